@@ -1,0 +1,74 @@
+// Package certinfo describes X.509 certificates in the words administrators
+// know from certificate dialogs and openssl: key usage names, public key
+// algorithm and size.
+package certinfo
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+)
+
+// KeyUsage returns the RFC 5280 names of the bits set in u, in bit order.
+func KeyUsage(u x509.KeyUsage) []string {
+	names := []struct {
+		bit  x509.KeyUsage
+		name string
+	}{
+		{x509.KeyUsageDigitalSignature, "digitalSignature"},
+		{x509.KeyUsageContentCommitment, "nonRepudiation"},
+		{x509.KeyUsageKeyEncipherment, "keyEncipherment"},
+		{x509.KeyUsageDataEncipherment, "dataEncipherment"},
+		{x509.KeyUsageKeyAgreement, "keyAgreement"},
+		{x509.KeyUsageCertSign, "keyCertSign"},
+		{x509.KeyUsageCRLSign, "cRLSign"},
+		{x509.KeyUsageEncipherOnly, "encipherOnly"},
+		{x509.KeyUsageDecipherOnly, "decipherOnly"},
+	}
+	out := []string{}
+	for _, n := range names {
+		if u&n.bit != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// ExtKeyUsage returns the names of extended key usages, as openssl prints
+// them in short form; unknown ones are shown by number.
+func ExtKeyUsage(us []x509.ExtKeyUsage) []string {
+	names := map[x509.ExtKeyUsage]string{
+		x509.ExtKeyUsageAny:             "anyExtendedKeyUsage",
+		x509.ExtKeyUsageServerAuth:      "serverAuth",
+		x509.ExtKeyUsageClientAuth:      "clientAuth",
+		x509.ExtKeyUsageCodeSigning:     "codeSigning",
+		x509.ExtKeyUsageEmailProtection: "emailProtection",
+		x509.ExtKeyUsageTimeStamping:    "timeStamping",
+		x509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
+	}
+	out := []string{}
+	for _, u := range us {
+		if n, ok := names[u]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, fmt.Sprintf("extKeyUsage(%d)", int(u)))
+		}
+	}
+	return out
+}
+
+// PublicKey describes the certificate's key, e.g. "RSA 2048" or "ECDSA P-256".
+func PublicKey(c *x509.Certificate) string {
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA %d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
+	default:
+		return c.PublicKeyAlgorithm.String()
+	}
+}

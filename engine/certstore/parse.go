@@ -1,0 +1,332 @@
+package certstore
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"software.sslmate.com/src/go-pkcs12"
+)
+
+// maxFileSize bounds what Load reads: certificate, key and PKCS#12 files are
+// a few KiB, and a store directory may also hold unrelated large files.
+const maxFileSize = 8 << 20
+
+// fileResult is what parsing one file produced, merged into the Store in
+// directory order so that the result does not depend on parsing order.
+type fileResult struct {
+	file     File
+	isFile   bool // a regular file, listed in Store.Files
+	certs    []*x509.Certificate
+	keys     []*PrivateKey
+	problems []*Problem
+	notes    []string
+	unopened bool
+}
+
+func (r *fileResult) problem(kind ProblemKind, err error) {
+	r.problems = append(r.problems, &Problem{Kind: kind, File: r.file.Path, Err: err})
+}
+
+func (r *fileResult) note(format string, args ...any) {
+	r.notes = append(r.notes, r.file.Path+": "+fmt.Sprintf(format, args...))
+}
+
+func (r *fileResult) addKey(s crypto.Signer) {
+	r.keys = append(r.keys, &PrivateKey{signer: s, File: r.file.Path})
+}
+
+// extKind is the kind of file an extension promises.
+func extKind(name string) FileKind {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".pem", ".key":
+		return FilePEM
+	case ".crt", ".cer":
+		// Either PEM or DER; content decides, this only says "expected".
+		return FileDER
+	case ".der":
+		return FileDER
+	case ".p12", ".pfx":
+		return FilePKCS12
+	}
+	return FileIgnored
+}
+
+var pemMarker = []byte("-----BEGIN")
+
+// parseFile recognises data by content first and extension second, then
+// parses it. It never returns key bytes or the password in an error.
+func parseFile(r *fileResult, data []byte, pw Password) {
+	ext := extKind(r.file.Path)
+	switch {
+	case len(data) == 0 && ext == FileIgnored:
+		r.note("ignored: empty file")
+	case len(data) == 0:
+		r.file.Kind = ext
+		r.problem(ProblemParse, errors.New("file is empty"))
+	case looksLikePFX(data):
+		r.file.Kind = FilePKCS12
+		parsePKCS12(r, data, pw)
+	case bytes.Contains(data, pemMarker):
+		r.file.Kind = FilePEM
+		parsePEM(r, data)
+	case ext == FilePKCS12:
+		r.file.Kind = FilePKCS12
+		r.problem(ProblemParse, errors.New("not a PKCS#12 file (no PFX structure found)"))
+	default:
+		if parseDER(r, data) {
+			return
+		}
+		switch {
+		case ext == FilePEM:
+			r.file.Kind = FilePEM
+			r.problem(ProblemParse, errors.New("no PEM block found (expected -----BEGIN CERTIFICATE----- or a private key)"))
+		case ext == FileDER:
+			r.file.Kind = FileDER
+			if _, err := x509.ParseCertificate(data); err != nil {
+				r.problem(ProblemParse, fmt.Errorf("not a PEM or DER certificate: %w", err))
+			}
+		default:
+			r.file.Kind = FileIgnored
+			r.note("ignored: not a certificate, private key or PKCS#12 file")
+		}
+	}
+}
+
+// parseDER recognises a DER certificate or an unencrypted DER private key
+// (PKCS#8, PKCS#1 or SEC 1) and reports whether it did.
+func parseDER(r *fileResult, data []byte) bool {
+	if len(data) == 0 || data[0] != 0x30 { // every candidate is a SEQUENCE
+		return false
+	}
+	if c, err := x509.ParseCertificate(data); err == nil {
+		r.file.Kind = FileDER
+		r.certs = append(r.certs, c)
+		return true
+	}
+	if k, err := parseDERKey(data); err == nil {
+		r.file.Kind = FileDER
+		r.file.HasUnencryptedKey = true
+		if s, ok := k.(crypto.Signer); ok {
+			r.addKey(s)
+		} else {
+			r.note("ignored: private key of type %T cannot sign or decrypt", k)
+		}
+		return true
+	}
+	return false
+}
+
+func parseDERKey(der []byte) (any, error) {
+	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+		return k, nil
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return k, nil
+	}
+	return x509.ParseECPrivateKey(der)
+}
+
+// parsePEM parses every PEM block. encoding/pem silently skips a malformed
+// block and returns the next good one, so each "-----BEGIN" marker is decoded
+// on its own: a block that does not end before the next marker was skipped
+// and is reported, rather than a certificate silently going missing.
+func parsePEM(r *fileResult, data []byte) {
+	markers := pemMarkers(data)
+	for i, start := range markers {
+		next := len(data)
+		if i+1 < len(markers) {
+			next = markers[i+1]
+		}
+		line := 1 + bytes.Count(data[:start], []byte("\n"))
+		block, rest := pem.Decode(data[start:])
+		if block == nil || len(data)-len(rest) > next {
+			r.problem(ProblemParse, fmt.Errorf("malformed PEM block at line %d", line))
+			continue
+		}
+		if err := parsePEMBlock(r, block); err != nil {
+			r.problem(ProblemParse, fmt.Errorf("PEM block %q at line %d: %w", block.Type, line, err))
+		}
+	}
+}
+
+// pemMarkers returns the offsets of "-----BEGIN" at the start of a line,
+// where encoding/pem looks for blocks.
+func pemMarkers(data []byte) []int {
+	var offs []int
+	for off := 0; ; {
+		i := bytes.Index(data[off:], pemMarker)
+		if i < 0 {
+			return offs
+		}
+		at := off + i
+		if at == 0 || data[at-1] == '\n' {
+			offs = append(offs, at)
+		}
+		off = at + len(pemMarker)
+	}
+}
+
+func parsePEMBlock(r *fileResult, b *pem.Block) error {
+	encrypted := strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") || b.Headers["DEK-Info"] != ""
+	isKey := strings.HasSuffix(b.Type, "PRIVATE KEY")
+	if isKey && !encrypted && b.Type != "ENCRYPTED PRIVATE KEY" {
+		// Set before parsing: a key that fails to parse is still key
+		// material on disk for the live permission checks.
+		r.file.HasUnencryptedKey = true
+	}
+	switch {
+	case b.Type == "CERTIFICATE" || b.Type == "X509 CERTIFICATE" || b.Type == "TRUSTED CERTIFICATE":
+		der := b.Bytes
+		if b.Type == "TRUSTED CERTIFICATE" {
+			// OpenSSL appends trust settings after the certificate.
+			var raw asn1.RawValue
+			if _, err := asn1.Unmarshal(der, &raw); err != nil {
+				return fmt.Errorf("cannot parse certificate: %w", err)
+			}
+			der = raw.FullBytes
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("cannot parse certificate: %w", err)
+		}
+		r.certs = append(r.certs, c)
+	case b.Type == "ENCRYPTED PRIVATE KEY" || (isKey && encrypted):
+		return errors.New("encrypted PEM private keys are not supported; " +
+			"put the key and its certificate in a PKCS#12 file protected by the store's password, " +
+			"or store the key unencrypted with restrictive file permissions")
+	case b.Type == "PRIVATE KEY" || b.Type == "RSA PRIVATE KEY" || b.Type == "EC PRIVATE KEY":
+		var k any
+		var err error
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+		case "RSA PRIVATE KEY":
+			k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+		default:
+			k, err = x509.ParseECPrivateKey(b.Bytes)
+		}
+		if err != nil {
+			return fmt.Errorf("cannot parse private key: %w", err)
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			r.note("ignored: private key of type %T cannot sign or decrypt", k)
+			return nil
+		}
+		r.addKey(s)
+	case isKey:
+		return errors.New("unsupported private key format (use PKCS#8 \"PRIVATE KEY\", PKCS#1 \"RSA PRIVATE KEY\" or SEC 1 \"EC PRIVATE KEY\")")
+	case b.Type == "EC PARAMETERS":
+		// Written by `openssl ecparam -genkey` before the key; carries nothing
+		// the key does not.
+	default:
+		r.note("ignored PEM block %q", b.Type)
+	}
+	return nil
+}
+
+// looksLikePFX recognises the start of a PKCS#12 PFX: SEQUENCE { INTEGER 3,
+// SEQUENCE { OID pkcs7-... } }. Only the headers are checked, so truncated and
+// BER-encoded files are still recognised and reported rather than ignored.
+func looksLikePFX(data []byte) bool {
+	rest, ok := skipSequenceHeader(data)
+	if !ok || !bytes.HasPrefix(rest, []byte{0x02, 0x01, 0x03}) {
+		return false
+	}
+	rest, ok = skipSequenceHeader(rest[3:])
+	// OID 1.2.840.113549.1.7 (PKCS#7 content types), without the last arc.
+	return ok && bytes.HasPrefix(rest, []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07})
+}
+
+// skipSequenceHeader skips a SEQUENCE tag and length (definite or BER
+// indefinite) without checking that the content is all there.
+func skipSequenceHeader(b []byte) ([]byte, bool) {
+	if len(b) < 2 || b[0] != 0x30 {
+		return nil, false
+	}
+	switch l := b[1]; {
+	case l <= 0x80: // short form, or 0x80 = indefinite
+		return b[2:], true
+	case l <= 0x84:
+		n := int(l & 0x7f)
+		if len(b) < 2+n {
+			return nil, false
+		}
+		return b[2+n:], true
+	}
+	return nil, false
+}
+
+// parsePKCS12 decrypts a PKCS#12 file. All its certificates go into the
+// store; its key is matched to a certificate like any other key.
+func parsePKCS12(r *fileResult, data []byte, pw Password) {
+	password, known := pw.Value()
+	if !known {
+		r.unopened = true
+		return
+	}
+	for _, c := range password {
+		if c > 0xFFFF {
+			// go-pkcs12 would fail the same way, but with a message that
+			// does not say it is the password.
+			r.problem(ProblemPassword, errors.New("cannot decrypt PKCS#12: the store's password contains characters outside the Unicode Basic Multilingual Plane, which PKCS#12 passwords cannot hold"))
+			return
+		}
+	}
+	key, leaf, cas, err := pkcs12.DecodeChain(data, password)
+	if err != nil && password != "" && isNoMAC(err) {
+		// A password-less PKCS#12 (no MAC, nothing encrypted) opens only
+		// with the empty password, whatever the store's password is.
+		password = ""
+		key, leaf, cas, err = pkcs12.DecodeChain(data, password)
+	}
+	if err != nil {
+		r.problem(classifyPKCS12Error(err, pw.IsSet()))
+		return
+	}
+	r.certs = append(r.certs, leaf)
+	r.certs = append(r.certs, cas...)
+	s, ok := key.(crypto.Signer)
+	if !ok {
+		r.note("ignored: private key of type %T cannot sign or decrypt", key)
+		return
+	}
+	r.addKey(s)
+	// The empty password protects nothing: for the live permission checks
+	// the key is as exposed as an unencrypted PEM key.
+	r.file.HasUnencryptedKey = password == ""
+}
+
+// go-pkcs12 exports sentinels only for a wrong password; these messages are
+// the other conditions worth a precise diagnostic.
+const (
+	pkcs12NoMAC      = "pkcs12: no MAC in data"
+	pkcs12KeyMissing = "pkcs12: private key missing"
+	asn1Indefinite   = "indefinite length found"
+)
+
+func isNoMAC(err error) bool { return err.Error() == pkcs12NoMAC }
+
+// classifyPKCS12Error separates a wrong password (BP2003) from a file that is
+// corrupt or unsupported (BP2002).
+func classifyPKCS12Error(err error, passwordSet bool) (ProblemKind, error) {
+	switch {
+	case errors.Is(err, pkcs12.ErrIncorrectPassword):
+		if !passwordSet {
+			return ProblemPassword, errors.New("cannot decrypt PKCS#12: the file is password-protected and the store has no password configured")
+		}
+		return ProblemPassword, errors.New("cannot decrypt PKCS#12 with the store's password: the password is incorrect")
+	case err.Error() == pkcs12KeyMissing:
+		return ProblemParse, errors.New("PKCS#12 file holds no private key; certificate-only PKCS#12 files are not supported: store the certificates as PEM or DER files")
+	case strings.Contains(err.Error(), asn1Indefinite):
+		return ProblemParse, fmt.Errorf("BER-encoded PKCS#12 files (as some Java tools write) are not supported; re-export it with openssl pkcs12: %w", err)
+	}
+	return ProblemParse, fmt.Errorf("cannot parse PKCS#12: %w", err)
+}

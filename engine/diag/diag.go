@@ -1,0 +1,151 @@
+// Package diag gives bizpipe's diagnostics their stable codes.
+//
+// bizpipe reports every finding as an *hcl.Diagnostic so that HCL's own parse
+// and decode errors and our rule findings flow through one pipeline and one set
+// of renderers. The stable code (BP1001, ...) travels in the diagnostic's Extra
+// field, which HCL reserves for exactly this kind of caller-defined metadata.
+package diag
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Code is a stable diagnostic code such as "BP3001".
+type Code string
+
+// Codes of the contract (../shared/spec/language.md §7). HCL syntax errors and
+// other decode failures that have no code of their own are reported as
+// CodeInvalidValue or CodeSyntax.
+const (
+	CodeSyntax             Code = "BP1000" // HCL syntax error: the file cannot be parsed
+	CodeUndeclared         Code = "BP1001"
+	CodeDuplicate          Code = "BP1002"
+	CodeGroupCount         Code = "BP1003"
+	CodeInvalidValue       Code = "BP1004"
+	CodeFilter             Code = "BP1005"
+	CodeStorePath          Code = "BP2001"
+	CodeStoreFile          Code = "BP2002"
+	CodeStorePassword      Code = "BP2003"
+	CodeThumbprint         Code = "BP2004"
+	CodePasswordUnknown    Code = "BP2005"
+	CodeSignCertMissing    Code = "BP3001"
+	CodeSignKeyMissing     Code = "BP3002"
+	CodeSignCertDates      Code = "BP3003"
+	CodeSignCertExpiring   Code = "BP3004"
+	CodeSignCertUsage      Code = "BP3005"
+	CodeSignHostNoInstance Code = "BP3006"
+	CodeEncCertRequired    Code = "BP4001"
+	CodeEncCertMissing     Code = "BP4002"
+	CodeEncCertDates       Code = "BP4003"
+	CodeEncCertExpiring    Code = "BP4004"
+	CodeEncCertUsage       Code = "BP4005"
+	CodeEncCertUnused      Code = "BP4006"
+	CodeWeakAlgorithm      Code = "BP5001"
+	CodeUnused             Code = "BP5002"
+	CodeLiveUser           Code = "BP6001"
+	CodeLiveUnreadable     Code = "BP6002"
+	CodeLiveKeyExposed     Code = "BP6003"
+	CodeLiveRunAs          Code = "BP6004"
+)
+
+// Extra is stored in hcl.Diagnostic.Extra for every diagnostic bizpipe makes.
+type Extra struct {
+	Code Code
+}
+
+// Errorf builds an error diagnostic with the given code pointing at subject.
+func Errorf(code Code, subject hcl.Range, summary, detailFormat string, args ...any) *hcl.Diagnostic {
+	return New(hcl.DiagError, code, subject, summary, fmt.Sprintf(detailFormat, args...))
+}
+
+// Warningf builds a warning diagnostic with the given code pointing at subject.
+func Warningf(code Code, subject hcl.Range, summary, detailFormat string, args ...any) *hcl.Diagnostic {
+	return New(hcl.DiagWarning, code, subject, summary, fmt.Sprintf(detailFormat, args...))
+}
+
+// New builds a diagnostic. A zero subject range (no file) is left nil so that
+// renderers do not print a bogus location.
+func New(sev hcl.DiagnosticSeverity, code Code, subject hcl.Range, summary, detail string) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{
+		Severity: sev,
+		Summary:  summary,
+		Detail:   detail,
+		Extra:    Extra{Code: code},
+	}
+	if subject.Filename != "" {
+		r := subject
+		d.Subject = &r
+	}
+	return d
+}
+
+// WithCode returns d with code attached, keeping any code d already has. It is
+// used to give HCL's own diagnostics (syntax, type conversion) a bizpipe code.
+func WithCode(d *hcl.Diagnostic, code Code) *hcl.Diagnostic {
+	if CodeOf(d) != "" {
+		return d
+	}
+	d.Extra = Extra{Code: code}
+	return d
+}
+
+// Tag gives every diagnostic in diags that has no code the given code.
+func Tag(diags hcl.Diagnostics, code Code) hcl.Diagnostics {
+	for _, d := range diags {
+		WithCode(d, code)
+	}
+	return diags
+}
+
+// CodeOf returns the code of d, or "" when it has none.
+func CodeOf(d *hcl.Diagnostic) Code {
+	if e, ok := hcl.DiagnosticExtra[Extra](d); ok {
+		return e.Code
+	}
+	return ""
+}
+
+// Counts returns the number of errors and warnings in diags.
+func Counts(diags hcl.Diagnostics) (errors, warnings int) {
+	for _, d := range diags {
+		switch d.Severity {
+		case hcl.DiagError:
+			errors++
+		case hcl.DiagWarning:
+			warnings++
+		}
+	}
+	return errors, warnings
+}
+
+// Sort orders diagnostics by file, then position, then code, so that output is
+// stable whatever order rules ran in. Diagnostics without a range come first.
+func Sort(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i], diags[j]
+		ra, rb := rangeOf(a), rangeOf(b)
+		if ra.Filename != rb.Filename {
+			return ra.Filename < rb.Filename
+		}
+		if ra.Start.Byte != rb.Start.Byte {
+			return ra.Start.Byte < rb.Start.Byte
+		}
+		if ca, cb := CodeOf(a), CodeOf(b); ca != cb {
+			return ca < cb
+		}
+		if a.Summary != b.Summary {
+			return a.Summary < b.Summary
+		}
+		return a.Detail < b.Detail
+	})
+}
+
+func rangeOf(d *hcl.Diagnostic) hcl.Range {
+	if d.Subject != nil {
+		return *d.Subject
+	}
+	return hcl.Range{}
+}

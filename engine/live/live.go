@@ -1,0 +1,251 @@
+// Package live holds the checks that only make sense on the server itself
+// (spec §7.3): does the service account's user exist here, can it read its
+// stores, are unencrypted private keys locked down. They never run in plain
+// validate: a CI checkout's file modes say nothing about a server.
+package live
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/engine/diag"
+	"github.com/bizpipe/bizpipe/engine/model"
+	"github.com/bizpipe/bizpipe/engine/rules"
+)
+
+// Options controls Check.
+type Options struct {
+	// Server is the name of the server this machine is.
+	Server string
+	// Run adds the run-only rule BP6004 (process user differs from the
+	// instance's service account).
+	Run bool
+	// LookupUser finds an OS user by name; nil means os/user.Lookup.
+	LookupUser func(name string) (*user.User, error)
+	// Current is the user running bizpipe; nil means os/user.Current.
+	Current func() (*user.User, error)
+}
+
+// identity is a user as file permission checks see it.
+type identity struct {
+	name   string
+	uid    int
+	groups map[int]bool
+}
+
+// Check runs the live rules for the instances on opts.Server. An error means
+// the check could not run (unknown server, no current user).
+func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics, error) {
+	if opts.LookupUser == nil {
+		opts.LookupUser = user.Lookup
+	}
+	if opts.Current == nil {
+		opts.Current = user.Current
+	}
+	var srv *model.Server
+	for _, s := range cfg.Servers {
+		if s.Name == opts.Server {
+			srv = s
+		}
+	}
+	if srv == nil {
+		return nil, fmt.Errorf("server %q is not declared in the configuration", opts.Server)
+	}
+	cu, err := opts.Current()
+	if err != nil {
+		return nil, fmt.Errorf("finding the current user: %w", err)
+	}
+	current, err := toIdentity(cu)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{res: res, opts: opts, current: current, seen: map[string]bool{}}
+	for _, h := range cfg.Hosts {
+		for _, in := range h.Instances {
+			if in.Server != srv || in.Account == nil {
+				continue
+			}
+			c.checkInstance(in)
+		}
+	}
+	return c.diags, nil
+}
+
+type checker struct {
+	res     *rules.Result
+	opts    Options
+	current identity
+	diags   hcl.Diagnostics
+	seen    map[string]bool
+}
+
+func (c *checker) once(key string) bool {
+	if c.seen[key] {
+		return false
+	}
+	c.seen[key] = true
+	return true
+}
+
+func (c *checker) checkInstance(in *model.Instance) {
+	acct := in.Account
+	who := c.current
+	if acct.User.Usable() {
+		u, err := c.opts.LookupUser(acct.User.V)
+		if err != nil {
+			if c.once("user:" + acct.Name) {
+				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUser, acct.User.Range, "Service account user does not exist",
+					"Service account %q runs as OS user %q, which does not exist on this machine (server %q): %s.", acct.Name, acct.User.V, c.opts.Server, lookupReason(err)))
+			}
+			return
+		}
+		if who, err = toIdentity(u); err != nil {
+			return
+		}
+		if c.opts.Run && who.uid != c.current.uid && c.once("runas:"+acct.Name) {
+			c.diags = append(c.diags, diag.Warningf(diag.CodeLiveRunAs, in.DeclRange, "Running as a different user",
+				"The instance of host %q on server %q runs as service account %q (OS user %q), but this process runs as %q; its stores are read with this process's rights, not the account's.",
+				in.Host.Name, c.opts.Server, acct.Name, who.name, c.current.name))
+		}
+	}
+	stores := []*model.CertificateStore{acct.PersonalStore}
+	if in.Server.OtherPeopleStore != nil {
+		stores = append(stores, in.Server.OtherPeopleStore)
+	}
+	for _, s := range stores {
+		if s != nil {
+			c.checkStore(acct, who, s)
+		}
+	}
+}
+
+// checkStore checks that who can read the store directory and its files
+// (BP6002), and that unencrypted key files are private (BP6003).
+func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.CertificateStore) {
+	if !s.Path.Usable() || !c.once("store:"+who.name+":"+s.Name) {
+		return
+	}
+	dir := s.Path.V
+	rng := s.Path.Range
+	if !canAccess(who, dir, true) {
+		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store not readable by the service account",
+			"Directory %s of certificate store %q cannot be listed by user %q (service account %q): it needs read and execute permission (%s).",
+			dir, s.Name, who.name, acct.Name, describeMode(dir)))
+		return
+	}
+	st := c.res.Stores[s]
+	if st == nil {
+		return
+	}
+	files := make([]string, 0, len(st.Files))
+	keyFiles := map[string]bool{}
+	for _, f := range st.Files {
+		// Name files by the configured path, as every other diagnostic does.
+		p := filepath.Join(dir, filepath.Base(f.Path))
+		files = append(files, p)
+		if f.HasUnencryptedKey {
+			keyFiles[p] = true
+		}
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if !canAccess(who, f, false) {
+			c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store file not readable by the service account",
+				"File %s of certificate store %q cannot be read by user %q (service account %q) (%s).",
+				f, s.Name, who.name, acct.Name, describeMode(f)))
+		}
+		if keyFiles[f] && c.once("key:"+f) {
+			if info, err := os.Stat(f); err == nil && info.Mode().Perm()&0o066 != 0 {
+				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveKeyExposed, rng, "Unencrypted private key readable by others",
+					"File %s of certificate store %q holds an unencrypted private key and has mode %s, so group or other users can read or change it. Run chmod 600 on it (or store the key in a password-protected PKCS#12 file).",
+					f, s.Name, info.Mode().Perm()))
+			}
+		}
+	}
+}
+
+// canAccess reports whether who may read path (and, for a directory, search
+// it), from the owner, group and mode bits. Root may read anything.
+func canAccess(who identity, path string, dir bool) bool {
+	info, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	if who.uid == 0 {
+		return true
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return true // no ownership information: cannot judge, do not invent an error
+	}
+	perm := info.Mode().Perm()
+	var bits fs.FileMode
+	switch {
+	case int(st.Uid) == who.uid:
+		bits = (perm >> 6) & 7
+	case who.groups[int(st.Gid)]:
+		bits = (perm >> 3) & 7
+	default:
+		bits = perm & 7
+	}
+	need := fs.FileMode(4)
+	if dir {
+		need = 5
+	}
+	return bits&need == need
+}
+
+func describeMode(path string) string {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err.Error()
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "mode " + info.Mode().Perm().String()
+	}
+	owner, group := strconv.Itoa(int(st.Uid)), strconv.Itoa(int(st.Gid))
+	if u, err := user.LookupId(owner); err == nil {
+		owner = u.Username
+	}
+	if g, err := user.LookupGroupId(group); err == nil {
+		group = g.Name
+	}
+	return fmt.Sprintf("owner %s, group %s, mode %s", owner, group, info.Mode().Perm())
+}
+
+func toIdentity(u *user.User) (identity, error) {
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return identity{}, fmt.Errorf("user %s has a non-numeric uid %q", u.Username, u.Uid)
+	}
+	id := identity{name: u.Username, uid: uid, groups: map[int]bool{}}
+	if gid, err := strconv.Atoi(u.Gid); err == nil {
+		id.groups[gid] = true
+	}
+	if gids, err := u.GroupIds(); err == nil {
+		for _, g := range gids {
+			if n, err := strconv.Atoi(g); err == nil {
+				id.groups[n] = true
+			}
+		}
+	}
+	return id, nil
+}
+
+func lookupReason(err error) string {
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		return "no such user"
+	}
+	return err.Error()
+}

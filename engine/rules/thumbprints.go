@@ -1,0 +1,41 @@
+package rules
+
+import (
+	"errors"
+
+	"github.com/bizpipe/bizpipe/engine/diag"
+	"github.com/bizpipe/bizpipe/engine/model"
+	"github.com/bizpipe/bizpipe/engine/thumbprint"
+)
+
+// checkThumbprints parses the group's signing thumbprint and every port's
+// encryption thumbprint (BP2004).
+func (c *checker) checkThumbprints() {
+	c.encrypt = map[*model.SendPort]thumbprint.Thumbprint{}
+	if g := c.cfg.Group; g != nil {
+		c.signing, c.signingOK = c.parseThumbprint(g.SigningCertificate, "signing_certificate of group \""+g.Name+"\"")
+	}
+	for _, p := range c.cfg.SendPorts {
+		if tp, ok := c.parseThumbprint(p.EncryptionCertificate, "encryption_certificate of send port \""+p.Name+"\""); ok {
+			c.encrypt[p] = tp
+		}
+	}
+}
+
+func (c *checker) parseThumbprint(v model.Value[string], what string) (thumbprint.Thumbprint, bool) {
+	if !v.Usable() {
+		return thumbprint.Thumbprint{}, false
+	}
+	tp, err := thumbprint.Parse(v.V)
+	if err != nil {
+		var te *thumbprint.Error
+		reason := err.Error()
+		if errors.As(err, &te) && v.Sensitive {
+			reason = te.Error() // names the character, never the value
+		}
+		c.add(diag.Errorf(diag.CodeThumbprint, v.Range, "Malformed thumbprint",
+			"The %s is not a valid thumbprint: %s. A thumbprint is the 40 (SHA-1) or 64 (SHA-256) hex digits that bizpipe certs shows; spaces and colons are ignored.", what, reason))
+		return thumbprint.Thumbprint{}, false
+	}
+	return tp, true
+}

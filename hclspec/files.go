@@ -1,0 +1,92 @@
+package hclspec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/bizpipe/bizpipe/engine/diag"
+)
+
+// FindFiles expands the command-line paths into configuration files (§2):
+// every *.hcl and *.hcl.json directly in each named directory, plus files named
+// directly; no path means the current directory. The result is sorted and free
+// of duplicates. An error means the command cannot run (exit 2).
+func FindFiles(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	seen := map[string]bool{}
+	var files []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			files = append(files, p)
+		}
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("configuration path %s: %w", p, err)
+		}
+		if !st.IsDir() {
+			add(filepath.Clean(p))
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading configuration directory %s: %w", p, err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || strings.HasPrefix(name, ".") || !isConfigFile(name) {
+				continue
+			}
+			add(filepath.Join(p, name))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no configuration files (*.hcl, *.hcl.json) in %s", strings.Join(paths, ", "))
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func isConfigFile(name string) bool {
+	return strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json")
+}
+
+// parseFiles parses every file; syntax errors are BP1000.
+func parseFiles(parser *hclparse.Parser, files []string) ([]*hcl.File, hcl.Diagnostics) {
+	var out []*hcl.File
+	var diags hcl.Diagnostics
+	for _, name := range files {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot read configuration file",
+				Detail:   fmt.Sprintf("Reading %s: %s.", name, err),
+				Extra:    diag.Extra{Code: diag.CodeSyntax},
+			})
+			continue
+		}
+		var f *hcl.File
+		var ds hcl.Diagnostics
+		if strings.HasSuffix(name, ".json") {
+			f, ds = parser.ParseJSON(src, name)
+		} else {
+			f, ds = parser.ParseHCL(src, name)
+		}
+		diags = append(diags, diag.Tag(ds, diag.CodeSyntax)...)
+		if f != nil && !ds.HasErrors() {
+			out = append(out, f)
+		}
+	}
+	return out, diags
+}

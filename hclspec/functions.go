@@ -1,0 +1,150 @@
+package hclspec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// markSensitive is the cty mark carried by values derived from sensitive
+// variables; anything that prints a value checks for it.
+const markSensitive = "sensitive"
+
+// stdFunctions returns the go-cty standard library under Terraform's names,
+// plus env(). file() is added per file by fileFunction.
+func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]function.Function {
+	return map[string]function.Function{
+		"abs":             stdlib.AbsoluteFunc,
+		"ceil":            stdlib.CeilFunc,
+		"chomp":           stdlib.ChompFunc,
+		"chunklist":       stdlib.ChunklistFunc,
+		"coalesce":        stdlib.CoalesceFunc,
+		"coalescelist":    stdlib.CoalesceListFunc,
+		"compact":         stdlib.CompactFunc,
+		"concat":          stdlib.ConcatFunc,
+		"contains":        stdlib.ContainsFunc,
+		"csvdecode":       stdlib.CSVDecodeFunc,
+		"distinct":        stdlib.DistinctFunc,
+		"element":         stdlib.ElementFunc,
+		"flatten":         stdlib.FlattenFunc,
+		"floor":           stdlib.FloorFunc,
+		"format":          stdlib.FormatFunc,
+		"formatdate":      stdlib.FormatDateFunc,
+		"formatlist":      stdlib.FormatListFunc,
+		"indent":          stdlib.IndentFunc,
+		"index":           stdlib.IndexFunc,
+		"join":            stdlib.JoinFunc,
+		"jsondecode":      stdlib.JSONDecodeFunc,
+		"jsonencode":      stdlib.JSONEncodeFunc,
+		"keys":            stdlib.KeysFunc,
+		"length":          stdlib.LengthFunc,
+		"log":             stdlib.LogFunc,
+		"lookup":          stdlib.LookupFunc,
+		"lower":           stdlib.LowerFunc,
+		"max":             stdlib.MaxFunc,
+		"merge":           stdlib.MergeFunc,
+		"min":             stdlib.MinFunc,
+		"parseint":        stdlib.ParseIntFunc,
+		"pow":             stdlib.PowFunc,
+		"range":           stdlib.RangeFunc,
+		"regex":           stdlib.RegexFunc,
+		"regexall":        stdlib.RegexAllFunc,
+		"regex_replace":   stdlib.RegexReplaceFunc,
+		"replace":         stdlib.ReplaceFunc,
+		"reverse":         stdlib.ReverseListFunc,
+		"setintersection": stdlib.SetIntersectionFunc,
+		"setproduct":      stdlib.SetProductFunc,
+		"setsubtract":     stdlib.SetSubtractFunc,
+		"setunion":        stdlib.SetUnionFunc,
+		"signum":          stdlib.SignumFunc,
+		"slice":           stdlib.SliceFunc,
+		"sort":            stdlib.SortFunc,
+		"split":           stdlib.SplitFunc,
+		"strlen":          stdlib.StrlenFunc,
+		"strrev":          stdlib.ReverseFunc,
+		"substr":          stdlib.SubstrFunc,
+		"timeadd":         stdlib.TimeAddFunc,
+		"title":           stdlib.TitleFunc,
+		"trim":            stdlib.TrimFunc,
+		"trimprefix":      stdlib.TrimPrefixFunc,
+		"trimspace":       stdlib.TrimSpaceFunc,
+		"trimsuffix":      stdlib.TrimSuffixFunc,
+		"upper":           stdlib.UpperFunc,
+		"values":          stdlib.ValuesFunc,
+		"zipmap":          stdlib.ZipmapFunc,
+		"env":             envFunction(mode, lookupEnv),
+	}
+}
+
+// envFunction reads an environment variable. During validate an unset
+// variable is unknown (checked for type only); during run it is an error.
+func envFunction(mode Mode, lookupEnv func(string) (string, bool)) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of an environment variable.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			v, ok := lookupEnv(name)
+			if !ok {
+				if mode == ModeValidate {
+					return cty.UnknownVal(cty.String), nil
+				}
+				return cty.NilVal, fmt.Errorf("environment variable %q is not set", name)
+			}
+			return cty.StringVal(v), nil
+		},
+	})
+}
+
+// fileFunction reads a file relative to dir, the directory of the file that
+// calls it (§2), never the working directory.
+func fileFunction(dir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads a file, relative to the configuration file that calls file().",
+		Params: []function.Parameter{{
+			Name: "path", Type: cty.String,
+			// Marked values reach Impl so that a sensitive path is never
+			// echoed in an error.
+			AllowMarked: true,
+		}},
+		Type: function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			raw, marks := args[0].Unmark()
+			p := raw.AsString()
+			_, sensitive := marks[markSensitive]
+			shown := p
+			if sensitive {
+				shown = "(sensitive value)"
+			}
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+				if !sensitive {
+					shown = p
+				}
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("reading %s: %w", shown, unwrapPathError(err))
+			}
+			if !utf8.Valid(b) {
+				return cty.NilVal, fmt.Errorf("%s is not valid UTF-8 text", shown)
+			}
+			return cty.StringVal(string(b)).WithMarks(marks), nil
+		},
+	})
+}
+
+// unwrapPathError drops the path an *os.PathError repeats, which could be a
+// sensitive value, keeping only the reason.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,185 @@
+package hclspec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/engine/diag"
+	"github.com/bizpipe/bizpipe/engine/model"
+)
+
+// Message is what filters and templates see of a message (§3.1).
+type Message struct {
+	ID              string
+	ReceiveLocation string
+	FileName        string
+	ContentType     string
+	Size            int64
+	ReceivedAt      string // RFC 3339 UTC
+	Properties      map[string]string
+}
+
+// messageAttrs are the attributes of the message object and their types.
+func messageAttrs() map[string]cty.Type {
+	return map[string]cty.Type{
+		"id":               cty.String,
+		"receive_location": cty.String,
+		"file_name":        cty.String,
+		"content_type":     cty.String,
+		"size":             cty.Number,
+		"received_at":      cty.String,
+		"properties":       cty.Map(cty.String),
+	}
+}
+
+// MessageType is the cty type of the message object.
+func MessageType() cty.Type { return cty.Object(messageAttrs()) }
+
+// Value is the message as the cty object filters and templates evaluate.
+func (m Message) Value() cty.Value {
+	props := map[string]cty.Value{}
+	for k, v := range m.Properties {
+		props[k] = cty.StringVal(v)
+	}
+	pv := cty.MapValEmpty(cty.String)
+	if len(props) > 0 {
+		pv = cty.MapVal(props)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"id":               cty.StringVal(m.ID),
+		"receive_location": cty.StringVal(m.ReceiveLocation),
+		"file_name":        cty.StringVal(m.FileName),
+		"content_type":     cty.StringVal(m.ContentType),
+		"size":             cty.NumberIntVal(m.Size),
+		"received_at":      cty.StringVal(m.ReceivedAt),
+		"properties":       pv,
+	})
+}
+
+// checkMessageTraversal reports message.X where X is not an attribute of
+// §3.1 (BP1005), pointing at the attribute name.
+func (d *decoder) checkMessageTraversal(tr hcl.Traversal) bool {
+	if len(tr) < 2 {
+		return true
+	}
+	var name string
+	switch s := tr[1].(type) {
+	case hcl.TraverseAttr:
+		name = s.Name
+	case hcl.TraverseIndex:
+		if s.Key.Type() != cty.String || !s.Key.IsKnown() {
+			return true
+		}
+		name = s.Key.AsString()
+	default:
+		return true
+	}
+	if _, ok := messageAttrs()[name]; ok {
+		return true
+	}
+	d.add(diag.Errorf(diag.CodeFilter, tr[1].SourceRange(), "Unknown message attribute",
+		"message.%s is not an attribute of the message; the message has %s.%s", name, messageAttrList(), suggestProperty(name)))
+	return false
+}
+
+func messageAttrList() string {
+	var names []string
+	for n := range messageAttrs() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func suggestProperty(name string) string {
+	return fmt.Sprintf(" A context property is read as message.properties.%s.", name)
+}
+
+// messageContext is ctx plus an unknown message, for type-checking filters
+// and templates at load time.
+func messageContext(ctx *hcl.EvalContext) *hcl.EvalContext {
+	child := ctx.NewChild()
+	child.Variables = map[string]cty.Value{"message": cty.UnknownVal(MessageType())}
+	return child
+}
+
+// checkFilter type-checks a send port's filter against an unknown message:
+// it must be boolean (BP1005).
+func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
+	if !d.checkRefs(a.Expr, true) {
+		return false
+	}
+	val, ds := a.Expr.Value(messageContext(d.ctxFor(a.Range)))
+	if ds.HasErrors() {
+		d.add(diag.Tag(ds, diag.CodeFilter)...)
+		return false
+	}
+	ty := val.Type()
+	if ty != cty.Bool && ty != cty.DynamicPseudoType {
+		d.add(diag.Errorf(diag.CodeFilter, a.Expr.Range(), "Filter is not boolean",
+			"The filter of %s must be a boolean expression such as message.properties.partner == \"fabrikam\"; this one is %s.", what, ty.FriendlyName()))
+		return false
+	}
+	return true
+}
+
+// checkTemplate type-checks a template (file_name, url, header value) against
+// an unknown message: it must produce a string (BP1005 for message misuse).
+func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
+	if !d.checkRefs(expr, true) {
+		return false
+	}
+	val, ds := expr.Value(messageContext(d.ctxFor(expr.Range())))
+	if ds.HasErrors() {
+		d.add(diag.Tag(ds, diag.CodeFilter)...)
+		return false
+	}
+	ty := val.Type()
+	if ty.IsPrimitiveType() || ty == cty.DynamicPseudoType {
+		return true
+	}
+	d.add(diag.Errorf(diag.CodeFilter, expr.Range(), "Template does not produce a string",
+		"The %s template of %s must produce a string; this one is %s.", name, what, ty.FriendlyName()))
+	return false
+}
+
+// EvalFilter evaluates a send port's filter for one message (run time).
+func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, error) {
+	if port.Filter == nil {
+		return false, nil
+	}
+	ctx := cfg.EvalContextFor(port.FilterRange.Filename).NewChild()
+	ctx.Variables = map[string]cty.Value{"message": msg}
+	val, ds := port.Filter.Value(ctx)
+	if ds.HasErrors() {
+		return false, fmt.Errorf("filter of send port %q: %s", port.Name, ds.Error())
+	}
+	val, _ = val.Unmark()
+	if val.IsNull() || !val.IsKnown() || val.Type() != cty.Bool {
+		return false, fmt.Errorf("filter of send port %q did not produce true or false", port.Name)
+	}
+	return val.True(), nil
+}
+
+// EvalTemplate evaluates a transport template for one message (run time).
+func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (string, error) {
+	ctx := cfg.EvalContextFor(expr.Range().Filename).NewChild()
+	ctx.Variables = map[string]cty.Value{"message": msg}
+	val, ds := expr.Value(ctx)
+	if ds.HasErrors() {
+		return "", fmt.Errorf("template at %s: %s", expr.Range(), ds.Error())
+	}
+	val, _ = val.Unmark()
+	if val.IsNull() || !val.IsKnown() {
+		return "", fmt.Errorf("template at %s produced no value", expr.Range())
+	}
+	s, err := convertString(val)
+	if err != nil {
+		return "", fmt.Errorf("template at %s: %w", expr.Range(), err)
+	}
+	return s, nil
+}

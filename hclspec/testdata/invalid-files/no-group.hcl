@@ -1,0 +1,2 @@
+# expect: BP1003 @ 0
+server "a" {}

@@ -1,0 +1,3 @@
+group "g" {
+  signing_certificate = # expect: BP1000
+}

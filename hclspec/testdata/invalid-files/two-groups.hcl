@@ -1,0 +1,2 @@
+group "a" {}
+group "b" {} # expect: BP1003
