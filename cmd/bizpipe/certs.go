@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,18 +22,27 @@ import (
 
 func newCertsCmd(e *env) *cobra.Command {
 	var format string
+	var verbose bool
 	var vf varFlags
 	cmd := &cobra.Command{
-		Use:   "certs [PATH...]",
+		Use:   "certs [flags] [PATH...]",
 		Short: "List every store's certificates, with the thumbprints to paste",
 		Long: `Certs lists the certificates of every certificate store the configuration
 declares: SHA-1 and SHA-256 thumbprints, subject, issuer, validity, key usage,
-and whether the store holds the private key. Private keys are never printed.`,
+and whether the store holds the private key. Private keys are never printed.
+
+PKCS#12 files are opened with the store's password; give it with --var,
+--var-file or BIZPIPE_VAR_NAME when it has no default.
+
+Exit status: 0 listed; 1 the configuration has errors; 2 certs could not run.`,
+		Example: `  bizpipe certs ./config
+  bizpipe certs --format json --var p12_password="$P12_PASSWORD" ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCerts(e, args, format, vf)
+			return runCerts(e, args, format, verbose, vf)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text or json")
+	cmd.Flags().BoolVar(&verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	vf.register(cmd)
 	return cmd
 }
@@ -60,24 +72,39 @@ type certsEntry struct {
 	PrivateKey  bool     `json:"private_key"`
 }
 
-func runCerts(e *env, args []string, format string, vf varFlags) error {
-	if format != "text" && format != "json" {
-		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", format)}
+func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) error {
+	switch strings.ToLower(strings.TrimSpace(format)) {
+	case "text":
+		format = "text"
+	case "json":
+		format = "json"
+	default:
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: must be one of text, json", format)}
 	}
-	cfg, diags, err := loadConfig(e, args, vf, hclspec.ModeValidate)
+	l, diags, err := loadConfig(e, args, vf, hclspec.ModeValidate)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	red := newRedactor(l.cfg)
 	if diags.HasErrors() {
-		if werr := writeReport(e.stderr, report.FormatText, diags, sources(cfg)); werr != nil {
+		// The report of a command whose output is a listing goes to stderr.
+		if werr := writeReport(e, e.stderr, report.FormatText, red.Diagnostics(diags), l.sources()); werr != nil {
 			return &exitError{code: exitUsage, err: werr}
 		}
 		return &exitError{code: exitFindings}
 	}
 	cache := certstore.NewCache()
 	var out []certsStore
-	for _, s := range cfg.Stores {
-		out = append(out, describeStore(cache, s))
+	loadedStores := map[*model.CertificateStore]*certstore.Store{}
+	for _, s := range l.cfg.Stores {
+		cs, st := describeStore(cache, s, red)
+		out = append(out, cs)
+		if st != nil {
+			loadedStores[s] = st
+		}
+	}
+	if verbose {
+		writeStoreNotes(e, l.cfg.Stores, loadedStores, red)
 	}
 	if format == "json" {
 		enc := json.NewEncoder(e.stdout)
@@ -93,21 +120,29 @@ func runCerts(e *env, args []string, format string, vf varFlags) error {
 	return nil
 }
 
-func describeStore(cache *certstore.Cache, s *model.CertificateStore) certsStore {
+// describeStore lists one store. Every path is shown relative to the store
+// path as the configuration resolves it (as validate shows them), and a store
+// whose path comes from a sensitive variable shows none.
+func describeStore(cache *certstore.Cache, s *model.CertificateStore, red *redactor) (certsStore, *certstore.Store) {
 	cs := certsStore{Name: s.Name, Path: s.Path.V, Certificates: []certsEntry{}}
+	if s.Path.Sensitive {
+		cs.Path = redacted
+	}
 	if !s.Path.Usable() {
-		cs.Error = "path not known (it depends on a variable with no value)"
-		return cs
+		cs.Path = "(not known)"
+		cs.Error = "path not known: it depends on a variable with no value"
+		return cs, nil
 	}
 	st, err := cache.Load(s.Path.V, rules.StorePassword(s))
 	if err != nil {
-		cs.Error = err.Error()
-		return cs
+		cs.Error = red.String("cannot read the store: " + loadErrorReason(err))
+		return cs, nil
 	}
+	file := func(p string) string { return storeFile(s, p) }
 	for _, c := range st.Certificates {
 		x := c.Cert
 		cs.Certificates = append(cs.Certificates, certsEntry{
-			File:        c.File,
+			File:        file(c.File),
 			Subject:     x.Subject.String(),
 			Issuer:      x.Issuer.String(),
 			Serial:      x.SerialNumber.Text(16),
@@ -122,10 +157,55 @@ func describeStore(cache *certstore.Cache, s *model.CertificateStore) certsStore
 		})
 	}
 	for _, p := range st.Problems {
-		cs.Problems = append(cs.Problems, p.Error())
+		cs.Problems = append(cs.Problems, red.String(file(p.File)+": "+cleanError(p.Err).Error()))
 	}
-	cs.UnopenedPKCS12 = append(cs.UnopenedPKCS12, st.UnopenedPKCS12...)
-	return cs
+	for _, f := range st.UnopenedPKCS12 {
+		cs.UnopenedPKCS12 = append(cs.UnopenedPKCS12, file(f))
+	}
+	return cs, st
+}
+
+// storeFile names a file of store s as validate does: the store path as the
+// configuration resolves it, joined with the file's base name (certstore
+// works with absolute paths). A store whose path is sensitive shows only the
+// base name.
+func storeFile(s *model.CertificateStore, p string) string {
+	if s.Path.Sensitive {
+		return filepath.Base(p)
+	}
+	return filepath.Join(s.Path.V, filepath.Base(p))
+}
+
+// writeStoreNotes prints the notes of the loaded stores (files ignored, keys
+// that match no certificate) to stderr, for --verbose (language.md §5).
+func writeStoreNotes(e *env, decls []*model.CertificateStore, stores map[*model.CertificateStore]*certstore.Store, red *redactor) {
+	for _, s := range decls {
+		st := stores[s]
+		if st == nil {
+			continue
+		}
+		for _, n := range st.Notes {
+			// A note starts with the absolute path of its file.
+			if rest, ok := strings.CutPrefix(n, st.Dir+string(filepath.Separator)); ok {
+				name, msg, _ := strings.Cut(rest, ": ")
+				n = storeFile(s, name) + ": " + msg
+			}
+			fmt.Fprintf(e.stderr, "bizpipe: note: certificate store %q: %s\n", s.Name, red.String(n))
+		}
+	}
+}
+
+// loadErrorReason is why a store directory cannot be read, without the
+// directory (the caller names the store) and without system-call names.
+func loadErrorReason(err error) string {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, certstore.ErrNotDirectory):
+		return "not a directory"
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func writeCertsText(w io.Writer, stores []certsStore) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -19,13 +20,20 @@ import (
 func newFmtCmd(e *env) *cobra.Command {
 	var check, showDiff bool
 	cmd := &cobra.Command{
-		Use:   "fmt [PATH...]",
+		Use:   "fmt [flags] [PATH...]",
 		Short: "Rewrite configuration files in canonical format",
-		Long: `Fmt rewrites *.hcl files in the canonical HCL format (JSON files are left
-alone) and prints the names of the files it changed.
+		Long: `Fmt rewrites *.hcl files in the canonical HCL format (*.hcl.json files are
+left alone) and prints the names of the files it changed. A file with syntax
+errors is never rewritten.
 
-With --check it changes nothing and exits 3 when a file is not formatted;
-with --diff it prints what it would change.`,
+With --check it changes nothing, prints the names of the files that are not
+formatted and exits 3 when there is one; with --diff it prints the changes as
+a unified diff instead of the names.
+
+Exit status: 0 formatted (or nothing to do); 2 a file could not be read,
+parsed or written; 3 with --check, a file is not formatted.`,
+		Example: `  bizpipe fmt ./config
+  bizpipe fmt --check --diff ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runFmt(e, args, check, showDiff)
 		},
@@ -38,7 +46,7 @@ with --diff it prints what it would change.`,
 func runFmt(e *env, args []string, check, showDiff bool) error {
 	files, err := hclspec.FindFiles(args)
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return &exitError{code: exitUsage, err: cleanError(err)}
 	}
 	var unformatted, failed int
 	for _, name := range files {
@@ -47,14 +55,17 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		}
 		src, err := os.ReadFile(name)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "bizpipe: %s\n", err)
+			fmt.Fprintf(e.stderr, "bizpipe: %s\n", cleanError(err))
 			failed++
 			continue
 		}
 		// hclwrite formats even broken files; refuse them so that fmt never
 		// rewrites something it cannot read.
 		if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
-			fmt.Fprintf(e.stderr, "bizpipe: %s: not formatted: %s\n", name, diags.Error())
+			for _, d := range diags.Errs() {
+				fmt.Fprintf(e.stderr, "bizpipe: %s\n", d)
+			}
+			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", name)
 			failed++
 			continue
 		}
@@ -73,7 +84,7 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 			continue
 		}
 		if err := writeFileKeepMode(name, out); err != nil {
-			fmt.Fprintf(e.stderr, "bizpipe: %s\n", err)
+			fmt.Fprintf(e.stderr, "bizpipe: %s\n", cleanError(err))
 			failed++
 			continue
 		}
@@ -91,17 +102,28 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 }
 
 // writeFileKeepMode replaces name's content through a temporary file and a
-// rename, so that an interrupted fmt never leaves a half-written file.
+// rename, so that an interrupted fmt never leaves a half-written file. A
+// symbolic link is followed: the file it points to is rewritten, and the link
+// stays a link.
 func writeFileKeepMode(name string, data []byte) error {
-	info, err := os.Stat(name)
+	target, err := filepath.EvalSymlinks(name)
 	if err != nil {
 		return err
 	}
-	tmp := name + ".bizpipe-fmt.tmp"
-	if err := os.WriteFile(tmp, data, info.Mode().Perm()); err != nil {
+	info, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	tmp := target + ".bizpipe-fmt.tmp"
+	err = os.WriteFile(tmp, data, info.Mode().Perm())
+	if err == nil {
+		err = os.Chmod(tmp, info.Mode().Perm()) // WriteFile's mode is subject to the umask
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	if err := os.Rename(tmp, name); err != nil {
+	if err := os.Rename(tmp, target); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("replacing %s: %w", name, err)
 	}

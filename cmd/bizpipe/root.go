@@ -35,20 +35,40 @@ func (e *exitError) Error() string {
 type env struct {
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	args           []string // the command line, for errors cobra reports before a command runs
 }
 
 // run executes the CLI with args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
-	e := &env{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	e := &env{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, args: args}
 	root := &cobra.Command{
-		Use:           "bizpipe",
-		Short:         "Validate and run S/MIME send pipelines declared in HCL",
+		Use:   "bizpipe",
+		Short: "Validate and run S/MIME send pipelines declared in HCL",
+		Long: `bizpipe is a BizTalk-style outbound messaging engine configured by HCL.
+
+Before anything runs, "bizpipe validate" proves that every host instance that
+signs can reach the group signing certificate and its private key through its
+own service account, and that every encrypting send port's certificate is in
+the other-people store of every server where the port can run.
+
+A configuration is every *.hcl and *.hcl.json file directly in each directory
+named on the command line (the current directory by default), plus files
+named directly.`,
+		Example: `  bizpipe validate ./config
+  bizpipe validate --format sarif --var p12_password="$P12_PASSWORD" ./config
+  bizpipe certs ./config
+  bizpipe fmt --check ./config`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("bizpipe {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageHint(c, err)
+	})
 	root.AddCommand(
 		newValidateCmd(e),
 		newCertsCmd(e),
@@ -68,7 +88,23 @@ func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string
 	}
 	// Cobra's own errors: unknown command or flag, wrong arguments.
 	fmt.Fprintln(stderr, "bizpipe:", err)
+	fmt.Fprintln(stderr, "Run 'bizpipe --help' for usage.")
 	return exitUsage
+}
+
+// usageHint turns a command-line error of command c into an exit-2 error
+// that says where to find the usage.
+func usageHint(c *cobra.Command, err error) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+}
+
+// noArgs is cobra.NoArgs with a message that says what is wrong (cobra's
+// says "unknown command").
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageHint(c, fmt.Errorf("%s takes no arguments; got %q", c.CommandPath(), args[0]))
+	}
+	return nil
 }
 
 // version is the module version of the binary, or "devel" in a source build.
@@ -83,7 +119,7 @@ func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(e.stdout, "bizpipe %s\n", version())
 			return nil

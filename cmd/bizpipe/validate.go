@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/mattn/go-isatty"
@@ -18,35 +21,85 @@ import (
 )
 
 type validateFlags struct {
-	format string
-	strict bool
-	live   bool
-	server string
-	vars   varFlags
+	format  string
+	strict  bool
+	live    bool
+	server  string
+	verbose bool
+	vars    varFlags
 }
 
 func newValidateCmd(e *env) *cobra.Command {
 	var f validateFlags
 	cmd := &cobra.Command{
-		Use:   "validate [PATH...]",
+		Use:   "validate [flags] [PATH...]",
 		Short: "Prove that every host instance can reach the certificates it needs",
 		Long: `Validate decodes the configuration and checks every (send port, host instance)
 pair: the signing certificate and its private key in the instance's service
 account store, the partner certificate in the server's other-people store, and
-their dates, key usage and algorithms.
+their dates, key usage and algorithms. It needs no access to the servers.
 
-Exit status: 0 no errors; 1 errors (or warnings with --strict); 2 the command
-could not run.`,
+PATH is a directory (its *.hcl and *.hcl.json files, not recursive) or a file;
+the default is the current directory. Relative paths inside a file resolve
+against that file's directory.
+
+Variables take their value from --var, then --var-file, then the environment
+variable BIZPIPE_VAR_NAME, then their default. A variable with none of these
+is unknown: it is checked for type, and the checks that need its value are
+skipped (a store password, for example, gives warning BP2005).
+
+The report goes to stdout in every format, findings or not; --format json and
+--format sarif always print exactly one JSON document.
+
+Exit status: 0 no errors (warnings allowed); 1 errors, or warnings with
+--strict; 2 validate could not run (bad usage, no configuration files).`,
+		Example: `  bizpipe validate
+  bizpipe validate --strict ./config
+  bizpipe validate --var p12_password="$P12_PASSWORD" --format sarif ./config > bizpipe.sarif
+  bizpipe validate --live --server srv1 ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runValidate(e, f, args)
 		},
 	}
-	cmd.Flags().StringVar(&f.format, "format", "text", "output format: text, json or sarif")
-	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors for the exit status")
-	cmd.Flags().BoolVar(&f.live, "live", false, "also run the live checks (§7.3) on this machine, for --server")
+	cmd.Flags().StringVar(&f.format, "format", "text", "output `FORMAT`: text, json or sarif")
+	cmd.Flags().BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
+	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes")
 	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is")
+	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	f.vars.register(cmd)
+	// A flag error happens before runValidate: report it in the requested
+	// format too, so that a JSON consumer always gets one JSON document.
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if format, ok := formatInArgs(e.args); ok && format != report.FormatText {
+			return usageError(e, format, err)
+		}
+		return usageHint(c, err)
+	})
 	return cmd
+}
+
+// formatInArgs finds the value of --format in a command line that cobra could
+// not parse. The last one wins, as it does for the parsed flag.
+func formatInArgs(args []string) (report.Format, bool) {
+	var value string
+	found := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--format="); ok {
+			value, found = v, true
+		} else if a == "--format" && i+1 < len(args) {
+			value, found = args[i+1], true
+			i++
+		}
+	}
+	if !found {
+		return "", false
+	}
+	f, err := report.ParseFormat(value)
+	return f, err == nil
 }
 
 func runValidate(e *env, f validateFlags, args []string) error {
@@ -62,22 +115,27 @@ func runValidate(e *env, f validateFlags, args []string) error {
 	if !f.live && f.server != "" {
 		return usageError(e, format, errors.New("--server is used with --live"))
 	}
-	cfg, diags, err := loadConfig(e, args, f.vars, hclspec.ModeValidate)
+	l, diags, err := loadConfig(e, args, f.vars, hclspec.ModeValidate)
 	if err != nil {
 		return usageError(e, format, err)
 	}
+	cfg := l.cfg
 	if !hasSyntaxErrors(diags) {
 		res, ds := rules.Check(cfg, rules.Options{})
 		diags = append(diags, ds...)
+		if f.verbose {
+			writeStoreNotes(e, cfg.Stores, res.Stores, newRedactor(cfg))
+		}
 		if f.live {
 			ds, err := live.Check(cfg, res, live.Options{Server: f.server})
 			if err != nil {
-				return usageError(e, format, err)
+				return usageError(e, format, cleanError(err))
 			}
 			diags = append(diags, ds...)
 		}
 	}
-	if err := writeReport(e.stdout, format, diags, sources(cfg)); err != nil {
+	diags = newRedactor(cfg).Diagnostics(diags)
+	if err := writeReport(e, e.stdout, format, diags, l.sources()); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	errs, warns := diag.Counts(diags)
@@ -90,19 +148,19 @@ func runValidate(e *env, f validateFlags, args []string) error {
 // usageError reports a failure to run (exit 2) in the requested format, so
 // that a JSON consumer always gets one JSON document.
 func usageError(e *env, format report.Format, err error) error {
-	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot validate", Detail: err.Error()}
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot validate", Detail: sentence(err.Error())}
 	if format == report.FormatText {
 		return &exitError{code: exitUsage, err: err}
 	}
-	if werr := writeReport(e.stdout, format, hcl.Diagnostics{d}, nil); werr != nil {
+	if werr := writeReport(e, e.stdout, format, hcl.Diagnostics{d}, nil); werr != nil {
 		return &exitError{code: exitUsage, err: werr}
 	}
 	return &exitError{code: exitUsage}
 }
 
-func writeReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte) error {
+func writeReport(e *env, w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte) error {
 	if err := report.Write(w, format, diags, report.Options{
-		Color:       format == report.FormatText && isTerminal(w),
+		Color:       format == report.FormatText && e.wantsColor(w),
 		Files:       files,
 		ToolVersion: version(),
 	}); err != nil {
@@ -111,14 +169,33 @@ func writeReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files
 	return nil
 }
 
-// isTerminal reports whether w is a terminal that wants colour (NO_COLOR unset).
-func isTerminal(w io.Writer) bool {
+// wantsColor reports whether w is a terminal that wants colour: never for a
+// file or pipe, nor when NO_COLOR is set (https://no-color.org) or TERM is
+// "dumb".
+func (e *env) wantsColor(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	if _, set := os.LookupEnv("NO_COLOR"); set {
+	if _, set := e.lookupEnv("NO_COLOR"); set {
+		return false
+	}
+	if term, _ := e.lookupEnv("TERM"); term == "dumb" {
 		return false
 	}
 	return isatty.IsTerminal(f.Fd())
+}
+
+// sentence makes an error message a diagnostic detail: a capital first
+// letter and a final period.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }

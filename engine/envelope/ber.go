@@ -10,6 +10,7 @@ package envelope
 import (
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"math/big"
 )
 
@@ -161,11 +162,11 @@ type reader struct {
 	depth int
 }
 
-func (e *element) reader() (*reader, error) {
+func (e *element) reader() (reader, error) {
 	if !e.constructed {
-		return nil, errMalformed
+		return reader{}, errMalformed
 	}
-	return &reader{rest: e.body, depth: e.depth + 1}, nil
+	return reader{rest: e.body, depth: e.depth + 1}, nil
 }
 
 func (r *reader) empty() bool { return len(r.rest) == 0 }
@@ -210,8 +211,18 @@ func (r *reader) end() error {
 
 // walkOctets calls fn for each primitive segment of a (possibly constructed)
 // string element, in order. Segments of a constructed encoding must be
-// universal OCTET STRINGs.
+// universal OCTET STRINGs, nested at most maxStringNesting deep (encoders
+// use one level; the bound keeps hostile input from costing depth×size).
 func walkOctets(e *element, fn func([]byte)) error {
+	return walkOctetsNested(e, fn, 0)
+}
+
+const maxStringNesting = 4
+
+func walkOctetsNested(e *element, fn func([]byte), nest int) error {
+	if nest > maxStringNesting {
+		return fmt.Errorf("%w: constructed string nested too deep", errMalformed)
+	}
 	if !e.constructed {
 		fn(e.body)
 		return nil
@@ -228,7 +239,12 @@ func walkOctets(e *element, fn func([]byte)) error {
 		if !c.is(classUniversal, tagOctetString) {
 			return errMalformed
 		}
-		if err := walkOctets(&c, fn); err != nil {
+		if !c.constructed {
+			fn(c.body)
+			continue
+		}
+		cc := c // only nested segments escape
+		if err := walkOctetsNested(&cc, fn, nest+1); err != nil {
 			return err
 		}
 	}

@@ -27,6 +27,9 @@ var (
 	ErrDecrypt = errors.New("envelope: decryption failed")
 )
 
+// maxAuthAttrsLen bounds the authenticated attributes we re-encode as AAD.
+const maxAuthAttrsLen = 1 << 20
+
 var hashOIDs = []struct {
 	oid  []byte
 	hash crypto.Hash
@@ -153,8 +156,8 @@ func decryptInner(inner *element, auth bool, cert *x509.Certificate, key crypto.
 			if err != nil {
 				return nil, err
 			}
-			if !aa.constructed {
-				return nil, errMalformed
+			if !aa.constructed || len(aa.raw) > maxAuthAttrsLen {
+				return nil, fmt.Errorf("%w: authAttrs", errMalformed)
 			}
 			if aad, err = toDER(&aa); err != nil {
 				return nil, err
@@ -450,6 +453,12 @@ func recipientKey(ris *element, cert *x509.Certificate, key crypto.Decrypter, ke
 func issuerMatches(issuer *element, cert *x509.Certificate) bool {
 	if bytes.Equal(issuer.raw, cert.RawIssuer) {
 		return true
+	}
+	// A BER-encoded name (indefinite lengths, long-form lengths) is
+	// compared after re-encoding; an oversized one cannot be the
+	// certificate's issuer, so do not spend work on it.
+	if len(issuer.raw) > 4*len(cert.RawIssuer)+1024 {
+		return false
 	}
 	d, err := toDER(issuer)
 	return err == nil && bytes.Equal(d, cert.RawIssuer)

@@ -1,15 +1,3 @@
-// Package envelope implements CMS enveloping for S/MIME (RFC 5652
-// EnvelopedData, RFC 5083/5084 AuthEnvelopedData with AES-GCM) using only the
-// Go standard library.
-//
-// Encrypt produces DER; Decrypt accepts DER and BER (indefinite lengths,
-// constructed OCTET STRINGs, as written by "openssl cms -stream").
-// Key transport is RSA (PKCS #1 v1.5 on Encrypt, as OpenSSL does by default;
-// PKCS #1 v1.5 and RSAES-OAEP on Decrypt).
-//
-// The package has no mutable package-level state: every call takes its
-// algorithm and random source as arguments, so concurrent calls with
-// different algorithms are safe.
 package envelope
 
 import (
@@ -70,6 +58,9 @@ func Encrypt(rand io.Reader, content []byte, alg Algorithm, recipients ...*x509.
 	if len(recipients) == 0 {
 		return nil, errors.New("envelope: no recipients")
 	}
+	if spec.gcm && uint64(len(content)) > (1<<32-2)*16 { // GCM plaintext limit (~64 GiB)
+		return nil, errors.New("envelope: content too large for AES-GCM")
+	}
 	if rand == nil {
 		rand = crand.Reader
 	}
@@ -109,9 +100,6 @@ func Encrypt(rand io.Reader, content []byte, alg Algorithm, recipients ...*x509.
 		aead, err := cipher.NewGCMWithTagSize(block, gcmTagSize)
 		if err != nil {
 			return nil, fmt.Errorf("envelope: %w", err)
-		}
-		if uint64(len(content)) > (1<<32-2)*16 { // GCM plaintext limit
-			return nil, errors.New("envelope: content too large for AES-GCM")
 		}
 		// GCMParameters ::= SEQUENCE { aes-nonce OCTET STRING, aes-ICVlen INTEGER DEFAULT 12 }
 		params := tlv(0x30, tlv(0x04, nonce), []byte{0x02, 0x01, gcmTagSize})

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestParseAlgorithm(t *testing.T) {
@@ -615,6 +616,42 @@ func TestAuthAttrs(t *testing.T) {
 	} {
 		if _, err := Decrypt(msg, alice.cert, alice.key); !errors.Is(err, ErrDecrypt) {
 			t.Errorf("%s: %v, want ErrDecrypt", name, err)
+		}
+	}
+}
+
+// TestHostileBERCost: adversarial BER that maximises re-walking must be
+// rejected or handled quickly (bounded work, no deep recursion).
+func TestHostileBERCost(t *testing.T) {
+	alice := testRecipient(t, "alice")
+	der, err := Encrypt(rand.Reader, []byte("x"), AES128CBC, alice.cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ber := toBER(t, der, 1)
+	// Replace the encryptedContent (the last "[0] indefinite" with its
+	// segments) by a deeply nested constructed string holding 1M empty
+	// segments.
+	i := bytes.LastIndex(ber, []byte{0xa0, 0x80})
+	j := len(ber) - 8 // the 4 EOCs closing ECI, inner SEQ, [0], ContentInfo
+	for _, nest := range []int{1, 4, 40} {
+		var mid []byte
+		mid = append(mid, 0xa0, 0x80)
+		for k := 1; k < nest; k++ {
+			mid = append(mid, 0x24, 0x80)
+		}
+		mid = append(mid, bytes.Repeat([]byte{0x04, 0x00}, 1<<20)...)
+		mid = append(mid, bytes.Repeat([]byte{0, 0}, nest)...)
+		msg := append(append(bytes.Clone(ber[:i]), mid...), ber[j:]...)
+		start := time.Now()
+		_, err := Decrypt(msg, alice.cert, alice.key)
+		d := time.Since(start)
+		t.Logf("nest %d, %d bytes: %v in %v", nest, len(msg), err, d)
+		if err == nil {
+			t.Fatalf("nest %d: accepted", nest)
+		}
+		if d > 10*time.Second {
+			t.Fatalf("nest %d: took %v", nest, d)
 		}
 	}
 }

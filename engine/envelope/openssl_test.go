@@ -322,3 +322,46 @@ func TestDecryptOpenSSLWrongKey(t *testing.T) {
 		}
 	}
 }
+
+// TestWeDecryptMixedRecipientTypes: messages that also carry
+// KeyAgreeRecipientInfo (EC recipient) and PasswordRecipientInfo entries
+// (EnvelopedData version 3) decrypt for the RSA recipient; the others are
+// skipped.
+func TestWeDecryptMixedRecipientTypes(t *testing.T) {
+	openssl(t)
+	alice := testRecipient(t, "alice")
+	dir := t.TempDir()
+	aCert, _ := alice.writePEMs(t, dir)
+	ecCert, ecKey := filepath.Join(dir, "ec.crt.pem"), filepath.Join(dir, "ec.key.pem")
+	runOpenSSL(t, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-keyout", ecKey, "-out", ecCert, "-subj", "/CN=ec partner", "-days", "2")
+	body := testBodies(false)[0].data
+	bodyPath := filepath.Join(dir, "body.bin")
+	if err := os.WriteFile(bodyPath, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range allAlgorithms {
+		out := filepath.Join(dir, alg.String()+".p7m")
+		args := []string{"cms", "-encrypt", "-binary", "-outform", "DER", opensslCipherFlag[alg], "-in", bodyPath, "-out", out}
+		if !alg.Authenticated() {
+			// OpenSSL 3.0.19 cannot add a pwri with a GCM content cipher
+			// ("CMS_add0_recipient_password: cipher parameter
+			// initialisation error"), so only the CBC messages get one.
+			args = append(args, "-pwri_password", "secret")
+		}
+		args = append(args, "-recip", ecCert, "-recip", aCert)
+		runOpenSSL(t, args...)
+		msg, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		printed := string(runOpenSSL(t, "cms", "-cmsout", "-print", "-inform", "DER", "-in", out))
+		if !strings.Contains(printed, "d.kari:") || !alg.Authenticated() && !strings.Contains(printed, "d.pwri:") {
+			t.Fatalf("%v: expected recipient types missing from openssl output:\n%s", alg, printed)
+		}
+		got, err := Decrypt(msg, alice.cert, alice.key)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("%v: %v", alg, err)
+		}
+	}
+}

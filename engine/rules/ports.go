@@ -27,7 +27,9 @@ func (c *checker) checkPorts() {
 	hostsWithoutInstance := map[*model.Host][]string{}
 	for _, p := range c.cfg.SendPorts {
 		if p.Host == nil || p.Pipeline == nil {
-			c.checkEncryptionUnused(p)
+			if p.Pipeline == nil || !p.Pipeline.Encrypts() {
+				c.checkEncryptionUnused(p)
+			}
 			continue
 		}
 		signs, encrypts := p.Pipeline.Signs(), p.Pipeline.Encrypts()
@@ -54,6 +56,37 @@ func (c *checker) checkPorts() {
 	}
 }
 
+// checkSigningCertificateSet reports a group without signing_certificate in a
+// configuration whose pipelines sign (BP1004: §3 makes the attribute required
+// then). The decoder reads one block at a time, so the rules check it.
+func (c *checker) checkSigningCertificateSet() {
+	g := c.cfg.Group
+	if g == nil || g.SigningCertificate.Set {
+		return
+	}
+	var pipelines, ports []string
+	for _, pl := range c.cfg.Pipelines {
+		if pl.Signs() {
+			pipelines = append(pipelines, pl.Name)
+		}
+	}
+	for _, p := range c.cfg.SendPorts {
+		if p.Pipeline != nil && p.Pipeline.Signs() {
+			ports = append(ports, p.Name)
+		}
+	}
+	if len(pipelines) == 0 {
+		return
+	}
+	usedBy := ""
+	if len(ports) > 0 {
+		usedBy = ", used by send port(s) " + quoted(ports) + ","
+	}
+	c.add(diag.Errorf(diag.CodeInvalidValue, g.DeclRange, "Missing signing_certificate",
+		"Group %q sets no signing_certificate, but pipeline(s) %s%s sign. Set signing_certificate to the thumbprint of the group signing certificate (bizpipe certs lists them).",
+		g.Name, quoted(pipelines), usedBy))
+}
+
 // checkSigningPair: the instance's service account must reach the group
 // signing certificate and its private key (BP3001, BP3002), and the
 // certificate must be usable (BP3003–BP3005, BP5001).
@@ -78,10 +111,13 @@ func (c *checker) checkSigningPair(p *model.SendPort, in *model.Instance) {
 		return
 	case cert == nil:
 		return // may be in a PKCS#12 file that could not be opened (BP2005)
-	case cert.Key == nil:
+	case cert.Key == nil && ls.complete:
 		c.add(diag.Errorf(diag.CodeSignKeyMissing, in.DeclRange, "Signing certificate has no private key",
 			"%s. That store has the group signing certificate %s, %s, in %s, but not its private key, so this instance cannot sign. Add the key (for example a PKCS#12 file with certificate and key) to the store.",
 			who, tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File)))
+	case cert.Key == nil:
+		// The key may be in a PKCS#12 file that could not be opened (BP2005,
+		// BP2003) or parsed (BP2002): do not report it missing.
 	}
 	c.checkSigningCert(decl, cert)
 }
@@ -100,7 +136,7 @@ func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore
 		c.add(diag.Errorf(diag.CodeSignCertUsage, rng, "Signing certificate not valid for signatures",
 			"%s has a key usage extension without digitalSignature (it allows %s), so recipients will reject its signatures. Use a certificate issued for signing.",
 			name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", ")))
-	} else if len(x.ExtKeyUsage) > 0 && !hasEKU(x, x509.ExtKeyUsageEmailProtection) {
+	} else if len(x.ExtKeyUsage)+len(x.UnknownExtKeyUsage) > 0 && !hasEKU(x, x509.ExtKeyUsageEmailProtection) {
 		c.add(diag.Warningf(diag.CodeSignCertUsage, rng, "Signing certificate not issued for S/MIME",
 			"%s has an extended key usage without emailProtection or anyExtendedKeyUsage; strict S/MIME recipients may reject its signatures.", name))
 	}

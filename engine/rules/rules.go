@@ -48,6 +48,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 		stores: map[*model.CertificateStore]*loadedStore{}}
 	c.loadStores()
 	c.checkThumbprints()
+	c.checkSigningCertificateSet()
 	c.checkPorts()
 	c.checkWeakAlgorithms()
 	c.checkUnused()
