@@ -89,14 +89,14 @@ type File struct {
 type ProblemKind int
 
 const (
-	// ProblemRead: the file could not be read (permissions, broken link).
+	// ProblemRead means the file could not be read (permissions, broken link).
 	// Diagnostic BP2001.
 	ProblemRead ProblemKind = iota + 1
-	// ProblemParse: the file looks like a certificate, key or PKCS#12 file
+	// ProblemParse means the file looks like a certificate, key or PKCS#12 file
 	// but cannot be parsed, or uses an unsupported form (encrypted PEM key,
 	// certificate-only or BER-encoded PKCS#12). Diagnostic BP2002.
 	ProblemParse
-	// ProblemPassword: a PKCS#12 file cannot be decrypted with the store's
+	// ProblemPassword means a PKCS#12 file cannot be decrypted with the store's
 	// password (wrong, or none configured). Diagnostic BP2003.
 	ProblemPassword
 )
@@ -220,7 +220,6 @@ func Load(dir string, pw Password) (*Store, error) {
 func examineEntry(r *fileResult, e os.DirEntry) bool {
 	name := e.Name()
 	mode := e.Type()
-	var size int64 = -1
 	if mode&os.ModeSymlink != 0 {
 		// Followed, because mounted secrets (e.g. Kubernetes) are symlinks.
 		fi, err := os.Stat(r.file.Path)
@@ -229,12 +228,12 @@ func examineEntry(r *fileResult, e os.DirEntry) bool {
 				r.note("ignored: broken symbolic link")
 				return false
 			}
+			r.isFile = true
 			r.file.Kind = extKind(name)
 			r.problem(ProblemRead, fmt.Errorf("cannot follow symbolic link: %w", err))
-			r.isFile = true
 			return false
 		}
-		mode, size = fi.Mode().Type(), fi.Size()
+		mode = fi.Mode().Type()
 	}
 	switch {
 	case mode.IsDir():
@@ -252,39 +251,34 @@ func examineEntry(r *fileResult, e os.DirEntry) bool {
 		r.note("ignored: hidden file")
 		return false
 	}
-	if size < 0 {
-		fi, err := e.Info()
-		if err != nil {
-			r.file.Kind = extKind(name)
-			r.problem(ProblemRead, fmt.Errorf("cannot stat: %w", err))
-			return false
-		}
-		size = fi.Size()
-	}
-	if size > maxFileSize {
-		if k := extKind(name); k != FileIgnored {
-			r.file.Kind = k
-			r.problem(ProblemParse, fmt.Errorf("file is %d bytes, too large for a certificate, key or PKCS#12 file (limit %d MiB)", size, maxFileSize>>20))
-		} else {
-			r.note("ignored: larger than %d MiB", maxFileSize>>20)
-		}
-		return false
-	}
 	return true
 }
 
 func readAndParse(r *fileResult, pw Password) {
 	data, err := readFile(r.file.Path)
-	if err != nil {
+	switch {
+	case errors.Is(err, errTooLarge):
+		// A large unrelated file (a log, an archive) may sit in the store;
+		// only a file that claims to be ours is a problem.
+		if k := extKind(r.file.Path); k != FileIgnored {
+			r.file.Kind = k
+			r.problem(ProblemParse, err)
+		} else {
+			r.note("ignored: %v", err)
+		}
+	case err != nil:
 		r.file.Kind = extKind(r.file.Path)
 		r.problem(ProblemRead, fmt.Errorf("cannot read: %w", err))
-		return
+	default:
+		parseFile(r, data, pw)
 	}
-	parseFile(r, data, pw)
 }
 
-// readFile reads at most maxFileSize+1 bytes: the size was checked before,
-// but the file may have grown since.
+var errTooLarge = fmt.Errorf("larger than %d MiB, too large for a certificate, key or PKCS#12 file", maxFileSize>>20)
+
+// readFile reads a file of at most maxFileSize bytes. The size is found by
+// reading rather than by a stat call first: in a store of small files the
+// extra system call per file costs more than the rare large file.
 func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -296,7 +290,7 @@ func readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("file grew beyond %d MiB while being read", maxFileSize>>20)
+		return nil, errTooLarge
 	}
 	return data, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf16"
 
 	"software.sslmate.com/src/go-pkcs12"
 
@@ -96,6 +98,30 @@ func TestLoad(t *testing.T) {
 				certs:       []wantCert{{"ed leaf", "ed.pem", "ed.pem"}},
 				files:       map[string]FileKind{"ed.pem": FilePEM},
 				unencrypted: []string{"ed.pem"},
+			},
+		},
+		{
+			name: "Windows text: CRLF, UTF-8 BOM, UTF-16 with BOM",
+			setup: func(t *testing.T, dir string) {
+				crlf := bytes.ReplaceAll(fx.ecLeaf.CertPEM(), []byte("\n"), []byte("\r\n"))
+				W(t, dir, "crlf.cer", crlf)
+				W(t, dir, "bom.cer", join([]byte("\xef\xbb\xbf"), fx.ca.CertPEM()))
+				W(t, dir, "utf16le.cer", utf16Text(fx.rsaLeaf.CertPEM(), false))
+				W(t, dir, "utf16be.pem", utf16Text(fx.edLeaf.CertPEM(), true))
+			},
+			want: want{
+				certs: []wantCert{{"Test CA", "bom.cer", ""}, {"ec leaf", "crlf.cer", ""}, {"ed leaf", "utf16be.pem", ""}, {"rsa leaf", "utf16le.cer", ""}},
+				files: map[string]FileKind{"bom.cer": FilePEM, "crlf.cer": FilePEM, "utf16be.pem": FilePEM, "utf16le.cer": FilePEM},
+			},
+		},
+		{
+			name: "text that mentions -----BEGIN inside a line is not PEM",
+			setup: func(t *testing.T, dir string) {
+				W(t, dir, "README", []byte("Paste the block that starts with -----BEGIN CERTIFICATE----- here.\n"))
+			},
+			want: want{
+				files: map[string]FileKind{"README": FileIgnored},
+				notes: []string{"README: ignored: not a certificate"},
 			},
 		},
 		{
@@ -323,6 +349,23 @@ func TestLoad(t *testing.T) {
 			want: want{
 				files:    map[string]FileKind{"cut.p12": FilePKCS12},
 				problems: []wantProblem{{"cut.p12", ProblemParse, "cannot parse PKCS#12"}},
+			},
+		},
+		{
+			name: "BER-encoded PKCS#12 (indefinite length, as Java tools write)",
+			pw:   KnownPassword("pw"),
+			setup: func(t *testing.T, dir string) {
+				der := fx.ecLeaf.PKCS12(t, "pw", false)
+				if der[0] != 0x30 || der[1] != 0x82 {
+					t.Fatalf("unexpected PFX header % x", der[:2])
+				}
+				// Same content, outer SEQUENCE re-encoded with BER's
+				// indefinite length and end-of-contents octets.
+				W(t, dir, "java.p12", join([]byte{0x30, 0x80}, der[4:], []byte{0, 0}))
+			},
+			want: want{
+				files:    map[string]FileKind{"java.p12": FilePKCS12},
+				problems: []wantProblem{{"java.p12", ProblemParse, "BER-encoded PKCS#12 files (as some Java tools write) are not supported"}},
 			},
 		},
 		{
@@ -571,12 +614,12 @@ func TestLoad(t *testing.T) {
 			},
 			want: want{
 				files:    map[string]FileKind{"huge.log": FileIgnored, "huge.pem": FilePEM},
-				problems: []wantProblem{{"huge.pem", ProblemParse, "too large"}},
+				problems: []wantProblem{{"huge.pem", ProblemParse, "larger than 8 MiB, too large for a certificate"}},
 				notes:    []string{"huge.log: ignored: larger than 8 MiB"},
 			},
 		},
 		{
-			name: "empty directory",
+			name:  "empty directory",
 			setup: func(t *testing.T, dir string) {},
 			want:  want{},
 		},
@@ -715,4 +758,23 @@ func TestKeyUse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// utf16Text encodes text as UTF-16 with a byte order mark, as PowerShell 5
+// redirection writes it.
+func utf16Text(text []byte, bigEndian bool) []byte {
+	units := utf16.Encode([]rune(string(text)))
+	out := make([]byte, 0, 2+2*len(units))
+	if bigEndian {
+		out = append(out, 0xfe, 0xff)
+		for _, u := range units {
+			out = binary.BigEndian.AppendUint16(out, u)
+		}
+		return out
+	}
+	out = append(out, 0xff, 0xfe)
+	for _, u := range units {
+		out = binary.LittleEndian.AppendUint16(out, u)
+	}
+	return out
 }

@@ -5,11 +5,13 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"unicode/utf16"
 
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -64,6 +66,8 @@ var pemMarker = []byte("-----BEGIN")
 // parses it. It never returns key bytes or the password in an error.
 func parseFile(r *fileResult, data []byte, pw Password) {
 	ext := extKind(r.file.Path)
+	data = windowsText(data)
+	markers := pemMarkers(data)
 	switch {
 	case len(data) == 0 && ext == FileIgnored:
 		r.note("ignored: empty file")
@@ -73,9 +77,9 @@ func parseFile(r *fileResult, data []byte, pw Password) {
 	case looksLikePFX(data):
 		r.file.Kind = FilePKCS12
 		parsePKCS12(r, data, pw)
-	case bytes.Contains(data, pemMarker):
+	case len(markers) > 0:
 		r.file.Kind = FilePEM
-		parsePEM(r, data)
+		parsePEM(r, data, markers)
 	case ext == FilePKCS12:
 		r.file.Kind = FilePKCS12
 		r.problem(ProblemParse, errors.New("not a PKCS#12 file (no PFX structure found)"))
@@ -97,6 +101,35 @@ func parseFile(r *fileResult, data []byte, pw Password) {
 			r.note("ignored: not a certificate, private key or PKCS#12 file")
 		}
 	}
+}
+
+// windowsText undoes what Windows editors do to PEM text: Notepad may start
+// the file with a UTF-8 byte order mark, and PowerShell 5 redirection writes
+// UTF-16. Either hides the "-----BEGIN" line from encoding/pem. Binary data
+// is returned unchanged.
+func windowsText(data []byte) []byte {
+	if rest, ok := bytes.CutPrefix(data, []byte("\xef\xbb\xbf")); ok {
+		return rest
+	}
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xfe, 0xff}):
+		order = binary.BigEndian
+	default:
+		return data
+	}
+	body := data[2:]
+	units := make([]uint16, len(body)/2)
+	for i := range units {
+		units[i] = order.Uint16(body[2*i:])
+	}
+	text := []byte(string(utf16.Decode(units)))
+	if len(pemMarkers(text)) == 0 {
+		return data // not PEM after all: leave it to the binary formats
+	}
+	return text
 }
 
 // parseDER recognises a DER certificate or an unencrypted DER private key
@@ -137,8 +170,7 @@ func parseDERKey(der []byte) (any, error) {
 // block and returns the next good one, so each "-----BEGIN" marker is decoded
 // on its own: a block that does not end before the next marker was skipped
 // and is reported, rather than a certificate silently going missing.
-func parsePEM(r *fileResult, data []byte) {
-	markers := pemMarkers(data)
+func parsePEM(r *fileResult, data []byte, markers []int) {
 	for i, start := range markers {
 		next := len(data)
 		if i+1 < len(markers) {
@@ -322,7 +354,8 @@ func classifyPKCS12Error(err error, passwordSet bool) (ProblemKind, error) {
 		if !passwordSet {
 			return ProblemPassword, errors.New("cannot decrypt PKCS#12: the file is password-protected and the store has no password configured")
 		}
-		return ProblemPassword, errors.New("cannot decrypt PKCS#12 with the store's password: the password is incorrect")
+		return ProblemPassword, errors.New("cannot decrypt PKCS#12 with the store's password: the password is incorrect " +
+			"(or the file is damaged: its integrity check fails either way)")
 	case err.Error() == pkcs12KeyMissing:
 		return ProblemParse, errors.New("PKCS#12 file holds no private key; certificate-only PKCS#12 files are not supported: store the certificates as PEM or DER files")
 	case strings.Contains(err.Error(), asn1Indefinite):

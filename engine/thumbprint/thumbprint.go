@@ -138,13 +138,13 @@ func SHA256Hex(der []byte) string {
 type Reason int
 
 const (
-	// BadCharacter: a character other than a hex digit, space or colon.
+	// BadCharacter is a character other than a hex digit, space or colon.
 	BadCharacter Reason = iota + 1
-	// BadByte: a byte that is not valid UTF-8.
+	// BadByte is a byte that is not valid UTF-8.
 	BadByte
-	// Empty: no hex digits at all.
+	// Empty is an input without any hex digit.
 	Empty
-	// BadLength: a number of hex digits other than 40 or 64.
+	// BadLength is a number of hex digits other than 40 or 64.
 	BadLength
 )
 
