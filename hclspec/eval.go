@@ -346,8 +346,12 @@ func (d *decoder) size(at attrs, name string, def int64) model.Value[int64] {
 	}
 	n, err := ParseSize(s.V)
 	if err != nil {
+		reason := err.Error()
+		if s.Sensitive {
+			reason = "got (sensitive value)" // the parse error quotes the value
+		}
 		d.add(diag.Errorf(diag.CodeInvalidValue, s.Range, "Invalid size for "+name,
-			"The %s attribute of %s must be a size such as \"512KiB\", \"64MiB\" or \"1GiB\"; %s.", name, at.what, err))
+			"The %s attribute of %s must be a size such as \"512KiB\", \"64MiB\" or \"1GiB\"; %s.", name, at.what, reason))
 		return model.Value[int64]{Range: s.Range}
 	}
 	v.V = n

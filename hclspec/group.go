@@ -14,11 +14,15 @@ var groupSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "signing_certificate"},
 		{Name: "certificate_expiry_warning"},
+		{Name: "max_message_size"},
 	},
 }
 
 // defaultExpiryWarning is 30 days, BizTalk administrators' usual renewal lead.
 const defaultExpiryWarning = 720 * time.Hour
+
+// DefaultMaxMessageSize is the largest message body processed by default.
+const DefaultMaxMessageSize = 256 << 20
 
 func (d *decoder) decodeGroupBlock(b *hcl.Block) {
 	if !d.declare(b) {
@@ -29,6 +33,7 @@ func (d *decoder) decodeGroupBlock(b *hcl.Block) {
 		Name:                     b.Labels[0],
 		SigningCertificate:       d.str(at, "signing_certificate"),
 		CertificateExpiryWarning: d.duration(at, "certificate_expiry_warning", defaultExpiryWarning),
+		MaxMessageSize:           d.size(at, "max_message_size", DefaultMaxMessageSize),
 		DeclRange:                b.DefRange,
 	}
 	d.cfg.Groups = append(d.cfg.Groups, g)

@@ -4,6 +4,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/bizpipe/bizpipe/engine/diag"
 	"github.com/bizpipe/bizpipe/engine/model"
 )
 
@@ -47,7 +48,17 @@ func (d *decoder) stringMap(at attrs, name string) model.Value[map[string]string
 	}
 	v := model.Value[map[string]string]{V: map[string]string{}, Set: true, Known: ev.known, Sensitive: ev.sensitive, Range: ev.rng}
 	if ev.known {
-		for k, e := range ev.val.AsValueMap() {
+		// eval unmarks the map, not its elements: { a = var.secret }.
+		val, marks := ev.val.UnmarkDeep()
+		if _, ok := marks[markSensitive]; ok {
+			v.Sensitive = true
+		}
+		for k, e := range val.AsValueMap() {
+			if e.IsNull() {
+				d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Invalid value for "+name,
+					"The %s attribute of %s must be a map of strings; the value of %q is null.", name, at.what, k))
+				return model.Value[map[string]string]{V: map[string]string{}, Range: ev.rng}
+			}
 			v.V[k] = e.AsString()
 		}
 	}

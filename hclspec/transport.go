@@ -20,7 +20,7 @@ const (
 	defaultPollInterval = time.Second
 	defaultHTTPTimeout  = 30 * time.Second
 	// defaultMaxBody matches the default max_message_size of the engine.
-	defaultMaxBody = 256 << 20
+	defaultMaxBody = DefaultMaxMessageSize
 )
 
 var (

@@ -81,14 +81,14 @@ func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) e
 	default:
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: must be one of text, json", format)}
 	}
-	l, diags, err := loadConfig(e, args, vf, hclspec.ModeValidate)
+	cfg, diags, err := loadConfig(e, args, vf, hclspec.ModeValidate)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	red := newRedactor(l.cfg)
+	red := newRedactor(cfg)
 	if diags.HasErrors() {
 		// The report of a command whose output is a listing goes to stderr.
-		if werr := writeReport(e, e.stderr, report.FormatText, red.Diagnostics(diags), l.sources()); werr != nil {
+		if werr := e.report(e.stderr, report.FormatText, diags, cfg); werr != nil {
 			return &exitError{code: exitUsage, err: werr}
 		}
 		return &exitError{code: exitFindings}
@@ -96,7 +96,7 @@ func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) e
 	cache := certstore.NewCache()
 	var out []certsStore
 	loadedStores := map[*model.CertificateStore]*certstore.Store{}
-	for _, s := range l.cfg.Stores {
+	for _, s := range cfg.Stores {
 		cs, st := describeStore(cache, s, red)
 		out = append(out, cs)
 		if st != nil {
@@ -104,10 +104,11 @@ func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) e
 		}
 	}
 	if verbose {
-		writeStoreNotes(e, l.cfg.Stores, loadedStores, red)
+		writeStoreNotes(e, cfg.Stores, loadedStores, red)
 	}
 	if format == "json" {
 		enc := json.NewEncoder(e.stdout)
+		enc.SetEscapeHTML(false) // subjects may contain <, > and &
 		enc.SetIndent("", "  ")
 		if out == nil {
 			out = []certsStore{}

@@ -27,15 +27,14 @@ func (v *varFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&v.varFiles, "var-file", nil, "read variables from an HCL or JSON `FILE` (repeatable; wins over BIZPIPE_VAR_NAME)")
 }
 
-// loaded is a decoded configuration with what the renderers need.
-type loaded struct {
-	cfg   *model.Config
-	files []string // the configuration files, as FindFiles named them
-}
-
 // loadConfig finds and decodes the configuration. An error means the command
 // cannot run at all (exit 2); diagnostics are the configuration's problems.
-func loadConfig(e *env, paths []string, vf varFlags, mode hclspec.Mode) (*loaded, hcl.Diagnostics, error) {
+//
+// cfg.Files keeps the configuration files only: hclspec's parser also holds
+// the --var-file files, whose lines are variable values, and a snippet of one
+// would print a sensitive value (a diagnostic pointing at `password = "..."`
+// in a variables file). Diagnostics in them keep their location.
+func loadConfig(e *env, paths []string, vf varFlags, mode hclspec.Mode) (*model.Config, hcl.Diagnostics, error) {
 	files, err := hclspec.FindFiles(paths)
 	if err != nil {
 		return nil, nil, cleanError(err)
@@ -43,7 +42,18 @@ func loadConfig(e *env, paths []string, vf varFlags, mode hclspec.Mode) (*loaded
 	cfg, diags := hclspec.Load(files, hclspec.Options{
 		Mode: mode, Vars: vf.vars, VarFiles: vf.varFiles, LookupEnv: e.lookupEnv,
 	})
-	return &loaded{cfg: cfg, files: files}, diags, nil
+	if cfg != nil {
+		keep := map[string]bool{}
+		for _, f := range files {
+			keep[f] = true
+		}
+		for name := range cfg.Files {
+			if !keep[name] {
+				delete(cfg.Files, name)
+			}
+		}
+	}
+	return cfg, diags, nil
 }
 
 // hasSyntaxErrors reports files that could not be parsed: the model then
@@ -57,19 +67,25 @@ func hasSyntaxErrors(diags hcl.Diagnostics) bool {
 	return false
 }
 
-// sources returns the source bytes of the configuration files, for snippets.
-//
-// Only configuration files are included. The parser also holds the --var-file
-// files, whose lines are variable values: a snippet of one would print a
-// sensitive value (a diagnostic pointing at `password = "..."` in a variables
-// file), so diagnostics in them are shown with their location but no snippet.
-func (l *loaded) sources() map[string][]byte {
+// syntaxErrors returns the syntax errors (BP1000) of diags.
+func syntaxErrors(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if diag.CodeOf(d) == diag.CodeSyntax {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// sources returns the source bytes of every configuration file, for snippets.
+func sources(cfg *model.Config) map[string][]byte {
 	out := map[string][]byte{}
-	if l == nil || l.cfg == nil {
+	if cfg == nil {
 		return out
 	}
-	for _, name := range l.files {
-		if f, ok := l.cfg.Files[name]; ok && f != nil {
+	for name, f := range cfg.Files {
+		if f != nil {
 			out[name] = f.Bytes
 		}
 	}

@@ -37,6 +37,7 @@ const examplesDir = "../../examples"
 //	exitcode N CMD [ARGS...]   run CMD and fail unless it exits with status N
 //	jsondoc stdout|stderr|FILE  fail unless the content is exactly one JSON value
 //	perm MODE FILE              fail unless FILE's permission bits are MODE (octal)
+//	islink FILE                 fail unless FILE is a symbolic link
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -49,6 +50,7 @@ func TestScript(t *testing.T) {
 			"exitcode": cmdExitCode,
 			"jsondoc":  cmdJSONDoc,
 			"perm":     cmdPerm,
+			"islink":   cmdIsLink,
 		},
 	})
 }
@@ -119,5 +121,16 @@ func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if got := fi.Mode().Perm(); got != os.FileMode(want) {
 		ts.Fatalf("%s has mode %#o, want %#o", args[1], got, want)
+	}
+}
+
+func cmdIsLink(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: islink FILE")
+	}
+	fi, err := os.Lstat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if isLink := fi.Mode()&os.ModeSymlink != 0; isLink == neg {
+		ts.Fatalf("%s: symbolic link is %v", args[0], isLink)
 	}
 }

@@ -63,6 +63,7 @@ named directly.`,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("bizpipe {{.Version}}\n")
+	root.Flags().BoolP("version", "v", false, "print the version")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
@@ -73,6 +74,8 @@ named directly.`,
 		newValidateCmd(e),
 		newCertsCmd(e),
 		newFmtCmd(e),
+		newRunCmd(e),
+		newMessagesCmd(e),
 		newVersionCmd(e),
 	)
 	err := root.Execute()

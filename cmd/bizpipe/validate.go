@@ -15,6 +15,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/engine/diag"
 	"github.com/bizpipe/bizpipe/engine/live"
+	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/report"
 	"github.com/bizpipe/bizpipe/engine/rules"
 	"github.com/bizpipe/bizpipe/hclspec"
@@ -115,12 +116,17 @@ func runValidate(e *env, f validateFlags, args []string) error {
 	if !f.live && f.server != "" {
 		return usageError(e, format, errors.New("--server is used with --live"))
 	}
-	l, diags, err := loadConfig(e, args, f.vars, hclspec.ModeValidate)
+	cfg, diags, err := loadConfig(e, args, f.vars, hclspec.ModeValidate)
 	if err != nil {
 		return usageError(e, format, err)
 	}
-	cfg := l.cfg
-	if !hasSyntaxErrors(diags) {
+	if hasSyntaxErrors(diags) {
+		// The blocks of a file that could not be parsed are missing from the
+		// model, so decoding reports phantom problems about them ("no group
+		// block", references to undeclared objects): show the syntax errors
+		// only, and run no rules.
+		diags = syntaxErrors(diags)
+	} else {
 		res, ds := rules.Check(cfg, rules.Options{})
 		diags = append(diags, ds...)
 		if f.verbose {
@@ -134,8 +140,7 @@ func runValidate(e *env, f validateFlags, args []string) error {
 			diags = append(diags, ds...)
 		}
 	}
-	diags = newRedactor(cfg).Diagnostics(diags)
-	if err := writeReport(e, e.stdout, format, diags, l.sources()); err != nil {
+	if err := e.report(e.stdout, format, diags, cfg); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	errs, warns := diag.Counts(diags)
@@ -152,15 +157,23 @@ func usageError(e *env, format report.Format, err error) error {
 	if format == report.FormatText {
 		return &exitError{code: exitUsage, err: err}
 	}
-	if werr := writeReport(e, e.stdout, format, hcl.Diagnostics{d}, nil); werr != nil {
+	if werr := e.report(e.stdout, format, hcl.Diagnostics{d}, nil); werr != nil {
 		return &exitError{code: exitUsage, err: werr}
 	}
 	return &exitError{code: exitUsage}
 }
 
-func writeReport(e *env, w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte) error {
+// report renders diags to w with the snippets of cfg's files (cfg may be
+// nil), the values of cfg's sensitive variables redacted, and colour only
+// on a terminal that wants it.
+func (e *env) report(w io.Writer, format report.Format, diags hcl.Diagnostics, cfg *model.Config) error {
+	diags = newRedactor(cfg).Diagnostics(diags)
+	return renderReport(w, format, diags, sources(cfg), wantsColor(w, e.lookupEnv))
+}
+
+func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte, color bool) error {
 	if err := report.Write(w, format, diags, report.Options{
-		Color:       format == report.FormatText && e.wantsColor(w),
+		Color:       format == report.FormatText && color,
 		Files:       files,
 		ToolVersion: version(),
 	}); err != nil {
@@ -172,15 +185,15 @@ func writeReport(e *env, w io.Writer, format report.Format, diags hcl.Diagnostic
 // wantsColor reports whether w is a terminal that wants colour: never for a
 // file or pipe, nor when NO_COLOR is set (https://no-color.org) or TERM is
 // "dumb".
-func (e *env) wantsColor(w io.Writer) bool {
+func wantsColor(w io.Writer, lookupEnv func(string) (string, bool)) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	if _, set := e.lookupEnv("NO_COLOR"); set {
+	if _, set := lookupEnv("NO_COLOR"); set {
 		return false
 	}
-	if term, _ := e.lookupEnv("TERM"); term == "dumb" {
+	if term, _ := lookupEnv("TERM"); term == "dumb" {
 		return false
 	}
 	return isatty.IsTerminal(f.Fd())

@@ -40,6 +40,9 @@ type identity struct {
 	name   string
 	uid    int
 	groups map[int]bool
+	// unknown: the account's user comes from a variable without a value
+	// (validate), so whose rights apply cannot be told.
+	unknown bool
 }
 
 // Check runs the live rules for the instances on opts.Server. An error means
@@ -99,6 +102,9 @@ func (c *checker) once(key string) bool {
 func (c *checker) checkInstance(in *model.Instance) {
 	acct := in.Account
 	who := c.current
+	if acct.User.Set && !acct.User.Known {
+		who = identity{name: "(unknown user)", unknown: true}
+	}
 	if acct.User.Usable() {
 		u, err := c.opts.LookupUser(acct.User.V)
 		if err != nil {
@@ -136,6 +142,12 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 	}
 	dir := s.Path.V
 	rng := s.Path.Range
+	if a := blockedAncestor(who, dir); a != "" {
+		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store not reachable by the service account",
+			"Directory %s of certificate store %q cannot be reached by user %q (service account %q): directory %s on the way needs execute (search) permission for that user (%s).",
+			dir, s.Name, who.name, acct.Name, a, describeMode(a)))
+		return
+	}
 	if !canAccess(who, dir, true) {
 		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store not readable by the service account",
 			"Directory %s of certificate store %q cannot be listed by user %q (service account %q): it needs read and execute permission (%s).",
@@ -173,9 +185,46 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 	}
 }
 
+// blockedAncestor returns the first directory above dir, from the root down,
+// that who may not search (execute permission), or "" when none: a store is
+// only readable when every directory on its path can be passed through.
+func blockedAncestor(who identity, dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	var ancestors []string
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		ancestors = append(ancestors, p)
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	for i := len(ancestors) - 1; i >= 0; i-- {
+		if !permits(who, ancestors[i], 1) {
+			return ancestors[i]
+		}
+	}
+	return ""
+}
+
 // canAccess reports whether who may read path (and, for a directory, search
 // it), from the owner, group and mode bits. Root may read anything.
 func canAccess(who identity, path string, dir bool) bool {
+	need := fs.FileMode(4)
+	if dir {
+		need = 5
+	}
+	return permits(who, path, need)
+}
+
+// permits reports whether the owner, group or other bits that apply to who
+// grant need (an rwx bit mask) on path. Root is granted everything, and a
+// user that is unknown (validate) is not judged.
+func permits(who identity, path string, need fs.FileMode) bool {
+	if who.unknown {
+		return true
+	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return false
@@ -196,10 +245,6 @@ func canAccess(who identity, path string, dir bool) bool {
 		bits = (perm >> 3) & 7
 	default:
 		bits = perm & 7
-	}
-	need := fs.FileMode(4)
-	if dir {
-		need = 5
 	}
 	return bits&need == need
 }

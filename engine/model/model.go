@@ -79,7 +79,10 @@ type Group struct {
 	Name                     string
 	SigningCertificate       Value[string] // thumbprint as written
 	CertificateExpiryWarning Value[time.Duration]
-	DeclRange                hcl.Range
+	// MaxMessageSize bounds a message's body: a larger one is suspended,
+	// not processed (default 256 MiB).
+	MaxMessageSize Value[int64]
+	DeclRange      hcl.Range
 }
 
 // Variable is an input variable.

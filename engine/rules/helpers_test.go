@@ -281,14 +281,25 @@ func (s *scene) write(text string) {
 // HCL, so any decoder diagnostic fails the test.
 func (s *scene) load(vars ...string) *model.Config {
 	s.t.Helper()
-	cfg, diags := hclspec.Load([]string{s.file}, hclspec.Options{
-		Mode: hclspec.ModeValidate, Vars: vars,
-		LookupEnv: func(string) (string, bool) { return "", false },
-	})
+	cfg, diags := s.loadRaw(vars...)
 	if len(diags) > 0 {
 		s.t.Fatalf("hclspec.Load: unexpected diagnostics:\n%s", dump(diags))
 	}
 	return cfg
+}
+
+// loadRaw decodes the configuration in validate mode and returns the
+// decoder's diagnostics too.
+func (s *scene) loadRaw(vars ...string) (*model.Config, hcl.Diagnostics) {
+	s.t.Helper()
+	cfg, diags := hclspec.Load([]string{s.file}, hclspec.Options{
+		Mode: hclspec.ModeValidate, Vars: vars,
+		LookupEnv: func(string) (string, bool) { return "", false },
+	})
+	if cfg == nil {
+		s.t.Fatalf("hclspec.Load returned no configuration:\n%s", dump(diags))
+	}
+	return cfg, diags
 }
 
 // finding is an expected diagnostic.
@@ -456,6 +467,16 @@ variable "p12_password" {
 
 variable "thumbprint" {
   type = string
+}
+
+variable "secret_sign" {
+  type      = string
+  sensitive = true
+}
+
+variable "secret_enc" {
+  type      = string
+  sensitive = true
 }
 `
 

@@ -107,14 +107,14 @@ func (c *checker) checkSigningPair(p *model.SendPort, in *model.Instance) {
 	case cert == nil && ls.complete:
 		c.add(diag.Errorf(diag.CodeSignCertMissing, in.DeclRange, "Signing certificate not in personal store",
 			"%s. That store has no certificate with the group %q signing thumbprint %s. Add the certificate and its private key to the store, or run this instance as an account whose store has them.",
-			who, g.Name, tpDesc(c.signing)))
+			who, g.Name, c.tpDesc(c.signing)))
 		return
 	case cert == nil:
 		return // may be in a PKCS#12 file that could not be opened (BP2005)
 	case cert.Key == nil && ls.complete:
 		c.add(diag.Errorf(diag.CodeSignKeyMissing, in.DeclRange, "Signing certificate has no private key",
 			"%s. That store has the group signing certificate %s, %s, in %s, but not its private key, so this instance cannot sign. Add the key (for example a PKCS#12 file with certificate and key) to the store.",
-			who, tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File)))
+			who, c.tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File)))
 	case cert.Key == nil:
 		// The key may be in a PKCS#12 file that could not be opened (BP2005,
 		// BP2003) or parsed (BP2002): do not report it missing.
@@ -129,7 +129,7 @@ func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore
 	}
 	g := c.cfg.Group
 	rng := g.SigningCertificate.Range
-	name := fmt.Sprintf("The group %q signing certificate %s, %s, in %s,", g.Name, tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File))
+	name := fmt.Sprintf("The group %q signing certificate %s, %s, in %s,", g.Name, c.tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File))
 	c.checkDates(cert.Cert, rng, name, diag.CodeSignCertDates, diag.CodeSignCertExpiring)
 	x := cert.Cert
 	if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
@@ -167,7 +167,7 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 			if srv.OtherPeopleStoreRef == nil {
 				c.add(diag.Errorf(diag.CodeEncCertMissing, srv.DeclRange, "Server has no other-people store",
 					"%s, but server %q declares no other_people_store, so the partner certificate %s cannot be found there. Add other_people_store = certificate_store.NAME to the server.",
-					who, srv.Name, tpDesc(tp)))
+					who, srv.Name, c.tpDesc(tp)))
 			}
 			continue
 		}
@@ -181,7 +181,7 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 			if ls.complete {
 				c.add(diag.Errorf(diag.CodeEncCertMissing, rng, "Encryption certificate not in other-people store",
 					"%s; the other-people store of server %q is %s, which has no certificate with thumbprint %s. Add the partner's certificate to that store on every server where the host has an instance.",
-					who, srv.Name, storeDesc(decl), tpDesc(tp)))
+					who, srv.Name, storeDesc(decl), c.tpDesc(tp)))
 			}
 			continue
 		}
@@ -195,7 +195,7 @@ func (c *checker) checkEncryptionCert(p *model.SendPort, tp thumbprint.Thumbprin
 		return
 	}
 	rng := p.EncryptionCertificate.Range
-	name := fmt.Sprintf("The encryption certificate %s of send port %q, %s, in %s,", tpDesc(tp), p.Name, subject(cert.Cert), fileIn(decl, cert.File))
+	name := fmt.Sprintf("The encryption certificate %s of send port %q, %s, in %s,", c.tpDesc(tp), p.Name, subject(cert.Cert), fileIn(decl, cert.File))
 	c.checkDates(cert.Cert, rng, name, diag.CodeEncCertDates, diag.CodeEncCertExpiring)
 	x := cert.Cert
 	if _, isRSA := x.PublicKey.(*rsa.PublicKey); !isRSA {

@@ -73,6 +73,8 @@ type checker struct {
 	signing   thumbprint.Thumbprint
 	signingOK bool
 	encrypt   map[*model.SendPort]thumbprint.Thumbprint
+	// hidden are thumbprints written with a sensitive value: never printed.
+	hidden map[thumbprint.Thumbprint]bool
 
 	// reported de-duplicates certificate findings that are properties of a
 	// certificate, not of a pair (dates, key usage, key size).
@@ -113,7 +115,11 @@ func storeDesc(s *model.CertificateStore) string {
 	return fmt.Sprintf("certificate store %q", s.Name)
 }
 
-// tpDesc renders a thumbprint the way Windows shows it, with its kind.
-func tpDesc(tp thumbprint.Thumbprint) string {
+// tpDesc renders a thumbprint the way Windows shows it, with its kind, or
+// only its kind when it comes from a sensitive value.
+func (c *checker) tpDesc(tp thumbprint.Thumbprint) string {
+	if c.hidden[tp] {
+		return fmt.Sprintf("(sensitive value) (%s)", tp.Kind)
+	}
 	return fmt.Sprintf("%s (%s)", tp.String(), tp.Kind)
 }

@@ -149,6 +149,19 @@ func TestRules(t *testing.T) {
 				list(`certificate store "personal"`, "stores/personal/old.pem", "cannot be read")}},
 		},
 		{
+			name: "BP2001 unreadable file hides a possibly missing signing certificate: no BP3001",
+			hcl:  topo{}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "decoy.pem", "decoy")
+				s.der("other", "partner.cer", "partner")
+				if err := os.Symlink("gone.p12", filepath.Join(s.storeDir("personal"), "sign.p12")); err != nil {
+					s.t.Fatal(err)
+				}
+			},
+			want: []finding{{diag.CodeStorePath, errorSev, "personal", `"stores/personal"`, "",
+				list(`certificate store "personal"`, "stores/personal/sign.p12")}},
+		},
+		{
 			name: "BP2001 pass: unreadable store of a port that needs nothing from it",
 			hcl:  topo{Signature: "none", NoEncrypt: true, Enc: "-"}.hcl(),
 			stores: func(s *scene) {
@@ -267,6 +280,17 @@ func TestRules(t *testing.T) {
 			},
 			want: []finding{{diag.CodePasswordUnknown, warningSev, "personal_password", "var.p12_password", "",
 				list(`certificate store "personal"`, "stores/personal/sign.p12")}},
+		},
+		{
+			name: "BP2005 other-people store password unknown: no BP4002",
+			hcl:  topo{OtherPassword: "var.p12_password"}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "decoy.cer", "decoy")
+				s.put("other", "partners.p12", s.pkcs12("partner", p12Password, true))
+			},
+			want: []finding{{diag.CodePasswordUnknown, warningSev, "other_password", "var.p12_password", "",
+				list(`certificate store "other"`, "stores/other/partners.p12")}},
 		},
 		{
 			name: "BP2005 pass: password unknown but the store holds no PKCS#12",

@@ -12,6 +12,7 @@ import (
 // encryption thumbprint (BP2004).
 func (c *checker) checkThumbprints() {
 	c.encrypt = map[*model.SendPort]thumbprint.Thumbprint{}
+	c.hidden = map[thumbprint.Thumbprint]bool{}
 	if g := c.cfg.Group; g != nil {
 		c.signing, c.signingOK = c.parseThumbprint(g.SigningCertificate, "signing_certificate of group \""+g.Name+"\"")
 	}
@@ -36,6 +37,9 @@ func (c *checker) parseThumbprint(v model.Value[string], what string) (thumbprin
 		c.add(diag.Errorf(diag.CodeThumbprint, v.Range, "Malformed thumbprint",
 			"The %s is not a valid thumbprint: %s. A thumbprint is the 40 (SHA-1) or 64 (SHA-256) hex digits that bizpipe certs shows; spaces and colons are ignored.", what, reason))
 		return thumbprint.Thumbprint{}, false
+	}
+	if v.Sensitive {
+		c.hidden[tp] = true
 	}
 	return tp, true
 }

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bizpipe/bizpipe/engine/model"
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/hclspec"
+)
+
+type messagesFlags struct {
+	dataDir string
+	status  string
+	format  string
+	limit   int
+}
+
+func newMessagesCmd(e *env) *cobra.Command {
+	var f messagesFlags
+	cmd := &cobra.Command{
+		Use:   "messages",
+		Short: "Inspect and operate the message box: list, show, resume, terminate",
+		Long: `Messages reads the message box: the one the configuration in PATH declares
+(message_box block), or the embedded one under --data-dir.`,
+	}
+	cmd.PersistentFlags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "`DIR` of the embedded message box")
+	cmd.PersistentFlags().StringVar(&f.format, "format", "text", "output format: text or json")
+
+	list := &cobra.Command{
+		Use:   "list [PATH...]",
+		Short: "List messages, newest first",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
+				return listMessages(ctx, e.stdout, box, f)
+			})
+		},
+	}
+	list.Flags().StringVar(&f.status, "status", "", "only messages in this status: received, routed, delivered, retrying, suspended or terminated")
+	list.Flags().IntVar(&f.limit, "limit", 0, "at most this many messages (0: all)")
+
+	show := &cobra.Command{
+		Use:   "show ID [PATH...]",
+		Short: "Show a message with its deliveries, attempts and history",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
+				d, err := box.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return showMessage(e.stdout, d, f.format)
+			})
+		},
+	}
+	resume := &cobra.Command{
+		Use:   "resume ID [PATH...]",
+		Short: "Retry a suspended message's suspended deliveries (or route a routing failure again)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
+				if err := box.Resume(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "resumed %s\n", args[0])
+				return nil
+			})
+		},
+	}
+	terminate := &cobra.Command{
+		Use:   "terminate ID [PATH...]",
+		Short: "End a message: it will never be delivered",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
+				if err := box.Terminate(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "terminated %s\n", args[0])
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(list, show, resume, terminate)
+	return cmd
+}
+
+// withBox opens the message box for a messages subcommand. A configuration
+// is optional: without *.hcl files the embedded box under --data-dir is used.
+func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, msgbox.Box) error) error {
+	if f.format != "text" && f.format != "json" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", f.format)}
+	}
+	var cfg *model.Config
+	if files, err := hclspec.FindFiles(paths); err == nil {
+		c, diags := hclspec.Load(files, hclspec.Options{Mode: hclspec.ModeValidate, LookupEnv: e.lookupEnv})
+		if diags.HasErrors() && c.MessageBox != nil {
+			return &exitError{code: exitFindings, err: fmt.Errorf("the configuration has errors; run bizpipe validate")}
+		}
+		cfg = c
+	} else if len(paths) > 0 {
+		return &exitError{code: exitUsage, err: err}
+	}
+	box, err := openBox(cfg, f.dataDir)
+	if err != nil {
+		return &exitError{code: exitFindings, err: err}
+	}
+	defer box.Close()
+	if err := fn(context.Background(), box); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		return &exitError{code: exitFindings, err: err}
+	}
+	return nil
+}
+
+func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFlags) error {
+	st := msgbox.Status(f.status)
+	switch st {
+	case "", msgbox.StatusReceived, msgbox.StatusRouted, msgbox.StatusDelivered, msgbox.StatusRetrying,
+		msgbox.StatusSuspended, msgbox.StatusTerminated:
+	default:
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q", f.status)}
+	}
+	msgs, err := box.List(ctx, msgbox.Filter{Status: st, Limit: f.limit})
+	if err != nil {
+		return err
+	}
+	if f.format == "json" {
+		out := make([]jsonMessage, 0, len(msgs))
+		for _, m := range msgs {
+			out = append(out, toJSONMessage(m))
+		}
+		return writeJSON(w, struct {
+			Messages []jsonMessage `json:"messages"`
+		}{out})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tRECEIVED\tLOCATION\tFILE\tSIZE\tREASON")
+	for _, m := range msgs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", m.ID, m.Status, m.ReceivedAt.UTC().Format(time.RFC3339),
+			m.ReceiveLocation, m.FileName, m.Size, oneLine(m.Reason))
+	}
+	return tw.Flush()
+}
+
+type jsonMessage struct {
+	ID              string            `json:"id"`
+	Status          string            `json:"status"`
+	ReceiveLocation string            `json:"receive_location"`
+	FileName        string            `json:"file_name"`
+	ContentType     string            `json:"content_type"`
+	Size            int64             `json:"size"`
+	ReceivedAt      string            `json:"received_at"`
+	Properties      map[string]string `json:"properties"`
+	Reason          string            `json:"reason,omitempty"`
+}
+
+func toJSONMessage(m msgbox.Message) jsonMessage {
+	props := m.Properties
+	if props == nil {
+		props = map[string]string{}
+	}
+	return jsonMessage{ID: m.ID, Status: string(m.Status), ReceiveLocation: m.ReceiveLocation, FileName: m.FileName,
+		ContentType: m.ContentType, Size: m.Size, ReceivedAt: m.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		Properties: props, Reason: m.Reason}
+}
+
+type jsonDelivery struct {
+	ID            int64  `json:"id"`
+	Port          string `json:"send_port"`
+	State         string `json:"state"`
+	Attempts      int    `json:"attempts"`
+	NextAttemptAt string `json:"next_attempt_at,omitempty"`
+	LastError     string `json:"last_error,omitempty"`
+}
+
+type jsonAttempt struct {
+	DeliveryID int64  `json:"delivery_id"`
+	Port       string `json:"send_port"`
+	Number     int    `json:"number"`
+	Owner      string `json:"owner"`
+	StartedAt  string `json:"started_at"`
+	FinishedAt string `json:"finished_at"`
+	Outcome    string `json:"outcome"`
+	Error      string `json:"error,omitempty"`
+}
+
+type jsonEvent struct {
+	At     string `json:"at"`
+	Port   string `json:"send_port,omitempty"`
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func showMessage(w io.Writer, d *msgbox.Detail, format string) error {
+	if format == "json" {
+		out := struct {
+			Message    jsonMessage    `json:"message"`
+			Deliveries []jsonDelivery `json:"deliveries"`
+			Attempts   []jsonAttempt  `json:"attempts"`
+			History    []jsonEvent    `json:"history"`
+		}{Message: toJSONMessage(d.Message), Deliveries: []jsonDelivery{}, Attempts: []jsonAttempt{}, History: []jsonEvent{}}
+		for _, dl := range d.Deliveries {
+			jd := jsonDelivery{ID: dl.ID, Port: dl.Port, State: string(dl.State), Attempts: dl.Attempts, LastError: dl.LastError}
+			if !dl.NextAttemptAt.IsZero() && (dl.State == msgbox.DeliveryRetrying || dl.State == msgbox.DeliveryPending) {
+				jd.NextAttemptAt = dl.NextAttemptAt.UTC().Format(time.RFC3339Nano)
+			}
+			out.Deliveries = append(out.Deliveries, jd)
+		}
+		for _, a := range d.Attempts {
+			out.Attempts = append(out.Attempts, jsonAttempt{DeliveryID: a.DeliveryID, Port: a.Port, Number: a.Number, Owner: a.Owner,
+				StartedAt: a.StartedAt.UTC().Format(time.RFC3339Nano), FinishedAt: a.FinishedAt.UTC().Format(time.RFC3339Nano),
+				Outcome: string(a.Outcome), Error: a.Error})
+		}
+		for _, ev := range d.History {
+			out.History = append(out.History, jsonEvent{At: ev.At.UTC().Format(time.RFC3339Nano), Port: ev.Port, Status: ev.Status, Detail: ev.Detail})
+		}
+		return writeJSON(w, out)
+	}
+	m := d.Message
+	fmt.Fprintf(w, "message %s\n", m.ID)
+	fmt.Fprintf(w, "  status            %s\n", m.Status)
+	if m.Reason != "" {
+		fmt.Fprintf(w, "  reason            %s\n", oneLine(m.Reason))
+	}
+	fmt.Fprintf(w, "  received at       %s\n", m.ReceivedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "  receive location  %s\n", m.ReceiveLocation)
+	fmt.Fprintf(w, "  file name         %s\n", m.FileName)
+	fmt.Fprintf(w, "  content type      %s\n", m.ContentType)
+	fmt.Fprintf(w, "  size              %d\n", m.Size)
+	for _, k := range sortedKeys(m.Properties) {
+		fmt.Fprintf(w, "  property          %s = %s\n", k, m.Properties[k])
+	}
+	fmt.Fprintln(w, "deliveries")
+	for _, dl := range d.Deliveries {
+		fmt.Fprintf(w, "  %-20s %-12s attempts %d", dl.Port, dl.State, dl.Attempts)
+		if dl.State == msgbox.DeliveryRetrying {
+			fmt.Fprintf(w, ", next at %s", dl.NextAttemptAt.UTC().Format(time.RFC3339))
+		}
+		if dl.LastError != "" {
+			fmt.Fprintf(w, "\n    last error: %s", oneLine(dl.LastError))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "history")
+	for _, ev := range d.History {
+		port := ""
+		if ev.Port != "" {
+			port = " [" + ev.Port + "]"
+		}
+		fmt.Fprintf(w, "  %s %s%s", ev.At.UTC().Format(time.RFC3339), ev.Status, port)
+		if ev.Detail != "" {
+			fmt.Fprintf(w, ": %s", oneLine(ev.Detail))
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/bizpipe/bizpipe/engine/diag"
+	"github.com/bizpipe/bizpipe/engine/live"
+	"github.com/bizpipe/bizpipe/engine/metrics"
+	"github.com/bizpipe/bizpipe/engine/report"
+	"github.com/bizpipe/bizpipe/engine/rules"
+	"github.com/bizpipe/bizpipe/engine/runner"
+	"github.com/bizpipe/bizpipe/hclspec"
+)
+
+type runFlags struct {
+	server      string
+	host        string
+	dataDir     string
+	once        bool
+	metricsAddr string
+	logFormat   string
+	vars        varFlags
+}
+
+func newRunCmd(e *env) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [PATH...]",
+		Short: "Receive, sign, encrypt and deliver messages on this server",
+		Long: `Run validates the configuration (static rules, and the live rules for the
+server it runs on) and refuses to start on any error. It then runs the receive
+locations and send ports of every host with an instance on --server.
+
+With --once it picks up what is present, processes until nothing more can be
+done now (delivered, suspended, or waiting for a retry), prints a summary and
+exits. Otherwise it runs until SIGINT or SIGTERM, then stops taking new work,
+finishes what is in flight and exits 0.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(e, f, args)
+		},
+	}
+	cmd.Flags().StringVar(&f.server, "server", "", "the `NAME` of the server this machine is (optional when one server is declared)")
+	cmd.Flags().StringVar(&f.host, "host", "", "run only this host's receive locations and send ports")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "`DIR` of the embedded message box")
+	cmd.Flags().BoolVar(&f.once, "once", false, "process what is present, print a summary and exit")
+	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
+	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.vars.register(cmd)
+	return cmd
+}
+
+func runRun(e *env, f runFlags, args []string) error {
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-format %q: use text or json", f.logFormat)}
+	}
+	cfg, diags, err := loadConfig(e, args, f.vars, hclspec.ModeRun)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	var checked *rules.Result
+	server := f.server
+	if !diags.HasErrors() {
+		if server == "" {
+			if len(cfg.Servers) != 1 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--server is required: the configuration declares %d servers", len(cfg.Servers))}
+			}
+			server = cfg.Servers[0].Name
+		}
+		var ds hcl.Diagnostics
+		checked, ds = rules.Check(cfg, rules.Options{})
+		diags = append(diags, ds...)
+		ls, err := live.Check(cfg, checked, live.Options{Server: server, Run: true})
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		diags = append(diags, ls...)
+	}
+	if len(diags) > 0 {
+		if werr := e.report(e.stderr, report.FormatText, diags, cfg); werr != nil {
+			return &exitError{code: exitUsage, err: werr}
+		}
+	}
+	if n, _ := diag.Counts(diags); n > 0 {
+		return &exitError{code: exitFindings, err: errors.New("not starting: the configuration has errors")}
+	}
+
+	log := newLogger(e, f.logFormat).With("server", server)
+	unlock, err := lockDataDir(f.dataDir)
+	if err != nil {
+		return &exitError{code: exitFindings, err: err}
+	}
+	defer unlock()
+	box, err := openBox(cfg, f.dataDir)
+	if err != nil {
+		return &exitError{code: exitFindings, err: err}
+	}
+	defer box.Close()
+
+	m := metrics.New()
+	r, err := runner.New(runner.Options{
+		Config: cfg, Checked: checked, Server: server, Host: f.host,
+		Box: box, Log: log, Metrics: m,
+	})
+	if err != nil {
+		return &exitError{code: exitFindings, err: err}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.metricsAddr != "" {
+		srv, err := serveMetrics(f.metricsAddr, m)
+		if err != nil {
+			return &exitError{code: exitFindings, err: err}
+		}
+		defer srv.Close()
+		log.Info("serving metrics", "addr", f.metricsAddr)
+	}
+
+	log.Info("starting", "send_ports", r.Ports(), "once", f.once)
+	var sum runner.Summary
+	if f.once {
+		sum, err = r.RunOnce(ctx)
+	} else {
+		sum, err = r.Run(ctx)
+	}
+	fmt.Fprintf(e.stdout, "received %d, delivered %d, retried %d, suspended %d, waiting for retry %d\n",
+		sum.Received, sum.Delivered, sum.Retried, sum.Suspended, sum.Waiting)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return &exitError{code: exitFindings, err: err}
+	}
+	return nil
+}
+
+func newLogger(e *env, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
+}
+
+func serveMetrics(addr string, m *metrics.Metrics) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, nil
+}
+
+// lockDataDir makes sure one run process uses a data directory: two would
+// both recover each other's in-flight deliveries.
+func lockDataDir(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	path := filepath.Join(dir, "run.lock")
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("another bizpipe run is using data directory %s", dir)
+	}
+	return func() { fh.Close() }, nil
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/engine/model"
+	"github.com/bizpipe/bizpipe/engine/report"
+)
+
+func TestFormatInArgs(t *testing.T) {
+	cases := []struct {
+		args []string
+		want report.Format
+		ok   bool
+	}{
+		{nil, "", false},
+		{[]string{"validate", "--bogus"}, "", false},
+		{[]string{"validate", "--format", "json", "--bogus"}, report.FormatJSON, true},
+		{[]string{"validate", "--bogus", "--format=sarif"}, report.FormatSARIF, true},
+		{[]string{"validate", "--format=JSON"}, report.FormatJSON, true},
+		{[]string{"validate", "--format", "json", "--format", "text"}, report.FormatText, true}, // the last wins
+		{[]string{"validate", "--format", "xml"}, "", false},
+		{[]string{"validate", "--format"}, "", false},                        // no value
+		{[]string{"validate", "--", "--format", "json"}, "", false},          // a path, not a flag
+		{[]string{"validate", "--var", "format=json", "--bogus"}, "", false}, // a --var value
+		{[]string{"validate", "--formatjson"}, "", false},                    // another flag
+		{[]string{"validate", "--format", "--bogus", "json"}, "", false},     // --bogus is the value
+		{[]string{"validate", "--format=sarif", "--format=bad"}, "", false},  // the last is bad
+		{[]string{"validate", "--strict", "--format", "sarif", "x"}, report.FormatSARIF, true},
+	}
+	for _, c := range cases {
+		got, ok := formatInArgs(c.args)
+		if got != c.want || ok != c.ok {
+			t.Errorf("formatInArgs(%q) = %q, %v; want %q, %v", c.args, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func TestCleanError(t *testing.T) {
+	stat := &fs.PathError{Op: "stat", Path: "nope", Err: fs.ErrNotExist}
+	open := &fs.PathError{Op: "open", Path: "/x/y.hcl", Err: fs.ErrPermission}
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("configuration path nope: %w", stat), "configuration path nope: file does not exist"},
+		{fmt.Errorf("reading %s: %w", "y.hcl", open), "reading y.hcl: /x/y.hcl: permission denied"},
+		{stat, "nope: file does not exist"},
+		{errors.New("plain"), "plain"},
+	}
+	for _, c := range cases {
+		if got := cleanError(c.err).Error(); got != c.want {
+			t.Errorf("cleanError(%q) = %q, want %q", c.err, got, c.want)
+		}
+	}
+	if cleanError(nil) != nil {
+		t.Error("cleanError(nil) is not nil")
+	}
+	// A real one, as the os package makes it.
+	_, err := os.Stat("definitely/not/here")
+	if got := cleanError(err).Error(); strings.Contains(got, "stat") || !strings.Contains(got, "definitely/not/here") {
+		t.Errorf("cleanError(%q) = %q", err, got)
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	sensitive := func(name string, v cty.Value) *model.Variable {
+		return &model.Variable{Name: name, Sensitive: true, Value: v.Mark("sensitive")}
+	}
+	cfg := &model.Config{
+		Variables: []*model.Variable{
+			sensitive("password", cty.StringVal("hunter2-secret")),
+			sensitive("short", cty.StringVal("abc")), // too short to redact
+			sensitive("list", cty.ListVal([]cty.Value{cty.StringVal("tok-1234"), cty.StringVal("tok-1234-long")})),
+			sensitive("unknown", cty.UnknownVal(cty.String)),
+			sensitive("number", cty.NumberIntVal(123456)),
+			{Name: "public", Value: cty.StringVal("plain-value")},
+		},
+		Locals: []*model.Local{
+			{Name: "derived", Value: cty.StringVal("c2VjcmV0LXZhbHVl").Mark("sensitive")},
+			{Name: "open", Value: cty.StringVal("open-value")},
+		},
+	}
+	r := newRedactor(cfg)
+	cases := []struct{ in, want string }{
+		{"password hunter2-secret is wrong", "password (sensitive value) is wrong"},
+		{"path /a/HUNTER2-SECRET/b", "path /a/(sensitive value)/b"},
+		{"abc stays", "abc stays"},
+		{"tok-1234-long and tok-1234", "(sensitive value) and (sensitive value)"},
+		{"c2VjcmV0LXZhbHVl", "(sensitive value)"},
+		{"plain-value and open-value stay", "plain-value and open-value stay"},
+		{"123456 stays", "123456 stays"},
+		{"regexp.*chars stay", "regexp.*chars stay"},
+	}
+	for _, c := range cases {
+		if got := r.String(c.in); got != c.want {
+			t.Errorf("redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := newRedactor(nil).String("hunter2-secret"); got != "hunter2-secret" {
+		t.Errorf("nil config: %q", got)
+	}
+}

@@ -1,0 +1,65 @@
+// Package metrics defines bizpipe's Prometheus metrics on a registry of its
+// own (never the global default registry, so that tests and several runners
+// in one process do not collide).
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the collectors the runner updates.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Received        *prometheus.CounterVec   // by receive_location
+	Delivered       *prometheus.CounterVec   // by send_port
+	Retried         *prometheus.CounterVec   // by send_port
+	Suspended       *prometheus.CounterVec   // by send_port ("" for routing failures)
+	PipelineSeconds *prometheus.HistogramVec // by send_port
+	DeliverySeconds *prometheus.HistogramVec // by send_port
+}
+
+// New creates the metrics on a fresh registry, with Go and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizpipe_messages_received_total",
+			Help: "Messages durably stored in the message box, by receive location.",
+		}, []string{"receive_location"}),
+		Delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizpipe_messages_delivered_total",
+			Help: "Deliveries completed, by send port.",
+		}, []string{"send_port"}),
+		Retried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizpipe_messages_retried_total",
+			Help: "Delivery attempts that failed and will be retried, by send port.",
+		}, []string{"send_port"}),
+		Suspended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizpipe_messages_suspended_total",
+			Help: "Deliveries suspended, by send port (empty send_port: routing failures).",
+		}, []string{"send_port"}),
+		PipelineSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bizpipe_pipeline_duration_seconds",
+			Help:    "Time to run a send port's pipeline (sign, encrypt) on one message.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"send_port"}),
+		DeliverySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bizpipe_delivery_duration_seconds",
+			Help:    "Time for one transport delivery attempt.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"send_port"}),
+	}
+	m.Registry.MustRegister(m.Received, m.Delivered, m.Retried, m.Suspended, m.PipelineSeconds, m.DeliverySeconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

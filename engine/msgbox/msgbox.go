@@ -1,0 +1,219 @@
+// Package msgbox defines the message box: the durable store between receive
+// locations and send ports (spec §9). Implementations (embedded SQLite,
+// shared PostgreSQL) live in sub-packages and must pass the conformance
+// suite in msgboxtest.
+//
+// Life of a message: Receive commits it (the source may then be
+// acknowledged); Route records one delivery per subscribing send port, or
+// suspends it as a routing failure; workers Claim due deliveries under a
+// lease, run the pipeline and the transport, and Finish each attempt as
+// delivered, to be retried, or suspended. Nothing is ever deleted by the
+// engine: delivered and terminated messages stay for inspection until an
+// operator purges them.
+package msgbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Status is a message's overall state, derived from its deliveries.
+type Status string
+
+// Message statuses, as `bizpipe messages list --status` names them.
+const (
+	// StatusReceived: stored, not yet routed.
+	StatusReceived Status = "received"
+	// StatusRouted: at least one delivery is pending or in progress, and
+	// none is waiting for a retry or suspended.
+	StatusRouted Status = "routed"
+	// StatusRetrying: at least one delivery failed and waits for its next
+	// attempt (and none is suspended).
+	StatusRetrying Status = "retrying"
+	// StatusSuspended: a delivery is suspended, or no send port subscribed
+	// (routing failure). An operator resumes or terminates it.
+	StatusSuspended Status = "suspended"
+	// StatusDelivered: every delivery is delivered.
+	StatusDelivered Status = "delivered"
+	// StatusTerminated: an operator ended it; it will never be delivered.
+	StatusTerminated Status = "terminated"
+)
+
+// DeliveryState is the state of one delivery (one message to one send port).
+type DeliveryState string
+
+// Delivery states.
+const (
+	DeliveryPending    DeliveryState = "pending"     // due now (or at NextAttemptAt)
+	DeliveryInProgress DeliveryState = "in_progress" // claimed under a lease
+	DeliveryRetrying   DeliveryState = "retrying"    // failed; due again at NextAttemptAt
+	DeliveryDelivered  DeliveryState = "delivered"
+	DeliverySuspended  DeliveryState = "suspended"
+	DeliveryTerminated DeliveryState = "terminated"
+)
+
+// Incoming is a message as a receive location hands it to the box.
+type Incoming struct {
+	ReceiveLocation string
+	FileName        string // original base name; "" when not from a file
+	ContentType     string
+	Properties      map[string]string
+	// SourceKey identifies the message at its source (e.g. the file's path,
+	// size and modification time). Receive with a SourceKey already stored
+	// returns the stored message instead of a new one, so that a crash
+	// between the commit and the deletion of the source never publishes
+	// the message twice. Empty means no de-duplication (HTTP).
+	SourceKey string
+}
+
+// Message is a stored message's metadata (never its body).
+type Message struct {
+	ID              string
+	ReceiveLocation string
+	FileName        string
+	ContentType     string
+	Properties      map[string]string
+	Size            int64
+	ReceivedAt      time.Time // UTC
+	Status          Status
+	// Reason explains a suspended or terminated status.
+	Reason string
+}
+
+// Delivery is one message to one send port.
+type Delivery struct {
+	ID            int64
+	MessageID     string
+	Port          string
+	State         DeliveryState
+	Attempts      int       // attempts made so far
+	NextAttemptAt time.Time // when a pending or retrying delivery is due
+	LeaseOwner    string    // instance holding an in-progress delivery
+	LeaseUntil    time.Time
+	LastError     string
+}
+
+// Attempt is one delivery attempt's record.
+type Attempt struct {
+	DeliveryID int64
+	Port       string
+	Number     int
+	Owner      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Outcome    DeliveryState // delivered, retrying or suspended
+	Error      string
+}
+
+// Event is one entry of a message's status history.
+type Event struct {
+	At     time.Time
+	Port   string // "" for message-level events
+	Status string
+	Detail string
+}
+
+// Detail is everything the box knows about a message.
+type Detail struct {
+	Message    Message
+	Deliveries []Delivery
+	Attempts   []Attempt
+	History    []Event
+}
+
+// Outcome is the result of one delivery attempt, given to Finish.
+type Outcome struct {
+	State DeliveryState // DeliveryDelivered, DeliveryRetrying or DeliverySuspended
+	// RetryAt is when a retrying delivery is due again.
+	RetryAt time.Time
+	// Error is the reason the attempt failed (empty when delivered). It is
+	// shown to operators: never put key material or secrets in it.
+	Error string
+}
+
+// Filter selects messages for List.
+type Filter struct {
+	Status Status // "" = any
+	Limit  int    // 0 = no limit
+}
+
+// Errors callers test for.
+var (
+	ErrNotFound = errors.New("message not found")
+	// ErrLeaseLost: the delivery's lease expired and another instance may
+	// have claimed it; the attempt's outcome is discarded.
+	ErrLeaseLost = errors.New("delivery lease lost")
+	// ErrInvalidState: the operation does not apply to the message's
+	// current status (e.g. resuming a delivered message).
+	ErrInvalidState = errors.New("operation not valid in the message's status")
+)
+
+// Box is a message box. Implementations are safe for concurrent use by the
+// goroutines of one process and, for shared implementations, by several
+// processes on several servers.
+type Box interface {
+	// Receive stores a new message and its body, reading body to the end.
+	// When it returns without error the message is durably committed. dup
+	// is true when in.SourceKey was already stored: the existing message is
+	// returned and body is not stored again.
+	Receive(ctx context.Context, in Incoming, body io.Reader) (msg Message, dup bool, err error)
+
+	// Route records one pending delivery for each of ports. With no ports,
+	// the message is suspended as a routing failure with reason. Routing a
+	// message that is not in StatusReceived is ErrInvalidState.
+	Route(ctx context.Context, id string, ports []string, reason string) error
+
+	// Unrouted returns up to limit messages still in StatusReceived, oldest
+	// first: those a crash left between Receive and Route.
+	Unrouted(ctx context.Context, limit int) ([]Message, error)
+
+	// Claim leases the next due delivery (pending or retrying with
+	// NextAttemptAt <= now, or in progress with an expired lease) for one of
+	// ports to owner until now+lease. It returns nil and no error when none
+	// is due.
+	Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*Delivery, error)
+
+	// Recover returns every delivery owner holds in progress to the pool,
+	// due now, without counting an attempt. A process calls it at start with
+	// its stable owner name (the server it runs as): whatever it held when
+	// it was killed is then redone at once instead of after the lease
+	// expires. (Added for the run engine; see runner's crash recovery.)
+	Recover(ctx context.Context, owner string) (int, error)
+
+	// Renew extends a lease owner holds; ErrLeaseLost if it no longer does.
+	Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error
+
+	// Finish records the outcome of the attempt owner made on a delivery it
+	// holds, increments its attempt count and appends to the history.
+	// ErrLeaseLost if owner no longer holds the lease.
+	Finish(ctx context.Context, deliveryID int64, owner string, o Outcome) error
+
+	// NextDue returns the earliest time a delivery for one of ports becomes
+	// due (a retry, or an expired lease); ok is false when none is waiting.
+	NextDue(ctx context.Context, ports []string) (at time.Time, ok bool, err error)
+
+	// Body opens a message's body for reading. It streams: a large body is
+	// never held in memory whole by the box.
+	Body(ctx context.Context, id string) (io.ReadCloser, error)
+
+	// Get returns a message with its deliveries, attempts and history.
+	Get(ctx context.Context, id string) (*Detail, error)
+
+	// List returns messages, newest first.
+	List(ctx context.Context, f Filter) ([]Message, error)
+
+	// Resume makes a suspended message's suspended deliveries due now, with
+	// their attempt counts reset; a routing failure returns to
+	// StatusReceived, to be routed again.
+	Resume(ctx context.Context, id string) error
+
+	// Terminate ends every undelivered delivery of a message (not those in
+	// progress under a live lease: ErrInvalidState), which is then never
+	// delivered.
+	Terminate(ctx context.Context, id string) error
+
+	// Close releases the box's resources.
+	Close() error
+}

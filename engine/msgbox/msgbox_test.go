@@ -1,0 +1,201 @@
+package msgbox
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewIDShape(t *testing.T) {
+	seen := map[string]bool{}
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	for range 10000 {
+		id := NewID(at, rand.Reader) // all in the same millisecond
+		if !ValidID(id) {
+			t.Fatalf("NewID = %q: not a valid id", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewID returned %q twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestNewIDKnownValues(t *testing.T) {
+	zero := bytes.NewReader(make([]byte, 10))
+	if got := NewID(time.UnixMilli(0), zero); got != "00000000000000000000000000" {
+		t.Errorf("NewID(epoch, zeros) = %q", got)
+	}
+	ones := bytes.NewReader(bytes.Repeat([]byte{0xff}, 10))
+	// 1 ms after the epoch, all-ones entropy: the last 16 digits are all 'z'.
+	if got := NewID(time.UnixMilli(1), ones); got != "0000000001zzzzzzzzzzzzzzzz" {
+		t.Errorf("NewID(1ms, ones) = %q", got)
+	}
+	// Before the epoch clamps to 0 rather than wrapping around to the end
+	// of time.
+	if got := NewID(time.UnixMilli(-5), bytes.NewReader(make([]byte, 10))); got[:10] != "0000000000" {
+		t.Errorf("NewID(before epoch) = %q, want a zero time part", got)
+	}
+	// 2026-05-01T10:00:00Z is 1777629600000 ms; base32 of it computed independently.
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	if got := NewID(at, bytes.NewReader(make([]byte, 10)))[:10]; got != "01kqhfp680" {
+		t.Errorf("time part of %s = %q", at, got)
+	}
+}
+
+func TestNewIDTimeOrdered(t *testing.T) {
+	base := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := range 2000 {
+		// Steps of 1 ms up to whole days, so that every digit of the time
+		// part carries at some point.
+		step := time.Duration(i*i*i) * time.Millisecond
+		ids = append(ids, NewID(base.Add(step), rand.Reader))
+	}
+	if !sort.StringsAreSorted(ids) {
+		t.Errorf("ids of increasing times do not sort in time order")
+	}
+}
+
+func TestNewIDPanicsOnFailingRand(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "randomness") {
+			t.Errorf("recover() = %v, want a panic about randomness", r)
+		}
+	}()
+	NewID(time.Now(), bytes.NewReader(make([]byte, 3))) // short read
+}
+
+func TestValidID(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{"01kqh6n88g0000000000000000", true},
+		{"01kqh6n88g000000000000000", false},   // 25
+		{"01kqh6n88g00000000000000000", false}, // 27
+		{"01KQH6N88G0000000000000000", false},  // upper case
+		{"01kqh6n88g000000000000000i", false},  // not Crockford
+		{"01kqh6n88g000000000000000u", false},
+		{"01kqh6n88g00000000000000/0", false},
+		{"", false},
+	} {
+		if got := ValidID(tc.id); got != tc.want {
+			t.Errorf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}
+
+func TestDeriveStatus(t *testing.T) {
+	const (
+		pe = DeliveryPending
+		ip = DeliveryInProgress
+		rt = DeliveryRetrying
+		dl = DeliveryDelivered
+		su = DeliverySuspended
+		te = DeliveryTerminated
+	)
+	tests := []struct {
+		routed, terminated bool
+		ds                 []DeliveryState
+		want               Status
+	}{
+		{false, false, nil, StatusReceived},
+		{false, true, nil, StatusTerminated},
+		{true, false, nil, StatusSuspended}, // routing failure
+		{true, true, nil, StatusTerminated},
+		{true, false, []DeliveryState{pe}, StatusRouted},
+		{true, false, []DeliveryState{ip}, StatusRouted},
+		{true, false, []DeliveryState{dl, pe}, StatusRouted},
+		{true, false, []DeliveryState{dl, ip}, StatusRouted},
+		{true, false, []DeliveryState{dl, rt}, StatusRetrying},
+		{true, false, []DeliveryState{rt, ip}, StatusRetrying},
+		{true, false, []DeliveryState{dl}, StatusDelivered},
+		{true, false, []DeliveryState{dl, dl, dl}, StatusDelivered},
+		{true, false, []DeliveryState{dl, su}, StatusSuspended},
+		{true, false, []DeliveryState{rt, su, pe}, StatusSuspended},
+		{true, false, []DeliveryState{dl, te}, StatusTerminated},
+		{true, true, []DeliveryState{dl, dl}, StatusTerminated},
+		{true, false, []DeliveryState{su, te}, StatusTerminated},
+	}
+	for _, tc := range tests {
+		if got := DeriveStatus(tc.routed, tc.terminated, tc.ds); got != tc.want {
+			t.Errorf("DeriveStatus(routed=%v, terminated=%v, %v) = %q, want %q", tc.routed, tc.terminated, tc.ds, got, tc.want)
+		}
+		// Order does not matter.
+		rev := make([]DeliveryState, len(tc.ds))
+		for i, s := range tc.ds {
+			rev[len(rev)-1-i] = s
+		}
+		if got := DeriveStatus(tc.routed, tc.terminated, rev); got != tc.want {
+			t.Errorf("DeriveStatus(%v reversed) = %q, want %q", tc.ds, got, tc.want)
+		}
+	}
+}
+
+func TestValidStatus(t *testing.T) {
+	for _, s := range []Status{StatusReceived, StatusRouted, StatusRetrying, StatusSuspended, StatusDelivered, StatusTerminated} {
+		if !ValidStatus(s) {
+			t.Errorf("ValidStatus(%q) = false", s)
+		}
+	}
+	for _, s := range []Status{"", "pending", "Delivered"} {
+		if ValidStatus(s) {
+			t.Errorf("ValidStatus(%q) = true", s)
+		}
+	}
+}
+
+func TestValidateOutcome(t *testing.T) {
+	at := time.Now()
+	for _, tc := range []struct {
+		o  Outcome
+		ok bool
+	}{
+		{Outcome{State: DeliveryDelivered}, true},
+		{Outcome{State: DeliverySuspended, Error: "x"}, true},
+		{Outcome{State: DeliveryRetrying, RetryAt: at}, true},
+		{Outcome{State: DeliveryRetrying}, false},
+		{Outcome{State: DeliveryPending}, false},
+		{Outcome{State: DeliveryInProgress}, false},
+		{Outcome{State: DeliveryTerminated}, false},
+		{Outcome{}, false},
+	} {
+		err := ValidateOutcome(tc.o)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrInvalidOutcome) {
+			t.Errorf("ValidateOutcome(%+v) = %v, want ok=%v", tc.o, err, tc.ok)
+		}
+	}
+}
+
+func TestTimestamp(t *testing.T) {
+	loc := time.FixedZone("CEST", 2*3600)
+	in := time.Date(2026, 5, 1, 12, 0, 0, 123456789, loc)
+	got := Timestamp(in)
+	if got.Location() != time.UTC || got.Nanosecond() != 123456000 || !got.Equal(in.Truncate(time.Microsecond)) ||
+		got.Hour() != 10 {
+		t.Errorf("Timestamp(%s) = %s", in, got)
+	}
+}
+
+func TestReasons(t *testing.T) {
+	if got := SuspendedReason("fabrikam", "certificate expired"); got != "send port fabrikam: certificate expired" {
+		t.Errorf("SuspendedReason = %q", got)
+	}
+	if got := SuspendedReason("fabrikam", ""); !strings.Contains(got, "fabrikam") {
+		t.Errorf("SuspendedReason without error = %q", got)
+	}
+	if got := TerminatedReason(""); got != "terminated by an operator" {
+		t.Errorf("TerminatedReason() = %q", got)
+	}
+	if got := TerminatedReason("send port x: boom"); !strings.HasSuffix(got, "send port x: boom") {
+		t.Errorf("TerminatedReason keeps no cause: %q", got)
+	}
+	if got := LeaseExpiredError("srv1"); !strings.Contains(got, "srv1") {
+		t.Errorf("LeaseExpiredError = %q", got)
+	}
+}

@@ -1,0 +1,451 @@
+package sqlitebox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// messageColumns are the columns scanMessage reads, in its order.
+const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason"
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMessage(s scanner) (*msgbox.Message, error) {
+	var m msgbox.Message
+	var props, status string
+	var receivedAt int64
+	if err := s.Scan(&m.ID, &m.ReceiveLocation, &m.FileName, &m.ContentType, &props, &m.Size, &receivedAt,
+		&status, &m.Reason); err != nil {
+		return nil, err
+	}
+	p, err := decodeProperties(props)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: %w", m.ID, err)
+	}
+	m.Properties = p
+	m.ReceivedAt = fromDB(receivedAt)
+	m.Status = msgbox.Status(status)
+	return &m, nil
+}
+
+func messageBySourceKey(ctx context.Context, q querier, key string) (*msgbox.Message, error) {
+	return scanMessage(q.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE source_key = ?", key))
+}
+
+func scanMessages(rows *sql.Rows) ([]msgbox.Message, error) {
+	defer rows.Close()
+	var out []msgbox.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *m)
+	}
+	return out, rows.Err()
+}
+
+func addEvent(ctx context.Context, tx *sql.Tx, msgID string, at time.Time, port, status, detail string) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO events (message_id, at, port, status, detail) VALUES (?, ?, ?, ?, ?)",
+		msgID, toDB(at), port, status, detail)
+	if err != nil {
+		return fmt.Errorf("recording history: %w", err)
+	}
+	return nil
+}
+
+// msgState is a message's row as the write operations need it.
+type msgState struct {
+	routed, terminated bool
+	status             msgbox.Status
+	reason             string
+}
+
+func loadState(ctx context.Context, tx *sql.Tx, id string) (msgState, error) {
+	var s msgState
+	var status string
+	err := tx.QueryRowContext(ctx, "SELECT routed, terminated, status, reason FROM messages WHERE id = ?", id).
+		Scan(&s.routed, &s.terminated, &status, &s.reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, msgbox.ErrNotFound
+	}
+	s.status = msgbox.Status(status)
+	return s, err
+}
+
+func invalidState(id string, st msgbox.Status) error {
+	return fmt.Errorf("message %s is %s: %w", id, st, msgbox.ErrInvalidState)
+}
+
+// refreshStatus derives the message's status from its row and deliveries
+// (msgbox.DeriveStatus) and stores it. Every transaction that changes a
+// delivery's state, routed or terminated calls it before committing.
+func refreshStatus(ctx context.Context, tx *sql.Tx, id string) error {
+	var routed, terminated bool
+	if err := tx.QueryRowContext(ctx, "SELECT routed, terminated FROM messages WHERE id = ?", id).
+		Scan(&routed, &terminated); err != nil {
+		return fmt.Errorf("deriving status: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT state FROM deliveries WHERE message_id = ?", id)
+	if err != nil {
+		return fmt.Errorf("deriving status: %w", err)
+	}
+	var states []msgbox.DeliveryState
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return fmt.Errorf("deriving status: %w", err)
+		}
+		states = append(states, msgbox.DeliveryState(s))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("deriving status: %w", err)
+	}
+	st := msgbox.DeriveStatus(routed, terminated, states)
+	if _, err := tx.ExecContext(ctx, "UPDATE messages SET status = ? WHERE id = ?", string(st), id); err != nil {
+		return fmt.Errorf("storing status: %w", err)
+	}
+	return nil
+}
+
+// portsJSON encodes a port list for `port IN (SELECT value FROM
+// json_each(?))`: one statement text whatever the number of ports.
+func portsJSON(ports []string) string {
+	js, _ := json.Marshal(ports) // a []string always encodes
+	return string(js)
+}
+
+// Route records one pending delivery per port, due now, or suspends the
+// message as a routing failure when ports is empty (see msgbox.Box).
+// Duplicate ports get one delivery; an empty port name is an error.
+func (b *Box) Route(ctx context.Context, id string, ports []string, reason string) error {
+	var uniq []string
+	seen := make(map[string]bool, len(ports))
+	for _, p := range ports {
+		if p == "" {
+			return b.wrap(errors.New("empty send port name"), "route %s", id)
+		}
+		if !seen[p] {
+			seen[p] = true
+			uniq = append(uniq, p)
+		}
+	}
+	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+		st, err := loadState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if st.routed || st.terminated {
+			return invalidState(id, st.status)
+		}
+		now := b.clock()
+		if len(uniq) == 0 {
+			if reason == "" {
+				reason = msgbox.DefaultRoutingFailure
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", reason, id); err != nil {
+				return err
+			}
+			if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusSuspended), "routing failure: "+reason); err != nil {
+				return err
+			}
+			return refreshStatus(ctx, tx, id)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1 WHERE id = ?", id); err != nil {
+			return err
+		}
+		for _, p := range uniq {
+			_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
+				VALUES (?, ?, ?, ?, ?)`, id, p, string(msgbox.DeliveryPending), toDB(now), toDB(now))
+			if err != nil {
+				return fmt.Errorf("recording delivery to %s: %w", p, err)
+			}
+			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending), "routed to send port "+p); err != nil {
+				return err
+			}
+		}
+		return refreshStatus(ctx, tx, id)
+	})
+	return b.wrap(err, "route %s", id)
+}
+
+// Unrouted returns up to limit messages in StatusReceived, oldest first;
+// limit <= 0 means all of them.
+func (b *Box) Unrouted(ctx context.Context, limit int) ([]msgbox.Message, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := b.db.QueryContext(ctx, "SELECT "+messageColumns+
+		" FROM messages WHERE routed = 0 AND terminated = 0 ORDER BY seq LIMIT ?", limit)
+	if err != nil {
+		return nil, b.wrap(err, "unrouted")
+	}
+	msgs, err := scanMessages(rows)
+	return msgs, b.wrap(err, "unrouted")
+}
+
+// deliveryColumns are the columns scanDelivery reads, in its order.
+const deliveryColumns = "id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error"
+
+func scanDelivery(s scanner) (*msgbox.Delivery, error) {
+	var d msgbox.Delivery
+	var state string
+	var next, until sql.NullInt64
+	if err := s.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
+		&d.LastError); err != nil {
+		return nil, err
+	}
+	d.State = msgbox.DeliveryState(state)
+	d.NextAttemptAt = nullTime(next)
+	d.LeaseUntil = nullTime(until)
+	return &d, nil
+}
+
+// Claim leases the next due delivery for one of ports to owner (see
+// msgbox.Box), oldest due first (ties in the order the deliveries were
+// made). Taking over an in-progress delivery whose lease expired records
+// the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
+// counts it, so a message that kills its worker every time still runs out
+// of retries.
+//
+// A read-only probe runs first: when nothing is due, as in most polls of an
+// idle engine, Claim returns without taking the write lock.
+func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
+	if owner == "" || lease <= 0 {
+		return nil, b.wrap(fmt.Errorf("owner %q and lease %v: both are required", owner, lease), "claim")
+	}
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	pj := portsJSON(ports)
+	const due = `FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?
+		AND port IN (SELECT value FROM json_each(?)) ORDER BY due_at, id LIMIT 1`
+	var probe int64
+	err := b.db.QueryRowContext(ctx, "SELECT id "+due, toDB(b.clock()), pj).Scan(&probe)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, b.wrap(err, "claim for %s", owner)
+	}
+
+	var claimed *msgbox.Delivery
+	err = b.withWrite(ctx, func(tx *sql.Tx) error {
+		// now is read under the write lock: what is due is decided at the
+		// instant no one else can change it.
+		now := b.clock()
+		var claimedAt sql.NullInt64
+		row := tx.QueryRowContext(ctx, "SELECT "+deliveryColumns+", claimed_at "+due, toDB(now), pj)
+		var d msgbox.Delivery
+		var state string
+		var next, until sql.NullInt64
+		err := row.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
+			&d.LastError, &claimedAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // another claimer was faster
+		}
+		if err != nil {
+			return err
+		}
+		if msgbox.DeliveryState(state) == msgbox.DeliveryInProgress {
+			// The lease expired: the previous owner's attempt failed.
+			d.Attempts++
+			d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
+			started := nullTime(claimedAt)
+			ended := nullTime(until)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+				(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner,
+				toDB(started), toDB(ended), string(msgbox.DeliveryRetrying), d.LastError); err != nil {
+				return fmt.Errorf("recording abandoned attempt: %w", err)
+			}
+			if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
+				fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError)); err != nil {
+				return err
+			}
+		}
+		d.State = msgbox.DeliveryInProgress
+		d.LeaseOwner = owner
+		d.LeaseUntil = msgbox.Timestamp(now.Add(lease))
+		d.NextAttemptAt = time.Time{}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = NULL,
+			due_at = ?, lease_owner = ?, lease_until = ?, claimed_at = ?, last_error = ? WHERE id = ?`,
+			string(d.State), d.Attempts, toDB(d.LeaseUntil), owner, toDB(d.LeaseUntil), toDB(now), d.LastError,
+			d.ID); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
+			fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner)); err != nil {
+			return err
+		}
+		if err := refreshStatus(ctx, tx, d.MessageID); err != nil {
+			return err
+		}
+		claimed = &d
+		return nil
+	})
+	if err != nil {
+		return nil, b.wrap(err, "claim for %s", owner)
+	}
+	return claimed, nil
+}
+
+// Renew extends owner's lease on a delivery to now+lease. A lease that
+// expired but that no one else has claimed is still owner's: nobody else can
+// have started an attempt, so it is renewed. ErrLeaseLost otherwise,
+// including for a delivery that does not exist.
+func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
+	if lease <= 0 {
+		return b.wrap(fmt.Errorf("lease %v: must be positive", lease), "renew delivery %d", deliveryID)
+	}
+	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+		until := toDB(msgbox.Timestamp(b.clock().Add(lease)))
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, due_at = ?
+			WHERE id = ? AND state = ? AND lease_owner = ?`,
+			until, until, deliveryID, string(msgbox.DeliveryInProgress), owner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+		}
+		return nil
+	})
+	return b.wrap(err, "renew delivery %d", deliveryID)
+}
+
+// Finish records the outcome of owner's attempt (see msgbox.Box). As for
+// Renew, an expired lease no one else has claimed is still owner's, so the
+// work done is recorded rather than repeated. An Outcome that
+// msgbox.ValidateOutcome rejects changes nothing: the delivery stays held.
+func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgbox.Outcome) error {
+	if err := msgbox.ValidateOutcome(o); err != nil {
+		return b.wrap(err, "finish delivery %d", deliveryID)
+	}
+	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+		now := b.clock()
+		var msgID, port, state, leaseOwner string
+		var attempts int
+		var claimedAt sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT message_id, port, state, lease_owner, attempts, claimed_at
+			FROM deliveries WHERE id = ?`, deliveryID).Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
+		if errors.Is(err, sql.ErrNoRows) || err == nil &&
+			(msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner) {
+			return fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+		}
+		if err != nil {
+			return err
+		}
+		attempts++
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+			(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryID, msgID, port, attempts, owner,
+			toDB(nullTime(claimedAt)), toDB(now), string(o.State), o.Error); err != nil {
+			return fmt.Errorf("recording attempt: %w", err)
+		}
+		var next any // NULL unless retrying
+		detail := fmt.Sprintf("attempt %d by %s", attempts, owner)
+		switch o.State {
+		case msgbox.DeliveryRetrying:
+			next = toDB(msgbox.Timestamp(o.RetryAt))
+			detail += fmt.Sprintf(" failed, retry at %s: %s", msgbox.Timestamp(o.RetryAt).Format(time.RFC3339), o.Error)
+		case msgbox.DeliverySuspended:
+			detail += " failed, suspended: " + o.Error
+			if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = ? WHERE id = ?",
+				msgbox.SuspendedReason(port, o.Error), msgID); err != nil {
+				return err
+			}
+		default:
+			detail += " delivered"
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+			due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
+			string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, msgID, now, port, string(o.State), detail); err != nil {
+			return err
+		}
+		return refreshStatus(ctx, tx, msgID)
+	})
+	return b.wrap(err, "finish delivery %d", deliveryID)
+}
+
+// NextDue returns the earliest time a delivery for one of ports can be
+// claimed: a pending or retrying delivery's next attempt (possibly already
+// past), or an in-progress delivery's lease expiry.
+func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, error) {
+	if len(ports) == 0 {
+		return time.Time{}, false, nil
+	}
+	var at sql.NullInt64
+	err := b.db.QueryRowContext(ctx, `SELECT min(due_at) FROM deliveries
+		WHERE due_at IS NOT NULL AND port IN (SELECT value FROM json_each(?))`, portsJSON(ports)).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, b.wrap(err, "next due")
+	}
+	return nullTime(at), at.Valid, nil
+}
+
+// Recover returns every delivery owner holds in progress, live lease or
+// not, to the pool as pending and due now, without counting an attempt (see
+// msgbox.Box). It returns how many it returned.
+func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, b.wrap(errors.New("owner is required"), "recover")
+	}
+	var n int
+	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+		now := b.clock()
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, due_at = ?,
+			lease_owner = '', lease_until = NULL, claimed_at = NULL
+			WHERE state = ? AND lease_owner = ? RETURNING message_id, port`,
+			string(msgbox.DeliveryPending), toDB(now), toDB(now), string(msgbox.DeliveryInProgress), owner)
+		if err != nil {
+			return err
+		}
+		type recovered struct{ msgID, port string }
+		var got []recovered
+		for rows.Next() {
+			var r recovered
+			if err := rows.Scan(&r.msgID, &r.port); err != nil {
+				rows.Close()
+				return err
+			}
+			got = append(got, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		refreshed := map[string]bool{}
+		for _, r := range got {
+			if err := addEvent(ctx, tx, r.msgID, now, r.port, string(msgbox.DeliveryPending),
+				"recovered from "+owner+" at its restart: due again, attempt not counted"); err != nil {
+				return err
+			}
+			if !refreshed[r.msgID] {
+				refreshed[r.msgID] = true
+				if err := refreshStatus(ctx, tx, r.msgID); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(got)
+		return nil
+	})
+	if err != nil {
+		return 0, b.wrap(err, "recover deliveries of %s", owner)
+	}
+	return n, nil
+}

@@ -1,0 +1,247 @@
+package sqlitebox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// Get returns a message with its deliveries, attempts and history, all read
+// from one snapshot. Deliveries, attempts and events are in the order they
+// were recorded.
+func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
+	var d msgbox.Detail
+	err := b.withRead(ctx, func(tx *sql.Tx) error {
+		m, err := scanMessage(tx.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return msgbox.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		d.Message = *m
+
+		rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+" FROM deliveries WHERE message_id = ? ORDER BY id", id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			dl, err := scanDelivery(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			d.Deliveries = append(d.Deliveries, *dl)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `SELECT delivery_id, port, number, owner, started_at, finished_at, outcome, error
+			FROM attempts WHERE message_id = ? ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var a msgbox.Attempt
+			var started, finished int64
+			var outcome string
+			if err := rows.Scan(&a.DeliveryID, &a.Port, &a.Number, &a.Owner, &started, &finished, &outcome,
+				&a.Error); err != nil {
+				rows.Close()
+				return err
+			}
+			a.StartedAt, a.FinishedAt, a.Outcome = fromDB(started), fromDB(finished), msgbox.DeliveryState(outcome)
+			d.Attempts = append(d.Attempts, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, "SELECT at, port, status, detail FROM events WHERE message_id = ? ORDER BY id", id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e msgbox.Event
+			var at int64
+			if err := rows.Scan(&at, &e.Port, &e.Status, &e.Detail); err != nil {
+				return err
+			}
+			e.At = fromDB(at)
+			d.History = append(d.History, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, b.wrap(err, "get %s", id)
+	}
+	return &d, nil
+}
+
+// List returns messages newest first (in the order they were received),
+// optionally only those of one status, at most f.Limit of them when it is
+// positive. A status that is not one of msgbox's constants is an error.
+func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
+	if f.Status != "" && !msgbox.ValidStatus(f.Status) {
+		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	var rows *sql.Rows
+	var err error
+	if f.Status == "" {
+		rows, err = b.db.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages ORDER BY seq DESC LIMIT ?", limit)
+	} else {
+		rows, err = b.db.QueryContext(ctx, "SELECT "+messageColumns+
+			" FROM messages WHERE status = ? ORDER BY seq DESC LIMIT ?", string(f.Status), limit)
+	}
+	if err != nil {
+		return nil, b.wrap(err, "list")
+	}
+	msgs, err := scanMessages(rows)
+	return msgs, b.wrap(err, "list")
+}
+
+// Resume makes a suspended message's suspended deliveries due now with
+// their attempt counts reset, or returns a routing failure to
+// StatusReceived (see msgbox.Box). Deliveries that are not suspended are
+// left as they are. Any other status is ErrInvalidState.
+func (b *Box) Resume(ctx context.Context, id string) error {
+	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+		st, err := loadState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if st.status != msgbox.StatusSuspended {
+			return invalidState(id, st.status)
+		}
+		now := b.clock()
+		var ports []string
+		rows, err := tx.QueryContext(ctx, "SELECT port FROM deliveries WHERE message_id = ? AND state = ? ORDER BY id",
+			id, string(msgbox.DeliverySuspended))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			ports = append(ports, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		if len(ports) == 0 {
+			// A routing failure: route it again, perhaps under a
+			// configuration that now has a subscriber.
+			if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 0, reason = '' WHERE id = ?", id); err != nil {
+				return err
+			}
+			if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusReceived),
+				"resumed by an operator: to be routed again"); err != nil {
+				return err
+			}
+			return refreshStatus(ctx, tx, id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = ?, due_at = ?
+			WHERE message_id = ? AND state = ?`, string(msgbox.DeliveryPending), toDB(now), toDB(now), id,
+			string(msgbox.DeliverySuspended)); err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending),
+				"resumed by an operator: attempts reset"); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = '' WHERE id = ?", id); err != nil {
+			return err
+		}
+		return refreshStatus(ctx, tx, id)
+	})
+	return b.wrap(err, "resume %s", id)
+}
+
+// Terminate ends every delivery of a message that is not delivered (see
+// msgbox.Box); delivered ones stay delivered. A delivery in progress under
+// a live lease makes it ErrInvalidState and changes nothing: the attempt may
+// be delivering right now. An expired lease does not protect its delivery;
+// the late owner's Finish gets ErrLeaseLost. A delivered or already
+// terminated message is ErrInvalidState; a message not yet routed is
+// terminated and never routed.
+func (b *Box) Terminate(ctx context.Context, id string) error {
+	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+		st, err := loadState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if st.status == msgbox.StatusTerminated || st.status == msgbox.StatusDelivered {
+			return invalidState(id, st.status)
+		}
+		now := b.clock()
+		var port, owner string
+		var until int64
+		err = tx.QueryRowContext(ctx, `SELECT port, lease_owner, lease_until FROM deliveries
+			WHERE message_id = ? AND state = ? AND lease_until > ? ORDER BY id LIMIT 1`,
+			id, string(msgbox.DeliveryInProgress), toDB(now)).Scan(&port, &owner, &until)
+		if err == nil {
+			return fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
+				id, port, owner, fromDB(until).Format("2006-01-02T15:04:05.000000Z07:00"), msgbox.ErrInvalidState)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+
+		var ports []string
+		rows, err := tx.QueryContext(ctx, `SELECT port FROM deliveries WHERE message_id = ? AND state NOT IN (?, ?) ORDER BY id`,
+			id, string(msgbox.DeliveryDelivered), string(msgbox.DeliveryTerminated))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			ports = append(ports, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = NULL, due_at = NULL,
+			lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE message_id = ? AND state NOT IN (?, ?)`,
+			string(msgbox.DeliveryTerminated), id, string(msgbox.DeliveryDelivered),
+			string(msgbox.DeliveryTerminated)); err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryTerminated), "terminated by an operator"); err != nil {
+				return err
+			}
+		}
+		reason := msgbox.TerminatedReason(st.reason)
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET terminated = 1, reason = ? WHERE id = ?", reason, id); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusTerminated), reason); err != nil {
+			return err
+		}
+		return refreshStatus(ctx, tx, id)
+	})
+	return b.wrap(err, "terminate %s", id)
+}

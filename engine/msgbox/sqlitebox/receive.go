@@ -1,0 +1,397 @@
+package sqlitebox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// errStagedGone: the staged chunks of a Receive were removed under it (the
+// Receive paused longer than another process's StaleUploadAfter).
+var errStagedGone = errors.New("the body's staged chunks were removed (paused longer than the stale-upload limit)")
+
+// Receive stores a new message and its body (see msgbox.Box).
+//
+// A duplicate SourceKey is detected before body is read, and body is then
+// not read at all. A body that fits in one chunk is stored, with the
+// message, in one transaction. A larger one is stored chunk by chunk, each
+// chunk in a short transaction of its own, and the message row that makes it
+// visible is inserted in a last transaction: the write lock is never held
+// while waiting for body (an HTTP client may be slow), so Claim and Finish
+// go on meanwhile, and the WAL is checkpointed as the body comes in instead
+// of growing by the whole body. Until that last commit the message does not
+// exist; if body fails, ctx ends or the process dies, the staged chunks are
+// removed (at once, or by a later Open) and no partial message is ever seen.
+func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	msg, dup, err := b.receive(ctx, in, body)
+	if err != nil {
+		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
+	}
+	return msg, dup, nil
+}
+
+func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	// A duplicate is answered without reading body: the common case after
+	// a crash between the commit and the deletion of the source.
+	if m, err := existingSource(ctx, b.db, in.SourceKey); m != nil || err != nil {
+		if err != nil {
+			return msgbox.Message{}, false, err
+		}
+		return *m, true, nil
+	}
+	props, err := encodeProperties(in.Properties)
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+
+	bufp := b.bufs.Get().(*[]byte)
+	defer b.bufs.Put(bufp)
+	buf := *bufp
+
+	sum := sha256.New()
+	n, last, err := readChunk(body, buf)
+	if err != nil {
+		return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
+	}
+	sum.Write(buf[:n])
+	size := int64(n)
+
+	if last {
+		// The common case: the whole body is in buf. One transaction, one
+		// sync.
+		var msg msgbox.Message
+		var dup bool
+		err := b.withWrite(ctx, func(tx *sql.Tx) error {
+			// Checked again under the write lock: another Receive of the
+			// same source may have committed since the check above. Then
+			// nothing is written.
+			if m, err := existingSource(ctx, tx, in.SourceKey); m != nil || err != nil {
+				if m != nil {
+					msg, dup = *m, true
+				}
+				return err
+			}
+			now := b.clock()
+			res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (?)", toDB(now))
+			if err != nil {
+				return fmt.Errorf("storing body: %w", err)
+			}
+			bodyID, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				if err := insertChunk(ctx, tx, bodyID, 0, buf[:n]); err != nil {
+					return err
+				}
+			}
+			msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
+			return err
+		})
+		return msg, dup, err
+	}
+
+	// Staged: the body is larger than one chunk.
+	bodyID, err := b.stageFirst(ctx, buf[:n])
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			b.discardBody(ctx, bodyID)
+		}
+	}()
+	for seq := int64(1); !last; seq++ {
+		n, last, err = readChunk(body, buf)
+		if err != nil {
+			return msgbox.Message{}, false, fmt.Errorf("reading body after %d bytes: %w", size, err)
+		}
+		if n == 0 {
+			break
+		}
+		sum.Write(buf[:n])
+		size += int64(n)
+		err = b.withWrite(ctx, func(tx *sql.Tx) error {
+			if err := touchBody(ctx, tx, bodyID, b.clock()); err != nil {
+				return err
+			}
+			return insertChunk(ctx, tx, bodyID, seq, buf[:n])
+		})
+		if err != nil {
+			return msgbox.Message{}, false, err
+		}
+	}
+	var msg msgbox.Message
+	var dup bool
+	err = b.withWrite(ctx, func(tx *sql.Tx) error {
+		now := b.clock()
+		if err := touchBody(ctx, tx, bodyID, now); err != nil {
+			return err
+		}
+		m, err := existingSource(ctx, tx, in.SourceKey)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			// Another Receive of the same source committed while this one
+			// was staging: keep the first, drop these chunks with this
+			// transaction.
+			msg, dup = *m, true
+			_, err = tx.ExecContext(ctx, "DELETE FROM bodies WHERE id = ?", bodyID)
+			return err
+		}
+		msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
+		return err
+	})
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	committed = true
+	return msg, dup, nil
+}
+
+// readChunk fills buf from r. last reports that r is exhausted: n may then
+// be less than len(buf), or 0.
+func readChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
+	n, err = io.ReadFull(r, buf)
+	switch {
+	case err == nil:
+		return n, false, nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return n, true, nil
+	default:
+		return n, false, err
+	}
+}
+
+func insertChunk(ctx context.Context, tx *sql.Tx, bodyID, seq int64, data []byte) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)", bodyID, seq, data)
+	if err != nil {
+		return fmt.Errorf("storing body chunk %d: %w", seq, err)
+	}
+	return nil
+}
+
+// stageFirst creates a staged body holding its first chunk.
+func (b *Box) stageFirst(ctx context.Context, chunk []byte) (int64, error) {
+	var bodyID int64
+	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (?)", toDB(b.clock()))
+		if err != nil {
+			return fmt.Errorf("storing body: %w", err)
+		}
+		if bodyID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return insertChunk(ctx, tx, bodyID, 0, chunk)
+	})
+	return bodyID, err
+}
+
+// touchBody records that a staged body is still being written, and fails if
+// it has been swept meanwhile.
+func touchBody(ctx context.Context, tx *sql.Tx, bodyID int64, now time.Time) error {
+	res, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = ? WHERE id = ?", toDB(now), bodyID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return errStagedGone
+	}
+	return nil
+}
+
+// discardBody removes the staged chunks of a failed Receive. ctx may be
+// done (that may be why the Receive failed), so the removal gets its own
+// deadline. If it fails too, the next Open's sweep removes them.
+func (b *Box) discardBody(ctx context.Context, bodyID int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = b.withWrite(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE id = ?
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, bodyID)
+		return err
+	})
+}
+
+// existingSource returns the message stored with SourceKey key, or nil when
+// there is none or key is empty.
+func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message, error) {
+	if key == "" {
+		return nil, nil
+	}
+	m, err := messageBySourceKey(ctx, q, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// insertMessage inserts the message row that publishes a stored body. The
+// caller has checked, in the same transaction, that in.SourceKey is new.
+func (b *Box) insertMessage(ctx context.Context, tx *sql.Tx, in msgbox.Incoming, props string,
+	bodyID, size int64, sum hash.Hash, now time.Time) (msgbox.Message, error) {
+	var sourceKey any // NULL: no de-duplication
+	if in.SourceKey != "" {
+		sourceKey = in.SourceKey
+	}
+	msg := msgbox.Message{
+		ID:              msgbox.NewID(now, b.rand),
+		ReceiveLocation: in.ReceiveLocation,
+		FileName:        in.FileName,
+		ContentType:     in.ContentType,
+		Properties:      copyProperties(in.Properties),
+		Size:            size,
+		ReceivedAt:      now,
+		Status:          msgbox.StatusReceived,
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO messages
+		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, sha256, received_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, sourceKey, bodyID, size, sum.Sum(nil),
+		toDB(now), string(msg.Status))
+	if err != nil {
+		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
+	}
+	detail := fmt.Sprintf("received from %s (%d bytes)", in.ReceiveLocation, size)
+	if in.FileName != "" {
+		detail = fmt.Sprintf("received from %s, file %s (%d bytes)", in.ReceiveLocation, in.FileName, size)
+	}
+	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), detail); err != nil {
+		return msgbox.Message{}, err
+	}
+	return msg, nil
+}
+
+func encodeProperties(p map[string]string) (string, error) {
+	if len(p) == 0 {
+		return "{}", nil
+	}
+	// encoding/json sorts map keys: the stored text is deterministic.
+	js, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encoding properties: %w", err)
+	}
+	return string(js), nil
+}
+
+func decodeProperties(s string) (map[string]string, error) {
+	var p map[string]string
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return nil, fmt.Errorf("decoding properties: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// copyProperties returns p as it reads back: nil when empty, and never the
+// caller's map, which the caller may go on changing.
+func copyProperties(p map[string]string) map[string]string {
+	if len(p) == 0 {
+		return nil
+	}
+	c := make(map[string]string, len(p))
+	for k, v := range p {
+		c[k] = v
+	}
+	return c
+}
+
+// Body opens a message's body. The reader fetches one chunk at a time, each
+// in its own short read, so a slow consumer neither holds a large body in
+// memory nor keeps a read transaction open (which would stop the WAL from
+// being checkpointed). ctx governs the reads too. At the end the reader
+// checks the size and SHA-256 recorded at Receive, and fails rather than
+// hand over a body that is not byte for byte the one received.
+func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
+	r := &bodyReader{ctx: ctx, b: b, id: id, sum: sha256.New()}
+	err := b.db.QueryRowContext(ctx, "SELECT body_id, size, sha256 FROM messages WHERE id = ?", id).
+		Scan(&r.bodyID, &r.size, &r.want)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, b.wrap(err, "body of %s", id)
+	}
+	return r, nil
+}
+
+type bodyReader struct {
+	ctx    context.Context
+	b      *Box
+	id     string
+	bodyID int64
+	size   int64
+	want   []byte
+
+	seq  int64  // next chunk to fetch
+	cur  []byte // rest of the current chunk
+	read int64
+	sum  hash.Hash
+	err  error // sticky: io.EOF or the failure
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for len(r.cur) == 0 {
+		if r.read == r.size {
+			if !bytes.Equal(r.sum.Sum(nil), r.want) {
+				r.err = r.b.wrap(errors.New("checksum mismatch: the stored body is corrupt"), "body of %s", r.id)
+				return 0, r.err
+			}
+			r.err = io.EOF
+			return 0, io.EOF
+		}
+		var data []byte
+		err := r.b.db.QueryRowContext(r.ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?",
+			r.bodyID, r.seq).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = fmt.Errorf("chunk %d missing after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
+		} else if err == nil && len(data) == 0 {
+			err = fmt.Errorf("chunk %d empty: the stored body is corrupt", r.seq)
+		}
+		if err != nil {
+			r.err = r.b.wrap(err, "body of %s", r.id)
+			return 0, r.err
+		}
+		r.cur = data
+		r.seq++
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	r.read += int64(n)
+	if r.read > r.size {
+		r.err = r.b.wrap(fmt.Errorf("longer than its recorded %d bytes: the stored body is corrupt", r.size), "body of %s", r.id)
+		return 0, r.err
+	}
+	r.sum.Write(p[:n])
+	return n, nil
+}
+
+// Close ends the reading; later Reads fail.
+func (r *bodyReader) Close() error {
+	if r.err == nil || r.err == io.EOF {
+		r.err = errors.New("read of closed body")
+	}
+	r.cur = nil
+	return nil
+}

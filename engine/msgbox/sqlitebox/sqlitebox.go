@@ -1,0 +1,441 @@
+// Package sqlitebox is the embedded message box: one SQLite database file,
+// opened by one run process per data directory, and read (or changed by
+// operators) by `bizpipe messages` while that process runs.
+//
+// Durability: the database is in WAL mode with synchronous=FULL, so a
+// Receive that returned is on disk, not only in the page cache, and survives
+// a power loss; the caller deletes the source right after.
+//
+// Concurrency: one *sql.DB holds a small pool of connections. Readers run in
+// parallel (WAL lets them read while a write is in progress). Every write is
+// a BEGIN IMMEDIATE transaction (the driver's _txlock=immediate), so it takes
+// the database's single write lock before reading anything it will act on:
+// a Claim's select-then-update cannot interleave with another writer, in
+// this process or any other. Inside the process, writers queue on a
+// one-slot channel before taking a connection, which orders them fairly and
+// lets a cancelled context leave the queue; only a writer in another process
+// waits in SQLite's busy handler (Options.BusyTimeout).
+package sqlitebox
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+
+	// The pure-Go SQLite driver, registered as "sqlite".
+	_ "modernc.org/sqlite"
+)
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
+
+// applicationID marks a SQLite file as a bizpipe message box ("bizp"), so
+// that Open refuses to add tables to some other application's database that
+// a configuration points at by mistake.
+const applicationID = 0x62697a70
+
+// ChunkSize is the size of the rows a body is stored in. A Receive holds one
+// chunk in memory at a time and a Body reader one; 1 MiB keeps the row count
+// of a large body low (100 rows for 100 MiB) while bounding memory per
+// concurrent Receive or reader.
+const ChunkSize = 1 << 20
+
+// Defaults for the zero Options.
+const (
+	DefaultBusyTimeout      = 10 * time.Second
+	DefaultMaxConns         = 4
+	DefaultStaleUploadAfter = time.Hour
+)
+
+// Options tune Open. The zero value is what the run engine uses.
+type Options struct {
+	// ReadOnly opens an existing box without the right to change it
+	// (SQLite's mode=ro), for commands that only read: nothing is created,
+	// migrated or swept, and every change fails with SQLite's
+	// SQLITE_READONLY. Open fails if the file does not exist or its schema
+	// is not the current one.
+	ReadOnly bool
+
+	// BusyTimeout is how long a statement waits for a lock another process
+	// holds (the `run` process, seen from `bizpipe messages resume`, or the
+	// other way round) before failing with SQLITE_BUSY. 0 means
+	// DefaultBusyTimeout.
+	BusyTimeout time.Duration
+
+	// MaxConns bounds the connection pool. 0 means DefaultMaxConns. One
+	// connection at a time writes; the others read.
+	MaxConns int
+
+	// MaxSize, when positive, caps the database size in bytes (SQLite's
+	// max_page_count, rounded down to whole pages). A write that would grow
+	// the file beyond it fails with SQLITE_FULL, as it does on a full disk;
+	// an operator can use it as a quota, and tests use it to produce a real
+	// SQLITE_FULL.
+	MaxSize int64
+
+	// StaleUploadAfter is how long the chunks of a large body whose Receive
+	// never completed (the process was killed mid-body) are kept before Open
+	// removes them. It must exceed the longest pause between two chunks of
+	// a live Receive in another process; a Receive whose chunks were removed
+	// under it fails rather than storing a partial body. 0 means
+	// DefaultStaleUploadAfter.
+	StaleUploadAfter time.Duration
+}
+
+// Box is a msgbox.Box stored in one SQLite file. It is safe for concurrent
+// use; several Boxes, in one process or several, may open the same file.
+type Box struct {
+	path     string
+	db       *sql.DB
+	readOnly bool
+
+	// write is the in-process writer queue: a token taken before BEGIN
+	// IMMEDIATE, so that this process's writers wait in Go (fairly, and
+	// abandonably by context) rather than polling in SQLite's busy handler.
+	write chan struct{}
+
+	now  func() time.Time
+	rand io.Reader
+
+	// bufs recycles ChunkSize buffers between Receives: a Receive of a small
+	// message then allocates nothing the size of a chunk.
+	bufs sync.Pool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ msgbox.Box = (*Box)(nil)
+
+// Open opens the message box in the SQLite file at path, creating the file
+// (mode 0600: message bodies are business data) and its directory (0700)
+// unless opts.ReadOnly, and creating or migrating the schema. Stale chunks
+// of interrupted Receives are removed.
+func Open(path string, opts Options) (*Box, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("message box %s: %w", path, err)
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.StaleUploadAfter <= 0 {
+		opts.StaleUploadAfter = DefaultStaleUploadAfter
+	}
+	fail := func(err error) (*Box, error) { return nil, fmt.Errorf("message box %s: %w", abs, err) }
+
+	if opts.ReadOnly {
+		// SQLite reports a missing file as "unable to open database file";
+		// stat first to say what is actually wrong.
+		if _, err := os.Stat(abs); err != nil {
+			return fail(err)
+		}
+	} else {
+		if err := createFile(abs); err != nil {
+			return fail(err)
+		}
+	}
+
+	db, err := sql.Open("sqlite", dsn(abs, opts))
+	if err != nil {
+		return fail(err)
+	}
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxConns)
+
+	b := &Box{
+		path:     abs,
+		db:       db,
+		readOnly: opts.ReadOnly,
+		write:    make(chan struct{}, 1),
+		now:      time.Now,
+		rand:     rand.Reader,
+	}
+	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
+
+	ctx, cancel := context.WithTimeout(context.Background(), opts.BusyTimeout+time.Minute)
+	defer cancel()
+	if err := b.init(ctx, opts); err != nil {
+		db.Close()
+		return fail(err)
+	}
+	return b, nil
+}
+
+// createFile creates path with mode 0600 if it does not exist. SQLite would
+// create it 0644; it gives the -wal and -shm files the database file's mode,
+// so creating the file first keeps all three private.
+func createFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// dsn builds the driver's data source name. The file: URI form is used so
+// that SQLite honours mode=ro and so that a path containing '?' or '#' is
+// escaped rather than cut short. Every pool connection runs the pragmas, as
+// most of them are per connection.
+func dsn(path string, opts Options) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	// FULL: each commit syncs the WAL, so a returned Receive survives a
+	// power loss (NORMAL would only survive a process crash).
+	q.Add("_pragma", "synchronous(FULL)")
+	if opts.ReadOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// A large Receive grows the WAL; truncate it back after a
+		// checkpoint rather than keep the high-water mark on disk.
+		q.Add("_pragma", "journal_size_limit(67108864)")
+	}
+	if opts.MaxSize > 0 {
+		// The default page size is 4096; a box created by Open keeps it.
+		pages := opts.MaxSize / 4096
+		if pages < 1 {
+			pages = 1
+		}
+		q.Add("_pragma", "max_page_count("+strconv.FormatInt(pages, 10)+")")
+	}
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// init checks the connection settings, brings the schema up to date and
+// sweeps stale uploads.
+func (b *Box) init(ctx context.Context, opts Options) error {
+	var mode string
+	if err := b.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if mode != "wal" {
+		// Without WAL a reader would block the writer and the other way
+		// round; that is a misconfigured file system, not a box to run on.
+		return fmt.Errorf("journal mode is %q, not wal (is the file on a file system without shared memory?)", mode)
+	}
+	if b.readOnly {
+		return b.checkSchema(ctx)
+	}
+	if err := b.migrate(ctx); err != nil {
+		return err
+	}
+	return b.sweep(ctx, b.now().Add(-opts.StaleUploadAfter))
+}
+
+// migrations returns the embedded schema scripts in order; script i brings
+// the schema from version i to i+1 (PRAGMA user_version).
+func migrations() ([]string, error) {
+	names, err := fs.Glob(schemaFS, "schema/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	scripts := make([]string, 0, len(names))
+	for _, n := range names {
+		s, err := schemaFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		scripts = append(scripts, string(s))
+	}
+	return scripts, nil
+}
+
+// SchemaVersion is the schema version this package creates and expects.
+func SchemaVersion() int {
+	scripts, err := migrations()
+	if err != nil {
+		// The scripts are compiled in; failing to list them is a build
+		// defect that every test would show.
+		panic(err)
+	}
+	return len(scripts)
+}
+
+// identity reads the file's application id and schema version.
+func identity(ctx context.Context, q querier) (appID, version int64, err error) {
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return 0, 0, err
+	}
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, 0, err
+	}
+	return appID, version, nil
+}
+
+// migrate applies the missing schema scripts in one immediate transaction,
+// so that two processes opening a new file at once do not both create it.
+func (b *Box) migrate(ctx context.Context) error {
+	scripts, err := migrations()
+	if err != nil {
+		return err
+	}
+	return b.withWrite(ctx, func(tx *sql.Tx) error {
+		appID, version, err := identity(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("reading schema version: %w", err)
+		}
+		switch {
+		case appID != 0 && appID != applicationID:
+			return fmt.Errorf("not a bizpipe message box (application id %#x)", appID)
+		case appID == 0:
+			var tables int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+				return err
+			}
+			if tables > 0 {
+				return fmt.Errorf("not a bizpipe message box (the database has %d schema objects of another application)", tables)
+			}
+		case version > int64(len(scripts)):
+			return fmt.Errorf("schema version %d is newer than this bizpipe supports (%d): upgrade bizpipe", version, len(scripts))
+		}
+		for v := version; v < int64(len(scripts)); v++ {
+			if _, err := tx.ExecContext(ctx, scripts[v]); err != nil {
+				return fmt.Errorf("migrating schema to version %d: %w", v+1, err)
+			}
+		}
+		// PRAGMA takes no parameters; both values are integers we control.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(scripts))); err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
+// checkSchema verifies, for a read-only box, that the file is a box of the
+// schema version this package reads; it cannot migrate.
+func (b *Box) checkSchema(ctx context.Context) error {
+	appID, version, err := identity(ctx, b.db)
+	if err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	want := int64(SchemaVersion())
+	switch {
+	case appID != applicationID:
+		return fmt.Errorf("not a bizpipe message box (application id %#x)", appID)
+	case version != want:
+		return fmt.Errorf("schema version %d, this bizpipe reads %d: open it read-write once (bizpipe run) to migrate, or upgrade bizpipe", version, want)
+	}
+	return nil
+}
+
+// sweep removes the staged bodies of Receives interrupted before they
+// committed (no message references them) untouched since before.
+func (b *Box) sweep(ctx context.Context, before time.Time) error {
+	return b.withWrite(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE touched_at < ?
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, toDB(before))
+		if err != nil {
+			return fmt.Errorf("removing interrupted uploads: %w", err)
+		}
+		return nil
+	})
+}
+
+// Path returns the absolute path of the database file.
+func (b *Box) Path() string { return b.path }
+
+// Close closes the database. A second Close returns nil.
+func (b *Box) Close() error {
+	b.closeOnce.Do(func() {
+		if err := b.db.Close(); err != nil {
+			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
+		}
+	})
+	return b.closeErr
+}
+
+// querier is what *sql.DB and *sql.Tx share, for helpers that run either in
+// a transaction or on the pool.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// withWrite runs fn in a write (BEGIN IMMEDIATE) transaction, committing if
+// fn returns nil.
+func (b *Box) withWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	select {
+	case b.write <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.write }()
+
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// withRead runs fn in a read transaction: one snapshot for several queries.
+// It never takes the write lock.
+func (b *Box) withRead(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := b.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// wrap names the database file and the operation in err.
+func (b *Box) wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("message box %s: %s: %w", b.path, fmt.Sprintf(format, args...), err)
+}
+
+// clock returns the current time at the precision the box stores.
+func (b *Box) clock() time.Time { return msgbox.Timestamp(b.now()) }
+
+func toDB(t time.Time) int64 { return t.UnixMicro() }
+
+func fromDB(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullTime(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromDB(v.Int64)
+}

@@ -1,0 +1,481 @@
+package receive
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// errClaimGone: a claimed file vanished (an operator moved it).
+var errClaimGone = errors.New("claimed file is gone")
+
+// defaultPollInterval is the spec's poll_interval default (§3).
+const defaultPollInterval = time.Second
+
+// maxDefaultSettle caps the default SettleTime.
+const maxDefaultSettle = 500 * time.Millisecond
+
+// File is a polling file receive location (spec §3 transport "file").
+//
+// Each pass lists Dir (not recursively) and takes the regular files whose
+// base name matches Pattern, except dot-files (claims and other tools'
+// temporary files) and *.tmp files (case-insensitive), which producers
+// should write to and then rename into place. Symbolic links and other
+// non-regular files are ignored: deleting a link would not remove what it
+// points to.
+//
+// A file still being written is left for a later pass. A file counts as
+// settled when both:
+//
+//   - its modification time is at least SettleTime away from now (either
+//     way: a time far in the future, from a skewed clock on a network share,
+//     must not hold a file back forever); and
+//   - the previous pass saw it with the same size and modification time. A
+//     file the previous pass did not see counts as changed. The very first
+//     pass has no previous one and uses the first rule only, so that files
+//     present at start (and the runner's --once mode) are taken at once.
+//
+// A settled file is claimed by renaming it to a hidden name carrying Owner
+// and a random part (see claim.go), so that of several servers polling one
+// directory exactly one takes it: the others' renames fail as the file is
+// gone, and they skip it. The claimed file is then streamed to the Sink with
+// SourceKey "<Location>/<claim name>", and removed only after the Sink
+// returned nil. If the Sink fails, the file is renamed back to its original
+// name, to be retried by the next pass (of any server) and seen by
+// operators.
+//
+// On its first successful pass a File recovers the claims its Owner left
+// behind when it was killed, whose original names match Pattern: it
+// publishes them with their original SourceKey, so the box returns dup=true
+// for one it had committed, which is then simply removed. Such a claim is
+// never renamed back: if the earlier attempt did commit, a new claim would
+// publish it again under a new key. It stays claimed and is retried, with
+// the same key, on every pass until it is acknowledged. Claims of other
+// owners are left alone: a dead server's claims stay until it restarts with
+// the same name, or an operator renames them back (the part after
+// "<random>-" is the original name).
+//
+// Two receive locations must not poll one directory with overlapping
+// patterns under the same Owner: each would recover the other's claims.
+//
+// Failures never stop a File: a directory that is missing or unreadable is
+// logged when the condition starts and when it ends (not on every pass), a
+// file that cannot be claimed is logged once, and a failed publish is logged
+// every time it happens.
+type File struct {
+	o      FileOptions
+	sink   Sink
+	log    *slog.Logger
+	prefix string // this owner's claim prefix
+
+	pending atomic.Int64 // unsettled files seen by the last pass
+	passes  atomic.Int64 // passes started; lets tests wait for passes
+
+	mu sync.Mutex // serialises passes; guards the fields below
+	// prev is the size and time of each candidate the previous pass saw
+	// and left; nil before the first successful pass.
+	prev map[string]fileState
+	// recovered is set once this owner's old claims have been collected.
+	recovered bool
+	// leftovers are claims this File holds that must be published (again)
+	// under their own SourceKey: recovered at start, not given back after a
+	// failure, or not removed after a publish. Claim name → original name.
+	leftovers map[string]string
+	// dirErr is the directory error last logged; "" while it is readable.
+	dirErr string
+	// warned is the last problem logged for a file name, so that a file
+	// that cannot be claimed is reported once, not on every pass.
+	warned map[string]string
+}
+
+// fileState is what a pass remembers of a file to tell if it is still
+// being written.
+type fileState struct {
+	size  int64
+	mtime int64 // Unix nanoseconds
+}
+
+// NewFile checks the options and returns a file receiver. It touches no
+// file: the directory may not exist yet. log may be nil.
+func NewFile(o FileOptions, sink Sink, log *slog.Logger) (*File, error) {
+	if o.Location == "" {
+		return nil, errors.New("file receive location: Location is required")
+	}
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("receive location %q: %s", o.Location, fmt.Sprintf(format, args...))
+	}
+	if sink == nil {
+		return nil, errf("Sink is required")
+	}
+	if o.Dir == "" {
+		return nil, errf("Dir is required")
+	}
+	if o.Owner == "" {
+		return nil, errf("Owner is required (the stable name of this server, which carries claims across restarts)")
+	}
+	if o.Pattern == "" {
+		o.Pattern = "*"
+	}
+	if strings.ContainsAny(o.Pattern, `/\`) {
+		return nil, errf("pattern %q must match base names only, without a path separator", o.Pattern)
+	}
+	if _, err := filepath.Match(o.Pattern, "x"); err != nil {
+		return nil, errf("pattern %q: %v", o.Pattern, err)
+	}
+	switch {
+	case o.PollInterval < 0:
+		return nil, errf("negative poll interval %v", o.PollInterval)
+	case o.PollInterval == 0:
+		o.PollInterval = defaultPollInterval
+	}
+	switch {
+	case o.SettleTime < 0:
+		return nil, errf("negative settle time %v", o.SettleTime)
+	case o.SettleTime == 0:
+		o.SettleTime = min(o.PollInterval, maxDefaultSettle)
+	}
+	if o.ContentType == "" {
+		o.ContentType = DefaultContentType
+	}
+	o.Properties = maps.Clone(o.Properties) // the caller's map may change later
+	prefix := ownerClaimPrefix(o.Owner)
+	// Leave room for the random part and a file name of reasonable length.
+	if len(prefix)+claimRandLen+1+64 > maxNameLen {
+		return nil, errf("owner %q is too long to fit in claim file names", o.Owner)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &File{
+		o:         o,
+		sink:      sink,
+		log:       log.With("receive_location", o.Location),
+		prefix:    prefix,
+		leftovers: map[string]string{},
+		warned:    map[string]string{},
+	}, nil
+}
+
+// Run polls every PollInterval (measured from the end of one pass to the
+// start of the next, so slow passes never pile up), starting at once, until
+// ctx is done; then it returns nil. A pass in progress sees ctx cancelled:
+// the publish it is in fails and its file is given back. Every failure is
+// logged and polling goes on, so Run returns no other error.
+func (f *File) Run(ctx context.Context) error {
+	f.log.Info("file receive location started", "dir", f.o.Dir, "pattern", f.o.Pattern, "owner", f.o.Owner)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f.log.Info("file receive location stopped")
+			return nil
+		case <-t.C:
+		}
+		_, _ = f.Poll(ctx) // Poll logs its failures; the next pass retries
+		t.Reset(f.o.PollInterval)
+	}
+}
+
+// Pending is the number of matching files the last pass left because they
+// were not settled yet (see File). The runner's --once mode polls again,
+// after a pause of about SettleTime, while it is not 0. Files that failed
+// to publish do not count: a broken message box must not keep --once
+// running forever.
+func (f *File) Pending() int { return int(f.pending.Load()) }
+
+// SettleTime is the effective settle time (the option or its default).
+func (f *File) SettleTime() time.Duration { return f.o.SettleTime }
+
+// Poll makes one pass (see File) and returns the number of files
+// acknowledged: published (or found already stored, dup) and removed.
+// Passes are serialised: concurrent calls wait for each other.
+//
+// Every failure is logged as it happens; the error, when not nil, joins
+// them for callers that want to report a pass (--once): the directory could
+// not be read, a file could not be claimed or published. Files after a
+// failed one are still processed, unless ctx is done.
+func (f *File) Poll(ctx context.Context) (published int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.passes.Add(1)
+
+	entries, err := os.ReadDir(f.o.Dir)
+	if err != nil {
+		f.dirFailed(err)
+		f.pending.Store(0)
+		return 0, fmt.Errorf("receive location %q: reading directory: %w", f.o.Location, err)
+	}
+	f.dirOK()
+	first := f.prev == nil
+
+	var errs []error
+	present := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		present[e.Name()] = true
+	}
+	if !f.recovered {
+		f.collectOwnClaims(entries)
+		f.recovered = true
+	}
+
+	// Leftover claims first: they have waited longest.
+	for _, claim := range slices.Sorted(maps.Keys(f.leftovers)) {
+		if ctx.Err() != nil {
+			break
+		}
+		name := f.leftovers[claim]
+		if !present[claim] {
+			// Removed by someone else (an operator giving it back); a
+			// later listing shows it under whatever name it has now.
+			delete(f.leftovers, claim)
+			continue
+		}
+		acked, committed, err := f.publish(ctx, claim, name)
+		switch {
+		case acked:
+			delete(f.leftovers, claim)
+			published++
+		case errors.Is(err, errClaimGone):
+			delete(f.leftovers, claim)
+		case err != nil:
+			if !committed {
+				f.log.Error("publishing a claimed file failed; it stays claimed and is retried next pass",
+					"file", name, "claim", claim, "error", err)
+			}
+			errs = append(errs, err)
+		}
+	}
+
+	// New files.
+	now := time.Now()
+	type candidate struct {
+		name string
+		st   fileState
+	}
+	var ready []candidate
+	cur := map[string]fileState{}
+	var pending int64
+	for _, e := range entries {
+		name := e.Name()
+		if !f.candidate(name) || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			// Gone since the listing (claimed by another server) or
+			// unreadable; the next pass looks again.
+			continue
+		}
+		st := fileState{size: info.Size(), mtime: info.ModTime().UnixNano()}
+		cur[name] = st
+		if !f.settled(now, name, st, first) {
+			pending++
+			continue
+		}
+		ready = append(ready, candidate{name, st})
+	}
+	// Oldest first, as far as modification times tell.
+	slices.SortFunc(ready, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.st.mtime, b.st.mtime), strings.Compare(a.name, b.name))
+	})
+	for _, c := range ready {
+		if ctx.Err() != nil {
+			break
+		}
+		acked, err := f.receive(ctx, c.name)
+		if acked {
+			published++
+			delete(cur, c.name)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	f.prev = cur
+	f.pending.Store(pending)
+	for name := range f.warned {
+		if !present[name] {
+			delete(f.warned, name)
+		}
+	}
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	if len(errs) > 0 {
+		return published, fmt.Errorf("receive location %q: %w", f.o.Location, errors.Join(errs...))
+	}
+	return published, nil
+}
+
+// candidate reports whether a base name is one this location takes.
+func (f *File) candidate(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	if len(name) >= 4 && name[len(name)-4:] == ".tmp" {
+		return false
+	}
+	ok, _ := filepath.Match(f.o.Pattern, name) // pattern checked by NewFile
+	return ok
+}
+
+// settled applies the still-being-written rule (see File).
+func (f *File) settled(now time.Time, name string, st fileState, first bool) bool {
+	age := now.Sub(time.Unix(0, st.mtime))
+	if age < 0 {
+		age = -age
+	}
+	if age < f.o.SettleTime {
+		return false
+	}
+	if first {
+		return true
+	}
+	prev, ok := f.prev[name]
+	return ok && prev == st
+}
+
+// collectOwnClaims makes leftovers of the claims this owner left behind when
+// it was killed, for this location's pattern.
+func (f *File) collectOwnClaims(entries []os.DirEntry) {
+	for _, e := range entries {
+		name, ok := parseClaim(f.prefix, e.Name())
+		if !ok || !e.Type().IsRegular() || !f.candidate(name) {
+			continue
+		}
+		f.leftovers[e.Name()] = name
+		f.log.Info("recovering a file claimed before a restart", "file", name, "claim", e.Name())
+	}
+}
+
+// receive claims the file name and publishes it. acked reports that it was
+// published and removed.
+func (f *File) receive(ctx context.Context, name string) (acked bool, err error) {
+	claim := newClaimName(f.prefix, name)
+	if len(claim) > maxNameLen {
+		f.warnOnce(name, "file name too long to claim; rename it shorter to have it received")
+		return false, nil
+	}
+	src := filepath.Join(f.o.Dir, name)
+	dst := filepath.Join(f.o.Dir, claim)
+	if err := os.Rename(src, dst); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil // another server claimed it first
+		}
+		// E.g. still open by its writer on Windows, or no permission.
+		f.warnOnce(name, "cannot claim file: "+err.Error())
+		return false, fmt.Errorf("claiming %s: %w", name, err)
+	}
+	// Make the claim durable before the message can be: were it lost in a
+	// power failure after the commit, the file would reappear under its
+	// own name and be claimed, and published, again under a new key.
+	if err := syncDir(f.o.Dir); err != nil {
+		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
+	}
+	acked, committed, err := f.publish(ctx, claim, name)
+	if acked || committed {
+		return acked, err
+	}
+	// The box has not stored it: give the file back, unless that would
+	// replace a new file dropped under the same name meanwhile.
+	if rerr := renameNoReplace(dst, src); rerr != nil {
+		f.leftovers[claim] = name
+		f.log.Error("publishing a file failed and it could not be given back; it stays claimed and is retried next pass",
+			"file", name, "claim", claim, "error", err, "give_back_error", rerr)
+		return false, err
+	}
+	if serr := syncDir(f.o.Dir); serr != nil {
+		f.log.Warn("giving back a file may not survive a power failure", "file", name, "error", serr)
+	}
+	f.log.Error("publishing a file failed; it is back under its name and retried next pass", "file", name, "error", err)
+	return false, err
+}
+
+// publish streams the claimed file to the sink and removes it once the sink
+// returned nil. acked: published and removed. committed: the sink stored it
+// (acked, or the removal failed - it is then a leftover, retried under the
+// same key, which the box will report as dup).
+func (f *File) publish(ctx context.Context, claim, name string) (acked, committed bool, err error) {
+	path := filepath.Join(f.o.Dir, claim)
+	file, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("opening claimed file %s: %w", name, err)
+	}
+	in := msgbox.Incoming{
+		ReceiveLocation: f.o.Location,
+		FileName:        name,
+		ContentType:     f.o.ContentType,
+		Properties:      maps.Clone(f.o.Properties), // the sink may keep or change it
+		SourceKey:       f.o.Location + "/" + claim,
+	}
+	// The file itself is the body: it streams, and a box that stores bodies
+	// in files can copy it in the kernel.
+	msg, dup, err := f.sink.Publish(ctx, in, file)
+	if cerr := file.Close(); cerr != nil && err == nil {
+		// Read-only: closing cannot lose data; note it and go on.
+		f.log.Warn("closing a published file", "file", name, "error", cerr)
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("publishing %s: %w", name, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.leftovers[claim] = name
+		f.log.Error("message stored but its file could not be removed; retrying next pass",
+			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
+		return false, true, fmt.Errorf("removing published file %s: %w", name, err)
+	}
+	if err := syncDir(f.o.Dir); err != nil {
+		// Harmless: a removed claim that reappears after a power failure
+		// is recovered and reported dup by the box.
+		f.log.Warn("removal of a published file may not survive a power failure", "file", name, "error", err)
+	}
+	if dup {
+		f.log.Info("file already stored before a restart; removed", "file", name, "message_id", msg.ID)
+	} else {
+		f.log.Info("file received", "file", name, "message_id", msg.ID, "size", msg.Size)
+	}
+	return true, true, nil
+}
+
+// dirFailed logs a directory error when it differs from the last one.
+func (f *File) dirFailed(err error) {
+	if msg := err.Error(); msg != f.dirErr {
+		f.dirErr = msg
+		f.log.Error("cannot read receive directory; polling on", "dir", f.o.Dir, "error", err)
+	}
+}
+
+// dirOK logs the end of a directory error.
+func (f *File) dirOK() {
+	if f.dirErr != "" {
+		f.dirErr = ""
+		f.log.Info("receive directory readable again", "dir", f.o.Dir)
+	}
+}
+
+// warnOnce logs a problem with a file unless it was the last one logged
+// for that name.
+func (f *File) warnOnce(name, problem string) {
+	if f.warned[name] == problem {
+		return
+	}
+	f.warned[name] = problem
+	f.log.Warn(problem, "file", name)
+}

@@ -1,0 +1,313 @@
+package receive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// HealthPath answers GET (and HEAD) with 200 and the body "ok" while the
+// receiver is serving, for load balancers and probes. It is reserved: no
+// receive location may use it as its Path.
+const HealthPath = "/healthz"
+
+// MessageIDHeader carries the stored message's id in a 202 response.
+const MessageIDHeader = "Bizpipe-Message-Id"
+
+// Server limits. ReadTimeout bounds a whole request, body included, so that
+// a client trickling a body cannot hold a message-box transaction open
+// forever; WriteTimeout runs from the end of the request header, so it must
+// cover reading the body and storing it as well as writing the answer.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 10 * time.Minute
+	writeTimeout      = readTimeout + time.Minute
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// HTTP is an HTTP receive location (spec §3 transport "http").
+//
+// POST Path stores the request body as one message and answers 202 Accepted
+// with the message id in the Bizpipe-Message-Id header and the JSON body
+// {"id":"..."}, only after the Sink returned: a client that got no 202 must
+// send again (delivery from HTTP is at least once; no SourceKey is set, so
+// the box does not de-duplicate). Other answers:
+//
+//   - 413: the body is larger than MaxBody; nothing is stored. A declared
+//     Content-Length above the limit is refused before reading; a body that
+//     turns out longer makes the body reader fail, so the Sink fails and
+//     the box rolls back.
+//   - 400: the Content-Type is malformed, or the body could not be read
+//     (the client went away); nothing is stored.
+//   - 503: the Sink failed (storage problem); the answer says only that the
+//     message was not stored, the log says why.
+//   - 405 with Allow: any method but POST on Path (GET and HEAD on
+//     HealthPath); 404 any other path.
+//
+// The message's content type is the request's Content-Type, else
+// ContentType. Its properties are the location's configured Properties
+// only: request headers never set properties, because send ports'
+// filters route on them (e.g. partner), and a client able to set them could
+// send its message to another partner's port.
+type HTTP struct {
+	o    HTTPOptions
+	sink Sink
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	srv    *http.Server
+	ln     net.Listener
+	served chan error         // Serve's result
+	cancel context.CancelFunc // aborts requests still running when Shutdown gives up
+}
+
+// NewHTTP checks the options and returns an HTTP receiver; Start listens.
+// log may be nil.
+func NewHTTP(o HTTPOptions, sink Sink, log *slog.Logger) (*HTTP, error) {
+	if o.Location == "" {
+		return nil, errors.New("http receive location: Location is required")
+	}
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("receive location %q: %s", o.Location, fmt.Sprintf(format, args...))
+	}
+	if sink == nil {
+		return nil, errf("Sink is required")
+	}
+	if o.Listen == "" {
+		return nil, errf("Listen address is required")
+	}
+	if o.Path == "" {
+		o.Path = "/"
+	}
+	if !strings.HasPrefix(o.Path, "/") {
+		return nil, errf("path %q must start with /", o.Path)
+	}
+	if o.Path == HealthPath {
+		return nil, errf("path %s is reserved for health checks", HealthPath)
+	}
+	switch {
+	case o.MaxBody < 0:
+		return nil, errf("negative max body %d", o.MaxBody)
+	case o.MaxBody == 0:
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.ContentType == "" {
+		o.ContentType = DefaultContentType
+	}
+	o.Properties = maps.Clone(o.Properties)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &HTTP{o: o, sink: sink, log: log.With("receive_location", o.Location)}, nil
+}
+
+// Start listens on Listen and serves in the background; it returns once the
+// listener is open, or an error naming the location and address when it
+// cannot be (address in use). ctx bounds only the listening itself; request
+// contexts inherit its values but not its cancellation, so that a stopping
+// runner's cancelled context does not abort requests in flight: call
+// Shutdown to stop.
+func (h *HTTP) Start(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.srv != nil {
+		return fmt.Errorf("receive location %q: already started", h.o.Location)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", h.o.Listen)
+	if err != nil {
+		return fmt.Errorf("receive location %q: listening on %s: %w", h.o.Location, h.o.Listen, err)
+	}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() {
+		err := srv.Serve(ln)
+		if !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("http receive location stopped serving", "error", err)
+		}
+		served <- err
+	}()
+	h.srv, h.ln, h.served, h.cancel = srv, ln, served, cancel
+	h.log.Info("http receive location listening", "addr", ln.Addr().String(), "path", h.o.Path)
+	return nil
+}
+
+// Addr is the address listened on (useful with port 0), or nil before
+// Start.
+func (h *HTTP) Addr() net.Addr {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ln == nil {
+		return nil
+	}
+	return h.ln.Addr()
+}
+
+// Shutdown stops accepting connections and waits for the requests in
+// flight to finish (their messages stored and answered). If ctx ends first,
+// the requests still running are aborted - their Publish sees a cancelled
+// context, the box rolls back and the clients get no 202, so they send
+// again - and Shutdown returns ctx's error. Shutdown before Start does
+// nothing.
+func (h *HTTP) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	srv, served, cancel := h.srv, h.served, h.cancel
+	h.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		cancel()
+		_ = srv.Close() // already failing; Close's error adds nothing
+		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", h.o.Location, err)
+	}
+	cancel()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		served <- err // a second Shutdown reports it too
+		return fmt.Errorf("receive location %q: serving: %w", h.o.Location, err)
+	}
+	served <- http.ErrServerClosed
+	h.log.Info("http receive location stopped")
+	return nil
+}
+
+// ServeHTTP handles one request (see HTTP). It is exported so that the
+// receiver can be tested, or mounted, as a plain http.Handler.
+func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case h.o.Path:
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed; use POST")
+			return
+		}
+		h.receive(w, r)
+	case HealthPath:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed; use GET")
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "ok")
+	default:
+		writeError(w, http.StatusNotFound, "not found")
+	}
+}
+
+// receive stores one POSTed message.
+func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
+	log := h.log.With("remote", r.RemoteAddr)
+	if r.ContentLength > h.o.MaxBody {
+		log.Warn("request refused: body too large", "size", r.ContentLength, "max_body", h.o.MaxBody)
+		w.Header().Set("Connection", "close") // do not read the body to reuse the connection
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		ct = h.o.ContentType
+	} else if _, _, err := mime.ParseMediaType(ct); err != nil {
+		// The type ends up in MIME headers the send pipelines write.
+		log.Warn("request refused: malformed Content-Type", "error", err)
+		writeError(w, http.StatusBadRequest, "malformed Content-Type")
+		return
+	}
+	in := msgbox.Incoming{
+		ReceiveLocation: h.o.Location,
+		ContentType:     ct,
+		Properties:      maps.Clone(h.o.Properties),
+	}
+	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, h.o.MaxBody)}
+	msg, _, err := h.sink.Publish(r.Context(), in, body)
+	switch {
+	case body.tooLarge && err == nil:
+		// The Sink ignored the body reader's error: a contract breach
+		// that stored a truncated body. Say so loudly; an operator must
+		// terminate the message.
+		log.Error("sink stored a message whose body exceeded max_body; terminate it", "message_id", msg.ID, "max_body", h.o.MaxBody)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	case body.tooLarge:
+		log.Warn("request refused: body too large", "max_body", h.o.MaxBody)
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
+	case err != nil && body.readErr != nil:
+		log.Warn("request failed: reading the body", "error", body.readErr)
+		writeError(w, http.StatusBadRequest, "could not read the request body")
+	case err != nil:
+		log.Error("storing a received message failed", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
+	default:
+		log.Info("message received", "message_id", msg.ID, "size", msg.Size)
+		w.Header().Set(MessageIDHeader, msg.ID)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_ = json.NewEncoder(w).Encode(struct {
+			ID string `json:"id"`
+		}{msg.ID})
+	}
+}
+
+// bodyReader wraps the limited request body and remembers why it failed, so
+// that the answer reflects the cause whatever the Sink made of the error.
+// Errors are sticky: once the limit is exceeded no later Read succeeds, so
+// no Sink can commit an oversize body by reading on.
+type bodyReader struct {
+	r        io.Reader
+	err      error
+	tooLarge bool
+	readErr  error // a failure other than the limit (client went away)
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			b.tooLarge = true
+			err = fmt.Errorf("request body larger than %d bytes: %w", mbe.Limit, err)
+		} else {
+			b.readErr = err
+			err = fmt.Errorf("reading request body: %w", err)
+		}
+		b.err = err
+	}
+	return n, err
+}
+
+// writeError answers with a small JSON error that reveals no internals.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}

@@ -1,0 +1,69 @@
+// Package receive holds the receive-location transports: a polling file
+// receiver and an HTTP listener (spec §3 receive_location, §9).
+//
+// A receiver hands every message to a Sink and acknowledges its source (deletes
+// the file, answers 202) only after the Sink returned: the Sink returns only
+// once the message is durably committed to the message box.
+package receive
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// Sink stores a received message durably. The runner's sink commits it to the
+// message box and routes it. dup reports that in.SourceKey was already
+// stored: the source must still be acknowledged, but nothing new was published.
+type Sink interface {
+	Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msg msgbox.Message, dup bool, err error)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error)
+
+// Publish calls f.
+func (f SinkFunc) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	return f(ctx, in, body)
+}
+
+// FileOptions configures a file receive location.
+type FileOptions struct {
+	// Location is the receive location's name, stamped on each message.
+	Location     string
+	Dir          string
+	Pattern      string // glob on the base name; "*" by default
+	PollInterval time.Duration // 1s by default (spec §3)
+	ContentType  string // DefaultContentType when empty
+	Properties   map[string]string
+	// Owner is a stable name of this process's instance (e.g. the server
+	// name). Files are claimed by renaming them to a hidden name that
+	// carries the owner, so that several servers polling one shared
+	// directory never publish a file twice, and a restarted owner finds
+	// the files it had claimed when it was killed.
+	Owner string
+	// SettleTime is how far a file's modification time must be from now
+	// before the file is taken, so that one still being written is left
+	// alone (see File). 0 means min(PollInterval, 500ms). (Added: tests
+	// and the runner's --once mode need it shorter than the default.)
+	SettleTime time.Duration
+}
+
+// DefaultContentType is the content type stamped on a message when neither
+// the receive location nor (HTTP) the request declares one (spec §3).
+const DefaultContentType = "application/octet-stream"
+
+// DefaultMaxBody is HTTPOptions.MaxBody when it is 0: 64 MiB.
+const DefaultMaxBody int64 = 64 << 20
+
+// HTTPOptions configures an HTTP receive location.
+type HTTPOptions struct {
+	Location    string
+	Listen      string // host:port
+	Path        string // request path that accepts POST; "/" by default
+	MaxBody     int64  // 413 above this; 0 means DefaultMaxBody
+	ContentType string // default when the request has none; else DefaultContentType
+	Properties  map[string]string
+}

@@ -1,0 +1,249 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/model"
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/engine/receive"
+	"github.com/bizpipe/bizpipe/hclspec"
+)
+
+// receiver is a receive location as the runner drives it.
+type receiver interface {
+	start(ctx context.Context) error // long-running mode
+	poll(ctx context.Context) (int, error)
+	// pending counts messages seen but not yet taken (files still being
+	// written), so that a --once run waits for them to settle.
+	pending() int
+	stop(ctx context.Context)
+}
+
+// fileReceiver runs a file receive location.
+type fileReceiver struct {
+	f      *receive.File
+	wg     sync.WaitGroup
+	stopFn context.CancelFunc
+}
+
+func (fr *fileReceiver) start(ctx context.Context) error {
+	ctx, fr.stopFn = context.WithCancel(ctx)
+	fr.wg.Add(1)
+	go func() {
+		defer fr.wg.Done()
+		fr.f.Run(ctx)
+	}()
+	return nil
+}
+
+func (fr *fileReceiver) poll(ctx context.Context) (int, error) { return fr.f.Poll(ctx) }
+
+func (fr *fileReceiver) pending() int { return fr.f.Pending() }
+
+func (fr *fileReceiver) stop(context.Context) {
+	if fr.stopFn != nil {
+		fr.stopFn()
+	}
+	fr.wg.Wait()
+}
+
+// httpReceiver runs an HTTP receive location. It has nothing "present" to
+// pick up, so a --once run does not start it.
+type httpReceiver struct{ h *receive.HTTP }
+
+func (hr *httpReceiver) start(ctx context.Context) error   { return hr.h.Start(ctx) }
+func (hr *httpReceiver) poll(context.Context) (int, error) { return 0, nil }
+func (hr *httpReceiver) pending() int                      { return 0 }
+func (hr *httpReceiver) stop(ctx context.Context)          { hr.h.Shutdown(ctx) }
+
+func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (receiver, error) {
+	sink := receive.SinkFunc(r.publish)
+	log := r.log // the receivers add receive_location themselves
+	props := rl.Properties.V
+	switch {
+	case rl.Transport == nil:
+		return nil, fmt.Errorf("no transport")
+	case rl.Transport.File != nil:
+		t := rl.Transport.File
+		f, err := receive.NewFile(receive.FileOptions{
+			Location:     rl.Name,
+			Dir:          t.Path.V,
+			Pattern:      t.Pattern.V,
+			PollInterval: t.PollInterval.V,
+			ContentType:  rl.ContentType.V,
+			Properties:   props,
+			Owner:        r.owner,
+			SettleTime:   r.opts.FileSettle,
+		}, sink, log)
+		if err != nil {
+			return nil, err
+		}
+		return &fileReceiver{f: f}, nil
+	case rl.Transport.HTTP != nil:
+		t := rl.Transport.HTTP
+		h, err := receive.NewHTTP(receive.HTTPOptions{
+			Location:    rl.Name,
+			Listen:      t.Listen.V,
+			Path:        t.Path.V,
+			MaxBody:     t.MaxBody.V,
+			ContentType: rl.ContentType.V,
+			Properties:  props,
+		}, sink, log)
+		if err != nil {
+			return nil, err
+		}
+		return &httpReceiver{h: h}, nil
+	}
+	return nil, fmt.Errorf("unsupported transport %q", rl.Transport.Kind)
+}
+
+// pollReceivers makes one pass over every receive location. When nothing
+// was published but files are still settling, it waits for them, a bounded
+// number of times: --once picks up what is present, including a file whose
+// writer has just finished.
+func (r *Runner) pollReceivers(ctx context.Context) (int, error) {
+	const maxSettleWaits = 20
+	for wait := 0; ; wait++ {
+		total, pending := 0, 0
+		for _, rc := range r.recv {
+			n, err := rc.poll(ctx)
+			if err != nil {
+				return total, err
+			}
+			total += n
+			pending += rc.pending()
+		}
+		if total > 0 || pending == 0 || wait == maxSettleWaits {
+			return total, nil
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(r.settleWait()):
+		}
+	}
+}
+
+// settleWait is how long a --once run waits between passes for files that
+// are still settling.
+func (r *Runner) settleWait() time.Duration {
+	if r.opts.FileSettle > 0 {
+		return r.opts.FileSettle
+	}
+	return 250 * time.Millisecond
+}
+
+func (r *Runner) stopReceivers(ctx context.Context) {
+	for _, rc := range r.recv {
+		rc.stop(ctx)
+	}
+}
+
+// publish is the receivers' sink: commit to the box, then route. A routing
+// problem after the commit does not fail the publish (the source may be
+// acknowledged: the message is safe); the unrouted sweep routes it later.
+func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	msg, dup, err := r.opts.Box.Receive(ctx, in, body)
+	if err != nil {
+		return msg, dup, err
+	}
+	log := r.log.With("message_id", msg.ID, "receive_location", in.ReceiveLocation)
+	if dup {
+		log.Info("message was already stored before a restart; acknowledging its source")
+	} else {
+		log.Info("message received", "size", msg.Size, "file_name", msg.FileName)
+		r.count(func(s *Summary) { s.Received++ })
+		if m := r.opts.Metrics; m != nil {
+			m.Received.WithLabelValues(in.ReceiveLocation).Inc()
+		}
+	}
+	if msg.Status == msgbox.StatusReceived {
+		if err := r.route(ctx, msg); err != nil {
+			log.Error("routing failed; the message stays received and is routed again later", "error", err)
+		}
+	}
+	return msg, dup, nil
+}
+
+// route evaluates every send port's filter and records the deliveries.
+func (r *Runner) route(ctx context.Context, msg msgbox.Message) error {
+	val := messageValue(msg)
+	var ports []string
+	var problems []string
+	for _, rt := range r.routes {
+		ok, err := hclspec.EvalFilter(r.opts.Config, rt.decl, val)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if ok {
+			ports = append(ports, rt.decl.Name)
+		}
+	}
+	reason := ""
+	if len(ports) == 0 {
+		reason = "routing failure: no send port's filter matches the message"
+		if len(problems) > 0 {
+			reason += fmt.Sprintf(" (%d filter(s) could not be evaluated: %s)", len(problems), problems[0])
+		}
+	}
+	if err := r.opts.Box.Route(ctx, msg.ID, ports, reason); err != nil {
+		if errors.Is(err, msgbox.ErrInvalidState) {
+			return nil // routed by someone else meanwhile
+		}
+		return fmt.Errorf("routing message %s: %w", msg.ID, err)
+	}
+	log := r.log.With("message_id", msg.ID)
+	if len(ports) == 0 {
+		log.Warn("message suspended", "reason", reason)
+		r.count(func(s *Summary) { s.Suspended++ })
+		if m := r.opts.Metrics; m != nil {
+			m.Suspended.WithLabelValues("").Inc()
+		}
+		return nil
+	}
+	log.Info("message routed", "send_ports", ports)
+	r.notify()
+	return nil
+}
+
+// routeUnrouted routes messages a crash left between commit and routing.
+func (r *Runner) routeUnrouted(ctx context.Context) error {
+	for {
+		msgs, err := r.opts.Box.Unrouted(ctx, 100)
+		if err != nil {
+			return fmt.Errorf("listing unrouted messages: %w", err)
+		}
+		for _, m := range msgs {
+			if err := r.route(ctx, m); err != nil {
+				return err
+			}
+		}
+		if len(msgs) < 100 {
+			return nil
+		}
+	}
+}
+
+// sweepUnrouted retries routing periodically in long-running mode (a routing
+// step that failed after a commit, or a message resumed from a routing
+// failure).
+func (r *Runner) sweepUnrouted(ctx, bg context.Context) {
+	t := time.NewTicker(5 * r.opts.IdleWait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.routeUnrouted(bg); err != nil {
+				r.log.Error("routing sweep failed", "error", err)
+			}
+		}
+	}
+}

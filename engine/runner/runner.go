@@ -1,0 +1,262 @@
+// Package runner runs a validated configuration on one server (spec §8 run,
+// §9): receive locations publish into the message box, the router records a
+// delivery for every subscribing send port, and workers claim deliveries, run
+// the port's pipeline with the keys of the host instance on this server, and
+// hand the result to the port's transport, retrying and suspending per the
+// port's retry policy.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/metrics"
+	"github.com/bizpipe/bizpipe/engine/model"
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/engine/pipeline"
+	"github.com/bizpipe/bizpipe/engine/rules"
+)
+
+// Options configures a Runner.
+type Options struct {
+	Config *model.Config
+	// Checked is the result of validation: the stores it loaded are the
+	// ones the runner takes keys from.
+	Checked *rules.Result
+	// Server is the server this process runs as.
+	Server string
+	// Host, when set, runs only that host's receive locations and send ports.
+	Host string
+	Box  msgbox.Box
+	Log  *slog.Logger
+	// Metrics may be nil.
+	Metrics *metrics.Metrics
+	// Workers is the number of concurrent deliveries; 0 means 2×GOMAXPROCS
+	// (deliveries wait on disks and networks as much as on the CPU).
+	Workers int
+	// Lease is how long a claimed delivery stays with this process before
+	// another may take it over; renewed while working. 0 means 1 minute.
+	Lease time.Duration
+	// Rand is the randomness for MIME boundaries and content keys; nil
+	// means crypto/rand.
+	Rand io.Reader
+	// Registry is the pipeline stage registry; nil means the default.
+	Registry pipeline.Registry
+	// IdleWait bounds how long an idle worker sleeps before looking for
+	// work again (other servers sharing the box may add some). 0 means 1s.
+	IdleWait time.Duration
+	// FileSettle is how long a received file must be unchanged before it
+	// is picked up. 0 means the receiver's default.
+	FileSettle time.Duration
+}
+
+// Summary counts what one Run did.
+type Summary struct {
+	Received  int // messages published by this run's receive locations
+	Delivered int
+	Retried   int // failed attempts scheduled for a retry
+	Suspended int // deliveries suspended, plus routing failures
+	// Waiting is the number of deliveries of this server's ports still
+	// waiting for a retry when a --once run ended.
+	Waiting int
+}
+
+// Runner is a provisioned engine for one server.
+type Runner struct {
+	opts     Options
+	log      *slog.Logger
+	owner    string
+	ports    map[string]*port // this server's send ports, by name
+	portList []string
+	routes   []*route // every send port of the configuration, for routing
+	recv     []receiver
+
+	wake chan struct{} // nudges idle workers after routing
+
+	mu  sync.Mutex
+	sum Summary
+}
+
+// New provisions the runner: it resolves the host instances on the server,
+// takes their keys from the validated stores, builds pipelines and
+// transports. Any error means nothing can run.
+func New(opts Options) (*Runner, error) {
+	if opts.Config == nil || opts.Checked == nil || opts.Box == nil {
+		return nil, errors.New("runner: Config, Checked and Box are required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = time.Minute
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Registry == nil {
+		opts.Registry = pipeline.DefaultRegistry()
+	}
+	if opts.IdleWait <= 0 {
+		opts.IdleWait = time.Second
+	}
+	r := &Runner{
+		opts:  opts,
+		log:   opts.Log,
+		owner: opts.Server,
+		ports: map[string]*port{},
+		wake:  make(chan struct{}, 1),
+	}
+	if err := r.provision(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Ports returns the names of the send ports this runner delivers for.
+func (r *Runner) Ports() []string { return append([]string(nil), r.portList...) }
+
+// Run runs until ctx is cancelled, then stops taking new work, finishes what
+// is in flight and returns. In once mode (see RunOnce) it returns by itself.
+func (r *Runner) Run(ctx context.Context) (Summary, error) {
+	bg := context.WithoutCancel(ctx) // in-flight work finishes after a stop
+	if err := r.recover(bg); err != nil {
+		return r.summary(), err
+	}
+	for _, rc := range r.recv {
+		if err := rc.start(ctx); err != nil {
+			r.stopReceivers(bg)
+			return r.summary(), err
+		}
+	}
+	var wg sync.WaitGroup
+	for range r.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.workLoop(ctx, bg, false)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.sweepUnrouted(ctx, bg)
+	}()
+	<-ctx.Done()
+	r.log.Info("stopping: no new work is taken; finishing deliveries in flight")
+	r.stopReceivers(bg)
+	wg.Wait()
+	return r.summary(), nil
+}
+
+// RunOnce picks up what is present, processes until nothing more can be done
+// now (every delivery delivered, suspended, or waiting for a retry) and returns.
+func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
+	if err := r.recover(ctx); err != nil {
+		return r.summary(), err
+	}
+	for {
+		published, err := r.pollReceivers(ctx)
+		if err != nil {
+			return r.summary(), err
+		}
+		if err := r.routeUnrouted(ctx); err != nil {
+			return r.summary(), err
+		}
+		var wg sync.WaitGroup
+		for range r.opts.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.workLoop(ctx, ctx, true)
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return r.summary(), ctx.Err()
+		}
+		if published == 0 {
+			break
+		}
+	}
+	waiting, err := r.countWaiting(ctx)
+	if err != nil {
+		return r.summary(), err
+	}
+	r.mu.Lock()
+	r.sum.Waiting = waiting
+	r.mu.Unlock()
+	return r.summary(), nil
+}
+
+func (r *Runner) summary() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sum
+}
+
+func (r *Runner) count(f func(*Summary)) {
+	r.mu.Lock()
+	f(&r.sum)
+	r.mu.Unlock()
+}
+
+// recover returns deliveries this server held when it last stopped (killed)
+// to the pool, and routes messages a crash left unrouted.
+func (r *Runner) recover(ctx context.Context) error {
+	n, err := r.opts.Box.Recover(ctx, r.owner)
+	if err != nil {
+		return fmt.Errorf("recovering deliveries of server %q: %w", r.owner, err)
+	}
+	if n > 0 {
+		r.log.Info("recovered deliveries interrupted by the previous stop", "count", n)
+	}
+	return r.routeUnrouted(ctx)
+}
+
+// countWaiting counts this server's deliveries waiting for a retry.
+func (r *Runner) countWaiting(ctx context.Context) (int, error) {
+	msgs, err := r.opts.Box.List(ctx, msgbox.Filter{Status: msgbox.StatusRetrying})
+	if err != nil {
+		return 0, fmt.Errorf("listing retrying messages: %w", err)
+	}
+	n := 0
+	for _, m := range msgs {
+		d, err := r.opts.Box.Get(ctx, m.ID)
+		if err != nil {
+			continue
+		}
+		for _, dl := range d.Deliveries {
+			if _, mine := r.ports[dl.Port]; mine && dl.State == msgbox.DeliveryRetrying {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+func (r *Runner) notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,466 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/engine/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/engine/rules"
+	"github.com/bizpipe/bizpipe/engine/runner"
+	"github.com/bizpipe/bizpipe/engine/smime"
+	"github.com/bizpipe/bizpipe/hclspec"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// pki is one test's certificates: a CA, the group signing certificate and a
+// partner certificate, RSA as S/MIME key transport needs.
+type pki struct {
+	ca, signer, partner *testpki.Cert
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	keys := testpki.NewKeys()
+	ca := testpki.SelfSigned(t, testpki.Options{CommonName: "Test CA", IsCA: true, Key: keys.Key(t, testpki.RSA2048, 0)})
+	return &pki{
+		ca:      ca,
+		signer:  ca.Issue(t, testpki.Options{CommonName: "Contoso Signing", Key: keys.Key(t, testpki.RSA2048, 1)}),
+		partner: ca.Issue(t, testpki.Options{CommonName: "Fabrikam", Key: keys.Key(t, testpki.RSA2048, 2)}),
+	}
+}
+
+// setup writes a configuration from tmpl (with {{.Sign}}, {{.Partner}} and
+// any extra fields) and the stores into a temp dir, and returns the dir.
+func setup(t *testing.T, p *pki, tmpl string, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "signing.p12", p.signer.PKCS12(t, "pw", false, p.ca))
+	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "partner.pem", p.partner.CertPEM())
+	for _, d := range []string{"in", "out"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := map[string]string{"Sign": p.signer.SHA1(), "Partner": p.partner.SHA1()}
+	for k, v := range extra {
+		data[k] = v
+	}
+	var b bytes.Buffer
+	if err := template.Must(template.New("cfg").Parse(tmpl)).Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	testpki.WriteFile(t, dir, "bizpipe.hcl", b.Bytes())
+	return dir
+}
+
+// common is the part of every test configuration that declares the PKI.
+const common = `
+group "g" {
+  signing_certificate = "{{.Sign}}"
+  max_message_size    = "{{if .Max}}{{.Max}}{{else}}1MiB{{end}}"
+}
+certificate_store "personal" {
+  path     = "stores/personal"
+  password = "pw"
+}
+certificate_store "others" { path = "stores/others" }
+service_account "svc" { personal_store = certificate_store.personal }
+server "srv1" { other_people_store = certificate_store.others }
+host "h" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+}
+pipeline "sign_encrypt" {
+  encoder "smime" {
+    signature            = "clear"
+    encrypt              = true
+    encryption_algorithm = "aes256-gcm"
+  }
+}
+receive_location "in" {
+  host         = host.h
+  content_type = "application/edi-x12"
+  properties   = { partner = "fabrikam" }
+  transport "file" { path = "in" }
+}
+`
+
+// start loads, validates and provisions a runner over dir.
+func start(t *testing.T, dir string) (*runner.Runner, msgbox.Box) {
+	t.Helper()
+	files, err := hclspec.FindFiles([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := hclspec.Load(files, hclspec.Options{Mode: hclspec.ModeRun, LookupEnv: func(string) (string, bool) { return "", false }})
+	if diags.HasErrors() {
+		t.Fatalf("config: %s", diags.Error())
+	}
+	res, diags := rules.Check(cfg, rules.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("rules: %s", diags.Error())
+	}
+	box, err := sqlitebox.Open(filepath.Join(dir, "data", "box.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
+	r, err := runner.New(runner.Options{Config: cfg, Checked: res, Server: "srv1", Box: box,
+		Workers: 4, IdleWait: 20 * time.Millisecond, FileSettle: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, box
+}
+
+func put(t *testing.T, dir, name string, body []byte) {
+	t.Helper()
+	tmp := filepath.Join(dir, "in", "."+name+".writing")
+	if err := os.WriteFile(tmp, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Back-date the file so that it counts as settled at once.
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(tmp, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "in", name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// binaryBody has every byte value, bare CR and LF: what EDI can contain.
+func binaryBody(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	return append(b, '\r', 'x', '\n', 0, '\r')
+}
+
+// TestFileToFileSignEncrypt: messages dropped in the input come out signed
+// and encrypted, and OpenSSL recovers the exact bytes and names the group
+// signing certificate as the signer.
+func TestFileToFileSignEncrypt(t *testing.T) {
+	openssl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.properties.partner == "fabrikam"
+  transport "file" {
+    path      = "out"
+    file_name = "${message.file_name}.p7m"
+  }
+}
+`, nil)
+	bodies := map[string][]byte{}
+	for i := range 5 {
+		name := fmt.Sprintf("order-%d.edi", i)
+		bodies[name] = binaryBody(1000 + i*313)
+		put(t, dir, name, bodies[name])
+	}
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Received != 5 || sum.Delivered != 5 || sum.Suspended != 0 || sum.Retried != 0 {
+		t.Fatalf("summary %+v, want 5 received and delivered", sum)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "in", "*")); len(left) != 0 {
+		t.Errorf("input not consumed: %v", left)
+	}
+	caFile := testpki.WriteFile(t, t.TempDir(), "ca.pem", p.ca.CertPEM())
+	recip := testpki.WriteFile(t, t.TempDir(), "partner.pem", p.partner.CertPEM())
+	key := testpki.WriteFile(t, t.TempDir(), "partner.key", p.partner.KeyPEM())
+	signerOut := filepath.Join(t.TempDir(), "signer.pem")
+	for name, want := range bodies {
+		out := filepath.Join(dir, "out", name+".p7m")
+		dec := exec.Command(openssl, "cms", "-decrypt", "-recip", recip, "-inkey", key, "-in", out)
+		plain, err := dec.Output()
+		if err != nil {
+			t.Fatalf("%s: openssl cms -decrypt: %v", name, err)
+		}
+		ver := exec.Command(openssl, "cms", "-verify", "-binary", "-CAfile", caFile, "-signer", signerOut)
+		ver.Stdin = bytes.NewReader(plain)
+		var stderr bytes.Buffer
+		ver.Stderr = &stderr
+		got, err := ver.Output()
+		if err != nil {
+			t.Fatalf("%s: openssl cms -verify: %v: %s", name, err, stderr.String())
+		}
+		// The verified content is the inner MIME entity; our decoder
+		// undoes its transfer encoding.
+		d, err := smime.Decode(got, smime.DecodeOptions{})
+		if err != nil {
+			t.Fatalf("%s: decoding the verified entity: %v", name, err)
+		}
+		if !bytes.Equal(d.Body, want) {
+			t.Errorf("%s: body differs after decrypt+verify", name)
+		}
+		pemSigner, err := os.ReadFile(signerOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(bytes.TrimSpace(pemSigner), bytes.TrimSpace(p.signer.CertPEM())) {
+			t.Errorf("%s: signer is not the group signing certificate", name)
+		}
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{Status: msgbox.StatusDelivered})
+	if err != nil || len(msgs) != 5 {
+		t.Fatalf("delivered messages in the box: %d, %v", len(msgs), err)
+	}
+}
+
+// TestSuspensions: a routing failure, an empty message, a message above
+// max_message_size and a partner that is down all end suspended, with a
+// reason, and the run itself succeeds.
+func TestSuspensions(t *testing.T) {
+	p := newPKI(t)
+	var mu sync.Mutex
+	hits := 0
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		http.Error(w, "partner down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer partner.Close()
+	dir := setup(t, p, common+`
+send_port "down" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.file_name == "to-down.edi"
+  transport "http" { url = "{{.URL}}/as2" }
+  retry {
+    attempts = 2
+    interval = "1ms"
+  }
+}
+send_port "files" {
+  host   = host.h
+  filter = message.file_name != "to-down.edi" && message.file_name != "nobody.edi"
+  transport "file" { path = "out" }
+}
+`, map[string]string{"URL": partner.URL, "Max": "2KiB"})
+	put(t, dir, "nobody.edi", []byte("no port wants me"))
+	put(t, dir, "empty.edi", nil)
+	put(t, dir, "huge.edi", binaryBody(4096))
+	put(t, dir, "to-down.edi", []byte("ISA*00*...~"))
+	r, box := start(t, dir)
+	ctx := context.Background()
+	// Retries are 1ms apart: run --once until nothing is waiting.
+	var total runner.Summary
+	for range 10 {
+		sum, err := r.RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total.Suspended += sum.Suspended
+		total.Retried += sum.Retried
+		if sum.Waiting == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if total.Suspended != 4 || total.Retried != 2 {
+		t.Errorf("suspended %d (want 4), retried %d (want 2)", total.Suspended, total.Retried)
+	}
+	if hits != 3 {
+		t.Errorf("partner saw %d attempts, want 3 (1 + 2 retries)", hits)
+	}
+	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, m := range msgs {
+		d, err := box.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reason := m.Reason
+		for _, dl := range d.Deliveries {
+			reason += dl.LastError
+		}
+		reasons[m.FileName] = reason
+	}
+	for file, want := range map[string]string{
+		"nobody.edi":  "routing failure",
+		"empty.edi":   "empty",
+		"huge.edi":    "max_message_size",
+		"to-down.edi": "503",
+	} {
+		if !strings.Contains(reasons[file], want) {
+			t.Errorf("%s: reason %q does not mention %q", file, reasons[file], want)
+		}
+	}
+}
+
+// TestResumeAfterFix: a delivery suspended because the output directory is
+// missing is delivered after the directory is created and the message resumed.
+func TestResumeAfterFix(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "files" {
+  host   = host.h
+  filter = true
+  transport "file" { path = "missing" }
+  retry { attempts = 0 }
+}
+`, nil)
+	put(t, dir, "a.edi", []byte("payload"))
+	r, box := start(t, dir)
+	ctx := context.Background()
+	sum, err := r.RunOnce(ctx)
+	if err != nil || sum.Suspended != 1 {
+		t.Fatalf("first run: %+v, %v; want 1 suspended", sum, err)
+	}
+	msgs, _ := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	if len(msgs) != 1 {
+		t.Fatalf("suspended messages: %d", len(msgs))
+	}
+	if err := os.Mkdir(filepath.Join(dir, "missing"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Resume(ctx, msgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	sum, err = r.RunOnce(ctx)
+	if err != nil || sum.Delivered != 1 {
+		t.Fatalf("after resume: %+v, %v; want 1 delivered", sum, err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "missing", msgs[0].ID))
+	if err != nil || string(got) != "payload" {
+		t.Fatalf("delivered file: %q, %v", got, err)
+	}
+}
+
+// TestHTTPInHTTPOut: the long-running mode takes a POST, answers 202 after
+// the commit, and delivers signed output to an HTTP partner with the MIME
+// headers as HTTP headers; cancelling the context stops it cleanly.
+func TestHTTPInHTTPOut(t *testing.T) {
+	p := newPKI(t)
+	type req struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan req, 1)
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- req{r.Header.Clone(), b}
+	}))
+	defer partner.Close()
+	dir := setup(t, p, common+`
+pipeline "sign" {
+  encoder "smime" { signature = "opaque" }
+}
+receive_location "api" {
+  host = host.h
+  properties = { partner = "fabrikam" }
+  transport "http" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/orders"
+  }
+}
+send_port "partner" {
+  host     = host.h
+  pipeline = pipeline.sign
+  filter   = message.receive_location == "api"
+  transport "http" {
+    url     = "{{.URL}}/in/${message.properties.partner}"
+    headers = { "X-Message-Id" = message.id }
+  }
+}
+`, map[string]string{"URL": partner.URL, "Port": freePort(t)})
+	r, _ := start(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx)
+		done <- err
+	}()
+	cfgPort := portOf(t, dir)
+	var resp *http.Response
+	var err error
+	for range 100 {
+		resp, err = http.Post("http://127.0.0.1:"+cfgPort+"/orders", "text/plain", strings.NewReader("hello\n"))
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST: %s, want 202", resp.Status)
+	}
+	id := resp.Header.Get("Bizpipe-Message-Id")
+	select {
+	case rq := <-got:
+		if !strings.Contains(rq.header.Get("Content-Type"), "signed-data") {
+			t.Errorf("Content-Type %q, want pkcs7-mime signed-data", rq.header.Get("Content-Type"))
+		}
+		if rq.header.Get("X-Message-Id") != id {
+			t.Errorf("X-Message-Id %q, want %q", rq.header.Get("X-Message-Id"), id)
+		}
+		entity := []byte("Content-Type: " + rq.header.Get("Content-Type") + "\r\nContent-Transfer-Encoding: " +
+			rq.header.Get("Content-Transfer-Encoding") + "\r\n\r\n" + string(rq.body))
+		roots := x509.NewCertPool()
+		roots.AddCert(p.ca.Cert)
+		d, err := smime.Decode(entity, smime.DecodeOptions{Roots: roots})
+		if err != nil {
+			t.Fatalf("decoding what the partner received: %v", err)
+		}
+		if string(d.Body) != "hello\r\n" || !d.Signed {
+			t.Errorf("partner got body %q signed=%v, want the CRLF-canonical text, signed", d.Body, d.Signed)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("partner never received the message")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	port := srv.Listener.Addr().String()
+	srv.Close()
+	return port[strings.LastIndex(port, ":")+1:]
+}
+
+func portOf(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "bizpipe.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "127.0.0.1:")
+	return s[i+len("127.0.0.1:") : i+len("127.0.0.1:")+strings.IndexByte(s[i+len("127.0.0.1:"):], '"')]
+}

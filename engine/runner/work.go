@@ -1,0 +1,271 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/engine/pipeline"
+	"github.com/bizpipe/bizpipe/engine/send"
+	"github.com/bizpipe/bizpipe/hclspec"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// workLoop claims and processes deliveries. claimCtx stops the claiming;
+// workCtx is what an in-flight delivery runs under, so that a stop lets it
+// finish. In once mode the loop ends when nothing is due.
+func (r *Runner) workLoop(claimCtx, workCtx context.Context, once bool) {
+	if len(r.portList) == 0 {
+		return
+	}
+	for claimCtx.Err() == nil {
+		d, err := r.opts.Box.Claim(claimCtx, r.owner, r.portList, r.opts.Lease)
+		if err != nil {
+			if claimCtx.Err() != nil {
+				return
+			}
+			r.log.Error("claiming a delivery failed", "error", err)
+			if once {
+				return
+			}
+			r.idle(claimCtx)
+			continue
+		}
+		if d == nil {
+			if once {
+				return
+			}
+			r.idle(claimCtx)
+			continue
+		}
+		r.process(workCtx, d)
+	}
+}
+
+// idle waits for a nudge from the router, the next due retry, or IdleWait.
+func (r *Runner) idle(ctx context.Context) {
+	wait := r.opts.IdleWait
+	if at, ok, err := r.opts.Box.NextDue(ctx, r.portList); err == nil && ok {
+		if until := time.Until(at); until < wait {
+			wait = max(until, time.Millisecond)
+		}
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-r.wake:
+	case <-t.C:
+	}
+}
+
+// process makes one delivery attempt and records its outcome.
+func (r *Runner) process(ctx context.Context, d *msgbox.Delivery) {
+	pt := r.ports[d.Port]
+	log := r.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
+
+	// Keep the lease while working: a 100 MiB message or a slow partner
+	// must not let another server take the delivery over.
+	leaseCtx, stopRenew := context.WithCancel(ctx)
+	defer stopRenew()
+	go r.renew(leaseCtx, d.ID, log)
+
+	outcome, sd, delivered := r.attempt(ctx, pt, d, log)
+	if err := r.opts.Box.Finish(ctx, d.ID, r.owner, outcome); err != nil {
+		if errors.Is(err, msgbox.ErrLeaseLost) {
+			log.Warn("lease lost before the outcome was recorded; another instance redoes this delivery")
+			return
+		}
+		log.Error("recording the delivery outcome failed; the delivery is redone after recovery", "error", err)
+		return
+	}
+	m := r.opts.Metrics
+	switch outcome.State {
+	case msgbox.DeliveryDelivered:
+		log.Info("delivered")
+		r.count(func(s *Summary) { s.Delivered++ })
+		if m != nil {
+			m.Delivered.WithLabelValues(d.Port).Inc()
+		}
+	case msgbox.DeliveryRetrying:
+		log.Warn("delivery failed; will retry", "error", outcome.Error, "retry_at", outcome.RetryAt.UTC().Format(time.RFC3339))
+		r.count(func(s *Summary) { s.Retried++ })
+		if m != nil {
+			m.Retried.WithLabelValues(d.Port).Inc()
+		}
+	case msgbox.DeliverySuspended:
+		log.Error("delivery suspended", "reason", outcome.Error)
+		r.count(func(s *Summary) { s.Suspended++ })
+		if m != nil {
+			m.Suspended.WithLabelValues(d.Port).Inc()
+		}
+	}
+	if delivered {
+		if st, ok := pt.sender.(send.Stager); ok {
+			if err := st.Cleanup(sd); err != nil {
+				log.Warn("removing the staged copy failed (harmless)", "error", err)
+			}
+		}
+	}
+}
+
+func (r *Runner) renew(ctx context.Context, id int64, log *slog.Logger) {
+	t := time.NewTicker(r.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.opts.Box.Renew(ctx, id, r.owner, r.opts.Lease); err != nil && ctx.Err() == nil {
+				log.Warn("renewing the delivery lease failed", "error", err)
+			}
+		}
+	}
+}
+
+// attempt runs the pipeline and the transport once.
+func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger) (msgbox.Outcome, send.Delivery, bool) {
+	suspend := func(format string, args ...any) (msgbox.Outcome, send.Delivery, bool) {
+		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, send.Delivery{}, false
+	}
+	detail, err := r.opts.Box.Get(ctx, d.MessageID)
+	if err != nil {
+		return r.failed(pt, d, fmt.Errorf("reading message %s: %w", d.MessageID, err))
+	}
+	msg := detail.Message
+	sd, err := r.target(pt, d, msg)
+	if err != nil {
+		return suspend("%v", err)
+	}
+	// A crash after the transport placed the file but before the box
+	// recorded it: finish that attempt instead of encoding again.
+	if st, ok := pt.sender.(send.Stager); ok {
+		done, err := st.Redo(ctx, sd)
+		if err != nil {
+			return r.failed(pt, d, err)
+		}
+		if done {
+			log.Info("completed a delivery interrupted by the previous stop")
+			return msgbox.Outcome{State: msgbox.DeliveryDelivered}, sd, true
+		}
+	}
+	maxSize := r.opts.Config.Group.MaxMessageSize.V
+	switch {
+	case msg.Size == 0:
+		return suspend("message is empty (0 bytes): nothing to sign or deliver")
+	case maxSize > 0 && msg.Size > maxSize:
+		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
+	}
+	body, err := r.readBody(ctx, d.MessageID, msg.Size)
+	if err != nil {
+		return r.failed(pt, d, err)
+	}
+	start := time.Now()
+	out, err := pt.pipeline.Run(r.opts.Rand, pipeline.Raw(msg.ContentType, body))
+	body = nil // the raw body is not needed past the pipeline
+	if err != nil {
+		// Encoding fails the same way every time: suspend at once.
+		return suspend("pipeline failed: %v", err)
+	}
+	if m := r.opts.Metrics; m != nil {
+		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
+	}
+	payload := send.Payload{Data: out.Data, Body: out.Body}
+	for _, f := range out.Header {
+		payload.Header = append(payload.Header, send.Field{Name: f.Name, Value: f.Value})
+	}
+	start = time.Now()
+	err = pt.sender.Send(ctx, sd, payload)
+	if m := r.opts.Metrics; m != nil {
+		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		return r.failed(pt, d, err)
+	}
+	return msgbox.Outcome{State: msgbox.DeliveryDelivered}, sd, true
+}
+
+// failed turns a failed attempt into a retry, or a suspension once the
+// port's retry attempts are used up (retry.attempts retries after the first
+// try, BizTalk's semantics).
+func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome, send.Delivery, bool) {
+	retry := pt.decl.Retry
+	made := d.Attempts + 1
+	if made > retry.Attempts.V {
+		return msgbox.Outcome{State: msgbox.DeliverySuspended,
+			Error: fmt.Sprintf("%v (suspended after %d attempt(s))", err, made)}, send.Delivery{}, false
+	}
+	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(retry.Interval.V), Error: err.Error()}, send.Delivery{}, false
+}
+
+// target evaluates the port's templates for the message.
+func (r *Runner) target(pt *port, d *msgbox.Delivery, msg msgbox.Message) (send.Delivery, error) {
+	sd := send.Delivery{ID: d.ID, MessageID: d.MessageID, Port: d.Port}
+	val := messageValue(msg)
+	cfg := r.opts.Config
+	t := pt.decl.Transport
+	switch {
+	case t.File != nil:
+		name, err := hclspec.EvalTemplate(cfg, t.File.FileName, val)
+		if err != nil {
+			return sd, fmt.Errorf("file_name of send port %q: %w", d.Port, err)
+		}
+		sd.FileName = name
+	case t.HTTP != nil:
+		u, err := hclspec.EvalTemplate(cfg, t.HTTP.URL, val)
+		if err != nil {
+			return sd, fmt.Errorf("url of send port %q: %w", d.Port, err)
+		}
+		sd.URL = u
+		sd.Headers = map[string]string{}
+		for k, expr := range t.HTTP.Headers {
+			v, err := hclspec.EvalTemplate(cfg, expr, val)
+			if err != nil {
+				return sd, fmt.Errorf("header %s of send port %q: %w", k, d.Port, err)
+			}
+			sd.Headers[k] = v
+		}
+	}
+	return sd, nil
+}
+
+func messageValue(msg msgbox.Message) cty.Value {
+	return hclspec.Message{
+		ID:              msg.ID,
+		ReceiveLocation: msg.ReceiveLocation,
+		FileName:        msg.FileName,
+		ContentType:     msg.ContentType,
+		Size:            msg.Size,
+		ReceivedAt:      msg.ReceivedAt.UTC().Format(time.RFC3339),
+		Properties:      msg.Properties,
+	}.Value()
+}
+
+// readBody reads a message body: the pipeline needs it whole (a signature
+// covers all of it), and only for the duration of this attempt.
+func (r *Runner) readBody(ctx context.Context, id string, size int64) ([]byte, error) {
+	rc, err := r.opts.Box.Body(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("opening body of message %s: %w", id, err)
+	}
+	defer rc.Close()
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading body of message %s: %w", id, err)
+		}
+	}
+}

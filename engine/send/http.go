@@ -1,0 +1,432 @@
+package send
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// DefaultHTTPTimeout bounds one HTTP delivery attempt when
+// HTTPOptions.Timeout is zero.
+const DefaultHTTPTimeout = 30 * time.Second
+
+const (
+	// maxExcerpt is how much of an error response's body an error quotes;
+	// excerptRead is how much is read to produce it.
+	maxExcerpt  = 200
+	excerptRead = 4 * maxExcerpt
+	// maxDrain is how much of a response body is read and discarded so the
+	// connection can be reused; a larger body costs a new connection
+	// rather than an unbounded read.
+	maxDrain = 64 << 10
+	// userAgent is sent unless the payload or the port configures one.
+	userAgent = "bizpipe"
+)
+
+// HTTP is the HTTP transport (send_port transport "http"): each delivery is
+// one POST of the payload body to the evaluated url. It holds one
+// http.Client, and so one connection pool, per port, and is safe for
+// concurrent use.
+//
+// Request headers are the payload's header fields (Payload.Header, added in
+// order, MIME-Version included: it is harmless and tells the receiver that
+// the body is a MIME body), then the port's configured headers
+// (Delivery.Headers), which replace payload fields of the same name: the
+// operator's explicit configuration wins over what the pipeline generated,
+// e.g. a partner that insists on its own Content-Type. A configured "Host"
+// sets the request's Host. Header names and values are checked before
+// anything is sent (values come from message properties, which senders
+// control); errors name the header, never its value, which may be a
+// credential.
+//
+// Redirects are not followed: re-posting a body to wherever a server points
+// is not something a delivery should do silently, so a 3xx is a failed
+// attempt whose error names the Location. Proxies come from the usual
+// environment variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as for any Go
+// program.
+//
+// Errors never contain the request body, header values or the URL's query
+// and password (query strings often carry API keys, e.g. "?code="): URLs are
+// shown as scheme://user@host/path.
+type HTTP struct {
+	client    *http.Client
+	transport *http.Transport
+	timeout   time.Duration
+}
+
+var _ Sender = (*HTTP)(nil)
+
+// NewHTTP returns an HTTP transport. It reads the TLS files now, so that a
+// bad file stops the port at start-up: errors name the file and never
+// include its contents. CAFile, when set, replaces the system roots
+// entirely: only the certificates it holds are trusted. CertFile and KeyFile
+// must be set together; the client certificate is presented whenever a
+// server asks for one (regardless of the CA names the server suggests, so a
+// mismatch fails the handshake visibly instead of silently sending none).
+// A zero Timeout means DefaultHTTPTimeout.
+func NewHTTP(o HTTPOptions) (*HTTP, error) {
+	timeout := o.Timeout
+	switch {
+	case timeout < 0:
+		return nil, fmt.Errorf("send: http transport: negative timeout %s", timeout)
+	case timeout == 0:
+		timeout = DefaultHTTPTimeout
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pool, err := loadCAFile(o.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tlsConf.RootCAs = pool
+	}
+	switch {
+	case o.CertFile != "" && o.KeyFile != "":
+		cert, err := loadKeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		tlsConf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &cert, nil
+		}
+	case o.CertFile != "":
+		return nil, fmt.Errorf("send: http transport: cert_file %s given without key_file", o.CertFile)
+	case o.KeyFile != "":
+		return nil, fmt.Errorf("send: http transport: key_file %s given without cert_file", o.KeyFile)
+	}
+	// A transport of our own rather than a clone of http.DefaultTransport,
+	// which any package may have replaced. Values follow the default's.
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConf,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16, // a port usually talks to one partner host, possibly concurrently
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	client := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return &HTTP{client: client, transport: tr, timeout: timeout}, nil
+}
+
+// Send POSTs p.Body to d.URL and returns nil on a 2xx response. Any other
+// status is a *StatusError; a network failure, TLS failure or timeout
+// (HTTPOptions.Timeout per attempt, covering connect to response headers)
+// is an error too. Delivery over HTTP is at least once (§9): a response
+// lost after the server processed the request leads to a retry.
+func (h *HTTP) Send(ctx context.Context, d Delivery, p Payload) error {
+	u, err := parseHTTPURL(d.URL)
+	if err != nil {
+		return fmt.Errorf("send port %q: url: %w", d.Port, err)
+	}
+	shown := redactURL(u)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("send port %q: POST %s not attempted: %w", d.Port, shown, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), bytes.NewReader(p.Body))
+	if err != nil {
+		// Not wrapped: the error would quote the URL in full.
+		return fmt.Errorf("send port %q: POST %s: cannot build request", d.Port, shown)
+	}
+	if err := setHeaders(req, p.Header, d.Headers); err != nil {
+		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		// *url.Error quotes the full URL, query included: unwrap it.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		if ctx.Err() == nil && rctx.Err() != nil {
+			return fmt.Errorf("send port %q: POST %s: no response within %s: %w", d.Port, shown, h.timeout, err)
+		}
+		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		// The status is the server's acknowledgement; the body does not
+		// matter, so a failure reading it does not fail the delivery.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		return nil
+	}
+	// Read more than is shown: collapsed whitespace and a character cut
+	// by the limit must not hide the rest of a short body.
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, excerptRead))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	serr := &StatusError{
+		Port:       d.Port,
+		URL:        shown,
+		StatusCode: resp.StatusCode,
+		Status:     strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode))),
+		Body:       sanitize(excerpt, maxExcerpt, len(excerpt) == excerptRead),
+	}
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		if lu, err := u.Parse(loc); err == nil {
+			serr.Location = redactURL(lu)
+		} else {
+			serr.Location = "(unparsable)"
+		}
+	}
+	return serr
+}
+
+// Close closes the idle connections of the port's pool. Deliveries after
+// Close still work (they open new connections); call it when the port stops.
+func (h *HTTP) Close() {
+	h.transport.CloseIdleConnections()
+}
+
+// StatusError is the error for a response whose status is not 2xx. A runner
+// may inspect StatusCode (e.g. to report a 4xx differently); every such
+// error is retried under the port's retry policy like any other failure.
+type StatusError struct {
+	Port       string
+	URL        string // redacted: no password, no query
+	StatusCode int
+	Status     string // reason phrase, e.g. "Internal Server Error"
+	// Location is the redacted target of a 3xx response, which is not
+	// followed.
+	Location string
+	// Body is the start of the response body: at most 200 bytes, only
+	// printable characters, whitespace collapsed.
+	Body string
+}
+
+// Error names the port, the redacted URL, the status and the start of the
+// response body.
+func (e *StatusError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "send port %q: POST %s: HTTP %d", e.Port, e.URL, e.StatusCode)
+	if e.Status != "" {
+		b.WriteString(" " + e.Status)
+	}
+	if e.StatusCode >= 300 && e.StatusCode <= 399 {
+		b.WriteString(" (redirects are not followed")
+		if e.Location != "" {
+			b.WriteString("; Location: " + e.Location)
+		}
+		b.WriteString(")")
+	}
+	if e.Body != "" {
+		fmt.Fprintf(&b, ": response: %q", e.Body)
+	}
+	return b.String()
+}
+
+// parseHTTPURL accepts absolute http and https URLs with a host.
+func parseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse's error quotes the whole URL; keep only the reason.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			return nil, fmt.Errorf("invalid URL: %w", uerr.Err)
+		}
+		return nil, errors.New("invalid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("scheme %q is not supported (only http and https)", shorten(u.Scheme, 20))
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%s has no host", redactURL(u))
+	}
+	return u, nil
+}
+
+// redactURL renders u without password, query or fragment.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
+	s := c.Redacted()
+	if u.RawQuery != "" || u.ForceQuery {
+		s += "?[query omitted]"
+	}
+	return s
+}
+
+// setHeaders applies the payload's fields, then the configured headers.
+func setHeaders(req *http.Request, fields []Field, configured map[string]string) error {
+	for _, f := range fields {
+		if err := checkHeader(f.Name, f.Value); err != nil {
+			return fmt.Errorf("payload header: %w", err)
+		}
+		req.Header.Add(f.Name, f.Value)
+	}
+	// Sorted so that names differing only in case resolve the same way
+	// every time.
+	names := make([]string, 0, len(configured))
+	for name := range configured {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		value := configured[name]
+		if err := checkHeader(name, value); err != nil {
+			return fmt.Errorf("configured header: %w", err)
+		}
+		if http.CanonicalHeaderKey(name) == "Host" {
+			req.Host = value // net/http ignores a Host entry in req.Header
+			continue
+		}
+		req.Header.Set(name, value)
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	return nil
+}
+
+// checkHeader rejects what would corrupt the request (CR, LF: header
+// injection) or that net/http would refuse later with a vaguer error.
+func checkHeader(name, value string) error {
+	if name == "" {
+		return errors.New("empty header name")
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return fmt.Errorf("header name %q is not a valid token", shorten(name, 60))
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return fmt.Errorf("header %q: value contains a control character", name)
+		}
+	}
+	return nil
+}
+
+// isTokenChar reports whether c may appear in an HTTP field name (RFC 9110
+// token).
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// sanitize renders the start of a response body for an error message:
+// printable characters only (no terminal escapes, no bidi controls),
+// whitespace runs collapsed to one space, at most max bytes, "..." when cut.
+// more reports that b is only the start of the body.
+func sanitize(b []byte, max int, more bool) string {
+	var out strings.Builder
+	space := false
+	cut := false
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && more && !utf8.FullRune(b) {
+			break // a character cut by the read limit
+		}
+		b = b[n:]
+		var s string
+		switch {
+		case unicode.IsSpace(r):
+			space = out.Len() > 0
+			continue
+		case r == utf8.RuneError || !unicode.IsPrint(r):
+			s = "?"
+		default:
+			s = string(r)
+		}
+		if space {
+			s = " " + s
+			space = false
+		}
+		if out.Len()+len(s) > max {
+			cut = true
+			break
+		}
+		out.WriteString(s)
+	}
+	if cut || more {
+		out.WriteString("...")
+	}
+	return out.String()
+}
+
+// loadCAFile reads a PEM bundle of trust anchors into a fresh pool.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("send: http transport: ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("send: http transport: ca_file %s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
+
+// loadKeyPair loads a client certificate and its key. Errors name the files
+// and never quote their contents: crypto/tls's messages mention PEM block
+// types at most.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("send: http transport: cert_file: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("send: http transport: key_file: %w", err)
+	}
+	// Check the certificate file on its own first, so that an error can
+	// say which of the two files is wrong.
+	if err := checkCertPEM(certPEM); err != nil {
+		return tls.Certificate{}, fmt.Errorf("send: http transport: cert_file %s: %w", certFile, err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("send: http transport: key_file %s (for cert_file %s): %w", keyFile, certFile, err)
+	}
+	return cert, nil
+}
+
+// checkCertPEM requires at least one parsable CERTIFICATE block.
+func checkCertPEM(data []byte) error {
+	sawKey := false
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		switch {
+		case block.Type == "CERTIFICATE":
+			if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+				return fmt.Errorf("cannot parse certificate: %w", err)
+			}
+			return nil
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			sawKey = true
+		}
+	}
+	if sawKey {
+		return errors.New("holds a private key but no certificate (cert_file and key_file swapped?)")
+	}
+	return errors.New("no PEM certificate found")
+}

@@ -1,0 +1,86 @@
+// Package send holds the send-port transports: file and HTTP (spec §3
+// send_port transport blocks, §9 delivery guarantees).
+//
+// The runner evaluates a port's templates (file_name, url, headers) per
+// message and hands the transport a Delivery with concrete values, plus the
+// Payload the pipeline produced. A transport returns nil only when the
+// payload is durably delivered; any error means the attempt failed and the
+// runner retries or suspends per the port's retry policy.
+package send
+
+import (
+	"context"
+	"time"
+)
+
+// Field is one top-level header field of the payload, in order.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// Payload is what a send port delivers.
+type Payload struct {
+	// Data is what a file transport writes: the whole MIME entity (headers,
+	// blank line, body) when a pipeline produced one, else the raw body.
+	Data []byte
+	// Header and Body are what an HTTP transport sends: the entity's
+	// top-level header fields as HTTP headers and its body (a sub-slice of
+	// Data) as the request body. For a pass-through port Header holds just
+	// Content-Type and Body is the raw message.
+	Header []Field
+	Body   []byte
+}
+
+// Delivery identifies one attempt's target with templates already evaluated.
+type Delivery struct {
+	// ID is the message box's delivery id: unique across every server
+	// sharing the box, stable across retries and restarts.
+	ID        int64
+	MessageID string
+	Port      string
+	// FileName is the evaluated file_name template (file transport).
+	FileName string
+	// URL and Headers are the evaluated url and headers (HTTP transport).
+	URL     string
+	Headers map[string]string
+}
+
+// Sender delivers payloads.
+type Sender interface {
+	// Send delivers p. It returns nil only when the delivery is durable at
+	// the destination (file renamed into place and synced; HTTP 2xx).
+	Send(ctx context.Context, d Delivery, p Payload) error
+}
+
+// Stager is implemented by transports that make delivery exactly-once across
+// crashes (the file transport): Send leaves a staged copy behind that only
+// Cleanup removes, after the runner has durably recorded the delivery.
+type Stager interface {
+	Sender
+	// Redo finishes an attempt a crash interrupted, without the payload:
+	// when a staged copy of delivery d exists it makes sure it is in place
+	// and returns done=true; the runner then records d as delivered without
+	// running the pipeline again (whose output would differ: encryption is
+	// randomised). done=false means there is nothing staged: run the
+	// pipeline and Send as usual.
+	Redo(ctx context.Context, d Delivery) (done bool, err error)
+	// Cleanup removes the staged copy of a delivery the box has recorded as
+	// delivered. It is best-effort: a leftover staged copy is harmless.
+	Cleanup(d Delivery) error
+}
+
+// FileOptions configures a file transport (send_port transport "file").
+type FileOptions struct {
+	Dir       string // output directory
+	Overwrite bool   // copy_mode = "overwrite"; default create_new
+}
+
+// HTTPOptions configures an HTTP transport (send_port transport "http").
+type HTTPOptions struct {
+	Timeout time.Duration
+	// CAFile, CertFile and KeyFile are PEM files: trust anchors for the
+	// server, and a client certificate and key. Empty means system roots /
+	// no client certificate.
+	CAFile, CertFile, KeyFile string
+}
