@@ -171,11 +171,15 @@ func NewFile(o FileOptions, sink Sink, log *slog.Logger) (*File, error) {
 
 // Run polls every PollInterval (measured from the end of one pass to the
 // start of the next, so slow passes never pile up), starting at once, until
-// ctx is done; then it returns nil. A pass in progress sees ctx cancelled:
-// the publish it is in fails and its file is given back. Every failure is
+// ctx is done; then it returns nil. When ctx is done during a pass, the file
+// being published is finished - its Publish gets a context that is not
+// cancelled, so a stopping server completes the work in flight (spec §8)
+// rather than rolling it back - and no further file is started. The Sink
+// must bound its own time (a hung Publish holds Run up). Every failure is
 // logged and polling goes on, so Run returns no other error.
 func (f *File) Run(ctx context.Context) error {
 	f.log.Info("file receive location started", "dir", f.o.Dir, "pattern", f.o.Pattern, "owner", f.o.Owner)
+	work := context.WithoutCancel(ctx)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -185,7 +189,7 @@ func (f *File) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		_, _ = f.Poll(ctx) // Poll logs its failures; the next pass retries
+		_, _ = f.pass(work, ctx.Done()) // failures are logged; the next pass retries
 		t.Reset(f.o.PollInterval)
 	}
 }
@@ -206,9 +210,26 @@ func (f *File) SettleTime() time.Duration { return f.o.SettleTime }
 //
 // Every failure is logged as it happens; the error, when not nil, joins
 // them for callers that want to report a pass (--once): the directory could
-// not be read, a file could not be claimed or published. Files after a
-// failed one are still processed, unless ctx is done.
+// not be read, a file could not be claimed or published. It is
+// informational: files after a failed one are still processed, and the next
+// pass retries. When ctx is done the pass stops before the next file; the
+// publish in progress sees the cancelled context, and if it fails its file
+// is given back. ctx's error is then part of the result.
 func (f *File) Poll(ctx context.Context) (published int, err error) {
+	return f.pass(ctx, ctx.Done())
+}
+
+// pass is Poll with separate signals: ctx is given to the Sink, stop ends
+// the pass before the next file.
+func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, err error) {
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.passes.Add(1)
@@ -234,7 +255,7 @@ func (f *File) Poll(ctx context.Context) (published int, err error) {
 
 	// Leftover claims first: they have waited longest.
 	for _, claim := range slices.Sorted(maps.Keys(f.leftovers)) {
-		if ctx.Err() != nil {
+		if stopped() {
 			break
 		}
 		name := f.leftovers[claim]
@@ -293,7 +314,7 @@ func (f *File) Poll(ctx context.Context) (published int, err error) {
 		return cmp.Or(cmp.Compare(a.st.mtime, b.st.mtime), strings.Compare(a.name, b.name))
 	})
 	for _, c := range ready {
-		if ctx.Err() != nil {
+		if stopped() {
 			break
 		}
 		acked, err := f.receive(ctx, c.name)
@@ -326,7 +347,7 @@ func (f *File) candidate(name string) bool {
 	if strings.HasPrefix(name, ".") {
 		return false
 	}
-	if len(name) >= 4 && name[len(name)-4:] == ".tmp" {
+	if len(name) >= 4 && strings.EqualFold(name[len(name)-4:], ".tmp") {
 		return false
 	}
 	ok, _ := filepath.Match(f.o.Pattern, name) // pattern checked by NewFile

@@ -182,7 +182,9 @@ func TestFileSkipsDotTmpAndNonRegular(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := newRecorder()
-	f, _ := newTestFile(t, fileOpts(dir), rec)
+	o := fileOpts(dir)
+	o.SettleTime = time.Nanosecond // the link is fresh: only its type may keep it out
+	f, _ := newTestFile(t, o, rec)
 	if n, err := poll(t, f); n != 1 || err != nil {
 		t.Fatalf("Poll = %d, %v; want 1, nil", n, err)
 	}
@@ -486,22 +488,57 @@ func TestFileRecoveredClaimStaysClaimedOnFailure(t *testing.T) {
 	}
 }
 
-func TestFileCancelDuringPublishGivesFileBack(t *testing.T) {
+func TestFilePollCancelGivesFileBack(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.xml", "x")
+	writeFile(t, dir, "b.xml", "y")
+	ctx, cancel := context.WithCancel(context.Background())
 	rec := newRecorder()
-	entered := make(chan struct{})
 	rec.setBefore(func(ctx context.Context, _ msgbox.Incoming) error {
-		close(entered)
+		cancel() // the caller gives up while this file is being published
 		<-ctx.Done()
 		return ctx.Err()
+	})
+	f, _ := newTestFile(t, fileOpts(dir), rec)
+	n, err := f.Poll(ctx)
+	if n != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Poll = %d, %v; want 0, context.Canceled", n, err)
+	}
+	if left := names(t, dir); !slices.Equal(left, []string{"a.xml", "b.xml"}) {
+		t.Errorf("left %v, want both files under their names", left)
+	}
+}
+
+func TestFileRunFinishesInFlightOnStop(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.xml", "first")
+	p := writeFile(t, dir, "b.xml", "second")
+	// b is newer: files go oldest first, so a is the one in flight.
+	newer := oldTime().Add(time.Minute)
+	if err := os.Chtimes(p, newer, newer); err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var publishCtxErr error
+	calls := 0
+	rec := newRecorder()
+	rec.setBefore(func(ctx context.Context, _ msgbox.Incoming) error {
+		calls++
+		if calls == 1 {
+			close(entered)
+			<-release
+			publishCtxErr = ctx.Err()
+		}
+		return nil
 	})
 	f, _ := newTestFile(t, fileOpts(dir), rec)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 	<-entered
-	cancel()
+	cancel() // SIGTERM while a.xml is being published
+	close(release)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -510,8 +547,15 @@ func TestFileCancelDuringPublishGivesFileBack(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	if left := names(t, dir); !slices.Equal(left, []string{"a.xml"}) {
-		t.Errorf("left %v, want a.xml given back", left)
+	if publishCtxErr != nil {
+		t.Errorf("in-flight publish saw %v; it should be allowed to finish", publishCtxErr)
+	}
+	got := rec.all()
+	if len(got) != 1 || got[0].In.FileName != "a.xml" || string(got[0].Body) != "first" {
+		t.Fatalf("published %+v, want only the in-flight a.xml", got)
+	}
+	if left := names(t, dir); !slices.Equal(left, []string{"b.xml"}) {
+		t.Errorf("left %v, want a.xml acknowledged and b.xml not started", left)
 	}
 }
 

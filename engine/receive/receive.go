@@ -34,9 +34,9 @@ type FileOptions struct {
 	// Location is the receive location's name, stamped on each message.
 	Location     string
 	Dir          string
-	Pattern      string // glob on the base name; "*" by default
+	Pattern      string        // glob on the base name; "*" by default
 	PollInterval time.Duration // 1s by default (spec §3)
-	ContentType  string // DefaultContentType when empty
+	ContentType  string        // DefaultContentType when empty
 	Properties   map[string]string
 	// Owner is a stable name of this process's instance (e.g. the server
 	// name). Files are claimed by renaming them to a hidden name that

@@ -83,6 +83,7 @@ send_port "northwind" {
 // TestPerPair: rules are evaluated per (send port, host instance) pair, and a
 // finding names the exact instance, never its healthy sibling.
 func TestPerPair(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	good := func(s *scene, n int) {
 		s.certKey(fmt.Sprintf("personal%d", n), "sign.pem", "sign")
@@ -247,6 +248,7 @@ send_port "fabrikam" {
 // TestOneServerOneFinding: a missing partner certificate is a property of
 // (port, server): two instances on the same server give one finding.
 func TestOneServerOneFinding(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	s := newScene(t, p)
 	s.mkdir("personal")
@@ -260,6 +262,7 @@ func TestOneServerOneFinding(t *testing.T) {
 // TestSensitiveValuesNeverShown: values from sensitive variables appear in
 // no summary or detail, whichever rule reports.
 func TestSensitiveValuesNeverShown(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	const password = "s3cret-Pa55word!"
 	cases := []struct {
@@ -350,6 +353,7 @@ func TestSensitiveValuesNeverShown(t *testing.T) {
 // the decoder) gets no invented findings; what does not depend on the host
 // is still checked.
 func TestUnresolvedHost(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	s := newScene(t, p)
 	s.write(`
@@ -398,6 +402,7 @@ send_port "northwind" {
 // the same directory read it once: every declaration gets the very same
 // loaded store, the one in the Cache passed in.
 func TestStoresLoadedOnce(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	s := newScene(t, p)
 	s.certKey("shared", "sign.pem", "sign")
@@ -493,6 +498,7 @@ func countCode(diags hcl.Diagnostics, code diag.Code) int {
 // TestDeterministic: the same configuration gives the same diagnostics,
 // run after run, although stores load concurrently.
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	s := newScene(t, p)
 	s.certOnly("personal1", "sign.pem", "sign")

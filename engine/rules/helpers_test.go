@@ -42,14 +42,16 @@ func newPKI(t *testing.T) *pki {
 	return &pki{t: t, now: time.Now(), keys: testpki.NewKeys(), certs: map[string]*testpki.Cert{}}
 }
 
-// RSA-2048 key indices in the pool.
+// RSA-2048 key indices in the pool. The variants of the signing and partner
+// certificates share the decoy's key: no test puts two of them, or one of
+// them and the decoy, into one store.
 const (
 	keySign    = iota // the group signing certificate
 	keyPartner        // the partner (encryption) certificate
 	keyDecoy          // an unrelated certificate with key
-	keySignAlt        // variants of the signing certificate
-	keyPartAlt        // variants of the partner certificate
-	keySign2          // a second, valid signing certificate
+
+	keySignAlt = keyDecoy // variants of the signing certificate
+	keyPartAlt = keyDecoy // variants of the partner certificate
 )
 
 // with returns p for subtest t: the same certificates and keys, reported
@@ -72,8 +74,6 @@ func (p *pki) cert(name string) *testpki.Cert {
 	switch name {
 	case "sign":
 		o = testpki.Options{Key: rsa(keySign)}
-	case "sign2":
-		o = testpki.Options{Key: rsa(keySign2)}
 	case "decoy":
 		o = testpki.Options{Key: rsa(keyDecoy)}
 	case "sign-expired":

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +13,7 @@ import (
 
 // Details of the standard topology (see topo): the objects of the pair
 // (fabrikam, instance of send_host on srv1 as svc_send).
-var (
-	pairObjects = []string{`Send port "fabrikam"`, `pipeline "pl"`, `host "send_host"`, `server "srv1"`, `service account "svc_send"`}
-)
+var pairObjects = []string{`Send port "fabrikam"`, `pipeline "pl"`, `host "send_host"`, `server "srv1"`, `service account "svc_send"`}
 
 func signPair(extra ...string) []string {
 	return append(append(append([]string{}, pairObjects...), `certificate store "personal"`), extra...)
@@ -108,6 +107,7 @@ send_port "fabrikam" {
 )
 
 func TestRules(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	const wrongPassword = "Tr0ub4dor&3-not-it"
 	const p12Password = "correct horse battery staple"
@@ -385,7 +385,7 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner")
 			},
 			want: []finding{{diag.CodeSignCertDates, errorSev, "sign", `"{{tp "sign-notyet"}}"`, "",
-				list(`group "contoso"`, `{{TP "sign-notyet"}}`, "not valid before")}},
+				list(`group "contoso"`, `{{TP "sign-notyet"}}`, "stores/personal/sign.pem", "not valid before")}},
 		},
 
 		// BP3004: signing certificate expires within the warning window.
@@ -397,7 +397,7 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner")
 			},
 			want: []finding{{diag.CodeSignCertExpiring, warningSev, "sign", `"{{tp "sign-expiring"}}"`, "",
-				list(`group "contoso"`, `{{TP "sign-expiring"}}`, "720h", "certificate_expiry_warning")}},
+				list(`group "contoso"`, `{{TP "sign-expiring"}}`, "stores/personal/sign.pem", "720h", "certificate_expiry_warning")}},
 		},
 		{
 			name: "BP3004 pass: 10 days left is outside a 48h window",
@@ -417,7 +417,7 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner")
 			},
 			want: []finding{{diag.CodeSignCertUsage, errorSev, "sign", `"{{tp "sign-no-ds"}}"`, "",
-				list(`group "contoso"`, `{{TP "sign-no-ds"}}`, "digitalSignature")}},
+				list(`group "contoso"`, `{{TP "sign-no-ds"}}`, "stores/personal/sign.pem", "digitalSignature")}},
 		},
 		{
 			name: "BP3005 extended key usage serverAuth only: warning",
@@ -427,7 +427,7 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner")
 			},
 			want: []finding{{diag.CodeSignCertUsage, warningSev, "sign", `"{{tp "sign-eku-server"}}"`, "",
-				list(`group "contoso"`, `{{TP "sign-eku-server"}}`, "emailProtection")}},
+				list(`group "contoso"`, `{{TP "sign-eku-server"}}`, "stores/personal/sign.pem", "emailProtection")}},
 		},
 		{
 			name: "BP3005 extended key usage with an OID Go does not know: warning",
@@ -459,14 +459,14 @@ func TestRules(t *testing.T) {
 		// BP3006: a host running a signing port has no instance.
 		{
 			name:   "BP3006 signing host without instance",
-			hcl:    strings.Replace(hostWithoutInstance, "%s", "opaque", 1),
+			hcl:    fmt.Sprintf(hostWithoutInstance, "opaque"),
 			stores: func(*scene) {},
 			want: []finding{{diag.CodeSignHostNoInstance, errorSev, "host", `host "send_host"`, "",
 				list(`Host "send_host"`, `"fabrikam"`)}},
 		},
 		{
 			name:   "BP3006 pass: host without instance whose port does not sign",
-			hcl:    strings.Replace(hostWithoutInstance, "%s", "none", 1),
+			hcl:    fmt.Sprintf(hostWithoutInstance, "none"),
 			stores: func(*scene) {},
 		},
 
@@ -495,7 +495,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "BP4002 server without other-people store",
-			hcl:  strings.Replace(strings.Replace(serverWithoutOtherPeople, "%s", "true", 1), "%s", `encryption_certificate = "{{tp "partner"}}"`, 1),
+			hcl:  fmt.Sprintf(serverWithoutOtherPeople, "true", `encryption_certificate = "{{tp "partner"}}"`),
 			stores: func(s *scene) {
 				s.certKey("personal", "sign.pem", "sign")
 			},
@@ -504,7 +504,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "BP4002 pass: a server that runs no encrypting port needs no other-people store",
-			hcl:  strings.Replace(strings.Replace(serverWithoutOtherPeople, "%s", "false", 1), "%s", "", 1),
+			hcl:  fmt.Sprintf(serverWithoutOtherPeople, "false", ""),
 			stores: func(s *scene) {
 				s.certKey("personal", "sign.pem", "sign")
 			},
@@ -545,7 +545,7 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner-notyet")
 			},
 			want: []finding{{diag.CodeEncCertDates, errorSev, "enc", `"{{tp "partner-notyet"}}"`, "",
-				list(`send port "fabrikam"`, `{{TP "partner-notyet"}}`, "not valid before")}},
+				list(`send port "fabrikam"`, `{{TP "partner-notyet"}}`, "stores/other/partner.cer", "not valid before")}},
 		},
 
 		// BP4004: encryption certificate expires within the window.
@@ -577,7 +577,7 @@ func TestRules(t *testing.T) {
 				s.put("other", "partner.pem", s.pki.cert("partner-ecdsa").CertPEM())
 			},
 			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-ecdsa"}}"`, "",
-				list(`send port "fabrikam"`, `{{TP "partner-ecdsa"}}`, "ECDSA", "RSA")}},
+				list(`send port "fabrikam"`, `{{TP "partner-ecdsa"}}`, "stores/other/partner.pem", "ECDSA", "RSA")}},
 		},
 		{
 			name: "BP4005 key usage without keyEncipherment",
@@ -587,7 +587,7 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner-no-ke")
 			},
 			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-no-ke"}}"`, "",
-				list(`send port "fabrikam"`, `{{TP "partner-no-ke"}}`, "keyEncipherment")}},
+				list(`send port "fabrikam"`, `{{TP "partner-no-ke"}}`, "stores/other/partner.cer", "keyEncipherment")}},
 		},
 		{
 			name: "BP4005 pass: RSA certificate without key usage extension",

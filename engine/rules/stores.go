@@ -81,6 +81,7 @@ func (c *checker) loadStores() {
 			}
 		}
 		if n := len(j.store.UnopenedPKCS12); n > 0 {
+			ls.complete = false
 			c.add(diag.Warningf(diag.CodePasswordUnknown, s.Password.Range, "Store password unknown: PKCS#12 files not checked",
 				"%s holds %d PKCS#12 file(s) (%s), but its password has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*). Those files were not opened, and the certificate rules that need them are skipped for this store.",
 				storeDesc(s), n, listFiles(s, j.store.UnopenedPKCS12)))

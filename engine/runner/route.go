@@ -111,12 +111,14 @@ func (r *Runner) pollReceivers(ctx context.Context) (int, error) {
 	for wait := 0; ; wait++ {
 		total, pending := 0, 0
 		for _, rc := range r.recv {
-			n, err := rc.poll(ctx)
-			if err != nil {
-				return total, err
-			}
+			// A poll error (a missing directory, one file that failed) is
+			// logged by the receiver; it must not stop the other locations.
+			n, _ := rc.poll(ctx)
 			total += n
 			pending += rc.pending()
+		}
+		if ctx.Err() != nil {
+			return total, ctx.Err()
 		}
 		if total > 0 || pending == 0 || wait == maxSettleWaits {
 			return total, nil

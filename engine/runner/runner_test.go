@@ -200,7 +200,7 @@ send_port "fabrikam" {
 		if err != nil {
 			t.Fatalf("%s: openssl cms -decrypt: %v", name, err)
 		}
-		ver := exec.Command(openssl, "cms", "-verify", "-binary", "-CAfile", caFile, "-signer", signerOut)
+		ver := exec.Command(openssl, "cms", "-verify", "-CAfile", caFile, "-signer", signerOut)
 		ver.Stdin = bytes.NewReader(plain)
 		var stderr bytes.Buffer
 		ver.Stderr = &stderr

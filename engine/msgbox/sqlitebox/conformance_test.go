@@ -62,7 +62,7 @@ func checkInvariants(t *testing.T, path string) {
 			if err := rows.Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, fmt.Sprint(vals...))
+			out = append(out, fmt.Sprintln(vals...)) // space-separated
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
@@ -74,6 +74,7 @@ func checkInvariants(t *testing.T, path string) {
 		{"foreign keys", "SELECT * FROM pragma_foreign_key_check"},
 		{"orphan bodies (a Receive left chunks behind)",
 			"SELECT id FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)"},
+		{"bodies still marked staged", "SELECT id FROM bodies WHERE touched_at IS NOT NULL"},
 		{"bodies whose chunks do not add up to the size",
 			`SELECT m.id, m.size, coalesce(sum(length(c.data)), 0), count(c.seq), coalesce(max(c.seq), -1)
 			 FROM messages m LEFT JOIN body_chunks c ON c.body_id = m.body_id GROUP BY m.id
@@ -98,11 +99,14 @@ func checkInvariants(t *testing.T, path string) {
 		var id, st string
 		var routed, terminated bool
 		f := strings.Fields(row)
+		if len(f) != 4 {
+			t.Fatalf("unexpected row %q", row)
+		}
 		id, st = f[0], f[3]
 		routed, terminated = f[1] == "1", f[2] == "1"
 		var states []msgbox.DeliveryState
 		for _, s := range query("SELECT state FROM deliveries WHERE message_id = ?", id) {
-			states = append(states, msgbox.DeliveryState(s))
+			states = append(states, msgbox.DeliveryState(strings.TrimSpace(s)))
 		}
 		if want := msgbox.DeriveStatus(routed, terminated, states); string(want) != st {
 			t.Errorf("message %s: stored status %s, derived %s", id, st, want)

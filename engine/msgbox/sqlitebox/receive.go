@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/engine/msgbox"
@@ -22,13 +23,15 @@ var errStagedGone = errors.New("the body's staged chunks were removed (paused lo
 // Receive stores a new message and its body (see msgbox.Box).
 //
 // A duplicate SourceKey is detected before body is read, and body is then
-// not read at all. A body that fits in one chunk is stored, with the
-// message, in one transaction. A larger one is stored chunk by chunk, each
-// chunk in a short transaction of its own, and the message row that makes it
-// visible is inserted in a last transaction: the write lock is never held
-// while waiting for body (an HTTP client may be slow), so Claim and Finish
-// go on meanwhile, and the WAL is checkpointed as the body comes in instead
-// of growing by the whole body. Until that last commit the message does not
+// not read at all. A nil body is an empty one.
+//
+// A body that fits in one chunk is stored, with the message, in one
+// transaction. A larger one is stored chunk by chunk, each chunk in a short
+// transaction of its own, and the message row that makes it visible is
+// inserted in a last transaction: the write lock is never held while waiting
+// for body (an HTTP client may be slow), so Claim and Finish go on
+// meanwhile, and the WAL is checkpointed as the body comes in instead of
+// growing by the whole body. Until that last commit the message does not
 // exist; if body fails, ctx ends or the process dies, the staged chunks are
 // removed (at once, or by a later Open) and no partial message is ever seen.
 func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
@@ -47,6 +50,9 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 			return msgbox.Message{}, false, err
 		}
 		return *m, true, nil
+	}
+	if body == nil {
+		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
 	}
 	props, err := encodeProperties(in.Properties)
 	if err != nil {
@@ -81,7 +87,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 				return err
 			}
 			now := b.clock()
-			res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (?)", toDB(now))
+			res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (NULL)")
 			if err != nil {
 				return fmt.Errorf("storing body: %w", err)
 			}
@@ -150,6 +156,9 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 			_, err = tx.ExecContext(ctx, "DELETE FROM bodies WHERE id = ?", bodyID)
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = NULL WHERE id = ?", bodyID); err != nil {
+			return err
+		}
 		msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
 		return err
 	})
@@ -201,7 +210,8 @@ func (b *Box) stageFirst(ctx context.Context, chunk []byte) (int64, error) {
 // touchBody records that a staged body is still being written, and fails if
 // it has been swept meanwhile.
 func touchBody(ctx context.Context, tx *sql.Tx, bodyID int64, now time.Time) error {
-	res, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = ? WHERE id = ?", toDB(now), bodyID)
+	res, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = ? WHERE id = ? AND touched_at IS NOT NULL",
+		toDB(now), bodyID)
 	if err != nil {
 		return err
 	}
@@ -220,7 +230,7 @@ func (b *Box) discardBody(ctx context.Context, bodyID int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	_ = b.withWrite(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE id = ?
+		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE id = ? AND touched_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, bodyID)
 		return err
 	})

@@ -353,7 +353,9 @@ func (b *Box) checkSchema(ctx context.Context) error {
 // committed (no message references them) untouched since before.
 func (b *Box) sweep(ctx context.Context, before time.Time) error {
 	return b.withWrite(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE touched_at < ?
+		// NOT EXISTS is a guard: a body a message references has no
+		// touched_at, and the foreign key would refuse its deletion anyway.
+		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE touched_at IS NOT NULL AND touched_at < ?
 			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, toDB(before))
 		if err != nil {
 			return fmt.Errorf("removing interrupted uploads: %w", err)

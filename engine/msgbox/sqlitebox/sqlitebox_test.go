@@ -383,6 +383,17 @@ func TestInterruptedReceiveLeavesNothing(t *testing.T) {
 	}
 }
 
+func TestNilBodyIsEmpty(t *testing.T) {
+	b := openTemp(t, Options{})
+	m, _, err := b.Receive(context.Background(), in("none"), nil)
+	if err != nil || m.Size != 0 {
+		t.Fatalf("Receive(nil body) = %+v, %v; want an empty message", m, err)
+	}
+	if got := readAll(t, b, m.ID); len(got) != 0 {
+		t.Errorf("body = %q, want empty", got)
+	}
+}
+
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }

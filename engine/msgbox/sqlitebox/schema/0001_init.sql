@@ -4,15 +4,19 @@
 -- storing text where a number belongs.
 
 -- A body is stored as a row here plus its chunks. A Receive of a body larger
--- than one chunk commits the chunks in transactions of their own ("staged")
--- and links the body to its message in a last transaction; a staged body no
--- message references is an interrupted Receive, removed by Open once it has
--- not been touched for Options.StaleUploadAfter. AUTOINCREMENT keeps a swept
--- body's id from being reused under a Receive that is still writing to it.
+-- than one chunk commits the chunks in transactions of their own ("staged",
+-- touched_at set at each chunk) and links the body to its message in a last
+-- transaction, which clears touched_at. A staged body is an interrupted
+-- Receive once it has not been touched for Options.StaleUploadAfter; Open
+-- removes it, finding it through the partial index without scanning the
+-- committed bodies. AUTOINCREMENT keeps a swept body's id from being reused
+-- under a Receive that is still writing to it.
 CREATE TABLE bodies (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    touched_at INTEGER NOT NULL
+    touched_at INTEGER  -- NULL once a message references the body
 ) STRICT;
+
+CREATE INDEX bodies_staged ON bodies (touched_at) WHERE touched_at IS NOT NULL;
 
 CREATE TABLE body_chunks (
     body_id INTEGER NOT NULL REFERENCES bodies (id) ON DELETE CASCADE,

@@ -1,0 +1,317 @@
+// Package e2e runs the real bizpipe binary as a child process: crash safety
+// under SIGKILL and the README's quickstart.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/engine/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/engine/smime"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// bizpipeBin is the binary under test, built once by TestMain.
+var bizpipeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bizpipe-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bizpipeBin = filepath.Join(dir, "bizpipe")
+	build := exec.Command("go", "build", "-o", bizpipeBin, "github.com/bizpipe/bizpipe/cmd/bizpipe")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building bizpipe:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// crashConfig signs and encrypts every file from in/ into out/, named after
+// the input, so that a message published twice would collide.
+const crashConfig = `
+group "g" { signing_certificate = "%s" }
+certificate_store "personal" {
+  path     = "stores/personal"
+  password = "pw"
+}
+certificate_store "others" { path = "stores/others" }
+service_account "svc" { personal_store = certificate_store.personal }
+server "srv1" { other_people_store = certificate_store.others }
+host "h" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+}
+pipeline "sign_encrypt" {
+  encoder "smime" {
+    signature = "clear"
+    encrypt   = true
+  }
+}
+receive_location "in" {
+  host = host.h
+  transport "file" {
+    path          = "in"
+    poll_interval = "20ms"
+  }
+}
+send_port "out" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "%s"
+  filter                 = true
+  transport "file" {
+    path      = "out"
+    file_name = "${message.file_name}.p7m"
+  }
+  retry {
+    attempts = 100
+    interval = "50ms"
+  }
+}
+`
+
+// TestCrashSafety kills a running bizpipe with SIGKILL at random instants
+// while hundreds of messages flow, restarts it, and checks that every
+// message is delivered exactly once and none remains in the input.
+func TestCrashSafety(t *testing.T) {
+	const messages = 300
+	keys := testpki.NewKeys()
+	ca := testpki.SelfSigned(t, testpki.Options{CommonName: "CA", IsCA: true, Key: keys.Key(t, testpki.RSA2048, 0)})
+	signer := ca.Issue(t, testpki.Options{CommonName: "Signer", Key: keys.Key(t, testpki.RSA2048, 1)})
+	partner := ca.Issue(t, testpki.Options{CommonName: "Partner", Key: keys.Key(t, testpki.RSA2048, 2)})
+	dir := t.TempDir()
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "s.p12", signer.PKCS12(t, "pw", false, ca))
+	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "p.pem", partner.CertPEM())
+	testpki.WriteFile(t, dir, "bizpipe.hcl", []byte(fmt.Sprintf(crashConfig, signer.SHA1(), partner.SHA1())))
+	for _, d := range []string{"in", "out"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := func(i int) []byte {
+		return []byte(fmt.Sprintf("ISA*00*%06d*~\r\nbinary\x00\xff%s", i, strings.Repeat("x", i%97)))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	next := 0
+	drop := func(n int) {
+		for ; n > 0 && next < messages; n-- {
+			name := fmt.Sprintf("m%04d.edi", next)
+			writeSettled(t, filepath.Join(dir, "in", name), body(next))
+			next++
+		}
+	}
+	data := filepath.Join(dir, "data")
+	drop(messages / 2)
+	kills := 0
+	for round := 0; round < 40 && (next < messages || countFiles(t, filepath.Join(dir, "out")) < messages); round++ {
+		cmd := exec.Command(bizpipeBin, "run", "--data-dir", data, dir)
+		cmd.Stdout, cmd.Stderr = nil, nil
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		drop(1 + rng.IntN(30))
+		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		kills++
+	}
+	drop(messages)
+	// A final run drains whatever the kills left behind.
+	out, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", data, dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("final run --once: %v\n%s", err, out)
+	}
+	t.Logf("%d kills; final run: %s", kills, lastLine(out))
+
+	// Nothing left in the input, not even a claimed file.
+	entries, err := os.ReadDir(filepath.Join(dir, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left in the input: %s", e.Name())
+	}
+	// Every message exactly once in the output, with the right content.
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	for i := range messages {
+		f := filepath.Join(dir, "out", fmt.Sprintf("m%04d.edi.p7m", i))
+		entity, err := os.ReadFile(f)
+		if err != nil {
+			t.Errorf("message %d not delivered: %v", i, err)
+			continue
+		}
+		d, err := smime.Decode(entity, smime.DecodeOptions{Cert: partner.Cert, Key: decrypter(t, partner), Roots: roots})
+		if err != nil {
+			t.Errorf("message %d: %v", i, err)
+			continue
+		}
+		if !bytes.Equal(d.Body, body(i)) {
+			t.Errorf("message %d: wrong content", i)
+		}
+	}
+	if n := countFiles(t, filepath.Join(dir, "out")); n != messages {
+		t.Errorf("%d files delivered, want %d", n, messages)
+	}
+	// The box agrees: one message per input file, all delivered.
+	box, err := sqlitebox.Open(filepath.Join(data, "messagebox.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	all, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, m := range all {
+		seen[m.FileName]++
+		if m.Status != msgbox.StatusDelivered {
+			t.Errorf("message %s (%s) is %s: %s", m.ID, m.FileName, m.Status, m.Reason)
+		}
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("%s published %d times", name, n)
+		}
+	}
+	if len(seen) != messages {
+		t.Errorf("box holds %d distinct files, want %d", len(seen), messages)
+	}
+}
+
+// writeSettled writes a file the way producers should (temp name, rename)
+// and back-dates it so that the receiver takes it at once.
+func writeSettled(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(tmp, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countFiles counts the non-hidden files in dir.
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") {
+			n++
+		}
+	}
+	return n
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+func decrypter(t *testing.T, c *testpki.Cert) crypto.Decrypter {
+	t.Helper()
+	d, ok := c.Key.(crypto.Decrypter)
+	if !ok {
+		t.Fatalf("%s: key cannot decrypt", c.Cert.Subject)
+	}
+	return d
+}
+
+// TestQuickstart runs the README's quickstart on a copy of
+// examples/quickstart and checks its output with OpenSSL, as the README
+// tells a user to: decrypt with the partner's key, verify against the demo
+// CA, and get the sample order back.
+func TestQuickstart(t *testing.T) {
+	openssl := testpki.OpenSSL(t)
+	dir := filepath.Join(t.TempDir(), "quickstart")
+	if err := os.CopyFS(dir, os.DirFS("../../examples/quickstart")); err != nil {
+		t.Fatal(err)
+	}
+	samples, err := filepath.Glob(filepath.Join(dir, "samples", "*.xml"))
+	if err != nil || len(samples) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	for _, s := range samples {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSettled(t, filepath.Join(dir, "in", filepath.Base(s)), b)
+	}
+	cmd := exec.Command(bizpipeBin, "run", "--once", "quickstart")
+	cmd.Dir = filepath.Dir(dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run --once: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("received %d, delivered %d,", len(samples), len(samples)); !strings.Contains(string(out), want) {
+		t.Fatalf("summary does not say %q:\n%s", want, out)
+	}
+	outs, err := filepath.Glob(filepath.Join(dir, "out", "fabrikam", "*.eml"))
+	if err != nil || len(outs) != len(samples) {
+		t.Fatalf("%d output files, want %d (%v)", len(outs), len(samples), err)
+	}
+	want := map[string]bool{}
+	for _, s := range samples {
+		b, _ := os.ReadFile(s)
+		// The samples are text/xml... declared application/xml: not text/*,
+		// so the bytes come back exactly.
+		want[string(b)] = true
+	}
+	partner := filepath.Join(dir, "partner")
+	for _, o := range outs {
+		dec := exec.Command(openssl, "cms", "-decrypt", "-recip", filepath.Join(partner, "fabrikam.pem"),
+			"-inkey", filepath.Join(partner, "fabrikam.key"), "-in", o)
+		plain, err := dec.Output()
+		if err != nil {
+			t.Fatalf("%s: openssl cms -decrypt: %v", o, err)
+		}
+		ver := exec.Command(openssl, "cms", "-verify", "-CAfile", filepath.Join(partner, "ca.pem"))
+		ver.Stdin = bytes.NewReader(plain)
+		var stderr bytes.Buffer
+		ver.Stderr = &stderr
+		entity, err := ver.Output()
+		if err != nil {
+			t.Fatalf("%s: openssl cms -verify: %v\n%s", o, err, stderr.String())
+		}
+		d, err := smime.Decode(entity, smime.DecodeOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", o, err)
+		}
+		if !want[string(d.Body)] {
+			t.Errorf("%s: content is not one of the samples:\n%s", o, d.Body)
+		}
+	}
+}
