@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
@@ -78,7 +79,23 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"values":          stdlib.ValuesFunc,
 		"zipmap":          stdlib.ZipmapFunc,
 		"env":             envFunction(mode, lookupEnv),
+		"startswith":      stringPredicate("startswith", strings.HasPrefix),
+		"endswith":        stringPredicate("endswith", strings.HasSuffix),
+		"strcontains":     stringPredicate("strcontains", strings.Contains),
 	}
+}
+
+// stringPredicate makes Terraform's startswith, endswith and strcontains,
+// which filters on file names need and go-cty's library lacks.
+func stringPredicate(name string, f func(s, x string) bool) function.Function {
+	return function.New(&function.Spec{
+		Description: name + " tests a string against another.",
+		Params:      []function.Parameter{{Name: "string", Type: cty.String}, {Name: "other", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.BoolVal(f(args[0].AsString(), args[1].AsString())), nil
+		},
+	})
 }
 
 // envFunction reads an environment variable. During validate an unset

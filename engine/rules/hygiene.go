@@ -18,7 +18,7 @@ func (c *checker) checkWeakAlgorithms() {
 					"Pipeline %q signs with SHA-1, which is broken for signatures; use \"sha256\" unless a partner cannot verify it.", p.Name))
 			}
 			if s.Encrypt.Known && s.Encrypt.V && s.EncryptionAlgorithm.Known && s.EncryptionAlgorithm.V == "des3" {
-				c.mutedAdd(diag.Warningf(diag.CodeWeakAlgorithm, s.EncryptionAlgorithm.Range, "Weak encryption algorithm",
+				c.add(diag.Warningf(diag.CodeWeakAlgorithm, s.EncryptionAlgorithm.Range, "Weak encryption algorithm",
 					"Pipeline %q encrypts with 3DES, a 64-bit block cipher that is deprecated; use \"aes256-cbc\" or \"aes256-gcm\" unless a partner cannot decrypt it.", p.Name))
 			}
 		}

@@ -7,8 +7,12 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -314,4 +318,134 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("%s: content is not one of the samples:\n%s", o, d.Body)
 		}
 	}
+}
+
+// TestServeMetricsAndStop runs bizpipe without --once: it serves metrics
+// while it works, and SIGTERM makes it finish and exit 0 with a summary.
+// Then `bizpipe messages` lists, shows, resumes and terminates messages in
+// the same box.
+func TestServeMetricsAndStop(t *testing.T) {
+	keys := testpki.NewKeys()
+	ca := testpki.SelfSigned(t, testpki.Options{CommonName: "CA", IsCA: true, Key: keys.Key(t, testpki.RSA2048, 0)})
+	signer := ca.Issue(t, testpki.Options{CommonName: "Signer", Key: keys.Key(t, testpki.RSA2048, 1)})
+	partner := ca.Issue(t, testpki.Options{CommonName: "Partner", Key: keys.Key(t, testpki.RSA2048, 2)})
+	dir := t.TempDir()
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "s.p12", signer.PKCS12(t, "pw", false, ca))
+	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "p.pem", partner.CertPEM())
+	cfg := fmt.Sprintf(crashConfig, signer.SHA1(), partner.SHA1())
+	// A routing failure to operate on: only *.edi files are routed.
+	cfg = strings.Replace(cfg, "filter                 = true", `filter                 = endswith(message.file_name, ".edi")`, 1)
+	testpki.WriteFile(t, dir, "bizpipe.hcl", []byte(cfg))
+	for _, d := range []string{"in", "out"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSettled(t, filepath.Join(dir, "in", "a.edi"), []byte("order a"))
+	writeSettled(t, filepath.Join(dir, "in", "b.txt"), []byte("nobody wants me"))
+	data := filepath.Join(dir, "data")
+	addr := "127.0.0.1:" + freePort(t)
+	cmd := exec.Command(bizpipeBin, "run", "--data-dir", data, "--metrics-addr", addr, "--log-format", "json", dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var metricsText string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			metricsText = string(b)
+			if strings.Contains(metricsText, `bizpipe_messages_delivered_total{send_port="out"} 1`) &&
+				strings.Contains(metricsText, `bizpipe_messages_suspended_total{send_port=""} 1`) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`bizpipe_messages_received_total{receive_location="in"} 2`,
+		`bizpipe_messages_delivered_total{send_port="out"} 1`,
+		`bizpipe_messages_suspended_total{send_port=""} 1`,
+		`bizpipe_pipeline_duration_seconds_count{send_port="out"} 1`,
+		`bizpipe_delivery_duration_seconds_count{send_port="out"} 1`,
+	} {
+		if !strings.Contains(metricsText, want) {
+			t.Errorf("metrics lack %q:\n%s", want, metricsText)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "received 2, delivered 1,") {
+		t.Errorf("summary: %q", stdout.String())
+	}
+	// Every log line is JSON with the message id where there is one, and
+	// no key material.
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			t.Errorf("log line is not JSON: %s", line)
+		}
+		if strings.Contains(line, "PRIVATE KEY") || strings.Contains(line, "\"pw\"") {
+			t.Errorf("log line leaks a secret: %s", line)
+		}
+		if strings.Contains(line, `"msg":"delivered"`) && (!strings.Contains(line, `"message_id"`) || !strings.Contains(line, `"send_port":"out"`) || !strings.Contains(line, `"instance"`)) {
+			t.Errorf("delivery log line lacks message_id, send_port or instance: %s", line)
+		}
+	}
+
+	bp := func(args ...string) (string, error) {
+		c := exec.Command(bizpipeBin, append(args, "--data-dir", data, dir)...)
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	out, err := bp("messages", "list", "--status", "suspended", "--format", "json")
+	if err != nil {
+		t.Fatalf("messages list: %v\n%s", err, out)
+	}
+	var parsed struct {
+		Messages []map[string]any `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(out), &parsed); err != nil || len(parsed.Messages) != 1 {
+		t.Fatalf("suspended messages: %v\n%s", err, out)
+	}
+	id, _ := parsed.Messages[0]["id"].(string)
+	if parsed.Messages[0]["file_name"] != "b.txt" || !strings.Contains(fmt.Sprint(parsed.Messages[0]["reason"]), "routing failure") {
+		t.Errorf("suspended message: %v", parsed.Messages[0])
+	}
+	if out, err := bp("messages", "show", id); err != nil || !strings.Contains(out, "suspended") || !strings.Contains(out, "b.txt") {
+		t.Errorf("messages show: %v\n%s", err, out)
+	}
+	if out, err := bp("messages", "resume", id); err != nil {
+		t.Errorf("messages resume: %v\n%s", err, out)
+	}
+	if out, err := bp("messages", "list", "--status", "received"); err != nil || !strings.Contains(out, id) {
+		t.Errorf("after resume, the routing failure is received again: %v\n%s", err, out)
+	}
+	if out, err := bp("messages", "terminate", id); err != nil {
+		t.Errorf("messages terminate: %v\n%s", err, out)
+	}
+	if out, err := bp("messages", "show", id, "--format", "json"); err != nil || !strings.Contains(out, `"status": "terminated"`) {
+		t.Errorf("after terminate: %v\n%s", err, out)
+	}
+	if out, err := bp("messages", "show", "nonexistent"); err == nil || !strings.Contains(out, "not found") {
+		t.Errorf("show of an unknown id: %v\n%s", err, out)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
