@@ -175,11 +175,16 @@ type Box interface {
 	// is due.
 	Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*Delivery, error)
 
-	// Recover returns every delivery owner holds in progress to the pool,
-	// due now, without counting an attempt. A process calls it at start with
-	// its stable owner name (the server it runs as): whatever it held when
-	// it was killed is then redone at once instead of after the lease
-	// expires. (Added for the run engine; see runner's crash recovery.)
+	// Recover returns every delivery held in progress by owner, or by one
+	// of its workers (an owner named "owner/..."), to the pool, due now,
+	// without counting an attempt. A process calls it at start with its
+	// stable name (the server it runs as; its workers claim as
+	// "server/wN"): whatever it held when it was killed is then redone at
+	// once instead of after the lease expires.
+	//
+	// Lease rules: an owner keeps an expired lease until another owner
+	// claims the delivery, so its Renew and Finish still succeed; a
+	// takeover after expiry records the abandoned attempt and counts it.
 	Recover(ctx context.Context, owner string) (int, error)
 
 	// Renew extends a lease owner holds; ErrLeaseLost if it no longer does.

@@ -179,7 +179,7 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 		cert := ls.store.Find(tp)
 		if cert == nil {
 			if ls.complete {
-				c.mutedAdd(diag.Errorf(diag.CodeEncCertMissing, rng, "Encryption certificate not in other-people store",
+				c.add(diag.Errorf(diag.CodeEncCertMissing, rng, "Encryption certificate not in other-people store",
 					"%s; the other-people store of server %q is %s, which has no certificate with thumbprint %s. Add the partner's certificate to that store on every server where the host has an instance.",
 					who, srv.Name, storeDesc(decl), c.tpDesc(tp)))
 			}

@@ -140,11 +140,11 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		}
 	}
 	var wg sync.WaitGroup
-	for range r.opts.Workers {
+	for i := range r.opts.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.workLoop(ctx, bg, false)
+			r.workLoop(ctx, bg, r.workerName(i), false)
 		}()
 	}
 	wg.Add(1)
@@ -174,11 +174,11 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 			return r.summary(), err
 		}
 		var wg sync.WaitGroup
-		for range r.opts.Workers {
+		for i := range r.opts.Workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r.workLoop(ctx, ctx, true)
+				r.workLoop(ctx, ctx, r.workerName(i), true)
 			}()
 		}
 		wg.Wait()
@@ -198,6 +198,11 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.mu.Unlock()
 	return r.summary(), nil
 }
+
+// workerName is the lease owner of worker i: "server/wN". Each worker
+// holds its own leases, so that one worker can never finish a delivery a
+// sibling took over; Recover(server) covers them all.
+func (r *Runner) workerName(i int) string { return fmt.Sprintf("%s/w%d", r.owner, i) }
 
 func (r *Runner) summary() Summary {
 	r.mu.Lock()

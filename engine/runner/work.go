@@ -18,12 +18,12 @@ import (
 // workLoop claims and processes deliveries. claimCtx stops the claiming;
 // workCtx is what an in-flight delivery runs under, so that a stop lets it
 // finish. In once mode the loop ends when nothing is due.
-func (r *Runner) workLoop(claimCtx, workCtx context.Context, once bool) {
+func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once bool) {
 	if len(r.portList) == 0 {
 		return
 	}
 	for claimCtx.Err() == nil {
-		d, err := r.opts.Box.Claim(claimCtx, r.owner, r.portList, r.opts.Lease)
+		d, err := r.opts.Box.Claim(claimCtx, worker, r.portList, r.opts.Lease)
 		if err != nil {
 			if claimCtx.Err() != nil {
 				return
@@ -42,7 +42,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, once bool) {
 			r.idle(claimCtx)
 			continue
 		}
-		r.process(workCtx, d)
+		r.process(workCtx, worker, d)
 	}
 }
 
@@ -64,7 +64,7 @@ func (r *Runner) idle(ctx context.Context) {
 }
 
 // process makes one delivery attempt and records its outcome.
-func (r *Runner) process(ctx context.Context, d *msgbox.Delivery) {
+func (r *Runner) process(ctx context.Context, worker string, d *msgbox.Delivery) {
 	pt := r.ports[d.Port]
 	log := r.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
 
@@ -72,10 +72,10 @@ func (r *Runner) process(ctx context.Context, d *msgbox.Delivery) {
 	// must not let another server take the delivery over.
 	leaseCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	go r.renew(leaseCtx, d.ID, log)
+	go r.renew(leaseCtx, worker, d.ID, log)
 
 	outcome, sd, delivered := r.attempt(ctx, pt, d, log)
-	if err := r.opts.Box.Finish(ctx, d.ID, r.owner, outcome); err != nil {
+	if err := r.opts.Box.Finish(ctx, d.ID, worker, outcome); err != nil {
 		if errors.Is(err, msgbox.ErrLeaseLost) {
 			log.Warn("lease lost before the outcome was recorded; another instance redoes this delivery")
 			return
@@ -113,7 +113,7 @@ func (r *Runner) process(ctx context.Context, d *msgbox.Delivery) {
 	}
 }
 
-func (r *Runner) renew(ctx context.Context, id int64, log *slog.Logger) {
+func (r *Runner) renew(ctx context.Context, worker string, id int64, log *slog.Logger) {
 	t := time.NewTicker(r.opts.Lease / 3)
 	defer t.Stop()
 	for {
@@ -121,7 +121,7 @@ func (r *Runner) renew(ctx context.Context, id int64, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.opts.Box.Renew(ctx, id, r.owner, r.opts.Lease); err != nil && ctx.Err() == nil {
+			if err := r.opts.Box.Renew(ctx, id, worker, r.opts.Lease); err != nil && ctx.Err() == nil {
 				log.Warn("renewing the delivery lease failed", "error", err)
 			}
 		}

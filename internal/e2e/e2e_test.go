@@ -263,6 +263,14 @@ func TestQuickstart(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS("../../examples/quickstart")); err != nil {
 		t.Fatal(err)
 	}
+	// A developer's earlier runs may have left files in the example's
+	// (git-ignored) in/ and out/: start from what a fresh clone has.
+	for _, d := range []string{"in", "out/fabrikam"} {
+		left, _ := filepath.Glob(filepath.Join(dir, d, "*"))
+		for _, f := range left {
+			os.RemoveAll(f)
+		}
+	}
 	samples, err := filepath.Glob(filepath.Join(dir, "samples", "*.xml"))
 	if err != nil || len(samples) == 0 {
 		t.Fatalf("no samples: %v", err)

@@ -125,7 +125,7 @@ func claimNone(t *testing.T, b msgbox.Box, owner string, ports ...string) {
 		t.Fatalf("Claim(%s, %v): %v", owner, ports, err)
 	}
 	if d != nil {
-		t.Fatalf("Claim(%s, %v) = delivery %d to %s of %s (state before: due), want nil: nothing should be due",
+		t.Fatalf("Claim(%s, %v) = delivery %d to %s of %s, want nil: nothing should be due",
 			owner, ports, d.ID, d.Port, d.MessageID)
 	}
 }

@@ -762,6 +762,7 @@ func testRecover(t *testing.T, b msgbox.Box) {
 	m2 := routed(t, b, "m2", "c")
 	m3 := routed(t, b, "m3", "d")
 	m4 := routed(t, b, "m4", "e")
+	m5 := routed(t, b, "m5", "f", "g")
 
 	live := claim(t, b, "srv1", longLease, "a")                                                 // held, live lease
 	finish(t, b, claim(t, b, "srv1", longLease, "b"), retrying(time.Now().Add(time.Hour), "e")) // not in progress
@@ -769,7 +770,9 @@ func testRecover(t *testing.T, b msgbox.Box) {
 	finish(t, b, claim(t, b, "srv1", longLease, "d"), retrying(time.Now(), "first try failed"))
 	retried := claim(t, b, "srv1", longLease, "d") // in progress after one attempt
 	expired := claim(t, b, "srv1", shortLease, "e")
-	sleepPast(expired.LeaseUntil) // expired, nobody took it: still srv1's
+	sleepPast(expired.LeaseUntil)                     // expired, nobody took it: still srv1's
+	worker := claim(t, b, "srv1/w2", longLease, "f")  // one of srv1's workers
+	lookalike := claim(t, b, "srv10", longLease, "g") // not srv1's
 
 	before := now()
 	n, err := b.Recover(ctx, "srv1")
@@ -777,8 +780,8 @@ func testRecover(t *testing.T, b msgbox.Box) {
 	if err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
-	if n != 3 {
-		t.Errorf("Recover returned %d, want 3 (a, d, e)", n)
+	if n != 4 {
+		t.Errorf("Recover returned %d, want 4 (a, d, e, f)", n)
 	}
 	for _, tc := range []struct {
 		msg      msgbox.Message
@@ -789,6 +792,7 @@ func testRecover(t *testing.T, b msgbox.Box) {
 		{m1, "a", 0, msgbox.StatusRetrying}, // b still waits for its retry
 		{m3, "d", 1, msgbox.StatusRouted},
 		{m4, "e", 0, msgbox.StatusRouted},
+		{m5, "f", 0, msgbox.StatusRouted},
 	} {
 		d := deliveryTo(t, b, tc.msg.ID, tc.port)
 		if d.State != msgbox.DeliveryPending || d.LeaseOwner != "" || !d.LeaseUntil.IsZero() || d.Attempts != tc.attempts {
@@ -806,6 +810,10 @@ func testRecover(t *testing.T, b msgbox.Box) {
 	if d := deliveryTo(t, b, m2.ID, "c"); d.State != msgbox.DeliveryInProgress || d.LeaseOwner != "srv2" {
 		t.Errorf("Recover changed another owner's delivery: %+v", d)
 	}
+	if d := deliveryTo(t, b, m5.ID, "g"); d.State != msgbox.DeliveryInProgress || d.LeaseOwner != "srv10" || d.ID != lookalike.ID {
+		t.Errorf("Recover(srv1) changed srv10's delivery: %+v", d)
+	}
+	wantErr(t, "Finish by a recovered worker", b.Finish(ctx, worker.ID, "srv1/w2", delivered), msgbox.ErrLeaseLost)
 	wantErr(t, "Finish of a recovered delivery", b.Finish(ctx, live.ID, "srv1", delivered), msgbox.ErrLeaseLost)
 	wantErr(t, "Renew of a recovered delivery", b.Renew(ctx, retried.ID, "srv1", longLease), msgbox.ErrLeaseLost)
 	if d := claim(t, b, "srv1", longLease, "a"); d.ID != live.ID {

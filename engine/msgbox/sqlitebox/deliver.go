@@ -397,8 +397,8 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 	return nullTime(at), at.Valid, nil
 }
 
-// Recover returns every delivery owner holds in progress, live lease or
-// not, to the pool as pending and due now, without counting an attempt (see
+// Recover returns every delivery owner (or one of its workers, "owner/...")
+// holds in progress, live lease or not, to the pool as pending and due now, without counting an attempt (see
 // msgbox.Box). It returns how many it returned.
 func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	if owner == "" {
@@ -409,8 +409,9 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 		now := b.clock()
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, due_at = ?,
 			lease_owner = '', lease_until = NULL, claimed_at = NULL
-			WHERE state = ? AND lease_owner = ? RETURNING message_id, port`,
-			string(msgbox.DeliveryPending), toDB(now), toDB(now), string(msgbox.DeliveryInProgress), owner)
+			WHERE state = ? AND (lease_owner = ? OR substr(lease_owner, 1, ?) = ?) RETURNING message_id, port`,
+			string(msgbox.DeliveryPending), toDB(now), toDB(now), string(msgbox.DeliveryInProgress), owner,
+			len(owner)+1, owner+"/")
 		if err != nil {
 			return err
 		}

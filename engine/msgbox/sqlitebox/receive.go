@@ -349,7 +349,8 @@ type bodyReader struct {
 	want   []byte
 
 	seq  int64  // next chunk to fetch
-	cur  []byte // rest of the current chunk
+	buf  []byte // the current chunk, reused for the next
+	cur  []byte // rest of the current chunk, in buf
 	read int64
 	sum  hash.Hash
 	err  error // sticky: io.EOF or the failure
@@ -371,12 +372,8 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 			r.err = io.EOF
 			return 0, io.EOF
 		}
-		var data []byte
-		err := r.b.db.QueryRowContext(r.ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?",
-			r.bodyID, r.seq).Scan(&data)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = fmt.Errorf("chunk %d missing after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
-		} else if err == nil && len(data) == 0 {
+		data, err := r.fetch()
+		if err == nil && len(data) == 0 {
 			err = fmt.Errorf("chunk %d empty: the stored body is corrupt", r.seq)
 		}
 		if err != nil {
@@ -397,11 +394,36 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// fetch reads chunk r.seq into r.buf. It scans into sql.RawBytes and copies
+// into a buffer the reader keeps, rather than into a new []byte per chunk
+// (database/sql would clone the driver's copy again): one chunk-sized
+// allocation per reader instead of two per chunk.
+func (r *bodyReader) fetch() ([]byte, error) {
+	rows, err := r.b.db.QueryContext(r.ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?",
+		r.bodyID, r.seq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("chunk %d missing after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
+	}
+	var raw sql.RawBytes
+	if err := rows.Scan(&raw); err != nil {
+		return nil, err
+	}
+	r.buf = append(r.buf[:0], raw...)
+	return r.buf, rows.Close()
+}
+
 // Close ends the reading; later Reads fail.
 func (r *bodyReader) Close() error {
 	if r.err == nil || r.err == io.EOF {
 		r.err = errors.New("read of closed body")
 	}
-	r.cur = nil
+	r.cur, r.buf = nil, nil
 	return nil
 }
