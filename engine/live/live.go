@@ -74,7 +74,7 @@ func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics,
 	c := &checker{res: res, opts: opts, current: current, seen: map[string]bool{}}
 	for _, h := range cfg.Hosts {
 		for _, in := range h.Instances {
-			if in.Account == nil {
+			if in.Server != srv || in.Account == nil {
 				continue
 			}
 			c.checkInstance(in)
