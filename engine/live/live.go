@@ -142,16 +142,27 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 	}
 	dir := s.Path.V
 	rng := s.Path.Range
+	// shown names a path in a diagnostic: a store path that comes from a
+	// sensitive value is never printed, only file names within it.
+	shown := func(p string) string {
+		if s.Path.Sensitive {
+			if p == dir {
+				return "(sensitive path)"
+			}
+			return filepath.Base(p)
+		}
+		return p
+	}
 	if a := blockedAncestor(who, dir); a != "" {
 		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store not reachable by the service account",
 			"Directory %s of certificate store %q cannot be reached by user %q (service account %q): directory %s on the way needs execute (search) permission for that user (%s).",
-			dir, s.Name, who.name, acct.Name, a, describeMode(a)))
+			shown(dir), s.Name, who.name, acct.Name, shownAncestor(s, a), describeMode(a)))
 		return
 	}
 	if !canAccess(who, dir, true) {
 		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store not readable by the service account",
 			"Directory %s of certificate store %q cannot be listed by user %q (service account %q): it needs read and execute permission (%s).",
-			dir, s.Name, who.name, acct.Name, describeMode(dir)))
+			shown(dir), s.Name, who.name, acct.Name, describeMode(dir)))
 		return
 	}
 	st := c.res.Stores[s]
@@ -173,13 +184,13 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 		if !canAccess(who, f, false) {
 			c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store file not readable by the service account",
 				"File %s of certificate store %q cannot be read by user %q (service account %q) (%s).",
-				f, s.Name, who.name, acct.Name, describeMode(f)))
+				shown(f), s.Name, who.name, acct.Name, describeMode(f)))
 		}
 		if keyFiles[f] && c.once("key:"+f) {
 			if info, err := os.Stat(f); err == nil && info.Mode().Perm()&0o066 != 0 {
 				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveKeyExposed, rng, "Unencrypted private key readable by others",
 					"File %s of certificate store %q holds an unencrypted private key and has mode %s, so group or other users can read or change it. Run chmod 600 on it (or store the key in a password-protected PKCS#12 file).",
-					f, s.Name, info.Mode().Perm()))
+					shown(f), s.Name, info.Mode().Perm()))
 			}
 		}
 	}
@@ -206,6 +217,15 @@ func blockedAncestor(who identity, dir string) string {
 		}
 	}
 	return ""
+}
+
+// shownAncestor names a directory above a store, unless the store path is
+// sensitive: then any component of it would reveal part of the value.
+func shownAncestor(s *model.CertificateStore, a string) string {
+	if s.Path.Sensitive {
+		return "(a directory above the store)"
+	}
+	return a
 }
 
 // canAccess reports whether who may read path (and, for a directory, search

@@ -282,6 +282,9 @@ func subject(x *x509.Certificate) string {
 // working directory, like every other path in diagnostics), not the loader's
 // absolute path.
 func fileIn(decl *model.CertificateStore, file string) string {
+	if decl.Path.Sensitive {
+		return filepath.Base(file) // the directory comes from a sensitive value
+	}
 	return filepath.Join(decl.Path.V, filepath.Base(file))
 }
 

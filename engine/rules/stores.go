@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"errors"
+	"io/fs"
 	"runtime"
 	"sync"
 
@@ -55,7 +57,7 @@ func (c *checker) loadStores() {
 		s := j.decl
 		if j.err != nil {
 			c.add(diag.Errorf(diag.CodeStorePath, s.Path.Range, "Certificate store cannot be read",
-				"The path of %s cannot be used: %s.", storeDesc(s), j.err))
+				"The path of %s cannot be used: %s.", storeDesc(s), storeError(s, j.err)))
 			c.stores[s] = &loadedStore{}
 			continue
 		}
@@ -117,4 +119,21 @@ func listFiles(decl *model.CertificateStore, files []string) string {
 		out += fileIn(decl, f)
 	}
 	return out
+}
+
+// storeError describes why a store directory cannot be read. The loader's
+// error names the path; when the path comes from a sensitive value only the
+// reason is kept.
+func storeError(s *model.CertificateStore, err error) string {
+	if !s.Path.Sensitive {
+		return err.Error()
+	}
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	case errors.Is(err, certstore.ErrNotDirectory):
+		return certstore.ErrNotDirectory.Error()
+	}
+	return "the directory cannot be read"
 }
