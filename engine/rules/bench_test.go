@@ -52,6 +52,42 @@ func BenchmarkValidate(b *testing.B) {
 	}
 }
 
+// BenchmarkValidatePhases splits BenchmarkValidate at scale=1 into its two
+// phases: load (FindFiles and hclspec.Load: reading, parsing and decoding the
+// .hcl files) and check (rules.Check with a fresh cache: reading and parsing
+// every store, then the rules over every (send port, instance) pair).
+func BenchmarkValidatePhases(b *testing.B) {
+	p := benchgen.Default()
+	dir := b.TempDir()
+	if err := benchgen.Generate(dir, p); err != nil {
+		b.Fatal(err)
+	}
+	files, err := hclspec.FindFiles([]string{dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := hclspec.Options{Mode: hclspec.ModeValidate, LookupEnv: func(string) (string, bool) { return "", false }}
+	b.Run("load", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := hclspec.FindFiles([]string{dir}); err != nil {
+				b.Fatal(err)
+			}
+			hclspec.Load(files, opts)
+		}
+	})
+	b.Run("check", func(b *testing.B) {
+		cfg, diags := hclspec.Load(files, opts)
+		if len(diags) > 0 {
+			b.Fatal(diags.Error())
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			rules.Check(cfg, rules.Options{Cache: certstore.NewCache()})
+		}
+	})
+}
+
 // validate runs the validate pipeline on dir and returns every diagnostic.
 func validate(b *testing.B, dir string) hcl.Diagnostics {
 	files, err := hclspec.FindFiles([]string{dir})

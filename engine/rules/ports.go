@@ -162,7 +162,7 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 		if srv == nil || !c.once(fmt.Sprintf("enc:%p:%p", p, srv)) {
 			continue // unresolved, or this server already checked for this port
 		}
-		who := fmt.Sprintf("Send port %q encrypts with pipeline %q, and %s runs it", p.Name, p.Pipeline.Name, instanceDesc(in))
+		who := fmt.Sprintf("Send port %q encrypts with pipeline %q and runs on the instance of %s", p.Name, p.Pipeline.Name, instanceDesc(in))
 		if srv.OtherPeopleStore == nil {
 			if srv.OtherPeopleStoreRef == nil {
 				c.add(diag.Errorf(diag.CodeEncCertMissing, srv.DeclRange, "Server has no other-people store",

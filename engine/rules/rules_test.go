@@ -211,7 +211,7 @@ func TestRules(t *testing.T) {
 				s.put("personal", "sign.p12", s.pkcs12("sign", p12Password, false))
 			},
 			want: []finding{{diag.CodeStorePassword, errorSev, "personal_password", "var.p12_password", "",
-				list(`certificate store "personal"`, "stores/personal/sign.p12", "cannot be decrypted")}},
+				list(`certificate store "personal"`, "stores/personal/sign.p12", "cannot be opened")}},
 		},
 		{
 			name: "BP2003 password-protected PKCS#12 in a store without password",
@@ -221,7 +221,7 @@ func TestRules(t *testing.T) {
 				s.put("personal", "sign.pfx", s.pkcs12("sign", p12Password, true))
 			},
 			want: []finding{{diag.CodeStorePassword, errorSev, "personal", `"stores/personal"`, "",
-				list(`certificate store "personal"`, "stores/personal/sign.pfx", "cannot be decrypted")}},
+				list(`certificate store "personal"`, "stores/personal/sign.pfx", "cannot be opened")}},
 		},
 		{
 			name: "BP2003 pass: legacy PKCS#12 with the right password",
@@ -268,7 +268,7 @@ func TestRules(t *testing.T) {
 				s.put("personal", "sign.p12", s.pkcs12("sign", p12Password, false))
 			},
 			want: []finding{{diag.CodePasswordUnknown, warningSev, "personal_password", "var.p12_password", "",
-				list(`certificate store "personal"`, "1 PKCS#12 file(s)", "stores/personal/sign.p12")}},
+				list(`certificate store "personal"`, "1 PKCS#12 file ", "stores/personal/sign.p12")}},
 		},
 		{
 			name: "BP2005 password unknown, certificate also in PEM: key may be in the PKCS#12, no BP3002",

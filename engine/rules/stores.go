@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"runtime"
 	"sync"
@@ -71,7 +72,7 @@ func (c *checker) loadStores() {
 					rng = s.Password.Range
 				}
 				c.add(diag.Errorf(diag.CodeStorePassword, rng, "PKCS#12 file cannot be decrypted",
-					"%s in %s cannot be decrypted with the store's password: %s.", fileIn(s, p.File), storeDesc(s), p.Err))
+					"%s in %s cannot be opened: %s.", fileIn(s, p.File), storeDesc(s), p.Err))
 			case certstore.ProblemRead:
 				ls.complete = false
 				c.add(diag.Errorf(diag.CodeStorePath, s.Path.Range, "Store file cannot be read",
@@ -85,8 +86,8 @@ func (c *checker) loadStores() {
 		if n := len(j.store.UnopenedPKCS12); n > 0 {
 			ls.complete = false
 			c.add(diag.Warningf(diag.CodePasswordUnknown, s.Password.Range, "Store password unknown: PKCS#12 files not checked",
-				"%s holds %d PKCS#12 file(s) (%s), but its password has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*). Those files were not opened, and the certificate rules that need them are skipped for this store.",
-				storeDesc(s), n, listFiles(s, j.store.UnopenedPKCS12)))
+				"The password of %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so its %s (%s) %s not opened, and the certificate rules that need them are skipped for this store.",
+				storeDesc(s), plural(n, "PKCS#12 file"), listFiles(s, j.store.UnopenedPKCS12), map[bool]string{true: "was", false: "were"}[n == 1]))
 		}
 		c.stores[s] = ls
 	}
@@ -136,4 +137,12 @@ func storeError(s *model.CertificateStore, err error) string {
 		return certstore.ErrNotDirectory.Error()
 	}
 	return "the directory cannot be read"
+}
+
+// plural renders "1 PKCS#12 file" or "3 PKCS#12 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
