@@ -99,19 +99,7 @@ send_port "out" {
 // message is delivered exactly once and none remains in the input.
 func TestCrashSafety(t *testing.T) {
 	const messages = 300
-	keys := testpki.NewKeys()
-	ca := testpki.SelfSigned(t, testpki.Options{CommonName: "CA", IsCA: true, Key: keys.Key(t, testpki.RSA2048, 0)})
-	signer := ca.Issue(t, testpki.Options{CommonName: "Signer", Key: keys.Key(t, testpki.RSA2048, 1)})
-	partner := ca.Issue(t, testpki.Options{CommonName: "Partner", Key: keys.Key(t, testpki.RSA2048, 2)})
-	dir := t.TempDir()
-	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "s.p12", signer.PKCS12(t, "pw", false, ca))
-	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "p.pem", partner.CertPEM())
-	testpki.WriteFile(t, dir, "bizpipe.hcl", []byte(fmt.Sprintf(crashConfig, signer.SHA1(), partner.SHA1())))
-	for _, d := range []string{"in", "out"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, p := crashSetup(t)
 	body := func(i int) []byte {
 		return []byte(fmt.Sprintf("ISA*00*%06d*~\r\nbinary\x00\xff%s", i, strings.Repeat("x", i%97)))
 	}
@@ -158,27 +146,11 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("left in the input: %s", e.Name())
 	}
 	// Every message exactly once in the output, with the right content.
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
+	want := map[string][]byte{}
 	for i := range messages {
-		f := filepath.Join(dir, "out", fmt.Sprintf("m%04d.edi.p7m", i))
-		entity, err := os.ReadFile(f)
-		if err != nil {
-			t.Errorf("message %d not delivered: %v", i, err)
-			continue
-		}
-		d, err := smime.Decode(entity, smime.DecodeOptions{Cert: partner.Cert, Key: decrypter(t, partner), Roots: roots})
-		if err != nil {
-			t.Errorf("message %d: %v", i, err)
-			continue
-		}
-		if !bytes.Equal(d.Body, body(i)) {
-			t.Errorf("message %d: wrong content", i)
-		}
+		want[fmt.Sprintf("m%04d.edi", i)] = body(i)
 	}
-	if n := countFiles(t, filepath.Join(dir, "out")); n != messages {
-		t.Errorf("%d files delivered, want %d", n, messages)
-	}
+	checkDelivered(t, dir, p, want)
 	// The box agrees: one message per input file, all delivered.
 	box, err := sqlitebox.Open(filepath.Join(data, "messagebox.db"), sqlitebox.Options{})
 	if err != nil {
@@ -203,6 +175,58 @@ func TestCrashSafety(t *testing.T) {
 	}
 	if len(seen) != messages {
 		t.Errorf("box holds %d distinct files, want %d", len(seen), messages)
+	}
+}
+
+// crashPKI is the certificates of a crashConfig directory.
+type crashPKI struct {
+	ca, signer, partner *testpki.Cert
+}
+
+// crashSetup writes crashConfig with fresh certificates into a temp dir.
+func crashSetup(t *testing.T) (string, *crashPKI) {
+	t.Helper()
+	keys := testpki.NewKeys()
+	ca := testpki.SelfSigned(t, testpki.Options{CommonName: "CA", IsCA: true, Key: keys.Key(t, testpki.RSA2048, 0)})
+	p := &crashPKI{ca: ca,
+		signer:  ca.Issue(t, testpki.Options{CommonName: "Signer", Key: keys.Key(t, testpki.RSA2048, 1)}),
+		partner: ca.Issue(t, testpki.Options{CommonName: "Partner", Key: keys.Key(t, testpki.RSA2048, 2)}),
+	}
+	dir := t.TempDir()
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "s.p12", p.signer.PKCS12(t, "pw", false, ca))
+	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "p.pem", p.partner.CertPEM())
+	testpki.WriteFile(t, dir, "bizpipe.hcl", []byte(fmt.Sprintf(crashConfig, p.signer.SHA1(), p.partner.SHA1())))
+	for _, d := range []string{"in", "out"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, p
+}
+
+// checkDelivered checks that out/ holds exactly one signed and encrypted
+// file per input name, <name>.p7m, that decrypts and verifies to its body.
+func checkDelivered(t *testing.T, dir string, p *crashPKI, bodies map[string][]byte) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(p.ca.Cert)
+	for name, want := range bodies {
+		entity, err := os.ReadFile(filepath.Join(dir, "out", name+".p7m"))
+		if err != nil {
+			t.Errorf("%s not delivered: %v", name, err)
+			continue
+		}
+		d, err := smime.Decode(entity, smime.DecodeOptions{Cert: p.partner.Cert, Key: decrypter(t, p.partner), Roots: roots})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !bytes.Equal(d.Body, want) {
+			t.Errorf("%s: wrong content", name)
+		}
+	}
+	if n := countFiles(t, filepath.Join(dir, "out")); n != len(bodies) {
+		t.Errorf("%d files delivered, want %d", n, len(bodies))
 	}
 }
 

@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mountTmpfs mounts a tmpfs of the given size at dir, for a real full disk.
+// It needs root (CI runs as root); elsewhere the test is skipped with the
+// reason, but in CI a failure to mount fails the test.
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mounting a tmpfs to simulate a full disk (CI runs as root): %v: %s", err, out)
+		}
+		t.Skipf("cannot mount a tmpfs to simulate a full disk (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+}
+
+func resizeTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-o", "remount,size="+size, dir).CombinedOutput(); err != nil {
+		t.Fatalf("resizing tmpfs: %v: %s", err, out)
+	}
+}
+
+// TestFullDisk fills the disk under the output directory, then under the
+// message box: deliveries that hit ENOSPC are retried and the input that
+// cannot be stored stays in place; once space is back, everything is
+// delivered exactly once and nothing is lost.
+func TestFullDisk(t *testing.T) {
+	dir, p := crashSetup(t)
+	cfg, err := os.ReadFile(filepath.Join(dir, "bizpipe.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Retry a second later: the first --once run ends with the retries
+	// waiting, the second picks them up.
+	cfg = []byte(strings.Replace(string(cfg), `interval = "50ms"`, `interval = "1s"`, 1))
+	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	data := filepath.Join(dir, "data")
+	mountTmpfs(t, out, "64k")
+
+	const n = 20
+	bodies := map[string][]byte{}
+	for i := range n {
+		b := make([]byte, 4096)
+		rand.Read(b)
+		name := fmt.Sprintf("m%02d.edi", i)
+		bodies[name] = b
+		writeSettled(t, filepath.Join(dir, "in", name), b)
+	}
+	run := func() string {
+		t.Helper()
+		o, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", data, dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("run --once: %v\n%s", err, o)
+		}
+		return lastLine(o)
+	}
+	first := run()
+	delivered := countFiles(t, out)
+	if delivered == 0 || delivered == n {
+		t.Fatalf("with a 64 KiB output disk, %d of %d delivered (%s); the test needs a disk that fills up midway", delivered, n, first)
+	}
+	if !strings.Contains(first, "retried") || strings.Contains(first, "retried 0,") {
+		t.Errorf("no delivery was retried after ENOSPC: %s", first)
+	}
+	if !strings.Contains(first, "waiting for retry") || strings.Contains(first, "waiting for retry 0") {
+		t.Errorf("the first run should end with deliveries waiting for a retry: %s", first)
+	}
+	resizeTmpfs(t, out, "4m")
+	time.Sleep(1100 * time.Millisecond)
+	second := run()
+	if got := countFiles(t, out); got != n {
+		t.Fatalf("after freeing space: %d of %d delivered (%s, then %s)", got, n, first, second)
+	}
+	checkDelivered(t, dir, p, bodies)
+
+	// Now the message box's disk is full: Receive fails, the files stay in
+	// the input under their own names, and nothing is lost.
+	box := filepath.Join(dir, "box")
+	mountTmpfs(t, box, "512k")
+	big := map[string][]byte{}
+	for i := range 4 {
+		b := make([]byte, 300<<10)
+		rand.Read(b)
+		name := fmt.Sprintf("big%d.edi", i)
+		big[name] = b
+		writeSettled(t, filepath.Join(dir, "in", name), b)
+	}
+	o, _ := exec.Command(bizpipeBin, "run", "--once", "--data-dir", box, dir).CombinedOutput()
+	left, _ := filepath.Glob(filepath.Join(dir, "in", "big*.edi"))
+	if len(left) == 0 {
+		t.Fatalf("every file was taken although the box's disk is full:\n%s", o)
+	}
+	if !strings.Contains(string(o), "no space left on device") && !strings.Contains(string(o), "full") {
+		t.Errorf("the log does not say the disk is full:\n%s", o)
+	}
+	resizeTmpfs(t, box, "16m")
+	o, err = exec.Command(bizpipeBin, "run", "--once", "--data-dir", box, dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("run after freeing the box's disk: %v\n%s", err, o)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "in", "*")); len(left) != 0 {
+		t.Errorf("input not consumed after space came back: %v", left)
+	}
+	for name, b := range big {
+		bodies[name] = b
+	}
+	checkDelivered(t, dir, p, bodies)
+}
