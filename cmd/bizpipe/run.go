@@ -19,6 +19,7 @@ import (
 	"github.com/bizpipe/bizpipe/engine/diag"
 	"github.com/bizpipe/bizpipe/engine/live"
 	"github.com/bizpipe/bizpipe/engine/metrics"
+	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/report"
 	"github.com/bizpipe/bizpipe/engine/rules"
 	"github.com/bizpipe/bizpipe/engine/runner"
@@ -78,6 +79,9 @@ func runRun(e *env, f runFlags, args []string) error {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--server is required: the configuration declares %d servers", len(cfg.Servers))}
 			}
 			server = cfg.Servers[0].Name
+		}
+		if f.host != "" && !hostDeclared(cfg, f.host) {
+			return &exitError{code: exitUsage, err: fmt.Errorf("host %q is not declared in the configuration", f.host)}
 		}
 		var ds hcl.Diagnostics
 		checked, ds = rules.Check(cfg, rules.Options{})
@@ -141,6 +145,15 @@ func runRun(e *env, f runFlags, args []string) error {
 		return &exitError{code: exitFindings, err: err}
 	}
 	return nil
+}
+
+func hostDeclared(cfg *model.Config, name string) bool {
+	for _, h := range cfg.Hosts {
+		if h.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func newLogger(e *env, format string) *slog.Logger {
