@@ -79,7 +79,10 @@ type Runner struct {
 	routes   []*route // every send port of the configuration, for routing
 	recv     []receiver
 
-	wake chan struct{} // nudges idle workers after routing
+	// wake is closed (and replaced) to wake every idle worker at once when
+	// new deliveries are routed.
+	wakeMu sync.Mutex
+	wake   chan struct{}
 
 	mu  sync.Mutex
 	sum Summary
@@ -115,7 +118,7 @@ func New(opts Options) (*Runner, error) {
 		log:   opts.Log,
 		owner: opts.Server,
 		ports: map[string]*port{},
-		wake:  make(chan struct{}, 1),
+		wake:  make(chan struct{}),
 	}
 	if err := r.provision(); err != nil {
 		return nil, err
@@ -250,11 +253,19 @@ func (r *Runner) countWaiting(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// notify wakes every idle worker.
 func (r *Runner) notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	r.wakeMu.Lock()
+	close(r.wake)
+	r.wake = make(chan struct{})
+	r.wakeMu.Unlock()
+}
+
+// woken returns the channel that the next notify closes.
+func (r *Runner) woken() <-chan struct{} {
+	r.wakeMu.Lock()
+	defer r.wakeMu.Unlock()
+	return r.wake
 }
 
 func sortedNames[V any](m map[string]V) []string {

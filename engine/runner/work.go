@@ -23,6 +23,9 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once
 		return
 	}
 	for claimCtx.Err() == nil {
+		// Taken before claiming, so that deliveries routed between a claim
+		// that finds nothing and the wait still wake this worker.
+		woken := r.woken()
 		d, err := r.opts.Box.Claim(claimCtx, worker, r.portList, r.opts.Lease)
 		if err != nil {
 			if claimCtx.Err() != nil {
@@ -32,14 +35,14 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once
 			if once {
 				return
 			}
-			r.idle(claimCtx)
+			r.idle(claimCtx, woken)
 			continue
 		}
 		if d == nil {
 			if once {
 				return
 			}
-			r.idle(claimCtx)
+			r.idle(claimCtx, woken)
 			continue
 		}
 		r.process(workCtx, worker, d)
@@ -47,7 +50,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once
 }
 
 // idle waits for a nudge from the router, the next due retry, or IdleWait.
-func (r *Runner) idle(ctx context.Context) {
+func (r *Runner) idle(ctx context.Context, woken <-chan struct{}) {
 	wait := r.opts.IdleWait
 	if at, ok, err := r.opts.Box.NextDue(ctx, r.portList); err == nil && ok {
 		if until := time.Until(at); until < wait {
@@ -58,7 +61,7 @@ func (r *Runner) idle(ctx context.Context) {
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-	case <-r.wake:
+	case <-woken:
 	case <-t.C:
 	}
 }

@@ -335,22 +335,12 @@ func (g *generator) hostsHCL(first, end int) string {
 				serverName(g.plan.instanceServer(h, k)), accountName(g.plan.instanceAccount(h, k)))
 		}
 		if f := g.plan.hostFault[h]; f != nil && f.kind == faultNoKey {
-			j := g.faultIndex(f)
 			fmt.Fprintf(&b, "  # Fault: this account's store has the signing certificate but not its key.\n  instance {\n    server          = server.%s\n    service_account = service_account.%s\n  }\n",
-				serverName(g.plan.instanceServer(h, g.p.InstancesPerHost)), faultAccount(j))
+				serverName(g.plan.instanceServer(h, g.p.InstancesPerHost)), faultAccount(f.index))
 		}
 		b.WriteString("}\n\n")
 	}
 	return b.String()
-}
-
-func (g *generator) faultIndex(f *fault) int {
-	for j := range g.plan.faults {
-		if &g.plan.faults[j] == f {
-			return j
-		}
-	}
-	panic("benchgen: fault not in plan")
 }
 
 func (g *generator) portsHCL(first, end int) string {

@@ -44,8 +44,10 @@ type Params struct {
 	PartnerKeys int
 	// PKCS12Every puts the signing certificate and key of every
 	// PKCS12Every-th personal store in a password-protected PKCS#12 file
-	// (the others hold them as PEM), and a PKCS#12 filler certificate in
-	// every other PKCS12Every-th one. Zero means no PKCS#12 files.
+	// (the others hold them as PEM), alternately modern (AES) and legacy
+	// (RC2/3DES); the stores half-way between get a PKCS#12 filler
+	// certificate (when CertsPerStore leaves room for six fillers). Zero
+	// means no PKCS#12 files.
 	PKCS12Every int
 	// ReceiveLocations is the number of receive locations; send port
 	// filters refer to them.

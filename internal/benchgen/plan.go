@@ -67,6 +67,7 @@ const (
 
 // fault is one deliberate error.
 type fault struct {
+	index  int // in plan.faults; names the fault's account and store
 	kind   int
 	port   int // the send port involved
 	host   int // its host
@@ -108,7 +109,8 @@ func newPlan(p Params) *plan {
 				continue
 			}
 			taken[host] = true
-			f := fault{kind: len(pl.faults) % faultKinds, port: port, host: host}
+			n := len(pl.faults)
+			f := fault{index: n, kind: n % faultKinds, port: port, host: host}
 			switch f.kind {
 			case faultMissingCert:
 				f.code, f.errors = "BP4002", p.InstancesPerHost
