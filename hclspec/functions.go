@@ -2,6 +2,7 @@ package hclspec
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,9 +146,9 @@ func fileFunction(dir string) function.Function {
 					shown = p
 				}
 			}
-			b, err := os.ReadFile(p)
+			b, err := readSmallFile(p)
 			if err != nil {
-				return cty.NilVal, fmt.Errorf("reading %s: %w", shown, unwrapPathError(err))
+				return cty.NilVal, fmt.Errorf("reading %s: %w", shown, err)
 			}
 			if !utf8.Valid(b) {
 				return cty.NilVal, fmt.Errorf("%s is not valid UTF-8 text", shown)
@@ -164,4 +165,37 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// maxFileFunctionSize bounds what file() reads: configuration values, not
+// data. Without it, file("/dev/zero") would exhaust memory.
+const maxFileFunctionSize = 4 << 20
+
+// readSmallFile reads a regular file of at most maxFileFunctionSize bytes.
+// Devices, FIFOs and directories are refused before they are opened, so
+// that file("/dev/stdin") cannot hang validate.
+func readSmallFile(p string) ([]byte, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	if info.Size() > maxFileFunctionSize {
+		return nil, fmt.Errorf("%d bytes, above file()'s limit of %d", info.Size(), maxFileFunctionSize)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileFunctionSize+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if len(b) > maxFileFunctionSize {
+		return nil, fmt.Errorf("above file()'s limit of %d bytes", maxFileFunctionSize)
+	}
+	return b, nil
 }
