@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -163,11 +164,14 @@ func checkDiags(t *testing.T, who string, diags hcl.Diagnostics, written map[str
 			continue
 		}
 		limit := len(src)
-		if d.Summary == "Invalid JSON string" && diag.CodeOf(d) == diag.CodeSyntax {
-			// HCL's JSON parser (json/parser.go, parseString) ends the range
-			// of an unterminated string one byte past the end of the file:
-			// the renderers cope (testdata/fuzz/FuzzLoad/9bb933d6ff749ce4).
-			limit++
+		if strings.HasSuffix(d.Subject.Filename, ".json") {
+			// HCL's JSON decoder does not keep source positions exact:
+			// it parses a template from the decoded string, so escapes and
+			// invalid UTF-8 shift its ranges (testdata/fuzz/FuzzLoad/709f86025674082a),
+			// and it ends an unterminated string one byte past the end of
+			// the file (9bb933d6ff749ce4). The renderers cope; only check
+			// that the range is well formed.
+			limit = math.MaxInt
 		}
 		if r := *d.Subject; r.Start.Byte < 0 || r.Start.Byte > r.End.Byte || r.End.Byte > limit {
 			t.Errorf("%s: diagnostic %s has range bytes %d–%d outside the %d-byte file: %s",

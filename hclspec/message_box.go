@@ -1,6 +1,9 @@
 package hclspec
 
 import (
+	"fmt"
+	"net/url"
+
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/engine/diag"
@@ -39,6 +42,31 @@ func (d *decoder) decodeMessageBoxBlock(b *hcl.Block) {
 	case "postgres":
 		at, _ := d.contentOf(b, kb, postgresSchema)
 		u := d.str(at, "url")
+		if u.Known && !validPostgresURL(u.V) {
+			shown := "it"
+			if !u.Sensitive {
+				shown = fmt.Sprintf("%q", redactURL(u.V))
+			}
+			d.add(diag.Errorf(diag.CodeInvalidValue, u.Range, "Invalid PostgreSQL URL",
+				"The url of the postgres message box must be a PostgreSQL connection URL such as \"postgres://bizpipe@db.example:5432/bizpipe\"; %s is not.", shown))
+			u = model.Value[string]{Range: u.Range}
+		}
 		mb.PostgresURL = &u
 	}
+}
+
+// validPostgresURL accepts the URL forms pgx accepts: postgres:// and
+// postgresql:// with a host or a socket directory.
+func validPostgresURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
+}
+
+// redactURL hides the password of a connection URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

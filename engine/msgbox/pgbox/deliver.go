@@ -1,0 +1,633 @@
+package pgbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// notifyChannel is the LISTEN/NOTIFY channel; the payload is a port name.
+const notifyChannel = "bizpipe_deliveries"
+
+// deliveryRow is a delivery as the write operations need it.
+type deliveryRow struct {
+	id    int64
+	port  string
+	state msgbox.DeliveryState
+	owner string
+	until *time.Time
+}
+
+// lockedMessage is a message whose row the transaction has locked, with the
+// database's clock and its deliveries read after the lock was granted.
+type lockedMessage struct {
+	id                 string
+	found              bool
+	routed, terminated bool
+	status             msgbox.Status
+	reason             string
+	now                time.Time
+	deliveries         []deliveryRow
+}
+
+// queueLock queues on batch the statements that lock a message's row (FOR NO
+// KEY UPDATE: inserting rows that reference it stays possible) and then
+// read the clock and its deliveries. msgExpr is the SQL for the message id,
+// in terms of $1, which is arg: "$1", or a subquery for the message of a
+// delivery. A missing message leaves l.found false.
+//
+// The clock and the deliveries are read by statements of their own, after
+// the lock: at READ COMMITTED each statement sees what was committed before
+// it started, including the changes of the transaction that held the lock.
+func queueLock(batch *pgx.Batch, msgExpr string, arg any, l *lockedMessage) {
+	batch.Queue(`SELECT id, routed, terminated, status, reason FROM messages WHERE id = `+msgExpr+` FOR NO KEY UPDATE`, arg).
+		QueryRow(func(r pgx.Row) error {
+			var status string
+			err := r.Scan(&l.id, &l.routed, &l.terminated, &status, &l.reason)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			l.found, l.status = err == nil, msgbox.Status(status)
+			return err
+		})
+	batch.Queue(`SELECT clock_timestamp()`).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&l.now)
+		l.now = ts(l.now)
+		return err
+	})
+	batch.Queue(`SELECT id, port, state, lease_owner, lease_until FROM deliveries WHERE message_id = `+msgExpr+` ORDER BY id`, arg).
+		Query(func(rows pgx.Rows) error {
+			l.deliveries = l.deliveries[:0]
+			for rows.Next() {
+				var d deliveryRow
+				var state string
+				if err := rows.Scan(&d.id, &d.port, &state, &d.owner, &d.until); err != nil {
+					return err
+				}
+				d.state = msgbox.DeliveryState(state)
+				l.deliveries = append(l.deliveries, d)
+			}
+			return rows.Err()
+		})
+}
+
+// lockMessage locks message id (see queueLock). ErrNotFound if there is none.
+func lockMessage(ctx context.Context, tx pgx.Tx, id string) (*lockedMessage, error) {
+	l := &lockedMessage{}
+	batch := &pgx.Batch{}
+	queueLock(batch, "$1", id, l)
+	if err := sendBatch(ctx, tx, batch); err != nil {
+		return nil, err
+	}
+	if !l.found {
+		return nil, fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	return l, nil
+}
+
+// setState records in l that delivery id is now in state s, for status.
+func (l *lockedMessage) setState(id int64, s msgbox.DeliveryState) {
+	for i := range l.deliveries {
+		if l.deliveries[i].id == id {
+			l.deliveries[i].state = s
+		}
+	}
+}
+
+// derived is the message's status after the changes recorded in l.
+func (l *lockedMessage) derived() msgbox.Status {
+	states := make([]msgbox.DeliveryState, len(l.deliveries))
+	for i, d := range l.deliveries {
+		states[i] = d.state
+	}
+	return msgbox.DeriveStatus(l.routed, l.terminated, states)
+}
+
+// queueStatus queues the update of the stored status, derived from l.
+func queueStatus(batch *pgx.Batch, l *lockedMessage) {
+	batch.Queue(`UPDATE messages SET status = $2 WHERE id = $1`, l.id, string(l.derived()))
+}
+
+func queueEvent(batch *pgx.Batch, msgID string, at time.Time, port, status, detail string) {
+	batch.Queue(`INSERT INTO events (message_id, at, port, status, detail) VALUES ($1, $2, $3, $4, $5)`,
+		msgID, at, port, status, cleanText(detail))
+}
+
+// queueNotify queues a notification that ports may have work. It is
+// delivered to listeners when the transaction commits, and not at all if it
+// rolls back.
+func queueNotify(batch *pgx.Batch, ports []string) {
+	batch.Queue(`SELECT pg_notify('`+notifyChannel+`', p) FROM unnest($1::text[]) AS p`, ports)
+}
+
+func invalidState(id string, st msgbox.Status) error {
+	return fmt.Errorf("message %s is %s: %w", id, st, msgbox.ErrInvalidState)
+}
+
+// Route records one pending delivery per port, due now, or suspends the
+// message as a routing failure when ports is empty (see msgbox.Box).
+// Duplicate ports get one delivery; an empty port name is an error. The
+// ports are notified.
+func (b *Box) Route(ctx context.Context, id string, ports []string, reason string) error {
+	var uniq []string
+	seen := make(map[string]bool, len(ports))
+	for _, p := range cleanPorts(ports) {
+		if p == "" {
+			return b.wrap(errors.New("empty send port name"), "route %s", id)
+		}
+		if !seen[p] {
+			seen[p] = true
+			uniq = append(uniq, p)
+		}
+	}
+	if !msgbox.ValidID(id) {
+		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "route")
+	}
+	uncertain := false
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.withTx(ctx, func(tx pgx.Tx) error {
+			l, err := lockMessage(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if l.routed || l.terminated {
+				return invalidState(id, l.status)
+			}
+			batch := &pgx.Batch{}
+			l.routed = true
+			if len(uniq) == 0 {
+				if reason == "" {
+					reason = msgbox.DefaultRoutingFailure
+				}
+				reason = cleanText(reason)
+				batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, reason)
+				queueEvent(batch, id, l.now, "", string(msgbox.StatusSuspended), "routing failure: "+reason)
+			} else {
+				batch.Queue(`UPDATE messages SET routed = true WHERE id = $1`, id)
+				// WITH ORDINALITY ... ORDER BY: deliveries and events get
+				// their ids in the order of ports.
+				batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
+					SELECT $1, p, 'pending', $2, $2 FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`,
+					id, l.now, uniq)
+				batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
+					SELECT $1, $2, p, 'pending', 'routed to send port ' || p
+					FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`, id, l.now, uniq)
+				for _, p := range uniq {
+					l.deliveries = append(l.deliveries, deliveryRow{port: p, state: msgbox.DeliveryPending})
+				}
+				queueNotify(batch, uniq)
+			}
+			queueStatus(batch, l)
+			return sendBatch(ctx, tx, batch)
+		})
+		if errors.Is(err, msgbox.ErrInvalidState) && uncertain {
+			// The first try's commit went through after all (or another
+			// server routed the message meanwhile): either way it is
+			// routed, which is what the caller asked for.
+			return nil
+		}
+		if isUncertain(err) {
+			// Routing again finds out: ErrInvalidState if it was routed.
+			uncertain = true
+			return errors.Unwrap(err.(*uncertainError))
+		}
+		return err
+	})
+	return b.wrap(err, "route %s", id)
+}
+
+// Unrouted returns up to limit messages in StatusReceived, oldest first;
+// limit <= 0 means all of them.
+func (b *Box) Unrouted(ctx context.Context, limit int) ([]msgbox.Message, error) {
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	var msgs []msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		rows, err := b.pool.Query(ctx, "SELECT "+messageColumns+
+			" FROM messages WHERE NOT routed AND NOT terminated ORDER BY seq LIMIT $1", lim)
+		if err != nil {
+			return err
+		}
+		msgs, err = scanMessages(rows)
+		return err
+	})
+	return msgs, b.wrap(err, "unrouted")
+}
+
+func scanMessages(rows pgx.Rows) ([]msgbox.Message, error) {
+	defer rows.Close()
+	var out []msgbox.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *m)
+	}
+	return out, rows.Err()
+}
+
+// deliveryColumns are the columns scanDelivery reads, in its order.
+const deliveryColumns = "id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error"
+
+func scanDelivery(row pgx.Row) (*msgbox.Delivery, error) {
+	var d msgbox.Delivery
+	var state string
+	var next, until *time.Time
+	if err := row.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
+		&d.LastError); err != nil {
+		return nil, err
+	}
+	d.State = msgbox.DeliveryState(state)
+	d.NextAttemptAt = tsp(next)
+	d.LeaseUntil = tsp(until)
+	return &d, nil
+}
+
+// Claim leases the next due delivery for one of ports to owner until the
+// database's now+lease (see msgbox.Box), oldest due first (ties in the order
+// the deliveries were made). The candidate is selected FOR UPDATE SKIP
+// LOCKED: claimers never wait for each other, and a delivery another claimer
+// is taking is passed over. Taking over an in-progress delivery whose lease
+// expired records the previous owner's attempt as failed
+// (msgbox.LeaseExpiredError) and counts it, so a message that kills its
+// worker every time still runs out of retries.
+//
+// A probe outside any transaction runs first: when nothing is due, as in
+// most polls of an idle server, Claim costs one round trip.
+func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
+	if owner == "" || lease <= 0 {
+		return nil, b.wrap(fmt.Errorf("owner %q and lease %v: both are required", owner, lease), "claim")
+	}
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	owner, ports = cleanText(owner), cleanPorts(ports)
+	var due bool
+	err := b.retry(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries
+			WHERE due_at <= statement_timestamp() AND port = ANY($1))`, ports).Scan(&due)
+	})
+	if err != nil || !due {
+		return nil, b.wrap(err, "claim for %s", owner)
+	}
+
+	var claimed *msgbox.Delivery
+	err = b.retry(ctx, func(ctx context.Context) error {
+		claimed = nil
+		var claimedAt time.Time
+		err := b.withTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			claimed, claimedAt, err = claimTx(ctx, tx, owner, ports, lease)
+			return err
+		})
+		if isUncertain(err) && claimed != nil {
+			// The lease this try took, if the commit went through, says
+			// so: the same delivery, owner and claim time.
+			var held bool
+			lookErr := b.retry(ctx, func(ctx context.Context) error {
+				return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries
+					WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2 AND claimed_at = $3)`,
+					claimed.ID, owner, claimedAt).Scan(&held)
+			})
+			if lookErr != nil {
+				return err
+			}
+			if held {
+				return nil
+			}
+			claimed = nil
+			return errors.Unwrap(err.(*uncertainError)) // not claimed: retryable
+		}
+		if err != nil {
+			claimed = nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, b.wrap(err, "claim for %s", owner)
+	}
+	return claimed, nil
+}
+
+// claimTx claims in tx; nil when nothing is due that nobody else is taking.
+func claimTx(ctx context.Context, tx pgx.Tx, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, time.Time, error) {
+	// statement_timestamp(): the due test uses the time the statement
+	// started, never later, so nothing is claimed a moment early; and
+	// unlike clock_timestamp() it is stable, so the index can serve it.
+	var d msgbox.Delivery
+	var state string
+	var next, until, claimedAt *time.Time
+	err := tx.QueryRow(ctx, `SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until,
+			last_error, claimed_at
+		FROM deliveries WHERE due_at <= statement_timestamp() AND port = ANY($1)
+		ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, ports).
+		Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until, &d.LastError, &claimedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, time.Time{}, nil // another claimer was faster
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	l, err := lockMessage(ctx, tx, d.MessageID)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	now := l.now
+	batch := &pgx.Batch{}
+	if msgbox.DeliveryState(state) == msgbox.DeliveryInProgress {
+		// The lease expired: the previous owner's attempt failed.
+		d.Attempts++
+		d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
+		started, ended := now, now
+		if claimedAt != nil {
+			started = ts(*claimedAt)
+		}
+		if until != nil {
+			ended = ts(*until)
+		}
+		batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
+			d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner, started, ended, d.LastError)
+		queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
+			fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError))
+	}
+	d.State = msgbox.DeliveryInProgress
+	d.LeaseOwner = owner
+	d.LeaseUntil = ts(now.Add(lease))
+	d.NextAttemptAt = time.Time{}
+	batch.Queue(`UPDATE deliveries SET state = 'in_progress', attempts = $2, next_attempt_at = NULL, due_at = $3,
+			lease_owner = $4, lease_until = $3, claimed_at = $5, last_error = $6 WHERE id = $1`,
+		d.ID, d.Attempts, d.LeaseUntil, owner, now, d.LastError)
+	queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
+		fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner))
+	l.setState(d.ID, msgbox.DeliveryInProgress)
+	queueStatus(batch, l)
+	if err := sendBatch(ctx, tx, batch); err != nil {
+		return nil, time.Time{}, err
+	}
+	return &d, now, nil
+}
+
+// Renew extends owner's lease on a delivery to the database's now+lease. A
+// lease that expired but that no one else has claimed is still owner's:
+// nobody else can have started an attempt, so it is renewed. ErrLeaseLost
+// otherwise, including for a delivery that does not exist.
+func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
+	if lease <= 0 {
+		return b.wrap(fmt.Errorf("lease %v: must be positive", lease), "renew delivery %d", deliveryID)
+	}
+	owner = cleanText(owner)
+	var n int64
+	// Renewing twice is renewing: after a lost commit it simply runs again.
+	err := b.retry(ctx, func(ctx context.Context) error {
+		tag, err := b.pool.Exec(ctx, `UPDATE deliveries SET lease_until = u.t, due_at = u.t
+			FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u
+			WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2`,
+			deliveryID, owner, lease.Microseconds())
+		if err != nil {
+			return err // lost connection or not, running again is safe
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+	}
+	return b.wrap(err, "renew delivery %d", deliveryID)
+}
+
+// Finish records the outcome of owner's attempt (see msgbox.Box). As for
+// Renew, an expired lease no one else has claimed is still owner's, so the
+// work done is recorded rather than repeated. An Outcome that
+// msgbox.ValidateOutcome rejects changes nothing: the delivery stays held.
+// A retry notifies the port, so that idle servers look at when it is due.
+func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgbox.Outcome) error {
+	if err := msgbox.ValidateOutcome(o); err != nil {
+		return b.wrap(err, "finish delivery %d", deliveryID)
+	}
+	owner = cleanText(owner)
+	o.Error = cleanText(o.Error)
+	var number int
+	var finishedAt time.Time
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.withTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			number, finishedAt, err = finishTx(ctx, tx, deliveryID, owner, o)
+			return err
+		})
+		if isUncertain(err) {
+			// The attempt record this try wrote, if the commit went
+			// through, says so.
+			var recorded bool
+			lookErr := b.retry(ctx, func(ctx context.Context) error {
+				return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attempts
+					WHERE delivery_id = $1 AND number = $2 AND owner = $3 AND finished_at = $4)`,
+					deliveryID, number, owner, finishedAt).Scan(&recorded)
+			})
+			if lookErr != nil {
+				return err
+			}
+			if recorded {
+				return nil
+			}
+			return errors.Unwrap(err.(*uncertainError)) // not recorded: retryable
+		}
+		return err
+	})
+	return b.wrap(err, "finish delivery %d", deliveryID)
+}
+
+// finishTx records the outcome in tx, and returns the attempt's number and
+// finish time (to recognise it after a lost commit).
+func finishTx(ctx context.Context, tx pgx.Tx, deliveryID int64, owner string, o msgbox.Outcome) (int, time.Time, error) {
+	var msgID, port, state, leaseOwner string
+	var attempts int
+	var claimedAt *time.Time
+	found := false
+	l := &lockedMessage{}
+	batch := &pgx.Batch{}
+	// The delivery's row first, then its message's (the lock order).
+	batch.Queue(`SELECT message_id, port, state, lease_owner, attempts, claimed_at FROM deliveries WHERE id = $1 FOR UPDATE`,
+		deliveryID).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = $1)", deliveryID, l)
+	if err := sendBatch(ctx, tx, batch); err != nil {
+		return 0, time.Time{}, err
+	}
+	if !found || msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
+		return 0, time.Time{}, fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+	}
+	now := l.now
+	attempts++
+	started := now
+	if claimedAt != nil {
+		started = ts(*claimedAt)
+	}
+	batch = &pgx.Batch{}
+	batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		deliveryID, msgID, port, attempts, owner, started, now, string(o.State), o.Error)
+	var next *time.Time // NULL unless retrying
+	detail := fmt.Sprintf("attempt %d by %s", attempts, owner)
+	switch o.State {
+	case msgbox.DeliveryRetrying:
+		at := msgbox.Timestamp(o.RetryAt)
+		next = &at
+		detail += fmt.Sprintf(" failed, retry at %s: %s", at.Format(time.RFC3339), o.Error)
+	case msgbox.DeliverySuspended:
+		detail += " failed, suspended: " + o.Error
+		batch.Queue(`UPDATE messages SET reason = $2 WHERE id = $1`, msgID, msgbox.SuspendedReason(port, o.Error))
+	default:
+		detail += " delivered"
+	}
+	batch.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
+		deliveryID, string(o.State), attempts, next, o.Error)
+	queueEvent(batch, msgID, now, port, string(o.State), detail)
+	l.setState(deliveryID, o.State)
+	queueStatus(batch, l)
+	if o.State == msgbox.DeliveryRetrying {
+		queueNotify(batch, []string{port})
+	}
+	if err := sendBatch(ctx, tx, batch); err != nil {
+		return 0, time.Time{}, err
+	}
+	return attempts, now, nil
+}
+
+// NextDue returns the earliest time a delivery for one of ports can be
+// claimed: a pending or retrying delivery's next attempt (possibly already
+// past), or an in-progress delivery's lease expiry. Times are the
+// database's (see the package comment).
+func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, error) {
+	if len(ports) == 0 {
+		return time.Time{}, false, nil
+	}
+	ports = cleanPorts(ports)
+	var at *time.Time
+	err := b.retry(ctx, func(ctx context.Context) error {
+		// The earliest per port, from the (port, due_at) index, then the
+		// earliest of those: a handful of index probes, however many
+		// deliveries wait.
+		return b.pool.QueryRow(ctx, `SELECT min(d.due_at) FROM unnest($1::text[]) AS p,
+			LATERAL (SELECT due_at FROM deliveries WHERE port = p AND due_at IS NOT NULL ORDER BY due_at LIMIT 1) AS d`,
+			ports).Scan(&at)
+	})
+	if err != nil {
+		return time.Time{}, false, b.wrap(err, "next due")
+	}
+	return tsp(at), at != nil, nil
+}
+
+// Recover returns every delivery owner (or one of its workers, "owner/...")
+// holds in progress, live lease or not, to the pool as pending and due now,
+// without counting an attempt (see msgbox.Box), and notifies their ports.
+// It returns how many it returned. After a commit whose acknowledgement was
+// lost it runs again, and then counts only what the second run found.
+func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, b.wrap(errors.New("owner is required"), "recover")
+	}
+	owner = cleanText(owner)
+	var n int
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.withTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			n, err = recoverTx(ctx, tx, owner)
+			return err
+		})
+		if isUncertain(err) {
+			return errors.Unwrap(err.(*uncertainError)) // running again is safe
+		}
+		return err
+	})
+	if err != nil {
+		return 0, b.wrap(err, "recover deliveries of %s", owner)
+	}
+	return n, nil
+}
+
+func recoverTx(ctx context.Context, tx pgx.Tx, owner string) (int, error) {
+	// The deliveries first, in id order, then their messages in id order.
+	// starts_with, not LIKE: an owner name may contain % or _.
+	rows, err := tx.Query(ctx, `SELECT id, message_id, port FROM deliveries
+		WHERE state = 'in_progress' AND (lease_owner = $1 OR starts_with(lease_owner, $1 || '/'))
+		ORDER BY id FOR UPDATE`, owner)
+	if err != nil {
+		return 0, err
+	}
+	type recovered struct {
+		id          int64
+		msgID, port string
+	}
+	var got []recovered
+	for rows.Next() {
+		var r recovered
+		if err := rows.Scan(&r.id, &r.msgID, &r.port); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		got = append(got, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(got) == 0 {
+		return 0, nil
+	}
+	locks := map[string]*lockedMessage{}
+	var order []string
+	for _, r := range got {
+		if locks[r.msgID] == nil {
+			locks[r.msgID] = &lockedMessage{}
+			order = append(order, r.msgID)
+		}
+	}
+	slices.Sort(order)
+	batch := &pgx.Batch{}
+	for _, id := range order {
+		queueLock(batch, "$1", id, locks[id])
+	}
+	if err := sendBatch(ctx, tx, batch); err != nil {
+		return 0, err
+	}
+	now := locks[order[len(order)-1]].now // read after the last lock
+	batch = &pgx.Batch{}
+	ids := make([]int64, len(got))
+	ports := make([]string, 0, len(got))
+	for i, r := range got {
+		ids[i] = r.id
+		ports = append(ports, r.port)
+		locks[r.msgID].setState(r.id, msgbox.DeliveryPending)
+	}
+	batch.Queue(`UPDATE deliveries SET state = 'pending', next_attempt_at = $2, due_at = $2, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL WHERE id = ANY($1)`, ids, now)
+	for _, r := range got {
+		queueEvent(batch, r.msgID, now, r.port, string(msgbox.DeliveryPending),
+			"recovered from "+owner+" at its restart: due again, attempt not counted")
+	}
+	for _, id := range order {
+		queueStatus(batch, locks[id])
+	}
+	queueNotify(batch, ports)
+	if err := sendBatch(ctx, tx, batch); err != nil {
+		return 0, err
+	}
+	return len(got), nil
+}

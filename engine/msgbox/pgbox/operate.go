@@ -1,0 +1,229 @@
+package pgbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// Get returns a message with its deliveries, attempts and history, all read
+// from one snapshot (a REPEATABLE READ transaction, in one round trip).
+// Deliveries, attempts and events are in the order they were recorded.
+func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
+	if !msgbox.ValidID(id) {
+		return nil, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "get")
+	}
+	var d *msgbox.Detail
+	err := b.retry(ctx, func(ctx context.Context) error {
+		d = &msgbox.Detail{}
+		found := false
+		return b.withTxOptions(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			batch := &pgx.Batch{}
+			batch.Queue("SELECT "+messageColumns+" FROM messages WHERE id = $1", id).QueryRow(func(r pgx.Row) error {
+				m, err := scanMessage(r)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				found, d.Message = true, *m
+				return nil
+			})
+			batch.Queue("SELECT "+deliveryColumns+" FROM deliveries WHERE message_id = $1 ORDER BY id", id).
+				Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						dl, err := scanDelivery(rows)
+						if err != nil {
+							return err
+						}
+						d.Deliveries = append(d.Deliveries, *dl)
+					}
+					return rows.Err()
+				})
+			batch.Queue(`SELECT delivery_id, port, number, owner, started_at, finished_at, outcome, error
+				FROM attempts WHERE message_id = $1 ORDER BY id`, id).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var a msgbox.Attempt
+					var outcome string
+					if err := rows.Scan(&a.DeliveryID, &a.Port, &a.Number, &a.Owner, &a.StartedAt, &a.FinishedAt,
+						&outcome, &a.Error); err != nil {
+						return err
+					}
+					a.StartedAt, a.FinishedAt, a.Outcome = ts(a.StartedAt), ts(a.FinishedAt), msgbox.DeliveryState(outcome)
+					d.Attempts = append(d.Attempts, a)
+				}
+				return rows.Err()
+			})
+			batch.Queue("SELECT at, port, status, detail FROM events WHERE message_id = $1 ORDER BY id", id).
+				Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						var e msgbox.Event
+						if err := rows.Scan(&e.At, &e.Port, &e.Status, &e.Detail); err != nil {
+							return err
+						}
+						e.At = ts(e.At)
+						d.History = append(d.History, e)
+					}
+					return rows.Err()
+				})
+			if err := sendBatch(ctx, tx, batch); err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, b.wrap(err, "get %s", id)
+	}
+	return d, nil
+}
+
+// List returns messages newest first (in the order they were received),
+// optionally only those of one status, at most f.Limit of them when it is
+// positive. A status that is not one of msgbox's constants is an error.
+func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
+	if f.Status != "" && !msgbox.ValidStatus(f.Status) {
+		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
+	}
+	var lim any // NULL: no limit
+	if f.Limit > 0 {
+		lim = f.Limit
+	}
+	var status any // NULL: any
+	if f.Status != "" {
+		status = string(f.Status)
+	}
+	var msgs []msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		rows, err := b.pool.Query(ctx, "SELECT "+messageColumns+
+			" FROM messages WHERE $1::text IS NULL OR status = $1 ORDER BY seq DESC LIMIT $2", status, lim)
+		if err != nil {
+			return err
+		}
+		msgs, err = scanMessages(rows)
+		return err
+	})
+	return msgs, b.wrap(err, "list")
+}
+
+// lockDeliveries locks every delivery of a message, in id order: what
+// Resume and Terminate do before they lock the message (the lock order).
+func lockDeliveries(ctx context.Context, tx pgx.Tx, msgID string) error {
+	_, err := tx.Exec(ctx, "SELECT 1 FROM deliveries WHERE message_id = $1 ORDER BY id FOR UPDATE", msgID)
+	return err
+}
+
+// operatorTx runs an operator's change (Resume, Terminate): retried after a
+// lost connection, but not after a lost commit, which it reports as
+// ErrCommitUncertain for the operator to check.
+func (b *Box) operatorTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return b.retry(ctx, func(ctx context.Context) error { return b.withTx(ctx, fn) })
+}
+
+// Resume makes a suspended message's suspended deliveries due now with
+// their attempt counts reset, or returns a routing failure to
+// StatusReceived (see msgbox.Box), and notifies the ports. Deliveries that
+// are not suspended are left as they are. Any other status is
+// ErrInvalidState.
+func (b *Box) Resume(ctx context.Context, id string) error {
+	if !msgbox.ValidID(id) {
+		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "resume")
+	}
+	err := b.operatorTx(ctx, func(tx pgx.Tx) error {
+		if err := lockDeliveries(ctx, tx, id); err != nil {
+			return err
+		}
+		l, err := lockMessage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if l.status != msgbox.StatusSuspended {
+			return invalidState(id, l.status)
+		}
+		var ports []string
+		for i, d := range l.deliveries {
+			if d.state == msgbox.DeliverySuspended {
+				ports = append(ports, d.port)
+				l.deliveries[i].state = msgbox.DeliveryPending
+			}
+		}
+		batch := &pgx.Batch{}
+		if len(ports) == 0 {
+			// A routing failure: route it again, perhaps under a
+			// configuration that now has a subscriber.
+			l.routed = false
+			batch.Queue("UPDATE messages SET routed = false, reason = '' WHERE id = $1", id)
+			queueEvent(batch, id, l.now, "", string(msgbox.StatusReceived), "resumed by an operator: to be routed again")
+		} else {
+			batch.Queue(`UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, due_at = $2
+				WHERE message_id = $1 AND state = 'suspended'`, id, l.now)
+			for _, p := range ports {
+				queueEvent(batch, id, l.now, p, string(msgbox.DeliveryPending), "resumed by an operator: attempts reset")
+			}
+			batch.Queue("UPDATE messages SET reason = '' WHERE id = $1", id)
+			queueNotify(batch, ports)
+		}
+		queueStatus(batch, l)
+		return sendBatch(ctx, tx, batch)
+	})
+	return b.wrap(err, "resume %s", id)
+}
+
+// Terminate ends every delivery of a message that is not delivered (see
+// msgbox.Box); delivered ones stay delivered. A delivery in progress under
+// a live lease (by the database's clock) makes it ErrInvalidState and
+// changes nothing: the attempt may be delivering right now. An expired lease
+// does not protect its delivery; the late owner's Finish gets ErrLeaseLost.
+// A delivered or already terminated message is ErrInvalidState; a message
+// not yet routed is terminated and never routed.
+func (b *Box) Terminate(ctx context.Context, id string) error {
+	if !msgbox.ValidID(id) {
+		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "terminate")
+	}
+	err := b.operatorTx(ctx, func(tx pgx.Tx) error {
+		if err := lockDeliveries(ctx, tx, id); err != nil {
+			return err
+		}
+		l, err := lockMessage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if l.status == msgbox.StatusTerminated || l.status == msgbox.StatusDelivered {
+			return invalidState(id, l.status)
+		}
+		for _, d := range l.deliveries {
+			if d.state == msgbox.DeliveryInProgress && d.until != nil && d.until.After(l.now) {
+				return fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
+					id, d.port, d.owner, ts(*d.until).Format("2006-01-02T15:04:05.000000Z07:00"), msgbox.ErrInvalidState)
+			}
+		}
+		batch := &pgx.Batch{}
+		var ports []string
+		for i, d := range l.deliveries {
+			if d.state != msgbox.DeliveryDelivered && d.state != msgbox.DeliveryTerminated {
+				ports = append(ports, d.port)
+				l.deliveries[i].state = msgbox.DeliveryTerminated
+			}
+		}
+		batch.Queue(`UPDATE deliveries SET state = 'terminated', next_attempt_at = NULL, due_at = NULL, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL WHERE message_id = $1 AND state NOT IN ('delivered', 'terminated')`, id)
+		for _, p := range ports {
+			queueEvent(batch, id, l.now, p, string(msgbox.DeliveryTerminated), "terminated by an operator")
+		}
+		reason := msgbox.TerminatedReason(l.reason)
+		l.terminated = true
+		batch.Queue("UPDATE messages SET terminated = true, reason = $2 WHERE id = $1", id, reason)
+		queueEvent(batch, id, l.now, "", string(msgbox.StatusTerminated), reason)
+		queueStatus(batch, l)
+		return sendBatch(ctx, tx, batch)
+	})
+	return b.wrap(err, "terminate %s", id)
+}

@@ -1,0 +1,492 @@
+package pgbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// Receive stores a new message and its body (see msgbox.Box).
+//
+// A duplicate SourceKey is detected before body is read, and body is then
+// not read at all; two Receives of one SourceKey racing are settled by the
+// unique constraint (INSERT ... ON CONFLICT DO NOTHING): the second waits
+// for the first to commit and returns its message. A nil body is an empty
+// one.
+//
+// Free text PostgreSQL cannot store (NUL bytes, invalid UTF-8) in the file
+// name, content type or receive location is stored with U+FFFD in its
+// place, and the returned Message says so; SourceKey is compared byte for
+// byte.
+func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	msg, dup, err := b.receive(ctx, in, body)
+	if err != nil {
+		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
+	}
+	return msg, dup, nil
+}
+
+// messageColumns are the columns scanMessage reads, in its order.
+const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason"
+
+func scanMessage(row pgx.Row) (*msgbox.Message, error) {
+	var m msgbox.Message
+	var props, status string
+	var receivedAt time.Time
+	if err := row.Scan(&m.ID, &m.ReceiveLocation, &m.FileName, &m.ContentType, &props, &m.Size, &receivedAt,
+		&status, &m.Reason); err != nil {
+		return nil, err
+	}
+	p, err := decodeProperties(props)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: %w", m.ID, err)
+	}
+	m.Properties = p
+	m.ReceivedAt = ts(receivedAt)
+	m.Status = msgbox.Status(status)
+	return &m, nil
+}
+
+// bySourceKey returns the message stored with key, or nil.
+func (b *Box) bySourceKey(ctx context.Context, key []byte) (*msgbox.Message, error) {
+	var m *msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = scanMessage(b.pool.QueryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE source_key = $1", key))
+		if errors.Is(err, pgx.ErrNoRows) {
+			m, err = nil, nil
+		}
+		return err
+	})
+	return m, err
+}
+
+// storedAt returns when the message id was stored, and whether it was: the
+// way to tell whether a commit whose acknowledgement was lost happened.
+func (b *Box) storedAt(ctx context.Context, id string) (time.Time, bool, error) {
+	var at time.Time
+	var found bool
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.pool.QueryRow(ctx, "SELECT received_at FROM messages WHERE id = $1", id).Scan(&at)
+		found = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+		return err
+	})
+	return ts(at), found, err
+}
+
+// insertOne stores a message whose body fits in one chunk, in one statement:
+// atomic by itself, and one round trip. It returns no row when SourceKey
+// is already stored.
+const insertOne = `WITH m AS (
+	INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key, size, sha256,
+		received_at, status)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), 'received')
+	ON CONFLICT (source_key) DO NOTHING
+	RETURNING seq, id, received_at
+), c AS (
+	INSERT INTO body_chunks (message_seq, seq, data) SELECT seq, 0, $9::bytea FROM m WHERE $7 > 0
+), e AS (
+	INSERT INTO events (message_id, at, port, status, detail) SELECT id, received_at, '', 'received', $10 FROM m
+)
+SELECT received_at FROM m`
+
+// insertFirst inserts the message row of a body larger than one chunk; size
+// and checksum follow once the body has been read.
+const insertFirst = `INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key,
+		size, sha256, received_at, status)
+	VALUES ($1, $2, $3, $4, $5, $6, 0, '\x', clock_timestamp(), 'received')
+	ON CONFLICT (source_key) DO NOTHING
+	RETURNING seq`
+
+func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	var key []byte // NULL: no de-duplication
+	if in.SourceKey != "" {
+		key = []byte(in.SourceKey)
+		// A duplicate is answered without reading body: the common case
+		// after a crash between the commit and the deletion of the source.
+		if m, err := b.bySourceKey(ctx, key); m != nil || err != nil {
+			if err != nil {
+				return msgbox.Message{}, false, err
+			}
+			return *m, true, nil
+		}
+	}
+	if body == nil {
+		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
+	}
+	props, err := encodeProperties(in.Properties)
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	msg := msgbox.Message{
+		// The id's time prefix is only an ordering hint; the Go clock
+		// serves, as it is read before the database's.
+		ID:              msgbox.NewID(time.Now(), b.rand),
+		ReceiveLocation: cleanText(in.ReceiveLocation),
+		FileName:        cleanText(in.FileName),
+		ContentType:     cleanText(in.ContentType),
+		Properties:      copyProperties(in.Properties),
+		Status:          msgbox.StatusReceived,
+	}
+	detail := fmt.Sprintf("received from %s", msg.ReceiveLocation)
+	if msg.FileName != "" {
+		detail += ", file " + msg.FileName
+	}
+
+	bufp := b.bufs.Get().(*[]byte)
+	defer b.bufs.Put(bufp)
+	buf := *bufp
+
+	sum := sha256.New()
+	n, last, err := readChunk(body, buf)
+	if err != nil {
+		return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
+	}
+	sum.Write(buf[:n])
+	msg.Size = int64(n)
+
+	if last {
+		// The whole body is in buf: the statement can run again after a
+		// lost connection, so it is retried like a read.
+		var inserted bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			var at time.Time
+			err := b.pool.QueryRow(ctx, insertOne, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
+				props, key, msg.Size, sum.Sum(nil), buf[:n], fmt.Sprintf("%s (%d bytes)", detail, msg.Size)).Scan(&at)
+			switch {
+			case err == nil:
+				inserted, msg.ReceivedAt = true, ts(at)
+				return nil
+			case errors.Is(err, pgx.ErrNoRows):
+				inserted = false // SourceKey stored meanwhile
+				return nil
+			case isConnErr(err) && !isPgError(err) && !pgconn.SafeToRetry(err):
+				// Sent, and the answer lost: the statement may have
+				// committed. The id it inserted says.
+				at, found, lookErr := b.storedAt(ctx, msg.ID)
+				if lookErr != nil {
+					return &uncertainError{err}
+				}
+				if found {
+					inserted, msg.ReceivedAt = true, at
+					return nil
+				}
+				return err // not stored: retryable
+			}
+			return err
+		})
+		if err != nil {
+			return msgbox.Message{}, false, err
+		}
+		if !inserted {
+			return b.duplicate(ctx, key)
+		}
+		return msg, false, nil
+	}
+
+	// A body of several chunks: one transaction, the message row first so
+	// that a concurrent Receive of the same SourceKey waits on it rather
+	// than reading its own body, then the chunks as they are read.
+	consumed := false // buf no longer holds the first chunk: no retry
+	dup := false
+	err = b.retryWhile(ctx, func() bool { return !consumed }, func(ctx context.Context) error {
+		dup = false
+		err := b.withTx(ctx, func(tx pgx.Tx) error {
+			var seq int64
+			err := tx.QueryRow(ctx, insertFirst, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
+				props, key).Scan(&seq)
+			if errors.Is(err, pgx.ErrNoRows) {
+				dup = true
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("storing message: %w", err)
+			}
+			if err := insertChunk(ctx, tx, seq, 0, buf[:n]); err != nil {
+				return err
+			}
+			for chunk := int32(1); !last; chunk++ {
+				consumed = true
+				n, last, err = readChunk(body, buf)
+				if err != nil {
+					return fmt.Errorf("reading body after %d bytes: %w", msg.Size, err)
+				}
+				if n == 0 {
+					break
+				}
+				sum.Write(buf[:n])
+				msg.Size += int64(n)
+				if err := insertChunk(ctx, tx, seq, chunk, buf[:n]); err != nil {
+					return err
+				}
+			}
+			var at time.Time
+			batch := &pgx.Batch{}
+			batch.Queue(`UPDATE messages SET size = $2, sha256 = $3, received_at = clock_timestamp() WHERE seq = $1
+				RETURNING received_at`, seq, msg.Size, sum.Sum(nil)).QueryRow(func(r pgx.Row) error { return r.Scan(&at) })
+			batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
+				SELECT id, received_at, '', 'received', $2 FROM messages WHERE seq = $1`,
+				seq, fmt.Sprintf("%s (%d bytes)", detail, msg.Size))
+			if err := sendBatch(ctx, tx, batch); err != nil {
+				return fmt.Errorf("storing message: %w", err)
+			}
+			msg.ReceivedAt = ts(at)
+			return nil
+		})
+		if isUncertain(err) {
+			at, found, lookErr := b.storedAt(ctx, msg.ID)
+			if lookErr == nil && found {
+				msg.ReceivedAt = at
+				return nil
+			}
+			if lookErr == nil && !consumed {
+				return errors.Unwrap(err.(*uncertainError)) // not stored: retryable
+			}
+			if lookErr == nil {
+				// Not stored, and the body is gone: the source keeps the
+				// message, to be received again.
+				return fmt.Errorf("connection lost while storing the message; it was not stored: %w",
+					errors.Unwrap(err.(*uncertainError)))
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	if dup {
+		return b.duplicate(ctx, key)
+	}
+	return msg, false, nil
+}
+
+// duplicate returns the message another Receive stored with key while this
+// one was running.
+func (b *Box) duplicate(ctx context.Context, key []byte) (msgbox.Message, bool, error) {
+	m, err := b.bySourceKey(ctx, key)
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	if m == nil {
+		// The unique constraint said it exists; it cannot have gone (the
+		// box never deletes).
+		return msgbox.Message{}, false, errors.New("source key conflict, but no message holds the key")
+	}
+	return *m, true, nil
+}
+
+func isPgError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr)
+}
+
+func insertChunk(ctx context.Context, tx pgx.Tx, msgSeq int64, seq int32, data []byte) error {
+	_, err := tx.Exec(ctx, "INSERT INTO body_chunks (message_seq, seq, data) VALUES ($1, $2, $3)", msgSeq, seq, data)
+	if err != nil {
+		return fmt.Errorf("storing body chunk %d: %w", seq, err)
+	}
+	return nil
+}
+
+// readChunk fills buf from r. last reports that r is exhausted: n may then
+// be less than len(buf), or 0.
+func readChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
+	n, err = io.ReadFull(r, buf)
+	switch {
+	case err == nil:
+		return n, false, nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return n, true, nil
+	default:
+		return n, false, err
+	}
+}
+
+// cleanText makes s storable in a PostgreSQL text column, which holds
+// neither NUL bytes nor invalid UTF-8: each is replaced by U+FFFD. Valid text
+// is returned as it is.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// cleanPorts applies cleanText to port names, so that every method agrees on
+// the name a port is stored under.
+func cleanPorts(ports []string) []string {
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = cleanText(p)
+	}
+	return out
+}
+
+func encodeProperties(p map[string]string) (string, error) {
+	if len(p) == 0 {
+		return "{}", nil
+	}
+	// encoding/json sorts map keys, and escapes NUL as \u0000: the text is
+	// deterministic and storable.
+	js, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encoding properties: %w", err)
+	}
+	return string(js), nil
+}
+
+func decodeProperties(s string) (map[string]string, error) {
+	var p map[string]string
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return nil, fmt.Errorf("decoding properties: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// copyProperties returns p as it reads back: nil when empty, and never the
+// caller's map, which the caller may go on changing.
+func copyProperties(p map[string]string) map[string]string {
+	if len(p) == 0 {
+		return nil
+	}
+	c := make(map[string]string, len(p))
+	for k, v := range p {
+		c[k] = v
+	}
+	return c
+}
+
+// Body opens a message's body. The reader fetches one chunk at a time, each
+// in its own short query (retried after a lost connection), so a slow
+// consumer neither holds a large body in memory nor a connection or a
+// transaction. ctx governs the reads too. At the end the reader checks the
+// size and SHA-256 recorded at Receive, and fails rather than hand over a
+// body that is not byte for byte the one received.
+func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
+	if !msgbox.ValidID(id) {
+		return nil, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "body")
+	}
+	r := &bodyReader{ctx: ctx, b: b, id: id, sum: sha256.New()}
+	err := b.retry(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, "SELECT seq, size, sha256 FROM messages WHERE id = $1", id).
+			Scan(&r.msgSeq, &r.size, &r.want)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, b.wrap(err, "body of %s", id)
+	}
+	return r, nil
+}
+
+type bodyReader struct {
+	ctx    context.Context
+	b      *Box
+	id     string
+	msgSeq int64
+	size   int64
+	want   []byte
+
+	seq  int32  // next chunk to fetch
+	buf  []byte // the current chunk, reused for the next
+	cur  []byte // rest of the current chunk, in buf
+	read int64
+	sum  hash.Hash
+	err  error // sticky: io.EOF or the failure
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for len(r.cur) == 0 {
+		if r.read == r.size {
+			if !bytes.Equal(r.sum.Sum(nil), r.want) {
+				r.err = r.b.wrap(errors.New("checksum mismatch: the stored body is corrupt"), "body of %s", r.id)
+				return 0, r.err
+			}
+			r.err = io.EOF
+			return 0, io.EOF
+		}
+		err := r.b.retry(r.ctx, r.fetch)
+		if err == nil && len(r.buf) == 0 {
+			err = fmt.Errorf("chunk %d empty: the stored body is corrupt", r.seq)
+		}
+		if err != nil {
+			r.err = r.b.wrap(err, "body of %s", r.id)
+			return 0, r.err
+		}
+		r.cur = r.buf
+		r.seq++
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	r.read += int64(n)
+	if r.read > r.size {
+		r.err = r.b.wrap(fmt.Errorf("longer than its recorded %d bytes: the stored body is corrupt", r.size), "body of %s", r.id)
+		return 0, r.err
+	}
+	r.sum.Write(p[:n])
+	return n, nil
+}
+
+// fetch reads chunk r.seq into r.buf. It copies the value's bytes from the
+// wire into a buffer the reader keeps (a bytea in binary format is the bytes
+// themselves) rather than have pgx allocate a new slice per chunk.
+func (r *bodyReader) fetch(ctx context.Context) error {
+	rows, err := r.b.pool.Query(ctx, "SELECT data FROM body_chunks WHERE message_seq = $1 AND seq = $2",
+		r.msgSeq, r.seq)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("chunk %d missing after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
+	}
+	if rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
+		r.buf = append(r.buf[:0], rows.RawValues()[0]...)
+	} else {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return err
+		}
+		r.buf = append(r.buf[:0], data...)
+	}
+	rows.Close()
+	return rows.Err()
+}
+
+// Close ends the reading; later Reads fail.
+func (r *bodyReader) Close() error {
+	if r.err == nil || r.err == io.EOF {
+		r.err = errors.New("read of closed body")
+	}
+	r.cur, r.buf = nil, nil
+	return nil
+}

@@ -1,0 +1,264 @@
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+var pg = New()
+
+func TestMain(m *testing.M) { pg.Main(m) }
+
+func connect(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", redact(url), err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return p.Redacted()
+}
+
+func TestNewDatabase(t *testing.T) {
+	t.Parallel()
+	a, b := pg.NewDatabase(t), pg.NewDatabase(t)
+	if a == b {
+		t.Fatalf("two NewDatabase calls returned the same URL %s", redact(a))
+	}
+	for _, u := range []string{a, b} {
+		p, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host := p.Hostname(); host != "127.0.0.1" {
+			t.Errorf("URL host = %q, want 127.0.0.1", host)
+		}
+	}
+	ca, cb := connect(t, a), connect(t, b)
+	if _, err := ca.Exec(t.Context(), "CREATE TABLE only_in_a (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := cb.QueryRow(t.Context(), "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("a table created in one database is visible in the other: the databases are not separate")
+	}
+	var fsync string
+	if err := ca.QueryRow(t.Context(), "SHOW fsync").Scan(&fsync); err != nil {
+		t.Fatal(err)
+	}
+	if fsync != "off" {
+		t.Errorf("fsync = %s, want off for a test server", fsync)
+	}
+}
+
+func TestDatabaseDroppedAtCleanup(t *testing.T) {
+	t.Parallel()
+	var name string
+	t.Run("user", func(t *testing.T) {
+		u := pg.NewDatabase(t)
+		p, _ := url.Parse(u)
+		name = strings.TrimPrefix(p.Path, "/")
+		connect(t, u) // left open on purpose: the drop must force it
+	})
+	admin := connect(t, pg.URL(t))
+	var n int
+	if err := admin.QueryRow(t.Context(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("database %s still exists after its test ended", name)
+	}
+}
+
+func TestPasswordRequired(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(pg.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(superuser, "wrong")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u.String())
+	if err == nil {
+		conn.Close(ctx)
+		t.Fatal("connected with a wrong password: the server does not authenticate TCP connections")
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
+		t.Errorf("error = %v, want invalid_password (28P01)", err)
+	}
+}
+
+func TestRunsUnprivileged(t *testing.T) {
+	t.Parallel()
+	pg.URL(t) // started
+	pid := pg.PID()
+	if pid == 0 {
+		t.Fatal("no postmaster pid for a started server")
+	}
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uid string
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+			uid = strings.Fields(v)[0]
+		}
+	}
+	if uid == "" {
+		t.Fatalf("no Uid line in /proc/%d/status", pid)
+	}
+	if uid == "0" {
+		t.Errorf("the postmaster runs as root")
+	}
+	if os.Geteuid() != 0 && uid != strconv.Itoa(os.Geteuid()) {
+		t.Errorf("the postmaster runs as uid %s, want the test's uid %d", uid, os.Geteuid())
+	}
+}
+
+func TestStartRestartClose(t *testing.T) {
+	t.Parallel()
+	s := Start(t)
+	u := s.NewDatabase(t)
+	conn := connect(t, u)
+	if _, err := conn.Exec(t.Context(), "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	before := s.PID()
+	s.Restart(t)
+	if after := s.PID(); after == before || after == 0 {
+		t.Errorf("pid after Restart = %d, before %d: want a new postmaster", after, before)
+	}
+	if err := conn.Ping(t.Context()); err == nil {
+		t.Errorf("a connection from before the restart still works: the server was not restarted")
+	}
+	var x int
+	if err := connect(t, u).QueryRow(t.Context(), "SELECT x FROM kept").Scan(&x); err != nil || x != 42 {
+		t.Errorf("after Restart: x = %d, %v; want the data kept, under the same URL", x, err)
+	}
+
+	pid, dir := s.PID(), s.dir
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// The postmaster is our child: once reaped it is gone, not a zombie.
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("postmaster %d still exists after Close (kill 0: %v)", pid, err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("directory %s still exists after Close (%v)", dir, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestMissingBinaries(t *testing.T) {
+	t.Parallel()
+	empty := t.TempDir()
+	_, err := findBinaries([]string{empty})
+	if err == nil {
+		t.Fatal("findBinaries found binaries in an empty directory")
+	}
+	if !strings.Contains(err.Error(), ".ci/run") || !strings.Contains(err.Error(), "postgresql") {
+		t.Errorf("error %q does not say that .ci/run installs postgresql", err)
+	}
+	bin, err := findBinaries(append([]string{empty}, defaultCandidates()...))
+	if err != nil {
+		t.Fatalf("findBinaries with the default candidates: %v", err)
+	}
+	if !isExecutable(bin+"/initdb") || !isExecutable(bin+"/postgres") {
+		t.Errorf("findBinaries returned %s, which lacks initdb or postgres", bin)
+	}
+}
+
+func TestSharedServerNeedsMain(t *testing.T) {
+	t.Parallel()
+	s := New() // not run through Main
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.NewDatabase(rec)
+	}()
+	<-done
+	if !strings.Contains(rec.msg, "TestMain") {
+		t.Errorf("NewDatabase on a server without Main: fatal message %q, want one naming TestMain", rec.msg)
+	}
+	if s.PID() != 0 {
+		t.Errorf("a server nobody would stop was started")
+		s.Close()
+	}
+}
+
+func TestTraversable(t *testing.T) {
+	t.Parallel()
+	if err := traversable(os.TempDir(), 0, 0); err != nil {
+		t.Errorf("root cannot traverse %s: %v", os.TempDir(), err)
+	}
+	// Not t.TempDir: its parent is private to the test's user.
+	dir, err := os.MkdirTemp("", "traversable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A uid that is neither the owner nor in the group, and not root.
+	if err := traversable(dir, 54321, 54321); err == nil {
+		t.Errorf("a 0700 directory is reported traversable by another user")
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := traversable(dir, 54321, 54321); err != nil {
+		t.Errorf("a 0711 directory under %s: %v", os.TempDir(), err)
+	}
+}
+
+// fatalRecorder is a testing.TB whose Fatal records the message and ends the
+// goroutine, as testing's does.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+
+func (f *fatalRecorder) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
