@@ -350,30 +350,52 @@ func TestNotifications(t *testing.T) {
 	t.Parallel()
 	idle, url := openNew(t, Options{})
 	busy := openURL(t, url, Options{}) // another server
-	c, cancel := idle.Subscribe([]string{"p"})
+	ctx := t.Context()
+	c, cancel := idle.Subscribe([]string{"p", "r"})
 	defer cancel()
+	q, cancelQ := idle.Subscribe([]string{"q"})
+	defer cancelQ()
 	waitSession(t, idle, 1)
-	drain(c) // the wake-up of the session's start
+	drain(c) // the wake-ups of the session's start
+	drain(q)
 
-	// A message for another port wakes nobody waiting for p. (Checked
-	// after the wake-up for p below, which the server sends later on the
-	// same connection: had q's woken us, it would be there by then.)
+	// A message for another port wakes its subscribers, not those of p:
+	// once q's subscriber is woken, the notification has been dispatched.
 	route(t, busy, "other", "q")
+	woken(t, q, "Route to q")
+	notWoken(t, c, "Route to q")
+
 	m := route(t, busy, "mine", "p")
-	woken(t, c, "Route")
-	drain(c)
+	woken(t, c, "Route to p")
 
 	d := mustClaim(t, busy, "srv2/w1", time.Minute, "p")
-	if err := busy.Finish(t.Context(), d.ID, "srv2/w1", msgbox.Outcome{State: msgbox.DeliveryRetrying,
+	drain(c)
+	if err := busy.Finish(ctx, d.ID, "srv2/w1", msgbox.Outcome{State: msgbox.DeliveryRetrying,
 		RetryAt: time.Now().Add(time.Hour), Error: "partner down"}); err != nil {
 		t.Fatal(err)
 	}
 	woken(t, c, "Finish (retrying)")
-	drain(c)
 
-	d = mustClaim(t, busy, "srv2/w1", time.Minute, "p") // hmm: not due for an hour
-	_ = d
-	_ = m
+	m2 := route(t, busy, "bad", "r")
+	d = mustClaim(t, busy, "srv2/w1", time.Minute, "r")
+	if err := busy.Finish(ctx, d.ID, "srv2/w1", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "bad certificate"}); err != nil {
+		t.Fatal(err)
+	}
+	drain(c)
+	if err := busy.Resume(ctx, m2.ID); err != nil {
+		t.Fatal(err)
+	}
+	woken(t, c, "Resume")
+
+	// A rolled-back change notifies nobody: a Route refused as
+	// ErrInvalidState sends nothing, checked as for q above.
+	drain(c)
+	if err := busy.Route(ctx, m.ID, []string{"p"}, ""); !errors.Is(err, msgbox.ErrInvalidState) {
+		t.Fatalf("second Route: %v, want ErrInvalidState", err)
+	}
+	route(t, busy, "marker", "q")
+	woken(t, q, "Route to q")
+	notWoken(t, c, "a Route that was rolled back")
 }
 
 func TestWait(t *testing.T) {
