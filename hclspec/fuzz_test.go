@@ -43,8 +43,11 @@ const (
 // FuzzLoad feeds arbitrary configuration files to the whole validate path —
 // FindFiles, hclspec.Load, rules.Check — and checks that nothing panics and
 // that every diagnostic is well formed: it has a code, a severity and a
-// summary, and its source range, when it has one, lies in one of the
-// configuration files. Load must also be deterministic.
+// summary, and its source range, when it has one, is in one of the
+// configuration files (and within its bytes, except in JSON files, where
+// HCL's positions are approximate: see checkDiags). Load must also be
+// deterministic. Inputs are loaded in validate mode, or in run mode when
+// kind says so.
 //
 // Each execution gets a fresh directory holding the configuration files and
 // stores/, a link to a copy of the stores of examples/misconfigured plus a

@@ -33,6 +33,7 @@ type runFlags struct {
 	once        bool
 	metricsAddr string
 	logFormat   string
+	lease       time.Duration
 	vars        varFlags
 }
 
@@ -59,6 +60,7 @@ finishes what is in flight and exits 0.`,
 	cmd.Flags().BoolVar(&f.once, "once", false, "process what is present, print a summary and exit")
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	cmd.Flags().DurationVar(&f.lease, "lease", time.Minute, "how long a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
 	f.vars.register(cmd)
 	return cmd
 }
@@ -116,7 +118,7 @@ func runRun(e *env, f runFlags, args []string) error {
 	m := metrics.New()
 	r, err := runner.New(runner.Options{
 		Config: cfg, Checked: checked, Server: server, Host: f.host,
-		Box: box, Log: log, Metrics: m,
+		Box: box, Log: log, Metrics: m, Lease: f.lease,
 	})
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}

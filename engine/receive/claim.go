@@ -65,6 +65,37 @@ func newClaimName(prefix, name string) string {
 	return prefix + hex.EncodeToString(r[:]) + "-" + name
 }
 
+// claimKey is the part of a claim name that does not depend on its owner:
+// "<random>-NAME". SourceKeys are built from it, so that a claim taken over
+// from a dead server (renamed to the new owner's prefix, same random part)
+// keeps its key, and the box reports it as a duplicate if the dead server
+// had committed it.
+func claimKey(claim string) string {
+	rest := strings.TrimPrefix(claim, claimPrefix)
+	if i := strings.IndexByte(rest, '-'); i >= 0 {
+		return rest[i+1:]
+	}
+	return rest
+}
+
+// parseAnyClaim splits a claim name of any owner into the escaped owner, the
+// owner-independent key and the original file name.
+func parseAnyClaim(claim string) (owner, key, name string, ok bool) {
+	rest, ok := strings.CutPrefix(claim, claimPrefix)
+	if !ok {
+		return "", "", "", false
+	}
+	i := strings.IndexByte(rest, '-')
+	if i <= 0 {
+		return "", "", "", false
+	}
+	name, ok = parseClaim(claimPrefix+rest[:i+1], claim)
+	if !ok {
+		return "", "", "", false
+	}
+	return rest[:i], rest[i+1:], name, true
+}
+
 // parseClaim returns the original file name of claim, a claim name made
 // under prefix; ok is false when claim is not one.
 func parseClaim(prefix, claim string) (name string, ok bool) {

@@ -252,6 +252,9 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 		f.collectOwnClaims(entries)
 		f.recovered = true
 	}
+	if f.o.TakeoverAfter > 0 {
+		f.takeOver(entries, present)
+	}
 
 	// Leftover claims first: they have waited longest.
 	for _, claim := range slices.Sorted(maps.Keys(f.leftovers)) {
@@ -383,6 +386,37 @@ func (f *File) collectOwnClaims(entries []os.DirEntry) {
 	}
 }
 
+// takeOver renames other owners' claims older than TakeoverAfter to this
+// owner, keeping their key, and makes them leftovers to publish. Of several
+// servers taking over one claim, the rename of exactly one succeeds.
+func (f *File) takeOver(entries []os.DirEntry, present map[string]bool) {
+	mine := escapeOwner(f.o.Owner)
+	for _, e := range entries {
+		owner, key, name, ok := parseAnyClaim(e.Name())
+		if !ok || owner == mine || !e.Type().IsRegular() || !f.candidate(name) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		age := time.Since(changeTime(info))
+		if age < f.o.TakeoverAfter {
+			continue
+		}
+		claim := f.prefix + key
+		if err := os.Rename(filepath.Join(f.o.Dir, e.Name()), filepath.Join(f.o.Dir, claim)); err != nil {
+			continue // another server took it first, or it was just published
+		}
+		if err := syncDir(f.o.Dir); err != nil {
+			f.log.Warn("taking over a claim may not survive a power failure", "file", name, "error", err)
+		}
+		f.leftovers[claim] = name
+		present[claim] = true
+		f.log.Warn("took over a file another server claimed and did not finish", "file", name, "claim", e.Name(), "age", age.Round(time.Second).String())
+	}
+}
+
 // receive claims the file name and publishes it. acked reports that it was
 // published and removed.
 func (f *File) receive(ctx context.Context, name string) (acked bool, err error) {
@@ -444,7 +478,7 @@ func (f *File) publish(ctx context.Context, claim, name string) (acked, committe
 		FileName:        name,
 		ContentType:     f.o.ContentType,
 		Properties:      maps.Clone(f.o.Properties), // the sink may keep or change it
-		SourceKey:       f.o.Location + "/" + claim,
+		SourceKey:       f.o.Location + "/" + claimKey(claim),
 	}
 	// The file itself is the body: it streams, and a box that stores bodies
 	// in files can copy it in the kernel.

@@ -65,7 +65,8 @@ func TestFilePublishesExactBytesAndRemoves(t *testing.T) {
 	props := map[string]string{"partner": "fabrikam"}
 	o.Properties = props
 	rec := newRecorder()
-	claimRE := regexp.MustCompile(`^orders_in/(\.bizpipe-claim-CONTOSO%5Csrv%2F1%20%2Dx-[0-9a-f]{16}-(.+))$`)
+	// The SourceKey is the owner-independent part of the claim name.
+	claimRE := regexp.MustCompile(`^orders_in/([0-9a-f]{16}-(.+))$`)
 	var hookErr []string
 	rec.setBefore(func(_ context.Context, in msgbox.Incoming) error {
 		// The file must be claimed while it is published: gone from
@@ -75,7 +76,7 @@ func TestFilePublishesExactBytesAndRemoves(t *testing.T) {
 			hookErr = append(hookErr, "bad SourceKey "+in.SourceKey)
 			return nil
 		}
-		if _, err := os.Stat(filepath.Join(dir, m[1])); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, `.bizpipe-claim-CONTOSO%5Csrv%2F1%20%2Dx-`+m[1])); err != nil {
 			hookErr = append(hookErr, "claimed file missing during publish: "+err.Error())
 		}
 		if _, err := os.Stat(filepath.Join(dir, in.FileName)); !errors.Is(err, os.ErrNotExist) {
@@ -426,7 +427,7 @@ func TestFileRecoversOwnClaimsOnly(t *testing.T) {
 		t.Fatalf("published %d, want 1", len(got))
 	}
 	p := got[0]
-	if p.In.FileName != "a.xml" || p.In.SourceKey != "orders_in/"+mine || string(p.Body) != "content of "+mine {
+	if p.In.FileName != "a.xml" || p.In.SourceKey != "orders_in/"+claimKey(mine) || string(p.Body) != "content of "+mine {
 		t.Errorf("recovered %+v (body %q)", p.In, p.Body)
 	}
 	want := []string{otherOwner, otherLiteral, notMyPattern, malformed}
@@ -445,7 +446,7 @@ func TestFileRecoveredDupIsJustRemoved(t *testing.T) {
 	claim := claimName("srv1", "00000000000000aa", "a.xml")
 	writeFile(t, dir, claim, "committed before the crash")
 	rec := newRecorder()
-	rec.stored("orders_in/"+claim, "msg-before-crash")
+	rec.stored("orders_in/"+claimKey(claim), "msg-before-crash")
 	f, lr := newTestFile(t, fileOpts(dir), rec)
 	if n, err := poll(t, f); n != 1 || err != nil {
 		t.Fatalf("Poll = %d, %v; want 1, nil", n, err)
@@ -483,7 +484,7 @@ func TestFileRecoveredClaimStaysClaimedOnFailure(t *testing.T) {
 	if n, err := poll(t, f); n != 1 || err != nil {
 		t.Fatalf("Poll = %d, %v", n, err)
 	}
-	if got := rec.all(); len(got) != 1 || got[0].In.SourceKey != "orders_in/"+claim {
+	if got := rec.all(); len(got) != 1 || got[0].In.SourceKey != "orders_in/"+claimKey(claim) {
 		t.Fatalf("published %+v, want the original SourceKey", got)
 	}
 }
@@ -740,5 +741,53 @@ func TestClaimNames(t *testing.T) {
 	}
 	if a, b := newClaimName("p-", "n"), newClaimName("p-", "n"); a == b {
 		t.Error("claim names not random")
+	}
+}
+
+// TestFileTakesOverStaleClaims: a claim another server left behind (it died)
+// is taken over once it is older than TakeoverAfter, under the same
+// SourceKey, so that a message the dead server had committed is reported as
+// a duplicate instead of published twice; a fresh claim is left alone.
+func TestFileTakesOverStaleClaims(t *testing.T) {
+	dir := t.TempDir()
+	committed := claimName("srv1", "00000000000000aa", "a.xml")
+	lost := claimName("srv1", "00000000000000bb", "b.xml")
+	fresh := claimName("srv1", "00000000000000cc", "c.xml")
+	writeFile(t, dir, committed, "committed by srv1")
+	writeFile(t, dir, lost, "claimed by srv1, never stored")
+	writeFile(t, dir, fresh, "srv1 is working on it")
+	rec := newRecorder()
+	rec.stored("orders_in/"+claimKey(committed), "msg-by-srv1")
+	o := fileOpts(dir)
+	o.Owner = "srv2"
+	// Claims are aged by their inode change time (the rename), which a test
+	// cannot back-date: make the fresh one fresh by waiting, then claiming.
+	o.TakeoverAfter = 300 * time.Millisecond
+	time.Sleep(o.TakeoverAfter + 50*time.Millisecond)
+	if err := os.Rename(filepath.Join(dir, fresh), filepath.Join(dir, fresh+".x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, fresh+".x"), filepath.Join(dir, fresh)); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := newTestFile(t, o, rec)
+	if n, err := poll(t, f); n != 2 || err != nil {
+		t.Fatalf("Poll = %d, %v; want the 2 stale claims", n, err)
+	}
+	byName := map[string]published{}
+	for _, p := range rec.all() {
+		byName[p.In.FileName] = p
+	}
+	if p := byName["a.xml"]; !p.Dup || p.ID != "msg-by-srv1" {
+		t.Errorf("committed claim: %+v, want a dup of srv1's message", p)
+	}
+	if p := byName["b.xml"]; p.Dup || string(p.Body) != "claimed by srv1, never stored" || p.In.SourceKey != "orders_in/00000000000000bb-b.xml" {
+		t.Errorf("lost claim: %+v, want it published under its original key", p)
+	}
+	if _, ok := byName["c.xml"]; ok {
+		t.Error("a fresh claim of a live server was taken over")
+	}
+	if left := names(t, dir); !slices.Equal(left, []string{fresh}) {
+		t.Errorf("left %v, want only the fresh claim", left)
 	}
 }

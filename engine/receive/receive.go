@@ -44,6 +44,12 @@ type FileOptions struct {
 	// directory never publish a file twice, and a restarted owner finds
 	// the files it had claimed when it was killed.
 	Owner string
+	// TakeoverAfter is how old another owner's claim must be before this
+	// owner takes it over (a server that died and does not come back
+	// leaves its claims behind). 0 means never. The claim keeps its
+	// SourceKey, so a message the dead server had committed is not
+	// published twice. (Added for scale-out.)
+	TakeoverAfter time.Duration
 	// SettleTime is how far a file's modification time must be from now
 	// before the file is taken, so that one still being written is left
 	// alone (see File). 0 means min(PollInterval, 500ms). (Added: tests

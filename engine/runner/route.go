@@ -79,6 +79,10 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (receiver, error) {
 			Properties:   props,
 			Owner:        r.owner,
 			SettleTime:   r.opts.FileSettle,
+			// A claim twice as old as a lease belongs to a server that
+			// died; its key survives the takeover, so this is safe even
+			// if that server was only slow.
+			TakeoverAfter: 2 * r.opts.Lease,
 		}, sink, log)
 		if err != nil {
 			return nil, err

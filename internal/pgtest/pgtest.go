@@ -273,6 +273,7 @@ func (s *Server) start() error {
 		return err
 	}
 	s.dir = dir
+	sweepStale(filepath.Dir(dir), dir)
 
 	pw := make([]byte, 16)
 	if _, err := rand.Read(pw); err != nil {
@@ -551,6 +552,35 @@ func makeDir(uid, gid int) (string, error) {
 		return dir, nil
 	}
 	return "", fmt.Errorf("no temporary directory the server's user (uid %d) can reach: %s", uid, strings.Join(tried, "; "))
+}
+
+// staleAge is how old the directory of a server that no longer runs must be
+// before sweepStale removes it: older than any server being set up.
+const staleAge = time.Hour
+
+// sweepStale removes what test binaries that died without cleaning up
+// (killed, timed out) left in parent: directories of servers that no longer
+// run. In /dev/shm they hold memory. A directory is kept while its
+// postmaster.pid names a live process, and while it is younger than
+// staleAge (initdb may be running in it). Best effort: errors are ignored.
+func sweepStale(parent, keep string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "bizpipe-pgtest-*"))
+	for _, d := range dirs {
+		if d == keep {
+			continue
+		}
+		fi, err := os.Stat(d)
+		if err != nil || time.Since(fi.ModTime()) < staleAge {
+			continue
+		}
+		if pidFile, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			pid, _ := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
+			if pid > 0 && syscall.Kill(pid, 0) != syscall.ESRCH {
+				continue // alive (or not ours to signal): in use
+			}
+		}
+		os.RemoveAll(d)
+	}
 }
 
 // traversable checks that uid:gid may search every directory from / to dir.

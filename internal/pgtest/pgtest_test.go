@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -261,4 +262,54 @@ func (f *fatalRecorder) Fatal(args ...any) {
 func (f *fatalRecorder) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
+}
+
+func TestSweepStale(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	old := time.Now().Add(-2 * staleAge)
+	mk := func(name, pid string, mtime time.Time) string {
+		d := parent + "/bizpipe-pgtest-" + name
+		if err := os.MkdirAll(d+"/data", 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if pid != "" {
+			if err := os.WriteFile(d+"/data/postmaster.pid", []byte(pid+"\n/some/dir\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(d, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// A pid that is certainly not running: a child we started and reaped.
+	dead := deadPID(t)
+	stale := mk("stale", strconv.Itoa(dead), old)
+	noPid := mk("nopid", "", old)
+	live := mk("live", strconv.Itoa(os.Getpid()), old)
+	young := mk("young", strconv.Itoa(dead), time.Now())
+	keep := mk("mine", strconv.Itoa(dead), old)
+	other := parent + "/unrelated"
+	if err := os.Mkdir(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(other, old, old)
+
+	sweepStale(parent, keep)
+	for d, want := range map[string]bool{stale: false, noPid: false, live: true, young: true, keep: true, other: true} {
+		_, err := os.Stat(d)
+		if exists := err == nil; exists != want {
+			t.Errorf("%s: exists = %v after sweepStale, want %v", d, exists, want)
+		}
+	}
+}
+
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
 }

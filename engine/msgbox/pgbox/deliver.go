@@ -77,12 +77,15 @@ func queueLock(batch *pgx.Batch, msgExpr string, arg any, l *lockedMessage) {
 		})
 }
 
-// lockMessage locks message id (see queueLock). ErrNotFound if there is none.
-func lockMessage(ctx context.Context, tx pgx.Tx, id string) (*lockedMessage, error) {
+// lockMessage locks message id (see queueLock), after the statements
+// already in batch (which may be nil). ErrNotFound if there is none.
+func lockMessage(ctx context.Context, t *pipeTx, batch *pgx.Batch, id string) (*lockedMessage, error) {
 	l := &lockedMessage{}
-	batch := &pgx.Batch{}
+	if batch == nil {
+		batch = &pgx.Batch{}
+	}
 	queueLock(batch, "$1", id, l)
-	if err := sendBatch(ctx, tx, batch); err != nil {
+	if err := t.send(ctx, batch); err != nil {
 		return nil, err
 	}
 	if !l.found {
@@ -151,13 +154,13 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 	}
 	uncertain := false
 	err := b.retry(ctx, func(ctx context.Context) error {
-		err := b.withTx(ctx, func(tx pgx.Tx) error {
-			l, err := lockMessage(ctx, tx, id)
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			l, err := lockMessage(ctx, t, nil, id)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if l.routed || l.terminated {
-				return invalidState(id, l.status)
+				return nil, invalidState(id, l.status)
 			}
 			batch := &pgx.Batch{}
 			l.routed = true
@@ -184,7 +187,7 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 				queueNotify(batch, uniq)
 			}
 			queueStatus(batch, l)
-			return sendBatch(ctx, tx, batch)
+			return batch, nil
 		})
 		if errors.Is(err, msgbox.ErrInvalidState) && uncertain {
 			// The first try's commit went through after all (or another
@@ -195,7 +198,7 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 		if isUncertain(err) {
 			// Routing again finds out: ErrInvalidState if it was routed.
 			uncertain = true
-			return errors.Unwrap(err.(*uncertainError))
+			return lostConn(err)
 		}
 		return err
 	})
@@ -273,8 +276,12 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 	owner, ports = cleanText(owner), cleanPorts(ports)
 	var due bool
 	err := b.retry(ctx, func(ctx context.Context) error {
-		return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries
-			WHERE due_at <= statement_timestamp() AND port = ANY($1))`, ports).Scan(&due)
+		// The earliest due time of each port, from the (port, due_at)
+		// index: a few index probes, however many deliveries are
+		// delivered, or due for other servers' ports.
+		return b.pool.QueryRow(ctx, `SELECT coalesce(min(d.due_at) <= statement_timestamp(), false)
+			FROM unnest($1::text[]) AS p, LATERAL (SELECT due_at FROM deliveries
+				WHERE port = p AND due_at IS NOT NULL ORDER BY due_at LIMIT 1) AS d`, ports).Scan(&due)
 	})
 	if err != nil || !due {
 		return nil, b.wrap(err, "claim for %s", owner)
@@ -284,10 +291,11 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 	err = b.retry(ctx, func(ctx context.Context) error {
 		claimed = nil
 		var claimedAt time.Time
-		err := b.withTx(ctx, func(tx pgx.Tx) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var batch *pgx.Batch
 			var err error
-			claimed, claimedAt, err = claimTx(ctx, tx, owner, ports, lease)
-			return err
+			claimed, claimedAt, batch, err = claimTx(ctx, t, owner, ports, lease)
+			return batch, err
 		})
 		if isUncertain(err) && claimed != nil {
 			// The lease this try took, if the commit went through, says
@@ -305,7 +313,7 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 				return nil
 			}
 			claimed = nil
-			return errors.Unwrap(err.(*uncertainError)) // not claimed: retryable
+			return lostConn(err) // not claimed: retryable
 		}
 		if err != nil {
 			claimed = nil
@@ -318,31 +326,39 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 	return claimed, nil
 }
 
-// claimTx claims in tx; nil when nothing is due that nobody else is taking.
-func claimTx(ctx context.Context, tx pgx.Tx, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, time.Time, error) {
+// claimTx selects and locks the delivery to claim in t, and returns it as
+// claimed with the batch of writes that claim it; nil when nothing is due
+// that nobody else is taking.
+func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, time.Time, *pgx.Batch, error) {
 	// statement_timestamp(): the due test uses the time the statement
 	// started, never later, so nothing is claimed a moment early; and
 	// unlike clock_timestamp() it is stable, so the index can serve it.
 	var d msgbox.Delivery
 	var state string
 	var next, until, claimedAt *time.Time
-	err := tx.QueryRow(ctx, `SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until,
+	found := false
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until,
 			last_error, claimed_at
 		FROM deliveries WHERE due_at <= statement_timestamp() AND port = ANY($1)
-		ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, ports).
-		Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until, &d.LastError, &claimedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, time.Time{}, nil // another claimer was faster
+		ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, ports).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
+			&d.LastError, &claimedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // another claimer was faster
+		}
+		found = err == nil
+		return err
+	})
+	if err := t.send(ctx, batch); err != nil || !found {
+		return nil, time.Time{}, nil, err
 	}
+	l, err := lockMessage(ctx, t, nil, d.MessageID)
 	if err != nil {
-		return nil, time.Time{}, err
-	}
-	l, err := lockMessage(ctx, tx, d.MessageID)
-	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
 	}
 	now := l.now
-	batch := &pgx.Batch{}
+	batch = &pgx.Batch{}
 	if msgbox.DeliveryState(state) == msgbox.DeliveryInProgress {
 		// The lease expired: the previous owner's attempt failed.
 		d.Attempts++
@@ -371,10 +387,7 @@ func claimTx(ctx context.Context, tx pgx.Tx, owner string, ports []string, lease
 		fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner))
 	l.setState(d.ID, msgbox.DeliveryInProgress)
 	queueStatus(batch, l)
-	if err := sendBatch(ctx, tx, batch); err != nil {
-		return nil, time.Time{}, err
-	}
-	return &d, now, nil
+	return &d, now, batch, nil
 }
 
 // Renew extends owner's lease on a delivery to the database's now+lease. A
@@ -418,37 +431,58 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	o.Error = cleanText(o.Error)
 	var number int
 	var finishedAt time.Time
+	// A try whose commit was lost, and whose attempt was not found: its
+	// number and finish time.
+	lost := false
+	var lostNumber int
+	var lostFinished time.Time
+	// recorded looks for the attempt a try recorded.
+	recorded := func(ctx context.Context, number int, finishedAt time.Time) (bool, error) {
+		var found bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attempts
+				WHERE delivery_id = $1 AND number = $2 AND owner = $3 AND finished_at = $4)`,
+				deliveryID, number, owner, finishedAt).Scan(&found)
+		})
+		return found, err
+	}
 	err := b.retry(ctx, func(ctx context.Context) error {
-		err := b.withTx(ctx, func(tx pgx.Tx) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var batch *pgx.Batch
 			var err error
-			number, finishedAt, err = finishTx(ctx, tx, deliveryID, owner, o)
-			return err
+			number, finishedAt, batch, err = finishTx(ctx, t, deliveryID, owner, o)
+			return batch, err
 		})
 		if isUncertain(err) {
 			// The attempt record this try wrote, if the commit went
 			// through, says so.
-			var recorded bool
-			lookErr := b.retry(ctx, func(ctx context.Context) error {
-				return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attempts
-					WHERE delivery_id = $1 AND number = $2 AND owner = $3 AND finished_at = $4)`,
-					deliveryID, number, owner, finishedAt).Scan(&recorded)
-			})
+			found, lookErr := recorded(ctx, number, finishedAt)
 			if lookErr != nil {
 				return err
 			}
-			if recorded {
+			if found {
 				return nil
 			}
-			return errors.Unwrap(err.(*uncertainError)) // not recorded: retryable
+			lost, lostNumber, lostFinished = true, number, finishedAt
+			return lostConn(err) // not recorded: retryable
+		}
+		if lost && errors.Is(err, msgbox.ErrLeaseLost) {
+			// The lost try's server side may have outlived its
+			// connection and committed after the look above: then the
+			// outcome is recorded, by this owner.
+			if found, lookErr := recorded(ctx, lostNumber, lostFinished); lookErr == nil && found {
+				return nil
+			}
 		}
 		return err
 	})
 	return b.wrap(err, "finish delivery %d", deliveryID)
 }
 
-// finishTx records the outcome in tx, and returns the attempt's number and
-// finish time (to recognise it after a lost commit).
-func finishTx(ctx context.Context, tx pgx.Tx, deliveryID int64, owner string, o msgbox.Outcome) (int, time.Time, error) {
+// finishTx locks the delivery in t and returns the batch of writes that
+// record the outcome, with the attempt's number and finish time (to
+// recognise it after a lost commit).
+func finishTx(ctx context.Context, t *pipeTx, deliveryID int64, owner string, o msgbox.Outcome) (int, time.Time, *pgx.Batch, error) {
 	var msgID, port, state, leaseOwner string
 	var attempts int
 	var claimedAt *time.Time
@@ -466,11 +500,11 @@ func finishTx(ctx context.Context, tx pgx.Tx, deliveryID int64, owner string, o 
 		return err
 	})
 	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = $1)", deliveryID, l)
-	if err := sendBatch(ctx, tx, batch); err != nil {
-		return 0, time.Time{}, err
+	if err := t.send(ctx, batch); err != nil {
+		return 0, time.Time{}, nil, err
 	}
 	if !found || msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
-		return 0, time.Time{}, fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+		return 0, time.Time{}, nil, fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
 	}
 	now := l.now
 	attempts++
@@ -504,10 +538,7 @@ func finishTx(ctx context.Context, tx pgx.Tx, deliveryID int64, owner string, o 
 	if o.State == msgbox.DeliveryRetrying {
 		queueNotify(batch, []string{port})
 	}
-	if err := sendBatch(ctx, tx, batch); err != nil {
-		return 0, time.Time{}, err
-	}
-	return attempts, now, nil
+	return attempts, now, batch, nil
 }
 
 // NextDue returns the earliest time a delivery for one of ports can be
@@ -546,13 +577,14 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	owner = cleanText(owner)
 	var n int
 	err := b.retry(ctx, func(ctx context.Context) error {
-		err := b.withTx(ctx, func(tx pgx.Tx) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var batch *pgx.Batch
 			var err error
-			n, err = recoverTx(ctx, tx, owner)
-			return err
+			n, batch, err = recoverTx(ctx, t, owner)
+			return batch, err
 		})
 		if isUncertain(err) {
-			return errors.Unwrap(err.(*uncertainError)) // running again is safe
+			return lostConn(err) // running again is safe
 		}
 		return err
 	})
@@ -562,34 +594,34 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	return n, nil
 }
 
-func recoverTx(ctx context.Context, tx pgx.Tx, owner string) (int, error) {
-	// The deliveries first, in id order, then their messages in id order.
-	// starts_with, not LIKE: an owner name may contain % or _.
-	rows, err := tx.Query(ctx, `SELECT id, message_id, port FROM deliveries
-		WHERE state = 'in_progress' AND (lease_owner = $1 OR starts_with(lease_owner, $1 || '/'))
-		ORDER BY id FOR UPDATE`, owner)
-	if err != nil {
-		return 0, err
-	}
+// recoverTx locks owner's deliveries and their messages in t, and returns
+// how many there are and the batch of writes that return them to the pool.
+func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, error) {
 	type recovered struct {
 		id          int64
 		msgID, port string
 	}
 	var got []recovered
-	for rows.Next() {
-		var r recovered
-		if err := rows.Scan(&r.id, &r.msgID, &r.port); err != nil {
-			rows.Close()
-			return 0, err
+	batch := &pgx.Batch{}
+	// The deliveries first, in id order, then their messages in id order.
+	// starts_with, not LIKE: an owner name may contain % or _.
+	batch.Queue(`SELECT id, message_id, port FROM deliveries
+		WHERE state = 'in_progress' AND (lease_owner = $1 OR starts_with(lease_owner, $1 || '/'))
+		ORDER BY id FOR UPDATE`, owner).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var r recovered
+			if err := rows.Scan(&r.id, &r.msgID, &r.port); err != nil {
+				return err
+			}
+			got = append(got, r)
 		}
-		got = append(got, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
+		return rows.Err()
+	})
+	if err := t.send(ctx, batch); err != nil {
+		return 0, nil, err
 	}
 	if len(got) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	locks := map[string]*lockedMessage{}
 	var order []string
@@ -600,12 +632,12 @@ func recoverTx(ctx context.Context, tx pgx.Tx, owner string) (int, error) {
 		}
 	}
 	slices.Sort(order)
-	batch := &pgx.Batch{}
+	batch = &pgx.Batch{}
 	for _, id := range order {
 		queueLock(batch, "$1", id, locks[id])
 	}
-	if err := sendBatch(ctx, tx, batch); err != nil {
-		return 0, err
+	if err := t.send(ctx, batch); err != nil {
+		return 0, nil, err
 	}
 	now := locks[order[len(order)-1]].now // read after the last lock
 	batch = &pgx.Batch{}
@@ -626,8 +658,5 @@ func recoverTx(ctx context.Context, tx pgx.Tx, owner string) (int, error) {
 		queueStatus(batch, locks[id])
 	}
 	queueNotify(batch, ports)
-	if err := sendBatch(ctx, tx, batch); err != nil {
-		return 0, err
-	}
-	return len(got), nil
+	return len(got), batch, nil
 }

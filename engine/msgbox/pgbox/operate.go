@@ -21,7 +21,7 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 	err := b.retry(ctx, func(ctx context.Context) error {
 		d = &msgbox.Detail{}
 		found := false
-		return b.withTxOptions(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		return b.inTx(ctx, beginSnapshot, func(t *pipeTx) (*pgx.Batch, error) {
 			batch := &pgx.Batch{}
 			batch.Queue("SELECT "+messageColumns+" FROM messages WHERE id = $1", id).QueryRow(func(r pgx.Row) error {
 				m, err := scanMessage(r)
@@ -71,13 +71,13 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 					}
 					return rows.Err()
 				})
-			if err := sendBatch(ctx, tx, batch); err != nil {
-				return err
+			if err := t.send(ctx, batch); err != nil {
+				return nil, err
 			}
 			if !found {
-				return fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+				return nil, fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
 			}
-			return nil
+			return nil, nil
 		})
 	})
 	if err != nil {
@@ -114,18 +114,19 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 	return msgs, b.wrap(err, "list")
 }
 
-// lockDeliveries locks every delivery of a message, in id order: what
-// Resume and Terminate do before they lock the message (the lock order).
-func lockDeliveries(ctx context.Context, tx pgx.Tx, msgID string) error {
-	_, err := tx.Exec(ctx, "SELECT 1 FROM deliveries WHERE message_id = $1 ORDER BY id FOR UPDATE", msgID)
-	return err
+// lockOperated locks every delivery of a message, in id order, and then
+// the message (the lock order): what Resume and Terminate change.
+func lockOperated(ctx context.Context, t *pipeTx, msgID string) (*lockedMessage, error) {
+	batch := &pgx.Batch{}
+	batch.Queue("SELECT 1 FROM deliveries WHERE message_id = $1 ORDER BY id FOR UPDATE", msgID)
+	return lockMessage(ctx, t, batch, msgID)
 }
 
 // operatorTx runs an operator's change (Resume, Terminate): retried after a
 // lost connection, but not after a lost commit, which it reports as
 // ErrCommitUncertain for the operator to check.
-func (b *Box) operatorTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return b.retry(ctx, func(ctx context.Context) error { return b.withTx(ctx, fn) })
+func (b *Box) operatorTx(ctx context.Context, fn func(t *pipeTx) (*pgx.Batch, error)) error {
+	return b.retry(ctx, func(ctx context.Context) error { return b.inTx(ctx, beginReadCommitted, fn) })
 }
 
 // Resume makes a suspended message's suspended deliveries due now with
@@ -137,16 +138,13 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 	if !msgbox.ValidID(id) {
 		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "resume")
 	}
-	err := b.operatorTx(ctx, func(tx pgx.Tx) error {
-		if err := lockDeliveries(ctx, tx, id); err != nil {
-			return err
-		}
-		l, err := lockMessage(ctx, tx, id)
+	err := b.operatorTx(ctx, func(t *pipeTx) (*pgx.Batch, error) {
+		l, err := lockOperated(ctx, t, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if l.status != msgbox.StatusSuspended {
-			return invalidState(id, l.status)
+			return nil, invalidState(id, l.status)
 		}
 		var ports []string
 		for i, d := range l.deliveries {
@@ -172,7 +170,7 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 			queueNotify(batch, ports)
 		}
 		queueStatus(batch, l)
-		return sendBatch(ctx, tx, batch)
+		return batch, nil
 	})
 	return b.wrap(err, "resume %s", id)
 }
@@ -188,20 +186,17 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 	if !msgbox.ValidID(id) {
 		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "terminate")
 	}
-	err := b.operatorTx(ctx, func(tx pgx.Tx) error {
-		if err := lockDeliveries(ctx, tx, id); err != nil {
-			return err
-		}
-		l, err := lockMessage(ctx, tx, id)
+	err := b.operatorTx(ctx, func(t *pipeTx) (*pgx.Batch, error) {
+		l, err := lockOperated(ctx, t, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if l.status == msgbox.StatusTerminated || l.status == msgbox.StatusDelivered {
-			return invalidState(id, l.status)
+			return nil, invalidState(id, l.status)
 		}
 		for _, d := range l.deliveries {
 			if d.state == msgbox.DeliveryInProgress && d.until != nil && d.until.After(l.now) {
-				return fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
+				return nil, fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
 					id, d.port, d.owner, ts(*d.until).Format("2006-01-02T15:04:05.000000Z07:00"), msgbox.ErrInvalidState)
 			}
 		}
@@ -223,7 +218,7 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 		batch.Queue("UPDATE messages SET terminated = true, reason = $2 WHERE id = $1", id, reason)
 		queueEvent(batch, id, l.now, "", string(msgbox.StatusTerminated), reason)
 		queueStatus(batch, l)
-		return sendBatch(ctx, tx, batch)
+		return batch, nil
 	})
 	return b.wrap(err, "terminate %s", id)
 }

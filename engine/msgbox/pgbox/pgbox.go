@@ -3,7 +3,7 @@
 //
 // # Clock
 //
-// Every time the box decides with is read from the database's clock
+// The times the box records and decides by come from the database's clock
 // (clock_timestamp()), never from the calling server's: received_at, history
 // times, lease expiry and what is due. Several servers whose clocks disagree
 // then still agree on whether a lease has expired, so a server whose clock
@@ -27,6 +27,12 @@
 // order (delivery rows in id order, then message rows in id order; nobody
 // waits for a delivery while holding a message) rules out deadlocks.
 //
+// Round trips are what a remote database costs, so statements travel in
+// pipelines (pgx batches): a transaction's BEGIN goes with its first batch
+// of reads and its COMMIT with its batch of writes. Finish, Route and Get
+// take two round trips or fewer; Claim four (a probe, the candidate, its
+// message, the writes), one when nothing is due.
+//
 // # Bodies
 //
 // A body is stored in bytea rows of ChunkSize bytes. Receive holds one chunk
@@ -46,9 +52,12 @@
 // failed before their commit was sent (PostgreSQL rolled them back). When the
 // connection is lost during a commit, the outcome is unknown; the box then
 // looks for the effect (Receive: the message id it inserted; Claim: the
-// lease it took; Finish: the attempt it recorded) and answers accordingly,
-// and Renew and Recover, which are idempotent, run again. Resume and
-// Terminate report ErrCommitUncertain. A Receive whose body is larger than a
+// lease it took; Finish: the attempt it recorded; Route: the message routed)
+// and answers accordingly, and Renew and Recover, which are idempotent, run
+// again. Resume and Terminate report ErrCommitUncertain. The rows a
+// transaction cut off this way had locked stay locked until the server
+// notices the connection is gone, usually at once: a Claim meanwhile passes
+// such a delivery over, as it does one another claimer is taking. A Receive whose body is larger than a
 // chunk cannot be retried once the body has been read; it fails, the source
 // is not acknowledged and is received again later, and SourceKey
 // de-duplication makes that safe for file sources.

@@ -176,9 +176,20 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 			case errors.Is(err, pgx.ErrNoRows):
 				inserted = false // SourceKey stored meanwhile
 				return nil
-			case isConnErr(err) && !isPgError(err) && !pgconn.SafeToRetry(err):
-				// Sent, and the answer lost: the statement may have
-				// committed. The id it inserted says.
+			case isDuplicateID(err):
+				// A retry, and the try whose answer was lost did commit
+				// after all (its server side outlived the connection):
+				// the id is ours.
+				at, found, lookErr := b.storedAt(ctx, msg.ID)
+				if lookErr != nil || !found {
+					return err
+				}
+				inserted, msg.ReceivedAt = true, at
+				return nil
+			case isConnErr(err) && !neverSent(err):
+				// Sent, and the answer lost (or followed by the server
+				// ending the session): the statement may have committed.
+				// The id it inserted says.
 				at, found, lookErr := b.storedAt(ctx, msg.ID)
 				if lookErr != nil {
 					return &uncertainError{err}
@@ -256,13 +267,13 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 				return nil
 			}
 			if lookErr == nil && !consumed {
-				return errors.Unwrap(err.(*uncertainError)) // not stored: retryable
+				return lostConn(err) // not stored: retryable
 			}
 			if lookErr == nil {
 				// Not stored, and the body is gone: the source keeps the
 				// message, to be received again.
 				return fmt.Errorf("connection lost while storing the message; it was not stored: %w",
-					errors.Unwrap(err.(*uncertainError)))
+					lostConn(err))
 			}
 		}
 		return err
@@ -289,6 +300,14 @@ func (b *Box) duplicate(ctx context.Context, key []byte) (msgbox.Message, bool, 
 		return msgbox.Message{}, false, errors.New("source key conflict, but no message holds the key")
 	}
 	return *m, true, nil
+}
+
+// isDuplicateID reports whether err is the violation of the message id's
+// uniqueness: ids are random (80 bits), so only a retry of our own insert
+// can violate it.
+func isDuplicateID(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_id_key"
 }
 
 func isPgError(err error) bool {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Backoff between retries of an operation whose connection was lost.
@@ -29,6 +30,17 @@ func (e *uncertainError) Error() string {
 }
 
 func (e *uncertainError) Unwrap() []error { return []error{ErrCommitUncertain, e.err} }
+
+// lostConn returns the connection error an uncertainError holds, for an
+// operation that found the commit was not made and may run again (the
+// retry loop retries connection errors).
+func lostConn(err error) error {
+	var u *uncertainError
+	if errors.As(err, &u) {
+		return u.err
+	}
+	return err
+}
 
 func isUncertain(err error) bool {
 	var u *uncertainError
@@ -158,15 +170,25 @@ func (b *Box) withTxOptions(ctx context.Context, opts pgx.TxOptions, fn func(tx 
 	return nil
 }
 
-// commitErr classifies the error of a commit: an answer from the database
-// (a *PgError) means it was not made, as does a failure before anything was
-// sent; anything else leaves it unknown.
+// commitErr classifies the error of a commit (a COMMIT, or a statement
+// outside a transaction). Nothing sent, or a refusal by the database (a
+// *PgError that is not about the connection: a serialization failure, a
+// constraint): not made. Anything else leaves it unknown, a lost connection
+// reported by the server (57P01 and the like) included: the server may
+// have committed and then been told to end the session before its answer
+// left.
 func commitErr(err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+	if neverSent(err) || isPgError(err) && !isConnErr(err) {
 		return err
 	}
 	return &uncertainError{err}
+}
+
+// neverSent reports whether err happened before anything reached the
+// server: no connection could be made, or pgx knows it sent nothing.
+func neverSent(err error) bool {
+	var connectErr *pgconn.ConnectError
+	return pgconn.SafeToRetry(err) || errors.As(err, &connectErr)
 }
 
 // rollback ends a failed transaction. ctx may be done (that may be why it
@@ -182,4 +204,87 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 // callbacks queued with it; it returns the first error.
 func sendBatch(ctx context.Context, tx pgx.Tx, batch *pgx.Batch) error {
 	return tx.SendBatch(ctx, batch).Close()
+}
+
+// Transaction starts for pipeTx.
+const (
+	beginReadCommitted = "BEGIN"
+	beginSnapshot      = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+)
+
+// pipeTx is a transaction whose BEGIN travels in the pipeline of its first
+// batch and whose COMMIT in that of its last: a transaction that reads once
+// and then writes costs two round trips, not four. That is what a remote
+// database's latency is paid in, once per Claim, Finish or Route.
+type pipeTx struct {
+	conn  *pgxpool.Conn
+	begin string
+	begun bool
+}
+
+// send runs batch in the transaction (see sendBatch).
+func (t *pipeTx) send(ctx context.Context, batch *pgx.Batch) error {
+	return t.conn.SendBatch(ctx, t.withBegin(batch)).Close()
+}
+
+// withBegin returns batch, led by BEGIN if the transaction has not begun.
+func (t *pipeTx) withBegin(batch *pgx.Batch) *pgx.Batch {
+	if t.begun {
+		return batch
+	}
+	t.begun = true
+	b := &pgx.Batch{}
+	b.Queue(t.begin)
+	b.QueuedQueries = append(b.QueuedQueries, batch.QueuedQueries...)
+	return b
+}
+
+// abort rolls back what the transaction left open. A broken connection
+// needs nothing: the server rolled back, and the pool discards it.
+func (t *pipeTx) abort(ctx context.Context) {
+	c := t.conn.Conn()
+	if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = c.Exec(ctx, "ROLLBACK")
+}
+
+// inTx runs fn in a transaction started with begin (beginReadCommitted or
+// beginSnapshot). fn sends its reads with t.send and returns the batch of
+// its writes (or nil), which is sent with the COMMIT. If fn fails, the
+// transaction is rolled back. A connection lost while the last batch was
+// in flight is an uncertainError: the COMMIT may have run.
+func (b *Box) inTx(ctx context.Context, begin string, fn func(t *pipeTx) (*pgx.Batch, error)) error {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	t := &pipeTx{conn: conn, begin: begin}
+	final, err := fn(t)
+	if err != nil {
+		t.abort(ctx)
+		return err
+	}
+	if final == nil {
+		final = &pgx.Batch{}
+	}
+	committed := false
+	final.Queue("COMMIT").Exec(func(pgconn.CommandTag) error { committed = true; return nil })
+	err = conn.SendBatch(ctx, t.withBegin(final)).Close()
+	switch {
+	case err == nil, committed:
+		// COMMIT answered: done, whatever came after (the server may
+		// have been told to end the session right after).
+		return nil
+	case isPgError(err) || neverSent(err):
+		// An error answered a statement of the batch, COMMIT included,
+		// and the ones after it were skipped; or nothing was sent. Not
+		// committed.
+		t.abort(ctx)
+		return err
+	}
+	return &uncertainError{err}
 }
