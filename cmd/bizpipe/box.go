@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/engine/diag"
+
 	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/engine/msgbox/pgbox"
 	"github.com/bizpipe/bizpipe/engine/msgbox/sqlitebox"
 )
 
@@ -22,7 +28,14 @@ func openBox(cfg *model.Config, dataDir string) (msgbox.Box, error) {
 		mb := cfg.MessageBox
 		switch {
 		case mb.PostgresURL != nil:
-			return nil, errors.New("the postgres message box is not available in this version; use sqlite")
+			if !mb.PostgresURL.Usable() {
+				return nil, errors.New("the postgres message box has no url")
+			}
+			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, pgbox.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return box, nil
 		case mb.SQLitePath != nil && mb.SQLitePath.Usable():
 			path = mb.SQLitePath.V
 		}
@@ -35,4 +48,32 @@ func openBox(cfg *model.Config, dataDir string) (msgbox.Box, error) {
 		return nil, err
 	}
 	return box, nil
+}
+
+// checkMessageBox is the live check of a shared message box (BP6005): it
+// connects without changing anything and compares schema versions. A
+// configuration without a postgres box has nothing to check.
+func checkMessageBox(ctx context.Context, cfg *model.Config) hcl.Diagnostics {
+	if cfg == nil || cfg.MessageBox == nil || cfg.MessageBox.PostgresURL == nil || !cfg.MessageBox.PostgresURL.Usable() {
+		return nil
+	}
+	u := cfg.MessageBox.PostgresURL
+	fail := func(format string, args ...any) hcl.Diagnostics {
+		return hcl.Diagnostics{diag.Errorf(diag.CodeLiveMessageBox, u.Range, "Message box not usable", format, args...)}
+	}
+	box, err := pgbox.Open(ctx, u.V, pgbox.Options{NoMigrate: true, ReconnectTimeout: -1})
+	if err != nil {
+		return fail("The postgres message box cannot be reached: %v.", err)
+	}
+	defer box.Close()
+	have, want, err := box.CheckSchema(ctx)
+	switch {
+	case err != nil && have == 0 && errors.Is(err, pgbox.ErrSchemaMismatch):
+		// A database no bizpipe has used yet: the first run creates the
+		// schema, so a deployment's validate --live must not block it.
+		return nil
+	case err != nil:
+		return fail("The postgres message box's schema is version %d, and this bizpipe uses version %d: %v.", have, want, err)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -138,6 +139,7 @@ func runValidate(e *env, f validateFlags, args []string) error {
 				return usageError(e, format, cleanError(err))
 			}
 			diags = append(diags, ds...)
+			diags = append(diags, checkMessageBox(context.Background(), cfg)...)
 		}
 	}
 	if err := e.report(e.stdout, format, diags, cfg); err != nil {

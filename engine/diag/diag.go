@@ -49,6 +49,9 @@ const (
 	CodeLiveUnreadable     Code = "BP6002"
 	CodeLiveKeyExposed     Code = "BP6003"
 	CodeLiveRunAs          Code = "BP6004"
+	// CodeLiveMessageBox is bizpipe's addition: validate --live connects to
+	// the shared message box and checks its schema version.
+	CodeLiveMessageBox Code = "BP6005"
 )
 
 // Extra is stored in hcl.Diagnostic.Extra for every diagnostic bizpipe makes.

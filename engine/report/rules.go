@@ -121,6 +121,9 @@ var rules = [...]Rule{
 	{diag.CodeLiveRunAs, "RunAsMismatch", hcl.DiagWarning, true,
 		"Running as a different user than the service account",
 		"The process runs as a different user than the host instance's service account (checked by run only)."},
+	{diag.CodeLiveMessageBox, "MessageBoxUnreachable", hcl.DiagError, true,
+		"Message box unreachable or at another schema version",
+		"The shared PostgreSQL message box cannot be reached, or its schema version is not the one this bizpipe uses (an addition to the contract's codes)."},
 }
 
 // Rules returns every known diagnostic code, in code order. The slice is a

@@ -105,6 +105,9 @@ func TestRulesMatchSpec(t *testing.T) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("spec not available in CI (a copy of shared/ sits beside the clone): %v", err)
+		}
 		t.Skipf("spec not available: %v", err)
 	}
 	defer f.Close()
@@ -133,7 +136,9 @@ func TestRulesMatchSpec(t *testing.T) {
 		}
 	}
 	for _, r := range Rules() {
-		if _, ok := spec[r.Code]; !ok && r.Code != diag.CodeSyntax {
+		// bizpipe's additions to the contract's codes.
+		addition := r.Code == diag.CodeSyntax || r.Code == diag.CodeLiveMessageBox
+		if _, ok := spec[r.Code]; !ok && !addition {
 			t.Errorf("rule %s is not in the spec", r.Code)
 		}
 	}

@@ -22,6 +22,14 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once
 	if len(r.portList) == 0 {
 		return
 	}
+	// A shared box (PostgreSQL) tells idle workers when another server
+	// routed work for these ports (LISTEN/NOTIFY), instead of them polling.
+	var remote <-chan struct{}
+	if sub, ok := r.opts.Box.(subscriber); ok && !once {
+		c, cancel := sub.Subscribe(r.portList)
+		defer cancel()
+		remote = c
+	}
 	for claimCtx.Err() == nil {
 		// Taken before claiming, so that deliveries routed between a claim
 		// that finds nothing and the wait still wake this worker.
@@ -35,22 +43,28 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once
 			if once {
 				return
 			}
-			r.idle(claimCtx, woken)
+			r.idle(claimCtx, woken, remote)
 			continue
 		}
 		if d == nil {
 			if once {
 				return
 			}
-			r.idle(claimCtx, woken)
+			r.idle(claimCtx, woken, remote)
 			continue
 		}
 		r.process(workCtx, worker, d)
 	}
 }
 
-// idle waits for a nudge from the router, the next due retry, or IdleWait.
-func (r *Runner) idle(ctx context.Context, woken <-chan struct{}) {
+// subscriber is a message box that notifies of new work (pgbox.Box).
+type subscriber interface {
+	Subscribe(ports []string) (<-chan struct{}, func())
+}
+
+// idle waits for a nudge from this process's router or another server
+// (remote, nil without one), the next due retry, or IdleWait.
+func (r *Runner) idle(ctx context.Context, woken, remote <-chan struct{}) {
 	wait := r.opts.IdleWait
 	if at, ok, err := r.opts.Box.NextDue(ctx, r.portList); err == nil && ok {
 		if until := time.Until(at); until < wait {
@@ -62,6 +76,7 @@ func (r *Runner) idle(ctx context.Context, woken <-chan struct{}) {
 	select {
 	case <-ctx.Done():
 	case <-woken:
+	case <-remote:
 	case <-t.C:
 	}
 }

@@ -80,11 +80,13 @@ func TestNewDatabase(t *testing.T) {
 func TestDatabaseDroppedAtCleanup(t *testing.T) {
 	t.Parallel()
 	var name string
+	parent := t
 	t.Run("user", func(t *testing.T) {
 		u := pg.NewDatabase(t)
 		p, _ := url.Parse(u)
 		name = strings.TrimPrefix(p.Path, "/")
-		connect(t, u) // left open on purpose: the drop must force it
+		// Still open when the subtest ends: the drop must force it.
+		connect(parent, u)
 	})
 	admin := connect(t, pg.URL(t))
 	var n int
@@ -312,4 +314,57 @@ func deadPID(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return cmd.Process.Pid
+}
+
+// TestNoServerOutlivesKilledBinary kills (SIGKILL: no cleanup runs) a test
+// binary that started a server, and checks the server stops on its own.
+func TestNoServerOutlivesKilledBinary(t *testing.T) {
+	if os.Getenv("PGTEST_HELPER") == "1" {
+		s := Start(t)
+		fmt.Printf("postmaster %d %s\n", s.PID(), s.dir)
+		time.Sleep(time.Hour) // until killed
+		return
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoServerOutlivesKilledBinary$")
+	cmd.Env = append(os.Environ(), "PGTEST_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	var dir string
+	if _, err := fmt.Fscanf(out, "postmaster %d %s\n", &pid, &dir); err != nil || pid == 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("reading the helper's postmaster pid: %v", err)
+	}
+	if !running(pid) {
+		t.Fatalf("postmaster %d is not running while its test binary is", pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// The directory is left behind, as documented; not in this test.
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for end := time.Now().Add(30 * time.Second); running(pid); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("postmaster %d still runs 30s after its test binary was killed", pid)
+		}
+	}
+}
+
+// running reports whether pid is a live process (not a zombie).
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may contain spaces, so look after ')'.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/engine/msgbox/pgbox"
+	"github.com/bizpipe/bizpipe/internal/pgtest"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// scaleOutConfig runs one host on two servers against a shared PostgreSQL
+// box, reading one shared input directory and writing one output directory.
+const scaleOutConfig = `
+group "g" { signing_certificate = "%s" }
+variable "database_url" {
+  type      = string
+  sensitive = true
+}
+message_box {
+  postgres { url = var.database_url }
+}
+certificate_store "personal" {
+  path     = "stores/personal"
+  password = "pw"
+}
+certificate_store "others" { path = "stores/others" }
+service_account "svc" { personal_store = certificate_store.personal }
+server "srv1" { other_people_store = certificate_store.others }
+server "srv2" { other_people_store = certificate_store.others }
+host "h" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+  instance {
+    server          = server.srv2
+    service_account = service_account.svc
+  }
+}
+pipeline "sign_encrypt" {
+  encoder "smime" {
+    signature = "clear"
+    encrypt   = true
+  }
+}
+receive_location "in" {
+  host = host.h
+  transport "file" {
+    path          = "in"
+    poll_interval = "50ms"
+  }
+}
+send_port "out" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "%s"
+  filter                 = true
+  transport "file" {
+    path      = "out"
+    file_name = "${message.file_name}.p7m"
+  }
+  retry {
+    attempts = 100
+    interval = "100ms"
+  }
+}
+`
+
+// TestScaleOut: two bizpipe processes, srv1 and srv2, share one PostgreSQL
+// message box and one input directory and process 1,000 messages. srv1 is
+// killed with SIGKILL midway. Every message is delivered exactly once, both
+// servers delivered some, and the survivor stops cleanly on SIGTERM.
+func TestScaleOut(t *testing.T) {
+	const messages = 1000
+	pg := pgtest.Start(t)
+	dbURL := pg.NewDatabase(t)
+	dir, p := crashSetup(t)
+	testpki.WriteFile(t, dir, "bizpipe.hcl", []byte(fmt.Sprintf(scaleOutConfig, p.signer.SHA1(), p.partner.SHA1())))
+	bodies := map[string][]byte{}
+	for i := range messages {
+		name := fmt.Sprintf("m%04d.edi", i)
+		bodies[name] = []byte(fmt.Sprintf("ISA*00*%06d*~\r\n%s", i, strings.Repeat("z", 4000)))
+		writeSettled(t, filepath.Join(dir, "in", name), bodies[name])
+	}
+	start := func(server string) (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bizpipeBin, "run", "--server", server, "--lease", "2s",
+			"--data-dir", filepath.Join(dir, "data-"+server), "--log-format", "json", dir)
+		cmd.Env = append(os.Environ(), "BIZPIPE_VAR_database_url="+dbURL)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stderr, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &stderr
+	}
+	srv1, log1 := start("srv1")
+	defer srv1.Process.Kill()
+	srv2, log2 := start("srv2")
+	defer srv2.Process.Kill()
+
+	out := filepath.Join(dir, "out")
+	waitFor := func(n int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Minute)
+		for countFiles(t, out) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of %d delivered after 3 minutes\nsrv1:\n%s\nsrv2:\n%s", what, countFiles(t, out), n, tail(log1), tail(log2))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor(messages/3, "before the kill")
+	if err := srv1.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	srv1.Wait()
+	waitFor(messages, "after srv1 was killed")
+	// Let srv2 notice there is nothing left, then stop it.
+	time.Sleep(200 * time.Millisecond)
+	if err := srv2.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv2.Wait(); err != nil {
+		t.Fatalf("srv2 after SIGTERM: %v\n%s", err, tail(log2))
+	}
+	if !strings.Contains(log2.String(), "received ") {
+		t.Errorf("srv2 printed no summary:\n%s", tail(log2))
+	}
+
+	if left, _ := filepath.Glob(filepath.Join(dir, "in", "*")); len(left) != 0 {
+		t.Errorf("left in the input: %v", left)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "in", ".bizpipe-claim-*")); len(left) != 0 {
+		t.Errorf("claims left in the input: %v", left)
+	}
+	checkDelivered(t, dir, p, bodies)
+
+	// The box: one message per file, all delivered, and both servers
+	// delivered some (attempts record the worker, srvN/wK).
+	box, err := pgbox.Open(context.Background(), dbURL, pgbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	all, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	byServer := map[string]int{}
+	for _, m := range all {
+		seen[m.FileName]++
+		if m.Status != msgbox.StatusDelivered {
+			t.Errorf("message %s (%s) is %s: %s", m.ID, m.FileName, m.Status, m.Reason)
+		}
+		d, err := box.Get(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range d.Attempts {
+			if a.Outcome == msgbox.DeliveryDelivered {
+				byServer[strings.SplitN(a.Owner, "/", 2)[0]]++
+			}
+		}
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("%s published %d times", name, n)
+		}
+	}
+	if len(seen) != messages {
+		t.Errorf("box holds %d distinct files, want %d", len(seen), messages)
+	}
+	if byServer["srv1"] == 0 || byServer["srv2"] == 0 {
+		t.Errorf("deliveries by server %v: both servers should have delivered some", byServer)
+	}
+	t.Logf("deliveries by server: %v", byServer)
+
+	// The operator's tools read the shared box, and validate --live checks
+	// its schema version.
+	bp := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bizpipeBin, args...)
+		cmd.Env = append(os.Environ(), "BIZPIPE_VAR_database_url="+dbURL)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("bizpipe %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	list := bp("messages", "list", "--status", "delivered", dir)
+	if n := strings.Count(list, ".edi"); n != messages {
+		t.Errorf("messages list shows %d delivered messages, want %d", n, messages)
+	}
+	if strings.Contains(list, dbURL) {
+		t.Error("messages list printed the database URL")
+	}
+	bp("validate", "--live", "--server", "srv2", dir)
+}
+
+// tail returns the last lines of a log, for failure messages.
+func tail(b *bytes.Buffer) string {
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) > 15 {
+		lines = lines[len(lines)-15:]
+	}
+	return strings.Join(lines, "\n")
+}
