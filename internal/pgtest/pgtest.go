@@ -357,7 +357,7 @@ func (s *Server) launchLocked() error {
 		// If the thread that started it dies (with the process: see
 		// below), the kernel asks the postmaster for an immediate
 		// shutdown. Go sets it after switching user, which would clear it.
-		// Pdeathsig: syscall.SIGQUIT,
+		Pdeathsig: syscall.SIGQUIT,
 	}
 	p := &process{cmd: cmd, exited: make(chan struct{})}
 	started := make(chan error, 1)

@@ -264,8 +264,9 @@ func scanDelivery(row pgx.Row) (*msgbox.Delivery, error) {
 // (msgbox.LeaseExpiredError) and counts it, so a message that kills its
 // worker every time still runs out of retries.
 //
-// A probe outside any transaction runs first: when nothing is due, as in
-// most polls of an idle server, Claim costs one round trip.
+// Claiming takes two round trips. When the box's last Claim found nothing,
+// a probe outside any transaction looks first, so that the polls of an idle
+// server cost one.
 func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
 	if owner == "" || lease <= 0 {
 		return nil, b.wrap(fmt.Errorf("owner %q and lease %v: both are required", owner, lease), "claim")
@@ -274,21 +275,26 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 		return nil, nil
 	}
 	owner, ports = cleanText(owner), cleanPorts(ports)
-	var due bool
-	err := b.retry(ctx, func(ctx context.Context) error {
-		// The earliest due time of each port, from the (port, due_at)
-		// index: a few index probes, however many deliveries are
-		// delivered, or due for other servers' ports.
-		return b.pool.QueryRow(ctx, `SELECT coalesce(min(d.due_at) <= statement_timestamp(), false)
-			FROM unnest($1::text[]) AS p, LATERAL (SELECT due_at FROM deliveries
-				WHERE port = p AND due_at IS NOT NULL ORDER BY due_at LIMIT 1) AS d`, ports).Scan(&due)
-	})
-	if err != nil || !due {
-		return nil, b.wrap(err, "claim for %s", owner)
+	// When the last Claim on this box found nothing, a probe outside any
+	// transaction looks first: one round trip for the idle polls of a
+	// quiet server. A busy one goes straight to claiming.
+	if b.claimIdle.Load() {
+		var due bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			// The earliest due time of each port, from the (port,
+			// due_at) index: a few index probes, however many deliveries
+			// are delivered, or due for other servers' ports.
+			return b.pool.QueryRow(ctx, `SELECT coalesce(min(d.due_at) <= statement_timestamp(), false)
+				FROM unnest($1::text[]) AS p, LATERAL (SELECT due_at FROM deliveries
+					WHERE port = p AND due_at IS NOT NULL ORDER BY due_at LIMIT 1) AS d`, ports).Scan(&due)
+		})
+		if err != nil || !due {
+			return nil, b.wrap(err, "claim for %s", owner)
+		}
 	}
 
 	var claimed *msgbox.Delivery
-	err = b.retry(ctx, func(ctx context.Context) error {
+	err := b.retry(ctx, func(ctx context.Context) error {
 		claimed = nil
 		var claimedAt time.Time
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
@@ -323,39 +329,56 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 	if err != nil {
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
+	b.claimIdle.Store(claimed == nil)
 	return claimed, nil
 }
 
-// claimTx selects and locks the delivery to claim in t, and returns it as
-// claimed with the batch of writes that claim it; nil when nothing is due
-// that nobody else is taking.
+// claimKey is the transaction-local setting through which the statement
+// that picks the delivery to claim hands its id to the statements after it
+// in the same pipeline.
+const claimKey = "bizpipe.claim"
+
+// claimTx selects and locks the delivery to claim, and its message, in t, and
+// returns it as claimed with the batch of writes that claim it; nil when
+// nothing is due that nobody else is taking.
+//
+// One round trip: the statements that lock the message and read the clock
+// and the deliveries' states cannot name the delivery, which is chosen by
+// the first, so the first leaves its id in a transaction-local setting
+// (set_config) for them.
 func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, time.Time, *pgx.Batch, error) {
-	// statement_timestamp(): the due test uses the time the statement
-	// started, never later, so nothing is claimed a moment early; and
-	// unlike clock_timestamp() it is stable, so the index can serve it.
 	var d msgbox.Delivery
 	var state string
 	var next, until, claimedAt *time.Time
 	found := false
 	batch := &pgx.Batch{}
-	batch.Queue(`SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until,
-			last_error, claimed_at
-		FROM deliveries WHERE due_at <= statement_timestamp() AND port = ANY($1)
-		ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, ports).QueryRow(func(r pgx.Row) error {
+	// statement_timestamp(): the due test uses the time the statement
+	// started, never later, so nothing is claimed a moment early; and
+	// unlike clock_timestamp() it is stable, so the index can serve it.
+	batch.Queue(`WITH c AS (
+			SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, claimed_at
+			FROM deliveries WHERE due_at <= statement_timestamp() AND port = ANY($1)
+			ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, claimed_at,
+			set_config($2, id::text, true)
+		FROM c`, ports, claimKey).QueryRow(func(r pgx.Row) error {
+		var set string
 		err := r.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
-			&d.LastError, &claimedAt)
+			&d.LastError, &claimedAt, &set)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // another claimer was faster
+			return nil // nothing due, or another claimer is taking it
 		}
 		found = err == nil
 		return err
 	})
+	l := &lockedMessage{}
+	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = nullif(current_setting($1, true), '')::bigint)",
+		claimKey, l)
 	if err := t.send(ctx, batch); err != nil || !found {
 		return nil, time.Time{}, nil, err
 	}
-	l, err := lockMessage(ctx, t, nil, d.MessageID)
-	if err != nil {
-		return nil, time.Time{}, nil, err
+	if !l.found {
+		return nil, time.Time{}, nil, fmt.Errorf("delivery %d has no message %s", d.ID, d.MessageID)
 	}
 	now := l.now
 	batch = &pgx.Batch{}

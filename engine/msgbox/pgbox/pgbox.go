@@ -30,8 +30,9 @@
 // Round trips are what a remote database costs, so statements travel in
 // pipelines (pgx batches): a transaction's BEGIN goes with its first batch
 // of reads and its COMMIT with its batch of writes. Finish, Route and Get
-// take two round trips or fewer; Claim four (a probe, the candidate, its
-// message, the writes), one when nothing is due.
+// take two round trips or fewer, and so does Claim, plus a probe of one
+// round trip when the box's last Claim found nothing (all a Claim costs
+// when nothing is due).
 //
 // # Bodies
 //
@@ -90,6 +91,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -164,6 +166,9 @@ type Box struct {
 
 	listen *listener
 
+	// claimIdle: the last Claim found nothing to claim (see Claim).
+	claimIdle atomic.Bool
+
 	closed    chan struct{} // closed by Close
 	closeOnce sync.Once
 }
@@ -199,6 +204,7 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		rand:     rand.Reader,
 		closed:   make(chan struct{}),
 	}
+	b.claimIdle.Store(true)
 	if b.retryFor == 0 {
 		b.retryFor = DefaultReconnectTimeout
 	}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Measures the message box as the bottleneck (issue 4): N messages of 4 KiB,
+# ECDSA P-256 clear signing, file to file, through
+#   - the embedded SQLite box, one process;
+#   - a PostgreSQL box, one process;
+#   - the same PostgreSQL box, two processes (srv1, srv2) on one input.
+# It starts its own PostgreSQL in a temporary directory (as the postgres user
+# when run as root) on 127.0.0.1, and removes everything afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-2000}
+work=$(mktemp -d)
+chmod 755 "$work"
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+port=$((20000 + RANDOM % 20000))
+cleanup() {
+  [ -f "$work/pg/postmaster.pid" ] && as_pg "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+go build -o "$work/bizpipe" ./cmd/bizpipe
+
+# PKI: an ECDSA P-256 signing certificate (demo, throwaway).
+mkdir -p "$work/cfg/stores/personal"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+  -subj "/CN=bench signing" -keyout "$work/cfg/stores/personal/sign.key" -out "$work/cfg/stores/personal/sign.pem" \
+  -addext "keyUsage=critical,digitalSignature" -addext "extendedKeyUsage=emailProtection" 2>/dev/null
+chmod 600 "$work/cfg/stores/personal/sign.key"
+tp=$(openssl x509 -in "$work/cfg/stores/personal/sign.pem" -noout -fingerprint -sha1 | cut -d= -f2)
+
+write_config() { # box-block
+  cat > "$work/cfg/bizpipe.hcl" <<HCL
+group "bench" { signing_certificate = "$tp" }
+variable "database_url" {
+  type    = string
+  default = ""
+}
+certificate_store "personal" { path = "stores/personal" }
+service_account "svc" { personal_store = certificate_store.personal }
+server "srv1" {}
+server "srv2" {}
+host "h" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+  instance {
+    server          = server.srv2
+    service_account = service_account.svc
+  }
+}
+pipeline "sign" {
+  encoder "smime" { signature = "clear" }
+}
+receive_location "in" {
+  host = host.h
+  transport "file" {
+    path          = "in"
+    poll_interval = "100ms"
+  }
+}
+send_port "out" {
+  host   = host.h
+  pipeline = pipeline.sign
+  filter = true
+  transport "file" { path = "out" }
+}
+$1
+HCL
+}
+
+fill() {
+  rm -rf "$work/cfg/in" "$work/cfg/out" "$work"/data*
+  mkdir -p "$work/cfg/in" "$work/cfg/out"
+  for i in $(seq -w 1 "$N"); do head -c 4096 /dev/urandom | base64 -w 76 > "$work/cfg/in/m$i.txt"; done
+  touch -d '1 minute ago' "$work/cfg/in"/*
+}
+
+rate() { # label start end
+  local n; n=$(ls "$work/cfg/out" | wc -l)
+  [ "$n" = "$N" ] || { echo "$1: only $n of $N delivered"; exit 1; }
+  printf "%-32s %6.2f s  %6.0f msgs/s\n" "$1" "$(echo "$3 - $2" | bc -l)" "$(echo "$N / ($3 - $2)" | bc -l)"
+}
+
+echo "== $N messages of ~5.5 KiB, ECDSA P-256 clear sign, file to file ($(nproc) cores)"
+write_config ""
+fill
+s=$(date +%s.%N); "$work/bizpipe" run --once --server srv1 --data-dir "$work/data" "$work/cfg" >/dev/null 2>&1; e=$(date +%s.%N)
+rate "sqlite, 1 process" "$s" "$e"; sqlite=$(echo "$N / ($e - $s)" | bc -l)
+
+mkdir -p "$work/pg"; chown postgres: "$work/pg" 2>/dev/null || true
+as_pg "$pgbin/initdb" -D "$work/pg" -U bizpipe --auth=trust >/dev/null
+as_pg "$pgbin/pg_ctl" -D "$work/pg" -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg" -l "$work/pg/log" -w start >/dev/null
+as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U bizpipe bench
+export BIZPIPE_VAR_database_url="postgres://bizpipe@127.0.0.1:$port/bench"
+write_config 'message_box {
+  postgres { url = var.database_url }
+}'
+
+fill
+s=$(date +%s.%N); "$work/bizpipe" run --once --server srv1 --data-dir "$work/data1" "$work/cfg" >/dev/null 2>&1; e=$(date +%s.%N)
+rate "postgres, 1 process" "$s" "$e"; one=$(echo "$N / ($e - $s)" | bc -l)
+
+as_pg "$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U bizpipe -d bench -c 'TRUNCATE messages, deliveries, attempts, events, bodies, body_chunks CASCADE' >/dev/null 2>&1 || \
+  { as_pg "$pgbin/dropdb" -h 127.0.0.1 -p "$port" -U bizpipe bench; as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U bizpipe bench; }
+fill
+s=$(date +%s.%N)
+"$work/bizpipe" run --once --server srv1 --data-dir "$work/data1" "$work/cfg" >/dev/null 2>&1 &
+"$work/bizpipe" run --once --server srv2 --data-dir "$work/data2" "$work/cfg" >/dev/null 2>&1 &
+wait
+e=$(date +%s.%N)
+rate "postgres, 2 processes" "$s" "$e"; two=$(echo "$N / ($e - $s)" | bc -l)
+
+printf "\nscaling ratio (2 processes / 1): %.2f; postgres 1 process / sqlite: %.2f\n" \
+  "$(echo "$two / $one" | bc -l)" "$(echo "$one / $sqlite" | bc -l)"
