@@ -2,6 +2,7 @@ package hclspec
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -44,7 +45,7 @@ func FindFiles(paths []string) ([]string, error) {
 		}
 		for _, e := range entries {
 			name := e.Name()
-			if e.IsDir() || strings.HasPrefix(name, ".") || !isConfigFile(name) {
+			if strings.HasPrefix(name, ".") || !isConfigFile(name) || !isRegular(p, e) {
 				continue
 			}
 			add(filepath.Join(p, name))
@@ -66,7 +67,7 @@ func parseFiles(parser *hclparse.Parser, files []string) ([]*hcl.File, hcl.Diagn
 	var out []*hcl.File
 	var diags hcl.Diagnostics
 	for _, name := range files {
-		src, err := os.ReadFile(name)
+		src, err := readLimited(name, maxConfigFileSize)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -89,4 +90,44 @@ func parseFiles(parser *hclparse.Parser, files []string) ([]*hcl.File, hcl.Diagn
 		}
 	}
 	return out, diags
+}
+
+// Limits on what the loader reads: a configuration file is text a person
+// writes (the largest generated benchmark file is under 100 KiB).
+const (
+	maxConfigFileSize = 16 << 20
+	maxVarFileSize    = 1 << 20
+)
+
+// readLimited reads a file named on the command line, refusing one larger
+// than limit: /dev/zero must end in an error, not an out-of-memory crash.
+// Pipes are allowed (--var-file <(...)).
+func readLimited(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d MiB; this is not a configuration file", limit>>20)
+	}
+	return b, nil
+}
+
+// isRegular reports whether a directory entry is a regular file, following
+// symbolic links (Kubernetes mounts configuration as links). A FIFO or device
+// named x.hcl would hang or exhaust validate.
+func isRegular(dir string, e os.DirEntry) bool {
+	if e.Type().IsRegular() {
+		return true
+	}
+	if e.Type()&os.ModeSymlink == 0 {
+		return false
+	}
+	info, err := os.Stat(filepath.Join(dir, e.Name()))
+	return err == nil && info.Mode().IsRegular()
 }

@@ -2,7 +2,6 @@ package hclspec
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -168,10 +167,10 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 
 // readVarFile reads NAME = VALUE assignments from an HCL or JSON file.
 func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
-	src, err := os.ReadFile(path)
+	src, err := readLimited(path, maxVarFileSize)
 	if err != nil {
 		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Cannot read variables file",
-			fmt.Sprintf("Reading --var-file %s: %s.", path, unwrapPathError(err))))
+			fmt.Sprintf("Reading --var-file %s: %s.", path, err)))
 		return
 	}
 	var f *hcl.File

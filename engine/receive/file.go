@@ -25,6 +25,9 @@ var errClaimGone = errors.New("claimed file is gone")
 // defaultPollInterval is the spec's poll_interval default (§3).
 const defaultPollInterval = time.Second
 
+// defaultConcurrency is how many files a pass publishes at once by default.
+const defaultConcurrency = 8
+
 // maxDefaultSettle caps the default SettleTime.
 const maxDefaultSettle = 500 * time.Millisecond
 
@@ -85,6 +88,9 @@ type File struct {
 	passes  atomic.Int64 // passes started; lets tests wait for passes
 
 	mu sync.Mutex // serialises passes; guards the fields below
+	// side guards leftovers and warned while a pass publishes several
+	// files at once (the pass itself holds mu).
+	side sync.Mutex
 	// prev is the size and time of each candidate the previous pass saw
 	// and left; nil before the first successful pass.
 	prev map[string]fileState
@@ -149,6 +155,12 @@ func NewFile(o FileOptions, sink Sink, log *slog.Logger) (*File, error) {
 	}
 	if o.ContentType == "" {
 		o.ContentType = DefaultContentType
+	}
+	switch {
+	case o.Concurrency < 0:
+		return nil, errf("negative concurrency %d", o.Concurrency)
+	case o.Concurrency == 0:
+		o.Concurrency = defaultConcurrency
 	}
 	o.Properties = maps.Clone(o.Properties) // the caller's map may change later
 	prefix := ownerClaimPrefix(o.Owner)
@@ -316,19 +328,40 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 	slices.SortFunc(ready, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(a.st.mtime, b.st.mtime), strings.Compare(a.name, b.name))
 	})
+	// Several files are published at once: each one's durability costs
+	// fsyncs (claim, commit, removal), and a message box that commits
+	// concurrent writes together, like a file system's journal, turns that
+	// waiting into throughput.
+	var (
+		wg   sync.WaitGroup
+		rmu  sync.Mutex
+		slot = make(chan struct{}, f.o.Concurrency)
+	)
 	for _, c := range ready {
 		if stopped() {
 			break
 		}
-		acked, err := f.receive(ctx, c.name)
-		if acked {
-			published++
-			delete(cur, c.name)
+		slot <- struct{}{}
+		if stopped() { // the stop may have come while waiting for a slot
+			<-slot
+			break
 		}
-		if err != nil {
-			errs = append(errs, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slot; wg.Done() }()
+			acked, err := f.receive(ctx, c.name)
+			rmu.Lock()
+			defer rmu.Unlock()
+			if acked {
+				published++
+				delete(cur, c.name)
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
 	}
+	wg.Wait()
 	f.prev = cur
 	f.pending.Store(pending)
 	for name := range f.warned {
@@ -448,7 +481,7 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 	// The box has not stored it: give the file back, unless that would
 	// replace a new file dropped under the same name meanwhile.
 	if rerr := renameNoReplace(dst, src); rerr != nil {
-		f.leftovers[claim] = name
+		f.addLeftover(claim, name)
 		f.log.Error("publishing a file failed and it could not be given back; it stays claimed and is retried next pass",
 			"file", name, "claim", claim, "error", err, "give_back_error", rerr)
 		return false, err
@@ -491,7 +524,7 @@ func (f *File) publish(ctx context.Context, claim, name string) (acked, committe
 		return false, false, fmt.Errorf("publishing %s: %w", name, err)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		f.leftovers[claim] = name
+		f.addLeftover(claim, name)
 		f.log.Error("message stored but its file could not be removed; retrying next pass",
 			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
 		return false, true, fmt.Errorf("removing published file %s: %w", name, err)
@@ -527,7 +560,16 @@ func (f *File) dirOK() {
 
 // warnOnce logs a problem with a file unless it was the last one logged
 // for that name.
+// addLeftover records a claim to publish again on a later pass.
+func (f *File) addLeftover(claim, name string) {
+	f.side.Lock()
+	defer f.side.Unlock()
+	f.leftovers[claim] = name
+}
+
 func (f *File) warnOnce(name, problem string) {
+	f.side.Lock()
+	defer f.side.Unlock()
 	if f.warned[name] == problem {
 		return
 	}

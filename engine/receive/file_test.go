@@ -533,7 +533,10 @@ func TestFileRunFinishesInFlightOnStop(t *testing.T) {
 		}
 		return nil
 	})
-	f, _ := newTestFile(t, fileOpts(dir), rec)
+	// One file at a time, so that "in flight" is exactly a.xml.
+	o := fileOpts(dir)
+	o.Concurrency = 1
+	f, _ := newTestFile(t, o, rec)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()

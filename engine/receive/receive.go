@@ -50,6 +50,9 @@ type FileOptions struct {
 	// SourceKey, so a message the dead server had committed is not
 	// published twice. (Added for scale-out.)
 	TakeoverAfter time.Duration
+	// Concurrency is how many files one pass publishes at once; 0 means
+	// defaultConcurrency. (Added for throughput.)
+	Concurrency int
 	// SettleTime is how far a file's modification time must be from now
 	// before the file is taken, so that one still being written is left
 	// alone (see File). 0 means min(PollInterval, 500ms). (Added: tests
