@@ -73,6 +73,41 @@ func BenchmarkReceiveRouteParallel(b *testing.B) {
 	reportRate(b, "msgs/s")
 }
 
+// BenchmarkReceiveRoute16 is BenchmarkReceiveRoute from 16 goroutines
+// whatever GOMAXPROCS, as a busy engine's receive locations and routers
+// are: the load group commit is for.
+func BenchmarkReceiveRoute16(b *testing.B) {
+	const goroutines = 16
+	box := openTemp(b, Options{})
+	body := bytes.Repeat([]byte("<order/>"), 512)
+	ctx := context.Background()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if err := box.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportRate(b, "msgs/s")
+	b.ReportMetric(float64(box.commits.Load())/float64(b.N), "commits/msg")
+}
+
 // fill stores n routed 4 KiB messages for the Claim benchmarks, outside the
 // timer.
 func fill(b *testing.B, box *Box, n int) {

@@ -138,7 +138,7 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 			uniq = append(uniq, p)
 		}
 	}
-	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := loadState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -238,7 +238,8 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 	}
 
 	var claimed *msgbox.Delivery
-	err = b.withWrite(ctx, func(tx *sql.Tx) error {
+	err = b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		claimed = nil // a rerun starts afresh (writeFunc)
 		// now is read under the write lock: what is due is decided at the
 		// instant no one else can change it.
 		now := b.clock()
@@ -306,7 +307,7 @@ func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease t
 	if lease <= 0 {
 		return b.wrap(fmt.Errorf("lease %v: must be positive", lease), "renew delivery %d", deliveryID)
 	}
-	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		until := toDB(msgbox.Timestamp(b.clock().Add(lease)))
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, due_at = ?
 			WHERE id = ? AND state = ? AND lease_owner = ?`,
@@ -332,7 +333,7 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	if err := msgbox.ValidateOutcome(o); err != nil {
 		return b.wrap(err, "finish delivery %d", deliveryID)
 	}
-	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := b.clock()
 		var msgID, port, state, leaseOwner string
 		var attempts int
@@ -405,7 +406,8 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 		return 0, b.wrap(errors.New("owner is required"), "recover")
 	}
 	var n int
-	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n = 0 // a rerun starts afresh (writeFunc)
 		now := b.clock()
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, due_at = ?,
 			lease_owner = '', lease_until = NULL, claimed_at = NULL

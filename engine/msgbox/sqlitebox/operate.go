@@ -116,7 +116,7 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 // StatusReceived (see msgbox.Box). Deliveries that are not suspended are
 // left as they are. Any other status is ErrInvalidState.
 func (b *Box) Resume(ctx context.Context, id string) error {
-	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := loadState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -183,7 +183,7 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 // terminated message is ErrInvalidState; a message not yet routed is
 // terminated and never routed.
 func (b *Box) Terminate(ctx context.Context, id string) error {
-	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := loadState(ctx, tx, id)
 		if err != nil {
 			return err

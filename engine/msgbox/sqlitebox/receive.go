@@ -27,8 +27,9 @@ var errStagedGone = errors.New("the body's staged chunks were removed (paused lo
 //
 // A body that fits in one chunk is stored, with the message, in one
 // transaction. A larger one is stored chunk by chunk, each chunk in a short
-// transaction of its own, and the message row that makes it visible is
-// inserted in a last transaction: the write lock is never held while waiting
+// write of its own (which may share a commit with other callers' writes, see
+// withWrite), and the message row that makes it visible is inserted in a
+// last write: the write lock is never held while waiting
 // for body (an HTTP client may be slow), so Claim and Finish go on
 // meanwhile, and the WAL is checkpointed as the body comes in instead of
 // growing by the whole body. Until that last commit the message does not
@@ -76,7 +77,8 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 		// sync.
 		var msg msgbox.Message
 		var dup bool
-		err := b.withWrite(ctx, func(tx *sql.Tx) error {
+		err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
 			// Checked again under the write lock: another Receive of the
 			// same source may have committed since the check above. Then
 			// nothing is written.
@@ -127,7 +129,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 		}
 		sum.Write(buf[:n])
 		size += int64(n)
-		err = b.withWrite(ctx, func(tx *sql.Tx) error {
+		err = b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			if err := touchBody(ctx, tx, bodyID, b.clock()); err != nil {
 				return err
 			}
@@ -139,7 +141,8 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 	}
 	var msg msgbox.Message
 	var dup bool
-	err = b.withWrite(ctx, func(tx *sql.Tx) error {
+	err = b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
 		now := b.clock()
 		if err := touchBody(ctx, tx, bodyID, now); err != nil {
 			return err
@@ -194,7 +197,8 @@ func insertChunk(ctx context.Context, tx *sql.Tx, bodyID, seq int64, data []byte
 // stageFirst creates a staged body holding its first chunk.
 func (b *Box) stageFirst(ctx context.Context, chunk []byte) (int64, error) {
 	var bodyID int64
-	err := b.withWrite(ctx, func(tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		bodyID = 0 // a rerun starts afresh (writeFunc)
 		res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (?)", toDB(b.clock()))
 		if err != nil {
 			return fmt.Errorf("storing body: %w", err)
@@ -229,7 +233,7 @@ func touchBody(ctx context.Context, tx *sql.Tx, bodyID int64, now time.Time) err
 func (b *Box) discardBody(ctx context.Context, bodyID int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_ = b.withWrite(ctx, func(tx *sql.Tx) error {
+	_ = b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE id = ? AND touched_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, bodyID)
 		return err

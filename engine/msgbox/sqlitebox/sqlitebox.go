@@ -11,10 +11,11 @@
 // a BEGIN IMMEDIATE transaction (the driver's _txlock=immediate), so it takes
 // the database's single write lock before reading anything it will act on:
 // a Claim's select-then-update cannot interleave with another writer, in
-// this process or any other. Inside the process, writers queue on a
-// one-slot channel before taking a connection, which orders them fairly and
-// lets a cancelled context leave the queue; only a writer in another process
-// waits in SQLite's busy handler (Options.BusyTimeout).
+// this process or any other. Inside the process, one writer goroutine runs
+// all writes with group commit (see withWrite): the writes queued while a
+// commit syncs share the next transaction, each in a savepoint of its own,
+// so that one fsync makes many of them durable. Only a writer in another
+// process waits in SQLite's busy handler (Options.BusyTimeout).
 package sqlitebox
 
 import (
@@ -32,6 +33,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bizpipe/bizpipe/engine/msgbox"
@@ -103,10 +105,19 @@ type Box struct {
 	db       *sql.DB
 	readOnly bool
 
-	// write is the in-process writer queue: a token taken before BEGIN
-	// IMMEDIATE, so that this process's writers wait in Go (fairly, and
-	// abandonably by context) rather than polling in SQLite's busy handler.
-	write chan struct{}
+	// reqs hands write requests to the writer goroutine (runWriter). It is
+	// unbuffered: a request is queued while its caller blocks sending it,
+	// and a caller whose context ends leaves the queue with nothing to undo.
+	reqs chan *writeReq
+	// quit tells the writer to stop (Close); writerDone is closed when it
+	// has answered every request it took and returned.
+	quit       chan struct{}
+	writerDone chan struct{}
+
+	// commits counts the write transactions committed, and writers the
+	// callers inside withWrite: tests observe batching through them.
+	commits atomic.Int64
+	writers atomic.Int64
 
 	now  func() time.Time
 	rand io.Reader
@@ -161,19 +172,23 @@ func Open(path string, opts Options) (*Box, error) {
 	db.SetMaxIdleConns(opts.MaxConns)
 
 	b := &Box{
-		path:     abs,
-		db:       db,
-		readOnly: opts.ReadOnly,
-		write:    make(chan struct{}, 1),
-		now:      time.Now,
-		rand:     rand.Reader,
+		path:       abs,
+		db:         db,
+		readOnly:   opts.ReadOnly,
+		reqs:       make(chan *writeReq),
+		quit:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		now:        time.Now,
+		rand:       rand.Reader,
 	}
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
+	// Started before init: the migration and the sweep are writes too.
+	go b.runWriter()
 
 	ctx, cancel := context.WithTimeout(context.Background(), opts.BusyTimeout+time.Minute)
 	defer cancel()
 	if err := b.init(ctx, opts); err != nil {
-		db.Close()
+		b.Close() // stops the writer and closes db; the init error is the one to report
 		return fail(err)
 	}
 	return b, nil
@@ -297,7 +312,7 @@ func (b *Box) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return b.withWrite(ctx, func(tx *sql.Tx) error {
+	return b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		appID, version, err := identity(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("reading schema version: %w", err)
@@ -352,7 +367,7 @@ func (b *Box) checkSchema(ctx context.Context) error {
 // sweep removes the staged bodies of Receives interrupted before they
 // committed (no message references them) untouched since before.
 func (b *Box) sweep(ctx context.Context, before time.Time) error {
-	return b.withWrite(ctx, func(tx *sql.Tx) error {
+	return b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// NOT EXISTS is a guard: a body a message references has no
 		// touched_at, and the foreign key would refuse its deletion anyway.
 		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE touched_at IS NOT NULL AND touched_at < ?
@@ -367,9 +382,12 @@ func (b *Box) sweep(ctx context.Context, before time.Time) error {
 // Path returns the absolute path of the database file.
 func (b *Box) Path() string { return b.path }
 
-// Close closes the database. A second Close returns nil.
+// Close closes the database. A second Close returns nil. Writes in progress
+// complete first; writes that have not started fail with errClosed.
 func (b *Box) Close() error {
 	b.closeOnce.Do(func() {
+		close(b.quit)
+		<-b.writerDone
 		if err := b.db.Close(); err != nil {
 			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
 		}
@@ -385,28 +403,214 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// withWrite runs fn in a write (BEGIN IMMEDIATE) transaction, committing if
-// fn returns nil.
-func (b *Box) withWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	select {
-	case b.write <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-b.write }()
+// errClosed answers writes attempted after Close.
+var errClosed = errors.New("message box closed")
 
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin write transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
+// maxBatch bounds how many writes share one transaction: enough to absorb
+// every writer of a busy engine into one fsync, few enough that a batch
+// holds the write lock (which `bizpipe messages` in another process waits
+// for) only briefly.
+const maxBatch = 64
+
+// writeFunc is one caller's write. It runs in the writer goroutine, inside
+// a savepoint of a transaction it may share with other callers' writes, and
+// must therefore:
+//   - run its statements with the ctx it is given, never its caller's: a
+//     cancelled statement interrupts SQLite, and an interrupted write rolls
+//     back the whole transaction, the other callers' writes included;
+//   - neither commit nor roll back (withWrite does, by savepoint);
+//   - set its results (variables it captures) afresh on every run: it runs
+//     again when a fault in a later write of its batch lost the transaction
+//     (SQLite rolls back the whole transaction on SQLITE_FULL or an I/O
+//     error in some statements), and only the last run counts.
+type writeFunc func(ctx context.Context, tx *sql.Tx) error
+
+// writeReq is one withWrite call queued for the writer.
+type writeReq struct {
+	ctx  context.Context // the caller's: checked before fn runs
+	fn   writeFunc
+	done chan error // buffered: the writer never waits for the caller
+
+	// state decides, once, who gives up on the request: the writer taking
+	// it (then the caller waits for its result, whatever its context) or
+	// the caller leaving before that (then it never runs).
+	state atomic.Int32
+}
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// take claims r for the writer; false if its caller has left. A request
+// carried over from a lost transaction is already taken.
+func (r *writeReq) take() bool {
+	return r.state.CompareAndSwap(reqQueued, reqTaken) || r.state.Load() == reqTaken
+}
+
+// withWrite runs fn in a write (BEGIN IMMEDIATE) transaction and returns
+// nil only once that transaction is committed, synced to disk.
+//
+// Group commit: the transaction is shared. The writer goroutine begins a
+// transaction for the first queued write, takes every other write already
+// queued (up to maxBatch), runs each in its own savepoint, and commits
+// once: with synchronous=FULL a commit costs an fsync, and concurrent
+// writers now share it instead of queueing for one each. A write whose fn
+// fails is rolled back to its savepoint and gets fn's error; the others in
+// its batch are unaffected. A failed commit fails every write of the batch
+// whose fn succeeded.
+//
+// Cancellation: a caller whose ctx ends before the writer takes its write
+// returns ctx.Err() and the write never runs. Once taken, the write may be
+// running or committed already, so the caller waits for its result (at
+// most the rest of one batch; the write lock is held by then) rather than
+// return an error for a write that may have been stored: every error from
+// withWrite therefore means nothing of fn was committed, as the callers
+// rely on (a Receive without a SourceKey that failed would otherwise be
+// stored, and repeated by the retry, and a chunk write would read its
+// buffer after the caller reused it).
+func (b *Box) withWrite(ctx context.Context, fn writeFunc) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	b.writers.Add(1)
+	defer b.writers.Add(-1)
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case b.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.quit:
+		return errClosed
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+	case <-b.writerDone:
+	}
+	if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errClosed
+	}
+	return <-r.done // taken: the writer answers every request it took
+}
+
+// runWriter is the writer goroutine: it runs batches until Close, and
+// answers every request it took before returning.
+func (b *Box) runWriter() {
+	defer close(b.writerDone)
+	var carry []*writeReq // taken or received, not yet answered
+	for {
+		if len(carry) == 0 {
+			select {
+			case r := <-b.reqs:
+				carry = append(carry, r)
+			case <-b.quit:
+				return
+			}
+		}
+		carry = b.runBatch(carry)
+	}
+}
+
+// runBatch runs batch, plus the requests queued meanwhile, in one
+// transaction. It returns the requests to run again in the next one: those
+// of a transaction lost to a fault (see writeFunc).
+func (b *Box) runBatch(batch []*writeReq) []*writeReq {
+	// The writer's statements run with a context nothing cancels: see
+	// writeFunc. BeginTx's context would also roll back the transaction
+	// when cancelled.
+	ctx := context.Background()
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		err = fmt.Errorf("begin write transaction: %w", err)
+		for _, r := range batch {
+			if r.take() {
+				r.done <- err
+			}
+		}
+		return nil
+	}
+	// Taken after BEGIN: the writes queued while it waited for the lock
+	// (another process's commit) or while the previous batch synced join
+	// this one.
+drain:
+	for len(batch) < maxBatch {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+		default:
+			break drain
+		}
+	}
+
+	var ok []*writeReq // fn succeeded: answered after the commit
+	for i, r := range batch {
+		if !r.take() {
+			continue // the caller left before it ran
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		fnErr, lost := runSavepoint(ctx, tx, r.fn)
+		if lost != nil {
+			// The transaction is gone or in an unknown state: drop it.
+			// This request is answered (so every lost transaction
+			// answers one and the writer makes progress); the writes
+			// that succeeded before it were lost with the transaction
+			// and run again, with those not yet run, in the next one.
+			_ = tx.Rollback() // fails if SQLite already rolled back
+			if fnErr == nil {
+				fnErr = lost
+			}
+			r.done <- fnErr
+			return append(ok, batch[i+1:]...)
+		}
+		if fnErr != nil {
+			r.done <- fnErr
+			continue
+		}
+		ok = append(ok, r)
+	}
+	if len(ok) == 0 {
+		_ = tx.Rollback() // nothing to keep: spare the sync
+		return nil
+	}
+	err = tx.Commit()
+	if err != nil {
+		err = fmt.Errorf("commit: %w", err)
+	} else {
+		b.commits.Add(1)
+	}
+	for _, r := range ok {
+		r.done <- err
 	}
 	return nil
+}
+
+// runSavepoint runs fn in savepoint w of tx. fnErr is fn's error, its
+// changes undone; lost reports that tx can no longer be trusted to hold
+// the batch's earlier writes (a savepoint statement failed, typically
+// because an error in fn made SQLite roll back the whole transaction).
+func runSavepoint(ctx context.Context, tx *sql.Tx, fn writeFunc) (fnErr, lost error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	if fnErr = fn(ctx, tx); fnErr != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+			return fnErr, fmt.Errorf("rollback to savepoint: %w", err)
+		}
+	}
+	// RELEASE after ROLLBACK TO too: ROLLBACK TO keeps the savepoint open.
+	if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+		return fnErr, fmt.Errorf("release savepoint: %w", err)
+	}
+	return fnErr, nil
 }
 
 // withRead runs fn in a read transaction: one snapshot for several queries.
