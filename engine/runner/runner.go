@@ -39,7 +39,7 @@ type Options struct {
 	Log  *slog.Logger
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
-	// Workers is the number of concurrent deliveries; 0 means 2×GOMAXPROCS
+	// Workers is the number of concurrent deliveries; 0 means 4×GOMAXPROCS
 	// (deliveries wait on disks and networks as much as on the CPU).
 	Workers int
 	// Lease is how long a claimed delivery stays with this process before
@@ -99,7 +99,7 @@ func New(opts Options) (*Runner, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 2 * runtime.GOMAXPROCS(0)
+		opts.Workers = 4 * runtime.GOMAXPROCS(0)
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = time.Minute
@@ -147,7 +147,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.workLoop(ctx, bg, r.workerName(i), false)
+			r.workLoop(ctx, bg, r.workerName(i), nil)
 		}()
 	}
 	wg.Add(1)
@@ -168,29 +168,36 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	if err := r.recover(ctx); err != nil {
 		return r.summary(), err
 	}
+	// Receiving and delivering overlap: workers start at once and drain
+	// deliveries as the receivers route them; they stop when receiving is
+	// done and nothing more is due.
+	receiving := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range r.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.workLoop(ctx, ctx, r.workerName(i), receiving)
+		}()
+	}
+	var recvErr error
 	for {
 		published, err := r.pollReceivers(ctx)
-		if err != nil {
-			return r.summary(), err
+		if err == nil {
+			err = r.routeUnrouted(ctx)
 		}
-		if err := r.routeUnrouted(ctx); err != nil {
-			return r.summary(), err
-		}
-		var wg sync.WaitGroup
-		for i := range r.opts.Workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r.workLoop(ctx, ctx, r.workerName(i), true)
-			}()
-		}
-		wg.Wait()
-		if ctx.Err() != nil {
-			return r.summary(), ctx.Err()
-		}
-		if published == 0 {
+		if err != nil || published == 0 {
+			recvErr = err
 			break
 		}
+	}
+	close(receiving)
+	wg.Wait()
+	if recvErr != nil {
+		return r.summary(), recvErr
+	}
+	if ctx.Err() != nil {
+		return r.summary(), ctx.Err()
 	}
 	waiting, err := r.countWaiting(ctx)
 	if err != nil {

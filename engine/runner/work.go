@@ -17,8 +17,10 @@ import (
 
 // workLoop claims and processes deliveries. claimCtx stops the claiming;
 // workCtx is what an in-flight delivery runs under, so that a stop lets it
-// finish. In once mode the loop ends when nothing is due.
-func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once bool) {
+// finish. In once mode (receiving is not nil) the loop ends when receiving
+// is closed and nothing is due.
+func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, receiving <-chan struct{}) {
+	once := receiving != nil
 	if len(r.portList) == 0 {
 		return
 	}
@@ -34,6 +36,9 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once
 		// Taken before claiming, so that deliveries routed between a claim
 		// that finds nothing and the wait still wake this worker.
 		woken := r.woken()
+		// Whether receiving had finished before this claim: only then does
+		// a claim that finds nothing mean there is nothing more to do.
+		received := closed(receiving)
 		d, err := r.opts.Box.Claim(claimCtx, worker, r.portList, r.opts.Lease)
 		if err != nil {
 			if claimCtx.Err() != nil {
@@ -48,7 +53,11 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, once
 		}
 		if d == nil {
 			if once {
-				return
+				if received {
+					return
+				}
+				r.idle(claimCtx, woken, receiving)
+				continue
 			}
 			r.idle(claimCtx, woken, remote)
 			continue
@@ -285,5 +294,18 @@ func (r *Runner) readBody(ctx context.Context, id string, size int64) ([]byte, e
 		if err != nil {
 			return nil, fmt.Errorf("reading body of message %s: %w", id, err)
 		}
+	}
+}
+
+// closed reports whether c is closed (false for a nil channel).
+func closed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
