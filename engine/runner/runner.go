@@ -165,6 +165,9 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 // RunOnce picks up what is present, processes until nothing more can be done
 // now (every delivery delivered, suspended, or waiting for a retry) and returns.
 func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
+	r.mu.Lock()
+	r.sum = Summary{} // each call reports what it did
+	r.mu.Unlock()
 	if err := r.recover(ctx); err != nil {
 		return r.summary(), err
 	}
