@@ -1,10 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -281,20 +281,13 @@ func (r *Runner) readBody(ctx context.Context, id string, size int64) ([]byte, e
 		return nil, fmt.Errorf("opening body of message %s: %w", id, err)
 	}
 	defer rc.Close()
-	buf := make([]byte, 0, size)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := rc.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading body of message %s: %w", id, err)
-		}
+	// Sized once from the stored size (+1 so ReadFrom's EOF probe does not
+	// grow it): a 100 MiB body is held exactly once.
+	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	if _, err := buf.ReadFrom(rc); err != nil {
+		return nil, fmt.Errorf("reading body of message %s: %w", id, err)
 	}
+	return buf.Bytes(), nil
 }
 
 // closed reports whether c is closed (false for a nil channel).

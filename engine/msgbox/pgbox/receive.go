@@ -1,13 +1,10 @@
 package pgbox
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
 	"time"
@@ -50,7 +47,7 @@ func scanMessage(row pgx.Row) (*msgbox.Message, error) {
 		&status, &m.Reason); err != nil {
 		return nil, err
 	}
-	p, err := decodeProperties(props)
+	p, err := msgbox.DecodeProperties(props)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)
 	}
@@ -130,7 +127,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
 	}
-	props, err := encodeProperties(in.Properties)
+	props, err := msgbox.EncodeProperties(in.Properties)
 	if err != nil {
 		return msgbox.Message{}, false, err
 	}
@@ -141,7 +138,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 		ReceiveLocation: cleanText(in.ReceiveLocation),
 		FileName:        cleanText(in.FileName),
 		ContentType:     cleanText(in.ContentType),
-		Properties:      copyProperties(in.Properties),
+		Properties:      msgbox.CloneProperties(in.Properties),
 		Status:          msgbox.StatusReceived,
 	}
 	detail := fmt.Sprintf("received from %s", msg.ReceiveLocation)
@@ -357,43 +354,6 @@ func cleanPorts(ports []string) []string {
 	return out
 }
 
-func encodeProperties(p map[string]string) (string, error) {
-	if len(p) == 0 {
-		return "{}", nil
-	}
-	// encoding/json sorts map keys, and escapes NUL as \u0000: the text is
-	// deterministic and storable.
-	js, err := json.Marshal(p)
-	if err != nil {
-		return "", fmt.Errorf("encoding properties: %w", err)
-	}
-	return string(js), nil
-}
-
-func decodeProperties(s string) (map[string]string, error) {
-	var p map[string]string
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		return nil, fmt.Errorf("decoding properties: %w", err)
-	}
-	if len(p) == 0 {
-		return nil, nil
-	}
-	return p, nil
-}
-
-// copyProperties returns p as it reads back: nil when empty, and never the
-// caller's map, which the caller may go on changing.
-func copyProperties(p map[string]string) map[string]string {
-	if len(p) == 0 {
-		return nil
-	}
-	c := make(map[string]string, len(p))
-	for k, v := range p {
-		c[k] = v
-	}
-	return c
-}
-
 // Body opens a message's body. The reader fetches one chunk at a time, each
 // in its own short query (retried after a lost connection), so a slow
 // consumer neither holds a large body in memory nor a connection or a
@@ -404,10 +364,11 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	if !msgbox.ValidID(id) {
 		return nil, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "body")
 	}
-	r := &bodyReader{ctx: ctx, b: b, id: id, sum: sha256.New()}
+	var msgSeq, size int64
+	var sum []byte
 	err := b.retry(ctx, func(ctx context.Context) error {
 		return b.pool.QueryRow(ctx, "SELECT seq, size, sha256 FROM messages WHERE id = $1", id).
-			Scan(&r.msgSeq, &r.size, &r.want)
+			Scan(&msgSeq, &size, &sum)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
@@ -415,97 +376,38 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, b.wrap(err, "body of %s", id)
 	}
-	return r, nil
+	fetch := func(seq int64, buf []byte) ([]byte, error) {
+		err := b.retry(ctx, func(ctx context.Context) error {
+			var err error
+			buf, err = b.fetchChunk(ctx, msgSeq, seq, buf)
+			return err
+		})
+		return buf, err
+	}
+	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
 }
 
-type bodyReader struct {
-	ctx    context.Context
-	b      *Box
-	id     string
-	msgSeq int64
-	size   int64
-	want   []byte
-
-	seq  int32  // next chunk to fetch
-	buf  []byte // the current chunk, reused for the next
-	cur  []byte // rest of the current chunk, in buf
-	read int64
-	sum  hash.Hash
-	err  error // sticky: io.EOF or the failure
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for len(r.cur) == 0 {
-		if r.read == r.size {
-			if !bytes.Equal(r.sum.Sum(nil), r.want) {
-				r.err = r.b.wrap(errors.New("checksum mismatch: the stored body is corrupt"), "body of %s", r.id)
-				return 0, r.err
-			}
-			r.err = io.EOF
-			return 0, io.EOF
-		}
-		err := r.b.retry(r.ctx, r.fetch)
-		if err == nil && len(r.buf) == 0 {
-			err = fmt.Errorf("chunk %d empty: the stored body is corrupt", r.seq)
-		}
-		if err != nil {
-			r.err = r.b.wrap(err, "body of %s", r.id)
-			return 0, r.err
-		}
-		r.cur = r.buf
-		r.seq++
-	}
-	n := copy(p, r.cur)
-	r.cur = r.cur[n:]
-	r.read += int64(n)
-	if r.read > r.size {
-		r.err = r.b.wrap(fmt.Errorf("longer than its recorded %d bytes: the stored body is corrupt", r.size), "body of %s", r.id)
-		return 0, r.err
-	}
-	r.sum.Write(p[:n])
-	return n, nil
-}
-
-// fetch reads chunk r.seq into r.buf. It copies the value's bytes from the
-// wire into a buffer the reader keeps (a bytea in binary format is the bytes
-// themselves) rather than have pgx allocate a new slice per chunk.
-func (r *bodyReader) fetch(ctx context.Context) error {
-	rows, err := r.b.pool.Query(ctx, "SELECT data FROM body_chunks WHERE message_seq = $1 AND seq = $2",
-		r.msgSeq, r.seq)
+// fetchChunk appends chunk seq of a body to buf[:0]; empty when it does not
+// exist. It copies the value's bytes from the wire (a bytea in binary format
+// is the bytes themselves) rather than have pgx allocate a slice per chunk.
+func (b *Box) fetchChunk(ctx context.Context, msgSeq, seq int64, buf []byte) ([]byte, error) {
+	rows, err := b.pool.Query(ctx, "SELECT data FROM body_chunks WHERE message_seq = $1 AND seq = $2", msgSeq, seq)
 	if err != nil {
-		return err
+		return buf[:0], err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return fmt.Errorf("chunk %d missing after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
+		return buf[:0], rows.Err()
 	}
 	if rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
-		r.buf = append(r.buf[:0], rows.RawValues()[0]...)
+		buf = append(buf[:0], rows.RawValues()[0]...)
 	} else {
 		var data []byte
 		if err := rows.Scan(&data); err != nil {
-			return err
+			return buf[:0], err
 		}
-		r.buf = append(r.buf[:0], data...)
+		buf = append(buf[:0], data...)
 	}
 	rows.Close()
-	return rows.Err()
-}
-
-// Close ends the reading; later Reads fail.
-func (r *bodyReader) Close() error {
-	if r.err == nil || r.err == io.EOF {
-		r.err = errors.New("read of closed body")
-	}
-	r.cur, r.buf = nil, nil
-	return nil
+	return buf, rows.Err()
 }

@@ -24,7 +24,7 @@ func scanMessage(s scanner) (*msgbox.Message, error) {
 		&status, &m.Reason); err != nil {
 		return nil, err
 	}
-	p, err := decodeProperties(props)
+	p, err := msgbox.DecodeProperties(props)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)
 	}

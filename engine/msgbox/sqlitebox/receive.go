@@ -1,11 +1,9 @@
 package sqlitebox
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -55,7 +53,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
 	}
-	props, err := encodeProperties(in.Properties)
+	props, err := msgbox.EncodeProperties(in.Properties)
 	if err != nil {
 		return msgbox.Message{}, false, err
 	}
@@ -266,7 +264,7 @@ func (b *Box) insertMessage(ctx context.Context, tx *sql.Tx, in msgbox.Incoming,
 		ReceiveLocation: in.ReceiveLocation,
 		FileName:        in.FileName,
 		ContentType:     in.ContentType,
-		Properties:      copyProperties(in.Properties),
+		Properties:      msgbox.CloneProperties(in.Properties),
 		Size:            size,
 		ReceivedAt:      now,
 		Status:          msgbox.StatusReceived,
@@ -289,42 +287,6 @@ func (b *Box) insertMessage(ctx context.Context, tx *sql.Tx, in msgbox.Incoming,
 	return msg, nil
 }
 
-func encodeProperties(p map[string]string) (string, error) {
-	if len(p) == 0 {
-		return "{}", nil
-	}
-	// encoding/json sorts map keys: the stored text is deterministic.
-	js, err := json.Marshal(p)
-	if err != nil {
-		return "", fmt.Errorf("encoding properties: %w", err)
-	}
-	return string(js), nil
-}
-
-func decodeProperties(s string) (map[string]string, error) {
-	var p map[string]string
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		return nil, fmt.Errorf("decoding properties: %w", err)
-	}
-	if len(p) == 0 {
-		return nil, nil
-	}
-	return p, nil
-}
-
-// copyProperties returns p as it reads back: nil when empty, and never the
-// caller's map, which the caller may go on changing.
-func copyProperties(p map[string]string) map[string]string {
-	if len(p) == 0 {
-		return nil
-	}
-	c := make(map[string]string, len(p))
-	for k, v := range p {
-		c[k] = v
-	}
-	return c
-}
-
 // Body opens a message's body. The reader fetches one chunk at a time, each
 // in its own short read, so a slow consumer neither holds a large body in
 // memory nor keeps a read transaction open (which would stop the WAL from
@@ -332,102 +294,38 @@ func copyProperties(p map[string]string) map[string]string {
 // checks the size and SHA-256 recorded at Receive, and fails rather than
 // hand over a body that is not byte for byte the one received.
 func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
-	r := &bodyReader{ctx: ctx, b: b, id: id, sum: sha256.New()}
+	var bodyID, size int64
+	var sum []byte
 	err := b.db.QueryRowContext(ctx, "SELECT body_id, size, sha256 FROM messages WHERE id = ?", id).
-		Scan(&r.bodyID, &r.size, &r.want)
+		Scan(&bodyID, &size, &sum)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
 	}
 	if err != nil {
 		return nil, b.wrap(err, "body of %s", id)
 	}
-	return r, nil
+	fetch := func(seq int64, buf []byte) ([]byte, error) { return b.fetchChunk(ctx, bodyID, seq, buf) }
+	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
 }
 
-type bodyReader struct {
-	ctx    context.Context
-	b      *Box
-	id     string
-	bodyID int64
-	size   int64
-	want   []byte
-
-	seq  int64  // next chunk to fetch
-	buf  []byte // the current chunk, reused for the next
-	cur  []byte // rest of the current chunk, in buf
-	read int64
-	sum  hash.Hash
-	err  error // sticky: io.EOF or the failure
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for len(r.cur) == 0 {
-		if r.read == r.size {
-			if !bytes.Equal(r.sum.Sum(nil), r.want) {
-				r.err = r.b.wrap(errors.New("checksum mismatch: the stored body is corrupt"), "body of %s", r.id)
-				return 0, r.err
-			}
-			r.err = io.EOF
-			return 0, io.EOF
-		}
-		data, err := r.fetch()
-		if err == nil && len(data) == 0 {
-			err = fmt.Errorf("chunk %d empty: the stored body is corrupt", r.seq)
-		}
-		if err != nil {
-			r.err = r.b.wrap(err, "body of %s", r.id)
-			return 0, r.err
-		}
-		r.cur = data
-		r.seq++
-	}
-	n := copy(p, r.cur)
-	r.cur = r.cur[n:]
-	r.read += int64(n)
-	if r.read > r.size {
-		r.err = r.b.wrap(fmt.Errorf("longer than its recorded %d bytes: the stored body is corrupt", r.size), "body of %s", r.id)
-		return 0, r.err
-	}
-	r.sum.Write(p[:n])
-	return n, nil
-}
-
-// fetch reads chunk r.seq into r.buf. It scans into sql.RawBytes and copies
-// into a buffer the reader keeps, rather than into a new []byte per chunk
-// (database/sql would clone the driver's copy again): one chunk-sized
-// allocation per reader instead of two per chunk.
-func (r *bodyReader) fetch() ([]byte, error) {
-	rows, err := r.b.db.QueryContext(r.ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?",
-		r.bodyID, r.seq)
+// fetchChunk appends chunk seq of a body to buf[:0]; empty when it does not
+// exist. It scans into sql.RawBytes and copies into the reader's buffer
+// rather than into a new []byte per chunk (database/sql would clone the
+// driver's copy again): one chunk-sized allocation per reader instead of
+// two per chunk.
+func (b *Box) fetchChunk(ctx context.Context, bodyID, seq int64, buf []byte) ([]byte, error) {
+	rows, err := b.db.QueryContext(ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?", bodyID, seq)
 	if err != nil {
-		return nil, err
+		return buf[:0], err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("chunk %d missing after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
+		return buf[:0], rows.Err()
 	}
 	var raw sql.RawBytes
 	if err := rows.Scan(&raw); err != nil {
-		return nil, err
+		return buf[:0], err
 	}
-	r.buf = append(r.buf[:0], raw...)
-	return r.buf, rows.Close()
-}
-
-// Close ends the reading; later Reads fail.
-func (r *bodyReader) Close() error {
-	if r.err == nil || r.err == io.EOF {
-		r.err = errors.New("read of closed body")
-	}
-	r.cur, r.buf = nil, nil
-	return nil
+	buf = append(buf[:0], raw...)
+	return buf, rows.Close()
 }

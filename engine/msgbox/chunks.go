@@ -1,0 +1,87 @@
+package msgbox
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+)
+
+// ChunkFetcher reads chunk seq (0, 1, ...) of a stored body, appending it to
+// buf[:0] so that one chunk-sized buffer serves the whole read. It returns an
+// empty slice and no error when the chunk does not exist.
+type ChunkFetcher func(seq int64, buf []byte) ([]byte, error)
+
+// ChunkReader streams a body that a box stores in numbered chunks, one chunk
+// in memory at a time. At the end it checks the size and SHA-256 recorded at
+// Receive, and fails rather than hand over a body that is not byte for byte
+// the one received. Both boxes use it, so they detect corruption alike.
+type ChunkReader struct {
+	fetch ChunkFetcher
+	wrap  func(error) error
+	size  int64
+	want  []byte
+
+	seq  int64  // next chunk to fetch
+	buf  []byte // the current chunk, reused for the next
+	cur  []byte // rest of the current chunk, in buf
+	read int64
+	sum  hash.Hash
+	err  error // sticky: io.EOF or the failure
+}
+
+// NewChunkReader reads a body of size bytes whose SHA-256 is sum. wrap adds
+// the box's context (database, message id) to errors.
+func NewChunkReader(size int64, sum []byte, fetch ChunkFetcher, wrap func(error) error) *ChunkReader {
+	return &ChunkReader{fetch: fetch, wrap: wrap, size: size, want: sum, sum: sha256.New()}
+}
+
+// Read implements io.Reader.
+func (r *ChunkReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for len(r.cur) == 0 {
+		if r.read == r.size {
+			if !bytes.Equal(r.sum.Sum(nil), r.want) {
+				r.err = r.wrap(errors.New("checksum mismatch: the stored body is corrupt"))
+				return 0, r.err
+			}
+			r.err = io.EOF
+			return 0, io.EOF
+		}
+		data, err := r.fetch(r.seq, r.buf)
+		if err == nil && len(data) == 0 {
+			err = fmt.Errorf("chunk %d missing or empty after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
+		}
+		if err != nil {
+			r.err = r.wrap(err)
+			return 0, r.err
+		}
+		r.buf, r.cur = data, data
+		r.seq++
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	r.read += int64(n)
+	if r.read > r.size {
+		r.err = r.wrap(fmt.Errorf("longer than its recorded %d bytes: the stored body is corrupt", r.size))
+		return 0, r.err
+	}
+	r.sum.Write(p[:n])
+	return n, nil
+}
+
+// Close ends the reading; later Reads fail.
+func (r *ChunkReader) Close() error {
+	if r.err == nil || r.err == io.EOF {
+		r.err = errors.New("read of closed body")
+	}
+	r.cur, r.buf = nil, nil
+	return nil
+}

@@ -1,0 +1,55 @@
+package msgbox
+
+import (
+	"crypto/sha256"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+// TestChunkReader: a body read back whole verifies; a damaged, missing,
+// longer or failing chunk store is an error, never content handed over.
+func TestChunkReader(t *testing.T) {
+	body := []byte("0123456789abcdefghij")
+	sum := sha256.Sum256(body)
+	chunks := func(parts ...string) ChunkFetcher {
+		return func(seq int64, buf []byte) ([]byte, error) {
+			if seq >= int64(len(parts)) {
+				return buf[:0], nil
+			}
+			return append(buf[:0], parts[seq]...), nil
+		}
+	}
+	wrap := func(err error) error { return err }
+	for _, tc := range []struct {
+		name  string
+		fetch ChunkFetcher
+		size  int64
+		want  string // error substring; "" means success
+	}{
+		{"whole", chunks("0123456", "789abcdefghij"), 20, ""},
+		{"damaged", chunks("0123456", "789abcdefghiX"), 20, "checksum mismatch"},
+		{"missing chunk", chunks("0123456"), 20, "chunk 1 missing"},
+		{"longer", chunks("0123456", "789abcdefghij", "extra"), 19, "longer than its recorded"},
+		{"store fails", func(int64, []byte) ([]byte, error) { return nil, errors.New("disk gone") }, 20, "disk gone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := io.ReadAll(NewChunkReader(tc.size, sum[:], tc.fetch, wrap))
+			if tc.want == "" {
+				if err != nil || string(got) != string(body) {
+					t.Fatalf("read %q, %v; want the body", got, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+	r := NewChunkReader(20, sum[:], chunks(string(body)), wrap)
+	r.Close()
+	if _, err := r.Read(make([]byte, 4)); err == nil {
+		t.Error("read after Close succeeded")
+	}
+}
