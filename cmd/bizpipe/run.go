@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -34,6 +35,7 @@ type runFlags struct {
 	metricsAddr string
 	logFormat   string
 	lease       time.Duration
+	cpuProfile  string
 	vars        varFlags
 }
 
@@ -61,6 +63,9 @@ finishes what is in flight and exits 0.`,
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	cmd.Flags().DurationVar(&f.lease, "lease", time.Minute, "how long a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
+	// For measuring (scripts/bench-run.sh); not part of the contract.
+	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
+	_ = cmd.Flags().MarkHidden("cpuprofile")
 	f.vars.register(cmd)
 	return cmd
 }
@@ -134,6 +139,13 @@ func runRun(e *env, f runFlags, args []string) error {
 		log.Info("serving metrics", "addr", f.metricsAddr)
 	}
 
+	if f.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		defer stopProfile()
+	}
 	log.Info("starting", "send_ports", r.Ports(), "once", f.once)
 	var sum runner.Summary
 	if f.once {
@@ -194,4 +206,21 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("another bizpipe run is using data directory %s", dir)
 	}
 	return func() { fh.Close() }, nil
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

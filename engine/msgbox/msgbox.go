@@ -150,6 +150,29 @@ var (
 	ErrInvalidState = errors.New("operation not valid in the message's status")
 )
 
+// Router decides where a new message goes: the send ports whose filters
+// match it, or none and the reason for the routing failure. A box may call
+// it more than once for one message (when it retries a transaction), so it
+// must not have side effects, and it must be quick: it runs while the box
+// holds its write lock.
+type Router func(Message) (ports []string, reason string)
+
+// RoutingReceiver is a Box that can store and route a new message in one
+// transaction: one commit instead of two, and no message left unrouted by
+// a crash. ReceiveRouted is Receive followed, for a new message, by what
+// Route(ports, reason) does with route's answer; a duplicate is returned as
+// stored (possibly still unrouted) without calling route.
+type RoutingReceiver interface {
+	ReceiveRouted(ctx context.Context, in Incoming, body io.Reader, route Router) (msg Message, dup bool, err error)
+}
+
+// BatchClaimer is a Box that can lease several due deliveries in one
+// transaction: ClaimBatch is up to max Claims, oldest due first, in one
+// commit. It returns no deliveries and no error when none is due.
+type BatchClaimer interface {
+	ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*Delivery, error)
+}
+
 // Box is a message box. Implementations are safe for concurrent use by the
 // goroutines of one process and, for shared implementations, by several
 // processes on several servers.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime"
 	"strings"
 )
 
@@ -144,25 +143,4 @@ func renameNoReplace(oldpath, newpath string) error {
 		return fmt.Errorf("checking %s before renaming onto it: %w", newpath, serr)
 	}
 	return os.Rename(oldpath, newpath)
-}
-
-// syncDir makes the directory's entries (renames, removals) durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		// A directory cannot be opened for FlushFileBuffers with os.Open;
-		// NTFS journals metadata changes itself.
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("opening directory %s to sync it: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
 }

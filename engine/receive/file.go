@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bizpipe/bizpipe/engine/dirsync"
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
@@ -26,7 +27,10 @@ var errClaimGone = errors.New("claimed file is gone")
 const defaultPollInterval = time.Second
 
 // defaultConcurrency is how many files a pass publishes at once by default.
-const defaultConcurrency = 8
+// Each publish mostly waits for syncs (claim, commit, removal); the more
+// wait together, the more of them one directory sync and one message box
+// commit serve. 32 stays below the SQLite box's 64 writes per commit.
+const defaultConcurrency = 32
 
 // maxDefaultSettle caps the default SettleTime.
 const maxDefaultSettle = 500 * time.Millisecond
@@ -83,6 +87,8 @@ type File struct {
 	sink   Sink
 	log    *slog.Logger
 	prefix string // this owner's claim prefix
+	// dirs shares the directory syncs of the files published at once.
+	dirs dirsync.Group
 
 	pending atomic.Int64 // unsettled files seen by the last pass
 	passes  atomic.Int64 // passes started; lets tests wait for passes
@@ -441,7 +447,7 @@ func (f *File) takeOver(entries []os.DirEntry, present map[string]bool) {
 		if err := os.Rename(filepath.Join(f.o.Dir, e.Name()), filepath.Join(f.o.Dir, claim)); err != nil {
 			continue // another server took it first, or it was just published
 		}
-		if err := syncDir(f.o.Dir); err != nil {
+		if err := f.dirs.Sync(f.o.Dir); err != nil {
 			f.log.Warn("taking over a claim may not survive a power failure", "file", name, "error", err)
 		}
 		f.leftovers[claim] = name
@@ -471,7 +477,7 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 	// Make the claim durable before the message can be: were it lost in a
 	// power failure after the commit, the file would reappear under its
 	// own name and be claimed, and published, again under a new key.
-	if err := syncDir(f.o.Dir); err != nil {
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
 		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
 	}
 	acked, committed, err := f.publish(ctx, claim, name)
@@ -486,7 +492,7 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 			"file", name, "claim", claim, "error", err, "give_back_error", rerr)
 		return false, err
 	}
-	if serr := syncDir(f.o.Dir); serr != nil {
+	if serr := f.dirs.Sync(f.o.Dir); serr != nil {
 		f.log.Warn("giving back a file may not survive a power failure", "file", name, "error", serr)
 	}
 	f.log.Error("publishing a file failed; it is back under its name and retried next pass", "file", name, "error", err)
@@ -529,7 +535,7 @@ func (f *File) publish(ctx context.Context, claim, name string) (acked, committe
 			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
 		return false, true, fmt.Errorf("removing published file %s: %w", name, err)
 	}
-	if err := syncDir(f.o.Dir); err != nil {
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
 		// Harmless: a removed claim that reappears after a power failure
 		// is recovered and reported dup by the box.
 		f.log.Warn("removal of a published file may not survive a power failure", "file", name, "error", err)

@@ -150,11 +150,26 @@ func (r *Runner) stopReceivers(ctx context.Context) {
 	}
 }
 
-// publish is the receivers' sink: commit to the box, then route. A routing
-// problem after the commit does not fail the publish (the source may be
-// acknowledged: the message is safe); the unrouted sweep routes it later.
+// publish is the receivers' sink: commit to the box and route. With a box
+// that can (msgbox.RoutingReceiver) both happen in one transaction.
+// Otherwise a routing problem after the commit does not fail the publish
+// (the source may be acknowledged: the message is safe); the unrouted
+// sweep routes it later.
 func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	msg, dup, err := r.opts.Box.Receive(ctx, in, body)
+	var (
+		msg    msgbox.Message
+		dup    bool
+		err    error
+		routed *routing
+	)
+	if rr, ok := r.opts.Box.(msgbox.RoutingReceiver); ok {
+		msg, dup, err = rr.ReceiveRouted(ctx, in, body, func(m msgbox.Message) ([]string, string) {
+			routed = r.decide(m) // the last call is the one committed
+			return routed.ports, routed.reason
+		})
+	} else {
+		msg, dup, err = r.opts.Box.Receive(ctx, in, body)
+	}
 	if err != nil {
 		return msg, dup, err
 	}
@@ -168,7 +183,10 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 			m.Received.WithLabelValues(in.ReceiveLocation).Inc()
 		}
 	}
-	if msg.Status == msgbox.StatusReceived {
+	switch {
+	case routed != nil && !dup:
+		r.routed(msg.ID, routed)
+	case msg.Status == msgbox.StatusReceived:
 		if err := r.route(ctx, msg); err != nil {
 			log.Error("routing failed; the message stays received and is routed again later", "error", err)
 		}
@@ -176,46 +194,63 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 	return msg, dup, nil
 }
 
-// route evaluates every send port's filter and records the deliveries.
-func (r *Runner) route(ctx context.Context, msg msgbox.Message) error {
+// routing is where a message goes: the matching send ports, or none and
+// the reason of the routing failure.
+type routing struct {
+	ports  []string
+	reason string
+}
+
+// decide evaluates every send port's filter for msg.
+func (r *Runner) decide(msg msgbox.Message) *routing {
 	val := messageValue(msg)
-	var ports []string
+	var rt routing
 	var problems []string
-	for _, rt := range r.routes {
-		ok, err := hclspec.EvalFilter(r.opts.Config, rt.decl, val)
+	for _, p := range r.routes {
+		ok, err := hclspec.EvalFilter(r.opts.Config, p.decl, val)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
 		}
 		if ok {
-			ports = append(ports, rt.decl.Name)
+			rt.ports = append(rt.ports, p.decl.Name)
 		}
 	}
-	reason := ""
-	if len(ports) == 0 {
-		reason = "routing failure: no send port's filter matches the message"
+	if len(rt.ports) == 0 {
+		rt.reason = "routing failure: no send port's filter matches the message"
 		if len(problems) > 0 {
-			reason += fmt.Sprintf(" (%d filter(s) could not be evaluated: %s)", len(problems), problems[0])
+			rt.reason += fmt.Sprintf(" (%d filter(s) could not be evaluated: %s)", len(problems), problems[0])
 		}
 	}
-	if err := r.opts.Box.Route(ctx, msg.ID, ports, reason); err != nil {
+	return &rt
+}
+
+// route evaluates every send port's filter and records the deliveries.
+func (r *Runner) route(ctx context.Context, msg msgbox.Message) error {
+	rt := r.decide(msg)
+	if err := r.opts.Box.Route(ctx, msg.ID, rt.ports, rt.reason); err != nil {
 		if errors.Is(err, msgbox.ErrInvalidState) {
 			return nil // routed by someone else meanwhile
 		}
 		return fmt.Errorf("routing message %s: %w", msg.ID, err)
 	}
-	log := r.log.With("message_id", msg.ID)
-	if len(ports) == 0 {
-		log.Warn("message suspended", "reason", reason)
+	r.routed(msg.ID, rt)
+	return nil
+}
+
+// routed logs and counts a recorded routing and wakes the workers.
+func (r *Runner) routed(id string, rt *routing) {
+	log := r.log.With("message_id", id)
+	if len(rt.ports) == 0 {
+		log.Warn("message suspended", "reason", rt.reason)
 		r.count(func(s *Summary) { s.Suspended++ })
 		if m := r.opts.Metrics; m != nil {
 			m.Suspended.WithLabelValues("").Inc()
 		}
-		return nil
+		return
 	}
-	log.Info("message routed", "send_ports", ports)
+	log.Info("message routed", "send_ports", rt.ports)
 	r.notify()
-	return nil
 }
 
 // routeUnrouted routes messages a crash left between commit and routing.

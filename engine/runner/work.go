@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/engine/msgbox"
@@ -39,7 +40,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 		// Whether receiving had finished before this claim: only then does
 		// a claim that finds nothing mean there is nothing more to do.
 		received := closed(receiving)
-		d, err := r.opts.Box.Claim(claimCtx, worker, r.portList, r.opts.Lease)
+		ds, err := r.claim(claimCtx, worker)
 		if err != nil {
 			if claimCtx.Err() != nil {
 				return
@@ -51,7 +52,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 			r.idle(claimCtx, woken, remote)
 			continue
 		}
-		if d == nil {
+		if len(ds) == 0 {
 			if once {
 				if received {
 					return
@@ -62,8 +63,51 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 			r.idle(claimCtx, woken, remote)
 			continue
 		}
-		r.process(workCtx, worker, d)
+		r.processBatch(workCtx, worker, ds)
 	}
+}
+
+// claimBatch is how many due deliveries a worker leases at once: one
+// commit for several claims, when the box can (msgbox.BatchClaimer). Small,
+// so that a burst is still spread over the workers.
+const claimBatch = 4
+
+// claim leases up to claimBatch due deliveries to worker.
+func (r *Runner) claim(ctx context.Context, worker string) ([]*msgbox.Delivery, error) {
+	if bc, ok := r.opts.Box.(msgbox.BatchClaimer); ok {
+		return bc.ClaimBatch(ctx, worker, r.portList, r.opts.Lease, claimBatch)
+	}
+	d, err := r.opts.Box.Claim(ctx, worker, r.portList, r.opts.Lease)
+	if d == nil || err != nil {
+		return nil, err
+	}
+	return []*msgbox.Delivery{d}, nil
+}
+
+// processBatch makes one attempt of each delivery in turn. Each outcome is
+// recorded while the worker goes on with the next delivery: the commit's
+// wait overlaps the next pipeline's work, and the outcomes of concurrent
+// workers share commits. The batch's leases are renewed until each outcome
+// is recorded.
+func (r *Runner) processBatch(ctx context.Context, worker string, ds []*msgbox.Delivery) {
+	held := newLeaseSet(ds)
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	defer stopRenew()
+	go r.renew(renewCtx, worker, held)
+
+	var recording sync.WaitGroup
+	for _, d := range ds {
+		pt := r.ports[d.Port]
+		log := r.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
+		outcome, sd, delivered := r.attempt(ctx, pt, d, log)
+		recording.Add(1)
+		go func() {
+			defer recording.Done()
+			r.record(ctx, worker, pt, d, log, outcome, sd, delivered)
+			held.done(d.ID)
+		}()
+	}
+	recording.Wait()
 }
 
 // subscriber is a message box that notifies of new work (pgbox.Box).
@@ -90,18 +134,10 @@ func (r *Runner) idle(ctx context.Context, woken, remote <-chan struct{}) {
 	}
 }
 
-// process makes one delivery attempt and records its outcome.
-func (r *Runner) process(ctx context.Context, worker string, d *msgbox.Delivery) {
-	pt := r.ports[d.Port]
-	log := r.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
-
-	// Keep the lease while working: a 100 MiB message or a slow partner
-	// must not let another server take the delivery over.
-	leaseCtx, stopRenew := context.WithCancel(ctx)
-	defer stopRenew()
-	go r.renew(leaseCtx, worker, d.ID, log)
-
-	outcome, sd, delivered := r.attempt(ctx, pt, d, log)
+// record stores the outcome of an attempt and, once it is stored, removes
+// what the transport staged for a crash.
+func (r *Runner) record(ctx context.Context, worker string, pt *port, d *msgbox.Delivery, log *slog.Logger,
+	outcome msgbox.Outcome, sd send.Delivery, delivered bool) {
 	if err := r.opts.Box.Finish(ctx, d.ID, worker, outcome); err != nil {
 		if errors.Is(err, msgbox.ErrLeaseLost) {
 			log.Warn("lease lost before the outcome was recorded; another instance redoes this delivery")
@@ -140,7 +176,41 @@ func (r *Runner) process(ctx context.Context, worker string, d *msgbox.Delivery)
 	}
 }
 
-func (r *Runner) renew(ctx context.Context, worker string, id int64, log *slog.Logger) {
+// leaseSet is the deliveries a worker holds whose outcome is not recorded
+// yet: the ones to renew.
+type leaseSet struct {
+	mu  sync.Mutex
+	ids map[int64]struct{}
+}
+
+func newLeaseSet(ds []*msgbox.Delivery) *leaseSet {
+	s := &leaseSet{ids: make(map[int64]struct{}, len(ds))}
+	for _, d := range ds {
+		s.ids[d.ID] = struct{}{}
+	}
+	return s
+}
+
+func (s *leaseSet) done(id int64) {
+	s.mu.Lock()
+	delete(s.ids, id)
+	s.mu.Unlock()
+}
+
+func (s *leaseSet) list() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int64, 0, len(s.ids))
+	for id := range s.ids {
+		out = append(out, id)
+	}
+	return out
+}
+
+// renew keeps the leases of held until ctx ends: a 100 MiB message or a
+// slow partner must not let another server take a delivery over, nor a
+// delivery waiting its turn in the worker's batch.
+func (r *Runner) renew(ctx context.Context, worker string, held *leaseSet) {
 	t := time.NewTicker(r.opts.Lease / 3)
 	defer t.Stop()
 	for {
@@ -148,8 +218,10 @@ func (r *Runner) renew(ctx context.Context, worker string, id int64, log *slog.L
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.opts.Box.Renew(ctx, id, worker, r.opts.Lease); err != nil && ctx.Err() == nil {
-				log.Warn("renewing the delivery lease failed", "error", err)
+			for _, id := range held.list() {
+				if err := r.opts.Box.Renew(ctx, id, worker, r.opts.Lease); err != nil && ctx.Err() == nil {
+					r.log.Warn("renewing the delivery lease failed", "delivery", id, "error", err)
+				}
 			}
 		}
 	}

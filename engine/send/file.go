@@ -12,8 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/bizpipe/bizpipe/engine/dirsync"
 )
 
 // Reserved-name layout; see the protocol in the File documentation.
@@ -85,6 +86,8 @@ var ErrFileExists = errors.New("file already exists with different content")
 type File struct {
 	dir       string
 	overwrite bool
+	// dirs shares directory syncs among concurrent deliveries.
+	dirs *dirsync.Group
 }
 
 var _ Stager = (*File)(nil)
@@ -96,7 +99,7 @@ func NewFile(o FileOptions) (*File, error) {
 	if o.Dir == "" {
 		return nil, errors.New("send: file transport: no output directory")
 	}
-	return &File{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite}, nil
+	return &File{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, dirs: &dirsync.Group{}}, nil
 }
 
 // CheckFileName reports whether name is usable as a delivered file's name:
@@ -333,7 +336,7 @@ func (f *File) stage(d Delivery, data []byte, staged string) error {
 		_ = os.Remove(partial)
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
-	if err := syncDir(f.dir); err != nil {
+	if err := f.dirs.Sync(f.dir); err != nil {
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
 	return nil
@@ -354,7 +357,7 @@ func (f *File) place(d Delivery, staged, final string) error {
 	if err != nil {
 		return err
 	}
-	if err := syncDir(f.dir); err != nil {
+	if err := f.dirs.Sync(f.dir); err != nil {
 		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
 	return nil
@@ -510,24 +513,6 @@ func sameContent(a, b string, ai, bi fs.FileInfo) (bool, error) {
 			return endA && endB, nil
 		}
 	}
-}
-
-// syncDir makes the directory's entries (renames, links) durable.
-func syncDir(dir string) error {
-	fh, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = fh.Sync()
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, syscall.EINVAL) {
-		// Some filesystems (certain FUSE and SMB mounts) cannot sync a
-		// directory at all; there is no stronger guarantee to get there.
-		return nil
-	}
-	return err
 }
 
 func removeIfExists(path string) error {

@@ -57,10 +57,7 @@ import (
 // time it is called; subtests call it in parallel. It should close the box
 // with t.Cleanup; a test may have closed it already.
 func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, b msgbox.Box)
-	}{
+	tests := []namedTest{
 		{"Receive", testReceive},
 		{"ReceiveLargeBody", testReceiveLargeBody},
 		{"ReceiveBodyError", testReceiveBodyError},
@@ -93,6 +90,10 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"History", testHistory},
 		{"Close", testClose},
 	}
+	// The optional interfaces' tests, for a box that implements them.
+	probe := open(t)
+	tests = append(tests, optionalTests(probe)...)
+	probe.Close()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -51,7 +51,7 @@ func scanMessages(rows *sql.Rows) ([]msgbox.Message, error) {
 	return out, rows.Err()
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, msgID string, at time.Time, port, status, detail string) error {
+func addEvent(ctx context.Context, tx *cachedTx, msgID string, at time.Time, port, status, detail string) error {
 	_, err := tx.ExecContext(ctx, "INSERT INTO events (message_id, at, port, status, detail) VALUES (?, ?, ?, ?, ?)",
 		msgID, toDB(at), port, status, detail)
 	if err != nil {
@@ -67,7 +67,7 @@ type msgState struct {
 	reason             string
 }
 
-func loadState(ctx context.Context, tx *sql.Tx, id string) (msgState, error) {
+func loadState(ctx context.Context, tx *cachedTx, id string) (msgState, error) {
 	var s msgState
 	var status string
 	err := tx.QueryRowContext(ctx, "SELECT routed, terminated, status, reason FROM messages WHERE id = ?", id).
@@ -86,7 +86,7 @@ func invalidState(id string, st msgbox.Status) error {
 // refreshStatus derives the message's status from its row and deliveries
 // (msgbox.DeriveStatus) and stores it. Every transaction that changes a
 // delivery's state, routed or terminated calls it before committing.
-func refreshStatus(ctx context.Context, tx *sql.Tx, id string) error {
+func refreshStatus(ctx context.Context, tx *cachedTx, id string) error {
 	var routed, terminated bool
 	if err := tx.QueryRowContext(ctx, "SELECT routed, terminated FROM messages WHERE id = ?", id).
 		Scan(&routed, &terminated); err != nil {
@@ -127,18 +127,11 @@ func portsJSON(ports []string) string {
 // message as a routing failure when ports is empty (see msgbox.Box).
 // Duplicate ports get one delivery; an empty port name is an error.
 func (b *Box) Route(ctx context.Context, id string, ports []string, reason string) error {
-	var uniq []string
-	seen := make(map[string]bool, len(ports))
-	for _, p := range ports {
-		if p == "" {
-			return b.wrap(errors.New("empty send port name"), "route %s", id)
-		}
-		if !seen[p] {
-			seen[p] = true
-			uniq = append(uniq, p)
-		}
+	uniq, err := uniquePorts(ports)
+	if err != nil {
+		return b.wrap(err, "route %s", id)
 	}
-	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		st, err := loadState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -146,35 +139,56 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 		if st.routed || st.terminated {
 			return invalidState(id, st.status)
 		}
-		now := b.clock()
-		if len(uniq) == 0 {
-			if reason == "" {
-				reason = msgbox.DefaultRoutingFailure
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", reason, id); err != nil {
-				return err
-			}
-			if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusSuspended), "routing failure: "+reason); err != nil {
-				return err
-			}
-			return refreshStatus(ctx, tx, id)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1 WHERE id = ?", id); err != nil {
-			return err
-		}
-		for _, p := range uniq {
-			_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
-				VALUES (?, ?, ?, ?, ?)`, id, p, string(msgbox.DeliveryPending), toDB(now), toDB(now))
-			if err != nil {
-				return fmt.Errorf("recording delivery to %s: %w", p, err)
-			}
-			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending), "routed to send port "+p); err != nil {
-				return err
-			}
-		}
-		return refreshStatus(ctx, tx, id)
+		return routeTx(ctx, tx, id, uniq, reason, b.clock())
 	})
 	return b.wrap(err, "route %s", id)
+}
+
+// uniquePorts drops duplicate port names and rejects an empty one.
+func uniquePorts(ports []string) ([]string, error) {
+	var uniq []string
+	seen := make(map[string]bool, len(ports))
+	for _, p := range ports {
+		if p == "" {
+			return nil, errors.New("empty send port name")
+		}
+		if !seen[p] {
+			seen[p] = true
+			uniq = append(uniq, p)
+		}
+	}
+	return uniq, nil
+}
+
+// routeTx routes message id, which the caller checked is unrouted, to the
+// distinct ports uniq, or suspends it with reason when there are none.
+func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time) error {
+	if len(uniq) == 0 {
+		if reason == "" {
+			reason = msgbox.DefaultRoutingFailure
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", reason, id); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusSuspended), "routing failure: "+reason); err != nil {
+			return err
+		}
+		return refreshStatus(ctx, tx, id)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1 WHERE id = ?", id); err != nil {
+		return err
+	}
+	for _, p := range uniq {
+		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
+			VALUES (?, ?, ?, ?, ?)`, id, p, string(msgbox.DeliveryPending), toDB(now), toDB(now))
+		if err != nil {
+			return fmt.Errorf("recording delivery to %s: %w", p, err)
+		}
+		if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending), "routed to send port "+p); err != nil {
+			return err
+		}
+	}
+	return refreshStatus(ctx, tx, id)
 }
 
 // Unrouted returns up to limit messages in StatusReceived, oldest first;
@@ -183,7 +197,7 @@ func (b *Box) Unrouted(ctx context.Context, limit int) ([]msgbox.Message, error)
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := b.db.QueryContext(ctx, "SELECT "+messageColumns+
+	rows, err := b.q.QueryContext(ctx, "SELECT "+messageColumns+
 		" FROM messages WHERE routed = 0 AND terminated = 0 ORDER BY seq LIMIT ?", limit)
 	if err != nil {
 		return nil, b.wrap(err, "unrouted")
@@ -219,17 +233,27 @@ func scanDelivery(s scanner) (*msgbox.Delivery, error) {
 // A read-only probe runs first: when nothing is due, as in most polls of an
 // idle engine, Claim returns without taking the write lock.
 func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
-	if owner == "" || lease <= 0 {
-		return nil, b.wrap(fmt.Errorf("owner %q and lease %v: both are required", owner, lease), "claim")
+	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+// ClaimBatch leases up to max due deliveries at once, as Claim leases one,
+// in one transaction (see msgbox.BatchClaimer).
+func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*msgbox.Delivery, error) {
+	if owner == "" || lease <= 0 || max <= 0 {
+		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")
 	}
 	if len(ports) == 0 {
 		return nil, nil
 	}
 	pj := portsJSON(ports)
 	const due = `FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?
-		AND port IN (SELECT value FROM json_each(?)) ORDER BY due_at, id LIMIT 1`
+		AND port IN (SELECT value FROM json_each(?)) ORDER BY due_at, id LIMIT ?`
 	var probe int64
-	err := b.db.QueryRowContext(ctx, "SELECT id "+due, toDB(b.clock()), pj).Scan(&probe)
+	err := b.q.QueryRowContext(ctx, "SELECT id "+due, toDB(b.clock()), pj, 1).Scan(&probe)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -237,66 +261,89 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
 
-	var claimed *msgbox.Delivery
-	err = b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	var claimed []*msgbox.Delivery
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		claimed = nil // a rerun starts afresh (writeFunc)
 		// now is read under the write lock: what is due is decided at the
 		// instant no one else can change it.
 		now := b.clock()
-		var claimedAt sql.NullInt64
-		row := tx.QueryRowContext(ctx, "SELECT "+deliveryColumns+", claimed_at "+due, toDB(now), pj)
-		var d msgbox.Delivery
-		var state string
-		var next, until sql.NullInt64
-		err := row.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
-			&d.LastError, &claimedAt)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // another claimer was faster
+		type row struct {
+			d         msgbox.Delivery
+			claimedAt sql.NullInt64
 		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+", claimed_at "+due, toDB(now), pj, max)
 		if err != nil {
 			return err
 		}
-		if msgbox.DeliveryState(state) == msgbox.DeliveryInProgress {
-			// The lease expired: the previous owner's attempt failed.
-			d.Attempts++
-			d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
-			started := nullTime(claimedAt)
-			ended := nullTime(until)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-				(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner,
-				toDB(started), toDB(ended), string(msgbox.DeliveryRetrying), d.LastError); err != nil {
-				return fmt.Errorf("recording abandoned attempt: %w", err)
-			}
-			if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
-				fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError)); err != nil {
+		var due []row
+		for rows.Next() {
+			var r row
+			var state string
+			var next, until sql.NullInt64
+			if err := rows.Scan(&r.d.ID, &r.d.MessageID, &r.d.Port, &state, &r.d.Attempts, &next, &r.d.LeaseOwner,
+				&until, &r.d.LastError, &r.claimedAt); err != nil {
+				rows.Close()
 				return err
 			}
+			r.d.State = msgbox.DeliveryState(state)
+			r.d.LeaseUntil = nullTime(until)
+			due = append(due, r)
 		}
-		d.State = msgbox.DeliveryInProgress
-		d.LeaseOwner = owner
-		d.LeaseUntil = msgbox.Timestamp(now.Add(lease))
-		d.NextAttemptAt = time.Time{}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = NULL,
-			due_at = ?, lease_owner = ?, lease_until = ?, claimed_at = ?, last_error = ? WHERE id = ?`,
-			string(d.State), d.Attempts, toDB(d.LeaseUntil), owner, toDB(d.LeaseUntil), toDB(now), d.LastError,
-			d.ID); err != nil {
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
-			fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner)); err != nil {
-			return err
+		for _, r := range due {
+			d, err := claimTx(ctx, tx, r.d, r.claimedAt, owner, lease, now)
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, d)
 		}
-		if err := refreshStatus(ctx, tx, d.MessageID); err != nil {
-			return err
-		}
-		claimed = &d
 		return nil
 	})
 	if err != nil {
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
 	return claimed, nil
+}
+
+// claimTx leases due delivery d (as read, with its claimed_at) to owner.
+func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql.NullInt64, owner string,
+	lease time.Duration, now time.Time) (*msgbox.Delivery, error) {
+	if d.State == msgbox.DeliveryInProgress {
+		// The lease expired: the previous owner's attempt failed.
+		d.Attempts++
+		d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+			(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner,
+			toDB(nullTime(claimedAt)), toDB(d.LeaseUntil), string(msgbox.DeliveryRetrying), d.LastError); err != nil {
+			return nil, fmt.Errorf("recording abandoned attempt: %w", err)
+		}
+		if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
+			fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError)); err != nil {
+			return nil, err
+		}
+	}
+	d.State = msgbox.DeliveryInProgress
+	d.LeaseOwner = owner
+	d.LeaseUntil = msgbox.Timestamp(now.Add(lease))
+	d.NextAttemptAt = time.Time{}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = NULL,
+		due_at = ?, lease_owner = ?, lease_until = ?, claimed_at = ?, last_error = ? WHERE id = ?`,
+		string(d.State), d.Attempts, toDB(d.LeaseUntil), owner, toDB(d.LeaseUntil), toDB(now), d.LastError,
+		d.ID); err != nil {
+		return nil, err
+	}
+	if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
+		fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner)); err != nil {
+		return nil, err
+	}
+	if err := refreshStatus(ctx, tx, d.MessageID); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 // Renew extends owner's lease on a delivery to now+lease. A lease that
@@ -307,7 +354,7 @@ func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease t
 	if lease <= 0 {
 		return b.wrap(fmt.Errorf("lease %v: must be positive", lease), "renew delivery %d", deliveryID)
 	}
-	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		until := toDB(msgbox.Timestamp(b.clock().Add(lease)))
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, due_at = ?
 			WHERE id = ? AND state = ? AND lease_owner = ?`,
@@ -333,7 +380,7 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	if err := msgbox.ValidateOutcome(o); err != nil {
 		return b.wrap(err, "finish delivery %d", deliveryID)
 	}
-	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		now := b.clock()
 		var msgID, port, state, leaseOwner string
 		var attempts int
@@ -390,7 +437,7 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 		return time.Time{}, false, nil
 	}
 	var at sql.NullInt64
-	err := b.db.QueryRowContext(ctx, `SELECT min(due_at) FROM deliveries
+	err := b.q.QueryRowContext(ctx, `SELECT min(due_at) FROM deliveries
 		WHERE due_at IS NOT NULL AND port IN (SELECT value FROM json_each(?))`, portsJSON(ports)).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, b.wrap(err, "next due")
@@ -406,7 +453,7 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 		return 0, b.wrap(errors.New("owner is required"), "recover")
 	}
 	var n int
-	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		n = 0 // a rerun starts afresh (writeFunc)
 		now := b.clock()
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, due_at = ?,

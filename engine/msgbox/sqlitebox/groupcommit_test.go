@@ -2,7 +2,6 @@ package sqlitebox
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +22,7 @@ func markerRows(t *testing.T, b *Box, marker int64) int {
 }
 
 func insertMarker(marker int64) writeFunc {
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (?)", marker)
 		return err
 	}
@@ -38,7 +37,7 @@ func holdWriter(t *testing.T, b *Box, want int64) (wait func()) {
 	running := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		errc <- b.withWrite(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		errc <- b.withWrite(context.Background(), func(ctx context.Context, tx *cachedTx) error {
 			close(running)
 			deadline := time.Now().Add(10 * time.Second)
 			for b.writers.Load() < want {
@@ -108,13 +107,13 @@ func TestBatchIsolatesFailures(t *testing.T) {
 
 	reqs := []*writeReq{
 		{ctx: context.Background(), fn: insertMarker(1)},
-		{ctx: context.Background(), fn: func(ctx context.Context, tx *sql.Tx) error {
+		{ctx: context.Background(), fn: func(ctx context.Context, tx *cachedTx) error {
 			if err := insertMarker(2)(ctx, tx); err != nil {
 				return err
 			}
 			return errBoom
 		}},
-		{ctx: cancelled, fn: func(ctx context.Context, tx *sql.Tx) error { ranCancelled = true; return nil }},
+		{ctx: cancelled, fn: func(ctx context.Context, tx *cachedTx) error { ranCancelled = true; return nil }},
 		{ctx: context.Background(), fn: insertMarker(3)},
 	}
 	for _, r := range reqs {
@@ -152,11 +151,11 @@ func TestBatchLostTransactionReruns(t *testing.T) {
 	errBoom := errors.New("boom")
 	runs := make([]int, 3)
 	counted := func(i int, fn writeFunc) writeFunc {
-		return func(ctx context.Context, tx *sql.Tx) error { runs[i]++; return fn(ctx, tx) }
+		return func(ctx context.Context, tx *cachedTx) error { runs[i]++; return fn(ctx, tx) }
 	}
 	reqs := []*writeReq{
 		{ctx: context.Background(), fn: counted(0, insertMarker(1))},
-		{ctx: context.Background(), fn: counted(1, func(ctx context.Context, tx *sql.Tx) error {
+		{ctx: context.Background(), fn: counted(1, func(ctx context.Context, tx *cachedTx) error {
 			if err := insertMarker(2)(ctx, tx); err != nil {
 				return err
 			}
@@ -202,7 +201,7 @@ func TestWriteCancelledAfterTaken(t *testing.T) {
 	b := openTemp(t, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	err := b.withWrite(ctx, func(wctx context.Context, tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(wctx context.Context, tx *cachedTx) error {
 		cancel()
 		return insertMarker(7)(wctx, tx)
 	})
@@ -222,7 +221,7 @@ func TestWriteCancelledWhileQueued(t *testing.T) {
 	// caller leaves again at once.
 	running, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		held <- b.withWrite(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		held <- b.withWrite(context.Background(), func(ctx context.Context, tx *cachedTx) error {
 			close(running)
 			<-release
 			return nil

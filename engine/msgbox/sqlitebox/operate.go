@@ -14,7 +14,7 @@ import (
 // were recorded.
 func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 	var d msgbox.Detail
-	err := b.withRead(ctx, func(tx *sql.Tx) error {
+	err := b.withRead(ctx, func(tx *cachedTx) error {
 		m, err := scanMessage(tx.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return msgbox.ErrNotFound
@@ -99,9 +99,9 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 	var rows *sql.Rows
 	var err error
 	if f.Status == "" {
-		rows, err = b.db.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages ORDER BY seq DESC LIMIT ?", limit)
+		rows, err = b.q.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages ORDER BY seq DESC LIMIT ?", limit)
 	} else {
-		rows, err = b.db.QueryContext(ctx, "SELECT "+messageColumns+
+		rows, err = b.q.QueryContext(ctx, "SELECT "+messageColumns+
 			" FROM messages WHERE status = ? ORDER BY seq DESC LIMIT ?", string(f.Status), limit)
 	}
 	if err != nil {
@@ -116,7 +116,7 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 // StatusReceived (see msgbox.Box). Deliveries that are not suspended are
 // left as they are. Any other status is ErrInvalidState.
 func (b *Box) Resume(ctx context.Context, id string) error {
-	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		st, err := loadState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -183,7 +183,7 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 // terminated message is ErrInvalidState; a message not yet routed is
 // terminated and never routed.
 func (b *Box) Terminate(ctx context.Context, id string) error {
-	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		st, err := loadState(ctx, tx, id)
 		if err != nil {
 			return err

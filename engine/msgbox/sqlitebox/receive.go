@@ -1,6 +1,7 @@
 package sqlitebox
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -34,14 +35,22 @@ var errStagedGone = errors.New("the body's staged chunks were removed (paused lo
 // exist; if body fails, ctx ends or the process dies, the staged chunks are
 // removed (at once, or by a later Open) and no partial message is ever seen.
 func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	msg, dup, err := b.receive(ctx, in, body)
+	return b.ReceiveRouted(ctx, in, body, nil)
+}
+
+// ReceiveRouted stores a new message as Receive does and, when route is not
+// nil, routes it in the same transaction (see msgbox.RoutingReceiver): one
+// commit instead of two, and no window in which a crash leaves the message
+// unrouted. A duplicate is returned as it is stored, without calling route.
+func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
+	msg, dup, err := b.receive(ctx, in, body, route)
 	if err != nil {
 		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
 	}
 	return msg, dup, nil
 }
 
-func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	// A duplicate is answered without reading body: the common case after
 	// a crash between the commit and the deletion of the source.
 	if m, err := existingSource(ctx, b.db, in.SourceKey); m != nil || err != nil {
@@ -75,7 +84,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 		// sync.
 		var msg msgbox.Message
 		var dup bool
-		err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 			msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
 			// Checked again under the write lock: another Receive of the
 			// same source may have committed since the check above. Then
@@ -101,7 +110,10 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 				}
 			}
 			msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
-			return err
+			if err != nil {
+				return err
+			}
+			return routeNew(ctx, tx, &msg, route, now)
 		})
 		return msg, dup, err
 	}
@@ -127,7 +139,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 		}
 		sum.Write(buf[:n])
 		size += int64(n)
-		err = b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 			if err := touchBody(ctx, tx, bodyID, b.clock()); err != nil {
 				return err
 			}
@@ -139,7 +151,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 	}
 	var msg msgbox.Message
 	var dup bool
-	err = b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
 		now := b.clock()
 		if err := touchBody(ctx, tx, bodyID, now); err != nil {
@@ -161,13 +173,41 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 			return err
 		}
 		msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return routeNew(ctx, tx, &msg, route, now)
 	})
 	if err != nil {
 		return msgbox.Message{}, false, err
 	}
 	committed = true
 	return msg, dup, nil
+}
+
+// routeNew routes the message just inserted by route's decision, if route
+// is not nil, and updates msg's status to match.
+func routeNew(ctx context.Context, tx *cachedTx, msg *msgbox.Message, route msgbox.Router, now time.Time) error {
+	if route == nil {
+		return nil
+	}
+	ports, reason := route(*msg)
+	uniq, err := uniquePorts(ports)
+	if err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	if err := routeTx(ctx, tx, msg.ID, uniq, reason, now); err != nil {
+		return err
+	}
+	states := make([]msgbox.DeliveryState, len(uniq))
+	for i := range states {
+		states[i] = msgbox.DeliveryPending
+	}
+	msg.Status = msgbox.DeriveStatus(true, false, states)
+	if len(uniq) == 0 {
+		msg.Reason = cmp.Or(reason, msgbox.DefaultRoutingFailure)
+	}
+	return nil
 }
 
 // readChunk fills buf from r. last reports that r is exhausted: n may then
@@ -184,7 +224,7 @@ func readChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
 	}
 }
 
-func insertChunk(ctx context.Context, tx *sql.Tx, bodyID, seq int64, data []byte) error {
+func insertChunk(ctx context.Context, tx *cachedTx, bodyID, seq int64, data []byte) error {
 	_, err := tx.ExecContext(ctx, "INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)", bodyID, seq, data)
 	if err != nil {
 		return fmt.Errorf("storing body chunk %d: %w", seq, err)
@@ -195,7 +235,7 @@ func insertChunk(ctx context.Context, tx *sql.Tx, bodyID, seq int64, data []byte
 // stageFirst creates a staged body holding its first chunk.
 func (b *Box) stageFirst(ctx context.Context, chunk []byte) (int64, error) {
 	var bodyID int64
-	err := b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		bodyID = 0 // a rerun starts afresh (writeFunc)
 		res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (?)", toDB(b.clock()))
 		if err != nil {
@@ -211,7 +251,7 @@ func (b *Box) stageFirst(ctx context.Context, chunk []byte) (int64, error) {
 
 // touchBody records that a staged body is still being written, and fails if
 // it has been swept meanwhile.
-func touchBody(ctx context.Context, tx *sql.Tx, bodyID int64, now time.Time) error {
+func touchBody(ctx context.Context, tx *cachedTx, bodyID int64, now time.Time) error {
 	res, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = ? WHERE id = ? AND touched_at IS NOT NULL",
 		toDB(now), bodyID)
 	if err != nil {
@@ -231,7 +271,7 @@ func touchBody(ctx context.Context, tx *sql.Tx, bodyID int64, now time.Time) err
 func (b *Box) discardBody(ctx context.Context, bodyID int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_ = b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	_ = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE id = ? AND touched_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, bodyID)
 		return err
@@ -253,7 +293,7 @@ func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message
 
 // insertMessage inserts the message row that publishes a stored body. The
 // caller has checked, in the same transaction, that in.SourceKey is new.
-func (b *Box) insertMessage(ctx context.Context, tx *sql.Tx, in msgbox.Incoming, props string,
+func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, in msgbox.Incoming, props string,
 	bodyID, size int64, sum hash.Hash, now time.Time) (msgbox.Message, error) {
 	var sourceKey any // NULL: no de-duplication
 	if in.SourceKey != "" {
@@ -296,7 +336,7 @@ func (b *Box) insertMessage(ctx context.Context, tx *sql.Tx, in msgbox.Incoming,
 func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	var bodyID, size int64
 	var sum []byte
-	err := b.db.QueryRowContext(ctx, "SELECT body_id, size, sha256 FROM messages WHERE id = ?", id).
+	err := b.q.QueryRowContext(ctx, "SELECT body_id, size, sha256 FROM messages WHERE id = ?", id).
 		Scan(&bodyID, &size, &sum)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
@@ -314,7 +354,7 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 // driver's copy again): one chunk-sized allocation per reader instead of
 // two per chunk.
 func (b *Box) fetchChunk(ctx context.Context, bodyID, seq int64, buf []byte) ([]byte, error) {
-	rows, err := b.db.QueryContext(ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?", bodyID, seq)
+	rows, err := b.q.QueryContext(ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?", bodyID, seq)
 	if err != nil {
 		return buf[:0], err
 	}

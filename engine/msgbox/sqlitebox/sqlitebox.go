@@ -104,6 +104,9 @@ type Box struct {
 	path     string
 	db       *sql.DB
 	readOnly bool
+	// stmts and q run statements prepared once (see stmtCache).
+	stmts *stmtCache
+	q     cachedDB
 
 	// reqs hands write requests to the writer goroutine (runWriter). It is
 	// unbuffered: a request is queued while its caller blocks sending it,
@@ -130,7 +133,11 @@ type Box struct {
 	closeErr  error
 }
 
-var _ msgbox.Box = (*Box)(nil)
+var (
+	_ msgbox.Box             = (*Box)(nil)
+	_ msgbox.RoutingReceiver = (*Box)(nil)
+	_ msgbox.BatchClaimer    = (*Box)(nil)
+)
 
 // Open opens the message box in the SQLite file at path, creating the file
 // (mode 0600: message bodies are business data) and its directory (0700)
@@ -181,6 +188,8 @@ func Open(path string, opts Options) (*Box, error) {
 		now:        time.Now,
 		rand:       rand.Reader,
 	}
+	b.stmts = &stmtCache{db: db}
+	b.q = cachedDB{DB: db, c: b.stmts}
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
 	// Started before init: the migration and the sweep are writes too.
 	go b.runWriter()
@@ -312,7 +321,7 @@ func (b *Box) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		appID, version, err := identity(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("reading schema version: %w", err)
@@ -332,15 +341,16 @@ func (b *Box) migrate(ctx context.Context) error {
 			return fmt.Errorf("schema version %d is newer than this bizpipe supports (%d): upgrade bizpipe", version, len(scripts))
 		}
 		for v := version; v < int64(len(scripts)); v++ {
-			if _, err := tx.ExecContext(ctx, scripts[v]); err != nil {
+			// Scripts and PRAGMAs run once: not worth a prepared statement.
+			if _, err := tx.Tx.ExecContext(ctx, scripts[v]); err != nil {
 				return fmt.Errorf("migrating schema to version %d: %w", v+1, err)
 			}
 		}
 		// PRAGMA takes no parameters; both values are integers we control.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+		if _, err := tx.Tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(scripts))); err != nil {
+		if _, err := tx.Tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(scripts))); err != nil {
 			return err
 		}
 		return nil
@@ -367,7 +377,7 @@ func (b *Box) checkSchema(ctx context.Context) error {
 // sweep removes the staged bodies of Receives interrupted before they
 // committed (no message references them) untouched since before.
 func (b *Box) sweep(ctx context.Context, before time.Time) error {
-	return b.withWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		// NOT EXISTS is a guard: a body a message references has no
 		// touched_at, and the foreign key would refuse its deletion anyway.
 		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE touched_at IS NOT NULL AND touched_at < ?
@@ -388,6 +398,7 @@ func (b *Box) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.quit)
 		<-b.writerDone
+		b.stmts.close()
 		if err := b.db.Close(); err != nil {
 			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
 		}
@@ -423,7 +434,7 @@ const maxBatch = 64
 //     again when a fault in a later write of its batch lost the transaction
 //     (SQLite rolls back the whole transaction on SQLITE_FULL or an I/O
 //     error in some statements), and only the last run counts.
-type writeFunc func(ctx context.Context, tx *sql.Tx) error
+type writeFunc func(ctx context.Context, tx *cachedTx) error
 
 // writeReq is one withWrite call queued for the writer.
 type writeReq struct {
@@ -514,6 +525,9 @@ func (b *Box) runWriter() {
 			}
 		}
 		carry = b.runBatch(carry)
+		// Between batches the writer holds no connection: the time to
+		// prepare the statements the batch ran unprepared.
+		b.stmts.preparePending(context.Background())
 	}
 }
 
@@ -525,7 +539,7 @@ func (b *Box) runBatch(batch []*writeReq) []*writeReq {
 	// writeFunc. BeginTx's context would also roll back the transaction
 	// when cancelled.
 	ctx := context.Background()
-	tx, err := b.db.BeginTx(ctx, nil)
+	sqlTx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		err = fmt.Errorf("begin write transaction: %w", err)
 		for _, r := range batch {
@@ -535,6 +549,7 @@ func (b *Box) runBatch(batch []*writeReq) []*writeReq {
 		}
 		return nil
 	}
+	tx := &cachedTx{Tx: sqlTx, c: b.stmts}
 	// Taken after BEGIN: the writes queued while it waited for the lock
 	// (another process's commit) or while the previous batch synced join
 	// this one.
@@ -597,7 +612,7 @@ drain:
 // changes undone; lost reports that tx can no longer be trusted to hold
 // the batch's earlier writes (a savepoint statement failed, typically
 // because an error in fn made SQLite roll back the whole transaction).
-func runSavepoint(ctx context.Context, tx *sql.Tx, fn writeFunc) (fnErr, lost error) {
+func runSavepoint(ctx context.Context, tx *cachedTx, fn writeFunc) (fnErr, lost error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
@@ -615,13 +630,13 @@ func runSavepoint(ctx context.Context, tx *sql.Tx, fn writeFunc) (fnErr, lost er
 
 // withRead runs fn in a read transaction: one snapshot for several queries.
 // It never takes the write lock.
-func (b *Box) withRead(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (b *Box) withRead(ctx context.Context, fn func(tx *cachedTx) error) error {
 	tx, err := b.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(tx)
+	return fn(&cachedTx{Tx: tx, c: b.stmts})
 }
 
 // wrap names the database file and the operation in err.

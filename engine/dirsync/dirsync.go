@@ -1,0 +1,116 @@
+// Package dirsync makes directory entries (creations, renames, links,
+// removals) durable, and lets concurrent callers share one fsync of a
+// directory: group commit, as a database does for its log.
+package dirsync
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+)
+
+// Sync fsyncs directory dir, so that the entries changed in it before the
+// call survive a power failure. A file system that cannot sync a directory
+// (EINVAL: some FUSE and SMB mounts) offers no stronger guarantee, and that
+// is not an error; nor on Windows, where NTFS journals its metadata and a
+// directory cannot be opened for FlushFileBuffers with os.Open.
+func Sync(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening directory %s to sync it: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, syscall.EINVAL) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Group shares directory syncs among concurrent callers. A caller's sync
+// must start after its call; while one sync of a directory runs, the
+// callers that arrive meanwhile wait for it to end and then share the next
+// one. With n concurrent callers a directory is synced about twice per
+// round instead of n times. The zero Group is ready to use and syncs with
+// Sync.
+type Group struct {
+	// SyncFunc, when set, replaces Sync (tests count calls with it).
+	SyncFunc func(dir string) error
+
+	mu   sync.Mutex
+	dirs map[string]*dirState
+}
+
+type dirState struct {
+	running bool   // a round is syncing
+	next    *round // the round callers join; it starts when running ends
+}
+
+type round struct {
+	lead chan struct{} // one token: whoever takes it runs the round
+	done chan struct{}
+	err  error
+}
+
+// Sync returns once a sync of dir that started after the call has ended,
+// with that sync's error.
+func (g *Group) Sync(dir string) error {
+	g.mu.Lock()
+	if g.dirs == nil {
+		g.dirs = map[string]*dirState{}
+	}
+	st := g.dirs[dir]
+	if st == nil {
+		st = &dirState{}
+		g.dirs[dir] = st
+	}
+	r := st.next
+	if r == nil {
+		r = &round{lead: make(chan struct{}, 1), done: make(chan struct{})}
+		st.next = r
+		if !st.running {
+			r.lead <- struct{}{}
+		}
+	}
+	g.mu.Unlock()
+
+	select {
+	case <-r.done:
+		return r.err
+	case <-r.lead:
+	}
+	// This caller runs round r; callers from now on form the next round,
+	// as this sync may start before their changes.
+	g.mu.Lock()
+	st.running = true
+	st.next = nil
+	g.mu.Unlock()
+
+	sync := g.SyncFunc
+	if sync == nil {
+		sync = Sync
+	}
+	r.err = sync(dir)
+	close(r.done)
+
+	g.mu.Lock()
+	st.running = false
+	if st.next != nil {
+		st.next.lead <- struct{}{}
+	} else {
+		delete(g.dirs, dir)
+	}
+	g.mu.Unlock()
+	return r.err
+}

@@ -1,0 +1,152 @@
+package dirsync
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestSync(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Sync(dir); err != nil {
+		t.Errorf("Sync(%s): %v", dir, err)
+	}
+	missing := filepath.Join(dir, "missing")
+	if err := Sync(missing); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Sync of a missing directory: %v, want ErrNotExist naming it", err)
+	}
+}
+
+// TestGroupShares: callers arriving while a sync runs share the next one,
+// and every caller's sync starts after its call.
+func TestGroupShares(t *testing.T) {
+	var (
+		calls   atomic.Int64
+		started = make(chan struct{})
+		release = make(chan struct{})
+		mu      sync.Mutex
+		starts  []time.Time
+	)
+	g := &Group{SyncFunc: func(dir string) error {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		if calls.Add(1) == 1 {
+			close(started)
+			<-release // hold the first sync while the others queue
+		}
+		return nil
+	}}
+	first := make(chan error, 1)
+	go func() { first <- g.Sync("d") }()
+	<-started
+
+	const n = 20
+	var wg sync.WaitGroup
+	callAt := make([]time.Time, n)
+	for i := range n {
+		wg.Add(1)
+		callAt[i] = time.Now()
+		go func() {
+			defer wg.Done()
+			if err := g.Sync("d"); err != nil {
+				t.Errorf("Sync: %v", err)
+			}
+		}()
+	}
+	// Let the waiters queue behind the held sync, then release it.
+	for g.waiting("d") < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if got := calls.Load(); got < 2 || got > 3 {
+		t.Errorf("%d syncs for %d concurrent callers behind one running sync, want 2 (3 if one came late)", got, n+1)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	last := starts[len(starts)-1]
+	for i, at := range callAt {
+		if last.Before(at) {
+			t.Errorf("caller %d called at %v, after the last sync started (%v)", i, at, last)
+		}
+	}
+}
+
+// waiting reports whether a round is queued for dir (test helper).
+func (g *Group) waiting(dir string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if st := g.dirs[dir]; st != nil && st.next != nil {
+		return 1
+	}
+	return 0
+}
+
+func TestGroupError(t *testing.T) {
+	boom := errors.New("boom")
+	g := &Group{SyncFunc: func(string) error { return boom }}
+	if err := g.Sync("d"); !errors.Is(err, boom) {
+		t.Errorf("Sync: %v, want the sync's error", err)
+	}
+	// A failed round does not poison the next one.
+	g.SyncFunc = func(string) error { return nil }
+	if err := g.Sync("d"); err != nil {
+		t.Errorf("Sync after a failed round: %v", err)
+	}
+}
+
+// TestGroupDirs: different directories are synced separately.
+func TestGroupDirs(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	g := &Group{SyncFunc: func(dir string) error {
+		mu.Lock()
+		seen[dir]++
+		mu.Unlock()
+		return nil
+	}}
+	for _, d := range []string{"a", "b", "a"} {
+		if err := g.Sync(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seen["a"] != 2 || seen["b"] != 1 {
+		t.Errorf("syncs per directory = %v, want a:2 b:1 (sequential calls share nothing)", seen)
+	}
+}
+
+func TestGroupReal(t *testing.T) {
+	dir := t.TempDir()
+	var g Group
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := filepath.Join(dir, string(rune('a'+i)))
+			if err := os.WriteFile(name, nil, 0o600); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := g.Sync(dir); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := g.Sync(filepath.Join(dir, "missing")); err == nil {
+		t.Error("Sync of a missing directory: no error")
+	}
+}

@@ -1,0 +1,122 @@
+package sqlitebox
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"sync/atomic"
+)
+
+// stmtCache keeps one prepared statement per query text. Parsing SQL is a
+// large share of the CPU a delivery costs (some 35 statements each), and
+// the box runs the same few dozen texts over and over.
+//
+// A query not prepared yet runs unprepared and is queued; the writer
+// goroutine prepares the queue between batches, when it holds no
+// connection. Preparing on the spot could deadlock: a caller holding a
+// pool connection (a transaction) would wait for a second one while every
+// other connection is held by callers waiting for it. A prepared statement
+// is used inside a transaction through Tx.StmtContext, which prepares it on
+// the transaction's own connection the first time and reuses it after.
+type stmtCache struct {
+	db      *sql.DB
+	stmts   sync.Map // query text → *sql.Stmt
+	pending sync.Map // query text → struct{}: missed, to prepare
+	// misses counts lookups that found no prepared statement: tests check
+	// that a warmed-up box parses nothing on its hot paths.
+	misses atomic.Int64
+}
+
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	if s, ok := c.stmts.Load(query); ok {
+		return s.(*sql.Stmt)
+	}
+	c.misses.Add(1)
+	c.pending.Store(query, struct{}{})
+	return nil
+}
+
+// preparePending prepares the queries missed so far. A query that fails to
+// prepare stays unprepared: running it reports the error where it matters.
+func (c *stmtCache) preparePending(ctx context.Context) {
+	c.pending.Range(func(k, _ any) bool {
+		q := k.(string)
+		c.pending.Delete(q)
+		if _, ok := c.stmts.Load(q); ok {
+			return true
+		}
+		if s, err := c.db.PrepareContext(ctx, q); err == nil {
+			c.stmts.Store(q, s)
+		}
+		return true
+	})
+}
+
+// close closes the prepared statements; the cache is unusable after.
+func (c *stmtCache) close() {
+	c.stmts.Range(func(k, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		c.stmts.Delete(k)
+		return true
+	})
+}
+
+// cachedTx is a transaction whose statements go through the cache. The
+// embedded *sql.Tx stays available for statements not worth caching
+// (migration scripts).
+type cachedTx struct {
+	*sql.Tx
+	c *stmtCache
+}
+
+var _ querier = (*cachedTx)(nil)
+
+func (t *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.c.lookup(query); s != nil {
+		return t.Tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+func (t *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := t.c.lookup(query); s != nil {
+		return t.Tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, query, args...)
+}
+
+func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.c.lookup(query); s != nil {
+		return t.Tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// cachedDB runs single statements on the pool through the cache.
+type cachedDB struct {
+	*sql.DB
+	c *stmtCache
+}
+
+var _ querier = cachedDB{}
+
+func (d cachedDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := d.c.lookup(query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return d.DB.ExecContext(ctx, query, args...)
+}
+
+func (d cachedDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := d.c.lookup(query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return d.DB.QueryContext(ctx, query, args...)
+}
+
+func (d cachedDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := d.c.lookup(query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return d.DB.QueryRowContext(ctx, query, args...)
+}
