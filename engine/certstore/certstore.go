@@ -11,6 +11,12 @@
 //   - PKCS#12 (.p12 .pfx, or content with a PFX structure), decrypted with
 //     the store's password, modern (PBES2/AES) and legacy (RC2/3DES) alike.
 //
+// Only regular files (and symbolic links to them) are read. Anything else in
+// the directory (named pipes, sockets, devices, subdirectories) is never
+// opened and only noted, so that a store path such as /dev or /proc cannot
+// make Load wait or read without end: see readFile for how each file is
+// opened and bounded.
+//
 // A private key belongs to the certificate whose public key it matches,
 // whichever files they came from. Load never puts key material or the
 // password into errors, notes or formatted output.
@@ -242,8 +248,11 @@ func examineEntry(r *fileResult, e os.DirEntry) bool {
 		}
 		return false
 	case !mode.IsRegular():
-		// Never opened: reading a FIFO would block.
-		r.note("ignored: not a regular file")
+		// Never opened: opening a FIFO waits for a writer, reading a
+		// device may never end, and opening some devices has side
+		// effects. readFile checks again after opening, for a file
+		// replaced in between.
+		r.note("ignored: %v", &notRegularError{mode: mode, link: e.Type()&os.ModeSymlink != 0})
 		return false
 	}
 	r.isFile = true
@@ -256,7 +265,16 @@ func examineEntry(r *fileResult, e os.DirEntry) bool {
 
 func readAndParse(r *fileResult, pw Password) {
 	data, err := readFile(r.file.Path)
+	var notRegular *notRegularError
+	var kernel *kernelFileError
 	switch {
+	case errors.As(err, &notRegular):
+		// Replaced by something else since the directory was listed.
+		r.isFile = false
+		r.note("ignored: %v", err)
+	case errors.As(err, &kernel):
+		// Like a device: not a file that anyone put into the store.
+		r.note("ignored: %v", err)
 	case errors.Is(err, errTooLarge):
 		// A large unrelated file (a log, an archive) may sit in the store;
 		// only a file that claims to be ours is a problem.
@@ -276,16 +294,96 @@ func readAndParse(r *fileResult, pw Password) {
 
 var errTooLarge = fmt.Errorf("larger than %d MiB, too large for a certificate, key or PKCS#12 file", maxFileSize>>20)
 
-// readFile reads a file of at most maxFileSize bytes. The size is found by
-// reading rather than by a stat call first: in a store of small files the
-// extra system call per file costs more than the rare large file.
+// errWouldBlock is the read error (wrapped in an *fs.PathError) of a regular
+// file that has no data yet and would make the reader wait for some, as
+// /proc/kmsg does: a kernel interface, not a file anyone put into a store.
+var errWouldBlock = errors.New("no data without waiting for it (a kernel or device interface, not a certificate file)")
+
+// notRegularError is what readFile (and, for a note, examineEntry) reports
+// for a directory entry that is not a regular file.
+type notRegularError struct {
+	mode os.FileMode // the type bits of the entry or of the link's target
+	link bool        // the entry is a symbolic link to it
+}
+
+func (e *notRegularError) Error() string {
+	what := describeType(e.mode)
+	if e.link {
+		what = "a symbolic link to " + what
+	}
+	return "not a regular file but " + what
+}
+
+// describeType names a non-regular file type, e.g. "a named pipe (FIFO)".
+func describeType(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeDir != 0:
+		return "a directory"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "a file of unknown type"
+}
+
+// kernelFileError is what readFile reports for a file of a kernel
+// pseudo-filesystem (see kernelFS), which it does not read.
+type kernelFileError struct{ fs string }
+
+func (e *kernelFileError) Error() string {
+	return "a file of the kernel's " + e.fs + " filesystem, generated when read, not a certificate file"
+}
+
+// readFile reads a regular store file of at most maxFileSize bytes. Whatever
+// path names by the time it is opened, readFile neither waits nor reads
+// without bound:
+//
+//   - it opens without waiting (openStoreFile: O_NONBLOCK on Unix, so that
+//     a FIFO put in place of the file since examineEntry does not wait for a
+//     writer), then refuses anything but a regular file (*notRegularError)
+//     before reading a byte, checking the opened descriptor itself;
+//   - a file whose size is above maxFileSize is errTooLarge without reading;
+//   - a zero-size file on a kernel pseudo-filesystem (/proc, /sys...) is a
+//     *kernelFileError without reading: such files report size 0 whatever
+//     they hold, and reading some has effects (/proc/kmsg consumes the
+//     kernel log messages it returns);
+//   - the reading itself stops after maxFileSize+1 bytes (errTooLarge), for
+//     files whose size says nothing or that grow, and it never waits for
+//     data that is not there (errWouldBlock; storeFileReader).
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openStoreFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, &notRegularError{mode: fi.Mode().Type()}
+	case fi.Size() > maxFileSize:
+		return nil, errTooLarge
+	case fi.Size() == 0:
+		if fs := kernelFS(f); fs != "" {
+			return nil, &kernelFileError{fs: fs}
+		}
+	}
+	return readBounded(storeFileReader(f))
+}
+
+// readBounded reads r to its end, or returns errTooLarge once it has read
+// more than maxFileSize bytes.
+func readBounded(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {
 		return nil, err
 	}

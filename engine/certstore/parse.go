@@ -16,8 +16,11 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// maxFileSize bounds what Load reads: certificate, key and PKCS#12 files are
-// a few KiB, and a store directory may also hold unrelated large files.
+// maxFileSize bounds what Load reads of one store file (8 MiB): certificate,
+// key and PKCS#12 files are a few KiB (a PEM bundle of every public root CA
+// is about 250 KiB), and a store directory may also hold unrelated large
+// files. A larger file is not read whole but reported as too large (see
+// readFile), so that memory stays bounded whatever the directory holds.
 const maxFileSize = 8 << 20
 
 // fileResult is what parsing one file produced, merged into the Store in
