@@ -226,6 +226,10 @@ type Box interface {
 	// never held in memory whole by the box.
 	Body(ctx context.Context, id string) (io.ReadCloser, error)
 
+	// Message returns a message's metadata alone: what a delivery attempt
+	// needs, without Get's deliveries, attempts and history.
+	// ErrNotFound when there is no such message.
+	Message(ctx context.Context, id string) (Message, error)
 	// Get returns a message with its deliveries, attempts and history.
 	Get(ctx context.Context, id string) (*Detail, error)
 

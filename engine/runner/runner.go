@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/bizpipe/bizpipe/engine/metrics"
 	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/msgbox"
@@ -39,9 +41,17 @@ type Options struct {
 	Log  *slog.Logger
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
-	// Workers is the number of concurrent deliveries; 0 means 4×GOMAXPROCS
-	// (deliveries wait on disks and networks as much as on the CPU).
+	// Workers is the number of concurrent deliveries; 0 means 8×GOMAXPROCS:
+	// a delivery of a small message waits on syncs (the output file, its
+	// directory, the box's commit) several times as long as it computes,
+	// and the waits of many share each sync. MemoryBudget, not Workers,
+	// bounds the memory large messages take.
 	Workers int
+	// MemoryBudget bounds the bytes of message bodies the workers hold at
+	// once (a body is held, with its encoded output, from the pipeline to
+	// the transport); a message larger than the budget runs alone. 0 means
+	// DefaultMemoryBudget.
+	MemoryBudget int64
 	// Lease is how long a claimed delivery stays with this process before
 	// another may take it over; renewed while working. 0 means 1 minute.
 	Lease time.Duration
@@ -57,6 +67,10 @@ type Options struct {
 	// is picked up. 0 means the receiver's default.
 	FileSettle time.Duration
 }
+
+// DefaultMemoryBudget is the default Options.MemoryBudget: two messages of
+// 128 MiB, or thousands of ordinary ones, at once.
+const DefaultMemoryBudget = 256 << 20
 
 // Summary counts what one Run did.
 type Summary struct {
@@ -78,6 +92,8 @@ type Runner struct {
 	portList []string
 	routes   []*route // every send port of the configuration, for routing
 	recv     []receiver
+	// memory is MemoryBudget: the bytes of bodies workers may hold.
+	memory *semaphore.Weighted
 
 	// wake is closed (and replaced) to wake every idle worker at once when
 	// new deliveries are routed.
@@ -99,7 +115,10 @@ func New(opts Options) (*Runner, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 4 * runtime.GOMAXPROCS(0)
+		opts.Workers = 8 * runtime.GOMAXPROCS(0)
+	}
+	if opts.MemoryBudget <= 0 {
+		opts.MemoryBudget = DefaultMemoryBudget
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = time.Minute
@@ -114,11 +133,12 @@ func New(opts Options) (*Runner, error) {
 		opts.IdleWait = time.Second
 	}
 	r := &Runner{
-		opts:  opts,
-		log:   opts.Log,
-		owner: opts.Server,
-		ports: map[string]*port{},
-		wake:  make(chan struct{}),
+		opts:   opts,
+		log:    opts.Log,
+		owner:  opts.Server,
+		ports:  map[string]*port{},
+		wake:   make(chan struct{}),
+		memory: semaphore.NewWeighted(opts.MemoryBudget),
 	}
 	if err := r.provision(); err != nil {
 		return nil, err

@@ -232,11 +232,10 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	suspend := func(format string, args ...any) (msgbox.Outcome, send.Delivery, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, send.Delivery{}, false
 	}
-	detail, err := r.opts.Box.Get(ctx, d.MessageID)
+	msg, err := r.opts.Box.Message(ctx, d.MessageID)
 	if err != nil {
 		return r.failed(pt, d, fmt.Errorf("reading message %s: %w", d.MessageID, err))
 	}
-	msg := detail.Message
 	sd, err := r.target(pt, d, msg)
 	if err != nil {
 		return suspend("%v", err)
@@ -260,6 +259,12 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	case maxSize > 0 && msg.Size > maxSize:
 		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
 	}
+	// Held until the transport is done with the encoded output.
+	weight := min(msg.Size, r.opts.MemoryBudget)
+	if err := r.memory.Acquire(ctx, weight); err != nil {
+		return r.failed(pt, d, fmt.Errorf("waiting for memory to process message %s: %w", d.MessageID, err))
+	}
+	defer r.memory.Release(weight)
 	body, err := r.readBody(ctx, d.MessageID, msg.Size)
 	if err != nil {
 		return r.failed(pt, d, err)

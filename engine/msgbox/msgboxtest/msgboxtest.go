@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"StatusDerivation", testStatusDerivation},
 		{"List", testList},
 		{"NotFound", testNotFound},
+		{"Message", testMessage},
 		{"Resume", testResume},
 		{"ResumeRoutingFailure", testResumeRoutingFailure},
 		{"Terminate", testTerminate},
@@ -1160,11 +1161,34 @@ func testNotFound(t *testing.T, b msgbox.Box) {
 	for _, id := range []string{msgbox.NewID(time.Now(), crand.Reader), "not-an-id", ""} {
 		_, err := b.Get(ctx, id)
 		wantErr(t, fmt.Sprintf("Get(%q)", id), err, msgbox.ErrNotFound)
+		_, err = b.Message(ctx, id)
+		wantErr(t, fmt.Sprintf("Message(%q)", id), err, msgbox.ErrNotFound)
 		_, err = b.Body(ctx, id)
 		wantErr(t, fmt.Sprintf("Body(%q)", id), err, msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Route(%q)", id), b.Route(ctx, id, []string{"a"}, ""), msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Resume(%q)", id), b.Resume(ctx, id), msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Terminate(%q)", id), b.Terminate(ctx, id), msgbox.ErrNotFound)
+	}
+}
+
+// testMessage: Message returns what Get returns as the message, as its
+// status changes.
+func testMessage(t *testing.T, b msgbox.Box) {
+	m := routed(t, b, "m.xml", "fabrikam")
+	check := func(when string) {
+		t.Helper()
+		got, err := b.Message(t.Context(), m.ID)
+		if err != nil {
+			t.Fatalf("Message %s: %v", when, err)
+		}
+		sameMessage(t, "Message "+when, got, get(t, b, m.ID).Message)
+	}
+	check("after routing")
+	d := claim(t, b, "w1", longLease, "fabrikam")
+	finish(t, b, d, suspended("partner down"))
+	check("after suspension")
+	if got, _ := b.Message(t.Context(), m.ID); got.Status != msgbox.StatusSuspended || got.Reason == "" {
+		t.Errorf("Message after suspension = %+v, want suspended with a reason", got)
 	}
 }
 

@@ -10,6 +10,26 @@ import (
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
+// Message returns a message's metadata (see msgbox.Box).
+func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
+	if !msgbox.ValidID(id) {
+		return msgbox.Message{}, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "message")
+	}
+	var m *msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = scanMessage(b.pool.QueryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = $1", id))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return msgbox.Message{}, b.wrap(err, "message %s", id)
+	}
+	return *m, nil
+}
+
 // Get returns a message with its deliveries, attempts and history, all read
 // from one snapshot (a REPEATABLE READ transaction, in one round trip).
 // Deliveries, attempts and events are in the order they were recorded.

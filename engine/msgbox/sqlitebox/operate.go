@@ -9,6 +9,18 @@ import (
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
+// Message returns a message's metadata (see msgbox.Box).
+func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
+	m, err := scanMessage(b.q.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return msgbox.Message{}, b.wrap(err, "message %s", id)
+	}
+	return *m, nil
+}
+
 // Get returns a message with its deliveries, attempts and history, all read
 // from one snapshot. Deliveries, attempts and events are in the order they
 // were recorded.

@@ -35,6 +35,9 @@ func TestStmtCacheWarm(t *testing.T) {
 		if err != nil || len(ds) != 1 || ds[0].MessageID != m.ID {
 			t.Fatalf("ClaimBatch = %+v, %v; want the delivery of %s", ds, err, m.ID)
 		}
+		if got, err := b.Message(ctx, m.ID); err != nil || got.Size != int64(len(body)) {
+			t.Fatalf("Message = %+v, %v", got, err)
+		}
 		if got := string(readAll(t, b, m.ID)); got != body {
 			t.Fatalf("body = %q, want %q", got, body)
 		}
