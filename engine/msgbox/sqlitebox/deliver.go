@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/engine/msgbox"
@@ -84,32 +85,31 @@ func invalidState(id string, st msgbox.Status) error {
 }
 
 // refreshStatus derives the message's status from its row and deliveries
-// (msgbox.DeriveStatus) and stores it. Every transaction that changes a
-// delivery's state, routed or terminated calls it before committing.
+// (msgbox.DeriveStatus) and stores it when it changed. Every transaction
+// that changes a delivery's state, routed or terminated calls it before
+// committing. One query reads what the derivation needs: this runs several
+// times in every message's life.
 func refreshStatus(ctx context.Context, tx *cachedTx, id string) error {
 	var routed, terminated bool
-	if err := tx.QueryRowContext(ctx, "SELECT routed, terminated FROM messages WHERE id = ?", id).
-		Scan(&routed, &terminated); err != nil {
+	var current string
+	var states sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT m.routed, m.terminated, m.status,
+		(SELECT group_concat(d.state) FROM deliveries d WHERE d.message_id = m.id)
+		FROM messages m WHERE m.id = ?`, id).Scan(&routed, &terminated, &current, &states); err != nil {
 		return fmt.Errorf("deriving status: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT state FROM deliveries WHERE message_id = ?", id)
-	if err != nil {
-		return fmt.Errorf("deriving status: %w", err)
-	}
-	var states []msgbox.DeliveryState
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return fmt.Errorf("deriving status: %w", err)
+	var ds []msgbox.DeliveryState
+	if states.Valid {
+		// State names are fixed identifiers without commas (the schema's
+		// CHECK constraint), so the list splits back exactly.
+		for _, st := range strings.Split(states.String, ",") {
+			ds = append(ds, msgbox.DeliveryState(st))
 		}
-		states = append(states, msgbox.DeliveryState(s))
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("deriving status: %w", err)
+	st := msgbox.DeriveStatus(routed, terminated, ds)
+	if string(st) == current {
+		return nil
 	}
-	st := msgbox.DeriveStatus(routed, terminated, states)
 	if _, err := tx.ExecContext(ctx, "UPDATE messages SET status = ? WHERE id = ?", string(st), id); err != nil {
 		return fmt.Errorf("storing status: %w", err)
 	}

@@ -2,9 +2,12 @@
 // opened by one run process per data directory, and read (or changed by
 // operators) by `bizpipe messages` while that process runs.
 //
-// Durability: the database is in WAL mode with synchronous=FULL, so a
-// Receive that returned is on disk, not only in the page cache, and survives
-// a power loss; the caller deletes the source right after.
+// Durability: the database is in WAL mode, and no write returns before the
+// log holding it is synced to disk, so a Receive that returned survives a
+// power loss; the caller deletes the source right after. The sync is the
+// box's own, not SQLite's (see syncer): SQLite would sync inside COMMIT,
+// holding the write lock, so that no write could run while a sync waits
+// for the disk.
 //
 // Concurrency: one *sql.DB holds a small pool of connections. Readers run in
 // parallel (WAL lets them read while a write is in progress). Every write is
@@ -113,9 +116,23 @@ type Box struct {
 	// and a caller whose context ends leaves the queue with nothing to undo.
 	reqs chan *writeReq
 	// quit tells the writer to stop (Close); writerDone is closed when it
-	// has answered every request it took and returned.
+	// has answered or handed to the syncer every request it took and
+	// returned.
 	quit       chan struct{}
 	writerDone chan struct{}
+	// committed hands the requests of each committed batch from the writer
+	// to the syncer (runSyncer), which answers them once the log is synced;
+	// the writer closes it when it returns. syncerDone is closed when the
+	// syncer has answered them all.
+	committed  chan []*writeReq
+	syncerDone chan struct{}
+	// syncLog syncs the write-ahead log (syncWAL; tests replace it).
+	syncLog func() error
+	// syncFailed is set once a log sync failed: what was committed since
+	// the last good sync may not be on disk, and SQLite may believe it is,
+	// so the box takes no more writes (a new process recovers from the
+	// log as it is on disk).
+	syncFailed atomic.Pointer[error]
 
 	// commits counts the write transactions committed, and writers the
 	// callers inside withWrite: tests observe batching through them.
@@ -185,14 +202,18 @@ func Open(path string, opts Options) (*Box, error) {
 		reqs:       make(chan *writeReq),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		committed:  make(chan []*writeReq, maxBatch),
+		syncerDone: make(chan struct{}),
 		now:        time.Now,
 		rand:       rand.Reader,
 	}
+	b.syncLog = func() error { return syncWAL(abs + "-wal") }
 	b.stmts = &stmtCache{db: db}
 	b.q = cachedDB{DB: db, c: b.stmts}
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
 	// Started before init: the migration and the sweep are writes too.
 	go b.runWriter()
+	go b.runSyncer()
 
 	ctx, cancel := context.WithTimeout(context.Background(), opts.BusyTimeout+time.Minute)
 	defer cancel()
@@ -228,9 +249,11 @@ func dsn(path string, opts Options) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "foreign_keys(1)")
-	// FULL: each commit syncs the WAL, so a returned Receive survives a
-	// power loss (NORMAL would only survive a process crash).
-	q.Add("_pragma", "synchronous(FULL)")
+	// NORMAL: a commit does not sync the log; the box syncs it itself,
+	// after the commit and before answering (see syncer). SQLite still
+	// syncs the log before a checkpoint copies it into the database file,
+	// and the database file after.
+	q.Add("_pragma", "synchronous(NORMAL)")
 	if opts.ReadOnly {
 		q.Set("mode", "ro")
 	} else {
@@ -398,6 +421,7 @@ func (b *Box) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.quit)
 		<-b.writerDone
+		<-b.syncerDone
 		b.stmts.close()
 		if err := b.db.Close(); err != nil {
 			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
@@ -461,7 +485,7 @@ func (r *writeReq) take() bool {
 }
 
 // withWrite runs fn in a write (BEGIN IMMEDIATE) transaction and returns
-// nil only once that transaction is committed, synced to disk.
+// nil only once that transaction is committed and synced to disk.
 //
 // Group commit: the transaction is shared. The writer goroutine begins a
 // transaction for the first queued write, takes every other write already
@@ -471,6 +495,16 @@ func (r *writeReq) take() bool {
 // fails is rolled back to its savepoint and gets fn's error; the others in
 // its batch are unaffected. A failed commit fails every write of the batch
 // whose fn succeeded.
+//
+// Pipelined sync: the writer commits without syncing and goes on with the
+// next batch while the syncer syncs the log and answers the committed
+// batches, all those committed before the sync started at once. Another
+// connection may read a write before it is synced; that is safe because
+// every effect outside the box (deleting a source, delivering) waits for
+// the answer to a write, and the log is synced in order: the sync that
+// answers a later write covers every earlier commit. If a sync fails,
+// the writes it was to cover get its error although committed, and the
+// box takes no more writes (see syncFailed).
 //
 // Cancellation: a caller whose ctx ends before the writer takes its write
 // returns ctx.Err() and the write never runs. Once taken, the write may be
@@ -514,6 +548,7 @@ func (b *Box) withWrite(ctx context.Context, fn writeFunc) error {
 // answers every request it took before returning.
 func (b *Box) runWriter() {
 	defer close(b.writerDone)
+	defer close(b.committed)
 	var carry []*writeReq // taken or received, not yet answered
 	for {
 		if len(carry) == 0 {
@@ -539,6 +574,15 @@ func (b *Box) runBatch(batch []*writeReq) []*writeReq {
 	// writeFunc. BeginTx's context would also roll back the transaction
 	// when cancelled.
 	ctx := context.Background()
+	if failed := b.syncFailed.Load(); failed != nil {
+		err := fmt.Errorf("refusing writes: an earlier sync of the write-ahead log failed (%w); restart to recover from what is on disk", *failed)
+		for _, r := range batch {
+			if r.take() {
+				r.done <- err
+			}
+		}
+		return nil
+	}
 	sqlTx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		err = fmt.Errorf("begin write transaction: %w", err)
@@ -596,16 +640,67 @@ drain:
 		_ = tx.Rollback() // nothing to keep: spare the sync
 		return nil
 	}
-	err = tx.Commit()
-	if err != nil {
+	if err := tx.Commit(); err != nil {
 		err = fmt.Errorf("commit: %w", err)
-	} else {
-		b.commits.Add(1)
+		for _, r := range ok {
+			r.done <- err
+		}
+		return nil
 	}
-	for _, r := range ok {
-		r.done <- err
-	}
+	b.commits.Add(1)
+	b.committed <- ok // answered by the syncer
 	return nil
+}
+
+// runSyncer is the syncer goroutine: it syncs the log for the batches the
+// writer committed and answers their requests, every batch committed
+// before a sync starts answered by that one sync. It returns when the
+// writer has returned and every batch is answered.
+func (b *Box) runSyncer() {
+	defer close(b.syncerDone)
+	for reqs := range b.committed {
+	more:
+		for {
+			select {
+			case next, ok := <-b.committed:
+				if !ok {
+					break more
+				}
+				reqs = append(reqs, next...)
+			default:
+				break more
+			}
+		}
+		var err error
+		if failed := b.syncFailed.Load(); failed != nil {
+			err = *failed
+		} else if err = b.syncLog(); err != nil {
+			err = fmt.Errorf("syncing the write-ahead log: %w", err)
+			b.syncFailed.Store(&err)
+		}
+		for _, r := range reqs {
+			r.done <- err
+		}
+	}
+}
+
+// syncWAL syncs the write-ahead log file at path: what is appended to it is
+// on disk once it returns. A log that does not exist has nothing unsynced:
+// SQLite removes it only after checkpointing it into the database file,
+// which it syncs.
+func syncWAL(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // runSavepoint runs fn in savepoint w of tx. fnErr is fn's error, its
