@@ -77,6 +77,13 @@ func parseFiles(parser *hclparse.Parser, files []string) ([]*hcl.File, hcl.Diagn
 			})
 			continue
 		}
+		// A file nested too deeply would crash the parser: it is reported
+		// and left out, and not handed to the parser (nor kept for snippets,
+		// which the renderer would parse again).
+		if d := CheckNesting(src, name); d != nil {
+			diags = append(diags, d)
+			continue
+		}
 		var f *hcl.File
 		var ds hcl.Diagnostics
 		if strings.HasSuffix(name, ".json") {

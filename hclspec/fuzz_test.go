@@ -499,6 +499,14 @@ func hostileSeeds() []hostileSeed {
 		{main: validBase + "locals { x = \"" + deep("${", "}", 1000) + "\" }\n"},
 		{main: `{"group": {"g": {"signing_certificate": ` + deep("[", "]", 2000) + `}}}`, kind: kindMainJSON},
 		{main: validBase, extra: strings.Repeat(`host "h" { instance { `, 500) + strings.Repeat("} }", 500)},
+		// Deep enough to overflow the stack if parsed (see nesting.go).
+		{main: validBase + "locals { x = " + deep("[", "]", 100000) + " }\n"},
+		{main: validBase + "locals { x = " + deep("!", "", 100000) + " }\n"},
+		{main: validBase + "locals { x = 1" + strings.Repeat(" + 1", 100000) + " }\n"},
+		{main: validBase + "locals { x = \"" + deep("%{if true}", "%{endif}", 100000) + "\" }\n"},
+		{main: validBase, extra: strings.Repeat("host \"h\" {\n", 100000)},
+		{main: `{"group": {"g": {"signing_certificate": ` + deep("[", "]", 100000) + `}}}`, kind: kindMainJSON},
+		{main: `{"group": {"g": {"signing_certificate": "${` + deep("(", ")", 100000) + `}"}}}`, kind: kindMainJSON},
 		// Huge labels, names and values.
 		{main: validBase + `server "` + huge + `" {}` + "\n"},
 		{main: validBase + `server "s` + strings.Repeat("-", 1<<15) + `" {}` + "\n"},

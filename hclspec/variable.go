@@ -31,10 +31,15 @@ func (d *decoder) decodeVariableBlock(b *hcl.Block) {
 	d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
 	v := &model.Variable{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
 	if a, ok := content.Attributes["type"]; ok {
-		ty, ds := typeexpr.TypeConstraint(a.Expr)
-		d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
-		if !ds.HasErrors() {
-			v.Type = ty
+		// As with any invalid type, the variable keeps type any.
+		if nd := checkTypeNesting(a.Expr); nd != nil {
+			d.add(nd)
+		} else {
+			ty, ds := typeexpr.TypeConstraint(a.Expr)
+			d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
+			if !ds.HasErrors() {
+				v.Type = ty
+			}
 		}
 	}
 	// Attributes of a variable block are constants: no references allowed.
@@ -142,6 +147,13 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 	if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
 		val = cty.StringVal(raw)
 	} else {
+		// The value is not shown (it may be a secret), so neither is where
+		// it is nested too deeply.
+		if p := hclNesting([]byte(raw), source, hcl.InitialPos, lexExpression, 0); p != nil {
+			d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
+				p.detail("The value of "+source)))
+			return cty.NilVal, false
+		}
 		expr, ds := hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
 		if ds.HasErrors() {
 			d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
@@ -171,6 +183,10 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 	if err != nil {
 		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Cannot read variables file",
 			fmt.Sprintf("Reading --var-file %s: %s.", path, err)))
+		return
+	}
+	if nd := CheckNesting(src, path); nd != nil {
+		d.add(nd)
 		return
 	}
 	var f *hcl.File

@@ -61,6 +61,13 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		}
 		// hclwrite formats even broken files; refuse them so that fmt never
 		// rewrites something it cannot read.
+		// A file nested too deeply would overflow the parser's stack.
+		if d := hclspec.CheckNesting(src, name); d != nil {
+			fmt.Fprintf(e.stderr, "bizpipe: %s\n", d)
+			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", name)
+			failed++
+			continue
+		}
 		if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
 			for _, d := range diags.Errs() {
 				fmt.Fprintf(e.stderr, "bizpipe: %s\n", d)

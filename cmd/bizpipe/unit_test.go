@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -106,5 +108,27 @@ func TestRedactor(t *testing.T) {
 	}
 	if got := newRedactor(nil).String("hunter2-secret"); got != "hunter2-secret" {
 		t.Errorf("nil config: %q", got)
+	}
+}
+
+// TestFmtRefusesDeepNesting: a file nested far beyond any real
+// configuration is refused with a syntax error naming it, not handed to the
+// parser, whose recursion would overflow the stack and kill the process.
+func TestFmtRefusesDeepNesting(t *testing.T) {
+	const depth = 100_000
+	name := filepath.Join(t.TempDir(), "deep.hcl")
+	src := "x = " + strings.Repeat("[", depth) + strings.Repeat("]", depth) + "\n"
+	if err := os.WriteFile(name, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"fmt", "--check", name}, {"fmt", name}} {
+		var stdout, stderr bytes.Buffer
+		code := run(args, &stdout, &stderr, func(string) (string, bool) { return "", false })
+		if code == 0 || !strings.Contains(stderr.String(), "nested too deeply") || !strings.Contains(stderr.String(), name) {
+			t.Errorf("%v: exit %d, stderr %q; want a failure naming the file and the nesting", args, code, stderr.String())
+		}
+	}
+	if got, err := os.ReadFile(name); err != nil || string(got) != src {
+		t.Errorf("fmt changed the refused file (err %v)", err)
 	}
 }
