@@ -15,6 +15,7 @@ package msgbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -139,6 +140,15 @@ type Filter struct {
 	Limit  int    // 0 = no limit
 }
 
+// InterruptedError is the Error of the attempt Recover records for a
+// delivery that owner (a lease owner: the process or one of its workers)
+// held in progress when it stopped: the attempt counts as made and failed,
+// so that a message whose processing kills the process still exhausts its
+// retries (see Box.Recover and LeaseExpiredError).
+func InterruptedError(owner string) string {
+	return fmt.Sprintf("attempt interrupted: %s stopped while it was in progress", owner)
+}
+
 // Errors callers test for.
 var (
 	ErrNotFound = errors.New("message not found")
@@ -199,11 +209,20 @@ type Box interface {
 	Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*Delivery, error)
 
 	// Recover returns every delivery held in progress by owner, or by one
-	// of its workers (an owner named "owner/..."), to the pool, due now,
-	// without counting an attempt. A process calls it at start with its
+	// of its workers (an owner named "owner/..."), to the pool as pending,
+	// due now, live lease or not. A process calls it at start with its
 	// stable name (the server it runs as; its workers claim as
 	// "server/wN"): whatever it held when it was killed is then redone at
 	// once instead of after the lease expires.
+	//
+	// The interrupted attempt counts, as one whose lease expired does: for
+	// each delivery Recover records an attempt by the lease owner, outcome
+	// DeliveryRetrying, error InterruptedError(lease owner), started when
+	// the delivery was claimed and finished now; it increments Attempts,
+	// sets LastError to that error and appends to the history. A message
+	// whose processing kills the process (a poison message) thereby uses
+	// up its retries instead of being redone at every restart forever;
+	// the caller decides, from Attempts, when to stop trying.
 	//
 	// Lease rules: an owner keeps an expired lease until another owner
 	// claims the delivery, so its Renew and Finish still succeed; a

@@ -532,3 +532,79 @@ send_port "partner" {
 		})
 	}
 }
+
+// TestInterruptedAttemptsSuspend: a message whose processing kills the
+// process (simulated: claimed by a worker, then recovered at the restart)
+// is suspended, without running again, once the interrupted attempts have
+// used up the port's tries; with a try left it is delivered.
+func TestInterruptedAttemptsSuspend(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		interruptions int // crashes while srv1/w0 held the delivery
+		suspended     bool
+	}{
+		// retry { attempts = 1 }: two tries in all.
+		{"one interruption, a try left", 1, false},
+		{"two interruptions, tries used up", 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPKI(t)
+			dir := setup(t, p, common+`
+send_port "files" {
+  host   = host.h
+  filter = true
+  transport "file" { path = "out" }
+  retry { attempts = 1 }
+}
+`, nil)
+			r, box := start(t, dir)
+			ctx := context.Background()
+			m, _, err := box.Receive(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "poison.edi"},
+				strings.NewReader("ISA*00*poison~"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := box.Route(ctx, m.ID, []string{"files"}, ""); err != nil {
+				t.Fatal(err)
+			}
+			for i := range tc.interruptions {
+				if d, err := box.Claim(ctx, "srv1/w0", []string{"files"}, time.Minute); err != nil || d == nil {
+					t.Fatalf("claim %d: %v, %v", i, d, err)
+				}
+				// The last crash is recovered by RunOnce's own start.
+				if i < tc.interruptions-1 {
+					if n, err := box.Recover(ctx, "srv1"); err != nil || n != 1 {
+						t.Fatalf("Recover %d = %d, %v; want 1", i, n, err)
+					}
+				}
+			}
+			sum, err := r.RunOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := box.Get(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dl := d.Deliveries[0]
+			_, statErr := os.Stat(filepath.Join(dir, "out", m.ID))
+			if !tc.suspended {
+				if sum.Delivered != 1 || dl.State != msgbox.DeliveryDelivered || statErr != nil {
+					t.Fatalf("summary %+v, delivery %+v, output: %v; want delivered", sum, dl, statErr)
+				}
+				return
+			}
+			want := fmt.Sprintf("suspended: %d attempt(s) were interrupted or failed; the last: %s",
+				tc.interruptions, msgbox.InterruptedError("srv1/w0"))
+			if sum.Suspended != 1 || sum.Delivered != 0 || dl.State != msgbox.DeliverySuspended || dl.LastError != want {
+				t.Errorf("summary %+v, delivery %+v; want suspended with %q", sum, dl, want)
+			}
+			if d.Message.Status != msgbox.StatusSuspended || !strings.Contains(d.Message.Reason, want) {
+				t.Errorf("message %s: %q, want suspended, the reason saying %q", d.Message.Status, d.Message.Reason, want)
+			}
+			if !os.IsNotExist(statErr) {
+				t.Errorf("output of a suspended delivery: %v; want none (the pipeline must not run)", statErr)
+			}
+		})
+	}
+}

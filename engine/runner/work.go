@@ -252,6 +252,16 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 			return msgbox.Outcome{State: msgbox.DeliveryDelivered}, sd, true
 		}
 	}
+	// The box counts attempts that ended without an outcome: a process
+	// stopped mid-attempt (Recover: msgbox.InterruptedError) or a lease
+	// that expired. Once they have used up the port's tries (1 +
+	// retry.attempts, as in failed), the message may be what kills the
+	// process: it is suspended without running the pipeline again, rather
+	// than retried at every restart forever. After the Redo check, so that
+	// an attempt the crash left placed still completes.
+	if retries := pt.decl.Retry.Attempts.V; d.Attempts > retries {
+		return suspend("suspended: %d attempt(s) were interrupted or failed; the last: %s", d.Attempts, d.LastError)
+	}
 	maxSize := r.opts.Config.Group.MaxMessageSize.V
 	switch {
 	case msg.Size == 0:

@@ -28,8 +28,14 @@
 //   - Finish rejects an outcome msgbox.ValidateOutcome rejects (with
 //     msgbox.ErrInvalidOutcome) and changes nothing.
 //   - Renew and Finish of a delivery that does not exist: ErrLeaseLost.
-//   - Recover returns owner's in-progress deliveries as pending, due now,
-//     whether their leases are live or expired, with attempts unchanged.
+//   - Recover returns owner's in-progress deliveries (and those of its
+//     workers, "owner/...") as pending, due now, whether their leases are
+//     live or expired, and counts each interrupted attempt as the takeover
+//     of an expired lease does: Attempts + 1, an attempt by the lease owner
+//     (outcome retrying, error msgbox.InterruptedError(lease owner), started
+//     at the claim, finished at the Recover), that error as LastError, and
+//     a pending event in the history saying so. A Recover that finds
+//     nothing more counts nothing more.
 //   - NextDue counts pending deliveries too (their due time may be past).
 //   - Resume and Terminate of a message in a status they do not apply to,
 //     Terminate of a terminated one included: ErrInvalidState. Terminate of a
@@ -760,20 +766,33 @@ func testExpiredLeaseStillHeld(t *testing.T, b msgbox.Box) {
 
 func testRecover(t *testing.T, b msgbox.Box) {
 	ctx := t.Context()
+	if e := msgbox.InterruptedError("srv1/w2"); !strings.Contains(e, "srv1/w2") || e == msgbox.LeaseExpiredError("srv1/w2") {
+		t.Errorf("InterruptedError(srv1/w2) = %q, want it to name the owner and differ from LeaseExpiredError", e)
+	}
 	m1 := routed(t, b, "m1", "a", "b")
 	m2 := routed(t, b, "m2", "c")
 	m3 := routed(t, b, "m3", "d")
 	m4 := routed(t, b, "m4", "e")
 	m5 := routed(t, b, "m5", "f", "g")
 
-	live := claim(t, b, "srv1", longLease, "a")                                                 // held, live lease
+	// claimed remembers when each recovered delivery was claimed: its
+	// interrupted attempt started then.
+	type claimWindow struct{ lo, hi time.Time }
+	claimed := map[string]claimWindow{}
+	claimAt := func(owner string, lease time.Duration, port string) *msgbox.Delivery {
+		lo := now()
+		d := claim(t, b, owner, lease, port)
+		claimed[port] = claimWindow{lo, now()}
+		return d
+	}
+	live := claimAt("srv1", longLease, "a")                                                     // held, live lease
 	finish(t, b, claim(t, b, "srv1", longLease, "b"), retrying(time.Now().Add(time.Hour), "e")) // not in progress
 	other := claim(t, b, "srv2", longLease, "c")                                                // another owner's
 	finish(t, b, claim(t, b, "srv1", longLease, "d"), retrying(time.Now(), "first try failed"))
-	retried := claim(t, b, "srv1", longLease, "d") // in progress after one attempt
-	expired := claim(t, b, "srv1", shortLease, "e")
+	retried := claimAt("srv1", longLease, "d") // in progress after one attempt
+	expired := claimAt("srv1", shortLease, "e")
 	sleepPast(expired.LeaseUntil)                     // expired, nobody took it: still srv1's
-	worker := claim(t, b, "srv1/w2", longLease, "f")  // one of srv1's workers
+	worker := claimAt("srv1/w2", longLease, "f")      // one of srv1's workers
 	lookalike := claim(t, b, "srv10", longLease, "g") // not srv1's
 
 	before := now()
@@ -788,38 +807,89 @@ func testRecover(t *testing.T, b msgbox.Box) {
 	for _, tc := range []struct {
 		msg      msgbox.Message
 		port     string
-		attempts int
+		owner    string // the lease owner, whose attempt was interrupted
+		attempts int    // after Recover, the interrupted one included
 		status   msgbox.Status
 	}{
-		{m1, "a", 0, msgbox.StatusRetrying}, // b still waits for its retry
-		{m3, "d", 1, msgbox.StatusRouted},
-		{m4, "e", 0, msgbox.StatusRouted},
-		{m5, "f", 0, msgbox.StatusRouted},
+		{m1, "a", "srv1", 1, msgbox.StatusRetrying}, // b still waits for its retry
+		{m3, "d", "srv1", 2, msgbox.StatusRouted},
+		{m4, "e", "srv1", 1, msgbox.StatusRouted},
+		{m5, "f", "srv1/w2", 1, msgbox.StatusRouted},
 	} {
+		lastErr := msgbox.InterruptedError(tc.owner)
 		d := deliveryTo(t, b, tc.msg.ID, tc.port)
-		if d.State != msgbox.DeliveryPending || d.LeaseOwner != "" || !d.LeaseUntil.IsZero() || d.Attempts != tc.attempts {
-			t.Errorf("recovered delivery to %s = %+v, want pending, no lease, %d attempts", tc.port, d, tc.attempts)
+		if d.State != msgbox.DeliveryPending || d.LeaseOwner != "" || !d.LeaseUntil.IsZero() || d.Attempts != tc.attempts ||
+			d.LastError != lastErr {
+			t.Errorf("recovered delivery to %s = %+v, want pending, no lease, %d attempts, last error %q",
+				tc.port, d, tc.attempts, lastErr)
 		}
 		inWindow(t, "recovered NextAttemptAt", d.NextAttemptAt, before, after)
 		wantStatus(t, b, tc.msg.ID, tc.status)
+
+		detail := get(t, b, tc.msg.ID)
+		var attempts []msgbox.Attempt
+		for _, a := range detail.Attempts {
+			if a.DeliveryID == d.ID {
+				attempts = append(attempts, a)
+			}
+		}
+		if len(attempts) != tc.attempts {
+			t.Fatalf("delivery to %s has attempt records %+v, want %d", tc.port, attempts, tc.attempts)
+		}
+		a := attempts[len(attempts)-1]
+		if a.Number != tc.attempts || a.Owner != tc.owner || a.Port != tc.port || a.Outcome != msgbox.DeliveryRetrying ||
+			a.Error != lastErr {
+			t.Errorf("interrupted attempt to %s = %+v, want number %d by %s, retrying, error %q",
+				tc.port, a, tc.attempts, tc.owner, lastErr)
+		}
+		inWindow(t, "interrupted attempt to "+tc.port+" StartedAt", a.StartedAt, claimed[tc.port].lo, claimed[tc.port].hi)
+		inWindow(t, "interrupted attempt to "+tc.port+" FinishedAt", a.FinishedAt, before, after)
+
+		var last *msgbox.Event
+		for i := range detail.History {
+			if detail.History[i].Port == tc.port {
+				last = &detail.History[i]
+			}
+		}
+		if last == nil || last.Status != string(msgbox.DeliveryPending) || !strings.Contains(last.Detail, lastErr) {
+			t.Errorf("last event of %s = %+v, want pending, saying %q", tc.port, last, lastErr)
+		} else {
+			inWindow(t, "recovery event of "+tc.port, last.At, before, after)
+		}
 	}
-	if n := len(get(t, b, m3.ID).Attempts); n != 1 {
-		t.Errorf("Recover recorded an attempt: %d attempts, want 1", n)
+	if a := get(t, b, m3.ID).Attempts[0]; a.Number != 1 || a.Error != "first try failed" {
+		t.Errorf("Recover changed the attempt made before: %+v", a)
 	}
-	if d := deliveryTo(t, b, m1.ID, "b"); d.State != msgbox.DeliveryRetrying {
+	if d := deliveryTo(t, b, m1.ID, "b"); d.State != msgbox.DeliveryRetrying || d.Attempts != 1 {
 		t.Errorf("Recover changed a retrying delivery: %+v", d)
 	}
-	if d := deliveryTo(t, b, m2.ID, "c"); d.State != msgbox.DeliveryInProgress || d.LeaseOwner != "srv2" {
+	if d := deliveryTo(t, b, m2.ID, "c"); d.State != msgbox.DeliveryInProgress || d.LeaseOwner != "srv2" || d.Attempts != 0 {
 		t.Errorf("Recover changed another owner's delivery: %+v", d)
 	}
-	if d := deliveryTo(t, b, m5.ID, "g"); d.State != msgbox.DeliveryInProgress || d.LeaseOwner != "srv10" || d.ID != lookalike.ID {
+	if d := deliveryTo(t, b, m5.ID, "g"); d.State != msgbox.DeliveryInProgress || d.LeaseOwner != "srv10" ||
+		d.ID != lookalike.ID || d.Attempts != 0 {
 		t.Errorf("Recover(srv1) changed srv10's delivery: %+v", d)
+	}
+	for _, m := range []msgbox.Message{m2, m5} {
+		for _, a := range get(t, b, m.ID).Attempts {
+			if a.Owner != "srv1" && a.Owner != "srv1/w2" {
+				t.Errorf("Recover(srv1) recorded an attempt of %s: %+v", a.Owner, a)
+			}
+		}
+	}
+	// A second Recover finds nothing in progress: nothing is counted twice.
+	if n, err := b.Recover(ctx, "srv1"); err != nil || n != 0 {
+		t.Errorf("second Recover(srv1) = %d, %v; want 0", n, err)
+	}
+	if d := deliveryTo(t, b, m3.ID, "d"); d.Attempts != 2 || len(get(t, b, m3.ID).Attempts) != 2 {
+		t.Errorf("after a second Recover: %+v, want still 2 attempts", d)
 	}
 	wantErr(t, "Finish by a recovered worker", b.Finish(ctx, worker.ID, "srv1/w2", delivered), msgbox.ErrLeaseLost)
 	wantErr(t, "Finish of a recovered delivery", b.Finish(ctx, live.ID, "srv1", delivered), msgbox.ErrLeaseLost)
 	wantErr(t, "Renew of a recovered delivery", b.Renew(ctx, retried.ID, "srv1", longLease), msgbox.ErrLeaseLost)
-	if d := claim(t, b, "srv1", longLease, "a"); d.ID != live.ID {
-		t.Errorf("claim after Recover = %d, want the recovered %d", d.ID, live.ID)
+	if d := claim(t, b, "srv1", longLease, "a"); d.ID != live.ID || d.Attempts != 1 ||
+		d.LastError != msgbox.InterruptedError("srv1") {
+		t.Errorf("claim after Recover = %+v, want the recovered %d with its interrupted attempt counted", d, live.ID)
 	}
 	if n, err := b.Recover(ctx, "nobody"); err != nil || n != 0 {
 		t.Errorf("Recover(nobody) = %d, %v; want 0", n, err)

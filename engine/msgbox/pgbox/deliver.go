@@ -138,22 +138,15 @@ func invalidState(id string, st msgbox.Status) error {
 // Duplicate ports get one delivery; an empty port name is an error. The
 // ports are notified.
 func (b *Box) Route(ctx context.Context, id string, ports []string, reason string) error {
-	var uniq []string
-	seen := make(map[string]bool, len(ports))
-	for _, p := range cleanPorts(ports) {
-		if p == "" {
-			return b.wrap(errors.New("empty send port name"), "route %s", id)
-		}
-		if !seen[p] {
-			seen[p] = true
-			uniq = append(uniq, p)
-		}
+	uniq, err := uniquePorts(ports)
+	if err != nil {
+		return b.wrap(err, "route %s", id)
 	}
 	if !msgbox.ValidID(id) {
 		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "route")
 	}
 	uncertain := false
-	err := b.retry(ctx, func(ctx context.Context) error {
+	err = b.retry(ctx, func(ctx context.Context) error {
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			l, err := lockMessage(ctx, t, nil, id)
 			if err != nil {
@@ -164,27 +157,9 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 			}
 			batch := &pgx.Batch{}
 			l.routed = true
-			if len(uniq) == 0 {
-				if reason == "" {
-					reason = msgbox.DefaultRoutingFailure
-				}
-				reason = cleanText(reason)
-				batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, reason)
-				queueEvent(batch, id, l.now, "", string(msgbox.StatusSuspended), "routing failure: "+reason)
-			} else {
-				batch.Queue(`UPDATE messages SET routed = true WHERE id = $1`, id)
-				// WITH ORDINALITY ... ORDER BY: deliveries and events get
-				// their ids in the order of ports.
-				batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
-					SELECT $1, p, 'pending', $2, $2 FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`,
-					id, l.now, uniq)
-				batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
-					SELECT $1, $2, p, 'pending', 'routed to send port ' || p
-					FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`, id, l.now, uniq)
-				for _, p := range uniq {
-					l.deliveries = append(l.deliveries, deliveryRow{port: p, state: msgbox.DeliveryPending})
-				}
-				queueNotify(batch, uniq)
+			queueRouting(batch, id, uniq, reason, l.now)
+			for _, p := range uniq {
+				l.deliveries = append(l.deliveries, deliveryRow{port: p, state: msgbox.DeliveryPending})
 			}
 			queueStatus(batch, l)
 			return batch, nil
@@ -203,6 +178,52 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 		return err
 	})
 	return b.wrap(err, "route %s", id)
+}
+
+// uniquePorts cleans port names (cleanPorts), drops duplicates and rejects
+// an empty one.
+func uniquePorts(ports []string) ([]string, error) {
+	var uniq []string
+	seen := make(map[string]bool, len(ports))
+	for _, p := range cleanPorts(ports) {
+		if p == "" {
+			return nil, errors.New("empty send port name")
+		}
+		if !seen[p] {
+			seen[p] = true
+			uniq = append(uniq, p)
+		}
+	}
+	return uniq, nil
+}
+
+// queueRouting queues the writes that route unrouted message id: one
+// pending delivery per port of uniq (distinct, cleaned), due at now, with
+// their history and the notification of the ports; or, when uniq is
+// empty, the routing failure with reason (msgbox.DefaultRoutingFailure if
+// empty). It returns the reason recorded, "" when routed. The caller
+// stores the derived status.
+func queueRouting(batch *pgx.Batch, id string, uniq []string, reason string, now time.Time) string {
+	if len(uniq) == 0 {
+		if reason == "" {
+			reason = msgbox.DefaultRoutingFailure
+		}
+		reason = cleanText(reason)
+		batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, reason)
+		queueEvent(batch, id, now, "", string(msgbox.StatusSuspended), "routing failure: "+reason)
+		return reason
+	}
+	batch.Queue(`UPDATE messages SET routed = true WHERE id = $1`, id)
+	// WITH ORDINALITY ... ORDER BY: deliveries and events get their ids in
+	// the order of ports.
+	batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
+		SELECT $1, p, 'pending', $2, $2 FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`,
+		id, now, uniq)
+	batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
+		SELECT $1, $2, p, 'pending', 'routed to send port ' || p
+		FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`, id, now, uniq)
+	queueNotify(batch, uniq)
+	return ""
 }
 
 // Unrouted returns up to limit messages in StatusReceived, oldest first;
@@ -257,25 +278,36 @@ func scanDelivery(row pgx.Row) (*msgbox.Delivery, error) {
 
 // Claim leases the next due delivery for one of ports to owner until the
 // database's now+lease (see msgbox.Box), oldest due first (ties in the order
-// the deliveries were made). The candidate is selected FOR UPDATE SKIP
-// LOCKED: claimers never wait for each other, and a delivery another claimer
-// is taking is passed over. Taking over an in-progress delivery whose lease
-// expired records the previous owner's attempt as failed
-// (msgbox.LeaseExpiredError) and counts it, so a message that kills its
-// worker every time still runs out of retries.
-//
-// Claiming takes two round trips. When the box's last Claim found nothing,
-// a probe outside any transaction looks first, so that the polls of an idle
-// server cost one.
+// the deliveries were made): ClaimBatch with max 1.
 func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
-	if owner == "" || lease <= 0 {
-		return nil, b.wrap(fmt.Errorf("owner %q and lease %v: both are required", owner, lease), "claim")
+	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+// ClaimBatch leases up to max due deliveries for ports to owner in one
+// transaction, as Claim leases one (see msgbox.BatchClaimer), oldest due
+// first. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
+// wait for each other, and a delivery another claimer is taking is passed
+// over. Taking over an in-progress delivery whose lease expired records
+// the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
+// counts it, so a message that kills its worker every time still runs out
+// of retries.
+//
+// Claiming takes two round trips, whatever max. When the box's last claim
+// found nothing, a probe outside any transaction looks first, so that the
+// polls of an idle server cost one.
+func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*msgbox.Delivery, error) {
+	if owner == "" || lease <= 0 || max <= 0 {
+		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")
 	}
 	if len(ports) == 0 {
 		return nil, nil
 	}
 	owner, ports = cleanText(owner), cleanPorts(ports)
-	// When the last Claim on this box found nothing, a probe outside any
+	// When the last claim on this box found nothing, a probe outside any
 	// transaction looks first: one round trip for the idle polls of a
 	// quiet server. A busy one goes straight to claiming.
 	if b.claimIdle.Load() {
@@ -293,29 +325,41 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 		}
 	}
 
-	var claimed *msgbox.Delivery
+	var claimed []*msgbox.Delivery
 	err := b.retry(ctx, func(ctx context.Context) error {
 		claimed = nil
 		var claimedAt time.Time
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			var batch *pgx.Batch
 			var err error
-			claimed, claimedAt, batch, err = claimTx(ctx, t, owner, ports, lease)
+			claimed, claimedAt, batch, err = claimTx(ctx, t, owner, ports, lease, max)
 			return batch, err
 		})
-		if isUncertain(err) && claimed != nil {
-			// The lease this try took, if the commit went through, says
-			// so: the same delivery, owner and claim time.
-			var held bool
+		if isUncertain(err) && len(claimed) > 0 {
+			// The leases this try took, if the commit went through, say
+			// so: the same deliveries, owner and claim time. Those still
+			// held are the claim (a short lease may have been taken
+			// over meanwhile).
+			ids := make([]int64, len(claimed))
+			for i, d := range claimed {
+				ids[i] = d.ID
+			}
+			var held []int64
 			lookErr := b.retry(ctx, func(ctx context.Context) error {
-				return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries
-					WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2 AND claimed_at = $3)`,
-					claimed.ID, owner, claimedAt).Scan(&held)
+				rows, err := b.pool.Query(ctx, `SELECT id FROM deliveries
+					WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 AND claimed_at = $3`,
+					ids, owner, claimedAt)
+				if err != nil {
+					return err
+				}
+				held, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+				return err
 			})
 			if lookErr != nil {
 				return err
 			}
-			if held {
+			if len(held) > 0 {
+				claimed = slices.DeleteFunc(claimed, func(d *msgbox.Delivery) bool { return !slices.Contains(held, d.ID) })
 				return nil
 			}
 			claimed = nil
@@ -329,88 +373,155 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 	if err != nil {
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
-	b.claimIdle.Store(claimed == nil)
+	b.claimIdle.Store(len(claimed) == 0)
 	return claimed, nil
 }
 
 // claimKey is the transaction-local setting through which the statement
-// that picks the delivery to claim hands its id to the statements after it
-// in the same pipeline.
+// that picks the deliveries to claim hands their messages' ids to the
+// statements after it in the same pipeline.
 const claimKey = "bizpipe.claim"
 
-// claimTx selects and locks the delivery to claim, and its message, in t, and
-// returns it as claimed with the batch of writes that claim it; nil when
-// nothing is due that nobody else is taking.
+// claimedMessages is the SQL for the ids of the messages the claim picked,
+// from claimKey ($1): a comma-separated list, or nothing. Message ids are
+// base32 (msgbox.ValidID), so they never contain a comma.
+const claimedMessages = `string_to_array(nullif(current_setting($1, true), ''), ',')`
+
+// claimTx selects and locks up to max deliveries to claim, and their
+// messages, in t, and returns them as claimed, with the claim time and the
+// batch of writes that claim them; none when nothing is due that nobody
+// else is taking.
 //
-// One round trip: the statements that lock the message and read the clock
-// and the deliveries' states cannot name the delivery, which is chosen by
-// the first, so the first leaves its id in a transaction-local setting
-// (set_config) for them.
-func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, time.Time, *pgx.Batch, error) {
-	var d msgbox.Delivery
-	var state string
-	var next, until, claimedAt *time.Time
-	found := false
+// One round trip: the statements that lock the messages and read the clock
+// and the deliveries' states cannot name the messages, which the first
+// statement chooses, so the first leaves their ids in a transaction-local
+// setting (set_config) for them. The messages are locked in id order (the
+// lock order, see the package comment), all in one statement.
+func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration, max int) (
+	[]*msgbox.Delivery, time.Time, *pgx.Batch, error) {
+	type candidate struct {
+		d         msgbox.Delivery
+		claimedAt *time.Time
+	}
+	var due []candidate
 	batch := &pgx.Batch{}
 	// statement_timestamp(): the due test uses the time the statement
 	// started, never later, so nothing is claimed a moment early; and
 	// unlike clock_timestamp() it is stable, so the index can serve it.
+	// c, referenced twice, is evaluated once, so s sets the ids of exactly
+	// the messages of the rows returned; only the statements after this
+	// one read the setting.
 	batch.Queue(`WITH c AS (
-			SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, claimed_at
+			SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error,
+				claimed_at, due_at
 			FROM deliveries WHERE due_at <= statement_timestamp() AND port = ANY($1)
-			ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-		SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, claimed_at,
-			set_config($2, id::text, true)
-		FROM c`, ports, claimKey).QueryRow(func(r pgx.Row) error {
-		var set string
-		err := r.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
-			&d.LastError, &claimedAt, &set)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // nothing due, or another claimer is taking it
+			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
+		s AS (SELECT set_config($2, coalesce((SELECT string_agg(DISTINCT message_id, ',') FROM c), ''), true) AS v)
+		SELECT c.id, c.message_id, c.port, c.state, c.attempts, c.next_attempt_at, c.lease_owner, c.lease_until,
+			c.last_error, c.claimed_at, s.v
+		FROM c, s ORDER BY c.due_at, c.id`, ports, claimKey, max).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var c candidate
+			var state, set string
+			var next, until *time.Time
+			if err := rows.Scan(&c.d.ID, &c.d.MessageID, &c.d.Port, &state, &c.d.Attempts, &next, &c.d.LeaseOwner,
+				&until, &c.d.LastError, &c.claimedAt, &set); err != nil {
+				return err
+			}
+			c.d.State = msgbox.DeliveryState(state)
+			c.d.NextAttemptAt = tsp(next)
+			c.d.LeaseUntil = tsp(until)
+			due = append(due, c)
 		}
-		found = err == nil
+		return rows.Err()
+	})
+	locks := map[string]*lockedMessage{}
+	var now time.Time
+	// FOR NO KEY UPDATE with ORDER BY: the rows are locked as sorted, in
+	// byte order as Recover's are (COLLATE "C").
+	batch.Queue(`SELECT id, routed, terminated, status, reason FROM messages WHERE id = ANY(`+claimedMessages+`)
+		ORDER BY id COLLATE "C" FOR NO KEY UPDATE`, claimKey).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			l := &lockedMessage{found: true}
+			var status string
+			if err := rows.Scan(&l.id, &l.routed, &l.terminated, &status, &l.reason); err != nil {
+				return err
+			}
+			l.status = msgbox.Status(status)
+			locks[l.id] = l
+		}
+		return rows.Err()
+	})
+	batch.Queue(`SELECT clock_timestamp()`).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&now)
+		now = ts(now)
 		return err
 	})
-	l := &lockedMessage{}
-	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = nullif(current_setting($1, true), '')::bigint)",
-		claimKey, l)
-	if err := t.send(ctx, batch); err != nil || !found {
+	batch.Queue(`SELECT message_id, id, port, state, lease_owner, lease_until FROM deliveries
+		WHERE message_id = ANY(`+claimedMessages+`) ORDER BY id`, claimKey).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var msgID, state string
+			var d deliveryRow
+			if err := rows.Scan(&msgID, &d.id, &d.port, &state, &d.owner, &d.until); err != nil {
+				return err
+			}
+			d.state = msgbox.DeliveryState(state)
+			if l := locks[msgID]; l != nil {
+				l.deliveries = append(l.deliveries, d)
+			}
+		}
+		return rows.Err()
+	})
+	if err := t.send(ctx, batch); err != nil || len(due) == 0 {
 		return nil, time.Time{}, nil, err
 	}
-	if !l.found {
-		return nil, time.Time{}, nil, fmt.Errorf("delivery %d has no message %s", d.ID, d.MessageID)
-	}
-	now := l.now
+
 	batch = &pgx.Batch{}
-	if msgbox.DeliveryState(state) == msgbox.DeliveryInProgress {
-		// The lease expired: the previous owner's attempt failed.
-		d.Attempts++
-		d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
-		started, ended := now, now
-		if claimedAt != nil {
-			started = ts(*claimedAt)
+	claimed := make([]*msgbox.Delivery, 0, len(due))
+	var touched []*lockedMessage // in the order first claimed, each once
+	for _, c := range due {
+		d := c.d
+		l := locks[d.MessageID]
+		if l == nil {
+			return nil, time.Time{}, nil, fmt.Errorf("delivery %d has no message %s", d.ID, d.MessageID)
 		}
-		if until != nil {
-			ended = ts(*until)
+		if d.State == msgbox.DeliveryInProgress {
+			// The lease expired: the previous owner's attempt failed.
+			d.Attempts++
+			d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
+			started, ended := now, now
+			if c.claimedAt != nil {
+				started = ts(*c.claimedAt)
+			}
+			if !d.LeaseUntil.IsZero() {
+				ended = d.LeaseUntil
+			}
+			batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
+				d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner, started, ended, d.LastError)
+			queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
+				fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError))
 		}
-		batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
-			d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner, started, ended, d.LastError)
-		queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
-			fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError))
+		d.State = msgbox.DeliveryInProgress
+		d.LeaseOwner = owner
+		d.LeaseUntil = ts(now.Add(lease))
+		d.NextAttemptAt = time.Time{}
+		batch.Queue(`UPDATE deliveries SET state = 'in_progress', attempts = $2, next_attempt_at = NULL, due_at = $3,
+				lease_owner = $4, lease_until = $3, claimed_at = $5, last_error = $6 WHERE id = $1`,
+			d.ID, d.Attempts, d.LeaseUntil, owner, now, d.LastError)
+		queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
+			fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner))
+		if !slices.Contains(touched, l) {
+			touched = append(touched, l)
+		}
+		l.setState(d.ID, msgbox.DeliveryInProgress)
+		claimed = append(claimed, &d)
 	}
-	d.State = msgbox.DeliveryInProgress
-	d.LeaseOwner = owner
-	d.LeaseUntil = ts(now.Add(lease))
-	d.NextAttemptAt = time.Time{}
-	batch.Queue(`UPDATE deliveries SET state = 'in_progress', attempts = $2, next_attempt_at = NULL, due_at = $3,
-			lease_owner = $4, lease_until = $3, claimed_at = $5, last_error = $6 WHERE id = $1`,
-		d.ID, d.Attempts, d.LeaseUntil, owner, now, d.LastError)
-	queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
-		fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner))
-	l.setState(d.ID, msgbox.DeliveryInProgress)
-	queueStatus(batch, l)
-	return &d, now, batch, nil
+	// Once every claimed delivery is recorded: a message may have several.
+	for _, l := range touched {
+		queueStatus(batch, l)
+	}
+	return claimed, now, batch, nil
 }
 
 // Renew extends owner's lease on a delivery to the database's now+lease. A
@@ -589,10 +700,14 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 }
 
 // Recover returns every delivery owner (or one of its workers, "owner/...")
-// holds in progress, live lease or not, to the pool as pending and due now,
-// without counting an attempt (see msgbox.Box), and notifies their ports.
-// It returns how many it returned. After a commit whose acknowledgement was
-// lost it runs again, and then counts only what the second run found.
+// holds in progress, live lease or not, to the pool as pending and due now
+// (see msgbox.Box), and notifies their ports. Each interrupted attempt is
+// recorded and counted as the takeover of an expired lease is in claimTx
+// (msgbox.InterruptedError): a message that kills the process at every try
+// still runs out of retries. It returns how many deliveries it returned.
+// After a commit whose acknowledgement was lost it runs again, and then
+// counts only what the second run found; the first run's deliveries are no
+// longer in progress, so their attempts are never counted twice.
 func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	if owner == "" {
 		return 0, b.wrap(errors.New("owner is required"), "recover")
@@ -618,22 +733,26 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 }
 
 // recoverTx locks owner's deliveries and their messages in t, and returns
-// how many there are and the batch of writes that return them to the pool.
+// how many there are and the batch of writes that record their interrupted
+// attempts and return them to the pool.
 func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, error) {
 	type recovered struct {
 		id          int64
 		msgID, port string
+		attempts    int
+		leaseOwner  string
+		claimedAt   *time.Time
 	}
 	var got []recovered
 	batch := &pgx.Batch{}
 	// The deliveries first, in id order, then their messages in id order.
 	// starts_with, not LIKE: an owner name may contain % or _.
-	batch.Queue(`SELECT id, message_id, port FROM deliveries
+	batch.Queue(`SELECT id, message_id, port, attempts, lease_owner, claimed_at FROM deliveries
 		WHERE state = 'in_progress' AND (lease_owner = $1 OR starts_with(lease_owner, $1 || '/'))
 		ORDER BY id FOR UPDATE`, owner).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var r recovered
-			if err := rows.Scan(&r.id, &r.msgID, &r.port); err != nil {
+			if err := rows.Scan(&r.id, &r.msgID, &r.port, &r.attempts, &r.leaseOwner, &r.claimedAt); err != nil {
 				return err
 			}
 			got = append(got, r)
@@ -664,18 +783,26 @@ func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, e
 	}
 	now := locks[order[len(order)-1]].now // read after the last lock
 	batch = &pgx.Batch{}
-	ids := make([]int64, len(got))
 	ports := make([]string, 0, len(got))
-	for i, r := range got {
-		ids[i] = r.id
+	for _, r := range got {
+		// The attempt is the lease owner's (the worker), as in claimTx's
+		// takeover; it ended now, when its end became known.
+		number := r.attempts + 1
+		lastErr := msgbox.InterruptedError(r.leaseOwner)
+		started := now
+		if r.claimedAt != nil {
+			started = ts(*r.claimedAt)
+		}
+		batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
+			r.id, r.msgID, r.port, number, r.leaseOwner, started, now, lastErr)
+		batch.Queue(`UPDATE deliveries SET state = 'pending', attempts = $2, next_attempt_at = $3, due_at = $3,
+				lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = $4 WHERE id = $1`,
+			r.id, number, now, lastErr)
+		queueEvent(batch, r.msgID, now, r.port, string(msgbox.DeliveryPending),
+			fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", number, lastErr, owner))
 		ports = append(ports, r.port)
 		locks[r.msgID].setState(r.id, msgbox.DeliveryPending)
-	}
-	batch.Queue(`UPDATE deliveries SET state = 'pending', next_attempt_at = $2, due_at = $2, lease_owner = '',
-			lease_until = NULL, claimed_at = NULL WHERE id = ANY($1)`, ids, now)
-	for _, r := range got {
-		queueEvent(batch, r.msgID, now, r.port, string(msgbox.DeliveryPending),
-			"recovered from "+owner+" at its restart: due again, attempt not counted")
 	}
 	for _, id := range order {
 		queueStatus(batch, locks[id])

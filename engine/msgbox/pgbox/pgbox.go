@@ -16,9 +16,10 @@
 //
 // # Transactions and locks
 //
-// Transactions run at READ COMMITTED. Claim selects the next due delivery
-// with FOR UPDATE SKIP LOCKED, so concurrent claimers, in this process or on
-// other servers, never wait for each other nor take the same delivery.
+// Transactions run at READ COMMITTED. Claim and ClaimBatch select the next
+// due deliveries with FOR UPDATE SKIP LOCKED, so concurrent claimers, in
+// this process or on other servers, never wait for each other nor take the
+// same delivery.
 // A message's status is derived (msgbox.DeriveStatus) from all its
 // deliveries and stored with it; to compute it from states nobody is
 // changing, every transaction that changes a delivery's state holds its
@@ -29,21 +30,23 @@
 //
 // Round trips are what a remote database costs, so statements travel in
 // pipelines (pgx batches): a transaction's BEGIN goes with its first batch
-// of reads and its COMMIT with its batch of writes. Finish, Route and Get
-// take two round trips or fewer, and so does Claim, plus a probe of one
-// round trip when the box's last Claim found nothing (all a Claim costs
-// when nothing is due).
+// of reads and its COMMIT with its batch of writes. Finish, Route, Get and
+// a ReceiveRouted of a body of one chunk take two round trips or fewer, and
+// so do Claim and ClaimBatch (whatever their max), plus a probe of one round
+// trip when the box's last claim found nothing (all a claim costs when
+// nothing is due).
 //
 // # Bodies
 //
 // A body is stored in bytea rows of ChunkSize bytes. Receive holds one chunk
 // in memory, Body's reader one. A body of one chunk is stored with its
-// message in a single statement (one round trip). A larger one is stored in
-// one transaction that inserts the message row first, then the chunks as
-// they are read, then the size and checksum: PostgreSQL has no database-wide
-// write lock, so a long transaction blocks nobody, and a Receive that fails
-// (or a server killed mid-body) leaves nothing behind, with no staging area
-// to sweep. The price is a pool connection held while the body is read.
+// message in a single statement (one round trip; ReceiveRouted adds the
+// routing, in the same transaction). A larger one is stored in one
+// transaction that inserts the message row first, then the chunks as they
+// are read, then the size and checksum (and the routing, for
+// ReceiveRouted): PostgreSQL has no database-wide write lock, so a long
+// transaction blocks nobody, and a Receive that fails (or a server killed
+// mid-body) leaves nothing behind, with no staging area to sweep. The price is a pool connection held while the body is read.
 //
 // # Lost connections
 //
@@ -52,24 +55,27 @@
 // to Options.ReconnectTimeout when that is safe: reads, and transactions that
 // failed before their commit was sent (PostgreSQL rolled them back). When the
 // connection is lost during a commit, the outcome is unknown; the box then
-// looks for the effect (Receive: the message id it inserted; Claim: the
-// lease it took; Finish: the attempt it recorded; Route: the message routed)
-// and answers accordingly, and Renew and Recover, which are idempotent, run
-// again. Resume and Terminate report ErrCommitUncertain. The rows a
-// transaction cut off this way had locked stay locked until the server
-// notices the connection is gone, usually at once: a Claim meanwhile passes
-// such a delivery over, as it does one another claimer is taking. A Receive whose body is larger than a
-// chunk cannot be retried once the body has been read; it fails, the source
-// is not acknowledged and is received again later, and SourceKey
+// looks for the effect (Receive and ReceiveRouted: the message id it
+// inserted, stored with its routing or not at all; Claim and ClaimBatch:
+// the leases it took; Finish: the attempt it recorded; Route: the message
+// routed) and answers accordingly. Renew and Recover run again: renewing
+// twice is renewing, and a Recover that did commit left nothing in progress
+// for the second run to count again. Resume and Terminate report
+// ErrCommitUncertain. The rows a transaction cut off this way had locked
+// stay locked until the server notices the connection is gone, usually at
+// once: a claim meanwhile passes such a delivery over, as it does one
+// another claimer is taking. A Receive whose body is larger than a chunk
+// cannot be retried once the body has been read; it fails, the source is
+// not acknowledged and is received again later, and SourceKey
 // de-duplication makes that safe for file sources.
 //
 // # Notifications
 //
-// Route, Resume, Recover and a Finish that schedules a retry send
-// pg_notify('bizpipe_deliveries', port) with the transaction. Subscribe and
-// Wait listen on a dedicated connection, opened when first needed and
-// re-established with backoff (100ms to 5s) when lost, so that idle servers
-// wake for new work instead of polling tightly.
+// Route, ReceiveRouted, Resume, Recover and a Finish that schedules a retry
+// send pg_notify('bizpipe_deliveries', port) with the transaction.
+// Subscribe and Wait listen on a dedicated connection, opened when first
+// needed and re-established with backoff (100ms to 5s) when lost, so that
+// idle servers wake for new work instead of polling tightly.
 //
 // # Secrets
 //
@@ -173,7 +179,11 @@ type Box struct {
 	closeOnce sync.Once
 }
 
-var _ msgbox.Box = (*Box)(nil)
+var (
+	_ msgbox.Box             = (*Box)(nil)
+	_ msgbox.RoutingReceiver = (*Box)(nil)
+	_ msgbox.BatchClaimer    = (*Box)(nil)
+)
 
 // Open connects to the database at url (a PostgreSQL URL or key=value
 // connection string, as pgx accepts) and, unless opts.NoMigrate, creates or

@@ -29,7 +29,23 @@ import (
 // place, and the returned Message says so; SourceKey is compared byte for
 // byte.
 func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	msg, dup, err := b.receive(ctx, in, body)
+	return b.ReceiveRouted(ctx, in, body, nil)
+}
+
+// ReceiveRouted stores a new message as Receive does and, when route is not
+// nil, routes it as Route does, with route's answer, in the same
+// transaction (see msgbox.RoutingReceiver): no window in which a crash
+// leaves the message unrouted, and one round trip fewer than Receive and
+// Route. The routing's notification goes with the commit. A duplicate is
+// returned as it is stored, without calling route. route runs inside the
+// transaction, once per try: a try lost to a dropped connection calls it
+// again.
+//
+// A body of one chunk then takes a transaction of two round trips (the
+// insert, whose received_at route sees, then the routing and the COMMIT)
+// instead of Receive's single statement.
+func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
+	msg, dup, err := b.receive(ctx, in, body, route)
 	if err != nil {
 		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
 	}
@@ -63,6 +79,22 @@ func (b *Box) bySourceKey(ctx context.Context, key []byte) (*msgbox.Message, err
 	err := b.retry(ctx, func(ctx context.Context) error {
 		var err error
 		m, err = scanMessage(b.pool.QueryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE source_key = $1", key))
+		if errors.Is(err, pgx.ErrNoRows) {
+			m, err = nil, nil
+		}
+		return err
+	})
+	return m, err
+}
+
+// stored returns message id as it is stored, or nil when it is not: after
+// a commit whose acknowledgement was lost, what a routed Receive returns
+// (its status included).
+func (b *Box) stored(ctx context.Context, id string) (*msgbox.Message, error) {
+	var m *msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = scanMessage(b.pool.QueryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = $1", id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			m, err = nil, nil
 		}
@@ -111,7 +143,7 @@ const insertFirst = `INSERT INTO messages (id, receive_location, file_name, cont
 	ON CONFLICT (source_key) DO NOTHING
 	RETURNING seq`
 
-func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	var key []byte // NULL: no de-duplication
 	if in.SourceKey != "" {
 		key = []byte(in.SourceKey)
@@ -158,6 +190,10 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 	sum.Write(buf[:n])
 	msg.Size = int64(n)
 
+	if last && route != nil {
+		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n],
+			fmt.Sprintf("%s (%d bytes)", detail, msg.Size), route)
+	}
 	if last {
 		// The whole body is in buf: the statement can run again after a
 		// lost connection, so it is retried like a read.
@@ -215,6 +251,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 	dup := false
 	err = b.retryWhile(ctx, func() bool { return !consumed }, func(ctx context.Context) error {
 		dup = false
+		msg.Status, msg.Reason = msgbox.StatusReceived, "" // a retry routes afresh
 		err := b.withTx(ctx, func(tx pgx.Tx) error {
 			var seq int64
 			err := tx.QueryRow(ctx, insertFirst, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
@@ -255,12 +292,30 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 				return fmt.Errorf("storing message: %w", err)
 			}
 			msg.ReceivedAt = ts(at)
+			if route == nil {
+				return nil
+			}
+			// Routed at the time it was stored: the message row is
+			// this transaction's, so no one else can lock or route it.
+			batch = &pgx.Batch{}
+			if err := routeNew(batch, &msg, route, msg.ReceivedAt); err != nil {
+				return err
+			}
+			if err := sendBatch(ctx, tx, batch); err != nil {
+				return fmt.Errorf("routing message: %w", err)
+			}
 			return nil
 		})
 		if isUncertain(err) {
-			at, found, lookErr := b.storedAt(ctx, msg.ID)
-			if lookErr == nil && found {
-				msg.ReceivedAt = at
+			// Stored (and routed, with route) or not at all: the id it
+			// inserted says which.
+			m, lookErr := b.stored(ctx, msg.ID)
+			if lookErr == nil && m != nil {
+				if route != nil {
+					msg = *m // as routed, its status included
+				} else {
+					msg.ReceivedAt = m.ReceivedAt
+				}
 				return nil
 			}
 			if lookErr == nil && !consumed {
@@ -297,6 +352,111 @@ func (b *Box) duplicate(ctx context.Context, key []byte) (msgbox.Message, bool, 
 		return msgbox.Message{}, false, errors.New("source key conflict, but no message holds the key")
 	}
 	return *m, true, nil
+}
+
+// receiveOneRouted stores msg, whose body fits in one chunk (data), and
+// routes it by route in one transaction: the insert first (insertOne), then,
+// for a new message, route's answer with the COMMIT. A duplicate SourceKey
+// commits nothing and returns the stored message without calling route.
+//
+// A try whose connection is lost before the COMMIT was sent is retried, and
+// calls route again; one lost during the COMMIT looks for the message id
+// it inserted, which is stored with its routing or not at all.
+func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []byte, props string, sum, data []byte,
+	detail string, route msgbox.Router) (msgbox.Message, bool, error) {
+	inserted := false
+	var out msgbox.Message
+	// found looks for the message a try may have committed.
+	found := func(ctx context.Context) (bool, error) {
+		m, err := b.stored(ctx, msg.ID)
+		if m != nil {
+			out, inserted = *m, true
+		}
+		return m != nil, err
+	}
+	err := b.retry(ctx, func(ctx context.Context) error {
+		inserted = false
+		try := msg
+		isNew := false
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var at time.Time
+			batch := &pgx.Batch{}
+			batch.Queue(insertOne, try.ID, try.ReceiveLocation, try.FileName, try.ContentType, props, key, try.Size,
+				sum, data, detail).QueryRow(func(r pgx.Row) error {
+				err := r.Scan(&at)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil // SourceKey stored meanwhile
+				}
+				isNew = err == nil
+				return err
+			})
+			if err := t.send(ctx, batch); err != nil {
+				return nil, err
+			}
+			if !isNew {
+				return nil, nil
+			}
+			// Routed at the time it was stored: the message row is this
+			// transaction's, so no one else can lock or route it.
+			try.ReceivedAt = ts(at)
+			batch = &pgx.Batch{}
+			if err := routeNew(batch, &try, route, try.ReceivedAt); err != nil {
+				return nil, err
+			}
+			return batch, nil
+		})
+		switch {
+		case err == nil:
+			if isNew {
+				out, inserted = try, true
+			}
+			return nil
+		case isDuplicateID(err):
+			// A retry, and the try whose answer was lost did commit after
+			// all (its server side outlived the connection): the id is
+			// ours, stored and routed.
+			if ok, lookErr := found(ctx); lookErr != nil || !ok {
+				return err
+			}
+			return nil
+		case isUncertain(err):
+			ok, lookErr := found(ctx)
+			if lookErr != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+			return lostConn(err) // not stored: retryable
+		}
+		return err
+	})
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	if !inserted {
+		return b.duplicate(ctx, key)
+	}
+	return out, false, nil
+}
+
+// routeNew calls route for msg, which the transaction has just stored, and
+// queues on batch the writes that route it as Route does (queueRouting) and
+// store its status; msg's Status and Reason are set to match.
+func routeNew(batch *pgx.Batch, msg *msgbox.Message, route msgbox.Router, now time.Time) error {
+	ports, reason := route(*msg)
+	uniq, err := uniquePorts(ports)
+	if err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	msg.Reason = queueRouting(batch, msg.ID, uniq, reason, now)
+	states := make([]msgbox.DeliveryState, len(uniq))
+	for i := range states {
+		states[i] = msgbox.DeliveryPending
+	}
+	msg.Status = msgbox.DeriveStatus(true, false, states)
+	batch.Queue(`UPDATE messages SET status = $2 WHERE id = $1`, msg.ID, string(msg.Status))
+	return nil
 }
 
 // isDuplicateID reports whether err is the violation of the message id's

@@ -446,8 +446,11 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 }
 
 // Recover returns every delivery owner (or one of its workers, "owner/...")
-// holds in progress, live lease or not, to the pool as pending and due now, without counting an attempt (see
-// msgbox.Box). It returns how many it returned.
+// holds in progress, live lease or not, to the pool as pending and due now
+// (see msgbox.Box). Each interrupted attempt is recorded and counted as the
+// takeover of an expired lease is in claimTx (msgbox.InterruptedError): a
+// message that kills the process at every try still runs out of retries.
+// It returns how many deliveries it returned.
 func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	if owner == "" {
 		return 0, b.wrap(errors.New("owner is required"), "recover")
@@ -456,37 +459,60 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		n = 0 // a rerun starts afresh (writeFunc)
 		now := b.clock()
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, due_at = ?,
-			lease_owner = '', lease_until = NULL, claimed_at = NULL
-			WHERE state = ? AND (lease_owner = ? OR substr(lease_owner, 1, ?) = ?) RETURNING message_id, port`,
-			string(msgbox.DeliveryPending), toDB(now), toDB(now), string(msgbox.DeliveryInProgress), owner,
-			len(owner)+1, owner+"/")
+		type held struct {
+			id          int64
+			msgID, port string
+			attempts    int
+			leaseOwner  string
+			claimedAt   sql.NullInt64
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at
+			FROM deliveries WHERE state = ? AND (lease_owner = ? OR substr(lease_owner, 1, ?) = ?) ORDER BY id`,
+			string(msgbox.DeliveryInProgress), owner, len(owner)+1, owner+"/")
 		if err != nil {
 			return err
 		}
-		type recovered struct{ msgID, port string }
-		var got []recovered
+		var got []held
 		for rows.Next() {
-			var r recovered
-			if err := rows.Scan(&r.msgID, &r.port); err != nil {
+			var h held
+			if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts, &h.leaseOwner, &h.claimedAt); err != nil {
 				rows.Close()
 				return err
 			}
-			got = append(got, r)
+			got = append(got, h)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		refreshed := map[string]bool{}
-		for _, r := range got {
-			if err := addEvent(ctx, tx, r.msgID, now, r.port, string(msgbox.DeliveryPending),
-				"recovered from "+owner+" at its restart: due again, attempt not counted"); err != nil {
+		for _, h := range got {
+			// The attempt is the lease owner's (the worker), as in claimTx's
+			// takeover; it ended now, when its end became known.
+			h.attempts++
+			lastErr := msgbox.InterruptedError(h.leaseOwner)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+				(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, h.id, h.msgID, h.port, h.attempts, h.leaseOwner,
+				toDB(nullTime(h.claimedAt)), toDB(now), string(msgbox.DeliveryRetrying), lastErr); err != nil {
+				return fmt.Errorf("recording interrupted attempt: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+				due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
+				string(msgbox.DeliveryPending), h.attempts, toDB(now), toDB(now), lastErr, h.id); err != nil {
+				return fmt.Errorf("returning delivery %d to the pool: %w", h.id, err)
+			}
+			if err := addEvent(ctx, tx, h.msgID, now, h.port, string(msgbox.DeliveryPending),
+				fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", h.attempts, lastErr,
+					owner)); err != nil {
 				return err
 			}
-			if !refreshed[r.msgID] {
-				refreshed[r.msgID] = true
-				if err := refreshStatus(ctx, tx, r.msgID); err != nil {
+		}
+		// Once every delivery is updated: a message may have several.
+		refreshed := map[string]bool{}
+		for _, h := range got {
+			if !refreshed[h.msgID] {
+				refreshed[h.msgID] = true
+				if err := refreshStatus(ctx, tx, h.msgID); err != nil {
 					return err
 				}
 			}
