@@ -265,6 +265,12 @@ type Box interface {
 	// delivered.
 	Terminate(ctx context.Context, id string) error
 
+	// ID identifies the store, the same for every process that opens it and
+	// different for every other box. Transports name what they stage
+	// outside the box with it, so that two boxes delivering into one
+	// directory never take each other's staged files for their own
+	// (delivery ids are unique only within a box).
+	ID() string
 	// Close releases the box's resources.
 	Close() error
 }

@@ -117,6 +117,7 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 		pt.sender, err = send.NewFile(send.FileOptions{
 			Dir:       p.Transport.File.Path.V,
 			Overwrite: p.Transport.File.CopyMode.V == "overwrite",
+			Namespace: r.opts.Box.ID(),
 		})
 	case p.Transport.HTTP != nil:
 		o := send.HTTPOptions{Timeout: p.Transport.HTTP.Timeout.V}

@@ -66,7 +66,10 @@ var ErrFileExists = errors.New("file already exists with different content")
 // placement with os.SameFile instead of mistaking it for a conflict. Delivery
 // ids are unique across every server sharing the box, so the reserved names
 // of two deliveries never collide even when several servers or ports share
-// one directory.
+// one directory; with FileOptions.Namespace set to the box's identity the
+// names are .bizpipe-N-D.partial and so on, and the deliveries of two boxes
+// (two servers each with an embedded box, writing to one share) do not
+// collide either.
 //
 // One window remains, inherent to handing files to another program: if the
 // process dies after step 3 but before the box records the delivery, and
@@ -86,6 +89,9 @@ var ErrFileExists = errors.New("file already exists with different content")
 type File struct {
 	dir       string
 	overwrite bool
+	// prefix starts this transport's reserved names: ".bizpipe-", plus the
+	// namespace and "-" when there is one.
+	prefix string
 	// dirs shares directory syncs among concurrent deliveries.
 	dirs *dirsync.Group
 }
@@ -99,7 +105,14 @@ func NewFile(o FileOptions) (*File, error) {
 	if o.Dir == "" {
 		return nil, errors.New("send: file transport: no output directory")
 	}
-	return &File{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, dirs: &dirsync.Group{}}, nil
+	prefix := reservedPrefix
+	if o.Namespace != "" {
+		if len(o.Namespace) > 32 || strings.Trim(o.Namespace, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			return nil, fmt.Errorf("send: file transport: invalid namespace %q: lower-case letters and digits, at most 32", o.Namespace)
+		}
+		prefix += o.Namespace + "-"
+	}
+	return &File{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, prefix: prefix, dirs: &dirsync.Group{}}, nil
 }
 
 // CheckFileName reports whether name is usable as a delivered file's name:
@@ -255,7 +268,7 @@ func (f *File) Staged() ([]int64, error) {
 	}
 	var ids []int64
 	for _, e := range entries {
-		if id, suffix, ok := parseReserved(e.Name()); ok && suffix == suffixStaged {
+		if id, suffix, ok := f.parseReserved(e.Name()); ok && suffix == suffixStaged {
 			ids = append(ids, id)
 		}
 	}
@@ -279,7 +292,7 @@ func (f *File) SweepStale(olderThan time.Duration) (removed int, err error) {
 	cutoff := time.Now().Add(-olderThan)
 	var errs []error
 	for _, e := range entries {
-		_, suffix, ok := parseReserved(e.Name())
+		_, suffix, ok := f.parseReserved(e.Name())
 		if !ok || (suffix != suffixPartial && suffix != suffixPlacing) || !e.Type().IsRegular() {
 			continue
 		}
@@ -455,16 +468,18 @@ func (f *File) stagedExists(d Delivery, staged string) (bool, error) {
 }
 
 func (f *File) reserved(id int64, suffix string) string {
-	return filepath.Join(f.dir, reservedPrefix+strconv.FormatInt(id, 10)+suffix)
+	return filepath.Join(f.dir, f.prefix+strconv.FormatInt(id, 10)+suffix)
 }
 
 func (f *File) errorf(d Delivery, format string, args ...any) error {
 	return fmt.Errorf("send port %q: "+format, append([]any{d.Port}, args...)...)
 }
 
-// parseReserved splits a reserved name into delivery id and suffix.
-func parseReserved(name string) (id int64, suffix string, ok bool) {
-	rest, found := strings.CutPrefix(name, reservedPrefix)
+// parseReserved splits one of this transport's reserved names into
+// delivery id and suffix; ok is false for any other name, including the
+// reserved names of another namespace.
+func (f *File) parseReserved(name string) (id int64, suffix string, ok bool) {
+	rest, found := strings.CutPrefix(name, f.prefix)
 	if !found {
 		return 0, "", false
 	}

@@ -663,3 +663,58 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 		assertContent(t, filepath.Join(dir, name), []byte(name))
 	}
 }
+
+// TestFileNamespaces: two boxes (namespaces) delivering into one directory
+// with the same delivery id never see each other's reserved files: a Redo
+// in one does not complete with the other's staged copy, Staged lists only
+// its own, and Cleanup removes only its own.
+func TestFileNamespaces(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open := func(ns string) *File {
+		f, err := NewFile(FileOptions{Dir: dir, Namespace: ns})
+		if err != nil {
+			t.Fatalf("NewFile(%q): %v", ns, err)
+		}
+		return f
+	}
+	a, b := open("0a1b2c3d4e5f6071"), open("ffee0011ddcc2233")
+	ctx := context.Background()
+	if err := a.Send(ctx, fileDelivery(5, "from-a.eml"), Payload{Data: []byte("a's payload")}); err != nil {
+		t.Fatal(err)
+	}
+	done, err := b.Redo(ctx, fileDelivery(5, "from-b.eml"))
+	if err != nil || done {
+		t.Fatalf("b.Redo of its delivery 5 = %v, %v; want not done: the staged copy is a's", done, err)
+	}
+	if ids, err := b.Staged(); err != nil || len(ids) != 0 {
+		t.Errorf("b.Staged = %v, %v; want none", ids, err)
+	}
+	if ids, err := a.Staged(); err != nil || !slices.Equal(ids, []int64{5}) {
+		t.Errorf("a.Staged = %v, %v; want [5]", ids, err)
+	}
+	if err := b.Send(ctx, fileDelivery(5, "from-b.eml"), Payload{Data: []byte("b's payload")}); err != nil {
+		t.Fatal(err)
+	}
+	assertContent(t, filepath.Join(dir, "from-a.eml"), []byte("a's payload"))
+	assertContent(t, filepath.Join(dir, "from-b.eml"), []byte("b's payload"))
+	if err := b.Cleanup(fileDelivery(5, "from-b.eml")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".bizpipe-0a1b2c3d4e5f6071-5.staged", "from-a.eml", "from-b.eml"}
+	if got := listDir(t, dir); !slices.Equal(got, want) {
+		t.Errorf("after b's cleanup: %q, want %q (a's staged copy kept)", got, want)
+	}
+	// A transport without a namespace takes neither for its own.
+	plain := open("")
+	if ids, err := plain.Staged(); err != nil || len(ids) != 0 {
+		t.Errorf("Staged without a namespace = %v, %v; want none", ids, err)
+	}
+	for _, bad := range []string{"UPPER", "with-dash", "dot.ted", strings.Repeat("a", 33)} {
+		if _, err := NewFile(FileOptions{Dir: dir, Namespace: bad}); err == nil {
+			t.Errorf("NewFile with namespace %q: no error", bad)
+		}
+	}
+}

@@ -74,6 +74,12 @@ type Stager interface {
 type FileOptions struct {
 	Dir       string // output directory
 	Overwrite bool   // copy_mode = "overwrite"; default create_new
+	// Namespace, when set, is part of every reserved name the transport
+	// uses (.bizpipe-NAMESPACE-ID.staged): the message box's identity
+	// (msgbox.Box.ID), because delivery ids are unique only within one
+	// box, and two boxes may deliver into one directory. Lower-case
+	// letters and digits, at most 32.
+	Namespace string
 }
 
 // HTTPOptions configures an HTTP transport (send_port transport "http").

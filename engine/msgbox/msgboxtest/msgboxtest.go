@@ -90,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"List", testList},
 		{"NotFound", testNotFound},
 		{"Message", testMessage},
+		{"ID", testID},
 		{"Resume", testResume},
 		{"ResumeRoutingFailure", testResumeRoutingFailure},
 		{"Terminate", testTerminate},
@@ -99,6 +100,11 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 	}
 	// The optional interfaces' tests, for a box that implements them.
 	probe := open(t)
+	if other := open(t); other.ID() == probe.ID() {
+		t.Errorf("two new boxes have the same ID %q: their staged files would collide", probe.ID())
+	} else {
+		other.Close()
+	}
 	tests = append(tests, optionalTests(probe)...)
 	probe.Close()
 	for _, tc := range tests {
@@ -1238,6 +1244,22 @@ func testNotFound(t *testing.T, b msgbox.Box) {
 		wantErr(t, fmt.Sprintf("Route(%q)", id), b.Route(ctx, id, []string{"a"}, ""), msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Resume(%q)", id), b.Resume(ctx, id), msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Terminate(%q)", id), b.Terminate(ctx, id), msgbox.ErrNotFound)
+	}
+}
+
+// testID: a box has a non-empty identity that does not change; a second
+// box (open returns a new, empty one) has another.
+func testID(t *testing.T, b msgbox.Box) {
+	id := b.ID()
+	if id == "" || b.ID() != id {
+		t.Fatalf("ID = %q then %q, want one non-empty identity", id, b.ID())
+	}
+	if strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") != "" || len(id) > 32 {
+		t.Errorf("ID %q: want lower-case letters and digits, at most 32 (it names files)", id)
+	}
+	receive(t, b, inc("x"), "x")
+	if b.ID() != id {
+		t.Errorf("ID changed to %q after a write", b.ID())
 	}
 }
 

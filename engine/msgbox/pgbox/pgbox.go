@@ -163,6 +163,7 @@ type Box struct {
 	pool     *pgxpool.Pool
 	connCfg  *pgx.ConnConfig // for the listener's own connection
 	name     string          // user@host:port/database, for messages
+	id       string          // the box's identity (box_identity), once migrated
 	secrets  []string        // masked in every error
 	retryFor time.Duration
 
@@ -231,12 +232,21 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 	} else {
 		err = b.retry(ctx, b.migrate)
 	}
+	if err == nil && !opts.NoMigrate {
+		err = b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, "SELECT id FROM box_identity").Scan(&b.id)
+		})
+	}
 	if err != nil {
 		pool.Close()
 		return nil, b.wrap(err, "open")
 	}
 	return b, nil
 }
+
+// ID returns the box's identity (see msgbox.Box); "" for a box opened with
+// Options.NoMigrate, which reads only the schema version.
+func (b *Box) ID() string { return b.id }
 
 // describe names the database without secrets: user@host:port/database.
 func describe(c *pgx.ConnConfig) string {

@@ -121,6 +121,11 @@ func TestOpenConcurrentMigrations(t *testing.T) {
 		if have, want, err := b.CheckSchema(t.Context()); err != nil || have != want || want != SchemaVersion() {
 			t.Errorf("server %d: CheckSchema = %d, %d, %v", i, have, want, err)
 		}
+		// One database, one box: the servers share its identity, so that
+		// one finishes what another staged.
+		if b.ID() == "" || b.ID() != boxes[0].ID() {
+			t.Errorf("server %d: ID %q, server 0: %q; want one shared identity", i, b.ID(), boxes[0].ID())
+		}
 	}
 }
 

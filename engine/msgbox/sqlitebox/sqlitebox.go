@@ -107,6 +107,7 @@ type Box struct {
 	path     string
 	db       *sql.DB
 	readOnly bool
+	id       string // the box's identity (box_identity)
 	// stmts and q run statements prepared once (see stmtCache).
 	stmts *stmtCache
 	q     cachedDB
@@ -221,8 +222,15 @@ func Open(path string, opts Options) (*Box, error) {
 		b.Close() // stops the writer and closes db; the init error is the one to report
 		return fail(err)
 	}
+	if err := b.db.QueryRowContext(ctx, "SELECT id FROM box_identity").Scan(&b.id); err != nil {
+		b.Close()
+		return fail(fmt.Errorf("reading the box identity: %w", err))
+	}
 	return b, nil
 }
+
+// ID returns the box's identity (see msgbox.Box).
+func (b *Box) ID() string { return b.id }
 
 // createFile creates path with mode 0600 if it does not exist. SQLite would
 // create it 0644; it gives the -wal and -shm files the database file's mode,

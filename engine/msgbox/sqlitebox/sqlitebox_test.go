@@ -599,3 +599,28 @@ func TestErrorsNameTheFile(t *testing.T) {
 		t.Errorf("Open under a regular file: %v", err)
 	}
 }
+
+// TestIDSurvivesReopen: the identity is the file's, not the process's:
+// every Box opened on the file (run, messages, a restart) has the same one.
+func TestIDSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "box.db")
+	b1, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := b1.ID()
+	b1.Close()
+	b2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if id == "" || b2.ID() != id || ro.ID() != id {
+		t.Errorf("IDs %q, %q (reopened), %q (read-only); want one non-empty identity", id, b2.ID(), ro.ID())
+	}
+}

@@ -1,0 +1,9 @@
+-- The box's identity: random, made once when the box is created. Transports
+-- name what they stage outside the box with it (send.FileOptions.Namespace),
+-- so that two boxes writing into one directory never take each other's
+-- staged files for their own; every server sharing this database shares it.
+CREATE TABLE box_identity (
+    id TEXT NOT NULL
+);
+
+INSERT INTO box_identity (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 16));
