@@ -245,6 +245,11 @@ type Box interface {
 	// never held in memory whole by the box.
 	Body(ctx context.Context, id string) (io.ReadCloser, error)
 
+	// DeliveryStates returns the states of the deliveries with the given
+	// ids; ids that do not exist are absent from the map. A runner uses it
+	// at start to tell which of the copies its transports staged belong to
+	// deliveries already recorded as done.
+	DeliveryStates(ctx context.Context, ids []int64) (map[int64]DeliveryState, error)
 	// Message returns a message's metadata alone: what a delivery attempt
 	// needs, without Get's deliveries, attempts and history.
 	// ErrNotFound when there is no such message.

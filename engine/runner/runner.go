@@ -25,6 +25,7 @@ import (
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 	"github.com/bizpipe/bizpipe/engine/pipeline"
 	"github.com/bizpipe/bizpipe/engine/rules"
+	"github.com/bizpipe/bizpipe/engine/send"
 )
 
 // Options configures a Runner.
@@ -259,7 +260,61 @@ func (r *Runner) recover(ctx context.Context) error {
 	if n > 0 {
 		r.log.Info("recovered deliveries interrupted by the previous stop", "count", n)
 	}
+	r.sweepStaged(ctx)
 	return r.routeUnrouted(ctx)
+}
+
+// sweepStaged removes the staged copies a crash left behind after the box
+// had recorded their deliveries as done (between Finish and Cleanup), and
+// old leftovers of interrupted attempts. Copies of deliveries not done stay:
+// Redo finishes those. Problems are logged, not fatal: a leftover is
+// harmless, and a missing output directory is reported by its deliveries.
+func (r *Runner) sweepStaged(ctx context.Context) {
+	for _, name := range r.portList {
+		st, ok := r.ports[name].sender.(send.Stager)
+		if !ok {
+			continue
+		}
+		log := r.log.With("send_port", name)
+		if sw, ok := st.(interface {
+			SweepStale(olderThan time.Duration) (int, error)
+		}); ok {
+			// Never the only copy of anything; the age spares attempts
+			// in flight on other servers sharing the directory.
+			if n, err := sw.SweepStale(2 * r.opts.Lease); err != nil {
+				log.Warn("removing leftovers of interrupted attempts failed", "error", err)
+			} else if n > 0 {
+				log.Info("removed leftovers of interrupted attempts", "count", n)
+			}
+		}
+		ids, err := st.Staged()
+		if err != nil {
+			log.Warn("listing staged copies failed", "error", err)
+			continue
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		states, err := r.opts.Box.DeliveryStates(ctx, ids)
+		if err != nil {
+			log.Warn("looking up the deliveries of staged copies failed", "error", err)
+			continue
+		}
+		removed := 0
+		for _, id := range ids {
+			switch states[id] {
+			case msgbox.DeliveryDelivered, msgbox.DeliveryTerminated:
+				if err := st.Cleanup(send.Delivery{ID: id, Port: name}); err != nil {
+					log.Warn("removing a staged copy failed", "delivery", id, "error", err)
+					continue
+				}
+				removed++
+			}
+		}
+		if removed > 0 {
+			log.Info("removed staged copies of deliveries recorded before the previous stop", "count", removed)
+		}
+	}
 }
 
 // countWaiting counts this server's deliveries waiting for a retry.

@@ -608,3 +608,99 @@ send_port "files" {
 		})
 	}
 }
+
+// TestStartupSweepsStagedCopies: at start the runner removes staged copies
+// of deliveries the box recorded as done (a crash between Finish and
+// Cleanup leaves them), finishes a pending delivery from its staged copy
+// without encoding again, and removes old leftovers of interrupted attempts.
+func TestStartupSweepsStagedCopies(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.properties.partner == "fabrikam"
+  transport "file" {
+    path      = "out"
+    file_name = "${message.file_name}.p7m"
+  }
+}
+`, nil)
+	put(t, dir, "a.edi", binaryBody(100))
+	r, box := startWith(t, dir, func(o *runner.Options) { o.Lease = time.Minute })
+	ctx := context.Background()
+	if sum, err := r.RunOnce(ctx); err != nil || sum.Delivered != 1 {
+		t.Fatalf("first run: %+v, %v", sum, err)
+	}
+	msgs, err := box.List(ctx, msgbox.Filter{})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("List = %v, %v", msgs, err)
+	}
+	detail, err := box.Get(ctx, msgs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	reserved := func(id int64, suffix string) string {
+		return filepath.Join(out, fmt.Sprintf(".bizpipe-%s-%d%s", box.ID(), id, suffix))
+	}
+	finalA := filepath.Join(out, "a.edi.p7m")
+	wantA, err := os.ReadFile(finalA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The crash between Finish and Cleanup, replayed: the staged name back.
+	if err := os.Link(finalA, reserved(detail.Deliveries[0].ID, ".staged")); err != nil {
+		t.Fatal(err)
+	}
+	// A delivery staged but not recorded: routed, its copy staged.
+	in := msgbox.Incoming{ReceiveLocation: "in", FileName: "c.edi", ContentType: "application/edi-x12",
+		Properties: map[string]string{"partner": "fabrikam"}}
+	c, _, err := box.Receive(ctx, in, strings.NewReader("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Route(ctx, c.ID, []string{"fabrikam"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := box.Get(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := []byte("the payload an interrupted attempt staged")
+	if err := os.WriteFile(reserved(dc.Deliveries[0].ID, ".staged"), staged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An old leftover of an interrupted write.
+	partial := reserved(99, ".partial")
+	if err := os.WriteFile(partial, []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(partial, old, old); err != nil {
+		t.Fatal(err)
+	}
+
+	sum, err := r.RunOnce(ctx)
+	if err != nil || sum.Delivered != 1 {
+		t.Fatalf("second run: %+v, %v; want the staged delivery completed", sum, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(out, "c.edi.p7m")); err != nil || !bytes.Equal(got, staged) {
+		t.Errorf("c delivered as %q, %v; want the staged copy, not a new encoding", got, err)
+	}
+	if got, err := os.ReadFile(finalA); err != nil || !bytes.Equal(got, wantA) {
+		t.Errorf("a's delivered file changed: %v", err)
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"a.edi.p7m", "c.edi.p7m"}; fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("output directory %q, want %q: staged copies and leftovers removed", names, want)
+	}
+}

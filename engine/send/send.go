@@ -68,6 +68,11 @@ type Stager interface {
 	// Cleanup removes the staged copy of a delivery the box has recorded as
 	// delivered. It is best-effort: a leftover staged copy is harmless.
 	Cleanup(d Delivery) error
+	// Staged lists the ids of the deliveries with a staged copy: a crash
+	// between the box recording a delivery and Cleanup leaves one behind,
+	// which the runner removes at start once the box says the delivery is
+	// done.
+	Staged() ([]int64, error)
 }
 
 // FileOptions configures a file transport (send_port transport "file").

@@ -91,6 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"NotFound", testNotFound},
 		{"Message", testMessage},
 		{"ID", testID},
+		{"DeliveryStates", testDeliveryStates},
 		{"Resume", testResume},
 		{"ResumeRoutingFailure", testResumeRoutingFailure},
 		{"Terminate", testTerminate},
@@ -1244,6 +1245,26 @@ func testNotFound(t *testing.T, b msgbox.Box) {
 		wantErr(t, fmt.Sprintf("Route(%q)", id), b.Route(ctx, id, []string{"a"}, ""), msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Resume(%q)", id), b.Resume(ctx, id), msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Terminate(%q)", id), b.Terminate(ctx, id), msgbox.ErrNotFound)
+	}
+}
+
+// testDeliveryStates: the states of the deliveries asked for, as they
+// change; unknown ids are absent.
+func testDeliveryStates(t *testing.T, b msgbox.Box) {
+	m := routed(t, b, "s.xml", "fabrikam", "tailspin")
+	d := claim(t, b, "w1", longLease, "fabrikam")
+	finish(t, b, d, msgbox.Outcome{State: msgbox.DeliveryDelivered})
+	other := deliveryTo(t, b, m.ID, "tailspin")
+	got, err := b.DeliveryStates(t.Context(), []int64{d.ID, other.ID, 987654321})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]msgbox.DeliveryState{d.ID: msgbox.DeliveryDelivered, other.ID: msgbox.DeliveryPending}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("DeliveryStates = %v, want %v", got, want)
+	}
+	if got, err := b.DeliveryStates(t.Context(), nil); err != nil || len(got) != 0 {
+		t.Errorf("DeliveryStates(nil) = %v, %v; want empty", got, err)
 	}
 }
 

@@ -10,6 +10,36 @@ import (
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
+// DeliveryStates returns the states of the deliveries with ids (see
+// msgbox.Box).
+func (b *Box) DeliveryStates(ctx context.Context, ids []int64) (map[int64]msgbox.DeliveryState, error) {
+	var out map[int64]msgbox.DeliveryState
+	err := b.retry(ctx, func(ctx context.Context) error {
+		out = make(map[int64]msgbox.DeliveryState, len(ids))
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err := b.pool.Query(ctx, "SELECT id, state FROM deliveries WHERE id = ANY($1)", ids)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var st string
+			if err := rows.Scan(&id, &st); err != nil {
+				return err
+			}
+			out[id] = msgbox.DeliveryState(st)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, b.wrap(err, "delivery states")
+	}
+	return out, nil
+}
+
 // Message returns a message's metadata (see msgbox.Box).
 func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
 	if !msgbox.ValidID(id) {

@@ -3,11 +3,39 @@ package sqlitebox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
+
+// DeliveryStates returns the states of the deliveries with ids (see
+// msgbox.Box).
+func (b *Box) DeliveryStates(ctx context.Context, ids []int64) (map[int64]msgbox.DeliveryState, error) {
+	out := make(map[int64]msgbox.DeliveryState, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	js, err := json.Marshal(ids)
+	if err != nil {
+		return nil, b.wrap(err, "delivery states")
+	}
+	rows, err := b.q.QueryContext(ctx, "SELECT id, state FROM deliveries WHERE id IN (SELECT value FROM json_each(?))", string(js))
+	if err != nil {
+		return nil, b.wrap(err, "delivery states")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			return nil, b.wrap(err, "delivery states")
+		}
+		out[id] = msgbox.DeliveryState(st)
+	}
+	return out, b.wrap(rows.Err(), "delivery states")
+}
 
 // Message returns a message's metadata (see msgbox.Box).
 func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
