@@ -20,12 +20,15 @@ type Code string
 // other decode failures that have no code of their own are reported as
 // CodeInvalidValue or CodeSyntax.
 const (
-	CodeSyntax             Code = "BP1000" // HCL syntax error: the file cannot be parsed
-	CodeUndeclared         Code = "BP1001"
-	CodeDuplicate          Code = "BP1002"
-	CodeGroupCount         Code = "BP1003"
-	CodeInvalidValue       Code = "BP1004"
-	CodeFilter             Code = "BP1005"
+	CodeSyntax       Code = "BP1000" // HCL syntax error: the file cannot be parsed
+	CodeUndeclared   Code = "BP1001"
+	CodeDuplicate    Code = "BP1002"
+	CodeGroupCount   Code = "BP1003"
+	CodeInvalidValue Code = "BP1004"
+	CodeFilter       Code = "BP1005"
+	// CodeFilterLocation is bizpipe's addition: a filter compares
+	// message.receive_location with a name no receive location declares.
+	CodeFilterLocation     Code = "BP1006"
 	CodeStorePath          Code = "BP2001"
 	CodeStoreFile          Code = "BP2002"
 	CodeStorePassword      Code = "BP2003"

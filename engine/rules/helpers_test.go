@@ -454,6 +454,7 @@ type topo struct {
 	// PersonalPassword and OtherPassword are the stores' password
 	// expressions, when set.
 	PersonalPassword, OtherPassword string
+	Filter                          string // the port's filter expression, when set
 	Extra                           string // appended verbatim
 }
 
@@ -545,6 +546,9 @@ func (o topo) hcl() string {
 		line(`  encryption_certificate = "{{tp "partner"}}" # @enc`)
 	default:
 		line(`  encryption_certificate = %s # @enc`, o.Enc)
+	}
+	if o.Filter != "" {
+		line(`  filter = %s # @filter`, o.Filter)
 	}
 	line(`  transport "file" {`)
 	line(`    path = "out"`)

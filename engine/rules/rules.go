@@ -52,6 +52,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkPorts()
 	c.checkWeakAlgorithms()
 	c.checkUnused()
+	c.checkFilterLocations()
 
 	res := &Result{Stores: map[*model.CertificateStore]*certstore.Store{}}
 	for s, ls := range c.stores {

@@ -40,6 +40,13 @@ type ruleCase struct {
 
 // Inline configurations for topologies topo cannot express.
 const (
+	// ordersIn declares the receive location "orders_in".
+	ordersIn = `
+receive_location "orders_in" {
+  host = host.send_host
+  transport "file" { path = "in" }
+}
+`
 	// hostWithoutInstance: send_host has no instance block.
 	hostWithoutInstance = `
 group "contoso" {
@@ -680,6 +687,25 @@ host "spare" { # @spare_host
 				{diag.CodeUnused, warningSev, "spare_pipeline", `pipeline "spare"`, "", list(`Pipeline "spare"`)},
 				{diag.CodeUnused, warningSev, "spare_host", `host "spare"`, "", list(`Host "spare"`)},
 			},
+		},
+
+		// BP1006: a filter names a receive location nobody declares.
+		{
+			name: "BP1006 filter compares receive_location with undeclared names",
+			hcl: topo{Extra: ordersIn,
+				Filter: `message.receive_location == "orders_inn" || contains(["orders_in", "typo"], message.receive_location) || "other" != message.receive_location`,
+			}.hcl(),
+			want: []finding{
+				{diag.CodeFilterLocation, warningSev, "filter", `"orders_inn"`, "", list(`send port "fabrikam"`, `"orders_inn"`, `declared: "orders_in"`)},
+				{diag.CodeFilterLocation, warningSev, "filter", `"typo"`, "", list(`send port "fabrikam"`, `"typo"`)},
+				{diag.CodeFilterLocation, warningSev, "filter", `"other"`, "", list(`send port "fabrikam"`, `"other"`)},
+			},
+		},
+		{
+			name: "BP1006 pass: declared names, other attributes, computed names",
+			hcl: topo{Extra: ordersIn,
+				Filter: `(message.receive_location == "orders_in" && message.properties.partner == "orders_inn") || message.receive_location == var.thumbprint || message.receive_location == "${var.thumbprint}x"`,
+			}.hcl(),
 		},
 
 		// BP1004 (missing required): a signing pipeline needs the group's
