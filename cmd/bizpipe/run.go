@@ -126,6 +126,8 @@ func runRun(e *env, f runFlags, args []string) error {
 	// runtime notices the call blocks; with twice as many slots as CPUs
 	// the CPUs stay busy meanwhile (scripts/bench-run.sh: about 20% more
 	// messages per second on 2 cores). GOMAXPROCS in the environment wins.
+	// 16 workers per CPU: a worker mostly waits for syncs, and the memory
+	// budget, not the worker count, bounds what large messages take.
 	cpus := runtime.GOMAXPROCS(0) // the CPUs this process may use
 	if _, set := e.lookupEnv("GOMAXPROCS"); !set {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2 * cpus))
@@ -133,7 +135,7 @@ func runRun(e *env, f runFlags, args []string) error {
 	m := metrics.New()
 	r, err := runner.New(runner.Options{
 		Config: cfg, Checked: checked, Server: server, Host: f.host,
-		Box: box, Log: log, Metrics: m, Lease: f.lease, Workers: 8 * cpus,
+		Box: box, Log: log, Metrics: m, Lease: f.lease, Workers: 16 * cpus,
 	})
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
