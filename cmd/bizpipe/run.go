@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -131,6 +132,12 @@ func runRun(e *env, f runFlags, args []string) error {
 	cpus := runtime.GOMAXPROCS(0) // the CPUs this process may use
 	if _, set := e.lookupEnv("GOMAXPROCS"); !set {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2 * cpus))
+	}
+	// The heap is mostly short-lived message buffers: collecting at 1.5×
+	// the live heap instead of 2× takes a 100 MiB message's peak from
+	// ~850 to ~680 MiB RSS, for a few percent of CPU. GOGC wins.
+	if _, set := e.lookupEnv("GOGC"); !set {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
 	m := metrics.New()
 	r, err := runner.New(runner.Options{
