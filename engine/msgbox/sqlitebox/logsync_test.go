@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,5 +114,49 @@ func TestSyncWAL(t *testing.T) {
 		if err := syncWAL(p); err == nil {
 			t.Error("syncWAL of an unreadable log: no error")
 		}
+	}
+}
+
+// TestDuplicateWaitsForLogSync: a duplicate found by a read is answered
+// only once the log holding the original is synced: the caller deletes its
+// source on that answer.
+func TestDuplicateWaitsForLogSync(t *testing.T) {
+	b := openTemp(t, Options{})
+	entered := make(chan struct{}, 100)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the box's Close, which waits for the syncer
+	b.syncLog = func() error {
+		entered <- struct{}{}
+		<-release
+		return syncWAL(b.path + "-wal")
+	}
+	in := msgbox.Incoming{ReceiveLocation: "in", FileName: "a", ContentType: "text/plain", SourceKey: "in/a"}
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := b.Receive(context.Background(), in, strings.NewReader("a"))
+		first <- err
+	}()
+	<-entered // committed, its sync held
+	second := make(chan bool, 1)
+	go func() {
+		_, dup, err := b.Receive(context.Background(), in, strings.NewReader("a"))
+		if err != nil {
+			t.Error(err)
+		}
+		second <- dup
+	}()
+	select {
+	case <-second:
+		t.Fatal("the duplicate was answered before the original's log sync ended")
+	case <-time.After(100 * time.Millisecond):
+	}
+	free()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if dup := <-second; !dup {
+		t.Error("second Receive of the same source: dup = false")
 	}
 }

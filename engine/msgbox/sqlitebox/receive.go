@@ -52,12 +52,29 @@ func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Rea
 
 func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	// A duplicate is answered without reading body: the common case after
-	// a crash between the commit and the deletion of the source.
-	if m, err := existingSource(ctx, b.db, in.SourceKey); m != nil || err != nil {
+	// a crash between the commit and the deletion of the source. The
+	// answer comes from a write, though: a read may see a commit whose log
+	// is not synced yet (see withWrite), and the caller deletes the source
+	// on this answer, so it must wait for that sync like any write.
+	if m, err := existingSource(ctx, b.q, in.SourceKey); m != nil || err != nil {
 		if err != nil {
 			return msgbox.Message{}, false, err
 		}
-		return *m, true, nil
+		var msg msgbox.Message
+		var dup bool
+		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
+			m, err := existingSource(ctx, tx, in.SourceKey)
+			if m != nil {
+				msg, dup = *m, true
+			}
+			return err
+		})
+		if err == nil && !dup {
+			// Cannot happen: nothing deletes messages.
+			err = fmt.Errorf("message with source key %q vanished", in.SourceKey)
+		}
+		return msg, dup, err
 	}
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
