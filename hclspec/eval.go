@@ -64,57 +64,77 @@ func (d *decoder) decodeLocals(blocks []*hcl.Block) {
 			d.cfg.Locals = append(d.cfg.Locals, l)
 		}
 	}
-	values := map[string]cty.Value{}
-	done := map[string]bool{}
-	// Each pass evaluates the locals whose dependencies are done; no progress
-	// with locals left means a cycle.
-	for len(done) < len(d.cfg.Locals) {
-		progress := false
-		for _, l := range d.cfg.Locals {
-			if done[l.Name] || !d.localDepsDone(l, done) {
-				continue
-			}
-			done[l.Name] = true
-			progress = true
-			if !d.checkRefs(l.Expr, false) {
-				l.Value = cty.DynamicVal
-			} else {
-				val, ds := l.Expr.Value(d.ctxFor(l.DeclRange))
-				d.add(tagEval(ds)...)
-				if ds.HasErrors() {
-					val = cty.DynamicVal
-				}
-				l.Value = val
-			}
-			values[l.Name] = l.Value
-			d.root.Variables["local"] = cty.ObjectVal(values)
-		}
-		if !progress {
-			for _, l := range d.cfg.Locals {
-				if !done[l.Name] {
-					d.add(diag.Errorf(diag.CodeUndeclared, l.DeclRange, "Cycle in local values",
-						"Local value %q depends, directly or through other locals, on itself.", l.Name))
-					done[l.Name] = true
-					values[l.Name] = cty.DynamicVal
-				}
-			}
-			d.root.Variables["local"] = cty.ObjectVal(values)
-		}
-	}
+	d.evalLocals()
 }
 
-func (d *decoder) localDepsDone(l *model.Local, done map[string]bool) bool {
-	for _, tr := range l.Expr.Variables() {
-		if tr.RootName() != "local" || len(tr) < 2 {
-			continue
+// evalLocals evaluates the declared locals in dependency order (Kahn's
+// algorithm: linear in locals and references, where re-scanning them pass
+// after pass was quadratic). Each local is evaluated with only its own
+// dependencies in scope, so that no growing object of every value is
+// rebuilt per local. Locals left when nothing more can be evaluated are on
+// a cycle, or depend on one: BP1001.
+func (d *decoder) evalLocals() {
+	deps := make(map[*model.Local][]string, len(d.cfg.Locals))
+	dependents := map[string][]*model.Local{}
+	waiting := make(map[*model.Local]int, len(d.cfg.Locals))
+	var ready []*model.Local
+	for _, l := range d.cfg.Locals {
+		seen := map[string]bool{}
+		for _, tr := range l.Expr.Variables() {
+			if tr.RootName() != "local" || len(tr) < 2 {
+				continue
+			}
+			a, ok := tr[1].(hcl.TraverseAttr)
+			if !ok || seen[a.Name] {
+				continue
+			}
+			if _, declared := d.locals[a.Name]; !declared {
+				continue // checkRefs reports it
+			}
+			seen[a.Name] = true
+			deps[l] = append(deps[l], a.Name)
+			dependents[a.Name] = append(dependents[a.Name], l)
 		}
-		if a, ok := tr[1].(hcl.TraverseAttr); ok {
-			if _, declared := d.locals[a.Name]; declared && !done[a.Name] {
-				return false
+		waiting[l] = len(deps[l])
+		if waiting[l] == 0 {
+			ready = append(ready, l)
+		}
+	}
+	values := make(map[string]cty.Value, len(d.cfg.Locals))
+	for len(ready) > 0 {
+		l := ready[0]
+		ready = ready[1:]
+		l.Value = cty.DynamicVal
+		if d.checkRefs(l.Expr, false) {
+			scope := make(map[string]cty.Value, len(deps[l]))
+			for _, n := range deps[l] {
+				scope[n] = values[n]
+			}
+			ctx := d.ctxFor(l.DeclRange).NewChild()
+			ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(scope)}
+			val, ds := l.Expr.Value(ctx)
+			d.add(tagEval(ds)...)
+			if !ds.HasErrors() {
+				l.Value = val
+			}
+		}
+		values[l.Name] = l.Value
+		for _, dep := range dependents[l.Name] {
+			if waiting[dep]--; waiting[dep] == 0 {
+				ready = append(ready, dep)
 			}
 		}
 	}
-	return true
+	for _, l := range d.cfg.Locals {
+		if _, evaluated := values[l.Name]; evaluated {
+			continue
+		}
+		d.add(diag.Errorf(diag.CodeUndeclared, l.DeclRange, "Cycle in local values",
+			"Local value %q depends, directly or through other locals, on itself.", l.Name))
+		l.Value = cty.DynamicVal
+		values[l.Name] = l.Value
+	}
+	d.root.Variables["local"] = cty.ObjectVal(values)
 }
 
 func (d *decoder) ctxFor(r hcl.Range) *hcl.EvalContext {
