@@ -111,6 +111,16 @@ func ValidateOutcome(o Outcome) error {
 // given none.
 const DefaultRoutingFailure = "no send port subscribes to the message"
 
+// RoutingFailureReason is the Reason (and history entry) of a message
+// suspended as a routing failure with reason (DefaultRoutingFailure when
+// empty): "routing failure: ...", the words operators look for.
+func RoutingFailureReason(reason string) string {
+	if reason == "" {
+		reason = DefaultRoutingFailure
+	}
+	return "routing failure: " + reason
+}
+
 // SuspendedReason is the Reason of a message suspended because the delivery
 // to port failed for good with err.
 func SuspendedReason(port, err string) string {

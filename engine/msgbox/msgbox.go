@@ -194,8 +194,9 @@ type Box interface {
 	Receive(ctx context.Context, in Incoming, body io.Reader) (msg Message, dup bool, err error)
 
 	// Route records one pending delivery for each of ports. With no ports,
-	// the message is suspended as a routing failure with reason. Routing a
-	// message that is not in StatusReceived is ErrInvalidState.
+	// the message is suspended as a routing failure, its Reason (and
+	// history entry) RoutingFailureReason(reason). Routing a message that
+	// is not in StatusReceived is ErrInvalidState.
 	Route(ctx context.Context, id string, ports []string, reason string) error
 
 	// Unrouted returns up to limit messages still in StatusReceived, oldest

@@ -217,7 +217,7 @@ func (r *Runner) decide(msg msgbox.Message) *routing {
 		}
 	}
 	if len(rt.ports) == 0 {
-		rt.reason = "routing failure: no send port's filter matches the message"
+		rt.reason = "no send port's filter matches the message"
 		if len(problems) > 0 {
 			rt.reason += fmt.Sprintf(" (%d filter(s) could not be evaluated: %s)", len(problems), problems[0])
 		}

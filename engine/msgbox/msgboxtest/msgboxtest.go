@@ -14,8 +14,8 @@
 //     finds it), and nothing is stored.
 //   - Times are msgbox.Timestamp values (UTC, microseconds).
 //   - Properties read back nil when empty.
-//   - Route gives duplicate ports one delivery; a routing failure without a
-//     reason gets msgbox.DefaultRoutingFailure.
+//   - Route gives duplicate ports one delivery; a routing failure's Reason
+//     and history entry are msgbox.RoutingFailureReason of the reason given.
 //   - Claim serves the delivery due longest ago first, ties in the order the
 //     deliveries were made.
 //   - A lease held by owner means: the delivery is in progress and owner is
@@ -495,8 +495,8 @@ func testRoute(t *testing.T, b msgbox.Box) {
 
 func testRouteNoPorts(t *testing.T, b msgbox.Box) {
 	for _, tc := range []struct{ reason, want string }{
-		{"no send port filter matched receive_location=orders_in", "no send port filter matched receive_location=orders_in"},
-		{"", msgbox.DefaultRoutingFailure},
+		{"no send port filter matched receive_location=orders_in", "routing failure: no send port filter matched receive_location=orders_in"},
+		{"", "routing failure: " + msgbox.DefaultRoutingFailure},
 	} {
 		m := receive(t, b, inc("lonely.xml"), "body")
 		if err := b.Route(t.Context(), m.ID, nil, tc.reason); err != nil {
@@ -510,7 +510,7 @@ func testRouteNoPorts(t *testing.T, b msgbox.Box) {
 			t.Errorf("routing failure has deliveries %+v", d.Deliveries)
 		}
 		if len(d.History) != 2 || d.History[1].Status != string(msgbox.StatusSuspended) ||
-			!strings.Contains(d.History[1].Detail, tc.want) {
+			d.History[1].Detail != tc.want {
 			t.Errorf("history = %+v, want received then suspended naming the reason", d.History)
 		}
 	}

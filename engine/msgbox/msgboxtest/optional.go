@@ -94,9 +94,9 @@ func testReceiveRouted(t *testing.T, b msgbox.Box) {
 func testReceiveRoutedNoPorts(t *testing.T, b msgbox.Box) {
 	for _, reason := range []string{"no filter matched", ""} {
 		m, _, _ := receiveRouted(t, b, inc("r"+reason+".xml"), "<order/>", nil, reason)
-		want := reason
-		if want == "" {
-			want = msgbox.DefaultRoutingFailure
+		want := "routing failure: " + reason
+		if reason == "" {
+			want = "routing failure: " + msgbox.DefaultRoutingFailure
 		}
 		if m.Status != msgbox.StatusSuspended || m.Reason != want {
 			t.Errorf("returned status %q reason %q, want suspended with %q", m.Status, m.Reason, want)

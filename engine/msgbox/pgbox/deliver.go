@@ -200,17 +200,13 @@ func uniquePorts(ports []string) ([]string, error) {
 // queueRouting queues the writes that route unrouted message id: one
 // pending delivery per port of uniq (distinct, cleaned), due at now, with
 // their history and the notification of the ports; or, when uniq is
-// empty, the routing failure with reason (msgbox.DefaultRoutingFailure if
-// empty). It returns the reason recorded, "" when routed. The caller
+// empty, the routing failure with reason (msgbox.RoutingFailureReason). It returns the reason recorded, "" when routed. The caller
 // stores the derived status.
 func queueRouting(batch *pgx.Batch, id string, uniq []string, reason string, now time.Time) string {
 	if len(uniq) == 0 {
-		if reason == "" {
-			reason = msgbox.DefaultRoutingFailure
-		}
-		reason = cleanText(reason)
+		reason = cleanText(msgbox.RoutingFailureReason(reason))
 		batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, reason)
-		queueEvent(batch, id, now, "", string(msgbox.StatusSuspended), "routing failure: "+reason)
+		queueEvent(batch, id, now, "", string(msgbox.StatusSuspended), reason)
 		return reason
 	}
 	batch.Queue(`UPDATE messages SET routed = true WHERE id = $1`, id)

@@ -164,13 +164,11 @@ func uniquePorts(ports []string) ([]string, error) {
 // distinct ports uniq, or suspends it with reason when there are none.
 func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time) error {
 	if len(uniq) == 0 {
-		if reason == "" {
-			reason = msgbox.DefaultRoutingFailure
-		}
+		reason = msgbox.RoutingFailureReason(reason)
 		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", reason, id); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusSuspended), "routing failure: "+reason); err != nil {
+		if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusSuspended), reason); err != nil {
 			return err
 		}
 		return refreshStatus(ctx, tx, id)

@@ -1,7 +1,6 @@
 package sqlitebox
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -222,7 +221,7 @@ func routeNew(ctx context.Context, tx *cachedTx, msg *msgbox.Message, route msgb
 	}
 	msg.Status = msgbox.DeriveStatus(true, false, states)
 	if len(uniq) == 0 {
-		msg.Reason = cmp.Or(reason, msgbox.DefaultRoutingFailure)
+		msg.Reason = msgbox.RoutingFailureReason(reason)
 	}
 	return nil
 }
