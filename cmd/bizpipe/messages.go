@@ -19,17 +19,24 @@ import (
 )
 
 type messagesFlags struct {
-	dataDir string
-	status  string
-	format  string
-	limit   int
+	dataDir   string
+	status    string
+	format    string
+	limit     int
+	olderThan time.Duration
 }
+
+// minPurgeAge is the least --older-than purge accepts: a purged message's
+// source key is forgotten, so its source must be long gone (a claim that
+// reappears after a power failure is recognised only while its message
+// is kept).
+const minPurgeAge = time.Minute
 
 func newMessagesCmd(e *env) *cobra.Command {
 	var f messagesFlags
 	cmd := &cobra.Command{
 		Use:   "messages",
-		Short: "Inspect and operate the message box: list, show, resume, terminate",
+		Short: "Inspect and operate the message box: list, show, resume, terminate, purge",
 		Long: `Messages reads the message box: the one the configuration in PATH declares
 (message_box block), or the embedded one under --data-dir.`,
 	}
@@ -90,7 +97,35 @@ func newMessagesCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(list, show, resume, terminate)
+	purge := &cobra.Command{
+		Use:   "purge --older-than DURATION [PATH...]",
+		Short: "Delete delivered and terminated messages untouched for DURATION, with their bodies and history",
+		Long: `Purge deletes the messages that are delivered or terminated and whose history
+has had no entry for --older-than (e.g. 720h), with their bodies, deliveries,
+attempts and history. Nothing else is ever deleted: suspended, retrying and
+pending messages stay, however old. The engine itself deletes nothing, so run
+purge regularly (a timer or cron job) to bound the message box's size.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.olderThan < minPurgeAge {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--older-than %v: give at least %v (e.g. 720h for 30 days)", f.olderThan, minPurgeAge)}
+			}
+			return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
+				n, err := box.Purge(ctx, time.Now().Add(-f.olderThan))
+				if err != nil {
+					return err
+				}
+				if f.format == "json" {
+					return writeJSON(e.stdout, struct {
+						Purged int `json:"purged"`
+					}{n})
+				}
+				fmt.Fprintf(e.stdout, "purged %d message(s): delivered or terminated, untouched for %v\n", n, f.olderThan)
+				return nil
+			})
+		},
+	}
+	purge.Flags().DurationVar(&f.olderThan, "older-than", 0, "purge messages untouched for at least this `DURATION` (required, at least 1m)")
+	cmd.AddCommand(list, show, resume, terminate, purge)
 	return cmd
 }
 

@@ -271,6 +271,12 @@ type Box interface {
 	// delivered.
 	Terminate(ctx context.Context, id string) error
 
+	// Purge deletes the messages that are delivered or terminated and have
+	// had no activity (no history entry) since before, with their bodies,
+	// deliveries, attempts and history, and returns how many. Nothing else
+	// is ever deleted. A purged message's source key is forgotten: purge
+	// only what no source can still deliver again (hours, not seconds).
+	Purge(ctx context.Context, before time.Time) (int, error)
 	// ID identifies the store, the same for every process that opens it and
 	// different for every other box. Transports name what they stage
 	// outside the box with it, so that two boxes delivering into one

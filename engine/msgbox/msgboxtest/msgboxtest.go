@@ -92,6 +92,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Message", testMessage},
 		{"ID", testID},
 		{"DeliveryStates", testDeliveryStates},
+		{"Purge", testPurge},
 		{"Resume", testResume},
 		{"ResumeRoutingFailure", testResumeRoutingFailure},
 		{"Terminate", testTerminate},
@@ -1245,6 +1246,56 @@ func testNotFound(t *testing.T, b msgbox.Box) {
 		wantErr(t, fmt.Sprintf("Route(%q)", id), b.Route(ctx, id, []string{"a"}, ""), msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Resume(%q)", id), b.Resume(ctx, id), msgbox.ErrNotFound)
 		wantErr(t, fmt.Sprintf("Terminate(%q)", id), b.Terminate(ctx, id), msgbox.ErrNotFound)
+	}
+}
+
+// testPurge: Purge deletes delivered and terminated messages untouched
+// since the cutoff, with their bodies and records, and nothing else.
+func testPurge(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	delivered := routed(t, b, "delivered.xml", "fabrikam")
+	finish(t, b, claim(t, b, "w1", longLease, "fabrikam"), msgbox.Outcome{State: msgbox.DeliveryDelivered})
+	terminated := routed(t, b, "terminated.xml", "tailspin")
+	if err := b.Terminate(ctx, terminated.ID); err != nil {
+		t.Fatal(err)
+	}
+	suspendedMsg := routed(t, b, "suspended.xml", "contoso")
+	finish(t, b, claim(t, b, "w1", longLease, "contoso"), suspended("partner down"))
+	pending := routed(t, b, "pending.xml", "northwind")
+	unrouted := receive(t, b, inc("unrouted.xml"), "x")
+
+	// A cutoff before the activity purges nothing.
+	if n, err := b.Purge(ctx, now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Purge(an hour ago) = %d, %v; want 0: everything is newer", n, err)
+	}
+	sleepPast(now().Add(time.Millisecond))
+	n, err := b.Purge(ctx, now())
+	if err != nil || n != 2 {
+		t.Fatalf("Purge(now) = %d, %v; want the delivered and the terminated message", n, err)
+	}
+	for _, id := range []string{delivered.ID, terminated.ID} {
+		if _, err := b.Get(ctx, id); !errors.Is(err, msgbox.ErrNotFound) {
+			t.Errorf("Get of purged %s: %v, want ErrNotFound", id, err)
+		}
+		if _, err := b.Body(ctx, id); !errors.Is(err, msgbox.ErrNotFound) {
+			t.Errorf("Body of purged %s: %v, want ErrNotFound", id, err)
+		}
+	}
+	for _, m := range []msgbox.Message{suspendedMsg, pending, unrouted} {
+		if got := readBody(t, b, m.ID); len(got) == 0 {
+			t.Errorf("%s lost its body", m.FileName)
+		}
+	}
+	wantStatus(t, b, suspendedMsg.ID, msgbox.StatusSuspended)
+	wantStatus(t, b, pending.ID, msgbox.StatusRouted)
+	if n, err := b.Purge(ctx, now()); err != nil || n != 0 {
+		t.Errorf("second Purge = %d, %v; want 0", n, err)
+	}
+	// What remains still works: the pending delivery is claimed and done.
+	d := claim(t, b, "w2", longLease, "northwind")
+	finish(t, b, d, msgbox.Outcome{State: msgbox.DeliveryDelivered})
+	if msgs, err := b.List(ctx, msgbox.Filter{}); err != nil || len(msgs) != 3 {
+		t.Errorf("List after purge = %d messages, %v; want 3", len(msgs), err)
 	}
 }
 

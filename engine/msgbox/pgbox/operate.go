@@ -4,11 +4,48 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
+
+// purgeBatch bounds the messages one Purge statement deletes, so that a
+// large purge does not hold many row locks at once.
+const purgeBatch = 500
+
+// Purge deletes finished messages untouched since before (see msgbox.Box),
+// purgeBatch per statement. Each statement deletes its messages with
+// everything that refers to them at once; messages another purge is
+// deleting are skipped, not waited for.
+func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		var n int64
+		err := b.retry(ctx, func(ctx context.Context) error {
+			tag, err := b.pool.Exec(ctx, `WITH doomed AS (
+					SELECT m.id FROM messages m
+					WHERE m.status IN ('delivered', 'terminated')
+					AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)
+					ORDER BY m.seq LIMIT $2
+					FOR UPDATE SKIP LOCKED),
+				a AS (DELETE FROM attempts WHERE message_id IN (SELECT id FROM doomed)),
+				e AS (DELETE FROM events WHERE message_id IN (SELECT id FROM doomed)),
+				d AS (DELETE FROM deliveries WHERE message_id IN (SELECT id FROM doomed))
+				DELETE FROM messages WHERE id IN (SELECT id FROM doomed)`, ts(before), purgeBatch)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, b.wrap(err, "purge")
+		}
+		total += int(n)
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
 
 // DeliveryStates returns the states of the deliveries with ids (see
 // msgbox.Box).

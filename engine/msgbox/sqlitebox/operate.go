@@ -6,9 +6,77 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
+
+// purgeBatch bounds the messages one Purge write deletes, so that the write
+// lock is held briefly and a large purge lets deliveries go on.
+const purgeBatch = 500
+
+// Purge deletes finished messages untouched since before (see msgbox.Box),
+// purgeBatch per write.
+func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			n = 0 // a rerun starts afresh (writeFunc)
+			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id FROM messages m
+				WHERE m.status IN (?, ?)
+				AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
+				ORDER BY m.seq LIMIT ?`,
+				string(msgbox.StatusDelivered), string(msgbox.StatusTerminated), toDB(before), b.purgeBatch)
+			if err != nil {
+				return err
+			}
+			type doomed struct {
+				id     string
+				bodyID int64
+			}
+			var ds []doomed
+			for rows.Next() {
+				var d doomed
+				if err := rows.Scan(&d.id, &d.bodyID); err != nil {
+					rows.Close()
+					return err
+				}
+				ds = append(ds, d)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, d := range ds {
+				// Children first: the foreign keys are enforced.
+				for _, q := range []string{
+					"DELETE FROM attempts WHERE message_id = ?",
+					"DELETE FROM events WHERE message_id = ?",
+					"DELETE FROM deliveries WHERE message_id = ?",
+					"DELETE FROM messages WHERE id = ?",
+				} {
+					if _, err := tx.ExecContext(ctx, q, d.id); err != nil {
+						return err
+					}
+				}
+				// The chunks go with the body (ON DELETE CASCADE).
+				if _, err := tx.ExecContext(ctx, "DELETE FROM bodies WHERE id = ?", d.bodyID); err != nil {
+					return err
+				}
+			}
+			n = len(ds)
+			return nil
+		})
+		if err != nil {
+			return total, b.wrap(err, "purge")
+		}
+		total += n
+		if n < b.purgeBatch {
+			return total, nil
+		}
+	}
+}
 
 // DeliveryStates returns the states of the deliveries with ids (see
 // msgbox.Box).

@@ -108,6 +108,9 @@ type Box struct {
 	db       *sql.DB
 	readOnly bool
 	id       string // the box's identity (box_identity)
+	// purgeBatch is how many messages one Purge write deletes (tests make
+	// it small).
+	purgeBatch int
 	// stmts and q run statements prepared once (see stmtCache).
 	stmts *stmtCache
 	q     cachedDB
@@ -209,6 +212,7 @@ func Open(path string, opts Options) (*Box, error) {
 		rand:       rand.Reader,
 	}
 	b.syncLog = func() error { return syncWAL(abs + "-wal") }
+	b.purgeBatch = purgeBatch
 	b.stmts = &stmtCache{db: db}
 	b.q = cachedDB{DB: db, c: b.stmts}
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }

@@ -624,3 +624,39 @@ func TestIDSurvivesReopen(t *testing.T) {
 		t.Errorf("IDs %q, %q (reopened), %q (read-only); want one non-empty identity", id, b2.ID(), ro.ID())
 	}
 }
+
+// TestPurgeBatches: a purge larger than one write's batch goes on until
+// nothing is left, and each write is its own commit.
+func TestPurgeBatches(t *testing.T) {
+	b := openTemp(t, Options{})
+	b.purgeBatch = 3
+	ctx := context.Background()
+	for i := range 8 {
+		m, _, err := b.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: fmt.Sprint(i), ContentType: "text/plain"},
+			strings.NewReader("x"), func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := b.Claim(ctx, "w", []string{"p"}, time.Minute)
+		if err != nil || d == nil || d.MessageID != m.ID {
+			t.Fatalf("Claim = %+v, %v", d, err)
+		}
+		if err := b.Finish(ctx, d.ID, "w", msgbox.Outcome{State: msgbox.DeliveryDelivered}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	commits := b.commits.Load()
+	n, err := b.Purge(ctx, time.Now())
+	if err != nil || n != 8 {
+		t.Fatalf("Purge = %d, %v; want 8", n, err)
+	}
+	if got := b.commits.Load() - commits; got != 3 {
+		t.Errorf("%d commits for 8 messages in batches of 3, want 3", got)
+	}
+	for _, table := range []string{"messages", "deliveries", "attempts", "events", "bodies", "body_chunks"} {
+		if c := count(t, b, table); c != 0 {
+			t.Errorf("%s: %d rows left", table, c)
+		}
+	}
+}
