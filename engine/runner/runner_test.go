@@ -32,7 +32,7 @@ type pki struct {
 	ca, signer, partner *testpki.Cert
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	keys := testpki.NewKeys()
 	ca := testpki.SelfSigned(t, testpki.Options{CommonName: "Test CA", IsCA: true, Key: keys.Key(t, testpki.RSA2048, 0)})
@@ -45,7 +45,7 @@ func newPKI(t *testing.T) *pki {
 
 // setup writes a configuration from tmpl (with {{.Sign}}, {{.Partner}} and
 // any extra fields) and the stores into a temp dir, and returns the dir.
-func setup(t *testing.T, p *pki, tmpl string, extra map[string]string) string {
+func setup(t testing.TB, p *pki, tmpl string, extra map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "signing.p12", p.signer.PKCS12(t, "pw", false, p.ca))
@@ -102,13 +102,13 @@ receive_location "in" {
 `
 
 // start loads, validates and provisions a runner over dir.
-func start(t *testing.T, dir string) (*runner.Runner, msgbox.Box) {
+func start(t testing.TB, dir string) (*runner.Runner, msgbox.Box) {
 	t.Helper()
 	return startWith(t, dir, nil)
 }
 
 // startWith is start with options changed by tune (when not nil).
-func startWith(t *testing.T, dir string, tune func(*runner.Options)) (*runner.Runner, msgbox.Box) {
+func startWith(t testing.TB, dir string, tune func(*runner.Options)) (*runner.Runner, msgbox.Box) {
 	t.Helper()
 	files, err := hclspec.FindFiles([]string{dir})
 	if err != nil {
@@ -139,7 +139,7 @@ func startWith(t *testing.T, dir string, tune func(*runner.Options)) (*runner.Ru
 	return r, box
 }
 
-func put(t *testing.T, dir, name string, body []byte) {
+func put(t testing.TB, dir, name string, body []byte) {
 	t.Helper()
 	tmp := filepath.Join(dir, "in", "."+name+".writing")
 	if err := os.WriteFile(tmp, body, 0o644); err != nil {
