@@ -163,6 +163,13 @@ func uniquePorts(ports []string) ([]string, error) {
 // routeTx routes message id, which the caller checked is unrouted, to the
 // distinct ports uniq, or suspends it with reason when there are none.
 func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time) error {
+	return routeTxFresh(ctx, tx, id, uniq, reason, now, false)
+}
+
+// routeTxFresh is routeTx; fresh says the message has no deliveries yet
+// (just inserted), so that routed to ports its status is known without
+// reading it back: every delivery is pending.
+func routeTxFresh(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time, fresh bool) error {
 	if len(uniq) == 0 {
 		reason = msgbox.RoutingFailureReason(reason)
 		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", reason, id); err != nil {
@@ -173,7 +180,12 @@ func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason
 		}
 		return refreshStatus(ctx, tx, id)
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1 WHERE id = ?", id); err != nil {
+	if fresh {
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, status = ? WHERE id = ?",
+			string(msgbox.StatusRouted), id); err != nil {
+			return err
+		}
+	} else if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1 WHERE id = ?", id); err != nil {
 		return err
 	}
 	for _, p := range uniq {
@@ -185,6 +197,9 @@ func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason
 		if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending), "routed to send port "+p); err != nil {
 			return err
 		}
+	}
+	if fresh {
+		return nil // the status is set above
 	}
 	return refreshStatus(ctx, tx, id)
 }
@@ -309,6 +324,9 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 // claimTx leases due delivery d (as read, with its claimed_at) to owner.
 func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql.NullInt64, owner string,
 	lease time.Duration, now time.Time) (*msgbox.Delivery, error) {
+	// Pending and in progress count alike in msgbox.DeriveStatus: claiming
+	// a pending delivery leaves its message's status as it is.
+	statusMayChange := d.State != msgbox.DeliveryPending
 	if d.State == msgbox.DeliveryInProgress {
 		// The lease expired: the previous owner's attempt failed.
 		d.Attempts++
@@ -338,8 +356,10 @@ func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql
 		fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner)); err != nil {
 		return nil, err
 	}
-	if err := refreshStatus(ctx, tx, d.MessageID); err != nil {
-		return nil, err
+	if statusMayChange {
+		if err := refreshStatus(ctx, tx, d.MessageID); err != nil {
+			return nil, err
+		}
 	}
 	return &d, nil
 }

@@ -212,7 +212,7 @@ func routeNew(ctx context.Context, tx *cachedTx, msg *msgbox.Message, route msgb
 	if err != nil {
 		return fmt.Errorf("routing: %w", err)
 	}
-	if err := routeTx(ctx, tx, msg.ID, uniq, reason, now); err != nil {
+	if err := routeTxFresh(ctx, tx, msg.ID, uniq, reason, now, true); err != nil {
 		return err
 	}
 	states := make([]msgbox.DeliveryState, len(uniq))
