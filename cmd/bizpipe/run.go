@@ -122,17 +122,6 @@ func runRun(e *env, f runFlags, args []string) error {
 	}
 	defer box.Close()
 
-	// Deliveries spend much of their time in file system calls (fsync,
-	// rename, link, unlink) that hold a Go scheduler slot until the
-	// runtime notices the call blocks; with twice as many slots as CPUs
-	// the CPUs stay busy meanwhile (scripts/bench-run.sh: about 20% more
-	// messages per second on 2 cores). GOMAXPROCS in the environment wins.
-	// 16 workers per CPU: a worker mostly waits for syncs, and the memory
-	// budget, not the worker count, bounds what large messages take.
-	cpus := runtime.GOMAXPROCS(0) // the CPUs this process may use
-	if _, set := e.lookupEnv("GOMAXPROCS"); !set {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2 * cpus))
-	}
 	// The heap is mostly short-lived message buffers: collecting at 1.5×
 	// the live heap instead of 2× takes a 100 MiB message's peak from
 	// ~850 to ~680 MiB RSS, for a few percent of CPU. GOGC wins.
@@ -142,10 +131,19 @@ func runRun(e *env, f runFlags, args []string) error {
 	m := metrics.New()
 	r, err := runner.New(runner.Options{
 		Config: cfg, Checked: checked, Server: server, Host: f.host,
-		Box: box, Log: log, Metrics: m, Lease: f.lease, Workers: 16 * cpus,
+		Box: box, Log: log, Metrics: m, Lease: f.lease,
 	})
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
+	}
+	// Deliveries spend much of their time in file system calls (fsync,
+	// rename, link, unlink) that hold a Go scheduler slot until the
+	// runtime notices the call blocks; with twice as many slots as CPUs
+	// the CPUs stay busy meanwhile (scripts/bench-run.sh: about 20% more
+	// messages per second on 2 cores). Doubled after runner.New, whose
+	// worker count is per CPU. GOMAXPROCS in the environment wins.
+	if _, set := e.lookupEnv("GOMAXPROCS"); !set {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0)))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

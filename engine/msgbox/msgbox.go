@@ -167,22 +167,6 @@ var (
 // holds its write lock.
 type Router func(Message) (ports []string, reason string)
 
-// RoutingReceiver is a Box that can store and route a new message in one
-// transaction: one commit instead of two, and no message left unrouted by
-// a crash. ReceiveRouted is Receive followed, for a new message, by what
-// Route(ports, reason) does with route's answer; a duplicate is returned as
-// stored (possibly still unrouted) without calling route.
-type RoutingReceiver interface {
-	ReceiveRouted(ctx context.Context, in Incoming, body io.Reader, route Router) (msg Message, dup bool, err error)
-}
-
-// BatchClaimer is a Box that can lease several due deliveries in one
-// transaction: ClaimBatch is up to max Claims, oldest due first, in one
-// commit. It returns no deliveries and no error when none is due.
-type BatchClaimer interface {
-	ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*Delivery, error)
-}
-
 // Box is a message box. Implementations are safe for concurrent use by the
 // goroutines of one process and, for shared implementations, by several
 // processes on several servers.
@@ -192,6 +176,14 @@ type Box interface {
 	// is true when in.SourceKey was already stored: the existing message is
 	// returned and body is not stored again.
 	Receive(ctx context.Context, in Incoming, body io.Reader) (msg Message, dup bool, err error)
+
+	// ReceiveRouted stores and routes a new message in one transaction:
+	// one commit instead of two, and no message left unrouted by a crash.
+	// It is Receive followed, for a new message, by what Route(ports,
+	// reason) does with route's answer; a duplicate is returned as stored
+	// (possibly still unrouted) without calling route. Receive is
+	// ReceiveRouted with a nil route.
+	ReceiveRouted(ctx context.Context, in Incoming, body io.Reader, route Router) (msg Message, dup bool, err error)
 
 	// Route records one pending delivery for each of ports. With no ports,
 	// the message is suspended as a routing failure, its Reason (and
@@ -208,6 +200,11 @@ type Box interface {
 	// ports to owner until now+lease. It returns nil and no error when none
 	// is due.
 	Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*Delivery, error)
+
+	// ClaimBatch is up to max Claims, oldest due first, in one transaction.
+	// It returns no deliveries and no error when none is due. Claim is
+	// ClaimBatch with max 1.
+	ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*Delivery, error)
 
 	// Recover returns every delivery held in progress by owner, or by one
 	// of its workers (an owner named "owner/..."), to the pool as pending,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/engine/runner"
@@ -47,7 +46,7 @@ send_port "fabrikam" {
 	for i := range b.N {
 		put(b, dir, fmt.Sprintf("m%07d.edi", i), body)
 	}
-	r, _ := startWith(b, dir, func(o *runner.Options) { o.Workers = 16 * runtime.GOMAXPROCS(0) })
+	r, _ := startWith(b, dir, func(o *runner.Options) { o.Workers = 0 }) // the engine's default
 	b.ResetTimer()
 	sum, err := r.RunOnce(context.Background())
 	b.StopTimer()

@@ -150,26 +150,17 @@ func (r *Runner) stopReceivers(ctx context.Context) {
 	}
 }
 
-// publish is the receivers' sink: commit to the box and route. With a box
-// that can (msgbox.RoutingReceiver) both happen in one transaction.
-// Otherwise a routing problem after the commit does not fail the publish
-// (the source may be acknowledged: the message is safe); the unrouted
-// sweep routes it later.
+// publish is the receivers' sink: commit to the box and route, in one
+// transaction. A duplicate stored before a crash may still be unrouted; it
+// is routed now, and a problem then does not fail the publish (the source
+// may be acknowledged: the message is safe); the unrouted sweep routes it
+// later.
 func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	var (
-		msg    msgbox.Message
-		dup    bool
-		err    error
-		routed *routing
-	)
-	if rr, ok := r.opts.Box.(msgbox.RoutingReceiver); ok {
-		msg, dup, err = rr.ReceiveRouted(ctx, in, body, func(m msgbox.Message) ([]string, string) {
-			routed = r.decide(m) // the last call is the one committed
-			return routed.ports, routed.reason
-		})
-	} else {
-		msg, dup, err = r.opts.Box.Receive(ctx, in, body)
-	}
+	var routed *routing
+	msg, dup, err := r.opts.Box.ReceiveRouted(ctx, in, body, func(m msgbox.Message) ([]string, string) {
+		routed = r.decide(m) // the last call is the one committed
+		return routed.ports, routed.reason
+	})
 	if err != nil {
 		return msg, dup, err
 	}

@@ -42,7 +42,7 @@ type Options struct {
 	Log  *slog.Logger
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
-	// Workers is the number of concurrent deliveries; 0 means 8×GOMAXPROCS:
+	// Workers is the number of concurrent deliveries; 0 means 16×GOMAXPROCS:
 	// a delivery of a small message waits on syncs (the output file, its
 	// directory, the box's commit) several times as long as it computes,
 	// and the waits of many share each sync. MemoryBudget, not Workers,
@@ -116,7 +116,7 @@ func New(opts Options) (*Runner, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 8 * runtime.GOMAXPROCS(0)
+		opts.Workers = 16 * runtime.GOMAXPROCS(0)
 	}
 	if opts.MemoryBudget <= 0 {
 		opts.MemoryBudget = DefaultMemoryBudget
@@ -276,16 +276,12 @@ func (r *Runner) sweepStaged(ctx context.Context) {
 			continue
 		}
 		log := r.log.With("send_port", name)
-		if sw, ok := st.(interface {
-			SweepStale(olderThan time.Duration) (int, error)
-		}); ok {
-			// Never the only copy of anything; the age spares attempts
-			// in flight on other servers sharing the directory.
-			if n, err := sw.SweepStale(2 * r.opts.Lease); err != nil {
-				log.Warn("removing leftovers of interrupted attempts failed", "error", err)
-			} else if n > 0 {
-				log.Info("removed leftovers of interrupted attempts", "count", n)
-			}
+		// The age spares attempts in flight on other servers sharing the
+		// directory.
+		if n, err := st.SweepStale(2 * r.opts.Lease); err != nil {
+			log.Warn("removing leftovers of interrupted attempts failed", "error", err)
+		} else if n > 0 {
+			log.Info("removed leftovers of interrupted attempts", "count", n)
 		}
 		ids, err := st.Staged()
 		if err != nil {

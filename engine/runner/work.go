@@ -40,7 +40,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 		// Whether receiving had finished before this claim: only then does
 		// a claim that finds nothing mean there is nothing more to do.
 		received := closed(receiving)
-		ds, err := r.claim(claimCtx, worker)
+		ds, err := r.opts.Box.ClaimBatch(claimCtx, worker, r.portList, r.opts.Lease, claimBatch)
 		if err != nil {
 			if claimCtx.Err() != nil {
 				return
@@ -68,21 +68,9 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 }
 
 // claimBatch is how many due deliveries a worker leases at once: one
-// commit for several claims, when the box can (msgbox.BatchClaimer). Small,
-// so that a burst is still spread over the workers.
+// commit for several claims. Small, so that a burst is still spread over
+// the workers.
 const claimBatch = 4
-
-// claim leases up to claimBatch due deliveries to worker.
-func (r *Runner) claim(ctx context.Context, worker string) ([]*msgbox.Delivery, error) {
-	if bc, ok := r.opts.Box.(msgbox.BatchClaimer); ok {
-		return bc.ClaimBatch(ctx, worker, r.portList, r.opts.Lease, claimBatch)
-	}
-	d, err := r.opts.Box.Claim(ctx, worker, r.portList, r.opts.Lease)
-	if d == nil || err != nil {
-		return nil, err
-	}
-	return []*msgbox.Delivery{d}, nil
-}
 
 // processBatch makes one attempt of each delivery in turn. Each outcome is
 // recorded while the worker goes on with the next delivery: the commit's

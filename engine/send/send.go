@@ -73,6 +73,9 @@ type Stager interface {
 	// which the runner removes at start once the box says the delivery is
 	// done.
 	Staged() ([]int64, error)
+	// SweepStale removes leftovers of interrupted attempts (never the only
+	// copy of anything) older than olderThan, and returns how many.
+	SweepStale(olderThan time.Duration) (removed int, err error)
 }
 
 // FileOptions configures a file transport (send_port transport "file").

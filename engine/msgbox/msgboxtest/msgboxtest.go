@@ -59,6 +59,12 @@ import (
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
+// namedTest is one subtest of the suite.
+type namedTest struct {
+	name string
+	fn   func(t *testing.T, b msgbox.Box)
+}
+
 // Run runs the conformance suite. open must return a new, empty box each
 // time it is called; subtests call it in parallel. It should close the box
 // with t.Cleanup; a test may have closed it already.
@@ -99,16 +105,20 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"TerminateLiveLease", testTerminateLiveLease},
 		{"History", testHistory},
 		{"Close", testClose},
+		{"ReceiveRouted", testReceiveRouted},
+		{"ReceiveRoutedNoPorts", testReceiveRoutedNoPorts},
+		{"ReceiveRoutedDuplicate", testReceiveRoutedDuplicate},
+		{"ReceiveRoutedLargeBody", testReceiveRoutedLargeBody},
+		{"ClaimBatch", testClaimBatch},
+		{"ClaimBatchTakeover", testClaimBatchTakeover},
 	}
-	// The optional interfaces' tests, for a box that implements them.
-	probe := open(t)
-	if other := open(t); other.ID() == probe.ID() {
-		t.Errorf("two new boxes have the same ID %q: their staged files would collide", probe.ID())
-	} else {
-		other.Close()
+	// Two boxes have different identities (testID checks one box's).
+	one, other := open(t), open(t)
+	if one.ID() == other.ID() {
+		t.Errorf("two new boxes have the same ID %q: their staged files would collide", one.ID())
 	}
-	tests = append(tests, optionalTests(probe)...)
-	probe.Close()
+	one.Close()
+	other.Close()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

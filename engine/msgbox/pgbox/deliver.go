@@ -284,7 +284,7 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 }
 
 // ClaimBatch leases up to max due deliveries for ports to owner in one
-// transaction, as Claim leases one (see msgbox.BatchClaimer), oldest due
+// transaction, as Claim leases one (see msgbox.Box), oldest due
 // first. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
 // wait for each other, and a delivery another claimer is taking is passed
 // over. Taking over an in-progress delivery whose lease expired records

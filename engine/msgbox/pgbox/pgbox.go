@@ -180,11 +180,7 @@ type Box struct {
 	closeOnce sync.Once
 }
 
-var (
-	_ msgbox.Box             = (*Box)(nil)
-	_ msgbox.RoutingReceiver = (*Box)(nil)
-	_ msgbox.BatchClaimer    = (*Box)(nil)
-)
+var _ msgbox.Box = (*Box)(nil)
 
 // Open connects to the database at url (a PostgreSQL URL or key=value
 // connection string, as pgx accepts) and, unless opts.NoMigrate, creates or

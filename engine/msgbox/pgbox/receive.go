@@ -34,7 +34,7 @@ func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 
 // ReceiveRouted stores a new message as Receive does and, when route is not
 // nil, routes it as Route does, with route's answer, in the same
-// transaction (see msgbox.RoutingReceiver): no window in which a crash
+// transaction (see msgbox.Box): no window in which a crash
 // leaves the message unrouted, and one round trip fewer than Receive and
 // Route. The routing's notification goes with the commit. A duplicate is
 // returned as it is stored, without calling route. route runs inside the

@@ -139,7 +139,7 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 		if st.routed || st.terminated {
 			return invalidState(id, st.status)
 		}
-		return routeTx(ctx, tx, id, uniq, reason, b.clock())
+		return routeTx(ctx, tx, id, uniq, reason, b.clock(), false)
 	})
 	return b.wrap(err, "route %s", id)
 }
@@ -162,14 +162,10 @@ func uniquePorts(ports []string) ([]string, error) {
 
 // routeTx routes message id, which the caller checked is unrouted, to the
 // distinct ports uniq, or suspends it with reason when there are none.
-func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time) error {
-	return routeTxFresh(ctx, tx, id, uniq, reason, now, false)
-}
-
-// routeTxFresh is routeTx; fresh says the message has no deliveries yet
-// (just inserted), so that routed to ports its status is known without
-// reading it back: every delivery is pending.
-func routeTxFresh(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time, fresh bool) error {
+// fresh says the message has no deliveries yet (it was just inserted), so
+// that routed to ports its status is known without reading it back: every
+// delivery is pending.
+func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time, fresh bool) error {
 	if len(uniq) == 0 {
 		reason = msgbox.RoutingFailureReason(reason)
 		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", reason, id); err != nil {
@@ -254,7 +250,7 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 }
 
 // ClaimBatch leases up to max due deliveries at once, as Claim leases one,
-// in one transaction (see msgbox.BatchClaimer).
+// in one transaction (see msgbox.Box).
 func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*msgbox.Delivery, error) {
 	if owner == "" || lease <= 0 || max <= 0 {
 		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")

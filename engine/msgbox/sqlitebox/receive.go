@@ -38,7 +38,7 @@ func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 }
 
 // ReceiveRouted stores a new message as Receive does and, when route is not
-// nil, routes it in the same transaction (see msgbox.RoutingReceiver): one
+// nil, routes it in the same transaction (see msgbox.Box): one
 // commit instead of two, and no window in which a crash leaves the message
 // unrouted. A duplicate is returned as it is stored, without calling route.
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
@@ -212,7 +212,7 @@ func routeNew(ctx context.Context, tx *cachedTx, msg *msgbox.Message, route msgb
 	if err != nil {
 		return fmt.Errorf("routing: %w", err)
 	}
-	if err := routeTxFresh(ctx, tx, msg.ID, uniq, reason, now, true); err != nil {
+	if err := routeTx(ctx, tx, msg.ID, uniq, reason, now, true); err != nil {
 		return err
 	}
 	states := make([]msgbox.DeliveryState, len(uniq))

@@ -154,11 +154,7 @@ type Box struct {
 	closeErr  error
 }
 
-var (
-	_ msgbox.Box             = (*Box)(nil)
-	_ msgbox.RoutingReceiver = (*Box)(nil)
-	_ msgbox.BatchClaimer    = (*Box)(nil)
-)
+var _ msgbox.Box = (*Box)(nil)
 
 // Open opens the message box in the SQLite file at path, creating the file
 // (mode 0600: message bodies are business data) and its directory (0700)

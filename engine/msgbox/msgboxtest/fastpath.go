@@ -9,39 +9,13 @@ import (
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
-// optionalTests are the subtests of the optional interfaces; Run adds each
-// one only when the box implements its interface.
-func optionalTests(b msgbox.Box) []namedTest {
-	var out []namedTest
-	if _, ok := b.(msgbox.RoutingReceiver); ok {
-		out = append(out,
-			namedTest{"ReceiveRouted", testReceiveRouted},
-			namedTest{"ReceiveRoutedNoPorts", testReceiveRoutedNoPorts},
-			namedTest{"ReceiveRoutedDuplicate", testReceiveRoutedDuplicate},
-			namedTest{"ReceiveRoutedLargeBody", testReceiveRoutedLargeBody},
-		)
-	}
-	if _, ok := b.(msgbox.BatchClaimer); ok {
-		out = append(out,
-			namedTest{"ClaimBatch", testClaimBatch},
-			namedTest{"ClaimBatchTakeover", testClaimBatchTakeover},
-		)
-	}
-	return out
-}
-
-type namedTest struct {
-	name string
-	fn   func(t *testing.T, b msgbox.Box)
-}
-
 // receiveRouted calls ReceiveRouted, counting route's calls and checking it
 // sees the message being stored.
 func receiveRouted(t *testing.T, b msgbox.Box, in msgbox.Incoming, body string, ports []string, reason string) (msgbox.Message, bool, int) {
 	t.Helper()
 	calls := 0
 	var seen msgbox.Message
-	m, dup, err := b.(msgbox.RoutingReceiver).ReceiveRouted(t.Context(), in, strings.NewReader(body),
+	m, dup, err := b.ReceiveRouted(t.Context(), in, strings.NewReader(body),
 		func(m msgbox.Message) ([]string, string) {
 			calls++
 			seen = m
@@ -134,7 +108,7 @@ func testReceiveRoutedDuplicate(t *testing.T, b msgbox.Box) {
 func testReceiveRoutedLargeBody(t *testing.T, b msgbox.Box) {
 	const size = 3<<20 + 17 // several chunks in every box
 	calls := 0
-	m, _, err := b.(msgbox.RoutingReceiver).ReceiveRouted(t.Context(), inc("big.bin"), pattern(7, size),
+	m, _, err := b.ReceiveRouted(t.Context(), inc("big.bin"), pattern(7, size),
 		func(m msgbox.Message) ([]string, string) { calls++; return []string{"fabrikam"}, "" })
 	if err != nil {
 		t.Fatalf("ReceiveRouted: %v", err)
@@ -157,7 +131,7 @@ func testReceiveRoutedLargeBody(t *testing.T, b msgbox.Box) {
 
 func claimBatch(t *testing.T, b msgbox.Box, owner string, lease time.Duration, max int, ports ...string) []*msgbox.Delivery {
 	t.Helper()
-	ds, err := b.(msgbox.BatchClaimer).ClaimBatch(t.Context(), owner, ports, lease, max)
+	ds, err := b.ClaimBatch(t.Context(), owner, ports, lease, max)
 	if err != nil {
 		t.Fatalf("ClaimBatch(%s, %d): %v", owner, max, err)
 	}
@@ -195,7 +169,7 @@ func testClaimBatch(t *testing.T, b msgbox.Box) {
 	}
 	finish(t, b, first[0], msgbox.Outcome{State: msgbox.DeliveryDelivered})
 	wantStatus(t, b, first[0].MessageID, msgbox.StatusDelivered)
-	if _, err := b.(msgbox.BatchClaimer).ClaimBatch(t.Context(), "w1", []string{"fabrikam"}, longLease, 0); err == nil {
+	if _, err := b.ClaimBatch(t.Context(), "w1", []string{"fabrikam"}, longLease, 0); err == nil {
 		t.Error("ClaimBatch with max 0: no error")
 	}
 }
