@@ -85,11 +85,17 @@ type Message struct {
 
 // Delivery is one message to one send port.
 type Delivery struct {
-	ID            int64
-	MessageID     string
-	Port          string
-	State         DeliveryState
-	Attempts      int       // attempts made so far
+	ID        int64
+	MessageID string
+	Port      string
+	State     DeliveryState
+	// Attempts counts the attempts made so far, including those that
+	// ended without an outcome (a lease that expired, a process stopped
+	// mid-attempt: see Recover); Resume resets it. So 0 means no attempt
+	// of this delivery has started since it was routed or resumed, which
+	// the runner relies on to skip looking for an earlier attempt's
+	// leftovers.
+	Attempts      int
 	NextAttemptAt time.Time // when a pending or retrying delivery is due
 	LeaseOwner    string    // instance holding an in-progress delivery
 	LeaseUntil    time.Time

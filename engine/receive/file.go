@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/engine/dirsync"
+	"github.com/bizpipe/bizpipe/engine/fsop"
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
@@ -466,7 +467,9 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 	}
 	src := filepath.Join(f.o.Dir, name)
 	dst := filepath.Join(f.o.Dir, claim)
-	if err := os.Rename(src, dst); err != nil {
+	// fsop.Rename: dst is a fresh random name, so os.Rename's stat of it
+	// would only cost a system call per message.
+	if err := fsop.Rename(src, dst); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil // another server claimed it first
 		}
@@ -529,7 +532,7 @@ func (f *File) publish(ctx context.Context, claim, name string) (acked, committe
 	if err != nil {
 		return false, false, fmt.Errorf("publishing %s: %w", name, err)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := fsop.RemoveIfExists(path); err != nil {
 		f.addLeftover(claim, name)
 		f.log.Error("message stored but its file could not be removed; retrying next pass",
 			"file", name, "message_id", msg.ID, "claim", claim, "error", err)

@@ -229,8 +229,13 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		return suspend("%v", err)
 	}
 	// A crash after the transport placed the file but before the box
-	// recorded it: finish that attempt instead of encoding again.
-	if st, ok := pt.sender.(send.Stager); ok {
+	// recorded it: finish that attempt instead of encoding again. Only an
+	// attempt the box counted can have left anything (it counts the
+	// interrupted ones too: msgbox.InterruptedError), so a first attempt
+	// spares the transport's look; and Send itself places a staged copy it
+	// finds (after `messages resume`, which resets the count), so skipping
+	// it never delivers twice.
+	if st, ok := pt.sender.(send.Stager); ok && d.Attempts > 0 {
 		done, err := st.Redo(ctx, sd)
 		if err != nil {
 			return r.failed(pt, d, err)

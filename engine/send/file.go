@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/engine/dirsync"
+	"github.com/bizpipe/bizpipe/engine/fsop"
 )
 
 // Reserved-name layout; see the protocol in the File documentation.
@@ -177,20 +178,24 @@ func (f *File) Send(ctx context.Context, d Delivery, p Payload) error {
 	if err := ctx.Err(); err != nil {
 		return f.errorf(d, "delivery %d not attempted: %w", d.ID, err)
 	}
-	if err := f.checkDir(d); err != nil {
-		return err
-	}
 	staged := f.reserved(d.ID, suffixStaged)
 	exists, err := f.stagedExists(d, staged)
+	if err == nil && !exists {
+		err = f.stage(d, p.Data, staged)
+	}
+	if err == nil {
+		err = f.place(d, staged, final)
+	}
 	if err != nil {
+		// A missing output directory shows first as the ENOENT of some
+		// reserved name; checked only now, to spare every delivery a
+		// stat, and reported in words an operator can act on.
+		if derr := f.checkDir(d); derr != nil {
+			return derr
+		}
 		return err
 	}
-	if !exists {
-		if err := f.stage(d, p.Data, staged); err != nil {
-			return err
-		}
-	}
-	return f.place(d, staged, final)
+	return nil
 }
 
 // Redo finishes delivery d after a crash, without the payload. When the
@@ -215,7 +220,7 @@ func (f *File) Redo(ctx context.Context, d Delivery) (done bool, err error) {
 	if !exists {
 		var errs []error
 		for _, suffix := range []string{suffixPartial, suffixPlacing} {
-			if err := removeIfExists(f.reserved(d.ID, suffix)); err != nil {
+			if err := fsop.RemoveIfExists(f.reserved(d.ID, suffix)); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -234,22 +239,19 @@ func (f *File) Redo(ctx context.Context, d Delivery) (done bool, err error) {
 	return true, nil
 }
 
-// Cleanup removes the staged copy of d and any .partial or .placing file of
-// d. The delivered file itself is untouched: it is another name of the same
-// inode, so removing the staged name only drops the link count. Missing
-// files are not an error. The runner calls it after the box recorded d as
-// delivered (or terminated); removing the staged copy earlier would let a
-// crash deliver the message a second time.
+// Cleanup removes the staged copy of d. The delivered file itself is
+// untouched: it is another name of the same inode, so removing the staged
+// name only drops the link count. A missing staged copy is not an error.
+// The runner calls it after the box recorded d as delivered (or
+// terminated); removing the staged copy earlier would let a crash deliver
+// the message a second time.
+//
+// A successful Send leaves no .partial or .placing file of d (it renames
+// both), and a failed one removes what it made; what a crash leaves is
+// removed by Redo or SweepStale. So Cleanup spares the two removals that
+// would nearly always find nothing.
 func (f *File) Cleanup(d Delivery) error {
-	var errs []error
-	// The staged copy goes last so that an interrupted Cleanup never leaves
-	// a .placing link whose staged sibling is gone and looks orphaned.
-	for _, suffix := range []string{suffixPartial, suffixPlacing, suffixStaged} {
-		if err := removeIfExists(f.reserved(d.ID, suffix)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := fsop.RemoveIfExists(f.reserved(d.ID, suffixStaged)); err != nil {
 		return f.errorf(d, "cleanup of delivery %d: %w", d.ID, err)
 	}
 	return nil
@@ -307,7 +309,7 @@ func (f *File) SweepStale(olderThan time.Duration) (removed int, err error) {
 		if !info.ModTime().Before(cutoff) {
 			continue
 		}
-		if err := removeIfExists(filepath.Join(f.dir, e.Name())); err != nil {
+		if err := fsop.RemoveIfExists(filepath.Join(f.dir, e.Name())); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -323,12 +325,14 @@ func (f *File) SweepStale(olderThan time.Duration) (removed int, err error) {
 // the directory.
 func (f *File) stage(d Delivery, data []byte, staged string) error {
 	partial := f.reserved(d.ID, suffixPartial)
-	// A .partial left by a killed attempt is garbage; removing it first
-	// lets O_EXCL refuse to follow a symlink planted under the name.
-	if err := removeIfExists(partial); err != nil {
-		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
-	}
+	// O_EXCL: never follow a symlink planted under the name. A .partial
+	// left by a killed attempt is garbage: removed, then created afresh.
 	fh, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if errors.Is(err, fs.ErrExist) {
+		if err = fsop.RemoveIfExists(partial); err == nil {
+			fh, err = os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		}
+	}
 	if err != nil {
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
@@ -342,11 +346,11 @@ func (f *File) stage(d Delivery, data []byte, staged string) error {
 	if err != nil {
 		// Give the space back (ENOSPC is the likely cause); the
 		// attempt is retried from scratch.
-		_ = os.Remove(partial)
+		_ = fsop.Remove(partial)
 		return f.errorf(d, "staging delivery %d: writing %s: %w", d.ID, partial, err)
 	}
-	if err := os.Rename(partial, staged); err != nil {
-		_ = os.Remove(partial)
+	if err := fsop.Rename(partial, staged); err != nil {
+		_ = fsop.Remove(partial)
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
 	if err := f.dirs.Sync(f.dir); err != nil {
@@ -358,14 +362,11 @@ func (f *File) stage(d Delivery, data []byte, staged string) error {
 // place performs step 3: make final a name of the staged inode, then sync the
 // directory. It is idempotent.
 func (f *File) place(d Delivery, staged, final string) error {
-	stagedInfo, err := os.Stat(staged)
-	if err != nil {
-		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
-	}
+	var err error
 	if f.overwrite {
-		err = f.placeOverwrite(d, staged, stagedInfo, final)
+		err = f.placeOverwrite(d, staged, final)
 	} else {
-		err = f.placeCreateNew(d, staged, stagedInfo, final)
+		err = f.placeCreateNew(d, staged, final)
 	}
 	if err != nil {
 		return err
@@ -376,12 +377,16 @@ func (f *File) place(d Delivery, staged, final string) error {
 	return nil
 }
 
-func (f *File) placeCreateNew(d Delivery, staged string, stagedInfo fs.FileInfo, final string) error {
+func (f *File) placeCreateNew(d Delivery, staged, final string) error {
 	err := os.Link(staged, final)
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, fs.ErrExist) {
+		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
+	}
+	stagedInfo, err := os.Lstat(staged)
+	if err != nil {
 		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
 	finalInfo, err := os.Lstat(final)
@@ -404,26 +409,37 @@ func (f *File) placeCreateNew(d Delivery, staged string, stagedInfo fs.FileInfo,
 	return nil // an existing identical file counts as delivered (§9)
 }
 
-func (f *File) placeOverwrite(d Delivery, staged string, stagedInfo fs.FileInfo, final string) error {
+func (f *File) placeOverwrite(d Delivery, staged, final string) error {
 	finalInfo, err := os.Lstat(final)
 	switch {
-	case err == nil && os.SameFile(stagedInfo, finalInfo):
-		// Already placed. Renaming .placing over final now would be a
-		// no-op that leaves .placing behind: rename(2) does nothing
-		// when both names are links to one inode.
-		return nil
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	case err == nil:
+		stagedInfo, err := os.Lstat(staged)
+		if err != nil {
+			return f.errorf(d, "placing delivery %d: %w", d.ID, err)
+		}
+		if os.SameFile(stagedInfo, finalInfo) {
+			// Already placed. Renaming .placing over final now
+			// would be a no-op that leaves .placing behind:
+			// rename(2) does nothing when both names are links to
+			// one inode.
+			return nil
+		}
+	case !errors.Is(err, fs.ErrNotExist):
 		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
 	placing := f.reserved(d.ID, suffixPlacing)
-	if err := removeIfExists(placing); err != nil {
+	err = os.Link(staged, placing)
+	if errors.Is(err, fs.ErrExist) {
+		// Left by an interrupted attempt.
+		if err = fsop.RemoveIfExists(placing); err == nil {
+			err = os.Link(staged, placing)
+		}
+	}
+	if err != nil {
 		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
-	if err := os.Link(staged, placing); err != nil {
-		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
-	}
-	if err := os.Rename(placing, final); err != nil {
-		_ = os.Remove(placing)
+	if err := fsop.Rename(placing, final); err != nil {
+		_ = fsop.Remove(placing)
 		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
 	return nil
@@ -528,13 +544,6 @@ func sameContent(a, b string, ai, bi fs.FileInfo) (bool, error) {
 			return endA && endB, nil
 		}
 	}
-}
-
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 // shorten truncates s to at most n bytes for display.

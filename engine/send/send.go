@@ -55,7 +55,10 @@ type Sender interface {
 
 // Stager is implemented by transports that make delivery exactly-once across
 // crashes (the file transport): Send leaves a staged copy behind that only
-// Cleanup removes, after the runner has durably recorded the delivery.
+// Cleanup removes, after the runner has durably recorded the delivery. Send
+// must itself place a staged copy of d it finds, ignoring p: the runner
+// calls Redo only for a delivery the box counted an attempt of (see
+// msgbox.Delivery.Attempts), and `messages resume` resets that count.
 type Stager interface {
 	Sender
 	// Redo finishes an attempt a crash interrupted, without the payload:

@@ -262,6 +262,11 @@ func dsn(path string, opts Options) string {
 	// syncs the log before a checkpoint copies it into the database file,
 	// and the database file after.
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Group commit runs every write in a savepoint; a savepoint's journal
+	// (the pages it changes, for a rollback to it) would otherwise spill
+	// to a temporary file, at a write(2) per page. A batch's worth of
+	// pages is small.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if opts.ReadOnly {
 		q.Set("mode", "ro")
 	} else {
