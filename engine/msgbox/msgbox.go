@@ -252,7 +252,7 @@ type Box interface {
 	// DeliveryStates returns the states of the deliveries with the given
 	// ids; ids that do not exist are absent from the map. A runner uses it
 	// at start to tell which of the copies its transports staged belong to
-	// deliveries already recorded as done.
+	// deliveries already recorded as done, or purged (absent).
 	DeliveryStates(ctx context.Context, ids []int64) (map[int64]DeliveryState, error)
 	// Message returns a message's metadata alone: what a delivery attempt
 	// needs, without Get's deliveries, attempts and history.

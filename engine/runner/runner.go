@@ -267,7 +267,10 @@ func (r *Runner) recover(ctx context.Context) error {
 // sweepStaged removes the staged copies a crash left behind after the box
 // had recorded their deliveries as done (between Finish and Cleanup), and
 // old leftovers of interrupted attempts. Copies of deliveries not done stay:
-// Redo finishes those. Problems are logged, not fatal: a leftover is
+// Redo finishes those. A copy whose delivery the box does not know is
+// removed too: the transport names its copies with the box's identity, so
+// the delivery was this box's, and only `messages purge` deletes
+// deliveries, done ones. Problems are logged, not fatal: a leftover is
 // harmless, and a missing output directory is reported by its deliveries.
 func (r *Runner) sweepStaged(ctx context.Context) {
 	for _, name := range r.portList {
@@ -298,14 +301,14 @@ func (r *Runner) sweepStaged(ctx context.Context) {
 		}
 		removed := 0
 		for _, id := range ids {
-			switch states[id] {
-			case msgbox.DeliveryDelivered, msgbox.DeliveryTerminated:
-				if err := st.Cleanup(send.Delivery{ID: id, Port: name}); err != nil {
-					log.Warn("removing a staged copy failed", "delivery", id, "error", err)
-					continue
-				}
-				removed++
+			if state, known := states[id]; known && state != msgbox.DeliveryDelivered && state != msgbox.DeliveryTerminated {
+				continue
 			}
+			if err := st.Cleanup(send.Delivery{ID: id, Port: name}); err != nil {
+				log.Warn("removing a staged copy failed", "delivery", id, "error", err)
+				continue
+			}
+			removed++
 		}
 		if removed > 0 {
 			log.Info("removed staged copies of deliveries recorded before the previous stop", "count", removed)

@@ -672,6 +672,16 @@ send_port "fabrikam" {
 	if err := os.WriteFile(reserved(dc.Deliveries[0].ID, ".staged"), staged, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The same crash, for a delivery purged since (`messages purge`): the
+	// box no longer knows the id, and only purge deletes deliveries.
+	if err := os.WriteFile(reserved(1000, ".staged"), []byte("purged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Another box's staged copy in the same directory: not ours to judge.
+	foreign := filepath.Join(out, ".bizpipe-0123456789abcdef-1000.staged")
+	if err := os.WriteFile(foreign, []byte("theirs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// An old leftover of an interrupted write.
 	partial := reserved(99, ".partial")
 	if err := os.WriteFile(partial, []byte("half"), 0o644); err != nil {
@@ -700,7 +710,7 @@ send_port "fabrikam" {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if want := []string{"a.edi.p7m", "c.edi.p7m"}; fmt.Sprint(names) != fmt.Sprint(want) {
+	if want := []string{".bizpipe-0123456789abcdef-1000.staged", "a.edi.p7m", "c.edi.p7m"}; fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Errorf("output directory %q, want %q: staged copies and leftovers removed", names, want)
 	}
 }
