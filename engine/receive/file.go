@@ -544,7 +544,10 @@ func (f *File) publish(ctx context.Context, claim, name string) (acked, committe
 	if dup {
 		f.log.Info("file already stored before a restart; removed", "file", name, "message_id", msg.ID)
 	} else {
-		f.log.Info("file received", "file", name, "message_id", msg.ID, "size", msg.Size)
+		// Debug: the sink logs the message (the runner: "message
+		// received", with the file name); one line per message is enough
+		// at the default level.
+		f.log.Debug("file received", "file", name, "message_id", msg.ID, "size", msg.Size)
 	}
 	return true, true, nil
 }

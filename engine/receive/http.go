@@ -262,7 +262,8 @@ func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
 	default:
-		log.Info("message received", "message_id", msg.ID, "size", msg.Size)
+		// Debug, as the file location's line: the sink logs the message.
+		log.Debug("message received", "message_id", msg.ID, "size", msg.Size)
 		w.Header().Set(MessageIDHeader, msg.ID)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)

@@ -168,7 +168,12 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 	if dup {
 		log.Info("message was already stored before a restart; acknowledging its source")
 	} else {
-		log.Info("message received", "size", msg.Size, "file_name", msg.FileName)
+		attrs := []any{"size", msg.Size, "file_name", msg.FileName}
+		if routed != nil && len(routed.ports) > 0 {
+			// Routed in the same transaction: one line says both.
+			attrs = append(attrs, "send_ports", routed.ports)
+		}
+		log.Info("message received", attrs...)
 		r.count(func(s *Summary) { s.Received++ })
 		if m := r.opts.Metrics; m != nil {
 			m.Received.WithLabelValues(in.ReceiveLocation).Inc()
@@ -176,7 +181,7 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 	}
 	switch {
 	case routed != nil && !dup:
-		r.routed(msg.ID, routed)
+		r.routed(msg.ID, routed, false)
 	case msg.Status == msgbox.StatusReceived:
 		if err := r.route(ctx, msg); err != nil {
 			log.Error("routing failed; the message stays received and is routed again later", "error", err)
@@ -225,12 +230,14 @@ func (r *Runner) route(ctx context.Context, msg msgbox.Message) error {
 		}
 		return fmt.Errorf("routing message %s: %w", msg.ID, err)
 	}
-	r.routed(msg.ID, rt)
+	r.routed(msg.ID, rt, true)
 	return nil
 }
 
-// routed logs and counts a recorded routing and wakes the workers.
-func (r *Runner) routed(id string, rt *routing) {
+// routed logs and counts a recorded routing and wakes the workers. A
+// successful routing is logged only when logOK: publish says it in its
+// "message received" line.
+func (r *Runner) routed(id string, rt *routing, logOK bool) {
 	log := r.log.With("message_id", id)
 	if len(rt.ports) == 0 {
 		log.Warn("message suspended", "reason", rt.reason)
@@ -240,7 +247,9 @@ func (r *Runner) routed(id string, rt *routing) {
 		}
 		return
 	}
-	log.Info("message routed", "send_ports", rt.ports)
+	if logOK {
+		log.Info("message routed", "send_ports", rt.ports)
+	}
 	r.notify()
 }
 
