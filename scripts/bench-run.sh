@@ -5,6 +5,8 @@
 #   (a) the ceiling: the same sign+encrypt in a tight in-process loop on all
 #       cores (BenchmarkSignEncrypt4KiB), and
 #   (b) a shell loop of `openssl cms -sign | openssl cms -encrypt` per message,
+#   (c) the engine alone: the same run with an empty pipeline, whose CPU per
+#       message, added to the ceiling's, bounds what run can reach,
 # and the peak RSS of one run --once over a single 100 MiB message.
 # Everything happens in a temporary directory; the repository is not touched.
 #
@@ -42,6 +44,23 @@ printf "run --once: %.1f s, %.0f msgs/s\n" "$(echo "$end - $start" | bc -l)" "$r
 delivered=$(ls "$work/qs/out/fabrikam" | grep -c '\.eml$' || true)
 [ "$delivered" = "$N" ] || { echo "only $delivered of $N delivered"; exit 1; }
 
+# The engine alone: the same run with an empty pipeline (no signing, no
+# encryption), so what remains is receive, message box, routing and durable
+# delivery. Its CPU per message plus the ceiling's gives the most run could
+# reach with every core busy: the bound printed at the end.
+echo "== (c) the engine alone: the same run --once with an empty pipeline"
+rm -rf "$work/qsp" && cp -r "$work/qs" "$work/qsp" && rm -rf "$work/qsp/out/fabrikam"/* "$work/qsp/in"/*
+perl -0pi -e 's/pipeline "sign_encrypt" \{.*?\n\}\n/pipeline "sign_encrypt" {\n}\n/s; s/^\s*encryption_certificate.*\n//m' "$work/qsp/bizpipe.hcl"
+for i in $(seq -w 1 "$N"); do head -c 4096 /dev/urandom > "$work/qsp/in/m$i.xml"; done
+touch -d '1 minute ago' "$work/qsp/in"/*.xml
+start=$(date +%s.%N)
+/usr/bin/time -f "cpu %U %S" "$work/bizpipe" run --once --data-dir "$work/datap" "$work/qsp" 2>"$work/runp.log" | tail -1
+end=$(date +%s.%N)
+engine_rate=$(echo "$N / ($end - $start)" | bc -l)
+engine_cpu=$(awk '/^cpu / {print $2 + $3}' "$work/runp.log")
+printf "engine alone: %.0f msgs/s, %.2f ms CPU per message\n" "$engine_rate" "$(echo "1000 * $engine_cpu / $N" | bc -l)"
+rm -rf "$work/qsp" "$work/datap"
+
 echo "== (a) ceiling: in-process sign+encrypt on $(nproc) cores"
 ceiling=$(go test ./engine/pipeline -run '^$' -bench SignEncrypt4KiB -benchtime 5s | tee /dev/stderr | awk '/msgs\/s/ {for (i=1;i<=NF;i++) if ($i=="msgs/s") print $(i-1)}')
 
@@ -64,6 +83,10 @@ printf "shell loop: %.0f msgs/s\n" "$shell_rate"
 
 printf "\nrun --once %.0f msgs/s = %.0f %% of the ceiling (%.0f msgs/s), %.1fx the shell loop (%.0f msgs/s)\n" \
   "$run_rate" "$(echo "100 * $run_rate / $ceiling" | bc -l)" "$ceiling" "$(echo "$run_rate / $shell_rate" | bc -l)" "$shell_rate"
+# ncpu / (crypto CPU + engine CPU per message): every core busy, no waiting.
+bound=$(echo "$(nproc) / ($(nproc) / $ceiling + $engine_cpu / $N)" | bc -l)
+printf "bound with every core busy (ceiling's CPU + the engine's per message): %.0f msgs/s = %.0f %% of the ceiling; run --once reaches %.0f %% of it\n" \
+  "$bound" "$(echo "100 * $bound / $ceiling" | bc -l)" "$(echo "100 * $run_rate / $bound" | bc -l)"
 
 echo "== peak memory: one 100 MiB message"
 rm -rf "$work/qs/in"/* "$work/qs/out/fabrikam"/* "$work/data"
