@@ -23,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
 SHELL_N=${SHELL_N:-200}   # the shell loop is slow: time a sample, scale up
+RUNS=${RUNS:-3}           # run --once and the engine alone, alternated; medians reported
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 for tool in time bc; do command -v $tool >/dev/null || apt-get install -y -qq $tool >/dev/null; done
@@ -30,36 +31,46 @@ for tool in time bc; do command -v $tool >/dev/null || apt-get install -y -qq $t
 go build -o "$work/bizpipe" ./cmd/bizpipe
 cp -r examples/quickstart "$work/qs"
 rm -rf "$work/qs/in"/* "$work/qs/out/fabrikam"/*
-# The quickstart takes *.xml; generate N random 4 KiB bodies.
-for i in $(seq -w 1 "$N"); do head -c 4096 /dev/urandom > "$work/qs/in/m$i.xml"; done
-touch -d '1 minute ago' "$work/qs/in"/*.xml
-
-echo "== run --once: $N messages of 4 KiB (clear sign RSA-2048 + AES-256-CBC, file to file)"
-start=$(date +%s.%N)
-/usr/bin/time -f "peak RSS %M KiB, CPU %U s user + %S s system" "$work/bizpipe" run --once --data-dir "$work/data" "$work/qs" 2>"$work/run.log" | tail -1
-end=$(date +%s.%N)
-grep "peak RSS" "$work/run.log"
-run_rate=$(echo "$N / ($end - $start)" | bc -l)
-printf "run --once: %.1f s, %.0f msgs/s\n" "$(echo "$end - $start" | bc -l)" "$run_rate"
-delivered=$(ls "$work/qs/out/fabrikam" | grep -c '\.eml$' || true)
-[ "$delivered" = "$N" ] || { echo "only $delivered of $N delivered"; exit 1; }
-
-# The engine alone: the same run with an empty pipeline (no signing, no
-# encryption), so what remains is receive, message box, routing and durable
-# delivery. Its CPU per message plus the ceiling's gives the most run could
-# reach with every core busy: the bound printed at the end.
-echo "== (c) the engine alone: the same run --once with an empty pipeline"
-rm -rf "$work/qsp" && cp -r "$work/qs" "$work/qsp" && rm -rf "$work/qsp/out/fabrikam"/* "$work/qsp/in"/*
+# The engine alone: the same configuration with an empty pipeline (no
+# signing, no encryption), so what remains is receive, message box, routing
+# and durable delivery. Its CPU per message plus the ceiling's gives the most
+# run could reach with every core busy: the bound printed at the end.
+cp -r "$work/qs" "$work/qsp"
 perl -0pi -e 's/pipeline "sign_encrypt" \{.*?\n\}\n/pipeline "sign_encrypt" {\n}\n/s; s/^\s*encryption_certificate.*\n//m' "$work/qsp/bizpipe.hcl"
-for i in $(seq -w 1 "$N"); do head -c 4096 /dev/urandom > "$work/qsp/in/m$i.xml"; done
-touch -d '1 minute ago' "$work/qsp/in"/*.xml
-start=$(date +%s.%N)
-/usr/bin/time -f "cpu %U %S" "$work/bizpipe" run --once --data-dir "$work/datap" "$work/qsp" 2>"$work/runp.log" | tail -1
-end=$(date +%s.%N)
-engine_rate=$(echo "$N / ($end - $start)" | bc -l)
-engine_cpu=$(awk '/^cpu / {print $2 + $3}' "$work/runp.log")
-printf "engine alone: %.0f msgs/s, %.2f ms CPU per message\n" "$engine_rate" "$(echo "1000 * $engine_cpu / $N" | bc -l)"
-rm -rf "$work/qsp" "$work/datap"
+
+# measure CONFIG_DIR: run --once over N fresh random 4 KiB *.xml bodies (the
+# quickstart's pattern) with a fresh message box; prints "msgs/s cpu_seconds
+# peak_rss_kib" and checks that all N were delivered.
+measure() {
+  local dir=$1
+  rm -rf "$dir/in"/* "$dir/out/fabrikam"/* "$work/data"
+  for i in $(seq -w 1 "$N"); do head -c 4096 /dev/urandom > "$dir/in/m$i.xml"; done
+  touch -d '1 minute ago' "$dir/in"/*.xml
+  sync
+  local start end
+  start=$(date +%s.%N)
+  /usr/bin/time -f "measured %U %S %M" "$work/bizpipe" run --once --data-dir "$work/data" "$dir" >/dev/null 2>"$work/run.log"
+  end=$(date +%s.%N)
+  local delivered
+  delivered=$(ls "$dir/out/fabrikam" | grep -c '\.eml$' || true)
+  [ "$delivered" = "$N" ] || { echo "only $delivered of $N delivered" >&2; exit 1; }
+  awk -v n="$N" -v t="$(echo "$end - $start" | bc -l)" '/^measured / {printf "%.1f %.3f %d\n", n / t, $2 + $3, $4}' "$work/run.log"
+}
+# median of the first field of RUNS lines on stdin, with that line's others
+median() { sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'; }
+
+echo "== run --once: $N messages of 4 KiB (clear sign RSA-2048 + AES-256-CBC, file to file), median of $RUNS"
+echo "== (c) the engine alone: the same run --once with an empty pipeline, median of $RUNS"
+: > "$work/full.txt"; : > "$work/engine.txt"
+for r in $(seq 1 "$RUNS"); do
+  # Alternated, so that the VM's speed drifting affects both alike.
+  measure "$work/qs" | tee -a "$work/full.txt" | awk '{printf "  run --once    %5.0f msgs/s, %.2f s CPU, peak RSS %d KiB\n", $1, $2, $3}'
+  measure "$work/qsp" | tee -a "$work/engine.txt" | awk '{printf "  engine alone  %5.0f msgs/s, %.2f s CPU\n", $1, $2}'
+done
+read -r run_rate run_cpu _ < <(median < "$work/full.txt")
+read -r engine_rate engine_cpu _ < <(median < "$work/engine.txt")
+printf "run --once: %.0f msgs/s (%.2f ms CPU per message)\n" "$run_rate" "$(echo "1000 * $run_cpu / $N" | bc -l)"
+printf "engine alone: %.0f msgs/s (%.2f ms CPU per message)\n" "$engine_rate" "$(echo "1000 * $engine_cpu / $N" | bc -l)"
 
 echo "== (a) ceiling: in-process sign+encrypt on $(nproc) cores"
 ceiling=$(go test ./engine/pipeline -run '^$' -bench SignEncrypt4KiB -benchtime 5s | tee /dev/stderr | awk '/msgs\/s/ {for (i=1;i<=NF;i++) if ($i=="msgs/s") print $(i-1)}')
