@@ -392,16 +392,6 @@ func (d *decoder) path(at attrs, name string) model.Value[string] {
 	return v
 }
 
-// require reports a missing required attribute on the block.
-func (d *decoder) require(at attrs, name string) bool {
-	if _, ok := at.m[name]; ok {
-		return true
-	}
-	d.add(diag.Errorf(diag.CodeInvalidValue, at.rng, "Missing required argument",
-		"The argument %q is required in %s.", name, at.what))
-	return false
-}
-
 // shown renders a value for a message, hiding sensitive ones.
 func shown(v model.Value[string]) string {
 	if v.Sensitive {

@@ -98,6 +98,7 @@ named directly.`,
 // usageHint turns a command-line error of command c into an exit-2 error
 // that says where to find the usage.
 func usageHint(c *cobra.Command, err error) error {
+	//lint:ignore ST1005 shown to the user as a second line, a sentence
 	return &exitError{code: exitUsage, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 }
 

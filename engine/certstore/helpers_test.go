@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -185,11 +184,4 @@ func mustLoad(t *testing.T, dir string, pw Password) *Store {
 		t.Fatalf("Load(%s): %v", dir, err)
 	}
 	return s
-}
-
-func writeRaw(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -494,6 +494,7 @@ func unwrapKey(algE *element, ek []byte, key crypto.Decrypter, keyLen int) ([]by
 		}
 		// Implicit rejection: on bad padding a random key of the right
 		// length is returned, and decryption fails later.
+		//lint:ignore SA1019 rsaEncryption key transport is PKCS #1 v1.5 (RFC 5652); partners send it
 		opts = &rsa.PKCS1v15DecryptOptions{SessionKeyLen: keyLen}
 	case bytes.Equal(oid, oidRSAESOAEP):
 		if opts, err = oaepOptions(params); err != nil {

@@ -200,6 +200,10 @@ func keyTransRecipientInfo(rand io.Reader, cert *x509.Certificate, cek []byte) (
 	if err != nil {
 		return nil, err
 	}
+	// PKCS #1 v1.5, deprecated in Go 1.26 for new protocols, is what
+	// rsaEncryption key transport is (RFC 5652 and 8551), and what BizTalk
+	// and most partners' S/MIME stacks expect.
+	//lint:ignore SA1019 the S/MIME key transport the issue and partners require
 	ek, err := rsa.EncryptPKCS1v15(rand, pub, cek)
 	if err != nil {
 		return nil, err

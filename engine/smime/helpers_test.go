@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
@@ -201,9 +200,6 @@ func binaryBody() testBody {
 	b.WriteString("\r\n\n\r\r\nIEA*1*000000001~ \r")
 	return testBody{name: "binary", contentType: "application/edi-x12", data: b.Bytes(), want: b.Bytes()}
 }
-
-// notExpired is a fixed "now" well inside the test certificates' validity.
-func notExpired() time.Time { return time.Now() }
 
 // stdEntity parses a MIME entity with the standard library only (an oracle
 // independent of the package's own parser) and returns its Content-Type,

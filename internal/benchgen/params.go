@@ -120,7 +120,7 @@ func (p Params) Check() error {
 	positive("HostsPerFile", p.HostsPerFile)
 	positive("PortsPerFile", p.PortsPerFile)
 	if p.Accounts() < 1 {
-		errs = append(errs, fmt.Errorf("Stores (%d) must exceed Servers (%d): the stores beyond one per server are the service accounts' personal stores", p.Stores, p.Servers))
+		errs = append(errs, fmt.Errorf("parameter Stores (%d) must exceed Servers (%d): the stores beyond one per server are the service accounts' personal stores", p.Stores, p.Servers))
 	}
 	if p.InstancesPerHost > p.Servers {
 		errs = append(errs, fmt.Errorf("InstancesPerHost (%d) exceeds Servers (%d): a host's instances are on distinct servers", p.InstancesPerHost, p.Servers))
@@ -132,20 +132,20 @@ func (p Params) Check() error {
 		errs = append(errs, fmt.Errorf("SendPorts (%d) must be at least Hosts (%d) and %d, so that every host and pipeline is used", p.SendPorts, p.Hosts, cycle))
 	}
 	if p.ReceiveLocations > p.Hosts {
-		errs = append(errs, fmt.Errorf("ReceiveLocations (%d) exceeds Hosts (%d)", p.ReceiveLocations, p.Hosts))
+		errs = append(errs, fmt.Errorf("parameter ReceiveLocations (%d) exceeds Hosts (%d)", p.ReceiveLocations, p.Hosts))
 	}
 	if p.Partners > p.CertsPerStore {
-		errs = append(errs, fmt.Errorf("Partners (%d) exceeds CertsPerStore (%d)", p.Partners, p.CertsPerStore))
+		errs = append(errs, fmt.Errorf("parameter Partners (%d) exceeds CertsPerStore (%d)", p.Partners, p.CertsPerStore))
 	}
 	if p.PKCS12Every < 0 || p.Faults < 0 {
-		errs = append(errs, errors.New("PKCS12Every and Faults must not be negative"))
+		errs = append(errs, errors.New("parameters PKCS12Every and Faults must not be negative"))
 	}
 	if p.Faults > 0 && len(errs) == 0 {
 		if n := len(newPlan(p).faults); n < p.Faults {
-			errs = append(errs, fmt.Errorf("Faults (%d): only %d hosts have a port that signs and encrypts, and faults go on distinct hosts", p.Faults, n))
+			errs = append(errs, fmt.Errorf("parameter Faults (%d): only %d hosts have a port that signs and encrypts, and faults go on distinct hosts", p.Faults, n))
 		}
 		if p.Faults > faultNoKey && p.InstancesPerHost >= p.Servers {
-			errs = append(errs, fmt.Errorf("Faults (%d) adds an instance to a host, which needs InstancesPerHost (%d) below Servers (%d)", p.Faults, p.InstancesPerHost, p.Servers))
+			errs = append(errs, fmt.Errorf("parameter Faults (%d) adds an instance to a host, which needs InstancesPerHost (%d) below Servers (%d)", p.Faults, p.InstancesPerHost, p.Servers))
 		}
 	}
 	return errors.Join(errs...)

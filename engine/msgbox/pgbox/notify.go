@@ -142,12 +142,12 @@ func (l *listener) stop() {
 	}
 }
 
-// state returns the number of sessions so far, the last error, and a
-// channel closed at the next change.
-func (l *listener) state() (int, error, <-chan struct{}) {
+// state returns the number of sessions so far, a channel closed at the next
+// change, and the last error.
+func (l *listener) state() (int, <-chan struct{}, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.sessions, l.lastErr, l.changed
+	return l.sessions, l.changed, l.lastErr
 }
 
 func (l *listener) update(f func()) {

@@ -94,7 +94,6 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -468,6 +467,3 @@ func tsp(t *time.Time) time.Time {
 	}
 	return ts(*t)
 }
-
-// micros is d in whole microseconds, for arithmetic on database times.
-func micros(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }

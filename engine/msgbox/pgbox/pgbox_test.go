@@ -316,7 +316,7 @@ func waitSession(t *testing.T, b *Box, n int) {
 	t.Helper()
 	timeout := time.After(deadline)
 	for {
-		got, lastErr, changed := b.listen.state()
+		got, changed, lastErr := b.listen.state()
 		if got >= n {
 			return
 		}
