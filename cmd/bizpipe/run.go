@@ -218,7 +218,7 @@ func lockDataDir(dir string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(fh); err != nil {
 		fh.Close()
 		return nil, fmt.Errorf("another bizpipe run is using data directory %s", dir)
 	}

@@ -1,34 +1,24 @@
 // Package fsop makes the file system calls of the file transports as single
-// system calls. os.Rename first stats the new name (to word the error for a
-// directory there), and os.Remove tries rmdir after a failed unlink: for a
-// transport that renames and removes several files per message, and often
-// removes a name that is not there, that doubles the calls.
+// system calls where the platform allows. On Unix, os.Rename first stats the
+// new name (to word the error for a directory there), and os.Remove tries
+// rmdir after a failed unlink: for a transport that renames and removes
+// several files per message, and often removes a name that is not there,
+// that doubles the calls. Elsewhere (Windows) the os functions are used:
+// they also clear a read-only attribute that would make a removal fail.
 package fsop
 
 import (
 	"errors"
 	"io/fs"
-	"os"
-	"syscall"
 )
 
-// Rename renames oldpath to newpath with one rename(2), replacing a file at
-// newpath. The error is an *os.LinkError, as os.Rename's.
-func Rename(oldpath, newpath string) error {
-	if err := retryEINTR(func() error { return syscall.Rename(oldpath, newpath) }); err != nil {
-		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
-	}
-	return nil
-}
+// Rename renames oldpath to newpath, replacing a file at newpath. The error
+// is an *os.LinkError, as os.Rename's.
+func Rename(oldpath, newpath string) error { return rename(oldpath, newpath) }
 
-// Remove removes the file (not directory) at path with one unlink(2). The
-// error is an *fs.PathError, as os.Remove's.
-func Remove(path string) error {
-	if err := retryEINTR(func() error { return syscall.Unlink(path) }); err != nil {
-		return &fs.PathError{Op: "remove", Path: path, Err: err}
-	}
-	return nil
-}
+// Remove removes the file (never a directory) at path. The error is an
+// *fs.PathError, as os.Remove's.
+func Remove(path string) error { return remove(path) }
 
 // RemoveIfExists is Remove, with a missing file not an error.
 func RemoveIfExists(path string) error {
@@ -36,15 +26,4 @@ func RemoveIfExists(path string) error {
 		return err
 	}
 	return nil
-}
-
-// retryEINTR repeats fn while it is interrupted by a signal, as package os
-// does for these calls.
-func retryEINTR(fn func() error) error {
-	for {
-		err := fn()
-		if err != syscall.EINTR {
-			return err
-		}
-	}
 }

@@ -12,8 +12,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -35,11 +33,12 @@ type Options struct {
 	Current func() (*user.User, error)
 }
 
-// identity is a user as file permission checks see it.
+// identity is a user as file permission checks see it. The ids are kept as
+// the strings os/user gives: numbers on Unix, SIDs on Windows.
 type identity struct {
 	name   string
-	uid    int
-	groups map[int]bool
+	uid    string
+	groups map[string]bool
 	// unknown: the account's user comes from a variable without a value
 	// (validate), so whose rights apply cannot be told.
 	unknown bool
@@ -186,7 +185,10 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 				"File %s of certificate store %q cannot be read by user %q (service account %q) (%s).",
 				shown(f), s.Name, who.name, acct.Name, describeMode(f)))
 		}
-		if keyFiles[f] && c.once("key:"+f) {
+		// Mode bits say who may read a file only where they are the
+		// permission system: not on Windows (ACLs), where Go derives them
+		// from the read-only attribute.
+		if modeBits && keyFiles[f] && c.once("key:"+f) {
 			if info, err := os.Stat(f); err == nil && info.Mode().Perm()&0o066 != 0 {
 				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveKeyExposed, rng, "Unencrypted private key readable by others",
 					"File %s of certificate store %q holds an unencrypted private key and has mode %s, so group or other users can read or change it. Run chmod 600 on it (or store the key in a password-protected PKCS#12 file).",
@@ -249,19 +251,19 @@ func permits(who identity, path string, need fs.FileMode) bool {
 	if err != nil {
 		return false
 	}
-	if who.uid == 0 {
+	if who.uid == superuser {
 		return true
 	}
-	st, ok := info.Sys().(*syscall.Stat_t)
+	uid, gid, ok := fileOwner(info)
 	if !ok {
 		return true // no ownership information: cannot judge, do not invent an error
 	}
 	perm := info.Mode().Perm()
 	var bits fs.FileMode
 	switch {
-	case int(st.Uid) == who.uid:
+	case uid == who.uid:
 		bits = (perm >> 6) & 7
-	case who.groups[int(st.Gid)]:
+	case who.groups[gid]:
 		bits = (perm >> 3) & 7
 	default:
 		bits = perm & 7
@@ -274,11 +276,10 @@ func describeMode(path string) string {
 	if err != nil {
 		return err.Error()
 	}
-	st, ok := info.Sys().(*syscall.Stat_t)
+	owner, group, ok := fileOwner(info)
 	if !ok {
 		return "mode " + info.Mode().Perm().String()
 	}
-	owner, group := strconv.Itoa(int(st.Uid)), strconv.Itoa(int(st.Gid))
 	if u, err := user.LookupId(owner); err == nil {
 		owner = u.Username
 	}
@@ -289,19 +290,16 @@ func describeMode(path string) string {
 }
 
 func toIdentity(u *user.User) (identity, error) {
-	uid, err := strconv.Atoi(u.Uid)
-	if err != nil {
-		return identity{}, fmt.Errorf("user %s has a non-numeric uid %q", u.Username, u.Uid)
+	if u.Uid == "" {
+		return identity{}, fmt.Errorf("user %s has no user id", u.Username)
 	}
-	id := identity{name: u.Username, uid: uid, groups: map[int]bool{}}
-	if gid, err := strconv.Atoi(u.Gid); err == nil {
-		id.groups[gid] = true
+	id := identity{name: u.Username, uid: u.Uid, groups: map[string]bool{}}
+	if u.Gid != "" {
+		id.groups[u.Gid] = true
 	}
 	if gids, err := u.GroupIds(); err == nil {
 		for _, g := range gids {
-			if n, err := strconv.Atoi(g); err == nil {
-				id.groups[n] = true
-			}
+			id.groups[g] = true
 		}
 	}
 	return id, nil

@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -702,7 +703,13 @@ func (b *Box) runSyncer() {
 // SQLite removes it only after checkpointing it into the database file,
 // which it syncs.
 func syncWAL(path string) error {
-	f, err := os.Open(path)
+	// Windows' FlushFileBuffers needs a handle opened for writing; fsync
+	// does not, and read-only is the least a sync needs.
+	flag := os.O_RDONLY
+	if runtime.GOOS == "windows" {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

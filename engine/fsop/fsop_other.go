@@ -1,0 +1,21 @@
+//go:build !unix
+
+package fsop
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+)
+
+var errIsDir = errors.New("is a directory")
+
+func rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+// remove refuses a directory, as unlink(2) does, and otherwise is os.Remove.
+func remove(path string) error {
+	if info, err := os.Lstat(path); err == nil && info.IsDir() {
+		return &fs.PathError{Op: "remove", Path: path, Err: errIsDir}
+	}
+	return os.Remove(path)
+}

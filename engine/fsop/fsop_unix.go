@@ -1,0 +1,36 @@
+//go:build unix
+
+package fsop
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// rename is one rename(2).
+func rename(oldpath, newpath string) error {
+	if err := retryEINTR(func() error { return syscall.Rename(oldpath, newpath) }); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
+// remove is one unlink(2), which refuses a directory.
+func remove(path string) error {
+	if err := retryEINTR(func() error { return syscall.Unlink(path) }); err != nil {
+		return &fs.PathError{Op: "remove", Path: path, Err: err}
+	}
+	return nil
+}
+
+// retryEINTR repeats fn while it is interrupted by a signal, as package os
+// does for these calls.
+func retryEINTR(fn func() error) error {
+	for {
+		err := fn()
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
