@@ -12,8 +12,9 @@
 #
 # BENCH_DIR puts that directory on another file system, e.g. a freshly made
 # journaled ext4 (the common production setup) instead of whatever /tmp is:
-#   truncate -s 2G /tmp/ext4.img && mkfs.ext4 -q /tmp/ext4.img
-#   mkdir -p /mnt/bench && mount -o loop /tmp/ext4.img /mnt/bench
+#   fallocate -l 3G /tmp/ext4.img && mkfs.ext4 -q /tmp/ext4.img
+#   dev=$(losetup --direct-io=on -f --show /tmp/ext4.img)
+#   mkdir -p /mnt/bench && mount "$dev" /mnt/bench
 #   BENCH_DIR=/mnt/bench scripts/bench-run.sh
 # (ext4 without a journal, as some VM images use, makes every file creation
 # after many deletions scan the recently freed inodes: slow for any
