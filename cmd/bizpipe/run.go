@@ -36,6 +36,7 @@ type runFlags struct {
 	once        bool
 	metricsAddr string
 	logFormat   string
+	logLevel    string
 	lease       time.Duration
 	cpuProfile  string
 	vars        varFlags
@@ -64,6 +65,7 @@ finishes what is in flight and exits 0.`,
 	cmd.Flags().BoolVar(&f.once, "once", false, "process what is present, print a summary and exit")
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "least severe log lines written: debug, info, warn or error (debug adds a line per file or request a receive location takes)")
 	cmd.Flags().DurationVar(&f.lease, "lease", time.Minute, "how long a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
 	// For measuring (scripts/bench-run.sh); not part of the contract.
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
@@ -75,6 +77,10 @@ finishes what is in flight and exits 0.`,
 func runRun(e *env, f runFlags, args []string) error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-format %q: use text or json", f.logFormat)}
+	}
+	level, ok := parseLogLevel(f.logLevel)
+	if !ok {
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-level %q: use debug, info, warn or error", f.logLevel)}
 	}
 	cfg, diags, err := loadConfig(e, args, f.vars, hclspec.ModeRun)
 	if err != nil {
@@ -110,7 +116,7 @@ func runRun(e *env, f runFlags, args []string) error {
 		return &exitError{code: exitFindings, err: errors.New("not starting: the configuration has errors")}
 	}
 
-	log := newLogger(e, f.logFormat).With("server", server)
+	log := newLogger(e, f.logFormat, level).With("server", server)
 	unlock, err := lockDataDir(f.dataDir)
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
@@ -187,8 +193,23 @@ func hostDeclared(cfg *model.Config, name string) bool {
 	return false
 }
 
-func newLogger(e *env, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+// parseLogLevel reads a --log-level value.
+func parseLogLevel(s string) (slog.Level, bool) {
+	switch s {
+	case "debug":
+		return slog.LevelDebug, true
+	case "info":
+		return slog.LevelInfo, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
+func newLogger(e *env, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(e.stderr, opts))
 	}
