@@ -15,6 +15,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/engine/runner"
 	"github.com/bizpipe/bizpipe/hclspec"
 )
 
@@ -29,8 +30,8 @@ type messagesFlags struct {
 // minPurgeAge is the least --older-than purge accepts: a purged message's
 // source key is forgotten, so its source must be long gone (a claim that
 // reappears after a power failure is recognised only while its message
-// is kept).
-const minPurgeAge = time.Minute
+// is kept). The same as run --retention's.
+const minPurgeAge = runner.MinRetention
 
 func newMessagesCmd(e *env) *cobra.Command {
 	var f messagesFlags

@@ -37,6 +37,7 @@ type runFlags struct {
 	metricsAddr string
 	logFormat   string
 	logLevel    string
+	retention   time.Duration
 	lease       time.Duration
 	cpuProfile  string
 	vars        varFlags
@@ -66,6 +67,7 @@ finishes what is in flight and exits 0.`,
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "least severe log lines written: debug, info, warn or error (debug adds a line per file or request a receive location takes)")
+	cmd.Flags().DurationVar(&f.retention, "retention", 0, "purge delivered and terminated messages whose history has been quiet this long (`DURATION`, at least 1m; e.g. 720h), hourly and at the end of --once; 0 keeps every message")
 	cmd.Flags().DurationVar(&f.lease, "lease", time.Minute, "how long a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
 	// For measuring (scripts/bench-run.sh); not part of the contract.
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
@@ -77,6 +79,9 @@ finishes what is in flight and exits 0.`,
 func runRun(e *env, f runFlags, args []string) error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-format %q: use text or json", f.logFormat)}
+	}
+	if f.retention < 0 || (f.retention > 0 && f.retention < runner.MinRetention) {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--retention %v: give at least %v (e.g. 720h for 30 days), or 0 to keep every message", f.retention, runner.MinRetention)}
 	}
 	level, ok := parseLogLevel(f.logLevel)
 	if !ok {
@@ -137,7 +142,7 @@ func runRun(e *env, f runFlags, args []string) error {
 	m := metrics.New()
 	r, err := runner.New(runner.Options{
 		Config: cfg, Checked: checked, Server: server, Host: f.host,
-		Box: box, Log: log, Metrics: m, Lease: f.lease,
+		Box: box, Log: log, Metrics: m, Lease: f.lease, Retention: f.retention,
 	})
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}

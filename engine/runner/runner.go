@@ -67,7 +67,27 @@ type Options struct {
 	// FileSettle is how long a received file must be unchanged before it
 	// is picked up. 0 means the receiver's default.
 	FileSettle time.Duration
+	// Retention, when set, purges the messages that are delivered or
+	// terminated and whose history has been quiet that long (see
+	// msgbox.Box.Purge): every PurgeEvery while Run runs, and at the end
+	// of RunOnce. 0 keeps every message. It must be at least MinRetention:
+	// a purged message's source key is forgotten. Never at the start: a
+	// source a crash left unacknowledged (a claimed input file) is
+	// recognised as a duplicate only while its message is in the box, and
+	// after a long stop its message may be older than Retention; the
+	// receive locations acknowledge such sources on their first pass.
+	Retention time.Duration
+	// PurgeEvery is how often Run purges; 0 means an hour.
+	PurgeEvery time.Duration
+	// Now is the clock purges cut off by; nil means time.Now.
+	Now func() time.Time
 }
+
+// MinRetention is the least Options.Retention (and the least age `bizpipe
+// messages purge` takes): a purged message's source key is forgotten, so
+// a source seen again would be received again, and a minute is far longer
+// than a receive location takes to acknowledge its source.
+const MinRetention = time.Minute
 
 // DefaultMemoryBudget is the default Options.MemoryBudget: two messages of
 // 128 MiB, or thousands of ordinary ones, at once.
@@ -133,6 +153,15 @@ func New(opts Options) (*Runner, error) {
 	if opts.IdleWait <= 0 {
 		opts.IdleWait = time.Second
 	}
+	if opts.Retention < 0 || (opts.Retention > 0 && opts.Retention < MinRetention) {
+		return nil, fmt.Errorf("runner: retention %v: give at least %v, or 0 to keep every message", opts.Retention, MinRetention)
+	}
+	if opts.PurgeEvery <= 0 {
+		opts.PurgeEvery = time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	r := &Runner{
 		opts:   opts,
 		log:    opts.Log,
@@ -176,6 +205,22 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		defer wg.Done()
 		r.sweepUnrouted(ctx, bg)
 	}()
+	if r.opts.Retention > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(r.opts.PurgeEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					r.purge(ctx)
+				}
+			}
+		}()
+	}
 	<-ctx.Done()
 	r.log.Info("stopping: no new work is taken; finishing deliveries in flight")
 	r.stopReceivers(bg)
@@ -230,6 +275,8 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.mu.Lock()
 	r.sum.Waiting = waiting
 	r.mu.Unlock()
+	// Last: every source this run took is acknowledged by now.
+	r.purge(ctx)
 	return r.summary(), nil
 }
 
@@ -313,6 +360,21 @@ func (r *Runner) sweepStaged(ctx context.Context) {
 		if removed > 0 {
 			log.Info("removed staged copies of deliveries recorded before the previous stop", "count", removed)
 		}
+	}
+}
+
+// purge applies Options.Retention. A failure is logged, not fatal: the
+// next purge tries again, and meanwhile the box only grows.
+func (r *Runner) purge(ctx context.Context) {
+	if r.opts.Retention <= 0 {
+		return
+	}
+	n, err := r.opts.Box.Purge(ctx, r.opts.Now().Add(-r.opts.Retention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		r.log.Warn("purging old messages failed; retried at the next purge", "retention", r.opts.Retention.String(), "error", err)
+	case n > 0:
+		r.log.Info("purged old messages", "count", n, "retention", r.opts.Retention.String())
 	}
 }
 

@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -110,6 +112,21 @@ func start(t testing.TB, dir string) (*runner.Runner, msgbox.Box) {
 // startWith is start with options changed by tune (when not nil).
 func startWith(t testing.TB, dir string, tune func(*runner.Options)) (*runner.Runner, msgbox.Box) {
 	t.Helper()
+	opts := testOptions(t, dir)
+	if tune != nil {
+		tune(&opts)
+	}
+	r, err := runner.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, opts.Box
+}
+
+// testOptions loads the configuration in dir, validates it and opens its
+// box (dir/data/box.db): the runner options the tests start from.
+func testOptions(t testing.TB, dir string) runner.Options {
+	t.Helper()
 	files, err := hclspec.FindFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
@@ -127,16 +144,8 @@ func startWith(t testing.TB, dir string, tune func(*runner.Options)) (*runner.Ru
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { box.Close() })
-	opts := runner.Options{Config: cfg, Checked: res, Server: "srv1", Box: box,
+	return runner.Options{Config: cfg, Checked: res, Server: "srv1", Box: box,
 		Workers: 4, IdleWait: 20 * time.Millisecond, FileSettle: time.Millisecond}
-	if tune != nil {
-		tune(&opts)
-	}
-	r, err := runner.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, box
 }
 
 func put(t testing.TB, dir, name string, body []byte) {
@@ -712,5 +721,119 @@ send_port "fabrikam" {
 	}
 	if want := []string{".bizpipe-0123456789abcdef-1000.staged", "a.edi.p7m", "c.edi.p7m"}; fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Errorf("output directory %q, want %q: staged copies and leftovers removed", names, want)
+	}
+}
+
+// TestRetention: with Options.Retention the runner purges delivered
+// messages whose history has been quiet that long, at the end of RunOnce
+// and periodically in Run, and nothing else: younger messages and
+// suspended ones stay.
+func TestRetention(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.properties.partner == "fabrikam"
+  transport "file" {
+    path      = "out"
+    file_name = "${message.file_name}.p7m"
+  }
+}
+`, nil)
+	ctx := context.Background()
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+	ids := func(box msgbox.Box) []string {
+		t.Helper()
+		msgs, err := box.List(ctx, msgbox.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range msgs {
+			out = append(out, string(m.Status)+" "+m.FileName)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	put(t, dir, "a.edi", binaryBody(10))
+	put(t, dir, "b.edi", binaryBody(20))
+	r, box := start(t, dir)
+	if sum, err := r.RunOnce(ctx); err != nil || sum.Delivered != 2 {
+		t.Fatalf("RunOnce = %+v, %v", sum, err)
+	}
+	// A routing failure: suspended, which retention never purges.
+	stray, _, err := box.Receive(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "stray.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Route(ctx, stray.ID, nil, "no send port's filter matches the message"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"delivered a.edi", "delivered b.edi", "suspended stray.edi"}
+	if got := ids(box); !slices.Equal(got, want) {
+		t.Fatalf("box holds %q, want %q", got, want)
+	}
+
+	// Quiet for less than the retention: kept.
+	young, _ := startWith(t, dir, func(o *runner.Options) { o.Retention = time.Hour })
+	if _, err := young.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(box); !slices.Equal(got, want) {
+		t.Fatalf("after a run with 1h retention, box holds %q, want %q (all younger)", got, want)
+	}
+
+	// Two hours later (the runner's clock): the delivered ones go.
+	var logged bytes.Buffer
+	old, _ := startWith(t, dir, func(o *runner.Options) {
+		o.Retention, o.Now = time.Hour, later
+		o.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	})
+	if _, err := old.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(box), []string{"suspended stray.edi"}; !slices.Equal(got, want) {
+		t.Fatalf("after the purge, box holds %q, want %q", got, want)
+	}
+	if !strings.Contains(logged.String(), `msg="purged old messages" count=2 retention=1h0m0s`) {
+		t.Errorf("log does not report the purge:\n%s", logged.String())
+	}
+
+	// Run purges every PurgeEvery.
+	put(t, dir, "c.edi", binaryBody(30))
+	if _, err := young.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(box), []string{"delivered c.edi", "suspended stray.edi"}; !slices.Equal(got, want) {
+		t.Fatalf("box holds %q, want %q", got, want)
+	}
+	running, _ := startWith(t, dir, func(o *runner.Options) {
+		o.Retention, o.Now, o.PurgeEvery = time.Hour, later, 10*time.Millisecond
+	})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := running.Run(runCtx); done <- err }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Equal(ids(box), []string{"suspended stray.edi"}) {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("Run did not purge c.edi's message within 10s: box holds %q", ids(box))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Less than a minute is refused: a purged message's source key is
+	// forgotten.
+	opts := testOptions(t, dir)
+	opts.Retention = 30 * time.Second
+	if _, err := runner.New(opts); err == nil || !strings.Contains(err.Error(), "at least 1m0s") {
+		t.Errorf("New with a 30s retention = %v, want an error asking for at least 1m0s", err)
 	}
 }
