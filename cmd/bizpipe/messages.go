@@ -25,6 +25,10 @@ type messagesFlags struct {
 	format    string
 	limit     int
 	olderThan time.Duration
+	// allSuspended and port select the messages of a bulk resume or
+	// terminate (see bulk.go).
+	allSuspended bool
+	port         string
 }
 
 // minPurgeAge is the least --older-than purge accepts: a purged message's
@@ -71,32 +75,30 @@ func newMessagesCmd(e *env) *cobra.Command {
 		},
 	}
 	resume := &cobra.Command{
-		Use:   "resume ID [PATH...]",
+		Use:   "resume ID [PATH...] | resume --all-suspended [--port NAME] [PATH...]",
 		Short: "Retry a suspended message's suspended deliveries (or route a routing failure again)",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Resume makes a suspended message's suspended deliveries due again, with their
+attempt counts reset, or routes a routing failure again. With --all-suspended
+it resumes every suspended message (with --port, those with a suspended
+delivery to that send port): what an operator does once a partner is back
+after an outage.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
-				if err := box.Resume(ctx, args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "resumed %s\n", args[0])
-				return nil
-			})
+			return operate(e, f, args, "resumed", msgbox.Box.Resume)
 		},
 	}
 	terminate := &cobra.Command{
-		Use:   "terminate ID [PATH...]",
+		Use:   "terminate ID [PATH...] | terminate --all-suspended [--port NAME] [PATH...]",
 		Short: "End a message: it will never be delivered",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Terminate ends a message for good: its deliveries not yet made never will be.
+With --all-suspended it terminates every suspended message (with --port,
+those with a suspended delivery to that send port).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
-				if err := box.Terminate(ctx, args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "terminated %s\n", args[0])
-				return nil
-			})
+			return operate(e, f, args, "terminated", msgbox.Box.Terminate)
 		},
+	}
+	for _, c := range []*cobra.Command{resume, terminate} {
+		c.Flags().BoolVar(&f.allSuspended, "all-suspended", false, "every suspended message instead of one ID")
+		c.Flags().StringVar(&f.port, "port", "", "with --all-suspended: only messages with a suspended delivery to this send `NAME`")
 	}
 	purge := &cobra.Command{
 		Use:   "purge --older-than DURATION [PATH...]",
@@ -104,8 +106,8 @@ func newMessagesCmd(e *env) *cobra.Command {
 		Long: `Purge deletes the messages that are delivered or terminated and whose history
 has had no entry for --older-than (e.g. 720h), with their bodies, deliveries,
 attempts and history. Nothing else is ever deleted: suspended, retrying and
-pending messages stay, however old. The engine itself deletes nothing, so run
-purge regularly (a timer or cron job) to bound the message box's size.`,
+pending messages stay, however old. Run purge regularly (a timer or cron job),
+or bizpipe run --retention, to bound the message box's size.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.olderThan < minPurgeAge {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--older-than %v: give at least %v (e.g. 720h for 30 days)", f.olderThan, minPurgeAge)}

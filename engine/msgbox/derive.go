@@ -3,6 +3,7 @@ package msgbox
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -122,12 +123,17 @@ func RoutingFailureReason(reason string) string {
 }
 
 // SuspendedReason is the Reason of a message suspended because the delivery
-// to port failed for good with err.
+// to port failed for good with err: `send port "NAME": err`, naming the port
+// once when err already starts so (the transports' errors do).
 func SuspendedReason(port, err string) string {
-	if err == "" {
-		return fmt.Sprintf("send port %s: suspended", port)
+	prefix := fmt.Sprintf("send port %q: ", port)
+	switch {
+	case err == "":
+		return prefix + "suspended"
+	case strings.HasPrefix(err, prefix):
+		return err
 	}
-	return fmt.Sprintf("send port %s: %s", port, err)
+	return prefix + err
 }
 
 // TerminatedReason is the Reason of a message an operator terminated;

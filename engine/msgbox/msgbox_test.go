@@ -183,8 +183,12 @@ func TestTimestamp(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	if got := SuspendedReason("fabrikam", "certificate expired"); got != "send port fabrikam: certificate expired" {
+	if got := SuspendedReason("fabrikam", "certificate expired"); got != `send port "fabrikam": certificate expired` {
 		t.Errorf("SuspendedReason = %q", got)
+	}
+	// A transport's error names the port already: once is enough.
+	if got := SuspendedReason("fabrikam", `send port "fabrikam": output directory out does not exist`); got != `send port "fabrikam": output directory out does not exist` {
+		t.Errorf("SuspendedReason of an error naming the port = %q", got)
 	}
 	if got := SuspendedReason("fabrikam", ""); !strings.Contains(got, "fabrikam") {
 		t.Errorf("SuspendedReason without error = %q", got)

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
+)
+
+// operate runs a messages subcommand that acts on messages (resume,
+// terminate): on the ID in args[0], or with --all-suspended on every
+// suspended message (--port narrows that to the messages with a suspended
+// delivery to one send port). done is the past participle the output uses.
+func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox.Box, context.Context, string) error) error {
+	if !f.allSuspended {
+		if f.port != "" {
+			return &exitError{code: exitUsage, err: errors.New("--port selects messages for --all-suspended; give one or the other with an ID")}
+		}
+		if len(args) == 0 {
+			return &exitError{code: exitUsage, err: errors.New("give a message ID, or --all-suspended")}
+		}
+		return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
+			if err := op(box, ctx, args[0]); err != nil {
+				return err
+			}
+			if f.format == "json" {
+				return writeJSON(e.stdout, map[string][]string{done: {args[0]}})
+			}
+			fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
+			return nil
+		})
+	}
+	// With --all-suspended every argument is a configuration path; an ID
+	// given by mistake fails as a path that does not exist.
+	return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
+		ids, err := suspendedIDs(ctx, box, f.port)
+		if err != nil {
+			return err
+		}
+		var acted, gone []string
+		var failed []error
+		for _, id := range ids {
+			err := op(box, ctx, id)
+			switch {
+			case err == nil:
+				acted = append(acted, id)
+			case errors.Is(err, msgbox.ErrInvalidState) || errors.Is(err, msgbox.ErrNotFound):
+				// Resumed, terminated or purged by someone else since
+				// the listing: nothing left to do for it.
+				gone = append(gone, id)
+			default:
+				failed = append(failed, fmt.Errorf("%s: %w", id, err))
+			}
+		}
+		if f.format == "json" {
+			if err := writeJSON(e.stdout, map[string][]string{done: nonNil(acted), "skipped": nonNil(gone)}); err != nil {
+				return err
+			}
+		} else {
+			for _, id := range acted {
+				fmt.Fprintf(e.stdout, "%s %s\n", done, id)
+			}
+			fmt.Fprintf(e.stdout, "%s %d suspended message(s)", done, len(acted))
+			if len(gone) > 0 {
+				fmt.Fprintf(e.stdout, "; %d no longer suspended, skipped", len(gone))
+			}
+			fmt.Fprintln(e.stdout)
+		}
+		return errors.Join(failed...)
+	})
+}
+
+// suspendedIDs lists the suspended messages, oldest first, or with port
+// those with a suspended delivery to that send port (a routing failure has
+// no delivery, so it never matches a port).
+func suspendedIDs(ctx context.Context, box msgbox.Box, port string) ([]string, error) {
+	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for i := len(msgs) - 1; i >= 0; i-- { // List is newest first
+		id := msgs[i].ID
+		if port == "" {
+			ids = append(ids, id)
+			continue
+		}
+		d, err := box.Get(ctx, id)
+		if errors.Is(err, msgbox.ErrNotFound) {
+			continue // purged meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, dl := range d.Deliveries {
+			if dl.Port == port && dl.State == msgbox.DeliverySuspended {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	return ids, nil
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
