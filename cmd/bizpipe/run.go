@@ -140,6 +140,14 @@ func runRun(e *env, f runFlags, args []string) error {
 		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
 	m := metrics.New()
+	m.RegisterBacklog(func(ctx context.Context) (map[string]int, error) {
+		counts, err := box.Backlog(ctx)
+		out := make(map[string]int, len(counts))
+		for st, n := range counts {
+			out[string(st)] = n
+		}
+		return out, err
+	})
 	r, err := runner.New(runner.Options{
 		Config: cfg, Checked: checked, Server: server, Host: f.host,
 		Box: box, Log: log, Metrics: m, Lease: f.lease, Retention: f.retention,

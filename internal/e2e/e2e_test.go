@@ -405,6 +405,9 @@ func TestServeMetricsAndStop(t *testing.T) {
 		`bizpipe_messages_suspended_total{send_port=""} 1`,
 		`bizpipe_pipeline_duration_seconds_count{send_port="out"} 1`,
 		`bizpipe_delivery_duration_seconds_count{send_port="out"} 1`,
+		// The box's backlog: the routing failure waits for an operator.
+		`bizpipe_messages{status="suspended"} 1`,
+		`bizpipe_messages{status="retrying"} 0`,
 	} {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("metrics lack %q:\n%s", want, metricsText)

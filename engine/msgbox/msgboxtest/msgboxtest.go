@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"NextDue", testNextDue},
 		{"StatusDerivation", testStatusDerivation},
 		{"List", testList},
+		{"Backlog", testBacklog},
 		{"NotFound", testNotFound},
 		{"Message", testMessage},
 		{"ID", testID},
@@ -1188,6 +1190,54 @@ func testStatusDerivation(t *testing.T, b msgbox.Box) {
 			t.Errorf("%s: List(%s) does not include the message", tc.name, tc.want)
 		}
 	}
+}
+
+func testBacklog(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	check := func(when string, want map[msgbox.Status]int) {
+		t.Helper()
+		got, err := b.Backlog(ctx)
+		if err != nil {
+			t.Fatalf("Backlog %s: %v", when, err)
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("Backlog %s = %v, want %v", when, got, want)
+		}
+	}
+	zero := map[msgbox.Status]int{}
+	for _, st := range msgbox.BacklogStatuses {
+		zero[st] = 0
+	}
+	check("of an empty box", zero)
+
+	receive(t, b, inc("received"), "x")
+	receive(t, b, inc("received2"), "x")
+	routed(t, b, "routed", "a")
+	routed(t, b, "delivered", "b")
+	finish(t, b, claim(t, b, "w", longLease, "b"), delivered)
+	sp := routed(t, b, "suspended", "c")
+	finish(t, b, claim(t, b, "w", longLease, "c"), suspended("e"))
+	routed(t, b, "retrying", "d")
+	finish(t, b, claim(t, b, "w", longLease, "d"), retrying(time.Now().Add(time.Hour), "e"))
+	tm := routed(t, b, "terminated", "e")
+	if err := b.Terminate(ctx, tm.ID); err != nil {
+		t.Fatal(err)
+	}
+	rf := receive(t, b, inc("routing failure"), "x")
+	if err := b.Route(ctx, rf.ID, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Delivered and terminated messages are finished: not counted.
+	check("with one message in each status", map[msgbox.Status]int{
+		msgbox.StatusReceived: 2, msgbox.StatusRouted: 1, msgbox.StatusRetrying: 1, msgbox.StatusSuspended: 2})
+
+	for _, id := range []string{sp.ID, rf.ID} {
+		if err := b.Terminate(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after terminating the suspended ones", map[msgbox.Status]int{
+		msgbox.StatusReceived: 2, msgbox.StatusRouted: 1, msgbox.StatusRetrying: 1, msgbox.StatusSuspended: 0})
 }
 
 func testList(t *testing.T, b msgbox.Box) {

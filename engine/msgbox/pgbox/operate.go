@@ -201,6 +201,41 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 	return msgs, b.wrap(err, "list")
 }
 
+// Backlog counts the messages not finished by status (see msgbox.Box),
+// from the status index.
+func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
+	statuses := make([]string, len(msgbox.BacklogStatuses))
+	for i, st := range msgbox.BacklogStatuses {
+		statuses[i] = string(st)
+	}
+	var out map[msgbox.Status]int
+	err := b.retry(ctx, func(ctx context.Context) error {
+		out = make(map[msgbox.Status]int, len(statuses))
+		for _, st := range msgbox.BacklogStatuses {
+			out[st] = 0
+		}
+		rows, err := b.pool.Query(ctx, `SELECT s, (SELECT count(*) FROM messages WHERE status = s)
+			FROM unnest($1::text[]) AS s`, statuses)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var st string
+			var n int
+			if err := rows.Scan(&st, &n); err != nil {
+				return err
+			}
+			out[msgbox.Status(st)] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, b.wrap(err, "backlog")
+	}
+	return out, nil
+}
+
 // lockOperated locks every delivery of a message, in id order, and then
 // the message (the lock order): what Resume and Terminate change.
 func lockOperated(ctx context.Context, t *pipeTx, msgID string) (*lockedMessage, error) {

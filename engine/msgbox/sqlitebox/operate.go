@@ -219,6 +219,20 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 	return msgs, b.wrap(err, "list")
 }
 
+// Backlog counts the messages not finished by status (see msgbox.Box),
+// from the status index.
+func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
+	out := make(map[msgbox.Status]int, len(msgbox.BacklogStatuses))
+	for _, st := range msgbox.BacklogStatuses {
+		var n int
+		if err := b.q.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE status = ?", string(st)).Scan(&n); err != nil {
+			return nil, b.wrap(err, "backlog")
+		}
+		out[st] = n
+	}
+	return out, nil
+}
+
 // Resume makes a suspended message's suspended deliveries due now with
 // their attempt counts reset, or returns a routing failure to
 // StatusReceived (see msgbox.Box). Deliveries that are not suspended are
