@@ -98,7 +98,7 @@ those with a suspended delivery to that send port).`,
 	}
 	for _, c := range []*cobra.Command{resume, terminate} {
 		c.Flags().BoolVar(&f.allSuspended, "all-suspended", false, "every suspended message instead of one ID")
-		c.Flags().StringVar(&f.port, "port", "", "with --all-suspended: only messages with a suspended delivery to this send `NAME`")
+		c.Flags().StringVar(&f.port, "port", "", "with --all-suspended: only messages with a suspended delivery to the send port `NAME`")
 	}
 	purge := &cobra.Command{
 		Use:   "purge --older-than DURATION [PATH...]",

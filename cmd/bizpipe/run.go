@@ -67,7 +67,7 @@ finishes what is in flight and exits 0.`,
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "least severe log lines written: debug, info, warn or error (debug adds a line per file or request a receive location takes)")
-	cmd.Flags().DurationVar(&f.retention, "retention", 0, "purge delivered and terminated messages whose history has been quiet this long (`DURATION`, at least 1m; e.g. 720h), hourly and at the end of --once; 0 keeps every message")
+	cmd.Flags().DurationVar(&f.retention, "retention", 0, "purge delivered and terminated messages quiet for `DURATION` (at least 1m; e.g. 720h), hourly and at the end of --once; 0 keeps every message")
 	cmd.Flags().DurationVar(&f.lease, "lease", time.Minute, "how long a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
 	// For measuring (scripts/bench-run.sh); not part of the contract.
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
