@@ -103,6 +103,21 @@ receive_location "in" {
 }
 `
 
+// fabrikamFiles is a send port that signs and encrypts every message for
+// the partner into out/, named after the input file.
+const fabrikamFiles = `
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.properties.partner == "fabrikam"
+  transport "file" {
+    path      = "out"
+    file_name = "${message.file_name}.p7m"
+  }
+}
+`
+
 // start loads, validates and provisions a runner over dir.
 func start(t testing.TB, dir string) (*runner.Runner, msgbox.Box) {
 	t.Helper()
@@ -179,18 +194,7 @@ func binaryBody(n int) []byte {
 func TestFileToFileSignEncrypt(t *testing.T) {
 	openssl := testpki.OpenSSL(t)
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "fabrikam" {
-  host                   = host.h
-  pipeline               = pipeline.sign_encrypt
-  encryption_certificate = "{{.Partner}}"
-  filter                 = message.properties.partner == "fabrikam"
-  transport "file" {
-    path      = "out"
-    file_name = "${message.file_name}.p7m"
-  }
-}
-`, nil)
+	dir := setup(t, p, common+fabrikamFiles, nil)
 	bodies := map[string][]byte{}
 	for i := range 5 {
 		name := fmt.Sprintf("order-%d.edi", i)
@@ -624,18 +628,7 @@ send_port "files" {
 // without encoding again, and removes old leftovers of interrupted attempts.
 func TestStartupSweepsStagedCopies(t *testing.T) {
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "fabrikam" {
-  host                   = host.h
-  pipeline               = pipeline.sign_encrypt
-  encryption_certificate = "{{.Partner}}"
-  filter                 = message.properties.partner == "fabrikam"
-  transport "file" {
-    path      = "out"
-    file_name = "${message.file_name}.p7m"
-  }
-}
-`, nil)
+	dir := setup(t, p, common+fabrikamFiles, nil)
 	put(t, dir, "a.edi", binaryBody(100))
 	r, box := startWith(t, dir, func(o *runner.Options) { o.Lease = time.Minute })
 	ctx := context.Background()
@@ -730,18 +723,7 @@ send_port "fabrikam" {
 // suspended ones stay.
 func TestRetention(t *testing.T) {
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "fabrikam" {
-  host                   = host.h
-  pipeline               = pipeline.sign_encrypt
-  encryption_certificate = "{{.Partner}}"
-  filter                 = message.properties.partner == "fabrikam"
-  transport "file" {
-    path      = "out"
-    file_name = "${message.file_name}.p7m"
-  }
-}
-`, nil)
+	dir := setup(t, p, common+fabrikamFiles, nil)
 	ctx := context.Background()
 	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
 	ids := func(box msgbox.Box) []string {
