@@ -26,6 +26,18 @@ const HealthPath = "/healthz"
 // MessageIDHeader carries the stored message's id in a 202 response.
 const MessageIDHeader = "Bizpipe-Message-Id"
 
+// IdempotencyKeyHeader is the request header (IETF draft "The
+// Idempotency-Key HTTP Header Field") that makes a POST safe to repeat:
+// the first request with a key stores the message, and a repeat is
+// answered with that message's id instead of storing it again.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// ReplayedHeader is "true" in the answer to a repeated Idempotency-Key.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// maxIdempotencyKey bounds an Idempotency-Key (a UUID is 36 bytes).
+const maxIdempotencyKey = 255
+
 // Server limits. ReadTimeout bounds a whole request, body included, so that
 // a client trickling a body cannot hold a message-box transaction open
 // forever; WriteTimeout runs from the end of the request header, so it must
@@ -43,15 +55,20 @@ const (
 // POST Path stores the request body as one message and answers 202 Accepted
 // with the message id in the Bizpipe-Message-Id header and the JSON body
 // {"id":"..."}, only after the Sink returned: a client that got no 202 must
-// send again (delivery from HTTP is at least once; no SourceKey is set, so
-// the box does not de-duplicate). Other answers:
+// send again. Without an Idempotency-Key header that is at least once: a
+// client that sends again after a lost answer stores the message twice.
+// With one (1 to 255 visible ASCII characters, unique per message for
+// the client), the SourceKey is the location and the key, so the box
+// de-duplicates: a repeat is answered 202 with the first message's id and
+// Idempotent-Replayed: true, its body not stored (nor checked: the key
+// names the message). Other answers:
 //
 //   - 413: the body is larger than MaxBody; nothing is stored. A declared
 //     Content-Length above the limit is refused before reading; a body that
 //     turns out longer makes the body reader fail, so the Sink fails and
 //     the box rolls back.
-//   - 400: the Content-Type is malformed, or the body could not be read
-//     (the client went away); nothing is stored.
+//   - 400: the Content-Type or Idempotency-Key is malformed, or the body
+//     could not be read (the client went away); nothing is stored.
 //   - 503: the Sink failed (storage problem); the answer says only that the
 //     message was not stored, the log says why.
 //   - 405 with Allow: any method but POST on Path (GET and HEAD on
@@ -242,8 +259,18 @@ func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 		ContentType:     ct,
 		Properties:      maps.Clone(h.o.Properties),
 	}
+	if keys := r.Header.Values(IdempotencyKeyHeader); len(keys) > 0 {
+		if len(keys) > 1 || !validIdempotencyKey(keys[0]) {
+			log.Warn("request refused: malformed Idempotency-Key")
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("malformed Idempotency-Key: give one, of 1 to %d visible ASCII characters", maxIdempotencyKey))
+			return
+		}
+		// Scoped to the location (and marked as HTTP's): two locations,
+		// or a file location's claim keys, never share a key.
+		in.SourceKey = h.o.Location + "/http/" + keys[0]
+	}
 	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, h.o.MaxBody)}
-	msg, _, err := h.sink.Publish(r.Context(), in, body)
+	msg, dup, err := h.sink.Publish(r.Context(), in, body)
 	switch {
 	case body.tooLarge && err == nil:
 		// The Sink ignored the body reader's error: a contract breach
@@ -263,14 +290,31 @@ func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
 	default:
 		// Debug, as the file location's line: the sink logs the message.
-		log.Debug("message received", "message_id", msg.ID, "size", msg.Size)
+		log.Debug("message received", "message_id", msg.ID, "size", msg.Size, "replayed", dup)
 		w.Header().Set(MessageIDHeader, msg.ID)
+		if dup {
+			w.Header().Set(ReplayedHeader, "true")
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
 		_ = json.NewEncoder(w).Encode(struct {
 			ID string `json:"id"`
 		}{msg.ID})
 	}
+}
+
+// validIdempotencyKey reports whether key is 1 to maxIdempotencyKey visible
+// ASCII characters: it becomes part of a SourceKey and of log lines.
+func validIdempotencyKey(key string) bool {
+	if key == "" || len(key) > maxIdempotencyKey {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // bodyReader wraps the limited request body and remembers why it failed, so

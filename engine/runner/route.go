@@ -166,7 +166,9 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 	}
 	log := r.log.With("message_id", msg.ID, "receive_location", in.ReceiveLocation)
 	if dup {
-		log.Info("message was already stored before a restart; acknowledging its source")
+		// A source a crash left unacknowledged, or a client repeating a
+		// request with the same Idempotency-Key.
+		log.Info("message already stored from this source; acknowledging it again")
 	} else {
 		attrs := []any{"size", msg.Size, "file_name", msg.FileName}
 		if routed != nil && len(routed.ports) > 0 {
