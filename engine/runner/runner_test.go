@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"text/template"
 	"time"
@@ -817,5 +818,68 @@ func TestRetention(t *testing.T) {
 	opts.Retention = 30 * time.Second
 	if _, err := runner.New(opts); err == nil || !strings.Contains(err.Error(), "at least 1m0s") {
 		t.Errorf("New with a 30s retention = %v, want an error asking for at least 1m0s", err)
+	}
+}
+
+// TestRetryAfter: a partner that answers 429 with Retry-After gets its
+// wait, not the port's shorter retry interval; one that asks for less than
+// the interval does not make the port retry sooner.
+func TestRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		retryAfter string
+		interval   string
+		wantWait   time.Duration // at least
+		wantAtMost time.Duration
+	}{
+		{"partner asks for longer", "3600", "1s", time.Hour - time.Minute, time.Hour + time.Minute},
+		{"partner asks for less", "1", "2h", 2*time.Hour - time.Minute, 2*time.Hour + time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits atomic.Int32
+			partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Retry-After", tc.retryAfter)
+				w.WriteHeader(http.StatusTooManyRequests)
+			}))
+			defer partner.Close()
+			p := newPKI(t)
+			dir := setup(t, p, common+`
+send_port "partner" {
+  host     = host.h
+  filter   = true
+  transport "http" { url = "{{.URL}}/in" }
+  retry {
+    attempts = 3
+    interval = "{{.Interval}}"
+  }
+}
+`, map[string]string{"URL": partner.URL, "Interval": tc.interval})
+			put(t, dir, "a.edi", []byte("payload"))
+			r, box := start(t, dir)
+			before := time.Now()
+			sum, err := r.RunOnce(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Retried != 1 || sum.Waiting != 1 || hits.Load() != 1 {
+				t.Fatalf("summary %+v after %d requests, want one attempt, retrying", sum, hits.Load())
+			}
+			msgs, err := box.List(context.Background(), msgbox.Filter{})
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("List = %v, %v", msgs, err)
+			}
+			d, err := box.Get(context.Background(), msgs[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := d.Deliveries[0].NextAttemptAt
+			if wait := next.Sub(before); wait < tc.wantWait || wait > tc.wantAtMost {
+				t.Errorf("next attempt in %v, want between %v and %v", wait, tc.wantWait, tc.wantAtMost)
+			}
+			if !strings.Contains(d.Deliveries[0].LastError, "HTTP 429") {
+				t.Errorf("last error %q, want the 429", d.Deliveries[0].LastError)
+			}
+		})
 	}
 }

@@ -299,7 +299,10 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 
 // failed turns a failed attempt into a retry, or a suspension once the
 // port's retry attempts are used up (retry.attempts retries after the first
-// try, BizTalk's semantics).
+// try, BizTalk's semantics). The retry comes retry.interval later, or later
+// still when the partner asked for a longer wait (HTTP Retry-After): a
+// partner that is shedding load is not hammered, and a shorter wait does
+// not make the port retry faster than configured.
 func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome, send.Delivery, bool) {
 	retry := pt.decl.Retry
 	made := d.Attempts + 1
@@ -307,7 +310,11 @@ func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome
 		return msgbox.Outcome{State: msgbox.DeliverySuspended,
 			Error: fmt.Sprintf("%v (suspended after %d attempt(s))", err, made)}, send.Delivery{}, false
 	}
-	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(retry.Interval.V), Error: err.Error()}, send.Delivery{}, false
+	wait := retry.Interval.V
+	if asked, ok := send.RetryAfter(err); ok && asked > wait {
+		wait = asked
+	}
+	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(wait), Error: err.Error()}, send.Delivery{}, false
 }
 
 // target evaluates the port's templates for the message.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -183,6 +184,7 @@ func (h *HTTP) Send(ctx context.Context, d Delivery, p Payload) error {
 		StatusCode: resp.StatusCode,
 		Status:     strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode))),
 		Body:       sanitize(excerpt, maxExcerpt, len(excerpt) == excerptRead),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 	}
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		if lu, err := u.Parse(loc); err == nil {
@@ -214,6 +216,44 @@ type StatusError struct {
 	// Body is the start of the response body: at most 200 bytes, only
 	// printable characters, whitespace collapsed.
 	Body string
+	// RetryAfter is the wait the response's Retry-After header asks for
+	// (typically with 429 Too Many Requests or 503 Service Unavailable),
+	// at most maxRetryAfter; 0 when it asks for none.
+	RetryAfter time.Duration
+}
+
+// maxRetryAfter caps a Retry-After: a partner's header must not park a
+// delivery for months.
+const maxRetryAfter = 24 * time.Hour
+
+// RetryAfter returns the wait a failed delivery's partner asked for with
+// Retry-After, if err carries one. The runner waits that long before the
+// next attempt when it is longer than the port's retry interval.
+func RetryAfter(err error) (time.Duration, bool) {
+	var serr *StatusError
+	if errors.As(err, &serr) && serr.RetryAfter > 0 {
+		return serr.RetryAfter, true
+	}
+	return 0, false
+}
+
+// parseRetryAfter reads a Retry-After value (RFC 9110 §10.2.3): seconds, or
+// an HTTP date. Anything else, or a time already past, is 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = at.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 // Error names the port, the redacted URL, the status and the start of the
@@ -223,6 +263,9 @@ func (e *StatusError) Error() string {
 	fmt.Fprintf(&b, "send port %q: POST %s: HTTP %d", e.Port, e.URL, e.StatusCode)
 	if e.Status != "" {
 		b.WriteString(" " + e.Status)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (asks to retry after %v)", e.RetryAfter)
 	}
 	if e.StatusCode >= 300 && e.StatusCode <= 399 {
 		b.WriteString(" (redirects are not followed")

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -210,6 +211,10 @@ func TestHTTPStatus(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write(bytes.Repeat([]byte("x"), 10000))
 	})
+	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	h := newHTTPTransport(t, HTTPOptions{})
@@ -237,6 +242,7 @@ func TestHTTPStatus(t *testing.T) {
 			notWant:  []string{"SECRET"},
 		},
 		{path: "/long", wantCode: 400, want: []string{strings.Repeat("x", 200) + "..."}, notWant: []string{strings.Repeat("x", 201)}},
+		{path: "/busy", wantCode: 429, want: []string{"HTTP 429 Too Many Requests", "(asks to retry after 2m0s)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -269,6 +275,40 @@ func TestHTTPStatus(t *testing.T) {
 	}
 	if n := redirectTargetHits.Load(); n != 0 {
 		t.Errorf("redirect was followed %d times", n)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"", 0},
+		{"120", 2 * time.Minute},
+		{" 5 ", 5 * time.Second},
+		{"0", 0},
+		{"Fri, 27 Nov 2026 09:30:00 GMT", 90 * time.Minute},
+		{"Fri, 27 Nov 2026 07:00:00 GMT", 0}, // already past
+		{"999999999", maxRetryAfter},
+		{"99999999999999999999999", 0}, // not a number Go can hold: ignored
+		{"Sat, 27 Nov 2027 08:00:00 GMT", maxRetryAfter},
+		{"-5", 0},
+		{"soon", 0},
+	}
+	for _, tt := range tests {
+		if got := parseRetryAfter(tt.value, now); got != tt.want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.value, got, tt.want)
+		}
+	}
+	if d, ok := RetryAfter(fmt.Errorf("wrapped: %w", &StatusError{StatusCode: 503, RetryAfter: time.Minute})); !ok || d != time.Minute {
+		t.Errorf("RetryAfter of a wrapped 503 = %v, %v; want 1m, true", d, ok)
+	}
+	if _, ok := RetryAfter(&StatusError{StatusCode: 500}); ok {
+		t.Error("RetryAfter of a status error without the header reports a wait")
+	}
+	if _, ok := RetryAfter(errors.New("connection refused")); ok {
+		t.Error("RetryAfter of a network error reports a wait")
 	}
 }
 
