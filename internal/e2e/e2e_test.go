@@ -458,6 +458,13 @@ func TestServeMetricsAndStop(t *testing.T) {
 	if out, err := bp("messages", "show", id); err != nil || !strings.Contains(out, "suspended") || !strings.Contains(out, "b.txt") {
 		t.Errorf("messages show: %v\n%s", err, out)
 	}
+	// The operator saves the suspended message's body: exactly as received.
+	if out, err := bp("messages", "body", id); err != nil || out != "nobody wants me" {
+		t.Errorf("messages body = %q, %v; want the received bytes", out, err)
+	}
+	if out, err := bp("messages", "body", "nonexistent"); err == nil || !strings.Contains(out, "not found") {
+		t.Errorf("body of an unknown id: %v\n%s", err, out)
+	}
 	if out, err := bp("messages", "resume", id); err != nil {
 		t.Errorf("messages resume: %v\n%s", err, out)
 	}
