@@ -883,3 +883,97 @@ send_port "partner" {
 		})
 	}
 }
+
+// TestRoutesUnrouted: a message in the box but not routed (a routing
+// failure an operator resumed after fixing the filters; a crash between
+// a plain Receive and routing) is routed and delivered by the next run,
+// RunOnce and Run alike.
+func TestRoutesUnrouted(t *testing.T) {
+	p := newPKI(t)
+	port := func(filter string) string {
+		return common + `
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = ` + filter + `
+  transport "file" {
+    path      = "out"
+    file_name = "${message.file_name}.p7m"
+  }
+}
+`
+	}
+	// The filter has a typo: nothing matches, the message is suspended.
+	dir := setup(t, p, port(`message.properties.partner == "fabrikm"`), nil)
+	put(t, dir, "a.edi", binaryBody(50))
+	r, box := start(t, dir)
+	ctx := context.Background()
+	if sum, err := r.RunOnce(ctx); err != nil || sum.Suspended != 1 || sum.Delivered != 0 {
+		t.Fatalf("run with the typo: %+v, %v; want a routing failure", sum, err)
+	}
+	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("suspended = %v, %v", msgs, err)
+	}
+	// The operator fixes the filter and resumes the message.
+	fixed := setup(t, p, port(`message.properties.partner == "fabrikam"`), nil)
+	cfg, err := os.ReadFile(filepath.Join(fixed, "bizpipe.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Resume(ctx, msgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	// And a message stored without routing, as a crash between a plain
+	// Receive and Route leaves it.
+	in := msgbox.Incoming{ReceiveLocation: "in", FileName: "b.edi", ContentType: "application/edi-x12",
+		Properties: map[string]string{"partner": "fabrikam"}}
+	if _, _, err := box.Receive(ctx, in, bytes.NewReader(binaryBody(60))); err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := start(t, dir)
+	if sum, err := r2.RunOnce(ctx); err != nil || sum.Delivered != 2 || sum.Suspended != 0 {
+		t.Fatalf("run after the fix: %+v, %v; want both routed and delivered", sum, err)
+	}
+	for _, name := range []string{"a.edi.p7m", "b.edi.p7m"} {
+		if _, err := os.Stat(filepath.Join(dir, "out", name)); err != nil {
+			t.Errorf("%s not delivered: %v", name, err)
+		}
+	}
+
+	// Run routes what becomes unrouted while it runs: its periodic sweep.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { _, err := r2.Run(runCtx); done <- err }()
+	waitFor := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "out", name)); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Run did not deliver %s within 10s", name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// A file through the receive location first: Run is past its start-up
+	// (which routes what it finds unrouted) once this is delivered.
+	put(t, dir, "c.edi", binaryBody(70))
+	waitFor("c.edi.p7m")
+	in.FileName = "d.edi"
+	if _, _, err := box.Receive(ctx, in, bytes.NewReader(binaryBody(80))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("d.edi.p7m")
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
