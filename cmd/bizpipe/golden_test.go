@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/diff"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestGolden (go test ./cmd/bizpipe -update)")
@@ -89,4 +92,65 @@ func normaliseVersion(out []byte) []byte {
 	const uri = `"informationUri": "https://github.com/bizpipe/bizpipe",`
 	old := uri + "\n          \"version\": \"" + version() + "\","
 	return bytes.ReplaceAll(out, []byte(old), []byte(uri+"\n          \"version\": \"VERSION\","))
+}
+
+// TestGoldenMessageShow compares `messages show`'s text and JSON rendering
+// of one message (a retrying and a suspended delivery, their attempts and
+// history, properties out of order, an error spread over lines) with
+// testdata/golden/messages-show.FORMAT.golden.
+func TestGoldenMessageShow(t *testing.T) {
+	at := func(min int) time.Time { return time.Date(2026, 11, 27, 9, min, 0, 123456000, time.UTC) }
+	d := &msgbox.Detail{
+		Message: msgbox.Message{ID: "01m8dz3rb5gnqxbtzw1wsc9fsc", ReceiveLocation: "orders_in", FileName: "order-1001.xml",
+			ContentType: "application/xml", Size: 189, ReceivedAt: at(0), Status: msgbox.StatusSuspended,
+			Properties: map[string]string{"region": "emea", "partner": "fabrikam"},
+			Reason:     "send port \"litware\": output directory out/litware does not exist"},
+		Deliveries: []msgbox.Delivery{
+			{ID: 7, MessageID: "01m8dz3rb5gnqxbtzw1wsc9fsc", Port: "fabrikam", State: msgbox.DeliveryRetrying, Attempts: 1,
+				NextAttemptAt: at(10), LastError: "send port \"fabrikam\": POST https://as2.fabrikam.example/in: HTTP 503\nService Unavailable"},
+			{ID: 8, MessageID: "01m8dz3rb5gnqxbtzw1wsc9fsc", Port: "litware", State: msgbox.DeliverySuspended, Attempts: 1,
+				LastError: "send port \"litware\": output directory out/litware does not exist"},
+		},
+		Attempts: []msgbox.Attempt{
+			{DeliveryID: 7, Port: "fabrikam", Number: 1, Owner: "srv1/w3", StartedAt: at(5), FinishedAt: at(5),
+				Outcome: msgbox.DeliveryRetrying, Error: "send port \"fabrikam\": POST https://as2.fabrikam.example/in: HTTP 503\nService Unavailable"},
+			{DeliveryID: 8, Port: "litware", Number: 1, Owner: "srv1/w4", StartedAt: at(5), FinishedAt: at(5),
+				Outcome: msgbox.DeliverySuspended, Error: "send port \"litware\": output directory out/litware does not exist"},
+		},
+		History: []msgbox.Event{
+			{At: at(0), Status: "received", Detail: "received from orders_in, file order-1001.xml (189 bytes)"},
+			{At: at(0), Port: "fabrikam", Status: "pending", Detail: "routed to send port fabrikam"},
+			{At: at(0), Port: "litware", Status: "pending", Detail: "routed to send port litware"},
+			{At: at(5), Port: "fabrikam", Status: "retrying", Detail: "attempt 1 by srv1/w3 failed, retry at 2026-11-27T09:10:00Z:\n\tHTTP 503"},
+			{At: at(5), Port: "litware", Status: "suspended", Detail: "attempt 1 by srv1/w4 failed, suspended"},
+		},
+	}
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := showMessage(&out, d, format); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "golden", "messages-show."+format+".golden")
+			if *update {
+				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./cmd/bizpipe -update to create it)", err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("output differs from %s (run go test ./cmd/bizpipe -update if the change is intended):\n%s",
+					golden, diff.Diff("want", want, "got", out.Bytes()))
+			}
+			if format == "json" {
+				if err := singleJSON(out.Bytes()); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
 }
