@@ -38,7 +38,8 @@ func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox
 		if err != nil {
 			return err
 		}
-		var acted, gone []string
+		var acted []string
+		skipped := []skippedMessage{}
 		var failed []error
 		for _, id := range ids {
 			err := op(box, ctx, id)
@@ -46,24 +47,29 @@ func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox
 			case err == nil:
 				acted = append(acted, id)
 			case errors.Is(err, msgbox.ErrInvalidState) || errors.Is(err, msgbox.ErrNotFound):
-				// Resumed, terminated or purged by someone else since
-				// the listing: nothing left to do for it.
-				gone = append(gone, id)
+				// Changed since the listing (resumed, terminated or
+				// purged by someone else), or the operation does not
+				// apply now (a delivery of it is in progress): not a
+				// failure of this command, but said, with the reason.
+				skipped = append(skipped, skippedMessage{ID: id, Reason: err.Error()})
 			default:
 				failed = append(failed, fmt.Errorf("%s: %w", id, err))
 			}
 		}
 		if f.format == "json" {
-			if err := writeJSON(e.stdout, map[string][]string{done: nonNil(acted), "skipped": nonNil(gone)}); err != nil {
+			if err := writeJSON(e.stdout, map[string]any{done: nonNil(acted), "skipped": skipped}); err != nil {
 				return err
 			}
 		} else {
 			for _, id := range acted {
 				fmt.Fprintf(e.stdout, "%s %s\n", done, id)
 			}
+			for _, s := range skipped {
+				fmt.Fprintf(e.stdout, "skipped %s: %s\n", s.ID, s.Reason)
+			}
 			fmt.Fprintf(e.stdout, "%s %d suspended message(s)", done, len(acted))
-			if len(gone) > 0 {
-				fmt.Fprintf(e.stdout, "; %d no longer suspended, skipped", len(gone))
+			if len(skipped) > 0 {
+				fmt.Fprintf(e.stdout, "; skipped %d", len(skipped))
 			}
 			fmt.Fprintln(e.stdout)
 		}
@@ -101,6 +107,12 @@ func suspendedIDs(ctx context.Context, box msgbox.Box, port string) ([]string, e
 		}
 	}
 	return ids, nil
+}
+
+// skippedMessage is a message a bulk operation listed but left alone.
+type skippedMessage struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
 }
 
 // nonNil makes an empty list encode as [] rather than null.
