@@ -209,16 +209,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t := time.NewTicker(r.opts.PurgeEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					r.purge(ctx)
-				}
-			}
+			r.purgeLoop(ctx)
 		}()
 	}
 	<-ctx.Done()
@@ -375,6 +366,20 @@ func (r *Runner) purge(ctx context.Context) {
 		r.log.Warn("purging old messages failed; retried at the next purge", "retention", r.opts.Retention.String(), "error", err)
 	case n > 0:
 		r.log.Info("purged old messages", "count", n, "retention", r.opts.Retention.String())
+	}
+}
+
+// purgeLoop purges every PurgeEvery until ctx ends.
+func (r *Runner) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(r.opts.PurgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.purge(ctx)
+		}
 	}
 }
 
