@@ -107,7 +107,12 @@ those with a suspended delivery to that send port).`,
 has had no entry for --older-than (e.g. 720h), with their bodies, deliveries,
 attempts and history. Nothing else is ever deleted: suspended, retrying and
 pending messages stay, however old. Run purge regularly (a timer or cron job),
-or bizpipe run --retention, to bound the message box's size.`,
+or bizpipe run --retention, to bound the message box's size.
+
+A purged message's source is forgotten. After a crash, bizpipe run recognises
+an input file it had claimed but not yet removed by its message in the box;
+so do not purge with an --older-than shorter than a stop of run that left
+such files (run --retention never purges at start, for this reason).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.olderThan < minPurgeAge {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--older-than %v: give at least %v (e.g. 720h for 30 days)", f.olderThan, minPurgeAge)}
