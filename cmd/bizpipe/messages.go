@@ -31,12 +31,6 @@ type messagesFlags struct {
 	port         string
 }
 
-// minPurgeAge is the least --older-than purge accepts: a purged message's
-// source key is forgotten, so its source must be long gone (a claim that
-// reappears after a power failure is recognised only while its message
-// is kept). The same as run --retention's.
-const minPurgeAge = runner.MinRetention
-
 func newMessagesCmd(e *env) *cobra.Command {
 	var f messagesFlags
 	cmd := &cobra.Command{
@@ -114,8 +108,10 @@ an input file it had claimed but not yet removed by its message in the box;
 so do not purge with an --older-than shorter than a stop of run that left
 such files (run --retention never purges at start, for this reason).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.olderThan < minPurgeAge {
-				return &exitError{code: exitUsage, err: fmt.Errorf("--older-than %v: give at least %v (e.g. 720h for 30 days)", f.olderThan, minPurgeAge)}
+			// The rule of run --retention: a purged message's source
+			// key is forgotten (see runner.MinRetention).
+			if err := runner.CheckRetention(f.olderThan); err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--older-than %w", err)}
 			}
 			return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
 				n, err := box.Purge(ctx, time.Now().Add(-f.olderThan))

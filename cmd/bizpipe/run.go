@@ -80,8 +80,10 @@ func runRun(e *env, f runFlags, args []string) error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-format %q: use text or json", f.logFormat)}
 	}
-	if f.retention < 0 || (f.retention > 0 && f.retention < runner.MinRetention) {
-		return &exitError{code: exitUsage, err: fmt.Errorf("--retention %v: give at least %v (e.g. 720h for 30 days), or 0 to keep every message", f.retention, runner.MinRetention)}
+	if f.retention != 0 {
+		if err := runner.CheckRetention(f.retention); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--retention %w, or 0 to keep every message", err)}
+		}
 	}
 	level, ok := parseLogLevel(f.logLevel)
 	if !ok {
@@ -140,14 +142,7 @@ func runRun(e *env, f runFlags, args []string) error {
 		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
 	m := metrics.New()
-	m.RegisterBacklog(func(ctx context.Context) (map[string]int, error) {
-		counts, err := box.Backlog(ctx)
-		out := make(map[string]int, len(counts))
-		for st, n := range counts {
-			out[string(st)] = n
-		}
-		return out, err
-	})
+	m.RegisterBacklog(box.Backlog)
 	r, err := runner.New(runner.Options{
 		Config: cfg, Checked: checked, Server: server, Host: f.host,
 		Box: box, Log: log, Metrics: m, Lease: f.lease, Retention: f.retention,

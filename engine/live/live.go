@@ -185,11 +185,11 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 				"File %s of certificate store %q cannot be read by user %q (service account %q) (%s).",
 				shown(f), s.Name, who.name, acct.Name, describeMode(f)))
 		}
-		// Mode bits say who may read a file only where they are the
-		// permission system: not on Windows (ACLs), where Go derives them
-		// from the read-only attribute.
-		if modeBits && keyFiles[f] && c.once("key:"+f) {
-			if info, err := os.Stat(f); err == nil && info.Mode().Perm()&0o066 != 0 {
+		if keyFiles[f] && c.once("key:"+f) {
+			// Mode bits say who may read a file only where files have
+			// an owner and group: not on Windows (ACLs), where Go
+			// derives them from the read-only attribute.
+			if info, err := os.Stat(f); err == nil && hasOwner(info) && info.Mode().Perm()&0o066 != 0 {
 				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveKeyExposed, rng, "Unencrypted private key readable by others",
 					"File %s of certificate store %q holds an unencrypted private key and has mode %s, so group or other users can read or change it. Run chmod 600 on it (or store the key in a password-protected PKCS#12 file).",
 					shown(f), s.Name, info.Mode().Perm()))
@@ -251,12 +251,14 @@ func permits(who identity, path string, need fs.FileMode) bool {
 	if err != nil {
 		return false
 	}
-	if who.uid == superuser {
-		return true
-	}
 	uid, gid, ok := fileOwner(info)
 	if !ok {
-		return true // no ownership information: cannot judge, do not invent an error
+		// No ownership information (Windows: ACLs decide): cannot
+		// judge, do not invent an error.
+		return true
+	}
+	if who.uid == "0" {
+		return true // root: the kernel does not check
 	}
 	perm := info.Mode().Perm()
 	var bits fs.FileMode
@@ -287,6 +289,13 @@ func describeMode(path string) string {
 		group = g.Name
 	}
 	return fmt.Sprintf("owner %s, group %s, mode %s", owner, group, info.Mode().Perm())
+}
+
+// hasOwner reports whether the file info describes has an owner and group,
+// so that its mode bits are the permission system.
+func hasOwner(info fs.FileInfo) bool {
+	_, _, ok := fileOwner(info)
+	return ok
 }
 
 func toIdentity(u *user.User) (identity, error) {

@@ -8,12 +8,6 @@ import (
 	"syscall"
 )
 
-// superuser is the uid whose file access the kernel does not check.
-const superuser = "0"
-
-// modeBits: the owner, group and other bits are the permission system.
-const modeBits = true
-
 // fileOwner returns the owner and group ids of the file info describes, as
 // os/user spells them.
 func fileOwner(info fs.FileInfo) (uid, gid string, ok bool) {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
 // backlogTimeout bounds the message box query one scrape makes.
@@ -15,15 +17,15 @@ const backlogTimeout = 5 * time.Second
 // counter cannot say.
 type backlogCollector struct {
 	desc  *prometheus.Desc
-	count func(context.Context) (map[string]int, error)
+	count func(context.Context) (map[msgbox.Status]int, error)
 }
 
 // RegisterBacklog adds the gauge bizpipe_messages{status}: the messages
-// not finished in the message box, by status, from count (the box's
-// Backlog), queried at each scrape. A shared box reports the same numbers
+// not finished in the message box, by status, from count (a box's
+// Backlog method), queried at each scrape. A shared box reports the same numbers
 // on every server. A failed query makes that metric an error in the scrape
 // while the others are still served.
-func (m *Metrics) RegisterBacklog(count func(context.Context) (map[string]int, error)) {
+func (m *Metrics) RegisterBacklog(count func(context.Context) (map[msgbox.Status]int, error)) {
 	m.Registry.MustRegister(&backlogCollector{
 		desc: prometheus.NewDesc("bizpipe_messages",
 			"Messages not finished in the message box, by status: received and routed (waiting to be delivered), retrying, suspended (waiting for an operator).",
@@ -43,6 +45,6 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for status, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), string(status))
 	}
 }

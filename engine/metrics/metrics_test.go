@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox"
 )
 
 // scrape fetches the metrics page from a real listener on 127.0.0.1.
@@ -30,14 +32,14 @@ func scrape(t *testing.T, m *Metrics) (int, string) {
 func TestBacklog(t *testing.T) {
 	tests := []struct {
 		name   string
-		count  func(context.Context) (map[string]int, error)
+		count  func(context.Context) (map[msgbox.Status]int, error)
 		want   []string
 		absent []string
 	}{
 		{
 			name: "counts",
-			count: func(context.Context) (map[string]int, error) {
-				return map[string]int{"received": 0, "routed": 5, "retrying": 2, "suspended": 3}, nil
+			count: func(context.Context) (map[msgbox.Status]int, error) {
+				return map[msgbox.Status]int{"received": 0, "routed": 5, "retrying": 2, "suspended": 3}, nil
 			},
 			want: []string{
 				`bizpipe_messages{status="received"} 0`, `bizpipe_messages{status="routed"} 5`,
@@ -49,7 +51,7 @@ func TestBacklog(t *testing.T) {
 			// The box is unreachable: the gauge is missing, the rest
 			// is still served.
 			name:   "box unreachable",
-			count:  func(context.Context) (map[string]int, error) { return nil, errors.New("connection refused") },
+			count:  func(context.Context) (map[msgbox.Status]int, error) { return nil, errors.New("connection refused") },
 			want:   []string{`bizpipe_messages_delivered_total{send_port="p"} 1`},
 			absent: []string{`bizpipe_messages{`},
 		},
@@ -59,7 +61,7 @@ func TestBacklog(t *testing.T) {
 			m := New()
 			m.Delivered.WithLabelValues("p").Inc()
 			calls := 0
-			m.RegisterBacklog(func(ctx context.Context) (map[string]int, error) {
+			m.RegisterBacklog(func(ctx context.Context) (map[msgbox.Status]int, error) {
 				calls++
 				if _, ok := ctx.Deadline(); !ok {
 					t.Error("the backlog query has no deadline")

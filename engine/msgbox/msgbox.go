@@ -140,12 +140,14 @@ type Outcome struct {
 	Error string
 }
 
-// Filter selects messages for List.
-// BacklogStatuses are the statuses of messages not finished, which
+// BacklogStatuses returns the statuses of messages not finished, which
 // Box.Backlog counts: waiting to be routed or delivered, waiting for a
 // retry, or waiting for an operator.
-var BacklogStatuses = []Status{StatusReceived, StatusRouted, StatusRetrying, StatusSuspended}
+func BacklogStatuses() []Status {
+	return []Status{StatusReceived, StatusRouted, StatusRetrying, StatusSuspended}
+}
 
+// Filter selects messages for List.
 type Filter struct {
 	Status Status // "" = any
 	Limit  int    // 0 = no limit
@@ -269,7 +271,7 @@ type Box interface {
 	// List returns messages, newest first.
 	List(ctx context.Context, f Filter) ([]Message, error)
 	// Backlog counts the messages not finished, by status: every one of
-	// BacklogStatuses is in the map, 0 when none. It reads an index, not
+	// BacklogStatuses() is in the map, 0 when none. It reads an index, not
 	// the finished messages, so it stays cheap however many are kept
 	// (the metrics scrape calls it).
 	Backlog(ctx context.Context) (map[Status]int, error)

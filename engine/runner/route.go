@@ -183,7 +183,7 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 	}
 	switch {
 	case routed != nil && !dup:
-		r.routed(msg.ID, routed, false)
+		r.routed(msg.ID, routed)
 	case msg.Status == msgbox.StatusReceived:
 		if err := r.route(ctx, msg); err != nil {
 			log.Error("routing failed; the message stays received and is routed again later", "error", err)
@@ -232,25 +232,24 @@ func (r *Runner) route(ctx context.Context, msg msgbox.Message) error {
 		}
 		return fmt.Errorf("routing message %s: %w", msg.ID, err)
 	}
-	r.routed(msg.ID, rt, true)
+	if len(rt.ports) > 0 {
+		r.log.Info("message routed", "message_id", msg.ID, "send_ports", rt.ports)
+	}
+	r.routed(msg.ID, rt)
 	return nil
 }
 
-// routed logs and counts a recorded routing and wakes the workers. A
-// successful routing is logged only when logOK: publish says it in its
-// "message received" line.
-func (r *Runner) routed(id string, rt *routing, logOK bool) {
-	log := r.log.With("message_id", id)
+// routed counts a recorded routing failure, or wakes the workers for the
+// deliveries of a routing. (A routing is logged by its caller: publish
+// says it in its "message received" line.)
+func (r *Runner) routed(id string, rt *routing) {
 	if len(rt.ports) == 0 {
-		log.Warn("message suspended", "reason", rt.reason)
+		r.log.Warn("message suspended", "message_id", id, "reason", rt.reason)
 		r.count(func(s *Summary) { s.Suspended++ })
 		if m := r.opts.Metrics; m != nil {
 			m.Suspended.WithLabelValues("").Inc()
 		}
 		return
-	}
-	if logOK {
-		log.Info("message routed", "send_ports", rt.ports)
 	}
 	r.notify()
 }

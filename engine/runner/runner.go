@@ -89,6 +89,15 @@ type Options struct {
 // than a receive location takes to acknowledge its source.
 const MinRetention = time.Minute
 
+// CheckRetention reports a retention (or purge age) below MinRetention,
+// in words that name d.
+func CheckRetention(d time.Duration) error {
+	if d < MinRetention {
+		return fmt.Errorf("%v: give at least %v (e.g. 720h for 30 days)", d, MinRetention)
+	}
+	return nil
+}
+
 // DefaultMemoryBudget is the default Options.MemoryBudget: two messages of
 // 128 MiB, or thousands of ordinary ones, at once.
 const DefaultMemoryBudget = 256 << 20
@@ -153,8 +162,10 @@ func New(opts Options) (*Runner, error) {
 	if opts.IdleWait <= 0 {
 		opts.IdleWait = time.Second
 	}
-	if opts.Retention < 0 || (opts.Retention > 0 && opts.Retention < MinRetention) {
-		return nil, fmt.Errorf("runner: retention %v: give at least %v, or 0 to keep every message", opts.Retention, MinRetention)
+	if opts.Retention != 0 {
+		if err := CheckRetention(opts.Retention); err != nil {
+			return nil, fmt.Errorf("runner: retention %w, or 0 to keep every message", err)
+		}
 	}
 	if opts.PurgeEvery <= 0 {
 		opts.PurgeEvery = time.Hour

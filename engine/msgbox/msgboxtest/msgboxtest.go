@@ -1205,7 +1205,7 @@ func testBacklog(t *testing.T, b msgbox.Box) {
 		}
 	}
 	zero := map[msgbox.Status]int{}
-	for _, st := range msgbox.BacklogStatuses {
+	for _, st := range msgbox.BacklogStatuses() {
 		zero[st] = 0
 	}
 	check("of an empty box", zero)

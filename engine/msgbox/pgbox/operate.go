@@ -204,16 +204,14 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 // Backlog counts the messages not finished by status (see msgbox.Box),
 // from the status index.
 func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
-	statuses := make([]string, len(msgbox.BacklogStatuses))
-	for i, st := range msgbox.BacklogStatuses {
-		statuses[i] = string(st)
+	var statuses []string
+	for _, st := range msgbox.BacklogStatuses() {
+		statuses = append(statuses, string(st))
 	}
 	var out map[msgbox.Status]int
 	err := b.retry(ctx, func(ctx context.Context) error {
 		out = make(map[msgbox.Status]int, len(statuses))
-		for _, st := range msgbox.BacklogStatuses {
-			out[st] = 0
-		}
+		// One row per status, 0 included.
 		rows, err := b.pool.Query(ctx, `SELECT s, (SELECT count(*) FROM messages WHERE status = s)
 			FROM unnest($1::text[]) AS s`, statuses)
 		if err != nil {

@@ -222,8 +222,9 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 // Backlog counts the messages not finished by status (see msgbox.Box),
 // from the status index.
 func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
-	out := make(map[msgbox.Status]int, len(msgbox.BacklogStatuses))
-	for _, st := range msgbox.BacklogStatuses {
+	statuses := msgbox.BacklogStatuses()
+	out := make(map[msgbox.Status]int, len(statuses))
+	for _, st := range statuses {
 		var n int
 		if err := b.q.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE status = ?", string(st)).Scan(&n); err != nil {
 			return nil, b.wrap(err, "backlog")
