@@ -95,6 +95,14 @@ func TestRulesTable(t *testing.T) {
 	}
 }
 
+// notYetChecked are the contract's codes for capabilities that are not built
+// yet: inbound decoding, parties and AS2 (§10, the open "Inbound and AS2"
+// issue). Each leaves this list in the change that adds its rule.
+var notYetChecked = map[diag.Code]struct{}{
+	"BP7001": {}, "BP7002": {}, "BP7003": {}, "BP7004": {}, "BP7005": {},
+	"BP7006": {}, "BP7007": {}, "BP7008": {}, "BP7009": {},
+}
+
 // TestRulesMatchSpec checks codes and default severities against the tables
 // of language.md §7.2/§7.3, when the spec is reachable from this checkout
 // (set BIZPIPE_SPEC to point at it elsewhere).
@@ -124,6 +132,12 @@ func TestRulesMatchSpec(t *testing.T) {
 	}
 	for c, sev := range spec {
 		r, ok := LookupRule(c)
+		if _, planned := notYetChecked[c]; planned {
+			if ok {
+				t.Errorf("spec code %s now has a rule: remove it from notYetChecked", c)
+			}
+			continue
+		}
 		if !ok {
 			t.Errorf("spec code %s has no rule", c)
 			continue
