@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bizpipe/bizpipe/engine/diag"
+	"github.com/bizpipe/bizpipe/engine/filelock"
 	"github.com/bizpipe/bizpipe/engine/live"
 	"github.com/bizpipe/bizpipe/engine/metrics"
 	"github.com/bizpipe/bizpipe/engine/model"
@@ -242,16 +243,17 @@ func lockDataDir(dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	path := filepath.Join(dir, "run.lock")
-	fh, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	if err := lockFile(fh); err != nil {
-		fh.Close()
+	l, err := filelock.Acquire(filepath.Join(dir, "run.lock"))
+	var held *filelock.HeldError
+	switch {
+	case errors.As(err, &held) && held.PID > 0:
+		return nil, fmt.Errorf("another bizpipe run (pid %d) is using data directory %s", held.PID, dir)
+	case errors.As(err, &held):
 		return nil, fmt.Errorf("another bizpipe run is using data directory %s", dir)
+	case err != nil:
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
-	return func() { fh.Close() }, nil
+	return func() { l.Release() }, nil
 }
 
 // startCPUProfile profiles the process into path until the returned
