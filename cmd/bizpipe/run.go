@@ -125,16 +125,19 @@ func runRun(e *env, f runFlags, args []string) error {
 	}
 
 	log := newLogger(e, f.logFormat, level).With("server", server)
+	// The embedded box's own lock first (it is the one that covers every
+	// path to the database), so that a second run is told which database
+	// is in use.
+	box, err := openBox(cfg, f.dataDir, boxRun)
+	if err != nil {
+		return &exitError{code: exitFindings, err: err}
+	}
+	defer box.Close()
 	unlock, err := lockDataDir(f.dataDir)
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}
 	defer unlock()
-	box, err := openBox(cfg, f.dataDir)
-	if err != nil {
-		return &exitError{code: exitFindings, err: err}
-	}
-	defer box.Close()
 
 	// The heap is mostly short-lived message buffers: collecting at 1.5×
 	// the live heap instead of 2× takes a 100 MiB message's peak from
@@ -237,8 +240,12 @@ func serveMetrics(addr string, m *metrics.Metrics) (*http.Server, error) {
 	return srv, nil
 }
 
-// lockDataDir makes sure one run process uses a data directory: two would
-// both recover each other's in-flight deliveries.
+// lockDataDir makes sure one run process uses a data directory. The
+// embedded box holds a lock of its own, beside the database, whatever path
+// reaches it (sqlitebox.Options.Lock); this one, the lock of bizpipe
+// versions before that, still keeps such a version out of a data directory
+// a newer one runs in, and two runs out of one data directory with a
+// postgres box.
 func lockDataDir(dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
