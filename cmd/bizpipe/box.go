@@ -20,9 +20,21 @@ import (
 // defaultDataDir is where the embedded message box lives without --data-dir.
 const defaultDataDir = ".bizpipe"
 
+// boxUse is what a command opens the message box for.
+type boxUse int
+
+const (
+	// boxRun is bizpipe run: it creates the embedded box where none has
+	// been, and holds the box's lock while it runs.
+	boxRun boxUse = iota
+	// boxOperate is bizpipe messages: it opens a box that exists, beside
+	// a running engine, and never creates one.
+	boxOperate
+)
+
 // openBox opens the configured message box, or the embedded SQLite box in
 // dataDir when the configuration has no message_box block (cfg may be nil).
-func openBox(cfg *model.Config, dataDir string) (msgbox.Box, error) {
+func openBox(cfg *model.Config, dataDir string, use boxUse) (msgbox.Box, error) {
 	path := filepath.Join(dataDir, "messagebox.db")
 	if cfg != nil && cfg.MessageBox != nil {
 		mb := cfg.MessageBox
@@ -40,10 +52,18 @@ func openBox(cfg *model.Config, dataDir string) (msgbox.Box, error) {
 			path = mb.SQLitePath.V
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	opts := sqlitebox.Options{Lock: true}
+	if use == boxOperate {
+		// No lock: an operator works on the box while run runs, SQLite's
+		// own locking orders their writes.
+		opts = sqlitebox.Options{NoCreate: true}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("creating the message box directory: %w", err)
 	}
-	box, err := sqlitebox.Open(path, sqlitebox.Options{})
+	box, err := sqlitebox.Open(path, opts)
+	if errors.Is(err, sqlitebox.ErrNoBox) {
+		return nil, fmt.Errorf("%w; bizpipe run creates one there (is --data-dir, or the configuration's message_box path, the one run uses?)", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/bizpipe/bizpipe/engine/msgbox/sqlitebox"
 )
 
 // TestMain makes the test binary double as the bizpipe binary, so that the
@@ -38,6 +40,9 @@ const examplesDir = "../../examples"
 //	jsondoc stdout|stderr|FILE  fail unless the content is exactly one JSON value
 //	perm MODE FILE              fail unless FILE's permission bits are MODE (octal)
 //	islink FILE                 fail unless FILE is a symbolic link
+//	holdbox DB                  open the SQLite message box DB in the test
+//	                            process with its lock (as run does), until
+//	                            the script ends
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -51,6 +56,7 @@ func TestScript(t *testing.T) {
 			"jsondoc":  cmdJSONDoc,
 			"perm":     cmdPerm,
 			"islink":   cmdIsLink,
+			"holdbox":  cmdHoldBox,
 		},
 	})
 }
@@ -133,4 +139,15 @@ func cmdIsLink(ts *testscript.TestScript, neg bool, args []string) {
 	if isLink := fi.Mode()&os.ModeSymlink != 0; isLink == neg {
 		ts.Fatalf("%s: symbolic link is %v", args[0], isLink)
 	}
+}
+
+// cmdHoldBox holds a message box's lock from the test process, so that a
+// script sees what a second run meets while one runs, deterministically.
+func cmdHoldBox(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: holdbox DB")
+	}
+	box, err := sqlitebox.Open(ts.MkAbs(args[0]), sqlitebox.Options{Lock: true})
+	ts.Check(err)
+	ts.Defer(func() { box.Close() })
 }

@@ -164,7 +164,7 @@ func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, m
 	} else if len(paths) > 0 {
 		return &exitError{code: exitUsage, err: err}
 	}
-	box, err := openBox(cfg, f.dataDir)
+	box, err := openBox(cfg, f.dataDir, boxOperate)
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}

@@ -37,11 +37,16 @@ func TestMain(m *testing.M) {
 // runHelper is the second process. It reports on stdout, one line per event.
 func runHelper(mode, path string) error {
 	ctx := context.Background()
-	b, err := Open(path, Options{})
+	b, err := Open(path, Options{Lock: mode == "lock"})
 	if err != nil {
 		return err
 	}
 	switch mode {
+	case "lock":
+		// Hold the box's lock until killed.
+		fmt.Println("locked")
+		select {}
+
 	case "crash":
 		// Commit one message, then die (by SIGKILL from the parent) in the
 		// middle of a large body.

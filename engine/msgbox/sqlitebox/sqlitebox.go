@@ -1,6 +1,6 @@
 // Package sqlitebox is the embedded message box: one SQLite database file,
-// opened by one run process per data directory, and read (or changed by
-// operators) by `bizpipe messages` while that process runs.
+// opened by one run process at a time (Options.Lock), and read (or changed
+// by operators) by `bizpipe messages` while that process runs.
 //
 // Durability: the database is in WAL mode, and no write returns before the
 // log holding it is synced to disk, so a Receive that returned survives a
@@ -40,6 +40,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bizpipe/bizpipe/engine/filelock"
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 
 	// The pure-Go SQLite driver, registered as "sqlite".
@@ -76,6 +77,23 @@ type Options struct {
 	// is not the current one.
 	ReadOnly bool
 
+	// NoCreate opens only a box that exists, for commands that operate on
+	// one (bizpipe messages): where there is none, Open fails with an
+	// error wrapping ErrNoBox and creates nothing, not even a directory.
+	NoCreate bool
+
+	// Lock makes the Box hold the box's lock until Close: an exclusive
+	// lock on the file beside the database named after it with ".lock"
+	// (messagebox.db.lock), in the directory that really holds the
+	// database, so that every path reaching the database (a symbolic link,
+	// "..", a bind mount) meets the same lock. Open fails with an error
+	// wrapping ErrInUse, naming the holder's process id, if another holder
+	// has it. `bizpipe run` takes it: two engines on one box would each
+	// take the other's deliveries in progress for interrupted ones and
+	// deliver them again. The lock is taken before the box is created or
+	// opened.
+	Lock bool
+
 	// BusyTimeout is how long a statement waits for a lock another process
 	// holds (the `run` process, seen from `bizpipe messages resume`, or the
 	// other way round) before failing with SQLITE_BUSY. 0 means
@@ -108,7 +126,8 @@ type Box struct {
 	path     string
 	db       *sql.DB
 	readOnly bool
-	id       string // the box's identity (box_identity)
+	id       string         // the box's identity (box_identity)
+	lock     *filelock.Lock // held until Close (Options.Lock)
 	// purgeBatch is how many messages one Purge write deletes (tests make
 	// it small).
 	purgeBatch int
@@ -159,8 +178,14 @@ var _ msgbox.Box = (*Box)(nil)
 
 // Open opens the message box in the SQLite file at path, creating the file
 // (mode 0600: message bodies are business data) and its directory (0700)
-// unless opts.ReadOnly, and creating or migrating the schema. Stale chunks
-// of interrupted Receives are removed.
+// unless opts.ReadOnly or opts.NoCreate, and creating or migrating the
+// schema. Stale chunks of interrupted Receives are removed.
+//
+// A box is created only where none has been: Open refuses (ErrDamaged) a
+// path whose marker, write-ahead log or shared-memory file shows that it
+// held a box while the database there is missing, empty, not an SQLite
+// file, or another box (see markerSuffix). Symbolic links in path are
+// resolved: the Box works on the file they lead to (Path).
 func Open(path string, opts Options) (*Box, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -176,30 +201,95 @@ func Open(path string, opts Options) (*Box, error) {
 		opts.StaleUploadAfter = DefaultStaleUploadAfter
 	}
 	fail := func(err error) (*Box, error) { return nil, fmt.Errorf("message box %s: %w", abs, err) }
+	mayCreate := !opts.ReadOnly && !opts.NoCreate
 
-	if opts.ReadOnly {
-		// SQLite reports a missing file as "unable to open database file";
-		// stat first to say what is actually wrong.
-		if _, err := os.Stat(abs); err != nil {
-			return fail(err)
-		}
-	} else {
-		if err := createFile(abs); err != nil {
+	if mayCreate {
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 			return fail(err)
 		}
 	}
-
-	db, err := sql.Open("sqlite", dsn(abs, opts))
+	real, err := realPath(abs)
 	if err != nil {
 		return fail(err)
+	}
+	var lock *filelock.Lock
+	if opts.Lock {
+		lock, err = filelock.Acquire(real + lockSuffix)
+		var held *filelock.HeldError
+		if errors.As(err, &held) {
+			pid := "pid unknown"
+			if held.PID > 0 {
+				pid = "pid " + strconv.Itoa(held.PID)
+			}
+			return nil, fmt.Errorf("message box %s is %w (%s, lock file %s): one bizpipe run at a time may use a message box",
+				real, ErrInUse, pid, held.Path)
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	b, err := open(abs, real, lock, opts)
+	if err != nil {
+		lock.Release()
+		if errors.Is(err, ErrNoBox) || errors.Is(err, ErrDamaged) {
+			return nil, err // names the files already
+		}
+		return fail(err)
+	}
+	return b, nil
+}
+
+// open is Open once the path is resolved and the lock, if any, taken.
+func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
+	loc, err := inspect(real)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := loc.check()
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		if opts.ReadOnly || opts.NoCreate {
+			if loc.dbSize < 0 {
+				return nil, fmt.Errorf("%w at %s: %w", ErrNoBox, abs, fs.ErrNotExist)
+			}
+			return nil, fmt.Errorf("%w at %s: the file is empty (0 bytes)", ErrNoBox, abs)
+		}
+		if err := createFile(real); err != nil {
+			return nil, err
+		}
+	} else if loc.hasMarker || opts.NoCreate || opts.ReadOnly {
+		// Where no box may be created, a database without one is refused
+		// before the box's own connections open it: they would switch
+		// it to WAL mode.
+		appID, err := peekAppID(real)
+		if err != nil {
+			return nil, err
+		}
+		switch appID {
+		case applicationID:
+		case 0:
+			if err := loc.checkContent(false, "", true); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("not a bizpipe message box (application id %#x)", appID)
+		}
+	}
+
+	db, err := sql.Open("sqlite", dsn(real, opts))
+	if err != nil {
+		return nil, err
 	}
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 
 	b := &Box{
-		path:       abs,
+		path:       real,
 		db:         db,
 		readOnly:   opts.ReadOnly,
+		lock:       lock,
 		reqs:       make(chan *writeReq),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -208,7 +298,7 @@ func Open(path string, opts Options) (*Box, error) {
 		now:        time.Now,
 		rand:       rand.Reader,
 	}
-	b.syncLog = func() error { return syncWAL(abs + "-wal") }
+	b.syncLog = func() error { return syncWAL(real + "-wal") }
 	b.purgeBatch = purgeBatch
 	b.stmts = &stmtCache{db: db}
 	b.q = cachedDB{DB: db, c: b.stmts}
@@ -219,13 +309,28 @@ func Open(path string, opts Options) (*Box, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), opts.BusyTimeout+time.Minute)
 	defer cancel()
-	if err := b.init(ctx, opts); err != nil {
-		b.Close() // stops the writer and closes db; the init error is the one to report
-		return fail(err)
+	// The lock is the caller's to release if open fails.
+	closeOnErr := func() { b.lock = nil; b.Close() }
+	if err := b.init(ctx, opts, loc); err != nil {
+		closeOnErr() // stops the writer and closes db; the init error is the one to report
+		return nil, err
 	}
 	if err := b.db.QueryRowContext(ctx, "SELECT id FROM box_identity").Scan(&b.id); err != nil {
-		b.Close()
-		return fail(fmt.Errorf("reading the box identity: %w", err))
+		closeOnErr()
+		return nil, fmt.Errorf("reading the box identity: %w", err)
+	}
+	if opts.ReadOnly {
+		if err := loc.checkContent(true, b.id, true); err != nil {
+			closeOnErr()
+			return nil, err
+		}
+	} else if loc.markerID != b.id {
+		// A new box (its schema is committed and synced by now), or one
+		// created before markers existed.
+		if err := writeMarker(loc, b.id); err != nil {
+			closeOnErr()
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -237,9 +342,6 @@ func (b *Box) ID() string { return b.id }
 // create it 0644; it gives the -wal and -shm files the database file's mode,
 // so creating the file first keeps all three private.
 func createFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
@@ -289,9 +391,25 @@ func dsn(path string, opts Options) string {
 	return u.String()
 }
 
+// peekAppID reads the application id of the database at path through a
+// read-only connection of its own, which changes nothing in the file.
+func peekAppID(path string) (int64, error) {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: "mode=ro"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var appID int64
+	if err := db.QueryRow("PRAGMA application_id").Scan(&appID); err != nil {
+		return 0, fmt.Errorf("reading the application id: %w", err)
+	}
+	return appID, nil
+}
+
 // init checks the connection settings, brings the schema up to date and
 // sweeps stale uploads.
-func (b *Box) init(ctx context.Context, opts Options) error {
+func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
 	var mode string
 	if err := b.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return err
@@ -304,7 +422,7 @@ func (b *Box) init(ctx context.Context, opts Options) error {
 	if b.readOnly {
 		return b.checkSchema(ctx)
 	}
-	if err := b.migrate(ctx); err != nil {
+	if err := b.migrate(ctx, loc, opts.NoCreate); err != nil {
 		return err
 	}
 	return b.sweep(ctx, b.now().Add(-opts.StaleUploadAfter))
@@ -353,7 +471,8 @@ func identity(ctx context.Context, q querier) (appID, version int64, err error) 
 
 // migrate applies the missing schema scripts in one immediate transaction,
 // so that two processes opening a new file at once do not both create it.
-func (b *Box) migrate(ctx context.Context) error {
+// It creates a box only where loc allows it (see location.checkContent).
+func (b *Box) migrate(ctx context.Context, loc *location, noCreate bool) error {
 	scripts, err := migrations()
 	if err != nil {
 		return err
@@ -377,6 +496,12 @@ func (b *Box) migrate(ctx context.Context) error {
 		case version > int64(len(scripts)):
 			return fmt.Errorf("schema version %d is newer than this bizpipe supports (%d): upgrade bizpipe", version, len(scripts))
 		}
+		hasSchema := appID == applicationID
+		if !hasSchema {
+			if err := loc.checkContent(false, "", noCreate); err != nil {
+				return err
+			}
+		}
 		for v := version; v < int64(len(scripts)); v++ {
 			// Scripts and PRAGMAs run once: not worth a prepared statement.
 			if _, err := tx.Tx.ExecContext(ctx, scripts[v]); err != nil {
@@ -389,6 +514,15 @@ func (b *Box) migrate(ctx context.Context) error {
 		}
 		if _, err := tx.Tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(scripts))); err != nil {
 			return err
+		}
+		if hasSchema {
+			// Checked after the scripts, which give a box from before
+			// identities one; an error undoes them.
+			var id string
+			if err := tx.QueryRowContext(ctx, "SELECT id FROM box_identity").Scan(&id); err != nil {
+				return fmt.Errorf("reading the box identity: %w", err)
+			}
+			return loc.checkContent(true, id, noCreate)
 		}
 		return nil
 	})
@@ -439,6 +573,10 @@ func (b *Box) Close() error {
 		b.stmts.close()
 		if err := b.db.Close(); err != nil {
 			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
+		}
+		// After the database is closed: the next holder finds it quiet.
+		if err := b.lock.Release(); err != nil && b.closeErr == nil {
+			b.closeErr = fmt.Errorf("message box %s: releasing the lock: %w", b.path, err)
 		}
 	})
 	return b.closeErr

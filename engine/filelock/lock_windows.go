@@ -1,0 +1,27 @@
+//go:build windows
+
+package filelock
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/windows"
+)
+
+// errWouldBlock is what tryLock returns when another holder has the lock.
+var errWouldBlock = errors.New("lock violation")
+
+// tryLock takes an exclusive LockFileEx lock on f without waiting. The
+// locked byte is far past the process id the file holds: Windows locks are
+// mandatory, and a lock on the first bytes would keep the process that
+// finds the file locked from reading who holds it.
+func tryLock(f *os.File) error {
+	ol := windows.Overlapped{OffsetHigh: 1} // byte 4 GiB: beyond any content
+	err := windows.LockFileEx(windows.Handle(f.Fd()),
+		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
+		return errWouldBlock
+	}
+	return err
+}
