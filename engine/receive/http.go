@@ -63,6 +63,9 @@ const (
 // Idempotent-Replayed: true, its body not stored (nor checked: the key
 // names the message). Other answers:
 //
+//   - 411: the request declares neither a Content-Length nor chunked
+//     transfer encoding (an HTTP/1.0 POST without Content-Length, whose
+//     body cannot be told from the connection's end); nothing is stored.
 //   - 413: the body is larger than MaxBody; nothing is stored. A declared
 //     Content-Length above the limit is refused before reading; a body that
 //     turns out longer makes the body reader fail, so the Sink fails and
@@ -239,6 +242,15 @@ func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // receive stores one POSTed message.
 func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 	log := h.log.With("remote", r.RemoteAddr)
+	if r.ContentLength == 0 && r.Header.Get("Content-Length") == "" {
+		// Neither a length nor chunked (which makes ContentLength -1):
+		// an HTTP/1.0 body would run to the connection's end, which Go
+		// reads as empty. Storing that empty message helps nobody.
+		log.Warn("request refused: no Content-Length")
+		w.Header().Set("Connection", "close") // do not read a body that may follow as a request
+		writeError(w, http.StatusLengthRequired, "Content-Length required (or chunked transfer encoding with HTTP/1.1)")
+		return
+	}
 	if r.ContentLength > h.o.MaxBody {
 		log.Warn("request refused: body too large", "size", r.ContentLength, "max_body", h.o.MaxBody)
 		w.Header().Set("Connection", "close") // do not read the body to reuse the connection

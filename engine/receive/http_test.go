@@ -471,3 +471,43 @@ func TestHTTPNeverLogsBodies(t *testing.T) {
 		})
 	}
 }
+
+// A POST whose body length is not declared (HTTP/1.0 without
+// Content-Length, whose body runs to the connection's end; or HTTP/1.1
+// with neither Content-Length nor chunked) is answered 411 and nothing is
+// stored. Chunked HTTP/1.1 and any declared length, even 0, are received.
+func TestHTTPLengthRequired(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		req    string
+		status int
+		stored string // the body stored, if any
+	}{
+		{"HTTP/1.0 without Content-Length", "POST /orders HTTP/1.0\r\nHost: test\r\n\r\nhello", http.StatusLengthRequired, ""},
+		{"HTTP/1.0 with chunked (not HTTP/1.0)", "POST /orders HTTP/1.0\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", http.StatusLengthRequired, ""},
+		{"HTTP/1.1 without length or chunked", "POST /orders HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", http.StatusLengthRequired, ""},
+		{"HTTP/1.0 with Content-Length", "POST /orders HTTP/1.0\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello", http.StatusAccepted, "hello"},
+		{"HTTP/1.1 chunked", "POST /orders HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n", http.StatusAccepted, "hello"},
+		{"HTTP/1.1 Content-Length 0", "POST /orders HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", http.StatusAccepted, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			h, _, _ := startHTTP(t, httpOpts(), rec)
+			c := rawConn(t, h.Addr().String(), []byte(tc.req))
+			if cw, ok := c.(*net.TCPConn); ok {
+				_ = cw.CloseWrite() // an HTTP/1.0 body ends with the connection
+			}
+			status, err := readStatus(c)
+			if err != nil || status != tc.status {
+				t.Fatalf("answer %d, %v; want %d", status, err, tc.status)
+			}
+			got := rec.all()
+			switch {
+			case tc.status != http.StatusAccepted && len(got) != 0:
+				t.Errorf("stored %q", got[0].Body)
+			case tc.status == http.StatusAccepted && (len(got) != 1 || string(got[0].Body) != tc.stored):
+				t.Errorf("stored %+v, want one message %q", got, tc.stored)
+			}
+		})
+	}
+}
