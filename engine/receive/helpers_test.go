@@ -226,3 +226,16 @@ func readStatus(c net.Conn) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+// header is a POST request's head; length < 0 means chunked.
+func header(length int) []byte {
+	if length < 0 {
+		return []byte("POST /orders HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n")
+	}
+	return fmt.Appendf(nil, "POST /orders HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n", length)
+}
+
+// chunk is one chunk of a chunked body.
+func chunk(data []byte) []byte {
+	return append(fmt.Appendf(nil, "%x\r\n", len(data)), append(data, "\r\n"...)...)
+}
