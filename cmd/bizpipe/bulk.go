@@ -62,10 +62,10 @@ func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox
 			}
 		} else {
 			for _, id := range acted {
-				fmt.Fprintf(e.stdout, "%s %s\n", done, id)
+				fmt.Fprintf(e.stdout, "%s %s\n", done, safe(id))
 			}
 			for _, s := range skipped {
-				fmt.Fprintf(e.stdout, "skipped %s: %s\n", s.ID, s.Reason)
+				fmt.Fprintf(e.stdout, "skipped %s: %s\n", safe(s.ID), safe(s.Reason))
 			}
 			fmt.Fprintf(e.stdout, "%s %d suspended message(s)", done, len(acted))
 			if len(skipped) > 0 {

@@ -191,7 +191,8 @@ func writeStoreNotes(e *env, decls []*model.CertificateStore, stores map[*model.
 				name, msg, _ := strings.Cut(rest, ": ")
 				n = storeFile(s, name) + ": " + msg
 			}
-			fmt.Fprintf(e.stderr, "bizpipe: note: certificate store %q: %s\n", s.Name, red.String(n))
+			// Redacted, then escaped (a note names a file of the store).
+			fmt.Fprintf(e.stderr, "bizpipe: note: certificate store %q: %s\n", s.Name, safe(red.String(n)))
 		}
 	}
 }
@@ -214,9 +215,12 @@ func writeCertsText(w io.Writer, stores []certsStore) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "certificate_store %q  %s\n", s.Name, s.Path)
+		// Every string from the store is escaped (see safe): a partner's
+		// certificate names its own subject and issuer, and a file
+		// dropped in a store its own name.
+		fmt.Fprintf(w, "certificate_store %q  %s\n", s.Name, safe(s.Path))
 		if s.Error != "" {
-			fmt.Fprintf(w, "  error: %s\n", s.Error)
+			fmt.Fprintf(w, "  error: %s\n", safe(s.Error))
 			continue
 		}
 		if len(s.Certificates) == 0 {
@@ -234,9 +238,9 @@ func writeCertsText(w io.Writer, stores []certsStore) {
 			if usage == "" {
 				usage = "(not restricted)"
 			}
-			fmt.Fprintf(w, "  %s\n", c.File)
-			fmt.Fprintf(w, "    subject      %s\n", c.Subject)
-			fmt.Fprintf(w, "    issuer       %s\n", c.Issuer)
+			fmt.Fprintf(w, "  %s\n", safe(c.File))
+			fmt.Fprintf(w, "    subject      %s\n", safe(c.Subject))
+			fmt.Fprintf(w, "    issuer       %s\n", safe(c.Issuer))
 			fmt.Fprintf(w, "    sha1         %s\n", c.SHA1)
 			fmt.Fprintf(w, "    sha256       %s\n", c.SHA256)
 			fmt.Fprintf(w, "    valid        %s to %s\n", c.NotBefore, c.NotAfter)
@@ -245,10 +249,10 @@ func writeCertsText(w io.Writer, stores []certsStore) {
 			fmt.Fprintf(w, "    private key  %s\n", key)
 		}
 		for _, p := range s.Problems {
-			fmt.Fprintf(w, "  problem: %s\n", p)
+			fmt.Fprintf(w, "  problem: %s\n", safe(p))
 		}
 		for _, f := range s.UnopenedPKCS12 {
-			fmt.Fprintf(w, "  not opened (password unknown; give it with --var): %s\n", f)
+			fmt.Fprintf(w, "  not opened (password unknown; give it with --var): %s\n", safe(f))
 		}
 	}
 }

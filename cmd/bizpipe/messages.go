@@ -16,6 +16,7 @@ import (
 	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/msgbox"
 	"github.com/bizpipe/bizpipe/engine/runner"
+	"github.com/bizpipe/bizpipe/engine/safetext"
 	"github.com/bizpipe/bizpipe/hclspec"
 )
 
@@ -218,8 +219,10 @@ func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFl
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tRECEIVED\tLOCATION\tFILE\tSIZE\tREASON")
 	for _, m := range msgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", m.ID, m.Status, m.ReceivedAt.UTC().Format(time.RFC3339),
-			m.ReceiveLocation, m.FileName, m.Size, oneLine(m.Reason))
+		// Every string from the box is escaped (see safe): a tab or
+		// newline in a file name would forge cells and rows.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", safe(m.ID), safe(string(m.Status)), m.ReceivedAt.UTC().Format(time.RFC3339),
+			safe(m.ReceiveLocation), safe(m.FileName), m.Size, safe(oneLine(m.Reason)))
 	}
 	return tw.Flush()
 }
@@ -298,28 +301,29 @@ func showMessage(w io.Writer, d *msgbox.Detail, format string) error {
 		}
 		return writeJSON(w, out)
 	}
+	// Every string from the box is escaped (see safe).
 	m := d.Message
-	fmt.Fprintf(w, "message %s\n", m.ID)
-	fmt.Fprintf(w, "  status            %s\n", m.Status)
+	fmt.Fprintf(w, "message %s\n", safe(m.ID))
+	fmt.Fprintf(w, "  status            %s\n", safe(string(m.Status)))
 	if m.Reason != "" {
-		fmt.Fprintf(w, "  reason            %s\n", oneLine(m.Reason))
+		fmt.Fprintf(w, "  reason            %s\n", safe(oneLine(m.Reason)))
 	}
 	fmt.Fprintf(w, "  received at       %s\n", m.ReceivedAt.UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "  receive location  %s\n", m.ReceiveLocation)
-	fmt.Fprintf(w, "  file name         %s\n", m.FileName)
-	fmt.Fprintf(w, "  content type      %s\n", m.ContentType)
+	fmt.Fprintf(w, "  receive location  %s\n", safe(m.ReceiveLocation))
+	fmt.Fprintf(w, "  file name         %s\n", safe(m.FileName))
+	fmt.Fprintf(w, "  content type      %s\n", safe(m.ContentType))
 	fmt.Fprintf(w, "  size              %d\n", m.Size)
 	for _, k := range sortedKeys(m.Properties) {
-		fmt.Fprintf(w, "  property          %s = %s\n", k, m.Properties[k])
+		fmt.Fprintf(w, "  property          %s = %s\n", safe(k), safe(m.Properties[k]))
 	}
 	fmt.Fprintln(w, "deliveries")
 	for _, dl := range d.Deliveries {
-		fmt.Fprintf(w, "  %-20s %-12s attempts %d", dl.Port, dl.State, dl.Attempts)
+		fmt.Fprintf(w, "  %-20s %-12s attempts %d", safe(dl.Port), safe(string(dl.State)), dl.Attempts)
 		if dl.State == msgbox.DeliveryRetrying {
 			fmt.Fprintf(w, ", next at %s", dl.NextAttemptAt.UTC().Format(time.RFC3339))
 		}
 		if dl.LastError != "" {
-			fmt.Fprintf(w, "\n    last error: %s", oneLine(dl.LastError))
+			fmt.Fprintf(w, "\n    last error: %s", safe(oneLine(dl.LastError)))
 		}
 		fmt.Fprintln(w)
 	}
@@ -327,11 +331,11 @@ func showMessage(w io.Writer, d *msgbox.Detail, format string) error {
 	for _, ev := range d.History {
 		port := ""
 		if ev.Port != "" {
-			port = " [" + ev.Port + "]"
+			port = " [" + safe(ev.Port) + "]"
 		}
-		fmt.Fprintf(w, "  %s %s%s", ev.At.UTC().Format(time.RFC3339), ev.Status, port)
+		fmt.Fprintf(w, "  %s %s%s", ev.At.UTC().Format(time.RFC3339), safe(ev.Status), port)
 		if ev.Detail != "" {
-			fmt.Fprintf(w, ": %s", oneLine(ev.Detail))
+			fmt.Fprintf(w, ": %s", safe(oneLine(ev.Detail)))
 		}
 		fmt.Fprintln(w)
 	}
@@ -347,6 +351,12 @@ func writeJSON(w io.Writer, v any) error {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// safe is how every string from outside (the message box, certificate
+// stores) is printed in text output: as it is when printable, else quoted
+// with its control characters escaped, so that it cannot drive the
+// terminal or forge a line. JSON output needs none of it.
+func safe(s string) string { return safetext.Field(s) }
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

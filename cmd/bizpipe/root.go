@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bizpipe/bizpipe/engine/safetext"
 )
 
 // Exit codes (§8).
@@ -85,12 +87,14 @@ named directly.`,
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "bizpipe:", ee.err)
+			// An error may quote what the message box or a store holds:
+			// escaped, but for the newlines of its own lines.
+			fmt.Fprintln(stderr, "bizpipe:", safetext.Prose(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// Cobra's own errors: unknown command or flag, wrong arguments.
-	fmt.Fprintln(stderr, "bizpipe:", err)
+	fmt.Fprintln(stderr, "bizpipe:", safetext.Prose(err.Error()))
 	fmt.Fprintln(stderr, "Run 'bizpipe --help' for usage.")
 	return exitUsage
 }

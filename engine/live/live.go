@@ -18,6 +18,7 @@ import (
 	"github.com/bizpipe/bizpipe/engine/diag"
 	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/rules"
+	"github.com/bizpipe/bizpipe/engine/safetext"
 )
 
 // Options controls Check.
@@ -142,15 +143,17 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 	dir := s.Path.V
 	rng := s.Path.Range
 	// shown names a path in a diagnostic: a store path that comes from a
-	// sensitive value is never printed, only file names within it.
+	// sensitive value is never printed, only file names within it. Names
+	// are escaped (safetext.Field): whoever drops a file in a store
+	// chooses its name.
 	shown := func(p string) string {
 		if s.Path.Sensitive {
 			if p == dir {
 				return "(sensitive path)"
 			}
-			return filepath.Base(p)
+			return safetext.Field(filepath.Base(p))
 		}
-		return p
+		return safetext.Field(p)
 	}
 	if a := blockedAncestor(who, dir); a != "" {
 		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store not reachable by the service account",

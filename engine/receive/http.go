@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -40,8 +41,9 @@ const maxIdempotencyKey = 255
 
 // Server limits. ReadTimeout bounds a whole request, body included, so that
 // a client trickling a body cannot hold a message-box transaction open
-// forever; WriteTimeout runs from the end of the request header, so it must
-// cover reading the body and storing it as well as writing the answer.
+// forever (HTTPOptions.BodyIdleTimeout bounds each pause of the body);
+// WriteTimeout runs from the end of the request header, so it must cover
+// reading the body and storing it as well as writing the answer.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 10 * time.Minute
@@ -63,14 +65,19 @@ const (
 // Idempotent-Replayed: true, its body not stored (nor checked: the key
 // names the message). Other answers:
 //
+//   - 411: the request declares neither a Content-Length nor chunked
+//     transfer encoding (an HTTP/1.0 POST without Content-Length, whose
+//     body cannot be told from the connection's end); nothing is stored.
 //   - 413: the body is larger than MaxBody; nothing is stored. A declared
 //     Content-Length above the limit is refused before reading; a body that
-//     turns out longer makes the body reader fail, so the Sink fails and
-//     the box rolls back.
+//     turns out longer makes the body reader fail, while the receiver spools
+//     it or else in the Sink, which fails, so the box rolls back.
+//   - 408: the body brought no byte for BodyIdleTimeout; nothing is stored.
 //   - 400: the Content-Type or Idempotency-Key is malformed, or the body
 //     could not be read (the client went away); nothing is stored.
 //   - 503: the Sink failed (storage problem); the answer says only that the
-//     message was not stored, the log says why.
+//     message was not stored, the log says why. Also when the Budget had
+//     no room for the upload within BodyIdleTimeout. Both with Retry-After.
 //   - 405 with Allow: any method but POST on Path (GET and HEAD on
 //     HealthPath); 404 any other path.
 //
@@ -79,10 +86,18 @@ const (
 // only: request headers never set properties, because send ports'
 // filters route on them (e.g. partner), and a client able to set them could
 // send its message to another partner's port.
+//
+// Memory: the receiver reads the first MiB (spoolBytes) of a body
+// itself, in segments counted against the Budget, and calls the Sink once
+// the body is complete or that much has arrived; a larger body then streams
+// into the Sink, with budget for the box's chunk buffer. So a stalled
+// client holds what it sent, and all uploads together at most the Budget's
+// limit (plus each connection's own small buffers).
 type HTTP struct {
-	o    HTTPOptions
-	sink Sink
-	log  *slog.Logger
+	o      HTTPOptions
+	sink   Sink
+	log    *slog.Logger
+	budget *Budget
 
 	mu     sync.Mutex
 	srv    *http.Server
@@ -121,6 +136,16 @@ func NewHTTP(o HTTPOptions, sink Sink, log *slog.Logger) (*HTTP, error) {
 	case o.MaxBody == 0:
 		o.MaxBody = DefaultMaxBody
 	}
+	switch {
+	case o.BodyIdleTimeout < 0:
+		return nil, errf("negative body idle timeout %v", o.BodyIdleTimeout)
+	case o.BodyIdleTimeout == 0:
+		o.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	budget := o.Budget
+	if budget == nil {
+		budget = NewBudget(DefaultInFlightBytes)
+	}
 	if o.ContentType == "" {
 		o.ContentType = DefaultContentType
 	}
@@ -128,7 +153,7 @@ func NewHTTP(o HTTPOptions, sink Sink, log *slog.Logger) (*HTTP, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &HTTP{o: o, sink: sink, log: log.With("receive_location", o.Location)}, nil
+	return &HTTP{o: o, sink: sink, log: log.With("receive_location", o.Location), budget: budget}, nil
 }
 
 // Start listens on Listen and serves in the background; it returns once the
@@ -239,6 +264,15 @@ func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // receive stores one POSTed message.
 func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 	log := h.log.With("remote", r.RemoteAddr)
+	if r.ContentLength == 0 && r.Header.Get("Content-Length") == "" {
+		// Neither a length nor chunked (which makes ContentLength -1):
+		// an HTTP/1.0 body would run to the connection's end, which Go
+		// reads as empty. Storing that empty message helps nobody.
+		log.Warn("request refused: no Content-Length")
+		w.Header().Set("Connection", "close") // do not read a body that may follow as a request
+		writeError(w, http.StatusLengthRequired, "Content-Length required (or chunked transfer encoding with HTTP/1.1)")
+		return
+	}
 	if r.ContentLength > h.o.MaxBody {
 		log.Warn("request refused: body too large", "size", r.ContentLength, "max_body", h.o.MaxBody)
 		w.Header().Set("Connection", "close") // do not read the body to reuse the connection
@@ -269,8 +303,25 @@ func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 		// or a file location's claim keys, never share a key.
 		in.SourceKey = h.o.Location + "/http/" + keys[0]
 	}
-	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, h.o.MaxBody)}
-	msg, dup, err := h.sink.Publish(r.Context(), in, body)
+	body := newBodyReader(w, r, h.o.MaxBody, h.o.BodyIdleTimeout)
+	up := &upload{budget: h.budget, idle: h.o.BodyIdleTimeout}
+	defer up.close()
+	complete, err := up.spool(r.Context(), body)
+	if err != nil {
+		h.refuse(w, log, body, err)
+		return
+	}
+	var src io.Reader = up
+	if !complete {
+		// The rest streams into the box, which fills a chunk buffer of
+		// its own while it waits for the client.
+		if err := up.take(r.Context(), spoolBytes); err != nil {
+			h.refuse(w, log, body, err)
+			return
+		}
+		src = io.MultiReader(up, body)
+	}
+	msg, dup, err := h.sink.Publish(r.Context(), in, src)
 	switch {
 	case body.tooLarge && err == nil:
 		// The Sink ignored the body reader's error: a contract breach
@@ -278,16 +329,8 @@ func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 		// terminate the message.
 		log.Error("sink stored a message whose body exceeded max_body; terminate it", "message_id", msg.ID, "max_body", h.o.MaxBody)
 		writeError(w, http.StatusInternalServerError, "internal error")
-	case body.tooLarge:
-		log.Warn("request refused: body too large", "max_body", h.o.MaxBody)
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
-	case err != nil && body.readErr != nil:
-		log.Warn("request failed: reading the body", "error", body.readErr)
-		writeError(w, http.StatusBadRequest, "could not read the request body")
 	case err != nil:
-		log.Error("storing a received message failed", "error", err)
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
+		h.refuse(w, log, body, err)
 	default:
 		// Debug, as the file location's line: the sink logs the message.
 		log.Debug("message received", "message_id", msg.ID, "size", msg.Size, "replayed", dup)
@@ -300,6 +343,33 @@ func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(struct {
 			ID string `json:"id"`
 		}{msg.ID})
+	}
+}
+
+// refuse answers a request whose body could not be spooled or stored, by
+// the cause: err is the Sink's or spool's error, body's flags say whether
+// the body was to blame.
+func (h *HTTP) refuse(w http.ResponseWriter, log *slog.Logger, body *bodyReader, err error) {
+	switch {
+	case body.tooLarge:
+		log.Warn("request refused: body too large", "max_body", h.o.MaxBody)
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
+	case body.timedOut:
+		log.Warn("request failed: the body stalled", "idle_timeout", h.o.BodyIdleTimeout.String())
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("no request body data for %v", h.o.BodyIdleTimeout))
+	case body.readErr != nil:
+		log.Warn("request failed: reading the body", "error", body.readErr)
+		writeError(w, http.StatusBadRequest, "could not read the request body")
+	case errors.Is(err, errBusy):
+		log.Warn("request refused: too many uploads in flight", "error", err, "in_flight_limit", h.budget.Limit())
+		w.Header().Set("Connection", "close") // the body was not read
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "too many uploads in flight; try again later")
+	default:
+		log.Error("storing a received message failed", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
 	}
 }
 
@@ -321,24 +391,61 @@ func validIdempotencyKey(key string) bool {
 // that the answer reflects the cause whatever the Sink made of the error.
 // Errors are sticky: once the limit is exceeded no later Read succeeds, so
 // no Sink can commit an oversize body by reading on.
+//
+// Each Read may wait for the client for idle at most (and not past the
+// whole request's deadline): the connection's read deadline is moved
+// before it. A handler called directly, with no connection, has no
+// deadlines.
 type bodyReader struct {
 	r        io.Reader
+	rc       *http.ResponseController // nil: deadlines not supported
+	idle     time.Duration
+	end      time.Time // the whole request's deadline (readTimeout)
 	err      error
 	tooLarge bool
-	readErr  error // a failure other than the limit (client went away)
+	timedOut bool  // no byte for idle (or the request's deadline passed)
+	readErr  error // another failure (the client went away)
+}
+
+func newBodyReader(w http.ResponseWriter, r *http.Request, max int64, idle time.Duration) *bodyReader {
+	return &bodyReader{
+		r:    http.MaxBytesReader(w, r.Body, max),
+		rc:   http.NewResponseController(w),
+		idle: idle,
+		end:  time.Now().Add(readTimeout),
+	}
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	if b.rc != nil {
+		d := time.Now().Add(b.idle)
+		if d.After(b.end) {
+			d = b.end
+		}
+		if err := b.rc.SetReadDeadline(d); err != nil {
+			b.rc = nil // http.ErrNotSupported: not served by net/http
+		}
+	}
 	n, err := b.r.Read(p)
+	if err == io.EOF && b.rc != nil {
+		// net/http reads on in the background to notice a client going
+		// away, and cancels the request if that read fails: it must not
+		// time out while the message is stored.
+		_ = b.rc.SetReadDeadline(b.end)
+	}
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			b.tooLarge = true
 			err = fmt.Errorf("request body larger than %d bytes: %w", mbe.Limit, err)
-		} else {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			b.timedOut = true
+			err = fmt.Errorf("reading request body: no data for %v: %w", b.idle, err)
+		default:
 			b.readErr = err
 			err = fmt.Errorf("reading request body: %w", err)
 		}

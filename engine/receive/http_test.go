@@ -159,14 +159,14 @@ func TestHTTPTooLarge(t *testing.T) {
 	if calls.Load() != 0 {
 		t.Errorf("sink called %d times for a declared oversize body", calls.Load())
 	}
-	// Unknown length (chunked), too long: the body reader fails, so the
-	// sink fails and nothing is stored.
+	// Unknown length (chunked), too long: the body reader fails while
+	// the receiver spools the body, before the sink sees it.
 	resp, _ = post(t, base+"/orders", "", io.MultiReader(strings.NewReader("01234"), strings.NewReader("567890")), nil)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("chunked status %d, want 413", resp.StatusCode)
 	}
-	if calls.Load() != 1 {
-		t.Errorf("sink called %d times, want once for the chunked body", calls.Load())
+	if calls.Load() != 0 {
+		t.Errorf("sink called %d times for a chunked oversize body", calls.Load())
 	}
 	if got := rec.all(); len(got) != 0 {
 		t.Fatalf("oversize body stored: %+v", got)
@@ -183,11 +183,14 @@ func TestHTTPTooLarge(t *testing.T) {
 
 // A sink that ignores the body reader's error cannot commit an oversize
 // body unnoticed: every later Read fails too, and the answer is no 202.
+// The body is larger than what the receiver spools, so that the sink reads
+// the end of it from the client.
 func TestHTTPTooLargeWithCarelessSink(t *testing.T) {
+	const max = spoolBytes + 10
 	var total int
 	sink := SinkFunc(func(_ context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-		buf := make([]byte, 3)
-		for range 20 { // reads on past errors
+		buf := make([]byte, 4096)
+		for range max/len(buf) + 20 { // reads on past errors
 			n, _ := body.Read(buf)
 			total += n
 		}
@@ -195,20 +198,20 @@ func TestHTTPTooLargeWithCarelessSink(t *testing.T) {
 	})
 	log, lr := newLog()
 	o := httpOpts()
-	o.MaxBody = 10
+	o.MaxBody = max
 	h, err := NewHTTP(o, sink, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(strings.Repeat("x", 40)))
+	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(strings.Repeat("x", max+30)))
 	r.ContentLength = -1
 	h.ServeHTTP(w, r)
 	if w.Code == http.StatusAccepted {
 		t.Fatal("202 for an oversize body")
 	}
-	if total > 10 {
-		t.Errorf("sink read %d bytes past a 10-byte limit", total)
+	if total > max {
+		t.Errorf("sink read %d bytes past a %d-byte limit", total, max)
 	}
 	if attrs, ok := lr.find("exceeded max_body"); !ok || attrs["message_id"] != "m-truncated" {
 		t.Errorf("no error log naming the message: %v", attrs)
@@ -468,6 +471,46 @@ func TestHTTPNeverLogsBodies(t *testing.T) {
 				t.Errorf("log %q attr %s carries the body", r.Message, a.Key)
 			}
 			return true
+		})
+	}
+}
+
+// A POST whose body length is not declared (HTTP/1.0 without
+// Content-Length, whose body runs to the connection's end; or HTTP/1.1
+// with neither Content-Length nor chunked) is answered 411 and nothing is
+// stored. Chunked HTTP/1.1 and any declared length, even 0, are received.
+func TestHTTPLengthRequired(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		req    string
+		status int
+		stored string // the body stored, if any
+	}{
+		{"HTTP/1.0 without Content-Length", "POST /orders HTTP/1.0\r\nHost: test\r\n\r\nhello", http.StatusLengthRequired, ""},
+		{"HTTP/1.0 with chunked (not HTTP/1.0)", "POST /orders HTTP/1.0\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", http.StatusLengthRequired, ""},
+		{"HTTP/1.1 without length or chunked", "POST /orders HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", http.StatusLengthRequired, ""},
+		{"HTTP/1.0 with Content-Length", "POST /orders HTTP/1.0\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello", http.StatusAccepted, "hello"},
+		{"HTTP/1.1 chunked", "POST /orders HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n", http.StatusAccepted, "hello"},
+		{"HTTP/1.1 Content-Length 0", "POST /orders HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", http.StatusAccepted, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			h, _, _ := startHTTP(t, httpOpts(), rec)
+			c := rawConn(t, h.Addr().String(), []byte(tc.req))
+			if cw, ok := c.(*net.TCPConn); ok {
+				_ = cw.CloseWrite() // an HTTP/1.0 body ends with the connection
+			}
+			status, err := readStatus(c)
+			if err != nil || status != tc.status {
+				t.Fatalf("answer %d, %v; want %d", status, err, tc.status)
+			}
+			got := rec.all()
+			switch {
+			case tc.status != http.StatusAccepted && len(got) != 0:
+				t.Errorf("stored %q", got[0].Body)
+			case tc.status == http.StatusAccepted && (len(got) != 1 || string(got[0].Body) != tc.stored):
+				t.Errorf("stored %+v, want one message %q", got, tc.stored)
+			}
 		})
 	}
 }

@@ -67,6 +67,9 @@ const DefaultContentType = "application/octet-stream"
 // DefaultMaxBody is HTTPOptions.MaxBody when it is 0: 64 MiB.
 const DefaultMaxBody int64 = 64 << 20
 
+// DefaultBodyIdleTimeout is HTTPOptions.BodyIdleTimeout when it is 0.
+const DefaultBodyIdleTimeout = 30 * time.Second
+
 // HTTPOptions configures an HTTP receive location.
 type HTTPOptions struct {
 	Location    string
@@ -75,4 +78,14 @@ type HTTPOptions struct {
 	MaxBody     int64  // 413 above this; 0 means DefaultMaxBody
 	ContentType string // default when the request has none; else DefaultContentType
 	Properties  map[string]string
+	// BodyIdleTimeout is how long a request body may bring no byte
+	// before the request is answered 408 and nothing is stored, and how
+	// long an upload waits for room in Budget; 0 means
+	// DefaultBodyIdleTimeout. (Added: the contract's transport "http"
+	// has no such attribute, so the runner uses the default.)
+	BodyIdleTimeout time.Duration
+	// Budget bounds the memory of the uploads in flight, shared with the
+	// receivers given the same one; nil means a Budget of
+	// DefaultInFlightBytes for this receiver alone.
+	Budget *Budget
 }

@@ -712,3 +712,52 @@ func TestJSONDocumentFields(t *testing.T) {
 		t.Errorf("JSONDiagnostic fields %v, want %v", names, want)
 	}
 }
+
+// The text format never writes a control character that came with a
+// diagnostic (a file name or certificate subject in its detail, or the
+// name of a configuration file), but the newlines between its own
+// paragraphs; the source snippet is still found under the escaped name.
+// JSON keeps the text exact (its encoder escapes control characters).
+func TestTextEscapesControlCharacters(t *testing.T) {
+	const name = "conf/evil\x1b[2J\nError: forged.hcl"
+	src := []byte("group \"g\" {\n}\n")
+	rng := hcl.Range{Filename: name, Start: hcl.Pos{Line: 1, Column: 1, Byte: 0}, End: hcl.Pos{Line: 1, Column: 6, Byte: 5}}
+	detail := "File stores/x\x1b]0;pwned\a.pem cannot be parsed.\n\nSecond \u202eparagraph\r."
+	d := diag.Errorf(diag.CodeStoreFile, rng, "Store file \x1b[8mcannot be parsed", "%s", detail)
+	var text bytes.Buffer
+	if err := Write(&text, FormatText, hcl.Diagnostics{d}, Options{Files: map[string][]byte{name: src}}); err != nil {
+		t.Fatal(err)
+	}
+	out := text.String()
+	for i, r := range out {
+		if (r < 0x20 && r != '\n') || r == 0x7f || r == '\u202e' {
+			t.Fatalf("control character %q at byte %d:\n%s", r, i, out)
+		}
+	}
+	for _, want := range []string{
+		`Error: [BP2002] Store file \x1b[8mcannot be parsed` + "\n",
+		`  on "conf/evil\x1b[2J\nError: forged.hcl" line 1, in group "g":` + "\n",
+		`   1: group "g" {` + "\n",
+		`File stores/x\x1b]0;pwned\a.pem cannot be parsed.` + "\n\nSecond " + `\u202eparagraph\r.` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+	var js bytes.Buffer
+	if err := Write(&js, FormatJSON, hcl.Diagnostics{d}, Options{Files: map[string][]byte{name: src}}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Diagnostics []struct {
+			Detail string
+			Range  struct{ Filename string }
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Diagnostics) != 1 || doc.Diagnostics[0].Detail != detail || doc.Diagnostics[0].Range.Filename != name {
+		t.Errorf("JSON changed the diagnostic: %+v", doc.Diagnostics)
+	}
+}

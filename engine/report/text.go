@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/engine/diag"
+	"github.com/bizpipe/bizpipe/engine/safetext"
 )
 
 // ANSI sequences for the text format's final line. HCL's writer colours the
@@ -38,16 +39,37 @@ func writeText(w io.Writer, r *result, opts Options) error {
 	case width < 0:
 		width = 0 // HCL: no wrapping
 	}
-	tw := hcl.NewDiagnosticTextWriter(w, r.files, uint(width), opts.Color)
+	// Nothing from outside reaches the terminal raw: rules escape the names
+	// they quote (safetext.Field), and what is left is escaped here, but
+	// for the newlines that separate paragraphs. A configuration file's
+	// name is escaped too, with its source keyed by the escaped name.
+	files := make(map[string]*hcl.File, len(r.files))
+	for name, f := range r.files {
+		files[safetext.Field(name)] = f
+	}
+	tw := hcl.NewDiagnosticTextWriter(w, files, uint(width), opts.Color)
 	for _, d := range r.diags {
 		c := *d
-		c.Summary = textSummary(d)
+		c.Summary = safetext.Prose(textSummary(d))
+		c.Detail = safetext.Prose(d.Detail)
+		c.Subject = escapedRange(d.Subject)
+		c.Context = escapedRange(d.Context)
 		if err := tw.WriteDiagnostic(&c); err != nil {
 			return err
 		}
 	}
 	_, err := io.WriteString(w, summaryLine(r.errors, r.warnings, opts.Color)+"\n")
 	return err
+}
+
+// escapedRange is a copy of rng naming its file by the escaped name.
+func escapedRange(rng *hcl.Range) *hcl.Range {
+	if rng == nil {
+		return nil
+	}
+	c := *rng
+	c.Filename = safetext.Field(c.Filename)
+	return &c
 }
 
 // textSummary is the summary line of d in the text format: "[BP3001] ..."

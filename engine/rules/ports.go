@@ -15,6 +15,7 @@ import (
 	"github.com/bizpipe/bizpipe/engine/certstore"
 	"github.com/bizpipe/bizpipe/engine/diag"
 	"github.com/bizpipe/bizpipe/engine/model"
+	"github.com/bizpipe/bizpipe/engine/safetext"
 	"github.com/bizpipe/bizpipe/engine/thumbprint"
 )
 
@@ -280,12 +281,14 @@ func subject(x *x509.Certificate) string {
 
 // fileIn names a store file by the store path as configured (relative to the
 // working directory, like every other path in diagnostics), not the loader's
-// absolute path.
+// absolute path. The name is escaped (safetext.Field): whoever drops a file
+// in a store chooses it, and a control character in it must not reach a
+// terminal or forge a line of the report.
 func fileIn(decl *model.CertificateStore, file string) string {
 	if decl.Path.Sensitive {
-		return filepath.Base(file) // the directory comes from a sensitive value
+		return safetext.Field(filepath.Base(file)) // the directory comes from a sensitive value
 	}
-	return filepath.Join(decl.Path.V, filepath.Base(file))
+	return safetext.Field(filepath.Join(decl.Path.V, filepath.Base(file)))
 }
 
 func quoted(names []string) string {

@@ -7,6 +7,7 @@ import (
 	"github.com/bizpipe/bizpipe/engine/certstore"
 	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/pipeline"
+	"github.com/bizpipe/bizpipe/engine/receive"
 	"github.com/bizpipe/bizpipe/engine/send"
 	"github.com/bizpipe/bizpipe/engine/smime"
 	"github.com/bizpipe/bizpipe/engine/thumbprint"
@@ -75,11 +76,13 @@ func (r *Runner) provision() error {
 		r.ports[p.Name] = pt
 	}
 	r.portList = sortedNames(r.ports)
+	// One bound on what uploads in flight hold, for all HTTP locations.
+	uploads := receive.NewBudget(receive.DefaultInFlightBytes)
 	for _, rl := range cfg.ReceiveLocations {
 		if instances[rl.Host] == nil {
 			continue
 		}
-		rc, err := r.buildReceiver(rl)
+		rc, err := r.buildReceiver(rl, uploads)
 		if err != nil {
 			return fmt.Errorf("receive location %q: %w", rl.Name, err)
 		}

@@ -61,7 +61,9 @@ func (hr *httpReceiver) poll(context.Context) (int, error) { return 0, nil }
 func (hr *httpReceiver) pending() int                      { return 0 }
 func (hr *httpReceiver) stop(ctx context.Context)          { hr.h.Shutdown(ctx) }
 
-func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (receiver, error) {
+// buildReceiver builds rl's receiver; an HTTP one takes its uploads' memory
+// from uploads, which all of them share.
+func (r *Runner) buildReceiver(rl *model.ReceiveLocation, uploads *receive.Budget) (receiver, error) {
 	sink := receive.SinkFunc(r.publish)
 	log := r.log // the receivers add receive_location themselves
 	props := rl.Properties.V
@@ -97,6 +99,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (receiver, error) {
 			MaxBody:     t.MaxBody.V,
 			ContentType: rl.ContentType.V,
 			Properties:  props,
+			Budget:      uploads,
 		}, sink, log)
 		if err != nil {
 			return nil, err

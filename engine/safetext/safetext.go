@@ -1,0 +1,83 @@
+// Package safetext makes strings that come from outside (file names,
+// certificate subjects, partners' error texts) safe to print to a
+// terminal. A file name with an escape sequence could otherwise recolour
+// or clear the screen, rewrite what was printed before, or, with a
+// newline, forge a row of a table or a line of a report. Printable
+// Unicode is left alone: only what a terminal would act on, or could not
+// show, is escaped, the way strconv.Quote (and %q in log lines) does.
+//
+// Machine-readable output (JSON, SARIF) needs none of this: encoders
+// escape control characters, and the values stay exact.
+package safetext
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Field returns s unchanged when it is valid UTF-8, every rune of it is
+// printable (strconv.IsPrint: letters, marks, numbers, punctuation,
+// symbols and the ASCII space) and it does not start with a double quote;
+// else strconv.Quote(s). So a field never spans lines or holds a control
+// character, and a quoted field is never mistaken for a plain one: a
+// plain one never starts with a quote.
+func Field(s string) string {
+	if plain(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+func plain(s string) bool {
+	if strings.HasPrefix(s, `"`) || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Prose escapes, in place and without adding quotes, each rune of s that
+// Field would not let through, except the newline: for text of several
+// lines built from fields that were escaped with Field, as a last line of
+// defence. An invalid byte becomes \xNN, another rune its strconv escape
+// (\t, \x1b, \u202e).
+func Prose(s string) string {
+	if plainProse(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && w == 1:
+			b.WriteString(`\x`)
+			b.WriteString(strconv.FormatUint(uint64(s[i])>>4, 16))
+			b.WriteString(strconv.FormatUint(uint64(s[i])&0xf, 16))
+		case r == '\n' || strconv.IsPrint(r):
+			b.WriteString(s[i : i+w])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += w
+	}
+	return b.String()
+}
+
+func plainProse(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r != '\n' && !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
