@@ -112,6 +112,15 @@ type File struct {
 	// warned is the last problem logged for a file name, so that a file
 	// that cannot be claimed is reported once, not on every pass.
 	warned map[string]string
+
+	// Test hooks, set only by this package's tests. beforeClaim runs just
+	// before a listed file (or another owner's claim) is renamed to a claim
+	// of this owner: a test swaps the file there, as a hostile writer of the
+	// directory could at that instant. open opens an input. now is the
+	// clock.
+	beforeClaim func(path string)
+	open        func(path string) (*os.File, error)
+	now         func() time.Time
 }
 
 // fileState is what a pass remembers of a file to tell if it is still
@@ -185,6 +194,8 @@ func NewFile(o FileOptions, sink Sink, log *slog.Logger) (*File, error) {
 		prefix:    prefix,
 		leftovers: map[string]string{},
 		warned:    map[string]string{},
+		open:      os.Open,
+		now:       time.Now,
 	}, nil
 }
 
@@ -304,7 +315,7 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 	}
 
 	// New files.
-	now := time.Now()
+	now := f.now()
 	type candidate struct {
 		name string
 		st   fileState
@@ -440,11 +451,14 @@ func (f *File) takeOver(entries []os.DirEntry, present map[string]bool) {
 		if err != nil {
 			continue
 		}
-		age := time.Since(changeTime(info))
+		age := f.now().Sub(changeTime(info))
 		if age < f.o.TakeoverAfter {
 			continue
 		}
 		claim := f.prefix + key
+		if f.beforeClaim != nil {
+			f.beforeClaim(filepath.Join(f.o.Dir, e.Name()))
+		}
 		if err := os.Rename(filepath.Join(f.o.Dir, e.Name()), filepath.Join(f.o.Dir, claim)); err != nil {
 			continue // another server took it first, or it was just published
 		}
@@ -467,6 +481,9 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 	}
 	src := filepath.Join(f.o.Dir, name)
 	dst := filepath.Join(f.o.Dir, claim)
+	if f.beforeClaim != nil {
+		f.beforeClaim(src)
+	}
 	// fsop.Rename: dst is a fresh random name, so os.Rename's stat of it
 	// would only cost a system call per message.
 	if err := fsop.Rename(src, dst); err != nil {
@@ -508,7 +525,7 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 // same key, which the box will report as dup).
 func (f *File) publish(ctx context.Context, claim, name string) (acked, committed bool, err error) {
 	path := filepath.Join(f.o.Dir, claim)
-	file, err := os.Open(path)
+	file, err := f.open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, false, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
 	}
