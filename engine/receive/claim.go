@@ -119,9 +119,10 @@ func parseClaim(prefix, claim string) (name string, ok bool) {
 // It links newpath to the file and then removes oldpath; link fails
 // atomically when newpath exists. On a file system without hard links it
 // falls back to checking then renaming, which leaves a narrow window in
-// which a file created at that very moment would be replaced.
+// which a file created at that very moment would be replaced. Neither step
+// follows a symbolic link: a refused link is given back as the link itself.
 func renameNoReplace(oldpath, newpath string) error {
-	err := os.Link(oldpath, newpath)
+	err := linkNoFollow(oldpath, newpath)
 	if err == nil {
 		if err := os.Remove(oldpath); err != nil {
 			// Two names for one file would publish it twice (once per
@@ -136,7 +137,8 @@ func renameNoReplace(oldpath, newpath string) error {
 	if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	// Hard links not supported here (FAT, some network shares).
+	// Hard links not supported here (FAT, some network shares), or not to
+	// a symbolic link (macOS).
 	if _, serr := os.Lstat(newpath); serr == nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: fs.ErrExist}
 	} else if !errors.Is(serr, fs.ErrNotExist) {

@@ -43,7 +43,7 @@ const maxDefaultSettle = 500 * time.Millisecond
 // temporary files) and *.tmp files (case-insensitive), which producers
 // should write to and then rename into place. Symbolic links and other
 // non-regular files are ignored: deleting a link would not remove what it
-// points to.
+// points to, and what it points to is not this directory's to send.
 //
 // A file still being written is left for a later pass. A file counts as
 // settled when both:
@@ -76,13 +76,23 @@ const maxDefaultSettle = 500 * time.Millisecond
 // the same name, or an operator renames them back (the part after
 // "<random>-" is the original name).
 //
+// A file is read only if it is still the regular file a listing saw: it is
+// opened without following a symbolic link and without waiting (a FIFO
+// would wait for a writer), and must have the device and inode listed (see
+// input.go). Whoever can write to the directory can swap something else in
+// between the listing and the claim, or over a claim; that is refused
+// unread and logged once. A new file is given back under its name, where
+// the listing skips it, or takes it once settled if it is a regular file;
+// a claim being recovered, taken over or retried stays as it is and is not retried.
+//
 // Two receive locations must not poll one directory with overlapping
 // patterns under the same Owner: each would recover the other's claims.
 //
 // Failures never stop a File: a directory that is missing or unreadable is
-// logged when the condition starts and when it ends (not on every pass), a
-// file that cannot be claimed is logged once, and a failed publish is logged
-// every time it happens.
+// logged when the condition starts and when it ends (not on every pass); a
+// file that cannot be claimed or read (given back, tried again every pass)
+// when it starts, every problemRepeat while it lasts, and when it ends; a
+// refused file once; and a publish the Sink failed every time it happens.
 type File struct {
 	o      FileOptions
 	sink   Sink
@@ -105,14 +115,42 @@ type File struct {
 	recovered bool
 	// leftovers are claims this File holds that must be published (again)
 	// under their own SourceKey: recovered at start, not given back after a
-	// failure, or not removed after a publish. Claim name → original name.
-	leftovers map[string]string
+	// failure, or not removed after a publish. By claim name.
+	leftovers map[string]leftover
 	// dirErr is the directory error last logged; "" while it is readable.
 	dirErr string
-	// warned is the last problem logged for a file name, so that a file
-	// that cannot be claimed is reported once, not on every pass.
-	warned map[string]string
+	// problems is the last problem logged for a directory entry (a file
+	// or a claim), so that one that fails on every pass is reported once
+	// and then every problemRepeat, not on every pass.
+	problems map[string]problem
+
+	// Test hooks, set only by this package's tests. beforeClaim runs just
+	// before a listed file (or another owner's claim) is renamed to a claim
+	// of this owner: a test swaps the file there, as a hostile writer of the
+	// directory could at that instant. open opens an input. now is the
+	// clock.
+	beforeClaim func(path string)
+	open        func(path string) (*os.File, error)
+	now         func() time.Time
 }
+
+// leftover is a claim to publish again.
+type leftover struct {
+	name string      // the original file name
+	seen fs.FileInfo // the file as listed: what opening the claim must find
+}
+
+// problem is the last problem logged for a directory entry.
+type problem struct {
+	name   string    // the file's original name
+	key    string    // what went wrong, without the detail that varies
+	first  time.Time // when it was first logged
+	logged time.Time // when it was last logged
+}
+
+// problemRepeat is how often a problem with a file that lasts is logged
+// again.
+const problemRepeat = 10 * time.Minute
 
 // fileState is what a pass remembers of a file to tell if it is still
 // being written.
@@ -183,8 +221,10 @@ func NewFile(o FileOptions, sink Sink, log *slog.Logger) (*File, error) {
 		sink:      sink,
 		log:       log.With("receive_location", o.Location),
 		prefix:    prefix,
-		leftovers: map[string]string{},
-		warned:    map[string]string{},
+		leftovers: map[string]leftover{},
+		problems:  map[string]problem{},
+		open:      openNoFollow,
+		now:       time.Now,
 	}, nil
 }
 
@@ -232,8 +272,9 @@ func (f *File) SettleTime() time.Duration { return f.o.SettleTime }
 // not be read, a file could not be claimed or published. It is
 // informational: files after a failed one are still processed, and the next
 // pass retries. When ctx is done the pass stops before the next file; the
-// publish in progress sees the cancelled context, and if it fails its file
-// is given back. ctx's error is then part of the result.
+// publish in progress sees the cancelled context (reading the file's body
+// then ends with ctx's error), and if it fails its file is given back.
+// ctx's error is then part of the result.
 func (f *File) Poll(ctx context.Context) (published int, err error) {
 	return f.pass(ctx, ctx.Done())
 }
@@ -280,34 +321,50 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 		if stopped() {
 			break
 		}
-		name := f.leftovers[claim]
+		lo := f.leftovers[claim]
 		if !present[claim] {
 			// Removed by someone else (an operator giving it back); a
 			// later listing shows it under whatever name it has now.
 			delete(f.leftovers, claim)
 			continue
 		}
-		acked, committed, err := f.publish(ctx, claim, name)
+		acked, committed, err := f.publish(ctx, claim, lo)
 		switch {
 		case acked:
 			delete(f.leftovers, claim)
+			f.resolved(claim, "received")
 			published++
 		case errors.Is(err, errClaimGone):
 			delete(f.leftovers, claim)
+		case errors.Is(err, errRefused):
+			// Not the file that was claimed: what the claim held is gone,
+			// and this must not be published under its key. Left alone
+			// for an operator, not retried.
+			delete(f.leftovers, claim)
+			f.log.Error("refused a claimed file; it stays under its claim name, not received and not retried",
+				"file", lo.name, "claim", claim, "reason", refusedReason(err))
+			errs = append(errs, err)
 		case err != nil:
-			if !committed {
+			switch {
+			case committed:
+			case isInputError(err):
+				f.report(slog.LevelError, claim, lo.name, "read: "+causeText(err),
+					"cannot read a claimed file; it stays claimed and is retried every pass",
+					"claim", claim, "error", err)
+			default:
 				f.log.Error("publishing a claimed file failed; it stays claimed and is retried next pass",
-					"file", name, "claim", claim, "error", err)
+					"file", lo.name, "claim", claim, "error", err)
 			}
 			errs = append(errs, err)
 		}
 	}
 
 	// New files.
-	now := time.Now()
+	now := f.now()
 	type candidate struct {
 		name string
 		st   fileState
+		info fs.FileInfo
 	}
 	var ready []candidate
 	cur := map[string]fileState{}
@@ -318,9 +375,10 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 			continue
 		}
 		info, err := e.Info()
-		if err != nil {
-			// Gone since the listing (claimed by another server) or
-			// unreadable; the next pass looks again.
+		if err != nil || !info.Mode().IsRegular() {
+			// Gone since the listing (claimed by another server),
+			// unreadable, or replaced by a link; the next pass looks
+			// again.
 			continue
 		}
 		st := fileState{size: info.Size(), mtime: info.ModTime().UnixNano()}
@@ -329,7 +387,7 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 			pending++
 			continue
 		}
-		ready = append(ready, candidate{name, st})
+		ready = append(ready, candidate{name, st, info})
 	}
 	// Oldest first, as far as modification times tell.
 	slices.SortFunc(ready, func(a, b candidate) int {
@@ -356,7 +414,7 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 		wg.Add(1)
 		go func() {
 			defer func() { <-slot; wg.Done() }()
-			acked, err := f.receive(ctx, c.name)
+			acked, err := f.receive(ctx, c.name, c.info)
 			rmu.Lock()
 			defer rmu.Unlock()
 			if acked {
@@ -371,9 +429,9 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 	wg.Wait()
 	f.prev = cur
 	f.pending.Store(pending)
-	for name := range f.warned {
-		if !present[name] {
-			delete(f.warned, name)
+	for entry := range f.problems {
+		if !present[entry] {
+			f.resolved(entry, "gone")
 		}
 	}
 	if ctx.Err() != nil {
@@ -414,14 +472,26 @@ func (f *File) settled(now time.Time, name string, st fileState, first bool) boo
 }
 
 // collectOwnClaims makes leftovers of the claims this owner left behind when
-// it was killed, for this location's pattern.
+// it was killed, for this location's pattern. A claim that is not a regular
+// file is not this owner's doing: it is refused and left alone.
 func (f *File) collectOwnClaims(entries []os.DirEntry) {
 	for _, e := range entries {
 		name, ok := parseClaim(f.prefix, e.Name())
-		if !ok || !e.Type().IsRegular() || !f.candidate(name) {
+		if !ok || !f.candidate(name) {
 			continue
 		}
-		f.leftovers[e.Name()] = name
+		// The listing's Lstat is the identity opening the claim must find.
+		info, err := e.Info()
+		if err != nil {
+			continue // gone since the listing
+		}
+		if !info.Mode().IsRegular() {
+			f.log.Error("refused a claimed file; it stays under its claim name, not received and not retried",
+				"file", name, "claim", e.Name(), "reason", refusedReason(notRegular(info.Mode())))
+			continue
+		}
+		pinIdentity(info)
+		f.leftovers[e.Name()] = leftover{name, info}
 		f.log.Info("recovering a file claimed before a restart", "file", name, "claim", e.Name())
 	}
 }
@@ -437,36 +507,47 @@ func (f *File) takeOver(entries []os.DirEntry, present map[string]bool) {
 			continue
 		}
 		info, err := e.Info()
-		if err != nil {
+		if err != nil || !info.Mode().IsRegular() {
 			continue
 		}
-		age := time.Since(changeTime(info))
+		age := f.now().Sub(changeTime(info))
 		if age < f.o.TakeoverAfter {
 			continue
 		}
+		// A rename keeps the identity: opening the new claim must find
+		// the file listed here.
+		pinIdentity(info)
 		claim := f.prefix + key
+		if f.beforeClaim != nil {
+			f.beforeClaim(filepath.Join(f.o.Dir, e.Name()))
+		}
 		if err := os.Rename(filepath.Join(f.o.Dir, e.Name()), filepath.Join(f.o.Dir, claim)); err != nil {
 			continue // another server took it first, or it was just published
 		}
 		if err := f.dirs.Sync(f.o.Dir); err != nil {
 			f.log.Warn("taking over a claim may not survive a power failure", "file", name, "error", err)
 		}
-		f.leftovers[claim] = name
+		f.leftovers[claim] = leftover{name, info}
 		present[claim] = true
 		f.log.Warn("took over a file another server claimed and did not finish", "file", name, "claim", e.Name(), "age", age.Round(time.Second).String())
 	}
 }
 
-// receive claims the file name and publishes it. acked reports that it was
-// published and removed.
-func (f *File) receive(ctx context.Context, name string) (acked bool, err error) {
+// receive claims the file name, listed as seen, and publishes it. acked
+// reports that it was published and removed.
+func (f *File) receive(ctx context.Context, name string, seen fs.FileInfo) (acked bool, err error) {
 	claim := newClaimName(f.prefix, name)
 	if len(claim) > maxNameLen {
-		f.warnOnce(name, "file name too long to claim; rename it shorter to have it received")
+		f.report(slog.LevelWarn, name, name, "too long",
+			"file name too long to claim; rename it shorter to have it received")
 		return false, nil
 	}
 	src := filepath.Join(f.o.Dir, name)
 	dst := filepath.Join(f.o.Dir, claim)
+	pinIdentity(seen)
+	if f.beforeClaim != nil {
+		f.beforeClaim(src)
+	}
 	// fsop.Rename: dst is a fresh random name, so os.Rename's stat of it
 	// would only cost a system call per message.
 	if err := fsop.Rename(src, dst); err != nil {
@@ -474,7 +555,7 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 			return false, nil // another server claimed it first
 		}
 		// E.g. still open by its writer on Windows, or no permission.
-		f.warnOnce(name, "cannot claim file: "+err.Error())
+		f.report(slog.LevelWarn, name, name, "claim: "+causeText(err), "cannot claim file", "error", err)
 		return false, fmt.Errorf("claiming %s: %w", name, err)
 	}
 	// Make the claim durable before the message can be: were it lost in a
@@ -483,14 +564,27 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 	if err := f.dirs.Sync(f.o.Dir); err != nil {
 		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
 	}
-	acked, committed, err := f.publish(ctx, claim, name)
+	acked, committed, err := f.publish(ctx, claim, leftover{name, seen})
+	if acked {
+		f.resolved(name, "received")
+	}
 	if acked || committed {
 		return acked, err
 	}
 	// The box has not stored it: give the file back, unless that would
-	// replace a new file dropped under the same name meanwhile.
+	// replace a new file dropped under the same name meanwhile. A refused
+	// input is given back too: it is whatever was put there (a link, a
+	// FIFO), left as it was found; the listing skips what is not a regular
+	// file, and a regular file that replaced the listed one is taken once
+	// settled, as any new file.
 	if rerr := renameNoReplace(dst, src); rerr != nil {
-		f.addLeftover(claim, name)
+		if errors.Is(err, errRefused) {
+			// Not retried: opening it again would be refused again.
+			f.log.Error("refused an input file and could not give it back; it stays under its claim name, not received",
+				"file", name, "claim", claim, "reason", refusedReason(err), "give_back_error", rerr)
+			return false, err
+		}
+		f.addLeftover(claim, leftover{name, seen})
 		f.log.Error("publishing a file failed and it could not be given back; it stays claimed and is retried next pass",
 			"file", name, "claim", claim, "error", err, "give_back_error", rerr)
 		return false, err
@@ -498,22 +592,39 @@ func (f *File) receive(ctx context.Context, name string) (acked bool, err error)
 	if serr := f.dirs.Sync(f.o.Dir); serr != nil {
 		f.log.Warn("giving back a file may not survive a power failure", "file", name, "error", serr)
 	}
-	f.log.Error("publishing a file failed; it is back under its name and retried next pass", "file", name, "error", err)
+	switch {
+	case errors.Is(err, errRefused) && errors.Is(err, errReplaced):
+		f.log.Warn("refused an input file replaced since it was listed; it is back under its name and taken once settled",
+			"file", name, "reason", refusedReason(err))
+	case errors.Is(err, errRefused):
+		f.log.Error("refused an input file; it is back under its name, skipped, and not received",
+			"file", name, "reason", refusedReason(err))
+	case isInputError(err):
+		f.report(slog.LevelError, name, name, "read: "+causeText(err),
+			"cannot read an input file; it is back under its name and tried again every pass", "error", err)
+	default:
+		f.log.Error("publishing a file failed; it is back under its name and retried next pass", "file", name, "error", err)
+	}
 	return false, err
 }
 
 // publish streams the claimed file to the sink and removes it once the sink
 // returned nil. acked: published and removed. committed: the sink stored it
 // (acked, or the removal failed - it is then a leftover, retried under the
-// same key, which the box will report as dup).
-func (f *File) publish(ctx context.Context, claim, name string) (acked, committed bool, err error) {
+// same key, which the box will report as dup). The claim must be the
+// regular file lo.seen (see openInput): anything else is refused
+// (errRefused) unread.
+func (f *File) publish(ctx context.Context, claim string, lo leftover) (acked, committed bool, err error) {
+	name := lo.name
 	path := filepath.Join(f.o.Dir, claim)
-	file, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	file, err := openInput(f.open, path, lo.seen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return false, false, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
-	}
-	if err != nil {
-		return false, false, fmt.Errorf("opening claimed file %s: %w", name, err)
+	case errors.Is(err, errRefused):
+		return false, false, fmt.Errorf("claimed file %s: %w", name, err)
+	case err != nil:
+		return false, false, &inputError{fmt.Errorf("opening claimed file %s: %w", name, err)}
 	}
 	in := msgbox.Incoming{
 		ReceiveLocation: f.o.Location,
@@ -523,17 +634,22 @@ func (f *File) publish(ctx context.Context, claim, name string) (acked, committe
 		SourceKey:       f.o.Location + "/" + claimKey(claim),
 	}
 	// The file itself is the body: it streams, and a box that stores bodies
-	// in files can copy it in the kernel.
-	msg, dup, err := f.sink.Publish(ctx, in, file)
+	// in files can copy it in the kernel (inputReader.WriteTo).
+	body := &inputReader{ctx: ctx, file: file}
+	msg, dup, err := f.sink.Publish(ctx, in, body)
 	if cerr := file.Close(); cerr != nil && err == nil {
 		// Read-only: closing cannot lose data; note it and go on.
 		f.log.Warn("closing a published file", "file", name, "error", cerr)
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("publishing %s: %w", name, err)
+		err = fmt.Errorf("publishing %s: %w", name, err)
+		if body.err != nil {
+			err = &inputError{err} // the file could not be read
+		}
+		return false, false, err
 	}
 	if err := fsop.RemoveIfExists(path); err != nil {
-		f.addLeftover(claim, name)
+		f.addLeftover(claim, lo)
 		f.log.Error("message stored but its file could not be removed; retrying next pass",
 			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
 		return false, true, fmt.Errorf("removing published file %s: %w", name, err)
@@ -568,21 +684,60 @@ func (f *File) dirOK() {
 	}
 }
 
-// warnOnce logs a problem with a file unless it was the last one logged
-// for that name.
 // addLeftover records a claim to publish again on a later pass.
-func (f *File) addLeftover(claim, name string) {
+func (f *File) addLeftover(claim string, lo leftover) {
 	f.side.Lock()
 	defer f.side.Unlock()
-	f.leftovers[claim] = name
+	f.leftovers[claim] = lo
 }
 
-func (f *File) warnOnce(name, problem string) {
+// report logs a problem with the directory entry entry (a file, or the
+// claim of the file name) at level, with the attribute file=name, unless
+// the same problem (key) was logged for it less than problemRepeat ago: a
+// file that fails on every pass is reported once, then reminded, not
+// logged on every pass.
+func (f *File) report(level slog.Level, entry, name, key, msg string, args ...any) {
 	f.side.Lock()
 	defer f.side.Unlock()
-	if f.warned[name] == problem {
+	now := f.now()
+	p, ok := f.problems[entry]
+	if ok && p.key == key {
+		if now.Sub(p.logged) < problemRepeat {
+			return
+		}
+		args = append(args, "since", p.first.Format(time.RFC3339))
+	} else {
+		p = problem{name: name, key: key, first: now}
+		args = append(args, "repeats_every", problemRepeat.String())
+	}
+	p.logged = now
+	f.problems[entry] = p
+	f.log.Log(context.Background(), level, msg, append([]any{"file", name}, args...)...)
+}
+
+// resolved logs the end of a problem reported for entry, if there was one:
+// how is what ended it ("received", "gone").
+func (f *File) resolved(entry, how string) {
+	f.side.Lock()
+	defer f.side.Unlock()
+	p, ok := f.problems[entry]
+	if !ok {
 		return
 	}
-	f.warned[name] = problem
-	f.log.Warn(problem, "file", name)
+	delete(f.problems, entry)
+	f.log.Info("problem with a file is over", "file", p.name, "outcome", how, "since", p.first.Format(time.RFC3339))
+}
+
+// causeText is what an error from the file system says without the paths
+// (a claim's path has a random part): the operation and the system's error.
+func causeText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Op + ": " + le.Err.Error()
+	}
+	return err.Error()
 }

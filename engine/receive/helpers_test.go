@@ -135,6 +135,56 @@ func (h *logRecorder) count(level slog.Level, sub string) int {
 	return n
 }
 
+// countAny returns how many records at any level have a message containing
+// sub.
+func (h *logRecorder) countAny(sub string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range *h.recs {
+		if strings.Contains(r.Message, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// countFile returns how many records at level or above have the attribute
+// file=name.
+func (h *logRecorder) countFile(name string, level slog.Level) int {
+	_, n := h.fileRecord(name, level)
+	return n
+}
+
+// findFile returns the string attributes of the first record at level or
+// above with the attribute file=name.
+func (h *logRecorder) findFile(name string, level slog.Level) (map[string]string, bool) {
+	m, n := h.fileRecord(name, level)
+	return m, n > 0
+}
+
+func (h *logRecorder) fileRecord(name string, level slog.Level) (first map[string]string, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range *h.recs {
+		if r.Level < level {
+			continue
+		}
+		m := map[string]string{"msg": r.Message}
+		r.Attrs(func(a slog.Attr) bool {
+			m[a.Key] = a.Value.String()
+			return true
+		})
+		if m["file"] == name {
+			if n == 0 {
+				first = m
+			}
+			n++
+		}
+	}
+	return first, n
+}
+
 // attrs returns the string attributes of the first record whose message
 // contains sub.
 func (h *logRecorder) find(sub string) (map[string]string, bool) {
