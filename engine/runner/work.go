@@ -40,7 +40,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 		// Whether receiving had finished before this claim: only then does
 		// a claim that finds nothing mean there is nothing more to do.
 		received := closed(receiving)
-		ds, err := r.opts.Box.ClaimBatch(claimCtx, worker, r.portList, r.opts.Lease, claimBatch)
+		ds, err := r.opts.Box.ClaimBatch(claimCtx, worker, r.portList, r.opts.Lease, claimBatch, nil)
 		if err != nil {
 			if claimCtx.Err() != nil {
 				return
