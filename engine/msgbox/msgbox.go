@@ -214,10 +214,17 @@ type Box interface {
 	// is due.
 	Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*Delivery, error)
 
-	// ClaimBatch is up to max Claims, oldest due first, in one transaction.
-	// It returns no deliveries and no error when none is due. Claim is
-	// ClaimBatch with max 1.
-	ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*Delivery, error)
+	// ClaimBatch is up to max Claims, oldest due first, in one transaction,
+	// passing over the deliveries in except. It returns no deliveries and no
+	// error when none is due. Claim is ClaimBatch with max 1 and no except.
+	//
+	// A process passes the deliveries its own workers are still working on
+	// as except: after a pause longer than the lease (a stopped process, a
+	// stalled disk) their leases have expired, but nobody else has taken
+	// them, so their holders still hold them (see Recover's lease rules);
+	// a sibling worker must not take them over and start a second attempt
+	// of work in flight in its own process.
+	ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*Delivery, error)
 
 	// Recover returns every delivery held in progress by owner, or by one
 	// of its workers (an owner named "owner/..."), to the pool as pending,

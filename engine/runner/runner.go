@@ -124,6 +124,9 @@ type Runner struct {
 	recv     []receiver
 	// memory is MemoryBudget: the bytes of bodies workers may hold.
 	memory *semaphore.Weighted
+	// inFlight is the deliveries the workers hold, which their claims
+	// pass over.
+	inFlight inFlight
 
 	// wake is closed (and replaced) to wake every idle worker at once when
 	// new deliveries are routed.
@@ -181,6 +184,7 @@ func New(opts Options) (*Runner, error) {
 		wake:   make(chan struct{}),
 		memory: semaphore.NewWeighted(opts.MemoryBudget),
 	}
+	r.inFlight.init()
 	if err := r.provision(); err != nil {
 		return nil, err
 	}
@@ -284,7 +288,9 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 
 // workerName is the lease owner of worker i: "server/wN". Each worker
 // holds its own leases, so that one worker can never finish a delivery a
-// sibling took over; Recover(server) covers them all.
+// sibling took over unbeknown to it (a sibling that takes over one in
+// flight hands the lease to its attempt, see inFlight); Recover(server)
+// covers them all.
 func (r *Runner) workerName(i int) string { return fmt.Sprintf("%s/w%d", r.owner, i) }
 
 func (r *Runner) summary() Summary {

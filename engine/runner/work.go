@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -40,7 +41,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 		// Whether receiving had finished before this claim: only then does
 		// a claim that finds nothing mean there is nothing more to do.
 		received := closed(receiving)
-		ds, err := r.opts.Box.ClaimBatch(claimCtx, worker, r.portList, r.opts.Lease, claimBatch)
+		batch, took, err := r.claim(claimCtx, worker)
 		if err != nil {
 			if claimCtx.Err() != nil {
 				return
@@ -52,7 +53,10 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 			r.idle(claimCtx, woken, remote)
 			continue
 		}
-		if len(ds) == 0 {
+		if len(batch) == 0 {
+			if took > 0 {
+				continue // all of them in flight here (see inFlight): more may be due
+			}
 			if once {
 				if received {
 					return
@@ -63,7 +67,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 			r.idle(claimCtx, woken, remote)
 			continue
 		}
-		r.processBatch(workCtx, worker, ds)
+		r.processBatch(workCtx, batch)
 	}
 }
 
@@ -77,22 +81,24 @@ const claimBatch = 4
 // wait overlaps the next pipeline's work, and the outcomes of concurrent
 // workers share commits. The batch's leases are renewed until each outcome
 // is recorded.
-func (r *Runner) processBatch(ctx context.Context, worker string, ds []*msgbox.Delivery) {
-	held := newLeaseSet(ds)
+func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
+	held := newLeaseSet(batch)
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	go r.renew(renewCtx, worker, held)
+	go r.renew(renewCtx, held)
 
 	var recording sync.WaitGroup
-	for _, d := range ds {
+	for _, c := range batch {
+		d := c.d
 		pt := r.ports[d.Port]
 		log := r.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log)
 		recording.Add(1)
 		go func() {
 			defer recording.Done()
-			r.record(ctx, worker, pt, d, log, outcome, sd, delivered)
+			r.record(ctx, c, pt, log, outcome, sd, delivered)
 			held.done(d.ID)
+			r.inFlight.land(d.ID, c.fl)
 		}()
 	}
 	recording.Wait()
@@ -105,10 +111,16 @@ type subscriber interface {
 
 // idle waits for a nudge from this process's router or another server
 // (remote, nil without one), the next due retry, or IdleWait.
+//
+// A due time already past, right after a claim found nothing, is a
+// delivery in flight in this process whose lease expired before its
+// renewal (see inFlight), or one another claimer is taking: nothing for
+// this worker either way, so it waits IdleWait rather than poll the box
+// in a tight loop until the renewal.
 func (r *Runner) idle(ctx context.Context, woken, remote <-chan struct{}) {
 	wait := r.opts.IdleWait
 	if at, ok, err := r.opts.Box.NextDue(ctx, r.portList); err == nil && ok {
-		if until := time.Until(at); until < wait {
+		if until := time.Until(at); until > 0 && until < wait {
 			wait = max(until, time.Millisecond)
 		}
 	}
@@ -124,10 +136,13 @@ func (r *Runner) idle(ctx context.Context, woken, remote <-chan struct{}) {
 
 // record stores the outcome of an attempt and, once it is stored, removes
 // what the transport staged for a crash.
-func (r *Runner) record(ctx context.Context, worker string, pt *port, d *msgbox.Delivery, log *slog.Logger,
+func (r *Runner) record(ctx context.Context, c claimed, pt *port, log *slog.Logger,
 	outcome msgbox.Outcome, sd send.Delivery, delivered bool) {
-	if err := r.opts.Box.Finish(ctx, d.ID, worker, outcome); err != nil {
+	d := c.d
+	if err := r.finish(ctx, d.ID, c.fl, outcome); err != nil {
 		if errors.Is(err, msgbox.ErrLeaseLost) {
+			// Only another process takes over a delivery in flight here
+			// for good (see inFlight): its outcome is the one that counts.
 			log.Warn("lease lost before the outcome was recorded; another instance redoes this delivery")
 			return
 		}
@@ -167,38 +182,36 @@ func (r *Runner) record(ctx context.Context, worker string, pt *port, d *msgbox.
 // leaseSet is the deliveries a worker holds whose outcome is not recorded
 // yet: the ones to renew.
 type leaseSet struct {
-	mu  sync.Mutex
-	ids map[int64]struct{}
+	mu      sync.Mutex
+	flights map[int64]*flight
 }
 
-func newLeaseSet(ds []*msgbox.Delivery) *leaseSet {
-	s := &leaseSet{ids: make(map[int64]struct{}, len(ds))}
-	for _, d := range ds {
-		s.ids[d.ID] = struct{}{}
+func newLeaseSet(batch []claimed) *leaseSet {
+	s := &leaseSet{flights: make(map[int64]*flight, len(batch))}
+	for _, c := range batch {
+		s.flights[c.d.ID] = c.fl
 	}
 	return s
 }
 
 func (s *leaseSet) done(id int64) {
 	s.mu.Lock()
-	delete(s.ids, id)
+	delete(s.flights, id)
 	s.mu.Unlock()
 }
 
-func (s *leaseSet) list() []int64 {
+func (s *leaseSet) list() map[int64]*flight {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]int64, 0, len(s.ids))
-	for id := range s.ids {
-		out = append(out, id)
-	}
-	return out
+	return maps.Clone(s.flights)
 }
 
 // renew keeps the leases of held until ctx ends: a 100 MiB message or a
 // slow partner must not let another server take a delivery over, nor a
-// delivery waiting its turn in the worker's batch.
-func (r *Runner) renew(ctx context.Context, worker string, held *leaseSet) {
+// delivery waiting its turn in the worker's batch. Each is renewed as its
+// holder: the worker that claimed it, or the sibling that handed it over
+// (see inFlight).
+func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 	t := time.NewTicker(r.opts.Lease / 3)
 	defer t.Stop()
 	for {
@@ -206,8 +219,8 @@ func (r *Runner) renew(ctx context.Context, worker string, held *leaseSet) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, id := range held.list() {
-				if err := r.opts.Box.Renew(ctx, id, worker, r.opts.Lease); err != nil && ctx.Err() == nil {
+			for id, fl := range held.list() {
+				if err := r.opts.Box.Renew(ctx, id, r.inFlight.holder(fl), r.opts.Lease); err != nil && ctx.Err() == nil {
 					r.log.Warn("renewing the delivery lease failed", "delivery", id, "error", err)
 				}
 			}

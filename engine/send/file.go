@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,9 +53,11 @@ var ErrFileExists = errors.New("file already exists with different content")
 // writing the final name directly. For delivery id D, in the output
 // directory:
 //
-//  1. the payload is written to .bizpipe-D.partial and synced;
-//  2. it is renamed to .bizpipe-D.staged (the staged copy) and the directory
-//     is synced: from here on the payload survives a crash;
+//  1. the payload is written to .bizpipe-D.R.partial, a name of the
+//     attempt's own (R is random), and synced;
+//  2. it is linked to .bizpipe-D.staged (the staged copy), which link(2)
+//     never replaces, the partial name is removed and the directory is
+//     synced: from here on the payload survives a crash;
 //  3. the final name is made another name of the staged inode: link(2) for
 //     create_new (which never replaces anything), or link to
 //     .bizpipe-D.placing then rename(2) over the final name for overwrite
@@ -64,13 +67,20 @@ var ErrFileExists = errors.New("file already exists with different content")
 //
 // Because the final name and the staged copy are the same inode, a repeat of
 // step 3 (Redo after a crash, or a retry) recognises its own earlier
-// placement with os.SameFile instead of mistaking it for a conflict. Delivery
-// ids are unique across every server sharing the box, so the reserved names
-// of two deliveries never collide even when several servers or ports share
-// one directory; with FileOptions.Namespace set to the box's identity the
-// names are .bizpipe-N-D.partial and so on, and the deliveries of two boxes
-// (two servers each with an embedded box, writing to one share) do not
-// collide either.
+// placement with os.SameFile instead of mistaking it for a conflict. The
+// staged copy is the record of what the delivery wrote: the first attempt
+// to stage one fixes the delivery's bytes, and every later attempt (a
+// retry, `messages resume`, a redo after a crash or a lost lease) places
+// that copy and drops its own rendering, which differs (S/MIME output is
+// randomised and timestamped), instead of comparing it with the file in
+// place.
+//
+// Delivery ids are unique across every server sharing the box, so the
+// reserved names of two deliveries never collide even when several servers
+// or ports share one directory; with FileOptions.Namespace set to the box's
+// identity the names are .bizpipe-N-D.staged and so on, and the deliveries
+// of two boxes (two servers each with an embedded box, writing to one
+// share) do not collide either.
 //
 // One window remains, inherent to handing files to another program: if the
 // process dies after step 3 but before the box records the delivery, and
@@ -78,8 +88,13 @@ var ErrFileExists = errors.New("file already exists with different content")
 // Recording promptly after Send returns keeps the window small.
 //
 // A File holds no mutable state and is safe for concurrent use by several
-// goroutines, provided no two of them work on the same delivery id at once
-// (the message box leases a delivery to one worker).
+// goroutines. Two attempts of one delivery at once (the message box leases
+// a delivery to one worker, but an attempt that outlived its lease may
+// still run, on another server, when the next one starts) never write or
+// stage each other's partial file, and both place the one staged copy. Only an attempt that outlives the other's whole delivery, Cleanup
+// included, stages its own rendering again: create_new then reports the
+// conflict and overwrite delivers it a second time; the runner discards
+// that attempt's outcome, its lease being lost.
 //
 // The output directory must exist: like BizTalk's file adapter, the
 // transport never creates it, so that a typo in the configured path
@@ -95,6 +110,19 @@ type File struct {
 	prefix string
 	// dirs shares directory syncs among concurrent deliveries.
 	dirs *dirsync.Group
+	// hook, set only by tests, is called at the named steps of an attempt,
+	// so that a test can interleave two attempts of one delivery
+	// deterministically: "checked" (Send found nothing staged, and is
+	// about to stage) and "written" (the partial file is written and
+	// synced, not yet staged).
+	hook func(step string)
+}
+
+// step calls the test hook, if any.
+func (f *File) step(name string) {
+	if f.hook != nil {
+		f.hook(name)
+	}
 }
 
 var _ Stager = (*File)(nil)
@@ -160,7 +188,8 @@ func CheckFileName(name string) error {
 // the directory synced. The staged copy stays behind until Cleanup.
 //
 // When a staged copy of d already exists (an earlier attempt failed or was
-// interrupted after staging), Send places that copy and ignores p: the
+// interrupted after staging, or another attempt staged it meanwhile), Send
+// places that copy and ignores p: the
 // earlier payload is an equally valid rendering of the same message, and it
 // may already be in place under the final name, so writing p instead could
 // deliver the message twice (overwrite) or fail forever as a conflict with
@@ -181,6 +210,7 @@ func (f *File) Send(ctx context.Context, d Delivery, p Payload) error {
 	staged := f.reserved(d.ID, suffixStaged)
 	exists, err := f.stagedExists(d, staged)
 	if err == nil && !exists {
+		f.step("checked")
 		err = f.stage(d, p.Data, staged)
 	}
 	if err == nil {
@@ -201,8 +231,9 @@ func (f *File) Send(ctx context.Context, d Delivery, p Payload) error {
 // Redo finishes delivery d after a crash, without the payload. When the
 // staged copy exists it (re)places it exactly as Send's last step does,
 // which is idempotent, and returns done=true. Otherwise nothing of d
-// survived that matters: Redo removes a leftover .partial (and .placing)
-// file and returns done=false, and the runner runs the pipeline and Send.
+// survived that matters: Redo removes leftover .partial files (any
+// attempt's) and .placing file and returns done=false, and the runner runs
+// the pipeline and Send.
 func (f *File) Redo(ctx context.Context, d Delivery) (done bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, f.errorf(d, "redo of delivery %d not attempted: %w", d.ID, err)
@@ -218,13 +249,7 @@ func (f *File) Redo(ctx context.Context, d Delivery) (done bool, err error) {
 		return false, err
 	}
 	if !exists {
-		var errs []error
-		for _, suffix := range []string{suffixPartial, suffixPlacing} {
-			if err := fsop.RemoveIfExists(f.reserved(d.ID, suffix)); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if err := errors.Join(errs...); err != nil {
+		if err := f.removeLeftovers(d.ID); err != nil {
 			return false, f.errorf(d, "removing leftovers of delivery %d: %w", d.ID, err)
 		}
 		return false, nil
@@ -239,6 +264,29 @@ func (f *File) Redo(ctx context.Context, d Delivery) (done bool, err error) {
 	return true, nil
 }
 
+// removeLeftovers removes the partial files of delivery id, whatever
+// attempt wrote them, and its .placing name. Redo calls it for a delivery
+// whose attempt has just been claimed: an attempt of another process still
+// writing one of these lost its lease, so it loses its partial file too,
+// fails, and its outcome is discarded.
+func (f *File) removeLeftovers(id int64) error {
+	entries, err := os.ReadDir(f.dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		got, suffix, ok := f.parseReserved(e.Name())
+		if !ok || got != id || (suffix != suffixPartial && suffix != suffixPlacing) {
+			continue
+		}
+		if err := fsop.RemoveIfExists(filepath.Join(f.dir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Cleanup removes the staged copy of d. The delivered file itself is
 // untouched: it is another name of the same inode, so removing the staged
 // name only drops the link count. A missing staged copy is not an error.
@@ -246,8 +294,8 @@ func (f *File) Redo(ctx context.Context, d Delivery) (done bool, err error) {
 // terminated); removing the staged copy earlier would let a crash deliver
 // the message a second time.
 //
-// A successful Send leaves no .partial or .placing file of d (it renames
-// both), and a failed one removes what it made; what a crash leaves is
+// A successful Send leaves no .partial or .placing file of d (it removes
+// or renames both), and a failed one removes what it made; what a crash leaves is
 // removed by Redo or SweepStale. So Cleanup spares the two removals that
 // would nearly always find nothing.
 func (f *File) Cleanup(d Delivery) error {
@@ -281,8 +329,8 @@ func (f *File) Staged() ([]int64, error) {
 // SweepStale removes .partial and .placing files last modified more than
 // olderThan ago and returns how many it removed. Neither kind is ever the
 // only copy of anything: a .partial file becomes useful only when the
-// attempt that wrote it renames it, and a .placing file is a second name of
-// a staged copy. So sweeping is always safe for correctness; olderThan only
+// attempt that wrote it links it to the staged name, which it removes
+// then, and a .placing file is a second name of a staged copy. So sweeping is always safe for correctness; olderThan only
 // spares attempts in flight (on this or another server sharing the
 // directory), which would otherwise fail and be retried. Staged copies are
 // never swept: see Staged.
@@ -321,18 +369,11 @@ func (f *File) SweepStale(olderThan time.Duration) (removed int, err error) {
 	return removed, nil
 }
 
-// stage performs steps 1 and 2: write, sync, rename to the staged name, sync
-// the directory.
+// stage performs steps 1 and 2: write and sync a partial file of this
+// attempt's own, link it to the staged name unless a staged copy exists
+// already, drop the partial name, sync the directory.
 func (f *File) stage(d Delivery, data []byte, staged string) error {
-	partial := f.reserved(d.ID, suffixPartial)
-	// O_EXCL: never follow a symlink planted under the name. A .partial
-	// left by a killed attempt is garbage: removed, then created afresh.
-	fh, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-	if errors.Is(err, fs.ErrExist) {
-		if err = fsop.RemoveIfExists(partial); err == nil {
-			fh, err = os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-		}
-	}
+	partial, fh, err := f.createPartial(d.ID)
 	if err != nil {
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
@@ -349,14 +390,54 @@ func (f *File) stage(d Delivery, data []byte, staged string) error {
 		_ = fsop.Remove(partial)
 		return f.errorf(d, "staging delivery %d: writing %s: %w", d.ID, partial, err)
 	}
-	if err := fsop.Rename(partial, staged); err != nil {
-		_ = fsop.Remove(partial)
+	f.step("written")
+	// link(2), not rename(2): it never replaces a staged copy. One that
+	// exists was staged by another attempt of this delivery, still
+	// running (its lease was lost to this one, or this one's to it), and
+	// may already be in place under the final name: it is the delivery,
+	// and this attempt's rendering, different bytes for the same message,
+	// is dropped. Replacing it would make the file in place look like
+	// someone else's (a create_new conflict with itself) or deliver the
+	// message a second time (overwrite).
+	err = os.Link(partial, staged)
+	// The partial name goes either way. If removing it fails it stays a
+	// second name of the staged copy, or the dropped rendering: harmless,
+	// and SweepStale removes it.
+	_ = fsop.Remove(partial)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		if _, err := f.stagedExists(d, staged); err != nil {
+			return err
+		}
+	case err != nil:
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
 	if err := f.dirs.Sync(f.dir); err != nil {
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
 	return nil
+}
+
+// createPartial creates the partial file of one attempt of delivery id,
+// under a name no other attempt uses (.bizpipe-D.R.partial, R random): an
+// attempt whose lease was lost may still be writing its own, and neither
+// must remove, write or stage the other's. O_EXCL: never follow a symlink
+// planted under the name.
+func (f *File) createPartial(id int64) (string, *os.File, error) {
+	var err error
+	for range 3 { // a name taken means a planted file, or a one in 2^64 chance
+		name := f.prefix + strconv.FormatInt(id, 10) + "." + fmt.Sprintf("%016x", rand.Uint64()) + suffixPartial
+		path := filepath.Join(f.dir, name)
+		var fh *os.File
+		fh, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		if err == nil {
+			return path, fh, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	return "", nil, err
 }
 
 // place performs step 3: make final a name of the staged inode, then sync the
@@ -500,10 +581,22 @@ func (f *File) parseReserved(name string) (id int64, suffix string, ok bool) {
 		return 0, "", false
 	}
 	for _, s := range []string{suffixPartial, suffixStaged, suffixPlacing} {
-		if num, found := strings.CutSuffix(rest, s); found {
-			id, err := strconv.ParseInt(num, 10, 64)
-			return id, s, err == nil
+		num, found := strings.CutSuffix(rest, s)
+		if !found {
+			continue
 		}
+		if s == suffixPartial {
+			// D.R.partial (see createPartial), or D.partial as
+			// versions before the attempt's own name wrote it.
+			if n, r, ok := strings.Cut(num, "."); ok {
+				if r == "" || strings.Trim(r, "0123456789abcdef") != "" {
+					return 0, "", false
+				}
+				num = n
+			}
+		}
+		id, err := strconv.ParseInt(num, 10, 64)
+		return id, s, err == nil
 	}
 	return 0, "", false
 }

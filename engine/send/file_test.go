@@ -306,6 +306,14 @@ func TestFileRedoAfterCrash(t *testing.T) {
 			want: rerun,
 		},
 		{
+			name: "killed while writing partials of two attempts",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, ".bizpipe-42.00000000deadbeef.partial"), payload[:10])
+				writeFile(t, filepath.Join(dir, ".bizpipe-42.0123456789abcdef.partial"), payload[:20])
+			},
+			want: rerun,
+		},
+		{
 			name: "killed after staging",
 			setup: func(t *testing.T, dir string) {
 				writeFile(t, filepath.Join(dir, ".bizpipe-42.staged"), payload)
@@ -439,7 +447,8 @@ func TestFileCleanupRemovesOnlyItsStagedCopy(t *testing.T) {
 
 func TestFileStaged(t *testing.T) {
 	f, dir := newFileTransport(t, false)
-	for _, name := range []string{".bizpipe-30.staged", ".bizpipe-4.staged", ".bizpipe-7.partial", ".bizpipe-x.staged", "a.staged"} {
+	for _, name := range []string{".bizpipe-30.staged", ".bizpipe-4.staged", ".bizpipe-7.partial", ".bizpipe-8.0123456789abcdef.partial",
+		".bizpipe-x.staged", "a.staged"} {
 		writeFile(t, filepath.Join(dir, name), nil)
 	}
 	ids, err := f.Staged()
@@ -455,11 +464,14 @@ func TestFileSweepStale(t *testing.T) {
 	f, dir := newFileTransport(t, false)
 	old := time.Now().Add(-2 * time.Hour)
 	files := map[string]bool{ // name -> old
-		".bizpipe-1.partial": true,
-		".bizpipe-2.placing": true,
-		".bizpipe-3.partial": false, // an attempt in flight
-		".bizpipe-4.staged":  true,  // needed by Redo: never swept
-		"old-delivery.eml":   true,
+		".bizpipe-1.partial":                  true,
+		".bizpipe-1.0123456789abcdef.partial": true,
+		".bizpipe-2.placing":                  true,
+		".bizpipe-3.partial":                  false, // an attempt in flight
+		".bizpipe-3.fedcba9876543210.partial": false,
+		".bizpipe-4.staged":                   true, // needed by Redo: never swept
+		".bizpipe-5.not-hex.partial":          true, // not a name of ours
+		"old-delivery.eml":                    true,
 	}
 	for name, isOld := range files {
 		path := filepath.Join(dir, name)
@@ -474,10 +486,11 @@ func TestFileSweepStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if removed != 2 {
-		t.Errorf("SweepStale removed %d files, want 2", removed)
+	if removed != 3 {
+		t.Errorf("SweepStale removed %d files, want 3", removed)
 	}
-	if got, want := listDir(t, dir), []string{".bizpipe-3.partial", ".bizpipe-4.staged", "old-delivery.eml"}; !slices.Equal(got, want) {
+	if got, want := listDir(t, dir), []string{".bizpipe-3.fedcba9876543210.partial", ".bizpipe-3.partial",
+		".bizpipe-4.staged", ".bizpipe-5.not-hex.partial", "old-delivery.eml"}; !slices.Equal(got, want) {
 		t.Fatalf("dir holds %q, want %q", got, want)
 	}
 }
@@ -717,6 +730,74 @@ func TestFileNamespaces(t *testing.T) {
 	for _, bad := range []string{"UPPER", "with-dash", "dot.ted", strings.Repeat("a", 33)} {
 		if _, err := NewFile(FileOptions{Dir: dir, Namespace: bad}); err == nil {
 			t.Errorf("NewFile with namespace %q: no error", bad)
+		}
+	}
+}
+
+// TestFileRacingAttempts: two attempts of one delivery at once (the one
+// whose lease was lost, still running after a pause, and the one that took
+// it over; finding 5 of issue 9) with different renderings, as S/MIME
+// output always differs. Whichever stages first is the delivery: the other
+// recognises that staged copy, in place or not, as its delivery's own, and
+// neither fails with a conflict against itself, replaces the delivered file
+// with a second rendering, or stages the other's half-written file.
+func TestFileRacingAttempts(t *testing.T) {
+	first, second := []byte("first rendering"), []byte("second rendering, longer")
+	tests := []struct {
+		name string
+		// late is the attempt held up at step while early runs whole.
+		step string
+		want []byte // the content delivered: the early attempt's
+	}{
+		// The late attempt found nothing staged, then the early one
+		// staged and placed its copy before the late one staged.
+		{"staged after the other placed", "checked", second},
+		// The late attempt had written its partial file when the early
+		// one, finding none staged, wrote, staged and placed its own.
+		{"partial written before the other placed", "written", second},
+	}
+	for _, tt := range tests {
+		for _, overwrite := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/overwrite=%v", tt.name, overwrite), func(t *testing.T) {
+				late, dir := newFileTransport(t, overwrite)
+				early, err := NewFile(FileOptions{Dir: dir, Overwrite: overwrite})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				d := fileDelivery(9, "order.eml")
+				var earlyErr error
+				ran := false
+				late.hook = func(step string) {
+					if step == tt.step && !ran {
+						ran = true
+						earlyErr = early.Send(ctx, d, Payload{Data: second})
+					}
+				}
+				lateErr := late.Send(ctx, d, Payload{Data: first})
+				if !ran {
+					t.Fatalf("the late attempt never reached step %q", tt.step)
+				}
+				if earlyErr != nil || lateErr != nil {
+					t.Fatalf("early Send: %v; late Send: %v; want both delivered", earlyErr, lateErr)
+				}
+				final := filepath.Join(dir, "order.eml")
+				assertContent(t, final, tt.want)
+				staged := filepath.Join(dir, ".bizpipe-9.staged")
+				assertSameFile(t, final, staged, true)
+				if got, want := listDir(t, dir), []string{".bizpipe-9.staged", "order.eml"}; !slices.Equal(got, want) {
+					t.Fatalf("dir holds %q, want %q", got, want)
+				}
+				// A retry or `messages resume` of the delivery completes
+				// with the copy in place, whatever it renders now.
+				if done, err := late.Redo(ctx, d); err != nil || !done {
+					t.Fatalf("Redo = %v, %v; want done", done, err)
+				}
+				if err := late.Send(ctx, d, Payload{Data: []byte("a third rendering")}); err != nil {
+					t.Fatalf("Send again: %v", err)
+				}
+				assertContent(t, final, tt.want)
+			})
 		}
 	}
 }

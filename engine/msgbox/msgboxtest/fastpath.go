@@ -131,7 +131,7 @@ func testReceiveRoutedLargeBody(t *testing.T, b msgbox.Box) {
 
 func claimBatch(t *testing.T, b msgbox.Box, owner string, lease time.Duration, max int, ports ...string) []*msgbox.Delivery {
 	t.Helper()
-	ds, err := b.ClaimBatch(t.Context(), owner, ports, lease, max)
+	ds, err := b.ClaimBatch(t.Context(), owner, ports, lease, max, nil)
 	if err != nil {
 		t.Fatalf("ClaimBatch(%s, %d): %v", owner, max, err)
 	}
@@ -169,7 +169,7 @@ func testClaimBatch(t *testing.T, b msgbox.Box) {
 	}
 	finish(t, b, first[0], msgbox.Outcome{State: msgbox.DeliveryDelivered})
 	wantStatus(t, b, first[0].MessageID, msgbox.StatusDelivered)
-	if _, err := b.ClaimBatch(t.Context(), "w1", []string{"fabrikam"}, longLease, 0); err == nil {
+	if _, err := b.ClaimBatch(t.Context(), "w1", []string{"fabrikam"}, longLease, 0, nil); err == nil {
 		t.Error("ClaimBatch with max 0: no error")
 	}
 }
@@ -187,5 +187,50 @@ func testClaimBatchTakeover(t *testing.T, b msgbox.Box) {
 	}
 	if err := b.Finish(t.Context(), ds[0].ID, "dead", msgbox.Outcome{State: msgbox.DeliveryDelivered}); !errors.Is(err, msgbox.ErrLeaseLost) {
 		t.Errorf("Finish by the previous owner: %v, want ErrLeaseLost", err)
+	}
+}
+
+// testClaimBatchExcept: a claim passes over the deliveries in except, even
+// those whose lease expired, and takes the other due ones; the workers
+// holding the passed-over ones still hold them (a pause past the lease in
+// one process must not make a sibling worker take over work in flight).
+func testClaimBatchExcept(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, routed(t, b, "e"+string(rune('a'+i)), "fabrikam").ID)
+	}
+	held := claimBatch(t, b, "srv1/w1", shortLease, 2, "fabrikam")
+	if len(held) != 2 {
+		t.Fatalf("claimed %d, want 2", len(held))
+	}
+	sleepPast(held[1].LeaseUntil)
+	// 0 and a delivery of another box: ids that match nothing are harmless.
+	except := []int64{held[0].ID, held[1].ID, 0, 1 << 40}
+	ds, err := b.ClaimBatch(ctx, "srv1/w2", []string{"fabrikam"}, longLease, 4, except)
+	if err != nil {
+		t.Fatalf("ClaimBatch with except: %v", err)
+	}
+	if len(ds) != 1 || ds[0].MessageID != ids[2] || ds[0].Attempts != 0 {
+		t.Fatalf("ClaimBatch with except claimed %+v, want only the delivery not in except, no attempt counted", ds)
+	}
+	if ds, err := b.ClaimBatch(ctx, "srv1/w3", []string{"fabrikam"}, longLease, 4, except); err != nil || len(ds) != 0 {
+		t.Fatalf("ClaimBatch with only expired leases in except due = %+v, %v; want none", ds, err)
+	}
+	for _, d := range held {
+		got := deliveryTo(t, b, d.MessageID, "fabrikam")
+		if got.State != msgbox.DeliveryInProgress || got.LeaseOwner != "srv1/w1" || got.Attempts != 0 {
+			t.Errorf("passed-over delivery = %+v, want still in progress for srv1/w1, no attempt counted", got)
+		}
+	}
+	if err := b.Renew(ctx, held[0].ID, "srv1/w1", longLease); err != nil {
+		t.Errorf("Renew by the holder of an expired lease a claim passed over: %v", err)
+	}
+	finish(t, b, held[1], delivered)
+	if d := get(t, b, held[1].MessageID); d.Message.Status != msgbox.StatusDelivered || len(d.Attempts) != 1 {
+		t.Errorf("after Finish by its holder: status %q, %d attempts recorded; want delivered after 1", d.Message.Status, len(d.Attempts))
+	}
+	if ds := claimBatch(t, b, "srv2/w1", longLease, 4, "fabrikam"); len(ds) != 0 {
+		t.Errorf("claim after the holder renewed = %+v, want none", ds)
 	}
 }

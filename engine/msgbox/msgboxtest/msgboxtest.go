@@ -25,6 +25,8 @@
 //     counts the abandoned attempt (outcome retrying, error
 //     msgbox.LeaseExpiredError), so a poison message still runs out of
 //     retries.
+//   - ClaimBatch never claims a delivery in except, expired lease or not,
+//     and counts no attempt for it: its holder still holds it.
 //   - Finish rejects an outcome msgbox.ValidateOutcome rejects (with
 //     msgbox.ErrInvalidOutcome) and changes nothing.
 //   - Renew and Finish of a delivery that does not exist: ErrLeaseLost.
@@ -113,6 +115,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveRoutedLargeBody", testReceiveRoutedLargeBody},
 		{"ClaimBatch", testClaimBatch},
 		{"ClaimBatchTakeover", testClaimBatchTakeover},
+		{"ClaimBatchExcept", testClaimBatchExcept},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)

@@ -276,7 +276,7 @@ func scanDelivery(row pgx.Row) (*msgbox.Delivery, error) {
 // database's now+lease (see msgbox.Box), oldest due first (ties in the order
 // the deliveries were made): ClaimBatch with max 1.
 func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
-	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1)
+	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
 	if err != nil || len(ds) == 0 {
 		return nil, err
 	}
@@ -285,7 +285,7 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 
 // ClaimBatch leases up to max due deliveries for ports to owner in one
 // transaction, as Claim leases one (see msgbox.Box), oldest due
-// first. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
+// first, passing over those in except. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
 // wait for each other, and a delivery another claimer is taking is passed
 // over. Taking over an in-progress delivery whose lease expired records
 // the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
@@ -295,7 +295,7 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 // Claiming takes two round trips, whatever max. When the box's last claim
 // found nothing, a probe outside any transaction looks first, so that the
 // polls of an idle server cost one.
-func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*msgbox.Delivery, error) {
+func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*msgbox.Delivery, error) {
 	if owner == "" || lease <= 0 || max <= 0 {
 		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")
 	}
@@ -328,7 +328,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			var batch *pgx.Batch
 			var err error
-			claimed, claimedAt, batch, err = claimTx(ctx, t, owner, ports, lease, max)
+			claimed, claimedAt, batch, err = claimTx(ctx, t, owner, ports, lease, max, except)
 			return batch, err
 		})
 		if isUncertain(err) && len(claimed) > 0 {
@@ -373,6 +373,15 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	return claimed, nil
 }
 
+// exceptIDs is except as a query argument: never nil, which pgx would send
+// as NULL (and NOT id = ANY(NULL) selects nothing).
+func exceptIDs(except []int64) []int64 {
+	if except == nil {
+		return []int64{}
+	}
+	return except
+}
+
 // claimKey is the transaction-local setting through which the statement
 // that picks the deliveries to claim hands their messages' ids to the
 // statements after it in the same pipeline.
@@ -393,7 +402,7 @@ const claimedMessages = `string_to_array(nullif(current_setting($1, true), ''), 
 // statement chooses, so the first leaves their ids in a transaction-local
 // setting (set_config) for them. The messages are locked in id order (the
 // lock order, see the package comment), all in one statement.
-func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration, max int) (
+func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration, max int, except []int64) (
 	[]*msgbox.Delivery, time.Time, *pgx.Batch, error) {
 	type candidate struct {
 		d         msgbox.Delivery
@@ -410,12 +419,12 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 	batch.Queue(`WITH c AS (
 			SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error,
 				claimed_at, due_at
-			FROM deliveries WHERE due_at <= statement_timestamp() AND port = ANY($1)
+			FROM deliveries WHERE due_at <= statement_timestamp() AND port = ANY($1) AND NOT id = ANY($4)
 			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
 		s AS (SELECT set_config($2, coalesce((SELECT string_agg(DISTINCT message_id, ',') FROM c), ''), true) AS v)
 		SELECT c.id, c.message_id, c.port, c.state, c.attempts, c.next_attempt_at, c.lease_owner, c.lease_until,
 			c.last_error, c.claimed_at, s.v
-		FROM c, s ORDER BY c.due_at, c.id`, ports, claimKey, max).Query(func(rows pgx.Rows) error {
+		FROM c, s ORDER BY c.due_at, c.id`, ports, claimKey, max, exceptIDs(except)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var c candidate
 			var state, set string

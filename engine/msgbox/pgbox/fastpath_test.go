@@ -122,13 +122,13 @@ func TestLostCommitFastPaths(t *testing.T) {
 			ids = append(ids, route(t, direct, fmt.Sprintf("%s %d", port, i), port).ID)
 		}
 		p.arm("COMMIT", after)
-		ds, err := b.ClaimBatch(ctx, "srv1/w1", []string{port}, time.Minute, 5)
+		ds, err := b.ClaimBatch(ctx, "srv1/w1", []string{port}, time.Minute, 5, nil)
 		// Cut off before its commit, the claim's rows stay locked until
 		// the server notices the connection is gone: the retry may pass
 		// them over, as it would another claimer's (see TestLostCommit).
 		for end := time.Now().Add(deadline); !after && err == nil && len(ds) == 0 && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
-			ds, err = b.ClaimBatch(ctx, "srv1/w1", []string{port}, time.Minute, 5)
+			ds, err = b.ClaimBatch(ctx, "srv1/w1", []string{port}, time.Minute, 5, nil)
 		}
 		if err != nil || len(ds) != 3 {
 			t.Fatalf("%s: ClaimBatch = %d deliveries, %v; want 3", name, len(ds), err)
@@ -247,7 +247,7 @@ func TestClaimBatchAcrossServers(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for {
-					ds, err := box.ClaimBatch(t.Context(), owner, ports, time.Minute, 4)
+					ds, err := box.ClaimBatch(t.Context(), owner, ports, time.Minute, 4, nil)
 					if err != nil {
 						t.Errorf("%s: ClaimBatch: %v", owner, err)
 						return

@@ -123,6 +123,15 @@ func portsJSON(ports []string) string {
 	return string(js)
 }
 
+// idsJSON is ids as a JSON array for json_each; "[]" for none.
+func idsJSON(ids []int64) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	js, _ := json.Marshal(ids) // an []int64 always encodes
+	return string(js)
+}
+
 // Route records one pending delivery per port, due now, or suspends the
 // message as a routing failure when ports is empty (see msgbox.Box).
 // Duplicate ports get one delivery; an empty port name is an error.
@@ -242,7 +251,7 @@ func scanDelivery(s scanner) (*msgbox.Delivery, error) {
 // A read-only probe runs first: when nothing is due, as in most polls of an
 // idle engine, Claim returns without taking the write lock.
 func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
-	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1)
+	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
 	if err != nil || len(ds) == 0 {
 		return nil, err
 	}
@@ -250,19 +259,22 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 }
 
 // ClaimBatch leases up to max due deliveries at once, as Claim leases one,
-// in one transaction (see msgbox.Box).
-func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int) ([]*msgbox.Delivery, error) {
+// in one transaction, passing over those in except (see msgbox.Box).
+func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*msgbox.Delivery, error) {
 	if owner == "" || lease <= 0 || max <= 0 {
 		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")
 	}
 	if len(ports) == 0 {
 		return nil, nil
 	}
-	pj := portsJSON(ports)
+	pj, ej := portsJSON(ports), idsJSON(except)
+	// The probe passes over except too: when all that is due is work in
+	// flight in the caller's process, nothing takes the write lock.
 	const due = `FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?
-		AND port IN (SELECT value FROM json_each(?)) ORDER BY due_at, id LIMIT ?`
+		AND port IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT value FROM json_each(?))
+		ORDER BY due_at, id LIMIT ?`
 	var probe int64
-	err := b.q.QueryRowContext(ctx, "SELECT id "+due, toDB(b.clock()), pj, 1).Scan(&probe)
+	err := b.q.QueryRowContext(ctx, "SELECT id "+due, toDB(b.clock()), pj, ej, 1).Scan(&probe)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -280,7 +292,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 			d         msgbox.Delivery
 			claimedAt sql.NullInt64
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+", claimed_at "+due, toDB(now), pj, max)
+		rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+", claimed_at "+due, toDB(now), pj, ej, max)
 		if err != nil {
 			return err
 		}

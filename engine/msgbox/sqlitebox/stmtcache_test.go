@@ -31,7 +31,7 @@ func TestStmtCacheWarm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ds, err := b.ClaimBatch(ctx, "w1", []string{"out"}, time.Minute, 4)
+		ds, err := b.ClaimBatch(ctx, "w1", []string{"out"}, time.Minute, 4, nil)
 		if err != nil || len(ds) != 1 || ds[0].MessageID != m.ID {
 			t.Fatalf("ClaimBatch = %+v, %v; want the delivery of %s", ds, err, m.ID)
 		}
