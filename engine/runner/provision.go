@@ -146,7 +146,7 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 		g := r.opts.Config.Group
 		tp, err := thumbprint.Parse(g.SigningCertificate.V)
 		if err != nil {
-			return keys, fmt.Errorf("group signing certificate: %w", err)
+			return keys, fmt.Errorf("group signing certificate: %w", thumbprintError(g.SigningCertificate, err))
 		}
 		if in.Account == nil || in.Account.PersonalStore == nil {
 			return keys, fmt.Errorf("no service account store")
@@ -157,14 +157,15 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 		}
 		c := st.Find(tp)
 		if c == nil || c.Key == nil {
-			return keys, fmt.Errorf("personal store %q has no signing certificate %s with its private key", in.Account.PersonalStore.Name, tp)
+			return keys, fmt.Errorf("personal store %q has no signing certificate %s with its private key", in.Account.PersonalStore.Name,
+				shownThumbprint(g.SigningCertificate, tp))
 		}
 		keys.Signer = &smime.Signer{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}
 	}
 	if p.Pipeline.Encrypts() {
 		tp, err := thumbprint.Parse(p.EncryptionCertificate.V)
 		if err != nil {
-			return keys, fmt.Errorf("encryption certificate: %w", err)
+			return keys, fmt.Errorf("encryption certificate: %w", thumbprintError(p.EncryptionCertificate, err))
 		}
 		ops := in.Server.OtherPeopleStore
 		if ops == nil {
@@ -176,11 +177,29 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 		}
 		c := st.Find(tp)
 		if c == nil {
-			return keys, fmt.Errorf("other-people store %q has no certificate %s", ops.Name, tp)
+			return keys, fmt.Errorf("other-people store %q has no certificate %s", ops.Name, shownThumbprint(p.EncryptionCertificate, tp))
 		}
 		keys.Recipient = c.Cert
 	}
 	return keys, nil
+}
+
+// shownThumbprint is tp, parsed from v, as an error shows it: not at all
+// when v is sensitive.
+func shownThumbprint(v model.Value[string], tp thumbprint.Thumbprint) string {
+	if v.Sensitive {
+		return "(sensitive value)"
+	}
+	return tp.String()
+}
+
+// thumbprintError is err, the parse error of v, as an error shows it: for
+// a sensitive v without the character, position or digit count it names.
+func thumbprintError(v model.Value[string], err error) error {
+	if v.Sensitive {
+		return thumbprint.ErrHidden
+	}
+	return err
 }
 
 // intermediates returns the CA certificates in st that chain cert towards a
