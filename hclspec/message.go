@@ -21,6 +21,10 @@ type Message struct {
 	Size            int64
 	ReceivedAt      string // RFC 3339 UTC
 	Properties      map[string]string
+	// SensitiveProperties names the properties whose values derive from
+	// sensitive values. Their values are marked sensitive, and so is
+	// whatever a filter or template derives from them.
+	SensitiveProperties []string
 }
 
 // messageAttrs are the attributes of the message object and their types.
@@ -40,10 +44,16 @@ func messageAttrs() map[string]cty.Type {
 func MessageType() cty.Type { return cty.Object(messageAttrs()) }
 
 // Value is the message as the cty object filters and templates evaluate.
+// Sensitive properties carry the sensitive mark.
 func (m Message) Value() cty.Value {
 	props := map[string]cty.Value{}
 	for k, v := range m.Properties {
 		props[k] = cty.StringVal(v)
+	}
+	for _, k := range m.SensitiveProperties {
+		if v, ok := props[k]; ok {
+			props[k] = v.Mark(markSensitive)
+		}
 	}
 	pv := cty.MapValEmpty(cty.String)
 	if len(props) > 0 {
@@ -147,7 +157,9 @@ func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
 	return false
 }
 
-// EvalFilter evaluates a send port's filter for one message (run time).
+// EvalFilter evaluates a send port's filter for one message (run time). An
+// error never quotes a sensitive value: when the filter reads one, the
+// evaluation's details are left out.
 func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, error) {
 	if port.Filter == nil {
 		return false, nil
@@ -156,9 +168,9 @@ func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, e
 	ctx.Variables = map[string]cty.Value{"message": msg}
 	val, ds := port.Filter.Value(ctx)
 	if ds.HasErrors() {
-		return false, fmt.Errorf("filter of send port %q: %s", port.Name, ds.Error())
+		return false, fmt.Errorf("filter of send port %q: %s", port.Name, evalError(port.Filter, ctx, ds))
 	}
-	val, _ = val.Unmark()
+	val, _ = val.UnmarkDeep()
 	if val.IsNull() || !val.IsKnown() || val.Type() != cty.Bool {
 		return false, fmt.Errorf("filter of send port %q did not produce true or false", port.Name)
 	}
@@ -166,14 +178,15 @@ func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, e
 }
 
 // EvalTemplate evaluates a transport template for one message (run time).
+// An error never quotes a sensitive value.
 func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (string, error) {
 	ctx := cfg.EvalContextFor(expr.Range().Filename).NewChild()
 	ctx.Variables = map[string]cty.Value{"message": msg}
 	val, ds := expr.Value(ctx)
 	if ds.HasErrors() {
-		return "", fmt.Errorf("template at %s: %s", expr.Range(), ds.Error())
+		return "", fmt.Errorf("template at %s: %s", expr.Range(), evalError(expr, ctx, ds))
 	}
-	val, _ = val.Unmark()
+	val, _ = val.UnmarkDeep()
 	if val.IsNull() || !val.IsKnown() {
 		return "", fmt.Errorf("template at %s produced no value", expr.Range())
 	}
@@ -182,4 +195,36 @@ func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (string
 		return "", fmt.Errorf("template at %s: %w", expr.Range(), err)
 	}
 	return s, nil
+}
+
+// evalError renders the diagnostics of a failed filter or template
+// evaluation, leaving the details out when the expression reads a
+// sensitive value: functions quote their arguments in errors (parseint:
+// cannot parse "..."), and HCL does not know which are secret.
+func evalError(expr hcl.Expression, ctx *hcl.EvalContext, ds hcl.Diagnostics) string {
+	if readsSensitive(expr, ctx) {
+		return "evaluation failed (details hidden: the expression reads a sensitive value)"
+	}
+	return ds.Error()
+}
+
+// readsSensitive reports whether a variable expr refers to holds, anywhere
+// in it, a value marked sensitive. A reference that does not resolve (the
+// error being reported) is judged by the longest part of it that does, so
+// message.properties.nope counts when any property is sensitive.
+func readsSensitive(expr hcl.Expression, ctx *hcl.EvalContext) bool {
+	for _, tr := range expr.Variables() {
+		for n := len(tr); n > 0; n-- {
+			v, ds := tr[:n].TraverseAbs(ctx)
+			if ds.HasErrors() {
+				continue
+			}
+			_, marks := v.UnmarkDeep()
+			if _, ok := marks[markSensitive]; ok {
+				return true
+			}
+			break
+		}
+	}
+	return false
 }

@@ -170,6 +170,7 @@ func NewFile(o FileOptions, sink Sink, log *slog.Logger) (*File, error) {
 		o.Concurrency = defaultConcurrency
 	}
 	o.Properties = maps.Clone(o.Properties) // the caller's map may change later
+	o.SensitiveProperties = slices.Clone(o.SensitiveProperties)
 	prefix := ownerClaimPrefix(o.Owner)
 	// Leave room for the random part and a file name of reasonable length.
 	if len(prefix)+claimRandLen+1+64 > maxNameLen {
@@ -522,6 +523,7 @@ func (f *File) publish(ctx context.Context, claim, name string) (acked, committe
 		Properties:      maps.Clone(f.o.Properties), // the sink may keep or change it
 		SourceKey:       f.o.Location + "/" + claimKey(claim),
 	}
+	in.SensitiveProperties = slices.Clone(f.o.SensitiveProperties)
 	// The file itself is the body: it streams, and a box that stores bodies
 	// in files can copy it in the kernel.
 	msg, dup, err := f.sink.Publish(ctx, in, file)

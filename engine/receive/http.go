@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -125,6 +126,7 @@ func NewHTTP(o HTTPOptions, sink Sink, log *slog.Logger) (*HTTP, error) {
 		o.ContentType = DefaultContentType
 	}
 	o.Properties = maps.Clone(o.Properties)
+	o.SensitiveProperties = slices.Clone(o.SensitiveProperties)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -259,6 +261,7 @@ func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 		ContentType:     ct,
 		Properties:      maps.Clone(h.o.Properties),
 	}
+	in.SensitiveProperties = slices.Clone(h.o.SensitiveProperties)
 	if keys := r.Header.Values(IdempotencyKeyHeader); len(keys) > 0 {
 		if len(keys) > 1 || !validIdempotencyKey(keys[0]) {
 			log.Warn("request refused: malformed Idempotency-Key")

@@ -38,6 +38,9 @@ type FileOptions struct {
 	PollInterval time.Duration // 1s by default (spec §3)
 	ContentType  string        // DefaultContentType when empty
 	Properties   map[string]string
+	// SensitiveProperties names the Properties whose values are
+	// sensitive; each message carries the names to the box.
+	SensitiveProperties []string
 	// Owner is a stable name of this process's instance (e.g. the server
 	// name). Files are claimed by renaming them to a hidden name that
 	// carries the owner, so that several servers polling one shared
@@ -75,4 +78,7 @@ type HTTPOptions struct {
 	MaxBody     int64  // 413 above this; 0 means DefaultMaxBody
 	ContentType string // default when the request has none; else DefaultContentType
 	Properties  map[string]string
+	// SensitiveProperties names the Properties whose values are
+	// sensitive; each message carries the names to the box.
+	SensitiveProperties []string
 }

@@ -83,6 +83,9 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (receiver, error) {
 			// died; its key survives the takeover, so this is safe even
 			// if that server was only slow.
 			TakeoverAfter: 2 * r.opts.Lease,
+			// Stored with each message, so that displays hide those
+			// values whatever the configuration says later.
+			SensitiveProperties: rl.SensitiveProperties,
 		}, sink, log)
 		if err != nil {
 			return nil, err
@@ -97,6 +100,8 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (receiver, error) {
 			MaxBody:     t.MaxBody.V,
 			ContentType: rl.ContentType.V,
 			Properties:  props,
+			// As for a file location.
+			SensitiveProperties: rl.SensitiveProperties,
 		}, sink, log)
 		if err != nil {
 			return nil, err

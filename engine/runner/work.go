@@ -349,7 +349,7 @@ func (r *Runner) target(pt *port, d *msgbox.Delivery, msg msgbox.Message) (send.
 }
 
 func messageValue(msg msgbox.Message) cty.Value {
-	return hclspec.Message{
+	m := hclspec.Message{
 		ID:              msg.ID,
 		ReceiveLocation: msg.ReceiveLocation,
 		FileName:        msg.FileName,
@@ -357,7 +357,9 @@ func messageValue(msg msgbox.Message) cty.Value {
 		Size:            msg.Size,
 		ReceivedAt:      msg.ReceivedAt.UTC().Format(time.RFC3339),
 		Properties:      msg.Properties,
-	}.Value()
+	}
+	m.SensitiveProperties = msg.SensitiveProperties // marked sensitive
+	return m.Value()
 }
 
 // readBody reads a message body: the pipeline needs it whole (a signature

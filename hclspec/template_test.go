@@ -1,0 +1,173 @@
+package hclspec
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/engine/diag"
+	"github.com/bizpipe/bizpipe/engine/model"
+)
+
+// templateConfig declares what the template tests evaluate: a sensitive
+// variable, a local derived from it, and a receive location whose
+// properties mix sensitive and plain values.
+const templateConfig = nestingGroup + `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+variable "plain" {
+  type    = string
+  default = "p"
+}
+locals {
+  hook = "hooks/${var.token}"
+}
+host "h" {}
+receive_location "in" {
+  host       = host.h
+  properties = { partner = "fabrikam", token = var.token, upper = upper(var.token) }
+  transport "file" { path = "in" }
+}
+send_port "out" {
+  host   = host.h
+  filter = message.properties.partner == "fabrikam"
+  transport "file" { path = "out" }
+}
+`
+
+// loadTemplateConfig loads templateConfig (plus extra) in run mode, with
+// token = "s3cr3t".
+func loadTemplateConfig(t *testing.T, extra string) *model.Config {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "main.hcl")
+	writeTestFile(t, p, templateConfig+extra)
+	cfg, diags := Load([]string{p}, Options{Mode: ModeRun, Vars: []string{"token=s3cr3t"}, LookupEnv: noEnv})
+	if diags.HasErrors() {
+		t.Fatalf("loading: %s", diags.Error())
+	}
+	return cfg
+}
+
+// parseTemplate parses src as an expression of the configuration's file, so
+// that it is evaluated with var, local and the functions.
+func parseTemplate(t *testing.T, cfg *model.Config, src string) hcl.Expression {
+	t.Helper()
+	var file string
+	for name := range cfg.Files {
+		file = name
+	}
+	expr, ds := hclsyntax.ParseExpression([]byte(src), file, hcl.InitialPos)
+	if ds.HasErrors() {
+		t.Fatalf("parsing %s: %s", src, ds.Error())
+	}
+	return expr
+}
+
+// TestSensitiveProperties: the receive location records which properties
+// derive from a sensitive value, and a message carries them marked.
+func TestSensitiveProperties(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	rl := cfg.ReceiveLocations[0]
+	if want := []string{"token", "upper"}; !slices.Equal(rl.SensitiveProperties, want) {
+		t.Errorf("SensitiveProperties = %q, want %q", rl.SensitiveProperties, want)
+	}
+	if rl.Properties.V["token"] != "s3cr3t" || rl.Properties.V["partner"] != "fabrikam" {
+		t.Errorf("Properties = %q: the values themselves are needed at run time", rl.Properties.V)
+	}
+	msg := Message{Properties: rl.Properties.V, SensitiveProperties: rl.SensitiveProperties}.Value()
+	props := msg.GetAttr("properties")
+	if !props.Index(cty.StringVal("token")).HasMark(markSensitive) || props.Index(cty.StringVal("partner")).IsMarked() {
+		t.Errorf("message properties %#v: want token marked sensitive, partner not", props)
+	}
+}
+
+// TestSensitivePropertyNamesRefused: a map that is sensitive as a whole
+// would make the property names, which are shown, derive from the secret:
+// BP1004 in run, and in validate when the value, unknown, still carries
+// the mark (HCL drops it from an object with an unknown key).
+func TestSensitivePropertyNamesRefused(t *testing.T) {
+	for _, props := range []string{`var.m`, `{ (var.token) = "v" }`, `merge(var.m, { a = "b" })`} {
+		modes := []Mode{ModeRun}
+		if props == `var.m` {
+			modes = append(modes, ModeValidate)
+		}
+		for _, mode := range modes {
+			p := filepath.Join(t.TempDir(), "main.hcl")
+			writeTestFile(t, p, strings.Replace(templateConfig, `{ partner = "fabrikam", token = var.token, upper = upper(var.token) }`, props, 1)+`
+variable "m" {
+  type      = map(string)
+  sensitive = true
+}
+`)
+			vars := []string{"token=s3cr3t", `m={ k = "s3cr3t" }`}
+			if mode == ModeValidate {
+				vars = nil
+			}
+			cfg, diags := Load([]string{p}, Options{Mode: mode, Vars: vars, LookupEnv: noEnv})
+			found := false
+			for _, d := range diags {
+				if d.Summary == "Sensitive value as properties" && diag.CodeOf(d) == diag.CodeInvalidValue {
+					found = true
+				}
+				if strings.Contains(d.Detail, "s3cr3t") {
+					t.Errorf("%s: diagnostic shows the value: %s", props, d.Detail)
+				}
+			}
+			if !found {
+				t.Errorf("properties = %s (mode %v): no BP1004 refusing it; diagnostics: %s", props, mode, diags.Error())
+			}
+			if len(cfg.ReceiveLocations[0].Properties.V) != 0 {
+				t.Errorf("properties = %s: kept %q", props, cfg.ReceiveLocations[0].Properties.V)
+			}
+		}
+	}
+}
+
+// TestEvalErrorsHideSensitiveValues: a failing template or filter that
+// reads a sensitive value says where it failed, not with what value (a
+// function's error quotes its argument); one that reads none keeps the
+// details.
+func TestEvalErrorsHideSensitiveValues(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	rl := cfg.ReceiveLocations[0]
+	msg := Message{ID: "01id", FileName: "f.xml", Properties: rl.Properties.V, SensitiveProperties: rl.SensitiveProperties}.Value()
+	for _, tc := range []struct {
+		src    string
+		hidden bool
+	}{
+		{`"${parseint(message.properties.token, 10)}"`, true},
+		{`"${parseint(var.token, 10)}"`, true},
+		{`"${parseint(local.hook, 10)}"`, true},
+		{`"${message.properties.nope}"`, true}, // the properties include a sensitive one
+		{`"${parseint(message.properties.partner, 10)}"`, false},
+		{`"${parseint(message.file_name, 10)}"`, false},
+	} {
+		_, err := EvalTemplate(cfg, parseTemplate(t, cfg, tc.src), msg)
+		if err == nil {
+			t.Errorf("%s: no error", tc.src)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "S3CR3T") {
+			t.Errorf("%s: error shows the sensitive value: %v", tc.src, err)
+		}
+		if hidden := strings.Contains(err.Error(), "details hidden"); hidden != tc.hidden {
+			t.Errorf("%s: details hidden = %v, want %v: %v", tc.src, hidden, tc.hidden, err)
+		}
+		if !strings.Contains(err.Error(), "main.hcl") {
+			t.Errorf("%s: error does not say where: %v", tc.src, err)
+		}
+		port := &model.SendPort{Name: "p", Filter: parseTemplate(t, cfg, strings.Trim(strings.TrimPrefix(tc.src, `"${`), `}"`)+` == 1`)}
+		port.FilterRange = port.Filter.Range()
+		_, err = EvalFilter(cfg, port, msg)
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "details hidden") != tc.hidden {
+			t.Errorf("filter %s: error %v: want one, without the value, details hidden %v", tc.src, err, tc.hidden)
+		}
+	}
+}
