@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/engine/diag"
@@ -177,24 +178,77 @@ func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, e
 	return val.True(), nil
 }
 
+// Template is the value of a transport template (file_name, url, a header)
+// for one message, and where its parts came from.
+type Template struct {
+	Text string
+	// Sensitive reports that some of Text derives from a sensitive value
+	// (a sensitive variable, or a message property set from one): Text
+	// must never be shown. SensitiveAt is where the first such part
+	// starts: the bytes before it derive from no sensitive value.
+	Sensitive   bool
+	SensitiveAt int
+}
+
 // EvalTemplate evaluates a transport template for one message (run time).
-// An error never quotes a sensitive value.
-func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (string, error) {
+// The offset of Template is exact for a quoted template ("...${...}...")
+// and 0 for any other expression: a function call or a reference is
+// derived as a whole. An error never quotes a sensitive value.
+func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (Template, error) {
 	ctx := cfg.EvalContextFor(expr.Range().Filename).NewChild()
 	ctx.Variables = map[string]cty.Value{"message": msg}
 	val, ds := expr.Value(ctx)
 	if ds.HasErrors() {
-		return "", fmt.Errorf("template at %s: %s", expr.Range(), evalError(expr, ctx, ds))
+		return Template{}, fmt.Errorf("template at %s: %s", expr.Range(), evalError(expr, ctx, ds))
 	}
-	val, _ = val.UnmarkDeep()
+	val, marks := val.UnmarkDeep()
 	if val.IsNull() || !val.IsKnown() {
-		return "", fmt.Errorf("template at %s produced no value", expr.Range())
+		return Template{}, fmt.Errorf("template at %s produced no value", expr.Range())
 	}
 	s, err := convertString(val)
 	if err != nil {
-		return "", fmt.Errorf("template at %s: %w", expr.Range(), err)
+		return Template{}, fmt.Errorf("template at %s: %w", expr.Range(), err)
 	}
-	return s, nil
+	t := Template{Text: s}
+	if _, t.Sensitive = marks[markSensitive]; t.Sensitive {
+		t.SensitiveAt = markOffset(expr, ctx, s, markSensitive)
+	}
+	return t, nil
+}
+
+// markOffset returns where, in s (the value of expr), the first part
+// carrying mark starts. Only a template's own parts can be told apart; for
+// anything else, or if the parts do not add up to s, it is 0: all of s
+// counts as derived.
+func markOffset(expr hcl.Expression, ctx *hcl.EvalContext, s, mark string) int {
+	te, ok := expr.(*hclsyntax.TemplateExpr)
+	if !ok {
+		return 0
+	}
+	at := -1
+	var b strings.Builder
+	for _, part := range te.Parts {
+		v, ds := part.Value(ctx)
+		if ds.HasErrors() {
+			return 0
+		}
+		v, marks := v.UnmarkDeep()
+		if v.IsNull() || !v.IsKnown() {
+			return 0
+		}
+		ps, err := convertString(v)
+		if err != nil {
+			return 0
+		}
+		if _, ok := marks[mark]; ok && at < 0 {
+			at = b.Len()
+		}
+		b.WriteString(ps)
+	}
+	if b.String() != s {
+		return 0
+	}
+	return max(at, 0)
 }
 
 // evalError renders the diagnostics of a failed filter or template

@@ -171,3 +171,39 @@ func TestEvalErrorsHideSensitiveValues(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalTemplateOrigins: a template's value says whether, and from where
+// on, it derives from a sensitive value, through variables, locals,
+// properties and functions.
+func TestEvalTemplateOrigins(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	rl := cfg.ReceiveLocations[0]
+	msg := Message{ID: "01id", FileName: "a b.xml", ContentType: "text/plain", Properties: rl.Properties.V,
+		SensitiveProperties: rl.SensitiveProperties}.Value()
+	for _, tc := range []struct {
+		src         string
+		text        string
+		sensitive   bool
+		sensitiveAt int
+	}{
+		{src: `"https://h.example/in/${message.id}"`, text: "https://h.example/in/01id"},
+		{src: `"https://h.example/hooks/${var.token}"`, text: "https://h.example/hooks/s3cr3t", sensitive: true, sensitiveAt: 24},
+		{src: `"https://h.example/${local.hook}?n=${message.file_name}"`, text: "https://h.example/hooks/s3cr3t?n=a b.xml",
+			sensitive: true, sensitiveAt: 18},
+		{src: `"https://h.example/${message.properties.token}"`, text: "https://h.example/s3cr3t", sensitive: true, sensitiveAt: 18},
+		{src: `"https://h.example/${lower(message.properties.upper)}"`, text: "https://h.example/s3cr3t", sensitive: true, sensitiveAt: 18},
+		{src: `"https://h.example/${message.properties.partner}"`, text: "https://h.example/fabrikam"},
+		// A reference or a function call derives as a whole: offset 0.
+		{src: `format("https://h.example/%s", var.token)`, text: "https://h.example/s3cr3t", sensitive: true},
+		{src: `local.hook`, text: "hooks/s3cr3t", sensitive: true},
+	} {
+		got, err := EvalTemplate(cfg, parseTemplate(t, cfg, tc.src), msg)
+		if err != nil {
+			t.Errorf("%s: %v", tc.src, err)
+			continue
+		}
+		if want := (Template{Text: tc.text, Sensitive: tc.sensitive, SensitiveAt: tc.sensitiveAt}); got != want {
+			t.Errorf("%s:\n got  %+v\n want %+v", tc.src, got, want)
+		}
+	}
+}

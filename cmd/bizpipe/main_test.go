@@ -38,6 +38,8 @@ const examplesDir = "../../examples"
 //	jsondoc stdout|stderr|FILE  fail unless the content is exactly one JSON value
 //	perm MODE FILE              fail unless FILE's permission bits are MODE (octal)
 //	islink FILE                 fail unless FILE is a symbolic link
+//	msgid VAR                   set $VAR to the id of the first message of the
+//	                            last stdout, a messages list --format json
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -51,6 +53,7 @@ func TestScript(t *testing.T) {
 			"jsondoc":  cmdJSONDoc,
 			"perm":     cmdPerm,
 			"islink":   cmdIsLink,
+			"msgid":    cmdMsgID,
 		},
 	})
 }
@@ -133,4 +136,22 @@ func cmdIsLink(ts *testscript.TestScript, neg bool, args []string) {
 	if isLink := fi.Mode()&os.ModeSymlink != 0; isLink == neg {
 		ts.Fatalf("%s: symbolic link is %v", args[0], isLink)
 	}
+}
+
+// cmdMsgID sets an environment variable to the id of the first message
+// that `messages list --format json` printed last, for messages show.
+func cmdMsgID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: msgid VAR")
+	}
+	var list struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &list))
+	if len(list.Messages) == 0 {
+		ts.Fatalf("msgid: the last stdout lists no message")
+	}
+	ts.Setenv(args[0], list.Messages[0].ID)
 }

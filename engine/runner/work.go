@@ -329,20 +329,22 @@ func (r *Runner) target(pt *port, d *msgbox.Delivery, msg msgbox.Message) (send.
 		if err != nil {
 			return sd, fmt.Errorf("file_name of send port %q: %w", d.Port, err)
 		}
-		sd.FileName = name
+		sd.FileName, sd.FileNameSensitive = name.Text, name.Sensitive
 	case t.HTTP != nil:
 		u, err := hclspec.EvalTemplate(cfg, t.HTTP.URL, val)
 		if err != nil {
 			return sd, fmt.Errorf("url of send port %q: %w", d.Port, err)
 		}
-		sd.URL = u
+		sd.URL = u.Text
+		sd.URLOrigin = send.Origin{Sensitive: u.Sensitive, SensitiveAt: u.SensitiveAt}
 		sd.Headers = map[string]string{}
 		for k, expr := range t.HTTP.Headers {
 			v, err := hclspec.EvalTemplate(cfg, expr, val)
 			if err != nil {
 				return sd, fmt.Errorf("header %s of send port %q: %w", k, d.Port, err)
 			}
-			sd.Headers[k] = v
+			sd.Headers[k] = v.Text
+			sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
 		}
 	}
 	return sd, nil

@@ -44,6 +44,25 @@ type Delivery struct {
 	// URL and Headers are the evaluated url and headers (HTTP transport).
 	URL     string
 	Headers map[string]string
+
+	// FileNameSensitive reports that FileName derives from a sensitive
+	// value: errors show it as (sensitive value).
+	FileNameSensitive bool
+	// URLOrigin says which parts of URL derive from a sensitive value.
+	URLOrigin Origin
+	// HeadersSensitive reports that a header value derives from a
+	// sensitive value. Header values are never shown; a partner's answer
+	// may echo them, so its body and Location are not shown either.
+	HeadersSensitive bool
+}
+
+// Origin says where the parts of an evaluated template came from (see
+// hclspec.Template). The zero value: all from the configuration.
+type Origin struct {
+	// Sensitive reports that the text from SensitiveAt on derives, at
+	// least in part, from a sensitive value: it is never shown.
+	Sensitive   bool
+	SensitiveAt int
 }
 
 // Sender delivers payloads.
