@@ -45,7 +45,8 @@ func messageAttrs() map[string]cty.Type {
 func MessageType() cty.Type { return cty.Object(messageAttrs()) }
 
 // Value is the message as the cty object filters and templates evaluate.
-// Sensitive properties carry the sensitive mark.
+// Sensitive properties carry the sensitive mark, and file_name and
+// content_type, which the sender chose, the sender mark.
 func (m Message) Value() cty.Value {
 	props := map[string]cty.Value{}
 	for k, v := range m.Properties {
@@ -63,8 +64,8 @@ func (m Message) Value() cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
 		"id":               cty.StringVal(m.ID),
 		"receive_location": cty.StringVal(m.ReceiveLocation),
-		"file_name":        cty.StringVal(m.FileName),
-		"content_type":     cty.StringVal(m.ContentType),
+		"file_name":        cty.StringVal(m.FileName).Mark(markSender),
+		"content_type":     cty.StringVal(m.ContentType).Mark(markSender),
 		"size":             cty.NumberIntVal(m.Size),
 		"received_at":      cty.StringVal(m.ReceivedAt),
 		"properties":       pv,
@@ -188,10 +189,15 @@ type Template struct {
 	// starts: the bytes before it derive from no sensitive value.
 	Sensitive   bool
 	SensitiveAt int
+	// FromSender reports that some of Text derives from what the
+	// message's sender chose (message.file_name, message.content_type);
+	// FromSenderAt is where the first such part starts.
+	FromSender   bool
+	FromSenderAt int
 }
 
 // EvalTemplate evaluates a transport template for one message (run time).
-// The offset of Template is exact for a quoted template ("...${...}...")
+// The offsets of Template are exact for a quoted template ("...${...}...")
 // and 0 for any other expression: a function call or a reference is
 // derived as a whole. An error never quotes a sensitive value.
 func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (Template, error) {
@@ -210,45 +216,50 @@ func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (Templa
 		return Template{}, fmt.Errorf("template at %s: %w", expr.Range(), err)
 	}
 	t := Template{Text: s}
-	if _, t.Sensitive = marks[markSensitive]; t.Sensitive {
-		t.SensitiveAt = markOffset(expr, ctx, s, markSensitive)
+	_, t.Sensitive = marks[markSensitive]
+	_, t.FromSender = marks[markSender]
+	if t.Sensitive || t.FromSender {
+		t.SensitiveAt, t.FromSenderAt = markOffsets(expr, ctx, s)
 	}
 	return t, nil
 }
 
-// markOffset returns where, in s (the value of expr), the first part
-// carrying mark starts. Only a template's own parts can be told apart; for
-// anything else, or if the parts do not add up to s, it is 0: all of s
-// counts as derived.
-func markOffset(expr hcl.Expression, ctx *hcl.EvalContext, s, mark string) int {
+// markOffsets returns where, in s (the value of expr), the first part
+// carrying the sensitive mark and the first carrying the sender mark start.
+// Only a template's own parts can be told apart; for anything else, or if
+// the parts do not add up to s, both are 0: all of s counts as derived.
+func markOffsets(expr hcl.Expression, ctx *hcl.EvalContext, s string) (sensitiveAt, senderAt int) {
 	te, ok := expr.(*hclsyntax.TemplateExpr)
 	if !ok {
-		return 0
+		return 0, 0
 	}
-	at := -1
+	sensitiveAt, senderAt = -1, -1
 	var b strings.Builder
 	for _, part := range te.Parts {
 		v, ds := part.Value(ctx)
 		if ds.HasErrors() {
-			return 0
+			return 0, 0
 		}
 		v, marks := v.UnmarkDeep()
 		if v.IsNull() || !v.IsKnown() {
-			return 0
+			return 0, 0
 		}
 		ps, err := convertString(v)
 		if err != nil {
-			return 0
+			return 0, 0
 		}
-		if _, ok := marks[mark]; ok && at < 0 {
-			at = b.Len()
+		if _, ok := marks[markSensitive]; ok && sensitiveAt < 0 {
+			sensitiveAt = b.Len()
+		}
+		if _, ok := marks[markSender]; ok && senderAt < 0 {
+			senderAt = b.Len()
 		}
 		b.WriteString(ps)
 	}
 	if b.String() != s {
-		return 0
+		return 0, 0
 	}
-	return max(at, 0)
+	return max(sensitiveAt, 0), max(senderAt, 0)
 }
 
 // evalError renders the diagnostics of a failed filter or template

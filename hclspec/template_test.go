@@ -130,6 +130,52 @@ variable "m" {
 	}
 }
 
+// TestEvalTemplateOrigins: a template's value says whether, and from where
+// on, it derives from a sensitive value and from what the sender chose
+// (file_name, content_type), through variables, locals, properties and
+// functions.
+func TestEvalTemplateOrigins(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	rl := cfg.ReceiveLocations[0]
+	msg := Message{ID: "01id", FileName: "a b.xml", ContentType: "text/plain", Properties: rl.Properties.V,
+		SensitiveProperties: rl.SensitiveProperties}.Value()
+	for _, tc := range []struct {
+		src          string
+		text         string
+		sensitive    bool
+		sensitiveAt  int
+		fromSender   bool
+		fromSenderAt int
+	}{
+		{src: `"https://h.example/in/${message.id}"`, text: "https://h.example/in/01id"},
+		{src: `"https://h.example/hooks/${var.token}"`, text: "https://h.example/hooks/s3cr3t", sensitive: true, sensitiveAt: 24},
+		{src: `"https://h.example/${local.hook}?n=${message.file_name}"`, text: "https://h.example/hooks/s3cr3t?n=a b.xml",
+			sensitive: true, sensitiveAt: 18, fromSender: true, fromSenderAt: 33},
+		{src: `"https://h.example/${message.properties.token}"`, text: "https://h.example/s3cr3t", sensitive: true, sensitiveAt: 18},
+		{src: `"https://h.example/${lower(message.properties.upper)}"`, text: "https://h.example/s3cr3t", sensitive: true, sensitiveAt: 18},
+		{src: `"https://h.example/${message.properties.partner}"`, text: "https://h.example/fabrikam"},
+		{src: `"https://h.example${message.file_name}"`, text: "https://h.examplea b.xml", fromSender: true, fromSenderAt: 17},
+		{src: `"x/${urlencode(message.file_name)}"`, text: "x/a+b.xml", fromSender: true, fromSenderAt: 2},
+		{src: `"${message.content_type}"`, text: "text/plain", fromSender: true},
+		// A reference or a function call derives as a whole: offset 0.
+		{src: `format("https://h.example/%s", var.token)`, text: "https://h.example/s3cr3t", sensitive: true},
+		{src: `local.hook`, text: "hooks/s3cr3t", sensitive: true},
+		{src: `"%{if message.file_name == "a b.xml"}https://a.example%{else}https://b.example%{endif}/in"`,
+			text: "https://a.example/in", fromSender: true},
+	} {
+		got, err := EvalTemplate(cfg, parseTemplate(t, cfg, tc.src), msg)
+		if err != nil {
+			t.Errorf("%s: %v", tc.src, err)
+			continue
+		}
+		want := Template{Text: tc.text, Sensitive: tc.sensitive, SensitiveAt: tc.sensitiveAt,
+			FromSender: tc.fromSender, FromSenderAt: tc.fromSenderAt}
+		if got != want {
+			t.Errorf("%s:\n got  %+v\n want %+v", tc.src, got, want)
+		}
+	}
+}
+
 // TestEvalErrorsHideSensitiveValues: a failing template or filter that
 // reads a sensitive value says where it failed, not with what value (a
 // function's error quotes its argument); one that reads none keeps the
@@ -172,38 +218,77 @@ func TestEvalErrorsHideSensitiveValues(t *testing.T) {
 	}
 }
 
-// TestEvalTemplateOrigins: a template's value says whether, and from where
-// on, it derives from a sensitive value, through variables, locals,
-// properties and functions.
-func TestEvalTemplateOrigins(t *testing.T) {
-	cfg := loadTemplateConfig(t, "")
-	rl := cfg.ReceiveLocations[0]
-	msg := Message{ID: "01id", FileName: "a b.xml", ContentType: "text/plain", Properties: rl.Properties.V,
-		SensitiveProperties: rl.SensitiveProperties}.Value()
-	for _, tc := range []struct {
-		src         string
-		text        string
-		sensitive   bool
-		sensitiveAt int
-	}{
-		{src: `"https://h.example/in/${message.id}"`, text: "https://h.example/in/01id"},
-		{src: `"https://h.example/hooks/${var.token}"`, text: "https://h.example/hooks/s3cr3t", sensitive: true, sensitiveAt: 24},
-		{src: `"https://h.example/${local.hook}?n=${message.file_name}"`, text: "https://h.example/hooks/s3cr3t?n=a b.xml",
-			sensitive: true, sensitiveAt: 18},
-		{src: `"https://h.example/${message.properties.token}"`, text: "https://h.example/s3cr3t", sensitive: true, sensitiveAt: 18},
-		{src: `"https://h.example/${lower(message.properties.upper)}"`, text: "https://h.example/s3cr3t", sensitive: true, sensitiveAt: 18},
-		{src: `"https://h.example/${message.properties.partner}"`, text: "https://h.example/fabrikam"},
-		// A reference or a function call derives as a whole: offset 0.
-		{src: `format("https://h.example/%s", var.token)`, text: "https://h.example/s3cr3t", sensitive: true},
-		{src: `local.hook`, text: "hooks/s3cr3t", sensitive: true},
+// TestURLEncode: Terraform's urlencode (url.QueryEscape), with its
+// documented examples; a sensitive argument gives a sensitive result.
+func TestURLEncode(t *testing.T) {
+	for in, want := range map[string]string{
+		"Hello World!":                       "Hello+World%21",
+		"☃":                                  "%E2%98%83",
+		"z HTTP1.0 x&admin=1#frag.xml":       "z+HTTP1.0+x%26admin%3D1%23frag.xml",
+		"a/b?c=d;e@f:g+h%i\r\n\x00":          "a%2Fb%3Fc%3Dd%3Be%40f%3Ag%2Bh%25i%0D%0A%00",
+		"unreserved-._~AZaz09":               "unreserved-._~AZaz09",
+		"":                                   "",
+		"terraform urlencode":                "terraform+urlencode",
+		"\u200e4E077EB5555B50DCBCBF3D726128": "%E2%80%8E4E077EB5555B50DCBCBF3D726128",
 	} {
-		got, err := EvalTemplate(cfg, parseTemplate(t, cfg, tc.src), msg)
-		if err != nil {
-			t.Errorf("%s: %v", tc.src, err)
+		got, err := urlencodeFunction.Call([]cty.Value{cty.StringVal(in)})
+		if err != nil || got.AsString() != want {
+			t.Errorf("urlencode(%q) = %#v, %v; want %q", in, got, err, want)
+		}
+	}
+	got, err := urlencodeFunction.Call([]cty.Value{cty.StringVal("a b").Mark(markSensitive)})
+	if err != nil || !got.HasMark(markSensitive) {
+		t.Errorf("urlencode of a sensitive value = %#v, %v; want it marked sensitive", got, err)
+	}
+}
+
+// TestMarksChangeNoResult: the marks on a message's values (sender on
+// file_name and content_type, sensitive on a property) change what filters
+// and templates may show, never what they compute.
+func TestMarksChangeNoResult(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	m := Message{ID: "01id", ReceiveLocation: "in", FileName: "order-1.b.xml", ContentType: `application/json; charset="x"`,
+		Size: 12, Properties: map[string]string{"partner": "fabrikam", "token": "s3cr3t", "order-1.b.xml": "by name"},
+		SensitiveProperties: []string{"token"}}
+	marked := m.Value()
+	plain, _ := marked.UnmarkDeep()
+	for _, src := range []string{
+		`message.file_name == "order-1.b.xml" && message.properties.token == "s3cr3t"`,
+		`[for c in split(".", message.file_name) : upper(c)]`,
+		`{for k, v in message.properties : k => v if k != message.file_name}`,
+		`length(split(".", message.file_name)) + length(message.properties)`,
+		`element(split(".", message.file_name), 1)`,
+		`message.properties[message.file_name]`,
+		`lookup(message.properties, message.file_name, "none")`,
+		`contains(keys(message.properties), message.file_name)`,
+		`contains(["x", "order-1.b.xml"], message.file_name)`,
+		`message.file_name == "x" ? message.properties.token : message.properties.partner`,
+		`regex_replace(message.file_name, "[.]xml$", "")`,
+		`format("%s-%s-%d", message.file_name, message.properties.token, message.size)`,
+		`formatlist("%s!", split(".", message.file_name))`,
+		`coalesce(message.properties.token, message.file_name)`,
+		`substr(message.content_type, 0, 16)`,
+		`strcontains(message.content_type, "json") && startswith(message.file_name, "order")`,
+		`"%{for c in split(".", message.file_name)}[${c}]%{endfor}"`,
+		`urlencode(message.properties.token)`,
+		`jsonencode({ n = message.file_name, t = message.properties.token })`,
+	} {
+		expr := parseTemplate(t, cfg, src)
+		ctx := cfg.EvalContextFor(expr.Range().Filename).NewChild()
+		ctx.Variables = map[string]cty.Value{"message": marked}
+		got, ds := expr.Value(ctx)
+		if ds.HasErrors() {
+			t.Errorf("%s with marks: %s", src, ds.Error())
 			continue
 		}
-		if want := (Template{Text: tc.text, Sensitive: tc.sensitive, SensitiveAt: tc.sensitiveAt}); got != want {
-			t.Errorf("%s:\n got  %+v\n want %+v", tc.src, got, want)
+		ctx.Variables = map[string]cty.Value{"message": plain}
+		want, ds := expr.Value(ctx)
+		if ds.HasErrors() {
+			t.Errorf("%s without marks: %s", src, ds.Error())
+			continue
+		}
+		if got, _ := got.UnmarkDeep(); !got.RawEquals(want) {
+			t.Errorf("%s: %#v with marks, %#v without", src, got, want)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package runner_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -258,6 +261,173 @@ send_port "by_property" {
 	for what, text := range map[string]string{"box": shown, "log": logs.String()} {
 		if strings.Contains(text, token) || strings.Contains(text, "no hook") {
 			t.Errorf("the %s shows the sensitive property:\n%s", what, text)
+		}
+	}
+}
+
+// rawPartner is a 127.0.0.1 listener that records each request's request
+// line exactly as it came off the wire and answers 202.
+type rawPartner struct {
+	l      net.Listener
+	mu     sync.Mutex
+	lines  []string
+	conns  []net.Conn
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newRawPartner(t *testing.T) *rawPartner {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &rawPartner{l: l}
+	rp.wg.Add(1)
+	go func() {
+		defer rp.wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			rp.mu.Lock()
+			if rp.closed {
+				rp.mu.Unlock()
+				c.Close()
+				return
+			}
+			rp.conns = append(rp.conns, c)
+			rp.mu.Unlock()
+			rp.wg.Add(1)
+			go func() {
+				defer rp.wg.Done()
+				defer c.Close()
+				rp.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(rp.close)
+	return rp
+}
+
+// serve reads requests off c: the request line, the header fields (for
+// Content-Length) and the body.
+func (rp *rawPartner) serve(c net.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		rp.mu.Lock()
+		rp.lines = append(rp.lines, strings.TrimRight(line, "\r\n"))
+		rp.mu.Unlock()
+		length := 0
+		for {
+			h, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			h = strings.TrimRight(h, "\r\n")
+			if h == "" {
+				break
+			}
+			if name, v, ok := strings.Cut(h, ":"); ok && strings.EqualFold(name, "Content-Length") {
+				length, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		if _, err := io.CopyN(io.Discard, br, int64(length)); err != nil {
+			return
+		}
+		if _, err := c.Write([]byte("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")); err != nil {
+			return
+		}
+	}
+}
+
+// close stops listening and closes the connections the client keeps
+// idle for reuse.
+func (rp *rawPartner) close() {
+	rp.l.Close()
+	rp.mu.Lock()
+	rp.closed = true
+	for _, c := range rp.conns {
+		c.Close()
+	}
+	rp.mu.Unlock()
+	rp.wg.Wait()
+}
+
+func (rp *rawPartner) requestLines() []string {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return slices.Clone(rp.lines)
+}
+
+// TestURLTemplateInjection (issue 9, finding 7): a file name put raw in a
+// url cannot add a request line, a parameter or a fragment, nor choose the
+// host: such a delivery is suspended at once, without using its retries,
+// and nothing reaches the wire; through urlencode the same name arrives
+// intact as one parameter.
+func TestURLTemplateInjection(t *testing.T) {
+	rp := newRawPartner(t)
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "raw" {
+  host      = host.h
+  filter    = startswith(message.file_name, "z ")
+  transport "http" { url = "http://{{.Addr}}/x?name=${message.file_name}" }
+  retry {
+    attempts = 3
+    interval = "1ms"
+  }
+}
+send_port "encoded" {
+  host      = host.h
+  filter    = startswith(message.file_name, "z ")
+  transport "http" { url = "http://{{.Addr}}/x?name=${urlencode(message.file_name)}" }
+}
+send_port "host_from_name" {
+  host      = host.h
+  filter    = startswith(message.file_name, "@")
+  transport "http" { url = "http://partner.invalid${message.file_name}/in" }
+  retry {
+    attempts = 3
+    interval = "1ms"
+  }
+}
+`, map[string]string{"Addr": rp.l.Addr().String()})
+	put(t, dir, "z HTTP1.0 x&admin=1#frag.xml", []byte("payload"))
+	// Were it sent, it would go to the listener, as user partner.invalid.
+	put(t, dir, "@"+rp.l.Addr().String(), []byte("payload"))
+	r, box := start(t, dir)
+	sum := runUntilSettled(t, r)
+	if sum.Delivered != 1 || sum.Suspended != 2 || sum.Retried != 0 {
+		t.Errorf("summary %+v, want encoded delivered, raw and host_from_name suspended at once", sum)
+	}
+	if got, want := rp.requestLines(), []string{"POST /x?name=z+HTTP1.0+x%26admin%3D1%23frag.xml HTTP/1.1"}; !slices.Equal(got, want) {
+		t.Errorf("request lines on the wire: %q, want %q", got, want)
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		d, err := box.Get(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dl := range d.Deliveries {
+			want := map[string]string{"raw": "the url contains a space", "host_from_name": "sender chose"}[dl.Port]
+			if want == "" {
+				continue
+			}
+			if dl.State != msgbox.DeliverySuspended || dl.Attempts != 1 || !strings.Contains(dl.LastError, want) ||
+				!strings.Contains(dl.LastError, "invalid URL") {
+				t.Errorf("%s: %s after %d attempt(s), last error %q; want suspended after one, saying %q",
+					dl.Port, dl.State, dl.Attempts, dl.LastError, want)
+			}
 		}
 	}
 }

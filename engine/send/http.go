@@ -70,6 +70,10 @@ const (
 // are reduced to their kind ("connection refused"). A partner's answer to a
 // request that carried a sensitive value (in the URL or a header) may echo
 // it: its body and Location are not shown.
+//
+// A URL is sent only as it was evaluated (see CheckURL): one that cannot
+// be, a space in it for instance, is an error wrapping ErrInvalidURL, and
+// nothing is sent.
 type HTTP struct {
 	client    *http.Client
 	transport *http.Transport
@@ -301,28 +305,102 @@ func (e *StatusError) Error() string {
 	return b.String()
 }
 
-// parseHTTPURL accepts absolute http and https URLs with a host. Its
-// errors never quote the URL, and name nothing of a sensitive part.
+// ErrInvalidURL is wrapped by the errors for an evaluated url that cannot
+// be sent as it is (see CheckURL). Retrying cannot help: the url is a
+// function of the message.
+var ErrInvalidURL = errors.New("invalid URL")
+
+// CheckURL reports whether raw, an evaluated url template whose parts came
+// from origin, can be sent exactly as it is: an absolute http or https URL
+// with a host, made only of the characters RFC 3986 allows in a URL (any
+// other byte percent-encoded: see the urlencode function), without a
+// fragment, and whose scheme and host do not derive from what the
+// message's sender chose. Otherwise a space in a query would end the
+// request target on the wire ("POST /x?name=a HTTP1.0 x&admin=1
+// HTTP/1.1"), a '#' would silently cut the URL, and a file name could pick
+// the host ("https://partner.example${message.file_name}" with a file
+// named "@elsewhere.example"). The error wraps ErrInvalidURL and never
+// quotes the URL; when part of it is sensitive, it names no character.
+func CheckURL(raw string, origin Origin) error {
+	_, err := parseHTTPURL(raw, origin)
+	return err
+}
+
+// parseHTTPURL is CheckURL, returning the parsed URL.
 func parseHTTPURL(raw string, origin Origin) (*url.URL, error) {
+	bad := func(format string, args ...any) (*url.URL, error) {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidURL, fmt.Sprintf(format, args...))
+	}
+	if raw == "" {
+		return bad("the url is empty")
+	}
+	if problem := urlCharProblem(raw); problem != "" {
+		if origin.Sensitive {
+			problem = "it is not a valid URL (details hidden: it derives from a sensitive value)"
+		}
+		return bad("%s; encode values put in a url with urlencode()", problem)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Parse's error quotes the whole URL; keep only the reason.
 		var uerr *url.Error
 		if errors.As(err, &uerr) && !origin.Sensitive {
-			return nil, fmt.Errorf("invalid URL: %w", uerr.Err)
+			return bad("%v", uerr.Err)
 		}
-		return nil, errors.New("invalid URL")
+		return bad("it cannot be parsed")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		if origin.Sensitive && origin.SensitiveAt < authorityEnd(raw) {
-			return nil, errors.New("the scheme is not http or https")
+			return bad("the scheme is not http or https")
 		}
-		return nil, fmt.Errorf("scheme %q is not supported (only http and https)", shorten(u.Scheme, 20))
+		return bad("scheme %q is not supported (only http and https)", shorten(u.Scheme, 20))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%s has no host", shownURL(u, raw, origin))
+		return bad("the url has no host")
+	}
+	if origin.FromSender && origin.FromSenderAt < authorityEnd(raw) {
+		return bad("its scheme or host derives from the message's file name or content type, which the sender chose")
 	}
 	return u, nil
+}
+
+// urlCharProblem describes the first byte of raw a URL cannot hold as it
+// is (RFC 3986 §2: unreserved and reserved characters, and '%' followed by
+// two hex digits), or a fragment; "" when there is none.
+func urlCharProblem(raw string) string {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == ' ':
+			return "the url contains a space"
+		case c < 0x20 || c == 0x7f:
+			return "the url contains a control character"
+		case c >= 0x80:
+			return "the url contains a non-ASCII character"
+		case c == '#':
+			return "the url has a fragment (#...), which is never sent"
+		case c == '%':
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return "the url contains a '%' that does not start a percent-encoded byte"
+			}
+		case !isURLChar(c):
+			return fmt.Sprintf("the url contains %q, which a URL cannot hold unencoded", c)
+		}
+	}
+	return ""
+}
+
+// isURLChar reports whether c is an unreserved or reserved character of
+// RFC 3986 ('%' and '#' are judged by the caller).
+func isURLChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~:/?[]@!$&'()*+,;=", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // authorityEnd is where the scheme and authority (userinfo, host, port) of

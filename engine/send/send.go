@@ -10,6 +10,7 @@ package send
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -48,7 +49,8 @@ type Delivery struct {
 	// FileNameSensitive reports that FileName derives from a sensitive
 	// value: errors show it as (sensitive value).
 	FileNameSensitive bool
-	// URLOrigin says which parts of URL derive from a sensitive value.
+	// URLOrigin says which parts of URL derive from a sensitive value and
+	// from what the message's sender chose.
 	URLOrigin Origin
 	// HeadersSensitive reports that a header value derives from a
 	// sensitive value. Header values are never shown; a partner's answer
@@ -63,6 +65,19 @@ type Origin struct {
 	// least in part, from a sensitive value: it is never shown.
 	Sensitive   bool
 	SensitiveAt int
+	// FromSender reports that the text from FromSenderAt on derives, at
+	// least in part, from what the message's sender chose (its file name,
+	// its content type): a URL's scheme and host must not.
+	FromSender   bool
+	FromSenderAt int
+}
+
+// Permanent reports whether err is a failure that every attempt of the
+// delivery would repeat: its target, evaluated from the message, is invalid
+// (ErrInvalidFileName, ErrInvalidURL). The runner suspends such a delivery
+// at once instead of spending its retries.
+func Permanent(err error) bool {
+	return errors.Is(err, ErrInvalidFileName) || errors.Is(err, ErrInvalidURL)
 }
 
 // Sender delivers payloads.

@@ -1,6 +1,7 @@
 package send
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -25,6 +27,79 @@ func noSecret(t *testing.T, what, text string, more ...string) {
 		if strings.Contains(text, s) {
 			t.Errorf("%s shows %q: %s", what, s, text)
 		}
+	}
+}
+
+// TestCheckURL: what can be sent exactly as evaluated passes; spaces,
+// controls, non-ASCII, a fragment, a stray '%', other schemes, no host and
+// a host the sender chose are ErrInvalidURL, permanent, and the error never
+// quotes the URL.
+func TestCheckURL(t *testing.T) {
+	for _, u := range []string{
+		"http://127.0.0.1:8080/x",
+		"https://partner.example/in/order%201.xml?name=z+HTTP1.0+x%26admin%3D1%23frag.xml",
+		"https://user@partner.example/a;b/c:d@e!$&'()*+,=~_-./?q=[]",
+		"http://[::1]:8080/",
+		"http://h",
+	} {
+		if err := CheckURL(u, Origin{}); err != nil {
+			t.Errorf("CheckURL(%q): %v, want nil", u, err)
+		}
+	}
+	// The sender may shape what follows the host.
+	if err := CheckURL("https://partner.example/in/a.xml", Origin{FromSender: true, FromSenderAt: 27}); err != nil {
+		t.Errorf("a file name in the path: %v, want nil", err)
+	}
+	for _, tc := range []struct {
+		url, want string
+		origin    Origin
+	}{
+		{"http://h/x?name=z HTTP1.0 x&admin=1", "contains a space", Origin{}},
+		{"http://h/x\r\nHost: evil", "control character", Origin{}},
+		{"http://h/x\x00", "control character", Origin{}},
+		{"http://h/x\x7f", "control character", Origin{}},
+		{"http://h/ünï", "non-ASCII", Origin{}},
+		{"http://h/x?a=1#frag.xml", "fragment", Origin{}},
+		{"http://h/x#", "fragment", Origin{}},
+		{"http://h/100%", "percent-encoded", Origin{}},
+		{"http://h/%zz", "percent-encoded", Origin{}},
+		{`http://h/a"b`, `'"'`, Origin{}},
+		{`http://h/a\b`, `'\\'`, Origin{}},
+		{"http://h/a<b>", "'<'", Origin{}},
+		{"http://h/{x}", "'{'", Origin{}},
+		{"ftp://h/x", `scheme "ftp"`, Origin{}},
+		{"h/x", "not supported", Origin{}},
+		{"http:///x", "no host", Origin{}},
+		{"", "empty", Origin{}},
+		{"http://h:port/x", "invalid port", Origin{}},
+		// A file name chose the host: "https://partner.example${message.file_name}".
+		{"https://partner.example@elsewhere.example/", "sender chose", Origin{FromSender: true, FromSenderAt: 23}},
+		{"https://partner.example.elsewhere.example/", "sender chose", Origin{FromSender: true, FromSenderAt: 23}},
+		{"https://partner.example:8443/", "sender chose", Origin{FromSender: true, FromSenderAt: 23}},
+		{"a.xml", "not supported", Origin{FromSender: true}},
+	} {
+		err := CheckURL(tc.url, tc.origin)
+		switch {
+		case err == nil:
+			t.Errorf("CheckURL(%q) = nil, want an error", tc.url)
+			continue
+		case !errors.Is(err, ErrInvalidURL) || !Permanent(err):
+			t.Errorf("CheckURL(%q) = %v: does not wrap ErrInvalidURL, or is not permanent", tc.url, err)
+		case !strings.Contains(err.Error(), tc.want):
+			t.Errorf("CheckURL(%q) = %v, want it to say %q", tc.url, err, tc.want)
+		}
+		if len(tc.url) > 8 && strings.Contains(err.Error(), tc.url[8:]) {
+			t.Errorf("CheckURL(%q) = %v: quotes the URL", tc.url, err)
+		}
+	}
+	// A sensitive URL: what is wrong, but not which character or where.
+	for _, u := range []string{"http://h/hooks/" + secret + " x", "http://h/hooks/" + secret + "\"", "http://h/" + secret + "#x", "h" + secret + "tp://h/"} {
+		err := CheckURL(u, sensitiveFrom(9))
+		if !errors.Is(err, ErrInvalidURL) {
+			t.Errorf("CheckURL of a sensitive %q = %v, want ErrInvalidURL", u, err)
+			continue
+		}
+		noSecret(t, "CheckURL", err.Error(), "space", `'"'`, "fragment", "h"+secret)
 	}
 }
 
@@ -115,6 +190,62 @@ func TestHTTPSensitiveURL(t *testing.T) {
 	}
 }
 
+// TestHTTPInvalidURLNeverSent: a URL that cannot be sent as evaluated is
+// refused before anything reaches the wire: the listener sees no
+// connection for it, and a valid one after it arrives with the request
+// line intact.
+func TestHTTPInvalidURLNeverSent(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	lines := make(chan string, 10)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			lines <- strings.TrimRight(line, "\r\n")
+			c.Write([]byte("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	base := "http://" + l.Addr().String()
+	h := newHTTPTransport(t, HTTPOptions{})
+	for _, u := range []string{
+		base + "/x?name=z HTTP1.0 x&admin=1#frag.xml",
+		base + "/x?name=z HTTP1.0 x&admin=1",
+		base + "/x?name=a.xml#frag",
+		base + "/x\r\nX-Injected: 1",
+		base + "/x?n=ü",
+	} {
+		err := h.Send(context.Background(), httpDelivery(u, nil), Payload{Body: []byte("x")})
+		if !errors.Is(err, ErrInvalidURL) || !Permanent(err) {
+			t.Errorf("Send(%q) = %v, want a permanent ErrInvalidURL", u, err)
+		}
+	}
+	ok := base + "/x?name=z+HTTP1.0+x%26admin%3D1%23frag.xml"
+	if err := h.Send(context.Background(), httpDelivery(ok, nil), Payload{Body: []byte("x")}); err != nil {
+		t.Fatalf("Send of the encoded URL: %v", err)
+	}
+	l.Close()
+	wg.Wait()
+	close(lines)
+	var got []string
+	for line := range lines {
+		got = append(got, line)
+	}
+	if want := "POST /x?name=z+HTTP1.0+x%26admin%3D1%23frag.xml HTTP/1.1"; len(got) != 1 || got[0] != want {
+		t.Errorf("request lines on the wire: %q, want only %q", got, want)
+	}
+}
+
 // TestFileSensitiveName: a file name derived from a sensitive value never
 // appears in an error, neither an invalid one's nor one the operating
 // system or a conflict names; the errors still wrap what they did.
@@ -125,8 +256,8 @@ func TestFileSensitiveName(t *testing.T) {
 		d := fileDelivery(1, name)
 		d.FileNameSensitive = true
 		err := f.Send(ctx, d, Payload{Data: []byte("x")})
-		if !errors.Is(err, ErrInvalidFileName) {
-			t.Errorf("Send to %q: %v, want ErrInvalidFileName", name, err)
+		if !errors.Is(err, ErrInvalidFileName) || !Permanent(err) {
+			t.Errorf("Send to %q: %v, want a permanent ErrInvalidFileName", name, err)
 			continue
 		}
 		// Nor which rule it breaks: that tells something of the value.
