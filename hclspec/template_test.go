@@ -242,6 +242,31 @@ func TestURLEncode(t *testing.T) {
 	}
 }
 
+// TestSensitiveStrings: the strings of sensitive variables, whatever their
+// type, and of locals derived from them; nothing else.
+func TestSensitiveStrings(t *testing.T) {
+	cfg := loadTemplateConfig(t, `
+variable "list" {
+  type      = list(string)
+  sensitive = true
+  default   = ["l1", "l2"]
+}
+variable "open" {
+  type    = string
+  default = "visible"
+}
+locals {
+  derived = upper(var.token)
+  plain   = var.open
+}
+`)
+	got := SensitiveStrings(cfg)
+	slices.Sort(got)
+	if want := []string{"S3CR3T", "hooks/s3cr3t", "l1", "l2", "s3cr3t"}; !slices.Equal(got, want) {
+		t.Errorf("SensitiveStrings = %q, want %q", got, want)
+	}
+}
+
 // TestMarksChangeNoResult: the marks on a message's values (sender on
 // file_name and content_type, sensitive on a property) change what filters
 // and templates may show, never what they compute.

@@ -3,6 +3,7 @@ package runner
 import (
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 
 	"github.com/bizpipe/bizpipe/engine/certstore"
 	"github.com/bizpipe/bizpipe/engine/model"
@@ -20,6 +21,25 @@ type port struct {
 	sender   send.Sender
 	// who names the instance in logs: host, server and service account.
 	who string
+	// hide are the sensitive values the port's logs and outcomes must not
+	// show: the variables' and its transport's; log is the runner's log
+	// with them replaced.
+	hide secrets
+	log  *slog.Logger
+}
+
+// portSecrets are the runner's secrets plus the values of p's transport
+// that derive from a sensitive value: its output directory, its TLS files.
+func (r *Runner) portSecrets(p *model.SendPort) secrets {
+	var vs []model.Value[string]
+	switch t := p.Transport; {
+	case t == nil:
+	case t.File != nil:
+		vs = append(vs, t.File.Path)
+	case t.HTTP != nil && t.HTTP.TLS != nil:
+		vs = append(vs, t.HTTP.TLS.CAFile, t.HTTP.TLS.CertFile, t.HTTP.TLS.KeyFile)
+	}
+	return r.hide.withValues(vs...)
 }
 
 // route is any send port of the configuration, as the router sees it.
@@ -70,7 +90,7 @@ func (r *Runner) provision() error {
 		}
 		pt, err := r.buildPort(p, in)
 		if err != nil {
-			return fmt.Errorf("send port %q on %s: %w", p.Name, describeInstance(in), err)
+			return fmt.Errorf("send port %q on %s: %w", p.Name, describeInstance(in), r.portSecrets(p).err(err))
 		}
 		r.ports[p.Name] = pt
 	}
@@ -108,7 +128,8 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if err != nil {
 		return nil, err
 	}
-	pt := &port{decl: p, instance: in, pipeline: pl, who: describeInstance(in)}
+	pt := &port{decl: p, instance: in, pipeline: pl, who: describeInstance(in), hide: r.portSecrets(p)}
+	pt.log = pt.hide.logger(r.opts.Log)
 	if p.Transport == nil {
 		return nil, fmt.Errorf("no transport")
 	}

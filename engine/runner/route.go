@@ -54,16 +54,34 @@ func (fr *fileReceiver) stop(context.Context) {
 
 // httpReceiver runs an HTTP receive location. It has nothing "present" to
 // pick up, so a --once run does not start it.
-type httpReceiver struct{ h *receive.HTTP }
+type httpReceiver struct {
+	h    *receive.HTTP
+	hide secrets // its listen address and path, when sensitive
+}
 
-func (hr *httpReceiver) start(ctx context.Context) error   { return hr.h.Start(ctx) }
+func (hr *httpReceiver) start(ctx context.Context) error   { return hr.hide.err(hr.h.Start(ctx)) }
 func (hr *httpReceiver) poll(context.Context) (int, error) { return 0, nil }
 func (hr *httpReceiver) pending() int                      { return 0 }
 func (hr *httpReceiver) stop(ctx context.Context)          { hr.h.Shutdown(ctx) }
 
 func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (receiver, error) {
+	hide := r.hide
+	switch t := rl.Transport; {
+	case t == nil:
+	case t.File != nil:
+		hide = hide.withValues(t.File.Path)
+	case t.HTTP != nil:
+		hide = hide.withValues(t.HTTP.Listen, t.HTTP.Path)
+	}
+	rc, err := r.newReceiver(rl, hide)
+	return rc, hide.err(err)
+}
+
+// newReceiver builds the receiver of rl, whose sensitive transport values
+// are hide.
+func (r *Runner) newReceiver(rl *model.ReceiveLocation, hide secrets) (receiver, error) {
 	sink := receive.SinkFunc(r.publish)
-	log := r.log // the receivers add receive_location themselves
+	log := hide.logger(r.opts.Log) // the receivers add receive_location themselves
 	props := rl.Properties.V
 	switch {
 	case rl.Transport == nil:
@@ -106,7 +124,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (receiver, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &httpReceiver{h: h}, nil
+		return &httpReceiver{h: h, hide: hide}, nil
 	}
 	return nil, fmt.Errorf("unsupported transport %q", rl.Transport.Kind)
 }
@@ -222,7 +240,7 @@ func (r *Runner) decide(msg msgbox.Message) *routing {
 	if len(rt.ports) == 0 {
 		rt.reason = "no send port's filter matches the message"
 		if len(problems) > 0 {
-			rt.reason += fmt.Sprintf(" (%d filter(s) could not be evaluated: %s)", len(problems), problems[0])
+			rt.reason += fmt.Sprintf(" (%d filter(s) could not be evaluated: %s)", len(problems), r.hide.text(problems[0]))
 		}
 	}
 	return &rt

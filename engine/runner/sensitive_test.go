@@ -431,3 +431,41 @@ send_port "host_from_name" {
 		}
 	}
 }
+
+// TestSensitiveTransportPaths: a directory that derives from a sensitive
+// value is quoted by the transports' errors (a missing output or input
+// directory); the runner shows it as (sensitive value) in the box and in
+// the log.
+func TestSensitiveTransportPaths(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+tokenVariable+`
+receive_location "hidden_in" {
+  host = host.h
+  transport "file" { path = "in-${var.token}" }
+}
+send_port "hidden_out" {
+  host      = host.h
+  filter    = true
+  transport "file" { path = "out/${var.token}" }
+  retry { attempts = 0 }
+}
+`, nil)
+	put(t, dir, "a.edi", []byte("payload"))
+	var logs logBuffer
+	r, box := startWith(t, dir, func(o *runner.Options) { o.Log = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	if sum := runUntilSettled(t, r); sum.Suspended != 1 {
+		t.Fatalf("summary %+v, want the delivery suspended", sum)
+	}
+	shown := everything(t, box)
+	if !strings.Contains(shown, "output directory (sensitive value) does not exist") {
+		t.Errorf("the box does not show the missing directory as (sensitive value):\n%s", shown)
+	}
+	if !strings.Contains(logs.String(), `"dir":"(sensitive value)"`) {
+		t.Errorf("the log does not show the receive directory as (sensitive value):\n%s", logs.String())
+	}
+	for what, text := range map[string]string{"box": shown, "log": logs.String()} {
+		if strings.Contains(text, token) {
+			t.Errorf("the %s shows the sensitive directory:\n%s", what, text)
+		}
+	}
+}

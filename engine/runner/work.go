@@ -86,8 +86,9 @@ func (r *Runner) processBatch(ctx context.Context, worker string, ds []*msgbox.D
 	var recording sync.WaitGroup
 	for _, d := range ds {
 		pt := r.ports[d.Port]
-		log := r.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
+		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log)
+		outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
 		recording.Add(1)
 		go func() {
 			defer recording.Done()
@@ -372,7 +373,7 @@ func messageValue(msg msgbox.Message) cty.Value {
 		ReceivedAt:      msg.ReceivedAt.UTC().Format(time.RFC3339),
 		Properties:      msg.Properties,
 	}
-	m.SensitiveProperties = msg.SensitiveProperties // marked sensitive
+	m.SensitiveProperties = msg.SensitiveProperties // marked: see hclspec.Template
 	return m.Value()
 }
 
