@@ -3,6 +3,7 @@ package hclspec
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +15,14 @@ import (
 )
 
 // markSensitive is the cty mark carried by values derived from sensitive
-// variables; anything that prints a value checks for it.
+// variables and from message properties set from them; anything that
+// prints a value checks for it.
 const markSensitive = "sensitive"
+
+// markSender is the cty mark carried by the message attributes a message's
+// sender chose (file_name, content_type) and by what is derived from them:
+// a url whose scheme or host carries it is refused (see Template).
+const markSender = "sender"
 
 // stdFunctions returns the go-cty standard library under Terraform's names,
 // plus env(). file() is added per file by fileFunction.
@@ -77,6 +84,7 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"trimspace":       stdlib.TrimSpaceFunc,
 		"trimsuffix":      stdlib.TrimSuffixFunc,
 		"upper":           stdlib.UpperFunc,
+		"urlencode":       urlencodeFunction,
 		"values":          stdlib.ValuesFunc,
 		"zipmap":          stdlib.ZipmapFunc,
 		"env":             envFunction(mode, lookupEnv),
@@ -98,6 +106,18 @@ func stringPredicate(name string, f func(s, x string) bool) function.Function {
 		},
 	})
 }
+
+// urlencodeFunction is Terraform's urlencode: url.QueryEscape, so that a
+// value interpolated into a URL's query (spaces become "+") or path cannot
+// add delimiters, parameters or a fragment.
+var urlencodeFunction = function.New(&function.Spec{
+	Description: "Escapes a string for use in a URL's query string.",
+	Params:      []function.Parameter{{Name: "str", Type: cty.String}},
+	Type:        function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		return cty.StringVal(url.QueryEscape(args[0].AsString())), nil
+	},
+})
 
 // envFunction reads an environment variable. During validate an unset
 // variable is unknown (checked for type only); during run it is an error.

@@ -1,6 +1,8 @@
 package hclspec
 
 import (
+	"sort"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
@@ -25,9 +27,9 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 	r := &model.ReceiveLocation{
 		Name:        b.Labels[0],
 		ContentType: d.str(at, "content_type"),
-		Properties:  d.stringMap(at, "properties"),
 		DeclRange:   b.DefRange,
 	}
+	r.Properties, r.SensitiveProperties = d.stringMap(at, "properties")
 	if !r.ContentType.Set {
 		r.ContentType = model.Defaulted(defaultContentType, at.rng)
 	}
@@ -40,27 +42,40 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 	d.cfg.ReceiveLocations = append(d.cfg.ReceiveLocations, r)
 }
 
-// stringMap reads a map(string) attribute.
-func (d *decoder) stringMap(at attrs, name string) model.Value[map[string]string] {
+// stringMap reads a map(string) attribute, and the sorted keys whose values
+// derive from a sensitive value. Keys are names, shown where the values
+// are hidden (bizpipe messages show): a map that is sensitive as a whole,
+// whose keys may derive from the secret (var.map, { (var.k) = "v" }), is
+// refused, as Terraform refuses it in for_each.
+func (d *decoder) stringMap(at attrs, name string) (model.Value[map[string]string], []string) {
 	ev, ok := d.eval(at.m[name], cty.Map(cty.String), at.what)
 	if !ok {
-		return model.Value[map[string]string]{V: map[string]string{}, Range: at.rng}
+		return model.Value[map[string]string]{V: map[string]string{}, Range: at.rng}, nil
 	}
-	v := model.Value[map[string]string]{V: map[string]string{}, Set: true, Known: ev.known, Sensitive: ev.sensitive, Range: ev.rng}
+	if ev.sensitive {
+		d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Sensitive value as "+name,
+			"The %s attribute of %s is a sensitive value as a whole, so its names would derive from it, and names are shown. "+
+				"Write the names and make only values sensitive, such as { token = var.token }.", name, at.what))
+		return model.Value[map[string]string]{V: map[string]string{}, Range: ev.rng}, nil
+	}
+	v := model.Value[map[string]string]{V: map[string]string{}, Set: true, Known: ev.known, Range: ev.rng}
+	var sensitive []string
 	if ev.known {
 		// eval unmarks the map, not its elements: { a = var.secret }.
-		val, marks := ev.val.UnmarkDeep()
-		if _, ok := marks[markSensitive]; ok {
-			v.Sensitive = true
-		}
-		for k, e := range val.AsValueMap() {
+		for k, e := range ev.val.AsValueMap() {
+			e, marks := e.UnmarkDeep()
 			if e.IsNull() {
 				d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Invalid value for "+name,
 					"The %s attribute of %s must be a map of strings; the value of %q is null.", name, at.what, k))
-				return model.Value[map[string]string]{V: map[string]string{}, Range: ev.rng}
+				return model.Value[map[string]string]{V: map[string]string{}, Range: ev.rng}, nil
+			}
+			if _, ok := marks[markSensitive]; ok {
+				v.Sensitive = true
+				sensitive = append(sensitive, k)
 			}
 			v.V[k] = e.AsString()
 		}
 	}
-	return v
+	sort.Strings(sensitive)
+	return v, sensitive
 }

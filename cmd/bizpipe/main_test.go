@@ -43,6 +43,8 @@ const examplesDir = "../../examples"
 //	holdbox DB                  open the SQLite message box DB in the test
 //	                            process with its lock (as run does), until
 //	                            the script ends
+//	msgid VAR                   set $VAR to the id of the first message of the
+//	                            last stdout, a messages list --format json
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -57,6 +59,7 @@ func TestScript(t *testing.T) {
 			"perm":     cmdPerm,
 			"islink":   cmdIsLink,
 			"holdbox":  cmdHoldBox,
+			"msgid":    cmdMsgID,
 		},
 	})
 }
@@ -150,4 +153,22 @@ func cmdHoldBox(ts *testscript.TestScript, neg bool, args []string) {
 	box, err := sqlitebox.Open(ts.MkAbs(args[0]), sqlitebox.Options{Lock: true})
 	ts.Check(err)
 	ts.Defer(func() { box.Close() })
+}
+
+// cmdMsgID sets an environment variable to the id of the first message
+// that `messages list --format json` printed last, for messages show.
+func cmdMsgID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: msgid VAR")
+	}
+	var list struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &list))
+	if len(list.Messages) == 0 {
+		ts.Fatalf("msgid: the last stdout lists no message")
+	}
+	ts.Setenv(args[0], list.Messages[0].ID)
 }

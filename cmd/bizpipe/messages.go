@@ -240,7 +240,7 @@ type jsonMessage struct {
 }
 
 func toJSONMessage(m msgbox.Message) jsonMessage {
-	props := m.Properties
+	props := m.ShownProperties() // sensitive values hidden
 	if props == nil {
 		props = map[string]string{}
 	}
@@ -313,8 +313,9 @@ func showMessage(w io.Writer, d *msgbox.Detail, format string) error {
 	fmt.Fprintf(w, "  file name         %s\n", safe(m.FileName))
 	fmt.Fprintf(w, "  content type      %s\n", safe(m.ContentType))
 	fmt.Fprintf(w, "  size              %d\n", m.Size)
-	for _, k := range sortedKeys(m.Properties) {
-		fmt.Fprintf(w, "  property          %s = %s\n", safe(k), safe(m.Properties[k]))
+	props := m.ShownProperties() // sensitive values hidden
+	for _, k := range sortedKeys(props) {
+		fmt.Fprintf(w, "  property          %s = %s\n", safe(k), safe(props[k]))
 	}
 	fmt.Fprintln(w, "deliveries")
 	for _, dl := range d.Deliveries {

@@ -211,6 +211,11 @@ type ReceiveLocation struct {
 	Properties  Value[map[string]string]
 	Transport   *Transport
 	DeclRange   hcl.Range
+
+	// SensitiveProperties are the sorted names of the Properties whose
+	// values derive from a sensitive value: stored as such with every
+	// message, never shown.
+	SensitiveProperties []string
 }
 
 // SendPort subscribes to messages and delivers them.

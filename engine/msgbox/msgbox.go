@@ -67,6 +67,11 @@ type Incoming struct {
 	// between the commit and the deletion of the source never publishes
 	// the message twice. Empty means no de-duplication (HTTP).
 	SourceKey string
+
+	// SensitiveProperties names the Properties whose values derive from a
+	// sensitive value: the box stores the names with the message, and
+	// displays show those values as SensitiveValue (see ShownProperties).
+	SensitiveProperties []string
 }
 
 // Message is a stored message's metadata (never its body).
@@ -81,6 +86,11 @@ type Message struct {
 	Status          Status
 	// Reason explains a suspended or terminated status.
 	Reason string
+
+	// SensitiveProperties are the sorted names of the Properties whose
+	// values are sensitive (nil when none): never shown, but available to
+	// filters and templates, which mark them sensitive.
+	SensitiveProperties []string
 }
 
 // Delivery is one message to one send port.

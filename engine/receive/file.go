@@ -208,6 +208,7 @@ func NewFile(o FileOptions, sink Sink, log *slog.Logger) (*File, error) {
 		o.Concurrency = defaultConcurrency
 	}
 	o.Properties = maps.Clone(o.Properties) // the caller's map may change later
+	o.SensitiveProperties = slices.Clone(o.SensitiveProperties)
 	prefix := ownerClaimPrefix(o.Owner)
 	// Leave room for the random part and a file name of reasonable length.
 	if len(prefix)+claimRandLen+1+64 > maxNameLen {
@@ -633,6 +634,7 @@ func (f *File) publish(ctx context.Context, claim string, lo leftover) (acked, c
 		Properties:      maps.Clone(f.o.Properties), // the sink may keep or change it
 		SourceKey:       f.o.Location + "/" + claimKey(claim),
 	}
+	in.SensitiveProperties = slices.Clone(f.o.SensitiveProperties)
 	// The file itself is the body: it streams, and a box that stores bodies
 	// in files can copy it in the kernel (inputReader.WriteTo).
 	body := &inputReader{ctx: ctx, file: file}

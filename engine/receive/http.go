@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -150,6 +151,7 @@ func NewHTTP(o HTTPOptions, sink Sink, log *slog.Logger) (*HTTP, error) {
 		o.ContentType = DefaultContentType
 	}
 	o.Properties = maps.Clone(o.Properties)
+	o.SensitiveProperties = slices.Clone(o.SensitiveProperties)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -293,6 +295,7 @@ func (h *HTTP) receive(w http.ResponseWriter, r *http.Request) {
 		ContentType:     ct,
 		Properties:      maps.Clone(h.o.Properties),
 	}
+	in.SensitiveProperties = slices.Clone(h.o.SensitiveProperties)
 	if keys := r.Header.Values(IdempotencyKeyHeader); len(keys) > 0 {
 		if len(keys) > 1 || !validIdempotencyKey(keys[0]) {
 			log.Warn("request refused: malformed Idempotency-Key")

@@ -38,6 +38,9 @@ type FileOptions struct {
 	PollInterval time.Duration // 1s by default (spec §3)
 	ContentType  string        // DefaultContentType when empty
 	Properties   map[string]string
+	// SensitiveProperties names the Properties whose values are
+	// sensitive; each message carries the names to the box.
+	SensitiveProperties []string
 	// Owner is a stable name of this process's instance (e.g. the server
 	// name). Files are claimed by renaming them to a hidden name that
 	// carries the owner, so that several servers polling one shared
@@ -88,4 +91,7 @@ type HTTPOptions struct {
 	// receivers given the same one; nil means a Budget of
 	// DefaultInFlightBytes for this receiver alone.
 	Budget *Budget
+	// SensitiveProperties names the Properties whose values are
+	// sensitive; each message carries the names to the box.
+	SensitiveProperties []string
 }

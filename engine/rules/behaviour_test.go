@@ -313,13 +313,31 @@ func TestSensitiveValuesNeverShown(t *testing.T) {
 			},
 			secrets: []string{`{{TP "sign-expired"}}`, `{{TP256 "partner-expired"}}`, `{{tp256 "partner-expired"}}`},
 		},
+		// A malformed sensitive thumbprint: no character, position or
+		// digit count of it, each a piece of the value.
 		{
 			name: "malformed sensitive thumbprint (BP2004)",
 			topo: topo{Sign: "var.secret_sign"},
 			vars: []string{`secret_sign={{lrm (tp "sign")}}`},
 			want: []finding{{diag.CodeThumbprint, errorSev, "sign", "var.secret_sign", "",
-				list("U+200E LEFT-TO-RIGHT MARK", "position 1")}},
-			secrets: []string{`{{TP "sign"}}`, `{{tp "sign"}}`},
+				list("details are hidden, as the value is sensitive")}},
+			secrets: []string{`{{TP "sign"}}`, `{{tp "sign"}}`, "U+200E", "LEFT-TO-RIGHT MARK", "position"},
+		},
+		{
+			name: "sensitive thumbprint with a visible wrong character (BP2004)",
+			topo: topo{Sign: "var.secret_sign"},
+			vars: []string{`secret_sign=ABCDEF12Q0`},
+			want: []finding{{diag.CodeThumbprint, errorSev, "sign", "var.secret_sign", "",
+				list("details are hidden, as the value is sensitive")}},
+			secrets: []string{"ABCDEF12Q0", "'Q'", "U+0051", "position"},
+		},
+		{
+			name: "sensitive thumbprint of the wrong length (BP2004)",
+			topo: topo{Sign: "var.secret_sign"},
+			vars: []string{`secret_sign=0123456789`},
+			want: []finding{{diag.CodeThumbprint, errorSev, "sign", "var.secret_sign", "",
+				list("details are hidden, as the value is sensitive")}},
+			secrets: []string{"0123456789", "10 hex digits", "has 10"},
 		},
 	}
 	for _, tc := range cases {

@@ -1,8 +1,6 @@
 package rules
 
 import (
-	"errors"
-
 	"github.com/bizpipe/bizpipe/engine/diag"
 	"github.com/bizpipe/bizpipe/engine/model"
 	"github.com/bizpipe/bizpipe/engine/thumbprint"
@@ -29,10 +27,12 @@ func (c *checker) parseThumbprint(v model.Value[string], what string) (thumbprin
 	}
 	tp, err := thumbprint.Parse(v.V)
 	if err != nil {
-		var te *thumbprint.Error
 		reason := err.Error()
-		if errors.As(err, &te) && v.Sensitive {
-			reason = te.Error() // names the character, never the value
+		if v.Sensitive {
+			// The error names a character, its position or the number
+			// of digits: each a piece of the value.
+			reason = "the details are hidden, as the value is sensitive; look for a character other than hex digits, " +
+				"spaces and colons (such as the invisible left-to-right mark Windows' certificate dialog copies) and count the digits"
 		}
 		c.add(diag.Errorf(diag.CodeThumbprint, v.Range, "Malformed thumbprint",
 			"The %s is not a valid thumbprint: %s. A thumbprint is the 40 (SHA-1) or 64 (SHA-256) hex digits that bizpipe certs shows; spaces and colons are ignored.", what, reason))

@@ -3,6 +3,7 @@ package runner
 import (
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 
 	"github.com/bizpipe/bizpipe/engine/certstore"
 	"github.com/bizpipe/bizpipe/engine/model"
@@ -21,6 +22,25 @@ type port struct {
 	sender   send.Sender
 	// who names the instance in logs: host, server and service account.
 	who string
+	// hide are the sensitive values the port's logs and outcomes must not
+	// show: the variables' and its transport's; log is the runner's log
+	// with them replaced.
+	hide secrets
+	log  *slog.Logger
+}
+
+// portSecrets are the runner's secrets plus the values of p's transport
+// that derive from a sensitive value: its output directory, its TLS files.
+func (r *Runner) portSecrets(p *model.SendPort) secrets {
+	var vs []model.Value[string]
+	switch t := p.Transport; {
+	case t == nil:
+	case t.File != nil:
+		vs = append(vs, t.File.Path)
+	case t.HTTP != nil && t.HTTP.TLS != nil:
+		vs = append(vs, t.HTTP.TLS.CAFile, t.HTTP.TLS.CertFile, t.HTTP.TLS.KeyFile)
+	}
+	return r.hide.withValues(vs...)
 }
 
 // route is any send port of the configuration, as the router sees it.
@@ -71,7 +91,7 @@ func (r *Runner) provision() error {
 		}
 		pt, err := r.buildPort(p, in)
 		if err != nil {
-			return fmt.Errorf("send port %q on %s: %w", p.Name, describeInstance(in), err)
+			return fmt.Errorf("send port %q on %s: %w", p.Name, describeInstance(in), r.portSecrets(p).err(err))
 		}
 		r.ports[p.Name] = pt
 	}
@@ -111,7 +131,8 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if err != nil {
 		return nil, err
 	}
-	pt := &port{decl: p, instance: in, pipeline: pl, who: describeInstance(in)}
+	pt := &port{decl: p, instance: in, pipeline: pl, who: describeInstance(in), hide: r.portSecrets(p)}
+	pt.log = pt.hide.logger(r.opts.Log)
 	if p.Transport == nil {
 		return nil, fmt.Errorf("no transport")
 	}
@@ -149,7 +170,7 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 		g := r.opts.Config.Group
 		tp, err := thumbprint.Parse(g.SigningCertificate.V)
 		if err != nil {
-			return keys, fmt.Errorf("group signing certificate: %w", err)
+			return keys, fmt.Errorf("group signing certificate: %w", thumbprintError(g.SigningCertificate, err))
 		}
 		if in.Account == nil || in.Account.PersonalStore == nil {
 			return keys, fmt.Errorf("no service account store")
@@ -160,14 +181,15 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 		}
 		c := st.Find(tp)
 		if c == nil || c.Key == nil {
-			return keys, fmt.Errorf("personal store %q has no signing certificate %s with its private key", in.Account.PersonalStore.Name, tp)
+			return keys, fmt.Errorf("personal store %q has no signing certificate %s with its private key", in.Account.PersonalStore.Name,
+				shownThumbprint(g.SigningCertificate, tp))
 		}
 		keys.Signer = &smime.Signer{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}
 	}
 	if p.Pipeline.Encrypts() {
 		tp, err := thumbprint.Parse(p.EncryptionCertificate.V)
 		if err != nil {
-			return keys, fmt.Errorf("encryption certificate: %w", err)
+			return keys, fmt.Errorf("encryption certificate: %w", thumbprintError(p.EncryptionCertificate, err))
 		}
 		ops := in.Server.OtherPeopleStore
 		if ops == nil {
@@ -179,11 +201,29 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 		}
 		c := st.Find(tp)
 		if c == nil {
-			return keys, fmt.Errorf("other-people store %q has no certificate %s", ops.Name, tp)
+			return keys, fmt.Errorf("other-people store %q has no certificate %s", ops.Name, shownThumbprint(p.EncryptionCertificate, tp))
 		}
 		keys.Recipient = c.Cert
 	}
 	return keys, nil
+}
+
+// shownThumbprint is tp, parsed from v, as an error shows it: not at all
+// when v is sensitive.
+func shownThumbprint(v model.Value[string], tp thumbprint.Thumbprint) string {
+	if v.Sensitive {
+		return "(sensitive value)"
+	}
+	return tp.String()
+}
+
+// thumbprintError is err, the parse error of v, as an error shows it: for
+// a sensitive v without the character, position or digit count it names.
+func thumbprintError(v model.Value[string], err error) error {
+	if v.Sensitive {
+		return thumbprint.ErrHidden
+	}
+	return err
 }
 
 // intermediates returns the CA certificates in st that chain cert towards a

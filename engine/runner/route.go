@@ -54,9 +54,12 @@ func (fr *fileReceiver) stop(context.Context) {
 
 // httpReceiver runs an HTTP receive location. It has nothing "present" to
 // pick up, so a --once run does not start it.
-type httpReceiver struct{ h *receive.HTTP }
+type httpReceiver struct {
+	h    *receive.HTTP
+	hide secrets // its listen address and path, when sensitive
+}
 
-func (hr *httpReceiver) start(ctx context.Context) error   { return hr.h.Start(ctx) }
+func (hr *httpReceiver) start(ctx context.Context) error   { return hr.hide.err(hr.h.Start(ctx)) }
 func (hr *httpReceiver) poll(context.Context) (int, error) { return 0, nil }
 func (hr *httpReceiver) pending() int                      { return 0 }
 func (hr *httpReceiver) stop(ctx context.Context)          { hr.h.Shutdown(ctx) }
@@ -64,8 +67,23 @@ func (hr *httpReceiver) stop(ctx context.Context)          { hr.h.Shutdown(ctx) 
 // buildReceiver builds rl's receiver; an HTTP one takes its uploads' memory
 // from uploads, which all of them share.
 func (r *Runner) buildReceiver(rl *model.ReceiveLocation, uploads *receive.Budget) (receiver, error) {
+	hide := r.hide
+	switch t := rl.Transport; {
+	case t == nil:
+	case t.File != nil:
+		hide = hide.withValues(t.File.Path)
+	case t.HTTP != nil:
+		hide = hide.withValues(t.HTTP.Listen, t.HTTP.Path)
+	}
+	rc, err := r.newReceiver(rl, hide, uploads)
+	return rc, hide.err(err)
+}
+
+// newReceiver builds the receiver of rl, whose sensitive transport values
+// are hide.
+func (r *Runner) newReceiver(rl *model.ReceiveLocation, hide secrets, uploads *receive.Budget) (receiver, error) {
 	sink := receive.SinkFunc(r.publish)
-	log := r.log // the receivers add receive_location themselves
+	log := hide.logger(r.opts.Log) // the receivers add receive_location themselves
 	props := rl.Properties.V
 	switch {
 	case rl.Transport == nil:
@@ -85,6 +103,9 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, uploads *receive.Budge
 			// died; its key survives the takeover, so this is safe even
 			// if that server was only slow.
 			TakeoverAfter: 2 * r.opts.Lease,
+			// Stored with each message, so that displays hide those
+			// values whatever the configuration says later.
+			SensitiveProperties: rl.SensitiveProperties,
 		}, sink, log)
 		if err != nil {
 			return nil, err
@@ -100,11 +121,13 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, uploads *receive.Budge
 			ContentType: rl.ContentType.V,
 			Properties:  props,
 			Budget:      uploads,
+			// As for a file location.
+			SensitiveProperties: rl.SensitiveProperties,
 		}, sink, log)
 		if err != nil {
 			return nil, err
 		}
-		return &httpReceiver{h: h}, nil
+		return &httpReceiver{h: h, hide: hide}, nil
 	}
 	return nil, fmt.Errorf("unsupported transport %q", rl.Transport.Kind)
 }
@@ -220,7 +243,7 @@ func (r *Runner) decide(msg msgbox.Message) *routing {
 	if len(rt.ports) == 0 {
 		rt.reason = "no send port's filter matches the message"
 		if len(problems) > 0 {
-			rt.reason += fmt.Sprintf(" (%d filter(s) could not be evaluated: %s)", len(problems), problems[0])
+			rt.reason += fmt.Sprintf(" (%d filter(s) could not be evaluated: %s)", len(problems), r.hide.text(problems[0]))
 		}
 	}
 	return &rt

@@ -127,6 +127,9 @@ type Runner struct {
 	// inFlight is the deliveries the workers hold, which their claims
 	// pass over.
 	inFlight inFlight
+	// hide are the sensitive variables' values: log (opts.Log) and the
+	// reasons the runner stores show none of them.
+	hide secrets
 
 	// wake is closed (and replaced) to wake every idle worker at once when
 	// new deliveries are routed.
@@ -176,9 +179,11 @@ func New(opts Options) (*Runner, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	hide := variableSecrets(opts.Config)
 	r := &Runner{
 		opts:   opts,
-		log:    opts.Log,
+		log:    hide.logger(opts.Log),
+		hide:   hide,
 		owner:  opts.Server,
 		ports:  map[string]*port{},
 		wake:   make(chan struct{}),
@@ -333,7 +338,7 @@ func (r *Runner) sweepStaged(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		log := r.log.With("send_port", name)
+		log := r.ports[name].log.With("send_port", name)
 		// The age spares attempts in flight on other servers sharing the
 		// directory.
 		if n, err := st.SweepStale(2 * r.opts.Lease); err != nil {

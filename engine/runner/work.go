@@ -91,8 +91,9 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	for _, c := range batch {
 		d := c.d
 		pt := r.ports[d.Port]
-		log := r.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
+		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log)
+		outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
 		recording.Add(1)
 		go func() {
 			defer recording.Done()
@@ -312,13 +313,19 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 
 // failed turns a failed attempt into a retry, or a suspension once the
 // port's retry attempts are used up (retry.attempts retries after the first
-// try, BizTalk's semantics). The retry comes retry.interval later, or later
-// still when the partner asked for a longer wait (HTTP Retry-After): a
-// partner that is shedding load is not hammered, and a shorter wait does
-// not make the port retry faster than configured.
+// try, BizTalk's semantics), or at once when the failure is permanent (an
+// invalid file name or url: the message fails the same way every time).
+// The retry comes retry.interval later, or later still when the partner
+// asked for a longer wait (HTTP Retry-After): a partner that is shedding
+// load is not hammered, and a shorter wait does not make the port retry
+// faster than configured.
 func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome, send.Delivery, bool) {
 	retry := pt.decl.Retry
 	made := d.Attempts + 1
+	if send.Permanent(err) {
+		return msgbox.Outcome{State: msgbox.DeliverySuspended,
+			Error: fmt.Sprintf("%v (suspended at once: retrying cannot help)", err)}, send.Delivery{}, false
+	}
 	if made > retry.Attempts.V {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended,
 			Error: fmt.Sprintf("%v (suspended after %d attempt(s))", err, made)}, send.Delivery{}, false
@@ -330,7 +337,9 @@ func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome
 	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(wait), Error: err.Error()}, send.Delivery{}, false
 }
 
-// target evaluates the port's templates for the message.
+// target evaluates the port's templates for the message, and checks the
+// url: a target that cannot be used fails the same way at every attempt,
+// so the caller suspends it at once.
 func (r *Runner) target(pt *port, d *msgbox.Delivery, msg msgbox.Message) (send.Delivery, error) {
 	sd := send.Delivery{ID: d.ID, MessageID: d.MessageID, Port: d.Port}
 	val := messageValue(msg)
@@ -342,27 +351,33 @@ func (r *Runner) target(pt *port, d *msgbox.Delivery, msg msgbox.Message) (send.
 		if err != nil {
 			return sd, fmt.Errorf("file_name of send port %q: %w", d.Port, err)
 		}
-		sd.FileName = name
+		sd.FileName, sd.FileNameSensitive = name.Text, name.Sensitive
 	case t.HTTP != nil:
 		u, err := hclspec.EvalTemplate(cfg, t.HTTP.URL, val)
 		if err != nil {
 			return sd, fmt.Errorf("url of send port %q: %w", d.Port, err)
 		}
-		sd.URL = u
+		sd.URL = u.Text
+		sd.URLOrigin = send.Origin{Sensitive: u.Sensitive, SensitiveAt: u.SensitiveAt,
+			FromSender: u.FromSender, FromSenderAt: u.FromSenderAt}
+		if err := send.CheckURL(sd.URL, sd.URLOrigin); err != nil {
+			return sd, fmt.Errorf("url of send port %q: %w", d.Port, err)
+		}
 		sd.Headers = map[string]string{}
 		for k, expr := range t.HTTP.Headers {
 			v, err := hclspec.EvalTemplate(cfg, expr, val)
 			if err != nil {
 				return sd, fmt.Errorf("header %s of send port %q: %w", k, d.Port, err)
 			}
-			sd.Headers[k] = v
+			sd.Headers[k] = v.Text
+			sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
 		}
 	}
 	return sd, nil
 }
 
 func messageValue(msg msgbox.Message) cty.Value {
-	return hclspec.Message{
+	m := hclspec.Message{
 		ID:              msg.ID,
 		ReceiveLocation: msg.ReceiveLocation,
 		FileName:        msg.FileName,
@@ -370,7 +385,9 @@ func messageValue(msg msgbox.Message) cty.Value {
 		Size:            msg.Size,
 		ReceivedAt:      msg.ReceivedAt.UTC().Format(time.RFC3339),
 		Properties:      msg.Properties,
-	}.Value()
+	}
+	m.SensitiveProperties = msg.SensitiveProperties // marked: see hclspec.Template
+	return m.Value()
 }
 
 // readBody reads a message body: the pipeline needs it whole (a signature

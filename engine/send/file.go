@@ -152,6 +152,15 @@ func NewFile(o FileOptions) (*File, error) {
 // which senders control, so this is what keeps a delivery inside its
 // directory. The error wraps ErrInvalidFileName.
 func CheckFileName(name string) error {
+	if reason := fileNameProblem(name); reason != "" {
+		return fmt.Errorf("%w %q: %s", ErrInvalidFileName, shorten(name, shownNameLen), reason)
+	}
+	return nil
+}
+
+// fileNameProblem says why name is not usable as a delivered file's name
+// (see CheckFileName), or "".
+func fileNameProblem(name string) string {
 	reason := ""
 	switch {
 	case name == "":
@@ -177,10 +186,7 @@ func CheckFileName(name string) error {
 			}
 		}
 	}
-	if reason == "" {
-		return nil
-	}
-	return fmt.Errorf("%w %q: %s", ErrInvalidFileName, shorten(name, shownNameLen), reason)
+	return reason
 }
 
 // Send delivers p.Data to d.FileName in the output directory, following the
@@ -200,6 +206,10 @@ func CheckFileName(name string) error {
 // ErrFileExists otherwise. With overwrite it is replaced atomically: a
 // reader sees the old file or the new one, never a mix.
 func (f *File) Send(ctx context.Context, d Delivery, p Payload) error {
+	return f.hideName(d, f.send(ctx, d, p))
+}
+
+func (f *File) send(ctx context.Context, d Delivery, p Payload) error {
 	final, err := f.finalPath(d)
 	if err != nil {
 		return err
@@ -235,6 +245,11 @@ func (f *File) Send(ctx context.Context, d Delivery, p Payload) error {
 // attempt's) and .placing file and returns done=false, and the runner runs
 // the pipeline and Send.
 func (f *File) Redo(ctx context.Context, d Delivery) (done bool, err error) {
+	done, err = f.redo(ctx, d)
+	return done, f.hideName(d, err)
+}
+
+func (f *File) redo(ctx context.Context, d Delivery) (done bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, f.errorf(d, "redo of delivery %d not attempted: %w", d.ID, err)
 	}
@@ -528,11 +543,38 @@ func (f *File) placeOverwrite(d Delivery, staged, final string) error {
 
 // finalPath validates d.FileName and joins it to the directory.
 func (f *File) finalPath(d Delivery) (string, error) {
+	if d.FileNameSensitive && fileNameProblem(d.FileName) != "" {
+		// Neither the name nor what is wrong with it: either tells
+		// something of the sensitive value.
+		return "", f.errorf(d, "%w %s: not a plain file name of 1 to %d bytes without path separators or control characters, not starting with %q",
+			ErrInvalidFileName, sensitiveValue, maxFileNameLen, reservedPrefix)
+	}
 	if err := CheckFileName(d.FileName); err != nil {
 		return "", f.errorf(d, "%w", err)
 	}
 	return filepath.Join(f.dir, d.FileName), nil
 }
+
+// hideName keeps a sensitive file name out of err: the delivered file's
+// path, which every message naming the file (the transport's own and the
+// operating system's) quotes, becomes dir/(sensitive value). errors.Is and
+// errors.As still see what err wraps.
+func (f *File) hideName(d Delivery, err error) error {
+	if err == nil || !d.FileNameSensitive || d.FileName == "" {
+		return err
+	}
+	final := filepath.Join(f.dir, d.FileName)
+	return &shownError{text: strings.ReplaceAll(err.Error(), final, filepath.Join(f.dir, sensitiveValue)), err: err}
+}
+
+// shownError is err with another text.
+type shownError struct {
+	text string
+	err  error
+}
+
+func (e *shownError) Error() string { return e.text }
+func (e *shownError) Unwrap() error { return e.err }
 
 // checkDir reports a missing output directory, or a path that is not one,
 // in words an operator can act on; the raw ENOENT or ENOTDIR of the first

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -62,7 +63,17 @@ const (
 //
 // Errors never contain the request body, header values or the URL's query
 // and password (query strings often carry API keys, e.g. "?code="): URLs are
-// shown as scheme://user@host/path.
+// shown as scheme://user@host/path. A URL part of which derives from a
+// sensitive value (Delivery.URLOrigin) is shown as
+// scheme://user@host/(sensitive value), or as (sensitive value) when the
+// scheme or host itself does, and then network errors, which name the host,
+// are reduced to their kind ("connection refused"). A partner's answer to a
+// request that carried a sensitive value (in the URL or a header) may echo
+// it: its body and Location are not shown.
+//
+// A URL is sent only as it was evaluated (see CheckURL): one that cannot
+// be, a space in it for instance, is an error wrapping ErrInvalidURL, and
+// nothing is sent.
 type HTTP struct {
 	client    *http.Client
 	transport *http.Transport
@@ -137,11 +148,13 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 // is an error too. Delivery over HTTP is at least once (§9): a response
 // lost after the server processed the request leads to a retry.
 func (h *HTTP) Send(ctx context.Context, d Delivery, p Payload) error {
-	u, err := parseHTTPURL(d.URL)
+	u, err := parseHTTPURL(d.URL, d.URLOrigin)
 	if err != nil {
 		return fmt.Errorf("send port %q: url: %w", d.Port, err)
 	}
-	shown := redactURL(u)
+	shown := shownURL(u, d.URL, d.URLOrigin)
+	// A sensitive host must not reach errors through net's, which name it.
+	hostHidden := d.URLOrigin.Sensitive && d.URLOrigin.SensitiveAt < authorityEnd(d.URL)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("send port %q: POST %s not attempted: %w", d.Port, shown, err)
 	}
@@ -161,6 +174,9 @@ func (h *HTTP) Send(ctx context.Context, d Delivery, p Payload) error {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err
+		}
+		if hostHidden {
+			err = errors.New(errorKind(err))
 		}
 		if ctx.Err() == nil && rctx.Err() != nil {
 			return fmt.Errorf("send port %q: POST %s: no response within %s: %w", d.Port, shown, h.timeout, err)
@@ -193,6 +209,9 @@ func (h *HTTP) Send(ctx context.Context, d Delivery, p Payload) error {
 			serr.Location = "(unparsable)"
 		}
 	}
+	if d.URLOrigin.Sensitive || d.HeadersSensitive {
+		serr.Body, serr.Location, serr.Hidden = "", "", true
+	}
 	return serr
 }
 
@@ -216,6 +235,9 @@ type StatusError struct {
 	// Body is the start of the response body: at most 200 bytes, only
 	// printable characters, whitespace collapsed.
 	Body string
+	// Hidden reports that the request carried a sensitive value, which
+	// the response may echo: Body and Location are left empty.
+	Hidden bool
 	// RetryAfter is the wait the response's Retry-After header asks for
 	// (typically with 429 Too Many Requests or 503 Service Unavailable),
 	// at most maxRetryAfter; 0 when it asks for none.
@@ -277,27 +299,164 @@ func (e *StatusError) Error() string {
 	if e.Body != "" {
 		fmt.Fprintf(&b, ": response: %q", e.Body)
 	}
+	if e.Hidden {
+		b.WriteString(" (response not shown: the request carried a sensitive value)")
+	}
 	return b.String()
 }
 
-// parseHTTPURL accepts absolute http and https URLs with a host.
-func parseHTTPURL(raw string) (*url.URL, error) {
+// ErrInvalidURL is wrapped by the errors for an evaluated url that cannot
+// be sent as it is (see CheckURL). Retrying cannot help: the url is a
+// function of the message.
+var ErrInvalidURL = errors.New("invalid URL")
+
+// CheckURL reports whether raw, an evaluated url template whose parts came
+// from origin, can be sent exactly as it is: an absolute http or https URL
+// with a host, made only of the characters RFC 3986 allows in a URL (any
+// other byte percent-encoded: see the urlencode function), without a
+// fragment, and whose scheme and host do not derive from what the
+// message's sender chose. Otherwise a space in a query would end the
+// request target on the wire ("POST /x?name=a HTTP1.0 x&admin=1
+// HTTP/1.1"), a '#' would silently cut the URL, and a file name could pick
+// the host ("https://partner.example${message.file_name}" with a file
+// named "@elsewhere.example"). The error wraps ErrInvalidURL and never
+// quotes the URL; when part of it is sensitive, it names no character.
+func CheckURL(raw string, origin Origin) error {
+	_, err := parseHTTPURL(raw, origin)
+	return err
+}
+
+// parseHTTPURL is CheckURL, returning the parsed URL.
+func parseHTTPURL(raw string, origin Origin) (*url.URL, error) {
+	bad := func(format string, args ...any) (*url.URL, error) {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidURL, fmt.Sprintf(format, args...))
+	}
+	if raw == "" {
+		return bad("the url is empty")
+	}
+	if problem := urlCharProblem(raw); problem != "" {
+		if origin.Sensitive {
+			problem = "it is not a valid URL (details hidden: it derives from a sensitive value)"
+		}
+		return bad("%s; encode values put in a url with urlencode()", problem)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Parse's error quotes the whole URL; keep only the reason.
 		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			return nil, fmt.Errorf("invalid URL: %w", uerr.Err)
+		if errors.As(err, &uerr) && !origin.Sensitive {
+			return bad("%v", uerr.Err)
 		}
-		return nil, errors.New("invalid URL")
+		return bad("it cannot be parsed")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("scheme %q is not supported (only http and https)", shorten(u.Scheme, 20))
+		if origin.Sensitive && origin.SensitiveAt < authorityEnd(raw) {
+			return bad("the scheme is not http or https")
+		}
+		return bad("scheme %q is not supported (only http and https)", shorten(u.Scheme, 20))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%s has no host", redactURL(u))
+		return bad("the url has no host")
+	}
+	if origin.FromSender && origin.FromSenderAt < authorityEnd(raw) {
+		return bad("its scheme or host derives from the message's file name or content type, which the sender chose")
 	}
 	return u, nil
+}
+
+// urlCharProblem describes the first byte of raw a URL cannot hold as it
+// is (RFC 3986 §2: unreserved and reserved characters, and '%' followed by
+// two hex digits), or a fragment; "" when there is none.
+func urlCharProblem(raw string) string {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == ' ':
+			return "the url contains a space"
+		case c < 0x20 || c == 0x7f:
+			return "the url contains a control character"
+		case c >= 0x80:
+			return "the url contains a non-ASCII character"
+		case c == '#':
+			return "the url has a fragment (#...), which is never sent"
+		case c == '%':
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return "the url contains a '%' that does not start a percent-encoded byte"
+			}
+		case !isURLChar(c):
+			return fmt.Sprintf("the url contains %q, which a URL cannot hold unencoded", c)
+		}
+	}
+	return ""
+}
+
+// isURLChar reports whether c is an unreserved or reserved character of
+// RFC 3986 ('%' and '#' are judged by the caller).
+func isURLChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~:/?[]@!$&'()*+,;=", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// authorityEnd is where the scheme and authority (userinfo, host, port) of
+// raw, an absolute URL, end: the first '/', '?' or '#' after "//", as
+// url.Parse splits it.
+func authorityEnd(raw string) int {
+	i := strings.Index(raw, "//")
+	if i < 0 {
+		return len(raw)
+	}
+	if j := strings.IndexAny(raw[i+2:], "/?#"); j >= 0 {
+		return i + 2 + j
+	}
+	return len(raw)
+}
+
+// shownURL renders u, parsed from raw, for errors: without password, query
+// or fragment (redactURL); when part of raw derives from a sensitive value
+// (origin), only its scheme, user and host followed by
+// /(sensitive value), and only (sensitive value) when those derive from
+// one too.
+func shownURL(u *url.URL, raw string, origin Origin) string {
+	if !origin.Sensitive {
+		return redactURL(u)
+	}
+	if origin.SensitiveAt < authorityEnd(raw) {
+		return sensitiveValue
+	}
+	c := url.URL{Scheme: u.Scheme, Host: u.Host}
+	if u.User != nil {
+		c.User = url.User(u.User.Username())
+	}
+	return c.String() + "/" + sensitiveValue
+}
+
+// sensitiveValue is what errors show instead of a sensitive value.
+const sensitiveValue = "(sensitive value)"
+
+// errorKind describes a request's failure without the text of err, which
+// names the host (a DNS error, a dial error's address, a certificate's
+// names): for a host derived from a sensitive value.
+func errorKind(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.As(err, &dnsErr):
+		return "host name lookup failed"
+	case errors.As(err, &certErr):
+		return "the server's certificate was not accepted"
+	case errors.As(err, &errno):
+		return errno.Error() // "connection refused": no address in it
+	}
+	return "the request failed"
 }
 
 // redactURL renders u without password, query or fragment.

@@ -10,6 +10,7 @@ package send
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -44,6 +45,39 @@ type Delivery struct {
 	// URL and Headers are the evaluated url and headers (HTTP transport).
 	URL     string
 	Headers map[string]string
+
+	// FileNameSensitive reports that FileName derives from a sensitive
+	// value: errors show it as (sensitive value).
+	FileNameSensitive bool
+	// URLOrigin says which parts of URL derive from a sensitive value and
+	// from what the message's sender chose.
+	URLOrigin Origin
+	// HeadersSensitive reports that a header value derives from a
+	// sensitive value. Header values are never shown; a partner's answer
+	// may echo them, so its body and Location are not shown either.
+	HeadersSensitive bool
+}
+
+// Origin says where the parts of an evaluated template came from (see
+// hclspec.Template). The zero value: all from the configuration.
+type Origin struct {
+	// Sensitive reports that the text from SensitiveAt on derives, at
+	// least in part, from a sensitive value: it is never shown.
+	Sensitive   bool
+	SensitiveAt int
+	// FromSender reports that the text from FromSenderAt on derives, at
+	// least in part, from what the message's sender chose (its file name,
+	// its content type): a URL's scheme and host must not.
+	FromSender   bool
+	FromSenderAt int
+}
+
+// Permanent reports whether err is a failure that every attempt of the
+// delivery would repeat: its target, evaluated from the message, is invalid
+// (ErrInvalidFileName, ErrInvalidURL). The runner suspends such a delivery
+// at once instead of spending its retries.
+func Permanent(err error) bool {
+	return errors.Is(err, ErrInvalidFileName) || errors.Is(err, ErrInvalidURL)
 }
 
 // Sender delivers payloads.

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -147,6 +148,11 @@ const (
 	// BadLength is a number of hex digits other than 40 or 64.
 	BadLength
 )
+
+// ErrHidden is what to show instead of an *Error when the thumbprint is a
+// sensitive value: *Error names a character of it, its position or the
+// number of hex digits, each a piece of the value.
+var ErrHidden = errors.New("malformed thumbprint (details hidden: the value is sensitive)")
 
 // Error is a malformed thumbprint (diagnostic BP2004).
 type Error struct {

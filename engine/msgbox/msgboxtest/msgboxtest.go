@@ -13,7 +13,9 @@
 //   - A body reader's error is returned by Receive, wrapped (errors.Is
 //     finds it), and nothing is stored.
 //   - Times are msgbox.Timestamp values (UTC, microseconds).
-//   - Properties read back nil when empty.
+//   - Properties read back nil when empty, and so do SensitiveProperties;
+//     those are read back sorted, without duplicates, and only for
+//     properties the message has.
 //   - Route gives duplicate ports one delivery; a routing failure's Reason
 //     and history entry are msgbox.RoutingFailureReason of the reason given.
 //   - Claim serves the delivery due longest ago first, ties in the order the
@@ -116,6 +118,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ClaimBatch", testClaimBatch},
 		{"ClaimBatchTakeover", testClaimBatchTakeover},
 		{"ClaimBatchExcept", testClaimBatchExcept},
+		{"SensitiveProperties", testSensitiveProperties},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)

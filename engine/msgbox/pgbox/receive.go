@@ -63,11 +63,11 @@ func scanMessage(row pgx.Row) (*msgbox.Message, error) {
 		&status, &m.Reason); err != nil {
 		return nil, err
 	}
-	p, err := msgbox.DecodeProperties(props)
+	p, sensitive, err := msgbox.DecodeProperties(props)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)
 	}
-	m.Properties = p
+	m.Properties, m.SensitiveProperties = p, sensitive
 	m.ReceivedAt = ts(receivedAt)
 	m.Status = msgbox.Status(status)
 	return &m, nil
@@ -159,7 +159,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
 	}
-	props, err := msgbox.EncodeProperties(in.Properties)
+	props, err := msgbox.EncodeProperties(in.Properties, in.SensitiveProperties)
 	if err != nil {
 		return msgbox.Message{}, false, err
 	}
@@ -173,6 +173,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		Properties:      msgbox.CloneProperties(in.Properties),
 		Status:          msgbox.StatusReceived,
 	}
+	msg.SensitiveProperties = msgbox.SensitiveNames(in.Properties, in.SensitiveProperties) // as read back
 	detail := fmt.Sprintf("received from %s", msg.ReceiveLocation)
 	if msg.FileName != "" {
 		detail += ", file " + msg.FileName

@@ -25,11 +25,11 @@ func scanMessage(s scanner) (*msgbox.Message, error) {
 		&status, &m.Reason); err != nil {
 		return nil, err
 	}
-	p, err := msgbox.DecodeProperties(props)
+	p, sensitive, err := msgbox.DecodeProperties(props)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)
 	}
-	m.Properties = p
+	m.Properties, m.SensitiveProperties = p, sensitive
 	m.ReceivedAt = fromDB(receivedAt)
 	m.Status = msgbox.Status(status)
 	return &m, nil

@@ -78,7 +78,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
 	}
-	props, err := msgbox.EncodeProperties(in.Properties)
+	props, err := msgbox.EncodeProperties(in.Properties, in.SensitiveProperties)
 	if err != nil {
 		return msgbox.Message{}, false, err
 	}
@@ -325,6 +325,7 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, in msgbox.Incomin
 		ReceivedAt:      now,
 		Status:          msgbox.StatusReceived,
 	}
+	msg.SensitiveProperties = msgbox.SensitiveNames(in.Properties, in.SensitiveProperties) // as read back
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages
 		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, sha256, received_at, status)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

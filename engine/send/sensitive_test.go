@@ -1,0 +1,292 @@
+package send
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const secret = "s3cr3t-T0KEN"
+
+// sensitiveFrom is the origin of a URL whose text from offset at on derives
+// from a sensitive value.
+func sensitiveFrom(at int) Origin { return Origin{Sensitive: true, SensitiveAt: at} }
+
+// noSecret fails when text holds the secret or any of more.
+func noSecret(t *testing.T, what, text string, more ...string) {
+	t.Helper()
+	for _, s := range append([]string{secret}, more...) {
+		if strings.Contains(text, s) {
+			t.Errorf("%s shows %q: %s", what, s, text)
+		}
+	}
+}
+
+// TestCheckURL: what can be sent exactly as evaluated passes; spaces,
+// controls, non-ASCII, a fragment, a stray '%', other schemes, no host and
+// a host the sender chose are ErrInvalidURL, permanent, and the error never
+// quotes the URL.
+func TestCheckURL(t *testing.T) {
+	for _, u := range []string{
+		"http://127.0.0.1:8080/x",
+		"https://partner.example/in/order%201.xml?name=z+HTTP1.0+x%26admin%3D1%23frag.xml",
+		"https://user@partner.example/a;b/c:d@e!$&'()*+,=~_-./?q=[]",
+		"http://[::1]:8080/",
+		"http://h",
+	} {
+		if err := CheckURL(u, Origin{}); err != nil {
+			t.Errorf("CheckURL(%q): %v, want nil", u, err)
+		}
+	}
+	// The sender may shape what follows the host.
+	if err := CheckURL("https://partner.example/in/a.xml", Origin{FromSender: true, FromSenderAt: 27}); err != nil {
+		t.Errorf("a file name in the path: %v, want nil", err)
+	}
+	for _, tc := range []struct {
+		url, want string
+		origin    Origin
+	}{
+		{"http://h/x?name=z HTTP1.0 x&admin=1", "contains a space", Origin{}},
+		{"http://h/x\r\nHost: evil", "control character", Origin{}},
+		{"http://h/x\x00", "control character", Origin{}},
+		{"http://h/x\x7f", "control character", Origin{}},
+		{"http://h/ünï", "non-ASCII", Origin{}},
+		{"http://h/x?a=1#frag.xml", "fragment", Origin{}},
+		{"http://h/x#", "fragment", Origin{}},
+		{"http://h/100%", "percent-encoded", Origin{}},
+		{"http://h/%zz", "percent-encoded", Origin{}},
+		{`http://h/a"b`, `'"'`, Origin{}},
+		{`http://h/a\b`, `'\\'`, Origin{}},
+		{"http://h/a<b>", "'<'", Origin{}},
+		{"http://h/{x}", "'{'", Origin{}},
+		{"ftp://h/x", `scheme "ftp"`, Origin{}},
+		{"h/x", "not supported", Origin{}},
+		{"http:///x", "no host", Origin{}},
+		{"", "empty", Origin{}},
+		{"http://h:port/x", "invalid port", Origin{}},
+		// A file name chose the host: "https://partner.example${message.file_name}".
+		{"https://partner.example@elsewhere.example/", "sender chose", Origin{FromSender: true, FromSenderAt: 23}},
+		{"https://partner.example.elsewhere.example/", "sender chose", Origin{FromSender: true, FromSenderAt: 23}},
+		{"https://partner.example:8443/", "sender chose", Origin{FromSender: true, FromSenderAt: 23}},
+		{"a.xml", "not supported", Origin{FromSender: true}},
+	} {
+		err := CheckURL(tc.url, tc.origin)
+		switch {
+		case err == nil:
+			t.Errorf("CheckURL(%q) = nil, want an error", tc.url)
+			continue
+		case !errors.Is(err, ErrInvalidURL) || !Permanent(err):
+			t.Errorf("CheckURL(%q) = %v: does not wrap ErrInvalidURL, or is not permanent", tc.url, err)
+		case !strings.Contains(err.Error(), tc.want):
+			t.Errorf("CheckURL(%q) = %v, want it to say %q", tc.url, err, tc.want)
+		}
+		if len(tc.url) > 8 && strings.Contains(err.Error(), tc.url[8:]) {
+			t.Errorf("CheckURL(%q) = %v: quotes the URL", tc.url, err)
+		}
+	}
+	// A sensitive URL: what is wrong, but not which character or where.
+	for _, u := range []string{"http://h/hooks/" + secret + " x", "http://h/hooks/" + secret + "\"", "http://h/" + secret + "#x", "h" + secret + "tp://h/"} {
+		err := CheckURL(u, sensitiveFrom(9))
+		if !errors.Is(err, ErrInvalidURL) {
+			t.Errorf("CheckURL of a sensitive %q = %v, want ErrInvalidURL", u, err)
+			continue
+		}
+		noSecret(t, "CheckURL", err.Error(), "space", `'"'`, "fragment", "h"+secret)
+	}
+}
+
+// closedAddr returns an address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestHTTPSensitiveURL: a URL part of which is sensitive shows as
+// scheme://host/(sensitive value) in every error: a network error, a
+// status, and a partner's answer that echoes it (its body and Location not
+// shown); a sensitive host shows as (sensitive value) alone, and the
+// network error's text, which names the host, is reduced to its kind.
+func TestHTTPSensitiveURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A partner that echoes the path and the headers.
+		w.Header().Set("Location", r.URL.Path+"/moved")
+		w.WriteHeader(http.StatusPermanentRedirect)
+		w.Write([]byte("no hook at " + r.URL.Path + " for " + r.Header.Get("Authorization")))
+	}))
+	defer srv.Close()
+	h := newHTTPTransport(t, HTTPOptions{})
+	ctx := context.Background()
+
+	// Status: the echo is not shown.
+	d := httpDelivery(srv.URL+"/hooks/"+secret, nil)
+	d.URLOrigin = sensitiveFrom(len(srv.URL) + 1)
+	err := h.Send(ctx, d, Payload{Body: []byte("x")})
+	var serr *StatusError
+	if !errors.As(err, &serr) || serr.StatusCode != http.StatusPermanentRedirect {
+		t.Fatalf("Send: %v, want the 308", err)
+	}
+	if want := srv.URL + "/(sensitive value): HTTP 308"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want it to show %q", err, want)
+	}
+	if !strings.Contains(err.Error(), "response not shown") {
+		t.Errorf("error %q does not say the response is not shown", err)
+	}
+	noSecret(t, "status error", err.Error(), "moved", "no hook")
+
+	// A sensitive header: the URL is shown, the echo is not.
+	d = httpDelivery(srv.URL+"/hooks/public", map[string]string{"Authorization": "Bearer " + secret})
+	d.HeadersSensitive = true
+	err = h.Send(ctx, d, Payload{Body: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), srv.URL+"/hooks/public") {
+		t.Errorf("error %v, want one naming the URL", err)
+	} else {
+		noSecret(t, "status error", err.Error(), "no hook")
+	}
+
+	// Connection refused, the path sensitive: scheme and host are shown,
+	// and so is net's error, which names only the address.
+	addr := closedAddr(t)
+	d = httpDelivery("http://user:pw@"+addr+"/hooks/"+secret+"?code=x", nil)
+	d.URLOrigin = sensitiveFrom(len("http://user:pw@" + addr + "/"))
+	err = h.Send(ctx, d, Payload{Body: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "http://user@"+addr+"/(sensitive value):") ||
+		!strings.Contains(err.Error(), "refused") {
+		t.Errorf("error %v, want the host and the refusal", err)
+	} else {
+		noSecret(t, "network error", err.Error(), "pw", "code")
+	}
+
+	// The host sensitive: nothing of the URL, nor of net's error.
+	d = httpDelivery("http://"+addr+"/hooks/x", nil)
+	d.URLOrigin = sensitiveFrom(len("http://"))
+	err = h.Send(ctx, d, Payload{Body: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "POST (sensitive value): connection refused") {
+		t.Errorf("error %v, want POST (sensitive value): connection refused", err)
+	} else {
+		noSecret(t, "network error", err.Error(), addr, "127.0.0.1", "hooks")
+	}
+	// A label longer than 63 bytes fails the lookup without a query.
+	d = httpDelivery("http://"+strings.Repeat("a", 64)+secret+".invalid/hooks", nil)
+	d.URLOrigin = sensitiveFrom(len("http://"))
+	err = h.Send(ctx, d, Payload{Body: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "POST (sensitive value): host name lookup failed") {
+		t.Errorf("error %v, want POST (sensitive value): host name lookup failed", err)
+	} else {
+		noSecret(t, "DNS error", err.Error(), "invalid")
+	}
+}
+
+// TestHTTPInvalidURLNeverSent: a URL that cannot be sent as evaluated is
+// refused before anything reaches the wire: the listener sees no
+// connection for it, and a valid one after it arrives with the request
+// line intact.
+func TestHTTPInvalidURLNeverSent(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	lines := make(chan string, 10)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			lines <- strings.TrimRight(line, "\r\n")
+			c.Write([]byte("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	base := "http://" + l.Addr().String()
+	h := newHTTPTransport(t, HTTPOptions{})
+	for _, u := range []string{
+		base + "/x?name=z HTTP1.0 x&admin=1#frag.xml",
+		base + "/x?name=z HTTP1.0 x&admin=1",
+		base + "/x?name=a.xml#frag",
+		base + "/x\r\nX-Injected: 1",
+		base + "/x?n=ü",
+	} {
+		err := h.Send(context.Background(), httpDelivery(u, nil), Payload{Body: []byte("x")})
+		if !errors.Is(err, ErrInvalidURL) || !Permanent(err) {
+			t.Errorf("Send(%q) = %v, want a permanent ErrInvalidURL", u, err)
+		}
+	}
+	ok := base + "/x?name=z+HTTP1.0+x%26admin%3D1%23frag.xml"
+	if err := h.Send(context.Background(), httpDelivery(ok, nil), Payload{Body: []byte("x")}); err != nil {
+		t.Fatalf("Send of the encoded URL: %v", err)
+	}
+	l.Close()
+	wg.Wait()
+	close(lines)
+	var got []string
+	for line := range lines {
+		got = append(got, line)
+	}
+	if want := "POST /x?name=z+HTTP1.0+x%26admin%3D1%23frag.xml HTTP/1.1"; len(got) != 1 || got[0] != want {
+		t.Errorf("request lines on the wire: %q, want only %q", got, want)
+	}
+}
+
+// TestFileSensitiveName: a file name derived from a sensitive value never
+// appears in an error, neither an invalid one's nor one the operating
+// system or a conflict names; the errors still wrap what they did.
+func TestFileSensitiveName(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	ctx := context.Background()
+	for _, name := range []string{secret + "/x", secret + "\n", ".bizpipe-" + secret, strings.Repeat(secret, 30), ""} {
+		d := fileDelivery(1, name)
+		d.FileNameSensitive = true
+		err := f.Send(ctx, d, Payload{Data: []byte("x")})
+		if !errors.Is(err, ErrInvalidFileName) || !Permanent(err) {
+			t.Errorf("Send to %q: %v, want a permanent ErrInvalidFileName", name, err)
+			continue
+		}
+		// Nor which rule it breaks: that tells something of the value.
+		noSecret(t, "invalid name error", err.Error(), "contains a path separator", "contains a control character",
+			"longer than", "reserved for", "empty")
+	}
+	// A conflict with an existing file, and a name that is a directory.
+	writeFile(t, filepath.Join(dir, secret+".xml"), []byte("other"))
+	if err := os.Mkdir(filepath.Join(dir, secret+".dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{secret + ".xml", secret + ".dir"} {
+		d := fileDelivery(int64(10+i), name)
+		d.FileNameSensitive = true
+		err := f.Send(ctx, d, Payload{Data: []byte("mine")})
+		if err == nil {
+			t.Fatalf("Send to the existing %s succeeded", name)
+		}
+		if !strings.Contains(err.Error(), filepath.Join(dir, "(sensitive value)")) {
+			t.Errorf("error %q does not show the file as dir/(sensitive value)", err)
+		}
+		noSecret(t, "conflict error", err.Error())
+		if i == 0 && !errors.Is(err, ErrFileExists) {
+			t.Errorf("error %v no longer wraps ErrFileExists", err)
+		}
+	}
+	// Not sensitive: the name is shown as before.
+	err := f.Send(ctx, fileDelivery(20, secret+".xml"), Payload{Data: []byte("mine")})
+	if err == nil || !strings.Contains(err.Error(), secret) {
+		t.Errorf("error %v: a name that is not sensitive is shown", err)
+	}
+}
