@@ -195,6 +195,41 @@ func TestHostileSourcesLoad(t *testing.T) {
 	}
 }
 
+// TestSyntaxErrorsBounded checks that a file of characters HCL does not know
+// gives a bounded number of syntax errors: HCL reports each one, and 64 KiB
+// of `@` made 65,536 diagnostics, each printed with its 64 KiB line.
+func TestSyntaxErrorsBounded(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"main.hcl", "x.tfvars"} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, name)
+			writeTestFile(t, file, strings.Repeat("@", 64<<10))
+			main, opts := file, Options{LookupEnv: noEnv}
+			if name == "x.tfvars" {
+				main = withVariable(t, dir, "any")
+				opts.VarFiles = []string{file}
+			}
+			_, diags := Load([]string{main}, opts)
+			if len(diags) != maxSyntaxDiags+1 {
+				t.Fatalf("want %d diagnostics, got %d", maxSyntaxDiags+1, len(diags))
+			}
+			for _, d := range diags {
+				if d.Severity != hcl.DiagError || diag.CodeOf(d) != diag.CodeSyntax {
+					t.Errorf("%v %s %q, want error %s", d.Severity, diag.CodeOf(d), d.Summary, diag.CodeSyntax)
+				}
+			}
+			more := diags[maxSyntaxDiags]
+			// Every @, and the parser's error.
+			if want := fmt.Sprintf("%s has %d more syntax errors", file, 64<<10+1-maxSyntaxDiags); more.Summary != "More syntax errors" || !strings.Contains(more.Detail, want) {
+				t.Errorf("last diagnostic %q: %q, want %q", more.Summary, more.Detail, want)
+			}
+			if s := more.Subject; s == nil || s.Filename != file || s.Start.Column != maxSyntaxDiags+1 {
+				t.Errorf("subject %v, want the first error not shown", s)
+			}
+		})
+	}
+}
+
 // longLocals returns attributes for a locals block, size bytes of them.
 func longLocals(size int) string {
 	var b strings.Builder
