@@ -107,6 +107,16 @@ func TestHostileSourcesCheap(t *testing.T) {
 			code: diag.CodeInvalidValue, summary: "Invalid value for variable",
 		},
 		{
+			// A binary file: each NUL a syntax error, printed with its
+			// 4 MB line (44 MB of output, 8 s, 2.2 GB).
+			name: "nul_bytes", file: fill(nestingGroup, "\x00", size),
+			code: diag.CodeSyntax, summary: "Not a configuration file",
+			subject: true, line: 4, column: 1,
+			// HCL's lexer makes a diagnostic for each NUL of the 64 KiB
+			// prefix.
+			maxAlloc: 128 << 20,
+		},
+		{
 			// The 16.6 MB file of issue 9 is not read beyond the limit.
 			name: "too_large", file: fill(locals, "[", 16_600_000),
 			code: diag.CodeSyntax, summary: "Cannot read configuration file",
@@ -197,13 +207,14 @@ func TestHostileSourcesLoad(t *testing.T) {
 
 // TestSyntaxErrorsBounded checks that a file of characters HCL does not know
 // gives a bounded number of syntax errors: HCL reports each one, and 64 KiB
-// of `@` made 65,536 diagnostics, each printed with its 64 KiB line.
+// of `@` made 65,536 diagnostics, each printed with its 64 KiB line. (Beyond
+// maxInvalid of them, the file is refused before it is parsed.)
 func TestSyntaxErrorsBounded(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"main.hcl", "x.tfvars"} {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join(dir, name)
-			writeTestFile(t, file, strings.Repeat("@", 64<<10))
+			writeTestFile(t, file, strings.Repeat("@", maxInvalid))
 			main, opts := file, Options{LookupEnv: noEnv}
 			if name == "x.tfvars" {
 				main = withVariable(t, dir, "any")
@@ -220,7 +231,7 @@ func TestSyntaxErrorsBounded(t *testing.T) {
 			}
 			more := diags[maxSyntaxDiags]
 			// Every @, and the parser's error.
-			if want := fmt.Sprintf("%s has %d more syntax errors", file, 64<<10+1-maxSyntaxDiags); more.Summary != "More syntax errors" || !strings.Contains(more.Detail, want) {
+			if want := fmt.Sprintf("%s has %d more syntax errors", file, maxInvalid+1-maxSyntaxDiags); more.Summary != "More syntax errors" || !strings.Contains(more.Detail, want) {
 				t.Errorf("last diagnostic %q: %q, want %q", more.Summary, more.Detail, want)
 			}
 			if s := more.Subject; s == nil || s.Filename != file || s.Start.Column != maxSyntaxDiags+1 {

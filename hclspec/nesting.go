@@ -41,6 +41,10 @@ const (
 	// maxNesting because a long filter (`p == "a" || p == "b" || ...`)
 	// legitimately chains hundreds.
 	maxChain = 4096
+	// maxInvalid bounds the characters outside strings and comments that
+	// HCL does not use (`@`, NUL, ...): each is a syntax error, and a file
+	// of them (a binary file named x.hcl) is no configuration.
+	maxInvalid = 1000
 )
 
 // HCL's lexer returns all the tokens of a source at once, some 100 bytes
@@ -60,7 +64,7 @@ const prefixTail = 16
 
 // nestLimits are the limits a source is measured against (tests lower them
 // to make every cut of a short source interesting).
-type nestLimits struct{ nesting, chain int }
+type nestLimits struct{ nesting, chain, invalid int }
 
 // lexMode says how a source is read: as a configuration file, as a
 // standalone expression (--var values, types in JSON), or as a template (the
@@ -73,41 +77,55 @@ const (
 	lexTemplate
 )
 
+// problemKind is what a source exceeds.
+type problemKind int
+
+const (
+	tooDeep      problemKind = iota // maxNesting
+	tooLong                         // maxChain
+	tooInvalid                      // maxInvalid
+	notClosedYet                    // a /* comment that the source never closes
+)
+
 // nestingProblem says where a source first exceeds a limit, or opens a
 // block comment that it never closes.
 type nestingProblem struct {
-	Range   hcl.Range
-	Chain   bool // maxChain was exceeded
-	Comment bool // a /* comment is not closed; otherwise maxNesting was exceeded
+	Range hcl.Range
+	Kind  problemKind
 }
 
 // detail explains the problem; what names the source ("This file").
 func (p *nestingProblem) detail(what string) string {
-	switch {
-	case p.Comment:
+	switch p.Kind {
+	case tooLong:
+		return fmt.Sprintf("%s chains more than %d operators, indexes and splats in one expression, each of which nests the expression one level deeper. It is not parsed, as HCL would exhaust the stack; split the expression, for example into locals.", what, maxChain)
+	case tooInvalid:
+		return fmt.Sprintf("%s has more than %d characters that HCL does not use outside strings and comments, the first of them here. It is not parsed: it is no configuration.", what, maxInvalid)
+	case notClosedYet:
 		// HCL's lexer reads from every unclosed /* to the end of the
 		// source, so a source of them costs its length squared.
 		return fmt.Sprintf("%s opens a comment with /* that no */ closes. It is not parsed; close the comment, or start each line of it with #.", what)
-	case p.Chain:
-		return fmt.Sprintf("%s chains more than %d operators, indexes and splats in one expression, each of which nests the expression one level deeper. It is not parsed, as HCL would exhaust the stack; split the expression, for example into locals.", what, maxChain)
 	}
 	return fmt.Sprintf("%s nests brackets, braces, blocks, parentheses, string interpolations or template directives more than %d levels deep. It is not parsed, as HCL would exhaust the stack; no real configuration nests that deeply.", what, maxNesting)
 }
 
 func (p *nestingProblem) summary() string {
-	switch {
-	case p.Comment:
-		return "Unclosed comment"
-	case p.Chain:
+	switch p.Kind {
+	case tooLong:
 		return "Expression too complex"
+	case tooInvalid:
+		return "Not a configuration file"
+	case notClosedYet:
+		return "Unclosed comment"
 	}
 	return "Configuration nested too deeply"
 }
 
 // CheckNesting measures a configuration or --var-file source (HCL JSON
 // when the name ends in .json) and returns a syntax error (BP1000) pointing
-// at the first token beyond a limit, or at a /* comment never closed, or
-// nil when the file may be parsed. It costs little more than lexing the
+// at the first token beyond a limit (the first invalid character beyond
+// maxInvalid), or at a /* comment never closed, or nil when the file may be
+// parsed. It costs little more than lexing the
 // first 64 KiB of a source that has such a problem. Load calls it for every
 // file; anything else that parses configuration files with HCL (bizpipe fmt)
 // must call it first.
@@ -138,7 +156,7 @@ type nestFrame struct {
 // encloses the source (for the strings of a JSON file). It lexes growing
 // prefixes of a long source first (see firstPrefix).
 func hclNesting(src []byte, filename string, start hcl.Pos, mode lexMode, base int) *nestingProblem {
-	return measureNesting(src, filename, start, mode, base, nestLimits{maxNesting, maxChain}, firstPrefix)
+	return measureNesting(src, filename, start, mode, base, nestLimits{maxNesting, maxChain, maxInvalid}, firstPrefix)
 }
 
 // measureNesting is hclNesting with the limits and the first prefix given.
@@ -206,7 +224,7 @@ func measurePrefix(src []byte, n int, filename string, start hcl.Pos, mode lexMo
 	if unclosed != nil {
 		r := unclosed.Range
 		r.End = hcl.Pos{Line: r.Start.Line, Column: r.Start.Column + 2, Byte: r.Start.Byte + 2}
-		return &nestingProblem{Range: r, Comment: true}, true
+		return &nestingProblem{Range: r, Kind: notClosedYet}, true
 	}
 	return nil, !truncated
 }
@@ -222,6 +240,7 @@ func measurePrefix(src []byte, n int, filename string, start hcl.Pos, mode lexMo
 func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLimits, truncated bool) (p *nestingProblem, known bool) {
 	stack := []nestFrame{root}
 	nest, chain := base, 0 // sums over stack of weight+directives and of chain
+	invalid, firstInvalid := 0, hcl.Range{}
 	for i, tok := range tokens {
 		top := &stack[len(stack)-1]
 		switch tok.Type {
@@ -234,7 +253,7 @@ func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLi
 				top.chain++
 				chain++
 				if chain > lim.chain {
-					return &nestingProblem{Range: tok.Range, Chain: true}, true
+					return &nestingProblem{Range: tok.Range, Kind: tooLong}, true
 				}
 			}
 			f := nestFrame{close: closerOf(tok.Type), weight: 1}
@@ -288,7 +307,14 @@ func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLi
 			top.chain++
 			chain++
 			if chain > lim.chain {
-				return &nestingProblem{Range: tok.Range, Chain: true}, true
+				return &nestingProblem{Range: tok.Range, Kind: tooLong}, true
+			}
+		case hclsyntax.TokenInvalid:
+			if invalid == 0 {
+				firstInvalid = tok.Range
+			}
+			if invalid++; invalid > lim.invalid {
+				return &nestingProblem{Range: firstInvalid, Kind: tooInvalid}, true
 			}
 		case hclsyntax.TokenComma:
 			chain -= top.chain

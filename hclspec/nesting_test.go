@@ -341,7 +341,7 @@ func TestNestingJSONType(t *testing.T) {
 // prefixLimits are tiny limits under which every short source of
 // prefixCorpus crosses one somewhere, so that its cuts fall before, in and
 // after the token that crosses it.
-var prefixLimits = nestLimits{nesting: 3, chain: 4}
+var prefixLimits = nestLimits{nesting: 3, chain: 4, invalid: 2}
 
 // prefixCorpus are sources whose cuts are hard for measurePrefix: comments
 // that hide brackets, a /* never closed, strings and heredocs holding /* and
@@ -380,6 +380,8 @@ var prefixCorpus = []struct {
 	{lexConfig, "é = [[ \"ü\" ]] ⌘ [[[[ 1 ]]]] ü\n"},
 	{lexConfig, "\xef\xbb\xbfa = [[[[1]]]]\n"},
 	{lexConfig, "a = \xff\xfe [[[[ \xe2\x82 ]]]]\n"},
+	{lexConfig, "a = \"@@@\" # @@@\nb = @ /* @@@ */ \x00 \"\x00\" ${@} <<EOT\n@@@\nEOT\n@ [[[[1]]]]\n"},
+	{lexConfig, "a = [[[ @ ] @ ]\nb = \x00\x00\x00"},
 	{lexConfig, "a = ${ { ~} } ~} \"${ { ~} }\" [[[[1]]]]\n"},
 	{lexConfig, "b {\n c {\n d {\n e {\n }\n }\n }\n}\n"},
 	{lexConfig, "a = [for x in y : x if !!!!x]\nb = x <= 1 && y >= 2 || z < 3 && w > 4\n"},
@@ -394,6 +396,7 @@ var prefixCorpus = []struct {
 	{lexTemplate, "/* ${[1]} */ %{if a}%{if b}${[1 /* ]]]] */]}%{endif}%{endif} $${[[[[ %%{if"},
 	{lexTemplate, "%{for a in b}%{for c in d}%{for e in f}x%{endfor}%{endfor}%{endfor}${[[[1]]]}"},
 	{lexTemplate, "${ /* }"},
+	{lexTemplate, "@@@ ${@} \x00 ${\"@\"} ${@@}"},
 }
 
 // TestNestingPrefixAgrees checks the argument that measurePrefix rests on:
