@@ -337,3 +337,139 @@ func TestNestingJSONType(t *testing.T) {
 		}
 	}
 }
+
+// prefixLimits are tiny limits under which every short source of
+// prefixCorpus crosses one somewhere, so that its cuts fall before, in and
+// after the token that crosses it.
+var prefixLimits = nestLimits{nesting: 3, chain: 4, invalid: 2}
+
+// prefixCorpus are sources whose cuts are hard for measurePrefix: comments
+// that hide brackets, a /* never closed, strings and heredocs holding /* and
+// brackets, CRLF heredoc markers, multi-byte tokens, escapes, directives,
+// invalid bytes and a BOM.
+var prefixCorpus = []struct {
+	mode lexMode
+	src  string
+}{
+	{lexConfig, "a = [[[[1]]]]\n"},
+	{lexConfig, "a = [[ /* [[[[ */ 1]]\nb = [[[[1]]]]\n"},
+	{lexConfig, "a = [[ # [[[[\n 1]]\nb = !!!!!x\n"},
+	{lexConfig, "a = [[ // [[[[\r\n 1]]\nb = [[[[1]]]]"},
+	{lexConfig, "a = 1 /* never closed [[[[[[ \n"},
+	{lexConfig, "a = [[ /* */ /* [[[[ \n"},
+	{lexConfig, "/**/ /*/ [[[[ */ [[[[ /*"},
+	{lexConfig, "a = 1\n/*"},
+	{lexConfig, "a = 1 /"},
+	{lexConfig, "a = 1 /*/"},
+	{lexConfig, "a = \"/* [[[[ ${[[1]]} \"\nb = [[[[1]]]]\n"},
+	{lexConfig, "a = \"x /* y\"\nb = \"${1 /* }\"\nc = [[[[1]]]]\n"},
+	{lexConfig, "a = <<EOT\n/* [[[[\n${[[[1]]]}\nEOT\nb = 1\n"},
+	{lexConfig, "a = <<-EOT\r\n  x /* \r\n  EOT\r\nb = [[[[1]]]]\r\n"},
+	{lexConfig, "a = <<EOT\n${ /* }\nEOT\nb = [[[[1]]]]\n"},
+	{lexConfig, "a = <<EOTX\nEOT\n${[[1]]}\nEOTX\nb = <<E\n${[[[[1]]]]}\nE\n"},
+	{lexConfig, "a = \"%{if a}%{if b}%{if c}x%{endif}%{endif}%{endif}\"\n"},
+	{lexConfig, "a = \"%{ endif }%{if a}%{for x in y}${[1]}%{endfor}%{endif}%{if a}%{if b}${[1]}\"\n"},
+	{lexConfig, "a = \"%{~if a~}%{~ if b ~}x%{~ endif ~}%{~endif~}%{if x}${[[1]]}%{endif}\"\n"},
+	{lexConfig, "a = {for k, v in m : k => !!!!v}\nb = {\n for = !!!\n}\n"},
+	{lexConfig, "a = {\n b = !!!\n c = !!!!!\n}\n"},
+	{lexConfig, "a = 1 + 1 + 1 + 1 + 1 + 1\n"},
+	{lexConfig, "a = x[0][0][0][0][0]\nb = x[*][*][*][*][*]\n"},
+	{lexConfig, "a = true ? 1 : false ? 2 : true ? 3 : 4 ? 5 : 6\n"},
+	{lexConfig, "a = 1.5e+10 + 2.5e-3 == 7.25E+2 != 1...\nb = -1.5e+10 - -2.5 - - - -1\n"},
+	{lexConfig, "a = \"\\\"$${x}%%{y}\\u00e9 é ${\"${\"${\"${1}\"}\"}\"}\"\n"},
+	{lexConfig, "é = [[ \"ü\" ]] ⌘ [[[[ 1 ]]]] ü\n"},
+	{lexConfig, "\xef\xbb\xbfa = [[[[1]]]]\n"},
+	{lexConfig, "a = \xff\xfe [[[[ \xe2\x82 ]]]]\n"},
+	{lexConfig, "a = \"@@@\" # @@@\nb = @ /* @@@ */ \x00 \"\x00\" ${@} <<EOT\n@@@\nEOT\n@ [[[[1]]]]\n"},
+	{lexConfig, "a = [[[ @ ] @ ]\nb = \x00\x00\x00"},
+	{lexConfig, "a = ${ { ~} } ~} \"${ { ~} }\" [[[[1]]]]\n"},
+	{lexConfig, "b {\n c {\n d {\n e {\n }\n }\n }\n}\n"},
+	{lexConfig, "a = [for x in y : x if !!!!x]\nb = x <= 1 && y >= 2 || z < 3 && w > 4\n"},
+	// A cut token lexes as several, which may be operators: `<<-EOT` as
+	// `<`, `<`, `-`, `EOT`, and `1e-5` as `1`, `e`, `-`.
+	{lexConfig, "a = 0 < 1 < 2 < 3 < 4 <<-EOT\r\nx\r\nEOT\r\nb = 1 - 2 - 3 - 1e-5\n"},
+	{lexConfig, "a = x != y != z <<EOT\nx\nEOT\nb = 1 - 1 - 1 - 1.5e-5 - 1\n"},
+	{lexExpression, "[[ /* ]] */ [[[[1]]]] ]]"},
+	{lexExpression, "!!! # x\n !!! // y\n !!!"},
+	{lexExpression, "(((( /* never"},
+	{lexTemplate, "${[[[[1]]]]} /* %{if x}%{if y}%{if z}%{if w}"},
+	{lexTemplate, "/* ${[1]} */ %{if a}%{if b}${[1 /* ]]]] */]}%{endif}%{endif} $${[[[[ %%{if"},
+	{lexTemplate, "%{for a in b}%{for c in d}%{for e in f}x%{endfor}%{endfor}%{endfor}${[[[1]]]}"},
+	{lexTemplate, "${ /* }"},
+	{lexTemplate, "@@@ ${@} \x00 ${\"@\"} ${@@}"},
+}
+
+// TestNestingPrefixAgrees checks the argument that measurePrefix rests on:
+// a problem found in the tokens of a prefix is the whole source's first
+// problem, at the same place. Every cut of every source of prefixCorpus (and
+// of the generated nestings) is measured, with the source as if it began
+// somewhere in a larger file, and hclNesting's growing prefixes are run from
+// every first size.
+func TestNestingPrefixAgrees(t *testing.T) {
+	type source struct {
+		mode lexMode
+		src  string
+	}
+	var sources []source
+	for _, c := range prefixCorpus {
+		sources = append(sources, source(c))
+	}
+	for _, e := range nestedExprs {
+		for n := prefixLimits.nesting; n <= prefixLimits.chain+2; n++ {
+			sources = append(sources, source{lexConfig, "a = " + e.gen(n) + "\n"}, source{lexExpression, e.gen(n)})
+		}
+	}
+	found := 0
+	for _, s := range sources {
+		if p := checkPrefixAgrees(t, []byte(s.src), s.mode); p != nil {
+			found++
+		}
+	}
+	// Most sources must have a problem, or the cuts prove little.
+	if found < len(sources)*3/4 {
+		t.Errorf("only %d of %d sources cross a limit", found, len(sources))
+	}
+}
+
+// FuzzNestingPrefix checks TestNestingPrefixAgrees' property on any source.
+func FuzzNestingPrefix(f *testing.F) {
+	for _, c := range prefixCorpus {
+		f.Add([]byte(c.src), uint8(c.mode))
+	}
+	f.Fuzz(func(t *testing.T, src []byte, mode uint8) {
+		if len(src) > 1024 {
+			return // cutting everywhere costs the length squared
+		}
+		checkPrefixAgrees(t, src, lexMode(mode%3))
+	})
+}
+
+// checkPrefixAgrees measures src whole and cut at every length (every 7th
+// length beyond 256 bytes), and returns the whole source's problem.
+func checkPrefixAgrees(t *testing.T, src []byte, mode lexMode) *nestingProblem {
+	t.Helper()
+	start := hcl.Pos{Line: 3, Column: 7, Byte: 40}
+	want, decided := measurePrefix(src, len(src), "f", start, mode, 1, prefixLimits)
+	if !decided {
+		t.Fatalf("%q: whole source undecided", src)
+	}
+	step := 1
+	if len(src) > 256 {
+		step = 7
+	}
+	for n := 0; n < len(src); n += step {
+		got, decided := measurePrefix(src, n, "f", start, mode, 1, prefixLimits)
+		if got != nil && (want == nil || *got != *want) {
+			t.Fatalf("%q cut at %d: problem %+v, the whole source has %+v", src, n, got, want)
+		}
+		if got == nil && decided {
+			t.Fatalf("%q cut at %d: decided without a problem", src, n)
+		}
+	}
+	for first := 1; first < len(src); first += step {
+		if got := measureNesting(src, "f", start, mode, 1, prefixLimits, first); got != want && (got == nil || want == nil || *got != *want) {
+			t.Fatalf("%q from a first prefix of %d: problem %+v, the whole source has %+v", src, first, got, want)
+		}
+	}
+	return want
+}

@@ -197,7 +197,7 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 		f, ds = d.parser.ParseHCL(src, path)
 	}
 	if ds.HasErrors() {
-		d.add(diag.Tag(ds, diag.CodeSyntax)...)
+		d.add(syntaxDiags(ds, path)...)
 		return
 	}
 	attrs, ds := f.Body.JustAttributes()
