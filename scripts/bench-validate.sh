@@ -73,7 +73,7 @@ echo "peak RSS: $rss_max KiB = $(awk "BEGIN{printf \"%.1f\", $rss_max/1024}") Mi
 
 if [[ -z ${SKIP_GO_BENCH:-} ]]; then
 	echo
-	go test -c -o "$work/rules.test" ./engine/rules
-	(cd engine/rules && "${nice[@]}" "$work/rules.test" -test.run '^$' -test.bench BenchmarkValidate -test.benchmem \
+	go test -c -o "$work/rules.test" ./internal/validate/rules
+	(cd internal/validate/rules && "${nice[@]}" "$work/rules.test" -test.run '^$' -test.bench BenchmarkValidate -test.benchmem \
 		-test.benchtime "${BENCHTIME:-5x}" -test.count "${BENCH_COUNT:-1}")
 fi

@@ -9,12 +9,12 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/bizpipe/bizpipe/engine/diag"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 
-	"github.com/bizpipe/bizpipe/engine/model"
-	"github.com/bizpipe/bizpipe/engine/msgbox"
-	"github.com/bizpipe/bizpipe/engine/msgbox/pgbox"
-	"github.com/bizpipe/bizpipe/engine/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
 
 // defaultDataDir is where the embedded message box lives without --data-dir.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
 // operate runs a messages subcommand that acts on messages (resume,

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bizpipe/bizpipe/engine/msgbox"
-	"github.com/bizpipe/bizpipe/engine/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
 
 // TestBulkSkipsWhatDoesNotApply: a suspended message whose other delivery

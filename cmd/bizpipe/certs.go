@@ -12,12 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bizpipe/bizpipe/engine/certinfo"
-	"github.com/bizpipe/bizpipe/engine/certstore"
-	"github.com/bizpipe/bizpipe/engine/model"
-	"github.com/bizpipe/bizpipe/engine/report"
-	"github.com/bizpipe/bizpipe/engine/rules"
-	"github.com/bizpipe/bizpipe/hclspec"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
+	"github.com/bizpipe/bizpipe/internal/validate/report"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
 func newCertsCmd(e *env) *cobra.Command {
@@ -81,7 +81,7 @@ func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) e
 	default:
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: must be one of text, json", format)}
 	}
-	cfg, diags, err := loadConfig(e, args, vf, hclspec.ModeValidate)
+	cfg, diags, err := loadConfig(e, args, vf, lang.ModeValidate)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/bizpipe/bizpipe/engine/diag"
-	"github.com/bizpipe/bizpipe/engine/model"
-	"github.com/bizpipe/bizpipe/hclspec"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
 // varFlags are --var and --var-file, shared by validate, run and certs.
@@ -30,16 +30,16 @@ func (v *varFlags) register(cmd *cobra.Command) {
 // loadConfig finds and decodes the configuration. An error means the command
 // cannot run at all (exit 2); diagnostics are the configuration's problems.
 //
-// cfg.Files keeps the configuration files only: hclspec's parser also holds
+// cfg.Files keeps the configuration files only: lang's parser also holds
 // the --var-file files, whose lines are variable values, and a snippet of one
 // would print a sensitive value (a diagnostic pointing at `password = "..."`
 // in a variables file). Diagnostics in them keep their location.
-func loadConfig(e *env, paths []string, vf varFlags, mode hclspec.Mode) (*model.Config, hcl.Diagnostics, error) {
-	files, err := hclspec.FindFiles(paths)
+func loadConfig(e *env, paths []string, vf varFlags, mode lang.Mode) (*model.Config, hcl.Diagnostics, error) {
+	files, err := lang.FindFiles(paths)
 	if err != nil {
 		return nil, nil, cleanError(err)
 	}
-	cfg, diags := hclspec.Load(files, hclspec.Options{
+	cfg, diags := lang.Load(files, lang.Options{
 		Mode: mode, Vars: vf.vars, VarFiles: vf.varFiles, LookupEnv: e.lookupEnv,
 	})
 	if cfg != nil {
@@ -95,7 +95,7 @@ func sources(cfg *model.Config) map[string][]byte {
 // redactor replaces the values of sensitive variables (and of locals derived
 // from them) in text that is about to be printed.
 //
-// hclspec and the rules are meant never to put a sensitive value into a
+// lang and the rules are meant never to put a sensitive value into a
 // diagnostic; the CLI is the last place where a slip can still be caught
 // before a secret reaches a CI log, so every report passes through this.
 // Matching is case-insensitive (upper(var.secret) is still the secret).

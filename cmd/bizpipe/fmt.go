@@ -14,7 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
 
-	"github.com/bizpipe/bizpipe/hclspec"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
 )
 
 func newFmtCmd(e *env) *cobra.Command {
@@ -44,7 +44,7 @@ parsed or written; 3 with --check, a file is not formatted.`,
 }
 
 func runFmt(e *env, args []string, check, showDiff bool) error {
-	files, err := hclspec.FindFiles(args)
+	files, err := lang.FindFiles(args)
 	if err != nil {
 		return &exitError{code: exitUsage, err: cleanError(err)}
 	}
@@ -62,7 +62,7 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		// hclwrite formats even broken files; refuse them so that fmt never
 		// rewrites something it cannot read.
 		// A file nested too deeply would overflow the parser's stack.
-		if d := hclspec.CheckNesting(src, name); d != nil {
+		if d := lang.CheckNesting(src, name); d != nil {
 			fmt.Fprintf(e.stderr, "bizpipe: %s\n", d)
 			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", name)
 			failed++

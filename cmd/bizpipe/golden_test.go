@@ -11,7 +11,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/diff"
 
-	"github.com/bizpipe/bizpipe/engine/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestGolden (go test ./cmd/bizpipe -update)")

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/bizpipe/bizpipe/engine/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
 
 // TestMain makes the test binary double as the bizpipe binary, so that the

@@ -13,11 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bizpipe/bizpipe/engine/model"
-	"github.com/bizpipe/bizpipe/engine/msgbox"
-	"github.com/bizpipe/bizpipe/engine/runner"
-	"github.com/bizpipe/bizpipe/engine/safetext"
-	"github.com/bizpipe/bizpipe/hclspec"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/safetext"
 )
 
 type messagesFlags struct {
@@ -156,8 +156,8 @@ func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, m
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", f.format)}
 	}
 	var cfg *model.Config
-	if files, err := hclspec.FindFiles(paths); err == nil {
-		c, diags := hclspec.Load(files, hclspec.Options{Mode: hclspec.ModeValidate, LookupEnv: e.lookupEnv})
+	if files, err := lang.FindFiles(paths); err == nil {
+		c, diags := lang.Load(files, lang.Options{Mode: lang.ModeValidate, LookupEnv: e.lookupEnv})
 		if diags.HasErrors() && c.MessageBox != nil {
 			return &exitError{code: exitFindings, err: fmt.Errorf("the configuration has errors; run bizpipe validate")}
 		}

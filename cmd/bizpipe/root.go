@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bizpipe/bizpipe/engine/safetext"
+	"github.com/bizpipe/bizpipe/internal/safetext"
 )
 
 // Exit codes (§8).

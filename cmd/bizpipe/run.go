@@ -19,15 +19,15 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/bizpipe/bizpipe/engine/diag"
-	"github.com/bizpipe/bizpipe/engine/filelock"
-	"github.com/bizpipe/bizpipe/engine/live"
-	"github.com/bizpipe/bizpipe/engine/metrics"
-	"github.com/bizpipe/bizpipe/engine/model"
-	"github.com/bizpipe/bizpipe/engine/report"
-	"github.com/bizpipe/bizpipe/engine/rules"
-	"github.com/bizpipe/bizpipe/engine/runner"
-	"github.com/bizpipe/bizpipe/hclspec"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/filelock"
+	"github.com/bizpipe/bizpipe/internal/metrics"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/validate/live"
+	"github.com/bizpipe/bizpipe/internal/validate/report"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
 type runFlags struct {
@@ -90,7 +90,7 @@ func runRun(e *env, f runFlags, args []string) error {
 	if !ok {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-level %q: use debug, info, warn or error", f.logLevel)}
 	}
-	cfg, diags, err := loadConfig(e, args, f.vars, hclspec.ModeRun)
+	cfg, diags, err := loadConfig(e, args, f.vars, lang.ModeRun)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

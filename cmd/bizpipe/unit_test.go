@@ -12,8 +12,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/bizpipe/bizpipe/engine/model"
-	"github.com/bizpipe/bizpipe/engine/report"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/validate/report"
 )
 
 func TestFormatInArgs(t *testing.T) {

@@ -14,12 +14,12 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/bizpipe/bizpipe/engine/diag"
-	"github.com/bizpipe/bizpipe/engine/live"
-	"github.com/bizpipe/bizpipe/engine/model"
-	"github.com/bizpipe/bizpipe/engine/report"
-	"github.com/bizpipe/bizpipe/engine/rules"
-	"github.com/bizpipe/bizpipe/hclspec"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/validate/live"
+	"github.com/bizpipe/bizpipe/internal/validate/report"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
 type validateFlags struct {
@@ -117,7 +117,7 @@ func runValidate(e *env, f validateFlags, args []string) error {
 	if !f.live && f.server != "" {
 		return usageError(e, format, errors.New("--server is used with --live"))
 	}
-	cfg, diags, err := loadConfig(e, args, f.vars, hclspec.ModeValidate)
+	cfg, diags, err := loadConfig(e, args, f.vars, lang.ModeValidate)
 	if err != nil {
 		return usageError(e, format, err)
 	}

@@ -9,11 +9,11 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/bizpipe/bizpipe/engine/certstore"
-	"github.com/bizpipe/bizpipe/engine/diag"
-	"github.com/bizpipe/bizpipe/engine/rules"
-	"github.com/bizpipe/bizpipe/hclspec"
 	"github.com/bizpipe/bizpipe/internal/benchgen"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
 // small is a configuration small enough to generate in a test.
@@ -27,11 +27,11 @@ func small() benchgen.Params {
 
 func validate(t *testing.T, dir string) hcl.Diagnostics {
 	t.Helper()
-	files, err := hclspec.FindFiles([]string{dir})
+	files, err := lang.FindFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := hclspec.Load(files, hclspec.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+	cfg, diags := lang.Load(files, lang.Options{LookupEnv: func(string) (string, bool) { return "", false }})
 	_, rdiags := rules.Check(cfg, rules.Options{Cache: certstore.NewCache()})
 	return append(diags, rdiags...)
 }

@@ -21,9 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bizpipe/bizpipe/engine/msgbox"
-	"github.com/bizpipe/bizpipe/engine/msgbox/sqlitebox"
-	"github.com/bizpipe/bizpipe/engine/smime"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bizpipe/bizpipe/engine/msgbox"
-	"github.com/bizpipe/bizpipe/engine/msgbox/pgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 	"github.com/bizpipe/bizpipe/internal/pgtest"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )

@@ -1,0 +1,164 @@
+package lang
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+)
+
+// FindFiles expands the command-line paths into configuration files (§2):
+// every *.hcl and *.hcl.json directly in each named directory, plus files named
+// directly; no path means the current directory. The result is sorted and free
+// of duplicates. An error means the command cannot run (exit 2).
+func FindFiles(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	seen := map[string]bool{}
+	var files []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			files = append(files, p)
+		}
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("configuration path %s: %w", p, err)
+		}
+		if !st.IsDir() {
+			add(filepath.Clean(p))
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading configuration directory %s: %w", p, err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") || !isConfigFile(name) || !isRegular(p, e) {
+				continue
+			}
+			add(filepath.Join(p, name))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no configuration files (*.hcl, *.hcl.json) in %s", strings.Join(paths, ", "))
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func isConfigFile(name string) bool {
+	return strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json")
+}
+
+// parseFiles parses every file; syntax errors are BP1000.
+func parseFiles(parser *hclparse.Parser, files []string) ([]*hcl.File, hcl.Diagnostics) {
+	var out []*hcl.File
+	var diags hcl.Diagnostics
+	for _, name := range files {
+		src, err := readLimited(name, maxConfigFileSize)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot read configuration file",
+				Detail:   fmt.Sprintf("Reading %s: %s.", name, err),
+				Extra:    diag.Extra{Code: diag.CodeSyntax},
+			})
+			continue
+		}
+		// A file nested too deeply would crash the parser: it is reported
+		// and left out, and not handed to the parser (nor kept for snippets,
+		// which the renderer would parse again).
+		if d := CheckNesting(src, name); d != nil {
+			diags = append(diags, d)
+			continue
+		}
+		var f *hcl.File
+		var ds hcl.Diagnostics
+		if strings.HasSuffix(name, ".json") {
+			f, ds = parser.ParseJSON(src, name)
+		} else {
+			f, ds = parser.ParseHCL(src, name)
+		}
+		diags = append(diags, syntaxDiags(ds, name)...)
+		if f != nil && !ds.HasErrors() {
+			out = append(out, f)
+		}
+	}
+	return out, diags
+}
+
+// maxSyntaxDiags bounds the syntax errors reported for one file: HCL reports
+// every character it does not know, and a file of them (`@@@@...`) made
+// millions of diagnostics, each shown with its line.
+const maxSyntaxDiags = 10
+
+// syntaxDiags tags the diagnostics of parsing file name as syntax errors
+// (BP1000), keeping the first maxSyntaxDiags and counting the rest in one
+// more, at the first of them.
+func syntaxDiags(ds hcl.Diagnostics, name string) hcl.Diagnostics {
+	if len(ds) > maxSyntaxDiags {
+		more := len(ds) - maxSyntaxDiags
+		ds = append(ds[:maxSyntaxDiags:maxSyntaxDiags], &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "More syntax errors",
+			Detail:   fmt.Sprintf("%s has %d more syntax errors from here on, which are not shown.", name, more),
+			Subject:  ds[maxSyntaxDiags].Subject,
+		})
+	}
+	return diag.Tag(ds, diag.CodeSyntax)
+}
+
+// Limits on what the loader reads: a configuration file is text a person
+// writes. The largest generated benchmark file is 70 KB, and the whole
+// benchmark configuration (1,000 hosts, 2,000 send ports) in one file is
+// under 1 MB. HCL holds some 500 bytes per token of a file while parsing it:
+// a 16 MB file of `[1,1,1,...` took a minute and 9 GB (4 MiB, 12 s and 2 GB).
+const (
+	maxConfigFileSize = 4 << 20
+	maxVarFileSize    = 1 << 20
+)
+
+// readLimited reads a file named on the command line, refusing one larger
+// than limit: /dev/zero must end in an error, not an out-of-memory crash.
+// Pipes are allowed (--var-file <(...)).
+func readLimited(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d MiB; this is not a configuration file", limit>>20)
+	}
+	return b, nil
+}
+
+// isRegular reports whether a directory entry is a regular file, following
+// symbolic links (Kubernetes mounts configuration as links). A FIFO or device
+// named x.hcl would hang or exhaust validate.
+func isRegular(dir string, e os.DirEntry) bool {
+	if e.Type().IsRegular() {
+		return true
+	}
+	if e.Type()&os.ModeSymlink == 0 {
+		return false
+	}
+	info, err := os.Stat(filepath.Join(dir, e.Name()))
+	return err == nil && info.Mode().IsRegular()
+}

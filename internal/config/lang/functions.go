@@ -1,0 +1,221 @@
+package lang
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// markSensitive is the cty mark carried by values derived from sensitive
+// variables and from message properties set from them; anything that
+// prints a value checks for it.
+const markSensitive = "sensitive"
+
+// markSender is the cty mark carried by the message attributes a message's
+// sender chose (file_name, content_type) and by what is derived from them:
+// a url whose scheme or host carries it is refused (see Template).
+const markSender = "sender"
+
+// stdFunctions returns the go-cty standard library under Terraform's names,
+// plus env(). file() is added per file by fileFunction.
+func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]function.Function {
+	return map[string]function.Function{
+		"abs":             stdlib.AbsoluteFunc,
+		"ceil":            stdlib.CeilFunc,
+		"chomp":           stdlib.ChompFunc,
+		"chunklist":       stdlib.ChunklistFunc,
+		"coalesce":        stdlib.CoalesceFunc,
+		"coalescelist":    stdlib.CoalesceListFunc,
+		"compact":         stdlib.CompactFunc,
+		"concat":          stdlib.ConcatFunc,
+		"contains":        stdlib.ContainsFunc,
+		"csvdecode":       stdlib.CSVDecodeFunc,
+		"distinct":        stdlib.DistinctFunc,
+		"element":         stdlib.ElementFunc,
+		"flatten":         stdlib.FlattenFunc,
+		"floor":           stdlib.FloorFunc,
+		"format":          stdlib.FormatFunc,
+		"formatdate":      stdlib.FormatDateFunc,
+		"formatlist":      stdlib.FormatListFunc,
+		"indent":          stdlib.IndentFunc,
+		"index":           stdlib.IndexFunc,
+		"join":            stdlib.JoinFunc,
+		"jsondecode":      stdlib.JSONDecodeFunc,
+		"jsonencode":      stdlib.JSONEncodeFunc,
+		"keys":            stdlib.KeysFunc,
+		"length":          stdlib.LengthFunc,
+		"log":             stdlib.LogFunc,
+		"lookup":          stdlib.LookupFunc,
+		"lower":           stdlib.LowerFunc,
+		"max":             stdlib.MaxFunc,
+		"merge":           stdlib.MergeFunc,
+		"min":             stdlib.MinFunc,
+		"parseint":        stdlib.ParseIntFunc,
+		"pow":             stdlib.PowFunc,
+		"range":           stdlib.RangeFunc,
+		"regex":           stdlib.RegexFunc,
+		"regexall":        stdlib.RegexAllFunc,
+		"regex_replace":   stdlib.RegexReplaceFunc,
+		"replace":         stdlib.ReplaceFunc,
+		"reverse":         stdlib.ReverseListFunc,
+		"setintersection": stdlib.SetIntersectionFunc,
+		"setproduct":      stdlib.SetProductFunc,
+		"setsubtract":     stdlib.SetSubtractFunc,
+		"setunion":        stdlib.SetUnionFunc,
+		"signum":          stdlib.SignumFunc,
+		"slice":           stdlib.SliceFunc,
+		"sort":            stdlib.SortFunc,
+		"split":           stdlib.SplitFunc,
+		"strlen":          stdlib.StrlenFunc,
+		"strrev":          stdlib.ReverseFunc,
+		"substr":          stdlib.SubstrFunc,
+		"timeadd":         stdlib.TimeAddFunc,
+		"title":           stdlib.TitleFunc,
+		"trim":            stdlib.TrimFunc,
+		"trimprefix":      stdlib.TrimPrefixFunc,
+		"trimspace":       stdlib.TrimSpaceFunc,
+		"trimsuffix":      stdlib.TrimSuffixFunc,
+		"upper":           stdlib.UpperFunc,
+		"urlencode":       urlencodeFunction,
+		"values":          stdlib.ValuesFunc,
+		"zipmap":          stdlib.ZipmapFunc,
+		"env":             envFunction(mode, lookupEnv),
+		"startswith":      stringPredicate("startswith", strings.HasPrefix),
+		"endswith":        stringPredicate("endswith", strings.HasSuffix),
+		"strcontains":     stringPredicate("strcontains", strings.Contains),
+	}
+}
+
+// stringPredicate makes Terraform's startswith, endswith and strcontains,
+// which filters on file names need and go-cty's library lacks.
+func stringPredicate(name string, f func(s, x string) bool) function.Function {
+	return function.New(&function.Spec{
+		Description: name + " tests a string against another.",
+		Params:      []function.Parameter{{Name: "string", Type: cty.String}, {Name: "other", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.BoolVal(f(args[0].AsString(), args[1].AsString())), nil
+		},
+	})
+}
+
+// urlencodeFunction is Terraform's urlencode: url.QueryEscape, so that a
+// value interpolated into a URL's query (spaces become "+") or path cannot
+// add delimiters, parameters or a fragment.
+var urlencodeFunction = function.New(&function.Spec{
+	Description: "Escapes a string for use in a URL's query string.",
+	Params:      []function.Parameter{{Name: "str", Type: cty.String}},
+	Type:        function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		return cty.StringVal(url.QueryEscape(args[0].AsString())), nil
+	},
+})
+
+// envFunction reads an environment variable. During validate an unset
+// variable is unknown (checked for type only); during run it is an error.
+func envFunction(mode Mode, lookupEnv func(string) (string, bool)) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of an environment variable.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			v, ok := lookupEnv(name)
+			if !ok {
+				if mode == ModeValidate {
+					return cty.UnknownVal(cty.String), nil
+				}
+				return cty.NilVal, fmt.Errorf("environment variable %q is not set", name)
+			}
+			return cty.StringVal(v), nil
+		},
+	})
+}
+
+// fileFunction reads a file relative to dir, the directory of the file that
+// calls it (§2), never the working directory.
+func fileFunction(dir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads a file, relative to the configuration file that calls file().",
+		Params: []function.Parameter{{
+			Name: "path", Type: cty.String,
+			// Marked values reach Impl so that a sensitive path is never
+			// echoed in an error.
+			AllowMarked: true,
+		}},
+		Type: function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			raw, marks := args[0].Unmark()
+			p := raw.AsString()
+			_, sensitive := marks[markSensitive]
+			shown := p
+			if sensitive {
+				shown = "(sensitive value)"
+			}
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+				if !sensitive {
+					shown = p
+				}
+			}
+			b, err := readSmallFile(p)
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("reading %s: %w", shown, err)
+			}
+			if !utf8.Valid(b) {
+				return cty.NilVal, fmt.Errorf("%s is not valid UTF-8 text", shown)
+			}
+			return cty.StringVal(string(b)).WithMarks(marks), nil
+		},
+	})
+}
+
+// unwrapPathError drops the path an *os.PathError repeats, which could be a
+// sensitive value, keeping only the reason.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// maxFileFunctionSize bounds what file() reads: configuration values, not
+// data. Without it, file("/dev/zero") would exhaust memory.
+const maxFileFunctionSize = 4 << 20
+
+// readSmallFile reads a regular file of at most maxFileFunctionSize bytes.
+// Devices, FIFOs and directories are refused before they are opened, so
+// that file("/dev/stdin") cannot hang validate.
+func readSmallFile(p string) ([]byte, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	if info.Size() > maxFileFunctionSize {
+		return nil, fmt.Errorf("%d bytes, above file()'s limit of %d", info.Size(), maxFileFunctionSize)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileFunctionSize+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if len(b) > maxFileFunctionSize {
+		return nil, fmt.Errorf("above file()'s limit of %d bytes", maxFileFunctionSize)
+	}
+	return b, nil
+}

@@ -1,0 +1,209 @@
+// Package lang decodes bizpipe's HCL configuration language into the typed
+// model of package model (the contract is ../shared/spec/language.md §2–§4).
+//
+// Decoding reports every problem it finds as a coded diagnostic and keeps
+// going, so that one run of validate shows all of them. Expressions that
+// depend on the message (filters and templates) are type-checked here against
+// an unknown message and kept as expressions for the run-time engine.
+package lang
+
+import (
+	"os"
+	"regexp"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+)
+
+// Mode says what the configuration is loaded for.
+type Mode int
+
+const (
+	// ModeValidate: variables and env() without a value are unknown, checked
+	// for type but not value, as Terraform's validate does.
+	ModeValidate Mode = iota
+	// ModeRun: every value must be known; a missing one is an error.
+	ModeRun
+)
+
+// Options controls Load.
+type Options struct {
+	Mode Mode
+	// Vars are --var NAME=VALUE arguments, in command-line order.
+	Vars []string
+	// VarFiles are --var-file paths, in command-line order.
+	VarFiles []string
+	// LookupEnv reads the environment (BIZPIPE_VAR_* and env()); nil means
+	// os.LookupEnv. Tests pass their own to stay hermetic.
+	LookupEnv func(string) (string, bool)
+}
+
+// Block type names of the language.
+const (
+	blockGroup           = "group"
+	blockVariable        = "variable"
+	blockLocals          = "locals"
+	blockStore           = "certificate_store"
+	blockAccount         = "service_account"
+	blockServer          = "server"
+	blockHost            = "host"
+	blockPipeline        = "pipeline"
+	blockReceiveLocation = "receive_location"
+	blockSendPort        = "send_port"
+	blockMessageBox      = "message_box"
+)
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: blockGroup, LabelNames: []string{"name"}},
+		{Type: blockVariable, LabelNames: []string{"name"}},
+		{Type: blockLocals},
+		{Type: blockStore, LabelNames: []string{"name"}},
+		{Type: blockAccount, LabelNames: []string{"name"}},
+		{Type: blockServer, LabelNames: []string{"name"}},
+		{Type: blockHost, LabelNames: []string{"name"}},
+		{Type: blockPipeline, LabelNames: []string{"name"}},
+		{Type: blockReceiveLocation, LabelNames: []string{"name"}},
+		{Type: blockSendPort, LabelNames: []string{"name"}},
+		{Type: blockMessageBox},
+	},
+}
+
+// validName is the identifier syntax of block labels (§2).
+var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// Load parses and decodes the given configuration files (see FindFiles). The
+// returned Config is usable, as far as it goes, even when diags has errors;
+// it is nil only when no file could be parsed.
+func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	parser := hclparse.NewParser()
+	parsed, diags := parseFiles(parser, files)
+	cfg := &model.Config{Files: parser.Files(), EvalContexts: map[string]*hcl.EvalContext{}}
+	if len(parsed) == 0 {
+		return cfg, finish(diags)
+	}
+
+	d := &decoder{opts: opts, cfg: cfg, parser: parser, names: map[string]map[string]hcl.Range{}}
+	var blocks []*hcl.Block
+	for _, f := range parsed {
+		content, ds := f.Body.Content(rootSchema)
+		d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
+		blocks = append(blocks, content.Blocks...)
+	}
+
+	// Variables and locals first: every other attribute may use them.
+	for _, b := range blocks {
+		if b.Type == blockVariable {
+			d.decodeVariableBlock(b)
+		}
+	}
+	d.assignVariables()
+	d.buildContexts(parsed)
+	var localBlocks []*hcl.Block
+	for _, b := range blocks {
+		if b.Type == blockLocals {
+			localBlocks = append(localBlocks, b)
+		}
+	}
+	d.decodeLocals(localBlocks)
+
+	for _, b := range blocks {
+		switch b.Type {
+		case blockGroup:
+			d.decodeGroupBlock(b)
+		case blockStore:
+			d.decodeStoreBlock(b)
+		case blockAccount:
+			d.decodeAccountBlock(b)
+		case blockServer:
+			d.decodeServerBlock(b)
+		case blockHost:
+			d.decodeHostBlock(b)
+		case blockPipeline:
+			d.decodePipelineBlock(b)
+		case blockReceiveLocation:
+			d.decodeReceiveLocationBlock(b)
+		case blockSendPort:
+			d.decodeSendPortBlock(b)
+		case blockMessageBox:
+			d.decodeMessageBoxBlock(b)
+		}
+	}
+	d.checkGroupCount()
+	d.resolve()
+	return cfg, finish(d.diags.Extend(diags))
+}
+
+// finish strips what renderers must never print and orders the diagnostics.
+// HCL's text writer prints the values of variables an expression uses, which
+// would reveal sensitive ones, so Expression and EvalContext are dropped.
+func finish(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, d := range diags {
+		d.Expression = nil
+		d.EvalContext = nil
+	}
+	diag.Sort(diags)
+	return diags
+}
+
+// decoder carries the state of one Load.
+type decoder struct {
+	opts   Options
+	cfg    *model.Config
+	parser *hclparse.Parser
+	root   *hcl.EvalContext // shared parent of the per-file contexts
+	diags  hcl.Diagnostics
+	// names maps block type to declared name to declaration range (BP1002).
+	names map[string]map[string]hcl.Range
+	// vars and locals by name, for reference checks.
+	vars   map[string]*model.Variable
+	locals map[string]*model.Local
+}
+
+func (d *decoder) add(ds ...*hcl.Diagnostic) { d.diags = append(d.diags, ds...) }
+
+// declare checks a block's label and records it; it returns false when the
+// block must be skipped (invalid or duplicate name).
+func (d *decoder) declare(b *hcl.Block) bool {
+	name := b.Labels[0]
+	if !validName.MatchString(name) {
+		d.add(diag.Errorf(diag.CodeInvalidValue, b.LabelRanges[0], "Invalid name",
+			"The %s name %q is not a valid identifier: a name starts with a letter or underscore, followed by letters, digits, underscores and dashes.", b.Type, name))
+		return false
+	}
+	seen := d.names[b.Type]
+	if seen == nil {
+		seen = map[string]hcl.Range{}
+		d.names[b.Type] = seen
+	}
+	if first, dup := seen[name]; dup {
+		d.add(diag.Errorf(diag.CodeDuplicate, b.LabelRanges[0], "Duplicate "+b.Type+" name",
+			"A %s named %q was already declared at %s. Names must be unique per block type across all files.", b.Type, name, first))
+		return false
+	}
+	seen[name] = b.DefRange
+	return true
+}
+
+func (d *decoder) checkGroupCount() {
+	groups := d.cfg.Groups
+	switch {
+	case len(groups) == 0:
+		d.add(diag.New(hcl.DiagError, diag.CodeGroupCount, hcl.Range{}, "No group block",
+			"A configuration needs exactly one group block, which names the group and its signing certificate; none of the configuration files declares one."))
+	case len(groups) > 1:
+		for _, g := range groups[1:] {
+			d.add(diag.Errorf(diag.CodeGroupCount, g.DeclRange, "More than one group block",
+				"A configuration has exactly one group; group %q is declared here and group %q at %s.", g.Name, groups[0].Name, groups[0].DeclRange))
+		}
+	}
+	if len(groups) > 0 {
+		d.cfg.Group = groups[0]
+	}
+}

@@ -1,0 +1,295 @@
+package lang
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+)
+
+// Message is what filters and templates see of a message (§3.1).
+type Message struct {
+	ID              string
+	ReceiveLocation string
+	FileName        string
+	ContentType     string
+	Size            int64
+	ReceivedAt      string // RFC 3339 UTC
+	Properties      map[string]string
+	// SensitiveProperties names the properties whose values derive from
+	// sensitive values. Their values are marked sensitive, and so is
+	// whatever a filter or template derives from them.
+	SensitiveProperties []string
+}
+
+// messageAttrs are the attributes of the message object and their types.
+func messageAttrs() map[string]cty.Type {
+	return map[string]cty.Type{
+		"id":               cty.String,
+		"receive_location": cty.String,
+		"file_name":        cty.String,
+		"content_type":     cty.String,
+		"size":             cty.Number,
+		"received_at":      cty.String,
+		"properties":       cty.Map(cty.String),
+	}
+}
+
+// MessageType is the cty type of the message object.
+func MessageType() cty.Type { return cty.Object(messageAttrs()) }
+
+// Value is the message as the cty object filters and templates evaluate.
+// Sensitive properties carry the sensitive mark, and file_name and
+// content_type, which the sender chose, the sender mark.
+func (m Message) Value() cty.Value {
+	props := map[string]cty.Value{}
+	for k, v := range m.Properties {
+		props[k] = cty.StringVal(v)
+	}
+	for _, k := range m.SensitiveProperties {
+		if v, ok := props[k]; ok {
+			props[k] = v.Mark(markSensitive)
+		}
+	}
+	pv := cty.MapValEmpty(cty.String)
+	if len(props) > 0 {
+		pv = cty.MapVal(props)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"id":               cty.StringVal(m.ID),
+		"receive_location": cty.StringVal(m.ReceiveLocation),
+		"file_name":        cty.StringVal(m.FileName).Mark(markSender),
+		"content_type":     cty.StringVal(m.ContentType).Mark(markSender),
+		"size":             cty.NumberIntVal(m.Size),
+		"received_at":      cty.StringVal(m.ReceivedAt),
+		"properties":       pv,
+	})
+}
+
+// checkMessageTraversal reports message.X where X is not an attribute of
+// §3.1 (BP1005), pointing at the attribute name.
+func (d *decoder) checkMessageTraversal(tr hcl.Traversal) bool {
+	if len(tr) < 2 {
+		return true
+	}
+	var name string
+	switch s := tr[1].(type) {
+	case hcl.TraverseAttr:
+		name = s.Name
+	case hcl.TraverseIndex:
+		if s.Key.Type() != cty.String || !s.Key.IsKnown() {
+			return true
+		}
+		name = s.Key.AsString()
+	default:
+		return true
+	}
+	if _, ok := messageAttrs()[name]; ok {
+		return true
+	}
+	d.add(diag.Errorf(diag.CodeFilter, tr[1].SourceRange(), "Unknown message attribute",
+		"message.%s is not an attribute of the message; the message has %s.%s", name, messageAttrList(), suggestProperty(name)))
+	return false
+}
+
+func messageAttrList() string {
+	var names []string
+	for n := range messageAttrs() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func suggestProperty(name string) string {
+	return fmt.Sprintf(" A context property is read as message.properties.%s.", name)
+}
+
+// messageContext is ctx plus an unknown message, for type-checking filters
+// and templates at load time.
+func messageContext(ctx *hcl.EvalContext) *hcl.EvalContext {
+	child := ctx.NewChild()
+	child.Variables = map[string]cty.Value{"message": cty.UnknownVal(MessageType())}
+	return child
+}
+
+// checkFilter type-checks a send port's filter against an unknown message:
+// it must be boolean (BP1005).
+func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
+	if !d.checkRefs(a.Expr, true) {
+		return false
+	}
+	val, ds := a.Expr.Value(messageContext(d.ctxFor(a.Range)))
+	if ds.HasErrors() {
+		d.add(diag.Tag(ds, diag.CodeFilter)...)
+		return false
+	}
+	ty := val.Type()
+	if ty != cty.Bool && ty != cty.DynamicPseudoType {
+		d.add(diag.Errorf(diag.CodeFilter, a.Expr.Range(), "Filter is not boolean",
+			"The filter of %s must be a boolean expression such as message.properties.partner == \"fabrikam\"; this one is %s.", what, ty.FriendlyName()))
+		return false
+	}
+	return true
+}
+
+// checkTemplate type-checks a template (file_name, url, header value) against
+// an unknown message: it must produce a string (BP1005 for message misuse).
+func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
+	if !d.checkRefs(expr, true) {
+		return false
+	}
+	val, ds := expr.Value(messageContext(d.ctxFor(expr.Range())))
+	if ds.HasErrors() {
+		d.add(diag.Tag(ds, diag.CodeFilter)...)
+		return false
+	}
+	ty := val.Type()
+	if ty.IsPrimitiveType() || ty == cty.DynamicPseudoType {
+		return true
+	}
+	d.add(diag.Errorf(diag.CodeFilter, expr.Range(), "Template does not produce a string",
+		"The %s template of %s must produce a string; this one is %s.", name, what, ty.FriendlyName()))
+	return false
+}
+
+// EvalFilter evaluates a send port's filter for one message (run time). An
+// error never quotes a sensitive value: when the filter reads one, the
+// evaluation's details are left out.
+func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, error) {
+	if port.Filter == nil {
+		return false, nil
+	}
+	ctx := cfg.EvalContextFor(port.FilterRange.Filename).NewChild()
+	ctx.Variables = map[string]cty.Value{"message": msg}
+	val, ds := port.Filter.Value(ctx)
+	if ds.HasErrors() {
+		return false, fmt.Errorf("filter of send port %q: %s", port.Name, evalError(port.Filter, ctx, ds))
+	}
+	val, _ = val.UnmarkDeep()
+	if val.IsNull() || !val.IsKnown() || val.Type() != cty.Bool {
+		return false, fmt.Errorf("filter of send port %q did not produce true or false", port.Name)
+	}
+	return val.True(), nil
+}
+
+// Template is the value of a transport template (file_name, url, a header)
+// for one message, and where its parts came from.
+type Template struct {
+	Text string
+	// Sensitive reports that some of Text derives from a sensitive value
+	// (a sensitive variable, or a message property set from one): Text
+	// must never be shown. SensitiveAt is where the first such part
+	// starts: the bytes before it derive from no sensitive value.
+	Sensitive   bool
+	SensitiveAt int
+	// FromSender reports that some of Text derives from what the
+	// message's sender chose (message.file_name, message.content_type);
+	// FromSenderAt is where the first such part starts.
+	FromSender   bool
+	FromSenderAt int
+}
+
+// EvalTemplate evaluates a transport template for one message (run time).
+// The offsets of Template are exact for a quoted template ("...${...}...")
+// and 0 for any other expression: a function call or a reference is
+// derived as a whole. An error never quotes a sensitive value.
+func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (Template, error) {
+	ctx := cfg.EvalContextFor(expr.Range().Filename).NewChild()
+	ctx.Variables = map[string]cty.Value{"message": msg}
+	val, ds := expr.Value(ctx)
+	if ds.HasErrors() {
+		return Template{}, fmt.Errorf("template at %s: %s", expr.Range(), evalError(expr, ctx, ds))
+	}
+	val, marks := val.UnmarkDeep()
+	if val.IsNull() || !val.IsKnown() {
+		return Template{}, fmt.Errorf("template at %s produced no value", expr.Range())
+	}
+	s, err := convertString(val)
+	if err != nil {
+		return Template{}, fmt.Errorf("template at %s: %w", expr.Range(), err)
+	}
+	t := Template{Text: s}
+	_, t.Sensitive = marks[markSensitive]
+	_, t.FromSender = marks[markSender]
+	if t.Sensitive || t.FromSender {
+		t.SensitiveAt, t.FromSenderAt = markOffsets(expr, ctx, s)
+	}
+	return t, nil
+}
+
+// markOffsets returns where, in s (the value of expr), the first part
+// carrying the sensitive mark and the first carrying the sender mark start.
+// Only a template's own parts can be told apart; for anything else, or if
+// the parts do not add up to s, both are 0: all of s counts as derived.
+func markOffsets(expr hcl.Expression, ctx *hcl.EvalContext, s string) (sensitiveAt, senderAt int) {
+	te, ok := expr.(*hclsyntax.TemplateExpr)
+	if !ok {
+		return 0, 0
+	}
+	sensitiveAt, senderAt = -1, -1
+	var b strings.Builder
+	for _, part := range te.Parts {
+		v, ds := part.Value(ctx)
+		if ds.HasErrors() {
+			return 0, 0
+		}
+		v, marks := v.UnmarkDeep()
+		if v.IsNull() || !v.IsKnown() {
+			return 0, 0
+		}
+		ps, err := convertString(v)
+		if err != nil {
+			return 0, 0
+		}
+		if _, ok := marks[markSensitive]; ok && sensitiveAt < 0 {
+			sensitiveAt = b.Len()
+		}
+		if _, ok := marks[markSender]; ok && senderAt < 0 {
+			senderAt = b.Len()
+		}
+		b.WriteString(ps)
+	}
+	if b.String() != s {
+		return 0, 0
+	}
+	return max(sensitiveAt, 0), max(senderAt, 0)
+}
+
+// evalError renders the diagnostics of a failed filter or template
+// evaluation, leaving the details out when the expression reads a
+// sensitive value: functions quote their arguments in errors (parseint:
+// cannot parse "..."), and HCL does not know which are secret.
+func evalError(expr hcl.Expression, ctx *hcl.EvalContext, ds hcl.Diagnostics) string {
+	if readsSensitive(expr, ctx) {
+		return "evaluation failed (details hidden: the expression reads a sensitive value)"
+	}
+	return ds.Error()
+}
+
+// readsSensitive reports whether a variable expr refers to holds, anywhere
+// in it, a value marked sensitive. A reference that does not resolve (the
+// error being reported) is judged by the longest part of it that does, so
+// message.properties.nope counts when any property is sensitive.
+func readsSensitive(expr hcl.Expression, ctx *hcl.EvalContext) bool {
+	for _, tr := range expr.Variables() {
+		for n := len(tr); n > 0; n-- {
+			v, ds := tr[:n].TraverseAbs(ctx)
+			if ds.HasErrors() {
+				continue
+			}
+			_, marks := v.UnmarkDeep()
+			if _, ok := marks[markSensitive]; ok {
+				return true
+			}
+			break
+		}
+	}
+	return false
+}

@@ -1,0 +1,81 @@
+package lang
+
+import (
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+)
+
+var receiveLocationSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "host", Required: true}, {Name: "content_type"}, {Name: "properties"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{transportHeader},
+}
+
+const defaultContentType = "application/octet-stream"
+
+func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
+	if !d.declare(b) {
+		return
+	}
+	at, blocks := d.content(b, receiveLocationSchema)
+	r := &model.ReceiveLocation{
+		Name:        b.Labels[0],
+		ContentType: d.str(at, "content_type"),
+		DeclRange:   b.DefRange,
+	}
+	r.Properties, r.SensitiveProperties = d.stringMap(at, "properties")
+	if !r.ContentType.Set {
+		r.ContentType = model.Defaulted(defaultContentType, at.rng)
+	}
+	if a, ok := at.m["host"]; ok {
+		r.HostRef, _ = d.ref(a, blockHost)
+	}
+	if tb := d.transportBlock(b, blocks); tb != nil {
+		r.Transport = d.decodeReceiveTransport(b, tb)
+	}
+	d.cfg.ReceiveLocations = append(d.cfg.ReceiveLocations, r)
+}
+
+// stringMap reads a map(string) attribute, and the sorted keys whose values
+// derive from a sensitive value. Keys are names, shown where the values
+// are hidden (bizpipe messages show): a map that is sensitive as a whole,
+// whose keys may derive from the secret (var.map, { (var.k) = "v" }), is
+// refused, as Terraform refuses it in for_each.
+func (d *decoder) stringMap(at attrs, name string) (model.Value[map[string]string], []string) {
+	ev, ok := d.eval(at.m[name], cty.Map(cty.String), at.what)
+	if !ok {
+		return model.Value[map[string]string]{V: map[string]string{}, Range: at.rng}, nil
+	}
+	if ev.sensitive {
+		d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Sensitive value as "+name,
+			"The %s attribute of %s is a sensitive value as a whole, so its names would derive from it, and names are shown. "+
+				"Write the names and make only values sensitive, such as { token = var.token }.", name, at.what))
+		return model.Value[map[string]string]{V: map[string]string{}, Range: ev.rng}, nil
+	}
+	v := model.Value[map[string]string]{V: map[string]string{}, Set: true, Known: ev.known, Range: ev.rng}
+	var sensitive []string
+	if ev.known {
+		// eval unmarks the map, not its elements: { a = var.secret }.
+		for k, e := range ev.val.AsValueMap() {
+			e, marks := e.UnmarkDeep()
+			if e.IsNull() {
+				d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Invalid value for "+name,
+					"The %s attribute of %s must be a map of strings; the value of %q is null.", name, at.what, k))
+				return model.Value[map[string]string]{V: map[string]string{}, Range: ev.rng}, nil
+			}
+			if _, ok := marks[markSensitive]; ok {
+				v.Sensitive = true
+				sensitive = append(sensitive, k)
+			}
+			v.V[k] = e.AsString()
+		}
+	}
+	sort.Strings(sensitive)
+	return v, sensitive
+}

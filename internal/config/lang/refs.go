@@ -1,0 +1,137 @@
+package lang
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+)
+
+// ref reads an attribute that names another object, as KIND.NAME. The kind
+// is checked here; whether NAME exists is checked by resolve, once every file
+// has been read.
+func (d *decoder) ref(a *hcl.Attribute, kind string) (model.Ref, bool) {
+	tr, ds := hcl.AbsTraversalForExpr(a.Expr)
+	if ds.HasErrors() || len(tr) != 2 {
+		d.add(diag.Errorf(diag.CodeUndeclared, a.Expr.Range(), "Invalid reference",
+			"The %s attribute takes a reference to a %s, written %s.NAME (no quotes).", a.Name, kind, kind))
+		return model.Ref{}, false
+	}
+	step, ok := tr[1].(hcl.TraverseAttr)
+	if !ok {
+		d.add(diag.Errorf(diag.CodeUndeclared, a.Expr.Range(), "Invalid reference",
+			"The %s attribute takes a reference to a %s, written %s.NAME.", a.Name, kind, kind))
+		return model.Ref{}, false
+	}
+	root := tr.RootName()
+	if root != kind {
+		d.add(diag.Errorf(diag.CodeUndeclared, a.Expr.Range(), "Reference to the wrong kind of object",
+			"The %s attribute takes a reference to a %s (%s.NAME); %s.%s is not one.", a.Name, kind, kind, root, step.Name))
+		return model.Ref{}, false
+	}
+	return model.Ref{Kind: kind, Name: step.Name, Range: a.Expr.Range()}, true
+}
+
+// resolve links references to the objects they name, reporting undeclared
+// ones (BP1001) and marking what is used (for BP5002).
+func (d *decoder) resolve() {
+	c := d.cfg
+	stores := index(c.Stores, func(s *model.CertificateStore) string { return s.Name })
+	accounts := index(c.Accounts, func(a *model.ServiceAccount) string { return a.Name })
+	servers := index(c.Servers, func(s *model.Server) string { return s.Name })
+	hosts := index(c.Hosts, func(h *model.Host) string { return h.Name })
+	pipelines := index(c.Pipelines, func(p *model.Pipeline) string { return p.Name })
+
+	for _, a := range c.Accounts {
+		a.PersonalStore = lookup(d, stores, a.PersonalStoreRef)
+	}
+	for _, s := range c.Servers {
+		if s.OtherPeopleStoreRef != nil {
+			s.OtherPeopleStore = lookup(d, stores, *s.OtherPeopleStoreRef)
+		}
+	}
+	for _, h := range c.Hosts {
+		for _, in := range h.Instances {
+			in.Server = lookup(d, servers, in.ServerRef)
+			in.Account = lookup(d, accounts, in.AccountRef)
+		}
+	}
+	for _, r := range c.ReceiveLocations {
+		r.Host = lookup(d, hosts, r.HostRef)
+	}
+	for _, p := range c.SendPorts {
+		p.Host = lookup(d, hosts, p.HostRef)
+		if p.PipelineRef != nil {
+			p.Pipeline = lookup(d, pipelines, *p.PipelineRef)
+		}
+	}
+	d.markUsed()
+}
+
+// markUsed marks every object something refers to (BP5002 reports the rest).
+func (d *decoder) markUsed() {
+	for _, a := range d.cfg.Accounts {
+		if a.PersonalStore != nil {
+			a.PersonalStore.Used = true
+		}
+	}
+	for _, s := range d.cfg.Servers {
+		if s.OtherPeopleStore != nil {
+			s.OtherPeopleStore.Used = true
+		}
+	}
+	for _, h := range d.cfg.Hosts {
+		for _, in := range h.Instances {
+			if in.Server != nil {
+				in.Server.Used = true
+			}
+			if in.Account != nil {
+				in.Account.Used = true
+			}
+		}
+	}
+	for _, r := range d.cfg.ReceiveLocations {
+		if r.Host != nil {
+			r.Host.Used = true
+		}
+	}
+	for _, p := range d.cfg.SendPorts {
+		if p.Host != nil {
+			p.Host.Used = true
+		}
+		if p.Pipeline != nil {
+			p.Pipeline.Used = true
+		}
+	}
+}
+
+func index[T any](xs []*T, name func(*T) string) map[string]*T {
+	m := make(map[string]*T, len(xs))
+	for _, x := range xs {
+		m[name(x)] = x
+	}
+	return m
+}
+
+func lookup[T any](d *decoder, m map[string]*T, r model.Ref) *T {
+	if r.Name == "" {
+		return nil // invalid reference, already reported
+	}
+	if x, ok := m[r.Name]; ok {
+		return x
+	}
+	d.add(diag.Errorf(diag.CodeUndeclared, r.Range, "Reference to undeclared "+r.Kind,
+		"%s.%s is not declared: no %s block is named %q.", r.Kind, r.Name, r.Kind, r.Name))
+	return nil
+}
+
+// convertString renders a primitive value as a string.
+func convertString(v cty.Value) (string, error) {
+	s, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return "", err
+	}
+	return s.AsString(), nil
+}

@@ -1,0 +1,319 @@
+package lang
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+)
+
+// templateConfig declares what the template tests evaluate: a sensitive
+// variable, a local derived from it, and a receive location whose
+// properties mix sensitive and plain values.
+const templateConfig = nestingGroup + `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+variable "plain" {
+  type    = string
+  default = "p"
+}
+locals {
+  hook = "hooks/${var.token}"
+}
+host "h" {}
+receive_location "in" {
+  host       = host.h
+  properties = { partner = "fabrikam", token = var.token, upper = upper(var.token) }
+  transport "file" { path = "in" }
+}
+send_port "out" {
+  host   = host.h
+  filter = message.properties.partner == "fabrikam"
+  transport "file" { path = "out" }
+}
+`
+
+// loadTemplateConfig loads templateConfig (plus extra) in run mode, with
+// token = "s3cr3t".
+func loadTemplateConfig(t *testing.T, extra string) *model.Config {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "main.hcl")
+	writeTestFile(t, p, templateConfig+extra)
+	cfg, diags := Load([]string{p}, Options{Mode: ModeRun, Vars: []string{"token=s3cr3t"}, LookupEnv: noEnv})
+	if diags.HasErrors() {
+		t.Fatalf("loading: %s", diags.Error())
+	}
+	return cfg
+}
+
+// parseTemplate parses src as an expression of the configuration's file, so
+// that it is evaluated with var, local and the functions.
+func parseTemplate(t *testing.T, cfg *model.Config, src string) hcl.Expression {
+	t.Helper()
+	var file string
+	for name := range cfg.Files {
+		file = name
+	}
+	expr, ds := hclsyntax.ParseExpression([]byte(src), file, hcl.InitialPos)
+	if ds.HasErrors() {
+		t.Fatalf("parsing %s: %s", src, ds.Error())
+	}
+	return expr
+}
+
+// TestSensitiveProperties: the receive location records which properties
+// derive from a sensitive value, and a message carries them marked.
+func TestSensitiveProperties(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	rl := cfg.ReceiveLocations[0]
+	if want := []string{"token", "upper"}; !slices.Equal(rl.SensitiveProperties, want) {
+		t.Errorf("SensitiveProperties = %q, want %q", rl.SensitiveProperties, want)
+	}
+	if rl.Properties.V["token"] != "s3cr3t" || rl.Properties.V["partner"] != "fabrikam" {
+		t.Errorf("Properties = %q: the values themselves are needed at run time", rl.Properties.V)
+	}
+	msg := Message{Properties: rl.Properties.V, SensitiveProperties: rl.SensitiveProperties}.Value()
+	props := msg.GetAttr("properties")
+	if !props.Index(cty.StringVal("token")).HasMark(markSensitive) || props.Index(cty.StringVal("partner")).IsMarked() {
+		t.Errorf("message properties %#v: want token marked sensitive, partner not", props)
+	}
+}
+
+// TestSensitivePropertyNamesRefused: a map that is sensitive as a whole
+// would make the property names, which are shown, derive from the secret:
+// BP1004 in run, and in validate when the value, unknown, still carries
+// the mark (HCL drops it from an object with an unknown key).
+func TestSensitivePropertyNamesRefused(t *testing.T) {
+	for _, props := range []string{`var.m`, `{ (var.token) = "v" }`, `merge(var.m, { a = "b" })`} {
+		modes := []Mode{ModeRun}
+		if props == `var.m` {
+			modes = append(modes, ModeValidate)
+		}
+		for _, mode := range modes {
+			p := filepath.Join(t.TempDir(), "main.hcl")
+			writeTestFile(t, p, strings.Replace(templateConfig, `{ partner = "fabrikam", token = var.token, upper = upper(var.token) }`, props, 1)+`
+variable "m" {
+  type      = map(string)
+  sensitive = true
+}
+`)
+			vars := []string{"token=s3cr3t", `m={ k = "s3cr3t" }`}
+			if mode == ModeValidate {
+				vars = nil
+			}
+			cfg, diags := Load([]string{p}, Options{Mode: mode, Vars: vars, LookupEnv: noEnv})
+			found := false
+			for _, d := range diags {
+				if d.Summary == "Sensitive value as properties" && diag.CodeOf(d) == diag.CodeInvalidValue {
+					found = true
+				}
+				if strings.Contains(d.Detail, "s3cr3t") {
+					t.Errorf("%s: diagnostic shows the value: %s", props, d.Detail)
+				}
+			}
+			if !found {
+				t.Errorf("properties = %s (mode %v): no BP1004 refusing it; diagnostics: %s", props, mode, diags.Error())
+			}
+			if len(cfg.ReceiveLocations[0].Properties.V) != 0 {
+				t.Errorf("properties = %s: kept %q", props, cfg.ReceiveLocations[0].Properties.V)
+			}
+		}
+	}
+}
+
+// TestEvalTemplateOrigins: a template's value says whether, and from where
+// on, it derives from a sensitive value and from what the sender chose
+// (file_name, content_type), through variables, locals, properties and
+// functions.
+func TestEvalTemplateOrigins(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	rl := cfg.ReceiveLocations[0]
+	msg := Message{ID: "01id", FileName: "a b.xml", ContentType: "text/plain", Properties: rl.Properties.V,
+		SensitiveProperties: rl.SensitiveProperties}.Value()
+	for _, tc := range []struct {
+		src          string
+		text         string
+		sensitive    bool
+		sensitiveAt  int
+		fromSender   bool
+		fromSenderAt int
+	}{
+		{src: `"https://h.example/in/${message.id}"`, text: "https://h.example/in/01id"},
+		{src: `"https://h.example/hooks/${var.token}"`, text: "https://h.example/hooks/s3cr3t", sensitive: true, sensitiveAt: 24},
+		{src: `"https://h.example/${local.hook}?n=${message.file_name}"`, text: "https://h.example/hooks/s3cr3t?n=a b.xml",
+			sensitive: true, sensitiveAt: 18, fromSender: true, fromSenderAt: 33},
+		{src: `"https://h.example/${message.properties.token}"`, text: "https://h.example/s3cr3t", sensitive: true, sensitiveAt: 18},
+		{src: `"https://h.example/${lower(message.properties.upper)}"`, text: "https://h.example/s3cr3t", sensitive: true, sensitiveAt: 18},
+		{src: `"https://h.example/${message.properties.partner}"`, text: "https://h.example/fabrikam"},
+		{src: `"https://h.example${message.file_name}"`, text: "https://h.examplea b.xml", fromSender: true, fromSenderAt: 17},
+		{src: `"x/${urlencode(message.file_name)}"`, text: "x/a+b.xml", fromSender: true, fromSenderAt: 2},
+		{src: `"${message.content_type}"`, text: "text/plain", fromSender: true},
+		// A reference or a function call derives as a whole: offset 0.
+		{src: `format("https://h.example/%s", var.token)`, text: "https://h.example/s3cr3t", sensitive: true},
+		{src: `local.hook`, text: "hooks/s3cr3t", sensitive: true},
+		{src: `"%{if message.file_name == "a b.xml"}https://a.example%{else}https://b.example%{endif}/in"`,
+			text: "https://a.example/in", fromSender: true},
+	} {
+		got, err := EvalTemplate(cfg, parseTemplate(t, cfg, tc.src), msg)
+		if err != nil {
+			t.Errorf("%s: %v", tc.src, err)
+			continue
+		}
+		want := Template{Text: tc.text, Sensitive: tc.sensitive, SensitiveAt: tc.sensitiveAt,
+			FromSender: tc.fromSender, FromSenderAt: tc.fromSenderAt}
+		if got != want {
+			t.Errorf("%s:\n got  %+v\n want %+v", tc.src, got, want)
+		}
+	}
+}
+
+// TestEvalErrorsHideSensitiveValues: a failing template or filter that
+// reads a sensitive value says where it failed, not with what value (a
+// function's error quotes its argument); one that reads none keeps the
+// details.
+func TestEvalErrorsHideSensitiveValues(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	rl := cfg.ReceiveLocations[0]
+	msg := Message{ID: "01id", FileName: "f.xml", Properties: rl.Properties.V, SensitiveProperties: rl.SensitiveProperties}.Value()
+	for _, tc := range []struct {
+		src    string
+		hidden bool
+	}{
+		{`"${parseint(message.properties.token, 10)}"`, true},
+		{`"${parseint(var.token, 10)}"`, true},
+		{`"${parseint(local.hook, 10)}"`, true},
+		{`"${message.properties.nope}"`, true}, // the properties include a sensitive one
+		{`"${parseint(message.properties.partner, 10)}"`, false},
+		{`"${parseint(message.file_name, 10)}"`, false},
+	} {
+		_, err := EvalTemplate(cfg, parseTemplate(t, cfg, tc.src), msg)
+		if err == nil {
+			t.Errorf("%s: no error", tc.src)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "S3CR3T") {
+			t.Errorf("%s: error shows the sensitive value: %v", tc.src, err)
+		}
+		if hidden := strings.Contains(err.Error(), "details hidden"); hidden != tc.hidden {
+			t.Errorf("%s: details hidden = %v, want %v: %v", tc.src, hidden, tc.hidden, err)
+		}
+		if !strings.Contains(err.Error(), "main.hcl") {
+			t.Errorf("%s: error does not say where: %v", tc.src, err)
+		}
+		port := &model.SendPort{Name: "p", Filter: parseTemplate(t, cfg, strings.Trim(strings.TrimPrefix(tc.src, `"${`), `}"`)+` == 1`)}
+		port.FilterRange = port.Filter.Range()
+		_, err = EvalFilter(cfg, port, msg)
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "details hidden") != tc.hidden {
+			t.Errorf("filter %s: error %v: want one, without the value, details hidden %v", tc.src, err, tc.hidden)
+		}
+	}
+}
+
+// TestURLEncode: Terraform's urlencode (url.QueryEscape), with its
+// documented examples; a sensitive argument gives a sensitive result.
+func TestURLEncode(t *testing.T) {
+	for in, want := range map[string]string{
+		"Hello World!":                       "Hello+World%21",
+		"☃":                                  "%E2%98%83",
+		"z HTTP1.0 x&admin=1#frag.xml":       "z+HTTP1.0+x%26admin%3D1%23frag.xml",
+		"a/b?c=d;e@f:g+h%i\r\n\x00":          "a%2Fb%3Fc%3Dd%3Be%40f%3Ag%2Bh%25i%0D%0A%00",
+		"unreserved-._~AZaz09":               "unreserved-._~AZaz09",
+		"":                                   "",
+		"terraform urlencode":                "terraform+urlencode",
+		"\u200e4E077EB5555B50DCBCBF3D726128": "%E2%80%8E4E077EB5555B50DCBCBF3D726128",
+	} {
+		got, err := urlencodeFunction.Call([]cty.Value{cty.StringVal(in)})
+		if err != nil || got.AsString() != want {
+			t.Errorf("urlencode(%q) = %#v, %v; want %q", in, got, err, want)
+		}
+	}
+	got, err := urlencodeFunction.Call([]cty.Value{cty.StringVal("a b").Mark(markSensitive)})
+	if err != nil || !got.HasMark(markSensitive) {
+		t.Errorf("urlencode of a sensitive value = %#v, %v; want it marked sensitive", got, err)
+	}
+}
+
+// TestSensitiveStrings: the strings of sensitive variables, whatever their
+// type, and of locals derived from them; nothing else.
+func TestSensitiveStrings(t *testing.T) {
+	cfg := loadTemplateConfig(t, `
+variable "list" {
+  type      = list(string)
+  sensitive = true
+  default   = ["l1", "l2"]
+}
+variable "open" {
+  type    = string
+  default = "visible"
+}
+locals {
+  derived = upper(var.token)
+  plain   = var.open
+}
+`)
+	got := SensitiveStrings(cfg)
+	slices.Sort(got)
+	if want := []string{"S3CR3T", "hooks/s3cr3t", "l1", "l2", "s3cr3t"}; !slices.Equal(got, want) {
+		t.Errorf("SensitiveStrings = %q, want %q", got, want)
+	}
+}
+
+// TestMarksChangeNoResult: the marks on a message's values (sender on
+// file_name and content_type, sensitive on a property) change what filters
+// and templates may show, never what they compute.
+func TestMarksChangeNoResult(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	m := Message{ID: "01id", ReceiveLocation: "in", FileName: "order-1.b.xml", ContentType: `application/json; charset="x"`,
+		Size: 12, Properties: map[string]string{"partner": "fabrikam", "token": "s3cr3t", "order-1.b.xml": "by name"},
+		SensitiveProperties: []string{"token"}}
+	marked := m.Value()
+	plain, _ := marked.UnmarkDeep()
+	for _, src := range []string{
+		`message.file_name == "order-1.b.xml" && message.properties.token == "s3cr3t"`,
+		`[for c in split(".", message.file_name) : upper(c)]`,
+		`{for k, v in message.properties : k => v if k != message.file_name}`,
+		`length(split(".", message.file_name)) + length(message.properties)`,
+		`element(split(".", message.file_name), 1)`,
+		`message.properties[message.file_name]`,
+		`lookup(message.properties, message.file_name, "none")`,
+		`contains(keys(message.properties), message.file_name)`,
+		`contains(["x", "order-1.b.xml"], message.file_name)`,
+		`message.file_name == "x" ? message.properties.token : message.properties.partner`,
+		`regex_replace(message.file_name, "[.]xml$", "")`,
+		`format("%s-%s-%d", message.file_name, message.properties.token, message.size)`,
+		`formatlist("%s!", split(".", message.file_name))`,
+		`coalesce(message.properties.token, message.file_name)`,
+		`substr(message.content_type, 0, 16)`,
+		`strcontains(message.content_type, "json") && startswith(message.file_name, "order")`,
+		`"%{for c in split(".", message.file_name)}[${c}]%{endfor}"`,
+		`urlencode(message.properties.token)`,
+		`jsonencode({ n = message.file_name, t = message.properties.token })`,
+	} {
+		expr := parseTemplate(t, cfg, src)
+		ctx := cfg.EvalContextFor(expr.Range().Filename).NewChild()
+		ctx.Variables = map[string]cty.Value{"message": marked}
+		got, ds := expr.Value(ctx)
+		if ds.HasErrors() {
+			t.Errorf("%s with marks: %s", src, ds.Error())
+			continue
+		}
+		ctx.Variables = map[string]cty.Value{"message": plain}
+		want, ds := expr.Value(ctx)
+		if ds.HasErrors() {
+			t.Errorf("%s without marks: %s", src, ds.Error())
+			continue
+		}
+		if got, _ := got.UnmarkDeep(); !got.RawEquals(want) {
+			t.Errorf("%s: %#v with marks, %#v without", src, got, want)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package lang
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+)
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
+	},
+}
+
+// envVarPrefix is the prefix of environment variables that set input variables.
+const envVarPrefix = "BIZPIPE_VAR_"
+
+func (d *decoder) decodeVariableBlock(b *hcl.Block) {
+	if !d.declare(b) {
+		return
+	}
+	content, ds := b.Body.Content(variableSchema)
+	d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
+	v := &model.Variable{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
+	if a, ok := content.Attributes["type"]; ok {
+		// As with any invalid type, the variable keeps type any.
+		if nd := checkTypeNesting(a.Expr); nd != nil {
+			d.add(nd)
+		} else {
+			ty, ds := typeexpr.TypeConstraint(a.Expr)
+			d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
+			if !ds.HasErrors() {
+				v.Type = ty
+			}
+		}
+	}
+	// Attributes of a variable block are constants: no references allowed.
+	if a, ok := content.Attributes["description"]; ok {
+		if val, ok := d.constant(a, cty.String); ok && !val.IsNull() {
+			v.Description = val.AsString()
+		}
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		if val, ok := d.constant(a, cty.Bool); ok && !val.IsNull() {
+			v.Sensitive = val.True()
+		}
+	}
+	if a, ok := content.Attributes["default"]; ok {
+		if val, ok := d.constant(a, v.Type); ok {
+			v.Default = val
+		}
+	}
+	d.cfg.Variables = append(d.cfg.Variables, v)
+}
+
+// constant evaluates an expression that may not refer to anything.
+func (d *decoder) constant(a *hcl.Attribute, ty cty.Type) (cty.Value, bool) {
+	if vars := a.Expr.Variables(); len(vars) > 0 {
+		d.add(diag.Errorf(diag.CodeInvalidValue, vars[0].SourceRange(), "Variables not allowed",
+			"The %s attribute of a variable block must be a constant; it cannot refer to anything.", a.Name))
+		return cty.NilVal, false
+	}
+	val, ds := a.Expr.Value(nil)
+	if ds.HasErrors() {
+		d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
+		return cty.NilVal, false
+	}
+	out, err := convert.Convert(val, ty)
+	if err != nil {
+		d.add(diag.Errorf(diag.CodeInvalidValue, a.Expr.Range(), "Invalid value for "+a.Name,
+			"The %s attribute must be %s: %s.", a.Name, ty.FriendlyName(), err))
+		return cty.NilVal, false
+	}
+	return out, true
+}
+
+// assignVariables gives every variable its value: --var, then --var-file
+// (later files win), then BIZPIPE_VAR_NAME, then default. With none, the value
+// is unknown in validate mode and an error in run mode.
+func (d *decoder) assignVariables() {
+	d.vars = map[string]*model.Variable{}
+	for _, v := range d.cfg.Variables {
+		d.vars[v.Name] = v
+	}
+	fromCLI := map[string]cty.Value{}
+	fromFiles := map[string]cty.Value{}
+	for _, path := range d.opts.VarFiles {
+		d.readVarFile(path, fromFiles)
+	}
+	for _, arg := range d.opts.Vars {
+		name, raw, ok := strings.Cut(arg, "=")
+		if !ok || name == "" {
+			d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid --var option",
+				"The --var option takes NAME=VALUE; one of the values given has no \"=\" (it is not shown, in case it is a secret)."))
+			continue
+		}
+		v, declared := d.vars[name]
+		if !declared {
+			d.add(diag.New(hcl.DiagError, diag.CodeUndeclared, hcl.Range{}, "Value for undeclared variable",
+				fmt.Sprintf("The --var option sets variable %q, which no variable block declares.", name)))
+			continue
+		}
+		if val, ok := d.parseRawVar(v, raw, "--var "+name); ok {
+			fromCLI[name] = val
+		}
+	}
+	for _, v := range d.cfg.Variables {
+		val, ok := fromCLI[v.Name]
+		if !ok {
+			val, ok = fromFiles[v.Name]
+		}
+		if !ok {
+			if raw, set := d.opts.LookupEnv(envVarPrefix + v.Name); set {
+				val, ok = d.parseRawVar(v, raw, envVarPrefix+v.Name)
+			}
+		}
+		if !ok && v.Default != cty.NilVal {
+			val, ok = v.Default, true
+		}
+		if !ok {
+			if d.opts.Mode == ModeRun {
+				d.add(diag.Errorf(diag.CodeInvalidValue, v.DeclRange, "No value for required variable",
+					"Variable %q has no default, and no value was given with --var, --var-file or %s%s.", v.Name, envVarPrefix, v.Name))
+			}
+			val = cty.UnknownVal(v.Type)
+		}
+		if v.Sensitive {
+			val = val.Mark(markSensitive)
+		}
+		v.Value = val
+	}
+}
+
+// parseRawVar turns a command-line or environment string into the variable's
+// type: strings are taken literally, anything else is parsed as an HCL
+// expression, as Terraform does.
+func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value, bool) {
+	var val cty.Value
+	if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
+		val = cty.StringVal(raw)
+	} else {
+		// The value is not shown (it may be a secret), so neither is where
+		// it is nested too deeply.
+		if p := hclNesting([]byte(raw), source, hcl.InitialPos, lexExpression, 0); p != nil {
+			d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
+				p.detail("The value of "+source)))
+			return cty.NilVal, false
+		}
+		expr, ds := hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
+		if ds.HasErrors() {
+			d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
+				fmt.Sprintf("The value of %s is not a valid %s expression.", source, v.Type.FriendlyName())))
+			return cty.NilVal, false
+		}
+		var vds hcl.Diagnostics
+		val, vds = expr.Value(nil)
+		if vds.HasErrors() {
+			d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
+				fmt.Sprintf("The value of %s must be a constant %s.", source, v.Type.FriendlyName())))
+			return cty.NilVal, false
+		}
+	}
+	out, err := convert.Convert(val, v.Type)
+	if err != nil {
+		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
+			fmt.Sprintf("The value of %s is not a valid %s: %s.", source, v.Type.FriendlyName(), err)))
+		return cty.NilVal, false
+	}
+	return out, true
+}
+
+// readVarFile reads NAME = VALUE assignments from an HCL or JSON file.
+func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
+	src, err := readLimited(path, maxVarFileSize)
+	if err != nil {
+		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Cannot read variables file",
+			fmt.Sprintf("Reading --var-file %s: %s.", path, err)))
+		return
+	}
+	if nd := CheckNesting(src, path); nd != nil {
+		d.add(nd)
+		return
+	}
+	var f *hcl.File
+	var ds hcl.Diagnostics
+	if strings.HasSuffix(path, ".json") {
+		f, ds = d.parser.ParseJSON(src, path)
+	} else {
+		f, ds = d.parser.ParseHCL(src, path)
+	}
+	if ds.HasErrors() {
+		d.add(syntaxDiags(ds, path)...)
+		return
+	}
+	attrs, ds := f.Body.JustAttributes()
+	d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
+	for name, a := range attrs {
+		v, declared := d.vars[name]
+		if !declared {
+			d.add(diag.Errorf(diag.CodeUndeclared, a.NameRange, "Value for undeclared variable",
+				"The variables file %s sets %q, which no variable block declares.", path, name))
+			continue
+		}
+		if val, ok := d.constant(a, v.Type); ok {
+			into[name] = val
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// scrape fetches the metrics page from a real listener on 127.0.0.1.
+func scrape(t *testing.T, m *Metrics) (int, string) {
+	t.Helper()
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func TestBacklog(t *testing.T) {
+	tests := []struct {
+		name   string
+		count  func(context.Context) (map[msgbox.Status]int, error)
+		want   []string
+		absent []string
+	}{
+		{
+			name: "counts",
+			count: func(context.Context) (map[msgbox.Status]int, error) {
+				return map[msgbox.Status]int{"received": 0, "routed": 5, "retrying": 2, "suspended": 3}, nil
+			},
+			want: []string{
+				`bizpipe_messages{status="received"} 0`, `bizpipe_messages{status="routed"} 5`,
+				`bizpipe_messages{status="retrying"} 2`, `bizpipe_messages{status="suspended"} 3`,
+				`bizpipe_messages_delivered_total{send_port="p"} 1`,
+			},
+		},
+		{
+			// The box is unreachable: the gauge is missing, the rest
+			// is still served.
+			name:   "box unreachable",
+			count:  func(context.Context) (map[msgbox.Status]int, error) { return nil, errors.New("connection refused") },
+			want:   []string{`bizpipe_messages_delivered_total{send_port="p"} 1`},
+			absent: []string{`bizpipe_messages{`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New()
+			m.Delivered.WithLabelValues("p").Inc()
+			calls := 0
+			m.RegisterBacklog(func(ctx context.Context) (map[msgbox.Status]int, error) {
+				calls++
+				if _, ok := ctx.Deadline(); !ok {
+					t.Error("the backlog query has no deadline")
+				}
+				return tt.count(ctx)
+			})
+			code, body := scrape(t, m)
+			if code != http.StatusOK {
+				t.Errorf("status %d, want 200", code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w+"\n") {
+					t.Errorf("scrape lacks %q", w)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(body, a) {
+					t.Errorf("scrape has %q", a)
+				}
+			}
+			// Read at each scrape, not cached.
+			scrape(t, m)
+			if calls != 2 {
+				t.Errorf("backlog queried %d times for 2 scrapes", calls)
+			}
+		})
+	}
+}

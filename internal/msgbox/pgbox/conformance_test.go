@@ -1,0 +1,130 @@
+package pgbox
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
+	"github.com/bizpipe/bizpipe/internal/pgtest"
+)
+
+// pg is the PostgreSQL server of this test binary, started by the first test
+// that needs it; each test gets a database of its own.
+var pg = pgtest.New()
+
+func TestMain(m *testing.M) { pg.Main(m) }
+
+// openURL opens a box on url and closes it when the test ends.
+func openURL(t testing.TB, url string, opts Options) *Box {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := Open(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// openNew opens a box on a new database, returning the database's URL too.
+func openNew(t testing.TB, opts Options) (*Box, string) {
+	t.Helper()
+	url := pg.NewDatabase(t)
+	return openURL(t, url, opts), url
+}
+
+func TestConformance(t *testing.T) {
+	msgboxtest.Run(t, func(t *testing.T) msgbox.Box {
+		b, url := openNew(t, Options{})
+		// Cleanups run last first: this runs after the box is closed, on
+		// the database as the test left it.
+		t.Cleanup(func() { checkInvariants(t, url) })
+		return b
+	})
+}
+
+// dbConn is a plain connection to url for a test to look at (or tamper
+// with) the tables directly.
+func dbConn(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connecting: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// checkInvariants checks what the interface cannot see: that the stored
+// rows agree with each other after whatever a test did.
+func checkInvariants(t *testing.T, url string) {
+	t.Helper()
+	conn := dbConn(t, url)
+	ctx := context.Background()
+	query := func(q string, args ...any) [][]any {
+		t.Helper()
+		rows, err := conn.Query(ctx, q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		var out [][]any
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, vals)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, c := range []struct{ what, q string }{
+		{"bodies whose chunks do not add up to the size",
+			`SELECT m.id, m.size, coalesce(sum(octet_length(c.data)), 0), count(c.seq), coalesce(max(c.seq), -1)
+			 FROM messages m LEFT JOIN body_chunks c ON c.message_seq = m.seq GROUP BY m.id, m.size
+			 HAVING coalesce(sum(octet_length(c.data)), 0) != m.size OR count(c.seq) != coalesce(max(c.seq), -1) + 1`},
+		{"chunks larger than ChunkSize", `SELECT message_seq, seq FROM body_chunks WHERE octet_length(data) > 1048576`},
+		{"messages whose checksum is the placeholder of an unfinished Receive",
+			`SELECT id FROM messages WHERE size > 0 AND octet_length(sha256) != 32`},
+		{"pending or retrying deliveries not due at their next attempt",
+			`SELECT id, state FROM deliveries WHERE state IN ('pending', 'retrying')
+			 AND (due_at IS DISTINCT FROM next_attempt_at OR due_at IS NULL OR lease_owner != '')`},
+		{"in-progress deliveries without a lease",
+			`SELECT id FROM deliveries WHERE state = 'in_progress'
+			 AND (lease_owner = '' OR due_at IS DISTINCT FROM lease_until OR lease_until IS NULL OR claimed_at IS NULL)`},
+		{"final deliveries still due or leased",
+			`SELECT id, state FROM deliveries WHERE state IN ('delivered', 'suspended', 'terminated')
+			 AND (due_at IS NOT NULL OR lease_owner != '' OR lease_until IS NOT NULL)`},
+		{"deliveries counting fewer attempts than recorded since their last resume",
+			`SELECT d.id FROM deliveries d WHERE d.attempts > (SELECT count(*) FROM attempts a WHERE a.delivery_id = d.id)`},
+		{"messages without history", `SELECT id FROM messages WHERE id NOT IN (SELECT message_id FROM events)`},
+		{"history going back in time",
+			`SELECT e.id FROM events e JOIN events p ON p.message_id = e.message_id AND p.id < e.id WHERE p.at > e.at`},
+	} {
+		if bad := query(c.q); len(bad) > 0 {
+			t.Errorf("invariant broken: %s: %v", c.what, bad)
+		}
+	}
+
+	// The stored status is the derived one.
+	for _, row := range query("SELECT id, routed, terminated, status FROM messages") {
+		id, routed, terminated, st := row[0].(string), row[1].(bool), row[2].(bool), row[3].(string)
+		var states []msgbox.DeliveryState
+		for _, s := range query("SELECT state FROM deliveries WHERE message_id = $1", id) {
+			states = append(states, msgbox.DeliveryState(s[0].(string)))
+		}
+		if want := msgbox.DeriveStatus(routed, terminated, states); string(want) != st {
+			t.Errorf("message %s: stored status %s, derived %s", id, st, want)
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package pgbox
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// cutProxy is a TCP proxy between a box and the test server that can lose a
+// connection at the worst moment: right after the client sent a given
+// statement. It parses nothing but the framing of the server's messages.
+//
+// Armed in "after" mode, it lets the server run the statement and answer,
+// swallows the answer up to ReadyForQuery, then closes the connection: the
+// change is committed, and the client never hears of it. In "before" mode it
+// closes the connection without passing the statement on: nothing is
+// committed, and the client cannot tell.
+type cutProxy struct {
+	t      *testing.T
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	marker []byte // statement text to cut at; nil when disarmed
+	after  bool
+	cuts   atomic.Int32
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{t: t, ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go p.serve()
+	return p
+}
+
+// url returns dbURL rewritten to go through the proxy. The extended
+// protocol's unnamed statements (exec mode) put every statement's text on
+// the wire each time, where the proxy can see it.
+func (p *cutProxy) url(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	u.Host = p.ln.Addr().String()
+	q := u.Query()
+	q.Set("default_query_exec_mode", "exec")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// arm makes the proxy cut the next connection that sends marker.
+func (p *cutProxy) arm(marker string, after bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.marker, p.after = bytes.ToUpper([]byte(marker)), after
+}
+
+// take reports whether chunk triggers the armed cut, disarming it.
+func (p *cutProxy) take(chunk []byte) (cut, after bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Case-insensitive: pgx's own transactions send "commit".
+	if p.marker == nil || !bytes.Contains(bytes.ToUpper(chunk), p.marker) {
+		return false, false
+	}
+	p.marker = nil
+	p.cuts.Add(1)
+	return true, p.after
+}
+
+func (p *cutProxy) serve() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		go p.relay(client, server)
+	}
+}
+
+func (p *cutProxy) relay(client, server net.Conn) {
+	var once sync.Once
+	closeBoth := func() { once.Do(func() { client.Close(); server.Close() }) }
+	defer closeBoth()
+	swallow := make(chan struct{}) // closed: drop the server's answer, close at ReadyForQuery
+	go func() {
+		defer closeBoth()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := client.Read(buf)
+			if n > 0 {
+				if cut, after := p.take(buf[:n]); cut {
+					if !after {
+						return // the statement never reaches the server
+					}
+					close(swallow)
+					server.Write(buf[:n])
+					io.Copy(server, client) // keep the server side open until closed
+					return
+				}
+				if _, err := server.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// Server to client, message by message: type byte, int32 length.
+	hdr := make([]byte, 5)
+	for {
+		if _, err := io.ReadFull(server, hdr); err != nil {
+			return
+		}
+		body := make([]byte, int(binary.BigEndian.Uint32(hdr[1:]))-4)
+		if _, err := io.ReadFull(server, body); err != nil {
+			return
+		}
+		select {
+		case <-swallow:
+			if hdr[0] == 'Z' { // ReadyForQuery: the server is done with the batch
+				return
+			}
+			continue
+		default:
+		}
+		if _, err := client.Write(append(hdr, body...)); err != nil {
+			return
+		}
+	}
+}
+
+func TestLostCommit(t *testing.T) {
+	t.Parallel()
+	dbURL := pg.NewDatabase(t)
+	p := newCutProxy(t, mustHost(t, dbURL))
+	b := openURL(t, p.url(dbURL), Options{})
+	direct := openURL(t, dbURL, Options{}) // to look, not through the proxy
+	ctx := t.Context()
+	deliveredO := msgbox.Outcome{State: msgbox.DeliveryDelivered}
+
+	for _, after := range []bool{true, false} {
+		name := map[bool]string{true: "committed, answer lost", false: "never sent"}[after]
+		port := map[bool]string{true: "a", false: "b"}[after]
+
+		// Receive of a small body: one statement outside a transaction.
+		cuts := p.cuts.Load()
+		p.arm("WITH m AS (", after)
+		m, dup, err := b.Receive(ctx, incoming("small "+port), strings.NewReader("small"))
+		if err != nil || dup {
+			t.Fatalf("%s: Receive = %v, %v; want it stored once", name, dup, err)
+		}
+		// Receive of a body of several chunks: a transaction.
+		p.arm("COMMIT", after)
+		big, _, err := b.Receive(ctx, incoming("big "+port), bytes.NewReader(make([]byte, 2*ChunkSize+1)))
+		if err != nil && after {
+			t.Fatalf("%s: Receive of a large body = %v; want it found stored", name, err)
+		}
+		if err == nil && !after {
+			t.Errorf("%s: Receive of a large body whose commit never arrived succeeded", name)
+		}
+
+		p.arm("COMMIT", after)
+		if err := b.Route(ctx, m.ID, []string{port}, ""); err != nil {
+			t.Fatalf("%s: Route = %v; want routed once", name, err)
+		}
+		p.arm("COMMIT", after)
+		d, err := b.Claim(ctx, "srv1/w1", []string{port}, time.Minute)
+		// A claim cut off before its commit leaves the delivery locked
+		// until the server notices the connection is gone (at once, as
+		// the proxy closes it): the retry may skip it and find nothing
+		// due, as a concurrent claimer would. It is claimable again
+		// right after.
+		for end := time.Now().Add(deadline); !after && err == nil && d == nil && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+			d, err = b.Claim(ctx, "srv1/w1", []string{port}, time.Minute)
+		}
+		if err != nil || d == nil {
+			t.Fatalf("%s: Claim = %v, %v; want the delivery", name, d, err)
+		}
+		p.arm("COMMIT", after)
+		if err := b.Finish(ctx, d.ID, "srv1/w1", deliveredO); err != nil {
+			t.Fatalf("%s: Finish = %v; want it recorded once", name, err)
+		}
+		if got := p.cuts.Load() - cuts; got != 5 {
+			t.Fatalf("%s: the proxy cut %d connections, want 5 (one per operation)", name, got)
+		}
+
+		// Each change was made exactly once.
+		got, err := direct.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Message.Status != msgbox.StatusDelivered || len(got.Deliveries) != 1 || len(got.Attempts) != 1 ||
+			got.Deliveries[0].Attempts != 1 || got.Attempts[0].Owner != "srv1/w1" {
+			t.Errorf("%s: after the lost commits: status %s, deliveries %+v, attempts %+v", name,
+				got.Message.Status, got.Deliveries, got.Attempts)
+		}
+		if after {
+			if gb, err := direct.Get(ctx, big.ID); err != nil || gb.Message.Size != 2*ChunkSize+1 {
+				t.Errorf("%s: large message: %+v, %v", name, gb, err)
+			}
+		}
+	}
+	all, err := direct.List(ctx, msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 { // small a, big a, small b (big b failed and is not stored)
+		t.Errorf("List: %d messages, want 3: a Receive stored a message twice, or a failed one stored it", len(all))
+	}
+
+	// An operator's change whose commit is lost is reported as such.
+	m := route(t, direct, "to resume", "s")
+	d := mustClaim(t, direct, "w", time.Minute, "s")
+	if err := direct.Finish(ctx, d.ID, "w", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "e"}); err != nil {
+		t.Fatal(err)
+	}
+	p.arm("COMMIT", true)
+	if err := b.Resume(ctx, m.ID); !errors.Is(err, ErrCommitUncertain) {
+		t.Errorf("Resume whose commit was lost: %v, want ErrCommitUncertain", err)
+	}
+	if got, err := direct.Get(ctx, m.ID); err != nil || got.Message.Status != msgbox.StatusRouted {
+		t.Errorf("after the lost commit, Resume was made: status %v, %v; want routed", got, err)
+	}
+}
+
+func mustHost(t *testing.T, dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}

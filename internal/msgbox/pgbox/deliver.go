@@ -1,0 +1,817 @@
+package pgbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// notifyChannel is the LISTEN/NOTIFY channel; the payload is a port name.
+const notifyChannel = "bizpipe_deliveries"
+
+// deliveryRow is a delivery as the write operations need it.
+type deliveryRow struct {
+	id    int64
+	port  string
+	state msgbox.DeliveryState
+	owner string
+	until *time.Time
+}
+
+// lockedMessage is a message whose row the transaction has locked, with the
+// database's clock and its deliveries read after the lock was granted.
+type lockedMessage struct {
+	id                 string
+	found              bool
+	routed, terminated bool
+	status             msgbox.Status
+	reason             string
+	now                time.Time
+	deliveries         []deliveryRow
+}
+
+// queueLock queues on batch the statements that lock a message's row (FOR NO
+// KEY UPDATE: inserting rows that reference it stays possible) and then
+// read the clock and its deliveries. msgExpr is the SQL for the message id,
+// in terms of $1, which is arg: "$1", or a subquery for the message of a
+// delivery. A missing message leaves l.found false.
+//
+// The clock and the deliveries are read by statements of their own, after
+// the lock: at READ COMMITTED each statement sees what was committed before
+// it started, including the changes of the transaction that held the lock.
+func queueLock(batch *pgx.Batch, msgExpr string, arg any, l *lockedMessage) {
+	batch.Queue(`SELECT id, routed, terminated, status, reason FROM messages WHERE id = `+msgExpr+` FOR NO KEY UPDATE`, arg).
+		QueryRow(func(r pgx.Row) error {
+			var status string
+			err := r.Scan(&l.id, &l.routed, &l.terminated, &status, &l.reason)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			l.found, l.status = err == nil, msgbox.Status(status)
+			return err
+		})
+	batch.Queue(`SELECT clock_timestamp()`).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&l.now)
+		l.now = ts(l.now)
+		return err
+	})
+	batch.Queue(`SELECT id, port, state, lease_owner, lease_until FROM deliveries WHERE message_id = `+msgExpr+` ORDER BY id`, arg).
+		Query(func(rows pgx.Rows) error {
+			l.deliveries = l.deliveries[:0]
+			for rows.Next() {
+				var d deliveryRow
+				var state string
+				if err := rows.Scan(&d.id, &d.port, &state, &d.owner, &d.until); err != nil {
+					return err
+				}
+				d.state = msgbox.DeliveryState(state)
+				l.deliveries = append(l.deliveries, d)
+			}
+			return rows.Err()
+		})
+}
+
+// lockMessage locks message id (see queueLock), after the statements
+// already in batch (which may be nil). ErrNotFound if there is none.
+func lockMessage(ctx context.Context, t *pipeTx, batch *pgx.Batch, id string) (*lockedMessage, error) {
+	l := &lockedMessage{}
+	if batch == nil {
+		batch = &pgx.Batch{}
+	}
+	queueLock(batch, "$1", id, l)
+	if err := t.send(ctx, batch); err != nil {
+		return nil, err
+	}
+	if !l.found {
+		return nil, fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	return l, nil
+}
+
+// setState records in l that delivery id is now in state s, for status.
+func (l *lockedMessage) setState(id int64, s msgbox.DeliveryState) {
+	for i := range l.deliveries {
+		if l.deliveries[i].id == id {
+			l.deliveries[i].state = s
+		}
+	}
+}
+
+// derived is the message's status after the changes recorded in l.
+func (l *lockedMessage) derived() msgbox.Status {
+	states := make([]msgbox.DeliveryState, len(l.deliveries))
+	for i, d := range l.deliveries {
+		states[i] = d.state
+	}
+	return msgbox.DeriveStatus(l.routed, l.terminated, states)
+}
+
+// queueStatus queues the update of the stored status, derived from l.
+func queueStatus(batch *pgx.Batch, l *lockedMessage) {
+	batch.Queue(`UPDATE messages SET status = $2 WHERE id = $1`, l.id, string(l.derived()))
+}
+
+func queueEvent(batch *pgx.Batch, msgID string, at time.Time, port, status, detail string) {
+	batch.Queue(`INSERT INTO events (message_id, at, port, status, detail) VALUES ($1, $2, $3, $4, $5)`,
+		msgID, at, port, status, cleanText(detail))
+}
+
+// queueNotify queues a notification that ports may have work. It is
+// delivered to listeners when the transaction commits, and not at all if it
+// rolls back.
+func queueNotify(batch *pgx.Batch, ports []string) {
+	batch.Queue(`SELECT pg_notify('`+notifyChannel+`', p) FROM unnest($1::text[]) AS p`, ports)
+}
+
+func invalidState(id string, st msgbox.Status) error {
+	return fmt.Errorf("message %s is %s: %w", id, st, msgbox.ErrInvalidState)
+}
+
+// Route records one pending delivery per port, due now, or suspends the
+// message as a routing failure when ports is empty (see msgbox.Box).
+// Duplicate ports get one delivery; an empty port name is an error. The
+// ports are notified.
+func (b *Box) Route(ctx context.Context, id string, ports []string, reason string) error {
+	uniq, err := uniquePorts(ports)
+	if err != nil {
+		return b.wrap(err, "route %s", id)
+	}
+	if !msgbox.ValidID(id) {
+		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "route")
+	}
+	uncertain := false
+	err = b.retry(ctx, func(ctx context.Context) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			l, err := lockMessage(ctx, t, nil, id)
+			if err != nil {
+				return nil, err
+			}
+			if l.routed || l.terminated {
+				return nil, invalidState(id, l.status)
+			}
+			batch := &pgx.Batch{}
+			l.routed = true
+			queueRouting(batch, id, uniq, reason, l.now)
+			for _, p := range uniq {
+				l.deliveries = append(l.deliveries, deliveryRow{port: p, state: msgbox.DeliveryPending})
+			}
+			queueStatus(batch, l)
+			return batch, nil
+		})
+		if errors.Is(err, msgbox.ErrInvalidState) && uncertain {
+			// The first try's commit went through after all (or another
+			// server routed the message meanwhile): either way it is
+			// routed, which is what the caller asked for.
+			return nil
+		}
+		if isUncertain(err) {
+			// Routing again finds out: ErrInvalidState if it was routed.
+			uncertain = true
+			return lostConn(err)
+		}
+		return err
+	})
+	return b.wrap(err, "route %s", id)
+}
+
+// uniquePorts cleans port names (cleanPorts), drops duplicates and rejects
+// an empty one.
+func uniquePorts(ports []string) ([]string, error) {
+	var uniq []string
+	seen := make(map[string]bool, len(ports))
+	for _, p := range cleanPorts(ports) {
+		if p == "" {
+			return nil, errors.New("empty send port name")
+		}
+		if !seen[p] {
+			seen[p] = true
+			uniq = append(uniq, p)
+		}
+	}
+	return uniq, nil
+}
+
+// queueRouting queues the writes that route unrouted message id: one
+// pending delivery per port of uniq (distinct, cleaned), due at now, with
+// their history and the notification of the ports; or, when uniq is
+// empty, the routing failure with reason (msgbox.RoutingFailureReason). It returns the reason recorded, "" when routed. The caller
+// stores the derived status.
+func queueRouting(batch *pgx.Batch, id string, uniq []string, reason string, now time.Time) string {
+	if len(uniq) == 0 {
+		reason = cleanText(msgbox.RoutingFailureReason(reason))
+		batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, reason)
+		queueEvent(batch, id, now, "", string(msgbox.StatusSuspended), reason)
+		return reason
+	}
+	batch.Queue(`UPDATE messages SET routed = true WHERE id = $1`, id)
+	// WITH ORDINALITY ... ORDER BY: deliveries and events get their ids in
+	// the order of ports.
+	batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
+		SELECT $1, p, 'pending', $2, $2 FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`,
+		id, now, uniq)
+	batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
+		SELECT $1, $2, p, 'pending', 'routed to send port ' || p
+		FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`, id, now, uniq)
+	queueNotify(batch, uniq)
+	return ""
+}
+
+// Unrouted returns up to limit messages in StatusReceived, oldest first;
+// limit <= 0 means all of them.
+func (b *Box) Unrouted(ctx context.Context, limit int) ([]msgbox.Message, error) {
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	var msgs []msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		rows, err := b.pool.Query(ctx, "SELECT "+messageColumns+
+			" FROM messages WHERE NOT routed AND NOT terminated ORDER BY seq LIMIT $1", lim)
+		if err != nil {
+			return err
+		}
+		msgs, err = scanMessages(rows)
+		return err
+	})
+	return msgs, b.wrap(err, "unrouted")
+}
+
+func scanMessages(rows pgx.Rows) ([]msgbox.Message, error) {
+	defer rows.Close()
+	var out []msgbox.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *m)
+	}
+	return out, rows.Err()
+}
+
+// deliveryColumns are the columns scanDelivery reads, in its order.
+const deliveryColumns = "id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error"
+
+func scanDelivery(row pgx.Row) (*msgbox.Delivery, error) {
+	var d msgbox.Delivery
+	var state string
+	var next, until *time.Time
+	if err := row.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
+		&d.LastError); err != nil {
+		return nil, err
+	}
+	d.State = msgbox.DeliveryState(state)
+	d.NextAttemptAt = tsp(next)
+	d.LeaseUntil = tsp(until)
+	return &d, nil
+}
+
+// Claim leases the next due delivery for one of ports to owner until the
+// database's now+lease (see msgbox.Box), oldest due first (ties in the order
+// the deliveries were made): ClaimBatch with max 1.
+func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
+	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+// ClaimBatch leases up to max due deliveries for ports to owner in one
+// transaction, as Claim leases one (see msgbox.Box), oldest due
+// first, passing over those in except. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
+// wait for each other, and a delivery another claimer is taking is passed
+// over. Taking over an in-progress delivery whose lease expired records
+// the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
+// counts it, so a message that kills its worker every time still runs out
+// of retries.
+//
+// Claiming takes two round trips, whatever max. When the box's last claim
+// found nothing, a probe outside any transaction looks first, so that the
+// polls of an idle server cost one.
+func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*msgbox.Delivery, error) {
+	if owner == "" || lease <= 0 || max <= 0 {
+		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")
+	}
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	owner, ports = cleanText(owner), cleanPorts(ports)
+	// When the last claim on this box found nothing, a probe outside any
+	// transaction looks first: one round trip for the idle polls of a
+	// quiet server. A busy one goes straight to claiming.
+	if b.claimIdle.Load() {
+		var due bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			// The earliest due time of each port, from the (port,
+			// due_at) index: a few index probes, however many deliveries
+			// are delivered, or due for other servers' ports.
+			return b.pool.QueryRow(ctx, `SELECT coalesce(min(d.due_at) <= statement_timestamp(), false)
+				FROM unnest($1::text[]) AS p, LATERAL (SELECT due_at FROM deliveries
+					WHERE port = p AND due_at IS NOT NULL ORDER BY due_at LIMIT 1) AS d`, ports).Scan(&due)
+		})
+		if err != nil || !due {
+			return nil, b.wrap(err, "claim for %s", owner)
+		}
+	}
+
+	var claimed []*msgbox.Delivery
+	err := b.retry(ctx, func(ctx context.Context) error {
+		claimed = nil
+		var claimedAt time.Time
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var batch *pgx.Batch
+			var err error
+			claimed, claimedAt, batch, err = claimTx(ctx, t, owner, ports, lease, max, except)
+			return batch, err
+		})
+		if isUncertain(err) && len(claimed) > 0 {
+			// The leases this try took, if the commit went through, say
+			// so: the same deliveries, owner and claim time. Those still
+			// held are the claim (a short lease may have been taken
+			// over meanwhile).
+			ids := make([]int64, len(claimed))
+			for i, d := range claimed {
+				ids[i] = d.ID
+			}
+			var held []int64
+			lookErr := b.retry(ctx, func(ctx context.Context) error {
+				rows, err := b.pool.Query(ctx, `SELECT id FROM deliveries
+					WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 AND claimed_at = $3`,
+					ids, owner, claimedAt)
+				if err != nil {
+					return err
+				}
+				held, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+				return err
+			})
+			if lookErr != nil {
+				return err
+			}
+			if len(held) > 0 {
+				claimed = slices.DeleteFunc(claimed, func(d *msgbox.Delivery) bool { return !slices.Contains(held, d.ID) })
+				return nil
+			}
+			claimed = nil
+			return lostConn(err) // not claimed: retryable
+		}
+		if err != nil {
+			claimed = nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, b.wrap(err, "claim for %s", owner)
+	}
+	b.claimIdle.Store(len(claimed) == 0)
+	return claimed, nil
+}
+
+// exceptIDs is except as a query argument: never nil, which pgx would send
+// as NULL (and NOT id = ANY(NULL) selects nothing).
+func exceptIDs(except []int64) []int64 {
+	if except == nil {
+		return []int64{}
+	}
+	return except
+}
+
+// claimKey is the transaction-local setting through which the statement
+// that picks the deliveries to claim hands their messages' ids to the
+// statements after it in the same pipeline.
+const claimKey = "bizpipe.claim"
+
+// claimedMessages is the SQL for the ids of the messages the claim picked,
+// from claimKey ($1): a comma-separated list, or nothing. Message ids are
+// base32 (msgbox.ValidID), so they never contain a comma.
+const claimedMessages = `string_to_array(nullif(current_setting($1, true), ''), ',')`
+
+// claimTx selects and locks up to max deliveries to claim, and their
+// messages, in t, and returns them as claimed, with the claim time and the
+// batch of writes that claim them; none when nothing is due that nobody
+// else is taking.
+//
+// One round trip: the statements that lock the messages and read the clock
+// and the deliveries' states cannot name the messages, which the first
+// statement chooses, so the first leaves their ids in a transaction-local
+// setting (set_config) for them. The messages are locked in id order (the
+// lock order, see the package comment), all in one statement.
+func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration, max int, except []int64) (
+	[]*msgbox.Delivery, time.Time, *pgx.Batch, error) {
+	type candidate struct {
+		d         msgbox.Delivery
+		claimedAt *time.Time
+	}
+	var due []candidate
+	batch := &pgx.Batch{}
+	// statement_timestamp(): the due test uses the time the statement
+	// started, never later, so nothing is claimed a moment early; and
+	// unlike clock_timestamp() it is stable, so the index can serve it.
+	// c, referenced twice, is evaluated once, so s sets the ids of exactly
+	// the messages of the rows returned; only the statements after this
+	// one read the setting.
+	batch.Queue(`WITH c AS (
+			SELECT id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error,
+				claimed_at, due_at
+			FROM deliveries WHERE due_at <= statement_timestamp() AND port = ANY($1) AND NOT id = ANY($4)
+			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
+		s AS (SELECT set_config($2, coalesce((SELECT string_agg(DISTINCT message_id, ',') FROM c), ''), true) AS v)
+		SELECT c.id, c.message_id, c.port, c.state, c.attempts, c.next_attempt_at, c.lease_owner, c.lease_until,
+			c.last_error, c.claimed_at, s.v
+		FROM c, s ORDER BY c.due_at, c.id`, ports, claimKey, max, exceptIDs(except)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var c candidate
+			var state, set string
+			var next, until *time.Time
+			if err := rows.Scan(&c.d.ID, &c.d.MessageID, &c.d.Port, &state, &c.d.Attempts, &next, &c.d.LeaseOwner,
+				&until, &c.d.LastError, &c.claimedAt, &set); err != nil {
+				return err
+			}
+			c.d.State = msgbox.DeliveryState(state)
+			c.d.NextAttemptAt = tsp(next)
+			c.d.LeaseUntil = tsp(until)
+			due = append(due, c)
+		}
+		return rows.Err()
+	})
+	locks := map[string]*lockedMessage{}
+	var now time.Time
+	// FOR NO KEY UPDATE with ORDER BY: the rows are locked as sorted, in
+	// byte order as Recover's are (COLLATE "C").
+	batch.Queue(`SELECT id, routed, terminated, status, reason FROM messages WHERE id = ANY(`+claimedMessages+`)
+		ORDER BY id COLLATE "C" FOR NO KEY UPDATE`, claimKey).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			l := &lockedMessage{found: true}
+			var status string
+			if err := rows.Scan(&l.id, &l.routed, &l.terminated, &status, &l.reason); err != nil {
+				return err
+			}
+			l.status = msgbox.Status(status)
+			locks[l.id] = l
+		}
+		return rows.Err()
+	})
+	batch.Queue(`SELECT clock_timestamp()`).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&now)
+		now = ts(now)
+		return err
+	})
+	batch.Queue(`SELECT message_id, id, port, state, lease_owner, lease_until FROM deliveries
+		WHERE message_id = ANY(`+claimedMessages+`) ORDER BY id`, claimKey).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var msgID, state string
+			var d deliveryRow
+			if err := rows.Scan(&msgID, &d.id, &d.port, &state, &d.owner, &d.until); err != nil {
+				return err
+			}
+			d.state = msgbox.DeliveryState(state)
+			if l := locks[msgID]; l != nil {
+				l.deliveries = append(l.deliveries, d)
+			}
+		}
+		return rows.Err()
+	})
+	if err := t.send(ctx, batch); err != nil || len(due) == 0 {
+		return nil, time.Time{}, nil, err
+	}
+
+	batch = &pgx.Batch{}
+	claimed := make([]*msgbox.Delivery, 0, len(due))
+	var touched []*lockedMessage // in the order first claimed, each once
+	for _, c := range due {
+		d := c.d
+		l := locks[d.MessageID]
+		if l == nil {
+			return nil, time.Time{}, nil, fmt.Errorf("delivery %d has no message %s", d.ID, d.MessageID)
+		}
+		if d.State == msgbox.DeliveryInProgress {
+			// The lease expired: the previous owner's attempt failed.
+			d.Attempts++
+			d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
+			started, ended := now, now
+			if c.claimedAt != nil {
+				started = ts(*c.claimedAt)
+			}
+			if !d.LeaseUntil.IsZero() {
+				ended = d.LeaseUntil
+			}
+			batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
+				d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner, started, ended, d.LastError)
+			queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
+				fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError))
+		}
+		d.State = msgbox.DeliveryInProgress
+		d.LeaseOwner = owner
+		d.LeaseUntil = ts(now.Add(lease))
+		d.NextAttemptAt = time.Time{}
+		batch.Queue(`UPDATE deliveries SET state = 'in_progress', attempts = $2, next_attempt_at = NULL, due_at = $3,
+				lease_owner = $4, lease_until = $3, claimed_at = $5, last_error = $6 WHERE id = $1`,
+			d.ID, d.Attempts, d.LeaseUntil, owner, now, d.LastError)
+		queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
+			fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner))
+		if !slices.Contains(touched, l) {
+			touched = append(touched, l)
+		}
+		l.setState(d.ID, msgbox.DeliveryInProgress)
+		claimed = append(claimed, &d)
+	}
+	// Once every claimed delivery is recorded: a message may have several.
+	for _, l := range touched {
+		queueStatus(batch, l)
+	}
+	return claimed, now, batch, nil
+}
+
+// Renew extends owner's lease on a delivery to the database's now+lease. A
+// lease that expired but that no one else has claimed is still owner's:
+// nobody else can have started an attempt, so it is renewed. ErrLeaseLost
+// otherwise, including for a delivery that does not exist.
+func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
+	if lease <= 0 {
+		return b.wrap(fmt.Errorf("lease %v: must be positive", lease), "renew delivery %d", deliveryID)
+	}
+	owner = cleanText(owner)
+	var n int64
+	// Renewing twice is renewing: after a lost commit it simply runs again.
+	err := b.retry(ctx, func(ctx context.Context) error {
+		tag, err := b.pool.Exec(ctx, `UPDATE deliveries SET lease_until = u.t, due_at = u.t
+			FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u
+			WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2`,
+			deliveryID, owner, lease.Microseconds())
+		if err != nil {
+			return err // lost connection or not, running again is safe
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+	}
+	return b.wrap(err, "renew delivery %d", deliveryID)
+}
+
+// Finish records the outcome of owner's attempt (see msgbox.Box). As for
+// Renew, an expired lease no one else has claimed is still owner's, so the
+// work done is recorded rather than repeated. An Outcome that
+// msgbox.ValidateOutcome rejects changes nothing: the delivery stays held.
+// A retry notifies the port, so that idle servers look at when it is due.
+func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgbox.Outcome) error {
+	if err := msgbox.ValidateOutcome(o); err != nil {
+		return b.wrap(err, "finish delivery %d", deliveryID)
+	}
+	owner = cleanText(owner)
+	o.Error = cleanText(o.Error)
+	var number int
+	var finishedAt time.Time
+	// A try whose commit was lost, and whose attempt was not found: its
+	// number and finish time.
+	lost := false
+	var lostNumber int
+	var lostFinished time.Time
+	// recorded looks for the attempt a try recorded.
+	recorded := func(ctx context.Context, number int, finishedAt time.Time) (bool, error) {
+		var found bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attempts
+				WHERE delivery_id = $1 AND number = $2 AND owner = $3 AND finished_at = $4)`,
+				deliveryID, number, owner, finishedAt).Scan(&found)
+		})
+		return found, err
+	}
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var batch *pgx.Batch
+			var err error
+			number, finishedAt, batch, err = finishTx(ctx, t, deliveryID, owner, o)
+			return batch, err
+		})
+		if isUncertain(err) {
+			// The attempt record this try wrote, if the commit went
+			// through, says so.
+			found, lookErr := recorded(ctx, number, finishedAt)
+			if lookErr != nil {
+				return err
+			}
+			if found {
+				return nil
+			}
+			lost, lostNumber, lostFinished = true, number, finishedAt
+			return lostConn(err) // not recorded: retryable
+		}
+		if lost && errors.Is(err, msgbox.ErrLeaseLost) {
+			// The lost try's server side may have outlived its
+			// connection and committed after the look above: then the
+			// outcome is recorded, by this owner.
+			if found, lookErr := recorded(ctx, lostNumber, lostFinished); lookErr == nil && found {
+				return nil
+			}
+		}
+		return err
+	})
+	return b.wrap(err, "finish delivery %d", deliveryID)
+}
+
+// finishTx locks the delivery in t and returns the batch of writes that
+// record the outcome, with the attempt's number and finish time (to
+// recognise it after a lost commit).
+func finishTx(ctx context.Context, t *pipeTx, deliveryID int64, owner string, o msgbox.Outcome) (int, time.Time, *pgx.Batch, error) {
+	var msgID, port, state, leaseOwner string
+	var attempts int
+	var claimedAt *time.Time
+	found := false
+	l := &lockedMessage{}
+	batch := &pgx.Batch{}
+	// The delivery's row first, then its message's (the lock order).
+	batch.Queue(`SELECT message_id, port, state, lease_owner, attempts, claimed_at FROM deliveries WHERE id = $1 FOR UPDATE`,
+		deliveryID).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = $1)", deliveryID, l)
+	if err := t.send(ctx, batch); err != nil {
+		return 0, time.Time{}, nil, err
+	}
+	if !found || msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
+		return 0, time.Time{}, nil, fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+	}
+	now := l.now
+	attempts++
+	started := now
+	if claimedAt != nil {
+		started = ts(*claimedAt)
+	}
+	batch = &pgx.Batch{}
+	batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		deliveryID, msgID, port, attempts, owner, started, now, string(o.State), o.Error)
+	var next *time.Time // NULL unless retrying
+	detail := fmt.Sprintf("attempt %d by %s", attempts, owner)
+	switch o.State {
+	case msgbox.DeliveryRetrying:
+		at := msgbox.Timestamp(o.RetryAt)
+		next = &at
+		detail += fmt.Sprintf(" failed, retry at %s: %s", at.Format(time.RFC3339), o.Error)
+	case msgbox.DeliverySuspended:
+		detail += " failed, suspended: " + o.Error
+		batch.Queue(`UPDATE messages SET reason = $2 WHERE id = $1`, msgID, msgbox.SuspendedReason(port, o.Error))
+	default:
+		detail += " delivered"
+	}
+	batch.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
+		deliveryID, string(o.State), attempts, next, o.Error)
+	queueEvent(batch, msgID, now, port, string(o.State), detail)
+	l.setState(deliveryID, o.State)
+	queueStatus(batch, l)
+	if o.State == msgbox.DeliveryRetrying {
+		queueNotify(batch, []string{port})
+	}
+	return attempts, now, batch, nil
+}
+
+// NextDue returns the earliest time a delivery for one of ports can be
+// claimed: a pending or retrying delivery's next attempt (possibly already
+// past), or an in-progress delivery's lease expiry. Times are the
+// database's (see the package comment).
+func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, error) {
+	if len(ports) == 0 {
+		return time.Time{}, false, nil
+	}
+	ports = cleanPorts(ports)
+	var at *time.Time
+	err := b.retry(ctx, func(ctx context.Context) error {
+		// The earliest per port, from the (port, due_at) index, then the
+		// earliest of those: a handful of index probes, however many
+		// deliveries wait.
+		return b.pool.QueryRow(ctx, `SELECT min(d.due_at) FROM unnest($1::text[]) AS p,
+			LATERAL (SELECT due_at FROM deliveries WHERE port = p AND due_at IS NOT NULL ORDER BY due_at LIMIT 1) AS d`,
+			ports).Scan(&at)
+	})
+	if err != nil {
+		return time.Time{}, false, b.wrap(err, "next due")
+	}
+	return tsp(at), at != nil, nil
+}
+
+// Recover returns every delivery owner (or one of its workers, "owner/...")
+// holds in progress, live lease or not, to the pool as pending and due now
+// (see msgbox.Box), and notifies their ports. Each interrupted attempt is
+// recorded and counted as the takeover of an expired lease is in claimTx
+// (msgbox.InterruptedError): a message that kills the process at every try
+// still runs out of retries. It returns how many deliveries it returned.
+// After a commit whose acknowledgement was lost it runs again, and then
+// counts only what the second run found; the first run's deliveries are no
+// longer in progress, so their attempts are never counted twice.
+func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, b.wrap(errors.New("owner is required"), "recover")
+	}
+	owner = cleanText(owner)
+	var n int
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var batch *pgx.Batch
+			var err error
+			n, batch, err = recoverTx(ctx, t, owner)
+			return batch, err
+		})
+		if isUncertain(err) {
+			return lostConn(err) // running again is safe
+		}
+		return err
+	})
+	if err != nil {
+		return 0, b.wrap(err, "recover deliveries of %s", owner)
+	}
+	return n, nil
+}
+
+// recoverTx locks owner's deliveries and their messages in t, and returns
+// how many there are and the batch of writes that record their interrupted
+// attempts and return them to the pool.
+func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, error) {
+	type recovered struct {
+		id          int64
+		msgID, port string
+		attempts    int
+		leaseOwner  string
+		claimedAt   *time.Time
+	}
+	var got []recovered
+	batch := &pgx.Batch{}
+	// The deliveries first, in id order, then their messages in id order.
+	// starts_with, not LIKE: an owner name may contain % or _.
+	batch.Queue(`SELECT id, message_id, port, attempts, lease_owner, claimed_at FROM deliveries
+		WHERE state = 'in_progress' AND (lease_owner = $1 OR starts_with(lease_owner, $1 || '/'))
+		ORDER BY id FOR UPDATE`, owner).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var r recovered
+			if err := rows.Scan(&r.id, &r.msgID, &r.port, &r.attempts, &r.leaseOwner, &r.claimedAt); err != nil {
+				return err
+			}
+			got = append(got, r)
+		}
+		return rows.Err()
+	})
+	if err := t.send(ctx, batch); err != nil {
+		return 0, nil, err
+	}
+	if len(got) == 0 {
+		return 0, nil, nil
+	}
+	locks := map[string]*lockedMessage{}
+	var order []string
+	for _, r := range got {
+		if locks[r.msgID] == nil {
+			locks[r.msgID] = &lockedMessage{}
+			order = append(order, r.msgID)
+		}
+	}
+	slices.Sort(order)
+	batch = &pgx.Batch{}
+	for _, id := range order {
+		queueLock(batch, "$1", id, locks[id])
+	}
+	if err := t.send(ctx, batch); err != nil {
+		return 0, nil, err
+	}
+	now := locks[order[len(order)-1]].now // read after the last lock
+	batch = &pgx.Batch{}
+	ports := make([]string, 0, len(got))
+	for _, r := range got {
+		// The attempt is the lease owner's (the worker), as in claimTx's
+		// takeover; it ended now, when its end became known.
+		number := r.attempts + 1
+		lastErr := msgbox.InterruptedError(r.leaseOwner)
+		started := now
+		if r.claimedAt != nil {
+			started = ts(*r.claimedAt)
+		}
+		batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
+			r.id, r.msgID, r.port, number, r.leaseOwner, started, now, lastErr)
+		batch.Queue(`UPDATE deliveries SET state = 'pending', attempts = $2, next_attempt_at = $3, due_at = $3,
+				lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = $4 WHERE id = $1`,
+			r.id, number, now, lastErr)
+		queueEvent(batch, r.msgID, now, r.port, string(msgbox.DeliveryPending),
+			fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", number, lastErr, owner))
+		ports = append(ports, r.port)
+		locks[r.msgID].setState(r.id, msgbox.DeliveryPending)
+	}
+	for _, id := range order {
+		queueStatus(batch, locks[id])
+	}
+	queueNotify(batch, ports)
+	return len(got), batch, nil
+}

@@ -1,0 +1,344 @@
+package pgbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// purgeBatch bounds the messages one Purge statement deletes, so that a
+// large purge does not hold many row locks at once.
+const purgeBatch = 500
+
+// Purge deletes finished messages untouched since before (see msgbox.Box),
+// purgeBatch per statement. Each statement deletes its messages with
+// everything that refers to them at once; messages another purge is
+// deleting are skipped, not waited for.
+func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		var n int64
+		err := b.retry(ctx, func(ctx context.Context) error {
+			tag, err := b.pool.Exec(ctx, `WITH doomed AS (
+					SELECT m.id FROM messages m
+					WHERE m.status IN ('delivered', 'terminated')
+					AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)
+					ORDER BY m.seq LIMIT $2
+					FOR UPDATE SKIP LOCKED),
+				a AS (DELETE FROM attempts WHERE message_id IN (SELECT id FROM doomed)),
+				e AS (DELETE FROM events WHERE message_id IN (SELECT id FROM doomed)),
+				d AS (DELETE FROM deliveries WHERE message_id IN (SELECT id FROM doomed))
+				DELETE FROM messages WHERE id IN (SELECT id FROM doomed)`, ts(before), purgeBatch)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, b.wrap(err, "purge")
+		}
+		total += int(n)
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// DeliveryStates returns the states of the deliveries with ids (see
+// msgbox.Box).
+func (b *Box) DeliveryStates(ctx context.Context, ids []int64) (map[int64]msgbox.DeliveryState, error) {
+	var out map[int64]msgbox.DeliveryState
+	err := b.retry(ctx, func(ctx context.Context) error {
+		out = make(map[int64]msgbox.DeliveryState, len(ids))
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err := b.pool.Query(ctx, "SELECT id, state FROM deliveries WHERE id = ANY($1)", ids)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var st string
+			if err := rows.Scan(&id, &st); err != nil {
+				return err
+			}
+			out[id] = msgbox.DeliveryState(st)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, b.wrap(err, "delivery states")
+	}
+	return out, nil
+}
+
+// Message returns a message's metadata (see msgbox.Box).
+func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
+	if !msgbox.ValidID(id) {
+		return msgbox.Message{}, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "message")
+	}
+	var m *msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = scanMessage(b.pool.QueryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = $1", id))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return msgbox.Message{}, b.wrap(err, "message %s", id)
+	}
+	return *m, nil
+}
+
+// Get returns a message with its deliveries, attempts and history, all read
+// from one snapshot (a REPEATABLE READ transaction, in one round trip).
+// Deliveries, attempts and events are in the order they were recorded.
+func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
+	if !msgbox.ValidID(id) {
+		return nil, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "get")
+	}
+	var d *msgbox.Detail
+	err := b.retry(ctx, func(ctx context.Context) error {
+		d = &msgbox.Detail{}
+		found := false
+		return b.inTx(ctx, beginSnapshot, func(t *pipeTx) (*pgx.Batch, error) {
+			batch := &pgx.Batch{}
+			batch.Queue("SELECT "+messageColumns+" FROM messages WHERE id = $1", id).QueryRow(func(r pgx.Row) error {
+				m, err := scanMessage(r)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				found, d.Message = true, *m
+				return nil
+			})
+			batch.Queue("SELECT "+deliveryColumns+" FROM deliveries WHERE message_id = $1 ORDER BY id", id).
+				Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						dl, err := scanDelivery(rows)
+						if err != nil {
+							return err
+						}
+						d.Deliveries = append(d.Deliveries, *dl)
+					}
+					return rows.Err()
+				})
+			batch.Queue(`SELECT delivery_id, port, number, owner, started_at, finished_at, outcome, error
+				FROM attempts WHERE message_id = $1 ORDER BY id`, id).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var a msgbox.Attempt
+					var outcome string
+					if err := rows.Scan(&a.DeliveryID, &a.Port, &a.Number, &a.Owner, &a.StartedAt, &a.FinishedAt,
+						&outcome, &a.Error); err != nil {
+						return err
+					}
+					a.StartedAt, a.FinishedAt, a.Outcome = ts(a.StartedAt), ts(a.FinishedAt), msgbox.DeliveryState(outcome)
+					d.Attempts = append(d.Attempts, a)
+				}
+				return rows.Err()
+			})
+			batch.Queue("SELECT at, port, status, detail FROM events WHERE message_id = $1 ORDER BY id", id).
+				Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						var e msgbox.Event
+						if err := rows.Scan(&e.At, &e.Port, &e.Status, &e.Detail); err != nil {
+							return err
+						}
+						e.At = ts(e.At)
+						d.History = append(d.History, e)
+					}
+					return rows.Err()
+				})
+			if err := t.send(ctx, batch); err != nil {
+				return nil, err
+			}
+			if !found {
+				return nil, fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+			}
+			return nil, nil
+		})
+	})
+	if err != nil {
+		return nil, b.wrap(err, "get %s", id)
+	}
+	return d, nil
+}
+
+// List returns messages newest first (in the order they were received),
+// optionally only those of one status, at most f.Limit of them when it is
+// positive. A status that is not one of msgbox's constants is an error.
+func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
+	if f.Status != "" && !msgbox.ValidStatus(f.Status) {
+		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
+	}
+	var lim any // NULL: no limit
+	if f.Limit > 0 {
+		lim = f.Limit
+	}
+	var status any // NULL: any
+	if f.Status != "" {
+		status = string(f.Status)
+	}
+	var msgs []msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		rows, err := b.pool.Query(ctx, "SELECT "+messageColumns+
+			" FROM messages WHERE $1::text IS NULL OR status = $1 ORDER BY seq DESC LIMIT $2", status, lim)
+		if err != nil {
+			return err
+		}
+		msgs, err = scanMessages(rows)
+		return err
+	})
+	return msgs, b.wrap(err, "list")
+}
+
+// Backlog counts the messages not finished by status (see msgbox.Box),
+// from the status index.
+func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
+	var statuses []string
+	for _, st := range msgbox.BacklogStatuses() {
+		statuses = append(statuses, string(st))
+	}
+	var out map[msgbox.Status]int
+	err := b.retry(ctx, func(ctx context.Context) error {
+		out = make(map[msgbox.Status]int, len(statuses))
+		// One row per status, 0 included.
+		rows, err := b.pool.Query(ctx, `SELECT s, (SELECT count(*) FROM messages WHERE status = s)
+			FROM unnest($1::text[]) AS s`, statuses)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var st string
+			var n int
+			if err := rows.Scan(&st, &n); err != nil {
+				return err
+			}
+			out[msgbox.Status(st)] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, b.wrap(err, "backlog")
+	}
+	return out, nil
+}
+
+// lockOperated locks every delivery of a message, in id order, and then
+// the message (the lock order): what Resume and Terminate change.
+func lockOperated(ctx context.Context, t *pipeTx, msgID string) (*lockedMessage, error) {
+	batch := &pgx.Batch{}
+	batch.Queue("SELECT 1 FROM deliveries WHERE message_id = $1 ORDER BY id FOR UPDATE", msgID)
+	return lockMessage(ctx, t, batch, msgID)
+}
+
+// operatorTx runs an operator's change (Resume, Terminate): retried after a
+// lost connection, but not after a lost commit, which it reports as
+// ErrCommitUncertain for the operator to check.
+func (b *Box) operatorTx(ctx context.Context, fn func(t *pipeTx) (*pgx.Batch, error)) error {
+	return b.retry(ctx, func(ctx context.Context) error { return b.inTx(ctx, beginReadCommitted, fn) })
+}
+
+// Resume makes a suspended message's suspended deliveries due now with
+// their attempt counts reset, or returns a routing failure to
+// StatusReceived (see msgbox.Box), and notifies the ports. Deliveries that
+// are not suspended are left as they are. Any other status is
+// ErrInvalidState.
+func (b *Box) Resume(ctx context.Context, id string) error {
+	if !msgbox.ValidID(id) {
+		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "resume")
+	}
+	err := b.operatorTx(ctx, func(t *pipeTx) (*pgx.Batch, error) {
+		l, err := lockOperated(ctx, t, id)
+		if err != nil {
+			return nil, err
+		}
+		if l.status != msgbox.StatusSuspended {
+			return nil, invalidState(id, l.status)
+		}
+		var ports []string
+		for i, d := range l.deliveries {
+			if d.state == msgbox.DeliverySuspended {
+				ports = append(ports, d.port)
+				l.deliveries[i].state = msgbox.DeliveryPending
+			}
+		}
+		batch := &pgx.Batch{}
+		if len(ports) == 0 {
+			// A routing failure: route it again, perhaps under a
+			// configuration that now has a subscriber.
+			l.routed = false
+			batch.Queue("UPDATE messages SET routed = false, reason = '' WHERE id = $1", id)
+			queueEvent(batch, id, l.now, "", string(msgbox.StatusReceived), "resumed by an operator: to be routed again")
+		} else {
+			batch.Queue(`UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, due_at = $2
+				WHERE message_id = $1 AND state = 'suspended'`, id, l.now)
+			for _, p := range ports {
+				queueEvent(batch, id, l.now, p, string(msgbox.DeliveryPending), "resumed by an operator: attempts reset")
+			}
+			batch.Queue("UPDATE messages SET reason = '' WHERE id = $1", id)
+			queueNotify(batch, ports)
+		}
+		queueStatus(batch, l)
+		return batch, nil
+	})
+	return b.wrap(err, "resume %s", id)
+}
+
+// Terminate ends every delivery of a message that is not delivered (see
+// msgbox.Box); delivered ones stay delivered. A delivery in progress under
+// a live lease (by the database's clock) makes it ErrInvalidState and
+// changes nothing: the attempt may be delivering right now. An expired lease
+// does not protect its delivery; the late owner's Finish gets ErrLeaseLost.
+// A delivered or already terminated message is ErrInvalidState; a message
+// not yet routed is terminated and never routed.
+func (b *Box) Terminate(ctx context.Context, id string) error {
+	if !msgbox.ValidID(id) {
+		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "terminate")
+	}
+	err := b.operatorTx(ctx, func(t *pipeTx) (*pgx.Batch, error) {
+		l, err := lockOperated(ctx, t, id)
+		if err != nil {
+			return nil, err
+		}
+		if l.status == msgbox.StatusTerminated || l.status == msgbox.StatusDelivered {
+			return nil, invalidState(id, l.status)
+		}
+		for _, d := range l.deliveries {
+			if d.state == msgbox.DeliveryInProgress && d.until != nil && d.until.After(l.now) {
+				return nil, fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
+					id, d.port, d.owner, ts(*d.until).Format("2006-01-02T15:04:05.000000Z07:00"), msgbox.ErrInvalidState)
+			}
+		}
+		batch := &pgx.Batch{}
+		var ports []string
+		for i, d := range l.deliveries {
+			if d.state != msgbox.DeliveryDelivered && d.state != msgbox.DeliveryTerminated {
+				ports = append(ports, d.port)
+				l.deliveries[i].state = msgbox.DeliveryTerminated
+			}
+		}
+		batch.Queue(`UPDATE deliveries SET state = 'terminated', next_attempt_at = NULL, due_at = NULL, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL WHERE message_id = $1 AND state NOT IN ('delivered', 'terminated')`, id)
+		for _, p := range ports {
+			queueEvent(batch, id, l.now, p, string(msgbox.DeliveryTerminated), "terminated by an operator")
+		}
+		reason := msgbox.TerminatedReason(l.reason)
+		l.terminated = true
+		batch.Queue("UPDATE messages SET terminated = true, reason = $2 WHERE id = $1", id, reason)
+		queueEvent(batch, id, l.now, "", string(msgbox.StatusTerminated), reason)
+		queueStatus(batch, l)
+		return batch, nil
+	})
+	return b.wrap(err, "terminate %s", id)
+}

@@ -1,0 +1,469 @@
+// Package pgbox is the shared message box: a PostgreSQL database that every
+// server of a group uses at once (scale-out), through pgx/v5.
+//
+// # Clock
+//
+// The times the box records and decides by come from the database's clock
+// (clock_timestamp()), never from the calling server's: received_at, history
+// times, lease expiry and what is due. Several servers whose clocks disagree
+// then still agree on whether a lease has expired, so a server whose clock
+// runs ahead cannot take over a live lease. The one time a caller gives,
+// Outcome.RetryAt, is stored as given (msgbox.Timestamp), as the conformance
+// suite requires: a retry is then early or late by the caller's clock skew,
+// which is harmless next to retry intervals of minutes. NextDue returns
+// database times; a runner sleeping until one of them is off by the same
+// skew, and Wait (LISTEN/NOTIFY) wakes it for new work regardless.
+//
+// # Transactions and locks
+//
+// Transactions run at READ COMMITTED. Claim and ClaimBatch select the next
+// due deliveries with FOR UPDATE SKIP LOCKED, so concurrent claimers, in
+// this process or on other servers, never wait for each other nor take the
+// same delivery.
+// A message's status is derived (msgbox.DeriveStatus) from all its
+// deliveries and stored with it; to compute it from states nobody is
+// changing, every transaction that changes a delivery's state holds its
+// message's row lock (FOR NO KEY UPDATE), taken after the delivery rows
+// it changes and before reading the clock and the deliveries' states. The
+// order (delivery rows in id order, then message rows in id order; nobody
+// waits for a delivery while holding a message) rules out deadlocks.
+//
+// Round trips are what a remote database costs, so statements travel in
+// pipelines (pgx batches): a transaction's BEGIN goes with its first batch
+// of reads and its COMMIT with its batch of writes. Finish, Route, Get and
+// a ReceiveRouted of a body of one chunk take two round trips or fewer, and
+// so do Claim and ClaimBatch (whatever their max), plus a probe of one round
+// trip when the box's last claim found nothing (all a claim costs when
+// nothing is due).
+//
+// # Bodies
+//
+// A body is stored in bytea rows of ChunkSize bytes. Receive holds one chunk
+// in memory, Body's reader one. A body of one chunk is stored with its
+// message in a single statement (one round trip; ReceiveRouted adds the
+// routing, in the same transaction). A larger one is stored in one
+// transaction that inserts the message row first, then the chunks as they
+// are read, then the size and checksum (and the routing, for
+// ReceiveRouted): PostgreSQL has no database-wide write lock, so a long
+// transaction blocks nobody, and a Receive that fails (or a server killed
+// mid-body) leaves nothing behind, with no staging area to sweep. The price is a pool connection held while the body is read.
+//
+// # Lost connections
+//
+// pgxpool replaces broken connections. An operation that fails because the
+// connection was lost is retried with exponential backoff (50ms to 2s) for up
+// to Options.ReconnectTimeout when that is safe: reads, and transactions that
+// failed before their commit was sent (PostgreSQL rolled them back). When the
+// connection is lost during a commit, the outcome is unknown; the box then
+// looks for the effect (Receive and ReceiveRouted: the message id it
+// inserted, stored with its routing or not at all; Claim and ClaimBatch:
+// the leases it took; Finish: the attempt it recorded; Route: the message
+// routed) and answers accordingly. Renew and Recover run again: renewing
+// twice is renewing, and a Recover that did commit left nothing in progress
+// for the second run to count again. Resume and Terminate report
+// ErrCommitUncertain. The rows a transaction cut off this way had locked
+// stay locked until the server notices the connection is gone, usually at
+// once: a claim meanwhile passes such a delivery over, as it does one
+// another claimer is taking. A Receive whose body is larger than a chunk
+// cannot be retried once the body has been read; it fails, the source is
+// not acknowledged and is received again later, and SourceKey
+// de-duplication makes that safe for file sources.
+//
+// # Notifications
+//
+// Route, ReceiveRouted, Resume, Recover and a Finish that schedules a retry
+// send pg_notify('bizpipe_deliveries', port) with the transaction.
+// Subscribe and Wait listen on a dedicated connection, opened when first
+// needed and re-established with backoff (100ms to 5s) when lost, so that
+// idle servers wake for new work instead of polling tightly.
+//
+// # Secrets
+//
+// Errors name the database as user@host:port/database and never contain the
+// URL's password: every error the box returns has it masked.
+package pgbox
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// ChunkSize is the size of the rows a body is stored in: one chunk is what
+// a Receive or a body reader holds in memory.
+const ChunkSize = 1 << 20
+
+// DefaultReconnectTimeout is how long an operation keeps retrying after the
+// connection to the database is lost, unless Options say otherwise.
+const DefaultReconnectTimeout = 30 * time.Second
+
+// MigrationsTable records the schema versions applied to a database.
+const MigrationsTable = "bizpipe_schema_migrations"
+
+// migrationLockKey is the pg_advisory_xact_lock key that serialises schema
+// migrations of concurrently starting servers ("bizpipe1" in ASCII).
+const migrationLockKey int64 = 0x62697a7069706531
+
+// Errors callers may test for, besides msgbox's.
+var (
+	// ErrSchemaMismatch: the database's schema version is not the one this
+	// bizpipe knows (newer: upgrade bizpipe; older, with
+	// Options.NoMigrate: run bizpipe once without it to migrate).
+	ErrSchemaMismatch = errors.New("message box schema version mismatch")
+	// ErrCommitUncertain: the connection was lost while a change was being
+	// committed, and whether it was cannot be told from its effect. Look
+	// at the message (bizpipe messages show) before repeating it.
+	ErrCommitUncertain = errors.New("connection lost during commit: the change may or may not have been made")
+)
+
+// Options tune Open. The zero value is what the run engine uses.
+type Options struct {
+	// MaxConns bounds the connection pool. 0 keeps pgxpool's default (the
+	// URL's pool_max_conns, else the larger of 4 and the number of CPUs).
+	// A Receive of a body larger than ChunkSize holds a connection while
+	// it reads the body; Subscribe and Wait use one more, outside the pool.
+	MaxConns int32
+
+	// NoMigrate opens the box without creating or migrating the schema,
+	// for callers that must not change the database (validate --live).
+	// CheckSchema tells whether the schema is current; other methods fail
+	// if it is not.
+	NoMigrate bool
+
+	// ReconnectTimeout is how long an operation retries after the
+	// connection is lost before it returns the error. 0 means
+	// DefaultReconnectTimeout; negative disables the retries.
+	ReconnectTimeout time.Duration
+}
+
+// Box is a msgbox.Box stored in PostgreSQL. It is safe for concurrent use,
+// and any number of Boxes, in any number of processes and servers, may use
+// the same database at once.
+type Box struct {
+	pool     *pgxpool.Pool
+	connCfg  *pgx.ConnConfig // for the listener's own connection
+	name     string          // user@host:port/database, for messages
+	id       string          // the box's identity (box_identity), once migrated
+	secrets  []string        // masked in every error
+	retryFor time.Duration
+
+	rand io.Reader
+	// bufs recycles ChunkSize buffers between Receives.
+	bufs sync.Pool
+
+	listen *listener
+
+	// claimIdle: the last Claim found nothing to claim (see Claim).
+	claimIdle atomic.Bool
+
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
+}
+
+var _ msgbox.Box = (*Box)(nil)
+
+// Open connects to the database at url (a PostgreSQL URL or key=value
+// connection string, as pgx accepts) and, unless opts.NoMigrate, creates or
+// migrates the schema. Servers starting at once serialise their migrations;
+// a database whose schema is newer than this package knows is refused.
+func Open(ctx context.Context, url string, opts Options) (*Box, error) {
+	secrets := secretsOf(url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, scrub(fmt.Errorf("message box: invalid PostgreSQL URL: %w", err), secrets)
+	}
+	if p := cfg.ConnConfig.Password; p != "" {
+		secrets = append(secrets, p)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		// Shows in pg_stat_activity, for the DBA wondering whose
+		// connections these are.
+		cfg.ConnConfig.RuntimeParams["application_name"] = "bizpipe"
+	}
+	b := &Box{
+		connCfg:  cfg.ConnConfig.Copy(),
+		name:     describe(cfg.ConnConfig),
+		secrets:  secrets,
+		retryFor: opts.ReconnectTimeout,
+		rand:     rand.Reader,
+		closed:   make(chan struct{}),
+	}
+	b.claimIdle.Store(true)
+	if b.retryFor == 0 {
+		b.retryFor = DefaultReconnectTimeout
+	}
+	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
+	b.listen = newListener(b)
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, b.wrap(err, "open")
+	}
+	b.pool = pool
+	if opts.NoMigrate {
+		err = b.retry(ctx, func(ctx context.Context) error { return b.pool.Ping(ctx) })
+	} else {
+		err = b.retry(ctx, b.migrate)
+	}
+	if err == nil && !opts.NoMigrate {
+		err = b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, "SELECT id FROM box_identity").Scan(&b.id)
+		})
+	}
+	if err != nil {
+		pool.Close()
+		return nil, b.wrap(err, "open")
+	}
+	return b, nil
+}
+
+// ID returns the box's identity (see msgbox.Box); "" for a box opened with
+// Options.NoMigrate, which reads only the schema version.
+func (b *Box) ID() string { return b.id }
+
+// describe names the database without secrets: user@host:port/database.
+func describe(c *pgx.ConnConfig) string {
+	host := c.Host
+	if strings.HasPrefix(host, "/") {
+		host = "[" + host + "]" // a Unix socket directory
+	}
+	return fmt.Sprintf("postgres %s@%s:%d/%s", c.User, host, c.Port, c.Database)
+}
+
+// migrations returns the embedded schema scripts in order; script i brings
+// the schema from version i to i+1.
+func migrations() ([]string, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	scripts := make([]string, 0, len(names))
+	for i, n := range names {
+		// The file names carry the version: a gap or a duplicate is a
+		// build defect, caught here rather than by a database.
+		if want := fmt.Sprintf("migrations/%04d_", i+1); !strings.HasPrefix(n, want) {
+			return nil, fmt.Errorf("migration %s: want a name starting with %s", n, want)
+		}
+		s, err := migrationFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		scripts = append(scripts, string(s))
+	}
+	return scripts, nil
+}
+
+// SchemaVersion is the schema version this package creates and expects.
+func SchemaVersion() int {
+	scripts, err := migrations()
+	if err != nil {
+		// The scripts are compiled in; failing to list them is a build
+		// defect that every test shows.
+		panic(err)
+	}
+	return len(scripts)
+}
+
+// migrate applies the missing migrations in one transaction that holds an
+// advisory lock, so that servers starting at once apply them once, one after
+// the other: the second finds the schema current and does nothing.
+func (b *Box) migrate(ctx context.Context) error {
+	scripts, err := migrations()
+	if err != nil {
+		return err
+	}
+	return b.withTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
+			return fmt.Errorf("waiting for the migration lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+MigrationsTable+` (
+			version    integer     PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+		)`); err != nil {
+			return fmt.Errorf("creating %s: %w", MigrationsTable, err)
+		}
+		var have int
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+MigrationsTable).Scan(&have); err != nil {
+			return fmt.Errorf("reading the schema version: %w", err)
+		}
+		if have > len(scripts) {
+			return fmt.Errorf("%w: the database's schema is version %d, newer than this bizpipe supports (%d): upgrade bizpipe",
+				ErrSchemaMismatch, have, len(scripts))
+		}
+		for v := have; v < len(scripts); v++ {
+			if _, err := tx.Exec(ctx, scripts[v]); err != nil {
+				return fmt.Errorf("migrating the schema to version %d: %w", v+1, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO "+MigrationsTable+" (version) VALUES ($1)", v+1); err != nil {
+				return fmt.Errorf("recording schema version %d: %w", v+1, err)
+			}
+		}
+		return nil
+	})
+}
+
+// CheckSchema reports the database's schema version (have; 0 when the box
+// was never created there) and the one this package expects (want). err
+// wraps ErrSchemaMismatch when they differ, and is any other error when the
+// version cannot be read. It changes nothing: validate --live can call it on
+// a box opened with Options.NoMigrate.
+func (b *Box) CheckSchema(ctx context.Context) (have, want int, err error) {
+	want = SchemaVersion()
+	err = b.retry(ctx, func(ctx context.Context) error {
+		var exists bool
+		if err := b.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", MigrationsTable).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			have = 0
+			return nil
+		}
+		return b.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+MigrationsTable).Scan(&have)
+	})
+	if err != nil {
+		return 0, want, b.wrap(err, "reading the schema version")
+	}
+	switch {
+	case have > want:
+		return have, want, b.wrap(fmt.Errorf("%w: the database's schema is version %d, newer than this bizpipe supports (%d): upgrade bizpipe",
+			ErrSchemaMismatch, have, want), "check schema")
+	case have < want:
+		return have, want, b.wrap(fmt.Errorf("%w: the database's schema is version %d, this bizpipe needs %d: run bizpipe once without read-only access to migrate it",
+			ErrSchemaMismatch, have, want), "check schema")
+	}
+	return have, want, nil
+}
+
+// Name describes the database without secrets (user@host:port/database).
+func (b *Box) Name() string { return b.name }
+
+// Close stops listening for notifications and closes the connections. Calls
+// in progress fail; so does any call after Close. A second Close returns
+// nil.
+func (b *Box) Close() error {
+	b.closeOnce.Do(func() {
+		close(b.closed)
+		b.listen.stop()
+		b.pool.Close()
+	})
+	return nil
+}
+
+// wrap names the database and the operation in err, and masks secrets.
+func (b *Box) wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return scrub(fmt.Errorf("message box %s: %s: %w", b.name, fmt.Sprintf(format, args...), err), b.secrets)
+}
+
+// scrubbedError is an error whose text has had secrets masked. It unwraps to
+// the original, so that errors.Is and errors.As work; only its own text is
+// safe to show.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub masks every secret in err's text.
+func scrub(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	masked := msg
+	for _, s := range secrets {
+		if s != "" {
+			masked = strings.ReplaceAll(masked, s, "xxxxx")
+		}
+	}
+	if masked == msg {
+		return err
+	}
+	return &scrubbedError{msg: masked, err: err}
+}
+
+var kvPassword = regexp.MustCompile(`(?i)\b(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s]+)`)
+
+// secretsOf finds the passwords in a connection string, as written and
+// decoded, even one pgx cannot parse: those are the strings never to show.
+func secretsOf(conn string) []string {
+	var out []string
+	add := func(s string) {
+		if s != "" {
+			out = append(out, s)
+			if d, err := url.PathUnescape(s); err == nil && d != s {
+				out = append(out, d)
+			}
+			if d, err := url.QueryUnescape(s); err == nil && d != s {
+				out = append(out, d)
+			}
+		}
+	}
+	if u, err := url.Parse(conn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			add(p)
+			add(url.UserPassword("", p).String()[1:]) // as escaped in the URL
+		}
+		for _, k := range []string{"password", "sslpassword"} {
+			for _, v := range u.Query()[k] {
+				add(v)
+			}
+		}
+	} else if i := strings.Index(conn, "://"); i >= 0 {
+		// Unparsable URL: whatever sits between the user's ':' and '@'.
+		rest := conn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.Index(rest[:at], ":"); c >= 0 {
+				add(rest[c+1 : at])
+			}
+		}
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(conn, -1) {
+		v := m[1]
+		add(v)
+		if strings.HasPrefix(v, "'") && strings.HasSuffix(v, "'") && len(v) >= 2 {
+			add(strings.ReplaceAll(v[1:len(v)-1], `\'`, `'`))
+		}
+	}
+	// Longest first, so that a password containing another is masked whole.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// ts returns a database time as the box returns times: UTC, microseconds.
+func ts(t time.Time) time.Time { return msgbox.Timestamp(t) }
+
+// tsp is ts for a nullable time; NULL is the zero time.
+func tsp(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return ts(*t)
+}

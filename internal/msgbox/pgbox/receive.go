@@ -1,0 +1,574 @@
+package pgbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// Receive stores a new message and its body (see msgbox.Box).
+//
+// A duplicate SourceKey is detected before body is read, and body is then
+// not read at all; two Receives of one SourceKey racing are settled by the
+// unique constraint (INSERT ... ON CONFLICT DO NOTHING): the second waits
+// for the first to commit and returns its message. A nil body is an empty
+// one.
+//
+// Free text PostgreSQL cannot store (NUL bytes, invalid UTF-8) in the file
+// name, content type or receive location is stored with U+FFFD in its
+// place, and the returned Message says so; SourceKey is compared byte for
+// byte.
+func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	return b.ReceiveRouted(ctx, in, body, nil)
+}
+
+// ReceiveRouted stores a new message as Receive does and, when route is not
+// nil, routes it as Route does, with route's answer, in the same
+// transaction (see msgbox.Box): no window in which a crash
+// leaves the message unrouted, and one round trip fewer than Receive and
+// Route. The routing's notification goes with the commit. A duplicate is
+// returned as it is stored, without calling route. route runs inside the
+// transaction, once per try: a try lost to a dropped connection calls it
+// again.
+//
+// A body of one chunk then takes a transaction of two round trips (the
+// insert, whose received_at route sees, then the routing and the COMMIT)
+// instead of Receive's single statement.
+func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
+	msg, dup, err := b.receive(ctx, in, body, route)
+	if err != nil {
+		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
+	}
+	return msg, dup, nil
+}
+
+// messageColumns are the columns scanMessage reads, in its order.
+const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason"
+
+func scanMessage(row pgx.Row) (*msgbox.Message, error) {
+	var m msgbox.Message
+	var props, status string
+	var receivedAt time.Time
+	if err := row.Scan(&m.ID, &m.ReceiveLocation, &m.FileName, &m.ContentType, &props, &m.Size, &receivedAt,
+		&status, &m.Reason); err != nil {
+		return nil, err
+	}
+	p, sensitive, err := msgbox.DecodeProperties(props)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: %w", m.ID, err)
+	}
+	m.Properties, m.SensitiveProperties = p, sensitive
+	m.ReceivedAt = ts(receivedAt)
+	m.Status = msgbox.Status(status)
+	return &m, nil
+}
+
+// bySourceKey returns the message stored with key, or nil.
+func (b *Box) bySourceKey(ctx context.Context, key []byte) (*msgbox.Message, error) {
+	var m *msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = scanMessage(b.pool.QueryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE source_key = $1", key))
+		if errors.Is(err, pgx.ErrNoRows) {
+			m, err = nil, nil
+		}
+		return err
+	})
+	return m, err
+}
+
+// stored returns message id as it is stored, or nil when it is not: after
+// a commit whose acknowledgement was lost, what a routed Receive returns
+// (its status included).
+func (b *Box) stored(ctx context.Context, id string) (*msgbox.Message, error) {
+	var m *msgbox.Message
+	err := b.retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = scanMessage(b.pool.QueryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = $1", id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			m, err = nil, nil
+		}
+		return err
+	})
+	return m, err
+}
+
+// storedAt returns when the message id was stored, and whether it was: the
+// way to tell whether a commit whose acknowledgement was lost happened.
+func (b *Box) storedAt(ctx context.Context, id string) (time.Time, bool, error) {
+	var at time.Time
+	var found bool
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.pool.QueryRow(ctx, "SELECT received_at FROM messages WHERE id = $1", id).Scan(&at)
+		found = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+		return err
+	})
+	return ts(at), found, err
+}
+
+// insertOne stores a message whose body fits in one chunk, in one statement:
+// atomic by itself, and one round trip. It returns no row when SourceKey
+// is already stored.
+const insertOne = `WITH m AS (
+	INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key, size, sha256,
+		received_at, status)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), 'received')
+	ON CONFLICT (source_key) DO NOTHING
+	RETURNING seq, id, received_at
+), c AS (
+	INSERT INTO body_chunks (message_seq, seq, data) SELECT seq, 0, $9::bytea FROM m WHERE $7 > 0
+), e AS (
+	INSERT INTO events (message_id, at, port, status, detail) SELECT id, received_at, '', 'received', $10 FROM m
+)
+SELECT received_at FROM m`
+
+// insertFirst inserts the message row of a body larger than one chunk; size
+// and checksum follow once the body has been read.
+const insertFirst = `INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key,
+		size, sha256, received_at, status)
+	VALUES ($1, $2, $3, $4, $5, $6, 0, '\x', clock_timestamp(), 'received')
+	ON CONFLICT (source_key) DO NOTHING
+	RETURNING seq`
+
+func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
+	var key []byte // NULL: no de-duplication
+	if in.SourceKey != "" {
+		key = []byte(in.SourceKey)
+		// A duplicate is answered without reading body: the common case
+		// after a crash between the commit and the deletion of the source.
+		if m, err := b.bySourceKey(ctx, key); m != nil || err != nil {
+			if err != nil {
+				return msgbox.Message{}, false, err
+			}
+			return *m, true, nil
+		}
+	}
+	if body == nil {
+		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
+	}
+	props, err := msgbox.EncodeProperties(in.Properties, in.SensitiveProperties)
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	msg := msgbox.Message{
+		// The id's time prefix is only an ordering hint; the Go clock
+		// serves, as it is read before the database's.
+		ID:              msgbox.NewID(time.Now(), b.rand),
+		ReceiveLocation: cleanText(in.ReceiveLocation),
+		FileName:        cleanText(in.FileName),
+		ContentType:     cleanText(in.ContentType),
+		Properties:      msgbox.CloneProperties(in.Properties),
+		Status:          msgbox.StatusReceived,
+	}
+	msg.SensitiveProperties = msgbox.SensitiveNames(in.Properties, in.SensitiveProperties) // as read back
+	detail := fmt.Sprintf("received from %s", msg.ReceiveLocation)
+	if msg.FileName != "" {
+		detail += ", file " + msg.FileName
+	}
+
+	bufp := b.bufs.Get().(*[]byte)
+	defer b.bufs.Put(bufp)
+	buf := *bufp
+
+	sum := sha256.New()
+	n, last, err := readChunk(body, buf)
+	if err != nil {
+		return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
+	}
+	sum.Write(buf[:n])
+	msg.Size = int64(n)
+
+	if last && route != nil {
+		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n],
+			fmt.Sprintf("%s (%d bytes)", detail, msg.Size), route)
+	}
+	if last {
+		// The whole body is in buf: the statement can run again after a
+		// lost connection, so it is retried like a read.
+		var inserted bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			var at time.Time
+			err := b.pool.QueryRow(ctx, insertOne, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
+				props, key, msg.Size, sum.Sum(nil), buf[:n], fmt.Sprintf("%s (%d bytes)", detail, msg.Size)).Scan(&at)
+			switch {
+			case err == nil:
+				inserted, msg.ReceivedAt = true, ts(at)
+				return nil
+			case errors.Is(err, pgx.ErrNoRows):
+				inserted = false // SourceKey stored meanwhile
+				return nil
+			case isDuplicateID(err):
+				// A retry, and the try whose answer was lost did commit
+				// after all (its server side outlived the connection):
+				// the id is ours.
+				at, found, lookErr := b.storedAt(ctx, msg.ID)
+				if lookErr != nil || !found {
+					return err
+				}
+				inserted, msg.ReceivedAt = true, at
+				return nil
+			case isConnErr(err) && !neverSent(err):
+				// Sent, and the answer lost (or followed by the server
+				// ending the session): the statement may have committed.
+				// The id it inserted says.
+				at, found, lookErr := b.storedAt(ctx, msg.ID)
+				if lookErr != nil {
+					return &uncertainError{err}
+				}
+				if found {
+					inserted, msg.ReceivedAt = true, at
+					return nil
+				}
+				return err // not stored: retryable
+			}
+			return err
+		})
+		if err != nil {
+			return msgbox.Message{}, false, err
+		}
+		if !inserted {
+			return b.duplicate(ctx, key)
+		}
+		return msg, false, nil
+	}
+
+	// A body of several chunks: one transaction, the message row first so
+	// that a concurrent Receive of the same SourceKey waits on it rather
+	// than reading its own body, then the chunks as they are read.
+	consumed := false // buf no longer holds the first chunk: no retry
+	dup := false
+	err = b.retryWhile(ctx, func() bool { return !consumed }, func(ctx context.Context) error {
+		dup = false
+		msg.Status, msg.Reason = msgbox.StatusReceived, "" // a retry routes afresh
+		err := b.withTx(ctx, func(tx pgx.Tx) error {
+			var seq int64
+			err := tx.QueryRow(ctx, insertFirst, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
+				props, key).Scan(&seq)
+			if errors.Is(err, pgx.ErrNoRows) {
+				dup = true
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("storing message: %w", err)
+			}
+			if err := insertChunk(ctx, tx, seq, 0, buf[:n]); err != nil {
+				return err
+			}
+			for chunk := int32(1); !last; chunk++ {
+				consumed = true
+				n, last, err = readChunk(body, buf)
+				if err != nil {
+					return fmt.Errorf("reading body after %d bytes: %w", msg.Size, err)
+				}
+				if n == 0 {
+					break
+				}
+				sum.Write(buf[:n])
+				msg.Size += int64(n)
+				if err := insertChunk(ctx, tx, seq, chunk, buf[:n]); err != nil {
+					return err
+				}
+			}
+			var at time.Time
+			batch := &pgx.Batch{}
+			batch.Queue(`UPDATE messages SET size = $2, sha256 = $3, received_at = clock_timestamp() WHERE seq = $1
+				RETURNING received_at`, seq, msg.Size, sum.Sum(nil)).QueryRow(func(r pgx.Row) error { return r.Scan(&at) })
+			batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
+				SELECT id, received_at, '', 'received', $2 FROM messages WHERE seq = $1`,
+				seq, fmt.Sprintf("%s (%d bytes)", detail, msg.Size))
+			if err := sendBatch(ctx, tx, batch); err != nil {
+				return fmt.Errorf("storing message: %w", err)
+			}
+			msg.ReceivedAt = ts(at)
+			if route == nil {
+				return nil
+			}
+			// Routed at the time it was stored: the message row is
+			// this transaction's, so no one else can lock or route it.
+			batch = &pgx.Batch{}
+			if err := routeNew(batch, &msg, route, msg.ReceivedAt); err != nil {
+				return err
+			}
+			if err := sendBatch(ctx, tx, batch); err != nil {
+				return fmt.Errorf("routing message: %w", err)
+			}
+			return nil
+		})
+		if isUncertain(err) {
+			// Stored (and routed, with route) or not at all: the id it
+			// inserted says which.
+			m, lookErr := b.stored(ctx, msg.ID)
+			if lookErr == nil && m != nil {
+				if route != nil {
+					msg = *m // as routed, its status included
+				} else {
+					msg.ReceivedAt = m.ReceivedAt
+				}
+				return nil
+			}
+			if lookErr == nil && !consumed {
+				return lostConn(err) // not stored: retryable
+			}
+			if lookErr == nil {
+				// Not stored, and the body is gone: the source keeps the
+				// message, to be received again.
+				return fmt.Errorf("connection lost while storing the message; it was not stored: %w",
+					lostConn(err))
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	if dup {
+		return b.duplicate(ctx, key)
+	}
+	return msg, false, nil
+}
+
+// duplicate returns the message another Receive stored with key while this
+// one was running.
+func (b *Box) duplicate(ctx context.Context, key []byte) (msgbox.Message, bool, error) {
+	m, err := b.bySourceKey(ctx, key)
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	if m == nil {
+		// The unique constraint said it exists; it cannot have gone (the
+		// box never deletes).
+		return msgbox.Message{}, false, errors.New("source key conflict, but no message holds the key")
+	}
+	return *m, true, nil
+}
+
+// receiveOneRouted stores msg, whose body fits in one chunk (data), and
+// routes it by route in one transaction: the insert first (insertOne), then,
+// for a new message, route's answer with the COMMIT. A duplicate SourceKey
+// commits nothing and returns the stored message without calling route.
+//
+// A try whose connection is lost before the COMMIT was sent is retried, and
+// calls route again; one lost during the COMMIT looks for the message id
+// it inserted, which is stored with its routing or not at all.
+func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []byte, props string, sum, data []byte,
+	detail string, route msgbox.Router) (msgbox.Message, bool, error) {
+	inserted := false
+	var out msgbox.Message
+	// found looks for the message a try may have committed.
+	found := func(ctx context.Context) (bool, error) {
+		m, err := b.stored(ctx, msg.ID)
+		if m != nil {
+			out, inserted = *m, true
+		}
+		return m != nil, err
+	}
+	err := b.retry(ctx, func(ctx context.Context) error {
+		inserted = false
+		try := msg
+		isNew := false
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var at time.Time
+			batch := &pgx.Batch{}
+			batch.Queue(insertOne, try.ID, try.ReceiveLocation, try.FileName, try.ContentType, props, key, try.Size,
+				sum, data, detail).QueryRow(func(r pgx.Row) error {
+				err := r.Scan(&at)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil // SourceKey stored meanwhile
+				}
+				isNew = err == nil
+				return err
+			})
+			if err := t.send(ctx, batch); err != nil {
+				return nil, err
+			}
+			if !isNew {
+				return nil, nil
+			}
+			// Routed at the time it was stored: the message row is this
+			// transaction's, so no one else can lock or route it.
+			try.ReceivedAt = ts(at)
+			batch = &pgx.Batch{}
+			if err := routeNew(batch, &try, route, try.ReceivedAt); err != nil {
+				return nil, err
+			}
+			return batch, nil
+		})
+		switch {
+		case err == nil:
+			if isNew {
+				out, inserted = try, true
+			}
+			return nil
+		case isDuplicateID(err):
+			// A retry, and the try whose answer was lost did commit after
+			// all (its server side outlived the connection): the id is
+			// ours, stored and routed.
+			if ok, lookErr := found(ctx); lookErr != nil || !ok {
+				return err
+			}
+			return nil
+		case isUncertain(err):
+			ok, lookErr := found(ctx)
+			if lookErr != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+			return lostConn(err) // not stored: retryable
+		}
+		return err
+	})
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	if !inserted {
+		return b.duplicate(ctx, key)
+	}
+	return out, false, nil
+}
+
+// routeNew calls route for msg, which the transaction has just stored, and
+// queues on batch the writes that route it as Route does (queueRouting) and
+// store its status; msg's Status and Reason are set to match.
+func routeNew(batch *pgx.Batch, msg *msgbox.Message, route msgbox.Router, now time.Time) error {
+	ports, reason := route(*msg)
+	uniq, err := uniquePorts(ports)
+	if err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	msg.Reason = queueRouting(batch, msg.ID, uniq, reason, now)
+	states := make([]msgbox.DeliveryState, len(uniq))
+	for i := range states {
+		states[i] = msgbox.DeliveryPending
+	}
+	msg.Status = msgbox.DeriveStatus(true, false, states)
+	batch.Queue(`UPDATE messages SET status = $2 WHERE id = $1`, msg.ID, string(msg.Status))
+	return nil
+}
+
+// isDuplicateID reports whether err is the violation of the message id's
+// uniqueness: ids are random (80 bits), so only a retry of our own insert
+// can violate it.
+func isDuplicateID(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_id_key"
+}
+
+func isPgError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr)
+}
+
+func insertChunk(ctx context.Context, tx pgx.Tx, msgSeq int64, seq int32, data []byte) error {
+	_, err := tx.Exec(ctx, "INSERT INTO body_chunks (message_seq, seq, data) VALUES ($1, $2, $3)", msgSeq, seq, data)
+	if err != nil {
+		return fmt.Errorf("storing body chunk %d: %w", seq, err)
+	}
+	return nil
+}
+
+// readChunk fills buf from r. last reports that r is exhausted: n may then
+// be less than len(buf), or 0.
+func readChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
+	n, err = io.ReadFull(r, buf)
+	switch {
+	case err == nil:
+		return n, false, nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return n, true, nil
+	default:
+		return n, false, err
+	}
+}
+
+// cleanText makes s storable in a PostgreSQL text column, which holds
+// neither NUL bytes nor invalid UTF-8: each is replaced by U+FFFD. Valid text
+// is returned as it is.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// cleanPorts applies cleanText to port names, so that every method agrees on
+// the name a port is stored under.
+func cleanPorts(ports []string) []string {
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = cleanText(p)
+	}
+	return out
+}
+
+// Body opens a message's body. The reader fetches one chunk at a time, each
+// in its own short query (retried after a lost connection), so a slow
+// consumer neither holds a large body in memory nor a connection or a
+// transaction. ctx governs the reads too. At the end the reader checks the
+// size and SHA-256 recorded at Receive, and fails rather than hand over a
+// body that is not byte for byte the one received.
+func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
+	if !msgbox.ValidID(id) {
+		return nil, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "body")
+	}
+	var msgSeq, size int64
+	var sum []byte
+	err := b.retry(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, "SELECT seq, size, sha256 FROM messages WHERE id = $1", id).
+			Scan(&msgSeq, &size, &sum)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, b.wrap(err, "body of %s", id)
+	}
+	fetch := func(seq int64, buf []byte) ([]byte, error) {
+		err := b.retry(ctx, func(ctx context.Context) error {
+			var err error
+			buf, err = b.fetchChunk(ctx, msgSeq, seq, buf)
+			return err
+		})
+		return buf, err
+	}
+	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
+}
+
+// fetchChunk appends chunk seq of a body to buf[:0]; empty when it does not
+// exist. It copies the value's bytes from the wire (a bytea in binary format
+// is the bytes themselves) rather than have pgx allocate a slice per chunk.
+func (b *Box) fetchChunk(ctx context.Context, msgSeq, seq int64, buf []byte) ([]byte, error) {
+	rows, err := b.pool.Query(ctx, "SELECT data FROM body_chunks WHERE message_seq = $1 AND seq = $2", msgSeq, seq)
+	if err != nil {
+		return buf[:0], err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return buf[:0], rows.Err()
+	}
+	if rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
+		buf = append(buf[:0], rows.RawValues()[0]...)
+	} else {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return buf[:0], err
+		}
+		buf = append(buf[:0], data...)
+	}
+	rows.Close()
+	return buf, rows.Err()
+}

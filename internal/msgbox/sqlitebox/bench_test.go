@@ -1,0 +1,279 @@
+package sqlitebox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// The benchmarks run on the file system of the test's temporary directory,
+// with synchronous=FULL: the numbers include a real fsync per commit.
+
+func reportRate(b *testing.B, what string) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), what)
+}
+
+// BenchmarkReceiveRoute measures the receive side: store a 4 KiB message
+// durably and route it to one port (two commits).
+func BenchmarkReceiveRoute(b *testing.B) {
+	box := openTemp(b, Options{})
+	body := bytes.Repeat([]byte("<order/>"), 512) // 4 KiB
+	ctx := context.Background()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := box.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportRate(b, "msgs/s")
+}
+
+// BenchmarkReceiveRouteParallel is BenchmarkReceiveRoute from several
+// goroutines, as several receive locations run.
+func BenchmarkReceiveRouteParallel(b *testing.B) {
+	box := openTemp(b, Options{})
+	body := bytes.Repeat([]byte("<order/>"), 512)
+	ctx := context.Background()
+	b.SetBytes(int64(len(body)))
+	b.SetParallelism(2) // 2 x GOMAXPROCS goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := box.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	reportRate(b, "msgs/s")
+}
+
+// BenchmarkReceiveRoute16 is BenchmarkReceiveRoute from 16 goroutines
+// whatever GOMAXPROCS, as a busy engine's receive locations and routers
+// are: the load group commit is for.
+func BenchmarkReceiveRoute16(b *testing.B) {
+	const goroutines = 16
+	box := openTemp(b, Options{})
+	body := bytes.Repeat([]byte("<order/>"), 512)
+	ctx := context.Background()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if err := box.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportRate(b, "msgs/s")
+	b.ReportMetric(float64(box.commits.Load())/float64(b.N), "commits/msg")
+}
+
+// fill stores n routed 4 KiB messages for the Claim benchmarks, outside the
+// timer.
+func fill(b *testing.B, box *Box, n int) {
+	b.Helper()
+	ctx := context.Background()
+	body := bytes.Repeat([]byte("<order/>"), 512)
+	for i := 0; i < n; i++ {
+		m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := box.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClaimFinish measures the send side's bookkeeping: claim a due
+// delivery and record it delivered (two commits), the transport left out.
+func BenchmarkClaimFinish(b *testing.B) {
+	box := openTemp(b, Options{})
+	fill(b, box, b.N)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, err := box.Claim(ctx, "srv1", []string{"p"}, time.Minute)
+		if err != nil || d == nil {
+			b.Fatalf("Claim: %v, %v", d, err)
+		}
+		if err := box.Finish(ctx, d.ID, "srv1", msgbox.Outcome{State: msgbox.DeliveryDelivered}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportRate(b, "msgs/s")
+}
+
+// BenchmarkClaimFinishParallel is BenchmarkClaimFinish with several workers.
+func BenchmarkClaimFinishParallel(b *testing.B) {
+	box := openTemp(b, Options{})
+	fill(b, box, b.N)
+	ctx := context.Background()
+	var worker atomic.Int64
+	b.SetParallelism(2)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		owner := fmt.Sprintf("w%d", worker.Add(1))
+		for pb.Next() {
+			d, err := box.Claim(ctx, owner, []string{"p"}, time.Minute)
+			if err != nil || d == nil {
+				b.Errorf("Claim: %v, %v", d, err)
+				return
+			}
+			if err := box.Finish(ctx, d.ID, owner, msgbox.Outcome{State: msgbox.DeliveryDelivered}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	reportRate(b, "msgs/s")
+}
+
+// BenchmarkLargeBody receives a 100 MiB body and reads it back, and reports
+// the memory that took: peak-heap-MiB is the highest Go heap (live and not
+// yet collected objects) sampled during the operation, above what was in use
+// before it; peak-rss-MiB the process's peak resident set (VmHWM, reset
+// before each operation where Linux allows), which includes SQLite's own
+// page cache and buffers outside the Go heap. B/op counts every byte
+// allocated, collected or not.
+func BenchmarkLargeBody(b *testing.B) {
+	const size = 100 << 20
+	box := openTemp(b, Options{})
+	ctx := context.Background()
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var peakHeap, peakRSS uint64
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		resetPeakRSS()
+		base := heapObjects()
+		stop := sampleHeap()
+		m, _, err := box.Receive(ctx, in("big.bin"), pattern(byte(i), size))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc, err := box.Body(ctx, m.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil || n != size {
+			b.Fatalf("read back %d bytes, %v", n, err)
+		}
+		peak := stop()
+		if peak > base && peak-base > peakHeap {
+			peakHeap = peak - base
+		}
+		if rss := peakRSSBytes(); rss > peakRSS {
+			peakRSS = rss
+		}
+	}
+	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
+	if peakRSS > 0 {
+		b.ReportMetric(float64(peakRSS)/(1<<20), "peak-rss-MiB")
+	}
+}
+
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// sampleHeap samples the heap every millisecond until the returned function
+// is called, which returns the highest value seen.
+func sampleHeap() func() uint64 {
+	var mu sync.Mutex
+	var peak uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			h := heapObjects()
+			mu.Lock()
+			peak = max(peak, h)
+			mu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-finished
+		mu.Lock()
+		defer mu.Unlock()
+		return max(peak, heapObjects())
+	}
+}
+
+// resetPeakRSS resets VmHWM (Linux: writing 5 to clear_refs). Where that is
+// not allowed, the reported peak is that of the whole process so far.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSSBytes returns VmHWM from /proc/self/status, or 0 where there is none.
+func peakRSSBytes() uint64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}

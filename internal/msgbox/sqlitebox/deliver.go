@@ -1,0 +1,553 @@
+package sqlitebox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// messageColumns are the columns scanMessage reads, in its order.
+const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason"
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMessage(s scanner) (*msgbox.Message, error) {
+	var m msgbox.Message
+	var props, status string
+	var receivedAt int64
+	if err := s.Scan(&m.ID, &m.ReceiveLocation, &m.FileName, &m.ContentType, &props, &m.Size, &receivedAt,
+		&status, &m.Reason); err != nil {
+		return nil, err
+	}
+	p, sensitive, err := msgbox.DecodeProperties(props)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: %w", m.ID, err)
+	}
+	m.Properties, m.SensitiveProperties = p, sensitive
+	m.ReceivedAt = fromDB(receivedAt)
+	m.Status = msgbox.Status(status)
+	return &m, nil
+}
+
+func messageBySourceKey(ctx context.Context, q querier, key string) (*msgbox.Message, error) {
+	return scanMessage(q.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE source_key = ?", key))
+}
+
+func scanMessages(rows *sql.Rows) ([]msgbox.Message, error) {
+	defer rows.Close()
+	var out []msgbox.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *m)
+	}
+	return out, rows.Err()
+}
+
+func addEvent(ctx context.Context, tx *cachedTx, msgID string, at time.Time, port, status, detail string) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO events (message_id, at, port, status, detail) VALUES (?, ?, ?, ?, ?)",
+		msgID, toDB(at), port, status, detail)
+	if err != nil {
+		return fmt.Errorf("recording history: %w", err)
+	}
+	return nil
+}
+
+// msgState is a message's row as the write operations need it.
+type msgState struct {
+	routed, terminated bool
+	status             msgbox.Status
+	reason             string
+}
+
+func loadState(ctx context.Context, tx *cachedTx, id string) (msgState, error) {
+	var s msgState
+	var status string
+	err := tx.QueryRowContext(ctx, "SELECT routed, terminated, status, reason FROM messages WHERE id = ?", id).
+		Scan(&s.routed, &s.terminated, &status, &s.reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, msgbox.ErrNotFound
+	}
+	s.status = msgbox.Status(status)
+	return s, err
+}
+
+func invalidState(id string, st msgbox.Status) error {
+	return fmt.Errorf("message %s is %s: %w", id, st, msgbox.ErrInvalidState)
+}
+
+// refreshStatus derives the message's status from its row and deliveries
+// (msgbox.DeriveStatus) and stores it when it changed. Every transaction
+// that changes a delivery's state, routed or terminated calls it before
+// committing. One query reads what the derivation needs: this runs several
+// times in every message's life.
+func refreshStatus(ctx context.Context, tx *cachedTx, id string) error {
+	var routed, terminated bool
+	var current string
+	var states sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT m.routed, m.terminated, m.status,
+		(SELECT group_concat(d.state) FROM deliveries d WHERE d.message_id = m.id)
+		FROM messages m WHERE m.id = ?`, id).Scan(&routed, &terminated, &current, &states); err != nil {
+		return fmt.Errorf("deriving status: %w", err)
+	}
+	var ds []msgbox.DeliveryState
+	if states.Valid {
+		// State names are fixed identifiers without commas (the schema's
+		// CHECK constraint), so the list splits back exactly.
+		for _, st := range strings.Split(states.String, ",") {
+			ds = append(ds, msgbox.DeliveryState(st))
+		}
+	}
+	st := msgbox.DeriveStatus(routed, terminated, ds)
+	if string(st) == current {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE messages SET status = ? WHERE id = ?", string(st), id); err != nil {
+		return fmt.Errorf("storing status: %w", err)
+	}
+	return nil
+}
+
+// portsJSON encodes a port list for `port IN (SELECT value FROM
+// json_each(?))`: one statement text whatever the number of ports.
+func portsJSON(ports []string) string {
+	js, _ := json.Marshal(ports) // a []string always encodes
+	return string(js)
+}
+
+// idsJSON is ids as a JSON array for json_each; "[]" for none.
+func idsJSON(ids []int64) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	js, _ := json.Marshal(ids) // an []int64 always encodes
+	return string(js)
+}
+
+// Route records one pending delivery per port, due now, or suspends the
+// message as a routing failure when ports is empty (see msgbox.Box).
+// Duplicate ports get one delivery; an empty port name is an error.
+func (b *Box) Route(ctx context.Context, id string, ports []string, reason string) error {
+	uniq, err := uniquePorts(ports)
+	if err != nil {
+		return b.wrap(err, "route %s", id)
+	}
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		st, err := loadState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if st.routed || st.terminated {
+			return invalidState(id, st.status)
+		}
+		return routeTx(ctx, tx, id, uniq, reason, b.clock(), false)
+	})
+	return b.wrap(err, "route %s", id)
+}
+
+// uniquePorts drops duplicate port names and rejects an empty one.
+func uniquePorts(ports []string) ([]string, error) {
+	var uniq []string
+	seen := make(map[string]bool, len(ports))
+	for _, p := range ports {
+		if p == "" {
+			return nil, errors.New("empty send port name")
+		}
+		if !seen[p] {
+			seen[p] = true
+			uniq = append(uniq, p)
+		}
+	}
+	return uniq, nil
+}
+
+// routeTx routes message id, which the caller checked is unrouted, to the
+// distinct ports uniq, or suspends it with reason when there are none.
+// fresh says the message has no deliveries yet (it was just inserted), so
+// that routed to ports its status is known without reading it back: every
+// delivery is pending.
+func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time, fresh bool) error {
+	if len(uniq) == 0 {
+		reason = msgbox.RoutingFailureReason(reason)
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", reason, id); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusSuspended), reason); err != nil {
+			return err
+		}
+		return refreshStatus(ctx, tx, id)
+	}
+	if fresh {
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, status = ? WHERE id = ?",
+			string(msgbox.StatusRouted), id); err != nil {
+			return err
+		}
+	} else if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1 WHERE id = ?", id); err != nil {
+		return err
+	}
+	for _, p := range uniq {
+		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
+			VALUES (?, ?, ?, ?, ?)`, id, p, string(msgbox.DeliveryPending), toDB(now), toDB(now))
+		if err != nil {
+			return fmt.Errorf("recording delivery to %s: %w", p, err)
+		}
+		if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending), "routed to send port "+p); err != nil {
+			return err
+		}
+	}
+	if fresh {
+		return nil // the status is set above
+	}
+	return refreshStatus(ctx, tx, id)
+}
+
+// Unrouted returns up to limit messages in StatusReceived, oldest first;
+// limit <= 0 means all of them.
+func (b *Box) Unrouted(ctx context.Context, limit int) ([]msgbox.Message, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := b.q.QueryContext(ctx, "SELECT "+messageColumns+
+		" FROM messages WHERE routed = 0 AND terminated = 0 ORDER BY seq LIMIT ?", limit)
+	if err != nil {
+		return nil, b.wrap(err, "unrouted")
+	}
+	msgs, err := scanMessages(rows)
+	return msgs, b.wrap(err, "unrouted")
+}
+
+// deliveryColumns are the columns scanDelivery reads, in its order.
+const deliveryColumns = "id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error"
+
+func scanDelivery(s scanner) (*msgbox.Delivery, error) {
+	var d msgbox.Delivery
+	var state string
+	var next, until sql.NullInt64
+	if err := s.Scan(&d.ID, &d.MessageID, &d.Port, &state, &d.Attempts, &next, &d.LeaseOwner, &until,
+		&d.LastError); err != nil {
+		return nil, err
+	}
+	d.State = msgbox.DeliveryState(state)
+	d.NextAttemptAt = nullTime(next)
+	d.LeaseUntil = nullTime(until)
+	return &d, nil
+}
+
+// Claim leases the next due delivery for one of ports to owner (see
+// msgbox.Box), oldest due first (ties in the order the deliveries were
+// made). Taking over an in-progress delivery whose lease expired records
+// the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
+// counts it, so a message that kills its worker every time still runs out
+// of retries.
+//
+// A read-only probe runs first: when nothing is due, as in most polls of an
+// idle engine, Claim returns without taking the write lock.
+func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
+	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+// ClaimBatch leases up to max due deliveries at once, as Claim leases one,
+// in one transaction, passing over those in except (see msgbox.Box).
+func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*msgbox.Delivery, error) {
+	if owner == "" || lease <= 0 || max <= 0 {
+		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")
+	}
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	pj, ej := portsJSON(ports), idsJSON(except)
+	// The probe passes over except too: when all that is due is work in
+	// flight in the caller's process, nothing takes the write lock.
+	const due = `FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?
+		AND port IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT value FROM json_each(?))
+		ORDER BY due_at, id LIMIT ?`
+	var probe int64
+	err := b.q.QueryRowContext(ctx, "SELECT id "+due, toDB(b.clock()), pj, ej, 1).Scan(&probe)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, b.wrap(err, "claim for %s", owner)
+	}
+
+	var claimed []*msgbox.Delivery
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		claimed = nil // a rerun starts afresh (writeFunc)
+		// now is read under the write lock: what is due is decided at the
+		// instant no one else can change it.
+		now := b.clock()
+		type row struct {
+			d         msgbox.Delivery
+			claimedAt sql.NullInt64
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+", claimed_at "+due, toDB(now), pj, ej, max)
+		if err != nil {
+			return err
+		}
+		var due []row
+		for rows.Next() {
+			var r row
+			var state string
+			var next, until sql.NullInt64
+			if err := rows.Scan(&r.d.ID, &r.d.MessageID, &r.d.Port, &state, &r.d.Attempts, &next, &r.d.LeaseOwner,
+				&until, &r.d.LastError, &r.claimedAt); err != nil {
+				rows.Close()
+				return err
+			}
+			r.d.State = msgbox.DeliveryState(state)
+			r.d.LeaseUntil = nullTime(until)
+			due = append(due, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range due {
+			d, err := claimTx(ctx, tx, r.d, r.claimedAt, owner, lease, now)
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, b.wrap(err, "claim for %s", owner)
+	}
+	return claimed, nil
+}
+
+// claimTx leases due delivery d (as read, with its claimed_at) to owner.
+func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql.NullInt64, owner string,
+	lease time.Duration, now time.Time) (*msgbox.Delivery, error) {
+	// Pending and in progress count alike in msgbox.DeriveStatus: claiming
+	// a pending delivery leaves its message's status as it is.
+	statusMayChange := d.State != msgbox.DeliveryPending
+	if d.State == msgbox.DeliveryInProgress {
+		// The lease expired: the previous owner's attempt failed.
+		d.Attempts++
+		d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+			(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner,
+			toDB(nullTime(claimedAt)), toDB(d.LeaseUntil), string(msgbox.DeliveryRetrying), d.LastError); err != nil {
+			return nil, fmt.Errorf("recording abandoned attempt: %w", err)
+		}
+		if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
+			fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError)); err != nil {
+			return nil, err
+		}
+	}
+	d.State = msgbox.DeliveryInProgress
+	d.LeaseOwner = owner
+	d.LeaseUntil = msgbox.Timestamp(now.Add(lease))
+	d.NextAttemptAt = time.Time{}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = NULL,
+		due_at = ?, lease_owner = ?, lease_until = ?, claimed_at = ?, last_error = ? WHERE id = ?`,
+		string(d.State), d.Attempts, toDB(d.LeaseUntil), owner, toDB(d.LeaseUntil), toDB(now), d.LastError,
+		d.ID); err != nil {
+		return nil, err
+	}
+	if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
+		fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner)); err != nil {
+		return nil, err
+	}
+	if statusMayChange {
+		if err := refreshStatus(ctx, tx, d.MessageID); err != nil {
+			return nil, err
+		}
+	}
+	return &d, nil
+}
+
+// Renew extends owner's lease on a delivery to now+lease. A lease that
+// expired but that no one else has claimed is still owner's: nobody else can
+// have started an attempt, so it is renewed. ErrLeaseLost otherwise,
+// including for a delivery that does not exist.
+func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
+	if lease <= 0 {
+		return b.wrap(fmt.Errorf("lease %v: must be positive", lease), "renew delivery %d", deliveryID)
+	}
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		until := toDB(msgbox.Timestamp(b.clock().Add(lease)))
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, due_at = ?
+			WHERE id = ? AND state = ? AND lease_owner = ?`,
+			until, until, deliveryID, string(msgbox.DeliveryInProgress), owner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+		}
+		return nil
+	})
+	return b.wrap(err, "renew delivery %d", deliveryID)
+}
+
+// Finish records the outcome of owner's attempt (see msgbox.Box). As for
+// Renew, an expired lease no one else has claimed is still owner's, so the
+// work done is recorded rather than repeated. An Outcome that
+// msgbox.ValidateOutcome rejects changes nothing: the delivery stays held.
+func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgbox.Outcome) error {
+	if err := msgbox.ValidateOutcome(o); err != nil {
+		return b.wrap(err, "finish delivery %d", deliveryID)
+	}
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		now := b.clock()
+		var msgID, port, state, leaseOwner string
+		var attempts int
+		var claimedAt sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT message_id, port, state, lease_owner, attempts, claimed_at
+			FROM deliveries WHERE id = ?`, deliveryID).Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
+		if errors.Is(err, sql.ErrNoRows) || err == nil &&
+			(msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner) {
+			return fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+		}
+		if err != nil {
+			return err
+		}
+		attempts++
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+			(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryID, msgID, port, attempts, owner,
+			toDB(nullTime(claimedAt)), toDB(now), string(o.State), o.Error); err != nil {
+			return fmt.Errorf("recording attempt: %w", err)
+		}
+		var next any // NULL unless retrying
+		detail := fmt.Sprintf("attempt %d by %s", attempts, owner)
+		switch o.State {
+		case msgbox.DeliveryRetrying:
+			next = toDB(msgbox.Timestamp(o.RetryAt))
+			detail += fmt.Sprintf(" failed, retry at %s: %s", msgbox.Timestamp(o.RetryAt).Format(time.RFC3339), o.Error)
+		case msgbox.DeliverySuspended:
+			detail += " failed, suspended: " + o.Error
+			if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = ? WHERE id = ?",
+				msgbox.SuspendedReason(port, o.Error), msgID); err != nil {
+				return err
+			}
+		default:
+			detail += " delivered"
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+			due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
+			string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, msgID, now, port, string(o.State), detail); err != nil {
+			return err
+		}
+		return refreshStatus(ctx, tx, msgID)
+	})
+	return b.wrap(err, "finish delivery %d", deliveryID)
+}
+
+// NextDue returns the earliest time a delivery for one of ports can be
+// claimed: a pending or retrying delivery's next attempt (possibly already
+// past), or an in-progress delivery's lease expiry.
+func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, error) {
+	if len(ports) == 0 {
+		return time.Time{}, false, nil
+	}
+	var at sql.NullInt64
+	err := b.q.QueryRowContext(ctx, `SELECT min(due_at) FROM deliveries
+		WHERE due_at IS NOT NULL AND port IN (SELECT value FROM json_each(?))`, portsJSON(ports)).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, b.wrap(err, "next due")
+	}
+	return nullTime(at), at.Valid, nil
+}
+
+// Recover returns every delivery owner (or one of its workers, "owner/...")
+// holds in progress, live lease or not, to the pool as pending and due now
+// (see msgbox.Box). Each interrupted attempt is recorded and counted as the
+// takeover of an expired lease is in claimTx (msgbox.InterruptedError): a
+// message that kills the process at every try still runs out of retries.
+// It returns how many deliveries it returned.
+func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, b.wrap(errors.New("owner is required"), "recover")
+	}
+	var n int
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		n = 0 // a rerun starts afresh (writeFunc)
+		now := b.clock()
+		type held struct {
+			id          int64
+			msgID, port string
+			attempts    int
+			leaseOwner  string
+			claimedAt   sql.NullInt64
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at
+			FROM deliveries WHERE state = ? AND (lease_owner = ? OR substr(lease_owner, 1, ?) = ?) ORDER BY id`,
+			string(msgbox.DeliveryInProgress), owner, len(owner)+1, owner+"/")
+		if err != nil {
+			return err
+		}
+		var got []held
+		for rows.Next() {
+			var h held
+			if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts, &h.leaseOwner, &h.claimedAt); err != nil {
+				rows.Close()
+				return err
+			}
+			got = append(got, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, h := range got {
+			// The attempt is the lease owner's (the worker), as in claimTx's
+			// takeover; it ended now, when its end became known.
+			h.attempts++
+			lastErr := msgbox.InterruptedError(h.leaseOwner)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+				(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, h.id, h.msgID, h.port, h.attempts, h.leaseOwner,
+				toDB(nullTime(h.claimedAt)), toDB(now), string(msgbox.DeliveryRetrying), lastErr); err != nil {
+				return fmt.Errorf("recording interrupted attempt: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+				due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
+				string(msgbox.DeliveryPending), h.attempts, toDB(now), toDB(now), lastErr, h.id); err != nil {
+				return fmt.Errorf("returning delivery %d to the pool: %w", h.id, err)
+			}
+			if err := addEvent(ctx, tx, h.msgID, now, h.port, string(msgbox.DeliveryPending),
+				fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", h.attempts, lastErr,
+					owner)); err != nil {
+				return err
+			}
+		}
+		// Once every delivery is updated: a message may have several.
+		refreshed := map[string]bool{}
+		for _, h := range got {
+			if !refreshed[h.msgID] {
+				refreshed[h.msgID] = true
+				if err := refreshStatus(ctx, tx, h.msgID); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(got)
+		return nil
+	})
+	if err != nil {
+		return 0, b.wrap(err, "recover deliveries of %s", owner)
+	}
+	return n, nil
+}

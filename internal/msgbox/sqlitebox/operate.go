@@ -1,0 +1,370 @@
+package sqlitebox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// purgeBatch bounds the messages one Purge write deletes, so that the write
+// lock is held briefly and a large purge lets deliveries go on.
+const purgeBatch = 500
+
+// Purge deletes finished messages untouched since before (see msgbox.Box),
+// purgeBatch per write.
+func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			n = 0 // a rerun starts afresh (writeFunc)
+			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id FROM messages m
+				WHERE m.status IN (?, ?)
+				AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
+				ORDER BY m.seq LIMIT ?`,
+				string(msgbox.StatusDelivered), string(msgbox.StatusTerminated), toDB(before), b.purgeBatch)
+			if err != nil {
+				return err
+			}
+			type doomed struct {
+				id     string
+				bodyID int64
+			}
+			var ds []doomed
+			for rows.Next() {
+				var d doomed
+				if err := rows.Scan(&d.id, &d.bodyID); err != nil {
+					rows.Close()
+					return err
+				}
+				ds = append(ds, d)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, d := range ds {
+				// Children first: the foreign keys are enforced.
+				for _, q := range []string{
+					"DELETE FROM attempts WHERE message_id = ?",
+					"DELETE FROM events WHERE message_id = ?",
+					"DELETE FROM deliveries WHERE message_id = ?",
+					"DELETE FROM messages WHERE id = ?",
+				} {
+					if _, err := tx.ExecContext(ctx, q, d.id); err != nil {
+						return err
+					}
+				}
+				// The chunks go with the body (ON DELETE CASCADE).
+				if _, err := tx.ExecContext(ctx, "DELETE FROM bodies WHERE id = ?", d.bodyID); err != nil {
+					return err
+				}
+			}
+			n = len(ds)
+			return nil
+		})
+		if err != nil {
+			return total, b.wrap(err, "purge")
+		}
+		total += n
+		if n < b.purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// DeliveryStates returns the states of the deliveries with ids (see
+// msgbox.Box).
+func (b *Box) DeliveryStates(ctx context.Context, ids []int64) (map[int64]msgbox.DeliveryState, error) {
+	out := make(map[int64]msgbox.DeliveryState, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	js, err := json.Marshal(ids)
+	if err != nil {
+		return nil, b.wrap(err, "delivery states")
+	}
+	rows, err := b.q.QueryContext(ctx, "SELECT id, state FROM deliveries WHERE id IN (SELECT value FROM json_each(?))", string(js))
+	if err != nil {
+		return nil, b.wrap(err, "delivery states")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			return nil, b.wrap(err, "delivery states")
+		}
+		out[id] = msgbox.DeliveryState(st)
+	}
+	return out, b.wrap(rows.Err(), "delivery states")
+}
+
+// Message returns a message's metadata (see msgbox.Box).
+func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
+	m, err := scanMessage(b.q.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return msgbox.Message{}, b.wrap(err, "message %s", id)
+	}
+	return *m, nil
+}
+
+// Get returns a message with its deliveries, attempts and history, all read
+// from one snapshot. Deliveries, attempts and events are in the order they
+// were recorded.
+func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
+	var d msgbox.Detail
+	err := b.withRead(ctx, func(tx *cachedTx) error {
+		m, err := scanMessage(tx.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return msgbox.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		d.Message = *m
+
+		rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+" FROM deliveries WHERE message_id = ? ORDER BY id", id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			dl, err := scanDelivery(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			d.Deliveries = append(d.Deliveries, *dl)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `SELECT delivery_id, port, number, owner, started_at, finished_at, outcome, error
+			FROM attempts WHERE message_id = ? ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var a msgbox.Attempt
+			var started, finished int64
+			var outcome string
+			if err := rows.Scan(&a.DeliveryID, &a.Port, &a.Number, &a.Owner, &started, &finished, &outcome,
+				&a.Error); err != nil {
+				rows.Close()
+				return err
+			}
+			a.StartedAt, a.FinishedAt, a.Outcome = fromDB(started), fromDB(finished), msgbox.DeliveryState(outcome)
+			d.Attempts = append(d.Attempts, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, "SELECT at, port, status, detail FROM events WHERE message_id = ? ORDER BY id", id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e msgbox.Event
+			var at int64
+			if err := rows.Scan(&at, &e.Port, &e.Status, &e.Detail); err != nil {
+				return err
+			}
+			e.At = fromDB(at)
+			d.History = append(d.History, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, b.wrap(err, "get %s", id)
+	}
+	return &d, nil
+}
+
+// List returns messages newest first (in the order they were received),
+// optionally only those of one status, at most f.Limit of them when it is
+// positive. A status that is not one of msgbox's constants is an error.
+func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
+	if f.Status != "" && !msgbox.ValidStatus(f.Status) {
+		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	var rows *sql.Rows
+	var err error
+	if f.Status == "" {
+		rows, err = b.q.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages ORDER BY seq DESC LIMIT ?", limit)
+	} else {
+		rows, err = b.q.QueryContext(ctx, "SELECT "+messageColumns+
+			" FROM messages WHERE status = ? ORDER BY seq DESC LIMIT ?", string(f.Status), limit)
+	}
+	if err != nil {
+		return nil, b.wrap(err, "list")
+	}
+	msgs, err := scanMessages(rows)
+	return msgs, b.wrap(err, "list")
+}
+
+// Backlog counts the messages not finished by status (see msgbox.Box),
+// from the status index.
+func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
+	statuses := msgbox.BacklogStatuses()
+	out := make(map[msgbox.Status]int, len(statuses))
+	for _, st := range statuses {
+		var n int
+		if err := b.q.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE status = ?", string(st)).Scan(&n); err != nil {
+			return nil, b.wrap(err, "backlog")
+		}
+		out[st] = n
+	}
+	return out, nil
+}
+
+// Resume makes a suspended message's suspended deliveries due now with
+// their attempt counts reset, or returns a routing failure to
+// StatusReceived (see msgbox.Box). Deliveries that are not suspended are
+// left as they are. Any other status is ErrInvalidState.
+func (b *Box) Resume(ctx context.Context, id string) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		st, err := loadState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if st.status != msgbox.StatusSuspended {
+			return invalidState(id, st.status)
+		}
+		now := b.clock()
+		var ports []string
+		rows, err := tx.QueryContext(ctx, "SELECT port FROM deliveries WHERE message_id = ? AND state = ? ORDER BY id",
+			id, string(msgbox.DeliverySuspended))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			ports = append(ports, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		if len(ports) == 0 {
+			// A routing failure: route it again, perhaps under a
+			// configuration that now has a subscriber.
+			if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 0, reason = '' WHERE id = ?", id); err != nil {
+				return err
+			}
+			if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusReceived),
+				"resumed by an operator: to be routed again"); err != nil {
+				return err
+			}
+			return refreshStatus(ctx, tx, id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = ?, due_at = ?
+			WHERE message_id = ? AND state = ?`, string(msgbox.DeliveryPending), toDB(now), toDB(now), id,
+			string(msgbox.DeliverySuspended)); err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending),
+				"resumed by an operator: attempts reset"); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = '' WHERE id = ?", id); err != nil {
+			return err
+		}
+		return refreshStatus(ctx, tx, id)
+	})
+	return b.wrap(err, "resume %s", id)
+}
+
+// Terminate ends every delivery of a message that is not delivered (see
+// msgbox.Box); delivered ones stay delivered. A delivery in progress under
+// a live lease makes it ErrInvalidState and changes nothing: the attempt may
+// be delivering right now. An expired lease does not protect its delivery;
+// the late owner's Finish gets ErrLeaseLost. A delivered or already
+// terminated message is ErrInvalidState; a message not yet routed is
+// terminated and never routed.
+func (b *Box) Terminate(ctx context.Context, id string) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		st, err := loadState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if st.status == msgbox.StatusTerminated || st.status == msgbox.StatusDelivered {
+			return invalidState(id, st.status)
+		}
+		now := b.clock()
+		var port, owner string
+		var until int64
+		err = tx.QueryRowContext(ctx, `SELECT port, lease_owner, lease_until FROM deliveries
+			WHERE message_id = ? AND state = ? AND lease_until > ? ORDER BY id LIMIT 1`,
+			id, string(msgbox.DeliveryInProgress), toDB(now)).Scan(&port, &owner, &until)
+		if err == nil {
+			return fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
+				id, port, owner, fromDB(until).Format("2006-01-02T15:04:05.000000Z07:00"), msgbox.ErrInvalidState)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+
+		var ports []string
+		rows, err := tx.QueryContext(ctx, `SELECT port FROM deliveries WHERE message_id = ? AND state NOT IN (?, ?) ORDER BY id`,
+			id, string(msgbox.DeliveryDelivered), string(msgbox.DeliveryTerminated))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			ports = append(ports, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = NULL, due_at = NULL,
+			lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE message_id = ? AND state NOT IN (?, ?)`,
+			string(msgbox.DeliveryTerminated), id, string(msgbox.DeliveryDelivered),
+			string(msgbox.DeliveryTerminated)); err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryTerminated), "terminated by an operator"); err != nil {
+				return err
+			}
+		}
+		reason := msgbox.TerminatedReason(st.reason)
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET terminated = 1, reason = ? WHERE id = ?", reason, id); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusTerminated), reason); err != nil {
+			return err
+		}
+		return refreshStatus(ctx, tx, id)
+	})
+	return b.wrap(err, "terminate %s", id)
+}

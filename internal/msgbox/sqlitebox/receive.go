@@ -1,0 +1,388 @@
+package sqlitebox
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// errStagedGone: the staged chunks of a Receive were removed under it (the
+// Receive paused longer than another process's StaleUploadAfter).
+var errStagedGone = errors.New("the body's staged chunks were removed (paused longer than the stale-upload limit)")
+
+// Receive stores a new message and its body (see msgbox.Box).
+//
+// A duplicate SourceKey is detected before body is read, and body is then
+// not read at all. A nil body is an empty one.
+//
+// A body that fits in one chunk is stored, with the message, in one
+// transaction. A larger one is stored chunk by chunk, each chunk in a short
+// write of its own (which may share a commit with other callers' writes, see
+// withWrite), and the message row that makes it visible is inserted in a
+// last write: the write lock is never held while waiting
+// for body (an HTTP client may be slow), so Claim and Finish go on
+// meanwhile, and the WAL is checkpointed as the body comes in instead of
+// growing by the whole body. Until that last commit the message does not
+// exist; if body fails, ctx ends or the process dies, the staged chunks are
+// removed (at once, or by a later Open) and no partial message is ever seen.
+func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	return b.ReceiveRouted(ctx, in, body, nil)
+}
+
+// ReceiveRouted stores a new message as Receive does and, when route is not
+// nil, routes it in the same transaction (see msgbox.Box): one
+// commit instead of two, and no window in which a crash leaves the message
+// unrouted. A duplicate is returned as it is stored, without calling route.
+func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
+	msg, dup, err := b.receive(ctx, in, body, route)
+	if err != nil {
+		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
+	}
+	return msg, dup, nil
+}
+
+func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
+	// A duplicate is answered without reading body: the common case after
+	// a crash between the commit and the deletion of the source. The
+	// answer comes from a write, though: a read may see a commit whose log
+	// is not synced yet (see withWrite), and the caller deletes the source
+	// on this answer, so it must wait for that sync like any write.
+	if m, err := existingSource(ctx, b.q, in.SourceKey); m != nil || err != nil {
+		if err != nil {
+			return msgbox.Message{}, false, err
+		}
+		var msg msgbox.Message
+		var dup bool
+		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
+			m, err := existingSource(ctx, tx, in.SourceKey)
+			if m != nil {
+				msg, dup = *m, true
+			}
+			return err
+		})
+		if err == nil && !dup {
+			// Cannot happen: nothing deletes messages.
+			err = fmt.Errorf("message with source key %q vanished", in.SourceKey)
+		}
+		return msg, dup, err
+	}
+	if body == nil {
+		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
+	}
+	props, err := msgbox.EncodeProperties(in.Properties, in.SensitiveProperties)
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+
+	bufp := b.bufs.Get().(*[]byte)
+	defer b.bufs.Put(bufp)
+	buf := *bufp
+
+	sum := sha256.New()
+	n, last, err := readChunk(body, buf)
+	if err != nil {
+		return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
+	}
+	sum.Write(buf[:n])
+	size := int64(n)
+
+	if last {
+		// The common case: the whole body is in buf. One transaction, one
+		// sync.
+		var msg msgbox.Message
+		var dup bool
+		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
+			// Checked again under the write lock: another Receive of the
+			// same source may have committed since the check above. Then
+			// nothing is written.
+			if m, err := existingSource(ctx, tx, in.SourceKey); m != nil || err != nil {
+				if m != nil {
+					msg, dup = *m, true
+				}
+				return err
+			}
+			now := b.clock()
+			res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (NULL)")
+			if err != nil {
+				return fmt.Errorf("storing body: %w", err)
+			}
+			bodyID, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				if err := insertChunk(ctx, tx, bodyID, 0, buf[:n]); err != nil {
+					return err
+				}
+			}
+			msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
+			if err != nil {
+				return err
+			}
+			return routeNew(ctx, tx, &msg, route, now)
+		})
+		return msg, dup, err
+	}
+
+	// Staged: the body is larger than one chunk.
+	bodyID, err := b.stageFirst(ctx, buf[:n])
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			b.discardBody(ctx, bodyID)
+		}
+	}()
+	for seq := int64(1); !last; seq++ {
+		n, last, err = readChunk(body, buf)
+		if err != nil {
+			return msgbox.Message{}, false, fmt.Errorf("reading body after %d bytes: %w", size, err)
+		}
+		if n == 0 {
+			break
+		}
+		sum.Write(buf[:n])
+		size += int64(n)
+		err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			if err := touchBody(ctx, tx, bodyID, b.clock()); err != nil {
+				return err
+			}
+			return insertChunk(ctx, tx, bodyID, seq, buf[:n])
+		})
+		if err != nil {
+			return msgbox.Message{}, false, err
+		}
+	}
+	var msg msgbox.Message
+	var dup bool
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
+		now := b.clock()
+		if err := touchBody(ctx, tx, bodyID, now); err != nil {
+			return err
+		}
+		m, err := existingSource(ctx, tx, in.SourceKey)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			// Another Receive of the same source committed while this one
+			// was staging: keep the first, drop these chunks with this
+			// transaction.
+			msg, dup = *m, true
+			_, err = tx.ExecContext(ctx, "DELETE FROM bodies WHERE id = ?", bodyID)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = NULL WHERE id = ?", bodyID); err != nil {
+			return err
+		}
+		msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
+		if err != nil {
+			return err
+		}
+		return routeNew(ctx, tx, &msg, route, now)
+	})
+	if err != nil {
+		return msgbox.Message{}, false, err
+	}
+	committed = true
+	return msg, dup, nil
+}
+
+// routeNew routes the message just inserted by route's decision, if route
+// is not nil, and updates msg's status to match.
+func routeNew(ctx context.Context, tx *cachedTx, msg *msgbox.Message, route msgbox.Router, now time.Time) error {
+	if route == nil {
+		return nil
+	}
+	ports, reason := route(*msg)
+	uniq, err := uniquePorts(ports)
+	if err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	if err := routeTx(ctx, tx, msg.ID, uniq, reason, now, true); err != nil {
+		return err
+	}
+	states := make([]msgbox.DeliveryState, len(uniq))
+	for i := range states {
+		states[i] = msgbox.DeliveryPending
+	}
+	msg.Status = msgbox.DeriveStatus(true, false, states)
+	if len(uniq) == 0 {
+		msg.Reason = msgbox.RoutingFailureReason(reason)
+	}
+	return nil
+}
+
+// readChunk fills buf from r. last reports that r is exhausted: n may then
+// be less than len(buf), or 0.
+func readChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
+	n, err = io.ReadFull(r, buf)
+	switch {
+	case err == nil:
+		return n, false, nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return n, true, nil
+	default:
+		return n, false, err
+	}
+}
+
+func insertChunk(ctx context.Context, tx *cachedTx, bodyID, seq int64, data []byte) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)", bodyID, seq, data)
+	if err != nil {
+		return fmt.Errorf("storing body chunk %d: %w", seq, err)
+	}
+	return nil
+}
+
+// stageFirst creates a staged body holding its first chunk.
+func (b *Box) stageFirst(ctx context.Context, chunk []byte) (int64, error) {
+	var bodyID int64
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		bodyID = 0 // a rerun starts afresh (writeFunc)
+		res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (?)", toDB(b.clock()))
+		if err != nil {
+			return fmt.Errorf("storing body: %w", err)
+		}
+		if bodyID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return insertChunk(ctx, tx, bodyID, 0, chunk)
+	})
+	return bodyID, err
+}
+
+// touchBody records that a staged body is still being written, and fails if
+// it has been swept meanwhile.
+func touchBody(ctx context.Context, tx *cachedTx, bodyID int64, now time.Time) error {
+	res, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = ? WHERE id = ? AND touched_at IS NOT NULL",
+		toDB(now), bodyID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return errStagedGone
+	}
+	return nil
+}
+
+// discardBody removes the staged chunks of a failed Receive. ctx may be
+// done (that may be why the Receive failed), so the removal gets its own
+// deadline. If it fails too, the next Open's sweep removes them.
+func (b *Box) discardBody(ctx context.Context, bodyID int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE id = ? AND touched_at IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, bodyID)
+		return err
+	})
+}
+
+// existingSource returns the message stored with SourceKey key, or nil when
+// there is none or key is empty.
+func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message, error) {
+	if key == "" {
+		return nil, nil
+	}
+	m, err := messageBySourceKey(ctx, q, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// insertMessage inserts the message row that publishes a stored body. The
+// caller has checked, in the same transaction, that in.SourceKey is new.
+func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, in msgbox.Incoming, props string,
+	bodyID, size int64, sum hash.Hash, now time.Time) (msgbox.Message, error) {
+	var sourceKey any // NULL: no de-duplication
+	if in.SourceKey != "" {
+		sourceKey = in.SourceKey
+	}
+	msg := msgbox.Message{
+		ID:              msgbox.NewID(now, b.rand),
+		ReceiveLocation: in.ReceiveLocation,
+		FileName:        in.FileName,
+		ContentType:     in.ContentType,
+		Properties:      msgbox.CloneProperties(in.Properties),
+		Size:            size,
+		ReceivedAt:      now,
+		Status:          msgbox.StatusReceived,
+	}
+	msg.SensitiveProperties = msgbox.SensitiveNames(in.Properties, in.SensitiveProperties) // as read back
+	_, err := tx.ExecContext(ctx, `INSERT INTO messages
+		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, sha256, received_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, sourceKey, bodyID, size, sum.Sum(nil),
+		toDB(now), string(msg.Status))
+	if err != nil {
+		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
+	}
+	detail := fmt.Sprintf("received from %s (%d bytes)", in.ReceiveLocation, size)
+	if in.FileName != "" {
+		detail = fmt.Sprintf("received from %s, file %s (%d bytes)", in.ReceiveLocation, in.FileName, size)
+	}
+	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), detail); err != nil {
+		return msgbox.Message{}, err
+	}
+	return msg, nil
+}
+
+// Body opens a message's body. The reader fetches one chunk at a time, each
+// in its own short read, so a slow consumer neither holds a large body in
+// memory nor keeps a read transaction open (which would stop the WAL from
+// being checkpointed). ctx governs the reads too. At the end the reader
+// checks the size and SHA-256 recorded at Receive, and fails rather than
+// hand over a body that is not byte for byte the one received.
+func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
+	var bodyID, size int64
+	var sum []byte
+	err := b.q.QueryRowContext(ctx, "SELECT body_id, size, sha256 FROM messages WHERE id = ?", id).
+		Scan(&bodyID, &size, &sum)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, b.wrap(err, "body of %s", id)
+	}
+	fetch := func(seq int64, buf []byte) ([]byte, error) { return b.fetchChunk(ctx, bodyID, seq, buf) }
+	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
+}
+
+// fetchChunk appends chunk seq of a body to buf[:0]; empty when it does not
+// exist. It scans into sql.RawBytes and copies into the reader's buffer
+// rather than into a new []byte per chunk (database/sql would clone the
+// driver's copy again): one chunk-sized allocation per reader instead of
+// two per chunk.
+func (b *Box) fetchChunk(ctx context.Context, bodyID, seq int64, buf []byte) ([]byte, error) {
+	rows, err := b.q.QueryContext(ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?", bodyID, seq)
+	if err != nil {
+		return buf[:0], err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return buf[:0], rows.Err()
+	}
+	var raw sql.RawBytes
+	if err := rows.Scan(&raw); err != nil {
+		return buf[:0], err
+	}
+	buf = append(buf[:0], raw...)
+	return buf, rows.Close()
+}

@@ -1,0 +1,915 @@
+// Package sqlitebox is the embedded message box: one SQLite database file,
+// opened by one run process at a time (Options.Lock), and read (or changed
+// by operators) by `bizpipe messages` while that process runs.
+//
+// Durability: the database is in WAL mode, and no write returns before the
+// log holding it is synced to disk, so a Receive that returned survives a
+// power loss; the caller deletes the source right after. The sync is the
+// box's own, not SQLite's (see syncer): SQLite would sync inside COMMIT,
+// holding the write lock, so that no write could run while a sync waits
+// for the disk.
+//
+// Concurrency: one *sql.DB holds a small pool of connections. Readers run in
+// parallel (WAL lets them read while a write is in progress). Every write is
+// a BEGIN IMMEDIATE transaction (the driver's _txlock=immediate), so it takes
+// the database's single write lock before reading anything it will act on:
+// a Claim's select-then-update cannot interleave with another writer, in
+// this process or any other. Inside the process, one writer goroutine runs
+// all writes with group commit (see withWrite): the writes queued while a
+// commit syncs share the next transaction, each in a savepoint of its own,
+// so that one fsync makes many of them durable. Only a writer in another
+// process waits in SQLite's busy handler (Options.BusyTimeout).
+package sqlitebox
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/filelock"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+
+	// The pure-Go SQLite driver, registered as "sqlite".
+	_ "modernc.org/sqlite"
+)
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
+
+// applicationID marks a SQLite file as a bizpipe message box ("bizp"), so
+// that Open refuses to add tables to some other application's database that
+// a configuration points at by mistake.
+const applicationID = 0x62697a70
+
+// ChunkSize is the size of the rows a body is stored in. A Receive holds one
+// chunk in memory at a time and a Body reader one; 1 MiB keeps the row count
+// of a large body low (100 rows for 100 MiB) while bounding memory per
+// concurrent Receive or reader.
+const ChunkSize = 1 << 20
+
+// Defaults for the zero Options.
+const (
+	DefaultBusyTimeout      = 10 * time.Second
+	DefaultMaxConns         = 4
+	DefaultStaleUploadAfter = time.Hour
+)
+
+// Options tune Open. The zero value is what the run engine uses.
+type Options struct {
+	// ReadOnly opens an existing box without the right to change it
+	// (SQLite's mode=ro), for commands that only read: nothing is created,
+	// migrated or swept, and every change fails with SQLite's
+	// SQLITE_READONLY. Open fails if the file does not exist or its schema
+	// is not the current one.
+	ReadOnly bool
+
+	// NoCreate opens only a box that exists, for commands that operate on
+	// one (bizpipe messages): where there is none, Open fails with an
+	// error wrapping ErrNoBox and creates nothing, not even a directory.
+	NoCreate bool
+
+	// Lock makes the Box hold the box's lock until Close: an exclusive
+	// lock on the file beside the database named after it with ".lock"
+	// (messagebox.db.lock), in the directory that really holds the
+	// database, so that every path reaching the database (a symbolic link,
+	// "..", a bind mount) meets the same lock. Open fails with an error
+	// wrapping ErrInUse, naming the holder's process id, if another holder
+	// has it. `bizpipe run` takes it: two engines on one box would each
+	// take the other's deliveries in progress for interrupted ones and
+	// deliver them again. The lock is taken before the box is created or
+	// opened.
+	Lock bool
+
+	// BusyTimeout is how long a statement waits for a lock another process
+	// holds (the `run` process, seen from `bizpipe messages resume`, or the
+	// other way round) before failing with SQLITE_BUSY. 0 means
+	// DefaultBusyTimeout.
+	BusyTimeout time.Duration
+
+	// MaxConns bounds the connection pool. 0 means DefaultMaxConns. One
+	// connection at a time writes; the others read.
+	MaxConns int
+
+	// MaxSize, when positive, caps the database size in bytes (SQLite's
+	// max_page_count, rounded down to whole pages). A write that would grow
+	// the file beyond it fails with SQLITE_FULL, as it does on a full disk;
+	// an operator can use it as a quota, and tests use it to produce a real
+	// SQLITE_FULL.
+	MaxSize int64
+
+	// StaleUploadAfter is how long the chunks of a large body whose Receive
+	// never completed (the process was killed mid-body) are kept before Open
+	// removes them. It must exceed the longest pause between two chunks of
+	// a live Receive in another process; a Receive whose chunks were removed
+	// under it fails rather than storing a partial body. 0 means
+	// DefaultStaleUploadAfter.
+	StaleUploadAfter time.Duration
+}
+
+// Box is a msgbox.Box stored in one SQLite file. It is safe for concurrent
+// use; several Boxes, in one process or several, may open the same file.
+type Box struct {
+	path     string
+	db       *sql.DB
+	readOnly bool
+	id       string         // the box's identity (box_identity)
+	lock     *filelock.Lock // held until Close (Options.Lock)
+	// purgeBatch is how many messages one Purge write deletes (tests make
+	// it small).
+	purgeBatch int
+	// stmts and q run statements prepared once (see stmtCache).
+	stmts *stmtCache
+	q     cachedDB
+
+	// reqs hands write requests to the writer goroutine (runWriter). It is
+	// unbuffered: a request is queued while its caller blocks sending it,
+	// and a caller whose context ends leaves the queue with nothing to undo.
+	reqs chan *writeReq
+	// quit tells the writer to stop (Close); writerDone is closed when it
+	// has answered or handed to the syncer every request it took and
+	// returned.
+	quit       chan struct{}
+	writerDone chan struct{}
+	// committed hands the requests of each committed batch from the writer
+	// to the syncer (runSyncer), which answers them once the log is synced;
+	// the writer closes it when it returns. syncerDone is closed when the
+	// syncer has answered them all.
+	committed  chan []*writeReq
+	syncerDone chan struct{}
+	// syncLog syncs the write-ahead log (syncWAL; tests replace it).
+	syncLog func() error
+	// syncFailed is set once a log sync failed: what was committed since
+	// the last good sync may not be on disk, and SQLite may believe it is,
+	// so the box takes no more writes (a new process recovers from the
+	// log as it is on disk).
+	syncFailed atomic.Pointer[error]
+
+	// commits counts the write transactions committed, and writers the
+	// callers inside withWrite: tests observe batching through them.
+	commits atomic.Int64
+	writers atomic.Int64
+
+	now  func() time.Time
+	rand io.Reader
+
+	// bufs recycles ChunkSize buffers between Receives: a Receive of a small
+	// message then allocates nothing the size of a chunk.
+	bufs sync.Pool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ msgbox.Box = (*Box)(nil)
+
+// Open opens the message box in the SQLite file at path, creating the file
+// (mode 0600: message bodies are business data) and its directory (0700)
+// unless opts.ReadOnly or opts.NoCreate, and creating or migrating the
+// schema. Stale chunks of interrupted Receives are removed.
+//
+// A box is created only where none has been: Open refuses (ErrDamaged) a
+// path whose marker, write-ahead log or shared-memory file shows that it
+// held a box while the database there is missing, empty, not an SQLite
+// file, or another box (see markerSuffix). Symbolic links in path are
+// resolved: the Box works on the file they lead to (Path).
+func Open(path string, opts Options) (*Box, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("message box %s: %w", path, err)
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.StaleUploadAfter <= 0 {
+		opts.StaleUploadAfter = DefaultStaleUploadAfter
+	}
+	fail := func(err error) (*Box, error) { return nil, fmt.Errorf("message box %s: %w", abs, err) }
+	mayCreate := !opts.ReadOnly && !opts.NoCreate
+
+	if mayCreate {
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return fail(err)
+		}
+	}
+	real, err := realPath(abs)
+	if err != nil {
+		return fail(err)
+	}
+	var lock *filelock.Lock
+	if opts.Lock {
+		lock, err = filelock.Acquire(real + lockSuffix)
+		var held *filelock.HeldError
+		if errors.As(err, &held) {
+			pid := "pid unknown"
+			if held.PID > 0 {
+				pid = "pid " + strconv.Itoa(held.PID)
+			}
+			return nil, fmt.Errorf("message box %s is %w (%s, lock file %s): one bizpipe run at a time may use a message box",
+				real, ErrInUse, pid, held.Path)
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	b, err := open(abs, real, lock, opts)
+	if err != nil {
+		lock.Release()
+		if errors.Is(err, ErrNoBox) || errors.Is(err, ErrDamaged) {
+			return nil, err // names the files already
+		}
+		return fail(err)
+	}
+	return b, nil
+}
+
+// open is Open once the path is resolved and the lock, if any, taken.
+func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
+	loc, err := inspect(real)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := loc.check()
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		if opts.ReadOnly || opts.NoCreate {
+			if loc.dbSize < 0 {
+				return nil, fmt.Errorf("%w at %s: %w", ErrNoBox, abs, fs.ErrNotExist)
+			}
+			return nil, fmt.Errorf("%w at %s: the file is empty (0 bytes)", ErrNoBox, abs)
+		}
+		if err := createFile(real); err != nil {
+			return nil, err
+		}
+	} else if loc.hasMarker || opts.NoCreate || opts.ReadOnly {
+		// Where no box may be created, a database without one is refused
+		// before the box's own connections open it: they would switch
+		// it to WAL mode.
+		appID, err := peekAppID(real)
+		if err != nil {
+			return nil, err
+		}
+		switch appID {
+		case applicationID:
+		case 0:
+			if err := loc.checkContent(false, "", true); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("not a bizpipe message box (application id %#x)", appID)
+		}
+	}
+
+	db, err := sql.Open("sqlite", dsn(real, opts))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxConns)
+
+	b := &Box{
+		path:       real,
+		db:         db,
+		readOnly:   opts.ReadOnly,
+		lock:       lock,
+		reqs:       make(chan *writeReq),
+		quit:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		committed:  make(chan []*writeReq, maxBatch),
+		syncerDone: make(chan struct{}),
+		now:        time.Now,
+		rand:       rand.Reader,
+	}
+	b.syncLog = func() error { return syncWAL(real + "-wal") }
+	b.purgeBatch = purgeBatch
+	b.stmts = &stmtCache{db: db}
+	b.q = cachedDB{DB: db, c: b.stmts}
+	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
+	// Started before init: the migration and the sweep are writes too.
+	go b.runWriter()
+	go b.runSyncer()
+
+	ctx, cancel := context.WithTimeout(context.Background(), opts.BusyTimeout+time.Minute)
+	defer cancel()
+	// The lock is the caller's to release if open fails.
+	closeOnErr := func() { b.lock = nil; b.Close() }
+	if err := b.init(ctx, opts, loc); err != nil {
+		closeOnErr() // stops the writer and closes db; the init error is the one to report
+		return nil, err
+	}
+	if err := b.db.QueryRowContext(ctx, "SELECT id FROM box_identity").Scan(&b.id); err != nil {
+		closeOnErr()
+		return nil, fmt.Errorf("reading the box identity: %w", err)
+	}
+	if opts.ReadOnly {
+		if err := loc.checkContent(true, b.id, true); err != nil {
+			closeOnErr()
+			return nil, err
+		}
+	} else if loc.markerID != b.id {
+		// A new box (its schema is committed and synced by now), or one
+		// created before markers existed.
+		if err := writeMarker(loc, b.id); err != nil {
+			closeOnErr()
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// ID returns the box's identity (see msgbox.Box).
+func (b *Box) ID() string { return b.id }
+
+// createFile creates path with mode 0600 if it does not exist. SQLite would
+// create it 0644; it gives the -wal and -shm files the database file's mode,
+// so creating the file first keeps all three private.
+func createFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// dsn builds the driver's data source name. The file: URI form is used so
+// that SQLite honours mode=ro and so that a path containing '?' or '#' is
+// escaped rather than cut short. Every pool connection runs the pragmas, as
+// most of them are per connection.
+func dsn(path string, opts Options) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	// NORMAL: a commit does not sync the log; the box syncs it itself,
+	// after the commit and before answering (see syncer). SQLite still
+	// syncs the log before a checkpoint copies it into the database file,
+	// and the database file after.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// Group commit runs every write in a savepoint; a savepoint's journal
+	// (the pages it changes, for a rollback to it) would otherwise spill
+	// to a temporary file, at a write(2) per page. A batch's worth of
+	// pages is small.
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if opts.ReadOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// A large Receive grows the WAL; truncate it back after a
+		// checkpoint rather than keep the high-water mark on disk.
+		q.Add("_pragma", "journal_size_limit(67108864)")
+	}
+	if opts.MaxSize > 0 {
+		// The default page size is 4096; a box created by Open keeps it.
+		pages := opts.MaxSize / 4096
+		if pages < 1 {
+			pages = 1
+		}
+		q.Add("_pragma", "max_page_count("+strconv.FormatInt(pages, 10)+")")
+	}
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// peekAppID reads the application id of the database at path through a
+// read-only connection of its own, which changes nothing in the file.
+func peekAppID(path string) (int64, error) {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: "mode=ro"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var appID int64
+	if err := db.QueryRow("PRAGMA application_id").Scan(&appID); err != nil {
+		return 0, fmt.Errorf("reading the application id: %w", err)
+	}
+	return appID, nil
+}
+
+// init checks the connection settings, brings the schema up to date and
+// sweeps stale uploads.
+func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
+	var mode string
+	if err := b.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if mode != "wal" {
+		// Without WAL a reader would block the writer and the other way
+		// round; that is a misconfigured file system, not a box to run on.
+		return fmt.Errorf("journal mode is %q, not wal (is the file on a file system without shared memory?)", mode)
+	}
+	if b.readOnly {
+		return b.checkSchema(ctx)
+	}
+	if err := b.migrate(ctx, loc, opts.NoCreate); err != nil {
+		return err
+	}
+	return b.sweep(ctx, b.now().Add(-opts.StaleUploadAfter))
+}
+
+// migrations returns the embedded schema scripts in order; script i brings
+// the schema from version i to i+1 (PRAGMA user_version).
+func migrations() ([]string, error) {
+	names, err := fs.Glob(schemaFS, "schema/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	scripts := make([]string, 0, len(names))
+	for _, n := range names {
+		s, err := schemaFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		scripts = append(scripts, string(s))
+	}
+	return scripts, nil
+}
+
+// SchemaVersion is the schema version this package creates and expects.
+func SchemaVersion() int {
+	scripts, err := migrations()
+	if err != nil {
+		// The scripts are compiled in; failing to list them is a build
+		// defect that every test would show.
+		panic(err)
+	}
+	return len(scripts)
+}
+
+// identity reads the file's application id and schema version.
+func identity(ctx context.Context, q querier) (appID, version int64, err error) {
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return 0, 0, err
+	}
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, 0, err
+	}
+	return appID, version, nil
+}
+
+// migrate applies the missing schema scripts in one immediate transaction,
+// so that two processes opening a new file at once do not both create it.
+// It creates a box only where loc allows it (see location.checkContent).
+func (b *Box) migrate(ctx context.Context, loc *location, noCreate bool) error {
+	scripts, err := migrations()
+	if err != nil {
+		return err
+	}
+	return b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		appID, version, err := identity(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("reading schema version: %w", err)
+		}
+		switch {
+		case appID != 0 && appID != applicationID:
+			return fmt.Errorf("not a bizpipe message box (application id %#x)", appID)
+		case appID == 0:
+			var tables int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+				return err
+			}
+			if tables > 0 {
+				return fmt.Errorf("not a bizpipe message box (the database has %d schema objects of another application)", tables)
+			}
+		case version > int64(len(scripts)):
+			return fmt.Errorf("schema version %d is newer than this bizpipe supports (%d): upgrade bizpipe", version, len(scripts))
+		}
+		hasSchema := appID == applicationID
+		if !hasSchema {
+			if err := loc.checkContent(false, "", noCreate); err != nil {
+				return err
+			}
+		}
+		for v := version; v < int64(len(scripts)); v++ {
+			// Scripts and PRAGMAs run once: not worth a prepared statement.
+			if _, err := tx.Tx.ExecContext(ctx, scripts[v]); err != nil {
+				return fmt.Errorf("migrating schema to version %d: %w", v+1, err)
+			}
+		}
+		// PRAGMA takes no parameters; both values are integers we control.
+		if _, err := tx.Tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+			return err
+		}
+		if _, err := tx.Tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(scripts))); err != nil {
+			return err
+		}
+		if hasSchema {
+			// Checked after the scripts, which give a box from before
+			// identities one; an error undoes them.
+			var id string
+			if err := tx.QueryRowContext(ctx, "SELECT id FROM box_identity").Scan(&id); err != nil {
+				return fmt.Errorf("reading the box identity: %w", err)
+			}
+			return loc.checkContent(true, id, noCreate)
+		}
+		return nil
+	})
+}
+
+// checkSchema verifies, for a read-only box, that the file is a box of the
+// schema version this package reads; it cannot migrate.
+func (b *Box) checkSchema(ctx context.Context) error {
+	appID, version, err := identity(ctx, b.db)
+	if err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	want := int64(SchemaVersion())
+	switch {
+	case appID != applicationID:
+		return fmt.Errorf("not a bizpipe message box (application id %#x)", appID)
+	case version != want:
+		return fmt.Errorf("schema version %d, this bizpipe reads %d: open it read-write once (bizpipe run) to migrate, or upgrade bizpipe", version, want)
+	}
+	return nil
+}
+
+// sweep removes the staged bodies of Receives interrupted before they
+// committed (no message references them) untouched since before.
+func (b *Box) sweep(ctx context.Context, before time.Time) error {
+	return b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		// NOT EXISTS is a guard: a body a message references has no
+		// touched_at, and the foreign key would refuse its deletion anyway.
+		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE touched_at IS NOT NULL AND touched_at < ?
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, toDB(before))
+		if err != nil {
+			return fmt.Errorf("removing interrupted uploads: %w", err)
+		}
+		return nil
+	})
+}
+
+// Path returns the absolute path of the database file.
+func (b *Box) Path() string { return b.path }
+
+// Close closes the database. A second Close returns nil. Writes in progress
+// complete first; writes that have not started fail with errClosed.
+func (b *Box) Close() error {
+	b.closeOnce.Do(func() {
+		close(b.quit)
+		<-b.writerDone
+		<-b.syncerDone
+		b.stmts.close()
+		if err := b.db.Close(); err != nil {
+			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
+		}
+		// After the database is closed: the next holder finds it quiet.
+		if err := b.lock.Release(); err != nil && b.closeErr == nil {
+			b.closeErr = fmt.Errorf("message box %s: releasing the lock: %w", b.path, err)
+		}
+	})
+	return b.closeErr
+}
+
+// querier is what *sql.DB and *sql.Tx share, for helpers that run either in
+// a transaction or on the pool.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// errClosed answers writes attempted after Close.
+var errClosed = errors.New("message box closed")
+
+// maxBatch bounds how many writes share one transaction: enough to absorb
+// every writer of a busy engine into one fsync, few enough that a batch
+// holds the write lock (which `bizpipe messages` in another process waits
+// for) only briefly.
+const maxBatch = 64
+
+// writeFunc is one caller's write. It runs in the writer goroutine, inside
+// a savepoint of a transaction it may share with other callers' writes, and
+// must therefore:
+//   - run its statements with the ctx it is given, never its caller's: a
+//     cancelled statement interrupts SQLite, and an interrupted write rolls
+//     back the whole transaction, the other callers' writes included;
+//   - neither commit nor roll back (withWrite does, by savepoint);
+//   - set its results (variables it captures) afresh on every run: it runs
+//     again when a fault in a later write of its batch lost the transaction
+//     (SQLite rolls back the whole transaction on SQLITE_FULL or an I/O
+//     error in some statements), and only the last run counts.
+type writeFunc func(ctx context.Context, tx *cachedTx) error
+
+// writeReq is one withWrite call queued for the writer.
+type writeReq struct {
+	ctx  context.Context // the caller's: checked before fn runs
+	fn   writeFunc
+	done chan error // buffered: the writer never waits for the caller
+
+	// state decides, once, who gives up on the request: the writer taking
+	// it (then the caller waits for its result, whatever its context) or
+	// the caller leaving before that (then it never runs).
+	state atomic.Int32
+}
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// take claims r for the writer; false if its caller has left. A request
+// carried over from a lost transaction is already taken.
+func (r *writeReq) take() bool {
+	return r.state.CompareAndSwap(reqQueued, reqTaken) || r.state.Load() == reqTaken
+}
+
+// withWrite runs fn in a write (BEGIN IMMEDIATE) transaction and returns
+// nil only once that transaction is committed and synced to disk.
+//
+// Group commit: the transaction is shared. The writer goroutine begins a
+// transaction for the first queued write, takes every other write already
+// queued (up to maxBatch), runs each in its own savepoint, and commits
+// once: with synchronous=FULL a commit costs an fsync, and concurrent
+// writers now share it instead of queueing for one each. A write whose fn
+// fails is rolled back to its savepoint and gets fn's error; the others in
+// its batch are unaffected. A failed commit fails every write of the batch
+// whose fn succeeded.
+//
+// Pipelined sync: the writer commits without syncing and goes on with the
+// next batch while the syncer syncs the log and answers the committed
+// batches, all those committed before the sync started at once. Another
+// connection may read a write before it is synced; that is safe because
+// every effect outside the box (deleting a source, delivering) waits for
+// the answer to a write, and the log is synced in order: the sync that
+// answers a later write covers every earlier commit. If a sync fails,
+// the writes it was to cover get its error although committed, and the
+// box takes no more writes (see syncFailed).
+//
+// Cancellation: a caller whose ctx ends before the writer takes its write
+// returns ctx.Err() and the write never runs. Once taken, the write may be
+// running or committed already, so the caller waits for its result (at
+// most the rest of one batch; the write lock is held by then) rather than
+// return an error for a write that may have been stored: every error from
+// withWrite therefore means nothing of fn was committed, as the callers
+// rely on (a Receive without a SourceKey that failed would otherwise be
+// stored, and repeated by the retry, and a chunk write would read its
+// buffer after the caller reused it).
+func (b *Box) withWrite(ctx context.Context, fn writeFunc) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.writers.Add(1)
+	defer b.writers.Add(-1)
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case b.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.quit:
+		return errClosed
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+	case <-b.writerDone:
+	}
+	if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errClosed
+	}
+	return <-r.done // taken: the writer answers every request it took
+}
+
+// runWriter is the writer goroutine: it runs batches until Close, and
+// answers every request it took before returning.
+func (b *Box) runWriter() {
+	defer close(b.writerDone)
+	defer close(b.committed)
+	var carry []*writeReq // taken or received, not yet answered
+	for {
+		if len(carry) == 0 {
+			select {
+			case r := <-b.reqs:
+				carry = append(carry, r)
+			case <-b.quit:
+				return
+			}
+		}
+		carry = b.runBatch(carry)
+		// Between batches the writer holds no connection: the time to
+		// prepare the statements the batch ran unprepared.
+		b.stmts.preparePending(context.Background())
+	}
+}
+
+// runBatch runs batch, plus the requests queued meanwhile, in one
+// transaction. It returns the requests to run again in the next one: those
+// of a transaction lost to a fault (see writeFunc).
+func (b *Box) runBatch(batch []*writeReq) []*writeReq {
+	// The writer's statements run with a context nothing cancels: see
+	// writeFunc. BeginTx's context would also roll back the transaction
+	// when cancelled.
+	ctx := context.Background()
+	if failed := b.syncFailed.Load(); failed != nil {
+		err := fmt.Errorf("refusing writes: an earlier sync of the write-ahead log failed (%w); restart to recover from what is on disk", *failed)
+		for _, r := range batch {
+			if r.take() {
+				r.done <- err
+			}
+		}
+		return nil
+	}
+	sqlTx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		err = fmt.Errorf("begin write transaction: %w", err)
+		for _, r := range batch {
+			if r.take() {
+				r.done <- err
+			}
+		}
+		return nil
+	}
+	tx := &cachedTx{Tx: sqlTx, c: b.stmts}
+	// Taken after BEGIN: the writes queued while it waited for the lock
+	// (another process's commit) or while the previous batch synced join
+	// this one.
+drain:
+	for len(batch) < maxBatch {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+		default:
+			break drain
+		}
+	}
+
+	var ok []*writeReq // fn succeeded: answered after the commit
+	for i, r := range batch {
+		if !r.take() {
+			continue // the caller left before it ran
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		fnErr, lost := runSavepoint(ctx, tx, r.fn)
+		if lost != nil {
+			// The transaction is gone or in an unknown state: drop it.
+			// This request is answered (so every lost transaction
+			// answers one and the writer makes progress); the writes
+			// that succeeded before it were lost with the transaction
+			// and run again, with those not yet run, in the next one.
+			_ = tx.Rollback() // fails if SQLite already rolled back
+			if fnErr == nil {
+				fnErr = lost
+			}
+			r.done <- fnErr
+			return append(ok, batch[i+1:]...)
+		}
+		if fnErr != nil {
+			r.done <- fnErr
+			continue
+		}
+		ok = append(ok, r)
+	}
+	if len(ok) == 0 {
+		_ = tx.Rollback() // nothing to keep: spare the sync
+		return nil
+	}
+	if err := tx.Commit(); err != nil {
+		err = fmt.Errorf("commit: %w", err)
+		for _, r := range ok {
+			r.done <- err
+		}
+		return nil
+	}
+	b.commits.Add(1)
+	b.committed <- ok // answered by the syncer
+	return nil
+}
+
+// runSyncer is the syncer goroutine: it syncs the log for the batches the
+// writer committed and answers their requests, every batch committed
+// before a sync starts answered by that one sync. It returns when the
+// writer has returned and every batch is answered.
+func (b *Box) runSyncer() {
+	defer close(b.syncerDone)
+	for reqs := range b.committed {
+	more:
+		for {
+			select {
+			case next, ok := <-b.committed:
+				if !ok {
+					break more
+				}
+				reqs = append(reqs, next...)
+			default:
+				break more
+			}
+		}
+		var err error
+		if failed := b.syncFailed.Load(); failed != nil {
+			err = *failed
+		} else if err = b.syncLog(); err != nil {
+			err = fmt.Errorf("syncing the write-ahead log: %w", err)
+			b.syncFailed.Store(&err)
+		}
+		for _, r := range reqs {
+			r.done <- err
+		}
+	}
+}
+
+// syncWAL syncs the write-ahead log file at path: what is appended to it is
+// on disk once it returns. A log that does not exist has nothing unsynced:
+// SQLite removes it only after checkpointing it into the database file,
+// which it syncs.
+func syncWAL(path string) error {
+	// Windows' FlushFileBuffers needs a handle opened for writing; fsync
+	// does not, and read-only is the least a sync needs.
+	flag := os.O_RDONLY
+	if runtime.GOOS == "windows" {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// runSavepoint runs fn in savepoint w of tx. fnErr is fn's error, its
+// changes undone; lost reports that tx can no longer be trusted to hold
+// the batch's earlier writes (a savepoint statement failed, typically
+// because an error in fn made SQLite roll back the whole transaction).
+func runSavepoint(ctx context.Context, tx *cachedTx, fn writeFunc) (fnErr, lost error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	if fnErr = fn(ctx, tx); fnErr != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+			return fnErr, fmt.Errorf("rollback to savepoint: %w", err)
+		}
+	}
+	// RELEASE after ROLLBACK TO too: ROLLBACK TO keeps the savepoint open.
+	if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+		return fnErr, fmt.Errorf("release savepoint: %w", err)
+	}
+	return fnErr, nil
+}
+
+// withRead runs fn in a read transaction: one snapshot for several queries.
+// It never takes the write lock.
+func (b *Box) withRead(ctx context.Context, fn func(tx *cachedTx) error) error {
+	tx, err := b.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(&cachedTx{Tx: tx, c: b.stmts})
+}
+
+// wrap names the database file and the operation in err.
+func (b *Box) wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("message box %s: %s: %w", b.path, fmt.Sprintf(format, args...), err)
+}
+
+// clock returns the current time at the precision the box stores.
+func (b *Box) clock() time.Time { return msgbox.Timestamp(b.now()) }
+
+func toDB(t time.Time) int64 { return t.UnixMicro() }
+
+func fromDB(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullTime(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromDB(v.Int64)
+}

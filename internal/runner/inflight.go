@@ -1,0 +1,208 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// inFlight is the deliveries the workers of one process hold: claimed, and
+// their attempt not over or its outcome not yet recorded.
+//
+// A pause of the whole process longer than the lease (SIGSTOP, a stalled
+// machine or disk) lets their leases expire with their attempts still
+// running. Nobody else took them, so their holders still hold them (see
+// msgbox.Box.Recover's lease rules), but to the box they are due again. A
+// worker that took one over would start a second attempt of work its own
+// process is doing: deliver it twice (HTTP), race its own staged file
+// (file), and make the first attempt's outcome a lost lease. So each claim
+// passes the deliveries in flight to the box as except.
+//
+// That list is read before the claim, without holding up the other
+// workers' claims (the box shares their commits), so a claim held up past
+// the lease (a pause between reading the list and claiming, a slow commit)
+// can still take over a delivery a sibling claimed meanwhile; and a claim
+// held up past the lease after its commit may come back with deliveries a
+// sibling has taken over since. So a claim that took that long, or that
+// returns a delivery in flight, asks the box (Renew) whether it holds each
+// such delivery. If it does not, its claim was the earlier one and it drops
+// the delivery. If it does and a sibling's attempt is under way, it hands
+// the lease over to that attempt, which then renews and finishes it under
+// the claimer's name. An attempt whose outcome the box refuses as a lost
+// lease first waits for the claims under way, which may be handing it the
+// lease, before it gives up.
+type inFlight struct {
+	mu sync.Mutex
+	// claimEnded is broadcast when a claim ends.
+	claimEnded sync.Cond
+	flights    map[int64]*flight
+	nextClaim  uint64              // the number of the next claim
+	claims     map[uint64]struct{} // the claims under way, by number
+}
+
+// flight is one delivery in flight in this process. Its fields are
+// guarded by inFlight.mu.
+type flight struct {
+	// holder is the lease owner the box knows: the worker that claimed
+	// the delivery, or a sibling that took the lease over and handed it
+	// to this attempt.
+	holder string
+	// recorded is set once the attempt's outcome is recorded.
+	recorded bool
+}
+
+func (f *inFlight) init() {
+	f.claimEnded.L = &f.mu
+	f.flights = map[int64]*flight{}
+	f.claims = map[uint64]struct{}{}
+}
+
+// claimed is a delivery a worker claimed, with its flight.
+type claimed struct {
+	d  *msgbox.Delivery
+	fl *flight
+}
+
+// claim leases up to claimBatch due deliveries to worker, passing over those
+// in flight in this process, and returns those worker is to attempt, and
+// how many the box returned.
+func (r *Runner) claim(ctx context.Context, worker string) ([]claimed, int, error) {
+	f := &r.inFlight
+	f.mu.Lock()
+	n := f.nextClaim
+	f.nextClaim++
+	f.claims[n] = struct{}{}
+	except := make([]int64, 0, len(f.flights))
+	for id := range f.flights {
+		except = append(except, id)
+	}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.claims, n)
+		f.claimEnded.Broadcast()
+		f.mu.Unlock()
+	}()
+	start := time.Now()
+	ds, err := r.opts.Box.ClaimBatch(ctx, worker, r.portList, r.opts.Lease, claimBatch, except)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Quicker than half the lease (with a margin for the box's clock):
+	// no lease this claim took can have expired yet, so none has been
+	// taken over since.
+	slow := time.Since(start) >= r.opts.Lease/2
+	out := make([]claimed, 0, len(ds))
+	for _, d := range ds {
+		if fl := r.adopt(ctx, worker, d, slow); fl != nil {
+			out = append(out, claimed{d, fl})
+		}
+	}
+	return out, len(ds), nil
+}
+
+// adopt records d, which worker's claim returned, as in flight and returns
+// its flight; or nil when worker is not to attempt it: the box gave it to
+// a later claim, or a sibling's attempt of d is under way, which gets the
+// lease if worker holds it (see inFlight). slow says the claim took long
+// enough for its leases to have been taken over since.
+func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, slow bool) *flight {
+	f := &r.inFlight
+	f.mu.Lock()
+	fl, busy := f.flights[d.ID]
+	if !slow && (!busy || fl.recorded) {
+		// A recorded outcome came before this claim: one recorded after
+		// it would have been refused, the lease being this claim's.
+		fl = &flight{holder: worker}
+		f.flights[d.ID] = fl
+		f.mu.Unlock()
+		return fl
+	}
+	f.mu.Unlock()
+	// Whichever claim of d the box took last holds the lease; renewing
+	// tells whether it is this one. Not to be cut short by a stop: a
+	// sibling's outcome may depend on it.
+	err := r.opts.Box.Renew(context.WithoutCancel(ctx), d.ID, worker, r.opts.Lease)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		if !errors.Is(err, msgbox.ErrLeaseLost) {
+			r.log.Warn("confirming the lease of a delivery claimed late failed; it is redone when the lease expires",
+				"delivery", d.ID, "error", err)
+		}
+		return nil
+	}
+	fl, busy = f.flights[d.ID]
+	if !busy || fl.recorded {
+		fl = &flight{holder: worker}
+		f.flights[d.ID] = fl
+		return fl
+	}
+	fl.holder = worker
+	return nil
+}
+
+// holder returns the lease owner to renew and finish fl's delivery as.
+func (f *inFlight) holder(fl *flight) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fl.holder
+}
+
+// finish records the outcome of fl's attempt of delivery id. When the box
+// refuses it as a lost lease, it waits for the claims under way, one of
+// which may have taken the lease over and be handing it to this attempt,
+// and tries again as the new holder if there is one.
+func (r *Runner) finish(ctx context.Context, id int64, fl *flight, o msgbox.Outcome) error {
+	f := &r.inFlight
+	holder := f.holder(fl)
+	for {
+		err := r.opts.Box.Finish(ctx, id, holder, o)
+		if !errors.Is(err, msgbox.ErrLeaseLost) {
+			if err == nil {
+				f.mu.Lock()
+				fl.recorded = true
+				f.mu.Unlock()
+			}
+			return err
+		}
+		f.mu.Lock()
+		// The claims under way now, not those started while waiting:
+		// only a claim that had begun could have taken the lease.
+		for n := f.nextClaim; f.claimsBefore(n); {
+			f.claimEnded.Wait()
+		}
+		now := fl.holder
+		f.mu.Unlock()
+		if now == holder {
+			return err
+		}
+		holder = now
+	}
+}
+
+// claimsBefore reports whether a claim numbered below n is under way.
+// f.mu must be held.
+func (f *inFlight) claimsBefore(n uint64) bool {
+	for c := range f.claims {
+		if c < n {
+			return true
+		}
+	}
+	return false
+}
+
+// land removes fl's delivery from the set in flight once its attempt is
+// over and its outcome recorded, or its recording failed: a delivery the
+// box still holds for this process after that (the commit failed) is due
+// again once its lease expires, and a worker of this process redoes it.
+func (f *inFlight) land(id int64, fl *flight) {
+	f.mu.Lock()
+	if f.flights[id] == fl {
+		delete(f.flights, id)
+	}
+	f.mu.Unlock()
+}

@@ -1,0 +1,197 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+)
+
+// gatedBox is a real box whose claims by one owner can be held up just
+// before they reach the box (the worker read the deliveries in flight,
+// then the process paused) and just after (committed, the return delayed:
+// a slow sync, a pause), and which reports Finish refused as a lost lease.
+type gatedBox struct {
+	msgbox.Box
+	owner string
+	// before and after, when not nil, are where a claim by owner waits
+	// (entered is sent on first); committed is sent on once the box has
+	// claimed; refused is sent on when Finish returns ErrLeaseLost.
+	entered, committed, refused chan struct{}
+	before, after               chan struct{}
+}
+
+func (g *gatedBox) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int,
+	except []int64) ([]*msgbox.Delivery, error) {
+	if owner != g.owner {
+		return g.Box.ClaimBatch(ctx, owner, ports, lease, max, except)
+	}
+	g.entered <- struct{}{}
+	if g.before != nil {
+		<-g.before
+	}
+	ds, err := g.Box.ClaimBatch(ctx, owner, ports, lease, max, except)
+	g.committed <- struct{}{}
+	if g.after != nil {
+		<-g.after
+	}
+	return ds, err
+}
+
+func (g *gatedBox) Finish(ctx context.Context, id int64, owner string, o msgbox.Outcome) error {
+	err := g.Box.Finish(ctx, id, owner, o)
+	if errors.Is(err, msgbox.ErrLeaseLost) {
+		g.refused <- struct{}{}
+	}
+	return err
+}
+
+// claimResult is what a claim returned.
+type claimResult struct {
+	batch []claimed
+	took  int
+	err   error
+}
+
+// TestInFlightLateClaims: the races inFlight resolves without serialising
+// the claims of a process. A claim held up past the lease may come back
+// with a delivery a sibling of the same process took over meanwhile, or
+// take over one a sibling is working on. Either way the delivery is
+// attempted once in the process, and the attempt's outcome is recorded.
+func TestInFlightLateClaims(t *testing.T) {
+	const lease = 100 * time.Millisecond
+	tests := []struct {
+		name string
+		// gateBefore, gateAfter: where the late claim is held up.
+		gateBefore, gateAfter bool
+		// finishFirst: the sibling's attempt is recorded before the late
+		// claim returns; else the sibling finishes afterwards (or while
+		// it returns, with gateBefore and gateAfter).
+		finishFirst bool
+		// wantHolder is the worker the delivered attempt is recorded as.
+		wantHolder string
+	}{
+		// The late claim committed, then the sibling took the expired
+		// lease over, attempted and recorded: the late claim must not
+		// attempt the delivery again, though nothing of it is in flight.
+		{name: "superseded, sibling done", gateAfter: true, finishFirst: true, wantHolder: "srv1/w-early"},
+		// Same, the sibling still at work when the late claim returns.
+		{name: "superseded, sibling at work", gateAfter: true, wantHolder: "srv1/w-early"},
+		// The late claim read the deliveries in flight before the
+		// sibling claimed, and then took the sibling's expired lease
+		// over: it hands the lease to the sibling's attempt.
+		{name: "took over a sibling's attempt", gateBefore: true, wantHolder: "srv1/w-late"},
+		// Same, the sibling's Finish refused while the late claim is
+		// returning: the sibling waits for it and finishes as its
+		// holder.
+		{name: "took over while the sibling finishes", gateBefore: true, gateAfter: true, wantHolder: "srv1/w-late"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			real, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { real.Close() })
+			m, _, err := real.Receive(ctx, msgbox.Incoming{ReceiveLocation: "in"}, strings.NewReader("x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := real.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
+				t.Fatal(err)
+			}
+			box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
+				committed: make(chan struct{}, 1), refused: make(chan struct{}, 1)}
+			if tt.gateBefore {
+				box.before = make(chan struct{})
+			}
+			if tt.gateAfter {
+				box.after = make(chan struct{})
+			}
+			r := &Runner{opts: Options{Box: box, Lease: lease}, log: slog.New(slog.DiscardHandler), portList: []string{"p"}}
+			r.inFlight.init()
+
+			late := make(chan claimResult, 1)
+			go func() {
+				batch, took, err := r.claim(ctx, "srv1/w-late")
+				late <- claimResult{batch, took, err}
+			}()
+			<-box.entered
+			if !tt.gateBefore {
+				<-box.committed // the late claim holds the lease; let it expire
+				wait(t, real, m.ID)
+			}
+			early, took, err := r.claim(ctx, "srv1/w-early")
+			if err != nil || len(early) != 1 || took != 1 {
+				t.Fatalf("sibling's claim = %d of %d, %v; want the delivery", len(early), took, err)
+			}
+			finished := make(chan error, 1)
+			delivered := msgbox.Outcome{State: msgbox.DeliveryDelivered}
+			if tt.finishFirst {
+				finished <- r.finish(ctx, early[0].d.ID, early[0].fl, delivered)
+				r.inFlight.land(early[0].d.ID, early[0].fl)
+			}
+			if tt.gateBefore {
+				wait(t, real, m.ID) // the sibling's lease expires: the late claim takes it over
+				close(box.before)
+				<-box.committed
+				if tt.gateAfter {
+					// The sibling's Finish, refused: the late claim
+					// holds the lease but has not returned.
+					go func() { finished <- r.finish(ctx, early[0].d.ID, early[0].fl, delivered) }()
+					<-box.refused
+				}
+			}
+			if tt.gateAfter {
+				close(box.after)
+			}
+			res := <-late
+			if res.err != nil || len(res.batch) != 0 || res.took != 1 {
+				t.Fatalf("late claim = %d to attempt of %d returned, %v; want the delivery returned, not attempted",
+					len(res.batch), res.took, res.err)
+			}
+			if !tt.finishFirst && !(tt.gateBefore && tt.gateAfter) {
+				finished <- r.finish(ctx, early[0].d.ID, early[0].fl, delivered)
+			}
+			if err := <-finished; err != nil {
+				t.Fatalf("recording the sibling's attempt: %v", err)
+			}
+			r.inFlight.land(early[0].d.ID, early[0].fl)
+			d, err := real.Get(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last msgbox.Attempt
+			if n := len(d.Attempts); n > 0 {
+				last = d.Attempts[n-1]
+			}
+			if d.Message.Status != msgbox.StatusDelivered || last.Outcome != msgbox.DeliveryDelivered || last.Owner != tt.wantHolder {
+				t.Errorf("message %s, attempts %+v; want delivered, the last attempt by %s", d.Message.Status, d.Attempts, tt.wantHolder)
+			}
+			if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
+				t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)
+			}
+		})
+	}
+}
+
+// wait waits until the lease on message id's delivery has expired.
+func wait(t *testing.T, box msgbox.Box, id string) {
+	t.Helper()
+	d, err := box.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Waiting for the lease to run out is what is tested; a margin for
+	// the box reading the clock at another instant.
+	if until := time.Until(d.Deliveries[0].LeaseUntil) + 20*time.Millisecond; until > 0 {
+		time.Sleep(until)
+	}
+}

@@ -1,0 +1,251 @@
+package runner
+
+import (
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pipeline"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
+	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+	"github.com/bizpipe/bizpipe/internal/receive"
+	"github.com/bizpipe/bizpipe/internal/send"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+)
+
+// port is a send port as this server runs it.
+type port struct {
+	decl     *model.SendPort
+	instance *model.Instance
+	pipeline *pipeline.Pipeline
+	sender   send.Sender
+	// who names the instance in logs: host, server and service account.
+	who string
+	// hide are the sensitive values the port's logs and outcomes must not
+	// show: the variables' and its transport's; log is the runner's log
+	// with them replaced.
+	hide secrets
+	log  *slog.Logger
+}
+
+// portSecrets are the runner's secrets plus the values of p's transport
+// that derive from a sensitive value: its output directory, its TLS files.
+func (r *Runner) portSecrets(p *model.SendPort) secrets {
+	var vs []model.Value[string]
+	switch t := p.Transport; {
+	case t == nil:
+	case t.File != nil:
+		vs = append(vs, t.File.Path)
+	case t.HTTP != nil && t.HTTP.TLS != nil:
+		vs = append(vs, t.HTTP.TLS.CAFile, t.HTTP.TLS.CertFile, t.HTTP.TLS.KeyFile)
+	}
+	return r.hide.withValues(vs...)
+}
+
+// route is any send port of the configuration, as the router sees it.
+type route struct {
+	decl *model.SendPort
+}
+
+func (r *Runner) provision() error {
+	cfg := r.opts.Config
+	var srv *model.Server
+	for _, s := range cfg.Servers {
+		if s.Name == r.opts.Server {
+			srv = s
+		}
+	}
+	if srv == nil {
+		return fmt.Errorf("server %q is not declared in the configuration", r.opts.Server)
+	}
+	if r.opts.Host != "" {
+		found := false
+		for _, h := range cfg.Hosts {
+			found = found || h.Name == r.opts.Host
+		}
+		if !found {
+			return fmt.Errorf("host %q is not declared in the configuration", r.opts.Host)
+		}
+	}
+	// The instance of each host on this server (the first, if a host has
+	// several here).
+	instances := map[*model.Host]*model.Instance{}
+	for _, h := range cfg.Hosts {
+		if r.opts.Host != "" && h.Name != r.opts.Host {
+			continue
+		}
+		for _, in := range h.Instances {
+			if in.Server == srv && instances[h] == nil {
+				instances[h] = in
+			}
+		}
+	}
+	for _, p := range cfg.SendPorts {
+		if p.Filter != nil {
+			r.routes = append(r.routes, &route{decl: p})
+		}
+		in := instances[p.Host]
+		if in == nil {
+			continue
+		}
+		pt, err := r.buildPort(p, in)
+		if err != nil {
+			return fmt.Errorf("send port %q on %s: %w", p.Name, describeInstance(in), r.portSecrets(p).err(err))
+		}
+		r.ports[p.Name] = pt
+	}
+	r.portList = sortedNames(r.ports)
+	// One bound on what uploads in flight hold, for all HTTP locations.
+	uploads := receive.NewBudget(receive.DefaultInFlightBytes)
+	for _, rl := range cfg.ReceiveLocations {
+		if instances[rl.Host] == nil {
+			continue
+		}
+		rc, err := r.buildReceiver(rl, uploads)
+		if err != nil {
+			return fmt.Errorf("receive location %q: %w", rl.Name, err)
+		}
+		r.recv = append(r.recv, rc)
+	}
+	if len(r.ports) == 0 && len(r.recv) == 0 {
+		return fmt.Errorf("nothing to run on server %q: no host with an instance there has a send port or receive location", srv.Name)
+	}
+	return nil
+}
+
+func describeInstance(in *model.Instance) string {
+	s := fmt.Sprintf("host %q on server %q", in.Host.Name, in.Server.Name)
+	if in.Account != nil {
+		s += fmt.Sprintf(" as service account %q", in.Account.Name)
+	}
+	return s
+}
+
+func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error) {
+	keys, err := r.keysFor(p, in)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := r.opts.Registry.Build(p.Pipeline, keys)
+	if err != nil {
+		return nil, err
+	}
+	pt := &port{decl: p, instance: in, pipeline: pl, who: describeInstance(in), hide: r.portSecrets(p)}
+	pt.log = pt.hide.logger(r.opts.Log)
+	if p.Transport == nil {
+		return nil, fmt.Errorf("no transport")
+	}
+	switch {
+	case p.Transport.File != nil:
+		pt.sender, err = send.NewFile(send.FileOptions{
+			Dir:       p.Transport.File.Path.V,
+			Overwrite: p.Transport.File.CopyMode.V == "overwrite",
+			Namespace: r.opts.Box.ID(),
+		})
+	case p.Transport.HTTP != nil:
+		o := send.HTTPOptions{Timeout: p.Transport.HTTP.Timeout.V}
+		if t := p.Transport.HTTP.TLS; t != nil {
+			o.CAFile, o.CertFile, o.KeyFile = t.CAFile.V, t.CertFile.V, t.KeyFile.V
+		}
+		pt.sender, err = send.NewHTTP(o)
+	default:
+		err = fmt.Errorf("unsupported transport %q", p.Transport.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pt, nil
+}
+
+// keysFor finds the keys the port's pipeline needs on this instance: the
+// group signing certificate and key in the service account's personal store,
+// and the encryption certificate in the server's other-people store.
+func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, error) {
+	var keys pipeline.Keys
+	if p.Pipeline == nil {
+		return keys, nil
+	}
+	if p.Pipeline.Signs() {
+		g := r.opts.Config.Group
+		tp, err := thumbprint.Parse(g.SigningCertificate.V)
+		if err != nil {
+			return keys, fmt.Errorf("group signing certificate: %w", thumbprintError(g.SigningCertificate, err))
+		}
+		if in.Account == nil || in.Account.PersonalStore == nil {
+			return keys, fmt.Errorf("no service account store")
+		}
+		st := r.opts.Checked.Stores[in.Account.PersonalStore]
+		if st == nil {
+			return keys, fmt.Errorf("personal store %q was not loaded", in.Account.PersonalStore.Name)
+		}
+		c := st.Find(tp)
+		if c == nil || c.Key == nil {
+			return keys, fmt.Errorf("personal store %q has no signing certificate %s with its private key", in.Account.PersonalStore.Name,
+				shownThumbprint(g.SigningCertificate, tp))
+		}
+		keys.Signer = &smime.Signer{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}
+	}
+	if p.Pipeline.Encrypts() {
+		tp, err := thumbprint.Parse(p.EncryptionCertificate.V)
+		if err != nil {
+			return keys, fmt.Errorf("encryption certificate: %w", thumbprintError(p.EncryptionCertificate, err))
+		}
+		ops := in.Server.OtherPeopleStore
+		if ops == nil {
+			return keys, fmt.Errorf("server %q has no other-people store", in.Server.Name)
+		}
+		st := r.opts.Checked.Stores[ops]
+		if st == nil {
+			return keys, fmt.Errorf("other-people store %q was not loaded", ops.Name)
+		}
+		c := st.Find(tp)
+		if c == nil {
+			return keys, fmt.Errorf("other-people store %q has no certificate %s", ops.Name, shownThumbprint(p.EncryptionCertificate, tp))
+		}
+		keys.Recipient = c.Cert
+	}
+	return keys, nil
+}
+
+// shownThumbprint is tp, parsed from v, as an error shows it: not at all
+// when v is sensitive.
+func shownThumbprint(v model.Value[string], tp thumbprint.Thumbprint) string {
+	if v.Sensitive {
+		return "(sensitive value)"
+	}
+	return tp.String()
+}
+
+// thumbprintError is err, the parse error of v, as an error shows it: for
+// a sensitive v without the character, position or digit count it names.
+func thumbprintError(v model.Value[string], err error) error {
+	if v.Sensitive {
+		return thumbprint.ErrHidden
+	}
+	return err
+}
+
+// intermediates returns the CA certificates in st that chain cert towards a
+// root, leaf-most first, without the self-signed root: what S/MIME embeds so
+// recipients who trust only the root can verify.
+func intermediates(st *certstore.Store, cert *x509.Certificate) []*x509.Certificate {
+	var chain []*x509.Certificate
+	cur := cert
+	for range 8 {
+		var next *x509.Certificate
+		for _, c := range st.Certificates {
+			x := c.Cert
+			if x.IsCA && x != cur && string(x.RawSubject) == string(cur.RawIssuer) && cur.CheckSignatureFrom(x) == nil {
+				next = x
+				break
+			}
+		}
+		if next == nil || string(next.RawSubject) == string(next.RawIssuer) {
+			break
+		}
+		chain = append(chain, next)
+		cur = next
+	}
+	return chain
+}

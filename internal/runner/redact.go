@@ -1,0 +1,160 @@
+package runner
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+)
+
+// sensitiveValue is what output shows instead of a sensitive value.
+const sensitiveValue = "(sensitive value)"
+
+// secrets are values that derive from a sensitive value and that errors
+// and log lines may quote: the values of sensitive variables (and of the
+// locals derived from them), and a receive location's or send port's
+// transport values that derive from one (a directory, a listen address, a
+// TLS file). The runner replaces them, in any letter case, wherever they
+// appear in what it logs, stores in the box or returns: a last line of
+// defence behind the marks that keep what templates derive from them out
+// of the transports' errors (see send.Delivery). The zero value has none.
+type secrets struct {
+	values []string
+	re     *regexp.Regexp // nil: none
+}
+
+// minSecretLen is the length below which a variable's value is not
+// replaced: replacing every "on" or "1" would make the output unreadable
+// and protect nothing (as bizpipe validate's reports).
+const minSecretLen = 4
+
+// variableSecrets are the strings of cfg's sensitive variables and locals.
+func variableSecrets(cfg *model.Config) secrets {
+	var vs []string
+	for _, v := range lang.SensitiveStrings(cfg) {
+		if len(v) >= minSecretLen {
+			vs = append(vs, v)
+		}
+	}
+	return secrets{}.with(vs...)
+}
+
+// withValues adds the known sensitive values among vs, whatever their
+// length: a transport's, quoted as a whole.
+func (s secrets) withValues(vs ...model.Value[string]) secrets {
+	var add []string
+	for _, v := range vs {
+		if v.Sensitive && v.Known && v.V != "" {
+			add = append(add, v.V)
+		}
+	}
+	return s.with(add...)
+}
+
+// with returns s plus vs.
+func (s secrets) with(vs ...string) secrets {
+	all := slices.Concat(s.values, vs)
+	all = slices.DeleteFunc(all, func(v string) bool { return v == "" })
+	if len(all) == len(s.values) {
+		return s
+	}
+	// Longest first, so that a value containing another is replaced whole.
+	slices.SortFunc(all, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	all = slices.Compact(all)
+	quoted := make([]string, len(all))
+	for i, v := range all {
+		quoted[i] = regexp.QuoteMeta(v)
+	}
+	return secrets{values: all, re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|"))}
+}
+
+// text returns t with every secret replaced by sensitiveValue.
+func (s secrets) text(t string) string {
+	if s.re == nil {
+		return t
+	}
+	return s.re.ReplaceAllLiteralString(t, sensitiveValue)
+}
+
+// err returns err with its text passed through text; errors.Is and
+// errors.As still see what it wraps.
+func (s secrets) err(err error) error {
+	if err == nil || s.re == nil {
+		return err
+	}
+	return &redactedError{text: s.text(err.Error()), err: err}
+}
+
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// logger returns log, with every secret replaced in its lines.
+func (s secrets) logger(log *slog.Logger) *slog.Logger {
+	if s.re == nil {
+		return log
+	}
+	return slog.New(&redactingHandler{inner: log.Handler(), secrets: s})
+}
+
+// redactingHandler passes records on with the secrets replaced in the
+// message and in every attribute.
+type redactingHandler struct {
+	inner   slog.Handler
+	secrets secrets
+}
+
+func (h *redactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.inner.Enabled(ctx, l)
+}
+
+func (h *redactingHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, h.secrets.text(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(h.attr(a))
+		return true
+	})
+	return h.inner.Handle(ctx, out)
+}
+
+func (h *redactingHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(as))
+	for i, a := range as {
+		red[i] = h.attr(a)
+	}
+	return &redactingHandler{inner: h.inner.WithAttrs(red), secrets: h.secrets}
+}
+
+func (h *redactingHandler) WithGroup(name string) slog.Handler {
+	return &redactingHandler{inner: h.inner.WithGroup(name), secrets: h.secrets}
+}
+
+// attr renders a's value as text, secrets replaced, when it holds one.
+func (h *redactingHandler) attr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindGroup:
+		g := v.Group()
+		red := make([]any, len(g))
+		for i, ga := range g {
+			red[i] = h.attr(ga)
+		}
+		return slog.Group(a.Key, red...)
+	case slog.KindString, slog.KindAny:
+		t := fmt.Sprint(v.Any())
+		if shown := h.secrets.text(t); shown != t {
+			return slog.String(a.Key, shown)
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}

@@ -1,0 +1,451 @@
+// Package runner runs a validated configuration on one server (spec §8 run,
+// §9): receive locations publish into the message box, the router records a
+// delivery for every subscribing send port, and workers claim deliveries, run
+// the port's pipeline with the keys of the host instance on this server, and
+// hand the result to the port's transport, retrying and suspending per the
+// port's retry policy.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/metrics"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/pipeline"
+	"github.com/bizpipe/bizpipe/internal/send"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
+)
+
+// Options configures a Runner.
+type Options struct {
+	Config *model.Config
+	// Checked is the result of validation: the stores it loaded are the
+	// ones the runner takes keys from.
+	Checked *rules.Result
+	// Server is the server this process runs as.
+	Server string
+	// Host, when set, runs only that host's receive locations and send ports.
+	Host string
+	Box  msgbox.Box
+	Log  *slog.Logger
+	// Metrics may be nil.
+	Metrics *metrics.Metrics
+	// Workers is the number of concurrent deliveries; 0 means 16×GOMAXPROCS:
+	// a delivery of a small message waits on syncs (the output file, its
+	// directory, the box's commit) several times as long as it computes,
+	// and the waits of many share each sync. MemoryBudget, not Workers,
+	// bounds the memory large messages take.
+	Workers int
+	// MemoryBudget bounds the bytes of message bodies the workers hold at
+	// once (a body is held, with its encoded output, from the pipeline to
+	// the transport); a message larger than the budget runs alone. 0 means
+	// DefaultMemoryBudget.
+	MemoryBudget int64
+	// Lease is how long a claimed delivery stays with this process before
+	// another may take it over; renewed while working. 0 means 1 minute.
+	Lease time.Duration
+	// Rand is the randomness for MIME boundaries and content keys; nil
+	// means crypto/rand.
+	Rand io.Reader
+	// Registry is the pipeline stage registry; nil means the default.
+	Registry pipeline.Registry
+	// IdleWait bounds how long an idle worker sleeps before looking for
+	// work again (other servers sharing the box may add some). 0 means 1s.
+	IdleWait time.Duration
+	// FileSettle is how long a received file must be unchanged before it
+	// is picked up. 0 means the receiver's default.
+	FileSettle time.Duration
+	// Retention, when set, purges the messages that are delivered or
+	// terminated and whose history has been quiet that long (see
+	// msgbox.Box.Purge): every PurgeEvery while Run runs, and at the end
+	// of RunOnce. 0 keeps every message. It must be at least MinRetention:
+	// a purged message's source key is forgotten. Never at the start: a
+	// source a crash left unacknowledged (a claimed input file) is
+	// recognised as a duplicate only while its message is in the box, and
+	// after a long stop its message may be older than Retention; the
+	// receive locations acknowledge such sources on their first pass.
+	Retention time.Duration
+	// PurgeEvery is how often Run purges; 0 means an hour.
+	PurgeEvery time.Duration
+	// Now is the clock purges cut off by; nil means time.Now.
+	Now func() time.Time
+}
+
+// MinRetention is the least Options.Retention (and the least age `bizpipe
+// messages purge` takes): a purged message's source key is forgotten, so
+// a source seen again would be received again, and a minute is far longer
+// than a receive location takes to acknowledge its source.
+const MinRetention = time.Minute
+
+// CheckRetention reports a retention (or purge age) below MinRetention,
+// in words that name d.
+func CheckRetention(d time.Duration) error {
+	if d < MinRetention {
+		return fmt.Errorf("%v: give at least %v (e.g. 720h for 30 days)", d, MinRetention)
+	}
+	return nil
+}
+
+// DefaultMemoryBudget is the default Options.MemoryBudget: two messages of
+// 128 MiB, or thousands of ordinary ones, at once.
+const DefaultMemoryBudget = 256 << 20
+
+// Summary counts what one Run did.
+type Summary struct {
+	Received  int // messages published by this run's receive locations
+	Delivered int
+	Retried   int // failed attempts scheduled for a retry
+	Suspended int // deliveries suspended, plus routing failures
+	// Waiting is the number of deliveries of this server's ports still
+	// waiting for a retry when a --once run ended.
+	Waiting int
+}
+
+// Runner is a provisioned engine for one server.
+type Runner struct {
+	opts     Options
+	log      *slog.Logger
+	owner    string
+	ports    map[string]*port // this server's send ports, by name
+	portList []string
+	routes   []*route // every send port of the configuration, for routing
+	recv     []receiver
+	// memory is MemoryBudget: the bytes of bodies workers may hold.
+	memory *semaphore.Weighted
+	// inFlight is the deliveries the workers hold, which their claims
+	// pass over.
+	inFlight inFlight
+	// hide are the sensitive variables' values: log (opts.Log) and the
+	// reasons the runner stores show none of them.
+	hide secrets
+
+	// wake is closed (and replaced) to wake every idle worker at once when
+	// new deliveries are routed.
+	wakeMu sync.Mutex
+	wake   chan struct{}
+
+	mu  sync.Mutex
+	sum Summary
+}
+
+// New provisions the runner: it resolves the host instances on the server,
+// takes their keys from the validated stores, builds pipelines and
+// transports. Any error means nothing can run.
+func New(opts Options) (*Runner, error) {
+	if opts.Config == nil || opts.Checked == nil || opts.Box == nil {
+		return nil, errors.New("runner: Config, Checked and Box are required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 16 * runtime.GOMAXPROCS(0)
+	}
+	if opts.MemoryBudget <= 0 {
+		opts.MemoryBudget = DefaultMemoryBudget
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = time.Minute
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Registry == nil {
+		opts.Registry = pipeline.DefaultRegistry()
+	}
+	if opts.IdleWait <= 0 {
+		opts.IdleWait = time.Second
+	}
+	if opts.Retention != 0 {
+		if err := CheckRetention(opts.Retention); err != nil {
+			return nil, fmt.Errorf("runner: retention %w, or 0 to keep every message", err)
+		}
+	}
+	if opts.PurgeEvery <= 0 {
+		opts.PurgeEvery = time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	hide := variableSecrets(opts.Config)
+	r := &Runner{
+		opts:   opts,
+		log:    hide.logger(opts.Log),
+		hide:   hide,
+		owner:  opts.Server,
+		ports:  map[string]*port{},
+		wake:   make(chan struct{}),
+		memory: semaphore.NewWeighted(opts.MemoryBudget),
+	}
+	r.inFlight.init()
+	if err := r.provision(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Ports returns the names of the send ports this runner delivers for.
+func (r *Runner) Ports() []string { return append([]string(nil), r.portList...) }
+
+// Run runs until ctx is cancelled, then stops taking new work, finishes what
+// is in flight and returns. In once mode (see RunOnce) it returns by itself.
+func (r *Runner) Run(ctx context.Context) (Summary, error) {
+	bg := context.WithoutCancel(ctx) // in-flight work finishes after a stop
+	if err := r.recover(bg); err != nil {
+		return r.summary(), err
+	}
+	for _, rc := range r.recv {
+		if err := rc.start(ctx); err != nil {
+			r.stopReceivers(bg)
+			return r.summary(), err
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range r.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.workLoop(ctx, bg, r.workerName(i), nil)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.sweepUnrouted(ctx, bg)
+	}()
+	if r.opts.Retention > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.purgeLoop(ctx)
+		}()
+	}
+	<-ctx.Done()
+	r.log.Info("stopping: no new work is taken; finishing deliveries in flight")
+	r.stopReceivers(bg)
+	wg.Wait()
+	return r.summary(), nil
+}
+
+// RunOnce picks up what is present, processes until nothing more can be done
+// now (every delivery delivered, suspended, or waiting for a retry) and returns.
+func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
+	r.mu.Lock()
+	r.sum = Summary{} // each call reports what it did
+	r.mu.Unlock()
+	if err := r.recover(ctx); err != nil {
+		return r.summary(), err
+	}
+	// Receiving and delivering overlap: workers start at once and drain
+	// deliveries as the receivers route them; they stop when receiving is
+	// done and nothing more is due.
+	receiving := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range r.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.workLoop(ctx, ctx, r.workerName(i), receiving)
+		}()
+	}
+	var recvErr error
+	for {
+		published, err := r.pollReceivers(ctx)
+		if err == nil {
+			err = r.routeUnrouted(ctx)
+		}
+		if err != nil || published == 0 {
+			recvErr = err
+			break
+		}
+	}
+	close(receiving)
+	wg.Wait()
+	if recvErr != nil {
+		return r.summary(), recvErr
+	}
+	if ctx.Err() != nil {
+		return r.summary(), ctx.Err()
+	}
+	waiting, err := r.countWaiting(ctx)
+	if err != nil {
+		return r.summary(), err
+	}
+	r.mu.Lock()
+	r.sum.Waiting = waiting
+	r.mu.Unlock()
+	// Last: every source this run took is acknowledged by now.
+	r.purge(ctx)
+	return r.summary(), nil
+}
+
+// workerName is the lease owner of worker i: "server/wN". Each worker
+// holds its own leases, so that one worker can never finish a delivery a
+// sibling took over unbeknown to it (a sibling that takes over one in
+// flight hands the lease to its attempt, see inFlight); Recover(server)
+// covers them all.
+func (r *Runner) workerName(i int) string { return fmt.Sprintf("%s/w%d", r.owner, i) }
+
+func (r *Runner) summary() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sum
+}
+
+func (r *Runner) count(f func(*Summary)) {
+	r.mu.Lock()
+	f(&r.sum)
+	r.mu.Unlock()
+}
+
+// recover returns deliveries this server held when it last stopped (killed)
+// to the pool, and routes messages a crash left unrouted.
+func (r *Runner) recover(ctx context.Context) error {
+	n, err := r.opts.Box.Recover(ctx, r.owner)
+	if err != nil {
+		return fmt.Errorf("recovering deliveries of server %q: %w", r.owner, err)
+	}
+	if n > 0 {
+		r.log.Info("recovered deliveries interrupted by the previous stop", "count", n)
+	}
+	r.sweepStaged(ctx)
+	return r.routeUnrouted(ctx)
+}
+
+// sweepStaged removes the staged copies a crash left behind after the box
+// had recorded their deliveries as done (between Finish and Cleanup), and
+// old leftovers of interrupted attempts. Copies of deliveries not done stay:
+// Redo finishes those. A copy whose delivery the box does not know is
+// removed too: the transport names its copies with the box's identity, so
+// the delivery was this box's, and only `messages purge` deletes
+// deliveries, done ones. Problems are logged, not fatal: a leftover is
+// harmless, and a missing output directory is reported by its deliveries.
+func (r *Runner) sweepStaged(ctx context.Context) {
+	for _, name := range r.portList {
+		st, ok := r.ports[name].sender.(send.Stager)
+		if !ok {
+			continue
+		}
+		log := r.ports[name].log.With("send_port", name)
+		// The age spares attempts in flight on other servers sharing the
+		// directory.
+		if n, err := st.SweepStale(2 * r.opts.Lease); err != nil {
+			log.Warn("removing leftovers of interrupted attempts failed", "error", err)
+		} else if n > 0 {
+			log.Info("removed leftovers of interrupted attempts", "count", n)
+		}
+		ids, err := st.Staged()
+		if err != nil {
+			log.Warn("listing staged copies failed", "error", err)
+			continue
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		states, err := r.opts.Box.DeliveryStates(ctx, ids)
+		if err != nil {
+			log.Warn("looking up the deliveries of staged copies failed", "error", err)
+			continue
+		}
+		removed := 0
+		for _, id := range ids {
+			if state, known := states[id]; known && state != msgbox.DeliveryDelivered && state != msgbox.DeliveryTerminated {
+				continue
+			}
+			if err := st.Cleanup(send.Delivery{ID: id, Port: name}); err != nil {
+				log.Warn("removing a staged copy failed", "delivery", id, "error", err)
+				continue
+			}
+			removed++
+		}
+		if removed > 0 {
+			log.Info("removed staged copies of deliveries recorded before the previous stop", "count", removed)
+		}
+	}
+}
+
+// purge applies Options.Retention. A failure is logged, not fatal: the
+// next purge tries again, and meanwhile the box only grows.
+func (r *Runner) purge(ctx context.Context) {
+	if r.opts.Retention <= 0 {
+		return
+	}
+	n, err := r.opts.Box.Purge(ctx, r.opts.Now().Add(-r.opts.Retention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		r.log.Warn("purging old messages failed; retried at the next purge", "retention", r.opts.Retention.String(), "error", err)
+	case n > 0:
+		r.log.Info("purged old messages", "count", n, "retention", r.opts.Retention.String())
+	}
+}
+
+// purgeLoop purges every PurgeEvery until ctx ends.
+func (r *Runner) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(r.opts.PurgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.purge(ctx)
+		}
+	}
+}
+
+// countWaiting counts this server's deliveries waiting for a retry.
+func (r *Runner) countWaiting(ctx context.Context) (int, error) {
+	msgs, err := r.opts.Box.List(ctx, msgbox.Filter{Status: msgbox.StatusRetrying})
+	if err != nil {
+		return 0, fmt.Errorf("listing retrying messages: %w", err)
+	}
+	n := 0
+	for _, m := range msgs {
+		d, err := r.opts.Box.Get(ctx, m.ID)
+		if err != nil {
+			continue
+		}
+		for _, dl := range d.Deliveries {
+			if _, mine := r.ports[dl.Port]; mine && dl.State == msgbox.DeliveryRetrying {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// notify wakes every idle worker.
+func (r *Runner) notify() {
+	r.wakeMu.Lock()
+	close(r.wake)
+	r.wake = make(chan struct{})
+	r.wakeMu.Unlock()
+}
+
+// woken returns the channel that the next notify closes.
+func (r *Runner) woken() <-chan struct{} {
+	r.wakeMu.Lock()
+	defer r.wakeMu.Unlock()
+	return r.wake
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,421 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/pipeline"
+	"github.com/bizpipe/bizpipe/internal/send"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// workLoop claims and processes deliveries. claimCtx stops the claiming;
+// workCtx is what an in-flight delivery runs under, so that a stop lets it
+// finish. In once mode (receiving is not nil) the loop ends when receiving
+// is closed and nothing is due.
+func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, receiving <-chan struct{}) {
+	once := receiving != nil
+	if len(r.portList) == 0 {
+		return
+	}
+	// A shared box (PostgreSQL) tells idle workers when another server
+	// routed work for these ports (LISTEN/NOTIFY), instead of them polling.
+	var remote <-chan struct{}
+	if sub, ok := r.opts.Box.(subscriber); ok && !once {
+		c, cancel := sub.Subscribe(r.portList)
+		defer cancel()
+		remote = c
+	}
+	for claimCtx.Err() == nil {
+		// Taken before claiming, so that deliveries routed between a claim
+		// that finds nothing and the wait still wake this worker.
+		woken := r.woken()
+		// Whether receiving had finished before this claim: only then does
+		// a claim that finds nothing mean there is nothing more to do.
+		received := closed(receiving)
+		batch, took, err := r.claim(claimCtx, worker)
+		if err != nil {
+			if claimCtx.Err() != nil {
+				return
+			}
+			r.log.Error("claiming a delivery failed", "error", err)
+			if once {
+				return
+			}
+			r.idle(claimCtx, woken, remote)
+			continue
+		}
+		if len(batch) == 0 {
+			if took > 0 {
+				continue // all of them in flight here (see inFlight): more may be due
+			}
+			if once {
+				if received {
+					return
+				}
+				r.idle(claimCtx, woken, receiving)
+				continue
+			}
+			r.idle(claimCtx, woken, remote)
+			continue
+		}
+		r.processBatch(workCtx, batch)
+	}
+}
+
+// claimBatch is how many due deliveries a worker leases at once: one
+// commit for several claims. Small, so that a burst is still spread over
+// the workers.
+const claimBatch = 4
+
+// processBatch makes one attempt of each delivery in turn. Each outcome is
+// recorded while the worker goes on with the next delivery: the commit's
+// wait overlaps the next pipeline's work, and the outcomes of concurrent
+// workers share commits. The batch's leases are renewed until each outcome
+// is recorded.
+func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
+	held := newLeaseSet(batch)
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	defer stopRenew()
+	go r.renew(renewCtx, held)
+
+	var recording sync.WaitGroup
+	for _, c := range batch {
+		d := c.d
+		pt := r.ports[d.Port]
+		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
+		outcome, sd, delivered := r.attempt(ctx, pt, d, log)
+		outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
+		recording.Add(1)
+		go func() {
+			defer recording.Done()
+			r.record(ctx, c, pt, log, outcome, sd, delivered)
+			held.done(d.ID)
+			r.inFlight.land(d.ID, c.fl)
+		}()
+	}
+	recording.Wait()
+}
+
+// subscriber is a message box that notifies of new work (pgbox.Box).
+type subscriber interface {
+	Subscribe(ports []string) (<-chan struct{}, func())
+}
+
+// idle waits for a nudge from this process's router or another server
+// (remote, nil without one), the next due retry, or IdleWait.
+//
+// A due time already past, right after a claim found nothing, is a
+// delivery in flight in this process whose lease expired before its
+// renewal (see inFlight), or one another claimer is taking: nothing for
+// this worker either way, so it waits IdleWait rather than poll the box
+// in a tight loop until the renewal.
+func (r *Runner) idle(ctx context.Context, woken, remote <-chan struct{}) {
+	wait := r.opts.IdleWait
+	if at, ok, err := r.opts.Box.NextDue(ctx, r.portList); err == nil && ok {
+		if until := time.Until(at); until > 0 && until < wait {
+			wait = max(until, time.Millisecond)
+		}
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-woken:
+	case <-remote:
+	case <-t.C:
+	}
+}
+
+// record stores the outcome of an attempt and, once it is stored, removes
+// what the transport staged for a crash.
+func (r *Runner) record(ctx context.Context, c claimed, pt *port, log *slog.Logger,
+	outcome msgbox.Outcome, sd send.Delivery, delivered bool) {
+	d := c.d
+	if err := r.finish(ctx, d.ID, c.fl, outcome); err != nil {
+		if errors.Is(err, msgbox.ErrLeaseLost) {
+			// Only another process takes over a delivery in flight here
+			// for good (see inFlight): its outcome is the one that counts.
+			log.Warn("lease lost before the outcome was recorded; another instance redoes this delivery")
+			return
+		}
+		log.Error("recording the delivery outcome failed; the delivery is redone after recovery", "error", err)
+		return
+	}
+	m := r.opts.Metrics
+	switch outcome.State {
+	case msgbox.DeliveryDelivered:
+		log.Info("delivered")
+		r.count(func(s *Summary) { s.Delivered++ })
+		if m != nil {
+			m.Delivered.WithLabelValues(d.Port).Inc()
+		}
+	case msgbox.DeliveryRetrying:
+		log.Warn("delivery failed; will retry", "error", outcome.Error, "retry_at", outcome.RetryAt.UTC().Format(time.RFC3339))
+		r.count(func(s *Summary) { s.Retried++ })
+		if m != nil {
+			m.Retried.WithLabelValues(d.Port).Inc()
+		}
+	case msgbox.DeliverySuspended:
+		log.Error("delivery suspended", "reason", outcome.Error)
+		r.count(func(s *Summary) { s.Suspended++ })
+		if m != nil {
+			m.Suspended.WithLabelValues(d.Port).Inc()
+		}
+	}
+	if delivered {
+		if st, ok := pt.sender.(send.Stager); ok {
+			if err := st.Cleanup(sd); err != nil {
+				log.Warn("removing the staged copy failed (harmless)", "error", err)
+			}
+		}
+	}
+}
+
+// leaseSet is the deliveries a worker holds whose outcome is not recorded
+// yet: the ones to renew.
+type leaseSet struct {
+	mu      sync.Mutex
+	flights map[int64]*flight
+}
+
+func newLeaseSet(batch []claimed) *leaseSet {
+	s := &leaseSet{flights: make(map[int64]*flight, len(batch))}
+	for _, c := range batch {
+		s.flights[c.d.ID] = c.fl
+	}
+	return s
+}
+
+func (s *leaseSet) done(id int64) {
+	s.mu.Lock()
+	delete(s.flights, id)
+	s.mu.Unlock()
+}
+
+func (s *leaseSet) list() map[int64]*flight {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.flights)
+}
+
+// renew keeps the leases of held until ctx ends: a 100 MiB message or a
+// slow partner must not let another server take a delivery over, nor a
+// delivery waiting its turn in the worker's batch. Each is renewed as its
+// holder: the worker that claimed it, or the sibling that handed it over
+// (see inFlight).
+func (r *Runner) renew(ctx context.Context, held *leaseSet) {
+	t := time.NewTicker(r.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for id, fl := range held.list() {
+				if err := r.opts.Box.Renew(ctx, id, r.inFlight.holder(fl), r.opts.Lease); err != nil && ctx.Err() == nil {
+					r.log.Warn("renewing the delivery lease failed", "delivery", id, "error", err)
+				}
+			}
+		}
+	}
+}
+
+// attempt runs the pipeline and the transport once.
+func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger) (msgbox.Outcome, send.Delivery, bool) {
+	suspend := func(format string, args ...any) (msgbox.Outcome, send.Delivery, bool) {
+		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, send.Delivery{}, false
+	}
+	msg, err := r.opts.Box.Message(ctx, d.MessageID)
+	if err != nil {
+		return r.failed(pt, d, fmt.Errorf("reading message %s: %w", d.MessageID, err))
+	}
+	sd, err := r.target(pt, d, msg)
+	if err != nil {
+		return suspend("%v", err)
+	}
+	// A crash after the transport placed the file but before the box
+	// recorded it: finish that attempt instead of encoding again. Only an
+	// attempt the box counted can have left anything (it counts the
+	// interrupted ones too: msgbox.InterruptedError), so a first attempt
+	// spares the transport's look; and Send itself places a staged copy it
+	// finds (after `messages resume`, which resets the count), so skipping
+	// it never delivers twice.
+	if st, ok := pt.sender.(send.Stager); ok && d.Attempts > 0 {
+		done, err := st.Redo(ctx, sd)
+		if err != nil {
+			return r.failed(pt, d, err)
+		}
+		if done {
+			log.Info("completed a delivery interrupted by the previous stop")
+			return msgbox.Outcome{State: msgbox.DeliveryDelivered}, sd, true
+		}
+	}
+	// The box counts attempts that ended without an outcome: a process
+	// stopped mid-attempt (Recover: msgbox.InterruptedError) or a lease
+	// that expired. Once they have used up the port's tries (1 +
+	// retry.attempts, as in failed), the message may be what kills the
+	// process: it is suspended without running the pipeline again, rather
+	// than retried at every restart forever. After the Redo check, so that
+	// an attempt the crash left placed still completes.
+	if retries := pt.decl.Retry.Attempts.V; d.Attempts > retries {
+		return suspend("suspended: %d attempt(s) were interrupted or failed; the last: %s", d.Attempts, d.LastError)
+	}
+	maxSize := r.opts.Config.Group.MaxMessageSize.V
+	switch {
+	case msg.Size == 0:
+		return suspend("message is empty (0 bytes): nothing to sign or deliver")
+	case maxSize > 0 && msg.Size > maxSize:
+		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
+	}
+	// Held until the transport is done with the encoded output.
+	weight := min(msg.Size, r.opts.MemoryBudget)
+	if err := r.memory.Acquire(ctx, weight); err != nil {
+		return r.failed(pt, d, fmt.Errorf("waiting for memory to process message %s: %w", d.MessageID, err))
+	}
+	defer r.memory.Release(weight)
+	body, err := r.readBody(ctx, d.MessageID, msg.Size)
+	if err != nil {
+		return r.failed(pt, d, err)
+	}
+	start := time.Now()
+	out, err := pt.pipeline.Run(r.opts.Rand, pipeline.Raw(msg.ContentType, body))
+	body = nil // the raw body is not needed past the pipeline
+	if err != nil {
+		// Encoding fails the same way every time: suspend at once.
+		return suspend("pipeline failed: %v", err)
+	}
+	if m := r.opts.Metrics; m != nil {
+		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
+	}
+	payload := send.Payload{Data: out.Data, Body: out.Body}
+	for _, f := range out.Header {
+		payload.Header = append(payload.Header, send.Field{Name: f.Name, Value: f.Value})
+	}
+	start = time.Now()
+	err = pt.sender.Send(ctx, sd, payload)
+	if m := r.opts.Metrics; m != nil {
+		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		return r.failed(pt, d, err)
+	}
+	return msgbox.Outcome{State: msgbox.DeliveryDelivered}, sd, true
+}
+
+// failed turns a failed attempt into a retry, or a suspension once the
+// port's retry attempts are used up (retry.attempts retries after the first
+// try, BizTalk's semantics), or at once when the failure is permanent (an
+// invalid file name or url: the message fails the same way every time).
+// The retry comes retry.interval later, or later still when the partner
+// asked for a longer wait (HTTP Retry-After): a partner that is shedding
+// load is not hammered, and a shorter wait does not make the port retry
+// faster than configured.
+func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome, send.Delivery, bool) {
+	retry := pt.decl.Retry
+	made := d.Attempts + 1
+	if send.Permanent(err) {
+		return msgbox.Outcome{State: msgbox.DeliverySuspended,
+			Error: fmt.Sprintf("%v (suspended at once: retrying cannot help)", err)}, send.Delivery{}, false
+	}
+	if made > retry.Attempts.V {
+		return msgbox.Outcome{State: msgbox.DeliverySuspended,
+			Error: fmt.Sprintf("%v (suspended after %d attempt(s))", err, made)}, send.Delivery{}, false
+	}
+	wait := retry.Interval.V
+	if asked, ok := send.RetryAfter(err); ok && asked > wait {
+		wait = asked
+	}
+	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(wait), Error: err.Error()}, send.Delivery{}, false
+}
+
+// target evaluates the port's templates for the message, and checks the
+// url: a target that cannot be used fails the same way at every attempt,
+// so the caller suspends it at once.
+func (r *Runner) target(pt *port, d *msgbox.Delivery, msg msgbox.Message) (send.Delivery, error) {
+	sd := send.Delivery{ID: d.ID, MessageID: d.MessageID, Port: d.Port}
+	val := messageValue(msg)
+	cfg := r.opts.Config
+	t := pt.decl.Transport
+	switch {
+	case t.File != nil:
+		name, err := lang.EvalTemplate(cfg, t.File.FileName, val)
+		if err != nil {
+			return sd, fmt.Errorf("file_name of send port %q: %w", d.Port, err)
+		}
+		sd.FileName, sd.FileNameSensitive = name.Text, name.Sensitive
+	case t.HTTP != nil:
+		u, err := lang.EvalTemplate(cfg, t.HTTP.URL, val)
+		if err != nil {
+			return sd, fmt.Errorf("url of send port %q: %w", d.Port, err)
+		}
+		sd.URL = u.Text
+		sd.URLOrigin = send.Origin{Sensitive: u.Sensitive, SensitiveAt: u.SensitiveAt,
+			FromSender: u.FromSender, FromSenderAt: u.FromSenderAt}
+		if err := send.CheckURL(sd.URL, sd.URLOrigin); err != nil {
+			return sd, fmt.Errorf("url of send port %q: %w", d.Port, err)
+		}
+		sd.Headers = map[string]string{}
+		for k, expr := range t.HTTP.Headers {
+			v, err := lang.EvalTemplate(cfg, expr, val)
+			if err != nil {
+				return sd, fmt.Errorf("header %s of send port %q: %w", k, d.Port, err)
+			}
+			sd.Headers[k] = v.Text
+			sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
+		}
+	}
+	return sd, nil
+}
+
+func messageValue(msg msgbox.Message) cty.Value {
+	m := lang.Message{
+		ID:              msg.ID,
+		ReceiveLocation: msg.ReceiveLocation,
+		FileName:        msg.FileName,
+		ContentType:     msg.ContentType,
+		Size:            msg.Size,
+		ReceivedAt:      msg.ReceivedAt.UTC().Format(time.RFC3339),
+		Properties:      msg.Properties,
+	}
+	m.SensitiveProperties = msg.SensitiveProperties // marked: see lang.Template
+	return m.Value()
+}
+
+// readBody reads a message body: the pipeline needs it whole (a signature
+// covers all of it), and only for the duration of this attempt.
+func (r *Runner) readBody(ctx context.Context, id string, size int64) ([]byte, error) {
+	rc, err := r.opts.Box.Body(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("opening body of message %s: %w", id, err)
+	}
+	defer rc.Close()
+	// Sized once from the stored size (+1 so ReadFrom's EOF probe does not
+	// grow it): a 100 MiB body is held exactly once.
+	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	if _, err := buf.ReadFrom(rc); err != nil {
+		return nil, fmt.Errorf("reading body of message %s: %w", id, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// closed reports whether c is closed (false for a nil channel).
+func closed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,107 @@
+package smime
+
+import (
+	"bytes"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/cms"
+)
+
+// FuzzDecode: hostile input never panics, and results are consistent
+// (exactly one of result and error; a signed result names its signer).
+// Seeds cover every layer kind, so mutations reach the MIME, multipart,
+// CMS and transfer-encoding parsers.
+func FuzzDecode(f *testing.F) {
+	p := newPKI(f)
+	opts := p.decodeOpts()
+	body := []byte("ISA*00*~\nFrom x\r\n.\x00\xff")
+	for _, o := range []Options{
+		{},
+		{ContentTransferEncoding: "quoted-printable"},
+		{ContentTransferEncoding: "binary"},
+		{Signature: "clear", IncludeCertificate: true},
+		{Signature: "clear", IncludeCertificate: true, ContentTransferEncoding: "binary"},
+		{Signature: "opaque", IncludeCertificate: true},
+		{Signature: "opaque", IncludeCertificate: false},
+		{Signature: "clear", IncludeCertificate: true, Encrypt: true, Algorithm: cms.AES128CBC},
+		{Signature: "none", Encrypt: true, Algorithm: cms.AES256GCM},
+	} {
+		out := mustEncode(f, mustEncoder(f, o), "application/edi-x12", body, p.signer(), p.partner.Cert)
+		f.Add(out)
+		f.Add(bytes.ReplaceAll(out, []byte("\r\n"), []byte("\n")))
+		f.Add(out[:len(out)/2])
+	}
+	text := mustEncode(f, mustEncoder(f, Options{Signature: "clear", IncludeCertificate: true, ContentTransferEncoding: "8bit"}),
+		"text/plain; charset=utf-8", []byte("Grüße\nline\n"), p.signer(), nil)
+	f.Add(text)
+	f.Add([]byte("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b\r\nContent-Type: application/pkcs7-signature\r\n\r\nMAA=\r\n--b--\r\n"))
+	f.Add([]byte("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQExADCABgkqhkiG9w0BBwEAAAAAAAAA\r\n"))
+	f.Add([]byte("Content-Type: application/x-pkcs7-mime\r\nContent-Transfer-Encoding: binary\r\n\r\n0\x80\x06\x09*\x86H\x86\xf7\r\x01\x07\x03\xa0\x80"))
+	f.Add([]byte("Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=\r\n=4=\r\n"))
+	f.Add([]byte(""))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Decode(data, opts)
+		switch {
+		case err == nil && d == nil:
+			t.Fatal("nil result without an error")
+		case err != nil && d != nil:
+			t.Fatal("result with an error")
+		case err == nil && d.Signed && d.Signer == nil:
+			t.Fatal("signed without a signer")
+		}
+	})
+}
+
+// FuzzBERToDER: the converter never panics, and what it returns is DER in
+// the sense it cares about: converting again changes nothing.
+func FuzzBERToDER(f *testing.F) {
+	for _, s := range []string{"3006020101020102", "308002010102010200 00", "2480 0402abcd 0401ef 0000", "a080 bf8f01 80 0500 0000 0000", "04810161", "3080 3080"} {
+		f.Add(mustHexF(f, s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := berToDER(in)
+		if err != nil {
+			return
+		}
+		again, err := berToDER(out)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("not stable: %x -> %x -> %x, %v", in, out, again, err)
+		}
+	})
+}
+
+// FuzzTransferEncodings: every encoding round-trips any body exactly
+// (text after canonicalisation), and the identity encodings accept exactly
+// what they can carry.
+func FuzzTransferEncodings(f *testing.F) {
+	f.Add([]byte("From x\r\n.\r\n \t\r\n=\x00\xff"), true)
+	f.Add([]byte("a\rb\nc\r\n"), false)
+	f.Fuzz(func(t *testing.T, data []byte, text bool) {
+		src := data
+		if text {
+			src = canonicalText(data)
+		}
+		qp, err := decodeQuotedPrintable(appendQuotedPrintable(nil, src, text))
+		if err != nil || !bytes.Equal(qp, src) {
+			t.Fatalf("quoted-printable: %q -> %q, %v", src, qp, err)
+		}
+		b64, err := decodeBase64(appendBase64Lines(nil, src))
+		if err != nil || !bytes.Equal(b64, src) {
+			t.Fatalf("base64: %v", err)
+		}
+		if checkIdentityDomain(src, cte8bit) == nil && (bytes.IndexByte(src, 0) >= 0 || !bytes.Equal(canonicalText(src), src)) {
+			t.Fatalf("8bit accepted %q", src)
+		}
+	})
+}
+
+func mustHexF(f *testing.F, s string) []byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,326 @@
+// Package live holds the checks that only make sense on the server itself
+// (spec §7.3): does the service account's user exist here, can it read its
+// stores, are unencrypted private keys locked down. They never run in plain
+// validate: a CI checkout's file modes say nothing about a server.
+package live
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/safetext"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
+)
+
+// Options controls Check.
+type Options struct {
+	// Server is the name of the server this machine is.
+	Server string
+	// Run adds the run-only rule BP6004 (process user differs from the
+	// instance's service account).
+	Run bool
+	// LookupUser finds an OS user by name; nil means os/user.Lookup.
+	LookupUser func(name string) (*user.User, error)
+	// Current is the user running bizpipe; nil means os/user.Current.
+	Current func() (*user.User, error)
+}
+
+// identity is a user as file permission checks see it. The ids are kept as
+// the strings os/user gives: numbers on Unix, SIDs on Windows.
+type identity struct {
+	name   string
+	uid    string
+	groups map[string]bool
+	// unknown: the account's user comes from a variable without a value
+	// (validate), so whose rights apply cannot be told.
+	unknown bool
+}
+
+// Check runs the live rules for the instances on opts.Server. An error means
+// the check could not run (unknown server, no current user).
+func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics, error) {
+	if opts.LookupUser == nil {
+		opts.LookupUser = user.Lookup
+	}
+	if opts.Current == nil {
+		opts.Current = user.Current
+	}
+	var srv *model.Server
+	for _, s := range cfg.Servers {
+		if s.Name == opts.Server {
+			srv = s
+		}
+	}
+	if srv == nil {
+		return nil, fmt.Errorf("server %q is not declared in the configuration", opts.Server)
+	}
+	cu, err := opts.Current()
+	if err != nil {
+		return nil, fmt.Errorf("finding the current user: %w", err)
+	}
+	current, err := toIdentity(cu)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{res: res, opts: opts, current: current, seen: map[string]bool{}}
+	for _, h := range cfg.Hosts {
+		for _, in := range h.Instances {
+			if in.Server != srv || in.Account == nil {
+				continue
+			}
+			c.checkInstance(in)
+		}
+	}
+	return c.diags, nil
+}
+
+type checker struct {
+	res     *rules.Result
+	opts    Options
+	current identity
+	diags   hcl.Diagnostics
+	seen    map[string]bool
+}
+
+func (c *checker) once(key string) bool {
+	if c.seen[key] {
+		return false
+	}
+	c.seen[key] = true
+	return true
+}
+
+func (c *checker) checkInstance(in *model.Instance) {
+	acct := in.Account
+	who := c.current
+	if acct.User.Set && !acct.User.Known {
+		who = identity{name: "(unknown user)", unknown: true}
+	}
+	if acct.User.Usable() {
+		u, err := c.opts.LookupUser(acct.User.V)
+		if err != nil {
+			if c.once("user:" + acct.Name) {
+				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUser, acct.User.Range, "Service account user does not exist",
+					"Service account %q runs as OS user %q, which does not exist on this machine (server %q): %s.", acct.Name, acct.User.V, c.opts.Server, lookupReason(err)))
+			}
+			return
+		}
+		if who, err = toIdentity(u); err != nil {
+			return
+		}
+		if c.opts.Run && who.uid != c.current.uid && c.once("runas:"+acct.Name) {
+			c.diags = append(c.diags, diag.Warningf(diag.CodeLiveRunAs, in.DeclRange, "Running as a different user",
+				"The instance of host %q on server %q runs as service account %q (OS user %q), but this process runs as %q; its stores are read with this process's rights, not the account's.",
+				in.Host.Name, c.opts.Server, acct.Name, who.name, c.current.name))
+		}
+	}
+	stores := []*model.CertificateStore{acct.PersonalStore}
+	if in.Server.OtherPeopleStore != nil {
+		stores = append(stores, in.Server.OtherPeopleStore)
+	}
+	for _, s := range stores {
+		if s != nil {
+			c.checkStore(acct, who, s)
+		}
+	}
+}
+
+// checkStore checks that who can read the store directory and its files
+// (BP6002), and that unencrypted key files are private (BP6003).
+func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.CertificateStore) {
+	if !s.Path.Usable() || !c.once("store:"+who.name+":"+s.Name) {
+		return
+	}
+	dir := s.Path.V
+	rng := s.Path.Range
+	// shown names a path in a diagnostic: a store path that comes from a
+	// sensitive value is never printed, only file names within it. Names
+	// are escaped (safetext.Field): whoever drops a file in a store
+	// chooses its name.
+	shown := func(p string) string {
+		if s.Path.Sensitive {
+			if p == dir {
+				return "(sensitive path)"
+			}
+			return safetext.Field(filepath.Base(p))
+		}
+		return safetext.Field(p)
+	}
+	if a := blockedAncestor(who, dir); a != "" {
+		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store not reachable by the service account",
+			"Directory %s of certificate store %q cannot be reached by user %q (service account %q): directory %s on the way needs execute (search) permission for that user (%s).",
+			shown(dir), s.Name, who.name, acct.Name, shownAncestor(s, a), describeMode(a)))
+		return
+	}
+	if !canAccess(who, dir, true) {
+		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store not readable by the service account",
+			"Directory %s of certificate store %q cannot be listed by user %q (service account %q): it needs read and execute permission (%s).",
+			shown(dir), s.Name, who.name, acct.Name, describeMode(dir)))
+		return
+	}
+	st := c.res.Stores[s]
+	if st == nil {
+		return
+	}
+	files := make([]string, 0, len(st.Files))
+	keyFiles := map[string]bool{}
+	for _, f := range st.Files {
+		// Name files by the configured path, as every other diagnostic does.
+		p := filepath.Join(dir, filepath.Base(f.Path))
+		files = append(files, p)
+		if f.HasUnencryptedKey {
+			keyFiles[p] = true
+		}
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if !canAccess(who, f, false) {
+			c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store file not readable by the service account",
+				"File %s of certificate store %q cannot be read by user %q (service account %q) (%s).",
+				shown(f), s.Name, who.name, acct.Name, describeMode(f)))
+		}
+		if keyFiles[f] && c.once("key:"+f) {
+			// Mode bits say who may read a file only where files have
+			// an owner and group: not on Windows (ACLs), where Go
+			// derives them from the read-only attribute.
+			if info, err := os.Stat(f); err == nil && hasOwner(info) && info.Mode().Perm()&0o066 != 0 {
+				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveKeyExposed, rng, "Unencrypted private key readable by others",
+					"File %s of certificate store %q holds an unencrypted private key and has mode %s, so group or other users can read or change it. Run chmod 600 on it (or store the key in a password-protected PKCS#12 file).",
+					shown(f), s.Name, info.Mode().Perm()))
+			}
+		}
+	}
+}
+
+// blockedAncestor returns the first directory above dir, from the root down,
+// that who may not search (execute permission), or "" when none: a store is
+// only readable when every directory on its path can be passed through.
+func blockedAncestor(who identity, dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	var ancestors []string
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		ancestors = append(ancestors, p)
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	for i := len(ancestors) - 1; i >= 0; i-- {
+		if !permits(who, ancestors[i], 1) {
+			return ancestors[i]
+		}
+	}
+	return ""
+}
+
+// shownAncestor names a directory above a store, unless the store path is
+// sensitive: then any component of it would reveal part of the value.
+func shownAncestor(s *model.CertificateStore, a string) string {
+	if s.Path.Sensitive {
+		return "(a directory above the store)"
+	}
+	return a
+}
+
+// canAccess reports whether who may read path (and, for a directory, search
+// it), from the owner, group and mode bits. Root may read anything.
+func canAccess(who identity, path string, dir bool) bool {
+	need := fs.FileMode(4)
+	if dir {
+		need = 5
+	}
+	return permits(who, path, need)
+}
+
+// permits reports whether the owner, group or other bits that apply to who
+// grant need (an rwx bit mask) on path. Root is granted everything, and a
+// user that is unknown (validate) is not judged.
+func permits(who identity, path string, need fs.FileMode) bool {
+	if who.unknown {
+		return true
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	uid, gid, ok := fileOwner(info)
+	if !ok {
+		// No ownership information (Windows: ACLs decide): cannot
+		// judge, do not invent an error.
+		return true
+	}
+	if who.uid == "0" {
+		return true // root: the kernel does not check
+	}
+	perm := info.Mode().Perm()
+	var bits fs.FileMode
+	switch {
+	case uid == who.uid:
+		bits = (perm >> 6) & 7
+	case who.groups[gid]:
+		bits = (perm >> 3) & 7
+	default:
+		bits = perm & 7
+	}
+	return bits&need == need
+}
+
+func describeMode(path string) string {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err.Error()
+	}
+	owner, group, ok := fileOwner(info)
+	if !ok {
+		return "mode " + info.Mode().Perm().String()
+	}
+	if u, err := user.LookupId(owner); err == nil {
+		owner = u.Username
+	}
+	if g, err := user.LookupGroupId(group); err == nil {
+		group = g.Name
+	}
+	return fmt.Sprintf("owner %s, group %s, mode %s", owner, group, info.Mode().Perm())
+}
+
+// hasOwner reports whether the file info describes has an owner and group,
+// so that its mode bits are the permission system.
+func hasOwner(info fs.FileInfo) bool {
+	_, _, ok := fileOwner(info)
+	return ok
+}
+
+func toIdentity(u *user.User) (identity, error) {
+	if u.Uid == "" {
+		return identity{}, fmt.Errorf("user %s has no user id", u.Username)
+	}
+	id := identity{name: u.Username, uid: u.Uid, groups: map[string]bool{}}
+	if u.Gid != "" {
+		id.groups[u.Gid] = true
+	}
+	if gids, err := u.GroupIds(); err == nil {
+		for _, g := range gids {
+			id.groups[g] = true
+		}
+	}
+	return id, nil
+}
+
+func lookupReason(err error) string {
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		return "no such user"
+	}
+	return err.Error()
+}

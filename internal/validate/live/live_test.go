@@ -1,0 +1,592 @@
+package live_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"text/template"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+	"github.com/bizpipe/bizpipe/internal/validate/live"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
+)
+
+// liveConfig: service account svc_send (user {{.User}}) runs send_host on
+// srv1, with personal store "personal" (a PKCS#12 file protected by the
+// store's password) and srv1's other-people store "other". Service account
+// svc_recv, whose user does not exist anywhere, runs recv_host on srv2: no
+// check for srv1 may mention it.
+const liveConfig = `
+group "contoso" {
+  signing_certificate = "{{.Sign}}"
+}
+variable "svc_user" {
+  type = string
+}
+certificate_store "personal" {
+  path     = "stores/personal" # @personal
+  password = "{{.Password}}"
+}
+certificate_store "other" {
+  path = "stores/other" # @other
+}
+certificate_store "recv" {
+  path = "stores/recv"
+}
+service_account "svc_send" {
+{{- if .User}}
+  user           = {{.User}} # @user
+{{- end}}
+  personal_store = certificate_store.personal
+}
+service_account "svc_recv" {
+  user           = "bizpipe-no-such-user-7f3c" # @recv_user
+  personal_store = certificate_store.recv
+}
+server "srv1" {
+  other_people_store = certificate_store.other
+}
+server "srv2" {
+}
+host "send_host" {
+  instance { # @inst
+    server          = server.srv1
+    service_account = service_account.svc_send
+  }
+}
+host "recv_host" {
+  instance {
+    server          = server.srv2
+    service_account = service_account.svc_recv
+  }
+}
+pipeline "pl" {
+  encoder "smime" {
+    signature = "clear"
+    encrypt   = true
+  }
+}
+send_port "fabrikam" {
+  host                   = host.send_host
+  pipeline               = pipeline.pl
+  encryption_certificate = "{{.Partner}}"
+  transport "file" { path = "out" }
+}
+receive_location "orders_in" {
+  host = host.recv_host
+  transport "file" { path = "in" }
+}
+`
+
+const p12Password = "p12-pw"
+
+// fakeUID and fakeGID are a user and group that exist on no test machine;
+// injected users with them see files through the group or other bits.
+const (
+	fakeUID = 4242
+	fakeGID = 4243
+)
+
+func fakeUser(name string, uid, gid int) *user.User {
+	return &user.User{Username: name, Name: name, Uid: strconv.Itoa(uid), Gid: strconv.Itoa(gid), HomeDir: "/nonexistent"}
+}
+
+type certs struct {
+	sign, partner *testpki.Cert
+}
+
+// scene is one test directory with the live configuration and its stores.
+type scene struct {
+	t     *testing.T
+	c     *certs
+	dir   string
+	file  string
+	src   []byte
+	lines map[string]int
+}
+
+// newScene creates the directory and the default stores, every directory
+// 0755 and every file 0644 (the PKCS#12 file is password-protected), so that
+// any user can read them. The temporary directories the testing package
+// creates (0700) are opened up too; an ancestor outside the test's control
+// that others cannot search fails the test, since nothing would then be
+// readable by another user.
+func newScene(t *testing.T, c *certs) *scene {
+	t.Helper()
+	s := &scene{t: t, c: c, dir: t.TempDir()}
+	for _, d := range []string{s.dir, filepath.Dir(s.dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p := filepath.Dir(filepath.Dir(s.dir)); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			t.Fatalf("test directory %s is under %s (mode %s), which other users cannot search: set TMPDIR to a directory such as /tmp",
+				s.dir, p, fi.Mode().Perm())
+		}
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	s.put("personal", "sign.p12", 0o644, c.sign.PKCS12(s.t, p12Password, false))
+	s.put("other", "partner.cer", 0o644, c.partner.DER)
+	s.mkdir("recv", 0o755)
+	return s
+}
+
+func (s *scene) storeDir(name string) string { return filepath.Join(s.dir, "stores", name) }
+
+func (s *scene) mkdir(store string, mode os.FileMode) {
+	s.t.Helper()
+	d := s.storeDir(store)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	s.chmod(filepath.Dir(d), 0o755)
+	s.chmod(d, mode)
+}
+
+// put writes stores/STORE/FILE with mode (not subject to the umask).
+func (s *scene) put(store, file string, mode os.FileMode, data []byte) string {
+	s.t.Helper()
+	s.mkdir(store, 0o755)
+	p := testpki.WriteFile(s.t, s.storeDir(store), file, data)
+	s.chmod(p, mode)
+	return p
+}
+
+func (s *scene) chmod(path string, mode os.FileMode) {
+	s.t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+var markerRe = regexp.MustCompile(`#\s*@([A-Za-z0-9_]+)`)
+
+// write renders liveConfig with the account's user expression and loads it.
+func (s *scene) write(userExpr string) {
+	s.t.Helper()
+	tmpl := template.Must(template.New("").Parse(liveConfig))
+	var b bytes.Buffer
+	err := tmpl.Execute(&b, map[string]string{
+		"Sign": s.c.sign.SHA1(), "Partner": s.c.partner.SHA1(), "Password": p12Password, "User": userExpr,
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.src = b.Bytes()
+	s.file = filepath.Join(s.dir, "main.hcl")
+	if err := os.WriteFile(s.file, s.src, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	s.lines = map[string]int{}
+	for i, line := range strings.Split(b.String(), "\n") {
+		if m := markerRe.FindStringSubmatch(line); m != nil {
+			s.lines[m[1]] = i + 1
+		}
+	}
+}
+
+// check loads the configuration, runs the static rules (which must find no
+// error: the fixture is statically valid) and then the live rules.
+func (s *scene) check(opts live.Options) hcl.Diagnostics {
+	s.t.Helper()
+	cfg, diags := lang.Load([]string{s.file}, lang.Options{
+		Mode:      lang.ModeValidate,
+		LookupEnv: func(string) (string, bool) { return "", false },
+	})
+	if len(diags) > 0 {
+		s.t.Fatalf("lang.Load:\n%s", dump(diags))
+	}
+	res, diags := rules.Check(cfg, rules.Options{})
+	if diags.HasErrors() {
+		s.t.Fatalf("static rules found errors in the fixture:\n%s", dump(diags))
+	}
+	ds, err := live.Check(cfg, res, opts)
+	if err != nil {
+		s.t.Fatalf("live.Check: %v", err)
+	}
+	return ds
+}
+
+// finding is an expected diagnostic: code and severity, the marker of the
+// line its range starts on, what the range's text starts with, and
+// substrings of its detail.
+type finding struct {
+	code   diag.Code
+	sev    hcl.DiagnosticSeverity
+	at     string
+	text   string
+	detail []string
+}
+
+func dump(diags hcl.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		line := 0
+		if d.Subject != nil {
+			line = d.Subject.Start.Line
+		}
+		fmt.Fprintf(&b, "  %s sev=%d line %d: %s\n      %s\n", diag.CodeOf(d), d.Severity, line, d.Summary, d.Detail)
+	}
+	return b.String()
+}
+
+// expect checks that diags are exactly want.
+func (s *scene) expect(diags hcl.Diagnostics, want []finding) {
+	s.t.Helper()
+	var got, exp []string
+	for _, d := range diags {
+		if d.Subject == nil {
+			s.t.Fatalf("%s has no range:\n%s", diag.CodeOf(d), dump(diags))
+		}
+		got = append(got, fmt.Sprintf("%s/%d@%d", diag.CodeOf(d), d.Severity, d.Subject.Start.Line))
+	}
+	for _, w := range want {
+		line, ok := s.lines[w.at]
+		if !ok {
+			s.t.Fatalf("no marker @%s", w.at)
+		}
+		exp = append(exp, fmt.Sprintf("%s/%d@%d", w.code, w.sev, line))
+	}
+	slices.Sort(got)
+	slices.Sort(exp)
+	if !slices.Equal(got, exp) {
+		s.t.Fatalf("diagnostics (code/severity@line):\n  got  %q\n  want %q\n%s", got, exp, dump(diags))
+	}
+	used := make([]bool, len(diags))
+next:
+	for _, w := range want {
+		for i, d := range diags {
+			if used[i] || diag.CodeOf(d) != w.code || d.Subject.Start.Line != s.lines[w.at] || !containsAll(d.Detail, w.detail) {
+				continue
+			}
+			used[i] = true
+			if text := string(s.src[d.Subject.Start.Byte:d.Subject.End.Byte]); !strings.HasPrefix(text, w.text) {
+				s.t.Errorf("%s: range text %q, want it to start with %q", w.code, text, w.text)
+			}
+			continue next
+		}
+		s.t.Errorf("%s at @%s: no diagnostic whose detail contains all of %q:\n%s", w.code, w.at, w.detail, dump(diags))
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// nobody returns the real user "nobody", which the BP6002 tests read store
+// files as. The files belong to the user running the test, so "nobody" sees
+// them through the other bits whether or not the test runs as root.
+func nobody(t *testing.T) *user.User {
+	t.Helper()
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatalf("the live tests need the user nobody (from /etc/passwd): %v", err)
+	}
+	if u.Uid == strconv.Itoa(os.Getuid()) {
+		t.Fatalf("the live tests read files as nobody, so they cannot run as nobody")
+	}
+	return u
+}
+
+// owned makes path belong to a user that is neither root nor nobody and
+// returns that user's uid: the file's owner as root, the test's own user
+// otherwise (a non-root process cannot give files away).
+func owned(t *testing.T, path string) int {
+	t.Helper()
+	if os.Getuid() != 0 {
+		return os.Getuid()
+	}
+	if err := os.Chown(path, fakeUID, -1); err != nil {
+		t.Fatal(err)
+	}
+	return fakeUID
+}
+
+func fileGID(t *testing.T, path string) int {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(fi.Sys().(*syscall.Stat_t).Gid)
+}
+
+func TestLive(t *testing.T) {
+	keys := testpki.NewKeys()
+	c := &certs{
+		sign:    testpki.SelfSigned(t, testpki.Options{CommonName: "sign", Key: keys.Key(t, testpki.RSA2048, 0)}),
+		partner: testpki.SelfSigned(t, testpki.Options{CommonName: "partner", Key: keys.Key(t, testpki.RSA2048, 1)}),
+	}
+	nob := nobody(t)
+	deploy := fakeUser("deploy", fakeUID, fakeGID)
+	// lookup resolves the fake user "bts-send" as fn says and every other
+	// name for real.
+	lookup := func(fn func() (*user.User, error)) func(string) (*user.User, error) {
+		return func(name string) (*user.User, error) {
+			if name == "bts-send" {
+				return fn()
+			}
+			return user.Lookup(name)
+		}
+	}
+	sendObjects := []string{`service account "svc_send"`, `certificate store "personal"`}
+
+	cases := []struct {
+		name  string
+		user  string // the user attribute's expression; "" omits it
+		setup func(s *scene, o *live.Options)
+		want  []finding
+	}{
+		{name: "pass: readable stores, account without user"},
+		{name: "pass: readable stores, real user nobody", user: `"nobody"`},
+
+		// BP6001: the account's user does not exist here.
+		{
+			name: "BP6001 lookup reports an unknown user",
+			user: `"bts-send"`,
+			setup: func(s *scene, o *live.Options) {
+				o.LookupUser = lookup(func() (*user.User, error) { return nil, user.UnknownUserError("bts-send") })
+			},
+			want: []finding{{diag.CodeLiveUser, hcl.DiagError, "user", `"bts-send"`,
+				[]string{`Service account "svc_send"`, `OS user "bts-send"`, `server "srv1"`, "no such user"}}},
+		},
+		{
+			name: "BP6001 real lookup of a user that does not exist",
+			user: `"bizpipe-no-such-user-7f3c"`,
+			want: []finding{{diag.CodeLiveUser, hcl.DiagError, "user", `"bizpipe-no-such-user-7f3c"`,
+				[]string{`Service account "svc_send"`, `"bizpipe-no-such-user-7f3c"`, `server "srv1"`}}},
+		},
+		{
+			name:  "BP6001 on srv2 only when checking srv2",
+			setup: func(s *scene, o *live.Options) { o.Server = "srv2" },
+			want: []finding{{diag.CodeLiveUser, hcl.DiagError, "recv_user", `"bizpipe-no-such-user-7f3c"`,
+				[]string{`Service account "svc_recv"`, `server "srv2"`}}},
+		},
+
+		// BP6002: store not readable by the account's user.
+		{
+			name: "BP6002 store file 0600 of another user, read as nobody",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				s.put("personal", "sign.p12", 0o600, c.sign.PKCS12(s.t, p12Password, false))
+			},
+			want: []finding{{diag.CodeLiveUnreadable, hcl.DiagError, "personal", `"stores/personal"`,
+				append([]string{"stores/personal/sign.p12", `user "nobody"`, "-rw-------"}, sendObjects...)}},
+		},
+		{
+			name:  "BP6002 store directory 0700, read as nobody",
+			user:  `"nobody"`,
+			setup: func(s *scene, o *live.Options) { s.chmod(s.storeDir("other"), 0o700) },
+			want: []finding{{diag.CodeLiveUnreadable, hcl.DiagError, "other", `"stores/other"`,
+				[]string{"stores/other", `certificate store "other"`, `user "nobody"`, `service account "svc_send"`, "cannot be listed", "mode -rwx------"}}},
+		},
+		{
+			name:  "BP6002 parent directory others cannot search, read as nobody",
+			user:  `"nobody"`,
+			setup: func(s *scene, o *live.Options) { s.chmod(filepath.Join(s.dir, "stores"), 0o750) },
+			want: []finding{
+				{diag.CodeLiveUnreadable, hcl.DiagError, "personal", `"stores/personal"`,
+					append([]string{"cannot be reached", "/stores on the way", "mode -rwxr-x---", `user "nobody"`}, sendObjects...)},
+				{diag.CodeLiveUnreadable, hcl.DiagError, "other", `"stores/other"`,
+					[]string{"cannot be reached", `certificate store "other"`, `user "nobody"`}},
+			},
+		},
+		{
+			name: "BP6002 owner bits apply to the owner, even when the group may read",
+			user: `"bts-send"`,
+			setup: func(s *scene, o *live.Options) {
+				p := s.put("personal", "sign.p12", 0o044, c.sign.PKCS12(s.t, p12Password, false))
+				uid := owned(s.t, p)
+				o.LookupUser = lookup(func() (*user.User, error) { return fakeUser("bts-send", uid, fileGID(s.t, p)), nil })
+			},
+			want: []finding{{diag.CodeLiveUnreadable, hcl.DiagError, "personal", `"stores/personal"`,
+				append([]string{"stores/personal/sign.p12", `user "bts-send"`, "----r--r--"}, sendObjects...)}},
+		},
+		{
+			name: "BP6002 pass: owner may read a 0400 file",
+			user: `"bts-send"`,
+			setup: func(s *scene, o *live.Options) {
+				p := s.put("personal", "sign.p12", 0o400, c.sign.PKCS12(s.t, p12Password, false))
+				uid := owned(s.t, p)
+				o.LookupUser = lookup(func() (*user.User, error) { return fakeUser("bts-send", uid, fakeGID), nil })
+			},
+		},
+		{
+			name: "BP6002 group bits apply to a group member, even when others may read",
+			user: `"bts-send"`,
+			setup: func(s *scene, o *live.Options) {
+				p := s.put("personal", "sign.p12", 0o604, c.sign.PKCS12(s.t, p12Password, false))
+				o.LookupUser = lookup(func() (*user.User, error) { return fakeUser("bts-send", fakeUID+10, fileGID(s.t, p)), nil })
+			},
+			want: []finding{{diag.CodeLiveUnreadable, hcl.DiagError, "personal", `"stores/personal"`,
+				append([]string{"stores/personal/sign.p12", `user "bts-send"`, "-rw----r--"}, sendObjects...)}},
+		},
+		{
+			name: "BP6002 pass: group member may read a 0640 file",
+			user: `"bts-send"`,
+			setup: func(s *scene, o *live.Options) {
+				p := s.put("personal", "sign.p12", 0o640, c.sign.PKCS12(s.t, p12Password, false))
+				o.LookupUser = lookup(func() (*user.User, error) { return fakeUser("bts-send", fakeUID+10, fileGID(s.t, p)), nil })
+			},
+		},
+		{
+			name: "BP6002 pass: root reads a 0600 file of another user",
+			setup: func(s *scene, o *live.Options) {
+				p := s.put("personal", "sign.p12", 0o600, c.sign.PKCS12(s.t, p12Password, false))
+				owned(s.t, p)
+				o.Current = func() (*user.User, error) { return fakeUser("root", 0, fakeGID), nil }
+			},
+		},
+		{
+			name: "BP6002 account without user is checked as the process's user",
+			setup: func(s *scene, o *live.Options) {
+				s.put("personal", "sign.p12", 0o600, c.sign.PKCS12(s.t, p12Password, false))
+				o.Current = func() (*user.User, error) { return deploy, nil }
+			},
+			want: []finding{{diag.CodeLiveUnreadable, hcl.DiagError, "personal", `"stores/personal"`,
+				append([]string{"stores/personal/sign.p12", `user "deploy"`}, sendObjects...)}},
+		},
+		{
+			name: "BP6002 pass: user from a variable without value is not judged (BP6003 still is)",
+			user: "var.svc_user",
+			setup: func(s *scene, o *live.Options) {
+				s.put("personal", "sign.p12", 0o600, c.sign.PKCS12(s.t, p12Password, false))
+				s.put("other", "stray.key", 0o644, c.partner.KeyPEM())
+				o.Current = func() (*user.User, error) { return deploy, nil }
+			},
+			want: []finding{{diag.CodeLiveKeyExposed, hcl.DiagError, "other", `"stores/other"`,
+				[]string{"stores/other/stray.key", `certificate store "other"`}}},
+		},
+
+		// BP6003: unencrypted private key readable or writable by others.
+		{
+			name: "BP6003 unencrypted PEM key 0644",
+			setup: func(s *scene, o *live.Options) {
+				s.put("personal", "sign.pem", 0o644, append(c.sign.CertPEM(), c.sign.KeyPEM()...))
+			},
+			want: []finding{{diag.CodeLiveKeyExposed, hcl.DiagError, "personal", `"stores/personal"`,
+				[]string{"stores/personal/sign.pem", `certificate store "personal"`, "-rw-r--r--", "chmod 600"}}},
+		},
+		{
+			name: "BP6003 unencrypted PKCS#1 key writable by the group",
+			setup: func(s *scene, o *live.Options) {
+				s.put("personal", "sign.key", 0o620, c.sign.KeyPKCS1PEM(s.t))
+			},
+			want: []finding{{diag.CodeLiveKeyExposed, hcl.DiagError, "personal", `"stores/personal"`,
+				[]string{"stores/personal/sign.key", "-rw--w----"}}},
+		},
+		{
+			name: "BP6003 PKCS#12 without password 0644 (in a store without password)",
+			setup: func(s *scene, o *live.Options) {
+				s.put("other", "open.p12", 0o644, c.partner.PKCS12(s.t, "", false))
+			},
+			want: []finding{{diag.CodeLiveKeyExposed, hcl.DiagError, "other", `"stores/other"`,
+				[]string{"stores/other/open.p12", `certificate store "other"`}}},
+		},
+		{
+			name: "BP6003 pass: unencrypted PEM key 0600",
+			setup: func(s *scene, o *live.Options) {
+				s.put("personal", "sign.pem", 0o600, append(c.sign.CertPEM(), c.sign.KeyPEM()...))
+			},
+		},
+		{
+			name: "BP6003 pass: password-protected PKCS#12 0644, certificate PEM 0644",
+			setup: func(s *scene, o *live.Options) {
+				s.put("other", "partner.pem", 0o644, c.partner.CertPEM())
+			},
+		},
+
+		// BP6004: run as a different user than the service account.
+		{
+			name: "BP6004 run as deploy, account user nobody",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				o.Run = true
+				o.Current = func() (*user.User, error) { return deploy, nil }
+			},
+			want: []finding{{diag.CodeLiveRunAs, hcl.DiagWarning, "inst", "instance {",
+				[]string{`host "send_host"`, `server "srv1"`, `service account "svc_send"`, `OS user "nobody"`, `runs as "deploy"`}}},
+		},
+		{
+			name: "BP6004 pass: validate --live (Run false) never reports it",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				o.Current = func() (*user.User, error) { return deploy, nil }
+			},
+		},
+		{
+			name: "BP6004 pass: run as the account's user",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				o.Run = true
+				o.Current = func() (*user.User, error) { return nob, nil }
+			},
+		},
+		{
+			name: "BP6004 pass: account without user runs as the process's user",
+			setup: func(s *scene, o *live.Options) {
+				o.Run = true
+				o.Current = func() (*user.User, error) { return deploy, nil }
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScene(t, c)
+			opts := live.Options{Server: "srv1"}
+			if tc.setup != nil {
+				tc.setup(s, &opts)
+			}
+			s.write(tc.user)
+			s.expect(s.check(opts), tc.want)
+		})
+	}
+}
+
+// TestLiveUnknownServer: checking a server the configuration does not declare
+// is a failure to run, not an empty success.
+func TestLiveUnknownServer(t *testing.T) {
+	keys := testpki.NewKeys()
+	c := &certs{
+		sign:    testpki.SelfSigned(t, testpki.Options{CommonName: "sign", Key: keys.Key(t, testpki.RSA2048, 0)}),
+		partner: testpki.SelfSigned(t, testpki.Options{CommonName: "partner", Key: keys.Key(t, testpki.RSA2048, 1)}),
+	}
+	s := newScene(t, c)
+	s.write("")
+	cfg, diags := lang.Load([]string{s.file}, lang.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+	if len(diags) > 0 {
+		t.Fatalf("lang.Load:\n%s", dump(diags))
+	}
+	res, _ := rules.Check(cfg, rules.Options{})
+	ds, err := live.Check(cfg, res, live.Options{Server: "srv9"})
+	if err == nil || !strings.Contains(err.Error(), `"srv9"`) {
+		t.Errorf("live.Check for an undeclared server: err = %v, want one naming \"srv9\"", err)
+	}
+	if len(ds) != 0 {
+		t.Errorf("live.Check for an undeclared server returned diagnostics:\n%s", dump(ds))
+	}
+}

@@ -1,0 +1,191 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+)
+
+// JSONFormatVersion is the format_version of the JSON document.
+const JSONFormatVersion = "1.0"
+
+// JSONDocument is the `validate --format json` document (language.md §8):
+// Terraform's `validate -json` shape plus "code". Field order is the key order
+// of the output. It is exported so that callers and tests can decode the
+// output; Write is the only producer.
+type JSONDocument struct {
+	FormatVersion string `json:"format_version"`
+	// Valid is true when there is no error; warnings do not make a
+	// configuration invalid (--strict only changes the exit status).
+	Valid        bool `json:"valid"`
+	ErrorCount   int  `json:"error_count"`
+	WarningCount int  `json:"warning_count"`
+	// Diagnostics is never null: [] when there are none.
+	Diagnostics []JSONDiagnostic `json:"diagnostics"`
+}
+
+// JSONDiagnostic is one diagnostic of a JSONDocument.
+type JSONDiagnostic struct {
+	Severity string `json:"severity"` // "error" or "warning"
+	// Code is the stable code ("BP3001"); "" for a diagnostic that carries
+	// none (a bug: every diagnostic should be tagged with diag.Tag).
+	Code    string `json:"code"`
+	Summary string `json:"summary"`
+	Detail  string `json:"detail"`
+	// Range is omitted when the diagnostic has no source location.
+	Range *JSONRange `json:"range,omitempty"`
+	// Snippet is omitted when there is no range or the source is not
+	// available.
+	Snippet *JSONSnippet `json:"snippet,omitempty"`
+}
+
+// JSONRange is a source range; End is exclusive.
+type JSONRange struct {
+	Filename string  `json:"filename"`
+	Start    JSONPos `json:"start"`
+	End      JSONPos `json:"end"`
+}
+
+// JSONPos is a source position: 1-based line and column (column counts
+// characters), 0-based byte offset.
+type JSONPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+// JSONSnippet is Terraform's optional source snippet.
+type JSONSnippet struct {
+	// Context names the top-level block the range is in, e.g.
+	// `host "send_host"`; null when it is in none.
+	Context *string `json:"context"`
+	// Code is the whole source lines covered by the range (and its context
+	// range), without the final newline.
+	Code string `json:"code"`
+	// StartLine is the line number of the first line of Code.
+	StartLine int `json:"start_line"`
+	// HighlightStartOffset and HighlightEndOffset delimit the range within
+	// Code, as byte offsets (as Terraform computes them).
+	HighlightStartOffset int `json:"highlight_start_offset"`
+	HighlightEndOffset   int `json:"highlight_end_offset"`
+	// Values is always []: bizpipe never prints evaluated values.
+	Values []JSONExpressionValue `json:"values"`
+}
+
+// JSONExpressionValue is an element of JSONSnippet.Values (always empty,
+// kept for Terraform compatibility).
+type JSONExpressionValue struct {
+	Traversal string `json:"traversal"`
+	Statement string `json:"statement"`
+}
+
+func writeJSON(w io.Writer, r *result) error {
+	doc := JSONDocument{
+		FormatVersion: JSONFormatVersion,
+		Valid:         r.errors == 0,
+		ErrorCount:    r.errors,
+		WarningCount:  r.warnings,
+		Diagnostics:   make([]JSONDiagnostic, 0, len(r.diags)),
+	}
+	for _, d := range r.diags {
+		jd := JSONDiagnostic{
+			Severity: severityString(d.Severity),
+			Code:     string(diag.CodeOf(d)),
+			Summary:  d.Summary,
+			Detail:   d.Detail,
+		}
+		if d.Subject != nil {
+			jd.Range = &JSONRange{
+				Filename: d.Subject.Filename,
+				Start:    jsonPos(d.Subject.Start),
+				End:      jsonPos(d.Subject.End),
+			}
+			jd.Snippet = snippet(d, r.files[d.Subject.Filename])
+		}
+		doc.Diagnostics = append(doc.Diagnostics, jd)
+	}
+	return encodeJSON(w, doc)
+}
+
+// encodeJSON writes v indented by two spaces, newline-terminated, without
+// HTML escaping (details often contain "<" and ">").
+func encodeJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func jsonPos(p hcl.Pos) JSONPos {
+	return JSONPos{Line: p.Line, Column: p.Column, Byte: p.Byte}
+}
+
+// snippet computes the snippet of d the way Terraform does, or returns nil
+// when the source is not available.
+func snippet(d *hcl.Diagnostic, f *hcl.File) *JSONSnippet {
+	if f == nil || f.Bytes == nil {
+		return nil
+	}
+	src := f.Bytes
+	highlight := *d.Subject
+	snip := highlight
+	if d.Context != nil {
+		snip = hcl.RangeOver(snip, *d.Context)
+	}
+	// An empty range cannot be shown; widen it to one byte, as HCL does.
+	if snip.Empty() {
+		snip.End.Byte++
+		snip.End.Column++
+	}
+	if highlight.Empty() {
+		highlight.End.Byte++
+		highlight.End.Column++
+	}
+
+	var code strings.Builder
+	codeStart, first := 0, true
+	startLine := snip.Start.Line
+	sc := hcl.NewRangeScanner(src, highlight.Filename, bufio.ScanLines)
+	for sc.Scan() {
+		line := sc.Range()
+		if !line.Overlaps(snip) {
+			continue
+		}
+		if first {
+			codeStart, startLine, first = line.Start.Byte, line.Start.Line, false
+		}
+		code.Write(line.SliceBytes(src))
+		code.WriteByte('\n')
+	}
+	if first {
+		return nil // the range lies outside the source we were given
+	}
+	codeStr := strings.TrimSuffix(code.String(), "\n")
+
+	clamp := func(n int) int { return max(0, min(n, len(codeStr))) }
+	start := clamp(highlight.Start.Byte - codeStart)
+	end := clamp(highlight.Start.Byte - codeStart + highlight.End.Byte - highlight.Start.Byte)
+
+	s := &JSONSnippet{
+		Code:                 codeStr,
+		StartLine:            startLine,
+		HighlightStartOffset: start,
+		HighlightEndOffset:   end,
+		Values:               []JSONExpressionValue{},
+	}
+	if ctx := contextString(f, d.Subject.Start.Byte); ctx != "" {
+		s.Context = &ctx
+	}
+	return s
+}

@@ -1,0 +1,168 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+)
+
+// Rule describes one diagnostic code. The table returned by Rules is the single
+// source of truth for code descriptions: the SARIF rules and the README table
+// (WriteRulesMarkdown) are both generated from it.
+type Rule struct {
+	// Code is the stable code, e.g. "BP3001".
+	Code diag.Code
+	// Name is a stable PascalCase identifier (SARIF reportingDescriptor.name).
+	Name string
+	// Severity is the default severity. A few rules may report a lower one
+	// in some cases (BP3005), which the table's Description says.
+	Severity hcl.DiagnosticSeverity
+	// Live is true for the rules of language.md §7.3, which only run with
+	// `validate --live` and at `run` start.
+	Live bool
+	// Title is a one-line description without a final period (SARIF
+	// shortDescription).
+	Title string
+	// Description is one or two full sentences (SARIF fullDescription).
+	Description string
+}
+
+// rules is kept in code order. It is an array, not a slice, so that Rules can
+// hand out copies and nobody can mutate the table.
+var rules = [...]Rule{
+	{diag.CodeSyntax, "SyntaxError", hcl.DiagError, false,
+		"Syntax error",
+		"A configuration file is not valid HCL (or HCL JSON) and cannot be parsed."},
+	{diag.CodeUndeclared, "UndeclaredReference", hcl.DiagError, false,
+		"Reference to an undeclared object",
+		"A reference names an object that is not declared, or an object of the wrong kind."},
+	{diag.CodeDuplicate, "DuplicateName", hcl.DiagError, false,
+		"Duplicate name",
+		"Two blocks of the same type have the same name; names are unique per block type across all files."},
+	{diag.CodeGroupCount, "GroupCount", hcl.DiagError, false,
+		"Missing or duplicate group block",
+		"The configuration has no group block, or more than one; exactly one is required."},
+	{diag.CodeInvalidValue, "InvalidValue", hcl.DiagError, false,
+		"Invalid attribute value",
+		"An attribute value is invalid (enum, duration, size or type), or a required attribute is missing."},
+	{diag.CodeFilter, "InvalidFilterOrTemplate", hcl.DiagError, false,
+		"Invalid filter or template",
+		"A filter is not boolean, or a filter or template uses an unknown message attribute."},
+	{diag.CodeFilterLocation, "FilterUndeclaredReceiveLocation", hcl.DiagWarning, false,
+		"Filter names an undeclared receive location",
+		"A send port's filter compares message.receive_location with a literal name that no receive_location declares, so that comparison never holds (an addition to the contract's codes)."},
+	{diag.CodeStorePath, "StorePathUnusable", hcl.DiagError, false,
+		"Certificate store path unusable",
+		"A certificate store path is missing, not a directory, or unreadable."},
+	{diag.CodeStoreFile, "StoreFileUnparsable", hcl.DiagError, false,
+		"Certificate store file cannot be parsed",
+		"A file in a certificate store cannot be parsed."},
+	{diag.CodeStorePassword, "StorePasswordWrong", hcl.DiagError, false,
+		"PKCS#12 file cannot be decrypted",
+		"A PKCS#12 file cannot be decrypted with the store's password."},
+	{diag.CodeThumbprint, "MalformedThumbprint", hcl.DiagError, false,
+		"Malformed thumbprint",
+		"A thumbprint is not 40 (SHA-1) or 64 (SHA-256) hex digits, or contains a character other than hex digits, spaces and colons (such as an invisible U+200E)."},
+	{diag.CodePasswordUnknown, "StorePasswordUnknown", hcl.DiagWarning, false,
+		"Store password unknown during validate",
+		"A store holds PKCS#12 files but its password has no value during validate (no --var or environment value): those files are not opened, and the rules that need them are skipped for that store."},
+	{diag.CodeSignCertMissing, "SigningCertificateMissing", hcl.DiagError, false,
+		"Signing certificate not in personal store",
+		"A host instance runs a signing send port, but its service account's personal store has no certificate with the group signing thumbprint."},
+	{diag.CodeSignKeyMissing, "SigningKeyMissing", hcl.DiagError, false,
+		"Signing certificate has no private key",
+		"A host instance runs a signing send port; its service account's personal store has the group signing certificate but not its private key."},
+	{diag.CodeSignCertDates, "SigningCertificateNotValid", hcl.DiagError, false,
+		"Signing certificate expired or not yet valid",
+		"The group signing certificate is expired or not yet valid."},
+	{diag.CodeSignCertExpiring, "SigningCertificateExpiring", hcl.DiagWarning, false,
+		"Signing certificate expires soon",
+		"The group signing certificate expires within certificate_expiry_warning."},
+	{diag.CodeSignCertUsage, "SigningCertificateUsage", hcl.DiagError, false,
+		"Signing certificate not usable for signatures",
+		"The signing certificate's key usage does not allow digital signatures. Reported as a warning instead when only the extended key usage lacks emailProtection or anyExtendedKeyUsage."},
+	{diag.CodeSignHostNoInstance, "SigningHostNoInstance", hcl.DiagError, false,
+		"Signing host has no instance",
+		"A host that runs a signing send port has no host instance."},
+	{diag.CodeEncCertRequired, "EncryptionCertificateRequired", hcl.DiagError, false,
+		"Encryption certificate required",
+		"An encrypting send port has no encryption_certificate."},
+	{diag.CodeEncCertMissing, "EncryptionCertificateMissing", hcl.DiagError, false,
+		"Encryption certificate not in other-people store",
+		"The encryption certificate is not in the other-people store of a server where the port's host has an instance, or that server has no other-people store."},
+	{diag.CodeEncCertDates, "EncryptionCertificateNotValid", hcl.DiagError, false,
+		"Encryption certificate expired or not yet valid",
+		"The encryption certificate is expired or not yet valid."},
+	{diag.CodeEncCertExpiring, "EncryptionCertificateExpiring", hcl.DiagWarning, false,
+		"Encryption certificate expires soon",
+		"The encryption certificate expires within certificate_expiry_warning."},
+	{diag.CodeEncCertUsage, "EncryptionCertificateUsage", hcl.DiagError, false,
+		"Encryption certificate not usable for key transport",
+		"The encryption certificate cannot be used for key transport: its key is not RSA, or its key usage lacks keyEncipherment."},
+	{diag.CodeEncCertUnused, "EncryptionCertificateUnused", hcl.DiagWarning, false,
+		"Encryption certificate set but not used",
+		"A send port sets encryption_certificate but its pipeline does not encrypt."},
+	{diag.CodeWeakAlgorithm, "WeakAlgorithm", hcl.DiagWarning, false,
+		"Weak algorithm",
+		"A weak algorithm is used: sha1, des3, or an RSA key under 2048 bits."},
+	{diag.CodeUnused, "DeclaredButUnused", hcl.DiagWarning, false,
+		"Declared but never used",
+		"A store, service account, server, pipeline or host is declared but never used."},
+	{diag.CodeLiveUser, "ServiceAccountUserMissing", hcl.DiagError, true,
+		"Service account user does not exist",
+		"A service account's user does not exist on this machine."},
+	{diag.CodeLiveUnreadable, "StoreNotReadable", hcl.DiagError, true,
+		"Store not readable by the service account",
+		"A store directory or file is not readable by the service account's user (owner, group and mode bits)."},
+	{diag.CodeLiveKeyExposed, "PrivateKeyExposed", hcl.DiagError, true,
+		"Private key file readable by others",
+		"An unencrypted private key file (PEM) is readable or writable by group or others. Password-protected PKCS#12 files are exempt."},
+	{diag.CodeLiveRunAs, "RunAsMismatch", hcl.DiagWarning, true,
+		"Running as a different user than the service account",
+		"The process runs as a different user than the host instance's service account (checked by run only)."},
+	{diag.CodeLiveMessageBox, "MessageBoxUnreachable", hcl.DiagError, true,
+		"Message box unreachable or at another schema version",
+		"The shared PostgreSQL message box cannot be reached, or its schema version is not the one this bizpipe uses (an addition to the contract's codes)."},
+}
+
+// Rules returns every known diagnostic code, in code order. The slice is a
+// fresh copy on every call.
+func Rules() []Rule {
+	out := rules // copies the array
+	return out[:]
+}
+
+// LookupRule returns the rule for code.
+func LookupRule(code diag.Code) (Rule, bool) {
+	for _, r := range rules {
+		if r.Code == code {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// WriteRulesMarkdown writes the rule table as Markdown, in the shape of
+// language.md §7.2/§7.3, for the README.
+func WriteRulesMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("| code | severity | rule | description |\n")
+	b.WriteString("|---|---|---|---|\n")
+	for _, r := range rules {
+		desc := r.Description
+		if r.Live {
+			desc += " (live check: `validate --live` and `run` only)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Code, severityString(r.Severity), mdEscape(r.Title), mdEscape(desc))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mdEscape(s string) string {
+	return strings.ReplaceAll(s, "|", `\|`)
+}

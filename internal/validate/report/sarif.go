@@ -1,0 +1,279 @@
+package report
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/url"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+)
+
+// SARIF constants.
+const (
+	SARIFSchema  = "https://json.schemastore.org/sarif-2.1.0.json"
+	SARIFVersion = "2.1.0"
+	// ToolName and ToolInformationURI describe bizpipe in tool.driver.
+	ToolName           = "bizpipe"
+	ToolInformationURI = "https://github.com/bizpipe/bizpipe"
+	// FingerprintKey is the partialFingerprints key of every result. Its
+	// value is the hex SHA-256 of code, artifact URI, summary and detail
+	// (not the line), so an alert keeps its identity when lines move.
+	FingerprintKey = "bizpipeFindingHash/v1"
+	// UncodedRuleID is the SARIF ruleId of a diagnostic that has no code
+	// (JSON: "code": ""). It should never occur: every diagnostic is meant
+	// to be tagged (diag.Tag), but SARIF requires a ruleId.
+	UncodedRuleID = "uncoded"
+	// srcRoot is the uriBaseId of relative artifact URIs.
+	srcRoot = "%SRCROOT%"
+)
+
+// The SARIF object model, restricted to what bizpipe emits. Structs (not
+// maps) fix the key order, so output is byte-stable.
+type (
+	sarifLog struct {
+		Schema  string     `json:"$schema"`
+		Version string     `json:"version"`
+		Runs    []sarifRun `json:"runs"`
+	}
+	sarifRun struct {
+		Tool        sarifTool         `json:"tool"`
+		Invocations []sarifInvocation `json:"invocations"`
+		// ColumnKind: HCL counts columns in characters, not UTF-16 units.
+		ColumnKind string        `json:"columnKind"`
+		Results    []sarifResult `json:"results"`
+	}
+	sarifTool struct {
+		Driver sarifDriver `json:"driver"`
+	}
+	sarifDriver struct {
+		Name           string      `json:"name"`
+		InformationURI string      `json:"informationUri"`
+		Version        string      `json:"version,omitempty"`
+		Rules          []sarifRule `json:"rules"`
+	}
+	sarifRule struct {
+		ID                   string              `json:"id"`
+		Name                 string              `json:"name,omitempty"`
+		ShortDescription     *sarifMessage       `json:"shortDescription,omitempty"`
+		FullDescription      *sarifMessage       `json:"fullDescription,omitempty"`
+		Help                 *sarifMessage       `json:"help,omitempty"`
+		DefaultConfiguration *sarifConfiguration `json:"defaultConfiguration,omitempty"`
+	}
+	sarifConfiguration struct {
+		Level string `json:"level"`
+	}
+	sarifMessage struct {
+		Text string `json:"text"`
+	}
+	sarifInvocation struct {
+		ExecutionSuccessful        bool                `json:"executionSuccessful"`
+		ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+	}
+	sarifNotification struct {
+		Level          string        `json:"level"`
+		Message        sarifMessage  `json:"message"`
+		AssociatedRule *sarifRuleRef `json:"associatedRule"`
+	}
+	sarifRuleRef struct {
+		ID    string `json:"id"`
+		Index *int   `json:"index,omitempty"`
+	}
+	sarifResult struct {
+		RuleID              string            `json:"ruleId"`
+		RuleIndex           *int              `json:"ruleIndex,omitempty"`
+		Level               string            `json:"level"`
+		Message             sarifMessage      `json:"message"`
+		Locations           []sarifLocation   `json:"locations"`
+		PartialFingerprints map[string]string `json:"partialFingerprints"`
+	}
+	sarifLocation struct {
+		PhysicalLocation sarifPhysicalLocation `json:"physicalLocation"`
+	}
+	sarifPhysicalLocation struct {
+		ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
+		Region           sarifRegion           `json:"region"`
+	}
+	sarifArtifactLocation struct {
+		URI       string `json:"uri"`
+		URIBaseID string `json:"uriBaseId,omitempty"`
+	}
+	sarifRegion struct {
+		StartLine   int           `json:"startLine"`
+		StartColumn int           `json:"startColumn"`
+		EndLine     int           `json:"endLine"`
+		EndColumn   int           `json:"endColumn"`
+		Snippet     *sarifMessage `json:"snippet,omitempty"` // the source text of the region
+	}
+)
+
+// writeSARIF renders one SARIF 2.1.0 run.
+//
+//   - tool.driver.rules lists every known code (Rules(), in code order, so
+//     ruleIndex values are stable), followed by any unknown code that occurs
+//     (and UncodedRuleID for diagnostics without a code), sorted.
+//   - A diagnostic with a source range becomes a result. GitHub code scanning
+//     rejects a whole upload when a result has no location, so a diagnostic
+//     without a range (e.g. "no configuration files") becomes a
+//     toolExecutionNotification of the invocation instead, with its code as
+//     associatedRule; invocations[0].executionSuccessful is false when one of
+//     those is an error.
+func writeSARIF(w io.Writer, r *result, opts Options) error {
+	driver := sarifDriver{
+		Name:           ToolName,
+		InformationURI: ToolInformationURI,
+		Version:        opts.ToolVersion,
+	}
+	index := map[diag.Code]int{}
+	for _, rule := range rules {
+		index[rule.Code] = len(driver.Rules)
+		driver.Rules = append(driver.Rules, sarifRule{
+			ID:               string(rule.Code),
+			Name:             rule.Name,
+			ShortDescription: &sarifMessage{Text: rule.Title},
+			FullDescription:  &sarifMessage{Text: rule.Description},
+			// GitHub code scanning requires help on every rule.
+			Help:                 &sarifMessage{Text: rule.Title + ". " + rule.Description},
+			DefaultConfiguration: &sarifConfiguration{Level: severityString(rule.Severity)},
+		})
+	}
+	// Codes not in the table (and diagnostics without a code, which SARIF
+	// cannot represent: ruleId is required) get a minimal rule each, after
+	// the known ones, sorted.
+	var unknown []string
+	for _, d := range r.diags {
+		c := sarifCode(d)
+		if _, ok := index[c]; !ok {
+			index[c] = -1 // placeholder until sorted
+			unknown = append(unknown, string(c))
+		}
+	}
+	sort.Strings(unknown)
+	for _, c := range unknown {
+		index[diag.Code(c)] = len(driver.Rules)
+		short, full := "Diagnostic "+c, "Diagnostic code "+c+" is not described by this version of bizpipe."
+		if c == UncodedRuleID {
+			short, full = "Diagnostic without a code", "A diagnostic that carries no bizpipe code. This is a defect in bizpipe: please report it."
+		}
+		driver.Rules = append(driver.Rules, sarifRule{
+			ID:               c,
+			ShortDescription: &sarifMessage{Text: short},
+			FullDescription:  &sarifMessage{Text: full},
+			Help:             &sarifMessage{Text: full},
+		})
+	}
+	ruleRef := func(d *hcl.Diagnostic) (string, *int) {
+		c := sarifCode(d)
+		i := index[c]
+		return string(c), &i
+	}
+
+	inv := sarifInvocation{ExecutionSuccessful: true}
+	results := []sarifResult{}
+	for _, d := range r.diags {
+		id, idx := ruleRef(d)
+		level := severityString(d.Severity)
+		if d.Subject == nil {
+			n := sarifNotification{
+				Level:          level,
+				Message:        sarifMessage{Text: message(d)},
+				AssociatedRule: &sarifRuleRef{ID: id, Index: idx},
+			}
+			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, n)
+			if d.Severity == hcl.DiagError {
+				inv.ExecutionSuccessful = false
+			}
+			continue
+		}
+		uri, base := artifactURI(d.Subject.Filename)
+		results = append(results, sarifResult{
+			RuleID:    id,
+			RuleIndex: idx,
+			Level:     level,
+			Message:   sarifMessage{Text: message(d)},
+			Locations: []sarifLocation{{PhysicalLocation: sarifPhysicalLocation{
+				ArtifactLocation: sarifArtifactLocation{URI: uri, URIBaseID: base},
+				Region: sarifRegion{
+					StartLine:   d.Subject.Start.Line,
+					StartColumn: d.Subject.Start.Column,
+					EndLine:     d.Subject.End.Line,
+					EndColumn:   d.Subject.End.Column,
+					Snippet:     regionSnippet(d.Subject, r.files[d.Subject.Filename]),
+				},
+			}}},
+			PartialFingerprints: map[string]string{FingerprintKey: fingerprint(id, uri, d)},
+		})
+	}
+
+	return encodeJSON(w, sarifLog{
+		Schema:  SARIFSchema,
+		Version: SARIFVersion,
+		Runs: []sarifRun{{
+			Tool:        sarifTool{Driver: driver},
+			Invocations: []sarifInvocation{inv},
+			ColumnKind:  "unicodeCodePoints",
+			Results:     results,
+		}},
+	})
+}
+
+// sarifCode is the ruleId of d.
+func sarifCode(d *hcl.Diagnostic) diag.Code {
+	if c := diag.CodeOf(d); c != "" {
+		return c
+	}
+	return UncodedRuleID
+}
+
+// artifactURI turns a diagnostic filename into a SARIF artifact URI: a
+// relative filename becomes a relative URI reference (forward slashes, each
+// segment percent-encoded) resolved against %SRCROOT%; an absolute one
+// becomes a file: URI.
+func artifactURI(filename string) (uri, uriBaseID string) {
+	p := filepath.ToSlash(filename)
+	abs := filepath.IsAbs(filename)
+	p = path.Clean(p)
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		s = url.PathEscape(s)
+		if !abs {
+			// PathEscape leaves ":" alone, but a colon in the first
+			// segment of a relative reference would read as a scheme.
+			s = strings.ReplaceAll(s, ":", "%3A")
+		}
+		segs[i] = s
+	}
+	p = strings.Join(segs, "/")
+	if !abs {
+		return p, srcRoot
+	}
+	if !strings.HasPrefix(p, "/") { // Windows: C:/x
+		p = "/" + p
+	}
+	return "file://" + p, ""
+}
+
+// fingerprint identifies a finding across runs independently of its line.
+func fingerprint(code, uri string, d *hcl.Diagnostic) string {
+	h := sha256.New()
+	for _, s := range []string{code, uri, d.Summary, d.Detail} {
+		io.WriteString(h, s)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// regionSnippet returns the source text of rng, or nil when the source is not
+// available or rng does not fit in it.
+func regionSnippet(rng *hcl.Range, f *hcl.File) *sarifMessage {
+	if f == nil || f.Bytes == nil || rng.End.Byte > len(f.Bytes) || rng.Start.Byte < 0 || rng.Empty() {
+		return nil
+	}
+	return &sarifMessage{Text: string(rng.SliceBytes(f.Bytes))}
+}

@@ -1,0 +1,301 @@
+package rules
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
+	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+	"github.com/bizpipe/bizpipe/internal/safetext"
+)
+
+// minRSABits is the smallest RSA key not flagged as weak (BP5001).
+const minRSABits = 2048
+
+// checkPorts evaluates the signing and encryption rules for every
+// (send port, host instance) pair.
+func (c *checker) checkPorts() {
+	hostsWithoutInstance := map[*model.Host][]string{}
+	for _, p := range c.cfg.SendPorts {
+		if p.Host == nil || p.Pipeline == nil {
+			if p.Pipeline == nil || !p.Pipeline.Encrypts() {
+				c.checkEncryptionUnused(p)
+			}
+			continue
+		}
+		signs, encrypts := p.Pipeline.Signs(), p.Pipeline.Encrypts()
+		if signs && len(p.Host.Instances) == 0 {
+			hostsWithoutInstance[p.Host] = append(hostsWithoutInstance[p.Host], p.Name)
+		}
+		if signs && c.signingOK {
+			for _, in := range p.Host.Instances {
+				c.checkSigningPair(p, in)
+			}
+		}
+		if encrypts {
+			c.checkEncryption(p)
+		} else {
+			c.checkEncryptionUnused(p)
+		}
+	}
+	for _, h := range c.cfg.Hosts {
+		if ports := hostsWithoutInstance[h]; len(ports) > 0 {
+			c.add(diag.Errorf(diag.CodeSignHostNoInstance, h.DeclRange, "Signing host has no instance",
+				"Host %q runs the signing send port(s) %s but has no instance block, so nothing can sign for them. Add an instance { server = ..., service_account = ... }.",
+				h.Name, quoted(ports)))
+		}
+	}
+}
+
+// checkSigningCertificateSet reports a group without signing_certificate in a
+// configuration whose pipelines sign (BP1004: §3 makes the attribute required
+// then). The decoder reads one block at a time, so the rules check it.
+func (c *checker) checkSigningCertificateSet() {
+	g := c.cfg.Group
+	if g == nil || g.SigningCertificate.Set {
+		return
+	}
+	var pipelines, ports []string
+	for _, pl := range c.cfg.Pipelines {
+		if pl.Signs() {
+			pipelines = append(pipelines, pl.Name)
+		}
+	}
+	for _, p := range c.cfg.SendPorts {
+		if p.Pipeline != nil && p.Pipeline.Signs() {
+			ports = append(ports, p.Name)
+		}
+	}
+	if len(pipelines) == 0 {
+		return
+	}
+	usedBy := ""
+	if len(ports) > 0 {
+		usedBy = ", used by send port(s) " + quoted(ports) + ","
+	}
+	c.add(diag.Errorf(diag.CodeInvalidValue, g.DeclRange, "Missing signing_certificate",
+		"Group %q sets no signing_certificate, but pipeline(s) %s%s sign. Set signing_certificate to the thumbprint of the group signing certificate (bizpipe certs lists them).",
+		g.Name, quoted(pipelines), usedBy))
+}
+
+// checkSigningPair: the instance's service account must reach the group
+// signing certificate and its private key (BP3001, BP3002), and the
+// certificate must be usable (BP3003–BP3005, BP5001).
+func (c *checker) checkSigningPair(p *model.SendPort, in *model.Instance) {
+	if in.Account == nil || in.Account.PersonalStore == nil {
+		return // unresolved reference, already reported
+	}
+	decl := in.Account.PersonalStore
+	ls := c.stores[decl]
+	if ls == nil || ls.store == nil {
+		return // store unreadable or path unknown, already reported
+	}
+	g := c.cfg.Group
+	who := fmt.Sprintf("Send port %q signs with pipeline %q and runs on the instance of %s, whose personal store is %s",
+		p.Name, p.Pipeline.Name, instanceDesc(in), storeDesc(decl))
+	cert := ls.store.Find(c.signing)
+	switch {
+	case cert == nil && ls.complete:
+		c.add(diag.Errorf(diag.CodeSignCertMissing, in.DeclRange, "Signing certificate not in personal store",
+			"%s. That store has no certificate with the group %q signing thumbprint %s. Add the certificate and its private key to the store, or run this instance as an account whose store has them.",
+			who, g.Name, c.tpDesc(c.signing)))
+		return
+	case cert == nil:
+		return // may be in a PKCS#12 file that could not be opened (BP2005)
+	case cert.Key == nil && ls.complete:
+		c.add(diag.Errorf(diag.CodeSignKeyMissing, in.DeclRange, "Signing certificate has no private key",
+			"%s. That store has the group signing certificate %s, %s, in %s, but not its private key, so this instance cannot sign. Add the key (for example a PKCS#12 file with certificate and key) to the store.",
+			who, c.tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File)))
+	case cert.Key == nil:
+		// The key may be in a PKCS#12 file that could not be opened (BP2005,
+		// BP2003) or parsed (BP2002): do not report it missing.
+	}
+	c.checkSigningCert(decl, cert)
+}
+
+// checkSigningCert reports the signing certificate's own problems once.
+func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore.Certificate) {
+	if !c.once("sign:" + cert.SHA256) {
+		return
+	}
+	g := c.cfg.Group
+	rng := g.SigningCertificate.Range
+	name := fmt.Sprintf("The group %q signing certificate %s, %s, in %s,", g.Name, c.tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File))
+	c.checkDates(cert.Cert, rng, name, diag.CodeSignCertDates, diag.CodeSignCertExpiring)
+	x := cert.Cert
+	if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		c.add(diag.Errorf(diag.CodeSignCertUsage, rng, "Signing certificate not valid for signatures",
+			"%s has a key usage extension without digitalSignature (it allows %s), so recipients will reject its signatures. Use a certificate issued for signing.",
+			name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", ")))
+	} else if len(x.ExtKeyUsage)+len(x.UnknownExtKeyUsage) > 0 && !hasEKU(x, x509.ExtKeyUsageEmailProtection) {
+		c.add(diag.Warningf(diag.CodeSignCertUsage, rng, "Signing certificate not issued for S/MIME",
+			"%s has an extended key usage without emailProtection or anyExtendedKeyUsage; strict S/MIME recipients may reject its signatures.", name))
+	}
+	c.checkKeySize(x, rng, name)
+}
+
+// checkEncryption checks an encrypting port's certificate on every server
+// where its host has an instance (BP4001–BP4005).
+func (c *checker) checkEncryption(p *model.SendPort) {
+	if !p.EncryptionCertificate.Set {
+		c.add(diag.Errorf(diag.CodeEncCertRequired, p.DeclRange, "Encrypting send port has no encryption certificate",
+			"Send port %q uses pipeline %q, which encrypts, but sets no encryption_certificate. Set it to the thumbprint of the partner's certificate (bizpipe certs lists them).",
+			p.Name, p.Pipeline.Name))
+		return
+	}
+	tp, ok := c.encrypt[p]
+	if !ok {
+		return // unknown or malformed, already reported
+	}
+	rng := p.EncryptionCertificate.Range
+	for _, in := range p.Host.Instances {
+		srv := in.Server
+		if srv == nil || !c.once(fmt.Sprintf("enc:%p:%p", p, srv)) {
+			continue // unresolved, or this server already checked for this port
+		}
+		who := fmt.Sprintf("Send port %q encrypts with pipeline %q and runs on the instance of %s", p.Name, p.Pipeline.Name, instanceDesc(in))
+		if srv.OtherPeopleStore == nil {
+			if srv.OtherPeopleStoreRef == nil {
+				c.add(diag.Errorf(diag.CodeEncCertMissing, srv.DeclRange, "Server has no other-people store",
+					"%s, but server %q declares no other_people_store, so the partner certificate %s cannot be found there. Add other_people_store = certificate_store.NAME to the server.",
+					who, srv.Name, c.tpDesc(tp)))
+			}
+			continue
+		}
+		decl := srv.OtherPeopleStore
+		ls := c.stores[decl]
+		if ls == nil || ls.store == nil {
+			continue
+		}
+		cert := ls.store.Find(tp)
+		if cert == nil {
+			if ls.complete {
+				c.add(diag.Errorf(diag.CodeEncCertMissing, rng, "Encryption certificate not in other-people store",
+					"%s; the other-people store of server %q is %s, which has no certificate with thumbprint %s. Add the partner's certificate to that store on every server where the host has an instance.",
+					who, srv.Name, storeDesc(decl), c.tpDesc(tp)))
+			}
+			continue
+		}
+		c.checkEncryptionCert(p, tp, decl, cert)
+	}
+}
+
+// checkEncryptionCert reports a partner certificate's own problems once per port.
+func (c *checker) checkEncryptionCert(p *model.SendPort, tp thumbprint.Thumbprint, decl *model.CertificateStore, cert *certstore.Certificate) {
+	if !c.once(fmt.Sprintf("enccert:%p:%s", p, cert.SHA256)) {
+		return
+	}
+	rng := p.EncryptionCertificate.Range
+	name := fmt.Sprintf("The encryption certificate %s of send port %q, %s, in %s,", c.tpDesc(tp), p.Name, subject(cert.Cert), fileIn(decl, cert.File))
+	c.checkDates(cert.Cert, rng, name, diag.CodeEncCertDates, diag.CodeEncCertExpiring)
+	x := cert.Cert
+	if _, isRSA := x.PublicKey.(*rsa.PublicKey); !isRSA {
+		c.add(diag.Errorf(diag.CodeEncCertUsage, rng, "Encryption certificate cannot transport keys",
+			"%s has a %s key; S/MIME encryption here needs an RSA key for key transport.", name, x.PublicKeyAlgorithm))
+	} else if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
+		c.add(diag.Errorf(diag.CodeEncCertUsage, rng, "Encryption certificate not valid for key encipherment",
+			"%s has a key usage extension without keyEncipherment (it allows %s), so it cannot be used to encrypt.", name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", ")))
+	}
+	c.checkKeySize(x, rng, name)
+}
+
+// checkEncryptionUnused warns when a port sets a certificate it never uses (BP4006).
+func (c *checker) checkEncryptionUnused(p *model.SendPort) {
+	if !p.EncryptionCertificate.Set {
+		return
+	}
+	if p.PipelineRef != nil && p.Pipeline == nil {
+		return // pipeline unresolved: cannot tell
+	}
+	if p.Pipeline != nil && !encryptKnown(p.Pipeline) {
+		return
+	}
+	what := "has no pipeline"
+	if p.Pipeline != nil {
+		what = fmt.Sprintf("uses pipeline %q, which does not encrypt", p.Pipeline.Name)
+	}
+	c.add(diag.Warningf(diag.CodeEncCertUnused, p.EncryptionCertificate.Range, "Encryption certificate set but not used",
+		"Send port %q sets encryption_certificate but %s, so messages leave unencrypted. Use an encrypting pipeline, or remove the attribute.", p.Name, what))
+}
+
+// encryptKnown reports whether every stage's encrypt flag is known.
+func encryptKnown(pl *model.Pipeline) bool {
+	for _, e := range pl.Encoders {
+		if e.SMIME != nil && !e.SMIME.Encrypt.Known {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDates reports an expired or not-yet-valid certificate, or one expiring
+// within the group's warning window.
+func (c *checker) checkDates(x *x509.Certificate, rng hcl.Range, name string, errCode, warnCode diag.Code) {
+	window := time.Duration(0)
+	if g := c.cfg.Group; g != nil && g.CertificateExpiryWarning.Known {
+		window = g.CertificateExpiryWarning.V
+	}
+	switch {
+	case c.now.Before(x.NotBefore):
+		c.add(diag.Errorf(errCode, rng, "Certificate not yet valid",
+			"%s is not valid before %s.", name, x.NotBefore.UTC().Format(time.RFC3339)))
+	case c.now.After(x.NotAfter):
+		c.add(diag.Errorf(errCode, rng, "Certificate expired",
+			"%s expired on %s.", name, x.NotAfter.UTC().Format(time.RFC3339)))
+	case c.now.Add(window).After(x.NotAfter):
+		c.add(diag.Warningf(warnCode, rng, "Certificate expires soon",
+			"%s expires on %s, within the %s warning window (certificate_expiry_warning).",
+			name, x.NotAfter.UTC().Format(time.RFC3339), window))
+	}
+}
+
+func (c *checker) checkKeySize(x *x509.Certificate, rng hcl.Range, name string) {
+	if k, ok := x.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+		c.add(diag.Warningf(diag.CodeWeakAlgorithm, rng, "Weak RSA key",
+			"%s has a %d-bit RSA key; keys under %d bits are weak.", name, k.N.BitLen(), minRSABits))
+	}
+}
+
+func hasEKU(x *x509.Certificate, want x509.ExtKeyUsage) bool {
+	for _, u := range x.ExtKeyUsage {
+		if u == want || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
+}
+
+func subject(x *x509.Certificate) string {
+	return fmt.Sprintf("subject %q", x.Subject.String())
+}
+
+// fileIn names a store file by the store path as configured (relative to the
+// working directory, like every other path in diagnostics), not the loader's
+// absolute path. The name is escaped (safetext.Field): whoever drops a file
+// in a store chooses it, and a control character in it must not reach a
+// terminal or forge a line of the report.
+func fileIn(decl *model.CertificateStore, file string) string {
+	if decl.Path.Sensitive {
+		return safetext.Field(filepath.Base(file)) // the directory comes from a sensitive value
+	}
+	return safetext.Field(filepath.Join(decl.Path.V, filepath.Base(file)))
+}
+
+func quoted(names []string) string {
+	sort.Strings(names)
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,126 @@
+// Package rules holds bizpipe's static validation rules (spec §7.2).
+//
+// Check loads every certificate store once and evaluates the signing and
+// encryption rules per (send port, host instance) pair, so that each finding
+// names the exact port, host, server, service account and store involved.
+// Rules that depend on something unknown (an unset variable during validate,
+// a store whose PKCS#12 files could not be opened) are skipped rather than
+// guessed: a validate gate must have no false positives.
+package rules
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
+	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+)
+
+// Options controls Check.
+type Options struct {
+	// Now is the time certificates are checked against; zero means time.Now().
+	Now time.Time
+	// Cache reads each store once; nil means a fresh cache. The run-time
+	// engine passes its own so that it uses the very keys validation checked.
+	Cache *certstore.Cache
+}
+
+// Result is what Check found, beyond the diagnostics: the loaded stores, for
+// the run-time engine and for live checks.
+type Result struct {
+	// Stores maps each declared store to its loaded content; a store that
+	// could not be loaded (BP2001) or whose path is unknown is absent.
+	Stores map[*model.CertificateStore]*certstore.Store
+}
+
+// Check runs every static rule over cfg.
+func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.Cache == nil {
+		opts.Cache = certstore.NewCache()
+	}
+	c := &checker{cfg: cfg, now: opts.Now, cache: opts.Cache,
+		stores: map[*model.CertificateStore]*loadedStore{}}
+	c.loadStores()
+	c.checkThumbprints()
+	c.checkSigningCertificateSet()
+	c.checkPorts()
+	c.checkWeakAlgorithms()
+	c.checkUnused()
+	c.checkFilterLocations()
+
+	res := &Result{Stores: map[*model.CertificateStore]*certstore.Store{}}
+	for s, ls := range c.stores {
+		if ls.store != nil {
+			res.Stores[s] = ls.store
+		}
+	}
+	return res, c.diags
+}
+
+type checker struct {
+	cfg    *model.Config
+	now    time.Time
+	cache  *certstore.Cache
+	diags  hcl.Diagnostics
+	stores map[*model.CertificateStore]*loadedStore
+
+	// Parsed thumbprints; ok is false when absent, unknown or malformed.
+	signing   thumbprint.Thumbprint
+	signingOK bool
+	encrypt   map[*model.SendPort]thumbprint.Thumbprint
+	// hidden are thumbprints written with a sensitive value: never printed.
+	hidden map[thumbprint.Thumbprint]bool
+
+	// reported de-duplicates certificate findings that are properties of a
+	// certificate, not of a pair (dates, key usage, key size).
+	reported map[string]bool
+}
+
+func (c *checker) add(d ...*hcl.Diagnostic) { c.diags = append(c.diags, d...) }
+
+// once reports whether key is new, recording it.
+func (c *checker) once(key string) bool {
+	if c.reported == nil {
+		c.reported = map[string]bool{}
+	}
+	if c.reported[key] {
+		return false
+	}
+	c.reported[key] = true
+	return true
+}
+
+// instanceDesc names an instance and everything it involves, for details.
+func instanceDesc(in *model.Instance) string {
+	s := fmt.Sprintf("host %q", in.Host.Name)
+	if in.Server != nil {
+		s += fmt.Sprintf(" on server %q", in.Server.Name)
+	}
+	if in.Account != nil {
+		s += fmt.Sprintf(" as service account %q", in.Account.Name)
+	}
+	return s
+}
+
+// storeDesc names a store and its directory.
+func storeDesc(s *model.CertificateStore) string {
+	if s.Path.Known && !s.Path.Sensitive {
+		return fmt.Sprintf("certificate store %q (%s)", s.Name, s.Path.V)
+	}
+	return fmt.Sprintf("certificate store %q", s.Name)
+}
+
+// tpDesc renders a thumbprint the way Windows shows it, with its kind, or
+// only its kind when it comes from a sensitive value.
+func (c *checker) tpDesc(tp thumbprint.Thumbprint) string {
+	if c.hidden[tp] {
+		return fmt.Sprintf("(sensitive value) (%s)", tp.Kind)
+	}
+	return fmt.Sprintf("%s (%s)", tp.String(), tp.Kind)
+}

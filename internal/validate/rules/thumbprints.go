@@ -1,0 +1,45 @@
+package rules
+
+import (
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+)
+
+// checkThumbprints parses the group's signing thumbprint and every port's
+// encryption thumbprint (BP2004).
+func (c *checker) checkThumbprints() {
+	c.encrypt = map[*model.SendPort]thumbprint.Thumbprint{}
+	c.hidden = map[thumbprint.Thumbprint]bool{}
+	if g := c.cfg.Group; g != nil {
+		c.signing, c.signingOK = c.parseThumbprint(g.SigningCertificate, "signing_certificate of group \""+g.Name+"\"")
+	}
+	for _, p := range c.cfg.SendPorts {
+		if tp, ok := c.parseThumbprint(p.EncryptionCertificate, "encryption_certificate of send port \""+p.Name+"\""); ok {
+			c.encrypt[p] = tp
+		}
+	}
+}
+
+func (c *checker) parseThumbprint(v model.Value[string], what string) (thumbprint.Thumbprint, bool) {
+	if !v.Usable() {
+		return thumbprint.Thumbprint{}, false
+	}
+	tp, err := thumbprint.Parse(v.V)
+	if err != nil {
+		reason := err.Error()
+		if v.Sensitive {
+			// The error names a character, its position or the number
+			// of digits: each a piece of the value.
+			reason = "the details are hidden, as the value is sensitive; look for a character other than hex digits, " +
+				"spaces and colons (such as the invisible left-to-right mark Windows' certificate dialog copies) and count the digits"
+		}
+		c.add(diag.Errorf(diag.CodeThumbprint, v.Range, "Malformed thumbprint",
+			"The %s is not a valid thumbprint: %s. A thumbprint is the 40 (SHA-1) or 64 (SHA-256) hex digits that bizpipe certs shows; spaces and colons are ignored.", what, reason))
+		return thumbprint.Thumbprint{}, false
+	}
+	if v.Sensitive {
+		c.hidden[tp] = true
+	}
+	return tp, true
+}
