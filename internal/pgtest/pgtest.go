@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package pgtest runs a real PostgreSQL server for tests: no mocks, no
 // external service to configure. It finds the server binaries installed on the
 // machine (`.ci/run` installs the postgresql package when they are missing),
@@ -31,6 +33,9 @@
 // the kernel sends the postmaster SIGQUIT, PostgreSQL's immediate shutdown,
 // and it stops its backends and exits. Only the temporary directory then
 // stays behind.
+//
+// It builds on Linux only, where the test suite runs (parent-death signal,
+// credentials of child processes).
 //
 // PostgreSQL refuses to run as root. When the tests run as root the cluster
 // is created and run as the unprivileged "postgres" system user (the
