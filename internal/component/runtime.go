@@ -1,0 +1,332 @@
+package component
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// Config is a component's typed configuration, as its Spec's Decode made
+// it. Besides the methods of its kind (ReceiverConfig, SenderConfig,
+// StageConfig) it says which keys it needs, so that the reachability rules
+// apply to every component alike.
+type Config interface {
+	Needs() Needs
+}
+
+// Need says whether a component needs a key.
+type Need uint8
+
+// Needs.
+const (
+	NotNeeded Need = iota
+	Needed
+	// MaybeNeeded: it depends on a value that is unknown during validate
+	// (a variable without a value). The rules that would report the key
+	// missing are skipped rather than guessed.
+	MaybeNeeded
+)
+
+// Needs are the keys a component uses on the instance that runs it.
+type Needs struct {
+	// Signing is the group signing certificate with its private key, from
+	// the personal store of the instance's service account.
+	Signing Need
+	// Encryption is the send port's encryption_certificate, from the
+	// other-people store of the server the instance runs on.
+	Encryption Need
+}
+
+// Merge combines the needs of two components run by one port or location.
+func (n Needs) Merge(o Needs) Needs {
+	return Needs{Signing: merge(n.Signing, o.Signing), Encryption: merge(n.Encryption, o.Encryption)}
+}
+
+func merge(a, b Need) Need {
+	switch {
+	case a == Needed || b == Needed:
+		return Needed
+	case a == MaybeNeeded || b == MaybeNeeded:
+		return MaybeNeeded
+	}
+	return NotNeeded
+}
+
+// Identity is a certificate with its private key, and the intermediate
+// certificates that chain it to a root (leaf-most first, without the root).
+type Identity struct {
+	Cert  *x509.Certificate
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+}
+
+// Keys are the keys a component gets when it is built for one instance: what
+// its Needs asked for, taken from the stores that instance reaches.
+type Keys struct {
+	Signer    *Identity         // Needs.Signing
+	Recipient *x509.Certificate // Needs.Encryption
+}
+
+// Provisioner is implemented by built components that acquire resources
+// before they run (listeners, connections); the runner provisions every
+// component before starting any, and closes every provisioned one (io.Closer)
+// when it stops, also when a later one failed to provision.
+type Provisioner interface {
+	Provision(ctx context.Context) error
+}
+
+// --- Receive transports -------------------------------------------------
+
+// ReceiverConfig is the Config of a receive transport.
+type ReceiverConfig interface {
+	Config
+	NewReceiver(env *ReceiveEnv) (Receiver, error)
+}
+
+// ReceiveEnv is what a receive transport is built with.
+type ReceiveEnv struct {
+	// Location is the receive location's name, stamped on each message.
+	Location string
+	// ContentType and Properties are the location's content_type and
+	// properties, stamped on each message; SensitiveProperties names the
+	// properties whose values derive from a sensitive value.
+	ContentType         string
+	Properties          map[string]string
+	SensitiveProperties []string
+	// Owner is the stable name of this server: it carries claims across
+	// restarts.
+	Owner string
+	// Lease is the engine's delivery lease; a transport that claims inputs
+	// may take over another server's claim older than twice it.
+	Lease time.Duration
+	// SettleTime, when not 0, overrides how long an input must be quiet
+	// before it is taken (tests and --once shorten it).
+	SettleTime time.Duration
+	Sink       Sink
+	Log        *slog.Logger
+	// Shared returns the value this run keeps under key, made by make the
+	// first time it is asked for: a resource every instance of a component
+	// shares (the HTTP receivers' memory budget for uploads in flight).
+	// Keys are the component's own: prefix them with its name.
+	Shared func(key string, make func() any) any
+}
+
+// Sink stores a received message durably and routes it. A receiver
+// acknowledges its source (deletes the file, answers 202) only after
+// Publish returned nil. dup reports that in.SourceKey was already stored:
+// the source must still be acknowledged, but nothing new was stored.
+type Sink interface {
+	Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msg msgbox.Message, dup bool, err error)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error)
+
+// Publish calls f.
+func (f SinkFunc) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	return f(ctx, in, body)
+}
+
+// Receiver is a built receive transport.
+type Receiver interface {
+	// Start begins receiving in the background until Stop.
+	Start(ctx context.Context) error
+	// Stop stops taking new messages and waits, until ctx is done, for
+	// those in flight to be stored or refused.
+	Stop(ctx context.Context)
+}
+
+// Poller is a Receiver with inputs present to pick up (files), which a
+// --once run drains with single passes instead of starting it.
+type Poller interface {
+	Receiver
+	// Poll makes one pass and returns how many messages it stored.
+	Poll(ctx context.Context) (int, error)
+	// Pending counts inputs seen but not taken yet (still being written).
+	Pending() int
+	// SettleTime is how long an input must be quiet before it is taken.
+	SettleTime() time.Duration
+}
+
+// --- Pipeline stages ----------------------------------------------------
+
+// Field is one header field of a MIME entity.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// Header is the top-level header of an entity as it flows through a
+// pipeline. MIME is false for a message no stage has touched: Fields then
+// hold only its Content-Type, which a file transport does not write.
+type Header struct {
+	Fields []Field
+	MIME   bool
+}
+
+// Get returns the value of the first field named name (case-insensitive).
+func (h Header) Get(name string) string {
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// StageConfig is the Config of a pipeline stage.
+type StageConfig interface {
+	Config
+	NewStage(env *StageEnv) (Stage, error)
+}
+
+// StageEnv is what a stage is built with.
+type StageEnv struct {
+	Keys Keys
+	// Rand is the source of randomness (keys, IVs, MIME boundaries).
+	Rand io.Reader
+}
+
+// Stage is a built pipeline stage. It is immutable and safe for concurrent
+// use: each message gets an Encoding of its own.
+type Stage interface {
+	// Start begins encoding one entity whose header is in.
+	Start(in Header) (Encoding, error)
+}
+
+// Encoding is one entity going through a stage. Its output header is known
+// before any body byte, so that a transport can send headers first and
+// stream the body.
+type Encoding interface {
+	// Header is the header of the entity the stage produces.
+	Header() Header
+	// Wrap returns the writer the input body is written to; the output body
+	// goes to dst. Close writes what ends the output (a signature, padding)
+	// without closing dst. Write and Close fail for good after a failure.
+	Wrap(dst io.Writer) io.WriteCloser
+}
+
+// --- Send transports ----------------------------------------------------
+
+// SenderConfig is the Config of a send transport.
+type SenderConfig interface {
+	Config
+	NewSender(env *SendEnv) (Sender, error)
+}
+
+// SendEnv is what a send transport is built with.
+type SendEnv struct {
+	// Port is the send port's name.
+	Port string
+	// Namespace is the message box's identity (msgbox.Box.ID): part of
+	// every name a transport stages outside the box, because delivery ids
+	// are unique only within one box.
+	Namespace string
+	Log       *slog.Logger
+}
+
+// Delivery is one message to one send port, as a transport attempts it.
+type Delivery struct {
+	// ID is the message box's delivery id: unique within the box, stable
+	// across retries and restarts.
+	ID      int64
+	Port    string
+	Message *message.Message
+}
+
+// Sender is a built send transport.
+type Sender interface {
+	// Begin starts an attempt to deliver d, whose entity has header h. The
+	// entity's body is written to the Attempt; Commit then delivers it.
+	// A Begin error fails the attempt (see Permanent).
+	Begin(ctx context.Context, d *Delivery, h Header) (Attempt, error)
+}
+
+// Attempt is one delivery attempt in progress.
+type Attempt interface {
+	// Write takes the next bytes of the entity's body.
+	io.Writer
+	// Commit delivers what was written. It returns only once the entity is
+	// durable at the destination (a file synced into place) or accepted
+	// (an HTTP 2xx); any error fails the attempt.
+	Commit(ctx context.Context) (Result, error)
+	// Abort releases an attempt that will not be committed (the pipeline
+	// failed). It is a no-op after Commit.
+	Abort()
+}
+
+// Result is what a committed attempt brought back.
+type Result struct {
+	// Receipt is the partner's proof of receipt, when the protocol returns
+	// one in its answer (an AS2 synchronous MDN). nil otherwise.
+	Receipt *Receipt
+	// Pending, when not nil, says the partner will send the receipt later
+	// (an AS2 asynchronous MDN): the delivery waits for it.
+	Pending *Pending
+}
+
+// Receipt is a partner's proof of receipt, kept in the message box.
+type Receipt struct {
+	ContentType string
+	Data        []byte // as received: the whole MIME entity
+	// Summary is one line for operators: the disposition.
+	Summary string
+}
+
+// Pending identifies a receipt that will arrive later.
+type Pending struct {
+	// Correlation matches the receipt to the delivery (an AS2 Message-ID).
+	Correlation string
+	// Deadline is when the attempt counts as failed if none arrived.
+	Deadline time.Time
+}
+
+// Stager is a Sender that makes delivery exactly-once across crashes (the
+// file transport): Commit leaves a staged copy behind that only Cleanup
+// removes, after the runner has durably recorded the delivery.
+type Stager interface {
+	Sender
+	// Redo finishes an attempt a crash interrupted: when a staged copy of
+	// d exists it makes sure it is in place and returns done=true, and
+	// the runner records d as delivered without running the pipeline
+	// again (whose output would differ: encryption is randomised).
+	Redo(ctx context.Context, d *Delivery) (done bool, err error)
+	// Cleanup removes the staged copy of a delivery the box has recorded
+	// as delivered. Best-effort: a leftover is harmless.
+	Cleanup(d *Delivery) error
+	// Staged lists the ids of deliveries with a staged copy.
+	Staged() ([]int64, error)
+	// SweepStale removes leftovers of interrupted attempts (never the only
+	// copy of anything) older than olderThan, and returns how many.
+	SweepStale(olderThan time.Duration) (removed int, err error)
+}
+
+// permanent marks an error that fails the same way on every attempt.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent marks err as one a retry cannot fix (a template that yields an
+// invalid URL, a file name with a path separator): the runner suspends the
+// delivery at once instead of using up its retries.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, is Permanent.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}

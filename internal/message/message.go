@@ -1,0 +1,65 @@
+// Package message is what the engine knows of a message while it routes and
+// delivers it, and the compiled forms of the configuration's expressions
+// that read it: filters and templates (the language's §3.1 message object).
+//
+// It sits between the configuration front end, which compiles filters and
+// templates from HCL, and the run-time components, which evaluate them: the
+// components import this package, never the front end.
+package message
+
+import "time"
+
+// Message is a stored message's metadata, as filters and templates see it.
+type Message struct {
+	ID              string
+	ReceiveLocation string
+	FileName        string // original base name; "" when not from a file
+	ContentType     string
+	Size            int64
+	ReceivedAt      time.Time
+	Properties      map[string]string
+	// SensitiveProperties names the properties whose values derive from a
+	// sensitive value: usable by filters and templates, never shown.
+	SensitiveProperties []string
+}
+
+// Text is the result of a template: a string, and where its parts came
+// from. A part derived from a sensitive value must never be shown; a part
+// derived from what the message's sender chose (its file name, its content
+// type) must not decide where a message goes (a URL's scheme and host).
+type Text struct {
+	Value string
+	// Sensitive reports that some of Value derives from a sensitive value
+	// (a sensitive variable, or a message property set from one).
+	// SensitiveAt is where the first such part starts: the bytes before it
+	// derive from no sensitive value.
+	Sensitive   bool
+	SensitiveAt int
+	// FromSender reports that some of Value derives from what the
+	// message's sender chose; FromSenderAt is where the first such part
+	// starts.
+	FromSender   bool
+	FromSenderAt int
+}
+
+// Shown is t as it may appear in logs, errors and history.
+func (t Text) Shown() string {
+	if t.Sensitive {
+		return Redacted
+	}
+	return t.Value
+}
+
+// Redacted stands for a sensitive value in every output.
+const Redacted = "(sensitive value)"
+
+// Template is a compiled template over the message (a transport's
+// file_name, url or header value).
+type Template interface {
+	Eval(m *Message) (Text, error)
+}
+
+// Filter is a compiled send-port filter.
+type Filter interface {
+	Match(m *Message) (bool, error)
+}
