@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
-	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
 )
 
@@ -23,7 +23,7 @@ type Body struct {
 	// whole.
 	Range hcl.Range
 
-	values map[string]any   // attribute name → model.Value[T] (see Set)
+	values map[string]any   // attribute name → value.Value[T] (see Set)
 	blocks map[string]*Body // nested block type → its body; absent: nil
 	report func(*hcl.Diagnostic)
 }
@@ -47,45 +47,45 @@ func (b *Body) SetBlock(typ string, nested *Body) { b.blocks[typ] = nested }
 func (b *Body) Block(typ string) *Body { return b.blocks[typ] }
 
 // String reads a String, Path or Enum attribute.
-func (b *Body) String(name string) model.Value[string] { return get[string](b, name) }
+func (b *Body) String(name string) value.Value[string] { return get[string](b, name) }
 
 // Bool reads a Bool attribute.
-func (b *Body) Bool(name string) model.Value[bool] { return get[bool](b, name) }
+func (b *Body) Bool(name string) value.Value[bool] { return get[bool](b, name) }
 
 // Int reads an Int attribute.
-func (b *Body) Int(name string) model.Value[int] { return get[int](b, name) }
+func (b *Body) Int(name string) value.Value[int] { return get[int](b, name) }
 
 // Duration reads a Duration attribute.
-func (b *Body) Duration(name string) model.Value[time.Duration] { return get[time.Duration](b, name) }
+func (b *Body) Duration(name string) value.Value[time.Duration] { return get[time.Duration](b, name) }
 
 // Size reads a Size attribute, in bytes.
-func (b *Body) Size(name string) model.Value[int64] { return get[int64](b, name) }
+func (b *Body) Size(name string) value.Value[int64] { return get[int64](b, name) }
 
 // Template reads a Template attribute.
-func (b *Body) Template(name string) model.Value[message.Template] {
+func (b *Body) Template(name string) value.Value[message.Template] {
 	return get[message.Template](b, name)
 }
 
 // TemplateMap reads a TemplateMap attribute.
-func (b *Body) TemplateMap(name string) model.Value[map[string]message.Template] {
+func (b *Body) TemplateMap(name string) value.Value[map[string]message.Template] {
 	return get[map[string]message.Template](b, name)
 }
 
 // StringMap reads a StringMap attribute.
-func (b *Body) StringMap(name string) model.Value[map[string]string] {
+func (b *Body) StringMap(name string) value.Value[map[string]string] {
 	return get[map[string]string](b, name)
 }
 
-// get returns attribute name as a model.Value[T]. Asking for an attribute
+// get returns attribute name as a value.Value[T]. Asking for an attribute
 // the schema does not declare, or with the wrong Go type, is a programming
 // error in the component: it panics, and the registry's tests decode every
 // spec's example, so that it cannot reach a user.
-func get[T any](b *Body, name string) model.Value[T] {
+func get[T any](b *Body, name string) value.Value[T] {
 	v, ok := b.values[name]
 	if !ok {
 		panic(fmt.Sprintf("component: %s has no attribute %q in its schema", b.What, name))
 	}
-	tv, ok := v.(model.Value[T])
+	tv, ok := v.(value.Value[T])
 	if !ok {
 		var zero T
 		panic(fmt.Sprintf("component: attribute %q of %s is %T, read as %T", name, b.What, v, zero))

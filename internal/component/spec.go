@@ -295,3 +295,8 @@ func identifier(s string) bool {
 	}
 	return true
 }
+
+// DefaultMaxMessageSize is the group's max_message_size default, the
+// largest message body processed; transports that bound a body default to
+// it too.
+const DefaultMaxMessageSize = 256 << 20

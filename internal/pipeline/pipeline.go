@@ -11,7 +11,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 )
@@ -63,7 +62,7 @@ type Stage interface {
 }
 
 // Factory builds a stage from its configuration block and keys.
-type Factory func(enc *model.Encoder, keys Keys) (Stage, error)
+type Factory func(enc *model.Component, keys Keys) (Stage, error)
 
 // Registry maps encoder types (block labels) to factories.
 type Registry map[string]Factory
@@ -85,14 +84,14 @@ func (r Registry) Build(p *model.Pipeline, keys Keys) (*Pipeline, error) {
 		return &Pipeline{}, nil
 	}
 	out := &Pipeline{Name: p.Name}
-	for i, enc := range p.Encoders {
-		f, ok := r[enc.Type]
+	for i, enc := range p.Stages {
+		f, ok := r[enc.Spec.Name]
 		if !ok {
-			return nil, fmt.Errorf("pipeline %q stage %d: unknown encoder type %q", p.Name, i+1, enc.Type)
+			return nil, fmt.Errorf("pipeline %q stage %d: unknown encoder type %q", p.Name, i+1, enc.Spec.Name)
 		}
 		st, err := f(enc, keys)
 		if err != nil {
-			return nil, fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, enc.Type, err)
+			return nil, fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, enc.Spec.Name, err)
 		}
 		out.stages = append(out.stages, st)
 	}
@@ -119,23 +118,16 @@ type smimeStage struct {
 	recipient *x509.Certificate
 }
 
-func newSMIMEStage(enc *model.Encoder, keys Keys) (Stage, error) {
-	s := enc.SMIME
-	if s == nil {
+func newSMIMEStage(enc *model.Component, keys Keys) (Stage, error) {
+	c, ok := enc.Config.(*smime.Config)
+	if !ok {
 		return nil, fmt.Errorf("encoder has no smime settings")
 	}
-	alg, err := cms.ParseAlgorithm(s.EncryptionAlgorithm.V)
+	o, err := c.Options()
 	if err != nil {
 		return nil, err
 	}
-	e, err := smime.NewEncoder(smime.Options{
-		Signature:               s.Signature.V,
-		Digest:                  s.Digest.V,
-		IncludeCertificate:      s.IncludeCertificate.V,
-		Encrypt:                 s.Encrypt.V,
-		Algorithm:               alg,
-		ContentTransferEncoding: s.ContentTransferEncoding.V,
-	})
+	e, err := smime.NewEncoder(o)
 	if err != nil {
 		return nil, err
 	}

@@ -6,15 +6,16 @@ import (
 	"crypto/x509"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pipeline"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
-func smimeStage(signature string, encrypt bool) *model.Encoder {
+func smimeStage(signature string, encrypt bool) *model.Component {
 	known := func(s string) model.Value[string] { return model.Value[string]{V: s, Set: true, Known: true} }
-	return &model.Encoder{Type: "smime", SMIME: &model.SMIMEEncoder{
+	return &model.Component{Spec: smime.EncoderSpec, Config: &smime.Config{
 		Signature:               known(signature),
 		Digest:                  known("sha256"),
 		IncludeCertificate:      model.Value[bool]{V: true, Set: true, Known: true},
@@ -48,7 +49,7 @@ func TestBuildAndRun(t *testing.T) {
 	reg := pipeline.DefaultRegistry()
 	body := []byte("UNA:+.? 'UNB+UNOC:3+SENDER+RECEIVER'\x00\xff\r\n")
 
-	pl, err := reg.Build(&model.Pipeline{Name: "p", Encoders: []*model.Encoder{smimeStage("clear", true)}}, f.keys)
+	pl, err := reg.Build(&model.Pipeline{Name: "p", Stages: []*model.Component{smimeStage("clear", true)}}, f.keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,10 +79,10 @@ func TestBuildAndRun(t *testing.T) {
 		t.Errorf("pass-through changed the message: %v %q", err, raw.Data)
 	}
 
-	if _, err := reg.Build(&model.Pipeline{Name: "p", Encoders: []*model.Encoder{smimeStage("clear", false)}}, pipeline.Keys{}); err == nil {
+	if _, err := reg.Build(&model.Pipeline{Name: "p", Stages: []*model.Component{smimeStage("clear", false)}}, pipeline.Keys{}); err == nil {
 		t.Error("a signing pipeline without a signing key was built")
 	}
-	if _, err := reg.Build(&model.Pipeline{Name: "p", Encoders: []*model.Encoder{{Type: "as2"}}}, f.keys); err == nil {
+	if _, err := reg.Build(&model.Pipeline{Name: "p", Stages: []*model.Component{{Spec: &component.Spec{Name: "as2"}}}}, f.keys); err == nil {
 		t.Error("an unknown stage type was built")
 	}
 }
@@ -92,7 +93,7 @@ func TestBuildAndRun(t *testing.T) {
 // b.RunParallel reports directly as ns/op across all cores.
 func BenchmarkSignEncrypt4KiB(b *testing.B) {
 	f := newFixture(b)
-	pl, err := pipeline.DefaultRegistry().Build(&model.Pipeline{Name: "p", Encoders: []*model.Encoder{smimeStage("clear", true)}}, f.keys)
+	pl, err := pipeline.DefaultRegistry().Build(&model.Pipeline{Name: "p", Stages: []*model.Component{smimeStage("clear", true)}}, f.keys)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pipeline"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
-	"github.com/bizpipe/bizpipe/internal/receive"
-	"github.com/bizpipe/bizpipe/internal/send"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 )
 
@@ -19,7 +18,7 @@ type port struct {
 	decl     *model.SendPort
 	instance *model.Instance
 	pipeline *pipeline.Pipeline
-	sender   send.Sender
+	sender   component.Sender
 	// who names the instance in logs: host, server and service account.
 	who string
 	// hide are the sensitive values the port's logs and outcomes must not
@@ -32,15 +31,10 @@ type port struct {
 // portSecrets are the runner's secrets plus the values of p's transport
 // that derive from a sensitive value: its output directory, its TLS files.
 func (r *Runner) portSecrets(p *model.SendPort) secrets {
-	var vs []model.Value[string]
-	switch t := p.Transport; {
-	case t == nil:
-	case t.File != nil:
-		vs = append(vs, t.File.Path)
-	case t.HTTP != nil && t.HTTP.TLS != nil:
-		vs = append(vs, t.HTTP.TLS.CAFile, t.HTTP.TLS.CertFile, t.HTTP.TLS.KeyFile)
+	if p.Transport == nil {
+		return r.hide
 	}
-	return r.hide.withValues(vs...)
+	return r.hide.with(p.Transport.Sensitive...)
 }
 
 // route is any send port of the configuration, as the router sees it.
@@ -96,13 +90,11 @@ func (r *Runner) provision() error {
 		r.ports[p.Name] = pt
 	}
 	r.portList = sortedNames(r.ports)
-	// One bound on what uploads in flight hold, for all HTTP locations.
-	uploads := receive.NewBudget(receive.DefaultInFlightBytes)
 	for _, rl := range cfg.ReceiveLocations {
 		if instances[rl.Host] == nil {
 			continue
 		}
-		rc, err := r.buildReceiver(rl, uploads)
+		rc, err := r.buildReceiver(rl)
 		if err != nil {
 			return fmt.Errorf("receive location %q: %w", rl.Name, err)
 		}
@@ -136,22 +128,11 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if p.Transport == nil {
 		return nil, fmt.Errorf("no transport")
 	}
-	switch {
-	case p.Transport.File != nil:
-		pt.sender, err = send.NewFile(send.FileOptions{
-			Dir:       p.Transport.File.Path.V,
-			Overwrite: p.Transport.File.CopyMode.V == "overwrite",
-			Namespace: r.opts.Box.ID(),
-		})
-	case p.Transport.HTTP != nil:
-		o := send.HTTPOptions{Timeout: p.Transport.HTTP.Timeout.V}
-		if t := p.Transport.HTTP.TLS; t != nil {
-			o.CAFile, o.CertFile, o.KeyFile = t.CAFile.V, t.CertFile.V, t.KeyFile.V
-		}
-		pt.sender, err = send.NewHTTP(o)
-	default:
-		err = fmt.Errorf("unsupported transport %q", p.Transport.Kind)
+	cfg, ok := p.Transport.Config.(component.SenderConfig)
+	if !ok {
+		return nil, fmt.Errorf("transport %q cannot send", p.Transport.Spec.Name)
 	}
+	pt.sender, err = cfg.NewSender(&component.SendEnv{Port: p.Name, Namespace: r.opts.Box.ID(), Log: pt.log})
 	if err != nil {
 		return nil, err
 	}
@@ -163,10 +144,8 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 // and the encryption certificate in the server's other-people store.
 func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, error) {
 	var keys pipeline.Keys
-	if p.Pipeline == nil {
-		return keys, nil
-	}
-	if p.Pipeline.Signs() {
+	needs := p.Needs()
+	if needs.Signing == component.Needed {
 		g := r.opts.Config.Group
 		tp, err := thumbprint.Parse(g.SigningCertificate.V)
 		if err != nil {
@@ -186,7 +165,7 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 		}
 		keys.Signer = &smime.Signer{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}
 	}
-	if p.Pipeline.Encrypts() {
+	if needs.Encryption == component.Needed {
 		tp, err := thumbprint.Parse(p.EncryptionCertificate.V)
 		if err != nil {
 			return keys, fmt.Errorf("encryption certificate: %w", thumbprintError(p.EncryptionCertificate, err))

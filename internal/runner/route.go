@@ -5,131 +5,64 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/receive"
 )
 
-// receiver is a receive location as the runner drives it.
-type receiver interface {
-	start(ctx context.Context) error // long-running mode
-	poll(ctx context.Context) (int, error)
-	// pending counts messages seen but not yet taken (files still being
-	// written), so that a --once run waits for them to settle.
-	pending() int
-	stop(ctx context.Context)
+// receiver is a receive location as the runner drives it: its built
+// transport, and the sensitive values of its block, which errors about it
+// must not show.
+type receiver struct {
+	component.Receiver
+	hide secrets
 }
 
-// fileReceiver runs a file receive location.
-type fileReceiver struct {
-	f      *receive.File
-	wg     sync.WaitGroup
-	stopFn context.CancelFunc
-}
+// start starts the receiver, hiding its sensitive values in the error.
+func (rc *receiver) start(ctx context.Context) error { return rc.hide.err(rc.Start(ctx)) }
 
-func (fr *fileReceiver) start(ctx context.Context) error {
-	ctx, fr.stopFn = context.WithCancel(ctx)
-	fr.wg.Add(1)
-	go func() {
-		defer fr.wg.Done()
-		fr.f.Run(ctx)
-	}()
-	return nil
-}
-
-func (fr *fileReceiver) poll(ctx context.Context) (int, error) { return fr.f.Poll(ctx) }
-
-func (fr *fileReceiver) pending() int { return fr.f.Pending() }
-
-func (fr *fileReceiver) stop(context.Context) {
-	if fr.stopFn != nil {
-		fr.stopFn()
-	}
-	fr.wg.Wait()
-}
-
-// httpReceiver runs an HTTP receive location. It has nothing "present" to
-// pick up, so a --once run does not start it.
-type httpReceiver struct {
-	h    *receive.HTTP
-	hide secrets // its listen address and path, when sensitive
-}
-
-func (hr *httpReceiver) start(ctx context.Context) error   { return hr.hide.err(hr.h.Start(ctx)) }
-func (hr *httpReceiver) poll(context.Context) (int, error) { return 0, nil }
-func (hr *httpReceiver) pending() int                      { return 0 }
-func (hr *httpReceiver) stop(ctx context.Context)          { hr.h.Shutdown(ctx) }
-
-// buildReceiver builds rl's receiver; an HTTP one takes its uploads' memory
-// from uploads, which all of them share.
-func (r *Runner) buildReceiver(rl *model.ReceiveLocation, uploads *receive.Budget) (receiver, error) {
-	hide := r.hide
-	switch t := rl.Transport; {
-	case t == nil:
-	case t.File != nil:
-		hide = hide.withValues(t.File.Path)
-	case t.HTTP != nil:
-		hide = hide.withValues(t.HTTP.Listen, t.HTTP.Path)
-	}
-	rc, err := r.newReceiver(rl, hide, uploads)
-	return rc, hide.err(err)
-}
-
-// newReceiver builds the receiver of rl, whose sensitive transport values
-// are hide.
-func (r *Runner) newReceiver(rl *model.ReceiveLocation, hide secrets, uploads *receive.Budget) (receiver, error) {
-	sink := receive.SinkFunc(r.publish)
-	log := hide.logger(r.opts.Log) // the receivers add receive_location themselves
-	props := rl.Properties.V
-	switch {
-	case rl.Transport == nil:
+// buildReceiver builds rl's transport for this server.
+func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (*receiver, error) {
+	if rl.Transport == nil {
 		return nil, fmt.Errorf("no transport")
-	case rl.Transport.File != nil:
-		t := rl.Transport.File
-		f, err := receive.NewFile(receive.FileOptions{
-			Location:     rl.Name,
-			Dir:          t.Path.V,
-			Pattern:      t.Pattern.V,
-			PollInterval: t.PollInterval.V,
-			ContentType:  rl.ContentType.V,
-			Properties:   props,
-			Owner:        r.owner,
-			SettleTime:   r.opts.FileSettle,
-			// A claim twice as old as a lease belongs to a server that
-			// died; its key survives the takeover, so this is safe even
-			// if that server was only slow.
-			TakeoverAfter: 2 * r.opts.Lease,
-			// Stored with each message, so that displays hide those
-			// values whatever the configuration says later.
-			SensitiveProperties: rl.SensitiveProperties,
-		}, sink, log)
-		if err != nil {
-			return nil, err
-		}
-		return &fileReceiver{f: f}, nil
-	case rl.Transport.HTTP != nil:
-		t := rl.Transport.HTTP
-		h, err := receive.NewHTTP(receive.HTTPOptions{
-			Location:    rl.Name,
-			Listen:      t.Listen.V,
-			Path:        t.Path.V,
-			MaxBody:     t.MaxBody.V,
-			ContentType: rl.ContentType.V,
-			Properties:  props,
-			Budget:      uploads,
-			// As for a file location.
-			SensitiveProperties: rl.SensitiveProperties,
-		}, sink, log)
-		if err != nil {
-			return nil, err
-		}
-		return &httpReceiver{h: h, hide: hide}, nil
 	}
-	return nil, fmt.Errorf("unsupported transport %q", rl.Transport.Kind)
+	cfg, ok := rl.Transport.Config.(component.ReceiverConfig)
+	if !ok {
+		return nil, fmt.Errorf("transport %q cannot receive", rl.Transport.Spec.Name)
+	}
+	hide := r.hide.with(rl.Transport.Sensitive...)
+	rc, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Location:    rl.Name,
+		ContentType: rl.ContentType.V,
+		Properties:  rl.Properties.V,
+		// Stored with each message, so that displays hide those values
+		// whatever the configuration says later.
+		SensitiveProperties: rl.SensitiveProperties,
+		Owner:               r.owner,
+		Lease:               r.opts.Lease,
+		SettleTime:          r.opts.FileSettle,
+		Sink:                component.SinkFunc(r.publish),
+		Log:                 hide.logger(r.opts.Log), // the receivers add receive_location themselves
+		Shared:              r.shared,
+	})
+	if err != nil {
+		return nil, hide.err(err)
+	}
+	return &receiver{Receiver: rc, hide: hide}, nil
+}
+
+// shared is component.ReceiveEnv.Shared: one value per key for the run.
+func (r *Runner) shared(key string, make func() any) any {
+	r.sharedMu.Lock()
+	defer r.sharedMu.Unlock()
+	v, ok := r.sharedVals[key]
+	if !ok {
+		v = make()
+		r.sharedVals[key] = v
+	}
+	return v
 }
 
 // pollReceivers makes one pass over every receive location. When nothing
@@ -141,11 +74,17 @@ func (r *Runner) pollReceivers(ctx context.Context) (int, error) {
 	for wait := 0; ; wait++ {
 		total, pending := 0, 0
 		for _, rc := range r.recv {
+			// A receiver with nothing present to pick up (a listener) is
+			// not started by a --once run.
+			p, ok := rc.Receiver.(component.Poller)
+			if !ok {
+				continue
+			}
 			// A poll error (a missing directory, one file that failed) is
 			// logged by the receiver; it must not stop the other locations.
-			n, _ := rc.poll(ctx)
+			n, _ := p.Poll(ctx)
 			total += n
-			pending += rc.pending()
+			pending += p.Pending()
 		}
 		if ctx.Err() != nil {
 			return total, ctx.Err()
@@ -172,7 +111,7 @@ func (r *Runner) settleWait() time.Duration {
 
 func (r *Runner) stopReceivers(ctx context.Context) {
 	for _, rc := range r.recv {
-		rc.stop(ctx)
+		rc.Stop(ctx)
 	}
 }
 
@@ -227,11 +166,11 @@ type routing struct {
 
 // decide evaluates every send port's filter for msg.
 func (r *Runner) decide(msg msgbox.Message) *routing {
-	val := messageValue(msg)
+	m := messageOf(msg)
 	var rt routing
 	var problems []string
 	for _, p := range r.routes {
-		ok, err := lang.EvalFilter(r.opts.Config, p.decl, val)
+		ok, err := p.decl.Filter.Match(m)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue

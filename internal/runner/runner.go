@@ -20,11 +20,11 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/pipeline"
-	"github.com/bizpipe/bizpipe/internal/send"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
@@ -121,7 +121,10 @@ type Runner struct {
 	ports    map[string]*port // this server's send ports, by name
 	portList []string
 	routes   []*route // every send port of the configuration, for routing
-	recv     []receiver
+	recv     []*receiver
+	// sharedVals are the resources components share (ReceiveEnv.Shared).
+	sharedMu   sync.Mutex
+	sharedVals map[string]any
 	// memory is MemoryBudget: the bytes of bodies workers may hold.
 	memory *semaphore.Weighted
 	// inFlight is the deliveries the workers hold, which their claims
@@ -181,13 +184,14 @@ func New(opts Options) (*Runner, error) {
 	}
 	hide := variableSecrets(opts.Config)
 	r := &Runner{
-		opts:   opts,
-		log:    hide.logger(opts.Log),
-		hide:   hide,
-		owner:  opts.Server,
-		ports:  map[string]*port{},
-		wake:   make(chan struct{}),
-		memory: semaphore.NewWeighted(opts.MemoryBudget),
+		opts:       opts,
+		log:        hide.logger(opts.Log),
+		hide:       hide,
+		owner:      opts.Server,
+		ports:      map[string]*port{},
+		sharedVals: map[string]any{},
+		wake:       make(chan struct{}),
+		memory:     semaphore.NewWeighted(opts.MemoryBudget),
 	}
 	r.inFlight.init()
 	if err := r.provision(); err != nil {
@@ -334,7 +338,7 @@ func (r *Runner) recover(ctx context.Context) error {
 // harmless, and a missing output directory is reported by its deliveries.
 func (r *Runner) sweepStaged(ctx context.Context) {
 	for _, name := range r.portList {
-		st, ok := r.ports[name].sender.(send.Stager)
+		st, ok := r.ports[name].sender.(component.Stager)
 		if !ok {
 			continue
 		}
@@ -364,7 +368,7 @@ func (r *Runner) sweepStaged(ctx context.Context) {
 			if state, known := states[id]; known && state != msgbox.DeliveryDelivered && state != msgbox.DeliveryTerminated {
 				continue
 			}
-			if err := st.Cleanup(send.Delivery{ID: id, Port: name}); err != nil {
+			if err := st.Cleanup(&component.Delivery{ID: id, Port: name}); err != nil {
 				log.Warn("removing a staged copy failed", "delivery", id, "error", err)
 				continue
 			}

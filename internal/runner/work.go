@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/pipeline"
 	"github.com/bizpipe/bizpipe/internal/send"
-	"github.com/zclconf/go-cty/cty"
 )
 
 // workLoop claims and processes deliveries. claimCtx stops the claiming;
@@ -138,7 +138,7 @@ func (r *Runner) idle(ctx context.Context, woken, remote <-chan struct{}) {
 // record stores the outcome of an attempt and, once it is stored, removes
 // what the transport staged for a crash.
 func (r *Runner) record(ctx context.Context, c claimed, pt *port, log *slog.Logger,
-	outcome msgbox.Outcome, sd send.Delivery, delivered bool) {
+	outcome msgbox.Outcome, sd *component.Delivery, delivered bool) {
 	d := c.d
 	if err := r.finish(ctx, d.ID, c.fl, outcome); err != nil {
 		if errors.Is(err, msgbox.ErrLeaseLost) {
@@ -172,7 +172,7 @@ func (r *Runner) record(ctx context.Context, c claimed, pt *port, log *slog.Logg
 		}
 	}
 	if delivered {
-		if st, ok := pt.sender.(send.Stager); ok {
+		if st, ok := pt.sender.(component.Stager); ok {
 			if err := st.Cleanup(sd); err != nil {
 				log.Warn("removing the staged copy failed (harmless)", "error", err)
 			}
@@ -230,18 +230,15 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 }
 
 // attempt runs the pipeline and the transport once.
-func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger) (msgbox.Outcome, send.Delivery, bool) {
-	suspend := func(format string, args ...any) (msgbox.Outcome, send.Delivery, bool) {
-		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, send.Delivery{}, false
+func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger) (msgbox.Outcome, *component.Delivery, bool) {
+	suspend := func(format string, args ...any) (msgbox.Outcome, *component.Delivery, bool) {
+		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, nil, false
 	}
 	msg, err := r.opts.Box.Message(ctx, d.MessageID)
 	if err != nil {
 		return r.failed(pt, d, fmt.Errorf("reading message %s: %w", d.MessageID, err))
 	}
-	sd, err := r.target(pt, d, msg)
-	if err != nil {
-		return suspend("%v", err)
-	}
+	sd := &component.Delivery{ID: d.ID, Port: d.Port, Message: messageOf(msg)}
 	// A crash after the transport placed the file but before the box
 	// recorded it: finish that attempt instead of encoding again. Only an
 	// attempt the box counted can have left anything (it counts the
@@ -249,7 +246,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	// spares the transport's look; and Send itself places a staged copy it
 	// finds (after `messages resume`, which resets the count), so skipping
 	// it never delivers twice.
-	if st, ok := pt.sender.(send.Stager); ok && d.Attempts > 0 {
+	if st, ok := pt.sender.(component.Stager); ok && d.Attempts > 0 {
 		done, err := st.Redo(ctx, sd)
 		if err != nil {
 			return r.failed(pt, d, err)
@@ -296,12 +293,12 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	if m := r.opts.Metrics; m != nil {
 		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
-	payload := send.Payload{Data: out.Data, Body: out.Body}
+	h := component.Header{MIME: out.MIME}
 	for _, f := range out.Header {
-		payload.Header = append(payload.Header, send.Field{Name: f.Name, Value: f.Value})
+		h.Fields = append(h.Fields, component.Field{Name: f.Name, Value: f.Value})
 	}
 	start = time.Now()
-	err = pt.sender.Send(ctx, sd, payload)
+	err = r.deliver(ctx, pt, sd, h, out.Body)
 	if m := r.opts.Metrics; m != nil {
 		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
@@ -309,6 +306,20 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		return r.failed(pt, d, err)
 	}
 	return msgbox.Outcome{State: msgbox.DeliveryDelivered}, sd, true
+}
+
+// deliver hands the entity to the port's transport and commits it.
+func (r *Runner) deliver(ctx context.Context, pt *port, d *component.Delivery, h component.Header, body []byte) error {
+	att, err := pt.sender.Begin(ctx, d, h)
+	if err != nil {
+		return err
+	}
+	if _, err := att.Write(body); err != nil {
+		att.Abort()
+		return err
+	}
+	_, err = att.Commit(ctx)
+	return err
 }
 
 // failed turns a failed attempt into a retry, or a suspension once the
@@ -319,75 +330,36 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 // asked for a longer wait (HTTP Retry-After): a partner that is shedding
 // load is not hammered, and a shorter wait does not make the port retry
 // faster than configured.
-func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome, send.Delivery, bool) {
+func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome, *component.Delivery, bool) {
 	retry := pt.decl.Retry
 	made := d.Attempts + 1
-	if send.Permanent(err) {
+	if component.IsPermanent(err) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended,
-			Error: fmt.Sprintf("%v (suspended at once: retrying cannot help)", err)}, send.Delivery{}, false
+			Error: fmt.Sprintf("%v (suspended at once: retrying cannot help)", err)}, nil, false
 	}
 	if made > retry.Attempts.V {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended,
-			Error: fmt.Sprintf("%v (suspended after %d attempt(s))", err, made)}, send.Delivery{}, false
+			Error: fmt.Sprintf("%v (suspended after %d attempt(s))", err, made)}, nil, false
 	}
 	wait := retry.Interval.V
 	if asked, ok := send.RetryAfter(err); ok && asked > wait {
 		wait = asked
 	}
-	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(wait), Error: err.Error()}, send.Delivery{}, false
+	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(wait), Error: err.Error()}, nil, false
 }
 
-// target evaluates the port's templates for the message, and checks the
-// url: a target that cannot be used fails the same way at every attempt,
-// so the caller suspends it at once.
-func (r *Runner) target(pt *port, d *msgbox.Delivery, msg msgbox.Message) (send.Delivery, error) {
-	sd := send.Delivery{ID: d.ID, MessageID: d.MessageID, Port: d.Port}
-	val := messageValue(msg)
-	cfg := r.opts.Config
-	t := pt.decl.Transport
-	switch {
-	case t.File != nil:
-		name, err := lang.EvalTemplate(cfg, t.File.FileName, val)
-		if err != nil {
-			return sd, fmt.Errorf("file_name of send port %q: %w", d.Port, err)
-		}
-		sd.FileName, sd.FileNameSensitive = name.Text, name.Sensitive
-	case t.HTTP != nil:
-		u, err := lang.EvalTemplate(cfg, t.HTTP.URL, val)
-		if err != nil {
-			return sd, fmt.Errorf("url of send port %q: %w", d.Port, err)
-		}
-		sd.URL = u.Text
-		sd.URLOrigin = send.Origin{Sensitive: u.Sensitive, SensitiveAt: u.SensitiveAt,
-			FromSender: u.FromSender, FromSenderAt: u.FromSenderAt}
-		if err := send.CheckURL(sd.URL, sd.URLOrigin); err != nil {
-			return sd, fmt.Errorf("url of send port %q: %w", d.Port, err)
-		}
-		sd.Headers = map[string]string{}
-		for k, expr := range t.HTTP.Headers {
-			v, err := lang.EvalTemplate(cfg, expr, val)
-			if err != nil {
-				return sd, fmt.Errorf("header %s of send port %q: %w", k, d.Port, err)
-			}
-			sd.Headers[k] = v.Text
-			sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
-		}
+// messageOf is what filters and templates see of a stored message.
+func messageOf(msg msgbox.Message) *message.Message {
+	return &message.Message{
+		ID:                  msg.ID,
+		ReceiveLocation:     msg.ReceiveLocation,
+		FileName:            msg.FileName,
+		ContentType:         msg.ContentType,
+		Size:                msg.Size,
+		ReceivedAt:          msg.ReceivedAt,
+		Properties:          msg.Properties,
+		SensitiveProperties: msg.SensitiveProperties,
 	}
-	return sd, nil
-}
-
-func messageValue(msg msgbox.Message) cty.Value {
-	m := lang.Message{
-		ID:              msg.ID,
-		ReceiveLocation: msg.ReceiveLocation,
-		FileName:        msg.FileName,
-		ContentType:     msg.ContentType,
-		Size:            msg.Size,
-		ReceivedAt:      msg.ReceivedAt.UTC().Format(time.RFC3339),
-		Properties:      msg.Properties,
-	}
-	m.SensitiveProperties = msg.SensitiveProperties // marked: see lang.Template
-	return m.Value()
 }
 
 // readBody reads a message body: the pipeline needs it whole (a signature

@@ -14,8 +14,10 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/registry"
 )
 
 // Mode says what the configuration is loaded for.
@@ -39,6 +41,9 @@ type Options struct {
 	// LookupEnv reads the environment (BIZPIPE_VAR_* and env()); nil means
 	// os.LookupEnv. Tests pass their own to stay hermetic.
 	LookupEnv func(string) (string, bool)
+	// Registry holds the components transport and encoder blocks name;
+	// nil means the built-in ones.
+	Registry *component.Registry
 }
 
 // Block type names of the language.
@@ -82,6 +87,9 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
+	if opts.Registry == nil {
+		opts.Registry = registry.Builtin()
+	}
 	parser := hclparse.NewParser()
 	parsed, diags := parseFiles(parser, files)
 	cfg := &model.Config{Files: parser.Files(), EvalContexts: map[string]*hcl.EvalContext{}}
@@ -89,7 +97,7 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 		return cfg, finish(diags)
 	}
 
-	d := &decoder{opts: opts, cfg: cfg, parser: parser, names: map[string]map[string]hcl.Range{}}
+	d := &decoder{opts: opts, registry: opts.Registry, cfg: cfg, parser: parser, names: map[string]map[string]hcl.Range{}}
 	var blocks []*hcl.Block
 	for _, f := range parsed {
 		content, ds := f.Body.Content(rootSchema)
@@ -154,11 +162,12 @@ func finish(diags hcl.Diagnostics) hcl.Diagnostics {
 
 // decoder carries the state of one Load.
 type decoder struct {
-	opts   Options
-	cfg    *model.Config
-	parser *hclparse.Parser
-	root   *hcl.EvalContext // shared parent of the per-file contexts
-	diags  hcl.Diagnostics
+	opts     Options
+	registry *component.Registry
+	cfg      *model.Config
+	parser   *hclparse.Parser
+	root     *hcl.EvalContext // shared parent of the per-file contexts
+	diags    hcl.Diagnostics
 	// names maps block type to declared name to declaration range (BP1002).
 	names map[string]map[string]hcl.Range
 	// vars and locals by name, for reference checks.

@@ -163,18 +163,22 @@ func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
 // error never quotes a sensitive value: when the filter reads one, the
 // evaluation's details are left out.
 func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, error) {
-	if port.Filter == nil {
+	if port.FilterExpr == nil {
 		return false, nil
 	}
-	ctx := cfg.EvalContextFor(port.FilterRange.Filename).NewChild()
+	return evalFilter(cfg.EvalContextFor(port.FilterRange.Filename), port.FilterExpr, port.Name, msg)
+}
+
+func evalFilter(fileCtx *hcl.EvalContext, expr hcl.Expression, port string, msg cty.Value) (bool, error) {
+	ctx := fileCtx.NewChild()
 	ctx.Variables = map[string]cty.Value{"message": msg}
-	val, ds := port.Filter.Value(ctx)
+	val, ds := expr.Value(ctx)
 	if ds.HasErrors() {
-		return false, fmt.Errorf("filter of send port %q: %s", port.Name, evalError(port.Filter, ctx, ds))
+		return false, fmt.Errorf("filter of send port %q: %s", port, evalError(expr, ctx, ds))
 	}
 	val, _ = val.UnmarkDeep()
 	if val.IsNull() || !val.IsKnown() || val.Type() != cty.Bool {
-		return false, fmt.Errorf("filter of send port %q did not produce true or false", port.Name)
+		return false, fmt.Errorf("filter of send port %q did not produce true or false", port)
 	}
 	return val.True(), nil
 }
@@ -201,7 +205,11 @@ type Template struct {
 // and 0 for any other expression: a function call or a reference is
 // derived as a whole. An error never quotes a sensitive value.
 func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (Template, error) {
-	ctx := cfg.EvalContextFor(expr.Range().Filename).NewChild()
+	return evalTemplate(cfg.EvalContextFor(expr.Range().Filename), expr, msg)
+}
+
+func evalTemplate(fileCtx *hcl.EvalContext, expr hcl.Expression, msg cty.Value) (Template, error) {
+	ctx := fileCtx.NewChild()
 	ctx.Variables = map[string]cty.Value{"message": msg}
 	val, ds := expr.Value(ctx)
 	if ds.HasErrors() {

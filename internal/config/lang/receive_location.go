@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"github.com/bizpipe/bizpipe/internal/component"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -36,8 +37,8 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 	if a, ok := at.m["host"]; ok {
 		r.HostRef, _ = d.ref(a, blockHost)
 	}
-	if tb := d.transportBlock(b, blocks); tb != nil {
-		r.Transport = d.decodeReceiveTransport(b, tb)
+	if tb := d.transportBlock(b, blocks, component.ReceiveTransport); tb != nil {
+		r.Transport = d.decodeComponent(b, tb, component.ReceiveTransport)
 	}
 	d.cfg.ReceiveLocations = append(d.cfg.ReceiveLocations, r)
 }

@@ -1,12 +1,14 @@
 package lang
 
 import (
+	"math"
 	"math/big"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
@@ -49,11 +51,12 @@ func (d *decoder) decodeSendPortBlock(b *hcl.Block) {
 	if a, ok := at.m["filter"]; ok {
 		p.FilterRange = a.Expr.Range()
 		if d.checkFilter(a, describe(b)) {
-			p.Filter = a.Expr
+			p.FilterExpr = a.Expr
+			p.Filter = &compiledFilter{expr: a.Expr, ctx: d.ctxFor(a.Range), port: p.Name}
 		}
 	}
-	if tb := d.transportBlock(b, blocks); tb != nil {
-		p.Transport = d.decodeSendTransport(b, tb)
+	if tb := d.transportBlock(b, blocks, component.SendTransport); tb != nil {
+		p.Transport = d.decodeComponent(b, tb, component.SendTransport)
 	}
 	p.Retry = model.Retry{
 		Attempts: model.Defaulted(defaultRetryAttempts, b.DefRange),
@@ -77,8 +80,18 @@ func (d *decoder) decodeSendPortBlock(b *hcl.Block) {
 	d.cfg.SendPorts = append(d.cfg.SendPorts, p)
 }
 
-// count reads a whole number >= 0; def applies when absent.
+// count reads a whole number from 0 to 1000; def applies when absent.
 func (d *decoder) count(at attrs, name string, def int) model.Value[int] {
+	return d.wholeNumber(at, name, def, 1000)
+}
+
+// integer reads a whole number >= 0 (a component's Int attribute).
+func (d *decoder) integer(at attrs, name string, def int) model.Value[int] {
+	return d.wholeNumber(at, name, def, math.MaxInt32)
+}
+
+// wholeNumber reads a whole number from 0 to max; def applies when absent.
+func (d *decoder) wholeNumber(at attrs, name string, def, max int) model.Value[int] {
 	ev, ok := d.eval(at.m[name], cty.Number, at.what)
 	if !ok {
 		return model.Defaulted(def, at.rng)
@@ -89,9 +102,9 @@ func (d *decoder) count(at attrs, name string, def int) model.Value[int] {
 	}
 	bf := ev.val.AsBigFloat()
 	n, acc := bf.Int64()
-	if acc != big.Exact || n < 0 || n > 1000 {
+	if acc != big.Exact || n < 0 || n > int64(max) {
 		d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Invalid value for "+name,
-			"The %s attribute of %s must be a whole number from 0 to 1000.", name, at.what))
+			"The %s attribute of %s must be a whole number from 0 to %d.", name, at.what, max))
 		return model.Value[int]{Range: ev.rng}
 	}
 	v.V = int(n)

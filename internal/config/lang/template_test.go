@@ -209,8 +209,8 @@ func TestEvalErrorsHideSensitiveValues(t *testing.T) {
 		if !strings.Contains(err.Error(), "main.hcl") {
 			t.Errorf("%s: error does not say where: %v", tc.src, err)
 		}
-		port := &model.SendPort{Name: "p", Filter: parseTemplate(t, cfg, strings.Trim(strings.TrimPrefix(tc.src, `"${`), `}"`)+` == 1`)}
-		port.FilterRange = port.Filter.Range()
+		port := &model.SendPort{Name: "p", FilterExpr: parseTemplate(t, cfg, strings.Trim(strings.TrimPrefix(tc.src, `"${`), `}"`)+` == 1`)}
+		port.FilterRange = port.FilterExpr.Range()
 		_, err = EvalFilter(cfg, port, msg)
 		if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "details hidden") != tc.hidden {
 			t.Errorf("filter %s: error %v: want one, without the value, details hidden %v", tc.src, err, tc.hidden)

@@ -12,31 +12,20 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
 )
 
-// Value is an attribute value that may be absent or, during validate, unknown
-// because it depends on a variable or env() that has no value yet.
-type Value[T any] struct {
-	V         T
-	Set       bool      // the attribute is present (or a default was applied: see Default)
-	Known     bool      // V holds the real value
-	Default   bool      // V is the documented default, not written by the user
-	Sensitive bool      // derived from a sensitive variable: never print V
-	Range     hcl.Range // the attribute's expression, or the enclosing block when defaulted
-}
-
-// Usable reports whether V can be relied on: present and known.
-func (v Value[T]) Usable() bool { return v.Set && v.Known }
+// Value is an attribute value (see package value).
+type Value[T any] = value.Value[T]
 
 // Known returns a set, known value.
-func Known[T any](v T, rng hcl.Range) Value[T] {
-	return Value[T]{V: v, Set: true, Known: true, Range: rng}
-}
+func Known[T any](v T, rng hcl.Range) Value[T] { return value.Known(v, rng) }
 
 // Defaulted returns the documented default for an absent attribute.
-func Defaulted[T any](v T, rng hcl.Range) Value[T] {
-	return Value[T]{V: v, Set: true, Known: true, Default: true, Range: rng}
-}
+func Defaulted[T any](v T, rng hcl.Range) Value[T] { return value.Defaulted(v, rng) }
 
 // Ref is a reference to another object, as written (e.g. host.send_host).
 type Ref struct {
@@ -150,56 +139,55 @@ type Instance struct {
 	DeclRange  hcl.Range // the whole instance block, header to closing brace
 }
 
-// Pipeline is an ordered list of encoder stages.
+// Pipeline is an ordered list of stages (encoder blocks).
 type Pipeline struct {
 	Name      string
-	Encoders  []*Encoder
+	Stages    []*Component
 	DeclRange hcl.Range
 	Used      bool
 }
 
-// Signs reports whether any stage signs.
-func (p *Pipeline) Signs() bool {
-	for _, e := range p.Encoders {
-		if e.SMIME != nil && e.SMIME.Signs() {
-			return true
-		}
+// Needs merges what the stages need.
+func (p *Pipeline) Needs() component.Needs {
+	var n component.Needs
+	if p == nil {
+		return n
 	}
-	return false
+	for _, st := range p.Stages {
+		n = n.Merge(st.Needs())
+	}
+	return n
 }
 
-// Encrypts reports whether any stage encrypts.
-func (p *Pipeline) Encrypts() bool {
-	for _, e := range p.Encoders {
-		if e.SMIME != nil && e.SMIME.Encrypt.Known && e.SMIME.Encrypt.V {
-			return true
-		}
-	}
-	return false
-}
+// Signs reports whether a stage certainly signs. A stage whose signing
+// depends on a value unknown during validate does not count: assuming it
+// signs would invent errors.
+func (p *Pipeline) Signs() bool { return p.Needs().Signing == component.Needed }
 
-// Encoder is one pipeline stage. Type is the block label ("smime"); exactly
-// one of the type-specific fields is set.
-type Encoder struct {
-	Type      string
-	SMIME     *SMIMEEncoder
+// Encrypts reports whether a stage certainly encrypts.
+func (p *Pipeline) Encrypts() bool { return p.Needs().Encryption == component.Needed }
+
+// Component is a transport or stage block, decoded with the spec its label
+// names in the registry.
+type Component struct {
+	Spec *component.Spec
+	// Config is the typed configuration Spec.Decode made; nil when the
+	// block could not be decoded (the diagnostics say why).
+	Config component.Config
+	// Sensitive are the values of the block's attributes that derive from
+	// sensitive values (a directory, an address): whatever a run prints
+	// about the component shows (sensitive value) instead.
+	Sensitive []string
 	DeclRange hcl.Range
 }
 
-// SMIMEEncoder signs and/or encrypts (§6).
-type SMIMEEncoder struct {
-	Signature               Value[string] // none | clear | opaque
-	Digest                  Value[string] // sha256 | sha384 | sha512 | sha1
-	IncludeCertificate      Value[bool]
-	Encrypt                 Value[bool]
-	EncryptionAlgorithm     Value[string]
-	ContentTransferEncoding Value[string]
-}
-
-// Signs reports whether this stage signs. An unknown signature mode counts as
-// not signing: validate cannot tell, and assuming it signs would invent errors.
-func (s *SMIMEEncoder) Signs() bool {
-	return s.Signature.Known && s.Signature.V != "none"
+// Needs is what the component's configuration needs; nothing when it could
+// not be decoded.
+func (c *Component) Needs() component.Needs {
+	if c == nil || c.Config == nil {
+		return component.Needs{}
+	}
+	return c.Config.Needs()
 }
 
 // ReceiveLocation brings messages in.
@@ -209,7 +197,7 @@ type ReceiveLocation struct {
 	Host        *Host
 	ContentType Value[string]
 	Properties  Value[map[string]string]
-	Transport   *Transport
+	Transport   *Component
 	DeclRange   hcl.Range
 
 	// SensitiveProperties are the sorted names of the Properties whose
@@ -226,57 +214,26 @@ type SendPort struct {
 	PipelineRef           *Ref // nil: pass-through
 	Pipeline              *Pipeline
 	EncryptionCertificate Value[string]
-	Filter                hcl.Expression // nil: subscribes to nothing
-	FilterRange           hcl.Range
-	Transport             *Transport
-	Retry                 Retry
-	DeclRange             hcl.Range
+	// Filter is the compiled filter; nil: subscribes to nothing.
+	Filter message.Filter
+	// FilterExpr is the filter as written, for the rules that read it.
+	FilterExpr  hcl.Expression
+	FilterRange hcl.Range
+	Transport   *Component
+	Retry       Retry
+	DeclRange   hcl.Range
+}
+
+// Needs is what the port's pipeline and transport need on the instance
+// that runs the port.
+func (p *SendPort) Needs() component.Needs {
+	return p.Pipeline.Needs().Merge(p.Transport.Needs())
 }
 
 // Retry is a send port's retry policy.
 type Retry struct {
 	Attempts Value[int]
 	Interval Value[time.Duration]
-}
-
-// Transport is a receive or send transport block. Kind is its label.
-type Transport struct {
-	Kind      string // "file" | "http"
-	File      *FileTransport
-	HTTP      *HTTPTransport
-	DeclRange hcl.Range
-}
-
-// FileTransport is the file adapter, receive or send side.
-type FileTransport struct {
-	Path Value[string] // resolved against the declaring file's directory
-	// Receive side.
-	Pattern      Value[string]
-	PollInterval Value[time.Duration]
-	// Send side. FileName is a template over the message object.
-	FileName hcl.Expression
-	CopyMode Value[string]
-}
-
-// HTTPTransport is the HTTP adapter, receive or send side.
-type HTTPTransport struct {
-	// Receive side.
-	Listen  Value[string]
-	Path    Value[string]
-	MaxBody Value[int64]
-	// Send side. URL and header values are templates over the message object.
-	URL     hcl.Expression
-	Headers map[string]hcl.Expression
-	Timeout Value[time.Duration]
-	TLS     *TLSConfig
-}
-
-// TLSConfig is the client TLS material of an HTTP send transport.
-type TLSConfig struct {
-	CAFile    Value[string]
-	CertFile  Value[string]
-	KeyFile   Value[string]
-	DeclRange hcl.Range
 }
 
 // MessageBox selects the durable store.

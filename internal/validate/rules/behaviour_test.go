@@ -532,8 +532,10 @@ pipeline "spare" {
     digest    = "sha1"
   }
 }
+
+server "spare" {}
 `)
-	cfg := s.load()
+	cfg, _ := s.loadChecked() // the weak digest is reported by the decoder
 
 	render := func(diags hcl.Diagnostics) []string {
 		diag.Sort(diags)

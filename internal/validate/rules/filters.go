@@ -24,7 +24,7 @@ func (c *checker) checkFilterLocations() {
 		declared[rl.Name] = true
 	}
 	for _, p := range c.cfg.SendPorts {
-		expr, ok := p.Filter.(hclsyntax.Expression)
+		expr, ok := p.FilterExpr.(hclsyntax.Expression)
 		if !ok {
 			continue
 		}

@@ -288,6 +288,19 @@ func (s *scene) load(vars ...string) *model.Config {
 	return cfg
 }
 
+// loadChecked decodes the configuration, fails the test on a decoding
+// error, and returns the decoder's warnings: the component specs report some
+// of the validation findings (BP5001 for a weak algorithm an encoder block
+// chooses) where they decode the block.
+func (s *scene) loadChecked(vars ...string) (*model.Config, hcl.Diagnostics) {
+	s.t.Helper()
+	cfg, diags := s.loadRaw(vars...)
+	if diags.HasErrors() {
+		s.t.Fatalf("lang.Load: unexpected errors:\n%s", dump(diags))
+	}
+	return cfg, diags
+}
+
 // loadRaw decodes the configuration in validate mode and returns the
 // decoder's diagnostics too.
 func (s *scene) loadRaw(vars ...string) (*model.Config, hcl.Diagnostics) {

@@ -4,27 +4,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
 
-// checkWeakAlgorithms warns about SHA-1 digests and 3DES (BP5001). Key sizes
-// are checked with the certificates.
-func (c *checker) checkWeakAlgorithms() {
-	for _, p := range c.cfg.Pipelines {
-		for _, e := range p.Encoders {
-			s := e.SMIME
-			if s == nil {
-				continue
-			}
-			if s.Signs() && s.Digest.Known && s.Digest.V == "sha1" {
-				c.add(diag.Warningf(diag.CodeWeakAlgorithm, s.Digest.Range, "Weak digest algorithm",
-					"Pipeline %q signs with SHA-1, which is broken for signatures; use \"sha256\" unless a partner cannot verify it.", p.Name))
-			}
-			if s.Encrypt.Known && s.Encrypt.V && s.EncryptionAlgorithm.Known && s.EncryptionAlgorithm.V == "des3" {
-				c.add(diag.Warningf(diag.CodeWeakAlgorithm, s.EncryptionAlgorithm.Range, "Weak encryption algorithm",
-					"Pipeline %q encrypts with 3DES, a 64-bit block cipher that is deprecated; use \"aes256-cbc\" or \"aes256-gcm\" unless a partner cannot decrypt it.", p.Name))
-			}
-		}
-	}
-}
-
 // checkUnused warns about objects nothing refers to (BP5002).
 func (c *checker) checkUnused() {
 	for _, s := range c.cfg.Stores {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
@@ -228,14 +229,9 @@ func (c *checker) checkEncryptionUnused(p *model.SendPort) {
 		"Send port %q sets encryption_certificate but %s, so messages leave unencrypted. Use an encrypting pipeline, or remove the attribute.", p.Name, what))
 }
 
-// encryptKnown reports whether every stage's encrypt flag is known.
+// encryptKnown reports whether it is known whether the pipeline encrypts.
 func encryptKnown(pl *model.Pipeline) bool {
-	for _, e := range pl.Encoders {
-		if e.SMIME != nil && !e.SMIME.Encrypt.Known {
-			return false
-		}
-	}
-	return true
+	return pl.Needs().Encryption != component.MaybeNeeded
 }
 
 // checkDates reports an expired or not-yet-valid certificate, or one expiring

@@ -50,7 +50,6 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkThumbprints()
 	c.checkSigningCertificateSet()
 	c.checkPorts()
-	c.checkWeakAlgorithms()
 	c.checkUnused()
 	c.checkFilterLocations()
 

@@ -625,13 +625,13 @@ func TestRules(t *testing.T) {
 			name: "BP5001 SHA-1 digest",
 			hcl:  topo{Digest: "sha1"}.hcl(),
 			want: []finding{{diag.CodeWeakAlgorithm, warningSev, "digest", `"sha1"`, "",
-				list(`Pipeline "pl"`, "SHA-1")}},
+				list(`pipeline "pl"`, "SHA-1")}},
 		},
 		{
 			name: "BP5001 3DES",
 			hcl:  topo{Algorithm: "des3"}.hcl(),
 			want: []finding{{diag.CodeWeakAlgorithm, warningSev, "algorithm", `"des3"`, "",
-				list(`Pipeline "pl"`, "3DES")}},
+				list(`pipeline "pl"`, "3DES")}},
 		},
 		{
 			name: "BP5001 RSA-1024 signing and partner certificates",
@@ -731,8 +731,9 @@ host "spare" { # @spare_host
 				tc.stores(s)
 			}
 			s.write(tc.hcl)
-			cfg := s.load(tc.vars...)
+			cfg, loadDiags := s.loadChecked(tc.vars...)
 			_, diags := rules.Check(cfg, rules.Options{Now: p.now})
+			diags = append(loadDiags, diags...)
 			s.expect(diags, tc.want)
 			if tc.secret != "" {
 				for _, d := range diags {

@@ -1,0 +1,63 @@
+package lang
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/internal/message"
+)
+
+// Filters and templates are compiled at load into values the run-time
+// components call (message.Filter, message.Template), so that nothing at run
+// time imports this package. Each keeps its expression and the evaluation
+// context of the file that declares it: var, local, the functions, and
+// file() relative to that file.
+
+// compiledTemplate is a transport template (file_name, url, a header).
+type compiledTemplate struct {
+	expr hcl.Expression
+	ctx  *hcl.EvalContext
+}
+
+var _ message.Template = (*compiledTemplate)(nil)
+
+// Eval evaluates the template for one message. An error never quotes a
+// sensitive value.
+func (t *compiledTemplate) Eval(m *message.Message) (message.Text, error) {
+	v, err := evalTemplate(t.ctx, t.expr, messageValue(m))
+	if err != nil {
+		return message.Text{}, err
+	}
+	return message.Text{Value: v.Text, Sensitive: v.Sensitive, SensitiveAt: v.SensitiveAt,
+		FromSender: v.FromSender, FromSenderAt: v.FromSenderAt}, nil
+}
+
+// compiledFilter is a send port's filter.
+type compiledFilter struct {
+	expr hcl.Expression
+	ctx  *hcl.EvalContext
+	port string
+}
+
+var _ message.Filter = (*compiledFilter)(nil)
+
+// Match evaluates the filter for one message.
+func (f *compiledFilter) Match(m *message.Message) (bool, error) {
+	return evalFilter(f.ctx, f.expr, f.port, messageValue(m))
+}
+
+// messageValue is the message as the cty object filters and templates see.
+func messageValue(m *message.Message) cty.Value {
+	return Message{
+		ID:                  m.ID,
+		ReceiveLocation:     m.ReceiveLocation,
+		FileName:            m.FileName,
+		ContentType:         m.ContentType,
+		Size:                m.Size,
+		ReceivedAt:          m.ReceivedAt.UTC().Format(time.RFC3339),
+		Properties:          m.Properties,
+		SensitiveProperties: m.SensitiveProperties,
+	}.Value()
+}

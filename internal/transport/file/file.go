@@ -1,0 +1,270 @@
+// Package file is the file transport component: transport "file" in a
+// receive location (poll a directory) and in a send port (write files,
+// exactly once).
+package file
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/receive"
+	"github.com/bizpipe/bizpipe/internal/send"
+)
+
+// ReceiveSpec declares transport "file" of a receive location.
+var ReceiveSpec = &component.Spec{
+	Kind:    component.ReceiveTransport,
+	Name:    "file",
+	Summary: "Polls a directory and receives the files that match a pattern.",
+	Doc: `Each poll lists the directory (not recursively) and takes the regular
+files whose name matches pattern, except dot-files and *.tmp files, which
+producers write to and then rename into place. A file still being written
+(its size or modification time changed since the previous poll, or modified
+in the last moments) is left for a later poll. A file is claimed by renaming
+it to a hidden name, so that of several servers polling one shared directory
+exactly one takes it; it is deleted only once the message is stored in the
+message box.
+
+Only the regular file that was listed is read: it is opened without following
+a symbolic link or waiting on a FIFO, and must be the same file (device and
+inode) as listed. Anything else swapped in is refused unread, logged and left
+where it is.`,
+	Example: `transport "file" {
+  path          = "in/orders"
+  pattern       = "*.xml"
+  poll_interval = "1s"
+}`,
+	Attributes: []component.Attribute{
+		{Name: "path", Type: component.Path, Required: true,
+			Doc: "The directory to poll, relative to the file that declares it."},
+		{Name: "pattern", Type: component.String, Default: "*",
+			Doc: "A glob (`*`, `?`, `[...]`) that base names must match."},
+		{Name: "poll_interval", Type: component.Duration, Default: time.Second,
+			Doc: "The pause between the end of one poll and the start of the next."},
+	},
+	Decode: decodeReceive,
+}
+
+// ReceiveConfig is the typed configuration of a receiving file transport.
+type ReceiveConfig struct {
+	Path         value.Value[string]
+	Pattern      value.Value[string]
+	PollInterval value.Value[time.Duration]
+}
+
+func decodeReceive(b *component.Body) component.Config {
+	c := &ReceiveConfig{Path: b.String("path"), Pattern: b.String("pattern"), PollInterval: b.Duration("poll_interval")}
+	if c.Pattern.Known && !c.Pattern.Default {
+		if _, err := filepath.Match(c.Pattern.V, ""); err != nil {
+			b.Errorf(c.Pattern.Range, "Invalid file pattern", "The pattern of %s is not a valid glob pattern: %s.", b.What, err)
+		}
+	}
+	return c
+}
+
+// Needs: a file transport uses no key.
+func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
+
+// NewReceiver builds the polling receiver.
+func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiver, error) {
+	f, err := receive.NewFile(receive.FileOptions{
+		Location:            env.Location,
+		Dir:                 c.Path.V,
+		Pattern:             c.Pattern.V,
+		PollInterval:        c.PollInterval.V,
+		ContentType:         env.ContentType,
+		Properties:          env.Properties,
+		SensitiveProperties: env.SensitiveProperties,
+		Owner:               env.Owner,
+		SettleTime:          env.SettleTime,
+		// A claim twice as old as a lease belongs to a server that died;
+		// its key survives the takeover, so this is safe even if that
+		// server was only slow.
+		TakeoverAfter: 2 * env.Lease,
+	}, env.Sink, env.Log)
+	if err != nil {
+		return nil, err
+	}
+	return &receiver{f: f}, nil
+}
+
+// receiver runs the poller in the background until Stop.
+type receiver struct {
+	f    *receive.File
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+var _ component.Poller = (*receiver)(nil)
+
+func (r *receiver) Start(ctx context.Context) error {
+	ctx, r.stop = context.WithCancel(ctx)
+	r.done = make(chan struct{})
+	go func() {
+		defer close(r.done)
+		_ = r.f.Run(ctx) // failures are logged; Run returns at stop
+	}()
+	return nil
+}
+
+func (r *receiver) Stop(context.Context) {
+	if r.stop != nil {
+		r.stop()
+		<-r.done
+	}
+}
+
+func (r *receiver) Poll(ctx context.Context) (int, error) { return r.f.Poll(ctx) }
+func (r *receiver) Pending() int                          { return r.f.Pending() }
+func (r *receiver) SettleTime() time.Duration             { return r.f.SettleTime() }
+
+// SendSpec declares transport "file" of a send port.
+var SendSpec = &component.Spec{
+	Kind:    component.SendTransport,
+	Name:    "file",
+	Summary: "Writes each message to a file in a directory, exactly once.",
+	Doc: `Writes the whole entity the pipeline produced (MIME headers, a blank line,
+the body; a pass-through port writes the message as received) to a temporary
+file, syncs it, and links it into place under file_name, so that a reader
+never sees a partial file and a crash at any instant leaves the file in place
+exactly once: after a restart, an identical file already in place counts as
+delivered.
+
+file_name is a template over the message; it must be a plain file name
+(no path separators, no control characters): one that is not suspends the
+delivery.`,
+	Example: `transport "file" {
+  path      = "out/fabrikam"
+  file_name = "${message.id}.eml"
+  copy_mode = "create_new"
+}`,
+	Attributes: []component.Attribute{
+		{Name: "path", Type: component.Path, Required: true,
+			Doc: "The output directory, relative to the file that declares it."},
+		{Name: "file_name", Type: component.Template, Default: "${message.id}",
+			Doc: "The name of the file, a template over the message."},
+		{Name: "copy_mode", Type: component.Enum, Default: "create_new", Values: []string{"create_new", "overwrite"},
+			Doc: "`create_new` fails a delivery when a different file of that name exists; `overwrite` replaces it atomically."},
+	},
+	Decode: decodeSend,
+}
+
+// SendConfig is the typed configuration of a sending file transport.
+type SendConfig struct {
+	Path     value.Value[string]
+	FileName value.Value[message.Template]
+	CopyMode value.Value[string]
+}
+
+func decodeSend(b *component.Body) component.Config {
+	return &SendConfig{Path: b.String("path"), FileName: b.Template("file_name"), CopyMode: b.String("copy_mode")}
+}
+
+// Needs: a file transport uses no key.
+func (c *SendConfig) Needs() component.Needs { return component.Needs{} }
+
+// NewSender builds the sender.
+func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
+	f, err := send.NewFile(send.FileOptions{
+		Dir:       c.Path.V,
+		Overwrite: c.CopyMode.V == "overwrite",
+		Namespace: env.Namespace,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sender{f: f, cfg: c, port: env.Port}, nil
+}
+
+// sender adapts send.File to component.Sender.
+type sender struct {
+	f    *send.File
+	cfg  *SendConfig
+	port string
+}
+
+var _ component.Stager = (*sender)(nil)
+
+// target evaluates file_name for d. A failure repeats at every attempt.
+func (s *sender) target(d *component.Delivery) (send.Delivery, error) {
+	sd := send.Delivery{ID: d.ID, Port: d.Port}
+	if d.Message == nil {
+		return sd, nil
+	}
+	sd.MessageID = d.Message.ID
+	name, err := s.cfg.FileName.V.Eval(d.Message)
+	if err != nil {
+		return sd, component.Permanent(fmt.Errorf("file_name of send port %q: %w", d.Port, err))
+	}
+	sd.FileName, sd.FileNameSensitive = name.Value, name.Sensitive
+	return sd, nil
+}
+
+func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
+	sd, err := s.target(d)
+	if err != nil {
+		return nil, err
+	}
+	a := &attempt{s: s, d: sd}
+	if h.MIME {
+		writeHeader(&a.buf, h)
+	}
+	return a, nil
+}
+
+func (s *sender) Redo(ctx context.Context, d *component.Delivery) (bool, error) {
+	sd, err := s.target(d)
+	if err != nil {
+		return false, err
+	}
+	done, err := s.f.Redo(ctx, sd)
+	return done, permanent(err)
+}
+
+func (s *sender) Cleanup(d *component.Delivery) error {
+	return s.f.Cleanup(send.Delivery{ID: d.ID, Port: d.Port})
+}
+
+func (s *sender) Staged() ([]int64, error) { return s.f.Staged() }
+
+func (s *sender) SweepStale(olderThan time.Duration) (int, error) { return s.f.SweepStale(olderThan) }
+
+// attempt collects the entity and writes it at Commit.
+type attempt struct {
+	s   *sender
+	d   send.Delivery
+	buf bytes.Buffer
+}
+
+func (a *attempt) Write(p []byte) (int, error) { return a.buf.Write(p) }
+
+func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
+	return component.Result{}, permanent(a.s.f.Send(ctx, a.d, send.Payload{Data: a.buf.Bytes()}))
+}
+
+func (a *attempt) Abort() { a.buf = bytes.Buffer{} }
+
+// permanent marks the send errors that every attempt would repeat.
+func permanent(err error) error {
+	if send.Permanent(err) {
+		return component.Permanent(err)
+	}
+	return err
+}
+
+// writeHeader writes an entity's header fields and the blank line.
+func writeHeader(b *bytes.Buffer, h component.Header) {
+	for _, f := range h.Fields {
+		b.WriteString(f.Name)
+		b.WriteString(": ")
+		b.WriteString(f.Value)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+}
