@@ -112,6 +112,9 @@ type ReceiveEnv struct {
 	SettleTime time.Duration
 	Sink       Sink
 	Log        *slog.Logger
+	// Keys are what the transport's Needs asked for, from the stores of
+	// the instance that runs the location.
+	Keys Keys
 	// Shared returns the value this run keeps under key, made by make the
 	// first time it is asked for: a resource every instance of a component
 	// shares (the HTTP receivers' memory budget for uploads in flight).
@@ -226,6 +229,9 @@ type SenderConfig interface {
 type SendEnv struct {
 	// Port is the send port's name.
 	Port string
+	// Keys are what the transport's Needs asked for, from the stores of
+	// the instance that runs the port.
+	Keys Keys
 	// Namespace is the message box's identity (msgbox.Box.ID): part of
 	// every name a transport stages outside the box, because delivery ids
 	// are unique only within one box.

@@ -91,10 +91,11 @@ func (r *Runner) provision() error {
 	}
 	r.portList = sortedNames(r.ports)
 	for _, rl := range cfg.ReceiveLocations {
-		if instances[rl.Host] == nil {
+		in := instances[rl.Host]
+		if in == nil {
 			continue
 		}
-		rc, err := r.buildReceiver(rl)
+		rc, err := r.buildReceiver(rl, in)
 		if err != nil {
 			return fmt.Errorf("receive location %q: %w", rl.Name, err)
 		}
@@ -115,11 +116,16 @@ func describeInstance(in *model.Instance) string {
 }
 
 func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error) {
-	keys, err := r.keysFor(p, in)
+	keys, err := r.keysFor(p.Needs(), p.EncryptionCertificate, in)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := r.opts.Registry.Build(p.Pipeline, keys)
+	var plKeys pipeline.Keys
+	if keys.Signer != nil {
+		plKeys.Signer = &smime.Signer{Cert: keys.Signer.Cert, Key: keys.Signer.Key, Chain: keys.Signer.Chain}
+	}
+	plKeys.Recipient = keys.Recipient
+	pl, err := r.opts.Registry.Build(p.Pipeline, plKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -132,19 +138,19 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if !ok {
 		return nil, fmt.Errorf("transport %q cannot send", p.Transport.Spec.Name)
 	}
-	pt.sender, err = cfg.NewSender(&component.SendEnv{Port: p.Name, Namespace: r.opts.Box.ID(), Log: pt.log})
+	pt.sender, err = cfg.NewSender(&component.SendEnv{Port: p.Name, Keys: keys, Namespace: r.opts.Box.ID(), Log: pt.log})
 	if err != nil {
 		return nil, err
 	}
 	return pt, nil
 }
 
-// keysFor finds the keys the port's pipeline needs on this instance: the
-// group signing certificate and key in the service account's personal store,
-// and the encryption certificate in the server's other-people store.
-func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, error) {
-	var keys pipeline.Keys
-	needs := p.Needs()
+// keysFor finds the keys the port's pipeline and transport need on this
+// instance: the group signing certificate and key in the service account's
+// personal store, and the encryption certificate in the server's
+// other-people store.
+func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Value[string], in *model.Instance) (component.Keys, error) {
+	var keys component.Keys
 	if needs.Signing == component.Needed {
 		g := r.opts.Config.Group
 		tp, err := thumbprint.Parse(g.SigningCertificate.V)
@@ -163,12 +169,12 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 			return keys, fmt.Errorf("personal store %q has no signing certificate %s with its private key", in.Account.PersonalStore.Name,
 				shownThumbprint(g.SigningCertificate, tp))
 		}
-		keys.Signer = &smime.Signer{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}
+		keys.Signer = &component.Identity{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}
 	}
 	if needs.Encryption == component.Needed {
-		tp, err := thumbprint.Parse(p.EncryptionCertificate.V)
+		tp, err := thumbprint.Parse(encryptionCertificate.V)
 		if err != nil {
-			return keys, fmt.Errorf("encryption certificate: %w", thumbprintError(p.EncryptionCertificate, err))
+			return keys, fmt.Errorf("encryption certificate: %w", thumbprintError(encryptionCertificate, err))
 		}
 		ops := in.Server.OtherPeopleStore
 		if ops == nil {
@@ -180,7 +186,7 @@ func (r *Runner) keysFor(p *model.SendPort, in *model.Instance) (pipeline.Keys, 
 		}
 		c := st.Find(tp)
 		if c == nil {
-			return keys, fmt.Errorf("other-people store %q has no certificate %s", ops.Name, shownThumbprint(p.EncryptionCertificate, tp))
+			return keys, fmt.Errorf("other-people store %q has no certificate %s", ops.Name, shownThumbprint(encryptionCertificate, tp))
 		}
 		keys.Recipient = c.Cert
 	}

@@ -23,8 +23,9 @@ type receiver struct {
 // start starts the receiver, hiding its sensitive values in the error.
 func (rc *receiver) start(ctx context.Context) error { return rc.hide.err(rc.Start(ctx)) }
 
-// buildReceiver builds rl's transport for this server.
-func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (*receiver, error) {
+// buildReceiver builds rl's transport for the instance of its host on this
+// server.
+func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*receiver, error) {
 	if rl.Transport == nil {
 		return nil, fmt.Errorf("no transport")
 	}
@@ -33,7 +34,12 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation) (*receiver, error) {
 		return nil, fmt.Errorf("transport %q cannot receive", rl.Transport.Spec.Name)
 	}
 	hide := r.hide.with(rl.Transport.Sensitive...)
+	keys, err := r.keysFor(rl.Transport.Needs(), model.Value[string]{}, in)
+	if err != nil {
+		return nil, hide.err(err)
+	}
 	rc, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Keys:        keys,
 		Location:    rl.Name,
 		ContentType: rl.ContentType.V,
 		Properties:  rl.Properties.V,

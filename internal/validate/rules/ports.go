@@ -28,13 +28,14 @@ const minRSABits = 2048
 func (c *checker) checkPorts() {
 	hostsWithoutInstance := map[*model.Host][]string{}
 	for _, p := range c.cfg.SendPorts {
-		if p.Host == nil || p.Pipeline == nil {
-			if p.Pipeline == nil || !p.Pipeline.Encrypts() {
+		needs := p.Needs()
+		signs, encrypts := needs.Signing == component.Needed, needs.Encryption == component.Needed
+		if p.Host == nil {
+			if !encrypts {
 				c.checkEncryptionUnused(p)
 			}
 			continue
 		}
-		signs, encrypts := p.Pipeline.Signs(), p.Pipeline.Encrypts()
 		if signs && len(p.Host.Instances) == 0 {
 			hostsWithoutInstance[p.Host] = append(hostsWithoutInstance[p.Host], p.Name)
 		}
@@ -73,20 +74,24 @@ func (c *checker) checkSigningCertificateSet() {
 		}
 	}
 	for _, p := range c.cfg.SendPorts {
-		if p.Pipeline != nil && p.Pipeline.Signs() {
+		if p.Needs().Signing == component.Needed {
 			ports = append(ports, p.Name)
 		}
 	}
-	if len(pipelines) == 0 {
+	var what string
+	switch {
+	case len(pipelines) > 0 && len(ports) > 0:
+		what = fmt.Sprintf("pipeline(s) %s, used by send port(s) %s,", quoted(pipelines), quoted(ports))
+	case len(pipelines) > 0:
+		what = fmt.Sprintf("pipeline(s) %s", quoted(pipelines))
+	case len(ports) > 0:
+		what = fmt.Sprintf("send port(s) %s", quoted(ports))
+	default:
 		return
 	}
-	usedBy := ""
-	if len(ports) > 0 {
-		usedBy = ", used by send port(s) " + quoted(ports) + ","
-	}
 	c.add(diag.Errorf(diag.CodeInvalidValue, g.DeclRange, "Missing signing_certificate",
-		"Group %q sets no signing_certificate, but pipeline(s) %s%s sign. Set signing_certificate to the thumbprint of the group signing certificate (bizpipe certs lists them).",
-		g.Name, quoted(pipelines), usedBy))
+		"Group %q sets no signing_certificate, but %s sign. Set signing_certificate to the thumbprint of the group signing certificate (bizpipe certs lists them).",
+		g.Name, what))
 }
 
 // checkSigningPair: the instance's service account must reach the group
@@ -102,8 +107,8 @@ func (c *checker) checkSigningPair(p *model.SendPort, in *model.Instance) {
 		return // store unreadable or path unknown, already reported
 	}
 	g := c.cfg.Group
-	who := fmt.Sprintf("Send port %q signs with pipeline %q and runs on the instance of %s, whose personal store is %s",
-		p.Name, p.Pipeline.Name, instanceDesc(in), storeDesc(decl))
+	who := fmt.Sprintf("Send port %q signs with %s and runs on the instance of %s, whose personal store is %s",
+		p.Name, keyUser(p, signingNeed), instanceDesc(in), storeDesc(decl))
 	cert := ls.store.Find(c.signing)
 	switch {
 	case cert == nil && ls.complete:
@@ -150,8 +155,8 @@ func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore
 func (c *checker) checkEncryption(p *model.SendPort) {
 	if !p.EncryptionCertificate.Set {
 		c.add(diag.Errorf(diag.CodeEncCertRequired, p.DeclRange, "Encrypting send port has no encryption certificate",
-			"Send port %q uses pipeline %q, which encrypts, but sets no encryption_certificate. Set it to the thumbprint of the partner's certificate (bizpipe certs lists them).",
-			p.Name, p.Pipeline.Name))
+			"Send port %q uses %s, which encrypts, but sets no encryption_certificate. Set it to the thumbprint of the partner's certificate (bizpipe certs lists them).",
+			p.Name, keyUser(p, encryptionNeed)))
 		return
 	}
 	tp, ok := c.encrypt[p]
@@ -164,7 +169,7 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 		if srv == nil || !c.once(fmt.Sprintf("enc:%p:%p", p, srv)) {
 			continue // unresolved, or this server already checked for this port
 		}
-		who := fmt.Sprintf("Send port %q encrypts with pipeline %q and runs on the instance of %s", p.Name, p.Pipeline.Name, instanceDesc(in))
+		who := fmt.Sprintf("Send port %q encrypts with %s and runs on the instance of %s", p.Name, keyUser(p, encryptionNeed), instanceDesc(in))
 		if srv.OtherPeopleStore == nil {
 			if srv.OtherPeopleStoreRef == nil {
 				c.add(diag.Errorf(diag.CodeEncCertMissing, srv.DeclRange, "Server has no other-people store",
@@ -227,6 +232,22 @@ func (c *checker) checkEncryptionUnused(p *model.SendPort) {
 	}
 	c.add(diag.Warningf(diag.CodeEncCertUnused, p.EncryptionCertificate.Range, "Encryption certificate set but not used",
 		"Send port %q sets encryption_certificate but %s, so messages leave unencrypted. Use an encrypting pipeline, or remove the attribute.", p.Name, what))
+}
+
+func signingNeed(n component.Needs) component.Need    { return n.Signing }
+func encryptionNeed(n component.Needs) component.Need { return n.Encryption }
+
+// keyUser names what makes port p need a key, for details: its pipeline
+// (`pipeline "sign"`), its transport (`transport "as2"`), or both.
+func keyUser(p *model.SendPort, need func(component.Needs) component.Need) string {
+	var users []string
+	if p.Pipeline != nil && need(p.Pipeline.Needs()) == component.Needed {
+		users = append(users, fmt.Sprintf("pipeline %q", p.Pipeline.Name))
+	}
+	if p.Transport != nil && need(p.Transport.Needs()) == component.Needed {
+		users = append(users, fmt.Sprintf("transport %q", p.Transport.Spec.Name))
+	}
+	return strings.Join(users, " and ")
 }
 
 // encryptKnown reports whether it is known whether the pipeline encrypts.
