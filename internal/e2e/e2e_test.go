@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -490,4 +491,114 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// TestHTTPExample runs examples/http as its header comment tells a user to:
+// an order POSTed to the orders endpoint is signed, encrypted and POSTed to
+// the simulated partner, whose inbox file OpenSSL decrypts and verifies
+// back to the order.
+func TestHTTPExample(t *testing.T) {
+	openssl := testpki.OpenSSL(t)
+	root := t.TempDir()
+	for _, ex := range []string{"http", "quickstart"} { // http uses the quickstart's stores
+		if err := os.CopyFS(filepath.Join(root, ex), os.DirFS("../../examples/"+ex)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(root, "http")
+	inbox := filepath.Join(dir, "out", "partner_inbox")
+	left, _ := filepath.Glob(filepath.Join(inbox, "*.p7m"))
+	for _, f := range left {
+		os.Remove(f)
+	}
+	orders, partner := freePort(t), freePort(t)
+	cmd := exec.Command(bizpipeBin, "run", "--data-dir", filepath.Join(root, "data"),
+		"--var", "orders_port="+orders, "--var", "partner_port="+partner, dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	base := "http://127.0.0.1:" + orders
+	waitFor(t, 10*time.Second, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	order, err := os.ReadFile(filepath.Join(root, "quickstart", "samples", "order-1001.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(base+"/orders", "application/xml", bytes.NewReader(order))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /orders: %s, want 202", resp.Status)
+	}
+	var got []string
+	waitFor(t, 20*time.Second, func() bool {
+		got, _ = filepath.Glob(filepath.Join(inbox, "*.p7m"))
+		return len(got) == 1
+	})
+	// What the partner received is the body of the POST: the base64 of
+	// the enveloped data, its MIME headers having travelled as HTTP
+	// headers.
+	der := exec.Command(openssl, "base64", "-d", "-in", got[0])
+	dec := exec.Command(openssl, "cms", "-decrypt", "-inform", "DER",
+		"-recip", filepath.Join(root, "quickstart", "partner", "fabrikam.pem"),
+		"-inkey", filepath.Join(root, "quickstart", "partner", "fabrikam.key"))
+	ver := exec.Command(openssl, "cms", "-verify", "-CAfile", filepath.Join(root, "quickstart", "partner", "ca.pem"))
+	signed, err := pipe(t, der, dec)
+	if err != nil {
+		t.Fatalf("decrypting %s: %v", got[0], err)
+	}
+	ver.Stdin = bytes.NewReader(signed)
+	entity, err := ver.Output()
+	if err != nil {
+		t.Fatalf("verifying %s: %v", got[0], err)
+	}
+	// The signed entity is the order as application/xml in base64.
+	_, body, ok := bytes.Cut(entity, []byte("\r\n\r\n"))
+	if !ok {
+		t.Fatalf("signed entity has no body:\n%s", entity)
+	}
+	plain, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(body), "\r\n", ""))
+	if err != nil || !bytes.Equal(plain, order) {
+		t.Fatalf("signed entity's body is not the order (%v):\n%s", err, entity)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run after SIGTERM: %v\n%s", err, stderr.String())
+	}
+}
+
+// pipe runs a | b and returns b's output.
+func pipe(t *testing.T, a, b *exec.Cmd) ([]byte, error) {
+	t.Helper()
+	out, err := a.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", a.Path, err)
+	}
+	b.Stdin = bytes.NewReader(out)
+	return b.Output()
+}
+
+// waitFor polls cond until it holds, failing the test after limit.
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
