@@ -3,11 +3,11 @@
 // shared PostgreSQL) live in sub-packages and must pass the conformance
 // suite in msgboxtest.
 //
-// Life of a message: Receive commits it (the source may then be
-// acknowledged); Route records one delivery per subscribing send port, or
-// suspends it as a routing failure; workers Claim due deliveries under a
-// lease, run the pipeline and the transport, and Finish each attempt as
-// delivered, to be retried, or suspended. Nothing is ever deleted by the
+// Life of a message: ReceiveRouted commits it (the source may then be
+// acknowledged) and routes it, recording one delivery per subscribing send
+// port, or suspending it as a routing failure; workers claim due deliveries
+// under a lease (ClaimBatch), run the pipeline and the transport, and Finish
+// each attempt as delivered, to be retried, or suspended. Nothing is ever deleted by the
 // engine: delivered and terminated messages stay for inspection until an
 // operator purges them.
 package msgbox
@@ -62,10 +62,11 @@ type Incoming struct {
 	ContentType     string
 	Properties      map[string]string
 	// SourceKey identifies the message at its source (e.g. the file's path,
-	// size and modification time). Receive with a SourceKey already stored
-	// returns the stored message instead of a new one, so that a crash
-	// between the commit and the deletion of the source never publishes
-	// the message twice. Empty means no de-duplication (HTTP).
+	// size and modification time), byte for byte. ReceiveRouted with a
+	// SourceKey already stored returns the stored message instead of a new
+	// one, so that a crash between the commit and the deletion of the
+	// source never publishes the message twice. Empty means no
+	// de-duplication (HTTP).
 	SourceKey string
 
 	// SensitiveProperties names the Properties whose values derive from a
@@ -194,18 +195,16 @@ type Router func(Message) (ports []string, reason string)
 // goroutines of one process and, for shared implementations, by several
 // processes on several servers.
 type Box interface {
-	// Receive stores a new message and its body, reading body to the end.
-	// When it returns without error the message is durably committed. dup
-	// is true when in.SourceKey was already stored: the existing message is
-	// returned and body is not stored again.
-	Receive(ctx context.Context, in Incoming, body io.Reader) (msg Message, dup bool, err error)
-
-	// ReceiveRouted stores and routes a new message in one transaction:
-	// one commit instead of two, and no message left unrouted by a crash.
-	// It is Receive followed, for a new message, by what Route(ports,
-	// reason) does with route's answer; a duplicate is returned as stored
-	// (possibly still unrouted) without calling route. Receive is
-	// ReceiveRouted with a nil route.
+	// ReceiveRouted stores a new message and its body, reading body to the
+	// end, and routes it in the same transaction: one commit instead of
+	// two, and no message left unrouted by a crash. When it returns without
+	// error the message is durably committed. msg is the message as stored,
+	// routed by what Route(ports, reason) does with route's answer; with a
+	// nil route it is stored unrouted (StatusReceived), for Route.
+	//
+	// dup is true when in.SourceKey was already stored: the existing message
+	// is returned as stored (possibly still unrouted), body is not read and
+	// route is not called.
 	ReceiveRouted(ctx context.Context, in Incoming, body io.Reader, route Router) (msg Message, dup bool, err error)
 
 	// Route records one pending delivery for each of ports. With no ports,
@@ -215,18 +214,15 @@ type Box interface {
 	Route(ctx context.Context, id string, ports []string, reason string) error
 
 	// Unrouted returns up to limit messages still in StatusReceived, oldest
-	// first: those a crash left between Receive and Route.
+	// first: those stored without routing, or resumed after a routing
+	// failure.
 	Unrouted(ctx context.Context, limit int) ([]Message, error)
 
-	// Claim leases the next due delivery (pending or retrying with
-	// NextAttemptAt <= now, or in progress with an expired lease) for one of
-	// ports to owner until now+lease. It returns nil and no error when none
-	// is due.
-	Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*Delivery, error)
-
-	// ClaimBatch is up to max Claims, oldest due first, in one transaction,
-	// passing over the deliveries in except. It returns no deliveries and no
-	// error when none is due. Claim is ClaimBatch with max 1 and no except.
+	// ClaimBatch leases up to max due deliveries (pending or retrying with
+	// NextAttemptAt <= now, or in progress with an expired lease) for ports
+	// to owner until now+lease, in one transaction, oldest due first (ties
+	// in the order the deliveries were made), passing over the deliveries
+	// in except. It returns no deliveries and no error when none is due.
 	//
 	// A process passes the deliveries its own workers are still working on
 	// as except: after a pause longer than the lease (a stopped process, a

@@ -272,20 +272,10 @@ func scanDelivery(row pgx.Row) (*msgbox.Delivery, error) {
 	return &d, nil
 }
 
-// Claim leases the next due delivery for one of ports to owner until the
-// database's now+lease (see msgbox.Box), oldest due first (ties in the order
-// the deliveries were made): ClaimBatch with max 1.
-func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
-	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
-	if err != nil || len(ds) == 0 {
-		return nil, err
-	}
-	return ds[0], nil
-}
-
 // ClaimBatch leases up to max due deliveries for ports to owner in one
-// transaction, as Claim leases one (see msgbox.Box), oldest due
-// first, passing over those in except. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
+// transaction until the database's now+lease (see msgbox.Box), oldest due
+// first (ties in the order the deliveries were made), passing over those in
+// except. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
 // wait for each other, and a delivery another claimer is taking is passed
 // over. Taking over an in-progress delivery whose lease expired records
 // the previous owner's attempt as failed (msgbox.LeaseExpiredError) and

@@ -16,34 +16,27 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
-// Receive stores a new message and its body (see msgbox.Box).
+// ReceiveRouted stores a new message and its body and, when route is not
+// nil, routes it as Route does, with route's answer, in the same
+// transaction (see msgbox.Box): no window in which a crash leaves the
+// message unrouted. The routing's notification goes with the commit. route
+// runs inside the transaction, once per try: a try lost to a dropped
+// connection calls it again.
 //
 // A duplicate SourceKey is detected before body is read, and body is then
-// not read at all; two Receives of one SourceKey racing are settled by the
-// unique constraint (INSERT ... ON CONFLICT DO NOTHING): the second waits
-// for the first to commit and returns its message. A nil body is an empty
-// one.
+// not read at all, nor route called; two Receives of one SourceKey racing
+// are settled by the unique constraint (INSERT ... ON CONFLICT DO NOTHING):
+// the second waits for the first to commit and returns its message. A nil
+// body is an empty one.
 //
 // Free text PostgreSQL cannot store (NUL bytes, invalid UTF-8) in the file
 // name, content type or receive location is stored with U+FFFD in its
 // place, and the returned Message says so; SourceKey is compared byte for
 // byte.
-func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	return b.ReceiveRouted(ctx, in, body, nil)
-}
-
-// ReceiveRouted stores a new message as Receive does and, when route is not
-// nil, routes it as Route does, with route's answer, in the same
-// transaction (see msgbox.Box): no window in which a crash
-// leaves the message unrouted, and one round trip fewer than Receive and
-// Route. The routing's notification goes with the commit. A duplicate is
-// returned as it is stored, without calling route. route runs inside the
-// transaction, once per try: a try lost to a dropped connection calls it
-// again.
 //
-// A body of one chunk then takes a transaction of two round trips (the
-// insert, whose received_at route sees, then the routing and the COMMIT)
-// instead of Receive's single statement.
+// Without route, a body of one chunk is stored in a single statement; with
+// route, in a transaction of two round trips (the insert, whose received_at
+// route sees, then the routing and the COMMIT).
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	msg, dup, err := b.receive(ctx, in, body, route)
 	if err != nil {

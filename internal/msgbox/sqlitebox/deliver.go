@@ -241,25 +241,15 @@ func scanDelivery(s scanner) (*msgbox.Delivery, error) {
 	return &d, nil
 }
 
-// Claim leases the next due delivery for one of ports to owner (see
-// msgbox.Box), oldest due first (ties in the order the deliveries were
-// made). Taking over an in-progress delivery whose lease expired records
-// the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
-// counts it, so a message that kills its worker every time still runs out
-// of retries.
+// ClaimBatch leases up to max due deliveries for ports to owner in one
+// transaction, oldest due first (ties in the order the deliveries were
+// made), passing over those in except (see msgbox.Box). Taking over an
+// in-progress delivery whose lease expired records the previous owner's
+// attempt as failed (msgbox.LeaseExpiredError) and counts it, so a message
+// that kills its worker every time still runs out of retries.
 //
 // A read-only probe runs first: when nothing is due, as in most polls of an
-// idle engine, Claim returns without taking the write lock.
-func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
-	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
-	if err != nil || len(ds) == 0 {
-		return nil, err
-	}
-	return ds[0], nil
-}
-
-// ClaimBatch leases up to max due deliveries at once, as Claim leases one,
-// in one transaction, passing over those in except (see msgbox.Box).
+// idle engine, ClaimBatch returns without taking the write lock.
 func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*msgbox.Delivery, error) {
 	if owner == "" || lease <= 0 || max <= 0 {
 		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")

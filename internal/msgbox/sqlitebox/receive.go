@@ -18,7 +18,10 @@ import (
 // Receive paused longer than another process's StaleUploadAfter).
 var errStagedGone = errors.New("the body's staged chunks were removed (paused longer than the stale-upload limit)")
 
-// Receive stores a new message and its body (see msgbox.Box).
+// ReceiveRouted stores a new message and its body and, when route is not
+// nil, routes it in the same transaction (see msgbox.Box): one commit
+// instead of two, and no window in which a crash leaves the message
+// unrouted. A duplicate is returned as it is stored, without calling route.
 //
 // A duplicate SourceKey is detected before body is read, and body is then
 // not read at all. A nil body is an empty one.
@@ -28,19 +31,11 @@ var errStagedGone = errors.New("the body's staged chunks were removed (paused lo
 // write of its own (which may share a commit with other callers' writes, see
 // withWrite), and the message row that makes it visible is inserted in a
 // last write: the write lock is never held while waiting
-// for body (an HTTP client may be slow), so Claim and Finish go on
+// for body (an HTTP client may be slow), so claims and Finish go on
 // meanwhile, and the WAL is checkpointed as the body comes in instead of
 // growing by the whole body. Until that last commit the message does not
 // exist; if body fails, ctx ends or the process dies, the staged chunks are
 // removed (at once, or by a later Open) and no partial message is ever seen.
-func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	return b.ReceiveRouted(ctx, in, body, nil)
-}
-
-// ReceiveRouted stores a new message as Receive does and, when route is not
-// nil, routes it in the same transaction (see msgbox.Box): one
-// commit instead of two, and no window in which a crash leaves the message
-// unrouted. A duplicate is returned as it is stored, without calling route.
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	msg, dup, err := b.receive(ctx, in, body, route)
 	if err != nil {

@@ -13,7 +13,7 @@
 // parallel (WAL lets them read while a write is in progress). Every write is
 // a BEGIN IMMEDIATE transaction (the driver's _txlock=immediate), so it takes
 // the database's single write lock before reading anything it will act on:
-// a Claim's select-then-update cannot interleave with another writer, in
+// a claim's select-then-update cannot interleave with another writer, in
 // this process or any other. Inside the process, one writer goroutine runs
 // all writes with group commit (see withWrite): the writes queued while a
 // commit syncs share the next transaction, each in a savepoint of its own,
