@@ -7,9 +7,11 @@
 // acknowledged) and routes it, recording one delivery per subscribing send
 // port, or suspending it as a routing failure; workers claim due deliveries
 // under a lease (ClaimBatch), run the pipeline and the transport, and Finish
-// each attempt as delivered, to be retried, or suspended. Nothing is ever deleted by the
-// engine: delivered and terminated messages stay for inspection until an
-// operator purges them.
+// each attempt as delivered, to be retried, or suspended. Nothing is ever
+// deleted by the engine: delivered and terminated messages stay for
+// inspection until an operator purges them.
+//
+// Strings are stored and returned alike by every box: see CleanText.
 package msgbox
 
 import (
@@ -198,19 +200,20 @@ type Box interface {
 	// ReceiveRouted stores a new message and its body, reading body to the
 	// end, and routes it in the same transaction: one commit instead of
 	// two, and no message left unrouted by a crash. When it returns without
-	// error the message is durably committed. msg is the message as stored,
-	// routed by what Route(ports, reason) does with route's answer; with a
-	// nil route it is stored unrouted (StatusReceived), for Route.
+	// error the message is durably committed. msg is the message as stored
+	// (its text cleaned: see CleanText), routed by what Route(ports, reason)
+	// does with route's answer; with a nil route it is stored unrouted
+	// (StatusReceived), for Route.
 	//
 	// dup is true when in.SourceKey was already stored: the existing message
 	// is returned as stored (possibly still unrouted), body is not read and
 	// route is not called.
 	ReceiveRouted(ctx context.Context, in Incoming, body io.Reader, route Router) (msg Message, dup bool, err error)
 
-	// Route records one pending delivery for each of ports. With no ports,
-	// the message is suspended as a routing failure, its Reason (and
-	// history entry) RoutingFailureReason(reason). Routing a message that
-	// is not in StatusReceived is ErrInvalidState.
+	// Route records one pending delivery for each of ports (NewRouting).
+	// With no ports, the message is suspended as a routing failure, its
+	// Reason (and history entry) RoutingFailureReason(reason). Routing a
+	// message that is not in StatusReceived is ErrInvalidState.
 	Route(ctx context.Context, id string, ports []string, reason string) error
 
 	// Unrouted returns up to limit messages still in StatusReceived, oldest

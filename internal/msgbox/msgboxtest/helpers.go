@@ -182,7 +182,9 @@ func sameMessage(t *testing.T, what string, got, want msgbox.Message) {
 		got.Properties, want.Properties = nil, nil
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s:\n got  %+v\n want %+v", what, got, want)
+		// %#v: strings quoted, so that control characters in them are
+		// shown, not sent to the terminal.
+		t.Errorf("%s:\n got  %#v\n want %#v", what, got, want)
 	}
 }
 

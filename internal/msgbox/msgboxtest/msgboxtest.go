@@ -9,9 +9,15 @@
 // implementation, so that the embedded and the shared box behave alike:
 //
 //   - A duplicate SourceKey is detected before the body is read:
-//     ReceiveRouted returns the stored message without reading body.
+//     ReceiveRouted returns the stored message without reading body. The
+//     key is compared byte for byte.
 //   - A body reader's error is returned by ReceiveRouted, wrapped
 //     (errors.Is finds it), and nothing is stored.
+//   - Strings are stored and returned alike by every box (msgbox.CleanText):
+//     the body and the source key byte for byte; properties exactly, but
+//     for invalid UTF-8 (U+FFFD per byte); other text without NUL and
+//     invalid UTF-8 (U+FFFD per byte), control characters kept. Receive's
+//     Message and a claimed Delivery are what was stored.
 //   - Times are msgbox.Timestamp values (UTC, microseconds).
 //   - Properties read back nil when empty, and so do SensitiveProperties;
 //     those are read back sorted, without duplicates, and only for
@@ -32,6 +38,8 @@
 //   - Finish rejects an outcome msgbox.ValidateOutcome rejects (with
 //     msgbox.ErrInvalidOutcome) and changes nothing.
 //   - Renew and Finish of a delivery that does not exist: ErrLeaseLost.
+//   - A message id that is malformed: ErrNotFound from every method taking
+//     one, before the store is touched.
 //   - Recover returns owner's in-progress deliveries (and those of its
 //     workers, "owner/...") as pending, due now, whether their leases are
 //     live or expired, and counts each interrupted attempt as the takeover
@@ -119,6 +127,8 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ClaimBatchTakeover", testClaimBatchTakeover},
 		{"ClaimBatchExcept", testClaimBatchExcept},
 		{"SensitiveProperties", testSensitiveProperties},
+		{"Text", testText},
+		{"MalformedID", testMalformedID},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)
@@ -921,6 +931,13 @@ func testRecover(t *testing.T, b msgbox.Box) {
 		t.Errorf("Recover(nobody) = %d, %v; want 0", n, err)
 	}
 	finish(t, b, other, delivered)
+
+	// A server name beyond ASCII: its workers' names start with its bytes.
+	routed(t, b, "unicode", "u")
+	claim(t, b, "sérvér-ü/w0", longLease, "u")
+	if n, err := b.Recover(ctx, "sérvér-ü"); err != nil || n != 1 {
+		t.Errorf("Recover(sérvér-ü) = %d, %v; want the delivery its worker held", n, err)
+	}
 }
 
 func testRenew(t *testing.T, b msgbox.Box) {

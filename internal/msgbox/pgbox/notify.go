@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -36,7 +37,7 @@ const (
 // On a closed box the channel never receives.
 func (b *Box) Subscribe(ports []string) (c <-chan struct{}, cancel func()) {
 	s := &subscription{ports: make(map[string]bool, len(ports)), c: make(chan struct{}, 1)}
-	for _, p := range cleanPorts(ports) {
+	for _, p := range msgbox.CleanPorts(ports) {
 		s.ports[p] = true
 	}
 	b.listen.add(s)

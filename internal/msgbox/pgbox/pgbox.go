@@ -90,7 +90,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"regexp"
 	"sort"
@@ -254,27 +253,7 @@ func describe(c *pgx.ConnConfig) string {
 
 // migrations returns the embedded schema scripts in order; script i brings
 // the schema from version i to i+1.
-func migrations() ([]string, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	scripts := make([]string, 0, len(names))
-	for i, n := range names {
-		// The file names carry the version: a gap or a duplicate is a
-		// build defect, caught here rather than by a database.
-		if want := fmt.Sprintf("migrations/%04d_", i+1); !strings.HasPrefix(n, want) {
-			return nil, fmt.Errorf("migration %s: want a name starting with %s", n, want)
-		}
-		s, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		scripts = append(scripts, string(s))
-	}
-	return scripts, nil
-}
+func migrations() ([]string, error) { return msgbox.Migrations(migrationFS, "migrations") }
 
 // SchemaVersion is the schema version this package creates and expects.
 func SchemaVersion() int {

@@ -644,47 +644,6 @@ func TestSecretsOfScrub(t *testing.T) {
 	}
 }
 
-func TestTextPostgresCannotStore(t *testing.T) {
-	t.Parallel()
-	b, _ := openNew(t, Options{})
-	ctx := t.Context()
-	in := msgbox.Incoming{ReceiveLocation: "files", FileName: "bad\x00name\xff.xml", ContentType: "text/\xfeplain",
-		SourceKey: "/in/bad\x00name\xff.xml|12"}
-	m, dup, err := b.ReceiveRouted(ctx, in, strings.NewReader("body"), nil)
-	if err != nil || dup {
-		t.Fatalf("Receive of a file name with NUL and invalid UTF-8: dup=%v, %v", dup, err)
-	}
-	if m.FileName != "bad\uFFFDname\uFFFD.xml" || m.ContentType != "text/\uFFFDplain" {
-		t.Errorf("stored as %q, %q; want U+FFFD in place of the bytes PostgreSQL cannot store", m.FileName, m.ContentType)
-	}
-	d, err := b.Get(ctx, m.ID)
-	if err != nil || d.Message.FileName != m.FileName {
-		t.Errorf("Get: %+v, %v; want the name Receive returned", d, err)
-	}
-	// SourceKey is matched byte for byte: the same bytes are a duplicate,
-	// others (even ones that would clean up the same) are not.
-	if again, dup, err := b.ReceiveRouted(ctx, in, strings.NewReader("body"), nil); err != nil || !dup || again.ID != m.ID {
-		t.Errorf("same SourceKey again: %s, dup=%v, %v; want the stored message", again.ID, dup, err)
-	}
-	in.SourceKey = "/in/bad\x00name\xfe.xml|12"
-	if _, dup, err := b.ReceiveRouted(ctx, in, strings.NewReader("body"), nil); err != nil || dup {
-		t.Errorf("a SourceKey differing in an invalid byte: dup=%v, %v; want a new message", dup, err)
-	}
-
-	// A transport's error text with such bytes is recorded, not refused.
-	if err := b.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
-		t.Fatal(err)
-	}
-	dl := mustClaim(t, b, "w\x00", time.Minute, "p")
-	if err := b.Finish(ctx, dl.ID, "w\x00", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "HTTP 500: \x00\xff"}); err != nil {
-		t.Fatalf("Finish with a NUL in the error: %v", err)
-	}
-	d, err = b.Get(ctx, m.ID)
-	if err != nil || d.Message.Status != msgbox.StatusSuspended || d.Attempts[0].Error != "HTTP 500: \uFFFD\uFFFD" {
-		t.Errorf("after Finish: %+v, %v", d, err)
-	}
-}
-
 func TestErrorClassification(t *testing.T) {
 	t.Parallel()
 	url := pg.NewDatabase(t)

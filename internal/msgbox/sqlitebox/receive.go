@@ -39,7 +39,7 @@ var errStagedGone = errors.New("the body's staged chunks were removed (paused lo
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	msg, dup, err := b.receive(ctx, in, body, route)
 	if err != nil {
-		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
+		return msgbox.Message{}, false, b.wrap(err, "receive from %s", msgbox.CleanText(in.ReceiveLocation))
 	}
 	return msg, dup, nil
 }
@@ -73,7 +73,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
 	}
-	props, err := msgbox.EncodeProperties(in.Properties, in.SensitiveProperties)
+	stored, props, err := msgbox.NewMessage(in)
 	if err != nil {
 		return msgbox.Message{}, false, err
 	}
@@ -83,7 +83,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	buf := *bufp
 
 	sum := sha256.New()
-	n, last, err := readChunk(body, buf)
+	n, last, err := msgbox.ReadChunk(body, buf)
 	if err != nil {
 		return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
 	}
@@ -120,7 +120,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 					return err
 				}
 			}
-			msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
+			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now)
 			if err != nil {
 				return err
 			}
@@ -141,7 +141,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		}
 	}()
 	for seq := int64(1); !last; seq++ {
-		n, last, err = readChunk(body, buf)
+		n, last, err = msgbox.ReadChunk(body, buf)
 		if err != nil {
 			return msgbox.Message{}, false, fmt.Errorf("reading body after %d bytes: %w", size, err)
 		}
@@ -183,7 +183,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		if _, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = NULL WHERE id = ?", bodyID); err != nil {
 			return err
 		}
-		msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
+		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now)
 		if err != nil {
 			return err
 		}
@@ -202,37 +202,15 @@ func routeNew(ctx context.Context, tx *cachedTx, msg *msgbox.Message, route msgb
 	if route == nil {
 		return nil
 	}
-	ports, reason := route(*msg)
-	uniq, err := uniquePorts(ports)
+	r, err := msgbox.NewRouting(route(*msg))
 	if err != nil {
 		return fmt.Errorf("routing: %w", err)
 	}
-	if err := routeTx(ctx, tx, msg.ID, uniq, reason, now, true); err != nil {
+	if err := routeTx(ctx, tx, msg.ID, r, now, true); err != nil {
 		return err
 	}
-	states := make([]msgbox.DeliveryState, len(uniq))
-	for i := range states {
-		states[i] = msgbox.DeliveryPending
-	}
-	msg.Status = msgbox.DeriveStatus(true, false, states)
-	if len(uniq) == 0 {
-		msg.Reason = msgbox.RoutingFailureReason(reason)
-	}
+	msg.Status, msg.Reason = r.Status, r.Reason
 	return nil
-}
-
-// readChunk fills buf from r. last reports that r is exhausted: n may then
-// be less than len(buf), or 0.
-func readChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
-	n, err = io.ReadFull(r, buf)
-	switch {
-	case err == nil:
-		return n, false, nil
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return n, true, nil
-	default:
-		return n, false, err
-	}
 }
 
 func insertChunk(ctx context.Context, tx *cachedTx, bodyID, seq int64, data []byte) error {
@@ -303,37 +281,28 @@ func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message
 }
 
 // insertMessage inserts the message row that publishes a stored body. The
-// caller has checked, in the same transaction, that in.SourceKey is new.
-func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, in msgbox.Incoming, props string,
+// caller has checked, in the same transaction, that sourceKey is new. msg
+// is the message as stored (msgbox.NewMessage), props its properties'
+// text; the returned Message is msg with its ID, Size and ReceivedAt.
+func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, sourceKey, props string,
 	bodyID, size int64, sum hash.Hash, now time.Time) (msgbox.Message, error) {
-	var sourceKey any // NULL: no de-duplication
-	if in.SourceKey != "" {
-		sourceKey = in.SourceKey
+	var key any // NULL: no de-duplication
+	if sourceKey != "" {
+		key = sourceKey
 	}
-	msg := msgbox.Message{
-		ID:              msgbox.NewID(now, b.rand),
-		ReceiveLocation: in.ReceiveLocation,
-		FileName:        in.FileName,
-		ContentType:     in.ContentType,
-		Properties:      msgbox.CloneProperties(in.Properties),
-		Size:            size,
-		ReceivedAt:      now,
-		Status:          msgbox.StatusReceived,
-	}
-	msg.SensitiveProperties = msgbox.SensitiveNames(in.Properties, in.SensitiveProperties) // as read back
+	msg.ID = msgbox.NewID(now, b.rand)
+	msg.Size = size
+	msg.ReceivedAt = now
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages
 		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, sha256, received_at, status)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, sourceKey, bodyID, size, sum.Sum(nil),
+		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, key, bodyID, size, sum.Sum(nil),
 		toDB(now), string(msg.Status))
 	if err != nil {
 		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
 	}
-	detail := fmt.Sprintf("received from %s (%d bytes)", in.ReceiveLocation, size)
-	if in.FileName != "" {
-		detail = fmt.Sprintf("received from %s, file %s (%d bytes)", in.ReceiveLocation, in.FileName, size)
-	}
-	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), detail); err != nil {
+	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived),
+		msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, size)); err != nil {
 		return msgbox.Message{}, err
 	}
 	return msg, nil
@@ -346,6 +315,9 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, in msgbox.Incomin
 // checks the size and SHA-256 recorded at Receive, and fails rather than
 // hand over a body that is not byte for byte the one received.
 func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
+	if err := msgbox.CheckID(id); err != nil {
+		return nil, b.wrap(err, "body")
+	}
 	var bodyID, size int64
 	var sum []byte
 	err := b.q.QueryRowContext(ctx, "SELECT body_id, size, sha256 FROM messages WHERE id = ?", id).

@@ -34,7 +34,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -430,22 +429,7 @@ func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
 
 // migrations returns the embedded schema scripts in order; script i brings
 // the schema from version i to i+1 (PRAGMA user_version).
-func migrations() ([]string, error) {
-	names, err := fs.Glob(schemaFS, "schema/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	scripts := make([]string, 0, len(names))
-	for _, n := range names {
-		s, err := schemaFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		scripts = append(scripts, string(s))
-	}
-	return scripts, nil
-}
+func migrations() ([]string, error) { return msgbox.Migrations(schemaFS, "schema") }
 
 // SchemaVersion is the schema version this package creates and expects.
 func SchemaVersion() int {
