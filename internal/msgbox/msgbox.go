@@ -7,9 +7,12 @@
 // acknowledged) and routes it, recording one delivery per subscribing send
 // port, or suspending it as a routing failure; workers claim due deliveries
 // under a lease (ClaimBatch), run the pipeline and the transport, and Finish
-// each attempt as delivered, to be retried, or suspended. Nothing is ever
-// deleted by the engine: delivered and terminated messages stay for
-// inspection until an operator purges them.
+// each attempt as delivered, to be retried, or suspended. Delivered and
+// terminated messages stay for inspection until Purge deletes them: `bizpipe
+// messages purge`, or `bizpipe run --retention`. Purge is the only way a
+// message or any part of it leaves the box, but it means that a message, a
+// delivery or a body may be gone between two calls; the box then answers
+// ErrNotFound (see Purge), never a corruption error.
 //
 // Strings are stored and returned alike by every box: see CleanText.
 package msgbox
@@ -207,7 +210,7 @@ type Box interface {
 	//
 	// dup is true when in.SourceKey was already stored: the existing message
 	// is returned as stored (possibly still unrouted), body is not read and
-	// route is not called.
+	// route is not called. A purged message's source key is forgotten.
 	ReceiveRouted(ctx context.Context, in Incoming, body io.Reader, route Router) (msg Message, dup bool, err error)
 
 	// Route records one pending delivery for each of ports (NewRouting).
@@ -256,12 +259,16 @@ type Box interface {
 	// takeover after expiry records the abandoned attempt and counts it.
 	Recover(ctx context.Context, owner string) (int, error)
 
-	// Renew extends a lease owner holds; ErrLeaseLost if it no longer does.
+	// Renew extends a lease owner holds; ErrLeaseLost if it no longer does,
+	// DeliveryNotFound (ErrNotFound and ErrLeaseLost) if the delivery does
+	// not exist (purged).
 	Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error
 
 	// Finish records the outcome of the attempt owner made on a delivery it
 	// holds, increments its attempt count and appends to the history.
-	// ErrLeaseLost if owner no longer holds the lease.
+	// ErrLeaseLost if owner no longer holds the lease, DeliveryNotFound
+	// (ErrNotFound and ErrLeaseLost) if the delivery does not exist
+	// (purged).
 	Finish(ctx context.Context, deliveryID int64, owner string, o Outcome) error
 
 	// NextDue returns the earliest time a delivery for one of ports becomes
@@ -269,7 +276,8 @@ type Box interface {
 	NextDue(ctx context.Context, ports []string) (at time.Time, ok bool, err error)
 
 	// Body opens a message's body for reading. It streams: a large body is
-	// never held in memory whole by the box.
+	// never held in memory whole by the box. A read fails with an error
+	// wrapping ErrNotFound if the message is purged meanwhile.
 	Body(ctx context.Context, id string) (io.ReadCloser, error)
 
 	// DeliveryStates returns the states of the deliveries with the given
@@ -279,7 +287,6 @@ type Box interface {
 	DeliveryStates(ctx context.Context, ids []int64) (map[int64]DeliveryState, error)
 	// Message returns a message's metadata alone: what a delivery attempt
 	// needs, without Get's deliveries, attempts and history.
-	// ErrNotFound when there is no such message.
 	Message(ctx context.Context, id string) (Message, error)
 	// Get returns a message with its deliveries, attempts and history.
 	Get(ctx context.Context, id string) (*Detail, error)
@@ -304,9 +311,17 @@ type Box interface {
 
 	// Purge deletes the messages that are delivered or terminated and have
 	// had no activity (no history entry) since before, with their bodies,
-	// deliveries, attempts and history, and returns how many. Nothing else
-	// is ever deleted. A purged message's source key is forgotten: purge
-	// only what no source can still deliver again (hours, not seconds).
+	// deliveries, attempts and history, and returns how many. It is the
+	// only way a message leaves the box. A purged message's source key is
+	// forgotten: purge only what no source can still deliver again (hours,
+	// not seconds).
+	//
+	// What a caller read before may then be gone: every method taking a
+	// message id (Route, Body, Message, Get, Resume, Terminate) answers
+	// ErrNotFound for a purged message, as for any id that names none (a
+	// malformed one too: CheckID); a body being read fails likewise; Renew
+	// and Finish answer DeliveryNotFound; DeliveryStates leaves the
+	// delivery out, and Recover does not count it.
 	Purge(ctx context.Context, before time.Time) (int, error)
 	// ID identifies the store, the same for every process that opens it and
 	// different for every other box. Transports name what they stage

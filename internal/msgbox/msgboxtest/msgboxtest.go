@@ -10,7 +10,8 @@
 //
 //   - A duplicate SourceKey is detected before the body is read:
 //     ReceiveRouted returns the stored message without reading body. The
-//     key is compared byte for byte.
+//     key is compared byte for byte, and forgotten when its message is
+//     purged.
 //   - A body reader's error is returned by ReceiveRouted, wrapped
 //     (errors.Is finds it), and nothing is stored.
 //   - Strings are stored and returned alike by every box (msgbox.CleanText):
@@ -37,9 +38,11 @@
 //     and counts no attempt for it: its holder still holds it.
 //   - Finish rejects an outcome msgbox.ValidateOutcome rejects (with
 //     msgbox.ErrInvalidOutcome) and changes nothing.
-//   - Renew and Finish of a delivery that does not exist: ErrLeaseLost.
-//   - A message id that is malformed: ErrNotFound from every method taking
-//     one, before the store is touched.
+//   - Renew and Finish of a delivery that does not exist (purged):
+//     msgbox.DeliveryNotFound, which is ErrNotFound and ErrLeaseLost.
+//   - A message id that is malformed, or names a purged message: ErrNotFound
+//     from every method taking one, a malformed one before the store is
+//     touched. A body purged while being read: ErrNotFound from the reader.
 //   - Recover returns owner's in-progress deliveries (and those of its
 //     workers, "owner/...") as pending, due now, whether their leases are
 //     live or expired, and counts each interrupted attempt as the takeover
@@ -128,6 +131,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ClaimBatchExcept", testClaimBatchExcept},
 		{"SensitiveProperties", testSensitiveProperties},
 		{"Text", testText},
+		{"Purged", testPurged},
 		{"MalformedID", testMalformedID},
 	}
 	// Two boxes have different identities (testID checks one box's).

@@ -504,26 +504,32 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 // Renew extends owner's lease on a delivery to the database's now+lease. A
 // lease that expired but that no one else has claimed is still owner's:
 // nobody else can have started an attempt, so it is renewed. ErrLeaseLost
-// otherwise, including for a delivery that does not exist.
+// otherwise, and msgbox.DeliveryNotFound for a delivery that does not
+// exist.
 func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
 	if err := msgbox.CheckLease(lease); err != nil {
 		return b.wrap(err, "renew delivery %d", deliveryID)
 	}
 	owner = msgbox.CleanText(owner)
-	var n int64
-	// Renewing twice is renewing: after a lost commit it simply runs again.
+	var renewed, exists bool
+	// Renewing twice is renewing: after a lost commit (or any lost
+	// connection) it simply runs again.
 	err := b.retry(ctx, func(ctx context.Context) error {
-		tag, err := b.pool.Exec(ctx, `UPDATE deliveries SET lease_until = u.t, due_at = u.t
-			FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u
-			WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2`,
-			deliveryID, owner, lease.Microseconds())
-		if err != nil {
-			return err // lost connection or not, running again is safe
-		}
-		n = tag.RowsAffected()
-		return nil
+		// One statement: whether the delivery exists is read from the
+		// snapshot the update ran in.
+		return b.pool.QueryRow(ctx, `WITH r AS (
+				UPDATE deliveries SET lease_until = u.t, due_at = u.t
+				FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u
+				WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2
+				RETURNING id)
+			SELECT EXISTS (SELECT 1 FROM r), EXISTS (SELECT 1 FROM deliveries WHERE id = $1)`,
+			deliveryID, owner, lease.Microseconds()).Scan(&renewed, &exists)
 	})
-	if err == nil && n == 0 {
+	switch {
+	case err != nil, renewed:
+	case !exists:
+		err = msgbox.DeliveryNotFound(deliveryID)
+	default:
 		err = msgbox.LeaseLost(owner)
 	}
 	return b.wrap(err, "renew delivery %d", deliveryID)
@@ -614,7 +620,10 @@ func finishTx(ctx context.Context, t *pipeTx, deliveryID int64, owner string, o 
 	if err := t.send(ctx, batch); err != nil {
 		return 0, time.Time{}, nil, err
 	}
-	if !found || msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
+	if !found {
+		return 0, time.Time{}, nil, msgbox.DeliveryNotFound(deliveryID)
+	}
+	if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
 		return 0, time.Time{}, nil, msgbox.LeaseLost(owner)
 	}
 	now := l.now

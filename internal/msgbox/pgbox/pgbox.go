@@ -174,6 +174,12 @@ type Box struct {
 	// claimIdle: the last claim found nothing to claim (see ClaimBatch).
 	claimIdle atomic.Bool
 
+	// keyMissed and keyConflict, when not nil, run when a Receive has not
+	// found its SourceKey stored, before it stores the message, and when
+	// its insert then met the key, before it looks the message up: tests
+	// store a message with the key at the one and purge it at the other.
+	keyMissed, keyConflict func()
+
 	closed    chan struct{} // closed by Close
 	closeOnce sync.Once
 }

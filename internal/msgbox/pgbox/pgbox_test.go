@@ -694,3 +694,68 @@ func TestErrorClassification(t *testing.T) {
 			retryable(u), errors.Is(u, ErrCommitUncertain))
 	}
 }
+
+// TestSourcePurgedWhileReceiving: a Receive whose insert met its SourceKey,
+// stored by another Receive meanwhile, and whose message is purged before it
+// is looked up, stores the message as a new one (a purged message's key is
+// forgotten, see msgbox.Box.Purge) instead of failing; whatever the size of
+// the body, and with a route or without.
+func TestSourcePurgedWhileReceiving(t *testing.T) {
+	t.Parallel()
+	b, url := openNew(t, Options{})
+	other := openURL(t, url, Options{})
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name  string
+		size  int
+		route msgbox.Router
+	}{
+		{"one chunk", 10, nil},
+		{"one chunk, routed", 10, func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }},
+		{"several chunks", 2*ChunkSize + 1, nil},
+	} {
+		src := incoming(tc.name)
+		src.SourceKey = "/in/" + tc.name
+		body := strings.Repeat("b", tc.size)
+		var first msgbox.Message
+		b.keyMissed = func() {
+			b.keyMissed = nil
+			var err error
+			if first, _, err = other.ReceiveRouted(ctx, src, strings.NewReader("first"), nil); err != nil {
+				t.Errorf("%s: the other Receive: %v", tc.name, err)
+			}
+			if err := other.Terminate(ctx, first.ID); err != nil {
+				t.Errorf("%s: Terminate: %v", tc.name, err)
+			}
+		}
+		purged := 0
+		b.keyConflict = func() {
+			b.keyConflict = nil
+			n, err := other.Purge(ctx, time.Now().Add(time.Hour))
+			if err != nil {
+				t.Errorf("%s: Purge: %v", tc.name, err)
+			}
+			purged += n
+		}
+		m, dup, err := b.ReceiveRouted(ctx, src, strings.NewReader(body), tc.route)
+		if purged != 1 {
+			t.Fatalf("%s: purged %d messages while receiving, want the other Receive's", tc.name, purged)
+		}
+		if err != nil || dup || m.ID == first.ID {
+			t.Fatalf("%s: Receive of a source whose message was purged meanwhile: %+v, dup=%v, %v; want a new message",
+				tc.name, m, dup, err)
+		}
+		rc, err := b.Body(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(got) != body {
+			t.Errorf("%s: body of %d bytes, %v; want the %d received", tc.name, len(got), err, len(body))
+		}
+		if tc.route != nil && m.Status != msgbox.StatusRouted {
+			t.Errorf("%s: status %s, want routed", tc.name, m.Status)
+		}
+	}
+}

@@ -143,6 +143,9 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 			}
 			return *m, true, nil
 		}
+		if b.keyMissed != nil {
+			b.keyMissed()
+		}
 	}
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
@@ -174,16 +177,20 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		}
 		// SourceKey is stored: another Receive of the source stored it
 		// meanwhile.
+		if b.keyConflict != nil {
+			b.keyConflict()
+		}
 		m, err := b.bySourceKey(ctx, key)
-		if err != nil {
-			return msgbox.Message{}, false, err
+		if err != nil || m != nil {
+			if err != nil {
+				return msgbox.Message{}, false, err
+			}
+			return *m, true, nil
 		}
-		if m == nil {
-			// The unique constraint said it exists; it cannot have gone
-			// (the box never deletes).
-			return msgbox.Message{}, false, errors.New("source key conflict, but no message holds the key")
-		}
-		return *m, true, nil
+		// And its message was purged since the insert met it: the key is
+		// forgotten (see msgbox.Box.Purge), and this message is new after
+		// all. The body is not consumed: a conflict is met before any
+		// chunk but the first is read.
 	}
 }
 
@@ -485,17 +492,23 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
 }
 
-// fetchChunk appends chunk seq of a body to buf[:0]; empty when it does not
-// exist. It copies the value's bytes from the wire (a bytea in binary format
-// is the bytes themselves) rather than have pgx allocate a slice per chunk.
+// fetchChunk appends chunk seq of the body of the message numbered msgSeq
+// to buf[:0]; empty when the chunk does not exist, ErrNotFound when the
+// message does not (it was purged since Body): one statement tells which.
+// It copies the value's bytes from the wire (a bytea in binary format is the
+// bytes themselves) rather than have pgx allocate a slice per chunk.
 func (b *Box) fetchChunk(ctx context.Context, msgSeq, seq int64, buf []byte) ([]byte, error) {
-	rows, err := b.pool.Query(ctx, "SELECT data FROM body_chunks WHERE message_seq = $1 AND seq = $2", msgSeq, seq)
+	rows, err := b.pool.Query(ctx, `SELECT c.data FROM messages m
+		LEFT JOIN body_chunks c ON c.message_seq = m.seq AND c.seq = $2 WHERE m.seq = $1`, msgSeq, seq)
 	if err != nil {
 		return buf[:0], err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return buf[:0], rows.Err()
+		if err := rows.Err(); err != nil {
+			return buf[:0], err
+		}
+		return buf[:0], msgbox.ErrNotFound
 	}
 	if rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
 		buf = append(buf[:0], rows.RawValues()[0]...)

@@ -345,8 +345,8 @@ func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql
 
 // Renew extends owner's lease on a delivery to now+lease. A lease that
 // expired but that no one else has claimed is still owner's: nobody else can
-// have started an attempt, so it is renewed. ErrLeaseLost otherwise,
-// including for a delivery that does not exist.
+// have started an attempt, so it is renewed. ErrLeaseLost otherwise, and
+// msgbox.DeliveryNotFound for a delivery that does not exist.
 func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
 	if err := msgbox.CheckLease(lease); err != nil {
 		return b.wrap(err, "renew delivery %d", deliveryID)
@@ -362,10 +362,18 @@ func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease t
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
-		} else if n == 0 {
-			return msgbox.LeaseLost(owner)
+		} else if n == 1 {
+			return nil
 		}
-		return nil
+		var exists bool
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?)", deliveryID).
+			Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return msgbox.DeliveryNotFound(deliveryID)
+		}
+		return msgbox.LeaseLost(owner)
 	})
 	return b.wrap(err, "renew delivery %d", deliveryID)
 }
@@ -387,12 +395,14 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 		var claimedAt sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT message_id, port, state, lease_owner, attempts, claimed_at
 			FROM deliveries WHERE id = ?`, deliveryID).Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
-		if errors.Is(err, sql.ErrNoRows) || err == nil &&
-			(msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner) {
-			return msgbox.LeaseLost(owner)
+		if errors.Is(err, sql.ErrNoRows) {
+			return msgbox.DeliveryNotFound(deliveryID)
 		}
 		if err != nil {
 			return err
+		}
+		if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
+			return msgbox.LeaseLost(owner)
 		}
 		attempts++
 		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts

@@ -54,6 +54,9 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		if err != nil {
 			return msgbox.Message{}, false, err
 		}
+		if b.sourceSeen != nil {
+			b.sourceSeen()
+		}
 		var msg msgbox.Message
 		var dup bool
 		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
@@ -64,11 +67,11 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 			}
 			return err
 		})
-		if err == nil && !dup {
-			// Cannot happen: nothing deletes messages.
-			err = fmt.Errorf("message with source key %q vanished", in.SourceKey)
+		if err != nil || dup {
+			return msg, dup, err
 		}
-		return msg, dup, err
+		// Purged since the look above: its source key is forgotten (see
+		// msgbox.Box.Purge), and this is a new message, stored below.
 	}
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
@@ -318,35 +321,39 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	if err := msgbox.CheckID(id); err != nil {
 		return nil, b.wrap(err, "body")
 	}
-	var bodyID, size int64
+	var size int64
 	var sum []byte
-	err := b.q.QueryRowContext(ctx, "SELECT body_id, size, sha256 FROM messages WHERE id = ?", id).
-		Scan(&bodyID, &size, &sum)
+	err := b.q.QueryRowContext(ctx, "SELECT size, sha256 FROM messages WHERE id = ?", id).Scan(&size, &sum)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
 	}
 	if err != nil {
 		return nil, b.wrap(err, "body of %s", id)
 	}
-	fetch := func(seq int64, buf []byte) ([]byte, error) { return b.fetchChunk(ctx, bodyID, seq, buf) }
+	fetch := func(seq int64, buf []byte) ([]byte, error) { return b.fetchChunk(ctx, id, seq, buf) }
 	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
 }
 
-// fetchChunk appends chunk seq of a body to buf[:0]; empty when it does not
-// exist. It scans into sql.RawBytes and copies into the reader's buffer
-// rather than into a new []byte per chunk (database/sql would clone the
-// driver's copy again): one chunk-sized allocation per reader instead of
-// two per chunk.
-func (b *Box) fetchChunk(ctx context.Context, bodyID, seq int64, buf []byte) ([]byte, error) {
-	rows, err := b.q.QueryContext(ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?", bodyID, seq)
+// fetchChunk appends chunk seq of message id's body to buf[:0]; empty when
+// the chunk does not exist, ErrNotFound when the message does not (it was
+// purged since Body): one query tells which, from one snapshot. It scans
+// into sql.RawBytes and copies into the reader's buffer rather than into a
+// new []byte per chunk (database/sql would clone the driver's copy again):
+// one chunk-sized allocation per reader instead of two per chunk.
+func (b *Box) fetchChunk(ctx context.Context, id string, seq int64, buf []byte) ([]byte, error) {
+	rows, err := b.q.QueryContext(ctx, `SELECT c.data FROM messages m
+		LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = ? WHERE m.id = ?`, seq, id)
 	if err != nil {
 		return buf[:0], err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return buf[:0], rows.Err()
+		if err := rows.Err(); err != nil {
+			return buf[:0], err
+		}
+		return buf[:0], msgbox.ErrNotFound
 	}
-	var raw sql.RawBytes
+	var raw sql.RawBytes // nil when the chunk does not exist
 	if err := rows.Scan(&raw); err != nil {
 		return buf[:0], err
 	}

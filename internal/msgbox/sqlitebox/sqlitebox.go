@@ -164,6 +164,10 @@ type Box struct {
 
 	now  func() time.Time
 	rand io.Reader
+	// sourceSeen, when not nil, runs when a Receive has found its
+	// SourceKey stored, before it confirms that under the write lock
+	// (tests purge the message there).
+	sourceSeen func()
 
 	// bufs recycles ChunkSize buffers between Receives: a Receive of a small
 	// message then allocates nothing the size of a chunk.

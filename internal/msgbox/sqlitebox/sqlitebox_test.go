@@ -661,3 +661,40 @@ func TestPurgeBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestSourcePurgedWhileReceiving: a Receive that found its SourceKey stored,
+// and whose message is purged before it confirms that under the write lock,
+// stores the message as a new one (a purged message's key is forgotten, see
+// msgbox.Box.Purge) instead of failing.
+func TestSourcePurgedWhileReceiving(t *testing.T) {
+	b := openTemp(t, Options{})
+	ctx := t.Context()
+	src := in("a.xml")
+	src.SourceKey = "/in/a.xml|1"
+	first, _, err := b.ReceiveRouted(ctx, src, strings.NewReader("first"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Terminate(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	purged := 0
+	b.sourceSeen = func() {
+		b.sourceSeen = nil
+		n, err := b.Purge(ctx, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Errorf("Purge: %v", err)
+		}
+		purged += n
+	}
+	m, dup, err := b.ReceiveRouted(ctx, src, strings.NewReader("second"), nil)
+	if purged != 1 {
+		t.Fatalf("purged %d messages while receiving, want the first", purged)
+	}
+	if err != nil || dup || m.ID == first.ID {
+		t.Fatalf("Receive of a source whose message was purged meanwhile: %+v, dup=%v, %v; want a new message", m, dup, err)
+	}
+	if got := readAll(t, b, m.ID); string(got) != "second" {
+		t.Errorf("body = %q, want the second", got)
+	}
+}
