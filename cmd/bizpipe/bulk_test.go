@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
 
@@ -24,17 +25,17 @@ func TestBulkSkipsWhatDoesNotApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	msg, _, err := box.Receive(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "a.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"))
+	msg, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "a.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := box.Route(ctx, msg.ID, []string{"p", "q"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := box.Claim(ctx, "srv1/w0", []string{"p"}, time.Hour); err != nil {
+	if _, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	q, err := box.Claim(ctx, "srv1/w1", []string{"q"}, time.Hour)
+	q, err := msgboxtest.ClaimOne(ctx, box, "srv1/w1", []string{"q"}, time.Hour)
 	if err != nil || q == nil {
 		t.Fatalf("Claim q = %v, %v", q, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
@@ -60,21 +61,21 @@ func TestMessagesTextEscapesHostileStrings(t *testing.T) {
 	ctx := context.Background()
 	in := msgbox.Incoming{ReceiveLocation: "in", FileName: hostileFile, ContentType: hostileContent,
 		Properties: map[string]string{"partner": "fab\x1b[1mrikam"}}
-	unrouted, _, err := box.Receive(ctx, in, strings.NewReader("x"))
+	unrouted, _, err := box.ReceiveRouted(ctx, in, strings.NewReader("x"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := box.Route(ctx, unrouted.ID, nil, hostileReason); err != nil {
 		t.Fatal(err)
 	}
-	failed, _, err := box.Receive(ctx, in, strings.NewReader("y"))
+	failed, _, err := box.ReceiveRouted(ctx, in, strings.NewReader("y"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := box.Route(ctx, failed.ID, []string{"p"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	d, err := box.Claim(ctx, "srv1/w0", []string{"p"}, time.Hour)
+	d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
 	if err != nil || d == nil {
 		t.Fatalf("Claim = %v, %v", d, err)
 	}

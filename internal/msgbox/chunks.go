@@ -11,8 +11,26 @@ import (
 
 // ChunkFetcher reads chunk seq (0, 1, ...) of a stored body, appending it to
 // buf[:0] so that one chunk-sized buffer serves the whole read. It returns an
-// empty slice and no error when the chunk does not exist.
+// empty slice and no error when the chunk does not exist, and an error
+// wrapping ErrNotFound when the message does not exist any more (it was
+// purged while its body was being read): the one is a corrupt body, the
+// other a message gone, and the reader tells the caller which.
 type ChunkFetcher func(seq int64, buf []byte) ([]byte, error)
+
+// ReadChunk fills buf from r, as a box reads a body to store it chunk by
+// chunk. last reports that r is exhausted: n may then be less than
+// len(buf), or 0.
+func ReadChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
+	n, err = io.ReadFull(r, buf)
+	switch {
+	case err == nil:
+		return n, false, nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return n, true, nil
+	default:
+		return n, false, err
+	}
+}
 
 // ChunkReader streams a body that a box stores in numbered chunks, one chunk
 // in memory at a time. At the end it checks the size and SHA-256 recorded at
@@ -56,7 +74,10 @@ func (r *ChunkReader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		data, err := r.fetch(r.seq, r.buf)
-		if err == nil && len(data) == 0 {
+		if errors.Is(err, ErrNotFound) {
+			err = fmt.Errorf("the message was purged while its body was being read, after %d of %d bytes: %w",
+				r.read, r.size, err)
+		} else if err == nil && len(data) == 0 {
 			err = fmt.Errorf("chunk %d missing or empty after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
 		}
 		if err != nil {

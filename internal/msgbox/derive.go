@@ -154,3 +154,126 @@ func TerminatedReason(previous string) string {
 func LeaseExpiredError(owner string) string {
 	return fmt.Sprintf("lease of %s expired before the attempt finished", owner)
 }
+
+// InvalidState is the error of an operation that does not apply to message
+// id in status st (ErrInvalidState).
+func InvalidState(id string, st Status) error {
+	return fmt.Errorf("message %s is %s: %w", id, st, ErrInvalidState)
+}
+
+// CheckID returns nil when id has the shape of a message id (ValidID), and
+// otherwise the ErrNotFound every box returns for it before touching its
+// store: an operator's typo costs no query, and the error quotes the id
+// (shortened when long), so that a hostile one cannot smuggle control
+// characters or megabytes into an error message.
+func CheckID(id string) error {
+	if ValidID(id) {
+		return nil
+	}
+	const show = 64
+	if len(id) > show {
+		return fmt.Errorf("%q... (%d bytes): %w", id[:show], len(id), ErrNotFound)
+	}
+	return fmt.Errorf("%q: %w", id, ErrNotFound)
+}
+
+// Routing is a routing decision as a box records it (Route, ReceiveRouted).
+type Routing struct {
+	// Ports are the send ports to deliver to: cleaned and distinct
+	// (UniquePorts), in the order given.
+	Ports []string
+	// Reason is the message's Reason (and history entry) when Ports is
+	// empty, a routing failure: RoutingFailureReason of the reason given,
+	// cleaned (CleanText). "" when routed to ports.
+	Reason string
+	// Status is the message's status once routed so: every delivery is
+	// pending, or none is made.
+	Status Status
+}
+
+// NewRouting returns the routing of a message to ports, or, when there are
+// none, its routing failure with reason. An empty port name is an error.
+func NewRouting(ports []string, reason string) (Routing, error) {
+	uniq, err := UniquePorts(ports)
+	if err != nil {
+		return Routing{}, err
+	}
+	r := Routing{Ports: uniq}
+	if len(uniq) == 0 {
+		r.Reason = CleanText(RoutingFailureReason(reason))
+	}
+	states := make([]DeliveryState, len(uniq))
+	for i := range states {
+		states[i] = DeliveryPending
+	}
+	r.Status = DeriveStatus(true, false, states)
+	return r, nil
+}
+
+// CheckClaim checks ClaimBatch's arguments: an owner, a positive lease and
+// a positive max are required.
+func CheckClaim(owner string, lease time.Duration, max int) error {
+	if owner == "" || lease <= 0 || max <= 0 {
+		return fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max)
+	}
+	return nil
+}
+
+// CheckLease checks Renew's lease: it must be positive.
+func CheckLease(lease time.Duration) error {
+	if lease <= 0 {
+		return fmt.Errorf("lease %v: must be positive", lease)
+	}
+	return nil
+}
+
+// ErrNoOwner is Recover's error for an empty owner.
+var ErrNoOwner = errors.New("owner is required")
+
+// LeaseLost is the error of Renew and Finish when owner does not hold the
+// delivery's lease (ErrLeaseLost).
+func LeaseLost(owner string) error {
+	return fmt.Errorf("%s does not hold it: %w", owner, ErrLeaseLost)
+}
+
+// DeliveryNotFound is the error of Renew and Finish for a delivery that does
+// not exist: its message was purged (an operator terminated it while the
+// attempt ran, and it was purged since), or it never existed. It matches
+// both ErrNotFound, which says why, and ErrLeaseLost, which says what to do
+// with the attempt's outcome: discard it, as nobody holds the delivery.
+func DeliveryNotFound(id int64) error { return deliveryNotFound(id) }
+
+type deliveryNotFound int64
+
+func (e deliveryNotFound) Error() string {
+	return fmt.Sprintf("delivery %d not found: its message was purged, or it never existed; the attempt's outcome is discarded", int64(e))
+}
+
+func (e deliveryNotFound) Is(target error) bool {
+	return target == ErrNotFound || target == ErrLeaseLost
+}
+
+// LeaseLive is Terminate's error for message id whose delivery to port is
+// in progress under owner's lease until until (ErrInvalidState): the
+// attempt may be delivering right now.
+func LeaseLive(id, port, owner string, until time.Time) error {
+	return fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
+		id, port, owner, until.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), ErrInvalidState)
+}
+
+// PurgeBatches runs purge, which deletes up to batch messages and returns
+// how many it deleted, until it deletes fewer than batch, and returns the
+// total: a large purge runs as many short writes.
+func PurgeBatches(batch int, purge func() (int, error)) (int, error) {
+	total := 0
+	for {
+		n, err := purge()
+		if err != nil {
+			return total, err // nothing of the failed batch was deleted
+		}
+		total += n
+		if n < batch {
+			return total, nil
+		}
+	}
+}

@@ -3,13 +3,18 @@
 // shared PostgreSQL) live in sub-packages and must pass the conformance
 // suite in msgboxtest.
 //
-// Life of a message: Receive commits it (the source may then be
-// acknowledged); Route records one delivery per subscribing send port, or
-// suspends it as a routing failure; workers Claim due deliveries under a
-// lease, run the pipeline and the transport, and Finish each attempt as
-// delivered, to be retried, or suspended. Nothing is ever deleted by the
-// engine: delivered and terminated messages stay for inspection until an
-// operator purges them.
+// Life of a message: ReceiveRouted commits it (the source may then be
+// acknowledged) and routes it, recording one delivery per subscribing send
+// port, or suspending it as a routing failure; workers claim due deliveries
+// under a lease (ClaimBatch), run the pipeline and the transport, and Finish
+// each attempt as delivered, to be retried, or suspended. Delivered and
+// terminated messages stay for inspection until Purge deletes them: `bizpipe
+// messages purge`, or `bizpipe run --retention`. Purge is the only way a
+// message or any part of it leaves the box, but it means that a message, a
+// delivery or a body may be gone between two calls; the box then answers
+// ErrNotFound (see Purge), never a corruption error.
+//
+// Strings are stored and returned alike by every box: see CleanText.
 package msgbox
 
 import (
@@ -62,10 +67,11 @@ type Incoming struct {
 	ContentType     string
 	Properties      map[string]string
 	// SourceKey identifies the message at its source (e.g. the file's path,
-	// size and modification time). Receive with a SourceKey already stored
-	// returns the stored message instead of a new one, so that a crash
-	// between the commit and the deletion of the source never publishes
-	// the message twice. Empty means no de-duplication (HTTP).
+	// size and modification time), byte for byte. ReceiveRouted with a
+	// SourceKey already stored returns the stored message instead of a new
+	// one, so that a crash between the commit and the deletion of the
+	// source never publishes the message twice. Empty means no
+	// de-duplication (HTTP).
 	SourceKey string
 
 	// SensitiveProperties names the Properties whose values derive from a
@@ -194,39 +200,35 @@ type Router func(Message) (ports []string, reason string)
 // goroutines of one process and, for shared implementations, by several
 // processes on several servers.
 type Box interface {
-	// Receive stores a new message and its body, reading body to the end.
-	// When it returns without error the message is durably committed. dup
-	// is true when in.SourceKey was already stored: the existing message is
-	// returned and body is not stored again.
-	Receive(ctx context.Context, in Incoming, body io.Reader) (msg Message, dup bool, err error)
-
-	// ReceiveRouted stores and routes a new message in one transaction:
-	// one commit instead of two, and no message left unrouted by a crash.
-	// It is Receive followed, for a new message, by what Route(ports,
-	// reason) does with route's answer; a duplicate is returned as stored
-	// (possibly still unrouted) without calling route. Receive is
-	// ReceiveRouted with a nil route.
+	// ReceiveRouted stores a new message and its body, reading body to the
+	// end, and routes it in the same transaction: one commit instead of
+	// two, and no message left unrouted by a crash. When it returns without
+	// error the message is durably committed. msg is the message as stored
+	// (its text cleaned: see CleanText), routed by what Route(ports, reason)
+	// does with route's answer; with a nil route it is stored unrouted
+	// (StatusReceived), for Route.
+	//
+	// dup is true when in.SourceKey was already stored: the existing message
+	// is returned as stored (possibly still unrouted), body is not read and
+	// route is not called. A purged message's source key is forgotten.
 	ReceiveRouted(ctx context.Context, in Incoming, body io.Reader, route Router) (msg Message, dup bool, err error)
 
-	// Route records one pending delivery for each of ports. With no ports,
-	// the message is suspended as a routing failure, its Reason (and
-	// history entry) RoutingFailureReason(reason). Routing a message that
-	// is not in StatusReceived is ErrInvalidState.
+	// Route records one pending delivery for each of ports (NewRouting).
+	// With no ports, the message is suspended as a routing failure, its
+	// Reason (and history entry) RoutingFailureReason(reason). Routing a
+	// message that is not in StatusReceived is ErrInvalidState.
 	Route(ctx context.Context, id string, ports []string, reason string) error
 
 	// Unrouted returns up to limit messages still in StatusReceived, oldest
-	// first: those a crash left between Receive and Route.
+	// first: those stored without routing, or resumed after a routing
+	// failure.
 	Unrouted(ctx context.Context, limit int) ([]Message, error)
 
-	// Claim leases the next due delivery (pending or retrying with
-	// NextAttemptAt <= now, or in progress with an expired lease) for one of
-	// ports to owner until now+lease. It returns nil and no error when none
-	// is due.
-	Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*Delivery, error)
-
-	// ClaimBatch is up to max Claims, oldest due first, in one transaction,
-	// passing over the deliveries in except. It returns no deliveries and no
-	// error when none is due. Claim is ClaimBatch with max 1 and no except.
+	// ClaimBatch leases up to max due deliveries (pending or retrying with
+	// NextAttemptAt <= now, or in progress with an expired lease) for ports
+	// to owner until now+lease, in one transaction, oldest due first (ties
+	// in the order the deliveries were made), passing over the deliveries
+	// in except. It returns no deliveries and no error when none is due.
 	//
 	// A process passes the deliveries its own workers are still working on
 	// as except: after a pause longer than the lease (a stopped process, a
@@ -257,12 +259,16 @@ type Box interface {
 	// takeover after expiry records the abandoned attempt and counts it.
 	Recover(ctx context.Context, owner string) (int, error)
 
-	// Renew extends a lease owner holds; ErrLeaseLost if it no longer does.
+	// Renew extends a lease owner holds; ErrLeaseLost if it no longer does,
+	// DeliveryNotFound (ErrNotFound and ErrLeaseLost) if the delivery does
+	// not exist (purged).
 	Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error
 
 	// Finish records the outcome of the attempt owner made on a delivery it
 	// holds, increments its attempt count and appends to the history.
-	// ErrLeaseLost if owner no longer holds the lease.
+	// ErrLeaseLost if owner no longer holds the lease, DeliveryNotFound
+	// (ErrNotFound and ErrLeaseLost) if the delivery does not exist
+	// (purged).
 	Finish(ctx context.Context, deliveryID int64, owner string, o Outcome) error
 
 	// NextDue returns the earliest time a delivery for one of ports becomes
@@ -270,7 +276,8 @@ type Box interface {
 	NextDue(ctx context.Context, ports []string) (at time.Time, ok bool, err error)
 
 	// Body opens a message's body for reading. It streams: a large body is
-	// never held in memory whole by the box.
+	// never held in memory whole by the box. A read fails with an error
+	// wrapping ErrNotFound if the message is purged meanwhile.
 	Body(ctx context.Context, id string) (io.ReadCloser, error)
 
 	// DeliveryStates returns the states of the deliveries with the given
@@ -280,7 +287,6 @@ type Box interface {
 	DeliveryStates(ctx context.Context, ids []int64) (map[int64]DeliveryState, error)
 	// Message returns a message's metadata alone: what a delivery attempt
 	// needs, without Get's deliveries, attempts and history.
-	// ErrNotFound when there is no such message.
 	Message(ctx context.Context, id string) (Message, error)
 	// Get returns a message with its deliveries, attempts and history.
 	Get(ctx context.Context, id string) (*Detail, error)
@@ -305,9 +311,17 @@ type Box interface {
 
 	// Purge deletes the messages that are delivered or terminated and have
 	// had no activity (no history entry) since before, with their bodies,
-	// deliveries, attempts and history, and returns how many. Nothing else
-	// is ever deleted. A purged message's source key is forgotten: purge
-	// only what no source can still deliver again (hours, not seconds).
+	// deliveries, attempts and history, and returns how many. It is the
+	// only way a message leaves the box. A purged message's source key is
+	// forgotten: purge only what no source can still deliver again (hours,
+	// not seconds).
+	//
+	// What a caller read before may then be gone: every method taking a
+	// message id (Route, Body, Message, Get, Resume, Terminate) answers
+	// ErrNotFound for a purged message, as for any id that names none (a
+	// malformed one too: CheckID); a body being read fails likewise; Renew
+	// and Finish answer DeliveryNotFound; DeliveryStates leaves the
+	// delivery out, and Recover does not count it.
 	Purge(ctx context.Context, before time.Time) (int, error)
 	// ID identifies the store, the same for every process that opens it and
 	// different for every other box. Transports name what they stage

@@ -1,6 +1,7 @@
 package receive
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -21,7 +22,9 @@ func TestHTTPIdempotencyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { box.Close() })
-	_, base, _ := startHTTP(t, httpOpts(), SinkFunc(box.Receive))
+	_, base, _ := startHTTP(t, httpOpts(), SinkFunc(func(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+		return box.ReceiveRouted(ctx, in, body, nil)
+	}))
 	url := base + "/orders"
 	send := func(body string, hdr http.Header) *http.Response {
 		t.Helper()

@@ -100,7 +100,7 @@ func TestInFlightLateClaims(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { real.Close() })
-			m, _, err := real.Receive(ctx, msgbox.Incoming{ReceiveLocation: "in"}, strings.NewReader("x"))
+			m, _, err := real.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in"}, strings.NewReader("x"), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -333,8 +333,8 @@ func (r *Runner) recover(ctx context.Context) error {
 // old leftovers of interrupted attempts. Copies of deliveries not done stay:
 // Redo finishes those. A copy whose delivery the box does not know is
 // removed too: the transport names its copies with the box's identity, so
-// the delivery was this box's, and only `messages purge` deletes
-// deliveries, done ones. Problems are logged, not fatal: a leftover is
+// the delivery was this box's, and only a purge (`messages purge`, or
+// --retention) deletes deliveries, done ones. Problems are logged, not fatal: a leftover is
 // harmless, and a missing output directory is reported by its deliveries.
 func (r *Runner) sweepStaged(ctx context.Context) {
 	for _, name := range r.portList {

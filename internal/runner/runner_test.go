@@ -22,6 +22,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
@@ -573,8 +574,8 @@ send_port "files" {
 `, nil)
 			r, box := start(t, dir)
 			ctx := context.Background()
-			m, _, err := box.Receive(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "poison.edi"},
-				strings.NewReader("ISA*00*poison~"))
+			m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "poison.edi"}, strings.NewReader("ISA*00*poison~"), nil)
+
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -582,7 +583,7 @@ send_port "files" {
 				t.Fatal(err)
 			}
 			for i := range tc.interruptions {
-				if d, err := box.Claim(ctx, "srv1/w0", []string{"files"}, time.Minute); err != nil || d == nil {
+				if d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"files"}, time.Minute); err != nil || d == nil {
 					t.Fatalf("claim %d: %v, %v", i, d, err)
 				}
 				// The last crash is recovered by RunOnce's own start.
@@ -660,7 +661,7 @@ func TestStartupSweepsStagedCopies(t *testing.T) {
 	// A delivery staged but not recorded: routed, its copy staged.
 	in := msgbox.Incoming{ReceiveLocation: "in", FileName: "c.edi", ContentType: "application/edi-x12",
 		Properties: map[string]string{"partner": "fabrikam"}}
-	c, _, err := box.Receive(ctx, in, strings.NewReader("c"))
+	c, _, err := box.ReceiveRouted(ctx, in, strings.NewReader("c"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -748,7 +749,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("RunOnce = %+v, %v", sum, err)
 	}
 	// A routing failure: suspended, which retention never purges.
-	stray, _, err := box.Receive(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "stray.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"))
+	stray, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "stray.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -932,7 +933,7 @@ send_port "fabrikam" {
 	// Receive and Route leaves it.
 	in := msgbox.Incoming{ReceiveLocation: "in", FileName: "b.edi", ContentType: "application/edi-x12",
 		Properties: map[string]string{"partner": "fabrikam"}}
-	if _, _, err := box.Receive(ctx, in, bytes.NewReader(binaryBody(60))); err != nil {
+	if _, _, err := box.ReceiveRouted(ctx, in, bytes.NewReader(binaryBody(60)), nil); err != nil {
 		t.Fatal(err)
 	}
 	r2, _ := start(t, dir)
@@ -968,7 +969,7 @@ send_port "fabrikam" {
 	put(t, dir, "c.edi", binaryBody(70))
 	waitFor("c.edi.p7m")
 	in.FileName = "d.edi"
-	if _, _, err := box.Receive(ctx, in, bytes.NewReader(binaryBody(80))); err != nil {
+	if _, _, err := box.ReceiveRouted(ctx, in, bytes.NewReader(binaryBody(80)), nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("d.edi.p7m")

@@ -242,7 +242,7 @@ send_port "by_property" {
 	opts := testOptions(t, dir)
 	in := msgbox.Incoming{ReceiveLocation: "in", FileName: "a.edi", ContentType: "text/plain",
 		Properties: map[string]string{"partner": "fabrikam", "key": token}, SensitiveProperties: []string{"key"}}
-	if _, _, err := opts.Box.Receive(context.Background(), in, strings.NewReader("payload")); err != nil {
+	if _, _, err := opts.Box.ReceiveRouted(context.Background(), in, strings.NewReader("payload"), nil); err != nil {
 		t.Fatal(err)
 	}
 	var logs logBuffer

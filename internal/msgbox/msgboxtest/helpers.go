@@ -44,7 +44,7 @@ func inWindow(t *testing.T, what string, got, lo, hi time.Time) {
 
 func receive(t *testing.T, b msgbox.Box, in msgbox.Incoming, body string) msgbox.Message {
 	t.Helper()
-	m, dup, err := b.Receive(t.Context(), in, strings.NewReader(body))
+	m, dup, err := b.ReceiveRouted(t.Context(), in, strings.NewReader(body), nil)
 	if err != nil {
 		t.Fatalf("Receive: %v", err)
 	}
@@ -108,7 +108,7 @@ func deliveryTo(t *testing.T, b msgbox.Box, id, port string) msgbox.Delivery {
 
 func claim(t *testing.T, b msgbox.Box, owner string, lease time.Duration, ports ...string) *msgbox.Delivery {
 	t.Helper()
-	d, err := b.Claim(t.Context(), owner, ports, lease)
+	d, err := ClaimOne(t.Context(), b, owner, ports, lease)
 	if err != nil {
 		t.Fatalf("Claim(%s, %v): %v", owner, ports, err)
 	}
@@ -120,7 +120,7 @@ func claim(t *testing.T, b msgbox.Box, owner string, lease time.Duration, ports 
 
 func claimNone(t *testing.T, b msgbox.Box, owner string, ports ...string) {
 	t.Helper()
-	d, err := b.Claim(t.Context(), owner, ports, longLease)
+	d, err := ClaimOne(t.Context(), b, owner, ports, longLease)
 	if err != nil {
 		t.Fatalf("Claim(%s, %v): %v", owner, ports, err)
 	}
@@ -182,7 +182,9 @@ func sameMessage(t *testing.T, what string, got, want msgbox.Message) {
 		got.Properties, want.Properties = nil, nil
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s:\n got  %+v\n want %+v", what, got, want)
+		// %#v: strings quoted, so that control characters in them are
+		// shown, not sent to the terminal.
+		t.Errorf("%s:\n got  %#v\n want %#v", what, got, want)
 	}
 }
 
@@ -264,4 +266,15 @@ func ctxCanceled(t *testing.T) context.Context {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	return ctx
+}
+
+// ClaimOne leases the next due delivery for one of ports to owner, as
+// ClaimBatch with max 1 and nothing excepted: nil and no error when none is
+// due. For tests that claim one delivery at a time.
+func ClaimOne(ctx context.Context, b msgbox.Box, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
+	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
 }

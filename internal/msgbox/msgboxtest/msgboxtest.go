@@ -8,18 +8,25 @@
 // The suite pins down what msgbox.Box's documentation leaves to the
 // implementation, so that the embedded and the shared box behave alike:
 //
-//   - A duplicate SourceKey is detected before the body is read: Receive
-//     returns the stored message without reading body.
-//   - A body reader's error is returned by Receive, wrapped (errors.Is
-//     finds it), and nothing is stored.
+//   - A duplicate SourceKey is detected before the body is read:
+//     ReceiveRouted returns the stored message without reading body. The
+//     key is compared byte for byte, and forgotten when its message is
+//     purged.
+//   - A body reader's error is returned by ReceiveRouted, wrapped
+//     (errors.Is finds it), and nothing is stored.
+//   - Strings are stored and returned alike by every box (msgbox.CleanText):
+//     the body and the source key byte for byte; properties exactly, but
+//     for invalid UTF-8 (U+FFFD per byte); other text without NUL and
+//     invalid UTF-8 (U+FFFD per byte), control characters kept. Receive's
+//     Message and a claimed Delivery are what was stored.
 //   - Times are msgbox.Timestamp values (UTC, microseconds).
 //   - Properties read back nil when empty, and so do SensitiveProperties;
 //     those are read back sorted, without duplicates, and only for
 //     properties the message has.
 //   - Route gives duplicate ports one delivery; a routing failure's Reason
 //     and history entry are msgbox.RoutingFailureReason of the reason given.
-//   - Claim serves the delivery due longest ago first, ties in the order the
-//     deliveries were made.
+//   - ClaimBatch serves the delivery due longest ago first, ties in the order
+//     the deliveries were made.
 //   - A lease held by owner means: the delivery is in progress and owner is
 //     its recorded owner. An expired lease nobody has claimed is still held
 //     (Renew and Finish succeed); once another owner claims it, the first
@@ -31,7 +38,11 @@
 //     and counts no attempt for it: its holder still holds it.
 //   - Finish rejects an outcome msgbox.ValidateOutcome rejects (with
 //     msgbox.ErrInvalidOutcome) and changes nothing.
-//   - Renew and Finish of a delivery that does not exist: ErrLeaseLost.
+//   - Renew and Finish of a delivery that does not exist (purged):
+//     msgbox.DeliveryNotFound, which is ErrNotFound and ErrLeaseLost.
+//   - A message id that is malformed, or names a purged message: ErrNotFound
+//     from every method taking one, a malformed one before the store is
+//     touched. A body purged while being read: ErrNotFound from the reader.
 //   - Recover returns owner's in-progress deliveries (and those of its
 //     workers, "owner/...") as pending, due now, whether their leases are
 //     live or expired, and counts each interrupted attempt as the takeover
@@ -119,6 +130,9 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ClaimBatchTakeover", testClaimBatchTakeover},
 		{"ClaimBatchExcept", testClaimBatchExcept},
 		{"SensitiveProperties", testSensitiveProperties},
+		{"Text", testText},
+		{"Purged", testPurged},
+		{"MalformedID", testMalformedID},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)
@@ -162,7 +176,7 @@ func testReceive(t *testing.T, b msgbox.Box) {
 			}
 			props[k] = v
 		}
-		m, dup, err := b.Receive(t.Context(), tc.in, body)
+		m, dup, err := b.ReceiveRouted(t.Context(), tc.in, body, nil)
 		after := now()
 		if err != nil {
 			t.Fatalf("%s: Receive: %v", tc.name, err)
@@ -227,7 +241,7 @@ func testReceive(t *testing.T, b msgbox.Box) {
 func testReceiveLargeBody(t *testing.T, b msgbox.Box) {
 	const size = 50 << 20
 	body := &countingReader{r: pattern(42, size)}
-	m, dup, err := b.Receive(t.Context(), inc("big.bin"), body)
+	m, dup, err := b.ReceiveRouted(t.Context(), inc("big.bin"), body, nil)
 	if err != nil {
 		t.Fatalf("Receive of %d bytes: %v", size, err)
 	}
@@ -268,12 +282,12 @@ func testReceiveBodyError(t *testing.T, b msgbox.Box) {
 			boom := fmt.Errorf("source unreadable after %d bytes", after)
 			in := inc("broken.xml")
 			in.SourceKey = fmt.Sprintf("broken-%d", after)
-			_, _, err := b.Receive(t.Context(), in, failingReader(after, boom))
+			_, _, err := b.ReceiveRouted(t.Context(), in, failingReader(after, boom), nil)
 			if !errors.Is(err, boom) {
 				t.Fatalf("Receive with a failing body: error = %v, want it to wrap %v", err, boom)
 			}
 			// Nothing was stored: the SourceKey is free for the retry.
-			m, dup, err := b.Receive(t.Context(), in, strings.NewReader("retried"))
+			m, dup, err := b.ReceiveRouted(t.Context(), in, strings.NewReader("retried"), nil)
 			if err != nil || dup {
 				t.Fatalf("Receive after a failed one: dup=%v err=%v, want a new message", dup, err)
 			}
@@ -298,7 +312,7 @@ func testReceiveBodyError(t *testing.T, b msgbox.Box) {
 
 func testReceiveCanceled(t *testing.T, b msgbox.Box) {
 	for _, size := range []int64{10, 3 << 20} {
-		_, _, err := b.Receive(ctxCanceled(t), inc("x"), pattern(1, size))
+		_, _, err := b.ReceiveRouted(ctxCanceled(t), inc("x"), pattern(1, size), nil)
 		if err == nil {
 			t.Errorf("Receive(%d bytes) with a canceled context succeeded", size)
 		}
@@ -306,7 +320,7 @@ func testReceiveCanceled(t *testing.T, b msgbox.Box) {
 	// A context canceled while the body is being read.
 	ctx, cancel := context.WithCancel(t.Context())
 	body := io.MultiReader(pattern(2, 2<<20), cancelReader{cancel}, pattern(3, 2<<20))
-	if _, _, err := b.Receive(ctx, inc("y"), body); err == nil {
+	if _, _, err := b.ReceiveRouted(ctx, inc("y"), body, nil); err == nil {
 		t.Errorf("Receive whose context was canceled mid-body succeeded")
 	}
 	all, err := b.List(t.Context(), msgbox.Filter{})
@@ -336,7 +350,7 @@ func testReceiveConcurrent(t *testing.T, b msgbox.Box) {
 				if i == 0 {
 					body = strings.Repeat(body, 100_000) // a multi-chunk body among small ones
 				}
-				m, _, err := b.Receive(t.Context(), inc(fmt.Sprintf("%d-%d", w, i)), strings.NewReader(body))
+				m, _, err := b.ReceiveRouted(t.Context(), inc(fmt.Sprintf("%d-%d", w, i)), strings.NewReader(body), nil)
 				if err != nil {
 					t.Errorf("Receive: %v", err)
 					return
@@ -379,7 +393,7 @@ func testSourceKey(t *testing.T, b msgbox.Box) {
 	body := &countingReader{r: strings.NewReader("a second body that must not be stored")}
 	again := in
 	again.FileName = "renamed.xml"
-	m, dup, err := b.Receive(t.Context(), again, body)
+	m, dup, err := b.ReceiveRouted(t.Context(), again, body, nil)
 	if err != nil {
 		t.Fatalf("Receive of a duplicate: %v", err)
 	}
@@ -433,7 +447,7 @@ func testSourceKeyRace(t *testing.T, b msgbox.Box) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				m, dup, err := b.Receive(t.Context(), in, pattern(9, int64(size)))
+				m, dup, err := b.ReceiveRouted(t.Context(), in, pattern(9, int64(size)), nil)
 				if err != nil {
 					t.Errorf("Receive: %v", err)
 					return
@@ -660,10 +674,10 @@ func testClaim(t *testing.T, b msgbox.Box) {
 	}
 	claimNone(t, b, "w3", "a", "b", "c")
 
-	if _, err := b.Claim(ctx, "", []string{"a"}, longLease); err == nil {
+	if _, err := ClaimOne(ctx, b, "", []string{"a"}, longLease); err == nil {
 		t.Errorf("Claim with no owner succeeded")
 	}
-	if _, err := b.Claim(ctx, "w", []string{"a"}, 0); err == nil {
+	if _, err := ClaimOne(ctx, b, "w", []string{"a"}, 0); err == nil {
 		t.Errorf("Claim with a zero lease succeeded")
 	}
 }
@@ -683,7 +697,7 @@ func testClaimConcurrent(t *testing.T, b msgbox.Box) {
 		go func() {
 			defer wg.Done()
 			for {
-				d, err := b.Claim(t.Context(), owner, ports, longLease)
+				d, err := ClaimOne(t.Context(), b, owner, ports, longLease)
 				if err != nil {
 					t.Errorf("%s: Claim: %v", owner, err)
 					return
@@ -921,6 +935,13 @@ func testRecover(t *testing.T, b msgbox.Box) {
 		t.Errorf("Recover(nobody) = %d, %v; want 0", n, err)
 	}
 	finish(t, b, other, delivered)
+
+	// A server name beyond ASCII: its workers' names start with its bytes.
+	routed(t, b, "unicode", "u")
+	claim(t, b, "sérvér-ü/w0", longLease, "u")
+	if n, err := b.Recover(ctx, "sérvér-ü"); err != nil || n != 1 {
+		t.Errorf("Recover(sérvér-ü) = %d, %v; want the delivery its worker held", n, err)
+	}
 }
 
 func testRenew(t *testing.T, b msgbox.Box) {
@@ -1676,7 +1697,7 @@ func testClose(t *testing.T, b msgbox.Box) {
 	if _, err := b.Get(t.Context(), m.ID); err == nil {
 		t.Errorf("Get after Close succeeded")
 	}
-	if _, _, err := b.Receive(t.Context(), inc("y"), strings.NewReader("y")); err == nil {
+	if _, _, err := b.ReceiveRouted(t.Context(), inc("y"), strings.NewReader("y"), nil); err == nil {
 		t.Errorf("Receive after Close succeeded")
 	}
 	_ = b.Close() // must not panic

@@ -34,7 +34,7 @@ func testSensitiveProperties(t *testing.T, b msgbox.Box) {
 	for _, size := range []int{5, 1<<20 + 1} {
 		body := strings.Repeat("x", size)
 		name := fmt.Sprintf("%d.xml", size)
-		m, dup, err := b.Receive(t.Context(), in(name), strings.NewReader(body))
+		m, dup, err := b.ReceiveRouted(t.Context(), in(name), strings.NewReader(body), nil)
 		if err != nil || dup {
 			t.Fatalf("Receive of %d bytes: dup %v, %v", size, dup, err)
 		}
@@ -45,7 +45,7 @@ func testSensitiveProperties(t *testing.T, b msgbox.Box) {
 			t.Fatal(err)
 		}
 		check("Message", got)
-		again, dup, err := b.Receive(t.Context(), in(name), strings.NewReader(body))
+		again, dup, err := b.ReceiveRouted(t.Context(), in(name), strings.NewReader(body), nil)
 		if err != nil || !dup || again.ID != m.ID {
 			t.Fatalf("Receive again: %s, dup %v, %v; want the first message", again.ID, dup, err)
 		}

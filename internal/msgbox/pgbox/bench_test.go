@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 )
 
 // The benchmarks run against the test server pgtest starts: on this machine,
@@ -66,7 +67,7 @@ func BenchmarkReceiveRoute(b *testing.B) {
 			b.SetBytes(int64(len(body4K)))
 			b.ReportAllocs()
 			parallel(b, workers, func(_, _ int) error {
-				m, _, err := box.Receive(ctx, in4K(), bytes.NewReader(body4K))
+				m, _, err := box.ReceiveRouted(ctx, in4K(), bytes.NewReader(body4K), nil)
 				if err != nil {
 					return err
 				}
@@ -92,7 +93,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for filled.Add(1) <= int64(b.N) {
-						m, _, err := box.Receive(ctx, in4K(), bytes.NewReader(body4K))
+						m, _, err := box.ReceiveRouted(ctx, in4K(), bytes.NewReader(body4K), nil)
 						if err == nil {
 							err = box.Route(ctx, m.ID, []string{"p"}, "")
 						}
@@ -107,7 +108,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 			b.ReportAllocs()
 			parallel(b, workers, func(w, _ int) error {
 				owner := fmt.Sprintf("srv1/w%d", w)
-				d, err := box.Claim(ctx, owner, []string{"p"}, time.Minute)
+				d, err := msgboxtest.ClaimOne(ctx, box, owner, []string{"p"}, time.Minute)
 				if err != nil {
 					return err
 				}
@@ -134,7 +135,7 @@ func BenchmarkLargeBody(b *testing.B) {
 		runtime.GC()
 		base := heapObjects()
 		stop := sampleHeap()
-		m, _, err := box.Receive(ctx, in4K(), io.LimitReader(rand.NewChaCha8([32]byte{byte(i)}), size))
+		m, _, err := box.ReceiveRouted(ctx, in4K(), io.LimitReader(rand.NewChaCha8([32]byte{byte(i)}), size), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 )
 
 // cutProxy is a TCP proxy between a box and the test server that can lose a
@@ -166,13 +167,13 @@ func TestLostCommit(t *testing.T) {
 		// Receive of a small body: one statement outside a transaction.
 		cuts := p.cuts.Load()
 		p.arm("WITH m AS (", after)
-		m, dup, err := b.Receive(ctx, incoming("small "+port), strings.NewReader("small"))
+		m, dup, err := b.ReceiveRouted(ctx, incoming("small "+port), strings.NewReader("small"), nil)
 		if err != nil || dup {
 			t.Fatalf("%s: Receive = %v, %v; want it stored once", name, dup, err)
 		}
 		// Receive of a body of several chunks: a transaction.
 		p.arm("COMMIT", after)
-		big, _, err := b.Receive(ctx, incoming("big "+port), bytes.NewReader(make([]byte, 2*ChunkSize+1)))
+		big, _, err := b.ReceiveRouted(ctx, incoming("big "+port), bytes.NewReader(make([]byte, 2*ChunkSize+1)), nil)
 		if err != nil && after {
 			t.Fatalf("%s: Receive of a large body = %v; want it found stored", name, err)
 		}
@@ -185,7 +186,7 @@ func TestLostCommit(t *testing.T) {
 			t.Fatalf("%s: Route = %v; want routed once", name, err)
 		}
 		p.arm("COMMIT", after)
-		d, err := b.Claim(ctx, "srv1/w1", []string{port}, time.Minute)
+		d, err := msgboxtest.ClaimOne(ctx, b, "srv1/w1", []string{port}, time.Minute)
 		// A claim cut off before its commit leaves the delivery locked
 		// until the server notices the connection is gone (at once, as
 		// the proxy closes it): the retry may skip it and find nothing
@@ -193,7 +194,7 @@ func TestLostCommit(t *testing.T) {
 		// right after.
 		for end := time.Now().Add(deadline); !after && err == nil && d == nil && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
-			d, err = b.Claim(ctx, "srv1/w1", []string{port}, time.Minute)
+			d, err = msgboxtest.ClaimOne(ctx, b, "srv1/w1", []string{port}, time.Minute)
 		}
 		if err != nil || d == nil {
 			t.Fatalf("%s: Claim = %v, %v; want the delivery", name, d, err)

@@ -117,9 +117,11 @@ func queueStatus(batch *pgx.Batch, l *lockedMessage) {
 	batch.Queue(`UPDATE messages SET status = $2 WHERE id = $1`, l.id, string(l.derived()))
 }
 
+// queueEvent queues a history entry. Its text is clean already: every
+// string that goes into it was cleaned where the box took it (CleanText).
 func queueEvent(batch *pgx.Batch, msgID string, at time.Time, port, status, detail string) {
 	batch.Queue(`INSERT INTO events (message_id, at, port, status, detail) VALUES ($1, $2, $3, $4, $5)`,
-		msgID, at, port, status, cleanText(detail))
+		msgID, at, port, status, detail)
 }
 
 // queueNotify queues a notification that ports may have work. It is
@@ -129,21 +131,17 @@ func queueNotify(batch *pgx.Batch, ports []string) {
 	batch.Queue(`SELECT pg_notify('`+notifyChannel+`', p) FROM unnest($1::text[]) AS p`, ports)
 }
 
-func invalidState(id string, st msgbox.Status) error {
-	return fmt.Errorf("message %s is %s: %w", id, st, msgbox.ErrInvalidState)
-}
-
 // Route records one pending delivery per port, due now, or suspends the
 // message as a routing failure when ports is empty (see msgbox.Box).
 // Duplicate ports get one delivery; an empty port name is an error. The
 // ports are notified.
 func (b *Box) Route(ctx context.Context, id string, ports []string, reason string) error {
-	uniq, err := uniquePorts(ports)
+	if err := msgbox.CheckID(id); err != nil {
+		return b.wrap(err, "route")
+	}
+	r, err := msgbox.NewRouting(ports, reason)
 	if err != nil {
 		return b.wrap(err, "route %s", id)
-	}
-	if !msgbox.ValidID(id) {
-		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "route")
 	}
 	uncertain := false
 	err = b.retry(ctx, func(ctx context.Context) error {
@@ -153,12 +151,12 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 				return nil, err
 			}
 			if l.routed || l.terminated {
-				return nil, invalidState(id, l.status)
+				return nil, msgbox.InvalidState(id, l.status)
 			}
 			batch := &pgx.Batch{}
 			l.routed = true
-			queueRouting(batch, id, uniq, reason, l.now)
-			for _, p := range uniq {
+			queueRouting(batch, id, r, l.now)
+			for _, p := range r.Ports {
 				l.deliveries = append(l.deliveries, deliveryRow{port: p, state: msgbox.DeliveryPending})
 			}
 			queueStatus(batch, l)
@@ -180,46 +178,30 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 	return b.wrap(err, "route %s", id)
 }
 
-// uniquePorts cleans port names (cleanPorts), drops duplicates and rejects
-// an empty one.
-func uniquePorts(ports []string) ([]string, error) {
-	var uniq []string
-	seen := make(map[string]bool, len(ports))
-	for _, p := range cleanPorts(ports) {
-		if p == "" {
-			return nil, errors.New("empty send port name")
-		}
-		if !seen[p] {
-			seen[p] = true
-			uniq = append(uniq, p)
-		}
-	}
-	return uniq, nil
-}
-
-// queueRouting queues the writes that route unrouted message id: one
-// pending delivery per port of uniq (distinct, cleaned), due at now, with
-// their history and the notification of the ports; or, when uniq is
-// empty, the routing failure with reason (msgbox.RoutingFailureReason). It returns the reason recorded, "" when routed. The caller
-// stores the derived status.
-func queueRouting(batch *pgx.Batch, id string, uniq []string, reason string, now time.Time) string {
-	if len(uniq) == 0 {
-		reason = cleanText(msgbox.RoutingFailureReason(reason))
-		batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, reason)
-		queueEvent(batch, id, now, "", string(msgbox.StatusSuspended), reason)
-		return reason
+// queueRouting queues the writes that route unrouted message id as r says:
+// one pending delivery per port, due at now, with their history and the
+// notification of the ports; or, when there are none, the routing failure.
+// The caller stores the derived status.
+func queueRouting(batch *pgx.Batch, id string, r msgbox.Routing, now time.Time) {
+	if len(r.Ports) == 0 {
+		batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, r.Reason)
+		queueEvent(batch, id, now, "", string(msgbox.StatusSuspended), r.Reason)
+		return
 	}
 	batch.Queue(`UPDATE messages SET routed = true WHERE id = $1`, id)
+	details := make([]string, len(r.Ports))
+	for i, p := range r.Ports {
+		details[i] = msgbox.RoutedDetail(p)
+	}
 	// WITH ORDINALITY ... ORDER BY: deliveries and events get their ids in
 	// the order of ports.
 	batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
 		SELECT $1, p, 'pending', $2, $2 FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`,
-		id, now, uniq)
+		id, now, r.Ports)
 	batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
-		SELECT $1, $2, p, 'pending', 'routed to send port ' || p
-		FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`, id, now, uniq)
-	queueNotify(batch, uniq)
-	return ""
+		SELECT $1, $2, p, 'pending', d
+		FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u (p, d, n) ORDER BY n`, id, now, r.Ports, details)
+	queueNotify(batch, r.Ports)
 }
 
 // Unrouted returns up to limit messages in StatusReceived, oldest first;
@@ -272,20 +254,10 @@ func scanDelivery(row pgx.Row) (*msgbox.Delivery, error) {
 	return &d, nil
 }
 
-// Claim leases the next due delivery for one of ports to owner until the
-// database's now+lease (see msgbox.Box), oldest due first (ties in the order
-// the deliveries were made): ClaimBatch with max 1.
-func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
-	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
-	if err != nil || len(ds) == 0 {
-		return nil, err
-	}
-	return ds[0], nil
-}
-
 // ClaimBatch leases up to max due deliveries for ports to owner in one
-// transaction, as Claim leases one (see msgbox.Box), oldest due
-// first, passing over those in except. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
+// transaction until the database's now+lease (see msgbox.Box), oldest due
+// first (ties in the order the deliveries were made), passing over those in
+// except. The candidates are selected FOR UPDATE SKIP LOCKED: claimers never
 // wait for each other, and a delivery another claimer is taking is passed
 // over. Taking over an in-progress delivery whose lease expired records
 // the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
@@ -296,13 +268,13 @@ func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease tim
 // found nothing, a probe outside any transaction looks first, so that the
 // polls of an idle server cost one.
 func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*msgbox.Delivery, error) {
-	if owner == "" || lease <= 0 || max <= 0 {
-		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")
+	if err := msgbox.CheckClaim(owner, lease, max); err != nil {
+		return nil, b.wrap(err, "claim")
 	}
 	if len(ports) == 0 {
 		return nil, nil
 	}
-	owner, ports = cleanText(owner), cleanPorts(ports)
+	owner, ports = msgbox.CleanText(owner), msgbox.CleanPorts(ports)
 	// When the last claim on this box found nothing, a probe outside any
 	// transaction looks first: one round trip for the idle polls of a
 	// quiet server. A busy one goes straight to claiming.
@@ -505,7 +477,7 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 				VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
 				d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner, started, ended, d.LastError)
 			queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
-				fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError))
+				msgbox.AbandonedDetail(d.Attempts, d.LastError))
 		}
 		d.State = msgbox.DeliveryInProgress
 		d.LeaseOwner = owner
@@ -515,7 +487,7 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 				lease_owner = $4, lease_until = $3, claimed_at = $5, last_error = $6 WHERE id = $1`,
 			d.ID, d.Attempts, d.LeaseUntil, owner, now, d.LastError)
 		queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
-			fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner))
+			msgbox.ClaimedDetail(d.Attempts+1, owner))
 		if !slices.Contains(touched, l) {
 			touched = append(touched, l)
 		}
@@ -532,27 +504,33 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 // Renew extends owner's lease on a delivery to the database's now+lease. A
 // lease that expired but that no one else has claimed is still owner's:
 // nobody else can have started an attempt, so it is renewed. ErrLeaseLost
-// otherwise, including for a delivery that does not exist.
+// otherwise, and msgbox.DeliveryNotFound for a delivery that does not
+// exist.
 func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
-	if lease <= 0 {
-		return b.wrap(fmt.Errorf("lease %v: must be positive", lease), "renew delivery %d", deliveryID)
+	if err := msgbox.CheckLease(lease); err != nil {
+		return b.wrap(err, "renew delivery %d", deliveryID)
 	}
-	owner = cleanText(owner)
-	var n int64
-	// Renewing twice is renewing: after a lost commit it simply runs again.
+	owner = msgbox.CleanText(owner)
+	var renewed, exists bool
+	// Renewing twice is renewing: after a lost commit (or any lost
+	// connection) it simply runs again.
 	err := b.retry(ctx, func(ctx context.Context) error {
-		tag, err := b.pool.Exec(ctx, `UPDATE deliveries SET lease_until = u.t, due_at = u.t
-			FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u
-			WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2`,
-			deliveryID, owner, lease.Microseconds())
-		if err != nil {
-			return err // lost connection or not, running again is safe
-		}
-		n = tag.RowsAffected()
-		return nil
+		// One statement: whether the delivery exists is read from the
+		// snapshot the update ran in.
+		return b.pool.QueryRow(ctx, `WITH r AS (
+				UPDATE deliveries SET lease_until = u.t, due_at = u.t
+				FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u
+				WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2
+				RETURNING id)
+			SELECT EXISTS (SELECT 1 FROM r), EXISTS (SELECT 1 FROM deliveries WHERE id = $1)`,
+			deliveryID, owner, lease.Microseconds()).Scan(&renewed, &exists)
 	})
-	if err == nil && n == 0 {
-		err = fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+	switch {
+	case err != nil, renewed:
+	case !exists:
+		err = msgbox.DeliveryNotFound(deliveryID)
+	default:
+		err = msgbox.LeaseLost(owner)
 	}
 	return b.wrap(err, "renew delivery %d", deliveryID)
 }
@@ -566,8 +544,8 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	if err := msgbox.ValidateOutcome(o); err != nil {
 		return b.wrap(err, "finish delivery %d", deliveryID)
 	}
-	owner = cleanText(owner)
-	o.Error = cleanText(o.Error)
+	owner, o.Error = msgbox.CleanText(owner), msgbox.CleanText(o.Error)
+	o.RetryAt = msgbox.Timestamp(o.RetryAt)
 	var number int
 	var finishedAt time.Time
 	// A try whose commit was lost, and whose attempt was not found: its
@@ -642,8 +620,11 @@ func finishTx(ctx context.Context, t *pipeTx, deliveryID int64, owner string, o 
 	if err := t.send(ctx, batch); err != nil {
 		return 0, time.Time{}, nil, err
 	}
-	if !found || msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
-		return 0, time.Time{}, nil, fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+	if !found {
+		return 0, time.Time{}, nil, msgbox.DeliveryNotFound(deliveryID)
+	}
+	if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
+		return 0, time.Time{}, nil, msgbox.LeaseLost(owner)
 	}
 	now := l.now
 	attempts++
@@ -656,22 +637,16 @@ func finishTx(ctx context.Context, t *pipeTx, deliveryID int64, owner string, o 
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		deliveryID, msgID, port, attempts, owner, started, now, string(o.State), o.Error)
 	var next *time.Time // NULL unless retrying
-	detail := fmt.Sprintf("attempt %d by %s", attempts, owner)
 	switch o.State {
 	case msgbox.DeliveryRetrying:
-		at := msgbox.Timestamp(o.RetryAt)
-		next = &at
-		detail += fmt.Sprintf(" failed, retry at %s: %s", at.Format(time.RFC3339), o.Error)
+		next = &o.RetryAt
 	case msgbox.DeliverySuspended:
-		detail += " failed, suspended: " + o.Error
 		batch.Queue(`UPDATE messages SET reason = $2 WHERE id = $1`, msgID, msgbox.SuspendedReason(port, o.Error))
-	default:
-		detail += " delivered"
 	}
 	batch.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
 			lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
 		deliveryID, string(o.State), attempts, next, o.Error)
-	queueEvent(batch, msgID, now, port, string(o.State), detail)
+	queueEvent(batch, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o))
 	l.setState(deliveryID, o.State)
 	queueStatus(batch, l)
 	if o.State == msgbox.DeliveryRetrying {
@@ -688,7 +663,7 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 	if len(ports) == 0 {
 		return time.Time{}, false, nil
 	}
-	ports = cleanPorts(ports)
+	ports = msgbox.CleanPorts(ports)
 	var at *time.Time
 	err := b.retry(ctx, func(ctx context.Context) error {
 		// The earliest per port, from the (port, due_at) index, then the
@@ -715,9 +690,9 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 // longer in progress, so their attempts are never counted twice.
 func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	if owner == "" {
-		return 0, b.wrap(errors.New("owner is required"), "recover")
+		return 0, b.wrap(msgbox.ErrNoOwner, "recover")
 	}
-	owner = cleanText(owner)
+	owner = msgbox.CleanText(owner)
 	var n int
 	err := b.retry(ctx, func(ctx context.Context) error {
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
@@ -805,7 +780,7 @@ func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, e
 				lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = $4 WHERE id = $1`,
 			r.id, number, now, lastErr)
 		queueEvent(batch, r.msgID, now, r.port, string(msgbox.DeliveryPending),
-			fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", number, lastErr, owner))
+			msgbox.RecoveredDetail(number, lastErr, owner))
 		ports = append(ports, r.port)
 		locks[r.msgID].setState(r.id, msgbox.DeliveryPending)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -36,44 +37,12 @@ const (
 // On a closed box the channel never receives.
 func (b *Box) Subscribe(ports []string) (c <-chan struct{}, cancel func()) {
 	s := &subscription{ports: make(map[string]bool, len(ports)), c: make(chan struct{}, 1)}
-	for _, p := range cleanPorts(ports) {
+	for _, p := range msgbox.CleanPorts(ports) {
 		s.ports[p] = true
 	}
 	b.listen.add(s)
 	return s.c, func() { b.listen.remove(s) }
 }
-
-// Wait blocks until a notification for one of ports arrives (see
-// Subscribe), max has elapsed, or ctx ends. It returns nil in the first two
-// cases: either way the caller should look for work again. It returns
-// ctx.Err() when ctx ends, and an error on a closed box.
-//
-// Wait subscribes when called, so a notification sent between the caller's
-// last look for work and the call is missed, and the caller sleeps until
-// max. A loop that waits repeatedly should use Subscribe instead, or keep
-// max short.
-func (b *Box) Wait(ctx context.Context, ports []string, max time.Duration) error {
-	if b.isClosed() {
-		return b.wrap(errClosed, "wait")
-	}
-	c, cancel := b.Subscribe(ports)
-	defer cancel()
-	t := time.NewTimer(max)
-	defer t.Stop()
-	select {
-	case <-c:
-		return nil
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-b.closed:
-		return b.wrap(errClosed, "wait")
-	}
-}
-
-// errClosed is returned by Wait on a closed box.
-var errClosed = errors.New("message box closed")
 
 type subscription struct {
 	ports map[string]bool

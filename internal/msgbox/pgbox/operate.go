@@ -20,8 +20,7 @@ const purgeBatch = 500
 // everything that refers to them at once; messages another purge is
 // deleting are skipped, not waited for.
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
-	total := 0
-	for {
+	n, err := msgbox.PurgeBatches(purgeBatch, func() (int, error) {
 		var n int64
 		err := b.retry(ctx, func(ctx context.Context) error {
 			tag, err := b.pool.Exec(ctx, `WITH doomed AS (
@@ -37,14 +36,9 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			n = tag.RowsAffected()
 			return err
 		})
-		if err != nil {
-			return total, b.wrap(err, "purge")
-		}
-		total += int(n)
-		if n < purgeBatch {
-			return total, nil
-		}
-	}
+		return int(n), err
+	})
+	return n, b.wrap(err, "purge")
 }
 
 // DeliveryStates returns the states of the deliveries with ids (see
@@ -79,8 +73,8 @@ func (b *Box) DeliveryStates(ctx context.Context, ids []int64) (map[int64]msgbox
 
 // Message returns a message's metadata (see msgbox.Box).
 func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
-	if !msgbox.ValidID(id) {
-		return msgbox.Message{}, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "message")
+	if err := msgbox.CheckID(id); err != nil {
+		return msgbox.Message{}, b.wrap(err, "message")
 	}
 	var m *msgbox.Message
 	err := b.retry(ctx, func(ctx context.Context) error {
@@ -101,8 +95,8 @@ func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
 // from one snapshot (a REPEATABLE READ transaction, in one round trip).
 // Deliveries, attempts and events are in the order they were recorded.
 func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
-	if !msgbox.ValidID(id) {
-		return nil, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "get")
+	if err := msgbox.CheckID(id); err != nil {
+		return nil, b.wrap(err, "get")
 	}
 	var d *msgbox.Detail
 	err := b.retry(ctx, func(ctx context.Context) error {
@@ -255,8 +249,8 @@ func (b *Box) operatorTx(ctx context.Context, fn func(t *pipeTx) (*pgx.Batch, er
 // are not suspended are left as they are. Any other status is
 // ErrInvalidState.
 func (b *Box) Resume(ctx context.Context, id string) error {
-	if !msgbox.ValidID(id) {
-		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "resume")
+	if err := msgbox.CheckID(id); err != nil {
+		return b.wrap(err, "resume")
 	}
 	err := b.operatorTx(ctx, func(t *pipeTx) (*pgx.Batch, error) {
 		l, err := lockOperated(ctx, t, id)
@@ -264,7 +258,7 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 			return nil, err
 		}
 		if l.status != msgbox.StatusSuspended {
-			return nil, invalidState(id, l.status)
+			return nil, msgbox.InvalidState(id, l.status)
 		}
 		var ports []string
 		for i, d := range l.deliveries {
@@ -279,12 +273,12 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 			// configuration that now has a subscriber.
 			l.routed = false
 			batch.Queue("UPDATE messages SET routed = false, reason = '' WHERE id = $1", id)
-			queueEvent(batch, id, l.now, "", string(msgbox.StatusReceived), "resumed by an operator: to be routed again")
+			queueEvent(batch, id, l.now, "", string(msgbox.StatusReceived), msgbox.ResumedRouteDetail)
 		} else {
 			batch.Queue(`UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, due_at = $2
 				WHERE message_id = $1 AND state = 'suspended'`, id, l.now)
 			for _, p := range ports {
-				queueEvent(batch, id, l.now, p, string(msgbox.DeliveryPending), "resumed by an operator: attempts reset")
+				queueEvent(batch, id, l.now, p, string(msgbox.DeliveryPending), msgbox.ResumedRetryDetail)
 			}
 			batch.Queue("UPDATE messages SET reason = '' WHERE id = $1", id)
 			queueNotify(batch, ports)
@@ -303,8 +297,8 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 // A delivered or already terminated message is ErrInvalidState; a message
 // not yet routed is terminated and never routed.
 func (b *Box) Terminate(ctx context.Context, id string) error {
-	if !msgbox.ValidID(id) {
-		return b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "terminate")
+	if err := msgbox.CheckID(id); err != nil {
+		return b.wrap(err, "terminate")
 	}
 	err := b.operatorTx(ctx, func(t *pipeTx) (*pgx.Batch, error) {
 		l, err := lockOperated(ctx, t, id)
@@ -312,12 +306,11 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 			return nil, err
 		}
 		if l.status == msgbox.StatusTerminated || l.status == msgbox.StatusDelivered {
-			return nil, invalidState(id, l.status)
+			return nil, msgbox.InvalidState(id, l.status)
 		}
 		for _, d := range l.deliveries {
 			if d.state == msgbox.DeliveryInProgress && d.until != nil && d.until.After(l.now) {
-				return nil, fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
-					id, d.port, d.owner, ts(*d.until).Format("2006-01-02T15:04:05.000000Z07:00"), msgbox.ErrInvalidState)
+				return nil, msgbox.LeaseLive(id, d.port, d.owner, ts(*d.until))
 			}
 		}
 		batch := &pgx.Batch{}
@@ -331,7 +324,7 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 		batch.Queue(`UPDATE deliveries SET state = 'terminated', next_attempt_at = NULL, due_at = NULL, lease_owner = '',
 			lease_until = NULL, claimed_at = NULL WHERE message_id = $1 AND state NOT IN ('delivered', 'terminated')`, id)
 		for _, p := range ports {
-			queueEvent(batch, id, l.now, p, string(msgbox.DeliveryTerminated), "terminated by an operator")
+			queueEvent(batch, id, l.now, p, string(msgbox.DeliveryTerminated), msgbox.TerminatedDetail)
 		}
 		reason := msgbox.TerminatedReason(l.reason)
 		l.terminated = true

@@ -12,11 +12,11 @@
 // suite requires: a retry is then early or late by the caller's clock skew,
 // which is harmless next to retry intervals of minutes. NextDue returns
 // database times; a runner sleeping until one of them is off by the same
-// skew, and Wait (LISTEN/NOTIFY) wakes it for new work regardless.
+// skew, and Subscribe (LISTEN/NOTIFY) wakes it for new work regardless.
 //
 // # Transactions and locks
 //
-// Transactions run at READ COMMITTED. Claim and ClaimBatch select the next
+// Transactions run at READ COMMITTED. ClaimBatch selects the next
 // due deliveries with FOR UPDATE SKIP LOCKED, so concurrent claimers, in
 // this process or on other servers, never wait for each other nor take the
 // same delivery.
@@ -32,21 +32,22 @@
 // pipelines (pgx batches): a transaction's BEGIN goes with its first batch
 // of reads and its COMMIT with its batch of writes. Finish, Route, Get and
 // a ReceiveRouted of a body of one chunk take two round trips or fewer, and
-// so do Claim and ClaimBatch (whatever their max), plus a probe of one round
+// so does ClaimBatch (whatever its max), plus a probe of one round
 // trip when the box's last claim found nothing (all a claim costs when
 // nothing is due).
 //
 // # Bodies
 //
-// A body is stored in bytea rows of ChunkSize bytes. Receive holds one chunk
+// A body is stored in bytea rows of ChunkSize bytes. ReceiveRouted holds one chunk
 // in memory, Body's reader one. A body of one chunk is stored with its
-// message in a single statement (one round trip; ReceiveRouted adds the
+// message in a single statement (one round trip; a route adds the
 // routing, in the same transaction). A larger one is stored in one
 // transaction that inserts the message row first, then the chunks as they
-// are read, then the size and checksum (and the routing, for
-// ReceiveRouted): PostgreSQL has no database-wide write lock, so a long
+// are read, then the size and checksum (and the routing, with a
+// route): PostgreSQL has no database-wide write lock, so a long
 // transaction blocks nobody, and a Receive that fails (or a server killed
-// mid-body) leaves nothing behind, with no staging area to sweep. The price is a pool connection held while the body is read.
+// mid-body) leaves nothing behind, with no staging area to sweep. The price
+// is a pool connection held while the body is read.
 //
 // # Lost connections
 //
@@ -55,9 +56,8 @@
 // to Options.ReconnectTimeout when that is safe: reads, and transactions that
 // failed before their commit was sent (PostgreSQL rolled them back). When the
 // connection is lost during a commit, the outcome is unknown; the box then
-// looks for the effect (Receive and ReceiveRouted: the message id it
-// inserted, stored with its routing or not at all; Claim and ClaimBatch:
-// the leases it took; Finish: the attempt it recorded; Route: the message
+// looks for the effect (ReceiveRouted: the message id it inserted, stored
+// with its routing or not at all; ClaimBatch: the leases it took; Finish: the attempt it recorded; Route: the message
 // routed) and answers accordingly. Renew and Recover run again: renewing
 // twice is renewing, and a Recover that did commit left nothing in progress
 // for the second run to count again. Resume and Terminate report
@@ -73,8 +73,8 @@
 //
 // Route, ReceiveRouted, Resume, Recover and a Finish that schedules a retry
 // send pg_notify('bizpipe_deliveries', port) with the transaction.
-// Subscribe and Wait listen on a dedicated connection, opened when first
-// needed and re-established with backoff (100ms to 5s) when lost, so that
+// Subscribe listens on a dedicated connection, opened when first needed
+// and re-established with backoff (100ms to 5s) when lost, so that
 // idle servers wake for new work instead of polling tightly.
 //
 // # Secrets
@@ -90,7 +90,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"regexp"
 	"sort"
@@ -140,7 +139,7 @@ type Options struct {
 	// MaxConns bounds the connection pool. 0 keeps pgxpool's default (the
 	// URL's pool_max_conns, else the larger of 4 and the number of CPUs).
 	// A Receive of a body larger than ChunkSize holds a connection while
-	// it reads the body; Subscribe and Wait use one more, outside the pool.
+	// it reads the body; Subscribe uses one more, outside the pool.
 	MaxConns int32
 
 	// NoMigrate opens the box without creating or migrating the schema,
@@ -172,8 +171,14 @@ type Box struct {
 
 	listen *listener
 
-	// claimIdle: the last Claim found nothing to claim (see Claim).
+	// claimIdle: the last claim found nothing to claim (see ClaimBatch).
 	claimIdle atomic.Bool
+
+	// keyMissed and keyConflict, when not nil, run when a Receive has not
+	// found its SourceKey stored, before it stores the message, and when
+	// its insert then met the key, before it looks the message up: tests
+	// store a message with the key at the one and purge it at the other.
+	keyMissed, keyConflict func()
 
 	closed    chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -254,27 +259,7 @@ func describe(c *pgx.ConnConfig) string {
 
 // migrations returns the embedded schema scripts in order; script i brings
 // the schema from version i to i+1.
-func migrations() ([]string, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	scripts := make([]string, 0, len(names))
-	for i, n := range names {
-		// The file names carry the version: a gap or a duplicate is a
-		// build defect, caught here rather than by a database.
-		if want := fmt.Sprintf("migrations/%04d_", i+1); !strings.HasPrefix(n, want) {
-			return nil, fmt.Errorf("migration %s: want a name starting with %s", n, want)
-		}
-		s, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		scripts = append(scripts, string(s))
-	}
-	return scripts, nil
-}
+func migrations() ([]string, error) { return msgbox.Migrations(migrationFS, "migrations") }
 
 // SchemaVersion is the schema version this package creates and expects.
 func SchemaVersion() int {

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 	"github.com/bizpipe/bizpipe/internal/pgtest"
 )
 
@@ -32,7 +33,7 @@ func incoming(name string) msgbox.Incoming {
 // route receives a small message and routes it to ports.
 func route(t testing.TB, b *Box, name string, ports ...string) msgbox.Message {
 	t.Helper()
-	m, _, err := b.Receive(context.Background(), incoming(name), strings.NewReader("<order>"+name+"</order>"))
+	m, _, err := b.ReceiveRouted(context.Background(), incoming(name), strings.NewReader("<order>"+name+"</order>"), nil)
 	if err != nil {
 		t.Fatalf("Receive: %v", err)
 	}
@@ -44,7 +45,7 @@ func route(t testing.TB, b *Box, name string, ports ...string) msgbox.Message {
 
 func mustClaim(t *testing.T, b *Box, owner string, lease time.Duration, ports ...string) *msgbox.Delivery {
 	t.Helper()
-	d, err := b.Claim(t.Context(), owner, ports, lease)
+	d, err := msgboxtest.ClaimOne(t.Context(), b, owner, ports, lease)
 	if err != nil || d == nil {
 		t.Fatalf("Claim(%s, %v) = %v, %v; want a delivery", owner, ports, d, err)
 	}
@@ -169,7 +170,7 @@ func TestSchemaVersionChecks(t *testing.T) {
 	if tables != 0 {
 		t.Errorf("Open with NoMigrate created %d tables", tables)
 	}
-	if _, _, err := ro.Receive(t.Context(), incoming("x"), strings.NewReader("x")); err == nil {
+	if _, _, err := ro.ReceiveRouted(t.Context(), incoming("x"), strings.NewReader("x"), nil); err == nil {
 		t.Errorf("Receive on a database without the schema succeeded")
 	}
 }
@@ -193,7 +194,7 @@ func TestTwoServersNeverDoubleClaim(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for {
-					d, err := box.Claim(t.Context(), owner, ports, time.Minute)
+					d, err := msgboxtest.ClaimOne(t.Context(), box, owner, ports, time.Minute)
 					if err != nil {
 						t.Errorf("%s: Claim: %v", owner, err)
 						return
@@ -238,7 +239,7 @@ func TestLeaseTakeoverAcrossServers(t *testing.T) {
 
 	// A live lease protects the delivery from the other server.
 	first := mustClaim(t, a, "srv1/w1", 500*time.Millisecond, "p")
-	if d, err := b.Claim(t.Context(), "srv2/w1", []string{"p"}, time.Minute); err != nil || d != nil {
+	if d, err := msgboxtest.ClaimOne(t.Context(), b, "srv2/w1", []string{"p"}, time.Minute); err != nil || d != nil {
 		t.Fatalf("srv2 claimed %v (%v) under srv1's live lease", d, err)
 	}
 	// srv1 is killed: it neither renews nor finishes.
@@ -249,7 +250,7 @@ func TestLeaseTakeoverAcrossServers(t *testing.T) {
 	var second *msgbox.Delivery
 	for end := time.Now().Add(deadline); second == nil && time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		var err error
-		if second, err = b.Claim(t.Context(), "srv2/w1", []string{"p"}, time.Minute); err != nil {
+		if second, err = msgboxtest.ClaimOne(t.Context(), b, "srv2/w1", []string{"p"}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -412,45 +413,6 @@ func TestNotifications(t *testing.T) {
 	}
 }
 
-func TestWait(t *testing.T) {
-	t.Parallel()
-	idle, url := openNew(t, Options{})
-	busy := openURL(t, url, Options{})
-	// Start the listener, and let the wake-up of its first session pass.
-	if err := idle.Wait(t.Context(), []string{"p"}, deadline); err != nil {
-		t.Fatal(err)
-	}
-	waitSession(t, idle, 1)
-
-	returned := make(chan error, 1)
-	start := time.Now()
-	go func() { returned <- idle.Wait(t.Context(), []string{"p"}, time.Hour) }()
-	time.Sleep(100 * time.Millisecond) // let Wait subscribe; if it has not, it waits the hour and the test fails
-	route(t, busy, "m", "p")
-	select {
-	case err := <-returned:
-		if err != nil {
-			t.Errorf("Wait: %v", err)
-		}
-		t.Logf("woken %v after the Wait started", time.Since(start))
-	case <-time.After(deadline):
-		t.Fatalf("Wait did not return within %v of a Route to its port", deadline)
-	}
-
-	ctx, cancelCtx := context.WithCancel(t.Context())
-	cancelCtx()
-	if err := idle.Wait(ctx, []string{"p"}, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("Wait with a canceled context = %v, want context.Canceled", err)
-	}
-	if err := idle.Wait(t.Context(), []string{"p"}, time.Millisecond); err != nil {
-		t.Errorf("Wait that times out = %v, want nil", err)
-	}
-	idle.Close()
-	if err := idle.Wait(t.Context(), []string{"p"}, time.Hour); err == nil {
-		t.Errorf("Wait on a closed box returned nil")
-	}
-}
-
 func TestConnectionKilled(t *testing.T) {
 	t.Parallel()
 	b, url := openNew(t, Options{})
@@ -461,7 +423,7 @@ func TestConnectionKilled(t *testing.T) {
 
 	// A body of several chunks, being read when the connections die.
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3*ChunkSize/16+7)
-	bm, _, err := b.Receive(ctx, incoming("big"), bytes.NewReader(big))
+	bm, _, err := b.ReceiveRouted(ctx, incoming("big"), bytes.NewReader(big), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,14 +477,14 @@ func TestKilledDuringLargeReceive(t *testing.T) {
 	// cannot be retried (the body is read), and must store nothing.
 	body := io.MultiReader(bytes.NewReader(make([]byte, 2*ChunkSize)),
 		readFunc(func() { killBackends(t, url) }), bytes.NewReader(make([]byte, ChunkSize)))
-	if _, _, err := b.Receive(t.Context(), in, body); err == nil {
+	if _, _, err := b.ReceiveRouted(t.Context(), in, body, nil); err == nil {
 		t.Fatal("Receive whose connection was killed mid-body succeeded")
 	}
 	if all, err := b.List(t.Context(), msgbox.Filter{}); err != nil || len(all) != 0 {
 		t.Fatalf("after the failed Receive: List = %d messages, %v; want none", len(all), err)
 	}
 	// The source is received again, in full.
-	m, dup, err := b.Receive(t.Context(), in, bytes.NewReader(make([]byte, 3*ChunkSize)))
+	m, dup, err := b.ReceiveRouted(t.Context(), in, bytes.NewReader(make([]byte, 3*ChunkSize)), nil)
 	if err != nil || dup || m.Size != 3*ChunkSize {
 		t.Fatalf("Receive again: %+v, dup=%v, %v", m, dup, err)
 	}
@@ -563,7 +525,7 @@ func TestServerRestart(t *testing.T) {
 					return
 				default:
 				}
-				m, _, err := b.Receive(t.Context(), incoming(fmt.Sprintf("%d-%d", w, i)), strings.NewReader("x"))
+				m, _, err := b.ReceiveRouted(t.Context(), incoming(fmt.Sprintf("%d-%d", w, i)), strings.NewReader("x"), nil)
 				if err != nil {
 					t.Errorf("Receive during the restart: %v", err)
 					return
@@ -682,47 +644,6 @@ func TestSecretsOfScrub(t *testing.T) {
 	}
 }
 
-func TestTextPostgresCannotStore(t *testing.T) {
-	t.Parallel()
-	b, _ := openNew(t, Options{})
-	ctx := t.Context()
-	in := msgbox.Incoming{ReceiveLocation: "files", FileName: "bad\x00name\xff.xml", ContentType: "text/\xfeplain",
-		SourceKey: "/in/bad\x00name\xff.xml|12"}
-	m, dup, err := b.Receive(ctx, in, strings.NewReader("body"))
-	if err != nil || dup {
-		t.Fatalf("Receive of a file name with NUL and invalid UTF-8: dup=%v, %v", dup, err)
-	}
-	if m.FileName != "bad\uFFFDname\uFFFD.xml" || m.ContentType != "text/\uFFFDplain" {
-		t.Errorf("stored as %q, %q; want U+FFFD in place of the bytes PostgreSQL cannot store", m.FileName, m.ContentType)
-	}
-	d, err := b.Get(ctx, m.ID)
-	if err != nil || d.Message.FileName != m.FileName {
-		t.Errorf("Get: %+v, %v; want the name Receive returned", d, err)
-	}
-	// SourceKey is matched byte for byte: the same bytes are a duplicate,
-	// others (even ones that would clean up the same) are not.
-	if again, dup, err := b.Receive(ctx, in, strings.NewReader("body")); err != nil || !dup || again.ID != m.ID {
-		t.Errorf("same SourceKey again: %s, dup=%v, %v; want the stored message", again.ID, dup, err)
-	}
-	in.SourceKey = "/in/bad\x00name\xfe.xml|12"
-	if _, dup, err := b.Receive(ctx, in, strings.NewReader("body")); err != nil || dup {
-		t.Errorf("a SourceKey differing in an invalid byte: dup=%v, %v; want a new message", dup, err)
-	}
-
-	// A transport's error text with such bytes is recorded, not refused.
-	if err := b.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
-		t.Fatal(err)
-	}
-	dl := mustClaim(t, b, "w\x00", time.Minute, "p")
-	if err := b.Finish(ctx, dl.ID, "w\x00", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "HTTP 500: \x00\xff"}); err != nil {
-		t.Fatalf("Finish with a NUL in the error: %v", err)
-	}
-	d, err = b.Get(ctx, m.ID)
-	if err != nil || d.Message.Status != msgbox.StatusSuspended || d.Attempts[0].Error != "HTTP 500: \uFFFD\uFFFD" {
-		t.Errorf("after Finish: %+v, %v", d, err)
-	}
-}
-
 func TestErrorClassification(t *testing.T) {
 	t.Parallel()
 	url := pg.NewDatabase(t)
@@ -771,5 +692,70 @@ func TestErrorClassification(t *testing.T) {
 	if u := (&uncertainError{io.ErrUnexpectedEOF}); retryable(u) || !errors.Is(u, ErrCommitUncertain) {
 		t.Errorf("an uncertain commit: retryable=%v, Is(ErrCommitUncertain)=%v; want false, true",
 			retryable(u), errors.Is(u, ErrCommitUncertain))
+	}
+}
+
+// TestSourcePurgedWhileReceiving: a Receive whose insert met its SourceKey,
+// stored by another Receive meanwhile, and whose message is purged before it
+// is looked up, stores the message as a new one (a purged message's key is
+// forgotten, see msgbox.Box.Purge) instead of failing; whatever the size of
+// the body, and with a route or without.
+func TestSourcePurgedWhileReceiving(t *testing.T) {
+	t.Parallel()
+	b, url := openNew(t, Options{})
+	other := openURL(t, url, Options{})
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name  string
+		size  int
+		route msgbox.Router
+	}{
+		{"one chunk", 10, nil},
+		{"one chunk, routed", 10, func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }},
+		{"several chunks", 2*ChunkSize + 1, nil},
+	} {
+		src := incoming(tc.name)
+		src.SourceKey = "/in/" + tc.name
+		body := strings.Repeat("b", tc.size)
+		var first msgbox.Message
+		b.keyMissed = func() {
+			b.keyMissed = nil
+			var err error
+			if first, _, err = other.ReceiveRouted(ctx, src, strings.NewReader("first"), nil); err != nil {
+				t.Errorf("%s: the other Receive: %v", tc.name, err)
+			}
+			if err := other.Terminate(ctx, first.ID); err != nil {
+				t.Errorf("%s: Terminate: %v", tc.name, err)
+			}
+		}
+		purged := 0
+		b.keyConflict = func() {
+			b.keyConflict = nil
+			n, err := other.Purge(ctx, time.Now().Add(time.Hour))
+			if err != nil {
+				t.Errorf("%s: Purge: %v", tc.name, err)
+			}
+			purged += n
+		}
+		m, dup, err := b.ReceiveRouted(ctx, src, strings.NewReader(body), tc.route)
+		if purged != 1 {
+			t.Fatalf("%s: purged %d messages while receiving, want the other Receive's", tc.name, purged)
+		}
+		if err != nil || dup || m.ID == first.ID {
+			t.Fatalf("%s: Receive of a source whose message was purged meanwhile: %+v, dup=%v, %v; want a new message",
+				tc.name, m, dup, err)
+		}
+		rc, err := b.Body(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(got) != body {
+			t.Errorf("%s: body of %d bytes, %v; want the %d received", tc.name, len(got), err, len(body))
+		}
+		if tc.route != nil && m.Status != msgbox.StatusRouted {
+			t.Errorf("%s: status %s, want routed", tc.name, m.Status)
+		}
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,38 +16,26 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
-// Receive stores a new message and its body (see msgbox.Box).
+// ReceiveRouted stores a new message and its body and, when route is not
+// nil, routes it as Route does, with route's answer, in the same
+// transaction (see msgbox.Box): no window in which a crash leaves the
+// message unrouted. The routing's notification goes with the commit. route
+// runs inside the transaction, once per try: a try lost to a dropped
+// connection calls it again.
 //
 // A duplicate SourceKey is detected before body is read, and body is then
-// not read at all; two Receives of one SourceKey racing are settled by the
-// unique constraint (INSERT ... ON CONFLICT DO NOTHING): the second waits
-// for the first to commit and returns its message. A nil body is an empty
-// one.
+// not read at all, nor route called; two Receives of one SourceKey racing
+// are settled by the unique constraint (INSERT ... ON CONFLICT DO NOTHING):
+// the second waits for the first to commit and returns its message. A nil
+// body is an empty one.
 //
-// Free text PostgreSQL cannot store (NUL bytes, invalid UTF-8) in the file
-// name, content type or receive location is stored with U+FFFD in its
-// place, and the returned Message says so; SourceKey is compared byte for
-// byte.
-func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	return b.ReceiveRouted(ctx, in, body, nil)
-}
-
-// ReceiveRouted stores a new message as Receive does and, when route is not
-// nil, routes it as Route does, with route's answer, in the same
-// transaction (see msgbox.Box): no window in which a crash
-// leaves the message unrouted, and one round trip fewer than Receive and
-// Route. The routing's notification goes with the commit. A duplicate is
-// returned as it is stored, without calling route. route runs inside the
-// transaction, once per try: a try lost to a dropped connection calls it
-// again.
-//
-// A body of one chunk then takes a transaction of two round trips (the
-// insert, whose received_at route sees, then the routing and the COMMIT)
-// instead of Receive's single statement.
+// Without route, a body of one chunk is stored in a single statement; with
+// route, in a transaction of two round trips (the insert, whose received_at
+// route sees, then the routing and the COMMIT).
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	msg, dup, err := b.receive(ctx, in, body, route)
 	if err != nil {
-		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
+		return msgbox.Message{}, false, b.wrap(err, "receive from %s", msgbox.CleanText(in.ReceiveLocation))
 	}
 	return msg, dup, nil
 }
@@ -155,45 +143,66 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 			}
 			return *m, true, nil
 		}
+		if b.keyMissed != nil {
+			b.keyMissed()
+		}
 	}
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
 	}
-	props, err := msgbox.EncodeProperties(in.Properties, in.SensitiveProperties)
+	msg, props, err := msgbox.NewMessage(in)
 	if err != nil {
 		return msgbox.Message{}, false, err
 	}
-	msg := msgbox.Message{
-		// The id's time prefix is only an ordering hint; the Go clock
-		// serves, as it is read before the database's.
-		ID:              msgbox.NewID(time.Now(), b.rand),
-		ReceiveLocation: cleanText(in.ReceiveLocation),
-		FileName:        cleanText(in.FileName),
-		ContentType:     cleanText(in.ContentType),
-		Properties:      msgbox.CloneProperties(in.Properties),
-		Status:          msgbox.StatusReceived,
-	}
-	msg.SensitiveProperties = msgbox.SensitiveNames(in.Properties, in.SensitiveProperties) // as read back
-	detail := fmt.Sprintf("received from %s", msg.ReceiveLocation)
-	if msg.FileName != "" {
-		detail += ", file " + msg.FileName
-	}
+	// The id's time prefix is only an ordering hint; the Go clock serves,
+	// as it is read before the database's.
+	msg.ID = msgbox.NewID(time.Now(), b.rand)
 
 	bufp := b.bufs.Get().(*[]byte)
 	defer b.bufs.Put(bufp)
 	buf := *bufp
 
 	sum := sha256.New()
-	n, last, err := readChunk(body, buf)
+	n, last, err := msgbox.ReadChunk(body, buf)
 	if err != nil {
 		return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
 	}
 	sum.Write(buf[:n])
 	msg.Size = int64(n)
 
+	for {
+		stored, inserted, err := b.store(ctx, msg, key, props, sum, body, buf, n, last, route)
+		if err != nil || inserted {
+			return stored, false, err
+		}
+		// SourceKey is stored: another Receive of the source stored it
+		// meanwhile.
+		if b.keyConflict != nil {
+			b.keyConflict()
+		}
+		m, err := b.bySourceKey(ctx, key)
+		if err != nil || m != nil {
+			if err != nil {
+				return msgbox.Message{}, false, err
+			}
+			return *m, true, nil
+		}
+		// And its message was purged since the insert met it: the key is
+		// forgotten (see msgbox.Box.Purge), and this message is new after
+		// all. The body is not consumed: a conflict is met before any
+		// chunk but the first is read.
+	}
+}
+
+// store stores msg, whose body's first chunk is buf[:n] (last when it is
+// the whole body; sum has hashed it), reading the rest of body, and routes
+// it with route when that is not nil. inserted is false when key was stored
+// already (nothing is stored then, and body is read no further).
+func (b *Box) store(ctx context.Context, msg msgbox.Message, key []byte, props string, sum hash.Hash, body io.Reader,
+	buf []byte, n int, last bool, route msgbox.Router) (msgbox.Message, bool, error) {
+	detail := func() string { return msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, msg.Size) }
 	if last && route != nil {
-		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n],
-			fmt.Sprintf("%s (%d bytes)", detail, msg.Size), route)
+		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n], detail(), route)
 	}
 	if last {
 		// The whole body is in buf: the statement can run again after a
@@ -202,7 +211,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		err := b.retry(ctx, func(ctx context.Context) error {
 			var at time.Time
 			err := b.pool.QueryRow(ctx, insertOne, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
-				props, key, msg.Size, sum.Sum(nil), buf[:n], fmt.Sprintf("%s (%d bytes)", detail, msg.Size)).Scan(&at)
+				props, key, msg.Size, sum.Sum(nil), buf[:n], detail()).Scan(&at)
 			switch {
 			case err == nil:
 				inserted, msg.ReceivedAt = true, ts(at)
@@ -236,13 +245,10 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 			}
 			return err
 		})
-		if err != nil {
+		if err != nil || !inserted {
 			return msgbox.Message{}, false, err
 		}
-		if !inserted {
-			return b.duplicate(ctx, key)
-		}
-		return msg, false, nil
+		return msg, true, nil
 	}
 
 	// A body of several chunks: one transaction, the message row first so
@@ -250,7 +256,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	// than reading its own body, then the chunks as they are read.
 	consumed := false // buf no longer holds the first chunk: no retry
 	dup := false
-	err = b.retryWhile(ctx, func() bool { return !consumed }, func(ctx context.Context) error {
+	err := b.retryWhile(ctx, func() bool { return !consumed }, func(ctx context.Context) error {
 		dup = false
 		msg.Status, msg.Reason = msgbox.StatusReceived, "" // a retry routes afresh
 		err := b.withTx(ctx, func(tx pgx.Tx) error {
@@ -269,7 +275,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 			}
 			for chunk := int32(1); !last; chunk++ {
 				consumed = true
-				n, last, err = readChunk(body, buf)
+				n, last, err = msgbox.ReadChunk(body, buf)
 				if err != nil {
 					return fmt.Errorf("reading body after %d bytes: %w", msg.Size, err)
 				}
@@ -288,7 +294,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 				RETURNING received_at`, seq, msg.Size, sum.Sum(nil)).QueryRow(func(r pgx.Row) error { return r.Scan(&at) })
 			batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
 				SELECT id, received_at, '', 'received', $2 FROM messages WHERE seq = $1`,
-				seq, fmt.Sprintf("%s (%d bytes)", detail, msg.Size))
+				seq, detail())
 			if err := sendBatch(ctx, tx, batch); err != nil {
 				return fmt.Errorf("storing message: %w", err)
 			}
@@ -331,42 +337,22 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		}
 		return err
 	})
-	if err != nil {
+	if err != nil || dup {
 		return msgbox.Message{}, false, err
 	}
-	if dup {
-		return b.duplicate(ctx, key)
-	}
-	return msg, false, nil
-}
-
-// duplicate returns the message another Receive stored with key while this
-// one was running.
-func (b *Box) duplicate(ctx context.Context, key []byte) (msgbox.Message, bool, error) {
-	m, err := b.bySourceKey(ctx, key)
-	if err != nil {
-		return msgbox.Message{}, false, err
-	}
-	if m == nil {
-		// The unique constraint said it exists; it cannot have gone (the
-		// box never deletes).
-		return msgbox.Message{}, false, errors.New("source key conflict, but no message holds the key")
-	}
-	return *m, true, nil
+	return msg, true, nil
 }
 
 // receiveOneRouted stores msg, whose body fits in one chunk (data), and
 // routes it by route in one transaction: the insert first (insertOne), then,
 // for a new message, route's answer with the COMMIT. A duplicate SourceKey
-// commits nothing and returns the stored message without calling route.
+// commits nothing and returns inserted false without calling route.
 //
 // A try whose connection is lost before the COMMIT was sent is retried, and
 // calls route again; one lost during the COMMIT looks for the message id
 // it inserted, which is stored with its routing or not at all.
 func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []byte, props string, sum, data []byte,
-	detail string, route msgbox.Router) (msgbox.Message, bool, error) {
-	inserted := false
-	var out msgbox.Message
+	detail string, route msgbox.Router) (out msgbox.Message, inserted bool, err error) {
 	// found looks for the message a try may have committed.
 	found := func(ctx context.Context) (bool, error) {
 		m, err := b.stored(ctx, msg.ID)
@@ -375,7 +361,7 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 		}
 		return m != nil, err
 	}
-	err := b.retry(ctx, func(ctx context.Context) error {
+	err = b.retry(ctx, func(ctx context.Context) error {
 		inserted = false
 		try := msg
 		isNew := false
@@ -432,30 +418,22 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 		}
 		return err
 	})
-	if err != nil {
+	if err != nil || !inserted {
 		return msgbox.Message{}, false, err
 	}
-	if !inserted {
-		return b.duplicate(ctx, key)
-	}
-	return out, false, nil
+	return out, true, nil
 }
 
 // routeNew calls route for msg, which the transaction has just stored, and
 // queues on batch the writes that route it as Route does (queueRouting) and
 // store its status; msg's Status and Reason are set to match.
 func routeNew(batch *pgx.Batch, msg *msgbox.Message, route msgbox.Router, now time.Time) error {
-	ports, reason := route(*msg)
-	uniq, err := uniquePorts(ports)
+	r, err := msgbox.NewRouting(route(*msg))
 	if err != nil {
 		return fmt.Errorf("routing: %w", err)
 	}
-	msg.Reason = queueRouting(batch, msg.ID, uniq, reason, now)
-	states := make([]msgbox.DeliveryState, len(uniq))
-	for i := range states {
-		states[i] = msgbox.DeliveryPending
-	}
-	msg.Status = msgbox.DeriveStatus(true, false, states)
+	queueRouting(batch, msg.ID, r, now)
+	msg.Status, msg.Reason = r.Status, r.Reason
 	batch.Queue(`UPDATE messages SET status = $2 WHERE id = $1`, msg.ID, string(msg.Status))
 	return nil
 }
@@ -481,40 +459,6 @@ func insertChunk(ctx context.Context, tx pgx.Tx, msgSeq int64, seq int32, data [
 	return nil
 }
 
-// readChunk fills buf from r. last reports that r is exhausted: n may then
-// be less than len(buf), or 0.
-func readChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
-	n, err = io.ReadFull(r, buf)
-	switch {
-	case err == nil:
-		return n, false, nil
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return n, true, nil
-	default:
-		return n, false, err
-	}
-}
-
-// cleanText makes s storable in a PostgreSQL text column, which holds
-// neither NUL bytes nor invalid UTF-8: each is replaced by U+FFFD. Valid text
-// is returned as it is.
-func cleanText(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// cleanPorts applies cleanText to port names, so that every method agrees on
-// the name a port is stored under.
-func cleanPorts(ports []string) []string {
-	out := make([]string, len(ports))
-	for i, p := range ports {
-		out[i] = cleanText(p)
-	}
-	return out
-}
-
 // Body opens a message's body. The reader fetches one chunk at a time, each
 // in its own short query (retried after a lost connection), so a slow
 // consumer neither holds a large body in memory nor a connection or a
@@ -522,8 +466,8 @@ func cleanPorts(ports []string) []string {
 // size and SHA-256 recorded at Receive, and fails rather than hand over a
 // body that is not byte for byte the one received.
 func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
-	if !msgbox.ValidID(id) {
-		return nil, b.wrap(fmt.Errorf("%q: %w", id, msgbox.ErrNotFound), "body")
+	if err := msgbox.CheckID(id); err != nil {
+		return nil, b.wrap(err, "body")
 	}
 	var msgSeq, size int64
 	var sum []byte
@@ -548,17 +492,23 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
 }
 
-// fetchChunk appends chunk seq of a body to buf[:0]; empty when it does not
-// exist. It copies the value's bytes from the wire (a bytea in binary format
-// is the bytes themselves) rather than have pgx allocate a slice per chunk.
+// fetchChunk appends chunk seq of the body of the message numbered msgSeq
+// to buf[:0]; empty when the chunk does not exist, ErrNotFound when the
+// message does not (it was purged since Body): one statement tells which.
+// It copies the value's bytes from the wire (a bytea in binary format is the
+// bytes themselves) rather than have pgx allocate a slice per chunk.
 func (b *Box) fetchChunk(ctx context.Context, msgSeq, seq int64, buf []byte) ([]byte, error) {
-	rows, err := b.pool.Query(ctx, "SELECT data FROM body_chunks WHERE message_seq = $1 AND seq = $2", msgSeq, seq)
+	rows, err := b.pool.Query(ctx, `SELECT c.data FROM messages m
+		LEFT JOIN body_chunks c ON c.message_seq = m.seq AND c.seq = $2 WHERE m.seq = $1`, msgSeq, seq)
 	if err != nil {
 		return buf[:0], err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return buf[:0], rows.Err()
+		if err := rows.Err(); err != nil {
+			return buf[:0], err
+		}
+		return buf[:0], msgbox.ErrNotFound
 	}
 	if rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
 		buf = append(buf[:0], rows.RawValues()[0]...)

@@ -215,7 +215,7 @@ const (
 // pipeTx is a transaction whose BEGIN travels in the pipeline of its first
 // batch and whose COMMIT in that of its last: a transaction that reads once
 // and then writes costs two round trips, not four. That is what a remote
-// database's latency is paid in, once per Claim, Finish or Route.
+// database's latency is paid in, once per claim, Finish or Route.
 type pipeTx struct {
 	conn  *pgxpool.Conn
 	begin string

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 )
 
 // The benchmarks run on the file system of the test's temporary directory,
@@ -35,7 +36,7 @@ func BenchmarkReceiveRoute(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+		m, _, err := box.ReceiveRouted(ctx, in("x"), bytes.NewReader(body), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -58,7 +59,7 @@ func BenchmarkReceiveRouteParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+			m, _, err := box.ReceiveRouted(ctx, in("x"), bytes.NewReader(body), nil)
 			if err != nil {
 				b.Error(err)
 				return
@@ -90,7 +91,7 @@ func BenchmarkReceiveRoute16(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(b.N) {
-				m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+				m, _, err := box.ReceiveRouted(ctx, in("x"), bytes.NewReader(body), nil)
 				if err != nil {
 					b.Error(err)
 					return
@@ -115,7 +116,7 @@ func fill(b *testing.B, box *Box, n int) {
 	ctx := context.Background()
 	body := bytes.Repeat([]byte("<order/>"), 512)
 	for i := 0; i < n; i++ {
-		m, _, err := box.Receive(ctx, in("x"), bytes.NewReader(body))
+		m, _, err := box.ReceiveRouted(ctx, in("x"), bytes.NewReader(body), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -134,7 +135,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		d, err := box.Claim(ctx, "srv1", []string{"p"}, time.Minute)
+		d, err := msgboxtest.ClaimOne(ctx, box, "srv1", []string{"p"}, time.Minute)
 		if err != nil || d == nil {
 			b.Fatalf("Claim: %v, %v", d, err)
 		}
@@ -157,7 +158,7 @@ func BenchmarkClaimFinishParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		owner := fmt.Sprintf("w%d", worker.Add(1))
 		for pb.Next() {
-			d, err := box.Claim(ctx, owner, []string{"p"}, time.Minute)
+			d, err := msgboxtest.ClaimOne(ctx, box, owner, []string{"p"}, time.Minute)
 			if err != nil || d == nil {
 				b.Errorf("Claim: %v, %v", d, err)
 				return
@@ -191,7 +192,7 @@ func BenchmarkLargeBody(b *testing.B) {
 		resetPeakRSS()
 		base := heapObjects()
 		stop := sampleHeap()
-		m, _, err := box.Receive(ctx, in("big.bin"), pattern(byte(i), size))
+		m, _, err := box.ReceiveRouted(ctx, in("big.bin"), pattern(byte(i), size), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -80,10 +80,6 @@ func loadState(ctx context.Context, tx *cachedTx, id string) (msgState, error) {
 	return s, err
 }
 
-func invalidState(id string, st msgbox.Status) error {
-	return fmt.Errorf("message %s is %s: %w", id, st, msgbox.ErrInvalidState)
-}
-
 // refreshStatus derives the message's status from its row and deliveries
 // (msgbox.DeriveStatus) and stores it when it changed. Every transaction
 // that changes a delivery's state, routed or terminated calls it before
@@ -136,7 +132,10 @@ func idsJSON(ids []int64) string {
 // message as a routing failure when ports is empty (see msgbox.Box).
 // Duplicate ports get one delivery; an empty port name is an error.
 func (b *Box) Route(ctx context.Context, id string, ports []string, reason string) error {
-	uniq, err := uniquePorts(ports)
+	if err := msgbox.CheckID(id); err != nil {
+		return b.wrap(err, "route")
+	}
+	r, err := msgbox.NewRouting(ports, reason)
 	if err != nil {
 		return b.wrap(err, "route %s", id)
 	}
@@ -146,60 +145,41 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 			return err
 		}
 		if st.routed || st.terminated {
-			return invalidState(id, st.status)
+			return msgbox.InvalidState(id, st.status)
 		}
-		return routeTx(ctx, tx, id, uniq, reason, b.clock(), false)
+		return routeTx(ctx, tx, id, r, b.clock(), false)
 	})
 	return b.wrap(err, "route %s", id)
 }
 
-// uniquePorts drops duplicate port names and rejects an empty one.
-func uniquePorts(ports []string) ([]string, error) {
-	var uniq []string
-	seen := make(map[string]bool, len(ports))
-	for _, p := range ports {
-		if p == "" {
-			return nil, errors.New("empty send port name")
-		}
-		if !seen[p] {
-			seen[p] = true
-			uniq = append(uniq, p)
-		}
-	}
-	return uniq, nil
-}
-
-// routeTx routes message id, which the caller checked is unrouted, to the
-// distinct ports uniq, or suspends it with reason when there are none.
-// fresh says the message has no deliveries yet (it was just inserted), so
-// that routed to ports its status is known without reading it back: every
-// delivery is pending.
-func routeTx(ctx context.Context, tx *cachedTx, id string, uniq []string, reason string, now time.Time, fresh bool) error {
-	if len(uniq) == 0 {
-		reason = msgbox.RoutingFailureReason(reason)
-		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", reason, id); err != nil {
+// routeTx routes message id, which the caller checked is unrouted, as r
+// says. fresh says the message has no deliveries yet (it was just
+// inserted), so that its status is r.Status without reading it back.
+func routeTx(ctx context.Context, tx *cachedTx, id string, r msgbox.Routing, now time.Time, fresh bool) error {
+	if len(r.Ports) == 0 {
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, reason = ? WHERE id = ?", r.Reason, id); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusSuspended), reason); err != nil {
+		if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusSuspended), r.Reason); err != nil {
 			return err
 		}
 		return refreshStatus(ctx, tx, id)
 	}
 	if fresh {
 		if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1, status = ? WHERE id = ?",
-			string(msgbox.StatusRouted), id); err != nil {
+			string(r.Status), id); err != nil {
 			return err
 		}
 	} else if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 1 WHERE id = ?", id); err != nil {
 		return err
 	}
-	for _, p := range uniq {
+	for _, p := range r.Ports {
 		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
 			VALUES (?, ?, ?, ?, ?)`, id, p, string(msgbox.DeliveryPending), toDB(now), toDB(now))
 		if err != nil {
 			return fmt.Errorf("recording delivery to %s: %w", p, err)
 		}
-		if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending), "routed to send port "+p); err != nil {
+		if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending), msgbox.RoutedDetail(p)); err != nil {
 			return err
 		}
 	}
@@ -241,32 +221,23 @@ func scanDelivery(s scanner) (*msgbox.Delivery, error) {
 	return &d, nil
 }
 
-// Claim leases the next due delivery for one of ports to owner (see
-// msgbox.Box), oldest due first (ties in the order the deliveries were
-// made). Taking over an in-progress delivery whose lease expired records
-// the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
-// counts it, so a message that kills its worker every time still runs out
-// of retries.
+// ClaimBatch leases up to max due deliveries for ports to owner in one
+// transaction, oldest due first (ties in the order the deliveries were
+// made), passing over those in except (see msgbox.Box). Taking over an
+// in-progress delivery whose lease expired records the previous owner's
+// attempt as failed (msgbox.LeaseExpiredError) and counts it, so a message
+// that kills its worker every time still runs out of retries.
 //
 // A read-only probe runs first: when nothing is due, as in most polls of an
-// idle engine, Claim returns without taking the write lock.
-func (b *Box) Claim(ctx context.Context, owner string, ports []string, lease time.Duration) (*msgbox.Delivery, error) {
-	ds, err := b.ClaimBatch(ctx, owner, ports, lease, 1, nil)
-	if err != nil || len(ds) == 0 {
-		return nil, err
-	}
-	return ds[0], nil
-}
-
-// ClaimBatch leases up to max due deliveries at once, as Claim leases one,
-// in one transaction, passing over those in except (see msgbox.Box).
+// idle engine, ClaimBatch returns without taking the write lock.
 func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*msgbox.Delivery, error) {
-	if owner == "" || lease <= 0 || max <= 0 {
-		return nil, b.wrap(fmt.Errorf("owner %q, lease %v and max %d: all are required", owner, lease, max), "claim")
+	if err := msgbox.CheckClaim(owner, lease, max); err != nil {
+		return nil, b.wrap(err, "claim")
 	}
 	if len(ports) == 0 {
 		return nil, nil
 	}
+	owner, ports = msgbox.CleanText(owner), msgbox.CleanPorts(ports)
 	pj, ej := portsJSON(ports), idsJSON(except)
 	// The probe passes over except too: when all that is due is work in
 	// flight in the caller's process, nothing takes the write lock.
@@ -346,7 +317,7 @@ func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql
 			return nil, fmt.Errorf("recording abandoned attempt: %w", err)
 		}
 		if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
-			fmt.Sprintf("attempt %d: %s", d.Attempts, d.LastError)); err != nil {
+			msgbox.AbandonedDetail(d.Attempts, d.LastError)); err != nil {
 			return nil, err
 		}
 	}
@@ -361,7 +332,7 @@ func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql
 		return nil, err
 	}
 	if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
-		fmt.Sprintf("attempt %d claimed by %s", d.Attempts+1, owner)); err != nil {
+		msgbox.ClaimedDetail(d.Attempts+1, owner)); err != nil {
 		return nil, err
 	}
 	if statusMayChange {
@@ -374,12 +345,13 @@ func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql
 
 // Renew extends owner's lease on a delivery to now+lease. A lease that
 // expired but that no one else has claimed is still owner's: nobody else can
-// have started an attempt, so it is renewed. ErrLeaseLost otherwise,
-// including for a delivery that does not exist.
+// have started an attempt, so it is renewed. ErrLeaseLost otherwise, and
+// msgbox.DeliveryNotFound for a delivery that does not exist.
 func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
-	if lease <= 0 {
-		return b.wrap(fmt.Errorf("lease %v: must be positive", lease), "renew delivery %d", deliveryID)
+	if err := msgbox.CheckLease(lease); err != nil {
+		return b.wrap(err, "renew delivery %d", deliveryID)
 	}
+	owner = msgbox.CleanText(owner)
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		until := toDB(msgbox.Timestamp(b.clock().Add(lease)))
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, due_at = ?
@@ -390,10 +362,18 @@ func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease t
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
-		} else if n == 0 {
-			return fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+		} else if n == 1 {
+			return nil
 		}
-		return nil
+		var exists bool
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?)", deliveryID).
+			Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return msgbox.DeliveryNotFound(deliveryID)
+		}
+		return msgbox.LeaseLost(owner)
 	})
 	return b.wrap(err, "renew delivery %d", deliveryID)
 }
@@ -406,6 +386,8 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	if err := msgbox.ValidateOutcome(o); err != nil {
 		return b.wrap(err, "finish delivery %d", deliveryID)
 	}
+	owner, o.Error = msgbox.CleanText(owner), msgbox.CleanText(o.Error)
+	o.RetryAt = msgbox.Timestamp(o.RetryAt)
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		now := b.clock()
 		var msgID, port, state, leaseOwner string
@@ -413,12 +395,14 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 		var claimedAt sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT message_id, port, state, lease_owner, attempts, claimed_at
 			FROM deliveries WHERE id = ?`, deliveryID).Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
-		if errors.Is(err, sql.ErrNoRows) || err == nil &&
-			(msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner) {
-			return fmt.Errorf("%s does not hold it: %w", owner, msgbox.ErrLeaseLost)
+		if errors.Is(err, sql.ErrNoRows) {
+			return msgbox.DeliveryNotFound(deliveryID)
 		}
 		if err != nil {
 			return err
+		}
+		if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
+			return msgbox.LeaseLost(owner)
 		}
 		attempts++
 		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
@@ -428,26 +412,21 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 			return fmt.Errorf("recording attempt: %w", err)
 		}
 		var next any // NULL unless retrying
-		detail := fmt.Sprintf("attempt %d by %s", attempts, owner)
 		switch o.State {
 		case msgbox.DeliveryRetrying:
-			next = toDB(msgbox.Timestamp(o.RetryAt))
-			detail += fmt.Sprintf(" failed, retry at %s: %s", msgbox.Timestamp(o.RetryAt).Format(time.RFC3339), o.Error)
+			next = toDB(o.RetryAt)
 		case msgbox.DeliverySuspended:
-			detail += " failed, suspended: " + o.Error
 			if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = ? WHERE id = ?",
 				msgbox.SuspendedReason(port, o.Error), msgID); err != nil {
 				return err
 			}
-		default:
-			detail += " delivered"
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
 			due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
 			string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, msgID, now, port, string(o.State), detail); err != nil {
+		if err := addEvent(ctx, tx, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o)); err != nil {
 			return err
 		}
 		return refreshStatus(ctx, tx, msgID)
@@ -464,7 +443,7 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 	}
 	var at sql.NullInt64
 	err := b.q.QueryRowContext(ctx, `SELECT min(due_at) FROM deliveries
-		WHERE due_at IS NOT NULL AND port IN (SELECT value FROM json_each(?))`, portsJSON(ports)).Scan(&at)
+		WHERE due_at IS NOT NULL AND port IN (SELECT value FROM json_each(?))`, portsJSON(msgbox.CleanPorts(ports))).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, b.wrap(err, "next due")
 	}
@@ -479,8 +458,9 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 // It returns how many deliveries it returned.
 func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	if owner == "" {
-		return 0, b.wrap(errors.New("owner is required"), "recover")
+		return 0, b.wrap(msgbox.ErrNoOwner, "recover")
 	}
+	owner = msgbox.CleanText(owner)
 	var n int
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		n = 0 // a rerun starts afresh (writeFunc)
@@ -492,8 +472,11 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 			leaseOwner  string
 			claimedAt   sql.NullInt64
 		}
+		// The prefix is compared as bytes: substr counts characters in
+		// text, bytes in a blob.
 		rows, err := tx.QueryContext(ctx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at
-			FROM deliveries WHERE state = ? AND (lease_owner = ? OR substr(lease_owner, 1, ?) = ?) ORDER BY id`,
+			FROM deliveries WHERE state = ?
+			AND (lease_owner = ? OR substr(CAST(lease_owner AS BLOB), 1, ?) = CAST(? AS BLOB)) ORDER BY id`,
 			string(msgbox.DeliveryInProgress), owner, len(owner)+1, owner+"/")
 		if err != nil {
 			return err
@@ -528,8 +511,7 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 				return fmt.Errorf("returning delivery %d to the pool: %w", h.id, err)
 			}
 			if err := addEvent(ctx, tx, h.msgID, now, h.port, string(msgbox.DeliveryPending),
-				fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", h.attempts, lastErr,
-					owner)); err != nil {
+				msgbox.RecoveredDetail(h.attempts, lastErr, owner)); err != nil {
 				return err
 			}
 		}

@@ -75,7 +75,7 @@ func TestGroupCommitBatches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, errs[i] = b.Receive(ctx, in(fmt.Sprintf("f%d", i)), strings.NewReader("<order/>"))
+			_, _, errs[i] = b.ReceiveRouted(ctx, in(fmt.Sprintf("f%d", i)), strings.NewReader("<order/>"), nil)
 		}()
 	}
 	wg.Wait()

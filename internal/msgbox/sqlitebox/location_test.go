@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 )
 
 // fillBox creates a box at path holding delivered and suspended messages,
@@ -35,14 +36,14 @@ func receiveSome(t *testing.T, b *Box) {
 	t.Helper()
 	ctx := context.Background()
 	for i := range 10 {
-		m, _, err := b.Receive(ctx, in(fmt.Sprintf("m%d.xml", i)), strings.NewReader("<order/>"))
+		m, _, err := b.ReceiveRouted(ctx, in(fmt.Sprintf("m%d.xml", i)), strings.NewReader("<order/>"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
 			t.Fatal(err)
 		}
-		d, err := b.Claim(ctx, "w", []string{"p"}, time.Minute)
+		d, err := msgboxtest.ClaimOne(ctx, b, "w", []string{"p"}, time.Minute)
 		if err != nil || d == nil {
 			t.Fatalf("Claim = %+v, %v", d, err)
 		}

@@ -15,8 +15,9 @@ import (
 )
 
 func receiveOne(b *Box, name string) error {
-	_, _, err := b.Receive(context.Background(), msgbox.Incoming{ReceiveLocation: "in", FileName: name,
-		ContentType: "text/plain"}, strings.NewReader("body of "+name))
+	_, _, err := b.ReceiveRouted(context.Background(), msgbox.Incoming{ReceiveLocation: "in", FileName: name,
+		ContentType: "text/plain"}, strings.NewReader("body of "+name), nil)
+
 	return err
 }
 
@@ -135,13 +136,13 @@ func TestDuplicateWaitsForLogSync(t *testing.T) {
 	in := msgbox.Incoming{ReceiveLocation: "in", FileName: "a", ContentType: "text/plain", SourceKey: "in/a"}
 	first := make(chan error, 1)
 	go func() {
-		_, _, err := b.Receive(context.Background(), in, strings.NewReader("a"))
+		_, _, err := b.ReceiveRouted(context.Background(), in, strings.NewReader("a"), nil)
 		first <- err
 	}()
 	<-entered // committed, its sync held
 	second := make(chan bool, 1)
 	go func() {
-		_, dup, err := b.Receive(context.Background(), in, strings.NewReader("a"))
+		_, dup, err := b.ReceiveRouted(context.Background(), in, strings.NewReader("a"), nil)
 		if err != nil {
 			t.Error(err)
 		}

@@ -18,8 +18,7 @@ const purgeBatch = 500
 // Purge deletes finished messages untouched since before (see msgbox.Box),
 // purgeBatch per write.
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
-	total := 0
-	for {
+	n, err := msgbox.PurgeBatches(b.purgeBatch, func() (int, error) {
 		n := 0
 		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 			n = 0 // a rerun starts afresh (writeFunc)
@@ -68,14 +67,9 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			n = len(ds)
 			return nil
 		})
-		if err != nil {
-			return total, b.wrap(err, "purge")
-		}
-		total += n
-		if n < b.purgeBatch {
-			return total, nil
-		}
-	}
+		return n, err
+	})
+	return n, b.wrap(err, "purge")
 }
 
 // DeliveryStates returns the states of the deliveries with ids (see
@@ -107,6 +101,9 @@ func (b *Box) DeliveryStates(ctx context.Context, ids []int64) (map[int64]msgbox
 
 // Message returns a message's metadata (see msgbox.Box).
 func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
+	if err := msgbox.CheckID(id); err != nil {
+		return msgbox.Message{}, b.wrap(err, "message")
+	}
 	m, err := scanMessage(b.q.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
@@ -121,6 +118,9 @@ func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
 // from one snapshot. Deliveries, attempts and events are in the order they
 // were recorded.
 func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
+	if err := msgbox.CheckID(id); err != nil {
+		return nil, b.wrap(err, "get")
+	}
 	var d msgbox.Detail
 	err := b.withRead(ctx, func(tx *cachedTx) error {
 		m, err := scanMessage(tx.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
@@ -239,13 +239,16 @@ func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
 // StatusReceived (see msgbox.Box). Deliveries that are not suspended are
 // left as they are. Any other status is ErrInvalidState.
 func (b *Box) Resume(ctx context.Context, id string) error {
+	if err := msgbox.CheckID(id); err != nil {
+		return b.wrap(err, "resume")
+	}
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		st, err := loadState(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if st.status != msgbox.StatusSuspended {
-			return invalidState(id, st.status)
+			return msgbox.InvalidState(id, st.status)
 		}
 		now := b.clock()
 		var ports []string
@@ -273,8 +276,7 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 			if _, err := tx.ExecContext(ctx, "UPDATE messages SET routed = 0, reason = '' WHERE id = ?", id); err != nil {
 				return err
 			}
-			if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusReceived),
-				"resumed by an operator: to be routed again"); err != nil {
+			if err := addEvent(ctx, tx, id, now, "", string(msgbox.StatusReceived), msgbox.ResumedRouteDetail); err != nil {
 				return err
 			}
 			return refreshStatus(ctx, tx, id)
@@ -285,8 +287,7 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 			return err
 		}
 		for _, p := range ports {
-			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending),
-				"resumed by an operator: attempts reset"); err != nil {
+			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryPending), msgbox.ResumedRetryDetail); err != nil {
 				return err
 			}
 		}
@@ -306,13 +307,16 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 // terminated message is ErrInvalidState; a message not yet routed is
 // terminated and never routed.
 func (b *Box) Terminate(ctx context.Context, id string) error {
+	if err := msgbox.CheckID(id); err != nil {
+		return b.wrap(err, "terminate")
+	}
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		st, err := loadState(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if st.status == msgbox.StatusTerminated || st.status == msgbox.StatusDelivered {
-			return invalidState(id, st.status)
+			return msgbox.InvalidState(id, st.status)
 		}
 		now := b.clock()
 		var port, owner string
@@ -321,8 +325,7 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 			WHERE message_id = ? AND state = ? AND lease_until > ? ORDER BY id LIMIT 1`,
 			id, string(msgbox.DeliveryInProgress), toDB(now)).Scan(&port, &owner, &until)
 		if err == nil {
-			return fmt.Errorf("message %s: delivery to %s is in progress, leased by %s until %s: %w",
-				id, port, owner, fromDB(until).Format("2006-01-02T15:04:05.000000Z07:00"), msgbox.ErrInvalidState)
+			return msgbox.LeaseLive(id, port, owner, fromDB(until))
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -353,7 +356,7 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 			return err
 		}
 		for _, p := range ports {
-			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryTerminated), "terminated by an operator"); err != nil {
+			if err := addEvent(ctx, tx, id, now, p, string(msgbox.DeliveryTerminated), msgbox.TerminatedDetail); err != nil {
 				return err
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 )
 
 // The tests in this file run a second process: the test binary itself,
@@ -50,7 +51,7 @@ func runHelper(mode, path string) error {
 	case "crash":
 		// Commit one message, then die (by SIGKILL from the parent) in the
 		// middle of a large body.
-		m, _, err := b.Receive(ctx, in("committed"), pattern(20, 2*ChunkSize+3))
+		m, _, err := b.ReceiveRouted(ctx, in("committed"), pattern(20, 2*ChunkSize+3), nil)
 		if err != nil {
 			return err
 		}
@@ -59,7 +60,7 @@ func runHelper(mode, path string) error {
 			fmt.Println("staging")
 			select {} // until killed
 		})
-		_, _, err = b.Receive(ctx, in("killed"), io.MultiReader(pattern(21, 3*ChunkSize), stall))
+		_, _, err = b.ReceiveRouted(ctx, in("killed"), io.MultiReader(pattern(21, 3*ChunkSize), stall), nil)
 		return fmt.Errorf("the stalled Receive returned: %v", err)
 
 	case "worker":
@@ -67,7 +68,7 @@ func runHelper(mode, path string) error {
 		// concurrently with the parent doing the same.
 		for i := 0; ; i++ {
 			if i < 20 {
-				m, _, err := b.Receive(ctx, in(fmt.Sprintf("child-%d", i)), strings.NewReader("from the child"))
+				m, _, err := b.ReceiveRouted(ctx, in(fmt.Sprintf("child-%d", i)), strings.NewReader("from the child"), nil)
 				if err != nil {
 					return err
 				}
@@ -75,7 +76,7 @@ func runHelper(mode, path string) error {
 					return err
 				}
 			}
-			d, err := b.Claim(ctx, "child", []string{"shared"}, time.Minute)
+			d, err := msgboxtest.ClaimOne(ctx, b, "child", []string{"shared"}, time.Minute)
 			if err != nil {
 				return err
 			}
@@ -198,7 +199,7 @@ func TestTwoProcesses(t *testing.T) {
 	defer b.Close()
 	const shared = 40
 	for i := range shared {
-		m, _, err := b.Receive(ctx, in(fmt.Sprint(i)), strings.NewReader("shared"))
+		m, _, err := b.ReceiveRouted(ctx, in(fmt.Sprint(i)), strings.NewReader("shared"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,11 +249,11 @@ func TestTwoProcesses(t *testing.T) {
 	parentClaims := map[int64]bool{}
 	for i := 0; ; i++ {
 		if i < 20 {
-			if _, _, err := b.Receive(ctx, in(fmt.Sprintf("parent-%d", i)), strings.NewReader("from the parent")); err != nil {
+			if _, _, err := b.ReceiveRouted(ctx, in(fmt.Sprintf("parent-%d", i)), strings.NewReader("from the parent"), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
-		d, err := b.Claim(ctx, "parent", []string{"shared"}, time.Minute)
+		d, err := msgboxtest.ClaimOne(ctx, b, "parent", []string{"shared"}, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}

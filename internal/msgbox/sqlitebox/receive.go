@@ -18,7 +18,10 @@ import (
 // Receive paused longer than another process's StaleUploadAfter).
 var errStagedGone = errors.New("the body's staged chunks were removed (paused longer than the stale-upload limit)")
 
-// Receive stores a new message and its body (see msgbox.Box).
+// ReceiveRouted stores a new message and its body and, when route is not
+// nil, routes it in the same transaction (see msgbox.Box): one commit
+// instead of two, and no window in which a crash leaves the message
+// unrouted. A duplicate is returned as it is stored, without calling route.
 //
 // A duplicate SourceKey is detected before body is read, and body is then
 // not read at all. A nil body is an empty one.
@@ -28,23 +31,15 @@ var errStagedGone = errors.New("the body's staged chunks were removed (paused lo
 // write of its own (which may share a commit with other callers' writes, see
 // withWrite), and the message row that makes it visible is inserted in a
 // last write: the write lock is never held while waiting
-// for body (an HTTP client may be slow), so Claim and Finish go on
+// for body (an HTTP client may be slow), so claims and Finish go on
 // meanwhile, and the WAL is checkpointed as the body comes in instead of
 // growing by the whole body. Until that last commit the message does not
 // exist; if body fails, ctx ends or the process dies, the staged chunks are
 // removed (at once, or by a later Open) and no partial message is ever seen.
-func (b *Box) Receive(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	return b.ReceiveRouted(ctx, in, body, nil)
-}
-
-// ReceiveRouted stores a new message as Receive does and, when route is not
-// nil, routes it in the same transaction (see msgbox.Box): one
-// commit instead of two, and no window in which a crash leaves the message
-// unrouted. A duplicate is returned as it is stored, without calling route.
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	msg, dup, err := b.receive(ctx, in, body, route)
 	if err != nil {
-		return msgbox.Message{}, false, b.wrap(err, "receive from %s", in.ReceiveLocation)
+		return msgbox.Message{}, false, b.wrap(err, "receive from %s", msgbox.CleanText(in.ReceiveLocation))
 	}
 	return msg, dup, nil
 }
@@ -59,6 +54,9 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		if err != nil {
 			return msgbox.Message{}, false, err
 		}
+		if b.sourceSeen != nil {
+			b.sourceSeen()
+		}
 		var msg msgbox.Message
 		var dup bool
 		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
@@ -69,16 +67,16 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 			}
 			return err
 		})
-		if err == nil && !dup {
-			// Cannot happen: nothing deletes messages.
-			err = fmt.Errorf("message with source key %q vanished", in.SourceKey)
+		if err != nil || dup {
+			return msg, dup, err
 		}
-		return msg, dup, err
+		// Purged since the look above: its source key is forgotten (see
+		// msgbox.Box.Purge), and this is a new message, stored below.
 	}
 	if body == nil {
 		body = strings.NewReader("") // as http.NoBody: an empty body, not a panic
 	}
-	props, err := msgbox.EncodeProperties(in.Properties, in.SensitiveProperties)
+	stored, props, err := msgbox.NewMessage(in)
 	if err != nil {
 		return msgbox.Message{}, false, err
 	}
@@ -88,7 +86,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	buf := *bufp
 
 	sum := sha256.New()
-	n, last, err := readChunk(body, buf)
+	n, last, err := msgbox.ReadChunk(body, buf)
 	if err != nil {
 		return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
 	}
@@ -125,7 +123,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 					return err
 				}
 			}
-			msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
+			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now)
 			if err != nil {
 				return err
 			}
@@ -146,7 +144,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		}
 	}()
 	for seq := int64(1); !last; seq++ {
-		n, last, err = readChunk(body, buf)
+		n, last, err = msgbox.ReadChunk(body, buf)
 		if err != nil {
 			return msgbox.Message{}, false, fmt.Errorf("reading body after %d bytes: %w", size, err)
 		}
@@ -188,7 +186,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		if _, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = NULL WHERE id = ?", bodyID); err != nil {
 			return err
 		}
-		msg, err = b.insertMessage(ctx, tx, in, props, bodyID, size, sum, now)
+		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now)
 		if err != nil {
 			return err
 		}
@@ -207,37 +205,15 @@ func routeNew(ctx context.Context, tx *cachedTx, msg *msgbox.Message, route msgb
 	if route == nil {
 		return nil
 	}
-	ports, reason := route(*msg)
-	uniq, err := uniquePorts(ports)
+	r, err := msgbox.NewRouting(route(*msg))
 	if err != nil {
 		return fmt.Errorf("routing: %w", err)
 	}
-	if err := routeTx(ctx, tx, msg.ID, uniq, reason, now, true); err != nil {
+	if err := routeTx(ctx, tx, msg.ID, r, now, true); err != nil {
 		return err
 	}
-	states := make([]msgbox.DeliveryState, len(uniq))
-	for i := range states {
-		states[i] = msgbox.DeliveryPending
-	}
-	msg.Status = msgbox.DeriveStatus(true, false, states)
-	if len(uniq) == 0 {
-		msg.Reason = msgbox.RoutingFailureReason(reason)
-	}
+	msg.Status, msg.Reason = r.Status, r.Reason
 	return nil
-}
-
-// readChunk fills buf from r. last reports that r is exhausted: n may then
-// be less than len(buf), or 0.
-func readChunk(r io.Reader, buf []byte) (n int, last bool, err error) {
-	n, err = io.ReadFull(r, buf)
-	switch {
-	case err == nil:
-		return n, false, nil
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return n, true, nil
-	default:
-		return n, false, err
-	}
 }
 
 func insertChunk(ctx context.Context, tx *cachedTx, bodyID, seq int64, data []byte) error {
@@ -308,37 +284,28 @@ func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message
 }
 
 // insertMessage inserts the message row that publishes a stored body. The
-// caller has checked, in the same transaction, that in.SourceKey is new.
-func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, in msgbox.Incoming, props string,
+// caller has checked, in the same transaction, that sourceKey is new. msg
+// is the message as stored (msgbox.NewMessage), props its properties'
+// text; the returned Message is msg with its ID, Size and ReceivedAt.
+func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, sourceKey, props string,
 	bodyID, size int64, sum hash.Hash, now time.Time) (msgbox.Message, error) {
-	var sourceKey any // NULL: no de-duplication
-	if in.SourceKey != "" {
-		sourceKey = in.SourceKey
+	var key any // NULL: no de-duplication
+	if sourceKey != "" {
+		key = sourceKey
 	}
-	msg := msgbox.Message{
-		ID:              msgbox.NewID(now, b.rand),
-		ReceiveLocation: in.ReceiveLocation,
-		FileName:        in.FileName,
-		ContentType:     in.ContentType,
-		Properties:      msgbox.CloneProperties(in.Properties),
-		Size:            size,
-		ReceivedAt:      now,
-		Status:          msgbox.StatusReceived,
-	}
-	msg.SensitiveProperties = msgbox.SensitiveNames(in.Properties, in.SensitiveProperties) // as read back
+	msg.ID = msgbox.NewID(now, b.rand)
+	msg.Size = size
+	msg.ReceivedAt = now
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages
 		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, sha256, received_at, status)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, sourceKey, bodyID, size, sum.Sum(nil),
+		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, key, bodyID, size, sum.Sum(nil),
 		toDB(now), string(msg.Status))
 	if err != nil {
 		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
 	}
-	detail := fmt.Sprintf("received from %s (%d bytes)", in.ReceiveLocation, size)
-	if in.FileName != "" {
-		detail = fmt.Sprintf("received from %s, file %s (%d bytes)", in.ReceiveLocation, in.FileName, size)
-	}
-	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), detail); err != nil {
+	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived),
+		msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, size)); err != nil {
 		return msgbox.Message{}, err
 	}
 	return msg, nil
@@ -351,35 +318,42 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, in msgbox.Incomin
 // checks the size and SHA-256 recorded at Receive, and fails rather than
 // hand over a body that is not byte for byte the one received.
 func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
-	var bodyID, size int64
+	if err := msgbox.CheckID(id); err != nil {
+		return nil, b.wrap(err, "body")
+	}
+	var size int64
 	var sum []byte
-	err := b.q.QueryRowContext(ctx, "SELECT body_id, size, sha256 FROM messages WHERE id = ?", id).
-		Scan(&bodyID, &size, &sum)
+	err := b.q.QueryRowContext(ctx, "SELECT size, sha256 FROM messages WHERE id = ?", id).Scan(&size, &sum)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
 	}
 	if err != nil {
 		return nil, b.wrap(err, "body of %s", id)
 	}
-	fetch := func(seq int64, buf []byte) ([]byte, error) { return b.fetchChunk(ctx, bodyID, seq, buf) }
+	fetch := func(seq int64, buf []byte) ([]byte, error) { return b.fetchChunk(ctx, id, seq, buf) }
 	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
 }
 
-// fetchChunk appends chunk seq of a body to buf[:0]; empty when it does not
-// exist. It scans into sql.RawBytes and copies into the reader's buffer
-// rather than into a new []byte per chunk (database/sql would clone the
-// driver's copy again): one chunk-sized allocation per reader instead of
-// two per chunk.
-func (b *Box) fetchChunk(ctx context.Context, bodyID, seq int64, buf []byte) ([]byte, error) {
-	rows, err := b.q.QueryContext(ctx, "SELECT data FROM body_chunks WHERE body_id = ? AND seq = ?", bodyID, seq)
+// fetchChunk appends chunk seq of message id's body to buf[:0]; empty when
+// the chunk does not exist, ErrNotFound when the message does not (it was
+// purged since Body): one query tells which, from one snapshot. It scans
+// into sql.RawBytes and copies into the reader's buffer rather than into a
+// new []byte per chunk (database/sql would clone the driver's copy again):
+// one chunk-sized allocation per reader instead of two per chunk.
+func (b *Box) fetchChunk(ctx context.Context, id string, seq int64, buf []byte) ([]byte, error) {
+	rows, err := b.q.QueryContext(ctx, `SELECT c.data FROM messages m
+		LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = ? WHERE m.id = ?`, seq, id)
 	if err != nil {
 		return buf[:0], err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return buf[:0], rows.Err()
+		if err := rows.Err(); err != nil {
+			return buf[:0], err
+		}
+		return buf[:0], msgbox.ErrNotFound
 	}
-	var raw sql.RawBytes
+	var raw sql.RawBytes // nil when the chunk does not exist
 	if err := rows.Scan(&raw); err != nil {
 		return buf[:0], err
 	}

@@ -13,7 +13,7 @@
 // parallel (WAL lets them read while a write is in progress). Every write is
 // a BEGIN IMMEDIATE transaction (the driver's _txlock=immediate), so it takes
 // the database's single write lock before reading anything it will act on:
-// a Claim's select-then-update cannot interleave with another writer, in
+// a claim's select-then-update cannot interleave with another writer, in
 // this process or any other. Inside the process, one writer goroutine runs
 // all writes with group commit (see withWrite): the writes queued while a
 // commit syncs share the next transaction, each in a savepoint of its own,
@@ -34,7 +34,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -165,6 +164,10 @@ type Box struct {
 
 	now  func() time.Time
 	rand io.Reader
+	// sourceSeen, when not nil, runs when a Receive has found its
+	// SourceKey stored, before it confirms that under the write lock
+	// (tests purge the message there).
+	sourceSeen func()
 
 	// bufs recycles ChunkSize buffers between Receives: a Receive of a small
 	// message then allocates nothing the size of a chunk.
@@ -430,22 +433,7 @@ func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
 
 // migrations returns the embedded schema scripts in order; script i brings
 // the schema from version i to i+1 (PRAGMA user_version).
-func migrations() ([]string, error) {
-	names, err := fs.Glob(schemaFS, "schema/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	scripts := make([]string, 0, len(names))
-	for _, n := range names {
-		s, err := schemaFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		scripts = append(scripts, string(s))
-	}
-	return scripts, nil
-}
+func migrations() ([]string, error) { return msgbox.Migrations(schemaFS, "schema") }
 
 // SchemaVersion is the schema version this package creates and expects.
 func SchemaVersion() int {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -82,18 +83,18 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	small, _, err := b.Receive(ctx, in("small.xml"), strings.NewReader("<order/>"))
+	small, _, err := b.ReceiveRouted(ctx, in("small.xml"), strings.NewReader("<order/>"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	big, _, err := b.Receive(ctx, in("big.bin"), pattern(1, 3<<20+11))
+	big, _, err := b.ReceiveRouted(ctx, in("big.bin"), pattern(1, 3<<20+11), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Route(ctx, small.ID, []string{"a", "b"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	d, err := b.Claim(ctx, "srv1", []string{"a"}, time.Minute)
+	d, err := msgboxtest.ClaimOne(ctx, b, "srv1", []string{"a"}, time.Minute)
 	if err != nil || d == nil {
 		t.Fatalf("Claim: %v, %v", d, err)
 	}
@@ -139,7 +140,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Errorf("big body differs after reopen (%d bytes, want %d)", len(got), len(want))
 	}
 	// The box goes on where it stopped: b is still due, a is not.
-	d2, err := b2.Claim(ctx, "srv1", []string{"a", "b"}, time.Minute)
+	d2, err := msgboxtest.ClaimOne(ctx, b2, "srv1", []string{"a", "b"}, time.Minute)
 	if err != nil || d2 == nil || d2.Port != "b" {
 		t.Errorf("Claim after reopen = %+v, %v; want the pending delivery to b", d2, err)
 	}
@@ -162,7 +163,7 @@ func TestSecondBoxOnSameFile(t *testing.T) {
 	}
 	defer b2.Close()
 
-	m, _, err := b1.Receive(ctx, in("x"), strings.NewReader("committed by b1"))
+	m, _, err := b1.ReceiveRouted(ctx, in("x"), strings.NewReader("committed by b1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestSecondBoxOnSameFile(t *testing.T) {
 	// Both boxes claim from one pool concurrently: each delivery once.
 	const messages = 30
 	for i := range messages {
-		m, _, err := b1.Receive(ctx, in(fmt.Sprint(i)), strings.NewReader("x"))
+		m, _, err := b1.ReceiveRouted(ctx, in(fmt.Sprint(i)), strings.NewReader("x"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +196,7 @@ func TestSecondBoxOnSameFile(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				d, err := box.Claim(ctx, owner, []string{"p"}, time.Minute)
+				d, err := msgboxtest.ClaimOne(ctx, box, owner, []string{"p"}, time.Minute)
 				if err != nil {
 					t.Errorf("Claim: %v", err)
 					return
@@ -238,7 +239,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rw.Close()
-	m, _, err := rw.Receive(ctx, in("x"), strings.NewReader("body"))
+	m, _, err := rw.ReceiveRouted(ctx, in("x"), strings.NewReader("body"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func TestReadOnly(t *testing.T) {
 	// read-only file handle (mode=ro), which holds for root too, unlike a
 	// chmod of the file.
 	for _, size := range []int64{10, 3 << 20} {
-		_, _, err = ro.Receive(ctx, in("y"), pattern(2, size))
+		_, _, err = ro.ReceiveRouted(ctx, in("y"), pattern(2, size), nil)
 		if err == nil {
 			t.Fatalf("Receive(%d bytes) on a read-only box succeeded", size)
 		}
@@ -280,7 +281,7 @@ func TestReadOnly(t *testing.T) {
 		t.Errorf("%d messages after refused writes, want 1", n)
 	}
 	// The read-write box is unaffected, and the reader sees its new work.
-	m2, _, err := rw.Receive(ctx, in("z"), strings.NewReader("z"))
+	m2, _, err := rw.ReceiveRouted(ctx, in("z"), strings.NewReader("z"), nil)
 	if err != nil {
 		t.Fatalf("read-write Receive beside a read-only box: %v", err)
 	}
@@ -328,7 +329,7 @@ func TestFullDisk(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := openTemp(t, Options{MaxSize: tc.maxSize})
-			_, _, err := b.Receive(ctx, in("big"), pattern(3, tc.body))
+			_, _, err := b.ReceiveRouted(ctx, in("big"), pattern(3, tc.body), nil)
 			if err == nil {
 				t.Fatalf("Receive of %d bytes into a %d-byte box succeeded", tc.body, tc.maxSize)
 			}
@@ -344,7 +345,7 @@ func TestFullDisk(t *testing.T) {
 				}
 			}
 			// The space of the discarded chunks is reused: the box goes on.
-			m, _, err := b.Receive(ctx, in("small"), strings.NewReader("fits"))
+			m, _, err := b.ReceiveRouted(ctx, in("small"), strings.NewReader("fits"), nil)
 			if err != nil {
 				t.Fatalf("small Receive after a full one: %v", err)
 			}
@@ -358,13 +359,13 @@ func TestFullDisk(t *testing.T) {
 func TestInterruptedReceiveLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	b := openTemp(t, Options{})
-	keep, _, err := b.Receive(ctx, in("keep"), pattern(4, 2<<20+1))
+	keep, _, err := b.ReceiveRouted(ctx, in("keep"), pattern(4, 2<<20+1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("disk of the receive location failed")
 	for _, after := range []int64{5, ChunkSize - 1, ChunkSize, 2*ChunkSize + ChunkSize/2} {
-		_, _, err := b.Receive(ctx, in("broken"), io.MultiReader(pattern(5, after), errReader{boom}))
+		_, _, err := b.ReceiveRouted(ctx, in("broken"), io.MultiReader(pattern(5, after), errReader{boom}), nil)
 		if !errors.Is(err, boom) {
 			t.Fatalf("Receive failing after %d bytes: %v, want %v", after, err, boom)
 		}
@@ -385,7 +386,7 @@ func TestInterruptedReceiveLeavesNothing(t *testing.T) {
 
 func TestNilBodyIsEmpty(t *testing.T) {
 	b := openTemp(t, Options{})
-	m, _, err := b.Receive(context.Background(), in("none"), nil)
+	m, _, err := b.ReceiveRouted(context.Background(), in("none"), nil, nil)
 	if err != nil || m.Size != 0 {
 		t.Fatalf("Receive(nil body) = %+v, %v; want an empty message", m, err)
 	}
@@ -409,7 +410,7 @@ func TestStagedBodySweptUnderReceive(t *testing.T) {
 		}
 		return 0, io.EOF
 	})
-	_, _, err := b.Receive(ctx, in("paused"), io.MultiReader(pattern(6, 2*ChunkSize+10), sweepNow, pattern(7, 10)))
+	_, _, err := b.ReceiveRouted(ctx, in("paused"), io.MultiReader(pattern(6, 2*ChunkSize+10), sweepNow, pattern(7, 10)), nil)
 	if !errors.Is(err, errStagedGone) {
 		t.Fatalf("Receive whose staged chunks were swept: %v, want %v", err, errStagedGone)
 	}
@@ -431,14 +432,14 @@ func TestDuplicateWhileStagingLeavesNoChunks(t *testing.T) {
 	// source commits: the large one must return the committed message and
 	// drop its own chunks.
 	interleave := readerFunc(func([]byte) (int, error) {
-		m, dup, err := b.Receive(ctx, key, strings.NewReader("first"))
+		m, dup, err := b.ReceiveRouted(ctx, key, strings.NewReader("first"), nil)
 		if err != nil || dup {
 			return 0, fmt.Errorf("inner Receive: dup=%v err=%v", dup, err)
 		}
 		first = m
 		return 0, io.EOF
 	})
-	m, dup, err := b.Receive(ctx, key, io.MultiReader(pattern(8, 2*ChunkSize), interleave, pattern(9, 100)))
+	m, dup, err := b.ReceiveRouted(ctx, key, io.MultiReader(pattern(8, 2*ChunkSize), interleave, pattern(9, 100)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +492,7 @@ func TestFileModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, _, err := b.Receive(context.Background(), in("x"), strings.NewReader("x")); err != nil {
+	if _, _, err := b.ReceiveRouted(context.Background(), in("x"), strings.NewReader("x"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []struct {
@@ -564,7 +565,7 @@ func TestCorruptBodyIsDetected(t *testing.T) {
 		{"missing chunk", "DELETE FROM body_chunks WHERE seq = 1 AND body_id = ?", "missing"},
 		{"truncated chunk", "UPDATE body_chunks SET data = substr(data, 1, 100) WHERE seq = 1 AND body_id = ?", "missing"},
 	} {
-		m, _, err := b.Receive(ctx, in(tc.name), pattern(10, 2*ChunkSize+5))
+		m, _, err := b.ReceiveRouted(ctx, in(tc.name), pattern(10, 2*ChunkSize+5), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -637,7 +638,7 @@ func TestPurgeBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := b.Claim(ctx, "w", []string{"p"}, time.Minute)
+		d, err := msgboxtest.ClaimOne(ctx, b, "w", []string{"p"}, time.Minute)
 		if err != nil || d == nil || d.MessageID != m.ID {
 			t.Fatalf("Claim = %+v, %v", d, err)
 		}
@@ -658,5 +659,42 @@ func TestPurgeBatches(t *testing.T) {
 		if c := count(t, b, table); c != 0 {
 			t.Errorf("%s: %d rows left", table, c)
 		}
+	}
+}
+
+// TestSourcePurgedWhileReceiving: a Receive that found its SourceKey stored,
+// and whose message is purged before it confirms that under the write lock,
+// stores the message as a new one (a purged message's key is forgotten, see
+// msgbox.Box.Purge) instead of failing.
+func TestSourcePurgedWhileReceiving(t *testing.T) {
+	b := openTemp(t, Options{})
+	ctx := t.Context()
+	src := in("a.xml")
+	src.SourceKey = "/in/a.xml|1"
+	first, _, err := b.ReceiveRouted(ctx, src, strings.NewReader("first"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Terminate(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	purged := 0
+	b.sourceSeen = func() {
+		b.sourceSeen = nil
+		n, err := b.Purge(ctx, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Errorf("Purge: %v", err)
+		}
+		purged += n
+	}
+	m, dup, err := b.ReceiveRouted(ctx, src, strings.NewReader("second"), nil)
+	if purged != 1 {
+		t.Fatalf("purged %d messages while receiving, want the first", purged)
+	}
+	if err != nil || dup || m.ID == first.ID {
+		t.Fatalf("Receive of a source whose message was purged meanwhile: %+v, dup=%v, %v; want a new message", m, dup, err)
+	}
+	if got := readAll(t, b, m.ID); string(got) != "second" {
+		t.Errorf("body = %q, want the second", got)
 	}
 }

@@ -1,0 +1,62 @@
+package msgbox
+
+import (
+	"fmt"
+	"time"
+)
+
+// The details of the history entries (Event.Detail) every box records, so
+// that operators read the same history whichever box holds the message.
+// Their arguments are clean text (CleanText), so the details are too.
+
+// Details of operators' changes.
+const (
+	ResumedRouteDetail = "resumed by an operator: to be routed again"
+	ResumedRetryDetail = "resumed by an operator: attempts reset"
+	TerminatedDetail   = "terminated by an operator"
+	routedDetailPrefix = "routed to send port "
+)
+
+// ReceivedDetail is the entry of a message received from receive location
+// loc, from file (or "" when not from a file), of size bytes.
+func ReceivedDetail(loc, file string, size int64) string {
+	if file == "" {
+		return fmt.Sprintf("received from %s (%d bytes)", loc, size)
+	}
+	return fmt.Sprintf("received from %s, file %s (%d bytes)", loc, file, size)
+}
+
+// RoutedDetail is the entry of the pending delivery to port a routing made.
+func RoutedDetail(port string) string { return routedDetailPrefix + port }
+
+// ClaimedDetail is the entry of the claim of a delivery's attempt number n
+// by owner.
+func ClaimedDetail(n int, owner string) string {
+	return fmt.Sprintf("attempt %d claimed by %s", n, owner)
+}
+
+// AbandonedDetail is the entry of attempt number n that a box counted as
+// failed with error err without its owner's word: its lease expired
+// (LeaseExpiredError).
+func AbandonedDetail(n int, err string) string {
+	return fmt.Sprintf("attempt %d: %s", n, err)
+}
+
+// RecoveredDetail is the entry of attempt number n, interrupted with error
+// err (InterruptedError) and returned to the pool by Recover(owner).
+func RecoveredDetail(n int, err, owner string) string {
+	return fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", n, err, owner)
+}
+
+// FinishedDetail is the entry of attempt number n by owner that ended with
+// o.
+func FinishedDetail(n int, owner string, o Outcome) string {
+	detail := fmt.Sprintf("attempt %d by %s", n, owner)
+	switch o.State {
+	case DeliveryRetrying:
+		return detail + fmt.Sprintf(" failed, retry at %s: %s", Timestamp(o.RetryAt).Format(time.RFC3339), o.Error)
+	case DeliverySuspended:
+		return detail + " failed, suspended: " + o.Error
+	}
+	return detail + " delivered"
+}
