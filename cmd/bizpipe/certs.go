@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
@@ -32,44 +33,52 @@ declares: SHA-1 and SHA-256 thumbprints, subject, issuer, validity, key usage,
 and whether the store holds the private key. Private keys are never printed.
 
 PKCS#12 files are opened with the store's password; give it with --var,
---var-file or BIZPIPE_VAR_NAME when it has no default.
-
-Exit status: 0 listed; 1 the configuration has errors; 2 certs could not run.`,
+--var-file or BIZPIPE_VAR_NAME when it has no default.`,
 		Example: `  bizpipe certs ./config
   bizpipe certs --format json --var p12_password="$P12_PASSWORD" ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCerts(e, args, format, verbose, vf)
 		},
 	}
+	clidoc.SetExitCodes(cmd,
+		clidoc.ExitCode{Code: exitOK, Meaning: "listed"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors"},
+		clidoc.ExitCode{Code: exitUsage, Meaning: "certs could not run"})
 	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text or json")
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	vf.register(cmd)
 	return cmd
 }
 
+// certsDocument is what certs --format json prints. The doc tags describe
+// the fields in the reference (docs/cli.md).
+type certsDocument struct {
+	Stores []certsStore `json:"stores" doc:"Every certificate store the configuration declares, in declaration order."`
+}
+
 // certsStore is one store in the certs output.
 type certsStore struct {
-	Name           string       `json:"name"`
-	Path           string       `json:"path"`
-	Error          string       `json:"error,omitempty"`
-	Certificates   []certsEntry `json:"certificates"`
-	Problems       []string     `json:"problems,omitempty"`
-	UnopenedPKCS12 []string     `json:"unopened_pkcs12,omitempty"`
+	Name           string       `json:"name" doc:"The store's name."`
+	Path           string       `json:"path" doc:"Its directory, as the configuration resolves it; (sensitive value) when it derives from a sensitive variable."`
+	Error          string       `json:"error,omitempty" doc:"Why the store could not be read."`
+	Certificates   []certsEntry `json:"certificates" doc:"Its certificates."`
+	Problems       []string     `json:"problems,omitempty" doc:"Files of the store that could not be read, with the reason."`
+	UnopenedPKCS12 []string     `json:"unopened_pkcs12,omitempty" doc:"PKCS#12 files not opened: the store's password has no value."`
 }
 
 type certsEntry struct {
-	File        string   `json:"file"`
-	Subject     string   `json:"subject"`
-	Issuer      string   `json:"issuer"`
-	Serial      string   `json:"serial"`
-	SHA1        string   `json:"sha1"`
-	SHA256      string   `json:"sha256"`
-	NotBefore   string   `json:"not_before"`
-	NotAfter    string   `json:"not_after"`
-	PublicKey   string   `json:"public_key"`
-	KeyUsage    []string `json:"key_usage"`
-	ExtKeyUsage []string `json:"ext_key_usage"`
-	PrivateKey  bool     `json:"private_key"`
+	File        string   `json:"file" doc:"The file that holds the certificate."`
+	Subject     string   `json:"subject" doc:"The subject's distinguished name."`
+	Issuer      string   `json:"issuer" doc:"The issuer's distinguished name."`
+	Serial      string   `json:"serial" doc:"The serial number, in hex."`
+	SHA1        string   `json:"sha1" doc:"The SHA-1 thumbprint, upper-case hex."`
+	SHA256      string   `json:"sha256" doc:"The SHA-256 thumbprint, upper-case hex."`
+	NotBefore   string   `json:"not_before" doc:"Start of validity, RFC 3339 in UTC."`
+	NotAfter    string   `json:"not_after" doc:"End of validity, RFC 3339 in UTC."`
+	PublicKey   string   `json:"public_key" doc:"The public key's algorithm and size."`
+	KeyUsage    []string `json:"key_usage" doc:"The key usages; empty when not restricted."`
+	ExtKeyUsage []string `json:"ext_key_usage" doc:"The extended key usages."`
+	PrivateKey  bool     `json:"private_key" doc:"Whether the store holds the certificate's private key (never printed)."`
 }
 
 func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) error {
@@ -113,9 +122,7 @@ func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) e
 		if out == nil {
 			out = []certsStore{}
 		}
-		return enc.Encode(struct {
-			Stores []certsStore `json:"stores"`
-		}{out})
+		return enc.Encode(certsDocument{Stores: out})
 	}
 	writeCertsText(e.stdout, out)
 	return nil

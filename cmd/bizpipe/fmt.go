@@ -14,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
 
+	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 )
 
@@ -28,16 +29,17 @@ errors is never rewritten.
 
 With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
-a unified diff instead of the names.
-
-Exit status: 0 formatted (or nothing to do); 2 a file could not be read,
-parsed or written; 3 with --check, a file is not formatted.`,
+a unified diff instead of the names.`,
 		Example: `  bizpipe fmt ./config
   bizpipe fmt --check --diff ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runFmt(e, args, check, showDiff)
 		},
 	}
+	clidoc.SetExitCodes(cmd,
+		clidoc.ExitCode{Code: exitOK, Meaning: "formatted (or nothing to do)"},
+		clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage, or a file could not be read, parsed or written"},
+		clidoc.ExitCode{Code: exitFmtCheck, Meaning: "with --check, a file is not formatted"})
 	cmd.Flags().BoolVar(&check, "check", false, "change nothing; exit 3 when a file is not canonically formatted")
 	cmd.Flags().BoolVar(&showDiff, "diff", false, "print the changes as a unified diff")
 	return cmd

@@ -14,7 +14,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files of TestGolden (go test ./cmd/bizpipe -update)")
+var update = flag.Bool("update", false, "rewrite the golden files, docs/ and the README's exit code table (go test ./cmd/bizpipe -update)")
 
 // TestGolden compares validate's text, JSON and SARIF reports byte for byte
 // with testdata/golden/NAME.FORMAT.golden. Each case runs in-process from the
@@ -95,36 +95,10 @@ func normaliseVersion(out []byte) []byte {
 }
 
 // TestGoldenMessageShow compares `messages show`'s text and JSON rendering
-// of one message (a retrying and a suspended delivery, their attempts and
-// history, properties out of order, an error spread over lines) with
+// of one message (sampleMessageDetail) with
 // testdata/golden/messages-show.FORMAT.golden.
 func TestGoldenMessageShow(t *testing.T) {
-	at := func(min int) time.Time { return time.Date(2026, 11, 27, 9, min, 0, 123456000, time.UTC) }
-	d := &msgbox.Detail{
-		Message: msgbox.Message{ID: "01m8dz3rb5gnqxbtzw1wsc9fsc", ReceiveLocation: "orders_in", FileName: "order-1001.xml",
-			ContentType: "application/xml", Size: 189, ReceivedAt: at(0), Status: msgbox.StatusSuspended,
-			Properties: map[string]string{"region": "emea", "partner": "fabrikam"},
-			Reason:     "send port \"litware\": output directory out/litware does not exist"},
-		Deliveries: []msgbox.Delivery{
-			{ID: 7, MessageID: "01m8dz3rb5gnqxbtzw1wsc9fsc", Port: "fabrikam", State: msgbox.DeliveryRetrying, Attempts: 1,
-				NextAttemptAt: at(10), LastError: "send port \"fabrikam\": POST https://as2.fabrikam.example/in: HTTP 503\nService Unavailable"},
-			{ID: 8, MessageID: "01m8dz3rb5gnqxbtzw1wsc9fsc", Port: "litware", State: msgbox.DeliverySuspended, Attempts: 1,
-				LastError: "send port \"litware\": output directory out/litware does not exist"},
-		},
-		Attempts: []msgbox.Attempt{
-			{DeliveryID: 7, Port: "fabrikam", Number: 1, Owner: "srv1/w3", StartedAt: at(5), FinishedAt: at(5),
-				Outcome: msgbox.DeliveryRetrying, Error: "send port \"fabrikam\": POST https://as2.fabrikam.example/in: HTTP 503\nService Unavailable"},
-			{DeliveryID: 8, Port: "litware", Number: 1, Owner: "srv1/w4", StartedAt: at(5), FinishedAt: at(5),
-				Outcome: msgbox.DeliverySuspended, Error: "send port \"litware\": output directory out/litware does not exist"},
-		},
-		History: []msgbox.Event{
-			{At: at(0), Status: "received", Detail: "received from orders_in, file order-1001.xml (189 bytes)"},
-			{At: at(0), Port: "fabrikam", Status: "pending", Detail: "routed to send port fabrikam"},
-			{At: at(0), Port: "litware", Status: "pending", Detail: "routed to send port litware"},
-			{At: at(5), Port: "fabrikam", Status: "retrying", Detail: "attempt 1 by srv1/w3 failed, retry at 2026-11-27T09:10:00Z:\n\tHTTP 503"},
-			{At: at(5), Port: "litware", Status: "suspended", Detail: "attempt 1 by srv1/w4 failed, suspended"},
-		},
-	}
+	d := sampleMessageDetail()
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			var out bytes.Buffer
@@ -152,5 +126,38 @@ func TestGoldenMessageShow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sampleMessageDetail is a message with a retrying and a suspended delivery,
+// their attempts and history, properties out of order and an error spread
+// over lines: the fixture of TestGoldenMessageShow and of the reference's
+// JSON examples (TestDocs).
+func sampleMessageDetail() *msgbox.Detail {
+	at := func(min int) time.Time { return time.Date(2026, 11, 27, 9, min, 0, 123456000, time.UTC) }
+	return &msgbox.Detail{
+		Message: msgbox.Message{ID: "01m8dz3rb5gnqxbtzw1wsc9fsc", ReceiveLocation: "orders_in", FileName: "order-1001.xml",
+			ContentType: "application/xml", Size: 189, ReceivedAt: at(0), Status: msgbox.StatusSuspended,
+			Properties: map[string]string{"region": "emea", "partner": "fabrikam"},
+			Reason:     "send port \"litware\": output directory out/litware does not exist"},
+		Deliveries: []msgbox.Delivery{
+			{ID: 7, MessageID: "01m8dz3rb5gnqxbtzw1wsc9fsc", Port: "fabrikam", State: msgbox.DeliveryRetrying, Attempts: 1,
+				NextAttemptAt: at(10), LastError: "send port \"fabrikam\": POST https://as2.fabrikam.example/in: HTTP 503\nService Unavailable"},
+			{ID: 8, MessageID: "01m8dz3rb5gnqxbtzw1wsc9fsc", Port: "litware", State: msgbox.DeliverySuspended, Attempts: 1,
+				LastError: "send port \"litware\": output directory out/litware does not exist"},
+		},
+		Attempts: []msgbox.Attempt{
+			{DeliveryID: 7, Port: "fabrikam", Number: 1, Owner: "srv1/w3", StartedAt: at(5), FinishedAt: at(5),
+				Outcome: msgbox.DeliveryRetrying, Error: "send port \"fabrikam\": POST https://as2.fabrikam.example/in: HTTP 503\nService Unavailable"},
+			{DeliveryID: 8, Port: "litware", Number: 1, Owner: "srv1/w4", StartedAt: at(5), FinishedAt: at(5),
+				Outcome: msgbox.DeliverySuspended, Error: "send port \"litware\": output directory out/litware does not exist"},
+		},
+		History: []msgbox.Event{
+			{At: at(0), Status: "received", Detail: "received from orders_in, file order-1001.xml (189 bytes)"},
+			{At: at(0), Port: "fabrikam", Status: "pending", Detail: "routed to send port fabrikam"},
+			{At: at(0), Port: "litware", Status: "pending", Detail: "routed to send port litware"},
+			{At: at(5), Port: "fabrikam", Status: "retrying", Detail: "attempt 1 by srv1/w3 failed, retry at 2026-11-27T09:10:00Z:\n\tHTTP 503"},
+			{At: at(5), Port: "litware", Status: "suspended", Detail: "attempt 1 by srv1/w4 failed, suspended"},
+		},
 	}
 }

@@ -1,5 +1,6 @@
 // Command bizpipe validates and runs BizTalk-style S/MIME send pipelines
-// declared in HCL. The contract is ../shared/spec/language.md §8.
+// declared in HCL. Its reference, docs/cli.md, is generated from this
+// command tree (TestDocs).
 package main
 
 import (

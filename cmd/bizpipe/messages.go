@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -40,8 +41,12 @@ func newMessagesCmd(e *env) *cobra.Command {
 		Long: `Messages reads the message box: the one the configuration in PATH declares
 (message_box block), or the embedded one under --data-dir.`,
 	}
+	clidoc.SetExitCodes(cmd,
+		clidoc.ExitCode{Code: exitOK, Meaning: "done"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the operation failed: no message box, an unknown message id, an operation that does not apply to the message's status, or a configuration with errors"},
+		clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage"})
 	cmd.PersistentFlags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "`DIR` of the embedded message box")
-	cmd.PersistentFlags().StringVar(&f.format, "format", "text", "output format: text or json")
+	cmd.PersistentFlags().StringVar(&f.format, "format", "text", "output `FORMAT`: text or json")
 
 	list := &cobra.Command{
 		Use:   "list [PATH...]",
@@ -52,8 +57,8 @@ func newMessagesCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	list.Flags().StringVar(&f.status, "status", "", "only messages in this status: received, routed, delivered, retrying, suspended or terminated")
-	list.Flags().IntVar(&f.limit, "limit", 0, "at most this many messages (0: all)")
+	list.Flags().StringVar(&f.status, "status", "", "only messages in `STATUS`: received, routed, delivered, retrying, suspended or terminated")
+	list.Flags().IntVar(&f.limit, "limit", 0, "at most `N` messages (0: all)")
 
 	show := &cobra.Command{
 		Use:   "show ID [PATH...]",
@@ -208,13 +213,11 @@ func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFl
 		return err
 	}
 	if f.format == "json" {
-		out := make([]jsonMessage, 0, len(msgs))
+		out := jsonMessageList{Messages: make([]jsonMessage, 0, len(msgs))}
 		for _, m := range msgs {
-			out = append(out, toJSONMessage(m))
+			out.Messages = append(out.Messages, toJSONMessage(m))
 		}
-		return writeJSON(w, struct {
-			Messages []jsonMessage `json:"messages"`
-		}{out})
+		return writeJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tRECEIVED\tLOCATION\tFILE\tSIZE\tREASON")
@@ -227,16 +230,24 @@ func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFl
 	return tw.Flush()
 }
 
+// The JSON documents of messages list and show. The doc tags describe the
+// fields in the reference (docs/cli.md).
+
+// jsonMessageList is what messages list --format json prints.
+type jsonMessageList struct {
+	Messages []jsonMessage `json:"messages" doc:"The messages, newest first."`
+}
+
 type jsonMessage struct {
-	ID              string            `json:"id"`
-	Status          string            `json:"status"`
-	ReceiveLocation string            `json:"receive_location"`
-	FileName        string            `json:"file_name"`
-	ContentType     string            `json:"content_type"`
-	Size            int64             `json:"size"`
-	ReceivedAt      string            `json:"received_at"`
-	Properties      map[string]string `json:"properties"`
-	Reason          string            `json:"reason,omitempty"`
+	ID              string            `json:"id" doc:"The message id."`
+	Status          string            `json:"status" doc:"received, routed, delivered, retrying, suspended or terminated."`
+	ReceiveLocation string            `json:"receive_location" doc:"The receive location that received it."`
+	FileName        string            `json:"file_name" doc:"The original file name; \"\" when it did not come from a file."`
+	ContentType     string            `json:"content_type" doc:"Its content type."`
+	Size            int64             `json:"size" doc:"The body's size in bytes."`
+	ReceivedAt      string            `json:"received_at" doc:"When it was received, RFC 3339 in UTC."`
+	Properties      map[string]string `json:"properties" doc:"Its context properties; a sensitive value shows as (sensitive value)."`
+	Reason          string            `json:"reason,omitempty" doc:"Why it is suspended, or why it ended."`
 }
 
 func toJSONMessage(m msgbox.Message) jsonMessage {
@@ -249,57 +260,65 @@ func toJSONMessage(m msgbox.Message) jsonMessage {
 		Properties: props, Reason: m.Reason}
 }
 
+// jsonMessageDetail is what messages show --format json prints.
+type jsonMessageDetail struct {
+	Message    jsonMessage    `json:"message" doc:"The message, as messages list shows it."`
+	Deliveries []jsonDelivery `json:"deliveries" doc:"Its deliveries, one per send port it was routed to."`
+	Attempts   []jsonAttempt  `json:"attempts" doc:"Every delivery attempt, oldest first."`
+	History    []jsonEvent    `json:"history" doc:"What happened to it, oldest first."`
+}
+
 type jsonDelivery struct {
-	ID            int64  `json:"id"`
-	Port          string `json:"send_port"`
-	State         string `json:"state"`
-	Attempts      int    `json:"attempts"`
-	NextAttemptAt string `json:"next_attempt_at,omitempty"`
-	LastError     string `json:"last_error,omitempty"`
+	ID            int64  `json:"id" doc:"The delivery's id."`
+	Port          string `json:"send_port" doc:"The send port."`
+	State         string `json:"state" doc:"pending, in_progress, retrying, delivered, suspended or terminated."`
+	Attempts      int    `json:"attempts" doc:"Attempts made since it was last resumed."`
+	NextAttemptAt string `json:"next_attempt_at,omitempty" doc:"When a pending or retrying delivery is next due, RFC 3339 in UTC."`
+	LastError     string `json:"last_error,omitempty" doc:"Why the last attempt failed."`
 }
 
 type jsonAttempt struct {
-	DeliveryID int64  `json:"delivery_id"`
-	Port       string `json:"send_port"`
-	Number     int    `json:"number"`
-	Owner      string `json:"owner"`
-	StartedAt  string `json:"started_at"`
-	FinishedAt string `json:"finished_at"`
-	Outcome    string `json:"outcome"`
-	Error      string `json:"error,omitempty"`
+	DeliveryID int64  `json:"delivery_id" doc:"The delivery it was an attempt of."`
+	Port       string `json:"send_port" doc:"The send port."`
+	Number     int    `json:"number" doc:"Its number, from 1."`
+	Owner      string `json:"owner" doc:"The worker that made it: server/worker."`
+	StartedAt  string `json:"started_at" doc:"When it started, RFC 3339 in UTC."`
+	FinishedAt string `json:"finished_at" doc:"When it ended, RFC 3339 in UTC."`
+	Outcome    string `json:"outcome" doc:"The delivery's state after it: delivered, retrying or suspended."`
+	Error      string `json:"error,omitempty" doc:"Why it failed."`
 }
 
 type jsonEvent struct {
-	At     string `json:"at"`
-	Port   string `json:"send_port,omitempty"`
-	Status string `json:"status"`
-	Detail string `json:"detail,omitempty"`
+	At     string `json:"at" doc:"When, RFC 3339 in UTC."`
+	Port   string `json:"send_port,omitempty" doc:"The send port, for an event of one delivery."`
+	Status string `json:"status" doc:"The status of the message or delivery after the event."`
+	Detail string `json:"detail,omitempty" doc:"What happened."`
+}
+
+// toJSONDetail converts a message's details for messages show.
+func toJSONDetail(d *msgbox.Detail) jsonMessageDetail {
+	out := jsonMessageDetail{Message: toJSONMessage(d.Message), Deliveries: []jsonDelivery{}, Attempts: []jsonAttempt{}, History: []jsonEvent{}}
+	for _, dl := range d.Deliveries {
+		jd := jsonDelivery{ID: dl.ID, Port: dl.Port, State: string(dl.State), Attempts: dl.Attempts, LastError: dl.LastError}
+		if !dl.NextAttemptAt.IsZero() && (dl.State == msgbox.DeliveryRetrying || dl.State == msgbox.DeliveryPending) {
+			jd.NextAttemptAt = dl.NextAttemptAt.UTC().Format(time.RFC3339Nano)
+		}
+		out.Deliveries = append(out.Deliveries, jd)
+	}
+	for _, a := range d.Attempts {
+		out.Attempts = append(out.Attempts, jsonAttempt{DeliveryID: a.DeliveryID, Port: a.Port, Number: a.Number, Owner: a.Owner,
+			StartedAt: a.StartedAt.UTC().Format(time.RFC3339Nano), FinishedAt: a.FinishedAt.UTC().Format(time.RFC3339Nano),
+			Outcome: string(a.Outcome), Error: a.Error})
+	}
+	for _, ev := range d.History {
+		out.History = append(out.History, jsonEvent{At: ev.At.UTC().Format(time.RFC3339Nano), Port: ev.Port, Status: ev.Status, Detail: ev.Detail})
+	}
+	return out
 }
 
 func showMessage(w io.Writer, d *msgbox.Detail, format string) error {
 	if format == "json" {
-		out := struct {
-			Message    jsonMessage    `json:"message"`
-			Deliveries []jsonDelivery `json:"deliveries"`
-			Attempts   []jsonAttempt  `json:"attempts"`
-			History    []jsonEvent    `json:"history"`
-		}{Message: toJSONMessage(d.Message), Deliveries: []jsonDelivery{}, Attempts: []jsonAttempt{}, History: []jsonEvent{}}
-		for _, dl := range d.Deliveries {
-			jd := jsonDelivery{ID: dl.ID, Port: dl.Port, State: string(dl.State), Attempts: dl.Attempts, LastError: dl.LastError}
-			if !dl.NextAttemptAt.IsZero() && (dl.State == msgbox.DeliveryRetrying || dl.State == msgbox.DeliveryPending) {
-				jd.NextAttemptAt = dl.NextAttemptAt.UTC().Format(time.RFC3339Nano)
-			}
-			out.Deliveries = append(out.Deliveries, jd)
-		}
-		for _, a := range d.Attempts {
-			out.Attempts = append(out.Attempts, jsonAttempt{DeliveryID: a.DeliveryID, Port: a.Port, Number: a.Number, Owner: a.Owner,
-				StartedAt: a.StartedAt.UTC().Format(time.RFC3339Nano), FinishedAt: a.FinishedAt.UTC().Format(time.RFC3339Nano),
-				Outcome: string(a.Outcome), Error: a.Error})
-		}
-		for _, ev := range d.History {
-			out.History = append(out.History, jsonEvent{At: ev.At.UTC().Format(time.RFC3339Nano), Port: ev.Port, Status: ev.Status, Detail: ev.Detail})
-		}
-		return writeJSON(w, out)
+		return writeJSON(w, toJSONDetail(d))
 	}
 	// Every string from the box is escaped (see safe).
 	m := d.Message

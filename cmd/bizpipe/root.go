@@ -8,13 +8,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/safetext"
 )
 
-// Exit codes (§8).
+// Exit codes. What each means for a command is declared with the command
+// (clidoc.SetExitCodes), for its help and the reference.
 const (
-	exitOK       = 0
-	exitFindings = 1 // validate: errors (or warnings with --strict)
+	exitOK       = 0 // done
+	exitFindings = 1 // the configuration has errors, or the operation failed
 	exitUsage    = 2 // the command could not run
 	exitFmtCheck = 3 // fmt --check: a file is not canonically formatted
 )
@@ -43,6 +45,30 @@ type env struct {
 // run executes the CLI with args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	e := &env{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, args: args}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			// An error may quote what the message box or a store holds:
+			// escaped, but for the newlines of its own lines.
+			fmt.Fprintln(stderr, "bizpipe:", safetext.Prose(ee.err.Error()))
+		}
+		return ee.code
+	}
+	// Cobra's own errors: unknown command or flag, wrong arguments.
+	fmt.Fprintln(stderr, "bizpipe:", safetext.Prose(err.Error()))
+	fmt.Fprintln(stderr, "Run 'bizpipe --help' for usage.")
+	return exitUsage
+}
+
+// newRootCmd builds the command tree, every command writing to e. The
+// reference in docs/ is generated from this tree (TestDocs).
+func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bizpipe",
 		Short: "Validate and run S/MIME send pipelines declared in HCL",
@@ -66,9 +92,8 @@ named directly.`,
 	}
 	root.SetVersionTemplate("bizpipe {{.Version}}\n")
 	root.Flags().BoolP("version", "v", false, "print the version")
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetArgs(args)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageHint(c, err)
 	})
@@ -80,23 +105,7 @@ named directly.`,
 		newMessagesCmd(e),
 		newVersionCmd(e),
 	)
-	err := root.Execute()
-	if err == nil {
-		return exitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			// An error may quote what the message box or a store holds:
-			// escaped, but for the newlines of its own lines.
-			fmt.Fprintln(stderr, "bizpipe:", safetext.Prose(ee.err.Error()))
-		}
-		return ee.code
-	}
-	// Cobra's own errors: unknown command or flag, wrong arguments.
-	fmt.Fprintln(stderr, "bizpipe:", safetext.Prose(err.Error()))
-	fmt.Fprintln(stderr, "Run 'bizpipe --help' for usage.")
-	return exitUsage
+	return root
 }
 
 // usageHint turns a command-line error of command c into an exit-2 error
@@ -124,7 +133,7 @@ func version() string {
 }
 
 func newVersionCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  noArgs,
@@ -133,4 +142,8 @@ func newVersionCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	clidoc.SetExitCodes(cmd,
+		clidoc.ExitCode{Code: exitOK, Meaning: "printed"},
+		clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage"})
+	return cmd
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -61,15 +62,19 @@ finishes what is in flight and exits 0.`,
 			return runRun(e, f, args)
 		},
 	}
+	clidoc.SetExitCodes(cmd,
+		clidoc.ExitCode{Code: exitOK, Meaning: "stopped cleanly (SIGINT or SIGTERM; with --once, nothing more to do now)"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors (nothing was started), or the engine failed"},
+		clidoc.ExitCode{Code: exitUsage, Meaning: "run could not start (bad usage, no configuration files, no --server where several servers are declared)"})
 	cmd.Flags().StringVar(&f.server, "server", "", "the `NAME` of the server this machine is (optional when one server is declared)")
-	cmd.Flags().StringVar(&f.host, "host", "", "run only this host's receive locations and send ports")
+	cmd.Flags().StringVar(&f.host, "host", "", "run only the receive locations and send ports of the host `NAME`")
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "`DIR` of the embedded message box")
 	cmd.Flags().BoolVar(&f.once, "once", false, "process what is present, print a summary and exit")
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
-	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
-	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "least severe log lines written: debug, info, warn or error (debug adds a line per file or request a receive location takes)")
+	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "the least severe log lines written, `LEVEL`: debug, info, warn or error (debug adds a line per file or request a receive location takes)")
 	cmd.Flags().DurationVar(&f.retention, "retention", 0, "purge delivered and terminated messages quiet for `DURATION` (at least 1m; e.g. 720h), hourly and at the end of --once; 0 keeps every message")
-	cmd.Flags().DurationVar(&f.lease, "lease", time.Minute, "how long a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
+	cmd.Flags().DurationVar(&f.lease, "lease", time.Minute, "the `DURATION` a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
 	// For measuring (scripts/bench-run.sh); not part of the contract.
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
 	_ = cmd.Flags().MarkHidden("cpuprofile")

@@ -14,6 +14,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -51,10 +52,7 @@ is unknown: it is checked for type, and the checks that need its value are
 skipped (a store password, for example, gives warning BP2005).
 
 The report goes to stdout in every format, findings or not; --format json and
---format sarif always print exactly one JSON document.
-
-Exit status: 0 no errors (warnings allowed); 1 errors, or warnings with
---strict; 2 validate could not run (bad usage, no configuration files).`,
+--format sarif always print exactly one JSON document.`,
 		Example: `  bizpipe validate
   bizpipe validate --strict ./config
   bizpipe validate --var p12_password="$P12_PASSWORD" --format sarif ./config > bizpipe.sarif
@@ -63,7 +61,11 @@ Exit status: 0 no errors (warnings allowed); 1 errors, or warnings with
 			return runValidate(e, f, args)
 		},
 	}
-	cmd.Flags().StringVar(&f.format, "format", "text", "output `FORMAT`: text, json or sarif")
+	clidoc.SetExitCodes(cmd,
+		clidoc.ExitCode{Code: exitOK, Meaning: "no errors (warnings allowed)"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "errors, or warnings with --strict"},
+		clidoc.ExitCode{Code: exitUsage, Meaning: "validate could not run (bad usage, no configuration files)"})
+	cmd.Flags().StringVar(&f.format, "format", string(report.FormatText), "output `FORMAT`: "+formatList(report.Formats()))
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
 	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes")
 	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is")
@@ -78,6 +80,18 @@ Exit status: 0 no errors (warnings allowed); 1 errors, or warnings with
 		return usageHint(c, err)
 	})
 	return cmd
+}
+
+// formatList names the formats for a flag's help: "text, json or sarif".
+func formatList(fs []report.Format) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = string(f)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // formatInArgs finds the value of --format in a command line that cobra could

@@ -16,9 +16,9 @@ import (
 // Code is a stable diagnostic code such as "BP3001".
 type Code string
 
-// Codes of the contract (../shared/spec/language.md §7). HCL syntax errors and
-// other decode failures that have no code of their own are reported as
-// CodeInvalidValue or CodeSyntax.
+// Codes, documented in docs/diagnostics.md (generated from report.Rules).
+// HCL syntax errors and other decode failures that have no code of their own
+// are reported as CodeInvalidValue or CodeSyntax.
 const (
 	CodeSyntax       Code = "BP1000" // HCL syntax error: the file cannot be parsed
 	CodeUndeclared   Code = "BP1001"

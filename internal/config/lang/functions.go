@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -88,18 +89,22 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"values":          stdlib.ValuesFunc,
 		"zipmap":          stdlib.ZipmapFunc,
 		"env":             envFunction(mode, lookupEnv),
-		"startswith":      stringPredicate("startswith", strings.HasPrefix),
-		"endswith":        stringPredicate("endswith", strings.HasSuffix),
-		"strcontains":     stringPredicate("strcontains", strings.Contains),
+		"startswith": stringPredicate("prefix", strings.HasPrefix,
+			"Returns true if the given string starts with the given prefix."),
+		"endswith": stringPredicate("suffix", strings.HasSuffix,
+			"Returns true if the given string ends with the given suffix."),
+		"strcontains": stringPredicate("substr", strings.Contains,
+			"Returns true if the given string contains the given substring."),
 	}
 }
 
 // stringPredicate makes Terraform's startswith, endswith and strcontains,
-// which filters on file names need and go-cty's library lacks.
-func stringPredicate(name string, f func(s, x string) bool) function.Function {
+// which filters on file names need and go-cty's library lacks; other names
+// the second parameter as Terraform does.
+func stringPredicate(other string, f func(s, x string) bool, description string) function.Function {
 	return function.New(&function.Spec{
-		Description: name + " tests a string against another.",
-		Params:      []function.Parameter{{Name: "string", Type: cty.String}, {Name: "other", Type: cty.String}},
+		Description: description,
+		Params:      []function.Parameter{{Name: "string", Type: cty.String}, {Name: other, Type: cty.String}},
 		Type:        function.StaticReturnType(cty.Bool),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			return cty.BoolVal(f(args[0].AsString(), args[1].AsString())), nil
@@ -218,4 +223,37 @@ func readSmallFile(p string) ([]byte, error) {
 		return nil, fmt.Errorf("above file()'s limit of %d bytes", maxFileFunctionSize)
 	}
 	return b, nil
+}
+
+// Function documents a function the language provides.
+type Function struct {
+	Name string
+	// Params are the parameter names; Variadic names the last one when it
+	// takes any number of arguments.
+	Params   []string
+	Variadic string
+	// Description is the function's own description (go-cty's for its
+	// standard library).
+	Description string
+}
+
+// Functions returns every function a configuration can call, sorted by
+// name: the table the decoder's evaluation contexts are built from
+// (stdFunctions), plus file(), which each file binds to its own directory.
+func Functions() []Function {
+	fns := stdFunctions(ModeValidate, func(string) (string, bool) { return "", false })
+	fns["file"] = fileFunction(".")
+	out := make([]Function, 0, len(fns))
+	for name, f := range fns {
+		fd := Function{Name: name, Description: f.Description()}
+		for _, p := range f.Params() {
+			fd.Params = append(fd.Params, p.Name)
+		}
+		if vp := f.VarParam(); vp != nil {
+			fd.Variadic = vp.Name
+		}
+		out = append(out, fd)
+	}
+	slices.SortFunc(out, func(a, b Function) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

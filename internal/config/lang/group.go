@@ -10,13 +10,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var groupSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "signing_certificate"},
-		{Name: "certificate_expiry_warning"},
-		{Name: "max_message_size"},
-	},
-}
+var groupSchema = schemaOf(blockGroup)
 
 // defaultExpiryWarning is 30 days, BizTalk administrators' usual renewal lead.
 const defaultExpiryWarning = 720 * time.Hour

@@ -7,16 +7,10 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var hostSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{{Type: "instance"}},
-}
-
-var instanceSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "server", Required: true},
-		{Name: "service_account", Required: true},
-	},
-}
+var (
+	hostSchema     = schemaOf(blockHost)
+	instanceSchema = schemaOf(blockHost, "instance")
+)
 
 func (d *decoder) decodeHostBlock(b *hcl.Block) {
 	if !d.declare(b) {

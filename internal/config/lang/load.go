@@ -1,5 +1,7 @@
 // Package lang decodes bizpipe's HCL configuration language into the typed
-// model of package model (the contract is ../shared/spec/language.md §2–§4).
+// model of package model. The block table (Blocks), the message object
+// (MessageAttributes), the functions (Functions) and LanguageFacts are what
+// the language reference in docs/ is generated from.
 //
 // Decoding reports every problem it finds as a coded diagnostic and keeps
 // going, so that one run of validate shows all of them. Expressions that
@@ -61,24 +63,48 @@ const (
 	blockMessageBox      = "message_box"
 )
 
-var rootSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{
-		{Type: blockGroup, LabelNames: []string{"name"}},
-		{Type: blockVariable, LabelNames: []string{"name"}},
-		{Type: blockLocals},
-		{Type: blockStore, LabelNames: []string{"name"}},
-		{Type: blockAccount, LabelNames: []string{"name"}},
-		{Type: blockServer, LabelNames: []string{"name"}},
-		{Type: blockHost, LabelNames: []string{"name"}},
-		{Type: blockPipeline, LabelNames: []string{"name"}},
-		{Type: blockReceiveLocation, LabelNames: []string{"name"}},
-		{Type: blockSendPort, LabelNames: []string{"name"}},
-		{Type: blockMessageBox},
-	},
+// namePattern is the identifier syntax of block labels.
+const namePattern = `[A-Za-z_][A-Za-z0-9_-]*`
+
+var validName = regexp.MustCompile(`^` + namePattern + `$`)
+
+// Facts are rules of the language that the reference states, taken from the
+// constants the loader applies.
+type Facts struct {
+	// NamePattern is the syntax of names (block labels), a regular
+	// expression.
+	NamePattern string
+	// EnvVarPrefix prefixes the environment variables that set input
+	// variables: BIZPIPE_VAR_NAME.
+	EnvVarPrefix string
+	// MaxConfigFileSize and MaxVarFileSize bound a configuration file and
+	// a --var-file; MaxFileFunctionSize a file read by file().
+	MaxConfigFileSize, MaxVarFileSize, MaxFileFunctionSize int64
+	// MaxNesting bounds brackets, blocks and interpolations open at once,
+	// MaxChain the operators chained in one expression, MaxInvalid the
+	// characters HCL does not use, in one file (BP1000 beyond).
+	MaxNesting, MaxChain, MaxInvalid int
+	// MaxSyntaxErrors is how many syntax errors are shown per file.
+	MaxSyntaxErrors int
+	// SizeUnits are the units of a size.
+	SizeUnits []string
 }
 
-// validName is the identifier syntax of block labels (§2).
-var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+// LanguageFacts returns the Facts of this version of the language.
+func LanguageFacts() Facts {
+	return Facts{
+		NamePattern:         namePattern,
+		EnvVarPrefix:        envVarPrefix,
+		MaxConfigFileSize:   maxConfigFileSize,
+		MaxVarFileSize:      maxVarFileSize,
+		MaxFileFunctionSize: maxFileFunctionSize,
+		MaxNesting:          maxNesting,
+		MaxChain:            maxChain,
+		MaxInvalid:          maxInvalid,
+		MaxSyntaxErrors:     maxSyntaxDiags,
+		SizeUnits:           SizeUnits(),
+	}
+}
 
 // Load parses and decodes the given configuration files (see FindFiles). The
 // returned Config is usable, as far as it goes, even when diags has errors;

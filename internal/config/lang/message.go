@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,17 +29,39 @@ type Message struct {
 	SensitiveProperties []string
 }
 
+// MessageAttribute is an attribute of the message object that filters and
+// templates see.
+type MessageAttribute struct {
+	Name string
+	Type cty.Type
+	// Doc says what the attribute holds, for the reference.
+	Doc string
+}
+
+// messageAttributes are the attributes of the message object, in reference
+// order: the one declaration of them (messageAttrs and the reference derive
+// from it).
+var messageAttributes = []MessageAttribute{
+	{"id", cty.String, "The message's unique id, assigned on receipt; safe in a file name."},
+	{"receive_location", cty.String, "The name of the receive location that received the message."},
+	{"file_name", cty.String, "The original base name of the file received (`\"\"` when the message did not come from a file). The sender chose it: a `url` whose scheme or host derives from it is refused."},
+	{"content_type", cty.String, "The content type: an HTTP request's `Content-Type`, else the receive location's `content_type`. A `url` whose scheme or host derives from it is refused."},
+	{"size", cty.Number, "The body's size in bytes."},
+	{"received_at", cty.String, "The time of receipt, RFC 3339 in UTC."},
+	{"properties", cty.Map(cty.String), "The context properties the receive location stamped on the message (`message.properties.partner`)."},
+}
+
+// MessageAttributes returns the attributes of the message object, in
+// reference order (a copy).
+func MessageAttributes() []MessageAttribute { return slices.Clone(messageAttributes) }
+
 // messageAttrs are the attributes of the message object and their types.
 func messageAttrs() map[string]cty.Type {
-	return map[string]cty.Type{
-		"id":               cty.String,
-		"receive_location": cty.String,
-		"file_name":        cty.String,
-		"content_type":     cty.String,
-		"size":             cty.Number,
-		"received_at":      cty.String,
-		"properties":       cty.Map(cty.String),
+	m := make(map[string]cty.Type, len(messageAttributes))
+	for _, a := range messageAttributes {
+		m[a.Name] = a.Type
 	}
+	return m
 }
 
 // MessageType is the cty type of the message object.

@@ -10,12 +10,11 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var messageBoxSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{{Type: "sqlite"}, {Type: "postgres"}},
-}
-
-var sqliteSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}}
-var postgresSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}}}
+var (
+	messageBoxSchema = schemaOf(blockMessageBox)
+	sqliteSchema     = schemaOf(blockMessageBox, "sqlite")
+	postgresSchema   = schemaOf(blockMessageBox, "postgres")
+)
 
 func (d *decoder) decodeMessageBoxBlock(b *hcl.Block) {
 	if d.cfg.MessageBox != nil {

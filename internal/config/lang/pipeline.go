@@ -7,9 +7,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var pipelineSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{{Type: component.Encoder.Block(), LabelNames: []string{"type"}}},
-}
+var pipelineSchema = schemaOf(blockPipeline)
 
 func (d *decoder) decodePipelineBlock(b *hcl.Block) {
 	if !d.declare(b) {

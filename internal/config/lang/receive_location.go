@@ -11,12 +11,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var receiveLocationSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "host", Required: true}, {Name: "content_type"}, {Name: "properties"},
-	},
-	Blocks: []hcl.BlockHeaderSchema{transportHeader},
-}
+var receiveLocationSchema = schemaOf(blockReceiveLocation)
 
 const defaultContentType = "application/octet-stream"
 

@@ -13,16 +13,10 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var sendPortSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "host", Required: true}, {Name: "pipeline"}, {Name: "encryption_certificate"}, {Name: "filter"},
-	},
-	Blocks: []hcl.BlockHeaderSchema{transportHeader, {Type: "retry"}},
-}
-
-var retrySchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "attempts"}, {Name: "interval"}},
-}
+var (
+	sendPortSchema = schemaOf(blockSendPort)
+	retrySchema    = schemaOf(blockSendPort, "retry")
+)
 
 // BizTalk's defaults: 3 retries, 5 minutes apart.
 const (

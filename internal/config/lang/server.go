@@ -6,9 +6,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var serverSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "other_people_store"}},
-}
+var serverSchema = schemaOf(blockServer)
 
 func (d *decoder) decodeServerBlock(b *hcl.Block) {
 	if !d.declare(b) {

@@ -6,12 +6,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var accountSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "user"},
-		{Name: "personal_store", Required: true},
-	},
-}
+var accountSchema = schemaOf(blockAccount)
 
 func (d *decoder) decodeAccountBlock(b *hcl.Block) {
 	if !d.declare(b) {

@@ -22,13 +22,17 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is out of range", s)
 	}
 	unit := strings.TrimSpace(t[i:])
-	mult := map[string]int64{
-		"": 1, "B": 1,
-		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
-		"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
-	}[unit]
+	var mult int64
+	if unit == "" {
+		mult = 1
+	}
+	for _, u := range sizeUnits {
+		if u.name == unit {
+			mult = u.bytes
+		}
+	}
 	if mult == 0 {
-		return 0, fmt.Errorf("%q has unknown unit %q (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)", s, unit)
+		return 0, fmt.Errorf("%q has unknown unit %q (use %s)", s, unit, orList(SizeUnits()))
 	}
 	if n > (1<<63-1)/mult {
 		return 0, fmt.Errorf("%q is out of range", s)
@@ -37,4 +41,33 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is zero", s)
 	}
 	return n * mult, nil
+}
+
+// sizeUnits are the units of a size: binary, then decimal. A number without
+// a unit is bytes.
+var sizeUnits = []struct {
+	name  string
+	bytes int64
+}{
+	{"B", 1},
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+}
+
+// SizeUnits returns the units a size may have, in the order the reference
+// lists them.
+func SizeUnits() []string {
+	out := make([]string, len(sizeUnits))
+	for i, u := range sizeUnits {
+		out[i] = u.name
+	}
+	return out
+}
+
+// orList joins xs as "a, b or c".
+func orList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }

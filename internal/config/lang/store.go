@@ -6,12 +6,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var storeSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "path", Required: true},
-		{Name: "password"},
-	},
-}
+var storeSchema = schemaOf(blockStore)
 
 func (d *decoder) decodeStoreBlock(b *hcl.Block) {
 	if !d.declare(b) {

@@ -8,8 +8,9 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
 
-// transportHeader is the schema entry for the transport block.
-var transportHeader = hcl.BlockHeaderSchema{Type: "transport", LabelNames: []string{"kind"}}
+// transportHeader is the schema entry for the transport block (the same in
+// receive locations and send ports).
+var transportHeader = headerOf(blockSendPort, "transport")
 
 // transportBlock picks the single transport block of a receive location or
 // send port, reporting none or several (BP1004).

@@ -14,11 +14,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var variableSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
-	},
-}
+var variableSchema = schemaOf(blockVariable)
 
 // envVarPrefix is the prefix of environment variables that set input variables.
 const envVarPrefix = "BIZPIPE_VAR_"

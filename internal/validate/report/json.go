@@ -15,74 +15,75 @@ import (
 // JSONFormatVersion is the format_version of the JSON document.
 const JSONFormatVersion = "1.0"
 
-// JSONDocument is the `validate --format json` document (language.md §8):
-// Terraform's `validate -json` shape plus "code". Field order is the key order
-// of the output. It is exported so that callers and tests can decode the
+// JSONDocument is the `validate --format json` document: Terraform's
+// `validate -json` shape plus "code". Field order is the key order of the
+// output, and the doc tags describe the fields in the reference
+// (docs/cli.md). It is exported so that callers and tests can decode the
 // output; Write is the only producer.
 type JSONDocument struct {
-	FormatVersion string `json:"format_version"`
+	FormatVersion string `json:"format_version" doc:"The version of this shape, \"1.0\"."`
 	// Valid is true when there is no error; warnings do not make a
 	// configuration invalid (--strict only changes the exit status).
-	Valid        bool `json:"valid"`
-	ErrorCount   int  `json:"error_count"`
-	WarningCount int  `json:"warning_count"`
+	Valid        bool `json:"valid" doc:"true when there is no error; warnings do not make a configuration invalid."`
+	ErrorCount   int  `json:"error_count" doc:"The number of errors."`
+	WarningCount int  `json:"warning_count" doc:"The number of warnings."`
 	// Diagnostics is never null: [] when there are none.
-	Diagnostics []JSONDiagnostic `json:"diagnostics"`
+	Diagnostics []JSONDiagnostic `json:"diagnostics" doc:"The diagnostics, by file and position; [] when there are none."`
 }
 
 // JSONDiagnostic is one diagnostic of a JSONDocument.
 type JSONDiagnostic struct {
-	Severity string `json:"severity"` // "error" or "warning"
+	Severity string `json:"severity" doc:"error or warning."` // "error" or "warning"
 	// Code is the stable code ("BP3001"); "" for a diagnostic that carries
 	// none (a bug: every diagnostic should be tagged with diag.Tag).
-	Code    string `json:"code"`
-	Summary string `json:"summary"`
-	Detail  string `json:"detail"`
+	Code    string `json:"code" doc:"The diagnostic code, such as BP3001 (see diagnostics.md)."`
+	Summary string `json:"summary" doc:"One line."`
+	Detail  string `json:"detail" doc:"The explanation, naming every object involved."`
 	// Range is omitted when the diagnostic has no source location.
-	Range *JSONRange `json:"range,omitempty"`
+	Range *JSONRange `json:"range,omitempty" doc:"Where in the configuration; omitted for a diagnostic about no file (such as a missing group block)."`
 	// Snippet is omitted when there is no range or the source is not
 	// available.
-	Snippet *JSONSnippet `json:"snippet,omitempty"`
+	Snippet *JSONSnippet `json:"snippet,omitempty" doc:"The source lines of the range, when the file could be read."`
 }
 
 // JSONRange is a source range; End is exclusive.
 type JSONRange struct {
-	Filename string  `json:"filename"`
-	Start    JSONPos `json:"start"`
-	End      JSONPos `json:"end"`
+	Filename string  `json:"filename" doc:"The file: the path given on the command line joined with the file's name."`
+	Start    JSONPos `json:"start" doc:"Where the range starts."`
+	End      JSONPos `json:"end" doc:"Where it ends (exclusive)."`
 }
 
 // JSONPos is a source position: 1-based line and column (column counts
 // characters), 0-based byte offset.
 type JSONPos struct {
-	Line   int `json:"line"`
-	Column int `json:"column"`
-	Byte   int `json:"byte"`
+	Line   int `json:"line" doc:"Line, from 1."`
+	Column int `json:"column" doc:"Column in characters, from 1."`
+	Byte   int `json:"byte" doc:"Byte offset in the file, from 0."`
 }
 
 // JSONSnippet is Terraform's optional source snippet.
 type JSONSnippet struct {
 	// Context names the top-level block the range is in, e.g.
 	// `host "send_host"`; null when it is in none.
-	Context *string `json:"context"`
+	Context *string `json:"context" doc:"The top-level block the range is in, such as host \"send_host\"; null when none."`
 	// Code is the whole source lines covered by the range (and its context
 	// range), without the final newline.
-	Code string `json:"code"`
+	Code string `json:"code" doc:"The whole source lines the range covers, without the final newline."`
 	// StartLine is the line number of the first line of Code.
-	StartLine int `json:"start_line"`
+	StartLine int `json:"start_line" doc:"The line number of the first line of code."`
 	// HighlightStartOffset and HighlightEndOffset delimit the range within
 	// Code, as byte offsets (as Terraform computes them).
-	HighlightStartOffset int `json:"highlight_start_offset"`
-	HighlightEndOffset   int `json:"highlight_end_offset"`
+	HighlightStartOffset int `json:"highlight_start_offset" doc:"Where the range starts in code, a byte offset."`
+	HighlightEndOffset   int `json:"highlight_end_offset" doc:"Where the range ends in code, a byte offset."`
 	// Values is always []: bizpipe never prints evaluated values.
-	Values []JSONExpressionValue `json:"values"`
+	Values []JSONExpressionValue `json:"values" doc:"Always []: bizpipe never prints evaluated values (kept for Terraform's shape)."`
 }
 
 // JSONExpressionValue is an element of JSONSnippet.Values (always empty,
 // kept for Terraform compatibility).
 type JSONExpressionValue struct {
-	Traversal string `json:"traversal"`
-	Statement string `json:"statement"`
+	Traversal string `json:"traversal" doc:"Terraform's; never present."`
+	Statement string `json:"statement" doc:"Terraform's; never present."`
 }
 
 func writeJSON(w io.Writer, r *result) error {
