@@ -22,6 +22,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/docgen"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/registry"
 	"github.com/bizpipe/bizpipe/internal/runner"
@@ -238,6 +239,19 @@ func TestComponentDefinedInATest(t *testing.T) {
 		dir = scene(t, false, `transport "memory" { bucket = "b" }`)
 		if _, _, diags := load(t, reg, dir, lang.ModeValidate); len(diags) != 0 {
 			t.Errorf("diagnostics %q for a transport that does not sign", codes(diags))
+		}
+	})
+
+	t.Run("the reference documents it", func(t *testing.T) {
+		docs, err := docgen.Generate(reg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := string(docs["components.md"])
+		for _, want := range []string{"memory", "Keeps each delivery in memory", "`bucket`", "Where deliveries go."} {
+			if !strings.Contains(ref, want) {
+				t.Errorf("components.md does not contain %q", want)
+			}
 		}
 	})
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/component"
+
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
@@ -16,7 +18,7 @@ var groupSchema = schemaOf(blockGroup)
 const defaultExpiryWarning = 720 * time.Hour
 
 // DefaultMaxMessageSize is the largest message body processed by default.
-const DefaultMaxMessageSize = 256 << 20
+const DefaultMaxMessageSize = component.DefaultMaxMessageSize
 
 func (d *decoder) decodeGroupBlock(b *hcl.Block) {
 	if !d.declare(b) {
