@@ -150,11 +150,18 @@ func runRun(e *env, f runFlags, args []string) error {
 	if _, set := e.lookupEnv("GOGC"); !set {
 		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
+	// Bodies a transport sends with their length wait here, on the data
+	// directory's disk rather than in a tmpfs /tmp.
+	spool := filepath.Join(f.dataDir, "spool")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return &exitError{code: exitFindings, err: fmt.Errorf("data directory: %w", err)}
+	}
 	m := metrics.New()
 	m.RegisterBacklog(box.Backlog)
 	r, err := runner.New(runner.Options{
 		Config: cfg, Checked: checked, Server: server, Host: f.host,
 		Box: box, Log: log, Metrics: m, Lease: f.lease, Retention: f.retention,
+		SpoolDir: spool,
 	})
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}

@@ -236,7 +236,10 @@ type SendEnv struct {
 	// every name a transport stages outside the box, because delivery ids
 	// are unique only within one box.
 	Namespace string
-	Log       *slog.Logger
+	// SpoolDir is a directory on disk where a transport may keep what it
+	// cannot send as it is written (an HTTP body sent with its length).
+	SpoolDir string
+	Log      *slog.Logger
 }
 
 // Delivery is one message to one send port, as a transport attempts it.

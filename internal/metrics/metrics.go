@@ -45,12 +45,12 @@ func New() *Metrics {
 		}, []string{"send_port"}),
 		PipelineSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bizpipe_pipeline_duration_seconds",
-			Help:    "Time to run a send port's pipeline (sign, encrypt) on one message.",
+			Help:    "Time to stream one message through a send port's pipeline (sign, encrypt) into its transport.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"send_port"}),
 		DeliverySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bizpipe_delivery_duration_seconds",
-			Help:    "Time for one transport delivery attempt.",
+			Help:    "Time for a transport to complete one delivery attempt once the message is written (sync into place, or send and wait for the answer).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"send_port"}),
 	}

@@ -17,8 +17,12 @@ import (
 type port struct {
 	decl     *model.SendPort
 	instance *model.Instance
-	pipeline *pipeline.Pipeline
-	sender   component.Sender
+	// stages are the pipeline's stages, built for this instance; legacy,
+	// when not nil, is the pipeline of an encoder that does not stream
+	// yet, run on whole bodies instead.
+	stages []component.Stage
+	legacy *pipeline.Pipeline
+	sender component.Sender
 	// who names the instance in logs: host, server and service account.
 	who string
 	// hide are the sensitive values the port's logs and outcomes must not
@@ -120,16 +124,10 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if err != nil {
 		return nil, err
 	}
-	var plKeys pipeline.Keys
-	if keys.Signer != nil {
-		plKeys.Signer = &smime.Signer{Cert: keys.Signer.Cert, Key: keys.Signer.Key, Chain: keys.Signer.Chain}
-	}
-	plKeys.Recipient = keys.Recipient
-	pl, err := r.opts.Registry.Build(p.Pipeline, plKeys)
-	if err != nil {
+	pt := &port{decl: p, instance: in, who: describeInstance(in), hide: r.portSecrets(p)}
+	if err := r.buildStages(pt, keys); err != nil {
 		return nil, err
 	}
-	pt := &port{decl: p, instance: in, pipeline: pl, who: describeInstance(in), hide: r.portSecrets(p)}
 	pt.log = pt.hide.logger(r.opts.Log)
 	if p.Transport == nil {
 		return nil, fmt.Errorf("no transport")
@@ -138,11 +136,44 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if !ok {
 		return nil, fmt.Errorf("transport %q cannot send", p.Transport.Spec.Name)
 	}
-	pt.sender, err = cfg.NewSender(&component.SendEnv{Port: p.Name, Keys: keys, Namespace: r.opts.Box.ID(), Log: pt.log})
+	pt.sender, err = cfg.NewSender(&component.SendEnv{Port: p.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir, Log: pt.log})
 	if err != nil {
 		return nil, err
 	}
 	return pt, nil
+}
+
+// buildStages builds the stages of p's pipeline with keys; while one of
+// them cannot stream yet, the whole pipeline runs on whole bodies.
+func (r *Runner) buildStages(pt *port, keys component.Keys) error {
+	p := pt.decl.Pipeline
+	if p == nil {
+		return nil
+	}
+	for i, st := range p.Stages {
+		cfg, ok := st.Config.(component.StageConfig)
+		if !ok {
+			return r.buildLegacy(pt, keys)
+		}
+		s, err := cfg.NewStage(&component.StageEnv{Keys: keys, Rand: r.opts.Rand})
+		if err != nil {
+			return fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, st.Spec.Name, err)
+		}
+		pt.stages = append(pt.stages, s)
+	}
+	return nil
+}
+
+func (r *Runner) buildLegacy(pt *port, keys component.Keys) error {
+	pt.stages = nil
+	var plKeys pipeline.Keys
+	if keys.Signer != nil {
+		plKeys.Signer = &smime.Signer{Cert: keys.Signer.Cert, Key: keys.Signer.Key, Chain: keys.Signer.Chain}
+	}
+	plKeys.Recipient = keys.Recipient
+	pl, err := r.opts.Registry.Build(pt.decl.Pipeline, plKeys)
+	pt.legacy = pl
+	return err
 }
 
 // keysFor finds the keys the port's pipeline and transport need on this

@@ -53,6 +53,10 @@ type Options struct {
 	// the transport); a message larger than the budget runs alone. 0 means
 	// DefaultMemoryBudget.
 	MemoryBudget int64
+	// SpoolDir is a directory on disk where transports keep what they
+	// send with its length (HTTP bodies over 1 MiB); empty means
+	// os.TempDir().
+	SpoolDir string
 	// Lease is how long a claimed delivery stays with this process before
 	// another may take it over; renewed while working. 0 means 1 minute.
 	Lease time.Duration

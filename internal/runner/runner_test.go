@@ -20,6 +20,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/component"
+
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
@@ -144,11 +146,18 @@ func startWith(t testing.TB, dir string, tune func(*runner.Options)) (*runner.Ru
 // box (dir/data/box.db): the runner options the tests start from.
 func testOptions(t testing.TB, dir string) runner.Options {
 	t.Helper()
+	return testOptionsWith(t, dir, nil)
+}
+
+// testOptionsWith is testOptions with the components of reg (nil: the
+// built-in ones).
+func testOptionsWith(t testing.TB, dir string, reg *component.Registry) runner.Options {
+	t.Helper()
 	files, err := lang.FindFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := lang.Load(files, lang.Options{Mode: lang.ModeRun, LookupEnv: func(string) (string, bool) { return "", false }})
+	cfg, diags := lang.Load(files, lang.Options{Mode: lang.ModeRun, Registry: reg, LookupEnv: func(string) (string, bool) { return "", false }})
 	if diags.HasErrors() {
 		t.Fatalf("config: %s", diags.Error())
 	}

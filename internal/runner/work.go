@@ -273,6 +273,13 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	case maxSize > 0 && msg.Size > maxSize:
 		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
 	}
+	if pt.legacy == nil {
+		outcome, delivered := r.stream(ctx, pt, d, msg, sd)
+		if !delivered {
+			sd = nil
+		}
+		return outcome, sd, delivered
+	}
 	// Held until the transport is done with the encoded output.
 	weight := min(msg.Size, r.opts.MemoryBudget)
 	if err := r.memory.Acquire(ctx, weight); err != nil {
@@ -284,7 +291,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		return r.failed(pt, d, err)
 	}
 	start := time.Now()
-	out, err := pt.pipeline.Run(r.opts.Rand, pipeline.Raw(msg.ContentType, body))
+	out, err := pt.legacy.Run(r.opts.Rand, pipeline.Raw(msg.ContentType, body))
 	body = nil // the raw body is not needed past the pipeline
 	if err != nil {
 		// Encoding fails the same way every time: suspend at once.

@@ -1,6 +1,7 @@
 package send
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -206,36 +207,154 @@ func fileNameProblem(name string) string {
 // ErrFileExists otherwise. With overwrite it is replaced atomically: a
 // reader sees the old file or the new one, never a mix.
 func (f *File) Send(ctx context.Context, d Delivery, p Payload) error {
-	return f.hideName(d, f.send(ctx, d, p))
+	w, err := f.Begin(ctx, d)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(p.Data); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit(ctx)
 }
 
-func (f *File) send(ctx context.Context, d Delivery, p Payload) error {
+// Begin starts streaming the payload of delivery d: what is written to the
+// returned FileWrite goes straight into the attempt's partial file (step 1
+// of the protocol), and Commit stages and places it. When a staged copy of
+// d exists already, the writes are discarded and Commit places that copy
+// (see File). A Begin error fails the attempt; so does a Write or Commit
+// error, after which nothing of the attempt is left but what SweepStale
+// removes.
+func (f *File) Begin(ctx context.Context, d Delivery) (*FileWrite, error) {
 	final, err := f.finalPath(d)
 	if err != nil {
-		return err
+		return nil, f.hideName(d, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return f.errorf(d, "delivery %d not attempted: %w", d.ID, err)
+		return nil, f.hideName(d, f.errorf(d, "delivery %d not attempted: %w", d.ID, err))
 	}
-	staged := f.reserved(d.ID, suffixStaged)
-	exists, err := f.stagedExists(d, staged)
-	if err == nil && !exists {
-		f.step("checked")
-		err = f.stage(d, p.Data, staged)
-	}
-	if err == nil {
-		err = f.place(d, staged, final)
-	}
+	w := &FileWrite{f: f, d: d, final: final, staged: f.reserved(d.ID, suffixStaged)}
+	exists, err := f.stagedExists(d, w.staged)
 	if err != nil {
-		// A missing output directory shows first as the ENOENT of some
-		// reserved name; checked only now, to spare every delivery a
-		// stat, and reported in words an operator can act on.
-		if derr := f.checkDir(d); derr != nil {
-			return derr
-		}
-		return err
+		return nil, w.fail(err)
 	}
-	return nil
+	if exists {
+		return w, nil
+	}
+	f.step("checked")
+	w.partial, w.fh, err = f.createPartial(d.ID)
+	if err != nil {
+		return nil, w.fail(f.errorf(d, "staging delivery %d: %w", d.ID, err))
+	}
+	w.buf = bufio.NewWriterSize(w.fh, fileWriteBuffer)
+	return w, nil
+}
+
+// fileWriteBuffer is how much of a payload a FileWrite gathers before a
+// write(2): stages write in small pieces (a base64 line is 78 bytes).
+const fileWriteBuffer = 256 << 10
+
+// FileWrite is one attempt of a file delivery in progress (File.Begin).
+type FileWrite struct {
+	f             *File
+	d             Delivery
+	final, staged string
+	// partial, fh and buf are the attempt's own partial file; nil when a
+	// staged copy existed at Begin and the payload is discarded.
+	partial string
+	fh      *os.File
+	buf     *bufio.Writer
+	err     error // the first failure; every later call returns it
+	done    bool
+}
+
+// Write appends p to the partial file.
+func (w *FileWrite) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.buf == nil {
+		return len(p), nil
+	}
+	n, err := w.buf.Write(p)
+	if err != nil {
+		// ENOSPC is the likely cause: give the space back now.
+		w.drop()
+		return n, w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
+	}
+	return n, nil
+}
+
+// Commit syncs the partial file, stages it and places it (steps 1 to 3),
+// and returns once the file is durable under its final name.
+func (w *FileWrite) Commit(ctx context.Context) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.done {
+		return w.fail(errors.New("send: file delivery committed twice"))
+	}
+	w.done = true
+	f, d := w.f, w.d
+	if err := ctx.Err(); err != nil {
+		w.drop()
+		return w.fail(f.errorf(d, "delivery %d not completed: %w", d.ID, err))
+	}
+	if w.fh != nil {
+		err := w.buf.Flush()
+		if err == nil {
+			err = w.fh.Sync()
+		}
+		if cerr := w.fh.Close(); err == nil {
+			err = cerr
+		}
+		w.fh = nil
+		if err != nil {
+			_ = fsop.Remove(w.partial)
+			return w.fail(f.errorf(d, "staging delivery %d: writing %s: %w", d.ID, w.partial, err))
+		}
+		f.step("written")
+		if err := f.stage(d, w.partial, w.staged); err != nil {
+			return w.fail(err)
+		}
+	}
+	return w.fail(f.place(d, w.staged, w.final))
+}
+
+// Abort drops the partial file of an attempt that will not be committed.
+// It is a no-op after Commit.
+func (w *FileWrite) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.drop()
+	if w.err == nil {
+		w.err = errors.New("send: file delivery aborted")
+	}
+}
+
+// drop closes and removes the partial file, if any.
+func (w *FileWrite) drop() {
+	if w.fh != nil {
+		_ = w.fh.Close()
+		_ = fsop.Remove(w.partial)
+		w.fh = nil
+	}
+}
+
+// fail records err as the attempt's outcome, in the words an operator
+// sees: a missing output directory shows first as the ENOENT of some
+// reserved name, and is checked only now, to spare every delivery a stat.
+func (w *FileWrite) fail(err error) error {
+	if err == nil {
+		return nil
+	}
+	if derr := w.f.checkDir(w.d); derr != nil {
+		err = derr
+	}
+	w.err = w.f.hideName(w.d, err)
+	return w.err
 }
 
 // Redo finishes delivery d after a crash, without the payload. When the
@@ -384,28 +503,10 @@ func (f *File) SweepStale(olderThan time.Duration) (removed int, err error) {
 	return removed, nil
 }
 
-// stage performs steps 1 and 2: write and sync a partial file of this
-// attempt's own, link it to the staged name unless a staged copy exists
-// already, drop the partial name, sync the directory.
-func (f *File) stage(d Delivery, data []byte, staged string) error {
-	partial, fh, err := f.createPartial(d.ID)
-	if err != nil {
-		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
-	}
-	_, err = fh.Write(data)
-	if err == nil {
-		err = fh.Sync()
-	}
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		// Give the space back (ENOSPC is the likely cause); the
-		// attempt is retried from scratch.
-		_ = fsop.Remove(partial)
-		return f.errorf(d, "staging delivery %d: writing %s: %w", d.ID, partial, err)
-	}
-	f.step("written")
+// stage performs step 2 for the synced partial file of this attempt: link
+// it to the staged name unless a staged copy exists already, drop the
+// partial name, sync the directory.
+func (f *File) stage(d Delivery, partial, staged string) error {
 	// link(2), not rename(2): it never replaces a staged copy. One that
 	// exists was staged by another attempt of this delivery, still
 	// running (its lease was lost to this one, or this one's to it), and
@@ -414,7 +515,7 @@ func (f *File) stage(d Delivery, data []byte, staged string) error {
 	// is dropped. Replacing it would make the file in place look like
 	// someone else's (a create_new conflict with itself) or deliver the
 	// message a second time (overwrite).
-	err = os.Link(partial, staged)
+	err := os.Link(partial, staged)
 	// The partial name goes either way. If removing it fails it stays a
 	// second name of the staged copy, or the dropped rendering: harmless,
 	// and SweepStale removes it.

@@ -1,7 +1,6 @@
 package send
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -78,6 +77,7 @@ type HTTP struct {
 	client    *http.Client
 	transport *http.Transport
 	timeout   time.Duration
+	spoolDir  string
 }
 
 var _ Sender = (*HTTP)(nil)
@@ -139,7 +139,7 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 			return http.ErrUseLastResponse
 		},
 	}
-	return &HTTP{client: client, transport: tr, timeout: timeout}, nil
+	return &HTTP{client: client, transport: tr, timeout: timeout, spoolDir: o.SpoolDir}, nil
 }
 
 // Send POSTs p.Body to d.URL and returns nil on a 2xx response. Any other
@@ -148,10 +148,71 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 // is an error too. Delivery over HTTP is at least once (§9): a response
 // lost after the server processed the request leads to a retry.
 func (h *HTTP) Send(ctx context.Context, d Delivery, p Payload) error {
+	w, err := h.Begin(ctx, d, p.Header)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(p.Body); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit(ctx)
+}
+
+// Begin starts an attempt to POST to d.URL an entity whose top-level header
+// fields are header. The body written to the HTTPWrite is spooled (in
+// memory up to 1 MiB, then to an unlinked file in HTTPOptions.SpoolDir) and
+// sent by Commit with its Content-Length, as partners expect. An invalid
+// URL fails here, before anything is encoded.
+func (h *HTTP) Begin(ctx context.Context, d Delivery, header []Field) (*HTTPWrite, error) {
 	u, err := parseHTTPURL(d.URL, d.URLOrigin)
 	if err != nil {
-		return fmt.Errorf("send port %q: url: %w", d.Port, err)
+		return nil, fmt.Errorf("send port %q: url: %w", d.Port, err)
 	}
+	return &HTTPWrite{h: h, d: d, u: u, header: header, body: spool{dir: h.spoolDir}}, nil
+}
+
+// HTTPWrite is one attempt of an HTTP delivery in progress (HTTP.Begin).
+type HTTPWrite struct {
+	h      *HTTP
+	d      Delivery
+	u      *url.URL
+	header []Field
+	body   spool
+	done   bool
+}
+
+// Write appends p to the request body.
+func (w *HTTPWrite) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errors.New("send: http delivery already ended")
+	}
+	n, err := w.body.Write(p)
+	if err != nil {
+		return n, fmt.Errorf("send port %q: %w", w.d.Port, err)
+	}
+	return n, nil
+}
+
+// Commit POSTs the body and returns nil on a 2xx answer (see Send).
+func (w *HTTPWrite) Commit(ctx context.Context) error {
+	if w.done {
+		return errors.New("send: http delivery already ended")
+	}
+	w.done = true
+	defer w.body.close()
+	return w.h.post(ctx, w.d, w.u, w.header, &w.body)
+}
+
+// Abort releases the spooled body. It is a no-op after Commit.
+func (w *HTTPWrite) Abort() {
+	if !w.done {
+		w.done = true
+		_ = w.body.close()
+	}
+}
+
+func (h *HTTP) post(ctx context.Context, d Delivery, u *url.URL, header []Field, body *spool) error {
 	shown := shownURL(u, d.URL, d.URLOrigin)
 	// A sensitive host must not reach errors through net's, which name it.
 	hostHidden := d.URLOrigin.Sensitive && d.URLOrigin.SensitiveAt < authorityEnd(d.URL)
@@ -160,12 +221,19 @@ func (h *HTTP) Send(ctx context.Context, d Delivery, p Payload) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), bytes.NewReader(p.Body))
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), body.reader())
 	if err != nil {
 		// Not wrapped: the error would quote the URL in full.
 		return fmt.Errorf("send port %q: POST %s: cannot build request", d.Port, shown)
 	}
-	if err := setHeaders(req, p.Header, d.Headers); err != nil {
+	// A reader other than a bytes.Reader hides its length from net/http,
+	// which would then send the body chunked.
+	req.ContentLength = body.size
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
+	if body.size == 0 {
+		req.Body, req.GetBody = http.NoBody, nil
+	}
+	if err := setHeaders(req, header, d.Headers); err != nil {
 		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
 	}
 	resp, err := h.client.Do(req)

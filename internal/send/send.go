@@ -134,4 +134,8 @@ type HTTPOptions struct {
 	// server, and a client certificate and key. Empty means system roots /
 	// no client certificate.
 	CAFile, CertFile, KeyFile string
+	// SpoolDir is where request bodies larger than 1 MiB wait to be sent
+	// (an unlinked file): a directory on disk, not a tmpfs. Empty means
+	// os.TempDir().
+	SpoolDir string
 }

@@ -4,7 +4,6 @@
 package file
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -211,11 +210,17 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	if err != nil {
 		return nil, err
 	}
-	a := &attempt{s: s, d: sd}
-	if h.MIME {
-		writeHeader(&a.buf, h)
+	w, err := s.f.Begin(ctx, sd)
+	if err != nil {
+		return nil, permanent(err)
 	}
-	return a, nil
+	if h.MIME {
+		if _, err := w.Write(headerBytes(h)); err != nil {
+			w.Abort()
+			return nil, err
+		}
+	}
+	return attempt{w}, nil
 }
 
 func (s *sender) Redo(ctx context.Context, d *component.Delivery) (bool, error) {
@@ -235,20 +240,16 @@ func (s *sender) Staged() ([]int64, error) { return s.f.Staged() }
 
 func (s *sender) SweepStale(olderThan time.Duration) (int, error) { return s.f.SweepStale(olderThan) }
 
-// attempt collects the entity and writes it at Commit.
-type attempt struct {
-	s   *sender
-	d   send.Delivery
-	buf bytes.Buffer
+// attempt streams the entity into the delivery's partial file.
+type attempt struct{ w *send.FileWrite }
+
+func (a attempt) Write(p []byte) (int, error) { return a.w.Write(p) }
+
+func (a attempt) Commit(ctx context.Context) (component.Result, error) {
+	return component.Result{}, permanent(a.w.Commit(ctx))
 }
 
-func (a *attempt) Write(p []byte) (int, error) { return a.buf.Write(p) }
-
-func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
-	return component.Result{}, permanent(a.s.f.Send(ctx, a.d, send.Payload{Data: a.buf.Bytes()}))
-}
-
-func (a *attempt) Abort() { a.buf = bytes.Buffer{} }
+func (a attempt) Abort() { a.w.Abort() }
 
 // permanent marks the send errors that every attempt would repeat.
 func permanent(err error) error {
@@ -258,13 +259,14 @@ func permanent(err error) error {
 	return err
 }
 
-// writeHeader writes an entity's header fields and the blank line.
-func writeHeader(b *bytes.Buffer, h component.Header) {
+// headerBytes is an entity's header fields and the blank line.
+func headerBytes(h component.Header) []byte {
+	var b []byte
 	for _, f := range h.Fields {
-		b.WriteString(f.Name)
-		b.WriteString(": ")
-		b.WriteString(f.Value)
-		b.WriteString("\r\n")
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
 	}
-	b.WriteString("\r\n")
+	return append(b, "\r\n"...)
 }

@@ -3,7 +3,6 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -164,7 +163,7 @@ func (c *SendConfig) Needs() component.Needs { return component.Needs{} }
 
 // NewSender builds the sender, with its connection pool.
 func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
-	h, err := send.NewHTTP(send.HTTPOptions{Timeout: c.Timeout.V, CAFile: c.CAFile.V, CertFile: c.CertFile.V, KeyFile: c.KeyFile.V})
+	h, err := send.NewHTTP(send.HTTPOptions{Timeout: c.Timeout.V, CAFile: c.CAFile.V, CertFile: c.CertFile.V, KeyFile: c.KeyFile.V, SpoolDir: env.SpoolDir})
 	if err != nil {
 		return nil, err
 	}
@@ -219,29 +218,32 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	if err != nil {
 		return nil, err
 	}
-	a := &attempt{s: s, d: sd}
+	header := make([]send.Field, 0, len(h.Fields))
 	for _, f := range h.Fields {
-		a.header = append(a.header, send.Field{Name: f.Name, Value: f.Value})
+		header = append(header, send.Field{Name: f.Name, Value: f.Value})
 	}
-	return a, nil
+	w, err := s.h.Begin(ctx, sd, header)
+	if err != nil {
+		return nil, permanent(err)
+	}
+	return attempt{w}, nil
 }
 
-// attempt collects the body and POSTs it at Commit.
-type attempt struct {
-	s      *sender
-	d      send.Delivery
-	header []send.Field
-	buf    bytes.Buffer
+// attempt streams the body into the request's spool and POSTs it at Commit.
+type attempt struct{ w *send.HTTPWrite }
+
+func (a attempt) Write(p []byte) (int, error) { return a.w.Write(p) }
+
+func (a attempt) Commit(ctx context.Context) (component.Result, error) {
+	return component.Result{}, permanent(a.w.Commit(ctx))
 }
 
-func (a *attempt) Write(p []byte) (int, error) { return a.buf.Write(p) }
+func (a attempt) Abort() { a.w.Abort() }
 
-func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
-	err := a.s.h.Send(ctx, a.d, send.Payload{Header: a.header, Body: a.buf.Bytes()})
+// permanent marks the send errors that every attempt would repeat.
+func permanent(err error) error {
 	if send.Permanent(err) {
-		err = component.Permanent(err)
+		return component.Permanent(err)
 	}
-	return component.Result{}, err
+	return err
 }
-
-func (a *attempt) Abort() { a.buf = bytes.Buffer{} }

@@ -1,0 +1,159 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// copyBuffer is the size of the pieces a body flows through the stages in.
+const copyBuffer = 256 << 10
+
+// stream runs one attempt with the body flowing from the box through the
+// port's stages into the transport, never whole in memory. The failures
+// are told apart by where they happen: reading the box or writing to the
+// transport is retried; a stage failing is suspended at once, as it would
+// fail the same way every time.
+func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery) (msgbox.Outcome, bool) {
+	suspend := func(err error) (msgbox.Outcome, bool) {
+		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf("pipeline failed: %v", err)}, false
+	}
+	retry := func(err error) (msgbox.Outcome, bool) {
+		o, _, _ := r.failed(pt, d, err)
+		return o, false
+	}
+	h := component.Header{Fields: []component.Field{{Name: "Content-Type", Value: msg.ContentType}}}
+	encs := make([]component.Encoding, len(pt.stages))
+	for i, st := range pt.stages {
+		enc, err := st.Start(h)
+		if err != nil {
+			return suspend(pt.stageError(i, err))
+		}
+		encs[i], h = enc, enc.Header()
+	}
+	rc, err := r.opts.Box.Body(ctx, d.MessageID)
+	if err != nil {
+		return retry(fmt.Errorf("opening body of message %s: %w", d.MessageID, err))
+	}
+	body := newReadahead(rc, msg.Size)
+	defer body.Close()
+
+	att, err := pt.sender.Begin(ctx, sd, h)
+	if err != nil {
+		return retry(err)
+	}
+	sink := &errWriter{w: att}
+	ws := make([]io.WriteCloser, len(encs))
+	var w io.Writer = sink
+	for i := len(encs) - 1; i >= 0; i-- {
+		ws[i] = &stageWriter{pt: pt, i: i, w: encs[i].Wrap(w)}
+		w = ws[i]
+	}
+	src := &errReader{r: body}
+	start := time.Now()
+	n, err := io.CopyBuffer(w, src, make([]byte, copyBuffer))
+	// Each stage's end (a signature, padding) flows into the next stage
+	// before that one ends.
+	for i := 0; i < len(ws) && err == nil; i++ {
+		err = ws[i].Close()
+	}
+	switch {
+	case src.err != nil:
+		att.Abort()
+		return retry(fmt.Errorf("reading body of message %s: %w", d.MessageID, src.err))
+	case sink.err != nil:
+		att.Abort()
+		return retry(sink.err)
+	case err != nil:
+		att.Abort()
+		return suspend(err)
+	case n != msg.Size:
+		// The box checks what it returns; this guards against a box that
+		// does not.
+		att.Abort()
+		return retry(fmt.Errorf("body of message %s has %d bytes, %d stored", d.MessageID, n, msg.Size))
+	}
+	if m := r.opts.Metrics; m != nil {
+		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
+	}
+	start = time.Now()
+	_, err = att.Commit(ctx)
+	if m := r.opts.Metrics; m != nil {
+		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		return retry(err)
+	}
+	return msgbox.Outcome{State: msgbox.DeliveryDelivered}, true
+}
+
+// stageError names the stage that failed.
+func (pt *port) stageError(i int, err error) error {
+	p := pt.decl.Pipeline
+	return &stageFailure{fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, p.Stages[i].Spec.Name, err)}
+}
+
+// stageFailure is an error a stage returned, naming the stage.
+type stageFailure struct{ err error }
+
+func (e *stageFailure) Error() string { return e.err.Error() }
+func (e *stageFailure) Unwrap() error { return e.err }
+
+// stageWriter names stage i in the errors its writer returns, unless they
+// come from a later stage, which named itself.
+type stageWriter struct {
+	pt *port
+	i  int
+	w  io.WriteCloser
+}
+
+func (s *stageWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	return n, s.name(err)
+}
+
+func (s *stageWriter) Close() error { return s.name(s.w.Close()) }
+
+func (s *stageWriter) name(err error) error {
+	var named *stageFailure
+	if err == nil || errors.As(err, &named) {
+		return err
+	}
+	return s.pt.stageError(s.i, err)
+}
+
+// errWriter remembers the first error of the writer it wraps: the
+// transport's, which a stage returns to the copy as its own.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+// errReader remembers the first error, other than io.EOF, of the reader
+// it wraps: the box's.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
+}

@@ -1,0 +1,180 @@
+package send
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// pattern returns n deterministic pseudo-random bytes.
+func pattern(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// writeInPieces writes data to w in pieces of the given sizes, cycling.
+func writeInPieces(t *testing.T, w interface{ Write([]byte) (int, error) }, data []byte, sizes []int) {
+	t.Helper()
+	for i := 0; len(data) > 0; i++ {
+		n := min(sizes[i%len(sizes)], len(data))
+		if _, err := w.Write(data[:n]); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		data = data[n:]
+	}
+}
+
+// TestFileStreams checks that a payload written in pieces of every size,
+// larger than the write buffer, lands exactly, and that the attempt's
+// partial file exists while it is written and the staged copy only after
+// Commit.
+func TestFileStreams(t *testing.T) {
+	for _, size := range []int{1, fileWriteBuffer - 1, fileWriteBuffer, 3*fileWriteBuffer + 7} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			f, dir := newFileTransport(t, false)
+			data := pattern(uint64(size), size)
+			w, err := f.Begin(context.Background(), fileDelivery(3, "big.bin"))
+			if err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			writeInPieces(t, w, data, []int{1, 4095, 78, 65536})
+			names := listDir(t, dir)
+			if len(names) != 1 || filepath.Ext(names[0]) != suffixPartial {
+				t.Fatalf("while writing, dir holds %q, want one partial file", names)
+			}
+			if err := w.Commit(context.Background()); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			assertContent(t, filepath.Join(dir, "big.bin"), data)
+			if got, want := listDir(t, dir), []string{".bizpipe-3.staged", "big.bin"}; !slices.Equal(got, want) {
+				t.Fatalf("after Commit dir holds %q, want %q", got, want)
+			}
+			if err := w.Commit(context.Background()); err == nil {
+				t.Fatal("a second Commit succeeded")
+			}
+		})
+	}
+}
+
+// TestFileAbortLeavesNothing checks that an aborted attempt (the pipeline
+// failed halfway) removes its partial file and stages nothing.
+func TestFileAbortLeavesNothing(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	w, err := f.Begin(context.Background(), fileDelivery(4, "x.bin"))
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	writeInPieces(t, w, pattern(4, 2*fileWriteBuffer), []int{1000})
+	w.Abort()
+	if got := listDir(t, dir); len(got) != 0 {
+		t.Fatalf("after Abort dir holds %q, want nothing", got)
+	}
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Fatal("Write after Abort succeeded")
+	}
+	if err := w.Commit(context.Background()); err == nil {
+		t.Fatal("Commit after Abort succeeded")
+	}
+}
+
+// TestFileBeginWithStagedCopyDiscards checks that an attempt of a delivery
+// already staged (`messages resume` after a crash) places the staged copy
+// and drops what it is given.
+func TestFileBeginWithStagedCopyDiscards(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	d := fileDelivery(5, "o.bin")
+	writeFile(t, filepath.Join(dir, ".bizpipe-5.staged"), []byte("first rendering"))
+	w, err := f.Begin(context.Background(), d)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	writeInPieces(t, w, []byte("second rendering"), []int{3})
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	assertContent(t, filepath.Join(dir, "o.bin"), []byte("first rendering"))
+}
+
+// TestFileCommitCancelled checks that a Commit whose context ended leaves
+// nothing and fails.
+func TestFileCommitCancelled(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	w, err := f.Begin(context.Background(), fileDelivery(6, "c.bin"))
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	writeInPieces(t, w, []byte("payload"), []int{7})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Commit(ctx); err == nil {
+		t.Fatal("Commit with an ended context succeeded")
+	}
+	if got := listDir(t, dir); len(got) != 0 {
+		t.Fatalf("dir holds %q, want nothing", got)
+	}
+}
+
+// TestHTTPStreamsLargeBody checks that a body larger than what the spool
+// keeps in memory reaches the partner exactly, with its Content-Length
+// (not chunked), and that the spool file leaves nothing in SpoolDir.
+func TestHTTPStreamsLargeBody(t *testing.T) {
+	for _, size := range []int{10, spoolMemory, spoolMemory + 1, 3*spoolMemory + 5} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			var gotLen int64
+			var gotTE []string
+			var got []byte
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotLen, gotTE = r.ContentLength, r.TransferEncoding
+				var buf bytes.Buffer
+				if _, err := buf.ReadFrom(r.Body); err != nil {
+					http.Error(w, err.Error(), 400)
+					return
+				}
+				got = buf.Bytes()
+				w.WriteHeader(http.StatusAccepted)
+			}))
+			defer srv.Close()
+			spoolDir := t.TempDir()
+			h := newHTTPTransport(t, HTTPOptions{SpoolDir: spoolDir})
+			data := pattern(uint64(size), size)
+			w, err := h.Begin(context.Background(), httpDelivery(srv.URL+"/in", nil), []Field{{Name: "Content-Type", Value: "application/octet-stream"}})
+			if err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			writeInPieces(t, w, data, []int{1, 4095, 65536})
+			if err := w.Commit(context.Background()); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatalf("partner got %d bytes, want the %d written", len(got), len(data))
+			}
+			if gotLen != int64(size) || len(gotTE) != 0 {
+				t.Fatalf("Content-Length %d, Transfer-Encoding %q; want %d and none", gotLen, gotTE, size)
+			}
+			if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
+				t.Fatalf("spool directory holds %d entries after the request", len(left))
+			}
+		})
+	}
+}
+
+// TestHTTPBeginRejectsBadURL checks that an invalid URL fails before any
+// body is encoded, as a permanent failure.
+func TestHTTPBeginRejectsBadURL(t *testing.T) {
+	h := newHTTPTransport(t, HTTPOptions{})
+	_, err := h.Begin(context.Background(), httpDelivery("http://partner.example/a b", nil), nil)
+	if err == nil || !Permanent(err) {
+		t.Fatalf("Begin with a space in the URL: %v, want a permanent error", err)
+	}
+}
