@@ -298,5 +298,8 @@ func identifier(s string) bool {
 
 // DefaultMaxMessageSize is the group's max_message_size default, the
 // largest message body processed; transports that bound a body default to
-// it too.
-const DefaultMaxMessageSize = 256 << 20
+// it too. Bodies stream, so the size costs disk, not memory: the box keeps
+// the body and a file delivery its staged copy, twice the size per message
+// in flight. 1 GiB takes the largest EDI batches partners exchange, and
+// still stops a runaway or hostile upload before it fills a disk.
+const DefaultMaxMessageSize = 1 << 30

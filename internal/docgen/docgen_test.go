@@ -140,7 +140,7 @@ func TestLanguage(t *testing.T) {
 	}
 	for _, want := range []string{
 		"| `certificate_expiry_warning` | duration | no | `\"720h\"` |",
-		"| `max_message_size` | size | no | `\"256MiB\"` |",
+		"| `max_message_size` | size | no | `\"1GiB\"` |",
 		"| `attempts` | number | no | `3` |",
 		"| `interval` | duration | no | `\"5m\"` |",
 		"A configuration file is at most 4 MiB, a `--var-file` 1 MiB.",

@@ -69,7 +69,7 @@ type Group struct {
 	SigningCertificate       Value[string] // thumbprint as written
 	CertificateExpiryWarning Value[time.Duration]
 	// MaxMessageSize bounds a message's body: a larger one is suspended,
-	// not processed (default 256 MiB).
+	// not processed (default 1 GiB).
 	MaxMessageSize Value[int64]
 	DeclRange      hcl.Range
 }
