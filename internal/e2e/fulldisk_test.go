@@ -125,3 +125,49 @@ func TestFullDisk(t *testing.T) {
 	}
 	checkDelivered(t, dir, p, bodies)
 }
+
+// TestFullDiskMidStream fills the output disk while a message larger than
+// it streams out: the attempt fails, leaves no partial file behind, and is
+// retried; once there is room the message is delivered whole, once.
+func TestFullDiskMidStream(t *testing.T) {
+	dir, p := crashSetup(t)
+	cfg, err := os.ReadFile(filepath.Join(dir, "bizpipe.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), `interval = "50ms"`, `interval = "1s"`, 1))
+	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	data := filepath.Join(dir, "data")
+	mountTmpfs(t, out, "4m")
+	body := make([]byte, 12<<20)
+	rand.Read(body)
+	writeSettled(t, filepath.Join(dir, "in", "big.edi"), body)
+	run := func() string {
+		t.Helper()
+		o, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", data, dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("run --once: %v\n%s", err, o)
+		}
+		if !strings.Contains(string(o), "no space left on device") && !strings.Contains(lastLine(o), "delivered 1") {
+			t.Errorf("the log neither says the disk is full nor delivers:\n%s", o)
+		}
+		return lastLine(o)
+	}
+	first := run()
+	if !strings.Contains(first, "delivered 0") || !strings.Contains(first, "waiting for retry 1") {
+		t.Fatalf("with a 4 MiB output disk and a 12 MiB message: %s; want it waiting for a retry", first)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Fatalf("the failed attempt left %d entries in the output directory", len(left))
+	}
+	resizeTmpfs(t, out, "64m")
+	time.Sleep(1100 * time.Millisecond)
+	second := run()
+	if !strings.Contains(second, "delivered 1") {
+		t.Fatalf("after freeing space: %s", second)
+	}
+	checkDelivered(t, dir, p, map[string][]byte{"big.edi": body})
+}
