@@ -339,3 +339,16 @@ func IsPermanent(err error) bool {
 	var p permanent
 	return errors.As(err, &p)
 }
+
+// RetryAfter returns the wait before the next attempt that a failed
+// attempt's partner asked for (an HTTP Retry-After), if err or an error it
+// wraps has a RetryDelay method that gives one.
+func RetryAfter(err error) (time.Duration, bool) {
+	var d interface{ RetryDelay() time.Duration }
+	if errors.As(err, &d) {
+		if wait := d.RetryDelay(); wait > 0 {
+			return wait, true
+		}
+	}
+	return 0, false
+}

@@ -14,7 +14,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/pipeline"
-	"github.com/bizpipe/bizpipe/internal/send"
 )
 
 // workLoop claims and processes deliveries. claimCtx stops the claiming;
@@ -349,7 +348,7 @@ func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome
 			Error: fmt.Sprintf("%v (suspended after %d attempt(s))", err, made)}, nil, false
 	}
 	wait := retry.Interval.V
-	if asked, ok := send.RetryAfter(err); ok && asked > wait {
+	if asked, ok := component.RetryAfter(err); ok && asked > wait {
 		wait = asked
 	}
 	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(wait), Error: err.Error()}, nil, false

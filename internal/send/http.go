@@ -316,16 +316,10 @@ type StatusError struct {
 // delivery for months.
 const maxRetryAfter = 24 * time.Hour
 
-// RetryAfter returns the wait a failed delivery's partner asked for with
-// Retry-After, if err carries one. The runner waits that long before the
-// next attempt when it is longer than the port's retry interval.
-func RetryAfter(err error) (time.Duration, bool) {
-	var serr *StatusError
-	if errors.As(err, &serr) && serr.RetryAfter > 0 {
-		return serr.RetryAfter, true
-	}
-	return 0, false
-}
+// RetryDelay is the wait the partner asked for with Retry-After (0: none):
+// the runner waits that long before the next attempt when it is longer
+// than the port's retry interval (component.RetryAfter).
+func (e *StatusError) RetryDelay() time.Duration { return e.RetryAfter }
 
 // parseRetryAfter reads a Retry-After value (RFC 9110 §10.2.3): seconds, or
 // an HTTP date. Anything else, or a time already past, is 0.

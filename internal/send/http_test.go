@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -301,13 +302,13 @@ func TestParseRetryAfter(t *testing.T) {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.value, got, tt.want)
 		}
 	}
-	if d, ok := RetryAfter(fmt.Errorf("wrapped: %w", &StatusError{StatusCode: 503, RetryAfter: time.Minute})); !ok || d != time.Minute {
+	if d, ok := component.RetryAfter(fmt.Errorf("wrapped: %w", &StatusError{StatusCode: 503, RetryAfter: time.Minute})); !ok || d != time.Minute {
 		t.Errorf("RetryAfter of a wrapped 503 = %v, %v; want 1m, true", d, ok)
 	}
-	if _, ok := RetryAfter(&StatusError{StatusCode: 500}); ok {
+	if _, ok := component.RetryAfter(&StatusError{StatusCode: 500}); ok {
 		t.Error("RetryAfter of a status error without the header reports a wait")
 	}
-	if _, ok := RetryAfter(errors.New("connection refused")); ok {
+	if _, ok := component.RetryAfter(errors.New("connection refused")); ok {
 		t.Error("RetryAfter of a network error reports a wait")
 	}
 }
