@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
@@ -37,7 +36,7 @@ const minSecretLen = 4
 // variableSecrets are the strings of cfg's sensitive variables and locals.
 func variableSecrets(cfg *model.Config) secrets {
 	var vs []string
-	for _, v := range lang.SensitiveStrings(cfg) {
+	for _, v := range cfg.Secrets {
 		if len(v) >= minSecretLen {
 			vs = append(vs, v)
 		}

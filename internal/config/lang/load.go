@@ -171,6 +171,7 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 	}
 	d.checkGroupCount()
 	d.resolve()
+	cfg.Secrets = SensitiveStrings(cfg)
 	return cfg, finish(d.diags.Extend(diags))
 }
 

@@ -50,6 +50,12 @@ type Config struct {
 	SendPorts        []*SendPort
 	MessageBox       *MessageBox
 
+	// Secrets are the known strings of the sensitive variables and of the
+	// locals derived from them: what no output may show. A run scrubs its
+	// logs and the reasons it stores of them, behind the marks that keep
+	// derived values out of templates.
+	Secrets []string
+
 	// Files are the parsed source files by name, for diagnostics snippets.
 	Files map[string]*hcl.File
 	// EvalContext has var, local and the functions; filters and templates are
