@@ -77,6 +77,16 @@ func mustStream(t testing.TB, st *Stage, contentType string, body []byte, sizes 
 	return out
 }
 
+// encodeHow encodes body with Encode ("encode") or the streaming stage
+// ("stream", random write sizes), for tests that check both.
+func encodeHow(t testing.TB, how string, o Options, contentType string, body []byte, s *Signer, recip *x509.Certificate) []byte {
+	t.Helper()
+	if how == "stream" {
+		return mustStream(t, mustStage(t, o, s, recip), contentType, body, []int{0})
+	}
+	return mustEncode(t, mustEncoder(t, o), contentType, body, s, recip)
+}
+
 // streamCTEBodies are the bodies each transfer encoding can carry.
 func streamCTEBodies(cte string) []testBody {
 	switch cte {
