@@ -1,46 +1,54 @@
 package cms
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // GHASH (NIST SP 800-38D §6.4) for streaming AES-GCM, which crypto/cipher
 // cannot do: its AEAD needs the whole plaintext in one Seal call.
 //
-// The multiplication by H uses Shoup's 4-bit tables: the 16 multiples of H
-// indexed by a nibble, and a 16-entry reduction table. Elements are held
-// in GCM's bit-reflected order as two uint64 (low holds the first 8
-// octets), so shifting right by one multiplies by x.
+// The multiplication uses Shoup's 8-bit tables: the 256 multiples of H
+// indexed by an octet, and a 256-entry reduction table shared by all keys.
+// Four blocks are hashed at once, as X1·H^4 ⊕ X2·H^3 ⊕ X3·H^2 ⊕ X4·H
+// with a table for each power (16 KiB per key): the four products share
+// one shift-and-reduce chain, whose latency is what bounds a table GHASH. Elements are held in GCM's bit-reflected order as two
+// uint64 (low holds the first 8 octets), so shifting right by one
+// multiplies by x.
 //
-// Timing: the table lookups are indexed by nibbles of the running hash,
+// Timing: the table lookups are indexed by octets of the running hash,
 // which depends on the ciphertext and on H, so a local attacker who can
 // observe this process's cache accesses could learn about H. This is the
-// classic concern with table GHASH (OpenSSL's fallback has it too);
-// crypto/cipher avoids it with carry-less multiply instructions that Go
-// does not expose. The hash covers ciphertext that is sent anyway; H is
-// per message (each message has a fresh key).
+// classic concern with table GHASH (OpenSSL's non-PCLMUL fallback has it
+// too); crypto/cipher avoids it with carry-less multiply instructions that
+// Go does not expose. H is per message (every message has a fresh key) and
+// the hashed data is ciphertext that is sent anyway.
 
 type ghashElement struct{ low, high uint64 }
 
-// ghashReduction[i] is the reduction of the 4 bits shifted out of the low
-// end, already in position for the top 16 bits of low.
-var ghashReduction = [16]uint16{
-	0x0000, 0x1c20, 0x3840, 0x2460, 0x7080, 0x6ca0, 0x48c0, 0x54e0,
-	0xe100, 0xfd20, 0xd940, 0xc560, 0x9180, 0x8da0, 0xa9c0, 0xb5e0,
-}
+// ghashReduction[b] is what the 8 bits b shifted out of the high end of an
+// element contribute when it is multiplied by x^8: the top 16 bits of low.
+var ghashReduction = func() (r [256]uint16) {
+	for b := range 256 {
+		e := ghashElement{high: uint64(b)}
+		for range 8 {
+			e = e.double()
+		}
+		r[b] = uint16(e.low >> 48)
+	}
+	return r
+}()
 
 // ghash is the running GHASH of a stream of blocks. The zero value is not
 // usable; use newGHASH.
 type ghash struct {
-	table [16]ghashElement // table[reverse4(i)] = i·H
+	table [4][256]ghashElement // table[k][reverse8(i)] = i·H^(k+1)
 	y     ghashElement
 	buf   [16]byte // partial block
 	nbuf  int
 }
 
-func reverse4(i int) int {
-	i = ((i << 2) & 0xc) | ((i >> 2) & 0x3)
-	i = ((i << 1) & 0xa) | ((i >> 1) & 0x5)
-	return i
-}
+func reverse8(i int) int { return int(bits.Reverse8(uint8(i))) }
 
 // double multiplies x by x (the polynomial), i.e. shifts right in GCM's
 // reflected bit order, reducing by the field polynomial.
@@ -56,45 +64,71 @@ func (x ghashElement) double() ghashElement {
 func newGHASH(h []byte) *ghash {
 	g := &ghash{}
 	x := ghashElement{binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:])}
-	g.table[reverse4(1)] = x
-	for i := 2; i < 16; i += 2 {
-		d := g.table[reverse4(i/2)].double()
-		g.table[reverse4(i)] = d
-		g.table[reverse4(i+1)] = ghashElement{d.low ^ x.low, d.high ^ x.high}
+	for k := range g.table {
+		t := &g.table[k]
+		t[reverse8(1)] = x
+		for i := 2; i < 256; i += 2 {
+			d := t[reverse8(i/2)].double()
+			t[reverse8(i)] = d
+			t[reverse8(i+1)] = ghashElement{d.low ^ x.low, d.high ^ x.high}
+		}
+		x = mulTable(t, g.table[0][reverse8(1)]) // H^(k+2) = H·H^(k+1)
 	}
 	return g
 }
 
-// mul sets y to y·H.
-func (g *ghash) mul(y *ghashElement) {
-	var z ghashElement
-	for i := range 2 {
-		word := y.high
-		if i == 1 {
-			word = y.low
-		}
-		for j := 0; j < 64; j += 4 {
-			msw := z.high & 0xf
-			z.high = z.high>>4 | z.low<<60
-			z.low = z.low>>4 ^ uint64(ghashReduction[msw])<<48
-			t := &g.table[word&0xf]
-			z.low ^= t.low
-			z.high ^= t.high
-			word >>= 4
+// mulTable returns y·P where t is the table of P.
+func mulTable(t *[256]ghashElement, y ghashElement) ghashElement {
+	var zl, zh uint64
+	for _, word := range [2]uint64{y.high, y.low} {
+		for range 8 {
+			msb := zh & 0xff
+			zh = zh>>8 | zl<<56
+			zl = zl>>8 ^ uint64(ghashReduction[msb])<<48
+			e := &t[word&0xff]
+			zl ^= e.low
+			zh ^= e.high
+			word >>= 8
 		}
 	}
-	*y = z
+	return ghashElement{zl, zh}
 }
 
+// blocks hashes whole blocks: y = (y ⊕ X)·H for each block X, four at a
+// time while there are four.
 func (g *ghash) blocks(b []byte) {
-	y := g.y
+	t1, t2, t3, t4 := &g.table[0], &g.table[1], &g.table[2], &g.table[3]
+	yl, yh := g.y.low, g.y.high
+	be := binary.BigEndian
+	for len(b) >= 64 {
+		a := [8]uint64{
+			yh ^ be.Uint64(b[8:]), yl ^ be.Uint64(b), // X1 ⊕ y, by H^4
+			be.Uint64(b[24:]), be.Uint64(b[16:]), // X2, by H^3
+			be.Uint64(b[40:]), be.Uint64(b[32:]), // X3, by H^2
+			be.Uint64(b[56:]), be.Uint64(b[48:]), // X4, by H
+		}
+		var zl, zh uint64
+		for w := 0; w < 2; w++ {
+			w1, w2, w3, w4 := a[w], a[2+w], a[4+w], a[6+w]
+			for range 8 {
+				msb := zh & 0xff
+				zh = zh>>8 | zl<<56
+				zl = zl>>8 ^ uint64(ghashReduction[msb])<<48
+				e1, e2, e3, e4 := &t4[w1&0xff], &t3[w2&0xff], &t2[w3&0xff], &t1[w4&0xff]
+				zl ^= e1.low ^ e2.low ^ e3.low ^ e4.low
+				zh ^= e1.high ^ e2.high ^ e3.high ^ e4.high
+				w1, w2, w3, w4 = w1>>8, w2>>8, w3>>8, w4>>8
+			}
+		}
+		yl, yh = zl, zh
+		b = b[64:]
+	}
 	for len(b) >= 16 {
-		y.low ^= binary.BigEndian.Uint64(b)
-		y.high ^= binary.BigEndian.Uint64(b[8:])
-		g.mul(&y)
+		y := mulTable(t1, ghashElement{yl ^ be.Uint64(b), yh ^ be.Uint64(b[8:])})
+		yl, yh = y.low, y.high
 		b = b[16:]
 	}
-	g.y = y
+	g.y = ghashElement{yl, yh}
 }
 
 // write hashes p as the continuation of the data.

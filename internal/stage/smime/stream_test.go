@@ -367,3 +367,8 @@ func TestStreamErrors(t *testing.T) {
 	}
 
 }
+
+// headerOf1 is a raw message's header: just its Content-Type.
+func headerOf1(name, value string) component.Header {
+	return component.Header{Fields: []component.Field{{Name: name, Value: value}}}
+}
