@@ -372,3 +372,28 @@ func TestStreamErrors(t *testing.T) {
 func headerOf1(name, value string) component.Header {
 	return component.Header{Fields: []component.Field{{Name: name, Value: value}}}
 }
+
+// TestBoundaryScanner: the pattern is found wherever the writes cut it.
+func TestBoundaryScanner(t *testing.T) {
+	pat := "--boundary"
+	for _, data := range []string{"xx--boundaryyy", "--boundary", "a-\r\n--boundar", "-----boundary--"} {
+		want := strings.Contains(data, pat)
+		for _, split := range streamSplits {
+			s := boundaryScanner{pat: []byte(pat)}
+			got := false
+			sizes := split.sizes
+			for i, k := 0, 0; i < len(data) && !got; k++ {
+				n := sizes[k%len(sizes)]
+				if n == 0 {
+					n = 1 + (i*7)%5
+				}
+				n = min(n, len(data)-i)
+				got = s.found([]byte(data[i : i+n]))
+				i += n
+			}
+			if got != want {
+				t.Errorf("%q split %s: found %v, want %v", data, split.name, got, want)
+			}
+		}
+	}
+}

@@ -82,13 +82,14 @@ func (w *clearSignWriter) Close() error {
 type boundaryScanner struct {
 	pat  []byte
 	tail []byte // the last len(pat)-1 octets seen
+	join []byte // scratch: tail and the start of the next write
 }
 
 func (s *boundaryScanner) found(p []byte) bool {
 	k := len(s.pat) - 1
 	if len(s.tail) > 0 {
-		join := append(s.tail[:len(s.tail):len(s.tail)], p[:min(len(p), k)]...)
-		if bytes.Contains(join, s.pat) {
+		s.join = append(append(s.join[:0], s.tail...), p[:min(len(p), k)]...)
+		if bytes.Contains(s.join, s.pat) {
 			return true
 		}
 	}
