@@ -141,14 +141,40 @@ func decodeBase64(src []byte) ([]byte, error) {
 // output always ends with a line break: a soft one ("=" CRLF) when the data
 // does not end with a hard line break, so the decoded body gains nothing.
 func appendQuotedPrintable(dst, src []byte, text bool) []byte {
-	const hex = "0123456789ABCDEF"
 	dst = slices.Grow(dst, len(src)+len(src)/8+8)
-	col := 0
-	for i := 0; i < len(src); i++ {
+	e := qpEncoder{text: text}
+	dst, _ = e.encode(dst, src, true)
+	return e.finish(dst)
+}
+
+// qpLookahead is how far the quoted-printable encoder looks past an octet
+// to decide how to write it ("From " at a line start).
+const qpLookahead = 5
+
+// qpEncoder is the state of a quoted-printable encoding that is fed in
+// pieces (appendQuotedPrintable feeds everything at once).
+type qpEncoder struct {
+	text  bool
+	col   int     // characters on the current output line
+	any   bool    // some input was encoded
+	last2 [2]byte // the last two input octets encoded
+}
+
+// encode appends the encoding of a prefix of src and returns how much of
+// src it consumed. Unless final, it stops qpLookahead octets before the end
+// of src: the caller passes those again with more input.
+func (e *qpEncoder) encode(dst, src []byte, final bool) ([]byte, int) {
+	const hex = "0123456789ABCDEF"
+	limit := len(src)
+	if !final {
+		limit -= qpLookahead
+	}
+	i := 0
+	for ; i < limit; i++ {
 		c := src[i]
-		if text && c == '\r' && i+1 < len(src) && src[i+1] == '\n' {
+		if e.text && c == '\r' && i+1 < len(src) && src[i+1] == '\n' {
 			dst = append(dst, '\r', '\n')
-			col = 0
+			e.col = 0
 			i++
 			continue
 		}
@@ -158,7 +184,7 @@ func appendQuotedPrintable(dst, src []byte, text bool) []byte {
 				// White space is encoded at the end of a line (transports
 				// strip it there): before a hard break or at the end.
 				rest := src[i+1:]
-				return len(rest) == 0 || (text && bytes.HasPrefix(rest, crlf))
+				return len(rest) == 0 || (e.text && bytes.HasPrefix(rest, crlf))
 			case c == '=' || c < 33 || c > 126:
 				return true
 			case col == 0 && (c == '.' || (c == 'F' && bytes.HasPrefix(src[i:], []byte("From ")))):
@@ -166,15 +192,15 @@ func appendQuotedPrintable(dst, src []byte, text bool) []byte {
 			}
 			return false
 		}
-		enc := encode(col)
+		enc := encode(e.col)
 		width := 1
 		if enc {
 			width = 3
 		}
-		if col+width > qpMaxLine-1 {
+		if e.col+width > qpMaxLine-1 {
 			dst = append(dst, '=', '\r', '\n')
-			col = 0
-			if enc = encode(col); enc {
+			e.col = 0
+			if enc = encode(e.col); enc {
 				width = 3
 			}
 		}
@@ -183,9 +209,23 @@ func appendQuotedPrintable(dst, src []byte, text bool) []byte {
 		} else {
 			dst = append(dst, c)
 		}
-		col += width
+		e.col += width
 	}
-	if len(src) > 0 && !(text && bytes.HasSuffix(src, crlf)) {
+	if i > 0 {
+		e.any = true
+		if i >= 2 {
+			e.last2 = [2]byte{src[i-2], src[i-1]}
+		} else {
+			e.last2 = [2]byte{e.last2[1], src[0]}
+		}
+	}
+	return dst, i
+}
+
+// finish appends the soft line break that ends data without a final hard
+// line break.
+func (e *qpEncoder) finish(dst []byte) []byte {
+	if e.any && !(e.text && e.last2 == [2]byte{'\r', '\n'}) {
 		dst = append(dst, '=', '\r', '\n')
 	}
 	return dst
@@ -258,34 +298,76 @@ func unhex(c byte) (byte, bool) {
 // sending them anyway would let transports and verifiers "repair" the body
 // and break the signature or the exact bytes.
 func checkIdentityDomain(src []byte, c transferEncoding) error {
+	k := identityChecker{cte: c}
+	if err := k.check(src); err != nil {
+		return err
+	}
+	return k.end()
+}
+
+// identityChecker checks checkIdentityDomain's rules on data that arrives
+// in pieces: a CR at the end of one piece is judged by the next.
+type identityChecker struct {
+	cte       transferEncoding
+	off       int  // octets checked so far
+	lineStart int  // offset of the current line
+	cr        bool // the last octet was a CR
+}
+
+func (k *identityChecker) check(src []byte) error {
+	c := k.cte
 	if c == cteBinary {
 		return nil
 	}
-	lineStart := 0
-	for i := 0; i < len(src); i++ {
-		b := src[i]
+	for j, b := range src {
+		i := k.off + j
+		if k.cr {
+			k.cr = false
+			if b != '\n' {
+				return k.lonelyCR(i - 1)
+			}
+			if i-1-k.lineStart > maxLineOctets {
+				return k.longLine(i - 1)
+			}
+			k.lineStart = i + 1
+			continue
+		}
 		switch {
 		case b == 0:
 			return fmt.Errorf("content_transfer_encoding %q cannot carry NUL (offset %d); use base64 or binary", c, i)
 		case b == '\r':
-			if i+1 >= len(src) || src[i+1] != '\n' {
-				return fmt.Errorf("content_transfer_encoding %q cannot carry a CR that is not part of CRLF (offset %d); use base64 or binary", c, i)
-			}
-			if i-lineStart > maxLineOctets {
-				return fmt.Errorf("content_transfer_encoding %q allows lines of at most %d octets (line at offset %d has %d); use base64 or quoted-printable", c, maxLineOctets, lineStart, i-lineStart)
-			}
-			i++
-			lineStart = i + 1
+			k.cr = true
 		case b == '\n':
 			return fmt.Errorf("content_transfer_encoding %q cannot carry an LF that is not part of CRLF (offset %d); use base64 or binary", c, i)
 		case b > 127 && c == cte7bit:
 			return fmt.Errorf("content_transfer_encoding %q cannot carry 8-bit octet 0x%02x (offset %d); use 8bit, quoted-printable or base64", c, b, i)
 		}
 	}
-	if len(src)-lineStart > maxLineOctets {
-		return fmt.Errorf("content_transfer_encoding %q allows lines of at most %d octets (line at offset %d has %d); use base64 or quoted-printable", c, maxLineOctets, lineStart, len(src)-lineStart)
+	k.off += len(src)
+	return nil
+}
+
+// end checks the end of the data: a final CR, the last line's length.
+func (k *identityChecker) end() error {
+	if k.cte == cteBinary {
+		return nil
+	}
+	if k.cr {
+		return k.lonelyCR(k.off - 1)
+	}
+	if k.off-k.lineStart > maxLineOctets {
+		return k.longLine(k.off)
 	}
 	return nil
+}
+
+func (k *identityChecker) lonelyCR(i int) error {
+	return fmt.Errorf("content_transfer_encoding %q cannot carry a CR that is not part of CRLF (offset %d); use base64 or binary", k.cte, i)
+}
+
+// longLine reports the line that ends at offset i.
+func (k *identityChecker) longLine(i int) error {
+	return fmt.Errorf("content_transfer_encoding %q allows lines of at most %d octets (line at offset %d has %d); use base64 or quoted-printable", k.cte, maxLineOctets, k.lineStart, i-k.lineStart)
 }
 
 // decodeTransfer undoes a Content-Transfer-Encoding. Identity encodings

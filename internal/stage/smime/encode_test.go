@@ -162,46 +162,47 @@ func TestSignedDataContents(t *testing.T) {
 		"sha1": "1.3.14.3.2.26", "sha256": "2.16.840.1.101.3.4.2.1",
 		"sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3",
 	}
-	for _, sig := range []string{"clear", "opaque"} {
-		for _, digest := range []string{"sha1", "sha256", "sha384", "sha512"} {
-			for _, include := range []bool{true, false} {
-				t.Run(fmt.Sprintf("%s/%s/include=%v", sig, digest, include), func(t *testing.T) {
-					e := mustEncoder(t, Options{Signature: sig, Digest: digest, IncludeCertificate: include})
-					out := mustEncode(t, e, "text/plain", []byte("hello\n"), signer, nil)
-					p7 := signedDataOf(t, out)
-					if len(p7.Signers) != 1 {
-						t.Fatalf("%d signers", len(p7.Signers))
-					}
-					si := p7.Signers[0]
-					if got := si.DigestAlgorithm.Algorithm.String(); got != digestOIDs[digest] {
-						t.Errorf("digest algorithm %s, want %s", got, digestOIDs[digest])
-					}
-					got := map[string]bool{}
-					for _, a := range si.AuthenticatedAttributes {
-						got[a.Type.String()] = true
-					}
-					if fmt.Sprint(got) != fmt.Sprint(wantAttrs) {
-						t.Errorf("signed attributes %v, want %v", got, wantAttrs)
-					}
-					if include {
-						if len(p7.Certificates) != 2 || !p7.Certificates[0].Equal(leaf.Cert) || !p7.Certificates[1].Equal(inter.Cert) {
-							t.Errorf("certificates: %d, want leaf and intermediate", len(p7.Certificates))
+	for _, how := range []string{"encode", "stream"} {
+		for _, sig := range []string{"clear", "opaque"} {
+			for _, digest := range []string{"sha1", "sha256", "sha384", "sha512"} {
+				for _, include := range []bool{true, false} {
+					t.Run(fmt.Sprintf("%s/%s/%s/include=%v", how, sig, digest, include), func(t *testing.T) {
+						out := encodeHow(t, how, Options{Signature: sig, Digest: digest, IncludeCertificate: include}, "text/plain", []byte("hello\n"), signer, nil)
+						p7 := signedDataOf(t, out)
+						if len(p7.Signers) != 1 {
+							t.Fatalf("%d signers", len(p7.Signers))
 						}
-					} else if len(p7.Certificates) != 0 {
-						t.Errorf("include_certificate=false but %d certificates embedded", len(p7.Certificates))
-					}
-					opts := DecodeOptions{Roots: roots}
-					if !include {
-						opts.Certs = []*x509.Certificate{leaf.Cert, inter.Cert}
-					}
-					d, err := Decode(out, opts)
-					if err != nil {
-						t.Fatalf("Decode: %v", err)
-					}
-					if string(d.Body) != "hello\r\n" || !d.Signer.Equal(leaf.Cert) {
-						t.Errorf("Decode: %q signed by %v", d.Body, d.Signer.Subject)
-					}
-				})
+						si := p7.Signers[0]
+						if got := si.DigestAlgorithm.Algorithm.String(); got != digestOIDs[digest] {
+							t.Errorf("digest algorithm %s, want %s", got, digestOIDs[digest])
+						}
+						got := map[string]bool{}
+						for _, a := range si.AuthenticatedAttributes {
+							got[a.Type.String()] = true
+						}
+						if fmt.Sprint(got) != fmt.Sprint(wantAttrs) {
+							t.Errorf("signed attributes %v, want %v", got, wantAttrs)
+						}
+						if include {
+							if len(p7.Certificates) != 2 || !p7.Certificates[0].Equal(leaf.Cert) || !p7.Certificates[1].Equal(inter.Cert) {
+								t.Errorf("certificates: %d, want leaf and intermediate", len(p7.Certificates))
+							}
+						} else if len(p7.Certificates) != 0 {
+							t.Errorf("include_certificate=false but %d certificates embedded", len(p7.Certificates))
+						}
+						opts := DecodeOptions{Roots: roots}
+						if !include {
+							opts.Certs = []*x509.Certificate{leaf.Cert, inter.Cert}
+						}
+						d, err := Decode(out, opts)
+						if err != nil {
+							t.Fatalf("Decode: %v", err)
+						}
+						if string(d.Body) != "hello\r\n" || !d.Signer.Equal(leaf.Cert) {
+							t.Errorf("Decode: %q signed by %v", d.Body, d.Signer.Subject)
+						}
+					})
+				}
 			}
 		}
 	}
@@ -236,13 +237,15 @@ func TestEncodeECDSASigner(t *testing.T) {
 	if _, ok := group.Key.(*ecdsa.PrivateKey); !ok {
 		t.Fatalf("key is %T", group.Key)
 	}
-	for _, sig := range []string{"clear", "opaque"} {
-		out := mustEncode(t, mustEncoder(t, Options{Signature: sig, Digest: "sha384", IncludeCertificate: true}),
-			"application/octet-stream", []byte{0, 1, 2, '\n'}, &Signer{Cert: group.Cert, Key: group.Key}, nil)
-		run(t, out, ossl, "cms", "-verify", "-CAfile", p.caPEM)
-		d, err := Decode(out, p.decodeOpts())
-		if err != nil || !bytes.Equal(d.Body, []byte{0, 1, 2, '\n'}) || !d.Signer.Equal(group.Cert) {
-			t.Errorf("%s: Decode: %v", sig, err)
+	for _, how := range []string{"encode", "stream"} {
+		for _, sig := range []string{"clear", "opaque"} {
+			out := encodeHow(t, how, Options{Signature: sig, Digest: "sha384", IncludeCertificate: true},
+				"application/octet-stream", []byte{0, 1, 2, '\n'}, &Signer{Cert: group.Cert, Key: group.Key}, nil)
+			run(t, out, ossl, "cms", "-verify", "-CAfile", p.caPEM)
+			d, err := Decode(out, p.decodeOpts())
+			if err != nil || !bytes.Equal(d.Body, []byte{0, 1, 2, '\n'}) || !d.Signer.Equal(group.Cert) {
+				t.Errorf("%s %s: Decode: %v", how, sig, err)
+			}
 		}
 	}
 }

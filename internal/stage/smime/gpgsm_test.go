@@ -59,34 +59,35 @@ func TestGpgsmVerifiesClearSigned(t *testing.T) {
 	}
 
 	groupFpr := fmt.Sprintf("%X", sha1.Sum(p.group.DER))
-	for _, digest := range []string{"sha256", "sha512"} {
-		for _, body := range []testBody{textBody(), binaryBody()} {
-			// Not parallel: one agent, one keybox.
-			t.Run(digest+"/"+body.name, func(t *testing.T) {
-				e := mustEncoder(t, Options{Signature: "clear", Digest: digest, IncludeCertificate: true})
-				out := mustEncode(t, e, body.contentType, body.data, p.signer(), nil)
-				content, sig := stdSignedParts(t, out)
-				dir := t.TempDir()
-				sigPath := writeTempIn(t, dir, "smime.p7s", sig)
-				contentPath := writeTempIn(t, dir, "content", content)
+	for _, how := range []string{"encode", "stream"} {
+		for _, digest := range []string{"sha256", "sha512"} {
+			for _, body := range []testBody{textBody(), binaryBody()} {
+				// Not parallel: one agent, one keybox.
+				t.Run(how+"/"+digest+"/"+body.name, func(t *testing.T) {
+					out := encodeHow(t, how, Options{Signature: "clear", Digest: digest, IncludeCertificate: true}, body.contentType, body.data, p.signer(), nil)
+					content, sig := stdSignedParts(t, out)
+					dir := t.TempDir()
+					sigPath := writeTempIn(t, dir, "smime.p7s", sig)
+					contentPath := writeTempIn(t, dir, "content", content)
 
-				status, err := gpgsm("--verify", sigPath, contentPath)
-				if err != nil {
-					t.Fatalf("gpgsm --verify: %v", err)
-				}
-				for _, want := range []string{"[GNUPG:] GOODSIG " + groupFpr + " ", "[GNUPG:] VALIDSIG " + groupFpr + " "} {
-					if !strings.Contains(status, want) {
-						t.Errorf("gpgsm status lacks %q:\n%s", want, status)
+					status, err := gpgsm("--verify", sigPath, contentPath)
+					if err != nil {
+						t.Fatalf("gpgsm --verify: %v", err)
 					}
-				}
+					for _, want := range []string{"[GNUPG:] GOODSIG " + groupFpr + " ", "[GNUPG:] VALIDSIG " + groupFpr + " "} {
+						if !strings.Contains(status, want) {
+							t.Errorf("gpgsm status lacks %q:\n%s", want, status)
+						}
+					}
 
-				tampered := bytes.Clone(content)
-				tampered[len(tampered)-3] ^= 1
-				status, _ = gpgsm("--verify", sigPath, writeTempIn(t, dir, "tampered", tampered))
-				if strings.Contains(status, "GOODSIG") || !strings.Contains(status, "BADSIG") {
-					t.Errorf("gpgsm did not report BADSIG for tampered content:\n%s", status)
-				}
-			})
+					tampered := bytes.Clone(content)
+					tampered[len(tampered)-3] ^= 1
+					status, _ = gpgsm("--verify", sigPath, writeTempIn(t, dir, "tampered", tampered))
+					if strings.Contains(status, "GOODSIG") || !strings.Contains(status, "BADSIG") {
+						t.Errorf("gpgsm did not report BADSIG for tampered content:\n%s", status)
+					}
+				})
+			}
 		}
 	}
 }

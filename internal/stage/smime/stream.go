@@ -1,0 +1,219 @@
+package smime
+
+import (
+	crand "crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/component"
+)
+
+var _ component.StageConfig = (*Config)(nil)
+
+// NewStage builds the streaming encoder stage of a known configuration
+// with the keys its Needs asked for.
+func (c *Config) NewStage(env *component.StageEnv) (component.Stage, error) {
+	o, err := c.Options()
+	if err != nil {
+		return nil, err
+	}
+	var signer *Signer
+	if id := env.Keys.Signer; id != nil {
+		signer = &Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}
+	}
+	return NewStage(o, signer, env.Keys.Recipient, env.Rand)
+}
+
+// Stage is the streaming form of Encoder: it produces the same MIME
+// structure (header fields, layout, parameters) for the same options, with
+// memory that does not grow with the message. The differences from Encode:
+//
+//   - CMS content is BER with indefinite lengths, the content cut into
+//     definite-length OCTET STRING chunks, as "openssl cms -stream" writes
+//     it (a detached signature stays DER);
+//   - errors found in the body (a 7bit or 8bit body that breaks the rules
+//     of its encoding) surface from Write or Close once some output has
+//     been written: the caller must discard that output;
+//   - the clear-signature boundary is drawn once, before the body is seen;
+//     a body that contains it (a 2^-128 chance) fails instead of being
+//     encoded again.
+//
+// A Stage is immutable and safe for concurrent use.
+type Stage struct {
+	enc       *Encoder
+	signer    *Signer
+	recipient *x509.Certificate
+	rand      io.Reader
+}
+
+var _ component.Stage = (*Stage)(nil)
+
+// NewStage validates o and the keys it needs (signer when signing,
+// recipient when encrypting) and returns the stage. rand supplies MIME
+// boundaries, content-encryption keys and IVs; nil means crypto/rand.
+func NewStage(o Options, signer *Signer, recipient *x509.Certificate, rand io.Reader) (*Stage, error) {
+	e, err := NewEncoder(o)
+	if err != nil {
+		return nil, err
+	}
+	if e.Signs() {
+		if err := signer.check(); err != nil {
+			return nil, err
+		}
+		if _, err := signatureOID(signer.Key.Public(), e.digest); err != nil {
+			return nil, err
+		}
+	}
+	if e.Encrypts() && recipient == nil {
+		return nil, errors.New("smime: encryption requested but no recipient certificate given")
+	}
+	if rand == nil {
+		rand = crand.Reader
+	}
+	return &Stage{enc: e, signer: signer, recipient: recipient, rand: rand}, nil
+}
+
+// Start begins one message. The entity's Content-Type is taken from in (a
+// MIME entity's other header fields are not carried over, as with Encode
+// on its body); the output header, boundary and content-encryption key are
+// fixed here.
+func (s *Stage) Start(in component.Header) (component.Encoding, error) {
+	e := s.enc
+	ct, mt, err := normaliseContentType(in.Get("Content-Type"))
+	if err != nil {
+		return nil, err
+	}
+	if (strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "message/")) && !e.cte.identity() {
+		return nil, fmt.Errorf("smime: a %s body cannot use content_transfer_encoding %q (RFC 2045 §6.4); use 7bit, 8bit or binary", mt, e.cte)
+	}
+	enc := &encoding{stage: s, ct: ct, text: strings.HasPrefix(mt, "text/")}
+	if e.sig == signClear {
+		var rnd [16]byte
+		if _, err := io.ReadFull(s.rand, rnd[:]); err != nil {
+			return nil, fmt.Errorf("smime: reading random boundary: %w", err)
+		}
+		enc.boundary = "----=_bizpipe_" + hex.EncodeToString(rnd[:])
+	}
+	if e.encrypt {
+		enc.env, err = cms.NewEnvelope(s.rand, e.alg, s.recipient)
+		if err != nil {
+			return nil, fmt.Errorf("smime: encrypting for certificate %q (serial %s): %w", s.recipient.Subject, s.recipient.SerialNumber, err)
+		}
+	}
+	return enc, nil
+}
+
+// encoding is one message going through a Stage.
+type encoding struct {
+	stage    *Stage
+	ct       string // normalised Content-Type of the innermost entity
+	text     bool
+	boundary string        // clear signature
+	env      *cms.Envelope // encryption
+	wrapped  bool
+}
+
+// Header is the outermost entity's header: MIME-Version first, then the
+// fields Encode writes for it.
+func (c *encoding) Header() component.Header {
+	f := []component.Field{{Name: "MIME-Version", Value: "1.0"}}
+	return component.Header{Fields: append(f, c.fields(c.outer())...), MIME: true}
+}
+
+// layer names the entities an encoding nests, outermost first.
+type layer int
+
+const (
+	layerContent layer = iota
+	layerClear
+	layerOpaque
+	layerEnveloped
+)
+
+func (c *encoding) outer() layer {
+	switch {
+	case c.env != nil:
+		return layerEnveloped
+	case c.stage.enc.sig == signClear:
+		return layerClear
+	case c.stage.enc.sig == signOpaque:
+		return layerOpaque
+	}
+	return layerContent
+}
+
+// fields are the header fields of an entity (without MIME-Version).
+func (c *encoding) fields(l layer) []component.Field {
+	e := c.stage.enc
+	p7m := func(smimeType string) []component.Field {
+		return []component.Field{
+			{Name: "Content-Type", Value: "application/pkcs7-mime; smime-type=" + smimeType + "; name=smime.p7m"},
+			{Name: "Content-Transfer-Encoding", Value: "base64"},
+			{Name: "Content-Disposition", Value: "attachment; filename=smime.p7m"},
+		}
+	}
+	switch l {
+	case layerClear:
+		return []component.Field{{Name: "Content-Type",
+			Value: `multipart/signed; protocol="application/pkcs7-signature"; micalg=` + e.digest.micalg + `; boundary="` + c.boundary + `"`}}
+	case layerOpaque:
+		return p7m("signed-data")
+	case layerEnveloped:
+		return p7m(e.alg.SMIMEType())
+	}
+	return []component.Field{{Name: "Content-Type", Value: c.ct}, {Name: "Content-Transfer-Encoding", Value: e.cte.String()}}
+}
+
+// headerLines serialises the fields of an inner entity and the empty line
+// after them; for the outermost entity the header goes to the transport
+// and nothing is written in the body.
+func (c *encoding) headerLines(l layer) []byte {
+	if l == c.outer() {
+		return nil
+	}
+	var b []byte
+	for _, f := range c.fields(l) {
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// Wrap builds the layers, outermost (next to dst) first: base64 of the
+// envelope, the signature, the innermost entity's transfer encoding.
+func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
+	if c.wrapped {
+		panic("smime: Encoding.Wrap called twice")
+	}
+	c.wrapped = true
+	e, s := c.stage.enc, c.stage
+	var w io.WriteCloser = nopCloser{dst}
+	if c.env != nil {
+		b64 := newBase64Writer(w)
+		ew := c.env.Wrap(b64)
+		w = closeChain{Writer: ew, w: ew, next: b64}
+	}
+	switch e.sig {
+	case signClear:
+		var pre []byte
+		pre = append(pre, c.headerLines(layerClear)...)
+		pre = append(pre, "This is an S/MIME signed message\r\n\r\n--"...)
+		pre = append(pre, c.boundary...)
+		pre = append(pre, "\r\n"...)
+		w = newClearSignWriter(w, pre, c.boundary, s.signer, e.digest, e.includeCerts)
+	case signOpaque:
+		w = &prefixWriter{next: w, prefix: c.headerLines(layerOpaque)}
+		w = newOpaqueSignWriter(newBase64Writer(w), s.signer, e.digest, e.includeCerts)
+	}
+	if h := c.headerLines(layerContent); h != nil {
+		w = &prefixWriter{next: w, prefix: h}
+	}
+	return &stickyWriter{w: encodeWriter(w, e.cte, c.text)}
+}
