@@ -13,7 +13,7 @@ import (
 // file to file through the SQLite box, received, routed, encoded and
 // delivered by one RunOnce with the engine's defaults (16 workers per CPU).
 // sign+encrypt is RSA-2048 clear sign + AES-256-CBC, to compare with
-// BenchmarkSignEncrypt4KiB in internal/pipeline, the ceiling; engine-alone is
+// BenchmarkSignEncrypt4KiB in internal/stage/smime, the ceiling; engine-alone is
 // the same with an empty pipeline, the engine's own cost. Each reports
 // msgs/s. Each iteration is one message; the box and directories are set
 // up once per batch of b.N.

@@ -28,7 +28,8 @@ import (
 // held up past the lease after its commit may come back with deliveries a
 // sibling has taken over since. So a claim that took that long, or that
 // returns a delivery in flight, asks the box (Renew) whether it holds each
-// such delivery. If it does not, its claim was the earlier one and it drops
+// such delivery; a slow claim records its deliveries as in flight before
+// it asks, as the asking may wait out a pause of its own. If it does not, its claim was the earlier one and it drops
 // the delivery. If it does and a sibling's attempt is under way, it hands
 // the lease over to that attempt, which then renews and finishes it under
 // the claimer's name. An attempt whose outcome the box refuses as a lost
@@ -96,38 +97,71 @@ func (r *Runner) claim(ctx context.Context, worker string) ([]claimed, int, erro
 	// taken over since.
 	slow := time.Since(start) >= r.opts.Lease/2
 	out := make([]claimed, 0, len(ds))
+	type unsure struct {
+		d    *msgbox.Delivery
+		prov *flight
+	}
+	var confirm []unsure
+	f.mu.Lock()
 	for _, d := range ds {
-		if fl := r.adopt(ctx, worker, d, slow); fl != nil {
+		fl, busy := f.flights[d.ID]
+		switch {
+		case busy && !fl.recorded:
+			confirm = append(confirm, unsure{d, nil}) // a sibling's attempt is under way
+		case slow:
+			// Recorded as in flight before the box confirms the lease,
+			// so that the siblings' claims meanwhile pass over it: the
+			// confirmation waits on the box, for as long as a pause
+			// lasts, and the lease may expire meanwhile. A later claim
+			// of this process that returns it anyway hands this flight
+			// its lease, as it would an attempt's.
+			fl = &flight{holder: worker}
+			f.flights[d.ID] = fl
+			confirm = append(confirm, unsure{d, fl})
+		default:
+			// A recorded outcome came before this claim: one recorded
+			// after it would have been refused, the lease being this
+			// claim's.
+			fl = &flight{holder: worker}
+			f.flights[d.ID] = fl
 			out = append(out, claimed{d, fl})
+		}
+	}
+	f.mu.Unlock()
+	for _, u := range confirm {
+		if fl := r.adopt(ctx, worker, u.d, u.prov); fl != nil {
+			out = append(out, claimed{u.d, fl})
 		}
 	}
 	return out, len(ds), nil
 }
 
-// adopt records d, which worker's claim returned, as in flight and returns
-// its flight; or nil when worker is not to attempt it: the box gave it to
-// a later claim, or a sibling's attempt of d is under way, which gets the
-// lease if worker holds it (see inFlight). slow says the claim took long
-// enough for its leases to have been taken over since.
-func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, slow bool) *flight {
+// adopt asks the box whether worker's claim holds d, which the claim
+// returned although it may have been taken over since (see inFlight): the
+// claim was slow (prov is then the flight it recorded for d meanwhile), or
+// a sibling's attempt of d is under way (prov is nil). It returns d's
+// flight when worker is to attempt d; nil when the box gave d to a later
+// claim, or when a sibling's attempt of d is under way, which then gets the
+// lease if worker holds it.
+func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, prov *flight) *flight {
 	f := &r.inFlight
-	f.mu.Lock()
-	fl, busy := f.flights[d.ID]
-	if !slow && (!busy || fl.recorded) {
-		// A recorded outcome came before this claim: one recorded after
-		// it would have been refused, the lease being this claim's.
-		fl = &flight{holder: worker}
-		f.flights[d.ID] = fl
-		f.mu.Unlock()
-		return fl
-	}
-	f.mu.Unlock()
 	// Whichever claim of d the box took last holds the lease; renewing
 	// tells whether it is this one. Not to be cut short by a stop: a
 	// sibling's outcome may depend on it.
 	err := r.opts.Box.Renew(context.WithoutCancel(ctx), d.ID, worker, r.opts.Lease)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if prov != nil && f.flights[d.ID] == prov {
+		switch {
+		case prov.holder != worker:
+			// A later claim of this process took d over meanwhile and
+			// handed its lease to this flight: attempt it as that holder.
+			return prov
+		case err == nil:
+			return prov
+		}
+		delete(f.flights, d.ID)
+	}
 	if err != nil {
 		if !errors.Is(err, msgbox.ErrLeaseLost) {
 			r.log.Warn("confirming the lease of a delivery claimed late failed; it is redone when the lease expires",
@@ -135,7 +169,7 @@ func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, s
 		}
 		return nil
 	}
-	fl, busy = f.flights[d.ID]
+	fl, busy := f.flights[d.ID]
 	if !busy || fl.recorded {
 		fl = &flight{holder: worker}
 		f.flights[d.ID] = fl

@@ -25,6 +25,17 @@ type gatedBox struct {
 	// claimed; refused is sent on when Finish returns ErrLeaseLost.
 	entered, committed, refused chan struct{}
 	before, after               chan struct{}
+	// renewing, when not nil, is sent on when a Renew starts, which then
+	// waits for renew to be closed.
+	renewing, renew chan struct{}
+}
+
+func (g *gatedBox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+	if g.renew != nil {
+		g.renewing <- struct{}{}
+		<-g.renew
+	}
+	return g.Box.Renew(ctx, id, owner, lease)
 }
 
 func (g *gatedBox) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int,
@@ -193,5 +204,62 @@ func wait(t *testing.T, box msgbox.Box, id string) {
 	// the box reading the clock at another instant.
 	if until := time.Until(d.Deliveries[0].LeaseUntil) + 20*time.Millisecond; until > 0 {
 		time.Sleep(until)
+	}
+}
+
+// TestInFlightSlowClaimConfirming: a claim that took longer than half the
+// lease asks the box whether it still holds what it returned, and that
+// question waits on the box (the process paused again, a slow disk) while
+// the lease runs out. A sibling claiming meanwhile must pass over those
+// deliveries, not take them over from its own process.
+func TestInFlightSlowClaimConfirming(t *testing.T) {
+	const lease = 100 * time.Millisecond
+	ctx := t.Context()
+	real, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { real.Close() })
+	m, _, err := real.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in"}, strings.NewReader("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := real.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
+		committed: make(chan struct{}, 1), after: make(chan struct{}),
+		renewing: make(chan struct{}, 1), renew: make(chan struct{})}
+	r := &Runner{opts: Options{Box: box, Lease: lease}, log: slog.New(slog.DiscardHandler), portList: []string{"p"}}
+	r.inFlight.init()
+	late := make(chan claimResult, 1)
+	go func() {
+		batch, took, err := r.claim(ctx, "srv1/w-late")
+		late <- claimResult{batch, took, err}
+	}()
+	<-box.entered
+	<-box.committed
+	wait(t, real, m.ID) // the claim returns late: slow
+	close(box.after)
+	<-box.renewing // the confirmation waits; the lease has run out
+	sibling, took, err := r.claim(ctx, "srv1/w-early")
+	if err != nil || len(sibling) != 0 || took != 0 {
+		t.Fatalf("sibling's claim = %d of %d, %v; want nothing: the delivery is in flight here", len(sibling), took, err)
+	}
+	close(box.renew)
+	res := <-late
+	if res.err != nil || len(res.batch) != 1 || res.took != 1 {
+		t.Fatalf("slow claim = %d to attempt of %d returned, %v; want the delivery to attempt", len(res.batch), res.took, res.err)
+	}
+	if err := r.finish(ctx, res.batch[0].d.ID, res.batch[0].fl, msgbox.Outcome{State: msgbox.DeliveryDelivered}); err != nil {
+		t.Fatalf("recording the attempt: %v", err)
+	}
+	r.inFlight.land(res.batch[0].d.ID, res.batch[0].fl)
+	d, err := real.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Message.Status != msgbox.StatusDelivered || len(d.Attempts) != 1 || d.Attempts[0].Owner != "srv1/w-late" {
+		t.Errorf("message %s, attempts %+v; want delivered in one attempt by srv1/w-late", d.Message.Status, d.Attempts)
 	}
 }

@@ -7,21 +7,16 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
-	"github.com/bizpipe/bizpipe/internal/pipeline"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
-	"github.com/bizpipe/bizpipe/internal/stage/smime"
 )
 
 // port is a send port as this server runs it.
 type port struct {
 	decl     *model.SendPort
 	instance *model.Instance
-	// stages are the pipeline's stages, built for this instance; legacy,
-	// when not nil, is the pipeline of an encoder that does not stream
-	// yet, run on whole bodies instead.
+	// stages are the pipeline's stages, built for this instance.
 	stages []component.Stage
-	legacy *pipeline.Pipeline
 	sender component.Sender
 	// who names the instance in logs: host, server and service account.
 	who string
@@ -143,8 +138,7 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	return pt, nil
 }
 
-// buildStages builds the stages of p's pipeline with keys; while one of
-// them cannot stream yet, the whole pipeline runs on whole bodies.
+// buildStages builds the stages of pt's pipeline with keys.
 func (r *Runner) buildStages(pt *port, keys component.Keys) error {
 	p := pt.decl.Pipeline
 	if p == nil {
@@ -153,7 +147,7 @@ func (r *Runner) buildStages(pt *port, keys component.Keys) error {
 	for i, st := range p.Stages {
 		cfg, ok := st.Config.(component.StageConfig)
 		if !ok {
-			return r.buildLegacy(pt, keys)
+			return fmt.Errorf("pipeline %q stage %d: %s is not a pipeline stage", p.Name, i+1, st.Spec.Name)
 		}
 		s, err := cfg.NewStage(&component.StageEnv{Keys: keys, Rand: r.opts.Rand})
 		if err != nil {
@@ -162,18 +156,6 @@ func (r *Runner) buildStages(pt *port, keys component.Keys) error {
 		pt.stages = append(pt.stages, s)
 	}
 	return nil
-}
-
-func (r *Runner) buildLegacy(pt *port, keys component.Keys) error {
-	pt.stages = nil
-	var plKeys pipeline.Keys
-	if keys.Signer != nil {
-		plKeys.Signer = &smime.Signer{Cert: keys.Signer.Cert, Key: keys.Signer.Key, Chain: keys.Signer.Chain}
-	}
-	plKeys.Recipient = keys.Recipient
-	pl, err := r.opts.Registry.Build(pt.decl.Pipeline, plKeys)
-	pt.legacy = pl
-	return err
 }
 
 // keysFor finds the keys the port's pipeline and transport need on this

@@ -18,13 +18,10 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/pipeline"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
@@ -45,14 +42,9 @@ type Options struct {
 	// Workers is the number of concurrent deliveries; 0 means 16×GOMAXPROCS:
 	// a delivery of a small message waits on syncs (the output file, its
 	// directory, the box's commit) several times as long as it computes,
-	// and the waits of many share each sync. MemoryBudget, not Workers,
-	// bounds the memory large messages take.
+	// and the waits of many share each sync. Bodies stream, so workers
+	// do not multiply the memory large messages take.
 	Workers int
-	// MemoryBudget bounds the bytes of message bodies the workers hold at
-	// once (a body is held, with its encoded output, from the pipeline to
-	// the transport); a message larger than the budget runs alone. 0 means
-	// DefaultMemoryBudget.
-	MemoryBudget int64
 	// SpoolDir is a directory on disk where transports keep what they
 	// send with its length (HTTP bodies over 1 MiB); empty means
 	// os.TempDir().
@@ -63,8 +55,6 @@ type Options struct {
 	// Rand is the randomness for MIME boundaries and content keys; nil
 	// means crypto/rand.
 	Rand io.Reader
-	// Registry is the pipeline stage registry; nil means the default.
-	Registry pipeline.Registry
 	// IdleWait bounds how long an idle worker sleeps before looking for
 	// work again (other servers sharing the box may add some). 0 means 1s.
 	IdleWait time.Duration
@@ -102,10 +92,6 @@ func CheckRetention(d time.Duration) error {
 	return nil
 }
 
-// DefaultMemoryBudget is the default Options.MemoryBudget: two messages of
-// 128 MiB, or thousands of ordinary ones, at once.
-const DefaultMemoryBudget = 256 << 20
-
 // Summary counts what one Run did.
 type Summary struct {
 	Received  int // messages published by this run's receive locations
@@ -129,8 +115,6 @@ type Runner struct {
 	// sharedVals are the resources components share (ReceiveEnv.Shared).
 	sharedMu   sync.Mutex
 	sharedVals map[string]any
-	// memory is MemoryBudget: the bytes of bodies workers may hold.
-	memory *semaphore.Weighted
 	// inFlight is the deliveries the workers hold, which their claims
 	// pass over.
 	inFlight inFlight
@@ -160,17 +144,11 @@ func New(opts Options) (*Runner, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 16 * runtime.GOMAXPROCS(0)
 	}
-	if opts.MemoryBudget <= 0 {
-		opts.MemoryBudget = DefaultMemoryBudget
-	}
 	if opts.Lease <= 0 {
 		opts.Lease = time.Minute
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
-	}
-	if opts.Registry == nil {
-		opts.Registry = pipeline.DefaultRegistry()
 	}
 	if opts.IdleWait <= 0 {
 		opts.IdleWait = time.Second
@@ -195,7 +173,6 @@ func New(opts Options) (*Runner, error) {
 		ports:      map[string]*port{},
 		sharedVals: map[string]any{},
 		wake:       make(chan struct{}),
-		memory:     semaphore.NewWeighted(opts.MemoryBudget),
 	}
 	r.inFlight.init()
 	if err := r.provision(); err != nil {

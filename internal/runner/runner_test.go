@@ -499,68 +499,6 @@ func portOf(t *testing.T, dir string) string {
 	return s[i+len("127.0.0.1:") : i+len("127.0.0.1:")+strings.IndexByte(s[i+len("127.0.0.1:"):], '"')]
 }
 
-// TestMemoryBudget: the bodies workers hold at once stay within
-// MemoryBudget. Messages larger than a budget run one at a time; with the
-// default budget the same messages are delivered concurrently.
-func TestMemoryBudget(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		budget  int64
-		wantMax func(int) bool
-		want    string
-	}{
-		{"larger than the budget", 1000, func(n int) bool { return n == 1 }, "1"},
-		{"default budget", 0, func(n int) bool { return n >= 2 }, "at least 2"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			inFlight, most := 0, 0
-			partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				inFlight++
-				most = max(most, inFlight)
-				mu.Unlock()
-				io.Copy(io.Discard, r.Body)
-				time.Sleep(100 * time.Millisecond) // long enough for the others to arrive
-				mu.Lock()
-				inFlight--
-				mu.Unlock()
-			}))
-			defer partner.Close()
-			p := newPKI(t)
-			dir := setup(t, p, common+`
-pipeline "sign" {
-  encoder "smime" { signature = "opaque" }
-}
-send_port "partner" {
-  host     = host.h
-  pipeline = pipeline.sign
-  filter   = true
-  transport "http" { url = "{{.URL}}/in" }
-}
-`, map[string]string{"URL": partner.URL})
-			for i := range 8 {
-				put(t, dir, fmt.Sprintf("m%d.edi", i), binaryBody(2000))
-			}
-			r, _ := startWith(t, dir, func(o *runner.Options) { o.Workers = 8; o.MemoryBudget = tc.budget })
-			sum, err := r.RunOnce(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sum.Delivered != 8 {
-				t.Fatalf("summary %+v, want 8 delivered", sum)
-			}
-			if !tc.wantMax(most) {
-				t.Errorf("%d deliveries in flight at most, want %s", most, tc.want)
-			}
-		})
-	}
-}
-
-// TestInterruptedAttemptsSuspend: a message whose processing kills the
-// process (simulated: claimed by a worker, then recovered at the restart)
-// is suspended, without running again, once the interrupted attempts have
-// used up the port's tries; with a try left it is delivered.
 func TestInterruptedAttemptsSuspend(t *testing.T) {
 	for _, tc := range []struct {
 		name          string

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/pipeline"
 )
 
 // workLoop claims and processes deliveries. claimCtx stops the claiming;
@@ -272,60 +270,11 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	case maxSize > 0 && msg.Size > maxSize:
 		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
 	}
-	if pt.legacy == nil {
-		outcome, delivered := r.stream(ctx, pt, d, msg, sd)
-		if !delivered {
-			sd = nil
-		}
-		return outcome, sd, delivered
+	outcome, delivered := r.stream(ctx, pt, d, msg, sd)
+	if !delivered {
+		sd = nil
 	}
-	// Held until the transport is done with the encoded output.
-	weight := min(msg.Size, r.opts.MemoryBudget)
-	if err := r.memory.Acquire(ctx, weight); err != nil {
-		return r.failed(pt, d, fmt.Errorf("waiting for memory to process message %s: %w", d.MessageID, err))
-	}
-	defer r.memory.Release(weight)
-	body, err := r.readBody(ctx, d.MessageID, msg.Size)
-	if err != nil {
-		return r.failed(pt, d, err)
-	}
-	start := time.Now()
-	out, err := pt.legacy.Run(r.opts.Rand, pipeline.Raw(msg.ContentType, body))
-	body = nil // the raw body is not needed past the pipeline
-	if err != nil {
-		// Encoding fails the same way every time: suspend at once.
-		return suspend("pipeline failed: %v", err)
-	}
-	if m := r.opts.Metrics; m != nil {
-		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
-	}
-	h := component.Header{MIME: out.MIME}
-	for _, f := range out.Header {
-		h.Fields = append(h.Fields, component.Field{Name: f.Name, Value: f.Value})
-	}
-	start = time.Now()
-	err = r.deliver(ctx, pt, sd, h, out.Body)
-	if m := r.opts.Metrics; m != nil {
-		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
-	}
-	if err != nil {
-		return r.failed(pt, d, err)
-	}
-	return msgbox.Outcome{State: msgbox.DeliveryDelivered}, sd, true
-}
-
-// deliver hands the entity to the port's transport and commits it.
-func (r *Runner) deliver(ctx context.Context, pt *port, d *component.Delivery, h component.Header, body []byte) error {
-	att, err := pt.sender.Begin(ctx, d, h)
-	if err != nil {
-		return err
-	}
-	if _, err := att.Write(body); err != nil {
-		att.Abort()
-		return err
-	}
-	_, err = att.Commit(ctx)
-	return err
+	return outcome, sd, delivered
 }
 
 // failed turns a failed attempt into a retry, or a suspension once the
@@ -366,23 +315,6 @@ func messageOf(msg msgbox.Message) *message.Message {
 		Properties:          msg.Properties,
 		SensitiveProperties: msg.SensitiveProperties,
 	}
-}
-
-// readBody reads a message body: the pipeline needs it whole (a signature
-// covers all of it), and only for the duration of this attempt.
-func (r *Runner) readBody(ctx context.Context, id string, size int64) ([]byte, error) {
-	rc, err := r.opts.Box.Body(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("opening body of message %s: %w", id, err)
-	}
-	defer rc.Close()
-	// Sized once from the stored size (+1 so ReadFrom's EOF probe does not
-	// grow it): a 100 MiB body is held exactly once.
-	buf := bytes.NewBuffer(make([]byte, 0, size+1))
-	if _, err := buf.ReadFrom(rc); err != nil {
-		return nil, fmt.Errorf("reading body of message %s: %w", id, err)
-	}
-	return buf.Bytes(), nil
 }
 
 // closed reports whether c is closed (false for a nil channel).
