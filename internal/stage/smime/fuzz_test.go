@@ -2,8 +2,6 @@ package smime
 
 import (
 	"bytes"
-	"encoding/hex"
-	"strings"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
@@ -55,24 +53,6 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzBERToDER: the converter never panics, and what it returns is DER in
-// the sense it cares about: converting again changes nothing.
-func FuzzBERToDER(f *testing.F) {
-	for _, s := range []string{"3006020101020102", "308002010102010200 00", "2480 0402abcd 0401ef 0000", "a080 bf8f01 80 0500 0000 0000", "04810161", "3080 3080"} {
-		f.Add(mustHexF(f, s))
-	}
-	f.Fuzz(func(t *testing.T, in []byte) {
-		out, err := berToDER(in)
-		if err != nil {
-			return
-		}
-		again, err := berToDER(out)
-		if err != nil || !bytes.Equal(again, out) {
-			t.Fatalf("not stable: %x -> %x -> %x, %v", in, out, again, err)
-		}
-	})
-}
-
 // FuzzTransferEncodings: every encoding round-trips any body exactly
 // (text after canonicalisation), and the identity encodings accept exactly
 // what they can carry.
@@ -96,12 +76,4 @@ func FuzzTransferEncodings(f *testing.F) {
 			t.Fatalf("8bit accepted %q", src)
 		}
 	})
-}
-
-func mustHexF(f *testing.F, s string) []byte {
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		f.Fatal(err)
-	}
-	return b
 }
