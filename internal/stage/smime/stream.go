@@ -55,7 +55,9 @@ var _ component.Stage = (*Stage)(nil)
 
 // NewStage validates o and the keys it needs (signer when signing,
 // recipient when encrypting) and returns the stage. rand supplies MIME
-// boundaries, content-encryption keys and IVs; nil means crypto/rand.
+// boundaries, content-encryption keys and IVs; nil means crypto/rand. It
+// must be safe for concurrent use if Start is called concurrently (as
+// crypto/rand.Reader is).
 func NewStage(o Options, signer *Signer, recipient *x509.Certificate, rand io.Reader) (*Stage, error) {
 	e, err := NewEncoder(o)
 	if err != nil {
@@ -190,7 +192,7 @@ func (c *encoding) headerLines(l layer) []byte {
 // envelope, the signature, the innermost entity's transfer encoding.
 func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 	if c.wrapped {
-		panic("smime: Encoding.Wrap called twice")
+		return &stickyWriter{err: errors.New("smime: Encoding.Wrap called twice (one Encoding is one message)")}
 	}
 	c.wrapped = true
 	e, s := c.stage.enc, c.stage

@@ -397,3 +397,24 @@ func TestBoundaryScanner(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamWrapTwice: one Encoding is one message; a second Wrap fails
+// instead of reusing the key and IV.
+func TestStreamWrapTwice(t *testing.T) {
+	p := newPKI(t)
+	st := mustStage(t, Options{Encrypt: true, Algorithm: cms.AES256GCM}, nil, p.partner.Cert)
+	enc, err := st.Start(headerOf1("Content-Type", "text/plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSplit(enc.Wrap(io.Discard), []byte("one"), []int{1}, 1); err != nil {
+		t.Fatal(err)
+	}
+	w := enc.Wrap(io.Discard)
+	if _, err := w.Write([]byte("two")); err == nil {
+		t.Error("second Wrap's Write succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Error("second Wrap's Close succeeded")
+	}
+}
