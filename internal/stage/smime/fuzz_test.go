@@ -2,6 +2,7 @@ package smime
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
@@ -74,6 +75,41 @@ func FuzzTransferEncodings(f *testing.F) {
 		}
 		if checkIdentityDomain(src, cte8bit) == nil && (bytes.IndexByte(src, 0) >= 0 || !bytes.Equal(canonicalText(src), src)) {
 			t.Fatalf("8bit accepted %q", src)
+		}
+	})
+}
+
+// FuzzStreamEncodings: the streaming transfer encodings, canonicalisation
+// and identity checks give exactly what the in-memory functions give,
+// wherever the writes are cut (split seeds the write sizes).
+func FuzzStreamEncodings(f *testing.F) {
+	f.Add([]byte("From x\r\n.\r\n \t\r\n=\x00\xff"), true, uint64(1))
+	f.Add([]byte("a\rb\nc\r\n"), false, uint64(2))
+	f.Fuzz(func(t *testing.T, data []byte, text bool, split uint64) {
+		content := data
+		if text {
+			content = canonicalText(data)
+		}
+		sizes := []int{1 + int(split%7), 1 + int(split>>3%4096), 0}
+		for _, cte := range []transferEncoding{cteBase64, cteQuotedPrintable, cte7bit, cte8bit, cteBinary} {
+			var want []byte
+			var wantErr error
+			switch cte {
+			case cteBase64:
+				want = appendBase64Lines(nil, content)
+			case cteQuotedPrintable:
+				want = appendQuotedPrintable(nil, content, text)
+			default:
+				want, wantErr = content, checkIdentityDomain(content, cte)
+			}
+			var got bytes.Buffer
+			err := writeSplit(encodeWriter(nopCloser{&got}, cte, text), data, sizes, split)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Fatalf("%s text=%v: error %v, want %v", cte, text, err, wantErr)
+			}
+			if err == nil && !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("%s text=%v: got %q, want %q", cte, text, got.Bytes(), want)
+			}
 		}
 	})
 }

@@ -418,3 +418,29 @@ func TestStreamWrapTwice(t *testing.T) {
 		t.Error("second Wrap's Close succeeded")
 	}
 }
+
+// TestStreamEmptyBody: an empty body (nothing written, only Close) makes a
+// complete message for every signature × algorithm × transfer encoding,
+// which Decode reads back as empty.
+func TestStreamEmptyBody(t *testing.T) {
+	p := newPKI(t)
+	for _, sig := range []string{"none", "clear", "opaque"} {
+		for _, alg := range matrixAlgorithms {
+			for _, cte := range []string{"base64", "quoted-printable", "7bit", "binary"} {
+				opts := Options{Signature: sig, Digest: "sha256", IncludeCertificate: true, ContentTransferEncoding: cte}
+				if alg != "none" {
+					opts.Encrypt, opts.Algorithm = true, mustAlg(t, alg)
+				}
+				body := testBody{name: "empty", contentType: "text/plain", data: nil, want: nil}
+				out := mustStream(t, mustStage(t, opts, p.signer(), p.partner.Cert), body.contentType, nil, []int{1})
+				d, err := Decode(out, p.decodeOpts())
+				if err != nil {
+					t.Fatalf("%s/%s/%s: Decode: %v", sig, alg, cte, err)
+				}
+				if len(d.Body) != 0 {
+					t.Errorf("%s/%s/%s: Decode body %q, want empty", sig, alg, cte, d.Body)
+				}
+			}
+		}
+	}
+}
