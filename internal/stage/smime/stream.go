@@ -18,6 +18,9 @@ var _ component.StageConfig = (*Config)(nil)
 // NewStage builds the streaming encoder stage of a known configuration
 // with the keys its Needs asked for.
 func (c *Config) NewStage(env *component.StageEnv) (component.Stage, error) {
+	if env == nil {
+		env = &component.StageEnv{}
+	}
 	o, err := c.Options()
 	if err != nil {
 		return nil, err
@@ -26,7 +29,11 @@ func (c *Config) NewStage(env *component.StageEnv) (component.Stage, error) {
 	if id := env.Keys.Signer; id != nil {
 		signer = &Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}
 	}
-	return NewStage(o, signer, env.Keys.Recipient, env.Rand)
+	st, err := NewStage(o, signer, env.Keys.Recipient, env.Rand)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return st, nil
 }
 
 // Stage is the streaming form of Encoder: it produces the same MIME

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
 )
 
 // streamSplits are the write sizes the streaming tests feed bodies in: 0
@@ -442,5 +443,53 @@ func TestStreamEmptyBody(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestConfigNewStage: the decoded configuration builds the stage with the
+// keys of the component environment (chain included), and a missing key is
+// an error with no stage.
+func TestConfigNewStage(t *testing.T) {
+	p := newPKI(t)
+	known := func(s string) value.Value[string] { return value.Value[string]{V: s, Set: true, Known: true} }
+	c := &Config{
+		Signature:               known("opaque"),
+		Digest:                  known("sha512"),
+		IncludeCertificate:      value.Value[bool]{V: true, Set: true, Known: true},
+		Encrypt:                 value.Value[bool]{V: true, Set: true, Known: true},
+		EncryptionAlgorithm:     known("aes128-gcm"),
+		ContentTransferEncoding: known("quoted-printable"),
+	}
+	env := &component.StageEnv{Keys: component.Keys{
+		Signer:    &component.Identity{Cert: p.group.Cert, Key: p.group.Key},
+		Recipient: p.partner.Cert,
+	}}
+	st, err := c.NewStage(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := textBody()
+	enc, err := st.Start(headerOf1("Content-Type", body.contentType))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, f := range enc.Header().Fields {
+		fmt.Fprintf(&out, "%s: %s\r\n", f.Name, f.Value)
+	}
+	out.WriteString("\r\n")
+	if err := writeSplit(enc.Wrap(&out), body.data, []int{3}, 1); err != nil {
+		t.Fatal(err)
+	}
+	checkTopLevel(t, out.Bytes(), "opaque", "aes128-gcm", "sha512")
+	d, err := Decode(out.Bytes(), p.decodeOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDecoded(t, d, body, true, true, p.group.Cert)
+
+	env.Keys.Recipient = nil
+	if st, err := c.NewStage(env); err == nil || st != nil {
+		t.Errorf("NewStage without the recipient: %v, %v", st, err)
 	}
 }
