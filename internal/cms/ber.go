@@ -1,6 +1,8 @@
 package cms
 
-// A minimal, allocation-light BER reader (X.690) sufficient for CMS.
+// A minimal, allocation-light BER reader (X.690) sufficient for CMS, on
+// top of internal/ber's header parser and nesting bound (shared with the
+// smime decoder).
 //
 // It accepts definite and indefinite lengths and constructed string
 // encodings, never copies the input (except when a constructed OCTET STRING
@@ -8,23 +10,25 @@ package cms
 // error rather than a panic or unbounded work.
 
 import (
+	"bytes"
 	"encoding/asn1"
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/bizpipe/bizpipe/internal/ber"
 )
 
 const (
-	classUniversal   = 0
-	classContext     = 2
-	tagInteger       = 2
-	tagOctetString   = 4
-	tagNull          = 5
-	tagOID           = 6
-	tagSequence      = 16
-	tagSet           = 17
-	maxDepth         = 48 // nesting bound; real CMS needs ~12
-	maxTagNumberByte = 4  // high-tag-number form: at most 4 base-128 digits
+	classUniversal = 0
+	classContext   = 2
+	tagInteger     = 2
+	tagOctetString = 4
+	tagNull        = 5
+	tagOID         = 6
+	tagSequence    = 16
+	tagSet         = 17
+	maxDepth       = ber.MaxDepth
 )
 
 var (
@@ -46,79 +50,17 @@ type element struct {
 
 func (e *element) is(class uint8, tag uint32) bool { return e.class == class && e.tag == tag }
 
-// parseHeader parses identifier and length octets.
-// length < 0 means indefinite.
+// parseHeader parses identifier and length octets (ber.ParseHeader, with
+// this package's errors). length < 0 means indefinite.
 func parseHeader(b []byte) (class uint8, constructed bool, tag uint32, hdrLen int, length int, err error) {
-	if len(b) < 2 {
-		return 0, false, 0, 0, 0, errTruncated
-	}
-	id := b[0]
-	class = id >> 6
-	constructed = id&0x20 != 0
-	tag = uint32(id & 0x1f)
-	i := 1
-	if tag == 0x1f {
-		tag = 0
-		for n := 0; ; n++ {
-			if i >= len(b) {
-				return 0, false, 0, 0, 0, errTruncated
-			}
-			if n >= maxTagNumberByte || (n == 0 && b[i] == 0x80) {
-				return 0, false, 0, 0, 0, errMalformed
-			}
-			c := b[i]
-			i++
-			tag = tag<<7 | uint32(c&0x7f)
-			if c&0x80 == 0 {
-				break
-			}
-		}
-		if tag < 0x1f {
-			return 0, false, 0, 0, 0, errMalformed
-		}
-	}
-	if class == classUniversal && tag == 0 {
-		// Tag 0 is reserved for end-of-contents; it is only legal where
-		// an indefinite-length element ends (handled by the caller).
-		return 0, false, 0, 0, 0, errMalformed
-	}
-	if i >= len(b) {
-		return 0, false, 0, 0, 0, errTruncated
-	}
-	l := b[i]
-	i++
-	switch {
-	case l < 0x80:
-		length = int(l)
-	case l == 0x80:
-		if !constructed {
-			return 0, false, 0, 0, 0, errMalformed
-		}
-		length = -1
-	case l == 0xff:
-		return 0, false, 0, 0, 0, errMalformed
-	default:
-		n := int(l & 0x7f)
-		if n > len(b)-i {
+	h, err := ber.ParseHeader(b)
+	if err != nil {
+		if errors.Is(err, ber.ErrTruncated) {
 			return 0, false, 0, 0, 0, errTruncated
 		}
-		var v uint64
-		for _, c := range b[i : i+n] {
-			if v > (1<<55)-1 {
-				return 0, false, 0, 0, 0, errTruncated // larger than any input
-			}
-			v = v<<8 | uint64(c)
-		}
-		i += n
-		if v > uint64(len(b)-i) {
-			return 0, false, 0, 0, 0, errTruncated
-		}
-		length = int(v)
+		return 0, false, 0, 0, 0, errMalformed
 	}
-	if length > len(b)-i {
-		return 0, false, 0, 0, 0, errTruncated
-	}
-	return class, constructed, tag, i, length, nil
+	return h.Class, h.Constructed, h.Tag, h.Len, h.Length, nil
 }
 
 // parseElement parses one element from the front of b.
@@ -353,40 +295,13 @@ func isAbsentOrNull(p *element) bool {
 }
 
 // toDER re-encodes e with minimal definite lengths (constructed strings are
-// kept constructed). It is used only on small elements (names, attributes).
+// kept constructed), into a new buffer the caller may modify.
 func toDER(e *element) ([]byte, error) {
-	if !e.constructed {
-		return appendTLV(nil, e.raw[:headerIDLen(e.raw)], e.body), nil
-	}
-	var body []byte
-	r, err := e.reader()
+	d, err := ber.ToDER(e.raw)
 	if err != nil {
-		return nil, err
+		return nil, errMalformed
 	}
-	for !r.empty() {
-		c, err := r.next()
-		if err != nil {
-			return nil, err
-		}
-		d, err := toDER(&c)
-		if err != nil {
-			return nil, err
-		}
-		body = append(body, d...)
-	}
-	return appendTLV(nil, e.raw[:headerIDLen(e.raw)], body), nil
-}
-
-// headerIDLen returns the length of the identifier octets of a valid encoding.
-func headerIDLen(b []byte) int {
-	if b[0]&0x1f != 0x1f {
-		return 1
-	}
-	i := 1
-	for b[i]&0x80 != 0 {
-		i++
-	}
-	return i + 1
+	return bytes.Clone(d), nil
 }
 
 // ---- DER writing helpers ----
@@ -404,17 +319,7 @@ func lenLen(n int) int {
 }
 
 // appendLength appends DER length octets for n.
-func appendLength(dst []byte, n int) []byte {
-	if n < 0x80 {
-		return append(dst, byte(n))
-	}
-	k := lenLen(n) - 1
-	dst = append(dst, 0x80|byte(k))
-	for i := k - 1; i >= 0; i-- {
-		dst = append(dst, byte(n>>(8*i)))
-	}
-	return dst
-}
+func appendLength(dst []byte, n int) []byte { return ber.AppendLength(dst, n) }
 
 // appendTLV appends identifier octets id, the DER length of body, and body.
 func appendTLV(dst []byte, id []byte, body []byte) []byte {

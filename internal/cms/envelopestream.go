@@ -104,10 +104,10 @@ func NewEnvelope(rand io.Reader, alg Algorithm, recipients ...*x509.Certificate)
 // Wrap returns the writer the content is written to; the ContentInfo goes
 // to dst. Close writes the last block (with padding) or the GCM tag and
 // the end-of-contents octets, without closing dst. Wrap may be called
-// once.
+// once: the writer of a second call fails.
 func (e *Envelope) Wrap(dst io.Writer) io.WriteCloser {
 	if e.used {
-		panic("cms: Envelope.Wrap called twice")
+		return &envelopeWriter{err: errors.New("envelope: Wrap called twice (an Envelope is one message)")}
 	}
 	e.used = true
 	w := &envelopeWriter{dst: dst, header: e.header, chunks: ber.NewChunkWriter(dst, ber.DefaultChunk),

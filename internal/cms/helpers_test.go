@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bizpipe/bizpipe/internal/ber"
 )
 
 var allAlgorithms = []Algorithm{AES128CBC, AES256CBC, AES128GCM, AES256GCM, DES3CBC}
@@ -233,4 +235,13 @@ func (a Algorithm) specMust() *cipherSpec {
 		panic("envelope: invalid algorithm " + a.String())
 	}
 	return s
+}
+
+// headerIDLen returns the length of the identifier octets of a valid encoding.
+func headerIDLen(b []byte) int {
+	h, err := ber.ParseHeader(b)
+	if err != nil {
+		panic(err)
+	}
+	return h.IDLen
 }

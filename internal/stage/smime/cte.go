@@ -104,7 +104,7 @@ func appendBase64Lines(dst, src []byte) []byte {
 		m := base64.StdEncoding.EncodedLen(n)
 		off := len(dst)
 		dst = dst[:off+m]
-		base64.StdEncoding.Encode(dst[off:], src[:n])
+		encodeBase64(dst[off:off+m], src[:n])
 		dst = append(dst, '\r', '\n')
 		src = src[n:]
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/smallstep/pkcs7"
 )
@@ -263,7 +264,7 @@ func verifySignedData(der []byte, candidates [][]byte, opts *DecodeOptions, d *D
 	if opts.Roots == nil {
 		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
 	}
-	der, err := berToDER(der)
+	der, err := ber.ToDER(der)
 	if err != nil {
 		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
 	}

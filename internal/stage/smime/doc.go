@@ -15,6 +15,18 @@
 // "MIME-Version: 1.0". SplitEntity separates the top-level header fields
 // from the body, for the HTTP transport.
 //
+// Stage (Config.NewStage, the component.StageConfig of the encoder block)
+// is the streaming form of Encoder: the same MIME structure for the same
+// options, written as the body is written to it, in memory that does not
+// grow with the message (a few hundred KiB of buffers and the
+// certificates). Its signatures are built from a digest taken on the way
+// (signerinfo.go, the same SignerInfo pkcs7 makes); CMS content is BER with
+// indefinite lengths and a chunked OCTET STRING, as "openssl cms -stream"
+// writes it, and AES-GCM streams through package cms's own GHASH. Body
+// errors that can only be seen on the way (a 7bit or 8bit body that breaks
+// its encoding's rules) come from Write or Close after output has started;
+// the caller discards that output.
+//
 // Decode reads such messages and those written by "openssl cms" and
 // "openssl smime" (clear and opaque signatures, CBC and GCM encryption, any
 // nesting), verifies every signature against trust roots at a given time,

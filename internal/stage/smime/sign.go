@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/smallstep/pkcs7"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -204,5 +205,5 @@ func lenLen(n int) int {
 
 // appendTL appends a DER tag and definite length.
 func appendTL(dst []byte, tag byte, n int) []byte {
-	return appendLength(append(dst, tag), n)
+	return ber.AppendLength(append(dst, tag), n)
 }

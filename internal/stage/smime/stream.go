@@ -18,6 +18,9 @@ var _ component.StageConfig = (*Config)(nil)
 // NewStage builds the streaming encoder stage of a known configuration
 // with the keys its Needs asked for.
 func (c *Config) NewStage(env *component.StageEnv) (component.Stage, error) {
+	if env == nil {
+		env = &component.StageEnv{}
+	}
 	o, err := c.Options()
 	if err != nil {
 		return nil, err
@@ -26,7 +29,11 @@ func (c *Config) NewStage(env *component.StageEnv) (component.Stage, error) {
 	if id := env.Keys.Signer; id != nil {
 		signer = &Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}
 	}
-	return NewStage(o, signer, env.Keys.Recipient, env.Rand)
+	st, err := NewStage(o, signer, env.Keys.Recipient, env.Rand)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return st, nil
 }
 
 // Stage is the streaming form of Encoder: it produces the same MIME
@@ -55,7 +62,9 @@ var _ component.Stage = (*Stage)(nil)
 
 // NewStage validates o and the keys it needs (signer when signing,
 // recipient when encrypting) and returns the stage. rand supplies MIME
-// boundaries, content-encryption keys and IVs; nil means crypto/rand.
+// boundaries, content-encryption keys and IVs; nil means crypto/rand. It
+// must be safe for concurrent use if Start is called concurrently (as
+// crypto/rand.Reader is).
 func NewStage(o Options, signer *Signer, recipient *x509.Certificate, rand io.Reader) (*Stage, error) {
 	e, err := NewEncoder(o)
 	if err != nil {
@@ -190,7 +199,7 @@ func (c *encoding) headerLines(l layer) []byte {
 // envelope, the signature, the innermost entity's transfer encoding.
 func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 	if c.wrapped {
-		panic("smime: Encoding.Wrap called twice")
+		return &stickyWriter{err: errors.New("smime: Encoding.Wrap called twice (one Encoding is one message)")}
 	}
 	c.wrapped = true
 	e, s := c.stage.enc, c.stage

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
 )
 
 // streamSplits are the write sizes the streaming tests feed bodies in: 0
@@ -395,5 +396,100 @@ func TestBoundaryScanner(t *testing.T) {
 				t.Errorf("%q split %s: found %v, want %v", data, split.name, got, want)
 			}
 		}
+	}
+}
+
+// TestStreamWrapTwice: one Encoding is one message; a second Wrap fails
+// instead of reusing the key and IV.
+func TestStreamWrapTwice(t *testing.T) {
+	p := newPKI(t)
+	st := mustStage(t, Options{Encrypt: true, Algorithm: cms.AES256GCM}, nil, p.partner.Cert)
+	enc, err := st.Start(headerOf1("Content-Type", "text/plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSplit(enc.Wrap(io.Discard), []byte("one"), []int{1}, 1); err != nil {
+		t.Fatal(err)
+	}
+	w := enc.Wrap(io.Discard)
+	if _, err := w.Write([]byte("two")); err == nil {
+		t.Error("second Wrap's Write succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Error("second Wrap's Close succeeded")
+	}
+}
+
+// TestStreamEmptyBody: an empty body (nothing written, only Close) makes a
+// complete message for every signature × algorithm × transfer encoding,
+// which Decode reads back as empty.
+func TestStreamEmptyBody(t *testing.T) {
+	p := newPKI(t)
+	for _, sig := range []string{"none", "clear", "opaque"} {
+		for _, alg := range matrixAlgorithms {
+			for _, cte := range []string{"base64", "quoted-printable", "7bit", "binary"} {
+				opts := Options{Signature: sig, Digest: "sha256", IncludeCertificate: true, ContentTransferEncoding: cte}
+				if alg != "none" {
+					opts.Encrypt, opts.Algorithm = true, mustAlg(t, alg)
+				}
+				body := testBody{name: "empty", contentType: "text/plain", data: nil, want: nil}
+				out := mustStream(t, mustStage(t, opts, p.signer(), p.partner.Cert), body.contentType, nil, []int{1})
+				d, err := Decode(out, p.decodeOpts())
+				if err != nil {
+					t.Fatalf("%s/%s/%s: Decode: %v", sig, alg, cte, err)
+				}
+				if len(d.Body) != 0 {
+					t.Errorf("%s/%s/%s: Decode body %q, want empty", sig, alg, cte, d.Body)
+				}
+			}
+		}
+	}
+}
+
+// TestConfigNewStage: the decoded configuration builds the stage with the
+// keys of the component environment (chain included), and a missing key is
+// an error with no stage.
+func TestConfigNewStage(t *testing.T) {
+	p := newPKI(t)
+	known := func(s string) value.Value[string] { return value.Value[string]{V: s, Set: true, Known: true} }
+	c := &Config{
+		Signature:               known("opaque"),
+		Digest:                  known("sha512"),
+		IncludeCertificate:      value.Value[bool]{V: true, Set: true, Known: true},
+		Encrypt:                 value.Value[bool]{V: true, Set: true, Known: true},
+		EncryptionAlgorithm:     known("aes128-gcm"),
+		ContentTransferEncoding: known("quoted-printable"),
+	}
+	env := &component.StageEnv{Keys: component.Keys{
+		Signer:    &component.Identity{Cert: p.group.Cert, Key: p.group.Key},
+		Recipient: p.partner.Cert,
+	}}
+	st, err := c.NewStage(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := textBody()
+	enc, err := st.Start(headerOf1("Content-Type", body.contentType))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, f := range enc.Header().Fields {
+		fmt.Fprintf(&out, "%s: %s\r\n", f.Name, f.Value)
+	}
+	out.WriteString("\r\n")
+	if err := writeSplit(enc.Wrap(&out), body.data, []int{3}, 1); err != nil {
+		t.Fatal(err)
+	}
+	checkTopLevel(t, out.Bytes(), "opaque", "aes128-gcm", "sha512")
+	d, err := Decode(out.Bytes(), p.decodeOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDecoded(t, d, body, true, true, p.group.Cert)
+
+	env.Keys.Recipient = nil
+	if st, err := c.NewStage(env); err == nil || st != nil {
+		t.Errorf("NewStage without the recipient: %v, %v", st, err)
 	}
 }
