@@ -199,19 +199,6 @@ func parseFile(b []byte, name string) (f *hcl.File) {
 	return f
 }
 
-// contextString names the top-level block that contains offset in file, or
-// returns "".
-func contextString(f *hcl.File, offset int) string {
-	type contextStringer interface{ ContextString(offset int) string }
-	if f == nil {
-		return ""
-	}
-	if cs, ok := f.Nav.(contextStringer); ok {
-		return cs.ContextString(offset)
-	}
-	return ""
-}
-
 func severityString(s hcl.DiagnosticSeverity) string {
 	if s == hcl.DiagWarning {
 		return "warning"
