@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
@@ -21,7 +22,7 @@ import (
 // in colour and not, wrapped and not.
 func TestTextSameAsHCL(t *testing.T) {
 	files := sources(t)
-	parsed := parseFiles(files)
+	parsed := parseFiles(files, nil)
 	n := 0
 	for name, src := range files {
 		pos := positions(src, name)
@@ -167,5 +168,36 @@ func TestManyDiagnosticsCheap(t *testing.T) {
 		if f == FormatText && !bytes.Contains(out, []byte("\n  on main.hcl line 5999, in locals:\n5999:   a = 1\n")) {
 			t.Errorf("text lacks the last diagnostic's snippet:\n%.1000s", out[len(out)-1000:])
 		}
+	}
+}
+
+// TestParsedFilesUsed checks that files the loader parsed are not parsed
+// again, unless their bytes differ from those to show.
+func TestParsedFilesUsed(t *testing.T) {
+	files := sources(t)
+	off := bytes.Index(files[fileHosts], []byte(`host "send_host"`))
+	r := hcl.Range{Filename: fileHosts, Start: hcl.Pos{Line: 6, Column: 1, Byte: off}, End: hcl.Pos{Line: 6, Column: 5, Byte: off + 4}}
+	diags := hcl.Diagnostics{diag.New(hcl.DiagError, diag.CodeUndeclared, r, "Summary", "Detail.")}
+	for _, tt := range []struct {
+		name   string
+		bytes  []byte
+		within string
+	}{
+		{"same", files[fileHosts], `in renamed "send_host"`},
+		{"other_bytes", append([]byte("# changed\n"), files[fileHosts]...), `in host "send_host"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ds := hclsyntax.ParseConfig(tt.bytes, fileHosts, hcl.InitialPos)
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+				b.Type = "renamed" // tells the file given from one parsed again
+			}
+			out := render(t, FormatText, diags, Options{Files: files, Parsed: map[string]*hcl.File{fileHosts: f}})
+			if !bytes.Contains(out, []byte(tt.within)) {
+				t.Errorf("want %q:\n%s", tt.within, out)
+			}
+		})
 	}
 }
