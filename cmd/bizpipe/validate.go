@@ -184,13 +184,18 @@ func usageError(e *env, format report.Format, err error) error {
 // on a terminal that wants it.
 func (e *env) report(w io.Writer, format report.Format, diags hcl.Diagnostics, cfg *model.Config) error {
 	diags = newRedactor(cfg).Diagnostics(diags)
-	return renderReport(w, format, diags, sources(cfg), wantsColor(w, e.lookupEnv))
+	var parsed map[string]*hcl.File
+	if cfg != nil {
+		parsed = cfg.Files
+	}
+	return renderReport(w, format, diags, sources(cfg), parsed, wantsColor(w, e.lookupEnv))
 }
 
-func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte, color bool) error {
+func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte, parsed map[string]*hcl.File, color bool) error {
 	if err := report.Write(w, format, diags, report.Options{
 		Color:       format == report.FormatText && color,
 		Files:       files,
+		Parsed:      parsed,
 		ToolVersion: version(),
 	}); err != nil {
 		return fmt.Errorf("writing report: %w", err)

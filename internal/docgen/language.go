@@ -38,11 +38,13 @@ func language(reg *component.Registry) string {
 		"directory.\n\n")
 	fmt.Fprintf(&b, "A configuration file is at most %s, a `--var-file` %s. A file that nests\n"+
 		"brackets, blocks or interpolations more than %d levels deep, chains more than\n"+
-		"%s operators in one expression, opens a `/*` comment that it never closes, or has\n"+
-		"more than %s characters HCL does not use is refused with BP1000 before HCL\n"+
-		"parses it; at most %d syntax errors are shown per file.\n\n",
+		"%s operators in one expression, has an expression (an attribute's value) of\n"+
+		"more than %s tokens or more than %s tokens in all, opens a `/*` comment that\n"+
+		"it never closes, or has more than %s characters HCL does not use is refused\n"+
+		"with BP1000 before HCL parses it; at most %d syntax errors are shown per file.\n\n",
 		spacedSize(facts.MaxConfigFileSize), spacedSize(facts.MaxVarFileSize),
-		facts.MaxNesting, thousands(facts.MaxChain), thousands(facts.MaxInvalid), facts.MaxSyntaxErrors)
+		facts.MaxNesting, thousands(facts.MaxChain), thousands(facts.MaxExprTokens), thousands(facts.MaxFileTokens),
+		thousands(facts.MaxInvalid), facts.MaxSyntaxErrors)
 
 	// Names and references.
 	b.WriteString("## Names and references\n\n")

@@ -1,14 +1,18 @@
 package lang
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/bizpipe/bizpipe/internal/benchgen"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
 
@@ -41,6 +45,11 @@ func TestHostileSourcesCheap(t *testing.T) {
 	)
 	locals := nestingGroup + "locals {\n  x = "                   // x's value starts on line 5, column 7
 	long := fill(nestingGroup+"locals {\n", "  a = 1\n", 100<<10) // beyond the first prefix
+	attributes := numbered(nestingGroup+"locals {\n", "  a%d = 1\n", size)
+	attrLine, attrColumn := nthToken(attributes, maxFileTokens)
+	blocks := fill(nestingGroup, "locals {\n}\n", size)
+	blockLine, blockColumn := nthToken(blocks, maxFileTokens)
+	jsonLocals := `{"locals": {"x": `
 	tests := []struct {
 		name string
 		// file is written as main.hcl (or main.hcl.json); with vars or
@@ -115,6 +124,88 @@ func TestHostileSourcesCheap(t *testing.T) {
 			// HCL's lexer makes a diagnostic for each NUL of the 64 KiB
 			// prefix.
 			maxAlloc: 128 << 20,
+		},
+		// Long but flat: HCL's parser holds some 500 bytes a token, and as
+		// many again to evaluate it. A 4 MiB list took 12 s and 1.8 GB.
+		{
+			name: "list", file: fill(locals+"[", "1,", size),
+			code: diag.CodeSyntax, summary: "Expression too large",
+			subject: true, line: 5, column: 7,
+		},
+		{
+			name: "object", file: numbered(locals+"{", "a%d = 1, ", size),
+			code: diag.CodeSyntax, summary: "Expression too large",
+			subject: true, line: 5, column: 7,
+			// 64 KiB hold 27,000 tokens of it: the 256 KiB prefix
+			// crosses the limit.
+			maxAlloc: 128 << 20,
+		},
+		{
+			// 24 s and 1.5 GB.
+			name: "interpolations", file: fill(locals+`"`, "${1}", size),
+			code: diag.CodeSyntax, summary: "Expression too large",
+			subject: true, line: 5, column: 7,
+			// 64 KiB hold 49,000 tokens of it: the 256 KiB prefix
+			// crosses the limit.
+			maxAlloc: 192 << 20,
+		},
+		{
+			name: "heredoc", file: fill(locals+"<<EOT\n", "${1}\n", size),
+			code: diag.CodeSyntax, summary: "Expression too large",
+			subject: true, line: 5, column: 7,
+		},
+		{
+			// 4 s and 800 MB. The prefixes measured hold some 1.1
+			// million tokens in all, which the lexer keeps 96 bytes
+			// each in slices grown by a quarter at a time.
+			name: "attributes", file: attributes,
+			code: diag.CodeSyntax, summary: "Configuration file too large",
+			subject: true, line: attrLine, column: attrColumn,
+			maxAlloc: 768 << 20,
+		},
+		{
+			name: "blocks", file: blocks,
+			code: diag.CodeSyntax, summary: "Configuration file too large",
+			subject: true, line: blockLine, column: blockColumn,
+			maxAlloc: 768 << 20,
+		},
+		{
+			// In JSON, only the file is bounded: which values are
+			// expressions depends on the schema. 7 s and 1.7 GB.
+			name: "json_list", json: true, file: fill(jsonLocals+"[", "1,", size) + "1]}}",
+			code: diag.CodeSyntax, summary: "Configuration file too large",
+			// 7 tokens up to the [, then 1 and , alternate.
+			subject: true, line: 1, column: len(jsonLocals) + 1 + maxFileTokens - 7 + 1,
+		},
+		{
+			name: "json_blocks", json: true, file: fill(`{"locals": [`, `{"a": 1}, `, size) + `{"a": 1}]}`,
+			code: diag.CodeSyntax, summary: "Configuration file too large",
+			// 4 tokens up to the [, then 6 for each block: the
+			// 500,001st is the } of the 83,333rd block.
+			subject: true, line: 1, column: len(`{"locals": [`) + len(`{"a": 1}, `)*((maxFileTokens-4)/6) + len(`{"a": 1`) + 1,
+		},
+		{
+			// 24 s and 1.4 GB.
+			name: "json_interpolations", json: true, file: fill(jsonLocals+`"`, "${1}", size) + `"}}`,
+			code: diag.CodeSyntax, summary: "Expression too large",
+			subject: true, line: 1, column: len(jsonLocals) + 2,
+			maxAlloc: 192 << 20, // as interpolations
+		},
+		{
+			name: "var_file_list", varFile: fill("x = [", "1,", maxVarFileSize-16) + "]\n",
+			code: diag.CodeSyntax, summary: "Expression too large",
+			subject: true, line: 1, column: 5,
+		},
+		{
+			name: "var_file_interpolations", varFile: fill(`x = "`, "${1}", maxVarFileSize-16) + "\"\n",
+			code: diag.CodeSyntax, summary: "Expression too large",
+			subject: true, line: 1, column: 5,
+			maxAlloc: 192 << 20, // as interpolations
+		},
+		{
+			// A command-line argument is at most 128 KiB.
+			name: "var_option_list", vars: []string{fill("x=[", "1,", 128<<10) + "]"},
+			code: diag.CodeInvalidValue, summary: "Invalid value for variable",
 		},
 		{
 			// The 16.6 MB file of issue 9 is not read beyond the limit.
@@ -241,6 +332,28 @@ func TestSyntaxErrorsBounded(t *testing.T) {
 	}
 }
 
+// numbered writes unit, a format with one %d, numbered from 0, after head
+// up to size bytes.
+func numbered(head, unit string, size int) string {
+	var b strings.Builder
+	b.WriteString(head)
+	for i := 0; ; i++ {
+		s := fmt.Sprintf(unit, i)
+		if b.Len()+len(s) > size {
+			return b.String()
+		}
+		b.WriteString(s)
+	}
+}
+
+// nthToken returns the line and column of src's token n (from 0), as HCL's
+// lexer finds it.
+func nthToken(src string, n int) (line, column int) {
+	tokens, _ := hclsyntax.LexConfig([]byte(src), "", hcl.InitialPos)
+	start := tokens[n].Range.Start
+	return start.Line, start.Column
+}
+
 // longLocals returns attributes for a locals block, size bytes of them.
 func longLocals(size int) string {
 	var b strings.Builder
@@ -248,4 +361,41 @@ func longLocals(size int) string {
 		fmt.Fprintf(&b, "  a%d = [1, -2, !true, \"/*\", \"${1 + 1}\"]\n", i)
 	}
 	return b.String()
+}
+
+// TestBenchmarkConfigNotRefused checks that the largest realistic
+// configuration, the benchmark of internal/benchgen (1,000 hosts, 2,000 send
+// ports, 200 certificate stores) all in one file, loads without a diagnostic
+// and is far from the token limits: maxFileTokens is set from it.
+func TestBenchmarkConfigNotRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := benchgen.Generate(dir, benchgen.Default()); err != nil {
+		t.Fatal(err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "*.hcl"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no generated files (%v)", err)
+	}
+	var all bytes.Buffer
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+		if err := os.Remove(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main := filepath.Join(dir, "main.hcl")
+	writeTestFile(t, main, all.String())
+
+	tokens, _ := hclsyntax.LexConfig(all.Bytes(), main, hcl.InitialPos)
+	t.Logf("%d bytes, %d tokens", all.Len(), len(tokens))
+	if len(tokens) > maxFileTokens/2 {
+		t.Errorf("%d tokens: the limit of %d leaves too little room", len(tokens), maxFileTokens)
+	}
+	if _, diags := Load([]string{main}, Options{LookupEnv: noEnv}); len(diags) > 0 {
+		t.Fatalf("the benchmark configuration in one file does not load clean:\n%s", diags.Error())
+	}
 }

@@ -124,7 +124,8 @@ func syntaxDiags(ds hcl.Diagnostics, name string) hcl.Diagnostics {
 // writes. The largest generated benchmark file is 70 KB, and the whole
 // benchmark configuration (1,000 hosts, 2,000 send ports) in one file is
 // under 1 MB. HCL holds some 500 bytes per token of a file while parsing it:
-// a 16 MB file of `[1,1,1,...` took a minute and 9 GB (4 MiB, 12 s and 2 GB).
+// a 16 MB file of `[1,1,1,...` took a minute and 9 GB (4 MiB, 12 s and 2 GB),
+// which maxExprTokens and maxFileTokens now refuse before parsing.
 const (
 	maxConfigFileSize = 4 << 20
 	maxVarFileSize    = 1 << 20

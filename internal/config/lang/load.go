@@ -84,6 +84,9 @@ type Facts struct {
 	// MaxChain the operators chained in one expression, MaxInvalid the
 	// characters HCL does not use, in one file (BP1000 beyond).
 	MaxNesting, MaxChain, MaxInvalid int
+	// MaxExprTokens bounds the tokens of one expression, MaxFileTokens
+	// those of one file (BP1000 beyond).
+	MaxExprTokens, MaxFileTokens int
 	// MaxSyntaxErrors is how many syntax errors are shown per file.
 	MaxSyntaxErrors int
 	// SizeUnits are the units of a size.
@@ -101,6 +104,8 @@ func LanguageFacts() Facts {
 		MaxNesting:          maxNesting,
 		MaxChain:            maxChain,
 		MaxInvalid:          maxInvalid,
+		MaxExprTokens:       maxExprTokens,
+		MaxFileTokens:       maxFileTokens,
 		MaxSyntaxErrors:     maxSyntaxDiags,
 		SizeUnits:           SizeUnits(),
 	}

@@ -47,6 +47,25 @@ const (
 	maxInvalid = 1000
 )
 
+// HCL holds some 500 bytes for each token of a file while it parses it, and
+// as much again when it evaluates it: a 4 MiB file of `x = [1,1,1,...]`
+// (2 million tokens, no nesting and no chain) took 12 s and 1.8 GB, a file
+// of `"${1}${1}..."` 24 s. So the tokens of a source are bounded too, in
+// the same pass. Newlines and comments count.
+const (
+	// maxExprTokens bounds the tokens of one expression: an attribute's
+	// value, a --var value, a variable's type or a string of a JSON file.
+	// A real filter, list or template has a few hundred, a generated one
+	// a few thousand.
+	maxExprTokens = 50_000
+	// maxFileTokens bounds the tokens of a file. The benchmark
+	// configuration of internal/benchgen (1,000 hosts, 2,000 send ports,
+	// 200 certificate stores) has 215,000 tokens in 969 KB when all of it
+	// is put in one file (TestBenchmarkConfigNotRefused); parsing and
+	// validating that takes under 1 s and 256 MiB.
+	maxFileTokens = 500_000
+)
+
 // HCL's lexer returns all the tokens of a source at once, some 100 bytes
 // each (and its slice of them grows by a quarter at a time): measuring 16 MB
 // of `[[[[...` that way took 40 s and 6 GB. So a long source is measured in
@@ -64,7 +83,16 @@ const prefixTail = 16
 
 // nestLimits are the limits a source is measured against (tests lower them
 // to make every cut of a short source interesting).
-type nestLimits struct{ nesting, chain, invalid int }
+type nestLimits struct{ nesting, chain, invalid, exprTokens, fileTokens int }
+
+// limits are the limits a source is measured against, with fileTokens of
+// its file's tokens left (a JSON file's strings are measured one by one).
+func limits(fileTokens int) nestLimits {
+	return nestLimits{
+		nesting: maxNesting, chain: maxChain, invalid: maxInvalid,
+		exprTokens: maxExprTokens, fileTokens: fileTokens,
+	}
+}
 
 // lexMode says how a source is read: as a configuration file, as a
 // standalone expression (--var values, types in JSON), or as a template (the
@@ -84,6 +112,8 @@ const (
 	tooDeep      problemKind = iota // maxNesting
 	tooLong                         // maxChain
 	tooInvalid                      // maxInvalid
+	exprTooLarge                    // maxExprTokens
+	fileTooLarge                    // maxFileTokens
 	notClosedYet                    // a /* comment that the source never closes
 )
 
@@ -101,6 +131,10 @@ func (p *nestingProblem) detail(what string) string {
 		return fmt.Sprintf("%s chains more than %d operators, indexes and splats in one expression, each of which nests the expression one level deeper. It is not parsed, as HCL would exhaust the stack; split the expression, for example into locals.", what, maxChain)
 	case tooInvalid:
 		return fmt.Sprintf("%s has more than %d characters that HCL does not use outside strings and comments, the first of them here. It is not parsed: it is no configuration.", what, maxInvalid)
+	case exprTooLarge:
+		return fmt.Sprintf("%s has an expression of more than %s tokens (names, numbers, strings, operators, brackets), starting here. It is not parsed, as HCL would take hundreds of bytes and microseconds for each; a real list, object, filter or template has a few thousand at most. Split it, for example into locals.", what, thousands(maxExprTokens))
+	case fileTooLarge:
+		return fmt.Sprintf("%s has more than %s tokens (names, numbers, strings, operators, brackets, newlines); this is the first beyond. It is not parsed, as HCL would take hundreds of bytes and microseconds for each; a configuration of 1,000 hosts and 2,000 send ports has fewer than half as many. Split it into several files.", what, thousands(maxFileTokens))
 	case notClosedYet:
 		// HCL's lexer reads from every unclosed /* to the end of the
 		// source, so a source of them costs its length squared.
@@ -115,6 +149,10 @@ func (p *nestingProblem) summary() string {
 		return "Expression too complex"
 	case tooInvalid:
 		return "Not a configuration file"
+	case exprTooLarge:
+		return "Expression too large"
+	case fileTooLarge:
+		return "Configuration file too large"
 	case notClosedYet:
 		return "Unclosed comment"
 	}
@@ -124,9 +162,10 @@ func (p *nestingProblem) summary() string {
 // CheckNesting measures a configuration or --var-file source (HCL JSON
 // when the name ends in .json) and returns a syntax error (BP1000) pointing
 // at the first token beyond a limit (the first invalid character beyond
-// maxInvalid), or at a /* comment never closed, or nil when the file may be
-// parsed. It costs little more than lexing the
-// first 64 KiB of a source that has such a problem. Load calls it for every
+// maxInvalid, the start of an expression beyond maxExprTokens), or at a /*
+// comment never closed, or nil when the file may be parsed. It costs little
+// more than lexing the first 64 KiB of a source that has such a problem (up
+// to maxFileTokens tokens, for a file beyond them). Load calls it for every
 // file; anything else that parses configuration files with HCL (bizpipe fmt)
 // must call it first.
 func CheckNesting(src []byte, filename string) *hcl.Diagnostic {
@@ -134,7 +173,7 @@ func CheckNesting(src []byte, filename string) *hcl.Diagnostic {
 	if strings.HasSuffix(filename, ".json") {
 		p = jsonNesting(src, filename)
 	} else {
-		p = hclNesting(src, filename, hcl.InitialPos, lexConfig, 0)
+		p, _ = hclNesting(src, filename, hcl.InitialPos, lexConfig, 0, maxFileTokens)
 	}
 	if p == nil {
 		return nil
@@ -145,6 +184,7 @@ func CheckNesting(src []byte, filename string) *hcl.Diagnostic {
 // nestFrame is one open bracket (or the source itself) while measuring.
 type nestFrame struct {
 	close       hclsyntax.TokenType // the token that closes the frame
+	body        bool                // a configuration body (the root, or a block's braces): `=` starts an expression
 	weight      int                 // 1, or 0 for the root and for quoted strings and heredocs
 	template    bool                // a template body: its interpolations and directives are a flat list
 	newlineEnds bool                // a newline ends the expression being chained
@@ -153,46 +193,69 @@ type nestFrame struct {
 }
 
 // hclNesting measures native-syntax source; base is the nesting that
-// encloses the source (for the strings of a JSON file). It lexes growing
-// prefixes of a long source first (see firstPrefix).
-func hclNesting(src []byte, filename string, start hcl.Pos, mode lexMode, base int) *nestingProblem {
-	return measureNesting(src, filename, start, mode, base, nestLimits{maxNesting, maxChain, maxInvalid}, firstPrefix)
+// encloses the source (for the strings of a JSON file), and fileTokens how
+// many tokens its file has left. It lexes growing prefixes of a long source
+// first (see firstPrefix). Without a problem, it returns the source's
+// tokens.
+func hclNesting(src []byte, filename string, start hcl.Pos, mode lexMode, base, fileTokens int) (*nestingProblem, int) {
+	return measureNesting(src, filename, start, mode, base, limits(fileTokens), firstPrefix)
 }
 
 // measureNesting is hclNesting with the limits and the first prefix given.
-func measureNesting(src []byte, filename string, start hcl.Pos, mode lexMode, base int, lim nestLimits, prefix int) *nestingProblem {
-	for n := prefix; n < len(src); n *= 4 {
-		if p, _ := measurePrefix(src, n, filename, start, mode, base, lim); p != nil {
-			return p
+func measureNesting(src []byte, filename string, start hcl.Pos, mode lexMode, base int, lim nestLimits, prefix int) (*nestingProblem, int) {
+	for n := prefix; n < len(src); {
+		p, _, tokens := measurePrefix(src, n, filename, start, mode, base, lim)
+		if p != nil {
+			return p, 0
 		}
+		n = nextPrefix(n, tokens, lim.fileTokens)
 	}
-	p, _ := measurePrefix(src, len(src), filename, start, mode, base, lim)
-	return p
+	p, _, tokens := measurePrefix(src, len(src), filename, start, mode, base, lim)
+	if p != nil {
+		return p, 0
+	}
+	return nil, tokens
+}
+
+// nextPrefix returns the length of the prefix to measure after one of n
+// bytes that holds tokens tokens: four times as long, but no longer than
+// what likely holds a few more than fileTokens, so that a file of many small
+// tokens is not lexed far beyond where it crosses the limit.
+func nextPrefix(n, tokens, fileTokens int) int {
+	next := n * 4
+	if tokens > 0 {
+		// At n/tokens bytes a token; a quarter more covers a source
+		// that gets a little sparser.
+		next = min(next, n*(fileTokens+fileTokens/4+1)/tokens)
+	}
+	return max(next, n+1)
 }
 
 // measurePrefix measures src[:n] as hclNesting measures src. When n is
 // shorter than src, a problem it returns is the one src has, but nil means
 // only that src[:n] shows none; decided then says that src has none either.
+// tokens is how many tokens of src it measured.
 //
 // It lexes src[:n] followed by "*/", which closes an unclosed block comment.
 // HCL's lexer otherwise reads on from every /* to the end of the source
 // before it takes the / and * for tokens of their own, and so 300 KB of
 // `/* /* /* ...` took it three minutes. The unclosed comment is reported
 // instead: its /* and * are a syntax error anyway.
-func measurePrefix(src []byte, n int, filename string, start hcl.Pos, mode lexMode, base int, lim nestLimits) (p *nestingProblem, decided bool) {
+func measurePrefix(src []byte, n int, filename string, start hcl.Pos, mode lexMode, base int, lim nestLimits) (p *nestingProblem, decided bool, tokens int) {
 	buf := make([]byte, n+2)
 	copy(buf, src[:n])
 	copy(buf[n:], "*/")
-	var tokens hclsyntax.Tokens
+	var toks hclsyntax.Tokens
 	root := nestFrame{close: hclsyntax.TokenNil}
 	switch mode {
 	case lexConfig:
-		tokens, _ = hclsyntax.LexConfig(buf, filename, start)
+		toks, _ = hclsyntax.LexConfig(buf, filename, start)
 		root.newlineEnds = true // attributes end at a newline
+		root.body = true
 	case lexExpression:
-		tokens, _ = hclsyntax.LexExpression(buf, filename, start)
+		toks, _ = hclsyntax.LexExpression(buf, filename, start)
 	case lexTemplate:
-		tokens, _ = hclsyntax.LexTemplate(buf, filename, start)
+		toks, _ = hclsyntax.LexTemplate(buf, filename, start)
 		root.template = true
 	}
 	// The lexer takes the longest match, and the same bytes offer the same
@@ -201,32 +264,32 @@ func measurePrefix(src []byte, n int, filename string, start hcl.Pos, mode lexMo
 	// them come those of the "*/" appended, and the end.
 	end := start.Byte + n // where src[:n] ends, in the tokens' byte offsets (a BOM counts)
 	cut := 0
-	for cut < len(tokens) && tokens[cut].Range.End.Byte <= end {
+	for cut < len(toks) && toks[cut].Range.End.Byte <= end {
 		cut++
 	}
 	truncated := n < len(src)
 	var unclosed *hclsyntax.Token
-	if cut < len(tokens) && tokens[cut].Type == hclsyntax.TokenComment && bytes.HasPrefix(tokens[cut].Bytes, []byte("/*")) {
+	if cut < len(toks) && toks[cut].Type == hclsyntax.TokenComment && bytes.HasPrefix(toks[cut].Bytes, []byte("/*")) {
 		// A block comment that src[:n] does not close: a token of src
 		// that n cuts lexes as one only if it is this comment, so all
 		// tokens before it are src's.
-		if from := tokens[cut].Range.Start.Byte - start.Byte + 2; !truncated || !bytes.Contains(src[from:], []byte("*/")) {
+		if from := toks[cut].Range.Start.Byte - start.Byte + 2; !truncated || !bytes.Contains(src[from:], []byte("*/")) {
 			// src does not close it either, and has no tokens after it.
-			unclosed = &tokens[cut]
+			unclosed = &toks[cut]
 			truncated = false
 		}
 	} else if truncated {
-		cut = min(cut, max(len(tokens)-prefixTail, 0))
+		cut = min(cut, max(len(toks)-prefixTail, 0))
 	}
-	if p, known := measureTokens(tokens[:cut], root, base, lim, truncated); p != nil || !known {
-		return p, p != nil
+	if p, known := measureTokens(toks[:cut], root, base, lim, truncated); p != nil || !known {
+		return p, p != nil, cut
 	}
 	if unclosed != nil {
 		r := unclosed.Range
 		r.End = hcl.Pos{Line: r.Start.Line, Column: r.Start.Column + 2, Byte: r.Start.Byte + 2}
-		return &nestingProblem{Range: r, Kind: notClosedYet}, true
+		return &nestingProblem{Range: r, Kind: notClosedYet}, true, cut
 	}
-	return nil, !truncated
+	return nil, !truncated, cut
 }
 
 // measureTokens measures tokens from the state root, inside base levels.
@@ -237,11 +300,30 @@ func measurePrefix(src []byte, n int, filename string, start hcl.Pos, mode lexMo
 // another through an interpolation, which does. A mismatched closing token
 // closes nothing, so that garbage can only make the count higher than the
 // parser's nesting, never lower.
+//
+// An expression is what follows the `=` of an attribute in a body, up to
+// the newline (or the brace closing the body) that ends it; a source that
+// is not a configuration is one expression.
 func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLimits, truncated bool) (p *nestingProblem, known bool) {
 	stack := []nestFrame{root}
 	nest, chain := base, 0 // sums over stack of weight+directives and of chain
 	invalid, firstInvalid := 0, hcl.Range{}
+	// The expression being measured starts at tokens[exprStart] in the
+	// body stack[exprDepth-1] (exprDepth is 0 outside expressions), and
+	// has exprTokens tokens so far.
+	exprStart, exprDepth, exprTokens := 0, 0, 0
+	if !root.body {
+		exprDepth = 1
+	}
 	for i, tok := range tokens {
+		if i >= lim.fileTokens {
+			return &nestingProblem{Range: tok.Range, Kind: fileTooLarge}, true
+		}
+		if exprDepth > 0 {
+			if exprTokens++; exprTokens > lim.exprTokens {
+				return &nestingProblem{Range: tokens[exprStart].Range, Kind: exprTooLarge}, true
+			}
+		}
 		top := &stack[len(stack)-1]
 		switch tok.Type {
 		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
@@ -269,6 +351,9 @@ func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLi
 					// Block bodies and object constructors end items at a
 					// newline; a {for ...} expression ignores newlines.
 					f.newlineEnds = string(kw) != "for"
+					// Braces in a body, outside an attribute's value,
+					// are a block's.
+					f.body = top.body && exprDepth == 0
 					break
 				}
 				// %{if} and %{for} nest what follows, up to their
@@ -297,6 +382,9 @@ func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLi
 				nest -= top.weight + top.directives
 				chain -= top.chain
 				stack = stack[:len(stack)-1]
+				if len(stack) < exprDepth {
+					exprDepth = 0 // `b { a = 1 }`: the block's brace ends a's value
+				}
 			}
 		case hclsyntax.TokenBang, hclsyntax.TokenMinus, hclsyntax.TokenPlus,
 			hclsyntax.TokenStar, hclsyntax.TokenSlash, hclsyntax.TokenPercent,
@@ -316,6 +404,10 @@ func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLi
 			if invalid++; invalid > lim.invalid {
 				return &nestingProblem{Range: firstInvalid, Kind: tooInvalid}, true
 			}
+		case hclsyntax.TokenEqual:
+			if top.body && exprDepth == 0 {
+				exprStart, exprDepth, exprTokens = i+1, len(stack), 0
+			}
 		case hclsyntax.TokenComma:
 			chain -= top.chain
 			top.chain = 0
@@ -324,6 +416,9 @@ func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLi
 			if top.newlineEnds && (tok.Type == hclsyntax.TokenNewline || bytes.HasSuffix(tok.Bytes, []byte("\n"))) {
 				chain -= top.chain
 				top.chain = 0
+				if top.body && len(stack) == exprDepth {
+					exprDepth = 0
+				}
 			}
 		}
 	}
@@ -373,9 +468,15 @@ func nextKeyword(tokens hclsyntax.Tokens) ([]byte, bool) {
 // refuse literal text such as a long line of dashes.)
 //
 // It scans strings as HCL's JSON scanner does: a string ends at an unescaped
-// quote or before a control character.
+// quote or before a control character. It counts the tokens of the file as
+// HCL's scanner does (brackets, braces, commas, colons, strings, and runs of
+// other bytes: numbers and keywords), a string measured as a template as
+// its template's tokens. Which values are expressions depends on the schema
+// in HCL JSON, so only strings are measured as expressions.
 func jsonNesting(src []byte, filename string) *nestingProblem {
 	var stack []byte // the closing byte of each open array or object
+	tokens := 0
+	inWord := false // within a run of bytes that is a number or keyword
 	pos := hcl.InitialPos
 	advance := func(b byte) {
 		pos.Byte++
@@ -389,6 +490,21 @@ func jsonNesting(src []byte, filename string) *nestingProblem {
 	}
 	for i := 0; i < len(src); {
 		b := src[i]
+		word := false
+		switch b {
+		case ' ', '\t', '\r', '\n', '[', '{', ']', '}', ',', ':', '"':
+		default:
+			word = true
+		}
+		if (!word || !inWord) && b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			if tokens++; tokens > maxFileTokens {
+				end := pos
+				end.Byte++
+				end.Column++
+				return &nestingProblem{Range: hcl.Range{Filename: filename, Start: pos, End: end}, Kind: fileTooLarge}
+			}
+		}
+		inWord = word
 		switch b {
 		case '[', '{':
 			stack = append(stack, b+2) // ']' and '}'
@@ -423,9 +539,11 @@ func jsonNesting(src []byte, filename string) *nestingProblem {
 					escaping = false
 				}
 			}
-			if p := jsonStringNesting(src[i:j], filename, startPos, len(stack)); p != nil {
+			p, n := jsonStringNesting(src[i:j], filename, startPos, len(stack), maxFileTokens-tokens+1)
+			if p != nil {
 				return p
 			}
+			tokens += n - 1 // the string counted as one already
 			for ; i < j; i++ {
 				advance(src[i])
 			}
@@ -438,21 +556,24 @@ func jsonNesting(src []byte, filename string) *nestingProblem {
 }
 
 // jsonStringNesting measures the contents of a JSON string token lit, at
-// pos, inside base levels of arrays and objects.
-func jsonStringNesting(lit []byte, filename string, pos hcl.Pos, base int) *nestingProblem {
+// pos, inside base levels of arrays and objects, with fileTokens tokens of
+// the file left for it. Without a problem, it returns how many tokens the
+// string counts as (at least 1).
+func jsonStringNesting(lit []byte, filename string, pos hcl.Pos, base, fileTokens int) (*nestingProblem, int) {
 	// Each token is at least a byte: a short string cannot reach a limit
-	// (maxChain is the larger).
+	// (maxChain is the larger), and counts as a few tokens at most.
 	if base+len(lit) <= maxNesting {
-		return nil
+		return nil, 1
 	}
 	var s string
 	if json.Unmarshal(lit, &s) != nil {
-		return nil // a syntax error, which the parser reports; never decoded
+		return nil, 1 // a syntax error, which the parser reports; never decoded
 	}
 	// Where HCL starts the positions of a string's template (its escapes
 	// make them approximate).
 	start := hcl.Pos{Line: pos.Line, Column: pos.Column + 1, Byte: pos.Byte + 1}
-	return hclNesting([]byte(s), filename, start, lexTemplate, base)
+	p, n := hclNesting([]byte(s), filename, start, lexTemplate, base, fileTokens)
+	return p, max(n, 1)
 }
 
 // checkTypeNesting measures a variable's type when it is given in JSON, as a
@@ -468,9 +589,18 @@ func checkTypeNesting(expr hcl.Expression) *hcl.Diagnostic {
 		return nil
 	}
 	r := expr.Range()
-	p := hclNesting([]byte(v.AsString()), r.Filename, r.Start, lexExpression, 0)
+	p, _ := hclNesting([]byte(v.AsString()), r.Filename, r.Start, lexExpression, 0, maxFileTokens)
 	if p == nil {
 		return nil
 	}
 	return diag.New(hcl.DiagError, diag.CodeInvalidValue, p.Range, p.summary(), p.detail("This type"))
+}
+
+// thousands writes n with comma separators: 50,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -291,7 +291,9 @@ func TestNestingAllowsLongConfigurations(t *testing.T) {
 	}
 	b.WriteString("  }\n")
 	b.WriteString("  list = [" + rep("-1 + 2, ", 2*maxChain) + "]\n")
-	b.WriteString("  tmpl = \"" + rep("${1}%{if true}x%{endif}", 2*maxChain) + "\"\n")
+	// maxChain+1 interpolations and directives: more would be beyond
+	// maxExprTokens.
+	b.WriteString("  tmpl = \"" + rep("${1}%{if true}x%{endif}", maxChain+1) + "\"\n")
 	b.WriteString("  heredoc = <<EOT\n" + rep("${1}\n", 2*maxChain) + "EOT\n")
 	b.WriteString("  filter = " + rep(`"a" == "b" || `, maxChain/3) + "false\n")
 	b.WriteString("}\n")
@@ -341,7 +343,7 @@ func TestNestingJSONType(t *testing.T) {
 // prefixLimits are tiny limits under which every short source of
 // prefixCorpus crosses one somewhere, so that its cuts fall before, in and
 // after the token that crosses it.
-var prefixLimits = nestLimits{nesting: 3, chain: 4, invalid: 2}
+var prefixLimits = nestLimits{nesting: 3, chain: 4, invalid: 2, exprTokens: 20, fileTokens: 60}
 
 // prefixCorpus are sources whose cuts are hard for measurePrefix: comments
 // that hide brackets, a /* never closed, strings and heredocs holding /* and
@@ -397,6 +399,58 @@ var prefixCorpus = []struct {
 	{lexTemplate, "%{for a in b}%{for c in d}%{for e in f}x%{endfor}%{endfor}%{endfor}${[[[1]]]}"},
 	{lexTemplate, "${ /* }"},
 	{lexTemplate, "@@@ ${@} \x00 ${\"@\"} ${@@}"},
+	// Beyond exprTokens (20) or fileTokens (60) of prefixLimits.
+	{lexConfig, "a = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]\n"},
+	{lexConfig, "b { a = 1 }\nc {\n d = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n}\n"},
+	{lexConfig, "a = {\n b = 1\n c = [1, 1, 1, 1, 1, 1, 1]\n}\n"},
+	{lexConfig, "a = <<EOT\n${1}${1}${1}${1}${1}${1}${1}\nEOT\nb = 1\n"},
+	{lexConfig, "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\ng = 7\nh = 8\ni = 9\nj = 10\nk = 11\nl = 12\nm = 13\nn = 14\no = 15\np = 16\n"},
+	{lexConfig, "b {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\nb {\n}\n"},
+	{lexExpression, "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"},
+	{lexTemplate, "${1}${1}${1}${1}${1}${1}${1}"},
+}
+
+// TestTokenLimits checks where a source crosses the token limits: an
+// attribute's value is one expression, up to the newline or the brace of
+// the block that ends it, whatever it spans; and every token of the file
+// counts.
+func TestTokenLimits(t *testing.T) {
+	lim := nestLimits{nesting: 100, chain: 100, invalid: 100, exprTokens: 5, fileTokens: 30}
+	tests := []struct {
+		name         string
+		mode         lexMode
+		src          string
+		kind         problemKind // -1: none
+		line, column int
+	}{
+		{"five", lexConfig, "a = [1, 2]", -1, 0, 0},
+		{"six", lexConfig, "a = [1, 2]\n", exprTooLarge, 1, 5}, // the newline that ends it counts
+		{"object_lines", lexConfig, "a = {\n b = 1\n}\n", exprTooLarge, 1, 5},
+		{"in_block", lexConfig, "b {\n  a = \"${1}${2}\"\n}\n", exprTooLarge, 2, 7},
+		{"block_brace_ends", lexConfig, "b { a = 1 }\nc { d = 2 }\n", -1, 0, 0},
+		{"newline_ends", lexConfig, "a = 1 + 2\nb = 3 + 4\n", -1, 0, 0},
+		{"comment_ends", lexConfig, "a = 1 + 2 # x\nb = 3 + 4\n", -1, 0, 0},
+		{"list_lines", lexConfig, "a = [\n1,\n2]\n", exprTooLarge, 1, 5},
+		{"expression", lexExpression, "[1, 2, 3]", exprTooLarge, 1, 1},
+		{"template", lexTemplate, "${1}${2}", exprTooLarge, 1, 1},
+		// 4 tokens a line: the 31st is the 3rd of line 8.
+		{"file", lexConfig, strings.Repeat("a = 1\n", 10), fileTooLarge, 8, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _ := measureNesting([]byte(tt.src), "f", hcl.InitialPos, tt.mode, 0, lim, firstPrefix)
+			switch {
+			case tt.kind < 0:
+				if p != nil {
+					t.Errorf("problem %+v, want none", p)
+				}
+			case p == nil:
+				t.Errorf("no problem, want kind %d at %d,%d", tt.kind, tt.line, tt.column)
+			case p.Kind != tt.kind || p.Range.Start.Line != tt.line || p.Range.Start.Column != tt.column:
+				t.Errorf("problem %d at %d,%d, want %d at %d,%d", p.Kind, p.Range.Start.Line, p.Range.Start.Column, tt.kind, tt.line, tt.column)
+			}
+		})
+	}
 }
 
 // TestNestingPrefixAgrees checks the argument that measurePrefix rests on:
@@ -449,7 +503,7 @@ func FuzzNestingPrefix(f *testing.F) {
 func checkPrefixAgrees(t *testing.T, src []byte, mode lexMode) *nestingProblem {
 	t.Helper()
 	start := hcl.Pos{Line: 3, Column: 7, Byte: 40}
-	want, decided := measurePrefix(src, len(src), "f", start, mode, 1, prefixLimits)
+	want, decided, _ := measurePrefix(src, len(src), "f", start, mode, 1, prefixLimits)
 	if !decided {
 		t.Fatalf("%q: whole source undecided", src)
 	}
@@ -458,7 +512,7 @@ func checkPrefixAgrees(t *testing.T, src []byte, mode lexMode) *nestingProblem {
 		step = 7
 	}
 	for n := 0; n < len(src); n += step {
-		got, decided := measurePrefix(src, n, "f", start, mode, 1, prefixLimits)
+		got, decided, _ := measurePrefix(src, n, "f", start, mode, 1, prefixLimits)
 		if got != nil && (want == nil || *got != *want) {
 			t.Fatalf("%q cut at %d: problem %+v, the whole source has %+v", src, n, got, want)
 		}
@@ -467,7 +521,7 @@ func checkPrefixAgrees(t *testing.T, src []byte, mode lexMode) *nestingProblem {
 		}
 	}
 	for first := 1; first < len(src); first += step {
-		if got := measureNesting(src, "f", start, mode, 1, prefixLimits, first); got != want && (got == nil || want == nil || *got != *want) {
+		if got, _ := measureNesting(src, "f", start, mode, 1, prefixLimits, first); got != want && (got == nil || want == nil || *got != *want) {
 			t.Fatalf("%q from a first prefix of %d: problem %+v, the whole source has %+v", src, first, got, want)
 		}
 	}

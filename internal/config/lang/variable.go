@@ -145,7 +145,7 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 	} else {
 		// The value is not shown (it may be a secret), so neither is where
 		// it is nested too deeply.
-		if p := hclNesting([]byte(raw), source, hcl.InitialPos, lexExpression, 0); p != nil {
+		if p, _ := hclNesting([]byte(raw), source, hcl.InitialPos, lexExpression, 0, maxFileTokens); p != nil {
 			d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
 				p.detail("The value of "+source)))
 			return cty.NilVal, false

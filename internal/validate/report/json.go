@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -67,8 +66,9 @@ type JSONSnippet struct {
 	// `host "send_host"`; null when it is in none.
 	Context *string `json:"context" doc:"The top-level block the range is in, such as host \"send_host\"; null when none."`
 	// Code is the whole source lines covered by the range (and its context
-	// range), without the final newline.
-	Code string `json:"code" doc:"The whole source lines the range covers, without the final newline."`
+	// range), without the final newline; a line longer than maxSnippetLine
+	// bytes is clipped around the range.
+	Code string `json:"code" doc:"The source lines the range covers, without the final newline. A line longer than 240 bytes is clipped around the range, with … where it is cut."`
 	// StartLine is the line number of the first line of Code.
 	StartLine int `json:"start_line" doc:"The line number of the first line of code."`
 	// HighlightStartOffset and HighlightEndOffset delimit the range within
@@ -154,29 +154,42 @@ func snippet(d *hcl.Diagnostic, f *hcl.File) *JSONSnippet {
 		highlight.End.Column++
 	}
 
-	var code strings.Builder
-	codeStart, first := 0, true
-	startLine := snip.Start.Line
-	sc := hcl.NewRangeScanner(src, highlight.Filename, bufio.ScanLines)
-	for sc.Scan() {
-		line := sc.Range()
-		if !line.Overlaps(snip) {
-			continue
-		}
-		if first {
-			codeStart, startLine, first = line.Start.Byte, line.Start.Line, false
-		}
-		code.Write(line.SliceBytes(src))
-		code.WriteByte('\n')
-	}
-	if first {
+	lines := snippetLines(src, snip, highlight)
+	if len(lines) == 0 {
 		return nil // the range lies outside the source we were given
 	}
-	codeStr := strings.TrimSuffix(code.String(), "\n")
-
+	var code strings.Builder
+	clipped := false
+	for i, l := range lines {
+		if i > 0 {
+			code.WriteByte('\n')
+		}
+		code.WriteString(l.before + l.highlight + l.after)
+		clipped = clipped || l.clipped
+	}
+	codeStr := code.String()
+	startLine := lines[0].number
+	// The highlight's offsets in code, as Terraform computes them from the
+	// start of the first line; in clipped lines, where the highlight's
+	// part of the first line it overlaps starts, and where its part of the
+	// last one ends.
+	codeStart := bytes.LastIndexByte(src[:min(max(snip.Start.Byte, 0), len(src))], '\n') + 1
 	clamp := func(n int) int { return max(0, min(n, len(codeStr))) }
 	start := clamp(highlight.Start.Byte - codeStart)
-	end := clamp(highlight.Start.Byte - codeStart + highlight.End.Byte - highlight.Start.Byte)
+	end := clamp(highlight.End.Byte - codeStart)
+	if clipped {
+		offset := 0
+		found := false
+		for _, l := range lines {
+			if l.highlighted {
+				if !found {
+					start, found = offset+len(l.before), true
+				}
+				end = offset + len(l.before) + len(l.highlight)
+			}
+			offset += len(l.before) + len(l.highlight) + len(l.after) + 1
+		}
+	}
 
 	s := &JSONSnippet{
 		Code:                 codeStr,

@@ -16,6 +16,7 @@
 package report
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -87,6 +88,10 @@ type Options struct {
 	// JSON format. A diagnostic whose file is missing is still rendered,
 	// without a snippet. Names ending in ".json" are read as HCL JSON.
 	Files map[string][]byte
+	// Parsed optionally holds what the loader parsed of Files, by the same
+	// names, so that they are not parsed again (a file of a megabyte takes
+	// a parse of a second); a file missing from it is parsed.
+	Parsed map[string]*hcl.File
 	// ToolVersion is the bizpipe version, reported as SARIF
 	// tool.driver.version (omitted when empty).
 	ToolVersion string
@@ -115,7 +120,7 @@ type result struct {
 }
 
 func newResult(in hcl.Diagnostics, opts Options) *result {
-	r := &result{files: parseFiles(opts.Files)}
+	r := &result{files: parseFiles(opts.Files, opts.Parsed)}
 	for _, d := range in {
 		if d == nil {
 			continue
@@ -169,11 +174,16 @@ func fixRange(r hcl.Range) hcl.Range {
 }
 
 // parseFiles parses the sources so that HCL can name the enclosing block of
-// a diagnostic ("in send_port \"x\""). Parse errors are ignored: a file with
-// syntax errors still gives its bytes and whatever structure was recovered.
-func parseFiles(src map[string][]byte) map[string]*hcl.File {
+// a diagnostic ("in send_port \"x\""), unless parsed has them already.
+// Parse errors are ignored: a file with syntax errors still gives its bytes
+// and whatever structure was recovered.
+func parseFiles(src map[string][]byte, parsed map[string]*hcl.File) map[string]*hcl.File {
 	files := make(map[string]*hcl.File, len(src))
 	for name, b := range src {
+		if f := parsed[name]; f != nil && bytes.Equal(f.Bytes, b) {
+			files[name] = f
+			continue
+		}
 		f := parseFile(b, name)
 		if f == nil || f.Bytes == nil {
 			f = &hcl.File{Bytes: b}
@@ -197,19 +207,6 @@ func parseFile(b []byte, name string) (f *hcl.File) {
 		f, _ = hclsyntax.ParseConfig(b, name, hcl.InitialPos)
 	}
 	return f
-}
-
-// contextString names the top-level block that contains offset in file, or
-// returns "".
-func contextString(f *hcl.File, offset int) string {
-	type contextStringer interface{ ContextString(offset int) string }
-	if f == nil {
-		return ""
-	}
-	if cs, ok := f.Nav.(contextStringer); ok {
-		return cs.ContextString(offset)
-	}
-	return ""
 }
 
 func severityString(s hcl.DiagnosticSeverity) string {

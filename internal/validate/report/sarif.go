@@ -269,11 +269,11 @@ func fingerprint(code, uri string, d *hcl.Diagnostic) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// regionSnippet returns the source text of rng, or nil when the source is not
-// available or rng does not fit in it.
+// regionSnippet returns the source text of rng (its beginning, when it is
+// long), or nil when the source is not available or rng does not fit in it.
 func regionSnippet(rng *hcl.Range, f *hcl.File) *sarifMessage {
 	if f == nil || f.Bytes == nil || rng.End.Byte > len(f.Bytes) || rng.Start.Byte < 0 || rng.Empty() {
 		return nil
 	}
-	return &sarifMessage{Text: string(rng.SliceBytes(f.Bytes))}
+	return &sarifMessage{Text: clipText(rng.SliceBytes(f.Bytes))}
 }

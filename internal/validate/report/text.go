@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	wordwrap "github.com/mitchellh/go-wordwrap"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/safetext"
@@ -20,8 +21,8 @@ const (
 	ansiBoldGreen = "\x1b[1;32m"
 )
 
-// writeText renders each diagnostic with HCL's diagnostic text writer, the
-// code in brackets at the start of the summary:
+// writeText renders each diagnostic as HCL's diagnostic text writer does,
+// the code in brackets at the start of the summary:
 //
 //	Error: [BP3001] Signing certificate not in personal store
 //
@@ -30,7 +31,9 @@ const (
 //
 //	Detail, wrapped at the width.
 //
-// and ends with one summary line (see summaryLine).
+// and ends with one summary line (see summaryLine). HCL's writer itself is
+// not used: it scans the whole file for every diagnostic and prints lines
+// whole (see snippetLines).
 func writeText(w io.Writer, r *result, opts Options) error {
 	width := opts.Width
 	switch {
@@ -39,22 +42,8 @@ func writeText(w io.Writer, r *result, opts Options) error {
 	case width < 0:
 		width = 0 // HCL: no wrapping
 	}
-	// Nothing from outside reaches the terminal raw: rules escape the names
-	// they quote (safetext.Field), and what is left is escaped here, but
-	// for the newlines that separate paragraphs. A configuration file's
-	// name is escaped too, with its source keyed by the escaped name.
-	files := make(map[string]*hcl.File, len(r.files))
-	for name, f := range r.files {
-		files[safetext.Field(name)] = f
-	}
-	tw := hcl.NewDiagnosticTextWriter(w, files, uint(width), opts.Color)
 	for _, d := range r.diags {
-		c := *d
-		c.Summary = safetext.Prose(textSummary(d))
-		c.Detail = safetext.Prose(d.Detail)
-		c.Subject = escapedRange(d.Subject)
-		c.Context = escapedRange(d.Context)
-		if err := tw.WriteDiagnostic(&c); err != nil {
+		if err := writeTextDiagnostic(w, d, r.files, uint(width), opts.Color); err != nil {
 			return err
 		}
 	}
@@ -62,14 +51,77 @@ func writeText(w io.Writer, r *result, opts Options) error {
 	return err
 }
 
-// escapedRange is a copy of rng naming its file by the escaped name.
-func escapedRange(rng *hcl.Range) *hcl.Range {
-	if rng == nil {
-		return nil
+// writeTextDiagnostic writes one diagnostic. Nothing from outside reaches
+// the terminal raw: rules escape the names they quote (safetext.Field), and
+// what is left is escaped here, but for the newlines that separate
+// paragraphs; a configuration file's name is escaped too. Source lines are
+// printed as they are, as HCL's writer prints them.
+func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, files map[string]*hcl.File, width uint, color bool) error {
+	var colorCode, highlightCode, resetCode string
+	if color {
+		switch d.Severity {
+		case hcl.DiagError:
+			colorCode = "\x1b[31m"
+		case hcl.DiagWarning:
+			colorCode = "\x1b[33m"
+		}
+		highlightCode, resetCode = "\x1b[1;4m", "\x1b[0m"
 	}
-	c := *rng
-	c.Filename = safetext.Field(c.Filename)
-	return &c
+	severity := "Error"
+	if d.Severity == hcl.DiagWarning {
+		severity = "Warning"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s%s%s: %s\n\n", colorCode, severity, resetCode, safetext.Prose(textSummary(d)))
+	if s := d.Subject; s != nil {
+		name := safetext.Field(s.Filename)
+		f := files[s.Filename]
+		if f == nil || f.Bytes == nil {
+			fmt.Fprintf(&b, "  on %s line %d:\n  (source code not available)\n\n", name, s.Start.Line)
+		} else {
+			ctx := contextString(f, s.Start.Byte)
+			if ctx != "" {
+				ctx = ", in " + ctx
+			}
+			fmt.Fprintf(&b, "  on %s line %d%s:\n", name, s.Start.Line, ctx)
+			snip, highlight := snippetRanges(d)
+			for _, l := range snippetLines(f.Bytes, snip, highlight) {
+				if l.highlighted {
+					fmt.Fprintf(&b, "%4d: %s%s%s%s%s\n", l.number, l.before, highlightCode, l.highlight, resetCode, l.after)
+				} else {
+					fmt.Fprintf(&b, "%4d: %s\n", l.number, l.before)
+				}
+			}
+			b.WriteByte('\n')
+		}
+	}
+	if detail := safetext.Prose(d.Detail); detail != "" {
+		if width != 0 {
+			detail = wordwrap.WrapString(detail, width)
+		}
+		fmt.Fprintf(&b, "%s\n\n", detail)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// snippetRanges returns the range of a diagnostic's snippet (its subject
+// and context) and the range it highlights (its subject), an empty one
+// widened to a byte, as HCL's writer does.
+func snippetRanges(d *hcl.Diagnostic) (snip, highlight hcl.Range) {
+	snip, highlight = *d.Subject, *d.Subject
+	if d.Context != nil {
+		snip = hcl.RangeOver(snip, *d.Context)
+	}
+	if snip.Empty() {
+		snip.End.Byte++
+		snip.End.Column++
+	}
+	if highlight.Empty() {
+		highlight.End.Byte++
+		highlight.End.Column++
+	}
+	return snip, highlight
 }
 
 // textSummary is the summary line of d in the text format: "[BP3001] ..."

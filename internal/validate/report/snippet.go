@@ -1,0 +1,156 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// A snippet shows the source lines of a diagnostic's range as HCL's text
+// writer does, but HCL's writer scans the whole file for every diagnostic
+// and prints each line whole: a diagnostic on a 4 MB line printed 4 MB, and
+// 50,000 duplicate locals in an 800 KB file took minutes. So a snippet
+// starts at the line of its range, and a line longer than maxSnippetLine
+// bytes is clipped around the highlight, with "…" where it is cut.
+const (
+	maxSnippetLine = 240
+	// snippetContext is how much of a clipped line is shown before and
+	// after the highlight, maxHighlight how much of the highlight.
+	snippetContext = 60
+	maxHighlight   = 120
+)
+
+// ellipsis marks where a clipped line is cut.
+const ellipsis = "…"
+
+// snippetLine is a line of a snippet, split around the highlight.
+type snippetLine struct {
+	number int
+	// before, highlight and after are the line's text; highlighted says
+	// whether the highlight overlaps the line at all (when it does not,
+	// the text is all in before).
+	before, highlight, after string
+	highlighted              bool
+	clipped                  bool // the line is longer than what is shown
+}
+
+// snippetLines returns the lines of src that snip overlaps, and how each
+// splits around highlight. The lines are those HCL's writer shows: split as
+// bufio.ScanLines splits them, kept when hcl.Range.Overlaps says so.
+func snippetLines(src []byte, snip, highlight hcl.Range) []snippetLine {
+	start := min(max(snip.Start.Byte, 0), len(src))
+	pos := bytes.LastIndexByte(src[:start], '\n') + 1
+	number := snip.Start.Line
+	if number <= 0 {
+		number = bytes.Count(src[:pos], []byte("\n")) + 1
+	}
+	var out []snippetLine
+	for ; pos < len(src) && pos <= snip.End.Byte; number++ {
+		end, next := len(src), len(src)
+		if i := bytes.IndexByte(src[pos:], '\n'); i >= 0 {
+			end, next = pos+i, pos+i+1
+		}
+		if end > pos && src[end-1] == '\r' {
+			end--
+		}
+		line := hcl.Range{
+			Filename: snip.Filename,
+			Start:    hcl.Pos{Line: number, Column: 1, Byte: pos},
+			End:      hcl.Pos{Line: number, Byte: end},
+		}
+		if line.Overlaps(snip) {
+			out = append(out, splitLine(src, line, highlight))
+		}
+		pos = next
+	}
+	return out
+}
+
+// splitLine splits line around highlight, clipping a long line.
+func splitLine(src []byte, line, highlight hcl.Range) snippetLine {
+	l := snippetLine{number: line.Start.Line}
+	before, in, after := line.PartitionAround(highlight)
+	if in.Empty() {
+		text := line.SliceBytes(src)
+		if len(text) > maxSnippetLine {
+			l.before = string(text[:runeStart(text, maxSnippetLine)]) + ellipsis
+			l.clipped = true
+		} else {
+			l.before = string(text)
+		}
+		return l
+	}
+	l.highlighted = true
+	b, h, a := before.SliceBytes(src), in.SliceBytes(src), after.SliceBytes(src)
+	if len(b)+len(h)+len(a) <= maxSnippetLine {
+		l.before, l.highlight, l.after = string(b), string(h), string(a)
+		return l
+	}
+	l.clipped = true
+	if len(b) > snippetContext {
+		l.before = ellipsis + string(b[runeStart(b, len(b)-snippetContext):])
+	} else {
+		l.before = string(b)
+	}
+	if len(h) > maxHighlight {
+		l.highlight = string(h[:runeStart(h, maxHighlight)]) + ellipsis
+	} else {
+		l.highlight = string(h)
+	}
+	if len(a) > snippetContext {
+		l.after = string(a[:runeStart(a, snippetContext)]) + ellipsis
+	} else {
+		l.after = string(a)
+	}
+	return l
+}
+
+// runeStart returns the start of the UTF-8 sequence at or before i in b,
+// so that a clipped line is not cut inside a character.
+func runeStart(b []byte, i int) int {
+	for i > 0 && i < len(b) && !utf8.RuneStart(b[i]) {
+		i--
+	}
+	return i
+}
+
+// clipText returns s, or its first maxSnippetLine bytes and "…" when it is
+// longer: a range's text, which may span megabytes.
+func clipText(s []byte) string {
+	if len(s) <= maxSnippetLine {
+		return string(s)
+	}
+	return string(s[:runeStart(s, maxSnippetLine)]) + ellipsis
+}
+
+// contextString names the block around offset in f, as HCL's writer does
+// (`send_port "x"`), or returns "". HCL's native navigation tries every
+// block of the file in turn, for every diagnostic; the blocks are in order,
+// so they are searched.
+func contextString(f *hcl.File, offset int) string {
+	if f == nil {
+		return ""
+	}
+	if body, ok := f.Body.(*hclsyntax.Body); ok {
+		blocks := body.Blocks
+		i := sort.Search(len(blocks), func(i int) bool { return blocks[i].Range().End.Byte > offset })
+		if i == len(blocks) || !blocks[i].Range().ContainsOffset(offset) {
+			return ""
+		}
+		b := blocks[i]
+		s := b.Type
+		for _, label := range b.Labels {
+			s += fmt.Sprintf(" %q", label)
+		}
+		return s
+	}
+	type contextStringer interface{ ContextString(offset int) string }
+	if cs, ok := f.Nav.(contextStringer); ok {
+		return cs.ContextString(offset)
+	}
+	return ""
+}

@@ -1,0 +1,203 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+)
+
+// TestTextSameAsHCL checks that the text format writes what HCL's
+// diagnostic text writer writes, for ranges all over the fixture sources:
+// starting and ending anywhere, empty, spanning lines, with a context range,
+// in colour and not, wrapped and not.
+func TestTextSameAsHCL(t *testing.T) {
+	files := sources(t)
+	parsed := parseFiles(files, nil)
+	n := 0
+	for name, src := range files {
+		pos := positions(src, name)
+		for i := 0; i < len(pos); i += 3 {
+			for _, j := range []int{i, i + 1, i + 7, i + 40} {
+				if j >= len(pos) {
+					continue
+				}
+				subject := hcl.Range{Filename: name, Start: pos[i], End: pos[j]}
+				context := hcl.Range{Filename: name, Start: pos[i/2], End: pos[min(j+5, len(pos)-1)]}
+				for _, d := range []*hcl.Diagnostic{
+					{Severity: hcl.DiagError, Summary: "Summary", Detail: "Some detail that is long enough to be wrapped at the width of the terminal, which is 78.", Subject: &subject},
+					{Severity: hcl.DiagWarning, Summary: "Summary", Subject: &subject, Context: &context},
+				} {
+					for _, color := range []bool{false, true} {
+						for _, width := range []uint{0, 78} {
+							var want, got bytes.Buffer
+							if err := hcl.NewDiagnosticTextWriter(&want, parsed, width, color).WriteDiagnostic(d); err != nil {
+								t.Fatal(err)
+							}
+							if err := writeTextDiagnostic(&got, d, parsed, width, color); err != nil {
+								t.Fatal(err)
+							}
+							if got.String() != want.String() {
+								t.Fatalf("%s: got\n%s\nHCL writes\n%s", subject, got.String(), want.String())
+							}
+							n++
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d diagnostics compared", n)
+}
+
+// positions returns the position of every byte of src (and of its end).
+func positions(src []byte, name string) []hcl.Pos {
+	var out []hcl.Pos
+	p := hcl.InitialPos
+	for i := 0; i <= len(src); i++ {
+		out = append(out, p)
+		if i == len(src) {
+			break
+		}
+		p.Byte++
+		switch {
+		case src[i] == '\n':
+			p.Line++
+			p.Column = 1
+		case utf8.RuneStart(src[i]):
+			p.Column++
+		}
+	}
+	return out
+}
+
+// TestLongLineClipped checks that a diagnostic on a line of megabytes shows
+// a few hundred bytes of it, around its subject, in every format: the text
+// format printed the whole line, once per diagnostic.
+func TestLongLineClipped(t *testing.T) {
+	// The reference states the limit.
+	if f, _ := reflect.TypeOf(JSONSnippet{}).FieldByName("Code"); !strings.Contains(f.Tag.Get("doc"), fmt.Sprintf(" %d bytes", maxSnippetLine)) {
+		t.Errorf("the doc of JSONSnippet.Code does not state maxSnippetLine (%d): %q", maxSnippetLine, f.Tag.Get("doc"))
+	}
+	const name = "main.hcl"
+	long := strings.Repeat("aé", 350_000) // 1 MB, with characters of 2 bytes
+	head := "locals {\n  x = [\""
+	src := head + long + "\", undefined_thing]\n}\n"
+	at := func(s string) hcl.Pos {
+		i := strings.Index(src, s)
+		return hcl.Pos{Line: 2, Column: utf8.RuneCountInString(src[len("locals {\n"):i]) + 1, Byte: i}
+	}
+	end := func(p hcl.Pos, s string) hcl.Pos {
+		return hcl.Pos{Line: p.Line, Column: p.Column + utf8.RuneCountInString(s), Byte: p.Byte + len(s)}
+	}
+	ref := at("undefined_thing")
+	str := at(`"aé`)
+	tests := []struct {
+		name      string
+		subject   hcl.Range
+		highlight string // the start of the highlighted text shown
+	}{
+		{"after", hcl.Range{Filename: name, Start: ref, End: end(ref, "undefined_thing")}, "undefined_thing"},
+		{"long_subject", hcl.Range{Filename: name, Start: str, End: end(str, `"`+long+`"`)}, `"aéaé`},
+		{"start", hcl.Range{Filename: name, Start: hcl.Pos{Line: 2, Column: 3, Byte: len("locals {\n  ")}, End: hcl.Pos{Line: 2, Column: 4, Byte: len("locals {\n  x")}}, "x"},
+		{"empty", hcl.Range{Filename: name, Start: ref, End: ref}, "u"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			diags := hcl.Diagnostics{diag.New(hcl.DiagError, diag.CodeUndeclared, tt.subject, "Unknown name", "Detail.")}
+			opts := Options{Files: map[string][]byte{name: []byte(src)}}
+			for _, f := range Formats() {
+				out := render(t, f, diags, opts)
+				// SARIF has the rules' descriptions, and the text of the
+				// range only.
+				if len(out) > 32<<10 || !utf8.Valid(out) || (f != FormatSARIF || tt.name == "long_subject") && !bytes.Contains(out, []byte("…")) {
+					t.Errorf("%s: %d bytes, valid UTF-8 %v, want a few KiB with …:\n%.2000s", f, len(out), utf8.Valid(out), out)
+				}
+				if f != FormatSARIF && !bytes.Contains(out, []byte(tt.highlight)) {
+					t.Errorf("%s does not show %q:\n%s", f, tt.highlight, out)
+				}
+			}
+			var doc JSONDocument
+			if err := json.Unmarshal(render(t, FormatJSON, diags, opts), &doc); err != nil {
+				t.Fatal(err)
+			}
+			s := doc.Diagnostics[0].Snippet
+			if s == nil || s.StartLine != 2 || s.HighlightStartOffset > s.HighlightEndOffset || s.HighlightEndOffset > len(s.Code) ||
+				!strings.HasPrefix(s.Code[s.HighlightStartOffset:], tt.highlight) {
+				t.Errorf("JSON snippet %+v does not highlight %q", s, tt.highlight)
+			}
+		})
+	}
+}
+
+// TestManyDiagnosticsCheap checks that rendering costs each diagnostic its
+// own lines, not the whole file: HCL's writer scanned the file for each, and
+// 50,000 duplicate locals in an 800 KB file took minutes.
+func TestManyDiagnosticsCheap(t *testing.T) {
+	const name = "main.hcl"
+	const n = 2000
+	var src strings.Builder
+	var diags hcl.Diagnostics
+	for i := range n {
+		start := hcl.Pos{Line: 3*i + 2, Column: 3, Byte: src.Len() + len("locals {\n  ")}
+		src.WriteString("locals {\n  a = 1\n}\n")
+		r := hcl.Range{Filename: name, Start: start, End: hcl.Pos{Line: start.Line, Column: 4, Byte: start.Byte + 1}}
+		diags = append(diags, diag.New(hcl.DiagError, diag.CodeDuplicate, r, "Duplicate local value", fmt.Sprintf("Number %d.", i)))
+	}
+	opts := Options{Files: map[string][]byte{name: []byte(src.String())}}
+	for _, f := range Formats() {
+		var before, after runtime.MemStats
+		var out []byte
+		runtime.ReadMemStats(&before)
+		out = render(t, f, diags, opts)
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		t.Logf("%s: %d bytes, allocated %d KiB", f, len(out), alloc>>10)
+		if alloc > 32<<20 {
+			t.Errorf("%s: allocated %d MiB for %d diagnostics, want at most 32 MiB", f, alloc>>20, n)
+		}
+		if f == FormatText && !bytes.Contains(out, []byte("\n  on main.hcl line 5999, in locals:\n5999:   a = 1\n")) {
+			t.Errorf("text lacks the last diagnostic's snippet:\n%.1000s", out[len(out)-1000:])
+		}
+	}
+}
+
+// TestParsedFilesUsed checks that files the loader parsed are not parsed
+// again, unless their bytes differ from those to show.
+func TestParsedFilesUsed(t *testing.T) {
+	files := sources(t)
+	off := bytes.Index(files[fileHosts], []byte(`host "send_host"`))
+	r := hcl.Range{Filename: fileHosts, Start: hcl.Pos{Line: 6, Column: 1, Byte: off}, End: hcl.Pos{Line: 6, Column: 5, Byte: off + 4}}
+	diags := hcl.Diagnostics{diag.New(hcl.DiagError, diag.CodeUndeclared, r, "Summary", "Detail.")}
+	for _, tt := range []struct {
+		name   string
+		bytes  []byte
+		within string
+	}{
+		{"same", files[fileHosts], `in renamed "send_host"`},
+		{"other_bytes", append([]byte("# changed\n"), files[fileHosts]...), `in host "send_host"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ds := hclsyntax.ParseConfig(tt.bytes, fileHosts, hcl.InitialPos)
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+				b.Type = "renamed" // tells the file given from one parsed again
+			}
+			out := render(t, FormatText, diags, Options{Files: files, Parsed: map[string]*hcl.File{fileHosts: f}})
+			if !bytes.Contains(out, []byte(tt.within)) {
+				t.Errorf("want %q:\n%s", tt.within, out)
+			}
+		})
+	}
+}
