@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -235,17 +236,7 @@ func checkDelivered(t *testing.T, dir string, p *crashPKI, bodies map[string][]b
 // and back-dates it so that the receiver takes it at once.
 func writeSettled(t *testing.T, path string, data []byte) {
 	t.Helper()
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-time.Minute)
-	if err := os.Chtimes(tmp, old, old); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	writeSettledFunc(t, path, func(w *bufio.Writer) { w.Write(data) })
 }
 
 // countFiles counts the non-hidden files in dir.

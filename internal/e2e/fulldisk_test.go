@@ -36,22 +36,28 @@ func resizeTmpfs(t *testing.T, dir, size string) {
 	}
 }
 
-// TestFullDisk fills the disk under the output directory, then under the
-// message box: deliveries that hit ENOSPC are retried and the input that
-// cannot be stored stays in place; once space is back, everything is
-// delivered exactly once and nothing is lost.
-func TestFullDisk(t *testing.T) {
+// slowRetrySetup is crashSetup with retries a second apart: a --once run
+// ends with the retries waiting, and the next picks them up.
+func slowRetrySetup(t *testing.T) (string, *crashPKI) {
+	t.Helper()
 	dir, p := crashSetup(t)
 	cfg, err := os.ReadFile(filepath.Join(dir, "bizpipe.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Retry a second later: the first --once run ends with the retries
-	// waiting, the second picks them up.
 	cfg = []byte(strings.Replace(string(cfg), `interval = "50ms"`, `interval = "1s"`, 1))
 	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, p
+}
+
+// TestFullDisk fills the disk under the output directory, then under the
+// message box: deliveries that hit ENOSPC are retried and the input that
+// cannot be stored stays in place; once space is back, everything is
+// delivered exactly once and nothing is lost.
+func TestFullDisk(t *testing.T) {
+	dir, p := slowRetrySetup(t)
 	out := filepath.Join(dir, "out")
 	data := filepath.Join(dir, "data")
 	mountTmpfs(t, out, "64k")
@@ -113,7 +119,7 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("the log does not say the disk is full:\n%s", o)
 	}
 	resizeTmpfs(t, box, "16m")
-	o, err = exec.Command(bizpipeBin, "run", "--once", "--data-dir", box, dir).CombinedOutput()
+	o, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", box, dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("run after freeing the box's disk: %v\n%s", err, o)
 	}
@@ -130,15 +136,7 @@ func TestFullDisk(t *testing.T) {
 // it streams out: the attempt fails, leaves no partial file behind, and is
 // retried; once there is room the message is delivered whole, once.
 func TestFullDiskMidStream(t *testing.T) {
-	dir, p := crashSetup(t)
-	cfg, err := os.ReadFile(filepath.Join(dir, "bizpipe.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = []byte(strings.Replace(string(cfg), `interval = "50ms"`, `interval = "1s"`, 1))
-	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, p := slowRetrySetup(t)
 	out := filepath.Join(dir, "out")
 	data := filepath.Join(dir, "data")
 	mountTmpfs(t, out, "4m")

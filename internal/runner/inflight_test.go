@@ -63,6 +63,24 @@ func (g *gatedBox) Finish(ctx context.Context, id int64, owner string, o msgbox.
 	return err
 }
 
+// boxWithDelivery opens a box holding one message routed to port "p".
+func boxWithDelivery(t *testing.T) (msgbox.Box, msgbox.Message) {
+	t.Helper()
+	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
+	m, _, err := box.ReceiveRouted(t.Context(), msgbox.Incoming{ReceiveLocation: "in"}, strings.NewReader("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Route(t.Context(), m.ID, []string{"p"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	return box, m
+}
+
 // claimResult is what a claim returned.
 type claimResult struct {
 	batch []claimed
@@ -106,18 +124,7 @@ func TestInFlightLateClaims(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			real, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { real.Close() })
-			m, _, err := real.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in"}, strings.NewReader("x"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := real.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
-				t.Fatal(err)
-			}
+			real, m := boxWithDelivery(t)
 			box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
 				committed: make(chan struct{}, 1), refused: make(chan struct{}, 1)}
 			if tt.gateBefore {
@@ -215,18 +222,7 @@ func wait(t *testing.T, box msgbox.Box, id string) {
 func TestInFlightSlowClaimConfirming(t *testing.T) {
 	const lease = 100 * time.Millisecond
 	ctx := t.Context()
-	real, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { real.Close() })
-	m, _, err := real.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in"}, strings.NewReader("x"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := real.Route(ctx, m.ID, []string{"p"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	real, m := boxWithDelivery(t)
 	box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
 		committed: make(chan struct{}, 1), after: make(chan struct{}),
 		renewing: make(chan struct{}, 1), renew: make(chan struct{})}
