@@ -6,8 +6,9 @@
 #
 # and the stage (RSA-2048 clear signature, SHA-256, binary transfer
 # encoding, then AES-256-CBC and AES-256-GCM enveloping), each writing an
-# S/MIME file. Prints wall time and peak RSS (/usr/bin/time; for the openssl
-# pipeline the sum of both processes) and the ratios, then has openssl
+# S/MIME file. Prints wall time, CPU time (user+system: the fairer figure on
+# a busy machine) and peak RSS (/usr/bin/time; for the openssl pipeline CPU
+# and RSS are the sums over both processes) and the ratios, then has openssl
 # decrypt and verify the stage's output and compares the recovered body with
 # the input (cmp). Clear-signed binary data needs "-binary -crlfeol" to
 # verify (see TestOpenSSLTransferEncodings); -noverify skips only the
@@ -33,21 +34,24 @@ done
 head -c $((SIZE_MIB << 20)) /dev/urandom >in.bin
 sync
 
-# wall seconds and max RSS KiB of one command: "secs kib"
+# wall seconds, max RSS KiB and CPU seconds of one command: "secs kib cpu"
+F='%e %M %U %S'
 measure() { # out-file cmd...
 	local f=$1
 	shift
-	$T -f '%e %M' -o "$f" "$@"
+	$T -f "$F" -o "$f" "$@"
 }
+cpu() { awk '{printf "%.2f", $3 + $4}' "$1"; }
 
 # OpenSSL: both processes timed separately for RSS; wall for the pipeline.
 start=$(date +%s.%N)
-$T -f '%e %M' -o t.sign openssl cms -sign -stream -binary -md sha256 -in in.bin \
+$T -f "$F" -o t.sign openssl cms -sign -stream -binary -md sha256 -in in.bin \
 	-signer signer.pem -inkey signer.key |
-	$T -f '%e %M' -o t.enc openssl cms -encrypt -stream -binary -aes256 -out openssl.eml recip.pem
+	$T -f "$F" -o t.enc openssl cms -encrypt -stream -binary -aes256 -out openssl.eml recip.pem
 end=$(date +%s.%N)
 o_wall=$(echo "$end - $start" | bc -l)
 o_rss=$(($(cut -d' ' -f2 t.sign) + $(cut -d' ' -f2 t.enc)))
+o_cpu=$(echo "$(cpu t.sign) + $(cpu t.enc)" | bc -l)
 
 for alg in aes256-cbc aes256-gcm; do
 	measure t.$alg ./streambench -in in.bin -out $alg.eml -signer-cert signer.pem \
@@ -55,13 +59,15 @@ for alg in aes256-cbc aes256-gcm; do
 done
 
 printf '\n%s MiB, RSA-2048 clear signature (SHA-256) + envelope\n' "$SIZE_MIB"
-printf '%-34s %9s %12s %10s %10s\n' "" "wall s" "max RSS KiB" "wall/ossl" "RSS/ossl"
-printf '%-34s %9.2f %12d %10s %10s\n' "openssl sign|encrypt -aes256" "$o_wall" "$o_rss" 1 1
+printf '%-30s %8s %8s %12s %10s %9s %9s\n' "" "wall s" "CPU s" "max RSS KiB" "wall/ossl" "CPU/ossl" "RSS/ossl"
+printf '%-30s %8.2f %8.2f %12d %10s %9s %9s\n' "openssl sign|encrypt -aes256" "$o_wall" "$o_cpu" "$o_rss" 1 1 1
 for alg in aes256-cbc aes256-gcm; do
-	read -r w m <t.$alg
-	printf '%-34s %9.2f %12d %10.2f %10.2f\n' "bizpipe stage $alg" "$w" "$m" \
-		"$(echo "$w / $o_wall" | bc -l)" "$(echo "$m / $o_rss" | bc -l)"
+	read -r w m _ <t.$alg
+	c=$(cpu t.$alg)
+	printf '%-30s %8.2f %8.2f %12d %10.2f %9.2f %9.2f\n' "bizpipe stage $alg" "$w" "$c" "$m" \
+		"$(echo "$w / $o_wall" | bc -l)" "$(echo "$c / $o_cpu" | bc -l)" "$(echo "$m / $o_rss" | bc -l)"
 done
+echo "(load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs)"
 
 # The stage's output must decrypt and verify with openssl to the input: the
 # verified content is our innermost entity, whose header is stripped.
