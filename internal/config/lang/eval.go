@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
@@ -267,7 +266,7 @@ func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, b
 	if raw.IsNull() {
 		return evaluated{}, false
 	}
-	out, err := convert.Convert(raw, ty)
+	out, err := convertValue(raw, ty)
 	if err != nil {
 		d.add(diag.Errorf(diag.CodeInvalidValue, a.Expr.Range(), "Invalid value for "+a.Name,
 			"The %s attribute of %s must be %s.", a.Name, what, ty.FriendlyName()))

@@ -28,7 +28,7 @@ const markSender = "sender"
 // stdFunctions returns the go-cty standard library under Terraform's names,
 // plus env(). file() is added per file by fileFunction.
 func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]function.Function {
-	return map[string]function.Function{
+	fns := map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"ceil":            stdlib.CeilFunc,
 		"chomp":           stdlib.ChompFunc,
@@ -96,6 +96,10 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"strcontains": stringPredicate("substr", strings.Contains,
 			"Returns true if the given string contains the given substring."),
 	}
+	for name, f := range fns {
+		fns[name] = anyCollectionArgs(f)
+	}
+	return fns
 }
 
 // stringPredicate makes Terraform's startswith, endswith and strcontains,

@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -69,7 +68,7 @@ func (d *decoder) constant(a *hcl.Attribute, ty cty.Type) (cty.Value, bool) {
 		d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
 		return cty.NilVal, false
 	}
-	out, err := convert.Convert(val, ty)
+	out, err := convertValue(val, ty)
 	if err != nil {
 		d.add(diag.Errorf(diag.CodeInvalidValue, a.Expr.Range(), "Invalid value for "+a.Name,
 			"The %s attribute must be %s: %s.", a.Name, ty.FriendlyName(), err))
@@ -164,7 +163,7 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 			return cty.NilVal, false
 		}
 	}
-	out, err := convert.Convert(val, v.Type)
+	out, err := convertValue(val, v.Type)
 	if err != nil {
 		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
 			fmt.Sprintf("The value of %s is not a valid %s: %s.", source, v.Type.FriendlyName(), err)))
