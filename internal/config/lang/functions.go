@@ -39,7 +39,7 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"concat":          stdlib.ConcatFunc,
 		"contains":        stdlib.ContainsFunc,
 		"csvdecode":       stdlib.CSVDecodeFunc,
-		"distinct":        stdlib.DistinctFunc,
+		"distinct":        bounded(stdlib.DistinctFunc, maxDistinct, false),
 		"element":         stdlib.ElementFunc,
 		"flatten":         stdlib.FlattenFunc,
 		"floor":           stdlib.FloorFunc,
@@ -68,7 +68,7 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"replace":         stdlib.ReplaceFunc,
 		"reverse":         stdlib.ReverseListFunc,
 		"setintersection": stdlib.SetIntersectionFunc,
-		"setproduct":      stdlib.SetProductFunc,
+		"setproduct":      bounded(stdlib.SetProductFunc, maxProduct, true),
 		"setsubtract":     stdlib.SetSubtractFunc,
 		"setunion":        stdlib.SetUnionFunc,
 		"signum":          stdlib.SignumFunc,
@@ -100,6 +100,57 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		fns[name] = anyCollectionArgs(f)
 	}
 	return fns
+}
+
+// Bounds on the functions whose cost grows faster than their input: a
+// configuration lists partners, ports and stores, thousands at most, and
+// within the expression size limit a hostile one could otherwise make
+// validate run for minutes or exhaust memory (go-cty's distinct compares
+// every element with every other; setproduct of three 300-element lists
+// is 2.7 million elements, 15 s and 1.25 GB).
+const (
+	maxDistinct = 1000  // elements distinct takes (1,000 distinct ones: under a second)
+	maxProduct  = 10000 // elements setproduct makes
+)
+
+// bounded refuses calls of f whose collection arguments hold more than max
+// elements: their lengths summed, or multiplied when product is set.
+func bounded(f function.Function, max int, product bool) function.Function {
+	spec := &function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type: func(args []cty.Value) (cty.Type, error) {
+			return f.ReturnTypeForValues(args)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			n := 0
+			if product {
+				n = 1
+			}
+			for i, a := range args {
+				a, _ = a.Unmark()
+				if !a.IsKnown() || a.IsNull() || !a.CanIterateElements() {
+					continue
+				}
+				l := a.LengthInt()
+				if product {
+					n *= l
+				} else {
+					n += l
+				}
+				if n > max {
+					what := "elements"
+					if product {
+						what = "elements in its result"
+					}
+					return cty.NilVal, function.NewArgErrorf(i, "too many %s (more than %d): no configuration needs that many, and computing them would take minutes", what, max)
+				}
+			}
+			return f.Call(args)
+		},
+	}
+	return function.New(spec)
 }
 
 // stringPredicate makes Terraform's startswith, endswith and strcontains,
