@@ -116,8 +116,12 @@ const (
 // bounded refuses calls of f whose collection arguments hold more than max
 // elements: their lengths summed, or multiplied when product is set.
 func bounded(f function.Function, max int, product bool) function.Function {
+	limit := fmt.Sprintf(" Its arguments may hold at most %d elements in all.", max)
+	if product {
+		limit = fmt.Sprintf(" Its result may hold at most %d elements.", max)
+	}
 	spec := &function.Spec{
-		Description: f.Description(),
+		Description: f.Description() + limit,
 		Params:      f.Params(),
 		VarParam:    f.VarParam(),
 		Type: func(args []cty.Value) (cty.Type, error) {
