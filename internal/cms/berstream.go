@@ -41,7 +41,13 @@ type berWalker struct {
 	limit int64
 	steps int
 	buf   [16]byte
+	// A window of the input serves the small header reads, which mostly
+	// come in order: one ReadAt per window rather than two per element.
+	win    []byte
+	winOff int64
 }
+
+const walkerWindow = 4096
 
 func newBERWalker(ctx context.Context, r io.ReaderAt, size int64) *berWalker {
 	return &berWalker{ctx: ctx, r: r, limit: size}
@@ -65,6 +71,23 @@ func (w *berWalker) readAt(b []byte, off, limit int64) (int, error) {
 	}
 	if rem := limit - off; rem < int64(len(b)) {
 		b = b[:rem]
+	}
+	if len(b) <= len(w.buf) {
+		if off < w.winOff || off+int64(len(b)) > w.winOff+int64(len(w.win)) {
+			if w.win == nil {
+				w.win = make([]byte, walkerWindow)
+			}
+			n, err := w.r.ReadAt(w.win[:cap(w.win)], off)
+			if n < len(b) && err != nil && !errors.Is(err, io.EOF) {
+				return 0, fmt.Errorf("envelope: reading input: %w", err)
+			}
+			w.win, w.winOff = w.win[:n], off
+		}
+		n := copy(b, w.win[off-w.winOff:])
+		if n < len(b) {
+			return n, errTruncated
+		}
+		return n, nil
 	}
 	n, err := w.r.ReadAt(b, off)
 	if n == len(b) {

@@ -34,6 +34,10 @@ type DecodeOptions struct {
 	// Now is the time at which certificates must be valid; zero means the
 	// current time.
 	Now time.Time
+	// SpoolDir is where DecodeStream keeps its temporary files (unlinked
+	// while in use, so they never outlive the call); "" means
+	// os.TempDir(). Decode does not use it.
+	SpoolDir string
 }
 
 // Decoded is the content of an S/MIME message.
@@ -313,6 +317,19 @@ func verifySignedData(der []byte, candidates [][]byte, opts *DecodeOptions, d *D
 		return nil, fmt.Errorf("smime: signature verification failed: %w", firstErr)
 	}
 
+	first, err := checkSigners(p7, opts)
+	if err != nil {
+		return nil, err
+	}
+	d.Signed = true
+	d.Signer = first
+	return content, nil
+}
+
+// checkSigners checks, after the signatures verified, every signer's
+// certificate chain, key usage and content-type attribute, and returns the
+// first signer's certificate.
+func checkSigners(p7 *pkcs7.PKCS7, opts *DecodeOptions) (*x509.Certificate, error) {
 	intermediates := x509.NewCertPool()
 	for _, c := range p7.Certificates {
 		intermediates.AddCert(c)
@@ -340,9 +357,7 @@ func verifySignedData(der []byte, candidates [][]byte, opts *DecodeOptions, d *D
 			first = cert
 		}
 	}
-	d.Signed = true
-	d.Signer = first
-	return content, nil
+	return first, nil
 }
 
 // checkContentTypeAttr checks the content-type signed attribute, which
