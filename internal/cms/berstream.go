@@ -191,7 +191,7 @@ func (w *berWalker) head(off, limit int64) (streamHead, error) {
 
 // end returns the offset just past the element h, walking the children of
 // an indefinite-length element to find its end-of-contents octets.
-func (w *berWalker) end(h *streamHead, limit int64, depth int) (int64, error) {
+func (w *berWalker) end(h streamHead, limit int64, depth int) (int64, error) {
 	if h.length >= 0 {
 		return h.bodyOff() + h.length, nil
 	}
@@ -211,7 +211,7 @@ func (w *berWalker) end(h *streamHead, limit int64, depth int) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if pos, err = w.end(&c, limit, depth+1); err != nil {
+		if pos, err = w.end(c, limit, depth+1); err != nil {
 			return 0, err
 		}
 	}
@@ -275,7 +275,7 @@ func (c *streamChildren) next() (streamHead, error) {
 	if err != nil {
 		return streamHead{}, err
 	}
-	if c.pos, err = c.w.end(&h, c.limit, c.depth); err != nil {
+	if c.pos, err = c.w.end(h, c.limit, c.depth); err != nil {
 		return streamHead{}, err
 	}
 	return h, nil
@@ -319,7 +319,7 @@ func (c *streamChildren) finish() error {
 // load reads the whole encoding of h into memory (at most max octets) and
 // parses it with the in-memory reader.
 func (w *berWalker) load(h *streamHead, limit int64, depth, max int) (element, error) {
-	end, err := w.end(h, limit, depth)
+	end, err := w.end(*h, limit, depth)
 	if err != nil {
 		return element{}, err
 	}
@@ -346,17 +346,17 @@ func (w *berWalker) load(h *streamHead, limit int64, depth, max int) (element, e
 // constructed encoding must be universal OCTET STRINGs nested at most
 // maxStringNesting deep, as walkOctets requires.
 func (w *berWalker) segments(h *streamHead, limit int64, depth int, fn func(off, n int64) error) error {
-	return w.segmentsNested(h, limit, depth, 0, fn)
+	return w.segmentsNested(*h, limit, depth, 0, fn)
 }
 
-func (w *berWalker) segmentsNested(h *streamHead, limit int64, depth, nest int, fn func(off, n int64) error) error {
+func (w *berWalker) segmentsNested(h streamHead, limit int64, depth, nest int, fn func(off, n int64) error) error {
 	if nest > maxStringNesting {
 		return fmt.Errorf("%w: constructed string nested too deep", errMalformed)
 	}
 	if !h.constructed {
 		return fn(h.bodyOff(), h.length)
 	}
-	c, err := w.children(h, limit, depth)
+	c, err := w.children(&h, limit, depth)
 	if err != nil {
 		return err
 	}
@@ -375,11 +375,11 @@ func (w *berWalker) segmentsNested(h *streamHead, limit int64, depth, nest int, 
 		if !s.is(classUniversal, tagOctetString) {
 			return errMalformed
 		}
-		if err := w.segmentsNested(&s, c.limit, depth+1, nest+1, fn); err != nil {
+		if err := w.segmentsNested(s, c.limit, depth+1, nest+1, fn); err != nil {
 			return err
 		}
 		// The segment's end is known now without another walk.
-		if c.pos, err = w.end(&s, c.limit, depth+1); err != nil {
+		if c.pos, err = w.end(s, c.limit, depth+1); err != nil {
 			return err
 		}
 	}

@@ -48,7 +48,7 @@ func DecryptStream(ctx context.Context, r io.ReaderAt, size int64, cert *x509.Ce
 	if !ci.is(classUniversal, tagSequence) {
 		return fmt.Errorf("%w: ContentInfo is not a SEQUENCE", errMalformed)
 	}
-	end, err := w.end(&ci, size, 0)
+	end, err := w.end(ci, size, 0)
 	if err != nil {
 		return err
 	}

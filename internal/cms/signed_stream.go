@@ -30,7 +30,7 @@ func StreamSignedData(ctx context.Context, r io.ReaderAt, size int64, content io
 	if !ci.is(classUniversal, tagSequence) {
 		return nil, fmt.Errorf("%w: ContentInfo is not a SEQUENCE", errMalformed)
 	}
-	end, err := w.end(&ci, size, 0)
+	end, err := w.end(ci, size, 0)
 	if err != nil {
 		return nil, err
 	}

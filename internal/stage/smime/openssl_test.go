@@ -302,7 +302,7 @@ func TestDecodeOpenSSLMessages(t *testing.T) {
 }
 
 // writeGroupKey writes the group signing key for openssl.
-func writeGroupKey(t *testing.T, p *testPKI) string {
+func writeGroupKey(t testing.TB, p *testPKI) string {
 	t.Helper()
 	path := filepath.Join(p.dir, "group.key")
 	if err := os.WriteFile(path, p.group.KeyPEM(), 0o600); err != nil {
