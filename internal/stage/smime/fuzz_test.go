@@ -9,7 +9,8 @@ import (
 	"github.com/bizpipe/bizpipe/internal/cms"
 )
 
-// FuzzDecode: hostile input never panics, and results are consistent
+// FuzzDecode: hostile input never panics, results are consistent, and
+// DecodeStream agrees with Decode (decodeBoth). Results are consistent
 // (exactly one of result and error; a signed result names its signer).
 // Seeds cover every layer kind, so mutations reach the MIME, multipart,
 // CMS and transfer-encoding parsers.
@@ -43,7 +44,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(""))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := Decode(data, opts)
+		d, err := decodeBoth(t, data, opts)
 		switch {
 		case err == nil && d == nil:
 			t.Fatal("nil result without an error")
