@@ -45,7 +45,15 @@ type berWalker struct {
 	// come in order: one ReadAt per window rather than two per element.
 	win    []byte
 	winOff int64
+	// ends caches where indefinite-length elements end: the iterators
+	// ask again for each level of nesting, which would otherwise walk a
+	// large streamed content once per level.
+	ends map[int64]int64
 }
+
+// maxCachedEnds bounds the cache; real messages have a few dozen
+// indefinite-length elements.
+const maxCachedEnds = 1024
 
 const walkerWindow = 4096
 
@@ -198,6 +206,9 @@ func (w *berWalker) end(h streamHead, limit int64, depth int) (int64, error) {
 	if depth > maxDepth {
 		return 0, errTooDeep
 	}
+	if e, ok := w.ends[h.off]; ok && e <= limit {
+		return e, nil
+	}
 	pos := h.bodyOff()
 	for {
 		eoc, err := w.isEOC(pos, limit)
@@ -205,6 +216,12 @@ func (w *berWalker) end(h streamHead, limit int64, depth int) (int64, error) {
 			return 0, err
 		}
 		if eoc {
+			if w.ends == nil {
+				w.ends = make(map[int64]int64)
+			}
+			if len(w.ends) < maxCachedEnds {
+				w.ends[h.off] = pos + 2
+			}
 			return pos + 2, nil
 		}
 		c, err := w.head(pos, limit)

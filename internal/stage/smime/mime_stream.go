@@ -247,38 +247,58 @@ func decodeTransferTo(ctx context.Context, dst io.Writer, src *io.SectionReader,
 		_, err := copyCtx(ctx, dst, r)
 		return err
 	case "base64":
-		d := base64.NewDecoder(base64.StdEncoding, &spaceFilter{r: ctxReader{ctx, r}})
-		if _, err := copyCtx(ctx, dst, d); err != nil {
-			var ce base64.CorruptInputError
-			if errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("invalid base64: %w", err)
-			}
-			return err
-		}
-		return nil
+		return decodeBase64To(ctx, dst, r)
 	case "quoted-printable":
 		return decodeQPTo(ctx, dst, r)
 	}
 	return fmt.Errorf("unsupported Content-Transfer-Encoding %q", clip(cte))
 }
 
-// spaceFilter drops the white space decodeBase64 ignores.
-type spaceFilter struct{ r io.Reader }
-
-func (f *spaceFilter) Read(b []byte) (int, error) {
+// decodeBase64To is decodeBase64 in chunks: white space is dropped, whole
+// quanta are decoded as they come, and padding ends the data, so it
+// accepts and rejects what decodeBase64 does.
+func decodeBase64To(ctx context.Context, dst io.Writer, r io.Reader) error {
+	buf := make([]byte, copyBuf+4)
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(buf)))
+	carry, padded := 0, false
 	for {
-		n, err := f.r.Read(b)
-		k := 0
-		for _, c := range b[:n] {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("smime: %w", err)
+		}
+		n, rerr := r.Read(buf[carry : carry+copyBuf])
+		k := carry
+		for _, c := range buf[carry : carry+n] {
 			switch c {
 			case ' ', '\t', '\r', '\n':
 			default:
-				b[k] = c
+				buf[k] = c
 				k++
 			}
 		}
-		if k > 0 || err != nil {
-			return k, err
+		if k > 0 && padded {
+			return errors.New("invalid base64: data after the padding")
+		}
+		if full := k / 4 * 4; full > 0 {
+			m, err := base64.StdEncoding.Decode(out, buf[:full])
+			if err != nil {
+				return fmt.Errorf("invalid base64: %w", err)
+			}
+			if _, err := dst.Write(out[:m]); err != nil {
+				return err
+			}
+			padded = buf[full-1] == '='
+			carry = copy(buf, buf[full:k])
+		} else {
+			carry = k
+		}
+		if errors.Is(rerr, io.EOF) {
+			if carry != 0 {
+				return errors.New("invalid base64: incomplete final quantum")
+			}
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading base64 body: %w", rerr)
 		}
 	}
 }

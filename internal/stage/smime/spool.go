@@ -1,6 +1,7 @@
 package smime
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -54,8 +55,16 @@ func (s *spool) fill(write func(w io.Writer) error) (*io.SectionReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	cw := &countWriter{w: f}
-	if err := write(cw); err != nil {
+	// Buffered: decoders (base64, quoted-printable) write small pieces.
+	bw := bufio.NewWriterSize(f, copyBuf)
+	cw := &countWriter{w: bw}
+	err = write(cw)
+	if err == nil {
+		if err = bw.Flush(); err != nil {
+			err = fmt.Errorf("smime: writing a spool file: %w", err)
+		}
+	}
+	if err != nil {
 		s.discard(f)
 		return nil, err
 	}
