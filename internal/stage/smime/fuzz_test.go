@@ -2,7 +2,9 @@ package smime
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"io"
 	"strings"
 	"testing"
 
@@ -74,12 +76,15 @@ func FuzzBERToDER(f *testing.F) {
 	})
 }
 
-// FuzzTransferEncodings: every encoding round-trips any body exactly
+// FuzzTransferEncodings: the streaming decoders agree with the in-memory
+// ones on any input; every encoding round-trips any body exactly
 // (text after canonicalisation), and the identity encodings accept exactly
 // what they can carry.
 func FuzzTransferEncodings(f *testing.F) {
 	f.Add([]byte("From x\r\n.\r\n \t\r\n=\x00\xff"), true)
 	f.Add([]byte("a\rb\nc\r\n"), false)
+	f.Add([]byte("QQ==QQ==\r\n"), false)
+	f.Add([]byte("QUJD\r\nRA= =\n"), false)
 	f.Fuzz(func(t *testing.T, data []byte, text bool) {
 		src := data
 		if text {
@@ -92,6 +97,16 @@ func FuzzTransferEncodings(f *testing.F) {
 		b64, err := decodeBase64(appendBase64Lines(nil, src))
 		if err != nil || !bytes.Equal(b64, src) {
 			t.Fatalf("base64: %v", err)
+		}
+		// The streaming decoders accept and reject what the in-memory ones
+		// do, on any input, with the same output.
+		for _, cte := range []string{"base64", "quoted-printable"} {
+			want, werr := decodeTransfer(data, cte)
+			var got bytes.Buffer
+			gerr := decodeTransferTo(context.Background(), &got, io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))), cte)
+			if (werr == nil) != (gerr == nil) || (werr == nil && !bytes.Equal(got.Bytes(), want)) {
+				t.Fatalf("%s of %q: in memory %q, %v; streamed %q, %v", cte, data, want, werr, got.Bytes(), gerr)
+			}
 		}
 		if checkIdentityDomain(src, cte8bit) == nil && (bytes.IndexByte(src, 0) >= 0 || !bytes.Equal(canonicalText(src), src)) {
 			t.Fatalf("8bit accepted %q", src)
