@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"fmt"
 )
 
 const gcmBlock = 16
@@ -129,14 +130,62 @@ func (g *ghashOpen) lengths(aadLen, ctLen uint64) [gcmBlock]byte {
 	return out
 }
 
+// gfMul returns x·y in GF(2^128) (SP 800-38D algorithm 1). It is slow and
+// used once per bulk chunk only.
+func gfMul(x, y ghashElem) ghashElem {
+	var z ghashElem
+	v := y
+	for i := 0; i < 128; i++ {
+		w, b := x.low, 63-i
+		if i >= 64 {
+			w, b = x.high, 127-i
+		}
+		if w>>b&1 == 1 {
+			z.low ^= v.low
+			z.high ^= v.high
+		}
+		v = ghashDouble(v)
+	}
+	return z
+}
+
+// gfPow returns h^n.
+func gfPow(h ghashElem, n int) ghashElem {
+	r := ghashElem{low: 1 << 63} // the field's 1 in GCM bit order
+	for ; n > 0; n >>= 1 {
+		if n&1 == 1 {
+			r = gfMul(r, h)
+		}
+		h = gfMul(h, h)
+	}
+	return r
+}
+
+// bulkChunk is the ciphertext hashed per call into crypto/cipher.
+const bulkChunk = 64 << 10
+
 // gcmMaxPlaintext is the SP 800-38D limit, 2^39 - 256 bits.
 const gcmMaxPlaintext = (1<<39 - 256) / 8
 
 // gcmOpener decrypts GCM ciphertext incrementally and checks the tag at
 // the end.
+//
+// The ciphertext is hashed in bulk with crypto/cipher's (hardware) GHASH:
+// sealing an empty plaintext with a chunk as additional data under the same
+// key and a fixed nonce yields GHASH(chunk) masked with a known block, and
+// GHASH is linear, so the chunk hashes combine into the running state with
+// one multiplication by a power of H each. Those tags are never output.
 type gcmOpener struct {
 	block   cipher.Block
-	g       *ghashOpen
+	g       *ghashOpen // H's table: the AAD, a non-96-bit nonce, small products
+	h       ghashElem
+	bulk    cipher.AEAD
+	mask    ghashElem // E(K, 0^96 || 1): the mask of bulk's tags
+	hChunk  ghashElem // H^(bulkChunk/16)
+	z       ghashElem // the GHASH state times H
+	stage   []byte    // ciphertext not yet hashed
+	sealBuf [gcmBlock]byte
+	nonce0  [12]byte // bulk's fixed nonce (all zero)
 	j0      [gcmBlock]byte
 	ctr     cipher.Stream
 	counter [gcmBlock]byte // next counter block when ctr is (re)created
@@ -171,7 +220,44 @@ func newGCMOpener(block cipher.Block, nonce, aad []byte) (*gcmOpener, error) {
 	o.g.write(aad)
 	o.g.pad()
 	o.aadLen = uint64(len(aad))
+
+	o.h = ghashElem{binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:])}
+	o.z = o.g.y
+	o.g.mul(&o.z)
+	bulk, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: %w", err)
+	}
+	o.bulk = bulk
+	var j [gcmBlock]byte
+	j[gcmBlock-1] = 1
+	block.Encrypt(j[:], j[:])
+	o.mask = ghashElem{binary.BigEndian.Uint64(j[:8]), binary.BigEndian.Uint64(j[8:])}
+	o.hChunk = gfPow(o.h, bulkChunk/gcmBlock)
+	o.stage = make([]byte, 0, bulkChunk)
 	return o, nil
+}
+
+// absorb hashes one chunk of ciphertext (a whole number of blocks except
+// for the last chunk, which GHASH pads with zeros).
+func (o *gcmOpener) absorb(chunk []byte) {
+	if len(chunk) == 0 {
+		return
+	}
+	t := o.bulk.Seal(o.sealBuf[:0], o.nonce0[:], nil, chunk)
+	// t = (Y·H ⊕ L·H) ⊕ mask, where Y is GHASH's state after the chunk's
+	// blocks from zero and L its length block; with z = y·H,
+	// z' = z·H^m ⊕ Y·H.
+	s := ghashElem{binary.BigEndian.Uint64(t[:8]) ^ o.mask.low, binary.BigEndian.Uint64(t[8:]) ^ o.mask.high}
+	lh := ghashElem{low: uint64(len(chunk)) * 8}
+	o.g.mul(&lh)
+	m := (len(chunk) + gcmBlock - 1) / gcmBlock
+	hp := o.hChunk
+	if m != bulkChunk/gcmBlock {
+		hp = gfPow(o.h, m)
+	}
+	z := gfMul(o.z, hp)
+	o.z = ghashElem{z.low ^ s.low ^ lh.low, z.high ^ s.high ^ lh.high}
 }
 
 func incr32(c *[gcmBlock]byte) {
@@ -183,8 +269,22 @@ func (o *gcmOpener) decrypt(pt, ct []byte) error {
 	if o.ctLen+uint64(len(ct)) > gcmMaxPlaintext {
 		return errors.New("envelope: GCM content exceeds the mode's length limit")
 	}
-	o.g.write(ct)
 	o.ctLen += uint64(len(ct))
+	for len(ct) > 0 {
+		// Stage before decrypting: pt may alias ct.
+		k := min(len(ct), bulkChunk-len(o.stage))
+		o.stage = append(o.stage, ct[:k]...)
+		if len(o.stage) == bulkChunk {
+			o.absorb(o.stage)
+			o.stage = o.stage[:0]
+		}
+		o.xorKeyStream(pt[:k], ct[:k])
+		pt, ct = pt[k:], ct[k:]
+	}
+	return nil
+}
+
+func (o *gcmOpener) xorKeyStream(pt, ct []byte) {
 	for len(ct) > 0 {
 		if o.left == 0 {
 			// cipher.NewCTR increments the whole block; GCM only the low
@@ -201,12 +301,17 @@ func (o *gcmOpener) decrypt(pt, ct []byte) error {
 		o.left -= n
 		pt, ct = pt[n:], ct[n:]
 	}
-	return nil
 }
 
 // verify checks the tag after all ciphertext was given to decrypt.
 func (o *gcmOpener) verify(tag []byte) bool {
-	s := o.g.lengths(o.aadLen, o.ctLen)
+	o.absorb(o.stage)
+	o.stage = o.stage[:0]
+	lh := ghashElem{o.aadLen * 8, o.ctLen * 8}
+	o.g.mul(&lh)
+	var s [gcmBlock]byte
+	binary.BigEndian.PutUint64(s[:8], o.z.low^lh.low)
+	binary.BigEndian.PutUint64(s[8:], o.z.high^lh.high)
 	var mask [gcmBlock]byte
 	o.block.Encrypt(mask[:], o.j0[:])
 	subtle.XORBytes(s[:], s[:], mask[:])

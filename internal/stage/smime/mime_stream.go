@@ -254,42 +254,63 @@ func decodeTransferTo(ctx context.Context, dst io.Writer, src *io.SectionReader,
 	return fmt.Errorf("unsupported Content-Transfer-Encoding %q", clip(cte))
 }
 
-// decodeBase64To is decodeBase64 in chunks: white space is dropped, whole
-// quanta are decoded as they come, and padding ends the data, so it
-// accepts and rejects what decodeBase64 does.
+// decodeBase64To is decodeBase64 in chunks: whole quanta are decoded as
+// they come and padding ends the data, so it accepts and rejects what
+// decodeBase64 does. base64.Encoding.Decode skips CR and LF itself; spaces
+// and tabs, rare, are dropped first.
 func decodeBase64To(ctx context.Context, dst io.Writer, r io.Reader) error {
 	buf := make([]byte, copyBuf+4)
 	out := make([]byte, base64.StdEncoding.DecodedLen(len(buf)))
-	carry, padded := 0, false
+	newline := func(c byte) bool { return c == '\r' || c == '\n' }
+	carry, padded := 0, false // carry: significant characters only
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("smime: %w", err)
 		}
 		n, rerr := r.Read(buf[carry : carry+copyBuf])
-		k := carry
-		for _, c := range buf[carry : carry+n] {
-			switch c {
-			case ' ', '\t', '\r', '\n':
-			default:
-				buf[k] = c
-				k++
+		data := buf[:carry+n]
+		if fresh := data[carry:]; bytes.IndexByte(fresh, ' ') >= 0 || bytes.IndexByte(fresh, '\t') >= 0 {
+			k := carry
+			for _, c := range fresh {
+				if c != ' ' && c != '\t' {
+					buf[k] = c
+					k++
+				}
 			}
+			data = buf[:k]
 		}
-		if k > 0 && padded {
+		sig := len(data) - bytes.Count(data, []byte{'\r'}) - bytes.Count(data, []byte{'\n'})
+		if sig > 0 && padded {
 			return errors.New("invalid base64: data after the padding")
 		}
-		if full := k / 4 * 4; full > 0 {
-			m, err := base64.StdEncoding.Decode(out, buf[:full])
+		// Decode up to the last whole quantum; keep the rest.
+		cut := len(data)
+		for rem := sig % 4; rem > 0; {
+			cut--
+			if !newline(data[cut]) {
+				rem--
+			}
+		}
+		if sig >= 4 {
+			m, err := base64.StdEncoding.Decode(out, data[:cut])
 			if err != nil {
 				return fmt.Errorf("invalid base64: %w", err)
 			}
 			if _, err := dst.Write(out[:m]); err != nil {
 				return err
 			}
-			padded = buf[full-1] == '='
-			carry = copy(buf, buf[full:k])
-		} else {
-			carry = k
+			last := cut - 1
+			for newline(data[last]) {
+				last--
+			}
+			padded = data[last] == '='
+		}
+		carry = 0
+		for _, c := range data[cut:] {
+			if !newline(c) {
+				buf[carry] = c
+				carry++
+			}
 		}
 		if errors.Is(rerr, io.EOF) {
 			if carry != 0 {
