@@ -79,7 +79,7 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 	for lines := 0; ; lines++ {
 		if lines%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("smime: %w", err)
+				return nil, err
 			}
 		}
 		frag, err := br.ReadSlice('\n')
@@ -265,7 +265,7 @@ func decodeBase64To(ctx context.Context, dst io.Writer, r io.Reader) error {
 	carry, padded := 0, false // carry: significant characters only
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("smime: %w", err)
+			return err
 		}
 		n, rerr := r.Read(buf[carry : carry+copyBuf])
 		data := buf[:carry+n]
@@ -333,7 +333,7 @@ func decodeQPTo(ctx context.Context, dst io.Writer, r io.Reader) error {
 	for lineNo := 1; ; lineNo++ {
 		if lineNo%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("smime: %w", err)
+				return err
 			}
 		}
 		line, err := br.ReadSlice('\n')

@@ -94,7 +94,7 @@ type ctxReader struct {
 
 func (c ctxReader) Read(b []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("smime: %w", err)
+		return 0, err // the caller adds the context
 	}
 	return c.r.Read(b)
 }
