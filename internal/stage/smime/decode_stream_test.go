@@ -48,13 +48,17 @@ func checkSpoolEmpty(t testing.TB, dir string) {
 	}
 }
 
-// decodeBoth is Decode, checked against DecodeStream: both accept the same
-// messages with the same results, and both reject the rest. The existing
-// Decode tests call it, so every message they build also tests the
-// streaming decoder.
+// decodeBoth is the in-memory reference decoder, checked against
+// DecodeStream (and Decode, its wrapper): they accept the same messages
+// with the same results and reject the rest. The Decode tests call it, so
+// every message they build tests the streaming decoder against the
+// reference.
 func decodeBoth(t testing.TB, msg []byte, opts DecodeOptions) (*Decoded, error) {
 	t.Helper()
-	d, err := Decode(msg, opts)
+	d, err := decodeInMemory(msg, opts)
+	if dd, derr := Decode(msg, opts); (derr == nil) != (err == nil) || (derr == nil && !bytes.Equal(dd.Body, d.Body)) {
+		t.Errorf("Decode (%v) and decodeInMemory (%v) disagree", derr, err)
+	}
 	res, body, serr := decodeStream(t, context.Background(), msg, opts)
 	switch {
 	case err == nil && serr != nil:
