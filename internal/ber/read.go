@@ -43,6 +43,20 @@ func (h Header) Indefinite() bool { return h.Length < 0 }
 // it is the end-of-contents marker, which only ends an indefinite length
 // (callers consume it there); re-encoded, it would end an element early.
 func ParseHeader(b []byte) (Header, error) {
+	h, err := ParseHead(b)
+	if err != nil {
+		return h, err
+	}
+	if h.Length > len(b)-h.Len {
+		return h, fmt.Errorf("%w: length exceeds the data", ErrTruncated)
+	}
+	return h, nil
+}
+
+// ParseHead is ParseHeader for a reader that streams: b need hold only the
+// identifier and length octets, not the contents. A definite length is at
+// most 2^55 octets.
+func ParseHead(b []byte) (Header, error) {
 	var h Header
 	if len(b) < 2 {
 		return h, ErrTruncated
@@ -99,22 +113,16 @@ func ParseHeader(b []byte) (Header, error) {
 		}
 		var v uint64
 		for _, c := range b[i : i+n] {
-			if v > (1<<55)-1 {
+			if v > (1<<47)-1 {
 				return h, fmt.Errorf("%w: length exceeds the data", ErrTruncated)
 			}
 			v = v<<8 | uint64(c)
 		}
 		i += n
-		if v > uint64(len(b)-i) {
-			return h, fmt.Errorf("%w: length exceeds the data", ErrTruncated)
-		}
 		h.Length = int(v)
 		h.Minimal = b[i-n] != 0 && v >= 0x80
 	}
 	h.Len = i
-	if h.Length > len(b)-i {
-		return h, fmt.Errorf("%w: length exceeds the data", ErrTruncated)
-	}
 	return h, nil
 }
 

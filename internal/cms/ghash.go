@@ -94,6 +94,9 @@ func mulTable(t *[256]ghashElement, y ghashElement) ghashElement {
 	return ghashElement{zl, zh}
 }
 
+// mulH returns y·H.
+func (g *ghash) mulH(y ghashElement) ghashElement { return mulTable(&g.table[0], y) }
+
 // blocks hashes whole blocks: y = (y ⊕ X)·H for each block X, four at a
 // time while there are four.
 func (g *ghash) blocks(b []byte) {

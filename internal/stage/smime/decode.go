@@ -2,6 +2,7 @@ package smime
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
@@ -35,6 +36,10 @@ type DecodeOptions struct {
 	// Now is the time at which certificates must be valid; zero means the
 	// current time.
 	Now time.Time
+	// SpoolDir is where DecodeStream keeps its temporary files (unlinked
+	// while in use, so they never outlive the call); "" means
+	// os.TempDir(). Decode does not use it.
+	SpoolDir string
 }
 
 // Decoded is the content of an S/MIME message.
@@ -80,7 +85,28 @@ const maxNesting = 8
 // returned is the one that verified.
 //
 // Hostile input yields an error, never a panic.
+//
+// Decode is DecodeStream over the in-memory message (its temporary files
+// go to opts.SpoolDir), so both accept and return the same.
 func Decode(entity []byte, opts DecodeOptions) (*Decoded, error) {
+	var body bytes.Buffer
+	res, err := DecodeStream(context.Background(), bytes.NewReader(entity), &body, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Decoded{
+		ContentType: res.ContentType,
+		Body:        body.Bytes(),
+		Signed:      res.Signed,
+		Signer:      res.Signer,
+		Encrypted:   res.Encrypted,
+	}, nil
+}
+
+// decodeInMemory is the original in-memory implementation of Decode. The
+// tests keep it as an independent reference: DecodeStream must accept and
+// return what it does (decodeBoth, FuzzDecode).
+func decodeInMemory(entity []byte, opts DecodeOptions) (*Decoded, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
@@ -314,6 +340,19 @@ func verifySignedData(der []byte, candidates [][]byte, opts *DecodeOptions, d *D
 		return nil, fmt.Errorf("smime: signature verification failed: %w", firstErr)
 	}
 
+	first, err := checkSigners(p7, opts)
+	if err != nil {
+		return nil, err
+	}
+	d.Signed = true
+	d.Signer = first
+	return content, nil
+}
+
+// checkSigners checks, after the signatures verified, every signer's
+// certificate chain, key usage and content-type attribute, and returns the
+// first signer's certificate.
+func checkSigners(p7 *pkcs7.PKCS7, opts *DecodeOptions) (*x509.Certificate, error) {
 	intermediates := x509.NewCertPool()
 	for _, c := range p7.Certificates {
 		intermediates.AddCert(c)
@@ -341,9 +380,7 @@ func verifySignedData(der []byte, candidates [][]byte, opts *DecodeOptions, d *D
 			first = cert
 		}
 	}
-	d.Signed = true
-	d.Signer = first
-	return content, nil
+	return first, nil
 }
 
 // checkContentTypeAttr checks the content-type signed attribute, which

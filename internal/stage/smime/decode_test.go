@@ -33,7 +33,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 						}
 						t.Fatalf("%s/%s/%s/%s: %v", sig, alg, cte, body.name, err)
 					}
-					d, err := Decode(out, p.decodeOpts())
+					d, err := decodeBoth(t, out, p.decodeOpts())
 					if err != nil {
 						t.Errorf("%s/%s/%s/%s: Decode: %v", sig, alg, cte, body.name, err)
 						continue
@@ -57,7 +57,7 @@ func TestDecodeAfterLineBreakDamage(t *testing.T) {
 		out := mustEncode(t, mustEncoder(t, Options{Signature: "clear", IncludeCertificate: true, ContentTransferEncoding: cte}),
 			body.contentType, body.data, p.signer(), nil)
 		damaged := bytes.ReplaceAll(out, []byte("\r\n"), []byte("\n"))
-		d, err := Decode(damaged, p.decodeOpts())
+		d, err := decodeBoth(t, damaged, p.decodeOpts())
 		if err != nil {
 			t.Fatalf("%s: %v", cte, err)
 		}
@@ -133,7 +133,7 @@ func TestDecodeRejects(t *testing.T) {
 			if tt.opts != nil {
 				tt.opts(&opts)
 			}
-			d, err := Decode(tt.msg, opts)
+			d, err := decodeBoth(t, tt.msg, opts)
 			if err == nil {
 				t.Fatalf("Decode accepted it: %+v", d)
 			}
@@ -146,7 +146,7 @@ func TestDecodeRejects(t *testing.T) {
 		})
 	}
 	// A key that is not the certificate's is caught before decrypting.
-	if _, err := Decode(encrypted, DecodeOptions{Cert: p.partner.Cert, Key: other.Key.(*rsa.PrivateKey), Roots: p.roots}); err == nil || !strings.Contains(err.Error(), "decrypting with certificate") {
+	if _, err := decodeBoth(t, encrypted, DecodeOptions{Cert: p.partner.Cert, Key: other.Key.(*rsa.PrivateKey), Roots: p.roots}); err == nil || !strings.Contains(err.Error(), "decrypting with certificate") {
 		t.Errorf("wrong key for the right certificate: %v", err)
 	}
 }
@@ -166,7 +166,7 @@ func TestDecodeSignerWithoutKeyUsage(t *testing.T) {
 	p := newPKI(t)
 	c := p.ca.Issue(t, testpki.Options{CommonName: "bare", OmitKeyUsage: true, OmitExtKeyUsage: true, Key: keys.Key(t, testpki.RSA2048, 1)})
 	out := mustEncode(t, mustEncoder(t, Options{Signature: "clear", IncludeCertificate: true}), "text/plain", []byte("x"), &Signer{Cert: c.Cert, Key: c.Key}, nil)
-	if _, err := Decode(out, p.decodeOpts()); err != nil {
+	if _, err := decodeBoth(t, out, p.decodeOpts()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -188,21 +188,21 @@ func TestDecodeNesting(t *testing.T) {
 	for range maxNesting - 2 {
 		msg = wrap(msg, p.signer())
 	}
-	d, err := Decode(msg, p.decodeOpts())
+	d, err := decodeBoth(t, msg, p.decodeOpts())
 	if err != nil {
 		t.Fatalf("%d layers: %v", maxNesting-1, err)
 	}
 	if string(d.Body) != "core" || !d.Signer.Equal(inner.Cert) {
 		t.Errorf("body %q, signer %v; want the innermost", d.Body, d.Signer.Subject)
 	}
-	if _, err := Decode(wrap(msg, p.signer()), p.decodeOpts()); err == nil || !strings.Contains(err.Error(), "nested") {
+	if _, err := decodeBoth(t, wrap(msg, p.signer()), p.decodeOpts()); err == nil || !strings.Contains(err.Error(), "nested") {
 		t.Errorf("%d layers: %v, want nesting error", maxNesting, err)
 	}
 }
 
 func TestDecodePlain(t *testing.T) {
 	in := []byte("Subject: x\r\n\r\nhello\r\n")
-	d, err := Decode(in, DecodeOptions{})
+	d, err := decodeBoth(t, in, DecodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,17 @@
 // nesting), verifies every signature against trust roots at a given time,
 // and returns the innermost content type and body.
 //
+// DecodeStream does the same for messages of any size with bounded memory:
+// it spools the message to an unlinked temporary file and decodes it layer
+// by layer over sections of that file (and of further spool files for
+// base64 bodies and decrypted content), hashing the signed content as it
+// streams, decrypting CBC and GCM in chunks (cms.DecryptStream) and parsing
+// streamed (indefinite-length) CMS without gathering the content
+// (cms.StreamSignedData). The body reaches the caller's writer only after
+// every signature verified and every GCM tag matched. Decode stays the
+// in-memory implementation; the tests check that both agree on every
+// message they build and on fuzzed input.
+//
 // # Bodies: binary and text
 //
 // The body of a type other than text/* is never altered: the bytes given to

@@ -194,7 +194,7 @@ func TestSignedDataContents(t *testing.T) {
 						if !include {
 							opts.Certs = []*x509.Certificate{leaf.Cert, inter.Cert}
 						}
-						d, err := Decode(out, opts)
+						d, err := decodeBoth(t, out, opts)
 						if err != nil {
 							t.Fatalf("Decode: %v", err)
 						}
@@ -242,7 +242,7 @@ func TestEncodeECDSASigner(t *testing.T) {
 			out := encodeHow(t, how, Options{Signature: sig, Digest: "sha384", IncludeCertificate: true},
 				"application/octet-stream", []byte{0, 1, 2, '\n'}, &Signer{Cert: group.Cert, Key: group.Key}, nil)
 			run(t, out, ossl, "cms", "-verify", "-CAfile", p.caPEM)
-			d, err := Decode(out, p.decodeOpts())
+			d, err := decodeBoth(t, out, p.decodeOpts())
 			if err != nil || !bytes.Equal(d.Body, []byte{0, 1, 2, '\n'}) || !d.Signer.Equal(group.Cert) {
 				t.Errorf("%s %s: Decode: %v", how, sig, err)
 			}
@@ -337,7 +337,7 @@ func TestEncodeBoundaryNotInBody(t *testing.T) {
 	if params["boundary"] != "----=_bizpipe_"+hex.EncodeToString(second) {
 		t.Errorf("boundary %q, want the second one", params["boundary"])
 	}
-	d, err := Decode(out, p.decodeOpts())
+	d, err := decodeBoth(t, out, p.decodeOpts())
 	if err != nil || !bytes.Equal(d.Body, body) {
 		t.Errorf("Decode: %v", err)
 	}
@@ -383,7 +383,7 @@ func TestEncodeConcurrent(t *testing.T) {
 					errs <- err
 					continue
 				}
-				d, err := Decode(out, p.decodeOpts())
+				d, err := decodeBoth(t, out, p.decodeOpts())
 				if err != nil {
 					errs <- fmt.Errorf("%+v: %w", e.Options(), err)
 					continue

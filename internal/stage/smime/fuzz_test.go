@@ -2,13 +2,16 @@ package smime
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
 )
 
-// FuzzDecode: hostile input never panics, and results are consistent
+// FuzzDecode: hostile input never panics, results are consistent, and
+// DecodeStream agrees with Decode (decodeBoth). Results are consistent
 // (exactly one of result and error; a signed result names its signer).
 // Seeds cover every layer kind, so mutations reach the MIME, multipart,
 // CMS and transfer-encoding parsers.
@@ -42,7 +45,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(""))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := Decode(data, opts)
+		d, err := decodeBoth(t, data, opts)
 		switch {
 		case err == nil && d == nil:
 			t.Fatal("nil result without an error")
@@ -54,12 +57,15 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzTransferEncodings: every encoding round-trips any body exactly
+// FuzzTransferEncodings: the streaming decoders agree with the in-memory
+// ones on any input; every encoding round-trips any body exactly
 // (text after canonicalisation), and the identity encodings accept exactly
 // what they can carry.
 func FuzzTransferEncodings(f *testing.F) {
 	f.Add([]byte("From x\r\n.\r\n \t\r\n=\x00\xff"), true)
 	f.Add([]byte("a\rb\nc\r\n"), false)
+	f.Add([]byte("QQ==QQ==\r\n"), false)
+	f.Add([]byte("QUJD\r\nRA= =\n"), false)
 	f.Fuzz(func(t *testing.T, data []byte, text bool) {
 		src := data
 		if text {
@@ -72,6 +78,16 @@ func FuzzTransferEncodings(f *testing.F) {
 		b64, err := decodeBase64(appendBase64Lines(nil, src))
 		if err != nil || !bytes.Equal(b64, src) {
 			t.Fatalf("base64: %v", err)
+		}
+		// The streaming decoders accept and reject what the in-memory ones
+		// do, on any input, with the same output.
+		for _, cte := range []string{"base64", "quoted-printable"} {
+			want, werr := decodeTransfer(data, cte)
+			var got bytes.Buffer
+			gerr := decodeTransferTo(context.Background(), &got, io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))), cte)
+			if (werr == nil) != (gerr == nil) || (werr == nil && !bytes.Equal(got.Bytes(), want)) {
+				t.Fatalf("%s of %q: in memory %q, %v; streamed %q, %v", cte, data, want, werr, got.Bytes(), gerr)
+			}
 		}
 		if checkIdentityDomain(src, cte8bit) == nil && (bytes.IndexByte(src, 0) >= 0 || !bytes.Equal(canonicalText(src), src)) {
 			t.Fatalf("8bit accepted %q", src)

@@ -93,7 +93,7 @@ func TestSplitEntity(t *testing.T) {
 	}
 	re.WriteString("\r\n")
 	re.Write(body)
-	d, err := Decode([]byte(re.String()), p.decodeOpts())
+	d, err := decodeBoth(t, []byte(re.String()), p.decodeOpts())
 	if err != nil || string(d.Body) != "<a/>" {
 		t.Errorf("reassembled entity: %v", err)
 	}

@@ -69,7 +69,7 @@ func TestOpenSSLMatrix(t *testing.T) {
 							t.Error("openssl -signer did not write the group signing certificate")
 						}
 
-						d, err := Decode(out, p.decodeOpts())
+						d, err := decodeBoth(t, out, p.decodeOpts())
 						if err != nil {
 							t.Fatalf("Decode: %v", err)
 						}
@@ -171,7 +171,7 @@ func TestOpenSSLTransferEncodings(t *testing.T) {
 					if !bytes.Equal(got, body.want) {
 						t.Errorf("openssl output body differs:\n got %q\nwant %q", got, body.want)
 					}
-					d, err := Decode(out, p.decodeOpts())
+					d, err := decodeBoth(t, out, p.decodeOpts())
 					if err != nil {
 						t.Fatalf("Decode: %v", err)
 					}
@@ -219,12 +219,12 @@ func TestOpenSSLWithoutCertificate(t *testing.T) {
 				t.Errorf("openssl output body differs")
 			}
 
-			if _, err := Decode(out, p.decodeOpts()); err == nil {
+			if _, err := decodeBoth(t, out, p.decodeOpts()); err == nil {
 				t.Error("Decode verified without the signer certificate")
 			}
 			opts := p.decodeOpts()
 			opts.Certs = []*x509.Certificate{p.group.Cert}
-			d, err := Decode(out, opts)
+			d, err := decodeBoth(t, out, opts)
 			if err != nil {
 				t.Fatalf("Decode with Certs: %v", err)
 			}
@@ -292,7 +292,7 @@ func TestDecodeOpenSSLMessages(t *testing.T) {
 			for _, c := range tt.cmds {
 				msg = run(t, msg, ossl, c...)
 			}
-			d, err := Decode(msg, p.decodeOpts())
+			d, err := decodeBoth(t, msg, p.decodeOpts())
 			if err != nil {
 				t.Fatalf("Decode: %v\n%s", err, msg[:min(len(msg), 400)])
 			}
@@ -302,7 +302,7 @@ func TestDecodeOpenSSLMessages(t *testing.T) {
 }
 
 // writeGroupKey writes the group signing key for openssl.
-func writeGroupKey(t *testing.T, p *testPKI) string {
+func writeGroupKey(t testing.TB, p *testPKI) string {
 	t.Helper()
 	path := filepath.Join(p.dir, "group.key")
 	if err := os.WriteFile(path, p.group.KeyPEM(), 0o600); err != nil {

@@ -118,7 +118,7 @@ func TestStreamBoundedMemory(t *testing.T) {
 	}
 }
 
-// onlyWriter and onlyReader hide ReadFrom/WriteTo so that io.CopyBuffer
-// uses the given buffer, as a transport copying a body does.
-type onlyWriter struct{ io.Writer }
+// onlyReader hides WriteTo so that io.CopyBuffer uses the given buffer,
+// as a transport copying a body does (onlyWriter, in spool.go, hides
+// ReadFrom).
 type onlyReader struct{ io.Reader }

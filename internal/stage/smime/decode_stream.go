@@ -1,0 +1,390 @@
+package smime
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/ber"
+	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/smallstep/pkcs7"
+)
+
+// DecodeResult describes what DecodeStream wrote: Decoded without the
+// body.
+type DecodeResult struct {
+	// ContentType is the Content-Type of the innermost entity, as in
+	// Decoded.
+	ContentType string
+	// Size is the number of body octets written to dst.
+	Size int64
+	// Signed reports that at least one signature layer was verified.
+	Signed bool
+	// Signer is the certificate of the innermost verified signature.
+	Signer *x509.Certificate
+	// Encrypted reports that at least one layer was enveloped (and
+	// decrypted).
+	Encrypted bool
+}
+
+// Limits of DecodeStream beyond those of Decode. They concern parts that
+// are small in any real message and are held in memory.
+const (
+	// maxSignaturePart bounds a detached signature part (a SignedData with
+	// its certificates, base64-encoded).
+	maxSignaturePart = 4 << 20
+	// maxUnattributedContent bounds content signed without signed
+	// attributes: the signature is then over the content itself, which
+	// pkcs7 needs in memory.
+	maxUnattributedContent = 16 << 20
+)
+
+// DecodeStream is Decode for messages of any size: it reads the message
+// from src, decodes and verifies it layer by layer as Decode does (same
+// formats, same checks, same errors for the same causes) and writes the
+// innermost body to dst. Memory stays bounded (a few hundred kilobytes of
+// buffers plus the small CMS elements: certificates, signer and recipient
+// infos); the message, every intermediate layer that needs a second pass,
+// and decrypted content go to unlinked temporary files in opts.SpoolDir,
+// all of which are closed, and so gone, when DecodeStream returns.
+//
+// Nothing reaches dst before every layer has been decrypted and every
+// signature verified, and AES-GCM plaintext is used only after its tag
+// verified; on error dst has received nothing. ctx is checked between
+// chunks of every pass.
+//
+// Beyond Decode's own limits, DecodeStream rejects header sections over
+// 256 KiB, quoted-printable lines over 64 KiB, detached signature parts over
+// 4 MiB, and content over 16 MiB signed without signed attributes.
+func DecodeStream(ctx context.Context, src io.Reader, dst io.Writer, opts DecodeOptions) (*DecodeResult, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	sp := &spool{ctx: ctx, dir: opts.SpoolDir}
+	defer sp.close()
+	msg, err := sp.fill(func(w io.Writer) error {
+		_, err := copyCtx(ctx, w, src)
+		if err != nil {
+			return fmt.Errorf("smime: reading the message: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sd := &streamDecoder{ctx: ctx, sp: sp, opts: &opts}
+	body, err := sd.entity(msg, 0)
+	if err != nil {
+		return nil, err
+	}
+	n, err := copyCtx(ctx, dst, io.NewSectionReader(body, 0, body.Size()))
+	if err != nil {
+		return nil, fmt.Errorf("smime: writing the body: %w", err)
+	}
+	sd.res.Size = n
+	return &sd.res, nil
+}
+
+type streamDecoder struct {
+	ctx  context.Context
+	sp   *spool
+	opts *DecodeOptions
+	res  DecodeResult
+}
+
+// entity decodes one layer (see decodeEntity) and returns the innermost
+// body with its transfer encoding undone.
+func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionReader, error) {
+	if depth >= maxNesting {
+		return nil, fmt.Errorf("smime: more than %d nested S/MIME layers", maxNesting)
+	}
+	if err := sd.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("smime: %w", err)
+	}
+	fields, bodyOff, err := readHeaderSection(raw)
+	if err != nil {
+		return nil, fmt.Errorf("smime: %w", err)
+	}
+	body := io.NewSectionReader(raw, bodyOff, raw.Size()-bodyOff)
+	ct, ok, err := headerValue(fields, "Content-Type")
+	if err != nil {
+		return nil, fmt.Errorf("smime: %w", err)
+	}
+	if !ok {
+		ct = "text/plain; charset=us-ascii" // RFC 2045 §5.2
+	}
+	cte, _, err := headerValue(fields, "Content-Transfer-Encoding")
+	if err != nil {
+		return nil, fmt.Errorf("smime: %w", err)
+	}
+	cte = strings.ToLower(cte)
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, fmt.Errorf("smime: invalid Content-Type %q: %w", clip(ct), err)
+	}
+
+	switch mt {
+	case "multipart/signed":
+		content, err := sd.multipartSigned(body, params)
+		if err != nil {
+			return nil, err
+		}
+		return sd.entity(content, depth+1)
+
+	case "application/pkcs7-mime", "application/x-pkcs7-mime":
+		der, err := sd.transfer(body, cte)
+		if err != nil {
+			return nil, fmt.Errorf("smime: %s body: %w", mt, err)
+		}
+		var prefix [512]byte
+		n, _ := der.ReadAt(prefix[:], 0)
+		oid, err := contentInfoType(prefix[:n])
+		if err != nil {
+			return nil, fmt.Errorf("smime: %s body: %w", mt, err)
+		}
+		var content *io.SectionReader
+		switch {
+		case oid.Equal(oidSignedData):
+			content, err = sd.opaqueSigned(der)
+		case oid.Equal(oidEnvelopedData), oid.Equal(oidAuthEnvelopedData):
+			content, err = sd.decrypt(der)
+			sd.res.Encrypted = true
+		default:
+			err = fmt.Errorf("smime: unsupported CMS content type %v in %s", oid, mt)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return sd.entity(content, depth+1)
+
+	case "application/pkcs7-signature", "application/x-pkcs7-signature":
+		return nil, errors.New("smime: a detached signature without its multipart/signed container")
+	}
+
+	sd.res.ContentType = ct
+	out, err := sd.transfer(body, cte)
+	if err != nil {
+		return nil, fmt.Errorf("smime: %s body: %w", mt, err)
+	}
+	return out, nil
+}
+
+// transfer undoes a transfer encoding; identity encodings cost nothing,
+// the others are decoded to a spool file.
+func (sd *streamDecoder) transfer(body *io.SectionReader, cte string) (*io.SectionReader, error) {
+	switch cte {
+	case "", "7bit", "8bit", "binary":
+		return body, nil
+	}
+	return sd.sp.fill(func(w io.Writer) error { return decodeTransferTo(sd.ctx, w, body, cte) })
+}
+
+func (sd *streamDecoder) decrypt(der *io.SectionReader) (*io.SectionReader, error) {
+	opts := sd.opts
+	if opts.Cert == nil || opts.Key == nil {
+		return nil, errors.New("smime: message is encrypted but no decryption certificate and key were given")
+	}
+	// The spool file holds unauthenticated plaintext until DecryptStream
+	// returns nil; fill discards it otherwise.
+	out, err := sd.sp.fill(func(w io.Writer) error {
+		return cms.DecryptStream(sd.ctx, der, der.Size(), opts.Cert, opts.Key, w)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", opts.Cert.Subject, opts.Cert.SerialNumber, err)
+	}
+	return out, nil
+}
+
+func (sd *streamDecoder) opaqueSigned(der *io.SectionReader) (*io.SectionReader, error) {
+	if sd.opts.Roots == nil {
+		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
+	}
+	var detached []byte
+	content, err := sd.sp.fill(func(w io.Writer) error {
+		var err error
+		detached, err = cms.StreamSignedData(sd.ctx, der, der.Size(), w)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
+	}
+	return sd.verify(detached, []func() (*io.SectionReader, error){
+		func() (*io.SectionReader, error) { return content, nil },
+	}, false)
+}
+
+// multipartSigned is verifyMultipartSigned over sections.
+func (sd *streamDecoder) multipartSigned(body *io.SectionReader, params map[string]string) (*io.SectionReader, error) {
+	switch p := strings.ToLower(params["protocol"]); p {
+	case "application/pkcs7-signature", "application/x-pkcs7-signature":
+	default:
+		return nil, fmt.Errorf("smime: multipart/signed with unsupported protocol %q", clip(params["protocol"]))
+	}
+	parts, err := splitMultipartSection(sd.ctx, body, params["boundary"])
+	if err != nil {
+		return nil, fmt.Errorf("smime: multipart/signed: %w", err)
+	}
+	if len(parts) != 2 {
+		return nil, fmt.Errorf("smime: multipart/signed has %d parts, want 2", len(parts))
+	}
+	sigRaw, err := readAllCapped(parts[1].body, maxSignaturePart, "signature part")
+	if err != nil {
+		return nil, fmt.Errorf("smime: %w", err)
+	}
+	sigFields, sigBody, err := parseEntity(sigRaw)
+	if err != nil {
+		return nil, fmt.Errorf("smime: signature part: %w", err)
+	}
+	sigType, _, err := headerValue(sigFields, "Content-Type")
+	if err != nil {
+		return nil, fmt.Errorf("smime: signature part: %w", err)
+	}
+	if smt, _, err := mime.ParseMediaType(sigType); err != nil ||
+		(smt != "application/pkcs7-signature" && smt != "application/x-pkcs7-signature") {
+		return nil, fmt.Errorf("smime: signature part has Content-Type %q, want application/pkcs7-signature", clip(sigType))
+	}
+	sigCTE, _, err := headerValue(sigFields, "Content-Transfer-Encoding")
+	if err != nil {
+		return nil, fmt.Errorf("smime: signature part: %w", err)
+	}
+	der, err := decodeTransfer(sigBody, strings.ToLower(sigCTE))
+	if err != nil {
+		return nil, fmt.Errorf("smime: signature part: %w", err)
+	}
+	if oid, err := contentInfoType(der); err != nil || !oid.Equal(oidSignedData) {
+		return nil, errors.New("smime: signature part is not a CMS SignedData")
+	}
+
+	// Readings of the signed part, most likely first (see Decode); the
+	// LF→CRLF one is written out only if the others do not verify.
+	signed := parts[0]
+	candidates := []func() (*io.SectionReader, error){
+		func() (*io.SectionReader, error) { return signed.body, nil },
+	}
+	if signed.lfBody != nil {
+		candidates = append(candidates, func() (*io.SectionReader, error) { return signed.lfBody, nil })
+	}
+	candidates = append(candidates, func() (*io.SectionReader, error) {
+		bare, err := hasBareLF(sd.ctx, signed.body)
+		if err != nil || !bare {
+			return nil, err
+		}
+		return sd.sp.fill(func(w io.Writer) error {
+			_, err := copyCtx(sd.ctx, &lfToCRLFWriter{w: w}, io.NewSectionReader(signed.body, 0, signed.body.Size()))
+			return err
+		})
+	})
+	return sd.verify(der, candidates, true)
+}
+
+// verify is verifySignedData with the content in sections: der is the
+// SignedData without (or, detached, never with) its content, and the
+// candidates yield the possible readings of the content (nil: none).
+func (sd *streamDecoder) verify(der []byte, candidates []func() (*io.SectionReader, error), detached bool) (*io.SectionReader, error) {
+	opts := sd.opts
+	if opts.Roots == nil {
+		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
+	}
+	der, err := ber.ToDER(der)
+	if err != nil {
+		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
+	}
+	p7, err := parsePKCS7(der)
+	if err != nil {
+		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
+	}
+	if len(p7.Signers) == 0 {
+		return nil, errors.New("smime: SignedData has no signers")
+	}
+	if detached && len(p7.Content) > 0 {
+		return nil, errors.New("smime: multipart/signed carries a SignedData with encapsulated content, want a detached signature")
+	}
+	unattributed := false
+	for i := range p7.Signers {
+		if len(p7.Signers[i].AuthenticatedAttributes) == 0 {
+			unattributed = true
+		}
+	}
+	p7.Certificates = append(p7.Certificates[:len(p7.Certificates):len(p7.Certificates)], opts.Certs...)
+
+	var (
+		content  *io.SectionReader
+		firstErr error
+	)
+	for _, next := range candidates {
+		c, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			continue
+		}
+		// The digest is computed by streaming the section (sectionHasher);
+		// only a signature over the content itself needs it in memory.
+		p7.Content = nil
+		if unattributed {
+			if p7.Content, err = readAllCapped(c, maxUnattributedContent, "content signed without signed attributes"); err != nil {
+				return nil, fmt.Errorf("smime: %w", err)
+			}
+		}
+		h := &sectionHasher{ctx: sd.ctx, sec: c, sums: map[crypto.Hash][]byte{}}
+		p7.Hasher = h
+		err = verifyPKCS7(p7)
+		if h.err != nil {
+			return nil, fmt.Errorf("smime: hashing the signed content: %w", h.err)
+		}
+		if err == nil {
+			content = c
+			break
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		var mismatch *pkcs7.MessageDigestMismatchError
+		if !errors.As(err, &mismatch) {
+			break
+		}
+	}
+	if content == nil {
+		return nil, fmt.Errorf("smime: signature verification failed: %w", firstErr)
+	}
+	first, err := checkSigners(p7, opts)
+	if err != nil {
+		return nil, err
+	}
+	sd.res.Signed = true
+	sd.res.Signer = first
+	return content, nil
+}
+
+// sectionHasher gives pkcs7 the digest of a section, computed by
+// streaming it once per hash function, instead of hashing p7.Content.
+type sectionHasher struct {
+	ctx  context.Context
+	sec  *io.SectionReader
+	sums map[crypto.Hash][]byte
+	err  error // an I/O or context failure, reported instead of pkcs7's
+}
+
+func (h *sectionHasher) Hash(fn crypto.Hash, _ io.Reader) ([]byte, error) {
+	if s, ok := h.sums[fn]; ok {
+		return s, nil
+	}
+	if !fn.Available() {
+		return nil, fmt.Errorf("hash function %v not available", fn)
+	}
+	d := fn.New()
+	if _, err := copyCtx(h.ctx, d, io.NewSectionReader(h.sec, 0, h.sec.Size())); err != nil {
+		h.err = err
+		return nil, err
+	}
+	s := d.Sum(nil)
+	h.sums[fn] = s
+	return s, nil
+}

@@ -1,0 +1,271 @@
+package smime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+)
+
+// largeCase is one way to build a large message with openssl cms -stream.
+type largeCase struct {
+	sig   string // "clear" or "opaque"
+	enc   string // "none", "aes256-cbc", "aes256-gcm"
+	cte   string // transfer encoding of the innermost entity: "base64" or "binary"
+	outer string // "smime": openssl's base64 S/MIME output; "der": binary CMS under our own header
+}
+
+func (c largeCase) String() string { return c.sig + "/" + c.enc + "/" + c.cte + "/" + c.outer }
+
+// largeCases: every signature × encryption × transfer encoding, with the
+// outermost application/pkcs7-mime layer both base64 and binary.
+func largeCases() []largeCase {
+	var out []largeCase
+	for _, sig := range []string{"clear", "opaque"} {
+		for _, enc := range []string{"none", "aes256-cbc", "aes256-gcm"} {
+			for _, cte := range []string{"base64", "binary"} {
+				for _, outer := range []string{"smime", "der"} {
+					if sig == "clear" && enc == "none" && outer == "der" {
+						continue // the outermost layer is multipart/signed
+					}
+					out = append(out, largeCase{sig, enc, cte, outer})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// largeBody returns n pseudo-random octets.
+func largeBody(n int) []byte {
+	b := make([]byte, n)
+	r := mrand.NewChaCha8([32]byte{'b', 'i', 'g'})
+	_, _ = r.Read(b)
+	return b
+}
+
+// buildLarge writes the message for c into dir with openssl and returns
+// its path. The signed entity is application/octet-stream carrying body.
+func buildLarge(t testing.TB, ossl string, p *testPKI, groupKey, dir string, body []byte, c largeCase) string {
+	t.Helper()
+	entity := filepath.Join(dir, "entity")
+	f, err := os.Create(entity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	fmt.Fprintf(w, "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: %s\r\n\r\n", c.cte)
+	if c.cte == "base64" {
+		line := make([]byte, base64LineChars)
+		for rest := body; len(rest) > 0; {
+			n := min(len(rest), base64LineBytes)
+			base64.StdEncoding.Encode(line, rest[:n])
+			w.Write(line[:base64.StdEncoding.EncodedLen(n)])
+			w.WriteString("\r\n")
+			rest = rest[n:]
+		}
+	} else {
+		w.Write(body)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	der := func(last bool) bool { return last && c.outer == "der" }
+	signed := filepath.Join(dir, "signed")
+	args := []string{"cms", "-sign", "-stream", "-binary", "-in", entity, "-out", signed, "-signer", p.groupPEM, "-inkey", groupKey}
+	if c.sig == "opaque" {
+		args = append(args, "-nodetach")
+	}
+	if der(c.enc == "none") {
+		args = append(args, "-outform", "DER")
+	}
+	run(t, nil, ossl, args...)
+	msg := signed
+	if der(c.enc == "none") {
+		msg = withHeader(t, signed, "application/pkcs7-mime; smime-type=signed-data")
+	}
+	if c.enc != "none" {
+		encrypted := filepath.Join(dir, "encrypted")
+		args := []string{"cms", "-encrypt", "-stream", "-binary", "-" + map[string]string{"aes256-cbc": "aes-256-cbc", "aes256-gcm": "aes-256-gcm"}[c.enc],
+			"-in", signed, "-out", encrypted, "-recip", p.partnerPEM}
+		if der(true) {
+			args = append(args, "-outform", "DER")
+		}
+		run(t, nil, ossl, args...)
+		msg = encrypted
+		if der(true) {
+			typ := "enveloped-data"
+			if c.enc == "aes256-gcm" {
+				typ = "authEnveloped-data"
+			}
+			msg = withHeader(t, encrypted, "application/pkcs7-mime; smime-type="+typ)
+		}
+	}
+	return msg
+}
+
+// withHeader writes a binary application/pkcs7-mime entity around the DER
+// in path and returns the new file.
+func withHeader(t testing.TB, path, contentType string) string {
+	t.Helper()
+	out := path + ".eml"
+	dst, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	src, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	fmt.Fprintf(dst, "Content-Type: %s\r\nContent-Transfer-Encoding: binary\r\n\r\n", contentType)
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// cmpWriter compares what is written with want, without keeping it.
+type cmpWriter struct {
+	want []byte
+	off  int
+	diff bool
+}
+
+func (c *cmpWriter) Write(b []byte) (int, error) {
+	if c.off+len(b) > len(c.want) || !bytes.Equal(b, c.want[c.off:c.off+len(b)]) {
+		c.diff = true
+	}
+	c.off += len(b)
+	return len(b), nil
+}
+
+// heapDuring runs fn and returns the peak heap in use above the level
+// before it (sampled) and the total allocated during it.
+func heapDuring(fn func()) (peak, total uint64) {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stop := sampleHeap(&peak, before.HeapAlloc)
+	fn()
+	stop()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	return peak, after.TotalAlloc - before.TotalAlloc
+}
+
+// largeSize is the body of TestDecodeStreamLarge; the bounds below are
+// far below it, so a decoder that gathers any layer in memory fails.
+const (
+	largeSize      = 64 << 20
+	largePeakBound = 4 << 20
+	largeAllocSum  = 8 << 20
+)
+
+// TestDecodeStreamLarge: 64 MiB messages made by openssl cms -stream, in
+// every combination of signature, encryption and transfer encoding, decode
+// to exactly the original octets while the heap stays a few MiB: both the
+// sampled peak and the sum of all allocations are bounded far below the
+// message size. Not parallel, so that the heap is this test's alone.
+func TestDecodeStreamLarge(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	groupKey := writeGroupKey(t, p)
+	body := largeBody(largeSize)
+	for _, c := range largeCases() {
+		t.Run(c.String(), func(t *testing.T) {
+			path := buildLarge(t, ossl, p, groupKey, t.TempDir(), body, c)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			opts := p.decodeOpts()
+			opts.SpoolDir = t.TempDir()
+			dst := &cmpWriter{want: body}
+			var res *DecodeResult
+			peak, total := heapDuring(func() {
+				res, err = DecodeStream(context.Background(), f, dst, opts)
+			})
+			checkSpoolEmpty(t, opts.SpoolDir)
+			if err != nil {
+				t.Fatalf("DecodeStream: %v", err)
+			}
+			if dst.diff || dst.off != len(body) || res.Size != int64(len(body)) {
+				t.Fatalf("body differs (%d octets written, want %d)", dst.off, len(body))
+			}
+			if !res.Signed || !res.Signer.Equal(p.group.Cert) || res.Encrypted != (c.enc != "none") || res.ContentType != "application/octet-stream" {
+				t.Errorf("result %+v", res)
+			}
+			t.Logf("peak heap %.2f MiB, allocated %.2f MiB in total, for a %d MiB body", float64(peak)/(1<<20), float64(total)/(1<<20), largeSize>>20)
+			if peak > largePeakBound || total > largeAllocSum {
+				t.Errorf("heap: peak %d, total %d octets; want at most %d and %d", peak, total, largePeakBound, largeAllocSum)
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeStream decodes a 64 MiB openssl -stream message per
+// combination and reports the peak heap. BIZPIPE_DECODE_BENCH_MIB sets
+// another size (e.g. 1024 for the 1 GiB target; it needs that much memory
+// for the reference body and about four times that on disk). Run with
+// -benchtime=1x.
+func BenchmarkDecodeStream(b *testing.B) {
+	ossl := openssl(b)
+	p := newPKI(b)
+	groupKey := writeGroupKey(b, p)
+	size := largeSize
+	if v := os.Getenv("BIZPIPE_DECODE_BENCH_MIB"); v != "" {
+		mib, err := strconv.Atoi(v)
+		if err != nil || mib <= 0 {
+			b.Fatalf("BIZPIPE_DECODE_BENCH_MIB=%q: want a positive number", v)
+		}
+		size = mib << 20
+	}
+	body := largeBody(size)
+	for _, c := range []largeCase{
+		{"clear", "none", "binary", "smime"},
+		{"opaque", "none", "binary", "der"},
+		{"clear", "aes256-cbc", "base64", "smime"},
+		{"opaque", "aes256-gcm", "binary", "der"},
+		{"opaque", "aes256-gcm", "base64", "smime"},
+	} {
+		b.Run(c.String(), func(b *testing.B) {
+			path := buildLarge(b, ossl, p, groupKey, b.TempDir(), body, c)
+			opts := p.decodeOpts()
+			opts.SpoolDir = b.TempDir()
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			var maxPeak uint64
+			for b.Loop() {
+				f, err := os.Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				dst := &cmpWriter{want: body}
+				peak, _ := heapDuring(func() {
+					_, err = DecodeStream(context.Background(), f, dst, opts)
+				})
+				f.Close()
+				if err != nil || dst.diff {
+					b.Fatalf("DecodeStream: %v (differs: %v)", err, dst.diff)
+				}
+				maxPeak = max(maxPeak, peak)
+			}
+			b.ReportMetric(float64(maxPeak)/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
