@@ -389,44 +389,8 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	owner, o.Error = msgbox.CleanText(owner), msgbox.CleanText(o.Error)
 	o.RetryAt = msgbox.Timestamp(o.RetryAt)
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		now := b.clock()
-		var msgID, port, state, leaseOwner string
-		var attempts int
-		var claimedAt sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT message_id, port, state, lease_owner, attempts, claimed_at
-			FROM deliveries WHERE id = ?`, deliveryID).Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
-		if errors.Is(err, sql.ErrNoRows) {
-			return msgbox.DeliveryNotFound(deliveryID)
-		}
+		msgID, err := finishTx(ctx, tx, deliveryID, owner, o, b.clock())
 		if err != nil {
-			return err
-		}
-		if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
-			return msgbox.LeaseLost(owner)
-		}
-		attempts++
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-			(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryID, msgID, port, attempts, owner,
-			toDB(nullTime(claimedAt)), toDB(now), string(o.State), o.Error); err != nil {
-			return fmt.Errorf("recording attempt: %w", err)
-		}
-		var next any // NULL unless retrying
-		switch o.State {
-		case msgbox.DeliveryRetrying:
-			next = toDB(o.RetryAt)
-		case msgbox.DeliverySuspended:
-			if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = ? WHERE id = ?",
-				msgbox.SuspendedReason(port, o.Error), msgID); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
-			due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
-			string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
-			return err
-		}
-		if err := addEvent(ctx, tx, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o)); err != nil {
 			return err
 		}
 		return refreshStatus(ctx, tx, msgID)
