@@ -537,11 +537,30 @@ func (f *File) takeOver(entries []os.DirEntry, present map[string]bool) {
 // receive claims the file name, listed as seen, and publishes it. acked
 // reports that it was published and removed.
 func (f *File) receive(ctx context.Context, name string, seen fs.FileInfo) (acked bool, err error) {
+	claim, err := f.claimFile(name, seen)
+	if claim == "" {
+		return false, err
+	}
+	// Make the claim durable before the message can be: were it lost in a
+	// power failure after the commit, the file would reappear under its
+	// own name and be claimed, and published, again under a new key.
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
+		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
+	}
+	acked, committed, err := f.publish(ctx, claim, leftover{name, seen})
+	return f.settle(name, claim, seen, acked, committed, err)
+}
+
+// claimFile renames the file name, listed as seen, to a new claim of this
+// owner and returns the claim's name; "" when it is not claimed (another
+// server claimed it first, its name is too long, or the rename failed:
+// err).
+func (f *File) claimFile(name string, seen fs.FileInfo) (string, error) {
 	claim := newClaimName(f.prefix, name)
 	if len(claim) > maxNameLen {
 		f.report(slog.LevelWarn, name, name, "too long",
 			"file name too long to claim; rename it shorter to have it received")
-		return false, nil
+		return "", nil
 	}
 	src := filepath.Join(f.o.Dir, name)
 	dst := filepath.Join(f.o.Dir, claim)
@@ -553,25 +572,27 @@ func (f *File) receive(ctx context.Context, name string, seen fs.FileInfo) (acke
 	// would only cost a system call per message.
 	if err := fsop.Rename(src, dst); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil // another server claimed it first
+			return "", nil // another server claimed it first
 		}
 		// E.g. still open by its writer on Windows, or no permission.
 		f.report(slog.LevelWarn, name, name, "claim: "+causeText(err), "cannot claim file", "error", err)
-		return false, fmt.Errorf("claiming %s: %w", name, err)
+		return "", fmt.Errorf("claiming %s: %w", name, err)
 	}
-	// Make the claim durable before the message can be: were it lost in a
-	// power failure after the commit, the file would reappear under its
-	// own name and be claimed, and published, again under a new key.
-	if err := f.dirs.Sync(f.o.Dir); err != nil {
-		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
-	}
-	acked, committed, err := f.publish(ctx, claim, leftover{name, seen})
+	return claim, nil
+}
+
+// settle ends the receipt of the file name, claimed as claim, once its
+// publish ended (see publish for acked, committed and err): a file the box
+// has not stored is given back under its name, or kept as a leftover.
+func (f *File) settle(name, claim string, seen fs.FileInfo, acked, committed bool, err error) (bool, error) {
 	if acked {
 		f.resolved(name, "received")
 	}
 	if acked || committed {
 		return acked, err
 	}
+	src := filepath.Join(f.o.Dir, name)
+	dst := filepath.Join(f.o.Dir, claim)
 	// The box has not stored it: give the file back, unless that would
 	// replace a new file dropped under the same name meanwhile. A refused
 	// input is given back too: it is whatever was put there (a link, a
@@ -616,16 +637,34 @@ func (f *File) receive(ctx context.Context, name string, seen fs.FileInfo) (acke
 // regular file lo.seen (see openInput): anything else is refused
 // (errRefused) unread.
 func (f *File) publish(ctx context.Context, claim string, lo leftover) (acked, committed bool, err error) {
+	in, err := f.openClaim(ctx, claim, lo)
+	if err != nil {
+		return false, false, err
+	}
+	msg, dup, err := f.sink.Publish(ctx, in.in, in.body)
+	return f.acknowledge(in, msg, dup, err)
+}
+
+// input is a claimed file opened for its publish.
+type input struct {
+	claim string
+	lo    leftover
+	in    msgbox.Incoming
+	body  *inputReader
+}
+
+// openClaim opens the claimed file, which must be the regular file lo.seen
+// (see openInput), for its publish.
+func (f *File) openClaim(ctx context.Context, claim string, lo leftover) (*input, error) {
 	name := lo.name
-	path := filepath.Join(f.o.Dir, claim)
-	file, err := openInput(f.open, path, lo.seen)
+	file, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return false, false, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
+		return nil, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
 	case errors.Is(err, errRefused):
-		return false, false, fmt.Errorf("claimed file %s: %w", name, err)
+		return nil, fmt.Errorf("claimed file %s: %w", name, err)
 	case err != nil:
-		return false, false, &inputError{fmt.Errorf("opening claimed file %s: %w", name, err)}
+		return nil, &inputError{fmt.Errorf("opening claimed file %s: %w", name, err)}
 	}
 	in := msgbox.Incoming{
 		ReceiveLocation: f.o.Location,
@@ -637,21 +676,27 @@ func (f *File) publish(ctx context.Context, claim string, lo leftover) (acked, c
 	in.SensitiveProperties = slices.Clone(f.o.SensitiveProperties)
 	// The file itself is the body: it streams, and a box that stores bodies
 	// in files can copy it in the kernel (inputReader.WriteTo).
-	body := &inputReader{ctx: ctx, file: file}
-	msg, dup, err := f.sink.Publish(ctx, in, body)
-	if cerr := file.Close(); cerr != nil && err == nil {
+	return &input{claim: claim, lo: lo, in: in, body: &inputReader{ctx: ctx, file: file}}, nil
+}
+
+// acknowledge closes the published input and, if the sink stored it (err
+// nil), removes it (see publish).
+func (f *File) acknowledge(in *input, msg msgbox.Message, dup bool, err error) (acked, committed bool, _ error) {
+	name, claim := in.lo.name, in.claim
+	path := filepath.Join(f.o.Dir, claim)
+	if cerr := in.body.file.Close(); cerr != nil && err == nil {
 		// Read-only: closing cannot lose data; note it and go on.
 		f.log.Warn("closing a published file", "file", name, "error", cerr)
 	}
 	if err != nil {
 		err = fmt.Errorf("publishing %s: %w", name, err)
-		if body.err != nil {
+		if in.body.err != nil {
 			err = &inputError{err} // the file could not be read
 		}
 		return false, false, err
 	}
 	if err := fsop.RemoveIfExists(path); err != nil {
-		f.addLeftover(claim, lo)
+		f.addLeftover(claim, in.lo)
 		f.log.Error("message stored but its file could not be removed; retrying next pass",
 			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
 		return false, true, fmt.Errorf("removing published file %s: %w", name, err)
