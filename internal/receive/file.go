@@ -397,13 +397,20 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 	// Several files are published at once: each one's durability costs
 	// fsyncs (claim, commit, removal), and a message box that commits
 	// concurrent writes together, like a file system's journal, turns that
-	// waiting into throughput.
+	// waiting into throughput. A BatchSink takes them in batches, whose
+	// files share one claim sync and one commit; otherwise each file is
+	// published on its own.
+	bs, batched := f.sink.(BatchSink)
+	size, slots := 1, f.o.Concurrency
+	if batched {
+		size, slots = f.o.Concurrency, 2
+	}
 	var (
 		wg   sync.WaitGroup
 		rmu  sync.Mutex
-		slot = make(chan struct{}, f.o.Concurrency)
+		slot = make(chan struct{}, slots)
 	)
-	for _, c := range ready {
+	for start := 0; start < len(ready); start += size {
 		if stopped() {
 			break
 		}
@@ -412,18 +419,32 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 			<-slot
 			break
 		}
+		group := ready[start:min(start+size, len(ready))]
 		wg.Add(1)
 		go func() {
 			defer func() { <-slot; wg.Done() }()
-			acked, err := f.receive(ctx, c.name, c.info)
+			files := make([]listed, len(group))
+			for i, c := range group {
+				files[i] = listed{c.name, c.info}
+			}
+			var acked []bool
+			var gerrs []error
+			if batched {
+				acked, gerrs = f.receiveBatch(ctx, bs, files)
+			} else {
+				a, err := f.receive(ctx, files[0].name, files[0].info)
+				acked, gerrs = []bool{a}, []error{err}
+			}
 			rmu.Lock()
 			defer rmu.Unlock()
-			if acked {
-				published++
-				delete(cur, c.name)
-			}
-			if err != nil {
-				errs = append(errs, err)
+			for i, c := range group {
+				if acked[i] {
+					published++
+					delete(cur, c.name)
+				}
+				if gerrs[i] != nil {
+					errs = append(errs, gerrs[i])
+				}
 			}
 		}()
 	}
@@ -549,6 +570,64 @@ func (f *File) receive(ctx context.Context, name string, seen fs.FileInfo) (acke
 	}
 	acked, committed, err := f.publish(ctx, claim, leftover{name, seen})
 	return f.settle(name, claim, seen, acked, committed, err)
+}
+
+// listed is a settled file a pass takes: its name and what the listing saw.
+type listed struct {
+	name string
+	info fs.FileInfo
+}
+
+// receiveBatch receives files as receive does each, as one batch: it claims
+// them all, makes the claims durable with one directory sync, stores them
+// with one PublishBatch (one commit), then removes those stored. acked and
+// errs say, per file, what receive would have returned.
+func (f *File) receiveBatch(ctx context.Context, bs BatchSink, files []listed) (acked []bool, errs []error) {
+	acked, errs = make([]bool, len(files)), make([]error, len(files))
+	claims := make([]string, len(files))
+	claimed := false
+	for i, l := range files {
+		claims[i], errs[i] = f.claimFile(l.name, l.info)
+		claimed = claimed || claims[i] != ""
+	}
+	if !claimed {
+		return acked, errs
+	}
+	// Before the commit, as in receive: see there.
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
+		f.log.Warn("claims may not survive a power failure", "files", len(files), "error", err)
+	}
+	inputs := make([]*input, len(files))
+	var receipts []msgbox.Receipt
+	var at []int // the file of each receipt
+	for i, l := range files {
+		if claims[i] == "" {
+			continue
+		}
+		in, err := f.openClaim(ctx, claims[i], leftover{l.name, l.info})
+		if err != nil {
+			acked[i], errs[i] = f.settle(l.name, claims[i], l.info, false, false, err)
+			continue
+		}
+		inputs[i] = in
+		receipts = append(receipts, msgbox.Receipt{In: in.in, Body: in.body})
+		at = append(at, i)
+	}
+	if len(receipts) == 0 {
+		return acked, errs
+	}
+	results := bs.PublishBatch(ctx, receipts)
+	for k, i := range at {
+		var r msgbox.ReceiveResult
+		if k < len(results) {
+			r = results[k]
+		} else {
+			r.Err = errors.New("the sink returned no result for it")
+		}
+		a, committed, err := f.acknowledge(inputs[i], r.Message, r.Dup, r.Err)
+		acked[i], errs[i] = f.settle(files[i].name, claims[i], files[i].info, a, committed, err)
+	}
+	return acked, errs
 }
 
 // claimFile renames the file name, listed as seen, to a new claim of this

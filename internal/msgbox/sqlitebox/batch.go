@@ -130,11 +130,11 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 // seenKeys marks the items whose source key is stored already, looking them
 // all up in one read transaction.
 func (b *Box) seenKeys(ctx context.Context, pend []*batchItem) error {
-	any := false
+	keyed := false
 	for _, p := range pend {
-		any = any || p.key != ""
+		keyed = keyed || p.key != ""
 	}
-	if !any {
+	if !keyed {
 		return nil
 	}
 	seen := false
