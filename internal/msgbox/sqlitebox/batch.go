@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -128,31 +131,53 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 }
 
 // seenKeys marks the items whose source key is stored already, looking them
-// all up in one read transaction.
+// all up in one statement.
 func (b *Box) seenKeys(ctx context.Context, pend []*batchItem) error {
-	keyed := false
-	for _, p := range pend {
-		keyed = keyed || p.key != ""
-	}
-	if !keyed {
-		return nil
+	stored, err := storedKeys(ctx, b.q, pend)
+	if err != nil {
+		return err
 	}
 	seen := false
-	err := b.withRead(ctx, func(tx *cachedTx) error {
-		for _, p := range pend {
-			m, err := existingSource(ctx, tx, p.key)
-			if err != nil {
-				return err
-			}
-			p.seen = m != nil
-			seen = seen || p.seen
-		}
-		return nil
-	})
-	if err == nil && seen && b.sourceSeen != nil {
+	for _, p := range pend {
+		p.seen = p.key != "" && stored[p.key]
+		seen = seen || p.seen
+	}
+	if seen && b.sourceSeen != nil {
 		b.sourceSeen()
 	}
-	return err
+	return nil
+}
+
+// storedKeys returns which of the items' source keys are stored, in one
+// statement however many there are. The keys go hex-encoded in a JSON
+// array: JSON would replace invalid UTF-8, and a key is compared byte for
+// byte.
+func storedKeys(ctx context.Context, q querier, items []*batchItem) (map[string]bool, error) {
+	keys := make([]string, 0, len(items))
+	for _, p := range items {
+		if p.key != "" {
+			keys = append(keys, hex.EncodeToString([]byte(p.key)))
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	js, _ := json.Marshal(keys) // a []string of hex always encodes
+	rows, err := q.QueryContext(ctx, `SELECT source_key FROM messages
+		WHERE source_key IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`, string(js))
+	if err != nil {
+		return nil, fmt.Errorf("looking up source keys: %w", err)
+	}
+	defer rows.Close()
+	stored := map[string]bool{}
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		stored[string(k)] = true
+	}
+	return stored, rows.Err()
 }
 
 // storeBatch is ReceiveBatch's write: it stores every item of ready that
@@ -161,17 +186,20 @@ func (b *Box) seenKeys(ctx context.Context, pend []*batchItem) error {
 // and is not stored; any other error fails the whole write.
 func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, route msgbox.Router, out []msgbox.ReceiveResult) error {
 	now := b.clock()
+	// Checked again under the write lock: another Receive of the same
+	// source may have committed since, or the message seen been purged.
+	stored, err := storedKeys(ctx, tx, ready)
+	if err != nil {
+		return err
+	}
 	for _, p := range ready {
 		out[p.i] = msgbox.ReceiveResult{}
 		p.alone = false
-		// Checked again under the write lock: another Receive of the
-		// same source may have committed since, or the message seen
-		// been purged.
-		m, err := existingSource(ctx, tx, p.key)
-		if err != nil {
-			return err
-		}
-		if m != nil {
+		if stored[p.key] {
+			m, err := existingSource(ctx, tx, p.key)
+			if err != nil {
+				return err
+			}
 			out[p.i] = msgbox.ReceiveResult{Message: *m, Dup: true}
 			continue
 		}
@@ -197,6 +225,12 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 		}
 		if err := b.insertRouted(ctx, tx, msg, p, routed, r, now); err != nil {
 			return err
+		}
+		if p.key != "" {
+			if stored == nil {
+				stored = map[string]bool{}
+			}
+			stored[p.key] = true // a later item of the batch is its duplicate
 		}
 		out[p.i].Message = msg
 	}
@@ -275,9 +309,7 @@ func addEvents2(ctx context.Context, tx *cachedTx, msgID string, at time.Time, p
 }
 
 // FinishBatch records the outcomes of items as Finish does each (see
-// msgbox.Batcher), up to msgbox.MaxBatch of them in one write transaction,
-// each message's status derived once however many of its deliveries the
-// batch finishes.
+// msgbox.Batcher), up to msgbox.MaxBatch of them in one write transaction.
 func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
 	errs := make([]error, len(items))
 	for start := 0; start < len(items); start += msgbox.MaxBatch {
@@ -312,26 +344,14 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 	}
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		now := b.clock()
-		var msgs []string // to derive the status of, in order
-		seen := map[string]bool{}
 		for _, f := range valid {
-			msgID, err := finishTx(ctx, tx, f.id, f.owner, f.o, now)
+			err := finishTx(ctx, tx, f.id, f.owner, f.o, now)
 			errs[f.i] = err // a rerun starts afresh (writeFunc)
-			if err != nil {
-				if errors.Is(err, msgbox.ErrLeaseLost) {
-					continue // this item alone; nothing of it was written
-				}
+			if err != nil && !errors.Is(err, msgbox.ErrLeaseLost) {
 				return err
 			}
-			if !seen[msgID] {
-				seen[msgID] = true
-				msgs = append(msgs, msgID)
-			}
-		}
-		for _, id := range msgs {
-			if err := refreshStatus(ctx, tx, id); err != nil {
-				return err
-			}
+			// A lost lease fails this item alone: nothing of it was
+			// written.
 		}
 		return nil
 	})
@@ -342,49 +362,69 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 	}
 }
 
-// finishTx records the outcome o of owner's attempt of delivery id and
-// returns its message's id; the caller refreshes that message's status.
-// ErrLeaseLost (or DeliveryNotFound) when owner does not hold it: then it
-// has written nothing.
-func finishTx(ctx context.Context, tx *cachedTx, deliveryID int64, owner string, o msgbox.Outcome, now time.Time) (string, error) {
-	var msgID, port, state, leaseOwner string
+// finishTx records the outcome o of owner's attempt of delivery id, and
+// its message's status (msgbox.DeriveStatus), which one query reads with
+// the delivery: the states of the message's other deliveries, as this
+// transaction sees them (a batch finishing two deliveries of one message
+// sees the first's update). ErrLeaseLost (or DeliveryNotFound) when owner
+// does not hold it: then it has written nothing.
+func finishTx(ctx context.Context, tx *cachedTx, deliveryID int64, owner string, o msgbox.Outcome, now time.Time) error {
+	var msgID, port, state, leaseOwner, current string
 	var attempts int
 	var claimedAt sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT message_id, port, state, lease_owner, attempts, claimed_at
-		FROM deliveries WHERE id = ?`, deliveryID).Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
+	var routed, terminated bool
+	var others sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT d.message_id, d.port, d.state, d.lease_owner, d.attempts, d.claimed_at,
+		m.routed, m.terminated, m.status,
+		(SELECT group_concat(x.state) FROM deliveries x WHERE x.message_id = d.message_id AND x.id != d.id)
+		FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`, deliveryID).
+		Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt, &routed, &terminated, &current, &others)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", msgbox.DeliveryNotFound(deliveryID)
+		return msgbox.DeliveryNotFound(deliveryID)
 	}
 	if err != nil {
-		return "", err
+		return err
 	}
 	if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
-		return "", msgbox.LeaseLost(owner)
+		return msgbox.LeaseLost(owner)
 	}
 	attempts++
 	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
 		(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryID, msgID, port, attempts, owner,
 		toDB(nullTime(claimedAt)), toDB(now), string(o.State), o.Error); err != nil {
-		return "", fmt.Errorf("recording attempt: %w", err)
+		return fmt.Errorf("recording attempt: %w", err)
 	}
 	var next any // NULL unless retrying
-	switch o.State {
-	case msgbox.DeliveryRetrying:
+	if o.State == msgbox.DeliveryRetrying {
 		next = toDB(o.RetryAt)
-	case msgbox.DeliverySuspended:
-		if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = ? WHERE id = ?",
-			msgbox.SuspendedReason(port, o.Error), msgID); err != nil {
-			return "", err
-		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
 		due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
 		string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
-		return "", err
+		return err
 	}
 	if err := addEvent(ctx, tx, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o)); err != nil {
-		return "", err
+		return err
 	}
-	return msgID, nil
+	states := []msgbox.DeliveryState{o.State}
+	if others.Valid {
+		// State names are fixed identifiers without commas (the schema's
+		// CHECK constraint), so the list splits back exactly.
+		for _, st := range strings.Split(others.String, ",") {
+			states = append(states, msgbox.DeliveryState(st))
+		}
+	}
+	status := string(msgbox.DeriveStatus(routed, terminated, states))
+	switch {
+	case o.State == msgbox.DeliverySuspended:
+		_, err = tx.ExecContext(ctx, "UPDATE messages SET reason = ?, status = ? WHERE id = ?",
+			msgbox.SuspendedReason(port, o.Error), status, msgID)
+	case status != current:
+		_, err = tx.ExecContext(ctx, "UPDATE messages SET status = ? WHERE id = ?", status, msgID)
+	}
+	if err != nil {
+		return fmt.Errorf("storing status: %w", err)
+	}
+	return nil
 }

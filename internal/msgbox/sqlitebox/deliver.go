@@ -389,11 +389,7 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	owner, o.Error = msgbox.CleanText(owner), msgbox.CleanText(o.Error)
 	o.RetryAt = msgbox.Timestamp(o.RetryAt)
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		msgID, err := finishTx(ctx, tx, deliveryID, owner, o, b.clock())
-		if err != nil {
-			return err
-		}
-		return refreshStatus(ctx, tx, msgID)
+		return finishTx(ctx, tx, deliveryID, owner, o, b.clock())
 	})
 	return b.wrap(err, "finish delivery %d", deliveryID)
 }
