@@ -1,21 +1,272 @@
 package pgbox
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
 // ReceiveBatch stores and routes items as ReceiveRouted does each (see
-// msgbox.Batcher). Each item is its own transaction: a Receive here is
-// already a single statement (or two round trips when routed), and the
-// commits of concurrent callers share the server's WAL flushes.
+// msgbox.Batcher), up to msgbox.MaxBatch of them in one transaction of
+// three round trips: the source keys looked up in one statement, the
+// inserts pipelined in one batch, the routings with the COMMIT in another
+// (one round trip per message would be three).
+//
+// What the batch does not fit goes through ReceiveRouted after it: a body
+// larger than one chunk, an item whose source key is stored (a duplicate,
+// whose body is then not read), a batch without a router. An invalid
+// routing makes every item of its batch go through ReceiveRouted, so that
+// it fails alone.
 func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
-	return msgbox.ReceiveEach(ctx, b, items, route)
+	out := make([]msgbox.ReceiveResult, len(items))
+	for start := 0; start < len(items); start += msgbox.MaxBatch {
+		end := min(start+msgbox.MaxBatch, len(items))
+		b.receiveBatch(ctx, items[start:end], route, out[start:end])
+	}
+	for i := range out {
+		if out[i].Err != nil {
+			out[i].Message, out[i].Dup = msgbox.Message{}, false
+			out[i].Err = b.wrap(out[i].Err, "receive from %s", msgbox.CleanText(items[i].In.ReceiveLocation))
+		}
+	}
+	return out
+}
+
+// pgItem is one Receipt of a batch on its way into the box.
+type pgItem struct {
+	i     int
+	msg   msgbox.Message // with its id, fixed across retries
+	props string
+	key   []byte
+	data  []byte // the whole body
+	sum   []byte
+	// inserted: this try stored it; at is its received_at.
+	inserted bool
+	at       time.Time
+}
+
+func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, out []msgbox.ReceiveResult) {
+	alone := make([]bool, len(items))
+	defer func() {
+		for i, it := range items {
+			if alone[i] {
+				m, dup, err := b.receive(ctx, it.In, it.Body, route)
+				out[i] = msgbox.ReceiveResult{Message: m, Dup: dup, Err: err}
+			}
+		}
+	}()
+	if route == nil {
+		for i := range alone {
+			alone[i] = true
+		}
+		return
+	}
+	var keys [][]byte
+	for _, it := range items {
+		if it.In.SourceKey != "" {
+			keys = append(keys, []byte(it.In.SourceKey))
+		}
+	}
+	stored, err := b.storedKeys(ctx, keys)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return
+	}
+	bufp := b.bufs.Get().(*[]byte)
+	defer b.bufs.Put(bufp)
+	buf := *bufp
+	var ready []*pgItem
+	for i, it := range items {
+		if stored[it.In.SourceKey] {
+			alone[i] = true // a duplicate: answered without reading the body
+			continue
+		}
+		msg, props, err := msgbox.NewMessage(it.In)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		body := it.Body
+		if body == nil {
+			body = bytes.NewReader(nil)
+		}
+		if err := ctx.Err(); err != nil {
+			out[i].Err = err
+			continue
+		}
+		n, last, err := msgbox.ReadChunk(body, buf)
+		if err != nil {
+			out[i].Err = fmt.Errorf("reading body: %w", err)
+			continue
+		}
+		data := bytes.Clone(buf[:n])
+		if !last {
+			items[i].Body = io.MultiReader(bytes.NewReader(data), body)
+			alone[i] = true
+			continue
+		}
+		msg.ID = msgbox.NewID(time.Now(), b.rand)
+		msg.Size = int64(n)
+		s := sha256.Sum256(data)
+		var key []byte // NULL: no de-duplication
+		if it.In.SourceKey != "" {
+			key = []byte(it.In.SourceKey)
+		}
+		ready = append(ready, &pgItem{i: i, msg: msg, props: props, key: key, data: data, sum: s[:]})
+	}
+	if len(ready) == 0 {
+		return
+	}
+	var routeErr error
+	err = b.retry(ctx, func(ctx context.Context) error {
+		routeErr = nil
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			return b.insertBatch(ctx, t, ready, route, out, &routeErr)
+		})
+		switch {
+		case err == nil:
+			return nil
+		case routeErr != nil:
+			return err
+		case isDuplicateID(err) || isUncertain(err):
+			// A try whose answer was lost may have committed: all of
+			// it or nothing (one transaction). The ids it inserted say.
+			committed, lookErr := b.batchStored(ctx, ready, out)
+			if lookErr != nil {
+				return err
+			}
+			if committed {
+				return nil
+			}
+			return lostConn(err) // not stored: retryable
+		}
+		return err
+	})
+	switch {
+	case routeErr != nil:
+		for _, p := range ready {
+			alone[p.i] = true
+		}
+	case err != nil:
+		for _, p := range ready {
+			out[p.i] = msgbox.ReceiveResult{Err: err}
+		}
+	default:
+		for _, p := range ready {
+			if !p.inserted {
+				// Its source key was stored meanwhile (by an earlier item
+				// of the batch, or another Receive): the stored message
+				// answers, or a purge since makes it new after all.
+				items[p.i].Body = bytes.NewReader(p.data)
+				alone[p.i] = true
+			}
+		}
+	}
+}
+
+// insertBatch queues the inserts of ready in one round trip, then, for
+// those inserted, returns the routing to send with the COMMIT, setting out
+// for them (afresh on every try). A source key stored meanwhile leaves its
+// item uninserted. An invalid routing is returned in routeErr too.
+func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route msgbox.Router,
+	out []msgbox.ReceiveResult, routeErr *error) (*pgx.Batch, error) {
+	batch := &pgx.Batch{}
+	for _, p := range ready {
+		p.inserted = false
+		out[p.i] = msgbox.ReceiveResult{}
+		detail := msgbox.ReceivedDetail(p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
+		batch.Queue(insertOne, p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props, p.key,
+			p.msg.Size, p.sum, p.data, detail).QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&p.at)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // SourceKey stored meanwhile
+			}
+			p.inserted = err == nil
+			return err
+		})
+	}
+	if err := t.send(ctx, batch); err != nil {
+		return nil, err
+	}
+	final := &pgx.Batch{}
+	for _, p := range ready {
+		if !p.inserted {
+			continue
+		}
+		// Routed at the time it was stored: the message row is this
+		// transaction's, so no one else can lock or route it.
+		msg := p.msg
+		msg.ReceivedAt = ts(p.at)
+		if err := routeNew(final, &msg, route, msg.ReceivedAt); err != nil {
+			*routeErr = err
+			return nil, err
+		}
+		out[p.i].Message = msg
+	}
+	return final, nil
+}
+
+// storedKeys returns which of keys are stored, in one statement.
+func (b *Box) storedKeys(ctx context.Context, keys [][]byte) (map[string]bool, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	stored := map[string]bool{}
+	err := b.retry(ctx, func(ctx context.Context) error {
+		clear(stored)
+		rows, err := b.pool.Query(ctx, "SELECT source_key FROM messages WHERE source_key = ANY($1)", keys)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k []byte
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			stored[string(k)] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking up source keys: %w", err)
+	}
+	return stored, nil
+}
+
+// batchStored looks for the messages of ready that a try whose answer was
+// lost inserted: committed reports that it did (then out holds them, as
+// stored, and the items not among them met a stored source key).
+func (b *Box) batchStored(ctx context.Context, ready []*pgItem, out []msgbox.ReceiveResult) (bool, error) {
+	committed := false
+	for _, p := range ready {
+		m, err := b.stored(ctx, p.msg.ID)
+		if err != nil {
+			return false, err
+		}
+		p.inserted = m != nil
+		if m != nil {
+			committed = true
+			out[p.i] = msgbox.ReceiveResult{Message: *m}
+		}
+	}
+	return committed, nil
 }
 
 // FinishBatch records the outcomes of items as Finish does each (see
-// msgbox.Batcher).
+// msgbox.Batcher): one transaction each, as a Finish locks its delivery
+// and its message, and concurrent finishers of one message must not
+// deadlock on each other's batches.
 func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
 	return msgbox.FinishEach(ctx, b, items)
 }
