@@ -2,11 +2,13 @@ package pgbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -264,9 +266,191 @@ func (b *Box) batchStored(ctx context.Context, ready []*pgItem, out []msgbox.Rec
 }
 
 // FinishBatch records the outcomes of items as Finish does each (see
-// msgbox.Batcher): one transaction each, as a Finish locks its delivery
-// and its message, and concurrent finishers of one message must not
-// deadlock on each other's batches.
+// msgbox.Batcher), up to msgbox.MaxBatch of them in one transaction of three
+// round trips: the deliveries locked in one statement (in id order), then
+// their messages (in id order, so that two batches sharing messages lock
+// them alike), then the writes with the COMMIT. Finish takes two round
+// trips and a commit per delivery.
 func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
-	return msgbox.FinishEach(ctx, b, items)
+	errs := make([]error, len(items))
+	for start := 0; start < len(items); start += msgbox.MaxBatch {
+		end := min(start+msgbox.MaxBatch, len(items))
+		b.finishBatch(ctx, items[start:end], errs[start:end])
+	}
+	return errs
+}
+
+// pgFin is one outcome of a FinishBatch.
+type pgFin struct {
+	i     int
+	id    int64
+	owner string
+	o     msgbox.Outcome
+	// Set by a try: whether it queued the writes, and the attempt's
+	// number and finish time, to recognise it after a lost commit.
+	queued bool
+	number int
+	at     time.Time
+}
+
+func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []error) {
+	var valid []*pgFin
+	ids := map[int64]bool{}
+	for i, it := range items {
+		if err := msgbox.ValidateOutcome(it.Outcome); err != nil {
+			errs[i] = b.wrap(err, "finish delivery %d", it.DeliveryID)
+			continue
+		}
+		o := it.Outcome
+		o.Error, o.RetryAt = msgbox.CleanText(o.Error), msgbox.Timestamp(o.RetryAt)
+		valid = append(valid, &pgFin{i: i, id: it.DeliveryID, owner: msgbox.CleanText(it.Owner), o: o})
+		ids[it.DeliveryID] = true
+	}
+	if len(valid) < 2 || len(ids) < len(valid) {
+		// One outcome, or one delivery twice (the second is refused as
+		// Finish would refuse it): Finish's own path.
+		for _, f := range valid {
+			errs[f.i] = b.Finish(ctx, items[f.i].DeliveryID, items[f.i].Owner, items[f.i].Outcome)
+		}
+		return
+	}
+	// Finish's errors name their delivery; so do this path's.
+	defer func() {
+		for _, f := range valid {
+			errs[f.i] = b.wrap(errs[f.i], "finish delivery %d", f.id)
+		}
+	}()
+	slices.SortFunc(valid, func(a, b *pgFin) int { return cmp.Compare(a.id, b.id) })
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			return finishBatchTx(ctx, t, valid, errs)
+		})
+		if isUncertain(err) {
+			// All of the batch or nothing was committed: an attempt it
+			// recorded says which.
+			for _, f := range valid {
+				if !f.queued {
+					continue
+				}
+				var found bool
+				lookErr := b.retry(ctx, func(ctx context.Context) error {
+					return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attempts
+						WHERE delivery_id = $1 AND number = $2 AND owner = $3 AND finished_at = $4)`,
+						f.id, f.number, f.owner, f.at).Scan(&found)
+				})
+				if lookErr != nil {
+					return err
+				}
+				if found {
+					return nil
+				}
+				return lostConn(err) // not recorded: retryable
+			}
+		}
+		return err
+	})
+	if err != nil {
+		for _, f := range valid {
+			errs[f.i] = err
+		}
+	}
+}
+
+// finishBatchTx locks the deliveries of fins (sorted by id) and their
+// messages, and returns the writes that record the outcomes of those owner
+// holds; errs gets, afresh on every try, each refusal (a lost lease, a
+// delivery that does not exist), which writes nothing.
+func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) (*pgx.Batch, error) {
+	type row struct {
+		msgID, port, state, leaseOwner string
+		attempts                       int
+		claimedAt                      *time.Time
+	}
+	ids := make([]int64, len(fins))
+	for k, f := range fins {
+		ids[k] = f.id
+		f.queued = false
+		errs[f.i] = nil
+	}
+	rows := map[int64]*row{}
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT id, message_id, port, state, lease_owner, attempts, claimed_at FROM deliveries
+		WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids).Query(func(rs pgx.Rows) error {
+		for rs.Next() {
+			var id int64
+			r := &row{}
+			if err := rs.Scan(&id, &r.msgID, &r.port, &r.state, &r.leaseOwner, &r.attempts, &r.claimedAt); err != nil {
+				return err
+			}
+			rows[id] = r
+		}
+		return rs.Err()
+	})
+	if err := t.send(ctx, batch); err != nil {
+		return nil, err
+	}
+	// The messages, in id order, each once.
+	var msgIDs []string
+	for _, r := range rows {
+		msgIDs = append(msgIDs, r.msgID)
+	}
+	slices.Sort(msgIDs)
+	msgIDs = slices.Compact(msgIDs)
+	locked := make(map[string]*lockedMessage, len(msgIDs))
+	batch = &pgx.Batch{}
+	for _, id := range msgIDs {
+		l := &lockedMessage{}
+		locked[id] = l
+		queueLock(batch, "$1", id, l)
+	}
+	if err := t.send(ctx, batch); err != nil {
+		return nil, err
+	}
+	final := &pgx.Batch{}
+	var retrying []string // ports to notify
+	changed := map[string]bool{}
+	for _, f := range fins {
+		r := rows[f.id]
+		if r == nil {
+			errs[f.i] = msgbox.DeliveryNotFound(f.id)
+			continue
+		}
+		if msgbox.DeliveryState(r.state) != msgbox.DeliveryInProgress || r.leaseOwner != f.owner {
+			errs[f.i] = msgbox.LeaseLost(f.owner)
+			continue
+		}
+		l := locked[r.msgID]
+		now := l.now
+		f.queued, f.number, f.at = true, r.attempts+1, now
+		started := now
+		if r.claimedAt != nil {
+			started = ts(*r.claimedAt)
+		}
+		final.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			f.id, r.msgID, r.port, f.number, f.owner, started, now, string(f.o.State), f.o.Error)
+		var next *time.Time // NULL unless retrying
+		switch f.o.State {
+		case msgbox.DeliveryRetrying:
+			next = &f.o.RetryAt
+			retrying = append(retrying, r.port)
+		case msgbox.DeliverySuspended:
+			final.Queue(`UPDATE messages SET reason = $2 WHERE id = $1`, r.msgID, msgbox.SuspendedReason(r.port, f.o.Error))
+		}
+		final.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
+				lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
+			f.id, string(f.o.State), f.number, next, f.o.Error)
+		queueEvent(final, r.msgID, now, r.port, string(f.o.State), msgbox.FinishedDetail(f.number, f.owner, f.o))
+		l.setState(f.id, f.o.State)
+		changed[r.msgID] = true
+	}
+	for _, id := range msgIDs {
+		if changed[id] {
+			queueStatus(final, locked[id])
+		}
+	}
+	if len(retrying) > 0 {
+		queueNotify(final, slices.Compact(slices.Sorted(slices.Values(retrying))))
+	}
+	return final, nil
 }
