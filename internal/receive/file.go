@@ -30,7 +30,9 @@ const defaultPollInterval = time.Second
 // defaultConcurrency is how many files a pass publishes at once by default.
 // Each publish mostly waits for syncs (claim, commit, removal); the more
 // wait together, the more of them one directory sync and one message box
-// commit serve. 32 stays below the SQLite box's 64 writes per commit.
+// commit serve. 32 stays below the SQLite box's 64 writes per commit. With
+// a BatchSink it is the batch size: two batches in flight hold at most 64
+// bodies of up to one box chunk (1 MiB) each in memory while they commit.
 const defaultConcurrency = 32
 
 // maxDefaultSettle caps the default SettleTime.
