@@ -84,9 +84,6 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		}
 		return
 	}
-	bufp := b.bufs.Get().(*[]byte)
-	defer b.bufs.Put(bufp)
-	buf := *bufp
 	var ready []*pgItem
 	for i, it := range items {
 		if stored[it.In.SourceKey] {
@@ -106,19 +103,18 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			out[i].Err = err
 			continue
 		}
-		n, last, err := msgbox.ReadChunk(body, buf)
+		data, err := msgbox.ReadUpTo(body, ChunkSize)
 		if err != nil {
 			out[i].Err = fmt.Errorf("reading body: %w", err)
 			continue
 		}
-		data := bytes.Clone(buf[:n])
-		if !last {
+		if len(data) > ChunkSize {
 			items[i].Body = io.MultiReader(bytes.NewReader(data), body)
 			alone[i] = true
 			continue
 		}
 		msg.ID = msgbox.NewID(time.Now(), b.rand)
-		msg.Size = int64(n)
+		msg.Size = int64(len(data))
 		s := sha256.Sum256(data)
 		var key []byte // NULL: no de-duplication
 		if it.In.SourceKey != "" {

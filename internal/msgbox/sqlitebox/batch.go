@@ -74,9 +74,6 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		}
 		return
 	}
-	bufp := b.bufs.Get().(*[]byte)
-	defer b.bufs.Put(bufp)
-	buf := *bufp
 	ready := pend[:0:0]
 	var alone []*batchItem
 	for _, p := range pend {
@@ -92,13 +89,13 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		if body == nil {
 			body = bytes.NewReader(nil)
 		}
-		n, last, err := msgbox.ReadChunk(body, buf)
+		data, err := msgbox.ReadUpTo(body, ChunkSize)
 		if err != nil {
 			out[p.i].Err = fmt.Errorf("reading body: %w", err)
 			continue
 		}
-		p.data = bytes.Clone(buf[:n])
-		if !last {
+		p.data = data
+		if len(data) > ChunkSize {
 			// Larger than a chunk: ReceiveRouted's staged path, after
 			// the batch, with the chunk already read put back in front.
 			p.alone, p.body = true, io.MultiReader(bytes.NewReader(p.data), body)
