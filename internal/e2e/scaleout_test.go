@@ -125,6 +125,19 @@ func TestScaleOut(t *testing.T) {
 	}
 	srv1.Wait()
 	waitFor(messages, "after srv1 was killed")
+	// srv1 may have been killed between committing a batch of inputs and
+	// removing their claims: their messages are delivered, and srv2
+	// acknowledges the claims once they are old enough to take over
+	// (TakeoverAfter, twice the lease), finding them stored.
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		claims, _ := filepath.Glob(filepath.Join(dir, "in", ".bizpipe-claim-*"))
+		if len(claims) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("claims not acknowledged after 3 minutes: %v\nsrv2:\n%s", claims, tail(log2))
+		}
+	}
 	// Let srv2 notice there is nothing left, then stop it.
 	time.Sleep(200 * time.Millisecond)
 	if err := srv2.Process.Signal(syscall.SIGTERM); err != nil {

@@ -106,3 +106,30 @@ func (r *ChunkReader) Close() error {
 	r.cur, r.buf = nil, nil
 	return nil
 }
+
+// ReadUpTo reads r to its end, or until it has more than limit bytes, and
+// returns what it read: all of r when len(data) <= limit. It starts small
+// and grows as needed, so that a small body costs a small buffer, not a
+// chunk-sized one (a batch holds many bodies at once, and a chunk-sized
+// buffer per batch would be garbage for the collector to chase).
+func ReadUpTo(r io.Reader, limit int) (data []byte, err error) {
+	data = make([]byte, 0, min(8<<10, limit+1))
+	for {
+		if len(data) == cap(data) {
+			if len(data) > limit {
+				return data, nil
+			}
+			grown := make([]byte, len(data), min(2*cap(data), limit+1))
+			copy(grown, data)
+			data = grown
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		switch {
+		case err == io.EOF:
+			return data, nil
+		case err != nil:
+			return data, err
+		}
+	}
+}

@@ -1,11 +1,13 @@
 package msgbox
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // TestChunkReader: a body read back whole verifies; a damaged, missing,
@@ -51,5 +53,32 @@ func TestChunkReader(t *testing.T) {
 	r.Close()
 	if _, err := r.Read(make([]byte, 4)); err == nil {
 		t.Error("read after Close succeeded")
+	}
+}
+
+func TestReadUpTo(t *testing.T) {
+	tests := []struct {
+		size, limit int
+		wantLen     int
+	}{
+		{0, 10, 0},
+		{5, 10, 5},
+		{10, 10, 10},
+		{11, 10, 11},
+		{100_000, 10, 11},
+		{100_000, 200_000, 100_000},
+		{200_001, 200_000, 200_001},
+	}
+	for _, tc := range tests {
+		src := bytes.Repeat([]byte("0123456789"), tc.size/10+1)[:tc.size]
+		// A reader that returns little at a time, as a pipe does.
+		got, err := ReadUpTo(iotest.HalfReader(bytes.NewReader(src)), tc.limit)
+		if err != nil || len(got) != tc.wantLen || !bytes.Equal(got, src[:tc.wantLen]) {
+			t.Errorf("ReadUpTo(%d bytes, limit %d) = %d bytes, %v; want the first %d", tc.size, tc.limit, len(got), err, tc.wantLen)
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := ReadUpTo(iotest.ErrReader(boom), 10); !errors.Is(err, boom) {
+		t.Errorf("read error: %v", err)
 	}
 }

@@ -200,6 +200,8 @@ type Router func(Message) (ports []string, reason string)
 // goroutines of one process and, for shared implementations, by several
 // processes on several servers.
 type Box interface {
+	Batcher
+
 	// ReceiveRouted stores a new message and its body, reading body to the
 	// end, and routes it in the same transaction: one commit instead of
 	// two, and no message left unrouted by a crash. When it returns without

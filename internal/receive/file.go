@@ -30,7 +30,9 @@ const defaultPollInterval = time.Second
 // defaultConcurrency is how many files a pass publishes at once by default.
 // Each publish mostly waits for syncs (claim, commit, removal); the more
 // wait together, the more of them one directory sync and one message box
-// commit serve. 32 stays below the SQLite box's 64 writes per commit.
+// commit serve. 32 stays below the SQLite box's 64 writes per commit. With
+// a BatchSink it is the batch size: two batches in flight hold at most 64
+// bodies of up to one box chunk (1 MiB) each in memory while they commit.
 const defaultConcurrency = 32
 
 // maxDefaultSettle caps the default SettleTime.
@@ -397,13 +399,20 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 	// Several files are published at once: each one's durability costs
 	// fsyncs (claim, commit, removal), and a message box that commits
 	// concurrent writes together, like a file system's journal, turns that
-	// waiting into throughput.
+	// waiting into throughput. A BatchSink takes them in batches, whose
+	// files share one claim sync and one commit; otherwise each file is
+	// published on its own.
+	bs, batched := f.sink.(BatchSink)
+	size, slots := 1, f.o.Concurrency
+	if batched {
+		size, slots = f.o.Concurrency, 2
+	}
 	var (
 		wg   sync.WaitGroup
 		rmu  sync.Mutex
-		slot = make(chan struct{}, f.o.Concurrency)
+		slot = make(chan struct{}, slots)
 	)
-	for _, c := range ready {
+	for start := 0; start < len(ready); start += size {
 		if stopped() {
 			break
 		}
@@ -412,18 +421,32 @@ func (f *File) pass(ctx context.Context, stop <-chan struct{}) (published int, e
 			<-slot
 			break
 		}
+		group := ready[start:min(start+size, len(ready))]
 		wg.Add(1)
 		go func() {
 			defer func() { <-slot; wg.Done() }()
-			acked, err := f.receive(ctx, c.name, c.info)
+			files := make([]listed, len(group))
+			for i, c := range group {
+				files[i] = listed{c.name, c.info}
+			}
+			var acked []bool
+			var gerrs []error
+			if batched {
+				acked, gerrs = f.receiveBatch(ctx, bs, files)
+			} else {
+				a, err := f.receive(ctx, files[0].name, files[0].info)
+				acked, gerrs = []bool{a}, []error{err}
+			}
 			rmu.Lock()
 			defer rmu.Unlock()
-			if acked {
-				published++
-				delete(cur, c.name)
-			}
-			if err != nil {
-				errs = append(errs, err)
+			for i, c := range group {
+				if acked[i] {
+					published++
+					delete(cur, c.name)
+				}
+				if gerrs[i] != nil {
+					errs = append(errs, gerrs[i])
+				}
 			}
 		}()
 	}
@@ -537,11 +560,88 @@ func (f *File) takeOver(entries []os.DirEntry, present map[string]bool) {
 // receive claims the file name, listed as seen, and publishes it. acked
 // reports that it was published and removed.
 func (f *File) receive(ctx context.Context, name string, seen fs.FileInfo) (acked bool, err error) {
+	claim, err := f.claimFile(name, seen)
+	if claim == "" {
+		return false, err
+	}
+	// Make the claim durable before the message can be: were it lost in a
+	// power failure after the commit, the file would reappear under its
+	// own name and be claimed, and published, again under a new key.
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
+		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
+	}
+	acked, committed, err := f.publish(ctx, claim, leftover{name, seen})
+	return f.settle(name, claim, seen, acked, committed, err)
+}
+
+// listed is a settled file a pass takes: its name and what the listing saw.
+type listed struct {
+	name string
+	info fs.FileInfo
+}
+
+// receiveBatch receives files as receive does each, as one batch: it claims
+// them all, makes the claims durable with one directory sync, stores them
+// with one PublishBatch (one commit), then removes those stored. acked and
+// errs say, per file, what receive would have returned.
+func (f *File) receiveBatch(ctx context.Context, bs BatchSink, files []listed) (acked []bool, errs []error) {
+	acked, errs = make([]bool, len(files)), make([]error, len(files))
+	claims := make([]string, len(files))
+	claimed := false
+	for i, l := range files {
+		claims[i], errs[i] = f.claimFile(l.name, l.info)
+		claimed = claimed || claims[i] != ""
+	}
+	if !claimed {
+		return acked, errs
+	}
+	// Before the commit, as in receive: see there.
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
+		f.log.Warn("claims may not survive a power failure", "files", len(files), "error", err)
+	}
+	inputs := make([]*input, len(files))
+	var receipts []msgbox.Receipt
+	var at []int // the file of each receipt
+	for i, l := range files {
+		if claims[i] == "" {
+			continue
+		}
+		in, err := f.openClaim(ctx, claims[i], leftover{l.name, l.info})
+		if err != nil {
+			acked[i], errs[i] = f.settle(l.name, claims[i], l.info, false, false, err)
+			continue
+		}
+		inputs[i] = in
+		receipts = append(receipts, msgbox.Receipt{In: in.in, Body: in.body})
+		at = append(at, i)
+	}
+	if len(receipts) == 0 {
+		return acked, errs
+	}
+	results := bs.PublishBatch(ctx, receipts)
+	for k, i := range at {
+		var r msgbox.ReceiveResult
+		if k < len(results) {
+			r = results[k]
+		} else {
+			r.Err = errors.New("the sink returned no result for it")
+		}
+		a, committed, err := f.acknowledge(inputs[i], r.Message, r.Dup, r.Err)
+		acked[i], errs[i] = f.settle(files[i].name, claims[i], files[i].info, a, committed, err)
+	}
+	return acked, errs
+}
+
+// claimFile renames the file name, listed as seen, to a new claim of this
+// owner and returns the claim's name; "" when it is not claimed (another
+// server claimed it first, its name is too long, or the rename failed:
+// err).
+func (f *File) claimFile(name string, seen fs.FileInfo) (string, error) {
 	claim := newClaimName(f.prefix, name)
 	if len(claim) > maxNameLen {
 		f.report(slog.LevelWarn, name, name, "too long",
 			"file name too long to claim; rename it shorter to have it received")
-		return false, nil
+		return "", nil
 	}
 	src := filepath.Join(f.o.Dir, name)
 	dst := filepath.Join(f.o.Dir, claim)
@@ -553,25 +653,27 @@ func (f *File) receive(ctx context.Context, name string, seen fs.FileInfo) (acke
 	// would only cost a system call per message.
 	if err := fsop.Rename(src, dst); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil // another server claimed it first
+			return "", nil // another server claimed it first
 		}
 		// E.g. still open by its writer on Windows, or no permission.
 		f.report(slog.LevelWarn, name, name, "claim: "+causeText(err), "cannot claim file", "error", err)
-		return false, fmt.Errorf("claiming %s: %w", name, err)
+		return "", fmt.Errorf("claiming %s: %w", name, err)
 	}
-	// Make the claim durable before the message can be: were it lost in a
-	// power failure after the commit, the file would reappear under its
-	// own name and be claimed, and published, again under a new key.
-	if err := f.dirs.Sync(f.o.Dir); err != nil {
-		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
-	}
-	acked, committed, err := f.publish(ctx, claim, leftover{name, seen})
+	return claim, nil
+}
+
+// settle ends the receipt of the file name, claimed as claim, once its
+// publish ended (see publish for acked, committed and err): a file the box
+// has not stored is given back under its name, or kept as a leftover.
+func (f *File) settle(name, claim string, seen fs.FileInfo, acked, committed bool, err error) (bool, error) {
 	if acked {
 		f.resolved(name, "received")
 	}
 	if acked || committed {
 		return acked, err
 	}
+	src := filepath.Join(f.o.Dir, name)
+	dst := filepath.Join(f.o.Dir, claim)
 	// The box has not stored it: give the file back, unless that would
 	// replace a new file dropped under the same name meanwhile. A refused
 	// input is given back too: it is whatever was put there (a link, a
@@ -616,16 +718,34 @@ func (f *File) receive(ctx context.Context, name string, seen fs.FileInfo) (acke
 // regular file lo.seen (see openInput): anything else is refused
 // (errRefused) unread.
 func (f *File) publish(ctx context.Context, claim string, lo leftover) (acked, committed bool, err error) {
+	in, err := f.openClaim(ctx, claim, lo)
+	if err != nil {
+		return false, false, err
+	}
+	msg, dup, err := f.sink.Publish(ctx, in.in, in.body)
+	return f.acknowledge(in, msg, dup, err)
+}
+
+// input is a claimed file opened for its publish.
+type input struct {
+	claim string
+	lo    leftover
+	in    msgbox.Incoming
+	body  *inputReader
+}
+
+// openClaim opens the claimed file, which must be the regular file lo.seen
+// (see openInput), for its publish.
+func (f *File) openClaim(ctx context.Context, claim string, lo leftover) (*input, error) {
 	name := lo.name
-	path := filepath.Join(f.o.Dir, claim)
-	file, err := openInput(f.open, path, lo.seen)
+	file, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return false, false, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
+		return nil, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
 	case errors.Is(err, errRefused):
-		return false, false, fmt.Errorf("claimed file %s: %w", name, err)
+		return nil, fmt.Errorf("claimed file %s: %w", name, err)
 	case err != nil:
-		return false, false, &inputError{fmt.Errorf("opening claimed file %s: %w", name, err)}
+		return nil, &inputError{fmt.Errorf("opening claimed file %s: %w", name, err)}
 	}
 	in := msgbox.Incoming{
 		ReceiveLocation: f.o.Location,
@@ -637,21 +757,27 @@ func (f *File) publish(ctx context.Context, claim string, lo leftover) (acked, c
 	in.SensitiveProperties = slices.Clone(f.o.SensitiveProperties)
 	// The file itself is the body: it streams, and a box that stores bodies
 	// in files can copy it in the kernel (inputReader.WriteTo).
-	body := &inputReader{ctx: ctx, file: file}
-	msg, dup, err := f.sink.Publish(ctx, in, body)
-	if cerr := file.Close(); cerr != nil && err == nil {
+	return &input{claim: claim, lo: lo, in: in, body: &inputReader{ctx: ctx, file: file}}, nil
+}
+
+// acknowledge closes the published input and, if the sink stored it (err
+// nil), removes it (see publish).
+func (f *File) acknowledge(in *input, msg msgbox.Message, dup bool, err error) (acked, committed bool, _ error) {
+	name, claim := in.lo.name, in.claim
+	path := filepath.Join(f.o.Dir, claim)
+	if cerr := in.body.file.Close(); cerr != nil && err == nil {
 		// Read-only: closing cannot lose data; note it and go on.
 		f.log.Warn("closing a published file", "file", name, "error", cerr)
 	}
 	if err != nil {
 		err = fmt.Errorf("publishing %s: %w", name, err)
-		if body.err != nil {
+		if in.body.err != nil {
 			err = &inputError{err} // the file could not be read
 		}
 		return false, false, err
 	}
 	if err := fsop.RemoveIfExists(path); err != nil {
-		f.addLeftover(claim, lo)
+		f.addLeftover(claim, in.lo)
 		f.log.Error("message stored but its file could not be removed; retrying next pass",
 			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
 		return false, true, fmt.Errorf("removing published file %s: %w", name, err)

@@ -21,6 +21,20 @@ type Sink interface {
 	Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msg msgbox.Message, dup bool, err error)
 }
 
+// BatchSink is a Sink that also stores several messages at once, sharing
+// one commit (the runner's, over msgbox.Batcher). The file receiver uses
+// PublishBatch when its sink has it: the inputs a pass finds are claimed,
+// stored and removed by the batch, one directory sync and one commit for
+// many files.
+type BatchSink interface {
+	Sink
+	// PublishBatch stores items as Publish stores each, and returns one
+	// result per item, in order (see msgbox.Batcher.ReceiveBatch): an
+	// item with Err nil is durably stored and its source may be
+	// acknowledged; one with an error is not stored at all.
+	PublishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox.ReceiveResult
+}
+
 // SinkFunc adapts a function to Sink.
 type SinkFunc func(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error)
 
@@ -54,7 +68,10 @@ type FileOptions struct {
 	// published twice. (Added for scale-out.)
 	TakeoverAfter time.Duration
 	// Concurrency is how many files one pass publishes at once; 0 means
-	// defaultConcurrency. (Added for throughput.)
+	// defaultConcurrency. (Added for throughput.) With a BatchSink it is
+	// how many files a batch takes at most (one claim sync and one commit
+	// for them all), and a pass runs two batches at once, so that one's
+	// syncs overlap the other's work.
 	Concurrency int
 	// SettleTime is how far a file's modification time must be from now
 	// before the file is taken, so that one still being written is left

@@ -218,6 +218,29 @@ func (r *Runner) finish(ctx context.Context, id int64, fl *flight, o msgbox.Outc
 	}
 }
 
+// finishBatch records the outcomes of attempts as finish does each, in one
+// FinishBatch. Those the box refuses as a lost lease go through finish,
+// which waits for the claims that may be handing their lease over.
+func (r *Runner) finishBatch(ctx context.Context, attempts []attempted) []error {
+	f := &r.inFlight
+	items := make([]msgbox.Finishing, len(attempts))
+	for i, a := range attempts {
+		items[i] = msgbox.Finishing{DeliveryID: a.c.d.ID, Owner: f.holder(a.c.fl), Outcome: a.outcome}
+	}
+	errs := r.opts.Box.FinishBatch(ctx, items)
+	for i, a := range attempts {
+		switch {
+		case errs[i] == nil:
+			f.mu.Lock()
+			a.c.fl.recorded = true
+			f.mu.Unlock()
+		case errors.Is(errs[i], msgbox.ErrLeaseLost) && !errors.Is(errs[i], msgbox.ErrNotFound):
+			errs[i] = r.finish(ctx, a.c.d.ID, a.c.fl, a.outcome)
+		}
+	}
+	return errs
+}
+
 // claimsBefore reports whether a claim numbered below n is under way.
 // f.mu must be held.
 func (f *inFlight) claimsBefore(n uint64) bool {

@@ -58,9 +58,28 @@ func (g *gatedBox) ClaimBatch(ctx context.Context, owner string, ports []string,
 func (g *gatedBox) Finish(ctx context.Context, id int64, owner string, o msgbox.Outcome) error {
 	err := g.Box.Finish(ctx, id, owner, o)
 	if errors.Is(err, msgbox.ErrLeaseLost) {
-		g.refused <- struct{}{}
+		g.refuse()
 	}
 	return err
+}
+
+func (g *gatedBox) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
+	errs := g.Box.FinishBatch(ctx, items)
+	for _, err := range errs {
+		if errors.Is(err, msgbox.ErrLeaseLost) {
+			g.refuse()
+		}
+	}
+	return errs
+}
+
+// refuse signals a refusal, unless one is signalled already: a refused
+// FinishBatch item is finished again, refused again.
+func (g *gatedBox) refuse() {
+	select {
+	case g.refused <- struct{}{}:
+	default:
+	}
 }
 
 // boxWithDelivery opens a box holding one message routed to port "p".
@@ -122,81 +141,103 @@ func TestInFlightLateClaims(t *testing.T) {
 		{name: "took over while the sibling finishes", gateBefore: true, gateAfter: true, wantHolder: "srv1/w-late"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := t.Context()
-			real, m := boxWithDelivery(t)
-			box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
-				committed: make(chan struct{}, 1), refused: make(chan struct{}, 1)}
-			if tt.gateBefore {
-				box.before = make(chan struct{})
+		for _, batched := range []bool{false, true} {
+			name := tt.name
+			if batched {
+				name += ", batched"
 			}
-			if tt.gateAfter {
-				box.after = make(chan struct{})
-			}
-			r := &Runner{opts: Options{Box: box, Lease: lease}, log: slog.New(slog.DiscardHandler), portList: []string{"p"}}
-			r.inFlight.init()
+			t.Run(name, func(t *testing.T) {
+				testLateClaim(t, lease, tt.gateBefore, tt.gateAfter, tt.finishFirst, tt.wantHolder, batched)
+			})
+		}
+	}
+}
 
-			late := make(chan claimResult, 1)
-			go func() {
-				batch, took, err := r.claim(ctx, "srv1/w-late")
-				late <- claimResult{batch, took, err}
-			}()
-			<-box.entered
-			if !tt.gateBefore {
-				<-box.committed // the late claim holds the lease; let it expire
-				wait(t, real, m.ID)
-			}
-			early, took, err := r.claim(ctx, "srv1/w-early")
-			if err != nil || len(early) != 1 || took != 1 {
-				t.Fatalf("sibling's claim = %d of %d, %v; want the delivery", len(early), took, err)
-			}
-			finished := make(chan error, 1)
-			delivered := msgbox.Outcome{State: msgbox.DeliveryDelivered}
-			if tt.finishFirst {
-				finished <- r.finish(ctx, early[0].d.ID, early[0].fl, delivered)
-				r.inFlight.land(early[0].d.ID, early[0].fl)
-			}
-			if tt.gateBefore {
-				wait(t, real, m.ID) // the sibling's lease expires: the late claim takes it over
-				close(box.before)
-				<-box.committed
-				if tt.gateAfter {
-					// The sibling's Finish, refused: the late claim
-					// holds the lease but has not returned.
-					go func() { finished <- r.finish(ctx, early[0].d.ID, early[0].fl, delivered) }()
-					<-box.refused
-				}
-			}
-			if tt.gateAfter {
-				close(box.after)
-			}
-			res := <-late
-			if res.err != nil || len(res.batch) != 0 || res.took != 1 {
-				t.Fatalf("late claim = %d to attempt of %d returned, %v; want the delivery returned, not attempted",
-					len(res.batch), res.took, res.err)
-			}
-			if !tt.finishFirst && !(tt.gateBefore && tt.gateAfter) {
-				finished <- r.finish(ctx, early[0].d.ID, early[0].fl, delivered)
-			}
-			if err := <-finished; err != nil {
-				t.Fatalf("recording the sibling's attempt: %v", err)
-			}
-			r.inFlight.land(early[0].d.ID, early[0].fl)
-			d, err := real.Get(ctx, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var last msgbox.Attempt
-			if n := len(d.Attempts); n > 0 {
-				last = d.Attempts[n-1]
-			}
-			if d.Message.Status != msgbox.StatusDelivered || last.Outcome != msgbox.DeliveryDelivered || last.Owner != tt.wantHolder {
-				t.Errorf("message %s, attempts %+v; want delivered, the last attempt by %s", d.Message.Status, d.Attempts, tt.wantHolder)
-			}
-			if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
-				t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)
-			}
-		})
+// testLateClaim is one case of TestInFlightLateClaims; batched records the
+// sibling's outcome through finishBatch (processBatch's way), else finish.
+func testLateClaim(t *testing.T, lease time.Duration, gateBefore, gateAfter, finishFirst bool, wantHolder string, batched bool) {
+	tt := struct {
+		gateBefore, gateAfter, finishFirst bool
+		wantHolder                         string
+	}{gateBefore, gateAfter, finishFirst, wantHolder}
+	ctx := t.Context()
+	real, m := boxWithDelivery(t)
+	box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
+		committed: make(chan struct{}, 1), refused: make(chan struct{}, 1)}
+	if tt.gateBefore {
+		box.before = make(chan struct{})
+	}
+	if tt.gateAfter {
+		box.after = make(chan struct{})
+	}
+	r := &Runner{opts: Options{Box: box, Lease: lease}, log: slog.New(slog.DiscardHandler), portList: []string{"p"}}
+	r.inFlight.init()
+
+	late := make(chan claimResult, 1)
+	go func() {
+		batch, took, err := r.claim(ctx, "srv1/w-late")
+		late <- claimResult{batch, took, err}
+	}()
+	<-box.entered
+	if !tt.gateBefore {
+		<-box.committed // the late claim holds the lease; let it expire
+		wait(t, real, m.ID)
+	}
+	early, took, err := r.claim(ctx, "srv1/w-early")
+	if err != nil || len(early) != 1 || took != 1 {
+		t.Fatalf("sibling's claim = %d of %d, %v; want the delivery", len(early), took, err)
+	}
+	finished := make(chan error, 1)
+	delivered := msgbox.Outcome{State: msgbox.DeliveryDelivered}
+	finish := func() error {
+		if batched {
+			return r.finishBatch(ctx, []attempted{{c: early[0], outcome: delivered}})[0]
+		}
+		return r.finish(ctx, early[0].d.ID, early[0].fl, delivered)
+	}
+	if tt.finishFirst {
+		finished <- finish()
+		r.inFlight.land(early[0].d.ID, early[0].fl)
+	}
+	if tt.gateBefore {
+		wait(t, real, m.ID) // the sibling's lease expires: the late claim takes it over
+		close(box.before)
+		<-box.committed
+		if tt.gateAfter {
+			// The sibling's Finish, refused: the late claim
+			// holds the lease but has not returned.
+			go func() { finished <- finish() }()
+			<-box.refused
+		}
+	}
+	if tt.gateAfter {
+		close(box.after)
+	}
+	res := <-late
+	if res.err != nil || len(res.batch) != 0 || res.took != 1 {
+		t.Fatalf("late claim = %d to attempt of %d returned, %v; want the delivery returned, not attempted",
+			len(res.batch), res.took, res.err)
+	}
+	if !tt.finishFirst && !(tt.gateBefore && tt.gateAfter) {
+		finished <- finish()
+	}
+	if err := <-finished; err != nil {
+		t.Fatalf("recording the sibling's attempt: %v", err)
+	}
+	r.inFlight.land(early[0].d.ID, early[0].fl)
+	d, err := real.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last msgbox.Attempt
+	if n := len(d.Attempts); n > 0 {
+		last = d.Attempts[n-1]
+	}
+	if d.Message.Status != msgbox.StatusDelivered || last.Outcome != msgbox.DeliveryDelivered || last.Owner != tt.wantHolder {
+		t.Errorf("message %s, attempts %+v; want delivered, the last attempt by %s", d.Message.Status, d.Attempts, tt.wantHolder)
+	}
+	if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
+		t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)
 	}
 }
 

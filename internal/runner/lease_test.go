@@ -68,6 +68,20 @@ func (p *pausedBox) Finish(ctx context.Context, id int64, owner string, o msgbox
 	return err
 }
 
+func (p *pausedBox) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
+	errs := p.Box.FinishBatch(ctx, items)
+	p.mu.Lock()
+	for _, err := range errs {
+		if err == nil {
+			if p.outcomes++; p.outcomes == p.want {
+				close(p.finished)
+			}
+		}
+	}
+	p.mu.Unlock()
+	return errs
+}
+
 func (p *pausedBox) wait(ctx context.Context) error {
 	select {
 	case <-p.resume:

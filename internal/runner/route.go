@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -49,7 +50,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		Owner:               r.owner,
 		Lease:               r.opts.Lease,
 		SettleTime:          r.opts.FileSettle,
-		Sink:                component.SinkFunc(r.publish),
+		Sink:                sink{r},
 		Log:                 hide.logger(r.opts.Log), // the receivers add receive_location themselves
 		Shared:              r.shared,
 	})
@@ -121,11 +122,25 @@ func (r *Runner) stopReceivers(ctx context.Context) {
 	}
 }
 
-// publish is the receivers' sink: commit to the box and route, in one
-// transaction. A duplicate stored before a crash may still be unrouted; it
-// is routed now, and a problem then does not fail the publish (the source
-// may be acknowledged: the message is safe); the unrouted sweep routes it
-// later.
+// sink is the receivers' Sink. Besides Publish it has PublishBatch, which
+// the file receiver uses (receive.BatchSink) to store a pass's files by
+// batches, one commit each.
+type sink struct{ r *Runner }
+
+// Publish is Runner.publish.
+func (s sink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	return s.r.publish(ctx, in, body)
+}
+
+// PublishBatch is Runner.publishBatch.
+func (s sink) PublishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox.ReceiveResult {
+	return s.r.publishBatch(ctx, items)
+}
+
+// publish commits a message to the box and routes it, in one transaction.
+// A duplicate stored before a crash may still be unrouted; it is routed
+// now, and a problem then does not fail the publish (the source may be
+// acknowledged: the message is safe); the unrouted sweep routes it later.
 func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
 	var routed *routing
 	msg, dup, err := r.opts.Box.ReceiveRouted(ctx, in, body, func(m msgbox.Message) ([]string, string) {
@@ -135,6 +150,47 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 	if err != nil {
 		return msg, dup, err
 	}
+	if r.published(ctx, in, msg, dup, routed) {
+		r.notify()
+	}
+	return msg, dup, nil
+}
+
+// publishBatch is publish for several messages, stored and routed in one
+// transaction of the box (msgbox.Batcher), the workers woken once for all.
+func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox.ReceiveResult {
+	var mu sync.Mutex
+	decided := make(map[string]*routing, len(items)) // by message id: the last call is the one committed
+	res := r.opts.Box.ReceiveBatch(ctx, items, func(m msgbox.Message) ([]string, string) {
+		rt := r.decide(m)
+		mu.Lock()
+		decided[m.ID] = rt
+		mu.Unlock()
+		return rt.ports, rt.reason
+	})
+	wake := false
+	for i, x := range res {
+		if x.Err != nil {
+			continue
+		}
+		mu.Lock()
+		rt := decided[x.Message.ID]
+		mu.Unlock()
+		if r.published(ctx, items[i].In, x.Message, x.Dup, rt) {
+			wake = true
+		}
+	}
+	if wake {
+		r.notify()
+	}
+	return res
+}
+
+// published logs and counts a message the box stored (or found stored:
+// dup), routed by routed (nil when the box did not route it), and routes
+// a duplicate left unrouted. It reports whether deliveries were routed, for
+// which the workers are to be woken.
+func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.Message, dup bool, routed *routing) bool {
 	log := r.log.With("message_id", msg.ID, "receive_location", in.ReceiveLocation)
 	if dup {
 		// A source a crash left unacknowledged, or a client repeating a
@@ -154,13 +210,13 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 	}
 	switch {
 	case routed != nil && !dup:
-		r.routed(msg.ID, routed)
+		return r.routedOnly(msg.ID, routed)
 	case msg.Status == msgbox.StatusReceived:
 		if err := r.route(ctx, msg); err != nil {
 			log.Error("routing failed; the message stays received and is routed again later", "error", err)
 		}
 	}
-	return msg, dup, nil
+	return false
 }
 
 // routing is where a message goes: the matching send ports, or none and
@@ -214,15 +270,23 @@ func (r *Runner) route(ctx context.Context, msg msgbox.Message) error {
 // deliveries of a routing. (A routing is logged by its caller: publish
 // says it in its "message received" line.)
 func (r *Runner) routed(id string, rt *routing) {
+	if r.routedOnly(id, rt) {
+		r.notify()
+	}
+}
+
+// routedOnly is routed without the waking: it reports whether the routing
+// made deliveries, for which the caller wakes the workers.
+func (r *Runner) routedOnly(id string, rt *routing) bool {
 	if len(rt.ports) == 0 {
 		r.log.Warn("message suspended", "message_id", id, "reason", rt.reason)
 		r.count(func(s *Summary) { s.Suspended++ })
 		if m := r.opts.Metrics; m != nil {
 			m.Suspended.WithLabelValues("").Inc()
 		}
-		return
+		return false
 	}
-	r.notify()
+	return true
 }
 
 // routeUnrouted routes messages a crash left between commit and routing.

@@ -73,33 +73,72 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 // the workers.
 const claimBatch = 4
 
-// processBatch makes one attempt of each delivery in turn. Each outcome is
-// recorded while the worker goes on with the next delivery: the commit's
-// wait overlaps the next pipeline's work, and the outcomes of concurrent
-// workers share commits. The batch's leases are renewed until each outcome
-// is recorded.
+// processBatch makes one attempt of each delivery in turn. The outcomes
+// are recorded while the worker goes on with the next delivery, by
+// batches: whatever outcomes are ready when the previous recording ends,
+// in one FinishBatch (one commit). The commit's wait overlaps the next
+// pipeline's work, and a lone outcome is recorded at once. The batch's
+// leases are renewed until each outcome is recorded.
 func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	held := newLeaseSet(batch)
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
 	go r.renew(renewCtx, held)
 
-	var recording sync.WaitGroup
+	outcomes := make(chan attempted, len(batch))
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		for a := range outcomes {
+			ready := []attempted{a}
+		more:
+			for {
+				select {
+				case next, ok := <-outcomes:
+					if !ok {
+						break more
+					}
+					ready = append(ready, next)
+				default:
+					break more
+				}
+			}
+			r.recordBatch(ctx, ready)
+			for _, a := range ready {
+				held.done(a.c.d.ID)
+				r.inFlight.land(a.c.d.ID, a.c.fl)
+			}
+		}
+	}()
 	for _, c := range batch {
 		d := c.d
 		pt := r.ports[d.Port]
 		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log)
 		outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
-		recording.Add(1)
-		go func() {
-			defer recording.Done()
-			r.record(ctx, c, pt, log, outcome, sd, delivered)
-			held.done(d.ID)
-			r.inFlight.land(d.ID, c.fl)
-		}()
+		outcomes <- attempted{c, pt, log, outcome, sd, delivered}
 	}
-	recording.Wait()
+	close(outcomes)
+	<-recorded
+}
+
+// attempted is an attempt whose outcome is to be recorded.
+type attempted struct {
+	c         claimed
+	pt        *port
+	log       *slog.Logger
+	outcome   msgbox.Outcome
+	sd        *component.Delivery
+	delivered bool
+}
+
+// recordBatch records the outcomes of attempts in one FinishBatch and then
+// does for each what record does.
+func (r *Runner) recordBatch(ctx context.Context, attempts []attempted) {
+	errs := r.finishBatch(ctx, attempts)
+	for i, a := range attempts {
+		r.recorded(a.c, a.pt, a.log, a.outcome, a.sd, a.delivered, errs[i])
+	}
 }
 
 // subscriber is a message box that notifies of new work (pgbox.Box).
@@ -132,12 +171,12 @@ func (r *Runner) idle(ctx context.Context, woken, remote <-chan struct{}) {
 	}
 }
 
-// record stores the outcome of an attempt and, once it is stored, removes
-// what the transport staged for a crash.
-func (r *Runner) record(ctx context.Context, c claimed, pt *port, log *slog.Logger,
-	outcome msgbox.Outcome, sd *component.Delivery, delivered bool) {
+// recorded logs and counts an outcome whose recording ended with err and,
+// if it is recorded, removes what the transport staged for a crash.
+func (r *Runner) recorded(c claimed, pt *port, log *slog.Logger, outcome msgbox.Outcome, sd *component.Delivery,
+	delivered bool, err error) {
 	d := c.d
-	if err := r.finish(ctx, d.ID, c.fl, outcome); err != nil {
+	if err != nil {
 		if errors.Is(err, msgbox.ErrLeaseLost) {
 			// Only another process takes over a delivery in flight here
 			// for good (see inFlight): its outcome is the one that counts.

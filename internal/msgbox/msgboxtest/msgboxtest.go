@@ -133,6 +133,11 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Text", testText},
 		{"Purged", testPurged},
 		{"MalformedID", testMalformedID},
+		{"ReceiveBatch", testReceiveBatch},
+		{"ReceiveBatchUnrouted", testReceiveBatchUnrouted},
+		{"ReceiveBatchInvalid", testReceiveBatchInvalid},
+		{"ReceiveBatchPurged", testReceiveBatchPurged},
+		{"FinishBatch", testFinishBatch},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)

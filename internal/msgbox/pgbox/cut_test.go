@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -252,4 +253,73 @@ func mustHost(t *testing.T, dbURL string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// TestLostCommitBatch: a ReceiveBatch whose COMMIT is lost (committed and
+// the answer lost, or never sent) stores each message of the batch once,
+// routed, and answers every item as stored; a FinishBatch likewise
+// records each outcome once.
+func TestLostCommitBatch(t *testing.T) {
+	t.Parallel()
+	dbURL := pg.NewDatabase(t)
+	p := newCutProxy(t, mustHost(t, dbURL))
+	b := openURL(t, p.url(dbURL), Options{})
+	direct := openURL(t, dbURL, Options{})
+	ctx := t.Context()
+	toA := func(msgbox.Message) ([]string, string) { return []string{"a"}, "" }
+	for _, after := range []bool{true, false} {
+		name := map[bool]string{true: "committed, answer lost", false: "never sent"}[after]
+		var items []msgbox.Receipt
+		for i := range 3 {
+			in := incoming(fmt.Sprintf("%s %d", name, i))
+			in.SourceKey = in.FileName
+			items = append(items, msgbox.Receipt{In: in, Body: strings.NewReader(in.FileName)})
+		}
+		cuts := p.cuts.Load()
+		p.arm("COMMIT", after)
+		res := b.ReceiveBatch(ctx, items, toA)
+		if got := p.cuts.Load() - cuts; got != 1 {
+			t.Fatalf("%s: the proxy cut %d connections, want 1", name, got)
+		}
+		for i, r := range res {
+			if r.Err != nil || r.Dup || r.Message.Status != msgbox.StatusRouted {
+				t.Fatalf("%s: item %d = %+v; want it stored and routed", name, i, r)
+			}
+			got, err := direct.Get(ctx, r.Message.ID)
+			if err != nil || len(got.Deliveries) != 1 || got.Message.FileName != items[i].In.FileName {
+				t.Errorf("%s: item %d stored as %+v, %v", name, i, got, err)
+			}
+		}
+		// Their outcomes, in one FinishBatch whose COMMIT is lost: each
+		// recorded once.
+		ds, err := b.ClaimBatch(ctx, "srv1/w1", []string{"a"}, time.Minute, 10, nil)
+		if err != nil || len(ds) != 3 {
+			t.Fatalf("%s: claimed %d, %v; want 3", name, len(ds), err)
+		}
+		fins := make([]msgbox.Finishing, len(ds))
+		for i, d := range ds {
+			fins[i] = msgbox.Finishing{DeliveryID: d.ID, Owner: "srv1/w1", Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}}
+		}
+		cuts = p.cuts.Load()
+		p.arm("COMMIT", after)
+		for i, err := range b.FinishBatch(ctx, fins) {
+			if err != nil {
+				t.Errorf("%s: finishing item %d: %v", name, i, err)
+			}
+		}
+		if got := p.cuts.Load() - cuts; got != 1 {
+			t.Fatalf("%s: the proxy cut %d connections in FinishBatch, want 1", name, got)
+		}
+		for _, d := range ds {
+			got, err := direct.Get(ctx, d.MessageID)
+			if err != nil || got.Message.Status != msgbox.StatusDelivered || len(got.Attempts) != 1 ||
+				got.Deliveries[0].Attempts != 1 {
+				t.Errorf("%s: after the lost commit: %+v, %v; want delivered after one attempt", name, got, err)
+			}
+		}
+	}
+	all, err := direct.List(ctx, msgbox.Filter{})
+	if err != nil || len(all) != 6 {
+		t.Errorf("List: %d messages, %v; want 6, each stored once", len(all), err)
+	}
 }

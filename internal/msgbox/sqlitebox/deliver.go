@@ -285,19 +285,65 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// Pending deliveries, the common case, are claimed together: one
+		// update and one insert into the history for all of them. The
+		// others (a retry due, an expired lease to take over) one by one.
+		var fresh []*msgbox.Delivery
 		for _, r := range due {
+			if r.d.State == msgbox.DeliveryPending {
+				d := r.d
+				fresh = append(fresh, &d)
+				claimed = append(claimed, &d)
+				continue
+			}
 			d, err := claimTx(ctx, tx, r.d, r.claimedAt, owner, lease, now)
 			if err != nil {
 				return err
 			}
 			claimed = append(claimed, d)
 		}
-		return nil
+		return claimPending(ctx, tx, fresh, owner, lease, now)
 	})
 	if err != nil {
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
 	return claimed, nil
+}
+
+// claimPending leases the pending deliveries ds (as read) to owner, as
+// claimTx would each, in two statements, updating ds to match. Claiming a
+// pending delivery leaves its message's status as it is (pending and in
+// progress count alike in msgbox.DeriveStatus).
+func claimPending(ctx context.Context, tx *cachedTx, ds []*msgbox.Delivery, owner string, lease time.Duration,
+	now time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	until := msgbox.Timestamp(now.Add(lease))
+	ids := make([]int64, len(ds))
+	// [message id, port, detail] per event: text the box cleaned, valid
+	// UTF-8, which JSON carries exactly.
+	events := make([][3]string, len(ds))
+	for i, d := range ds {
+		d.State, d.LeaseOwner, d.LeaseUntil, d.NextAttemptAt = msgbox.DeliveryInProgress, owner, until, time.Time{}
+		ids[i] = d.ID
+		events[i] = [3]string{d.MessageID, d.Port, msgbox.ClaimedDetail(d.Attempts+1, owner)}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = NULL, due_at = ?,
+		lease_owner = ?, lease_until = ?, claimed_at = ? WHERE id IN (SELECT value FROM json_each(?))`,
+		string(msgbox.DeliveryInProgress), toDB(until), owner, toDB(until), toDB(now), idsJSON(ids)); err != nil {
+		return err
+	}
+	js, err := json.Marshal(events)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (message_id, at, port, status, detail)
+		SELECT value ->> 0, ?, value ->> 1, ?, value ->> 2 FROM json_each(?) ORDER BY key`,
+		toDB(now), string(msgbox.DeliveryInProgress), string(js)); err != nil {
+		return fmt.Errorf("recording history: %w", err)
+	}
+	return nil
 }
 
 // claimTx leases due delivery d (as read, with its claimed_at) to owner.
@@ -389,47 +435,7 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	owner, o.Error = msgbox.CleanText(owner), msgbox.CleanText(o.Error)
 	o.RetryAt = msgbox.Timestamp(o.RetryAt)
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		now := b.clock()
-		var msgID, port, state, leaseOwner string
-		var attempts int
-		var claimedAt sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT message_id, port, state, lease_owner, attempts, claimed_at
-			FROM deliveries WHERE id = ?`, deliveryID).Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
-		if errors.Is(err, sql.ErrNoRows) {
-			return msgbox.DeliveryNotFound(deliveryID)
-		}
-		if err != nil {
-			return err
-		}
-		if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
-			return msgbox.LeaseLost(owner)
-		}
-		attempts++
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-			(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryID, msgID, port, attempts, owner,
-			toDB(nullTime(claimedAt)), toDB(now), string(o.State), o.Error); err != nil {
-			return fmt.Errorf("recording attempt: %w", err)
-		}
-		var next any // NULL unless retrying
-		switch o.State {
-		case msgbox.DeliveryRetrying:
-			next = toDB(o.RetryAt)
-		case msgbox.DeliverySuspended:
-			if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = ? WHERE id = ?",
-				msgbox.SuspendedReason(port, o.Error), msgID); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
-			due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
-			string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
-			return err
-		}
-		if err := addEvent(ctx, tx, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o)); err != nil {
-			return err
-		}
-		return refreshStatus(ctx, tx, msgID)
+		return finishTx(ctx, tx, deliveryID, owner, o, b.clock())
 	})
 	return b.wrap(err, "finish delivery %d", deliveryID)
 }

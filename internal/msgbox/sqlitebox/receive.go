@@ -321,16 +321,27 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	if err := msgbox.CheckID(id); err != nil {
 		return nil, b.wrap(err, "body")
 	}
+	// The first chunk comes with the size and checksum: a body of one
+	// chunk, the common case, is read in one statement.
 	var size int64
-	var sum []byte
-	err := b.q.QueryRowContext(ctx, "SELECT size, sha256 FROM messages WHERE id = ?", id).Scan(&size, &sum)
+	var sum, first []byte
+	err := b.q.QueryRowContext(ctx, `SELECT m.size, m.sha256, c.data FROM messages m
+		LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = 0 WHERE m.id = ?`, id).Scan(&size, &sum, &first)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
 	}
 	if err != nil {
 		return nil, b.wrap(err, "body of %s", id)
 	}
-	fetch := func(seq int64, buf []byte) ([]byte, error) { return b.fetchChunk(ctx, id, seq, buf) }
+	fetch := func(seq int64, buf []byte) ([]byte, error) {
+		if seq == 0 && first != nil {
+			// Handed over: the reader reuses it as its buffer.
+			data := first
+			first = nil
+			return data, nil
+		}
+		return b.fetchChunk(ctx, id, seq, buf)
+	}
 	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
 }
 

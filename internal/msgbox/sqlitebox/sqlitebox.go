@@ -829,6 +829,9 @@ func (b *Box) runSyncer() {
 // SQLite removes it only after checkpointing it into the database file,
 // which it syncs.
 func syncWAL(path string) error {
+	if runtime.GOOS == "linux" {
+		return syncWALRaw(path)
+	}
 	// Windows' FlushFileBuffers needs a handle opened for writing; fsync
 	// does not, and read-only is the least a sync needs.
 	flag := os.O_RDONLY

@@ -25,9 +25,13 @@ type stmtCache struct {
 	// misses counts lookups that found no prepared statement: tests check
 	// that a warmed-up box parses nothing on its hot paths.
 	misses atomic.Int64
+	// runs counts the statements run through the cache (all but BEGIN,
+	// COMMIT and migrations): tests and benchmarks count them per message.
+	runs atomic.Int64
 }
 
 func (c *stmtCache) lookup(query string) *sql.Stmt {
+	c.runs.Add(1)
 	if s, ok := c.stmts.Load(query); ok {
 		return s.(*sql.Stmt)
 	}

@@ -1,0 +1,77 @@
+package msgbox
+
+import (
+	"context"
+	"io"
+)
+
+// MaxBatch is the most items a box writes in one transaction of
+// ReceiveBatch or FinishBatch (a longer batch takes several):
+// enough to share one commit among a busy engine's writes, few enough that
+// a batch holds the box's write lock (which operators' commands wait for)
+// only briefly and its bodies (each up to one chunk in memory) stay small.
+const MaxBatch = 64
+
+// Receipt is one message of a ReceiveBatch: what ReceiveRouted takes.
+type Receipt struct {
+	In   Incoming
+	Body io.Reader // nil is an empty body
+}
+
+// ReceiveResult is what became of one Receipt: what ReceiveRouted returns.
+// Err nil means the message is durably committed (or was already, Dup).
+type ReceiveResult struct {
+	Message Message
+	Dup     bool
+	Err     error
+}
+
+// Finishing is one outcome for FinishBatch: what Finish takes.
+type Finishing struct {
+	DeliveryID int64
+	Owner      string
+	Outcome    Outcome
+}
+
+// Batcher is the batched form of a Box's two busiest writes. Every Box
+// implements it.
+type Batcher interface {
+	// ReceiveBatch does for each of items what
+	// ReceiveRouted does, with the same router, sharing transactions and
+	// commits among them. Results are in the order of items, one each.
+	// Each item stands alone: an item whose body fails to read, or whose
+	// Incoming is invalid, gets the error and nothing of it is stored,
+	// while the others are stored; a failure of the box (a commit, a
+	// closed box, ctx) fails the items it did not commit, each with that
+	// error. A duplicate's body is not read, as in ReceiveRouted.
+	ReceiveBatch(ctx context.Context, items []Receipt, route Router) []ReceiveResult
+
+	// FinishBatch does for each of items what Finish
+	// does, sharing transactions and commits among them, and returns one
+	// error per item, in order: nil when its outcome is recorded,
+	// ErrLeaseLost (or DeliveryNotFound, or ErrInvalidOutcome) for that
+	// item alone, which changes nothing of it, while the others are
+	// recorded.
+	FinishBatch(ctx context.Context, items []Finishing) []error
+}
+
+// ReceiveEach is ReceiveBatch made of one ReceiveRouted per item, for a box
+// that has nothing better (and as the reference the conformance suite
+// compares with).
+func ReceiveEach(ctx context.Context, b Box, items []Receipt, route Router) []ReceiveResult {
+	out := make([]ReceiveResult, len(items))
+	for i, it := range items {
+		m, dup, err := b.ReceiveRouted(ctx, it.In, it.Body, route)
+		out[i] = ReceiveResult{Message: m, Dup: dup, Err: err}
+	}
+	return out
+}
+
+// FinishEach is FinishBatch made of one Finish per item.
+func FinishEach(ctx context.Context, b Box, items []Finishing) []error {
+	out := make([]error, len(items))
+	for i, it := range items {
+		out[i] = b.Finish(ctx, it.DeliveryID, it.Owner, it.Outcome)
+	}
+	return out
+}

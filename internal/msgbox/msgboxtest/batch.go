@@ -1,0 +1,331 @@
+package msgboxtest
+
+import (
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// keyed is inc with a source key.
+func keyed(name, key string) msgbox.Incoming {
+	in := inc(name)
+	in.SourceKey = key
+	return in
+}
+
+// testReceiveBatch: each item of a batch ends as ReceiveRouted would have
+// ended it alone: new messages stored and routed with their history,
+// duplicates (of a stored key, or of an earlier item of the same batch)
+// answered without their bodies being read, a body that fails to read
+// failing its item alone with nothing of it stored, a body larger than a
+// chunk stored whole.
+func testReceiveBatch(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	stored := receive(t, b, keyed("stored.xml", "k-stored"), "<stored/>")
+	readErr := errors.New("disk on fire")
+	const large = 3<<20 + 17
+	dupBody := &countingReader{r: strings.NewReader("<never read/>")}
+	type item struct {
+		in      msgbox.Incoming
+		body    io.Reader
+		want    string // the body stored; "" with wantErr or wantDup
+		wantDup string // the id the duplicate answers with
+		wantErr error
+	}
+	items := []item{
+		{in: keyed("a.xml", "k-a"), body: strings.NewReader("<a/>"), want: "<a/>"},
+		{in: keyed("stored-again.xml", "k-stored"), body: dupBody, wantDup: stored.ID},
+		{in: keyed("broken.xml", "k-broken"), body: failingReader(100, readErr), wantErr: readErr},
+		{in: inc("nokey.xml"), body: strings.NewReader("<nokey/>"), want: "<nokey/>"},
+		{in: keyed("empty.xml", "k-empty"), body: nil, want: ""},
+		{in: keyed("a-again.xml", "k-a"), body: strings.NewReader("<a again/>"), wantDup: "first item"},
+		{in: keyed("large.xml", "k-large"), body: pattern(3, large), want: "large"},
+		{in: keyed("b.xml", "k-b"), body: strings.NewReader("<b/>"), want: "<b/>"},
+	}
+	receipts := make([]msgbox.Receipt, len(items))
+	for i, it := range items {
+		receipts[i] = msgbox.Receipt{In: it.in, Body: it.body}
+	}
+	calls := map[string]int{}
+	res := b.ReceiveBatch(ctx, receipts, func(m msgbox.Message) ([]string, string) {
+		calls[m.FileName]++
+		if m.FileName == "nokey.xml" {
+			return nil, "nobody wants it"
+		}
+		return []string{"fabrikam", "tailspin"}, ""
+	})
+	if len(res) != len(items) {
+		t.Fatalf("ReceiveBatch returned %d results for %d items", len(res), len(items))
+	}
+	for i, it := range items {
+		r := res[i]
+		name := it.in.FileName
+		switch {
+		case it.wantErr != nil:
+			if !errors.Is(r.Err, it.wantErr) {
+				t.Errorf("%s: error = %v, want the body's read error", name, r.Err)
+			}
+			if calls[name] != 0 {
+				t.Errorf("%s: routed although its body failed", name)
+			}
+			continue
+		case r.Err != nil:
+			t.Errorf("%s: %v", name, r.Err)
+			continue
+		case it.wantDup != "":
+			want := it.wantDup
+			if want == "first item" {
+				want = res[0].Message.ID
+			}
+			if !r.Dup || r.Message.ID != want {
+				t.Errorf("%s: dup = %v, id %s; want a duplicate of %s", name, r.Dup, r.Message.ID, want)
+			}
+			continue
+		}
+		if r.Dup {
+			t.Errorf("%s: dup for a new source", name)
+			continue
+		}
+		d := get(t, b, r.Message.ID)
+		sameMessage(t, name, r.Message, d.Message)
+		if it.want == "large" {
+			rc, err := b.Body(ctx, r.Message.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sameStream(rc, pattern(3, large)); err != nil {
+				t.Errorf("%s: body: %v", name, err)
+			}
+			rc.Close()
+		} else if got := string(readBody(t, b, r.Message.ID)); got != it.want {
+			t.Errorf("%s: body = %q, want %q", name, got, it.want)
+		}
+		var wantHistory []string
+		if name == "nokey.xml" {
+			wantHistory = []string{"received", "suspended"}
+			if d.Message.Status != msgbox.StatusSuspended || d.Message.Reason != msgbox.RoutingFailureReason("nobody wants it") {
+				t.Errorf("%s: status %s, reason %q; want a routing failure", name, d.Message.Status, d.Message.Reason)
+			}
+		} else {
+			wantHistory = []string{"received", "fabrikam:pending", "tailspin:pending"}
+			if d.Message.Status != msgbox.StatusRouted || len(d.Deliveries) != 2 {
+				t.Errorf("%s: status %s with %d deliveries; want routed to 2 ports", name, d.Message.Status, len(d.Deliveries))
+			}
+		}
+		if got := historyStatuses(d); !slices.Equal(got, wantHistory) {
+			t.Errorf("%s: history %v, want %v", name, got, wantHistory)
+		}
+	}
+	if dupBody.n != 0 {
+		t.Errorf("the duplicate's body was read (%d bytes)", dupBody.n)
+	}
+	// Exactly the new ones are stored: the stored one, 5 new, none of the
+	// broken one.
+	if msgs, err := b.List(ctx, msgbox.Filter{}); err != nil || len(msgs) != 6 {
+		t.Errorf("List = %d messages, %v; want 6", len(msgs), err)
+	}
+	// What a batch stored is claimed like any message.
+	ds := claimBatch(t, b, "w1", longLease, 10, "fabrikam")
+	if len(ds) != 4 {
+		t.Errorf("claimed %d deliveries to fabrikam, want 4 (a, empty, large, b)", len(ds))
+	}
+}
+
+// testReceiveBatchUnrouted: without a router, a batch stores its messages
+// unrouted, for Route.
+func testReceiveBatchUnrouted(t *testing.T, b msgbox.Box) {
+	res := b.ReceiveBatch(t.Context(), []msgbox.Receipt{
+		{In: inc("x.xml"), Body: strings.NewReader("x")},
+		{In: inc("y.xml"), Body: strings.NewReader("y")},
+	}, nil)
+	unrouted, err := b.Unrouted(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unrouted) != 2 {
+		t.Fatalf("Unrouted = %d messages, want 2", len(unrouted))
+	}
+	for i, r := range res {
+		if r.Err != nil || r.Message.Status != msgbox.StatusReceived || unrouted[i].ID != r.Message.ID {
+			t.Errorf("item %d: %+v; want received, unrouted, in order", i, r)
+		}
+		if got := historyStatuses(get(t, b, r.Message.ID)); !slices.Equal(got, []string{"received"}) {
+			t.Errorf("item %d: history %v", i, got)
+		}
+	}
+}
+
+// testReceiveBatchInvalid: failures of the batch's other kinds stay with
+// their item (an invalid routing), or fail every item with nothing stored
+// (a cancelled context).
+func testReceiveBatchInvalid(t *testing.T, b msgbox.Box) {
+	res := b.ReceiveBatch(t.Context(), []msgbox.Receipt{
+		{In: inc("good.xml"), Body: strings.NewReader("g")},
+		{In: inc("bad-route.xml"), Body: strings.NewReader("b")},
+	}, func(m msgbox.Message) ([]string, string) {
+		if m.FileName == "bad-route.xml" {
+			return []string{""}, "" // an empty port name is invalid
+		}
+		return []string{"fabrikam"}, ""
+	})
+	if res[0].Err != nil || res[1].Err == nil {
+		t.Fatalf("results %+v; want the good one stored and the invalid routing refused", res)
+	}
+	res = b.ReceiveBatch(ctxCanceled(t), []msgbox.Receipt{
+		{In: keyed("c1.xml", "c1"), Body: strings.NewReader("c")},
+		{In: inc("c2.xml"), Body: strings.NewReader("c")},
+	}, nil)
+	for i, r := range res {
+		if r.Err == nil {
+			t.Errorf("cancelled batch, item %d stored: %+v", i, r)
+		}
+	}
+	if msgs, err := b.List(t.Context(), msgbox.Filter{}); err != nil || len(msgs) != 1 {
+		t.Errorf("List = %d messages, %v; want only good.xml", len(msgs), err)
+	}
+}
+
+// testReceiveBatchPurged: a purged message's key is forgotten, in a batch
+// too: the source is a new message again.
+func testReceiveBatchPurged(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	m, _, err := b.ReceiveRouted(ctx, keyed("p.xml", "k-p"), strings.NewReader("p"),
+		func(msgbox.Message) ([]string, string) { return []string{"fabrikam"}, "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish(t, b, claim(t, b, "w1", longLease, "fabrikam"), delivered)
+	sleepPast(now().Add(time.Millisecond))
+	if n, err := b.Purge(ctx, now()); err != nil || n != 1 {
+		t.Fatalf("Purge = %d, %v", n, err)
+	}
+	res := b.ReceiveBatch(ctx, []msgbox.Receipt{{In: keyed("p.xml", "k-p"), Body: strings.NewReader("p2")}}, nil)
+	if r := res[0]; r.Err != nil || r.Dup || r.Message.ID == m.ID {
+		t.Fatalf("after purge: %+v; want a new message", r)
+	}
+	if got := string(readBody(t, b, res[0].Message.ID)); got != "p2" {
+		t.Errorf("body = %q", got)
+	}
+}
+
+// testFinishBatch: each outcome of a batch is recorded as Finish records it
+// alone, and an item the box refuses (a lease lost, a delivery purged or
+// unknown, an invalid outcome) is refused alone, changing nothing of it.
+func testFinishBatch(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	both := routed(t, b, "both.xml", "fabrikam", "tailspin")
+	retry := routed(t, b, "retry.xml", "contoso")
+	susp := routed(t, b, "susp.xml", "northwind")
+	lost := routed(t, b, "lost.xml", "adatum")
+	invalid := routed(t, b, "invalid.xml", "litware")
+	ports := []string{"fabrikam", "tailspin", "contoso", "northwind", "adatum", "litware"}
+	ds := claimBatch(t, b, "w1", longLease, 10, ports...)
+	if len(ds) != 6 {
+		t.Fatalf("claimed %d deliveries, want 6", len(ds))
+	}
+	byPort := map[string]*msgbox.Delivery{}
+	for _, d := range ds {
+		byPort[d.Port] = d
+	}
+	retryAt := now().Add(time.Hour)
+	tests := []struct {
+		port    string // "" for a delivery that does not exist
+		owner   string
+		o       msgbox.Outcome
+		wantErr error
+	}{
+		{"fabrikam", "w1", delivered, nil},
+		{"", "w1", delivered, msgbox.ErrNotFound},
+		{"tailspin", "w1", delivered, nil},
+		{"contoso", "w1", retrying(retryAt, "partner busy"), nil},
+		{"adatum", "w2", delivered, msgbox.ErrLeaseLost},
+		{"northwind", "w1", suspended("partner gone"), nil},
+		{"litware", "w1", msgbox.Outcome{State: msgbox.DeliveryPending}, msgbox.ErrInvalidOutcome},
+	}
+	items := make([]msgbox.Finishing, len(tests))
+	for i, tc := range tests {
+		id := int64(1) << 40
+		if tc.port != "" {
+			id = byPort[tc.port].ID
+		}
+		items[i] = msgbox.Finishing{DeliveryID: id, Owner: tc.owner, Outcome: tc.o}
+	}
+	errs := b.FinishBatch(ctx, items)
+	if len(errs) != len(items) {
+		t.Fatalf("FinishBatch returned %d errors for %d items", len(errs), len(items))
+	}
+	for i, tc := range tests {
+		if tc.wantErr == nil && errs[i] != nil || tc.wantErr != nil && !errors.Is(errs[i], tc.wantErr) {
+			t.Errorf("item %d (%s): error %v, want %v", i, tc.port, errs[i], tc.wantErr)
+		}
+	}
+	wantStatus(t, b, both.ID, msgbox.StatusDelivered)
+	wantStatus(t, b, retry.ID, msgbox.StatusRetrying)
+	wantStatus(t, b, susp.ID, msgbox.StatusSuspended)
+	wantStatus(t, b, lost.ID, msgbox.StatusRouted)
+	wantStatus(t, b, invalid.ID, msgbox.StatusRouted)
+	r := deliveryTo(t, b, retry.ID, "contoso")
+	if r.State != msgbox.DeliveryRetrying || r.Attempts != 1 || !r.NextAttemptAt.Equal(msgbox.Timestamp(retryAt)) ||
+		r.LastError != "partner busy" {
+		t.Errorf("retrying delivery = %+v", r)
+	}
+	if got := get(t, b, susp.ID).Message.Reason; got != msgbox.SuspendedReason("northwind", "partner gone") {
+		t.Errorf("suspended reason = %q", got)
+	}
+	for _, m := range []msgbox.Message{lost, invalid} {
+		d := get(t, b, m.ID)
+		if dl := d.Deliveries[0]; dl.State != msgbox.DeliveryInProgress || dl.LeaseOwner != "w1" || dl.Attempts != 0 ||
+			len(d.Attempts) != 0 {
+			t.Errorf("%s: refused item changed its delivery: %+v, attempts %+v", m.FileName, dl, d.Attempts)
+		}
+	}
+	d := get(t, b, both.ID)
+	if len(d.Attempts) != 2 {
+		t.Errorf("both.xml: %d attempts recorded, want 2", len(d.Attempts))
+	}
+	want := []string{"received", "fabrikam:pending", "tailspin:pending", "fabrikam:in_progress", "tailspin:in_progress",
+		"fabrikam:delivered", "tailspin:delivered"}
+	if got := historyStatuses(d); !slices.Equal(got, want) {
+		t.Errorf("both.xml history %v, want %v", got, want)
+	}
+	// The refused ones are still held by w1, who can finish them.
+	for i := range items {
+		if i == 4 || i == 6 {
+			items[i].Owner, items[i].Outcome = "w1", delivered
+		}
+	}
+	errs = b.FinishBatch(ctx, []msgbox.Finishing{items[4], items[6]})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("finishing refused item %d again: %v", i, err)
+		}
+	}
+	wantStatus(t, b, lost.ID, msgbox.StatusDelivered)
+	wantStatus(t, b, invalid.ID, msgbox.StatusDelivered)
+	// A delivery purged with its message: DeliveryNotFound, the rest of
+	// the batch recorded.
+	gone := routed(t, b, "gone.xml", "fabrikam")
+	keep := routed(t, b, "keep.xml", "tailspin")
+	dg := claim(t, b, "w1", longLease, "fabrikam")
+	finish(t, b, dg, delivered)
+	dk := claim(t, b, "w1", longLease, "tailspin")
+	sleepPast(now().Add(time.Millisecond))
+	if _, err := b.Purge(ctx, now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, gone.ID); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Fatalf("gone.xml not purged: %v", err)
+	}
+	errs = b.FinishBatch(ctx, []msgbox.Finishing{
+		{DeliveryID: dg.ID, Owner: "w1", Outcome: delivered}, {DeliveryID: dk.ID, Owner: "w1", Outcome: delivered}})
+	wantErr(t, "finishing a purged delivery", errs[0], msgbox.ErrNotFound)
+	if errs[1] != nil {
+		t.Errorf("finishing the other: %v", errs[1])
+	}
+	wantStatus(t, b, keep.ID, msgbox.StatusDelivered)
+}

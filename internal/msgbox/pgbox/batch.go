@@ -1,0 +1,452 @@
+package pgbox
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// ReceiveBatch stores and routes items as ReceiveRouted does each (see
+// msgbox.Batcher), up to msgbox.MaxBatch of them in one transaction of
+// three round trips: the source keys looked up in one statement, the
+// inserts pipelined in one batch, the routings with the COMMIT in another
+// (one round trip per message would be three).
+//
+// What the batch does not fit goes through ReceiveRouted after it: a body
+// larger than one chunk, an item whose source key is stored (a duplicate,
+// whose body is then not read), a batch without a router. An invalid
+// routing makes every item of its batch go through ReceiveRouted, so that
+// it fails alone.
+func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
+	out := make([]msgbox.ReceiveResult, len(items))
+	for start := 0; start < len(items); start += msgbox.MaxBatch {
+		end := min(start+msgbox.MaxBatch, len(items))
+		b.receiveBatch(ctx, items[start:end], route, out[start:end])
+	}
+	for i := range out {
+		if out[i].Err != nil {
+			out[i].Message, out[i].Dup = msgbox.Message{}, false
+			out[i].Err = b.wrap(out[i].Err, "receive from %s", msgbox.CleanText(items[i].In.ReceiveLocation))
+		}
+	}
+	return out
+}
+
+// pgItem is one Receipt of a batch on its way into the box.
+type pgItem struct {
+	i     int
+	msg   msgbox.Message // with its id, fixed across retries
+	props string
+	key   []byte
+	data  []byte // the whole body
+	sum   []byte
+	// inserted: this try stored it; at is its received_at.
+	inserted bool
+	at       time.Time
+}
+
+func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, out []msgbox.ReceiveResult) {
+	alone := make([]bool, len(items))
+	defer func() {
+		for i, it := range items {
+			if alone[i] {
+				m, dup, err := b.receive(ctx, it.In, it.Body, route)
+				out[i] = msgbox.ReceiveResult{Message: m, Dup: dup, Err: err}
+			}
+		}
+	}()
+	if route == nil {
+		for i := range alone {
+			alone[i] = true
+		}
+		return
+	}
+	var keys [][]byte
+	for _, it := range items {
+		if it.In.SourceKey != "" {
+			keys = append(keys, []byte(it.In.SourceKey))
+		}
+	}
+	stored, err := b.storedKeys(ctx, keys)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return
+	}
+	var ready []*pgItem
+	for i, it := range items {
+		if stored[it.In.SourceKey] {
+			alone[i] = true // a duplicate: answered without reading the body
+			continue
+		}
+		msg, props, err := msgbox.NewMessage(it.In)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		body := it.Body
+		if body == nil {
+			body = bytes.NewReader(nil)
+		}
+		if err := ctx.Err(); err != nil {
+			out[i].Err = err
+			continue
+		}
+		data, err := msgbox.ReadUpTo(body, ChunkSize)
+		if err != nil {
+			out[i].Err = fmt.Errorf("reading body: %w", err)
+			continue
+		}
+		if len(data) > ChunkSize {
+			items[i].Body = io.MultiReader(bytes.NewReader(data), body)
+			alone[i] = true
+			continue
+		}
+		msg.ID = msgbox.NewID(time.Now(), b.rand)
+		msg.Size = int64(len(data))
+		s := sha256.Sum256(data)
+		var key []byte // NULL: no de-duplication
+		if it.In.SourceKey != "" {
+			key = []byte(it.In.SourceKey)
+		}
+		ready = append(ready, &pgItem{i: i, msg: msg, props: props, key: key, data: data, sum: s[:]})
+	}
+	if len(ready) == 0 {
+		return
+	}
+	var routeErr error
+	err = b.retry(ctx, func(ctx context.Context) error {
+		routeErr = nil
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			return b.insertBatch(ctx, t, ready, route, out, &routeErr)
+		})
+		switch {
+		case err == nil:
+			return nil
+		case routeErr != nil:
+			return err
+		case isDuplicateID(err) || isUncertain(err):
+			// A try whose answer was lost may have committed: all of
+			// it or nothing (one transaction). The ids it inserted say.
+			committed, lookErr := b.batchStored(ctx, ready, out)
+			if lookErr != nil {
+				return err
+			}
+			if committed {
+				return nil
+			}
+			return lostConn(err) // not stored: retryable
+		}
+		return err
+	})
+	switch {
+	case routeErr != nil:
+		for _, p := range ready {
+			alone[p.i] = true
+		}
+	case err != nil:
+		for _, p := range ready {
+			out[p.i] = msgbox.ReceiveResult{Err: err}
+		}
+	default:
+		for _, p := range ready {
+			if !p.inserted {
+				// Its source key was stored meanwhile (by an earlier item
+				// of the batch, or another Receive): the stored message
+				// answers, or a purge since makes it new after all.
+				items[p.i].Body = bytes.NewReader(p.data)
+				alone[p.i] = true
+			}
+		}
+	}
+}
+
+// insertBatch queues the inserts of ready in one round trip, then, for
+// those inserted, returns the routing to send with the COMMIT, setting out
+// for them (afresh on every try). A source key stored meanwhile leaves its
+// item uninserted. An invalid routing is returned in routeErr too.
+func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route msgbox.Router,
+	out []msgbox.ReceiveResult, routeErr *error) (*pgx.Batch, error) {
+	batch := &pgx.Batch{}
+	for _, p := range ready {
+		p.inserted = false
+		out[p.i] = msgbox.ReceiveResult{}
+		detail := msgbox.ReceivedDetail(p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
+		batch.Queue(insertOne, p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props, p.key,
+			p.msg.Size, p.sum, p.data, detail).QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&p.at)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // SourceKey stored meanwhile
+			}
+			p.inserted = err == nil
+			return err
+		})
+	}
+	if err := t.send(ctx, batch); err != nil {
+		return nil, err
+	}
+	final := &pgx.Batch{}
+	for _, p := range ready {
+		if !p.inserted {
+			continue
+		}
+		// Routed at the time it was stored: the message row is this
+		// transaction's, so no one else can lock or route it.
+		msg := p.msg
+		msg.ReceivedAt = ts(p.at)
+		if err := routeNew(final, &msg, route, msg.ReceivedAt); err != nil {
+			*routeErr = err
+			return nil, err
+		}
+		out[p.i].Message = msg
+	}
+	return final, nil
+}
+
+// storedKeys returns which of keys are stored, in one statement.
+func (b *Box) storedKeys(ctx context.Context, keys [][]byte) (map[string]bool, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	stored := map[string]bool{}
+	err := b.retry(ctx, func(ctx context.Context) error {
+		clear(stored)
+		rows, err := b.pool.Query(ctx, "SELECT source_key FROM messages WHERE source_key = ANY($1)", keys)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k []byte
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			stored[string(k)] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking up source keys: %w", err)
+	}
+	return stored, nil
+}
+
+// batchStored looks for the messages of ready that a try whose answer was
+// lost inserted: committed reports that it did (then out holds them, as
+// stored, and the items not among them met a stored source key).
+func (b *Box) batchStored(ctx context.Context, ready []*pgItem, out []msgbox.ReceiveResult) (bool, error) {
+	committed := false
+	for _, p := range ready {
+		m, err := b.stored(ctx, p.msg.ID)
+		if err != nil {
+			return false, err
+		}
+		p.inserted = m != nil
+		if m != nil {
+			committed = true
+			out[p.i] = msgbox.ReceiveResult{Message: *m}
+		}
+	}
+	return committed, nil
+}
+
+// FinishBatch records the outcomes of items as Finish does each (see
+// msgbox.Batcher), up to msgbox.MaxBatch of them in one transaction of three
+// round trips: the deliveries locked in one statement (in id order), then
+// their messages (in id order, so that two batches sharing messages lock
+// them alike), then the writes with the COMMIT. Finish takes two round
+// trips and a commit per delivery.
+func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
+	errs := make([]error, len(items))
+	for start := 0; start < len(items); start += msgbox.MaxBatch {
+		end := min(start+msgbox.MaxBatch, len(items))
+		b.finishBatch(ctx, items[start:end], errs[start:end])
+	}
+	return errs
+}
+
+// pgFin is one outcome of a FinishBatch.
+type pgFin struct {
+	i     int
+	id    int64
+	owner string
+	o     msgbox.Outcome
+	// Set by a try: whether it queued the writes, and the attempt's
+	// number and finish time, to recognise it after a lost commit.
+	queued bool
+	number int
+	at     time.Time
+}
+
+func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []error) {
+	var valid []*pgFin
+	ids := map[int64]bool{}
+	for i, it := range items {
+		if err := msgbox.ValidateOutcome(it.Outcome); err != nil {
+			errs[i] = b.wrap(err, "finish delivery %d", it.DeliveryID)
+			continue
+		}
+		o := it.Outcome
+		o.Error, o.RetryAt = msgbox.CleanText(o.Error), msgbox.Timestamp(o.RetryAt)
+		valid = append(valid, &pgFin{i: i, id: it.DeliveryID, owner: msgbox.CleanText(it.Owner), o: o})
+		ids[it.DeliveryID] = true
+	}
+	if len(valid) < 2 || len(ids) < len(valid) {
+		// One outcome, or one delivery twice (the second is refused as
+		// Finish would refuse it): Finish's own path.
+		for _, f := range valid {
+			errs[f.i] = b.Finish(ctx, items[f.i].DeliveryID, items[f.i].Owner, items[f.i].Outcome)
+		}
+		return
+	}
+	// Finish's errors name their delivery; so do this path's.
+	defer func() {
+		for _, f := range valid {
+			errs[f.i] = b.wrap(errs[f.i], "finish delivery %d", f.id)
+		}
+	}()
+	slices.SortFunc(valid, func(a, b *pgFin) int { return cmp.Compare(a.id, b.id) })
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			return finishBatchTx(ctx, t, valid, errs)
+		})
+		if isUncertain(err) {
+			// All of the batch or nothing was committed: an attempt it
+			// recorded says which.
+			for _, f := range valid {
+				if !f.queued {
+					continue
+				}
+				var found bool
+				lookErr := b.retry(ctx, func(ctx context.Context) error {
+					return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attempts
+						WHERE delivery_id = $1 AND number = $2 AND owner = $3 AND finished_at = $4)`,
+						f.id, f.number, f.owner, f.at).Scan(&found)
+				})
+				if lookErr != nil {
+					return err
+				}
+				if found {
+					return nil
+				}
+				return lostConn(err) // not recorded: retryable
+			}
+		}
+		return err
+	})
+	if err != nil {
+		for _, f := range valid {
+			errs[f.i] = err
+		}
+	}
+}
+
+// finishBatchTx locks the deliveries of fins (sorted by id) and their
+// messages, and returns the writes that record the outcomes of those owner
+// holds; errs gets, afresh on every try, each refusal (a lost lease, a
+// delivery that does not exist), which writes nothing.
+func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) (*pgx.Batch, error) {
+	type row struct {
+		msgID, port, state, leaseOwner string
+		attempts                       int
+		claimedAt                      *time.Time
+	}
+	ids := make([]int64, len(fins))
+	for k, f := range fins {
+		ids[k] = f.id
+		f.queued = false
+		errs[f.i] = nil
+	}
+	rows := map[int64]*row{}
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT id, message_id, port, state, lease_owner, attempts, claimed_at FROM deliveries
+		WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids).Query(func(rs pgx.Rows) error {
+		for rs.Next() {
+			var id int64
+			r := &row{}
+			if err := rs.Scan(&id, &r.msgID, &r.port, &r.state, &r.leaseOwner, &r.attempts, &r.claimedAt); err != nil {
+				return err
+			}
+			rows[id] = r
+		}
+		return rs.Err()
+	})
+	if err := t.send(ctx, batch); err != nil {
+		return nil, err
+	}
+	// The messages, in id order, each once.
+	var msgIDs []string
+	for _, r := range rows {
+		msgIDs = append(msgIDs, r.msgID)
+	}
+	slices.Sort(msgIDs)
+	msgIDs = slices.Compact(msgIDs)
+	locked := make(map[string]*lockedMessage, len(msgIDs))
+	batch = &pgx.Batch{}
+	for _, id := range msgIDs {
+		l := &lockedMessage{}
+		locked[id] = l
+		queueLock(batch, "$1", id, l)
+	}
+	if err := t.send(ctx, batch); err != nil {
+		return nil, err
+	}
+	final := &pgx.Batch{}
+	var retrying []string // ports to notify
+	changed := map[string]bool{}
+	for _, f := range fins {
+		r := rows[f.id]
+		if r == nil {
+			errs[f.i] = msgbox.DeliveryNotFound(f.id)
+			continue
+		}
+		if msgbox.DeliveryState(r.state) != msgbox.DeliveryInProgress || r.leaseOwner != f.owner {
+			errs[f.i] = msgbox.LeaseLost(f.owner)
+			continue
+		}
+		l := locked[r.msgID]
+		now := l.now
+		f.queued, f.number, f.at = true, r.attempts+1, now
+		started := now
+		if r.claimedAt != nil {
+			started = ts(*r.claimedAt)
+		}
+		final.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			f.id, r.msgID, r.port, f.number, f.owner, started, now, string(f.o.State), f.o.Error)
+		var next *time.Time // NULL unless retrying
+		switch f.o.State {
+		case msgbox.DeliveryRetrying:
+			next = &f.o.RetryAt
+			retrying = append(retrying, r.port)
+		case msgbox.DeliverySuspended:
+			final.Queue(`UPDATE messages SET reason = $2 WHERE id = $1`, r.msgID, msgbox.SuspendedReason(r.port, f.o.Error))
+		}
+		final.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
+				lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
+			f.id, string(f.o.State), f.number, next, f.o.Error)
+		queueEvent(final, r.msgID, now, r.port, string(f.o.State), msgbox.FinishedDetail(f.number, f.owner, f.o))
+		l.setState(f.id, f.o.State)
+		changed[r.msgID] = true
+	}
+	for _, id := range msgIDs {
+		if changed[id] {
+			queueStatus(final, locked[id])
+		}
+	}
+	if len(retrying) > 0 {
+		queueNotify(final, slices.Compact(slices.Sorted(slices.Values(retrying))))
+	}
+	return final, nil
+}

@@ -1,0 +1,427 @@
+package sqlitebox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// ReceiveBatch stores and routes items as ReceiveRouted does each (see
+// msgbox.Batcher), up to msgbox.MaxBatch of them in one write transaction:
+// one savepoint, one commit and one log sync for the lot, and fewer
+// statements per message (the message row is inserted routed; its history
+// in one statement).
+//
+// Bodies are read before the write lock is taken, each whole into memory
+// if it fits in one chunk; a larger one is stored after the batch, as
+// ReceiveRouted stores it (chunk by chunk, without holding the lock while
+// reading). The source keys are looked up first, in one read transaction,
+// so that a duplicate's body is not read.
+func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
+	out := make([]msgbox.ReceiveResult, len(items))
+	for start := 0; start < len(items); start += msgbox.MaxBatch {
+		end := min(start+msgbox.MaxBatch, len(items))
+		b.receiveBatch(ctx, items[start:end], route, out[start:end])
+	}
+	for i := range out {
+		if out[i].Err != nil {
+			out[i].Message, out[i].Dup = msgbox.Message{}, false
+			out[i].Err = b.wrap(out[i].Err, "receive from %s", msgbox.CleanText(items[i].In.ReceiveLocation))
+		}
+	}
+	return out
+}
+
+// batchItem is one Receipt of a batch on its way into the box.
+type batchItem struct {
+	i      int // index in the batch
+	stored msgbox.Message
+	props  string
+	key    string
+	seen   bool   // key found stored before reading the body: not read
+	data   []byte // the whole body, when it fits in one chunk
+	sum    []byte
+	// alone: to store on its own after the batch (a body larger than one
+	// chunk, with its first chunk read into data; or a key seen and
+	// purged before the write, whose body was not read).
+	alone bool
+	body  io.Reader
+}
+
+func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, out []msgbox.ReceiveResult) {
+	pend := make([]*batchItem, 0, len(items))
+	for i, it := range items {
+		stored, props, err := msgbox.NewMessage(it.In)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		pend = append(pend, &batchItem{i: i, stored: stored, props: props, key: it.In.SourceKey, body: it.Body})
+	}
+	if err := b.seenKeys(ctx, pend); err != nil {
+		for _, p := range pend {
+			out[p.i].Err = err
+		}
+		return
+	}
+	ready := pend[:0:0]
+	var alone []*batchItem
+	for _, p := range pend {
+		if p.seen {
+			ready = append(ready, p)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			out[p.i].Err = err
+			continue
+		}
+		body := p.body
+		if body == nil {
+			body = bytes.NewReader(nil)
+		}
+		data, err := msgbox.ReadUpTo(body, ChunkSize)
+		if err != nil {
+			out[p.i].Err = fmt.Errorf("reading body: %w", err)
+			continue
+		}
+		p.data = data
+		if len(data) > ChunkSize {
+			// Larger than a chunk: ReceiveRouted's staged path, after
+			// the batch, with the chunk already read put back in front.
+			p.alone, p.body = true, io.MultiReader(bytes.NewReader(p.data), body)
+			alone = append(alone, p)
+			continue
+		}
+		s := sha256.Sum256(p.data)
+		p.sum = s[:]
+		ready = append(ready, p)
+	}
+	if len(ready) > 0 {
+		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			return b.storeBatch(ctx, tx, ready, route, out)
+		})
+		for _, p := range ready {
+			switch {
+			case err != nil:
+				out[p.i] = msgbox.ReceiveResult{Err: err}
+			case p.alone:
+				// Seen, then purged before the write: a new message
+				// after all, whose body is still unread.
+				alone = append(alone, p)
+			}
+		}
+	}
+	for _, p := range alone {
+		msg, dup, err := b.receive(ctx, items[p.i].In, p.body, route)
+		out[p.i] = msgbox.ReceiveResult{Message: msg, Dup: dup, Err: err}
+	}
+}
+
+// seenKeys marks the items whose source key is stored already, looking them
+// all up in one statement.
+func (b *Box) seenKeys(ctx context.Context, pend []*batchItem) error {
+	stored, err := storedKeys(ctx, b.q, pend)
+	if err != nil {
+		return err
+	}
+	seen := false
+	for _, p := range pend {
+		p.seen = p.key != "" && stored[p.key]
+		seen = seen || p.seen
+	}
+	if seen && b.sourceSeen != nil {
+		b.sourceSeen()
+	}
+	return nil
+}
+
+// storedKeys returns which of the items' source keys are stored, in one
+// statement however many there are. The keys go hex-encoded in a JSON
+// array: JSON would replace invalid UTF-8, and a key is compared byte for
+// byte.
+func storedKeys(ctx context.Context, q querier, items []*batchItem) (map[string]bool, error) {
+	keys := make([]string, 0, len(items))
+	for _, p := range items {
+		if p.key != "" {
+			keys = append(keys, hex.EncodeToString([]byte(p.key)))
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	js, _ := json.Marshal(keys) // a []string of hex always encodes
+	rows, err := q.QueryContext(ctx, `SELECT source_key FROM messages
+		WHERE source_key IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(?))`, string(js))
+	if err != nil {
+		return nil, fmt.Errorf("looking up source keys: %w", err)
+	}
+	defer rows.Close()
+	stored := map[string]bool{}
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		stored[string(k)] = true
+	}
+	return stored, rows.Err()
+}
+
+// storeBatch is ReceiveBatch's write: it stores every item of ready that
+// is not a duplicate and routes it, setting out for each (a rerun starts
+// afresh: see writeFunc). An item whose routing is invalid gets the error
+// and is not stored; any other error fails the whole write.
+func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, route msgbox.Router, out []msgbox.ReceiveResult) error {
+	now := b.clock()
+	// Checked again under the write lock: another Receive of the same
+	// source may have committed since, or the message seen been purged.
+	stored, err := storedKeys(ctx, tx, ready)
+	if err != nil {
+		return err
+	}
+	for _, p := range ready {
+		out[p.i] = msgbox.ReceiveResult{}
+		p.alone = false
+		if stored[p.key] {
+			m, err := existingSource(ctx, tx, p.key)
+			if err != nil {
+				return err
+			}
+			out[p.i] = msgbox.ReceiveResult{Message: *m, Dup: true}
+			continue
+		}
+		if p.seen {
+			p.alone = true
+			continue
+		}
+		msg := p.stored
+		msg.ID = msgbox.NewID(now, b.rand)
+		msg.Size = int64(len(p.data))
+		msg.ReceivedAt = now
+		var r msgbox.Routing
+		routed := route != nil
+		if routed {
+			// Decided before anything is written: an invalid routing
+			// fails this item alone, with nothing of it stored.
+			r, err = msgbox.NewRouting(route(msg))
+			if err != nil {
+				out[p.i].Err = fmt.Errorf("routing: %w", err)
+				continue
+			}
+			msg.Status, msg.Reason = r.Status, r.Reason
+		}
+		if err := b.insertRouted(ctx, tx, msg, p, routed, r, now); err != nil {
+			return err
+		}
+		if p.key != "" {
+			if stored == nil {
+				stored = map[string]bool{}
+			}
+			stored[p.key] = true // a later item of the batch is its duplicate
+		}
+		out[p.i].Message = msg
+	}
+	return nil
+}
+
+// insertRouted inserts message msg with its body, and its deliveries when
+// routed, with the history ReceiveRouted records: received, then pending
+// for each port, or suspended.
+func (b *Box) insertRouted(ctx context.Context, tx *cachedTx, msg msgbox.Message, p *batchItem, routed bool,
+	r msgbox.Routing, now time.Time) error {
+	res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (NULL)")
+	if err != nil {
+		return fmt.Errorf("storing body: %w", err)
+	}
+	bodyID, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if len(p.data) > 0 {
+		if err := insertChunk(ctx, tx, bodyID, 0, p.data); err != nil {
+			return err
+		}
+	}
+	var key any // NULL: no de-duplication
+	if p.key != "" {
+		key = p.key
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO messages
+		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, sha256, received_at,
+		status, routed, reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, p.props, key, bodyID, msg.Size, p.sum,
+		toDB(now), string(msg.Status), routed, msg.Reason)
+	if err != nil {
+		return fmt.Errorf("storing message: %w", err)
+	}
+	received := msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, msg.Size)
+	switch {
+	case !routed:
+		return addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), received)
+	case len(r.Ports) == 0:
+		return addEvents2(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), received,
+			"", string(msgbox.StatusSuspended), r.Reason)
+	}
+	for i, port := range r.Ports {
+		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
+			VALUES (?, ?, ?, ?, ?)`, msg.ID, port, string(msgbox.DeliveryPending), toDB(now), toDB(now))
+		if err != nil {
+			return fmt.Errorf("recording delivery to %s: %w", port, err)
+		}
+		if i == 0 {
+			err = addEvents2(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), received,
+				port, string(msgbox.DeliveryPending), msgbox.RoutedDetail(port))
+		} else {
+			err = addEvent(ctx, tx, msg.ID, now, port, string(msgbox.DeliveryPending), msgbox.RoutedDetail(port))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addEvents2 appends two entries to a message's history, in order, in one
+// statement.
+func addEvents2(ctx context.Context, tx *cachedTx, msgID string, at time.Time, port1, status1, detail1,
+	port2, status2, detail2 string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO events (message_id, at, port, status, detail)
+		VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)`,
+		msgID, toDB(at), port1, status1, detail1, msgID, toDB(at), port2, status2, detail2)
+	if err != nil {
+		return fmt.Errorf("recording history: %w", err)
+	}
+	return nil
+}
+
+// FinishBatch records the outcomes of items as Finish does each (see
+// msgbox.Batcher), up to msgbox.MaxBatch of them in one write transaction.
+func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
+	errs := make([]error, len(items))
+	for start := 0; start < len(items); start += msgbox.MaxBatch {
+		end := min(start+msgbox.MaxBatch, len(items))
+		b.finishBatch(ctx, items[start:end], errs[start:end])
+	}
+	for i, err := range errs {
+		errs[i] = b.wrap(err, "finish delivery %d", items[i].DeliveryID)
+	}
+	return errs
+}
+
+func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []error) {
+	type fin struct {
+		i     int
+		id    int64
+		owner string
+		o     msgbox.Outcome
+	}
+	var valid []fin
+	for i, it := range items {
+		if err := msgbox.ValidateOutcome(it.Outcome); err != nil {
+			errs[i] = err
+			continue
+		}
+		o := it.Outcome
+		o.Error, o.RetryAt = msgbox.CleanText(o.Error), msgbox.Timestamp(o.RetryAt)
+		valid = append(valid, fin{i, it.DeliveryID, msgbox.CleanText(it.Owner), o})
+	}
+	if len(valid) == 0 {
+		return
+	}
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		now := b.clock()
+		for _, f := range valid {
+			err := finishTx(ctx, tx, f.id, f.owner, f.o, now)
+			errs[f.i] = err // a rerun starts afresh (writeFunc)
+			if err != nil && !errors.Is(err, msgbox.ErrLeaseLost) {
+				return err
+			}
+			// A lost lease fails this item alone: nothing of it was
+			// written.
+		}
+		return nil
+	})
+	if err != nil {
+		for _, f := range valid {
+			errs[f.i] = err
+		}
+	}
+}
+
+// finishTx records the outcome o of owner's attempt of delivery id, and
+// its message's status (msgbox.DeriveStatus), which one query reads with
+// the delivery: the states of the message's other deliveries, as this
+// transaction sees them (a batch finishing two deliveries of one message
+// sees the first's update). ErrLeaseLost (or DeliveryNotFound) when owner
+// does not hold it: then it has written nothing.
+func finishTx(ctx context.Context, tx *cachedTx, deliveryID int64, owner string, o msgbox.Outcome, now time.Time) error {
+	var msgID, port, state, leaseOwner, current string
+	var attempts int
+	var claimedAt sql.NullInt64
+	var routed, terminated bool
+	var others sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT d.message_id, d.port, d.state, d.lease_owner, d.attempts, d.claimed_at,
+		m.routed, m.terminated, m.status,
+		(SELECT group_concat(x.state) FROM deliveries x WHERE x.message_id = d.message_id AND x.id != d.id)
+		FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`, deliveryID).
+		Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt, &routed, &terminated, &current, &others)
+	if errors.Is(err, sql.ErrNoRows) {
+		return msgbox.DeliveryNotFound(deliveryID)
+	}
+	if err != nil {
+		return err
+	}
+	if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
+		return msgbox.LeaseLost(owner)
+	}
+	attempts++
+	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+		(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryID, msgID, port, attempts, owner,
+		toDB(nullTime(claimedAt)), toDB(now), string(o.State), o.Error); err != nil {
+		return fmt.Errorf("recording attempt: %w", err)
+	}
+	var next any // NULL unless retrying
+	if o.State == msgbox.DeliveryRetrying {
+		next = toDB(o.RetryAt)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+		due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
+		string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
+		return err
+	}
+	if err := addEvent(ctx, tx, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o)); err != nil {
+		return err
+	}
+	states := []msgbox.DeliveryState{o.State}
+	if others.Valid {
+		// State names are fixed identifiers without commas (the schema's
+		// CHECK constraint), so the list splits back exactly.
+		for _, st := range strings.Split(others.String, ",") {
+			states = append(states, msgbox.DeliveryState(st))
+		}
+	}
+	status := string(msgbox.DeriveStatus(routed, terminated, states))
+	switch {
+	case o.State == msgbox.DeliverySuspended:
+		_, err = tx.ExecContext(ctx, "UPDATE messages SET reason = ?, status = ? WHERE id = ?",
+			msgbox.SuspendedReason(port, o.Error), status, msgID)
+	case status != current:
+		_, err = tx.ExecContext(ctx, "UPDATE messages SET status = ? WHERE id = ?", status, msgID)
+	}
+	if err != nil {
+		return fmt.Errorf("storing status: %w", err)
+	}
+	return nil
+}
