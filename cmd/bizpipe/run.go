@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -44,10 +43,6 @@ type runFlags struct {
 	cpuProfile  string
 	vars        varFlags
 }
-
-// gcBallast is the size of run's heap ballast (see runRun): with GOGC=50,
-// a heap goal of about 48 MiB however little is live.
-const gcBallast = 32 << 20
 
 func newRunCmd(e *env) *cobra.Command {
 	var f runFlags
@@ -148,21 +143,6 @@ func runRun(e *env, f runFlags, args []string) error {
 	}
 	defer unlock()
 
-	// The heap is mostly short-lived message buffers: collecting at 1.5×
-	// the live heap instead of 2× takes a 100 MiB message's peak from
-	// ~850 to ~680 MiB RSS, for a few percent of CPU. GOGC wins.
-	//
-	// But at 1.5× a live heap of a few MiB (small messages, received and
-	// stored by batches, leave little live) the collector would run after
-	// every MiB allocated, hundreds of times a second, and cost a third of
-	// the engine's CPU. An untouched ballast sets the floor: it is address
-	// space, never written, so it costs no memory, and it adds a fixed 16
-	// MiB to the heap goal of a large message.
-	if _, set := e.lookupEnv("GOGC"); !set {
-		defer debug.SetGCPercent(debug.SetGCPercent(50))
-		ballast := make([]byte, gcBallast)
-		defer runtime.KeepAlive(ballast)
-	}
 	// Bodies a transport sends with their length wait here, on the data
 	// directory's disk rather than in a tmpfs /tmp.
 	spool := filepath.Join(f.dataDir, "spool")

@@ -112,6 +112,9 @@ type Runner struct {
 	portList []string
 	routes   []*route // every send port of the configuration, for routing
 	recv     []*receiver
+	// copyBufs holds the buffers bodies flow through (*[]byte of
+	// copyBuffer): a delivery of a few KiB must not allocate 256 KiB.
+	copyBufs sync.Pool
 	// sharedVals are the resources components share (ReceiveEnv.Shared).
 	sharedMu   sync.Mutex
 	sharedVals map[string]any

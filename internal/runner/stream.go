@@ -56,7 +56,13 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	}
 	src := &errReader{r: body}
 	start := time.Now()
-	n, err := io.CopyBuffer(w, src, make([]byte, copyBuffer))
+	buf, _ := r.copyBufs.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, copyBuffer)
+		buf = &b
+	}
+	n, err := io.CopyBuffer(w, src, *buf)
+	r.copyBufs.Put(buf)
 	// Each stage's end (a signature, padding) flows into the next stage
 	// before that one ends.
 	for i := 0; i < len(ws) && err == nil; i++ {

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/dirsync"
@@ -106,6 +107,9 @@ var ErrFileExists = errors.New("file already exists with different content")
 type File struct {
 	dir       string
 	overwrite bool
+	// bufs holds the write buffers of attempts that ended: a delivery of
+	// a few KiB must not allocate 256 KiB.
+	bufs sync.Pool
 	// prefix starts this transport's reserved names: ".bizpipe-", plus the
 	// namespace and "-" when there is one.
 	prefix string
@@ -246,7 +250,12 @@ func (f *File) Begin(ctx context.Context, d Delivery) (*FileWrite, error) {
 	if err != nil {
 		return nil, w.fail(f.errorf(d, "staging delivery %d: %w", d.ID, err))
 	}
-	w.buf = bufio.NewWriterSize(w.fh, fileWriteBuffer)
+	w.buf, _ = f.bufs.Get().(*bufio.Writer)
+	if w.buf == nil {
+		w.buf = bufio.NewWriterSize(w.fh, fileWriteBuffer)
+	} else {
+		w.buf.Reset(w.fh)
+	}
 	return w, nil
 }
 
@@ -272,6 +281,9 @@ type FileWrite struct {
 func (w *FileWrite) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.done {
+		return 0, errors.New("send: file delivery already ended")
 	}
 	if w.buf == nil {
 		return len(p), nil
@@ -309,6 +321,7 @@ func (w *FileWrite) Commit(ctx context.Context) error {
 			err = cerr
 		}
 		w.fh = nil
+		w.release()
 		if err != nil {
 			_ = fsop.Remove(w.partial)
 			return w.fail(f.errorf(d, "staging delivery %d: writing %s: %w", d.ID, w.partial, err))
@@ -340,6 +353,16 @@ func (w *FileWrite) drop() {
 		_ = w.fh.Close()
 		_ = fsop.Remove(w.partial)
 		w.fh = nil
+	}
+	w.release()
+}
+
+// release gives the write buffer back for the next attempt.
+func (w *FileWrite) release() {
+	if w.buf != nil {
+		w.buf.Reset(nil)
+		w.f.bufs.Put(w.buf)
+		w.buf = nil
 	}
 }
 
