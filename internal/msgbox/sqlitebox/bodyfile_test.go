@@ -437,7 +437,16 @@ func TestBodyFileDiskFull(t *testing.T) {
 	}
 	defer b.Close()
 	data := mustRead(t, pattern(40, 6<<20))
-	for _, r := range []io.Reader{plainReader{bytes.NewReader(data)}, bytes.NewReader(data)} {
+	src := filepath.Join(t.TempDir(), "input") // not on the tmpfs
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, r := range []io.Reader{plainReader{bytes.NewReader(data)}, bytes.NewReader(data), file} {
 		_, _, err = b.ReceiveRouted(t.Context(), in("big"), r, nil)
 		if !errors.Is(err, syscall.ENOSPC) {
 			t.Fatalf("Receive of 6 MiB onto a 4 MiB disk: %v, want ENOSPC", err)
