@@ -133,7 +133,7 @@ func (b *Box) writeFile(ctx context.Context, first, extra []byte, body io.Reader
 		}
 	}
 	head := int64(len(first) + len(extra))
-	rest, err := copyBody(f, body, sum, head, buf)
+	rest, _, err := copyBody(f, body, sum, head, buf)
 	size = head + rest
 	if err != nil {
 		return "", 0, fmt.Errorf("writing body file %s after %d bytes: %w", tmp, size, err)
@@ -161,29 +161,81 @@ func (b *Box) writeFile(ctx context.Context, first, extra []byte, body io.Reader
 }
 
 // copyBody copies body to f, which holds off bytes already, and writes
-// what it copies to sum.
+// what it copies to sum, in order.
 //
-// A body that can write itself (io.WriterTo: an *os.File, the file
-// receiver's input, a reader of either) is copied with io.Copy, which lets
-// a file input reach f's ReadFrom and be copied by the kernel
-// (copy_file_range) without passing through this process; sum then reads
-// what was written back from f (from the page cache), which also makes it
-// the checksum of what is really stored. Any other body (a network stream)
-// passes through buf, hashed on the way.
-func copyBody(f *os.File, body io.Reader, sum hash.Hash, off int64, buf []byte) (int64, error) {
-	if _, ok := body.(io.WriterTo); ok {
-		n, err := io.Copy(f, body)
-		if err != nil {
-			return n, err
-		}
-		if _, err := io.CopyBuffer(sum, io.NewSectionReader(f, off, n), buf); err != nil {
-			return n, fmt.Errorf("reading back to checksum: %w", err)
-		}
-		return n, nil
+// A file input reaches f's own ReadFrom (see hashingFile), which lets the
+// kernel copy it (copy_file_range) without it passing through this
+// process; sum then reads those bytes back from f (from the page cache),
+// which also makes it the checksum of what is really stored. Whatever else
+// (a network stream, bytes in memory) passes through buf and is hashed on
+// the way. byFile is how many of the n bytes went to the file's ReadFrom.
+func copyBody(f *os.File, body io.Reader, sum hash.Hash, off int64, buf []byte) (n, byFile int64, err error) {
+	h := &hashingFile{f: f, sum: sum, buf: buf, pos: off, hashed: off}
+	n, err = io.Copy(h, body)
+	if err == nil {
+		err = h.catchUp()
 	}
-	// f without its ReadFrom: io.CopyBuffer then uses buf (1 MiB reads and
-	// writes) instead of os.File's 32 KiB fallback.
-	return io.CopyBuffer(struct{ io.Writer }{f}, io.TeeReader(body, sum), buf)
+	return n, h.byFile, err
+}
+
+// hashingFile is the body file as copyBody writes it: Write hashes what
+// passes through it; ReadFrom hands a file source to the *os.File's
+// ReadFrom (the kernel copy), leaving those bytes to catchUp, which hashes
+// them from the file before anything written after them.
+type hashingFile struct {
+	f      *os.File
+	sum    hash.Hash
+	buf    []byte
+	pos    int64 // bytes in f
+	hashed int64 // bytes of f written to sum
+	byFile int64 // bytes f.ReadFrom wrote
+}
+
+func (h *hashingFile) Write(p []byte) (int, error) {
+	if err := h.catchUp(); err != nil {
+		return 0, err
+	}
+	n, err := h.f.Write(p)
+	h.sum.Write(p[:n])
+	h.pos += int64(n)
+	h.hashed = h.pos
+	return n, err
+}
+
+// ReadFrom is what io.Copy calls; the file receiver's input calls it with
+// a *io.LimitedReader of its *os.File, an *os.File's WriteTo with a
+// wrapper of itself.
+func (h *hashingFile) ReadFrom(r io.Reader) (int64, error) {
+	src := r
+	if lr, ok := r.(*io.LimitedReader); ok {
+		src = lr.R
+	}
+	if _, ok := src.(interface{ Stat() (fs.FileInfo, error) }); !ok {
+		// Not a file: through buf, hashed on the way (Write). Caught up
+		// first: catchUp reads into buf, which then holds what Write
+		// is given.
+		if err := h.catchUp(); err != nil {
+			return 0, err
+		}
+		return io.CopyBuffer(struct{ io.Writer }{h}, r, h.buf)
+	}
+	n, err := h.f.ReadFrom(r)
+	h.pos += n
+	h.byFile += n
+	return n, err
+}
+
+// catchUp hashes the bytes of f not hashed yet.
+func (h *hashingFile) catchUp() error {
+	if h.hashed == h.pos {
+		return nil
+	}
+	n, err := io.CopyBuffer(h.sum, io.NewSectionReader(h.f, h.hashed, h.pos-h.hashed), h.buf)
+	h.hashed += n
+	if err != nil {
+		return fmt.Errorf("reading back to checksum: %w", err)
+	}
+	return nil
 }
 
 // removeFiles removes body files no row names any more (after the commit

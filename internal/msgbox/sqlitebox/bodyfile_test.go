@@ -3,6 +3,7 @@ package sqlitebox
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -491,5 +492,91 @@ func TestBodyFileSweptUnderReceive(t *testing.T) {
 	}
 	if got := bodyFiles(t, b); len(got) != 0 {
 		t.Errorf("files left: %v", got)
+	}
+}
+
+// TestCopyBodyKernelPath: a file input (as the file receiver hands it, or
+// a plain *os.File) goes to the body file's own ReadFrom, where Linux
+// copies it with copy_file_range, not through this process's buffer; a
+// stream goes through the buffer; either way, and mixed, the checksum is
+// that of the bytes in order.
+func TestCopyBodyKernelPath(t *testing.T) {
+	dir := t.TempDir()
+	data := mustRead(t, pattern(50, 3<<20+17))
+	src := filepath.Join(dir, "input")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openSrc := func(t *testing.T) *os.File {
+		f, err := os.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	half := int64(len(data) / 2)
+	for _, tc := range []struct {
+		name   string
+		body   func(t *testing.T) io.Reader
+		byFile int64
+	}{
+		{"*os.File", func(t *testing.T) io.Reader { return openSrc(t) }, int64(len(data))},
+		{"a reader with WriteTo copying 1 MiB at a time (the file receiver's input)", func(t *testing.T) io.Reader {
+			return chunkedWriterTo{openSrc(t)}
+		}, int64(len(data))},
+		{"stream", func(*testing.T) io.Reader { return plainReader{bytes.NewReader(data)} }, 0},
+		{"file, then stream", func(t *testing.T) io.Reader {
+			return io.MultiReader(io.LimitReader(openSrc(t), half), plainReader{bytes.NewReader(data[half:])})
+		}, half},
+		{"bytes, then file", func(t *testing.T) io.Reader {
+			f := openSrc(t)
+			if _, err := f.Seek(half, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			return io.MultiReader(bytes.NewReader(data[:half]), f)
+		}, int64(len(data)) - half},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := os.Create(filepath.Join(t.TempDir(), "body"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			sum := sha256.New()
+			n, byFile, err := copyBody(out, tc.body(t), sum, 0, make([]byte, ChunkSize))
+			if err != nil || n != int64(len(data)) {
+				t.Fatalf("copyBody = %d, %v; want %d bytes", n, err, len(data))
+			}
+			if byFile != tc.byFile {
+				t.Errorf("%d bytes through the file's ReadFrom, want %d", byFile, tc.byFile)
+			}
+			if want := sha256.Sum256(data); !bytes.Equal(sum.Sum(nil), want[:]) {
+				t.Errorf("checksum differs from the body's")
+			}
+			if got, err := os.ReadFile(out.Name()); err != nil || !bytes.Equal(got, data) {
+				t.Errorf("the file differs from the body (%v)", err)
+			}
+		})
+	}
+}
+
+// chunkedWriterTo copies its file by io.CopyN of 1 MiB, as the file
+// receiver's input does (receive.inputReader).
+type chunkedWriterTo struct{ f *os.File }
+
+func (c chunkedWriterTo) Read(p []byte) (int, error) { return c.f.Read(p) }
+
+func (c chunkedWriterTo) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		n, err := io.CopyN(w, c.f, 1<<20)
+		total += n
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
 	}
 }
