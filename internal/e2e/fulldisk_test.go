@@ -90,7 +90,7 @@ func TestFullDisk(t *testing.T) {
 	if !strings.Contains(first, "waiting for retry") || strings.Contains(first, "waiting for retry 0") {
 		t.Errorf("the first run should end with deliveries waiting for a retry: %s", first)
 	}
-	resizeTmpfs(t, out, "4m")
+	resizeTmpfs(t, out, "8m") // room for the large message below too
 	time.Sleep(1100 * time.Millisecond)
 	second := run()
 	if got := countFiles(t, out); got != n {
@@ -103,8 +103,9 @@ func TestFullDisk(t *testing.T) {
 	box := filepath.Join(dir, "box")
 	mountTmpfs(t, box, "512k")
 	big := map[string][]byte{}
-	for i := range 4 {
-		b := make([]byte, 300<<10)
+	// The last one is larger than a chunk: stored as a body file.
+	for i, size := range []int{300 << 10, 300 << 10, 300 << 10, 300 << 10, 2<<20 + 1} {
+		b := make([]byte, size)
 		rand.Read(b)
 		name := fmt.Sprintf("big%d.edi", i)
 		big[name] = b
@@ -114,6 +115,9 @@ func TestFullDisk(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, "in", "big*.edi"))
 	if len(left) == 0 {
 		t.Fatalf("every file was taken although the box's disk is full:\n%s", o)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "in", "big4.edi")); err != nil {
+		t.Errorf("the large file, whose body file cannot fit, is not in the input any more: %v\n%s", err, o)
 	}
 	if !strings.Contains(string(o), "no space left on device") && !strings.Contains(string(o), "full") {
 		t.Errorf("the log does not say the disk is full:\n%s", o)

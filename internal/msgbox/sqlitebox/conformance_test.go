@@ -2,8 +2,11 @@ package sqlitebox
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,8 +80,13 @@ func checkInvariants(t *testing.T, path string) {
 		{"bodies still marked staged", "SELECT id FROM bodies WHERE touched_at IS NOT NULL"},
 		{"bodies whose chunks do not add up to the size",
 			`SELECT m.id, m.size, coalesce(sum(length(c.data)), 0), count(c.seq), coalesce(max(c.seq), -1)
-			 FROM messages m LEFT JOIN body_chunks c ON c.body_id = m.body_id GROUP BY m.id
+			 FROM messages m JOIN bodies b ON b.id = m.body_id LEFT JOIN body_chunks c ON c.body_id = m.body_id
+			 WHERE b.file IS NULL GROUP BY m.id
 			 HAVING coalesce(sum(length(c.data)), 0) != m.size OR count(c.seq) != coalesce(max(c.seq), -1) + 1`},
+		{"bodies in a file with chunks too",
+			"SELECT b.id FROM bodies b JOIN body_chunks c ON c.body_id = b.id WHERE b.file IS NOT NULL"},
+		{"bodies of one chunk or less in a file (they belong in a row)",
+			fmt.Sprintf("SELECT m.id, m.size FROM messages m JOIN bodies b ON b.id = m.body_id WHERE b.file IS NOT NULL AND m.size <= %d", ChunkSize)},
 		{"pending or retrying deliveries not due at their next attempt",
 			"SELECT id, state FROM deliveries WHERE state IN ('pending', 'retrying') AND (due_at IS NOT next_attempt_at OR due_at IS NULL OR lease_owner != '')"},
 		{"in-progress deliveries without a lease",
@@ -92,6 +100,36 @@ func checkInvariants(t *testing.T, path string) {
 		if bad := query(c.q); len(bad) > 0 {
 			t.Errorf("invariant broken: %s: %v", c.what, bad)
 		}
+	}
+
+	// Every body file is named by a row and has the recorded size, and
+	// no other file (a temporary one, an orphan) is left.
+	files := map[string]int64{}
+	for _, row := range query("SELECT b.file, m.size FROM messages m JOIN bodies b ON b.id = m.body_id WHERE b.file IS NOT NULL") {
+		var name string
+		var size int64
+		if _, err := fmt.Sscan(row, &name, &size); err != nil {
+			t.Fatalf("unexpected row %q: %v", row, err)
+		}
+		files[name] = size
+	}
+	entries, err := os.ReadDir(path + bodiesSuffix)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		size, ok := files[e.Name()]
+		if !ok {
+			t.Errorf("invariant broken: body file %s named by no message", e.Name())
+			continue
+		}
+		delete(files, e.Name())
+		if fi, err := e.Info(); err != nil || fi.Size() != size {
+			t.Errorf("invariant broken: body file %s: %v, %v; want %d bytes", e.Name(), fi, err, size)
+		}
+	}
+	for name := range files {
+		t.Errorf("invariant broken: body file %s missing", name)
 	}
 
 	// The stored status is the derived one.

@@ -20,9 +20,11 @@ const purgeBatch = 500
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 	n, err := msgbox.PurgeBatches(b.purgeBatch, func() (int, error) {
 		n := 0
+		var files []string // body files of the purged messages
 		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-			n = 0 // a rerun starts afresh (writeFunc)
-			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id FROM messages m
+			n, files = 0, files[:0] // a rerun starts afresh (writeFunc)
+			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id, b.file FROM messages m
+				JOIN bodies b ON b.id = m.body_id
 				WHERE m.status IN (?, ?)
 				AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
 				ORDER BY m.seq LIMIT ?`,
@@ -33,11 +35,12 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			type doomed struct {
 				id     string
 				bodyID int64
+				file   sql.NullString
 			}
 			var ds []doomed
 			for rows.Next() {
 				var d doomed
-				if err := rows.Scan(&d.id, &d.bodyID); err != nil {
+				if err := rows.Scan(&d.id, &d.bodyID, &d.file); err != nil {
 					rows.Close()
 					return err
 				}
@@ -63,10 +66,18 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 				if _, err := tx.ExecContext(ctx, "DELETE FROM bodies WHERE id = ?", d.bodyID); err != nil {
 					return err
 				}
+				if d.file.Valid {
+					files = append(files, d.file.String)
+				}
 			}
 			n = len(ds)
 			return nil
 		})
+		if err == nil {
+			// Once no row names them: a crash before leaves orphans,
+			// which Open's sweep removes.
+			b.removeFiles(files)
+		}
 		return n, err
 	})
 	return n, b.wrap(err, "purge")

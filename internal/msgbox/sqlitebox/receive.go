@@ -8,15 +8,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
-
-// errStagedGone: the staged chunks of a Receive were removed under it (the
-// Receive paused longer than another process's StaleUploadAfter).
-var errStagedGone = errors.New("the body's staged chunks were removed (paused longer than the stale-upload limit)")
 
 // ReceiveRouted stores a new message and its body and, when route is not
 // nil, routes it in the same transaction (see msgbox.Box): one commit
@@ -27,15 +24,12 @@ var errStagedGone = errors.New("the body's staged chunks were removed (paused lo
 // not read at all. A nil body is an empty one.
 //
 // A body that fits in one chunk is stored, with the message, in one
-// transaction. A larger one is stored chunk by chunk, each chunk in a short
-// write of its own (which may share a commit with other callers' writes, see
-// withWrite), and the message row that makes it visible is inserted in a
-// last write: the write lock is never held while waiting
-// for body (an HTTP client may be slow), so claims and Finish go on
-// meanwhile, and the WAL is checkpointed as the body comes in instead of
-// growing by the whole body. Until that last commit the message does not
-// exist; if body fails, ctx ends or the process dies, the staged chunks are
-// removed (at once, or by a later Open) and no partial message is ever seen.
+// transaction. A larger one is written to a body file first (see
+// bodyfile.go), without holding the write lock while waiting for body (an
+// HTTP client may be slow), and the message row that names it is inserted
+// in one last transaction. Until that commit the message does not exist;
+// if body fails, ctx ends or the process dies, the file is removed (at
+// once, or by a later Open) and no partial message is ever seen.
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	msg, dup, err := b.receive(ctx, in, body, route)
 	if err != nil {
@@ -92,6 +86,21 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	}
 	sum.Write(buf[:n])
 	size := int64(n)
+	// A body of exactly one chunk fills buf without ending: one byte more
+	// tells it from a larger one.
+	var more [1]byte
+	var extra []byte
+	if !last {
+		k, err := io.ReadFull(body, more[:])
+		switch {
+		case k == 1:
+			extra = more[:]
+		case errors.Is(err, io.EOF):
+			last = true
+		default:
+			return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
+		}
+	}
 
 	if last {
 		// The common case: the whole body is in buf. One transaction, one
@@ -132,58 +141,37 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		return msg, dup, err
 	}
 
-	// Staged: the body is larger than one chunk.
-	bodyID, err := b.stageFirst(ctx, buf[:n])
+	// Larger than one chunk: a body file (see bodyfile.go), written and
+	// synced before the one transaction that stores the message naming it.
+	sum.Write(extra)
+	name, size, err := b.writeFile(ctx, buf[:n], extra, body, sum, buf)
 	if err != nil {
-		return msgbox.Message{}, false, err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			b.discardBody(ctx, bodyID)
-		}
-	}()
-	for seq := int64(1); !last; seq++ {
-		n, last, err = msgbox.ReadChunk(body, buf)
-		if err != nil {
-			return msgbox.Message{}, false, fmt.Errorf("reading body after %d bytes: %w", size, err)
-		}
-		if n == 0 {
-			break
-		}
-		sum.Write(buf[:n])
-		size += int64(n)
-		err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-			if err := touchBody(ctx, tx, bodyID, b.clock()); err != nil {
-				return err
-			}
-			return insertChunk(ctx, tx, bodyID, seq, buf[:n])
-		})
-		if err != nil {
-			return msgbox.Message{}, false, err
-		}
+		return msgbox.Message{}, false, fmt.Errorf("storing body: %w", err)
 	}
 	var msg msgbox.Message
 	var dup bool
 	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
-		now := b.clock()
-		if err := touchBody(ctx, tx, bodyID, now); err != nil {
-			return err
-		}
 		m, err := existingSource(ctx, tx, in.SourceKey)
 		if err != nil {
 			return err
 		}
 		if m != nil {
 			// Another Receive of the same source committed while this one
-			// was staging: keep the first, drop these chunks with this
-			// transaction.
+			// was writing its file: keep the first, drop the file below.
 			msg, dup = *m, true
-			_, err = tx.ExecContext(ctx, "DELETE FROM bodies WHERE id = ?", bodyID)
+			return nil
+		}
+		if err := b.checkFile(name); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = NULL WHERE id = ?", bodyID); err != nil {
+		now := b.clock()
+		res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at, file) VALUES (NULL, ?)", name)
+		if err != nil {
+			return fmt.Errorf("storing body: %w", err)
+		}
+		bodyID, err := res.LastInsertId()
+		if err != nil {
 			return err
 		}
 		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now)
@@ -192,10 +180,18 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 		}
 		return routeNew(ctx, tx, &msg, route, now)
 	})
-	if err != nil {
+	switch {
+	case err != nil && b.syncFailed.Load() != nil:
+		// The row may be committed (a failed log sync answers writes
+		// that committed): keep the file; if no row names it, the next
+		// Open's sweep removes it.
 		return msgbox.Message{}, false, err
+	case err != nil:
+		b.removeFiles([]string{name}) // nothing of the write committed
+		return msgbox.Message{}, false, err
+	case dup:
+		b.removeFiles([]string{name})
 	}
-	committed = true
 	return msg, dup, nil
 }
 
@@ -222,52 +218,6 @@ func insertChunk(ctx context.Context, tx *cachedTx, bodyID, seq int64, data []by
 		return fmt.Errorf("storing body chunk %d: %w", seq, err)
 	}
 	return nil
-}
-
-// stageFirst creates a staged body holding its first chunk.
-func (b *Box) stageFirst(ctx context.Context, chunk []byte) (int64, error) {
-	var bodyID int64
-	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		bodyID = 0 // a rerun starts afresh (writeFunc)
-		res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (?)", toDB(b.clock()))
-		if err != nil {
-			return fmt.Errorf("storing body: %w", err)
-		}
-		if bodyID, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		return insertChunk(ctx, tx, bodyID, 0, chunk)
-	})
-	return bodyID, err
-}
-
-// touchBody records that a staged body is still being written, and fails if
-// it has been swept meanwhile.
-func touchBody(ctx context.Context, tx *cachedTx, bodyID int64, now time.Time) error {
-	res, err := tx.ExecContext(ctx, "UPDATE bodies SET touched_at = ? WHERE id = ? AND touched_at IS NOT NULL",
-		toDB(now), bodyID)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		return errStagedGone
-	}
-	return nil
-}
-
-// discardBody removes the staged chunks of a failed Receive. ctx may be
-// done (that may be why the Receive failed), so the removal gets its own
-// deadline. If it fails too, the next Open's sweep removes them.
-func (b *Box) discardBody(ctx context.Context, bodyID int64) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	_ = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE id = ? AND touched_at IS NOT NULL
-			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = bodies.id)`, bodyID)
-		return err
-	})
 }
 
 // existingSource returns the message stored with SourceKey key, or nil when
@@ -311,12 +261,13 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Messag
 	return msg, nil
 }
 
-// Body opens a message's body. The reader fetches one chunk at a time, each
-// in its own short read, so a slow consumer neither holds a large body in
-// memory nor keeps a read transaction open (which would stop the WAL from
-// being checkpointed). ctx governs the reads too. At the end the reader
-// checks the size and SHA-256 recorded at Receive, and fails rather than
-// hand over a body that is not byte for byte the one received.
+// Body opens a message's body. The reader of a body in chunk rows fetches
+// one chunk at a time, each in its own short read, so a slow consumer
+// neither holds a large body in memory nor keeps a read transaction open
+// (which would stop the WAL from being checkpointed); that of a body file
+// reads the file a chunk at a time. ctx governs the reads too. At the end
+// the reader checks the size and SHA-256 recorded at Receive, and fails
+// rather than hand over a body that is not byte for byte the one received.
 func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	if err := msgbox.CheckID(id); err != nil {
 		return nil, b.wrap(err, "body")
@@ -325,13 +276,19 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	// chunk, the common case, is read in one statement.
 	var size int64
 	var sum, first []byte
-	err := b.q.QueryRowContext(ctx, `SELECT m.size, m.sha256, c.data FROM messages m
-		LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = 0 WHERE m.id = ?`, id).Scan(&size, &sum, &first)
+	var file sql.NullString
+	err := b.q.QueryRowContext(ctx, `SELECT m.size, m.sha256, b.file, c.data FROM messages m
+		JOIN bodies b ON b.id = m.body_id
+		LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = 0 WHERE m.id = ?`, id).Scan(&size, &sum, &file, &first)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
 	}
 	if err != nil {
 		return nil, b.wrap(err, "body of %s", id)
+	}
+	wrap := func(err error) error { return b.wrap(err, "body of %s", id) }
+	if file.Valid {
+		return b.openFile(ctx, id, file.String, size, sum, wrap)
 	}
 	fetch := func(seq int64, buf []byte) ([]byte, error) {
 		if seq == 0 && first != nil {
@@ -342,7 +299,23 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 		}
 		return b.fetchChunk(ctx, id, seq, buf)
 	}
-	return msgbox.NewChunkReader(size, sum, fetch, func(err error) error { return b.wrap(err, "body of %s", id) }), nil
+	return msgbox.NewChunkReader(size, sum, fetch, wrap), nil
+}
+
+// openFile opens message id's body file name. A file that cannot be opened
+// is an error naming the message and the file, or ErrNotFound if the
+// message was purged meanwhile (which removes its file).
+func (b *Box) openFile(ctx context.Context, id, name string, size int64, sum []byte, wrap func(error) error) (io.ReadCloser, error) {
+	path := b.bodyFile(name)
+	f, err := os.Open(path)
+	if err != nil {
+		var exists bool
+		if qerr := b.q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?)", id).Scan(&exists); qerr == nil && !exists {
+			return nil, wrap(fmt.Errorf("%s: %w", id, msgbox.ErrNotFound))
+		}
+		return nil, wrap(fmt.Errorf("opening the body file: %w", err))
+	}
+	return &fileReader{ChunkReader: msgbox.NewChunkReader(size, sum, b.fileFetcher(ctx, id, path, f), wrap), f: f}, nil
 }
 
 // fetchChunk appends chunk seq of message id's body to buf[:0]; empty when

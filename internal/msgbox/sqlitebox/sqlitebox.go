@@ -39,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/dirsync"
 	"github.com/bizpipe/bizpipe/internal/filelock"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 
@@ -54,10 +55,10 @@ var schemaFS embed.FS
 // a configuration points at by mistake.
 const applicationID = 0x62697a70
 
-// ChunkSize is the size of the rows a body is stored in. A Receive holds one
-// chunk in memory at a time and a Body reader one; 1 MiB keeps the row count
-// of a large body low (100 rows for 100 MiB) while bounding memory per
-// concurrent Receive or reader.
+// ChunkSize is the size of the row a small body is stored in: a body that
+// fits in one is stored with its message in one transaction; a larger one
+// is stored as a file (see bodyfile.go). A Receive holds one chunk in
+// memory at a time and a Body reader one.
 const ChunkSize = 1 << 20
 
 // Defaults for the zero Options.
@@ -110,12 +111,13 @@ type Options struct {
 	// SQLITE_FULL.
 	MaxSize int64
 
-	// StaleUploadAfter is how long the chunks of a large body whose Receive
-	// never completed (the process was killed mid-body) are kept before Open
-	// removes them. It must exceed the longest pause between two chunks of
-	// a live Receive in another process; a Receive whose chunks were removed
-	// under it fails rather than storing a partial body. 0 means
-	// DefaultStaleUploadAfter.
+	// StaleUploadAfter is how long the body file of a large body whose
+	// Receive never completed (the process was killed mid-body), and that
+	// no message names, is kept before Open removes it (so are the staged
+	// chunks of such a Receive in a box written before body files). It
+	// must exceed the longest pause between two writes of a live Receive
+	// in another process; a Receive whose file was removed under it fails
+	// rather than storing a partial body. 0 means DefaultStaleUploadAfter.
 	StaleUploadAfter time.Duration
 }
 
@@ -172,6 +174,8 @@ type Box struct {
 	// bufs recycles ChunkSize buffers between Receives: a Receive of a small
 	// message then allocates nothing the size of a chunk.
 	bufs sync.Pool
+	// dirs shares syncs of the body directory among concurrent Receives.
+	dirs dirsync.Group
 
 	closeOnce sync.Once
 	closeErr  error
@@ -534,9 +538,13 @@ func (b *Box) checkSchema(ctx context.Context) error {
 }
 
 // sweep removes the staged bodies of Receives interrupted before they
-// committed (no message references them) untouched since before.
+// committed (no message references them) untouched since before: chunk
+// rows (of a box written before body files) and body files.
 func (b *Box) sweep(ctx context.Context, before time.Time) error {
 	return b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		if err := b.sweepFiles(ctx, tx, before); err != nil {
+			return err
+		}
 		// NOT EXISTS is a guard: a body a message references has no
 		// touched_at, and the foreign key would refuse its deletion anyway.
 		_, err := tx.ExecContext(ctx, `DELETE FROM bodies WHERE touched_at IS NOT NULL AND touched_at < ?

@@ -1,0 +1,582 @@
+package sqlitebox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// bodyFiles lists the names in b's body directory, sorted; none when it
+// does not exist.
+func bodyFiles(t testing.TB, b *Box) []string {
+	t.Helper()
+	entries, err := os.ReadDir(b.bodiesDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+// fileOf returns the path of message id's body file, "" when its body is
+// in chunk rows.
+func fileOf(t testing.TB, b *Box, id string) string {
+	t.Helper()
+	var name *string
+	if err := b.db.QueryRow("SELECT b.file FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.id = ?", id).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if name == nil {
+		return ""
+	}
+	return b.bodyFile(*name)
+}
+
+// toChunks moves message id's body from its file into chunk rows, as a box
+// written before body files stored a large body.
+func toChunks(t testing.TB, b *Box, id string) {
+	t.Helper()
+	path := fileOf(t, b, id)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodyID int64
+	if err := b.db.QueryRow("SELECT body_id FROM messages WHERE id = ?", id).Scan(&bodyID); err != nil {
+		t.Fatal(err)
+	}
+	for seq := 0; len(data) > 0; seq++ {
+		n := min(len(data), ChunkSize)
+		if _, err := b.db.Exec("INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)", bodyID, seq, data[:n]); err != nil {
+			t.Fatal(err)
+		}
+		data = data[n:]
+	}
+	if _, err := b.db.Exec("UPDATE bodies SET file = NULL WHERE id = ?", bodyID); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// plainReader hides every method but Read: a network stream.
+type plainReader struct{ r io.Reader }
+
+func (p plainReader) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+// TestLargeBodyInFile: a body larger than one chunk is stored in a file of
+// the body directory (private), not in chunk rows, and comes back exactly,
+// whatever kind of reader brought it; one of a chunk or less stays in a
+// row.
+func TestLargeBodyInFile(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	src := filepath.Join(t.TempDir(), "input")
+	for _, tc := range []struct {
+		name   string
+		size   int64
+		inFile bool
+		open   func(t *testing.T, data []byte) io.Reader
+	}{
+		{"one chunk, stream", ChunkSize, false, func(_ *testing.T, d []byte) io.Reader { return plainReader{bytes.NewReader(d)} }},
+		{"one chunk and a byte, stream", ChunkSize + 1, true, func(_ *testing.T, d []byte) io.Reader { return plainReader{bytes.NewReader(d)} }},
+		{"5 MiB, stream", 5<<20 + 3, true, func(_ *testing.T, d []byte) io.Reader { return plainReader{bytes.NewReader(d)} }},
+		{"5 MiB, bytes.Reader", 5<<20 + 3, true, func(_ *testing.T, d []byte) io.Reader { return bytes.NewReader(d) }},
+		{"5 MiB, *os.File", 5<<20 + 3, true, func(t *testing.T, d []byte) io.Reader {
+			if err := os.WriteFile(src, d, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() })
+			return f
+		}},
+		{"5 MiB, multi-reader of a file", 5<<20 + 3, true, func(t *testing.T, d []byte) io.Reader {
+			if err := os.WriteFile(src, d[10:], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() })
+			return io.MultiReader(bytes.NewReader(d[:10]), f)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := mustRead(t, pattern(30, tc.size))
+			m, _, err := b.ReceiveRouted(ctx, in(tc.name), tc.open(t, data), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Size != tc.size {
+				t.Errorf("Size = %d, want %d", m.Size, tc.size)
+			}
+			if got := readAll(t, b, m.ID); !bytes.Equal(got, data) {
+				t.Errorf("body differs (%d bytes back, want %d)", len(got), len(data))
+			}
+			path := fileOf(t, b, m.ID)
+			var chunks int
+			if err := b.db.QueryRow("SELECT count(*) FROM body_chunks c JOIN messages m ON m.body_id = c.body_id WHERE m.id = ?", m.ID).Scan(&chunks); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.inFile {
+				if path != "" || chunks != 1 {
+					t.Errorf("file %q, %d chunks; want the body in one chunk row", path, chunks)
+				}
+				return
+			}
+			if path == "" || chunks != 0 {
+				t.Fatalf("file %q, %d chunks; want the body in a file alone", path, chunks)
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Size() != tc.size || fi.Mode().Perm() != 0o600 {
+				t.Errorf("body file: %d bytes, mode %v; want %d bytes, 0600", fi.Size(), fi.Mode().Perm(), tc.size)
+			}
+			if di, err := os.Stat(b.bodiesDir()); err != nil || di.Mode().Perm() != 0o700 {
+				t.Errorf("body directory: %v, %v; want mode 0700", di.Mode(), err)
+			}
+		})
+	}
+	for _, name := range bodyFiles(t, b) {
+		if isTempName(name) {
+			t.Errorf("temporary file %s left behind", name)
+		}
+	}
+}
+
+// TestBodyFileSweep: what a crash leaves (a temporary file, a final file
+// whose row never committed) is removed by Open once stale, and only that:
+// the files of stored messages and files of other names stay.
+func TestBodyFileSweep(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "box.db")
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := mustRead(t, pattern(31, 3<<20))
+	kept, _, err := b.ReceiveRouted(ctx, in("kept"), bytes.NewReader(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptFile := fileOf(t, b, kept.ID)
+	b.Close()
+
+	dir := path + bodiesSuffix
+	crashed := map[string]bool{ // name: swept once stale
+		"body-123456.tmp":                  true, // killed while writing
+		"0123456789abcdef0123456789abcdef": true, // killed between rename and commit
+		"notes.txt":                        false,
+		filepath.Base(keptFile):            false,
+	}
+	for name := range crashed {
+		if name == filepath.Base(keptFile) {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopen := func(age time.Duration) *Box {
+		t.Helper()
+		old := time.Now().Add(-age)
+		for name := range crashed {
+			if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := Open(path, Options{StaleUploadAfter: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+
+	// Recent: they may be another process's Receive in progress.
+	b = reopen(time.Minute)
+	if got := bodyFiles(t, b); len(got) != len(crashed) {
+		t.Errorf("after reopening with recent leftovers: %v, want all %d kept", got, len(crashed))
+	}
+	b.Close()
+
+	b = reopen(2 * time.Hour)
+	var want []string
+	for name, swept := range crashed {
+		if !swept {
+			want = append(want, name)
+		}
+	}
+	sort.Strings(want)
+	if got := bodyFiles(t, b); !slicesEqual(got, want) {
+		t.Errorf("after reopening with stale leftovers: %v, want %v", got, want)
+	}
+	if got := readAll(t, b, kept.ID); !bytes.Equal(got, data) {
+		t.Errorf("the sweep damaged a stored body")
+	}
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, "\n") == strings.Join(b, "\n") }
+
+// TestBodyFileDamaged: a body file changed, cut short, lengthened or lost
+// is never delivered as the body: the reader fails at the end (a changed
+// file can only be told at the end), or Body fails at once for a missing
+// file, naming the message and the file.
+func TestBodyFileDamaged(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	for _, tc := range []struct {
+		name     string
+		damage   func(t *testing.T, path string)
+		atOpen   bool   // Body itself fails
+		want     string // in the error
+		fullRead bool   // every byte is read before the error
+	}{
+		{"flipped byte", func(t *testing.T, p string) {
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt([]byte{0xff, 0x00, 0xff}, ChunkSize+7); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "checksum mismatch", true},
+		{"truncated", func(t *testing.T, p string) {
+			if err := os.Truncate(p, ChunkSize+100); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "ends after", false},
+		{"lengthened", func(t *testing.T, p string) {
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write([]byte("more")); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "longer than", false},
+		{"missing", func(t *testing.T, p string) {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}, true, "opening the body file", false},
+		{"unreadable (a directory)", func(t *testing.T, p string) {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "reading the body file", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const size = 2*ChunkSize + 5
+			m, _, err := b.ReceiveRouted(ctx, in(tc.name), pattern(32, size), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := fileOf(t, b, m.ID)
+			tc.damage(t, path)
+			rc, err := b.Body(ctx, m.ID)
+			if err == nil {
+				var n int64
+				n, err = io.Copy(io.Discard, rc)
+				rc.Close()
+				if tc.atOpen {
+					t.Errorf("Body succeeded (%d bytes read)", n)
+				}
+				if tc.fullRead && n != size {
+					t.Errorf("%d bytes read before the error, want all %d: the mismatch shows at the end", n, size)
+				}
+			} else if !tc.atOpen {
+				t.Errorf("Body: %v, want the error from the reader", err)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("reading the damaged body: %v, want an error mentioning %q", err, tc.want)
+			}
+			if errors.Is(err, msgbox.ErrNotFound) {
+				t.Errorf("reading the damaged body: %v; want it corrupt, not purged", err)
+			}
+			if !strings.Contains(err.Error(), m.ID) {
+				t.Errorf("error %q does not name the message", err)
+			}
+			if (tc.atOpen || strings.HasPrefix(tc.want, "reading")) && !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file %s", err, path)
+			}
+		})
+	}
+}
+
+// TestBodyDirectoryLost: a body directory that vanished while messages
+// have their bodies there is not silently recreated: their Body fails
+// naming the file, and a large Receive fails rather than make a new one.
+func TestBodyDirectoryLost(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	m, _, err := b.ReceiveRouted(ctx, in("big"), pattern(33, 2<<20), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(b.bodiesDir()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Body(ctx, m.ID); err == nil || !strings.Contains(err.Error(), m.ID) || !strings.Contains(err.Error(), b.bodiesDir()) {
+		t.Errorf("Body with the directory gone: %v, want an error naming the message and its file", err)
+	}
+	_, _, err = b.ReceiveRouted(ctx, in("next"), pattern(34, 2<<20), nil)
+	if err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("large Receive with the directory gone: %v, want it refused", err)
+	}
+	if _, err := os.Stat(b.bodiesDir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the body directory was recreated: %v", err)
+	}
+	if n := count(t, b, "messages"); n != 1 {
+		t.Errorf("%d messages, want the first alone", n)
+	}
+}
+
+// TestPurgeRemovesBodyFiles: Purge removes the files of the messages it
+// deletes, and those alone.
+func TestPurgeRemovesBodyFiles(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	var live string
+	for i, terminate := range []bool{true, false, true} {
+		m, _, err := b.ReceiveRouted(ctx, in(fmt.Sprint(i)), pattern(byte(35+i), 2<<20), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !terminate {
+			live = fileOf(t, b, m.ID)
+			continue
+		}
+		if err := b.Terminate(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := b.Purge(ctx, time.Now().Add(time.Hour)); err != nil || n != 2 {
+		t.Fatalf("Purge = %d, %v; want 2", n, err)
+	}
+	if got := bodyFiles(t, b); len(got) != 1 || filepath.Join(b.bodiesDir(), got[0]) != live {
+		t.Errorf("body files after the purge: %v, want the live message's %s alone", got, live)
+	}
+}
+
+// TestOperatorOpenCreatesNoBodyDirectory: `bizpipe messages` opens the box
+// NoCreate or ReadOnly; neither creates the body directory.
+func TestOperatorOpenCreatesNoBodyDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "box.db")
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.ReceiveRouted(t.Context(), in("small"), strings.NewReader("small"), nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	for _, opts := range []Options{{ReadOnly: true}, {NoCreate: true}, {NoCreate: true, StaleUploadAfter: time.Nanosecond}} {
+		b, err := Open(path, opts)
+		if err != nil {
+			t.Fatalf("Open(%+v): %v", opts, err)
+		}
+		if _, err := b.Purge(t.Context(), time.Now()); err != nil && !opts.ReadOnly {
+			t.Errorf("Purge: %v", err)
+		}
+		b.Close()
+		if _, err := os.Stat(path + bodiesSuffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(%+v) created the body directory: %v", opts, err)
+		}
+	}
+}
+
+// TestBodyFileDiskFull: a disk that fills up while a body file is written
+// fails the Receive with ENOSPC and leaves neither the file nor a message;
+// once space is back, the same body is stored. It needs root, to mount a
+// small tmpfs.
+func TestBodyFileDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mounting a tmpfs (CI runs as root): %v: %s", err, out)
+		}
+		t.Skipf("cannot mount a tmpfs to fill (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	b, err := Open(filepath.Join(dir, "box.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data := mustRead(t, pattern(40, 6<<20))
+	src := filepath.Join(t.TempDir(), "input") // not on the tmpfs
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, r := range []io.Reader{plainReader{bytes.NewReader(data)}, bytes.NewReader(data), file} {
+		_, _, err = b.ReceiveRouted(t.Context(), in("big"), r, nil)
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("Receive of 6 MiB onto a 4 MiB disk: %v, want ENOSPC", err)
+		}
+		if got := bodyFiles(t, b); len(got) != 0 {
+			t.Errorf("files left after the failed Receive: %v", got)
+		}
+		if n := count(t, b, "messages"); n != 0 {
+			t.Errorf("%d messages after the failed Receive", n)
+		}
+	}
+	if out, err := exec.Command("mount", "-o", "remount,size=16m", dir).CombinedOutput(); err != nil {
+		t.Fatalf("resizing tmpfs: %v: %s", err, out)
+	}
+	m, _, err := b.ReceiveRouted(context.Background(), in("big"), bytes.NewReader(data), nil)
+	if err != nil {
+		t.Fatalf("Receive once space is back: %v", err)
+	}
+	if got := readAll(t, b, m.ID); !bytes.Equal(got, data) {
+		t.Errorf("body differs")
+	}
+}
+
+// TestBodyFileSweptUnderReceive: a Receive paused longer than another
+// opener's StaleUploadAfter has its temporary file removed; it must then
+// fail, not commit a partial body.
+func TestBodyFileSweptUnderReceive(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	sweepNow := readerFunc(func(p []byte) (int, error) {
+		if err := b.sweep(ctx, time.Now().Add(time.Hour)); err != nil {
+			return 0, err
+		}
+		return 0, io.EOF
+	})
+	_, _, err := b.ReceiveRouted(ctx, in("paused"), io.MultiReader(pattern(6, 2*ChunkSize+10), sweepNow, pattern(7, 10)), nil)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Receive whose file was swept: %v, want not-exist", err)
+	}
+	if n := count(t, b, "messages") + count(t, b, "bodies") + count(t, b, "body_chunks"); n != 0 {
+		t.Errorf("%d rows left", n)
+	}
+	if got := bodyFiles(t, b); len(got) != 0 {
+		t.Errorf("files left: %v", got)
+	}
+}
+
+// TestCopyBodyKernelPath: a file input (as the file receiver hands it, or
+// a plain *os.File) goes to the body file's own ReadFrom, where Linux
+// copies it with copy_file_range, not through this process's buffer; a
+// stream goes through the buffer; either way, and mixed, the checksum is
+// that of the bytes in order.
+func TestCopyBodyKernelPath(t *testing.T) {
+	dir := t.TempDir()
+	data := mustRead(t, pattern(50, 3<<20+17))
+	src := filepath.Join(dir, "input")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openSrc := func(t *testing.T) *os.File {
+		f, err := os.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	half := int64(len(data) / 2)
+	for _, tc := range []struct {
+		name   string
+		body   func(t *testing.T) io.Reader
+		byFile int64
+	}{
+		{"*os.File", func(t *testing.T) io.Reader { return openSrc(t) }, int64(len(data))},
+		{"a reader with WriteTo copying 1 MiB at a time (the file receiver's input)", func(t *testing.T) io.Reader {
+			return chunkedWriterTo{openSrc(t)}
+		}, int64(len(data))},
+		{"stream", func(*testing.T) io.Reader { return plainReader{bytes.NewReader(data)} }, 0},
+		{"file, then stream", func(t *testing.T) io.Reader {
+			return io.MultiReader(io.LimitReader(openSrc(t), half), plainReader{bytes.NewReader(data[half:])})
+		}, half},
+		{"bytes, then file", func(t *testing.T) io.Reader {
+			f := openSrc(t)
+			if _, err := f.Seek(half, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			return io.MultiReader(bytes.NewReader(data[:half]), f)
+		}, int64(len(data)) - half},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := os.Create(filepath.Join(t.TempDir(), "body"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			sum := sha256.New()
+			n, byFile, err := copyBody(out, tc.body(t), sum, 0, make([]byte, ChunkSize))
+			if err != nil || n != int64(len(data)) {
+				t.Fatalf("copyBody = %d, %v; want %d bytes", n, err, len(data))
+			}
+			if byFile != tc.byFile {
+				t.Errorf("%d bytes through the file's ReadFrom, want %d", byFile, tc.byFile)
+			}
+			if want := sha256.Sum256(data); !bytes.Equal(sum.Sum(nil), want[:]) {
+				t.Errorf("checksum differs from the body's")
+			}
+			if got, err := os.ReadFile(out.Name()); err != nil || !bytes.Equal(got, data) {
+				t.Errorf("the file differs from the body (%v)", err)
+			}
+		})
+	}
+}
+
+// chunkedWriterTo copies its file by io.CopyN of 1 MiB, as the file
+// receiver's input does (receive.inputReader).
+type chunkedWriterTo struct{ f *os.File }
+
+func (c chunkedWriterTo) Read(p []byte) (int, error) { return c.f.Read(p) }
+
+func (c chunkedWriterTo) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		n, err := io.CopyN(w, c.f, 1<<20)
+		total += n
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
