@@ -16,13 +16,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
 
-// boxSink publishes into a real message box.
-type boxSink struct{ box msgbox.Box }
-
-func (s boxSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-	return s.box.ReceiveRouted(ctx, in, body, nil)
-}
-
 // TestHTTPTruncatedUpload: a client that declares a length and hangs up
 // before sending all of it (a dropped connection, a killed client) leaves
 // nothing in the box — not a message with part of a body — whether the
