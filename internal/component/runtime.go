@@ -214,6 +214,8 @@ type Encoding interface {
 	// Wrap returns the writer the input body is written to; the output body
 	// goes to dst. Close writes what ends the output (a signature, padding)
 	// without closing dst. Write and Close fail for good after a failure.
+	// Close must be called, also after a failure: it releases what the
+	// encoding holds (a goroutine that encrypts while the caller signs).
 	Wrap(dst io.Writer) io.WriteCloser
 }
 

@@ -64,9 +64,12 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	n, err := io.CopyBuffer(w, src, *buf)
 	r.copyBufs.Put(buf)
 	// Each stage's end (a signature, padding) flows into the next stage
-	// before that one ends.
-	for i := 0; i < len(ws) && err == nil; i++ {
-		err = ws[i].Close()
+	// before that one ends. Every stage is closed, also after a failure:
+	// closing releases what it holds.
+	for _, w := range ws {
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
 	}
 	switch {
 	case src.err != nil:

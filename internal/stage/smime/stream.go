@@ -204,10 +204,15 @@ func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 	c.wrapped = true
 	e, s := c.stage.enc, c.stage
 	var w io.WriteCloser = nopCloser{dst}
+	var async *asyncWriter
 	if c.env != nil {
 		b64 := newBase64Writer(w)
 		ew := c.env.Wrap(b64)
 		w = closeChain{Writer: ew, w: ew, next: b64}
+		// The envelope below, the signature and the content's
+		// encoding above: two halves of about equal cost.
+		async = newAsyncWriter(w)
+		w = async
 	}
 	switch e.sig {
 	case signClear:
@@ -224,5 +229,5 @@ func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 	if h := c.headerLines(layerContent); h != nil {
 		w = &prefixWriter{next: w, prefix: h}
 	}
-	return &stickyWriter{w: encodeWriter(w, e.cte, c.text)}
+	return &stickyWriter{w: encodeWriter(w, e.cte, c.text), async: async}
 }

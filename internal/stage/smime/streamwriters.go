@@ -70,6 +70,9 @@ type stickyWriter struct {
 	w      io.WriteCloser
 	err    error
 	closed bool
+	// async, when not nil, is the goroutine boundary inside the chain,
+	// which Close ends also after a failure.
+	async *asyncWriter
 }
 
 var errClosed = errors.New("smime: write after Close")
@@ -91,6 +94,9 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 
 func (s *stickyWriter) Close() error {
 	if s.err != nil {
+		if s.async != nil {
+			s.async.abort()
+		}
 		return s.err
 	}
 	if s.closed {
@@ -98,5 +104,8 @@ func (s *stickyWriter) Close() error {
 	}
 	s.closed = true
 	s.err = s.w.Close()
+	if s.err != nil && s.async != nil {
+		s.async.abort()
+	}
 	return s.err
 }

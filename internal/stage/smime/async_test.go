@@ -1,0 +1,107 @@
+package smime
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/cms"
+)
+
+// bufCloser records what is written and whether it was closed; it fails
+// once failAt bytes were written (0: never).
+type bufCloser struct {
+	bytes.Buffer
+	failAt int
+	closed bool
+}
+
+func (b *bufCloser) Write(p []byte) (int, error) {
+	if b.failAt > 0 && b.Len()+len(p) > b.failAt {
+		return 0, errors.New("disk full")
+	}
+	return b.Buffer.Write(p)
+}
+
+func (b *bufCloser) Close() error { b.closed = true; return nil }
+
+// TestAsyncWriter: what goes in comes out, in order, whatever the sizes
+// (below a chunk nothing starts a goroutine); an error below reaches the
+// writer above; and neither Close nor abort leaves a goroutine behind.
+func TestAsyncWriter(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, size := range []int{0, 1, asyncChunk - 1, asyncChunk, 3*asyncChunk + 7, 20 * asyncChunk} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			data := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+			next := &bufCloser{}
+			a := newAsyncWriter(next)
+			for p := data; len(p) > 0; {
+				k := min(len(p), 4095)
+				if _, err := a.Write(p[:k]); err != nil {
+					t.Fatal(err)
+				}
+				p = p[k:]
+			}
+			if err := a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(next.Bytes(), data) || !next.closed {
+				t.Fatalf("got %d bytes (closed %v), want %d", next.Len(), next.closed, size)
+			}
+		})
+	}
+	t.Run("error below", func(t *testing.T) {
+		next := &bufCloser{failAt: 2 * asyncChunk}
+		a := newAsyncWriter(next)
+		var err error
+		for i := 0; i < 40 && err == nil; i++ {
+			_, err = a.Write(make([]byte, asyncChunk/2))
+		}
+		if err == nil {
+			err = a.Close()
+		} else {
+			a.abort()
+		}
+		if err == nil || next.closed {
+			t.Fatalf("error %v, next closed %v; want the error, next not closed", err, next.closed)
+		}
+	})
+	t.Run("abort", func(t *testing.T) {
+		a := newAsyncWriter(&bufCloser{})
+		if _, err := a.Write(make([]byte, 3*asyncChunk)); err != nil {
+			t.Fatal(err)
+		}
+		a.abort()
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines left running", n-before)
+	}
+}
+
+// TestStreamLargeEnveloped: a body spanning many chunks of the goroutine
+// boundary decodes exactly, signed and enveloped, in both algorithms.
+func TestStreamLargeEnveloped(t *testing.T) {
+	p := newPKI(t)
+	body := make([]byte, 3<<20+5)
+	for i := range body {
+		body[i] = byte(i * 31)
+	}
+	for _, alg := range []cms.Algorithm{cms.AES256CBC, cms.AES256GCM} {
+		for _, sig := range []string{"clear", "opaque", "none"} {
+			st := mustStage(t, Options{Signature: sig, Digest: "sha256", IncludeCertificate: true,
+				Encrypt: true, Algorithm: alg, ContentTransferEncoding: "binary"}, p.signer(), p.partner.Cert)
+			out := mustStream(t, st, "application/octet-stream", body, []int{65537})
+			d, err := Decode(out, p.decodeOpts())
+			if err != nil || !bytes.Equal(d.Body, body) {
+				t.Fatalf("%s %s: Decode: %v", sig, alg, err)
+			}
+		}
+	}
+}
