@@ -75,3 +75,24 @@ func FinishEach(ctx context.Context, b Box, items []Finishing) []error {
 	}
 	return out
 }
+
+// InBatches calls do for each run of at most MaxBatch items with the part
+// of out that is theirs: how a box splits ReceiveBatch and FinishBatch
+// into transactions.
+func InBatches[T, R any](items []T, out []R, do func(items []T, out []R)) {
+	for start := 0; start < len(items); start += MaxBatch {
+		end := min(start+MaxBatch, len(items))
+		do(items[start:end], out[start:end])
+	}
+}
+
+// FailReceipts clears the results of ReceiveBatch that failed and wraps
+// their errors with the box's wrap, naming the receive location.
+func FailReceipts(items []Receipt, out []ReceiveResult, wrap func(err error, format string, args ...any) error) {
+	for i := range out {
+		if out[i].Err != nil {
+			out[i].Message, out[i].Dup = Message{}, false
+			out[i].Err = wrap(out[i].Err, "receive from %s", CleanText(items[i].In.ReceiveLocation))
+		}
+	}
+}

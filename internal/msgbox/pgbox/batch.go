@@ -29,16 +29,10 @@ import (
 // it fails alone.
 func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
 	out := make([]msgbox.ReceiveResult, len(items))
-	for start := 0; start < len(items); start += msgbox.MaxBatch {
-		end := min(start+msgbox.MaxBatch, len(items))
-		b.receiveBatch(ctx, items[start:end], route, out[start:end])
-	}
-	for i := range out {
-		if out[i].Err != nil {
-			out[i].Message, out[i].Dup = msgbox.Message{}, false
-			out[i].Err = b.wrap(out[i].Err, "receive from %s", msgbox.CleanText(items[i].In.ReceiveLocation))
-		}
-	}
+	msgbox.InBatches(items, out, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
+		b.receiveBatch(ctx, items, route, out)
+	})
+	msgbox.FailReceipts(items, out, b.wrap)
 	return out
 }
 
@@ -269,10 +263,9 @@ func (b *Box) batchStored(ctx context.Context, ready []*pgItem, out []msgbox.Rec
 // trips and a commit per delivery.
 func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
 	errs := make([]error, len(items))
-	for start := 0; start < len(items); start += msgbox.MaxBatch {
-		end := min(start+msgbox.MaxBatch, len(items))
-		b.finishBatch(ctx, items[start:end], errs[start:end])
-	}
+	msgbox.InBatches(items, errs, func(items []msgbox.Finishing, errs []error) {
+		b.finishBatch(ctx, items, errs)
+	})
 	return errs
 }
 
