@@ -757,7 +757,7 @@ func (f *File) openClaim(ctx context.Context, claim string, lo leftover) (*input
 	in.SensitiveProperties = slices.Clone(f.o.SensitiveProperties)
 	// The file itself is the body: it streams, and a box that stores bodies
 	// in files can copy it in the kernel (inputReader.WriteTo).
-	return &input{claim: claim, lo: lo, in: in, body: &inputReader{ctx: ctx, file: file}}, nil
+	return &input{claim: claim, lo: lo, in: in, body: &inputReader{ctx: ctx, file: file, seen: lo.seen}}, nil
 }
 
 // acknowledge closes the published input and, if the sink stored it (err

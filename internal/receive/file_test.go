@@ -794,3 +794,56 @@ func TestFileTakesOverStaleClaims(t *testing.T) {
 		t.Errorf("left %v, want only the fresh claim", left)
 	}
 }
+
+// TestFileGrowsWhileRead: a producer that appends to a settled file while
+// it is being stored (it did not follow the write-then-rename protocol)
+// has its file refused, not stored cut short or with half of the new
+// write: the file goes back under its name with all its content, and is
+// taken whole once it is quiet.
+func TestFileGrowsWhileRead(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.xml", "part 1")
+	rec := newRecorder()
+	appended := false
+	rec.setBefore(func(context.Context, msgbox.Incoming) error {
+		if appended {
+			return nil
+		}
+		appended = true
+		// The claim is the one file in the directory.
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) != 1 {
+			return fmt.Errorf("finding the claim: %d entries, %v", len(entries), err)
+		}
+		fh, err := os.OpenFile(filepath.Join(dir, entries[0].Name()), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		_, err = fh.WriteString(", part 2")
+		return err
+	})
+	f, _ := newTestFile(t, fileOpts(dir), rec)
+	n, err := poll(t, f)
+	if n != 0 || !errors.Is(err, errChanged) {
+		t.Fatalf("Poll = %d, %v; want 0 and the file refused as changed", n, err)
+	}
+	if got := rec.all(); len(got) != 0 {
+		t.Fatalf("published %+v, want nothing", got)
+	}
+	if left := names(t, dir); !slices.Equal(left, []string{"a.xml"}) {
+		t.Fatalf("left %v, want a.xml back under its name", left)
+	}
+	p := filepath.Join(dir, "a.xml")
+	if err := os.Chtimes(p, oldTime(), oldTime()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3 && len(rec.all()) == 0; i++ {
+		if _, err := poll(t, f); err != nil {
+			t.Fatalf("Poll: %v", err)
+		}
+	}
+	if got := rec.all(); len(got) != 1 || string(got[0].Body) != "part 1, part 2" {
+		t.Fatalf("published %+v, want the whole file once", got)
+	}
+}

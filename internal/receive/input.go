@@ -126,17 +126,48 @@ type inputReader struct {
 	ctx  context.Context
 	file *os.File
 	err  error
+	// seen is the file as the listing found it (nil: not known), read
+	// what was read of it. A file whose size or modification time at the
+	// end differ from seen changed while it was read (a producer that
+	// still writes): what was read is not the file, and is refused.
+	seen fs.FileInfo
+	read int64
 }
+
+// errChanged: the input changed while it was read.
+var errChanged = errors.New("the file changed while it was read")
 
 func (r *inputReader) Read(p []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, err
 	}
 	n, err := r.file.Read(p)
-	if err != nil && err != io.EOF {
+	r.read += int64(n)
+	switch {
+	case err == io.EOF:
+		if cerr := r.unchanged(); cerr != nil {
+			r.err = cerr
+			return n, cerr
+		}
+	case err != nil:
 		r.err = err
 	}
 	return n, err
+}
+
+// unchanged checks, at the end of the file, that it is still as listed.
+func (r *inputReader) unchanged() error {
+	if r.seen == nil {
+		return nil
+	}
+	now, err := r.file.Stat()
+	if err != nil {
+		return err
+	}
+	if now.Size() != r.read || r.seen.Size() != r.read || !now.ModTime().Equal(r.seen.ModTime()) {
+		return fmt.Errorf("%w: %d bytes when listed, %d read, %d now", errChanged, r.seen.Size(), r.read, now.Size())
+	}
+	return nil
 }
 
 // WriteTo keeps the kernel copy a plain *os.File offers: io.Copy into a
@@ -150,8 +181,13 @@ func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
 		}
 		n, err := io.CopyN(w, r.file, inputCopyChunk)
 		total += n
+		r.read += n
 		switch {
 		case err == io.EOF:
+			if cerr := r.unchanged(); cerr != nil {
+				r.err = cerr
+				return total, cerr
+			}
 			return total, nil
 		case err != nil:
 			return total, err
