@@ -60,6 +60,8 @@ type location struct {
 	// walSize and shmSize are the sizes of the -wal and -shm files, -1 for
 	// a file that does not exist.
 	walSize, shmSize int64
+	// hasBodies is set when the directory of body files exists.
+	hasBodies bool
 }
 
 // realPath returns the path of the file that abs really names: symbolic
@@ -105,6 +107,12 @@ func inspect(db string) (*location, error) {
 		return nil, err
 	}
 	if l.shmSize, err = size(db + "-shm"); err != nil {
+		return nil, err
+	}
+	switch _, err := os.Lstat(db + bodiesSuffix); {
+	case err == nil:
+		l.hasBodies = true
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
 	b, err := os.ReadFile(l.marker)
@@ -219,6 +227,10 @@ func (l *location) evidence() (found, remove []string) {
 	if l.shmSize >= 0 {
 		found = append(found, fmt.Sprintf("its shared-memory file %s is there", l.db+"-shm"))
 		remove = append(remove, l.db+"-shm")
+	}
+	if l.hasBodies {
+		found = append(found, fmt.Sprintf("its directory of message bodies %s is there", l.db+bodiesSuffix))
+		remove = append(remove, l.db+bodiesSuffix)
 	}
 	return found, remove
 }

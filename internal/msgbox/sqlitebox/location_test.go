@@ -186,6 +186,18 @@ func TestRefusesLostBox(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{"is empty (0 bytes)", "write-ahead log " + "PATH-wal"}},
+		{"only the body files left", func(t *testing.T, path string) {
+			// The database, its log and its marker lost; the directory
+			// of large bodies survives.
+			if err := os.MkdirAll(path+bodiesSuffix, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{path, path + "-wal", path + "-shm", path + markerSuffix} {
+				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					t.Fatal(err)
+				}
+			}
+		}, []string{"does not exist", "directory of message bodies PATH" + bodiesSuffix, "Restore"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "messagebox.db")
