@@ -24,8 +24,8 @@ import (
 //
 // Bodies are read before the write lock is taken, each whole into memory
 // if it fits in one chunk; a larger one is stored after the batch, as
-// ReceiveRouted stores it (chunk by chunk, without holding the lock while
-// reading). The source keys are looked up first, in one read transaction,
+// ReceiveRouted stores it (in a file beside the database, without holding
+// the lock while reading). The source keys are looked up first, in one read transaction,
 // so that a duplicate's body is not read.
 func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
 	out := make([]msgbox.ReceiveResult, len(items))
