@@ -90,7 +90,7 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		}
 		p.data = data
 		if len(data) > ChunkSize {
-			// Larger than a chunk: ReceiveRouted's staged path, after
+			// Larger than a chunk: ReceiveRouted's body file, after
 			// the batch, with the chunk already read put back in front.
 			p.alone, p.body = true, io.MultiReader(bytes.NewReader(p.data), body)
 			alone = append(alone, p)
