@@ -175,7 +175,7 @@ func (m *measurer) measure(b []byte, depth int) (derLen, used int, err error) {
 	}
 	if !h.Constructed {
 		used = h.Len + h.Length
-		derLen = h.IDLen + lenLen(h.Length) + h.Length
+		derLen = h.IDLen + LenLen(h.Length) + h.Length
 		if depth == 0 {
 			m.total = derLen
 		}
@@ -209,7 +209,7 @@ func (m *measurer) measure(b []byte, depth int) (derLen, used int, err error) {
 		pos += u
 	}
 	m.lens[idx] = content
-	derLen = h.IDLen + lenLen(content) + content
+	derLen = h.IDLen + LenLen(content) + content
 	if depth == 0 {
 		m.total = derLen
 	}
@@ -251,8 +251,8 @@ func (w *derWriter) emit(b, out []byte) ([]byte, int) {
 	}
 }
 
-// lenLen is the number of octets of the DER length n.
-func lenLen(n int) int {
+// LenLen is the number of octets of the DER length n.
+func LenLen(n int) int {
 	if n < 0x80 {
 		return 1
 	}

@@ -306,18 +306,6 @@ func toDER(e *element) ([]byte, error) {
 
 // ---- DER writing helpers ----
 
-// lenLen returns the number of length octets for a definite length n.
-func lenLen(n int) int {
-	if n < 0x80 {
-		return 1
-	}
-	l := 1
-	for v := n; v > 0; v >>= 8 {
-		l++
-	}
-	return l
-}
-
 // appendLength appends DER length octets for n.
 func appendLength(dst []byte, n int) []byte { return ber.AppendLength(dst, n) }
 
@@ -334,7 +322,7 @@ func tlv(tag byte, parts ...[]byte) []byte {
 	for _, p := range parts {
 		n += len(p)
 	}
-	out := make([]byte, 0, 1+lenLen(n)+n)
+	out := make([]byte, 0, 1+ber.LenLen(n)+n)
 	out = append(out, tag)
 	out = appendLength(out, n)
 	for _, p := range parts {

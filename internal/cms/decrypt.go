@@ -91,13 +91,9 @@ func Decrypt(der []byte, cert *x509.Certificate, key crypto.Decrypter) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	var auth bool
-	switch {
-	case bytes.Equal(ctOID, oidEnvelopedData):
-	case bytes.Equal(ctOID, oidAuthEnvelopedData):
-		auth = true
-	default:
-		return nil, errors.New("envelope: content type is neither envelopedData nor authEnvelopedData")
+	auth, err := envelopeKind(ctOID)
+	if err != nil {
+		return nil, err
 	}
 	explicit, err := r.expect(classContext, 0)
 	if err != nil {
@@ -614,4 +610,16 @@ func oidString(body []byte) string {
 		return fmt.Sprintf("(invalid OID %x)", body)
 	}
 	return oid.String()
+}
+
+// envelopeKind tells an AuthEnvelopedData (true) from an EnvelopedData by
+// the ContentInfo's content type, and refuses anything else.
+func envelopeKind(ctOID []byte) (auth bool, err error) {
+	switch {
+	case bytes.Equal(ctOID, oidEnvelopedData):
+		return false, nil
+	case bytes.Equal(ctOID, oidAuthEnvelopedData):
+		return true, nil
+	}
+	return false, errors.New("envelope: content type is neither envelopedData nor authEnvelopedData")
 }

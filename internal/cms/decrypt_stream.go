@@ -1,7 +1,6 @@
 package cms
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/cipher"
@@ -71,13 +70,9 @@ func DecryptStream(ctx context.Context, r io.ReaderAt, size int64, cert *x509.Ce
 	if err != nil {
 		return err
 	}
-	var auth bool
-	switch {
-	case bytes.Equal(ctOID, oidEnvelopedData):
-	case bytes.Equal(ctOID, oidAuthEnvelopedData):
-		auth = true
-	default:
-		return errors.New("envelope: content type is neither envelopedData nor authEnvelopedData")
+	auth, err := envelopeKind(ctOID)
+	if err != nil {
+		return err
 	}
 	explicit, err := cr.expect(classContext, 0)
 	if err != nil {

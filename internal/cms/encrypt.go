@@ -12,6 +12,8 @@ import (
 	"io"
 	"math/bits"
 	"slices"
+
+	"github.com/bizpipe/bizpipe/internal/ber"
 )
 
 var (
@@ -51,44 +53,16 @@ const (
 // The output is built in one allocation of the exact final size and the
 // content is encrypted straight into it; content is not modified.
 func Encrypt(rand io.Reader, content []byte, alg Algorithm, recipients ...*x509.Certificate) ([]byte, error) {
-	spec, ok := alg.spec()
-	if !ok {
-		return nil, fmt.Errorf("envelope: invalid algorithm %v", alg)
-	}
-	if len(recipients) == 0 {
-		return nil, errors.New("envelope: no recipients")
-	}
-	if spec.gcm && uint64(len(content)) > (1<<32-2)*16 { // GCM plaintext limit (~64 GiB)
-		return nil, errors.New("envelope: content too large for AES-GCM")
+	if alg.Authenticated() && uint64(len(content)) > gcmMaxPlaintext {
+		return nil, fmt.Errorf("envelope: %w", errGCMTooLarge)
 	}
 	if rand == nil {
 		rand = crand.Reader
 	}
-
-	// Content-encryption key.
-	cek := make([]byte, spec.keyLen)
-	defer clear(cek)
-	if _, err := io.ReadFull(rand, cek); err != nil {
-		return nil, fmt.Errorf("envelope: reading random key: %w", err)
-	}
-	if alg == DES3CBC {
-		setOddParity(cek)
-	}
-	block, err := spec.newBlk(cek)
+	spec, block, ris, err := contentKey(rand, alg, recipients)
 	if err != nil {
-		return nil, fmt.Errorf("envelope: %w", err)
+		return nil, err
 	}
-
-	// Recipient infos, sorted for DER SET OF.
-	ris := make([][]byte, 0, len(recipients))
-	for i, cert := range recipients {
-		ri, err := keyTransRecipientInfo(rand, cert, cek)
-		if err != nil {
-			return nil, fmt.Errorf("envelope: recipient %d: %w", i, err)
-		}
-		ris = append(ris, ri)
-	}
-	slices.SortFunc(ris, bytes.Compare)
 	riSet := tlv(0x31, ris...)
 
 	// Algorithm identifier and ciphertext length.
@@ -152,12 +126,12 @@ func Encrypt(rand io.Reader, content []byte, alg Algorithm, recipients ...*x509.
 // ciphertext, of length ctLen+macLen.
 func assemble(algID, riSet []byte, ctLen, macLen int, contentType []byte, fill func(ct []byte)) []byte {
 	dataOID := tlv(0x06, oidData)
-	eciBody := len(dataOID) + len(algID) + 1 + lenLen(ctLen) + ctLen
-	innerBody := 3 + len(riSet) + 1 + lenLen(eciBody) + eciBody + macLen
-	explicitBody := 1 + lenLen(innerBody) + innerBody
+	eciBody := len(dataOID) + len(algID) + 1 + ber.LenLen(ctLen) + ctLen
+	innerBody := 3 + len(riSet) + 1 + ber.LenLen(eciBody) + eciBody + macLen
+	explicitBody := 1 + ber.LenLen(innerBody) + innerBody
 	typeOID := tlv(0x06, contentType)
-	ciBody := len(typeOID) + 1 + lenLen(explicitBody) + explicitBody
-	total := 1 + lenLen(ciBody) + ciBody
+	ciBody := len(typeOID) + 1 + ber.LenLen(explicitBody) + explicitBody
+	total := 1 + ber.LenLen(ciBody) + ciBody
 
 	out := make([]byte, 0, total)
 	out = append(out, 0x30)
@@ -226,4 +200,39 @@ func setOddParity(k []byte) {
 		}
 		k[i] = b
 	}
+}
+
+// contentKey draws a content-encryption key for alg and wraps it for each
+// recipient: the cipher keyed with it, and the RecipientInfos sorted for a
+// DER SET OF. The key itself does not outlive the call.
+func contentKey(rand io.Reader, alg Algorithm, recipients []*x509.Certificate) (*cipherSpec, cipher.Block, [][]byte, error) {
+	spec, ok := alg.spec()
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("envelope: invalid algorithm %v", alg)
+	}
+	if len(recipients) == 0 {
+		return nil, nil, nil, errors.New("envelope: no recipients")
+	}
+	cek := make([]byte, spec.keyLen)
+	defer clear(cek)
+	if _, err := io.ReadFull(rand, cek); err != nil {
+		return nil, nil, nil, fmt.Errorf("envelope: reading random key: %w", err)
+	}
+	if alg == DES3CBC {
+		setOddParity(cek)
+	}
+	block, err := spec.newBlk(cek)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("envelope: %w", err)
+	}
+	ris := make([][]byte, 0, len(recipients))
+	for i, cert := range recipients {
+		ri, err := keyTransRecipientInfo(rand, cert, cek)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("envelope: recipient %d: %w", i, err)
+		}
+		ris = append(ris, ri)
+	}
+	slices.SortFunc(ris, bytes.Compare)
+	return spec, block, ris, nil
 }

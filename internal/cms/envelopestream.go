@@ -1,14 +1,12 @@
 package cms
 
 import (
-	"bytes"
 	"crypto/cipher"
 	crand "crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/bizpipe/bizpipe/internal/ber"
 )
@@ -37,37 +35,13 @@ type Envelope struct {
 // key transport, as Encrypt). rand supplies the content-encryption key and
 // the IV or nonce; nil means crypto/rand.Reader.
 func NewEnvelope(rand io.Reader, alg Algorithm, recipients ...*x509.Certificate) (*Envelope, error) {
-	spec, ok := alg.spec()
-	if !ok {
-		return nil, fmt.Errorf("envelope: invalid algorithm %v", alg)
-	}
-	if len(recipients) == 0 {
-		return nil, errors.New("envelope: no recipients")
-	}
 	if rand == nil {
 		rand = crand.Reader
 	}
-	cek := make([]byte, spec.keyLen)
-	defer clear(cek)
-	if _, err := io.ReadFull(rand, cek); err != nil {
-		return nil, fmt.Errorf("envelope: reading random key: %w", err)
-	}
-	if alg == DES3CBC {
-		setOddParity(cek)
-	}
-	block, err := spec.newBlk(cek)
+	spec, block, ris, err := contentKey(rand, alg, recipients)
 	if err != nil {
-		return nil, fmt.Errorf("envelope: %w", err)
+		return nil, err
 	}
-	ris := make([][]byte, 0, len(recipients))
-	for i, cert := range recipients {
-		ri, err := keyTransRecipientInfo(rand, cert, cek)
-		if err != nil {
-			return nil, fmt.Errorf("envelope: recipient %d: %w", i, err)
-		}
-		ris = append(ris, ri)
-	}
-	slices.SortFunc(ris, bytes.Compare)
 
 	e := &Envelope{spec: spec, block: block}
 	var algID, ctype []byte

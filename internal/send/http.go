@@ -70,7 +70,7 @@ const (
 // request that carried a sensitive value (in the URL or a header) may echo
 // it: its body and Location are not shown.
 //
-// A URL is sent only as it was evaluated (see CheckURL): one that cannot
+// A URL is sent only as it was evaluated (see parseHTTPURL): one that cannot
 // be, a space in it for instance, is an error wrapping ErrInvalidURL, and
 // nothing is sent.
 type HTTP struct {
@@ -368,12 +368,12 @@ func (e *StatusError) Error() string {
 }
 
 // ErrInvalidURL is wrapped by the errors for an evaluated url that cannot
-// be sent as it is (see CheckURL). Retrying cannot help: the url is a
+// be sent as it is (see parseHTTPURL). Retrying cannot help: the url is a
 // function of the message.
 var ErrInvalidURL = errors.New("invalid URL")
 
-// CheckURL reports whether raw, an evaluated url template whose parts came
-// from origin, can be sent exactly as it is: an absolute http or https URL
+// parseHTTPURL parses raw, an evaluated url template whose parts came from
+// origin, and refuses it unless it can be sent exactly as it is: an absolute http or https URL
 // with a host, made only of the characters RFC 3986 allows in a URL (any
 // other byte percent-encoded: see the urlencode function), without a
 // fragment, and whose scheme and host do not derive from what the
@@ -383,12 +383,6 @@ var ErrInvalidURL = errors.New("invalid URL")
 // the host ("https://partner.example${message.file_name}" with a file
 // named "@elsewhere.example"). The error wraps ErrInvalidURL and never
 // quotes the URL; when part of it is sensitive, it names no character.
-func CheckURL(raw string, origin Origin) error {
-	_, err := parseHTTPURL(raw, origin)
-	return err
-}
-
-// parseHTTPURL is CheckURL, returning the parsed URL.
 func parseHTTPURL(raw string, origin Origin) (*url.URL, error) {
 	bad := func(format string, args ...any) (*url.URL, error) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidURL, fmt.Sprintf(format, args...))

@@ -42,12 +42,12 @@ func TestCheckURL(t *testing.T) {
 		"http://[::1]:8080/",
 		"http://h",
 	} {
-		if err := CheckURL(u, Origin{}); err != nil {
-			t.Errorf("CheckURL(%q): %v, want nil", u, err)
+		if err := checkURL(u, Origin{}); err != nil {
+			t.Errorf("checkURL(%q): %v, want nil", u, err)
 		}
 	}
 	// The sender may shape what follows the host.
-	if err := CheckURL("https://partner.example/in/a.xml", Origin{FromSender: true, FromSenderAt: 27}); err != nil {
+	if err := checkURL("https://partner.example/in/a.xml", Origin{FromSender: true, FromSenderAt: 27}); err != nil {
 		t.Errorf("a file name in the path: %v, want nil", err)
 	}
 	for _, tc := range []struct {
@@ -78,23 +78,23 @@ func TestCheckURL(t *testing.T) {
 		{"https://partner.example:8443/", "sender chose", Origin{FromSender: true, FromSenderAt: 23}},
 		{"a.xml", "not supported", Origin{FromSender: true}},
 	} {
-		err := CheckURL(tc.url, tc.origin)
+		err := checkURL(tc.url, tc.origin)
 		switch {
 		case err == nil:
-			t.Errorf("CheckURL(%q) = nil, want an error", tc.url)
+			t.Errorf("checkURL(%q) = nil, want an error", tc.url)
 			continue
 		case !errors.Is(err, ErrInvalidURL) || !Permanent(err):
-			t.Errorf("CheckURL(%q) = %v: does not wrap ErrInvalidURL, or is not permanent", tc.url, err)
+			t.Errorf("checkURL(%q) = %v: does not wrap ErrInvalidURL, or is not permanent", tc.url, err)
 		case !strings.Contains(err.Error(), tc.want):
-			t.Errorf("CheckURL(%q) = %v, want it to say %q", tc.url, err, tc.want)
+			t.Errorf("checkURL(%q) = %v, want it to say %q", tc.url, err, tc.want)
 		}
 		if len(tc.url) > 8 && strings.Contains(err.Error(), tc.url[8:]) {
-			t.Errorf("CheckURL(%q) = %v: quotes the URL", tc.url, err)
+			t.Errorf("checkURL(%q) = %v: quotes the URL", tc.url, err)
 		}
 	}
 	// A sensitive URL: what is wrong, but not which character or where.
 	for _, u := range []string{"http://h/hooks/" + secret + " x", "http://h/hooks/" + secret + "\"", "http://h/" + secret + "#x", "h" + secret + "tp://h/"} {
-		err := CheckURL(u, sensitiveFrom(9))
+		err := checkURL(u, sensitiveFrom(9))
 		if !errors.Is(err, ErrInvalidURL) {
 			t.Errorf("CheckURL of a sensitive %q = %v, want ErrInvalidURL", u, err)
 			continue
@@ -289,4 +289,10 @@ func TestFileSensitiveName(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), secret) {
 		t.Errorf("error %v: a name that is not sensitive is shown", err)
 	}
+}
+
+// checkURL is parseHTTPURL's verdict.
+func checkURL(raw string, origin Origin) error {
+	_, err := parseHTTPURL(raw, origin)
+	return err
 }

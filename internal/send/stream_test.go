@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -165,6 +166,11 @@ func TestHTTPStreamsLargeBody(t *testing.T) {
 			if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
 				t.Fatalf("spool directory holds %d entries after the request", len(left))
 			}
+			// The spool file is unlinked at once, so an empty directory
+			// proves little: it must also be closed.
+			if n := openFilesIn(t, spoolDir); n != 0 {
+				t.Fatalf("%d spool files still open after the request", n)
+			}
 		})
 	}
 }
@@ -177,4 +183,22 @@ func TestHTTPBeginRejectsBadURL(t *testing.T) {
 	if err == nil || !Permanent(err) {
 		t.Fatalf("Begin with a space in the URL: %v, want a permanent error", err)
 	}
+}
+
+// openFilesIn counts this process's open files under dir, unlinked ones
+// included (/proc/self/fd names them "PATH (deleted)").
+func openFilesIn(t *testing.T, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir+string(filepath.Separator)) {
+			n++
+		}
+	}
+	return n
 }

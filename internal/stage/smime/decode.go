@@ -246,28 +246,9 @@ func verifyMultipartSigned(body []byte, params map[string]string, opts *DecodeOp
 	if len(parts) != 2 {
 		return nil, fmt.Errorf("smime: multipart/signed has %d parts, want 2", len(parts))
 	}
-	sigFields, sigBody, err := parseEntity(parts[1].body)
+	der, err := signaturePart(parts[1].body)
 	if err != nil {
-		return nil, fmt.Errorf("smime: signature part: %w", err)
-	}
-	sigType, _, err := headerValue(sigFields, "Content-Type")
-	if err != nil {
-		return nil, fmt.Errorf("smime: signature part: %w", err)
-	}
-	if smt, _, err := mime.ParseMediaType(sigType); err != nil ||
-		(smt != "application/pkcs7-signature" && smt != "application/x-pkcs7-signature") {
-		return nil, fmt.Errorf("smime: signature part has Content-Type %q, want application/pkcs7-signature", clip(sigType))
-	}
-	sigCTE, _, err := headerValue(sigFields, "Content-Transfer-Encoding")
-	if err != nil {
-		return nil, fmt.Errorf("smime: signature part: %w", err)
-	}
-	der, err := decodeTransfer(sigBody, strings.ToLower(sigCTE))
-	if err != nil {
-		return nil, fmt.Errorf("smime: signature part: %w", err)
-	}
-	if oid, err := contentInfoType(der); err != nil || !oid.Equal(oidSignedData) {
-		return nil, errors.New("smime: signature part is not a CMS SignedData")
+		return nil, err
 	}
 
 	// Readings of the signed part, most likely first (see Decode).
@@ -287,30 +268,14 @@ func verifyMultipartSigned(body []byte, params map[string]string, opts *DecodeOp
 // that matches the message digest is returned. Otherwise the encapsulated
 // content is returned.
 func verifySignedData(der []byte, candidates [][]byte, opts *DecodeOptions, d *Decoded) ([]byte, error) {
-	if opts.Roots == nil {
-		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
-	}
-	der, err := ber.ToDER(der)
-	if err != nil {
-		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
-	}
-	p7, err := parsePKCS7(der)
-	if err != nil {
-		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
-	}
-	if len(p7.Signers) == 0 {
-		return nil, errors.New("smime: SignedData has no signers")
-	}
 	detached := candidates != nil
-	if detached && len(p7.Content) > 0 {
-		return nil, errors.New("smime: multipart/signed carries a SignedData with encapsulated content, want a detached signature")
+	p7, err := parseSignedData(der, opts, detached)
+	if err != nil {
+		return nil, err
 	}
 	if !detached {
 		candidates = [][]byte{p7.Content}
 	}
-	// The caller's certificates join the embedded ones: pkcs7 looks the
-	// signer up there, and they serve as intermediates below.
-	p7.Certificates = append(p7.Certificates[:len(p7.Certificates):len(p7.Certificates)], opts.Certs...)
 
 	var (
 		content  []byte
@@ -462,4 +427,60 @@ func verifyPKCS7(p7 *pkcs7.PKCS7) (err error) {
 		}
 	}
 	return p7.VerifyWithChainAtTime(nil, time.Time{})
+}
+
+// signaturePart returns the detached SignedData of a multipart/signed
+// message's second part (raw: its header and body), checking its type.
+func signaturePart(raw []byte) ([]byte, error) {
+	sigFields, sigBody, err := parseEntity(raw)
+	if err != nil {
+		return nil, fmt.Errorf("smime: signature part: %w", err)
+	}
+	sigType, _, err := headerValue(sigFields, "Content-Type")
+	if err != nil {
+		return nil, fmt.Errorf("smime: signature part: %w", err)
+	}
+	if smt, _, err := mime.ParseMediaType(sigType); err != nil ||
+		(smt != "application/pkcs7-signature" && smt != "application/x-pkcs7-signature") {
+		return nil, fmt.Errorf("smime: signature part has Content-Type %q, want application/pkcs7-signature", clip(sigType))
+	}
+	sigCTE, _, err := headerValue(sigFields, "Content-Transfer-Encoding")
+	if err != nil {
+		return nil, fmt.Errorf("smime: signature part: %w", err)
+	}
+	der, err := decodeTransfer(sigBody, strings.ToLower(sigCTE))
+	if err != nil {
+		return nil, fmt.Errorf("smime: signature part: %w", err)
+	}
+	if oid, err := contentInfoType(der); err != nil || !oid.Equal(oidSignedData) {
+		return nil, errors.New("smime: signature part is not a CMS SignedData")
+	}
+	return der, nil
+}
+
+// parseSignedData parses a SignedData to verify, refusing it when there is
+// nothing to verify it against or nobody signed it, or when a detached
+// signature also carries content. The caller's certificates join the
+// embedded ones: pkcs7 looks the signer up there, and they serve as
+// intermediates when the chain is checked.
+func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKCS7, error) {
+	if opts.Roots == nil {
+		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
+	}
+	der, err := ber.ToDER(der)
+	if err != nil {
+		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
+	}
+	p7, err := parsePKCS7(der)
+	if err != nil {
+		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
+	}
+	if len(p7.Signers) == 0 {
+		return nil, errors.New("smime: SignedData has no signers")
+	}
+	if detached && len(p7.Content) > 0 {
+		return nil, errors.New("smime: multipart/signed carries a SignedData with encapsulated content, want a detached signature")
+	}
+	p7.Certificates = append(p7.Certificates[:len(p7.Certificates):len(p7.Certificates)], opts.Certs...)
+	return p7, nil
 }

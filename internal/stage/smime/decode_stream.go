@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/smallstep/pkcs7"
 )
@@ -237,28 +236,9 @@ func (sd *streamDecoder) multipartSigned(body *io.SectionReader, params map[stri
 	if err != nil {
 		return nil, fmt.Errorf("smime: %w", err)
 	}
-	sigFields, sigBody, err := parseEntity(sigRaw)
+	der, err := signaturePart(sigRaw)
 	if err != nil {
-		return nil, fmt.Errorf("smime: signature part: %w", err)
-	}
-	sigType, _, err := headerValue(sigFields, "Content-Type")
-	if err != nil {
-		return nil, fmt.Errorf("smime: signature part: %w", err)
-	}
-	if smt, _, err := mime.ParseMediaType(sigType); err != nil ||
-		(smt != "application/pkcs7-signature" && smt != "application/x-pkcs7-signature") {
-		return nil, fmt.Errorf("smime: signature part has Content-Type %q, want application/pkcs7-signature", clip(sigType))
-	}
-	sigCTE, _, err := headerValue(sigFields, "Content-Transfer-Encoding")
-	if err != nil {
-		return nil, fmt.Errorf("smime: signature part: %w", err)
-	}
-	der, err := decodeTransfer(sigBody, strings.ToLower(sigCTE))
-	if err != nil {
-		return nil, fmt.Errorf("smime: signature part: %w", err)
-	}
-	if oid, err := contentInfoType(der); err != nil || !oid.Equal(oidSignedData) {
-		return nil, errors.New("smime: signature part is not a CMS SignedData")
+		return nil, err
 	}
 
 	// Readings of the signed part, most likely first (see Decode); the
@@ -288,22 +268,9 @@ func (sd *streamDecoder) multipartSigned(body *io.SectionReader, params map[stri
 // candidates yield the possible readings of the content (nil: none).
 func (sd *streamDecoder) verify(der []byte, candidates []func() (*io.SectionReader, error), detached bool) (*io.SectionReader, error) {
 	opts := sd.opts
-	if opts.Roots == nil {
-		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
-	}
-	der, err := ber.ToDER(der)
+	p7, err := parseSignedData(der, opts, detached)
 	if err != nil {
-		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
-	}
-	p7, err := parsePKCS7(der)
-	if err != nil {
-		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
-	}
-	if len(p7.Signers) == 0 {
-		return nil, errors.New("smime: SignedData has no signers")
-	}
-	if detached && len(p7.Content) > 0 {
-		return nil, errors.New("smime: multipart/signed carries a SignedData with encapsulated content, want a detached signature")
+		return nil, err
 	}
 	unattributed := false
 	for i := range p7.Signers {
@@ -311,7 +278,6 @@ func (sd *streamDecoder) verify(der []byte, candidates []func() (*io.SectionRead
 			unattributed = true
 		}
 	}
-	p7.Certificates = append(p7.Certificates[:len(p7.Certificates):len(p7.Certificates)], opts.Certs...)
 
 	var (
 		content  *io.SectionReader

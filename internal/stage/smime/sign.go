@@ -190,18 +190,7 @@ func derOID(oid asn1.ObjectIdentifier) []byte {
 }
 
 // tlvLen is the encoded size of a DER element with n content octets.
-func tlvLen(n int) int { return 1 + lenLen(n) + n }
-
-func lenLen(n int) int {
-	if n < 0x80 {
-		return 1
-	}
-	l := 1
-	for ; n > 0; n >>= 8 {
-		l++
-	}
-	return l
-}
+func tlvLen(n int) int { return 1 + ber.LenLen(n) + n }
 
 // appendTL appends a DER tag and definite length.
 func appendTL(dst []byte, tag byte, n int) []byte {

@@ -5,7 +5,8 @@ package http
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -167,13 +168,16 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 	if err != nil {
 		return nil, err
 	}
-	return &sender{h: h, cfg: c}, nil
+	return &sender{h: h, cfg: c, headerNames: slices.Sorted(maps.Keys(c.Headers.V))}, nil
 }
 
 // sender adapts send.HTTP to component.Sender.
 type sender struct {
 	h   *send.HTTP
 	cfg *SendConfig
+	// headerNames are the configured headers' names, in the order they
+	// are evaluated (the first failure is the one reported).
+	headerNames []string
 }
 
 // Close closes the idle connections of the port's pool.
@@ -182,8 +186,8 @@ func (s *sender) Close() error {
 	return nil
 }
 
-// target evaluates url and headers for d and checks the url. A failure
-// repeats at every attempt.
+// target evaluates url and headers for d (send.HTTP.Begin checks the
+// url). A failure repeats at every attempt.
 func (s *sender) target(d *component.Delivery) (send.Delivery, error) {
 	sd := send.Delivery{ID: d.ID, MessageID: d.Message.ID, Port: d.Port}
 	u, err := s.cfg.URL.V.Eval(d.Message)
@@ -193,16 +197,8 @@ func (s *sender) target(d *component.Delivery) (send.Delivery, error) {
 	sd.URL = u.Value
 	sd.URLOrigin = send.Origin{Sensitive: u.Sensitive, SensitiveAt: u.SensitiveAt,
 		FromSender: u.FromSender, FromSenderAt: u.FromSenderAt}
-	if err := send.CheckURL(sd.URL, sd.URLOrigin); err != nil {
-		return sd, component.Permanent(fmt.Errorf("url of send port %q: %w", d.Port, err))
-	}
 	sd.Headers = map[string]string{}
-	names := make([]string, 0, len(s.cfg.Headers.V))
-	for k := range s.cfg.Headers.V {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range s.headerNames {
 		v, err := s.cfg.Headers.V[k].Eval(d.Message)
 		if err != nil {
 			return sd, component.Permanent(fmt.Errorf("header %s of send port %q: %w", k, d.Port, err))

@@ -139,20 +139,7 @@ func snippet(d *hcl.Diagnostic, f *hcl.File) *JSONSnippet {
 		return nil
 	}
 	src := f.Bytes
-	highlight := *d.Subject
-	snip := highlight
-	if d.Context != nil {
-		snip = hcl.RangeOver(snip, *d.Context)
-	}
-	// An empty range cannot be shown; widen it to one byte, as HCL does.
-	if snip.Empty() {
-		snip.End.Byte++
-		snip.End.Column++
-	}
-	if highlight.Empty() {
-		highlight.End.Byte++
-		highlight.End.Column++
-	}
+	snip, highlight := snippetRanges(d)
 
 	lines := snippetLines(src, snip, highlight)
 	if len(lines) == 0 {
