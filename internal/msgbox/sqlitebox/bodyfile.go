@@ -89,13 +89,20 @@ func (b *Box) createTemp(ctx context.Context) (*os.File, error) {
 		return f, err
 	}
 	if _, serr := os.Stat(dir); !errors.Is(serr, fs.ErrNotExist) {
-		return nil, err // the directory is there: err is about something else
+		// The directory is there now: a concurrent Receive made it after
+		// this one's attempt.
+		return os.CreateTemp(dir, tempPattern)
 	}
 	var referenced bool
 	if err := b.q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM bodies WHERE file IS NOT NULL)").Scan(&referenced); err != nil {
 		return nil, fmt.Errorf("checking for stored body files: %w", err)
 	}
 	if referenced {
+		if _, serr := os.Stat(dir); serr == nil {
+			// Made, and used, by a concurrent Receive since the first
+			// look.
+			return os.CreateTemp(dir, tempPattern)
+		}
 		return nil, fmt.Errorf("the body directory %s is missing while stored messages have their bodies there: "+
 			"restore it from a backup (stop bizpipe first)", dir)
 	}
