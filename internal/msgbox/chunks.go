@@ -2,7 +2,6 @@ package msgbox
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
@@ -50,10 +49,11 @@ type ChunkReader struct {
 	err  error // sticky: io.EOF or the failure
 }
 
-// NewChunkReader reads a body of size bytes whose SHA-256 is sum. wrap adds
+// NewChunkReader reads a body of size bytes whose checksum is sum (see
+// NewChecksum; a 32-byte sum is a SHA-256). wrap adds
 // the box's context (database, message id) to errors.
 func NewChunkReader(size int64, sum []byte, fetch ChunkFetcher, wrap func(error) error) *ChunkReader {
-	return &ChunkReader{fetch: fetch, wrap: wrap, size: size, want: sum, sum: sha256.New()}
+	return &ChunkReader{fetch: fetch, wrap: wrap, size: size, want: sum, sum: checksumFor(sum)}
 }
 
 // Read implements io.Reader.

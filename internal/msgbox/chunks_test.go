@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -11,10 +12,19 @@ import (
 )
 
 // TestChunkReader: a body read back whole verifies; a damaged, missing,
-// longer or failing chunk store is an error, never content handed over.
+// longer or failing chunk store is an error, never content handed over;
+// with the CRC-32C boxes record now and the SHA-256 they recorded before.
 func TestChunkReader(t *testing.T) {
 	body := []byte("0123456789abcdefghij")
-	sum := sha256.Sum256(body)
+	crc := NewChecksum()
+	crc.Write(body)
+	sha := sha256.Sum256(body)
+	for _, sum := range [][]byte{crc.Sum(nil), sha[:]} {
+		testChunkReader(t, body, sum)
+	}
+}
+
+func testChunkReader(t *testing.T, body, sum []byte) {
 	chunks := func(parts ...string) ChunkFetcher {
 		return func(seq int64, buf []byte) ([]byte, error) {
 			if seq >= int64(len(parts)) {
@@ -36,8 +46,8 @@ func TestChunkReader(t *testing.T) {
 		{"longer", chunks("0123456", "789abcdefghij", "extra"), 19, "longer than its recorded"},
 		{"store fails", func(int64, []byte) ([]byte, error) { return nil, errors.New("disk gone") }, 20, "disk gone"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := io.ReadAll(NewChunkReader(tc.size, sum[:], tc.fetch, wrap))
+		t.Run(fmt.Sprintf("%s/%d-byte sum", tc.name, len(sum)), func(t *testing.T) {
+			got, err := io.ReadAll(NewChunkReader(tc.size, sum, tc.fetch, wrap))
 			if tc.want == "" {
 				if err != nil || string(got) != string(body) {
 					t.Fatalf("read %q, %v; want the body", got, err)
@@ -49,7 +59,7 @@ func TestChunkReader(t *testing.T) {
 			}
 		})
 	}
-	r := NewChunkReader(20, sum[:], chunks(string(body)), wrap)
+	r := NewChunkReader(20, sum, chunks(string(body)), wrap)
 	r.Close()
 	if _, err := r.Read(make([]byte, 4)); err == nil {
 		t.Error("read after Close succeeded")

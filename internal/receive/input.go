@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
 // Opening an input.
@@ -193,4 +195,40 @@ func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// A file input is a msgbox.FileBody: a box may keep its file.
+var _ msgbox.FileBody = (*inputReader)(nil)
+
+// Size is the input's size as listed (see msgbox.FileBody); -1 when the
+// listing is not known.
+func (r *inputReader) Size() int64 {
+	if r.seen == nil {
+		return -1
+	}
+	return r.seen.Size()
+}
+
+// LinkTo lets a message box keep the input's file itself (see
+// msgbox.FileBody). The link is made by the claimed name the file was
+// opened by, and then checked to be that very file: a claim name swapped
+// since the open is not linked.
+func (r *inputReader) LinkTo(path string) bool {
+	if r.read != 0 || r.seen == nil || r.ctx.Err() != nil {
+		return false
+	}
+	now, err := r.file.Stat()
+	if err != nil || now.Size() != r.seen.Size() || !now.ModTime().Equal(r.seen.ModTime()) || !keepable(now) {
+		return false
+	}
+	if err := linkNoFollow(r.file.Name(), path); err != nil {
+		return false
+	}
+	linked, err := os.Lstat(path)
+	if err != nil || !os.SameFile(linked, now) {
+		os.Remove(path)
+		return false
+	}
+	r.read = now.Size() // the box has it whole: nothing to read
+	return true
 }

@@ -32,3 +32,7 @@ func linkNoFollow(oldpath, newpath string) error { return os.Link(oldpath, newpa
 // index only when os.SameFile first needs them, by opening the path again:
 // by then a swapped-in file would lend its own.
 func pinIdentity(info fs.FileInfo) { os.SameFile(info, info) }
+
+// keepable: a message box copies inputs on platforms without Unix
+// ownership and link counts (see msgbox.FileBody).
+func keepable(fs.FileInfo) bool { return false }

@@ -39,3 +39,12 @@ func openNoFollow(path string) (*os.File, error) {
 
 // pinIdentity: on Unix a FileInfo from Lstat carries its device and inode.
 func pinIdentity(fs.FileInfo) {}
+
+// keepable reports whether a message box may keep the input file info
+// describes as its own (msgbox.FileBody): owned by this process's user,
+// who can then make it private, and with no name but the claim, which is
+// unlinked once the message is stored.
+func keepable(info fs.FileInfo) bool {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 1 && int(st.Uid) == os.Getuid()
+}

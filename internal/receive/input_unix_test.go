@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -313,3 +314,108 @@ func TestFileBodyCopyToFile(t *testing.T) {
 		})
 	}
 }
+
+// TestFileBodyLinkTo: a message box may keep an input's own file
+// (msgbox.FileBody) only while nothing of it was read, it has no other
+// name and it is as listed; otherwise nothing is linked and the input
+// reads as it would have.
+func TestFileBodyLinkTo(t *testing.T) {
+	dir := t.TempDir()
+	open := func(t *testing.T, name string) (*inputReader, string) {
+		path := writeFile(t, dir, name, "payload")
+		seen, err := os.Lstat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := openNoFollow(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return &inputReader{ctx: context.Background(), file: f, seen: seen}, path
+	}
+	for _, tc := range []struct {
+		name   string
+		before func(t *testing.T, r *inputReader, path string)
+		kept   bool
+		rest   string // what reads after a refusal
+	}{
+		{"kept", func(*testing.T, *inputReader, string) {}, true, ""},
+		{"another name", func(t *testing.T, _ *inputReader, path string) {
+			if err := os.Link(path, path+".other"); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "payload"},
+		{"partly read", func(t *testing.T, r *inputReader, _ string) {
+			if _, err := r.Read(make([]byte, 3)); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "load"},
+		{"cancelled", func(_ *testing.T, r *inputReader, _ string) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			r.ctx = ctx
+		}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, path := open(t, strings.ReplaceAll(tc.name, " ", "_"))
+			tc.before(t, r, path)
+			target := filepath.Join(t.TempDir(), "kept")
+			if got := r.LinkTo(target); got != tc.kept {
+				t.Fatalf("LinkTo = %v, want %v", got, tc.kept)
+			}
+			linked, err := os.Stat(target)
+			if !tc.kept {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("refused, yet %s exists (%v)", target, err)
+				}
+				if tc.rest != "" {
+					if got, err := io.ReadAll(r); err != nil || string(got) != tc.rest {
+						t.Errorf("then read %q, %v; want %q", got, err, tc.rest)
+					}
+				}
+				return
+			}
+			orig, err2 := r.file.Stat()
+			if err != nil || err2 != nil || !os.SameFile(linked, orig) {
+				t.Errorf("%s is not the input's file (%v, %v)", target, err, err2)
+			}
+		})
+	}
+	// Changed since it was listed: a producer still writing.
+	r, path := open(t, "growing")
+	if err := os.WriteFile(path, []byte("payload, and more"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r.LinkTo(filepath.Join(t.TempDir(), "kept")) {
+		t.Error("LinkTo kept a file that changed since it was listed")
+	}
+}
+
+// TestKeepable: only a file of this user with no other link may be kept.
+func TestKeepable(t *testing.T) {
+	uid := uint32(os.Getuid())
+	for _, tc := range []struct {
+		st   any
+		want bool
+	}{
+		{&syscall.Stat_t{Nlink: 1, Uid: uid}, true},
+		{&syscall.Stat_t{Nlink: 2, Uid: uid}, false},
+		{&syscall.Stat_t{Nlink: 1, Uid: uid + 1}, false},
+		{nil, false},
+	} {
+		if got := keepable(sysInfo{tc.st}); got != tc.want {
+			t.Errorf("keepable(%+v) = %v, want %v", tc.st, got, tc.want)
+		}
+	}
+}
+
+// sysInfo is a FileInfo with only Sys.
+type sysInfo struct{ sys any }
+
+func (sysInfo) Name() string       { return "f" }
+func (sysInfo) Size() int64        { return 0 }
+func (sysInfo) Mode() fs.FileMode  { return 0 }
+func (sysInfo) ModTime() time.Time { return time.Time{} }
+func (sysInfo) IsDir() bool        { return false }
+func (s sysInfo) Sys() any         { return s.sys }

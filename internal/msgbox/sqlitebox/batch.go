@@ -3,7 +3,6 @@ package sqlitebox
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -83,6 +82,13 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		if body == nil {
 			body = bytes.NewReader(nil)
 		}
+		if fb, ok := body.(msgbox.FileBody); ok && fb.Size() > ChunkSize {
+			// A large file input, unread: ReceiveRouted may keep its
+			// file as it is.
+			p.alone = true
+			alone = append(alone, p)
+			continue
+		}
 		data, err := msgbox.ReadUpTo(body, ChunkSize)
 		if err != nil {
 			out[p.i].Err = fmt.Errorf("reading body: %w", err)
@@ -96,8 +102,9 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			alone = append(alone, p)
 			continue
 		}
-		s := sha256.Sum256(p.data)
-		p.sum = s[:]
+		sum := msgbox.NewChecksum()
+		sum.Write(p.data)
+		p.sum = sum.Sum(nil)
 		ready = append(ready, p)
 	}
 	if len(ready) > 0 {
@@ -251,7 +258,7 @@ func (b *Box) insertRouted(ctx context.Context, tx *cachedTx, msg msgbox.Message
 		key = p.key
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO messages
-		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, sha256, received_at,
+		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at,
 		status, routed, reason)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, p.props, key, bodyID, msg.Size, p.sum,

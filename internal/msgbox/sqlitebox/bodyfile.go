@@ -167,6 +167,85 @@ func (b *Box) writeFile(ctx context.Context, first, extra []byte, body io.Reader
 	return name, size, nil
 }
 
+// linkFile keeps the file of a file input as a body file (see
+// msgbox.FileBody): linked under a temporary name, made private,
+// checksummed, synced, renamed and its directory synced, as writeFile does
+// with a copy. linked false, with nothing left behind: the input is to be
+// copied instead. A file that changes while it is checksummed (a producer
+// still writing) is an error, as when a copy finds it changed.
+func (b *Box) linkFile(ctx context.Context, fb msgbox.FileBody, sum hash.Hash, buf []byte) (name string, size int64, linked bool, err error) {
+	if b.readOnly {
+		return "", 0, false, errReadOnly
+	}
+	// createTemp finds (or makes) the directory and a fresh name; the
+	// link takes the name over.
+	f, err := b.createTemp(ctx)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("creating a body file: %w", err)
+	}
+	tmp := f.Name()
+	f.Close()
+	if err := os.Remove(tmp); err != nil {
+		return "", 0, false, fmt.Errorf("removing body file %s: %w", tmp, err)
+	}
+	if !fb.LinkTo(tmp) {
+		return "", 0, false, nil
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return "", 0, false, fmt.Errorf("making body file %s private: %w", tmp, err)
+	}
+	if f, err = os.Open(tmp); err != nil {
+		return "", 0, false, fmt.Errorf("opening body file %s: %w", tmp, err)
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return "", 0, false, fmt.Errorf("body file %s: %w", tmp, err)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", 0, false, err
+		}
+		n, rerr := f.Read(buf)
+		sum.Write(buf[:n])
+		size += int64(n)
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return "", 0, false, fmt.Errorf("reading back body file %s to checksum: %w", tmp, rerr)
+		}
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return "", 0, false, fmt.Errorf("body file %s: %w", tmp, err)
+	}
+	if size != fb.Size() || after.Size() != size || !after.ModTime().Equal(before.ModTime()) {
+		return "", 0, false, fmt.Errorf("the file changed while it was stored: %d bytes when listed, %d read, %d now",
+			fb.Size(), size, after.Size())
+	}
+	if err := f.Sync(); err != nil {
+		return "", 0, false, fmt.Errorf("syncing body file %s: %w", tmp, err)
+	}
+	if name, err = b.newFileName(); err != nil {
+		return "", 0, false, err
+	}
+	final := b.bodyFile(name)
+	if err := os.Rename(tmp, final); err != nil {
+		return "", 0, false, fmt.Errorf("renaming body file %s: %w", tmp, err)
+	}
+	if err := b.dirs.Sync(b.bodiesDir()); err != nil {
+		os.Remove(final)
+		return "", 0, false, err
+	}
+	return name, size, true, nil
+}
+
 // copyBody copies body to f, which holds off bytes already, and writes
 // what it copies to sum, in order.
 //

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -577,6 +578,130 @@ func (c chunkedWriterTo) WriteTo(w io.Writer) (int64, error) {
 		}
 		if err != nil {
 			return total, err
+		}
+	}
+}
+
+// fileBody is a msgbox.FileBody over the file at path, as the file
+// receiver gives one: link says whether it lets the box keep the file;
+// size is the size it reports as listed.
+type fileBody struct {
+	*os.File
+	size int64
+	link bool
+}
+
+func (f *fileBody) Size() int64 { return f.size }
+func (f *fileBody) LinkTo(path string) bool {
+	return f.link && os.Link(f.Name(), path) == nil
+}
+
+// TestBodyFileLinked: a large file input that may be kept becomes the body
+// file itself (the same inode, made private), reads back whole and is
+// batched like any other; one that may not is copied; one whose size
+// differs from its listing (still being written) is refused, leaving no
+// file behind.
+func TestBodyFileLinked(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	dir := t.TempDir()
+	source := func(t *testing.T, name string, data []byte, link bool, size int64) (*fileBody, fs.FileInfo) {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &fileBody{File: f, size: size, link: link}, fi
+	}
+	data := mustRead(t, pattern(40, 3<<20+5))
+	for _, tc := range []struct {
+		name   string
+		link   bool
+		batch  bool
+		linked bool
+	}{
+		{"kept", true, false, true},
+		{"kept, batched", true, true, true},
+		{"copied", false, false, false},
+		{"copied, batched", false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, srcInfo := source(t, strings.ReplaceAll(tc.name, " ", "_"), data, tc.link, int64(len(data)))
+			var m msgbox.Message
+			if tc.batch {
+				res := b.ReceiveBatch(ctx, []msgbox.Receipt{{In: in(tc.name), Body: body}}, nil)
+				if res[0].Err != nil {
+					t.Fatal(res[0].Err)
+				}
+				m = res[0].Message
+			} else {
+				var err error
+				if m, _, err = b.ReceiveRouted(ctx, in(tc.name), body, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := readAll(t, b, m.ID); !bytes.Equal(got, data) {
+				t.Fatalf("body differs (%d bytes back, want %d)", len(got), len(data))
+			}
+			fi, err := os.Stat(fileOf(t, b, m.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if os.SameFile(fi, srcInfo) != tc.linked {
+				t.Errorf("body file is the input's own: %v, want %v", os.SameFile(fi, srcInfo), tc.linked)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("body file mode %v, want 0600", fi.Mode().Perm())
+			}
+		})
+	}
+	before := bodyFiles(t, b)
+	body, _ := source(t, "growing", data, true, int64(len(data))-1)
+	if _, _, err := b.ReceiveRouted(ctx, in("growing"), body, nil); err == nil || !strings.Contains(err.Error(), "changed while it was stored") {
+		t.Errorf("a file larger than listed: %v, want it refused as changed", err)
+	}
+	if after := bodyFiles(t, b); !slices.Equal(after, before) {
+		t.Errorf("body files %v after the refusal, want %v", after, before)
+	}
+}
+
+// TestSHA256BodiesStillVerify: bodies recorded with a SHA-256 checksum (by
+// a box before schema 4) read back, and are still checked with it.
+func TestSHA256BodiesStillVerify(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	for _, size := range []int64{100, 3 << 20} {
+		data := mustRead(t, pattern(41, size))
+		m, _, err := b.ReceiveRouted(ctx, in(fmt.Sprint(size)), bytes.NewReader(data), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if _, err := b.db.Exec("UPDATE messages SET checksum = ? WHERE id = ?", sum[:], m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, b, m.ID); !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: body differs with a SHA-256 checksum", size)
+		}
+		sum[0] ^= 1
+		if _, err := b.db.Exec("UPDATE messages SET checksum = ? WHERE id = ?", sum[:], m.ID); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := b.Body(ctx, m.ID)
+		if err == nil {
+			_, err = io.ReadAll(rc)
+			rc.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+			t.Errorf("%d bytes: a wrong SHA-256 checksum read as %v, want a mismatch", size, err)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package sqlitebox
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -79,7 +78,18 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	defer b.bufs.Put(bufp)
 	buf := *bufp
 
-	sum := sha256.New()
+	sum := msgbox.NewChecksum()
+	if fb, ok := body.(msgbox.FileBody); ok && fb.Size() > ChunkSize {
+		// A large file input: kept as the body file itself when it can
+		// be (see msgbox.FileBody), else copied below.
+		name, size, linked, err := b.linkFile(ctx, fb, sum, buf)
+		if err != nil {
+			return msgbox.Message{}, false, fmt.Errorf("storing body: %w", err)
+		}
+		if linked {
+			return b.storeFile(ctx, in, stored, props, name, size, sum, route)
+		}
+	}
 	n, last, err := msgbox.ReadChunk(body, buf)
 	if err != nil {
 		return msgbox.Message{}, false, fmt.Errorf("reading body: %w", err)
@@ -148,9 +158,17 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	if err != nil {
 		return msgbox.Message{}, false, fmt.Errorf("storing body: %w", err)
 	}
+	return b.storeFile(ctx, in, stored, props, name, size, sum, route)
+}
+
+// storeFile stores the message whose body is the body file name, synced
+// already, in one transaction; on failure (or a duplicate) the file is
+// removed unless a row may name it.
+func (b *Box) storeFile(ctx context.Context, in msgbox.Incoming, stored msgbox.Message, props, name string, size int64,
+	sum hash.Hash, route msgbox.Router) (msgbox.Message, bool, error) {
 	var msg msgbox.Message
 	var dup bool
-	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
 		m, err := existingSource(ctx, tx, in.SourceKey)
 		if err != nil {
@@ -247,7 +265,7 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Messag
 	msg.Size = size
 	msg.ReceivedAt = now
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages
-		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, sha256, received_at, status)
+		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at, status)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, key, bodyID, size, sum.Sum(nil),
 		toDB(now), string(msg.Status))
@@ -277,7 +295,7 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 	var size int64
 	var sum, first []byte
 	var file sql.NullString
-	err := b.q.QueryRowContext(ctx, `SELECT m.size, m.sha256, b.file, c.data FROM messages m
+	err := b.q.QueryRowContext(ctx, `SELECT m.size, m.checksum, b.file, c.data FROM messages m
 		JOIN bodies b ON b.id = m.body_id
 		LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = 0 WHERE m.id = ?`, id).Scan(&size, &sum, &file, &first)
 	if errors.Is(err, sql.ErrNoRows) {
