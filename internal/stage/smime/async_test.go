@@ -3,12 +3,15 @@ package smime
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/component"
 )
 
 // bufCloser records what is written and whether it was closed; it fails
@@ -103,5 +106,49 @@ func TestStreamLargeEnveloped(t *testing.T) {
 				t.Fatalf("%s %s: Decode: %v", sig, alg, err)
 			}
 		}
+	}
+}
+
+// TestStreamLargeEnvelopedFails: a transport that fails in the middle of a
+// large enveloped message (every goroutine boundary started) fails the
+// stream, whichever layer is writing, and no goroutine is left running -
+// also when the layers above fail instead and the stream is only closed.
+func TestStreamLargeEnvelopedFails(t *testing.T) {
+	p := newPKI(t)
+	body := make([]byte, 6<<20)
+	before := runtime.NumGoroutine()
+	for _, sig := range []string{"clear", "opaque", "none"} {
+		st := mustStage(t, Options{Signature: sig, Digest: "sha256", IncludeCertificate: true,
+			Encrypt: true, Algorithm: cms.AES256CBC, ContentTransferEncoding: "binary"}, p.signer(), p.partner.Cert)
+		for _, failAt := range []int{1, 5 * asyncChunk, 3 << 20} {
+			enc, err := st.Start(component.Header{Fields: []component.Field{{Name: "Content-Type", Value: "application/octet-stream"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := enc.Wrap(&bufCloser{failAt: failAt})
+			_, werr := w.Write(body)
+			cerr := w.Close()
+			if werr == nil && cerr == nil || !strings.Contains(fmt.Sprint(werr, cerr), "disk full") {
+				t.Errorf("%s, failing after %d bytes: write %v, close %v; want disk full", sig, failAt, werr, cerr)
+			}
+		}
+		// The layers above fail (here: the caller stops half way and
+		// closes); the goroutines end all the same.
+		enc, err := st.Start(component.Header{Fields: []component.Field{{Name: "Content-Type", Value: "application/octet-stream"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := enc.Wrap(&bufCloser{})
+		if _, err := w.Write(body[:3<<20]); err != nil {
+			t.Fatal(err)
+		}
+		w.(interface{ abort() }).abort()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines left running", n-before)
 	}
 }

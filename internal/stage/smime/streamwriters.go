@@ -70,9 +70,17 @@ type stickyWriter struct {
 	w      io.WriteCloser
 	err    error
 	closed bool
-	// async, when not nil, is the goroutine boundary inside the chain,
-	// which Close ends also after a failure.
-	async *asyncWriter
+	// asyncs are the goroutine boundaries inside the chain, outermost
+	// first, which Close ends also after a failure.
+	asyncs []*asyncWriter
+}
+
+// abort ends the goroutines, each after the one above it, which may still
+// be writing into it.
+func (s *stickyWriter) abort() {
+	for _, a := range s.asyncs {
+		a.abort()
+	}
 }
 
 var errClosed = errors.New("smime: write after Close")
@@ -94,9 +102,7 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 
 func (s *stickyWriter) Close() error {
 	if s.err != nil {
-		if s.async != nil {
-			s.async.abort()
-		}
+		s.abort()
 		return s.err
 	}
 	if s.closed {
@@ -104,8 +110,8 @@ func (s *stickyWriter) Close() error {
 	}
 	s.closed = true
 	s.err = s.w.Close()
-	if s.err != nil && s.async != nil {
-		s.async.abort()
+	if s.err != nil {
+		s.abort()
 	}
 	return s.err
 }
