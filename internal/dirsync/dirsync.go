@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // Sync fsyncs directory dir, so that the entries changed in it before the
@@ -21,7 +23,7 @@ func Sync(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	d, err := os.Open(dir)
+	d, err := fsop.OpenFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("opening directory %s to sync it: %w", dir, err)
 	}

@@ -1,16 +1,25 @@
 // Package fsop makes the file system calls of the file transports as single
 // system calls where the platform allows. On Unix, os.Rename first stats the
-// new name (to word the error for a directory there), and os.Remove tries
-// rmdir after a failed unlink: for a transport that renames and removes
-// several files per message, and often removes a name that is not there,
-// that doubles the calls. Elsewhere (Windows) the os functions are used:
+// new name (to word the error for a directory there), os.Remove tries
+// rmdir after a failed unlink, and os.OpenFile switches a regular file to
+// non-blocking mode and back around a failed poller registration (five
+// calls that change nothing): for a transport that opens, renames and
+// removes several files per message, and often removes a name that is not
+// there, that doubles the calls. Elsewhere (Windows) the os functions are used:
 // they also clear a read-only attribute that would make a removal fail.
 package fsop
 
 import (
 	"errors"
 	"io/fs"
+	"os"
 )
+
+// OpenFile is os.OpenFile for a regular file or a directory (never a FIFO,
+// a terminal or a socket, whose reads should go through the poller).
+func OpenFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	return openFile(path, flag, perm)
+}
 
 // Rename renames oldpath to newpath, replacing a file at newpath. The error
 // is an *os.LinkError, as os.Rename's.

@@ -19,3 +19,7 @@ func remove(path string) error {
 	}
 	return os.Remove(path)
 }
+
+func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	return os.OpenFile(path, flag, perm)
+}

@@ -75,3 +75,43 @@ func read(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestOpenFile: it creates with O_EXCL (refusing a name taken, as the
+// transports rely on), applies the mode through the umask, writes, syncs,
+// and opens a directory to sync it; errors name the path.
+func TestOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	f, err := OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("payload"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, p); got != "payload" {
+		t.Errorf("file holds %q, want payload", got)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	_, err = OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrExist) || pe.Path != p {
+		t.Errorf("O_EXCL over an existing file = %v, want an *fs.PathError naming it and wrapping fs.ErrExist", err)
+	}
+	d, err := OpenFile(dir, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		t.Errorf("syncing the directory: %v", err)
+	}
+}

@@ -34,3 +34,18 @@ func retryEINTR(fn func() error) error {
 		}
 	}
 }
+
+// openFile is one open(2) (O_CLOEXEC, as package os adds), wrapped by
+// os.NewFile, which leaves a blocking descriptor alone.
+func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	var fd int
+	err := retryEINTR(func() error {
+		var err error
+		fd, err = syscall.Open(path, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
+		return err
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}

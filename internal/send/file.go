@@ -568,7 +568,7 @@ func (f *File) createPartial(id int64) (string, *os.File, error) {
 		name := f.prefix + strconv.FormatInt(id, 10) + "." + fmt.Sprintf("%016x", rand.Uint64()) + suffixPartial
 		path := filepath.Join(f.dir, name)
 		var fh *os.File
-		fh, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		fh, err = fsop.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 		if err == nil {
 			return path, fh, nil
 		}
