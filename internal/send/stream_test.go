@@ -3,6 +3,7 @@ package send
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -37,41 +38,67 @@ func writeInPieces(t *testing.T, w interface{ Write([]byte) (int, error) }, data
 }
 
 // TestFileStreams checks that a payload written in pieces of every size,
-// larger than the write buffer, lands exactly, and that the attempt's
-// partial file exists while it is written and the staged copy only after
-// Commit.
+// larger than the write buffer, lands exactly, and that while it is written
+// the directory holds the attempt's partial file (or, with unnamed
+// temporary files, nothing), and the staged copy only after Commit.
 func TestFileStreams(t *testing.T) {
-	for _, size := range []int{1, fileWriteBuffer - 1, fileWriteBuffer, 3*fileWriteBuffer + 7} {
-		t.Run(strconv.Itoa(size), func(t *testing.T) {
-			f, dir := newFileTransport(t, false)
-			data := pattern(uint64(size), size)
-			w, err := f.Begin(context.Background(), fileDelivery(3, "big.bin"))
-			if err != nil {
-				t.Fatalf("Begin: %v", err)
-			}
-			writeInPieces(t, w, data, []int{1, 4095, 78, 65536})
-			names := listDir(t, dir)
-			if len(names) != 1 || filepath.Ext(names[0]) != suffixPartial {
-				t.Fatalf("while writing, dir holds %q, want one partial file", names)
-			}
-			if err := w.Commit(context.Background()); err != nil {
-				t.Fatalf("Commit: %v", err)
-			}
-			assertContent(t, filepath.Join(dir, "big.bin"), data)
-			if got, want := listDir(t, dir), []string{".bizpipe-3.staged", "big.bin"}; !slices.Equal(got, want) {
-				t.Fatalf("after Commit dir holds %q, want %q", got, want)
-			}
-			if err := w.Commit(context.Background()); err == nil {
-				t.Fatal("a second Commit succeeded")
-			}
-		})
+	for _, unnamed := range unnamedModes(t) {
+		for _, size := range []int{1, fileWriteBuffer - 1, fileWriteBuffer, 3*fileWriteBuffer + 7} {
+			t.Run(fmt.Sprintf("unnamed=%v/%d", unnamed, size), func(t *testing.T) {
+				testFileStreams(t, unnamed, size)
+			})
+		}
+	}
+}
+
+// unnamedModes are the ways attempts write here: named partial files
+// always, unnamed temporary files where the platform has them.
+func unnamedModes(t *testing.T) []bool {
+	if f, _ := newFileTransport(t, false); f.unnamed {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+func testFileStreams(t *testing.T, unnamed bool, size int) {
+	f, dir := newFileTransport(t, false)
+	f.unnamed = unnamed
+	data := pattern(uint64(size), size)
+	w, err := f.Begin(context.Background(), fileDelivery(3, "big.bin"))
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	writeInPieces(t, w, data, []int{1, 4095, 78, 65536})
+	names := listDir(t, dir)
+	if unnamed && len(names) != 0 {
+		t.Fatalf("while writing, dir holds %q, want nothing (an unnamed file)", names)
+	}
+	if !unnamed && (len(names) != 1 || filepath.Ext(names[0]) != suffixPartial) {
+		t.Fatalf("while writing, dir holds %q, want one partial file", names)
+	}
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	assertContent(t, filepath.Join(dir, "big.bin"), data)
+	if got, want := listDir(t, dir), []string{".bizpipe-3.staged", "big.bin"}; !slices.Equal(got, want) {
+		t.Fatalf("after Commit dir holds %q, want %q", got, want)
+	}
+	if err := w.Commit(context.Background()); err == nil {
+		t.Fatal("a second Commit succeeded")
 	}
 }
 
 // TestFileAbortLeavesNothing checks that an aborted attempt (the pipeline
 // failed halfway) removes its partial file and stages nothing.
 func TestFileAbortLeavesNothing(t *testing.T) {
+	for _, unnamed := range unnamedModes(t) {
+		t.Run(fmt.Sprintf("unnamed=%v", unnamed), func(t *testing.T) { testFileAbortLeavesNothing(t, unnamed) })
+	}
+}
+
+func testFileAbortLeavesNothing(t *testing.T, unnamed bool) {
 	f, dir := newFileTransport(t, false)
+	f.unnamed = unnamed
 	w, err := f.Begin(context.Background(), fileDelivery(4, "x.bin"))
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
