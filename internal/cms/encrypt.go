@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/bizpipe/bizpipe/internal/ber"
+	"github.com/bizpipe/bizpipe/internal/cms/aescbc"
 )
 
 var (
@@ -59,7 +60,7 @@ func Encrypt(rand io.Reader, content []byte, alg Algorithm, recipients ...*x509.
 	if rand == nil {
 		rand = crand.Reader
 	}
-	spec, block, ris, err := contentKey(rand, alg, recipients)
+	spec, block, newCBC, ris, err := contentKey(rand, alg, recipients)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +102,10 @@ func Encrypt(rand io.Reader, content []byte, alg Algorithm, recipients ...*x509.
 	}
 	algID := tlv(0x30, tlv(0x06, spec.oid), tlv(0x04, iv))
 	ctLen := (len(content)/bs + 1) * bs
-	cbc := cipher.NewCBCEncrypter(block, iv)
+	cbc, err := newCBC(iv)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: %w", err)
+	}
 	return assemble(algID, riSet, ctLen, 0, oidEnvelopedData, func(ct []byte) {
 		full := len(content) / bs * bs
 		cbc.CryptBlocks(ct[:full], content[:full])
@@ -202,37 +206,55 @@ func setOddParity(k []byte) {
 	}
 }
 
+// newCBCFunc makes the content encrypter of a CBC algorithm for an IV.
+type newCBCFunc func(iv []byte) (cipher.BlockMode, error)
+
 // contentKey draws a content-encryption key for alg and wraps it for each
-// recipient: the cipher keyed with it, and the RecipientInfos sorted for a
-// DER SET OF. The key itself does not outlive the call.
-func contentKey(rand io.Reader, alg Algorithm, recipients []*x509.Certificate) (*cipherSpec, cipher.Block, [][]byte, error) {
+// recipient: the cipher keyed with it, for CBC algorithms the maker of the
+// CBC encrypter (nil for GCM), and the RecipientInfos sorted for a DER SET
+// OF. The key itself does not outlive the call.
+func contentKey(rand io.Reader, alg Algorithm, recipients []*x509.Certificate) (*cipherSpec, cipher.Block, newCBCFunc, [][]byte, error) {
 	spec, ok := alg.spec()
 	if !ok {
-		return nil, nil, nil, fmt.Errorf("envelope: invalid algorithm %v", alg)
+		return nil, nil, nil, nil, fmt.Errorf("envelope: invalid algorithm %v", alg)
 	}
 	if len(recipients) == 0 {
-		return nil, nil, nil, errors.New("envelope: no recipients")
+		return nil, nil, nil, nil, errors.New("envelope: no recipients")
 	}
 	cek := make([]byte, spec.keyLen)
 	defer clear(cek)
 	if _, err := io.ReadFull(rand, cek); err != nil {
-		return nil, nil, nil, fmt.Errorf("envelope: reading random key: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("envelope: reading random key: %w", err)
 	}
 	if alg == DES3CBC {
 		setOddParity(cek)
 	}
 	block, err := spec.newBlk(cek)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("envelope: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("envelope: %w", err)
+	}
+	var newCBC newCBCFunc
+	switch {
+	case spec.gcm:
+	case alg == DES3CBC:
+		newCBC = func(iv []byte) (cipher.BlockMode, error) { return cipher.NewCBCEncrypter(block, iv), nil }
+	default:
+		// AES: crypto/cipher has no assembly for CBC encryption on amd64,
+		// aescbc has. The IV is drawn later, so the key is expanded now.
+		k, err := aescbc.NewKey(cek)
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("envelope: %w", err)
+		}
+		newCBC = k.NewEncrypter
 	}
 	ris := make([][]byte, 0, len(recipients))
 	for i, cert := range recipients {
 		ri, err := keyTransRecipientInfo(rand, cert, cek)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("envelope: recipient %d: %w", i, err)
+			return nil, nil, nil, nil, fmt.Errorf("envelope: recipient %d: %w", i, err)
 		}
 		ris = append(ris, ri)
 	}
 	slices.SortFunc(ris, bytes.Compare)
-	return spec, block, ris, nil
+	return spec, block, newCBC, ris, nil
 }

@@ -25,9 +25,9 @@ import (
 type Envelope struct {
 	spec   *cipherSpec
 	block  cipher.Block
-	header []byte // everything before the first ciphertext chunk
-	iv     []byte // CBC IV
-	nonce  []byte // GCM nonce
+	header []byte           // everything before the first ciphertext chunk
+	cbc    cipher.BlockMode // CBC: the content encrypter, IV set
+	nonce  []byte           // GCM nonce
 	used   bool
 }
 
@@ -38,7 +38,7 @@ func NewEnvelope(rand io.Reader, alg Algorithm, recipients ...*x509.Certificate)
 	if rand == nil {
 		rand = crand.Reader
 	}
-	spec, block, ris, err := contentKey(rand, alg, recipients)
+	spec, block, newCBC, ris, err := contentKey(rand, alg, recipients)
 	if err != nil {
 		return nil, err
 	}
@@ -54,11 +54,14 @@ func NewEnvelope(rand io.Reader, alg Algorithm, recipients ...*x509.Certificate)
 		algID = tlv(0x30, tlv(0x06, spec.oid), params)
 		ctype = oidAuthEnvelopedData
 	} else {
-		e.iv = make([]byte, block.BlockSize())
-		if _, err := io.ReadFull(rand, e.iv); err != nil {
+		iv := make([]byte, block.BlockSize())
+		if _, err := io.ReadFull(rand, iv); err != nil {
 			return nil, fmt.Errorf("envelope: reading random IV: %w", err)
 		}
-		algID = tlv(0x30, tlv(0x06, spec.oid), tlv(0x04, e.iv))
+		if e.cbc, err = newCBC(iv); err != nil {
+			return nil, fmt.Errorf("envelope: %w", err)
+		}
+		algID = tlv(0x30, tlv(0x06, spec.oid), tlv(0x04, iv))
 		ctype = oidEnvelopedData
 	}
 	h := ber.AppendIndefinite(nil, 0x30) // ContentInfo
@@ -89,7 +92,7 @@ func (e *Envelope) Wrap(dst io.Writer) io.WriteCloser {
 	if e.spec.gcm {
 		w.gcm = newGCMStream(e.block, e.nonce)
 	} else {
-		w.cbc = cipher.NewCBCEncrypter(e.block, e.iv)
+		w.cbc = e.cbc
 	}
 	return w
 }
