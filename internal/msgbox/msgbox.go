@@ -116,6 +116,14 @@ type Delivery struct {
 	LeaseOwner    string    // instance holding an in-progress delivery
 	LeaseUntil    time.Time
 	LastError     string
+
+	// Message and Body are the delivery's message and its whole body,
+	// when the box read them with the claim (ClaimBatch) to spare the
+	// runner a read of each: the SQLite box does, for a body stored in
+	// one chunk, its size and checksum verified. nil when it did not:
+	// then Box.Message and Box.Body read them.
+	Message *Message
+	Body    []byte
 }
 
 // Attempt is one delivery attempt's record.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,9 +37,14 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 		}
 		encs[i], h = enc, enc.Header()
 	}
-	rc, err := r.opts.Box.Body(ctx, d.MessageID)
-	if err != nil {
-		return retry(fmt.Errorf("opening body of message %s: %w", d.MessageID, err))
+	var rc io.ReadCloser
+	if d.Body != nil {
+		rc = io.NopCloser(bytes.NewReader(d.Body)) // read and checked with the claim
+	} else {
+		var err error
+		if rc, err = r.opts.Box.Body(ctx, d.MessageID); err != nil {
+			return retry(fmt.Errorf("opening body of message %s: %w", d.MessageID, err))
+		}
 	}
 	body := newReadahead(rc, msg.Size)
 	defer body.Close()

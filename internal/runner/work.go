@@ -270,9 +270,15 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	suspend := func(format string, args ...any) (msgbox.Outcome, *component.Delivery, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, nil, false
 	}
-	msg, err := r.opts.Box.Message(ctx, d.MessageID)
-	if err != nil {
-		return r.failed(pt, d, fmt.Errorf("reading message %s: %w", d.MessageID, err))
+	var msg msgbox.Message
+	if d.Message != nil {
+		msg = *d.Message // read with the claim
+	} else {
+		m, err := r.opts.Box.Message(ctx, d.MessageID)
+		if err != nil {
+			return r.failed(pt, d, fmt.Errorf("reading message %s: %w", d.MessageID, err))
+		}
+		msg = m
 	}
 	sd := &component.Delivery{ID: d.ID, Port: d.Port, Message: messageOf(msg)}
 	// A crash after the transport placed the file but before the box
