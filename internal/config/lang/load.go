@@ -57,6 +57,7 @@ const (
 	blockAccount         = "service_account"
 	blockServer          = "server"
 	blockHost            = "host"
+	blockParty           = "party"
 	blockPipeline        = "pipeline"
 	blockReceiveLocation = "receive_location"
 	blockSendPort        = "send_port"
@@ -164,6 +165,8 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 			d.decodeServerBlock(b)
 		case blockHost:
 			d.decodeHostBlock(b)
+		case blockParty:
+			d.decodePartyBlock(b)
 		case blockPipeline:
 			d.decodePipelineBlock(b)
 		case blockReceiveLocation:

@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"strconv"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -60,11 +62,16 @@ func (d *decoder) resolve() {
 	}
 	for _, r := range c.ReceiveLocations {
 		r.Host = lookup(d, hosts, r.HostRef)
+		if r.PipelineRef != nil {
+			r.Pipeline = lookup(d, pipelines, *r.PipelineRef)
+			d.checkPipelineUse(r.Pipeline, r.PipelineRef, "receive_location "+quote(r.Name), true)
+		}
 	}
 	for _, p := range c.SendPorts {
 		p.Host = lookup(d, hosts, p.HostRef)
 		if p.PipelineRef != nil {
 			p.Pipeline = lookup(d, pipelines, *p.PipelineRef)
+			d.checkPipelineUse(p.Pipeline, p.PipelineRef, "send_port "+quote(p.Name), false)
 		}
 	}
 	d.markUsed()
@@ -96,6 +103,9 @@ func (d *decoder) markUsed() {
 		if r.Host != nil {
 			r.Host.Used = true
 		}
+		if r.Pipeline != nil {
+			r.Pipeline.Used = true
+		}
 	}
 	for _, p := range d.cfg.SendPorts {
 		if p.Host != nil {
@@ -126,6 +136,8 @@ func lookup[T any](d *decoder, m map[string]*T, r model.Ref) *T {
 		"%s.%s is not declared: no %s block is named %q.", r.Kind, r.Name, r.Kind, r.Name))
 	return nil
 }
+
+func quote(s string) string { return strconv.Quote(s) }
 
 // convertString renders a primitive value as a string.
 func convertString(v cty.Value) (string, error) {
