@@ -122,6 +122,10 @@ const (
 	TemplateMap
 	// StringMap is a map of strings.
 	StringMap
+	// PartyRef is a reference to a party block, written party.NAME (an
+	// as2 transport's partner); it decodes to the party's name, and the
+	// front end reports a party that is not declared (BP1001).
+	PartyRef
 )
 
 // String names the type as the documentation does.
@@ -147,6 +151,8 @@ func (t Type) String() string {
 		return "map of templates"
 	case StringMap:
 		return "map of strings"
+	case PartyRef:
+		return "reference to party"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }

@@ -208,6 +208,9 @@ type decoder struct {
 	// vars and locals by name, for reference checks.
 	vars   map[string]*model.Variable
 	locals map[string]*model.Local
+	// partyRefs are the party.NAME references of component blocks (an as2
+	// transport's partner), checked once every party has been read.
+	partyRefs []model.Ref
 }
 
 func (d *decoder) add(ds ...*hcl.Diagnostic) { d.diags = append(d.diags, ds...) }

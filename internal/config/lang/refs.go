@@ -45,6 +45,7 @@ func (d *decoder) resolve() {
 	servers := index(c.Servers, func(s *model.Server) string { return s.Name })
 	hosts := index(c.Hosts, func(h *model.Host) string { return h.Name })
 	pipelines := index(c.Pipelines, func(p *model.Pipeline) string { return p.Name })
+	parties := index(c.Parties, func(p *model.Party) string { return p.Name })
 
 	for _, a := range c.Accounts {
 		a.PersonalStore = lookup(d, stores, a.PersonalStoreRef)
@@ -72,6 +73,11 @@ func (d *decoder) resolve() {
 		if p.PipelineRef != nil {
 			p.Pipeline = lookup(d, pipelines, *p.PipelineRef)
 			d.checkPipelineUse(p.Pipeline, p.PipelineRef, "send_port "+quote(p.Name), false)
+		}
+	}
+	for _, r := range d.partyRefs {
+		if p := lookup(d, parties, r); p != nil {
+			p.Used = true
 		}
 	}
 	d.markUsed()

@@ -40,8 +40,9 @@ func (c *checker) checkPorts() {
 			hostsWithoutInstance[p.Host] = append(hostsWithoutInstance[p.Host], p.Name)
 		}
 		if signs && c.signingOK {
+			user := fmt.Sprintf("Send port %q signs with %s", p.Name, keyUser(p, signingNeed))
 			for _, in := range p.Host.Instances {
-				c.checkSigningPair(p, in)
+				c.checkSigningPair(user, in)
 			}
 		}
 		if encrypts {
@@ -97,7 +98,8 @@ func (c *checker) checkSigningCertificateSet() {
 // checkSigningPair: the instance's service account must reach the group
 // signing certificate and its private key (BP3001, BP3002), and the
 // certificate must be usable (BP3003–BP3005, BP5001).
-func (c *checker) checkSigningPair(p *model.SendPort, in *model.Instance) {
+// user names the port or location and what in it signs.
+func (c *checker) checkSigningPair(user string, in *model.Instance) {
 	if in.Account == nil || in.Account.PersonalStore == nil {
 		return // unresolved reference, already reported
 	}
@@ -107,8 +109,8 @@ func (c *checker) checkSigningPair(p *model.SendPort, in *model.Instance) {
 		return // store unreadable or path unknown, already reported
 	}
 	g := c.cfg.Group
-	who := fmt.Sprintf("Send port %q signs with %s and runs on the instance of %s, whose personal store is %s",
-		p.Name, keyUser(p, signingNeed), instanceDesc(in), storeDesc(decl))
+	who := fmt.Sprintf("%s and runs on the instance of %s, whose personal store is %s",
+		user, instanceDesc(in), storeDesc(decl))
 	cert := ls.store.Find(c.signing)
 	switch {
 	case cert == nil && ls.complete:
