@@ -65,14 +65,14 @@ func (d *decoder) resolve() {
 		r.Host = lookup(d, hosts, r.HostRef)
 		if r.PipelineRef != nil {
 			r.Pipeline = lookup(d, pipelines, *r.PipelineRef)
-			d.checkPipelineUse(r.Pipeline, r.PipelineRef, "receive_location "+quote(r.Name), true)
+			d.checkPipelineUse(r.Pipeline, r.PipelineRef, "receive location "+quote(r.Name), true)
 		}
 	}
 	for _, p := range c.SendPorts {
 		p.Host = lookup(d, hosts, p.HostRef)
 		if p.PipelineRef != nil {
 			p.Pipeline = lookup(d, pipelines, *p.PipelineRef)
-			d.checkPipelineUse(p.Pipeline, p.PipelineRef, "send_port "+quote(p.Name), false)
+			d.checkPipelineUse(p.Pipeline, p.PipelineRef, "send port "+quote(p.Name), false)
 		}
 	}
 	for _, r := range d.partyRefs {
