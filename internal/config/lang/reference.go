@@ -80,7 +80,7 @@ signing send port (BP3001, BP3002).`,
 			{Name: "signing_certificate", Type: typeThumbprint, RequiredWhen: "a pipeline signs",
 				Doc: "The thumbprint of the group signing certificate (see [Thumbprints](#thumbprints))."},
 			{Name: "certificate_expiry_warning", Type: component.Duration.String(), Default: defaultExpiryWarning,
-				Doc: "How long before a certificate expires validate starts to warn (BP3004, BP4004)."},
+				Doc: "How long before a certificate expires validate starts to warn (BP3004, BP4004, BP7005, BP7008)."},
 			{Name: "max_message_size", Type: component.Size.String(), Default: int64(DefaultMaxMessageSize),
 				Doc: "The largest message body processed; a larger message is suspended with the reason, not processed. Transports that bound a body default to it too."},
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "an as2 transport exists",
@@ -148,7 +148,7 @@ personal store, servers their other-people store.`,
 			{Name: "user", Type: component.String.String(),
 				Doc: "The operating-system user; the live checks (`validate --live`, `run`) look it up. Without it, they judge the user running bizpipe."},
 			{Name: "personal_store", Type: refTo(blockStore), Required: true,
-				Doc: "The store with the certificates and private keys this account can use: the group signing certificate and its key, for hosts that sign."},
+				Doc: "The store with the certificates and private keys this account can use: the group signing certificate and its key, for hosts that sign; the host's decryption certificate and its key, for hosts that decrypt."},
 		},
 		Example: `service_account "svc_send" {
   user           = "bts-send"
@@ -159,8 +159,8 @@ personal store, servers their other-people store.`,
 		Type: blockServer, Labels: []string{"name"}, Occurs: "any number",
 		Summary: "A machine that host instances run on.",
 		Attributes: []Attribute{
-			{Name: "other_people_store", Type: refTo(blockStore), RequiredWhen: "an encrypting send port runs on the server",
-				Doc: "The store with partners' certificates, which encrypting send ports encrypt for (BP4002)."},
+			{Name: "other_people_store", Type: refTo(blockStore), RequiredWhen: "an encrypting send port or a verifying receive location runs on the server",
+				Doc: "The store with partners' certificates: those encrypting send ports encrypt for (BP4002), and the parties' signing certificates verifying receive locations check signatures with (BP7006)."},
 		},
 		Example: `server "srv1" {
   other_people_store = certificate_store.srv1_other_people

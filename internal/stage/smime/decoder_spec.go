@@ -24,7 +24,12 @@ message.party.
 
 A message that fails decoding (cannot be decrypted, a bad or missing
 signature, an unknown signer) is stored and suspended with the reason; it is
-never routed, and its original bytes stay retrievable.`,
+never routed, and its original bytes stay retrievable.
+
+This version checks decoding configurations (validate, BP7001–BP7009), but
+its engine does not run decoder stages yet: bizpipe run refuses to start a
+receive location whose pipeline decodes, rather than store what it receives
+undecoded.`,
 	Example: `decoder "smime" {
   decrypt = true
   verify  = true
