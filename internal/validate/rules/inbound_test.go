@@ -21,6 +21,7 @@ import (
 type inTopo struct {
 	Dec       string // decryption_certificate expression; "-" omits it
 	NoDecrypt bool   // decrypt = false
+	DecryptAs string // decrypt's expression, when set (overrides NoDecrypt)
 	NoVerify  bool   // verify = false
 	Party     string // signing_certificates expression; "" is [{{tp "party"}}], "-" omits it
 	Window    string // certificate_expiry_warning
@@ -39,7 +40,7 @@ func (o inTopo) hcl() string {
 	line(`certificate_store "personal" {`)
 	line(`  path = "stores/personal"`)
 	line(`}`)
-	line(`certificate_store "other" {`)
+	line(`certificate_store "other" { # @other_store`)
 	line(`  path = "stores/other"`)
 	line(`}`)
 	line(`service_account "svc_recv" {`)
@@ -78,7 +79,11 @@ func (o inTopo) hcl() string {
 	line(`}`)
 	line(`pipeline "decode" {`)
 	line(`  decoder "smime" {`)
-	line(`    decrypt = %t`, !o.NoDecrypt)
+	if o.DecryptAs != "" {
+		line(`    decrypt = %s`, o.DecryptAs)
+	} else {
+		line(`    decrypt = %t`, !o.NoDecrypt)
+	}
 	line(`    verify  = %t`, !o.NoVerify)
 	line(`  }`)
 	line(`}`)
@@ -132,6 +137,8 @@ receive_location "plain" {
 			want: []finding{{diag.CodeDecCertRequired, errorSev, "host", `host "recv_host"`, "",
 				list(`Host "recv_host"`, `receive location(s) "from_fabrikam"`, "decryption_certificate")}},
 		},
+		{name: "BP7001 pass: decrypt from a variable without value",
+			hcl: inTopo{Dec: "-", DecryptAs: "var.decrypt", Extra: "variable \"decrypt\" {\n  type = bool\n}\n"}.hcl(), stores: inStores},
 		{name: "BP7001 pass: a location that does not decrypt needs no decryption certificate",
 			hcl: inTopo{Dec: "-", NoDecrypt: true}.hcl(), stores: inStores},
 
@@ -289,12 +296,7 @@ party "fabrikam_eu" {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScene(t, p.with(t))
 			tc.stores(s)
-			src := tc.hcl
-			if strings.Contains(tc.name, "without other-people store") {
-				// The unused store's marker: the topology has none.
-				src = strings.Replace(src, `certificate_store "other" {`, `certificate_store "other" { # @other_store`, 1)
-			}
-			s.write(src)
+			s.write(tc.hcl)
 			cfg, loadDiags := s.loadChecked(tc.vars...)
 			_, diags := rules.Check(cfg, rules.Options{Now: p.now})
 			s.expect(append(loadDiags, diags...), tc.want)
@@ -480,6 +482,12 @@ func TestAS2Rules(t *testing.T) {
 			stores: func(s *scene) { s.certOnly("personal", "sign.pem", "sign"); s.certOnly("other", "f.pem", "party") },
 			want: []finding{{diag.CodeSignKeyMissing, errorSev, "inst", "instance {", "}",
 				list(`Receive location "as2_in" signs with transport "as2"`, `host "h"`, `server "srv1"`, `service account "svc"`, "not its private key")}},
+		},
+		{
+			name: "BP1004 an AS2 receive location signs MDNs, but the group has no signing_certificate",
+			hcl:  strings.Replace(as2Topo{}.hcl(), `  signing_certificate = "{{tp "sign"}}"`+"\n", "", 1), stores: as2Stores,
+			want: []finding{{diag.CodeInvalidValue, errorSev, "group", `group "contoso"`, "",
+				list(`Group "contoso"`, "signing_certificate", `receive location(s) "as2_in"`)}},
 		},
 		{
 			name: "BP1001 partner names no party", hcl: as2Topo{Partner: "party.nobody"}.hcl(), stores: as2Stores,

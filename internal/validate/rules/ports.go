@@ -79,6 +79,14 @@ func (c *checker) checkSigningCertificateSet() {
 			ports = append(ports, p.Name)
 		}
 	}
+	// A receive location signs when its transport does (an AS2 location's
+	// MDNs, language §11).
+	var locations []string
+	for _, r := range c.cfg.ReceiveLocations {
+		if r.Needs().Signing == component.Needed {
+			locations = append(locations, r.Name)
+		}
+	}
 	var what string
 	switch {
 	case len(pipelines) > 0 && len(ports) > 0:
@@ -87,7 +95,13 @@ func (c *checker) checkSigningCertificateSet() {
 		what = fmt.Sprintf("pipeline(s) %s", quoted(pipelines))
 	case len(ports) > 0:
 		what = fmt.Sprintf("send port(s) %s", quoted(ports))
-	default:
+	}
+	switch {
+	case len(locations) > 0 && what != "":
+		what += fmt.Sprintf(" and receive location(s) %s", quoted(locations))
+	case len(locations) > 0:
+		what = fmt.Sprintf("receive location(s) %s", quoted(locations))
+	case what == "":
 		return
 	}
 	c.add(diag.Errorf(diag.CodeInvalidValue, g.DeclRange, "Missing signing_certificate",
