@@ -18,7 +18,7 @@ func (d *decoder) decodePartyBlock(b *hcl.Block) {
 	at, _ := d.content(b, partySchema)
 	p := &model.Party{
 		Name:                     b.Labels[0],
-		AS2ID:                    d.str(at, "as2_id"),
+		AS2ID:                    d.as2ID(at),
 		SigningCertificatesKnown: true,
 		SigningCertificatesRange: b.DefRange,
 		DeclRange:                b.DefRange,
@@ -60,4 +60,28 @@ func (d *decoder) thumbprintList(at attrs, name string, rng *hcl.Range) (vs []mo
 		vs = append(vs, model.Value[string]{V: e.AsString(), Set: true, Known: true, Sensitive: sensitive || ev.sensitive, Range: r})
 	}
 	return vs, true
+}
+
+// maxAS2IDLen is RFC 4130 §6.2's bound on an AS2-From or AS2-To value.
+const maxAS2IDLen = 128
+
+// as2ID reads an as2_id attribute: 1 to 128 printable ASCII characters, as
+// RFC 4130 §6.2 allows in AS2-From and AS2-To (a value with a space is sent
+// quoted). Anything else could not be sent in a header, or compared with
+// what a partner sends, so it is refused (BP1004) where it is written.
+func (d *decoder) as2ID(at attrs) model.Value[string] {
+	v := d.str(at, "as2_id")
+	if !v.Known {
+		return v
+	}
+	bad := len(v.V) == 0 || len(v.V) > maxAS2IDLen
+	for i := 0; i < len(v.V) && !bad; i++ {
+		bad = v.V[i] < 0x20 || v.V[i] > 0x7e
+	}
+	if bad {
+		d.add(diag.Errorf(diag.CodeInvalidValue, v.Range, "Invalid value for as2_id",
+			"The as2_id attribute of %s must be 1 to %d printable ASCII characters (RFC 4130 AS2-From and AS2-To); got %s.", at.what, maxAS2IDLen, shown(v)))
+		return model.Value[string]{Range: v.Range}
+	}
+	return v
 }

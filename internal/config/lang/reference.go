@@ -84,7 +84,7 @@ signing send port (BP3001, BP3002).`,
 			{Name: "max_message_size", Type: component.Size.String(), Default: int64(DefaultMaxMessageSize),
 				Doc: "The largest message body processed; a larger message is suspended with the reason, not processed. Transports that bound a body default to it too."},
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "an as2 transport exists",
-				Doc: "The group's AS2 identifier: the `AS2-From` of its AS2 messages, and the `AS2-To` its AS2 receive locations accept (BP7009)."},
+				Doc: "The group's AS2 identifier: the `AS2-From` of its AS2 messages, and the `AS2-To` its AS2 receive locations accept (BP7009). 1 to 128 printable ASCII characters (RFC 4130)."},
 		},
 		Example: `group "contoso" {
   signing_certificate        = "4E 07 7E B5 55 5B 50 DC BC BF 3D 72 61 28 19 54 D2 A1 99 9D"
@@ -201,7 +201,7 @@ in the other-people store of the server the receiving instance runs on
 ` + "`party.NAME`" + `.`,
 		Attributes: []Attribute{
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "the party is an AS2 partner",
-				Doc: "The party's AS2 identifier; two parties cannot share one (BP7009)."},
+				Doc: "The party's AS2 identifier, 1 to 128 printable ASCII characters (RFC 4130); two parties cannot share one (BP7009)."},
 			{Name: "signing_certificates", Type: "list of " + typeThumbprint + "s",
 				Doc: "The thumbprints of the certificates the party signs with (messages and MDNs); several during its rollovers."},
 		},

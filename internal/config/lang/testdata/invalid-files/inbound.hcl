@@ -10,6 +10,15 @@ party "p" {
   signing_certificates = "77AC" # expect: BP1004
 }
 party "p" {} # expect: BP1002
+party "empty_id" {
+  as2_id = "" # expect: BP1004
+}
+party "tab_id" {
+  as2_id = "FABRIKAM\tEU" # expect: BP1004
+}
+party "spaced_id" {
+  as2_id = "Fabrikam EU" # RFC 4130 allows it, sent quoted
+}
 party "q" {
   signing_certificates = ["77AC", null] # expect: BP1004
   colour               = "blue"          # expect: BP1004
