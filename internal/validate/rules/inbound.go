@@ -194,7 +194,7 @@ func (c *checker) checkPartyCerts(user string, userRange hcl.Range, h *model.Hos
 				}
 				continue
 			}
-			c.checkPartyCertDates(p, decl, found)
+			c.checkPartyCertDates(p, decl, found, who)
 		}
 	}
 }
@@ -210,8 +210,10 @@ type foundCert struct {
 // expired certificate is reported (BP7007) only when none of the others found
 // is valid now, and an expiring one (BP7008) only when none is valid beyond
 // the warning window. A partner's old certificate lingering in the list
-// during its rollover is no finding.
-func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateStore, found []foundCert) {
+// during its rollover is no finding. who names the first pair that needs
+// the certificates (the findings are properties of the certificates, so
+// they are reported once).
+func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateStore, found []foundCert, who string) {
 	var best *foundCert
 	for i, f := range found {
 		x := f.cert.Cert
@@ -229,6 +231,7 @@ func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateSto
 	if len(c.partyCerts[p]) > 1 {
 		others = " None of the party's other listed certificates is usable there either."
 	}
+	needed := " " + who + "."
 	for _, f := range found {
 		if c.once(fmt.Sprintf("partykey:%s", f.cert.SHA256)) {
 			c.checkKeySize(f.cert.Cert, f.rng, name(f))
@@ -242,10 +245,10 @@ func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateSto
 			x := f.cert.Cert
 			if c.now.Before(x.NotBefore) {
 				c.add(diag.Errorf(diag.CodePartyCertInvalid, f.rng, "Party signing certificate not yet valid",
-					"%s is not valid before %s, so signatures made with it are rejected until then.%s", name(f), x.NotBefore.UTC().Format(time.RFC3339), others))
+					"%s is not valid before %s, so signatures made with it are rejected until then.%s%s", name(f), x.NotBefore.UTC().Format(time.RFC3339), others, needed))
 			} else {
 				c.add(diag.Errorf(diag.CodePartyCertInvalid, f.rng, "Party signing certificate expired",
-					"%s expired on %s, so signatures made with it are rejected.%s Ask the party for its current certificate, add it to the store and to signing_certificates.", name(f), x.NotAfter.UTC().Format(time.RFC3339), others))
+					"%s expired on %s, so signatures made with it are rejected.%s%s Ask the party for its current certificate, add it to the store and to signing_certificates.", name(f), x.NotAfter.UTC().Format(time.RFC3339), others, needed))
 			}
 		}
 		return
@@ -253,8 +256,8 @@ func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateSto
 	window := c.window()
 	if x := best.cert.Cert; c.now.Add(window).After(x.NotAfter) && c.once(fmt.Sprintf("partyexp:%p:%s", p, best.cert.SHA256)) {
 		c.add(diag.Warningf(diag.CodePartyCertExpiring, best.rng, "Party signing certificate expires soon",
-			"%s expires on %s, within the %s warning window (certificate_expiry_warning), and the party lists no certificate found there that is valid for longer. Ask the party for its next certificate.",
-			name(*best), x.NotAfter.UTC().Format(time.RFC3339), window))
+			"%s expires on %s, within the %s warning window (certificate_expiry_warning), and the party lists no certificate found there that is valid for longer.%s Ask the party for its next certificate.",
+			name(*best), x.NotAfter.UTC().Format(time.RFC3339), window, needed))
 	}
 }
 
