@@ -244,7 +244,7 @@ variable "dec" {
 			name: "BP7007 the only party certificate expired", hcl: inTopo{Party: `["{{tp "party-expired"}}"]`}.hcl(),
 			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.certOnly("other", "f.pem", "party-expired") },
 			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-expired"}}"`, "",
-				list(`party "fabrikam"`, `{{TP "party-expired"}}`, "expired on", "stores/other/f.pem")}},
+				list(`party "fabrikam"`, `{{TP "party-expired"}}`, "expired on", "stores/other/f.pem", `Receive location "from_fabrikam"`, `server "srv1"`)}},
 		},
 		{
 			name: "BP7007 both listed certificates unusable",
@@ -268,7 +268,7 @@ variable "dec" {
 				s.certOnly("other", "f.pem", "party-expiring")
 			},
 			want: []finding{{diag.CodePartyCertExpiring, warningSev, "party_certs", `"{{tp "party-expiring"}}"`, "",
-				list(`party "fabrikam"`, `{{TP "party-expiring"}}`, "warning window")}},
+				list(`party "fabrikam"`, `{{TP "party-expiring"}}`, "warning window", `Receive location "from_fabrikam"`, `service account "svc_recv"`)}},
 		},
 		{
 			name: "BP7008 pass: the next certificate is already deployed",
