@@ -33,6 +33,9 @@ func TestGolden(t *testing.T) {
 		{"misconfigured", examplesDir, []string{"misconfigured"}, exitFindings},
 		// Errors and warnings across two files (testdata/golden/multi).
 		{"multi", "testdata/golden", []string{"multi"}, exitFindings},
+		// Receive pipelines and parties (language §10): every inbound
+		// rule, BP7001–BP7009, on real stores (testdata/golden/inbound).
+		{"inbound", "testdata/golden", []string{"inbound"}, exitFindings},
 		// Files named directly, one of them a .hcl.json file, one with a
 		// syntax error: only the syntax errors are reported.
 		{"syntax", "testdata/golden", []string{"syntax/group.hcl", "syntax/servers.hcl.json"}, exitFindings},

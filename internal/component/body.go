@@ -36,7 +36,8 @@ func NewBody(what string, rng hcl.Range, report func(*hcl.Diagnostic)) *Body {
 
 // Set records the value of attribute name. v is a model.Value of the Go
 // type the attribute's Type decodes to: string (String, Path, Enum), bool,
-// int, time.Duration, int64 (Size), message.Template, map[string]
+// int, time.Duration, int64 (Size), string (PartyRef: the party's name),
+// message.Template, map[string]
 // message.Template (TemplateMap) or map[string]string (StringMap).
 func (b *Body) Set(name string, v any) { b.values[name] = v }
 
@@ -60,6 +61,9 @@ func (b *Body) Duration(name string) value.Value[time.Duration] { return get[tim
 
 // Size reads a Size attribute, in bytes.
 func (b *Body) Size(name string) value.Value[int64] { return get[int64](b, name) }
+
+// PartyRef reads a PartyRef attribute: the name of the party referred to.
+func (b *Body) PartyRef(name string) value.Value[string] { return get[string](b, name) }
 
 // Template reads a Template attribute.
 func (b *Body) Template(name string) value.Value[message.Template] {

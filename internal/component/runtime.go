@@ -43,11 +43,25 @@ type Needs struct {
 	// Encryption is the send port's encryption_certificate, from the
 	// other-people store of the server the instance runs on.
 	Encryption Need
+	// Decryption is the host's decryption_certificate with its private
+	// key, from the personal store of the instance's service account
+	// (language §10: the inbound counterpart of Signing).
+	Decryption Need
+	// PartySigning is the parties' signing_certificates, from the
+	// other-people store of the server the instance runs on: what a
+	// verifying stage checks a signature against (the embedded
+	// certificate alone is never trusted).
+	PartySigning Need
 }
 
 // Merge combines the needs of two components run by one port or location.
 func (n Needs) Merge(o Needs) Needs {
-	return Needs{Signing: merge(n.Signing, o.Signing), Encryption: merge(n.Encryption, o.Encryption)}
+	return Needs{
+		Signing:      merge(n.Signing, o.Signing),
+		Encryption:   merge(n.Encryption, o.Encryption),
+		Decryption:   merge(n.Decryption, o.Decryption),
+		PartySigning: merge(n.PartySigning, o.PartySigning),
+	}
 }
 
 func merge(a, b Need) Need {

@@ -1,7 +1,8 @@
 // Package component defines bizpipe's plug-in points and their registry.
 //
 // A component is a transport (how messages come in or go out: file, http,
-// ...) or a pipeline stage (what is done to them: the smime encoder, ...).
+// ...) or a pipeline stage (what is done to them: the smime encoder on the
+// way out, the smime decoder on the way in, ...).
 // Each lives in a package of its own and declares one Spec: its block's
 // schema (attributes with types, defaults, enums and documentation), how the
 // decoded block becomes the component's typed configuration, and what that
@@ -37,6 +38,8 @@ const (
 	SendTransport
 	// Encoder: encoder "NAME" { ... } in a (send) pipeline.
 	Encoder
+	// Decoder: decoder "NAME" { ... } in a (receive) pipeline.
+	Decoder
 )
 
 // Block is the block type that declares a component of this kind.
@@ -46,6 +49,8 @@ func (k Kind) Block() string {
 		return "transport"
 	case Encoder:
 		return "encoder"
+	case Decoder:
+		return "decoder"
 	}
 	return ""
 }
@@ -59,12 +64,14 @@ func (k Kind) String() string {
 		return "send transport"
 	case Encoder:
 		return "encoder"
+	case Decoder:
+		return "decoder"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
 // Kinds lists every kind, in documentation order.
-func Kinds() []Kind { return []Kind{ReceiveTransport, SendTransport, Encoder} }
+func Kinds() []Kind { return []Kind{ReceiveTransport, SendTransport, Encoder, Decoder} }
 
 // Spec declares a component.
 type Spec struct {
@@ -115,6 +122,10 @@ const (
 	TemplateMap
 	// StringMap is a map of strings.
 	StringMap
+	// PartyRef is a reference to a party block, written party.NAME (an
+	// as2 transport's partner); it decodes to the party's name, and the
+	// front end reports a party that is not declared (BP1001).
+	PartyRef
 )
 
 // String names the type as the documentation does.
@@ -140,6 +151,8 @@ func (t Type) String() string {
 		return "map of templates"
 	case StringMap:
 		return "map of strings"
+	case PartyRef:
+		return "reference to party"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }

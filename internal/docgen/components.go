@@ -16,6 +16,8 @@ func where(k component.Kind) string {
 		return "`transport \"NAME\" { ... }` in a [send_port](" + fileLanguage + "#send_port): how messages are delivered. A send port has exactly one."
 	case component.Encoder:
 		return "`encoder \"NAME\" { ... }` in a [pipeline](" + fileLanguage + "#pipeline): what is done to a message before delivery. A pipeline's stages run in the order written."
+	case component.Decoder:
+		return "`decoder \"NAME\" { ... }` in a [pipeline](" + fileLanguage + "#pipeline) used by a receive location: what is done to a message as it comes in, before it is routed. A pipeline has encoder stages or decoder stages, never both."
 	}
 	return ""
 }

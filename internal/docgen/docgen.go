@@ -116,6 +116,8 @@ func kindSection(k component.Kind) (title, anchor string) {
 		return "Send transports", "send-transports"
 	case component.Encoder:
 		return "Encoders", "encoders"
+	case component.Decoder:
+		return "Decoders", "decoders"
 	}
 	return k.String(), Anchor(k.String())
 }

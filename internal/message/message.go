@@ -21,6 +21,9 @@ type Message struct {
 	// SensitiveProperties names the properties whose values derive from a
 	// sensitive value: usable by filters and templates, never shown.
 	SensitiveProperties []string
+	// Party is the party whose signature a decoder verified (language
+	// §10); "" when none did.
+	Party string
 }
 
 // Text is the result of a template: a string, and where its parts came

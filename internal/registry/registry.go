@@ -19,6 +19,7 @@ func Builtin() *component.Registry {
 		http.ReceiveSpec,
 		http.SendSpec,
 		smime.EncoderSpec,
+		smime.DecoderSpec,
 	)
 	if err != nil {
 		// The built-in specs are fixed at compile time and checked by

@@ -74,6 +74,15 @@ func (r *Runner) provision() error {
 			}
 		}
 	}
+	// Decoder stages do not run yet: a decoding location would store its
+	// messages still encrypted and unverified and route them as if they
+	// had been decoded, so such a configuration is refused before anything
+	// is built.
+	for _, rl := range cfg.ReceiveLocations {
+		if instances[rl.Host] != nil && rl.Pipeline.Decodes() {
+			return fmt.Errorf("receive location %q uses pipeline %q: decoding receive pipelines are not supported by run yet", rl.Name, rl.Pipeline.Name)
+		}
+	}
 	for _, p := range cfg.SendPorts {
 		if p.Filter != nil {
 			r.routes = append(r.routes, &route{decl: p})

@@ -55,6 +55,16 @@ const (
 	// CodeLiveMessageBox is bizpipe's addition: validate --live connects to
 	// the shared message box and checks its schema version.
 	CodeLiveMessageBox Code = "BP6005"
+	// Inbound (language §10).
+	CodeDecCertRequired   Code = "BP7001"
+	CodeDecCertMissing    Code = "BP7002"
+	CodeDecKeyMissing     Code = "BP7003"
+	CodeDecCertUnusable   Code = "BP7004"
+	CodeDecCertExpiring   Code = "BP7005"
+	CodePartyCertMissing  Code = "BP7006"
+	CodePartyCertInvalid  Code = "BP7007"
+	CodePartyCertExpiring Code = "BP7008"
+	CodeAS2Config         Code = "BP7009"
 )
 
 // Extra is stored in hcl.Diagnostic.Extra for every diagnostic bizpipe makes.

@@ -53,6 +53,7 @@ func messageValue(m *message.Message) cty.Value {
 	return Message{
 		ID:                  m.ID,
 		ReceiveLocation:     m.ReceiveLocation,
+		Party:               m.Party,
 		FileName:            m.FileName,
 		ContentType:         m.ContentType,
 		Size:                m.Size,

@@ -153,6 +153,15 @@ func (d *decoder) componentAttr(at attrs, a component.Attribute, sensitive *[]st
 			}
 		}
 		return v
+	case component.PartyRef:
+		v := value.Value[string]{Range: at.rng}
+		if attr, ok := at.m[a.Name]; ok {
+			if r, ok := d.ref(attr, blockParty); ok {
+				v = value.Known(r.Name, r.Range)
+				d.partyRefs = append(d.partyRefs, r)
+			}
+		}
+		return v
 	case component.Template:
 		return d.template(at, a)
 	case component.TemplateMap:

@@ -30,6 +30,7 @@ func (d *decoder) decodeGroupBlock(b *hcl.Block) {
 		SigningCertificate:       d.str(at, "signing_certificate"),
 		CertificateExpiryWarning: d.duration(at, "certificate_expiry_warning", defaultExpiryWarning),
 		MaxMessageSize:           d.size(at, "max_message_size", DefaultMaxMessageSize),
+		AS2ID:                    d.as2ID(at),
 		DeclRange:                b.DefRange,
 	}
 	d.cfg.Groups = append(d.cfg.Groups, g)

@@ -16,8 +16,8 @@ func (d *decoder) decodeHostBlock(b *hcl.Block) {
 	if !d.declare(b) {
 		return
 	}
-	_, blocks := d.content(b, hostSchema)
-	h := &model.Host{Name: b.Labels[0], DeclRange: b.DefRange}
+	at, blocks := d.content(b, hostSchema)
+	h := &model.Host{Name: b.Labels[0], DecryptionCertificate: d.str(at, "decryption_certificate"), DeclRange: b.DefRange}
 	for _, ib := range blocks {
 		at, _ := d.content(ib, instanceSchema)
 		in := &model.Instance{Host: h, DeclRange: blockRange(ib)}

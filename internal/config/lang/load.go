@@ -57,6 +57,7 @@ const (
 	blockAccount         = "service_account"
 	blockServer          = "server"
 	blockHost            = "host"
+	blockParty           = "party"
 	blockPipeline        = "pipeline"
 	blockReceiveLocation = "receive_location"
 	blockSendPort        = "send_port"
@@ -164,6 +165,8 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 			d.decodeServerBlock(b)
 		case blockHost:
 			d.decodeHostBlock(b)
+		case blockParty:
+			d.decodePartyBlock(b)
 		case blockPipeline:
 			d.decodePipelineBlock(b)
 		case blockReceiveLocation:
@@ -205,6 +208,9 @@ type decoder struct {
 	// vars and locals by name, for reference checks.
 	vars   map[string]*model.Variable
 	locals map[string]*model.Local
+	// partyRefs are the party.NAME references of component blocks (an as2
+	// transport's partner), checked once every party has been read.
+	partyRefs []model.Ref
 }
 
 func (d *decoder) add(ds ...*hcl.Diagnostic) { d.diags = append(d.diags, ds...) }

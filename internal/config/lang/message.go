@@ -27,6 +27,9 @@ type Message struct {
 	// sensitive values. Their values are marked sensitive, and so is
 	// whatever a filter or template derives from them.
 	SensitiveProperties []string
+	// Party is the party whose signature a decoder verified; "" when
+	// none did.
+	Party string
 }
 
 // MessageAttribute is an attribute of the message object that filters and
@@ -49,6 +52,7 @@ var messageAttributes = []MessageAttribute{
 	{"size", cty.Number, "The body's size in bytes."},
 	{"received_at", cty.String, "The time of receipt, RFC 3339 in UTC."},
 	{"properties", cty.Map(cty.String), "The context properties the receive location stamped on the message (`message.properties.partner`)."},
+	{"party", cty.String, "The [party](#party) whose signature a decoder verified (a receive pipeline's `decoder \"smime\"` with `verify = true`); `\"\"` when the message was not verified."},
 }
 
 // MessageAttributes returns the attributes of the message object, in
@@ -92,6 +96,7 @@ func (m Message) Value() cty.Value {
 		"size":             cty.NumberIntVal(m.Size),
 		"received_at":      cty.StringVal(m.ReceivedAt),
 		"properties":       pv,
+		"party":            cty.StringVal(m.Party),
 	})
 }
 

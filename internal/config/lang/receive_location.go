@@ -32,6 +32,11 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 	if a, ok := at.m["host"]; ok {
 		r.HostRef, _ = d.ref(a, blockHost)
 	}
+	if a, ok := at.m["pipeline"]; ok {
+		if ref, ok := d.ref(a, blockPipeline); ok {
+			r.PipelineRef = &ref
+		}
+	}
 	if tb := d.transportBlock(b, blocks, component.ReceiveTransport); tb != nil {
 		r.Transport = d.decodeComponent(b, tb, component.ReceiveTransport)
 	}

@@ -80,9 +80,11 @@ signing send port (BP3001, BP3002).`,
 			{Name: "signing_certificate", Type: typeThumbprint, RequiredWhen: "a pipeline signs",
 				Doc: "The thumbprint of the group signing certificate (see [Thumbprints](#thumbprints))."},
 			{Name: "certificate_expiry_warning", Type: component.Duration.String(), Default: defaultExpiryWarning,
-				Doc: "How long before a certificate expires validate starts to warn (BP3004, BP4004)."},
+				Doc: "How long before a certificate expires validate starts to warn (BP3004, BP4004, BP7005, BP7008)."},
 			{Name: "max_message_size", Type: component.Size.String(), Default: int64(DefaultMaxMessageSize),
 				Doc: "The largest message body processed; a larger message is suspended with the reason, not processed. Transports that bound a body default to it too."},
+			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "an as2 transport exists",
+				Doc: "The group's AS2 identifier: the `AS2-From` of its AS2 messages, and the `AS2-To` its AS2 receive locations accept (BP7009). 1 to 128 printable ASCII characters (RFC 4130)."},
 		},
 		Example: `group "contoso" {
   signing_certificate        = "4E 07 7E B5 55 5B 50 DC BC BF 3D 72 61 28 19 54 D2 A1 99 9D"
@@ -146,7 +148,7 @@ personal store, servers their other-people store.`,
 			{Name: "user", Type: component.String.String(),
 				Doc: "The operating-system user; the live checks (`validate --live`, `run`) look it up. Without it, they judge the user running bizpipe."},
 			{Name: "personal_store", Type: refTo(blockStore), Required: true,
-				Doc: "The store with the certificates and private keys this account can use: the group signing certificate and its key, for hosts that sign."},
+				Doc: "The store with the certificates and private keys this account can use: the group signing certificate and its key, for hosts that sign; the host's decryption certificate and its key, for hosts that decrypt."},
 		},
 		Example: `service_account "svc_send" {
   user           = "bts-send"
@@ -157,8 +159,8 @@ personal store, servers their other-people store.`,
 		Type: blockServer, Labels: []string{"name"}, Occurs: "any number",
 		Summary: "A machine that host instances run on.",
 		Attributes: []Attribute{
-			{Name: "other_people_store", Type: refTo(blockStore), RequiredWhen: "an encrypting send port runs on the server",
-				Doc: "The store with partners' certificates, which encrypting send ports encrypt for (BP4002)."},
+			{Name: "other_people_store", Type: refTo(blockStore), RequiredWhen: "an encrypting send port or a verifying receive location runs on the server",
+				Doc: "The store with partners' certificates: those encrypting send ports encrypt for (BP4002), and the parties' signing certificates verifying receive locations check signatures with (BP7006)."},
 		},
 		Example: `server "srv1" {
   other_people_store = certificate_store.srv1_other_people
@@ -168,7 +170,12 @@ personal store, servers their other-people store.`,
 		Type: blockHost, Labels: []string{"name"}, Occurs: "any number",
 		Summary: "A logical host: its receive locations and send ports run on each of its instances.",
 		Doc: `A host that runs a signing send port needs at least one instance (BP3006).
-The validation rules check every (send port, host instance) pair.`,
+The validation rules check every (send port, host instance) and every
+(receive location, host instance) pair.`,
+		Attributes: []Attribute{
+			{Name: "decryption_certificate", Type: typeThumbprint, RequiredWhen: "a receive location of the host decrypts",
+				Doc: "The thumbprint of the certificate the host's decrypting receive locations decrypt with; it must be, with its private key, in the personal store of the service account of every instance (BP7001–BP7005)."},
+		},
 		Blocks: []Block{{
 			Type: "instance", Occurs: "any number",
 			Summary: "A host instance: the host running on a server as a service account.",
@@ -185,14 +192,42 @@ The validation rules check every (send port, host instance) pair.`,
 }`,
 	},
 	{
+		Type: blockParty, Labels: []string{"name"}, Occurs: "any number",
+		Summary: "A trading partner: the certificates it signs with and its AS2 identifier.",
+		Doc: `A verifying receive pipeline (` + "`decoder \"smime\" { verify = true }`" + `) resolves a
+signed message to the party whose signing_certificates hold its signer, found
+in the other-people store of the server the receiving instance runs on
+(BP7006–BP7008); the party's name becomes ` + "`message.party`" + `. Refer to a party as
+` + "`party.NAME`" + `.`,
+		Attributes: []Attribute{
+			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "the party is an AS2 partner",
+				Doc: "The party's AS2 identifier, 1 to 128 printable ASCII characters (RFC 4130); two parties cannot share one (BP7009)."},
+			{Name: "signing_certificates", Type: "list of " + typeThumbprint + "s",
+				Doc: "The thumbprints of the certificates the party signs with (messages and MDNs); several during its rollovers."},
+		},
+		Example: `party "fabrikam" {
+  as2_id               = "FABRIKAM"
+  signing_certificates = ["CCFE302DA296CC18B316BA3063F069169382D9FC"]
+}`,
+	},
+	{
 		Type: blockPipeline, Labels: []string{"name"}, Occurs: "any number",
-		Summary: "The stages a send port runs a message through before delivery.",
-		Doc: `A pipeline's encoder stages run in the order written. A send port without a
-pipeline delivers the message as received.`,
-		Blocks: []Block{{
-			Type: component.Encoder.Block(), Labels: []string{"type"}, Occurs: "any number", Component: component.Encoder,
-			Summary: "An encoder stage; the label names the encoder.",
-		}},
+		Summary: "The stages a message runs through: before delivery (encoders) or as it comes in (decoders).",
+		Doc: `A pipeline's stages run in the order written. A send pipeline has encoder
+stages and is used by send ports; a receive pipeline has decoder stages and is
+used by receive locations. Mixing them, or using one in the other's place, is
+BP1004. A send port without a pipeline delivers the message as received; a
+receive location without one stores the body as received.`,
+		Blocks: []Block{
+			{
+				Type: component.Encoder.Block(), Labels: []string{"type"}, Occurs: "any number", Component: component.Encoder,
+				Summary: "An encoder stage of a send pipeline; the label names the encoder.",
+			},
+			{
+				Type: component.Decoder.Block(), Labels: []string{"type"}, Occurs: "any number", Component: component.Decoder,
+				Summary: "A decoder stage of a receive pipeline; the label names the decoder.",
+			},
+		},
 		Example: `pipeline "sign_encrypt" {
   encoder "smime" {
     signature = "clear"
@@ -208,6 +243,8 @@ receives is stored in the message box, stamped with the location's name and
 properties, and routed to every send port whose filter it matches.`,
 		Attributes: []Attribute{
 			{Name: "host", Type: refTo(blockHost), Required: true, Doc: "The host whose instances run the location."},
+			{Name: "pipeline", Type: refTo(blockPipeline),
+				Doc: "The receive pipeline (decoder stages) each message runs through before it is stored for routing; without one, the body is stored as received."},
 			{Name: "content_type", Type: component.String.String(), Default: defaultContentType,
 				Doc: "The content type stamped on each message (`message.content_type`) that does not declare its own (an HTTP request's `Content-Type` wins)."},
 			{Name: "properties", Type: component.StringMap.String(),

@@ -209,7 +209,7 @@ host "h" {
 				src = base + "receive_location \"in\" {\n  host = host.h\n" + s.Example + "\n}\n"
 			case component.SendTransport:
 				src = base + "send_port \"out\" {\n  host = host.h\n" + s.Example + "\n}\n"
-			case component.Encoder:
+			case component.Encoder, component.Decoder:
 				src = base + "pipeline \"p\" {\n" + s.Example + "\n}\n"
 			default:
 				t.Fatalf("no wrapper for kind %s", s.Kind)

@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"strconv"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -43,6 +45,7 @@ func (d *decoder) resolve() {
 	servers := index(c.Servers, func(s *model.Server) string { return s.Name })
 	hosts := index(c.Hosts, func(h *model.Host) string { return h.Name })
 	pipelines := index(c.Pipelines, func(p *model.Pipeline) string { return p.Name })
+	parties := index(c.Parties, func(p *model.Party) string { return p.Name })
 
 	for _, a := range c.Accounts {
 		a.PersonalStore = lookup(d, stores, a.PersonalStoreRef)
@@ -60,11 +63,21 @@ func (d *decoder) resolve() {
 	}
 	for _, r := range c.ReceiveLocations {
 		r.Host = lookup(d, hosts, r.HostRef)
+		if r.PipelineRef != nil {
+			r.Pipeline = lookup(d, pipelines, *r.PipelineRef)
+			d.checkPipelineUse(r.Pipeline, r.PipelineRef, "receive location "+quote(r.Name), true)
+		}
 	}
 	for _, p := range c.SendPorts {
 		p.Host = lookup(d, hosts, p.HostRef)
 		if p.PipelineRef != nil {
 			p.Pipeline = lookup(d, pipelines, *p.PipelineRef)
+			d.checkPipelineUse(p.Pipeline, p.PipelineRef, "send port "+quote(p.Name), false)
+		}
+	}
+	for _, r := range d.partyRefs {
+		if p := lookup(d, parties, r); p != nil {
+			p.Used = true
 		}
 	}
 	d.markUsed()
@@ -96,6 +109,9 @@ func (d *decoder) markUsed() {
 		if r.Host != nil {
 			r.Host.Used = true
 		}
+		if r.Pipeline != nil {
+			r.Pipeline.Used = true
+		}
 	}
 	for _, p := range d.cfg.SendPorts {
 		if p.Host != nil {
@@ -126,6 +142,8 @@ func lookup[T any](d *decoder, m map[string]*T, r model.Ref) *T {
 		"%s.%s is not declared: no %s block is named %q.", r.Kind, r.Name, r.Kind, r.Name))
 	return nil
 }
+
+func quote(s string) string { return strconv.Quote(s) }
 
 // convertString renders a primitive value as a string.
 func convertString(v cty.Value) (string, error) {

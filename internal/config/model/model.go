@@ -46,6 +46,7 @@ type Config struct {
 	Servers          []*Server
 	Hosts            []*Host
 	Pipelines        []*Pipeline
+	Parties          []*Party
 	ReceiveLocations []*ReceiveLocation
 	SendPorts        []*SendPort
 	MessageBox       *MessageBox
@@ -77,7 +78,10 @@ type Group struct {
 	// MaxMessageSize bounds a message's body: a larger one is suspended,
 	// not processed (default 1 GiB).
 	MaxMessageSize Value[int64]
-	DeclRange      hcl.Range
+	// AS2ID is the group's AS2 identifier (AS2-From of its sends, the
+	// AS2-To it accepts); required when any as2 transport exists (BP7009).
+	AS2ID     Value[string]
+	DeclRange hcl.Range
 }
 
 // Variable is an input variable.
@@ -131,8 +135,27 @@ type Server struct {
 type Host struct {
 	Name      string
 	Instances []*Instance
-	DeclRange hcl.Range
-	Used      bool
+	// DecryptionCertificate is the thumbprint of the certificate its
+	// decrypting receive locations decrypt with (language §10).
+	DecryptionCertificate Value[string]
+	DeclRange             hcl.Range
+	Used                  bool
+}
+
+// Party is a trading partner: the certificates it signs with, and its AS2
+// identifier (language §10).
+type Party struct {
+	Name  string
+	AS2ID Value[string]
+	// SigningCertificates are the thumbprints as written, each with the
+	// range of its list element; SigningCertificatesRange is the whole
+	// attribute (the block when absent). Unknown during validate: Known
+	// is false for the whole list (SigningCertificatesKnown).
+	SigningCertificates      []Value[string]
+	SigningCertificatesKnown bool
+	SigningCertificatesRange hcl.Range
+	DeclRange                hcl.Range
+	Used                     bool
 }
 
 // Instance is a host instance: a host on one server, as one service account.
@@ -145,7 +168,8 @@ type Instance struct {
 	DeclRange  hcl.Range // the whole instance block, header to closing brace
 }
 
-// Pipeline is an ordered list of stages (encoder blocks).
+// Pipeline is an ordered list of stages: encoder blocks (a send pipeline)
+// or decoder blocks (a receive pipeline), never both (BP1004).
 type Pipeline struct {
 	Name      string
 	Stages    []*Component
@@ -163,6 +187,26 @@ func (p *Pipeline) Needs() component.Needs {
 		n = n.Merge(st.Needs())
 	}
 	return n
+}
+
+// Decodes reports whether the pipeline is a receive pipeline: its stages
+// are decoders. A pipeline without stages is neither, and fits anywhere.
+func (p *Pipeline) Decodes() bool { return p.hasKind(component.Decoder) }
+
+// Encodes reports whether the pipeline is a send pipeline: its stages are
+// encoders.
+func (p *Pipeline) Encodes() bool { return p.hasKind(component.Encoder) }
+
+func (p *Pipeline) hasKind(k component.Kind) bool {
+	if p == nil {
+		return false
+	}
+	for _, st := range p.Stages {
+		if st.Spec != nil && st.Spec.Kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 // Signs reports whether a stage certainly signs. A stage whose signing
@@ -203,6 +247,8 @@ type ReceiveLocation struct {
 	Host        *Host
 	ContentType Value[string]
 	Properties  Value[map[string]string]
+	PipelineRef *Ref // nil: the body is stored as received
+	Pipeline    *Pipeline
 	Transport   *Component
 	DeclRange   hcl.Range
 
@@ -210,6 +256,12 @@ type ReceiveLocation struct {
 	// values derive from a sensitive value: stored as such with every
 	// message, never shown.
 	SensitiveProperties []string
+}
+
+// Needs is what the location's pipeline and transport need on the
+// instance that runs the location.
+func (r *ReceiveLocation) Needs() component.Needs {
+	return r.Pipeline.Needs().Merge(r.Transport.Needs())
 }
 
 // SendPort subscribes to messages and delivers them.

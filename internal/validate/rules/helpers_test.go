@@ -50,8 +50,13 @@ const (
 	keyPartner        // the partner (encryption) certificate
 	keyDecoy          // an unrelated certificate with key
 
+	keyDec    // the host decryption certificate (§10)
+	keyParty  // a party's signing certificate
+	keyParty2 // the same party's next signing certificate
+
 	keySignAlt = keyDecoy // variants of the signing certificate
 	keyPartAlt = keyDecoy // variants of the partner certificate
+	keyDecAlt  = keyDecoy // variants of the decryption certificate
 )
 
 // with returns p for subtest t: the same certificates and keys, reported
@@ -113,6 +118,28 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 0)}
 	case "partner-1024":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA1024, 1)}
+	case "dec":
+		o = testpki.Options{Key: rsa(keyDec)}
+	case "dec-expired":
+		o = testpki.Options{Key: rsa(keyDecAlt), NotAfter: p.now.Add(-2 * day)}
+	case "dec-notyet":
+		o = testpki.Options{Key: rsa(keyDecAlt), NotBefore: p.now.Add(2 * day)}
+	case "dec-expiring":
+		o = testpki.Options{Key: rsa(keyDecAlt), NotAfter: p.now.Add(10 * day)}
+	case "dec-no-ke":
+		o = testpki.Options{Key: rsa(keyDecAlt), KeyUsage: x509.KeyUsageDigitalSignature}
+	case "dec-ecdsa":
+		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 1)}
+	case "party":
+		o = testpki.Options{Key: rsa(keyParty)}
+	case "party-next":
+		o = testpki.Options{Key: rsa(keyParty2), NotAfter: p.now.Add(400 * day)}
+	case "party-expired":
+		o = testpki.Options{Key: rsa(keyParty2), NotAfter: p.now.Add(-2 * day)}
+	case "party-notyet":
+		o = testpki.Options{Key: rsa(keyParty2), NotBefore: p.now.Add(2 * day)}
+	case "party-expiring":
+		o = testpki.Options{Key: rsa(keyParty), NotAfter: p.now.Add(10 * day)}
 	default:
 		p.t.Fatalf("unknown test certificate %q", name)
 	}

@@ -27,7 +27,7 @@ func (c *checker) checkUnused() {
 	for _, p := range c.cfg.Pipelines {
 		if !p.Used {
 			c.add(diag.Warningf(diag.CodeUnused, p.DeclRange, "Unused pipeline",
-				"Pipeline %q is declared but no send port uses it.", p.Name))
+				"Pipeline %q is declared but no send port or receive location uses it.", p.Name))
 		}
 	}
 	for _, h := range c.cfg.Hosts {

@@ -40,8 +40,9 @@ func (c *checker) checkPorts() {
 			hostsWithoutInstance[p.Host] = append(hostsWithoutInstance[p.Host], p.Name)
 		}
 		if signs && c.signingOK {
+			user := fmt.Sprintf("Send port %q signs with %s", p.Name, keyUser(p, signingNeed))
 			for _, in := range p.Host.Instances {
-				c.checkSigningPair(p, in)
+				c.checkSigningPair(user, in)
 			}
 		}
 		if encrypts {
@@ -78,6 +79,14 @@ func (c *checker) checkSigningCertificateSet() {
 			ports = append(ports, p.Name)
 		}
 	}
+	// A receive location signs when its transport does (an AS2 location's
+	// MDNs, language §11).
+	var locations []string
+	for _, r := range c.cfg.ReceiveLocations {
+		if r.Needs().Signing == component.Needed {
+			locations = append(locations, r.Name)
+		}
+	}
 	var what string
 	switch {
 	case len(pipelines) > 0 && len(ports) > 0:
@@ -86,7 +95,13 @@ func (c *checker) checkSigningCertificateSet() {
 		what = fmt.Sprintf("pipeline(s) %s", quoted(pipelines))
 	case len(ports) > 0:
 		what = fmt.Sprintf("send port(s) %s", quoted(ports))
-	default:
+	}
+	switch {
+	case len(locations) > 0 && what != "":
+		what += fmt.Sprintf(" and receive location(s) %s", quoted(locations))
+	case len(locations) > 0:
+		what = fmt.Sprintf("receive location(s) %s", quoted(locations))
+	case what == "":
 		return
 	}
 	c.add(diag.Errorf(diag.CodeInvalidValue, g.DeclRange, "Missing signing_certificate",
@@ -97,7 +112,8 @@ func (c *checker) checkSigningCertificateSet() {
 // checkSigningPair: the instance's service account must reach the group
 // signing certificate and its private key (BP3001, BP3002), and the
 // certificate must be usable (BP3003–BP3005, BP5001).
-func (c *checker) checkSigningPair(p *model.SendPort, in *model.Instance) {
+// user names the port or location and what in it signs.
+func (c *checker) checkSigningPair(user string, in *model.Instance) {
 	if in.Account == nil || in.Account.PersonalStore == nil {
 		return // unresolved reference, already reported
 	}
@@ -107,8 +123,8 @@ func (c *checker) checkSigningPair(p *model.SendPort, in *model.Instance) {
 		return // store unreadable or path unknown, already reported
 	}
 	g := c.cfg.Group
-	who := fmt.Sprintf("Send port %q signs with %s and runs on the instance of %s, whose personal store is %s",
-		p.Name, keyUser(p, signingNeed), instanceDesc(in), storeDesc(decl))
+	who := fmt.Sprintf("%s and runs on the instance of %s, whose personal store is %s",
+		user, instanceDesc(in), storeDesc(decl))
 	cert := ls.store.Find(c.signing)
 	switch {
 	case cert == nil && ls.complete:

@@ -1,8 +1,10 @@
 // Package rules holds bizpipe's static validation rules (spec §7.2).
 //
 // Check loads every certificate store once and evaluates the signing and
-// encryption rules per (send port, host instance) pair, so that each finding
-// names the exact port, host, server, service account and store involved.
+// encryption rules per (send port, host instance) pair, and the decryption
+// and party rules (§10) per (receive location, host instance) pair, so that
+// each finding names the exact port or location, host, server, service
+// account and store involved.
 // Rules that depend on something unknown (an unset variable during validate,
 // a store whose PKCS#12 files could not be opened) are skipped rather than
 // guessed: a validate gate must have no false positives.
@@ -50,6 +52,8 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkThumbprints()
 	c.checkSigningCertificateSet()
 	c.checkPorts()
+	c.checkLocations()
+	c.checkAS2()
 	c.checkUnused()
 	c.checkFilterLocations()
 
@@ -73,6 +77,9 @@ type checker struct {
 	signing   thumbprint.Thumbprint
 	signingOK bool
 	encrypt   map[*model.SendPort]thumbprint.Thumbprint
+	decrypt   map[*model.Host]thumbprint.Thumbprint
+	// partyCerts are each party's well-formed signing thumbprints.
+	partyCerts map[*model.Party][]partyThumbprint
 	// hidden are thumbprints written with a sensitive value: never printed.
 	hidden map[thumbprint.Thumbprint]bool
 

@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"fmt"
+
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
@@ -17,6 +19,20 @@ func (c *checker) checkThumbprints() {
 	for _, p := range c.cfg.SendPorts {
 		if tp, ok := c.parseThumbprint(p.EncryptionCertificate, "encryption_certificate of send port \""+p.Name+"\""); ok {
 			c.encrypt[p] = tp
+		}
+	}
+	c.decrypt = map[*model.Host]thumbprint.Thumbprint{}
+	for _, h := range c.cfg.Hosts {
+		if tp, ok := c.parseThumbprint(h.DecryptionCertificate, "decryption_certificate of host \""+h.Name+"\""); ok {
+			c.decrypt[h] = tp
+		}
+	}
+	c.partyCerts = map[*model.Party][]partyThumbprint{}
+	for _, p := range c.cfg.Parties {
+		for i, v := range p.SigningCertificates {
+			if tp, ok := c.parseThumbprint(v, fmt.Sprintf("signing_certificates[%d] of party %q", i, p.Name)); ok {
+				c.partyCerts[p] = append(c.partyCerts[p], partyThumbprint{tp: tp, rng: v.Range})
+			}
 		}
 	}
 }

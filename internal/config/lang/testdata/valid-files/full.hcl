@@ -2,6 +2,7 @@
 group "contoso" {
   signing_certificate        = "9F1C 3A22 0000 0000 0000 0000 0000 0000 0000 0001"
   certificate_expiry_warning = "1440h"
+  as2_id                     = "CONTOSO"
 }
 
 variable "p12_password" {
@@ -44,6 +45,7 @@ server "srv1" {
 }
 
 host "send_host" {
+  decryption_certificate = "5B1E 0000 0000 0000 0000 0000 0000 0000 0000 0003"
   instance {
     server          = server.srv1
     service_account = service_account.svc
@@ -61,8 +63,22 @@ pipeline "sign_encrypt" {
   }
 }
 
+party "fabrikam" {
+  as2_id               = "FABRIKAM"
+  signing_certificates = ["77AC 0000 0000 0000 0000 0000 0000 0000 0000 0004"]
+}
+
+pipeline "decode" {
+  decoder "smime" {
+    decrypt            = true
+    verify             = true
+    require_encryption = false
+  }
+}
+
 receive_location "orders_in" {
   host         = host.send_host
+  pipeline     = pipeline.decode
   content_type = "application/edi-x12"
   properties   = { partner = var.partner, kind = "order" }
   transport "http" {
@@ -85,7 +101,7 @@ send_port "fabrikam" {
   host                   = host.send_host
   pipeline               = pipeline.sign_encrypt
   encryption_certificate = "4a:7b:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:02"
-  filter                 = message.receive_location == "orders_in" && message.properties.partner == var.partner && message.size > 0
+  filter                 = message.receive_location == "orders_in" && message.properties.partner == var.partner && message.size > 0 && message.party != "litware"
   transport "file" {
     path      = local.partner_dir
     file_name = "${message.id}-${lower(message.file_name)}.eml"

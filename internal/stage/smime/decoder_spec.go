@@ -1,0 +1,92 @@
+package smime
+
+import (
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+)
+
+// DecoderSpec declares the smime decoder stage: decoder "smime" { ... } in
+// a receive pipeline (language §10).
+var DecoderSpec = &component.Spec{
+	Kind:    component.Decoder,
+	Name:    "smime",
+	Summary: "Decrypts and/or verifies an S/MIME message as it comes in (RFC 8551).",
+	Doc: `Decrypts enveloped (enveloped-data and authEnveloped-data) input with the
+host's decryption_certificate and its private key, taken from the personal
+store of the service account of the host instance that received the message,
+and/or verifies its signature (clear or opaque).
+
+A signature must verify with a certificate listed in some party's
+signing_certificates, present in the other-people store of the server the
+instance runs on and valid at the time of receipt; the certificate embedded
+in the signature alone is never trusted. The party found becomes
+message.party.
+
+A message that fails decoding (cannot be decrypted, a bad or missing
+signature, an unknown signer) is stored and suspended with the reason; it is
+never routed, and its original bytes stay retrievable.
+
+This version checks decoding configurations (validate, BP7001–BP7009), but
+its engine does not run decoder stages yet: bizpipe run refuses to start a
+receive location whose pipeline decodes, rather than store what it receives
+undecoded.`,
+	Example: `decoder "smime" {
+  decrypt = true
+  verify  = true
+}`,
+	Attributes: []component.Attribute{
+		{Name: "decrypt", Type: component.Bool, Default: false,
+			Doc: "Decrypt enveloped input with the host's `decryption_certificate` (BP7001–BP7005)."},
+		{Name: "verify", Type: component.Bool, Default: false,
+			Doc: "Require a signature that verifies with a party's `signing_certificates` (BP7006–BP7008), and set `message.party`."},
+		// require_encryption has no static default: it defaults to decrypt,
+		// which the schema cannot say; Decode applies it.
+		{Name: "require_encryption", Type: component.Bool,
+			Doc: "Reject input that is not encrypted. Default: the value of `decrypt`."},
+	},
+	Decode: decodeDecoderConfig,
+}
+
+// DecoderConfig is the typed configuration of an smime decoder block.
+type DecoderConfig struct {
+	Decrypt           value.Value[bool]
+	Verify            value.Value[bool]
+	RequireEncryption value.Value[bool]
+}
+
+func decodeDecoderConfig(b *component.Body) component.Config {
+	c := &DecoderConfig{
+		Decrypt:           b.Bool("decrypt"),
+		Verify:            b.Bool("verify"),
+		RequireEncryption: b.Bool("require_encryption"),
+	}
+	if !c.RequireEncryption.Set {
+		// The documented default is decrypt's value: a location that
+		// decrypts rejects plain input unless told otherwise.
+		c.RequireEncryption = c.Decrypt
+		c.RequireEncryption.Default = true
+		c.RequireEncryption.Range = b.Range
+	}
+	return c
+}
+
+// Needs: the host's decryption identity when the stage decrypts, the
+// parties' signing certificates when it verifies; maybe, when that depends
+// on a value unknown during validate.
+func (c *DecoderConfig) Needs() component.Needs {
+	var n component.Needs
+	n.Decryption = need(c.Decrypt)
+	n.PartySigning = need(c.Verify)
+	return n
+}
+
+// need maps a bool attribute to whether it needs the key it enables.
+func need(v value.Value[bool]) component.Need {
+	switch {
+	case !v.Known:
+		return component.MaybeNeeded
+	case v.V:
+		return component.Needed
+	}
+	return component.NotNeeded
+}

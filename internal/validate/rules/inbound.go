@@ -1,0 +1,390 @@
+package rules
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
+	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+)
+
+// partyThumbprint is one well-formed thumbprint of a party's
+// signing_certificates, with the range of its list element.
+type partyThumbprint struct {
+	tp  thumbprint.Thumbprint
+	rng hcl.Range
+}
+
+// checkLocations evaluates the inbound rules (§10) for every (receive
+// location, host instance) pair: the host's decryption certificate for a
+// decrypting location (BP7001–BP7005), the parties' signing certificates for
+// a verifying one (BP7006–BP7008), and the group signing certificate for a
+// location whose transport signs (an AS2 location's MDNs, BP3001–BP3005).
+// What a location needs comes from its components' Needs, as for ports.
+func (c *checker) checkLocations() {
+	undeclared := map[*model.Host][]string{}
+	for _, r := range c.cfg.ReceiveLocations {
+		if r.Host == nil {
+			continue // unresolved reference, already reported
+		}
+		needs := r.Needs()
+		if needs.Signing == component.Needed && c.signingOK {
+			user := fmt.Sprintf("Receive location %q signs with %s", r.Name, locationKeyUser(r, signingNeed))
+			for _, in := range r.Host.Instances {
+				c.checkSigningPair(user, in)
+			}
+		}
+		if needs.Decryption == component.Needed {
+			h := r.Host
+			if !h.DecryptionCertificate.Set {
+				undeclared[h] = append(undeclared[h], r.Name)
+			} else if tp, ok := c.decrypt[h]; ok {
+				for _, in := range h.Instances {
+					c.checkDecryptionPair(r, in, tp)
+				}
+			}
+		}
+		if needs.PartySigning == component.Needed {
+			rng := r.DeclRange
+			if r.PipelineRef != nil {
+				rng = r.PipelineRef.Range
+			}
+			c.checkPartyCerts(fmt.Sprintf("Receive location %q verifies signatures with %s", r.Name, locationKeyUser(r, partySigningNeed)),
+				rng, r.Host, c.cfg.Parties)
+		}
+	}
+	for _, h := range c.cfg.Hosts {
+		if locs := undeclared[h]; len(locs) > 0 {
+			c.add(diag.Errorf(diag.CodeDecCertRequired, h.DeclRange, "Decrypting host has no decryption certificate",
+				"Host %q runs the decrypting receive location(s) %s but declares no decryption_certificate, so its instances have nothing to decrypt with. Set decryption_certificate to the thumbprint of the host's decryption certificate (bizpipe certs lists them).",
+				h.Name, quoted(locs)))
+		}
+	}
+}
+
+// checkDecryptionPair: the instance's service account must reach the host's
+// decryption certificate and its private key (BP7002, BP7003), and the
+// certificate must be usable (BP7004, BP7005, BP5001).
+func (c *checker) checkDecryptionPair(r *model.ReceiveLocation, in *model.Instance, tp thumbprint.Thumbprint) {
+	if in.Account == nil || in.Account.PersonalStore == nil {
+		return // unresolved reference, already reported
+	}
+	decl := in.Account.PersonalStore
+	ls := c.stores[decl]
+	if ls == nil || ls.store == nil {
+		return // store unreadable or path unknown, already reported
+	}
+	h := r.Host
+	who := fmt.Sprintf("Receive location %q decrypts with %s and runs on the instance of %s, whose personal store is %s",
+		r.Name, locationKeyUser(r, decryptionNeed), instanceDesc(in), storeDesc(decl))
+	cert := ls.store.Find(tp)
+	switch {
+	case cert == nil && ls.complete:
+		c.add(diag.Errorf(diag.CodeDecCertMissing, in.DeclRange, "Decryption certificate not in personal store",
+			"%s. That store has no certificate with host %q's decryption thumbprint %s. Add the certificate and its private key to the store, or run this instance as an account whose store has them.",
+			who, h.Name, c.tpDesc(tp)))
+		return
+	case cert == nil:
+		return // may be in a PKCS#12 file that could not be opened (BP2005)
+	case cert.Key == nil && ls.complete:
+		c.add(diag.Errorf(diag.CodeDecKeyMissing, in.DeclRange, "Decryption certificate has no private key",
+			"%s. That store has host %q's decryption certificate %s, %s, in %s, but not its private key, so this instance cannot decrypt. Add the key (for example a PKCS#12 file with certificate and key) to the store.",
+			who, h.Name, c.tpDesc(tp), subject(cert.Cert), fileIn(decl, cert.File)))
+	}
+	c.checkDecryptionCert(h, tp, decl, cert)
+}
+
+// checkDecryptionCert reports a decryption certificate's own problems once
+// per host: dates and key transport (BP7004, BP7005), key size (BP5001).
+func (c *checker) checkDecryptionCert(h *model.Host, tp thumbprint.Thumbprint, decl *model.CertificateStore, cert *certstore.Certificate) {
+	if !c.once(fmt.Sprintf("deccert:%p:%s", h, cert.SHA256)) {
+		return
+	}
+	rng := h.DecryptionCertificate.Range
+	name := fmt.Sprintf("The decryption certificate %s of host %q, %s, in %s,", c.tpDesc(tp), h.Name, subject(cert.Cert), fileIn(decl, cert.File))
+	c.checkDates(cert.Cert, rng, name, diag.CodeDecCertUnusable, diag.CodeDecCertExpiring)
+	x := cert.Cert
+	if _, isRSA := x.PublicKey.(*rsa.PublicKey); !isRSA {
+		c.add(diag.Errorf(diag.CodeDecCertUnusable, rng, "Decryption certificate cannot transport keys",
+			"%s has a %s key; S/MIME decryption here needs an RSA key for key transport, so partners cannot encrypt for it.", name, x.PublicKeyAlgorithm))
+	} else if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
+		c.add(diag.Errorf(diag.CodeDecCertUnusable, rng, "Decryption certificate not valid for key encipherment",
+			"%s has a key usage extension without keyEncipherment (it allows %s), so partners' software refuses to encrypt for it.", name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", ")))
+	}
+	c.checkKeySize(x, rng, name)
+}
+
+// checkPartyCerts checks, on every server where host h has an instance,
+// that each of parties has a signing certificate in the server's
+// other-people store (BP7006) that is usable (BP7007, BP7008). user names
+// the location or port that verifies and with what; userRange is where a
+// finding about it as a whole points.
+//
+// A party whose list is unknown during validate is skipped, as is one that
+// lists no certificates: a party may exist only for AS2 (unsigned MDNs) and
+// is then no signer. That no party at all lists one is reported, as every
+// signed message would be rejected.
+func (c *checker) checkPartyCerts(user string, userRange hcl.Range, h *model.Host, parties []*model.Party) {
+	var listed []*model.Party
+	unknown, written := false, false
+	for _, p := range parties {
+		switch {
+		case !p.SigningCertificatesKnown:
+			unknown = true
+		case len(p.SigningCertificates) > 0:
+			written = true
+			if len(c.partyCerts[p]) > 0 {
+				listed = append(listed, p)
+			}
+		}
+	}
+	if !unknown && !written {
+		what := "no party lists signing_certificates"
+		if len(parties) == 0 {
+			what = "no party is declared"
+		}
+		c.add(diag.Errorf(diag.CodePartyCertMissing, userRange, "No party signing certificate to verify with",
+			"%s, but %s, so every signed message would be rejected as coming from an unknown signer. Declare the partners as party blocks with signing_certificates = [thumbprints].",
+			user, what))
+		return
+	}
+	for _, in := range h.Instances {
+		srv := in.Server
+		if srv == nil {
+			continue // unresolved reference, already reported
+		}
+		who := fmt.Sprintf("%s and runs on the instance of %s", user, instanceDesc(in))
+		for _, p := range listed {
+			if !c.once(fmt.Sprintf("party:%s:%p:%p", user, srv, p)) {
+				continue // this server already checked for this user and party
+			}
+			if srv.OtherPeopleStore == nil {
+				if srv.OtherPeopleStoreRef == nil {
+					c.add(diag.Errorf(diag.CodePartyCertMissing, srv.DeclRange, "Server has no other-people store",
+						"%s, but server %q declares no other_people_store, so the signing certificates of party %q (%s) cannot be found there. Add other_people_store = certificate_store.NAME to the server.",
+						who, srv.Name, p.Name, c.partyTPList(p)))
+				}
+				continue
+			}
+			decl := srv.OtherPeopleStore
+			ls := c.stores[decl]
+			if ls == nil || ls.store == nil {
+				continue // store unreadable or path unknown, already reported
+			}
+			var found []foundCert
+			for _, pt := range c.partyCerts[p] {
+				if cert := ls.store.Find(pt.tp); cert != nil {
+					found = append(found, foundCert{partyThumbprint: pt, cert: cert})
+				}
+			}
+			if len(found) == 0 {
+				if ls.complete {
+					c.add(diag.Errorf(diag.CodePartyCertMissing, p.SigningCertificatesRange, "Party signing certificate not in other-people store",
+						"%s; the other-people store of server %q is %s, which has none of the signing certificates of party %q (%s). Add the party's current signing certificate to that store on every server where the host has an instance.",
+						who, srv.Name, storeDesc(decl), p.Name, c.partyTPList(p)))
+				}
+				continue
+			}
+			c.checkPartyCertDates(p, decl, found, who)
+		}
+	}
+}
+
+// foundCert is a party thumbprint found in an other-people store.
+type foundCert struct {
+	partyThumbprint
+	cert *certstore.Certificate
+}
+
+// checkPartyCertDates judges the party certificates found in one store
+// together, as a verifier does: a party signs with any one of them, so an
+// expired certificate is reported (BP7007) only when none of the others found
+// is valid now, and an expiring one (BP7008) only when none is valid beyond
+// the warning window. A partner's old certificate lingering in the list
+// during its rollover is no finding. who names the first pair that needs
+// the certificates (the findings are properties of the certificates, so
+// they are reported once).
+func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateStore, found []foundCert, who string) {
+	var best *foundCert
+	for i, f := range found {
+		x := f.cert.Cert
+		if c.now.Before(x.NotBefore) || c.now.After(x.NotAfter) {
+			continue
+		}
+		if best == nil || x.NotAfter.After(best.cert.Cert.NotAfter) {
+			best = &found[i]
+		}
+	}
+	name := func(f foundCert) string {
+		return fmt.Sprintf("The signing certificate %s of party %q, %s, in %s,", c.tpDesc(f.tp), p.Name, subject(f.cert.Cert), fileIn(decl, f.cert.File))
+	}
+	others := ""
+	if len(c.partyCerts[p]) > 1 {
+		others = " None of the party's other listed certificates is usable there either."
+	}
+	needed := " " + who + "."
+	for _, f := range found {
+		if c.once(fmt.Sprintf("partykey:%s", f.cert.SHA256)) {
+			c.checkKeySize(f.cert.Cert, f.rng, name(f))
+		}
+	}
+	if best == nil {
+		for _, f := range found {
+			if !c.once(fmt.Sprintf("partycert:%p:%s", p, f.cert.SHA256)) {
+				continue
+			}
+			x := f.cert.Cert
+			if c.now.Before(x.NotBefore) {
+				c.add(diag.Errorf(diag.CodePartyCertInvalid, f.rng, "Party signing certificate not yet valid",
+					"%s is not valid before %s, so signatures made with it are rejected until then.%s%s", name(f), x.NotBefore.UTC().Format(time.RFC3339), others, needed))
+			} else {
+				c.add(diag.Errorf(diag.CodePartyCertInvalid, f.rng, "Party signing certificate expired",
+					"%s expired on %s, so signatures made with it are rejected.%s%s Ask the party for its current certificate, add it to the store and to signing_certificates.", name(f), x.NotAfter.UTC().Format(time.RFC3339), others, needed))
+			}
+		}
+		return
+	}
+	window := c.window()
+	if x := best.cert.Cert; c.now.Add(window).After(x.NotAfter) && c.once(fmt.Sprintf("partyexp:%p:%s", p, best.cert.SHA256)) {
+		c.add(diag.Warningf(diag.CodePartyCertExpiring, best.rng, "Party signing certificate expires soon",
+			"%s expires on %s, within the %s warning window (certificate_expiry_warning), and the party lists no certificate found there that is valid for longer.%s Ask the party for its next certificate.",
+			name(*best), x.NotAfter.UTC().Format(time.RFC3339), window, needed))
+	}
+}
+
+// window is the group's certificate_expiry_warning (0 when unknown).
+func (c *checker) window() time.Duration {
+	if g := c.cfg.Group; g != nil && g.CertificateExpiryWarning.Known {
+		return g.CertificateExpiryWarning.V
+	}
+	return 0
+}
+
+// partyTPList renders a party's well-formed thumbprints for details.
+func (c *checker) partyTPList(p *model.Party) string {
+	var tps []string
+	for _, pt := range c.partyCerts[p] {
+		tps = append(tps, c.tpDesc(pt.tp))
+	}
+	return strings.Join(tps, ", ")
+}
+
+// checkAS2 reports the AS2 configuration problems of BP7009: two parties
+// with one as2_id (an AS2-From would not name one party), and, for every
+// transport whose configuration speaks AS2 (component.AS2Config), a group
+// without as2_id, a partner without as2_id and an async MDN with nowhere to
+// go. A send transport's partner is also the party whose signing
+// certificates verify its MDNs, when its Needs ask for PartySigning.
+func (c *checker) checkAS2() {
+	seen := map[string]*model.Party{}
+	for _, p := range c.cfg.Parties {
+		if !p.AS2ID.Usable() {
+			continue
+		}
+		first, dup := seen[p.AS2ID.V]
+		if !dup {
+			seen[p.AS2ID.V] = p
+			continue
+		}
+		id := shownValue(p.AS2ID)
+		c.add(diag.Errorf(diag.CodeAS2Config, p.AS2ID.Range, "Two parties with one AS2 identifier",
+			"Parties %q and %q (declared at %s) both have as2_id %s, so an AS2 message from that identifier cannot be attributed to one party. Give each party its own as2_id.",
+			p.Name, first.Name, first.DeclRange, id))
+	}
+
+	parties := map[string]*model.Party{}
+	for _, p := range c.cfg.Parties {
+		parties[p.Name] = p
+	}
+	var users []string
+	for _, r := range c.cfg.ReceiveLocations {
+		if _, ok := as2Of(r.Transport); ok {
+			users = append(users, fmt.Sprintf("receive location %q", r.Name))
+		}
+	}
+	for _, p := range c.cfg.SendPorts {
+		a, ok := as2Of(p.Transport)
+		if !ok {
+			continue
+		}
+		users = append(users, fmt.Sprintf("send port %q", p.Name))
+		c.checkAS2Port(p, a, parties)
+	}
+	if g := c.cfg.Group; g != nil && len(users) > 0 && !g.AS2ID.Set {
+		c.add(diag.Errorf(diag.CodeAS2Config, g.DeclRange, "Group has no AS2 identifier",
+			"Group %q sets no as2_id, but %s use(s) an as2 transport, which needs it as the AS2-From of what the group sends and the AS2-To it accepts. Set as2_id in the group block.",
+			g.Name, strings.Join(users, ", ")))
+	}
+}
+
+// checkAS2Port checks an AS2 send transport's partner and MDN settings.
+func (c *checker) checkAS2Port(p *model.SendPort, a component.AS2, parties map[string]*model.Party) {
+	transport := fmt.Sprintf("transport %q", p.Transport.Spec.Name)
+	if a.MDN.Usable() && a.MDN.V == "async" && !a.AsyncMDNURL.Set {
+		c.add(diag.Errorf(diag.CodeAS2Config, a.MDN.Range, "Asynchronous MDN without a URL",
+			"Send port %q asks for an asynchronous MDN (%s), but sets no async_mdn_url, so the partner has nowhere to send it. Set async_mdn_url to the URL of an as2 receive location of this group, or use mdn = \"sync\".",
+			p.Name, transport))
+	}
+	if !a.Partner.Usable() {
+		return
+	}
+	partner := parties[a.Partner.V]
+	if partner == nil {
+		return // undeclared party, already reported (BP1001)
+	}
+	if !partner.AS2ID.Set {
+		c.add(diag.Errorf(diag.CodeAS2Config, a.Partner.Range, "AS2 partner has no AS2 identifier",
+			"Send port %q sends with %s to party %q, which sets no as2_id, so there is no AS2-To to address it with. Set as2_id in party %q (declared at %s).",
+			p.Name, transport, partner.Name, partner.Name, partner.DeclRange))
+	}
+	if p.Host != nil && p.Transport.Needs().PartySigning == component.Needed {
+		c.checkPartyCerts(fmt.Sprintf("Send port %q verifies the MDNs of party %q with %s", p.Name, partner.Name, transport),
+			a.Partner.Range, p.Host, []*model.Party{partner})
+	}
+}
+
+// as2Of returns what an AS2 transport's configuration says; ok is false for
+// a transport that does not speak AS2, or that could not be decoded.
+func as2Of(t *model.Component) (component.AS2, bool) {
+	if t == nil || t.Config == nil {
+		return component.AS2{}, false
+	}
+	a, ok := t.Config.(component.AS2Config)
+	if !ok {
+		return component.AS2{}, false
+	}
+	return a.AS2(), true
+}
+
+func decryptionNeed(n component.Needs) component.Need   { return n.Decryption }
+func partySigningNeed(n component.Needs) component.Need { return n.PartySigning }
+
+// locationKeyUser names what makes location r need a key, for details: its
+// pipeline, its transport, or both.
+func locationKeyUser(r *model.ReceiveLocation, need func(component.Needs) component.Need) string {
+	var users []string
+	if r.Pipeline != nil && need(r.Pipeline.Needs()) == component.Needed {
+		users = append(users, fmt.Sprintf("pipeline %q", r.Pipeline.Name))
+	}
+	if r.Transport != nil && need(r.Transport.Needs()) == component.Needed {
+		users = append(users, fmt.Sprintf("transport %q", r.Transport.Spec.Name))
+	}
+	return strings.Join(users, " and ")
+}
+
+// shownValue renders a string value for a detail, hiding a sensitive one.
+func shownValue(v model.Value[string]) string {
+	if v.Sensitive {
+		return "(sensitive value)"
+	}
+	return fmt.Sprintf("%q", v.V)
+}
