@@ -44,6 +44,9 @@ type Config struct {
 	Port       int    `json:"port,omitempty"`
 	MDNSigning string `json:"mdnSigning,omitempty"` // also send: the micalg asked for
 	SignMDN    *bool  `json:"signMdn,omitempty"`
+	// StockMDNSigning lets libas2 sign MDNs itself, CRLF trim included
+	// (trap 2).
+	StockMDNSigning bool `json:"stockMdnSigning,omitempty"`
 
 	// send
 	URL         string `json:"url,omitempty"`
@@ -54,6 +57,7 @@ type Config struct {
 	Encryption  string `json:"encryption,omitempty"` // aes128-CBC, aes256-CBC, des-EDE3-CBC
 	MDN         *bool  `json:"mdn,omitempty"`
 	AsyncPort   int    `json:"asyncPort,omitempty"`
+	UnsignedMDN bool   `json:"unsignedMdn,omitempty"`
 
 	// verify-mdn
 	MDNFile string `json:"mdnFile,omitempty"`
@@ -107,6 +111,7 @@ type Event struct {
 	// sent
 	ExpectedMIC       string `json:"expectedMic"`
 	ExpectedAlgorithm string `json:"expectedAlgorithm"`
+	SelfVerified      bool   `json:"selfVerified"`
 	Chunked           bool   `json:"chunked"`
 	MDNError          string `json:"mdnError"`
 

@@ -18,14 +18,19 @@
 //               request asks for it) by this script WITHOUT libas2's trim of
 //               the CRLF after the report's closing delimiter (trap 2), sent
 //               with a Content-Length (trap 5) or POSTed to the
-//               Receipt-Delivery-Option URL.
+//               Receipt-Delivery-Option URL. With "stockMdnSigning" libas2
+//               signs the MDN itself (trim included), to show the trap.
 //   send        an AS2 sender: composes a message with libas2 (signed with
 //               "sign", encrypted with "encryption": aes128-CBC, aes256-CBC
 //               or des-EDE3-CBC), POSTs it to "url" with libas2's own request
 //               helper, and prints {"event":"sent", messageId, expectedMic,
-//               expectedAlgorithm, status, mdn: {...}} where mdn is libas2's
+//               expectedAlgorithm, selfVerified, status, mdn: {...}} where
+//               expected* is the MIC libas2's own verification computes
+//               over what it signed, and mdn is libas2's
 //               reading of the sync MDN (or, with "asyncPort", of the async
-//               MDN POSTed to 127.0.0.1:asyncPort).
+//               MDN POSTed to 127.0.0.1:asyncPort). It asks for an MDN
+//               signed with "mdnSigning" (default sha-256), or for an
+//               unsigned one with "unsignedMdn".
 //   verify-mdn  reads "mdnFile" (an MDN entity: headers, empty line, body)
 //               and prints libas2's reading of it: {"event":"mdn", verified,
 //               disposition, mic, micAlgorithm, originalMessageId}.
@@ -148,14 +153,21 @@ async function receive () {
         node,
         agreement: {
           host: { id: config.id, certificate: cert, privateKey: key, decrypt: config.decrypt !== false },
-          partner: { id: lower['as2-from'], certificate: partnerCert, verify: config.verify !== false, mdn: { signing: false } }
+          partner: {
+            id: lower['as2-from'],
+            certificate: partnerCert,
+            verify: config.verify !== false,
+            // stockMdnSigning: libas2 signs the MDN itself, with its CRLF
+            // trim (to show trap 2); otherwise this script signs below.
+            mdn: { signing: config.stockMdnSigning && wantSigned ? (config.mdnSigning || micalg || 'sha-256') : false }
+          }
         }
       })
       let mdnNode = dispositionNode
       // libas2 signs with its own configured digest (trap 8); this partner
       // uses config.mdnSigning, or else the first requested micalg.
       const signAlg = config.mdnSigning || micalg || 'sha-256'
-      if (wantSigned && config.signMdn !== false) {
+      if (wantSigned && config.signMdn !== false && !config.stockMdnSigning) {
         // Rebuild the unsigned report, then sign it ourselves.
         const report = dispositionNode
         report._headers = report._headers.filter((h) => /^content-type$/i.test(h.key))
@@ -255,8 +267,10 @@ async function send () {
   node = await node.sign({ cert, key, algorithm: sign })
   const signedBuf = await node.build()
   const reparsed = await AS2Parser.parse(signedBuf)
+  // false when libas2 cannot verify its own signature: it signs a part
+  // without the CRLF that ends it, so a payload ending in CRLF is signed
+  // over one CRLF less than it sends.
   const expected = await AS2Crypto.verify(reparsed, { cert }, true)
-  if (!expected) throw new Error('libas2 cannot verify its own signature')
   if (config.encryption) {
     node = await node.encrypt({ cert: partnerCert, encryption: config.encryption })
   }
@@ -267,7 +281,7 @@ async function send () {
   ])
   node.messageId(true)
   const messageId = node.messageId()
-  const mdnSigning = config.mdnSigning === undefined ? 'sha-256' : config.mdnSigning
+  const mdnSigning = config.unsignedMdn ? false : (config.mdnSigning || 'sha-256')
   if (config.mdn !== false) {
     node.setHeader('Disposition-Notification-To', config.id)
     node.setHeader('Disposition-Notification-Options', mdnSigning
@@ -286,8 +300,9 @@ async function send () {
   const result = {
     event: 'sent',
     messageId,
-    expectedMic: expected.digest.toString('base64'),
-    expectedAlgorithm: expected.algorithm,
+    selfVerified: !!expected,
+    expectedMic: expected ? expected.digest.toString('base64') : undefined,
+    expectedAlgorithm: expected ? expected.algorithm : undefined,
     status: res.statusCode,
     chunked: /chunked/i.test(res.headers['transfer-encoding'] || '')
   }
