@@ -33,7 +33,7 @@ type received struct {
 // verify against the partner's certificate, compute the MIC and answer
 // with a (signed, when asked) MDN, sync with a Content-Length or async by
 // POST.
-func testReceiver(t *testing.T, us, them *party) (string, <-chan received) {
+func testReceiver(t *testing.T, us, them *party, chunked bool) (string, <-chan received) {
 	t.Helper()
 	ch := make(chan received, 8)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +68,20 @@ func testReceiver(t *testing.T, us, them *party) (string, <-chan received) {
 		for k, vs := range mdn.Header {
 			w.Header()[k] = vs
 		}
+		if chunked {
+			// What a sync MDN must not be (trap 5): no Content-Length,
+			// several chunks, as a streaming server writes it. (A single
+			// chunk survives libas2: its size line and the last chunk
+			// fall in the multipart preamble and epilogue.)
+			w.WriteHeader(http.StatusOK)
+			for b := mdn.Body; len(b) > 0; {
+				n := min(len(b), 512)
+				w.Write(b[:n])
+				w.(http.Flusher).Flush()
+				b = b[n:]
+			}
+			return
+		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(mdn.Body)))
 		w.WriteHeader(http.StatusOK)
 		w.Write(mdn.Body)
@@ -94,6 +108,7 @@ func receiveOne(r *http.Request, us, them *party) (received, *Built, error) {
 	entity := JoinEntity(r.Header, body)
 	dec, encrypted, err := Decrypt(entity, us.Cert.Cert, us.Key.(crypto.Decrypter))
 	if err != nil {
+		rec.err = err
 		disp = ProcessedError("decryption-failed")
 	} else {
 		roots := x509.NewCertPool()
@@ -146,7 +161,7 @@ func freePort(t *testing.T) int {
 func TestReceiveFromLibas2(t *testing.T) {
 	us, them := newParty(t, "CONTOSO"), newParty(t, "FABRIKAM")
 	cert, key, ourCert := partnerFiles(t, us, them)
-	url, got := testReceiver(t, us, them)
+	url, got := testReceiver(t, us, them, false)
 	binary := make([]byte, 4096)
 	for i := range binary {
 		binary[i] = byte(i*13 + 5)
@@ -226,4 +241,47 @@ func TestReceiveFromLibas2(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLibas2Traps checks two more of libas2's known traps against our
+// receiver: a sync MDN sent chunked is lost on libas2 (trap 5), and its
+// "AES-GCM" is plain EnvelopedData, which we refuse with a clear reason
+// and a processed/error MDN (trap 9).
+func TestLibas2Traps(t *testing.T) {
+	us, them := newParty(t, "CONTOSO"), newParty(t, "FABRIKAM")
+	cert, key, ourCert := partnerFiles(t, us, them)
+	file := filepath.Join(t.TempDir(), "payload")
+	if err := os.WriteFile(file, []byte("ISA*00~"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	send := func(t *testing.T, url, enc string) as2test.Event {
+		return as2test.Run(t, as2test.Config{Mode: "send", ID: them.ID, PartnerID: us.ID, Cert: cert, Key: key, PartnerCert: ourCert,
+			URL: url, Content: file, ContentType: "application/edi-x12", Encryption: enc}, 2*time.Minute)
+	}
+	t.Run("chunked sync MDN", func(t *testing.T) {
+		url, got := testReceiver(t, us, them, true)
+		e := send(t, url, "aes256-CBC")
+		if rec := <-got; rec.err != nil {
+			t.Fatal(rec.err)
+		}
+		if !e.Chunked {
+			t.Fatal("the response was not chunked")
+		}
+		if e.MDNError == "" && e.Reading != nil && e.Reading.Verified {
+			t.Fatalf("libas2 reads a chunked MDN (%+v): trap 5 is gone", e.Reading)
+		}
+		t.Logf("libas2 on a chunked MDN: %s", e.MDNError)
+	})
+	t.Run("libas2 GCM", func(t *testing.T) {
+		url, got := testReceiver(t, us, them, false)
+		e := send(t, url, "aes256-GCM")
+		rec := <-got
+		if rec.err == nil {
+			t.Fatal("we accepted libas2's GCM in EnvelopedData")
+		}
+		t.Logf("we refuse libas2's GCM: %v", rec.err)
+		if e.Reading == nil || e.Reading.Disposition == nil || e.Reading.Disposition.Description == nil {
+			t.Fatalf("libas2 did not get our negative MDN: %+v (%s)", e.Reading, e.MDNError)
+		}
+	})
 }
