@@ -16,17 +16,24 @@ const Version = "1.2"
 
 // HTTP header names of RFC 4130.
 const (
-	HeaderVersion            = "AS2-Version"
-	HeaderFrom               = "AS2-From"
-	HeaderTo                 = "AS2-To"
-	HeaderMessageID          = "Message-ID"
-	HeaderSubject            = "Subject"
-	HeaderNotificationTo     = "Disposition-Notification-To"
-	HeaderNotificationOpts   = "Disposition-Notification-Options"
-	HeaderReceiptDelivery    = "Receipt-Delivery-Option"
-	maxAS2NameLen            = 128
-	signedReceiptProtocol    = "pkcs7-signature"
-	defaultNotificationToVal = "as2@bizpipe.invalid"
+	HeaderVersion          = "AS2-Version"
+	HeaderFrom             = "AS2-From"
+	HeaderTo               = "AS2-To"
+	HeaderMessageID        = "Message-ID"
+	HeaderSubject          = "Subject"
+	HeaderNotificationTo   = "Disposition-Notification-To"
+	HeaderNotificationOpts = "Disposition-Notification-Options"
+	HeaderReceiptDelivery  = "Receipt-Delivery-Option"
+)
+
+const (
+	// maxAS2NameLen is RFC 4130 §6.2's limit on AS2-From and AS2-To.
+	maxAS2NameLen = 128
+	// signedReceiptProtocol is the only signed-receipt-protocol of AS2.
+	signedReceiptProtocol = "pkcs7-signature"
+	// defaultNotificationTo is sent as Disposition-Notification-To when
+	// Request.NotificationTo is empty: AS2 receivers only test its presence.
+	defaultNotificationTo = "as2@bizpipe.invalid"
 )
 
 // QuoteName formats an AS2 identifier for AS2-From or AS2-To (RFC 4130
@@ -113,7 +120,8 @@ func idDomain(domain string) string {
 	return s
 }
 
-// ReceiptMode says whether and how an MDN is requested.
+// ReceiptMode says whether and how an MDN is requested. The zero value
+// is ReceiptSync, the language default.
 type ReceiptMode int
 
 // Receipt modes (spec §11, transport attribute mdn).
@@ -176,7 +184,7 @@ func (r *Request) Header() (http.Header, error) {
 	}
 	nt := r.NotificationTo
 	if nt == "" {
-		nt = defaultNotificationToVal
+		nt = defaultNotificationTo
 	}
 	if strings.ContainsAny(nt, "\r\n\x00") {
 		return nil, errors.New("as2: Disposition-Notification-To holds a line break or NUL")

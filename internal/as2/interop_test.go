@@ -69,28 +69,31 @@ func TestLibas2VerifiesOurMDN(t *testing.T) {
 			if err := os.WriteFile(file, entity, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			e := as2test.Run(t, as2test.Config{Mode: "verify-mdn", MDNFile: file, PartnerCert: ourCert}, time.Minute)
+			r := as2test.Run(t, as2test.Config{Mode: "verify-mdn", MDNFile: file, PartnerCert: ourCert}, time.Minute).Reading
+			if r == nil {
+				t.Fatal("no reading from libas2")
+			}
 			if tc.tamper {
-				if e.MDN.Error == "" {
+				if r.Error == "" {
 					t.Fatal("libas2 accepts a tampered MDN: the test proves nothing")
 				}
 				return
 			}
-			if e.MDN.Error != "" {
-				t.Fatalf("libas2 rejects our MDN: %s", e.MDN.Error)
+			if r.Error != "" {
+				t.Fatalf("libas2 rejects our MDN: %s", r.Error)
 			}
-			if e.MDN.Signed != tc.signed || (tc.signed && !e.MDN.Verified) {
-				t.Fatalf("libas2: signed=%v verified=%v", e.MDN.Signed, e.MDN.Verified)
+			if r.Signed != tc.signed || (tc.signed && !r.Verified) {
+				t.Fatalf("libas2: signed=%v verified=%v", r.Signed, r.Verified)
 			}
-			if e.OriginalMessageID != "<m1@fabrikam.example>" {
-				t.Errorf("libas2 reads Original-Message-ID %q", e.OriginalMessageID)
+			if r.OriginalMessageID != "<m1@fabrikam.example>" {
+				t.Errorf("libas2 reads Original-Message-ID %q", r.OriginalMessageID)
 			}
-			if e.MDN.Disposition == nil || e.MDN.Disposition.Processed != (tc.disp.Type == "processed") {
-				t.Errorf("libas2 reads the disposition as %v", e.MDN.Disposition)
+			if r.Disposition == nil || r.Disposition.Processed != (tc.disp.Type == "processed") {
+				t.Errorf("libas2 reads the disposition as %v", r.Disposition)
 			}
-			got, err := ParseMIC(e.MDN.MIC + ", " + e.MDN.MICAlgorithm)
+			got, err := ParseMIC(r.MIC + ", " + r.MICAlgorithm)
 			if err != nil || !got.Equal(mic) {
-				t.Errorf("libas2 reads the MIC as %q, %q (%v); we wrote %s", e.MDN.MIC, e.MDN.MICAlgorithm, err, mic)
+				t.Errorf("libas2 reads the MIC as %q, %q (%v); we wrote %s", r.MIC, r.MICAlgorithm, err, mic)
 			}
 		})
 	}

@@ -29,14 +29,18 @@ const (
 
 // VerifyOptions says how to check a received MDN's signature.
 type VerifyOptions struct {
-	// Trusted are the partner's signing certificates. A signed MDN is
-	// accepted only when its signer is one of them and valid at Now; the
-	// certificate embedded in the signature is never trusted by itself.
-	// With none, a signed MDN is an error.
+	// Trusted are the partner's signing certificates (spec §10: the
+	// party's signing_certificates). A signed MDN is accepted only when
+	// its signer is exactly one of them (not merely a certificate they
+	// issued) and valid at Now; the certificate embedded in the signature
+	// is never trusted by itself. With none, a signed MDN is an error.
 	Trusted []*x509.Certificate
 	// Now is the time at which the signer's certificate must be valid;
 	// zero means time.Now().
 	Now time.Time
+	// SpoolDir is where the S/MIME decoder keeps its (unlinked) temporary
+	// files; "" means os.TempDir().
+	SpoolDir string
 }
 
 // ReceivedMDN is a parsed (and, when signed, verified) MDN.
@@ -99,7 +103,7 @@ func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params 
 	for _, c := range opts.Trusted {
 		roots.AddCert(c)
 	}
-	d, err := smime.Decode(raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now})
+	d, err := smime.Decode(raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now, SpoolDir: opts.SpoolDir})
 	if err != nil {
 		return fmt.Errorf("as2: MDN signature: %w", err)
 	}

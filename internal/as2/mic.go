@@ -2,7 +2,7 @@ package as2
 
 import (
 	"crypto"
-	"crypto/sha1" //nolint:gosec // SHA-1 is a MIC algorithm RFC 4130 partners may ask for
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
@@ -63,7 +63,7 @@ func (a Alg) newHash() hash.Hash {
 	case SHA512:
 		return sha512.New()
 	case SHA1:
-		return sha1.New() //nolint:gosec // requested by the partner
+		return sha1.New() // weak, but partners may ask for it (RFC 4130 §7.3)
 	}
 	return sha256.New()
 }
@@ -202,11 +202,11 @@ func MICContent(entity []byte, encrypted bool) ([]byte, error) {
 		}
 		return parts[0], nil
 	case "application/pkcs7-mime", "application/x-pkcs7-mime":
-		if st := strings.ToLower(e.params["smime-type"]); st == "signed-data" {
+		switch st := strings.ToLower(e.params["smime-type"]); st {
+		case "signed-data":
 			return opaqueContent(e)
-		}
-		if encrypted {
-			return nil, errors.New("as2: the entity is still encrypted: pass the decrypted entity")
+		case "enveloped-data", "authenveloped-data":
+			return nil, errors.New("as2: the entity is still encrypted: the MIC is computed over what was encrypted (see Decrypt)")
 		}
 	}
 	if encrypted {

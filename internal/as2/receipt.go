@@ -32,6 +32,12 @@ var ErrUnsignedMDN = errors.New("as2: the MDN is not signed but a signed MDN was
 // disposition, from a receipt that is otherwise acceptable, is a
 // *NegativeError; every other error means the receipt proves nothing and
 // the attempt failed.
+//
+// The MIC is compared in the algorithm the MDN names, whichever was asked
+// for: RFC 4130 §7.3 lets the receiver fall back when it does not support
+// the requested one, and libas2 always uses the digest of the message's
+// signature. The MDN's own signature digest is likewise not checked
+// against the request (libas2 signs with its configured digest).
 func (m *ReceivedMDN) Check(messageID string, requireSigned bool, sent MICSource) error {
 	if requireSigned && !m.Signed {
 		return ErrUnsignedMDN

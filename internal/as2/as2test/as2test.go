@@ -115,8 +115,8 @@ type Event struct {
 	Chunked           bool   `json:"chunked"`
 	MDNError          string `json:"mdnError"`
 
-	// mdn (verify-mdn); sent carries it in Reading
-	MDN
+	// Reading is libas2's reading of an MDN: the whole "mdn" event
+	// (verify-mdn), or the "mdn" object of a "sent" event.
 	Reading *MDN `json:"-"`
 }
 
@@ -140,8 +140,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(stripped, (*plain)(e)); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(stripped, &e.MDN); err != nil {
-		return err
+	if e.Event == "mdn" {
+		reading = stripped
 	}
 	if reading != nil {
 		e.Reading = &MDN{}
@@ -255,6 +255,7 @@ func Start(t testing.TB, cfg Config) *Partner {
 	cmd := exec.Command(node, "--security-revert=CVE-2023-46809", filepath.Join(partnerDir(t), "partner.js"), cfgFile)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
 	p := &Partner{events: make(chan Event, 64), stderr: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
+	stop := make(chan struct{}) // closed at cleanup: output nobody reads is dropped
 	cmd.Stderr = &lockedWriter{p.mu, p.stderr}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -280,10 +281,14 @@ func Start(t testing.TB, cfg Config) *Partner {
 			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 				e = Event{Event: "unparsable", Error: sc.Text()}
 			}
-			p.events <- e
+			select {
+			case p.events <- e:
+			case <-stop:
+			}
 		}
 	}()
 	t.Cleanup(func() {
+		close(stop)
 		_ = cmd.Process.Kill()
 		<-p.done
 		_ = cmd.Wait()
