@@ -3,6 +3,7 @@ package as2
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,93 @@ func TestLibas2MDNSigning(t *testing.T) {
 			}
 			if osslErr != nil || ourErr != nil {
 				t.Fatalf("partner.js's signed MDN: OpenSSL %v; ours %v", osslErr, ourErr)
+			}
+		})
+	}
+}
+
+// opensslMessageDigest returns the message-digest signed attribute of a
+// DER SignedData as "openssl cms -cmsout -print" shows it.
+func opensslMessageDigest(t *testing.T, der []byte) []byte {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "sig.der")
+	if err := os.WriteFile(in, der, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(testpki.OpenSSL(t), "cms", "-cmsout", "-print", "-inform", "DER", "-in", in).Output()
+	if err != nil {
+		t.Fatalf("openssl cms -cmsout -print: %v", err)
+	}
+	_, after, ok := bytes.Cut(out, []byte("object: messageDigest"))
+	if !ok {
+		t.Fatalf("openssl shows no messageDigest:\n%s", out)
+	}
+	// The OCTET STRING's hex dump lines follow "OCTET STRING:" until the
+	// first line that is not one.
+	_, after, ok = bytes.Cut(after, []byte("OCTET STRING:\n"))
+	if !ok {
+		t.Fatalf("openssl shows no messageDigest value:\n%s", out)
+	}
+	line := regexp.MustCompile(`^\s+[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]){1,16})`)
+	var digest []byte
+	for _, l := range bytes.Split(after, []byte("\n")) {
+		m := line.FindSubmatch(l)
+		if m == nil {
+			break
+		}
+		for _, h := range bytes.FieldsFunc(m[1], func(r rune) bool { return r == ' ' || r == '-' }) {
+			b, err := hex.DecodeString(string(h))
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest = append(digest, b...)
+		}
+	}
+	return digest
+}
+
+// TestOpenSSLMessageDigestIsMIC checks MessageMIC of signed messages
+// against the message digest OpenSSL reads from their signatures, for
+// binary and CRLF text content in the base64 and binary transfer
+// encodings: the MIC of a signed message is, by RFC 4130 §7.3.1, the
+// digest of exactly what was signed.
+func TestOpenSSLMessageDigestIsMIC(t *testing.T) {
+	us := newParty(t, "CONTOSO")
+	binary := []byte("\x00\x01\xff\r\n\n\r binary \x80\x81")
+	text := []byte("UNA:+.? '\r\nUNB+UNOC:3+CONTOSO+FABRIKAM'\r\n")
+	for _, tc := range []struct {
+		name, ct, cte string
+		body          []byte
+	}{
+		{"binary/base64", "application/octet-stream", "base64", binary},
+		{"binary/binary", "application/octet-stream", "binary", binary},
+		{"text-crlf/base64", "text/plain", "base64", text},
+		{"text-crlf/binary", "application/edifact", "binary", text},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entity := signedMessage(t, us, nil, tc.ct, tc.body, tc.cte, "sha256", true)
+			e, err := parseEntity(entity)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts, err := splitMultipart(e.body, e.params["boundary"], 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := parseEntity(parts[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			der, err := decodeBody(sig.body, sig.cte)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mic, err := MessageMIC(entity, false, SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := opensslMessageDigest(t, der); !bytes.Equal(mic.Digest, want) {
+				t.Fatalf("MIC %x, OpenSSL's message digest %x", mic.Digest, want)
 			}
 		})
 	}
