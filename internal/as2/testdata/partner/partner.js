@@ -2,10 +2,12 @@
 // An AS2 partner built on the independent npm package libas2 0.8.2, for
 // bizpipe's interop tests (internal/as2). Run it with
 //
-//   node --security-revert=CVE-2023-46809 partner.js CONFIG.json
+//   NODE_PATH=.../node_modules node partner.js CONFIG.json
 //
-// (Node >= 20.11 refuses RSAES-PKCS1-v1_5 decryption otherwise, which is the
-// key transport of OpenSSL and bizpipe: trap 3 of shared/interop/libas2.md.)
+// Node >= 18.19 / 20.11 refuses RSAES-PKCS1-v1_5 decryption (CVE-2023-46809),
+// the key transport of OpenSSL and bizpipe (trap 3 of the libas2 notes):
+// this script removes the PKCS#1 v1.5 padding itself (below), so it needs
+// no --security-revert and runs on any Node version.
 //
 // CONFIG is a JSON object; "mode" selects what the partner does:
 //
@@ -39,8 +41,25 @@
 // and PKCS#8 key, PEM files), partnerCert (PEM file).
 // Errors print {"event":"error","error":...} and exit 1.
 
+const crypto = require('crypto')
 const fs = require('fs')
 const http = require('http')
+
+// libas2 unwraps PKCS#1 v1.5 key transport with crypto.privateDecrypt and
+// RSA_PKCS1_PADDING, which Node now refuses. Decrypt without padding and
+// check and remove the padding here instead (EM = 00 02 PS 00 M, PS at
+// least 8 non-zero octets; RFC 8017 §7.2.2). A test partner does not need
+// to resist the Marvin timing attack the refusal is about.
+const privateDecrypt = crypto.privateDecrypt
+crypto.privateDecrypt = function (options, buffer) {
+  if (options && options.padding === crypto.constants.RSA_PKCS1_PADDING) {
+    const em = privateDecrypt(Object.assign({}, options, { padding: crypto.constants.RSA_NO_PADDING }), buffer)
+    const sep = em.indexOf(0, 2)
+    if (em[0] !== 0 || em[1] !== 2 || sep < 10) throw new Error('PKCS#1 v1.5 decryption error')
+    return em.subarray(sep + 1)
+  }
+  return privateDecrypt.apply(this, arguments)
+}
 const {
   AS2Composer,
   AS2MimeNode,
