@@ -197,3 +197,48 @@ func TestOpenSSLMessageDigestIsMIC(t *testing.T) {
 		})
 	}
 }
+
+// opensslDecryptVerify has OpenSSL decrypt an AS2 message (its entity,
+// HTTP headers included) with us and verify it against them: "openssl cms
+// -decrypt | openssl cms -verify". It returns the verified content.
+func opensslDecryptVerify(t *testing.T, entity []byte, us, them *party) ([]byte, error) {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string][]byte{"in.eml": entity, "us.pem": us.CertPEM(), "us.key": us.KeyPEM(), "them.pem": them.CertPEM()}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ossl := testpki.OpenSSL(t)
+	var stderr bytes.Buffer
+	dec := exec.Command(ossl, "cms", "-decrypt", "-in", filepath.Join(dir, "in.eml"), "-recip", filepath.Join(dir, "us.pem"), "-inkey", filepath.Join(dir, "us.key"))
+	dec.Stderr = &stderr
+	decrypted, err := dec.Output()
+	if err != nil {
+		return nil, &opensslError{err: err, stderr: stderr.String()}
+	}
+	ver := exec.Command(ossl, "cms", "-verify", "-CAfile", filepath.Join(dir, "them.pem"))
+	ver.Stdin = bytes.NewReader(decrypted)
+	stderr.Reset()
+	ver.Stderr = &stderr
+	out, err := ver.Output()
+	if err != nil {
+		return nil, &opensslError{err: err, stderr: stderr.String()}
+	}
+	return out, nil
+}
+
+// opensslPrint returns "openssl cms -cmsout -print" of an S/MIME entity.
+func opensslPrint(t *testing.T, entity []byte) []byte {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "in.eml")
+	if err := os.WriteFile(in, entity, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(testpki.OpenSSL(t), "cms", "-cmsout", "-print", "-in", in).Output()
+	if err != nil {
+		t.Fatalf("openssl cms -cmsout -print: %v", err)
+	}
+	return out
+}

@@ -22,6 +22,7 @@ import (
 
 // received is what testReceiver saw of one message.
 type received struct {
+	raw     []byte // the message as received, HTTP headers included
 	req     *ReceivedRequest
 	content []byte
 	mic     MIC
@@ -103,9 +104,9 @@ func receiveOne(r *http.Request, us, them *party) (received, *Built, error) {
 	if req.To != us.ID || req.From != them.ID {
 		return received{}, nil, fmt.Errorf("AS2-From %q, AS2-To %q refused", req.From, req.To)
 	}
-	rec := received{req: req}
-	disp := Processed()
 	entity := JoinEntity(r.Header, body)
+	rec := received{req: req, raw: entity}
+	disp := Processed()
 	dec, encrypted, err := Decrypt(entity, us.Cert.Cert, us.Key.(crypto.Decrypter))
 	if err != nil {
 		rec.err = err
@@ -200,7 +201,11 @@ func TestReceiveFromLibas2(t *testing.T) {
 			default:
 				t.Fatal("our receiver saw nothing")
 			}
+			osslContent, osslErr := opensslDecryptVerify(t, rec.raw, us, them)
 			if tc.libasBroken {
+				if osslErr == nil {
+					t.Fatal("OpenSSL verifies libas2's text message ending in CRLF")
+				}
 				if e.SelfVerified || rec.err == nil {
 					t.Fatalf("libas2 verifies its own message: %v; we: %v", e.SelfVerified, rec.err)
 				}
@@ -212,6 +217,24 @@ func TestReceiveFromLibas2(t *testing.T) {
 			}
 			if rec.err != nil {
 				t.Fatalf("our receiver: %v", rec.err)
+			}
+			// OpenSSL reads every layer of libas2's message as we do.
+			if osslErr != nil {
+				t.Fatalf("OpenSSL: %v", osslErr)
+			}
+			oe, err := parseEntity(osslContent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ob, err := decodeBody(oe.body, oe.cte); err != nil || !bytes.Equal(bytes.ReplaceAll(ob, []byte("\r\n"), []byte("\n")), bytes.ReplaceAll(rec.content, []byte("\r\n"), []byte("\n"))) {
+				t.Errorf("OpenSSL reads %q (%v), we read %q", ob, err, rec.content)
+			}
+			if tc.name == "binary aes256 sync" {
+				// Trap 4: libas2 wraps the key with RSAES-OAEP, SHA-512.
+				info := opensslPrint(t, rec.raw)
+				if !bytes.Contains(info, []byte("rsaesOaep")) || !bytes.Contains(info, []byte("sha512")) {
+					t.Errorf("libas2's key transport is not RSAES-OAEP with SHA-512:\n%s", info)
+				}
 			}
 			if e.Status != http.StatusOK || e.MDNError != "" || e.Reading == nil {
 				t.Fatalf("libas2: status %d, MDN error %q, reading %+v", e.Status, e.MDNError, e.Reading)
