@@ -207,12 +207,11 @@ func buildReport(m *MDN, rnd io.Reader) ([]byte, string, error) {
 	if orig == "" {
 		orig = m.FinalRecipient
 	}
-	quote := func(id string) (string, error) { return QuoteName(id) }
-	origQ, err := quote(orig)
+	origQ, err := QuoteName(orig)
 	if err != nil {
 		return nil, "", fmt.Errorf("Original-Recipient: %w", err)
 	}
-	finalQ, err := quote(m.FinalRecipient)
+	finalQ, err := QuoteName(m.FinalRecipient)
 	if err != nil {
 		return nil, "", fmt.Errorf("Final-Recipient: %w", err)
 	}
