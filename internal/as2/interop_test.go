@@ -182,6 +182,7 @@ func TestSendToLibas2(t *testing.T) {
 		{"sync signed 3des text", "text/plain", text, cms.DES3CBC, "sha256", ReceiptSync, true, SHA256, "", false},
 		{"sync unsigned aes128 edi", "application/edi-x12", text, cms.AES128CBC, "sha512", ReceiptSync, false, SHA256, "", false},
 		{"sync signed micalg sha384", "application/edi-x12", text, cms.AES256CBC, "sha384", ReceiptSync, true, SHA384, "", false},
+		{"sync signed sha256, micalg sha512", "application/edi-x12", text, cms.AES256CBC, "sha256", ReceiptSync, true, SHA512, "", false},
 		{"async signed aes256", "application/edi-x12", text, cms.AES256CBC, "sha256", ReceiptAsync, true, SHA256, "", false},
 		{"async unsigned 3des binary", "application/octet-stream", binary, cms.DES3CBC, "sha256", ReceiptAsync, false, SHA256, "", false},
 		{"sync signed binary cte", "application/octet-stream", binary, cms.AES256CBC, "sha256", ReceiptSync, true, SHA256, "binary", true},
@@ -276,7 +277,7 @@ func TestSendToLibas2(t *testing.T) {
 			// libas2 computes its MIC with the signature's digest, whatever
 			// micalg we asked for (trap 8).
 			if want, _ := ParseAlg(tc.digest); mdn.MIC.Alg != want {
-				t.Logf("libas2 used %s for the MIC; the message was signed with %s, %s was asked for", mdn.MIC.Alg, tc.digest, tc.micAlg)
+				t.Errorf("libas2 used %s for the MIC; the message was signed with %s, %s was asked for", mdn.MIC.Alg, tc.digest, tc.micAlg)
 			}
 		})
 	}
