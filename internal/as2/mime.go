@@ -1,8 +1,6 @@
 package as2
 
 import (
-	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"mime"
@@ -66,120 +64,22 @@ func field(fields []smime.HeaderField, name string) (string, bool, error) {
 	return v, found, nil
 }
 
-// splitMultipart returns the raw parts (header fields and body, exactly
-// as they lie between the delimiters) of a multipart body (RFC 2046
-// §5.1.1): a part ends before the line break that precedes the next
-// delimiter line. Delimiters may end with CRLF or a bare LF. At most
-// maxParts parts are accepted.
+// splitMultipart returns the raw parts of a multipart body
+// (smime.SplitMultipart), at most maxParts of them.
 func splitMultipart(body []byte, boundary string, maxParts int) ([][]byte, error) {
-	if boundary == "" || len(boundary) > 70 {
-		return nil, fmt.Errorf("invalid boundary %q", clip(boundary))
+	parts, err := smime.SplitMultipart(body, boundary)
+	if err != nil {
+		return nil, err
 	}
-	delim := []byte("--" + boundary)
-	var parts [][]byte
-	// Find the first delimiter: at the very start or after a line break.
-	pos := -1
-	if bytes.HasPrefix(body, delim) {
-		pos = 0
-	} else if i := bytes.Index(body, append([]byte("\n"), delim...)); i >= 0 {
-		pos = i + 1
+	if len(parts) > maxParts {
+		return nil, fmt.Errorf("more than %d parts", maxParts)
 	}
-	if pos < 0 {
-		return nil, errors.New("no boundary delimiter")
-	}
-	for {
-		// pos is at a delimiter line; see whether it closes.
-		after := body[pos+len(delim):]
-		if bytes.HasPrefix(after, []byte("--")) {
-			return parts, nil
-		}
-		nl := bytes.IndexByte(after, '\n')
-		if nl < 0 {
-			return nil, errors.New("unterminated boundary delimiter line")
-		}
-		if strings.TrimRight(string(after[:nl]), " \t\r") != "" {
-			return nil, errors.New("text after a boundary delimiter")
-		}
-		start := pos + len(delim) + nl + 1
-		rel := bytes.Index(body[start:], append([]byte("\n"), delim...))
-		if rel < 0 {
-			return nil, errors.New("no closing boundary delimiter")
-		}
-		end := start + rel // at the LF
-		next := end + 1
-		if end > start && body[end-1] == '\r' {
-			end--
-		}
-		if len(parts) == maxParts {
-			return nil, fmt.Errorf("more than %d parts", maxParts)
-		}
-		parts = append(parts, body[start:end])
-		pos = next
-	}
+	return parts, nil
 }
 
-// decodeBody undoes a part's transfer encoding (identity, base64 or
-// quoted-printable).
+// decodeBody undoes a part's transfer encoding (smime.DecodeTransfer).
 func decodeBody(body []byte, cte string) ([]byte, error) {
-	switch cte {
-	case "", "7bit", "8bit", "binary":
-		return body, nil
-	case "base64":
-		clean := bytes.Map(func(r rune) rune {
-			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
-				return -1
-			}
-			return r
-		}, body)
-		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
-		n, err := base64.StdEncoding.Decode(out, clean)
-		if err != nil {
-			return nil, fmt.Errorf("invalid base64: %w", err)
-		}
-		return out[:n], nil
-	case "quoted-printable":
-		return decodeQP(body)
-	}
-	return nil, fmt.Errorf("unsupported Content-Transfer-Encoding %q", clip(cte))
-}
-
-// decodeQP decodes quoted-printable (RFC 2045 §6.7) leniently: an invalid
-// escape is kept as it is.
-func decodeQP(b []byte) ([]byte, error) {
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != '=' {
-			out = append(out, c)
-			continue
-		}
-		switch {
-		case i+1 < len(b) && b[i+1] == '\n':
-			i++
-		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
-			i += 2
-		case i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
-			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
-			i += 2
-		default:
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
+	return smime.DecodeTransfer(body, cte)
 }
 
 // opaqueContent returns the encapsulated content of an
