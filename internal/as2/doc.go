@@ -25,10 +25,13 @@
 //
 // # A receiver
 //
-// ParseRequest reads the headers; Decrypt and MessageMIC give the MIC of
-// what arrived, in the algorithm NotificationOptions.MICAlg picks; BuildMDN
-// writes the receipt, signed with the group's signing certificate when
-// asked, to be sent with a Content-Length.
+// ParseRequest reads the headers; the receive pipeline's
+// smime.DecodeStream, given DecodeOptions.MICHash =
+// NotificationOptions.MICAlg().Hash(), computes the MIC of what arrived
+// while it decrypts and verifies, in bounded memory (Decrypt and
+// MessageMIC compute the same in memory); BuildMDN writes the receipt,
+// signed with the group's signing certificate when asked, to be sent with
+// a Content-Length.
 //
 // # Interoperability decisions
 //

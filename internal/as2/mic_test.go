@@ -3,9 +3,12 @@ package as2
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"strings"
 	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
 )
 
 func TestParseAlg(t *testing.T) {
@@ -116,6 +119,12 @@ func TestMessageMIC(t *testing.T) {
 				t.Fatalf("MIC of the signed message %x, the signature's message digest %x", got.Digest, want)
 			}
 
+			// The S/MIME decoder's own MIC (what a receive pipeline gets)
+			// is the same.
+			if d := decodeMIC(t, plain, us, them, alg); !bytes.Equal(d, got.Digest) {
+				t.Fatalf("smime.Decode's MIC %x, MessageMIC %x", d, got.Digest)
+			}
+
 			// Encrypted: the receiver decrypts and gets the same MIC.
 			enc := signedMessage(t, us, them, tc.ct, tc.body, tc.cte, tc.digest, true)
 			dec, wasEnc, err := Decrypt(enc, them.Cert.Cert, them.decrypter(t))
@@ -128,6 +137,23 @@ func TestMessageMIC(t *testing.T) {
 			}
 			if !bytes.Equal(got.Digest, signedDigest(t, dec)) {
 				t.Fatal("MIC of the decrypted signed message differs from its signature's message digest")
+			}
+			if d := decodeMIC(t, enc, us, them, alg); !bytes.Equal(d, got.Digest) {
+				t.Fatalf("smime.Decode's MIC of the encrypted message %x, MessageMIC %x", d, got.Digest)
+			}
+
+			// Encrypted, not signed: the decrypted entity.
+			encOnly := signedMessage(t, us, them, tc.ct, tc.body, tc.cte, tc.digest, false)
+			dec, _, err = Decrypt(encOnly, them.Cert.Cert, them.decrypter(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = ComputeMIC(alg, dec).Digest
+			if got, err := MessageMIC(dec, true, alg); err != nil || !bytes.Equal(got.Digest, want) {
+				t.Fatalf("unsigned, encrypted: MessageMIC %v, %v", got, err)
+			}
+			if d := decodeMIC(t, encOnly, us, them, alg); !bytes.Equal(d, want) {
+				t.Fatalf("unsigned, encrypted: smime.Decode's MIC %x, want %x", d, want)
 			}
 		})
 	}
@@ -143,6 +169,9 @@ func TestMessageMICUnsigned(t *testing.T) {
 	if want := sha256.Sum256(body); !bytes.Equal(got.Digest, want[:]) {
 		t.Error("unsigned, unencrypted: the MIC does not cover the body alone")
 	}
+	if d := decodeMIC(t, entity, nil, nil, SHA256); !bytes.Equal(d, got.Digest) {
+		t.Errorf("unsigned, unencrypted: smime.Decode's MIC %x, MessageMIC %x", d, got.Digest)
+	}
 	got, err = MessageMIC(entity, true, SHA256)
 	if err != nil {
 		t.Fatal(err)
@@ -150,4 +179,23 @@ func TestMessageMICUnsigned(t *testing.T) {
 	if want := sha256.Sum256(entity); !bytes.Equal(got.Digest, want[:]) {
 		t.Error("unsigned, encrypted: the MIC does not cover the decrypted entity")
 	}
+}
+
+// decodeMIC returns the MIC smime.Decode computes (DecodeOptions.MICHash)
+// for a message from signer to recipient (either may be nil).
+func decodeMIC(t *testing.T, entity []byte, signer, recipient *party, alg Alg) []byte {
+	t.Helper()
+	opts := smime.DecodeOptions{MICHash: alg.Hash()}
+	if signer != nil {
+		opts.Roots = x509.NewCertPool()
+		opts.Roots.AddCert(signer.Cert.Cert)
+	}
+	if recipient != nil {
+		opts.Cert, opts.Key = recipient.Cert.Cert, recipient.decrypter(t)
+	}
+	d, err := smime.Decode(entity, opts)
+	if err != nil {
+		t.Fatalf("smime.Decode: %v", err)
+	}
+	return d.MIC
 }

@@ -112,9 +112,13 @@ func receiveOne(r *http.Request, us, them *party) (received, *Built, error) {
 		rec.err = err
 		disp = ProcessedError("decryption-failed")
 	} else {
+		// The receive pipeline's decoder verifies and computes the MIC
+		// (smime.DecodeOptions.MICHash); MessageMIC must agree.
+		alg := req.Options.MICAlg()
 		roots := x509.NewCertPool()
 		roots.AddCert(them.Cert.Cert)
-		d, err := smime.Decode(dec, smime.DecodeOptions{Roots: roots, Certs: []*x509.Certificate{them.Cert.Cert}})
+		d, err := smime.Decode(entity, smime.DecodeOptions{Cert: us.Cert.Cert, Key: us.Key.(crypto.Decrypter),
+			Roots: roots, Certs: []*x509.Certificate{them.Cert.Cert}, MICHash: alg.Hash()})
 		switch {
 		case err != nil:
 			rec.err = err
@@ -124,9 +128,10 @@ func receiveOne(r *http.Request, us, them *party) (received, *Built, error) {
 			disp = ProcessedError("authentication-failed")
 		default:
 			rec.content = d.Body
-		}
-		if rec.mic, err = MessageMIC(dec, encrypted, req.Options.MICAlg()); err != nil {
-			rec.err = err
+			rec.mic = MIC{Alg: alg, Digest: d.MIC}
+			if m, err := MessageMIC(dec, encrypted, alg); err != nil || !m.Equal(rec.mic) {
+				rec.err = fmt.Errorf("MessageMIC %v (%v) differs from the decoder's MIC %v", m, err, rec.mic)
+			}
 		}
 	}
 	m := &MDN{FinalRecipient: us.ID, OriginalMessageID: req.MessageID, Disposition: disp}
