@@ -168,8 +168,7 @@ func (b *Box) writeFile(ctx context.Context, first, extra []byte, body io.Reader
 }
 
 // linkFile keeps the file of a file input as a body file (see
-// msgbox.FileBody): linked under a temporary name, made private,
-// checksummed, synced, renamed and its directory synced, as writeFile does
+// msgbox.FileBody): linked under a temporary name, checksummed, synced, renamed and its directory synced, as writeFile does
 // with a copy. linked false, with nothing left behind: the input is to be
 // copied instead. A file that changes while it is checksummed (a producer
 // still writing) is an error, as when a copy finds it changed.
@@ -196,9 +195,6 @@ func (b *Box) linkFile(ctx context.Context, fb msgbox.FileBody, sum hash.Hash, b
 			os.Remove(tmp)
 		}
 	}()
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return "", 0, false, fmt.Errorf("making body file %s private: %w", tmp, err)
-	}
 	if f, err = os.Open(tmp); err != nil {
 		return "", 0, false, fmt.Errorf("opening body file %s: %w", tmp, err)
 	}

@@ -87,7 +87,14 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 			return msgbox.Message{}, false, fmt.Errorf("storing body: %w", err)
 		}
 		if linked {
-			return b.storeFile(ctx, in, stored, props, name, size, sum, route)
+			msg, dup, err := b.storeFile(ctx, in, stored, props, name, size, sum, route)
+			if err == nil && !dup {
+				// Private like the box's other files, once it is the
+				// box's alone: a failed store gives the input back to
+				// its directory as it was.
+				_ = os.Chmod(b.bodyFile(name), 0o600)
+			}
+			return msg, dup, err
 		}
 	}
 	n, last, err := msgbox.ReadChunk(body, buf)
