@@ -78,7 +78,29 @@ type Incoming struct {
 	// sensitive value: the box stores the names with the message, and
 	// displays show those values as SensitiveValue (see ShownProperties).
 	SensitiveProperties []string
+
+	// Party is the party whose signature a decoder verified (language
+	// §10, message.party); "" when none was.
+	Party string
+	// Decoding says what the location's decoders made of the message.
+	Decoding Decoding
 }
+
+// Decoding is what a receive location's decoder stages made of a message.
+type Decoding string
+
+// Decodings.
+const (
+	// NotDecoded: the location has no decoder stage; the body is stored
+	// as received.
+	NotDecoded Decoding = ""
+	// Decoded: the decoders ran; the body is their output.
+	Decoded Decoding = "decoded"
+	// DecodingFailed: the decoders refused the message; the body is the
+	// bytes as received, and the message is never routed (its Reason
+	// says why), not even after a Resume: it was never authenticated.
+	DecodingFailed Decoding = "failed"
+)
 
 // Message is a stored message's metadata (never its body).
 type Message struct {
@@ -97,6 +119,10 @@ type Message struct {
 	// values are sensitive (nil when none): never shown, but available to
 	// filters and templates, which mark them sensitive.
 	SensitiveProperties []string
+
+	// Party and Decoding are as in Incoming.
+	Party    string
+	Decoding Decoding
 }
 
 // Delivery is one message to one send port.

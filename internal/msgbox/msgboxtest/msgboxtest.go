@@ -130,6 +130,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ClaimBatchTakeover", testClaimBatchTakeover},
 		{"ClaimBatchExcept", testClaimBatchExcept},
 		{"SensitiveProperties", testSensitiveProperties},
+		{"Party", testParty},
 		{"Text", testText},
 		{"Purged", testPurged},
 		{"MalformedID", testMalformedID},

@@ -178,7 +178,7 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 		out[p.i] = msgbox.ReceiveResult{}
 		detail := msgbox.ReceivedDetail(p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
 		batch.Queue(insertOne, p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props, p.key,
-			p.msg.Size, p.sum, p.data, detail).QueryRow(func(r pgx.Row) error {
+			p.msg.Size, p.sum, p.data, detail, p.msg.Party, string(p.msg.Decoding)).QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&p.at)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // SourceKey stored meanwhile

@@ -41,16 +41,17 @@ func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Rea
 }
 
 // messageColumns are the columns scanMessage reads, in its order.
-const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason"
+const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason, party, decoding"
 
 func scanMessage(row pgx.Row) (*msgbox.Message, error) {
 	var m msgbox.Message
-	var props, status string
+	var props, status, decoding string
 	var receivedAt time.Time
 	if err := row.Scan(&m.ID, &m.ReceiveLocation, &m.FileName, &m.ContentType, &props, &m.Size, &receivedAt,
-		&status, &m.Reason); err != nil {
+		&status, &m.Reason, &m.Party, &decoding); err != nil {
 		return nil, err
 	}
+	m.Decoding = msgbox.Decoding(decoding)
 	p, sensitive, err := msgbox.DecodeProperties(props)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)
@@ -112,8 +113,8 @@ func (b *Box) storedAt(ctx context.Context, id string) (time.Time, bool, error) 
 // is already stored.
 const insertOne = `WITH m AS (
 	INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key, size, sha256,
-		received_at, status)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), 'received')
+		received_at, status, party, decoding)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), 'received', $11, $12)
 	ON CONFLICT (source_key) DO NOTHING
 	RETURNING seq, id, received_at
 ), c AS (
@@ -126,8 +127,8 @@ SELECT received_at FROM m`
 // insertFirst inserts the message row of a body larger than one chunk; size
 // and checksum follow once the body has been read.
 const insertFirst = `INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key,
-		size, sha256, received_at, status)
-	VALUES ($1, $2, $3, $4, $5, $6, 0, '\x', clock_timestamp(), 'received')
+		size, sha256, received_at, status, party, decoding)
+	VALUES ($1, $2, $3, $4, $5, $6, 0, '\x', clock_timestamp(), 'received', $7, $8)
 	ON CONFLICT (source_key) DO NOTHING
 	RETURNING seq`
 
@@ -211,7 +212,7 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, key []byte, props s
 		err := b.retry(ctx, func(ctx context.Context) error {
 			var at time.Time
 			err := b.pool.QueryRow(ctx, insertOne, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
-				props, key, msg.Size, sum.Sum(nil), buf[:n], detail()).Scan(&at)
+				props, key, msg.Size, sum.Sum(nil), buf[:n], detail(), msg.Party, string(msg.Decoding)).Scan(&at)
 			switch {
 			case err == nil:
 				inserted, msg.ReceivedAt = true, ts(at)
@@ -262,7 +263,7 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, key []byte, props s
 		err := b.withTx(ctx, func(tx pgx.Tx) error {
 			var seq int64
 			err := tx.QueryRow(ctx, insertFirst, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
-				props, key).Scan(&seq)
+				props, key, msg.Party, string(msg.Decoding)).Scan(&seq)
 			if errors.Is(err, pgx.ErrNoRows) {
 				dup = true
 				return nil
@@ -369,7 +370,7 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 			var at time.Time
 			batch := &pgx.Batch{}
 			batch.Queue(insertOne, try.ID, try.ReceiveLocation, try.FileName, try.ContentType, props, key, try.Size,
-				sum, data, detail).QueryRow(func(r pgx.Row) error {
+				sum, data, detail, try.Party, string(try.Decoding)).QueryRow(func(r pgx.Row) error {
 				err := r.Scan(&at)
 				if errors.Is(err, pgx.ErrNoRows) {
 					return nil // SourceKey stored meanwhile

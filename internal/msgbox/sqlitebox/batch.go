@@ -259,10 +259,10 @@ func (b *Box) insertRouted(ctx context.Context, tx *cachedTx, msg msgbox.Message
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO messages
 		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at,
-		status, routed, reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		status, routed, reason, party, decoding)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, p.props, key, bodyID, msg.Size, p.sum,
-		toDB(now), string(msg.Status), routed, msg.Reason)
+		toDB(now), string(msg.Status), routed, msg.Reason, msg.Party, string(msg.Decoding))
 	if err != nil {
 		return fmt.Errorf("storing message: %w", err)
 	}

@@ -265,10 +265,11 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Messag
 	msg.Size = size
 	msg.ReceivedAt = now
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages
-		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at, status,
+		party, decoding)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, key, bodyID, size, sum.Sum(nil),
-		toDB(now), string(msg.Status))
+		toDB(now), string(msg.Status), msg.Party, string(msg.Decoding))
 	if err != nil {
 		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
 	}
