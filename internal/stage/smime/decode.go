@@ -465,7 +465,7 @@ func signaturePart(raw []byte) ([]byte, error) {
 // intermediates when the chain is checked.
 func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKCS7, error) {
 	if opts.Roots == nil {
-		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
+		return nil, errSignedWithoutRoots
 	}
 	der, err := ber.ToDER(der)
 	if err != nil {
@@ -484,3 +484,7 @@ func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKC
 	p7.Certificates = append(p7.Certificates[:len(p7.Certificates):len(p7.Certificates)], opts.Certs...)
 	return p7, nil
 }
+
+// errSignedWithoutRoots: a signed message met a decoder given no trust
+// anchors. A decoder stage that does not verify names its own reason.
+var errSignedWithoutRoots = errors.New("smime: message is signed but no trust roots were given to verify it")

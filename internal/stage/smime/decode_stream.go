@@ -202,7 +202,7 @@ func (sd *streamDecoder) decrypt(der *io.SectionReader) (*io.SectionReader, erro
 
 func (sd *streamDecoder) opaqueSigned(der *io.SectionReader) (*io.SectionReader, error) {
 	if sd.opts.Roots == nil {
-		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
+		return nil, errSignedWithoutRoots
 	}
 	var detached []byte
 	content, err := sd.sp.fill(func(w io.Writer) error {
