@@ -1,0 +1,185 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// decodingSink is the Sink of a receive location whose pipeline decodes
+// (language §10). It has no PublishBatch: each message is decoded on its
+// own before the box sees it, so the file receiver publishes one by one.
+type decodingSink struct {
+	r      *Runner
+	loc    string
+	stages []component.DecodeStage
+	hide   secrets
+}
+
+// buildDecoders builds the decoder stages of rl's pipeline for instance in,
+// with the keys their Needs ask for from the stores in reaches, as
+// buildStages does for a send port's encoders.
+func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([]component.DecodeStage, error) {
+	p := rl.Pipeline
+	keys, err := r.keysFor(p.Needs(), model.Value[string]{}, in)
+	if err != nil {
+		return nil, err
+	}
+	var stages []component.DecodeStage
+	for i, st := range p.Stages {
+		cfg, ok := st.Config.(component.DecoderConfig)
+		if !ok {
+			return nil, fmt.Errorf("pipeline %q stage %d: %s is not a decoder stage", p.Name, i+1, st.Spec.Name)
+		}
+		s, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: r.opts.SpoolDir})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, st.Spec.Name, err)
+		}
+		stages = append(stages, s)
+	}
+	return stages, nil
+}
+
+// Publish keeps the message as received in a spool file, decodes it into
+// another, and stores the decoded payload with its party, routed. A
+// message the decoders refuse is stored with its bytes as received and
+// suspended with the reason, never routed; the source is acknowledged
+// either way, since the box holds it. Only a failure to read the source,
+// to spool or to store leaves it unacknowledged (to be received again).
+func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	at := time.Now()
+	received, err := s.spool(ctx, body)
+	if err != nil {
+		return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: keeping the message as received: %w", s.loc, in.FileName, err)
+	}
+	defer received.Close()
+	decoded, dec, derr := s.decode(ctx, received, at)
+	if decoded != nil {
+		defer decoded.Close()
+	}
+	if derr != nil {
+		if ctx.Err() != nil {
+			// Stopped mid-way: nothing was decided about the message.
+			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, ctx.Err())
+		}
+		if _, err := received.Seek(0, io.SeekStart); err != nil {
+			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
+		}
+		in.Decoding, in.Party = msgbox.DecodingFailed, ""
+		reason := decodeFailure(s.loc, s.hide.text(derr.Error()))
+		// Logged and counted as suspended by publishWith, with the reason.
+		return s.r.publishWith(ctx, in, received, func(msgbox.Message) *routing { return &routing{reason: reason} })
+	}
+	in.Decoding, in.Party = msgbox.Decoded, dec.Party
+	if ct := dec.Header.Get("Content-Type"); ct != "" {
+		// The location's content type described what arrived (the S/MIME
+		// envelope); the payload routed is the innermost entity.
+		in.ContentType = ct
+	}
+	return s.r.publish(ctx, in, decoded)
+}
+
+// decodeFailure is the reason a message refused by the decoders of
+// location loc is suspended with.
+func decodeFailure(loc, why string) string {
+	return fmt.Sprintf("decoding failed at receive location %q: %s", loc, why)
+}
+
+// neverDecoded is the reason a message that failed decoding stays
+// suspended when it is routed again (an operator resumed it): its bytes
+// were never authenticated, and routing them would deliver what the
+// pipeline refused.
+const neverDecoded = "decoding failed when the message was received, so it is never routed (its bytes are as received); receive it again once the cause is fixed"
+
+// decode runs the stages over received, each from the spool file the
+// previous one wrote, and returns the last one's output, positioned at its
+// start. On error, the files written are closed and nil is returned.
+func (s *decodingSink) decode(ctx context.Context, received *os.File, at time.Time) (*os.File, component.Decoded, error) {
+	var dec component.Decoded
+	src := received
+	var h component.Header // the first stage reads the whole entity
+	for i, st := range s.stages {
+		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			return nil, dec, err
+		}
+		out, err := tempFile(s.r.opts.SpoolDir)
+		if err != nil {
+			return nil, dec, err
+		}
+		d, err := st.Decode(ctx, h, src, out, at)
+		if src != received {
+			src.Close()
+		}
+		if err != nil {
+			out.Close()
+			if len(s.stages) > 1 {
+				err = fmt.Errorf("stage %d: %w", i+1, err)
+			}
+			return nil, dec, err
+		}
+		if d.Party != "" {
+			dec.Party = d.Party
+		}
+		dec.Header = d.Header
+		h = d.Header
+		src = out
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		src.Close()
+		return nil, dec, err
+	}
+	return src, dec, nil
+}
+
+// spool copies body to a new spool file, positioned at its start.
+func (s *decodingSink) spool(ctx context.Context, body io.Reader) (*os.File, error) {
+	f, err := tempFile(s.r.opts.SpoolDir)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		if _, err := io.Copy(f, ctxReader{ctx, body}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// tempFile creates a file in dir (os.TempDir() when "") and unlinks it at
+// once: what it holds (decrypted content) is gone when it is closed, or
+// when the process dies.
+func tempFile(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "bizpipe-decode-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating a spool file: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("unlinking a spool file: %w", err)
+	}
+	return f, nil
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,221 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// decodeConfig receives S/MIME from the party fabrikam into a host that
+// decrypts with its own certificate and verifies against the party's, and
+// routes on message.party to a file port without a pipeline: what is
+// delivered is the decoded payload itself.
+const decodeConfig = `
+group "g" { signing_certificate = "{{.Sign}}" }
+certificate_store "personal" {
+  path     = "stores/personal"
+  password = "pw"
+}
+certificate_store "others" { path = "stores/others" }
+service_account "svc" { personal_store = certificate_store.personal }
+server "srv1" { other_people_store = certificate_store.others }
+host "h" {
+  decryption_certificate = "{{.Decrypt}}"
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+}
+party "fabrikam" { signing_certificates = ["{{.Partner}}"] }
+pipeline "decode" {
+  decoder "smime" {
+    decrypt = true
+    verify  = true
+  }
+}
+receive_location "from_fabrikam" {
+  host         = host.h
+  pipeline     = pipeline.decode
+  content_type = "application/pkcs7-mime"
+  transport "file" { path = "in" }
+}
+send_port "orders" {
+  host   = host.h
+  filter = message.party == "fabrikam"
+  transport "file" {
+    path      = "out"
+    file_name = "${message.party}-${message.file_name}"
+  }
+}
+`
+
+// TestDecodeReceive: S/MIME messages made by openssl cms (clear and opaque
+// signatures by the party, AES-CBC, AES-GCM and 3DES for the host) are
+// decrypted and verified on receipt, routed on message.party, and the
+// delivered bytes are the payload exactly. Messages the pipeline refuses
+// (not signed, signed by a stranger, not encrypted, encrypted for someone
+// else, not S/MIME at all) are stored with their bytes as received and
+// suspended with the reason, never delivered, and stay so when resumed.
+func TestDecodeReceive(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	keys := testpki.NewKeys()
+	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
+	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Stranger", Key: keys.Key(t, testpki.RSA2048, 4)})
+	dir := setup(t, p, decodeConfig, map[string]string{"Decrypt": decrypt.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	payload := binaryBody(5000)
+	entity := file("entity.mime", append([]byte("Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\n"), payload...))
+	partnerPEM, partnerKey := file("partner.pem", p.partner.CertPEM()), file("partner.key", p.partner.KeyPEM())
+	strangerPEM, strangerKey := file("stranger.pem", stranger.CertPEM()), file("stranger.key", stranger.KeyPEM())
+	decryptPEM := file("decrypt.pem", decrypt.CertPEM())
+	run := func(args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command(ossl, args...).Output()
+		if err != nil {
+			t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	sign := func(name, cert, key string, opaque bool) string {
+		args := []string{"cms", "-sign", "-binary", "-in", entity, "-signer", cert, "-inkey", key}
+		if opaque {
+			args = append(args, "-nodetach")
+		}
+		return file(name, run(args...))
+	}
+	encrypt := func(in, cipher, recip string) []byte {
+		return run("cms", "-encrypt", "-binary", "-in", in, cipher, recip)
+	}
+	clear := sign("clear.eml", partnerPEM, partnerKey, false)
+	opaque := sign("opaque.eml", partnerPEM, partnerKey, true)
+	byStranger := sign("stranger.eml", strangerPEM, strangerKey, false)
+
+	good := map[string][]byte{
+		"clear-aes256.edi":  encrypt(clear, "-aes256", decryptPEM),
+		"opaque-gcm.edi":    encrypt(opaque, "-aes-128-gcm", decryptPEM),
+		"clear-3des.edi":    encrypt(clear, "-des3", decryptPEM),
+		"opaque-aes128.edi": encrypt(opaque, "-aes128", decryptPEM),
+	}
+	bad := map[string]struct {
+		data []byte
+		why  string
+	}{
+		"unsigned.edi":      {encrypt(entity, "-aes256", decryptPEM), "not signed"},
+		"stranger.edi":      {encrypt(byStranger, "-aes256", decryptPEM), "signer"},
+		"not-encrypted.edi": {readAll(t, clear), "not encrypted"},
+		"not-for-us.edi":    {encrypt(clear, "-aes256", partnerPEM), "decrypting"},
+		"garbage.edi":       {[]byte("not S/MIME at all\x00\xff"), "decoding failed"},
+	}
+	for name, data := range good {
+		put(t, dir, name, data)
+	}
+	for name, b := range bad {
+		put(t, dir, name, b.data)
+	}
+
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Received != len(good)+len(bad) || sum.Delivered != len(good) || sum.Suspended != len(bad) {
+		t.Errorf("summary %+v, want %d received, %d delivered, %d suspended", sum, len(good)+len(bad), len(good), len(bad))
+	}
+	for name := range good {
+		got, err := os.ReadFile(filepath.Join(dir, "out", "fabrikam-"+name))
+		if err != nil {
+			t.Errorf("%s: not delivered: %v", name, err)
+			continue
+		}
+		if !bytes.Equal(got, payload) {
+			t.Errorf("%s: delivered %d bytes, not the payload (%d bytes)", name, len(got), len(payload))
+		}
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]msgbox.Message{}
+	for _, m := range msgs {
+		byName[m.FileName] = m
+	}
+	for name := range good {
+		m := byName[name]
+		if m.Status != msgbox.StatusDelivered || m.Party != "fabrikam" || m.Decoding != msgbox.Decoded || m.ContentType != "application/edi-x12" {
+			t.Errorf("%s: status %s, party %q, decoding %q, content type %q; want delivered from fabrikam, decoded, application/edi-x12",
+				name, m.Status, m.Party, m.Decoding, m.ContentType)
+		}
+		if got := body(t, box, m.ID); !bytes.Equal(got, payload) {
+			t.Errorf("%s: stored body is not the decoded payload", name)
+		}
+	}
+	for name, b := range bad {
+		m := byName[name]
+		if m.Status != msgbox.StatusSuspended || m.Party != "" || m.Decoding != msgbox.DecodingFailed ||
+			!strings.Contains(m.Reason, "decoding failed at receive location \"from_fabrikam\"") || !strings.Contains(m.Reason, b.why) {
+			t.Errorf("%s: status %s, party %q, decoding %q, reason %q; want suspended, failed, a reason naming the location and %q",
+				name, m.Status, m.Party, m.Decoding, m.Reason, b.why)
+		}
+		if got := body(t, box, m.ID); !bytes.Equal(got, b.data) {
+			t.Errorf("%s: stored body is not the bytes as received", name)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "out", "fabrikam-"+name)); err == nil {
+			t.Errorf("%s: a refused message was delivered", name)
+		}
+	}
+
+	// Resumed, a refused message is routed again, and suspended again: it
+	// was never authenticated.
+	refused := byName["stranger.edi"]
+	if err := box.Resume(context.Background(), refused.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := box.Message(context.Background(), refused.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != msgbox.StatusSuspended || !strings.Contains(m.Reason, "never routed") {
+		t.Errorf("resumed refused message: status %s, reason %q; want suspended again, never routed", m.Status, m.Reason)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "out", "*stranger*")); len(left) != 0 {
+		t.Errorf("resumed refused message delivered: %v", left)
+	}
+}
+
+func readAll(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func body(t *testing.T, box msgbox.Box, id string) []byte {
+	t.Helper()
+	rc, err := box.Body(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
