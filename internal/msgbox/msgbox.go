@@ -79,6 +79,13 @@ type Incoming struct {
 	// displays show those values as SensitiveValue (see ShownProperties).
 	SensitiveProperties []string
 
+	// AsReceived, when not nil, is the message as it arrived, when the
+	// body given with it is something else (the payload a decoding
+	// receive location made of it): the box stores both, read to the end,
+	// and AsReceived reads it back. nil: the body is the message as it
+	// arrived.
+	AsReceived io.Reader
+
 	// Party is the party whose signature a decoder verified (language
 	// §10, message.party); "" when none was.
 	Party string
@@ -310,6 +317,11 @@ type Box interface {
 	// NextDue returns the earliest time a delivery for one of ports becomes
 	// due (a retry, or an expired lease); ok is false when none is waiting.
 	NextDue(ctx context.Context, ports []string) (at time.Time, ok bool, err error)
+
+	// AsReceived opens the bytes of a message as they arrived: those
+	// stored apart from its body (Incoming.AsReceived), or its body when
+	// none were. It streams, and fails as Body does.
+	AsReceived(ctx context.Context, id string) (io.ReadCloser, error)
 
 	// Body opens a message's body for reading. It streams: a large body is
 	// never held in memory whole by the box. A read fails with an error

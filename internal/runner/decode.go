@@ -47,7 +47,8 @@ func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([
 }
 
 // Publish keeps the message as received in a spool file, decodes it into
-// another, and stores the decoded payload with its party, routed. A
+// another, and stores the decoded payload with its party, routed, and the
+// bytes as received beside it. A
 // message the decoders refuse is stored with its bytes as received and
 // suspended with the reason, never routed; the source is acknowledged
 // either way, since the box holds it. Only a failure to read the source,
@@ -82,6 +83,12 @@ func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.
 		// envelope); the payload routed is the innermost entity.
 		in.ContentType = ct
 	}
+	// The box keeps the bytes as received beside the payload routed
+	// (messages body --as-received), read from the spool file again.
+	if _, err := received.Seek(0, io.SeekStart); err != nil {
+		return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
+	}
+	in.AsReceived = received
 	return s.r.publish(ctx, in, decoded)
 }
 

@@ -60,7 +60,8 @@ send_port "orders" {
 // TestDecodeReceive: S/MIME messages made by openssl cms (clear and opaque
 // signatures by the party, AES-CBC, AES-GCM and 3DES for the host) are
 // decrypted and verified on receipt, routed on message.party, and the
-// delivered bytes are the payload exactly. Messages the pipeline refuses
+// delivered bytes are the payload exactly, the box keeping the bytes as
+// received beside it. Messages the pipeline refuses
 // (not signed, signed by a stranger, not encrypted, encrypted for someone
 // else, not S/MIME at all) are stored with their bytes as received and
 // suspended with the reason, never delivered, and stay so when resumed.
@@ -160,6 +161,9 @@ func TestDecodeReceive(t *testing.T) {
 		if got := body(t, box, m.ID); !bytes.Equal(got, payload) {
 			t.Errorf("%s: stored body is not the decoded payload", name)
 		}
+		if got := asReceived(t, box, m.ID); !bytes.Equal(got, good[name]) {
+			t.Errorf("%s: the bytes as received are not those put in", name)
+		}
 	}
 	for name, b := range bad {
 		m := byName[name]
@@ -170,6 +174,9 @@ func TestDecodeReceive(t *testing.T) {
 		}
 		if got := body(t, box, m.ID); !bytes.Equal(got, b.data) {
 			t.Errorf("%s: stored body is not the bytes as received", name)
+		}
+		if got := asReceived(t, box, m.ID); !bytes.Equal(got, b.data) {
+			t.Errorf("%s: the bytes as received are not those put in", name)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "out", "fabrikam-"+name)); err == nil {
 			t.Errorf("%s: a refused message was delivered", name)
@@ -209,6 +216,20 @@ func readAll(t *testing.T, path string) []byte {
 func body(t *testing.T, box msgbox.Box, id string) []byte {
 	t.Helper()
 	rc, err := box.Body(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func asReceived(t *testing.T, box msgbox.Box, id string) []byte {
+	t.Helper()
+	rc, err := box.AsReceived(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

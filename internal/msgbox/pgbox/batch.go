@@ -84,6 +84,12 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			alone[i] = true // a duplicate: answered without reading the body
 			continue
 		}
+		if it.In.AsReceived != nil {
+			// Two bodies: ReceiveRouted's transaction of chunks, after
+			// the batch (decoded messages are published one by one anyway).
+			alone[i] = true
+			continue
+		}
 		msg, props, err := msgbox.NewMessage(it.In)
 		if err != nil {
 			out[i].Err = err

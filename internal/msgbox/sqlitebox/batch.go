@@ -78,6 +78,14 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			out[p.i].Err = err
 			continue
 		}
+		if items[p.i].In.AsReceived != nil {
+			// Two bodies, the one as received in a file of its own:
+			// ReceiveRouted's, after the batch (decoded messages are
+			// published one by one anyway).
+			p.alone = true
+			alone = append(alone, p)
+			continue
+		}
 		body := p.body
 		if body == nil {
 			body = bytes.NewReader(nil)
