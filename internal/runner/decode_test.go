@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -65,7 +67,22 @@ send_port "orders" {
 // (not signed, signed by a stranger, not encrypted, encrypted for someone
 // else, not S/MIME at all) are stored with their bytes as received and
 // suspended with the reason, never delivered, and stay so when resumed.
+// Over both message boxes.
 func TestDecodeReceive(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testDecodeReceive(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		testDecodeReceive(t, func(opts *runner.Options) {
+			box, err := pgbox.Open(t.Context(), pg.NewDatabase(t), pgbox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { box.Close() })
+			opts.Box = box
+		})
+	})
+}
+
+func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 	ossl := testpki.OpenSSL(t)
 	p := newPKI(t)
 	keys := testpki.NewKeys()
@@ -126,7 +143,7 @@ func TestDecodeReceive(t *testing.T) {
 		put(t, dir, name, b.data)
 	}
 
-	r, box := start(t, dir)
+	r, box := startWith(t, dir, tune)
 	sum, err := r.RunOnce(context.Background())
 	if err != nil {
 		t.Fatal(err)
