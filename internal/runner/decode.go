@@ -60,7 +60,7 @@ func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.
 		return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: keeping the message as received: %w", s.loc, in.FileName, err)
 	}
 	defer received.Close()
-	decoded, dec, derr := s.decode(ctx, received, at)
+	decoded, dec, derr := s.decode(ctx, received, in.ContentType, at)
 	if decoded != nil {
 		defer decoded.Close()
 	}
@@ -107,10 +107,22 @@ const neverDecoded = "decoding failed when the message was received, so it is ne
 // decode runs the stages over received, each from the spool file the
 // previous one wrote, and returns the last one's output, positioned at its
 // start. On error, the files written are closed and nil is returned.
-func (s *decodingSink) decode(ctx context.Context, received *os.File, at time.Time) (*os.File, component.Decoded, error) {
+//
+// What arrived is a whole MIME entity when it starts with a header field
+// (a file written by an S/MIME tool); otherwise it is the body of an entity
+// whose Content-Type is contentType (an HTTP request's, the location's
+// content_type): what an HTTP client posts, its header in the request's.
+func (s *decodingSink) decode(ctx context.Context, received *os.File, contentType string, at time.Time) (*os.File, component.Decoded, error) {
 	var dec component.Decoded
 	src := received
 	var h component.Header // the first stage reads the whole entity
+	whole, err := startsWithHeader(received)
+	if err != nil {
+		return nil, dec, err
+	}
+	if !whole {
+		h = component.Header{Fields: []component.Field{{Name: "Content-Type", Value: contentType}}, MIME: true}
+	}
 	for i, st := range s.stages {
 		if _, err := src.Seek(0, io.SeekStart); err != nil {
 			return nil, dec, err
@@ -189,4 +201,24 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// startsWithHeader reports whether f starts with a MIME header field: a
+// field name (printable ASCII but colon, RFC 5322 §3.6.8) and a colon on its
+// first line. DER (0x30 ...) and base64 never do.
+func startsWithHeader(f *os.File) (bool, error) {
+	var b [256]byte
+	n, err := f.ReadAt(b[:], 0)
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	for i, c := range b[:n] {
+		switch {
+		case c == ':':
+			return i > 0, nil
+		case c < 0x21 || c > 0x7e:
+			return false, nil
+		}
+	}
+	return false, nil
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
@@ -256,4 +258,96 @@ func asReceived(t *testing.T, box msgbox.Box, id string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestDecodeHTTPBody: an HTTP client posts an S/MIME body (DER, openssl cms
+// -outform DER) with its MIME header in the request's Content-Type, as
+// HTTP carries entities: the decoding location decodes it as the body of
+// an entity of that type, routes it on message.party and delivers the
+// payload; the bytes as received are the request's body.
+func TestDecodeHTTPBody(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	keys := testpki.NewKeys()
+	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
+	cfg := strings.Replace(decodeConfig, `  transport "file" { path = "in" }`, `  transport "http" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as"
+  }`, 1)
+	dir := setup(t, p, cfg, map[string]string{"Decrypt": decrypt.SHA1(), "Port": freePort(t)})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	payload := binaryBody(3000)
+	entity := file("entity.mime", append([]byte("Content-Type: application/edi-x12\r\n\r\n"), payload...))
+	run := func(args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command(ossl, args...).Output()
+		if err != nil {
+			t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	signed := file("signed.eml", run("cms", "-sign", "-binary", "-nodetach", "-in", entity,
+		"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())))
+	der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", signed, file("d.pem", decrypt.CertPEM()))
+
+	r, box := start(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx)
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run after cancel: %v", err)
+		}
+	}()
+	var resp *http.Response
+	var err error
+	for range 100 {
+		resp, err = http.Post("http://127.0.0.1:"+portOf(t, dir)+"/as", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, bytes.NewReader(der))
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST: %s, want 202", resp.Status)
+	}
+	id := resp.Header.Get("Bizpipe-Message-Id")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, err := box.Message(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status == msgbox.StatusDelivered {
+			if m.Party != "fabrikam" || m.ContentType != "application/edi-x12" {
+				t.Errorf("party %q, content type %q; want fabrikam, application/edi-x12", m.Party, m.ContentType)
+			}
+			break
+		}
+		if m.Status == msgbox.StatusSuspended || time.Now().After(deadline) {
+			t.Fatalf("message %s: %s %s", id, m.Status, m.Reason)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out", "fabrikam-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Error("the delivered file is not the payload")
+	}
+	if got := asReceived(t, box, id); !bytes.Equal(got, der) {
+		t.Error("the bytes as received are not the request's body")
+	}
 }
