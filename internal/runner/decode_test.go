@@ -351,3 +351,63 @@ func TestDecodeHTTPBody(t *testing.T) {
 		t.Error("the bytes as received are not the request's body")
 	}
 }
+
+// TestDecodePlainLetThrough: a location that decrypts without requiring
+// encryption or a signature lets plain input through unchanged (a file
+// without a MIME header is the body of an entity of the location's
+// content_type) and decrypts what is encrypted; neither has a party.
+func TestDecodePlainLetThrough(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	keys := testpki.NewKeys()
+	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
+	cfg := strings.NewReplacer(`    verify  = true`, `    require_encryption = false`,
+		`content_type = "application/pkcs7-mime"`, `content_type = "application/xml"`,
+		`filter = message.party == "fabrikam"`, `filter = message.party == ""`).Replace(decodeConfig)
+	dir := setup(t, p, cfg, map[string]string{"Decrypt": decrypt.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	work := t.TempDir()
+	plain := []byte("<order id=\"7\"/>\n")
+	entity := testpki.WriteFile(t, work, "e.mime", append([]byte("Content-Type: application/xml\r\n\r\n"), plain...))
+	enc, err := exec.Command(ossl, "cms", "-encrypt", "-binary", "-aes128", "-in", entity,
+		testpki.WriteFile(t, work, "d.pem", decrypt.CertPEM())).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, dir, "plain.xml", plain)
+	put(t, dir, "enc.eml", enc)
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Delivered != 2 {
+		t.Fatalf("summary %+v, want 2 delivered", sum)
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		got, err := os.ReadFile(filepath.Join(dir, "out", "-"+m.FileName))
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Errorf("%s: delivered %q, %v; want %q", m.FileName, got, err, plain)
+		}
+		want := plain
+		if m.FileName == "enc.eml" {
+			want = enc
+		}
+		if got := asReceived(t, box, m.ID); !bytes.Equal(got, want) {
+			t.Errorf("%s: as received %q, want %q", m.FileName, got, want)
+		}
+		if m.Party != "" || m.Decoding != msgbox.Decoded {
+			t.Errorf("%s: party %q, decoding %q; want none, decoded", m.FileName, m.Party, m.Decoding)
+		}
+	}
+	// Only enc.eml's bytes as received are stored apart (the SQLite box
+	// keeps them in a body file; these bodies are too small for any
+	// other): plain.xml's are its body.
+	if files, _ := filepath.Glob(filepath.Join(dir, "data", "box.db.bodies", "*")); len(files) != 1 {
+		t.Errorf("body files %q, want one: enc.eml's as received", files)
+	}
+}

@@ -43,7 +43,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 	if rl.Pipeline.Decodes() {
 		stages, err := r.buildDecoders(rl, in)
 		if err != nil {
-			return nil, hide.err(err)
+			return nil, hide.err(fmt.Errorf("decoding on %s: %w", describeInstance(in), err))
 		}
 		dest = &decodingSink{r: r, loc: rl.Name, stages: stages, hide: hide}
 	}
