@@ -3,9 +3,12 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -70,6 +73,11 @@ func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.
 			// Stopped mid-way: nothing was decided about the message.
 			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, ctx.Err())
 		}
+		if isLocal(derr) {
+			// The spool failed (a full disk, a missing directory), not
+			// the message: it stays at its source, to be received again.
+			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, s.hide.err(derr))
+		}
 		if _, err := received.Seek(0, io.SeekStart); err != nil {
 			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
 		}
@@ -101,6 +109,24 @@ func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.
 	return s.r.publish(ctx, in, decoded)
 }
 
+// localError is a failure of this process's own files while decoding,
+// which says nothing about the message.
+type localError struct{ err error }
+
+func (e localError) Error() string { return e.err.Error() }
+func (e localError) Unwrap() error { return e.err }
+
+// isLocal reports whether err is a failure of local files rather than a
+// refusal of the message: one of decode's own (localError), or a file
+// system error from a stage's spool (a decoder's refusals are never
+// file system errors).
+func isLocal(err error) bool {
+	var le localError
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &le) || errors.As(err, &pe) || errors.As(err, &errno)
+}
+
 // decodeFailure is the reason a message refused by the decoders of
 // location loc is suspended with.
 func decodeFailure(loc, why string) string {
@@ -127,18 +153,18 @@ func (s *decodingSink) decode(ctx context.Context, received *os.File, contentTyp
 	var h component.Header // the first stage reads the whole entity
 	whole, err := startsWithHeader(received)
 	if err != nil {
-		return nil, dec, err
+		return nil, dec, localError{err}
 	}
 	if !whole {
 		h = component.Header{Fields: []component.Field{{Name: "Content-Type", Value: contentType}}, MIME: true}
 	}
 	for i, st := range s.stages {
 		if _, err := src.Seek(0, io.SeekStart); err != nil {
-			return nil, dec, err
+			return nil, dec, localError{err}
 		}
 		out, err := tempFile(s.r.opts.SpoolDir)
 		if err != nil {
-			return nil, dec, err
+			return nil, dec, localError{err}
 		}
 		d, err := st.Decode(ctx, h, src, out, at)
 		if src != received {
@@ -160,7 +186,7 @@ func (s *decodingSink) decode(ctx context.Context, received *os.File, contentTyp
 	}
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
 		src.Close()
-		return nil, dec, err
+		return nil, dec, localError{err}
 	}
 	return src, dec, nil
 }

@@ -411,3 +411,51 @@ func TestDecodePlainLetThrough(t *testing.T) {
 		t.Errorf("body files %q, want one: enc.eml's as received", files)
 	}
 }
+
+// TestDecodeSpoolFailure: when the spool cannot be written (its directory
+// is missing), nothing is decided about the message: it is not stored, it
+// stays at its source, and it is received once the spool works.
+func TestDecodeSpoolFailure(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	keys := testpki.NewKeys()
+	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
+	dir := setup(t, p, decodeConfig, map[string]string{"Decrypt": decrypt.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	work := t.TempDir()
+	entity := testpki.WriteFile(t, work, "e.mime", []byte("Content-Type: text/plain\r\n\r\nhello\r\n"))
+	signed := testpki.WriteFile(t, work, "s.eml", mustRun(t, ossl, "cms", "-sign", "-in", entity,
+		"-signer", testpki.WriteFile(t, work, "p.pem", p.partner.CertPEM()), "-inkey", testpki.WriteFile(t, work, "p.key", p.partner.KeyPEM())))
+	put(t, dir, "m.eml", mustRun(t, ossl, "cms", "-encrypt", "-in", signed, testpki.WriteFile(t, work, "d.pem", decrypt.CertPEM())))
+
+	spool := filepath.Join(t.TempDir(), "missing")
+	r, box := startWith(t, dir, func(o *runner.Options) { o.SpoolDir = spool })
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Received != 0 {
+		t.Errorf("summary %+v, want nothing received", sum)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "in", "m.eml")); err != nil {
+		t.Errorf("the input left its source: %v", err)
+	}
+	if msgs, _ := box.List(context.Background(), msgbox.Filter{}); len(msgs) != 0 {
+		t.Errorf("stored %d messages, want none", len(msgs))
+	}
+	if err := os.Mkdir(spool, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := r.RunOnce(context.Background()); err != nil || sum.Delivered != 1 {
+		t.Errorf("once the spool works: %+v, %v; want the message delivered", sum, err)
+	}
+}
+
+func mustRun(t *testing.T, name string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return out
+}
