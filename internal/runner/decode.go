@@ -52,11 +52,11 @@ func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([
 
 // Publish keeps the message as received in a spool file, decodes it into
 // another, and stores the decoded payload with its party, routed, and the
-// bytes as received beside it. A
-// message the decoders refuse is stored with its bytes as received and
-// suspended with the reason, never routed; the source is acknowledged
-// either way, since the box holds it. Only a failure to read the source,
-// to spool or to store leaves it unacknowledged (to be received again).
+// bytes as received beside it. A message the decoders refuse is stored
+// with its bytes as received and suspended with the reason, never routed;
+// the source is acknowledged either way, since the box holds it. Only a
+// failure to read the source, to spool or to store leaves it
+// unacknowledged (to be received again).
 func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
 	at := time.Now()
 	received, err := s.spool(ctx, body)
