@@ -1,6 +1,7 @@
 package msgbox
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"hash"
 	"hash/crc32"
@@ -15,6 +16,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // runs at memory speed. It is not a defence against an attacker, who could
 // rewrite the checksum too.
 func NewChecksum() hash.Hash { return crc32.New(castagnoli) }
+
+// SumMatches reports whether sum, a checksum a box recorded (either kind),
+// is data's.
+func SumMatches(data, sum []byte) bool {
+	h := checksumFor(sum)
+	h.Write(data)
+	return bytes.Equal(h.Sum(nil), sum)
+}
 
 // checksumFor returns the hash that made a recorded checksum, by its
 // length: CRC-32C (4 bytes), or SHA-256 (32 bytes), which boxes recorded

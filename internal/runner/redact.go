@@ -22,7 +22,7 @@ const sensitiveValue = "(sensitive value)"
 // TLS file). The runner replaces them, in any letter case, wherever they
 // appear in what it logs, stores in the box or returns: a last line of
 // defence behind the marks that keep what templates derive from them out
-// of the transports' errors (see send.Delivery). The zero value has none.
+// of the transports' errors (see transport.Delivery). The zero value has none.
 type secrets struct {
 	values []string
 	re     *regexp.Regexp // nil: none

@@ -2,6 +2,7 @@ package msgboxtest
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +233,48 @@ func testClaimBatchExcept(t *testing.T, b msgbox.Box) {
 	}
 	if ds := claimBatch(t, b, "srv2/w1", longLease, 4, "fabrikam"); len(ds) != 0 {
 		t.Errorf("claim after the holder renewed = %+v, want none", ds)
+	}
+}
+
+// testClaimBatchPreload: a claim comes with each delivery's message and its
+// body when the body is whole in one chunk (msgbox.Delivery), exactly what
+// Message and Body give, for every delivery of a message claimed together;
+// a body that spans chunks is left to Body.
+func testClaimBatchPreload(t *testing.T, b msgbox.Box) {
+	small := receive(t, b, inc("small"), "<order>1</order>")
+	if err := b.Route(t.Context(), small.ID, []string{"fabrikam", "tailspin"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	empty := receive(t, b, inc("empty"), "")
+	if err := b.Route(t.Context(), empty.ID, []string{"fabrikam"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	large := strings.Repeat("0123456789abcdef", 5<<20/16)
+	big, _, err := b.ReceiveRouted(t.Context(), inc("large"), strings.NewReader(large),
+		func(msgbox.Message) ([]string, string) { return []string{"fabrikam"}, "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := map[string]string{small.ID: "<order>1</order>", empty.ID: "", big.ID: large}
+	ds := claimBatch(t, b, "w1", longLease, 10, "fabrikam", "tailspin")
+	if len(ds) != 4 {
+		t.Fatalf("claimed %d deliveries, want 4", len(ds))
+	}
+	for _, d := range ds {
+		want, err := b.Message(t.Context(), d.MessageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Message == nil || !reflect.DeepEqual(*d.Message, want) {
+			t.Errorf("delivery %d (%s): message %+v, want %+v", d.ID, d.Port, d.Message, want)
+		}
+		switch {
+		case d.MessageID == big.ID:
+			if d.Body != nil {
+				t.Errorf("delivery %d: a body of several chunks preloaded (%d bytes), want it left to Body", d.ID, len(d.Body))
+			}
+		case d.Body == nil || string(d.Body) != bodies[d.MessageID]:
+			t.Errorf("delivery %d (%s): body %q, want %q", d.ID, d.Port, d.Body, bodies[d.MessageID])
+		}
 	}
 }

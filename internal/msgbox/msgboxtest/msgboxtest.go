@@ -129,6 +129,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ClaimBatch", testClaimBatch},
 		{"ClaimBatchTakeover", testClaimBatchTakeover},
 		{"ClaimBatchExcept", testClaimBatchExcept},
+		{"ClaimBatchPreload", testClaimBatchPreload},
 		{"SensitiveProperties", testSensitiveProperties},
 		{"Party", testParty},
 		{"AsReceived", testAsReceived},

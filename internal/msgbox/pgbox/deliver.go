@@ -342,7 +342,50 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
 	b.claimIdle.Store(len(claimed) == 0)
+	b.preload(ctx, claimed)
 	return claimed, nil
+}
+
+// preload reads the messages of claimed deliveries, and their bodies that
+// are stored in one chunk, in one round trip for the lot (see
+// msgbox.Delivery's Message and Body): the runner would make three per
+// delivery (the message, the body's size and checksum, its chunk). A
+// failure is not one: the runner reads what is missing itself.
+func (b *Box) preload(ctx context.Context, ds []*msgbox.Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	byMsg := make(map[string][]*msgbox.Delivery, len(ds))
+	ids := make([]string, 0, len(ds))
+	for _, d := range ds {
+		if byMsg[d.MessageID] == nil {
+			ids = append(ids, d.MessageID)
+		}
+		byMsg[d.MessageID] = append(byMsg[d.MessageID], d)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT `+msgbox.Qualified("m", messageColumns)+`, m.sha256, c.data
+		FROM messages m LEFT JOIN body_chunks c ON c.message_seq = m.seq AND c.seq = 0
+		WHERE m.id = ANY($1)`, ids)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sum, data []byte
+		m, err := scanMessage(msgbox.ScanThen(rows, &sum, &data))
+		if err != nil {
+			return
+		}
+		var body []byte // nil: left to Body
+		if int64(len(data)) == m.Size && msgbox.SumMatches(data, sum) {
+			// Whole in one chunk and intact: a larger or corrupt body is
+			// left to Body, which streams it or reports the corruption.
+			body = append([]byte{}, data...) // not nil when empty
+		}
+		for _, d := range byMsg[m.ID] {
+			d.Message, d.Body = m, body
+		}
+	}
 }
 
 // exceptIDs is except as a query argument: never nil, which pgx would send

@@ -1,7 +1,6 @@
 package sqlitebox
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -328,7 +327,7 @@ func (b *Box) preload(ctx context.Context, ds []*msgbox.Delivery) {
 	for i, d := range ds {
 		byID[d.ID], ids[i] = d, d.ID
 	}
-	rows, err := b.q.QueryContext(ctx, `SELECT d.id, `+prefixed("m.", messageColumns)+`, m.checksum, b.file, c.data
+	rows, err := b.q.QueryContext(ctx, `SELECT `+msgbox.Qualified("m", messageColumns)+`, d.id, m.checksum, b.file, c.data
 		FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN bodies b ON b.id = m.body_id
 		LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = 0
 		WHERE d.id IN (SELECT value FROM json_each(?))`, idsJSON(ids))
@@ -340,9 +339,7 @@ func (b *Box) preload(ctx context.Context, ds []*msgbox.Delivery) {
 		var id int64
 		var sum, data []byte
 		var file sql.NullString
-		m, err := scanMessage(multiScanner{rows, func(dest ...any) []any {
-			return append(append([]any{&id}, dest...), &sum, &file, &data)
-		}})
+		m, err := scanMessage(msgbox.ScanThen(rows, &id, &sum, &file, &data))
 		if err != nil {
 			return
 		}
@@ -354,12 +351,7 @@ func (b *Box) preload(ctx context.Context, ds []*msgbox.Delivery) {
 		if file.Valid || int64(len(data)) != m.Size {
 			continue // in a file, or in several chunks: Body streams it
 		}
-		check := msgbox.NewChecksum()
-		if len(sum) != check.Size() {
-			continue // a SHA-256 of an older box: Body checks it
-		}
-		check.Write(data)
-		if !bytes.Equal(check.Sum(nil), sum) {
+		if !msgbox.SumMatches(data, sum) {
 			continue // corrupt: Body reports it
 		}
 		if data == nil {
@@ -367,24 +359,6 @@ func (b *Box) preload(ctx context.Context, ds []*msgbox.Delivery) {
 		}
 		d.Body = data
 	}
-}
-
-// multiScanner lets scanMessage read its columns from a row that has more:
-// wrap places scanMessage's destinations among the others.
-type multiScanner struct {
-	rows *sql.Rows
-	wrap func(dest ...any) []any
-}
-
-func (s multiScanner) Scan(dest ...any) error { return s.rows.Scan(s.wrap(dest...)...) }
-
-// prefixed qualifies each column of a comma-separated list with p.
-func prefixed(p, columns string) string {
-	cols := strings.Split(columns, ", ")
-	for i, c := range cols {
-		cols[i] = p + c
-	}
-	return strings.Join(cols, ", ")
 }
 
 // claimPending leases the pending deliveries ds (as read) to owner, as

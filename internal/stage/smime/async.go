@@ -30,8 +30,9 @@ type asyncWriter struct {
 }
 
 const (
-	asyncChunk = 256 << 10
-	asyncDepth = 4 // chunks in flight: about 1 MiB
+	asyncFirstChunk = 4 << 10
+	asyncChunk      = 256 << 10
+	asyncDepth      = 4 // chunks in flight: about 1 MiB
 )
 
 func newAsyncWriter(next io.WriteCloser) *asyncWriter {
@@ -53,20 +54,31 @@ func (a *asyncWriter) Write(p []byte) (int, error) {
 		if a.cur == nil {
 			a.cur = a.chunk()
 		}
+		if len(a.cur) == cap(a.cur) && cap(a.cur) < asyncChunk {
+			// The first chunk grows as the message does: a small
+			// message (the common case) costs a small buffer, not a
+			// chunk to allocate and clear.
+			a.cur = append(make([]byte, 0, min(2*cap(a.cur), asyncChunk)), a.cur...)
+		}
 		k := copy(a.cur[len(a.cur):cap(a.cur)], p)
 		a.cur = a.cur[:len(a.cur)+k]
 		p, n = p[k:], n+k
-		if len(a.cur) == cap(a.cur) {
+		if len(a.cur) == asyncChunk {
 			a.send()
 		}
 	}
 	return n, nil
 }
 
-// chunk returns an empty chunk: a new one while fewer than asyncDepth+1
-// exist, else one the goroutine is done with.
+// chunk returns an empty chunk: the first one small (it grows, see
+// Write), new ones while fewer than asyncDepth+1 exist, else one the
+// goroutine is done with.
 func (a *asyncWriter) chunk() []byte {
-	if a.made <= asyncDepth {
+	switch {
+	case a.made == 0:
+		a.made++
+		return make([]byte, 0, asyncFirstChunk)
+	case a.made <= asyncDepth:
 		a.made++
 		return make([]byte, 0, asyncChunk)
 	}

@@ -40,6 +40,14 @@ type DecodeOptions struct {
 	// while in use, so they never outlive the call); "" means
 	// os.TempDir(). Decode does not use it.
 	SpoolDir string
+
+	// MICHash, when not zero, makes the decoder also compute the AS2
+	// message integrity check (RFC 4130 §7.3.1) with this hash, returned
+	// in MIC: over the content of the outermost signature as it verified
+	// (the signed entity, header fields and transfer encoding included),
+	// else over the outermost decrypted entity, else over the body as
+	// received (before its transfer encoding is undone).
+	MICHash crypto.Hash
 }
 
 // Decoded is the content of an S/MIME message.
@@ -61,6 +69,9 @@ type Decoded struct {
 	// Encrypted reports that at least one layer was enveloped (and
 	// decrypted).
 	Encrypted bool
+	// MIC is the AS2 message integrity check when DecodeOptions.MICHash
+	// was set.
+	MIC []byte
 }
 
 // maxNesting bounds the number of S/MIME layers, so a hostile message
@@ -100,6 +111,7 @@ func Decode(entity []byte, opts DecodeOptions) (*Decoded, error) {
 		Signed:      res.Signed,
 		Signer:      res.Signer,
 		Encrypted:   res.Encrypted,
+		MIC:         res.MIC,
 	}, nil
 }
 

@@ -30,6 +30,9 @@ type DecodeResult struct {
 	// Encrypted reports that at least one layer was enveloped (and
 	// decrypted).
 	Encrypted bool
+	// MIC is the AS2 message integrity check when DecodeOptions.MICHash
+	// was set.
+	MIC []byte
 }
 
 // Limits of DecodeStream beyond those of Decode. They concern parts that
@@ -82,6 +85,9 @@ func DecodeStream(ctx context.Context, src io.Reader, dst io.Writer, opts Decode
 	if err != nil {
 		return nil, err
 	}
+	if err := sd.mic(); err != nil {
+		return nil, err
+	}
 	n, err := copyCtx(ctx, dst, io.NewSectionReader(body, 0, body.Size()))
 	if err != nil {
 		return nil, fmt.Errorf("smime: writing the body: %w", err)
@@ -95,6 +101,43 @@ type streamDecoder struct {
 	sp   *spool
 	opts *DecodeOptions
 	res  DecodeResult
+	// What DecodeOptions.MICHash covers, first found first: the content
+	// of the outermost signature, the outermost decrypted entity, the
+	// top-level body.
+	signed, decrypted, plain *io.SectionReader
+}
+
+// mic computes DecodeResult.MIC (see DecodeOptions.MICHash).
+func (sd *streamDecoder) mic() error {
+	fn := sd.opts.MICHash
+	if fn == 0 {
+		return nil
+	}
+	if !fn.Available() {
+		return fmt.Errorf("smime: MIC hash %v not available", fn)
+	}
+	sec := sd.signed
+	if sec == nil {
+		sec = sd.decrypted
+	}
+	if sec == nil {
+		sec = sd.plain
+	}
+	h := fn.New()
+	if sec != nil {
+		if _, err := copyCtx(sd.ctx, h, io.NewSectionReader(sec, 0, sec.Size())); err != nil {
+			return fmt.Errorf("smime: computing the MIC: %w", err)
+		}
+	}
+	sd.res.MIC = h.Sum(nil)
+	return nil
+}
+
+// keep records sec in *dst unless an outer layer was recorded there.
+func keep(dst **io.SectionReader, sec *io.SectionReader) {
+	if *dst == nil {
+		*dst = sec
+	}
 }
 
 // entity decodes one layer (see decodeEntity) and returns the innermost
@@ -134,6 +177,7 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		if err != nil {
 			return nil, err
 		}
+		keep(&sd.signed, content)
 		return sd.entity(content, depth+1)
 
 	case "application/pkcs7-mime", "application/x-pkcs7-mime":
@@ -151,9 +195,15 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		switch {
 		case oid.Equal(oidSignedData):
 			content, err = sd.opaqueSigned(der)
+			if err == nil {
+				keep(&sd.signed, content)
+			}
 		case oid.Equal(oidEnvelopedData), oid.Equal(oidAuthEnvelopedData):
 			content, err = sd.decrypt(der)
 			sd.res.Encrypted = true
+			if err == nil {
+				keep(&sd.decrypted, content)
+			}
 		default:
 			err = fmt.Errorf("smime: unsupported CMS content type %v in %s", oid, mt)
 		}
@@ -167,6 +217,9 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 	}
 
 	sd.res.ContentType = ct
+	if depth == 0 {
+		sd.plain = body
+	}
 	out, err := sd.transfer(body, cte)
 	if err != nil {
 		return nil, fmt.Errorf("smime: %s body: %w", mt, err)

@@ -1,8 +1,6 @@
 package rules
 
 import (
-	"crypto/rsa"
-	"crypto/x509"
 	"fmt"
 	"strings"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
-	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
 )
@@ -112,15 +109,10 @@ func (c *checker) checkDecryptionCert(h *model.Host, tp thumbprint.Thumbprint, d
 	rng := h.DecryptionCertificate.Range
 	name := fmt.Sprintf("The decryption certificate %s of host %q, %s, in %s,", c.tpDesc(tp), h.Name, subject(cert.Cert), fileIn(decl, cert.File))
 	c.checkDates(cert.Cert, rng, name, diag.CodeDecCertUnusable, diag.CodeDecCertExpiring)
-	x := cert.Cert
-	if _, isRSA := x.PublicKey.(*rsa.PublicKey); !isRSA {
-		c.add(diag.Errorf(diag.CodeDecCertUnusable, rng, "Decryption certificate cannot transport keys",
-			"%s has a %s key; S/MIME decryption here needs an RSA key for key transport, so partners cannot encrypt for it.", name, x.PublicKeyAlgorithm))
-	} else if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
-		c.add(diag.Errorf(diag.CodeDecCertUnusable, rng, "Decryption certificate not valid for key encipherment",
-			"%s has a key usage extension without keyEncipherment (it allows %s), so partners' software refuses to encrypt for it.", name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", ")))
-	}
-	c.checkKeySize(x, rng, name)
+	c.checkKeyTransport(cert.Cert, rng, name, diag.CodeDecCertUnusable, "Decryption",
+		"S/MIME decryption here needs an RSA key for key transport, so partners cannot encrypt for it",
+		"so partners' software refuses to encrypt for it")
+	c.checkKeySize(cert.Cert, rng, name)
 }
 
 // checkPartyCerts checks, on every server where host h has an instance,

@@ -220,15 +220,23 @@ func (c *checker) checkEncryptionCert(p *model.SendPort, tp thumbprint.Thumbprin
 	rng := p.EncryptionCertificate.Range
 	name := fmt.Sprintf("The encryption certificate %s of send port %q, %s, in %s,", c.tpDesc(tp), p.Name, subject(cert.Cert), fileIn(decl, cert.File))
 	c.checkDates(cert.Cert, rng, name, diag.CodeEncCertDates, diag.CodeEncCertExpiring)
-	x := cert.Cert
+	c.checkKeyTransport(cert.Cert, rng, name, diag.CodeEncCertUsage, "Encryption",
+		"S/MIME encryption here needs an RSA key for key transport", "so it cannot be used to encrypt")
+	c.checkKeySize(cert.Cert, rng, name)
+}
+
+// checkKeyTransport reports (code) a certificate named name that cannot
+// transport an S/MIME content key: not an RSA key, or a key usage
+// extension without keyEncipherment. role titles the finding; notRSA and
+// noKeyUsage end its text for each case.
+func (c *checker) checkKeyTransport(x *x509.Certificate, rng hcl.Range, name string, code diag.Code, role, notRSA, noKeyUsage string) {
 	if _, isRSA := x.PublicKey.(*rsa.PublicKey); !isRSA {
-		c.add(diag.Errorf(diag.CodeEncCertUsage, rng, "Encryption certificate cannot transport keys",
-			"%s has a %s key; S/MIME encryption here needs an RSA key for key transport.", name, x.PublicKeyAlgorithm))
+		c.add(diag.Errorf(code, rng, role+" certificate cannot transport keys",
+			"%s has a %s key; %s.", name, x.PublicKeyAlgorithm, notRSA))
 	} else if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
-		c.add(diag.Errorf(diag.CodeEncCertUsage, rng, "Encryption certificate not valid for key encipherment",
-			"%s has a key usage extension without keyEncipherment (it allows %s), so it cannot be used to encrypt.", name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", ")))
+		c.add(diag.Errorf(code, rng, role+" certificate not valid for key encipherment",
+			"%s has a key usage extension without keyEncipherment (it allows %s), %s.", name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", "), noKeyUsage))
 	}
-	c.checkKeySize(x, rng, name)
 }
 
 // checkEncryptionUnused warns when a port sets a certificate it never uses (BP4006).

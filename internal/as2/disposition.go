@@ -1,0 +1,101 @@
+package as2
+
+import (
+	"fmt"
+	"strings"
+)
+
+// DispositionAction is the action and sending mode of an AS2 MDN
+// (RFC 3798 §3.2.6.1; AS2 receipts are always automatic).
+const DispositionAction = "automatic-action/MDN-sent-automatically"
+
+// Disposition is the Disposition field of an MDN: "processed",
+// "processed/error: authentication-failed", "failed/failure: ..." and so
+// on (RFC 4130 §7.4.3, RFC 3798 §3.2.6).
+type Disposition struct {
+	// Action is the action and sending mode, DispositionAction for AS2.
+	Action string
+	// Type is the disposition type, lower case: "processed" or "failed"
+	// (other RFC 3798 types such as "displayed" are kept as read).
+	Type string
+	// Modifier is "error", "warning" or "failure" (lower case), or "".
+	Modifier string
+	// Description is the text after the modifier, e.g.
+	// "authentication-failed", "decryption-failed", "unexpected-processing-error".
+	Description string
+}
+
+// Processed returns the positive disposition.
+func Processed() Disposition { return Disposition{Action: DispositionAction, Type: "processed"} }
+
+// ProcessedError returns "processed/error: description".
+func ProcessedError(description string) Disposition {
+	return Disposition{Action: DispositionAction, Type: "processed", Modifier: "error", Description: description}
+}
+
+// Failed returns "failed/failure: description".
+func Failed(description string) Disposition {
+	return Disposition{Action: DispositionAction, Type: "failed", Modifier: "failure", Description: description}
+}
+
+// Positive reports a processed disposition without an error or failure
+// modifier ("processed" or "processed/warning: ..."): the only kind that
+// settles a delivery as delivered.
+func (d Disposition) Positive() bool {
+	return d.Type == "processed" && d.Modifier != "error" && d.Modifier != "failure"
+}
+
+// Outcome summarises d in one word for reports and metrics: "processed",
+// "processed-warning", "processed-error", "failed", or the type itself.
+func (d Disposition) Outcome() string {
+	switch {
+	case d.Type == "processed" && d.Modifier == "":
+		return "processed"
+	case d.Type == "processed":
+		return "processed-" + d.Modifier
+	}
+	return d.Type
+}
+
+// String formats d as a Disposition field value.
+func (d Disposition) String() string {
+	action := d.Action
+	if action == "" {
+		action = DispositionAction
+	}
+	s := action + "; " + d.Type
+	if d.Modifier != "" {
+		s += "/" + d.Modifier
+		if d.Description != "" {
+			s += ": " + d.Description
+		}
+	}
+	return s
+}
+
+// ParseDisposition reads a Disposition field value. The modifier's
+// description may follow ":" (RFC 4130) or "=" (libas2 writes that).
+func ParseDisposition(v string) (Disposition, error) {
+	action, rest, ok := strings.Cut(v, ";")
+	if !ok {
+		return Disposition{}, fmt.Errorf("as2: Disposition %q: want \"action/mode; type\"", clip(v))
+	}
+	d := Disposition{Action: strings.TrimSpace(action)}
+	rest = strings.TrimSpace(rest)
+	typ, mod, hasMod := strings.Cut(rest, "/")
+	d.Type = strings.ToLower(strings.TrimSpace(typ))
+	if d.Type == "" || strings.ContainsAny(d.Type, " \t:=;") {
+		return Disposition{}, fmt.Errorf("as2: Disposition %q: no disposition type", clip(v))
+	}
+	if hasMod {
+		i := strings.IndexAny(mod, ":=")
+		if i < 0 {
+			i = len(mod)
+		}
+		d.Modifier = strings.ToLower(strings.TrimSpace(mod[:i]))
+		if i < len(mod) {
+			d.Description = strings.TrimSpace(mod[i+1:])
+		}
+	}
+	return d, nil
+}

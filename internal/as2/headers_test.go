@@ -1,0 +1,143 @@
+package as2
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestQuoteAndParseName(t *testing.T) {
+	for _, tc := range []struct {
+		id, quoted string
+	}{
+		{"CONTOSO", "CONTOSO"},
+		{"contoso-as2.01", "contoso-as2.01"},
+		{"My Company", `"My Company"`},
+		{`a"b\c`, `"a\"b\\c"`},
+		{"x@y", `"x@y"`},
+		{"semi;colon", `"semi;colon"`},
+	} {
+		q, err := QuoteName(tc.id)
+		if err != nil || q != tc.quoted {
+			t.Errorf("QuoteName(%q) = %q, %v; want %q", tc.id, q, err, tc.quoted)
+		}
+		back, err := ParseName(q)
+		if err != nil || back != tc.id {
+			t.Errorf("ParseName(%q) = %q, %v; want %q", q, back, err, tc.id)
+		}
+	}
+	for _, bad := range []string{"", strings.Repeat("x", 129), "tab\there", "é", "line\r\nX-Injected: 1"} {
+		if _, err := QuoteName(bad); err == nil {
+			t.Errorf("QuoteName(%q) succeeded", bad)
+		}
+	}
+	for _, bad := range []string{`""`, `"a\"`, `"a"b"`, "\x01"} {
+		if _, err := ParseName(bad); err == nil {
+			t.Errorf("ParseName(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestMessageID(t *testing.T) {
+	a1 := MessageID("delivery-42", "contoso.example")
+	a2 := MessageID("delivery-42", "contoso.example")
+	b := MessageID("delivery-43", "contoso.example")
+	if a1 != a2 {
+		t.Errorf("the same delivery key gives %q and %q", a1, a2)
+	}
+	if a1 == b {
+		t.Error("different delivery keys give the same Message-ID")
+	}
+	re := regexp.MustCompile(`^<[0-9a-f]{32}@[^<>@\s]+>$`)
+	for _, domain := range []string{"contoso.example", "", "My AS2 <id>", "..."} {
+		id := MessageID("k", domain)
+		if !re.MatchString(id) || !validMessageID(id) {
+			t.Errorf("MessageID(k, %q) = %q", domain, id)
+		}
+	}
+}
+
+func TestRequestHeaderRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  Request
+	}{
+		{"sync signed", Request{From: "CONTOSO", To: "FABRIKAM", Subject: "Order 1", Receipt: ReceiptSync, SignedReceipt: true, MICAlg: SHA384}},
+		{"sync unsigned", Request{From: "CONTOSO", To: "Fabrikam Inc", Receipt: ReceiptSync}},
+		{"async", Request{From: "CONTOSO", To: "FABRIKAM", Receipt: ReceiptAsync, SignedReceipt: true, AsyncURL: "http://127.0.0.1:4080/as2"}},
+		{"none", Request{From: "CONTOSO", To: "FABRIKAM", Receipt: ReceiptNone}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.MessageID = MessageID(tc.name, "contoso.example")
+			h, err := tc.req.Header()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Get("AS2-Version") != "1.2" {
+				t.Errorf("AS2-Version %q", h.Get("AS2-Version"))
+			}
+			got, err := ParseRequest(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.From != tc.req.From || got.To != tc.req.To || got.MessageID != tc.req.MessageID || got.Receipt != tc.req.Receipt || got.AsyncURL != tc.req.AsyncURL {
+				t.Errorf("round trip: %+v from %+v", got, tc.req)
+			}
+			if got.Options.Signed != tc.req.SignedReceipt {
+				t.Errorf("signed receipt %v, want %v", got.Options.Signed, tc.req.SignedReceipt)
+			}
+			if tc.req.SignedReceipt && got.Options.MICAlg() != tc.req.MICAlg {
+				t.Errorf("micalg %v, want %v", got.Options.MICAlg(), tc.req.MICAlg)
+			}
+		})
+	}
+	bad := []Request{
+		{From: "", To: "X", MessageID: "<a@b>"},
+		{From: "X", To: "Y", MessageID: "no-brackets"},
+		{From: "X", To: "Y", MessageID: "<a@b>", Subject: "a\r\nBcc: x"},
+		{From: "X", To: "Y", MessageID: "<a@b>", Receipt: ReceiptAsync, AsyncURL: "ftp://x"},
+	}
+	for _, r := range bad {
+		if _, err := r.Header(); err == nil {
+			t.Errorf("Header() of %+v succeeded", r)
+		}
+	}
+	h := http.Header{"As2-From": {"X"}, "As2-To": {"Y"}, "Message-Id": {"<a@b>"}, "Disposition-Notification-To": {"x"}, "Receipt-Delivery-Option": {"javascript:alert(1)"}}
+	if _, err := ParseRequest(h); err == nil {
+		t.Error("ParseRequest accepted a non-http Receipt-Delivery-Option")
+	}
+}
+
+func TestParseNotificationOptions(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		signed   bool
+		required bool
+		alg      Alg
+		ok       bool
+	}{
+		{"signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha-256", true, false, SHA256, true},
+		// libas2 writes no space and its configured digest.
+		{"signed-receipt-protocol=required,pkcs7-signature; signed-receipt-micalg=required,sha-512", true, true, SHA512, true},
+		{"Signed-Receipt-Protocol=Optional, PKCS7-Signature; Signed-Receipt-MICALG=optional, md5, SHA1, sha-256", true, false, SHA1, true},
+		{"signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, md5, rsa-md4", true, false, SHA256, true},
+		{"signed-receipt-micalg=optional, sha384", false, false, SHA384, true},
+		{"", false, false, SHA256, true},
+		{"signed-receipt-protocol=sometimes, pkcs7-signature", false, false, 0, false},
+		{"signed-receipt-protocol", false, false, 0, false},
+		{"signed-receipt-protocol=optional", false, false, 0, false},
+	} {
+		o, err := ParseNotificationOptions(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: error %v, want ok=%v", tc.in, err, tc.ok)
+			continue
+		}
+		if !tc.ok {
+			continue
+		}
+		if o.Signed != tc.signed || o.SignedRequired != tc.required || o.MICAlg() != tc.alg {
+			t.Errorf("%q: %+v (MICAlg %v), want signed=%v required=%v alg=%v", tc.in, o, o.MICAlg(), tc.signed, tc.required, tc.alg)
+		}
+	}
+}

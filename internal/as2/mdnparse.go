@@ -1,0 +1,224 @@
+package as2
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+)
+
+// Bounds on a received MDN. A real one is a few kilobytes; MaxMDNSize
+// leaves room for one that returns (part of) the original message.
+const (
+	// MaxMDNSize is the largest MDN entity ParseMDN reads.
+	MaxMDNSize = 4 << 20
+	// maxReportParts bounds the parts of the multipart/report.
+	maxReportParts = 8
+	// maxNotificationFields bounds the fields of the
+	// message/disposition-notification part.
+	maxNotificationFields = 100
+)
+
+// VerifyOptions says how to check a received MDN's signature.
+type VerifyOptions struct {
+	// Trusted are the partner's signing certificates (spec §10: the
+	// party's signing_certificates). A signed MDN is accepted only when
+	// its signer is exactly one of them (not merely a certificate they
+	// issued) and valid at Now; the certificate embedded in the signature
+	// is never trusted by itself. With none, a signed MDN is an error.
+	Trusted []*x509.Certificate
+	// Now is the time at which the signer's certificate must be valid;
+	// zero means time.Now().
+	Now time.Time
+	// SpoolDir is where the S/MIME decoder keeps its (unlinked) temporary
+	// files; "" means os.TempDir().
+	SpoolDir string
+}
+
+// ReceivedMDN is a parsed (and, when signed, verified) MDN.
+type ReceivedMDN struct {
+	MDN
+	// MICField is the Received-Content-MIC as written ("" when absent);
+	// MDN.MIC is its parsed form, nil when absent or not understood
+	// (MICError says why).
+	MICField string
+	MICError error
+	// Signed reports a signature that verified with Signer, one of the
+	// trusted certificates.
+	Signed bool
+	Signer *x509.Certificate
+	// Raw is the MDN entity as given to ParseMDN (not copied).
+	Raw []byte
+}
+
+// ParseMDN reads an MDN: raw is its whole MIME entity (for one received
+// over HTTP, JoinEntity of the response's or request's headers and body).
+// A multipart/signed MDN must verify against opts.Trusted; an unsigned
+// multipart/report is accepted as such (Signed false) and the caller
+// decides whether that is enough. The report must hold a
+// message/disposition-notification part with a Disposition.
+func ParseMDN(raw []byte, opts VerifyOptions) (*ReceivedMDN, error) {
+	if len(raw) > MaxMDNSize {
+		return nil, fmt.Errorf("as2: MDN of %d octets exceeds the limit of %d", len(raw), MaxMDNSize)
+	}
+	e, err := parseEntity(raw)
+	if err != nil {
+		return nil, fmt.Errorf("as2: MDN: %w", err)
+	}
+	r := &ReceivedMDN{Raw: raw}
+	reportType, reportParams, reportBody := e.mediaType, e.params, e.body
+	switch e.mediaType {
+	case "multipart/signed":
+		if err := r.verify(raw, opts, &reportType, &reportParams, &reportBody); err != nil {
+			return nil, err
+		}
+	case "multipart/report":
+		if e.cte != "" && e.cte != "7bit" && e.cte != "8bit" && e.cte != "binary" {
+			return nil, fmt.Errorf("as2: MDN: a multipart/report cannot have Content-Transfer-Encoding %q", clip(e.cte))
+		}
+	default:
+		return nil, fmt.Errorf("as2: MDN has Content-Type %q, want multipart/report or multipart/signed", clip(e.mediaType))
+	}
+	if err := r.readReport(reportType, reportParams, reportBody); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// verify checks the signature of a multipart/signed MDN with package
+// smime and returns the signed multipart/report's type and body.
+func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params *map[string]string, body *[]byte) error {
+	if len(opts.Trusted) == 0 {
+		return errors.New("as2: the MDN is signed but no partner certificate was given to verify it")
+	}
+	roots := x509.NewCertPool()
+	for _, c := range opts.Trusted {
+		roots.AddCert(c)
+	}
+	d, err := smime.Decode(raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now, SpoolDir: opts.SpoolDir})
+	if err != nil {
+		return fmt.Errorf("as2: MDN signature: %w", err)
+	}
+	if !d.Signed || d.Encrypted {
+		return errors.New("as2: MDN signature: not a signed multipart/report")
+	}
+	trusted := false
+	for _, c := range opts.Trusted {
+		if bytes.Equal(c.Raw, d.Signer.Raw) {
+			trusted = true
+		}
+	}
+	if !trusted {
+		return fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber)
+	}
+	r.Signed, r.Signer = true, d.Signer
+	m, p, err := parseMediaType(d.ContentType)
+	if err != nil {
+		return fmt.Errorf("as2: signed MDN: %w", err)
+	}
+	if m != "multipart/report" {
+		return fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(m))
+	}
+	*mt, *params, *body = m, p, d.Body
+	return nil
+}
+
+// readReport reads the parts of a multipart/report body.
+func (r *ReceivedMDN) readReport(mt string, params map[string]string, body []byte) error {
+	if rt := strings.ToLower(params["report-type"]); rt != "disposition-notification" {
+		return fmt.Errorf("as2: MDN: report-type %q, want disposition-notification", clip(params["report-type"]))
+	}
+	parts, err := splitMultipart(body, params["boundary"], maxReportParts)
+	if err != nil {
+		return fmt.Errorf("as2: MDN %s: %w", mt, err)
+	}
+	found := false
+	for i, raw := range parts {
+		p, err := parseEntity(raw)
+		if err != nil {
+			return fmt.Errorf("as2: MDN part %d: %w", i+1, err)
+		}
+		content, err := decodeBody(p.body, p.cte)
+		if err != nil {
+			return fmt.Errorf("as2: MDN part %d: %w", i+1, err)
+		}
+		switch {
+		case p.mediaType == "message/disposition-notification" && !found:
+			if err := r.readNotification(content); err != nil {
+				return err
+			}
+			found = true
+		case i == 0 && p.mediaType == "text/plain":
+			r.Text = strings.TrimSpace(string(content))
+		}
+	}
+	if !found {
+		return errors.New("as2: MDN has no message/disposition-notification part")
+	}
+	return nil
+}
+
+// readNotification reads the fields of the message/disposition-notification
+// part (RFC 3798 §3.1, RFC 4130 §7.4.3).
+func (r *ReceivedMDN) readNotification(content []byte) error {
+	content = bytes.TrimLeft(content, "\r\n")
+	tp := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(content), strings.NewReader("\r\n\r\n"))))
+	h, err := tp.ReadMIMEHeader()
+	if err != nil {
+		return fmt.Errorf("as2: MDN disposition-notification fields: %w", err)
+	}
+	if len(h) > maxNotificationFields {
+		return fmt.Errorf("as2: MDN has more than %d disposition-notification fields", maxNotificationFields)
+	}
+	get := func(name string) string { return strings.TrimSpace(h.Get(name)) }
+	r.ReportingUA = get("Reporting-UA")
+	r.OriginalRecipient = recipient(get("Original-Recipient"))
+	r.FinalRecipient = recipient(get("Final-Recipient"))
+	r.OriginalMessageID = get("Original-Message-ID")
+	disp := get("Disposition")
+	if disp == "" {
+		return errors.New("as2: MDN has no Disposition field")
+	}
+	if r.Disposition, err = ParseDisposition(disp); err != nil {
+		return err
+	}
+	r.MICField = get("Received-Content-MIC")
+	if r.MICField != "" {
+		mic, err := ParseMIC(r.MICField)
+		if err != nil {
+			r.MICError = err
+		} else {
+			r.MIC = &mic
+		}
+	}
+	return nil
+}
+
+// recipient reads "rfc822; ID" (the address type is dropped; a quoted ID
+// is unquoted when it parses as an AS2 name).
+func recipient(v string) string {
+	if _, id, ok := strings.Cut(v, ";"); ok {
+		v = strings.TrimSpace(id)
+	}
+	if n, err := ParseName(v); err == nil {
+		return n
+	}
+	return v
+}
+
+// parseMediaType is mime.ParseMediaType with a clipped error.
+func parseMediaType(ct string) (string, map[string]string, error) {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", nil, fmt.Errorf("invalid Content-Type %q: %w", clip(ct), err)
+	}
+	return mt, params, nil
+}

@@ -1,0 +1,125 @@
+package as2
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+
+	"github.com/bizpipe/bizpipe/internal/ber"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+	"github.com/smallstep/pkcs7"
+)
+
+// entity is a parsed MIME entity: its header fields, media type and body
+// (a subslice of the input).
+type entity struct {
+	fields    []smime.HeaderField
+	mediaType string
+	params    map[string]string
+	cte       string
+	body      []byte
+}
+
+// parseEntity splits raw into header fields and body (smime.SplitEntity:
+// CRLF or bare LF, duplicate-free Content-Type) and parses its
+// Content-Type (text/plain when absent, RFC 2045 §5.2).
+func parseEntity(raw []byte) (*entity, error) {
+	fields, body, err := smime.SplitEntity(raw)
+	if err != nil {
+		return nil, fmt.Errorf("as2: %w", err)
+	}
+	e := &entity{fields: fields, body: body, mediaType: "text/plain", params: map[string]string{}}
+	ct, ok, err := field(fields, "Content-Type")
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		e.mediaType, e.params, err = mime.ParseMediaType(ct)
+		if err != nil {
+			return nil, fmt.Errorf("as2: invalid Content-Type %q: %w", clip(ct), err)
+		}
+	}
+	cte, _, err := field(fields, "Content-Transfer-Encoding")
+	if err != nil {
+		return nil, err
+	}
+	e.cte = strings.ToLower(strings.TrimSpace(cte))
+	return e, nil
+}
+
+// field returns the value of the named header field; a field that occurs
+// twice is an error (two readers could pick different ones).
+func field(fields []smime.HeaderField, name string) (string, bool, error) {
+	var v string
+	found := false
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, name) {
+			if found {
+				return "", false, fmt.Errorf("as2: duplicate %s header field", name)
+			}
+			v, found = f.Value, true
+		}
+	}
+	return v, found, nil
+}
+
+// splitMultipart returns the raw parts of a multipart body
+// (smime.SplitMultipart), at most maxParts of them.
+func splitMultipart(body []byte, boundary string, maxParts int) ([][]byte, error) {
+	parts, err := smime.SplitMultipart(body, boundary)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) > maxParts {
+		return nil, fmt.Errorf("more than %d parts", maxParts)
+	}
+	return parts, nil
+}
+
+// decodeBody undoes a part's transfer encoding (smime.DecodeTransfer).
+func decodeBody(body []byte, cte string) ([]byte, error) {
+	return smime.DecodeTransfer(body, cte)
+}
+
+// opaqueContent returns the encapsulated content of an
+// application/pkcs7-mime signed-data entity, not verified (the MIC is a
+// digest, not a trust decision).
+func opaqueContent(e *entity) ([]byte, error) {
+	der, err := decodeBody(e.body, e.cte)
+	if err != nil {
+		return nil, fmt.Errorf("as2: signed-data body: %w", err)
+	}
+	der, err = ber.ToDER(der)
+	if err != nil {
+		return nil, fmt.Errorf("as2: signed-data body: %w", err)
+	}
+	p7, err := parsePKCS7(der)
+	if err != nil {
+		return nil, fmt.Errorf("as2: signed-data body: %w", err)
+	}
+	if len(p7.Content) == 0 {
+		return nil, errors.New("as2: signed-data without encapsulated content")
+	}
+	return p7.Content, nil
+}
+
+// parsePKCS7 calls pkcs7.Parse, which was not written for hostile input,
+// with a recover.
+func parsePKCS7(der []byte) (p7 *pkcs7.PKCS7, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p7, err = nil, fmt.Errorf("malformed SignedData (%v)", r)
+		}
+	}()
+	return pkcs7.Parse(der)
+}
+
+// clip shortens a value taken from a message for an error text.
+func clip(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

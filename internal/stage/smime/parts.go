@@ -1,0 +1,33 @@
+package smime
+
+import "fmt"
+
+// SplitMultipart returns the body parts of a multipart body with the given
+// boundary, each exactly as it lies between its delimiter lines: header
+// fields, empty line and body, without the line break that belongs to the
+// next delimiter (RFC 2046 §5.1.1). The preamble and epilogue are ignored;
+// delimiter lines may end in CRLF or a bare LF. It is the splitter Decode
+// uses, exported for the AS2 layer (the MIC of a signed message covers its
+// first part; MDNs are multipart/report).
+func SplitMultipart(body []byte, boundary string) ([][]byte, error) {
+	parts, err := splitMultipart(body, boundary)
+	if err != nil {
+		return nil, fmt.Errorf("smime: %w", err)
+	}
+	out := make([][]byte, len(parts))
+	for i, p := range parts {
+		out[i] = p.body
+	}
+	return out, nil
+}
+
+// DecodeTransfer undoes a Content-Transfer-Encoding: cte is "" (none),
+// "7bit", "8bit", "binary", "base64" or "quoted-printable", in lower case.
+// The result never aliases body.
+func DecodeTransfer(body []byte, cte string) ([]byte, error) {
+	out, err := decodeTransfer(body, cte)
+	if err != nil {
+		return nil, fmt.Errorf("smime: %w", err)
+	}
+	return out, nil
+}

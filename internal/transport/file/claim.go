@@ -1,0 +1,148 @@
+package file
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// Claim file names.
+//
+// A file NAME is claimed by renaming it, in the same directory, to
+//
+//	.bizpipe-claim-<owner>-<random>-NAME
+//
+// where <owner> is the escaped Owner (see escapeOwner) and <random> is
+// claimRandLen lower-case hex digits. The leading dot hides the claim from
+// every receiver's listing (dot-files are skipped), the owner lets a
+// restarted process find what it had claimed when it died, the random part
+// makes every claim's name - and so its SourceKey - unique, and NAME is kept
+// so that the original name can be recovered from the claim alone.
+const (
+	claimPrefix  = ".bizpipe-claim-"
+	claimRandLen = 16 // hex digits: 64 bits
+	// maxNameLen is the longest file name (in bytes) that Linux, macOS and
+	// Windows file systems accept; a claim name longer than this cannot be
+	// made, so such a file is left alone with a warning.
+	maxNameLen = 255
+)
+
+// escapeOwner makes an owner name safe and unambiguous inside a file name:
+// ASCII letters, digits, '_' and '.' are kept, every other byte becomes %XX
+// (upper-case hex). '-' is escaped too because it ends the owner part: were
+// it kept, owner "a" would mistake owner "a-b"'s claims
+// (".bizpipe-claim-a-b-...") for its own. The mapping is injective, so two
+// owners never share a prefix.
+func escapeOwner(owner string) string {
+	var b strings.Builder
+	for i := 0; i < len(owner); i++ {
+		c := owner[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// ownerClaimPrefix is the prefix of every claim name owner makes.
+func ownerClaimPrefix(owner string) string {
+	return claimPrefix + escapeOwner(owner) + "-"
+}
+
+// newClaimName returns a fresh claim name for the file name under prefix.
+func newClaimName(prefix, name string) string {
+	var r [claimRandLen / 2]byte
+	// crypto/rand.Read never returns an error (it panics instead).
+	_, _ = rand.Read(r[:])
+	return prefix + hex.EncodeToString(r[:]) + "-" + name
+}
+
+// claimKey is the part of a claim name that does not depend on its owner:
+// "<random>-NAME". SourceKeys are built from it, so that a claim taken over
+// from a dead server (renamed to the new owner's prefix, same random part)
+// keeps its key, and the box reports it as a duplicate if the dead server
+// had committed it.
+func claimKey(claim string) string {
+	rest := strings.TrimPrefix(claim, claimPrefix)
+	if i := strings.IndexByte(rest, '-'); i >= 0 {
+		return rest[i+1:]
+	}
+	return rest
+}
+
+// parseAnyClaim splits a claim name of any owner into the escaped owner, the
+// owner-independent key and the original file name.
+func parseAnyClaim(claim string) (owner, key, name string, ok bool) {
+	rest, ok := strings.CutPrefix(claim, claimPrefix)
+	if !ok {
+		return "", "", "", false
+	}
+	i := strings.IndexByte(rest, '-')
+	if i <= 0 {
+		return "", "", "", false
+	}
+	name, ok = parseClaim(claimPrefix+rest[:i+1], claim)
+	if !ok {
+		return "", "", "", false
+	}
+	return rest[:i], rest[i+1:], name, true
+}
+
+// parseClaim returns the original file name of claim, a claim name made
+// under prefix; ok is false when claim is not one.
+func parseClaim(prefix, claim string) (name string, ok bool) {
+	rest, ok := strings.CutPrefix(claim, prefix)
+	if !ok || len(rest) < claimRandLen+2 || rest[claimRandLen] != '-' {
+		return "", false
+	}
+	for _, c := range []byte(rest[:claimRandLen]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "", false
+		}
+	}
+	return rest[claimRandLen+1:], true
+}
+
+// renameNoReplace renames oldpath to newpath unless newpath exists, in which
+// case it returns an error satisfying errors.Is(err, fs.ErrExist). os.Rename
+// would silently replace newpath: when a claimed file is given back after a
+// failed publish, a new file dropped meanwhile under the same name must not
+// be overwritten and lost.
+//
+// It links newpath to the file and then removes oldpath; link fails
+// atomically when newpath exists. On a file system without hard links it
+// falls back to checking then renaming, which leaves a narrow window in
+// which a file created at that very moment would be replaced. Neither step
+// follows a symbolic link: a refused link is given back as the link itself.
+func renameNoReplace(oldpath, newpath string) error {
+	err := linkNoFollow(oldpath, newpath)
+	if err == nil {
+		if err := os.Remove(oldpath); err != nil {
+			// Two names for one file would publish it twice (once per
+			// name): undo the link rather than leave both.
+			if uerr := os.Remove(newpath); uerr != nil {
+				return fmt.Errorf("removing %s after linking it to %s: %w (and undoing the link: %v)", oldpath, newpath, err, uerr)
+			}
+			return fmt.Errorf("removing %s after linking it to %s: %w", oldpath, newpath, err)
+		}
+		return nil
+	}
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	// Hard links not supported here (FAT, some network shares), or not to
+	// a symbolic link (macOS).
+	if _, serr := os.Lstat(newpath); serr == nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: fs.ErrExist}
+	} else if !errors.Is(serr, fs.ErrNotExist) {
+		return fmt.Errorf("checking %s before renaming onto it: %w", newpath, serr)
+	}
+	return os.Rename(oldpath, newpath)
+}

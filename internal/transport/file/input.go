@@ -1,0 +1,234 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// Opening an input.
+//
+// Whoever can write to a receive directory can replace a file between the
+// listing that judged it settled and the open that reads it: rename(2) a
+// symbolic link over it (to /etc/shadow, to a PKCS#12 store the service
+// account reads), or a FIFO (whose open waits for a writer, forever), or a
+// file still being written. The claim's rename moves whatever is there at
+// that instant, and a claim name can be swapped too. So an input is opened
+// without following a link and without blocking (openNoFollow), and the
+// opened descriptor must be a regular file, the very one the listing saw
+// (same device and inode): anything else is refused, never read.
+
+// errRefused matches (errors.Is) every refusal; errReplaced those of a
+// regular file that is not the one listed.
+var (
+	errRefused  = errors.New("refused")
+	errReplaced = errors.New("replaced since it was listed")
+)
+
+// refusedError is an input that was not read: not a regular file, or not
+// the file that was listed.
+type refusedError struct {
+	reason   string
+	replaced bool
+}
+
+func refusal(reason string) error     { return &refusedError{reason: reason} }
+func (e *refusedError) Error() string { return "refused: " + e.reason }
+func (e *refusedError) Is(err error) bool {
+	return err == errRefused || e.replaced && err == errReplaced
+}
+
+// refusedReason is the reason of a refusal in err's chain, or "".
+func refusedReason(err error) string {
+	var r *refusedError
+	if errors.As(err, &r) {
+		return r.reason
+	}
+	return ""
+}
+
+// notRegular is the refusal of an input of the given mode.
+func notRegular(m fs.FileMode) error {
+	return refusal("not a regular file but a " + describeType(m))
+}
+
+// describeType names a file type for an operator.
+func describeType(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case t&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case t&fs.ModeDir != 0:
+		return "directory"
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeCharDevice != 0:
+		return "character device"
+	case t&fs.ModeDevice != 0:
+		return "device"
+	default:
+		return "special file"
+	}
+}
+
+// openInput opens the input at path, which a listing saw as seen, for
+// reading. It refuses (errRefused) a symbolic link, anything else that is
+// not a regular file, and a file other than seen; a FIFO does not block it.
+func openInput(open func(string) (*os.File, error), path string, seen fs.FileInfo) (*os.File, error) {
+	file, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := file.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("checking %s: %w", path, err)
+	case !info.Mode().IsRegular():
+		err = notRegular(info.Mode())
+	case !os.SameFile(seen, info):
+		err = &refusedError{reason: errReplaced.Error(), replaced: true}
+	}
+	if err != nil {
+		file.Close() // read-only, nothing read: nothing to lose
+		return nil, err
+	}
+	return file, nil
+}
+
+// inputError marks a failure of the input itself (it could not be opened
+// or read), as opposed to the sink's.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// isInputError reports whether err is a failure of the input itself.
+func isInputError(err error) bool {
+	var ie *inputError
+	return errors.As(err, &ie)
+}
+
+// inputCopyChunk is how much WriteTo copies between two looks at the
+// context.
+const inputCopyChunk = 1 << 20
+
+// inputReader is the body given to the sink: an opened input (a regular
+// file: its reads never wait for a peer), read only while ctx is not done,
+// so that a caller that gives up (a cancelled Poll) ends the read between
+// two reads with ctx's error. (Run gives the sink a context that is never
+// cancelled: a stopping server finishes the file in flight.) err keeps the
+// file's own read error, to tell it from the sink's.
+type inputReader struct {
+	ctx  context.Context
+	file *os.File
+	err  error
+	// seen is the file as the listing found it (nil: not known), read
+	// what was read of it. A file whose size or modification time at the
+	// end differ from seen changed while it was read (a producer that
+	// still writes): what was read is not the file, and is refused.
+	seen fs.FileInfo
+	read int64
+}
+
+// errChanged: the input changed while it was read.
+var errChanged = errors.New("the file changed while it was read")
+
+func (r *inputReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := r.file.Read(p)
+	r.read += int64(n)
+	switch {
+	case err == io.EOF:
+		if cerr := r.unchanged(); cerr != nil {
+			r.err = cerr
+			return n, cerr
+		}
+	case err != nil:
+		r.err = err
+	}
+	return n, err
+}
+
+// unchanged checks, at the end of the file, that it is still as listed.
+func (r *inputReader) unchanged() error {
+	if r.seen == nil {
+		return nil
+	}
+	now, err := r.file.Stat()
+	if err != nil {
+		return err
+	}
+	if now.Size() != r.read || r.seen.Size() != r.read || !now.ModTime().Equal(r.seen.ModTime()) {
+		return fmt.Errorf("%w: %d bytes when listed, %d read, %d now", errChanged, r.seen.Size(), r.read, now.Size())
+	}
+	return nil
+}
+
+// WriteTo keeps the kernel copy a plain *os.File offers: io.Copy into a
+// file calls it, and each chunk's io.CopyN goes to the destination's
+// ReadFrom with the file itself as source (copy_file_range on Linux).
+func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := io.CopyN(w, r.file, inputCopyChunk)
+		total += n
+		r.read += n
+		switch {
+		case err == io.EOF:
+			if cerr := r.unchanged(); cerr != nil {
+				r.err = cerr
+				return total, cerr
+			}
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
+}
+
+// A file input is a msgbox.FileBody: a box may keep its file.
+var _ msgbox.FileBody = (*inputReader)(nil)
+
+// Size is the input's size as listed (see msgbox.FileBody); -1 when the
+// listing is not known.
+func (r *inputReader) Size() int64 {
+	if r.seen == nil {
+		return -1
+	}
+	return r.seen.Size()
+}
+
+// LinkTo lets a message box keep the input's file itself (see
+// msgbox.FileBody). The link is made by the claimed name the file was
+// opened by, and then checked to be that very file: a claim name swapped
+// since the open is not linked.
+func (r *inputReader) LinkTo(path string) bool {
+	if r.read != 0 || r.seen == nil || r.ctx.Err() != nil {
+		return false
+	}
+	now, err := r.file.Stat()
+	if err != nil || now.Size() != r.seen.Size() || !now.ModTime().Equal(r.seen.ModTime()) || !keepable(now) {
+		return false
+	}
+	if err := linkNoFollow(r.file.Name(), path); err != nil {
+		return false
+	}
+	linked, err := os.Lstat(path)
+	if err != nil || !os.SameFile(linked, now) {
+		os.Remove(path)
+		return false
+	}
+	r.read = now.Size() // the box has it whole: nothing to read
+	return true
+}

@@ -1,0 +1,38 @@
+//go:build !unix
+
+package file
+
+import (
+	"io/fs"
+	"os"
+)
+
+// openNoFollow opens path for reading, refusing a symbolic link (or other
+// reparse point) or special file. Without O_NOFOLLOW (Windows), this is
+// Lstat then Open: something swapped in between is opened, but it is not
+// the file the listing saw, and the caller's identity check (volume serial
+// and file index, os.SameFile) refuses it.
+func openNoFollow(path string) (*os.File, error) {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, notRegular(info.Mode())
+	}
+	return os.Open(path)
+}
+
+// linkNoFollow makes newpath a hard link to oldpath (on Windows, to a
+// symbolic link itself, not its target).
+func linkNoFollow(oldpath, newpath string) error { return os.Link(oldpath, newpath) }
+
+// pinIdentity reads the identity of a listed file now. On Windows a
+// FileInfo from a listing or Lstat may load its volume serial and file
+// index only when os.SameFile first needs them, by opening the path again:
+// by then a swapped-in file would lend its own.
+func pinIdentity(info fs.FileInfo) { os.SameFile(info, info) }
+
+// keepable: a message box copies inputs on platforms without Unix
+// ownership and link counts (see msgbox.FileBody).
+func keepable(fs.FileInfo) bool { return false }

@@ -1,0 +1,909 @@
+package file
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/dirsync"
+	"github.com/bizpipe/bizpipe/internal/fsop"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/transport"
+)
+
+// errClaimGone: a claimed file vanished (an operator moved it).
+var errClaimGone = errors.New("claimed file is gone")
+
+// defaultPollInterval is the spec's poll_interval default (§3).
+const defaultPollInterval = time.Second
+
+// defaultConcurrency is how many files a pass publishes at once by default.
+// Each publish mostly waits for syncs (claim, commit, removal); the more
+// wait together, the more of them one directory sync and one message box
+// commit serve. 32 stays below the SQLite box's 64 writes per commit. With
+// a BatchSink it is the batch size: two batches in flight hold at most 64
+// bodies of up to one box chunk (1 MiB) each in memory while they commit.
+const defaultConcurrency = 32
+
+// maxDefaultSettle caps the default SettleTime.
+const maxDefaultSettle = 500 * time.Millisecond
+
+// Poller is a polling file receive location (spec §3 transport "file").
+//
+// Each pass lists Dir (not recursively) and takes the regular files whose
+// base name matches Pattern, except dot-files (claims and other tools'
+// temporary files) and *.tmp files (case-insensitive), which producers
+// should write to and then rename into place. Symbolic links and other
+// non-regular files are ignored: deleting a link would not remove what it
+// points to, and what it points to is not this directory's to send.
+//
+// A file still being written is left for a later pass. A file counts as
+// settled when both:
+//
+//   - its modification time is at least SettleTime away from now (either
+//     way: a time far in the future, from a skewed clock on a network share,
+//     must not hold a file back forever); and
+//   - the previous pass saw it with the same size and modification time. A
+//     file the previous pass did not see counts as changed. The very first
+//     pass has no previous one and uses the first rule only, so that files
+//     present at start (and the runner's --once mode) are taken at once.
+//
+// A settled file is claimed by renaming it to a hidden name carrying Owner
+// and a random part (see claim.go), so that of several servers polling one
+// directory exactly one takes it: the others' renames fail as the file is
+// gone, and they skip it. The claimed file is then streamed to the Sink with
+// SourceKey "<Location>/<claim name>", and removed only after the Sink
+// returned nil. If the Sink fails, the file is renamed back to its original
+// name, to be retried by the next pass (of any server) and seen by
+// operators.
+//
+// On its first successful pass a Poller recovers the claims its Owner left
+// behind when it was killed, whose original names match Pattern: it
+// publishes them with their original SourceKey, so the box returns dup=true
+// for one it had committed, which is then simply removed. Such a claim is
+// never renamed back: if the earlier attempt did commit, a new claim would
+// publish it again under a new key. It stays claimed and is retried, with
+// the same key, on every pass until it is acknowledged. Claims of other
+// owners are left alone: a dead server's claims stay until it restarts with
+// the same name, or an operator renames them back (the part after
+// "<random>-" is the original name).
+//
+// A file is read only if it is still the regular file a listing saw: it is
+// opened without following a symbolic link and without waiting (a FIFO
+// would wait for a writer), and must have the device and inode listed (see
+// input.go). Whoever can write to the directory can swap something else in
+// between the listing and the claim, or over a claim; that is refused
+// unread and logged once. A new file is given back under its name, where
+// the listing skips it, or takes it once settled if it is a regular file;
+// a claim being recovered, taken over or retried stays as it is and is not retried.
+//
+// Two receive locations must not poll one directory with overlapping
+// patterns under the same Owner: each would recover the other's claims.
+//
+// Failures never stop a Poller: a directory that is missing or unreadable is
+// logged when the condition starts and when it ends (not on every pass); a
+// file that cannot be claimed or read (given back, tried again every pass)
+// when it starts, every problemRepeat while it lasts, and when it ends; a
+// refused file once; and a publish the Sink failed every time it happens.
+type Poller struct {
+	o      PollOptions
+	sink   transport.Sink
+	log    *slog.Logger
+	prefix string // this owner's claim prefix
+	// dirs shares the directory syncs of the files published at once.
+	dirs dirsync.Group
+
+	pending atomic.Int64 // unsettled files seen by the last pass
+	passes  atomic.Int64 // passes started; lets tests wait for passes
+
+	mu sync.Mutex // serialises passes; guards the fields below
+	// side guards leftovers and warned while a pass publishes several
+	// files at once (the pass itself holds mu).
+	side sync.Mutex
+	// prev is the size and time of each candidate the previous pass saw
+	// and left; nil before the first successful pass.
+	prev map[string]fileState
+	// recovered is set once this owner's old claims have been collected.
+	recovered bool
+	// leftovers are claims this File holds that must be published (again)
+	// under their own SourceKey: recovered at start, not given back after a
+	// failure, or not removed after a publish. By claim name.
+	leftovers map[string]leftover
+	// dirErr is the directory error last logged; "" while it is readable.
+	dirErr string
+	// problems is the last problem logged for a directory entry (a file
+	// or a claim), so that one that fails on every pass is reported once
+	// and then every problemRepeat, not on every pass.
+	problems map[string]problem
+
+	// Test hooks, set only by this package's tests. beforeClaim runs just
+	// before a listed file (or another owner's claim) is renamed to a claim
+	// of this owner: a test swaps the file there, as a hostile writer of the
+	// directory could at that instant. open opens an input. now is the
+	// clock.
+	beforeClaim func(path string)
+	open        func(path string) (*os.File, error)
+	now         func() time.Time
+}
+
+// leftover is a claim to publish again.
+type leftover struct {
+	name string      // the original file name
+	seen fs.FileInfo // the file as listed: what opening the claim must find
+}
+
+// problem is the last problem logged for a directory entry.
+type problem struct {
+	name   string    // the file's original name
+	key    string    // what went wrong, without the detail that varies
+	first  time.Time // when it was first logged
+	logged time.Time // when it was last logged
+}
+
+// problemRepeat is how often a problem with a file that lasts is logged
+// again.
+const problemRepeat = 10 * time.Minute
+
+// fileState is what a pass remembers of a file to tell if it is still
+// being written.
+type fileState struct {
+	size  int64
+	mtime int64 // Unix nanoseconds
+}
+
+// NewPoller checks the options and returns a file receiver. It touches no
+// file: the directory may not exist yet. log may be nil.
+func NewPoller(o PollOptions, sink transport.Sink, log *slog.Logger) (*Poller, error) {
+	if o.Location == "" {
+		return nil, errors.New("file receive location: Location is required")
+	}
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("receive location %q: %s", o.Location, fmt.Sprintf(format, args...))
+	}
+	if sink == nil {
+		return nil, errf("Sink is required")
+	}
+	if o.Dir == "" {
+		return nil, errf("Dir is required")
+	}
+	if o.Owner == "" {
+		return nil, errf("Owner is required (the stable name of this server, which carries claims across restarts)")
+	}
+	if o.Pattern == "" {
+		o.Pattern = "*"
+	}
+	if strings.ContainsAny(o.Pattern, `/\`) {
+		return nil, errf("pattern %q must match base names only, without a path separator", o.Pattern)
+	}
+	if _, err := filepath.Match(o.Pattern, "x"); err != nil {
+		return nil, errf("pattern %q: %v", o.Pattern, err)
+	}
+	switch {
+	case o.PollInterval < 0:
+		return nil, errf("negative poll interval %v", o.PollInterval)
+	case o.PollInterval == 0:
+		o.PollInterval = defaultPollInterval
+	}
+	switch {
+	case o.SettleTime < 0:
+		return nil, errf("negative settle time %v", o.SettleTime)
+	case o.SettleTime == 0:
+		o.SettleTime = min(o.PollInterval, maxDefaultSettle)
+	}
+	if o.ContentType == "" {
+		o.ContentType = transport.DefaultContentType
+	}
+	switch {
+	case o.Concurrency < 0:
+		return nil, errf("negative concurrency %d", o.Concurrency)
+	case o.Concurrency == 0:
+		o.Concurrency = defaultConcurrency
+	}
+	o.Properties = maps.Clone(o.Properties) // the caller's map may change later
+	o.SensitiveProperties = slices.Clone(o.SensitiveProperties)
+	prefix := ownerClaimPrefix(o.Owner)
+	// Leave room for the random part and a file name of reasonable length.
+	if len(prefix)+claimRandLen+1+64 > maxNameLen {
+		return nil, errf("owner %q is too long to fit in claim file names", o.Owner)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Poller{
+		o:         o,
+		sink:      sink,
+		log:       log.With("receive_location", o.Location),
+		prefix:    prefix,
+		leftovers: map[string]leftover{},
+		problems:  map[string]problem{},
+		open:      openNoFollow,
+		now:       time.Now,
+	}, nil
+}
+
+// Run polls every PollInterval (measured from the end of one pass to the
+// start of the next, so slow passes never pile up), starting at once, until
+// ctx is done; then it returns nil. When ctx is done during a pass, the file
+// being published is finished - its Publish gets a context that is not
+// cancelled, so a stopping server completes the work in flight (spec §8)
+// rather than rolling it back - and no further file is started. The Sink
+// must bound its own time (a hung Publish holds Run up). Every failure is
+// logged and polling goes on, so Run returns no other error.
+func (f *Poller) Run(ctx context.Context) error {
+	f.log.Info("file receive location started", "dir", f.o.Dir, "pattern", f.o.Pattern, "owner", f.o.Owner)
+	work := context.WithoutCancel(ctx)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f.log.Info("file receive location stopped")
+			return nil
+		case <-t.C:
+		}
+		_, _ = f.pass(work, ctx.Done()) // failures are logged; the next pass retries
+		t.Reset(f.o.PollInterval)
+	}
+}
+
+// Pending is the number of matching files the last pass left because they
+// were not settled yet (see Poller). The runner's --once mode polls again,
+// after a pause of about SettleTime, while it is not 0. Files that failed
+// to publish do not count: a broken message box must not keep --once
+// running forever.
+func (f *Poller) Pending() int { return int(f.pending.Load()) }
+
+// SettleTime is the effective settle time (the option or its default).
+func (f *Poller) SettleTime() time.Duration { return f.o.SettleTime }
+
+// Poll makes one pass (see Poller) and returns the number of files
+// acknowledged: published (or found already stored, dup) and removed.
+// Passes are serialised: concurrent calls wait for each other.
+//
+// Every failure is logged as it happens; the error, when not nil, joins
+// them for callers that want to report a pass (--once): the directory could
+// not be read, a file could not be claimed or published. It is
+// informational: files after a failed one are still processed, and the next
+// pass retries. When ctx is done the pass stops before the next file; the
+// publish in progress sees the cancelled context (reading the file's body
+// then ends with ctx's error), and if it fails its file is given back.
+// ctx's error is then part of the result.
+func (f *Poller) Poll(ctx context.Context) (published int, err error) {
+	return f.pass(ctx, ctx.Done())
+}
+
+// pass is Poll with separate signals: ctx is given to the Sink, stop ends
+// the pass before the next file.
+func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int, err error) {
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.passes.Add(1)
+
+	entries, err := os.ReadDir(f.o.Dir)
+	if err != nil {
+		f.dirFailed(err)
+		f.pending.Store(0)
+		return 0, fmt.Errorf("receive location %q: reading directory: %w", f.o.Location, err)
+	}
+	f.dirOK()
+	first := f.prev == nil
+
+	var errs []error
+	present := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		present[e.Name()] = true
+	}
+	if !f.recovered {
+		f.collectOwnClaims(entries)
+		f.recovered = true
+	}
+	if f.o.TakeoverAfter > 0 {
+		f.takeOver(entries, present)
+	}
+
+	// Leftover claims first: they have waited longest.
+	for _, claim := range slices.Sorted(maps.Keys(f.leftovers)) {
+		if stopped() {
+			break
+		}
+		lo := f.leftovers[claim]
+		if !present[claim] {
+			// Removed by someone else (an operator giving it back); a
+			// later listing shows it under whatever name it has now.
+			delete(f.leftovers, claim)
+			continue
+		}
+		acked, committed, err := f.publish(ctx, claim, lo)
+		switch {
+		case acked:
+			delete(f.leftovers, claim)
+			f.resolved(claim, "received")
+			published++
+		case errors.Is(err, errClaimGone):
+			delete(f.leftovers, claim)
+		case errors.Is(err, errRefused):
+			// Not the file that was claimed: what the claim held is gone,
+			// and this must not be published under its key. Left alone
+			// for an operator, not retried.
+			delete(f.leftovers, claim)
+			f.log.Error("refused a claimed file; it stays under its claim name, not received and not retried",
+				"file", lo.name, "claim", claim, "reason", refusedReason(err))
+			errs = append(errs, err)
+		case err != nil:
+			switch {
+			case committed:
+			case isInputError(err):
+				f.report(slog.LevelError, claim, lo.name, "read: "+causeText(err),
+					"cannot read a claimed file; it stays claimed and is retried every pass",
+					"claim", claim, "error", err)
+			default:
+				f.log.Error("publishing a claimed file failed; it stays claimed and is retried next pass",
+					"file", lo.name, "claim", claim, "error", err)
+			}
+			errs = append(errs, err)
+		}
+	}
+
+	// New files.
+	now := f.now()
+	type candidate struct {
+		name string
+		st   fileState
+		info fs.FileInfo
+	}
+	var ready []candidate
+	cur := map[string]fileState{}
+	var pending int64
+	for _, e := range entries {
+		name := e.Name()
+		if !f.candidate(name) || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			// Gone since the listing (claimed by another server),
+			// unreadable, or replaced by a link; the next pass looks
+			// again.
+			continue
+		}
+		st := fileState{size: info.Size(), mtime: info.ModTime().UnixNano()}
+		cur[name] = st
+		if !f.settled(now, name, st, first) {
+			pending++
+			continue
+		}
+		ready = append(ready, candidate{name, st, info})
+	}
+	// Oldest first, as far as modification times tell.
+	slices.SortFunc(ready, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.st.mtime, b.st.mtime), strings.Compare(a.name, b.name))
+	})
+	// Several files are published at once: each one's durability costs
+	// fsyncs (claim, commit, removal), and a message box that commits
+	// concurrent writes together, like a file system's journal, turns that
+	// waiting into throughput. A BatchSink takes them in batches, whose
+	// files share one claim sync and one commit; otherwise each file is
+	// published on its own.
+	bs, batched := f.sink.(transport.BatchSink)
+	size, slots := 1, f.o.Concurrency
+	if batched {
+		size, slots = f.o.Concurrency, 2
+	}
+	var (
+		wg   sync.WaitGroup
+		rmu  sync.Mutex
+		slot = make(chan struct{}, slots)
+	)
+	for start := 0; start < len(ready); start += size {
+		if stopped() {
+			break
+		}
+		slot <- struct{}{}
+		if stopped() { // the stop may have come while waiting for a slot
+			<-slot
+			break
+		}
+		group := ready[start:min(start+size, len(ready))]
+		wg.Add(1)
+		go func() {
+			defer func() { <-slot; wg.Done() }()
+			files := make([]listed, len(group))
+			for i, c := range group {
+				files[i] = listed{c.name, c.info}
+			}
+			var acked []bool
+			var gerrs []error
+			if batched {
+				acked, gerrs = f.receiveBatch(ctx, bs, files)
+			} else {
+				a, err := f.receive(ctx, files[0].name, files[0].info)
+				acked, gerrs = []bool{a}, []error{err}
+			}
+			rmu.Lock()
+			defer rmu.Unlock()
+			for i, c := range group {
+				if acked[i] {
+					published++
+					delete(cur, c.name)
+				}
+				if gerrs[i] != nil {
+					errs = append(errs, gerrs[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	f.prev = cur
+	f.pending.Store(pending)
+	for entry := range f.problems {
+		if !present[entry] {
+			f.resolved(entry, "gone")
+		}
+	}
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	if len(errs) > 0 {
+		return published, fmt.Errorf("receive location %q: %w", f.o.Location, errors.Join(errs...))
+	}
+	return published, nil
+}
+
+// candidate reports whether a base name is one this location takes.
+func (f *Poller) candidate(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	if len(name) >= 4 && strings.EqualFold(name[len(name)-4:], ".tmp") {
+		return false
+	}
+	ok, _ := filepath.Match(f.o.Pattern, name) // pattern checked by NewPoller
+	return ok
+}
+
+// settled applies the still-being-written rule (see Poller).
+func (f *Poller) settled(now time.Time, name string, st fileState, first bool) bool {
+	age := now.Sub(time.Unix(0, st.mtime))
+	if age < 0 {
+		age = -age
+	}
+	if age < f.o.SettleTime {
+		return false
+	}
+	if first {
+		return true
+	}
+	prev, ok := f.prev[name]
+	return ok && prev == st
+}
+
+// collectOwnClaims makes leftovers of the claims this owner left behind when
+// it was killed, for this location's pattern. A claim that is not a regular
+// file is not this owner's doing: it is refused and left alone.
+func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
+	for _, e := range entries {
+		name, ok := parseClaim(f.prefix, e.Name())
+		if !ok || !f.candidate(name) {
+			continue
+		}
+		// The listing's Lstat is the identity opening the claim must find.
+		info, err := e.Info()
+		if err != nil {
+			continue // gone since the listing
+		}
+		if !info.Mode().IsRegular() {
+			f.log.Error("refused a claimed file; it stays under its claim name, not received and not retried",
+				"file", name, "claim", e.Name(), "reason", refusedReason(notRegular(info.Mode())))
+			continue
+		}
+		pinIdentity(info)
+		f.leftovers[e.Name()] = leftover{name, info}
+		f.log.Info("recovering a file claimed before a restart", "file", name, "claim", e.Name())
+	}
+}
+
+// takeOver renames other owners' claims older than TakeoverAfter to this
+// owner, keeping their key, and makes them leftovers to publish. Of several
+// servers taking over one claim, the rename of exactly one succeeds.
+func (f *Poller) takeOver(entries []os.DirEntry, present map[string]bool) {
+	mine := escapeOwner(f.o.Owner)
+	for _, e := range entries {
+		owner, key, name, ok := parseAnyClaim(e.Name())
+		if !ok || owner == mine || !e.Type().IsRegular() || !f.candidate(name) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		age := f.now().Sub(changeTime(info))
+		if age < f.o.TakeoverAfter {
+			continue
+		}
+		// A rename keeps the identity: opening the new claim must find
+		// the file listed here.
+		pinIdentity(info)
+		claim := f.prefix + key
+		if f.beforeClaim != nil {
+			f.beforeClaim(filepath.Join(f.o.Dir, e.Name()))
+		}
+		if err := os.Rename(filepath.Join(f.o.Dir, e.Name()), filepath.Join(f.o.Dir, claim)); err != nil {
+			continue // another server took it first, or it was just published
+		}
+		if err := f.dirs.Sync(f.o.Dir); err != nil {
+			f.log.Warn("taking over a claim may not survive a power failure", "file", name, "error", err)
+		}
+		f.leftovers[claim] = leftover{name, info}
+		present[claim] = true
+		f.log.Warn("took over a file another server claimed and did not finish", "file", name, "claim", e.Name(), "age", age.Round(time.Second).String())
+	}
+}
+
+// receive claims the file name, listed as seen, and publishes it. acked
+// reports that it was published and removed.
+func (f *Poller) receive(ctx context.Context, name string, seen fs.FileInfo) (acked bool, err error) {
+	claim, err := f.claimFile(name, seen)
+	if claim == "" {
+		return false, err
+	}
+	// Make the claim durable before the message can be: were it lost in a
+	// power failure after the commit, the file would reappear under its
+	// own name and be claimed, and published, again under a new key.
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
+		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
+	}
+	acked, committed, err := f.publish(ctx, claim, leftover{name, seen})
+	return f.settle(name, claim, seen, acked, committed, err)
+}
+
+// listed is a settled file a pass takes: its name and what the listing saw.
+type listed struct {
+	name string
+	info fs.FileInfo
+}
+
+// receiveBatch receives files as receive does each, as one batch: it claims
+// them all, makes the claims durable with one directory sync, stores them
+// with one PublishBatch (one commit), then removes those stored. acked and
+// errs say, per file, what receive would have returned.
+func (f *Poller) receiveBatch(ctx context.Context, bs transport.BatchSink, files []listed) (acked []bool, errs []error) {
+	acked, errs = make([]bool, len(files)), make([]error, len(files))
+	claims := make([]string, len(files))
+	claimed := false
+	for i, l := range files {
+		claims[i], errs[i] = f.claimFile(l.name, l.info)
+		claimed = claimed || claims[i] != ""
+	}
+	if !claimed {
+		return acked, errs
+	}
+	// Before the commit, as in receive: see there.
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
+		f.log.Warn("claims may not survive a power failure", "files", len(files), "error", err)
+	}
+	inputs := make([]*input, len(files))
+	var receipts []msgbox.Receipt
+	var at []int // the file of each receipt
+	for i, l := range files {
+		if claims[i] == "" {
+			continue
+		}
+		in, err := f.openClaim(ctx, claims[i], leftover{l.name, l.info})
+		if err != nil {
+			acked[i], errs[i] = f.settle(l.name, claims[i], l.info, false, false, err)
+			continue
+		}
+		inputs[i] = in
+		receipts = append(receipts, msgbox.Receipt{In: in.in, Body: in.body})
+		at = append(at, i)
+	}
+	if len(receipts) == 0 {
+		return acked, errs
+	}
+	results := bs.PublishBatch(ctx, receipts)
+	for k, i := range at {
+		var r msgbox.ReceiveResult
+		if k < len(results) {
+			r = results[k]
+		} else {
+			r.Err = errors.New("the sink returned no result for it")
+		}
+		a, committed, err := f.acknowledge(inputs[i], r.Message, r.Dup, r.Err)
+		acked[i], errs[i] = f.settle(files[i].name, claims[i], files[i].info, a, committed, err)
+	}
+	return acked, errs
+}
+
+// claimFile renames the file name, listed as seen, to a new claim of this
+// owner and returns the claim's name; "" when it is not claimed (another
+// server claimed it first, its name is too long, or the rename failed:
+// err).
+func (f *Poller) claimFile(name string, seen fs.FileInfo) (string, error) {
+	claim := newClaimName(f.prefix, name)
+	if len(claim) > maxNameLen {
+		f.report(slog.LevelWarn, name, name, "too long",
+			"file name too long to claim; rename it shorter to have it received")
+		return "", nil
+	}
+	src := filepath.Join(f.o.Dir, name)
+	dst := filepath.Join(f.o.Dir, claim)
+	pinIdentity(seen)
+	if f.beforeClaim != nil {
+		f.beforeClaim(src)
+	}
+	// fsop.Rename: dst is a fresh random name, so os.Rename's stat of it
+	// would only cost a system call per message.
+	if err := fsop.Rename(src, dst); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil // another server claimed it first
+		}
+		// E.g. still open by its writer on Windows, or no permission.
+		f.report(slog.LevelWarn, name, name, "claim: "+causeText(err), "cannot claim file", "error", err)
+		return "", fmt.Errorf("claiming %s: %w", name, err)
+	}
+	return claim, nil
+}
+
+// settle ends the receipt of the file name, claimed as claim, once its
+// publish ended (see publish for acked, committed and err): a file the box
+// has not stored is given back under its name, or kept as a leftover.
+func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed bool, err error) (bool, error) {
+	if acked {
+		f.resolved(name, "received")
+	}
+	if acked || committed {
+		return acked, err
+	}
+	src := filepath.Join(f.o.Dir, name)
+	dst := filepath.Join(f.o.Dir, claim)
+	// The box has not stored it: give the file back, unless that would
+	// replace a new file dropped under the same name meanwhile. A refused
+	// input is given back too: it is whatever was put there (a link, a
+	// FIFO), left as it was found; the listing skips what is not a regular
+	// file, and a regular file that replaced the listed one is taken once
+	// settled, as any new file.
+	if rerr := renameNoReplace(dst, src); rerr != nil {
+		if errors.Is(err, errRefused) {
+			// Not retried: opening it again would be refused again.
+			f.log.Error("refused an input file and could not give it back; it stays under its claim name, not received",
+				"file", name, "claim", claim, "reason", refusedReason(err), "give_back_error", rerr)
+			return false, err
+		}
+		f.addLeftover(claim, leftover{name, seen})
+		f.log.Error("publishing a file failed and it could not be given back; it stays claimed and is retried next pass",
+			"file", name, "claim", claim, "error", err, "give_back_error", rerr)
+		return false, err
+	}
+	if serr := f.dirs.Sync(f.o.Dir); serr != nil {
+		f.log.Warn("giving back a file may not survive a power failure", "file", name, "error", serr)
+	}
+	switch {
+	case errors.Is(err, errRefused) && errors.Is(err, errReplaced):
+		f.log.Warn("refused an input file replaced since it was listed; it is back under its name and taken once settled",
+			"file", name, "reason", refusedReason(err))
+	case errors.Is(err, errRefused):
+		f.log.Error("refused an input file; it is back under its name, skipped, and not received",
+			"file", name, "reason", refusedReason(err))
+	case isInputError(err):
+		f.report(slog.LevelError, name, name, "read: "+causeText(err),
+			"cannot read an input file; it is back under its name and tried again every pass", "error", err)
+	default:
+		f.log.Error("publishing a file failed; it is back under its name and retried next pass", "file", name, "error", err)
+	}
+	return false, err
+}
+
+// publish streams the claimed file to the sink and removes it once the sink
+// returned nil. acked: published and removed. committed: the sink stored it
+// (acked, or the removal failed - it is then a leftover, retried under the
+// same key, which the box will report as dup). The claim must be the
+// regular file lo.seen (see openInput): anything else is refused
+// (errRefused) unread.
+func (f *Poller) publish(ctx context.Context, claim string, lo leftover) (acked, committed bool, err error) {
+	in, err := f.openClaim(ctx, claim, lo)
+	if err != nil {
+		return false, false, err
+	}
+	msg, dup, err := f.sink.Publish(ctx, in.in, in.body)
+	return f.acknowledge(in, msg, dup, err)
+}
+
+// input is a claimed file opened for its publish.
+type input struct {
+	claim string
+	lo    leftover
+	in    msgbox.Incoming
+	body  *inputReader
+}
+
+// openClaim opens the claimed file, which must be the regular file lo.seen
+// (see openInput), for its publish.
+func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*input, error) {
+	name := lo.name
+	file, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
+	case errors.Is(err, errRefused):
+		return nil, fmt.Errorf("claimed file %s: %w", name, err)
+	case err != nil:
+		return nil, &inputError{fmt.Errorf("opening claimed file %s: %w", name, err)}
+	}
+	in := msgbox.Incoming{
+		ReceiveLocation: f.o.Location,
+		FileName:        name,
+		ContentType:     f.o.ContentType,
+		Properties:      maps.Clone(f.o.Properties), // the sink may keep or change it
+		SourceKey:       f.o.Location + "/" + claimKey(claim),
+	}
+	in.SensitiveProperties = slices.Clone(f.o.SensitiveProperties)
+	// The file itself is the body: it streams, and a box that stores bodies
+	// in files can copy it in the kernel (inputReader.WriteTo).
+	return &input{claim: claim, lo: lo, in: in, body: &inputReader{ctx: ctx, file: file, seen: lo.seen}}, nil
+}
+
+// acknowledge closes the published input and, if the sink stored it (err
+// nil), removes it (see publish).
+func (f *Poller) acknowledge(in *input, msg msgbox.Message, dup bool, err error) (acked, committed bool, _ error) {
+	name, claim := in.lo.name, in.claim
+	path := filepath.Join(f.o.Dir, claim)
+	if cerr := in.body.file.Close(); cerr != nil && err == nil {
+		// Read-only: closing cannot lose data; note it and go on.
+		f.log.Warn("closing a published file", "file", name, "error", cerr)
+	}
+	if err != nil {
+		err = fmt.Errorf("publishing %s: %w", name, err)
+		if in.body.err != nil {
+			err = &inputError{err} // the file could not be read
+		}
+		return false, false, err
+	}
+	if err := fsop.RemoveIfExists(path); err != nil {
+		f.addLeftover(claim, in.lo)
+		f.log.Error("message stored but its file could not be removed; retrying next pass",
+			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
+		return false, true, fmt.Errorf("removing published file %s: %w", name, err)
+	}
+	// The removal is not synced: a removed claim that reappears after a
+	// power failure is recovered and reported dup by the box, and the
+	// next claim's directory sync makes it durable anyway.
+	if dup {
+		f.log.Info("file already stored before a restart; removed", "file", name, "message_id", msg.ID)
+	} else {
+		// Debug: the sink logs the message (the runner: "message
+		// received", with the file name); one line per message is enough
+		// at the default level.
+		f.log.Debug("file received", "file", name, "message_id", msg.ID, "size", msg.Size)
+	}
+	return true, true, nil
+}
+
+// dirFailed logs a directory error when it differs from the last one.
+func (f *Poller) dirFailed(err error) {
+	if msg := err.Error(); msg != f.dirErr {
+		f.dirErr = msg
+		f.log.Error("cannot read receive directory; polling on", "dir", f.o.Dir, "error", err)
+	}
+}
+
+// dirOK logs the end of a directory error.
+func (f *Poller) dirOK() {
+	if f.dirErr != "" {
+		f.dirErr = ""
+		f.log.Info("receive directory readable again", "dir", f.o.Dir)
+	}
+}
+
+// addLeftover records a claim to publish again on a later pass.
+func (f *Poller) addLeftover(claim string, lo leftover) {
+	f.side.Lock()
+	defer f.side.Unlock()
+	f.leftovers[claim] = lo
+}
+
+// report logs a problem with the directory entry entry (a file, or the
+// claim of the file name) at level, with the attribute file=name, unless
+// the same problem (key) was logged for it less than problemRepeat ago: a
+// file that fails on every pass is reported once, then reminded, not
+// logged on every pass.
+func (f *Poller) report(level slog.Level, entry, name, key, msg string, args ...any) {
+	f.side.Lock()
+	defer f.side.Unlock()
+	now := f.now()
+	p, ok := f.problems[entry]
+	if ok && p.key == key {
+		if now.Sub(p.logged) < problemRepeat {
+			return
+		}
+		args = append(args, "since", p.first.Format(time.RFC3339))
+	} else {
+		p = problem{name: name, key: key, first: now}
+		args = append(args, "repeats_every", problemRepeat.String())
+	}
+	p.logged = now
+	f.problems[entry] = p
+	f.log.Log(context.Background(), level, msg, append([]any{"file", name}, args...)...)
+}
+
+// resolved logs the end of a problem reported for entry, if there was one:
+// how is what ended it ("received", "gone").
+func (f *Poller) resolved(entry, how string) {
+	f.side.Lock()
+	defer f.side.Unlock()
+	p, ok := f.problems[entry]
+	if !ok {
+		return
+	}
+	delete(f.problems, entry)
+	f.log.Info("problem with a file is over", "file", p.name, "outcome", how, "since", p.first.Format(time.RFC3339))
+}
+
+// causeText is what an error from the file system says without the paths
+// (a claim's path has a random part): the operation and the system's error.
+func causeText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Op + ": " + le.Err.Error()
+	}
+	return err.Error()
+}
+
+// PollOptions configures a file receive location.
+type PollOptions struct {
+	// Location is the receive location's name, stamped on each message.
+	Location     string
+	Dir          string
+	Pattern      string        // glob on the base name; "*" by default
+	PollInterval time.Duration // 1s by default (spec §3)
+	ContentType  string        // DefaultContentType when empty
+	Properties   map[string]string
+	// SensitiveProperties names the Properties whose values are
+	// sensitive; each message carries the names to the box.
+	SensitiveProperties []string
+	// Owner is a stable name of this process's instance (e.g. the server
+	// name). Files are claimed by renaming them to a hidden name that
+	// carries the owner, so that several servers polling one shared
+	// directory never publish a file twice, and a restarted owner finds
+	// the files it had claimed when it was killed.
+	Owner string
+	// TakeoverAfter is how old another owner's claim must be before this
+	// owner takes it over (a server that died and does not come back
+	// leaves its claims behind). 0 means never. The claim keeps its
+	// SourceKey, so a message the dead server had committed is not
+	// published twice. (Added for scale-out.)
+	TakeoverAfter time.Duration
+	// Concurrency is how many files one pass publishes at once; 0 means
+	// defaultConcurrency. (Added for throughput.) With a BatchSink it is
+	// how many files a batch takes at most (one claim sync and one commit
+	// for them all), and a pass runs two batches at once, so that one's
+	// syncs overlap the other's work.
+	Concurrency int
+	// SettleTime is how far a file's modification time must be from now
+	// before the file is taken, so that one still being written is left
+	// alone (see Poller). 0 means min(PollInterval, 500ms). (Added: tests
+	// and the runner's --once mode need it shorter than the default.)
+	SettleTime time.Duration
+}

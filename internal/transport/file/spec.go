@@ -1,0 +1,271 @@
+// Package file is the file transport component: transport "file" in a
+// receive location (poll a directory) and in a send port (write files,
+// exactly once).
+package file
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/transport"
+)
+
+// ReceiveSpec declares transport "file" of a receive location.
+var ReceiveSpec = &component.Spec{
+	Kind:    component.ReceiveTransport,
+	Name:    "file",
+	Summary: "Polls a directory and receives the files that match a pattern.",
+	Doc: `Each poll lists the directory (not recursively) and takes the regular
+files whose name matches pattern, except dot-files and *.tmp files, which
+producers write to and then rename into place. A file still being written
+(its size or modification time changed since the previous poll, or modified
+in the last moments) is left for a later poll. A file is claimed by renaming
+it to a hidden name, so that of several servers polling one shared directory
+exactly one takes it; it is deleted only once the message is stored in the
+message box.
+
+Only the regular file that was listed is read: it is opened without following
+a symbolic link or waiting on a FIFO, and must be the same file (device and
+inode) as listed. Anything else swapped in is refused unread, logged and left
+where it is.`,
+	Example: `transport "file" {
+  path          = "in/orders"
+  pattern       = "*.xml"
+  poll_interval = "1s"
+}`,
+	Attributes: []component.Attribute{
+		{Name: "path", Type: component.Path, Required: true,
+			Doc: "The directory to poll, relative to the file that declares it."},
+		{Name: "pattern", Type: component.String, Default: "*",
+			Doc: "A glob (`*`, `?`, `[...]`) that base names must match."},
+		{Name: "poll_interval", Type: component.Duration, Default: time.Second,
+			Doc: "The pause between the end of one poll and the start of the next."},
+	},
+	Decode: decodeReceive,
+}
+
+// ReceiveConfig is the typed configuration of a receiving file transport.
+type ReceiveConfig struct {
+	Path         value.Value[string]
+	Pattern      value.Value[string]
+	PollInterval value.Value[time.Duration]
+}
+
+func decodeReceive(b *component.Body) component.Config {
+	c := &ReceiveConfig{Path: b.String("path"), Pattern: b.String("pattern"), PollInterval: b.Duration("poll_interval")}
+	if c.Pattern.Known && !c.Pattern.Default {
+		if _, err := filepath.Match(c.Pattern.V, ""); err != nil {
+			b.Errorf(c.Pattern.Range, "Invalid file pattern", "The pattern of %s is not a valid glob pattern: %s.", b.What, err)
+		}
+	}
+	return c
+}
+
+// Needs: a file transport uses no key.
+func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
+
+// NewReceiver builds the polling receiver.
+func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiver, error) {
+	f, err := NewPoller(PollOptions{
+		Location:            env.Location,
+		Dir:                 c.Path.V,
+		Pattern:             c.Pattern.V,
+		PollInterval:        c.PollInterval.V,
+		ContentType:         env.ContentType,
+		Properties:          env.Properties,
+		SensitiveProperties: env.SensitiveProperties,
+		Owner:               env.Owner,
+		SettleTime:          env.SettleTime,
+		// A claim twice as old as a lease belongs to a server that died;
+		// its key survives the takeover, so this is safe even if that
+		// server was only slow.
+		TakeoverAfter: 2 * env.Lease,
+	}, env.Sink, env.Log)
+	if err != nil {
+		return nil, err
+	}
+	return &receiver{f: f}, nil
+}
+
+// receiver runs the poller in the background until Stop.
+type receiver struct {
+	f    *Poller
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+var _ component.Poller = (*receiver)(nil)
+
+func (r *receiver) Start(ctx context.Context) error {
+	ctx, r.stop = context.WithCancel(ctx)
+	r.done = make(chan struct{})
+	go func() {
+		defer close(r.done)
+		_ = r.f.Run(ctx) // failures are logged; Run returns at stop
+	}()
+	return nil
+}
+
+func (r *receiver) Stop(context.Context) {
+	if r.stop != nil {
+		r.stop()
+		<-r.done
+	}
+}
+
+func (r *receiver) Poll(ctx context.Context) (int, error) { return r.f.Poll(ctx) }
+func (r *receiver) Pending() int                          { return r.f.Pending() }
+func (r *receiver) SettleTime() time.Duration             { return r.f.SettleTime() }
+
+// SendSpec declares transport "file" of a send port.
+var SendSpec = &component.Spec{
+	Kind:    component.SendTransport,
+	Name:    "file",
+	Summary: "Writes each message to a file in a directory, exactly once.",
+	Doc: `Writes the whole entity the pipeline produced (MIME headers, a blank line,
+the body; a pass-through port writes the message as received) to a temporary
+file, syncs it, and links it into place under file_name, so that a reader
+never sees a partial file and a crash at any instant leaves the file in place
+exactly once: after a restart, an identical file already in place counts as
+delivered.
+
+file_name is a template over the message; it must be a plain file name
+(no path separators, no control characters): one that is not suspends the
+delivery.`,
+	Example: `transport "file" {
+  path      = "out/fabrikam"
+  file_name = "${message.id}.eml"
+  copy_mode = "create_new"
+}`,
+	Attributes: []component.Attribute{
+		{Name: "path", Type: component.Path, Required: true,
+			Doc: "The output directory, relative to the file that declares it."},
+		{Name: "file_name", Type: component.Template, Default: "${message.id}",
+			Doc: "The name of the file, a template over the message."},
+		{Name: "copy_mode", Type: component.Enum, Default: "create_new", Values: []string{"create_new", "overwrite"},
+			Doc: "`create_new` fails a delivery when a different file of that name exists; `overwrite` replaces it atomically."},
+	},
+	Decode: decodeSend,
+}
+
+// SendConfig is the typed configuration of a sending file transport.
+type SendConfig struct {
+	Path     value.Value[string]
+	FileName value.Value[message.Template]
+	CopyMode value.Value[string]
+}
+
+func decodeSend(b *component.Body) component.Config {
+	return &SendConfig{Path: b.String("path"), FileName: b.Template("file_name"), CopyMode: b.String("copy_mode")}
+}
+
+// Needs: a file transport uses no key.
+func (c *SendConfig) Needs() component.Needs { return component.Needs{} }
+
+// NewSender builds the sender.
+func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
+	f, err := NewWriter(WriterOptions{
+		Dir:       c.Path.V,
+		Overwrite: c.CopyMode.V == "overwrite",
+		Namespace: env.Namespace,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sender{f: f, cfg: c, port: env.Port}, nil
+}
+
+// sender adapts Writer to component.Sender.
+type sender struct {
+	f    *Writer
+	cfg  *SendConfig
+	port string
+}
+
+var _ component.Stager = (*sender)(nil)
+
+// target evaluates file_name for d. A failure repeats at every attempt.
+func (s *sender) target(d *component.Delivery) (transport.Delivery, error) {
+	sd := transport.Delivery{ID: d.ID, Port: d.Port}
+	if d.Message == nil {
+		return sd, nil
+	}
+	sd.MessageID = d.Message.ID
+	name, err := s.cfg.FileName.V.Eval(d.Message)
+	if err != nil {
+		return sd, component.Permanent(fmt.Errorf("file_name of send port %q: %w", d.Port, err))
+	}
+	sd.FileName, sd.FileNameSensitive = name.Value, name.Sensitive
+	return sd, nil
+}
+
+func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
+	sd, err := s.target(d)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.f.Begin(ctx, sd)
+	if err != nil {
+		return nil, permanent(err)
+	}
+	if h.MIME {
+		if _, err := w.Write(headerBytes(h)); err != nil {
+			w.Abort()
+			return nil, err
+		}
+	}
+	return attempt{w}, nil
+}
+
+func (s *sender) Redo(ctx context.Context, d *component.Delivery) (bool, error) {
+	sd, err := s.target(d)
+	if err != nil {
+		return false, err
+	}
+	done, err := s.f.Redo(ctx, sd)
+	return done, permanent(err)
+}
+
+func (s *sender) Cleanup(d *component.Delivery) error {
+	return s.f.Cleanup(transport.Delivery{ID: d.ID, Port: d.Port})
+}
+
+func (s *sender) Staged() ([]int64, error) { return s.f.Staged() }
+
+func (s *sender) SweepStale(olderThan time.Duration) (int, error) { return s.f.SweepStale(olderThan) }
+
+// attempt streams the entity into the delivery's partial file.
+type attempt struct{ w *WriteAttempt }
+
+func (a attempt) Write(p []byte) (int, error) { return a.w.Write(p) }
+
+func (a attempt) Commit(ctx context.Context) (component.Result, error) {
+	return component.Result{}, permanent(a.w.Commit(ctx))
+}
+
+func (a attempt) Abort() { a.w.Abort() }
+
+// permanent marks the send errors that every attempt would repeat.
+func permanent(err error) error {
+	if transport.Permanent(err) {
+		return component.Permanent(err)
+	}
+	return err
+}
+
+// headerBytes is an entity's header fields and the blank line.
+func headerBytes(h component.Header) []byte {
+	var b []byte
+	for _, f := range h.Fields {
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}

@@ -1,0 +1,60 @@
+package file
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// unnamedFiles reports whether attempts can name an unnamed temporary file
+// through /proc/self/fd (linkat(2) with AT_EMPTY_PATH would need
+// CAP_DAC_READ_SEARCH).
+func unnamedFiles() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+}
+
+// openUnnamed opens an unnamed temporary file in dir (O_TMPFILE): it has
+// no name until linkUnnamed gives it one, and vanishes with its last
+// descriptor, a crash included. errNoUnnamed: the file system has none
+// (the caller falls back to a named partial file).
+func openUnnamed(dir string) (*os.File, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, fileMode)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	label := filepath.Join(dir, "(unnamed temporary file)")
+	switch {
+	case err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL:
+		// EISDIR: a kernel older than O_TMPFILE takes it for O_DIRECTORY.
+		return nil, errNoUnnamed
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: label, Err: err}
+	}
+	return os.NewFile(uintptr(fd), label), nil
+}
+
+// linkUnnamed names fh, an unnamed temporary file, path; like link(2), it
+// never replaces a file there.
+func linkUnnamed(fh *os.File, path string) error {
+	from := "/proc/self/fd/" + strconv.Itoa(int(fh.Fd()))
+	for {
+		err := unix.Linkat(unix.AT_FDCWD, from, unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.LinkError{Op: "link", Old: fh.Name(), New: path, Err: err}
+		}
+		return nil
+	}
+}
+
+var errNoUnnamed = errors.New("no unnamed temporary files here")

@@ -1,0 +1,697 @@
+package http
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/bizpipe/bizpipe/internal/transport"
+)
+
+// DefaultTimeout bounds one HTTP delivery attempt when
+// ClientOptions.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+const (
+	// maxExcerpt is how much of an error response's body an error quotes;
+	// excerptRead is how much is read to produce it.
+	maxExcerpt  = 200
+	excerptRead = 4 * maxExcerpt
+	// maxDrain is how much of a response body is read and discarded so the
+	// connection can be reused; a larger body costs a new connection
+	// rather than an unbounded read.
+	maxDrain = 64 << 10
+	// userAgent is sent unless the payload or the port configures one.
+	userAgent = "bizpipe"
+)
+
+// Client is the HTTP transport (send_port transport "http"): each delivery is
+// one POST of the payload body to the evaluated url. It holds one
+// http.Client, and so one connection pool, per port, and is safe for
+// concurrent use.
+//
+// Request headers are the payload's header fields (Payload.Header, added in
+// order, MIME-Version included: it is harmless and tells the receiver that
+// the body is a MIME body), then the port's configured headers
+// (Delivery.Headers), which replace payload fields of the same name: the
+// operator's explicit configuration wins over what the pipeline generated,
+// e.g. a partner that insists on its own Content-Type. A configured "Host"
+// sets the request's Host. Header names and values are checked before
+// anything is sent (values come from message properties, which senders
+// control); errors name the header, never its value, which may be a
+// credential.
+//
+// Redirects are not followed: re-posting a body to wherever a server points
+// is not something a delivery should do silently, so a 3xx is a failed
+// attempt whose error names the Location. Proxies come from the usual
+// environment variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as for any Go
+// program.
+//
+// Errors never contain the request body, header values or the URL's query
+// and password (query strings often carry API keys, e.g. "?code="): URLs are
+// shown as scheme://user@host/path. A URL part of which derives from a
+// sensitive value (Delivery.URLOrigin) is shown as
+// scheme://user@host/(sensitive value), or as (sensitive value) when the
+// scheme or host itself does, and then network errors, which name the host,
+// are reduced to their kind ("connection refused"). A partner's answer to a
+// request that carried a sensitive value (in the URL or a header) may echo
+// it: its body and Location are not shown.
+//
+// A URL is sent only as it was evaluated (see parseHTTPURL): one that cannot
+// be, a space in it for instance, is an error wrapping ErrInvalidURL, and
+// nothing is sent.
+type Client struct {
+	client    *http.Client
+	transport *http.Transport
+	timeout   time.Duration
+	spoolDir  string
+}
+
+var _ transport.Sender = (*Client)(nil)
+
+// NewClient returns an HTTP transport. It reads the TLS files now, so that a
+// bad file stops the port at start-up: errors name the file and never
+// include its contents. CAFile, when set, replaces the system roots
+// entirely: only the certificates it holds are trusted. CertFile and KeyFile
+// must be set together; the client certificate is presented whenever a
+// server asks for one (regardless of the CA names the server suggests, so a
+// mismatch fails the handshake visibly instead of silently sending none).
+// A zero Timeout means DefaultHTTPTimeout.
+func NewClient(o ClientOptions) (*Client, error) {
+	timeout := o.Timeout
+	switch {
+	case timeout < 0:
+		return nil, fmt.Errorf("send: http transport: negative timeout %s", timeout)
+	case timeout == 0:
+		timeout = DefaultTimeout
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pool, err := loadCAFile(o.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tlsConf.RootCAs = pool
+	}
+	switch {
+	case o.CertFile != "" && o.KeyFile != "":
+		cert, err := loadKeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		tlsConf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &cert, nil
+		}
+	case o.CertFile != "":
+		return nil, fmt.Errorf("send: http transport: cert_file %s given without key_file", o.CertFile)
+	case o.KeyFile != "":
+		return nil, fmt.Errorf("send: http transport: key_file %s given without cert_file", o.KeyFile)
+	}
+	// A transport of our own rather than a clone of http.DefaultTransport,
+	// which any package may have replaced. Values follow the default's.
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConf,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16, // a port usually talks to one partner host, possibly concurrently
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	client := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return &Client{client: client, transport: tr, timeout: timeout, spoolDir: o.SpoolDir}, nil
+}
+
+// Send POSTs p.Body to d.URL and returns nil on a 2xx response. Any other
+// status is a *StatusError; a network failure, TLS failure or timeout
+// (ClientOptions.Timeout per attempt, covering connect to response headers)
+// is an error too. Delivery over HTTP is at least once (§9): a response
+// lost after the server processed the request leads to a retry.
+func (h *Client) Send(ctx context.Context, d transport.Delivery, p transport.Payload) error {
+	w, err := h.Begin(ctx, d, p.Header)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(p.Body); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit(ctx)
+}
+
+// Begin starts an attempt to POST to d.URL an entity whose top-level header
+// fields are header. The body written to the Post is spooled (in
+// memory up to 1 MiB, then to an unlinked file in ClientOptions.SpoolDir) and
+// sent by Commit with its Content-Length, as partners expect. An invalid
+// URL fails here, before anything is encoded.
+func (h *Client) Begin(ctx context.Context, d transport.Delivery, header []transport.Field) (*Post, error) {
+	u, err := parseHTTPURL(d.URL, d.URLOrigin)
+	if err != nil {
+		return nil, fmt.Errorf("send port %q: url: %w", d.Port, err)
+	}
+	return &Post{h: h, d: d, u: u, header: header, body: spool{dir: h.spoolDir}}, nil
+}
+
+// Post is one attempt of an HTTP delivery in progress (Client.Begin).
+type Post struct {
+	h      *Client
+	d      transport.Delivery
+	u      *url.URL
+	header []transport.Field
+	body   spool
+	done   bool
+}
+
+// Write appends p to the request body.
+func (w *Post) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errors.New("send: http delivery already ended")
+	}
+	n, err := w.body.Write(p)
+	if err != nil {
+		return n, fmt.Errorf("send port %q: %w", w.d.Port, err)
+	}
+	return n, nil
+}
+
+// Commit POSTs the body and returns nil on a 2xx answer (see Send).
+func (w *Post) Commit(ctx context.Context) error {
+	if w.done {
+		return errors.New("send: http delivery already ended")
+	}
+	w.done = true
+	defer w.body.close()
+	return w.h.post(ctx, w.d, w.u, w.header, &w.body)
+}
+
+// Abort releases the spooled body. It is a no-op after Commit.
+func (w *Post) Abort() {
+	if !w.done {
+		w.done = true
+		_ = w.body.close()
+	}
+}
+
+func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, header []transport.Field, body *spool) error {
+	shown := shownURL(u, d.URL, d.URLOrigin)
+	// A sensitive host must not reach errors through net's, which name it.
+	hostHidden := d.URLOrigin.Sensitive && d.URLOrigin.SensitiveAt < authorityEnd(d.URL)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("send port %q: POST %s not attempted: %w", d.Port, shown, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), body.reader())
+	if err != nil {
+		// Not wrapped: the error would quote the URL in full.
+		return fmt.Errorf("send port %q: POST %s: cannot build request", d.Port, shown)
+	}
+	// A reader other than a bytes.Reader hides its length from net/http,
+	// which would then send the body chunked.
+	req.ContentLength = body.size
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
+	if body.size == 0 {
+		req.Body, req.GetBody = http.NoBody, nil
+	}
+	if err := setHeaders(req, header, d.Headers); err != nil {
+		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		// *url.Error quotes the full URL, query included: unwrap it.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		if hostHidden {
+			err = errors.New(errorKind(err))
+		}
+		if ctx.Err() == nil && rctx.Err() != nil {
+			return fmt.Errorf("send port %q: POST %s: no response within %s: %w", d.Port, shown, h.timeout, err)
+		}
+		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		// The status is the server's acknowledgement; the body does not
+		// matter, so a failure reading it does not fail the delivery.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		return nil
+	}
+	// Read more than is shown: collapsed whitespace and a character cut
+	// by the limit must not hide the rest of a short body.
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, excerptRead))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	serr := &StatusError{
+		Port:       d.Port,
+		URL:        shown,
+		StatusCode: resp.StatusCode,
+		Status:     strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode))),
+		Body:       sanitize(excerpt, maxExcerpt, len(excerpt) == excerptRead),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		if lu, err := u.Parse(loc); err == nil {
+			serr.Location = redactURL(lu)
+		} else {
+			serr.Location = "(unparsable)"
+		}
+	}
+	if d.URLOrigin.Sensitive || d.HeadersSensitive {
+		serr.Body, serr.Location, serr.Hidden = "", "", true
+	}
+	return serr
+}
+
+// Close closes the idle connections of the port's pool. Deliveries after
+// Close still work (they open new connections); call it when the port stops.
+func (h *Client) Close() {
+	h.transport.CloseIdleConnections()
+}
+
+// StatusError is the error for a response whose status is not 2xx. A runner
+// may inspect StatusCode (e.g. to report a 4xx differently); every such
+// error is retried under the port's retry policy like any other failure.
+type StatusError struct {
+	Port       string
+	URL        string // redacted: no password, no query
+	StatusCode int
+	Status     string // reason phrase, e.g. "Internal Server Error"
+	// Location is the redacted target of a 3xx response, which is not
+	// followed.
+	Location string
+	// Body is the start of the response body: at most 200 bytes, only
+	// printable characters, whitespace collapsed.
+	Body string
+	// Hidden reports that the request carried a sensitive value, which
+	// the response may echo: Body and Location are left empty.
+	Hidden bool
+	// RetryAfter is the wait the response's Retry-After header asks for
+	// (typically with 429 Too Many Requests or 503 Service Unavailable),
+	// at most maxRetryAfter; 0 when it asks for none.
+	RetryAfter time.Duration
+}
+
+// maxRetryAfter caps a Retry-After: a partner's header must not park a
+// delivery for months.
+const maxRetryAfter = 24 * time.Hour
+
+// RetryDelay is the wait the partner asked for with Retry-After (0: none):
+// the runner waits that long before the next attempt when it is longer
+// than the port's retry interval (component.RetryAfter).
+func (e *StatusError) RetryDelay() time.Duration { return e.RetryAfter }
+
+// parseRetryAfter reads a Retry-After value (RFC 9110 §10.2.3): seconds, or
+// an HTTP date. Anything else, or a time already past, is 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = at.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// Error names the port, the redacted URL, the status and the start of the
+// response body.
+func (e *StatusError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "send port %q: POST %s: HTTP %d", e.Port, e.URL, e.StatusCode)
+	if e.Status != "" {
+		b.WriteString(" " + e.Status)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (asks to retry after %v)", e.RetryAfter)
+	}
+	if e.StatusCode >= 300 && e.StatusCode <= 399 {
+		b.WriteString(" (redirects are not followed")
+		if e.Location != "" {
+			b.WriteString("; Location: " + e.Location)
+		}
+		b.WriteString(")")
+	}
+	if e.Body != "" {
+		fmt.Fprintf(&b, ": response: %q", e.Body)
+	}
+	if e.Hidden {
+		b.WriteString(" (response not shown: the request carried a sensitive value)")
+	}
+	return b.String()
+}
+
+// parseHTTPURL parses raw, an evaluated url template whose parts came from
+// origin, and refuses it unless it can be sent exactly as it is: an absolute http or https URL
+// with a host, made only of the characters RFC 3986 allows in a URL (any
+// other byte percent-encoded: see the urlencode function), without a
+// fragment, and whose scheme and host do not derive from what the
+// message's sender chose. Otherwise a space in a query would end the
+// request target on the wire ("POST /x?name=a HTTP1.0 x&admin=1
+// HTTP/1.1"), a '#' would silently cut the URL, and a file name could pick
+// the host ("https://partner.example${message.file_name}" with a file
+// named "@elsewhere.example"). The error wraps ErrInvalidURL and never
+// quotes the URL; when part of it is sensitive, it names no character.
+func parseHTTPURL(raw string, origin transport.Origin) (*url.URL, error) {
+	bad := func(format string, args ...any) (*url.URL, error) {
+		return nil, fmt.Errorf("%w: %s", transport.ErrInvalidURL, fmt.Sprintf(format, args...))
+	}
+	if raw == "" {
+		return bad("the url is empty")
+	}
+	if problem := urlCharProblem(raw); problem != "" {
+		if origin.Sensitive {
+			problem = "it is not a valid URL (details hidden: it derives from a sensitive value)"
+		}
+		return bad("%s; encode values put in a url with urlencode()", problem)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse's error quotes the whole URL; keep only the reason.
+		var uerr *url.Error
+		if errors.As(err, &uerr) && !origin.Sensitive {
+			return bad("%v", uerr.Err)
+		}
+		return bad("it cannot be parsed")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		if origin.Sensitive && origin.SensitiveAt < authorityEnd(raw) {
+			return bad("the scheme is not http or https")
+		}
+		return bad("scheme %q is not supported (only http and https)", transport.Shorten(u.Scheme, 20))
+	}
+	if u.Host == "" {
+		return bad("the url has no host")
+	}
+	if origin.FromSender && origin.FromSenderAt < authorityEnd(raw) {
+		return bad("its scheme or host derives from the message's file name or content type, which the sender chose")
+	}
+	return u, nil
+}
+
+// urlCharProblem describes the first byte of raw a URL cannot hold as it
+// is (RFC 3986 §2: unreserved and reserved characters, and '%' followed by
+// two hex digits), or a fragment; "" when there is none.
+func urlCharProblem(raw string) string {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == ' ':
+			return "the url contains a space"
+		case c < 0x20 || c == 0x7f:
+			return "the url contains a control character"
+		case c >= 0x80:
+			return "the url contains a non-ASCII character"
+		case c == '#':
+			return "the url has a fragment (#...), which is never sent"
+		case c == '%':
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return "the url contains a '%' that does not start a percent-encoded byte"
+			}
+		case !isURLChar(c):
+			return fmt.Sprintf("the url contains %q, which a URL cannot hold unencoded", c)
+		}
+	}
+	return ""
+}
+
+// isURLChar reports whether c is an unreserved or reserved character of
+// RFC 3986 ('%' and '#' are judged by the caller).
+func isURLChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~:/?[]@!$&'()*+,;=", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// authorityEnd is where the scheme and authority (userinfo, host, port) of
+// raw, an absolute URL, end: the first '/', '?' or '#' after "//", as
+// url.Parse splits it.
+func authorityEnd(raw string) int {
+	i := strings.Index(raw, "//")
+	if i < 0 {
+		return len(raw)
+	}
+	if j := strings.IndexAny(raw[i+2:], "/?#"); j >= 0 {
+		return i + 2 + j
+	}
+	return len(raw)
+}
+
+// shownURL renders u, parsed from raw, for errors: without password, query
+// or fragment (redactURL); when part of raw derives from a sensitive value
+// (origin), only its scheme, user and host followed by
+// /(sensitive value), and only (sensitive value) when those derive from
+// one too.
+func shownURL(u *url.URL, raw string, origin transport.Origin) string {
+	if !origin.Sensitive {
+		return redactURL(u)
+	}
+	if origin.SensitiveAt < authorityEnd(raw) {
+		return transport.SensitiveValue
+	}
+	c := url.URL{Scheme: u.Scheme, Host: u.Host}
+	if u.User != nil {
+		c.User = url.User(u.User.Username())
+	}
+	return c.String() + "/" + transport.SensitiveValue
+}
+
+// errorKind describes a request's failure without the text of err, which
+// names the host (a DNS error, a dial error's address, a certificate's
+// names): for a host derived from a sensitive value.
+func errorKind(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.As(err, &dnsErr):
+		return "host name lookup failed"
+	case errors.As(err, &certErr):
+		return "the server's certificate was not accepted"
+	case errors.As(err, &errno):
+		return errno.Error() // "connection refused": no address in it
+	}
+	return "the request failed"
+}
+
+// redactURL renders u without password, query or fragment.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
+	s := c.Redacted()
+	if u.RawQuery != "" || u.ForceQuery {
+		s += "?[query omitted]"
+	}
+	return s
+}
+
+// setHeaders applies the payload's fields, then the configured headers.
+func setHeaders(req *http.Request, fields []transport.Field, configured map[string]string) error {
+	for _, f := range fields {
+		if err := checkHeader(f.Name, f.Value); err != nil {
+			return fmt.Errorf("payload header: %w", err)
+		}
+		req.Header.Add(f.Name, f.Value)
+	}
+	// Sorted so that names differing only in case resolve the same way
+	// every time.
+	names := make([]string, 0, len(configured))
+	for name := range configured {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		value := configured[name]
+		if err := checkHeader(name, value); err != nil {
+			return fmt.Errorf("configured header: %w", err)
+		}
+		if http.CanonicalHeaderKey(name) == "Host" {
+			req.Host = value // net/http ignores a Host entry in req.Header
+			continue
+		}
+		req.Header.Set(name, value)
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	return nil
+}
+
+// checkHeader rejects what would corrupt the request (CR, LF: header
+// injection) or that net/http would refuse later with a vaguer error.
+func checkHeader(name, value string) error {
+	if name == "" {
+		return errors.New("empty header name")
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return fmt.Errorf("header name %q is not a valid token", transport.Shorten(name, 60))
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return fmt.Errorf("header %q: value contains a control character", name)
+		}
+	}
+	return nil
+}
+
+// isTokenChar reports whether c may appear in an HTTP field name (RFC 9110
+// token).
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// sanitize renders the start of a response body for an error message:
+// printable characters only (no terminal escapes, no bidi controls),
+// whitespace runs collapsed to one space, at most max bytes, "..." when cut.
+// more reports that b is only the start of the body.
+func sanitize(b []byte, max int, more bool) string {
+	var out strings.Builder
+	space := false
+	cut := false
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && more && !utf8.FullRune(b) {
+			break // a character cut by the read limit
+		}
+		b = b[n:]
+		var s string
+		switch {
+		case unicode.IsSpace(r):
+			space = out.Len() > 0
+			continue
+		case r == utf8.RuneError || !unicode.IsPrint(r):
+			s = "?"
+		default:
+			s = string(r)
+		}
+		if space {
+			s = " " + s
+			space = false
+		}
+		if out.Len()+len(s) > max {
+			cut = true
+			break
+		}
+		out.WriteString(s)
+	}
+	if cut || more {
+		out.WriteString("...")
+	}
+	return out.String()
+}
+
+// loadCAFile reads a PEM bundle of trust anchors into a fresh pool.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("send: http transport: ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("send: http transport: ca_file %s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
+
+// loadKeyPair loads a client certificate and its key. Errors name the files
+// and never quote their contents: crypto/tls's messages mention PEM block
+// types at most.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("send: http transport: cert_file: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("send: http transport: key_file: %w", err)
+	}
+	// Check the certificate file on its own first, so that an error can
+	// say which of the two files is wrong.
+	if err := checkCertPEM(certPEM); err != nil {
+		return tls.Certificate{}, fmt.Errorf("send: http transport: cert_file %s: %w", certFile, err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("send: http transport: key_file %s (for cert_file %s): %w", keyFile, certFile, err)
+	}
+	return cert, nil
+}
+
+// checkCertPEM requires at least one parsable CERTIFICATE block.
+func checkCertPEM(data []byte) error {
+	sawKey := false
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		switch {
+		case block.Type == "CERTIFICATE":
+			if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+				return fmt.Errorf("cannot parse certificate: %w", err)
+			}
+			return nil
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			sawKey = true
+		}
+	}
+	if sawKey {
+		return errors.New("holds a private key but no certificate (cert_file and key_file swapped?)")
+	}
+	return errors.New("no PEM certificate found")
+}
+
+// ClientOptions configures an HTTP transport (send_port transport "http").
+type ClientOptions struct {
+	Timeout time.Duration
+	// CAFile, CertFile and KeyFile are PEM files: trust anchors for the
+	// server, and a client certificate and key. Empty means system roots /
+	// no client certificate.
+	CAFile, CertFile, KeyFile string
+	// SpoolDir is where request bodies larger than 1 MiB wait to be sent
+	// (an unlinked file): a directory on disk, not a tmpfs. Empty means
+	// os.TempDir().
+	SpoolDir string
+}

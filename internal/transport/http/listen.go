@@ -1,0 +1,498 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/transport"
+)
+
+// HealthPath answers GET (and HEAD) with 200 and the body "ok" while the
+// receiver is serving, for load balancers and probes. It is reserved: no
+// receive location may use it as its Path.
+const HealthPath = "/healthz"
+
+// MessageIDHeader carries the stored message's id in a 202 response.
+const MessageIDHeader = "Bizpipe-Message-Id"
+
+// IdempotencyKeyHeader is the request header (IETF draft "The
+// Idempotency-Key HTTP Header Field") that makes a POST safe to repeat:
+// the first request with a key stores the message, and a repeat is
+// answered with that message's id instead of storing it again.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// ReplayedHeader is "true" in the answer to a repeated Idempotency-Key.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// maxIdempotencyKey bounds an Idempotency-Key (a UUID is 36 bytes).
+const maxIdempotencyKey = 255
+
+// Server limits. ReadTimeout bounds a whole request, body included, so that
+// a client trickling a body cannot hold a message-box transaction open
+// forever (ListenerOptions.BodyIdleTimeout bounds each pause of the body);
+// WriteTimeout runs from the end of the request header, so it must cover
+// reading the body and storing it as well as writing the answer.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 10 * time.Minute
+	writeTimeout      = readTimeout + time.Minute
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// Listener is an HTTP receive location (spec §3 transport "http").
+//
+// POST Path stores the request body as one message and answers 202 Accepted
+// with the message id in the Bizpipe-Message-Id header and the JSON body
+// {"id":"..."}, only after the Sink returned: a client that got no 202 must
+// send again. Without an Idempotency-Key header that is at least once: a
+// client that sends again after a lost answer stores the message twice.
+// With one (1 to 255 visible ASCII characters, unique per message for
+// the client), the SourceKey is the location and the key, so the box
+// de-duplicates: a repeat is answered 202 with the first message's id and
+// Idempotent-Replayed: true, its body not stored (nor checked: the key
+// names the message). Other answers:
+//
+//   - 411: the request declares neither a Content-Length nor chunked
+//     transfer encoding (an HTTP/1.0 POST without Content-Length, whose
+//     body cannot be told from the connection's end); nothing is stored.
+//   - 413: the body is larger than MaxBody; nothing is stored. A declared
+//     Content-Length above the limit is refused before reading; a body that
+//     turns out longer makes the body reader fail, while the receiver spools
+//     it or else in the Sink, which fails, so the box rolls back.
+//   - 408: the body brought no byte for BodyIdleTimeout; nothing is stored.
+//   - 400: the Content-Type or Idempotency-Key is malformed, or the body
+//     could not be read (the client went away); nothing is stored.
+//   - 503: the Sink failed (storage problem); the answer says only that the
+//     message was not stored, the log says why. Also when the Budget had
+//     no room for the upload within BodyIdleTimeout. Both with Retry-After.
+//   - 405 with Allow: any method but POST on Path (GET and HEAD on
+//     HealthPath); 404 any other path.
+//
+// The message's content type is the request's Content-Type, else
+// ContentType. Its properties are the location's configured Properties
+// only: request headers never set properties, because send ports'
+// filters route on them (e.g. partner), and a client able to set them could
+// send its message to another partner's port.
+//
+// Memory: the receiver reads the first MiB (spoolBytes) of a body
+// itself, in segments counted against the Budget, and calls the Sink once
+// the body is complete or that much has arrived; a larger body then streams
+// into the Sink, with budget for the box's chunk buffer. So a stalled
+// client holds what it sent, and all uploads together at most the Budget's
+// limit (plus each connection's own small buffers).
+type Listener struct {
+	o      ListenerOptions
+	sink   transport.Sink
+	log    *slog.Logger
+	budget *Budget
+
+	mu     sync.Mutex
+	srv    *http.Server
+	ln     net.Listener
+	served chan error         // Serve's result
+	cancel context.CancelFunc // aborts requests still running when Shutdown gives up
+}
+
+// NewListener checks the options and returns an HTTP receiver; Start listens.
+// log may be nil.
+func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Listener, error) {
+	if o.Location == "" {
+		return nil, errors.New("http receive location: Location is required")
+	}
+	errf := func(format string, args ...any) error {
+		return fmt.Errorf("receive location %q: %s", o.Location, fmt.Sprintf(format, args...))
+	}
+	if sink == nil {
+		return nil, errf("Sink is required")
+	}
+	if o.Listen == "" {
+		return nil, errf("Listen address is required")
+	}
+	if o.Path == "" {
+		o.Path = "/"
+	}
+	if !strings.HasPrefix(o.Path, "/") {
+		return nil, errf("path %q must start with /", o.Path)
+	}
+	if o.Path == HealthPath {
+		return nil, errf("path %s is reserved for health checks", HealthPath)
+	}
+	switch {
+	case o.MaxBody < 0:
+		return nil, errf("negative max body %d", o.MaxBody)
+	case o.MaxBody == 0:
+		o.MaxBody = DefaultMaxBody
+	}
+	switch {
+	case o.BodyIdleTimeout < 0:
+		return nil, errf("negative body idle timeout %v", o.BodyIdleTimeout)
+	case o.BodyIdleTimeout == 0:
+		o.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	budget := o.Budget
+	if budget == nil {
+		budget = NewBudget(DefaultInFlightBytes)
+	}
+	if o.ContentType == "" {
+		o.ContentType = transport.DefaultContentType
+	}
+	o.Properties = maps.Clone(o.Properties)
+	o.SensitiveProperties = slices.Clone(o.SensitiveProperties)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Listener{o: o, sink: sink, log: log.With("receive_location", o.Location), budget: budget}, nil
+}
+
+// Start listens on Listen and serves in the background; it returns once the
+// listener is open, or an error naming the location and address when it
+// cannot be (address in use). ctx bounds only the listening itself; request
+// contexts inherit its values but not its cancellation, so that a stopping
+// runner's cancelled context does not abort requests in flight: call
+// Shutdown to stop.
+func (h *Listener) Start(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.srv != nil {
+		return fmt.Errorf("receive location %q: already started", h.o.Location)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", h.o.Listen)
+	if err != nil {
+		return fmt.Errorf("receive location %q: listening on %s: %w", h.o.Location, h.o.Listen, err)
+	}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() {
+		err := srv.Serve(ln)
+		if !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("http receive location stopped serving", "error", err)
+		}
+		served <- err
+	}()
+	h.srv, h.ln, h.served, h.cancel = srv, ln, served, cancel
+	h.log.Info("http receive location listening", "addr", ln.Addr().String(), "path", h.o.Path)
+	return nil
+}
+
+// Addr is the address listened on (useful with port 0), or nil before
+// Start.
+func (h *Listener) Addr() net.Addr {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ln == nil {
+		return nil
+	}
+	return h.ln.Addr()
+}
+
+// Shutdown stops accepting connections and waits for the requests in
+// flight to finish (their messages stored and answered). If ctx ends first,
+// the requests still running are aborted - their Publish sees a cancelled
+// context, the box rolls back and the clients get no 202, so they send
+// again - and Shutdown returns ctx's error. Shutdown before Start does
+// nothing.
+func (h *Listener) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	srv, served, cancel := h.srv, h.served, h.cancel
+	h.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		cancel()
+		_ = srv.Close() // already failing; Close's error adds nothing
+		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", h.o.Location, err)
+	}
+	cancel()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		served <- err // a second Shutdown reports it too
+		return fmt.Errorf("receive location %q: serving: %w", h.o.Location, err)
+	}
+	served <- http.ErrServerClosed
+	h.log.Info("http receive location stopped")
+	return nil
+}
+
+// ServeHTTP handles one request (see Listener). It is exported so that the
+// receiver can be tested, or mounted, as a plain http.Handler.
+func (h *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case h.o.Path:
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed; use POST")
+			return
+		}
+		h.receive(w, r)
+	case HealthPath:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed; use GET")
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "ok")
+	default:
+		writeError(w, http.StatusNotFound, "not found")
+	}
+}
+
+// receive stores one POSTed message.
+func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
+	log := h.log.With("remote", r.RemoteAddr)
+	if r.ContentLength == 0 && r.Header.Get("Content-Length") == "" {
+		// Neither a length nor chunked (which makes ContentLength -1):
+		// an HTTP/1.0 body would run to the connection's end, which Go
+		// reads as empty. Storing that empty message helps nobody.
+		log.Warn("request refused: no Content-Length")
+		w.Header().Set("Connection", "close") // do not read a body that may follow as a request
+		writeError(w, http.StatusLengthRequired, "Content-Length required (or chunked transfer encoding with HTTP/1.1)")
+		return
+	}
+	if r.ContentLength > h.o.MaxBody {
+		log.Warn("request refused: body too large", "size", r.ContentLength, "max_body", h.o.MaxBody)
+		w.Header().Set("Connection", "close") // do not read the body to reuse the connection
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		ct = h.o.ContentType
+	} else if _, _, err := mime.ParseMediaType(ct); err != nil {
+		// The type ends up in MIME headers the send pipelines write.
+		log.Warn("request refused: malformed Content-Type", "error", err)
+		writeError(w, http.StatusBadRequest, "malformed Content-Type")
+		return
+	}
+	in := msgbox.Incoming{
+		ReceiveLocation: h.o.Location,
+		ContentType:     ct,
+		Properties:      maps.Clone(h.o.Properties),
+	}
+	in.SensitiveProperties = slices.Clone(h.o.SensitiveProperties)
+	if keys := r.Header.Values(IdempotencyKeyHeader); len(keys) > 0 {
+		if len(keys) > 1 || !validIdempotencyKey(keys[0]) {
+			log.Warn("request refused: malformed Idempotency-Key")
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("malformed Idempotency-Key: give one, of 1 to %d visible ASCII characters", maxIdempotencyKey))
+			return
+		}
+		// Scoped to the location (and marked as HTTP's): two locations,
+		// or a file location's claim keys, never share a key.
+		in.SourceKey = h.o.Location + "/http/" + keys[0]
+	}
+	body := newBodyReader(w, r, h.o.MaxBody, h.o.BodyIdleTimeout)
+	up := &upload{budget: h.budget, idle: h.o.BodyIdleTimeout}
+	defer up.close()
+	complete, err := up.spool(r.Context(), body)
+	if err != nil {
+		h.refuse(w, log, body, err)
+		return
+	}
+	var src io.Reader = up
+	if !complete {
+		// The rest streams into the box, which fills a chunk buffer of
+		// its own while it waits for the client.
+		if err := up.take(r.Context(), spoolBytes); err != nil {
+			h.refuse(w, log, body, err)
+			return
+		}
+		src = io.MultiReader(up, body)
+	}
+	msg, dup, err := h.sink.Publish(r.Context(), in, src)
+	switch {
+	case body.tooLarge && err == nil:
+		// The Sink ignored the body reader's error: a contract breach
+		// that stored a truncated body. Say so loudly; an operator must
+		// terminate the message.
+		log.Error("sink stored a message whose body exceeded max_body; terminate it", "message_id", msg.ID, "max_body", h.o.MaxBody)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	case err != nil:
+		h.refuse(w, log, body, err)
+	default:
+		// Debug, as the file location's line: the sink logs the message.
+		log.Debug("message received", "message_id", msg.ID, "size", msg.Size, "replayed", dup)
+		w.Header().Set(MessageIDHeader, msg.ID)
+		if dup {
+			w.Header().Set(ReplayedHeader, "true")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_ = json.NewEncoder(w).Encode(struct {
+			ID string `json:"id"`
+		}{msg.ID})
+	}
+}
+
+// refuse answers a request whose body could not be spooled or stored, by
+// the cause: err is the Sink's or spool's error, body's flags say whether
+// the body was to blame.
+func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *bodyReader, err error) {
+	switch {
+	case body.tooLarge:
+		log.Warn("request refused: body too large", "max_body", h.o.MaxBody)
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
+	case body.timedOut:
+		log.Warn("request failed: the body stalled", "idle_timeout", h.o.BodyIdleTimeout.String())
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("no request body data for %v", h.o.BodyIdleTimeout))
+	case body.readErr != nil:
+		log.Warn("request failed: reading the body", "error", body.readErr)
+		writeError(w, http.StatusBadRequest, "could not read the request body")
+	case errors.Is(err, errBusy):
+		log.Warn("request refused: too many uploads in flight", "error", err, "in_flight_limit", h.budget.Limit())
+		w.Header().Set("Connection", "close") // the body was not read
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "too many uploads in flight; try again later")
+	default:
+		log.Error("storing a received message failed", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
+	}
+}
+
+// validIdempotencyKey reports whether key is 1 to maxIdempotencyKey visible
+// ASCII characters: it becomes part of a SourceKey and of log lines.
+func validIdempotencyKey(key string) bool {
+	if key == "" || len(key) > maxIdempotencyKey {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// bodyReader wraps the limited request body and remembers why it failed, so
+// that the answer reflects the cause whatever the Sink made of the error.
+// Errors are sticky: once the limit is exceeded no later Read succeeds, so
+// no Sink can commit an oversize body by reading on.
+//
+// Each Read may wait for the client for idle at most (and not past the
+// whole request's deadline): the connection's read deadline is moved
+// before it. A handler called directly, with no connection, has no
+// deadlines.
+type bodyReader struct {
+	r        io.Reader
+	rc       *http.ResponseController // nil: deadlines not supported
+	idle     time.Duration
+	end      time.Time // the whole request's deadline (readTimeout)
+	err      error
+	tooLarge bool
+	timedOut bool  // no byte for idle (or the request's deadline passed)
+	readErr  error // another failure (the client went away)
+}
+
+func newBodyReader(w http.ResponseWriter, r *http.Request, max int64, idle time.Duration) *bodyReader {
+	return &bodyReader{
+		r:    http.MaxBytesReader(w, r.Body, max),
+		rc:   http.NewResponseController(w),
+		idle: idle,
+		end:  time.Now().Add(readTimeout),
+	}
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.rc != nil {
+		d := time.Now().Add(b.idle)
+		if d.After(b.end) {
+			d = b.end
+		}
+		if err := b.rc.SetReadDeadline(d); err != nil {
+			b.rc = nil // http.ErrNotSupported: not served by net/http
+		}
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF && b.rc != nil {
+		// net/http reads on in the background to notice a client going
+		// away, and cancels the request if that read fails: it must not
+		// time out while the message is stored.
+		_ = b.rc.SetReadDeadline(b.end)
+	}
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			b.tooLarge = true
+			err = fmt.Errorf("request body larger than %d bytes: %w", mbe.Limit, err)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			b.timedOut = true
+			err = fmt.Errorf("reading request body: no data for %v: %w", b.idle, err)
+		default:
+			b.readErr = err
+			err = fmt.Errorf("reading request body: %w", err)
+		}
+		b.err = err
+	}
+	return n, err
+}
+
+// writeError answers with a small JSON error that reveals no internals.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// DefaultMaxBody is ListenerOptions.MaxBody when it is 0: 64 MiB.
+const DefaultMaxBody int64 = 64 << 20
+
+// DefaultBodyIdleTimeout is ListenerOptions.BodyIdleTimeout when it is 0.
+const DefaultBodyIdleTimeout = 30 * time.Second
+
+// ListenerOptions configures an HTTP receive location.
+type ListenerOptions struct {
+	Location    string
+	Listen      string // host:port
+	Path        string // request path that accepts POST; "/" by default
+	MaxBody     int64  // 413 above this; 0 means DefaultMaxBody
+	ContentType string // default when the request has none; else DefaultContentType
+	Properties  map[string]string
+	// BodyIdleTimeout is how long a request body may bring no byte
+	// before the request is answered 408 and nothing is stored, and how
+	// long an upload waits for room in Budget; 0 means
+	// DefaultBodyIdleTimeout. (Added: the contract's transport "http"
+	// has no such attribute, so the runner uses the default.)
+	BodyIdleTimeout time.Duration
+	// Budget bounds the memory of the uploads in flight, shared with the
+	// receivers given the same one; nil means a Budget of
+	// DefaultInFlightBytes for this receiver alone.
+	Budget *Budget
+	// SensitiveProperties names the Properties whose values are
+	// sensitive; each message carries the names to the box.
+	SensitiveProperties []string
+}

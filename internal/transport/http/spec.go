@@ -1,0 +1,244 @@
+// Package http is the HTTP transport component: transport "http" in a
+// receive location (accept POSTs) and in a send port (POST each message).
+package http
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/transport"
+)
+
+// ReceiveSpec declares transport "http" of a receive location.
+var ReceiveSpec = &component.Spec{
+	Kind:    component.ReceiveTransport,
+	Name:    "http",
+	Summary: "Listens for HTTP POSTs and receives each request body as a message.",
+	Doc: `A POST to path is answered 202 Accepted, with the message id in the
+Bizpipe-Message-Id header, only once the message is stored in the message
+box; a client that got no 202 must send again. A client that sends an
+Idempotency-Key header may repeat a POST whose answer it lost: the repeat is
+answered with the first message's id (and Idempotent-Replayed: true) instead
+of being stored twice.
+
+Other answers: 413 above max_body; 411 to a POST that declares neither
+Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s;
+503 when the message box cannot store it, or when the uploads in flight
+already hold their 64 MiB of memory for 30 s. GET /healthz answers "ok".
+Request headers never set message properties: routing must not be decided
+by the client.`,
+	Example: `transport "http" {
+  listen   = "127.0.0.1:8080"
+  path     = "/orders"
+  max_body = "64MiB"
+}`,
+	Attributes: []component.Attribute{
+		{Name: "listen", Type: component.String, Required: true,
+			Doc: "The address to listen on, `host:port`."},
+		{Name: "path", Type: component.String, Default: "/",
+			Doc: "The request path that accepts POSTs."},
+		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
+			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
+	},
+	Decode: decodeReceive,
+}
+
+// ReceiveConfig is the typed configuration of a receiving HTTP transport.
+type ReceiveConfig struct {
+	Listen  value.Value[string]
+	Path    value.Value[string]
+	MaxBody value.Value[int64]
+}
+
+func decodeReceive(b *component.Body) component.Config {
+	return &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body")}
+}
+
+// Needs: a plain HTTP transport uses no key.
+func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
+
+// uploadsKey names the memory budget every HTTP receiver of a run shares.
+const uploadsKey = "http.uploads"
+
+// NewReceiver builds the listener; it listens from Start on.
+func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiver, error) {
+	o := ListenerOptions{
+		Location:            env.Location,
+		Listen:              c.Listen.V,
+		Path:                c.Path.V,
+		MaxBody:             c.MaxBody.V,
+		ContentType:         env.ContentType,
+		Properties:          env.Properties,
+		SensitiveProperties: env.SensitiveProperties,
+	}
+	if env.Shared != nil {
+		o.Budget = env.Shared(uploadsKey, func() any { return NewBudget(DefaultInFlightBytes) }).(*Budget)
+	}
+	h, err := NewListener(o, env.Sink, env.Log)
+	if err != nil {
+		return nil, err
+	}
+	return &receiver{h: h}, nil
+}
+
+type receiver struct{ h *Listener }
+
+func (r *receiver) Start(ctx context.Context) error { return r.h.Start(ctx) }
+func (r *receiver) Stop(ctx context.Context)        { _ = r.h.Shutdown(ctx) }
+
+// SendSpec declares transport "http" of a send port.
+var SendSpec = &component.Spec{
+	Kind:    component.SendTransport,
+	Name:    "http",
+	Summary: "POSTs each message to a URL.",
+	Doc: `The entity's top-level MIME header fields become HTTP headers and its body
+the request body; the configured headers replace fields of the same name. A
+2xx answer delivers the message (at least once: an answer lost after the
+partner processed the request leads to a retry). Any other answer, a
+network failure or a timeout fails the attempt, which is retried; a partner
+that answers 429 or 503 with Retry-After is given that longer wait, up to a
+day. Redirects are not followed.
+
+url is a template over the message: use urlencode() for values from the
+message. A url that is not a valid http or https URL, or whose scheme or
+host derive from the message's file name or content type, suspends the
+delivery without sending anything.`,
+	Example: `transport "http" {
+  url     = "https://partner.example/as2?file=${urlencode(message.file_name)}"
+  headers = { "X-Partner" = "fabrikam" }
+  timeout = "30s"
+  tls {
+    ca_file = "partner-ca.pem"
+  }
+}`,
+	Attributes: []component.Attribute{
+		{Name: "url", Type: component.Template, Required: true,
+			Doc: "The URL to POST to, a template over the message."},
+		{Name: "headers", Type: component.TemplateMap,
+			Doc: "Request headers, each value a template over the message."},
+		{Name: "timeout", Type: component.Duration, Default: DefaultTimeout,
+			Doc: "How long one attempt may take, from connecting to the answer's headers."},
+	},
+	Blocks: []component.BlockSpec{{
+		Type: "tls",
+		Doc:  "TLS material: the partner's trust anchors and a client certificate.",
+		Attributes: []component.Attribute{
+			{Name: "ca_file", Type: component.Path, Doc: "PEM certificates to trust instead of the system's roots."},
+			{Name: "cert_file", Type: component.Path, Doc: "PEM client certificate (with key_file)."},
+			{Name: "key_file", Type: component.Path, Doc: "PEM private key of the client certificate (with cert_file)."},
+		},
+	}},
+	Decode: decodeSend,
+}
+
+// SendConfig is the typed configuration of a sending HTTP transport.
+type SendConfig struct {
+	URL     value.Value[message.Template]
+	Headers value.Value[map[string]message.Template]
+	Timeout value.Value[time.Duration]
+	// CAFile, CertFile and KeyFile are the tls block's; unset without one.
+	CAFile, CertFile, KeyFile value.Value[string]
+}
+
+func decodeSend(b *component.Body) component.Config {
+	c := &SendConfig{URL: b.Template("url"), Headers: b.TemplateMap("headers"), Timeout: b.Duration("timeout")}
+	if t := b.Block("tls"); t != nil {
+		c.CAFile, c.CertFile, c.KeyFile = t.String("ca_file"), t.String("cert_file"), t.String("key_file")
+		if c.CertFile.Set != c.KeyFile.Set {
+			t.Errorf(t.Range, "Incomplete client certificate",
+				"The tls block of %s sets only one of cert_file and key_file; a client certificate needs both.", b.What)
+		}
+	}
+	return c
+}
+
+// Needs: a plain HTTP transport uses no key.
+func (c *SendConfig) Needs() component.Needs { return component.Needs{} }
+
+// NewSender builds the sender, with its connection pool.
+func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
+	h, err := NewClient(ClientOptions{Timeout: c.Timeout.V, CAFile: c.CAFile.V, CertFile: c.CertFile.V, KeyFile: c.KeyFile.V, SpoolDir: env.SpoolDir})
+	if err != nil {
+		return nil, err
+	}
+	return &sender{h: h, cfg: c, headerNames: slices.Sorted(maps.Keys(c.Headers.V))}, nil
+}
+
+// sender adapts Client to component.Sender.
+type sender struct {
+	h   *Client
+	cfg *SendConfig
+	// headerNames are the configured headers' names, in the order they
+	// are evaluated (the first failure is the one reported).
+	headerNames []string
+}
+
+// Close closes the idle connections of the port's pool.
+func (s *sender) Close() error {
+	s.h.Close()
+	return nil
+}
+
+// target evaluates url and headers for d (Client.Begin checks the
+// url). A failure repeats at every attempt.
+func (s *sender) target(d *component.Delivery) (transport.Delivery, error) {
+	sd := transport.Delivery{ID: d.ID, MessageID: d.Message.ID, Port: d.Port}
+	u, err := s.cfg.URL.V.Eval(d.Message)
+	if err != nil {
+		return sd, component.Permanent(fmt.Errorf("url of send port %q: %w", d.Port, err))
+	}
+	sd.URL = u.Value
+	sd.URLOrigin = transport.Origin{Sensitive: u.Sensitive, SensitiveAt: u.SensitiveAt,
+		FromSender: u.FromSender, FromSenderAt: u.FromSenderAt}
+	sd.Headers = map[string]string{}
+	for _, k := range s.headerNames {
+		v, err := s.cfg.Headers.V[k].Eval(d.Message)
+		if err != nil {
+			return sd, component.Permanent(fmt.Errorf("header %s of send port %q: %w", k, d.Port, err))
+		}
+		sd.Headers[k] = v.Value
+		sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
+	}
+	return sd, nil
+}
+
+func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
+	sd, err := s.target(d)
+	if err != nil {
+		return nil, err
+	}
+	header := make([]transport.Field, 0, len(h.Fields))
+	for _, f := range h.Fields {
+		header = append(header, transport.Field{Name: f.Name, Value: f.Value})
+	}
+	w, err := s.h.Begin(ctx, sd, header)
+	if err != nil {
+		return nil, permanent(err)
+	}
+	return attempt{w}, nil
+}
+
+// attempt streams the body into the request's spool and POSTs it at Commit.
+type attempt struct{ w *Post }
+
+func (a attempt) Write(p []byte) (int, error) { return a.w.Write(p) }
+
+func (a attempt) Commit(ctx context.Context) (component.Result, error) {
+	return component.Result{}, permanent(a.w.Commit(ctx))
+}
+
+func (a attempt) Abort() { a.w.Abort() }
+
+// permanent marks the send errors that every attempt would repeat.
+func permanent(err error) error {
+	if transport.Permanent(err) {
+		return component.Permanent(err)
+	}
+	return err
+}

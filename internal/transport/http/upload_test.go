@@ -1,0 +1,223 @@
+package http
+
+import (
+	"bufio"
+	"bytes"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
+)
+
+// Clients that send part of a body and then nothing are answered 408 once
+// the body idle timeout has passed without a byte, wherever their body is
+// (spooled by the receiver, or streaming into the sink), and nothing of
+// theirs is stored. A client that is slow but keeps sending, for longer in
+// all than the timeout, is not cut off.
+func TestHTTPStalledBodiesTimeOut(t *testing.T) {
+	const idle = 500 * time.Millisecond
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxBody = 4 << 20
+	o.BodyIdleTimeout = idle
+	budget := NewBudget(0)
+	o.Budget = budget
+	h, base, lr := startHTTP(t, o, rec)
+	addr := h.Addr().String()
+
+	part := bytes.Repeat([]byte("s"), 16<<10)
+	big := bytes.Repeat([]byte("b"), spoolBytes+64<<10)
+	kinds := []struct {
+		name  string
+		n     int
+		parts [][]byte
+	}{
+		{"headers only", 50, [][]byte{header(1000)}},
+		{"part of a declared length", 50, [][]byte{header(100_000), part}},
+		{"one chunk of a chunked body", 50, [][]byte{header(-1), chunk(part)}},
+		// Past what the receiver spools: the sink is reading when the
+		// client stalls.
+		{"past the spooled start", 10, [][]byte{header(3 << 20), big}},
+	}
+	type result struct {
+		kind   string
+		status int
+		err    error
+	}
+	var results []chan result
+	for _, k := range kinds {
+		for range k.n {
+			c := rawConn(t, addr, k.parts...)
+			ch := make(chan result, 1)
+			results = append(results, ch)
+			go func() {
+				status, err := readStatus(c)
+				ch <- result{k.name, status, err}
+			}()
+		}
+	}
+
+	// Meanwhile: a slow client whose body takes longer than the idle
+	// timeout in all, but never pauses that long.
+	slow := rawConn(t, addr, header(8*100))
+	for i := range 8 {
+		time.Sleep(idle / 5) // the client's pace, not synchronisation
+		if _, err := slow.Write(bytes.Repeat([]byte{byte('0' + i)}, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if status, err := readStatus(slow); err != nil || status != http.StatusAccepted {
+		t.Fatalf("slow but steady upload: %d, %v; want 202", status, err)
+	}
+	// And an ordinary upload.
+	if resp, text := post(t, base+"/orders", "", strings.NewReader("ordinary"), nil); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("ordinary upload: %d %s", resp.StatusCode, text)
+	}
+
+	for _, ch := range results {
+		r := <-ch
+		if r.err != nil || r.status != http.StatusRequestTimeout {
+			t.Errorf("%s: %d, %v; want 408", r.kind, r.status, r.err)
+		}
+	}
+	got := rec.All()
+	if len(got) != 2 || len(got[0].Body) != 800 || string(got[1].Body) != "ordinary" {
+		var sizes []int
+		for _, p := range got {
+			sizes = append(sizes, len(p.Body))
+		}
+		t.Errorf("stored bodies of sizes %v, want only the slow (800) and the ordinary upload's", sizes)
+	}
+	if n := lr.Count(slog.LevelWarn, "the body stalled"); n != 160 {
+		t.Errorf("%d stalled-body log lines, want 160", n)
+	}
+	transporttest.WaitFor(t, "the stalled uploads' memory given back", func() bool { return budget.Held() == 0 })
+}
+
+// The memory of uploads in flight is bounded by the Budget: stalled
+// clients hold what they sent (a segment each here), an upload that finds
+// no room waits without reading its body, and ordinary uploads, large or
+// small, still go through while the stalled ones hold their share. The
+// idle timeout is long: the stalled clients go away only when the test
+// closes them.
+func TestHTTPUploadBudget(t *testing.T) {
+	const limit = 10 << 20 // 320 segments
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxBody = 4 << 20
+	o.BodyIdleTimeout = time.Hour
+	budget := NewBudget(limit)
+	o.Budget = budget
+	h, base, _ := startHTTP(t, o, rec)
+	addr := h.Addr().String()
+	part := bytes.Repeat([]byte("s"), 16<<10) // under a segment
+	stall := func(n int) []net.Conn {
+		var cs []net.Conn
+		for i := range n {
+			if i%2 == 0 {
+				cs = append(cs, rawConn(t, addr, header(1<<20), part))
+			} else {
+				cs = append(cs, rawConn(t, addr, header(-1), chunk(part)))
+			}
+		}
+		return cs
+	}
+
+	first := stall(200)
+	transporttest.WaitFor(t, "200 stalled uploads holding a segment each", func() bool { return budget.Held() == 200*segmentBytes })
+
+	// Ordinary uploads still go through: small (spooled whole) and large
+	// (streamed into the sink with budget for the box's chunk).
+	small := "small order"
+	large := strings.Repeat("L", 3<<20)
+	for _, body := range []string{small, large} {
+		if resp, text := post(t, base+"/orders", "", strings.NewReader(body), nil); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("ordinary upload of %d bytes: %d %s", len(body), resp.StatusCode, text)
+		}
+	}
+	got := rec.All()
+	if len(got) != 2 || string(got[0].Body) != small || string(got[1].Body) != large {
+		t.Fatalf("stored %d messages; want the two ordinary uploads intact", len(got))
+	}
+	if held := budget.Held(); held != 200*segmentBytes {
+		t.Fatalf("held %d after the ordinary uploads, want the stalled uploads' %d", held, 200*segmentBytes)
+	}
+
+	// 200 more stalled clients: 120 fit, 80 wait for room.
+	second := stall(200)
+	transporttest.WaitFor(t, "the budget full", func() bool { return budget.Held() == limit })
+	// Closing 100 of the first makes room for the 80 that wait, which
+	// then hold their segment too.
+	for _, c := range first[:100] {
+		c.Close()
+	}
+	transporttest.WaitFor(t, "the waiting uploads admitted", func() bool { return budget.Held() == (320-100+80)*segmentBytes })
+	if p := budget.Peak(); p != limit {
+		t.Errorf("peak %d, want the limit %d and never more", p, limit)
+	}
+
+	for _, c := range append(first[100:], second...) {
+		c.Close()
+	}
+	transporttest.WaitFor(t, "every stalled upload's memory given back", func() bool { return budget.Held() == 0 })
+	if got := rec.All(); len(got) != 2 {
+		t.Errorf("stored %d messages; a stalled upload was stored", len(got))
+	}
+	if resp, text := post(t, base+"/orders", "", strings.NewReader(small), nil); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("upload after the stalled ones left: %d %s", resp.StatusCode, text)
+	}
+}
+
+// An upload that finds no room within the idle timeout is answered 503
+// with Retry-After, and nothing is stored.
+func TestHTTPUploadBudgetBusy(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxBody = 4 << 20
+	o.BodyIdleTimeout = 300 * time.Millisecond
+	budget := NewBudget(MinInFlightBytes)
+	o.Budget = budget
+	h, _, lr := startHTTP(t, o, rec)
+	// Hold the whole budget, as stalled uploads would.
+	if err := budget.acquire(t.Context(), budget.Limit(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := rawConn(t, h.Addr().String(), header(5), []byte("hello"))
+	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("answer %d Retry-After=%q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if len(rec.All()) != 0 {
+		t.Error("stored without room in the budget")
+	}
+	if lr.Count(slog.LevelWarn, "too many uploads in flight") != 1 {
+		t.Error("refusal not logged")
+	}
+	budget.release(budget.Limit())
+}
+
+// spoolBytes is the message boxes' chunk size, as its comment says: the
+// size up to which a body reaches the box complete.
+func TestSpoolBytesIsTheBoxChunk(t *testing.T) {
+	for name, size := range map[string]int{"sqlitebox": sqlitebox.ChunkSize, "pgbox": pgbox.ChunkSize} {
+		if size != spoolBytes {
+			t.Errorf("%s.ChunkSize %d, spoolBytes %d: keep them equal", name, size, spoolBytes)
+		}
+	}
+	if spoolBytes%segmentBytes != 0 {
+		t.Errorf("spoolBytes %d is not a whole number of %d-byte segments", spoolBytes, segmentBytes)
+	}
+}
