@@ -211,6 +211,9 @@ func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.M
 		log.Info("message already stored from this source; acknowledging it again")
 	} else {
 		attrs := []any{"size", msg.Size, "file_name", msg.FileName}
+		if msg.Party != "" {
+			attrs = append(attrs, "party", msg.Party) // who signed it, for operators tracing a partner
+		}
 		if routed != nil && len(routed.ports) > 0 {
 			// Routed in the same transaction: one line says both.
 			attrs = append(attrs, "send_ports", routed.ports)
