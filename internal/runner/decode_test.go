@@ -355,7 +355,8 @@ func TestDecodeHTTPBody(t *testing.T) {
 // TestDecodePlainLetThrough: a location that decrypts without requiring
 // encryption or a signature lets plain input through unchanged (a file
 // without a MIME header is the body of an entity of the location's
-// content_type) and decrypts what is encrypted; neither has a party.
+// content_type), decrypts what is encrypted and unwraps a signature
+// unchecked; none has a party.
 func TestDecodePlainLetThrough(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
 	p := newPKI(t)
@@ -374,15 +375,19 @@ func TestDecodePlainLetThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signed := testpki.WriteFile(t, work, "s.eml", mustRun(t, ossl, "cms", "-sign", "-binary", "-in", entity,
+		"-signer", testpki.WriteFile(t, work, "p.pem", p.partner.CertPEM()), "-inkey", testpki.WriteFile(t, work, "p.key", p.partner.KeyPEM())))
+	signedEnc := mustRun(t, ossl, "cms", "-encrypt", "-binary", "-aes256", "-in", signed, testpki.WriteFile(t, work, "d2.pem", decrypt.CertPEM()))
 	put(t, dir, "plain.xml", plain)
 	put(t, dir, "enc.eml", enc)
+	put(t, dir, "signed-enc.eml", signedEnc)
 	r, box := start(t, dir)
 	sum, err := r.RunOnce(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Delivered != 2 {
-		t.Fatalf("summary %+v, want 2 delivered", sum)
+	if sum.Delivered != 3 {
+		t.Fatalf("summary %+v, want 3 delivered", sum)
 	}
 	msgs, err := box.List(context.Background(), msgbox.Filter{})
 	if err != nil {
@@ -393,10 +398,7 @@ func TestDecodePlainLetThrough(t *testing.T) {
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Errorf("%s: delivered %q, %v; want %q", m.FileName, got, err, plain)
 		}
-		want := plain
-		if m.FileName == "enc.eml" {
-			want = enc
-		}
+		want := map[string][]byte{"plain.xml": plain, "enc.eml": enc, "signed-enc.eml": signedEnc}[m.FileName]
 		if got := asReceived(t, box, m.ID); !bytes.Equal(got, want) {
 			t.Errorf("%s: as received %q, want %q", m.FileName, got, want)
 		}
@@ -404,11 +406,11 @@ func TestDecodePlainLetThrough(t *testing.T) {
 			t.Errorf("%s: party %q, decoding %q; want none, decoded", m.FileName, m.Party, m.Decoding)
 		}
 	}
-	// Only enc.eml's bytes as received are stored apart (the SQLite box
-	// keeps them in a body file; these bodies are too small for any
-	// other): plain.xml's are its body.
-	if files, _ := filepath.Glob(filepath.Join(dir, "data", "box.db.bodies", "*")); len(files) != 1 {
-		t.Errorf("body files %q, want one: enc.eml's as received", files)
+	// Only the encrypted messages' bytes as received are stored apart
+	// (the SQLite box keeps them in a body file; these bodies are too
+	// small for any other): plain.xml's are its body.
+	if files, _ := filepath.Glob(filepath.Join(dir, "data", "box.db.bodies", "*")); len(files) != 2 {
+		t.Errorf("body files %q, want two: the encrypted messages' as received", files)
 	}
 }
 

@@ -36,6 +36,12 @@ type DecodeOptions struct {
 	// Now is the time at which certificates must be valid; zero means the
 	// current time.
 	Now time.Time
+	// Unverified makes DecodeStream unwrap signature layers without
+	// verifying them (Roots and Certs are then not used): the result says
+	// Signed false and no Signer. For a receiver that does not require
+	// signatures and treats what it decodes as unauthenticated, as it
+	// would an unsigned message. Decode does not support it.
+	Unverified bool
 	// SpoolDir is where DecodeStream keeps its temporary files (unlinked
 	// while in use, so they never outlive the call); "" means
 	// os.TempDir(). Decode does not use it.

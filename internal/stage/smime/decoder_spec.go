@@ -27,9 +27,9 @@ signature, an unknown signer, not encrypted where require_encryption) is
 stored with its bytes as received and suspended with the reason; it is never
 routed, not even when resumed, and bizpipe messages body writes those bytes.
 
-With verify = false, a signed message is refused: its content cannot be
-trusted, nor unwrapped without checking the signature. The decoded
-message's content_type is that of the innermost entity.`,
+With verify = false, signatures are neither required nor checked: a signed
+message is unwrapped, and its message.party is "" as for an unsigned one.
+The decoded message's content_type is that of the innermost entity.`,
 	Example: `decoder "smime" {
   decrypt = true
   verify  = true

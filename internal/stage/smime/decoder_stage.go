@@ -62,7 +62,10 @@ type decoder struct {
 // once DecodeStream has written dst, so a refused message may have left
 // output there, which the caller discards (component.DecodeStage).
 func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader, dst io.Writer, at time.Time) (component.Decoded, error) {
-	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir}
+	// A location that does not verify unwraps signatures unchecked: what
+	// it decodes is as unauthenticated as the unsigned messages it
+	// accepts, and gets no party.
+	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify}
 	if d.decrypt {
 		opts.Cert, opts.Key = d.cert, d.key.Key
 	}
@@ -78,9 +81,6 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 	}
 	res, err := DecodeStream(ctx, src, dst, opts)
 	if err != nil {
-		if !d.verify && errors.Is(err, errSignedWithoutRoots) {
-			return component.Decoded{}, errors.New("smime: the message is signed, but this location does not verify signatures (verify = false), so its content cannot be trusted")
-		}
 		return component.Decoded{}, err
 	}
 	if d.requireEncryption && !res.Encrypted {

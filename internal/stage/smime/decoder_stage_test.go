@@ -17,9 +17,10 @@ import (
 // TestDecoderStage runs the built decoder stage over messages made by
 // openssl cms: signed by a party's certificate and encrypted for the host's
 // decryption certificate, it yields the payload and the party; every
-// policy refusal (not encrypted, not signed, unknown signer, signed at a
-// location that does not verify, not decryptable, a party certificate
-// expired at the time of receipt) is an error naming the cause.
+// policy refusal (not encrypted, not signed, unknown signer, not
+// decryptable, a party certificate expired at the time of receipt) is an
+// error naming the cause. A location that does not verify unwraps signed
+// messages without a party.
 func TestDecoderStage(t *testing.T) {
 	ossl := openssl(t)
 	p := newPKI(t)
@@ -83,7 +84,8 @@ func TestDecoderStage(t *testing.T) {
 		{"not encrypted where required", both, readFile(t, clear), time.Now(), "", "not encrypted"},
 		{"not signed where required", both, encrypt(in, p.partnerPEM, "-aes256"), time.Now(), "", "not signed"},
 		{"unknown signer", both, encrypt(byStranger, p.partnerPEM, "-aes256"), time.Now(), "", "signer"},
-		{"signed where not verified", decryptOnly, encrypt(clear, p.partnerPEM, "-aes256"), time.Now(), "", "verify = false"},
+		{"clear-signed where not verified: unwrapped, no party", decryptOnly, encrypt(clear, p.partnerPEM, "-aes256"), time.Now(), "", ""},
+		{"opaque-signed by a stranger where not verified: unwrapped, no party", decryptOnly, encrypt(sign(strangerPEM, strangerKey, true), p.partnerPEM, "-aes256"), time.Now(), "", ""},
 		{"encrypted for another host", both, encrypt(clear, otherPEM, "-aes256"), time.Now(), "", "decrypting"},
 		{"party certificate expired at receipt", both, encrypt(clear, p.partnerPEM, "-aes256"), p.group.Cert.NotAfter.Add(time.Hour), "", "expired"},
 	}
