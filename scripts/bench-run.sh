@@ -95,6 +95,11 @@ printf "shell loop: %.0f msgs/s\n" "$shell_rate"
 
 printf "\nrun --once %.0f msgs/s = %.0f %% of the ceiling (%.0f msgs/s), %.1fx the shell loop (%.0f msgs/s)\n" \
   "$run_rate" "$(echo "100 * $run_rate / $ceiling" | bc -l)" "$ceiling" "$(echo "$run_rate / $shell_rate" | bc -l)" "$shell_rate"
+# What any engine could reach against the shell loop on this machine: the
+# ceiling is sign+encrypt alone on every core, the shell loop one message at
+# a time on one.
+printf "the ceiling itself is %.1fx the shell loop (%d cores): no engine can go past that ratio here\n" \
+  "$(echo "$ceiling / $shell_rate" | bc -l)" "$(nproc)"
 # ncpu / (crypto CPU + engine CPU per message): every core busy, no waiting.
 bound=$(echo "$(nproc) / ($(nproc) / $ceiling + $engine_cpu / $N)" | bc -l)
 printf "bound with every core busy (ceiling's CPU + the engine's per message): %.0f msgs/s = %.0f %% of the ceiling; run --once reaches %.0f %% of it\n" \

@@ -20,6 +20,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -177,4 +178,36 @@ func Shorten(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// Writing is an attempt in progress as a transport's sending half makes it:
+// written to, then committed or aborted.
+type Writing interface {
+	io.Writer
+	Commit(ctx context.Context) error
+	Abort()
+}
+
+// Attempt adapts w to the component.Attempt the runner drives: a commit
+// brings no receipt back, and its errors that every attempt would repeat
+// are marked permanent (PermanentError).
+func Attempt(w Writing) component.Attempt { return attempt{w} }
+
+type attempt struct{ w Writing }
+
+func (a attempt) Write(p []byte) (int, error) { return a.w.Write(p) }
+
+func (a attempt) Commit(ctx context.Context) (component.Result, error) {
+	return component.Result{}, PermanentError(a.w.Commit(ctx))
+}
+
+func (a attempt) Abort() { a.w.Abort() }
+
+// PermanentError marks err for the runner as a failure that every attempt
+// would repeat (see Permanent), so that it suspends the delivery at once.
+func PermanentError(err error) error {
+	if Permanent(err) {
+		return component.Permanent(err)
+	}
+	return err
 }

@@ -211,7 +211,7 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	}
 	w, err := s.f.Begin(ctx, sd)
 	if err != nil {
-		return nil, permanent(err)
+		return nil, transport.PermanentError(err)
 	}
 	if h.MIME {
 		if _, err := w.Write(headerBytes(h)); err != nil {
@@ -219,7 +219,7 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 			return nil, err
 		}
 	}
-	return attempt{w}, nil
+	return transport.Attempt(w), nil
 }
 
 func (s *sender) Redo(ctx context.Context, d *component.Delivery) (bool, error) {
@@ -228,7 +228,7 @@ func (s *sender) Redo(ctx context.Context, d *component.Delivery) (bool, error) 
 		return false, err
 	}
 	done, err := s.f.Redo(ctx, sd)
-	return done, permanent(err)
+	return done, transport.PermanentError(err)
 }
 
 func (s *sender) Cleanup(d *component.Delivery) error {
@@ -238,25 +238,6 @@ func (s *sender) Cleanup(d *component.Delivery) error {
 func (s *sender) Staged() ([]int64, error) { return s.f.Staged() }
 
 func (s *sender) SweepStale(olderThan time.Duration) (int, error) { return s.f.SweepStale(olderThan) }
-
-// attempt streams the entity into the delivery's partial file.
-type attempt struct{ w *WriteAttempt }
-
-func (a attempt) Write(p []byte) (int, error) { return a.w.Write(p) }
-
-func (a attempt) Commit(ctx context.Context) (component.Result, error) {
-	return component.Result{}, permanent(a.w.Commit(ctx))
-}
-
-func (a attempt) Abort() { a.w.Abort() }
-
-// permanent marks the send errors that every attempt would repeat.
-func permanent(err error) error {
-	if transport.Permanent(err) {
-		return component.Permanent(err)
-	}
-	return err
-}
 
 // headerBytes is an entity's header fields and the blank line.
 func headerBytes(h component.Header) []byte {

@@ -3,33 +3,12 @@ package file
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
-
-// pattern returns n deterministic pseudo-random bytes.
-func pattern(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
-// writeInPieces writes data to w in pieces of the given sizes, cycling.
-func writeInPieces(t *testing.T, w interface{ Write([]byte) (int, error) }, data []byte, sizes []int) {
-	t.Helper()
-	for i := 0; len(data) > 0; i++ {
-		n := min(sizes[i%len(sizes)], len(data))
-		if _, err := w.Write(data[:n]); err != nil {
-			t.Fatalf("Write: %v", err)
-		}
-		data = data[n:]
-	}
-}
 
 // TestFileStreams checks that a payload written in pieces of every size,
 // larger than the write buffer, lands exactly, and that while it is written
@@ -57,12 +36,12 @@ func unnamedModes(t *testing.T) []bool {
 func testFileStreams(t *testing.T, unnamed bool, size int) {
 	f, dir := newFileTransport(t, false)
 	f.unnamed = unnamed
-	data := pattern(uint64(size), size)
+	data := transporttest.Pattern(uint64(size), size)
 	w, err := f.Begin(context.Background(), fileDelivery(3, "big.bin"))
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
-	writeInPieces(t, w, data, []int{1, 4095, 78, 65536})
+	transporttest.WriteInPieces(t, w, data, []int{1, 4095, 78, 65536})
 	names := listDir(t, dir)
 	if unnamed && len(names) != 0 {
 		t.Fatalf("while writing, dir holds %q, want nothing (an unnamed file)", names)
@@ -97,7 +76,7 @@ func testFileAbortLeavesNothing(t *testing.T, unnamed bool) {
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
-	writeInPieces(t, w, pattern(4, 2*fileWriteBuffer), []int{1000})
+	transporttest.WriteInPieces(t, w, transporttest.Pattern(4, 2*fileWriteBuffer), []int{1000})
 	w.Abort()
 	if got := listDir(t, dir); len(got) != 0 {
 		t.Fatalf("after Abort dir holds %q, want nothing", got)
@@ -121,7 +100,7 @@ func TestFileBeginWithStagedCopyDiscards(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
-	writeInPieces(t, w, []byte("second rendering"), []int{3})
+	transporttest.WriteInPieces(t, w, []byte("second rendering"), []int{3})
 	if err := w.Commit(context.Background()); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
@@ -136,7 +115,7 @@ func TestFileCommitCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
-	writeInPieces(t, w, []byte("payload"), []int{7})
+	transporttest.WriteInPieces(t, w, []byte("payload"), []int{7})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := w.Commit(ctx); err == nil {

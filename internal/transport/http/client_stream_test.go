@@ -3,7 +3,6 @@ package http
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,29 +12,8 @@ import (
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/transport"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
-
-// pattern returns n deterministic pseudo-random bytes.
-func pattern(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
-// writeInPieces writes data to w in pieces of the given sizes, cycling.
-func writeInPieces(t *testing.T, w interface{ Write([]byte) (int, error) }, data []byte, sizes []int) {
-	t.Helper()
-	for i := 0; len(data) > 0; i++ {
-		n := min(sizes[i%len(sizes)], len(data))
-		if _, err := w.Write(data[:n]); err != nil {
-			t.Fatalf("Write: %v", err)
-		}
-		data = data[n:]
-	}
-}
 
 // TestHTTPStreamsLargeBody checks that a body larger than what the spool
 // keeps in memory reaches the partner exactly, with its Content-Length
@@ -59,12 +37,12 @@ func TestHTTPStreamsLargeBody(t *testing.T) {
 			defer srv.Close()
 			spoolDir := t.TempDir()
 			h := newHTTPTransport(t, ClientOptions{SpoolDir: spoolDir})
-			data := pattern(uint64(size), size)
+			data := transporttest.Pattern(uint64(size), size)
 			w, err := h.Begin(context.Background(), httpDelivery(srv.URL+"/in", nil), []transport.Field{{Name: "Content-Type", Value: "application/octet-stream"}})
 			if err != nil {
 				t.Fatalf("Begin: %v", err)
 			}
-			writeInPieces(t, w, data, []int{1, 4095, 65536})
+			transporttest.WriteInPieces(t, w, data, []int{1, 4095, 65536})
 			if err := w.Commit(context.Background()); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}

@@ -219,26 +219,7 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	}
 	w, err := s.h.Begin(ctx, sd, header)
 	if err != nil {
-		return nil, permanent(err)
+		return nil, transport.PermanentError(err)
 	}
-	return attempt{w}, nil
-}
-
-// attempt streams the body into the request's spool and POSTs it at Commit.
-type attempt struct{ w *Post }
-
-func (a attempt) Write(p []byte) (int, error) { return a.w.Write(p) }
-
-func (a attempt) Commit(ctx context.Context) (component.Result, error) {
-	return component.Result{}, permanent(a.w.Commit(ctx))
-}
-
-func (a attempt) Abort() { a.w.Abort() }
-
-// permanent marks the send errors that every attempt would repeat.
-func permanent(err error) error {
-	if transport.Permanent(err) {
-		return component.Permanent(err)
-	}
-	return err
+	return transport.Attempt(w), nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -237,4 +238,27 @@ func (s BoxSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 // PublishBatch stores several in one commit.
 func (s BoxSink) PublishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox.ReceiveResult {
 	return s.Box.ReceiveBatch(ctx, items, nil)
+}
+
+// Pattern returns n deterministic pseudo-random bytes.
+func Pattern(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// WriteInPieces writes data to w in pieces of the given sizes, cycling, as
+// a stage's output reaches a transport.
+func WriteInPieces(t *testing.T, w io.Writer, data []byte, sizes []int) {
+	t.Helper()
+	for i := 0; len(data) > 0; i++ {
+		n := min(sizes[i%len(sizes)], len(data))
+		if _, err := w.Write(data[:n]); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		data = data[n:]
+	}
 }

@@ -35,7 +35,7 @@ func (c *checker) checkLocations() {
 		}
 		needs := r.Needs()
 		if needs.Signing == component.Needed && c.signingOK {
-			user := fmt.Sprintf("Receive location %q signs with %s", r.Name, locationKeyUser(r, signingNeed))
+			user := fmt.Sprintf("Receive location %q signs with %s", r.Name, keyUser(r.Pipeline, r.Transport, signingNeed))
 			for _, in := range r.Host.Instances {
 				c.checkSigningPair(user, in)
 			}
@@ -55,7 +55,7 @@ func (c *checker) checkLocations() {
 			if r.PipelineRef != nil {
 				rng = r.PipelineRef.Range
 			}
-			c.checkPartyCerts(fmt.Sprintf("Receive location %q verifies signatures with %s", r.Name, locationKeyUser(r, partySigningNeed)),
+			c.checkPartyCerts(fmt.Sprintf("Receive location %q verifies signatures with %s", r.Name, keyUser(r.Pipeline, r.Transport, partySigningNeed)),
 				rng, r.Host, c.cfg.Parties)
 		}
 	}
@@ -82,7 +82,7 @@ func (c *checker) checkDecryptionPair(r *model.ReceiveLocation, in *model.Instan
 	}
 	h := r.Host
 	who := fmt.Sprintf("Receive location %q decrypts with %s and runs on the instance of %s, whose personal store is %s",
-		r.Name, locationKeyUser(r, decryptionNeed), instanceDesc(in), storeDesc(decl))
+		r.Name, keyUser(r.Pipeline, r.Transport, decryptionNeed), instanceDesc(in), storeDesc(decl))
 	cert := ls.store.Find(tp)
 	switch {
 	case cert == nil && ls.complete:
@@ -359,19 +359,6 @@ func as2Of(t *model.Component) (component.AS2, bool) {
 
 func decryptionNeed(n component.Needs) component.Need   { return n.Decryption }
 func partySigningNeed(n component.Needs) component.Need { return n.PartySigning }
-
-// locationKeyUser names what makes location r need a key, for details: its
-// pipeline, its transport, or both.
-func locationKeyUser(r *model.ReceiveLocation, need func(component.Needs) component.Need) string {
-	var users []string
-	if r.Pipeline != nil && need(r.Pipeline.Needs()) == component.Needed {
-		users = append(users, fmt.Sprintf("pipeline %q", r.Pipeline.Name))
-	}
-	if r.Transport != nil && need(r.Transport.Needs()) == component.Needed {
-		users = append(users, fmt.Sprintf("transport %q", r.Transport.Spec.Name))
-	}
-	return strings.Join(users, " and ")
-}
 
 // shownValue renders a string value for a detail, hiding a sensitive one.
 func shownValue(v model.Value[string]) string {

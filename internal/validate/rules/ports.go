@@ -40,7 +40,7 @@ func (c *checker) checkPorts() {
 			hostsWithoutInstance[p.Host] = append(hostsWithoutInstance[p.Host], p.Name)
 		}
 		if signs && c.signingOK {
-			user := fmt.Sprintf("Send port %q signs with %s", p.Name, keyUser(p, signingNeed))
+			user := fmt.Sprintf("Send port %q signs with %s", p.Name, keyUser(p.Pipeline, p.Transport, signingNeed))
 			for _, in := range p.Host.Instances {
 				c.checkSigningPair(user, in)
 			}
@@ -172,7 +172,7 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 	if !p.EncryptionCertificate.Set {
 		c.add(diag.Errorf(diag.CodeEncCertRequired, p.DeclRange, "Encrypting send port has no encryption certificate",
 			"Send port %q uses %s, which encrypts, but sets no encryption_certificate. Set it to the thumbprint of the partner's certificate (bizpipe certs lists them).",
-			p.Name, keyUser(p, encryptionNeed)))
+			p.Name, keyUser(p.Pipeline, p.Transport, encryptionNeed)))
 		return
 	}
 	tp, ok := c.encrypt[p]
@@ -185,7 +185,7 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 		if srv == nil || !c.once(fmt.Sprintf("enc:%p:%p", p, srv)) {
 			continue // unresolved, or this server already checked for this port
 		}
-		who := fmt.Sprintf("Send port %q encrypts with %s and runs on the instance of %s", p.Name, keyUser(p, encryptionNeed), instanceDesc(in))
+		who := fmt.Sprintf("Send port %q encrypts with %s and runs on the instance of %s", p.Name, keyUser(p.Pipeline, p.Transport, encryptionNeed), instanceDesc(in))
 		if srv.OtherPeopleStore == nil {
 			if srv.OtherPeopleStoreRef == nil {
 				c.add(diag.Errorf(diag.CodeEncCertMissing, srv.DeclRange, "Server has no other-people store",
@@ -261,15 +261,15 @@ func (c *checker) checkEncryptionUnused(p *model.SendPort) {
 func signingNeed(n component.Needs) component.Need    { return n.Signing }
 func encryptionNeed(n component.Needs) component.Need { return n.Encryption }
 
-// keyUser names what makes port p need a key, for details: its pipeline
-// (`pipeline "sign"`), its transport (`transport "as2"`), or both.
-func keyUser(p *model.SendPort, need func(component.Needs) component.Need) string {
+// keyUser names what makes a port or location need a key, for details: its
+// pipeline (`pipeline "sign"`), its transport (`transport "as2"`), or both.
+func keyUser(pl *model.Pipeline, tr *model.Component, need func(component.Needs) component.Need) string {
 	var users []string
-	if p.Pipeline != nil && need(p.Pipeline.Needs()) == component.Needed {
-		users = append(users, fmt.Sprintf("pipeline %q", p.Pipeline.Name))
+	if pl != nil && need(pl.Needs()) == component.Needed {
+		users = append(users, fmt.Sprintf("pipeline %q", pl.Name))
 	}
-	if p.Transport != nil && need(p.Transport.Needs()) == component.Needed {
-		users = append(users, fmt.Sprintf("transport %q", p.Transport.Spec.Name))
+	if tr != nil && need(tr.Needs()) == component.Needed {
+		users = append(users, fmt.Sprintf("transport %q", tr.Spec.Name))
 	}
 	return strings.Join(users, " and ")
 }
