@@ -62,7 +62,8 @@ send_port "orders" {
 `
 
 // TestDecodeReceive: S/MIME messages made by openssl cms (clear and opaque
-// signatures by the party, AES-CBC, AES-GCM and 3DES for the host) are
+// signatures by the party, AES-CBC, AES-GCM and 3DES for the host, keys
+// wrapped with RSA PKCS #1 v1.5 or RSAES-OAEP SHA-512) are
 // decrypted and verified on receipt, routed on message.party, and the
 // delivered bytes are the payload exactly, the box keeping the bytes as
 // received beside it. Messages the pipeline refuses
@@ -127,6 +128,9 @@ func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 		"opaque-gcm.edi":    encrypt(opaque, "-aes-128-gcm", decryptPEM),
 		"clear-3des.edi":    encrypt(clear, "-des3", decryptPEM),
 		"opaque-aes128.edi": encrypt(opaque, "-aes128", decryptPEM),
+		// RSAES-OAEP with SHA-512, as libas2 wraps keys.
+		"oaep-sha512.edi": run("cms", "-encrypt", "-binary", "-in", clear, "-aes256", "-recip", decryptPEM,
+			"-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha512"),
 	}
 	bad := map[string]struct {
 		data []byte
