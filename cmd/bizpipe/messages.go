@@ -31,6 +31,9 @@ type messagesFlags struct {
 	// terminate (see bulk.go).
 	allSuspended bool
 	port         string
+	// asReceived: messages body writes the bytes as received, not the
+	// payload as routed.
+	asReceived bool
 }
 
 func newMessagesCmd(e *env) *cobra.Command {
@@ -137,19 +140,23 @@ such files (run --retention never purges at start, for this reason).`,
 	purge.Flags().DurationVar(&f.olderThan, "older-than", 0, "purge messages untouched for at least this `DURATION` (required, at least 1m)")
 	body := &cobra.Command{
 		Use:   "body ID [PATH...]",
-		Short: "Write a message's body, as received, to stdout",
-		Long: `Body writes the body of a message exactly as it was received (before any
-pipeline signed or encrypted it) to stdout, for an operator to inspect a
+		Short: "Write a message's payload, as routed, to stdout",
+		Long: `Body writes the payload of a message exactly as it was routed (before any
+send pipeline signed or encrypted it) to stdout, for an operator to inspect a
 suspended message or hand it to a partner: bizpipe messages body ID > order.xml.
+For a message a receive pipeline decoded, that is the decoded payload;
+--as-received writes the bytes as they arrived instead. A message that failed
+decoding was never routed: both write the bytes as they arrived.
 The box checks the body against the digest it stored on receipt; a body that
 does not match is an error, not output. --format does not apply.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
-				return writeBody(ctx, e.stdout, box, args[0])
+				return writeBody(ctx, e.stdout, box, args[0], f.asReceived)
 			})
 		},
 	}
+	body.Flags().BoolVar(&f.asReceived, "as-received", false, "write the bytes as they arrived, before a receive pipeline decoded them")
 	cmd.AddCommand(list, show, body, resume, terminate, purge)
 	return cmd
 }
@@ -185,11 +192,15 @@ func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, m
 	return nil
 }
 
-// writeBody copies a message's body to w. The box verifies the body's
-// digest as the reader reaches its end, so a corrupt body fails the
-// command (after part of it was written: the exit status says so).
-func writeBody(ctx context.Context, w io.Writer, box msgbox.Box, id string) error {
-	rc, err := box.Body(ctx, id)
+// writeBody copies a message's body, or its bytes as received, to w. The
+// box verifies the digest as the reader reaches its end, so a corrupt body
+// fails the command (after part of it was written: the exit status says so).
+func writeBody(ctx context.Context, w io.Writer, box msgbox.Box, id string, asReceived bool) error {
+	open := box.Body
+	if asReceived {
+		open = box.AsReceived
+	}
+	rc, err := open(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -219,13 +230,27 @@ func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFl
 		}
 		return writeJSON(w, out)
 	}
+	// The PARTY column appears when a listed message has a party: a box
+	// without decoding locations lists as it always did.
+	parties := false
+	for _, m := range msgs {
+		parties = parties || m.Party != ""
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tRECEIVED\tLOCATION\tFILE\tSIZE\tREASON")
+	if parties {
+		fmt.Fprintln(tw, "ID\tSTATUS\tRECEIVED\tLOCATION\tFILE\tPARTY\tSIZE\tREASON")
+	} else {
+		fmt.Fprintln(tw, "ID\tSTATUS\tRECEIVED\tLOCATION\tFILE\tSIZE\tREASON")
+	}
 	for _, m := range msgs {
 		// Every string from the box is escaped (see safe): a tab or
 		// newline in a file name would forge cells and rows.
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", safe(m.ID), safe(string(m.Status)), m.ReceivedAt.UTC().Format(time.RFC3339),
-			safe(m.ReceiveLocation), safe(m.FileName), m.Size, safe(oneLine(m.Reason)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", safe(m.ID), safe(string(m.Status)), m.ReceivedAt.UTC().Format(time.RFC3339),
+			safe(m.ReceiveLocation), safe(m.FileName))
+		if parties {
+			fmt.Fprintf(tw, "%s\t", safe(m.Party))
+		}
+		fmt.Fprintf(tw, "%d\t%s\n", m.Size, safe(oneLine(m.Reason)))
 	}
 	return tw.Flush()
 }
@@ -248,6 +273,7 @@ type jsonMessage struct {
 	ReceivedAt      string            `json:"received_at" doc:"When it was received, RFC 3339 in UTC."`
 	Properties      map[string]string `json:"properties" doc:"Its context properties; a sensitive value shows as (sensitive value)."`
 	Reason          string            `json:"reason,omitempty" doc:"Why it is suspended, or why it ended."`
+	Party           string            `json:"party" doc:"The party whose signature a receive pipeline verified; \"\" when none did."`
 }
 
 func toJSONMessage(m msgbox.Message) jsonMessage {
@@ -257,7 +283,7 @@ func toJSONMessage(m msgbox.Message) jsonMessage {
 	}
 	return jsonMessage{ID: m.ID, Status: string(m.Status), ReceiveLocation: m.ReceiveLocation, FileName: m.FileName,
 		ContentType: m.ContentType, Size: m.Size, ReceivedAt: m.ReceivedAt.UTC().Format(time.RFC3339Nano),
-		Properties: props, Reason: m.Reason}
+		Properties: props, Reason: m.Reason, Party: m.Party}
 }
 
 // jsonMessageDetail is what messages show --format json prints.
@@ -332,6 +358,9 @@ func showMessage(w io.Writer, d *msgbox.Detail, format string) error {
 	fmt.Fprintf(w, "  file name         %s\n", safe(m.FileName))
 	fmt.Fprintf(w, "  content type      %s\n", safe(m.ContentType))
 	fmt.Fprintf(w, "  size              %d\n", m.Size)
+	if m.Party != "" {
+		fmt.Fprintf(w, "  party             %s\n", safe(m.Party))
+	}
 	props := m.ShownProperties() // sensitive values hidden
 	for _, k := range sortedKeys(props) {
 		fmt.Fprintf(w, "  property          %s = %s\n", safe(k), safe(props[k]))

@@ -51,7 +51,10 @@ func newRunCmd(e *env) *cobra.Command {
 		Short: "Receive, sign, encrypt and deliver messages on this server",
 		Long: `Run validates the configuration (static rules, and the live rules for the
 server it runs on) and refuses to start on any error. It then runs the receive
-locations and send ports of every host with an instance on --server.
+locations and send ports of every host with an instance on --server. A receive
+pipeline decrypts and verifies what arrives with the keys that instance
+reaches, before the message is stored and routed; what it refuses is stored
+as received and suspended with the reason.
 
 With --once it picks up what is present, processes until nothing more can be
 done now (delivered, suspended, or waiting for a retry), prints a summary and

@@ -87,6 +87,26 @@ type Identity struct {
 type Keys struct {
 	Signer    *Identity         // Needs.Signing
 	Recipient *x509.Certificate // Needs.Encryption
+	// Decrypter is the host's decryption certificate with its private key
+	// (Needs.Decryption).
+	Decrypter *DecryptionIdentity
+	// PartySigners are the parties' signing certificates found in the
+	// server's other-people store (Needs.PartySigning), each with its
+	// party: a signature verified with one of them is that party's.
+	PartySigners []PartyCertificate
+}
+
+// DecryptionIdentity is a certificate with the private key that decrypts
+// what was encrypted for it.
+type DecryptionIdentity struct {
+	Cert *x509.Certificate
+	Key  crypto.Decrypter
+}
+
+// PartyCertificate is one of a party's signing certificates.
+type PartyCertificate struct {
+	Party string
+	Cert  *x509.Certificate
 }
 
 // Provisioner is implemented by built components that acquire resources
@@ -231,6 +251,45 @@ type Encoding interface {
 	// Close must be called, also after a failure: it releases what the
 	// encoding holds (a goroutine that encrypts while the caller signs).
 	Wrap(dst io.Writer) io.WriteCloser
+}
+
+// DecoderConfig is the Config of a decoder stage: a stage of a receive
+// pipeline, which turns a message as received into the payload routed.
+type DecoderConfig interface {
+	Config
+	NewDecoder(env *DecoderEnv) (DecodeStage, error)
+}
+
+// DecoderEnv is what a decoder stage is built with.
+type DecoderEnv struct {
+	Keys Keys
+	// SpoolDir is where a decoder keeps what it cannot hold in memory (a
+	// large message it needs to read twice, decrypted content it must not
+	// use before its tag verified).
+	SpoolDir string
+}
+
+// DecodeStage is a built decoder stage. It is immutable and safe for
+// concurrent use.
+type DecodeStage interface {
+	// Decode reads one message from src, whose header is in (MIME false:
+	// src is the whole entity, headers included, as a file holds it), and writes
+	// the decoded body to dst. at is the time of receipt: certificates
+	// must be valid then. dst may have received output when Decode fails
+	// (a policy refused what decoded fine): the caller spools it and
+	// discards it on error. An error says why
+	// the message is refused (it cannot be decrypted, its signature does
+	// not verify): the message is then stored as received and suspended,
+	// never routed.
+	Decode(ctx context.Context, in Header, src io.Reader, dst io.Writer, at time.Time) (Decoded, error)
+}
+
+// Decoded is what a decoder found out about a message.
+type Decoded struct {
+	// Header is the header of the decoded entity (its Content-Type).
+	Header Header
+	// Party is the party whose signature verified, "" when none did.
+	Party string
 }
 
 // --- Send transports ----------------------------------------------------

@@ -78,7 +78,36 @@ type Incoming struct {
 	// sensitive value: the box stores the names with the message, and
 	// displays show those values as SensitiveValue (see ShownProperties).
 	SensitiveProperties []string
+
+	// AsReceived, when not nil, is the message as it arrived, when the
+	// body given with it is something else (the payload a decoding
+	// receive location made of it): the box stores both, read to the end,
+	// and AsReceived reads it back. nil: the body is the message as it
+	// arrived.
+	AsReceived io.Reader
+
+	// Party is the party whose signature a decoder verified (language
+	// §10, message.party); "" when none was.
+	Party string
+	// Decoding says what the location's decoders made of the message.
+	Decoding Decoding
 }
+
+// Decoding is what a receive location's decoder stages made of a message.
+type Decoding string
+
+// Decodings.
+const (
+	// NotDecoded: the location has no decoder stage; the body is stored
+	// as received.
+	NotDecoded Decoding = ""
+	// Decoded: the decoders ran; the body is their output.
+	Decoded Decoding = "decoded"
+	// DecodingFailed: the decoders refused the message; the body is the
+	// bytes as received, and the message is never routed (its Reason
+	// says why), not even after a Resume: it was never authenticated.
+	DecodingFailed Decoding = "failed"
+)
 
 // Message is a stored message's metadata (never its body).
 type Message struct {
@@ -97,6 +126,10 @@ type Message struct {
 	// values are sensitive (nil when none): never shown, but available to
 	// filters and templates, which mark them sensitive.
 	SensitiveProperties []string
+
+	// Party and Decoding are as in Incoming.
+	Party    string
+	Decoding Decoding
 }
 
 // Delivery is one message to one send port.
@@ -284,6 +317,11 @@ type Box interface {
 	// NextDue returns the earliest time a delivery for one of ports becomes
 	// due (a retry, or an expired lease); ok is false when none is waiting.
 	NextDue(ctx context.Context, ports []string) (at time.Time, ok bool, err error)
+
+	// AsReceived opens the bytes of a message as they arrived: those
+	// stored apart from its body (Incoming.AsReceived), or its body when
+	// none were. It streams, and fails as Body does.
+	AsReceived(ctx context.Context, id string) (io.ReadCloser, error)
 
 	// Body opens a message's body for reading. It streams: a large body is
 	// never held in memory whole by the box. A read fails with an error

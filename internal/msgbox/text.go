@@ -2,6 +2,7 @@ package msgbox
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -105,7 +106,14 @@ func NewMessage(in Incoming) (m Message, props string, err error) {
 		ReceiveLocation: CleanText(in.ReceiveLocation),
 		FileName:        CleanText(in.FileName),
 		ContentType:     CleanText(in.ContentType),
+		Party:           CleanText(in.Party),
+		Decoding:        in.Decoding,
 		Status:          StatusReceived,
+	}
+	switch in.Decoding {
+	case NotDecoded, Decoded, DecodingFailed:
+	default:
+		return Message{}, "", fmt.Errorf("decoding %q: not a decoding state", in.Decoding)
 	}
 	if validProperties(in.Properties) {
 		// What DecodeProperties(props) would return, without parsing.

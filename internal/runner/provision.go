@@ -74,15 +74,6 @@ func (r *Runner) provision() error {
 			}
 		}
 	}
-	// Decoder stages do not run yet: a decoding location would store its
-	// messages still encrypted and unverified and route them as if they
-	// had been decoded, so such a configuration is refused before anything
-	// is built.
-	for _, rl := range cfg.ReceiveLocations {
-		if instances[rl.Host] != nil && rl.Pipeline.Decodes() {
-			return fmt.Errorf("receive location %q uses pipeline %q: decoding receive pipelines are not supported by run yet", rl.Name, rl.Pipeline.Name)
-		}
-	}
 	for _, p := range cfg.SendPorts {
 		if p.Filter != nil {
 			r.routes = append(r.routes, &route{decl: p})
@@ -212,7 +203,70 @@ func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Valu
 		}
 		keys.Recipient = c.Cert
 	}
+	if needs.Decryption == component.Needed {
+		h := in.Host
+		if !h.DecryptionCertificate.Set {
+			return keys, fmt.Errorf("host %q declares no decryption_certificate", h.Name)
+		}
+		tp, err := thumbprint.Parse(h.DecryptionCertificate.V)
+		if err != nil {
+			return keys, fmt.Errorf("decryption certificate: %w", thumbprintError(h.DecryptionCertificate, err))
+		}
+		if in.Account == nil || in.Account.PersonalStore == nil {
+			return keys, fmt.Errorf("no service account store")
+		}
+		st := r.opts.Checked.Stores[in.Account.PersonalStore]
+		if st == nil {
+			return keys, fmt.Errorf("personal store %q was not loaded", in.Account.PersonalStore.Name)
+		}
+		c := st.Find(tp)
+		if c == nil || c.Key == nil || c.Key.Decrypter() == nil {
+			return keys, fmt.Errorf("personal store %q has no decryption certificate %s with a private key that decrypts", in.Account.PersonalStore.Name,
+				shownThumbprint(h.DecryptionCertificate, tp))
+		}
+		keys.Decrypter = &component.DecryptionIdentity{Cert: c.Cert, Key: c.Key.Decrypter()}
+	}
+	if needs.PartySigning == component.Needed {
+		signers, err := r.partySigners(in)
+		if err != nil {
+			return keys, err
+		}
+		keys.PartySigners = signers
+	}
 	return keys, nil
+}
+
+// partySigners finds the parties' signing certificates in the other-people
+// store of the server in runs on: what a verifying decoder trusts. A
+// listed certificate missing there is left out (validate reports it,
+// BP7006); expired ones are kept, as the decoder checks validity at each
+// message's time of receipt. None found at all is an error: every signed
+// message would be refused.
+func (r *Runner) partySigners(in *model.Instance) ([]component.PartyCertificate, error) {
+	ops := in.Server.OtherPeopleStore
+	if ops == nil {
+		return nil, fmt.Errorf("server %q has no other-people store to find the parties' signing certificates in", in.Server.Name)
+	}
+	st := r.opts.Checked.Stores[ops]
+	if st == nil {
+		return nil, fmt.Errorf("other-people store %q was not loaded", ops.Name)
+	}
+	var out []component.PartyCertificate
+	for _, p := range r.opts.Config.Parties {
+		for _, v := range p.SigningCertificates {
+			tp, err := thumbprint.Parse(v.V)
+			if err != nil {
+				return nil, fmt.Errorf("party %q signing certificate: %w", p.Name, thumbprintError(v, err))
+			}
+			if c := st.Find(tp); c != nil {
+				out = append(out, component.PartyCertificate{Party: p.Name, Cert: c.Cert})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("other-people store %q has none of the parties' signing_certificates", ops.Name)
+	}
+	return out, nil
 }
 
 // shownThumbprint is tp, parsed from v, as an error shows it: not at all

@@ -39,6 +39,14 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 	if err != nil {
 		return nil, hide.err(err)
 	}
+	var dest component.Sink = sink{r}
+	if rl.Pipeline.Decodes() {
+		stages, err := r.buildDecoders(rl, in)
+		if err != nil {
+			return nil, hide.err(fmt.Errorf("decoding on %s: %w", describeInstance(in), err))
+		}
+		dest = &decodingSink{r: r, loc: rl.Name, stages: stages, hide: hide}
+	}
 	rc, err := cfg.NewReceiver(&component.ReceiveEnv{
 		Keys:        keys,
 		Location:    rl.Name,
@@ -50,7 +58,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		Owner:               r.owner,
 		Lease:               r.opts.Lease,
 		SettleTime:          r.opts.FileSettle,
-		Sink:                sink{r},
+		Sink:                dest,
 		Log:                 hide.logger(r.opts.Log), // the receivers add receive_location themselves
 		Shared:              r.shared,
 	})
@@ -142,9 +150,14 @@ func (s sink) PublishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox
 // now, and a problem then does not fail the publish (the source may be
 // acknowledged: the message is safe); the unrouted sweep routes it later.
 func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	return r.publishWith(ctx, in, body, r.decide)
+}
+
+// publishWith is publish with decide choosing where the message goes.
+func (r *Runner) publishWith(ctx context.Context, in msgbox.Incoming, body io.Reader, decide func(msgbox.Message) *routing) (msgbox.Message, bool, error) {
 	var routed *routing
 	msg, dup, err := r.opts.Box.ReceiveRouted(ctx, in, body, func(m msgbox.Message) ([]string, string) {
-		routed = r.decide(m) // the last call is the one committed
+		routed = decide(m) // the last call is the one committed
 		return routed.ports, routed.reason
 	})
 	if err != nil {
@@ -198,6 +211,9 @@ func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.M
 		log.Info("message already stored from this source; acknowledging it again")
 	} else {
 		attrs := []any{"size", msg.Size, "file_name", msg.FileName}
+		if msg.Party != "" {
+			attrs = append(attrs, "party", msg.Party) // who signed it, for operators tracing a partner
+		}
 		if routed != nil && len(routed.ports) > 0 {
 			// Routed in the same transaction: one line says both.
 			attrs = append(attrs, "send_ports", routed.ports)
@@ -228,6 +244,9 @@ type routing struct {
 
 // decide evaluates every send port's filter for msg.
 func (r *Runner) decide(msg msgbox.Message) *routing {
+	if msg.Decoding == msgbox.DecodingFailed {
+		return &routing{reason: neverDecoded}
+	}
 	m := messageOf(msg)
 	var rt routing
 	var problems []string

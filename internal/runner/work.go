@@ -359,6 +359,7 @@ func messageOf(msg msgbox.Message) *message.Message {
 		ReceivedAt:          msg.ReceivedAt,
 		Properties:          msg.Properties,
 		SensitiveProperties: msg.SensitiveProperties,
+		Party:               msg.Party,
 	}
 }
 

@@ -131,6 +131,8 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ClaimBatchExcept", testClaimBatchExcept},
 		{"ClaimBatchPreload", testClaimBatchPreload},
 		{"SensitiveProperties", testSensitiveProperties},
+		{"Party", testParty},
+		{"AsReceived", testAsReceived},
 		{"Text", testText},
 		{"Purged", testPurged},
 		{"MalformedID", testMalformedID},

@@ -84,6 +84,12 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			alone[i] = true // a duplicate: answered without reading the body
 			continue
 		}
+		if it.In.AsReceived != nil {
+			// Two bodies: ReceiveRouted's transaction of chunks, after
+			// the batch (decoded messages are published one by one anyway).
+			alone[i] = true
+			continue
+		}
 		msg, props, err := msgbox.NewMessage(it.In)
 		if err != nil {
 			out[i].Err = err
@@ -178,7 +184,7 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 		out[p.i] = msgbox.ReceiveResult{}
 		detail := msgbox.ReceivedDetail(p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
 		batch.Queue(insertOne, p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props, p.key,
-			p.msg.Size, p.sum, p.data, detail).QueryRow(func(r pgx.Row) error {
+			p.msg.Size, p.sum, p.data, detail, p.msg.Party, string(p.msg.Decoding)).QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&p.at)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // SourceKey stored meanwhile

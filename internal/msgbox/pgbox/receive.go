@@ -41,16 +41,17 @@ func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Rea
 }
 
 // messageColumns are the columns scanMessage reads, in its order.
-const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason"
+const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason, party, decoding"
 
 func scanMessage(row pgx.Row) (*msgbox.Message, error) {
 	var m msgbox.Message
-	var props, status string
+	var props, status, decoding string
 	var receivedAt time.Time
 	if err := row.Scan(&m.ID, &m.ReceiveLocation, &m.FileName, &m.ContentType, &props, &m.Size, &receivedAt,
-		&status, &m.Reason); err != nil {
+		&status, &m.Reason, &m.Party, &decoding); err != nil {
 		return nil, err
 	}
+	m.Decoding = msgbox.Decoding(decoding)
 	p, sensitive, err := msgbox.DecodeProperties(props)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)
@@ -112,8 +113,8 @@ func (b *Box) storedAt(ctx context.Context, id string) (time.Time, bool, error) 
 // is already stored.
 const insertOne = `WITH m AS (
 	INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key, size, sha256,
-		received_at, status)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), 'received')
+		received_at, status, party, decoding)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), 'received', $11, $12)
 	ON CONFLICT (source_key) DO NOTHING
 	RETURNING seq, id, received_at
 ), c AS (
@@ -126,8 +127,8 @@ SELECT received_at FROM m`
 // insertFirst inserts the message row of a body larger than one chunk; size
 // and checksum follow once the body has been read.
 const insertFirst = `INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key,
-		size, sha256, received_at, status)
-	VALUES ($1, $2, $3, $4, $5, $6, 0, '\x', clock_timestamp(), 'received')
+		size, sha256, received_at, status, party, decoding)
+	VALUES ($1, $2, $3, $4, $5, $6, 0, '\x', clock_timestamp(), 'received', $7, $8)
 	ON CONFLICT (source_key) DO NOTHING
 	RETURNING seq`
 
@@ -171,7 +172,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	msg.Size = int64(n)
 
 	for {
-		stored, inserted, err := b.store(ctx, msg, key, props, sum, body, buf, n, last, route)
+		stored, inserted, err := b.store(ctx, msg, key, props, sum, body, in.AsReceived, buf, n, last, route)
 		if err != nil || inserted {
 			return stored, false, err
 		}
@@ -198,20 +199,22 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 // the whole body; sum has hashed it), reading the rest of body, and routes
 // it with route when that is not nil. inserted is false when key was stored
 // already (nothing is stored then, and body is read no further).
-func (b *Box) store(ctx context.Context, msg msgbox.Message, key []byte, props string, sum hash.Hash, body io.Reader,
+func (b *Box) store(ctx context.Context, msg msgbox.Message, key []byte, props string, sum hash.Hash, body, asReceived io.Reader,
 	buf []byte, n int, last bool, route msgbox.Router) (msgbox.Message, bool, error) {
 	detail := func() string { return msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, msg.Size) }
-	if last && route != nil {
+	// A message with its bytes as received apart takes the transaction of
+	// several chunks, which stores those too, whatever its body's size.
+	if last && route != nil && asReceived == nil {
 		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n], detail(), route)
 	}
-	if last {
+	if last && asReceived == nil {
 		// The whole body is in buf: the statement can run again after a
 		// lost connection, so it is retried like a read.
 		var inserted bool
 		err := b.retry(ctx, func(ctx context.Context) error {
 			var at time.Time
 			err := b.pool.QueryRow(ctx, insertOne, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
-				props, key, msg.Size, sum.Sum(nil), buf[:n], detail()).Scan(&at)
+				props, key, msg.Size, sum.Sum(nil), buf[:n], detail(), msg.Party, string(msg.Decoding)).Scan(&at)
 			switch {
 			case err == nil:
 				inserted, msg.ReceivedAt = true, ts(at)
@@ -262,7 +265,7 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, key []byte, props s
 		err := b.withTx(ctx, func(tx pgx.Tx) error {
 			var seq int64
 			err := tx.QueryRow(ctx, insertFirst, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
-				props, key).Scan(&seq)
+				props, key, msg.Party, string(msg.Decoding)).Scan(&seq)
 			if errors.Is(err, pgx.ErrNoRows) {
 				dup = true
 				return nil
@@ -285,6 +288,12 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, key []byte, props s
 				sum.Write(buf[:n])
 				msg.Size += int64(n)
 				if err := insertChunk(ctx, tx, seq, chunk, buf[:n]); err != nil {
+					return err
+				}
+			}
+			if asReceived != nil {
+				consumed = true
+				if err := storeAsReceived(ctx, tx, seq, asReceived, buf); err != nil {
 					return err
 				}
 			}
@@ -369,7 +378,7 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 			var at time.Time
 			batch := &pgx.Batch{}
 			batch.Queue(insertOne, try.ID, try.ReceiveLocation, try.FileName, try.ContentType, props, key, try.Size,
-				sum, data, detail).QueryRow(func(r pgx.Row) error {
+				sum, data, detail, try.Party, string(try.Decoding)).QueryRow(func(r pgx.Row) error {
 				err := r.Scan(&at)
 				if errors.Is(err, pgx.ErrNoRows) {
 					return nil // SourceKey stored meanwhile
@@ -459,6 +468,70 @@ func insertChunk(ctx context.Context, tx pgx.Tx, msgSeq int64, seq int32, data [
 	return nil
 }
 
+// storeAsReceived stores the message numbered seq as received, read from r
+// chunk by chunk into received_chunks with buf, and records its size and
+// checksum.
+func storeAsReceived(ctx context.Context, tx pgx.Tx, seq int64, r io.Reader, buf []byte) error {
+	sum := sha256.New()
+	var size int64
+	for chunk := int32(0); ; chunk++ {
+		n, last, err := msgbox.ReadChunk(r, buf)
+		if err != nil {
+			return fmt.Errorf("reading the message as received after %d bytes: %w", size, err)
+		}
+		if n > 0 {
+			sum.Write(buf[:n])
+			size += int64(n)
+			_, err := tx.Exec(ctx, "INSERT INTO received_chunks (message_seq, seq, data) VALUES ($1, $2, $3)", seq, chunk, buf[:n])
+			if err != nil {
+				return fmt.Errorf("storing chunk %d of the message as received: %w", chunk, err)
+			}
+		}
+		if last || n == 0 {
+			break
+		}
+	}
+	_, err := tx.Exec(ctx, "UPDATE messages SET received_size = $2, received_sha256 = $3 WHERE seq = $1", seq, size, sum.Sum(nil))
+	if err != nil {
+		return fmt.Errorf("storing the message as received: %w", err)
+	}
+	return nil
+}
+
+// AsReceived opens the bytes of message id as received: those stored apart
+// (see Incoming.AsReceived), streamed as Body streams, or its body when
+// none were.
+func (b *Box) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) {
+	if err := msgbox.CheckID(id); err != nil {
+		return nil, b.wrap(err, "as received")
+	}
+	var msgSeq int64
+	var size *int64
+	var sum []byte
+	err := b.retry(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, "SELECT seq, received_size, received_sha256 FROM messages WHERE id = $1", id).
+			Scan(&msgSeq, &size, &sum)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, b.wrap(err, "message %s as received", id)
+	}
+	if size == nil {
+		return b.Body(ctx, id)
+	}
+	fetch := func(seq int64, buf []byte) ([]byte, error) {
+		err := b.retry(ctx, func(ctx context.Context) error {
+			var err error
+			buf, err = b.fetchChunkOf(ctx, "received_chunks", msgSeq, seq, buf)
+			return err
+		})
+		return buf, err
+	}
+	return msgbox.NewChunkReader(*size, sum, fetch, func(err error) error { return b.wrap(err, "message %s as received", id) }), nil
+}
+
 // Body opens a message's body. The reader fetches one chunk at a time, each
 // in its own short query (retried after a lost connection), so a slow
 // consumer neither holds a large body in memory nor a connection or a
@@ -498,8 +571,13 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 // It copies the value's bytes from the wire (a bytea in binary format is the
 // bytes themselves) rather than have pgx allocate a slice per chunk.
 func (b *Box) fetchChunk(ctx context.Context, msgSeq, seq int64, buf []byte) ([]byte, error) {
+	return b.fetchChunkOf(ctx, "body_chunks", msgSeq, seq, buf)
+}
+
+// fetchChunkOf is fetchChunk from table, body_chunks or received_chunks.
+func (b *Box) fetchChunkOf(ctx context.Context, table string, msgSeq, seq int64, buf []byte) ([]byte, error) {
 	rows, err := b.pool.Query(ctx, `SELECT c.data FROM messages m
-		LEFT JOIN body_chunks c ON c.message_seq = m.seq AND c.seq = $2 WHERE m.seq = $1`, msgSeq, seq)
+		LEFT JOIN `+table+` c ON c.message_seq = m.seq AND c.seq = $2 WHERE m.seq = $1`, msgSeq, seq)
 	if err != nil {
 		return buf[:0], err
 	}

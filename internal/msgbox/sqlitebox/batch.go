@@ -78,6 +78,14 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			out[p.i].Err = err
 			continue
 		}
+		if items[p.i].In.AsReceived != nil {
+			// Two bodies, the one as received in a file of its own:
+			// ReceiveRouted's, after the batch (decoded messages are
+			// published one by one anyway).
+			p.alone = true
+			alone = append(alone, p)
+			continue
+		}
 		body := p.body
 		if body == nil {
 			body = bytes.NewReader(nil)
@@ -259,10 +267,10 @@ func (b *Box) insertRouted(ctx context.Context, tx *cachedTx, msg msgbox.Message
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO messages
 		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at,
-		status, routed, reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		status, routed, reason, party, decoding)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, p.props, key, bodyID, msg.Size, p.sum,
-		toDB(now), string(msg.Status), routed, msg.Reason)
+		toDB(now), string(msg.Status), routed, msg.Reason, msg.Party, string(msg.Decoding))
 	if err != nil {
 		return fmt.Errorf("storing message: %w", err)
 	}

@@ -76,7 +76,12 @@ func checkInvariants(t *testing.T, path string) {
 		{"integrity", "SELECT * FROM pragma_integrity_check WHERE integrity_check != 'ok'"},
 		{"foreign keys", "SELECT * FROM pragma_foreign_key_check"},
 		{"orphan bodies (a Receive left chunks behind)",
-			"SELECT id FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)"},
+			`SELECT id FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)
+			 AND id NOT IN (SELECT received_body_id FROM messages WHERE received_body_id IS NOT NULL)`},
+		{"messages as received not in a file of the recorded size's checksum length",
+			`SELECT m.id FROM messages m LEFT JOIN bodies b ON b.id = m.received_body_id
+			 WHERE (m.received_body_id IS NULL) != (m.received_size IS NULL)
+			 OR (m.received_body_id IS NOT NULL AND (b.file IS NULL OR length(m.received_checksum) != 4))`},
 		{"bodies still marked staged", "SELECT id FROM bodies WHERE touched_at IS NOT NULL"},
 		{"bodies whose chunks do not add up to the size",
 			`SELECT m.id, m.size, coalesce(sum(length(c.data)), 0), count(c.seq), coalesce(max(c.seq), -1)
@@ -105,7 +110,8 @@ func checkInvariants(t *testing.T, path string) {
 	// Every body file is named by a row and has the recorded size, and
 	// no other file (a temporary one, an orphan) is left.
 	files := map[string]int64{}
-	for _, row := range query("SELECT b.file, m.size FROM messages m JOIN bodies b ON b.id = m.body_id WHERE b.file IS NOT NULL") {
+	for _, row := range query(`SELECT b.file, m.size FROM messages m JOIN bodies b ON b.id = m.body_id WHERE b.file IS NOT NULL
+		UNION ALL SELECT b.file, m.received_size FROM messages m JOIN bodies b ON b.id = m.received_body_id`) {
 		var name string
 		var size int64
 		if _, err := fmt.Sscan(row, &name, &size); err != nil {

@@ -13,18 +13,19 @@ import (
 )
 
 // messageColumns are the columns scanMessage reads, in its order.
-const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason"
+const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason, party, decoding"
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanMessage(s scanner) (*msgbox.Message, error) {
 	var m msgbox.Message
-	var props, status string
+	var props, status, decoding string
 	var receivedAt int64
 	if err := s.Scan(&m.ID, &m.ReceiveLocation, &m.FileName, &m.ContentType, &props, &m.Size, &receivedAt,
-		&status, &m.Reason); err != nil {
+		&status, &m.Reason, &m.Party, &decoding); err != nil {
 		return nil, err
 	}
+	m.Decoding = msgbox.Decoding(decoding)
 	p, sensitive, err := msgbox.DecodeProperties(props)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)

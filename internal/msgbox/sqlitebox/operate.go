@@ -23,8 +23,9 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 		var files []string // body files of the purged messages
 		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 			n, files = 0, files[:0] // a rerun starts afresh (writeFunc)
-			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id, b.file FROM messages m
+			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id, b.file, m.received_body_id, rb.file FROM messages m
 				JOIN bodies b ON b.id = m.body_id
+				LEFT JOIN bodies rb ON rb.id = m.received_body_id
 				WHERE m.status IN (?, ?)
 				AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
 				ORDER BY m.seq LIMIT ?`,
@@ -36,11 +37,14 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 				id     string
 				bodyID int64
 				file   sql.NullString
+				// The message as received, when stored apart.
+				recID   sql.NullInt64
+				recFile sql.NullString
 			}
 			var ds []doomed
 			for rows.Next() {
 				var d doomed
-				if err := rows.Scan(&d.id, &d.bodyID, &d.file); err != nil {
+				if err := rows.Scan(&d.id, &d.bodyID, &d.file, &d.recID, &d.recFile); err != nil {
 					rows.Close()
 					return err
 				}
@@ -68,6 +72,14 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 				}
 				if d.file.Valid {
 					files = append(files, d.file.String)
+				}
+				if d.recID.Valid {
+					if _, err := tx.ExecContext(ctx, "DELETE FROM bodies WHERE id = ?", d.recID.Int64); err != nil {
+						return err
+					}
+					if d.recFile.Valid {
+						files = append(files, d.recFile.String)
+					}
 				}
 			}
 			n = len(ds)

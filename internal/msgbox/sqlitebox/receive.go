@@ -78,6 +78,40 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	defer b.bufs.Put(bufp)
 	buf := *bufp
 
+	if in.AsReceived != nil {
+		// Written first, to a body file of its own, so that the message
+		// row can name it in the one transaction that stores the message.
+		rsum := msgbox.NewChecksum()
+		name, size, err := b.writeFile(ctx, nil, nil, in.AsReceived, rsum, buf)
+		if err != nil {
+			return msgbox.Message{}, false, fmt.Errorf("storing the message as received: %w", err)
+		}
+		rec := &receivedFile{name: name, size: size, sum: rsum.Sum(nil)}
+		msg, dup, err := b.receiveBody(ctx, in, body, route, stored, props, buf, rec)
+		// The file is the message's once its row committed; otherwise
+		// it is removed, unless a failed log sync leaves that unknown
+		// (then Open's sweep removes it if no row names it).
+		if (err != nil && b.syncFailed.Load() == nil) || (err == nil && dup) {
+			b.removeFiles([]string{name})
+		}
+		return msg, dup, err
+	}
+	return b.receiveBody(ctx, in, body, route, stored, props, buf, nil)
+}
+
+// receivedFile is the body file of a message as received (see
+// Incoming.AsReceived), synced, which insertMessage links to the message.
+type receivedFile struct {
+	name string
+	size int64
+	sum  []byte
+}
+
+// receiveBody stores the body and the message (see receive), and links
+// rec, when not nil, to it as the message as received; buf is a ChunkSize
+// scratch buffer.
+func (b *Box) receiveBody(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router,
+	stored msgbox.Message, props string, buf []byte, rec *receivedFile) (msgbox.Message, bool, error) {
 	sum := msgbox.NewChecksum()
 	if fb, ok := body.(msgbox.FileBody); ok && fb.Size() > ChunkSize {
 		// A large file input: kept as the body file itself when it can
@@ -87,7 +121,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 			return msgbox.Message{}, false, fmt.Errorf("storing body: %w", err)
 		}
 		if linked {
-			msg, dup, err := b.storeFile(ctx, in, stored, props, name, size, sum, route)
+			msg, dup, err := b.storeFile(ctx, in, stored, props, name, size, sum, route, rec)
 			if err == nil && !dup {
 				// Private like the box's other files, once it is the
 				// box's alone: a failed store gives the input back to
@@ -149,7 +183,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 					return err
 				}
 			}
-			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now)
+			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now, rec)
 			if err != nil {
 				return err
 			}
@@ -165,14 +199,14 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	if err != nil {
 		return msgbox.Message{}, false, fmt.Errorf("storing body: %w", err)
 	}
-	return b.storeFile(ctx, in, stored, props, name, size, sum, route)
+	return b.storeFile(ctx, in, stored, props, name, size, sum, route, rec)
 }
 
 // storeFile stores the message whose body is the body file name, synced
 // already, in one transaction; on failure (or a duplicate) the file is
 // removed unless a row may name it.
 func (b *Box) storeFile(ctx context.Context, in msgbox.Incoming, stored msgbox.Message, props, name string, size int64,
-	sum hash.Hash, route msgbox.Router) (msgbox.Message, bool, error) {
+	sum hash.Hash, route msgbox.Router, rec *receivedFile) (msgbox.Message, bool, error) {
 	var msg msgbox.Message
 	var dup bool
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
@@ -199,7 +233,7 @@ func (b *Box) storeFile(ctx context.Context, in msgbox.Incoming, stored msgbox.M
 		if err != nil {
 			return err
 		}
-		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now)
+		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now, rec)
 		if err != nil {
 			return err
 		}
@@ -263,7 +297,7 @@ func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message
 // is the message as stored (msgbox.NewMessage), props its properties'
 // text; the returned Message is msg with its ID, Size and ReceivedAt.
 func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, sourceKey, props string,
-	bodyID, size int64, sum hash.Hash, now time.Time) (msgbox.Message, error) {
+	bodyID, size int64, sum hash.Hash, now time.Time, rec *receivedFile) (msgbox.Message, error) {
 	var key any // NULL: no de-duplication
 	if sourceKey != "" {
 		key = sourceKey
@@ -271,11 +305,28 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Messag
 	msg.ID = msgbox.NewID(now, b.rand)
 	msg.Size = size
 	msg.ReceivedAt = now
+	var recID, recSize any // NULL: the body is the message as received
+	var recSum []byte
+	if rec != nil {
+		if err := b.checkFile(rec.name); err != nil {
+			return msgbox.Message{}, err
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at, file) VALUES (NULL, ?)", rec.name)
+		if err != nil {
+			return msgbox.Message{}, fmt.Errorf("storing the message as received: %w", err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return msgbox.Message{}, err
+		}
+		recID, recSize, recSum = id, rec.size, rec.sum
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages
-		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at, status,
+		party, decoding, received_body_id, received_size, received_checksum)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, props, key, bodyID, size, sum.Sum(nil),
-		toDB(now), string(msg.Status))
+		toDB(now), string(msg.Status), msg.Party, string(msg.Decoding), recID, recSize, recSum)
 	if err != nil {
 		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
 	}
@@ -325,6 +376,30 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 		return b.fetchChunk(ctx, id, seq, buf)
 	}
 	return msgbox.NewChunkReader(size, sum, fetch, wrap), nil
+}
+
+// AsReceived opens the bytes of message id as received: its body file of
+// those (see Incoming.AsReceived), or its body when it has none.
+func (b *Box) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) {
+	if err := msgbox.CheckID(id); err != nil {
+		return nil, b.wrap(err, "as received")
+	}
+	var size sql.NullInt64
+	var sum []byte
+	var file sql.NullString
+	err := b.q.QueryRowContext(ctx, `SELECT m.received_size, m.received_checksum, b.file FROM messages m
+		LEFT JOIN bodies b ON b.id = m.received_body_id WHERE m.id = ?`, id).Scan(&size, &sum, &file)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, b.wrap(err, "message %s as received", id)
+	}
+	if !file.Valid {
+		return b.Body(ctx, id)
+	}
+	wrap := func(err error) error { return b.wrap(err, "message %s as received", id) }
+	return b.openFile(ctx, id, file.String, size.Int64, sum, wrap)
 }
 
 // openFile opens message id's body file name. A file that cannot be opened

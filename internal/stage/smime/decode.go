@@ -36,6 +36,12 @@ type DecodeOptions struct {
 	// Now is the time at which certificates must be valid; zero means the
 	// current time.
 	Now time.Time
+	// Unverified makes DecodeStream unwrap signature layers without
+	// verifying them (Roots and Certs are then not used): the result says
+	// Signed false and no Signer. For a receiver that does not require
+	// signatures and treats what it decodes as unauthenticated, as it
+	// would an unsigned message. Decode does not support it.
+	Unverified bool
 	// SpoolDir is where DecodeStream keeps its temporary files (unlinked
 	// while in use, so they never outlive the call); "" means
 	// os.TempDir(). Decode does not use it.
@@ -477,7 +483,7 @@ func signaturePart(raw []byte) ([]byte, error) {
 // intermediates when the chain is checked.
 func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKCS7, error) {
 	if opts.Roots == nil {
-		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
+		return nil, errSignedWithoutRoots
 	}
 	der, err := ber.ToDER(der)
 	if err != nil {
@@ -496,3 +502,7 @@ func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKC
 	p7.Certificates = append(p7.Certificates[:len(p7.Certificates):len(p7.Certificates)], opts.Certs...)
 	return p7, nil
 }
+
+// errSignedWithoutRoots: a signed message met a decoder given no trust
+// anchors. A decoder stage that does not verify names its own reason.
+var errSignedWithoutRoots = errors.New("smime: message is signed but no trust roots were given to verify it")

@@ -254,8 +254,8 @@ func (sd *streamDecoder) decrypt(der *io.SectionReader) (*io.SectionReader, erro
 }
 
 func (sd *streamDecoder) opaqueSigned(der *io.SectionReader) (*io.SectionReader, error) {
-	if sd.opts.Roots == nil {
-		return nil, errors.New("smime: message is signed but no trust roots were given to verify it")
+	if sd.opts.Roots == nil && !sd.opts.Unverified {
+		return nil, errSignedWithoutRoots
 	}
 	var detached []byte
 	content, err := sd.sp.fill(func(w io.Writer) error {
@@ -265,6 +265,9 @@ func (sd *streamDecoder) opaqueSigned(der *io.SectionReader) (*io.SectionReader,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
+	}
+	if sd.opts.Unverified {
+		return content, nil
 	}
 	return sd.verify(detached, []func() (*io.SectionReader, error){
 		func() (*io.SectionReader, error) { return content, nil },
@@ -294,9 +297,13 @@ func (sd *streamDecoder) multipartSigned(body *io.SectionReader, params map[stri
 		return nil, err
 	}
 
+	signed := parts[0]
+	if sd.opts.Unverified {
+		// The signed part as it came: nothing chooses among readings.
+		return signed.body, nil
+	}
 	// Readings of the signed part, most likely first (see Decode); the
 	// LF→CRLF one is written out only if the others do not verify.
-	signed := parts[0]
 	candidates := []func() (*io.SectionReader, error){
 		func() (*io.SectionReader, error) { return signed.body, nil },
 	}

@@ -23,13 +23,13 @@ in the signature alone is never trusted. The party found becomes
 message.party.
 
 A message that fails decoding (cannot be decrypted, a bad or missing
-signature, an unknown signer) is stored and suspended with the reason; it is
-never routed, and its original bytes stay retrievable.
+signature, an unknown signer, not encrypted where require_encryption) is
+stored with its bytes as received and suspended with the reason; it is never
+routed, not even when resumed, and bizpipe messages body writes those bytes.
 
-This version checks decoding configurations (validate, BP7001–BP7009), but
-its engine does not run decoder stages yet: bizpipe run refuses to start a
-receive location whose pipeline decodes, rather than store what it receives
-undecoded.`,
+With verify = false, signatures are neither required nor checked: a signed
+message is unwrapped, and its message.party is "" as for an unsigned one.
+The decoded message's content_type is that of the innermost entity.`,
 	Example: `decoder "smime" {
   decrypt = true
   verify  = true

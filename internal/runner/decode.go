@@ -1,0 +1,294 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// decodingSink is the Sink of a receive location whose pipeline decodes
+// (language §10). It has no PublishBatch: each message is decoded on its
+// own before the box sees it, so the file receiver publishes one by one.
+type decodingSink struct {
+	r      *Runner
+	loc    string
+	stages []component.DecodeStage
+	hide   secrets
+}
+
+// buildDecoders builds the decoder stages of rl's pipeline for instance in,
+// with the keys their Needs ask for from the stores in reaches, as
+// buildStages does for a send port's encoders.
+func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([]component.DecodeStage, error) {
+	p := rl.Pipeline
+	keys, err := r.keysFor(p.Needs(), model.Value[string]{}, in)
+	if err != nil {
+		return nil, err
+	}
+	var stages []component.DecodeStage
+	for i, st := range p.Stages {
+		cfg, ok := st.Config.(component.DecoderConfig)
+		if !ok {
+			return nil, fmt.Errorf("pipeline %q stage %d: %s is not a decoder stage", p.Name, i+1, st.Spec.Name)
+		}
+		s, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: r.opts.SpoolDir})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, st.Spec.Name, err)
+		}
+		stages = append(stages, s)
+	}
+	return stages, nil
+}
+
+// Publish keeps the message as received in a spool file, decodes it into
+// another, and stores the decoded payload with its party, routed, and the
+// bytes as received beside it. A message the decoders refuse is stored
+// with its bytes as received and suspended with the reason, never routed;
+// the source is acknowledged either way, since the box holds it. Only a
+// failure to read the source, to spool or to store leaves it
+// unacknowledged (to be received again).
+func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	at := time.Now()
+	received, err := s.spool(ctx, body)
+	if err != nil {
+		return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: keeping the message as received: %w", s.loc, in.FileName, err)
+	}
+	defer received.Close()
+	decoded, dec, derr := s.decode(ctx, received, in.ContentType, at)
+	if decoded != nil {
+		defer decoded.Close()
+	}
+	if derr != nil {
+		if ctx.Err() != nil {
+			// Stopped mid-way: nothing was decided about the message.
+			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, ctx.Err())
+		}
+		if isLocal(derr) {
+			// The spool failed (a full disk, a missing directory), not
+			// the message: it stays at its source, to be received again.
+			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, s.hide.err(derr))
+		}
+		if _, err := received.Seek(0, io.SeekStart); err != nil {
+			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
+		}
+		in.Decoding, in.Party = msgbox.DecodingFailed, ""
+		reason := decodeFailure(s.loc, s.hide.text(derr.Error()))
+		// Logged and counted as suspended by publishWith, with the reason.
+		return s.r.publishWith(ctx, in, received, func(msgbox.Message) *routing { return &routing{reason: reason} })
+	}
+	in.Decoding, in.Party = msgbox.Decoded, dec.Party
+	if ct := dec.Header.Get("Content-Type"); ct != "" {
+		// The location's content type described what arrived (the S/MIME
+		// envelope); the payload routed is the innermost entity.
+		in.ContentType = ct
+	}
+	// The box keeps the bytes as received beside the payload routed
+	// (messages body --as-received), read from the spool file again,
+	// unless they are the same bytes (plain input a location that does
+	// not require encryption let through).
+	same, err := sameContent(received, decoded)
+	if err != nil {
+		return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: comparing the message as received and decoded: %w", s.loc, in.FileName, err)
+	}
+	if !same {
+		if _, err := received.Seek(0, io.SeekStart); err != nil {
+			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
+		}
+		in.AsReceived = received
+	}
+	return s.r.publish(ctx, in, decoded)
+}
+
+// localError is a failure of this process's own files while decoding,
+// which says nothing about the message.
+type localError struct{ err error }
+
+func (e localError) Error() string { return e.err.Error() }
+func (e localError) Unwrap() error { return e.err }
+
+// isLocal reports whether err is a failure of local files rather than a
+// refusal of the message: one of decode's own (localError), or a file
+// system error from a stage's spool (a decoder's refusals are never
+// file system errors).
+func isLocal(err error) bool {
+	var le localError
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &le) || errors.As(err, &pe) || errors.As(err, &errno)
+}
+
+// decodeFailure is the reason a message refused by the decoders of
+// location loc is suspended with.
+func decodeFailure(loc, why string) string {
+	return fmt.Sprintf("decoding failed at receive location %q: %s", loc, why)
+}
+
+// neverDecoded is the reason a message that failed decoding stays
+// suspended when it is routed again (an operator resumed it): its bytes
+// were never authenticated, and routing them would deliver what the
+// pipeline refused.
+const neverDecoded = "decoding failed when the message was received, so it is never routed (its bytes are as received); receive it again once the cause is fixed"
+
+// decode runs the stages over received, each from the spool file the
+// previous one wrote, and returns the last one's output, positioned at its
+// start. On error, the files written are closed and nil is returned.
+//
+// What arrived is a whole MIME entity when it starts with a header field
+// (a file written by an S/MIME tool); otherwise it is the body of an entity
+// whose Content-Type is contentType (an HTTP request's, the location's
+// content_type): what an HTTP client posts, its header in the request's.
+func (s *decodingSink) decode(ctx context.Context, received *os.File, contentType string, at time.Time) (*os.File, component.Decoded, error) {
+	var dec component.Decoded
+	src := received
+	var h component.Header // the first stage reads the whole entity
+	whole, err := startsWithHeader(received)
+	if err != nil {
+		return nil, dec, localError{err}
+	}
+	if !whole {
+		h = component.Header{Fields: []component.Field{{Name: "Content-Type", Value: contentType}}, MIME: true}
+	}
+	for i, st := range s.stages {
+		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			return nil, dec, localError{err}
+		}
+		out, err := tempFile(s.r.opts.SpoolDir)
+		if err != nil {
+			return nil, dec, localError{err}
+		}
+		d, err := st.Decode(ctx, h, src, out, at)
+		if src != received {
+			src.Close()
+		}
+		if err != nil {
+			out.Close()
+			if len(s.stages) > 1 {
+				err = fmt.Errorf("stage %d: %w", i+1, err)
+			}
+			return nil, dec, err
+		}
+		if d.Party != "" {
+			dec.Party = d.Party
+		}
+		dec.Header = d.Header
+		h = d.Header
+		src = out
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		src.Close()
+		return nil, dec, localError{err}
+	}
+	return src, dec, nil
+}
+
+// spool copies body to a new spool file, positioned at its start.
+func (s *decodingSink) spool(ctx context.Context, body io.Reader) (*os.File, error) {
+	f, err := tempFile(s.r.opts.SpoolDir)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		if _, err := io.Copy(f, ctxReader{ctx, body}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// tempFile creates a file in dir (os.TempDir() when "") and unlinks it at
+// once: what it holds (decrypted content) is gone when it is closed, or
+// when the process dies.
+func tempFile(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "bizpipe-decode-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating a spool file: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("unlinking a spool file: %w", err)
+	}
+	return f, nil
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// startsWithHeader reports whether f starts with a MIME header field: a
+// field name (printable ASCII but colon, RFC 5322 §3.6.8) and a colon on its
+// first line. DER (0x30 ...) and base64 never do.
+func startsWithHeader(f *os.File) (bool, error) {
+	var b [256]byte
+	n, err := f.ReadAt(b[:], 0)
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	for i, c := range b[:n] {
+		switch {
+		case c == ':':
+			return i > 0, nil
+		case c < 0x21 || c > 0x7e:
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// sameContent reports whether files a and b hold the same bytes, reading
+// them only when their sizes are equal. It leaves their offsets alone.
+func sameContent(a, b *os.File) (bool, error) {
+	sa, err := a.Stat()
+	if err != nil {
+		return false, err
+	}
+	sb, err := b.Stat()
+	if err != nil {
+		return false, err
+	}
+	if sa.Size() != sb.Size() {
+		return false, nil
+	}
+	var ba, bb [32 << 10]byte
+	for off := int64(0); off < sa.Size(); {
+		na, err := a.ReadAt(ba[:], off)
+		if err != nil && err != io.EOF {
+			return false, err
+		}
+		nb, err := b.ReadAt(bb[:na], off)
+		if err != nil && err != io.EOF {
+			return false, err
+		}
+		if nb != na || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		if na == 0 {
+			break
+		}
+		off += int64(na)
+	}
+	return true, nil
+}

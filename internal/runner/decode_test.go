@@ -1,0 +1,467 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// decodeConfig receives S/MIME from the party fabrikam into a host that
+// decrypts with its own certificate and verifies against the party's, and
+// routes on message.party to a file port without a pipeline: what is
+// delivered is the decoded payload itself.
+const decodeConfig = `
+group "g" { signing_certificate = "{{.Sign}}" }
+certificate_store "personal" {
+  path     = "stores/personal"
+  password = "pw"
+}
+certificate_store "others" { path = "stores/others" }
+service_account "svc" { personal_store = certificate_store.personal }
+server "srv1" { other_people_store = certificate_store.others }
+host "h" {
+  decryption_certificate = "{{.Decrypt}}"
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+}
+party "fabrikam" { signing_certificates = ["{{.Partner}}"] }
+pipeline "decode" {
+  decoder "smime" {
+    decrypt = true
+    verify  = true
+  }
+}
+receive_location "from_fabrikam" {
+  host         = host.h
+  pipeline     = pipeline.decode
+  content_type = "application/pkcs7-mime"
+  transport "file" { path = "in" }
+}
+send_port "orders" {
+  host   = host.h
+  filter = message.party == "fabrikam"
+  transport "file" {
+    path      = "out"
+    file_name = "${message.party}-${message.file_name}"
+  }
+}
+`
+
+// TestDecodeReceive: S/MIME messages made by openssl cms (clear and opaque
+// signatures by the party, AES-CBC, AES-GCM and 3DES for the host, keys
+// wrapped with RSA PKCS #1 v1.5 or RSAES-OAEP SHA-512) are
+// decrypted and verified on receipt, routed on message.party, and the
+// delivered bytes are the payload exactly, the box keeping the bytes as
+// received beside it. Messages the pipeline refuses
+// (not signed, signed by a stranger, not encrypted, encrypted for someone
+// else, not S/MIME at all) are stored with their bytes as received and
+// suspended with the reason, never delivered, and stay so when resumed.
+// Over both message boxes.
+func TestDecodeReceive(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testDecodeReceive(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		testDecodeReceive(t, func(opts *runner.Options) {
+			box, err := pgbox.Open(t.Context(), pg.NewDatabase(t), pgbox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { box.Close() })
+			opts.Box = box
+		})
+	})
+}
+
+func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	keys := testpki.NewKeys()
+	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
+	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Stranger", Key: keys.Key(t, testpki.RSA2048, 4)})
+	dir := setup(t, p, decodeConfig, map[string]string{"Decrypt": decrypt.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	payload := binaryBody(5000)
+	entity := file("entity.mime", append([]byte("Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\n"), payload...))
+	partnerPEM, partnerKey := file("partner.pem", p.partner.CertPEM()), file("partner.key", p.partner.KeyPEM())
+	strangerPEM, strangerKey := file("stranger.pem", stranger.CertPEM()), file("stranger.key", stranger.KeyPEM())
+	decryptPEM := file("decrypt.pem", decrypt.CertPEM())
+	run := func(args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command(ossl, args...).Output()
+		if err != nil {
+			t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	sign := func(name, cert, key string, opaque bool) string {
+		args := []string{"cms", "-sign", "-binary", "-in", entity, "-signer", cert, "-inkey", key}
+		if opaque {
+			args = append(args, "-nodetach")
+		}
+		return file(name, run(args...))
+	}
+	encrypt := func(in, cipher, recip string) []byte {
+		return run("cms", "-encrypt", "-binary", "-in", in, cipher, recip)
+	}
+	clear := sign("clear.eml", partnerPEM, partnerKey, false)
+	opaque := sign("opaque.eml", partnerPEM, partnerKey, true)
+	byStranger := sign("stranger.eml", strangerPEM, strangerKey, false)
+
+	good := map[string][]byte{
+		"clear-aes256.edi":  encrypt(clear, "-aes256", decryptPEM),
+		"opaque-gcm.edi":    encrypt(opaque, "-aes-128-gcm", decryptPEM),
+		"clear-3des.edi":    encrypt(clear, "-des3", decryptPEM),
+		"opaque-aes128.edi": encrypt(opaque, "-aes128", decryptPEM),
+		// RSAES-OAEP with SHA-512, as libas2 wraps keys.
+		"oaep-sha512.edi": run("cms", "-encrypt", "-binary", "-in", clear, "-aes256", "-recip", decryptPEM,
+			"-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha512"),
+	}
+	bad := map[string]struct {
+		data []byte
+		why  string
+	}{
+		"unsigned.edi":      {encrypt(entity, "-aes256", decryptPEM), "not signed"},
+		"stranger.edi":      {encrypt(byStranger, "-aes256", decryptPEM), "signer"},
+		"not-encrypted.edi": {readAll(t, clear), "not encrypted"},
+		"not-for-us.edi":    {encrypt(clear, "-aes256", partnerPEM), "decrypting"},
+		"garbage.edi":       {[]byte("not S/MIME at all\x00\xff"), "decoding failed"},
+	}
+	for name, data := range good {
+		put(t, dir, name, data)
+	}
+	for name, b := range bad {
+		put(t, dir, name, b.data)
+	}
+
+	r, box := startWith(t, dir, tune)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Received != len(good)+len(bad) || sum.Delivered != len(good) || sum.Suspended != len(bad) {
+		t.Errorf("summary %+v, want %d received, %d delivered, %d suspended", sum, len(good)+len(bad), len(good), len(bad))
+	}
+	for name := range good {
+		got, err := os.ReadFile(filepath.Join(dir, "out", "fabrikam-"+name))
+		if err != nil {
+			t.Errorf("%s: not delivered: %v", name, err)
+			continue
+		}
+		if !bytes.Equal(got, payload) {
+			t.Errorf("%s: delivered %d bytes, not the payload (%d bytes)", name, len(got), len(payload))
+		}
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]msgbox.Message{}
+	for _, m := range msgs {
+		byName[m.FileName] = m
+	}
+	for name := range good {
+		m := byName[name]
+		if m.Status != msgbox.StatusDelivered || m.Party != "fabrikam" || m.Decoding != msgbox.Decoded || m.ContentType != "application/edi-x12" {
+			t.Errorf("%s: status %s, party %q, decoding %q, content type %q; want delivered from fabrikam, decoded, application/edi-x12",
+				name, m.Status, m.Party, m.Decoding, m.ContentType)
+		}
+		if got := body(t, box, m.ID); !bytes.Equal(got, payload) {
+			t.Errorf("%s: stored body is not the decoded payload", name)
+		}
+		if got := asReceived(t, box, m.ID); !bytes.Equal(got, good[name]) {
+			t.Errorf("%s: the bytes as received are not those put in", name)
+		}
+	}
+	for name, b := range bad {
+		m := byName[name]
+		if m.Status != msgbox.StatusSuspended || m.Party != "" || m.Decoding != msgbox.DecodingFailed ||
+			!strings.Contains(m.Reason, "decoding failed at receive location \"from_fabrikam\"") || !strings.Contains(m.Reason, b.why) {
+			t.Errorf("%s: status %s, party %q, decoding %q, reason %q; want suspended, failed, a reason naming the location and %q",
+				name, m.Status, m.Party, m.Decoding, m.Reason, b.why)
+		}
+		if got := body(t, box, m.ID); !bytes.Equal(got, b.data) {
+			t.Errorf("%s: stored body is not the bytes as received", name)
+		}
+		if got := asReceived(t, box, m.ID); !bytes.Equal(got, b.data) {
+			t.Errorf("%s: the bytes as received are not those put in", name)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "out", "fabrikam-"+name)); err == nil {
+			t.Errorf("%s: a refused message was delivered", name)
+		}
+	}
+
+	// Resumed, a refused message is routed again, and suspended again: it
+	// was never authenticated.
+	refused := byName["stranger.edi"]
+	if err := box.Resume(context.Background(), refused.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := box.Message(context.Background(), refused.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != msgbox.StatusSuspended || !strings.Contains(m.Reason, "never routed") {
+		t.Errorf("resumed refused message: status %s, reason %q; want suspended again, never routed", m.Status, m.Reason)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "out", "*stranger*")); len(left) != 0 {
+		t.Errorf("resumed refused message delivered: %v", left)
+	}
+}
+
+func readAll(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func body(t *testing.T, box msgbox.Box, id string) []byte {
+	t.Helper()
+	rc, err := box.Body(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func asReceived(t *testing.T, box msgbox.Box, id string) []byte {
+	t.Helper()
+	rc, err := box.AsReceived(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDecodeHTTPBody: an HTTP client posts an S/MIME body (DER, openssl cms
+// -outform DER) with its MIME header in the request's Content-Type, as
+// HTTP carries entities: the decoding location decodes it as the body of
+// an entity of that type, routes it on message.party and delivers the
+// payload; the bytes as received are the request's body.
+func TestDecodeHTTPBody(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	keys := testpki.NewKeys()
+	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
+	cfg := strings.Replace(decodeConfig, `  transport "file" { path = "in" }`, `  transport "http" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as"
+  }`, 1)
+	dir := setup(t, p, cfg, map[string]string{"Decrypt": decrypt.SHA1(), "Port": freePort(t)})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	payload := binaryBody(3000)
+	entity := file("entity.mime", append([]byte("Content-Type: application/edi-x12\r\n\r\n"), payload...))
+	run := func(args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command(ossl, args...).Output()
+		if err != nil {
+			t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	signed := file("signed.eml", run("cms", "-sign", "-binary", "-nodetach", "-in", entity,
+		"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())))
+	der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", signed, file("d.pem", decrypt.CertPEM()))
+
+	r, box := start(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx)
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run after cancel: %v", err)
+		}
+	}()
+	var resp *http.Response
+	var err error
+	for range 100 {
+		resp, err = http.Post("http://127.0.0.1:"+portOf(t, dir)+"/as", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, bytes.NewReader(der))
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST: %s, want 202", resp.Status)
+	}
+	id := resp.Header.Get("Bizpipe-Message-Id")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, err := box.Message(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status == msgbox.StatusDelivered {
+			if m.Party != "fabrikam" || m.ContentType != "application/edi-x12" {
+				t.Errorf("party %q, content type %q; want fabrikam, application/edi-x12", m.Party, m.ContentType)
+			}
+			break
+		}
+		if m.Status == msgbox.StatusSuspended || time.Now().After(deadline) {
+			t.Fatalf("message %s: %s %s", id, m.Status, m.Reason)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out", "fabrikam-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Error("the delivered file is not the payload")
+	}
+	if got := asReceived(t, box, id); !bytes.Equal(got, der) {
+		t.Error("the bytes as received are not the request's body")
+	}
+}
+
+// TestDecodePlainLetThrough: a location that decrypts without requiring
+// encryption or a signature lets plain input through unchanged (a file
+// without a MIME header is the body of an entity of the location's
+// content_type), decrypts what is encrypted and unwraps a signature
+// unchecked; none has a party.
+func TestDecodePlainLetThrough(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	keys := testpki.NewKeys()
+	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
+	cfg := strings.NewReplacer(`    verify  = true`, `    require_encryption = false`,
+		`content_type = "application/pkcs7-mime"`, `content_type = "application/xml"`,
+		`filter = message.party == "fabrikam"`, `filter = message.party == ""`).Replace(decodeConfig)
+	dir := setup(t, p, cfg, map[string]string{"Decrypt": decrypt.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	work := t.TempDir()
+	plain := []byte("<order id=\"7\"/>\n")
+	entity := testpki.WriteFile(t, work, "e.mime", append([]byte("Content-Type: application/xml\r\n\r\n"), plain...))
+	enc, err := exec.Command(ossl, "cms", "-encrypt", "-binary", "-aes128", "-in", entity,
+		testpki.WriteFile(t, work, "d.pem", decrypt.CertPEM())).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := testpki.WriteFile(t, work, "s.eml", mustRun(t, ossl, "cms", "-sign", "-binary", "-in", entity,
+		"-signer", testpki.WriteFile(t, work, "p.pem", p.partner.CertPEM()), "-inkey", testpki.WriteFile(t, work, "p.key", p.partner.KeyPEM())))
+	signedEnc := mustRun(t, ossl, "cms", "-encrypt", "-binary", "-aes256", "-in", signed, testpki.WriteFile(t, work, "d2.pem", decrypt.CertPEM()))
+	put(t, dir, "plain.xml", plain)
+	put(t, dir, "enc.eml", enc)
+	put(t, dir, "signed-enc.eml", signedEnc)
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Delivered != 3 {
+		t.Fatalf("summary %+v, want 3 delivered", sum)
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		got, err := os.ReadFile(filepath.Join(dir, "out", "-"+m.FileName))
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Errorf("%s: delivered %q, %v; want %q", m.FileName, got, err, plain)
+		}
+		want := map[string][]byte{"plain.xml": plain, "enc.eml": enc, "signed-enc.eml": signedEnc}[m.FileName]
+		if got := asReceived(t, box, m.ID); !bytes.Equal(got, want) {
+			t.Errorf("%s: as received %q, want %q", m.FileName, got, want)
+		}
+		if m.Party != "" || m.Decoding != msgbox.Decoded {
+			t.Errorf("%s: party %q, decoding %q; want none, decoded", m.FileName, m.Party, m.Decoding)
+		}
+	}
+	// Only the encrypted messages' bytes as received are stored apart
+	// (the SQLite box keeps them in a body file; these bodies are too
+	// small for any other): plain.xml's are its body.
+	if files, _ := filepath.Glob(filepath.Join(dir, "data", "box.db.bodies", "*")); len(files) != 2 {
+		t.Errorf("body files %q, want two: the encrypted messages' as received", files)
+	}
+}
+
+// TestDecodeSpoolFailure: when the spool cannot be written (its directory
+// is missing), nothing is decided about the message: it is not stored, it
+// stays at its source, and it is received once the spool works.
+func TestDecodeSpoolFailure(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	keys := testpki.NewKeys()
+	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
+	dir := setup(t, p, decodeConfig, map[string]string{"Decrypt": decrypt.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	work := t.TempDir()
+	entity := testpki.WriteFile(t, work, "e.mime", []byte("Content-Type: text/plain\r\n\r\nhello\r\n"))
+	signed := testpki.WriteFile(t, work, "s.eml", mustRun(t, ossl, "cms", "-sign", "-in", entity,
+		"-signer", testpki.WriteFile(t, work, "p.pem", p.partner.CertPEM()), "-inkey", testpki.WriteFile(t, work, "p.key", p.partner.KeyPEM())))
+	put(t, dir, "m.eml", mustRun(t, ossl, "cms", "-encrypt", "-in", signed, testpki.WriteFile(t, work, "d.pem", decrypt.CertPEM())))
+
+	spool := filepath.Join(t.TempDir(), "missing")
+	r, box := startWith(t, dir, func(o *runner.Options) { o.SpoolDir = spool })
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Received != 0 {
+		t.Errorf("summary %+v, want nothing received", sum)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "in", "m.eml")); err != nil {
+		t.Errorf("the input left its source: %v", err)
+	}
+	if msgs, _ := box.List(context.Background(), msgbox.Filter{}); len(msgs) != 0 {
+		t.Errorf("stored %d messages, want none", len(msgs))
+	}
+	if err := os.Mkdir(spool, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := r.RunOnce(context.Background()); err != nil || sum.Delivered != 1 {
+		t.Errorf("once the spool works: %+v, %v; want the message delivered", sum, err)
+	}
+}
+
+func mustRun(t *testing.T, name string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return out
+}

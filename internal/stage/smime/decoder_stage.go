@@ -1,0 +1,103 @@
+package smime
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+)
+
+// NewDecoder builds the decoder with the keys its Needs asked for: the
+// host's decryption identity when it decrypts, the parties' signing
+// certificates when it verifies.
+func (c *DecoderConfig) NewDecoder(env *component.DecoderEnv) (component.DecodeStage, error) {
+	d := &decoder{
+		decrypt:           c.Decrypt.V,
+		verify:            c.Verify.V,
+		requireEncryption: c.RequireEncryption.V,
+		spoolDir:          env.SpoolDir,
+	}
+	if d.decrypt {
+		if env.Keys.Decrypter == nil || env.Keys.Decrypter.Cert == nil || env.Keys.Decrypter.Key == nil {
+			return nil, errors.New("smime decoder: decrypt = true, but no decryption certificate with its private key was provided")
+		}
+		d.cert, d.key = env.Keys.Decrypter.Cert, env.Keys.Decrypter
+	}
+	if d.verify {
+		if len(env.Keys.PartySigners) == 0 {
+			return nil, errors.New("smime decoder: verify = true, but no party signing certificate was provided")
+		}
+		// The parties' certificates are the trust anchors themselves: a
+		// signature is accepted only when made with one of them (checked
+		// again after verification, see Decode), not with anything a CA
+		// among them issued, nor with the embedded certificate alone.
+		d.roots = x509.NewCertPool()
+		for _, pc := range env.Keys.PartySigners {
+			d.roots.AddCert(pc.Cert)
+			d.certs = append(d.certs, pc.Cert)
+		}
+		d.parties = env.Keys.PartySigners
+	}
+	return d, nil
+}
+
+type decoder struct {
+	decrypt, verify, requireEncryption bool
+	spoolDir                           string
+	cert                               *x509.Certificate
+	key                                *component.DecryptionIdentity
+	roots                              *x509.CertPool
+	certs                              []*x509.Certificate
+	parties                            []component.PartyCertificate
+}
+
+// Decode decodes one message with DecodeStream (bounded memory, spooled to
+// d.spoolDir) and applies the location's policy: encryption required,
+// signature required, signer among the parties. The policy is checked
+// once DecodeStream has written dst, so a refused message may have left
+// output there, which the caller discards (component.DecodeStage).
+func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader, dst io.Writer, at time.Time) (component.Decoded, error) {
+	// A location that does not verify unwraps signatures unchecked: what
+	// it decodes is as unauthenticated as the unsigned messages it
+	// accepts, and gets no party.
+	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify}
+	if d.decrypt {
+		opts.Cert, opts.Key = d.cert, d.key.Key
+	}
+	if in.MIME {
+		// The transport read the header (HTTP): DecodeStream reads an
+		// entity, so it gets its header back in front of the body.
+		var h bytes.Buffer
+		for _, f := range in.Fields {
+			fmt.Fprintf(&h, "%s: %s\r\n", f.Name, f.Value)
+		}
+		h.WriteString("\r\n")
+		src = io.MultiReader(&h, src)
+	}
+	res, err := DecodeStream(ctx, src, dst, opts)
+	if err != nil {
+		return component.Decoded{}, err
+	}
+	if d.requireEncryption && !res.Encrypted {
+		return component.Decoded{}, errors.New("smime: the message is not encrypted, and this location requires encryption")
+	}
+	out := component.Decoded{Header: component.Header{Fields: []component.Field{{Name: "Content-Type", Value: res.ContentType}}, MIME: true}}
+	if !d.verify {
+		return out, nil
+	}
+	if !res.Signed || res.Signer == nil {
+		return component.Decoded{}, errors.New("smime: the message is not signed, and this location requires a signature")
+	}
+	for _, pc := range d.parties {
+		if bytes.Equal(pc.Cert.Raw, res.Signer.Raw) {
+			out.Party = pc.Party
+			return out, nil
+		}
+	}
+	return component.Decoded{}, fmt.Errorf("smime: the signer %q (serial %s) is not a signing certificate of any party", res.Signer.Subject, res.Signer.SerialNumber)
+}

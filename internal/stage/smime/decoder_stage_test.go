@@ -1,0 +1,116 @@
+package smime
+
+import (
+	"bytes"
+	"crypto"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// TestDecoderStage runs the built decoder stage over messages made by
+// openssl cms: signed by a party's certificate and encrypted for the host's
+// decryption certificate, it yields the payload and the party; every
+// policy refusal (not encrypted, not signed, unknown signer, not
+// decryptable, a party certificate expired at the time of receipt) is an
+// error naming the cause. A location that does not verify unwraps signed
+// messages without a party.
+func TestDecoderStage(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Not a party", Email: "x@stranger.example", Key: keys.Key(t, testpki.RSA2048, 3)})
+	other := p.ca.Issue(t, testpki.Options{CommonName: "Another host", Email: "y@other.example", Key: keys.Key(t, testpki.RSA2048, 4)})
+	dir := t.TempDir()
+	groupKey := testpki.WriteFile(t, dir, "group.key", p.group.KeyPEM())
+	strangerPEM := testpki.WriteFile(t, dir, "stranger.pem", stranger.CertPEM())
+	strangerKey := testpki.WriteFile(t, dir, "stranger.key", stranger.KeyPEM())
+	otherPEM := testpki.WriteFile(t, dir, "other.pem", other.CertPEM())
+
+	payload := []byte("ISA*00*          *00*          *ZZ*FABRIKAM       *ZZ*CONTOSO        *\x00\xff binary\r\n")
+	entity := append([]byte("Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\n"), payload...)
+	in := testpki.WriteFile(t, dir, "entity.mime", entity)
+	sign := func(cert, key string, opaque bool) string {
+		args := []string{"cms", "-sign", "-binary", "-in", in, "-signer", cert, "-inkey", key, "-md", "sha256"}
+		if opaque {
+			args = append(args, "-nodetach")
+		}
+		return testpki.WriteFile(t, t.TempDir(), "signed.eml", run(t, nil, ossl, args...))
+	}
+	encrypt := func(file, recip, cipher string) []byte {
+		return run(t, nil, ossl, "cms", "-encrypt", "-binary", "-in", file, cipher, recip)
+	}
+	clear := sign(p.groupPEM, groupKey, false)
+	opaque := sign(p.groupPEM, groupKey, true)
+	byStranger := sign(strangerPEM, strangerKey, false)
+
+	keysAll := component.Keys{
+		Decrypter:    &component.DecryptionIdentity{Cert: p.partner.Cert, Key: p.partner.Key.(crypto.Decrypter)},
+		PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: p.group.Cert}},
+	}
+	build := func(decrypt, verify bool) component.DecodeStage {
+		t.Helper()
+		b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
+		b.Set("decrypt", value.Known(decrypt, hcl.Range{}))
+		b.Set("verify", value.Known(verify, hcl.Range{}))
+		b.Set("require_encryption", value.Value[bool]{}) // unset: defaults to decrypt
+		cfg := decodeDecoderConfig(b).(*DecoderConfig)
+		st, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keysAll, SpoolDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	both, verifyOnly, decryptOnly := build(true, true), build(false, true), build(true, false)
+
+	tests := []struct {
+		name      string
+		stage     component.DecodeStage
+		msg       []byte
+		at        time.Time
+		wantParty string
+		wantErr   string
+	}{
+		{"clear-signed, AES-256-CBC", both, encrypt(clear, p.partnerPEM, "-aes256"), time.Now(), "fabrikam", ""},
+		{"opaque-signed, 3DES", both, encrypt(opaque, p.partnerPEM, "-des3"), time.Now(), "fabrikam", ""},
+		{"clear-signed, AES-128-GCM", both, encrypt(clear, p.partnerPEM, "-aes-128-gcm"), time.Now(), "fabrikam", ""},
+		{"signed, not encrypted, verify only", verifyOnly, readFile(t, clear), time.Now(), "fabrikam", ""},
+		{"encrypted, not signed, decrypt only", decryptOnly, encrypt(in, p.partnerPEM, "-aes256"), time.Now(), "", ""},
+		{"not encrypted where required", both, readFile(t, clear), time.Now(), "", "not encrypted"},
+		{"not signed where required", both, encrypt(in, p.partnerPEM, "-aes256"), time.Now(), "", "not signed"},
+		{"unknown signer", both, encrypt(byStranger, p.partnerPEM, "-aes256"), time.Now(), "", "signer"},
+		{"clear-signed where not verified: unwrapped, no party", decryptOnly, encrypt(clear, p.partnerPEM, "-aes256"), time.Now(), "", ""},
+		{"opaque-signed by a stranger where not verified: unwrapped, no party", decryptOnly, encrypt(sign(strangerPEM, strangerKey, true), p.partnerPEM, "-aes256"), time.Now(), "", ""},
+		{"encrypted for another host", both, encrypt(clear, otherPEM, "-aes256"), time.Now(), "", "decrypting"},
+		{"party certificate expired at receipt", both, encrypt(clear, p.partnerPEM, "-aes256"), p.group.Cert.NotAfter.Add(time.Hour), "", "expired"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			d, err := tt.stage.Decode(t.Context(), component.Header{}, bytes.NewReader(tt.msg), &out, tt.at)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Decode error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !bytes.Equal(out.Bytes(), payload) {
+				t.Errorf("decoded body = %q, want %q", out.Bytes(), payload)
+			}
+			if d.Party != tt.wantParty {
+				t.Errorf("Party = %q, want %q", d.Party, tt.wantParty)
+			}
+			if ct := d.Header.Get("Content-Type"); ct != "application/edi-x12" {
+				t.Errorf("Content-Type = %q, want application/edi-x12", ct)
+			}
+		})
+	}
+}
