@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"mime"
+	"slices"
 	"strings"
 	"time"
 
@@ -406,14 +407,26 @@ func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts 
 	if cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
 		return fmt.Errorf("smime: signer certificate %s: key usage does not allow digital signatures", name)
 	}
-	_, err := cert.Verify(x509.VerifyOptions{
+	vo := x509.VerifyOptions{
 		Roots:         opts.Roots,
 		Intermediates: intermediates,
 		CurrentTime:   opts.Now,
 		// A certificate without extended key usage passes; one with it must
 		// allow emailProtection (or any), as OpenSSL's smimesign purpose.
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-	})
+	}
+	_, err := cert.Verify(vo)
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) && invalid.Reason == x509.IncompatibleUsage {
+		// A signer trusted as itself (a party's listed certificate:
+		// pinned, its own anchor) was chosen for this very use: AS2
+		// partners often sign with a certificate whose extended key
+		// usage names TLS only. A CA-issued signer still needs it.
+		vo.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
+		if chains, aerr := cert.Verify(vo); aerr == nil && slices.ContainsFunc(chains, func(c []*x509.Certificate) bool { return len(c) == 1 }) {
+			return nil
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("smime: signer certificate %s: %w", name, err)
 	}

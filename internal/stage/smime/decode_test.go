@@ -160,6 +160,29 @@ func clearWithSignature(t *testing.T, clear, opaque []byte) []byte {
 	return bytes.Replace(clear, appendBase64Lines(nil, sig), appendBase64Lines(nil, opaqueDER), 1)
 }
 
+// TestDecodePinnedSignerAnyExtKeyUsage: a signer trusted as itself (a
+// party's listed certificate) may have an extended key usage without
+// emailProtection, as AS2 partners' TLS-only certificates do; the same
+// certificate issued by a trusted CA is refused (TestDecodeRejects).
+func TestDecodePinnedSignerAnyExtKeyUsage(t *testing.T) {
+	p := newPKI(t)
+	c := testpki.SelfSigned(t, testpki.Options{CommonName: "AS2 partner, TLS only", Key: keys.Key(t, testpki.RSA2048, 2),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
+	body := []byte("ISA*00~")
+	for _, sig := range []string{"clear", "opaque"} {
+		msg := mustEncode(t, mustEncoder(t, Options{Signature: sig, IncludeCertificate: true}), "application/edi-x12", body,
+			&Signer{Cert: c.Cert, Key: c.Key}, p.partner.Cert)
+		pinned := x509.NewCertPool()
+		pinned.AddCert(c.Cert)
+		opts := p.decodeOpts()
+		opts.Roots = pinned
+		d, err := decodeBoth(t, msg, opts)
+		if err != nil || !bytes.Equal(d.Body, body) {
+			t.Errorf("%s: pinned TLS-only signer: %v", sig, err)
+		}
+	}
+}
+
 // TestDecodeSignerWithoutKeyUsage: a certificate with neither key usage nor
 // extended key usage is usable (the extensions restrict only when present).
 func TestDecodeSignerWithoutKeyUsage(t *testing.T) {
