@@ -28,8 +28,8 @@
 // ParseRequest reads the headers; the receive pipeline's
 // smime.DecodeStream, given DecodeOptions.MICHash =
 // NotificationOptions.MICAlg().Hash(), computes the MIC of what arrived
-// while it decrypts and verifies, in bounded memory (Decrypt and
-// MessageMIC compute the same in memory); BuildMDN writes the receipt,
+// while it decrypts and verifies, in bounded memory (the tests compute
+// the same in memory to compare); BuildMDN writes the receipt,
 // signed with the group's signing certificate when asked, to be sent with
 // a Content-Length.
 //

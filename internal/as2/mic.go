@@ -7,7 +7,6 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"hash"
 	"strings"
@@ -161,56 +160,4 @@ func ComputeMIC(alg Alg, data []byte) MIC {
 	d := alg.newHash()
 	d.Write(data)
 	return MIC{Alg: alg, Digest: d.Sum(nil)}
-}
-
-// MessageMIC computes the MIC of an AS2 message as RFC 4130 §7.3.1 defines
-// it. entity is the message as a MIME entity (header fields, an empty line,
-// the body; the HTTP headers of the request may be among the fields) after
-// decryption when it was encrypted, and encrypted says whether it was:
-//
-//   - signed (multipart/signed): the MIC covers the first part exactly as
-//     it was signed, its MIME header fields and transfer encoding included;
-//     (application/pkcs7-mime signed-data): the encapsulated entity;
-//   - encrypted but not signed: the decrypted entity, header fields included;
-//   - neither: the body only, without any header field.
-//
-// The sender passes what it sent before encryption; the receiver, what it
-// decrypted. Both get the same value for the same message.
-func MessageMIC(entity []byte, encrypted bool, alg Alg) (MIC, error) {
-	data, err := MICContent(entity, encrypted)
-	if err != nil {
-		return MIC{}, err
-	}
-	return ComputeMIC(alg, data), nil
-}
-
-// MICContent returns the octets MessageMIC hashes (a subslice of entity,
-// except for an opaque signature, whose content is decoded).
-func MICContent(entity []byte, encrypted bool) ([]byte, error) {
-	e, err := parseEntity(entity)
-	if err != nil {
-		return nil, err
-	}
-	switch e.mediaType {
-	case "multipart/signed":
-		parts, err := splitMultipart(e.body, e.params["boundary"], 2)
-		if err != nil {
-			return nil, fmt.Errorf("as2: multipart/signed: %w", err)
-		}
-		if len(parts) != 2 {
-			return nil, fmt.Errorf("as2: multipart/signed has %d parts, want 2", len(parts))
-		}
-		return parts[0], nil
-	case "application/pkcs7-mime", "application/x-pkcs7-mime":
-		switch st := strings.ToLower(e.params["smime-type"]); st {
-		case "signed-data":
-			return opaqueContent(e)
-		case "enveloped-data", "authenveloped-data":
-			return nil, errors.New("as2: the entity is still encrypted: the MIC is computed over what was encrypted (see Decrypt)")
-		}
-	}
-	if encrypted {
-		return entity, nil
-	}
-	return e.body, nil
 }

@@ -1,12 +1,10 @@
 package as2
 
 import (
-	"errors"
 	"fmt"
 	"mime"
 	"strings"
 
-	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/smallstep/pkcs7"
 )
@@ -80,28 +78,6 @@ func splitMultipart(body []byte, boundary string, maxParts int) ([][]byte, error
 // decodeBody undoes a part's transfer encoding (smime.DecodeTransfer).
 func decodeBody(body []byte, cte string) ([]byte, error) {
 	return smime.DecodeTransfer(body, cte)
-}
-
-// opaqueContent returns the encapsulated content of an
-// application/pkcs7-mime signed-data entity, not verified (the MIC is a
-// digest, not a trust decision).
-func opaqueContent(e *entity) ([]byte, error) {
-	der, err := decodeBody(e.body, e.cte)
-	if err != nil {
-		return nil, fmt.Errorf("as2: signed-data body: %w", err)
-	}
-	der, err = ber.ToDER(der)
-	if err != nil {
-		return nil, fmt.Errorf("as2: signed-data body: %w", err)
-	}
-	p7, err := parsePKCS7(der)
-	if err != nil {
-		return nil, fmt.Errorf("as2: signed-data body: %w", err)
-	}
-	if len(p7.Content) == 0 {
-		return nil, errors.New("as2: signed-data without encapsulated content")
-	}
-	return p7.Content, nil
 }
 
 // parsePKCS7 calls pkcs7.Parse, which was not written for hostile input,
