@@ -705,3 +705,40 @@ func TestSHA256BodiesStillVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyFileLinkedStoreFails: when the store fails after the input's file
+// was linked (here the routing is invalid), the box drops its link and
+// leaves the input as it was - same content, same mode - for the receiver
+// to give back.
+func TestBodyFileLinkedStoreFails(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	data := mustRead(t, pattern(42, 3<<20))
+	path := filepath.Join(t.TempDir(), "in.xml")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before := bodyFiles(t, b)
+	badRoute := func(msgbox.Message) ([]string, string) { return []string{""}, "" }
+	if _, _, err := b.ReceiveRouted(ctx, in("bad route"), &fileBody{File: f, size: int64(len(data)), link: true}, badRoute); err == nil {
+		t.Fatal("stored with an invalid routing")
+	}
+	if after := bodyFiles(t, b); !slices.Equal(after, before) {
+		t.Errorf("body files %v after the failed store, want %v", after, before)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("input after the failed store: %v, %v; want it there with mode 0644", fi, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Nlink != 1 {
+		t.Errorf("input has %d links after the failed store, want 1", st.Nlink)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("input content changed (%v)", err)
+	}
+}
