@@ -35,6 +35,8 @@ for ex in quickstart misconfigured; do
 done
 # What the partner holds, to decrypt and verify the quickstart's output with openssl.
 cp "$pki/fabrikam.pem" "$pki/fabrikam.key" "$pki/ca.pem" quickstart/partner/
+# ...and to encrypt for us (examples/inbound).
+cp "$pki/contoso-signing.pem" quickstart/partner/contoso.pem
 rm -rf misconfigured/partner
 
 # misconfigured: srv2's service account has the signing certificate but not its key.
