@@ -150,6 +150,11 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		return nil, fmt.Errorf("smime: %w", err)
 	}
 	fields, bodyOff, err := readHeaderSection(raw)
+	if err != nil && depth > 0 {
+		// What a signature or an envelope protected is not an entity:
+		// OpenSSL's cms -sign of a bare file signs its bytes alone.
+		return nil, fmt.Errorf("smime: the signed or encrypted content is not a MIME entity (S/MIME protects a whole entity, header and blank line included): %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("smime: %w", err)
 	}

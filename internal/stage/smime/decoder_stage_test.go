@@ -45,6 +45,11 @@ func TestDecoderStage(t *testing.T) {
 	encrypt := func(file, recip, cipher string) []byte {
 		return run(t, nil, ossl, "cms", "-encrypt", "-binary", "-in", file, cipher, recip)
 	}
+	// OpenSSL signing a bare file, as `openssl cms -sign -in order.xml`
+	// does: the signed bytes have no MIME header.
+	bare := testpki.WriteFile(t, t.TempDir(), "signed.eml", run(t, nil, ossl, "cms", "-sign", "-binary",
+		"-in", testpki.WriteFile(t, dir, "order.xml", []byte("<?xml version=\"1.0\"?>\n<Order/>\n")),
+		"-signer", p.groupPEM, "-inkey", groupKey, "-md", "sha256"))
 	clear := sign(p.groupPEM, groupKey, false)
 	opaque := sign(p.groupPEM, groupKey, true)
 	byStranger := sign(strangerPEM, strangerKey, false)
@@ -87,6 +92,7 @@ func TestDecoderStage(t *testing.T) {
 		{"clear-signed where not verified: unwrapped, no party", decryptOnly, encrypt(clear, p.partnerPEM, "-aes256"), time.Now(), "", ""},
 		{"opaque-signed by a stranger where not verified: unwrapped, no party", decryptOnly, encrypt(sign(strangerPEM, strangerKey, true), p.partnerPEM, "-aes256"), time.Now(), "", ""},
 		{"encrypted for another host", both, encrypt(clear, otherPEM, "-aes256"), time.Now(), "", "decrypting"},
+		{"signed content without a MIME header", both, encrypt(bare, p.partnerPEM, "-aes256"), time.Now(), "", "not a MIME entity"},
 		{"party certificate expired at receipt", both, encrypt(clear, p.partnerPEM, "-aes256"), p.group.Cert.NotAfter.Add(time.Hour), "", "expired"},
 	}
 	for _, tt := range tests {
