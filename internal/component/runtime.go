@@ -315,6 +315,12 @@ type SendEnv struct {
 	// cannot send as it is written (an HTTP body sent with its length).
 	SpoolDir string
 	Log      *slog.Logger
+	// AS2ID is the group's as2_id ("" when not set): the AS2-From of an
+	// AS2 transport's sends (language §11).
+	AS2ID string
+	// PartyAS2IDs are the declared parties' as2_id by party name (parties
+	// without one are absent): an AS2 transport's AS2-To is its partner's.
+	PartyAS2IDs map[string]string
 }
 
 // Delivery is one message to one send port, as a transport attempts it.
@@ -345,6 +351,30 @@ type Attempt interface {
 	// Abort releases an attempt that will not be committed (the pipeline
 	// failed). It is a no-op after Commit.
 	Abort()
+}
+
+// ContentObserver is implemented by an Attempt whose protocol proves
+// receipt with a digest of the content the pipeline protected (the AS2 MIC,
+// RFC 4130 §7.3.1). Before the body flows, the runner makes the bytes that
+// digest covers go to ContentWriter as well: the content MIME entity that
+// the first stage signs (or, unsigned, encrypts), headers included, as that
+// stage's ContentTeer copies it; without a stage, the body itself. A writer
+// rather than one hash: the partner's receipt names the algorithm it used,
+// which is known only when it arrives.
+type ContentObserver interface {
+	Attempt
+	// ContentWriter returns the writer the content is copied to; its
+	// writes must not fail.
+	ContentWriter() io.Writer
+}
+
+// ContentTeer is implemented by an Encoding that can copy the content
+// entity it protects, exactly the bytes its signature covers (or, unsigned,
+// that it encrypts; with neither, its body), to a writer of the caller's:
+// what a ContentObserver needs. TeeContent is called before Wrap.
+type ContentTeer interface {
+	Encoding
+	TeeContent(w io.Writer)
 }
 
 // Result is what a committed attempt brought back.

@@ -63,7 +63,7 @@ func TestRegisteredComponent(t *testing.T) {
 		"#### ring block\n\n`ring { ... }`: at most one. The leg ring.",
 		"| `colour` | string | no |  | Its colour. |",
 		"```hcl\ntransport \"carrier_pigeon\" {\n  loft = \"north\"\n}\n```",
-		"* [Send transports](#send-transports): `carrier_pigeon`, `file` and `http`",
+		"* [Send transports](#send-transports): `as2`, `carrier_pigeon`, `file` and `http`",
 	} {
 		if !strings.Contains(c, want) {
 			t.Errorf("components.md lacks %q", want)

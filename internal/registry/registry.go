@@ -5,6 +5,7 @@ package registry
 import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
+	"github.com/bizpipe/bizpipe/internal/transport/as2"
 	"github.com/bizpipe/bizpipe/internal/transport/file"
 	"github.com/bizpipe/bizpipe/internal/transport/http"
 )
@@ -18,6 +19,7 @@ func Builtin() *component.Registry {
 		file.SendSpec,
 		http.ReceiveSpec,
 		http.SendSpec,
+		as2.SendSpec,
 		smime.EncoderSpec,
 		smime.DecoderSpec,
 	)

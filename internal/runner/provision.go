@@ -131,7 +131,17 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if !ok {
 		return nil, fmt.Errorf("transport %q cannot send", p.Transport.Spec.Name)
 	}
-	pt.sender, err = cfg.NewSender(&component.SendEnv{Port: p.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir, Log: pt.log})
+	env := &component.SendEnv{Port: p.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir, Log: pt.log,
+		PartyAS2IDs: map[string]string{}}
+	if g := r.opts.Config.Group; g != nil && g.AS2ID.Usable() {
+		env.AS2ID = g.AS2ID.V
+	}
+	for _, party := range r.opts.Config.Parties {
+		if party.AS2ID.Usable() {
+			env.PartyAS2IDs[party.Name] = party.AS2ID.V
+		}
+	}
+	pt.sender, err = cfg.NewSender(env)
 	if err != nil {
 		return nil, err
 	}

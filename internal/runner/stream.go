@@ -54,11 +54,28 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 		return retry(err)
 	}
 	sink := &errWriter{w: att}
+	var content io.Writer // the content a ContentObserver digests
+	if o, ok := att.(component.ContentObserver); ok {
+		content = o.ContentWriter()
+		if len(encs) > 0 {
+			t, ok := encs[0].(component.ContentTeer)
+			if !ok {
+				att.Abort()
+				return suspend(pt.stageError(0, errors.New("the stage cannot give the content that the transport's receipt digests (MIC)")))
+			}
+			t.TeeContent(content)
+			content = nil
+		}
+	}
 	ws := make([]io.WriteCloser, len(encs))
 	var w io.Writer = sink
 	for i := len(encs) - 1; i >= 0; i-- {
 		ws[i] = &stageWriter{pt: pt, i: i, w: encs[i].Wrap(w)}
 		w = ws[i]
+	}
+	if content != nil {
+		// No stage: the body is the content.
+		w = io.MultiWriter(w, content)
 	}
 	src := &errReader{r: body}
 	start := time.Now()
@@ -97,12 +114,17 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
 	start = time.Now()
-	_, err = att.Commit(ctx)
+	res, err := att.Commit(ctx)
 	if m := r.opts.Metrics; m != nil {
 		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
 		return retry(err)
+	}
+	if res.Receipt != nil {
+		// Not kept in the box yet: logged so that an operator sees the
+		// partner's disposition.
+		pt.log.Info("receipt", "message", d.MessageID, "delivery", d.ID, "summary", res.Receipt.Summary)
 	}
 	return msgbox.Outcome{State: msgbox.DeliveryDelivered}, true
 }

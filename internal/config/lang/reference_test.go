@@ -197,6 +197,7 @@ host "h" {
     service_account = service_account.a
   }
 }
+party "fabrikam" { as2_id = "FABRIKAM" } # transport "as2"'s partner
 `
 	for _, s := range registry.Builtin().Specs() {
 		t.Run(s.Kind.String()+"/"+s.Name, func(t *testing.T) {

@@ -125,7 +125,16 @@ type encoding struct {
 	boundary string        // clear signature
 	env      *cms.Envelope // encryption
 	wrapped  bool
+	// tee receives the content entity as signed or encrypted (TeeContent).
+	tee io.Writer
 }
+
+// TeeContent makes Wrap copy to w the content entity exactly as the
+// signature covers it, or, unsigned, as it is encrypted: its header lines
+// (when it is an inner entity) and its transfer-encoded body. That is what
+// an AS2 MIC digests (RFC 4130 §7.3.1); when the content is the outermost
+// entity (no signature, no encryption), only its body. Called before Wrap.
+func (c *encoding) TeeContent(w io.Writer) { c.tee = w }
 
 // Header is the outermost entity's header: MIME-Version first, then the
 // fields Encode writes for it.
@@ -195,6 +204,23 @@ func (c *encoding) headerLines(l layer) []byte {
 	return append(b, "\r\n"...)
 }
 
+// teeWriter copies what it passes on to tee, whose writes must not fail
+// (component.ContentObserver).
+type teeWriter struct {
+	next io.WriteCloser
+	tee  io.Writer
+}
+
+func (w *teeWriter) Write(p []byte) (int, error) {
+	n, err := w.next.Write(p)
+	_, _ = w.tee.Write(p[:n])
+	return n, err
+}
+
+func (w *teeWriter) Close() error { return w.next.Close() }
+
+var _ component.ContentTeer = (*encoding)(nil)
+
 // Wrap builds the layers, outermost (next to dst) first: base64 of the
 // envelope, the signature, the innermost entity's transfer encoding.
 func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
@@ -229,6 +255,11 @@ func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 	case signOpaque:
 		w = &prefixWriter{next: w, prefix: c.headerLines(layerOpaque)}
 		w = newOpaqueSignWriter(newBase64Writer(w), s.signer, e.digest, e.includeCerts)
+	}
+	if c.tee != nil {
+		// Below the header lines and the transfer encoding, above the
+		// signer and the encryption: the bytes they receive.
+		w = &teeWriter{next: w, tee: c.tee}
 	}
 	if h := c.headerLines(layerContent); h != nil {
 		w = &prefixWriter{next: w, prefix: h}

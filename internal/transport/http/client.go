@@ -203,7 +203,21 @@ func (w *Post) Commit(ctx context.Context) error {
 	}
 	w.done = true
 	defer w.body.close()
-	return w.h.post(ctx, w.d, w.u, w.header, &w.body)
+	return w.h.post(ctx, w.d, w.u, w.header, &w.body, nil)
+}
+
+// CommitResponse is Commit for a protocol whose answer carries its result
+// (an AS2 synchronous MDN): on a 2xx answer it returns what handle returns,
+// handle reading the response's body (at most what it needs: the rest is
+// discarded) before the body is closed; any other answer is a *StatusError
+// as with Commit, and handle is not called.
+func (w *Post) CommitResponse(ctx context.Context, handle func(*http.Response) error) error {
+	if w.done {
+		return errors.New("send: http delivery already ended")
+	}
+	w.done = true
+	defer w.body.close()
+	return w.h.post(ctx, w.d, w.u, w.header, &w.body, handle)
 }
 
 // Abort releases the spooled body. It is a no-op after Commit.
@@ -214,7 +228,7 @@ func (w *Post) Abort() {
 	}
 }
 
-func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, header []transport.Field, body *spool) error {
+func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, header []transport.Field, body *spool, handle func(*http.Response) error) error {
 	shown := shownURL(u, d.URL, d.URLOrigin)
 	// A sensitive host must not reach errors through net's, which name it.
 	hostHidden := d.URLOrigin.Sensitive && d.URLOrigin.SensitiveAt < authorityEnd(d.URL)
@@ -254,6 +268,11 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && handle != nil {
+		err := handle(resp)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		return err
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		// The status is the server's acknowledgement; the body does not
 		// matter, so a failure reading it does not fail the delivery.

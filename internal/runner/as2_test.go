@@ -1,0 +1,329 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/as2/as2test"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+)
+
+// as2Common declares the group (AS2 id CONTOSO, signing with the pki's
+// signer), the party fabrikam (AS2 id FABRIKAM, signing with the pki's
+// partner certificate, which it also decrypts with) and a pipeline that
+// clear-signs and encrypts with AES-256-CBC, as AS2 partners expect.
+const as2Common = `
+group "g" {
+  signing_certificate = "{{.Sign}}"
+  as2_id              = "CONTOSO"
+}
+certificate_store "personal" {
+  path     = "stores/personal"
+  password = "pw"
+}
+certificate_store "others" { path = "stores/others" }
+service_account "svc" { personal_store = certificate_store.personal }
+server "srv1" { other_people_store = certificate_store.others }
+host "h" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+}
+party "fabrikam" {
+  as2_id               = "FABRIKAM"
+  signing_certificates = ["{{.Partner}}"]
+}
+pipeline "sign_encrypt" {
+  encoder "smime" {
+    signature            = "clear"
+    encrypt              = true
+    encryption_algorithm = "aes256-cbc"
+  }
+}
+receive_location "in" {
+  host         = host.h
+  content_type = "application/edi-x12"
+  transport "file" { path = "in" }
+}
+`
+
+// TestAS2SendToLibas2: a message signed and encrypted by the pipeline is
+// sent by transport "as2" to the independent libas2 partner, which
+// decrypts it, verifies our signature and answers a signed synchronous
+// MDN: the delivery is delivered, libas2 read the payload and the AS2
+// headers we meant, and the Received-Content-MIC libas2 computed is the
+// one our receipt check accepted.
+func TestAS2SendToLibas2(t *testing.T) {
+	p := newPKI(t)
+	files := t.TempDir()
+	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
+	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
+	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: "FABRIKAM", Cert: cert, Key: key, PartnerCert: ourCert})
+	dir := setup(t, p, as2Common+`
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = true
+  transport "as2" {
+    url     = "{{.URL}}"
+    partner = party.fabrikam
+    subject = "Order ${message.file_name}"
+  }
+}
+`, map[string]string{"URL": partner.URL()})
+	payload := []byte("ISA*00*          *00*          *ZZ*CONTOSO~\r\nGS*PO*CONTOSO*FABRIKAM~\r\n")
+	put(t, dir, "order.edi", payload)
+	var log logBuffer
+	r, box := startWith(t, dir, func(o *runner.Options) {
+		o.Log = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Delivered != 1 || sum.Suspended != 0 || sum.Retried != 0 {
+		msgs, _ := box.List(context.Background(), msgbox.Filter{})
+		for _, m := range msgs {
+			if d, err := box.Get(context.Background(), m.ID); err == nil {
+				for _, dl := range d.Deliveries {
+					t.Logf("delivery: %s", dl.LastError)
+				}
+			}
+		}
+		t.Fatalf("summary %+v, want 1 delivered\npartner: %s", sum, partner.Stderr())
+	}
+	got := partner.Next(t, time.Minute)
+	if got.Event != "received" {
+		t.Fatalf("partner: %+v", got)
+	}
+	if got.From != "CONTOSO" || got.To != "FABRIKAM" || got.MDNMode != "sync" || !got.SignedMDN {
+		t.Errorf("partner read AS2-From %q, AS2-To %q, mdn %q, signed %v", got.From, got.To, got.MDNMode, got.SignedMDN)
+	}
+	if !bytes.Equal(got.Content, payload) {
+		t.Errorf("partner read %q, we sent %q", got.Content, payload)
+	}
+	if got.Disposition == nil || !got.Disposition.Processed {
+		t.Errorf("partner's disposition %+v, want processed", got.Disposition)
+	}
+	// libas2 reports its MIC as base64 with the algorithm apart; our
+	// receipt summary names the MIC that matched ours.
+	mic := got.MIC
+	if _, err := base64.StdEncoding.DecodeString(mic); err != nil || mic == "" {
+		t.Fatalf("partner's MIC %q", mic)
+	}
+	alg, err := as2.ParseAlg(got.MICAlgorithm)
+	if err != nil {
+		t.Fatalf("partner's MIC algorithm %q: %v", got.MICAlgorithm, err)
+	}
+	want := "Received-Content-MIC " + mic + ", " + alg.String() + "; signed"
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log does not hold the receipt %q:\n%s", want, log.String())
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{Status: msgbox.StatusDelivered})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("delivered messages: %d, %v", len(msgs), err)
+	}
+}
+
+// fakeAS2 is a partner on 127.0.0.1 that answers every AS2 POST with an MDN
+// built by mdn from the request's Message-ID, and counts the requests
+// per path.
+type fakeAS2 struct {
+	url  string
+	mu   sync.Mutex
+	hits map[string]int
+}
+
+func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*as2.Built, error)) *fakeAS2 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeAS2{url: "http://" + ln.Addr().String(), hits: map[string]int{}}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.hits[r.URL.Path]++
+		f.mu.Unlock()
+		if r.ContentLength < 0 {
+			http.Error(w, "no Content-Length", http.StatusLengthRequired)
+			return
+		}
+		b, err := mdn(r.URL.Path, r.Header.Get("Message-Id"), body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for k, vs := range b.Header {
+			w.Header()[k] = vs
+		}
+		_, _ = w.Write(b.Body)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return f
+}
+
+func (f *fakeAS2) count(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hits[path]
+}
+
+// TestAS2Receipts: a receipt that proves nothing fails the attempt,
+// which is retried and then suspended with the reason (an unsigned MDN
+// when a signed one was asked for, a Received-Content-MIC that is not the
+// one of what was sent); a negative MDN (processed/error) suspends the
+// delivery at once, naming its disposition. An answer other than 2xx is
+// retried. A port without a pipeline
+// digests the body itself, and a signed MDN with that MIC delivers; with
+// mdn = "none", a 2xx answer does.
+func TestAS2Receipts(t *testing.T) {
+	p := newPKI(t)
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	fake := startFakeAS2(t, func(path, id string, body []byte) (*as2.Built, error) {
+		wrong := as2.ComputeMIC(as2.SHA256, []byte("not what was sent"))
+		m := &as2.MDN{OriginalMessageID: id, FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &wrong}
+		o := as2.BuildOptions{Signer: partnerSigner, Digest: as2.SHA256, From: "FABRIKAM", To: "CONTOSO"}
+		switch path {
+		case "/unsigned":
+			o.Signer = nil
+		case "/error":
+			m.Disposition, m.MIC = as2.ProcessedError("decryption-failed"), nil
+		case "/wrongmic":
+		case "/plain":
+			right := as2.ComputeMIC(as2.SHA384, body)
+			m.MIC = &right
+		case "/none":
+			return &as2.Built{Header: http.Header{}}, nil
+		default:
+			return nil, errors.New("unknown path")
+		}
+		return as2.BuildMDN(m, o)
+	})
+	var cfg strings.Builder
+	cfg.WriteString(as2Common)
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down"} {
+		cfg.WriteString(`
+send_port "` + c + `" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.file_name == "` + c + `.edi"
+  transport "as2" {
+    url     = "{{.URL}}/` + c + `"
+    partner = party.fabrikam
+  }
+  retry {
+    attempts = 1
+    interval = "1ms"
+  }
+}
+`)
+	}
+	cfg.WriteString(`
+send_port "plain" {
+  host   = host.h
+  filter = message.file_name == "plain.edi"
+  transport "as2" {
+    url        = "{{.URL}}/plain"
+    partner    = party.fabrikam
+    mdn_digest = "sha384"
+  }
+}
+send_port "none" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.file_name == "none.edi"
+  transport "as2" {
+    url     = "{{.URL}}/none"
+    partner = party.fabrikam
+    mdn     = "none"
+  }
+}
+`)
+	dir := setup(t, p, cfg.String(), map[string]string{"URL": fake.url})
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "plain", "none"} {
+		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
+	}
+	r, box := start(t, dir)
+	ctx := context.Background()
+	for range 20 {
+		sum, err := r.RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Waiting == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	delivered, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusDelivered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range delivered {
+		names = append(names, m.FileName)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"none.edi", "plain.edi"}) {
+		t.Errorf("delivered %v, want none.edi and plain.edi", names)
+	}
+	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, m := range msgs {
+		d, err := box.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dl := range d.Deliveries {
+			reasons[m.FileName] += dl.LastError
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		hits  int // 1 + the retry, or 1: suspended at once
+		wants []string
+	}{
+		{"unsigned", 2, []string{`send port "unsigned"`, `party "fabrikam"`, "not signed"}},
+		{"wrongmic", 2, []string{`send port "wrongmic"`, `party "fabrikam"`, "does not match"}},
+		{"error", 1, []string{`send port "error"`, `party "fabrikam"`, "processed/error", "decryption-failed"}},
+		{"down", 2, []string{`send port "down"`, "HTTP 500"}},
+	} {
+		if got := fake.count("/" + tc.name); got != tc.hits {
+			t.Errorf("%s: partner saw %d attempts, want %d", tc.name, got, tc.hits)
+		}
+		reason, ok := reasons[tc.name+".edi"]
+		if !ok {
+			t.Errorf("%s: not suspended", tc.name)
+			continue
+		}
+		for _, w := range tc.wants {
+			if !strings.Contains(reason, w) {
+				t.Errorf("%s: reason %q does not mention %q", tc.name, reason, w)
+			}
+		}
+	}
+}

@@ -1,0 +1,178 @@
+// Package as2 is the AS2 send transport component (language §11): transport
+// "as2" in a send port POSTs the S/MIME entity its pipeline produced to the
+// partner with the AS2 headers, and, with a synchronous MDN, delivers only
+// on a positive receipt whose MIC matches what was sent.
+//
+// The protocol (headers, MIC, MDN parsing and verification) is package
+// internal/as2's; the HTTP exchange (URL checks, TLS, the spooled body sent
+// with a Content-Length, redacted errors) is the http transport's Client.
+// This package joins them to the runner: the MIC comes from the pipeline's
+// first stage through component.ContentObserver.
+package as2
+
+import (
+	"net/url"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/transport/http"
+)
+
+// DefaultTimeout bounds one attempt, from connecting to the end of the
+// synchronous MDN: the partner answers only once it has decoded the
+// message, which takes longer than a plain HTTP acknowledgement.
+const DefaultTimeout = 60 * time.Second
+
+// SendSpec declares transport "as2" of a send port.
+var SendSpec = &component.Spec{
+	Kind:    component.SendTransport,
+	Name:    "as2",
+	Summary: "Sends each message to an AS2 partner (RFC 4130) and checks its MDN receipt.",
+	Doc: `The entity the pipeline produced (typically signed and encrypted by
+encoder "smime") is POSTed to url with a Content-Length, its top-level MIME
+header fields as HTTP headers, and the AS2 headers: AS2-Version, AS2-From
+(the group's as2_id), AS2-To (the partner's as2_id), a Message-ID that stays
+the same for every retry of one delivery, Subject when set, and, unless mdn
+is "none", Disposition-Notification-To and (signed_mdn)
+Disposition-Notification-Options asking for a signed receipt with
+mdn_digest.
+
+With mdn = "sync" (the default) the partner answers with the MDN. The
+message is delivered only when the MDN is positive (processed), answers
+this Message-ID, carries a Received-Content-MIC equal to the MIC of what
+was sent (RFC 4130 §7.3.1: the content entity that was signed, headers
+included, or the content that was encrypted when unsigned; compared in the
+algorithm the MDN names) and, with signed_mdn, is signed by one of the
+partner's signing_certificates valid now. A negative MDN (processed/error,
+failed) suspends the delivery at once, naming its disposition. A missing,
+unreadable, unsigned (when signed_mdn) or mismatching MDN, or an answer
+other than 2xx, fails the attempt, which is retried. With mdn = "none" a
+2xx answer delivers the message.
+
+The MDN is not yet kept in the message box: its disposition is logged.
+Asynchronous MDNs (mdn = "async") are part of the language but not
+supported by this version.`,
+	Example: `transport "as2" {
+  url        = "https://as2.fabrikam.example/as2"
+  partner    = party.fabrikam
+  subject    = "Order ${message.file_name}"
+  mdn        = "sync"
+  signed_mdn = true
+  mdn_digest = "sha256"
+  timeout    = "60s"
+}`,
+	Attributes: []component.Attribute{
+		{Name: "url", Type: component.String, Required: true,
+			Doc: "The partner's AS2 URL, http or https."},
+		{Name: "partner", Type: component.PartyRef, Required: true,
+			Doc: "The party sent to: its as2_id is the AS2-To, its signing_certificates verify the MDN."},
+		{Name: "subject", Type: component.Template,
+			Doc: "The Subject header, a template over the message; none when not set."},
+		{Name: "mdn", Type: component.Enum, Default: "sync", Values: []string{"none", "sync", "async"},
+			Doc: `The receipt asked for: "none", "sync" (in the HTTP response) or "async" (not supported yet).`},
+		{Name: "signed_mdn", Type: component.Bool, Default: true,
+			Doc: "Ask for a signed MDN, and require it."},
+		{Name: "mdn_digest", Type: component.Enum, Default: "sha256", Values: []string{"sha256", "sha384", "sha512", "sha1"},
+			Doc: "The MIC algorithm asked for (signed-receipt-micalg); sha1 is weak."},
+		{Name: "async_mdn_url", Type: component.String,
+			Doc: `Where the partner sends an asynchronous MDN (mdn = "async").`},
+		{Name: "mdn_timeout", Type: component.Duration, Default: time.Hour,
+			Doc: `How long to wait for an asynchronous MDN (mdn = "async").`},
+		{Name: "timeout", Type: component.Duration, Default: DefaultTimeout,
+			Doc: "How long one attempt may take, from connecting to the end of the synchronous MDN."},
+	},
+	Blocks: []component.BlockSpec{{
+		Type: "tls",
+		Doc:  "TLS material: the partner's trust anchors and a client certificate.",
+		Attributes: []component.Attribute{
+			{Name: "ca_file", Type: component.Path, Doc: "PEM certificates to trust instead of the system's roots."},
+			{Name: "cert_file", Type: component.Path, Doc: "PEM client certificate (with key_file)."},
+			{Name: "key_file", Type: component.Path, Doc: "PEM private key of the client certificate (with cert_file)."},
+		},
+	}},
+	Decode: decodeSend,
+}
+
+// SendConfig is the typed configuration of a sending AS2 transport.
+type SendConfig struct {
+	URL         value.Value[string]
+	Partner     value.Value[string]
+	Subject     value.Value[message.Template]
+	MDN         value.Value[string]
+	SignedMDN   value.Value[bool]
+	MDNDigest   value.Value[string]
+	AsyncMDNURL value.Value[string]
+	MDNTimeout  value.Value[time.Duration]
+	Timeout     value.Value[time.Duration]
+	// CAFile, CertFile and KeyFile are the tls block's; unset without one.
+	CAFile, CertFile, KeyFile value.Value[string]
+}
+
+func decodeSend(b *component.Body) component.Config {
+	c := &SendConfig{
+		URL: b.String("url"), Partner: b.PartyRef("partner"), Subject: b.Template("subject"),
+		MDN: b.String("mdn"), SignedMDN: b.Bool("signed_mdn"), MDNDigest: b.String("mdn_digest"),
+		AsyncMDNURL: b.String("async_mdn_url"), MDNTimeout: b.Duration("mdn_timeout"), Timeout: b.Duration("timeout"),
+	}
+	if c.URL.Usable() {
+		// Constant, so checked now rather than at every delivery.
+		if u, err := url.Parse(c.URL.V); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			b.Errorf(c.URL.Range, "Invalid value for url",
+				"The url of %s must be an absolute http or https URL with a host.", b.What)
+		}
+	}
+	if c.MDN.Usable() && c.MDN.V == "async" {
+		b.Errorf(c.MDN.Range, "Asynchronous MDNs are not supported yet",
+			`The mdn of %s is "async": asynchronous MDNs are not supported by this version of bizpipe yet. Use mdn = "sync" (the partner answers with the MDN) or "none".`, b.What)
+	}
+	if t := b.Block("tls"); t != nil {
+		c.CAFile, c.CertFile, c.KeyFile = t.String("ca_file"), t.String("cert_file"), t.String("key_file")
+		if c.CertFile.Set != c.KeyFile.Set {
+			t.Errorf(t.Range, "Incomplete client certificate",
+				"The tls block of %s sets only one of cert_file and key_file; a client certificate needs both.", b.What)
+		}
+	}
+	return c
+}
+
+// Needs: the partner's signing certificates verify a signed MDN. The
+// message itself is signed and encrypted by the pipeline, whose stages
+// say what they need.
+func (c *SendConfig) Needs() component.Needs {
+	var n component.Needs
+	switch {
+	case c.MDN.Known && c.MDN.V == "none":
+	case !c.MDN.Known || !c.SignedMDN.Known:
+		n.PartySigning = component.MaybeNeeded
+	case c.MDN.V != "none" && c.SignedMDN.V:
+		n.PartySigning = component.Needed
+	}
+	return n
+}
+
+// AS2 tells the validation rules (BP7006–BP7009) the partner and the
+// receipt asked for.
+func (c *SendConfig) AS2() component.AS2 {
+	return component.AS2{Partner: c.Partner, MDN: c.MDN, AsyncMDNURL: c.AsyncMDNURL}
+}
+
+var _ component.AS2Config = (*SendConfig)(nil)
+
+// receiptMode maps the mdn attribute to the request's.
+func receiptMode(mdn string) as2.ReceiptMode {
+	switch mdn {
+	case "none":
+		return as2.ReceiptNone
+	case "async":
+		return as2.ReceiptAsync
+	}
+	return as2.ReceiptSync
+}
+
+// clientOptions are the http Client's for c and env.
+func (c *SendConfig) clientOptions(env *component.SendEnv) http.ClientOptions {
+	return http.ClientOptions{Timeout: c.Timeout.V, CAFile: c.CAFile.V, CertFile: c.CertFile.V, KeyFile: c.KeyFile.V, SpoolDir: env.SpoolDir}
+}
