@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,80 +65,109 @@ receive_location "in" {
 
 // TestAS2SendToLibas2: a message signed and encrypted by the pipeline is
 // sent by transport "as2" to the independent libas2 partner, which
-// decrypts it, verifies our signature and answers a signed synchronous
-// MDN: the delivery is delivered, libas2 read the payload and the AS2
-// headers we meant, and the Received-Content-MIC libas2 computed is the
-// one our receipt check accepted.
+// decrypts it, verifies our signature and answers a synchronous MDN,
+// signed or not as asked: the delivery is delivered, libas2 read the
+// payload and the AS2 headers we meant, and the Received-Content-MIC libas2
+// computed (with the digest of our signature) is the one our receipt check
+// accepted.
 func TestAS2SendToLibas2(t *testing.T) {
 	p := newPKI(t)
 	files := t.TempDir()
 	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
 	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
 	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: "FABRIKAM", Cert: cert, Key: key, PartnerCert: ourCert})
-	dir := setup(t, p, as2Common+`
+	for _, tc := range []struct {
+		name      string
+		algorithm string // encryption_algorithm
+		digest    string // the signature's, which libas2 uses for the MIC
+		signedMDN bool
+	}{
+		{"aes256-cbc signed MDN", "aes256-cbc", "sha256", true},
+		{"des3 sha384 signed MDN", "des3", "sha384", true},
+		{"aes256-cbc unsigned MDN", "aes256-cbc", "sha256", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := setup(t, p, as2Common+`
+pipeline "p" {
+  encoder "smime" {
+    signature            = "clear"
+    digest               = "{{.Digest}}"
+    encrypt              = true
+    encryption_algorithm = "{{.Algorithm}}"
+  }
+}
 send_port "fabrikam" {
   host                   = host.h
-  pipeline               = pipeline.sign_encrypt
+  pipeline               = pipeline.p
   encryption_certificate = "{{.Partner}}"
   filter                 = true
   transport "as2" {
-    url     = "{{.URL}}"
-    partner = party.fabrikam
-    subject = "Order ${message.file_name}"
+    url        = "{{.URL}}"
+    partner    = party.fabrikam
+    subject    = "Order ${message.file_name}"
+    signed_mdn = {{.SignedMDN}}
   }
 }
-`, map[string]string{"URL": partner.URL()})
-	payload := []byte("ISA*00*          *00*          *ZZ*CONTOSO~\r\nGS*PO*CONTOSO*FABRIKAM~\r\n")
-	put(t, dir, "order.edi", payload)
-	var log logBuffer
-	r, box := startWith(t, dir, func(o *runner.Options) {
-		o.Log = slog.New(slog.NewTextHandler(&log, nil))
-	})
-	sum, err := r.RunOnce(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Delivered != 1 || sum.Suspended != 0 || sum.Retried != 0 {
-		msgs, _ := box.List(context.Background(), msgbox.Filter{})
-		for _, m := range msgs {
-			if d, err := box.Get(context.Background(), m.ID); err == nil {
-				for _, dl := range d.Deliveries {
-					t.Logf("delivery: %s", dl.LastError)
-				}
+`, map[string]string{"URL": partner.URL(), "Digest": tc.digest, "Algorithm": tc.algorithm, "SignedMDN": strconv.FormatBool(tc.signedMDN)})
+			payload := []byte("ISA*00*          *00*          *ZZ*CONTOSO~\r\nGS*PO*CONTOSO*FABRIKAM~\r\n")
+			put(t, dir, "order.edi", payload)
+			var log logBuffer
+			r, box := startWith(t, dir, func(o *runner.Options) {
+				o.Log = slog.New(slog.NewTextHandler(&log, nil))
+			})
+			sum, err := r.RunOnce(context.Background())
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		t.Fatalf("summary %+v, want 1 delivered\npartner: %s", sum, partner.Stderr())
-	}
-	got := partner.Next(t, time.Minute)
-	if got.Event != "received" {
-		t.Fatalf("partner: %+v", got)
-	}
-	if got.From != "CONTOSO" || got.To != "FABRIKAM" || got.MDNMode != "sync" || !got.SignedMDN {
-		t.Errorf("partner read AS2-From %q, AS2-To %q, mdn %q, signed %v", got.From, got.To, got.MDNMode, got.SignedMDN)
-	}
-	if !bytes.Equal(got.Content, payload) {
-		t.Errorf("partner read %q, we sent %q", got.Content, payload)
-	}
-	if got.Disposition == nil || !got.Disposition.Processed {
-		t.Errorf("partner's disposition %+v, want processed", got.Disposition)
-	}
-	// libas2 reports its MIC as base64 with the algorithm apart; our
-	// receipt summary names the MIC that matched ours.
-	mic := got.MIC
-	if _, err := base64.StdEncoding.DecodeString(mic); err != nil || mic == "" {
-		t.Fatalf("partner's MIC %q", mic)
-	}
-	alg, err := as2.ParseAlg(got.MICAlgorithm)
-	if err != nil {
-		t.Fatalf("partner's MIC algorithm %q: %v", got.MICAlgorithm, err)
-	}
-	want := "Received-Content-MIC " + mic + ", " + alg.String() + "; signed"
-	if !strings.Contains(log.String(), want) {
-		t.Errorf("log does not hold the receipt %q:\n%s", want, log.String())
-	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{Status: msgbox.StatusDelivered})
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("delivered messages: %d, %v", len(msgs), err)
+			if sum.Delivered != 1 || sum.Suspended != 0 || sum.Retried != 0 {
+				msgs, _ := box.List(context.Background(), msgbox.Filter{})
+				for _, m := range msgs {
+					if d, err := box.Get(context.Background(), m.ID); err == nil {
+						for _, dl := range d.Deliveries {
+							t.Logf("delivery: %s", dl.LastError)
+						}
+					}
+				}
+				t.Fatalf("summary %+v, want 1 delivered\npartner: %s", sum, partner.Stderr())
+			}
+			got := partner.Next(t, time.Minute)
+			if got.Event != "received" {
+				t.Fatalf("partner: %+v", got)
+			}
+			if got.From != "CONTOSO" || got.To != "FABRIKAM" || got.MDNMode != "sync" || got.SignedMDN != tc.signedMDN {
+				t.Errorf("partner read AS2-From %q, AS2-To %q, mdn %q, signed %v", got.From, got.To, got.MDNMode, got.SignedMDN)
+			}
+			if !bytes.Equal(got.Content, payload) {
+				t.Errorf("partner read %q, we sent %q", got.Content, payload)
+			}
+			if got.Disposition == nil || !got.Disposition.Processed {
+				t.Errorf("partner's disposition %+v, want processed", got.Disposition)
+			}
+			// libas2 reports its MIC as base64 with the algorithm apart;
+			// our receipt summary names the MIC that matched ours.
+			mic := got.MIC
+			if _, err := base64.StdEncoding.DecodeString(mic); err != nil || mic == "" {
+				t.Fatalf("partner's MIC %q", mic)
+			}
+			alg, err := as2.ParseAlg(got.MICAlgorithm)
+			if err != nil {
+				t.Fatalf("partner's MIC algorithm %q: %v", got.MICAlgorithm, err)
+			}
+			if want, _ := as2.ParseAlg(tc.digest); alg != want {
+				t.Errorf("libas2's MIC algorithm %s, want the signature's %s", alg, want)
+			}
+			want := "Received-Content-MIC " + mic + ", " + alg.String()
+			if tc.signedMDN {
+				want += "; signed"
+			}
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("log does not hold the receipt %q:\n%s", want, log.String())
+			}
+			msgs, err := box.List(context.Background(), msgbox.Filter{Status: msgbox.StatusDelivered})
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("delivered messages: %d, %v", len(msgs), err)
+			}
+		})
 	}
 }
 
