@@ -83,6 +83,9 @@ func TestBuildAndParseMDN(t *testing.T) {
 		{"signed, nothing trusted", fab, SHA256, Processed(), VerifyOptions{}, "no partner certificate"},
 		{"signed by someone else", other, SHA256, Processed(), VerifyOptions{Trusted: fabTrust(fab)}, "signature"},
 		{"signer trusted but expired at Now", fab, SHA256, Processed(), VerifyOptions{Trusted: fabTrust(fab), Now: now.Add(5 * 365 * 24 * time.Hour)}, "expired"},
+		// Not asked to be signed: read, not checked, whoever signed.
+		{"signed, unverified", other, SHA256, Processed(), VerifyOptions{Unverified: true}, ""},
+		{"unsigned, unverified", nil, SHA256, Processed(), VerifyOptions{Unverified: true}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bo := BuildOptions{Digest: tc.digest, From: "FABRIKAM", To: "CONTOSO"}
@@ -104,7 +107,7 @@ func TestBuildAndParseMDN(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Signed != (tc.signer != nil) || got.OriginalMessageID != "<abc@contoso.example>" ||
+			if got.Signed != (tc.signer != nil && !tc.opts.Unverified) || got.OriginalMessageID != "<abc@contoso.example>" ||
 				got.FinalRecipient != "FABRIKAM" || got.OriginalRecipient != "FABRIKAM" ||
 				got.Disposition != tc.disp || got.MIC == nil || !got.MIC.Equal(receivedMIC) ||
 				got.ReportingUA == "" || got.Text == "" || !bytes.Equal(got.Raw, built.Entity) {

@@ -41,6 +41,11 @@ type VerifyOptions struct {
 	// SpoolDir is where the S/MIME decoder keeps its (unlinked) temporary
 	// files; "" means os.TempDir().
 	SpoolDir string
+	// Unverified reads the report inside a signed MDN without checking
+	// the signature (Signed stays false): for a sender that did not ask
+	// for a signed MDN and would accept an unsigned one, whose partner
+	// signs anyway (RFC 4130 lets it). Trusted is then not used.
+	Unverified bool
 }
 
 // ReceivedMDN is a parsed (and, when signed, verified) MDN.
@@ -96,6 +101,9 @@ func ParseMDN(raw []byte, opts VerifyOptions) (*ReceivedMDN, error) {
 // verify checks the signature of a multipart/signed MDN with package
 // smime and returns the signed multipart/report's type and body.
 func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params *map[string]string, body *[]byte) error {
+	if opts.Unverified {
+		return unwrapSigned(*body, (*params)["boundary"], mt, params, body)
+	}
 	if len(opts.Trusted) == 0 {
 		return errors.New("as2: the MDN is signed but no partner certificate was given to verify it")
 	}
@@ -221,4 +229,26 @@ func parseMediaType(ct string) (string, map[string]string, error) {
 		return "", nil, fmt.Errorf("invalid Content-Type %q: %w", clip(ct), err)
 	}
 	return mt, params, nil
+}
+
+// unwrapSigned reads the signed part of a multipart/signed body (boundary)
+// without checking the signature, and returns its type and body, as verify
+// does after checking it.
+func unwrapSigned(signed []byte, boundary string, mt *string, params *map[string]string, body *[]byte) error {
+	parts, err := smime.SplitMultipart(signed, boundary)
+	if err != nil {
+		return fmt.Errorf("as2: signed MDN: %w", err)
+	}
+	if len(parts) != 2 {
+		return fmt.Errorf("as2: signed MDN has %d parts, want 2", len(parts))
+	}
+	e, err := parseEntity(parts[0])
+	if err != nil {
+		return fmt.Errorf("as2: signed MDN: %w", err)
+	}
+	if e.mediaType != "multipart/report" {
+		return fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(e.mediaType))
+	}
+	*mt, *params, *body = e.mediaType, e.params, e.body
+	return nil
 }

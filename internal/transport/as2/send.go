@@ -167,7 +167,10 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 		return nil, fmt.Errorf("%s: the response exceeds %d octets", what, as2.MaxMDNSize)
 	}
 	raw := as2.JoinEntity(resp.Header, body)
-	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: a.s.trusted, Now: time.Now(), SpoolDir: a.s.env.SpoolDir})
+	// A signed MDN that was not asked for is read unchecked: an unsigned
+	// one would have done (and the partner's certificates were not loaded).
+	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: a.s.trusted, Now: time.Now(), SpoolDir: a.s.env.SpoolDir,
+		Unverified: !a.s.cfg.requireSigned()})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
