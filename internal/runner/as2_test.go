@@ -245,11 +245,12 @@ func (f *fakeAS2) count(path string) int {
 // TestAS2Receipts: a receipt that proves nothing fails the attempt,
 // which is retried and then suspended with the reason (an unsigned MDN
 // when a signed one was asked for, a Received-Content-MIC that is not the
-// one of what was sent); a negative MDN (processed/error) suspends the
-// delivery at once, naming its disposition. An answer other than 2xx is
-// retried. A port without a pipeline
-// digests the body itself, and a signed MDN with that MIC delivers; with
-// mdn = "none", a 2xx answer does.
+// one of what was sent, an MDN entity, header fields included, larger than
+// as2.MaxMDNSize); a negative MDN (processed/error) suspends the delivery
+// at once, naming its disposition. An answer other than 2xx is retried. A
+// port without a pipeline digests the body itself, and a signed MDN with
+// that MIC delivers, the box keeping it as received; with mdn = "none", a
+// 2xx answer delivers, and no receipt is kept.
 func TestAS2Receipts(t *testing.T) {
 	p := newPKI(t)
 	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
@@ -268,6 +269,11 @@ func TestAS2Receipts(t *testing.T) {
 			m.MIC = &right
 		case "/none":
 			return &as2.Built{Header: http.Header{}}, nil
+		case "/big":
+			// Within as2.MaxMDNSize, but not with its header fields:
+			// more than the box would keep.
+			h := http.Header{"Content-Type": {"multipart/report; report-type=disposition-notification; boundary=b"}}
+			return &as2.Built{Header: h, Body: bytes.Repeat([]byte("x"), as2.MaxMDNSize-10)}, nil
 		default:
 			return nil, errors.New("unknown path")
 		}
@@ -275,7 +281,7 @@ func TestAS2Receipts(t *testing.T) {
 	})
 	var cfg strings.Builder
 	cfg.WriteString(as2Common)
-	for _, c := range []string{"unsigned", "wrongmic", "error", "down"} {
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big"} {
 		cfg.WriteString(`
 send_port "` + c + `" {
   host                   = host.h
@@ -316,7 +322,7 @@ send_port "none" {
 }
 `)
 	dir := setup(t, p, cfg.String(), map[string]string{"URL": fake.url})
-	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "plain", "none"} {
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "plain", "none"} {
 		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
 	}
 	r, box := start(t, dir)
@@ -373,6 +379,7 @@ send_port "none" {
 		{"wrongmic", 2, []string{`send port "wrongmic"`, `party "fabrikam"`, "does not match"}},
 		{"error", 1, []string{`send port "error"`, `party "fabrikam"`, "processed/error", "decryption-failed"}},
 		{"down", 2, []string{`send port "down"`, "HTTP 500"}},
+		{"big", 2, []string{`send port "big"`, "with its header fields exceeds"}},
 	} {
 		if got := fake.count("/" + tc.name); got != tc.hits {
 			t.Errorf("%s: partner saw %d attempts, want %d", tc.name, got, tc.hits)
