@@ -98,37 +98,79 @@ func normaliseVersion(out []byte) []byte {
 }
 
 // TestGoldenMessageShow compares `messages show`'s text and JSON rendering
-// of one message (sampleMessageDetail) with
-// testdata/golden/messages-show.FORMAT.golden.
+// of one message with testdata/golden/NAME.FORMAT.golden: sampleMessageDetail
+// (no receipt), and sampleAS2Detail (a delivery with an AS2 MDN).
 func TestGoldenMessageShow(t *testing.T) {
-	d := sampleMessageDetail()
-	for _, format := range []string{"text", "json"} {
-		t.Run(format, func(t *testing.T) {
-			var out bytes.Buffer
-			if err := showMessage(&out, d, format); err != nil {
-				t.Fatal(err)
-			}
-			golden := filepath.Join("testdata", "golden", "messages-show."+format+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+	for _, c := range []struct {
+		name string
+		d    *msgbox.Detail
+	}{
+		{"messages-show", sampleMessageDetail()},
+		{"messages-show-as2", sampleAS2Detail()},
+	} {
+		for _, format := range []string{"text", "json"} {
+			t.Run(c.name+"/"+format, func(t *testing.T) {
+				var out bytes.Buffer
+				if err := showMessage(&out, c.d, format); err != nil {
 					t.Fatal(err)
 				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./cmd/bizpipe -update to create it)", err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("output differs from %s (run go test ./cmd/bizpipe -update if the change is intended):\n%s",
-					golden, diff.Diff("want", want, "got", out.Bytes()))
-			}
-			if format == "json" {
-				if err := singleJSON(out.Bytes()); err != nil {
-					t.Error(err)
+				golden := filepath.Join("testdata", "golden", c.name+"."+format+".golden")
+				if *update {
+					if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
 				}
-			}
-		})
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./cmd/bizpipe -update to create it)", err)
+				}
+				if !bytes.Equal(out.Bytes(), want) {
+					t.Errorf("output differs from %s (run go test ./cmd/bizpipe -update if the change is intended):\n%s",
+						golden, diff.Diff("want", want, "got", out.Bytes()))
+				}
+				if format == "json" {
+					if err := singleJSON(out.Bytes()); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// sampleMDN is an unsigned MDN entity as an AS2 partner answers it.
+const sampleMDN = "Content-Type: multipart/report; report-type=disposition-notification; boundary=\"b\"\r\n" +
+	"Message-Id: <mdn-1@FABRIKAM>\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nReceived.\r\n--b\r\n" +
+	"Content-Type: message/disposition-notification\r\n\r\nFinal-Recipient: rfc822; FABRIKAM\r\n" +
+	"Disposition: automatic-action/MDN-sent-automatically; processed\r\n--b--\r\n"
+
+// sampleAS2Detail is a message delivered over AS2 to fabrikam, whose MDN
+// the box kept, and delivered to a file port, without one.
+func sampleAS2Detail() *msgbox.Detail {
+	at := func(min int) time.Time { return time.Date(2026, 11, 27, 9, min, 0, 123456000, time.UTC) }
+	const id = "01m8dz3rb5gnqxbtzw1wsc9fsd"
+	return &msgbox.Detail{
+		Message: msgbox.Message{ID: id, ReceiveLocation: "orders_in", FileName: "order-1002.edi",
+			ContentType: "application/edi-x12", Size: 412, ReceivedAt: at(0), Status: msgbox.StatusDelivered},
+		Deliveries: []msgbox.Delivery{
+			{ID: 9, MessageID: id, Port: "fabrikam_as2", State: msgbox.DeliveryDelivered, Attempts: 1,
+				Receipt: &msgbox.DeliveryReceipt{ContentType: "multipart/report; report-type=disposition-notification; boundary=\"b\"",
+					Summary: "automatic-action/MDN-sent-automatically; processed; Received-Content-MIC 7v7F++fQaNJb2s+VKPe8sTQ4ZeLrKpDxR0O0vBB5yYg=, sha256",
+					Data:    []byte(sampleMDN)}},
+			{ID: 10, MessageID: id, Port: "archive", State: msgbox.DeliveryDelivered, Attempts: 1},
+		},
+		Attempts: []msgbox.Attempt{
+			{DeliveryID: 9, Port: "fabrikam_as2", Number: 1, Owner: "srv1/w1", StartedAt: at(1), FinishedAt: at(1), Outcome: msgbox.DeliveryDelivered},
+			{DeliveryID: 10, Port: "archive", Number: 1, Owner: "srv1/w2", StartedAt: at(1), FinishedAt: at(1), Outcome: msgbox.DeliveryDelivered},
+		},
+		History: []msgbox.Event{
+			{At: at(0), Status: "received", Detail: "received from orders_in, file order-1002.edi (412 bytes)"},
+			{At: at(0), Port: "fabrikam_as2", Status: "pending", Detail: "routed to send port fabrikam_as2"},
+			{At: at(0), Port: "archive", Status: "pending", Detail: "routed to send port archive"},
+			{At: at(1), Port: "fabrikam_as2", Status: "delivered", Detail: "attempt 1 by srv1/w1 delivered"},
+			{At: at(1), Port: "archive", Status: "delivered", Detail: "attempt 1 by srv1/w2 delivered"},
+		},
 	}
 }
 

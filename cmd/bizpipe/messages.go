@@ -34,13 +34,16 @@ type messagesFlags struct {
 	// asReceived: messages body writes the bytes as received, not the
 	// payload as routed.
 	asReceived bool
+	// mdnPort: messages mdn writes the MDN of the delivery to this send
+	// port.
+	mdnPort string
 }
 
 func newMessagesCmd(e *env) *cobra.Command {
 	var f messagesFlags
 	cmd := &cobra.Command{
 		Use:   "messages",
-		Short: "Inspect and operate the message box: list, show, body, resume, terminate, purge",
+		Short: "Inspect and operate the message box: list, show, body, mdn, resume, terminate, purge",
 		Long: `Messages reads the message box: the one the configuration in PATH declares
 (message_box block), or the embedded one under --data-dir.`,
 	}
@@ -157,7 +160,26 @@ does not match is an error, not output. --format does not apply.`,
 		},
 	}
 	body.Flags().BoolVar(&f.asReceived, "as-received", false, "write the bytes as they arrived, before a receive pipeline decoded them")
-	cmd.AddCommand(list, show, body, resume, terminate, purge)
+	mdn := &cobra.Command{
+		Use:   "mdn ID [--port NAME] [PATH...]",
+		Short: "Write the MDN an AS2 partner returned for a message, as received, to stdout",
+		Long: `Mdn writes the MDN (Message Disposition Notification) that the partner of an
+AS2 send port returned for a message, exactly as it was received: the whole
+MIME entity, header fields included, for an operator to keep as proof of
+receipt or check with other tools: bizpipe messages mdn ID > receipt.mdn.
+messages show summarises it. When more than one delivery of the message has an
+MDN, --port names the send port whose MDN to write; without it, mdn fails
+naming the ports. A message without an MDN (not delivered yet, or not over
+AS2) is an error, not empty output. --format does not apply.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
+				return writeMDN(ctx, e.stdout, box, args[0], f.mdnPort)
+			})
+		},
+	}
+	mdn.Flags().StringVar(&f.mdnPort, "port", "", "the MDN of the delivery to the send port `NAME`")
+	cmd.AddCommand(list, show, body, mdn, resume, terminate, purge)
 	return cmd
 }
 
@@ -207,6 +229,44 @@ func writeBody(ctx context.Context, w io.Writer, box msgbox.Box, id string, asRe
 	defer rc.Close()
 	if _, err := io.Copy(w, rc); err != nil {
 		return fmt.Errorf("message %s: body: %w", id, err)
+	}
+	return nil
+}
+
+// writeMDN writes the receipt (MDN) of message id's delivery to port, or
+// of its only delivery with one when port is "", as it was received.
+func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, id, port string) error {
+	d, err := box.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	var with []msgbox.Delivery // the deliveries that have a receipt
+	found := false             // a delivery to port exists
+	for _, dl := range d.Deliveries {
+		if port != "" && dl.Port != port {
+			continue
+		}
+		found = true
+		if dl.Receipt != nil {
+			with = append(with, dl)
+		}
+	}
+	switch {
+	case port != "" && !found:
+		return fmt.Errorf("message %s has no delivery to send port %s", safe(id), safe(port))
+	case len(with) == 0 && port != "":
+		return fmt.Errorf("message %s: no MDN from send port %s: its delivery has received none", safe(id), safe(port))
+	case len(with) == 0:
+		return fmt.Errorf("message %s: no MDN: none of its deliveries has received one", safe(id))
+	case len(with) > 1:
+		ports := make([]string, len(with))
+		for i, dl := range with {
+			ports[i] = safe(dl.Port)
+		}
+		return fmt.Errorf("message %s has MDNs from send ports %s: choose one with --port", safe(id), strings.Join(ports, ", "))
+	}
+	if _, err := w.Write(with[0].Receipt.Data); err != nil {
+		return fmt.Errorf("message %s: writing the MDN: %w", safe(id), err)
 	}
 	return nil
 }
@@ -295,12 +355,19 @@ type jsonMessageDetail struct {
 }
 
 type jsonDelivery struct {
-	ID            int64  `json:"id" doc:"The delivery's id."`
-	Port          string `json:"send_port" doc:"The send port."`
-	State         string `json:"state" doc:"pending, in_progress, retrying, delivered, suspended or terminated."`
-	Attempts      int    `json:"attempts" doc:"Attempts made since it was last resumed."`
-	NextAttemptAt string `json:"next_attempt_at,omitempty" doc:"When a pending or retrying delivery is next due, RFC 3339 in UTC."`
-	LastError     string `json:"last_error,omitempty" doc:"Why the last attempt failed."`
+	ID            int64        `json:"id" doc:"The delivery's id."`
+	Port          string       `json:"send_port" doc:"The send port."`
+	State         string       `json:"state" doc:"pending, in_progress, retrying, delivered, suspended or terminated."`
+	Attempts      int          `json:"attempts" doc:"Attempts made since it was last resumed."`
+	NextAttemptAt string       `json:"next_attempt_at,omitempty" doc:"When a pending or retrying delivery is next due, RFC 3339 in UTC."`
+	LastError     string       `json:"last_error,omitempty" doc:"Why the last attempt failed."`
+	Receipt       *jsonReceipt `json:"receipt,omitempty" doc:"The partner's proof of receipt (an AS2 MDN), when the delivery received one; messages mdn writes it out."`
+}
+
+type jsonReceipt struct {
+	ContentType string `json:"content_type" doc:"Its content type: multipart/signed for a signed MDN, multipart/report for an unsigned one."`
+	Summary     string `json:"summary" doc:"Its disposition, the Received-Content-MIC that matched, and whether it was signed."`
+	Size        int    `json:"size" doc:"Its size in bytes, header fields included."`
 }
 
 type jsonAttempt struct {
@@ -328,6 +395,9 @@ func toJSONDetail(d *msgbox.Detail) jsonMessageDetail {
 		jd := jsonDelivery{ID: dl.ID, Port: dl.Port, State: string(dl.State), Attempts: dl.Attempts, LastError: dl.LastError}
 		if !dl.NextAttemptAt.IsZero() && (dl.State == msgbox.DeliveryRetrying || dl.State == msgbox.DeliveryPending) {
 			jd.NextAttemptAt = dl.NextAttemptAt.UTC().Format(time.RFC3339Nano)
+		}
+		if r := dl.Receipt; r != nil {
+			jd.Receipt = &jsonReceipt{ContentType: r.ContentType, Summary: r.Summary, Size: len(r.Data)}
 		}
 		out.Deliveries = append(out.Deliveries, jd)
 	}
@@ -373,6 +443,9 @@ func showMessage(w io.Writer, d *msgbox.Detail, format string) error {
 		}
 		if dl.LastError != "" {
 			fmt.Fprintf(w, "\n    last error: %s", safe(oneLine(dl.LastError)))
+		}
+		if dl.Receipt != nil {
+			fmt.Fprintf(w, "\n    MDN: %s (%d bytes)", safe(oneLine(dl.Receipt.Summary)), len(dl.Receipt.Data))
 		}
 		fmt.Fprintln(w)
 	}

@@ -90,8 +90,11 @@ var ErrInvalidOutcome = errors.New("invalid delivery outcome")
 // ValidateOutcome checks an Outcome before a box records it: State must be
 // delivered, retrying or suspended, and a retrying outcome needs a RetryAt,
 // since a zero time would make the delivery due at once and retry in a tight
-// loop.
+// loop. A Receipt's data must not exceed MaxReceiptSize.
 func ValidateOutcome(o Outcome) error {
+	if o.Receipt != nil && len(o.Receipt.Data) > MaxReceiptSize {
+		return fmt.Errorf("%w: receipt of %d bytes (at most %d)", ErrInvalidOutcome, len(o.Receipt.Data), MaxReceiptSize)
+	}
 	switch o.State {
 	case DeliveryDelivered, DeliverySuspended:
 		return nil
@@ -276,4 +279,18 @@ func PurgeBatches(batch int, purge func() (int, error)) (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// CleanOutcome returns o as a box stores it: its text cleaned (CleanText)
+// and RetryAt at the box's precision (Timestamp). Its Receipt is a copy,
+// so the caller's is never changed.
+func CleanOutcome(o Outcome) Outcome {
+	o.Error, o.RetryAt = CleanText(o.Error), Timestamp(o.RetryAt)
+	if r := o.Receipt; r != nil {
+		o.Receipt = &DeliveryReceipt{ContentType: CleanText(r.ContentType), Summary: CleanText(r.Summary), Data: r.Data}
+		if o.Receipt.Data == nil {
+			o.Receipt.Data = []byte{} // stored NOT NULL
+		}
+	}
+	return o
 }

@@ -157,6 +157,30 @@ type Delivery struct {
 	// then Box.Message and Box.Body read them.
 	Message *Message
 	Body    []byte
+
+	// Receipt is the partner's proof of receipt that the delivery's last
+	// attempt with one brought back (an AS2 MDN), data included. Get sets
+	// it; ClaimBatch does not (nil).
+	Receipt *DeliveryReceipt
+}
+
+// MaxReceiptSize is the most bytes of receipt data (DeliveryReceipt.Data)
+// a box stores: an AS2 MDN is a few kilobytes, and the as2 package reads
+// none larger than this (as2.MaxMDNSize, which a test keeps within it).
+// Get reads receipts whole, so they must stay small.
+const MaxReceiptSize = 4 << 20
+
+// DeliveryReceipt is a partner's proof of receipt of a delivery (language
+// §11: an AS2 MDN), kept in the box with the delivery's outcome.
+type DeliveryReceipt struct {
+	// ContentType is the receipt's media type (multipart/signed,
+	// multipart/report).
+	ContentType string
+	// Summary is one line for operators: the disposition. Clean text.
+	Summary string
+	// Data is the receipt as received: the whole MIME entity, headers
+	// included, at most MaxReceiptSize bytes.
+	Data []byte
 }
 
 // Attempt is one delivery attempt's record.
@@ -195,6 +219,11 @@ type Outcome struct {
 	// Error is the reason the attempt failed (empty when delivered). It is
 	// shown to operators: never put key material or secrets in it.
 	Error string
+	// Receipt, when not nil, is the partner's proof of receipt the attempt
+	// brought back: the box stores it in the transaction that records the
+	// outcome, replacing any an earlier attempt of the delivery stored, and
+	// Get returns it with the delivery. Purge deletes it with the message.
+	Receipt *DeliveryReceipt
 }
 
 // BacklogStatuses returns the statuses of messages not finished, which

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -164,11 +165,46 @@ func TestValidateOutcome(t *testing.T) {
 		{Outcome{State: DeliveryInProgress}, false},
 		{Outcome{State: DeliveryTerminated}, false},
 		{Outcome{}, false},
+		{Outcome{State: DeliveryDelivered, Receipt: &DeliveryReceipt{Data: make([]byte, MaxReceiptSize)}}, true},
+		{Outcome{State: DeliveryDelivered, Receipt: &DeliveryReceipt{Data: make([]byte, MaxReceiptSize+1)}}, false},
 	} {
 		err := ValidateOutcome(tc.o)
 		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrInvalidOutcome) {
 			t.Errorf("ValidateOutcome(%+v) = %v, want ok=%v", tc.o, err, tc.ok)
 		}
+	}
+}
+
+// TestCleanOutcome: the text a box stores is cleaned, the receipt's data
+// kept byte for byte (nil as empty: stored NOT NULL), and the caller's
+// receipt is not changed.
+func TestCleanOutcome(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.FixedZone("CEST", 2*3600))
+	for _, tc := range []struct {
+		name string
+		in   Outcome
+		want Outcome
+	}{
+		{"no receipt", Outcome{State: DeliveryRetrying, RetryAt: at, Error: "a\x00b"},
+			Outcome{State: DeliveryRetrying, RetryAt: Timestamp(at), Error: CleanText("a\x00b")}},
+		{"receipt", Outcome{State: DeliveryDelivered, Receipt: &DeliveryReceipt{ContentType: "t\x00", Summary: "s\xff", Data: []byte("\x00\xff")}},
+			Outcome{State: DeliveryDelivered, Receipt: &DeliveryReceipt{ContentType: CleanText("t\x00"), Summary: CleanText("s\xff"), Data: []byte("\x00\xff")}}},
+		{"receipt without data", Outcome{State: DeliveryDelivered, Receipt: &DeliveryReceipt{Summary: "s"}},
+			Outcome{State: DeliveryDelivered, Receipt: &DeliveryReceipt{Summary: "s", Data: []byte{}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before DeliveryReceipt
+			if tc.in.Receipt != nil {
+				before = *tc.in.Receipt
+			}
+			got := CleanOutcome(tc.in)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("CleanOutcome = %+v (receipt %+v), want %+v (receipt %+v)", got, got.Receipt, tc.want, tc.want.Receipt)
+			}
+			if tc.in.Receipt != nil && !reflect.DeepEqual(*tc.in.Receipt, before) {
+				t.Errorf("the caller's receipt changed: %+v, was %+v", *tc.in.Receipt, before)
+			}
+		})
 	}
 }
 

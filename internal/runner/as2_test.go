@@ -167,6 +167,21 @@ send_port "fabrikam" {
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("delivered messages: %d, %v", len(msgs), err)
 			}
+			// The box keeps the MDN libas2 answered with the delivery.
+			d, err := box.Get(context.Background(), msgs[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc := d.Deliveries[0].Receipt
+			if rc == nil {
+				t.Fatal("the delivery has no receipt in the box")
+			}
+			if !strings.Contains(rc.Summary, "processed") || !strings.Contains(rc.Summary, want) {
+				t.Errorf("stored receipt summary %q, want processed and %q", rc.Summary, want)
+			}
+			if head, _, ok := bytes.Cut(rc.Data, []byte("\r\n\r\n")); !ok || !bytes.Contains(head, []byte("Content-Type: "+rc.ContentType)) {
+				t.Errorf("stored receipt is not a MIME entity of type %q: %q", rc.ContentType, rc.Data)
+			}
 		})
 	}
 }
@@ -178,6 +193,7 @@ type fakeAS2 struct {
 	url  string
 	mu   sync.Mutex
 	hits map[string]int
+	sent map[string]*as2.Built // the last MDN answered per path
 }
 
 func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*as2.Built, error)) *fakeAS2 {
@@ -186,7 +202,7 @@ func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeAS2{url: "http://" + ln.Addr().String(), hits: map[string]int{}}
+	f := &fakeAS2{url: "http://" + ln.Addr().String(), hits: map[string]int{}, sent: map[string]*as2.Built{}}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
@@ -201,6 +217,9 @@ func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		f.mu.Lock()
+		f.sent[r.URL.Path] = b
+		f.mu.Unlock()
 		for k, vs := range b.Header {
 			w.Header()[k] = vs
 		}
@@ -209,6 +228,12 @@ func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return f
+}
+
+func (f *fakeAS2) lastMDN(path string) *as2.Built {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sent[path]
 }
 
 func (f *fakeAS2) count(path string) int {
@@ -220,11 +245,12 @@ func (f *fakeAS2) count(path string) int {
 // TestAS2Receipts: a receipt that proves nothing fails the attempt,
 // which is retried and then suspended with the reason (an unsigned MDN
 // when a signed one was asked for, a Received-Content-MIC that is not the
-// one of what was sent); a negative MDN (processed/error) suspends the
-// delivery at once, naming its disposition. An answer other than 2xx is
-// retried. A port without a pipeline
-// digests the body itself, and a signed MDN with that MIC delivers; with
-// mdn = "none", a 2xx answer does.
+// one of what was sent, an MDN entity, header fields included, larger than
+// as2.MaxMDNSize); a negative MDN (processed/error) suspends the delivery
+// at once, naming its disposition. An answer other than 2xx is retried. A
+// port without a pipeline digests the body itself, and a signed MDN with
+// that MIC delivers, the box keeping it as received; with mdn = "none", a
+// 2xx answer delivers, and no receipt is kept.
 func TestAS2Receipts(t *testing.T) {
 	p := newPKI(t)
 	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
@@ -243,6 +269,11 @@ func TestAS2Receipts(t *testing.T) {
 			m.MIC = &right
 		case "/none":
 			return &as2.Built{Header: http.Header{}}, nil
+		case "/big":
+			// Within as2.MaxMDNSize, but not with its header fields:
+			// more than the box would keep.
+			h := http.Header{"Content-Type": {"multipart/report; report-type=disposition-notification; boundary=b"}}
+			return &as2.Built{Header: h, Body: bytes.Repeat([]byte("x"), as2.MaxMDNSize-10)}, nil
 		default:
 			return nil, errors.New("unknown path")
 		}
@@ -250,7 +281,7 @@ func TestAS2Receipts(t *testing.T) {
 	})
 	var cfg strings.Builder
 	cfg.WriteString(as2Common)
-	for _, c := range []string{"unsigned", "wrongmic", "error", "down"} {
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big"} {
 		cfg.WriteString(`
 send_port "` + c + `" {
   host                   = host.h
@@ -291,7 +322,7 @@ send_port "none" {
 }
 `)
 	dir := setup(t, p, cfg.String(), map[string]string{"URL": fake.url})
-	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "plain", "none"} {
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "plain", "none"} {
 		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
 	}
 	r, box := start(t, dir)
@@ -318,6 +349,13 @@ send_port "none" {
 	if !slices.Equal(names, []string{"none.edi", "plain.edi"}) {
 		t.Errorf("delivered %v, want none.edi and plain.edi", names)
 	}
+	for _, m := range delivered {
+		d, err := box.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkStoredMDN(t, m.FileName, d.Deliveries[0].Receipt, fake.lastMDN("/"+strings.TrimSuffix(m.FileName, ".edi")))
+	}
 	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
 	if err != nil {
 		t.Fatal(err)
@@ -341,6 +379,7 @@ send_port "none" {
 		{"wrongmic", 2, []string{`send port "wrongmic"`, `party "fabrikam"`, "does not match"}},
 		{"error", 1, []string{`send port "error"`, `party "fabrikam"`, "processed/error", "decryption-failed"}},
 		{"down", 2, []string{`send port "down"`, "HTTP 500"}},
+		{"big", 2, []string{`send port "big"`, "with its header fields exceeds"}},
 	} {
 		if got := fake.count("/" + tc.name); got != tc.hits {
 			t.Errorf("%s: partner saw %d attempts, want %d", tc.name, got, tc.hits)
@@ -355,5 +394,48 @@ send_port "none" {
 				t.Errorf("%s: reason %q does not mention %q", tc.name, reason, w)
 			}
 		}
+	}
+}
+
+// checkStoredMDN checks the receipt the box kept for the delivery of file
+// against the MDN the partner sent: none with mdn = "none"; else the whole
+// entity as received, the partner's header fields (net/http adds its own,
+// such as Date) and its body byte for byte, with the disposition summarised.
+func checkStoredMDN(t *testing.T, file string, rc *msgbox.DeliveryReceipt, sent *as2.Built) {
+	t.Helper()
+	if sent == nil || len(sent.Body) == 0 {
+		if rc != nil {
+			t.Errorf("%s: receipt %+v stored, but the partner sent no MDN", file, rc)
+		}
+		return
+	}
+	if rc == nil {
+		t.Fatalf("%s: no receipt stored", file)
+	}
+	head, body, ok := bytes.Cut(rc.Data, []byte("\r\n\r\n"))
+	head = append(head, "\r\n"...) // each field ends with CRLF
+	if !ok || !bytes.Equal(body, sent.Body) {
+		t.Errorf("%s: stored MDN body differs from the one sent:\n%q\nwant\n%q", file, body, sent.Body)
+	}
+	for k, vs := range sent.Header {
+		for _, v := range vs {
+			if !bytes.Contains(head, []byte(k+": "+v+"\r\n")) {
+				t.Errorf("%s: stored MDN header lacks %s: %s:\n%s", file, k, v, head)
+			}
+		}
+	}
+	if want := sent.Header.Get("Content-Type"); rc.ContentType != want {
+		t.Errorf("%s: stored content type %q, want %q", file, rc.ContentType, want)
+	}
+	if !strings.HasPrefix(rc.Summary, "automatic-action/MDN-sent-automatically; processed") || !strings.HasSuffix(rc.Summary, "; signed") {
+		t.Errorf("%s: stored summary %q, want a signed processed disposition", file, rc.Summary)
+	}
+}
+
+// TestReceiptFitsTheBox: every MDN the as2 transport returns can be kept
+// (the box refuses a receipt larger than msgbox.MaxReceiptSize).
+func TestReceiptFitsTheBox(t *testing.T) {
+	if as2.MaxMDNSize > msgbox.MaxReceiptSize {
+		t.Errorf("as2.MaxMDNSize %d > msgbox.MaxReceiptSize %d", as2.MaxMDNSize, msgbox.MaxReceiptSize)
 	}
 }

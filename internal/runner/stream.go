@@ -121,12 +121,23 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	if err != nil {
 		return retry(err)
 	}
-	if res.Receipt != nil {
-		// Not kept in the box yet: logged so that an operator sees the
+	o := msgbox.Outcome{State: msgbox.DeliveryDelivered}
+	if rc := res.Receipt; rc != nil {
+		// Kept with the outcome, in the same transaction (language §11:
+		// `messages show` summarises it, `messages mdn` writes it out);
+		// logged too, so that an operator following the log sees the
 		// partner's disposition.
-		pt.log.Info("receipt", "message", d.MessageID, "delivery", d.ID, "summary", res.Receipt.Summary)
+		o.Receipt = &msgbox.DeliveryReceipt{ContentType: rc.ContentType, Summary: rc.Summary, Data: rc.Data}
+		pt.log.Info("receipt", "message", d.MessageID, "delivery", d.ID, "summary", rc.Summary)
+		if len(rc.Data) > msgbox.MaxReceiptSize {
+			// The box refuses it, and the delivery, done, must still be
+			// recorded: its summary is kept. The as2 transport never
+			// returns one this large (as2.MaxMDNSize).
+			o.Receipt.Data = nil
+			pt.log.Warn("receipt too large to keep", "message", d.MessageID, "delivery", d.ID, "bytes", len(rc.Data))
+		}
 	}
-	return msgbox.Outcome{State: msgbox.DeliveryDelivered}, true
+	return o, true
 }
 
 // stageError names the stage that failed.

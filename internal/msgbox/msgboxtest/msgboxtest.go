@@ -38,6 +38,9 @@
 //     and counts no attempt for it: its holder still holds it.
 //   - Finish rejects an outcome msgbox.ValidateOutcome rejects (with
 //     msgbox.ErrInvalidOutcome) and changes nothing.
+//   - An Outcome's Receipt is stored by Finish and FinishBatch with the
+//     outcome (data byte for byte, text cleaned), replaces an earlier
+//     attempt's, is returned by Get with its delivery, and goes with Purge.
 //   - Renew and Finish of a delivery that does not exist (purged):
 //     msgbox.DeliveryNotFound, which is ErrNotFound and ErrLeaseLost.
 //   - A message id that is malformed, or names a purged message: ErrNotFound
@@ -141,6 +144,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveBatchInvalid", testReceiveBatchInvalid},
 		{"ReceiveBatchPurged", testReceiveBatchPurged},
 		{"FinishBatch", testFinishBatch},
+		{"Receipts", testReceipts},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)

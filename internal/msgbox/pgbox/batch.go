@@ -296,9 +296,7 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 			errs[i] = b.wrap(err, "finish delivery %d", it.DeliveryID)
 			continue
 		}
-		o := it.Outcome
-		o.Error, o.RetryAt = msgbox.CleanText(o.Error), msgbox.Timestamp(o.RetryAt)
-		valid = append(valid, &pgFin{i: i, id: it.DeliveryID, owner: msgbox.CleanText(it.Owner), o: o})
+		valid = append(valid, &pgFin{i: i, id: it.DeliveryID, owner: msgbox.CleanText(it.Owner), o: msgbox.CleanOutcome(it.Outcome)})
 		ids[it.DeliveryID] = true
 	}
 	if len(valid) < 2 || len(ids) < len(valid) {
@@ -435,6 +433,7 @@ func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) 
 		final.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
 				lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
 			f.id, string(f.o.State), f.number, next, f.o.Error)
+		queueReceipt(final, f.id, r.msgID, f.o.Receipt)
 		queueEvent(final, r.msgID, now, r.port, string(f.o.State), msgbox.FinishedDetail(f.number, f.owner, f.o))
 		l.setState(f.id, f.o.State)
 		changed[r.msgID] = true

@@ -587,8 +587,7 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	if err := msgbox.ValidateOutcome(o); err != nil {
 		return b.wrap(err, "finish delivery %d", deliveryID)
 	}
-	owner, o.Error = msgbox.CleanText(owner), msgbox.CleanText(o.Error)
-	o.RetryAt = msgbox.Timestamp(o.RetryAt)
+	owner, o = msgbox.CleanText(owner), msgbox.CleanOutcome(o)
 	var number int
 	var finishedAt time.Time
 	// A try whose commit was lost, and whose attempt was not found: its
@@ -689,6 +688,7 @@ func finishTx(ctx context.Context, t *pipeTx, deliveryID int64, owner string, o 
 	batch.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
 			lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
 		deliveryID, string(o.State), attempts, next, o.Error)
+	queueReceipt(batch, deliveryID, msgID, o.Receipt)
 	queueEvent(batch, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o))
 	l.setState(deliveryID, o.State)
 	queueStatus(batch, l)
@@ -832,4 +832,15 @@ func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, e
 	}
 	queueNotify(batch, ports)
 	return len(got), batch, nil
+}
+
+// queueReceipt queues the write of a delivery's receipt, if r is not nil,
+// replacing one an earlier attempt stored.
+func queueReceipt(batch *pgx.Batch, deliveryID int64, msgID string, r *msgbox.DeliveryReceipt) {
+	if r == nil {
+		return
+	}
+	batch.Queue(`INSERT INTO receipts (delivery_id, message_id, content_type, summary, data) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (delivery_id) DO UPDATE SET content_type = excluded.content_type, summary = excluded.summary,
+		data = excluded.data`, deliveryID, msgID, r.ContentType, r.Summary, r.Data)
 }

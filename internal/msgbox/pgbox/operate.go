@@ -126,6 +126,23 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 					}
 					return rows.Err()
 				})
+			// After the deliveries' query: a batch's callbacks run in order.
+			batch.Queue("SELECT delivery_id, content_type, summary, data FROM receipts WHERE message_id = $1", id).
+				Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						var did int64
+						r := &msgbox.DeliveryReceipt{}
+						if err := rows.Scan(&did, &r.ContentType, &r.Summary, &r.Data); err != nil {
+							return fmt.Errorf("reading receipts: %w", err)
+						}
+						for i := range d.Deliveries {
+							if d.Deliveries[i].ID == did {
+								d.Deliveries[i].Receipt = r
+							}
+						}
+					}
+					return rows.Err()
+				})
 			batch.Queue(`SELECT delivery_id, port, number, owner, started_at, finished_at, outcome, error
 				FROM attempts WHERE message_id = $1 ORDER BY id`, id).Query(func(rows pgx.Rows) error {
 				for rows.Next() {

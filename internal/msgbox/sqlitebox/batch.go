@@ -340,9 +340,7 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 			errs[i] = err
 			continue
 		}
-		o := it.Outcome
-		o.Error, o.RetryAt = msgbox.CleanText(o.Error), msgbox.Timestamp(o.RetryAt)
-		valid = append(valid, fin{i, it.DeliveryID, msgbox.CleanText(it.Owner), o})
+		valid = append(valid, fin{i, it.DeliveryID, msgbox.CleanText(it.Owner), msgbox.CleanOutcome(it.Outcome)})
 	}
 	if len(valid) == 0 {
 		return
@@ -368,7 +366,7 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 }
 
 // finishTx records the outcome o of owner's attempt of delivery id, and
-// its message's status (msgbox.DeriveStatus), which one query reads with
+// its message's status (msgbox.DeriveStatus) and its receipt, if any,, which one query reads with
 // the delivery: the states of the message's other deliveries, as this
 // transaction sees them (a batch finishing two deliveries of one message
 // sees the first's update). ErrLeaseLost (or DeliveryNotFound) when owner
@@ -408,6 +406,14 @@ func finishTx(ctx context.Context, tx *cachedTx, deliveryID int64, owner string,
 		due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
 		string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
 		return err
+	}
+	if r := o.Receipt; r != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO receipts (delivery_id, message_id, content_type, summary, data)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO UPDATE SET content_type = excluded.content_type,
+			summary = excluded.summary, data = excluded.data`,
+			deliveryID, msgID, r.ContentType, r.Summary, r.Data); err != nil {
+			return fmt.Errorf("storing receipt: %w", err)
+		}
 	}
 	if err := addEvent(ctx, tx, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o)); err != nil {
 		return err

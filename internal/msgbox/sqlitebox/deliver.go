@@ -483,8 +483,7 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 	if err := msgbox.ValidateOutcome(o); err != nil {
 		return b.wrap(err, "finish delivery %d", deliveryID)
 	}
-	owner, o.Error = msgbox.CleanText(owner), msgbox.CleanText(o.Error)
-	o.RetryAt = msgbox.Timestamp(o.RetryAt)
+	owner, o = msgbox.CleanText(owner), msgbox.CleanOutcome(o)
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		return finishTx(ctx, tx, deliveryID, owner, o, b.clock())
 	})

@@ -59,6 +59,7 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 				for _, q := range []string{
 					"DELETE FROM attempts WHERE message_id = ?",
 					"DELETE FROM events WHERE message_id = ?",
+					"DELETE FROM receipts WHERE message_id = ?",
 					"DELETE FROM deliveries WHERE message_id = ?",
 					"DELETE FROM messages WHERE id = ?",
 				} {
@@ -169,6 +170,10 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		if err := readReceipts(ctx, tx, id, d.Deliveries); err != nil {
 			return err
 		}
 
@@ -393,4 +398,27 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 		return refreshStatus(ctx, tx, id)
 	})
 	return b.wrap(err, "terminate %s", id)
+}
+
+// readReceipts sets the Receipt of those of deliveries, message id's, that
+// have one.
+func readReceipts(ctx context.Context, tx *cachedTx, id string, deliveries []msgbox.Delivery) error {
+	rows, err := tx.QueryContext(ctx, "SELECT delivery_id, content_type, summary, data FROM receipts WHERE message_id = ?", id)
+	if err != nil {
+		return fmt.Errorf("reading receipts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var did int64
+		r := &msgbox.DeliveryReceipt{}
+		if err := rows.Scan(&did, &r.ContentType, &r.Summary, &r.Data); err != nil {
+			return fmt.Errorf("reading receipts: %w", err)
+		}
+		for i := range deliveries {
+			if deliveries[i].ID == did {
+				deliveries[i].Receipt = r
+			}
+		}
+	}
+	return rows.Err()
 }

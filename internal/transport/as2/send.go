@@ -167,6 +167,11 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 		return nil, fmt.Errorf("%s: the response exceeds %d octets", what, as2.MaxMDNSize)
 	}
 	raw := as2.JoinEntity(resp.Header, body)
+	if len(raw) > as2.MaxMDNSize {
+		// The entity is what the box keeps (msgbox.MaxReceiptSize): its
+		// header fields count too.
+		return nil, fmt.Errorf("%s: the MDN with its header fields exceeds %d octets", what, as2.MaxMDNSize)
+	}
 	// A signed MDN that was not asked for is read unchecked: an unsigned
 	// one would have done (and the partner's certificates were not loaded).
 	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: a.s.trusted, Now: time.Now(), SpoolDir: a.s.env.SpoolDir,

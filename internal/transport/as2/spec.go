@@ -52,7 +52,9 @@ unreadable, unsigned (when signed_mdn) or mismatching MDN, or an answer
 other than 2xx, fails the attempt, which is retried. With mdn = "none" a
 2xx answer delivers the message.
 
-The MDN is not yet kept in the message box: its disposition is logged.
+The MDN that delivered the message is kept in the message box with the
+delivery, as received (its header fields included, at most 4 MiB):
+bizpipe messages show summarises it, bizpipe messages mdn writes it out.
 Asynchronous MDNs (mdn = "async") are part of the language but not
 supported by this version.`,
 	Example: `transport "as2" {
