@@ -249,7 +249,8 @@ func (f *fakeAS2) count(path string) int {
 // as2.MaxMDNSize); a negative MDN (processed/error) suspends the delivery
 // at once, naming its disposition. An answer other than 2xx is retried. A
 // port without a pipeline digests the body itself, and a signed MDN with
-// that MIC delivers, the box keeping it as received; with mdn = "none", a
+// that MIC delivers, the box keeping it as received, as does one signed by
+// anyone when no signed MDN was asked for; with mdn = "none", a
 // 2xx answer delivers, and no receipt is kept.
 func TestAS2Receipts(t *testing.T) {
 	p := newPKI(t)
@@ -267,6 +268,12 @@ func TestAS2Receipts(t *testing.T) {
 		case "/plain":
 			right := as2.ComputeMIC(as2.SHA384, body)
 			m.MIC = &right
+		case "/unasked":
+			// Signed although no signed MDN was asked for, and not by
+			// the partner: read, not checked.
+			right := as2.ComputeMIC(as2.SHA384, body)
+			m.MIC = &right
+			o.Signer = &smime.Signer{Cert: p.signer.Cert, Key: p.signer.Key}
 		case "/none":
 			return &as2.Built{Header: http.Header{}}, nil
 		case "/big":
@@ -309,6 +316,16 @@ send_port "plain" {
     mdn_digest = "sha384"
   }
 }
+send_port "unasked" {
+  host   = host.h
+  filter = message.file_name == "unasked.edi"
+  transport "as2" {
+    url        = "{{.URL}}/unasked"
+    partner    = party.fabrikam
+    mdn_digest = "sha384"
+    signed_mdn = false
+  }
+}
 send_port "none" {
   host                   = host.h
   pipeline               = pipeline.sign_encrypt
@@ -322,7 +339,7 @@ send_port "none" {
 }
 `)
 	dir := setup(t, p, cfg.String(), map[string]string{"URL": fake.url})
-	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "plain", "none"} {
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "plain", "unasked", "none"} {
 		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
 	}
 	r, box := start(t, dir)
@@ -346,15 +363,18 @@ send_port "none" {
 		names = append(names, m.FileName)
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"none.edi", "plain.edi"}) {
-		t.Errorf("delivered %v, want none.edi and plain.edi", names)
+	if !slices.Equal(names, []string{"none.edi", "plain.edi", "unasked.edi"}) {
+		t.Errorf("delivered %v, want none.edi, plain.edi and unasked.edi", names)
 	}
 	for _, m := range delivered {
 		d, err := box.Get(ctx, m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkStoredMDN(t, m.FileName, d.Deliveries[0].Receipt, fake.lastMDN("/"+strings.TrimSuffix(m.FileName, ".edi")))
+		// The signature of an MDN not asked to be signed is not checked,
+		// so its summary does not say signed.
+		checkStoredMDN(t, m.FileName, d.Deliveries[0].Receipt, fake.lastMDN("/"+strings.TrimSuffix(m.FileName, ".edi")),
+			m.FileName != "unasked.edi")
 	}
 	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
 	if err != nil {
@@ -400,8 +420,9 @@ send_port "none" {
 // checkStoredMDN checks the receipt the box kept for the delivery of file
 // against the MDN the partner sent: none with mdn = "none"; else the whole
 // entity as received, the partner's header fields (net/http adds its own,
-// such as Date) and its body byte for byte, with the disposition summarised.
-func checkStoredMDN(t *testing.T, file string, rc *msgbox.DeliveryReceipt, sent *as2.Built) {
+// such as Date) and its body byte for byte, with the disposition summarised
+// (and "signed" when its signature was verified).
+func checkStoredMDN(t *testing.T, file string, rc *msgbox.DeliveryReceipt, sent *as2.Built, verified bool) {
 	t.Helper()
 	if sent == nil || len(sent.Body) == 0 {
 		if rc != nil {
@@ -427,8 +448,8 @@ func checkStoredMDN(t *testing.T, file string, rc *msgbox.DeliveryReceipt, sent 
 	if want := sent.Header.Get("Content-Type"); rc.ContentType != want {
 		t.Errorf("%s: stored content type %q, want %q", file, rc.ContentType, want)
 	}
-	if !strings.HasPrefix(rc.Summary, "automatic-action/MDN-sent-automatically; processed") || !strings.HasSuffix(rc.Summary, "; signed") {
-		t.Errorf("%s: stored summary %q, want a signed processed disposition", file, rc.Summary)
+	if !strings.HasPrefix(rc.Summary, "automatic-action/MDN-sent-automatically; processed") || strings.HasSuffix(rc.Summary, "; signed") != verified {
+		t.Errorf("%s: stored summary %q, want a processed disposition, signed: %v", file, rc.Summary, verified)
 	}
 }
 
