@@ -249,7 +249,8 @@ func (f *fakeAS2) count(path string) int {
 // as2.MaxMDNSize); a negative MDN (processed/error) suspends the delivery
 // at once, naming its disposition. An answer other than 2xx is retried. A
 // port without a pipeline digests the body itself, and a signed MDN with
-// that MIC delivers, the box keeping it as received, as does one signed by
+// that MIC delivers, the box keeping it as received (an MDN that failed the
+// delivery is kept too), as does one signed by
 // anyone when no signed MDN was asked for; with mdn = "none", a
 // 2xx answer delivers, and no receipt is kept.
 func TestAS2Receipts(t *testing.T) {
@@ -381,6 +382,7 @@ send_port "none" {
 		t.Fatal(err)
 	}
 	reasons := map[string]string{}
+	receipts := map[string]*msgbox.DeliveryReceipt{}
 	for _, m := range msgs {
 		d, err := box.Get(ctx, m.ID)
 		if err != nil {
@@ -388,6 +390,19 @@ send_port "none" {
 		}
 		for _, dl := range d.Deliveries {
 			reasons[m.FileName] += dl.LastError
+			receipts[m.FileName] = dl.Receipt
+		}
+	}
+	// An MDN that did not prove delivery is kept with the failure: what
+	// the partner answered, for the operator and for a dispute.
+	for name, want := range map[string]string{"unsigned": "processed", "wrongmic": "processed", "error": "processed/error",
+		"down": "", "big": ""} {
+		rc := receipts[name+".edi"]
+		switch {
+		case want == "" && rc != nil:
+			t.Errorf("%s: receipt %q kept, but the partner sent no usable MDN", name, rc.Summary)
+		case want != "" && (rc == nil || !strings.Contains(rc.Summary, want) || len(rc.Data) == 0):
+			t.Errorf("%s: receipt %+v, want the MDN kept, summarised as %q", name, rc, want)
 		}
 	}
 	for _, tc := range []struct {

@@ -119,25 +119,33 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
-		return retry(err)
+		// A receipt that did not prove delivery (a negative MDN, one
+		// that did not verify) is kept with the failure all the same.
+		o, ok := retry(err)
+		o.Receipt = r.receipt(pt, d, res.Receipt)
+		return o, ok
 	}
-	o := msgbox.Outcome{State: msgbox.DeliveryDelivered}
-	if rc := res.Receipt; rc != nil {
-		// Kept with the outcome, in the same transaction (language §11:
-		// `messages show` summarises it, `messages mdn` writes it out);
-		// logged too, so that an operator following the log sees the
-		// partner's disposition.
-		o.Receipt = &msgbox.DeliveryReceipt{ContentType: rc.ContentType, Summary: rc.Summary, Data: rc.Data}
-		pt.log.Info("receipt", "message", d.MessageID, "delivery", d.ID, "summary", rc.Summary)
-		if len(rc.Data) > msgbox.MaxReceiptSize {
-			// The box refuses it, and the delivery, done, must still be
-			// recorded: its summary is kept. The as2 transport never
-			// returns one this large (as2.MaxMDNSize).
-			o.Receipt.Data = nil
-			pt.log.Warn("receipt too large to keep", "message", d.MessageID, "delivery", d.ID, "bytes", len(rc.Data))
-		}
+	return msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.receipt(pt, d, res.Receipt)}, true
+}
+
+// receipt is what the box keeps of a partner's receipt, nil for none: kept
+// with the outcome, in the same transaction (language §11: `messages show`
+// summarises it, `messages mdn` writes it out); logged too, so that an
+// operator following the log sees the partner's disposition.
+func (r *Runner) receipt(pt *port, d *msgbox.Delivery, rc *component.Receipt) *msgbox.DeliveryReceipt {
+	if rc == nil {
+		return nil
 	}
-	return o, true
+	kept := &msgbox.DeliveryReceipt{ContentType: rc.ContentType, Summary: rc.Summary, Data: rc.Data}
+	pt.log.Info("receipt", "message", d.MessageID, "delivery", d.ID, "summary", rc.Summary)
+	if len(rc.Data) > msgbox.MaxReceiptSize {
+		// The box refuses it, and the outcome must still be recorded: its
+		// summary is kept. The as2 transport never returns one this large
+		// (as2.MaxMDNSize).
+		kept.Data = nil
+		pt.log.Warn("receipt too large to keep", "message", d.MessageID, "delivery", d.ID, "bytes", len(rc.Data))
+	}
+	return kept
 }
 
 // stageError names the stage that failed.

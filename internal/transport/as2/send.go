@@ -145,7 +145,9 @@ func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
 		return err
 	})
 	if err != nil {
-		return component.Result{}, transport.PermanentError(err)
+		// The MDN, when there was one, goes with the failure: a negative
+		// or unverifiable receipt is kept too.
+		return res, transport.PermanentError(err)
 	}
 	return res, nil
 }
