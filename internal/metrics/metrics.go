@@ -21,7 +21,21 @@ type Metrics struct {
 	Suspended       *prometheus.CounterVec   // by send_port ("" for routing failures)
 	PipelineSeconds *prometheus.HistogramVec // by send_port
 	DeliverySeconds *prometheus.HistogramVec // by send_port
+	Receipts        *prometheus.CounterVec   // by send_port and outcome (ReceiptPositive, ...)
 }
+
+// The outcomes of a partner's receipt (an AS2 MDN), the outcome label of
+// bizpipe_receipts_total.
+const (
+	// ReceiptPositive: it proves delivery; the delivery is delivered.
+	ReceiptPositive = "positive"
+	// ReceiptNegative: the partner refused the message (an MDN
+	// processed/error or failed); the delivery is suspended.
+	ReceiptNegative = "negative"
+	// ReceiptRejected: it proves nothing (unsigned when a signed one was
+	// asked for, a MIC other than the message's); the attempt failed.
+	ReceiptRejected = "rejected"
+)
 
 // New creates the metrics on a fresh registry, with Go and process collectors.
 func New() *Metrics {
@@ -53,8 +67,12 @@ func New() *Metrics {
 			Help:    "Time for a transport to complete one delivery attempt once the message is written (sync into place, or send and wait for the answer).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"send_port"}),
+		Receipts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizpipe_receipts_total",
+			Help: "Receipts (AS2 MDNs) partners answered, by send port and outcome: positive (delivery proven), negative (the partner refused the message), rejected (the receipt proved nothing: unsigned when a signed one was asked for, a MIC other than the message's).",
+		}, []string{"send_port", "outcome"}),
 	}
-	m.Registry.MustRegister(m.Received, m.Delivered, m.Retried, m.Suspended, m.PipelineSeconds, m.DeliverySeconds,
+	m.Registry.MustRegister(m.Received, m.Delivered, m.Retried, m.Suspended, m.PipelineSeconds, m.DeliverySeconds, m.Receipts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

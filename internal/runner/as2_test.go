@@ -18,9 +18,11 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
+	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // as2Common declares the group (AS2 id CONTOSO, signing with the pki's
@@ -343,7 +345,8 @@ send_port "none" {
 	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "plain", "unasked", "none"} {
 		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
 	}
-	r, box := start(t, dir)
+	m := metrics.New()
+	r, box := startWith(t, dir, func(o *runner.Options) { o.Metrics = m })
 	ctx := context.Background()
 	for range 20 {
 		sum, err := r.RunOnce(ctx)
@@ -391,6 +394,25 @@ send_port "none" {
 		for _, dl := range d.Deliveries {
 			reasons[m.FileName] += dl.LastError
 			receipts[m.FileName] = dl.Receipt
+		}
+	}
+	// Receipts are counted by outcome: one per answer with an MDN (the
+	// retried ones twice); none without an MDN.
+	for _, c := range []struct {
+		port, outcome string
+		want          float64
+	}{
+		{"plain", metrics.ReceiptPositive, 1}, {"unasked", metrics.ReceiptPositive, 1},
+		{"unsigned", metrics.ReceiptRejected, 2}, {"wrongmic", metrics.ReceiptRejected, 2},
+		{"error", metrics.ReceiptNegative, 1}, {"error", metrics.ReceiptRejected, 0},
+		{"none", metrics.ReceiptPositive, 0}, {"down", metrics.ReceiptRejected, 0}, {"big", metrics.ReceiptRejected, 0},
+	} {
+		var pb dto.Metric
+		if err := m.Receipts.WithLabelValues(c.port, c.outcome).Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		if got := pb.GetCounter().GetValue(); got != c.want {
+			t.Errorf("bizpipe_receipts_total{send_port=%q,outcome=%q} = %v, want %v", c.port, c.outcome, got, c.want)
 		}
 	}
 	// An MDN that did not prove delivery is kept with the failure: what

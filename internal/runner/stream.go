@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -122,19 +123,29 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 		// A receipt that did not prove delivery (a negative MDN, one
 		// that did not verify) is kept with the failure all the same.
 		o, ok := retry(err)
-		o.Receipt = r.receipt(pt, d, res.Receipt)
+		outcome := metrics.ReceiptRejected
+		if component.IsPermanent(err) {
+			// The partner refused the message (suspended at once), not
+			// a receipt that proved nothing on its last try.
+			outcome = metrics.ReceiptNegative
+		}
+		o.Receipt = r.receipt(pt, d, res.Receipt, outcome)
 		return o, ok
 	}
-	return msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.receipt(pt, d, res.Receipt)}, true
+	return msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.receipt(pt, d, res.Receipt, metrics.ReceiptPositive)}, true
 }
 
 // receipt is what the box keeps of a partner's receipt, nil for none: kept
 // with the outcome, in the same transaction (language §11: `messages show`
-// summarises it, `messages mdn` writes it out); logged too, so that an
-// operator following the log sees the partner's disposition.
-func (r *Runner) receipt(pt *port, d *msgbox.Delivery, rc *component.Receipt) *msgbox.DeliveryReceipt {
+// summarises it, `messages mdn` writes it out), counted by outcome; logged
+// too, so that an operator following the log sees the partner's
+// disposition.
+func (r *Runner) receipt(pt *port, d *msgbox.Delivery, rc *component.Receipt, outcome string) *msgbox.DeliveryReceipt {
 	if rc == nil {
 		return nil
+	}
+	if m := r.opts.Metrics; m != nil {
+		m.Receipts.WithLabelValues(d.Port, outcome).Inc()
 	}
 	kept := &msgbox.DeliveryReceipt{ContentType: rc.ContentType, Summary: rc.Summary, Data: rc.Data}
 	pt.log.Info("receipt", "message", d.MessageID, "delivery", d.ID, "summary", rc.Summary)
