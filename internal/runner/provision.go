@@ -180,12 +180,9 @@ func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Valu
 		if err != nil {
 			return keys, fmt.Errorf("group signing certificate: %w", thumbprintError(g.SigningCertificate, err))
 		}
-		if in.Account == nil || in.Account.PersonalStore == nil {
-			return keys, fmt.Errorf("no service account store")
-		}
-		st := r.opts.Checked.Stores[in.Account.PersonalStore]
-		if st == nil {
-			return keys, fmt.Errorf("personal store %q was not loaded", in.Account.PersonalStore.Name)
+		st, err := r.personalStore(in)
+		if err != nil {
+			return keys, err
 		}
 		c := st.Find(tp)
 		if c == nil || c.Key == nil {
@@ -222,12 +219,9 @@ func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Valu
 		if err != nil {
 			return keys, fmt.Errorf("decryption certificate: %w", thumbprintError(h.DecryptionCertificate, err))
 		}
-		if in.Account == nil || in.Account.PersonalStore == nil {
-			return keys, fmt.Errorf("no service account store")
-		}
-		st := r.opts.Checked.Stores[in.Account.PersonalStore]
-		if st == nil {
-			return keys, fmt.Errorf("personal store %q was not loaded", in.Account.PersonalStore.Name)
+		st, err := r.personalStore(in)
+		if err != nil {
+			return keys, err
 		}
 		c := st.Find(tp)
 		if c == nil || c.Key == nil || c.Key.Decrypter() == nil {
@@ -244,6 +238,19 @@ func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Valu
 		keys.PartySigners = signers
 	}
 	return keys, nil
+}
+
+// personalStore is the loaded personal store of the service account
+// instance in runs as: where its signing and decryption keys are.
+func (r *Runner) personalStore(in *model.Instance) (*certstore.Store, error) {
+	if in.Account == nil || in.Account.PersonalStore == nil {
+		return nil, fmt.Errorf("no service account store")
+	}
+	st := r.opts.Checked.Stores[in.Account.PersonalStore]
+	if st == nil {
+		return nil, fmt.Errorf("personal store %q was not loaded", in.Account.PersonalStore.Name)
+	}
+	return st, nil
 }
 
 // partySigners finds the parties' signing certificates in the other-people

@@ -86,15 +86,7 @@ supported by this version.`,
 		{Name: "timeout", Type: component.Duration, Default: DefaultTimeout,
 			Doc: "How long one attempt may take, from connecting to the end of the synchronous MDN."},
 	},
-	Blocks: []component.BlockSpec{{
-		Type: "tls",
-		Doc:  "TLS material: the partner's trust anchors and a client certificate.",
-		Attributes: []component.Attribute{
-			{Name: "ca_file", Type: component.Path, Doc: "PEM certificates to trust instead of the system's roots."},
-			{Name: "cert_file", Type: component.Path, Doc: "PEM client certificate (with key_file)."},
-			{Name: "key_file", Type: component.Path, Doc: "PEM private key of the client certificate (with cert_file)."},
-		},
-	}},
+	Blocks: []component.BlockSpec{http.TLSBlock},
 	Decode: decodeSend,
 }
 

@@ -125,16 +125,20 @@ delivery without sending anything.`,
 		{Name: "timeout", Type: component.Duration, Default: DefaultTimeout,
 			Doc: "How long one attempt may take, from connecting to the answer's headers."},
 	},
-	Blocks: []component.BlockSpec{{
-		Type: "tls",
-		Doc:  "TLS material: the partner's trust anchors and a client certificate.",
-		Attributes: []component.Attribute{
-			{Name: "ca_file", Type: component.Path, Doc: "PEM certificates to trust instead of the system's roots."},
-			{Name: "cert_file", Type: component.Path, Doc: "PEM client certificate (with key_file)."},
-			{Name: "key_file", Type: component.Path, Doc: "PEM private key of the client certificate (with cert_file)."},
-		},
-	}},
+	Blocks: []component.BlockSpec{TLSBlock},
 	Decode: decodeSend,
+}
+
+// TLSBlock is the tls { } block of a sending transport over HTTP (this one,
+// and AS2's, which sends with this package's Client).
+var TLSBlock = component.BlockSpec{
+	Type: "tls",
+	Doc:  "TLS material: the partner's trust anchors and a client certificate.",
+	Attributes: []component.Attribute{
+		{Name: "ca_file", Type: component.Path, Doc: "PEM certificates to trust instead of the system's roots."},
+		{Name: "cert_file", Type: component.Path, Doc: "PEM client certificate (with key_file)."},
+		{Name: "key_file", Type: component.Path, Doc: "PEM private key of the client certificate (with cert_file)."},
+	},
 }
 
 // SendConfig is the typed configuration of a sending HTTP transport.
