@@ -154,6 +154,12 @@ type ReceiveEnv struct {
 	// shares (the HTTP receivers' memory budget for uploads in flight).
 	// Keys are the component's own: prefix them with its name.
 	Shared func(key string, make func() any) any
+	// AS2ID is the group's as2_id ("" when not set): the AS2-To an AS2
+	// receiver accepts and the AS2-From of its MDNs (language §11).
+	AS2ID string
+	// PartyAS2IDs are the declared parties' as2_id by party name (parties
+	// without one are absent): an AS2 receiver accepts only these AS2-From.
+	PartyAS2IDs map[string]string
 }
 
 // Sink stores a received message durably and routes it. A receiver
@@ -170,6 +176,62 @@ type SinkFunc func(ctx context.Context, in msgbox.Incoming, body io.Reader) (msg
 // Publish calls f.
 func (f SinkFunc) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
 	return f(ctx, in, body)
+}
+
+// OutcomeSink is implemented by the runner's Sinks for a transport that
+// must answer its sender with what decoding found (AS2's MDN, which
+// reports the decryption, the signature and a MIC over what was received).
+// PublishOutcome is Publish with that outcome, decoding as req asks. The
+// file and http transports keep using Publish.
+type OutcomeSink interface {
+	Sink
+	PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req DecodeRequest) (Published, error)
+}
+
+// DecodeRequest is what a transport asks of the decoding of one message.
+type DecodeRequest struct {
+	// MICHash, when not zero, asks for the AS2 MIC (RFC 4130 §7.3.1) in
+	// that hash.
+	MICHash crypto.Hash
+	// Party, when not "", is the party the transport received the message
+	// from (by AS2-From): a message whose signature verified as another
+	// party's is refused (ErrAuthenticationFailed), stored and suspended.
+	Party string
+}
+
+// Published is what a Sink stored, and what decoding found out.
+type Published struct {
+	Message msgbox.Message
+	// Dup: in.SourceKey was already stored; nothing new was.
+	Dup bool
+	// Decoded reports that the location's pipeline decoded the message
+	// (false without a decoding pipeline, and when it was refused).
+	Decoded bool
+	// Party is the party whose signature verified, "" when none did.
+	Party string
+	// MIC is the AS2 MIC the decoders computed, nil when not asked for or
+	// when no decoder computed one.
+	MIC []byte
+	// Refused is why the decoders refused the message (stored and
+	// suspended), nil when they did not.
+	Refused error
+}
+
+// micHashKey is the context key of WithMICHash.
+type micHashKey struct{}
+
+// WithMICHash returns ctx asking the decoder stages that decode under it for
+// the AS2 MIC in hash h (Decoded.MIC). A context value rather than a
+// parameter: only the AS2 receiver asks, per message, and the stages are
+// built once per location.
+func WithMICHash(ctx context.Context, h crypto.Hash) context.Context {
+	return context.WithValue(ctx, micHashKey{}, h)
+}
+
+// MICHash returns the hash WithMICHash asked for, 0 when none.
+func MICHash(ctx context.Context) crypto.Hash {
+	h, _ := ctx.Value(micHashKey{}).(crypto.Hash)
+	return h
 }
 
 // Receiver is a built receive transport.
@@ -290,6 +352,9 @@ type Decoded struct {
 	Header Header
 	// Party is the party whose signature verified, "" when none did.
 	Party string
+	// MIC is the AS2 MIC in the hash MICHash(ctx) asked for, nil when
+	// none was asked for.
+	MIC []byte
 }
 
 // --- Send transports ----------------------------------------------------

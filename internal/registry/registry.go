@@ -20,6 +20,7 @@ func Builtin() *component.Registry {
 		http.ReceiveSpec,
 		http.SendSpec,
 		as2.SendSpec,
+		as2.ReceiveSpec,
 		smime.EncoderSpec,
 		smime.DecoderSpec,
 	)

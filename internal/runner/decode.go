@@ -58,35 +58,58 @@ func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([
 // failure to read the source, to spool or to store leaves it
 // unacknowledged (to be received again).
 func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	p, err := s.PublishOutcome(ctx, in, body, component.DecodeRequest{})
+	return p.Message, p.Dup, err
+}
+
+// PublishOutcome is Publish that also says what decoding found
+// (component.OutcomeSink): the party, the AS2 MIC in req.MICHash (when not
+// zero) over what RFC 4130 §7.3.1 names, computed by the first stage, which
+// reads the message as received, or the decoders' refusal. A signature of
+// another party than req.Party (when set) refuses the message.
+func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
+	var p component.Published
+	wrap := func(m msgbox.Message, dup bool, err error) (component.Published, error) {
+		p.Message, p.Dup = m, dup
+		return p, err
+	}
 	at := time.Now()
 	received, err := s.spool(ctx, body)
 	if err != nil {
-		return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: keeping the message as received: %w", s.loc, in.FileName, err)
+		return p, fmt.Errorf("receive location %q, file %q: keeping the message as received: %w", s.loc, in.FileName, err)
 	}
 	defer received.Close()
-	decoded, dec, derr := s.decode(ctx, received, in.ContentType, at)
+	decoded, dec, derr := s.decode(component.WithMICHash(ctx, req.MICHash), received, in.ContentType, at)
 	if decoded != nil {
 		defer decoded.Close()
+	}
+	if derr == nil && req.Party != "" && dec.Party != "" && dec.Party != req.Party {
+		// The sender named one party (AS2-From) and signed as another:
+		// the payload is authentic, but not from whom it claims.
+		derr = component.Refusal(component.ErrAuthenticationFailed,
+			fmt.Errorf("the message is signed by party %q but was sent as party %q's", dec.Party, req.Party))
 	}
 	if derr != nil {
 		if ctx.Err() != nil {
 			// Stopped mid-way: nothing was decided about the message.
-			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, ctx.Err())
+			return p, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, ctx.Err())
 		}
 		if isLocal(derr) {
 			// The spool failed (a full disk, a missing directory), not
 			// the message: it stays at its source, to be received again.
-			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, s.hide.err(derr))
+			return p, fmt.Errorf("receive location %q, file %q: decoding: %w", s.loc, in.FileName, s.hide.err(derr))
 		}
 		if _, err := received.Seek(0, io.SeekStart); err != nil {
-			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
+			return p, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
 		}
 		in.Decoding, in.Party = msgbox.DecodingFailed, ""
 		reason := decodeFailure(s.loc, s.hide.text(derr.Error()))
 		// Logged and counted as suspended by publishWith, with the reason.
-		return s.r.publishWith(ctx, in, received, func(msgbox.Message) *routing { return &routing{reason: reason} })
+		p.Refused = derr
+		return wrap(s.r.publishWith(ctx, in, received, func(msgbox.Message) *routing { return &routing{reason: reason} }))
 	}
 	in.Decoding, in.Party = msgbox.Decoded, dec.Party
+	p.Decoded, p.Party, p.MIC = true, dec.Party, dec.MIC
 	if ct := dec.Header.Get("Content-Type"); ct != "" {
 		// The location's content type described what arrived (the S/MIME
 		// envelope); the payload routed is the innermost entity.
@@ -98,15 +121,15 @@ func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.
 	// not require encryption let through).
 	same, err := sameContent(received, decoded)
 	if err != nil {
-		return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: comparing the message as received and decoded: %w", s.loc, in.FileName, err)
+		return p, fmt.Errorf("receive location %q, file %q: comparing the message as received and decoded: %w", s.loc, in.FileName, err)
 	}
 	if !same {
 		if _, err := received.Seek(0, io.SeekStart); err != nil {
-			return msgbox.Message{}, false, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
+			return p, fmt.Errorf("receive location %q, file %q: rereading the message as received: %w", s.loc, in.FileName, err)
 		}
 		in.AsReceived = received
 	}
-	return s.r.publish(ctx, in, decoded)
+	return wrap(s.r.publish(ctx, in, decoded))
 }
 
 // localError is a failure of this process's own files while decoding,
@@ -166,7 +189,13 @@ func (s *decodingSink) decode(ctx context.Context, received *os.File, contentTyp
 		if err != nil {
 			return nil, dec, localError{err}
 		}
-		d, err := st.Decode(ctx, h, src, out, at)
+		sctx := ctx
+		if i > 0 {
+			// The MIC covers what was received, which only the first
+			// stage reads.
+			sctx = component.WithMICHash(ctx, 0)
+		}
+		d, err := st.Decode(sctx, h, src, out, at)
 		if src != received {
 			src.Close()
 		}
@@ -179,6 +208,9 @@ func (s *decodingSink) decode(ctx context.Context, received *os.File, contentTyp
 		}
 		if d.Party != "" {
 			dec.Party = d.Party
+		}
+		if i == 0 {
+			dec.MIC = d.MIC
 		}
 		dec.Header = d.Header
 		h = d.Header

@@ -47,7 +47,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		}
 		dest = &decodingSink{r: r, loc: rl.Name, stages: stages, hide: hide}
 	}
-	rc, err := cfg.NewReceiver(&component.ReceiveEnv{
+	env := &component.ReceiveEnv{
 		Keys:        keys,
 		Location:    rl.Name,
 		ContentType: rl.ContentType.V,
@@ -61,7 +61,17 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		Sink:                dest,
 		Log:                 hide.logger(r.opts.Log), // the receivers add receive_location themselves
 		Shared:              r.shared,
-	})
+		PartyAS2IDs:         map[string]string{},
+	}
+	if g := r.opts.Config.Group; g != nil && g.AS2ID.Usable() {
+		env.AS2ID = g.AS2ID.V
+	}
+	for _, party := range r.opts.Config.Parties {
+		if party.AS2ID.Usable() {
+			env.PartyAS2IDs[party.Name] = party.AS2ID.V
+		}
+	}
+	rc, err := cfg.NewReceiver(env)
 	if err != nil {
 		return nil, hide.err(err)
 	}
@@ -138,6 +148,13 @@ type sink struct{ r *Runner }
 // Publish is Runner.publish.
 func (s sink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
 	return s.r.publish(ctx, in, body)
+}
+
+// PublishOutcome is Publish for an OutcomeSink: without a decoding
+// pipeline nothing is decoded, so there is no party nor MIC.
+func (s sink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, _ component.DecodeRequest) (component.Published, error) {
+	m, dup, err := s.r.publish(ctx, in, body)
+	return component.Published{Message: m, Dup: dup}, err
 }
 
 // PublishBatch is Runner.publishBatch.
@@ -343,3 +360,8 @@ func (r *Runner) sweepUnrouted(ctx, bg context.Context) {
 		}
 	}
 }
+
+var (
+	_ component.OutcomeSink = sink{}
+	_ component.OutcomeSink = (*decodingSink)(nil)
+)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/smallstep/pkcs7"
 )
 
@@ -245,7 +246,7 @@ func (sd *streamDecoder) transfer(body *io.SectionReader, cte string) (*io.Secti
 func (sd *streamDecoder) decrypt(der *io.SectionReader) (*io.SectionReader, error) {
 	opts := sd.opts
 	if opts.Cert == nil || opts.Key == nil {
-		return nil, errors.New("smime: message is encrypted but no decryption certificate and key were given")
+		return nil, component.Refusal(component.ErrDecryptionFailed, errors.New("smime: message is encrypted but no decryption certificate and key were given"))
 	}
 	// The spool file holds unauthenticated plaintext until DecryptStream
 	// returns nil; fill discards it otherwise.
@@ -253,7 +254,7 @@ func (sd *streamDecoder) decrypt(der *io.SectionReader) (*io.SectionReader, erro
 		return cms.DecryptStream(sd.ctx, der, der.Size(), opts.Cert, opts.Key, w)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", opts.Cert.Subject, opts.Cert.SerialNumber, err)
+		return nil, component.Refusal(component.ErrDecryptionFailed, fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", opts.Cert.Subject, opts.Cert.SerialNumber, err))
 	}
 	return out, nil
 }
@@ -383,11 +384,11 @@ func (sd *streamDecoder) verify(der []byte, candidates []func() (*io.SectionRead
 		}
 	}
 	if content == nil {
-		return nil, fmt.Errorf("smime: signature verification failed: %w", firstErr)
+		return nil, component.Refusal(component.ErrAuthenticationFailed, fmt.Errorf("smime: signature verification failed: %w", firstErr))
 	}
 	first, err := checkSigners(p7, opts)
 	if err != nil {
-		return nil, err
+		return nil, component.Refusal(component.ErrAuthenticationFailed, err)
 	}
 	sd.res.Signed = true
 	sd.res.Signer = first

@@ -65,7 +65,7 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 	// A location that does not verify unwraps signatures unchecked: what
 	// it decodes is as unauthenticated as the unsigned messages it
 	// accepts, and gets no party.
-	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify}
+	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify, MICHash: component.MICHash(ctx)}
 	if d.decrypt {
 		opts.Cert, opts.Key = d.cert, d.key.Key
 	}
@@ -84,14 +84,14 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 		return component.Decoded{}, err
 	}
 	if d.requireEncryption && !res.Encrypted {
-		return component.Decoded{}, errors.New("smime: the message is not encrypted, and this location requires encryption")
+		return component.Decoded{}, component.Refusal(component.ErrInsufficientSecurity, errors.New("smime: the message is not encrypted, and this location requires encryption"))
 	}
-	out := component.Decoded{Header: component.Header{Fields: []component.Field{{Name: "Content-Type", Value: res.ContentType}}, MIME: true}}
+	out := component.Decoded{Header: component.Header{Fields: []component.Field{{Name: "Content-Type", Value: res.ContentType}}, MIME: true}, MIC: res.MIC}
 	if !d.verify {
 		return out, nil
 	}
 	if !res.Signed || res.Signer == nil {
-		return component.Decoded{}, errors.New("smime: the message is not signed, and this location requires a signature")
+		return component.Decoded{}, component.Refusal(component.ErrInsufficientSecurity, errors.New("smime: the message is not signed, and this location requires a signature"))
 	}
 	for _, pc := range d.parties {
 		if bytes.Equal(pc.Cert.Raw, res.Signer.Raw) {
@@ -99,5 +99,5 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 			return out, nil
 		}
 	}
-	return component.Decoded{}, fmt.Errorf("smime: the signer %q (serial %s) is not a signing certificate of any party", res.Signer.Subject, res.Signer.SerialNumber)
+	return component.Decoded{}, component.Refusal(component.ErrAuthenticationFailed, fmt.Errorf("smime: the signer %q (serial %s) is not a signing certificate of any party", res.Signer.Subject, res.Signer.SerialNumber))
 }

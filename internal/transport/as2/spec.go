@@ -1,7 +1,9 @@
-// Package as2 is the AS2 send transport component (language §11): transport
+// Package as2 is the AS2 transport components (language §11): transport
 // "as2" in a send port POSTs the S/MIME entity its pipeline produced to the
 // partner with the AS2 headers, and, with a synchronous MDN, delivers only
-// on a positive receipt whose MIC matches what was sent.
+// on a positive receipt whose MIC matches what was sent; in a receive
+// location (receive.go) it accepts the parties' AS2 POSTs, has the
+// location's pipeline decode and store them, and answers a synchronous MDN.
 //
 // The protocol (headers, MIC, MDN parsing and verification) is package
 // internal/as2's; the HTTP exchange (URL checks, TLS, the spooled body sent
