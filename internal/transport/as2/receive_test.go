@@ -1,0 +1,151 @@
+package as2
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// recordingSink stores nothing: it keeps what it was given, without a
+// decoding pipeline (no MIC, no party), as the runner's plain sink.
+type recordingSink struct {
+	mu     sync.Mutex
+	entity []byte
+	req    component.DecodeRequest
+}
+
+func (s *recordingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	p, err := s.PublishOutcome(ctx, in, body, component.DecodeRequest{})
+	return p.Message, p.Dup, err
+}
+
+func (s *recordingSink) PublishOutcome(_ context.Context, _ msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return component.Published{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entity, s.req = b, req
+	return component.Published{Message: msgbox.Message{ID: "m1"}}, nil
+}
+
+// serverCert writes a self-signed certificate for 127.0.0.1 and its key.
+func serverCert(t *testing.T) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err = x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	return testpki.WriteFile(t, dir, "server.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		testpki.WriteFile(t, dir, "server.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})), cert
+}
+
+// TestReceiveTLSPlain: over HTTPS (the tls block), a plain AS2 message to a
+// location without a decoding pipeline reaches the sink as a whole MIME
+// entity (the HTTP content header fields in front of the body), and the
+// signed MDN carries the MIC of the body as received, RFC 4130 §7.3.1's
+// rule for an unsigned, unencrypted message, in the requested sha-384.
+func TestReceiveTLSPlain(t *testing.T) {
+	ca := testpki.NewCA(t, "Test CA")
+	signer := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	certFile, keyFile, srvCert := serverCert(t)
+	sink := &recordingSink{}
+	cfg := &ReceiveConfig{
+		Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"},
+		CertFile: value.Value[string]{V: certFile}, KeyFile: value.Value[string]{V: keyFile},
+	}
+	r, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: sink,
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background())
+	pool := x509.NewCertPool()
+	pool.AddCert(srvCert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+
+	payload := []byte("UNA:+.? '\r\nUNB+UNOC:3+FABRIKAM+CONTOSO'")
+	req, err := http.NewRequest(http.MethodPost, "https://"+r.(*receiver).ln.Addr().String()+"/as2", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/edifact")
+	req.Header.Set("AS2-Version", "1.2")
+	req.Header.Set("AS2-From", "FABRIKAM")
+	req.Header.Set("AS2-To", "CONTOSO")
+	req.Header.Set("Message-ID", "<p1@fabrikam.example>")
+	req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+	req.Header.Set("Disposition-Notification-Options", "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-384")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(b)) {
+		t.Fatalf("POST: %s, Content-Length %d for %d bytes", resp.Status, resp.ContentLength, len(b))
+	}
+	mdn, err := as2.ParseMDN(as2.JoinEntity(resp.Header, b), as2.VerifyOptions{Trusted: []*x509.Certificate{signer.Cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := as2.ComputeMIC(as2.SHA384, payload)
+	if !mdn.Signed || !mdn.Disposition.Positive() || mdn.MIC == nil || !mdn.MIC.Equal(want) {
+		t.Errorf("MDN signed %v, disposition %q, MIC %v; want signed, processed, %v", mdn.Signed, mdn.Disposition, mdn.MIC, want)
+	}
+	if got, wantEntity := sink.entity, append([]byte("Content-Type: application/edifact\r\n\r\n"), payload...); !bytes.Equal(got, wantEntity) {
+		t.Errorf("sink got %q, want %q", got, wantEntity)
+	}
+	if sink.req.Party != "fabrikam" || sink.req.MICHash != crypto.SHA384 {
+		t.Errorf("decode request %+v, want party fabrikam and SHA-384", sink.req)
+	}
+}
