@@ -115,3 +115,32 @@ func TestOpenFile(t *testing.T) {
 		t.Errorf("syncing the directory: %v", err)
 	}
 }
+
+// TestCreateUnlinked: the file works but has no name in its directory
+// (where the system allows it, as Linux does), and Close leaves nothing.
+func TestCreateUnlinked(t *testing.T) {
+	dir := t.TempDir()
+	u, err := CreateUnlinked(dir, "spool-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.WriteString("payload"); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 && u.name == "" {
+		t.Errorf("unlinked, yet %d names in the directory", len(entries))
+	}
+	b := make([]byte, 7)
+	if _, err := u.ReadAt(b, 0); err != nil || string(b) != "payload" {
+		t.Errorf("read back %q, %v", b, err)
+	}
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("%d names left after Close", len(entries))
+	}
+	if _, err := CreateUnlinked(filepath.Join(dir, "missing"), "x-*"); err == nil {
+		t.Error("created a spool file in a missing directory")
+	}
+}

@@ -86,13 +86,19 @@ func InBatches[T, R any](items []T, out []R, do func(items []T, out []R)) {
 	}
 }
 
-// FailReceipts clears the results of ReceiveBatch that failed and wraps
-// their errors with the box's wrap, naming the receive location.
-func FailReceipts(items []Receipt, out []ReceiveResult, wrap func(err error, format string, args ...any) error) {
+// ReceiveInBatches is a box's ReceiveBatch: receive stores each run of at
+// most MaxBatch items (InBatches); then the results that failed are
+// cleared and their errors wrapped with the box's wrap, naming the receive
+// location.
+func ReceiveInBatches(items []Receipt, receive func(items []Receipt, out []ReceiveResult),
+	wrap func(err error, format string, args ...any) error) []ReceiveResult {
+	out := make([]ReceiveResult, len(items))
+	InBatches(items, out, receive)
 	for i := range out {
 		if out[i].Err != nil {
 			out[i].Message, out[i].Dup = Message{}, false
 			out[i].Err = wrap(out[i].Err, "receive from %s", CleanText(items[i].In.ReceiveLocation))
 		}
 	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -119,7 +120,7 @@ func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, b
 	// (messages body --as-received), read from the spool file again,
 	// unless they are the same bytes (plain input a location that does
 	// not require encryption let through).
-	same, err := sameContent(received, decoded)
+	same, err := sameContent(received.File, decoded.File)
 	if err != nil {
 		return p, fmt.Errorf("receive location %q, file %q: comparing the message as received and decoded: %w", s.loc, in.FileName, err)
 	}
@@ -170,7 +171,7 @@ const neverDecoded = "decoding failed when the message was received, so it is ne
 // (a file written by an S/MIME tool); otherwise it is the body of an entity
 // whose Content-Type is contentType (an HTTP request's, the location's
 // content_type): what an HTTP client posts, its header in the request's.
-func (s *decodingSink) decode(ctx context.Context, received *os.File, contentType string, at time.Time) (*os.File, component.Decoded, error) {
+func (s *decodingSink) decode(ctx context.Context, received *fsop.Unlinked, contentType string, at time.Time) (*fsop.Unlinked, component.Decoded, error) {
 	var dec component.Decoded
 	src := received
 	var h component.Header // the first stage reads the whole entity
@@ -185,7 +186,7 @@ func (s *decodingSink) decode(ctx context.Context, received *os.File, contentTyp
 		if _, err := src.Seek(0, io.SeekStart); err != nil {
 			return nil, dec, localError{err}
 		}
-		out, err := tempFile(s.r.opts.SpoolDir)
+		out, err := fsop.CreateUnlinked(s.r.opts.SpoolDir, "bizpipe-decode-*")
 		if err != nil {
 			return nil, dec, localError{err}
 		}
@@ -224,8 +225,8 @@ func (s *decodingSink) decode(ctx context.Context, received *os.File, contentTyp
 }
 
 // spool copies body to a new spool file, positioned at its start.
-func (s *decodingSink) spool(ctx context.Context, body io.Reader) (*os.File, error) {
-	f, err := tempFile(s.r.opts.SpoolDir)
+func (s *decodingSink) spool(ctx context.Context, body io.Reader) (*fsop.Unlinked, error) {
+	f, err := fsop.CreateUnlinked(s.r.opts.SpoolDir, "bizpipe-decode-*")
 	if err != nil {
 		return nil, err
 	}
@@ -238,21 +239,6 @@ func (s *decodingSink) spool(ctx context.Context, body io.Reader) (*os.File, err
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
 		return nil, err
-	}
-	return f, nil
-}
-
-// tempFile creates a file in dir (os.TempDir() when "") and unlinks it at
-// once: what it holds (decrypted content) is gone when it is closed, or
-// when the process dies.
-func tempFile(dir string) (*os.File, error) {
-	f, err := os.CreateTemp(dir, "bizpipe-decode-*")
-	if err != nil {
-		return nil, fmt.Errorf("creating a spool file: %w", err)
-	}
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("unlinking a spool file: %w", err)
 	}
 	return f, nil
 }
@@ -273,7 +259,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // startsWithHeader reports whether f starts with a MIME header field: a
 // field name (printable ASCII but colon, RFC 5322 §3.6.8) and a colon on its
 // first line. DER (0x30 ...) and base64 never do.
-func startsWithHeader(f *os.File) (bool, error) {
+func startsWithHeader(f io.ReaderAt) (bool, error) {
 	var b [256]byte
 	n, err := f.ReadAt(b[:], 0)
 	if err != nil && err != io.EOF {

@@ -28,12 +28,9 @@ import (
 // routing makes every item of its batch go through ReceiveRouted, so that
 // it fails alone.
 func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
-	out := make([]msgbox.ReceiveResult, len(items))
-	msgbox.InBatches(items, out, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
+	return msgbox.ReceiveInBatches(items, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
 		b.receiveBatch(ctx, items, route, out)
-	})
-	msgbox.FailReceipts(items, out, b.wrap)
-	return out
+	}, b.wrap)
 }
 
 // pgItem is one Receipt of a batch on its way into the box.

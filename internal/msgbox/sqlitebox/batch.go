@@ -27,12 +27,9 @@ import (
 // the lock while reading). The source keys are looked up first, in one read transaction,
 // so that a duplicate's body is not read.
 func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
-	out := make([]msgbox.ReceiveResult, len(items))
-	msgbox.InBatches(items, out, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
+	return msgbox.ReceiveInBatches(items, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
 		b.receiveBatch(ctx, items, route, out)
-	})
-	msgbox.FailReceipts(items, out, b.wrap)
-	return out
+	}, b.wrap)
 }
 
 // batchItem is one Receipt of a batch on its way into the box.

@@ -7,29 +7,26 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
-// spool owns the temporary files of one DecodeStream call. Each file is
-// unlinked as soon as it is created, so nothing is left behind even if the
-// process dies; where the system refuses (Windows, open files) the name is
-// kept and removed at close.
+// spool owns the temporary files of one DecodeStream call, unlinked as
+// soon as they are created (fsop.Unlinked), so nothing is left behind even
+// if the process dies.
 type spool struct {
 	ctx   context.Context
 	dir   string
-	files []*os.File
-	names []string // files still to remove at close
+	files []*fsop.Unlinked
 }
 
 func (s *spool) create() (*os.File, error) {
-	f, err := os.CreateTemp(s.dir, "bizpipe-smime-*")
+	f, err := fsop.CreateUnlinked(s.dir, "bizpipe-smime-*")
 	if err != nil {
-		return nil, fmt.Errorf("smime: creating a spool file: %w", err)
+		return nil, fmt.Errorf("smime: %w", err)
 	}
 	s.files = append(s.files, f)
-	if err := os.Remove(f.Name()); err != nil {
-		s.names = append(s.names, f.Name())
-	}
-	return f, nil
+	return f.File, nil
 }
 
 // discard frees the disk space of a file whose content must not be used
@@ -42,10 +39,7 @@ func (s *spool) close() {
 	for _, f := range s.files {
 		_ = f.Close()
 	}
-	for _, n := range s.names {
-		_ = os.Remove(n)
-	}
-	s.files, s.names = nil, nil
+	s.files = nil
 }
 
 // fill runs write on a new spool file and returns its content as a

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // spoolMemory is how much of a payload a spool keeps in memory before it
@@ -18,7 +20,7 @@ const spoolMemory = 1 << 20
 type spool struct {
 	dir  string // where the file goes; "" is os.TempDir()
 	mem  bytes.Buffer
-	file *os.File
+	file *fsop.Unlinked
 	size int64
 }
 
@@ -28,13 +30,12 @@ func (s *spool) Write(p []byte) (int, error) {
 		return s.mem.Write(p)
 	}
 	if s.file == nil {
-		f, err := os.CreateTemp(s.dir, ".bizpipe-spool-*")
+		// Unlinked: a crash leaves nothing behind, and the space comes
+		// back when the file is closed.
+		f, err := fsop.CreateUnlinked(s.dir, ".bizpipe-spool-*")
 		if err != nil {
 			return 0, fmt.Errorf("spooling the payload: %w", err)
 		}
-		// Unlinked at once: a crash leaves nothing behind, and the space
-		// comes back when the file is closed.
-		_ = os.Remove(f.Name())
 		s.file = f
 		if _, err := f.Write(s.mem.Bytes()); err != nil {
 			return 0, fmt.Errorf("spooling the payload: %w", err)
