@@ -63,6 +63,15 @@ type Field struct {
 	Value string
 }
 
+// Fields are h's fields, in order, as the HTTP transports send them.
+func Fields(h component.Header) []Field {
+	fields := make([]Field, 0, len(h.Fields))
+	for _, f := range h.Fields {
+		fields = append(fields, Field{Name: f.Name, Value: f.Value})
+	}
+	return fields
+}
+
 // Payload is what a send port delivers.
 type Payload struct {
 	// Data is what a file transport writes: the whole MIME entity (headers,

@@ -14,13 +14,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
+	httptransport "github.com/bizpipe/bizpipe/internal/transport/http"
 )
 
 // ReceiveSpec declares transport "as2" of a receive location.
@@ -112,18 +112,6 @@ func (c *ReceiveConfig) AS2() component.AS2 { return component.AS2{} }
 
 var _ component.AS2Config = (*ReceiveConfig)(nil)
 
-// Server limits, as the http receive transport's: ReadTimeout bounds a
-// whole request so that a trickling sender cannot hold a message-box
-// transaction open; WriteTimeout covers reading, decoding and storing the
-// body as well as writing the MDN.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 10 * time.Minute
-	writeTimeout      = readTimeout + time.Minute
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 64 << 10
-)
-
 // NewReceiver builds the receiver; it listens from Start on.
 func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiver, error) {
 	errf := func(format string, args ...any) error {
@@ -198,16 +186,10 @@ func (rc *receiver) Start(ctx context.Context) error {
 		return fmt.Errorf("receive location %q: listening on %s: %w", rc.loc, rc.listen, err)
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	srv := &http.Server{
-		Handler:           rc,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(rc.log.Handler(), slog.LevelWarn),
-	}
+	// The http receive transport's limits: its ReadTimeout bounds a whole
+	// request, so that a trickling sender cannot hold a message-box
+	// transaction open.
+	srv := httptransport.NewServer(base, rc, rc.log)
 	served := make(chan error, 1)
 	go func() {
 		var err error

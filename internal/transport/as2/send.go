@@ -38,7 +38,8 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &sender{h: h, cfg: c, env: env, from: env.AS2ID, to: to, alg: alg}
+	s := &sender{h: h, cfg: c, env: env, from: env.AS2ID, to: to, alg: alg,
+		receipt: receiptMode(c.MDN.V), requireSigned: c.MDN.V != "none" && c.SignedMDN.V}
 	// Only the partner's own certificates verify its MDNs: another
 	// party's signature proves nothing about this partner's receipt.
 	for _, pc := range env.Keys.PartySigners {
@@ -46,15 +47,12 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 			s.trusted = append(s.trusted, pc.Cert)
 		}
 	}
-	if c.requireSigned() && len(s.trusted) == 0 {
+	if s.requireSigned && len(s.trusted) == 0 {
 		h.Close()
 		return nil, fmt.Errorf("as2 transport: none of party %q's signing_certificates is in the server's other-people store: its signed MDNs cannot be verified", c.Partner.V)
 	}
 	return s, nil
 }
-
-// requireSigned reports whether an MDN must be signed to count.
-func (c *SendConfig) requireSigned() bool { return c.MDN.V != "none" && c.SignedMDN.V }
 
 // sender is a built AS2 send transport.
 type sender struct {
@@ -63,7 +61,10 @@ type sender struct {
 	env      *component.SendEnv
 	from, to string
 	alg      as2.Alg
-	trusted  []*x509.Certificate
+	receipt  as2.ReceiptMode
+	// requireSigned: an MDN must be signed to count.
+	requireSigned bool
+	trusted       []*x509.Certificate
 }
 
 // Close closes the idle connections of the port's pool.
@@ -82,7 +83,7 @@ func (s *sender) messageID(d *component.Delivery) string {
 func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
 	req := as2.Request{
 		From: s.from, To: s.to, MessageID: s.messageID(d),
-		Receipt: receiptMode(s.cfg.MDN.V), SignedReceipt: s.cfg.SignedMDN.V, MICAlg: s.alg,
+		Receipt: s.receipt, SignedReceipt: s.cfg.SignedMDN.V, MICAlg: s.alg,
 	}
 	sd := transport.Delivery{ID: d.ID, MessageID: d.Message.ID, Port: d.Port, URL: s.cfg.URL.V}
 	if s.cfg.Subject.Set {
@@ -103,11 +104,7 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	for k := range hdr {
 		sd.Headers[k] = hdr.Get(k)
 	}
-	fields := make([]transport.Field, 0, len(h.Fields))
-	for _, f := range h.Fields {
-		fields = append(fields, transport.Field{Name: f.Name, Value: f.Value})
-	}
-	w, err := s.h.Begin(ctx, sd, fields)
+	w, err := s.h.Begin(ctx, sd, transport.Fields(h))
 	if err != nil {
 		return nil, transport.PermanentError(err)
 	}
@@ -135,7 +132,7 @@ func (a *attempt) Abort() { a.w.Abort() }
 
 // Commit POSTs the message and, with a synchronous MDN, judges it.
 func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
-	if a.s.cfg.MDN.V == "none" {
+	if a.s.receipt == as2.ReceiptNone {
 		return component.Result{}, transport.PermanentError(a.w.Commit(ctx))
 	}
 	var res component.Result
@@ -177,7 +174,7 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 	// A signed MDN that was not asked for is read unchecked: an unsigned
 	// one would have done (and the partner's certificates were not loaded).
 	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: a.s.trusted, Now: time.Now(), SpoolDir: a.s.env.SpoolDir,
-		Unverified: !a.s.cfg.requireSigned()})
+		Unverified: !a.s.requireSigned})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -189,7 +186,7 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 		summary += "; signed"
 	}
 	receipt := &component.Receipt{ContentType: resp.Header.Get("Content-Type"), Data: raw, Summary: summary}
-	if err := mdn.Check(a.messageID, a.s.cfg.requireSigned(), a.mic); err != nil {
+	if err := mdn.Check(a.messageID, a.s.requireSigned, a.mic); err != nil {
 		// The NegativeError names the disposition.
 		var neg *as2.NegativeError
 		if errors.As(err, &neg) {

@@ -124,13 +124,7 @@ func decodeSend(b *component.Body) component.Config {
 		b.Errorf(c.MDN.Range, "Asynchronous MDNs are not supported yet",
 			`The mdn of %s is "async": asynchronous MDNs are not supported by this version of bizpipe yet. Use mdn = "sync" (the partner answers with the MDN) or "none".`, b.What)
 	}
-	if t := b.Block("tls"); t != nil {
-		c.CAFile, c.CertFile, c.KeyFile = t.String("ca_file"), t.String("cert_file"), t.String("key_file")
-		if c.CertFile.Set != c.KeyFile.Set {
-			t.Errorf(t.Range, "Incomplete client certificate",
-				"The tls block of %s sets only one of cert_file and key_file; a client certificate needs both.", b.What)
-		}
-	}
+	c.CAFile, c.CertFile, c.KeyFile = http.DecodeTLS(b)
 	return c
 }
 

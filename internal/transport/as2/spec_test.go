@@ -74,6 +74,41 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// TestDecodeTLS: the tls block's files reach the config, and a client
+// certificate without its key is refused.
+func TestDecodeTLS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  bool
+		diag string // "" = none
+	}{
+		{"complete", true, ""},
+		{"no key", false, "sets only one of cert_file and key_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, diags := body(t, nil)
+			tb := component.NewBody("tls", hcl.Range{}, func(d *hcl.Diagnostic) { *diags = append(*diags, d) })
+			tb.Set("ca_file", value.Known("ca.pem", hcl.Range{}))
+			tb.Set("cert_file", value.Known("client.pem", hcl.Range{}))
+			tb.Set("key_file", value.Value[string]{})
+			if tc.key {
+				tb.Set("key_file", value.Known("client.key", hcl.Range{}))
+			}
+			b.SetBlock("tls", tb)
+			cfg := SendSpec.Decode(b).(*SendConfig)
+			switch {
+			case tc.diag == "" && len(*diags) != 0:
+				t.Errorf("diagnostics %v", *diags)
+			case tc.diag != "" && (len(*diags) != 1 || !strings.Contains((*diags)[0].Detail, tc.diag)):
+				t.Errorf("diagnostics %v, want one saying %q", *diags, tc.diag)
+			}
+			if cfg.CAFile.V != "ca.pem" || cfg.CertFile.V != "client.pem" || cfg.KeyFile.Set != tc.key {
+				t.Errorf("tls files %q %q %+v", cfg.CAFile.V, cfg.CertFile.V, cfg.KeyFile)
+			}
+		})
+	}
+}
+
 // TestNewSender: AS2-From and AS2-To must be known, and a signed MDN is
 // verified with the partner's certificates only, never another party's.
 func TestNewSender(t *testing.T) {
@@ -116,6 +151,9 @@ func TestNewSender(t *testing.T) {
 			}
 			if !tc.unsigned && (len(snd.trusted) != 1 || snd.trusted[0] != mine) {
 				t.Errorf("trusted %v, want the partner's certificate only", snd.trusted)
+			}
+			if snd.requireSigned == tc.unsigned {
+				t.Errorf("requireSigned %v with signed_mdn %v", snd.requireSigned, !tc.unsigned)
 			}
 		})
 	}

@@ -177,16 +177,7 @@ func (h *Listener) Start(ctx context.Context) error {
 		return fmt.Errorf("receive location %q: listening on %s: %w", h.o.Location, h.o.Listen, err)
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
-	}
+	srv := NewServer(base, h, h.log)
 	served := make(chan error, 1)
 	go func() {
 		err := srv.Serve(ln)
@@ -198,6 +189,22 @@ func (h *Listener) Start(ctx context.Context) error {
 	h.srv, h.ln, h.served, h.cancel = srv, ln, served, cancel
 	h.log.Info("http receive location listening", "addr", ln.Addr().String(), "path", h.o.Path)
 	return nil
+}
+
+// NewServer is the http.Server of a receive location over HTTP (this
+// transport's and AS2's): the limits above, request contexts derived from
+// base, and the server's own errors logged to log as warnings.
+func NewServer(base context.Context, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // Addr is the address listened on (useful with port 0), or nil before

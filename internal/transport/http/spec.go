@@ -152,14 +152,24 @@ type SendConfig struct {
 
 func decodeSend(b *component.Body) component.Config {
 	c := &SendConfig{URL: b.Template("url"), Headers: b.TemplateMap("headers"), Timeout: b.Duration("timeout")}
-	if t := b.Block("tls"); t != nil {
-		c.CAFile, c.CertFile, c.KeyFile = t.String("ca_file"), t.String("cert_file"), t.String("key_file")
-		if c.CertFile.Set != c.KeyFile.Set {
-			t.Errorf(t.Range, "Incomplete client certificate",
-				"The tls block of %s sets only one of cert_file and key_file; a client certificate needs both.", b.What)
-		}
-	}
+	c.CAFile, c.CertFile, c.KeyFile = DecodeTLS(b)
 	return c
+}
+
+// DecodeTLS decodes b's TLSBlock: its files, unset without one. A client
+// certificate without its key, or a key without its certificate, is an
+// error.
+func DecodeTLS(b *component.Body) (caFile, certFile, keyFile value.Value[string]) {
+	t := b.Block("tls")
+	if t == nil {
+		return
+	}
+	caFile, certFile, keyFile = t.String("ca_file"), t.String("cert_file"), t.String("key_file")
+	if certFile.Set != keyFile.Set {
+		t.Errorf(t.Range, "Incomplete client certificate",
+			"The tls block of %s sets only one of cert_file and key_file; a client certificate needs both.", b.What)
+	}
+	return
 }
 
 // Needs: a plain HTTP transport uses no key.
@@ -217,11 +227,7 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	if err != nil {
 		return nil, err
 	}
-	header := make([]transport.Field, 0, len(h.Fields))
-	for _, f := range h.Fields {
-		header = append(header, transport.Field{Name: f.Name, Value: f.Value})
-	}
-	w, err := s.h.Begin(ctx, sd, header)
+	w, err := s.h.Begin(ctx, sd, transport.Fields(h))
 	if err != nil {
 		return nil, transport.PermanentError(err)
 	}
