@@ -245,18 +245,9 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 // for each port, or suspended.
 func (b *Box) insertRouted(ctx context.Context, tx *cachedTx, msg msgbox.Message, p *batchItem, routed bool,
 	r msgbox.Routing, now time.Time) error {
-	res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (NULL)")
-	if err != nil {
-		return fmt.Errorf("storing body: %w", err)
-	}
-	bodyID, err := res.LastInsertId()
+	bodyID, err := insertBody(ctx, tx, p.data)
 	if err != nil {
 		return err
-	}
-	if len(p.data) > 0 {
-		if err := insertChunk(ctx, tx, bodyID, 0, p.data); err != nil {
-			return err
-		}
 	}
 	var key any // NULL: no de-duplication
 	if p.key != "" {

@@ -170,18 +170,9 @@ func (b *Box) receiveBody(ctx context.Context, in msgbox.Incoming, body io.Reade
 				return err
 			}
 			now := b.clock()
-			res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (NULL)")
-			if err != nil {
-				return fmt.Errorf("storing body: %w", err)
-			}
-			bodyID, err := res.LastInsertId()
+			bodyID, err := insertBody(ctx, tx, buf[:n])
 			if err != nil {
 				return err
-			}
-			if n > 0 {
-				if err := insertChunk(ctx, tx, bodyID, 0, buf[:n]); err != nil {
-					return err
-				}
 			}
 			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now, rec)
 			if err != nil {
@@ -269,6 +260,25 @@ func routeNew(ctx context.Context, tx *cachedTx, msg *msgbox.Message, route msgb
 	}
 	msg.Status, msg.Reason = r.Status, r.Reason
 	return nil
+}
+
+// insertBody stores a body of at most one chunk (none for an empty one)
+// and returns its id.
+func insertBody(ctx context.Context, tx *cachedTx, data []byte) (int64, error) {
+	res, err := tx.ExecContext(ctx, "INSERT INTO bodies (touched_at) VALUES (NULL)")
+	if err != nil {
+		return 0, fmt.Errorf("storing body: %w", err)
+	}
+	bodyID, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	if len(data) > 0 {
+		if err := insertChunk(ctx, tx, bodyID, 0, data); err != nil {
+			return 0, err
+		}
+	}
+	return bodyID, nil
 }
 
 func insertChunk(ctx context.Context, tx *cachedTx, bodyID, seq int64, data []byte) error {
