@@ -25,33 +25,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// as2Common declares the group (AS2 id CONTOSO, signing with the pki's
-// signer), the party fabrikam (AS2 id FABRIKAM, signing with the pki's
-// partner certificate, which it also decrypts with) and a pipeline that
-// clear-signs and encrypts with AES-256-CBC, as AS2 partners expect.
-const as2Common = `
-group "g" {
-  signing_certificate = "{{.Sign}}"
-  as2_id              = "CONTOSO"
-}
-certificate_store "personal" {
-  path     = "stores/personal"
-  password = "pw"
-}
-certificate_store "others" { path = "stores/others" }
-service_account "svc" { personal_store = certificate_store.personal }
-server "srv1" { other_people_store = certificate_store.others }
-host "h" {
-  instance {
-    server          = server.srv1
-    service_account = service_account.svc
-  }
-}
-party "fabrikam" {
-  as2_id               = "FABRIKAM"
-  signing_certificates = ["{{.Partner}}"]
-}
-pipeline "sign_encrypt" {
+// as2Common is as2Parties with a pipeline that clear-signs and encrypts
+// with AES-256-CBC, as AS2 partners expect.
+const as2Common = as2Parties + `pipeline "sign_encrypt" {
   encoder "smime" {
     signature            = "clear"
     encrypt              = true
@@ -348,16 +324,7 @@ send_port "none" {
 	m := metrics.New()
 	r, box := startWith(t, dir, func(o *runner.Options) { o.Metrics = m })
 	ctx := context.Background()
-	for range 20 {
-		sum, err := r.RunOnce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sum.Waiting == 0 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	runUntilSettled(t, r)
 	delivered, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusDelivered})
 	if err != nil {
 		t.Fatal(err)

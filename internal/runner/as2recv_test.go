@@ -22,41 +22,13 @@ import (
 
 // as2RecvConfig receives AS2 from fabrikam on 127.0.0.1: the host decrypts
 // with the group's certificate (one certificate for the partner to encrypt
-// for and to verify our MDNs with), and the pipeline requires fabrikam's
-// signature.
-const as2RecvConfig = `
-group "g" {
-  signing_certificate = "{{.Sign}}"
-  as2_id              = "CONTOSO"
-}
-certificate_store "personal" {
-  path     = "stores/personal"
-  password = "pw"
-}
-certificate_store "others" { path = "stores/others" }
-service_account "svc" { personal_store = certificate_store.personal }
-server "srv1" { other_people_store = certificate_store.others }
-host "h" {
-  decryption_certificate = "{{.Sign}}"
-  instance {
-    server          = server.srv1
-    service_account = service_account.svc
-  }
-}
-party "fabrikam" {
-  as2_id               = "FABRIKAM"
-  signing_certificates = ["{{.Partner}}"]
-}
-party "northwind" {
+// for and to verify our MDNs with: {{.Decrypt}} is the signer's), and the
+// pipeline requires fabrikam's signature.
+const as2RecvConfig = as2Parties + `party "northwind" {
   as2_id               = "NORTHWIND"
   signing_certificates = ["{{.Northwind}}"]
 }
-pipeline "decode" {
-  decoder "smime" {
-    decrypt = true
-    verify  = true
-  }
-}
+` + decodePipeline + `
 receive_location "as2in" {
   host         = host.h
   pipeline     = pipeline.decode
@@ -91,23 +63,12 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
 	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
 	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 4)})
-	dir := setup(t, p, as2RecvConfig, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1()})
+	dir := setup(t, p, as2RecvConfig, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1(), "Decrypt": p.signer.SHA1()})
 	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
 	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
 
 	r, box := start(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Run(ctx)
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run after cancel: %v", err)
-		}
-	}()
+	defer runInBackground(t, r)()
 	waitListening(t, url)
 	count := func() []msgbox.Message {
 		t.Helper()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,27 +23,8 @@ import (
 // delivered is the decoded payload itself.
 const decodeConfig = `
 group "g" { signing_certificate = "{{.Sign}}" }
-certificate_store "personal" {
-  path     = "stores/personal"
-  password = "pw"
-}
-certificate_store "others" { path = "stores/others" }
-service_account "svc" { personal_store = certificate_store.personal }
-server "srv1" { other_people_store = certificate_store.others }
-host "h" {
-  decryption_certificate = "{{.Decrypt}}"
-  instance {
-    server          = server.srv1
-    service_account = service_account.svc
-  }
-}
-party "fabrikam" { signing_certificates = ["{{.Partner}}"] }
-pipeline "decode" {
-  decoder "smime" {
-    decrypt = true
-    verify  = true
-  }
-}
+` + serverAndHost + `party "fabrikam" { signing_certificates = ["{{.Partner}}"] }
+` + decodePipeline + `
 receive_location "from_fabrikam" {
   host         = host.h
   pipeline     = pipeline.decode
@@ -87,12 +67,9 @@ func TestDecodeReceive(t *testing.T) {
 
 func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 	ossl := testpki.OpenSSL(t)
-	p := newPKI(t)
-	keys := testpki.NewKeys()
-	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
-	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Stranger", Key: keys.Key(t, testpki.RSA2048, 4)})
-	dir := setup(t, p, decodeConfig, map[string]string{"Decrypt": decrypt.SHA1()})
-	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	p, decrypt, dir := setupDecode(t, decodeConfig, nil)
+	// A key of its own, from a pool of its own.
+	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Stranger", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 0)})
 
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
@@ -101,14 +78,7 @@ func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 	partnerPEM, partnerKey := file("partner.pem", p.partner.CertPEM()), file("partner.key", p.partner.KeyPEM())
 	strangerPEM, strangerKey := file("stranger.pem", stranger.CertPEM()), file("stranger.key", stranger.KeyPEM())
 	decryptPEM := file("decrypt.pem", decrypt.CertPEM())
-	run := func(args ...string) []byte {
-		t.Helper()
-		out, err := exec.Command(ossl, args...).Output()
-		if err != nil {
-			t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
+	run := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }
 	sign := func(name, cert, key string, opaque bool) string {
 		args := []string{"cms", "-sign", "-binary", "-in", entity, "-signer", cert, "-inkey", key}
 		if opaque {
@@ -227,6 +197,23 @@ func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 	}
 }
 
+// setupDecode is setup for a decoding configuration: besides the test's
+// PKI it issues the host's decryption certificate (the {{.Decrypt}} of
+// serverAndHost) and puts it with its key into the personal store.
+func setupDecode(t *testing.T, cfg string, extra map[string]string) (p *pki, decrypt *testpki.Cert, dir string) {
+	t.Helper()
+	p = newPKI(t)
+	// A key of its own, from a pool of its own.
+	decrypt = p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 0)})
+	data := map[string]string{"Decrypt": decrypt.SHA1()}
+	for k, v := range extra {
+		data[k] = v
+	}
+	dir = setup(t, p, cfg, data)
+	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	return p, decrypt, dir
+}
+
 func readAll(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -236,23 +223,24 @@ func readAll(t *testing.T, path string) []byte {
 	return b
 }
 
+// body returns the stored body of message id.
 func body(t *testing.T, box msgbox.Box, id string) []byte {
 	t.Helper()
 	rc, err := box.Body(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return readAndClose(t, rc, err)
 }
 
+// asReceived returns the bytes of message id as they were received.
 func asReceived(t *testing.T, box msgbox.Box, id string) []byte {
 	t.Helper()
 	rc, err := box.AsReceived(context.Background(), id)
+	return readAndClose(t, rc, err)
+}
+
+// readAndClose reads all of rc, which an opener returned with err, and
+// closes it, failing t on any error.
+func readAndClose(t *testing.T, rc io.ReadCloser, err error) []byte {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,62 +259,24 @@ func asReceived(t *testing.T, box msgbox.Box, id string) []byte {
 // payload; the bytes as received are the request's body.
 func TestDecodeHTTPBody(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
-	p := newPKI(t)
-	keys := testpki.NewKeys()
-	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
 	cfg := strings.Replace(decodeConfig, `  transport "file" { path = "in" }`, `  transport "http" {
     listen = "127.0.0.1:{{.Port}}"
     path   = "/as"
   }`, 1)
-	dir := setup(t, p, cfg, map[string]string{"Decrypt": decrypt.SHA1(), "Port": freePort(t)})
-	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	p, decrypt, dir := setupDecode(t, cfg, map[string]string{"Port": freePort(t)})
 
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
 	payload := binaryBody(3000)
 	entity := file("entity.mime", append([]byte("Content-Type: application/edi-x12\r\n\r\n"), payload...))
-	run := func(args ...string) []byte {
-		t.Helper()
-		out, err := exec.Command(ossl, args...).Output()
-		if err != nil {
-			t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
+	run := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }
 	signed := file("signed.eml", run("cms", "-sign", "-binary", "-nodetach", "-in", entity,
 		"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())))
 	der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", signed, file("d.pem", decrypt.CertPEM()))
 
 	r, box := start(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Run(ctx)
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run after cancel: %v", err)
-		}
-	}()
-	var resp *http.Response
-	var err error
-	for range 100 {
-		resp, err = http.Post("http://127.0.0.1:"+portOf(t, dir)+"/as", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, bytes.NewReader(der))
-		if err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST: %s, want 202", resp.Status)
-	}
-	id := resp.Header.Get("Bizpipe-Message-Id")
+	defer runInBackground(t, r)()
+	id := postAccepted(t, "http://127.0.0.1:"+portOf(t, dir)+"/as", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, der)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		m, err := box.Message(context.Background(), id)
@@ -363,14 +313,10 @@ func TestDecodeHTTPBody(t *testing.T) {
 // unchecked; none has a party.
 func TestDecodePlainLetThrough(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
-	p := newPKI(t)
-	keys := testpki.NewKeys()
-	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
 	cfg := strings.NewReplacer(`    verify  = true`, `    require_encryption = false`,
 		`content_type = "application/pkcs7-mime"`, `content_type = "application/xml"`,
 		`filter = message.party == "fabrikam"`, `filter = message.party == ""`).Replace(decodeConfig)
-	dir := setup(t, p, cfg, map[string]string{"Decrypt": decrypt.SHA1()})
-	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	p, decrypt, dir := setupDecode(t, cfg, nil)
 	work := t.TempDir()
 	plain := []byte("<order id=\"7\"/>\n")
 	entity := testpki.WriteFile(t, work, "e.mime", append([]byte("Content-Type: application/xml\r\n\r\n"), plain...))
@@ -423,11 +369,7 @@ func TestDecodePlainLetThrough(t *testing.T) {
 // stays at its source, and it is received once the spool works.
 func TestDecodeSpoolFailure(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
-	p := newPKI(t)
-	keys := testpki.NewKeys()
-	decrypt := p.ca.Issue(t, testpki.Options{CommonName: "Contoso Decryption", Key: keys.Key(t, testpki.RSA2048, 3)})
-	dir := setup(t, p, decodeConfig, map[string]string{"Decrypt": decrypt.SHA1()})
-	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "decrypt.pem", append(decrypt.CertPEM(), decrypt.KeyPEM()...))
+	p, decrypt, dir := setupDecode(t, decodeConfig, nil)
 	work := t.TempDir()
 	entity := testpki.WriteFile(t, work, "e.mime", []byte("Content-Type: text/plain\r\n\r\nhello\r\n"))
 	signed := testpki.WriteFile(t, work, "s.eml", mustRun(t, ossl, "cms", "-sign", "-in", entity,

@@ -73,12 +73,13 @@ func setup(t testing.TB, p *pki, tmpl string, extra map[string]string) string {
 	return dir
 }
 
-// common is the part of every test configuration that declares the PKI.
-const common = `
-group "g" {
-  signing_certificate = "{{.Sign}}"
-  max_message_size    = "{{if .Max}}{{.Max}}{{else}}1MiB{{end}}"
-}
+// serverAndHost declares the stores setup writes (the personal store,
+// password "pw", and the other people's store), the service account and
+// server that use them, and host "h" with one instance on that server. The
+// host decrypts with {{.Decrypt}} when the template data has it, and
+// declares no decryption certificate otherwise. Every test configuration
+// follows its group block with it.
+const serverAndHost = `
 certificate_store "personal" {
   path     = "stores/personal"
   password = "pw"
@@ -87,12 +88,46 @@ certificate_store "others" { path = "stores/others" }
 service_account "svc" { personal_store = certificate_store.personal }
 server "srv1" { other_people_store = certificate_store.others }
 host "h" {
+{{- with .Decrypt}}
+  decryption_certificate = "{{.}}"
+{{- end}}
   instance {
     server          = server.srv1
     service_account = service_account.svc
   }
 }
-pipeline "sign_encrypt" {
+`
+
+// as2Parties declares the group (AS2 id CONTOSO, signing with the pki's
+// signer), serverAndHost and the party fabrikam (AS2 id FABRIKAM, signing
+// with the pki's partner certificate, which it also decrypts with): the
+// start of every AS2 test configuration, sending or receiving.
+const as2Parties = `
+group "g" {
+  signing_certificate = "{{.Sign}}"
+  as2_id              = "CONTOSO"
+}
+` + serverAndHost + `party "fabrikam" {
+  as2_id               = "FABRIKAM"
+  signing_certificates = ["{{.Partner}}"]
+}
+`
+
+// decodePipeline decrypts and verifies S/MIME.
+const decodePipeline = `pipeline "decode" {
+  decoder "smime" {
+    decrypt = true
+    verify  = true
+  }
+}`
+
+// common is the part of every test configuration that declares the PKI.
+const common = `
+group "g" {
+  signing_certificate = "{{.Sign}}"
+  max_message_size    = "{{if .Max}}{{.Max}}{{else}}1MiB{{end}}"
+}
+` + serverAndHost + `pipeline "sign_encrypt" {
   encoder "smime" {
     signature            = "clear"
     encrypt              = true
@@ -304,19 +339,7 @@ send_port "files" {
 	r, box := start(t, dir)
 	ctx := context.Background()
 	// Retries are 1ms apart: run --once until nothing is waiting.
-	var total runner.Summary
-	for range 10 {
-		sum, err := r.RunOnce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total.Suspended += sum.Suspended
-		total.Retried += sum.Retried
-		if sum.Waiting == 0 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	total := runUntilSettled(t, r)
 	if total.Suspended != 4 || total.Retried != 2 {
 		t.Errorf("suspended %d (want 4), retried %d (want 2)", total.Suspended, total.Retried)
 	}
@@ -428,30 +451,8 @@ send_port "partner" {
 }
 `, map[string]string{"URL": partner.URL, "Port": freePort(t)})
 	r, _ := start(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Run(ctx)
-		done <- err
-	}()
-	cfgPort := portOf(t, dir)
-	var resp *http.Response
-	var err error
-	for range 100 {
-		resp, err = http.Post("http://127.0.0.1:"+cfgPort+"/orders", "text/plain", strings.NewReader("hello\n"))
-		if err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST: %s, want 202", resp.Status)
-	}
-	id := resp.Header.Get("Bizpipe-Message-Id")
+	defer runInBackground(t, r)()
+	id := postAccepted(t, "http://127.0.0.1:"+portOf(t, dir)+"/orders", "text/plain", []byte("hello\n"))
 	select {
 	case rq := <-got:
 		if !strings.Contains(rq.header.Get("Content-Type"), "signed-data") {
@@ -474,10 +475,70 @@ send_port "partner" {
 	case <-time.After(30 * time.Second):
 		t.Fatal("partner never received the message")
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run after cancel: %v", err)
+}
+
+// runUntilSettled runs RunOnce until no delivery waits for a retry.
+func runUntilSettled(t *testing.T, r *runner.Runner) runner.Summary {
+	t.Helper()
+	var total runner.Summary
+	for range 20 {
+		sum, err := r.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		total.Received += sum.Received
+		total.Delivered += sum.Delivered
+		total.Retried += sum.Retried
+		total.Suspended += sum.Suspended
+		if sum.Waiting == 0 {
+			return total
+		}
+		time.Sleep(5 * time.Millisecond) // retries are 1ms apart
 	}
+	t.Fatal("deliveries still waiting after 20 runs")
+	return total
+}
+
+// runInBackground runs r until the returned stop is called; stop cancels
+// the run, waits for it to end and fails t if it ended with an error.
+func runInBackground(t *testing.T, r *runner.Runner) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx)
+		done <- err
+	}()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run after cancel: %v", err)
+		}
+	}
+}
+
+// postAccepted POSTs body to url, retrying for about two seconds while
+// nothing listens there yet, requires 202 Accepted and returns the id of
+// the message stored (the Bizpipe-Message-Id header).
+func postAccepted(t *testing.T, url, contentType string, body []byte) string {
+	t.Helper()
+	var resp *http.Response
+	var err error
+	for range 100 {
+		resp, err = http.Post(url, contentType, bytes.NewReader(body))
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST: %s, want 202", resp.Status)
+	}
+	return resp.Header.Get("Bizpipe-Message-Id")
 }
 
 func freePort(t *testing.T) string {

@@ -80,28 +80,6 @@ func everything(t *testing.T, box msgbox.Box) string {
 	return b.String()
 }
 
-// runUntilSettled runs RunOnce until no delivery waits for a retry.
-func runUntilSettled(t *testing.T, r *runner.Runner) runner.Summary {
-	t.Helper()
-	var total runner.Summary
-	for range 20 {
-		sum, err := r.RunOnce(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		total.Received += sum.Received
-		total.Delivered += sum.Delivered
-		total.Retried += sum.Retried
-		total.Suspended += sum.Suspended
-		if sum.Waiting == 0 {
-			return total
-		}
-		time.Sleep(5 * time.Millisecond) // retries are 1ms apart
-	}
-	t.Fatal("deliveries still waiting after 20 runs")
-	return total
-}
-
 // closedPort returns a 127.0.0.1 address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
