@@ -160,6 +160,10 @@ type ReceiveEnv struct {
 	// PartyAS2IDs are the declared parties' as2_id by party name (parties
 	// without one are absent): an AS2 receiver accepts only these AS2-From.
 	PartyAS2IDs map[string]string
+	// MDNs keeps the MDNs an AS2 receiver answers with (a repeated
+	// Message-ID gets the original; an asynchronous one is POSTed from
+	// there, durably); nil when the message box does not keep them.
+	MDNs msgbox.MDNOutbox
 }
 
 // Sink stores a received message durably and routes it. A receiver

@@ -6,11 +6,15 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,14 +108,27 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 	// No trailing CRLF: libas2 signs a part without the CRLF ending it.
 	payload := []byte("ISA*00*          *00*          *ZZ*FABRIKAM~\r\nGS*PO*FABRIKAM*CONTOSO~")
 	content := testpki.WriteFile(t, files, "order.edi", payload)
-	for _, tc := range []struct{ name, encryption, micalg string }{
-		{"aes256-cbc", "aes256-CBC", "sha-256"},
-		{"des3 sha384", "des-EDE3-CBC", "sha-384"},
+	for _, tc := range []struct {
+		name, encryption, micalg string
+		async, unsigned          bool
+	}{
+		{name: "aes256-cbc", encryption: "aes256-CBC", micalg: "sha-256"},
+		{name: "des3 sha384", encryption: "des-EDE3-CBC", micalg: "sha-384"},
+		{name: "async signed MDN", encryption: "aes256-CBC", micalg: "sha-256", async: true},
+		{name: "async unsigned MDN", encryption: "des-EDE3-CBC", micalg: "sha-256", async: true, unsigned: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := count()
-			got := as2test.Run(t, as2test.Config{Mode: "send", ID: "FABRIKAM", PartnerID: "CONTOSO", Cert: cert, Key: key, PartnerCert: ourCert,
-				URL: url, Content: content, Sign: tc.micalg, Encryption: tc.encryption, MDNSigning: tc.micalg}, time.Minute)
+			cfg := as2test.Config{Mode: "send", ID: "FABRIKAM", PartnerID: "CONTOSO", Cert: cert, Key: key, PartnerCert: ourCert,
+				URL: url, Content: content, Sign: tc.micalg, Encryption: tc.encryption, MDNSigning: tc.micalg, UnsignedMDN: tc.unsigned}
+			if tc.async {
+				port, err := strconv.Atoi(freePort(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.AsyncPort = port
+			}
+			got := as2test.Run(t, cfg, time.Minute)
 			if got.Event != "sent" || got.Status != http.StatusOK || got.Chunked {
 				t.Fatalf("libas2: %+v", got)
 			}
@@ -119,7 +136,7 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 				t.Fatalf("libas2 could not read our MDN: %q", got.MDNError)
 			}
 			mdn := got.Reading
-			if !mdn.Signed || !mdn.Verified || mdn.Disposition == nil || !mdn.Disposition.Processed || mdn.Disposition.Description != nil {
+			if mdn.Signed != !tc.unsigned || mdn.Verified != !tc.unsigned || mdn.Disposition == nil || !mdn.Disposition.Processed || mdn.Disposition.Description != nil {
 				t.Errorf("libas2's reading of our MDN: %+v, disposition %v", mdn, mdn.Disposition)
 			}
 			if !got.SelfVerified || mdn.MIC != got.ExpectedMIC || mdn.OriginalMessageID != got.MessageID {
@@ -166,8 +183,10 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 	entity := append([]byte("Content-Type: application/edi-x12\r\n\r\n"), payload...)
 	signed := file("signed.eml", run("cms", "-sign", "-binary", "-nodetach", "-in", file("entity.mime", entity),
 		"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())))
+	var sent int // each request its own Message-ID: a repeat is answered with the first MDN
 	request := func(t *testing.T, recipient []byte, from string) *http.Request {
 		t.Helper()
+		sent++
 		der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", signed, file("r.pem", recipient))
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
 		if err != nil {
@@ -177,7 +196,7 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 		req.Header.Set("AS2-Version", "1.2")
 		req.Header.Set("AS2-From", from)
 		req.Header.Set("AS2-To", "CONTOSO")
-		req.Header.Set("Message-ID", "<m1@fabrikam.example>")
+		req.Header.Set("Message-ID", fmt.Sprintf("<m%d@fabrikam.example>", sent))
 		req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
 		req.Header.Set("Disposition-Notification-Options", "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256")
 		return req
@@ -220,7 +239,7 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 		mdn := parse(t, resp, b)
 		sum := sha256.Sum256(entity)
 		want := base64.StdEncoding.EncodeToString(sum[:]) + ", sha-256"
-		if !mdn.Disposition.Positive() || mdn.MIC == nil || mdn.MIC.String() != want || mdn.OriginalMessageID != "<m1@fabrikam.example>" {
+		if !mdn.Disposition.Positive() || mdn.MIC == nil || mdn.MIC.String() != want || mdn.OriginalMessageID != "<m1@fabrikam.example>" || mdn.Disposition.String() != "automatic-action/MDN-sent-automatically; processed" {
 			t.Errorf("MDN %+v (MIC %v), want processed with MIC %s", mdn, mdn.MIC, want)
 		}
 		if m := newest(before); m.Party != "fabrikam" {
@@ -254,22 +273,125 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 		}
 	})
 
-	t.Run("async MDN refused", func(t *testing.T) {
+	// A repeated Message-ID is stored once and answered with the first
+	// MDN, byte for byte, even after a restart.
+	t.Run("repeat", func(t *testing.T) {
 		before := count()
 		req := request(t, p.signer.CertPEM(), "FABRIKAM")
-		req.Header.Set("Receipt-Delivery-Option", "http://127.0.0.1:1/mdn")
-		resp, err := http.DefaultClient.Do(req)
+		again := func() []byte {
+			t.Helper()
+			r2 := req.Clone(context.Background())
+			r2.Body = io.NopCloser(bytes.NewReader(mustRead(t, req)))
+			resp, err := http.DefaultClient.Do(r2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST: %s, %v", resp.Status, err)
+			}
+			return as2.JoinEntity(resp.Header, b)
+		}
+		first := again()
+		second := again()
+		if !bytes.Equal(first, second) {
+			t.Errorf("the repeat was answered with another MDN:\n%s\nfirst:\n%s", second, first)
+		}
+		newest(before)
+	})
+
+	// An async MDN: 200 at once, then the MDN POSTed to the URL given,
+	// verified by OpenSSL, processed with the MIC; a repeat gets the same
+	// MDN at its own URL, and nothing more is stored.
+	t.Run("async", func(t *testing.T) {
+		mdns := make(chan []byte, 4)
+		catch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			if r.ContentLength != int64(len(b)) || r.Method != http.MethodPost {
+				t.Errorf("async MDN: %s with Content-Length %d for %d bytes", r.Method, r.ContentLength, len(b))
+			}
+			mdns <- as2.JoinEntity(r.Header, b)
+		}))
+		defer catch.Close()
+		before := count()
+		req := request(t, p.signer.CertPEM(), "FABRIKAM")
+		body := mustRead(t, req)
+		var got [][]byte
+		for _, path := range []string{"/first", "/repeat"} {
+			r2 := req.Clone(context.Background())
+			r2.Body = io.NopCloser(bytes.NewReader(body))
+			r2.Header.Set("Receipt-Delivery-Option", catch.URL+path)
+			resp, err := http.DefaultClient.Do(r2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || len(b) != 0 {
+				t.Fatalf("async request: %s %q, want 200 without body", resp.Status, b)
+			}
+			select {
+			case m := <-mdns:
+				got = append(got, m)
+			case <-time.After(time.Minute):
+				t.Fatal("no async MDN within a minute")
+			}
+		}
+		if _, err := exec.Command(ossl, "cms", "-verify", "-in", file("async.eml", got[0]), "-CAfile", file("ca.pem", p.ca.CertPEM())).Output(); err != nil {
+			t.Fatalf("openssl cms -verify rejects our async MDN: %v", err)
+		}
+		rc, err := as2.ParseMDN(got[0], as2.VerifyOptions{Trusted: []*x509.Certificate{p.signer.Cert}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("async MDN request: %s, want 400", resp.Status)
+		sum := sha256.Sum256(entity)
+		if !rc.Signed || !rc.Disposition.Positive() || rc.MIC == nil || rc.MIC.String() != base64.StdEncoding.EncodeToString(sum[:])+", sha-256" ||
+			rc.OriginalMessageID != req.Header.Get("Message-ID") {
+			t.Errorf("async MDN %+v (MIC %v)", rc.MDN, rc.MIC)
+		}
+		if !bytes.Equal(got[0], got[1]) {
+			t.Errorf("the repeat's async MDN differs from the first")
+		}
+		newest(before)
+	})
+
+	t.Run("async URL not http", func(t *testing.T) {
+		before := count()
+		for _, u := range []string{"file:///etc/passwd", "gopher://127.0.0.1:1/", "http:///nohost"} {
+			req := request(t, p.signer.CertPEM(), "FABRIKAM")
+			req.Header.Set("Receipt-Delivery-Option", u)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("Receipt-Delivery-Option %s: %s, want 400", u, resp.Status)
+			}
 		}
 		if n := len(count()); n != len(before) {
 			t.Errorf("%d messages stored, want %d", n, len(before))
 		}
 	})
+}
+
+// mustRead reads a request's body (and gives it back, for a later Do).
+func mustRead(t *testing.T, req *http.Request) []byte {
+	t.Helper()
+	if req.GetBody == nil {
+		t.Fatal("request without GetBody")
+	}
+	rc, err := req.GetBody()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // waitListening waits until something answers at url.
@@ -284,4 +406,137 @@ func waitListening(t *testing.T, url string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("nothing listens at %s", url)
+}
+
+// TestAS2AsyncMDNDurable: an asynchronous MDN is kept in the box as work:
+// POSTs that fail are retried async_mdn_interval apart, a restart of the
+// engine resumes them, and after async_mdn_attempts failures it is given
+// up (state failed, with the reason) while the message stays stored.
+func TestAS2AsyncMDNDurable(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 4)})
+	cfg := strings.Replace(as2RecvConfig, `    path   = "/as2"`, `    path   = "/as2"
+    async_mdn_attempts = 4
+    async_mdn_interval = "200ms"`, 1)
+	dir := setup(t, p, cfg, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1(), "Decrypt": p.signer.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
+	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
+
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	entity := []byte("Content-Type: application/edi-x12\r\n\r\nISA*00~")
+	signed, err := exec.Command(ossl, "cms", "-sign", "-binary", "-nodetach", "-in", file("entity.mime", entity),
+		"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := exec.Command(ossl, "cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", file("signed.eml", signed),
+		file("r.pem", p.signer.CertPEM())).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(t *testing.T, messageID, mdnURL string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]string{
+			"Content-Type": `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`,
+			"AS2-Version":  "1.2", "AS2-From": "FABRIKAM", "AS2-To": "CONTOSO", "Message-ID": messageID,
+			"Disposition-Notification-To":      "as2@fabrikam.example",
+			"Disposition-Notification-Options": "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256",
+			"Receipt-Delivery-Option":          mdnURL,
+		} {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST: %s", resp.Status)
+		}
+	}
+	// waitMDN waits until the MDN of the one message received with
+	// messageID satisfies ok.
+	waitMDN := func(t *testing.T, box msgbox.Box, ok func(msgbox.SentMDN) bool) msgbox.SentMDN {
+		t.Helper()
+		ob := box.(msgbox.MDNOutbox)
+		var last msgbox.SentMDN
+		for range 600 {
+			msgs, err := box.List(context.Background(), msgbox.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				if sm, err := ob.SentMDN(context.Background(), m.ID); err == nil && ok(sm) {
+					return sm
+				}
+				last, _ = ob.SentMDN(context.Background(), m.ID)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("the MDN never got there; last seen %+v", last)
+		return msgbox.SentMDN{}
+	}
+
+	// The partner's MDN URL answers 503 until it is "up".
+	var mu sync.Mutex
+	up := false
+	got := make(chan []byte, 8)
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if !up || r.URL.Path != "/mdn" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got <- as2.JoinEntity(r.Header, b)
+	}))
+	defer partner.Close()
+
+	r1, box1 := start(t, dir)
+	stop1 := runInBackground(t, r1)
+	waitListening(t, url)
+	send(t, "<durable@fabrikam.example>", partner.URL+"/mdn")
+	failed := waitMDN(t, box1, func(m msgbox.SentMDN) bool { return m.LastError != "" })
+	stop1()
+	box1.Close()
+	if failed.State != msgbox.MDNPending || !strings.Contains(failed.LastError, "503") {
+		t.Errorf("after a failed POST: %+v, want pending with the 503", failed)
+	}
+
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	r2, box2 := start(t, dir)
+	defer runInBackground(t, r2)()
+	var mdn []byte
+	select {
+	case mdn = <-got:
+	case <-time.After(time.Minute):
+		t.Fatal("the MDN was not sent after the restart")
+	}
+	rc, err := as2.ParseMDN(mdn, as2.VerifyOptions{Trusted: []*x509.Certificate{p.signer.Cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.OriginalMessageID != "<durable@fabrikam.example>" || !rc.Disposition.Positive() {
+		t.Errorf("MDN sent after the restart: %+v", rc.MDN)
+	}
+	waitMDN(t, box2, func(m msgbox.SentMDN) bool { return m.State == msgbox.MDNSent })
+
+	// Given up after async_mdn_attempts, the reason kept.
+	send(t, "<never@fabrikam.example>", partner.URL+"/gone")
+	gaveUp := waitMDN(t, box2, func(m msgbox.SentMDN) bool { return m.State == msgbox.MDNFailed })
+	if gaveUp.Attempts != 4 || !strings.Contains(gaveUp.LastError, "503") {
+		t.Errorf("given up: %+v, want 4 attempts and the 503", gaveUp)
+	}
+	if msgs, err := box2.List(context.Background(), msgbox.Filter{}); err != nil || len(msgs) != 2 {
+		t.Errorf("%d messages stored (%v), want 2", len(msgs), err)
+	}
 }

@@ -63,6 +63,9 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		Shared:              r.shared,
 		PartyAS2IDs:         map[string]string{},
 	}
+	if ob, ok := r.opts.Box.(msgbox.MDNOutbox); ok {
+		env.MDNs = ob
+	}
 	if g := r.opts.Config.Group; g != nil && g.AS2ID.Usable() {
 		env.AS2ID = g.AS2ID.V
 	}

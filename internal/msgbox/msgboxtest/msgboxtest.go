@@ -145,6 +145,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveBatchPurged", testReceiveBatchPurged},
 		{"FinishBatch", testFinishBatch},
 		{"Receipts", testReceipts},
+		{"SentMDNs", testSentMDNs},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)

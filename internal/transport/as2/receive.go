@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -27,7 +29,7 @@ import (
 var ReceiveSpec = &component.Spec{
 	Kind:    component.ReceiveTransport,
 	Name:    "as2",
-	Summary: "Receives AS2 messages (RFC 4130) from the parties and answers each with a synchronous MDN.",
+	Summary: "Receives AS2 messages (RFC 4130) from the parties and answers each with an MDN, synchronously or asynchronously.",
 	Doc: `A POST to path is accepted only when its AS2-To is the group's as2_id and
 its AS2-From the as2_id of a declared party; any other is answered 403 and
 nothing is stored. The body goes through the location's pipeline (typically
@@ -46,11 +48,20 @@ is stored as received and suspended, and answered with a negative MDN
 insufficient-message-security or unexpected-processing-error). Without a
 receipt request the answer is 200 with no body.
 
-Asynchronous MDNs (Receipt-Delivery-Option) are not supported by this
-version: such a request is answered 400 and nothing is stored, so the sender
-sees the refusal at once. Other answers: 413 above max_body, 400 for missing
-or malformed AS2 headers, 503 when the message box cannot store the message
-(the sender sends again). A message sent again is stored again.`,
+When the sender asks for an asynchronous MDN (Receipt-Delivery-Option, an
+http or https URL), the request is answered 200 with no body as soon as the
+message and its MDN are stored; the MDN is then POSTed to that URL from the
+message box, with a Content-Length, up to async_mdn_attempts times
+async_mdn_interval apart, also after a restart. Redirects are not followed
+and no proxy is used: the MDN goes to the URL the sender gave, nowhere else.
+
+A message is stored once per Message-ID and party: a repeat (the sender did
+not get our answer) is not stored again, and is answered with the MDN the
+first one got, synchronously or at the repeat's Receipt-Delivery-Option.
+
+Other answers: 413 above max_body, 400 for missing or malformed AS2 headers,
+503 when the message box cannot store the message or its MDN (the sender
+sends again).`,
 	Example: `transport "as2" {
   listen   = "0.0.0.0:4080"
   path     = "/as2"
@@ -67,6 +78,10 @@ or malformed AS2 headers, 503 when the message box cannot store the message
 			Doc: "The request path that accepts AS2 POSTs."},
 		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
 			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
+		{Name: "async_mdn_attempts", Type: component.Int, Default: DefaultAsyncMDNAttempts,
+			Doc: "How many times an asynchronous MDN is POSTed before the location gives up on it."},
+		{Name: "async_mdn_interval", Type: component.Duration, Default: DefaultAsyncMDNInterval,
+			Doc: "How long to wait between two POSTs of an asynchronous MDN."},
 	},
 	Blocks: []component.BlockSpec{{
 		Type: "tls",
@@ -84,12 +99,23 @@ type ReceiveConfig struct {
 	Listen  value.Value[string]
 	Path    value.Value[string]
 	MaxBody value.Value[int64]
+	// AsyncMDNAttempts and AsyncMDNInterval are the retries of an
+	// asynchronous MDN's POST.
+	AsyncMDNAttempts value.Value[int]
+	AsyncMDNInterval value.Value[time.Duration]
 	// CertFile and KeyFile are the tls block's; unset without one.
 	CertFile, KeyFile value.Value[string]
 }
 
 func decodeReceive(b *component.Body) component.Config {
-	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body")}
+	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
+		AsyncMDNAttempts: b.Int("async_mdn_attempts"), AsyncMDNInterval: b.Duration("async_mdn_interval")}
+	if c.AsyncMDNAttempts.Usable() && c.AsyncMDNAttempts.V < 1 {
+		b.Errorf(c.AsyncMDNAttempts.Range, "Invalid value for async_mdn_attempts", "The async_mdn_attempts of %s must be at least 1.", b.What)
+	}
+	if c.AsyncMDNInterval.Usable() && c.AsyncMDNInterval.V <= 0 {
+		b.Errorf(c.AsyncMDNInterval.Range, "Invalid value for async_mdn_interval", "The async_mdn_interval of %s must be positive.", b.What)
+	}
 	if c.Path.Usable() && !strings.HasPrefix(c.Path.V, "/") {
 		b.Errorf(c.Path.Range, "Invalid value for path", "The path of %s must start with /.", b.What)
 	}
@@ -133,6 +159,14 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		contentType: env.ContentType, props: maps.Clone(env.Properties), sensitive: slices.Clone(env.SensitiveProperties),
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
 		signer: &smime.Signer{Cert: env.Keys.Signer.Cert, Key: env.Keys.Signer.Key, Chain: env.Keys.Signer.Chain},
+		mdns:   env.MDNs, mdnAttempts: c.AsyncMDNAttempts.V, mdnInterval: c.AsyncMDNInterval.V,
+		wake: make(chan struct{}, 1),
+	}
+	if rc.mdnAttempts < 1 {
+		rc.mdnAttempts = DefaultAsyncMDNAttempts
+	}
+	if rc.mdnInterval <= 0 {
+		rc.mdnInterval = DefaultAsyncMDNInterval
 	}
 	if rc.path == "" {
 		rc.path = "/"
@@ -163,12 +197,19 @@ type receiver struct {
 	as2ID             string
 	parties           map[string]string // party name by as2_id
 	signer            *smime.Signer
-	log               *slog.Logger
-	mu                sync.Mutex
-	srv               *http.Server
-	ln                net.Listener
-	served            chan error
-	cancel            context.CancelFunc
+	// mdns keeps the MDNs sent; nil when the box does not (no
+	// asynchronous MDNs then, and a repeat's MDN is built again).
+	mdns        msgbox.MDNOutbox
+	mdnAttempts int
+	mdnInterval time.Duration
+	wake        chan struct{} // an asynchronous MDN was queued
+	posting     chan struct{} // closed when postMDNs returned
+	log         *slog.Logger
+	mu          sync.Mutex
+	srv         *http.Server
+	ln          net.Listener
+	served      chan error
+	cancel      context.CancelFunc
 }
 
 // Start listens and serves in the background. Request contexts do not
@@ -204,6 +245,17 @@ func (rc *receiver) Start(ctx context.Context) error {
 		served <- err
 	}()
 	rc.srv, rc.ln, rc.served, rc.cancel = srv, ln, served, cancel
+	if rc.mdns != nil {
+		// The MDN poster stops with the requests (cancel), not with ctx:
+		// a request in flight may still queue one, and it is sent at the
+		// next start otherwise.
+		posting := make(chan struct{})
+		rc.posting = posting
+		go func() {
+			defer close(posting)
+			rc.postMDNs(base)
+		}()
+	}
 	rc.log.Info("as2 receive location listening", "addr", ln.Addr().String(), "path", rc.path, "tls", rc.certFile != "")
 	return nil
 }
@@ -213,7 +265,7 @@ func (rc *receiver) Start(ctx context.Context) error {
 // the sender sends again).
 func (rc *receiver) Stop(ctx context.Context) {
 	rc.mu.Lock()
-	srv, served, cancel := rc.srv, rc.served, rc.cancel
+	srv, served, cancel, posting := rc.srv, rc.served, rc.cancel, rc.posting
 	rc.mu.Unlock()
 	if srv == nil {
 		return
@@ -221,11 +273,17 @@ func (rc *receiver) Stop(ctx context.Context) {
 	if err := srv.Shutdown(ctx); err != nil {
 		cancel()
 		_ = srv.Close() // already failing; Close's error adds nothing
+		if posting != nil {
+			<-posting
+		}
 		rc.log.Warn("as2 receive location stopped with requests in flight", "error", err)
 		return
 	}
 	cancel()
 	<-served
+	if posting != nil {
+		<-posting
+	}
 	rc.log.Info("as2 receive location stopped")
 }
 
@@ -257,9 +315,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.With("party", party)
-	if req.Receipt == as2.ReceiptAsync {
-		log.Warn("AS2 request refused: asynchronous MDN asked for", "receipt_delivery_option", req.AsyncURL)
-		plain(w, http.StatusBadRequest, "asynchronous MDNs (Receipt-Delivery-Option) are not supported; ask for a synchronous MDN")
+	if req.Receipt == as2.ReceiptAsync && rc.mdns == nil {
+		log.Warn("AS2 request refused: asynchronous MDN asked for, which this message box cannot keep")
+		plain(w, http.StatusBadRequest, "asynchronous MDNs (Receipt-Delivery-Option) are not supported here; ask for a synchronous MDN")
 		return
 	}
 	if r.ContentLength > rc.maxBody {
@@ -277,6 +335,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := msgbox.Incoming{
+		// A repeated Message-ID from the same partner is the same message
+		// (language §11): stored once.
+		SourceKey:           sourceKey(party, req.MessageID),
 		ReceiveLocation:     rc.loc,
 		ContentType:         ct,
 		Properties:          maps.Clone(rc.props),
@@ -311,10 +372,77 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.With("message_id", pub.Message.ID)
+	if pub.Dup {
+		// A sink that found the duplicate before reading the body: the
+		// MIC of an MDN built again (none was kept) needs all of it.
+		if _, err := io.Copy(io.Discard, entity); err != nil {
+			log.Warn("reading a repeated AS2 message failed", "error", err)
+			plain(w, http.StatusBadRequest, "the body could not be read")
+			return
+		}
+	}
 	if req.Receipt == as2.ReceiptNone {
-		log.Debug("AS2 message received without a receipt request")
+		log.Debug("AS2 message received without a receipt request", "repeat", pub.Dup)
 		w.WriteHeader(http.StatusOK)
 		return
+	}
+	mdn, built, err := rc.answer(r.Context(), log, req, party, pub, alg, hasher)
+	if err != nil {
+		// The message is stored; without a receipt the sender will send
+		// it again, which finds it stored and tries again: the lesser harm
+		// than a receipt we cannot stand behind.
+		log.Error("building the MDN failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
+		plain(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	if req.Receipt == as2.ReceiptAsync {
+		// RFC 4130 §7.3: the request is answered at once; the MDN follows
+		// by POST, from the box, so that it survives a restart.
+		if err := rc.queueMDN(r.Context(), pub.Message.ID, mdn, req.AsyncURL); err != nil {
+			log.Error("keeping the asynchronous MDN failed", "error", err)
+			w.Header().Set("Retry-After", "5")
+			plain(w, http.StatusServiceUnavailable, "MDN not queued; send the message again later")
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		log.Info("AS2 message received; asynchronous MDN queued", "repeat", pub.Dup, "receipt_delivery_option", redactURL(req.AsyncURL))
+		return
+	}
+	if err := rc.keepMDN(r.Context(), pub.Message.ID, mdn, msgbox.MDNSent, ""); err != nil {
+		// Answered anyway: a repeat then builds the MDN again, from the
+		// same bytes, to the same effect.
+		log.Warn("keeping the MDN sent failed", "error", err)
+	}
+	for k, vs := range built.Header {
+		w.Header()[k] = vs
+	}
+	// libas2 parses the raw bytes of a sync MDN: never chunked.
+	w.Header().Set("Content-Length", strconv.Itoa(len(built.Body)))
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(built.Body); err != nil {
+		log.Warn("writing the MDN failed", "error", err)
+	}
+	log.Info("AS2 message received", "repeat", pub.Dup)
+}
+
+// answer returns the MDN that answers the message published as pub: the
+// one kept for it when it is a repeat, else one built now (also for a
+// repeat whose MDN was not kept: a process stopped in between). mdn is the
+// whole entity; built splits it into HTTP header and body.
+func (rc *receiver) answer(ctx context.Context, log *slog.Logger, req *as2.ReceivedRequest, party string,
+	pub component.Published, alg as2.Alg, hasher hash.Hash) (mdn []byte, built *as2.Built, err error) {
+	if pub.Dup && rc.mdns != nil {
+		kept, err := rc.mdns.SentMDN(ctx, pub.Message.ID)
+		switch {
+		case err == nil:
+			if b, err := splitBuilt(kept.Data); err == nil {
+				log.Info("AS2 message repeated: answered with the original MDN")
+				return kept.Data, b, nil
+			}
+			log.Warn("the kept MDN is unreadable; building it again")
+		case !errors.Is(err, msgbox.ErrNotFound):
+			log.Warn("reading the kept MDN failed; building it again", "error", err)
+		}
 	}
 	m := &as2.MDN{OriginalRecipient: rc.as2ID, FinalRecipient: rc.as2ID, OriginalMessageID: req.MessageID, Disposition: as2.Processed()}
 	switch {
@@ -330,25 +458,34 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if req.Options.Signed {
 		opts.Signer = rc.signer
 	}
-	built, err := as2.BuildMDN(m, opts)
+	b, err := as2.BuildMDN(m, opts)
 	if err != nil {
-		// The message is stored; without a receipt the sender will send
-		// it again, which stores it again: the lesser harm than a
-		// receipt we cannot stand behind.
-		log.Error("building the MDN failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
-		plain(w, http.StatusInternalServerError, "internal error")
-		return
+		return nil, nil, err
 	}
-	for k, vs := range built.Header {
-		w.Header()[k] = vs
+	log.Info("MDN built", "disposition", m.Disposition.String(), "signed_mdn", opts.Signer != nil)
+	return b.Entity, b, nil
+}
+
+// splitBuilt splits a kept MDN entity into HTTP header and body.
+func splitBuilt(entity []byte) (*as2.Built, error) {
+	fields, body, err := smime.SplitEntity(entity)
+	if err != nil {
+		return nil, err
 	}
-	// libas2 parses the raw bytes of a sync MDN: never chunked.
-	w.Header().Set("Content-Length", strconv.Itoa(len(built.Body)))
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(built.Body); err != nil {
-		log.Warn("writing the MDN failed", "error", err)
+	h := http.Header{}
+	for _, f := range fields {
+		h.Add(f.Name, f.Value)
 	}
-	log.Info("AS2 message received", "disposition", m.Disposition.String(), "signed_mdn", opts.Signer != nil)
+	return &as2.Built{Header: h, Body: body, Entity: entity}, nil
+}
+
+// keepMDN stores the MDN sent for message id, when the box keeps them.
+func (rc *receiver) keepMDN(ctx context.Context, id string, mdn []byte, state msgbox.MDNState, url string) error {
+	if rc.mdns == nil {
+		return nil
+	}
+	return rc.mdns.PutMDN(ctx, msgbox.SentMDN{MessageID: id, Location: rc.loc, Data: mdn, URL: url,
+		State: state, NextAttemptAt: time.Now()})
 }
 
 // refusalDescription is the MDN's processed/error description for a

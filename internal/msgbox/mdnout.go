@@ -1,0 +1,73 @@
+package msgbox
+
+import (
+	"context"
+	"time"
+)
+
+// MDNState is the state of an MDN a receive location answers a message with.
+type MDNState string
+
+// MDN states.
+const (
+	// MDNSent: the MDN went out (in the HTTP response, or POSTed).
+	MDNSent MDNState = "sent"
+	// MDNPending: an asynchronous MDN waits to be POSTed, due at
+	// NextAttemptAt.
+	MDNPending MDNState = "pending"
+	// MDNFailed: every attempt to POST an asynchronous MDN failed; it is
+	// kept, and a repeat of the message makes it pending again.
+	MDNFailed MDNState = "failed"
+)
+
+// SentMDN is the MDN an as2 receive location answered a received message
+// with (language §11): kept with the message, so that a repeated
+// Message-ID is answered with the original MDN, and, for an asynchronous
+// one, the durable work of POSTing it.
+type SentMDN struct {
+	// MessageID is the box id of the message the MDN answers.
+	MessageID string
+	// Location is the receive location that sends it.
+	Location string
+	// Data is the MDN: the whole MIME entity, header fields included, at
+	// most MaxReceiptSize bytes.
+	Data []byte
+	// URL is where an asynchronous MDN goes (Receipt-Delivery-Option); ""
+	// for a synchronous one.
+	URL           string
+	State         MDNState
+	Attempts      int       // POSTs started
+	NextAttemptAt time.Time // when a pending one is due
+	LastError     string    // why the last POST failed; shown to operators
+}
+
+// MDNOutbox is implemented by the boxes that keep the MDNs sent for
+// received messages. It is apart from Box so that a box without it still
+// serves every other transport.
+type MDNOutbox interface {
+	// PutMDN stores m for its message, replacing what was stored for it,
+	// and resets its attempts. ErrNotFound when the message does not
+	// exist; ErrInvalidOutcome when Data exceeds MaxReceiptSize or State is
+	// not one of the MDN states.
+	PutMDN(ctx context.Context, m SentMDN) error
+	// SentMDN returns the MDN stored for message id; ErrNotFound when none
+	// is.
+	SentMDN(ctx context.Context, id string) (SentMDN, error)
+	// ClaimMDNs returns up to max pending MDNs of location that are due,
+	// oldest due first, and makes each due again only lease from now, its
+	// Attempts incremented: one POST at a time per MDN, and a process
+	// killed mid-POST leaves it due again after lease.
+	ClaimMDNs(ctx context.Context, location string, lease time.Duration, max int) ([]SentMDN, error)
+	// FinishMDN records the outcome of a POST of message id's MDN: sent,
+	// pending again at retryAt, or failed; lastError says why it failed.
+	// ErrNotFound when none is stored.
+	FinishMDN(ctx context.Context, id string, state MDNState, retryAt time.Time, lastError string) error
+	// NextMDNDue returns when location's earliest pending MDN is due; ok
+	// is false when none is pending.
+	NextMDNDue(ctx context.Context, location string) (at time.Time, ok bool, err error)
+}
+
+// ValidMDNState reports whether s is one of the MDN states.
+func ValidMDNState(s MDNState) bool {
+	return s == MDNSent || s == MDNPending || s == MDNFailed
+}

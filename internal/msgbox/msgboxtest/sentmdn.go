@@ -1,0 +1,132 @@
+package msgboxtest
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// testSentMDNs: a box that keeps the MDNs sent for received messages
+// (msgbox.MDNOutbox) stores one per message, data byte for byte, a later
+// PutMDN replacing it; only due pending MDNs of the location asked for are
+// claimed, each once per lease and counted; a claim whose lease passed
+// (a process killed mid-POST) is claimed again; FinishMDN settles or
+// reschedules; Purge deletes the MDN with its message.
+func testSentMDNs(t *testing.T, b msgbox.Box) {
+	ob, ok := b.(msgbox.MDNOutbox)
+	if !ok {
+		t.Fatalf("%T does not keep sent MDNs (msgbox.MDNOutbox)", b)
+	}
+	ctx := t.Context()
+	data := mdnEntity("processed")
+	put := func(m msgbox.SentMDN) {
+		t.Helper()
+		if err := ob.PutMDN(ctx, m); err != nil {
+			t.Fatalf("PutMDN(%s): %v", m.MessageID, err)
+		}
+	}
+	claimMDNs := func(loc string, lease time.Duration) []string {
+		t.Helper()
+		ms, err := ob.ClaimMDNs(ctx, loc, lease, 10)
+		if err != nil {
+			t.Fatalf("ClaimMDNs(%s): %v", loc, err)
+		}
+		var ids []string
+		for _, m := range ms {
+			ids = append(ids, m.MessageID)
+		}
+		return ids
+	}
+
+	syncMsg := receive(t, b, inc("sync.edi"), "x")
+	put(msgbox.SentMDN{MessageID: syncMsg.ID, Location: "as2_in", Data: data, State: msgbox.MDNSent})
+	got, err := ob.SentMDN(ctx, syncMsg.ID)
+	if err != nil {
+		t.Fatalf("SentMDN: %v", err)
+	}
+	if !bytes.Equal(got.Data, data) || got.State != msgbox.MDNSent || got.URL != "" || got.Location != "as2_in" {
+		t.Errorf("SentMDN = %+v, want the sync MDN stored", got)
+	}
+
+	// Errors: no MDN, no message, too large, a bad state.
+	other := receive(t, b, inc("other.edi"), "x")
+	if _, err := ob.SentMDN(ctx, other.ID); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("SentMDN of a message without one: %v, want ErrNotFound", err)
+	}
+	if err := ob.PutMDN(ctx, msgbox.SentMDN{MessageID: "01J0000000000000000000000Z", Location: "as2_in", State: msgbox.MDNSent}); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("PutMDN for no message: %v, want ErrNotFound", err)
+	}
+	if err := ob.PutMDN(ctx, msgbox.SentMDN{MessageID: other.ID, State: msgbox.MDNSent,
+		Data: bytes.Repeat([]byte("x"), msgbox.MaxReceiptSize+1)}); !errors.Is(err, msgbox.ErrInvalidOutcome) {
+		t.Errorf("PutMDN too large: %v, want ErrInvalidOutcome", err)
+	}
+	if err := ob.PutMDN(ctx, msgbox.SentMDN{MessageID: other.ID, State: "lost"}); !errors.Is(err, msgbox.ErrInvalidOutcome) {
+		t.Errorf("PutMDN with a bad state: %v, want ErrInvalidOutcome", err)
+	}
+	if err := ob.FinishMDN(ctx, other.ID, msgbox.MDNSent, time.Time{}, ""); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("FinishMDN without an MDN: %v, want ErrNotFound", err)
+	}
+
+	// Async: due now, claimed once per lease, only by its location.
+	async := receive(t, b, inc("async.edi"), "x")
+	later := receive(t, b, inc("later.edi"), "x")
+	put(msgbox.SentMDN{MessageID: async.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:1/mdn",
+		State: msgbox.MDNPending, NextAttemptAt: now()})
+	put(msgbox.SentMDN{MessageID: later.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:1/mdn",
+		State: msgbox.MDNPending, NextAttemptAt: now().Add(time.Hour)})
+	if at, ok, err := ob.NextMDNDue(ctx, "as2_in"); err != nil || !ok || at.After(now()) {
+		t.Errorf("NextMDNDue = %v, %v, %v; want the async MDN's, due now", at, ok, err)
+	}
+	if ids := claimMDNs("elsewhere", longLease); len(ids) != 0 {
+		t.Errorf("another location claimed %v", ids)
+	}
+	if ids := claimMDNs("as2_in", shortLease); len(ids) != 1 || ids[0] != async.ID {
+		t.Fatalf("ClaimMDNs = %v, want [%s] (the other is not due)", ids, async.ID)
+	}
+	if ids := claimMDNs("as2_in", longLease); len(ids) != 0 {
+		t.Errorf("claimed again under a live lease: %v", ids)
+	}
+	sleepPast(now().Add(shortLease))
+	again, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10)
+	if err != nil || len(again) != 1 || again[0].MessageID != async.ID || again[0].Attempts != 2 {
+		t.Fatalf("ClaimMDNs after the lease = %+v, %v; want %s, attempt 2", again, err, async.ID)
+	}
+	if !bytes.Equal(again[0].Data, data) || again[0].URL != "http://127.0.0.1:1/mdn" {
+		t.Errorf("claimed %+v, want the data and URL stored", again[0])
+	}
+	retryAt := now()
+	if err := ob.FinishMDN(ctx, async.ID, msgbox.MDNPending, retryAt, "connection refused"); err != nil {
+		t.Fatalf("FinishMDN: %v", err)
+	}
+	if ids := claimMDNs("as2_in", longLease); len(ids) != 1 {
+		t.Fatalf("a retry due now was not claimed: %v", ids)
+	}
+	if err := ob.FinishMDN(ctx, async.ID, msgbox.MDNSent, time.Time{}, ""); err != nil {
+		t.Fatalf("FinishMDN sent: %v", err)
+	}
+	if got, err := ob.SentMDN(ctx, async.ID); err != nil || got.State != msgbox.MDNSent || got.Attempts != 3 {
+		t.Errorf("after FinishMDN: %+v, %v; want sent after 3 attempts", got, err)
+	}
+	// A repeat makes it pending again, attempts reset.
+	put(msgbox.SentMDN{MessageID: async.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:2/mdn",
+		State: msgbox.MDNPending, NextAttemptAt: now()})
+	if again, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10); err != nil || len(again) != 1 ||
+		again[0].Attempts != 1 || again[0].URL != "http://127.0.0.1:2/mdn" {
+		t.Errorf("ClaimMDNs after a new PutMDN = %+v, %v; want attempt 1 to the new URL", again, err)
+	}
+
+	// Purge deletes the MDN with its message.
+	m := routed(t, b, "purged.edi", "as2_out")
+	put(msgbox.SentMDN{MessageID: m.ID, Location: "as2_in", Data: data, State: msgbox.MDNSent})
+	finish(t, b, claim(t, b, "w1", longLease, "as2_out"), delivered)
+	sleepPast(now().Add(time.Millisecond))
+	if _, err := b.Purge(ctx, now()); err != nil {
+		t.Fatalf("Purge of a message with an MDN: %v", err)
+	}
+	if _, err := ob.SentMDN(ctx, m.ID); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("SentMDN of a purged message: %v, want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,127 @@
+package pgbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+var _ msgbox.MDNOutbox = (*Box)(nil)
+
+const sentMDNColumns = "message_id, location, data, url, state, attempts, next_attempt_at, last_error"
+
+func scanSentMDN(s interface{ Scan(...any) error }) (msgbox.SentMDN, error) {
+	var m msgbox.SentMDN
+	var state string
+	err := s.Scan(&m.MessageID, &m.Location, &m.Data, &m.URL, &state, &m.Attempts, &m.NextAttemptAt, &m.LastError)
+	m.State, m.NextAttemptAt = msgbox.MDNState(state), m.NextAttemptAt.UTC()
+	return m, err
+}
+
+// PutMDN stores the MDN sent for a message (see msgbox.MDNOutbox).
+func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
+	m, err := msgbox.CheckSentMDN(m)
+	if err != nil {
+		return b.wrap(err, "storing the MDN of %s", m.MessageID)
+	}
+	err = b.retry(ctx, func(ctx context.Context) error {
+		// Inserted only when the message exists: the foreign key would
+		// refuse it too, but with an error that does not say ErrNotFound.
+		tag, err := b.pool.Exec(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`)
+			SELECT $1, $2, $3, $4, $5, 0, $6, $7 WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1)
+			ON CONFLICT (message_id) DO UPDATE SET location = excluded.location, data = excluded.data,
+			url = excluded.url, state = excluded.state, attempts = 0, next_attempt_at = excluded.next_attempt_at,
+			last_error = excluded.last_error`,
+			m.MessageID, m.Location, m.Data, m.URL, string(m.State), ts(m.NextAttemptAt), m.LastError)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("%s: %w", m.MessageID, msgbox.ErrNotFound)
+		}
+		return err
+	})
+	return b.wrap(err, "storing the MDN of %s", m.MessageID)
+}
+
+// SentMDN returns the MDN stored for message id (see msgbox.MDNOutbox).
+func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
+	if err := msgbox.CheckID(id); err != nil {
+		return msgbox.SentMDN{}, b.wrap(err, "the MDN of a message")
+	}
+	var m msgbox.SentMDN
+	err := b.retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = scanSentMDN(b.pool.QueryRow(ctx, "SELECT "+sentMDNColumns+" FROM sent_mdns WHERE message_id = $1", id))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("no MDN for %s: %w", id, msgbox.ErrNotFound)
+	}
+	return m, b.wrap(err, "the MDN of %s", id)
+}
+
+// ClaimMDNs takes due pending MDNs of location (see msgbox.MDNOutbox):
+// rows another instance is claiming are skipped, not waited for.
+func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max int) ([]msgbox.SentMDN, error) {
+	var out []msgbox.SentMDN
+	err := b.retry(ctx, func(ctx context.Context) error {
+		out = nil
+		// The database's clock, as the deliveries' claims use.
+		rows, err := b.pool.Query(ctx, `UPDATE sent_mdns s SET attempts = s.attempts + 1,
+			next_attempt_at = date_trunc('microseconds', clock_timestamp()) + make_interval(secs => $2)
+			FROM (SELECT message_id FROM sent_mdns WHERE state = 'pending' AND location = $1 AND next_attempt_at <= clock_timestamp()
+				ORDER BY next_attempt_at, message_id LIMIT $3 FOR UPDATE SKIP LOCKED) due
+			WHERE s.message_id = due.message_id
+			RETURNING s.message_id, s.location, s.data, s.url, s.state, s.attempts, s.next_attempt_at, s.last_error`,
+			location, lease.Seconds(), max)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanSentMDN(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, b.wrap(err, "claiming MDNs of %q", location)
+	}
+	return out, nil
+}
+
+// FinishMDN records the outcome of a POST of an MDN (see msgbox.MDNOutbox).
+func (b *Box) FinishMDN(ctx context.Context, id string, state msgbox.MDNState, retryAt time.Time, lastError string) error {
+	if !msgbox.ValidMDNState(state) {
+		return b.wrap(fmt.Errorf("%w: MDN state %q", msgbox.ErrInvalidOutcome, state), "the MDN of %s", id)
+	}
+	err := b.retry(ctx, func(ctx context.Context) error {
+		tag, err := b.pool.Exec(ctx, "UPDATE sent_mdns SET state = $1, next_attempt_at = $2, last_error = $3 WHERE message_id = $4",
+			string(state), ts(retryAt), msgbox.CleanText(lastError), id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("no MDN for %s: %w", id, msgbox.ErrNotFound)
+		}
+		return err
+	})
+	return b.wrap(err, "the MDN of %s", id)
+}
+
+// NextMDNDue returns when location's earliest pending MDN is due (see
+// msgbox.MDNOutbox).
+func (b *Box) NextMDNDue(ctx context.Context, location string) (time.Time, bool, error) {
+	var next *time.Time
+	err := b.retry(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, "SELECT min(next_attempt_at) FROM sent_mdns WHERE state = 'pending' AND location = $1",
+			location).Scan(&next)
+	})
+	if err != nil || next == nil {
+		return time.Time{}, false, b.wrap(err, "next MDN due of %q", location)
+	}
+	return next.UTC(), true, nil
+}

@@ -1,0 +1,134 @@
+package sqlitebox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+var _ msgbox.MDNOutbox = (*Box)(nil)
+
+const sentMDNColumns = "message_id, location, data, url, state, attempts, next_attempt_at, last_error"
+
+func scanSentMDN(s interface{ Scan(...any) error }) (msgbox.SentMDN, error) {
+	var m msgbox.SentMDN
+	var state string
+	var next int64
+	err := s.Scan(&m.MessageID, &m.Location, &m.Data, &m.URL, &state, &m.Attempts, &next, &m.LastError)
+	m.State, m.NextAttemptAt = msgbox.MDNState(state), fromDB(next)
+	return m, err
+}
+
+// PutMDN stores the MDN sent for a message (see msgbox.MDNOutbox).
+func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
+	m, err := msgbox.CheckSentMDN(m)
+	if err != nil {
+		return b.wrap(err, "storing the MDN of %s", m.MessageID)
+	}
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, "SELECT 1 FROM messages WHERE id = ?", m.MessageID).Scan(&one); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%s: %w", m.MessageID, msgbox.ErrNotFound)
+			}
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES (?, ?, ?, ?, ?, 0, ?, ?)
+			ON CONFLICT (message_id) DO UPDATE SET location = excluded.location, data = excluded.data,
+			url = excluded.url, state = excluded.state, attempts = 0, next_attempt_at = excluded.next_attempt_at,
+			last_error = excluded.last_error`,
+			m.MessageID, m.Location, m.Data, m.URL, string(m.State), toDB(m.NextAttemptAt), m.LastError)
+		return err
+	})
+	return b.wrap(err, "storing the MDN of %s", m.MessageID)
+}
+
+// SentMDN returns the MDN stored for message id (see msgbox.MDNOutbox).
+func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
+	if err := msgbox.CheckID(id); err != nil {
+		return msgbox.SentMDN{}, b.wrap(err, "the MDN of a message")
+	}
+	m, err := scanSentMDN(b.q.QueryRowContext(ctx, "SELECT "+sentMDNColumns+" FROM sent_mdns WHERE message_id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("no MDN for %s: %w", id, msgbox.ErrNotFound)
+	}
+	return m, b.wrap(err, "the MDN of %s", id)
+}
+
+// ClaimMDNs takes due pending MDNs of location (see msgbox.MDNOutbox).
+func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max int) ([]msgbox.SentMDN, error) {
+	var out []msgbox.SentMDN
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		out = nil
+		now := b.clock()
+		rows, err := tx.QueryContext(ctx, "SELECT "+sentMDNColumns+` FROM sent_mdns
+			WHERE state = 'pending' AND location = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, message_id LIMIT ?`,
+			location, toDB(now), max)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			m, err := scanSentMDN(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		until := now.Add(lease)
+		for i := range out {
+			out[i].Attempts++
+			out[i].NextAttemptAt = until
+			if _, err := tx.ExecContext(ctx, "UPDATE sent_mdns SET attempts = ?, next_attempt_at = ? WHERE message_id = ?",
+				out[i].Attempts, toDB(until), out[i].MessageID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, b.wrap(err, "claiming MDNs of %q", location)
+	}
+	return out, nil
+}
+
+// FinishMDN records the outcome of a POST of an MDN (see msgbox.MDNOutbox).
+func (b *Box) FinishMDN(ctx context.Context, id string, state msgbox.MDNState, retryAt time.Time, lastError string) error {
+	if !msgbox.ValidMDNState(state) {
+		return b.wrap(fmt.Errorf("%w: MDN state %q", msgbox.ErrInvalidOutcome, state), "the MDN of %s", id)
+	}
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE sent_mdns SET state = ?, next_attempt_at = ?, last_error = ? WHERE message_id = ?",
+			string(state), toDB(msgbox.Timestamp(retryAt)), msgbox.CleanText(lastError), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("no MDN for %s: %w", id, msgbox.ErrNotFound)
+		}
+		return nil
+	})
+	return b.wrap(err, "the MDN of %s", id)
+}
+
+// NextMDNDue returns when location's earliest pending MDN is due (see
+// msgbox.MDNOutbox).
+func (b *Box) NextMDNDue(ctx context.Context, location string) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := b.q.QueryRowContext(ctx, "SELECT min(next_attempt_at) FROM sent_mdns WHERE state = 'pending' AND location = ?",
+		location).Scan(&next)
+	if err != nil {
+		return time.Time{}, false, b.wrap(err, "next MDN due of %q", location)
+	}
+	return nullTime(next), next.Valid, nil
+}

@@ -1,0 +1,186 @@
+package as2
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// Asynchronous MDN delivery defaults (the receive transport's
+// async_mdn_attempts and async_mdn_interval).
+const (
+	// DefaultAsyncMDNAttempts: ten POSTs a minute apart ride out a
+	// partner's restart or a short outage; a longer one is the partner's
+	// to notice (its own mdn_timeout) and resolve by sending again, which
+	// queues the MDN anew.
+	DefaultAsyncMDNAttempts = 10
+	DefaultAsyncMDNInterval = time.Minute
+	// mdnPostTimeout bounds one POST of an MDN, from connecting to the
+	// end of the answer.
+	mdnPostTimeout = 60 * time.Second
+	// mdnLease is how long a claimed MDN is not claimed again: longer
+	// than a POST, so that one POST runs at a time per MDN.
+	mdnLease = 2 * mdnPostTimeout
+	// mdnIdleCheck bounds the wait between looks at the box when nothing
+	// is due: another instance (a shared box) may have queued MDNs.
+	mdnIdleCheck = 30 * time.Second
+	// mdnClaimMax bounds one claim.
+	mdnClaimMax = 16
+)
+
+// sourceKey identifies an AS2 message at its source: its Message-ID from
+// its party. The box stores one message per key (a repeat is a duplicate).
+// The Message-ID is hashed: it is the sender's text, of any length.
+func sourceKey(party, messageID string) string {
+	sum := sha256.Sum256([]byte(messageID))
+	return "as2:" + party + ":" + hex.EncodeToString(sum[:])
+}
+
+// redactURL is u for logs and errors: without user information, and cut.
+func redactURL(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	pu.User = nil
+	pu.RawQuery, pu.Fragment = "", ""
+	return pu.String()
+}
+
+// queueMDN keeps mdn as pending work for message id, due now, and wakes
+// the poster.
+func (rc *receiver) queueMDN(ctx context.Context, id string, mdn []byte, to string) error {
+	if err := rc.keepMDN(ctx, id, mdn, msgbox.MDNPending, to); err != nil {
+		return err
+	}
+	select {
+	case rc.wake <- struct{}{}:
+	default: // already woken
+	}
+	return nil
+}
+
+// postMDNs POSTs the location's due asynchronous MDNs until ctx is done.
+// Each is claimed in the box first (a lease), so that an MDN queued before
+// a restart, or by another instance sharing the box, is sent too.
+func (rc *receiver) postMDNs(ctx context.Context) {
+	client := &http.Client{
+		Timeout: mdnPostTimeout,
+		// The URL is the sender's; a redirect would take the MDN (and a
+		// request from this host) to a place nobody declared.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			// No proxy from the environment: the MDN goes where the
+			// sender said, and nowhere else.
+			Proxy:               nil,
+			TLSHandshakeTimeout: 10 * time.Second,
+			MaxIdleConnsPerHost: 2,
+		},
+	}
+	defer client.CloseIdleConnections()
+	for {
+		ms, err := rc.mdns.ClaimMDNs(ctx, rc.loc, mdnLease, mdnClaimMax)
+		if err != nil && ctx.Err() == nil {
+			rc.log.Error("claiming asynchronous MDNs failed", "error", err)
+		}
+		for _, m := range ms {
+			rc.postOne(ctx, client, m)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if len(ms) == mdnClaimMax {
+			continue
+		}
+		wait := mdnIdleCheck
+		if at, ok, err := rc.mdns.NextMDNDue(ctx, rc.loc); err == nil && ok {
+			wait = min(max(time.Until(at), 0), mdnIdleCheck)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-rc.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// postOne POSTs one claimed MDN and records the outcome: sent on a 2xx
+// answer, else pending again after the interval, or failed after the
+// last attempt.
+func (rc *receiver) postOne(ctx context.Context, client *http.Client, m msgbox.SentMDN) {
+	log := rc.log.With("message_id", m.MessageID, "receipt_delivery_option", redactURL(m.URL), "attempt", m.Attempts)
+	err := postMDN(ctx, client, m)
+	if ctx.Err() != nil {
+		// Stopping: the claim lapses and the MDN is sent after the
+		// restart; the attempt counts, as a killed one does.
+		return
+	}
+	state, retryAt, why := msgbox.MDNSent, time.Time{}, ""
+	if err != nil {
+		why = err.Error()
+		state, retryAt = msgbox.MDNPending, time.Now().Add(rc.mdnInterval)
+		if m.Attempts >= rc.mdnAttempts {
+			state = msgbox.MDNFailed
+		}
+	}
+	if ferr := rc.mdns.FinishMDN(ctx, m.MessageID, state, retryAt, why); ferr != nil {
+		log.Error("recording an asynchronous MDN's outcome failed", "error", ferr)
+	}
+	switch state {
+	case msgbox.MDNSent:
+		log.Info("asynchronous MDN sent")
+	case msgbox.MDNPending:
+		log.Warn("sending an asynchronous MDN failed; retrying", "error", why, "retry_at", retryAt)
+	default:
+		log.Error("sending an asynchronous MDN failed; giving up", "error", why, "attempts", m.Attempts)
+	}
+}
+
+// postMDN POSTs one MDN entity: its header fields as HTTP headers, its
+// body with a Content-Length.
+func postMDN(ctx context.Context, client *http.Client, m msgbox.SentMDN) error {
+	b, err := splitBuilt(m.Data)
+	if err != nil {
+		return fmt.Errorf("the kept MDN is unreadable: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, bytes.NewReader(b.Body))
+	if err != nil {
+		return fmt.Errorf("POST to %s: %w", redactURL(m.URL), err)
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return fmt.Errorf("POST to %s: not an http(s) URL", redactURL(m.URL))
+	}
+	for k, vs := range b.Header {
+		req.Header[k] = vs
+	}
+	req.ContentLength = int64(len(b.Body))
+	req.Header.Set("Content-Length", strconv.Itoa(len(b.Body)))
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text repeats the URL, user information included
+		}
+		return fmt.Errorf("POST to %s: %w", redactURL(m.URL), err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // reuse the connection
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST to %s: answered %s", redactURL(m.URL), resp.Status)
+	}
+	return nil
+}
