@@ -146,6 +146,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"FinishBatch", testFinishBatch},
 		{"Receipts", testReceipts},
 		{"SentMDNs", testSentMDNs},
+		{"AwaitMDN", testAwaitMDN},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)

@@ -1,0 +1,100 @@
+package msgboxtest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// testAwaitMDN: a box that keeps deliveries waiting for an asynchronous
+// MDN (msgbox.MDNAwaiter) hands the lease to msgbox.AwaitOwner until the
+// deadline: nobody claims the delivery meanwhile, Recover leaves it, it
+// is found by its AS2 Message-ID and settled by Finish as AwaitOwner;
+// once the deadline passes a worker takes it over, the wait counted as a
+// failed attempt, and the wait can no longer settle it; Purge deletes
+// what was kept with the message.
+func testAwaitMDN(t *testing.T, b msgbox.Box) {
+	ab, ok := b.(msgbox.MDNAwaiter)
+	if !ok {
+		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
+	}
+	ctx := t.Context()
+	awaiting := func() []msgbox.AwaitedMDN {
+		t.Helper()
+		as, err := ab.AwaitingMDNs(ctx)
+		if err != nil {
+			t.Fatalf("AwaitingMDNs: %v", err)
+		}
+		return as
+	}
+
+	m := routed(t, b, "async.edi", "as2_out")
+	d := claim(t, b, "srv1/w1", longLease, "as2_out")
+	a := msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: m.ID, Port: "as2_out", AS2MessageID: "<a1@contoso>",
+		MIC: "sha-256:abc", Deadline: now().Add(longLease)}
+	if err := ab.AwaitMDN(ctx, "srv1/w2", a); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("AwaitMDN by a non-holder: %v, want ErrLeaseLost", err)
+	}
+	if err := ab.AwaitMDN(ctx, d.LeaseOwner, a); err != nil {
+		t.Fatalf("AwaitMDN: %v", err)
+	}
+	if err := ab.AwaitMDN(ctx, d.LeaseOwner, a); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("AwaitMDN twice: %v, want ErrLeaseLost (the wait holds the lease)", err)
+	}
+	if got := awaiting(); len(got) != 1 || got[0].DeliveryID != d.ID || got[0].MIC != "sha-256:abc" || got[0].MessageID != m.ID {
+		t.Errorf("AwaitingMDNs = %+v, want delivery %d", got, d.ID)
+	}
+	if got, err := ab.AwaitedMDN(ctx, "<a1@contoso>"); err != nil || got.DeliveryID != d.ID || !got.Deadline.Equal(a.Deadline) {
+		t.Errorf("AwaitedMDN = %+v, %v; want delivery %d until %s", got, err, d.ID, a.Deadline)
+	}
+	if _, err := ab.AwaitedMDN(ctx, "<unknown@contoso>"); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("AwaitedMDN of an unknown Message-ID: %v, want ErrNotFound", err)
+	}
+	if ds, err := b.ClaimBatch(ctx, "srv1/w3", []string{"as2_out"}, longLease, 10, nil); err != nil || len(ds) != 0 {
+		t.Errorf("claimed %d awaiting deliveries (%v), want none", len(ds), err)
+	}
+	if n, err := b.Recover(ctx, "srv1"); err != nil || n != 0 {
+		t.Errorf("Recover(srv1) = %d, %v; want 0: an awaited MDN is not resent at a restart", n, err)
+	}
+	if got := deliveryTo(t, b, m.ID, "as2_out"); got.State != msgbox.DeliveryInProgress || got.LeaseOwner != msgbox.AwaitOwner {
+		t.Errorf("awaiting delivery: %s by %q", got.State, got.LeaseOwner)
+	}
+	finish(t, b, &msgbox.Delivery{ID: d.ID, LeaseOwner: msgbox.AwaitOwner}, delivered)
+	if got := get(t, b, m.ID); got.Message.Status != msgbox.StatusDelivered {
+		t.Errorf("settled: status %s, want delivered", got.Message.Status)
+	}
+	if got := awaiting(); len(got) != 0 {
+		t.Errorf("AwaitingMDNs after settling = %+v, want none", got)
+	}
+
+	// The deadline passes: a worker takes the delivery over, counting the
+	// wait as a failed attempt; the late MDN cannot settle it.
+	late := routed(t, b, "late.edi", "as2_late")
+	d = claim(t, b, "srv1/w1", longLease, "as2_late")
+	if err := ab.AwaitMDN(ctx, d.LeaseOwner, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: late.ID, Port: "as2_late",
+		AS2MessageID: "<a2@contoso>", Deadline: now().Add(shortLease)}); err != nil {
+		t.Fatalf("AwaitMDN: %v", err)
+	}
+	sleepPast(now().Add(shortLease))
+	taken := claim(t, b, "srv1/w2", longLease, "as2_late")
+	if taken.ID != d.ID || taken.Attempts != 1 || taken.LastError != msgbox.LeaseExpiredError(msgbox.AwaitOwner) {
+		t.Errorf("taken over: delivery %d, attempts %d, last error %q", taken.ID, taken.Attempts, taken.LastError)
+	}
+	if err := b.Finish(ctx, d.ID, msgbox.AwaitOwner, delivered); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("Finish as the wait after the takeover: %v, want ErrLeaseLost", err)
+	}
+	if got := awaiting(); len(got) != 0 {
+		t.Errorf("AwaitingMDNs after the deadline = %+v, want none", got)
+	}
+
+	// Purge deletes what was kept with the message.
+	sleepPast(now().Add(time.Millisecond))
+	if _, err := b.Purge(ctx, now()); err != nil {
+		t.Fatalf("Purge of a message that awaited an MDN: %v", err)
+	}
+	if _, err := ab.AwaitedMDN(ctx, "<a1@contoso>"); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("AwaitedMDN of a purged message: %v, want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,95 @@
+package pgbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+var _ msgbox.MDNAwaiter = (*Box)(nil)
+
+const awaitedColumns = "a.delivery_id, a.message_id, a.port, a.as2_message_id, a.mic, a.deadline"
+
+func scanAwaited(s interface{ Scan(...any) error }) (msgbox.AwaitedMDN, error) {
+	var a msgbox.AwaitedMDN
+	err := s.Scan(&a.DeliveryID, &a.MessageID, &a.Port, &a.AS2MessageID, &a.MIC, &a.Deadline)
+	a.Deadline = a.Deadline.UTC()
+	return a, err
+}
+
+// AwaitMDN hands a delivery's lease to msgbox.AwaitOwner until its MDN is
+// due (see msgbox.MDNAwaiter), in one statement: running it again after a
+// lost commit finds the lease handed over already (ErrLeaseLost).
+func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) error {
+	a, err := msgbox.CheckAwaitedMDN(a)
+	if err != nil {
+		return b.wrap(err, "await the MDN of delivery %d", a.DeliveryID)
+	}
+	owner = msgbox.CleanText(owner)
+	var handed bool
+	err = b.retry(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, `WITH d AS (
+				UPDATE deliveries SET lease_owner = $3, lease_until = $6, due_at = $6
+				WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2
+				RETURNING id),
+			a AS (INSERT INTO awaited_mdns (delivery_id, message_id, port, as2_message_id, mic, deadline)
+				SELECT id, $4, $5, $7, $8, $6 FROM d
+				ON CONFLICT (delivery_id) DO UPDATE SET message_id = excluded.message_id, port = excluded.port,
+				as2_message_id = excluded.as2_message_id, mic = excluded.mic, deadline = excluded.deadline),
+			e AS (INSERT INTO events (message_id, at, port, status, detail)
+				SELECT $4, clock_timestamp(), $5, $9, $10 FROM d)
+			SELECT EXISTS (SELECT 1 FROM d)`,
+			a.DeliveryID, owner, msgbox.AwaitOwner, a.MessageID, a.Port, ts(a.Deadline), a.AS2MessageID, a.MIC,
+			string(msgbox.StatusAwaitingMDN),
+			fmt.Sprintf("sent as %s; awaiting its asynchronous MDN until %s", a.AS2MessageID, a.Deadline.Format("2006-01-02T15:04:05Z"))).
+			Scan(&handed)
+	})
+	if err == nil && !handed {
+		err = msgbox.LeaseLost(owner)
+	}
+	return b.wrap(err, "await the MDN of delivery %d", a.DeliveryID)
+}
+
+// AwaitedMDN returns what a delivery keeps for its MDN (see
+// msgbox.MDNAwaiter).
+func (b *Box) AwaitedMDN(ctx context.Context, as2MessageID string) (msgbox.AwaitedMDN, error) {
+	var a msgbox.AwaitedMDN
+	err := b.retry(ctx, func(ctx context.Context) error {
+		var err error
+		a, err = scanAwaited(b.pool.QueryRow(ctx, "SELECT "+awaitedColumns+
+			" FROM awaited_mdns a WHERE a.as2_message_id = $1 ORDER BY a.deadline DESC LIMIT 1", as2MessageID))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("no delivery sent %q: %w", as2MessageID, msgbox.ErrNotFound)
+	}
+	return a, b.wrap(err, "awaited MDN")
+}
+
+// AwaitingMDNs returns the deliveries awaiting an MDN (see
+// msgbox.MDNAwaiter).
+func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
+	var out []msgbox.AwaitedMDN
+	err := b.retry(ctx, func(ctx context.Context) error {
+		out = nil
+		rows, err := b.pool.Query(ctx, "SELECT "+awaitedColumns+` FROM awaited_mdns a JOIN deliveries d ON d.id = a.delivery_id
+			WHERE d.state = 'in_progress' AND d.lease_owner = $1 ORDER BY a.deadline, a.delivery_id`, msgbox.AwaitOwner)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			a, err := scanAwaited(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return rows.Err()
+	})
+	return out, b.wrap(err, "awaiting MDNs")
+}

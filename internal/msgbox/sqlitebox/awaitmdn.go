@@ -1,0 +1,86 @@
+package sqlitebox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+var _ msgbox.MDNAwaiter = (*Box)(nil)
+
+const awaitedColumns = "a.delivery_id, a.message_id, a.port, a.as2_message_id, a.mic, a.deadline"
+
+func scanAwaited(s interface{ Scan(...any) error }) (msgbox.AwaitedMDN, error) {
+	var a msgbox.AwaitedMDN
+	var deadline int64
+	err := s.Scan(&a.DeliveryID, &a.MessageID, &a.Port, &a.AS2MessageID, &a.MIC, &deadline)
+	a.Deadline = fromDB(deadline)
+	return a, err
+}
+
+// AwaitMDN hands a delivery's lease to msgbox.AwaitOwner until its MDN is
+// due (see msgbox.MDNAwaiter).
+func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) error {
+	a, err := msgbox.CheckAwaitedMDN(a)
+	if err != nil {
+		return b.wrap(err, "await the MDN of delivery %d", a.DeliveryID)
+	}
+	owner = msgbox.CleanText(owner)
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		until := toDB(a.Deadline)
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?, due_at = ?
+			WHERE id = ? AND state = ? AND lease_owner = ?`,
+			msgbox.AwaitOwner, until, until, a.DeliveryID, string(msgbox.DeliveryInProgress), owner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return msgbox.LeaseLost(owner)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO awaited_mdns (delivery_id, message_id, port, as2_message_id, mic, deadline)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO UPDATE SET message_id = excluded.message_id,
+			port = excluded.port, as2_message_id = excluded.as2_message_id, mic = excluded.mic, deadline = excluded.deadline`,
+			a.DeliveryID, a.MessageID, a.Port, a.AS2MessageID, a.MIC, until); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, a.MessageID, b.clock(), a.Port, string(msgbox.StatusAwaitingMDN),
+			fmt.Sprintf("sent as %s; awaiting its asynchronous MDN until %s", a.AS2MessageID, a.Deadline.Format("2006-01-02T15:04:05Z")))
+	})
+	return b.wrap(err, "await the MDN of delivery %d", a.DeliveryID)
+}
+
+// AwaitedMDN returns what a delivery keeps for its MDN (see
+// msgbox.MDNAwaiter).
+func (b *Box) AwaitedMDN(ctx context.Context, as2MessageID string) (msgbox.AwaitedMDN, error) {
+	a, err := scanAwaited(b.q.QueryRowContext(ctx, "SELECT "+awaitedColumns+
+		" FROM awaited_mdns a WHERE a.as2_message_id = ? ORDER BY a.deadline DESC LIMIT 1", as2MessageID))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("no delivery sent %q: %w", as2MessageID, msgbox.ErrNotFound)
+	}
+	return a, b.wrap(err, "awaited MDN")
+}
+
+// AwaitingMDNs returns the deliveries awaiting an MDN (see
+// msgbox.MDNAwaiter).
+func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
+	rows, err := b.q.QueryContext(ctx, "SELECT "+awaitedColumns+` FROM awaited_mdns a JOIN deliveries d ON d.id = a.delivery_id
+		WHERE d.state = ? AND d.lease_owner = ? ORDER BY a.deadline, a.delivery_id`, string(msgbox.DeliveryInProgress), msgbox.AwaitOwner)
+	if err != nil {
+		return nil, b.wrap(err, "awaiting MDNs")
+	}
+	defer rows.Close()
+	var out []msgbox.AwaitedMDN
+	for rows.Next() {
+		a, err := scanAwaited(rows)
+		if err != nil {
+			return nil, b.wrap(err, "awaiting MDNs")
+		}
+		out = append(out, a)
+	}
+	return out, b.wrap(rows.Err(), "awaiting MDNs")
+}
