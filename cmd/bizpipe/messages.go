@@ -63,7 +63,7 @@ func newMessagesCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	list.Flags().StringVar(&f.status, "status", "", "only messages in `STATUS`: received, routed, delivered, retrying, suspended or terminated")
+	list.Flags().StringVar(&f.status, "status", "", "only messages in `STATUS`: received, routed, awaiting_mdn, delivered, retrying, suspended or terminated")
 	list.Flags().IntVar(&f.limit, "limit", 0, "at most `N` messages (0: all)")
 
 	show := &cobra.Command{
@@ -76,6 +76,7 @@ func newMessagesCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				markAwaiting(d)
 				return showMessage(e.stdout, d, f.format)
 			})
 		},
@@ -275,13 +276,36 @@ func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFl
 	st := msgbox.Status(f.status)
 	switch st {
 	case "", msgbox.StatusReceived, msgbox.StatusRouted, msgbox.StatusDelivered, msgbox.StatusRetrying,
-		msgbox.StatusSuspended, msgbox.StatusTerminated:
+		msgbox.StatusSuspended, msgbox.StatusTerminated, msgbox.StatusAwaitingMDN:
 	default:
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q", f.status)}
 	}
-	msgs, err := box.List(ctx, msgbox.Filter{Status: st, Limit: f.limit})
+	awaiting, err := awaitingMDN(ctx, box)
 	if err != nil {
 		return err
+	}
+	filter := msgbox.Filter{Status: st, Limit: f.limit}
+	if st == msgbox.StatusAwaitingMDN {
+		// Stored as routed (its delivery is in progress): the box's list
+		// of waits tells them apart.
+		filter = msgbox.Filter{Status: msgbox.StatusRouted}
+	}
+	msgs, err := box.List(ctx, filter)
+	if err != nil {
+		return err
+	}
+	kept := msgs[:0]
+	for _, m := range msgs {
+		if m.Status == msgbox.StatusRouted && awaiting[m.ID] {
+			m.Status = msgbox.StatusAwaitingMDN
+		}
+		if st != msgbox.StatusAwaitingMDN || m.Status == st {
+			kept = append(kept, m)
+		}
+	}
+	msgs = kept
+	if f.limit > 0 && len(msgs) > f.limit {
+		msgs = msgs[:f.limit]
 	}
 	if f.format == "json" {
 		out := jsonMessageList{Messages: make([]jsonMessage, 0, len(msgs))}
@@ -325,7 +349,7 @@ type jsonMessageList struct {
 
 type jsonMessage struct {
 	ID              string            `json:"id" doc:"The message id."`
-	Status          string            `json:"status" doc:"received, routed, delivered, retrying, suspended or terminated."`
+	Status          string            `json:"status" doc:"received, routed, awaiting_mdn, delivered, retrying, suspended or terminated."`
 	ReceiveLocation string            `json:"receive_location" doc:"The receive location that received it."`
 	FileName        string            `json:"file_name" doc:"The original file name; \"\" when it did not come from a file."`
 	ContentType     string            `json:"content_type" doc:"Its content type."`
@@ -487,4 +511,39 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// awaitingMDN returns the ids of the messages with a delivery awaiting an
+// asynchronous AS2 MDN (msgbox.StatusAwaitingMDN); none when the box does
+// not keep such waits.
+func awaitingMDN(ctx context.Context, box msgbox.Box) (map[string]bool, error) {
+	aw, ok := box.(msgbox.MDNAwaiter)
+	if !ok {
+		return nil, nil
+	}
+	as, err := aw.AwaitingMDNs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]bool, len(as))
+	for _, a := range as {
+		ids[a.MessageID] = true
+	}
+	return ids, nil
+}
+
+// markAwaiting shows the deliveries of d that await an asynchronous AS2
+// MDN (in progress under msgbox.AwaitOwner's lease) as awaiting_mdn, and
+// the message too when it is otherwise routed.
+func markAwaiting(d *msgbox.Detail) {
+	found := false
+	for i := range d.Deliveries {
+		if dl := &d.Deliveries[i]; dl.State == msgbox.DeliveryInProgress && dl.LeaseOwner == msgbox.AwaitOwner {
+			dl.State = msgbox.DeliveryState(msgbox.StatusAwaitingMDN)
+			found = true
+		}
+	}
+	if found && d.Message.Status == msgbox.StatusRouted {
+		d.Message.Status = msgbox.StatusAwaitingMDN
+	}
 }

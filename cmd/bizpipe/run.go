@@ -196,8 +196,13 @@ func runRun(e *env, f runFlags, args []string) error {
 	} else {
 		sum, err = r.Run(ctx)
 	}
-	fmt.Fprintf(e.stdout, "received %d, delivered %d, retried %d, suspended %d, waiting for retry %d\n",
+	fmt.Fprintf(e.stdout, "received %d, delivered %d, retried %d, suspended %d, waiting for retry %d",
 		sum.Received, sum.Delivered, sum.Retried, sum.Suspended, sum.Waiting)
+	if sum.AwaitingMDN > 0 {
+		// Only then: the line stays as it was for every other run.
+		fmt.Fprintf(e.stdout, ", awaiting MDN %d", sum.AwaitingMDN)
+	}
+	fmt.Fprintln(e.stdout)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return &exitError{code: exitFindings, err: err}
 	}

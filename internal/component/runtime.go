@@ -164,6 +164,9 @@ type ReceiveEnv struct {
 	// Message-ID gets the original; an asynchronous one is POSTed from
 	// there, durably); nil when the message box does not keep them.
 	MDNs msgbox.MDNOutbox
+	// Receipts settles the deliveries that await the receipts the
+	// transport gets (AS2 asynchronous MDNs); nil when none can.
+	Receipts ReceiptSink
 }
 
 // Sink stores a received message durably and routes it. A receiver
@@ -470,7 +473,37 @@ type Pending struct {
 	Correlation string
 	// Deadline is when the attempt counts as failed if none arrived.
 	Deadline time.Time
+	// Check is what the sender needs to judge the receipt when it comes
+	// (ReceiptChecker): kept in the box, opaque to the runner, at most
+	// 1 KiB.
+	Check string
 }
+
+// ReceiptChecker is a Sender whose receipts may come later (Pending): an
+// AS2 asynchronous MDN, which a receive location hands to the runner.
+type ReceiptChecker interface {
+	Sender
+	// CheckReceipt judges raw, the receipt from party, against p: what
+	// it returns is as Commit's (a nil error delivers; a Permanent one
+	// suspends at once; any other fails the attempt), with the receipt
+	// to keep when raw was readable.
+	CheckReceipt(ctx context.Context, party string, raw []byte, p Pending) (*Receipt, error)
+}
+
+// ReceiptSink takes the receipts a receive transport gets for this
+// group's own sends (AS2 asynchronous MDNs) and settles the deliveries
+// awaiting them.
+type ReceiptSink interface {
+	// SettleReceipt settles the delivery that awaits raw, received from
+	// party. ErrReceiptUnusable when raw names no delivery this engine can
+	// settle (unreadable, unknown, or not awaited any more): the receive
+	// transport refuses it.
+	SettleReceipt(ctx context.Context, party string, raw []byte) error
+}
+
+// ErrReceiptUnusable is SettleReceipt's error for a receipt that settles
+// nothing.
+var ErrReceiptUnusable = errors.New("the receipt settles no delivery")
 
 // Stager is a Sender that makes delivery exactly-once across crashes (the
 // file transport): Commit leaves a staged copy behind that only Cleanup

@@ -66,6 +66,9 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 	if ob, ok := r.opts.Box.(msgbox.MDNOutbox); ok {
 		env.MDNs = ob
 	}
+	if _, ok := r.opts.Box.(msgbox.MDNAwaiter); ok {
+		env.Receipts = r
+	}
 	if g := r.opts.Config.Group; g != nil && g.AS2ID.Usable() {
 		env.AS2ID = g.AS2ID.V
 	}

@@ -101,6 +101,10 @@ type Summary struct {
 	// Waiting is the number of deliveries of this server's ports still
 	// waiting for a retry when a --once run ended.
 	Waiting int
+	// AwaitingMDN is the number of deliveries of this server's ports
+	// sent and awaiting an asynchronous MDN when a --once run ended
+	// (language §11: --once does not wait for them).
+	AwaitingMDN int
 }
 
 // Runner is a provisioned engine for one server.
@@ -271,8 +275,12 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return r.summary(), err
 	}
+	awaiting, err := r.countAwaiting(ctx)
+	if err != nil {
+		return r.summary(), err
+	}
 	r.mu.Lock()
-	r.sum.Waiting = waiting
+	r.sum.Waiting, r.sum.AwaitingMDN = waiting, awaiting
 	r.mu.Unlock()
 	// Last: every source this run took is acknowledged by now.
 	r.purge(ctx)

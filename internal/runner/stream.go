@@ -21,7 +21,12 @@ const copyBuffer = 256 << 10
 // are told apart by where they happen: reading the box or writing to the
 // transport is retried; a stage failing is suspended at once, as it would
 // fail the same way every time.
-func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery) (msgbox.Outcome, bool) {
+//
+// When the transport's receipt comes later (an asynchronous AS2 MDN), the
+// attempt reports delivered and sets *pending: recordBatch records the
+// delivery as awaiting it instead.
+func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery,
+	pending **component.Pending) (msgbox.Outcome, bool) {
 	suspend := func(err error) (msgbox.Outcome, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf("pipeline failed: %v", err)}, false
 	}
@@ -131,6 +136,10 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 		}
 		o.Receipt = r.receipt(pt, d, res.Receipt, outcome)
 		return o, ok
+	}
+	if res.Pending != nil {
+		*pending = res.Pending
+		return msgbox.Outcome{State: msgbox.DeliveryDelivered}, true
 	}
 	return msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.receipt(pt, d, res.Receipt, metrics.ReceiptPositive)}, true
 }

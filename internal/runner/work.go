@@ -114,9 +114,10 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		d := c.d
 		pt := r.ports[d.Port]
 		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
-		outcome, sd, delivered := r.attempt(ctx, pt, d, log)
+		var pending *component.Pending
+		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending)
 		outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
-		outcomes <- attempted{c, pt, log, outcome, sd, delivered}
+		outcomes <- attempted{c, pt, log, outcome, sd, delivered, pending}
 	}
 	close(outcomes)
 	<-recorded
@@ -130,13 +131,24 @@ type attempted struct {
 	outcome   msgbox.Outcome
 	sd        *component.Delivery
 	delivered bool
+	// pending: sent, the receipt to come (an asynchronous MDN): the
+	// delivery awaits it rather than being delivered.
+	pending *component.Pending
 }
 
 // recordBatch records the outcomes of attempts in one FinishBatch and then
 // does for each what record does.
 func (r *Runner) recordBatch(ctx context.Context, attempts []attempted) {
-	errs := r.finishBatch(ctx, attempts)
-	for i, a := range attempts {
+	finishing := attempts[:0:0]
+	for _, a := range attempts {
+		if a.pending != nil {
+			r.awaitReceipt(ctx, a)
+			continue
+		}
+		finishing = append(finishing, a)
+	}
+	errs := r.finishBatch(ctx, finishing)
+	for i, a := range finishing {
 		r.recorded(a.c, a.pt, a.log, a.outcome, a.sd, a.delivered, errs[i])
 	}
 }
@@ -266,7 +278,10 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 }
 
 // attempt runs the pipeline and the transport once.
-func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger) (msgbox.Outcome, *component.Delivery, bool) {
+//
+// *pending is set when the transport's receipt is to come (see stream).
+func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger,
+	pending **component.Pending) (msgbox.Outcome, *component.Delivery, bool) {
 	suspend := func(format string, args ...any) (msgbox.Outcome, *component.Delivery, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, nil, false
 	}
@@ -306,7 +321,10 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	// than retried at every restart forever. After the Redo check, so that
 	// an attempt the crash left placed still completes.
 	if retries := pt.decl.Retry.Attempts.V; d.Attempts > retries {
-		return suspend("suspended: %d attempt(s) were interrupted or failed; the last: %s", d.Attempts, d.LastError)
+		return suspend("suspended: %d attempt(s) were interrupted or failed; the last: %s", d.Attempts, mdnTimedOut(d.LastError))
+	}
+	if d.Attempts > 0 && d.LastError == msgbox.LeaseExpiredError(msgbox.AwaitOwner) {
+		log.Warn("no asynchronous MDN arrived within mdn_timeout; sending again with the same Message-ID")
 	}
 	maxSize := r.opts.Config.Group.MaxMessageSize.V
 	switch {
@@ -315,7 +333,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	case maxSize > 0 && msg.Size > maxSize:
 		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
 	}
-	outcome, delivered := r.stream(ctx, pt, d, msg, sd)
+	outcome, delivered := r.stream(ctx, pt, d, msg, sd, pending)
 	if !delivered {
 		sd = nil
 	}

@@ -55,6 +55,15 @@ message box, with a Content-Length, up to async_mdn_attempts times
 async_mdn_interval apart, also after a restart. Redirects are not followed
 and no proxy is used: the MDN goes to the URL the sender gave, nowhere else.
 
+The location also takes the asynchronous MDNs our own send ports asked
+for (mdn = "async"): a POST from a declared party whose body is a
+multipart/report, signed or not, and that asks for no receipt itself is not
+a message: it is not stored nor run through the pipeline (MDNs are never
+encrypted), but handed to the send port awaiting it, found by its
+Original-Message-ID among the ports of this server, which settles the
+delivery. It is answered 200 once judged, whatever the verdict; 400 when it
+names no delivery that awaits one.
+
 A message is stored once per Message-ID and party: a repeat (the sender did
 not get our answer) is not stored again, and is answered with the MDN the
 first one got, synchronously or at the repeat's Receipt-Delivery-Option.
@@ -159,7 +168,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		contentType: env.ContentType, props: maps.Clone(env.Properties), sensitive: slices.Clone(env.SensitiveProperties),
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
 		signer: &smime.Signer{Cert: env.Keys.Signer.Cert, Key: env.Keys.Signer.Key, Chain: env.Keys.Signer.Chain},
-		mdns:   env.MDNs, mdnAttempts: c.AsyncMDNAttempts.V, mdnInterval: c.AsyncMDNInterval.V,
+		mdns:   env.MDNs, receipts: env.Receipts, mdnAttempts: c.AsyncMDNAttempts.V, mdnInterval: c.AsyncMDNInterval.V,
 		wake: make(chan struct{}, 1),
 	}
 	if rc.mdnAttempts < 1 {
@@ -200,6 +209,7 @@ type receiver struct {
 	// mdns keeps the MDNs sent; nil when the box does not (no
 	// asynchronous MDNs then, and a repeat's MDN is built again).
 	mdns        msgbox.MDNOutbox
+	receipts    component.ReceiptSink // settles our sends' async MDNs; nil: none
 	mdnAttempts int
 	mdnInterval time.Duration
 	wake        chan struct{} // an asynchronous MDN was queued
@@ -349,6 +359,19 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// computes none, so the body is hashed on its way to the sink.
 	hasher := alg.Hash().New()
 	body := &limitedBody{r: http.MaxBytesReader(w, r.Body, rc.maxBody)}
+	var src io.Reader = body
+	if req.Receipt == as2.ReceiptNone && rc.receipts != nil {
+		// An asynchronous MDN for one of our sends asks for no receipt
+		// itself; it settles a delivery and is not stored as a message,
+		// whatever the location's pipeline requires (MDNs are never
+		// encrypted).
+		isMDN, br := looksLikeMDN(ct, body)
+		if isMDN {
+			rc.serveMDN(w, r, log, party, br)
+			return
+		}
+		src = br
+	}
 	// The sink gets the whole MIME entity, its header fields as the HTTP
 	// request carried them: an AS2 body is often base64 with the
 	// Content-Transfer-Encoding only in the HTTP header (libas2 sends so).
@@ -358,7 +381,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			head += f + ": " + v + "\r\n"
 		}
 	}
-	entity := io.MultiReader(strings.NewReader(head+"\r\n"), io.TeeReader(body, hasher))
+	entity := io.MultiReader(strings.NewReader(head+"\r\n"), io.TeeReader(src, hasher))
 	pub, err := rc.sink.PublishOutcome(r.Context(), in, entity, component.DecodeRequest{MICHash: alg.Hash(), Party: party})
 	if err != nil {
 		if body.tooLarge {

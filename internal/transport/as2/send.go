@@ -3,15 +3,18 @@ package as2
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	nethttp "net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/transport"
 	"github.com/bizpipe/bizpipe/internal/transport/http"
 )
@@ -19,9 +22,9 @@ import (
 // NewSender builds the sender: the http transport's Client (one connection
 // pool per port) and what every delivery's headers and MDN check use.
 func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
-	if c.MDN.V == "async" {
-		// Refused by Decode already; a guard for a Config built otherwise.
-		return nil, errors.New("as2 transport: asynchronous MDNs are not supported by this version yet")
+	if c.MDN.V == "async" && c.AsyncMDNURL.V == "" {
+		// BP7009 already; a guard for a Config built otherwise.
+		return nil, errors.New("as2 transport: mdn is \"async\" but async_mdn_url is not set")
 	}
 	if env.AS2ID == "" {
 		return nil, errors.New("as2 transport: the group has no as2_id (AS2-From)")
@@ -85,6 +88,9 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 		From: s.from, To: s.to, MessageID: s.messageID(d),
 		Receipt: s.receipt, SignedReceipt: s.cfg.SignedMDN.V, MICAlg: s.alg,
 	}
+	if s.receipt == as2.ReceiptAsync {
+		req.AsyncURL = s.cfg.AsyncMDNURL.V
+	}
 	sd := transport.Delivery{ID: d.ID, MessageID: d.Message.ID, Port: d.Port, URL: s.cfg.URL.V}
 	if s.cfg.Subject.Set {
 		v, err := s.cfg.Subject.V.Eval(d.Message)
@@ -132,8 +138,17 @@ func (a *attempt) Abort() { a.w.Abort() }
 
 // Commit POSTs the message and, with a synchronous MDN, judges it.
 func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
-	if a.s.receipt == as2.ReceiptNone {
+	switch a.s.receipt {
+	case as2.ReceiptNone:
 		return component.Result{}, transport.PermanentError(a.w.Commit(ctx))
+	case as2.ReceiptAsync:
+		// The partner answers 2xx at once; the MDN comes later, to an as2
+		// receive location, which hands it to CheckReceipt.
+		if err := a.w.Commit(ctx); err != nil {
+			return component.Result{}, transport.PermanentError(err)
+		}
+		return component.Result{Pending: &component.Pending{Correlation: a.messageID,
+			Deadline: time.Now().Add(a.s.mdnTimeout()), Check: encodeMICs(a.mic)}}, nil
 	}
 	var res component.Result
 	err := a.w.CommitResponse(ctx, func(resp *nethttp.Response) error {
@@ -165,7 +180,12 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 	if len(body) > as2.MaxMDNSize {
 		return nil, fmt.Errorf("%s: the response exceeds %d octets", what, as2.MaxMDNSize)
 	}
-	raw := as2.JoinEntity(resp.Header, body)
+	return a.s.judge(what, as2.JoinEntity(resp.Header, body), resp.Header.Get("Content-Type"), a.messageID, a.mic)
+}
+
+// judge reads and checks an MDN entity (raw, its header fields included)
+// answering messageID, whose content had the MICs sent.
+func (s *sender) judge(what string, raw []byte, contentType, messageID string, sent as2.MICSource) (*component.Receipt, error) {
 	if len(raw) > as2.MaxMDNSize {
 		// The entity is what the box keeps (msgbox.MaxReceiptSize): its
 		// header fields count too.
@@ -173,8 +193,8 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 	}
 	// A signed MDN that was not asked for is read unchecked: an unsigned
 	// one would have done (and the partner's certificates were not loaded).
-	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: a.s.trusted, Now: time.Now(), SpoolDir: a.s.env.SpoolDir,
-		Unverified: !a.s.requireSigned})
+	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: s.trusted, Now: time.Now(), SpoolDir: s.env.SpoolDir,
+		Unverified: !s.requireSigned})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -185,8 +205,8 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 	if mdn.Signed {
 		summary += "; signed"
 	}
-	receipt := &component.Receipt{ContentType: resp.Header.Get("Content-Type"), Data: raw, Summary: summary}
-	if err := mdn.Check(a.messageID, a.s.requireSigned, a.mic); err != nil {
+	receipt := &component.Receipt{ContentType: contentType, Data: raw, Summary: summary}
+	if err := mdn.Check(messageID, s.requireSigned, sent); err != nil {
 		// The NegativeError names the disposition.
 		var neg *as2.NegativeError
 		if errors.As(err, &neg) {
@@ -195,4 +215,83 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 		return receipt, fmt.Errorf("%s: %w", what, err)
 	}
 	return receipt, nil
+}
+
+// mdnTimeout is how long an asynchronous MDN is awaited.
+func (s *sender) mdnTimeout() time.Duration {
+	if s.cfg.MDNTimeout.V > 0 {
+		return s.cfg.MDNTimeout.V
+	}
+	return DefaultMDNTimeout
+}
+
+var _ component.ReceiptChecker = (*sender)(nil)
+
+// CheckReceipt judges an asynchronous MDN from party (language §11): by
+// the same rules as a synchronous one, against the MICs of what was sent,
+// kept in p.Check. An MDN from another party than the port's partner
+// settles nothing.
+func (s *sender) CheckReceipt(_ context.Context, party string, raw []byte, p component.Pending) (*component.Receipt, error) {
+	what := fmt.Sprintf("send port: party %q's asynchronous MDN", s.cfg.Partner.V)
+	if party != s.cfg.Partner.V {
+		return nil, fmt.Errorf("%w: the MDN for a message sent to party %q came from party %q", component.ErrReceiptUnusable, s.cfg.Partner.V, party)
+	}
+	sent, err := decodeMICs(p.Check)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	ct := ""
+	if fields, _, err := smime.SplitEntity(raw); err == nil {
+		for _, f := range fields {
+			if strings.EqualFold(f.Name, "Content-Type") {
+				ct = f.Value
+			}
+		}
+	}
+	return s.judge(what, raw, ct, p.Correlation, sent)
+}
+
+// encodeMICs keeps the MIC of the content sent in every algorithm a
+// partner may name: "sha-256=BASE64;...".
+func encodeMICs(h *as2.Hasher) string {
+	var b strings.Builder
+	for _, name := range micAlgs {
+		alg, _ := as2.ParseAlg(name)
+		if b.Len() > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(alg.String() + "=" + base64.StdEncoding.EncodeToString(h.MIC(alg).Digest))
+	}
+	return b.String()
+}
+
+// micAlgs are the algorithms encodeMICs keeps.
+var micAlgs = []string{"sha1", "sha256", "sha384", "sha512"}
+
+// keptMICs is an as2.MICSource over what encodeMICs kept.
+type keptMICs map[as2.Alg][]byte
+
+func (k keptMICs) MIC(alg as2.Alg) as2.MIC { return as2.MIC{Alg: alg, Digest: k[alg]} }
+
+func decodeMICs(s string) (keptMICs, error) {
+	k := keptMICs{}
+	for _, part := range strings.Split(s, ";") {
+		name, v, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		alg, err := as2.ParseAlg(name)
+		if err != nil {
+			continue
+		}
+		d, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			continue
+		}
+		k[alg] = d
+	}
+	if len(k) == 0 {
+		return nil, errors.New("the MIC of the message sent was not kept")
+	}
+	return k, nil
 }

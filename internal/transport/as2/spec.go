@@ -28,6 +28,13 @@ import (
 // message, which takes longer than a plain HTTP acknowledgement.
 const DefaultTimeout = 60 * time.Second
 
+// DefaultMDNTimeout is how long an asynchronous MDN is awaited by default:
+// RFC 4130 sets no limit; partners answer within minutes, but one that
+// queues its MDNs behind a restart or an outage of its own still answers
+// within an hour, and a delivery is not left unsettled for longer than
+// an operator would wait before asking.
+const DefaultMDNTimeout = time.Hour
+
 // SendSpec declares transport "as2" of a send port.
 var SendSpec = &component.Spec{
 	Kind:    component.SendTransport,
@@ -57,8 +64,15 @@ other than 2xx, fails the attempt, which is retried. With mdn = "none" a
 The MDN that delivered the message is kept in the message box with the
 delivery, as received (its header fields included, at most 4 MiB):
 bizpipe messages show summarises it, bizpipe messages mdn writes it out.
-Asynchronous MDNs (mdn = "async") are part of the language but not
-supported by this version.`,
+With mdn = "async" the request carries Receipt-Delivery-Option:
+async_mdn_url, and a 2xx answer leaves the delivery awaiting_mdn. An as2
+receive location of a server that runs this port takes the MDN when the
+partner POSTs it, finds the delivery by its Original-Message-ID and
+settles it by the same rules as a synchronous MDN; a bad one fails the
+attempt, retried with the same Message-ID. Without an MDN within
+mdn_timeout the attempt counts as failed (retried, then suspended). bizpipe
+run --once does not wait for asynchronous MDNs; a restart does not send
+again a delivery that awaits one.`,
 	Example: `transport "as2" {
   url        = "https://as2.fabrikam.example/as2"
   partner    = party.fabrikam
@@ -76,15 +90,15 @@ supported by this version.`,
 		{Name: "subject", Type: component.Template,
 			Doc: "The Subject header, a template over the message; none when not set."},
 		{Name: "mdn", Type: component.Enum, Default: "sync", Values: []string{"none", "sync", "async"},
-			Doc: `The receipt asked for: "none", "sync" (in the HTTP response) or "async" (not supported yet).`},
+			Doc: `The receipt asked for: "none", "sync" (in the HTTP response) or "async" (POSTed later to async_mdn_url).`},
 		{Name: "signed_mdn", Type: component.Bool, Default: true,
 			Doc: "Ask for a signed MDN, and require it."},
 		{Name: "mdn_digest", Type: component.Enum, Default: "sha256", Values: []string{"sha256", "sha384", "sha512", "sha1"},
 			Doc: "The MIC algorithm asked for (signed-receipt-micalg); sha1 is weak."},
 		{Name: "async_mdn_url", Type: component.String,
-			Doc: `Where the partner sends an asynchronous MDN (mdn = "async").`},
-		{Name: "mdn_timeout", Type: component.Duration, Default: time.Hour,
-			Doc: `How long to wait for an asynchronous MDN (mdn = "async").`},
+			Doc: `Where the partner sends an asynchronous MDN (mdn = "async"): the URL of an as2 receive location of this group, run by a server that also runs this port.`},
+		{Name: "mdn_timeout", Type: component.Duration, Default: DefaultMDNTimeout,
+			Doc: `How long to wait for an asynchronous MDN (mdn = "async"); then the attempt counts as failed.`},
 		{Name: "timeout", Type: component.Duration, Default: DefaultTimeout,
 			Doc: "How long one attempt may take, from connecting to the end of the synchronous MDN."},
 	},
@@ -120,9 +134,14 @@ func decodeSend(b *component.Body) component.Config {
 				"The url of %s must be an absolute http or https URL with a host.", b.What)
 		}
 	}
-	if c.MDN.Usable() && c.MDN.V == "async" {
-		b.Errorf(c.MDN.Range, "Asynchronous MDNs are not supported yet",
-			`The mdn of %s is "async": asynchronous MDNs are not supported by this version of bizpipe yet. Use mdn = "sync" (the partner answers with the MDN) or "none".`, b.What)
+	if c.AsyncMDNURL.Usable() && c.AsyncMDNURL.V != "" {
+		if u, err := url.Parse(c.AsyncMDNURL.V); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			b.Errorf(c.AsyncMDNURL.Range, "Invalid value for async_mdn_url",
+				"The async_mdn_url of %s must be an absolute http or https URL with a host: the partner POSTs the MDN there.", b.What)
+		}
+	}
+	if c.MDNTimeout.Usable() && c.MDNTimeout.V <= 0 {
+		b.Errorf(c.MDNTimeout.Range, "Invalid value for mdn_timeout", "The mdn_timeout of %s must be positive.", b.What)
 	}
 	c.CAFile, c.CertFile, c.KeyFile = http.DecodeTLS(b)
 	return c

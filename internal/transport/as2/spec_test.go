@@ -34,8 +34,8 @@ func body(t *testing.T, set map[string]any) (*component.Body, *[]*hcl.Diagnostic
 	return b, &diags
 }
 
-// TestDecode: the url must be http(s); "async" is refused, saying it is
-// not supported yet; the partner's certificates are needed exactly when
+// TestDecode: the url and the async_mdn_url must be http(s) with a host;
+// mdn_timeout must be positive; the partner's certificates are needed exactly when
 // a signed MDN is asked for; the rules see the partner and the mode.
 func TestDecode(t *testing.T) {
 	unknown := value.Value[string]{Set: true}
@@ -50,7 +50,13 @@ func TestDecode(t *testing.T) {
 		{"none", map[string]any{"mdn": value.Known("none", hcl.Range{})}, "", component.NotNeeded},
 		{"mdn unknown", map[string]any{"mdn": unknown}, "", component.MaybeNeeded},
 		{"async", map[string]any{"mdn": value.Known("async", hcl.Range{}), "async_mdn_url": value.Known("https://us.example/as2", hcl.Range{})},
-			"asynchronous MDNs are not supported by this version of bizpipe yet", component.Needed},
+			"", component.Needed},
+		{"async ftp url", map[string]any{"mdn": value.Known("async", hcl.Range{}), "async_mdn_url": value.Known("ftp://us.example/as2", hcl.Range{})},
+			"async_mdn_url of", component.Needed},
+		{"async url without host", map[string]any{"mdn": value.Known("async", hcl.Range{}), "async_mdn_url": value.Known("http:///as2", hcl.Range{})},
+			"absolute http or https URL with a host", component.Needed},
+		{"mdn_timeout zero", map[string]any{"mdn": value.Known("async", hcl.Range{}), "async_mdn_url": value.Known("https://us.example/as2", hcl.Range{}),
+			"mdn_timeout": value.Known(time.Duration(0), hcl.Range{})}, "must be positive", component.Needed},
 		{"ftp url", map[string]any{"url": value.Known("ftp://fabrikam.example/as2", hcl.Range{})}, "absolute http or https URL", component.Needed},
 		{"no host", map[string]any{"url": value.Known("https:///as2", hcl.Range{})}, "absolute http or https URL", component.Needed},
 		{"url unknown", map[string]any{"url": unknown}, "", component.Needed},

@@ -1,0 +1,306 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/as2/as2test"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+)
+
+// as2AsyncLocation is the as2 receive location our partners POST their
+// asynchronous MDNs to.
+const as2AsyncLocation = `
+receive_location "as2in" {
+  host = host.h
+  transport "as2" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as2"
+  }
+}
+`
+
+// waitSettled waits until n messages are delivered or suspended and
+// returns them by file name.
+func waitSettled(t *testing.T, box msgbox.Box, n int) map[string]*msgbox.Detail {
+	t.Helper()
+	for range 1200 {
+		msgs, err := box.List(context.Background(), msgbox.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*msgbox.Detail{}
+		for _, m := range msgs {
+			if m.Status == msgbox.StatusDelivered || m.Status == msgbox.StatusSuspended {
+				d, err := box.Get(context.Background(), m.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[m.FileName] = d
+			}
+		}
+		if len(out) == n {
+			return out
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d messages settled within a minute", n)
+	return nil
+}
+
+// TestAS2AsyncSendToLibas2: with mdn = "async" the message goes to the
+// independent libas2 partner with a Receipt-Delivery-Option; libas2
+// answers 200 and POSTs its MDN, signed or not as asked, to our as2
+// receive location, which settles the delivery: delivered, with the MDN
+// kept, whose processed disposition and Received-Content-MIC (libas2's
+// own computation) our check accepted.
+func TestAS2AsyncSendToLibas2(t *testing.T) {
+	p := newPKI(t)
+	files := t.TempDir()
+	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
+	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
+	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: "FABRIKAM", Cert: cert, Key: key, PartnerCert: ourCert})
+	for _, signed := range []bool{true, false} {
+		t.Run("signed_mdn="+strconv.FormatBool(signed), func(t *testing.T) {
+			dir := setup(t, p, as2Common+as2AsyncLocation+`
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.receive_location == "in"
+  transport "as2" {
+    url           = "{{.URL}}"
+    partner       = party.fabrikam
+    mdn           = "async"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+    signed_mdn    = {{.Signed}}
+  }
+}
+`, map[string]string{"URL": partner.URL(), "Port": freePort(t), "Signed": strconv.FormatBool(signed)})
+			payload := []byte("ISA*00*          *00*          *ZZ*CONTOSO~\r\nGS*PO*CONTOSO*FABRIKAM~\r\n")
+			put(t, dir, "order.edi", payload)
+			r, box := start(t, dir)
+			defer runInBackground(t, r)()
+			got := partner.Next(t, time.Minute)
+			if got.Event != "received" || got.MDNMode != "async" || got.SignedMDN != signed || !bytes.Equal(got.Content, payload) {
+				t.Fatalf("partner: %+v", got)
+			}
+			if got.Disposition == nil || !got.Disposition.Processed {
+				t.Errorf("partner's disposition %+v, want processed", got.Disposition)
+			}
+			if sent := partner.Next(t, time.Minute); sent.Event != "async-mdn-sent" || sent.Status != http.StatusOK {
+				t.Fatalf("partner's async MDN: %+v\n%s", sent, partner.Stderr())
+			}
+			d := waitSettled(t, box, 1)["order.edi"]
+			if d == nil || d.Message.Status != msgbox.StatusDelivered {
+				t.Fatalf("settled: %+v", d)
+			}
+			rc := d.Deliveries[0].Receipt
+			want := "Received-Content-MIC " + got.MIC + ", "
+			if rc == nil || !strings.Contains(rc.Summary, "processed") || !strings.Contains(rc.Summary, want) ||
+				strings.Contains(rc.Summary, "signed") != signed {
+				t.Errorf("kept MDN %+v, want processed with %q (signed %v)", rc, want, signed)
+			}
+			if !strings.Contains(string(rc.Data), got.MessageID) {
+				t.Errorf("kept MDN does not name Message-ID %s", got.MessageID)
+			}
+		})
+	}
+}
+
+// TestAS2AsyncReceipts: asynchronous MDNs that prove nothing fail the
+// attempt, which is sent again with the same Message-ID and then
+// suspended with the reason: an unsigned MDN when a signed one was asked
+// for, a wrong Received-Content-MIC, a partner that never sends the MDN
+// (mdn_timeout), and one whose MDN is garbage (refused 400, then the
+// timeout); a negative MDN suspends at once; a good one delivers. An MDN
+// for a Message-ID nobody sent is refused. run --once does not wait: the
+// delivery stays awaiting_mdn, counted in its summary.
+func TestAS2AsyncReceipts(t *testing.T) {
+	p := newPKI(t)
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	var mu sync.Mutex
+	ids := map[string][]string{}  // Message-IDs received per path
+	answers := map[string][]int{} // our answers to the MDNs POSTed per path
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := mustReadBody(t, r)
+		id, to := r.Header.Get("Message-Id"), r.Header.Get("Receipt-Delivery-Option")
+		mu.Lock()
+		ids[r.URL.Path] = append(ids[r.URL.Path], id)
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		if to == "" {
+			t.Errorf("%s: no Receipt-Delivery-Option", r.URL.Path)
+			return
+		}
+		right := as2.ComputeMIC(as2.SHA256, body)
+		wrong := as2.ComputeMIC(as2.SHA256, []byte("not what was sent"))
+		m := &as2.MDN{OriginalMessageID: id, FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &right}
+		o := as2.BuildOptions{Signer: partnerSigner, Digest: as2.SHA256, From: "FABRIKAM", To: "CONTOSO"}
+		var built *as2.Built
+		switch r.URL.Path {
+		case "/never":
+			return
+		case "/unsigned":
+			o.Signer = nil
+		case "/wrongmic":
+			m.MIC = &wrong
+		case "/negative":
+			m.Disposition, m.MIC = as2.ProcessedError("decryption-failed"), nil
+		case "/garbage":
+			built = &as2.Built{Header: http.Header{"Content-Type": {"multipart/report; report-type=disposition-notification; boundary=b"}},
+				Body: []byte("--b\r\nContent-Type: text/plain\r\n\r\n\x00\xff garbage\r\n")}
+		case "/stranger":
+			m.OriginalMessageID = "<nobody-sent-this@contoso>"
+		}
+		if built == nil {
+			var err error
+			if built, err = as2.BuildMDN(m, o); err != nil {
+				t.Errorf("%s: building the MDN: %v", r.URL.Path, err)
+				return
+			}
+		}
+		go func() {
+			req, err := http.NewRequest(http.MethodPost, to, bytes.NewReader(built.Body))
+			if err != nil {
+				t.Errorf("async MDN request: %v", err)
+				return
+			}
+			for k, vs := range built.Header {
+				req.Header[k] = vs
+			}
+			req.Header.Set("AS2-From", "FABRIKAM")
+			req.Header.Set("AS2-To", "CONTOSO")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("async MDN POST: %v", err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			answers[r.URL.Path] = append(answers[r.URL.Path], resp.StatusCode)
+			mu.Unlock()
+		}()
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	url := "http://" + ln.Addr().String()
+
+	cases := []string{"good", "unsigned", "wrongmic", "negative", "never", "garbage", "stranger"}
+	var cfg strings.Builder
+	cfg.WriteString(as2Common + as2AsyncLocation)
+	for _, c := range cases {
+		cfg.WriteString(`
+send_port "` + c + `" {
+  host   = host.h
+  filter = message.file_name == "` + c + `.edi"
+  transport "as2" {
+    url           = "{{.URL}}/` + c + `"
+    partner       = party.fabrikam
+    mdn           = "async"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+    mdn_timeout   = "1s"
+  }
+  retry {
+    attempts = 1
+    interval = "1ms"
+  }
+}
+`)
+	}
+	dir := setup(t, p, cfg.String(), map[string]string{"URL": url, "Port": freePort(t)})
+
+	// run --once sends and does not wait.
+	put(t, dir, "never.edi", []byte("ISA*00*~once"))
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Delivered != 0 || sum.AwaitingMDN != 1 {
+		t.Errorf("run --once summary %+v, want 1 awaiting an MDN", sum)
+	}
+	if as, err := box.(msgbox.MDNAwaiter).AwaitingMDNs(context.Background()); err != nil || len(as) != 1 || as[0].Port != "never" {
+		t.Errorf("awaiting after --once: %+v, %v", as, err)
+	}
+
+	for _, c := range cases {
+		if c != "never" {
+			put(t, dir, c+".edi", []byte("ISA*00*~"+c))
+		}
+	}
+	defer runInBackground(t, r)()
+	got := waitSettled(t, box, len(cases))
+	for _, c := range cases {
+		d := got[c+".edi"]
+		dl := d.Deliveries[0]
+		mu.Lock()
+		sent, answered := ids["/"+c], answers["/"+c]
+		mu.Unlock()
+		for _, id := range sent {
+			if id != sent[0] {
+				t.Errorf("%s: Message-IDs %v, want the same for every attempt", c, sent)
+			}
+		}
+		var wantReason string
+		wantSent := 2
+		switch c {
+		case "good":
+			if d.Message.Status != msgbox.StatusDelivered || dl.Receipt == nil || !strings.Contains(dl.Receipt.Summary, "processed; Received-Content-MIC") {
+				t.Errorf("good: %s %s, receipt %+v", d.Message.Status, d.Message.Reason, dl.Receipt)
+			}
+			if len(sent) != 1 {
+				t.Errorf("good: sent %d times", len(sent))
+			}
+			continue
+		case "unsigned":
+			wantReason = "not signed"
+		case "wrongmic":
+			wantReason = "does not match"
+		case "negative":
+			wantReason, wantSent = "decryption-failed", 1
+		case "never", "garbage", "stranger":
+			wantReason = "no asynchronous MDN arrived within mdn_timeout"
+		}
+		if d.Message.Status != msgbox.StatusSuspended || !strings.Contains(d.Message.Reason, wantReason) {
+			t.Errorf("%s: %s, reason %q; want suspended with %q", c, d.Message.Status, d.Message.Reason, wantReason)
+		}
+		if len(sent) != wantSent {
+			t.Errorf("%s: sent %d times, want %d", c, len(sent), wantSent)
+		}
+		switch c {
+		case "garbage", "stranger":
+			for _, code := range answered {
+				if code != http.StatusBadRequest {
+					t.Errorf("%s: our answers to its MDNs %v, want 400", c, answered)
+				}
+			}
+		case "unsigned", "wrongmic", "negative":
+			if dl.Receipt == nil {
+				t.Errorf("%s: the MDN that failed the delivery is not kept", c)
+			}
+		}
+	}
+}
+
+// mustReadBody reads a request's body.
+func mustReadBody(t *testing.T, r *http.Request) []byte {
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(r.Body); err != nil {
+		t.Errorf("reading the request: %v", err)
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,191 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/metrics"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// awaitReceipt records an attempt whose receipt is to come (an
+// asynchronous AS2 MDN): the delivery awaits it until the pending's
+// deadline (msgbox.MDNAwaiter), neither delivered nor retried. A box that
+// cannot keep the wait fails the attempt.
+func (r *Runner) awaitReceipt(ctx context.Context, a attempted) {
+	d := a.c.d
+	f := &r.inFlight
+	holder := f.holder(a.c.fl)
+	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
+	var err error
+	if ok {
+		err = aw.AwaitMDN(ctx, holder, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: d.MessageID, Port: d.Port,
+			AS2MessageID: a.pending.Correlation, MIC: a.pending.Check, Deadline: a.pending.Deadline})
+	} else {
+		o, _, _ := r.failed(a.pt, d, errors.New("the message box cannot keep a delivery awaiting an asynchronous MDN; use mdn = \"sync\""))
+		err = r.opts.Box.Finish(ctx, d.ID, holder, o)
+		if err == nil {
+			f.mu.Lock()
+			a.c.fl.recorded = true
+			f.mu.Unlock()
+		}
+		r.recorded(a.c, a.pt, a.log, o, nil, false, err)
+		return
+	}
+	switch {
+	case err == nil:
+		f.mu.Lock()
+		a.c.fl.recorded = true
+		f.mu.Unlock()
+		a.log.Info("sent; awaiting the asynchronous MDN", "as2_message_id", a.pending.Correlation,
+			"until", a.pending.Deadline.UTC().Format(time.RFC3339))
+	case errors.Is(err, msgbox.ErrLeaseLost):
+		a.log.Warn("lease lost before the wait for the MDN was recorded; another instance redoes this delivery")
+	default:
+		a.log.Error("recording the wait for the MDN failed; the delivery is redone after recovery", "error", err)
+	}
+}
+
+var _ component.ReceiptSink = (*Runner)(nil)
+
+// SettleReceipt settles the delivery awaiting raw, an asynchronous MDN
+// received from party by an as2 receive location (language §11): found by
+// its Original-Message-ID, judged by the port's transport with the rules
+// of a synchronous MDN, and recorded as the wait's outcome: delivered,
+// suspended (negative), or a failed attempt retried with the same
+// Message-ID.
+func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) error {
+	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
+	if !ok {
+		return fmt.Errorf("%w: this message box keeps no deliveries awaiting MDNs", component.ErrReceiptUnusable)
+	}
+	// Unverified here: only the port knows whose signature counts.
+	parsed, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true, Now: time.Now(), SpoolDir: r.opts.SpoolDir})
+	if err != nil {
+		return fmt.Errorf("%w: %v", component.ErrReceiptUnusable, err)
+	}
+	// A quick partner's MDN may come before this process has recorded
+	// that the delivery awaits it (the POST's answer and the MDN race):
+	// it is waited for, briefly, rather than refused.
+	var a msgbox.AwaitedMDN
+	var d *msgbox.Delivery
+	var pt *port
+	for wait := time.Now().Add(earlyMDNWait); ; {
+		a, d, pt, err = r.awaiting(ctx, aw, parsed.OriginalMessageID)
+		if err == nil || !errors.Is(err, errNotYet) || time.Now().After(wait) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return err
+	}
+	ck, ok := pt.sender.(component.ReceiptChecker)
+	if !ok {
+		return fmt.Errorf("%w: send port %q does not await receipts", component.ErrReceiptUnusable, a.Port)
+	}
+	rc, cerr := ck.CheckReceipt(ctx, party, raw, component.Pending{Correlation: a.AS2MessageID, Deadline: a.Deadline, Check: a.MIC})
+	if errors.Is(cerr, component.ErrReceiptUnusable) {
+		return cerr
+	}
+	log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1,
+		"as2_message_id", a.AS2MessageID)
+	var o msgbox.Outcome
+	if cerr == nil {
+		o = msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.receipt(pt, d, rc, metrics.ReceiptPositive)}
+	} else {
+		o, _, _ = r.failed(pt, d, cerr)
+		outcome := metrics.ReceiptRejected
+		if component.IsPermanent(cerr) {
+			outcome = metrics.ReceiptNegative
+		}
+		o.Receipt = r.receipt(pt, d, rc, outcome)
+	}
+	o.Error = pt.hide.text(o.Error)
+	err = r.opts.Box.Finish(ctx, a.DeliveryID, msgbox.AwaitOwner, o)
+	if errors.Is(err, msgbox.ErrLeaseLost) {
+		return fmt.Errorf("%w: delivery %d does not await an MDN any more (its mdn_timeout passed)", component.ErrReceiptUnusable, a.DeliveryID)
+	}
+	r.recorded(claimed{d: d}, pt, log, o, nil, false, err)
+	if err == nil && o.State == msgbox.DeliveryRetrying {
+		r.notify()
+	}
+	return err
+}
+
+// earlyMDNWait bounds the wait for a delivery to be recorded as awaiting
+// the MDN that just arrived for it.
+const earlyMDNWait = 5 * time.Second
+
+// errNotYet: no delivery awaits the MDN yet (wrapped in
+// component.ErrReceiptUnusable, which it becomes when the wait ends).
+var errNotYet = errors.New("no delivery awaits it")
+
+// awaiting returns the delivery that awaits the MDN answering
+// as2MessageID, and its port.
+func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageID string) (msgbox.AwaitedMDN, *msgbox.Delivery, *port, error) {
+	a, err := aw.AwaitedMDN(ctx, as2MessageID)
+	if errors.Is(err, msgbox.ErrNotFound) {
+		return a, nil, nil, fmt.Errorf("%w: %w: no delivery sent Message-ID %q", component.ErrReceiptUnusable, errNotYet, as2MessageID)
+	}
+	if err != nil {
+		return a, nil, nil, err
+	}
+	pt := r.ports[a.Port]
+	if pt == nil {
+		return a, nil, nil, fmt.Errorf("%w: send port %q, which awaits it, is not run by this server", component.ErrReceiptUnusable, a.Port)
+	}
+	detail, err := r.opts.Box.Get(ctx, a.MessageID)
+	if err != nil {
+		return a, nil, nil, err
+	}
+	for i := range detail.Deliveries {
+		d := &detail.Deliveries[i]
+		switch {
+		case d.ID != a.DeliveryID:
+		case d.State == msgbox.DeliveryInProgress && d.LeaseOwner == msgbox.AwaitOwner:
+			return a, d, pt, nil
+		case d.State == msgbox.DeliveryInProgress:
+			// Sent again, its wait not recorded yet.
+			return a, nil, nil, fmt.Errorf("%w: %w: delivery %d is being sent", component.ErrReceiptUnusable, errNotYet, a.DeliveryID)
+		}
+	}
+	return a, nil, nil, fmt.Errorf("%w: delivery %d does not await an MDN any more", component.ErrReceiptUnusable, a.DeliveryID)
+}
+
+// countAwaiting counts the deliveries of this server's ports that await
+// an asynchronous MDN.
+func (r *Runner) countAwaiting(ctx context.Context) (int, error) {
+	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
+	if !ok {
+		return 0, nil
+	}
+	as, err := aw.AwaitingMDNs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("listing deliveries awaiting MDNs: %w", err)
+	}
+	n := 0
+	for _, a := range as {
+		if _, mine := r.ports[a.Port]; mine {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// mdnTimedOut is the reason an attempt whose asynchronous MDN never came
+// is told by, instead of the box's words for the lease of the wait.
+func mdnTimedOut(lastError string) string {
+	if lastError == msgbox.LeaseExpiredError(msgbox.AwaitOwner) {
+		return "no asynchronous MDN arrived within mdn_timeout"
+	}
+	return lastError
+}

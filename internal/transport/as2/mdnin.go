@@ -1,0 +1,86 @@
+package as2
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+)
+
+// mdnPeek is how much of a multipart/signed body is read to tell a signed
+// MDN from a signed message: the first part's header fields.
+const mdnPeek = 8 << 10
+
+// reportType matches a Content-Type field of multipart/report.
+var reportType = regexp.MustCompile(`(?im)^content-type:[ \t]*multipart/report\b`)
+
+// looksLikeMDN reports whether a POST whose Content-Type is ct carries an
+// MDN: a multipart/report, or a multipart/signed whose first part is one.
+// It returns the body to read from then on (with what it peeked at).
+func looksLikeMDN(ct string, body io.Reader) (bool, io.Reader) {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false, body
+	}
+	switch mt {
+	case "multipart/report":
+		return true, body
+	case "multipart/signed":
+	default:
+		return false, body
+	}
+	br := bufio.NewReaderSize(body, mdnPeek)
+	head, _ := br.Peek(mdnPeek) // fewer at the end of a short body
+	delim := []byte("--" + params["boundary"])
+	i := bytes.Index(head, delim)
+	if params["boundary"] == "" || i < 0 {
+		return false, br
+	}
+	part := head[i+len(delim):]
+	if end := bytes.Index(part, []byte("\r\n\r\n")); end >= 0 {
+		part = part[:end]
+	} else if end := bytes.Index(part, []byte("\n\n")); end >= 0 {
+		part = part[:end]
+	}
+	return reportType.Match(part), br
+}
+
+// serveMDN takes an asynchronous MDN from party for one of our sends and
+// has the runner settle the delivery awaiting it: 200 once it is judged
+// (whatever the verdict: the partner need not send it again), 400 when it
+// settles nothing (unreadable, or no delivery awaits it), 503 when the box
+// failed (the partner sends it again).
+func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.Logger, party string, body io.Reader) {
+	b, err := io.ReadAll(io.LimitReader(body, as2.MaxMDNSize+1))
+	if err != nil {
+		log.Warn("reading an asynchronous MDN failed", "error", err)
+		plain(w, http.StatusBadRequest, "the body could not be read")
+		return
+	}
+	if len(b) > as2.MaxMDNSize {
+		plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("an MDN is at most %d bytes", as2.MaxMDNSize))
+		return
+	}
+	raw := as2.JoinEntity(r.Header, b)
+	err = rc.receipts.SettleReceipt(r.Context(), party, raw)
+	switch {
+	case err == nil:
+		log.Info("asynchronous MDN received")
+		w.WriteHeader(http.StatusOK)
+	case errors.Is(err, component.ErrReceiptUnusable):
+		log.Warn("asynchronous MDN refused", "error", err)
+		plain(w, http.StatusBadRequest, "MDN refused: it settles no delivery")
+	default:
+		log.Error("settling an asynchronous MDN failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
+		w.Header().Set("Retry-After", "5")
+		plain(w, http.StatusServiceUnavailable, "MDN not recorded; send it again later")
+	}
+}
