@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
+	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
 // as2AsyncLocation is the as2 receive location our partners POST their
@@ -64,6 +66,7 @@ func waitSettled(t *testing.T, box msgbox.Box, n int) map[string]*msgbox.Detail 
 // kept, whose processed disposition and Received-Content-MIC (libas2's
 // own computation) our check accepted.
 func TestAS2AsyncSendToLibas2(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
 	p := newPKI(t)
 	files := t.TempDir()
 	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
@@ -112,6 +115,15 @@ send_port "fabrikam" {
 			}
 			if !strings.Contains(string(rc.Data), got.MessageID) {
 				t.Errorf("kept MDN does not name Message-ID %s", got.MessageID)
+			}
+			if signed {
+				// OpenSSL, independently, verifies the signed MDN kept.
+				work := t.TempDir()
+				out, err := exec.Command(ossl, "cms", "-verify", "-in", testpki.WriteFile(t, work, "mdn.eml", rc.Data),
+					"-CAfile", testpki.WriteFile(t, work, "ca.pem", p.ca.CertPEM())).CombinedOutput()
+				if err != nil {
+					t.Errorf("openssl cms -verify rejects libas2's async MDN: %v\n%s", err, out)
+				}
 			}
 		})
 	}
