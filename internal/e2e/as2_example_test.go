@@ -129,4 +129,16 @@ func TestAS2Example(t *testing.T) {
 	// The box is read while Contoso runs (SQLite readers do not wait).
 	waitFor(t, 30*time.Second, func() bool { return len(delivered()) == 2 })
 	stopCon()
+
+	// run --once does not wait for an asynchronous MDN: the delivery stays
+	// awaiting_mdn, counted in the summary and listed as such.
+	writeSettled(t, filepath.Join(dir, "contoso", "in", "order-1003.xml"), order)
+	out, err = exec.Command(bizpipeBin, append([]string{"run", "--once", "--data-dir", conData}, append(conVars, filepath.Join(dir, "contoso"))...)...).Output()
+	if err != nil || !strings.Contains(string(out), "received 1, delivered 0, retried 0, suspended 0, waiting for retry 0, awaiting MDN 1") {
+		t.Fatalf("contoso run --once with an async MDN: %v\n%s", err, out)
+	}
+	list, err := exec.Command(bizpipeBin, "messages", "list", "--status", "awaiting_mdn", "--data-dir", conData, filepath.Join(dir, "contoso")).Output()
+	if err != nil || strings.Count(string(list), "awaiting_mdn") != 1 || !strings.Contains(string(list), "order-1003.xml") {
+		t.Fatalf("messages list --status awaiting_mdn: %v\n%s", err, list)
+	}
 }

@@ -69,7 +69,13 @@ func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.L
 		plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("an MDN is at most %d bytes", as2.MaxMDNSize))
 		return
 	}
-	raw := as2.JoinEntity(r.Header, b)
+	// Kept as received, but without what authenticates the partner's
+	// HTTP requests: the box is no place for its credentials.
+	h := r.Header.Clone()
+	for _, f := range []string{"Authorization", "Proxy-Authorization", "Cookie"} {
+		h.Del(f)
+	}
+	raw := as2.JoinEntity(h, b)
 	err = rc.receipts.SettleReceipt(r.Context(), party, raw)
 	switch {
 	case err == nil:
