@@ -57,8 +57,9 @@ reaches, before the message is stored and routed; what it refuses is stored
 as received and suspended with the reason.
 
 With --once it picks up what is present, processes until nothing more can be
-done now (delivered, suspended, or waiting for a retry), prints a summary and
-exits. Otherwise it runs until SIGINT or SIGTERM, then stops taking new work,
+done now (delivered, suspended, waiting for a retry, or awaiting an
+asynchronous AS2 MDN, which it does not wait for: the summary then ends with
+"awaiting MDN N"), prints a summary and exits. Otherwise it runs until SIGINT or SIGTERM, then stops taking new work,
 finishes what is in flight and exits 0.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(e, f, args)

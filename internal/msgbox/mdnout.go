@@ -58,10 +58,13 @@ type MDNOutbox interface {
 	// Attempts incremented: one POST at a time per MDN, and a process
 	// killed mid-POST leaves it due again after lease.
 	ClaimMDNs(ctx context.Context, location string, lease time.Duration, max int) ([]SentMDN, error)
-	// FinishMDN records the outcome of a POST of message id's MDN: sent,
-	// pending again at retryAt, or failed; lastError says why it failed.
-	// ErrNotFound when none is stored.
-	FinishMDN(ctx context.Context, id string, state MDNState, retryAt time.Time, lastError string) error
+	// FinishMDN records the outcome of the POST of claimed, an MDN as
+	// ClaimMDNs returned it: sent, pending again at retryAt, or failed;
+	// lastError says why it failed. ErrLeaseLost, and nothing written, when
+	// the MDN is no longer as claimed (a repeat's PutMDN replaced it, or
+	// its lease passed and it was claimed again); ErrNotFound when none is
+	// stored.
+	FinishMDN(ctx context.Context, claimed SentMDN, state MDNState, retryAt time.Time, lastError string) error
 	// NextMDNDue returns when location's earliest pending MDN is due; ok
 	// is false when none is pending.
 	NextMDNDue(ctx context.Context, location string) (at time.Time, ok bool, err error)

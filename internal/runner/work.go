@@ -147,6 +147,9 @@ func (r *Runner) recordBatch(ctx context.Context, attempts []attempted) {
 		}
 		finishing = append(finishing, a)
 	}
+	if len(finishing) == 0 {
+		return
+	}
 	errs := r.finishBatch(ctx, finishing)
 	for i, a := range finishing {
 		r.recorded(a.c, a.pt, a.log, a.outcome, a.sd, a.delivered, errs[i])

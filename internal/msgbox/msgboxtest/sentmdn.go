@@ -66,7 +66,7 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	if err := ob.PutMDN(ctx, msgbox.SentMDN{MessageID: other.ID, State: "lost"}); !errors.Is(err, msgbox.ErrInvalidOutcome) {
 		t.Errorf("PutMDN with a bad state: %v, want ErrInvalidOutcome", err)
 	}
-	if err := ob.FinishMDN(ctx, other.ID, msgbox.MDNSent, time.Time{}, ""); !errors.Is(err, msgbox.ErrNotFound) {
+	if err := ob.FinishMDN(ctx, msgbox.SentMDN{MessageID: other.ID}, msgbox.MDNSent, time.Time{}, ""); !errors.Is(err, msgbox.ErrNotFound) {
 		t.Errorf("FinishMDN without an MDN: %v, want ErrNotFound", err)
 	}
 
@@ -98,24 +98,37 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 		t.Errorf("claimed %+v, want the data and URL stored", again[0])
 	}
 	retryAt := now()
-	if err := ob.FinishMDN(ctx, async.ID, msgbox.MDNPending, retryAt, "connection refused"); err != nil {
+	if err := ob.FinishMDN(ctx, again[0], msgbox.MDNPending, retryAt, "connection refused"); err != nil {
 		t.Fatalf("FinishMDN: %v", err)
 	}
-	if ids := claimMDNs("as2_in", longLease); len(ids) != 1 {
-		t.Fatalf("a retry due now was not claimed: %v", ids)
+	third, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10)
+	if err != nil || len(third) != 1 {
+		t.Fatalf("a retry due now was not claimed: %+v, %v", third, err)
 	}
-	if err := ob.FinishMDN(ctx, async.ID, msgbox.MDNSent, time.Time{}, ""); err != nil {
+	if err := ob.FinishMDN(ctx, again[0], msgbox.MDNSent, time.Time{}, ""); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("FinishMDN of an earlier claim: %v, want ErrLeaseLost", err)
+	}
+	if err := ob.FinishMDN(ctx, third[0], msgbox.MDNSent, time.Time{}, ""); err != nil {
 		t.Fatalf("FinishMDN sent: %v", err)
 	}
 	if got, err := ob.SentMDN(ctx, async.ID); err != nil || got.State != msgbox.MDNSent || got.Attempts != 3 {
 		t.Errorf("after FinishMDN: %+v, %v; want sent after 3 attempts", got, err)
 	}
-	// A repeat makes it pending again, attempts reset.
+	// A repeat makes it pending again, attempts reset, also while a POST
+	// of it is under way: that POST's outcome no longer counts.
 	put(msgbox.SentMDN{MessageID: async.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:2/mdn",
 		State: msgbox.MDNPending, NextAttemptAt: now()})
-	if again, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10); err != nil || len(again) != 1 ||
-		again[0].Attempts != 1 || again[0].URL != "http://127.0.0.1:2/mdn" {
-		t.Errorf("ClaimMDNs after a new PutMDN = %+v, %v; want attempt 1 to the new URL", again, err)
+	inFlight, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10)
+	if err != nil || len(inFlight) != 1 || inFlight[0].Attempts != 1 || inFlight[0].URL != "http://127.0.0.1:2/mdn" {
+		t.Fatalf("ClaimMDNs after a new PutMDN = %+v, %v; want attempt 1 to the new URL", inFlight, err)
+	}
+	put(msgbox.SentMDN{MessageID: async.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:3/mdn",
+		State: msgbox.MDNPending, NextAttemptAt: now()})
+	if err := ob.FinishMDN(ctx, inFlight[0], msgbox.MDNSent, time.Time{}, ""); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("FinishMDN of a claim a PutMDN replaced: %v, want ErrLeaseLost", err)
+	}
+	if got, err := ob.SentMDN(ctx, async.ID); err != nil || got.State != msgbox.MDNPending || got.URL != "http://127.0.0.1:3/mdn" {
+		t.Errorf("after the replaced claim's FinishMDN: %+v, %v; want the repeat's MDN still pending", got, err)
 	}
 
 	// Purge deletes the MDN with its message.

@@ -96,19 +96,33 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 	return out, nil
 }
 
-// FinishMDN records the outcome of a POST of an MDN (see msgbox.MDNOutbox).
-func (b *Box) FinishMDN(ctx context.Context, id string, state msgbox.MDNState, retryAt time.Time, lastError string) error {
+// FinishMDN records the outcome of a POST of a claimed MDN (see
+// msgbox.MDNOutbox): the claim is its pending state with the lease's end
+// as next_attempt_at, which a PutMDN or a later claim changes. Running it
+// again after a lost commit finds the claim gone (ErrLeaseLost): the
+// outcome was recorded, or the MDN was replaced; either way it is not
+// lost.
+func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbox.MDNState, retryAt time.Time, lastError string) error {
+	id := claimed.MessageID
 	if !msgbox.ValidMDNState(state) {
 		return b.wrap(fmt.Errorf("%w: MDN state %q", msgbox.ErrInvalidOutcome, state), "the MDN of %s", id)
 	}
+	var done, exists bool
 	err := b.retry(ctx, func(ctx context.Context) error {
-		tag, err := b.pool.Exec(ctx, "UPDATE sent_mdns SET state = $1, next_attempt_at = $2, last_error = $3 WHERE message_id = $4",
-			string(state), ts(retryAt), msgbox.CleanText(lastError), id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return fmt.Errorf("no MDN for %s: %w", id, msgbox.ErrNotFound)
-		}
-		return err
+		return b.pool.QueryRow(ctx, `WITH u AS (
+				UPDATE sent_mdns SET state = $1, next_attempt_at = $2, last_error = $3
+				WHERE message_id = $4 AND state = 'pending' AND next_attempt_at = $5
+				RETURNING 1)
+			SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM sent_mdns WHERE message_id = $4)`,
+			string(state), ts(retryAt), msgbox.CleanText(lastError), id, ts(claimed.NextAttemptAt)).Scan(&done, &exists)
 	})
+	switch {
+	case err != nil, done:
+	case !exists:
+		err = fmt.Errorf("no MDN for %s: %w", id, msgbox.ErrNotFound)
+	default:
+		err = fmt.Errorf("the MDN of %s was replaced or claimed again: %w", id, msgbox.ErrLeaseLost)
+	}
 	return b.wrap(err, "the MDN of %s", id)
 }
 

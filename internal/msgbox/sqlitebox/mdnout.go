@@ -100,23 +100,32 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 	return out, nil
 }
 
-// FinishMDN records the outcome of a POST of an MDN (see msgbox.MDNOutbox).
-func (b *Box) FinishMDN(ctx context.Context, id string, state msgbox.MDNState, retryAt time.Time, lastError string) error {
+// FinishMDN records the outcome of a POST of a claimed MDN (see
+// msgbox.MDNOutbox): the claim is its pending state with the lease's end
+// as next_attempt_at, which a PutMDN or a later claim changes.
+func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbox.MDNState, retryAt time.Time, lastError string) error {
+	id := claimed.MessageID
 	if !msgbox.ValidMDNState(state) {
 		return b.wrap(fmt.Errorf("%w: MDN state %q", msgbox.ErrInvalidOutcome, state), "the MDN of %s", id)
 	}
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE sent_mdns SET state = ?, next_attempt_at = ?, last_error = ? WHERE message_id = ?",
-			string(state), toDB(msgbox.Timestamp(retryAt)), msgbox.CleanText(lastError), id)
+		res, err := tx.ExecContext(ctx, `UPDATE sent_mdns SET state = ?, next_attempt_at = ?, last_error = ?
+			WHERE message_id = ? AND state = 'pending' AND next_attempt_at = ?`,
+			string(state), toDB(msgbox.Timestamp(retryAt)), msgbox.CleanText(lastError), id, toDB(msgbox.Timestamp(claimed.NextAttemptAt)))
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
 			return err
-		} else if n == 0 {
+		}
+		var exists bool
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM sent_mdns WHERE message_id = ?)", id).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
 			return fmt.Errorf("no MDN for %s: %w", id, msgbox.ErrNotFound)
 		}
-		return nil
+		return fmt.Errorf("the MDN of %s was replaced or claimed again: %w", id, msgbox.ErrLeaseLost)
 	})
 	return b.wrap(err, "the MDN of %s", id)
 }

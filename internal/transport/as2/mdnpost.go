@@ -137,7 +137,11 @@ func (rc *receiver) postOne(ctx context.Context, client *http.Client, m msgbox.S
 			state = msgbox.MDNFailed
 		}
 	}
-	if ferr := rc.mdns.FinishMDN(ctx, m.MessageID, state, retryAt, why); ferr != nil {
+	if ferr := rc.mdns.FinishMDN(ctx, m, state, retryAt, why); errors.Is(ferr, msgbox.ErrLeaseLost) {
+		// A repeat queued it again meanwhile: that one is sent too.
+		log.Info("the asynchronous MDN was queued again while it was being sent")
+		return
+	} else if ferr != nil {
 		log.Error("recording an asynchronous MDN's outcome failed", "error", ferr)
 	}
 	switch state {
