@@ -29,14 +29,7 @@ group "g" {
   signing_certificate = "%[1]s"
   as2_id              = "CONTOSO"
 }
-certificate_store "personal" {
-  path     = "stores/personal"
-  password = "pw"
-}
-certificate_store "others" { path = "stores/others" }
-service_account "svc" { personal_store = certificate_store.personal }
-server "srv1" { other_people_store = certificate_store.others }
-host "h" {
+` + storesAndServer + `host "h" {
   instance {
     server          = server.srv1
     service_account = service_account.svc
