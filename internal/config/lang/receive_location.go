@@ -33,9 +33,10 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 		r.HostRef, _ = d.ref(a, blockHost)
 	}
 	if a, ok := at.m["pipeline"]; ok {
-		if ref, ok := d.ref(a, blockPipeline); ok {
-			r.PipelineRef = &ref
-		}
+		// Set even when broken: the location does name a pipeline, just
+		// not one that can be found.
+		ref, _ := d.ref(a, blockPipeline)
+		r.PipelineRef = &ref
 	}
 	if tb := d.transportBlock(b, blocks, component.ReceiveTransport); tb != nil {
 		r.Transport = d.decodeComponent(b, tb, component.ReceiveTransport)

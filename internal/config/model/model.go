@@ -29,9 +29,13 @@ func Defaulted[T any](v T, rng hcl.Range) Value[T] { return value.Defaulted(v, r
 
 // Ref is a reference to another object, as written (e.g. host.send_host).
 type Ref struct {
-	Kind  string    // block type written, e.g. "host"
-	Name  string    // label written
+	Kind  string    // block type expected, e.g. "host"
+	Name  string    // label written; "" when Broken
 	Range hcl.Range // the reference expression
+	// Broken: the attribute is there but is not a reference to a Kind
+	// (BP1001, already reported). What it was meant to name is unknown, so
+	// no rule may judge the object as if the attribute were absent.
+	Broken bool
 }
 
 // Config is a whole configuration: all files of the directories and files
@@ -56,6 +60,12 @@ type Config struct {
 	// logs and the reasons it stores of them, behind the marks that keep
 	// derived values out of templates.
 	Secrets []string
+
+	// BrokenRefKinds are the block types that some reference was meant to
+	// name but does not (undeclared, or the wrong kind: BP1001). An object
+	// of such a type may be the one meant, so it is not reported unused
+	// (BP5002): one typo gives one error, not a cascade.
+	BrokenRefKinds map[string]bool
 
 	// Files are the parsed source files by name, for diagnostics snippets.
 	Files map[string]*hcl.File

@@ -71,6 +71,14 @@ func (c *checker) loadStores() {
 				if s.Password.Set {
 					rng = s.Password.Range
 				}
+				if s.Password.Usable() && s.Password.V == "" {
+					// An empty BIZPIPE_VAR_NAME= or --var NAME= is a
+					// value, so it reads as a wrong password: say so.
+					c.add(diag.Errorf(diag.CodeStorePassword, rng, "PKCS#12 file cannot be decrypted: the password is empty",
+						"%s in %s cannot be opened: the store's password is empty, and the file needs one. An empty value usually comes from an environment variable that is set but empty (BIZPIPE_VAR_NAME=), or --var NAME= with nothing after \"=\"; give the real password there.",
+						fileIn(s, p.File), storeDesc(s)))
+					continue
+				}
 				c.add(diag.Errorf(diag.CodeStorePassword, rng, "PKCS#12 file cannot be decrypted",
 					"%s in %s cannot be opened: %s.", fileIn(s, p.File), storeDesc(s), p.Err))
 			case certstore.ProblemRead:
