@@ -345,3 +345,62 @@ func readsSensitive(expr hcl.Expression, ctx *hcl.EvalContext) bool {
 	}
 	return false
 }
+
+// ReceivedBy is the message object as far as validate knows it for every
+// message receive location rl will receive: its receive_location, and its
+// properties when rl's are known (a property set from a sensitive value is
+// unknown: validate does not reason about secrets). Everything else is
+// unknown, as the sender, a decoder or the clock decides it.
+func ReceivedBy(rl *model.ReceiveLocation) cty.Value {
+	attrs := map[string]cty.Value{}
+	for _, a := range messageAttributes {
+		attrs[a.Name] = cty.UnknownVal(a.Type)
+	}
+	attrs["receive_location"] = cty.StringVal(rl.Name)
+	switch p := rl.Properties; {
+	case !p.Set:
+		attrs["properties"] = cty.MapValEmpty(cty.String)
+	case p.Known:
+		props := map[string]cty.Value{}
+		for k, v := range p.V {
+			props[k] = cty.StringVal(v)
+		}
+		for _, k := range rl.SensitiveProperties {
+			props[k] = cty.UnknownVal(cty.String)
+		}
+		if len(props) == 0 {
+			attrs["properties"] = cty.MapValEmpty(cty.String)
+		} else {
+			attrs["properties"] = cty.MapVal(props)
+		}
+	}
+	return cty.ObjectVal(attrs)
+}
+
+// FilterMayMatch reports whether port's filter may hold for msg, a message
+// object with unknown parts (ReceivedBy): false only when the filter is
+// certainly false, whatever the unknown parts turn out to be. A filter
+// that cannot be evaluated (a property the message lacks, a function
+// error) may match as far as this says: other rules report such filters.
+func FilterMayMatch(cfg *model.Config, port *model.SendPort, msg cty.Value) bool {
+	if port.FilterExpr == nil {
+		// No filter subscribes to nothing; a filter in error (reported)
+		// may have been meant to match anything.
+		return port.FilterRange.Filename != ""
+	}
+	fileCtx := cfg.EvalContextFor(port.FilterRange.Filename)
+	if fileCtx == nil {
+		return true
+	}
+	ctx := fileCtx.NewChild()
+	ctx.Variables = map[string]cty.Value{"message": msg}
+	val, ds := port.FilterExpr.Value(ctx)
+	if ds.HasErrors() {
+		return true
+	}
+	val, _ = val.UnmarkDeep()
+	if !val.IsKnown() || val.IsNull() || val.Type() != cty.Bool {
+		return true
+	}
+	return val.True()
+}

@@ -66,6 +66,10 @@ type Config struct {
 	// of such a type may be the one meant, so it is not reported unused
 	// (BP5002): one typo gives one error, not a cascade.
 	BrokenRefKinds map[string]bool
+	// Skipped are the block types of which a block was left out of the
+	// model (an invalid or duplicate name, reported): rules that judge
+	// all blocks of a type together cannot judge that type.
+	Skipped map[string]bool
 
 	// Files are the parsed source files by name, for diagnostics snippets.
 	Files map[string]*hcl.File
