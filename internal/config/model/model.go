@@ -119,11 +119,14 @@ type Local struct {
 
 // CertificateStore is a directory of certificates and keys.
 type CertificateStore struct {
-	Name      string
-	Path      Value[string] // resolved against the declaring file's directory
-	Password  Value[string] // Set=false: no password configured
-	DeclRange hcl.Range
-	Used      bool
+	Name     string
+	Path     Value[string] // resolved against the declaring file's directory
+	Password Value[string] // Set=false: no password configured
+	// PasswordInvalid: the password attribute is in error (reported), so
+	// Password is unknown; no rule adds that it has no value (BP2005).
+	PasswordInvalid bool
+	DeclRange       hcl.Range
+	Used            bool
 }
 
 // ServiceAccount is the identity a host instance runs as.

@@ -770,6 +770,18 @@ host "spare" { # @spare_host
 				list("pipeline.pll is not declared", "Did you mean pipeline.pl?")}},
 		},
 
+		{
+			name:       "BP1001 misspelled password variable: did you mean, no BP2005",
+			hcl:        topo{PersonalPassword: "var.p12_pasword"}.hcl(),
+			loadErrors: true,
+			stores: func(s *scene) {
+				s.der("other", "partner.cer", "partner")
+				s.put("personal", "sign.p12", s.pkcs12("sign", p12Password, false))
+			},
+			want: []finding{{diag.CodeUndeclared, errorSev, "personal_password", "var.p12_pasword", "",
+				list("var.p12_pasword is not declared", "Did you mean var.p12_password?")}},
+		},
+
 		// BP1007: no send port's filter can match a location's messages.
 		{
 			name: "BP1007 filters false for a location's name and properties",

@@ -93,6 +93,10 @@ func (c *checker) loadStores() {
 		}
 		if n := len(j.store.UnopenedPKCS12); n > 0 {
 			ls.complete = false
+			if s.PasswordInvalid {
+				c.stores[s] = ls
+				continue // the error in the password attribute says it all
+			}
 			c.add(diag.Warningf(diag.CodePasswordUnknown, s.Password.Range, "Store password unknown: PKCS#12 files not checked",
 				"The password of %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so its %s (%s) %s not opened, and the certificate rules that need them are skipped for this store.",
 				storeDesc(s), plural(n, "PKCS#12 file"), listFiles(s, j.store.UnopenedPKCS12), map[bool]string{true: "was", false: "were"}[n == 1]))
