@@ -10,9 +10,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
-	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/config/suggest"
+	"github.com/bizpipe/bizpipe/internal/message"
 )
 
 // checkUnrouted warns about a receive location whose messages no send
@@ -56,16 +56,20 @@ const blockSendPort = "send_port"
 // mayBeRouted reports whether some port's filter may match rl's messages.
 // The index rules out most ports without evaluating their filters.
 func (c *checker) mayBeRouted(rl *model.ReceiveLocation, ports []portIndex) bool {
-	var msg cty.Value
+	known := message.Partial{
+		ReceiveLocation: rl.Name,
+		// An absent properties attribute is known to be empty.
+		PropertiesKnown:     !rl.Properties.Set || rl.Properties.Known,
+		Properties:          rl.Properties.V,
+		SensitiveProperties: rl.SensitiveProperties,
+	}
 	for _, pi := range ports {
 		if !pi.admits(rl) {
 			continue
 		}
-		if msg == cty.NilVal {
-			msg = lang.ReceivedBy(rl)
-		}
-		if lang.FilterMayMatch(c.cfg, pi.port, msg) {
-			return true
+		sf, ok := pi.port.Filter.(message.StaticFilter)
+		if !ok || sf.MayMatch(known) {
+			return true // a filter in error, or one that cannot be judged, may match
 		}
 	}
 	return false
