@@ -36,6 +36,10 @@ func TestGolden(t *testing.T) {
 		// Receive pipelines and parties (language §10): every inbound
 		// rule, BP7001–BP7009, on real stores (testdata/golden/inbound).
 		{"inbound", "testdata/golden", []string{"inbound"}, exitFindings},
+		// Typos (issue 12): did-you-mean hints, a near-match thumbprint,
+		// a broken reference without follow-ons, BP1007 and BP1008
+		// (testdata/golden/typos).
+		{"typos", "testdata/golden", []string{"typos"}, exitFindings},
 		// Files named directly, one of them a .hcl.json file, one with a
 		// syntax error: only the syntax errors are reported.
 		{"syntax", "testdata/golden", []string{"syntax/group.hcl", "syntax/servers.hcl.json"}, exitFindings},

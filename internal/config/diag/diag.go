@@ -28,7 +28,13 @@ const (
 	CodeFilter       Code = "BP1005"
 	// CodeFilterLocation is bizpipe's addition: a filter compares
 	// message.receive_location with a name no receive location declares.
-	CodeFilterLocation     Code = "BP1006"
+	CodeFilterLocation Code = "BP1006"
+	// CodeUnrouted is bizpipe's addition: no send port's filter can match
+	// the messages of a receive location.
+	CodeUnrouted Code = "BP1007"
+	// CodeFilterProperty is bizpipe's addition: a filter reads a context
+	// property that no receive location sets.
+	CodeFilterProperty     Code = "BP1008"
 	CodeStorePath          Code = "BP2001"
 	CodeStoreFile          Code = "BP2002"
 	CodeStorePassword      Code = "BP2003"

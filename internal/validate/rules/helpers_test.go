@@ -205,6 +205,12 @@ func (p *pki) funcs() template.FuncMap {
 		"TP":    func(n string) string { return strings.ToUpper(p.cert(n).SHA1()) },
 		"TP256": func(n string) string { return strings.ToUpper(p.cert(n).SHA256()) },
 		"lrm":   func(s string) string { return "\u200e" + s },
+		// typo is n's SHA-1 thumbprint with one digit changed.
+		"typo": func(n string) string {
+			h := []byte(strings.ToUpper(p.cert(n).SHA1()))
+			h[7] = "01"[map[bool]int{true: 1}[h[7] == '0']]
+			return string(h)
+		},
 	}
 }
 

@@ -94,6 +94,14 @@ func (o inTopo) hcl() string {
 	line(`    path = "in"`)
 	line(`  }`)
 	line(`}`)
+	// The location's messages go somewhere (else BP1007).
+	line(`send_port "archive" {`)
+	line(`  host   = host.recv_host`)
+	line(`  filter = true`)
+	line(`  transport "file" {`)
+	line(`    path = "out"`)
+	line(`  }`)
+	line(`}`)
 	b.WriteString(o.Extra)
 	return b.String()
 }

@@ -128,9 +128,15 @@ func (c *checker) checkSigningPair(user string, in *model.Instance) {
 	cert := ls.store.Find(c.signing)
 	switch {
 	case cert == nil && ls.complete:
-		c.add(diag.Errorf(diag.CodeSignCertMissing, in.DeclRange, "Signing certificate not in personal store",
-			"%s. That store has no certificate with the group %q signing thumbprint %s. Add the certificate and its private key to the store, or run this instance as an account whose store has them.",
-			who, g.Name, c.tpDesc(c.signing)))
+		// A near match means a mistyped thumbprint, not a missing
+		// certificate: point at signing_certificate, which needs the fix.
+		rng, advice := in.DeclRange, "Add the certificate and its private key to the store, or run this instance as an account whose store has them."
+		if hint, ok := c.typoHint(decl, ls.store, c.signing, "the group's signing_certificate"); ok {
+			rng, advice = g.SigningCertificate.Range, strings.TrimSpace(hint)+" Otherwise add the certificate and its private key to the store."
+		}
+		c.add(diag.Errorf(diag.CodeSignCertMissing, rng, "Signing certificate not in personal store",
+			"%s. That store has no certificate with the group %q signing thumbprint %s. %s",
+			who, g.Name, c.tpDesc(c.signing), advice))
 		return
 	case cert == nil:
 		return // may be in a PKCS#12 file that could not be opened (BP2005)
@@ -202,9 +208,10 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 		cert := ls.store.Find(tp)
 		if cert == nil {
 			if ls.complete {
+				hint, _ := c.typoHint(decl, ls.store, tp, "the send port's encryption_certificate")
 				c.add(diag.Errorf(diag.CodeEncCertMissing, rng, "Encryption certificate not in other-people store",
-					"%s; the other-people store of server %q is %s, which has no certificate with thumbprint %s. Add the partner's certificate to that store on every server where the host has an instance.",
-					who, srv.Name, storeDesc(decl), c.tpDesc(tp)))
+					"%s; the other-people store of server %q is %s, which has no certificate with thumbprint %s.%s Add the partner's certificate to that store on every server where the host has an instance.",
+					who, srv.Name, storeDesc(decl), c.tpDesc(tp), hint))
 			}
 			continue
 		}

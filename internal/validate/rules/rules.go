@@ -56,6 +56,8 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkAS2()
 	c.checkUnused()
 	c.checkFilterLocations()
+	c.checkFilterProperties()
+	c.checkUnrouted()
 
 	res := &Result{Stores: map[*model.CertificateStore]*certstore.Store{}}
 	for s, ls := range c.stores {
