@@ -129,7 +129,7 @@ func TestSigningRolloverLive(t *testing.T) {
 		}
 		// Received strictly after at: its signer is chosen later still.
 		for !time.Now().After(at) {
-			time.Sleep(at.Sub(time.Now()) + time.Millisecond)
+			time.Sleep(time.Until(at) + time.Millisecond)
 		}
 		writeSettled(t, filepath.Join(dir, "in", "after.edi"), []byte("ISA*after~"))
 		after := filepath.Join(dir, "out", "after.edi.eml")
