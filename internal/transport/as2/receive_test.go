@@ -15,6 +15,9 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -155,7 +158,9 @@ func TestReceiveTLSPlain(t *testing.T) {
 // signing certificate before the signing_rollover's at, the rollover
 // certificate from at on (language §12), without being rebuilt.
 func TestReceiveMDNRollover(t *testing.T) {
+	openssl := testpki.OpenSSL(t)
 	ca := testpki.NewCA(t, "Test CA")
+	caFile := testpki.WriteFile(t, t.TempDir(), "ca.pem", ca.CertPEM())
 	old := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
 	next := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing 2027"})
 	at := time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC)
@@ -201,12 +206,29 @@ func TestReceiveMDNRollover(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("POST %s: %s, %v", id, resp.Status, err)
 		}
-		mdn, err := as2.ParseMDN(as2.JoinEntity(resp.Header, b), as2.VerifyOptions{Trusted: []*x509.Certificate{old.Cert, next.Cert}})
+		entity := as2.JoinEntity(resp.Header, b)
+		mdn, err := as2.ParseMDN(entity, as2.VerifyOptions{Trusted: []*x509.Certificate{old.Cert, next.Cert}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !mdn.Signed {
 			t.Fatalf("%s: MDN not signed", id)
+		}
+		// OpenSSL, independently, verifies it against the CA and names
+		// the same signer.
+		tmp := t.TempDir()
+		in := testpki.WriteFile(t, tmp, "mdn.eml", entity)
+		signer := filepath.Join(tmp, "signer.pem")
+		cmd := exec.Command(openssl, "cms", "-verify", "-CAfile", caFile, "-in", in, "-signer", signer, "-out", os.DevNull)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: openssl cms -verify: %v\n%s", id, err, out)
+		}
+		pemSigner, err := os.ReadFile(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blk, _ := pem.Decode(pemSigner); blk == nil || !bytes.Equal(blk.Bytes, mdn.Signer.Raw) {
+			t.Errorf("%s: OpenSSL names another signer than our parser", id)
 		}
 		return mdn.Signer
 	}

@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,6 +214,15 @@ func TestRolloverRules(t *testing.T) {
 				list(`signing_rollover certificate {{TP "sign-1024"}}`, "1024-bit")}},
 		},
 
+		{
+			name:   "BP3007 a sensitive rollover thumbprint is never shown",
+			hcl:    topo{Rollover: rolloverBody("var.secret_sign", in(60*day))}.hcl(),
+			vars:   []string{"secret_sign={{TP \"next\"}}"},
+			secret: "{{TP \"next\"}}",
+			want: []finding{{diag.CodeRolloverUnreachable, warningSev, "inst", "instance {", "}",
+				inst("(sensitive value) (SHA-1)")}},
+		},
+
 		// The block's own values.
 		{
 			name: "BP2004 malformed rollover thumbprint",
@@ -236,9 +246,21 @@ func TestRolloverRules(t *testing.T) {
 				tc.stores(s)
 			}
 			s.write(tc.hcl)
-			cfg, loadDiags := s.loadChecked(tc.vars...)
+			var vars []string
+			for _, v := range tc.vars {
+				vars = append(vars, s.pki.render(v))
+			}
+			cfg, loadDiags := s.loadChecked(vars...)
 			_, diags := rules.Check(cfg, rules.Options{Now: p.now})
-			s.expect(append(loadDiags, diags...), tc.want)
+			diags = append(loadDiags, diags...)
+			s.expect(diags, tc.want)
+			if secret := s.pki.render(tc.secret); secret != "" {
+				for _, d := range diags {
+					if strings.Contains(d.Summary+d.Detail, secret) {
+						t.Errorf("%s reveals the sensitive value: %s", diag.CodeOf(d), d.Detail)
+					}
+				}
+			}
 		})
 	}
 }
