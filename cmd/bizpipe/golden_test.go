@@ -40,6 +40,11 @@ func TestGolden(t *testing.T) {
 		// a broken reference without follow-ons, BP1007 and BP1008
 		// (testdata/golden/typos).
 		{"typos", "testdata/golden", []string{"typos"}, exitFindings},
+		// A signing certificate rollover (language §12) on three
+		// servers, past (BP3007 errors, BP3008) and years ahead (BP3007
+		// warnings), with fixed dates (testdata/golden/rollover).
+		{"rollover-due", "testdata/golden", []string{"rollover/common.hcl", "rollover/due.hcl"}, exitFindings},
+		{"rollover-ahead", "testdata/golden", []string{"rollover/common.hcl", "rollover/ahead.hcl"}, exitOK},
 		// Files named directly, one of them a .hcl.json file, one with a
 		// syntax error: only the syntax errors are reported.
 		{"syntax", "testdata/golden", []string{"syntax/group.hcl", "syntax/servers.hcl.json"}, exitFindings},

@@ -73,6 +73,13 @@ const (
 	CodeAS2Config         Code = "BP7009"
 )
 
+// Signing certificate rollover (language §12), a block of their own so that
+// the codes above keep their alignment.
+const (
+	CodeRolloverUnreachable Code = "BP3007"
+	CodeRolloverDone        Code = "BP3008"
+)
+
 // Extra is stored in hcl.Diagnostic.Extra for every diagnostic bizpipe makes.
 type Extra struct {
 	Code Code

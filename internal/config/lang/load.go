@@ -51,6 +51,7 @@ type Options struct {
 // Block type names of the language.
 const (
 	blockGroup           = "group"
+	blockSigningRollover = "signing_rollover" // nested in group
 	blockVariable        = "variable"
 	blockLocals          = "locals"
 	blockStore           = "certificate_store"

@@ -94,8 +94,24 @@ type Group struct {
 	MaxMessageSize Value[int64]
 	// AS2ID is the group's AS2 identifier (AS2-From of its sends, the
 	// AS2-To it accepts); required when any as2 transport exists (BP7009).
-	AS2ID     Value[string]
-	DeclRange hcl.Range
+	AS2ID Value[string]
+	// SigningRollover is the planned change of signing certificate
+	// (language §12); nil when the group has no signing_rollover block.
+	SigningRollover *SigningRollover
+	DeclRange       hcl.Range
+}
+
+// SigningRollover is a planned change of the group signing certificate:
+// from At on, the certificate with Thumbprint signs instead of
+// SigningCertificate.
+type SigningRollover struct {
+	Thumbprint Value[string] // the certificate attribute, as written
+	// At is the instant of the switch; not Usable when absent, unknown
+	// during validate, or not RFC 3339 (BP1004 reported).
+	At Value[time.Time]
+	// Range is the block's header, what BP3008 points at (the block is
+	// to be removed).
+	Range hcl.Range
 }
 
 // Variable is an input variable.

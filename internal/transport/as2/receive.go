@@ -132,7 +132,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		certFile: c.CertFile.V, keyFile: c.KeyFile.V,
 		contentType: env.ContentType, props: maps.Clone(env.Properties), sensitive: slices.Clone(env.SensitiveProperties),
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
-		signer: &smime.Signer{Cert: env.Keys.Signer.Cert, Key: env.Keys.Signer.Key, Chain: env.Keys.Signer.Chain},
+		keys: env.Keys,
 	}
 	if rc.path == "" {
 		rc.path = "/"
@@ -162,13 +162,16 @@ type receiver struct {
 	sink              component.OutcomeSink
 	as2ID             string
 	parties           map[string]string // party name by as2_id
-	signer            *smime.Signer
 	log               *slog.Logger
 	mu                sync.Mutex
 	srv               *http.Server
 	ln                net.Listener
 	served            chan error
 	cancel            context.CancelFunc
+
+	// keys hold the MDN signing identity: the group's, or its
+	// signing_rollover's from its at on (mdnSigner).
+	keys component.Keys
 }
 
 // Start listens and serves in the background. Request contexts do not
@@ -328,9 +331,12 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	opts := as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: alg}
 	if req.Options.Signed {
-		opts.Signer = rc.signer
+		opts.Signer, err = rc.mdnSigner()
 	}
-	built, err := as2.BuildMDN(m, opts)
+	var built *as2.Built
+	if err == nil {
+		built, err = as2.BuildMDN(m, opts)
+	}
 	if err != nil {
 		// The message is stored; without a receipt the sender will send
 		// it again, which stores it again: the lesser harm than a
@@ -387,4 +393,15 @@ func plain(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// mdnSigner is the identity an MDN built now is signed with: the group
+// signing certificate, or the signing_rollover's from its at on (language
+// §12), so that a running receiver switches without a restart.
+func (rc *receiver) mdnSigner() (*smime.Signer, error) {
+	id, err := rc.keys.CurrentSigner()
+	if err != nil {
+		return nil, err
+	}
+	return &smime.Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}, nil
 }

@@ -34,7 +34,7 @@ func (c *checker) checkLocations() {
 			continue // unresolved reference, already reported
 		}
 		needs := r.Needs()
-		if needs.Signing == component.Needed && c.signingOK {
+		if needs.Signing == component.Needed && (c.signingOK || c.rolloverOK) {
 			user := fmt.Sprintf("Receive location %q signs with %s", r.Name, keyUser(r.Pipeline, r.Transport, signingNeed))
 			for _, in := range r.Host.Instances {
 				c.checkSigningPair(user, in)

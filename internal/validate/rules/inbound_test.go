@@ -504,6 +504,14 @@ func TestAS2Rules(t *testing.T) {
 				list(`Receive location "as2_in" signs with transport "as2"`, `host "h"`, `server "srv1"`, `service account "svc"`, "not its private key")}},
 		},
 		{
+			name: "BP3007 the AS2 receive location cannot sign its MDNs after the rollover",
+			hcl: strings.Replace(as2Topo{}.hcl(), `  as2_id = "CONTOSO"`+"\n",
+				`  as2_id = "CONTOSO"`+"\n"+`  signing_rollover {`+"\n"+`    certificate = "{{tp "next"}}"`+"\n"+`    at = "2099-01-01T00:00:00Z"`+"\n"+`  }`+"\n", 1),
+			stores: as2Stores,
+			want: []finding{{diag.CodeRolloverUnreachable, warningSev, "inst", "instance {", "}",
+				list(`Receive location "as2_in" signs with transport "as2"`, `host "h"`, `server "srv1"`, `service account "svc"`, `{{TP "next"}}`, "before 2099-01-01T00:00:00Z")}},
+		},
+		{
 			name: "BP1004 an AS2 receive location signs MDNs, but the group has no signing_certificate",
 			hcl:  strings.Replace(as2Topo{}.hcl(), `  signing_certificate = "{{tp "sign"}}"`+"\n", "", 1), stores: as2Stores,
 			want: []finding{{diag.CodeInvalidValue, errorSev, "group", `group "contoso"`, "",

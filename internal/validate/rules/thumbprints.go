@@ -19,6 +19,9 @@ func (c *checker) checkThumbprints() {
 	c.hidden = map[thumbprint.Thumbprint]bool{}
 	if g := c.cfg.Group; g != nil {
 		c.signing, c.signingOK = c.parseThumbprint(g.SigningCertificate, "signing_certificate of group \""+g.Name+"\"")
+		if r := g.SigningRollover; r != nil {
+			c.rollover, c.rolloverOK = c.parseThumbprint(r.Thumbprint, "certificate of the signing_rollover of group \""+g.Name+"\"")
+		}
 	}
 	for _, p := range c.cfg.SendPorts {
 		if tp, ok := c.parseThumbprint(p.EncryptionCertificate, "encryption_certificate of send port \""+p.Name+"\""); ok {
