@@ -60,6 +60,12 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 					"store of `examples/quickstart`.",
 				Sample: certsSample(t),
 			},
+			{
+				Command: "bizpipe certs --expiring-within DURATION --format json",
+				Doc: "The certificates in use that expire within DURATION, and those not found\n" +
+					"where they are needed. The example is `examples/inbound` with DURATION 36500d.",
+				Sample: expiringSample(t),
+			},
 		},
 	}
 }
@@ -97,6 +103,21 @@ func certsSample(t *testing.T) certsDocument {
 	}
 	doc.Stores = doc.Stores[:1]
 	doc.Stores[0].Certificates = doc.Stores[0].Certificates[:1]
+	return doc
+}
+
+// expiringSample is what certs --expiring-within 36500d --format json
+// prints for the inbound example (its demo certificates expire in 2079).
+func expiringSample(t *testing.T) expiringDocument {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"certs", "--expiring-within", "36500d", "--format", "json", "examples/inbound"}, &stdout, &stderr, noEnv); code != exitFindings {
+		t.Fatalf("certs --expiring-within examples/inbound: exit %d\n%s", code, &stderr)
+	}
+	var doc expiringDocument
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
 	return doc
 }
 
