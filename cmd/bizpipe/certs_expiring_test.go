@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +16,12 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/internal/certuse"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
 func TestParseWithin(t *testing.T) {
@@ -120,5 +128,72 @@ func TestExpiring(t *testing.T) {
 	writeExpiringText(&out, none, now)
 	if out.String() != "No certificate in use expires within 30 days.\n" {
 		t.Errorf("nothing expiring: %q", out.String())
+	}
+}
+
+// TestCertificateExpirySeries: the gauge's series are those of the
+// instances run runs (its server, its --host), one per certificate and
+// use; a sensitive thumbprint is not a label.
+func TestCertificateExpirySeries(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, lookupEnv: noEnv}
+	load := func(path string, vars ...string) (*model.Config, *rules.Result) {
+		cfg, diags, err := loadConfig(e, []string{path}, varFlags{vars: vars}, lang.ModeRun)
+		if err != nil || diags.HasErrors() {
+			t.Fatalf("%s: %v %v", path, err, diags)
+		}
+		res, _ := rules.Check(cfg, rules.Options{})
+		return cfg, res
+	}
+	series := func(certs []metrics.CertificateExpiry) []string {
+		var out []string
+		for _, c := range certs {
+			out = append(out, fmt.Sprintf("%s %s %s %d", c.Use, c.Thumbprint, c.Subject, c.NotAfter.Unix()))
+		}
+		return out
+	}
+	const (
+		signing    = "signing 4E077EB5555B50DCBCBF3D7261281954D2A1999D CN=Contoso Signing (DEMO ONLY),O=bizpipe demo 3471218919"
+		encryption = "encryption CCFE302DA296CC18B316BA3063F069169382D9FC CN=Fabrikam Partner (DEMO ONLY),O=bizpipe demo 3471218920"
+	)
+	cfg, res := load("../../examples/misconfigured")
+	for _, tc := range []struct {
+		server, host string
+		want         []string
+	}{
+		{"srv1", "", []string{signing, encryption}},
+		{"srv2", "", []string{signing, encryption}},
+		{"srv1", "send_host", []string{signing, encryption}},
+		{"srv1", "other", nil},
+		{"nowhere", "", nil},
+	} {
+		if got := series(certificateExpiry(cfg, res, tc.server, tc.host)); !slices.Equal(got, tc.want) {
+			t.Errorf("server %s host %q:\n%s\nwant\n%s", tc.server, tc.host, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+
+	// The inbound example with its decryption certificate's thumbprint
+	// from a sensitive variable.
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../examples/inbound/bizpipe.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(src), `decryption_certificate = "4E077EB5555B50DCBCBF3D7261281954D2A1999D"`, "decryption_certificate = var.dec", 1)
+	abs, err := filepath.Abs("../../examples/quickstart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = strings.ReplaceAll(s, "../quickstart", filepath.ToSlash(abs)) + "\nvariable \"dec\" {\n  type      = string\n  sensitive = true\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, res = load(dir, "dec=4E077EB5555B50DCBCBF3D7261281954D2A1999D")
+	got := series(certificateExpiry(cfg, res, "srv1", ""))
+	want := []string{
+		"decryption (sensitive value) CN=Contoso Signing (DEMO ONLY),O=bizpipe demo 3471218919",
+		"party CCFE302DA296CC18B316BA3063F069169382D9FC CN=Fabrikam Partner (DEMO ONLY),O=bizpipe demo 3471218920",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("inbound:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
