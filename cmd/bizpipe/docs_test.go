@@ -45,6 +45,13 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 					"diagnostic with `ruleId` = the code.",
 			},
 			{
+				Command: "bizpipe validate --format gitlab",
+				Doc: "A [GitLab Code Quality](https://docs.gitlab.com/ci/testing/code_quality/)\n" +
+					"report: an array with one object per diagnostic, [] when there are none. The\n" +
+					"example is what validate prints for `examples/misconfigured`.",
+				Sample: gitlabSample(t),
+			},
+			{
 				Command: "bizpipe messages list --format json",
 				Doc:     "The messages of the box that match `--status`, newest first.",
 				Sample:  jsonMessageList{Messages: []jsonMessage{toJSONMessage(detail.Message)}},
@@ -83,6 +90,21 @@ func validateSample(t *testing.T) report.JSONDocument {
 		t.Fatal(err)
 	}
 	return doc
+}
+
+// gitlabSample is what validate --format gitlab prints for the
+// misconfigured example. It runs in the repository's root (see TestDocs).
+func gitlabSample(t *testing.T) []report.GitLabIssue {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"validate", "--format", "gitlab", "examples/misconfigured"}, &stdout, &stderr, noEnv); code != exitFindings {
+		t.Fatalf("validate --format gitlab examples/misconfigured: exit %d, want %d\n%s", code, exitFindings, &stderr)
+	}
+	var issues []report.GitLabIssue
+	if err := json.Unmarshal(stdout.Bytes(), &issues); err != nil {
+		t.Fatal(err)
+	}
+	return issues
 }
 
 // certsSample is what certs --format json prints for the quickstart

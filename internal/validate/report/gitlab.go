@@ -18,14 +18,14 @@ import (
 type GitLabIssue struct {
 	// Description is the summary and the detail on one line: GitLab shows
 	// it in a merge request's Code Quality widget.
-	Description string `json:"description"`
+	Description string `json:"description" doc:"The summary and the detail, on one line."`
 	// CheckName is the diagnostic code ("BP3001"), or UncodedRuleID.
-	CheckName string `json:"check_name"`
+	CheckName string `json:"check_name" doc:"The diagnostic code, such as BP3001 (see diagnostics.md)."`
 	// Fingerprint identifies the finding across runs: see gitLabFingerprint.
-	Fingerprint string `json:"fingerprint"`
+	Fingerprint string `json:"fingerprint" doc:"Hex SHA-256 of the code, the file and the message without source positions: the same across runs and when unrelated lines move; distinct for identical findings in one file."`
 	// Severity is "major" for an error, "minor" for a warning.
-	Severity string         `json:"severity"`
-	Location GitLabLocation `json:"location"`
+	Severity string         `json:"severity" doc:"major for an error, minor for a warning."`
+	Location GitLabLocation `json:"location" doc:"Where the finding is."`
 }
 
 // GitLabLocation is where a GitLabIssue is.
@@ -33,13 +33,13 @@ type GitLabLocation struct {
 	// Path is the file, relative to the repository root as GitLab wants
 	// it: the path given on the command line joined with the file's name,
 	// forward slashes, no leading "./".
-	Path  string      `json:"path"`
-	Lines GitLabLines `json:"lines"`
+	Path  string      `json:"path" doc:"The file: the path given on the command line joined with the file's name; . for a finding about no file (such as a missing group block)."`
+	Lines GitLabLines `json:"lines" doc:"The lines."`
 }
 
 // GitLabLines holds the first line of a GitLabIssue.
 type GitLabLines struct {
-	Begin int `json:"begin"`
+	Begin int `json:"begin" doc:"The first line, from 1 (1 for a finding about no file)."`
 }
 
 // writeGitLab renders a GitLab Code Quality report: a JSON array, [] when
