@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -82,6 +83,9 @@ type Options struct {
 	// Instance, when set, keeps only the instances it returns true for
 	// (run: the instances on its server).
 	Instance func(*model.Instance) bool
+	// Now decides whether a signing_rollover has taken place: from its
+	// at on, signing_certificate is no longer in use. Zero: time.Now().
+	Now time.Time
 }
 
 // List returns every need of cfg, in configuration order: send ports,
@@ -89,6 +93,14 @@ type Options struct {
 // the order of the constants. A thumbprint that is unknown during validate
 // or malformed (BP2004) is left out: it names no certificate.
 func List(cfg *model.Config, opts Options) []Need {
+	return list(cfg, opts, signingRollover)
+}
+
+// list is List with the group's rollover read by rolloverOf.
+func list(cfg *model.Config, opts Options, rolloverOf func(*model.Group) (rollover, bool)) []Need {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
 	var out []Need
 	type user struct {
 		object string
@@ -132,9 +144,15 @@ func List(cfg *model.Config, opts Options) []Need {
 			}
 			others := in.Server.OtherPeopleStore
 			if u.needs.Signing == component.Needed && cfg.Group != nil {
-				add(Signing, u.object, cfg.Group.SigningCertificate, personal)
-				if next, ok := signingRollover(cfg.Group); ok {
-					add(SigningRollover, u.object, next, personal)
+				next, planned := rolloverOf(cfg.Group)
+				// Once the rollover has taken place the old certificate
+				// signs nothing: its expiry no longer matters.
+				done := planned && next.at.Usable() && !next.at.V.After(opts.Now)
+				if !done {
+					add(Signing, u.object, cfg.Group.SigningCertificate, personal)
+				}
+				if planned {
+					add(SigningRollover, u.object, next.certificate, personal)
 				}
 			}
 			if u.needs.Encryption == component.Needed {
@@ -155,15 +173,28 @@ func List(cfg *model.Config, opts Options) []Need {
 	return out
 }
 
-// signingRollover returns the certificate of the group's
-// signing_rollover block (language §12), which instances that sign must
-// hold before its date: it is in use as much as signing_certificate is.
+// rollover is a group's signing_rollover: the next signing certificate
+// and when it takes over.
+type rollover struct {
+	certificate model.Value[string]
+	at          model.Value[time.Time]
+}
+
+// signingRollover returns the group's signing_rollover block (language
+// §12), whose certificate the instances that sign must hold before its
+// date: it is in use as much as signing_certificate is.
 //
 // The model on this branch has no signing_rollover yet (it is being added
-// alongside): when Group gains it, return its certificate here, and the
-// certs command and the gauge list it as "signing_rollover".
-func signingRollover(*model.Group) (model.Value[string], bool) {
-	return model.Value[string]{}, false
+// alongside, as Group.SigningRollover with Thumbprint and At). When it
+// lands, this is:
+//
+//	r := g.SigningRollover
+//	if r == nil {
+//		return rollover{}, false
+//	}
+//	return rollover{certificate: r.Thumbprint, at: r.At}, true
+func signingRollover(*model.Group) (rollover, bool) {
+	return rollover{}, false
 }
 
 // Certificate is one certificate in one use, with every place it is

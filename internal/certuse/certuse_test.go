@@ -25,6 +25,7 @@ type scene struct {
 	cfg                       *model.Config
 	stores                    rules.Result
 	sign, partner, dec, party *testpki.Cert
+	next                      *testpki.Cert // the signing_rollover certificate
 }
 
 func newScene(t *testing.T) *scene {
@@ -40,10 +41,12 @@ func newScene(t *testing.T) *scene {
 		partner: cert("Partner", 1, 20*24*time.Hour),
 		dec:     cert("Decryption", 2, 90*24*time.Hour),
 		party:   cert("Party", 3, 10*24*time.Hour),
+		next:    cert("Next signing", 4, 800*24*time.Hour),
 	}
 	p1 := filepath.Join(dir, "p1")
 	testpki.WriteFile(t, p1, "sign.pem", append(s.sign.CertPEM(), s.sign.KeyPEM()...))
 	testpki.WriteFile(t, p1, "dec.pem", append(s.dec.CertPEM(), s.dec.KeyPEM()...))
+	testpki.WriteFile(t, p1, "next.pem", append(s.next.CertPEM(), s.next.KeyPEM()...))
 	if err := os.MkdirAll(filepath.Join(dir, "p2"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -197,5 +200,45 @@ func TestGroup(t *testing.T) {
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestRollover: before the rollover's at, both signing certificates are
+// in use on every instance that signs; from at on, only the new one.
+func TestRollover(t *testing.T) {
+	s := newScene(t)
+	at := time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC)
+	up := strings.ToUpper
+	signs := func(now time.Time) []string {
+		var got []string
+		for _, n := range certuse.ListWithRollover(s.cfg, certuse.Options{Stores: s.stores.Stores, Now: now}, s.next.SHA1(), at) {
+			if n.Use == certuse.Signing || n.Use == certuse.SigningRollover {
+				got = append(got, describe(n))
+			}
+		}
+		return got
+	}
+	before := []string{
+		"signing | send port \"out\" | srv1 | p1 | " + up(s.sign.SHA1()),
+		"signing_rollover | send port \"out\" | srv1 | p1 | " + up(s.next.SHA1()),
+		"signing | send port \"out\" | srv2 | p2 | missing",
+		"signing_rollover | send port \"out\" | srv2 | p2 | missing",
+	}
+	after := []string{before[1], before[3]}
+	for _, tc := range []struct {
+		now  time.Time
+		want []string
+	}{
+		{at.Add(-time.Second), before},
+		{at, after},
+		{at.Add(time.Hour), after},
+	} {
+		if got := signs(tc.now); !slices.Equal(got, tc.want) {
+			t.Errorf("at %s:\n%s\nwant\n%s", tc.now, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+	// Without a rollover, List is unchanged by it.
+	if n := len(certuse.List(s.cfg, certuse.Options{Stores: s.stores.Stores})); n != 8 {
+		t.Errorf("List: %d needs, want 8", n)
 	}
 }
