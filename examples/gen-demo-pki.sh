@@ -39,6 +39,14 @@ cp "$pki/fabrikam.pem" "$pki/fabrikam.key" "$pki/ca.pem" quickstart/partner/
 cp "$pki/contoso-signing.pem" quickstart/partner/contoso.pem
 rm -rf misconfigured/partner
 
+# as2: Fabrikam's own bizpipe (examples/as2/fabrikam) holds its certificate
+# and key, and Contoso's certificate to verify with.
+rm -rf as2/fabrikam/stores
+mkdir -p as2/fabrikam/stores/svc_recv as2/fabrikam/stores/srv1_other_people
+openssl pkcs12 -export -in "$pki/fabrikam.pem" -inkey "$pki/fabrikam.key" -certfile "$pki/ca.pem" \
+  -name "Fabrikam Partner" -passout "pass:$pass" -out as2/fabrikam/stores/svc_recv/fabrikam.p12
+cp "$pki/contoso-signing.pem" as2/fabrikam/stores/srv1_other_people/contoso.pem
+
 # misconfigured: srv2's service account has the signing certificate but not its key.
 mkdir -p misconfigured/stores/svc_send2 misconfigured/stores/srv2_other_people
 cp "$pki/contoso-signing.pem" misconfigured/stores/svc_send2/contoso-signing.pem

@@ -51,18 +51,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// crashConfig signs and encrypts every file from in/ into out/, named after
-// the input, so that a message published twice would collide.
-const crashConfig = `
-group "g" { signing_certificate = "%s" }
-certificate_store "personal" {
+// storesAndServer is what every configuration here starts with: the
+// personal store stores/personal (PKCS#12 password "pw") of service
+// account svc, and server srv1 with the other-people store stores/others.
+const storesAndServer = `certificate_store "personal" {
   path     = "stores/personal"
   password = "pw"
 }
 certificate_store "others" { path = "stores/others" }
 service_account "svc" { personal_store = certificate_store.personal }
 server "srv1" { other_people_store = certificate_store.others }
-host "h" {
+`
+
+// crashConfig signs and encrypts every file from in/ into out/, named after
+// the input, so that a message published twice would collide.
+const crashConfig = `
+group "g" { signing_certificate = "%s" }
+` + storesAndServer + `host "h" {
   instance {
     server          = server.srv1
     service_account = service_account.svc

@@ -176,7 +176,10 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: a.s.trusted, Now: time.Now(), SpoolDir: a.s.env.SpoolDir,
 		Unverified: !a.s.requireSigned})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		// Kept all the same: what the partner answered, for the operator
+		// and for a dispute.
+		unreadable := &component.Receipt{ContentType: resp.Header.Get("Content-Type"), Data: raw, Summary: "unreadable MDN"}
+		return unreadable, fmt.Errorf("%s: %w", what, err)
 	}
 	summary := mdn.Disposition.String()
 	if mdn.MIC != nil {

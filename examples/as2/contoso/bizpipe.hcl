@@ -1,0 +1,102 @@
+# AS2, the sending side: Contoso signs and encrypts each order and sends it
+# by AS2 to its partner Fabrikam, which answers with a signed MDN. The
+# delivery counts as delivered only when the MDN is positive, verifies with
+# Fabrikam's certificate and carries the MIC of what was sent. Fabrikam is
+# examples/as2/fabrikam, another bizpipe, on 127.0.0.1:4080 (variable
+# fabrikam_port in both):
+#
+#   go run ./cmd/bizpipe run --data-dir /tmp/bizpipe-fabrikam examples/as2/fabrikam &
+#   cp examples/quickstart/samples/order-1001.xml examples/as2/contoso/in/
+#   go run ./cmd/bizpipe run --once --data-dir /tmp/bizpipe-contoso examples/as2/contoso
+#   go run ./cmd/bizpipe messages list --data-dir /tmp/bizpipe-contoso examples/as2/contoso
+#   go run ./cmd/bizpipe messages mdn --data-dir /tmp/bizpipe-contoso ID examples/as2/contoso |
+#     openssl smime -verify -CAfile examples/quickstart/partner/ca.pem
+#
+# The order lands decoded in examples/as2/fabrikam/out/orders/. `messages
+# mdn` writes the MDN as received (ID is the one `messages list` shows),
+# and OpenSSL verifies Fabrikam's signature on it.
+#
+# It reuses the quickstart's DEMO PKI: never use it for real traffic.
+
+group "contoso" {
+  signing_certificate = "4E077EB5555B50DCBCBF3D7261281954D2A1999D"
+  as2_id              = "CONTOSO"
+}
+
+variable "p12_password" {
+  type        = string
+  default     = "demo-only"
+  description = "Password of the demo PKCS#12 files."
+  sensitive   = true
+}
+
+variable "fabrikam_port" {
+  type        = number
+  default     = 4080
+  description = "The port of Fabrikam's AS2 endpoint (examples/as2/fabrikam)."
+}
+
+certificate_store "svc_send_personal" {
+  path     = "../../quickstart/stores/svc_send"
+  password = var.p12_password
+}
+
+certificate_store "srv1_other_people" {
+  path = "../../quickstart/stores/srv1_other_people"
+}
+
+service_account "svc_send" {
+  personal_store = certificate_store.svc_send_personal
+}
+
+server "srv1" {
+  other_people_store = certificate_store.srv1_other_people
+}
+
+host "send_host" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc_send
+  }
+}
+
+party "fabrikam" {
+  as2_id = "FABRIKAM"
+  # Verifies Fabrikam's MDNs: SHA-1 thumbprint of
+  # ../../quickstart/stores/srv1_other_people/fabrikam.pem.
+  signing_certificates = ["CCFE302DA296CC18B316BA3063F069169382D9FC"]
+}
+
+pipeline "sign_encrypt" {
+  encoder "smime" {
+    signature            = "clear"
+    encrypt              = true
+    encryption_algorithm = "aes256-cbc"
+  }
+}
+
+receive_location "orders" {
+  host         = host.send_host
+  content_type = "application/xml"
+  transport "file" {
+    path    = "in"
+    pattern = "*.xml"
+  }
+}
+
+send_port "fabrikam_as2" {
+  host                   = host.send_host
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "CCFE302DA296CC18B316BA3063F069169382D9FC"
+  filter                 = message.receive_location == "orders"
+  transport "as2" {
+    url     = "http://127.0.0.1:${var.fabrikam_port}/as2"
+    partner = party.fabrikam
+    subject = "Order ${message.file_name}"
+    timeout = "30s"
+  }
+  retry {
+    attempts = 3
+    interval = "10s"
+  }
+}
