@@ -44,6 +44,7 @@ func TestGitHubCommands(t *testing.T) {
 		diag.Errorf(diag.CodeSignCertMissing, multi, "Signing certificate not in personal store", "Line one.\n\nLine 100%% two."),
 		diag.Warningf(diag.CodeWeakAlgorithm, one, "Weak digest, algorithm: sha1", "Subject \"CN=x\r\n::error::forged\" and \x1b[31mred."),
 		diag.New(hcl.DiagError, diag.CodeGroupCount, hcl.Range{}, "No group block", ""),
+		diag.Errorf(diag.CodeUnused, hcl.Range{Filename: "z\x1b[2J\n.hcl", Start: hcl.InitialPos, End: hcl.InitialPos}, "Unused", "Unused."),
 	}
 	out := string(render(t, FormatGitHub, diags, Options{}))
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -51,7 +52,8 @@ func TestGitHubCommands(t *testing.T) {
 		"::error title=BP1003 No group block::No group block",
 		`::warning file=conf/a%2Cb%3Ac.hcl,line=3,endLine=3,col=5,endColumn=9,title=BP5001 Weak digest%2C algorithm%3A sha1::Subject "CN=x\r%0A::error::forged" and \x1b[31mred.`,
 		"::error file=conf/hosts.hcl,line=6,endLine=11,title=BP3001 Signing certificate not in personal store::Line one.%0A%0ALine 100%25 two.",
-		"2 errors, 1 warning.",
+		`::error file=z\x1b[2J%0A.hcl,line=1,endLine=1,col=1,endColumn=1,title=BP5002 Unused::Unused.`,
+		"3 errors, 1 warning.",
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out)

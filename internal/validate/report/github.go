@@ -47,7 +47,9 @@ func gitHubCommand(d *hcl.Diagnostic) string {
 	var props []string
 	prop := func(k, v string) { props = append(props, k+"="+escapeProperty(v)) }
 	if s := d.Subject; s != nil {
-		prop("file", s.Filename)
+		// A file name is exact, so that GitHub finds the file, unless it
+		// holds a control character: no such file is in a repository.
+		prop("file", safetext.Prose(s.Filename))
 		prop("line", strconv.Itoa(s.Start.Line))
 		prop("endLine", strconv.Itoa(s.End.Line))
 		if s.Start.Line == s.End.Line {
