@@ -211,35 +211,37 @@ func plural(n int64, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// certificateExpiry lists the certificates the instances that run uses
-// (those on server, of host when set) for the expiry gauge: one series
-// per certificate and use, with the subject and thumbprint redacted as
-// every output is. A certificate not found is not served: run does not
+// certificateExpiry returns the series of the expiry gauge at a time:
+// the certificates the instances run runs (those on server, of host when
+// set) use then, one per certificate and use, with the subject and
+// thumbprint redacted as every output is. The time matters from a
+// signing_rollover's at on, when the old signing certificate is no
+// longer in use. A certificate not found is not served: run does not
 // start without the ones it needs, and validate reports the rest.
-func certificateExpiry(cfg *model.Config, checked *rules.Result, server, host string) []metrics.CertificateExpiry {
+func certificateExpiry(cfg *model.Config, checked *rules.Result, server, host string) func(now time.Time) []metrics.CertificateExpiry {
 	red := newRedactor(cfg)
-	var out []metrics.CertificateExpiry
-	for _, c := range certuse.Group(certuse.List(cfg, certuse.Options{
-		Stores: checked.Stores,
-		Instance: func(in *model.Instance) bool {
-			return in.Server.Name == server && (host == "" || in.Host.Name == host)
-		},
-	})) {
-		if c.Cert == nil {
-			continue
-		}
-		tp := strings.ToUpper(c.Cert.SHA1)
-		if c.Sensitive {
-			tp = redacted
-		}
-		out = append(out, metrics.CertificateExpiry{
-			Thumbprint: tp,
-			Use:        string(c.Use),
-			Subject:    red.String(c.Cert.Cert.Subject.String()),
-			NotAfter:   c.Cert.Cert.NotAfter,
-		})
+	runs := func(in *model.Instance) bool {
+		return in.Server.Name == server && (host == "" || in.Host.Name == host)
 	}
-	return out
+	return func(now time.Time) []metrics.CertificateExpiry {
+		var out []metrics.CertificateExpiry
+		for _, c := range certuse.Group(certuse.List(cfg, certuse.Options{Stores: checked.Stores, Instance: runs, Now: now})) {
+			if c.Cert == nil {
+				continue
+			}
+			tp := strings.ToUpper(c.Cert.SHA1)
+			if c.Sensitive {
+				tp = redacted
+			}
+			out = append(out, metrics.CertificateExpiry{
+				Thumbprint: tp,
+				Use:        string(c.Use),
+				Subject:    red.String(c.Cert.Cert.Subject.String()),
+				NotAfter:   c.Cert.Cert.NotAfter,
+			})
+		}
+		return out
+	}
 }
 
 // runExpiring is certs --expiring-within: exit 1 when a certificate in use

@@ -166,7 +166,7 @@ func TestCertificateExpirySeries(t *testing.T) {
 		{"srv1", "other", nil},
 		{"nowhere", "", nil},
 	} {
-		if got := series(certificateExpiry(cfg, res, tc.server, tc.host)); !slices.Equal(got, tc.want) {
+		if got := series(certificateExpiry(cfg, res, tc.server, tc.host)(time.Now())); !slices.Equal(got, tc.want) {
 			t.Errorf("server %s host %q:\n%s\nwant\n%s", tc.server, tc.host, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 		}
 	}
@@ -188,7 +188,7 @@ func TestCertificateExpirySeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, res = load(dir, "dec=4E077EB5555B50DCBCBF3D7261281954D2A1999D")
-	got := series(certificateExpiry(cfg, res, "srv1", ""))
+	got := series(certificateExpiry(cfg, res, "srv1", "")(time.Now()))
 	want := []string{
 		"decryption (sensitive value) CN=Contoso Signing (DEMO ONLY),O=bizpipe demo 3471218919",
 		"party CCFE302DA296CC18B316BA3063F069169382D9FC CN=Fabrikam Partner (DEMO ONLY),O=bizpipe demo 3471218920",

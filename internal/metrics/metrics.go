@@ -5,7 +5,6 @@ package metrics
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,9 +22,6 @@ type Metrics struct {
 	PipelineSeconds *prometheus.HistogramVec // by send_port
 	DeliverySeconds *prometheus.HistogramVec // by send_port
 	Receipts        *prometheus.CounterVec   // by send_port and outcome (ReceiptPositive, ...)
-	// CertificateExpiry is notAfter of each certificate in use, by
-	// thumbprint, use and subject: set once with SetCertificateExpiry.
-	CertificateExpiry *prometheus.GaugeVec
 }
 
 // The outcomes of a partner's receipt (an AS2 MDN), the outcome label of
@@ -75,35 +71,10 @@ func New() *Metrics {
 			Name: "bizpipe_receipts_total",
 			Help: "Receipts (AS2 MDNs) partners answered, by send port and outcome: positive (delivery proven), negative (the partner refused the message), rejected (the receipt proved nothing: unsigned when a signed one was asked for, a MIC other than the message's).",
 		}, []string{"send_port", "outcome"}),
-		CertificateExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bizpipe_certificate_expiry_timestamp_seconds",
-			Help: "When each certificate the running instances use expires (notAfter, Unix time), by thumbprint (SHA-1, upper case), use (signing, signing_rollover, encryption, decryption, party) and subject.",
-		}, []string{"thumbprint", "use", "subject"}),
 	}
-	m.Registry.MustRegister(m.Received, m.Delivered, m.Retried, m.Suspended, m.PipelineSeconds, m.DeliverySeconds, m.Receipts, m.CertificateExpiry,
+	m.Registry.MustRegister(m.Received, m.Delivered, m.Retried, m.Suspended, m.PipelineSeconds, m.DeliverySeconds, m.Receipts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
-}
-
-// CertificateExpiry is one certificate in one use, for the gauge
-// bizpipe_certificate_expiry_timestamp_seconds.
-type CertificateExpiry struct {
-	// Thumbprint is the SHA-1 thumbprint in upper-case hex.
-	Thumbprint string
-	// Use is signing, signing_rollover, encryption, decryption or party.
-	Use      string
-	Subject  string
-	NotAfter time.Time
-}
-
-// SetCertificateExpiry replaces the series of the expiry gauge with certs:
-// an alert on the gauge then fires before a certificate expires, on every
-// server that uses it.
-func (m *Metrics) SetCertificateExpiry(certs []CertificateExpiry) {
-	m.CertificateExpiry.Reset()
-	for _, c := range certs {
-		m.CertificateExpiry.WithLabelValues(c.Thumbprint, c.Use, c.Subject).Set(float64(c.NotAfter.Unix()))
-	}
 }
 
 // Handler serves the metrics in the Prometheus exposition format.
