@@ -47,7 +47,11 @@ be checked, and also makes it exit 1. DURATION is days (30d), a duration
   bizpipe certs --format json --var p12_password="$P12_PASSWORD" ./config
   bizpipe certs --expiring-within 30d ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCerts(e, args, format, within, verbose, vf)
+			var w *string // nil: not given; --expiring-within= is an error
+			if cmd.Flags().Changed("expiring-within") {
+				w = &within
+			}
+			return runCerts(e, args, format, w, verbose, vf)
 		},
 	}
 	clidoc.SetExitCodes(cmd,
@@ -92,7 +96,7 @@ type certsEntry struct {
 	PrivateKey  bool     `json:"private_key" doc:"Whether the store holds the certificate's private key (never printed)."`
 }
 
-func runCerts(e *env, args []string, format, within string, verbose bool, vf varFlags) error {
+func runCerts(e *env, args []string, format string, within *string, verbose bool, vf varFlags) error {
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "text":
 		format = "text"
@@ -102,8 +106,8 @@ func runCerts(e *env, args []string, format, within string, verbose bool, vf var
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: must be one of text, json", format)}
 	}
 	var withinD time.Duration
-	if within != "" {
-		d, err := parseWithin(within)
+	if within != nil {
+		d, err := parseWithin(*within)
 		if err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("--expiring-within: %w", err)}
 		}
@@ -122,7 +126,7 @@ func runCerts(e *env, args []string, format, within string, verbose bool, vf var
 		return &exitError{code: exitFindings}
 	}
 	cache := certstore.NewCache()
-	if within != "" {
+	if within != nil {
 		return runExpiring(e, cfg, loadStores(cache, cfg), format, withinD, time.Now())
 	}
 	var out []certsStore
