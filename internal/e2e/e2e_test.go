@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -409,6 +410,23 @@ func TestServeMetricsAndStop(t *testing.T) {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("metrics lack %q:\n%s", want, metricsText)
 		}
+	}
+	// The certificates the instance uses: when each expires.
+	for _, c := range []struct {
+		use  string
+		cert *testpki.Cert
+	}{{"signing", signer}, {"encryption", partner}} {
+		series := fmt.Sprintf(`bizpipe_certificate_expiry_timestamp_seconds{subject=%q,thumbprint="%s",use="%s"} `,
+			c.cert.Cert.Subject.String(), strings.ToUpper(c.cert.SHA1()), c.use)
+		_, value, found := strings.Cut(metricsText, "\n"+series)
+		value, _, _ = strings.Cut(value, "\n")
+		got, err := strconv.ParseFloat(value, 64)
+		if !found || err != nil || int64(got) != c.cert.Cert.NotAfter.Unix() {
+			t.Errorf("metrics lack %s%d:\n%s", series, c.cert.Cert.NotAfter.Unix(), metricsText)
+		}
+	}
+	if n := strings.Count(metricsText, "\nbizpipe_certificate_expiry_timestamp_seconds{"); n != 2 {
+		t.Errorf("%d certificate expiry series, want 2 (the signing and the encryption certificate)", n)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
