@@ -39,12 +39,12 @@ cp "$pki/fabrikam.pem" "$pki/fabrikam.key" "$pki/ca.pem" quickstart/partner/
 cp "$pki/contoso-signing.pem" quickstart/partner/contoso.pem
 rm -rf misconfigured/partner
 
-# as2: Fabrikam's side of the AS2 pair, its key in a PKCS#12 (a PEM key file
-# must not be readable by others: BP6003), Contoso's certificate to verify.
+# as2: Fabrikam's own bizpipe (examples/as2/fabrikam) holds its certificate
+# and key, and Contoso's certificate to verify with.
 rm -rf as2/fabrikam/stores
-mkdir -p as2/fabrikam/stores/svc as2/fabrikam/stores/srv1_other_people
+mkdir -p as2/fabrikam/stores/svc_recv as2/fabrikam/stores/srv1_other_people
 openssl pkcs12 -export -in "$pki/fabrikam.pem" -inkey "$pki/fabrikam.key" -certfile "$pki/ca.pem" \
-  -name "Fabrikam Partner" -passout "pass:$pass" -out as2/fabrikam/stores/svc/fabrikam.p12
+  -name "Fabrikam Partner" -passout "pass:$pass" -out as2/fabrikam/stores/svc_recv/fabrikam.p12
 cp "$pki/contoso-signing.pem" as2/fabrikam/stores/srv1_other_people/contoso.pem
 
 # misconfigured: srv2's service account has the signing certificate but not its key.

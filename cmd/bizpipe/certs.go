@@ -22,7 +22,7 @@ import (
 )
 
 func newCertsCmd(e *env) *cobra.Command {
-	var format string
+	var format, within string
 	var verbose bool
 	var vf varFlags
 	cmd := &cobra.Command{
@@ -33,18 +33,33 @@ declares: SHA-1 and SHA-256 thumbprints, subject, issuer, validity, key usage,
 and whether the store holds the private key. Private keys are never printed.
 
 PKCS#12 files are opened with the store's password; give it with --var,
---var-file or BIZPIPE_VAR_NAME when it has no default.`,
+--var-file or BIZPIPE_VAR_NAME when it has no default.
+
+With --expiring-within, certs lists instead the certificates the
+configuration uses (signing, signing_rollover, encryption, decryption and
+party certificates, in the stores of the instances that need them) that
+expire within DURATION or have expired, each with every place it is
+needed, and exits 1 when there is any: for a daily cron job or a CI
+schedule. A certificate in use that is not found where it is needed cannot
+be checked, and also makes it exit 1. DURATION is days (30d), a duration
+(720h), or both (1d12h); a day is 24 hours.`,
 		Example: `  bizpipe certs ./config
-  bizpipe certs --format json --var p12_password="$P12_PASSWORD" ./config`,
+  bizpipe certs --format json --var p12_password="$P12_PASSWORD" ./config
+  bizpipe certs --expiring-within 30d ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCerts(e, args, format, verbose, vf)
+			var w *string // nil: not given; --expiring-within= is an error
+			if cmd.Flags().Changed("expiring-within") {
+				w = &within
+			}
+			return runCerts(e, args, format, w, verbose, vf)
 		},
 	}
 	clidoc.SetExitCodes(cmd,
-		clidoc.ExitCode{Code: exitOK, Meaning: "listed"},
-		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors"},
+		clidoc.ExitCode{Code: exitOK, Meaning: "listed; with --expiring-within, no certificate in use expires within DURATION"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors; with --expiring-within, a certificate in use expires within DURATION or was not found where it is needed"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "certs could not run"})
 	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text or json")
+	cmd.Flags().StringVar(&within, "expiring-within", "", "list only the certificates in use that expire within `DURATION` (30d, 720h), and exit 1 when any does")
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	vf.register(cmd)
 	return cmd
@@ -81,7 +96,7 @@ type certsEntry struct {
 	PrivateKey  bool     `json:"private_key" doc:"Whether the store holds the certificate's private key (never printed)."`
 }
 
-func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) error {
+func runCerts(e *env, args []string, format string, within *string, verbose bool, vf varFlags) error {
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "text":
 		format = "text"
@@ -89,6 +104,14 @@ func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) e
 		format = "json"
 	default:
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: must be one of text, json", format)}
+	}
+	var withinD time.Duration
+	if within != nil {
+		d, err := parseWithin(*within)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--expiring-within: %w", err)}
+		}
+		withinD = d
 	}
 	cfg, diags, err := loadConfig(e, args, vf, lang.ModeValidate)
 	if err != nil {
@@ -103,6 +126,9 @@ func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) e
 		return &exitError{code: exitFindings}
 	}
 	cache := certstore.NewCache()
+	if within != nil {
+		return runExpiring(e, cfg, loadStores(cache, cfg), format, withinD, time.Now())
+	}
 	var out []certsStore
 	loadedStores := map[*model.CertificateStore]*certstore.Store{}
 	for _, s := range cfg.Stores {
@@ -126,6 +152,21 @@ func runCerts(e *env, args []string, format string, verbose bool, vf varFlags) e
 	}
 	writeCertsText(e.stdout, out)
 	return nil
+}
+
+// loadStores loads every store whose path is known; a store that cannot
+// be read is absent, and the certificates needed from it are not found.
+func loadStores(cache *certstore.Cache, cfg *model.Config) map[*model.CertificateStore]*certstore.Store {
+	stores := map[*model.CertificateStore]*certstore.Store{}
+	for _, s := range cfg.Stores {
+		if !s.Path.Usable() {
+			continue
+		}
+		if st, err := cache.Load(s.Path.V, rules.StorePassword(s)); err == nil {
+			stores[s] = st
+		}
+	}
+	return stores
 }
 
 // describeStore lists one store. Every path is shown relative to the store

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"regexp"
 	"sort"
@@ -27,6 +28,34 @@ func (v *varFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&v.varFiles, "var-file", nil, "read variables from an HCL or JSON `FILE` (repeatable; wins over BIZPIPE_VAR_NAME)")
 }
 
+// check reports a --var without "=" (or without a name) as a usage error:
+// the command line is wrong, not the configuration. The value is not
+// shown: a secret given without its NAME= would otherwise be printed.
+func (v *varFlags) check() error {
+	for i, arg := range v.vars {
+		if name, _, ok := strings.Cut(arg, "="); !ok || name == "" {
+			return fmt.Errorf("--var takes NAME=VALUE, but the %s --var has no \"=\" (it is not shown, in case it is a secret); give secrets in the environment as %sNAME=VALUE instead",
+				ordinal(i+1), lang.LanguageFacts().EnvVarPrefix)
+		}
+	}
+	return nil
+}
+
+// ordinal renders 1 as "1st", 2 as "2nd", ...
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
+}
+
 // loadConfig finds and decodes the configuration. An error means the command
 // cannot run at all (exit 2); diagnostics are the configuration's problems.
 //
@@ -35,6 +64,9 @@ func (v *varFlags) register(cmd *cobra.Command) {
 // would print a sensitive value (a diagnostic pointing at `password = "..."`
 // in a variables file). Diagnostics in them keep their location.
 func loadConfig(e *env, paths []string, vf varFlags, mode lang.Mode) (*model.Config, hcl.Diagnostics, error) {
+	if err := vf.check(); err != nil {
+		return nil, nil, err
+	}
 	files, err := lang.FindFiles(paths)
 	if err != nil {
 		return nil, nil, cleanError(err)

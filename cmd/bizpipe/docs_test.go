@@ -45,6 +45,13 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 					"diagnostic with `ruleId` = the code.",
 			},
 			{
+				Command: "bizpipe validate --format gitlab",
+				Doc: "A [GitLab Code Quality](https://docs.gitlab.com/ci/testing/code_quality/)\n" +
+					"report: an array with one object per diagnostic, [] when there are none. The\n" +
+					"example is what validate prints for `examples/misconfigured`.",
+				Sample: gitlabSample(t),
+			},
+			{
 				Command: "bizpipe messages list --format json",
 				Doc:     "The messages of the box that match `--status`, newest first.",
 				Sample:  jsonMessageList{Messages: []jsonMessage{toJSONMessage(detail.Message)}},
@@ -59,6 +66,12 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 				Doc: "Every store's certificates. The example is the first certificate of the first\n" +
 					"store of `examples/quickstart`.",
 				Sample: certsSample(t),
+			},
+			{
+				Command: "bizpipe certs --expiring-within DURATION --format json",
+				Doc: "The certificates in use that expire within DURATION, and those not found\n" +
+					"where they are needed. The example is `examples/inbound` with DURATION 36500d.",
+				Sample: expiringSample(t),
 			},
 		},
 	}
@@ -79,6 +92,21 @@ func validateSample(t *testing.T) report.JSONDocument {
 	return doc
 }
 
+// gitlabSample is what validate --format gitlab prints for the
+// misconfigured example. It runs in the repository's root (see TestDocs).
+func gitlabSample(t *testing.T) []report.GitLabIssue {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"validate", "--format", "gitlab", "examples/misconfigured"}, &stdout, &stderr, noEnv); code != exitFindings {
+		t.Fatalf("validate --format gitlab examples/misconfigured: exit %d, want %d\n%s", code, exitFindings, &stderr)
+	}
+	var issues []report.GitLabIssue
+	if err := json.Unmarshal(stdout.Bytes(), &issues); err != nil {
+		t.Fatal(err)
+	}
+	return issues
+}
+
 // certsSample is what certs --format json prints for the quickstart
 // example, cut to the first certificate of the first store. It runs in the
 // repository's root (see TestDocs).
@@ -97,6 +125,21 @@ func certsSample(t *testing.T) certsDocument {
 	}
 	doc.Stores = doc.Stores[:1]
 	doc.Stores[0].Certificates = doc.Stores[0].Certificates[:1]
+	return doc
+}
+
+// expiringSample is what certs --expiring-within 36500d --format json
+// prints for the inbound example (its demo certificates expire in 2079).
+func expiringSample(t *testing.T) expiringDocument {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"certs", "--expiring-within", "36500d", "--format", "json", "examples/inbound"}, &stdout, &stderr, noEnv); code != exitFindings {
+		t.Fatalf("certs --expiring-within examples/inbound: exit %d\n%s", code, &stderr)
+	}
+	var doc expiringDocument
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
 	return doc
 }
 

@@ -16,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files, docs/ and the README's exit code table (go test ./cmd/bizpipe -update)")
 
-// TestGolden compares validate's text, JSON and SARIF reports byte for byte
+// TestGolden compares validate's text, JSON, SARIF, GitHub and GitLab reports byte for byte
 // with testdata/golden/NAME.FORMAT.golden. Each case runs in-process from the
 // directory that holds its configuration, so every path in the output is the
 // relative one a user would type, the same on every machine.
@@ -36,12 +36,21 @@ func TestGolden(t *testing.T) {
 		// Receive pipelines and parties (language §10): every inbound
 		// rule, BP7001–BP7009, on real stores (testdata/golden/inbound).
 		{"inbound", "testdata/golden", []string{"inbound"}, exitFindings},
+		// Typos (issue 12): did-you-mean hints, a near-match thumbprint,
+		// a broken reference without follow-ons, BP1007 and BP1008
+		// (testdata/golden/typos).
+		{"typos", "testdata/golden", []string{"typos"}, exitFindings},
+		// A signing certificate rollover (language §12) on three
+		// servers, past (BP3007 errors, BP3008) and years ahead (BP3007
+		// warnings), with fixed dates (testdata/golden/rollover).
+		{"rollover-due", "testdata/golden", []string{"rollover/common.hcl", "rollover/due.hcl"}, exitFindings},
+		{"rollover-ahead", "testdata/golden", []string{"rollover/common.hcl", "rollover/ahead.hcl"}, exitOK},
 		// Files named directly, one of them a .hcl.json file, one with a
 		// syntax error: only the syntax errors are reported.
 		{"syntax", "testdata/golden", []string{"syntax/group.hcl", "syntax/servers.hcl.json"}, exitFindings},
 	}
 	for _, c := range cases {
-		for _, format := range []string{"text", "json", "sarif"} {
+		for _, format := range []string{"text", "json", "sarif", "github", "gitlab"} {
 			t.Run(c.name+"/"+format, func(t *testing.T) {
 				golden, err := filepath.Abs(filepath.Join("testdata", "golden", c.name+"."+format+".golden"))
 				if err != nil {
@@ -72,7 +81,7 @@ func TestGolden(t *testing.T) {
 					t.Errorf("%s output differs from %s (run go test ./cmd/bizpipe -update if the change is intended):\n%s",
 						format, golden, diff.Diff("want", want, "got", got))
 				}
-				if format != "text" {
+				if format != "text" && format != "github" {
 					if err := singleJSON(got); err != nil {
 						t.Error(err)
 					}

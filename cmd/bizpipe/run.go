@@ -163,6 +163,8 @@ func runRun(e *env, f runFlags, args []string) error {
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}
+	expiry := certificateExpiry(cfg, checked, server, f.host)
+	m.RegisterCertificateExpiry(func() []metrics.CertificateExpiry { return expiry(time.Now()) })
 	// Deliveries spend much of their time in file system calls (fsync,
 	// rename, link, unlink) that hold a Go scheduler slot until the
 	// runtime notices the call blocks; with twice as many slots as CPUs

@@ -51,11 +51,16 @@ variable BIZPIPE_VAR_NAME, then their default. A variable with none of these
 is unknown: it is checked for type, and the checks that need its value are
 skipped (a store password, for example, gives warning BP2005).
 
-The report goes to stdout in every format, findings or not; --format json and
---format sarif always print exactly one JSON document.`,
+The report goes to stdout in every format, findings or not; --format json,
+--format sarif and --format gitlab always print exactly one JSON document.
+In CI, --format github annotates the files of a GitHub Actions run (one
+workflow command per finding), --format gitlab writes a GitLab Code Quality
+report, and --format sarif is for GitHub code scanning.`,
 		Example: `  bizpipe validate
   bizpipe validate --strict ./config
   bizpipe validate --var p12_password="$P12_PASSWORD" --format sarif ./config > bizpipe.sarif
+  bizpipe validate --format github ./config
+  bizpipe validate --format gitlab ./config > gl-code-quality-report.json
   bizpipe validate --live --server srv1 ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runValidate(e, f, args)

@@ -85,7 +85,11 @@ type Identity struct {
 // Keys are the keys a component gets when it is built for one instance: what
 // its Needs asked for, taken from the stores that instance reaches.
 type Keys struct {
-	Signer    *Identity         // Needs.Signing
+	// Signer is the group signing identity (Needs.Signing); with a
+	// Rollover, it signs only before Rollover.At. Choose the identity of
+	// each message or MDN with SignerAt or CurrentSigner.
+	Signer    *Identity
+	Rollover  *Rollover         // Needs.Signing: the planned change, nil without one
 	Recipient *x509.Certificate // Needs.Encryption
 	// Decrypter is the host's decryption certificate with its private key
 	// (Needs.Decryption).
@@ -94,6 +98,46 @@ type Keys struct {
 	// server's other-people store (Needs.PartySigning), each with its
 	// party: a signature verified with one of them is that party's.
 	PartySigners []PartyCertificate
+}
+
+// Rollover is a planned change of the group signing identity (language
+// §12): from At on, Signer signs instead of Keys.Signer, without a restart.
+type Rollover struct {
+	At time.Time
+	// Signer is nil when the instance's store did not hold the rollover
+	// certificate with its key (validate reports BP3007): from At on,
+	// signing then fails with Missing, which says so.
+	Signer  *Identity
+	Missing error
+	// Now is the clock the identity is chosen by; nil means time.Now.
+	Now func() time.Time
+}
+
+// SignerAt returns the identity that signs at t: Signer before the
+// rollover's At (or always, without a rollover), the rollover identity from
+// At on. An error says that the rollover identity is missing.
+func (k Keys) SignerAt(t time.Time) (*Identity, error) {
+	r := k.Rollover
+	if r == nil || t.Before(r.At) {
+		return k.Signer, nil
+	}
+	if r.Signer == nil {
+		if r.Missing == nil {
+			return nil, errors.New("no signing_rollover certificate with its private key")
+		}
+		return nil, r.Missing
+	}
+	return r.Signer, nil
+}
+
+// CurrentSigner is SignerAt the rollover's clock's now (time.Now without a
+// rollover clock).
+func (k Keys) CurrentSigner() (*Identity, error) {
+	now := time.Now
+	if k.Rollover != nil && k.Rollover.Now != nil {
+		now = k.Rollover.Now
+	}
+	return k.SignerAt(now())
 }
 
 // DecryptionIdentity is a certificate with the private key that decrypts

@@ -299,8 +299,13 @@ func writeJSONDoc(b *strings.Builder, d JSONDoc) error {
 		return nil
 	}
 	t := reflect.TypeOf(d.Sample)
+	prefix := ""
+	if t.Kind() == reflect.Slice {
+		// A document that is an array: its elements' fields, as [].name.
+		t, prefix = t.Elem(), "[]."
+	}
 	var rows []string
-	if err := jsonFields(t, "", &rows); err != nil {
+	if err := jsonFields(t, prefix, &rows); err != nil {
 		return fmt.Errorf("docgen: JSON document of %q: %w", d.Command, err)
 	}
 	b.WriteString("| field | type | description |\n|---|---|---|\n")

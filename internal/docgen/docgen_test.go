@@ -276,3 +276,22 @@ func TestAnchor(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONDocArray: a document that is an array documents its elements'
+// fields as [].name.
+func TestJSONDocArray(t *testing.T) {
+	cli := testCLI()
+	cli.JSON = []JSONDoc{{Command: "tool get --format json", Sample: []struct {
+		N int `json:"n" doc:"A number."`
+	}{{N: 1}}}}
+	files, err := Generate(registry.Builtin(), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := string(files[fileCLI])
+	for _, want := range []string{"| `[].n` | number | A number. |", "```json\n[\n  {\n    \"n\": 1\n  }\n]\n```"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("cli.md lacks %q:\n%s", want, c)
+		}
+	}
+}

@@ -164,7 +164,10 @@ func language(reg *component.Registry) string {
 		"variables, locals and functions. A reference to an attribute the message does\n" +
 		"not have is BP1005, found by `validate`, not at run time. A filter that compares\n" +
 		"`message.receive_location` with a name no receive location declares is warning\n" +
-		"BP1006.\n\n")
+		"BP1006. A receive location whose messages no filter can match, judged from its\n" +
+		"name and `properties` with everything else about a message unknown, is warning\n" +
+		"BP1007; a filter that reads `message.properties.KEY` when no receive location\n" +
+		"sets KEY is warning BP1008.\n\n")
 	b.WriteString("```hcl\nfilter = message.receive_location == \"orders_in\" && message.properties.partner == \"fabrikam\"\n```\n\n")
 
 	// The message object.

@@ -22,14 +22,7 @@ import (
 // send pipeline.
 const decodeE2EConfig = `
 group "g" { signing_certificate = "%s" }
-certificate_store "personal" {
-  path     = "stores/personal"
-  password = "pw"
-}
-certificate_store "others" { path = "stores/others" }
-service_account "svc" { personal_store = certificate_store.personal }
-server "srv1" { other_people_store = certificate_store.others }
-host "h" {
+` + storesAndServer + `host "h" {
   decryption_certificate = "%s"
   instance {
     server          = server.srv1

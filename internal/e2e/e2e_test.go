@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,18 +51,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// crashConfig signs and encrypts every file from in/ into out/, named after
-// the input, so that a message published twice would collide.
-const crashConfig = `
-group "g" { signing_certificate = "%s" }
-certificate_store "personal" {
+// storesAndServer is what every configuration here starts with: the
+// personal store stores/personal (PKCS#12 password "pw") of service
+// account svc, and server srv1 with the other-people store stores/others.
+const storesAndServer = `certificate_store "personal" {
   path     = "stores/personal"
   password = "pw"
 }
 certificate_store "others" { path = "stores/others" }
 service_account "svc" { personal_store = certificate_store.personal }
 server "srv1" { other_people_store = certificate_store.others }
-host "h" {
+`
+
+// crashConfig signs and encrypts every file from in/ into out/, named after
+// the input, so that a message published twice would collide.
+const crashConfig = `
+group "g" { signing_certificate = "%s" }
+` + storesAndServer + `host "h" {
   instance {
     server          = server.srv1
     service_account = service_account.svc
@@ -404,6 +410,23 @@ func TestServeMetricsAndStop(t *testing.T) {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("metrics lack %q:\n%s", want, metricsText)
 		}
+	}
+	// The certificates the instance uses: when each expires.
+	for _, c := range []struct {
+		use  string
+		cert *testpki.Cert
+	}{{"signing", signer}, {"encryption", partner}} {
+		series := fmt.Sprintf(`bizpipe_certificate_expiry_timestamp_seconds{subject=%q,thumbprint="%s",use="%s"} `,
+			c.cert.Cert.Subject.String(), strings.ToUpper(c.cert.SHA1()), c.use)
+		_, value, found := strings.Cut(metricsText, "\n"+series)
+		value, _, _ = strings.Cut(value, "\n")
+		got, err := strconv.ParseFloat(value, 64)
+		if !found || err != nil || int64(got) != c.cert.Cert.NotAfter.Unix() {
+			t.Errorf("metrics lack %s%d:\n%s", series, c.cert.Cert.NotAfter.Unix(), metricsText)
+		}
+	}
+	if n := strings.Count(metricsText, "\nbizpipe_certificate_expiry_timestamp_seconds{"); n != 2 {
+		t.Errorf("%d certificate expiry series, want 2 (the signing and the encryption certificate)", n)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

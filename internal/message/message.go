@@ -66,3 +66,28 @@ type Template interface {
 type Filter interface {
 	Match(m *Message) (bool, error)
 }
+
+// Partial is what is known, before any message exists, of every message a
+// receive location will receive: its receive_location and, when
+// PropertiesKnown, its properties. Everything else (id, size, content
+// type, party, ...) is decided by the sender, a decoder or the clock.
+type Partial struct {
+	ReceiveLocation string
+	Properties      map[string]string
+	PropertiesKnown bool
+	// SensitiveProperties are not reasoned about: their values count as
+	// unknown.
+	SensitiveProperties []string
+}
+
+// StaticFilter is a Filter that can be judged before any message exists,
+// for validation.
+type StaticFilter interface {
+	Filter
+	// MayMatch reports whether the filter may hold for a message of which
+	// p is all that is known: false only when it is certainly false,
+	// whatever the rest turns out to be. A filter that cannot be
+	// evaluated (a property the message lacks) may match as far as
+	// MayMatch says: other rules report such filters.
+	MayMatch(p Partial) bool
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
@@ -88,5 +89,40 @@ func TestBacklog(t *testing.T) {
 				t.Errorf("backlog queried %d times for 2 scrapes", calls)
 			}
 		})
+	}
+}
+
+// TestCertificateExpiry: one series per certificate and use, the value
+// notAfter in Unix seconds, served on a real listener; listed again at
+// each scrape; a duplicate is one series, not a failed scrape.
+func TestCertificateExpiry(t *testing.T) {
+	m := New()
+	notAfter := time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC)
+	signing := CertificateExpiry{Thumbprint: "4E077EB5555B50DCBCBF3D7261281954D2A1999D", Use: "signing", Subject: `CN=Contoso "Signing",O=demo`, NotAfter: notAfter}
+	list := []CertificateExpiry{
+		signing, signing,
+		{Thumbprint: "CCFE302DA296CC18B316BA3063F069169382D9FC", Use: "encryption", Subject: "CN=Fabrikam", NotAfter: notAfter.Add(time.Second)},
+	}
+	m.RegisterCertificateExpiry(func() []CertificateExpiry { return list })
+	code, body := scrape(t, m)
+	if code != http.StatusOK {
+		t.Errorf("status %d", code)
+	}
+	signingSeries := `bizpipe_certificate_expiry_timestamp_seconds{subject="CN=Contoso \"Signing\",O=demo",thumbprint="4E077EB5555B50DCBCBF3D7261281954D2A1999D",use="signing"} 1.7999712e+09`
+	for _, w := range []string{
+		`# TYPE bizpipe_certificate_expiry_timestamp_seconds gauge`,
+		signingSeries,
+		`bizpipe_certificate_expiry_timestamp_seconds{subject="CN=Fabrikam",thumbprint="CCFE302DA296CC18B316BA3063F069169382D9FC",use="encryption"} 1.799971201e+09`,
+	} {
+		if !strings.Contains(body, w+"\n") {
+			t.Errorf("scrape lacks %q:\n%s", w, body)
+		}
+	}
+	if notAfter.Unix() != 1799971200 {
+		t.Fatalf("fixture: %d", notAfter.Unix())
+	}
+	list = list[2:]
+	if _, body := scrape(t, m); strings.Contains(body, signingSeries) || !strings.Contains(body, `use="encryption"`) {
+		t.Errorf("the next scrape does not follow the list:\n%s", body)
 	}
 }

@@ -186,6 +186,11 @@ func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*
 		f.mu.Lock()
 		f.hits[r.URL.Path]++
 		f.mu.Unlock()
+		if r.URL.Path == "/forbidden" {
+			// What an AS2 server answers an AS2-From it does not know.
+			http.Error(w, "unknown AS2-From or AS2-To", http.StatusForbidden)
+			return
+		}
 		if r.ContentLength < 0 {
 			http.Error(w, "no Content-Length", http.StatusLengthRequired)
 			return
@@ -255,6 +260,9 @@ func TestAS2Receipts(t *testing.T) {
 			o.Signer = &smime.Signer{Cert: p.signer.Cert, Key: p.signer.Key}
 		case "/none":
 			return &as2.Built{Header: http.Header{}}, nil
+		case "/garbage":
+			h := http.Header{"Content-Type": {"multipart/report; report-type=disposition-notification; boundary=b"}}
+			return &as2.Built{Header: h, Body: []byte("--b\r\nnot an MDN\x00\xff\r\n--b--\r\n")}, nil
 		case "/big":
 			// Within as2.MaxMDNSize, but not with its header fields:
 			// more than the box would keep.
@@ -267,7 +275,7 @@ func TestAS2Receipts(t *testing.T) {
 	})
 	var cfg strings.Builder
 	cfg.WriteString(as2Common)
-	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big"} {
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "garbage", "forbidden"} {
 		cfg.WriteString(`
 send_port "` + c + `" {
   host                   = host.h
@@ -318,7 +326,7 @@ send_port "none" {
 }
 `)
 	dir := setup(t, p, cfg.String(), map[string]string{"URL": fake.url})
-	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "plain", "unasked", "none"} {
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "garbage", "forbidden", "plain", "unasked", "none"} {
 		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
 	}
 	m := metrics.New()
@@ -373,6 +381,7 @@ send_port "none" {
 		{"unsigned", metrics.ReceiptRejected, 2}, {"wrongmic", metrics.ReceiptRejected, 2},
 		{"error", metrics.ReceiptNegative, 1}, {"error", metrics.ReceiptRejected, 0},
 		{"none", metrics.ReceiptPositive, 0}, {"down", metrics.ReceiptRejected, 0}, {"big", metrics.ReceiptRejected, 0},
+		{"garbage", metrics.ReceiptRejected, 2}, {"forbidden", metrics.ReceiptRejected, 0},
 	} {
 		var pb dto.Metric
 		if err := m.Receipts.WithLabelValues(c.port, c.outcome).Write(&pb); err != nil {
@@ -385,7 +394,7 @@ send_port "none" {
 	// An MDN that did not prove delivery is kept with the failure: what
 	// the partner answered, for the operator and for a dispute.
 	for name, want := range map[string]string{"unsigned": "processed", "wrongmic": "processed", "error": "processed/error",
-		"down": "", "big": ""} {
+		"down": "", "big": "", "garbage": "unreadable MDN", "forbidden": ""} {
 		rc := receipts[name+".edi"]
 		switch {
 		case want == "" && rc != nil:
@@ -404,6 +413,8 @@ send_port "none" {
 		{"error", 1, []string{`send port "error"`, `party "fabrikam"`, "processed/error", "decryption-failed"}},
 		{"down", 2, []string{`send port "down"`, "HTTP 500"}},
 		{"big", 2, []string{`send port "big"`, "with its header fields exceeds"}},
+		{"garbage", 2, []string{`send port "garbage"`, `party "fabrikam"`, "MDN part 1", "not a header field"}},
+		{"forbidden", 2, []string{`send port "forbidden"`, "HTTP 403", "unknown AS2-From"}},
 	} {
 		if got := fake.count("/" + tc.name); got != tc.hits {
 			t.Errorf("%s: partner saw %d attempts, want %d", tc.name, got, tc.hits)

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -175,21 +176,10 @@ func (r *Runner) buildStages(pt *port, keys component.Keys) error {
 func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Value[string], in *model.Instance) (component.Keys, error) {
 	var keys component.Keys
 	if needs.Signing == component.Needed {
-		g := r.opts.Config.Group
-		tp, err := thumbprint.Parse(g.SigningCertificate.V)
-		if err != nil {
-			return keys, fmt.Errorf("group signing certificate: %w", thumbprintError(g.SigningCertificate, err))
-		}
-		st, err := r.personalStore(in)
-		if err != nil {
+		var err error
+		if keys.Signer, keys.Rollover, err = r.signingKeys(in); err != nil {
 			return keys, err
 		}
-		c := st.Find(tp)
-		if c == nil || c.Key == nil {
-			return keys, fmt.Errorf("personal store %q has no signing certificate %s with its private key", in.Account.PersonalStore.Name,
-				shownThumbprint(g.SigningCertificate, tp))
-		}
-		keys.Signer = &component.Identity{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}
 	}
 	if needs.Encryption == component.Needed {
 		tp, err := thumbprint.Parse(encryptionCertificate.V)
@@ -238,6 +228,55 @@ func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Valu
 		keys.PartySigners = signers
 	}
 	return keys, nil
+}
+
+// signingKeys finds the group signing identity in the personal store of
+// the service account in runs as and, with a signing_rollover (language
+// §12), the rollover identity, which signs from its at on: the stages and
+// receivers choose per message by r.opts.Now. A rollover that is already
+// due needs no current certificate; one still ahead whose identity is
+// missing does not stop the run (validate reported BP3007), but from its
+// at on signing fails (suspended, with the reason) until a restart with it
+// deployed.
+func (r *Runner) signingKeys(in *model.Instance) (*component.Identity, *component.Rollover, error) {
+	g := r.opts.Config.Group
+	st, err := r.personalStore(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *component.Rollover
+	if ro := g.SigningRollover; ro != nil {
+		tp, err := thumbprint.Parse(ro.Thumbprint.V)
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing_rollover certificate: %w", thumbprintError(ro.Thumbprint, err))
+		}
+		if !ro.At.Usable() {
+			return nil, nil, fmt.Errorf("signing_rollover of group %q has no usable at", g.Name)
+		}
+		next = &component.Rollover{At: ro.At.V, Now: r.opts.Now}
+		if c := st.Find(tp); c != nil && c.Key != nil {
+			next.Signer = &component.Identity{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}
+		} else {
+			next.Missing = fmt.Errorf("personal store %q has no signing_rollover certificate %s with its private key, which signs since %s: deploy it, restart, and resume the suspended messages",
+				in.Account.PersonalStore.Name, shownThumbprint(ro.Thumbprint, tp), ro.At.V.UTC().Format(time.RFC3339))
+		}
+		if !r.opts.Now().Before(next.At) {
+			if next.Signer == nil {
+				return nil, nil, next.Missing
+			}
+			return next.Signer, nil, nil // rolled over: no switch ahead
+		}
+	}
+	tp, err := thumbprint.Parse(g.SigningCertificate.V)
+	if err != nil {
+		return nil, nil, fmt.Errorf("group signing certificate: %w", thumbprintError(g.SigningCertificate, err))
+	}
+	c := st.Find(tp)
+	if c == nil || c.Key == nil {
+		return nil, nil, fmt.Errorf("personal store %q has no signing certificate %s with its private key", in.Account.PersonalStore.Name,
+			shownThumbprint(g.SigningCertificate, tp))
+	}
+	return &component.Identity{Cert: c.Cert, Key: c.Key.Signer(), Chain: intermediates(st, c.Cert)}, next, nil
 }
 
 // personalStore is the loaded personal store of the service account

@@ -1,39 +1,26 @@
-# AS2, the sending side: Contoso sends each order put in in/ to its partner
-# Fabrikam over AS2 (RFC 4130), signed with Contoso's certificate and
-# encrypted for Fabrikam's, and delivers it only on Fabrikam's signed MDN
-# whose Received-Content-MIC matches what was sent. examples/as2/fabrikam
-# is the other side: two bizpipe processes talking on 127.0.0.1.
+# AS2, the sending side: Contoso signs and encrypts each order and sends it
+# by AS2 to its partner Fabrikam, which answers with a signed MDN. The
+# delivery counts as delivered only when the MDN is positive, verifies with
+# Fabrikam's certificate and carries the MIC of what was sent. Fabrikam is
+# examples/as2/fabrikam, another bizpipe, on 127.0.0.1:4080 (variable
+# fabrikam_port in both):
 #
-# Run Fabrikam, then send an order (from the repository's root):
-#
-#   go run ./cmd/bizpipe run --data-dir examples/as2/fabrikam/data examples/as2/fabrikam &
+#   go run ./cmd/bizpipe run --data-dir /tmp/bizpipe-fabrikam examples/as2/fabrikam &
 #   cp examples/quickstart/samples/order-1001.xml examples/as2/contoso/in/
-#   go run ./cmd/bizpipe run --once --data-dir examples/as2/contoso/data examples/as2/contoso
+#   go run ./cmd/bizpipe run --once --data-dir /tmp/bizpipe-contoso examples/as2/contoso
+#   go run ./cmd/bizpipe messages list --data-dir /tmp/bizpipe-contoso examples/as2/contoso
+#   go run ./cmd/bizpipe messages mdn --data-dir /tmp/bizpipe-contoso ID examples/as2/contoso |
+#     openssl smime -verify -CAfile examples/quickstart/partner/ca.pem
 #
-# The order lands in examples/as2/fabrikam/out/orders/; `bizpipe messages mdn
-# ID --data-dir examples/as2/contoso/data examples/as2/contoso` writes the
-# MDN Fabrikam answered with. For an asynchronous MDN, add --var mdn=async:
-# then run Contoso without --once, its as2 receive location taking the MDN
-# (with --once the delivery stays awaiting_mdn).
+# The order lands decoded in examples/as2/fabrikam/out/orders/. `messages
+# mdn` writes the MDN as received (ID is the one `messages list` shows),
+# and OpenSSL verifies Fabrikam's signature on it.
 #
 # It reuses the quickstart's DEMO PKI: never use it for real traffic.
 
-variable "fabrikam_url" {
-  type        = string
-  default     = "http://127.0.0.1:4081/as2"
-  description = "Fabrikam's AS2 URL."
-}
-
-variable "listen" {
-  type        = string
-  default     = "127.0.0.1:4080"
-  description = "Where Contoso takes asynchronous MDNs."
-}
-
-variable "mdn" {
-  type        = string
-  default     = "sync"
-  description = "The MDN asked of Fabrikam: sync or async."
+group "contoso" {
+  signing_certificate = "4E077EB5555B50DCBCBF3D7261281954D2A1999D"
+  as2_id              = "CONTOSO"
 }
 
 variable "p12_password" {
@@ -43,12 +30,13 @@ variable "p12_password" {
   sensitive   = true
 }
 
-group "contoso" {
-  signing_certificate = "4E077EB5555B50DCBCBF3D7261281954D2A1999D"
-  as2_id              = "CONTOSO"
+variable "fabrikam_port" {
+  type        = number
+  default     = 4080
+  description = "The port of Fabrikam's AS2 endpoint (examples/as2/fabrikam)."
 }
 
-certificate_store "svc_personal" {
+certificate_store "svc_send_personal" {
   path     = "../../quickstart/stores/svc_send"
   password = var.p12_password
 }
@@ -57,23 +45,25 @@ certificate_store "srv1_other_people" {
   path = "../../quickstart/stores/srv1_other_people"
 }
 
-service_account "svc" {
-  personal_store = certificate_store.svc_personal
+service_account "svc_send" {
+  personal_store = certificate_store.svc_send_personal
 }
 
 server "srv1" {
   other_people_store = certificate_store.srv1_other_people
 }
 
-host "as2_host" {
+host "send_host" {
   instance {
     server          = server.srv1
-    service_account = service_account.svc
+    service_account = service_account.svc_send
   }
 }
 
 party "fabrikam" {
-  as2_id               = "FABRIKAM"
+  as2_id = "FABRIKAM"
+  # Verifies Fabrikam's MDNs: SHA-1 thumbprint of
+  # ../../quickstart/stores/srv1_other_people/fabrikam.pem.
   signing_certificates = ["CCFE302DA296CC18B316BA3063F069169382D9FC"]
 }
 
@@ -85,33 +75,28 @@ pipeline "sign_encrypt" {
   }
 }
 
-receive_location "orders_in" {
-  host         = host.as2_host
+receive_location "orders" {
+  host         = host.send_host
   content_type = "application/xml"
   transport "file" {
-    path = "in"
+    path    = "in"
+    pattern = "*.xml"
   }
 }
 
-# Takes Fabrikam's asynchronous MDNs (mdn = "async" below).
-receive_location "as2_in" {
-  host = host.as2_host
-  transport "as2" {
-    listen = var.listen
-    path   = "/as2"
-  }
-}
-
-send_port "to_fabrikam" {
-  host                   = host.as2_host
+send_port "fabrikam_as2" {
+  host                   = host.send_host
   pipeline               = pipeline.sign_encrypt
   encryption_certificate = "CCFE302DA296CC18B316BA3063F069169382D9FC"
-  filter                 = message.receive_location == "orders_in"
+  filter                 = message.receive_location == "orders"
   transport "as2" {
-    url           = var.fabrikam_url
-    partner       = party.fabrikam
-    subject       = "Order ${message.file_name}"
-    mdn           = var.mdn
-    async_mdn_url = "http://${var.listen}/as2"
+    url     = "http://127.0.0.1:${var.fabrikam_port}/as2"
+    partner = party.fabrikam
+    subject = "Order ${message.file_name}"
+    timeout = "30s"
+  }
+  retry {
+    attempts = 3
+    interval = "10s"
   }
 }

@@ -28,7 +28,13 @@ const (
 	CodeFilter       Code = "BP1005"
 	// CodeFilterLocation is bizpipe's addition: a filter compares
 	// message.receive_location with a name no receive location declares.
-	CodeFilterLocation     Code = "BP1006"
+	CodeFilterLocation Code = "BP1006"
+	// CodeUnrouted is bizpipe's addition: no send port's filter can match
+	// the messages of a receive location.
+	CodeUnrouted Code = "BP1007"
+	// CodeFilterProperty is bizpipe's addition: a filter reads a context
+	// property that no receive location sets.
+	CodeFilterProperty     Code = "BP1008"
 	CodeStorePath          Code = "BP2001"
 	CodeStoreFile          Code = "BP2002"
 	CodeStorePassword      Code = "BP2003"
@@ -65,6 +71,13 @@ const (
 	CodePartyCertInvalid  Code = "BP7007"
 	CodePartyCertExpiring Code = "BP7008"
 	CodeAS2Config         Code = "BP7009"
+)
+
+// Signing certificate rollover (language §12), a block of their own so that
+// the codes above keep their alignment.
+const (
+	CodeRolloverUnreachable Code = "BP3007"
+	CodeRolloverDone        Code = "BP3008"
 )
 
 // Extra is stored in hcl.Diagnostic.Extra for every diagnostic bizpipe makes.

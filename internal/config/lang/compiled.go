@@ -41,7 +41,7 @@ type compiledFilter struct {
 	port string
 }
 
-var _ message.Filter = (*compiledFilter)(nil)
+var _ message.StaticFilter = (*compiledFilter)(nil)
 
 // Match evaluates the filter for one message.
 func (f *compiledFilter) Match(m *message.Message) (bool, error) {
@@ -61,4 +61,48 @@ func messageValue(m *message.Message) cty.Value {
 		Properties:          m.Properties,
 		SensitiveProperties: m.SensitiveProperties,
 	}.Value()
+}
+
+// MayMatch evaluates the filter with the unknown parts of p unknown: cty
+// propagates them, and && and || short-circuit on known operands, so a
+// known false result holds for every message p describes.
+func (f *compiledFilter) MayMatch(p message.Partial) bool {
+	ctx := f.ctx.NewChild()
+	ctx.Variables = map[string]cty.Value{"message": partialValue(p)}
+	val, ds := f.expr.Value(ctx)
+	if ds.HasErrors() {
+		return true
+	}
+	val, _ = val.UnmarkDeep()
+	if !val.IsKnown() || val.IsNull() || val.Type() != cty.Bool {
+		return true
+	}
+	return val.True()
+}
+
+// partialValue is the message object with what p knows and every other
+// attribute unknown. A sensitive property's value is unknown: validation
+// does not reason about secrets.
+func partialValue(p message.Partial) cty.Value {
+	attrs := map[string]cty.Value{}
+	for _, a := range messageAttributes {
+		attrs[a.Name] = cty.UnknownVal(a.Type)
+	}
+	attrs["receive_location"] = cty.StringVal(p.ReceiveLocation)
+	if p.PropertiesKnown {
+		props := map[string]cty.Value{}
+		for k, v := range p.Properties {
+			props[k] = cty.StringVal(v)
+		}
+		for _, k := range p.SensitiveProperties {
+			if _, ok := props[k]; ok {
+				props[k] = cty.UnknownVal(cty.String)
+			}
+		}
+		attrs["properties"] = cty.MapValEmpty(cty.String)
+		if len(props) > 0 {
+			attrs["properties"] = cty.MapVal(props)
+		}
+	}
+	return cty.ObjectVal(attrs)
 }

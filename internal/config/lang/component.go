@@ -159,6 +159,10 @@ func (d *decoder) componentAttr(at attrs, a component.Attribute, sensitive *[]st
 			if r, ok := d.ref(attr, blockParty); ok {
 				v = value.Known(r.Name, r.Range)
 				d.partyRefs = append(d.partyRefs, r)
+			} else {
+				// Present but broken (reported): unknown, like a value
+				// validate cannot know, so that no rule reports it absent.
+				v = value.Value[string]{Set: true, Range: attr.Expr.Range()}
 			}
 		}
 		return v

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/config/suggest"
 )
 
 // buildContexts makes the evaluation context of every file: var, local and the
@@ -185,8 +186,14 @@ func (d *decoder) checkRefs(expr hcl.Expression, messageAllowed bool) bool {
 			if !declared {
 				what := map[string]string{"var": "input variable", "local": "local value"}[root]
 				block := map[string]string{"var": "a variable block", "local": "a locals block"}[root]
+				var names []string
+				if root == "var" {
+					names = sortedKeys(d.vars)
+				} else {
+					names = sortedKeys(d.locals)
+				}
 				d.add(diag.Errorf(diag.CodeUndeclared, rng, "Reference to undeclared "+what,
-					"%s.%s is not declared; declare it in %s.", root, name, block))
+					"%s.%s is not declared; declare it in %s.%s", root, name, block, suggest.Hint(name, names, root+".%s")))
 				ok = false
 			}
 		case root == "message":
@@ -408,4 +415,14 @@ func quoteList(xs []string) string {
 		return q[0]
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// sortedKeys returns m's keys in order, for stable suggestions.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -12,7 +12,10 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
 
-var groupSchema = schemaOf(blockGroup)
+var (
+	groupSchema    = schemaOf(blockGroup)
+	rolloverSchema = schemaOf(blockGroup, blockSigningRollover)
+)
 
 // defaultExpiryWarning is 30 days, BizTalk administrators' usual renewal lead.
 const defaultExpiryWarning = 720 * time.Hour
@@ -24,7 +27,7 @@ func (d *decoder) decodeGroupBlock(b *hcl.Block) {
 	if !d.declare(b) {
 		return
 	}
-	at, _ := d.content(b, groupSchema)
+	at, blocks := d.content(b, groupSchema)
 	g := &model.Group{
 		Name:                     b.Labels[0],
 		SigningCertificate:       d.str(at, "signing_certificate"),
@@ -33,7 +36,51 @@ func (d *decoder) decodeGroupBlock(b *hcl.Block) {
 		AS2ID:                    d.as2ID(at),
 		DeclRange:                b.DefRange,
 	}
+	g.SigningRollover = d.decodeRollover(b, blocks)
 	d.cfg.Groups = append(d.cfg.Groups, g)
+}
+
+// decodeRollover decodes the group's signing_rollover block (language §12);
+// nil when there is none. A second one is BP1004: which of two planned
+// switches is meant cannot be guessed.
+func (d *decoder) decodeRollover(group *hcl.Block, blocks hcl.Blocks) *model.SigningRollover {
+	var r *model.SigningRollover
+	for _, rb := range blocks {
+		if rb.Type != blockSigningRollover {
+			continue
+		}
+		if r != nil {
+			d.add(diag.Errorf(diag.CodeInvalidValue, rb.DefRange, "More than one signing_rollover block",
+				"%s has more than one signing_rollover block; a group rolls over to one certificate at a time. Remove all but one (after a rollover, make its certificate signing_certificate and remove its block).",
+				describe(group)))
+			continue
+		}
+		at, _ := d.contentOf(group, rb, rolloverSchema)
+		r = &model.SigningRollover{
+			Thumbprint: d.str(at, "certificate"),
+			At:         d.timestamp(at, "at"),
+			Range:      rb.DefRange,
+		}
+	}
+	return r
+}
+
+// timestamp reads an RFC 3339 timestamp with a time zone, such as
+// "2027-01-15T00:00:00Z" or "2027-01-15T01:00:00+01:00".
+func (d *decoder) timestamp(at attrs, name string) model.Value[time.Time] {
+	s := d.str(at, name)
+	v := model.Value[time.Time]{Set: s.Set, Known: s.Known, Sensitive: s.Sensitive, Range: s.Range}
+	if !s.Usable() {
+		return v
+	}
+	t, err := time.Parse(time.RFC3339, s.V)
+	if err != nil {
+		d.add(diag.Errorf(diag.CodeInvalidValue, s.Range, "Invalid timestamp for "+name,
+			"The %s attribute of %s must be an RFC 3339 timestamp with a time zone, such as \"2027-01-15T00:00:00Z\"; got %s.", name, at.what, shown(s)))
+		return model.Value[time.Time]{Range: s.Range}
+	}
+	v.V = t
+	return v
 }
 
 // content decodes a block body against schema, reporting unknown and missing

@@ -51,6 +51,7 @@ type Options struct {
 // Block type names of the language.
 const (
 	blockGroup           = "group"
+	blockSigningRollover = "signing_rollover" // nested in group
 	blockVariable        = "variable"
 	blockLocals          = "locals"
 	blockStore           = "certificate_store"
@@ -222,6 +223,7 @@ func (d *decoder) declare(b *hcl.Block) bool {
 	if !validName.MatchString(name) {
 		d.add(diag.Errorf(diag.CodeInvalidValue, b.LabelRanges[0], "Invalid name",
 			"The %s name %q is not a valid identifier: a name starts with a letter or underscore, followed by letters, digits, underscores and dashes.", b.Type, name))
+		d.skipped(b.Type)
 		return false
 	}
 	seen := d.names[b.Type]
@@ -232,10 +234,19 @@ func (d *decoder) declare(b *hcl.Block) bool {
 	if first, dup := seen[name]; dup {
 		d.add(diag.Errorf(diag.CodeDuplicate, b.LabelRanges[0], "Duplicate "+b.Type+" name",
 			"A %s named %q was already declared at %s. Names must be unique per block type across all files.", b.Type, name, first))
+		d.skipped(b.Type)
 		return false
 	}
 	seen[name] = b.DefRange
 	return true
+}
+
+// skipped records a block left out of the model (model.Config.Skipped).
+func (d *decoder) skipped(blockType string) {
+	if d.cfg.Skipped == nil {
+		d.cfg.Skipped = map[string]bool{}
+	}
+	d.cfg.Skipped[blockType] = true
 }
 
 func (d *decoder) checkGroupCount() {

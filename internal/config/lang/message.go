@@ -12,6 +12,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/config/suggest"
 )
 
 // Message is what filters and templates see of a message (§3.1).
@@ -121,9 +122,24 @@ func (d *decoder) checkMessageTraversal(tr hcl.Traversal) bool {
 	if _, ok := messageAttrs()[name]; ok {
 		return true
 	}
+	// A misspelled attribute (message.filename, message.ID) gets its
+	// correction; any other name is probably a context property.
+	hint := suggest.Hint(name, attributeNames(), "message.%s")
+	if hint == "" {
+		hint = suggestProperty(name)
+	}
 	d.add(diag.Errorf(diag.CodeFilter, tr[1].SourceRange(), "Unknown message attribute",
-		"message.%s is not an attribute of the message; the message has %s.%s", name, messageAttrList(), suggestProperty(name)))
+		"message.%s is not an attribute of the message; the message has %s.%s", name, messageAttrList(), hint))
 	return false
+}
+
+// attributeNames are the message's attribute names in reference order.
+func attributeNames() []string {
+	names := make([]string, len(messageAttributes))
+	for i, a := range messageAttributes {
+		names[i] = a.Name
+	}
+	return names
 }
 
 func messageAttrList() string {

@@ -33,9 +33,10 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 		r.HostRef, _ = d.ref(a, blockHost)
 	}
 	if a, ok := at.m["pipeline"]; ok {
-		if ref, ok := d.ref(a, blockPipeline); ok {
-			r.PipelineRef = &ref
-		}
+		// Set even when broken: the location does name a pipeline, just
+		// not one that can be found.
+		ref, _ := d.ref(a, blockPipeline)
+		r.PipelineRef = &ref
 	}
 	if tb := d.transportBlock(b, blocks, component.ReceiveTransport); tb != nil {
 		r.Transport = d.decodeComponent(b, tb, component.ReceiveTransport)
@@ -51,13 +52,18 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 func (d *decoder) stringMap(at attrs, name string) (model.Value[map[string]string], []string) {
 	ev, ok := d.eval(at.m[name], cty.Map(cty.String), at.what)
 	if !ok {
+		if a := at.m[name]; a != nil {
+			// Present but in error (reported): unknown, so that no rule
+			// judges the messages as if the location set no properties.
+			return model.Value[map[string]string]{V: map[string]string{}, Set: true, Range: a.Expr.Range()}, nil
+		}
 		return model.Value[map[string]string]{V: map[string]string{}, Range: at.rng}, nil
 	}
 	if ev.sensitive {
 		d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Sensitive value as "+name,
 			"The %s attribute of %s is a sensitive value as a whole, so its names would derive from it, and names are shown. "+
 				"Write the names and make only values sensitive, such as { token = var.token }.", name, at.what))
-		return model.Value[map[string]string]{V: map[string]string{}, Range: ev.rng}, nil
+		return model.Value[map[string]string]{V: map[string]string{}, Set: true, Range: ev.rng}, nil
 	}
 	v := model.Value[map[string]string]{V: map[string]string{}, Set: true, Known: ev.known, Range: ev.rng}
 	var sensitive []string

@@ -62,6 +62,7 @@ type Attribute struct {
 const (
 	typeThumbprint = "thumbprint"
 	typeFilter     = "filter expression"
+	typeTimestamp  = "timestamp"
 )
 
 func refTo(block string) string { return "reference to " + block }
@@ -75,7 +76,12 @@ var blocks = []Block{
 		Doc: `A configuration has exactly one group block (BP1003). Every signing pipeline
 signs with the group's certificate, which must be, with its private key, in
 the personal store of the service account of every host instance that runs a
-signing send port (BP3001, BP3002).`,
+signing send port (BP3001, BP3002).
+
+A planned change of signing certificate is a signing_rollover block: from its
+` + "`at`" + ` on, messages and MDNs are signed with the rollover certificate, which every
+instance that signs must hold with its key beforehand (BP3007). A running
+` + "`bizpipe run`" + ` switches at that instant by itself, without a restart.`,
 		Attributes: []Attribute{
 			{Name: "signing_certificate", Type: typeThumbprint, RequiredWhen: "a pipeline signs",
 				Doc: "The thumbprint of the group signing certificate (see [Thumbprints](#thumbprints))."},
@@ -86,9 +92,31 @@ signing send port (BP3001, BP3002).`,
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "an as2 transport exists",
 				Doc: "The group's AS2 identifier: the `AS2-From` of its AS2 messages, and the `AS2-To` its AS2 receive locations accept (BP7009). 1 to 128 printable ASCII characters (RFC 4130)."},
 		},
+		Blocks: []Block{{
+			Type: blockSigningRollover, Occurs: "at most one",
+			Summary: "A planned change of the group signing certificate: from `at` on, the rollover certificate signs.",
+			Doc: `Before ` + "`at`" + `, messages (and MDNs) are signed with signing_certificate; from
+` + "`at`" + ` on, with ` + "`certificate`" + `. Every instance that signs must reach the rollover
+certificate and its private key in its service account's personal store:
+BP3007 is a warning until ` + "`at`" + ` is within certificate_expiry_warning, an error
+from then on. Once ` + "`at`" + ` has passed, BP3008 asks to make the rollover
+certificate signing_certificate and remove the block. The expiry rules
+(BP3003, BP3004) judge signing_certificate up to ` + "`at`" + ` and the rollover
+certificate from ` + "`at`" + ` on.`,
+			Attributes: []Attribute{
+				{Name: "certificate", Type: typeThumbprint, Required: true,
+					Doc: "The thumbprint of the next group signing certificate (see [Thumbprints](#thumbprints))."},
+				{Name: "at", Type: typeTimestamp, Required: true,
+					Doc: "The instant the rollover certificate starts signing, in RFC 3339 with a time zone: `\"2027-01-15T00:00:00Z\"`."},
+			},
+		}},
 		Example: `group "contoso" {
   signing_certificate        = "4E 07 7E B5 55 5B 50 DC BC BF 3D 72 61 28 19 54 D2 A1 99 9D"
   certificate_expiry_warning = "720h"
+  signing_rollover {
+    certificate = "A1 2B 7C 90 44 D3 1E 5F 62 08 9A BB C4 3D 71 E2 05 F6 18 C9"
+    at          = "2027-01-15T00:00:00Z"
+  }
 }`,
 	},
 	{

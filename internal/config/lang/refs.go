@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"sort"
 	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
@@ -9,31 +10,52 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/config/suggest"
 )
 
 // ref reads an attribute that names another object, as KIND.NAME. The kind
 // is checked here; whether NAME exists is checked by resolve, once every file
-// has been read.
+// has been read. An invalid reference is reported and returned Broken, with
+// ok false.
 func (d *decoder) ref(a *hcl.Attribute, kind string) (model.Ref, bool) {
+	broken := model.Ref{Kind: kind, Range: a.Expr.Range(), Broken: true}
 	tr, ds := hcl.AbsTraversalForExpr(a.Expr)
 	if ds.HasErrors() || len(tr) != 2 {
 		d.add(diag.Errorf(diag.CodeUndeclared, a.Expr.Range(), "Invalid reference",
 			"The %s attribute takes a reference to a %s, written %s.NAME (no quotes).", a.Name, kind, kind))
-		return model.Ref{}, false
+		d.brokenRef(kind)
+		return broken, false
 	}
 	step, ok := tr[1].(hcl.TraverseAttr)
 	if !ok {
 		d.add(diag.Errorf(diag.CodeUndeclared, a.Expr.Range(), "Invalid reference",
 			"The %s attribute takes a reference to a %s, written %s.NAME.", a.Name, kind, kind))
-		return model.Ref{}, false
+		d.brokenRef(kind)
+		return broken, false
 	}
 	root := tr.RootName()
 	if root != kind {
+		// A misspelled kind (certificate_stor.x) gets a hint; a
+		// reference to another kind of object does not.
+		hint := ""
+		if !referenceKinds[root] {
+			hint = suggest.Hint(root, []string{kind}, "%s."+step.Name)
+		}
 		d.add(diag.Errorf(diag.CodeUndeclared, a.Expr.Range(), "Reference to the wrong kind of object",
-			"The %s attribute takes a reference to a %s (%s.NAME); %s.%s is not one.", a.Name, kind, kind, root, step.Name))
-		return model.Ref{}, false
+			"The %s attribute takes a reference to a %s (%s.NAME); %s.%s is not one.%s", a.Name, kind, kind, root, step.Name, hint))
+		d.brokenRef(kind)
+		return broken, false
 	}
 	return model.Ref{Kind: kind, Name: step.Name, Range: a.Expr.Range()}, true
+}
+
+// brokenRef records that a reference meant to name a kind of object does
+// not (see model.Config.BrokenRefKinds).
+func (d *decoder) brokenRef(kind string) {
+	if d.cfg.BrokenRefKinds == nil {
+		d.cfg.BrokenRefKinds = map[string]bool{}
+	}
+	d.cfg.BrokenRefKinds[kind] = true
 }
 
 // resolve links references to the objects they name, reporting undeclared
@@ -138,8 +160,15 @@ func lookup[T any](d *decoder, m map[string]*T, r model.Ref) *T {
 	if x, ok := m[r.Name]; ok {
 		return x
 	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names) // a stable suggestion whatever the map order
 	d.add(diag.Errorf(diag.CodeUndeclared, r.Range, "Reference to undeclared "+r.Kind,
-		"%s.%s is not declared: no %s block is named %q.", r.Kind, r.Name, r.Kind, r.Name))
+		"%s.%s is not declared: no %s block is named %q.%s", r.Kind, r.Name, r.Kind, r.Name,
+		suggest.Hint(r.Name, names, r.Kind+".%s")))
+	d.brokenRef(r.Kind)
 	return nil
 }
 

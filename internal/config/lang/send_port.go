@@ -38,9 +38,10 @@ func (d *decoder) decodeSendPortBlock(b *hcl.Block) {
 		p.HostRef, _ = d.ref(a, blockHost)
 	}
 	if a, ok := at.m["pipeline"]; ok {
-		if r, ok := d.ref(a, blockPipeline); ok {
-			p.PipelineRef = &r
-		}
+		// Set even when broken: the port does name a pipeline (the rules
+		// then cannot tell whether it signs or encrypts).
+		r, _ := d.ref(a, blockPipeline)
+		p.PipelineRef = &r
 	}
 	if a, ok := at.m["filter"]; ok {
 		p.FilterRange = a.Expr.Range()

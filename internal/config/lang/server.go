@@ -15,9 +15,10 @@ func (d *decoder) decodeServerBlock(b *hcl.Block) {
 	at, _ := d.content(b, serverSchema)
 	s := &model.Server{Name: b.Labels[0], DeclRange: b.DefRange}
 	if attr, ok := at.m["other_people_store"]; ok {
-		if r, ok := d.ref(attr, blockStore); ok {
-			s.OtherPeopleStoreRef = &r
-		}
+		// Set even when broken: the server does declare a store, so the
+		// rules must not report it missing (BP4002, BP7006).
+		r, _ := d.ref(attr, blockStore)
+		s.OtherPeopleStoreRef = &r
 	}
 	d.cfg.Servers = append(d.cfg.Servers, s)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/config/suggest"
 )
 
 var variableSchema = schemaOf(blockVariable)
@@ -100,7 +101,8 @@ func (d *decoder) assignVariables() {
 		v, declared := d.vars[name]
 		if !declared {
 			d.add(diag.New(hcl.DiagError, diag.CodeUndeclared, hcl.Range{}, "Value for undeclared variable",
-				fmt.Sprintf("The --var option sets variable %q, which no variable block declares.", name)))
+				fmt.Sprintf("The --var option sets variable %q, which no variable block declares.%s", name,
+					suggest.Hint(name, sortedKeys(d.vars), "%q"))))
 			continue
 		}
 		if val, ok := d.parseRawVar(v, raw, "--var "+name); ok {
@@ -201,7 +203,8 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 		v, declared := d.vars[name]
 		if !declared {
 			d.add(diag.Errorf(diag.CodeUndeclared, a.NameRange, "Value for undeclared variable",
-				"The variables file %s sets %q, which no variable block declares.", path, name))
+				"The variables file %s sets %q, which no variable block declares.%s", path, name,
+				suggest.Hint(name, sortedKeys(d.vars), "%q")))
 			continue
 		}
 		if val, ok := d.constant(a, v.Type); ok {

@@ -29,9 +29,13 @@ func Defaulted[T any](v T, rng hcl.Range) Value[T] { return value.Defaulted(v, r
 
 // Ref is a reference to another object, as written (e.g. host.send_host).
 type Ref struct {
-	Kind  string    // block type written, e.g. "host"
-	Name  string    // label written
+	Kind  string    // block type expected, e.g. "host"
+	Name  string    // label written; "" when Broken
 	Range hcl.Range // the reference expression
+	// Broken: the attribute is there but is not a reference to a Kind
+	// (BP1001, already reported). What it was meant to name is unknown, so
+	// no rule may judge the object as if the attribute were absent.
+	Broken bool
 }
 
 // Config is a whole configuration: all files of the directories and files
@@ -57,6 +61,16 @@ type Config struct {
 	// derived values out of templates.
 	Secrets []string
 
+	// BrokenRefKinds are the block types that some reference was meant to
+	// name but does not (undeclared, or the wrong kind: BP1001). An object
+	// of such a type may be the one meant, so it is not reported unused
+	// (BP5002): one typo gives one error, not a cascade.
+	BrokenRefKinds map[string]bool
+	// Skipped are the block types of which a block was left out of the
+	// model (an invalid or duplicate name, reported): rules that judge
+	// all blocks of a type together cannot judge that type.
+	Skipped map[string]bool
+
 	// Files are the parsed source files by name, for diagnostics snippets.
 	Files map[string]*hcl.File
 	// EvalContext has var, local and the functions; filters and templates are
@@ -80,8 +94,24 @@ type Group struct {
 	MaxMessageSize Value[int64]
 	// AS2ID is the group's AS2 identifier (AS2-From of its sends, the
 	// AS2-To it accepts); required when any as2 transport exists (BP7009).
-	AS2ID     Value[string]
-	DeclRange hcl.Range
+	AS2ID Value[string]
+	// SigningRollover is the planned change of signing certificate
+	// (language §12); nil when the group has no signing_rollover block.
+	SigningRollover *SigningRollover
+	DeclRange       hcl.Range
+}
+
+// SigningRollover is a planned change of the group signing certificate:
+// from At on, the certificate with Thumbprint signs instead of
+// SigningCertificate.
+type SigningRollover struct {
+	Thumbprint Value[string] // the certificate attribute, as written
+	// At is the instant of the switch; not Usable when absent, unknown
+	// during validate, or not RFC 3339 (BP1004 reported).
+	At Value[time.Time]
+	// Range is the block's header, what BP3008 points at (the block is
+	// to be removed).
+	Range hcl.Range
 }
 
 // Variable is an input variable.
@@ -105,11 +135,14 @@ type Local struct {
 
 // CertificateStore is a directory of certificates and keys.
 type CertificateStore struct {
-	Name      string
-	Path      Value[string] // resolved against the declaring file's directory
-	Password  Value[string] // Set=false: no password configured
-	DeclRange hcl.Range
-	Used      bool
+	Name     string
+	Path     Value[string] // resolved against the declaring file's directory
+	Password Value[string] // Set=false: no password configured
+	// PasswordInvalid: the password attribute is in error (reported), so
+	// Password is unknown; no rule adds that it has no value (BP2005).
+	PasswordInvalid bool
+	DeclRange       hcl.Range
+	Used            bool
 }
 
 // ServiceAccount is the identity a host instance runs as.

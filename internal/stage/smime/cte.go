@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+
+	"github.com/bizpipe/bizpipe/internal/b64"
 )
 
 // Content-transfer encodings and text canonicalisation (RFC 2045, RFC 2049,
@@ -12,8 +14,8 @@ import (
 // large body is written once, straight into the message being built.
 
 const (
-	base64LineBytes = 57 // 57 octets encode to 76 characters (RFC 2045 §6.8)
-	base64LineChars = 76
+	base64LineBytes = b64.LineBytes // 57 octets encode to 76 characters (RFC 2045 §6.8)
+	base64LineChars = b64.LineChars
 	qpMaxLine       = 76  // RFC 2045 §6.7 rule 5, including the soft break "="
 	maxLineOctets   = 998 // RFC 5322 §2.1.1 / RFC 2045 §2.8, excluding CRLF
 )
@@ -87,29 +89,11 @@ func lfToCRLF(src []byte) []byte {
 }
 
 // base64EncodedLen is the size of appendBase64Lines' output for n octets.
-func base64EncodedLen(n int) int {
-	if n == 0 {
-		return 0
-	}
-	lines := (n + base64LineBytes - 1) / base64LineBytes
-	return base64.StdEncoding.EncodedLen(n) + 2*lines
-}
+func base64EncodedLen(n int) int { return b64.LinesLen(n) }
 
 // appendBase64Lines appends the base64 encoding of src in lines of 76
 // characters, each terminated by CRLF (the last one too).
-func appendBase64Lines(dst, src []byte) []byte {
-	dst = slices.Grow(dst, base64EncodedLen(len(src)))
-	for len(src) > 0 {
-		n := min(len(src), base64LineBytes)
-		m := base64.StdEncoding.EncodedLen(n)
-		off := len(dst)
-		dst = dst[:off+m]
-		encodeBase64(dst[off:off+m], src[:n])
-		dst = append(dst, '\r', '\n')
-		src = src[n:]
-	}
-	return dst
-}
+func appendBase64Lines(dst, src []byte) []byte { return b64.AppendLines(dst, src) }
 
 // decodeBase64 decodes a base64 body, ignoring line breaks and other white
 // space wherever they occur (RFC 2045 §6.8 asks decoders to ignore

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -25,15 +26,84 @@ func (c *Config) NewStage(env *component.StageEnv) (component.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	var signer *Signer
-	if id := env.Keys.Signer; id != nil {
-		signer = &Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}
-	}
-	st, err := NewStage(o, signer, env.Keys.Recipient, env.Rand)
+	st, err := newStageWith(o, env.Keys, env.Rand)
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
 	return st, nil
+}
+
+// newStageWith builds the stage of o with keys: the signer, its planned
+// rollover, the recipient.
+func newStageWith(o Options, keys component.Keys, rand io.Reader) (*Stage, error) {
+	st, err := NewStage(o, signerOf(keys.Signer), keys.Recipient, rand)
+	if err != nil {
+		return nil, err
+	}
+	if r := keys.Rollover; r != nil && st.enc.Signs() {
+		return st.WithRollover(&Rollover{At: r.At, Next: signerOf(r.Signer), Missing: r.Missing, Now: r.Now})
+	}
+	return st, nil
+}
+
+func signerOf(id *component.Identity) *Signer {
+	if id == nil {
+		return nil
+	}
+	return &Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}
+}
+
+// Rollover is a planned change of signer (language §12): messages started
+// from At on are signed by Next instead of the stage's signer.
+type Rollover struct {
+	At time.Time
+	// Next is nil when the rollover identity could not be found: messages
+	// started from At on then fail with Missing (retried, not lost).
+	Next    *Signer
+	Missing error
+	// Now is the clock each message's signer is chosen by; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// WithRollover returns a copy of s that signs with r.Next from r.At on,
+// after checking r.Next as NewStage checks the signer: a key that cannot
+// sign with the digest must stop the start, not the first message after
+// the switch.
+func (s *Stage) WithRollover(r *Rollover) (*Stage, error) {
+	if r.Next != nil {
+		if err := r.Next.check(); err != nil {
+			return nil, fmt.Errorf("signing_rollover certificate: %w", err)
+		}
+		if _, err := signatureOID(r.Next.Key.Public(), s.enc.digest); err != nil {
+			return nil, fmt.Errorf("signing_rollover certificate: %w", err)
+		}
+	}
+	c := *s
+	c.rollover = r
+	return &c, nil
+}
+
+// signerNow is the signer of a message started now.
+func (s *Stage) signerNow() (*Signer, error) {
+	r := s.rollover
+	if r == nil {
+		return s.signer, nil
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	if now().Before(r.At) {
+		return s.signer, nil
+	}
+	if r.Next == nil {
+		if r.Missing == nil {
+			return nil, errors.New("smime: no signing_rollover certificate with its private key")
+		}
+		return nil, r.Missing
+	}
+	return r.Next, nil
 }
 
 // Stage is the streaming form of Encoder: it produces the same MIME
@@ -54,6 +124,7 @@ func (c *Config) NewStage(env *component.StageEnv) (component.Stage, error) {
 type Stage struct {
 	enc       *Encoder
 	signer    *Signer
+	rollover  *Rollover // nil: signer signs every message
 	recipient *x509.Certificate
 	rand      io.Reader
 }
@@ -101,6 +172,12 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 		return nil, fmt.Errorf("smime: a %s body cannot use content_transfer_encoding %q (RFC 2045 §6.4); use 7bit, 8bit or binary", mt, e.cte)
 	}
 	enc := &encoding{stage: s, ct: ct, text: strings.HasPrefix(mt, "text/")}
+	if e.Signs() {
+		// Chosen once per message, so that a rollover never splits one.
+		if enc.signer, err = s.signerNow(); err != nil {
+			return nil, err
+		}
+	}
 	if e.sig == signClear {
 		var rnd [16]byte
 		if _, err := io.ReadFull(s.rand, rnd[:]); err != nil {
@@ -120,7 +197,8 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 // encoding is one message going through a Stage.
 type encoding struct {
 	stage    *Stage
-	ct       string // normalised Content-Type of the innermost entity
+	signer   *Signer // the signer of this message (signerNow at Start)
+	ct       string  // normalised Content-Type of the innermost entity
 	text     bool
 	boundary string        // clear signature
 	env      *cms.Envelope // encryption
@@ -228,7 +306,7 @@ func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 		return &stickyWriter{err: errors.New("smime: Encoding.Wrap called twice (one Encoding is one message)")}
 	}
 	c.wrapped = true
-	e, s := c.stage.enc, c.stage
+	e := c.stage.enc
 	var w io.WriteCloser = nopCloser{dst}
 	var asyncs []*asyncWriter
 	if c.env != nil {
@@ -251,10 +329,10 @@ func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 		pre = append(pre, "This is an S/MIME signed message\r\n\r\n--"...)
 		pre = append(pre, c.boundary...)
 		pre = append(pre, "\r\n"...)
-		w = newClearSignWriter(w, pre, c.boundary, s.signer, e.digest, e.includeCerts)
+		w = newClearSignWriter(w, pre, c.boundary, c.signer, e.digest, e.includeCerts)
 	case signOpaque:
 		w = &prefixWriter{next: w, prefix: c.headerLines(layerOpaque)}
-		w = newOpaqueSignWriter(newBase64Writer(w), s.signer, e.digest, e.includeCerts)
+		w = newOpaqueSignWriter(newBase64Writer(w), c.signer, e.digest, e.includeCerts)
 	}
 	if c.tee != nil {
 		// Below the header lines and the transfer encoding, above the

@@ -167,8 +167,8 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		certFile: c.CertFile.V, keyFile: c.KeyFile.V,
 		contentType: env.ContentType, props: maps.Clone(env.Properties), sensitive: slices.Clone(env.SensitiveProperties),
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
-		signer: &smime.Signer{Cert: env.Keys.Signer.Cert, Key: env.Keys.Signer.Key, Chain: env.Keys.Signer.Chain},
-		mdns:   env.MDNs, receipts: env.Receipts, mdnAttempts: c.AsyncMDNAttempts.V, mdnInterval: c.AsyncMDNInterval.V,
+		keys: env.Keys,
+		mdns: env.MDNs, receipts: env.Receipts, mdnAttempts: c.AsyncMDNAttempts.V, mdnInterval: c.AsyncMDNInterval.V,
 		wake: make(chan struct{}, 1),
 	}
 	if rc.mdnAttempts < 1 {
@@ -205,7 +205,6 @@ type receiver struct {
 	sink              component.OutcomeSink
 	as2ID             string
 	parties           map[string]string // party name by as2_id
-	signer            *smime.Signer
 	// mdns keeps the MDNs sent; nil when the box does not (no
 	// asynchronous MDNs then, and a repeat's MDN is built again).
 	mdns        msgbox.MDNOutbox
@@ -220,6 +219,10 @@ type receiver struct {
 	ln          net.Listener
 	served      chan error
 	cancel      context.CancelFunc
+
+	// keys hold the MDN signing identity: the group's, or its
+	// signing_rollover's from its at on (mdnSigner).
+	keys component.Keys
 }
 
 // Start listens and serves in the background. Request contexts do not
@@ -479,9 +482,12 @@ func (rc *receiver) answer(ctx context.Context, log *slog.Logger, req *as2.Recei
 	}
 	opts := as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: alg}
 	if req.Options.Signed {
-		opts.Signer = rc.signer
+		opts.Signer, err = rc.mdnSigner()
 	}
-	b, err := as2.BuildMDN(m, opts)
+	var b *as2.Built
+	if err == nil {
+		b, err = as2.BuildMDN(m, opts)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -547,4 +553,15 @@ func plain(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// mdnSigner is the identity an MDN built now is signed with: the group
+// signing certificate, or the signing_rollover's from its at on (language
+// §12), so that a running receiver switches without a restart.
+func (rc *receiver) mdnSigner() (*smime.Signer, error) {
+	id, err := rc.keys.CurrentSigner()
+	if err != nil {
+		return nil, err
+	}
+	return &smime.Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}, nil
 }

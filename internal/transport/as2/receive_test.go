@@ -15,6 +15,9 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +150,95 @@ func TestReceiveTLSPlain(t *testing.T) {
 	}
 	if sink.req.Party != "fabrikam" || sink.req.MICHash != crypto.SHA384 {
 		t.Errorf("decode request %+v, want party fabrikam and SHA-384", sink.req)
+	}
+}
+
+// TestReceiveMDNRollover: a running receiver signs each MDN with the
+// identity its rollover clock chooses when the MDN is built: the group
+// signing certificate before the signing_rollover's at, the rollover
+// certificate from at on (language §12), without being rebuilt.
+func TestReceiveMDNRollover(t *testing.T) {
+	openssl := testpki.OpenSSL(t)
+	ca := testpki.NewCA(t, "Test CA")
+	caFile := testpki.WriteFile(t, t.TempDir(), "ca.pem", ca.CertPEM())
+	old := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	next := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing 2027"})
+	at := time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := at.Add(-time.Second)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	r, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{},
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{
+			Signer:   &component.Identity{Cert: old.Cert, Key: old.Key},
+			Rollover: &component.Rollover{At: at, Signer: &component.Identity{Cert: next.Cert, Key: next.Key}, Now: clock},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background())
+	url := "http://" + r.(*receiver).ln.Addr().String() + "/as2"
+	mdnSigner := func(id string) *x509.Certificate {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte("UNB+UNOC:3+FABRIKAM+CONTOSO'")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/edifact")
+		req.Header.Set("AS2-Version", "1.2")
+		req.Header.Set("AS2-From", "FABRIKAM")
+		req.Header.Set("AS2-To", "CONTOSO")
+		req.Header.Set("Message-ID", "<"+id+"@fabrikam.example>")
+		req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+		req.Header.Set("Disposition-Notification-Options", "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s, %v", id, resp.Status, err)
+		}
+		entity := as2.JoinEntity(resp.Header, b)
+		mdn, err := as2.ParseMDN(entity, as2.VerifyOptions{Trusted: []*x509.Certificate{old.Cert, next.Cert}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mdn.Signed {
+			t.Fatalf("%s: MDN not signed", id)
+		}
+		// OpenSSL, independently, verifies it against the CA and names
+		// the same signer.
+		tmp := t.TempDir()
+		in := testpki.WriteFile(t, tmp, "mdn.eml", entity)
+		signer := filepath.Join(tmp, "signer.pem")
+		cmd := exec.Command(openssl, "cms", "-verify", "-CAfile", caFile, "-in", in, "-signer", signer, "-out", os.DevNull)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: openssl cms -verify: %v\n%s", id, err, out)
+		}
+		pemSigner, err := os.ReadFile(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blk, _ := pem.Decode(pemSigner); blk == nil || !bytes.Equal(blk.Bytes, mdn.Signer.Raw) {
+			t.Errorf("%s: OpenSSL names another signer than our parser", id)
+		}
+		return mdn.Signer
+	}
+	if got := mdnSigner("before"); !got.Equal(old.Cert) {
+		t.Errorf("MDN before at signed by %q, want %q", got.Subject, old.Cert.Subject)
+	}
+	mu.Lock()
+	now = at
+	mu.Unlock()
+	if got := mdnSigner("after"); !got.Equal(next.Cert) {
+		t.Errorf("MDN from at on signed by %q, want %q", got.Subject, next.Cert.Subject)
 	}
 }

@@ -196,7 +196,10 @@ func (s *sender) judge(what string, raw []byte, contentType, messageID string, s
 	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: s.trusted, Now: time.Now(), SpoolDir: s.env.SpoolDir,
 		Unverified: !s.requireSigned})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		// Kept all the same: what the partner answered, for the operator
+		// and for a dispute.
+		unreadable := &component.Receipt{ContentType: contentType, Data: raw, Summary: "unreadable MDN"}
+		return unreadable, fmt.Errorf("%s: %w", what, err)
 	}
 	summary := mdn.Disposition.String()
 	if mdn.MIC != nil {

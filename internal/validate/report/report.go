@@ -1,8 +1,9 @@
 // Package report renders the result of a validation — a set of
 // *hcl.Diagnostic values carrying bizpipe codes (package internal/config/diag) — as
-// text, JSON or SARIF (language.md §7.1 and §8).
+// text, JSON, SARIF, GitHub Actions workflow commands or a GitLab Code
+// Quality report (language.md §7.1, §8 and §13).
 //
-// All three formats are deterministic: Write sorts a copy of the diagnostics
+// All formats are deterministic: Write sorts a copy of the diagnostics
 // with diag.Sort and never depends on map iteration order or the clock, so the
 // same input always gives the same bytes.
 //
@@ -36,11 +37,15 @@ const (
 	FormatText  Format = "text"
 	FormatJSON  Format = "json"
 	FormatSARIF Format = "sarif"
+	// FormatGitHub is GitHub Actions workflow commands (annotations).
+	FormatGitHub Format = "github"
+	// FormatGitLab is a GitLab Code Quality report.
+	FormatGitLab Format = "gitlab"
 )
 
 // Formats returns every format, in the order to show in help text.
 func Formats() []Format {
-	return []Format{FormatText, FormatJSON, FormatSARIF}
+	return []Format{FormatText, FormatJSON, FormatSARIF, FormatGitHub, FormatGitLab}
 }
 
 // ParseFormat parses a --format value. It is case-insensitive and ignores
@@ -48,10 +53,10 @@ func Formats() []Format {
 func ParseFormat(s string) (Format, error) {
 	f := Format(strings.ToLower(strings.TrimSpace(s)))
 	switch f {
-	case FormatText, FormatJSON, FormatSARIF:
+	case FormatText, FormatJSON, FormatSARIF, FormatGitHub, FormatGitLab:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown format %q: must be one of text, json, sarif", s)
+	return "", fmt.Errorf("unknown format %q: must be one of text, json, sarif, github, gitlab", s)
 }
 
 // String implements fmt.Stringer and pflag.Value.
@@ -107,6 +112,10 @@ func Write(w io.Writer, f Format, diags hcl.Diagnostics, opts Options) error {
 		return writeJSON(w, r)
 	case FormatSARIF:
 		return writeSARIF(w, r, opts)
+	case FormatGitHub:
+		return writeGitHub(w, r)
+	case FormatGitLab:
+		return writeGitLab(w, r)
 	}
 	return fmt.Errorf("report: unknown format %q", string(f))
 }

@@ -165,6 +165,8 @@ func TestGolden(t *testing.T) {
 		{"text-color", FormatText, Options{Files: files, Color: true}},
 		{"json", FormatJSON, Options{Files: files}},
 		{"sarif", FormatSARIF, Options{Files: files, ToolVersion: "1.2.3"}},
+		{"github", FormatGitHub, Options{Files: files}},
+		{"gitlab", FormatGitLab, Options{Files: files}},
 	}
 	for _, c := range cases(t) {
 		for _, v := range variants {
@@ -523,7 +525,7 @@ func TestTextColor(t *testing.T) {
 		})
 	}
 	// Other formats never colour.
-	for _, f := range []Format{FormatJSON, FormatSARIF} {
+	for _, f := range []Format{FormatJSON, FormatSARIF, FormatGitHub, FormatGitLab} {
 		if out := render(t, f, diags, Options{Files: files, Color: true}); bytes.IndexByte(out, 0x1b) >= 0 {
 			t.Errorf("%s output contains ESC", f)
 		}
@@ -653,6 +655,8 @@ func TestParseFormat(t *testing.T) {
 		{"json", FormatJSON, false},
 		{"sarif", FormatSARIF, false},
 		{" SARIF ", FormatSARIF, false},
+		{"github", FormatGitHub, false},
+		{"GitLab", FormatGitLab, false},
 		{"", "", true},
 		{"xml", "", true},
 	} {

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/suggest"
 )
 
 // checkFilterLocations warns about a send port filter that compares
@@ -33,8 +34,8 @@ func (c *checker) checkFilterLocations() {
 				continue
 			}
 			c.add(diag.Warningf(diag.CodeFilterLocation, lit.rng, "Filter names an undeclared receive location",
-				"The filter of send port %q compares message.receive_location with %q, but no receive_location of that name is declared%s, so that comparison never holds.",
-				p.Name, lit.name, knownLocations(declared)))
+				"The filter of send port %q compares message.receive_location with %q, but no receive_location of that name is declared%s, so that comparison never holds.%s",
+				p.Name, lit.name, knownLocations(declared), suggest.Hint(lit.name, sortedNames(declared), "%q")))
 		}
 	}
 }

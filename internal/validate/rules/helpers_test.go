@@ -53,6 +53,7 @@ const (
 	keyDec    // the host decryption certificate (§10)
 	keyParty  // a party's signing certificate
 	keyParty2 // the same party's next signing certificate
+	keyNext   // the group's signing_rollover certificate (language §12)
 
 	keySignAlt = keyDecoy // variants of the signing certificate
 	keyPartAlt = keyDecoy // variants of the partner certificate
@@ -130,6 +131,12 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: rsa(keyDecAlt), KeyUsage: x509.KeyUsageDigitalSignature}
 	case "dec-ecdsa":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 1)}
+	case "next":
+		o = testpki.Options{Key: rsa(keyNext)}
+	case "next-notyet":
+		o = testpki.Options{Key: rsa(keyNext), NotBefore: p.now.Add(40 * day)}
+	case "next-short":
+		o = testpki.Options{Key: rsa(keyNext), NotAfter: p.now.Add(20 * day)}
 	case "party":
 		o = testpki.Options{Key: rsa(keyParty)}
 	case "party-next":
@@ -205,6 +212,12 @@ func (p *pki) funcs() template.FuncMap {
 		"TP":    func(n string) string { return strings.ToUpper(p.cert(n).SHA1()) },
 		"TP256": func(n string) string { return strings.ToUpper(p.cert(n).SHA256()) },
 		"lrm":   func(s string) string { return "\u200e" + s },
+		// typo is n's SHA-1 thumbprint with one digit changed.
+		"typo": func(n string) string {
+			h := []byte(strings.ToUpper(p.cert(n).SHA1()))
+			h[7] = "01"[map[bool]int{true: 1}[h[7] == '0']]
+			return string(h)
+		},
 	}
 }
 
@@ -496,6 +509,9 @@ type topo struct {
 	PersonalPassword, OtherPassword string
 	Filter                          string // the port's filter expression, when set
 	Extra                           string // appended verbatim
+	// Rollover is the group's signing_rollover block body, when set
+	// (markers: @rollover on its header).
+	Rollover string
 }
 
 // variables are declared by every topology; declaring a variable that no
@@ -535,6 +551,11 @@ func (o topo) hcl() string {
 	}
 	if o.Window != "" {
 		line(`  certificate_expiry_warning = %q`, o.Window)
+	}
+	if o.Rollover != "" {
+		line(`  signing_rollover { # @rollover`)
+		line(`%s`, o.Rollover)
+		line(`  }`)
 	}
 	line(`}`)
 	line(`certificate_store "personal" {`)

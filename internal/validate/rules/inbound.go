@@ -34,7 +34,7 @@ func (c *checker) checkLocations() {
 			continue // unresolved reference, already reported
 		}
 		needs := r.Needs()
-		if needs.Signing == component.Needed && c.signingOK {
+		if needs.Signing == component.Needed && (c.signingOK || c.rolloverOK) {
 			user := fmt.Sprintf("Receive location %q signs with %s", r.Name, keyUser(r.Pipeline, r.Transport, signingNeed))
 			for _, in := range r.Host.Instances {
 				c.checkSigningPair(user, in)
@@ -86,9 +86,14 @@ func (c *checker) checkDecryptionPair(r *model.ReceiveLocation, in *model.Instan
 	cert := ls.store.Find(tp)
 	switch {
 	case cert == nil && ls.complete:
-		c.add(diag.Errorf(diag.CodeDecCertMissing, in.DeclRange, "Decryption certificate not in personal store",
-			"%s. That store has no certificate with host %q's decryption thumbprint %s. Add the certificate and its private key to the store, or run this instance as an account whose store has them.",
-			who, h.Name, c.tpDesc(tp)))
+		// As for BP3001: a near match points at the thumbprint.
+		rng, advice := in.DeclRange, "Add the certificate and its private key to the store, or run this instance as an account whose store has them."
+		if hint, ok := c.typoHint(decl, ls.store, tp, "the host's decryption_certificate"); ok {
+			rng, advice = h.DecryptionCertificate.Range, strings.TrimSpace(hint)+" Otherwise add the certificate and its private key to the store."
+		}
+		c.add(diag.Errorf(diag.CodeDecCertMissing, rng, "Decryption certificate not in personal store",
+			"%s. That store has no certificate with host %q's decryption thumbprint %s. %s",
+			who, h.Name, c.tpDesc(tp), advice))
 		return
 	case cert == nil:
 		return // may be in a PKCS#12 file that could not be opened (BP2005)

@@ -94,6 +94,14 @@ func (o inTopo) hcl() string {
 	line(`    path = "in"`)
 	line(`  }`)
 	line(`}`)
+	// The location's messages go somewhere (else BP1007).
+	line(`send_port "archive" {`)
+	line(`  host   = host.recv_host`)
+	line(`  filter = true`)
+	line(`  transport "file" {`)
+	line(`    path = "out"`)
+	line(`  }`)
+	line(`}`)
 	b.WriteString(o.Extra)
 	return b.String()
 }
@@ -494,6 +502,14 @@ func TestAS2Rules(t *testing.T) {
 			stores: func(s *scene) { s.certOnly("personal", "sign.pem", "sign"); s.certOnly("other", "f.pem", "party") },
 			want: []finding{{diag.CodeSignKeyMissing, errorSev, "inst", "instance {", "}",
 				list(`Receive location "as2_in" signs with transport "as2"`, `host "h"`, `server "srv1"`, `service account "svc"`, "not its private key")}},
+		},
+		{
+			name: "BP3007 the AS2 receive location cannot sign its MDNs after the rollover",
+			hcl: strings.Replace(as2Topo{}.hcl(), `  as2_id = "CONTOSO"`+"\n",
+				`  as2_id = "CONTOSO"`+"\n"+`  signing_rollover {`+"\n"+`    certificate = "{{tp "next"}}"`+"\n"+`    at = "2099-01-01T00:00:00Z"`+"\n"+`  }`+"\n", 1),
+			stores: as2Stores,
+			want: []finding{{diag.CodeRolloverUnreachable, warningSev, "inst", "instance {", "}",
+				list(`Receive location "as2_in" signs with transport "as2"`, `host "h"`, `server "srv1"`, `service account "svc"`, `{{TP "next"}}`, "before 2099-01-01T00:00:00Z")}},
 		},
 		{
 			name: "BP1004 an AS2 receive location signs MDNs, but the group has no signing_certificate",

@@ -39,7 +39,7 @@ func (c *checker) checkPorts() {
 		if signs && len(p.Host.Instances) == 0 {
 			hostsWithoutInstance[p.Host] = append(hostsWithoutInstance[p.Host], p.Name)
 		}
-		if signs && c.signingOK {
+		if signs && (c.signingOK || c.rolloverOK) {
 			user := fmt.Sprintf("Send port %q signs with %s", p.Name, keyUser(p.Pipeline, p.Transport, signingNeed))
 			for _, in := range p.Host.Instances {
 				c.checkSigningPair(user, in)
@@ -111,7 +111,9 @@ func (c *checker) checkSigningCertificateSet() {
 
 // checkSigningPair: the instance's service account must reach the group
 // signing certificate and its private key (BP3001, BP3002), and the
-// certificate must be usable (BP3003–BP3005, BP5001).
+// certificate must be usable (BP3003–BP3005, BP5001); the same for the
+// signing_rollover certificate (BP3007), which signs from its at on. Once
+// the rollover is due, the current certificate is not needed any more.
 // user names the port or location and what in it signs.
 func (c *checker) checkSigningPair(user string, in *model.Instance) {
 	if in.Account == nil || in.Account.PersonalStore == nil {
@@ -122,15 +124,31 @@ func (c *checker) checkSigningPair(user string, in *model.Instance) {
 	if ls == nil || ls.store == nil {
 		return // store unreadable or path unknown, already reported
 	}
-	g := c.cfg.Group
 	who := fmt.Sprintf("%s and runs on the instance of %s, whose personal store is %s",
 		user, instanceDesc(in), storeDesc(decl))
+	if c.signingOK && !c.rolledOver() {
+		c.checkCurrentSigning(who, in, decl, ls)
+	}
+	if c.rolloverOK {
+		c.checkRolloverPair(who, in, decl, ls)
+	}
+}
+
+// checkCurrentSigning checks the pair for the group's signing_certificate.
+func (c *checker) checkCurrentSigning(who string, in *model.Instance, decl *model.CertificateStore, ls *loadedStore) {
+	g := c.cfg.Group
 	cert := ls.store.Find(c.signing)
 	switch {
 	case cert == nil && ls.complete:
-		c.add(diag.Errorf(diag.CodeSignCertMissing, in.DeclRange, "Signing certificate not in personal store",
-			"%s. That store has no certificate with the group %q signing thumbprint %s. Add the certificate and its private key to the store, or run this instance as an account whose store has them.",
-			who, g.Name, c.tpDesc(c.signing)))
+		// A near match means a mistyped thumbprint, not a missing
+		// certificate: point at signing_certificate, which needs the fix.
+		rng, advice := in.DeclRange, "Add the certificate and its private key to the store, or run this instance as an account whose store has them."
+		if hint, ok := c.typoHint(decl, ls.store, c.signing, "the group's signing_certificate"); ok {
+			rng, advice = g.SigningCertificate.Range, strings.TrimSpace(hint)+" Otherwise add the certificate and its private key to the store."
+		}
+		c.add(diag.Errorf(diag.CodeSignCertMissing, rng, "Signing certificate not in personal store",
+			"%s. That store has no certificate with the group %q signing thumbprint %s. %s",
+			who, g.Name, c.tpDesc(c.signing), advice))
 		return
 	case cert == nil:
 		return // may be in a PKCS#12 file that could not be opened (BP2005)
@@ -142,18 +160,29 @@ func (c *checker) checkSigningPair(user string, in *model.Instance) {
 		// The key may be in a PKCS#12 file that could not be opened (BP2005,
 		// BP2003) or parsed (BP2002): do not report it missing.
 	}
-	c.checkSigningCert(decl, cert)
+	c.checkSigningCert(decl, cert, false)
 }
 
-// checkSigningCert reports the signing certificate's own problems once.
-func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore.Certificate) {
-	if !c.once("sign:" + cert.SHA256) {
+// checkSigningCert reports a signing certificate's own problems once: the
+// current one (rollover false), judged up to the rollover's at, or the
+// rollover one, judged from its at on (language §12).
+func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore.Certificate, rollover bool) {
+	if !c.once(fmt.Sprintf("sign:%t:%s", rollover, cert.SHA256)) {
 		return
 	}
 	g := c.cfg.Group
-	rng := g.SigningCertificate.Range
-	name := fmt.Sprintf("The group %q signing certificate %s, %s, in %s,", g.Name, c.tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File))
-	c.checkDates(cert.Cert, rng, name, diag.CodeSignCertDates, diag.CodeSignCertExpiring)
+	rng, tp, what := g.SigningCertificate.Range, c.signing, "signing certificate"
+	from, until := c.now, time.Time{}
+	if rollover {
+		rng, tp, what = g.SigningRollover.Thumbprint.Range, c.rollover, "signing_rollover certificate"
+		if at, ok := c.rolloverAt(); ok && at.After(from) {
+			from = at
+		}
+	} else if at, ok := c.rolloverAt(); ok {
+		until = at
+	}
+	name := fmt.Sprintf("The group %q %s %s, %s, in %s,", g.Name, what, c.tpDesc(tp), subject(cert.Cert), fileIn(decl, cert.File))
+	c.checkSigningDates(cert.Cert, rng, name, from, until)
 	x := cert.Cert
 	if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
 		c.add(diag.Errorf(diag.CodeSignCertUsage, rng, "Signing certificate not valid for signatures",
@@ -164,6 +193,39 @@ func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore
 			"%s has an extended key usage without emailProtection or anyExtendedKeyUsage; strict S/MIME recipients may reject its signatures.", name))
 	}
 	c.checkKeySize(x, rng, name)
+}
+
+// checkSigningDates judges a signing certificate over the time it signs,
+// from from (now, or a later rollover at) until until (the rollover's at,
+// zero when it signs for good): BP3003 when it is not valid at from,
+// BP3004 when it expires within the warning window and before until.
+func (c *checker) checkSigningDates(x *x509.Certificate, rng hcl.Range, name string, from, until time.Time) {
+	window := c.window()
+	at := ""
+	if from.After(c.now) {
+		at = fmt.Sprintf(", when the rollover at %s makes it sign", from.UTC().Format(time.RFC3339))
+	}
+	switch {
+	case from.Before(x.NotBefore):
+		c.add(diag.Errorf(diag.CodeSignCertDates, rng, "Certificate not yet valid",
+			"%s is not valid before %s%s.", name, x.NotBefore.UTC().Format(time.RFC3339), at))
+	case from.After(x.NotAfter) && at != "":
+		c.add(diag.Errorf(diag.CodeSignCertDates, rng, "Certificate expires before the rollover",
+			"%s expires on %s, before it is needed%s. Use a certificate valid from then on.", name, x.NotAfter.UTC().Format(time.RFC3339), at))
+	case from.After(x.NotAfter):
+		c.add(diag.Errorf(diag.CodeSignCertDates, rng, "Certificate expired",
+			"%s expired on %s.", name, x.NotAfter.UTC().Format(time.RFC3339)))
+	case !until.IsZero() && !x.NotAfter.Before(until):
+		// The rollover replaces it before it expires.
+	case c.now.Add(window).After(x.NotAfter):
+		more := ""
+		if !until.IsZero() {
+			more = fmt.Sprintf(" It expires before the signing_rollover at %s: move the rollover before its expiry.", until.UTC().Format(time.RFC3339))
+		}
+		c.add(diag.Warningf(diag.CodeSignCertExpiring, rng, "Certificate expires soon",
+			"%s expires on %s, within the %s warning window (certificate_expiry_warning).%s",
+			name, x.NotAfter.UTC().Format(time.RFC3339), window, more))
+	}
 }
 
 // checkEncryption checks an encrypting port's certificate on every server
@@ -202,9 +264,10 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 		cert := ls.store.Find(tp)
 		if cert == nil {
 			if ls.complete {
+				hint, _ := c.typoHint(decl, ls.store, tp, "the send port's encryption_certificate")
 				c.add(diag.Errorf(diag.CodeEncCertMissing, rng, "Encryption certificate not in other-people store",
-					"%s; the other-people store of server %q is %s, which has no certificate with thumbprint %s. Add the partner's certificate to that store on every server where the host has an instance.",
-					who, srv.Name, storeDesc(decl), c.tpDesc(tp)))
+					"%s; the other-people store of server %q is %s, which has no certificate with thumbprint %s.%s Add the partner's certificate to that store on every server where the host has an instance.",
+					who, srv.Name, storeDesc(decl), c.tpDesc(tp), hint))
 			}
 			continue
 		}

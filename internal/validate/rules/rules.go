@@ -51,11 +51,14 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.loadStores()
 	c.checkThumbprints()
 	c.checkSigningCertificateSet()
+	c.checkRollover()
 	c.checkPorts()
 	c.checkLocations()
 	c.checkAS2()
 	c.checkUnused()
 	c.checkFilterLocations()
+	c.checkFilterProperties()
+	c.checkUnrouted()
 
 	res := &Result{Stores: map[*model.CertificateStore]*certstore.Store{}}
 	for s, ls := range c.stores {
@@ -76,8 +79,13 @@ type checker struct {
 	// Parsed thumbprints; ok is false when absent, unknown or malformed.
 	signing   thumbprint.Thumbprint
 	signingOK bool
-	encrypt   map[*model.SendPort]thumbprint.Thumbprint
-	decrypt   map[*model.Host]thumbprint.Thumbprint
+	// rollover is the signing_rollover certificate (language §12);
+	// rolloverOK is false when there is none or it is unknown or
+	// malformed.
+	rollover   thumbprint.Thumbprint
+	rolloverOK bool
+	encrypt    map[*model.SendPort]thumbprint.Thumbprint
+	decrypt    map[*model.Host]thumbprint.Thumbprint
 	// partyCerts are each party's well-formed signing thumbprints.
 	partyCerts map[*model.Party][]partyThumbprint
 	// hidden are thumbprints written with a sensitive value: never printed.

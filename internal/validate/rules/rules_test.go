@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
@@ -36,6 +39,9 @@ type ruleCase struct {
 	want []finding
 	// secret must appear in no summary or detail.
 	secret string
+	// loadErrors: the configuration has decoding errors, which are
+	// findings of the case like the rules'.
+	loadErrors bool
 }
 
 // Inline configurations for topologies topo cannot express.
@@ -43,7 +49,8 @@ const (
 	// ordersIn declares the receive location "orders_in".
 	ordersIn = `
 receive_location "orders_in" {
-  host = host.send_host
+  host       = host.send_host
+  properties = { partner = "fabrikam" }
   transport "file" { path = "in" }
 }
 `
@@ -708,6 +715,163 @@ host "spare" { # @spare_host
 			}.hcl(),
 		},
 
+		// A thumbprint one digit off a certificate the store holds is a
+		// typo: the finding points at the thumbprint and names the match.
+		{
+			name: "BP3001 near match: points at signing_certificate and names the certificate",
+			hcl:  topo{Sign: `"{{typo "sign"}}"`}.hcl(),
+			want: []finding{{diag.CodeSignCertMissing, errorSev, "sign", `"{{typo "sign"}}"`, "",
+				list(`{{typo "sign"}} (SHA-1)`, `The store does hold {{TP "sign"}} (SHA-1)`, "differs from it by 1 digit", "signing_certificate", `instance of host "send_host"`)}},
+		},
+		{
+			name:   "BP3001 near match of a sensitive thumbprint: not named",
+			hcl:    topo{Sign: "var.secret_sign"}.hcl(),
+			vars:   []string{"secret_sign={{typo \"sign\"}}"},
+			secret: "{{TP \"sign\"}}",
+			want: []finding{{diag.CodeSignCertMissing, errorSev, "inst", "instance {", "}",
+				list("(sensitive value) (SHA-1)")}},
+		},
+		{
+			name: "BP4002 near match: names the certificate the other-people store holds",
+			hcl:  topo{Enc: `"{{typo "partner"}}"`}.hcl(),
+			want: []finding{{diag.CodeEncCertMissing, errorSev, "enc", `"{{typo "partner"}}"`, "",
+				list(`The store does hold {{TP "partner"}} (SHA-1)`, "encryption_certificate")}},
+		},
+
+		// BP2003 with an empty password: says it is empty.
+		{
+			name: "BP2003 empty password: says the value is empty",
+			hcl:  topo{PersonalPassword: "var.p12_password"}.hcl(),
+			vars: []string{"p12_password="},
+			stores: func(s *scene) {
+				s.der("other", "partner.cer", "partner")
+				s.put("personal", "sign.p12", s.pkcs12("sign", p12Password, false))
+			},
+			want: []finding{{diag.CodeStorePassword, errorSev, "personal_password", "var.p12_password", "",
+				list("password is empty", "BIZPIPE_VAR_NAME=")}},
+		},
+
+		// A broken reference does not cascade: no BP4002 for a server
+		// whose other_people_store is the wrong kind, no BP5002 for the
+		// store it was probably meant to name.
+		{
+			name: "BP1001 wrong kind of other_people_store: no BP4002, no BP5002",
+			hcl: strings.Replace(topo{}.hcl(), "other_people_store = certificate_store.other",
+				"other_people_store = service_account.svc_send # @ops", 1),
+			loadErrors: true,
+			want: []finding{{diag.CodeUndeclared, errorSev, "ops", "service_account.svc_send", "",
+				list("other_people_store", "certificate_store")}},
+		},
+		{
+			name:       "BP1001 undeclared pipeline: did you mean, no BP5002 for the pipeline",
+			hcl:        strings.Replace(topo{}.hcl(), "pipeline = pipeline.pl", "pipeline = pipeline.pll # @plref", 1),
+			loadErrors: true,
+			want: []finding{{diag.CodeUndeclared, errorSev, "plref", "pipeline.pll", "",
+				list("pipeline.pll is not declared", "Did you mean pipeline.pl?")}},
+		},
+
+		{
+			name:       "BP1001 misspelled password variable: did you mean, no BP2005",
+			hcl:        topo{PersonalPassword: "var.p12_pasword"}.hcl(),
+			loadErrors: true,
+			stores: func(s *scene) {
+				s.der("other", "partner.cer", "partner")
+				s.put("personal", "sign.p12", s.pkcs12("sign", p12Password, false))
+			},
+			want: []finding{{diag.CodeUndeclared, errorSev, "personal_password", "var.p12_pasword", "",
+				list("var.p12_pasword is not declared", "Did you mean var.p12_password?")}},
+		},
+
+		// BP1007: no send port's filter can match a location's messages.
+		{
+			name: "BP1007 filters false for a location's name and properties",
+			hcl: topo{Filter: `message.receive_location == "orders_in" && message.properties.partner == "fabrikam"`, Extra: `
+receive_location "orders_in" { # @orders_in
+  host       = host.send_host
+  properties = { partner = "fabrikm" }
+  transport "file" { path = "in" }
+}
+receive_location "invoices_in" { # @invoices
+  host       = host.send_host
+  properties = { partner = "fabrikam" }
+  transport "file" { path = "in2" }
+}
+receive_location "orders_in_b" { # @orders_b
+  host = host.send_host
+  transport "file" { path = "in3" }
+}
+`}.hcl(),
+			want: []finding{
+				{diag.CodeUnrouted, warningSev, "invoices", `receive_location "invoices_in"`, "",
+					list(`Receive location "invoices_in"`, `partner = "fabrikam"`, `send port(s) "fabrikam"`, "routing failure")},
+				{diag.CodeUnrouted, warningSev, "orders_b", `receive_location "orders_in_b"`, "",
+					list(`Receive location "orders_in_b"`, "no properties")},
+				// orders_in: its partner "fabrikm" rules the port out too.
+				{diag.CodeUnrouted, warningSev, "orders_in", `receive_location "orders_in"`, "",
+					list(`partner = "fabrikm"`)},
+			},
+		},
+		{
+			name: "BP1007 no send port has a filter",
+			hcl:  topo{Extra: "receive_location \"orders_in\" { # @orders_in\n  host = host.send_host\n  transport \"file\" { path = \"in\" }\n}\n"}.hcl(),
+			want: []finding{{diag.CodeUnrouted, warningSev, "orders_in", `receive_location "orders_in"`, "",
+				list("No send port has a filter")}},
+		},
+		{
+			// Whatever validate cannot know may match: a variable without
+			// value, a property from one, the size, a filter in error.
+			name: "BP1007 pass: unknown parts may match",
+			hcl: topo{Filter: `message.receive_location == var.thumbprint || message.properties.p == "x" || message.size > 10 || message.properties.partner == "fabrikam"`, Extra: `
+receive_location "a" {
+  host       = host.send_host
+  properties = { p = var.thumbprint }
+  transport "file" { path = "in" }
+}
+receive_location "b" {
+  host = host.send_host
+  transport "file" { path = "in2" }
+}
+`}.hcl(),
+		},
+		{
+			name: "BP1007 pass: contains() with the location's name",
+			hcl: topo{Filter: `contains(["a", "b"], message.receive_location) && message.size >= 0`, Extra: `
+receive_location "a" {
+  host = host.send_host
+  transport "file" { path = "in" }
+}
+receive_location "b" {
+  host = host.send_host
+  transport "file" { path = "in2" }
+}
+`}.hcl(),
+		},
+
+		// BP1008: a filter reads a property no location sets.
+		{
+			name: "BP1008 property no location sets, with a suggestion",
+			hcl:  topo{Filter: `message.properties.partnr == "fabrikam" || message.properties["kind"] == "x" || lookup(message.properties, "other", "") == ""`, Extra: ordersIn}.hcl(),
+			want: []finding{
+				{diag.CodeFilterProperty, warningSev, "filter", "message.properties.partnr", "",
+					list(`send port "fabrikam"`, `"partnr"`, `the properties set are "partner"`, "Did you mean message.properties.partner?")},
+				{diag.CodeFilterProperty, warningSev, "filter", `message.properties["kind"]`, "",
+					list(`"kind"`)},
+			},
+		},
+		{
+			name: "BP1008 pass: a location's properties unknown during validate",
+			hcl: topo{Filter: `message.properties.partnr == "fabrikam"`, Extra: `
+receive_location "a" {
+  host       = host.send_host
+  properties = var.props
+  transport "file" { path = "in" }
+}
+variable "props" {
+  type = map(string)
+}
+`}.hcl(),
+		},
+
 		// BP1004 (missing required): a signing pipeline needs the group's
 		// signing_certificate (§3). Decoding cannot tell, so the rules do.
 		{
@@ -731,13 +895,25 @@ host "spare" { # @spare_host
 				tc.stores(s)
 			}
 			s.write(tc.hcl)
-			cfg, loadDiags := s.loadChecked(tc.vars...)
+			// Variables and the secret are templates too ({{typo "sign"}}).
+			vars := make([]string, len(tc.vars))
+			for i, v := range tc.vars {
+				vars[i] = s.pki.render(v)
+			}
+			var cfg *model.Config
+			var loadDiags hcl.Diagnostics
+			if tc.loadErrors {
+				cfg, loadDiags = s.loadRaw(vars...)
+			} else {
+				cfg, loadDiags = s.loadChecked(vars...)
+			}
 			_, diags := rules.Check(cfg, rules.Options{Now: p.now})
 			diags = append(loadDiags, diags...)
 			s.expect(diags, tc.want)
 			if tc.secret != "" {
+				secret := s.pki.render(tc.secret)
 				for _, d := range diags {
-					if strings.Contains(d.Summary, tc.secret) || strings.Contains(d.Detail, tc.secret) {
+					if strings.Contains(d.Summary, secret) || strings.Contains(d.Detail, secret) {
 						t.Errorf("%s reveals the sensitive value: %s / %s", diag.CodeOf(d), d.Summary, d.Detail)
 					}
 				}

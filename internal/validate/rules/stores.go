@@ -71,6 +71,14 @@ func (c *checker) loadStores() {
 				if s.Password.Set {
 					rng = s.Password.Range
 				}
+				if s.Password.Usable() && s.Password.V == "" {
+					// An empty BIZPIPE_VAR_NAME= or --var NAME= is a
+					// value, so it reads as a wrong password: say so.
+					c.add(diag.Errorf(diag.CodeStorePassword, rng, "PKCS#12 file cannot be decrypted: the password is empty",
+						"%s in %s cannot be opened: the store's password is empty, and the file needs one. An empty value usually comes from an environment variable that is set but empty (BIZPIPE_VAR_NAME=), or --var NAME= with nothing after \"=\"; give the real password there.",
+						fileIn(s, p.File), storeDesc(s)))
+					continue
+				}
 				c.add(diag.Errorf(diag.CodeStorePassword, rng, "PKCS#12 file cannot be decrypted",
 					"%s in %s cannot be opened: %s.", fileIn(s, p.File), storeDesc(s), p.Err))
 			case certstore.ProblemRead:
@@ -85,6 +93,10 @@ func (c *checker) loadStores() {
 		}
 		if n := len(j.store.UnopenedPKCS12); n > 0 {
 			ls.complete = false
+			if s.PasswordInvalid {
+				c.stores[s] = ls
+				continue // the error in the password attribute says it all
+			}
 			c.add(diag.Warningf(diag.CodePasswordUnknown, s.Password.Range, "Store password unknown: PKCS#12 files not checked",
 				"The password of %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so its %s (%s) %s not opened, and the certificate rules that need them are skipped for this store.",
 				storeDesc(s), plural(n, "PKCS#12 file"), listFiles(s, j.store.UnopenedPKCS12), map[bool]string{true: "was", false: "were"}[n == 1]))

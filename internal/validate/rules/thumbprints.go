@@ -2,9 +2,13 @@ package rules
 
 import (
 	"fmt"
+	"strings"
+
+	"github.com/agext/levenshtein"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
 )
 
@@ -15,6 +19,9 @@ func (c *checker) checkThumbprints() {
 	c.hidden = map[thumbprint.Thumbprint]bool{}
 	if g := c.cfg.Group; g != nil {
 		c.signing, c.signingOK = c.parseThumbprint(g.SigningCertificate, "signing_certificate of group \""+g.Name+"\"")
+		if r := g.SigningRollover; r != nil {
+			c.rollover, c.rolloverOK = c.parseThumbprint(r.Thumbprint, "certificate of the signing_rollover of group \""+g.Name+"\"")
+		}
 	}
 	for _, p := range c.cfg.SendPorts {
 		if tp, ok := c.parseThumbprint(p.EncryptionCertificate, "encryption_certificate of send port \""+p.Name+"\""); ok {
@@ -58,4 +65,52 @@ func (c *checker) parseThumbprint(v model.Value[string], what string) (thumbprin
 		c.hidden[tp] = true
 	}
 	return tp, true
+}
+
+// maxTypoDigits is how many digits a thumbprint may differ by (edits:
+// a digit changed, dropped or doubled) from one in a store and still be
+// taken for a typo of it.
+const maxTypoDigits = 2
+
+// nearMatch returns, for a thumbprint st does not hold, the certificate
+// whose thumbprint of the same kind is within maxTypoDigits edits of it
+// (closest, then first in the store), and the distance. It returns nil
+// for a thumbprint written with a sensitive value: naming the near match
+// would print all but a digit or two of it.
+func (c *checker) nearMatch(st *certstore.Store, tp thumbprint.Thumbprint) (*certstore.Certificate, int) {
+	if c.hidden[tp] {
+		return nil, 0
+	}
+	var best *certstore.Certificate
+	bestDist := maxTypoDigits + 1
+	for _, cert := range st.Certificates {
+		hex := cert.SHA1
+		if tp.Kind == thumbprint.SHA256 {
+			hex = cert.SHA256
+		}
+		if d := levenshtein.Distance(tp.Hex, hex, nil); d < bestDist {
+			best, bestDist = cert, d
+		}
+	}
+	return best, bestDist
+}
+
+// typoHint is the sentence a "certificate not in store" finding adds when
+// the store holds a near match: the thumbprint is probably mistyped.
+// attr names the attribute to correct.
+func (c *checker) typoHint(decl *model.CertificateStore, st *certstore.Store, tp thumbprint.Thumbprint, attr string) (string, bool) {
+	cert, dist := c.nearMatch(st, tp)
+	if cert == nil {
+		return "", false
+	}
+	hex := cert.SHA1
+	if tp.Kind == thumbprint.SHA256 {
+		hex = cert.SHA256
+	}
+	digits := "1 digit"
+	if dist != 1 {
+		digits = fmt.Sprintf("%d digits", dist)
+	}
+	return fmt.Sprintf(" The store does hold %s (%s), %s, in %s, whose thumbprint differs from it by %s: if that is the certificate meant, correct the thumbprint in %s.",
+		strings.ToUpper(hex), tp.Kind, subject(cert.Cert), fileIn(decl, cert.File), digits, attr), true
 }

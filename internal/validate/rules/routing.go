@@ -1,0 +1,319 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/config/suggest"
+	"github.com/bizpipe/bizpipe/internal/message"
+)
+
+// checkUnrouted warns about a receive location whose messages no send
+// port's filter can match (BP1007): each would be suspended as a routing
+// failure, which validate alone can foresee.
+//
+// A filter is judged by evaluating it for a message that has the
+// location's name and properties and unknown everything else (size,
+// content type, party, ...): only a filter that is false whatever the
+// unknown parts are counts as not matching. A filter that reads a missing
+// property, or that cannot be evaluated, counts as matching: BP1008 and
+// BP1005 speak for those. The result is never a guess.
+func (c *checker) checkUnrouted() {
+	if c.cfg.Skipped[blockSendPort] {
+		return // a send port left out of the model may match anything
+	}
+	var ports []portIndex
+	for _, p := range c.cfg.SendPorts {
+		if p.FilterExpr == nil && p.FilterRange.Filename == "" {
+			continue // no filter: subscribes to nothing
+		}
+		ports = append(ports, indexFilter(p))
+	}
+	for _, rl := range c.cfg.ReceiveLocations {
+		if c.mayBeRouted(rl, ports) {
+			continue
+		}
+		why := "No send port has a filter"
+		if len(ports) > 0 {
+			why = fmt.Sprintf("The filter of %s is false for them", portList(ports))
+		}
+		c.add(diag.Warningf(diag.CodeUnrouted, rl.DeclRange, "No send port subscribes to this location's messages",
+			"Receive location %q stamps its messages with receive_location = %q%s, and no send port's filter can match them: every one would be suspended as a routing failure. %s; check the filters' names and values.",
+			rl.Name, rl.Name, propertiesDesc(rl), why))
+	}
+}
+
+// blockSendPort is the send_port block type, as model.Config.Skipped names it.
+const blockSendPort = "send_port"
+
+// mayBeRouted reports whether some port's filter may match rl's messages.
+// The index rules out most ports without evaluating their filters.
+func (c *checker) mayBeRouted(rl *model.ReceiveLocation, ports []portIndex) bool {
+	known := message.Partial{
+		ReceiveLocation: rl.Name,
+		// An absent properties attribute is known to be empty.
+		PropertiesKnown:     !rl.Properties.Set || rl.Properties.Known,
+		Properties:          rl.Properties.V,
+		SensitiveProperties: rl.SensitiveProperties,
+	}
+	for _, pi := range ports {
+		if !pi.admits(rl) {
+			continue
+		}
+		sf, ok := pi.port.Filter.(message.StaticFilter)
+		if !ok || sf.MayMatch(known) {
+			return true // a filter in error, or one that cannot be judged, may match
+		}
+	}
+	return false
+}
+
+// portIndex is what a filter certainly requires, read from its top-level
+// conjuncts (a && b && ...): a receive location among locations, and
+// properties with given values. It only rules ports out; what it admits
+// is evaluated.
+type portIndex struct {
+	port      *model.SendPort
+	locations map[string]bool   // nil: any
+	props     map[string]string // property name → required value
+}
+
+func indexFilter(p *model.SendPort) portIndex {
+	pi := portIndex{port: p}
+	expr, ok := p.FilterExpr.(hclsyntax.Expression)
+	if !ok {
+		return pi
+	}
+	for _, e := range conjuncts(expr) {
+		switch e := e.(type) {
+		case *hclsyntax.BinaryOpExpr:
+			if e.Op != hclsyntax.OpEqual {
+				continue
+			}
+			for _, side := range [][2]hclsyntax.Expression{{e.LHS, e.RHS}, {e.RHS, e.LHS}} {
+				lit, ok := literalString(side[1])
+				if !ok {
+					continue
+				}
+				if isReceiveLocation(side[0]) {
+					pi.requireLocations([]string{lit})
+				} else if key, ok := propertyKey(side[0]); ok {
+					if pi.props == nil {
+						pi.props = map[string]string{}
+					}
+					pi.props[key] = lit
+				}
+			}
+		case *hclsyntax.FunctionCallExpr:
+			if e.Name != "contains" || len(e.Args) != 2 || !isReceiveLocation(e.Args[1]) {
+				continue
+			}
+			list, ok := e.Args[0].(*hclsyntax.TupleConsExpr)
+			if !ok {
+				continue
+			}
+			var names []string
+			for _, x := range list.Exprs {
+				lit, ok := literalString(x)
+				if !ok {
+					names = nil // a computed name: any location
+					break
+				}
+				names = append(names, lit)
+			}
+			if names != nil {
+				pi.requireLocations(names)
+			}
+		}
+	}
+	return pi
+}
+
+// requireLocations narrows the locations the port can match to names.
+func (pi *portIndex) requireLocations(names []string) {
+	next := map[string]bool{}
+	for _, n := range names {
+		if pi.locations == nil || pi.locations[n] {
+			next[n] = true
+		}
+	}
+	pi.locations = next
+}
+
+// admits reports whether the index leaves the port possible for rl. A
+// property rl does not set, sets from a sensitive value or from a value
+// unknown during validate does not rule the port out.
+func (pi portIndex) admits(rl *model.ReceiveLocation) bool {
+	if pi.locations != nil && !pi.locations[rl.Name] {
+		return false
+	}
+	if len(pi.props) == 0 || !rl.Properties.Usable() {
+		return true
+	}
+	for k, want := range pi.props {
+		got, ok := rl.Properties.V[k]
+		if ok && got != want && !isSensitiveProperty(rl, k) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSensitiveProperty(rl *model.ReceiveLocation, k string) bool {
+	i := sort.SearchStrings(rl.SensitiveProperties, k)
+	return i < len(rl.SensitiveProperties) && rl.SensitiveProperties[i] == k
+}
+
+// conjuncts splits a && b && c (with any parentheses) into its parts.
+func conjuncts(e hclsyntax.Expression) []hclsyntax.Expression {
+	switch e := e.(type) {
+	case *hclsyntax.ParenthesesExpr:
+		return conjuncts(e.Expression)
+	case *hclsyntax.BinaryOpExpr:
+		if e.Op == hclsyntax.OpLogicalAnd {
+			return append(conjuncts(e.LHS), conjuncts(e.RHS)...)
+		}
+	}
+	return []hclsyntax.Expression{e}
+}
+
+// propertyKey returns KEY for exactly message.properties.KEY or
+// message.properties["KEY"].
+func propertyKey(e hclsyntax.Expression) (string, bool) {
+	st, ok := e.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(st.Traversal) != 3 {
+		return "", false
+	}
+	key, _, ok := propertyRead(st.Traversal)
+	return key, ok
+}
+
+// propertyRead returns KEY and the range up to it for a traversal that
+// starts message.properties.KEY (or ["KEY"]).
+func propertyRead(tr hcl.Traversal) (string, hcl.Range, bool) {
+	if len(tr) < 3 || tr.RootName() != "message" {
+		return "", hcl.Range{}, false
+	}
+	if a, ok := tr[1].(hcl.TraverseAttr); !ok || a.Name != "properties" {
+		return "", hcl.Range{}, false
+	}
+	rng := hcl.RangeBetween(tr[0].SourceRange(), tr[2].SourceRange())
+	switch s := tr[2].(type) {
+	case hcl.TraverseAttr:
+		return s.Name, rng, true
+	case hcl.TraverseIndex:
+		if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
+			return s.Key.AsString(), rng, true
+		}
+	}
+	return "", hcl.Range{}, false
+}
+
+// checkFilterProperties warns about a filter that reads
+// message.properties.KEY when no receive location sets KEY (BP1008): no
+// message will have it, so the filter fails for every one. Reads with a
+// default (lookup(message.properties, "KEY", "")) are deliberate and not
+// reported. A location whose properties are unknown during validate, or
+// one left out of the model, may set any key: then nothing is reported,
+// nor when there is no receive location at all.
+func (c *checker) checkFilterProperties() {
+	if c.cfg.Skipped["receive_location"] || len(c.cfg.ReceiveLocations) == 0 {
+		return // nothing to compare with (a send-only test configuration)
+	}
+	set := map[string]bool{}
+	for _, rl := range c.cfg.ReceiveLocations {
+		if rl.Properties.Set && !rl.Properties.Known {
+			return
+		}
+		for k := range rl.Properties.V {
+			set[k] = true
+		}
+	}
+	keys := sortedNames(set)
+	for _, p := range c.cfg.SendPorts {
+		if p.FilterExpr == nil {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, tr := range p.FilterExpr.Variables() {
+			key, rng, ok := propertyRead(tr)
+			if !ok || set[key] || seen[key] {
+				continue
+			}
+			seen[key] = true
+			c.add(diag.Warningf(diag.CodeFilterProperty, rng, "Filter reads a property no receive location sets",
+				"The filter of send port %q reads message.properties.%s, but no receive location sets the property %q%s, so no message has it and the filter fails for every message.%s",
+				p.Name, key, key, setList(keys), suggest.Hint(key, keys, "message.properties.%s")))
+		}
+	}
+}
+
+// setList names the properties the locations set, for the detail, when few.
+func setList(keys []string) string {
+	switch {
+	case len(keys) == 0:
+		return " (no receive location sets any property)"
+	case len(keys) > 10:
+		return ""
+	}
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = fmt.Sprintf("%q", k)
+	}
+	return " (the properties set are " + strings.Join(q, ", ") + ")"
+}
+
+// propertiesDesc renders a location's known properties for a detail;
+// sensitive values are not shown.
+func propertiesDesc(rl *model.ReceiveLocation) string {
+	p := rl.Properties
+	if !p.Usable() || len(p.V) == 0 {
+		if p.Set && !p.Known {
+			return " and properties unknown during validate"
+		}
+		return " and no properties"
+	}
+	keys := make([]string, 0, len(p.V))
+	for k := range p.V {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := fmt.Sprintf("%q", p.V[k])
+		if isSensitiveProperty(rl, k) {
+			v = "(sensitive value)"
+		}
+		parts[i] = fmt.Sprintf("%s = %s", k, v)
+	}
+	return " and properties { " + strings.Join(parts, ", ") + " }"
+}
+
+// portList names the ports whose filters were judged, when few.
+func portList(ports []portIndex) string {
+	if len(ports) > 5 {
+		return fmt.Sprintf("every one of the %d send ports with a filter", len(ports))
+	}
+	names := make([]string, len(ports))
+	for i, pi := range ports {
+		names[i] = pi.port.Name
+	}
+	return "send port(s) " + quoted(names)
+}
+
+// sortedNames returns the keys of set in order.
+func sortedNames(set map[string]bool) []string {
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
