@@ -19,7 +19,9 @@ import (
 // a user to: Fabrikam's bizpipe serves AS2, Contoso's run --once sends it an
 // order, which lands decoded in Fabrikam's out/orders/ with its party; the
 // MDN Contoso kept (`messages mdn`) verifies with OpenSSL and says
-// processed.
+// processed. Then with --var mdn=async: a run --once sends and leaves the
+// order awaiting_mdn (summary and messages list), and a running Contoso
+// gets the MDN POSTed to its as2 receive location and delivers.
 func TestAS2Example(t *testing.T) {
 	testpki.OpenSSL(t)
 	root := t.TempDir()
@@ -36,8 +38,9 @@ func TestAS2Example(t *testing.T) {
 			os.RemoveAll(f)
 		}
 	}
-	port := freePort(t)
+	port, contosoPort := freePort(t), freePort(t)
 	portVar := "--var=fabrikam_port=" + port
+	contosoVar := "--var=contoso_port=" + contosoPort
 	bp := func(args ...string) *exec.Cmd {
 		c := exec.Command(bizpipeBin, args...)
 		c.Dir = root
@@ -68,7 +71,7 @@ func TestAS2Example(t *testing.T) {
 	}
 	writeSettled(t, filepath.Join(contoso, "in", "order-1001.xml"), order)
 	contosoData := filepath.Join(root, "contoso-data")
-	out, err := bp("run", "--once", "--data-dir", contosoData, portVar, contoso).CombinedOutput()
+	out, err := bp("run", "--once", "--data-dir", contosoData, portVar, contosoVar, contoso).CombinedOutput()
 	if err != nil || !strings.Contains(lastLine(out), "received 1, delivered 1,") {
 		t.Fatalf("contoso run --once: %v\n%s\nfabrikam:\n%s", err, out, fabLog.String())
 	}
@@ -113,6 +116,44 @@ func TestAS2Example(t *testing.T) {
 		if !bytes.Contains(report, []byte(want)) {
 			t.Errorf("the MDN OpenSSL verified lacks %q:\n%s", want, report)
 		}
+	}
+
+	// An asynchronous MDN: run --once does not wait for it.
+	asyncVar := "--var=mdn=async"
+	writeSettled(t, filepath.Join(contoso, "in", "order-1002.xml"), order)
+	out, err = bp("run", "--once", "--data-dir", contosoData, portVar, contosoVar, asyncVar, contoso).CombinedOutput()
+	if err != nil || !strings.Contains(lastLine(out), "received 1, delivered 0, retried 0, suspended 0, waiting for retry 0, awaiting MDN 1") {
+		t.Fatalf("contoso run --once with an async MDN: %v\n%s", err, out)
+	}
+	awaiting, err := bp("messages", "list", "--status", "awaiting_mdn", "--data-dir", contosoData, contoso).Output()
+	if err != nil || strings.Count(string(awaiting), "awaiting_mdn") != 1 || !strings.Contains(string(awaiting), "order-1002.xml") {
+		t.Fatalf("messages list --status awaiting_mdn: %v\n%s", err, awaiting)
+	}
+	// A running Contoso takes the MDN of the next one at its as2_in.
+	client := bp("run", "--data-dir", contosoData, portVar, contosoVar, asyncVar, contoso)
+	var conLog bytes.Buffer
+	client.Stdout, client.Stderr = &conLog, &conLog
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	writeSettled(t, filepath.Join(contoso, "in", "order-1003.xml"), order)
+	waitFor(t, time.Minute, func() bool {
+		listed, err := bp("messages", "list", "--format", "json", "--data-dir", contosoData, contoso).Output()
+		list.Messages = nil
+		if errors2(err, json.Unmarshal(listed, &list)) != nil {
+			return false
+		}
+		delivered := 0
+		for _, m := range list.Messages {
+			if m.Status == "delivered" {
+				delivered++
+			}
+		}
+		return delivered == 2 // order-1001 (sync) and order-1003 (async)
+	})
+	client.Process.Signal(syscall.SIGTERM)
+	if err := client.Wait(); err != nil {
+		t.Errorf("contoso run after SIGTERM: %v\n%s", err, conLog.String())
 	}
 }
 

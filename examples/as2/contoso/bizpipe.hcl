@@ -16,6 +16,11 @@
 # mdn` writes the MDN as received (ID is the one `messages list` shows),
 # and OpenSSL verifies Fabrikam's signature on it.
 #
+# With --var mdn=async Fabrikam answers at once and POSTs its MDN to
+# Contoso's receive location "as2_in" (127.0.0.1:4081, variable
+# contoso_port): run Contoso without --once to take it. A run --once sends
+# and leaves the order awaiting_mdn (messages list --status awaiting_mdn).
+#
 # It reuses the quickstart's DEMO PKI: never use it for real traffic.
 
 group "contoso" {
@@ -28,6 +33,18 @@ variable "p12_password" {
   default     = "demo-only"
   description = "Password of the demo PKCS#12 files."
   sensitive   = true
+}
+
+variable "mdn" {
+  type        = string
+  default     = "sync"
+  description = "The MDN asked of Fabrikam: sync (in its answer) or async (POSTed to location as2_in)."
+}
+
+variable "contoso_port" {
+  type        = number
+  default     = 4081
+  description = "The port of Contoso's AS2 endpoint, where Fabrikam POSTs asynchronous MDNs."
 }
 
 variable "fabrikam_port" {
@@ -84,19 +101,42 @@ receive_location "orders" {
   }
 }
 
+# Contoso's AS2 endpoint: it takes Fabrikam's asynchronous MDNs (--var
+# mdn=async) for the port below and settles its deliveries (with bizpipe
+# run, not --once), and whatever Fabrikam sends Contoso, kept in
+# out/from_fabrikam/ as received.
+receive_location "as2_in" {
+  host = host.send_host
+  transport "as2" {
+    listen = "127.0.0.1:${var.contoso_port}"
+    path   = "/as2"
+  }
+}
+
 send_port "fabrikam_as2" {
   host                   = host.send_host
   pipeline               = pipeline.sign_encrypt
   encryption_certificate = "CCFE302DA296CC18B316BA3063F069169382D9FC"
   filter                 = message.receive_location == "orders"
   transport "as2" {
-    url     = "http://127.0.0.1:${var.fabrikam_port}/as2"
-    partner = party.fabrikam
-    subject = "Order ${message.file_name}"
-    timeout = "30s"
+    url           = "http://127.0.0.1:${var.fabrikam_port}/as2"
+    partner       = party.fabrikam
+    subject       = "Order ${message.file_name}"
+    timeout       = "30s"
+    mdn           = var.mdn
+    async_mdn_url = "http://127.0.0.1:${var.contoso_port}/as2"
   }
   retry {
     attempts = 3
     interval = "10s"
+  }
+}
+
+send_port "from_fabrikam" {
+  host   = host.send_host
+  filter = message.receive_location == "as2_in"
+  transport "file" {
+    path      = "out/from_fabrikam"
+    file_name = "${message.id}.p7m"
   }
 }
