@@ -26,6 +26,11 @@ const (
 	HeaderReceiptDelivery  = "Receipt-Delivery-Option"
 )
 
+// RequestHeaders are the header fields Request.Header sets: a sender's
+// configured headers must not replace them.
+var RequestHeaders = []string{HeaderVersion, HeaderFrom, HeaderTo, HeaderMessageID, HeaderSubject,
+	HeaderNotificationTo, HeaderNotificationOpts, HeaderReceiptDelivery}
+
 const (
 	// maxAS2NameLen is RFC 4130 §6.2's limit on AS2-From and AS2-To.
 	maxAS2NameLen = 128

@@ -62,6 +62,16 @@ type Template interface {
 	Eval(m *Message) (Text, error)
 }
 
+// Constant is a Template that can tell its value before any message
+// exists, when it reads nothing of the message: a transport checks a
+// constant url at validation rather than at the first delivery.
+type Constant interface {
+	Template
+	// Constant returns the template's value, and false when it reads the
+	// message or is sensitive (a check would quote it).
+	Constant() (string, bool)
+}
+
 // Filter is a compiled send-port filter.
 type Filter interface {
 	Match(m *Message) (bool, error)

@@ -171,7 +171,8 @@ type fakeAS2 struct {
 	url  string
 	mu   sync.Mutex
 	hits map[string]int
-	sent map[string]*as2.Built // the last MDN answered per path
+	sent map[string]*as2.Built   // the last MDN answered per path
+	head map[string]http.Header // the last request's header fields per path
 }
 
 func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*as2.Built, error)) *fakeAS2 {
@@ -180,11 +181,13 @@ func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeAS2{url: "http://" + ln.Addr().String(), hits: map[string]int{}, sent: map[string]*as2.Built{}}
+	f := &fakeAS2{url: "http://" + ln.Addr().String(), hits: map[string]int{}, sent: map[string]*as2.Built{},
+		head: map[string]http.Header{}}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		f.hits[r.URL.Path]++
+		f.head[r.URL.Path] = r.Header.Clone()
 		f.mu.Unlock()
 		if r.URL.Path == "/forbidden" {
 			// What an AS2 server answers an AS2-From it does not know.
@@ -219,6 +222,12 @@ func (f *fakeAS2) lastMDN(path string) *as2.Built {
 	return f.sent[path]
 }
 
+func (f *fakeAS2) header(path string) http.Header {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.head[path]
+}
+
 func (f *fakeAS2) count(path string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -249,7 +258,7 @@ func TestAS2Receipts(t *testing.T) {
 		case "/error":
 			m.Disposition, m.MIC = as2.ProcessedError("decryption-failed"), nil
 		case "/wrongmic":
-		case "/plain":
+		case "/plain", "/templated":
 			right := as2.ComputeMIC(as2.SHA384, body)
 			m.MIC = &right
 		case "/unasked":
@@ -303,6 +312,16 @@ send_port "plain" {
     mdn_digest = "sha384"
   }
 }
+send_port "templated" {
+  host   = host.h
+  filter = message.file_name == "templated.edi"
+  transport "as2" {
+    url        = "{{.URL}}/${message.receive_location == "in" ? "templated" : "elsewhere"}"
+    headers    = { "X-Api-Key" = "key-${message.receive_location}" }
+    partner    = party.fabrikam
+    mdn_digest = "sha384"
+  }
+}
 send_port "unasked" {
   host   = host.h
   filter = message.file_name == "unasked.edi"
@@ -326,7 +345,7 @@ send_port "none" {
 }
 `)
 	dir := setup(t, p, cfg.String(), map[string]string{"URL": fake.url})
-	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "garbage", "forbidden", "plain", "unasked", "none"} {
+	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "garbage", "forbidden", "plain", "templated", "unasked", "none"} {
 		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
 	}
 	m := metrics.New()
@@ -342,8 +361,12 @@ send_port "none" {
 		names = append(names, m.FileName)
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"none.edi", "plain.edi", "unasked.edi"}) {
-		t.Errorf("delivered %v, want none.edi, plain.edi and unasked.edi", names)
+	if !slices.Equal(names, []string{"none.edi", "plain.edi", "templated.edi", "unasked.edi"}) {
+		t.Errorf("delivered %v, want none.edi, plain.edi, templated.edi and unasked.edi", names)
+	}
+	// url and headers are templates, as for transport "http".
+	if h := fake.header("/templated"); h.Get("X-Api-Key") != "key-in" || h.Get("AS2-To") != "FABRIKAM" {
+		t.Errorf("templated port sent X-Api-Key %q, AS2-To %q; want key-in, FABRIKAM", h.Get("X-Api-Key"), h.Get("AS2-To"))
 	}
 	for _, m := range delivered {
 		d, err := box.Get(ctx, m.ID)

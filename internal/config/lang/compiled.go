@@ -21,7 +21,22 @@ type compiledTemplate struct {
 	ctx  *hcl.EvalContext
 }
 
-var _ message.Template = (*compiledTemplate)(nil)
+var _ message.Constant = (*compiledTemplate)(nil)
+
+// Constant returns the template's value when it reads nothing of the
+// message (variables and locals are known at load) and is not sensitive.
+func (t *compiledTemplate) Constant() (string, bool) {
+	for _, tr := range t.expr.Variables() {
+		if tr.RootName() == "message" {
+			return "", false
+		}
+	}
+	v, err := t.Eval(&message.Message{})
+	if err != nil || v.Sensitive {
+		return "", false
+	}
+	return v.Value, true
+}
 
 // Eval evaluates the template for one message. An error never quotes a
 // sensitive value.

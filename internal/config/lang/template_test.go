@@ -317,3 +317,29 @@ func TestMarksChangeNoResult(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateConstant: a template that reads nothing of the message knows
+// its value before any message exists (a transport checks a constant url
+// at validation); one that reads the message does not, nor one whose value
+// is sensitive, which a check would quote.
+func TestTemplateConstant(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	for _, tc := range []struct {
+		src, want string
+		ok        bool
+	}{
+		{`"https://as2.example/in"`, "https://as2.example/in", true},
+		{`"https://${var.plain}.example/${lower("IN")}"`, "https://p.example/in", true},
+		{`"https://as2.example/${message.file_name}"`, "", false},
+		{`"https://as2.example/${upper(message.properties.partner)}"`, "", false},
+		{`"https://as2.example/${var.token}"`, "", false},
+		{`"https://as2.example/${local.hook}"`, "", false},
+	} {
+		expr := parseTemplate(t, cfg, tc.src)
+		tmpl := &compiledTemplate{expr: expr, ctx: cfg.EvalContexts[expr.Range().Filename]}
+		got, ok := tmpl.Constant()
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: Constant() = %q, %v; want %q, %v", tc.src, got, ok, tc.want, tc.ok)
+		}
+	}
+}

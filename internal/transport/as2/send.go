@@ -41,7 +41,7 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &sender{h: h, cfg: c, env: env, from: env.AS2ID, to: to, alg: alg,
+	s := &sender{h: h, cfg: c, target: http.NewTarget(c.URL.V, c.Headers.V), env: env, from: env.AS2ID, to: to, alg: alg,
 		receipt: receiptMode(c.MDN.V), requireSigned: c.MDN.V != "none" && c.SignedMDN.V}
 	// Only the partner's own certificates verify its MDNs: another
 	// party's signature proves nothing about this partner's receipt.
@@ -61,6 +61,7 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 type sender struct {
 	h        *http.Client
 	cfg      *SendConfig
+	target   *http.Target // url and headers
 	env      *component.SendEnv
 	from, to string
 	alg      as2.Alg
@@ -91,13 +92,17 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	if s.receipt == as2.ReceiptAsync {
 		req.AsyncURL = s.cfg.AsyncMDNURL.V
 	}
-	sd := transport.Delivery{ID: d.ID, MessageID: d.Message.ID, Port: d.Port, URL: s.cfg.URL.V}
+	sd, err := s.target.Eval(d)
+	if err != nil {
+		return nil, err
+	}
 	if s.cfg.Subject.Set {
 		v, err := s.cfg.Subject.V.Eval(d.Message)
 		if err != nil {
 			return nil, component.Permanent(fmt.Errorf("send port %q: subject: %w", d.Port, err))
 		}
-		req.Subject, sd.HeadersSensitive = v.Value, v.Sensitive
+		req.Subject = v.Value
+		sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
 	}
 	hdr, err := req.Header()
 	if err != nil {
@@ -105,8 +110,8 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 		return nil, component.Permanent(fmt.Errorf("send port %q to party %q: %w", d.Port, s.cfg.Partner.V, err))
 	}
 	// The AS2 headers replace entity fields of the same name, as a
-	// configured header does with the http transport.
-	sd.Headers = make(map[string]string, len(hdr))
+	// configured header does with the http transport (configured headers
+	// never name them: decodeSend).
 	for k := range hdr {
 		sd.Headers[k] = hdr.Get(k)
 	}

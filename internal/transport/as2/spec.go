@@ -14,6 +14,8 @@ package as2
 
 import (
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
@@ -83,8 +85,10 @@ again a delivery that awaits one.`,
   timeout    = "60s"
 }`,
 	Attributes: []component.Attribute{
-		{Name: "url", Type: component.String, Required: true,
-			Doc: "The partner's AS2 URL, http or https."},
+		{Name: "url", Type: component.Template, Required: true,
+			Doc: "The partner's AS2 URL, http or https: a template over the message, as for transport \"http\"."},
+		{Name: "headers", Type: component.TemplateMap,
+			Doc: "More request headers, each value a template over the message (an API key a gateway wants, for example); the AS2 headers cannot be set here."},
 		{Name: "partner", Type: component.PartyRef, Required: true,
 			Doc: "The party sent to: its as2_id is the AS2-To, its signing_certificates verify the MDN."},
 		{Name: "subject", Type: component.Template,
@@ -108,7 +112,8 @@ again a delivery that awaits one.`,
 
 // SendConfig is the typed configuration of a sending AS2 transport.
 type SendConfig struct {
-	URL         value.Value[string]
+	URL         value.Value[message.Template]
+	Headers     value.Value[map[string]message.Template]
 	Partner     value.Value[string]
 	Subject     value.Value[message.Template]
 	MDN         value.Value[string]
@@ -123,15 +128,26 @@ type SendConfig struct {
 
 func decodeSend(b *component.Body) component.Config {
 	c := &SendConfig{
-		URL: b.String("url"), Partner: b.PartyRef("partner"), Subject: b.Template("subject"),
+		URL: b.Template("url"), Headers: b.TemplateMap("headers"), Partner: b.PartyRef("partner"), Subject: b.Template("subject"),
 		MDN: b.String("mdn"), SignedMDN: b.Bool("signed_mdn"), MDNDigest: b.String("mdn_digest"),
 		AsyncMDNURL: b.String("async_mdn_url"), MDNTimeout: b.Duration("mdn_timeout"), Timeout: b.Duration("timeout"),
 	}
-	if c.URL.Usable() {
-		// Constant, so checked now rather than at every delivery.
-		if u, err := url.Parse(c.URL.V); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			b.Errorf(c.URL.Range, "Invalid value for url",
-				"The url of %s must be an absolute http or https URL with a host.", b.What)
+	if k, ok := c.URL.V.(message.Constant); c.URL.Usable() && ok {
+		// A constant url is checked now rather than at every delivery; one
+		// that reads the message, when it is evaluated.
+		if v, ok := k.Constant(); ok {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				b.Errorf(c.URL.Range, "Invalid value for url",
+					"The url of %s must be an absolute http or https URL with a host.", b.What)
+			}
+		}
+	}
+	if c.Headers.Usable() {
+		for name := range c.Headers.V {
+			if slices.ContainsFunc(as2.RequestHeaders, func(h string) bool { return strings.EqualFold(h, name) }) {
+				b.Errorf(c.Headers.Range, "AS2 header in headers",
+					"The headers of %s set %s, an AS2 header the transport sets itself (from the group's and the partner's as2_id, subject and the mdn attributes).", b.What, name)
+			}
 		}
 	}
 	if c.AsyncMDNURL.Usable() && c.AsyncMDNURL.V != "" {

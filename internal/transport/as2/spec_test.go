@@ -19,7 +19,8 @@ func body(t *testing.T, set map[string]any) (*component.Body, *[]*hcl.Diagnostic
 	t.Helper()
 	var diags []*hcl.Diagnostic
 	b := component.NewBody(`transport "as2" of send_port "p"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })
-	b.Set("url", value.Known("https://as2.fabrikam.example/as2", hcl.Range{}))
+	b.Set("url", value.Known[message.Template](constant("https://as2.fabrikam.example/as2"), hcl.Range{}))
+	b.Set("headers", value.Value[map[string]message.Template]{})
 	b.Set("partner", value.Known("fabrikam", hcl.Range{}))
 	b.Set("subject", value.Value[message.Template]{})
 	b.Set("mdn", value.Defaulted("sync", hcl.Range{}))
@@ -34,7 +35,8 @@ func body(t *testing.T, set map[string]any) (*component.Body, *[]*hcl.Diagnostic
 	return b, &diags
 }
 
-// TestDecode: the url and the async_mdn_url must be http(s) with a host;
+// TestDecode: the url (when constant) and the async_mdn_url must be
+// http(s) with a host; configured headers cannot be AS2's own;
 // mdn_timeout must be positive; the partner's certificates are needed exactly when
 // a signed MDN is asked for; the rules see the partner and the mode.
 func TestDecode(t *testing.T) {
@@ -57,9 +59,14 @@ func TestDecode(t *testing.T) {
 			"absolute http or https URL with a host", component.Needed},
 		{"mdn_timeout zero", map[string]any{"mdn": value.Known("async", hcl.Range{}), "async_mdn_url": value.Known("https://us.example/as2", hcl.Range{}),
 			"mdn_timeout": value.Known(time.Duration(0), hcl.Range{})}, "must be positive", component.Needed},
-		{"ftp url", map[string]any{"url": value.Known("ftp://fabrikam.example/as2", hcl.Range{})}, "absolute http or https URL", component.Needed},
-		{"no host", map[string]any{"url": value.Known("https:///as2", hcl.Range{})}, "absolute http or https URL", component.Needed},
-		{"url unknown", map[string]any{"url": unknown}, "", component.Needed},
+		{"ftp url", map[string]any{"url": urlOf("ftp://fabrikam.example/as2")}, "absolute http or https URL", component.Needed},
+		{"no host", map[string]any{"url": urlOf("https:///as2")}, "absolute http or https URL", component.Needed},
+		// A url that reads the message is checked when it is evaluated
+		// (Client.Begin), at each delivery.
+		{"url from the message", map[string]any{"url": value.Known[message.Template](fromMessage{}, hcl.Range{})}, "", component.Needed},
+		{"url unknown", map[string]any{"url": value.Value[message.Template]{Set: true}}, "", component.Needed},
+		{"header", map[string]any{"headers": headers("X-Api-Key")}, "", component.Needed},
+		{"AS2 header", map[string]any{"headers": headers("as2-to")}, "set as2-to, an AS2 header", component.Needed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, diags := body(t, tc.set)
@@ -78,6 +85,29 @@ func TestDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// constant is a template that reads nothing of the message.
+type constant string
+
+func (c constant) Eval(*message.Message) (message.Text, error) { return message.Text{Value: string(c)}, nil }
+func (c constant) Constant() (string, bool)                    { return string(c), true }
+
+// fromMessage is a template that reads the message.
+type fromMessage struct{}
+
+func (fromMessage) Eval(m *message.Message) (message.Text, error) {
+	return message.Text{Value: "https://as2.example/" + m.ID}, nil
+}
+
+func urlOf(s string) value.Value[message.Template] { return value.Known[message.Template](constant(s), hcl.Range{}) }
+
+func headers(names ...string) value.Value[map[string]message.Template] {
+	m := map[string]message.Template{}
+	for _, n := range names {
+		m[n] = constant("v")
+	}
+	return value.Known(m, hcl.Range{})
 }
 
 // TestDecodeTLS: the tls block's files reach the config, and a client

@@ -181,16 +181,13 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 	if err != nil {
 		return nil, err
 	}
-	return &sender{h: h, cfg: c, headerNames: slices.Sorted(maps.Keys(c.Headers.V))}, nil
+	return &sender{h: h, target: NewTarget(c.URL.V, c.Headers.V)}, nil
 }
 
 // sender adapts Client to component.Sender.
 type sender struct {
-	h   *Client
-	cfg *SendConfig
-	// headerNames are the configured headers' names, in the order they
-	// are evaluated (the first failure is the one reported).
-	headerNames []string
+	h      *Client
+	target *Target
 }
 
 // Close closes the idle connections of the port's pool.
@@ -199,20 +196,35 @@ func (s *sender) Close() error {
 	return nil
 }
 
-// target evaluates url and headers for d (Client.Begin checks the
-// url). A failure repeats at every attempt.
-func (s *sender) target(d *component.Delivery) (transport.Delivery, error) {
+// Target is where a send over HTTP goes, compiled: the url and headers of
+// this transport, and of as2, which sends with this package's Client.
+type Target struct {
+	url     message.Template
+	headers map[string]message.Template
+	// names are the headers' names, in the order they are evaluated (the
+	// first failure is the one reported).
+	names []string
+}
+
+// NewTarget returns the Target of url and headers (none when nil).
+func NewTarget(url message.Template, headers map[string]message.Template) *Target {
+	return &Target{url: url, headers: headers, names: slices.Sorted(maps.Keys(headers))}
+}
+
+// Eval evaluates the url and headers for d (Client.Begin checks the url).
+// A failure repeats at every attempt: it is Permanent.
+func (t *Target) Eval(d *component.Delivery) (transport.Delivery, error) {
 	sd := transport.Delivery{ID: d.ID, MessageID: d.Message.ID, Port: d.Port}
-	u, err := s.cfg.URL.V.Eval(d.Message)
+	u, err := t.url.Eval(d.Message)
 	if err != nil {
 		return sd, component.Permanent(fmt.Errorf("url of send port %q: %w", d.Port, err))
 	}
 	sd.URL = u.Value
 	sd.URLOrigin = transport.Origin{Sensitive: u.Sensitive, SensitiveAt: u.SensitiveAt,
 		FromSender: u.FromSender, FromSenderAt: u.FromSenderAt}
-	sd.Headers = map[string]string{}
-	for _, k := range s.headerNames {
-		v, err := s.cfg.Headers.V[k].Eval(d.Message)
+	sd.Headers = make(map[string]string, len(t.names))
+	for _, k := range t.names {
+		v, err := t.headers[k].Eval(d.Message)
 		if err != nil {
 			return sd, component.Permanent(fmt.Errorf("header %s of send port %q: %w", k, d.Port, err))
 		}
@@ -223,7 +235,7 @@ func (s *sender) target(d *component.Delivery) (transport.Delivery, error) {
 }
 
 func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
-	sd, err := s.target(d)
+	sd, err := s.target.Eval(d)
 	if err != nil {
 		return nil, err
 	}
