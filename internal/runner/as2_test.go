@@ -171,7 +171,7 @@ type fakeAS2 struct {
 	url  string
 	mu   sync.Mutex
 	hits map[string]int
-	sent map[string]*as2.Built   // the last MDN answered per path
+	sent map[string]*as2.Built  // the last MDN answered per path
 	head map[string]http.Header // the last request's header fields per path
 }
 

@@ -90,8 +90,10 @@ func TestDecode(t *testing.T) {
 // constant is a template that reads nothing of the message.
 type constant string
 
-func (c constant) Eval(*message.Message) (message.Text, error) { return message.Text{Value: string(c)}, nil }
-func (c constant) Constant() (string, bool)                    { return string(c), true }
+func (c constant) Eval(*message.Message) (message.Text, error) {
+	return message.Text{Value: string(c)}, nil
+}
+func (c constant) Constant() (string, bool) { return string(c), true }
 
 // fromMessage is a template that reads the message.
 type fromMessage struct{}
@@ -100,7 +102,9 @@ func (fromMessage) Eval(m *message.Message) (message.Text, error) {
 	return message.Text{Value: "https://as2.example/" + m.ID}, nil
 }
 
-func urlOf(s string) value.Value[message.Template] { return value.Known[message.Template](constant(s), hcl.Range{}) }
+func urlOf(s string) value.Value[message.Template] {
+	return value.Known[message.Template](constant(s), hcl.Range{})
+}
 
 func headers(names ...string) value.Value[map[string]message.Template] {
 	m := map[string]message.Template{}
