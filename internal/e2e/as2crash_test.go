@@ -117,6 +117,8 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The receiver delivers what it stored on its own time, after the MDN.
+	waitFor(t, 2*time.Minute, func() bool { return countFiles(t, filepath.Join(recvDir, "out")) >= messages })
 	receiver.Process.Signal(syscall.SIGTERM)
 	receiver.Wait()
 	sender.Process.Signal(syscall.SIGTERM)
