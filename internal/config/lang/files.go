@@ -62,12 +62,22 @@ func isConfigFile(name string) bool {
 	return strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json")
 }
 
-// parseFiles parses every file; syntax errors are BP1000.
-func parseFiles(parser *hclparse.Parser, files []string) ([]*hcl.File, hcl.Diagnostics) {
+// parseFiles parses every file, read with readFile when it is not nil;
+// syntax errors are BP1000.
+func parseFiles(parser *hclparse.Parser, files []string, readFile func(string) ([]byte, error)) ([]*hcl.File, hcl.Diagnostics) {
 	var out []*hcl.File
 	var diags hcl.Diagnostics
 	for _, name := range files {
-		src, err := readLimited(name, maxConfigFileSize)
+		var src []byte
+		var err error
+		if readFile != nil {
+			src, err = readFile(name)
+			if err == nil && int64(len(src)) > maxConfigFileSize {
+				err = fmt.Errorf("larger than %d MiB; this is not a configuration file", maxConfigFileSize>>20)
+			}
+		} else {
+			src, err = readLimited(name, maxConfigFileSize)
+		}
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

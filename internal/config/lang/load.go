@@ -46,6 +46,11 @@ type Options struct {
 	// Registry holds the components transport and encoder blocks name;
 	// nil means the built-in ones.
 	Registry *component.Registry
+	// ReadFile, when set, reads the configuration files in place of the
+	// file system: the language server lays the editor's unsaved buffers
+	// over the files on disk with it. It is not used for --var-file,
+	// file() or stores. The size limit applies to what it returns.
+	ReadFile func(name string) ([]byte, error)
 }
 
 // Block type names of the language.
@@ -123,7 +128,7 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 		opts.Registry = registry.Builtin()
 	}
 	parser := hclparse.NewParser()
-	parsed, diags := parseFiles(parser, files)
+	parsed, diags := parseFiles(parser, files, opts.ReadFile)
 	cfg := &model.Config{Files: parser.Files(), EvalContexts: map[string]*hcl.EvalContext{}}
 	if len(parsed) == 0 {
 		return cfg, finish(diags)
