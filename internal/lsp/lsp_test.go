@@ -372,3 +372,17 @@ func TestCompletion(t *testing.T) {
 	}
 	c.shutdown()
 }
+
+// TestClose: closing the last open file of a configuration clears the
+// diagnostics the server published for it.
+func TestClose(t *testing.T) {
+	dir, text := quickstart(t)
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	c := start(t)
+	c.initialize()
+	c.open(uri, strings.Replace(text, "pipeline.sign_encrypt", "pipeline.sign_encrypted", 1))
+	c.diagnosticsFor(uri, hasCode("BP1001"))
+	c.notify("textDocument/didClose", map[string]any{"textDocument": map[string]any{"uri": uri}})
+	c.diagnosticsFor(uri, none)
+	c.shutdown()
+}

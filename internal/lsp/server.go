@@ -451,9 +451,11 @@ func (s *server) run(dir string) {
 
 // diagnosticsLocked turns snap's diagnostics into one notification per
 // file: every file with findings, every file that had some last time (to
-// clear them), and every open document of the directory.
+// clear them), and every open document of the directory. With no document
+// of the directory open any more, it only clears.
 func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagnosticsParams {
 	byFile := map[string][]Diagnostic{}
+	diags := snap.diags
 	var open []string
 	for _, d := range s.docs {
 		if configDir(d.path) == snap.dir {
@@ -465,8 +467,13 @@ func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagno
 	for f := range ds.published {
 		byFile[f] = []Diagnostic{}
 	}
+	if len(open) == 0 {
+		// The last file of the directory was closed: its findings go
+		// with it, as the editor has nothing of it open to fix.
+		diags = nil
+	}
 	indexes := map[string]*lineIndex{}
-	for _, d := range snap.diags {
+	for _, d := range diags {
 		var files []string
 		var rng hcl.Range
 		if d.Subject != nil && d.Subject.Filename != "" {
