@@ -39,10 +39,18 @@ type checker struct {
 	lookupEnv func(string) (string, bool)
 	registry  *component.Registry
 	now       func() time.Time
-	// cache keeps the loaded certificate stores between runs while their
-	// directories are unchanged (stamp): loading them is most of a run.
-	cache *certstore.Cache
-	stamp string
+	// caches are kept per configuration directory between its runs.
+	caches map[string]*dirCache
+}
+
+// dirCache is what one run leaves for the next run of the same directory.
+type dirCache struct {
+	// stores keeps the loaded certificate stores while their directories
+	// are unchanged (stamp): loading them is most of a cold run.
+	stores *certstore.Cache
+	stamp  string
+	// parsed keeps the parsed files: a keystroke re-parses one buffer.
+	parsed *lang.ParseCache
 }
 
 // check validates dir with overlay (path → text) laid over the disk.
@@ -64,8 +72,16 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		snap.cfg = &model.Config{}
 		return snap
 	}
+	if c.caches == nil {
+		c.caches = map[string]*dirCache{}
+	}
+	dc := c.caches[dir]
+	if dc == nil {
+		dc = &dirCache{parsed: lang.NewParseCache()}
+		c.caches[dir] = dc
+	}
 	cfg, diags := lang.Load(files, lang.Options{
-		Mode: lang.ModeValidate, LookupEnv: c.lookupEnv, Registry: c.registry, ReadFile: read,
+		Mode: lang.ModeValidate, LookupEnv: c.lookupEnv, Registry: c.registry, ReadFile: read, ParseCache: dc.parsed,
 	})
 	if cfg == nil {
 		cfg = &model.Config{}
@@ -76,8 +92,8 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		// are missing, and the rules would report phantom problems.
 		snap.diags = syntaxErrors(diags)
 	} else {
-		c.refreshCache(cfg)
-		res, ds := rules.Check(cfg, rules.Options{Now: c.now(), Cache: c.cache})
+		dc.refresh(cfg)
+		res, ds := rules.Check(cfg, rules.Options{Now: c.now(), Cache: dc.stores})
 		snap.res = res
 		snap.diags = append(diags, ds...)
 	}
@@ -85,9 +101,9 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 	return snap
 }
 
-// refreshCache starts a new store cache when any store directory changed
-// since the last run: a file added, removed, replaced or touched.
-func (c *checker) refreshCache(cfg *model.Config) {
+// refresh starts a new store cache when any store directory changed since
+// the last run: a file added, removed, replaced or touched.
+func (c *dirCache) refresh(cfg *model.Config) {
 	var b strings.Builder
 	for _, s := range cfg.Stores {
 		if !s.Path.Known {
@@ -108,8 +124,8 @@ func (c *checker) refreshCache(cfg *model.Config) {
 			fmt.Fprintf(&b, "%s %d %d %v\n", e.Name(), info.Size(), info.ModTime().UnixNano(), info.Mode())
 		}
 	}
-	if stamp := b.String(); c.cache == nil || stamp != c.stamp {
-		c.cache, c.stamp = certstore.NewCache(), stamp
+	if stamp := b.String(); c.stores == nil || stamp != c.stamp {
+		c.stores, c.stamp = certstore.NewCache(), stamp
 	}
 }
 

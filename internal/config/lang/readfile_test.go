@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
 
@@ -61,5 +63,50 @@ func TestReadFileOverlay(t *testing.T) {
 				t.Errorf("diagnostics %v, want BP1000 naming %s: %s", diags, c, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseCache: with a ParseCache, a file whose text is unchanged is not
+// parsed again (the same *hcl.File), a changed one is, the syntax errors of
+// a cached file are reported on every Load, and files no longer loaded are
+// forgotten.
+func TestParseCache(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.hcl"), filepath.Join(dir, "b.hcl")
+	texts := map[string]string{
+		a: `group "g" {}`,
+		b: `server "s" {`, // unterminated: BP1000
+	}
+	read := func(name string) ([]byte, error) { return []byte(texts[name]), nil }
+	cache := NewParseCache()
+	load := func(files ...string) (map[string]*hcl.File, hcl.Diagnostics) {
+		cfg, diags := Load(files, Options{LookupEnv: noEnv, ReadFile: read, ParseCache: cache})
+		return cfg.Files, diags
+	}
+	syntax := func(diags hcl.Diagnostics) int {
+		n := 0
+		for _, d := range diags {
+			if diag.CodeOf(d) == diag.CodeSyntax && d.Subject != nil && d.Subject.Filename == b {
+				n++
+			}
+		}
+		return n
+	}
+	files1, diags1 := load(a, b)
+	files2, diags2 := load(a, b)
+	if files1[a] == nil || files2[a] != files1[a] || files2[b] != files1[b] {
+		t.Errorf("unchanged files were parsed again")
+	}
+	if syntax(diags1) == 0 || syntax(diags2) != syntax(diags1) {
+		t.Errorf("syntax errors of b: %d then %d", syntax(diags1), syntax(diags2))
+	}
+	texts[b] = `server "s" {}`
+	files3, diags3 := load(a, b)
+	if files3[b] == files2[b] || files3[a] != files1[a] || syntax(diags3) != 0 {
+		t.Errorf("a changed file was not parsed again: %v", diags3)
+	}
+	load(a)
+	if _, kept := cache.entries[b]; kept {
+		t.Errorf("the cache keeps a file no longer loaded")
 	}
 }
