@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 
 // patience bounds every wait for the server: reaching it means the server
 // hangs, not that it is slow.
-var patience = 60 * time.Second
+const patience = 60 * time.Second
 
 // message is a JSON-RPC message as the client sees it. The client frames
 // messages itself rather than with package jsonrpc, so that a framing bug
@@ -178,6 +178,7 @@ func (c *client) pump(r *bufio.Reader) {
 		if m.JSONRPC != "2.0" {
 			c.t.Errorf("server sent jsonrpc %q", m.JSONRPC)
 		}
+		// LSPDEBUG=1 go test -v shows what the server sends.
 		if os.Getenv("LSPDEBUG") != "" {
 			fmt.Fprintf(os.Stderr, "<- %s %s\n", m.Method, body)
 		}
