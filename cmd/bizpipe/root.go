@@ -104,6 +104,7 @@ named directly.`,
 		newRunCmd(e),
 		newMessagesCmd(e),
 		newVersionCmd(e),
+		newLSPCmd(e),
 	)
 	return root
 }

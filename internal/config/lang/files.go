@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/json"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
@@ -62,12 +65,23 @@ func isConfigFile(name string) bool {
 	return strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json")
 }
 
-// parseFiles parses every file; syntax errors are BP1000.
-func parseFiles(parser *hclparse.Parser, files []string) ([]*hcl.File, hcl.Diagnostics) {
+// parseFiles parses every file, read with readFile when it is not nil, and
+// taken from cache when it is not nil and holds the same text; syntax
+// errors are BP1000.
+func parseFiles(parser *hclparse.Parser, files []string, readFile func(string) ([]byte, error), cache *ParseCache) ([]*hcl.File, hcl.Diagnostics) {
 	var out []*hcl.File
 	var diags hcl.Diagnostics
 	for _, name := range files {
-		src, err := readLimited(name, maxConfigFileSize)
+		var src []byte
+		var err error
+		if readFile != nil {
+			src, err = readFile(name)
+			if err == nil && int64(len(src)) > maxConfigFileSize {
+				err = fmt.Errorf("larger than %d MiB; this is not a configuration file", maxConfigFileSize>>20)
+			}
+		} else {
+			src, err = readLimited(name, maxConfigFileSize)
+		}
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -77,26 +91,95 @@ func parseFiles(parser *hclparse.Parser, files []string) ([]*hcl.File, hcl.Diagn
 			})
 			continue
 		}
-		// A file nested too deeply would crash the parser: it is reported
-		// and left out, and not handed to the parser (nor kept for snippets,
-		// which the renderer would parse again).
-		if d := CheckNesting(src, name); d != nil {
-			diags = append(diags, d)
-			continue
+		e := cache.lookup(name, src)
+		if e == nil {
+			e = parseFile(src, name)
+			cache.store(name, src, e)
 		}
-		var f *hcl.File
-		var ds hcl.Diagnostics
-		if strings.HasSuffix(name, ".json") {
-			f, ds = parser.ParseJSON(src, name)
-		} else {
-			f, ds = parser.ParseHCL(src, name)
+		if e.file != nil {
+			// Kept for snippets and cfg.Files, as if parsed here.
+			parser.Files()[name] = e.file
 		}
-		diags = append(diags, syntaxDiags(ds, name)...)
-		if f != nil && !ds.HasErrors() {
-			out = append(out, f)
+		for _, d := range e.diags {
+			c := *d // finish() clears fields of what it returns
+			diags = append(diags, &c)
+		}
+		if e.file != nil && !e.diags.HasErrors() {
+			out = append(out, e.file)
 		}
 	}
+	cache.prune(files)
 	return out, diags
+}
+
+// parseFile parses one file's text.
+func parseFile(src []byte, name string) *parsedFile {
+	// A file nested too deeply would crash the parser: it is reported
+	// and left out, and not handed to the parser (nor kept for snippets,
+	// which the renderer would parse again).
+	if d := CheckNesting(src, name); d != nil {
+		return &parsedFile{diags: hcl.Diagnostics{d}}
+	}
+	var f *hcl.File
+	var ds hcl.Diagnostics
+	if strings.HasSuffix(name, ".json") {
+		f, ds = json.Parse(src, name)
+	} else {
+		f, ds = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	}
+	return &parsedFile{file: f, diags: syntaxDiags(ds, name)}
+}
+
+// ParseCache keeps parsed configuration files from one Load to the next,
+// so that a file whose text has not changed is not lexed and parsed again:
+// the language server keeps one, and a keystroke re-parses only the buffer
+// that changed. The parsed files are shared by the Loads that use them,
+// which only read them. A ParseCache is for one Load at a time.
+type ParseCache struct {
+	entries map[string]*parsedFile
+}
+
+// NewParseCache returns an empty ParseCache.
+func NewParseCache() *ParseCache { return &ParseCache{entries: map[string]*parsedFile{}} }
+
+type parsedFile struct {
+	src   []byte
+	file  *hcl.File // nil when the file was refused before parsing
+	diags hcl.Diagnostics
+}
+
+func (c *ParseCache) lookup(name string, src []byte) *parsedFile {
+	if c == nil {
+		return nil
+	}
+	if e := c.entries[name]; e != nil && bytes.Equal(e.src, src) {
+		return e
+	}
+	return nil
+}
+
+func (c *ParseCache) store(name string, src []byte, e *parsedFile) {
+	if c == nil {
+		return
+	}
+	e.src = src
+	c.entries[name] = e
+}
+
+// prune forgets the files that are not in files any more.
+func (c *ParseCache) prune(files []string) {
+	if c == nil {
+		return
+	}
+	keep := make(map[string]bool, len(files))
+	for _, f := range files {
+		keep[f] = true
+	}
+	for name := range c.entries {
+		if !keep[name] {
+			delete(c.entries, name)
+		}
+	}
 }
 
 // maxSyntaxDiags bounds the syntax errors reported for one file: HCL reports

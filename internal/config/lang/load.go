@@ -46,6 +46,14 @@ type Options struct {
 	// Registry holds the components transport and encoder blocks name;
 	// nil means the built-in ones.
 	Registry *component.Registry
+	// ReadFile, when set, reads the configuration files in place of the
+	// file system: the language server lays the editor's unsaved buffers
+	// over the files on disk with it. It is not used for --var-file,
+	// file() or stores. The size limit applies to what it returns.
+	ReadFile func(name string) ([]byte, error)
+	// ParseCache, when set, keeps the parsed files for the next Load with
+	// the same cache: an unchanged file is not parsed again.
+	ParseCache *ParseCache
 }
 
 // Block type names of the language.
@@ -124,7 +132,7 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 		opts.Registry = registry.Builtin()
 	}
 	parser := hclparse.NewParser()
-	parsed, diags := parseFiles(parser, files)
+	parsed, diags := parseFiles(parser, files, opts.ReadFile, opts.ParseCache)
 	cfg := &model.Config{Files: parser.Files(), EvalContexts: map[string]*hcl.EvalContext{}}
 	if len(parsed) == 0 {
 		return cfg, finish(diags)

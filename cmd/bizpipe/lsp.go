@@ -1,0 +1,49 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bizpipe/bizpipe/internal/clidoc"
+	"github.com/bizpipe/bizpipe/internal/lsp"
+)
+
+func newLSPCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lsp",
+		Short: "Run a language server for configuration files over stdin and stdout",
+		Long: `Lsp runs a Language Server Protocol server on stdin and stdout, for any
+editor with an LSP client (Neovim, Helix, VS Code through a generic client).
+It serves the configuration files, *.hcl and *.hcl.json:
+
+  - diagnostics, as "bizpipe validate" reports them with no flags, for the
+    whole configuration directory of each open file, with unsaved buffers
+    laid over the files on disk, on open, change and save;
+  - hover over a thumbprint: the certificate, the stores that hold it and
+    the host instances that reach it with its private key;
+  - go to definition of references (host.x, var.x, certificate_store.x, ...);
+  - completion of block and attribute names, components and values.
+
+Variables take their values from BIZPIPE_VAR_NAME in the editor's
+environment, as validate does; the editor starts the server, and its log
+shows what the server writes to stderr.`,
+		Example: `  bizpipe lsp`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			err := lsp.Serve(cmd.InOrStdin(), e.stdout, lsp.Options{LookupEnv: e.lookupEnv, Version: version()})
+			if errors.Is(err, lsp.ErrNoShutdown) {
+				return &exitError{code: exitFindings}
+			}
+			if err != nil {
+				return &exitError{code: exitFindings, err: err}
+			}
+			return nil
+		},
+	}
+	clidoc.SetExitCodes(cmd,
+		clidoc.ExitCode{Code: exitOK, Meaning: "the client asked the server to shut down, then to exit"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the client exited or closed the connection without a shutdown request"},
+		clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage"})
+	return cmd
+}

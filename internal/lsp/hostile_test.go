@@ -1,0 +1,171 @@
+package lsp_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestOutsideConfiguration: a document that is no configuration file (a
+// README, an editor's unsaved untitled buffer) gets no diagnostics, and
+// hover, definition and completion answer empty, not an error.
+func TestOutsideConfiguration(t *testing.T) {
+	dir, text := quickstart(t)
+	c := start(t)
+	c.initialize()
+	notes := fileURI(filepath.Join(dir, "notes.txt"))
+	untitled := "untitled:Untitled-1"
+	c.open(notes, text)
+	c.open(untitled, "group \"x\" {\n  \n}\n")
+	for _, uri := range []string{notes, untitled, fileURI(filepath.Join(dir, "never-opened.hcl"))} {
+		for _, method := range []string{"textDocument/hover", "textDocument/definition"} {
+			if m := c.call(method, docPos(uri, pos(t, text, "4E 07", 2))); m.Error != nil || string(m.Result) != "null" {
+				t.Errorf("%s in %s: %s %+v", method, uri, m.Result, m.Error)
+			}
+		}
+	}
+	var list struct {
+		Items []struct{ Label string } `json:"items"`
+	}
+	c.result("textDocument/completion", docPos(notes, position{1, 0}), &list)
+	if len(list.Items) != 0 {
+		t.Errorf("completion in notes.txt: %+v", list.Items)
+	}
+	// An untitled buffer is HCL the user is writing: completion helps.
+	c.result("textDocument/completion", docPos(untitled, position{1, 2}), &list)
+	if !hasLabel(list.Items, "signing_certificate") {
+		t.Errorf("completion in an untitled buffer: %+v", list.Items)
+	}
+	// Now a configuration file: its diagnostics are the first published,
+	// none were for the others.
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	c.open(uri, text)
+	c.diagnosticsFor(uri, none)
+	for _, m := range c.notes {
+		if m.Method == "textDocument/publishDiagnostics" {
+			t.Errorf("published for a document outside the configuration: %s", m.Params)
+		}
+	}
+	c.shutdown()
+}
+
+// TestHugeDocument: a buffer larger than a configuration file may be is a
+// diagnostic naming the file, and the server goes on.
+func TestHugeDocument(t *testing.T) {
+	dir, text := quickstart(t)
+	c := start(t)
+	c.initialize()
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	huge := text + "\n# " + strings.Repeat("x", 5<<20) + "\n"
+	c.open(uri, huge)
+	d := only(t, c.diagnosticsFor(uri, hasCode("BP1000")), "BP1000")
+	if !strings.Contains(d.Message, "bizpipe.hcl") || !strings.Contains(d.Message, "larger than 4 MiB") {
+		t.Errorf("diagnostic %q, want the file named and its size refused", d.Message)
+	}
+	c.change(uri, 2, text)
+	c.diagnosticsFor(uri, none)
+	c.shutdown()
+}
+
+// TestProtocolErrors: requests out of order, unknown methods, and garbage
+// between messages get JSON-RPC errors, and the session goes on.
+func TestProtocolErrors(t *testing.T) {
+	dir, text := quickstart(t)
+	c := start(t)
+	if m := c.call("textDocument/hover", docPos("file:///x.hcl", position{})); m.Error == nil || m.Error.Code != -32002 {
+		t.Errorf("hover before initialize: %+v", m)
+	}
+	c.initialize()
+	if m := c.call("initialize", map[string]any{}); m.Error == nil || m.Error.Code != -32600 {
+		t.Errorf("second initialize: %+v", m)
+	}
+	if m := c.call("workspace/symbol", map[string]any{}); m.Error == nil || m.Error.Code != -32601 {
+		t.Errorf("unknown method: %+v", m)
+	}
+	if m := c.call("textDocument/hover", "not an object"); m.Error == nil || m.Error.Code != -32602 {
+		t.Errorf("invalid params: %+v", m)
+	}
+	// Not JSON, then a well-framed message: it is answered.
+	c.sendRaw([]byte("Content-Length: 9\r\n\r\n{not json"))
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	c.open(uri, text)
+	c.diagnosticsFor(uri, none)
+	// After shutdown, requests are refused.
+	if m := c.call("shutdown", nil); m.Error != nil {
+		t.Fatal(m.Error)
+	}
+	if m := c.call("textDocument/hover", docPos(uri, position{})); m.Error == nil || m.Error.Code != -32600 {
+		t.Errorf("hover after shutdown: %+v", m)
+	}
+	c.notify("exit", nil)
+	c.wait(0)
+}
+
+// TestDisconnect: a client that goes away, between messages or in the
+// middle of one, ends the server (status 1: no shutdown), with no panic
+// and no hang; and exit without shutdown is status 1 too.
+func TestDisconnect(t *testing.T) {
+	dir, text := quickstart(t)
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	open, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "textDocument/didOpen",
+		"params": map[string]any{"textDocument": map[string]any{"uri": uri, "version": 1, "text": text}}})
+	tests := []struct {
+		name string
+		tail string // sent after initialize and didOpen, then stdin closes
+	}{
+		{"between messages", ""},
+		{"in the headers", "Content-Len"},
+		{"after the headers", "Content-Length: 100\r\n\r\n"},
+		{"in the body", "Content-Length: 100\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"textDocument/hov"},
+		{"exit without shutdown", "Content-Length: 33\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":\"exit\"}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := start(t)
+			c.initialize()
+			// A validation is pending or running when the client goes.
+			c.sendRaw(append([]byte("Content-Length: "+itoa(len(open))+"\r\n\r\n"), open...))
+			c.sendRaw([]byte(tt.tail))
+			if err := c.stdin.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c.wait(1)
+		})
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// TestSensitiveValues: a sensitive variable's value never reaches the
+// client, even when a diagnostic would quote it.
+func TestSensitiveValues(t *testing.T) {
+	dir, text := quickstart(t)
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	c := start(t, "BIZPIPE_VAR_p12_password=hunter2-not-demo")
+	c.initialize()
+	c.open(uri, text)
+	// The wrong password: BP2003 about the PKCS#12 file.
+	ds := c.diagnosticsFor(uri, hasCode("BP2003"))
+	for _, d := range ds {
+		if strings.Contains(d.Message, "hunter2") {
+			t.Errorf("diagnostic shows the password: %q", d.Message)
+		}
+	}
+	// Hovers neither.
+	m := c.call("textDocument/hover", docPos(uri, pos(t, text, "4E 07 7E", 4)))
+	if strings.Contains(string(m.Result), "hunter2") {
+		t.Errorf("hover shows the password: %s", m.Result)
+	}
+	c.shutdown()
+	if strings.Contains(c.stderr.String(), "hunter2") {
+		t.Errorf("stderr shows the password")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bizpipe.hcl")); err != nil {
+		t.Fatal(err)
+	}
+}

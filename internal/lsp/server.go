@@ -1,0 +1,556 @@
+// Package lsp is bizpipe's language server: diagnostics, hovers over
+// thumbprints, go to definition and completion for configuration files, for
+// any editor with an LSP client. Package jsonrpc frames its messages.
+//
+// Diagnostics are those of `bizpipe validate` with no flags, for the whole
+// configuration directory of each open file, with the editor's unsaved
+// buffers laid over the files on disk. A change is validated after a short
+// pause in typing (Options.Debounce); a result that a later change made
+// stale is dropped, not published.
+package lsp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/lsp/jsonrpc"
+	"github.com/bizpipe/bizpipe/internal/registry"
+)
+
+// DefaultDebounce is the pause in typing after which a change is validated.
+const DefaultDebounce = 150 * time.Millisecond
+
+// ErrNoShutdown is returned by Serve when the client exits, or closes the
+// stream, without asking the server to shut down first: the protocol's
+// exit code 1.
+var ErrNoShutdown = errors.New("the client ended the session without a shutdown request")
+
+// Options controls Serve.
+type Options struct {
+	// LookupEnv reads BIZPIPE_VAR_* and env(), as validate does; nil means
+	// no environment.
+	LookupEnv func(string) (string, bool)
+	// Registry holds the components; nil means the built-in ones.
+	Registry *component.Registry
+	// Debounce is the pause after a change before validating; zero means
+	// DefaultDebounce.
+	Debounce time.Duration
+	// Now is the time certificates are checked against; nil means
+	// time.Now.
+	Now func() time.Time
+	// Version is reported to the client as the server's version.
+	Version string
+}
+
+// document is an open text document.
+type document struct {
+	uri  string
+	path string // "" when the document is not a configuration file on disk
+	text []byte // replaced, never modified: snapshots share it
+}
+
+// dirState is the validation state of one configuration directory.
+type dirState struct {
+	gen     uint64      // bumped on every change in the directory
+	timer   *time.Timer // pending debounced run
+	running bool
+	rerun   bool      // a timer fired while a run was going
+	snap    *snapshot // last published
+	// published are the files whose last published diagnostics were not
+	// empty: they must be cleared when their findings go.
+	published map[string]bool
+}
+
+type server struct {
+	conn     *jsonrpc.Conn
+	opts     Options
+	debounce time.Duration
+
+	checkMu sync.Mutex // one validation at a time: they share the store cache
+	checker *checker
+
+	mu          sync.Mutex
+	initialized bool
+	shutdown    bool
+	closed      bool
+	docs        map[string]*document // by URI
+	dirs        map[string]*dirState
+	wg          sync.WaitGroup // timers and runs in flight
+}
+
+// Serve runs a language server reading requests from r and writing to w
+// until the client sends exit or closes r. It returns nil after a shutdown
+// request, ErrNoShutdown without one, and the read error when the stream
+// broke (a message cut off). Every goroutine it started has ended when it
+// returns.
+func Serve(r io.Reader, w io.Writer, opts Options) error {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = func(string) (string, bool) { return "", false }
+	}
+	if opts.Registry == nil {
+		opts.Registry = registry.Builtin()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &server{
+		conn:     jsonrpc.NewConn(r, w),
+		opts:     opts,
+		debounce: opts.Debounce,
+		checker:  &checker{lookupEnv: opts.LookupEnv, registry: opts.Registry, now: opts.Now},
+		docs:     map[string]*document{},
+		dirs:     map[string]*dirState{},
+	}
+	if s.debounce <= 0 {
+		s.debounce = DefaultDebounce
+	}
+	defer s.stop()
+	for {
+		m, err := s.conn.Read()
+		if err != nil {
+			var fe *jsonrpc.FrameError
+			if errors.As(err, &fe) {
+				s.logMessage(fe.Error())
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				if s.isShutdown() {
+					return nil
+				}
+				return ErrNoShutdown
+			}
+			return fmt.Errorf("reading from the client: %w", err)
+		}
+		if m.Method == "exit" {
+			if s.isShutdown() {
+				return nil
+			}
+			return ErrNoShutdown
+		}
+		s.handle(m)
+	}
+}
+
+func (s *server) isShutdown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
+}
+
+// stop cancels pending runs and waits for those in flight.
+func (s *server) stop() {
+	s.mu.Lock()
+	s.closed = true
+	for _, ds := range s.dirs {
+		if ds.timer != nil && ds.timer.Stop() {
+			s.wg.Done()
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// handle dispatches one message. A panic in a handler is a bug: it is
+// reported to the client and the session goes on.
+func (s *server) handle(m *jsonrpc.Message) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logMessage(fmt.Sprintf("internal error handling %s: %v\n%s", m.Method, r, debug.Stack()))
+			if m.IsRequest() {
+				_ = s.conn.Reply(m.ID, nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("internal error: %v", r)})
+			}
+		}
+	}()
+	if m.Method == "" {
+		return // a response to a request the server never sends
+	}
+	if !m.IsRequest() {
+		s.notification(m)
+		return
+	}
+	result, rerr := s.request(m)
+	_ = s.conn.Reply(m.ID, result, rerr)
+}
+
+func (s *server) request(m *jsonrpc.Message) (any, *jsonrpc.Error) {
+	s.mu.Lock()
+	initialized, shutdown := s.initialized, s.shutdown
+	s.mu.Unlock()
+	if m.Method == "initialize" {
+		if initialized {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "initialize sent twice"}
+		}
+		s.mu.Lock()
+		s.initialized = true
+		s.mu.Unlock()
+		return s.initializeResult(), nil
+	}
+	if !initialized {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeServerNotInitialized, Message: "the server is not initialized"}
+	}
+	if shutdown {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "the server is shut down"}
+	}
+	switch m.Method {
+	case "shutdown":
+		s.mu.Lock()
+		s.shutdown = true
+		s.mu.Unlock()
+		return nil, nil
+	case "textDocument/hover":
+		var p positionParams
+		if err := json.Unmarshal(m.Params, &p); err != nil {
+			return nil, invalidParams(err)
+		}
+		if h := s.hover(p); h != nil {
+			return h, nil
+		}
+		return nil, nil
+	case "textDocument/definition":
+		var p positionParams
+		if err := json.Unmarshal(m.Params, &p); err != nil {
+			return nil, invalidParams(err)
+		}
+		if loc := s.definition(p); loc != nil {
+			return loc, nil
+		}
+		return nil, nil
+	case "textDocument/completion":
+		var p positionParams
+		if err := json.Unmarshal(m.Params, &p); err != nil {
+			return nil, invalidParams(err)
+		}
+		return s.completion(p), nil
+	}
+	return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "method not supported: " + m.Method}
+}
+
+func invalidParams(err error) *jsonrpc.Error {
+	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "invalid params: " + err.Error()}
+}
+
+func (s *server) initializeResult() any {
+	type saveOptions struct {
+		IncludeText bool `json:"includeText"`
+	}
+	return map[string]any{
+		"capabilities": map[string]any{
+			"textDocumentSync": map[string]any{
+				"openClose": true,
+				"change":    1, // full text on each change
+				"save":      saveOptions{},
+			},
+			"hoverProvider":      true,
+			"definitionProvider": true,
+			"completionProvider": map[string]any{"triggerCharacters": []string{"\"", "."}},
+		},
+		"serverInfo": map[string]string{"name": "bizpipe", "version": s.opts.Version},
+	}
+}
+
+func (s *server) notification(m *jsonrpc.Message) {
+	s.mu.Lock()
+	ready := s.initialized && !s.shutdown
+	s.mu.Unlock()
+	if !ready {
+		return
+	}
+	var err error
+	switch m.Method {
+	case "textDocument/didOpen":
+		var p didOpenParams
+		if err = json.Unmarshal(m.Params, &p); err == nil {
+			s.open(p.TextDocument.URI, []byte(p.TextDocument.Text))
+		}
+	case "textDocument/didChange":
+		var p didChangeParams
+		if err = json.Unmarshal(m.Params, &p); err == nil {
+			s.change(p)
+		}
+	case "textDocument/didSave":
+		var p didSaveParams
+		if err = json.Unmarshal(m.Params, &p); err == nil {
+			s.save(p)
+		}
+	case "textDocument/didClose":
+		var p didCloseParams
+		if err = json.Unmarshal(m.Params, &p); err == nil {
+			s.close(p.TextDocument.URI)
+		}
+	}
+	if err != nil {
+		s.logMessage(fmt.Sprintf("%s: invalid params: %v", m.Method, err))
+	}
+}
+
+func (s *server) logMessage(msg string) {
+	_ = s.conn.Notify("window/logMessage", map[string]any{"type": 1, "message": "bizpipe: " + msg})
+}
+
+// configDir is the configuration directory of a file, "" when the file is
+// not a configuration file.
+func configDir(path string) string {
+	if path == "" || !isConfigFile(path) {
+		return ""
+	}
+	return filepath.Dir(path)
+}
+
+func (s *server) open(uri string, text []byte) {
+	path, err := uriToPath(uri)
+	if err != nil {
+		path = ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docs[uri] = &document{uri: uri, path: path, text: text}
+	s.scheduleLocked(configDir(path))
+}
+
+func (s *server) change(p didChangeParams) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.docs[p.TextDocument.URI]
+	if d == nil {
+		return
+	}
+	text := d.text
+	for _, c := range p.ContentChanges {
+		if c.Range == nil {
+			text = []byte(c.Text)
+			continue
+		}
+		// A client that sends ranges although the server asked for full
+		// text: apply them to a copy.
+		start, end := offsetOf(text, c.Range.Start), offsetOf(text, c.Range.End)
+		if end < start {
+			start, end = end, start
+		}
+		next := make([]byte, 0, len(text)-(end-start)+len(c.Text))
+		next = append(append(append(next, text[:start]...), c.Text...), text[end:]...)
+		text = next
+	}
+	d.text = text
+	s.scheduleLocked(configDir(d.path))
+}
+
+func (s *server) save(p didSaveParams) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.docs[p.TextDocument.URI]
+	if d == nil {
+		return
+	}
+	if p.Text != nil {
+		d.text = []byte(*p.Text)
+	}
+	s.scheduleLocked(configDir(d.path))
+}
+
+func (s *server) close(uri string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.docs[uri]
+	if d == nil {
+		return
+	}
+	delete(s.docs, uri)
+	// The file on disk is what counts now.
+	s.scheduleLocked(configDir(d.path))
+}
+
+// scheduleLocked (re)starts the debounce timer of dir.
+func (s *server) scheduleLocked(dir string) {
+	if dir == "" || s.closed {
+		return
+	}
+	ds := s.dirs[dir]
+	if ds == nil {
+		ds = &dirState{published: map[string]bool{}}
+		s.dirs[dir] = ds
+	}
+	ds.gen++
+	if ds.timer != nil && ds.timer.Stop() {
+		s.wg.Done()
+	}
+	s.wg.Add(1)
+	ds.timer = time.AfterFunc(s.debounce, func() {
+		defer s.wg.Done()
+		s.run(dir)
+	})
+}
+
+// overlayLocked returns the open buffers by path.
+func (s *server) overlayLocked() map[string][]byte {
+	out := map[string][]byte{}
+	for _, d := range s.docs {
+		if d.path != "" {
+			out[d.path] = d.text
+		}
+	}
+	return out
+}
+
+// run validates dir and publishes the result unless a change made it stale
+// meanwhile (that change's own run publishes).
+func (s *server) run(dir string) {
+	s.mu.Lock()
+	ds := s.dirs[dir]
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if ds.running {
+		ds.rerun = true
+		s.mu.Unlock()
+		return
+	}
+	ds.running = true
+	for {
+		gen := ds.gen
+		overlay := s.overlayLocked()
+		s.mu.Unlock()
+
+		s.checkMu.Lock()
+		snap := s.checker.check(dir, overlay)
+		s.checkMu.Unlock()
+
+		s.mu.Lock()
+		if s.closed {
+			break
+		}
+		if ds.gen == gen {
+			ds.snap = snap
+			notes := s.diagnosticsLocked(ds, snap)
+			s.mu.Unlock()
+			for _, n := range notes {
+				_ = s.conn.Notify("textDocument/publishDiagnostics", n)
+			}
+			s.mu.Lock()
+		}
+		if !ds.rerun || s.closed {
+			break
+		}
+		ds.rerun = false
+	}
+	ds.running = false
+	s.mu.Unlock()
+}
+
+// diagnosticsLocked turns snap's diagnostics into one notification per
+// file: every file with findings, every file that had some last time (to
+// clear them), and every open document of the directory. With no document
+// of the directory open any more, it only clears.
+func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagnosticsParams {
+	byFile := map[string][]Diagnostic{}
+	diags := snap.diags
+	var open []string
+	for _, d := range s.docs {
+		if configDir(d.path) == snap.dir {
+			open = append(open, d.path)
+			byFile[d.path] = []Diagnostic{}
+		}
+	}
+	sort.Strings(open)
+	for f := range ds.published {
+		byFile[f] = []Diagnostic{}
+	}
+	if len(open) == 0 {
+		// The last file of the directory was closed: its findings go
+		// with it, as the editor has nothing of it open to fix.
+		diags = nil
+	}
+	indexes := map[string]*lineIndex{}
+	for _, d := range diags {
+		var files []string
+		var rng hcl.Range
+		if d.Subject != nil && d.Subject.Filename != "" {
+			rng = *d.Subject
+			files = []string{rng.Filename}
+		} else {
+			// A finding about the configuration as a whole ("no group
+			// block"): shown at the top of each open file.
+			files = open
+		}
+		for _, f := range files {
+			li := indexes[f]
+			if li == nil {
+				if src, ok := snap.src[f]; ok {
+					li = newLineIndex(src)
+					indexes[f] = li
+				}
+			}
+			byFile[f] = append(byFile[f], toDiagnostic(d, rng, li))
+		}
+	}
+	ds.published = map[string]bool{}
+	names := make([]string, 0, len(byFile))
+	for f, list := range byFile {
+		names = append(names, f)
+		if len(list) > 0 {
+			ds.published[f] = true
+		}
+	}
+	sort.Strings(names)
+	out := make([]publishDiagnosticsParams, 0, len(names))
+	for _, f := range names {
+		out = append(out, publishDiagnosticsParams{URI: pathToURI(f), Diagnostics: byFile[f]})
+	}
+	return out
+}
+
+func toDiagnostic(d *hcl.Diagnostic, rng hcl.Range, li *lineIndex) Diagnostic {
+	sev := severityError
+	if d.Severity == hcl.DiagWarning {
+		sev = severityWarning
+	}
+	msg := d.Summary
+	if detail := strings.TrimSpace(d.Detail); detail != "" {
+		msg += "\n" + detail
+	}
+	return Diagnostic{
+		Range:    toRange(rng, li),
+		Severity: sev,
+		Code:     string(diag.CodeOf(d)),
+		Source:   "bizpipe",
+		Message:  msg,
+	}
+}
+
+// snapshotFor returns the document at uri and its directory's latest
+// snapshot, validating now when there is none yet. Both are nil for a
+// document that is not open or not a configuration file.
+func (s *server) snapshotFor(uri string) (*document, *snapshot) {
+	s.mu.Lock()
+	d := s.docs[uri]
+	if d == nil {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	dir := configDir(d.path)
+	if dir == "" {
+		s.mu.Unlock()
+		return d, nil
+	}
+	if ds := s.dirs[dir]; ds != nil && ds.snap != nil {
+		s.mu.Unlock()
+		return d, ds.snap
+	}
+	overlay := s.overlayLocked()
+	s.mu.Unlock()
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	return d, s.checker.check(dir, overlay)
+}

@@ -1,0 +1,135 @@
+package lsp
+
+import (
+	"errors"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// uriToPath returns the file path of a file: URI. Other schemes (an
+// editor's unsaved "untitled:" buffer) have no path: such a document belongs
+// to no configuration.
+func uriToPath(uri string) (string, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "file" {
+		return "", errors.New("not a file: URI")
+	}
+	p := u.Path
+	// file:///C:/dir/x.hcl on Windows.
+	if len(p) >= 3 && p[0] == '/' && p[2] == ':' {
+		p = p[1:]
+	}
+	if p == "" {
+		return "", errors.New("file: URI without a path")
+	}
+	return filepath.Clean(filepath.FromSlash(p)), nil
+}
+
+// pathToURI is the inverse of uriToPath.
+func pathToURI(p string) string {
+	s := filepath.ToSlash(p)
+	if !strings.HasPrefix(s, "/") {
+		s = "/" + s
+	}
+	return (&url.URL{Scheme: "file", Path: s}).String()
+}
+
+// isConfigFile reports whether a file name is one the loader reads from a
+// directory (§2).
+func isConfigFile(name string) bool {
+	base := filepath.Base(name)
+	return !strings.HasPrefix(base, ".") && (strings.HasSuffix(base, ".hcl") || strings.HasSuffix(base, ".hcl.json"))
+}
+
+// offsetOf converts an LSP position in src to a byte offset, clamped to the
+// line's end and the text's end.
+func offsetOf(src []byte, pos Position) int {
+	off := 0
+	for line := 0; line < pos.Line; line++ {
+		i := indexByte(src[off:], '\n')
+		if i < 0 {
+			return len(src)
+		}
+		off += i + 1
+	}
+	units := 0
+	for off < len(src) && units < pos.Character {
+		r, size := utf8.DecodeRune(src[off:])
+		if r == '\n' {
+			break
+		}
+		n := utf16.RuneLen(r)
+		if n < 0 { // an invalid byte counts as one unit
+			n = 1
+		}
+		units += n
+		off += size
+	}
+	return off
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// lineIndex converts byte offsets of one text to LSP positions: the start
+// of every line, found once, so that converting the ranges of many
+// diagnostics does not scan the text each time.
+type lineIndex struct {
+	src    []byte
+	starts []int
+}
+
+func newLineIndex(src []byte) *lineIndex {
+	starts := []int{0}
+	for i, c := range src {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return &lineIndex{src: src, starts: starts}
+}
+
+// position converts a byte offset to an LSP position.
+func (li *lineIndex) position(off int) Position {
+	off = min(max(off, 0), len(li.src))
+	line := sort.SearchInts(li.starts, off+1) - 1
+	p := Position{Line: line}
+	for i := li.starts[line]; i < off; {
+		r, size := utf8.DecodeRune(li.src[i:])
+		n := utf16.RuneLen(r)
+		if n < 0 {
+			n = 1
+		}
+		p.Character += n
+		i += size
+	}
+	return p
+}
+
+// toRange converts an HCL range to an LSP one, exactly through the byte
+// offsets when the source is at hand; HCL's columns count characters, the
+// protocol's UTF-16 units.
+func toRange(r hcl.Range, li *lineIndex) Range {
+	if li != nil && r.End.Byte >= r.Start.Byte && r.End.Byte <= len(li.src) {
+		return Range{Start: li.position(r.Start.Byte), End: li.position(r.End.Byte)}
+	}
+	at := func(p hcl.Pos) Position {
+		return Position{Line: max(p.Line-1, 0), Character: max(p.Column-1, 0)}
+	}
+	return Range{Start: at(r.Start), End: at(r.End)}
+}
