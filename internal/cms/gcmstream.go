@@ -9,12 +9,13 @@ import (
 
 // gcmStream encrypts with AES-GCM (SP 800-38D) one piece at a time, for a
 // 96-bit nonce and no additional data: CTR mode from J0+1 (crypto/cipher's
-// CTR, hardware-accelerated) plus a GHASH of the ciphertext; the tag comes
+// CTR, hardware-accelerated) plus a GHASH of the ciphertext (ghashBulk,
+// hardware-accelerated for all but short data); the tag comes
 // at the end. It produces exactly what cipher.AEAD's Seal would for the
 // concatenated plaintext.
 type gcmStream struct {
 	ctr   cipher.Stream
-	gh    *ghash
+	gh    *ghashBulk
 	ej0   [16]byte // E(K, J0), masks the tag
 	n     uint64   // plaintext octets so far
 	final bool
@@ -34,7 +35,7 @@ func newGCMStream(block cipher.Block, nonce []byte) *gcmStream {
 	var j0 [16]byte
 	copy(j0[:], nonce)
 	j0[15] = 1
-	s := &gcmStream{gh: newGHASH(h[:])}
+	s := &gcmStream{gh: newGHASHBulk(block, h[:])}
 	block.Encrypt(s.ej0[:], j0[:])
 	// The counter starts at J0+1. crypto/cipher's CTR increments all 128
 	// bits where GCM increments the low 32 only; they agree because the

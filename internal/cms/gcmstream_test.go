@@ -43,8 +43,12 @@ func TestGCMStreamMatchesAEAD(t *testing.T) {
 		fill(r, key)
 		fill(r, nonce)
 		n := r.IntN(5000)
-		if i%20 == 0 {
+		switch {
+		case i%20 == 0:
 			n = 1<<17 + r.IntN(100)
+		case i%20 == 10:
+			// Around the chunks ghashBulk hashes in bulk.
+			n = []int{bulkChunk - 1, bulkChunk, bulkChunk + 1, 2 * bulkChunk, 3*bulkChunk + 16, 5*bulkChunk - 5}[i/20%6]
 		}
 		pt := make([]byte, n)
 		fill(r, pt)

@@ -20,9 +20,9 @@ import (
 // which depends on the ciphertext and on H, so a local attacker who can
 // observe this process's cache accesses could learn about H. This is the
 // classic concern with table GHASH (OpenSSL's non-PCLMUL fallback has it
-// too); crypto/cipher avoids it with carry-less multiply instructions that
-// Go does not expose. H is per message (every message has a fresh key) and
-// the hashed data is ciphertext that is sent anyway.
+// too); crypto/cipher avoids it with carry-less multiply instructions, which
+// ghashBulk uses for all but short data. H is per message (every message
+// has a fresh key) and the hashed data is ciphertext that is sent anyway.
 
 type ghashElement struct{ low, high uint64 }
 

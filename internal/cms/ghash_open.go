@@ -3,15 +3,14 @@ package cms
 // Incremental AES-GCM decryption (NIST SP 800-38D). crypto/cipher's AEAD
 // needs the whole ciphertext in one slice, so large AuthEnvelopedData
 // content is decrypted here instead: CTR with the GCM counter rule (only the
-// low 32 bits increment) and GHASH with Shoup's 4-bit tables, fed chunk by
-// chunk. The caller must not release any plaintext before verify succeeds.
+// low 32 bits increment) and GHASH (ghashBulk), fed piece by piece. The
+// caller must not release any plaintext before verify succeeds.
 
 import (
 	"crypto/cipher"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
-	"fmt"
 )
 
 const gcmBlock = 16
@@ -47,28 +46,11 @@ func gfPow(h ghashElement, n int) ghashElement {
 	return r
 }
 
-// bulkChunk is the ciphertext hashed per call into crypto/cipher.
-const bulkChunk = 64 << 10
-
 // gcmOpener decrypts GCM ciphertext incrementally and checks the tag at
-// the end.
-//
-// The ciphertext is hashed in bulk with crypto/cipher's (hardware) GHASH:
-// sealing an empty plaintext with a chunk as additional data under the same
-// key and a fixed nonce yields GHASH(chunk) masked with a known block, and
-// GHASH is linear, so the chunk hashes combine into the running state with
-// one multiplication by a power of H each. Those tags are never output.
+// the end; the ciphertext is hashed by ghashBulk.
 type gcmOpener struct {
 	block   cipher.Block
-	g       *ghash // H's table: the AAD, a non-96-bit nonce, small products
-	h       ghashElement
-	bulk    cipher.AEAD
-	mask    ghashElement // E(K, 0^96 || 1): the mask of bulk's tags
-	hChunk  ghashElement // H^(bulkChunk/16)
-	z       ghashElement // the GHASH state times H
-	stage   []byte       // ciphertext not yet hashed
-	sealBuf [gcmBlock]byte
-	nonce0  [12]byte // bulk's fixed nonce (all zero)
+	gh      *ghashBulk
 	j0      [gcmBlock]byte
 	ctr     cipher.Stream
 	counter [gcmBlock]byte // next counter block when ctr is (re)created
@@ -88,7 +70,7 @@ func newGCMOpener(block cipher.Block, nonce, aad []byte) (*gcmOpener, error) {
 	}
 	var h [gcmBlock]byte
 	block.Encrypt(h[:], h[:])
-	o := &gcmOpener{block: block, g: newGHASH(h[:])}
+	o := &gcmOpener{block: block, gh: newGHASHBulk(block, h[:])}
 	if len(nonce) == 12 {
 		copy(o.j0[:], nonce)
 		o.j0[gcmBlock-1] = 1
@@ -100,47 +82,9 @@ func newGCMOpener(block cipher.Block, nonce, aad []byte) (*gcmOpener, error) {
 	}
 	o.counter = o.j0
 	incr32(&o.counter)
-	o.g.write(aad)
-	o.g.pad()
+	o.gh.aad(aad)
 	o.aadLen = uint64(len(aad))
-
-	o.h = ghashElement{binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:])}
-	o.z = o.g.y
-	o.z = o.g.mulH(o.z)
-	bulk, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("envelope: %w", err)
-	}
-	o.bulk = bulk
-	var j [gcmBlock]byte
-	j[gcmBlock-1] = 1
-	block.Encrypt(j[:], j[:])
-	o.mask = ghashElement{binary.BigEndian.Uint64(j[:8]), binary.BigEndian.Uint64(j[8:])}
-	o.hChunk = gfPow(o.h, bulkChunk/gcmBlock)
-	o.stage = make([]byte, 0, bulkChunk)
 	return o, nil
-}
-
-// absorb hashes one chunk of ciphertext (a whole number of blocks except
-// for the last chunk, which GHASH pads with zeros).
-func (o *gcmOpener) absorb(chunk []byte) {
-	if len(chunk) == 0 {
-		return
-	}
-	t := o.bulk.Seal(o.sealBuf[:0], o.nonce0[:], nil, chunk)
-	// t = (Y·H ⊕ L·H) ⊕ mask, where Y is GHASH's state after the chunk's
-	// blocks from zero and L its length block; with z = y·H,
-	// z' = z·H^m ⊕ Y·H.
-	s := ghashElement{binary.BigEndian.Uint64(t[:8]) ^ o.mask.low, binary.BigEndian.Uint64(t[8:]) ^ o.mask.high}
-	lh := ghashElement{low: uint64(len(chunk)) * 8}
-	lh = o.g.mulH(lh)
-	m := (len(chunk) + gcmBlock - 1) / gcmBlock
-	hp := o.hChunk
-	if m != bulkChunk/gcmBlock {
-		hp = gfPow(o.h, m)
-	}
-	z := gfMul(o.z, hp)
-	o.z = ghashElement{z.low ^ s.low ^ lh.low, z.high ^ s.high ^ lh.high}
 }
 
 func incr32(c *[gcmBlock]byte) {
@@ -153,17 +97,8 @@ func (o *gcmOpener) decrypt(pt, ct []byte) error {
 		return errors.New("envelope: GCM content exceeds the mode's length limit")
 	}
 	o.ctLen += uint64(len(ct))
-	for len(ct) > 0 {
-		// Stage before decrypting: pt may alias ct.
-		k := min(len(ct), bulkChunk-len(o.stage))
-		o.stage = append(o.stage, ct[:k]...)
-		if len(o.stage) == bulkChunk {
-			o.absorb(o.stage)
-			o.stage = o.stage[:0]
-		}
-		o.xorKeyStream(pt[:k], ct[:k])
-		pt, ct = pt[k:], ct[k:]
-	}
+	o.gh.write(ct) // first: pt may alias ct
+	o.xorKeyStream(pt, ct)
 	return nil
 }
 
@@ -188,13 +123,7 @@ func (o *gcmOpener) xorKeyStream(pt, ct []byte) {
 
 // verify checks the tag after all ciphertext was given to decrypt.
 func (o *gcmOpener) verify(tag []byte) bool {
-	o.absorb(o.stage)
-	o.stage = o.stage[:0]
-	lh := ghashElement{o.aadLen * 8, o.ctLen * 8}
-	lh = o.g.mulH(lh)
-	var s [gcmBlock]byte
-	binary.BigEndian.PutUint64(s[:8], o.z.low^lh.low)
-	binary.BigEndian.PutUint64(s[8:], o.z.high^lh.high)
+	s := o.gh.sum(o.aadLen, o.ctLen)
 	var mask [gcmBlock]byte
 	o.block.Encrypt(mask[:], o.j0[:])
 	subtle.XORBytes(s[:], s[:], mask[:])
