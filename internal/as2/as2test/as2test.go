@@ -12,9 +12,6 @@ package as2test
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -25,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bizpipe/bizpipe/internal/npmtest"
 )
 
 // Config is the partner's JSON configuration (see partner.js).
@@ -163,11 +162,7 @@ func partnerDir(t testing.TB) string {
 // tool returns the path of a required program or fails the test.
 func tool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("as2test: %s is not installed: the AS2 interop tests need Node.js and npm to run libas2 as the partner (.ci/run installs them: apt-get install nodejs npm)", name)
-	}
-	return p
+	return npmtest.Tool(t, name, "the AS2 interop tests (libas2 as the partner)")
 }
 
 // Install returns a directory whose node_modules holds the partner's
@@ -175,54 +170,7 @@ func tool(t testing.TB, name string) string {
 // the lockfile's hash) when they are missing.
 func Install(t testing.TB) string {
 	t.Helper()
-	tool(t, "node")
-	npm := tool(t, "npm")
-	src := partnerDir(t)
-	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
-	if err != nil {
-		t.Fatalf("as2test: %v", err)
-	}
-	pkg, err := os.ReadFile(filepath.Join(src, "package.json"))
-	if err != nil {
-		t.Fatalf("as2test: %v", err)
-	}
-	sum := sha256.Sum256(append(append([]byte{}, pkg...), lock...))
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	dir := filepath.Join(base, "bizpipe", "as2-partner", hex.EncodeToString(sum[:8]))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "libas2", "package.json")); err == nil {
-		return dir
-	}
-	// Install into a fresh directory and rename it into place, so that
-	// concurrent test binaries never see a half-installed tree.
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatalf("as2test: %v", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
-	if err != nil {
-		t.Fatalf("as2test: %v", err)
-	}
-	defer os.RemoveAll(tmp)
-	for name, data := range map[string][]byte{"package.json": pkg, "package-lock.json": lock} {
-		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-			t.Fatalf("as2test: %v", err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("as2test: npm ci for the libas2 partner failed: %v\n%s", err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, "node_modules", "libas2", "package.json")); serr != nil {
-			t.Fatalf("as2test: %v", err)
-		}
-	}
-	return dir
+	return npmtest.Install(t, partnerDir(t), filepath.Join("libas2", "package.json"), "the libas2 partner of the AS2 interop tests")
 }
 
 // Partner is a running partner.js process.
