@@ -73,7 +73,7 @@ func TestVSCodeJSONRPCClient(t *testing.T) {
 		t.Fatalf("client.js: %v\n%s\n%s", err, out, stderr.String())
 	}
 	var got struct {
-		Capabilities map[string]any   `json:"capabilities"`
+		Capabilities map[string]any    `json:"capabilities"`
 		Results      []json.RawMessage `json:"results"`
 		Exit         int               `json:"exit"`
 		Error        string            `json:"error"`
