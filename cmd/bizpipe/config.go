@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
@@ -86,28 +85,6 @@ func loadConfig(e *env, paths []string, vf varFlags, mode lang.Mode) (*model.Con
 		}
 	}
 	return cfg, diags, nil
-}
-
-// hasSyntaxErrors reports files that could not be parsed: the model then
-// lacks their blocks, and rules over it would report phantom problems.
-func hasSyntaxErrors(diags hcl.Diagnostics) bool {
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError && diag.CodeOf(d) == diag.CodeSyntax {
-			return true
-		}
-	}
-	return false
-}
-
-// syntaxErrors returns the syntax errors (BP1000) of diags.
-func syntaxErrors(diags hcl.Diagnostics) hcl.Diagnostics {
-	var out hcl.Diagnostics
-	for _, d := range diags {
-		if diag.CodeOf(d) == diag.CodeSyntax {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 // sources returns the source bytes of every configuration file, for snippets.

@@ -140,12 +140,12 @@ func runValidate(e *env, f validateFlags, args []string) error {
 	if err != nil {
 		return usageError(e, format, err)
 	}
-	if hasSyntaxErrors(diags) {
+	if diag.HasSyntaxErrors(diags) {
 		// The blocks of a file that could not be parsed are missing from the
 		// model, so decoding reports phantom problems about them ("no group
 		// block", references to undeclared objects): show the syntax errors
 		// only, and run no rules.
-		diags = syntaxErrors(diags)
+		diags = diag.SyntaxErrors(diags)
 	} else {
 		res, ds := rules.Check(cfg, rules.Options{})
 		diags = append(diags, ds...)

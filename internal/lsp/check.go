@@ -87,10 +87,10 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		cfg = &model.Config{}
 	}
 	snap.cfg = cfg
-	if hasSyntaxErrors(diags) {
+	if diag.HasSyntaxErrors(diags) {
 		// As validate does: the blocks of a file that could not be parsed
 		// are missing, and the rules would report phantom problems.
-		snap.diags = syntaxErrors(diags)
+		snap.diags = diag.SyntaxErrors(diags)
 	} else {
 		dc.refresh(cfg)
 		res, ds := rules.Check(cfg, rules.Options{Now: c.now(), Cache: dc.stores})
@@ -174,25 +174,6 @@ func readFile(name string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, maxFileSize))
-}
-
-func hasSyntaxErrors(diags hcl.Diagnostics) bool {
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError && diag.CodeOf(d) == diag.CodeSyntax {
-			return true
-		}
-	}
-	return false
-}
-
-func syntaxErrors(diags hcl.Diagnostics) hcl.Diagnostics {
-	var out hcl.Diagnostics
-	for _, d := range diags {
-		if diag.CodeOf(d) == diag.CodeSyntax {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 // minRedactLen is the shortest sensitive value replaced, as in the CLI:

@@ -178,3 +178,26 @@ func rangeOf(d *hcl.Diagnostic) hcl.Range {
 	}
 	return hcl.Range{}
 }
+
+// HasSyntaxErrors reports files that could not be parsed (BP1000 errors):
+// the model then lacks their blocks, and rules over it would report
+// phantom problems.
+func HasSyntaxErrors(diags hcl.Diagnostics) bool {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && CodeOf(d) == CodeSyntax {
+			return true
+		}
+	}
+	return false
+}
+
+// SyntaxErrors returns the syntax errors (BP1000) of diags.
+func SyntaxErrors(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if CodeOf(d) == CodeSyntax {
+			out = append(out, d)
+		}
+	}
+	return out
+}
