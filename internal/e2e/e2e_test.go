@@ -27,6 +27,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
+	"github.com/bizpipe/bizpipe/internal/testbin"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -34,21 +35,7 @@ import (
 var bizpipeBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bizpipe-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bizpipeBin = filepath.Join(dir, "bizpipe")
-	build := exec.Command("go", "build", "-o", bizpipeBin, "github.com/bizpipe/bizpipe/cmd/bizpipe")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building bizpipe:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(&bizpipeBin, m.Run))
 }
 
 // storesAndServer is what every configuration here starts with: the

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bizpipe/bizpipe/internal/testbin"
 )
 
 // bizpipeBin is the binary under test, built once by TestMain: the tests
@@ -22,21 +24,7 @@ import (
 var bizpipeBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bizpipe-lsp-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bizpipeBin = filepath.Join(dir, "bizpipe")
-	build := exec.Command("go", "build", "-o", bizpipeBin, "github.com/bizpipe/bizpipe/cmd/bizpipe")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building bizpipe:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(&bizpipeBin, m.Run))
 }
 
 // patience bounds every wait for the server: reaching it means the server
