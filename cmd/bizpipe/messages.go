@@ -97,6 +97,8 @@ after an outage.`,
 		Use:   "terminate ID [PATH...] | terminate --all-suspended [--port NAME] [PATH...]",
 		Short: "End a message: it will never be delivered",
 		Long: `Terminate ends a message for good: its deliveries not yet made never will be.
+A delivery awaiting an asynchronous AS2 MDN is ended too: the MDN, should it
+come, then settles nothing. A delivery in progress is not: wait for it.
 With --all-suspended it terminates every suspended message (with --port,
 those with a suspended delivery to that send port).`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -382,8 +382,9 @@ type Box interface {
 	Resume(ctx context.Context, id string) error
 
 	// Terminate ends every undelivered delivery of a message (not those in
-	// progress under a live lease: ErrInvalidState), which is then never
-	// delivered.
+	// progress under a live lease: ErrInvalidState; one awaiting an
+	// asynchronous MDN is ended, and the MDN then settles nothing), which
+	// is then never delivered.
 	Terminate(ctx context.Context, id string) error
 
 	// Purge deletes the messages that are delivered or terminated and have

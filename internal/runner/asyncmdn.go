@@ -112,7 +112,7 @@ func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) er
 	o.Error = pt.hide.text(o.Error)
 	err = r.opts.Box.Finish(ctx, a.DeliveryID, msgbox.AwaitOwner, o)
 	if errors.Is(err, msgbox.ErrLeaseLost) {
-		return fmt.Errorf("%w: delivery %d does not await an MDN any more (its mdn_timeout passed)", component.ErrReceiptUnusable, a.DeliveryID)
+		return fmt.Errorf("%w: delivery %d does not await an MDN any more (its mdn_timeout passed, or it was terminated)", component.ErrReceiptUnusable, a.DeliveryID)
 	}
 	r.recorded(claimed{d: d}, pt, log, o, nil, false, err)
 	if err == nil && o.State == msgbox.DeliveryRetrying {

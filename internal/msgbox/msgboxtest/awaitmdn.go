@@ -11,7 +11,8 @@ import (
 // testAwaitMDN: a box that keeps deliveries waiting for an asynchronous
 // MDN (msgbox.MDNAwaiter) hands the lease to msgbox.AwaitOwner until the
 // deadline: nobody claims the delivery meanwhile, Recover leaves it, it
-// is found by its AS2 Message-ID and settled by Finish as AwaitOwner;
+// is found by its AS2 Message-ID and settled by Finish as AwaitOwner; the
+// operator may terminate it, after which the MDN settles nothing;
 // once the deadline passes a worker takes it over, the wait counted as a
 // failed attempt, and the wait can no longer settle it; Purge deletes
 // what was kept with the message.
@@ -67,6 +68,27 @@ func testAwaitMDN(t *testing.T, b msgbox.Box) {
 	}
 	if got := awaiting(); len(got) != 0 {
 		t.Errorf("AwaitingMDNs after settling = %+v, want none", got)
+	}
+
+	// The operator terminates a message awaiting its MDN: the wait is
+	// abandoned, and a late MDN settles nothing.
+	dropped := routed(t, b, "dropped.edi", "as2_dropped")
+	d = claim(t, b, "srv1/w1", longLease, "as2_dropped")
+	if err := ab.AwaitMDN(ctx, d.LeaseOwner, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: dropped.ID, Port: "as2_dropped",
+		AS2MessageID: "<a3@contoso>", Deadline: now().Add(time.Hour)}); err != nil {
+		t.Fatalf("AwaitMDN: %v", err)
+	}
+	if err := b.Terminate(ctx, dropped.ID); err != nil {
+		t.Fatalf("Terminate of a message awaiting its MDN: %v", err)
+	}
+	if got := get(t, b, dropped.ID); got.Message.Status != msgbox.StatusTerminated {
+		t.Errorf("terminated while awaiting: status %s", got.Message.Status)
+	}
+	if err := b.Finish(ctx, d.ID, msgbox.AwaitOwner, delivered); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("Finish as the wait after Terminate: %v, want ErrLeaseLost", err)
+	}
+	if got := awaiting(); len(got) != 0 {
+		t.Errorf("AwaitingMDNs after Terminate = %+v, want none", got)
 	}
 
 	// The deadline passes: a worker takes the delivery over, counting the

@@ -326,7 +326,10 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 			return nil, msgbox.InvalidState(id, l.status)
 		}
 		for _, d := range l.deliveries {
-			if d.state == msgbox.DeliveryInProgress && d.until != nil && d.until.After(l.now) {
+			// A delivery awaiting an asynchronous MDN is no one's work
+			// in progress: terminating it abandons the wait (a late MDN
+			// then settles nothing).
+			if d.state == msgbox.DeliveryInProgress && d.until != nil && d.until.After(l.now) && d.owner != msgbox.AwaitOwner {
 				return nil, msgbox.LeaseLive(id, d.port, d.owner, ts(*d.until))
 			}
 		}

@@ -349,9 +349,12 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 		now := b.clock()
 		var port, owner string
 		var until int64
+		// A delivery awaiting an asynchronous MDN is no one's work in
+		// progress: terminating it abandons the wait (a late MDN then
+		// settles nothing).
 		err = tx.QueryRowContext(ctx, `SELECT port, lease_owner, lease_until FROM deliveries
-			WHERE message_id = ? AND state = ? AND lease_until > ? ORDER BY id LIMIT 1`,
-			id, string(msgbox.DeliveryInProgress), toDB(now)).Scan(&port, &owner, &until)
+			WHERE message_id = ? AND state = ? AND lease_until > ? AND lease_owner != ? ORDER BY id LIMIT 1`,
+			id, string(msgbox.DeliveryInProgress), toDB(now), msgbox.AwaitOwner).Scan(&port, &owner, &until)
 		if err == nil {
 			return msgbox.LeaseLive(id, port, owner, fromDB(until))
 		}
