@@ -3,6 +3,7 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,5 +238,27 @@ func TestSigningRolloverNotDeployed(t *testing.T) {
 	}
 	if got := opensslSigner(t, testpki.OpenSSL(t), p, filepath.Join(dir, "out", "after.edi.p7m")); !bytes.Equal(got, bytes.TrimSpace(next.CertPEM())) {
 		t.Errorf("OpenSSL names signer %.80q, want the rollover certificate", got)
+	}
+}
+
+// TestSigningRolloverAnnounced: a running engine logs the instant the
+// rollover takes effect, naming the new certificate.
+func TestSigningRolloverAnnounced(t *testing.T) {
+	p := newPKI(t)
+	at := time.Now().Add(1500 * time.Millisecond).Truncate(time.Second).Add(time.Second)
+	dir, next := rolloverSetup(t, p, at, true, false)
+	var log logBuffer
+	r, _ := startWith(t, dir, func(o *runner.Options) { o.Log = slog.New(slog.NewTextHandler(&log, nil)) })
+	stop := runInBackground(t, r)
+	defer stop()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(log.String(), "signing_rollover takes effect") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no announcement of the rollover at %s:\n%s", at, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if line := log.String(); !strings.Contains(line, "certificate="+strings.ToUpper(next.SHA1())) {
+		t.Errorf("the announcement does not name the new certificate %s:\n%s", next.SHA1(), line)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
@@ -224,11 +225,43 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 			r.purgeLoop(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.announceRollover(ctx)
+	}()
 	<-ctx.Done()
 	r.log.Info("stopping: no new work is taken; finishing deliveries in flight")
 	r.stopReceivers(bg)
 	wg.Wait()
 	return r.summary(), nil
+}
+
+// announceRollover logs the instant the group's signing_rollover takes
+// effect, if it is ahead (the stages switch by themselves, per message:
+// this is for the operator reading the log), unless ctx ends first.
+func (r *Runner) announceRollover(ctx context.Context) {
+	g := r.opts.Config.Group
+	if g == nil || g.SigningRollover == nil || !g.SigningRollover.At.Usable() {
+		return
+	}
+	ro := g.SigningRollover
+	wait := ro.At.V.Sub(r.opts.Now())
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		shown := "(sensitive value)"
+		if tp, err := thumbprint.Parse(ro.Thumbprint.V); err == nil {
+			shown = shownThumbprint(ro.Thumbprint, tp)
+		}
+		r.log.Info("signing_rollover takes effect: messages and MDNs are signed with the new certificate from now on",
+			"group", g.Name, "certificate", shown, "at", ro.At.V.UTC().Format(time.RFC3339))
+	}
 }
 
 // RunOnce picks up what is present, processes until nothing more can be done
