@@ -71,6 +71,9 @@ receive_location "orders_http" {
     listen   = "127.0.0.1:${var.orders_port}"
     path     = "/orders"
     max_body = "16MiB"
+    # Orders are application/xml whatever Content-Type a client sends
+    # ("use" would let the request's label the message).
+    request_content_type = "ignore"
   }
 }
 

@@ -534,7 +534,9 @@ func TestHTTPExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(base+"/orders", "application/xml", bytes.NewReader(order))
+	// The location ignores the request's Content-Type
+	// (request_content_type = "ignore"): the order stays application/xml.
+	resp, err := http.Post(base+"/orders", "text/plain", bytes.NewReader(order))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,9 +567,12 @@ func TestHTTPExample(t *testing.T) {
 		t.Fatalf("verifying %s: %v", got[0], err)
 	}
 	// The signed entity is the order as application/xml in base64.
-	_, body, ok := bytes.Cut(entity, []byte("\r\n\r\n"))
+	head, body, ok := bytes.Cut(entity, []byte("\r\n\r\n"))
 	if !ok {
 		t.Fatalf("signed entity has no body:\n%s", entity)
+	}
+	if !bytes.Contains(head, []byte("Content-Type: application/xml")) {
+		t.Errorf("signed entity's header %q: want the location's application/xml, not the request's text/plain", head)
 	}
 	plain, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(body), "\r\n", ""))
 	if err != nil || !bytes.Equal(plain, order) {

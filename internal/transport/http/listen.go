@@ -83,8 +83,8 @@ const (
 //   - 405 with Allow: any method but POST on Path (GET and HEAD on
 //     HealthPath); 404 any other path.
 //
-// The message's content type is the request's Content-Type, else
-// ContentType. Its properties are the location's configured Properties
+// The message's content type is the request's Content-Type, else (or
+// always, with IgnoreContentType) ContentType. Its properties are the location's configured Properties
 // only: request headers never set properties, because send ports'
 // filters route on them (e.g. partner), and a client able to set them could
 // send its message to another partner's port.
@@ -290,7 +290,7 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	if ct == "" || h.o.IgnoreContentType {
 		ct = h.o.ContentType
 	} else if _, _, err := mime.ParseMediaType(ct); err != nil {
 		// The type ends up in MIME headers the send pipelines write.
@@ -488,6 +488,9 @@ type ListenerOptions struct {
 	Path        string // request path that accepts POST; "/" by default
 	MaxBody     int64  // 413 above this; 0 means DefaultMaxBody
 	ContentType string // default when the request has none; else DefaultContentType
+	// IgnoreContentType: the message's content type is ContentType
+	// whatever the request's Content-Type says.
+	IgnoreContentType bool
 	Properties  map[string]string
 	// BodyIdleTimeout is how long a request body may bring no byte
 	// before the request is answered 408 and nothing is stored, and how

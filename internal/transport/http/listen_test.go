@@ -253,6 +253,36 @@ func TestHTTPMalformedContentType(t *testing.T) {
 	}
 }
 
+// TestHTTPRequestContentType: the request's Content-Type labels the
+// message unless the location ignores it (request_content_type =
+// "ignore"); then even a malformed one is not looked at.
+func TestHTTPRequestContentType(t *testing.T) {
+	for _, tc := range []struct {
+		ignore   bool
+		sent     string
+		want     string
+		wantCode int
+	}{
+		{false, "text/plain; charset=utf-8", "text/plain; charset=utf-8", http.StatusAccepted},
+		{false, "", "application/xml", http.StatusAccepted},
+		{true, "text/plain; charset=utf-8", "application/xml", http.StatusAccepted},
+		{true, "", "application/xml", http.StatusAccepted},
+		{true, "text/xml; charset", "application/xml", http.StatusAccepted},
+	} {
+		o := httpOpts()
+		o.IgnoreContentType = tc.ignore
+		rec := transporttest.NewRecorder()
+		_, base, _ := startHTTP(t, o, rec)
+		resp, body := post(t, base+"/orders", tc.sent, strings.NewReader("<order/>"), nil)
+		if resp.StatusCode != tc.wantCode {
+			t.Fatalf("ignore %v, Content-Type %q: status %d (%s), want %d", tc.ignore, tc.sent, resp.StatusCode, body, tc.wantCode)
+		}
+		if got := rec.All(); len(got) != 1 || got[0].In.ContentType != tc.want {
+			t.Errorf("ignore %v, Content-Type %q: published %+v, want content type %q", tc.ignore, tc.sent, got, tc.want)
+		}
+	}
+}
+
 func TestHTTPMethodsPathsAndHealth(t *testing.T) {
 	rec := transporttest.NewRecorder()
 	_, base, _ := startHTTP(t, httpOpts(), rec)

@@ -32,7 +32,14 @@ Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s;
 503 when the message box cannot store it, or when the uploads in flight
 already hold their 64 MiB of memory for 30 s. GET /healthz answers "ok".
 Request headers never set message properties: routing must not be decided
-by the client.`,
+by the client.
+
+The message's content type is the request's Content-Type (a malformed one
+is answered 400), or the location's content_type when the request has
+none. With request_content_type = "ignore" it is always the location's
+content_type: a client cannot change how the message is labelled, for
+instance the text/plain that makes the S/MIME encoder canonicalise line
+ends.`,
 	Example: `transport "http" {
   listen   = "127.0.0.1:8080"
   path     = "/orders"
@@ -45,19 +52,23 @@ by the client.`,
 			Doc: "The request path that accepts POSTs."},
 		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
 			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
+		{Name: "request_content_type", Type: component.Enum, Default: "use", Values: []string{"use", "ignore"},
+			Doc: `Whether the request's Content-Type labels the message ("use", the location's content_type when it has none) or not ("ignore": always the location's content_type).`},
 	},
 	Decode: decodeReceive,
 }
 
 // ReceiveConfig is the typed configuration of a receiving HTTP transport.
 type ReceiveConfig struct {
-	Listen  value.Value[string]
-	Path    value.Value[string]
-	MaxBody value.Value[int64]
+	Listen             value.Value[string]
+	Path               value.Value[string]
+	MaxBody            value.Value[int64]
+	RequestContentType value.Value[string] // "use" or "ignore"
 }
 
 func decodeReceive(b *component.Body) component.Config {
-	return &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body")}
+	return &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
+		RequestContentType: b.String("request_content_type")}
 }
 
 // Needs: a plain HTTP transport uses no key.
@@ -74,6 +85,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		Path:                c.Path.V,
 		MaxBody:             c.MaxBody.V,
 		ContentType:         env.ContentType,
+		IgnoreContentType:   c.RequestContentType.V == "ignore",
 		Properties:          env.Properties,
 		SensitiveProperties: env.SensitiveProperties,
 	}
