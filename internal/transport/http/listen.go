@@ -491,7 +491,7 @@ type ListenerOptions struct {
 	// IgnoreContentType: the message's content type is ContentType
 	// whatever the request's Content-Type says.
 	IgnoreContentType bool
-	Properties  map[string]string
+	Properties        map[string]string
 	// BodyIdleTimeout is how long a request body may bring no byte
 	// before the request is answered 408 and nothing is stored, and how
 	// long an upload waits for room in Budget; 0 means
