@@ -40,10 +40,16 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 	recvDir := t.TempDir()
 	testpki.WriteFile(t, filepath.Join(recvDir, "stores/personal"), "p.p12", p.partner.PKCS12(t, "pw", false, p.ca))
 	testpki.WriteFile(t, filepath.Join(recvDir, "stores/others"), "s.pem", p.signer.CertPEM())
+	// Kills interrupt the receiver's own deliveries too: each counts as an
+	// attempt, retried at once here rather than after the default 5m.
 	recvCfg := strings.Replace(as2ReceiverConfig, `transport "file" { path = "out" }`,
 		`transport "file" {
     path      = "out"
     file_name = "${message.id}.edi"
+  }
+  retry {
+    attempts = 1000
+    interval = "50ms"
   }`, 1)
 	testpki.WriteFile(t, recvDir, "bizpipe.hcl", []byte(fmt.Sprintf(recvCfg, p.partner.SHA1(), p.signer.SHA1(), addr)))
 	if err := os.MkdirAll(filepath.Join(recvDir, "out"), 0o755); err != nil {
@@ -118,7 +124,13 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// The receiver delivers what it stored on its own time, after the MDN.
-	waitFor(t, 2*time.Minute, func() bool { return countFiles(t, filepath.Join(recvDir, "out")) >= messages })
+	for deadline := time.Now().Add(2 * time.Minute); countFiles(t, filepath.Join(recvDir, "out")) < messages; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d kills the receiver delivered %d of %d:\n%s", kills, countFiles(t, filepath.Join(recvDir, "out")),
+				messages, recvLog.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	receiver.Process.Signal(syscall.SIGTERM)
 	receiver.Wait()
 	sender.Process.Signal(syscall.SIGTERM)
