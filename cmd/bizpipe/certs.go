@@ -32,8 +32,12 @@ func newCertsCmd(e *env) *cobra.Command {
 declares: SHA-1 and SHA-256 thumbprints, subject, issuer, validity, key usage,
 and whether the store holds the private key. Private keys are never printed.
 
-PKCS#12 files are opened with the store's password; give it with --var,
---var-file or BIZPIPE_VAR_NAME when it has no default.
+PKCS#12 files are opened with the store's password; give it with
+BIZPIPE_VAR_NAME (a secret on the command line shows in the process list and
+the shell's history), --var-file or --var when it has no default. A store
+that cannot be read, or a file of it that cannot be decrypted or parsed, is
+listed with the reason, and certs exits 1; a password with no value only
+leaves the PKCS#12 files unopened.
 
 With --expiring-within, certs lists instead the certificates the
 configuration uses (signing, signing_rollover, encryption, decryption and
@@ -44,7 +48,7 @@ schedule. A certificate in use that is not found where it is needed cannot
 be checked, and also makes it exit 1. DURATION is days (30d), a duration
 (720h), or both (1d12h); a day is 24 hours.`,
 		Example: `  bizpipe certs ./config
-  bizpipe certs --format json --var p12_password="$P12_PASSWORD" ./config
+  BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe certs --format json ./config
   bizpipe certs --expiring-within 30d ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var w *string // nil: not given; --expiring-within= is an error
@@ -56,9 +60,10 @@ be checked, and also makes it exit 1. DURATION is days (30d), a duration
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "listed; with --expiring-within, no certificate in use expires within DURATION"},
-		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors; with --expiring-within, a certificate in use expires within DURATION or was not found where it is needed"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors, or a store, or a file of one, cannot be read, decrypted or parsed (listed with the reason); with --expiring-within, a certificate in use expires within DURATION or was not found where it is needed"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "certs could not run"})
 	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text or json")
+	mustComplete(cmd, "format", completeValues([]string{"text", "json"}))
 	cmd.Flags().StringVar(&within, "expiring-within", "", "list only the certificates in use that expire within `DURATION` (30d, 720h), and exit 1 when any does")
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	vf.register(cmd)
@@ -131,11 +136,18 @@ func runCerts(e *env, args []string, format string, within *string, verbose bool
 	}
 	var out []certsStore
 	loadedStores := map[*model.CertificateStore]*certstore.Store{}
+	var unreadable []string // stores, or files of them, that could not be opened
 	for _, s := range cfg.Stores {
 		cs, st := describeStore(cache, s, red)
 		out = append(out, cs)
 		if st != nil {
 			loadedStores[s] = st
+		}
+		// A path or password with no value is not a failure (validate
+		// warns, BP2005); a directory, file or password that fails is
+		// (validate's errors BP2001-BP2003).
+		if (st == nil && s.Path.Usable()) || (st != nil && len(st.Problems) > 0) {
+			unreadable = append(unreadable, fmt.Sprintf("%q", s.Name))
 		}
 	}
 	if verbose {
@@ -148,9 +160,18 @@ func runCerts(e *env, args []string, format string, within *string, verbose bool
 		if out == nil {
 			out = []certsStore{}
 		}
-		return enc.Encode(certsDocument{Stores: out})
+		if err := enc.Encode(certsDocument{Stores: out}); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	} else {
+		writeCertsText(e.stdout, out)
 	}
-	writeCertsText(e.stdout, out)
+	if len(unreadable) > 0 {
+		// The listing says why; the exit status tells a script that it is
+		// incomplete.
+		return &exitError{code: exitFindings, err: fmt.Errorf("certificate %s %s could not be opened in full (the listing says why)",
+			map[bool]string{true: "store", false: "stores"}[len(unreadable) == 1], strings.Join(unreadable, ", "))}
+	}
 	return nil
 }
 

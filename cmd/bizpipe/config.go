@@ -23,8 +23,9 @@ type varFlags struct {
 }
 
 func (v *varFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVar(&v.vars, "var", nil, "set a variable: `NAME=VALUE` (repeatable; wins over --var-file)")
+	cmd.Flags().StringArrayVar(&v.vars, "var", nil, "set a variable: `NAME=VALUE` (repeatable; wins over --var-file); give a secret as BIZPIPE_VAR_NAME instead, out of the process list")
 	cmd.Flags().StringArrayVar(&v.varFiles, "var-file", nil, "read variables from an HCL or JSON `FILE` (repeatable; wins over BIZPIPE_VAR_NAME)")
+	mustComplete(cmd, "var-file", completeVarFiles)
 }
 
 // check reports a --var without "=" (or without a name) as a usage error:

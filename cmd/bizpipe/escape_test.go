@@ -161,7 +161,8 @@ func TestCertsAndValidateEscapeHostileCertificates(t *testing.T) {
 	testpki.WriteFile(t, store, junkFile, []byte("not a certificate"))
 	t.Chdir(filepath.Dir(dir))
 
-	out := runCLI(t, exitOK, "certs", "quickstart")
+	// The junk file cannot be parsed: listed as a problem, exit 1.
+	out := runCLI(t, exitFindings, "certs", "quickstart")
 	terminalSafe(t, "certs", out)
 	for _, want := range []string{
 		`  "quickstart/stores/srv1_other_people/evil\x1b]0;pwned\a\n  forged.pem"` + "\n",
@@ -178,7 +179,7 @@ func TestCertsAndValidateEscapeHostileCertificates(t *testing.T) {
 			Certificates []struct{ File, Subject, Issuer string }
 		}
 	}
-	if err := json.Unmarshal(runCLI(t, exitOK, "certs", "--format", "json", "quickstart"), &js); err != nil {
+	if err := json.Unmarshal(runCLI(t, exitFindings, "certs", "--format", "json", "quickstart"), &js); err != nil {
 		t.Fatal(err)
 	}
 	found := false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -53,9 +54,11 @@ func newMessagesCmd(e *env) *cobra.Command {
 		clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage"})
 	cmd.PersistentFlags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "`DIR` of the embedded message box")
 	cmd.PersistentFlags().StringVar(&f.format, "format", "text", "output `FORMAT`: text or json")
+	mustComplete(cmd, "data-dir", completeDirs)
+	mustComplete(cmd, "format", completeValues([]string{"text", "json"}))
 
 	list := &cobra.Command{
-		Use:   "list [PATH...]",
+		Use:   "list [flags] [PATH...]",
 		Short: "List messages, newest first",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
@@ -63,11 +66,12 @@ func newMessagesCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	list.Flags().StringVar(&f.status, "status", "", "only messages in `STATUS`: received, routed, awaiting_mdn, delivered, retrying, suspended or terminated")
+	list.Flags().StringVar(&f.status, "status", "", "only messages in `STATUS`: "+orList(listStatuses()))
+	mustComplete(list, "status", completeValues(listStatuses()))
 	list.Flags().IntVar(&f.limit, "limit", 0, "at most `N` messages (0: all)")
 
 	show := &cobra.Command{
-		Use:   "show ID [PATH...]",
+		Use:   "show [flags] ID [PATH...]",
 		Short: "Show a message with its deliveries, attempts and history",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,7 +86,7 @@ func newMessagesCmd(e *env) *cobra.Command {
 		},
 	}
 	resume := &cobra.Command{
-		Use:   "resume ID [PATH...] | resume --all-suspended [--port NAME] [PATH...]",
+		Use:   "resume [flags] {ID | --all-suspended} [PATH...]",
 		Short: "Retry a suspended message's suspended deliveries (or route a routing failure again)",
 		Long: `Resume makes a suspended message's suspended deliveries due again, with their
 attempt counts reset, or routes a routing failure again. With --all-suspended
@@ -94,7 +98,7 @@ after an outage.`,
 		},
 	}
 	terminate := &cobra.Command{
-		Use:   "terminate ID [PATH...] | terminate --all-suspended [--port NAME] [PATH...]",
+		Use:   "terminate [flags] {ID | --all-suspended} [PATH...]",
 		Short: "End a message: it will never be delivered",
 		Long: `Terminate ends a message for good: its deliveries not yet made never will be.
 A delivery awaiting an asynchronous AS2 MDN is ended too: the MDN, should it
@@ -110,7 +114,7 @@ those with a suspended delivery to that send port).`,
 		c.Flags().StringVar(&f.port, "port", "", "with --all-suspended: only messages with a suspended delivery to the send port `NAME`")
 	}
 	purge := &cobra.Command{
-		Use:   "purge --older-than DURATION [PATH...]",
+		Use:   "purge [flags] --older-than DURATION [PATH...]",
 		Short: "Delete delivered and terminated messages untouched for DURATION, with their bodies and history",
 		Long: `Purge deletes the messages that are delivered or terminated and whose history
 has had no entry for --older-than (e.g. 720h), with their bodies, deliveries,
@@ -145,7 +149,7 @@ such files (run --retention never purges at start, for this reason).`,
 	}
 	purge.Flags().DurationVar(&f.olderThan, "older-than", 0, "purge messages untouched for at least this `DURATION` (required, at least 1m)")
 	body := &cobra.Command{
-		Use:   "body ID [PATH...]",
+		Use:   "body [flags] ID [PATH...]",
 		Short: "Write a message's payload, as routed, to stdout",
 		Long: `Body writes the payload of a message exactly as it was routed (before any
 send pipeline signed or encrypted it) to stdout, for an operator to inspect a
@@ -164,7 +168,7 @@ does not match is an error, not output. --format does not apply.`,
 	}
 	body.Flags().BoolVar(&f.asReceived, "as-received", false, "write the bytes as they arrived, before a receive pipeline decoded them")
 	mdn := &cobra.Command{
-		Use:   "mdn ID [--port NAME] [PATH...]",
+		Use:   "mdn [flags] ID [PATH...]",
 		Short: "Write the MDN an AS2 partner returned for a message, as received, to stdout",
 		Long: `Mdn writes the MDN (Message Disposition Notification) that the partner of an
 AS2 send port returned for a message, exactly as it was received: the whole
@@ -182,6 +186,17 @@ AS2) is an error, not empty output. --format does not apply.`,
 		},
 	}
 	mdn.Flags().StringVar(&f.mdnPort, "port", "", "the MDN of the delivery to the send port `NAME`")
+	show.ValidArgsFunction = completeMessageIDs(&f, "", nil)
+	body.ValidArgsFunction = completeMessageIDs(&f, "", nil)
+	mdn.ValidArgsFunction = completeMessageIDs(&f, "", nil)
+	// Resume applies to suspended messages only, terminate to those not
+	// yet delivered or terminated.
+	resume.ValidArgsFunction = completeMessageIDs(&f, msgbox.StatusSuspended, nil)
+	terminate.ValidArgsFunction = completeMessageIDs(&f, "", notFinal)
+	mustComplete(mdn, "port", cobra.NoFileCompletions)
+	for _, c := range []*cobra.Command{resume, terminate} {
+		mustComplete(c, "port", cobra.NoFileCompletions)
+	}
 	cmd.AddCommand(list, show, body, mdn, resume, terminate, purge)
 	return cmd
 }
@@ -274,13 +289,29 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, id, port string)
 	return nil
 }
 
+// listStatuses are the values of messages list --status, in the order of a
+// message's life.
+func listStatuses() []msgbox.Status {
+	return []msgbox.Status{msgbox.StatusReceived, msgbox.StatusRouted, msgbox.StatusAwaitingMDN, msgbox.StatusDelivered,
+		msgbox.StatusRetrying, msgbox.StatusSuspended, msgbox.StatusTerminated}
+}
+
+// orList names values for a help text or an error: "a, b or c".
+func orList[T ~string](values []T) string {
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = string(v)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFlags) error {
 	st := msgbox.Status(f.status)
-	switch st {
-	case "", msgbox.StatusReceived, msgbox.StatusRouted, msgbox.StatusDelivered, msgbox.StatusRetrying,
-		msgbox.StatusSuspended, msgbox.StatusTerminated, msgbox.StatusAwaitingMDN:
-	default:
-		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q", f.status)}
+	if st != "" && !slices.Contains(listStatuses(), st) {
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(listStatuses()))}
 	}
 	awaiting, err := awaitingMDN(ctx, box)
 	if err != nil {

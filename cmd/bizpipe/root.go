@@ -46,6 +46,9 @@ type env struct {
 func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	e := &env{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, args: args}
 	root := newRootCmd(e)
+	if isCompletionRequest(args) {
+		plainFlagUsages(root)
+	}
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -83,7 +86,7 @@ A configuration is every *.hcl and *.hcl.json file directly in each directory
 named on the command line (the current directory by default), plus files
 named directly.`,
 		Example: `  bizpipe validate ./config
-  bizpipe validate --format sarif --var p12_password="$P12_PASSWORD" ./config
+  BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe validate --format sarif ./config
   bizpipe certs ./config
   bizpipe fmt --check ./config`,
 		Version:       version(),

@@ -47,7 +47,7 @@ type runFlags struct {
 func newRunCmd(e *env) *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run [PATH...]",
+		Use:   "run [flags] [PATH...]",
 		Short: "Receive, sign, encrypt and deliver messages on this server",
 		Long: `Run validates the configuration (static rules, and the live rules for the
 server it runs on) and refuses to start on any error. It then runs the receive
@@ -61,6 +61,9 @@ done now (delivered, suspended, waiting for a retry, or awaiting an
 asynchronous AS2 MDN, which it does not wait for: the summary then ends with
 "awaiting MDN N"), prints a summary and exits. Otherwise it runs until SIGINT or SIGTERM, then stops taking new work,
 finishes what is in flight and exits 0.`,
+		Example: `  bizpipe run --once ./config
+  BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe run --server srv1 --metrics-addr 127.0.0.1:9464 ./config
+  bizpipe run --server srv1 --host send_host --data-dir /var/lib/bizpipe --retention 720h ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(e, f, args)
 		},
@@ -81,6 +84,9 @@ finishes what is in flight and exits 0.`,
 	// For measuring (scripts/bench-run.sh); not part of the contract.
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
 	_ = cmd.Flags().MarkHidden("cpuprofile")
+	mustComplete(cmd, "data-dir", completeDirs)
+	mustComplete(cmd, "log-format", completeValues([]string{"text", "json"}))
+	mustComplete(cmd, "log-level", completeValues([]string{"debug", "info", "warn", "error"}))
 	f.vars.register(cmd)
 	return cmd
 }

@@ -58,7 +58,7 @@ workflow command per finding), --format gitlab writes a GitLab Code Quality
 report, and --format sarif is for GitHub code scanning.`,
 		Example: `  bizpipe validate
   bizpipe validate --strict ./config
-  bizpipe validate --var p12_password="$P12_PASSWORD" --format sarif ./config > bizpipe.sarif
+  BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe validate --format sarif ./config > bizpipe.sarif
   bizpipe validate --format github ./config
   bizpipe validate --format gitlab ./config > gl-code-quality-report.json
   bizpipe validate --live --server srv1 ./config`,
@@ -70,11 +70,12 @@ report, and --format sarif is for GitHub code scanning.`,
 		clidoc.ExitCode{Code: exitOK, Meaning: "no errors (warnings allowed)"},
 		clidoc.ExitCode{Code: exitFindings, Meaning: "errors, or warnings with --strict"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "validate could not run (bad usage, no configuration files)"})
-	cmd.Flags().StringVar(&f.format, "format", string(report.FormatText), "output `FORMAT`: "+formatList(report.Formats()))
+	cmd.Flags().StringVar(&f.format, "format", string(report.FormatText), "output `FORMAT`: "+orList(report.Formats()))
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
 	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes")
 	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is")
 	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
+	mustComplete(cmd, "format", completeValues(report.Formats()))
 	f.vars.register(cmd)
 	// A flag error happens before runValidate: report it in the requested
 	// format too, so that a JSON consumer always gets one JSON document.
@@ -85,18 +86,6 @@ report, and --format sarif is for GitHub code scanning.`,
 		return usageHint(c, err)
 	})
 	return cmd
-}
-
-// formatList names the formats for a flag's help: "text, json or sarif".
-func formatList(fs []report.Format) string {
-	names := make([]string, len(fs))
-	for i, f := range fs {
-		names[i] = string(f)
-	}
-	if len(names) < 2 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // formatInArgs finds the value of --format in a command line that cobra could
