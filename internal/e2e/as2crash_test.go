@@ -10,13 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/syncbuf"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -32,9 +32,9 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 	const messages = 40
 	sendDir, p := crashSetup(t)
 	addr := "127.0.0.1:" + freePort(t)
-	cfg := strings.Replace(as2KillConfig, `attempts = 5`, `attempts = 1000`, 1)
-	cfg = strings.Replace(cfg, `interval = "100ms"`, `interval = "50ms"`, 1)
-	cfg = strings.Replace(cfg, `timeout = "60s"`, `timeout = "5s"`, 1)
+	cfg := mustReplace(t, as2KillConfig, `attempts = 5`, `attempts = 1000`)
+	cfg = mustReplace(t, cfg, `interval = "100ms"`, `interval = "50ms"`)
+	cfg = mustReplace(t, cfg, `timeout = "60s"`, `timeout = "5s"`)
 	testpki.WriteFile(t, sendDir, "bizpipe.hcl", []byte(fmt.Sprintf(cfg, p.signer.SHA1(), p.partner.SHA1(), "http://"+addr+"/as2")))
 
 	recvDir := t.TempDir()
@@ -42,7 +42,7 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 	testpki.WriteFile(t, filepath.Join(recvDir, "stores/others"), "s.pem", p.signer.CertPEM())
 	// Kills interrupt the receiver's own deliveries too: each counts as an
 	// attempt, retried at once here rather than after the default 5m.
-	recvCfg := strings.Replace(as2ReceiverConfig, `transport "file" { path = "out" }`,
+	recvCfg := mustReplace(t, as2ReceiverConfig, `transport "file" { path = "out" }`,
 		`transport "file" {
     path      = "out"
     file_name = "${message.id}.edi"
@@ -50,7 +50,7 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
   retry {
     attempts = 1000
     interval = "50ms"
-  }`, 1)
+  }`)
 	testpki.WriteFile(t, recvDir, "bizpipe.hcl", []byte(fmt.Sprintf(recvCfg, p.partner.SHA1(), p.signer.SHA1(), addr)))
 	if err := os.MkdirAll(filepath.Join(recvDir, "out"), 0o755); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 			next++
 		}
 	}
-	var sendLog lockedBuffer
+	var sendLog syncbuf.Buffer
 	sendData := filepath.Join(sendDir, "data")
 	sender := exec.Command(bizpipeBin, "run", "--data-dir", sendData, sendDir)
 	sender.Stdout, sender.Stderr = &sendLog, &sendLog
@@ -102,7 +102,7 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 	}
 	drop(messages)
 	// The last receiver runs until the sender has had every MDN.
-	var recvLog lockedBuffer
+	var recvLog syncbuf.Buffer
 	receiver := exec.Command(bizpipeBin, "run", "--data-dir", recvData, recvDir)
 	receiver.Stdout, receiver.Stderr = &recvLog, &recvLog
 	if err := receiver.Start(); err != nil {
@@ -119,7 +119,7 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 	for deliveredCount(&sendLog) < messages {
 		if time.Now().After(deadline) {
 			t.Fatalf("after %d kills the sender delivered %d of %d:\n%s\nreceiver:\n%s", kills, deliveredCount(&sendLog),
-				messages, sendLog.tail(), recvLog.tail())
+				messages, tailOf(&sendLog), tailOf(&recvLog))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -193,31 +193,11 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 }
 
 // deliveredCount counts the deliveries a running engine logged.
-func deliveredCount(log *lockedBuffer) int {
+func deliveredCount(log *syncbuf.Buffer) int {
 	return strings.Count(log.String(), "msg=delivered ")
 }
 
-// lockedBuffer is a bytes.Buffer a child process writes to while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// tail is the last lines written.
-func (b *lockedBuffer) tail() string {
-	s := b.String()
-	return tail(bytes.NewBufferString(s))
+// tailOf is the last lines written to b.
+func tailOf(b *syncbuf.Buffer) string {
+	return tail(bytes.NewBufferString(b.String()))
 }

@@ -74,8 +74,8 @@ func TestAS2HugeBody(t *testing.T) {
 	sendDir, p := crashSetup(t)
 	addr := "127.0.0.1:" + freePort(t)
 	url := "http://" + addr + "/as2"
-	cfg := strings.Replace(as2KillConfig, `interval = "100ms"`, `interval = "10ms"`, 1)
-	cfg = strings.Replace(cfg, `attempts = 5`, `attempts = 1`, 1)
+	cfg := mustReplace(t, as2KillConfig, `interval = "100ms"`, `interval = "10ms"`)
+	cfg = mustReplace(t, cfg, `attempts = 5`, `attempts = 1`)
 	testpki.WriteFile(t, sendDir, "bizpipe.hcl", []byte(fmt.Sprintf(cfg, p.signer.SHA1(), p.partner.SHA1(), url)))
 
 	recvDir := t.TempDir()

@@ -178,6 +178,17 @@ type crashPKI struct {
 	ca, signer, partner *testpki.Cert
 }
 
+// mustReplace is strings.Replace of the first old in s, failing the test
+// when s lacks it: a configuration a test adjusts must not change under it
+// unnoticed.
+func mustReplace(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("the configuration has no %q to replace", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
 // crashSetup writes crashConfig with fresh certificates into a temp dir.
 func crashSetup(t *testing.T) (string, *crashPKI) {
 	t.Helper()
@@ -351,7 +362,7 @@ func TestServeMetricsAndStop(t *testing.T) {
 	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "p.pem", partner.CertPEM())
 	cfg := fmt.Sprintf(crashConfig, signer.SHA1(), partner.SHA1())
 	// A routing failure to operate on: only *.edi files are routed.
-	cfg = strings.Replace(cfg, "filter                 = true", `filter                 = endswith(message.file_name, ".edi")`, 1)
+	cfg = mustReplace(t, cfg, "filter                 = true", `filter                 = endswith(message.file_name, ".edi")`)
 	testpki.WriteFile(t, dir, "bizpipe.hcl", []byte(cfg))
 	for _, d := range []string{"in", "out"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {

@@ -45,7 +45,7 @@ func slowRetrySetup(t *testing.T) (string, *crashPKI) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg = []byte(strings.Replace(string(cfg), `interval = "50ms"`, `interval = "1s"`, 1))
+	cfg = []byte(mustReplace(t, string(cfg), `interval = "50ms"`, `interval = "1s"`))
 	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}

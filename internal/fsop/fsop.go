@@ -36,3 +36,24 @@ func RemoveIfExists(path string) error {
 	}
 	return nil
 }
+
+// TypeName names the type of a file that is not a regular file, for an
+// operator: "named pipe (FIFO)", "block device", ... (without an article).
+func TypeName(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case t&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case t&fs.ModeDir != 0:
+		return "directory"
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeCharDevice != 0:
+		return "character device"
+	case t&fs.ModeDevice != 0:
+		return "block device"
+	default:
+		return "special file"
+	}
+}

@@ -146,3 +146,21 @@ func TestCreateUnlinked(t *testing.T) {
 		t.Error("created a spool file in a missing directory")
 	}
 }
+
+// TestTypeName: each special type has its name, a character device not
+// taken for a block device (it has both bits).
+func TestTypeName(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		fs.ModeSymlink:                    "symbolic link",
+		fs.ModeNamedPipe:                  "named pipe (FIFO)",
+		fs.ModeDir | 0o755:                "directory",
+		fs.ModeSocket:                     "socket",
+		fs.ModeDevice | fs.ModeCharDevice: "character device",
+		fs.ModeDevice:                     "block device",
+		fs.ModeIrregular:                  "special file",
+	} {
+		if got := TypeName(m); got != want {
+			t.Errorf("TypeName(%v) = %q, want %q", m, got, want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package lsp_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,10 +11,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/syncbuf"
 	"github.com/bizpipe/bizpipe/internal/testbin"
 )
 
@@ -76,24 +75,7 @@ type client struct {
 	nextID int
 	// notes are the notifications read while waiting for something else.
 	notes  []message
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *syncbuf.Buffer
 }
 
 // start runs `bizpipe lsp` with env added to a minimal environment.
@@ -109,7 +91,7 @@ func start(t *testing.T, env ...string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{t: t, cmd: cmd, stdin: stdin, in: make(chan message, 1024), stderr: &lockedBuffer{}}
+	c := &client{t: t, cmd: cmd, stdin: stdin, in: make(chan message, 1024), stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

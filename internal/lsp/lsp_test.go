@@ -24,6 +24,19 @@ func quickstart(t *testing.T) (dir, text string) {
 	return dir, string(b)
 }
 
+// openQuickstart starts a server on a copy of the quickstart and opens its
+// configuration, which is valid: no diagnostics.
+func openQuickstart(t *testing.T) (c *client, dir, uri, text string) {
+	t.Helper()
+	dir, text = quickstart(t)
+	uri = fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	c = start(t)
+	c.initialize()
+	c.open(uri, text)
+	c.diagnosticsFor(uri, none)
+	return c, dir, uri, text
+}
+
 func none(ds []diagnostic) bool { return len(ds) == 0 }
 
 func hasCode(code string) func([]diagnostic) bool {
@@ -110,12 +123,7 @@ func TestDiagnostics(t *testing.T) {
 // TestManyChanges: a burst of changes, as typing makes, ends with the
 // diagnostics of the last text, whatever the server published meanwhile.
 func TestManyChanges(t *testing.T) {
-	dir, text := quickstart(t)
-	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
-	c := start(t)
-	c.initialize()
-	c.open(uri, text)
-	c.diagnosticsFor(uri, none)
+	c, _, uri, text := openQuickstart(t)
 	for i := 0; i < 30; i++ {
 		c.change(uri, i+2, strings.Replace(text, `digest               = "sha256"`, `digest               = "sha25`+strings.Repeat("6", i%3)+`"`, 1))
 	}
@@ -132,12 +140,7 @@ func TestManyChanges(t *testing.T) {
 // syntax errors are shown (as validate does), and the server keeps
 // answering.
 func TestSyntaxError(t *testing.T) {
-	dir, text := quickstart(t)
-	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
-	c := start(t)
-	c.initialize()
-	c.open(uri, text)
-	c.diagnosticsFor(uri, none)
+	c, _, uri, text := openQuickstart(t)
 	broken := strings.Replace(text, `encrypt              = true`, `encrypt              = `, 1)
 	c.change(uri, 2, broken)
 	ds := c.diagnosticsFor(uri, hasCode("BP1000"))
@@ -180,12 +183,7 @@ func hasLabel(items []struct{ Label string }, label string) bool {
 // TestHover: a thumbprint shows its certificate, the stores that hold it
 // and the instances that reach it with its key.
 func TestHover(t *testing.T) {
-	dir, text := quickstart(t)
-	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
-	c := start(t)
-	c.initialize()
-	c.open(uri, text)
-	c.diagnosticsFor(uri, none)
+	c, _, uri, text := openQuickstart(t)
 	tests := []struct {
 		name string
 		at   position
@@ -293,12 +291,7 @@ func TestDefinition(t *testing.T) {
 // TestCompletion: block and attribute names and values from the language's
 // block table and the components' specs, and the declared names.
 func TestCompletion(t *testing.T) {
-	dir, text := quickstart(t)
-	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
-	c := start(t)
-	c.initialize()
-	c.open(uri, text)
-	c.diagnosticsFor(uri, none)
+	c, _, uri, text := openQuickstart(t)
 	tests := []struct {
 		name   string
 		edit   string // inserted at the end of the line of after

@@ -2,7 +2,6 @@ package runner_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/syncbuf"
 )
 
 // token is the value of the sensitive variable of these tests.
@@ -34,23 +34,8 @@ variable "token" {
 }
 `
 
-// logBuffer is a log the tests read after the run.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer is a log the tests read during and after the run.
+type logBuffer = syncbuf.Buffer
 
 // everything is all a box shows of its messages (what `bizpipe messages`
 // list and show print, but the properties, which it shows redacted).

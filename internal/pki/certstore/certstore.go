@@ -39,6 +39,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
 )
 
@@ -307,30 +308,11 @@ type notRegularError struct {
 }
 
 func (e *notRegularError) Error() string {
-	what := describeType(e.mode)
+	what := "a " + fsop.TypeName(e.mode)
 	if e.link {
 		what = "a symbolic link to " + what
 	}
 	return "not a regular file but " + what
-}
-
-// describeType names a non-regular file type, e.g. "a named pipe (FIFO)".
-func describeType(m os.FileMode) string {
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a block device"
-	case m&os.ModeDir != 0:
-		return "a directory"
-	case m&os.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "a file of unknown type"
 }
 
 // kernelFileError is what readFile reports for a file of a kernel

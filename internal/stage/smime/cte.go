@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
-
-	"github.com/bizpipe/bizpipe/internal/b64"
 )
 
 // Content-transfer encodings and text canonicalisation (RFC 2045, RFC 2049,
@@ -14,10 +12,8 @@ import (
 // large body is written once, straight into the message being built.
 
 const (
-	base64LineBytes = b64.LineBytes // 57 octets encode to 76 characters (RFC 2045 §6.8)
-	base64LineChars = b64.LineChars
-	qpMaxLine       = 76  // RFC 2045 §6.7 rule 5, including the soft break "="
-	maxLineOctets   = 998 // RFC 5322 §2.1.1 / RFC 2045 §2.8, excluding CRLF
+	qpMaxLine     = 76  // RFC 2045 §6.7 rule 5, including the soft break "="
+	maxLineOctets = 998 // RFC 5322 §2.1.1 / RFC 2045 §2.8, excluding CRLF
 )
 
 // canonicalText returns text with every line break in MIME canonical form:
@@ -87,13 +83,6 @@ func lfToCRLF(src []byte) []byte {
 	}
 	return dst
 }
-
-// base64EncodedLen is the size of appendBase64Lines' output for n octets.
-func base64EncodedLen(n int) int { return b64.LinesLen(n) }
-
-// appendBase64Lines appends the base64 encoding of src in lines of 76
-// characters, each terminated by CRLF (the last one too).
-func appendBase64Lines(dst, src []byte) []byte { return b64.AppendLines(dst, src) }
 
 // decodeBase64 decodes a base64 body, ignoring line breaks and other white
 // space wherever they occur (RFC 2045 §6.8 asks decoders to ignore

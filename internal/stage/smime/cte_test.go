@@ -7,6 +7,8 @@ import (
 	"mime/quotedprintable"
 	"strings"
 	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/b64"
 )
 
 func TestCanonicalText(t *testing.T) {
@@ -52,19 +54,19 @@ func TestLFToCRLF(t *testing.T) {
 func TestBase64Lines(t *testing.T) {
 	for _, n := range []int{0, 1, 56, 57, 58, 114, 1000, 4096} {
 		src := bytes.Repeat([]byte{0xfb, 0xff, 0x00}, n)[:n]
-		out := appendBase64Lines([]byte("prefix"), src)
+		out := b64.AppendLines([]byte("prefix"), src)
 		if !bytes.HasPrefix(out, []byte("prefix")) {
 			t.Fatal("prefix lost")
 		}
 		enc := out[len("prefix"):]
-		if len(enc) != base64EncodedLen(n) {
-			t.Errorf("n=%d: %d bytes, base64EncodedLen says %d", n, len(enc), base64EncodedLen(n))
+		if len(enc) != b64.LinesLen(n) {
+			t.Errorf("n=%d: %d bytes, b64.LinesLen says %d", n, len(enc), b64.LinesLen(n))
 		}
 		if n > 0 && !bytes.HasSuffix(enc, crlf) {
 			t.Errorf("n=%d: last line not terminated by CRLF", n)
 		}
 		for i, line := range strings.Split(strings.TrimSuffix(string(enc), "\r\n"), "\r\n") {
-			if len(line) > base64LineChars || strings.ContainsAny(line, "\r\n") {
+			if len(line) > b64.LineChars || strings.ContainsAny(line, "\r\n") {
 				t.Errorf("n=%d: line %d has %d characters", n, i, len(line))
 			}
 		}

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/b64"
 )
 
 // largeCase is one way to build a large message with openssl cms -stream.
@@ -64,9 +66,9 @@ func buildLarge(t testing.TB, ossl string, p *testPKI, groupKey, dir string, bod
 	w := bufio.NewWriterSize(f, 1<<20)
 	fmt.Fprintf(w, "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: %s\r\n\r\n", c.cte)
 	if c.cte == "base64" {
-		line := make([]byte, base64LineChars)
+		line := make([]byte, b64.LineChars)
 		for rest := body; len(rest) > 0; {
-			n := min(len(rest), base64LineBytes)
+			n := min(len(rest), b64.LineBytes)
 			base64.StdEncoding.Encode(line, rest[:n])
 			w.Write(line[:base64.StdEncoding.EncodedLen(n)])
 			w.WriteString("\r\n")

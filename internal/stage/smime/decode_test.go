@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/b64"
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
@@ -157,7 +158,7 @@ func clearWithSignature(t *testing.T, clear, opaque []byte) []byte {
 	t.Helper()
 	_, sig := stdSignedParts(t, clear)
 	_, _, opaqueDER := stdEntity(t, opaque)
-	return bytes.Replace(clear, appendBase64Lines(nil, sig), appendBase64Lines(nil, opaqueDER), 1)
+	return bytes.Replace(clear, b64.AppendLines(nil, sig), b64.AppendLines(nil, opaqueDER), 1)
 }
 
 // TestDecodePinnedSignerAnyExtKeyUsage: a signer trusted as itself (a

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bizpipe/bizpipe/internal/b64"
 	"github.com/bizpipe/bizpipe/internal/cms"
 )
 
@@ -177,7 +178,7 @@ func (e *Encoder) appendEntity(dst []byte, top bool, ct, mt string, content []by
 	dst = append(dst, "\r\n\r\n"...)
 	switch e.cte {
 	case cteBase64:
-		return appendBase64Lines(dst, content)
+		return b64.AppendLines(dst, content)
 	case cteQuotedPrintable:
 		return appendQuotedPrintable(dst, content, strings.HasPrefix(mt, "text/"))
 	default:
@@ -191,7 +192,7 @@ func (e *Encoder) appendEntity(dst []byte, top bool, ct, mt string, content []by
 func (e *Encoder) encodedLen(n int) int {
 	switch e.cte {
 	case cteBase64:
-		return base64EncodedLen(n)
+		return b64.LinesLen(n)
 	case cteQuotedPrintable:
 		return n + n/4 + 8
 	}
@@ -215,7 +216,7 @@ func (e *Encoder) clearSigned(rand io.Reader, top bool, ct, mt string, content [
 		// Sized so that the body and the signature part fit without the
 		// buffer being copied: the entity's headers, the structure and the
 		// signature (certificates plus about 1 KiB of SignerInfo) are small.
-		est := 1024 + len(ct) + e.encodedLen(len(content)) + base64EncodedLen(2048+certsLen(s))
+		est := 1024 + len(ct) + e.encodedLen(len(content)) + b64.LinesLen(2048+certsLen(s))
 		buf := make([]byte, 0, est)
 		if top {
 			buf = append(buf, "MIME-Version: 1.0\r\n"...)
@@ -242,7 +243,7 @@ func (e *Encoder) clearSigned(rand io.Reader, top bool, ct, mt string, content [
 		buf = append(buf, "\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"+
 			"Content-Transfer-Encoding: base64\r\n"+
 			"Content-Disposition: attachment; filename=smime.p7s\r\n\r\n"...)
-		buf = appendBase64Lines(buf, sig)
+		buf = b64.AppendLines(buf, sig)
 		buf = append(buf, "--"...)
 		buf = append(buf, boundary...)
 		buf = append(buf, "--\r\n"...)
@@ -264,7 +265,7 @@ func (e *Encoder) opaqueSigned(top bool, ct, mt string, content []byte, s *Signe
 // appendPKCS7MIME appends an application/pkcs7-mime entity (RFC 8551
 // §3.2) holding der, base64-encoded.
 func appendPKCS7MIME(dst []byte, top bool, smimeType string, der []byte) []byte {
-	dst = slices.Grow(dst, 256+base64EncodedLen(len(der)))
+	dst = slices.Grow(dst, 256+b64.LinesLen(len(der)))
 	if top {
 		dst = append(dst, "MIME-Version: 1.0\r\n"...)
 	}
@@ -273,7 +274,7 @@ func appendPKCS7MIME(dst []byte, top bool, smimeType string, der []byte) []byte 
 	dst = append(dst, "; name=smime.p7m\r\n"+
 		"Content-Transfer-Encoding: base64\r\n"+
 		"Content-Disposition: attachment; filename=smime.p7m\r\n\r\n"...)
-	return appendBase64Lines(dst, der)
+	return b64.AppendLines(dst, der)
 }
 
 func certsLen(s *Signer) int {

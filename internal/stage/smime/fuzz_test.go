@@ -7,6 +7,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/b64"
 	"github.com/bizpipe/bizpipe/internal/cms"
 )
 
@@ -75,7 +76,7 @@ func FuzzTransferEncodings(f *testing.F) {
 		if err != nil || !bytes.Equal(qp, src) {
 			t.Fatalf("quoted-printable: %q -> %q, %v", src, qp, err)
 		}
-		b64, err := decodeBase64(appendBase64Lines(nil, src))
+		b64, err := decodeBase64(b64.AppendLines(nil, src))
 		if err != nil || !bytes.Equal(b64, src) {
 			t.Fatalf("base64: %v", err)
 		}
@@ -112,7 +113,7 @@ func FuzzStreamEncodings(f *testing.F) {
 			var wantErr error
 			switch cte {
 			case cteBase64:
-				want = appendBase64Lines(nil, content)
+				want = b64.AppendLines(nil, content)
 			case cteQuotedPrintable:
 				want = appendQuotedPrintable(nil, content, text)
 			default:

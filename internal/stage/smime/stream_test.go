@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/b64"
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
@@ -275,7 +276,7 @@ func TestStreamEncodingsMatchAppend(t *testing.T) {
 				var want []byte
 				switch cte {
 				case cteBase64:
-					want = appendBase64Lines(nil, content)
+					want = b64.AppendLines(nil, content)
 				case cteQuotedPrintable:
 					want = appendQuotedPrintable(nil, content, text)
 				default:

@@ -3,24 +3,26 @@ package smime
 import (
 	"bytes"
 	"io"
+
+	"github.com/bizpipe/bizpipe/internal/b64"
 )
 
 // Streaming forms of the transfer encodings and of text canonicalisation.
-// They produce exactly the octets of appendBase64Lines,
+// They produce exactly the octets of b64.AppendLines,
 // appendQuotedPrintable and canonicalText for the concatenation of what is
 // written, however the writes are split.
 
 // base64Writer encodes in lines of 76 characters, each ending in CRLF.
 type base64Writer struct {
 	next io.WriteCloser
-	line [base64LineBytes]byte // a partial line
+	line [b64.LineBytes]byte // a partial line
 	n    int
 	out  []byte
 }
 
 func newBase64Writer(next io.WriteCloser) *base64Writer {
-	const lines = streamBuf / (base64LineChars + 2)
-	return &base64Writer{next: next, out: make([]byte, 0, lines*(base64LineChars+2))}
+	const lines = streamBuf / (b64.LineChars + 2)
+	return &base64Writer{next: next, out: make([]byte, 0, lines*(b64.LineChars+2))}
 }
 
 func (w *base64Writer) Write(p []byte) (int, error) {
@@ -29,22 +31,22 @@ func (w *base64Writer) Write(p []byte) (int, error) {
 		k := copy(w.line[w.n:], p)
 		w.n += k
 		p = p[k:]
-		if w.n < base64LineBytes {
+		if w.n < b64.LineBytes {
 			return total, nil
 		}
-		w.out = appendBase64Lines(w.out, w.line[:])
+		w.out = b64.AppendLines(w.out, w.line[:])
 		w.n = 0
 	}
-	for len(p) >= base64LineBytes {
-		room := (cap(w.out) - len(w.out)) / (base64LineChars + 2)
+	for len(p) >= b64.LineBytes {
+		room := (cap(w.out) - len(w.out)) / (b64.LineChars + 2)
 		if room == 0 {
 			if err := w.flush(); err != nil {
 				return 0, err
 			}
 			continue
 		}
-		k := min(room, len(p)/base64LineBytes) * base64LineBytes
-		w.out = appendBase64Lines(w.out, p[:k])
+		k := min(room, len(p)/b64.LineBytes) * b64.LineBytes
+		w.out = b64.AppendLines(w.out, p[:k])
 		p = p[k:]
 	}
 	w.n = copy(w.line[:], p)
@@ -61,7 +63,7 @@ func (w *base64Writer) flush() error {
 }
 
 func (w *base64Writer) Close() error {
-	w.out = appendBase64Lines(w.out, w.line[:w.n])
+	w.out = b64.AppendLines(w.out, w.line[:w.n])
 	w.n = 0
 	if err := w.flush(); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/b64"
 	"github.com/bizpipe/bizpipe/internal/ber"
 )
 
@@ -68,7 +69,7 @@ func (w *clearSignWriter) Close() error {
 	b = append(b, "\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"+
 		"Content-Transfer-Encoding: base64\r\n"+
 		"Content-Disposition: attachment; filename=smime.p7s\r\n\r\n"...)
-	b = appendBase64Lines(b, sig)
+	b = b64.AppendLines(b, sig)
 	b = append(b, "--"...)
 	b = append(b, w.boundary...)
 	b = append(b, "--\r\n"...)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -54,27 +55,7 @@ func refusedReason(err error) string {
 
 // notRegular is the refusal of an input of the given mode.
 func notRegular(m fs.FileMode) error {
-	return refusal("not a regular file but a " + describeType(m))
-}
-
-// describeType names a file type for an operator.
-func describeType(m fs.FileMode) string {
-	switch t := m.Type(); {
-	case t&fs.ModeSymlink != 0:
-		return "symbolic link"
-	case t&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case t&fs.ModeDir != 0:
-		return "directory"
-	case t&fs.ModeSocket != 0:
-		return "socket"
-	case t&fs.ModeCharDevice != 0:
-		return "character device"
-	case t&fs.ModeDevice != 0:
-		return "device"
-	default:
-		return "special file"
-	}
+	return refusal("not a regular file but a " + fsop.TypeName(m))
 }
 
 // openInput opens the input at path, which a listing saw as seen, for
