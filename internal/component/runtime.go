@@ -469,6 +469,19 @@ type Attempt interface {
 	Abort()
 }
 
+// SharedSync is implemented by an Attempt whose Commit waits mostly on
+// syncs to disk that concurrent commits share (the file transport's). The
+// runner runs the pipelines of a claimed batch first and then commits its
+// SharedSync attempts together, so that one round of syncs serves the
+// whole batch instead of one sync per delivery.
+type SharedSync interface {
+	Attempt
+	// Written says that the whole entity was written and Commit may come
+	// later: the attempt gives back what it holds only while writing (a
+	// write buffer). An error fails the attempt, as a Write error does.
+	Written() error
+}
+
 // ContentObserver is implemented by an Attempt whose protocol proves
 // receipt with a digest of the content the pipeline protected (the AS2 MIC,
 // RFC 4130 §7.3.1). Before the body flows, the runner makes the bytes that

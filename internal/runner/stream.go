@@ -16,6 +16,12 @@ import (
 // copyBuffer is the size of the pieces a body flows through the stages in.
 const copyBuffer = 256 << 10
 
+// sharedCommitMax is the largest message whose commit waits for the rest
+// of its batch (see stream): a large one's sync costs little next to its
+// writing, and committing it at once keeps a batch of large messages
+// from filling the disk with outputs not yet placed.
+const sharedCommitMax = 1 << 20
+
 // stream runs one attempt with the body flowing from the box through the
 // port's stages into the transport, never whole in memory. The failures
 // are told apart by where they happen: reading the box or writing to the
@@ -25,8 +31,12 @@ const copyBuffer = 256 << 10
 // When the transport's receipt comes later (an asynchronous AS2 MDN), the
 // attempt reports delivered and sets *pending: recordBatch records the
 // delivery as awaiting it instead.
+//
+// When later is not nil and the transport's commit shares its syncs with
+// other commits (component.SharedSync), stream stops before the commit
+// and sets *later to what makes it: processBatch commits a batch together.
 func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery,
-	pending **component.Pending) (msgbox.Outcome, bool) {
+	pending **component.Pending, later *func() (msgbox.Outcome, bool)) (msgbox.Outcome, bool) {
 	suspend := func(err error) (msgbox.Outcome, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf("pipeline failed: %v", err)}, false
 	}
@@ -119,7 +129,26 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	if m := r.opts.Metrics; m != nil {
 		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
-	start = time.Now()
+	if s, ok := att.(component.SharedSync); ok && later != nil && msg.Size <= sharedCommitMax {
+		if err := s.Written(); err != nil {
+			att.Abort()
+			return retry(err)
+		}
+		*later = func() (msgbox.Outcome, bool) { return r.commit(ctx, pt, d, att, pending) }
+		return msgbox.Outcome{}, false
+	}
+	return r.commit(ctx, pt, d, att, pending)
+}
+
+// commit commits att, the attempt of delivery d whose entity is written,
+// and turns its result into the outcome (see stream).
+func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, att component.Attempt,
+	pending **component.Pending) (msgbox.Outcome, bool) {
+	retry := func(err error) (msgbox.Outcome, bool) {
+		o, _, _ := r.failed(pt, d, err)
+		return o, false
+	}
+	start := time.Now()
 	res, err := att.Commit(ctx)
 	if m := r.opts.Metrics; m != nil {
 		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())

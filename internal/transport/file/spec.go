@@ -132,7 +132,10 @@ the body; a pass-through port writes the message as received) to a temporary
 file, syncs it, and links it into place under file_name, so that a reader
 never sees a partial file and a crash at any instant leaves the file in place
 exactly once: after a restart, an identical file already in place counts as
-delivered.
+delivered. The deliveries a worker takes together share their syncs: on
+ext4, XFS, Btrfs, F2FS and tmpfs one syncfs(2) per step serves all of them
+(it also flushes what other programs left to write on that file system);
+elsewhere each file is fsynced.
 
 file_name is a template over the message; it must be a plain file name
 (no path separators, no control characters): one that is not suspends the
@@ -219,8 +222,20 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 			return nil, err
 		}
 	}
-	return transport.Attempt(w), nil
+	return sharedSync{transport.Attempt(w), w}, nil
 }
+
+// sharedSync is the file transport's attempt as the runner drives it:
+// its commit shares syncs with concurrent ones (see Writer.syncPoint).
+type sharedSync struct {
+	component.Attempt
+	w *WriteAttempt
+}
+
+// Written implements component.SharedSync.
+func (s sharedSync) Written() error { return s.w.Flush() }
+
+var _ component.SharedSync = sharedSync{}
 
 func (s *sender) Redo(ctx context.Context, d *component.Delivery) (bool, error) {
 	sd, err := s.target(d)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/dirsync"
@@ -114,6 +115,13 @@ type Writer struct {
 	prefix string
 	// dirs shares directory syncs among concurrent deliveries.
 	dirs *dirsync.Group
+	// whole shares syncs of the output directory's whole file system
+	// (dirsync.SyncFS) among concurrent commits, where that file system's
+	// syncfs(2) does what an fsync of each file and directory would (see
+	// syncPoint).
+	whole *dirsync.Group
+	// wholeFS caches whether whole applies: 0 not known yet, 1 yes, 2 no.
+	wholeFS atomic.Int32
 	// hook, set only by tests, is called at the named steps of an attempt,
 	// so that a test can interleave two attempts of one delivery
 	// deterministically: "checked" (Send found nothing staged, and is
@@ -150,7 +158,7 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 		prefix += o.Namespace + "-"
 	}
 	return &Writer{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, prefix: prefix, dirs: &dirsync.Group{},
-		unnamed: unnamedFiles()}, nil
+		whole: &dirsync.Group{SyncFunc: dirsync.SyncFS}, unnamed: unnamedFiles()}, nil
 }
 
 // CheckFileName reports whether name is usable as a delivered file's name:
@@ -290,6 +298,8 @@ type WriteAttempt struct {
 	unnamed bool
 	err     error // the first failure; every later call returns it
 	done    bool
+	// flushed: Flush ended the writing; only Commit or Abort may follow.
+	flushed bool
 }
 
 // Write appends p to the partial file.
@@ -297,7 +307,7 @@ func (w *WriteAttempt) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if w.done {
+	if w.done || w.flushed {
 		return 0, errors.New("send: file delivery already ended")
 	}
 	if w.buf == nil {
@@ -310,6 +320,35 @@ func (w *WriteAttempt) Write(p []byte) (int, error) {
 		return n, w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
 	}
 	return n, nil
+}
+
+// Flush writes out what the attempt buffers and gives its buffer back:
+// the payload is complete, and Commit may come later (the runner commits a
+// batch together). Nothing may be written after it.
+func (w *WriteAttempt) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.done || w.flushed {
+		return errors.New("send: file delivery already ended")
+	}
+	w.flushed = true
+	if err := w.flush(); err != nil {
+		w.drop()
+		return w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
+	}
+	return nil
+}
+
+// flush writes out and releases the write buffer, if the attempt still
+// has one.
+func (w *WriteAttempt) flush() error {
+	if w.buf == nil {
+		return nil
+	}
+	err := w.buf.Flush()
+	w.release()
+	return err
 }
 
 // Commit syncs the partial file, stages it and places it (steps 1 to 3),
@@ -328,9 +367,9 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 		return w.fail(f.errorf(d, "delivery %d not completed: %w", d.ID, err))
 	}
 	if w.fh != nil {
-		err := w.buf.Flush()
+		err := w.flush()
 		if err == nil {
-			err = w.fh.Sync()
+			err = f.syncPoint(w.fh)
 		}
 		if err != nil || !w.unnamed {
 			if cerr := w.fh.Close(); err == nil {
@@ -594,10 +633,55 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error) error {
 	case err != nil:
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
-	if err := f.dirs.Sync(f.dir); err != nil {
+	if err := f.syncPoint(nil); err != nil {
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
 	return nil
+}
+
+// syncPoint makes durable what an attempt changed in the output directory
+// so far: the content of fh, or (fh nil) the directory's entries. Where
+// the file system allows (dirsync.SyncFSWorks) it joins a round of
+// syncfs(2) shared with every commit in flight, which covers both: the
+// runner commits a batch of deliveries at once (component.SharedSync),
+// and one round then serves the whole batch where an fsync of each file
+// would force the journal once per file. Elsewhere fh is fsynced alone
+// (concurrent fsyncs still share the file system's journal commit) and
+// the directory in a round of directory syncs.
+func (f *Writer) syncPoint(fh *os.File) error {
+	if f.syncWholeFS() {
+		err := f.whole.Sync(f.dir)
+		if err == nil && fh != nil {
+			err = dirsync.Written(fh)
+		}
+		return err
+	}
+	if fh != nil {
+		return fh.Sync()
+	}
+	return f.dirs.Sync(f.dir)
+}
+
+// syncWholeFS reports whether syncPoint uses syncfs(2). It finds out on
+// the first call whose statfs(2) succeeds: the output directory's file
+// system does not change under a running transport.
+func (f *Writer) syncWholeFS() bool {
+	switch f.wholeFS.Load() {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	ok, err := dirsync.SyncFSWorks(f.dir)
+	if err != nil {
+		return false // the step's own error tells what is wrong
+	}
+	if ok {
+		f.wholeFS.Store(1)
+	} else {
+		f.wholeFS.Store(2)
+	}
+	return ok
 }
 
 // createPartial creates the partial file of one attempt of delivery id,
@@ -634,7 +718,7 @@ func (f *Writer) place(d transport.Delivery, staged, final string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.dirs.Sync(f.dir); err != nil {
+	if err := f.syncPoint(nil); err != nil {
 		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
 	return nil

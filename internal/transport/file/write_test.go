@@ -11,9 +11,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/dirsync"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
 
@@ -653,31 +655,109 @@ func TestNewFileRequiresDir(t *testing.T) {
 	}
 }
 
+// TestFileConcurrentDeliveries: concurrent deliveries all land, with
+// either way of syncing. Where syncfs(2) stands in for the fsyncs, the
+// commits in flight share its rounds: each delivery passes three sync
+// points (its data, its staged name, its final name), and 32 of them at
+// once take far fewer rounds than that. Elsewhere each file is fsynced
+// and the directory syncs are shared.
 func TestFileConcurrentDeliveries(t *testing.T) {
-	f, dir := newFileTransport(t, false)
-	const n = 32
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			d := fileDelivery(int64(i), fmt.Sprintf("m%02d", i))
-			if err := f.Send(context.Background(), d, transport.Payload{Data: []byte(d.FileName)}); err != nil {
-				errs[i] = err
-				return
+	for _, tt := range []struct {
+		name    string
+		wholeFS int32
+	}{
+		{"syncfs rounds", 1},
+		{"fsync each file", 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, dir := newFileTransport(t, false)
+			f.wholeFS.Store(tt.wholeFS)
+			var whole, dirs atomic.Int32
+			f.whole.SyncFunc = func(dir string) error {
+				whole.Add(1)
+				time.Sleep(2 * time.Millisecond) // as a journal commit takes: others gather
+				return dirsync.SyncFS(dir)
 			}
-			errs[i] = f.Cleanup(d)
+			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			const n = 32
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() {
+					d := fileDelivery(int64(i), fmt.Sprintf("m%02d", i))
+					if err := f.Send(context.Background(), d, transport.Payload{Data: []byte(d.FileName)}); err != nil {
+						errs[i] = err
+						return
+					}
+					errs[i] = f.Cleanup(d)
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			names := listDir(t, dir)
+			if len(names) != n {
+				t.Fatalf("dir holds %d files, want %d: %q", len(names), n, names)
+			}
+			for _, name := range names {
+				assertContent(t, filepath.Join(dir, name), []byte(name))
+			}
+			switch tt.wholeFS {
+			case 1:
+				if got := whole.Load(); got == 0 || got >= n || dirs.Load() != 0 {
+					t.Errorf("%d syncfs rounds and %d directory syncs for %d deliveries; want fewer rounds than deliveries and no directory sync",
+						got, dirs.Load(), n)
+				}
+			case 2:
+				if whole.Load() != 0 || dirs.Load() == 0 {
+					t.Errorf("%d syncfs rounds and %d directory syncs; want directory syncs only", whole.Load(), dirs.Load())
+				}
+			}
 		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+}
+
+// TestFileFlushThenCommit: Flush ends the writing (the runner commits a
+// batch later): a later Write fails, and Commit delivers what was written
+// before it; a Flush then Abort leaves nothing behind.
+func TestFileFlushThenCommit(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	d := fileDelivery(1, "a.txt")
+	w, err := f.Begin(context.Background(), d)
+	if err != nil {
 		t.Fatal(err)
 	}
-	names := listDir(t, dir)
-	if len(names) != n {
-		t.Fatalf("dir holds %d files, want %d: %q", len(names), n, names)
+	if _, err := w.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range names {
-		assertContent(t, filepath.Join(dir, name), []byte(name))
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if _, err := w.Write([]byte("late")); err == nil {
+		t.Error("Write after Flush succeeded")
+	}
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	assertContent(t, filepath.Join(dir, "a.txt"), []byte("hello"))
+
+	w, err = f.Begin(context.Background(), fileDelivery(2, "b.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("dropped")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w.Abort()
+	if err := f.Cleanup(d); err != nil {
+		t.Fatal(err)
+	}
+	if names := listDir(t, dir); !slices.Equal(names, []string{"a.txt"}) {
+		t.Errorf("left in the directory: %q, want only a.txt", names)
 	}
 }
 

@@ -1,0 +1,85 @@
+package dirsync
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bizpipe/bizpipe/internal/fsop"
+)
+
+// syncFSTypes are the file systems whose syncfs(2) makes durable all that
+// an fsync(2) of each changed file and directory would: local journaling
+// or copy-on-write file systems, whose sync_fs commits the journal (or
+// transaction) after every dirty page is written back. Elsewhere (FUSE,
+// SMB, NFS) syncfs may not reach the server or the daemon the way fsync
+// does, so callers sync each file and directory there.
+var syncFSTypes = map[int64]bool{
+	unix.EXT4_SUPER_MAGIC:  true, // ext2 and ext3 too: one magic
+	unix.XFS_SUPER_MAGIC:   true,
+	unix.BTRFS_SUPER_MAGIC: true,
+	unix.F2FS_SUPER_MAGIC:  true,
+	unix.TMPFS_MAGIC:       true,
+}
+
+// SyncFSWorks reports whether SyncFS on dir is as good as syncing every
+// file and directory changed in that file system one by one. The error
+// says why dir's file system could not be told (dir is missing).
+func SyncFSWorks(dir string) (bool, error) {
+	var st unix.Statfs_t
+	for {
+		err := unix.Statfs(dir, &st)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, &os.PathError{Op: "statfs", Path: dir, Err: err}
+		}
+		return syncFSTypes[int64(st.Type)], nil // Type is int32 on some architectures
+	}
+}
+
+// SyncFS makes durable every change to the file system that holds dir,
+// file contents and directory entries alike, with one syncfs(2). It
+// reports the write-back errors of that file system since the directory
+// was opened. Use it only where SyncFSWorks.
+func SyncFS(dir string) error {
+	d, err := fsop.OpenFile(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s to sync its file system: %w", dir, err)
+	}
+	for {
+		err = unix.Syncfs(int(d.Fd()))
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("syncing the file system of %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Written reports the write-back errors of fh since it was opened, once a
+// SyncFS of its file system has returned: syncfs(2) reports an error to
+// the first caller only, whichever file it hit, so the file's own record
+// (sync_file_range(2) waiting on pages already clean, which forces no
+// journal commit or cache flush as a second fsync would) tells each
+// caller whether its data made it.
+func Written(fh *os.File) error {
+	const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	for {
+		err := unix.SyncFileRange(int(fh.Fd()), 0, 0, all)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "sync_file_range", Path: fh.Name(), Err: err}
+		}
+		return nil
+	}
+}

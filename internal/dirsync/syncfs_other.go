@@ -1,0 +1,19 @@
+//go:build !linux
+
+package dirsync
+
+import (
+	"errors"
+	"os"
+)
+
+// SyncFSWorks reports whether SyncFS on dir is as good as syncing every
+// file and directory changed in that file system one by one: never, on a
+// platform without syncfs(2).
+func SyncFSWorks(dir string) (bool, error) { return false, nil }
+
+// SyncFS is not available on this platform; see SyncFSWorks.
+func SyncFS(dir string) error { return errors.New("syncfs is not available on this platform") }
+
+// Written syncs fh: without SyncFS there is nothing cheaper.
+func Written(fh *os.File) error { return fh.Sync() }
