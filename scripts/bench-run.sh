@@ -74,7 +74,7 @@ printf "run --once: %.0f msgs/s (%.2f ms CPU per message)\n" "$run_rate" "$(echo
 printf "engine alone: %.0f msgs/s (%.2f ms CPU per message)\n" "$engine_rate" "$(echo "1000 * $engine_cpu / $N" | bc -l)"
 
 echo "== (a) ceiling: in-process sign+encrypt on $(nproc) cores"
-ceiling=$(go test ./internal/stage/smime -run '^$' -bench SignEncrypt4KiB -benchtime 5s | tee /dev/stderr | awk '/msgs\/s/ {for (i=1;i<=NF;i++) if ($i=="msgs/s") print $(i-1)}')
+ceiling=$(go test ./internal/stage/smime -run '^$' -bench SignEncrypt4KiB -benchtime 5s | tee >(cat >&2) | awk '/msgs\/s/ {for (i=1;i<=NF;i++) if ($i=="msgs/s") print $(i-1)}')
 
 echo "== (b) shell loop: openssl cms -sign | openssl cms -encrypt, $SHELL_N messages"
 p12="$work/qs/stores/svc_send/contoso-signing.p12"

@@ -281,13 +281,13 @@ func peakRSSBytes() uint64 {
 
 // BenchmarkBatchCycle is the box's share of the engine's durable path per
 // message, as run drives it: receive 4 KiB messages in batches of 64,
-// routed to one port, claim their deliveries in batches of 4 with the
+// routed to one port, claim their deliveries in batches of 16 with the
 // messages and bodies preloaded, and record them delivered in one
 // FinishBatch per claim. One goroutine, so ns/op is close to the CPU
 // each message costs the box (fsyncs included, on the temporary
 // directory's file system).
 func BenchmarkBatchCycle(b *testing.B) {
-	const receiveBatch, claimBatch = 64, 4
+	const receiveBatch, claimBatch = 64, 16
 	box := openTemp(b, Options{})
 	body := bytes.Repeat([]byte("<order/>"), 512)
 	ctx := context.Background()
