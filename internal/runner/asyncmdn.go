@@ -116,7 +116,7 @@ func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) er
 	}
 	r.recorded(claimed{d: d}, pt, log, o, nil, false, err)
 	if err == nil && o.State == msgbox.DeliveryRetrying {
-		r.notify()
+		r.notify(1)
 	}
 	return err
 }

@@ -300,3 +300,24 @@ func TestInFlightSlowClaimConfirming(t *testing.T) {
 		t.Errorf("message %s, attempts %+v; want delivered in one attempt by srv1/w-late", d.Message.Status, d.Attempts)
 	}
 }
+
+// TestNotifyWakesWhatTheDeliveriesNeed: routing n deliveries wakes one
+// idle worker per claimBatch of them, never more than there are workers,
+// and a token nobody waited for yet stays for the next wait.
+func TestNotifyWakesWhatTheDeliveriesNeed(t *testing.T) {
+	for _, tt := range []struct {
+		n, workers, want int
+	}{
+		{0, 4, 0},
+		{1, 4, 1},
+		{claimBatch, 4, 1},
+		{claimBatch + 1, 4, 2},
+		{100 * claimBatch, 4, 4},
+	} {
+		r := &Runner{wake: make(chan struct{}, tt.workers)}
+		r.notify(tt.n)
+		if got := len(r.woken()); got != tt.want {
+			t.Errorf("notify(%d) with %d workers: %d woken, want %d", tt.n, tt.workers, got, tt.want)
+		}
+	}
+}

@@ -187,7 +187,7 @@ func (r *Runner) publishWith(ctx context.Context, in msgbox.Incoming, body io.Re
 		return msg, dup, err
 	}
 	if r.published(ctx, in, msg, dup, routed) {
-		r.notify()
+		r.notify(len(routed.ports))
 	}
 	return msg, dup, nil
 }
@@ -204,7 +204,7 @@ func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msg
 		mu.Unlock()
 		return rt.ports, rt.reason
 	})
-	wake := false
+	made := 0 // deliveries
 	for i, x := range res {
 		if x.Err != nil {
 			continue
@@ -213,12 +213,10 @@ func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msg
 		rt := decided[x.Message.ID]
 		mu.Unlock()
 		if r.published(ctx, items[i].In, x.Message, x.Dup, rt) {
-			wake = true
+			made += len(rt.ports)
 		}
 	}
-	if wake {
-		r.notify()
-	}
+	r.notify(made)
 	return res
 }
 
@@ -313,7 +311,7 @@ func (r *Runner) route(ctx context.Context, msg msgbox.Message) error {
 // says it in its "message received" line.)
 func (r *Runner) routed(id string, rt *routing) {
 	if r.routedOnly(id, rt) {
-		r.notify()
+		r.notify(len(rt.ports))
 	}
 }
 

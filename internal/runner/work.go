@@ -32,8 +32,8 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 		remote = c
 	}
 	for claimCtx.Err() == nil {
-		// Taken before claiming, so that deliveries routed between a claim
-		// that finds nothing and the wait still wake this worker.
+		// A token sent between a claim that finds nothing and the wait
+		// stays in the channel until the wait: no wakeup is lost.
 		woken := r.woken()
 		// Whether receiving had finished before this claim: only then does
 		// a claim that finds nothing mean there is nothing more to do.
