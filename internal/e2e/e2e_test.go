@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package e2e runs the real bizpipe binary as a child process: crash safety
 // under SIGKILL and the README's quickstart.
 package e2e

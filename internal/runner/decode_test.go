@@ -1,9 +1,10 @@
+//go:build linux
+
 package runner_test
 
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,33 +224,11 @@ func readAll(t *testing.T, path string) []byte {
 	return b
 }
 
-// body returns the stored body of message id.
-func body(t *testing.T, box msgbox.Box, id string) []byte {
-	t.Helper()
-	rc, err := box.Body(context.Background(), id)
-	return readAndClose(t, rc, err)
-}
-
 // asReceived returns the bytes of message id as they were received.
 func asReceived(t *testing.T, box msgbox.Box, id string) []byte {
 	t.Helper()
 	rc, err := box.AsReceived(context.Background(), id)
 	return readAndClose(t, rc, err)
-}
-
-// readAndClose reads all of rc, which an opener returned with err, and
-// closes it, failing t on any error.
-func readAndClose(t *testing.T, rc io.ReadCloser, err error) []byte {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestDecodeHTTPBody: an HTTP client posts an S/MIME body (DER, openssl cms

@@ -986,3 +986,25 @@ send_port "fabrikam" {
 		t.Fatal(err)
 	}
 }
+
+// body returns the stored body of message id.
+func body(t *testing.T, box msgbox.Box, id string) []byte {
+	t.Helper()
+	rc, err := box.Body(context.Background(), id)
+	return readAndClose(t, rc, err)
+}
+
+// readAndClose reads all of rc, which an opener returned with err, and
+// closes it, failing t on any error.
+func readAndClose(t *testing.T, rc io.ReadCloser, err error) []byte {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"unicode/utf16"
 
@@ -599,9 +598,7 @@ func TestLoad(t *testing.T) {
 		{
 			name: "a FIFO is never opened",
 			setup: func(t *testing.T, dir string) {
-				if err := syscall.Mkfifo(filepath.Join(dir, "pipe.pem"), 0o600); err != nil {
-					t.Fatal(err)
-				}
+				makeFIFO(t, filepath.Join(dir, "pipe.pem"))
 			},
 			want: want{notes: []string{"pipe.pem: ignored: not a regular file"}},
 		},

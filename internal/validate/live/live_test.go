@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"text/template"
 
@@ -324,15 +323,6 @@ func owned(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return fakeUID
-}
-
-func fileGID(t *testing.T, path string) int {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(fi.Sys().(*syscall.Stat_t).Gid)
 }
 
 func TestLive(t *testing.T) {
