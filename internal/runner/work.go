@@ -123,7 +123,11 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
 		pending := new(*component.Pending)
 		var commit func() (msgbox.Outcome, bool)
-		outcome, sd, delivered := r.attempt(ctx, pt, d, log, pending, &commit)
+		deferred := &commit
+		if len(batch) == 1 {
+			deferred = nil // nothing to share a sync with: committed at once
+		}
+		outcome, sd, delivered := r.attempt(ctx, pt, d, log, pending, deferred)
 		finish := func(outcome msgbox.Outcome, sd *component.Delivery, delivered bool) {
 			outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
 			outcomes <- attempted{c, pt, log, outcome, sd, delivered, *pending}
@@ -312,8 +316,8 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 // *pending is set when the transport's receipt is to come (see stream).
 //
 // *later is set when the transport's commit is left for later (see
-// stream); the outcome returned is then meaningless, and the Delivery is
-// the one to clean up once that commit delivered.
+// stream; later nil: never); the outcome returned is then meaningless,
+// and the Delivery is the one to clean up once that commit delivered.
 func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger,
 	pending **component.Pending, later *func() (msgbox.Outcome, bool)) (msgbox.Outcome, *component.Delivery, bool) {
 	suspend := func(format string, args ...any) (msgbox.Outcome, *component.Delivery, bool) {
@@ -368,7 +372,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
 	}
 	outcome, delivered := r.stream(ctx, pt, d, msg, sd, pending, later)
-	if *later != nil {
+	if later != nil && *later != nil {
 		return outcome, sd, false
 	}
 	if !delivered {

@@ -132,10 +132,11 @@ the body; a pass-through port writes the message as received) to a temporary
 file, syncs it, and links it into place under file_name, so that a reader
 never sees a partial file and a crash at any instant leaves the file in place
 exactly once: after a restart, an identical file already in place counts as
-delivered. The deliveries a worker takes together share their syncs: on
-ext4, XFS, Btrfs, F2FS and tmpfs one syncfs(2) per step serves all of them
-(it also flushes what other programs left to write on that file system);
-elsewhere each file is fsynced.
+delivered. The small deliveries a worker takes together share their syncs:
+on ext4, XFS, Btrfs, F2FS and tmpfs one syncfs(2) per step serves all of
+them (it also writes back what other programs left to write on that file
+system); elsewhere, and for a message over 1 MiB or one alone, each file
+is fsynced.
 
 file_name is a template over the message; it must be a plain file name
 (no path separators, no control characters): one that is not suspends the

@@ -299,6 +299,7 @@ type WriteAttempt struct {
 	err     error // the first failure; every later call returns it
 	done    bool
 	// flushed: Flush ended the writing; only Commit or Abort may follow.
+	// The commit is then one of a batch (see syncPoint).
 	flushed bool
 }
 
@@ -369,7 +370,7 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 	if w.fh != nil {
 		err := w.flush()
 		if err == nil {
-			err = f.syncPoint(w.fh)
+			err = f.syncPoint(w.fh, w.flushed)
 		}
 		if err != nil || !w.unnamed {
 			if cerr := w.fh.Close(); err == nil {
@@ -388,17 +389,17 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 		if w.unnamed {
 			// Named while still open: the name is made from the
 			// descriptor.
-			err = f.stageUnnamed(d, w.fh, w.staged)
+			err = f.stageUnnamed(d, w.fh, w.staged, w.flushed)
 			w.fh.Close()
 			w.fh = nil
 		} else {
-			err = f.stage(d, w.partial, w.staged)
+			err = f.stage(d, w.partial, w.staged, w.flushed)
 		}
 		if err != nil {
 			return w.fail(err)
 		}
 	}
-	return w.fail(f.place(d, w.staged, w.final))
+	return w.fail(f.place(d, w.staged, w.final, w.flushed))
 }
 
 // Abort drops the partial file of an attempt that will not be committed.
@@ -485,7 +486,7 @@ func (f *Writer) redo(ctx context.Context, d transport.Delivery) (done bool, err
 	if err != nil {
 		return false, err
 	}
-	if err := f.place(d, staged, final); err != nil {
+	if err := f.place(d, staged, final, false); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -599,7 +600,7 @@ func (f *Writer) SweepStale(olderThan time.Duration) (removed int, err error) {
 // stage performs step 2 for the synced partial file of this attempt: link
 // it to the staged name unless a staged copy exists already, drop the
 // partial name, sync the directory.
-func (f *Writer) stage(d transport.Delivery, partial, staged string) error {
+func (f *Writer) stage(d transport.Delivery, partial, staged string, batched bool) error {
 	// link(2), not rename(2): it never replaces a staged copy. One that
 	// exists was staged by another attempt of this delivery, still
 	// running (its lease was lost to this one, or this one's to it), and
@@ -613,18 +614,18 @@ func (f *Writer) stage(d transport.Delivery, partial, staged string) error {
 	// second name of the staged copy, or the dropped rendering: harmless,
 	// and SweepStale removes it.
 	_ = fsop.Remove(partial)
-	return f.staged(d, staged, err)
+	return f.staged(d, staged, err, batched)
 }
 
 // stageUnnamed is stage for an unnamed temporary file: step 1 without a
 // partial name, so a delivery costs one name fewer to create and remove,
 // and a crash leaves nothing to sweep.
-func (f *Writer) stageUnnamed(d transport.Delivery, fh *os.File, staged string) error {
-	return f.staged(d, staged, linkUnnamed(fh, staged))
+func (f *Writer) stageUnnamed(d transport.Delivery, fh *os.File, staged string, batched bool) error {
+	return f.staged(d, staged, linkUnnamed(fh, staged), batched)
 }
 
 // staged ends step 2 once the link to staged returned err.
-func (f *Writer) staged(d transport.Delivery, staged string, err error) error {
+func (f *Writer) staged(d transport.Delivery, staged string, err error, batched bool) error {
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		if _, err := f.stagedExists(d, staged); err != nil {
@@ -633,23 +634,26 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error) error {
 	case err != nil:
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
-	if err := f.syncPoint(nil); err != nil {
+	if err := f.syncPoint(nil, batched); err != nil {
 		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
 	return nil
 }
 
 // syncPoint makes durable what an attempt changed in the output directory
-// so far: the content of fh, or (fh nil) the directory's entries. Where
-// the file system allows (dirsync.SyncFSWorks) it joins a round of
-// syncfs(2) shared with every commit in flight, which covers both: the
-// runner commits a batch of deliveries at once (component.SharedSync),
-// and one round then serves the whole batch where an fsync of each file
-// would force the journal once per file. Elsewhere fh is fsynced alone
-// (concurrent fsyncs still share the file system's journal commit) and
-// the directory in a round of directory syncs.
-func (f *Writer) syncPoint(fh *os.File) error {
-	if f.syncWholeFS() {
+// so far: the content of fh, or (fh nil) the directory's entries.
+//
+// The attempt of a batch (batched: the runner commits the batch's small
+// deliveries together, after Flush) joins, where the file system allows
+// (dirsync.SyncFSWorks), a round of syncfs(2) shared with every commit in
+// flight, which covers both: one round serves the whole batch where an
+// fsync of each file would force the journal once per file. It also
+// writes back whatever else is waiting on that file system, which is why
+// an attempt alone (a large message, a lone one, a redo) and every
+// attempt elsewhere fsyncs its own file (concurrent fsyncs still share
+// the journal commit) and joins a round of directory syncs.
+func (f *Writer) syncPoint(fh *os.File, batched bool) error {
+	if batched && f.syncWholeFS() {
 		err := f.whole.Sync(f.dir)
 		if err == nil && fh != nil {
 			err = dirsync.Written(fh)
@@ -708,7 +712,7 @@ func (f *Writer) createPartial(id int64) (string, *os.File, error) {
 
 // place performs step 3: make final a name of the staged inode, then sync the
 // directory. It is idempotent.
-func (f *Writer) place(d transport.Delivery, staged, final string) error {
+func (f *Writer) place(d transport.Delivery, staged, final string, batched bool) error {
 	var err error
 	if f.overwrite {
 		err = f.placeOverwrite(d, staged, final)
@@ -718,7 +722,7 @@ func (f *Writer) place(d transport.Delivery, staged, final string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.syncPoint(nil); err != nil {
+	if err := f.syncPoint(nil, batched); err != nil {
 		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
 	return nil

@@ -655,19 +655,23 @@ func TestNewFileRequiresDir(t *testing.T) {
 	}
 }
 
-// TestFileConcurrentDeliveries: concurrent deliveries all land, with
-// either way of syncing. Where syncfs(2) stands in for the fsyncs, the
-// commits in flight share its rounds: each delivery passes three sync
-// points (its data, its staged name, its final name), and 32 of them at
-// once take far fewer rounds than that. Elsewhere each file is fsynced
-// and the directory syncs are shared.
+// TestFileConcurrentDeliveries: concurrent deliveries all land, whichever
+// way they sync. The commits of a batch (Flush, then Commit) share rounds
+// of syncfs(2) where it stands in for the fsyncs: each delivery passes
+// three sync points (its data, its staged name, its final name), and 32
+// of them at once take far fewer rounds than that. Elsewhere, and for a
+// delivery sent alone, each file is fsynced and the directory syncs are
+// shared.
 func TestFileConcurrentDeliveries(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		wholeFS int32
+		batched bool
+		syncfs  bool // want syncfs rounds, not directory syncs
 	}{
-		{"syncfs rounds", 1},
-		{"fsync each file", 2},
+		{"batched, syncfs rounds", 1, true, true},
+		{"batched, fsync each file", 2, true, false},
+		{"alone, where syncfs works", 1, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, dir := newFileTransport(t, false)
@@ -679,13 +683,29 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 				return dirsync.SyncFS(dir)
 			}
 			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			send := func(d transport.Delivery) error {
+				if !tt.batched {
+					return f.Send(context.Background(), d, transport.Payload{Data: []byte(d.FileName)})
+				}
+				w, err := f.Begin(context.Background(), d)
+				if err != nil {
+					return err
+				}
+				if _, err := w.Write([]byte(d.FileName)); err != nil {
+					return err
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				return w.Commit(context.Background())
+			}
 			const n = 32
 			var wg sync.WaitGroup
 			errs := make([]error, n)
 			for i := range n {
 				wg.Go(func() {
 					d := fileDelivery(int64(i), fmt.Sprintf("m%02d", i))
-					if err := f.Send(context.Background(), d, transport.Payload{Data: []byte(d.FileName)}); err != nil {
+					if err := send(d); err != nil {
 						errs[i] = err
 						return
 					}
@@ -703,16 +723,13 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 			for _, name := range names {
 				assertContent(t, filepath.Join(dir, name), []byte(name))
 			}
-			switch tt.wholeFS {
-			case 1:
+			if tt.syncfs {
 				if got := whole.Load(); got == 0 || got >= n || dirs.Load() != 0 {
 					t.Errorf("%d syncfs rounds and %d directory syncs for %d deliveries; want fewer rounds than deliveries and no directory sync",
 						got, dirs.Load(), n)
 				}
-			case 2:
-				if whole.Load() != 0 || dirs.Load() == 0 {
-					t.Errorf("%d syncfs rounds and %d directory syncs; want directory syncs only", whole.Load(), dirs.Load())
-				}
+			} else if whole.Load() != 0 || dirs.Load() == 0 {
+				t.Errorf("%d syncfs rounds and %d directory syncs; want directory syncs only", whole.Load(), dirs.Load())
 			}
 		})
 	}
