@@ -383,15 +383,7 @@ func mustRead(t *testing.T, req *http.Request) []byte {
 		t.Fatal("request without GetBody")
 	}
 	rc, err := req.GetBody()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return readAndClose(t, rc, err)
 }
 
 // waitListening waits until something answers at url.
