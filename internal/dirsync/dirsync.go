@@ -1,6 +1,9 @@
 // Package dirsync makes directory entries (creations, renames, links,
 // removals) durable, and lets concurrent callers share one fsync of a
-// directory: group commit, as a database does for its log.
+// directory: group commit, as a database does for its log. On Linux it
+// also syncs a whole file system at once (SyncFS), which a Group shares
+// the same way, where that is as good as an fsync of each file and
+// directory (SyncFSWorks).
 package dirsync
 
 import (
