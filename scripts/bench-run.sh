@@ -7,6 +7,8 @@
 #   (b) a shell loop of `openssl cms -sign | openssl cms -encrypt` per message,
 #   (c) the engine alone: the same run with an empty pipeline, whose CPU per
 #       message, added to the ceiling's, bounds what run can reach,
+#   (d) the floors under (c): the file operations of a delivery alone and
+#       the message box alone,
 # and the peak RSS of one run --once over a single 100 MiB message.
 # Everything happens in a temporary directory; the repository is not touched.
 #
@@ -72,6 +74,20 @@ read -r run_rate run_cpu _ < <(median < "$work/full.txt")
 read -r engine_rate engine_cpu _ < <(median < "$work/engine.txt")
 printf "run --once: %.0f msgs/s (%.2f ms CPU per message)\n" "$run_rate" "$(echo "1000 * $run_cpu / $N" | bc -l)"
 printf "engine alone: %.0f msgs/s (%.2f ms CPU per message)\n" "$engine_rate" "$(echo "1000 * $engine_cpu / $N" | bc -l)"
+
+# (d) What the engine cannot go below here: the file system's own cost of
+# the file operations a delivery makes (claim, read, remove the input;
+# write, stage, place and unstage the output, a syncfs per step for 16),
+# and the message box's alone, each in one goroutine on the same file
+# system. Their sum is a floor under the engine's CPU per message.
+echo "== (d) floors: the file operations alone and the message box alone, 2000 messages each"
+floor_fs=$(TMPDIR=${BENCH_DIR:-${TMPDIR:-/tmp}} go test ./internal/transport/file -run '^$' -bench ProtocolFloor -benchtime 2000x \
+  | awk '/cpu-µs\/msg/ {for (i=1;i<=NF;i++) if ($i=="cpu-µs/msg") print $(i-1)}')
+floor_box=$(TMPDIR=${BENCH_DIR:-${TMPDIR:-/tmp}} go test ./internal/msgbox/sqlitebox -run '^$' -bench BatchCycle -benchtime 2000x \
+  | awk '/cpu-µs\/msg/ {for (i=1;i<=NF;i++) if ($i=="cpu-µs/msg") print $(i-1)}')
+printf "floors: file operations %.2f ms + message box %.2f ms = %.2f ms of CPU per message; the engine alone takes %.2f ms\n" \
+  "$(echo "$floor_fs / 1000" | bc -l)" "$(echo "$floor_box / 1000" | bc -l)" "$(echo "($floor_fs + $floor_box) / 1000" | bc -l)" \
+  "$(echo "1000 * $engine_cpu / $N" | bc -l)"
 
 echo "== (a) ceiling: in-process sign+encrypt on $(nproc) cores"
 ceiling=$(go test ./internal/stage/smime -run '^$' -bench SignEncrypt4KiB -benchtime 5s | tee >(cat >&2) | awk '/msgs\/s/ {for (i=1;i<=NF;i++) if ($i=="msgs/s") print $(i-1)}')
