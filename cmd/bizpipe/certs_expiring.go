@@ -249,7 +249,7 @@ func certificateExpiry(cfg *model.Config, checked *rules.Result, server, host st
 // found where it is needed.
 func runExpiring(e *env, cfg *model.Config, stores map[*model.CertificateStore]*certstore.Store, format string, within time.Duration, now time.Time) error {
 	red := newRedactor(cfg)
-	doc := expiring(certuse.Group(certuse.List(cfg, certuse.Options{Stores: stores})), now, within, red)
+	doc := expiring(certuse.Group(certuse.List(cfg, certuse.Options{Stores: stores, Now: now})), now, within, red)
 	if format == "json" {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetEscapeHTML(false)

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // varFlags are --var and --var-file, shared by validate, run and certs.
@@ -109,56 +108,30 @@ func sources(cfg *model.Config) map[string][]byte {
 // diagnostic; the CLI is the last place where a slip can still be caught
 // before a secret reaches a CI log, so every report passes through this.
 // Matching is case-insensitive (upper(var.secret) is still the secret).
-// Values shorter than minRedactLen are left alone: replacing every "on" or
-// "1" in the output would make it unreadable and protect nothing.
+// Values shorter than redact.MinLen are left alone. A nil *redactor
+// redacts nothing.
 type redactor struct {
-	re *regexp.Regexp // nil: nothing to redact
+	r redact.Replacer
 }
 
-const (
-	minRedactLen = 4
-	redacted     = "(sensitive value)"
-)
+const redacted = redact.Shown
 
 func newRedactor(cfg *model.Config) *redactor {
 	if cfg == nil {
 		return &redactor{}
 	}
-	seen := map[string]bool{}
 	var secrets []string
-	collect := func(v cty.Value) {
-		for _, s := range stringsIn(v) {
-			if len(s) >= minRedactLen && !seen[s] {
-				seen[s] = true
-				secrets = append(secrets, s)
-			}
-		}
-	}
 	for _, v := range cfg.Variables {
 		if v.Sensitive && v.Value != cty.NilVal {
-			collect(v.Value)
+			secrets = append(secrets, stringsIn(v.Value)...)
 		}
 	}
 	for _, l := range cfg.Locals {
 		if l.Value != cty.NilVal && l.Value.ContainsMarked() {
-			collect(l.Value)
+			secrets = append(secrets, stringsIn(l.Value)...)
 		}
 	}
-	if len(secrets) == 0 {
-		return &redactor{}
-	}
-	// Longest first, so that a secret containing another is replaced whole.
-	sort.Slice(secrets, func(i, j int) bool {
-		if len(secrets[i]) != len(secrets[j]) {
-			return len(secrets[i]) > len(secrets[j])
-		}
-		return secrets[i] < secrets[j]
-	})
-	quoted := make([]string, len(secrets))
-	for i, s := range secrets {
-		quoted[i] = regexp.QuoteMeta(s)
-	}
-	return &redactor{re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|"))}
+	return &redactor{r: redact.New(redact.Long(secrets)...)}
 }
 
 // stringsIn returns the known strings in v (the value itself, or the elements
@@ -185,25 +158,18 @@ func stringsIn(v cty.Value) []string {
 
 // String redacts s.
 func (r *redactor) String(s string) string {
-	if r == nil || r.re == nil {
+	if r == nil {
 		return s
 	}
-	return r.re.ReplaceAllLiteralString(s, redacted)
+	return r.r.String(s)
 }
 
 // Diagnostics returns copies of diags with summary and detail redacted.
 func (r *redactor) Diagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
-	if r == nil || r.re == nil {
+	if r == nil {
 		return diags
 	}
-	out := make(hcl.Diagnostics, len(diags))
-	for i, d := range diags {
-		c := *d
-		c.Summary = r.String(c.Summary)
-		c.Detail = r.String(c.Detail)
-		out[i] = &c
-	}
-	return out
+	return r.r.Diagnostics(diags)
 }
 
 // cleanError removes the system-call names that *fs.PathError puts in its

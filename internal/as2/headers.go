@@ -199,8 +199,8 @@ func (r *Request) Header() (http.Header, error) {
 		h.Set(HeaderNotificationOpts, FormatNotificationOptions(r.MICAlg))
 	}
 	if r.Receipt == ReceiptAsync {
-		u, err := url.Parse(r.AsyncURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, ok := ParseHTTPURL(r.AsyncURL)
+		if !ok {
 			return nil, fmt.Errorf("as2: asynchronous MDN URL %q is not an http(s) URL", clip(r.AsyncURL))
 		}
 		h.Set(HeaderReceiptDelivery, u.String())
@@ -343,11 +343,22 @@ func ParseRequest(h http.Header) (*ReceivedRequest, error) {
 		}
 	}
 	if u := strings.TrimSpace(h.Get(HeaderReceiptDelivery)); u != "" {
-		pu, err := url.Parse(u)
-		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		pu, ok := ParseHTTPURL(u)
+		if !ok {
 			return nil, fmt.Errorf("as2: Receipt-Delivery-Option %q is not an http(s) URL", clip(u))
 		}
 		r.Receipt, r.AsyncURL = ReceiptAsync, pu.String()
 	}
 	return r, nil
+}
+
+// ParseHTTPURL parses s as AS2 takes a URL (a partner's, a
+// Receipt-Delivery-Option): absolute, http or https, with a host; ok is
+// false for anything else.
+func ParseHTTPURL(s string) (u *url.URL, ok bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
 }

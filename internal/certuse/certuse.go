@@ -144,8 +144,7 @@ func List(cfg *model.Config, opts Options) []Need {
 				// the rollover has taken place the old certificate signs
 				// nothing: its expiry no longer matters.
 				next := cfg.Group.SigningRollover
-				done := next != nil && next.At.Usable() && !next.At.V.After(opts.Now)
-				if !done {
+				if !next.InEffect(opts.Now) {
 					add(Signing, u.object, cfg.Group.SigningCertificate, personal)
 				}
 				if next != nil {

@@ -1,6 +1,7 @@
 package dirsync
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -23,37 +24,42 @@ var syncFSTypes = map[int64]bool{
 	unix.TMPFS_MAGIC:       true,
 }
 
+// ErrNotSyncFS is wrapped by SyncFS's error when syncfs(2) does not stand
+// in for an fsync of each file and directory on dir's file system: sync
+// them one by one instead.
+var ErrNotSyncFS = errors.New("syncfs does not stand in for fsync on this file system")
+
 // SyncFSWorks reports whether SyncFS on dir is as good as syncing every
 // file and directory changed in that file system one by one. The error
 // says why dir's file system could not be told (dir is missing).
 func SyncFSWorks(dir string) (bool, error) {
 	var st unix.Statfs_t
-	for {
-		err := unix.Statfs(dir, &st)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return false, &os.PathError{Op: "statfs", Path: dir, Err: err}
-		}
-		return syncFSTypes[int64(st.Type)], nil // Type is int32 on some architectures
+	if err := retry(func() error { return unix.Statfs(dir, &st) }); err != nil {
+		return false, &os.PathError{Op: "statfs", Path: dir, Err: err}
 	}
+	return syncFSTypes[int64(st.Type)], nil // Type is int32 on some architectures
 }
 
 // SyncFS makes durable every change to the file system that holds dir,
 // file contents and directory entries alike, with one syncfs(2). It
 // reports the write-back errors of that file system since the directory
-// was opened. Use it only where SyncFSWorks.
+// was opened. Use it only where SyncFSWorks: it checks that again, on the
+// directory it opened (a share may have been mounted over dir since), and
+// syncs nothing but returns an error wrapping ErrNotSyncFS where it no
+// longer holds.
 func SyncFS(dir string) error {
 	d, err := fsop.OpenFile(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return fmt.Errorf("opening %s to sync its file system: %w", dir, err)
 	}
-	for {
-		err = unix.Syncfs(int(d.Fd()))
-		if err != unix.EINTR {
-			break
-		}
+	fd := int(d.Fd())
+	var st unix.Statfs_t
+	err = retry(func() error { return unix.Fstatfs(fd, &st) })
+	if err == nil && !syncFSTypes[int64(st.Type)] {
+		err = ErrNotSyncFS
+	}
+	if err == nil {
+		err = retry(func() error { return unix.Syncfs(fd) })
 	}
 	if cerr := d.Close(); err == nil {
 		err = cerr
@@ -72,14 +78,17 @@ func SyncFS(dir string) error {
 // caller whether its data made it.
 func Written(fh *os.File) error {
 	const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	if err := retry(func() error { return unix.SyncFileRange(int(fh.Fd()), 0, 0, all) }); err != nil {
+		return &os.PathError{Op: "sync_file_range", Path: fh.Name(), Err: err}
+	}
+	return nil
+}
+
+// retry calls f again while it is interrupted by a signal (EINTR).
+func retry(f func() error) error {
 	for {
-		err := unix.SyncFileRange(int(fh.Fd()), 0, 0, all)
-		if err == unix.EINTR {
-			continue
+		if err := f(); err != unix.EINTR {
+			return err
 		}
-		if err != nil {
-			return &os.PathError{Op: "sync_file_range", Path: fh.Name(), Err: err}
-		}
-		return nil
 	}
 }

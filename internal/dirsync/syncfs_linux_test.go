@@ -1,6 +1,7 @@
 package dirsync
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,4 +65,51 @@ func TestSyncFSTypes(t *testing.T) {
 			t.Errorf("%s: syncfs trusted = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// TestSyncFSWorksByMounts: SyncFSWorks agrees with the mount table (an
+// independent source: file system names, not statfs magic numbers) for
+// the test's directory, and /proc is no file system to syncfs: SyncFS
+// refuses it, syncing nothing.
+func TestSyncFSWorksByMounts(t *testing.T) {
+	trusted := map[string]bool{"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true, "f2fs": true, "tmpfs": true}
+	for _, dir := range []string{t.TempDir(), "/proc"} {
+		typ := mountType(t, dir)
+		got, err := SyncFSWorks(dir)
+		if err != nil || got != trusted[typ] {
+			t.Errorf("SyncFSWorks(%s on %s) = %v, %v; want %v", dir, typ, got, err, trusted[typ])
+		}
+	}
+	if err := SyncFS("/proc"); !errors.Is(err, ErrNotSyncFS) {
+		t.Errorf("SyncFS(/proc) = %v, want ErrNotSyncFS", err)
+	}
+}
+
+// mountType is the type of the file system mounted deepest above path,
+// from /proc/self/mounts.
+func mountType(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err = filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, typ := "", ""
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		mp := strings.ReplaceAll(f[1], "\\040", " ")
+		if (path == mp || strings.HasPrefix(path, strings.TrimSuffix(mp, "/")+"/")) && len(mp) >= len(best) {
+			best, typ = mp, f[2]
+		}
+	}
+	if typ == "" {
+		t.Fatalf("no mount above %s", path)
+	}
+	return typ
 }

@@ -12,8 +12,12 @@ import (
 // platform without syncfs(2).
 func SyncFSWorks(dir string) (bool, error) { return false, nil }
 
+// ErrNotSyncFS is wrapped by SyncFS's error when syncfs(2) does not stand
+// in for an fsync of each file and directory: always, on this platform.
+var ErrNotSyncFS = errors.New("syncfs is not available on this platform")
+
 // SyncFS is not available on this platform; see SyncFSWorks.
-func SyncFS(dir string) error { return errors.New("syncfs is not available on this platform") }
+func SyncFS(dir string) error { return ErrNotSyncFS }
 
 // Written syncs fh: without SyncFS there is nothing cheaper.
 func Written(fh *os.File) error { return fh.Sync() }

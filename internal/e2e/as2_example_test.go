@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"net"
 	"os"
@@ -93,7 +94,7 @@ func TestAS2Example(t *testing.T) {
 		} `json:"messages"`
 	}
 	listed, err := bp("messages", "list", "--format", "json", "--data-dir", filepath.Join(root, "fabrikam-data"), fabrikam).Output()
-	if err := errors2(err, json.Unmarshal(listed, &fabList)); err != nil || len(fabList.Messages) != 1 || fabList.Messages[0].Party != "contoso" {
+	if err := cmp.Or(err, json.Unmarshal(listed, &fabList)); err != nil || len(fabList.Messages) != 1 || fabList.Messages[0].Party != "contoso" {
 		t.Fatalf("fabrikam's messages: %v\n%s", err, listed)
 	}
 
@@ -104,7 +105,7 @@ func TestAS2Example(t *testing.T) {
 		} `json:"messages"`
 	}
 	listed, err = bp("messages", "list", "--format", "json", "--data-dir", contosoData, contoso).Output()
-	if err := errors2(err, json.Unmarshal(listed, &list)); err != nil || len(list.Messages) != 1 || list.Messages[0].Status != "delivered" {
+	if err := cmp.Or(err, json.Unmarshal(listed, &list)); err != nil || len(list.Messages) != 1 || list.Messages[0].Status != "delivered" {
 		t.Fatalf("contoso's messages: %v\n%s", err, listed)
 	}
 	mdn := bp("messages", "mdn", "--data-dir", contosoData, list.Messages[0].ID, contoso)
@@ -142,7 +143,7 @@ func TestAS2Example(t *testing.T) {
 	waitFor(t, time.Minute, func() bool {
 		listed, err := bp("messages", "list", "--format", "json", "--data-dir", contosoData, contoso).Output()
 		list.Messages = nil
-		if errors2(err, json.Unmarshal(listed, &list)) != nil {
+		if cmp.Or(err, json.Unmarshal(listed, &list)) != nil {
 			return false
 		}
 		delivered := 0
@@ -157,12 +158,4 @@ func TestAS2Example(t *testing.T) {
 	if err := client.Wait(); err != nil {
 		t.Errorf("contoso run after SIGTERM: %v\n%s", err, conLog.String())
 	}
-}
-
-// errors2 is the first of two errors that is not nil.
-func errors2(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }

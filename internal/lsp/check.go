@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
+	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
@@ -97,7 +97,9 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		snap.res = res
 		snap.diags = append(diags, ds...)
 	}
-	snap.diags = redact(snap.diags, cfg.Secrets)
+	// The last line of defence the CLI has too: an editor's problem
+	// list is output.
+	snap.diags = redact.New(redact.Long(cfg.Secrets)...).Diagnostics(snap.diags)
 	return snap
 }
 
@@ -174,33 +176,4 @@ func readFile(name string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, maxFileSize))
-}
-
-// minRedactLen is the shortest sensitive value replaced, as in the CLI:
-// replacing every "on" would make the text unreadable and protect nothing.
-const minRedactLen = 4
-
-// redact replaces the sensitive values in the diagnostics' text, the last
-// line of defence the CLI has too: an editor's problem list is output.
-func redact(diags hcl.Diagnostics, secrets []string) hcl.Diagnostics {
-	var quoted []string
-	for _, s := range secrets {
-		if len(s) >= minRedactLen {
-			quoted = append(quoted, regexp.QuoteMeta(s))
-		}
-	}
-	if len(quoted) == 0 {
-		return diags
-	}
-	// Longest first, so that a secret containing another is replaced whole.
-	sort.Slice(quoted, func(i, j int) bool { return len(quoted[i]) > len(quoted[j]) })
-	re := regexp.MustCompile(`(?i)` + strings.Join(quoted, "|"))
-	out := make(hcl.Diagnostics, len(diags))
-	for i, d := range diags {
-		c := *d
-		c.Summary = re.ReplaceAllLiteralString(c.Summary, "(sensitive value)")
-		c.Detail = re.ReplaceAllLiteralString(c.Detail, "(sensitive value)")
-		out[i] = &c
-	}
-	return out
 }

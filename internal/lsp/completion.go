@@ -162,7 +162,7 @@ func blockHeader(line []hclsyntax.Token) (frame, bool) {
 // schemaAt resolves the blocks the cursor is in to the schema of the
 // innermost; nil when one of them is unknown.
 func (s *server) schemaAt(blocks []frame) *schema {
-	cur := langSchema(lang.Blocks(), nil)
+	cur := s.root
 	for _, f := range blocks {
 		var next *schema
 		for _, b := range cur.blocks {

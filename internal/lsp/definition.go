@@ -1,6 +1,8 @@
 package lsp
 
 import (
+	"slices"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
@@ -58,7 +60,7 @@ func (s *server) definition(p positionParams) *Location {
 	}
 	blockType := refBlocks[root]
 	files := snap.files
-	if !contains(files, doc.path) {
+	if !slices.Contains(files, doc.path) {
 		files = append([]string{doc.path}, files...)
 	}
 	for _, f := range files {
@@ -100,13 +102,4 @@ func declaration(body *hclsyntax.Body, blockType, name string) (hcl.Range, bool)
 		}
 	}
 	return hcl.Range{}, false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -160,8 +160,12 @@ func TestSyntaxError(t *testing.T) {
 	if !hasLabel(list.Items, "filter") {
 		t.Errorf("completion in a broken file: %+v", list.Items)
 	}
-	if m := c.call("textDocument/hover", docPos(uri, pos(t, broken, "CCFE302DA", 3))); m.Error != nil {
-		t.Errorf("hover: %+v", m.Error)
+	var hover struct {
+		Contents struct{ Value string } `json:"contents"`
+	}
+	c.result("textDocument/hover", docPos(uri, pos(t, broken, "CCFE302DA", 3)), &hover)
+	if !strings.Contains(hover.Contents.Value, "The configuration has syntax errors") {
+		t.Errorf("hover in a broken file: %q, want it to say the configuration has syntax errors", hover.Contents.Value)
 	}
 	var loc struct{ URI string }
 	c.result("textDocument/definition", docPos(uri, pos(t, broken, "host.send_host", 7)), &loc)

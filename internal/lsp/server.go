@@ -25,6 +25,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/lsp/jsonrpc"
 	"github.com/bizpipe/bizpipe/internal/registry"
 )
@@ -81,6 +82,10 @@ type server struct {
 	checkMu sync.Mutex // one validation at a time: they share the store cache
 	checker *checker
 
+	// root is the language's schema, which completion walks down: built
+	// once, read only.
+	root *schema
+
 	mu          sync.Mutex
 	initialized bool
 	shutdown    bool
@@ -112,6 +117,7 @@ func Serve(r io.Reader, w io.Writer, opts Options) error {
 		checker:  &checker{lookupEnv: opts.LookupEnv, registry: opts.Registry, now: opts.Now},
 		docs:     map[string]*document{},
 		dirs:     map[string]*dirState{},
+		root:     langSchema(lang.Blocks(), nil),
 	}
 	if s.debounce <= 0 {
 		s.debounce = DefaultDebounce

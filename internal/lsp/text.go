@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"bytes"
 	"errors"
 	"net/url"
 	"path/filepath"
@@ -55,7 +56,7 @@ func isConfigFile(name string) bool {
 func offsetOf(src []byte, pos Position) int {
 	off := 0
 	for line := 0; line < pos.Line; line++ {
-		i := indexByte(src[off:], '\n')
+		i := bytes.IndexByte(src[off:], '\n')
 		if i < 0 {
 			return len(src)
 		}
@@ -75,15 +76,6 @@ func offsetOf(src []byte, pos Position) int {
 		off += size
 	}
 	return off
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // lineIndex converts byte offsets of one text to LSP positions: the start

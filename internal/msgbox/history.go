@@ -48,6 +48,12 @@ func RecoveredDetail(n int, err, owner string) string {
 	return fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", n, err, owner)
 }
 
+// AwaitingMDNDetail is the history detail of a delivery sent and now
+// awaiting its asynchronous MDN.
+func AwaitingMDNDetail(a AwaitedMDN) string {
+	return fmt.Sprintf("sent as %s; awaiting its asynchronous MDN until %s", a.AS2MessageID, a.Deadline.UTC().Format(time.RFC3339))
+}
+
 // FinishedDetail is the entry of attempt number n by owner that ended with
 // o.
 func FinishedDetail(n int, owner string, o Outcome) string {

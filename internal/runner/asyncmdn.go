@@ -18,29 +18,18 @@ import (
 // cannot keep the wait fails the attempt.
 func (r *Runner) awaitReceipt(ctx context.Context, a attempted) {
 	d := a.c.d
-	f := &r.inFlight
-	holder := f.holder(a.c.fl)
 	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
-	var err error
-	if ok {
-		err = aw.AwaitMDN(ctx, holder, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: d.MessageID, Port: d.Port,
-			AS2MessageID: a.pending.Correlation, MIC: a.pending.Check, Deadline: a.pending.Deadline})
-	} else {
+	if !ok {
 		o, _, _ := r.failed(a.pt, d, errors.New("the message box cannot keep a delivery awaiting an asynchronous MDN; use mdn = \"sync\""))
-		err = r.opts.Box.Finish(ctx, d.ID, holder, o)
-		if err == nil {
-			f.mu.Lock()
-			a.c.fl.recorded = true
-			f.mu.Unlock()
-		}
-		r.recorded(a.c, a.pt, a.log, o, nil, false, err)
+		r.recorded(a.c, a.pt, a.log, o, nil, false, r.finish(ctx, d.ID, a.c.fl, o))
 		return
 	}
+	err := r.recordAs(a.c.fl, func(holder string) error {
+		return aw.AwaitMDN(ctx, holder, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: d.MessageID, Port: d.Port,
+			AS2MessageID: a.pending.Correlation, MIC: a.pending.Check, Deadline: a.pending.Deadline})
+	})
 	switch {
 	case err == nil:
-		f.mu.Lock()
-		a.c.fl.recorded = true
-		f.mu.Unlock()
 		a.log.Info("sent; awaiting the asynchronous MDN", "as2_message_id", a.pending.Correlation,
 			"until", a.pending.Deadline.UTC().Format(time.RFC3339))
 	case errors.Is(err, msgbox.ErrLeaseLost):

@@ -186,15 +186,22 @@ func (f *inFlight) holder(fl *flight) string {
 	return fl.holder
 }
 
-// finish records the outcome of fl's attempt of delivery id. When the box
-// refuses it as a lost lease, it waits for the claims under way, one of
-// which may have taken the lease over and be handing it to this attempt,
-// and tries again as the new holder if there is one.
+// finish records the outcome of fl's attempt of delivery id (see
+// recordAs).
 func (r *Runner) finish(ctx context.Context, id int64, fl *flight, o msgbox.Outcome) error {
+	return r.recordAs(fl, func(holder string) error { return r.opts.Box.Finish(ctx, id, holder, o) })
+}
+
+// recordAs records what became of fl's attempt with record, called with
+// the lease's holder. When the box refuses it as a lost lease, it waits
+// for the claims under way, one of which may have taken the lease over
+// and be handing it to this attempt, and tries again as the new holder if
+// there is one.
+func (r *Runner) recordAs(fl *flight, record func(holder string) error) error {
 	f := &r.inFlight
 	holder := f.holder(fl)
 	for {
-		err := r.opts.Box.Finish(ctx, id, holder, o)
+		err := record(holder)
 		if !errors.Is(err, msgbox.ErrLeaseLost) {
 			if err == nil {
 				f.mu.Lock()

@@ -1,19 +1,13 @@
 package runner
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"slices"
-	"strings"
 
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
-
-// sensitiveValue is what output shows instead of a sensitive value.
-const sensitiveValue = "(sensitive value)"
 
 // secrets are values that derive from a sensitive value and that errors
 // and log lines may quote: the values of sensitive variables (and of the
@@ -23,25 +17,12 @@ const sensitiveValue = "(sensitive value)"
 // appear in what it logs, stores in the box or returns: a last line of
 // defence behind the marks that keep what templates derive from them out
 // of the transports' errors (see transport.Delivery). The zero value has none.
-type secrets struct {
-	values []string
-	re     *regexp.Regexp // nil: none
-}
+type secrets struct{ r redact.Replacer }
 
-// minSecretLen is the length below which a variable's value is not
-// replaced: replacing every "on" or "1" would make the output unreadable
-// and protect nothing (as bizpipe validate's reports).
-const minSecretLen = 4
-
-// variableSecrets are the strings of cfg's sensitive variables and locals.
+// variableSecrets are the strings of cfg's sensitive variables and locals
+// (those of at least redact.MinLen, as bizpipe validate's reports).
 func variableSecrets(cfg *model.Config) secrets {
-	var vs []string
-	for _, v := range cfg.Secrets {
-		if len(v) >= minSecretLen {
-			vs = append(vs, v)
-		}
-	}
-	return secrets{}.with(vs...)
+	return secrets{redact.New(redact.Long(cfg.Secrets)...)}
 }
 
 // withValues adds the known sensitive values among vs, whatever their
@@ -57,34 +38,15 @@ func (s secrets) withValues(vs ...model.Value[string]) secrets {
 }
 
 // with returns s plus vs.
-func (s secrets) with(vs ...string) secrets {
-	all := slices.Concat(s.values, vs)
-	all = slices.DeleteFunc(all, func(v string) bool { return v == "" })
-	if len(all) == len(s.values) {
-		return s
-	}
-	// Longest first, so that a value containing another is replaced whole.
-	slices.SortFunc(all, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
-	all = slices.Compact(all)
-	quoted := make([]string, len(all))
-	for i, v := range all {
-		quoted[i] = regexp.QuoteMeta(v)
-	}
-	return secrets{values: all, re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|"))}
-}
+func (s secrets) with(vs ...string) secrets { return secrets{s.r.With(vs...)} }
 
-// text returns t with every secret replaced by sensitiveValue.
-func (s secrets) text(t string) string {
-	if s.re == nil {
-		return t
-	}
-	return s.re.ReplaceAllLiteralString(t, sensitiveValue)
-}
+// text returns t with every secret replaced by redact.Shown.
+func (s secrets) text(t string) string { return s.r.String(t) }
 
 // err returns err with its text passed through text; errors.Is and
 // errors.As still see what it wraps.
 func (s secrets) err(err error) error {
-	if err == nil || s.re == nil {
+	if err == nil || s.r.Empty() {
 		return err
 	}
 	return &redactedError{text: s.text(err.Error()), err: err}
@@ -100,7 +62,7 @@ func (e *redactedError) Unwrap() error { return e.err }
 
 // logger returns log, with every secret replaced in its lines.
 func (s secrets) logger(log *slog.Logger) *slog.Logger {
-	if s.re == nil {
+	if s.r.Empty() {
 		return log
 	}
 	return slog.New(&redactingHandler{inner: log.Handler(), secrets: s})

@@ -22,13 +22,13 @@ func TestSecrets(t *testing.T) {
 		model.Value[string]{V: "/srv/plain", Set: true, Known: true},
 		model.Value[string]{Set: true, Sensitive: true}, // unknown
 	)
-	if want := []string{"/srv/hidden/deeper", "/srv/hidden", "t0ken"}; !slices.Equal(s.values, want) {
-		t.Fatalf("secrets = %q, want %q: the sensitive values, longest first", s.values, want)
+	if want := []string{"/srv/hidden/deeper", "/srv/hidden", "t0ken"}; !slices.Equal(s.r.Values(), want) {
+		t.Fatalf("secrets = %q, want %q: the sensitive values, longest first", s.r.Values(), want)
 	}
 	if got := s.text("open /srv/hidden/deeper/x: denied; /srv/plain; T0KEN"); got != "open (sensitive value)/x: denied; /srv/plain; (sensitive value)" {
 		t.Errorf("text = %q", got)
 	}
-	if none := (secrets{}).with(); none.re != nil || none.text("t0ken") != "t0ken" {
+	if none := (secrets{}).with(); !none.r.Empty() || none.text("t0ken") != "t0ken" {
 		t.Error("no secrets replace something")
 	}
 	base := errors.New("base")

@@ -240,11 +240,15 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 // this is for the operator reading the log), unless ctx ends first.
 func (r *Runner) announceRollover(ctx context.Context) {
 	g := r.opts.Config.Group
-	if g == nil || g.SigningRollover == nil || !g.SigningRollover.At.Usable() {
+	if g == nil {
 		return
 	}
 	ro := g.SigningRollover
-	wait := ro.At.V.Sub(r.opts.Now())
+	at, ok := ro.When()
+	if !ok {
+		return
+	}
+	wait := at.Sub(r.opts.Now())
 	if wait <= 0 {
 		return
 	}

@@ -144,10 +144,6 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 // and turns its result into the outcome (see stream).
 func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, att component.Attempt,
 	pending **component.Pending) (msgbox.Outcome, bool) {
-	retry := func(err error) (msgbox.Outcome, bool) {
-		o, _, _ := r.failed(pt, d, err)
-		return o, false
-	}
 	start := time.Now()
 	res, err := att.Commit(ctx)
 	if m := r.opts.Metrics; m != nil {
@@ -156,7 +152,7 @@ func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, att c
 	if err != nil {
 		// A receipt that did not prove delivery (a negative MDN, one
 		// that did not verify) is kept with the failure all the same.
-		o, ok := retry(err)
+		o, _, _ := r.failed(pt, d, err)
 		outcome := metrics.ReceiptRejected
 		if component.IsPermanent(err) {
 			// The partner refused the message (suspended at once), not
@@ -164,7 +160,7 @@ func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, att c
 			outcome = metrics.ReceiptNegative
 		}
 		o.Receipt = r.receipt(pt, d, res.Receipt, outcome)
-		return o, ok
+		return o, false
 	}
 	if res.Pending != nil {
 		*pending = res.Pending

@@ -121,16 +121,16 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		d := c.d
 		pt := r.ports[d.Port]
 		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
-		pending := new(*component.Pending)
+		var pending *component.Pending
 		var commit func() (msgbox.Outcome, bool)
 		deferred := &commit
 		if len(batch) == 1 {
 			deferred = nil // nothing to share a sync with: committed at once
 		}
-		outcome, sd, delivered := r.attempt(ctx, pt, d, log, pending, deferred)
+		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, deferred)
 		finish := func(outcome msgbox.Outcome, sd *component.Delivery, delivered bool) {
 			outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
-			outcomes <- attempted{c, pt, log, outcome, sd, delivered, *pending}
+			outcomes <- attempted{c, pt, log, outcome, sd, delivered, pending}
 		}
 		if commit == nil {
 			finish(outcome, sd, delivered)

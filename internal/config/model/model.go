@@ -114,6 +114,22 @@ type SigningRollover struct {
 	Range hcl.Range
 }
 
+// When is the instant of the switch; ok is false without a rollover (r
+// nil) or without a usable at.
+func (r *SigningRollover) When() (at time.Time, ok bool) {
+	if r == nil || !r.At.Usable() {
+		return time.Time{}, false
+	}
+	return r.At.V, true
+}
+
+// InEffect reports whether the rollover has taken place at now: the
+// rollover certificate signs from its at on.
+func (r *SigningRollover) InEffect(now time.Time) bool {
+	at, ok := r.When()
+	return ok && !now.Before(at)
+}
+
 // Variable is an input variable.
 type Variable struct {
 	Name        string

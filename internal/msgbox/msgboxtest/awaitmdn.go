@@ -2,6 +2,7 @@ package msgboxtest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,6 +44,11 @@ func testAwaitMDN(t *testing.T, b msgbox.Box) {
 	}
 	if err := ab.AwaitMDN(ctx, d.LeaseOwner, a); !errors.Is(err, msgbox.ErrLeaseLost) {
 		t.Errorf("AwaitMDN twice: %v, want ErrLeaseLost (the wait holds the lease)", err)
+	}
+	if !slices.ContainsFunc(get(t, b, m.ID).History, func(e msgbox.Event) bool {
+		return e.Port == "as2_out" && e.Status == string(msgbox.StatusAwaitingMDN) && e.Detail == msgbox.AwaitingMDNDetail(a)
+	}) {
+		t.Errorf("history has no entry %q for the wait", msgbox.AwaitingMDNDetail(a))
 	}
 	if got := awaiting(); len(got) != 1 || got[0].DeliveryID != d.ID || got[0].MIC != "sha-256:abc" || got[0].MessageID != m.ID {
 		t.Errorf("AwaitingMDNs = %+v, want delivery %d", got, d.ID)

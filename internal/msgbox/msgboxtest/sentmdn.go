@@ -73,12 +73,16 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	// Async: due now, claimed once per lease, only by its location.
 	async := receive(t, b, inc("async.edi"), "x")
 	later := receive(t, b, inc("later.edi"), "x")
+	due := now()
 	put(msgbox.SentMDN{MessageID: async.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:1/mdn",
-		State: msgbox.MDNPending, NextAttemptAt: now()})
+		State: msgbox.MDNPending, NextAttemptAt: due})
 	put(msgbox.SentMDN{MessageID: later.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:1/mdn",
 		State: msgbox.MDNPending, NextAttemptAt: now().Add(time.Hour)})
-	if at, ok, err := ob.NextMDNDue(ctx, "as2_in"); err != nil || !ok || at.After(now()) {
-		t.Errorf("NextMDNDue = %v, %v, %v; want the async MDN's, due now", at, ok, err)
+	if at, ok, err := ob.NextMDNDue(ctx, "as2_in"); err != nil || !ok || at.Sub(due).Abs() > time.Millisecond {
+		t.Errorf("NextMDNDue = %v, %v, %v; want the async MDN's, due %v", at, ok, err, due)
+	}
+	if at, ok, err := ob.NextMDNDue(ctx, "elsewhere"); err != nil || ok {
+		t.Errorf("NextMDNDue of a location with nothing pending = %v, %v, %v; want none", at, ok, err)
 	}
 	if ids := claimMDNs("elsewhere", longLease); len(ids) != 0 {
 		t.Errorf("another location claimed %v", ids)

@@ -12,9 +12,9 @@ import (
 
 var _ msgbox.MDNAwaiter = (*Box)(nil)
 
-const awaitedColumns = "a.delivery_id, a.message_id, a.port, a.as2_message_id, a.mic, a.deadline"
+var awaitedColumns = msgbox.Qualified("a", "delivery_id, message_id, port, as2_message_id, mic, deadline")
 
-func scanAwaited(s interface{ Scan(...any) error }) (msgbox.AwaitedMDN, error) {
+func scanAwaited(s msgbox.Scanner) (msgbox.AwaitedMDN, error) {
 	var a msgbox.AwaitedMDN
 	err := s.Scan(&a.DeliveryID, &a.MessageID, &a.Port, &a.AS2MessageID, &a.MIC, &a.Deadline)
 	a.Deadline = a.Deadline.UTC()
@@ -45,7 +45,7 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 			SELECT EXISTS (SELECT 1 FROM d)`,
 			a.DeliveryID, owner, msgbox.AwaitOwner, a.MessageID, a.Port, ts(a.Deadline), a.AS2MessageID, a.MIC,
 			string(msgbox.StatusAwaitingMDN),
-			fmt.Sprintf("sent as %s; awaiting its asynchronous MDN until %s", a.AS2MessageID, a.Deadline.Format("2006-01-02T15:04:05Z"))).
+			msgbox.AwaitingMDNDetail(a)).
 			Scan(&handed)
 	})
 	if err == nil && !handed {

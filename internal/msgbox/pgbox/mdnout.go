@@ -15,7 +15,7 @@ var _ msgbox.MDNOutbox = (*Box)(nil)
 
 const sentMDNColumns = "message_id, location, data, url, state, attempts, next_attempt_at, last_error"
 
-func scanSentMDN(s interface{ Scan(...any) error }) (msgbox.SentMDN, error) {
+func scanSentMDN(s msgbox.Scanner) (msgbox.SentMDN, error) {
 	var m msgbox.SentMDN
 	var state string
 	err := s.Scan(&m.MessageID, &m.Location, &m.Data, &m.URL, &state, &m.Attempts, &m.NextAttemptAt, &m.LastError)
@@ -75,7 +75,7 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 			FROM (SELECT message_id FROM sent_mdns WHERE state = 'pending' AND location = $1 AND next_attempt_at <= clock_timestamp()
 				ORDER BY next_attempt_at, message_id LIMIT $3 FOR UPDATE SKIP LOCKED) due
 			WHERE s.message_id = due.message_id
-			RETURNING s.message_id, s.location, s.data, s.url, s.state, s.attempts, s.next_attempt_at, s.last_error`,
+			RETURNING `+msgbox.Qualified("s", sentMDNColumns),
 			location, lease.Seconds(), max)
 		if err != nil {
 			return err

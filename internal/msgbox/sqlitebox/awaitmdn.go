@@ -11,9 +11,9 @@ import (
 
 var _ msgbox.MDNAwaiter = (*Box)(nil)
 
-const awaitedColumns = "a.delivery_id, a.message_id, a.port, a.as2_message_id, a.mic, a.deadline"
+var awaitedColumns = msgbox.Qualified("a", "delivery_id, message_id, port, as2_message_id, mic, deadline")
 
-func scanAwaited(s interface{ Scan(...any) error }) (msgbox.AwaitedMDN, error) {
+func scanAwaited(s msgbox.Scanner) (msgbox.AwaitedMDN, error) {
 	var a msgbox.AwaitedMDN
 	var deadline int64
 	err := s.Scan(&a.DeliveryID, &a.MessageID, &a.Port, &a.AS2MessageID, &a.MIC, &deadline)
@@ -49,7 +49,7 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 			return err
 		}
 		return addEvent(ctx, tx, a.MessageID, b.clock(), a.Port, string(msgbox.StatusAwaitingMDN),
-			fmt.Sprintf("sent as %s; awaiting its asynchronous MDN until %s", a.AS2MessageID, a.Deadline.Format("2006-01-02T15:04:05Z")))
+			msgbox.AwaitingMDNDetail(a))
 	})
 	return b.wrap(err, "await the MDN of delivery %d", a.DeliveryID)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/cpubench"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 )
@@ -294,7 +295,7 @@ func BenchmarkBatchCycle(b *testing.B) {
 	route := func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	cpu := cpuTime(b)
+	reportCPU := cpubench.Start(b, "msg")
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		n := min(receiveBatch, b.N-done)
@@ -330,5 +331,5 @@ func BenchmarkBatchCycle(b *testing.B) {
 	}
 	b.StopTimer()
 	reportRate(b, "msgs/s")
-	b.ReportMetric(float64((cpuTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/msg")
+	reportCPU()
 }

@@ -14,7 +14,7 @@ var _ msgbox.MDNOutbox = (*Box)(nil)
 
 const sentMDNColumns = "message_id, location, data, url, state, attempts, next_attempt_at, last_error"
 
-func scanSentMDN(s interface{ Scan(...any) error }) (msgbox.SentMDN, error) {
+func scanSentMDN(s msgbox.Scanner) (msgbox.SentMDN, error) {
 	var m msgbox.SentMDN
 	var state string
 	var next int64

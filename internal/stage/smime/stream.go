@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -40,8 +39,8 @@ func newStageWith(o Options, keys component.Keys, rand io.Reader) (*Stage, error
 	if err != nil {
 		return nil, err
 	}
-	if r := keys.Rollover; r != nil && st.enc.Signs() {
-		return st.WithRollover(&Rollover{At: r.At, Next: signerOf(r.Signer), Missing: r.Missing, Now: r.Now})
+	if keys.Rollover != nil && st.enc.Signs() {
+		return st.withRollover(keys)
 	}
 	return st, nil
 }
@@ -53,57 +52,39 @@ func signerOf(id *component.Identity) *Signer {
 	return &Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}
 }
 
-// Rollover is a planned change of signer (language §12): messages started
-// from At on are signed by Next instead of the stage's signer.
-type Rollover struct {
-	At time.Time
-	// Next is nil when the rollover identity could not be found: messages
-	// started from At on then fail with Missing (retried, not lost).
-	Next    *Signer
-	Missing error
-	// Now is the clock each message's signer is chosen by; nil means
-	// time.Now.
-	Now func() time.Time
-}
-
-// WithRollover returns a copy of s that signs with r.Next from r.At on,
-// after checking r.Next as NewStage checks the signer: a key that cannot
-// sign with the digest must stop the start, not the first message after
-// the switch.
-func (s *Stage) WithRollover(r *Rollover) (*Stage, error) {
-	if r.Next != nil {
-		if err := r.Next.check(); err != nil {
+// withRollover returns a copy of s that signs each message with the
+// identity keys give at its start (component.Keys.CurrentSigner: the
+// rollover's from its At on), after checking the rollover's signer as
+// NewStage checks the signer: a key that cannot sign with the digest must
+// stop the start, not the first message after the switch.
+func (s *Stage) withRollover(keys component.Keys) (*Stage, error) {
+	next := signerOf(keys.Rollover.Signer)
+	if next != nil {
+		if err := next.check(); err != nil {
 			return nil, fmt.Errorf("signing_rollover certificate: %w", err)
 		}
-		if _, err := signatureOID(r.Next.Key.Public(), s.enc.digest); err != nil {
+		if _, err := signatureOID(next.Key.Public(), s.enc.digest); err != nil {
 			return nil, fmt.Errorf("signing_rollover certificate: %w", err)
 		}
 	}
 	c := *s
-	c.rollover = r
+	c.keys, c.next = keys, next
 	return &c, nil
 }
 
 // signerNow is the signer of a message started now.
 func (s *Stage) signerNow() (*Signer, error) {
-	r := s.rollover
-	if r == nil {
+	if s.keys.Rollover == nil {
 		return s.signer, nil
 	}
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
+	id, err := s.keys.CurrentSigner()
+	if err != nil {
+		return nil, err
 	}
-	if now().Before(r.At) {
-		return s.signer, nil
+	if id == s.keys.Rollover.Signer {
+		return s.next, nil
 	}
-	if r.Next == nil {
-		if r.Missing == nil {
-			return nil, errors.New("smime: no signing_rollover certificate with its private key")
-		}
-		return nil, r.Missing
-	}
-	return r.Next, nil
+	return s.signer, nil
 }
 
 // Stage is the streaming form of Encoder: it produces the same MIME
@@ -122,9 +103,12 @@ func (s *Stage) signerNow() (*Signer, error) {
 //
 // A Stage is immutable and safe for concurrent use.
 type Stage struct {
-	enc       *Encoder
-	signer    *Signer
-	rollover  *Rollover // nil: signer signs every message
+	enc    *Encoder
+	signer *Signer
+	// keys has a Rollover when one is planned (withRollover); next is
+	// its signer, nil when the store lacks it.
+	keys      component.Keys
+	next      *Signer
 	recipient *x509.Certificate
 	rand      io.Reader
 }

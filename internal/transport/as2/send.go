@@ -263,8 +263,7 @@ func (s *sender) CheckReceipt(_ context.Context, party string, raw []byte, p com
 // partner may name: "sha-256=BASE64;...".
 func encodeMICs(h *as2.Hasher) string {
 	var b strings.Builder
-	for _, name := range micAlgs {
-		alg, _ := as2.ParseAlg(name)
+	for _, alg := range micAlgs {
 		if b.Len() > 0 {
 			b.WriteByte(';')
 		}
@@ -274,7 +273,7 @@ func encodeMICs(h *as2.Hasher) string {
 }
 
 // micAlgs are the algorithms encodeMICs keeps.
-var micAlgs = []string{"sha1", "sha256", "sha384", "sha512"}
+var micAlgs = []as2.Alg{as2.SHA1, as2.SHA256, as2.SHA384, as2.SHA512}
 
 // keptMICs is an as2.MICSource over what encodeMICs kept.
 type keptMICs map[as2.Alg][]byte

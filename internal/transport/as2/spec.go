@@ -13,7 +13,6 @@
 package as2
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -136,7 +135,7 @@ func decodeSend(b *component.Body) component.Config {
 		// A constant url is checked now rather than at every delivery; one
 		// that reads the message, when it is evaluated.
 		if v, ok := k.Constant(); ok {
-			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if _, ok := as2.ParseHTTPURL(v); !ok {
 				b.Errorf(c.URL.Range, "Invalid value for url",
 					"The url of %s must be an absolute http or https URL with a host.", b.What)
 			}
@@ -151,7 +150,7 @@ func decodeSend(b *component.Body) component.Config {
 		}
 	}
 	if c.AsyncMDNURL.Usable() && c.AsyncMDNURL.V != "" {
-		if u, err := url.Parse(c.AsyncMDNURL.V); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if _, ok := as2.ParseHTTPURL(c.AsyncMDNURL.V); !ok {
 			b.Errorf(c.AsyncMDNURL.Range, "Invalid value for async_mdn_url",
 				"The async_mdn_url of %s must be an absolute http or https URL with a host: the partner POSTs the MDN there.", b.What)
 		}

@@ -4,10 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/bizpipe/bizpipe/internal/cpubench"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,7 +44,7 @@ func BenchmarkProtocolFloor(b *testing.B) {
 	}
 	staged := func(i int) string { return filepath.Join(out, ".bizpipe-"+strconv.Itoa(i)+".staged") }
 	b.SetBytes(int64(len(body)))
-	cpu := processCPU()
+	reportCPU := cpubench.Start(b, "msg")
 	b.ResetTimer()
 	const batch = 16
 	for first := 0; first < b.N; first += batch {
@@ -77,7 +76,7 @@ func BenchmarkProtocolFloor(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/msg")
+	reportCPU()
 }
 
 // dirFD opens dir for syncfs, closed when the benchmark ends.
@@ -88,13 +87,4 @@ func dirFD(b *testing.B, dir string) int {
 	}
 	b.Cleanup(func() { unix.Close(fd) })
 	return fd
-}
-
-// processCPU is the CPU time the process has used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

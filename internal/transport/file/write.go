@@ -652,13 +652,19 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error, batched 
 // an attempt alone (a large message, a lone one, a redo) and every
 // attempt elsewhere fsyncs its own file (concurrent fsyncs still share
 // the journal commit) and joins a round of directory syncs.
+//
+// A file system found not to allow it any more (a share mounted over the
+// directory since) is synced file by file from then on.
 func (f *Writer) syncPoint(fh *os.File, batched bool) error {
 	if batched && f.syncWholeFS() {
 		err := f.whole.Sync(f.dir)
 		if err == nil && fh != nil {
 			err = dirsync.Written(fh)
 		}
-		return err
+		if !errors.Is(err, dirsync.ErrNotSyncFS) {
+			return err
+		}
+		f.wholeFS.Store(2)
 	}
 	if fh != nil {
 		return fh.Sync()
@@ -667,8 +673,8 @@ func (f *Writer) syncPoint(fh *os.File, batched bool) error {
 }
 
 // syncWholeFS reports whether syncPoint uses syncfs(2). It finds out on
-// the first call whose statfs(2) succeeds: the output directory's file
-// system does not change under a running transport.
+// the first call whose statfs(2) succeeds, and keeps the answer (syncPoint
+// drops it when each round's own check says otherwise).
 func (f *Writer) syncWholeFS() bool {
 	switch f.wholeFS.Load() {
 	case 1:

@@ -735,6 +735,50 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 	}
 }
 
+// TestFileSyncModeFollowsTheFileSystem: a Writer finds out once whether
+// its directory's file system takes syncfs, as dirsync says; and when a
+// round finds that it no longer does (a share mounted over the directory),
+// the batch's commits still land, synced file by file, and so do the
+// next ones.
+func TestFileSyncModeFollowsTheFileSystem(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	want, err := dirsync.SyncFSWorks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.syncWholeFS(); got != want || f.wholeFS.Load() == 0 {
+		t.Errorf("syncWholeFS = %v (cached %d), want %v, cached", got, f.wholeFS.Load(), want)
+	}
+
+	f.wholeFS.Store(1)
+	var rounds, dirs atomic.Int32
+	f.whole.SyncFunc = func(dir string) error {
+		rounds.Add(1)
+		return fmt.Errorf("syncing the file system of %s: %w", dir, dirsync.ErrNotSyncFS)
+	}
+	f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+	for i, name := range []string{"a.txt", "b.txt"} {
+		w, err := f.Begin(context.Background(), fileDelivery(int64(i), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(name)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(context.Background()); err != nil {
+			t.Fatalf("Commit %s: %v", name, err)
+		}
+		assertContent(t, filepath.Join(dir, name), []byte(name))
+	}
+	if rounds.Load() != 1 || dirs.Load() == 0 || f.wholeFS.Load() != 2 {
+		t.Errorf("%d syncfs rounds, %d directory syncs, mode %d; want the one round that refused, then file by file (mode 2)",
+			rounds.Load(), dirs.Load(), f.wholeFS.Load())
+	}
+}
+
 // TestFileFlushThenCommit: Flush ends the writing (the runner commits a
 // batch later): a later Write fails, and Commit delivers what was written
 // before it; a Flush then Abort leaves nothing behind.

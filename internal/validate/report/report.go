@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -52,11 +53,15 @@ func Formats() []Format {
 // surrounding spaces.
 func ParseFormat(s string) (Format, error) {
 	f := Format(strings.ToLower(strings.TrimSpace(s)))
-	switch f {
-	case FormatText, FormatJSON, FormatSARIF, FormatGitHub, FormatGitLab:
+	formats := Formats()
+	if slices.Contains(formats, f) {
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown format %q: must be one of text, json, sarif, github, gitlab", s)
+	names := make([]string, len(formats))
+	for i, f := range formats {
+		names[i] = string(f)
+	}
+	return "", fmt.Errorf("unknown format %q: must be one of %s", s, strings.Join(names, ", "))
 }
 
 // String implements fmt.Stringer and pflag.Value.

@@ -12,18 +12,16 @@ import (
 // rolloverAt is the group's signing_rollover at, when there is one and it
 // is known.
 func (c *checker) rolloverAt() (time.Time, bool) {
-	g := c.cfg.Group
-	if g == nil || g.SigningRollover == nil || !g.SigningRollover.At.Usable() {
+	if c.cfg.Group == nil {
 		return time.Time{}, false
 	}
-	return g.SigningRollover.At.V, true
+	return c.cfg.Group.SigningRollover.When()
 }
 
 // rolledOver reports whether the rollover is due: from its at on the
 // rollover certificate signs, and signing_certificate is not needed.
 func (c *checker) rolledOver() bool {
-	at, ok := c.rolloverAt()
-	return ok && c.rolloverOK && !c.now.Before(at)
+	return c.rolloverOK && c.cfg.Group != nil && c.cfg.Group.SigningRollover.InEffect(c.now)
 }
 
 // checkRollover checks the signing_rollover block itself: a rollover to

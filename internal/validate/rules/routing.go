@@ -263,11 +263,7 @@ func setList(keys []string) string {
 	case len(keys) > 10:
 		return ""
 	}
-	q := make([]string, len(keys))
-	for i, k := range keys {
-		q[i] = fmt.Sprintf("%q", k)
-	}
-	return " (the properties set are " + strings.Join(q, ", ") + ")"
+	return " (the properties set are " + quoted(keys) + ")" // keys are sorted already
 }
 
 // propertiesDesc renders a location's known properties for a detail;

@@ -1,6 +1,6 @@
 //go:build unix
 
-package sqlitebox
+package cpubench
 
 import (
 	"syscall"
@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// cpuTime is the CPU time (user and system) the process has used so far.
-func cpuTime(b *testing.B) time.Duration {
+// processCPU is the CPU time (user and system) the process has used.
+func processCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)

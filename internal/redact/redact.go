@@ -1,0 +1,91 @@
+// Package redact replaces sensitive values (those of sensitive variables,
+// and what derives from them) in text bizpipe shows: diagnostics, log
+// lines, errors, stored reasons. It is the last line of defence behind
+// the marks that keep such values out of what the code writes.
+package redact
+
+import (
+	"cmp"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Shown is what output shows instead of a sensitive value.
+const Shown = "(sensitive value)"
+
+// MinLen is the length below which a variable's value is not replaced:
+// replacing every "on" or "1" would make the output unreadable and
+// protect nothing.
+const MinLen = 4
+
+// Long returns the values of vs at least MinLen long.
+func Long(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		if len(v) >= MinLen {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Replacer replaces a set of values, in any letter case, with Shown. The
+// zero Replacer replaces nothing.
+type Replacer struct {
+	values []string
+	re     *regexp.Regexp // nil: none
+}
+
+// New returns a Replacer of vs (empty ones left out).
+func New(vs ...string) Replacer { return Replacer{}.With(vs...) }
+
+// With returns r plus vs (empty ones left out).
+func (r Replacer) With(vs ...string) Replacer {
+	all := slices.Concat(r.values, vs)
+	all = slices.DeleteFunc(all, func(v string) bool { return v == "" })
+	if len(all) == len(r.values) {
+		return r
+	}
+	// Longest first, so that a value containing another is replaced whole.
+	slices.SortFunc(all, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	all = slices.Compact(all)
+	quoted := make([]string, len(all))
+	for i, v := range all {
+		quoted[i] = regexp.QuoteMeta(v)
+	}
+	return Replacer{values: all, re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|"))}
+}
+
+// Values are the values r replaces, longest first.
+func (r Replacer) Values() []string { return r.values }
+
+// Empty reports whether r replaces nothing.
+func (r Replacer) Empty() bool { return r.re == nil }
+
+// String returns s with every value replaced by Shown.
+func (r Replacer) String(s string) string {
+	if r.re == nil {
+		return s
+	}
+	return r.re.ReplaceAllLiteralString(s, Shown)
+}
+
+// Diagnostics returns diags with their summaries and details passed
+// through String: copies when anything is to be replaced, diags itself
+// otherwise.
+func (r Replacer) Diagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	if r.re == nil {
+		return diags
+	}
+	out := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		c.Summary = r.String(c.Summary)
+		c.Detail = r.String(c.Detail)
+		out[i] = &c
+	}
+	return out
+}
