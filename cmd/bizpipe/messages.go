@@ -291,10 +291,7 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, id, port string)
 
 // listStatuses are the values of messages list --status, in the order of a
 // message's life.
-func listStatuses() []msgbox.Status {
-	return []msgbox.Status{msgbox.StatusReceived, msgbox.StatusRouted, msgbox.StatusAwaitingMDN, msgbox.StatusDelivered,
-		msgbox.StatusRetrying, msgbox.StatusSuspended, msgbox.StatusTerminated}
-}
+func listStatuses() []msgbox.Status { return msgbox.ListStatuses() }
 
 // orList names values for a help text or an error: "a, b or c".
 func orList[T ~string](values []T) string {
@@ -313,32 +310,9 @@ func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFl
 	if st != "" && !slices.Contains(listStatuses(), st) {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(listStatuses()))}
 	}
-	awaiting, err := awaitingMDN(ctx, box)
+	msgs, err := box.List(ctx, msgbox.Filter{Status: st, Limit: f.limit})
 	if err != nil {
 		return err
-	}
-	filter := msgbox.Filter{Status: st, Limit: f.limit}
-	if st == msgbox.StatusAwaitingMDN {
-		// Stored as routed (its delivery is in progress): the box's list
-		// of waits tells them apart.
-		filter = msgbox.Filter{Status: msgbox.StatusRouted}
-	}
-	msgs, err := box.List(ctx, filter)
-	if err != nil {
-		return err
-	}
-	kept := msgs[:0]
-	for _, m := range msgs {
-		if m.Status == msgbox.StatusRouted && awaiting[m.ID] {
-			m.Status = msgbox.StatusAwaitingMDN
-		}
-		if st != msgbox.StatusAwaitingMDN || m.Status == st {
-			kept = append(kept, m)
-		}
-	}
-	msgs = kept
-	if f.limit > 0 && len(msgs) > f.limit {
-		msgs = msgs[:f.limit]
 	}
 	if f.format == "json" {
 		out := jsonMessageList{Messages: make([]jsonMessage, 0, len(msgs))}
@@ -546,37 +520,13 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// awaitingMDN returns the ids of the messages with a delivery awaiting an
-// asynchronous AS2 MDN (msgbox.StatusAwaitingMDN); none when the box does
-// not keep such waits.
-func awaitingMDN(ctx context.Context, box msgbox.Box) (map[string]bool, error) {
-	aw, ok := box.(msgbox.MDNAwaiter)
-	if !ok {
-		return nil, nil
-	}
-	as, err := aw.AwaitingMDNs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids := make(map[string]bool, len(as))
-	for _, a := range as {
-		ids[a.MessageID] = true
-	}
-	return ids, nil
-}
-
 // markAwaiting shows the deliveries of d that await an asynchronous AS2
-// MDN (in progress under msgbox.AwaitOwner's lease) as awaiting_mdn, and
-// the message too when it is otherwise routed.
+// MDN (msgbox.Delivery.AwaitsMDN) as awaiting_mdn; the box has derived
+// the message's status already.
 func markAwaiting(d *msgbox.Detail) {
-	found := false
 	for i := range d.Deliveries {
-		if dl := &d.Deliveries[i]; dl.State == msgbox.DeliveryInProgress && dl.LeaseOwner == msgbox.AwaitOwner {
+		if dl := &d.Deliveries[i]; dl.AwaitsMDN() {
 			dl.State = msgbox.DeliveryState(msgbox.StatusAwaitingMDN)
-			found = true
 		}
-	}
-	if found && d.Message.Status == msgbox.StatusRouted {
-		d.Message.Status = msgbox.StatusAwaitingMDN
 	}
 }

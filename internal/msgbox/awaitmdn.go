@@ -3,6 +3,7 @@ package msgbox
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -14,12 +15,83 @@ import (
 // failed. No process's Recover returns it: a restart does not send again.
 const AwaitOwner = "as2:awaiting-mdn"
 
-// StatusAwaitingMDN is the status `messages list` and `run` show for a
-// message whose undelivered deliveries all await an asynchronous MDN. The
-// boxes store it as StatusRouted (the delivery is in progress): it is
-// derived from AwaitingMDNs, which is why it is not a Status constant
-// ValidStatus accepts.
+// StatusAwaitingMDN is the status of a message whose undelivered
+// deliveries all await an asynchronous MDN (and at least one does). The
+// boxes store such a message as StatusRouted, its deliveries in progress:
+// List and Get derive it (ShownStatus, AwaitingCondition), which is why it
+// is not a Status constant ValidStatus accepts, nor one of Backlog's.
 const StatusAwaitingMDN Status = "awaiting_mdn"
+
+// AwaitsMDN reports whether d waits for an asynchronous MDN: in progress
+// under AwaitOwner's lease.
+func (d Delivery) AwaitsMDN() bool {
+	return d.State == DeliveryInProgress && d.LeaseOwner == AwaitOwner
+}
+
+// ShownStatus is the status List and Get return for a message stored with
+// status stored and with deliveries ds: StatusAwaitingMDN when it is
+// routed and every delivery not yet delivered awaits an MDN; stored
+// otherwise. AwaitingCondition is the same rule in SQL.
+func ShownStatus(stored Status, ds []Delivery) Status {
+	if stored != StatusRouted {
+		return stored
+	}
+	awaits := false
+	for _, d := range ds {
+		switch {
+		case d.AwaitsMDN():
+			awaits = true
+		case d.State != DeliveryDelivered:
+			return stored
+		}
+	}
+	if awaits {
+		return StatusAwaitingMDN
+	}
+	return stored
+}
+
+// AwaitingCondition is ShownStatus's rule as an SQL condition on a
+// routed message, for the boxes' List: true when the message whose id
+// column is idColumn has a delivery awaiting an MDN and none pending or in
+// progress otherwise (a routed message has no other undelivered state).
+// Valid in SQLite and PostgreSQL; the owner is a constant, so no
+// parameter.
+func AwaitingCondition(idColumn string) string {
+	owner := "'" + strings.ReplaceAll(AwaitOwner, "'", "''") + "'"
+	return "(EXISTS (SELECT 1 FROM deliveries aw WHERE aw.message_id = " + idColumn +
+		" AND aw.state = 'in_progress' AND aw.lease_owner = " + owner + ")" +
+		" AND NOT EXISTS (SELECT 1 FROM deliveries aw WHERE aw.message_id = " + idColumn +
+		" AND aw.state IN ('pending', 'in_progress') AND aw.lease_owner <> " + owner + "))"
+}
+
+// ListStatuses are the statuses List filters on, in the order of a
+// message's life: the stored ones and StatusAwaitingMDN.
+func ListStatuses() []Status {
+	return []Status{StatusReceived, StatusRouted, StatusAwaitingMDN, StatusDelivered,
+		StatusRetrying, StatusSuspended, StatusTerminated}
+}
+
+// ListQuery is what a box's List selects, for filter status (one of
+// ListStatuses, or "" for any): the shown status's SQL expression, to
+// select in place of the stored status column; the condition on the
+// messages table, empty for every message, in which param stands for the
+// stored status, the parameter to bind. The messages table's id column is
+// idColumn.
+func ListQuery(status Status, idColumn, param string) (shown, where string, stored Status) {
+	awaiting := AwaitingCondition(idColumn)
+	shown = "CASE WHEN status = 'routed' AND " + awaiting + " THEN '" + string(StatusAwaitingMDN) + "' ELSE status END"
+	switch status {
+	case "":
+		return shown, "", ""
+	case StatusAwaitingMDN:
+		return shown, "status = " + param + " AND " + awaiting, StatusRouted
+	case StatusRouted:
+		return shown, "status = " + param + " AND NOT " + awaiting, StatusRouted
+	default:
+		return shown, "status = " + param, status
+	}
+}
 
 // AwaitedMDN is an asynchronous MDN a delivery waits for.
 type AwaitedMDN struct {

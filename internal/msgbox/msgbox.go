@@ -235,7 +235,7 @@ func BacklogStatuses() []Status {
 
 // Filter selects messages for List.
 type Filter struct {
-	Status Status // "" = any
+	Status Status // "" = any; else one of ListStatuses
 	Limit  int    // 0 = no limit
 }
 
@@ -365,10 +365,12 @@ type Box interface {
 	// Message returns a message's metadata alone: what a delivery attempt
 	// needs, without Get's deliveries, attempts and history.
 	Message(ctx context.Context, id string) (Message, error)
-	// Get returns a message with its deliveries, attempts and history.
+	// Get returns a message with its deliveries, attempts and history;
+	// the message's status is ShownStatus's (awaiting_mdn derived).
 	Get(ctx context.Context, id string) (*Detail, error)
 
-	// List returns messages, newest first.
+	// List returns messages, newest first, with ShownStatus's status;
+	// f.Status is one of ListStatuses or "".
 	List(ctx context.Context, f Filter) ([]Message, error)
 	// Backlog counts the messages not finished, by status: every one of
 	// BacklogStatuses() is in the map, 0 when none. It reads an index, not

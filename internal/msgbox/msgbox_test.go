@@ -239,3 +239,44 @@ func TestReasons(t *testing.T) {
 		t.Errorf("LeaseExpiredError = %q", got)
 	}
 }
+
+func TestShownStatus(t *testing.T) {
+	awaiting := Delivery{State: DeliveryInProgress, LeaseOwner: AwaitOwner}
+	working := Delivery{State: DeliveryInProgress, LeaseOwner: "srv1/w1"}
+	pending := Delivery{State: DeliveryPending}
+	done := Delivery{State: DeliveryDelivered}
+	tests := []struct {
+		stored Status
+		ds     []Delivery
+		want   Status
+	}{
+		{StatusRouted, []Delivery{awaiting}, StatusAwaitingMDN},
+		{StatusRouted, []Delivery{awaiting, done}, StatusAwaitingMDN},
+		{StatusRouted, []Delivery{awaiting, awaiting}, StatusAwaitingMDN},
+		{StatusRouted, []Delivery{awaiting, pending}, StatusRouted},
+		{StatusRouted, []Delivery{awaiting, working}, StatusRouted},
+		{StatusRouted, []Delivery{working}, StatusRouted},
+		{StatusRouted, nil, StatusRouted},
+		// Only a routed message awaits: a retrying or suspended sibling
+		// wins (DeriveStatus's precedence).
+		{StatusRetrying, []Delivery{awaiting, {State: DeliveryRetrying}}, StatusRetrying},
+		{StatusTerminated, []Delivery{awaiting}, StatusTerminated},
+	}
+	for _, tc := range tests {
+		if got := ShownStatus(tc.stored, tc.ds); got != tc.want {
+			t.Errorf("ShownStatus(%s, %+v) = %s, want %s", tc.stored, tc.ds, got, tc.want)
+		}
+	}
+}
+
+func TestReplaced(t *testing.T) {
+	if got, want := Replaced("id, status, reason", "status", "x(status)"), "id, x(status) AS status, reason"; got != want {
+		t.Errorf("Replaced = %q, want %q", got, want)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Replaced of a missing column did not panic")
+		}
+	}()
+	Replaced("id, reason", "status", "x")
+}

@@ -1,6 +1,9 @@
 package msgbox
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // A Scanner reads a row's columns into dest: database/sql's and pgx's rows
 // both are one.
@@ -27,5 +30,19 @@ func Qualified(table, columns string) string {
 	for i, c := range cols {
 		cols[i] = table + "." + c
 	}
+	return strings.Join(cols, ", ")
+}
+
+// Replaced returns a comma-separated column list with column replaced by
+// expr, selected under column's name, so that the same scan reads it.
+// It panics when columns has no such column: a programming error the
+// boxes' tests catch.
+func Replaced(columns, column, expr string) string {
+	cols := strings.Split(columns, ", ")
+	i := slices.Index(cols, column)
+	if i < 0 {
+		panic("msgbox: no column " + column + " in " + columns)
+	}
+	cols[i] = expr + " AS " + column
 	return strings.Join(cols, ", ")
 }

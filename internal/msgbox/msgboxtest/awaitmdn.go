@@ -126,3 +126,83 @@ func testAwaitMDN(t *testing.T, b msgbox.Box) {
 		t.Errorf("AwaitedMDN of a purged message: %v, want ErrNotFound", err)
 	}
 }
+
+// testAwaitingStatus: List and Get show a routed message as awaiting_mdn
+// once every delivery not delivered awaits an MDN, and List filters and
+// limits on that status in the box: the limit counts the messages the
+// filter keeps.
+func testAwaitingStatus(t *testing.T, b msgbox.Box) {
+	ab, ok := b.(msgbox.MDNAwaiter)
+	if !ok {
+		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
+	}
+	ctx := t.Context()
+	list := func(st msgbox.Status, limit int) []string {
+		t.Helper()
+		ms, err := b.List(ctx, msgbox.Filter{Status: st, Limit: limit})
+		if err != nil {
+			t.Fatalf("List(%q, %d): %v", st, limit, err)
+		}
+		var out []string
+		for _, m := range ms {
+			if st != "" && m.Status != st {
+				t.Errorf("List(%q) returned %s with status %s", st, m.ID, m.Status)
+			}
+			out = append(out, m.ID+"="+string(m.Status))
+		}
+		return out
+	}
+	older := routed(t, b, "older.edi", "file_out")
+	m := routed(t, b, "async.edi", "as2_out", "file_out")
+	d := claim(t, b, "srv1/w1", longLease, "as2_out")
+	a := msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: m.ID, Port: "as2_out", AS2MessageID: "<s1@contoso>",
+		MIC: "sha-256:abc", Deadline: now().Add(longLease)}
+	if err := ab.AwaitMDN(ctx, d.LeaseOwner, a); err != nil {
+		t.Fatalf("AwaitMDN: %v", err)
+	}
+	// file_out still pending: routed, not yet awaiting.
+	if got := get(t, b, m.ID).Message.Status; got != msgbox.StatusRouted {
+		t.Errorf("one delivery awaiting, one pending: Get status %s, want routed", got)
+	}
+	if got := list(msgbox.StatusAwaitingMDN, 0); len(got) != 0 {
+		t.Errorf("List(awaiting_mdn) with a delivery pending = %v, want none", got)
+	}
+	for _, fd := range claimBatch(t, b, "srv1/w2", longLease, 10, "file_out") {
+		finish(t, b, fd, delivered)
+	}
+	// older's delivery went too; route a third message to stay routed.
+	third := routed(t, b, "third.edi", "file_out")
+
+	want := m.ID + "=" + string(msgbox.StatusAwaitingMDN)
+	if got := list("", 0); !slices.Contains(got, want) {
+		t.Errorf("List() = %v, want %s in it", got, want)
+	}
+	if got := list(msgbox.StatusAwaitingMDN, 0); !slices.Equal(got, []string{want}) {
+		t.Errorf("List(awaiting_mdn) = %v, want [%s]", got, want)
+	}
+	if got := list(msgbox.StatusRouted, 0); !slices.Equal(got, []string{third.ID + "=routed"}) {
+		t.Errorf("List(routed) = %v, want only %s (the awaiting one shown as awaiting_mdn)", got, third.ID)
+	}
+	if got := list(msgbox.StatusDelivered, 1); !slices.Equal(got, []string{older.ID + "=delivered"}) {
+		t.Errorf("List(delivered, 1) = %v, want [%s]", got, older.ID)
+	}
+	got := get(t, b, m.ID)
+	if got.Message.Status != msgbox.StatusAwaitingMDN {
+		t.Errorf("Get status %s, want awaiting_mdn", got.Message.Status)
+	}
+	for _, dl := range got.Deliveries {
+		if awaits := dl.Port == "as2_out"; dl.AwaitsMDN() != awaits {
+			t.Errorf("delivery to %s: state %s by %q, AwaitsMDN %v", dl.Port, dl.State, dl.LeaseOwner, dl.AwaitsMDN())
+		}
+	}
+	if ms, err := b.List(ctx, msgbox.Filter{Status: msgbox.StatusRouted, Limit: 1}); err != nil || len(ms) != 1 || ms[0].ID != third.ID {
+		t.Errorf("List(routed, limit 1) = %v, %v; want %s: the limit counts what the filter keeps", ms, err, third.ID)
+	}
+	finish(t, b, &msgbox.Delivery{ID: d.ID, LeaseOwner: msgbox.AwaitOwner}, delivered)
+	if got := get(t, b, m.ID).Message.Status; got != msgbox.StatusDelivered {
+		t.Errorf("settled: status %s, want delivered", got)
+	}
+	if got := list(msgbox.StatusAwaitingMDN, 0); len(got) != 0 {
+		t.Errorf("List(awaiting_mdn) after settling = %v, want none", got)
+	}
+}

@@ -147,6 +147,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Receipts", testReceipts},
 		{"SentMDNs", testSentMDNs},
 		{"AwaitMDN", testAwaitMDN},
+		{"AwaitingStatus", testAwaitingStatus},
 	}
 	// Two boxes have different identities (testID checks one box's).
 	one, other := open(t), open(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -181,28 +182,35 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 	if err != nil {
 		return nil, b.wrap(err, "get %s", id)
 	}
+	d.Message.Status = msgbox.ShownStatus(d.Message.Status, d.Deliveries)
 	return d, nil
 }
 
 // List returns messages newest first (in the order they were received),
 // optionally only those of one status, at most f.Limit of them when it is
-// positive. A status that is not one of msgbox's constants is an error.
+// positive. A message awaiting asynchronous MDNs shows as such (see
+// msgbox.ShownStatus). A status that is not one of msgbox.ListStatuses is
+// an error.
 func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
-	if f.Status != "" && !msgbox.ValidStatus(f.Status) {
+	if f.Status != "" && !slices.Contains(msgbox.ListStatuses(), f.Status) {
 		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
 	}
 	var lim any // NULL: no limit
 	if f.Limit > 0 {
 		lim = f.Limit
 	}
+	shown, where, stored := msgbox.ListQuery(f.Status, "messages.id", "$2")
+	if where == "" {
+		where = "$2::text IS NULL" // no filter: stored is ""
+	}
 	var status any // NULL: any
-	if f.Status != "" {
-		status = string(f.Status)
+	if stored != "" {
+		status = string(stored)
 	}
 	var msgs []msgbox.Message
 	err := b.retry(ctx, func(ctx context.Context) error {
-		rows, err := b.pool.Query(ctx, "SELECT "+messageColumns+
-			" FROM messages WHERE $1::text IS NULL OR status = $1 ORDER BY seq DESC LIMIT $2", status, lim)
+		rows, err := b.pool.Query(ctx, "SELECT "+msgbox.Replaced(messageColumns, "status", shown)+
+			" FROM messages WHERE "+where+" ORDER BY seq DESC LIMIT $1", lim, status)
 		if err != nil {
 			return err
 		}

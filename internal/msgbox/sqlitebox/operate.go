@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -172,6 +173,7 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		d.Message.Status = msgbox.ShownStatus(d.Message.Status, d.Deliveries)
 
 		if err := readReceipts(ctx, tx, id, d.Deliveries); err != nil {
 			return err
@@ -223,23 +225,25 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 
 // List returns messages newest first (in the order they were received),
 // optionally only those of one status, at most f.Limit of them when it is
-// positive. A status that is not one of msgbox's constants is an error.
+// positive. A message awaiting asynchronous MDNs shows as such (see
+// msgbox.ShownStatus). A status that is not one of msgbox.ListStatuses is
+// an error.
 func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
-	if f.Status != "" && !msgbox.ValidStatus(f.Status) {
+	if f.Status != "" && !slices.Contains(msgbox.ListStatuses(), f.Status) {
 		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = -1
 	}
-	var rows *sql.Rows
-	var err error
-	if f.Status == "" {
-		rows, err = b.q.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages ORDER BY seq DESC LIMIT ?", limit)
-	} else {
-		rows, err = b.q.QueryContext(ctx, "SELECT "+messageColumns+
-			" FROM messages WHERE status = ? ORDER BY seq DESC LIMIT ?", string(f.Status), limit)
+	shown, where, stored := msgbox.ListQuery(f.Status, "messages.id", "?")
+	q := "SELECT " + msgbox.Replaced(messageColumns, "status", shown) + " FROM messages"
+	args := []any{limit}
+	if where != "" {
+		q += " WHERE " + where
+		args = []any{string(stored), limit}
 	}
+	rows, err := b.q.QueryContext(ctx, q+" ORDER BY seq DESC LIMIT ?", args...)
 	if err != nil {
 		return nil, b.wrap(err, "list")
 	}
