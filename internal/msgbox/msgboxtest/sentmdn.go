@@ -135,6 +135,29 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 		t.Errorf("after the replaced claim's FinishMDN: %+v, %v; want the repeat's MDN still pending", got, err)
 	}
 
+	// Several due at once: one claim takes them all, oldest first, each
+	// attempt counted and leased in the box, not only in what it returns.
+	var batch []string
+	for i, name := range []string{"b1.edi", "b2.edi", "b3.edi"} {
+		m := receive(t, b, inc(name), "x")
+		put(msgbox.SentMDN{MessageID: m.ID, Location: "as2_batch", Data: data, URL: "http://127.0.0.1:1/mdn",
+			State: msgbox.MDNPending, NextAttemptAt: due.Add(time.Duration(i) * time.Millisecond)})
+		batch = append(batch, m.ID)
+	}
+	claimed, err := ob.ClaimMDNs(ctx, "as2_batch", longLease, 2)
+	if err != nil || len(claimed) != 2 || claimed[0].MessageID != batch[0] || claimed[1].MessageID != batch[1] {
+		t.Fatalf("ClaimMDNs(max 2) = %+v, %v; want %v", claimed, err, batch[:2])
+	}
+	for _, c := range claimed {
+		got, err := ob.SentMDN(ctx, c.MessageID)
+		if err != nil || got.Attempts != 1 || !got.NextAttemptAt.Equal(c.NextAttemptAt) || c.Attempts != 1 {
+			t.Errorf("stored after the claim: %+v, %v; want attempt 1 leased until %v", got, err, c.NextAttemptAt)
+		}
+	}
+	if ids := claimMDNs("as2_batch", longLease); len(ids) != 1 || ids[0] != batch[2] {
+		t.Errorf("the next claim = %v, want only [%s]: the others are leased", ids, batch[2])
+	}
+
 	// Purge deletes the MDN with its message.
 	m := routed(t, b, "purged.edi", "as2_out")
 	put(msgbox.SentMDN{MessageID: m.ID, Location: "as2_in", Data: data, State: msgbox.MDNSent})

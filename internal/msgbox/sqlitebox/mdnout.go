@@ -3,6 +3,7 @@ package sqlitebox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -83,16 +84,22 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if len(out) == 0 {
+			return nil
+		}
 		until := now.Add(lease)
+		ids := make([]string, len(out))
 		for i := range out {
 			out[i].Attempts++
 			out[i].NextAttemptAt = until
-			if _, err := tx.ExecContext(ctx, "UPDATE sent_mdns SET attempts = ?, next_attempt_at = ? WHERE message_id = ?",
-				out[i].Attempts, toDB(until), out[i].MessageID); err != nil {
-				return err
-			}
+			ids[i] = out[i].MessageID
 		}
-		return nil
+		// One statement for the lot; message ids are valid ids
+		// (msgbox.CheckID), plain ASCII that JSON carries unchanged.
+		js, _ := json.Marshal(ids) // a []string always encodes
+		_, err = tx.ExecContext(ctx, `UPDATE sent_mdns SET attempts = attempts + 1, next_attempt_at = ?
+			WHERE message_id IN (SELECT value FROM json_each(?))`, toDB(until), string(js))
+		return err
 	})
 	if err != nil {
 		return nil, b.wrap(err, "claiming MDNs of %q", location)
