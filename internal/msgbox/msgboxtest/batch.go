@@ -246,6 +246,9 @@ func testFinishBatch(t *testing.T, b msgbox.Box) {
 		{"adatum", "w2", delivered, msgbox.ErrLeaseLost},
 		{"northwind", "w1", suspended("partner gone"), nil},
 		{"litware", "w1", msgbox.Outcome{State: msgbox.DeliveryPending}, msgbox.ErrInvalidOutcome},
+		// The same delivery again, after the first settled it: the
+		// lease is gone, and nothing more is recorded.
+		{"fabrikam", "w1", suspended("again"), msgbox.ErrLeaseLost},
 	}
 	items := make([]msgbox.Finishing, len(tests))
 	for i, tc := range tests {

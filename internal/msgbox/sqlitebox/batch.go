@@ -3,13 +3,10 @@ package sqlitebox
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -316,114 +313,29 @@ func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error
 }
 
 func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []error) {
-	type fin struct {
-		i     int
-		id    int64
-		owner string
-		o     msgbox.Outcome
-	}
-	var valid []fin
+	var valid []finishing
+	var at []int // valid[j] is items[at[j]]
 	for i, it := range items {
 		if err := msgbox.ValidateOutcome(it.Outcome); err != nil {
 			errs[i] = err
 			continue
 		}
-		valid = append(valid, fin{i, it.DeliveryID, msgbox.CleanText(it.Owner), msgbox.CleanOutcome(it.Outcome)})
+		valid = append(valid, finishing{it.DeliveryID, msgbox.CleanText(it.Owner), msgbox.CleanOutcome(it.Outcome)})
+		at = append(at, i)
 	}
 	if len(valid) == 0 {
 		return
 	}
+	verrs := make([]error, len(valid))
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		now := b.clock()
-		for _, f := range valid {
-			err := finishTx(ctx, tx, f.id, f.owner, f.o, now)
-			errs[f.i] = err // a rerun starts afresh (writeFunc)
-			if err != nil && !errors.Is(err, msgbox.ErrLeaseLost) {
-				return err
-			}
-			// A lost lease fails this item alone: nothing of it was
-			// written.
-		}
-		return nil
+		// finishAll sets every verrs[j] afresh on a rerun (writeFunc).
+		return finishAll(ctx, tx, valid, b.clock(), verrs)
 	})
-	if err != nil {
-		for _, f := range valid {
-			errs[f.i] = err
+	for j, i := range at {
+		if err != nil {
+			errs[i] = err
+		} else {
+			errs[i] = verrs[j]
 		}
 	}
-}
-
-// finishTx records the outcome o of owner's attempt of delivery id, and
-// its message's status (msgbox.DeriveStatus) and its receipt, if any,, which one query reads with
-// the delivery: the states of the message's other deliveries, as this
-// transaction sees them (a batch finishing two deliveries of one message
-// sees the first's update). ErrLeaseLost (or DeliveryNotFound) when owner
-// does not hold it: then it has written nothing.
-func finishTx(ctx context.Context, tx *cachedTx, deliveryID int64, owner string, o msgbox.Outcome, now time.Time) error {
-	var msgID, port, state, leaseOwner, current string
-	var attempts int
-	var claimedAt sql.NullInt64
-	var routed, terminated bool
-	var others sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT d.message_id, d.port, d.state, d.lease_owner, d.attempts, d.claimed_at,
-		m.routed, m.terminated, m.status,
-		(SELECT group_concat(x.state) FROM deliveries x WHERE x.message_id = d.message_id AND x.id != d.id)
-		FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`, deliveryID).
-		Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt, &routed, &terminated, &current, &others)
-	if errors.Is(err, sql.ErrNoRows) {
-		return msgbox.DeliveryNotFound(deliveryID)
-	}
-	if err != nil {
-		return err
-	}
-	if msgbox.DeliveryState(state) != msgbox.DeliveryInProgress || leaseOwner != owner {
-		return msgbox.LeaseLost(owner)
-	}
-	attempts++
-	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-		(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryID, msgID, port, attempts, owner,
-		toDB(nullTime(claimedAt)), toDB(now), string(o.State), o.Error); err != nil {
-		return fmt.Errorf("recording attempt: %w", err)
-	}
-	var next any // NULL unless retrying
-	if o.State == msgbox.DeliveryRetrying {
-		next = toDB(o.RetryAt)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
-		due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
-		string(o.State), attempts, next, next, o.Error, deliveryID); err != nil {
-		return err
-	}
-	if r := o.Receipt; r != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO receipts (delivery_id, message_id, content_type, summary, data)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO UPDATE SET content_type = excluded.content_type,
-			summary = excluded.summary, data = excluded.data`,
-			deliveryID, msgID, r.ContentType, r.Summary, r.Data); err != nil {
-			return fmt.Errorf("storing receipt: %w", err)
-		}
-	}
-	if err := addEvent(ctx, tx, msgID, now, port, string(o.State), msgbox.FinishedDetail(attempts, owner, o)); err != nil {
-		return err
-	}
-	states := []msgbox.DeliveryState{o.State}
-	if others.Valid {
-		// State names are fixed identifiers without commas (the schema's
-		// CHECK constraint), so the list splits back exactly.
-		for _, st := range strings.Split(others.String, ",") {
-			states = append(states, msgbox.DeliveryState(st))
-		}
-	}
-	status := string(msgbox.DeriveStatus(routed, terminated, states))
-	switch {
-	case o.State == msgbox.DeliverySuspended:
-		_, err = tx.ExecContext(ctx, "UPDATE messages SET reason = ?, status = ? WHERE id = ?",
-			msgbox.SuspendedReason(port, o.Error), status, msgID)
-	case status != current:
-		_, err = tx.ExecContext(ctx, "UPDATE messages SET status = ? WHERE id = ?", status, msgID)
-	}
-	if err != nil {
-		return fmt.Errorf("storing status: %w", err)
-	}
-	return nil
 }

@@ -484,8 +484,12 @@ func (b *Box) Finish(ctx context.Context, deliveryID int64, owner string, o msgb
 		return b.wrap(err, "finish delivery %d", deliveryID)
 	}
 	owner, o = msgbox.CleanText(owner), msgbox.CleanOutcome(o)
+	errs := make([]error, 1)
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		return finishTx(ctx, tx, deliveryID, owner, o, b.clock())
+		if err := finishAll(ctx, tx, []finishing{{deliveryID, owner, o}}, b.clock(), errs); err != nil {
+			return err
+		}
+		return errs[0]
 	})
 	return b.wrap(err, "finish delivery %d", deliveryID)
 }
