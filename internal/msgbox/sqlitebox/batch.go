@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -192,10 +194,15 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 	if err != nil {
 		return err
 	}
+	var rows routedRows
 	for _, p := range ready {
 		out[p.i] = msgbox.ReceiveResult{}
 		p.alone = false
 		if stored[p.key] {
+			// Perhaps an earlier item of this batch's: written first.
+			if err := rows.flush(ctx, tx); err != nil {
+				return err
+			}
 			m, err := existingSource(ctx, tx, p.key)
 			if err != nil {
 				return err
@@ -223,9 +230,7 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 			}
 			msg.Status, msg.Reason = r.Status, r.Reason
 		}
-		if err := b.insertRouted(ctx, tx, msg, p, routed, r, now); err != nil {
-			return err
-		}
+		rows.add(msg, p, routed, r, now)
 		if p.key != "" {
 			if stored == nil {
 				stored = map[string]bool{}
@@ -234,69 +239,119 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 		}
 		out[p.i].Message = msg
 	}
-	return nil
+	return rows.flush(ctx, tx)
 }
 
-// insertRouted inserts message msg with its body, and its deliveries when
-// routed, with the history ReceiveRouted records: received, then pending
-// for each port, or suspended.
-func (b *Box) insertRouted(ctx context.Context, tx *cachedTx, msg msgbox.Message, p *batchItem, routed bool,
-	r msgbox.Routing, now time.Time) error {
-	bodyID, err := insertBody(ctx, tx, p.data)
-	if err != nil {
-		return err
-	}
+// routedRows gathers what storeBatch writes of the messages it stores, and
+// writes it in one multi-row statement per table (execRows): each message
+// with its body, its deliveries when routed, and the history ReceiveRouted
+// records: received, then pending for each port, or suspended. Rows keep
+// the order of add, so ids (and the claim order they set) do too.
+type routedRows struct {
+	data                                 [][]byte // each message's body, in order
+	messages, deliveries, events, chunks []any
+}
+
+func (w *routedRows) add(msg msgbox.Message, p *batchItem, routed bool, r msgbox.Routing, now time.Time) {
 	var key any // NULL: no de-duplication
 	if p.key != "" {
 		key = p.key
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO messages
-		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at,
-		status, routed, reason, party, decoding)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, p.props, key, bodyID, msg.Size, p.sum,
-		toDB(now), string(msg.Status), routed, msg.Reason, msg.Party, string(msg.Decoding))
-	if err != nil {
-		return fmt.Errorf("storing message: %w", err)
+	w.data = append(w.data, p.data)
+	// body_id (column 7) is set by flush, once the bodies have ids.
+	w.messages = append(w.messages, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType, p.props, key, nil,
+		msg.Size, p.sum, toDB(now), string(msg.Status), routed, msg.Reason, msg.Party, string(msg.Decoding))
+	event := func(port, status, detail string) {
+		w.events = append(w.events, msg.ID, toDB(now), port, status, detail)
 	}
-	received := msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, msg.Size)
+	event("", string(msgbox.StatusReceived), msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, msg.Size))
 	switch {
 	case !routed:
-		return addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), received)
 	case len(r.Ports) == 0:
-		return addEvents2(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), received,
-			"", string(msgbox.StatusSuspended), r.Reason)
-	}
-	for i, port := range r.Ports {
-		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
-			VALUES (?, ?, ?, ?, ?)`, msg.ID, port, string(msgbox.DeliveryPending), toDB(now), toDB(now))
-		if err != nil {
-			return fmt.Errorf("recording delivery to %s: %w", port, err)
-		}
-		if i == 0 {
-			err = addEvents2(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived), received,
-				port, string(msgbox.DeliveryPending), msgbox.RoutedDetail(port))
-		} else {
-			err = addEvent(ctx, tx, msg.ID, now, port, string(msgbox.DeliveryPending), msgbox.RoutedDetail(port))
-		}
-		if err != nil {
-			return err
+		event("", string(msgbox.StatusSuspended), r.Reason)
+	default:
+		for _, port := range r.Ports {
+			w.deliveries = append(w.deliveries, msg.ID, port, string(msgbox.DeliveryPending), toDB(now), toDB(now))
+			event(port, string(msgbox.DeliveryPending), msgbox.RoutedDetail(port))
 		}
 	}
+}
+
+// messageWidth is the number of values of a messages row in add.
+const messageWidth = 15
+
+// flush writes what add gathered and empties w.
+func (w *routedRows) flush(ctx context.Context, tx *cachedTx) error {
+	if len(w.data) == 0 {
+		return nil
+	}
+	ids, err := insertBodies(ctx, tx, len(w.data))
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		w.messages[i*messageWidth+6] = id
+		if len(w.data[i]) > 0 {
+			w.chunks = append(w.chunks, id, 0, w.data[i])
+		}
+	}
+	if err := execRows(ctx, tx, "INSERT INTO body_chunks (body_id, seq, data) VALUES "+rowsMark, 3, w.chunks); err != nil {
+		return fmt.Errorf("storing bodies: %w", err)
+	}
+	if err := execRows(ctx, tx, `INSERT INTO messages
+		(id, receive_location, file_name, content_type, properties, source_key, body_id, size, checksum, received_at,
+		status, routed, reason, party, decoding) VALUES `+rowsMark, messageWidth, w.messages); err != nil {
+		return fmt.Errorf("storing messages: %w", err)
+	}
+	if err := execRows(ctx, tx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
+		VALUES `+rowsMark, 5, w.deliveries); err != nil {
+		return fmt.Errorf("recording deliveries: %w", err)
+	}
+	if err := execRows(ctx, tx, "INSERT INTO events (message_id, at, port, status, detail) VALUES "+rowsMark,
+		5, w.events); err != nil {
+		return fmt.Errorf("recording history: %w", err)
+	}
+	*w = routedRows{}
 	return nil
 }
 
-// addEvents2 appends two entries to a message's history, in order, in one
-// statement.
-func addEvents2(ctx context.Context, tx *cachedTx, msgID string, at time.Time, port1, status1, detail1,
-	port2, status2, detail2 string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO events (message_id, at, port, status, detail)
-		VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)`,
-		msgID, toDB(at), port1, status1, detail1, msgID, toDB(at), port2, status2, detail2)
-	if err != nil {
-		return fmt.Errorf("recording history: %w", err)
+// insertBodies inserts n committed bodies (no chunks yet) and returns their
+// ids in order, in one statement per power-of-two share of n. The rows of
+// one INSERT are inserted in the order of its VALUES, each id above every
+// earlier one (AUTOINCREMENT), so the ids RETURNING gives, sorted, are in
+// that order too (RETURNING's own order is not defined).
+func insertBodies(ctx context.Context, tx *cachedTx, n int) ([]int64, error) {
+	ids := make([]int64, 0, n)
+	for n > 0 {
+		k := 1
+		for k*2 <= n {
+			k *= 2
+		}
+		rows, err := tx.QueryContext(ctx, "INSERT INTO bodies (touched_at) VALUES "+
+			strings.TrimSuffix(strings.Repeat("(NULL), ", k), ", ")+" RETURNING id")
+		if err != nil {
+			return nil, fmt.Errorf("storing bodies: %w", err)
+		}
+		first := len(ids)
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("storing bodies: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("storing bodies: %w", err)
+		}
+		if len(ids)-first != k {
+			return nil, fmt.Errorf("storing bodies: %d ids for %d bodies", len(ids)-first, k)
+		}
+		slices.Sort(ids[first:])
+		n -= k
 	}
-	return nil
+	return ids, nil
 }
 
 // FinishBatch records the outcomes of items as Finish does each (see
