@@ -1,13 +1,9 @@
 package lsp
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -26,11 +22,10 @@ import (
 // the diagnostics, hovers and definitions are computed from.
 type snapshot struct {
 	dir   string
-	files []string          // the configuration files, absolute
-	src   map[string][]byte // their text as validated (buffers over disk)
-	cfg   *model.Config     // never nil
-	res   *rules.Result     // nil when syntax errors kept the rules from running
-	diags hcl.Diagnostics   // redacted
+	files []string        // the configuration files, absolute
+	cfg   *model.Config   // never nil; Sources has the text validated
+	res   *rules.Result   // nil when syntax errors kept the rules from running
+	diags hcl.Diagnostics // redacted
 }
 
 // checker validates configuration directories the way `bizpipe validate`
@@ -53,25 +48,20 @@ type dirCache struct {
 	parsed *lang.ParseCache
 }
 
-// check validates dir with overlay (path → text) laid over the disk.
+// check validates dir with overlay (path → text) laid over the disk, the
+// files found and read as the loader finds and reads them.
 func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
-	files := configFiles(dir, overlay)
-	snap := &snapshot{dir: dir, files: files, src: map[string][]byte{}}
-	read := func(name string) ([]byte, error) {
-		if b, ok := overlay[name]; ok {
-			snap.src[name] = b
-			return b, nil
-		}
-		b, err := readFile(name)
-		if err == nil {
-			snap.src[name] = b
-		}
-		return b, err
-	}
-	if len(files) == 0 {
+	snap := &snapshot{dir: dir}
+	files, err := lang.FindFilesOverlay([]string{dir}, overlay)
+	if err != nil {
+		// Validate would stop here (exit 2): the reason is shown at the
+		// top of each open file of the directory.
 		snap.cfg = &model.Config{}
+		snap.diags = hcl.Diagnostics{diag.New(hcl.DiagError, diag.CodeSyntax, hcl.Range{},
+			"Cannot read the configuration", err.Error()+".")}
 		return snap
 	}
+	snap.files = files
 	if c.caches == nil {
 		c.caches = map[string]*dirCache{}
 	}
@@ -81,7 +71,7 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		c.caches[dir] = dc
 	}
 	cfg, diags := lang.Load(files, lang.Options{
-		Mode: lang.ModeValidate, LookupEnv: c.lookupEnv, Registry: c.registry, ReadFile: read, ParseCache: dc.parsed,
+		Mode: lang.ModeValidate, LookupEnv: c.lookupEnv, Registry: c.registry, Overlay: overlay, ParseCache: dc.parsed,
 	})
 	if cfg == nil {
 		cfg = &model.Config{}
@@ -129,51 +119,4 @@ func (c *dirCache) refresh(cfg *model.Config) {
 	if stamp := b.String(); c.stores == nil || stamp != c.stamp {
 		c.stores, c.stamp = certstore.NewCache(), stamp
 	}
-}
-
-// configFiles lists the files the loader reads from dir (§2), plus the
-// buffers open in dir that are not on disk yet.
-func configFiles(dir string, overlay map[string][]byte) []string {
-	seen := map[string]bool{}
-	var files []string
-	if entries, err := os.ReadDir(dir); err == nil {
-		for _, e := range entries {
-			p := filepath.Join(dir, e.Name())
-			if isConfigFile(e.Name()) && isRegular(p) {
-				seen[p] = true
-				files = append(files, p)
-			}
-		}
-	}
-	for p := range overlay {
-		if filepath.Dir(p) == dir && isConfigFile(p) && !seen[p] {
-			files = append(files, p)
-		}
-	}
-	sort.Strings(files)
-	return files
-}
-
-// isRegular follows links, as the loader does: a FIFO named x.hcl would hang.
-func isRegular(p string) bool {
-	info, err := os.Stat(p)
-	return err == nil && info.Mode().IsRegular()
-}
-
-// maxFileSize is one byte more than the loader accepts, which then reports
-// the file as too large.
-const maxFileSize = 4<<20 + 1
-
-// readFile reads a configuration file from disk, bounded.
-func readFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, pe.Err
-		}
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxFileSize))
 }

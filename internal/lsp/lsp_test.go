@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/bizpipe/bizpipe/internal/config/lang"
 )
 
 // quickstart copies examples/quickstart (configuration and stores) to a
@@ -132,6 +135,47 @@ func TestManyChanges(t *testing.T) {
 	d := only(t, c.diagnosticsFor(uri, hasCode("BP5001")), "BP5001")
 	if d.Severity != 2 {
 		t.Errorf("BP5001 severity %d, want warning (2)", d.Severity)
+	}
+	c.shutdown()
+}
+
+// TestFilesFoundAsLoaded: the server finds and reads the files as the
+// loader does, with the buffers over them: a file on disk that is not open
+// has its findings published, at positions counted in UTF-16 units through
+// its text even when the loader refused to parse it; a buffer in a
+// directory not created yet is validated on its own; one whose directory is
+// a file says the configuration cannot be read.
+func TestFilesFoundAsLoaded(t *testing.T) {
+	dir, text := quickstart(t)
+	deepPath := filepath.Join(dir, "deep.hcl")
+	deep := `x = ["😀", ` + strings.Repeat("[", 300)
+	if err := os.WriteFile(deepPath, []byte(deep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused := lang.CheckNesting([]byte(deep), deepPath)
+	if refused == nil || refused.Subject == nil || refused.Subject.Start.Line != 1 {
+		t.Fatalf("the loader does not refuse %q on its first line: %v", deep, refused)
+	}
+	c := start(t)
+	c.initialize()
+	c.open(fileURI(filepath.Join(dir, "bizpipe.hcl")), text)
+	d := only(t, c.diagnosticsFor(fileURI(deepPath), hasCode("BP1000")), "BP1000")
+	// The emoji is one character to HCL, two UTF-16 units to the client.
+	if want := (position{0, utf8.RuneCountInString(deep[:refused.Subject.Start.Byte]) + 1}); d.Range.Start != want {
+		t.Errorf("BP1000 of deep.hcl at %+v, want %+v", d.Range.Start, want)
+	}
+
+	unsaved := fileURI(filepath.Join(t.TempDir(), "new", "a.hcl"))
+	c.open(unsaved, "server \"s\" {\n  other_people_store = certificate_store.nope\n}\n")
+	c.diagnosticsFor(unsaved, hasCode("BP1001"))
+
+	// A buffer "in" a file: the configuration cannot be read, which its
+	// first line says.
+	inFile := fileURI(filepath.Join(dir, "bizpipe.hcl", "x.hcl"))
+	c.open(inFile, `group "g" {}`)
+	d = only(t, c.diagnosticsFor(inFile, hasCode("BP1000")), "BP1000")
+	if d.Range.Start != (position{}) || !strings.Contains(d.Message, "not a directory") {
+		t.Errorf("diagnostic %+v, want one at the start saying the path is not a directory", d)
 	}
 	c.shutdown()
 }

@@ -308,7 +308,7 @@ func (s *server) logMessage(msg string) {
 // configDir is the configuration directory of a file, "" when the file is
 // not a configuration file.
 func configDir(path string) string {
-	if path == "" || !isConfigFile(path) {
+	if path == "" || !lang.IsConfigFileName(filepath.Base(path)) {
 		return ""
 	}
 	return filepath.Dir(path)
@@ -493,7 +493,7 @@ func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagno
 		for _, f := range files {
 			li := indexes[f]
 			if li == nil {
-				if src, ok := snap.src[f]; ok {
+				if src, ok := snap.cfg.Sources[f]; ok {
 					li = newLineIndex(src)
 					indexes[f] = li
 				}
