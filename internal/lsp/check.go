@@ -41,9 +41,10 @@ type checker struct {
 // dirCache is what one run leaves for the next run of the same directory.
 type dirCache struct {
 	// stores keeps the loaded certificate stores while their directories
-	// are unchanged (stamp): loading them is most of a cold run.
+	// are unchanged (stamps, by directory): loading them is most of a cold
+	// run.
 	stores *certstore.Cache
-	stamp  string
+	stamps map[string]string
 	// parsed keeps the parsed files: a keystroke re-parses one buffer.
 	parsed *lang.ParseCache
 }
@@ -67,7 +68,7 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 	}
 	dc := c.caches[dir]
 	if dc == nil {
-		dc = &dirCache{parsed: lang.NewParseCache()}
+		dc = &dirCache{parsed: lang.NewParseCache(), stores: certstore.NewCache()}
 		c.caches[dir] = dc
 	}
 	cfg, diags := lang.Load(files, lang.Options{
@@ -93,30 +94,47 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 	return snap
 }
 
-// refresh starts a new store cache when any store directory changed since
-// the last run: a file added, removed, replaced or touched.
+// refresh makes the store cache forget each store directory that changed
+// since the last run (a file added, removed, replaced or touched), and
+// those no store names any more; the other stores stay loaded.
 func (c *dirCache) refresh(cfg *model.Config) {
-	var b strings.Builder
+	stamps := map[string]string{}
 	for _, s := range cfg.Stores {
 		if !s.Path.Known {
 			continue
 		}
-		fmt.Fprintf(&b, "%s\x00%t\x00", s.Path.V, s.Password.Known)
-		entries, err := os.ReadDir(s.Path.V)
-		if err != nil {
-			fmt.Fprintf(&b, "error %v\n", err)
+		if _, done := stamps[s.Path.V]; !done {
+			stamps[s.Path.V] = storeStamp(s.Path.V)
+		}
+	}
+	for dir, old := range c.stamps {
+		if now, ok := stamps[dir]; ok && now == old {
 			continue
 		}
-		for _, e := range entries {
-			info, err := os.Stat(filepath.Join(s.Path.V, e.Name()))
-			if err != nil {
-				fmt.Fprintf(&b, "%s error\n", e.Name())
-				continue
-			}
-			fmt.Fprintf(&b, "%s %d %d %v\n", e.Name(), info.Size(), info.ModTime().UnixNano(), info.Mode())
+		if err := c.stores.Forget(dir); err != nil {
+			// The directory cannot be named (no working directory for
+			// a relative path): forget every store instead.
+			c.stores = certstore.NewCache()
 		}
 	}
-	if stamp := b.String(); c.stores == nil || stamp != c.stamp {
-		c.stores, c.stamp = certstore.NewCache(), stamp
+	c.stamps = stamps
+}
+
+// storeStamp describes a store directory's files: it changes when one is
+// added, removed, replaced or touched.
+func storeStamp(dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Sprintf("error %v\n", err)
 	}
+	var b strings.Builder
+	for _, e := range entries {
+		info, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err != nil {
+			fmt.Fprintf(&b, "%s error\n", e.Name())
+			continue
+		}
+		fmt.Fprintf(&b, "%s %d %d %v\n", e.Name(), info.Size(), info.ModTime().UnixNano(), info.Mode())
+	}
+	return b.String()
 }
