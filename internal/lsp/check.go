@@ -26,6 +26,8 @@ type snapshot struct {
 	cfg   *model.Config   // never nil; Sources has the text validated
 	res   *rules.Result   // nil when syntax errors kept the rules from running
 	diags hcl.Diagnostics // redacted
+	// versions are those of the open documents validated, by path.
+	versions map[string]int
 }
 
 // checker validates configuration directories the way `bizpipe validate`
