@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
@@ -43,6 +45,46 @@ func completeDirs(*cobra.Command, []string, string) ([]cobra.Completion, cobra.S
 // completeVarFiles completes --var-file: HCL and JSON files.
 func completeVarFiles(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	return []cobra.Completion{"hcl", "json"}, cobra.ShellCompDirectiveFilterFileExt
+}
+
+// completeDeclared completes a flag whose value names a block of the
+// configuration the command's arguments name (the current directory without
+// any): names lists the names cfg declares, such as its servers. Where no
+// configuration is found nothing is offered. Only the labels matter, so
+// the environment is not read (no BIZPIPE_VAR_ or env()).
+func completeDeclared(names func(cfg *model.Config) []string) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		files, err := lang.FindFiles(args)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg, _ := lang.Load(files, lang.Options{Mode: lang.ModeValidate, LookupEnv: func(string) (string, bool) { return "", false }})
+		var out []cobra.Completion
+		for _, name := range names(cfg) {
+			if strings.HasPrefix(name, toComplete) {
+				out = append(out, name)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// serverNames and hostNames are the servers and hosts cfg declares, in
+// declaration order.
+func serverNames(cfg *model.Config) []string {
+	var out []string
+	for _, s := range cfg.Servers {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func hostNames(cfg *model.Config) []string {
+	var out []string
+	for _, h := range cfg.Hosts {
+		out = append(out, h.Name)
+	}
+	return out
 }
 
 // mustComplete registers a flag's completion. Registering twice, or for a

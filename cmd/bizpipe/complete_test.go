@@ -89,6 +89,47 @@ func TestCompleteFlagValues(t *testing.T) {
 	}
 }
 
+// TestCompleteDeclaredNames: --server of run and validate offers the
+// servers, and --host of run the hosts, that the configuration declares,
+// read from the paths given or the current directory; without a
+// configuration nothing is offered. Never file names.
+func TestCompleteDeclaredNames(t *testing.T) {
+	dir := t.TempDir()
+	config := `server "srv1" {}
+server "srv2" {}
+server "edge" {}
+host "send_host" {}
+host "receive_host" {}
+`
+	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	servers := []string{"srv1", "srv2", "edge"}
+	for _, c := range []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"run", dir, "--server", ""}, servers},
+		{[]string{"run", dir, "--server", "s"}, []string{"srv1", "srv2"}},
+		{[]string{"run", dir, "--server=e"}, []string{"edge"}},
+		{[]string{"validate", "--live", dir, "--server", ""}, servers},
+		{[]string{"run", dir, "--host", ""}, []string{"send_host", "receive_host"}},
+		{[]string{"run", dir, "--host", "r"}, []string{"receive_host"}},
+		{[]string{"run", filepath.Join(dir, "none"), "--server", ""}, nil},
+		{[]string{"run", filepath.Join(dir, "none"), "--host", ""}, nil},
+	} {
+		got := complete(t, c.words...)
+		if !slices.Equal(got.values, c.want) || got.directive != cobra.ShellCompDirectiveNoFileComp {
+			t.Errorf("%q: offered %q (directive %d), want %q (directive %d)", c.words, got.values, got.directive, c.want, cobra.ShellCompDirectiveNoFileComp)
+		}
+	}
+	// No path: the current directory.
+	t.Chdir(dir)
+	if got := complete(t, "run", "--host", ""); !slices.Equal(got.values, []string{"send_host", "receive_host"}) {
+		t.Errorf("run --host in the configuration directory: offered %q", got.values)
+	}
+}
+
 // TestCompleteFlagDescriptions: every flag of every command is offered
 // with its usage as the description, without the backquotes that mark
 // its placeholder in the usage.

@@ -76,6 +76,7 @@ report, and --format sarif is for GitHub code scanning.`,
 	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is")
 	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	mustComplete(cmd, "format", completeValues(report.Formats()))
+	mustComplete(cmd, "server", completeDeclared(serverNames))
 	f.vars.register(cmd)
 	// A flag error happens before runValidate: report it in the requested
 	// format too, so that a JSON consumer always gets one JSON document.

@@ -1,13 +1,9 @@
 package lsp
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -26,11 +22,12 @@ import (
 // the diagnostics, hovers and definitions are computed from.
 type snapshot struct {
 	dir   string
-	files []string          // the configuration files, absolute
-	src   map[string][]byte // their text as validated (buffers over disk)
-	cfg   *model.Config     // never nil
-	res   *rules.Result     // nil when syntax errors kept the rules from running
-	diags hcl.Diagnostics   // redacted
+	files []string        // the configuration files, absolute
+	cfg   *model.Config   // never nil; Sources has the text validated
+	res   *rules.Result   // nil when syntax errors kept the rules from running
+	diags hcl.Diagnostics // redacted
+	// versions are those of the open documents validated, by path.
+	versions map[string]int
 }
 
 // checker validates configuration directories the way `bizpipe validate`
@@ -46,42 +43,38 @@ type checker struct {
 // dirCache is what one run leaves for the next run of the same directory.
 type dirCache struct {
 	// stores keeps the loaded certificate stores while their directories
-	// are unchanged (stamp): loading them is most of a cold run.
+	// are unchanged (stamps, by directory): loading them is most of a cold
+	// run.
 	stores *certstore.Cache
-	stamp  string
+	stamps map[string]string
 	// parsed keeps the parsed files: a keystroke re-parses one buffer.
 	parsed *lang.ParseCache
 }
 
-// check validates dir with overlay (path → text) laid over the disk.
+// check validates dir with overlay (path → text) laid over the disk, the
+// files found and read as the loader finds and reads them.
 func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
-	files := configFiles(dir, overlay)
-	snap := &snapshot{dir: dir, files: files, src: map[string][]byte{}}
-	read := func(name string) ([]byte, error) {
-		if b, ok := overlay[name]; ok {
-			snap.src[name] = b
-			return b, nil
-		}
-		b, err := readFile(name)
-		if err == nil {
-			snap.src[name] = b
-		}
-		return b, err
-	}
-	if len(files) == 0 {
+	snap := &snapshot{dir: dir}
+	files, err := lang.FindFilesOverlay([]string{dir}, overlay)
+	if err != nil {
+		// Validate would stop here (exit 2): the reason is shown at the
+		// top of each open file of the directory.
 		snap.cfg = &model.Config{}
+		snap.diags = hcl.Diagnostics{diag.New(hcl.DiagError, diag.CodeSyntax, hcl.Range{},
+			"Cannot read the configuration", err.Error()+".")}
 		return snap
 	}
+	snap.files = files
 	if c.caches == nil {
 		c.caches = map[string]*dirCache{}
 	}
 	dc := c.caches[dir]
 	if dc == nil {
-		dc = &dirCache{parsed: lang.NewParseCache()}
+		dc = &dirCache{parsed: lang.NewParseCache(), stores: certstore.NewCache()}
 		c.caches[dir] = dc
 	}
 	cfg, diags := lang.Load(files, lang.Options{
-		Mode: lang.ModeValidate, LookupEnv: c.lookupEnv, Registry: c.registry, ReadFile: read, ParseCache: dc.parsed,
+		Mode: lang.ModeValidate, LookupEnv: c.lookupEnv, Registry: c.registry, Overlay: overlay, ParseCache: dc.parsed,
 	})
 	if cfg == nil {
 		cfg = &model.Config{}
@@ -103,77 +96,47 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 	return snap
 }
 
-// refresh starts a new store cache when any store directory changed since
-// the last run: a file added, removed, replaced or touched.
+// refresh makes the store cache forget each store directory that changed
+// since the last run (a file added, removed, replaced or touched), and
+// those no store names any more; the other stores stay loaded.
 func (c *dirCache) refresh(cfg *model.Config) {
-	var b strings.Builder
+	stamps := map[string]string{}
 	for _, s := range cfg.Stores {
 		if !s.Path.Known {
 			continue
 		}
-		fmt.Fprintf(&b, "%s\x00%t\x00", s.Path.V, s.Password.Known)
-		entries, err := os.ReadDir(s.Path.V)
-		if err != nil {
-			fmt.Fprintf(&b, "error %v\n", err)
+		if _, done := stamps[s.Path.V]; !done {
+			stamps[s.Path.V] = storeStamp(s.Path.V)
+		}
+	}
+	for dir, old := range c.stamps {
+		if now, ok := stamps[dir]; ok && now == old {
 			continue
 		}
-		for _, e := range entries {
-			info, err := os.Stat(filepath.Join(s.Path.V, e.Name()))
-			if err != nil {
-				fmt.Fprintf(&b, "%s error\n", e.Name())
-				continue
-			}
-			fmt.Fprintf(&b, "%s %d %d %v\n", e.Name(), info.Size(), info.ModTime().UnixNano(), info.Mode())
+		if err := c.stores.Forget(dir); err != nil {
+			// The directory cannot be named (no working directory for
+			// a relative path): forget every store instead.
+			c.stores = certstore.NewCache()
 		}
 	}
-	if stamp := b.String(); c.stores == nil || stamp != c.stamp {
-		c.stores, c.stamp = certstore.NewCache(), stamp
-	}
+	c.stamps = stamps
 }
 
-// configFiles lists the files the loader reads from dir (§2), plus the
-// buffers open in dir that are not on disk yet.
-func configFiles(dir string, overlay map[string][]byte) []string {
-	seen := map[string]bool{}
-	var files []string
-	if entries, err := os.ReadDir(dir); err == nil {
-		for _, e := range entries {
-			p := filepath.Join(dir, e.Name())
-			if isConfigFile(e.Name()) && isRegular(p) {
-				seen[p] = true
-				files = append(files, p)
-			}
-		}
-	}
-	for p := range overlay {
-		if filepath.Dir(p) == dir && isConfigFile(p) && !seen[p] {
-			files = append(files, p)
-		}
-	}
-	sort.Strings(files)
-	return files
-}
-
-// isRegular follows links, as the loader does: a FIFO named x.hcl would hang.
-func isRegular(p string) bool {
-	info, err := os.Stat(p)
-	return err == nil && info.Mode().IsRegular()
-}
-
-// maxFileSize is one byte more than the loader accepts, which then reports
-// the file as too large.
-const maxFileSize = 4<<20 + 1
-
-// readFile reads a configuration file from disk, bounded.
-func readFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
+// storeStamp describes a store directory's files: it changes when one is
+// added, removed, replaced or touched.
+func storeStamp(dir string) string {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, pe.Err
-		}
-		return nil, err
+		return fmt.Sprintf("error %v\n", err)
 	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxFileSize))
+	var b strings.Builder
+	for _, e := range entries {
+		info, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err != nil {
+			fmt.Fprintf(&b, "%s error\n", e.Name())
+			continue
+		}
+		fmt.Fprintf(&b, "%s %d %d %v\n", e.Name(), info.Size(), info.ModTime().UnixNano(), info.Mode())
+	}
+	return b.String()
 }

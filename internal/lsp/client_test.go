@@ -63,6 +63,7 @@ type position struct {
 
 type publish struct {
 	URI         string       `json:"uri"`
+	Version     *int         `json:"version"`
 	Diagnostics []diagnostic `json:"diagnostics"`
 }
 
@@ -263,6 +264,46 @@ func (c *client) diagnosticsFor(uri string, ok func([]diagnostic) bool) []diagno
 	for {
 		if ds, found := check(c.next()); found {
 			return ds
+		}
+	}
+}
+
+// publishesFor returns the diagnostics published for uri, in order, until
+// one satisfies until and then until the server has sent nothing for
+// quiet: what a server publishes late is among them.
+func (c *client) publishesFor(uri string, until func(publish) bool, quiet time.Duration) []publish {
+	c.t.Helper()
+	var out []publish
+	found := false
+	take := func(m message) {
+		if m.Method != "textDocument/publishDiagnostics" {
+			return
+		}
+		var p publish
+		if err := json.Unmarshal(m.Params, &p); err != nil {
+			c.t.Fatalf("publishDiagnostics: %v", err)
+		}
+		if p.URI == uri {
+			out = append(out, p)
+			found = found || until(p)
+		}
+	}
+	for len(c.notes) > 0 && !found {
+		take(c.notes[0])
+		c.notes = c.notes[1:]
+	}
+	for !found {
+		take(c.next())
+	}
+	for {
+		select {
+		case m, ok := <-c.in:
+			if !ok {
+				return out
+			}
+			take(m)
+		case <-time.After(quiet):
+			return out
 		}
 	}
 }

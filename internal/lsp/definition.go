@@ -64,7 +64,7 @@ func (s *server) definition(p positionParams) *Location {
 		files = append([]string{doc.path}, files...)
 	}
 	for _, f := range files {
-		src := snap.src[f]
+		src := snap.cfg.Sources[f]
 		var body *hclsyntax.Body
 		if f == doc.path {
 			// The buffer as it is now, which may be ahead of the snapshot.

@@ -4,8 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bizpipe/bizpipe/internal/config/lang"
 )
 
 // quickstart copies examples/quickstart (configuration and stores) to a
@@ -121,17 +126,93 @@ func TestDiagnostics(t *testing.T) {
 }
 
 // TestManyChanges: a burst of changes, as typing makes, ends with the
-// diagnostics of the last text, whatever the server published meanwhile.
+// diagnostics of the last text, and nothing published after them is of an
+// older text: every publish names the version it validated, never older
+// than the one before, and holds that version's findings.
 func TestManyChanges(t *testing.T) {
 	c, _, uri, text := openQuickstart(t)
-	for i := 0; i < 30; i++ {
-		c.change(uri, i+2, strings.Replace(text, `digest               = "sha256"`, `digest               = "sha25`+strings.Repeat("6", i%3)+`"`, 1))
+	const digest = `digest               = "sha256"`
+	// Each version's digest: sha25 and sha2566 are not digests (BP1004),
+	// sha256 is valid, and the last, sha1, is weak (BP5001 only).
+	digests := map[int]string{1: "sha256"}
+	for v := 2; v <= 31; v++ {
+		digests[v] = "sha25" + strings.Repeat("6", v%3)
+		c.change(uri, v, strings.Replace(text, digest, `digest               = "`+digests[v]+`"`, 1))
 	}
-	// The last text is valid: sha256 (i = 29: 29 % 3 = 2).
-	c.change(uri, 40, strings.Replace(text, `digest               = "sha256"`, `digest               = "sha1"`, 1))
-	d := only(t, c.diagnosticsFor(uri, hasCode("BP5001")), "BP5001")
-	if d.Severity != 2 {
+	const last = 40
+	digests[last] = "sha1"
+	c.change(uri, last, strings.Replace(text, digest, `digest               = "sha1"`, 1))
+
+	isLast := func(p publish) bool { return p.Version != nil && *p.Version == last }
+	// A run takes milliseconds: a second of silence after the last
+	// version's diagnostics leaves a stale run ample time to publish.
+	pubs := c.publishesFor(uri, isLast, time.Second)
+	previous := 1 // the version opened
+	for i, p := range pubs {
+		if p.Version == nil {
+			t.Fatalf("publish %d names no version: %+v", i, p)
+		}
+		v := *p.Version
+		if v < previous {
+			t.Errorf("publish %d is of version %d, after one of version %d", i, v, previous)
+		}
+		previous = v
+		var codes []string
+		for _, d := range p.Diagnostics {
+			codes = append(codes, d.Code)
+		}
+		want := map[string]string{"sha25": "BP1004", "sha2566": "BP1004", "sha256": "", "sha1": "BP5001"}[digests[v]]
+		if digests[v] == "" || want == "" && len(codes) > 0 || want != "" && !slices.Contains(codes, want) {
+			t.Errorf("publish %d, version %d (digest %q): codes %q, want %q", i, v, digests[v], codes, want)
+		}
+	}
+	final := pubs[len(pubs)-1]
+	if !isLast(final) {
+		t.Fatalf("the last publish is of version %d, want %d", *final.Version, last)
+	}
+	if d := only(t, final.Diagnostics, "BP5001"); d.Severity != 2 {
 		t.Errorf("BP5001 severity %d, want warning (2)", d.Severity)
+	}
+	c.shutdown()
+}
+
+// TestFilesFoundAsLoaded: the server finds and reads the files as the
+// loader does, with the buffers over them: a file on disk that is not open
+// has its findings published, at positions counted in UTF-16 units through
+// its text even when the loader refused to parse it; a buffer in a
+// directory not created yet is validated on its own; one whose directory is
+// a file says the configuration cannot be read.
+func TestFilesFoundAsLoaded(t *testing.T) {
+	dir, text := quickstart(t)
+	deepPath := filepath.Join(dir, "deep.hcl")
+	deep := `x = ["😀", ` + strings.Repeat("[", 300)
+	if err := os.WriteFile(deepPath, []byte(deep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused := lang.CheckNesting([]byte(deep), deepPath)
+	if refused == nil || refused.Subject == nil || refused.Subject.Start.Line != 1 {
+		t.Fatalf("the loader does not refuse %q on its first line: %v", deep, refused)
+	}
+	c := start(t)
+	c.initialize()
+	c.open(fileURI(filepath.Join(dir, "bizpipe.hcl")), text)
+	d := only(t, c.diagnosticsFor(fileURI(deepPath), hasCode("BP1000")), "BP1000")
+	// The emoji is one character to HCL, two UTF-16 units to the client.
+	if want := (position{0, utf8.RuneCountInString(deep[:refused.Subject.Start.Byte]) + 1}); d.Range.Start != want {
+		t.Errorf("BP1000 of deep.hcl at %+v, want %+v", d.Range.Start, want)
+	}
+
+	unsaved := fileURI(filepath.Join(t.TempDir(), "new", "a.hcl"))
+	c.open(unsaved, "server \"s\" {\n  other_people_store = certificate_store.nope\n}\n")
+	c.diagnosticsFor(unsaved, hasCode("BP1001"))
+
+	// A buffer "in" a file: the configuration cannot be read, which its
+	// first line says.
+	inFile := fileURI(filepath.Join(dir, "bizpipe.hcl", "x.hcl"))
+	c.open(inFile, `group "g" {}`)
+	d = only(t, c.diagnosticsFor(inFile, hasCode("BP1000")), "BP1000")
+	if d.Range.Start != (position{}) || !strings.Contains(d.Message, "not a directory") {
+		t.Errorf("diagnostic %+v, want one at the start saying the path is not a directory", d)
 	}
 	c.shutdown()
 }

@@ -6,7 +6,8 @@
 // configuration directory of each open file, with the editor's unsaved
 // buffers laid over the files on disk. A change is validated after a short
 // pause in typing (Options.Debounce); a result that a later change made
-// stale is dropped, not published.
+// stale is dropped, not published, and each publish names the version of
+// the open document it validated.
 package lsp
 
 import (
@@ -57,9 +58,10 @@ type Options struct {
 
 // document is an open text document.
 type document struct {
-	uri  string
-	path string // "" when the document is not a configuration file on disk
-	text []byte // replaced, never modified: snapshots share it
+	uri     string
+	path    string // "" when the document is not a configuration file on disk
+	text    []byte // replaced, never modified: snapshots share it
+	version int    // the client's, of text
 }
 
 // dirState is the validation state of one configuration directory.
@@ -278,7 +280,7 @@ func (s *server) notification(m *jsonrpc.Message) {
 	case "textDocument/didOpen":
 		var p didOpenParams
 		if err = json.Unmarshal(m.Params, &p); err == nil {
-			s.open(p.TextDocument.URI, []byte(p.TextDocument.Text))
+			s.open(p.TextDocument.URI, p.TextDocument.Version, []byte(p.TextDocument.Text))
 		}
 	case "textDocument/didChange":
 		var p didChangeParams
@@ -308,20 +310,20 @@ func (s *server) logMessage(msg string) {
 // configDir is the configuration directory of a file, "" when the file is
 // not a configuration file.
 func configDir(path string) string {
-	if path == "" || !isConfigFile(path) {
+	if path == "" || !lang.IsConfigFileName(filepath.Base(path)) {
 		return ""
 	}
 	return filepath.Dir(path)
 }
 
-func (s *server) open(uri string, text []byte) {
+func (s *server) open(uri string, version int, text []byte) {
 	path, err := uriToPath(uri)
 	if err != nil {
 		path = ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.docs[uri] = &document{uri: uri, path: path, text: text}
+	s.docs[uri] = &document{uri: uri, path: path, text: text, version: version}
 	s.scheduleLocked(configDir(path))
 }
 
@@ -348,7 +350,7 @@ func (s *server) change(p didChangeParams) {
 		next = append(append(append(next, text[:start]...), c.Text...), text[end:]...)
 		text = next
 	}
-	d.text = text
+	d.text, d.version = text, p.TextDocument.Version
 	s.scheduleLocked(configDir(d.path))
 }
 
@@ -398,15 +400,15 @@ func (s *server) scheduleLocked(dir string) {
 	})
 }
 
-// overlayLocked returns the open buffers by path.
-func (s *server) overlayLocked() map[string][]byte {
-	out := map[string][]byte{}
+// overlayLocked returns the open buffers by path, and their versions.
+func (s *server) overlayLocked() (map[string][]byte, map[string]int) {
+	texts, versions := map[string][]byte{}, map[string]int{}
 	for _, d := range s.docs {
 		if d.path != "" {
-			out[d.path] = d.text
+			texts[d.path], versions[d.path] = d.text, d.version
 		}
 	}
-	return out
+	return texts, versions
 }
 
 // run validates dir and publishes the result unless a change made it stale
@@ -426,12 +428,13 @@ func (s *server) run(dir string) {
 	ds.running = true
 	for {
 		gen := ds.gen
-		overlay := s.overlayLocked()
+		overlay, versions := s.overlayLocked()
 		s.mu.Unlock()
 
 		s.checkMu.Lock()
 		snap := s.checker.check(dir, overlay)
 		s.checkMu.Unlock()
+		snap.versions = versions
 
 		s.mu.Lock()
 		if s.closed {
@@ -493,7 +496,7 @@ func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagno
 		for _, f := range files {
 			li := indexes[f]
 			if li == nil {
-				if src, ok := snap.src[f]; ok {
+				if src, ok := snap.cfg.Sources[f]; ok {
 					li = newLineIndex(src)
 					indexes[f] = li
 				}
@@ -512,7 +515,13 @@ func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagno
 	sort.Strings(names)
 	out := make([]publishDiagnosticsParams, 0, len(names))
 	for _, f := range names {
-		out = append(out, publishDiagnosticsParams{URI: pathToURI(f), Diagnostics: byFile[f]})
+		p := publishDiagnosticsParams{URI: pathToURI(f), Diagnostics: byFile[f]}
+		// The version validated, not the document's now, so that a
+		// client can tell a stale publish (a file on disk has none).
+		if v, open := snap.versions[f]; open {
+			p.Version = &v
+		}
+		out = append(out, p)
 	}
 	return out
 }
@@ -554,7 +563,7 @@ func (s *server) snapshotFor(uri string) (*document, *snapshot) {
 		s.mu.Unlock()
 		return d, ds.snap
 	}
-	overlay := s.overlayLocked()
+	overlay, _ := s.overlayLocked()
 	s.mu.Unlock()
 	s.checkMu.Lock()
 	defer s.checkMu.Unlock()

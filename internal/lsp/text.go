@@ -44,13 +44,6 @@ func pathToURI(p string) string {
 	return (&url.URL{Scheme: "file", Path: s}).String()
 }
 
-// isConfigFile reports whether a file name is one the loader reads from a
-// directory (§2).
-func isConfigFile(name string) bool {
-	base := filepath.Base(name)
-	return !strings.HasPrefix(base, ".") && (strings.HasSuffix(base, ".hcl") || strings.HasSuffix(base, ".hcl.json"))
-}
-
 // offsetOf converts an LSP position in src to a byte offset, clamped to the
 // line's end and the text's end.
 func offsetOf(src []byte, pos Position) int {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,8 +23,22 @@ import (
 // directly; no path means the current directory. The result is sorted and free
 // of duplicates. An error means the command cannot run (exit 2).
 func FindFiles(paths []string) ([]string, error) {
+	return FindFilesOverlay(paths, nil)
+}
+
+// FindFilesOverlay is FindFiles with overlay (see Options.Overlay) laid over
+// the disk, as if its files had been saved: a file of the overlay in a named
+// directory is found when its name is a configuration file's, even when it
+// is not on disk yet (nor its directory), unless what is on disk under its
+// name is not a regular file (a FIFO stays one when an editor saves to it).
+func FindFilesOverlay(paths []string, overlay map[string][]byte) ([]string, error) {
 	if len(paths) == 0 {
 		paths = []string{"."}
+	}
+	overlay = cleanOverlay(overlay)
+	unsaved := map[string][]string{} // the overlay's files by directory
+	for name := range overlay {
+		unsaved[filepath.Dir(name)] = append(unsaved[filepath.Dir(name)], name)
 	}
 	seen := map[string]bool{}
 	var files []string
@@ -34,24 +49,41 @@ func FindFiles(paths []string) ([]string, error) {
 		}
 	}
 	for _, p := range paths {
+		clean := filepath.Clean(p)
 		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("configuration path %s: %w", p, err)
-		}
-		if !st.IsDir() {
-			add(filepath.Clean(p))
+		switch {
+		case err != nil && overlay[clean] != nil:
+			add(clean) // a file named directly, not saved yet
 			continue
+		case err != nil && len(unsaved[clean]) > 0:
+			// A directory not created yet, holding unsaved files only.
+		case err != nil:
+			return nil, fmt.Errorf("configuration path %s: %w", p, err)
+		case !st.IsDir() && len(unsaved[clean]) > 0:
+			// A file on disk, which the overlay takes for a directory.
+			return nil, fmt.Errorf("configuration path %s: not a directory, yet the unsaved %s would be in it", p, filepath.Base(slices.Min(unsaved[clean])))
+		case !st.IsDir():
+			add(clean)
+			continue
+		default:
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return nil, fmt.Errorf("reading configuration directory %s: %w", p, err)
+			}
+			for _, e := range entries {
+				if name := e.Name(); IsConfigFileName(name) && isRegular(p, e) {
+					add(filepath.Join(p, name))
+				}
+			}
 		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return nil, fmt.Errorf("reading configuration directory %s: %w", p, err)
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if strings.HasPrefix(name, ".") || !isConfigFile(name) || !isRegular(p, e) {
+		for _, name := range unsaved[clean] {
+			if seen[name] || !IsConfigFileName(filepath.Base(name)) {
 				continue
 			}
-			add(filepath.Join(p, name))
+			if info, err := os.Stat(name); err == nil && !info.Mode().IsRegular() {
+				continue
+			}
+			add(name)
 		}
 	}
 	if len(files) == 0 {
@@ -61,27 +93,39 @@ func FindFiles(paths []string) ([]string, error) {
 	return files, nil
 }
 
-func isConfigFile(name string) bool {
-	return strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json")
+// cleanOverlay returns overlay with its paths cleaned, as FindFiles cleans
+// the paths it returns; a nil text is an empty one, so that a lookup's
+// result says whether the file is in the overlay.
+func cleanOverlay(overlay map[string][]byte) map[string][]byte {
+	if overlay == nil {
+		return nil
+	}
+	out := make(map[string][]byte, len(overlay))
+	for name, text := range overlay {
+		if text == nil {
+			text = []byte{}
+		}
+		out[filepath.Clean(name)] = text
+	}
+	return out
 }
 
-// parseFiles parses every file, read with readFile when it is not nil, and
-// taken from cache when it is not nil and holds the same text; syntax
-// errors are BP1000.
-func parseFiles(parser *hclparse.Parser, files []string, readFile func(string) ([]byte, error), cache *ParseCache) ([]*hcl.File, hcl.Diagnostics) {
+// IsConfigFileName reports whether name, a file's base name, is one that
+// FindFiles finds in a directory: *.hcl and *.hcl.json, dot files excepted.
+func IsConfigFileName(name string) bool {
+	return !strings.HasPrefix(name, ".") && (strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json"))
+}
+
+// parseFiles parses every file, taking its text from overlay when it is
+// there and from the disk otherwise, and from cache when that is not nil and
+// holds the same text; syntax errors are BP1000. It returns the parsed files
+// and the text of every file read.
+func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]byte, cache *ParseCache) ([]*hcl.File, map[string][]byte, hcl.Diagnostics) {
 	var out []*hcl.File
+	sources := make(map[string][]byte, len(files))
 	var diags hcl.Diagnostics
 	for _, name := range files {
-		var src []byte
-		var err error
-		if readFile != nil {
-			src, err = readFile(name)
-			if err == nil && int64(len(src)) > maxConfigFileSize {
-				err = fmt.Errorf("larger than %d MiB; this is not a configuration file", maxConfigFileSize>>20)
-			}
-		} else {
-			src, err = readLimited(name, maxConfigFileSize)
-		}
+		src, err := readConfigFile(name, overlay)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -91,6 +135,7 @@ func parseFiles(parser *hclparse.Parser, files []string, readFile func(string) (
 			})
 			continue
 		}
+		sources[name] = src
 		e := cache.lookup(name, src)
 		if e == nil {
 			e = parseFile(src, name)
@@ -109,7 +154,20 @@ func parseFiles(parser *hclparse.Parser, files []string, readFile func(string) (
 		}
 	}
 	cache.prune(files)
-	return out, diags
+	return out, sources, diags
+}
+
+// readConfigFile reads one configuration file, from overlay (whose paths
+// are clean) when it is there. The size limit applies to both.
+func readConfigFile(name string, overlay map[string][]byte) ([]byte, error) {
+	src, ok := overlay[filepath.Clean(name)]
+	if !ok {
+		return readLimited(name, maxConfigFileSize)
+	}
+	if int64(len(src)) > maxConfigFileSize {
+		return nil, errTooLarge(maxConfigFileSize)
+	}
+	return src, nil
 }
 
 // parseFile parses one file's text.
@@ -228,9 +286,13 @@ func readLimited(name string, limit int64) ([]byte, error) {
 		return nil, unwrapPathError(err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("larger than %d MiB; this is not a configuration file", limit>>20)
+		return nil, errTooLarge(limit)
 	}
 	return b, nil
+}
+
+func errTooLarge(limit int64) error {
+	return fmt.Errorf("larger than %d MiB; this is not a configuration file", limit>>20)
 }
 
 // isRegular reports whether a directory entry is a regular file, following

@@ -46,11 +46,13 @@ type Options struct {
 	// Registry holds the components transport and encoder blocks name;
 	// nil means the built-in ones.
 	Registry *component.Registry
-	// ReadFile, when set, reads the configuration files in place of the
-	// file system: the language server lays the editor's unsaved buffers
-	// over the files on disk with it. It is not used for --var-file,
-	// file() or stores. The size limit applies to what it returns.
-	ReadFile func(name string) ([]byte, error)
+	// Overlay maps configuration file paths to texts that replace the
+	// files on disk, and stand for files not saved yet: the language server
+	// lays the editor's unsaved buffers over the disk with it. Paths are
+	// compared cleaned (filepath.Clean); FindFilesOverlay finds the unsaved
+	// files. It is not used for --var-file, file() or stores. The size
+	// limit of a configuration file applies to its texts too.
+	Overlay map[string][]byte
 	// ParseCache, when set, keeps the parsed files for the next Load with
 	// the same cache: an unchanged file is not parsed again.
 	ParseCache *ParseCache
@@ -132,8 +134,8 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 		opts.Registry = registry.Builtin()
 	}
 	parser := hclparse.NewParser()
-	parsed, diags := parseFiles(parser, files, opts.ReadFile, opts.ParseCache)
-	cfg := &model.Config{Files: parser.Files(), EvalContexts: map[string]*hcl.EvalContext{}}
+	parsed, sources, diags := parseFiles(parser, files, cleanOverlay(opts.Overlay), opts.ParseCache)
+	cfg := &model.Config{Files: parser.Files(), Sources: sources, EvalContexts: map[string]*hcl.EvalContext{}}
 	if len(parsed) == 0 {
 		return cfg, finish(diags)
 	}

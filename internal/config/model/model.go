@@ -73,6 +73,10 @@ type Config struct {
 
 	// Files are the parsed source files by name, for diagnostics snippets.
 	Files map[string]*hcl.File
+	// Sources are the texts of the configuration files as read, by name,
+	// those refused before parsing (too deeply nested), which Files leaves
+	// out, included: for converting diagnostics' byte offsets to positions.
+	Sources map[string][]byte
 	// EvalContext has var, local and the functions; filters and templates are
 	// evaluated with it plus the message object. It is per-file because file()
 	// resolves against the declaring file's directory: look it up by filename.

@@ -10,8 +10,9 @@ import (
 // instances reference the store, and is safe for concurrent use: concurrent
 // requests for the same store wait for one Load, while different stores load
 // in parallel. Errors are cached too, so a missing directory is looked at
-// once. A Cache never re-reads a directory; use a new Cache per validation
-// or run. The zero value is ready to use.
+// once. A Cache never re-reads a directory by itself: use a new Cache per
+// validation or run, or Forget a directory that changed. The zero value is
+// ready to use.
 type Cache struct {
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
@@ -55,4 +56,23 @@ func (c *Cache) Load(dir string, pw Password) (*Store, error) {
 	// Loading outside the mutex lets other stores load meanwhile.
 	e.once.Do(func() { e.store, e.err = Load(abs, pw) })
 	return e.store, e.err
+}
+
+// Forget drops what c holds for dir, under every password, so that the next
+// Load of dir reads it again while the other stores stay loaded: the
+// language server forgets a store whose files changed. A Load of dir in
+// progress still returns what it read.
+func (c *Cache) Forget(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("certificate store %s: %w", dir, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if k.dir == abs {
+			delete(c.entries, k)
+		}
+	}
+	return nil
 }

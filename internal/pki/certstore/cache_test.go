@@ -96,6 +96,26 @@ func TestCache(t *testing.T) {
 		}
 	})
 
+	t.Run("forget reloads one directory only", func(t *testing.T) {
+		other := t.TempDir()
+		testpki.WriteFile(t, other, "a.pem", fx.rsaLeaf.CertPEM())
+		kept, _ := c.Load(other, NoPassword())
+		before, _ := c.Load(dir, NoPassword())
+		withPassword, _ := c.Load(dir, KnownPassword("x"))
+		if err := c.Forget(dir + "/./"); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := c.Load(dir, NoPassword()); s == before || s == nil || len(s.Certificates) != 2 {
+			t.Errorf("after Forget, Load returned the forgotten store (%v) or not both certificates", s == before)
+		}
+		if s, _ := c.Load(dir, KnownPassword("x")); s == withPassword {
+			t.Error("Forget kept the store loaded with another password")
+		}
+		if s, _ := c.Load(other, NoPassword()); s != kept {
+			t.Error("Forget of one directory dropped another")
+		}
+	})
+
 	t.Run("zero value is usable", func(t *testing.T) {
 		var zero Cache
 		s1, err := zero.Load(dir, NoPassword())

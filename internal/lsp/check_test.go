@@ -1,0 +1,54 @@
+package lsp
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
+)
+
+// TestStoreCache: between runs of a directory, a store whose files changed
+// is loaded again, and the other stores stay loaded (the same *Store), so
+// that touching one store does not make the next keystroke load them all.
+func TestStoreCache(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "quickstart"))); err != nil {
+		t.Fatal(err)
+	}
+	c := &checker{lookupEnv: func(string) (string, bool) { return "", false }, now: time.Now}
+	stores := func() map[string]*certstore.Store {
+		t.Helper()
+		snap := c.check(dir, nil)
+		if snap.res == nil {
+			t.Fatalf("the rules did not run: %v", snap.diags)
+		}
+		out := map[string]*certstore.Store{}
+		for decl, s := range snap.res.Stores {
+			out[decl.Name] = s
+		}
+		if out["svc_send_personal"] == nil || out["srv1_other_people"] == nil {
+			t.Fatalf("stores loaded: %v", out)
+		}
+		return out
+	}
+	first := stores()
+	if again := stores(); again["svc_send_personal"] != first["svc_send_personal"] || again["srv1_other_people"] != first["srv1_other_people"] {
+		t.Fatal("unchanged stores were loaded again")
+	}
+
+	// A file of one store touched: that store is read again, the other
+	// is kept.
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "stores", "srv1_other_people", "fabrikam.pem"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	next := stores()
+	if next["srv1_other_people"] == first["srv1_other_people"] {
+		t.Error("the store whose file changed was not loaded again")
+	}
+	if next["svc_send_personal"] != first["svc_send_personal"] {
+		t.Error("the store whose files did not change was loaded again")
+	}
+}
