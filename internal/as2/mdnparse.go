@@ -79,33 +79,55 @@ func ParseMDN(raw []byte, opts VerifyOptions) (*ReceivedMDN, error) {
 		return nil, fmt.Errorf("as2: MDN: %w", err)
 	}
 	r := &ReceivedMDN{Raw: raw}
-	reportType, reportParams, reportBody := e.mediaType, e.params, e.body
+	report := e
 	switch e.mediaType {
 	case "multipart/signed":
-		if err := r.verify(raw, opts, &reportType, &reportParams, &reportBody); err != nil {
+		if report, err = r.signedReport(raw, e, opts); err != nil {
 			return nil, err
 		}
 	case "multipart/report":
-		if e.cte != "" && e.cte != "7bit" && e.cte != "8bit" && e.cte != "binary" {
-			return nil, fmt.Errorf("as2: MDN: a multipart/report cannot have Content-Transfer-Encoding %q", clip(e.cte))
+		if err := checkReport(e); err != nil {
+			return nil, fmt.Errorf("as2: MDN: %w", err)
 		}
 	default:
 		return nil, fmt.Errorf("as2: MDN has Content-Type %q, want multipart/report or multipart/signed", clip(e.mediaType))
 	}
-	if err := r.readReport(reportType, reportParams, reportBody); err != nil {
+	if err := r.readReport(report.mediaType, report.params, report.body); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// verify checks the signature of a multipart/signed MDN with package
-// smime and returns the signed multipart/report's type and body.
-func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params *map[string]string, body *[]byte) error {
+// checkReport checks the multipart/report of an MDN, whether it stands
+// alone or is the first part of a multipart/signed one, so that a signed
+// MDN is held to what an unsigned one is. The report is read as it stands,
+// so only an identity transfer encoding is allowed (RFC 2045 §6.4: none
+// other is defined for a composite type).
+func checkReport(e *entity) error {
+	if e.mediaType != "multipart/report" {
+		return fmt.Errorf("holds %q, want multipart/report", clip(e.mediaType))
+	}
+	switch e.cte {
+	case "", "7bit", "8bit", "binary":
+		return nil
+	}
+	return fmt.Errorf("a multipart/report cannot have Content-Transfer-Encoding %q", clip(e.cte))
+}
+
+// signedReport returns the multipart/report of the multipart/signed MDN
+// signed (whose whole entity is raw), checked by checkReport and, unless
+// opts.Unverified, with its signature checked by package smime: the
+// report returned is then the content that verified.
+func (r *ReceivedMDN) signedReport(raw []byte, signed *entity, opts VerifyOptions) (*entity, error) {
+	report, err := unwrapSigned(signed.body, signed.params["boundary"])
+	if err != nil {
+		return nil, err
+	}
 	if opts.Unverified {
-		return unwrapSigned(*body, (*params)["boundary"], mt, params, body)
+		return report, nil
 	}
 	if len(opts.Trusted) == 0 {
-		return errors.New("as2: the MDN is signed but no partner certificate was given to verify it")
+		return nil, errors.New("as2: the MDN is signed but no partner certificate was given to verify it")
 	}
 	roots := x509.NewCertPool()
 	for _, c := range opts.Trusted {
@@ -113,10 +135,10 @@ func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params 
 	}
 	d, err := smime.Decode(raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now, SpoolDir: opts.SpoolDir})
 	if err != nil {
-		return fmt.Errorf("as2: MDN signature: %w", err)
+		return nil, fmt.Errorf("as2: MDN signature: %w", err)
 	}
 	if !d.Signed || d.Encrypted {
-		return errors.New("as2: MDN signature: not a signed multipart/report")
+		return nil, errors.New("as2: MDN signature: not a signed multipart/report")
 	}
 	trusted := false
 	for _, c := range opts.Trusted {
@@ -125,18 +147,20 @@ func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params 
 		}
 	}
 	if !trusted {
-		return fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber)
+		return nil, fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber)
 	}
 	r.Signed, r.Signer = true, d.Signer
+	// The verified content is the first part unwrapSigned checked, at
+	// most with its line breaks made CRLF; its type is checked again
+	// because it, not our own split, is what the signature covers.
 	m, p, err := parseMediaType(d.ContentType)
 	if err != nil {
-		return fmt.Errorf("as2: signed MDN: %w", err)
+		return nil, fmt.Errorf("as2: signed MDN: %w", err)
 	}
 	if m != "multipart/report" {
-		return fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(m))
+		return nil, fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(m))
 	}
-	*mt, *params, *body = m, p, d.Body
-	return nil
+	return &entity{mediaType: m, params: p, body: d.Body}, nil
 }
 
 // readReport reads the parts of a multipart/report body.
@@ -231,24 +255,23 @@ func parseMediaType(ct string) (string, map[string]string, error) {
 	return mt, params, nil
 }
 
-// unwrapSigned reads the signed part of a multipart/signed body (boundary)
-// without checking the signature, and returns its type and body, as verify
-// does after checking it.
-func unwrapSigned(signed []byte, boundary string, mt *string, params *map[string]string, body *[]byte) error {
+// unwrapSigned returns the first part of a multipart/signed body
+// (boundary), the signed content, without checking the signature; the
+// part must pass checkReport.
+func unwrapSigned(signed []byte, boundary string) (*entity, error) {
 	parts, err := smime.SplitMultipart(signed, boundary)
 	if err != nil {
-		return fmt.Errorf("as2: signed MDN: %w", err)
+		return nil, fmt.Errorf("as2: signed MDN: %w", err)
 	}
 	if len(parts) != 2 {
-		return fmt.Errorf("as2: signed MDN has %d parts, want 2", len(parts))
+		return nil, fmt.Errorf("as2: signed MDN has %d parts, want 2", len(parts))
 	}
 	e, err := parseEntity(parts[0])
 	if err != nil {
-		return fmt.Errorf("as2: signed MDN: %w", err)
+		return nil, fmt.Errorf("as2: signed MDN: %w", err)
 	}
-	if e.mediaType != "multipart/report" {
-		return fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(e.mediaType))
+	if err := checkReport(e); err != nil {
+		return nil, fmt.Errorf("as2: signed MDN: %w", err)
 	}
-	*mt, *params, *body = e.mediaType, e.params, e.body
-	return nil
+	return e, nil
 }
