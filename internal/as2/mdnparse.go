@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/textproto"
 	"strings"
@@ -48,7 +49,8 @@ type VerifyOptions struct {
 	Unverified bool
 }
 
-// ReceivedMDN is a parsed (and, when signed, verified) MDN.
+// ReceivedMDN is a parsed MDN; when signed, verified unless it was read
+// with VerifyOptions.Unverified and not verified since (Signed says).
 type ReceivedMDN struct {
 	MDN
 	// MICField is the Received-Content-MIC as written ("" when absent);
@@ -62,6 +64,11 @@ type ReceivedMDN struct {
 	Signer *x509.Certificate
 	// Raw is the MDN entity as given to ParseMDN (not copied).
 	Raw []byte
+
+	// signedReport is the multipart/report the fields were read from when
+	// the MDN is multipart/signed (nil when it is not): Verify compares
+	// it with the content the signature covers.
+	signedReport *entity
 }
 
 // ParseMDN reads an MDN: raw is its whole MIME entity (for one received
@@ -70,6 +77,11 @@ type ReceivedMDN struct {
 // multipart/report is accepted as such (Signed false) and the caller
 // decides whether that is enough. The report must hold a
 // message/disposition-notification part with a Disposition.
+//
+// ParseMDN with opts is ParseMDN with VerifyOptions{Unverified: true}
+// followed by Verify(opts): a caller that must read an MDN before it knows
+// whose signature counts (an asynchronous one, found by its
+// Original-Message-ID) reads it once and verifies it later.
 func ParseMDN(raw []byte, opts VerifyOptions) (*ReceivedMDN, error) {
 	if len(raw) > MaxMDNSize {
 		return nil, fmt.Errorf("as2: MDN of %d octets exceeds the limit of %d", len(raw), MaxMDNSize)
@@ -82,9 +94,10 @@ func ParseMDN(raw []byte, opts VerifyOptions) (*ReceivedMDN, error) {
 	report := e
 	switch e.mediaType {
 	case "multipart/signed":
-		if report, err = r.signedReport(raw, e, opts); err != nil {
+		if report, err = unwrapSigned(e.body, e.params["boundary"]); err != nil {
 			return nil, err
 		}
+		r.signedReport = report
 	case "multipart/report":
 		if err := checkReport(e); err != nil {
 			return nil, fmt.Errorf("as2: MDN: %w", err)
@@ -93,6 +106,9 @@ func ParseMDN(raw []byte, opts VerifyOptions) (*ReceivedMDN, error) {
 		return nil, fmt.Errorf("as2: MDN has Content-Type %q, want multipart/report or multipart/signed", clip(e.mediaType))
 	}
 	if err := r.readReport(report.mediaType, report.params, report.body); err != nil {
+		return nil, err
+	}
+	if err := r.Verify(opts); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -114,31 +130,28 @@ func checkReport(e *entity) error {
 	return fmt.Errorf("a multipart/report cannot have Content-Transfer-Encoding %q", clip(e.cte))
 }
 
-// signedReport returns the multipart/report of the multipart/signed MDN
-// signed (whose whole entity is raw), checked by checkReport and, unless
-// opts.Unverified, with its signature checked by package smime: the
-// report returned is then the content that verified.
-func (r *ReceivedMDN) signedReport(raw []byte, signed *entity, opts VerifyOptions) (*entity, error) {
-	report, err := unwrapSigned(signed.body, signed.params["boundary"])
-	if err != nil {
-		return nil, err
-	}
-	if opts.Unverified {
-		return report, nil
+// Verify checks the signature of an MDN ParseMDN read, as ParseMDN does
+// with opts: with opts.Unverified, or for an unsigned MDN, it does
+// nothing; otherwise the MDN must verify against opts.Trusted, and then
+// Signed and Signer are set and the fields are those of the content the
+// signature covers. On error r is left as it was.
+func (r *ReceivedMDN) Verify(opts VerifyOptions) error {
+	if opts.Unverified || r.signedReport == nil {
+		return nil
 	}
 	if len(opts.Trusted) == 0 {
-		return nil, errors.New("as2: the MDN is signed but no partner certificate was given to verify it")
+		return errors.New("as2: the MDN is signed but no partner certificate was given to verify it")
 	}
 	roots := x509.NewCertPool()
 	for _, c := range opts.Trusted {
 		roots.AddCert(c)
 	}
-	d, err := smime.Decode(raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now, SpoolDir: opts.SpoolDir})
+	d, err := smime.Decode(r.Raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now, SpoolDir: opts.SpoolDir})
 	if err != nil {
-		return nil, fmt.Errorf("as2: MDN signature: %w", err)
+		return fmt.Errorf("as2: MDN signature: %w", err)
 	}
 	if !d.Signed || d.Encrypted {
-		return nil, errors.New("as2: MDN signature: not a signed multipart/report")
+		return errors.New("as2: MDN signature: not a signed multipart/report")
 	}
 	trusted := false
 	for _, c := range opts.Trusted {
@@ -147,20 +160,29 @@ func (r *ReceivedMDN) signedReport(raw []byte, signed *entity, opts VerifyOption
 		}
 	}
 	if !trusted {
-		return nil, fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber)
+		return fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber)
 	}
-	r.Signed, r.Signer = true, d.Signer
-	// The verified content is the first part unwrapSigned checked, at
-	// most with its line breaks made CRLF; its type is checked again
-	// because it, not our own split, is what the signature covers.
 	m, p, err := parseMediaType(d.ContentType)
 	if err != nil {
-		return nil, fmt.Errorf("as2: signed MDN: %w", err)
+		return fmt.Errorf("as2: signed MDN: %w", err)
 	}
 	if m != "multipart/report" {
-		return nil, fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(m))
+		return fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(m))
 	}
-	return &entity{mediaType: m, params: p, body: d.Body}, nil
+	// The fields read must be those signed. The content that verified is
+	// normally the report as read; when it is not (the signature covers
+	// its canonical CRLF form, or package smime split the parts
+	// otherwise), it is read again.
+	read := r.signedReport
+	if !bytes.Equal(d.Body, read.body) || m != read.mediaType || !maps.Equal(p, read.params) {
+		v := &ReceivedMDN{Raw: r.Raw, signedReport: &entity{mediaType: m, params: p, body: d.Body}}
+		if err := v.readReport(m, p, d.Body); err != nil {
+			return err
+		}
+		*r = *v
+	}
+	r.Signed, r.Signer = true, d.Signer
+	return nil
 }
 
 // readReport reads the parts of a multipart/report body.

@@ -111,3 +111,91 @@ func TestParseSignedMDNTransferEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyAfterUnverifiedParse: reading an MDN unverified and then
+// calling Verify gives what ParseMDN with the same options gives, error
+// or result, and a failed Verify leaves the reading as it was.
+func TestVerifyAfterUnverifiedParse(t *testing.T) {
+	fab, other := newParty(t, "FABRIKAM"), newParty(t, "OTHER")
+	build := func(signer *party) []byte {
+		bo := BuildOptions{From: "FABRIKAM", To: "CONTOSO"}
+		if signer != nil {
+			bo.Signer = signer.signer()
+		}
+		b, err := BuildMDN(testMDN(ProcessedError("decryption-failed")), bo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Entity
+	}
+	signed := build(fab)
+	// Bare LFs: the signature covers the CRLF form, which Verify reads.
+	lf := bytes.ReplaceAll(signed, []byte("\r\n"), []byte("\n"))
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+		opts VerifyOptions
+		ok   bool
+		// signed: Signed after a successful Verify.
+		signed bool
+	}{
+		{"signed, trusted", signed, VerifyOptions{Trusted: fabTrust(fab)}, true, true},
+		{"signed with bare LFs, trusted", lf, VerifyOptions{Trusted: fabTrust(fab)}, true, true},
+		{"signed, another trusted", signed, VerifyOptions{Trusted: fabTrust(other)}, false, false},
+		{"signed, nothing trusted", signed, VerifyOptions{}, false, false},
+		{"signed, unverified", signed, VerifyOptions{Unverified: true}, true, false},
+		{"signed by another", build(other), VerifyOptions{Trusted: fabTrust(fab)}, false, false},
+		{"tampered", bytes.Replace(signed, []byte("decryption-failed"), []byte("decryption-fa1led"), 1), VerifyOptions{Trusted: fabTrust(fab)}, false, false},
+		{"unsigned", build(nil), VerifyOptions{Trusted: fabTrust(fab)}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, wantErr := ParseMDN(tc.raw, tc.opts)
+			if (wantErr == nil) != tc.ok {
+				t.Fatalf("ParseMDN: %v", wantErr)
+			}
+			got, err := ParseMDN(tc.raw, VerifyOptions{Unverified: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := *got
+			err = got.Verify(tc.opts)
+			if (err == nil) != tc.ok || (err != nil && err.Error() != wantErr.Error()) {
+				t.Fatalf("Verify: %v; ParseMDN: %v", err, wantErr)
+			}
+			if err != nil {
+				if got.Signed || got.Signer != nil || got.MDN != read.MDN {
+					t.Errorf("a failed Verify changed the reading: signed %v, %+v", got.Signed, got.MDN)
+				}
+				return
+			}
+			if got.Signed != tc.signed || want.Signed != tc.signed || got.Disposition != want.Disposition ||
+				got.OriginalMessageID != want.OriginalMessageID || got.MICField != want.MICField {
+				t.Errorf("Verify gives signed %v, %+v; ParseMDN signed %v, %+v", got.Signed, got.MDN, want.Signed, want.MDN)
+			}
+		})
+	}
+}
+
+// TestVerifyReadsWhatWasSigned: when the report read unverified is not
+// the content the signature covers, Verify takes its fields from the
+// signed content. The reading is forged here, as a parser that split the
+// parts otherwise than the verifier would leave it.
+func TestVerifyReadsWhatWasSigned(t *testing.T) {
+	fab := newParty(t, "FABRIKAM")
+	b, err := BuildMDN(testMDN(ProcessedError("decryption-failed")), BuildOptions{Signer: fab.signer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ParseMDN(b.Entity, VerifyOptions{Unverified: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.signedReport.body = bytes.Replace(r.signedReport.body, []byte("processed/error: decryption-failed"), []byte("processed"), 1)
+	r.Disposition = Processed()
+	if err := r.Verify(VerifyOptions{Trusted: fabTrust(fab)}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Signed || r.Disposition != ProcessedError("decryption-failed") {
+		t.Errorf("after Verify: signed %v, disposition %v; want the signed processed/error", r.Signed, r.Disposition)
+	}
+}

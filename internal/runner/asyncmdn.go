@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -41,21 +40,16 @@ func (r *Runner) awaitReceipt(ctx context.Context, a attempted) {
 
 var _ component.ReceiptSink = (*Runner)(nil)
 
-// SettleReceipt settles the delivery awaiting raw, an asynchronous MDN
-// received from party by an as2 receive location (language §11): found by
-// its Original-Message-ID, judged by the port's transport with the rules
-// of a synchronous MDN, and recorded as the wait's outcome: delivered,
-// suspended (negative), or a failed attempt retried with the same
-// Message-ID.
-func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) error {
+// SettleReceipt settles the delivery awaiting in, an asynchronous MDN
+// received from in.Party by an as2 receive location (language §11): found
+// by its Original-Message-ID (in.Correlation), judged by the port's
+// transport with the rules of a synchronous MDN, and recorded as the
+// wait's outcome: delivered, suspended (negative), or a failed attempt
+// retried with the same Message-ID.
+func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt) error {
 	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
 	if !ok {
 		return fmt.Errorf("%w: this message box keeps no deliveries awaiting MDNs", component.ErrReceiptUnusable)
-	}
-	// Unverified here: only the port knows whose signature counts.
-	parsed, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true, Now: time.Now(), SpoolDir: r.opts.SpoolDir})
-	if err != nil {
-		return fmt.Errorf("%w: %v", component.ErrReceiptUnusable, err)
 	}
 	// A quick partner's MDN may come before this process has recorded
 	// that the delivery awaits it (the POST's answer and the MDN race):
@@ -63,8 +57,9 @@ func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) er
 	var a msgbox.AwaitedMDN
 	var d *msgbox.Delivery
 	var pt *port
+	var err error
 	for wait := time.Now().Add(earlyMDNWait); ; {
-		a, d, pt, err = r.awaiting(ctx, aw, parsed.OriginalMessageID)
+		a, d, pt, err = r.awaiting(ctx, aw, in.Correlation)
 		if err == nil || !errors.Is(err, errNotYet) || time.Now().After(wait) {
 			break
 		}
@@ -81,7 +76,7 @@ func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) er
 	if !ok {
 		return fmt.Errorf("%w: send port %q does not await receipts", component.ErrReceiptUnusable, a.Port)
 	}
-	rc, cerr := ck.CheckReceipt(ctx, party, raw, component.Pending{Correlation: a.AS2MessageID, Deadline: a.Deadline, Check: a.MIC})
+	rc, cerr := ck.CheckReceipt(ctx, in, component.Pending{Correlation: a.AS2MessageID, Deadline: a.Deadline, Check: a.MIC})
 	if errors.Is(cerr, component.ErrReceiptUnusable) {
 		return cerr
 	}
