@@ -52,7 +52,7 @@ func TestAsyncMDNReadOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Stop(context.Background())
-	url := "http://" + r.(*receiver).ln.Addr().String() + "/as2"
+	url := "http://" + r.(*receiver).serving.Addr().String() + "/as2"
 	post := func(b *as2.Built) int {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.Body))
