@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/textproto"
 	"strings"
@@ -48,7 +49,8 @@ type VerifyOptions struct {
 	Unverified bool
 }
 
-// ReceivedMDN is a parsed (and, when signed, verified) MDN.
+// ReceivedMDN is a parsed MDN; when signed, verified unless it was read
+// with VerifyOptions.Unverified and not verified since (Signed says).
 type ReceivedMDN struct {
 	MDN
 	// MICField is the Received-Content-MIC as written ("" when absent);
@@ -62,6 +64,11 @@ type ReceivedMDN struct {
 	Signer *x509.Certificate
 	// Raw is the MDN entity as given to ParseMDN (not copied).
 	Raw []byte
+
+	// signedReport is the multipart/report the fields were read from when
+	// the MDN is multipart/signed (nil when it is not): Verify compares
+	// it with the content the signature covers.
+	signedReport *entity
 }
 
 // ParseMDN reads an MDN: raw is its whole MIME entity (for one received
@@ -70,6 +77,11 @@ type ReceivedMDN struct {
 // multipart/report is accepted as such (Signed false) and the caller
 // decides whether that is enough. The report must hold a
 // message/disposition-notification part with a Disposition.
+//
+// ParseMDN with opts is ParseMDN with VerifyOptions{Unverified: true}
+// followed by Verify(opts): a caller that must read an MDN before it knows
+// whose signature counts (an asynchronous one, found by its
+// Original-Message-ID) reads it once and verifies it later.
 func ParseMDN(raw []byte, opts VerifyOptions) (*ReceivedMDN, error) {
 	if len(raw) > MaxMDNSize {
 		return nil, fmt.Errorf("as2: MDN of %d octets exceeds the limit of %d", len(raw), MaxMDNSize)
@@ -79,30 +91,53 @@ func ParseMDN(raw []byte, opts VerifyOptions) (*ReceivedMDN, error) {
 		return nil, fmt.Errorf("as2: MDN: %w", err)
 	}
 	r := &ReceivedMDN{Raw: raw}
-	reportType, reportParams, reportBody := e.mediaType, e.params, e.body
+	report := e
 	switch e.mediaType {
 	case "multipart/signed":
-		if err := r.verify(raw, opts, &reportType, &reportParams, &reportBody); err != nil {
+		if report, err = unwrapSigned(e.body, e.params["boundary"]); err != nil {
 			return nil, err
 		}
+		r.signedReport = report
 	case "multipart/report":
-		if e.cte != "" && e.cte != "7bit" && e.cte != "8bit" && e.cte != "binary" {
-			return nil, fmt.Errorf("as2: MDN: a multipart/report cannot have Content-Transfer-Encoding %q", clip(e.cte))
+		if err := checkReport(e); err != nil {
+			return nil, fmt.Errorf("as2: MDN: %w", err)
 		}
 	default:
 		return nil, fmt.Errorf("as2: MDN has Content-Type %q, want multipart/report or multipart/signed", clip(e.mediaType))
 	}
-	if err := r.readReport(reportType, reportParams, reportBody); err != nil {
+	if err := r.readReport(report.mediaType, report.params, report.body); err != nil {
+		return nil, err
+	}
+	if err := r.Verify(opts); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// verify checks the signature of a multipart/signed MDN with package
-// smime and returns the signed multipart/report's type and body.
-func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params *map[string]string, body *[]byte) error {
-	if opts.Unverified {
-		return unwrapSigned(*body, (*params)["boundary"], mt, params, body)
+// checkReport checks the multipart/report of an MDN, whether it stands
+// alone or is the first part of a multipart/signed one, so that a signed
+// MDN is held to what an unsigned one is. The report is read as it stands,
+// so only an identity transfer encoding is allowed (RFC 2045 §6.4: none
+// other is defined for a composite type).
+func checkReport(e *entity) error {
+	if e.mediaType != "multipart/report" {
+		return fmt.Errorf("holds %q, want multipart/report", clip(e.mediaType))
+	}
+	switch e.cte {
+	case "", "7bit", "8bit", "binary":
+		return nil
+	}
+	return fmt.Errorf("a multipart/report cannot have Content-Transfer-Encoding %q", clip(e.cte))
+}
+
+// Verify checks the signature of an MDN ParseMDN read, as ParseMDN does
+// with opts: with opts.Unverified, or for an unsigned MDN, it does
+// nothing; otherwise the MDN must verify against opts.Trusted, and then
+// Signed and Signer are set and the fields are those of the content the
+// signature covers. On error r is left as it was.
+func (r *ReceivedMDN) Verify(opts VerifyOptions) error {
+	if opts.Unverified || r.signedReport == nil {
+		return nil
 	}
 	if len(opts.Trusted) == 0 {
 		return errors.New("as2: the MDN is signed but no partner certificate was given to verify it")
@@ -111,7 +146,7 @@ func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params 
 	for _, c := range opts.Trusted {
 		roots.AddCert(c)
 	}
-	d, err := smime.Decode(raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now, SpoolDir: opts.SpoolDir})
+	d, err := smime.Decode(r.Raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now, SpoolDir: opts.SpoolDir})
 	if err != nil {
 		return fmt.Errorf("as2: MDN signature: %w", err)
 	}
@@ -127,7 +162,6 @@ func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params 
 	if !trusted {
 		return fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber)
 	}
-	r.Signed, r.Signer = true, d.Signer
 	m, p, err := parseMediaType(d.ContentType)
 	if err != nil {
 		return fmt.Errorf("as2: signed MDN: %w", err)
@@ -135,7 +169,19 @@ func (r *ReceivedMDN) verify(raw []byte, opts VerifyOptions, mt *string, params 
 	if m != "multipart/report" {
 		return fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(m))
 	}
-	*mt, *params, *body = m, p, d.Body
+	// The fields read must be those signed. The content that verified is
+	// normally the report as read; when it is not (the signature covers
+	// its canonical CRLF form, or package smime split the parts
+	// otherwise), it is read again.
+	read := r.signedReport
+	if !bytes.Equal(d.Body, read.body) || m != read.mediaType || !maps.Equal(p, read.params) {
+		v := &ReceivedMDN{Raw: r.Raw, signedReport: &entity{mediaType: m, params: p, body: d.Body}}
+		if err := v.readReport(m, p, d.Body); err != nil {
+			return err
+		}
+		*r = *v
+	}
+	r.Signed, r.Signer = true, d.Signer
 	return nil
 }
 
@@ -231,24 +277,23 @@ func parseMediaType(ct string) (string, map[string]string, error) {
 	return mt, params, nil
 }
 
-// unwrapSigned reads the signed part of a multipart/signed body (boundary)
-// without checking the signature, and returns its type and body, as verify
-// does after checking it.
-func unwrapSigned(signed []byte, boundary string, mt *string, params *map[string]string, body *[]byte) error {
+// unwrapSigned returns the first part of a multipart/signed body
+// (boundary), the signed content, without checking the signature; the
+// part must pass checkReport.
+func unwrapSigned(signed []byte, boundary string) (*entity, error) {
 	parts, err := smime.SplitMultipart(signed, boundary)
 	if err != nil {
-		return fmt.Errorf("as2: signed MDN: %w", err)
+		return nil, fmt.Errorf("as2: signed MDN: %w", err)
 	}
 	if len(parts) != 2 {
-		return fmt.Errorf("as2: signed MDN has %d parts, want 2", len(parts))
+		return nil, fmt.Errorf("as2: signed MDN has %d parts, want 2", len(parts))
 	}
 	e, err := parseEntity(parts[0])
 	if err != nil {
-		return fmt.Errorf("as2: signed MDN: %w", err)
+		return nil, fmt.Errorf("as2: signed MDN: %w", err)
 	}
-	if e.mediaType != "multipart/report" {
-		return fmt.Errorf("as2: signed MDN holds %q, want multipart/report", clip(e.mediaType))
+	if err := checkReport(e); err != nil {
+		return nil, fmt.Errorf("as2: signed MDN: %w", err)
 	}
-	*mt, *params, *body = e.mediaType, e.params, e.body
-	return nil
+	return e, nil
 }

@@ -540,22 +540,40 @@ type Pending struct {
 // AS2 asynchronous MDN, which a receive location hands to the runner.
 type ReceiptChecker interface {
 	Sender
-	// CheckReceipt judges raw, the receipt from party, against p: what
-	// it returns is as Commit's (a nil error delivers; a Permanent one
-	// suspends at once; any other fails the attempt), with the receipt
-	// to keep when raw was readable.
-	CheckReceipt(ctx context.Context, party string, raw []byte, p Pending) (*Receipt, error)
+	// CheckReceipt judges in against p: what it returns is as Commit's (a
+	// nil error delivers; a Permanent one suspends at once; any other
+	// fails the attempt), with the receipt to keep when in.Raw was
+	// readable.
+	CheckReceipt(ctx context.Context, in IncomingReceipt, p Pending) (*Receipt, error)
+}
+
+// IncomingReceipt is a receipt a receive transport got for one of this
+// group's sends.
+type IncomingReceipt struct {
+	// Party is who sent it.
+	Party string
+	// Correlation names the attempt it answers: that attempt's
+	// Pending.Correlation (an AS2 MDN's Original-Message-ID).
+	Correlation string
+	// Raw is the receipt as received, which the box keeps, and
+	// ContentType its Content-Type.
+	Raw         []byte
+	ContentType string
+	// Parsed is the receive transport's reading of Raw, for the checker
+	// of the same protocol, so that Raw is read once; opaque to the
+	// runner.
+	Parsed any
 }
 
 // ReceiptSink takes the receipts a receive transport gets for this
 // group's own sends (AS2 asynchronous MDNs) and settles the deliveries
 // awaiting them.
 type ReceiptSink interface {
-	// SettleReceipt settles the delivery that awaits raw, received from
-	// party. ErrReceiptUnusable when raw names no delivery this engine can
-	// settle (unreadable, unknown, or not awaited any more): the receive
-	// transport refuses it.
-	SettleReceipt(ctx context.Context, party string, raw []byte) error
+	// SettleReceipt settles the delivery whose attempt in.Correlation
+	// names. ErrReceiptUnusable when it names no delivery this engine can
+	// settle (unknown, or not awaited any more): the receive transport
+	// refuses it.
+	SettleReceipt(ctx context.Context, in IncomingReceipt) error
 }
 
 // ErrReceiptUnusable is SettleReceipt's error for a receipt that settles

@@ -106,6 +106,13 @@ type AwaitedMDN struct {
 	MIC string
 	// Deadline is when the wait ends (mdn_timeout after sending).
 	Deadline time.Time
+
+	// State and LeaseOwner are the delivery's when AwaitedMDN or
+	// AwaitingMDNs read them (AwaitMDN ignores them): it awaits the MDN
+	// while in progress under AwaitOwner. An MDN that comes before its
+	// wait is recorded polls these rather than the whole message (Get).
+	State      DeliveryState
+	LeaseOwner string
 }
 
 // MDNAwaiter is implemented by the boxes that keep deliveries waiting for
@@ -117,9 +124,10 @@ type MDNAwaiter interface {
 	// ErrLeaseLost when owner does not hold the lease.
 	AwaitMDN(ctx context.Context, owner string, a AwaitedMDN) error
 	// AwaitedMDN returns what was kept for the delivery that sent
-	// as2MessageID; ErrNotFound when nothing was. The delivery may no
-	// longer await it (its wait timed out): Finish as AwaitOwner then
-	// answers ErrLeaseLost.
+	// as2MessageID, with the delivery's State and LeaseOwner now;
+	// ErrNotFound when nothing was. The delivery may no longer await it
+	// (its wait timed out): Finish as AwaitOwner then answers
+	// ErrLeaseLost.
 	AwaitedMDN(ctx context.Context, as2MessageID string) (AwaitedMDN, error)
 	// AwaitingMDNs returns the deliveries awaiting an MDN now, oldest
 	// deadline first.

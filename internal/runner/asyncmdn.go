@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -30,6 +30,7 @@ func (r *Runner) awaitReceipt(ctx context.Context, a attempted) {
 	})
 	switch {
 	case err == nil:
+		r.mdnAwaited.signal()
 		a.log.Info("sent; awaiting the asynchronous MDN", "as2_message_id", a.pending.Correlation,
 			"until", a.pending.Deadline.UTC().Format(time.RFC3339))
 	case errors.Is(err, msgbox.ErrLeaseLost):
@@ -41,38 +42,42 @@ func (r *Runner) awaitReceipt(ctx context.Context, a attempted) {
 
 var _ component.ReceiptSink = (*Runner)(nil)
 
-// SettleReceipt settles the delivery awaiting raw, an asynchronous MDN
-// received from party by an as2 receive location (language §11): found by
-// its Original-Message-ID, judged by the port's transport with the rules
-// of a synchronous MDN, and recorded as the wait's outcome: delivered,
-// suspended (negative), or a failed attempt retried with the same
-// Message-ID.
-func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) error {
+// SettleReceipt settles the delivery awaiting in, an asynchronous MDN
+// received from in.Party by an as2 receive location (language §11): found
+// by its Original-Message-ID (in.Correlation), judged by the port's
+// transport with the rules of a synchronous MDN, and recorded as the
+// wait's outcome: delivered, suspended (negative), or a failed attempt
+// retried with the same Message-ID.
+func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt) error {
 	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
 	if !ok {
 		return fmt.Errorf("%w: this message box keeps no deliveries awaiting MDNs", component.ErrReceiptUnusable)
 	}
-	// Unverified here: only the port knows whose signature counts.
-	parsed, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true, Now: time.Now(), SpoolDir: r.opts.SpoolDir})
-	if err != nil {
-		return fmt.Errorf("%w: %v", component.ErrReceiptUnusable, err)
-	}
-	// A quick partner's MDN may come before this process has recorded
-	// that the delivery awaits it (the POST's answer and the MDN race):
-	// it is waited for, briefly, rather than refused.
+	// A quick partner's MDN may come before the delivery is recorded as
+	// awaiting it (the POST's answer and the MDN race): it is waited for,
+	// briefly, rather than refused. This runner's own recordings wake it
+	// at once; a poll finds those of another process sharing the box.
 	var a msgbox.AwaitedMDN
 	var d *msgbox.Delivery
 	var pt *port
+	var err error
 	for wait := time.Now().Add(earlyMDNWait); ; {
-		a, d, pt, err = r.awaiting(ctx, aw, parsed.OriginalMessageID)
+		// Taken before looking: a wait recorded meanwhile is not missed.
+		recorded := r.mdnAwaited.wait()
+		a, d, pt, err = r.awaiting(ctx, aw, in.Correlation)
 		if err == nil || !errors.Is(err, errNotYet) || time.Now().After(wait) {
 			break
 		}
+		// Never past the end of the wait, whatever the poll interval.
+		poll := time.NewTimer(min(r.earlyMDNPoll, time.Until(wait)+time.Millisecond))
 		select {
 		case <-ctx.Done():
+			poll.Stop()
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-recorded:
+		case <-poll.C:
 		}
+		poll.Stop()
 	}
 	if err != nil {
 		return err
@@ -81,7 +86,7 @@ func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) er
 	if !ok {
 		return fmt.Errorf("%w: send port %q does not await receipts", component.ErrReceiptUnusable, a.Port)
 	}
-	rc, cerr := ck.CheckReceipt(ctx, party, raw, component.Pending{Correlation: a.AS2MessageID, Deadline: a.Deadline, Check: a.MIC})
+	rc, cerr := ck.CheckReceipt(ctx, in, component.Pending{Correlation: a.AS2MessageID, Deadline: a.Deadline, Check: a.MIC})
 	if errors.Is(cerr, component.ErrReceiptUnusable) {
 		return cerr
 	}
@@ -111,8 +116,39 @@ func (r *Runner) SettleReceipt(ctx context.Context, party string, raw []byte) er
 }
 
 // earlyMDNWait bounds the wait for a delivery to be recorded as awaiting
-// the MDN that just arrived for it.
-const earlyMDNWait = 5 * time.Second
+// the MDN that just arrived for it; defaultEarlyMDNPoll is how often the
+// box is asked meanwhile (Runner.earlyMDNPoll).
+const (
+	earlyMDNWait        = 5 * time.Second
+	defaultEarlyMDNPoll = 20 * time.Millisecond
+)
+
+// broadcast wakes every goroutine waiting on it: a channel closed, and
+// replaced, at each signal.
+type broadcast struct {
+	mu sync.Mutex
+	c  chan struct{}
+}
+
+// wait returns a channel closed by the next signal.
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c == nil {
+		b.c = make(chan struct{})
+	}
+	return b.c
+}
+
+// signal wakes the goroutines waiting.
+func (b *broadcast) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c != nil {
+		close(b.c)
+		b.c = nil
+	}
+}
 
 // errNotYet: no delivery awaits the MDN yet (wrapped in
 // component.ErrReceiptUnusable, which it becomes when the wait ends).
@@ -132,6 +168,13 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 	if pt == nil {
 		return a, nil, nil, fmt.Errorf("%w: send port %q, which awaits it, is not run by this server", component.ErrReceiptUnusable, a.Port)
 	}
+	if a.State == msgbox.DeliveryInProgress && a.LeaseOwner != msgbox.AwaitOwner {
+		// Sent again, its wait not recorded yet: known without Get,
+		// which an early MDN would otherwise call at every poll.
+		return a, nil, nil, fmt.Errorf("%w: %w: delivery %d is being sent", component.ErrReceiptUnusable, errNotYet, a.DeliveryID)
+	}
+	// The delivery itself, to judge and record the attempt; its state is
+	// checked again, as it may have changed since AwaitedMDN.
 	detail, err := r.opts.Box.Get(ctx, a.MessageID)
 	if err != nil {
 		return a, nil, nil, err

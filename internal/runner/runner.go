@@ -133,6 +133,13 @@ type Runner struct {
 	// wake holds a token per idle worker to wake (see notify).
 	wake chan struct{}
 
+	// mdnAwaited is signalled each time this runner records a delivery
+	// as awaiting its asynchronous MDN: an MDN that came first waits for
+	// it (SettleReceipt). earlyMDNPoll is how often such an MDN also
+	// looks in the box, for a wait another process records.
+	mdnAwaited   broadcast
+	earlyMDNPoll time.Duration
+
 	mu  sync.Mutex
 	sum Summary
 }
@@ -179,6 +186,8 @@ func New(opts Options) (*Runner, error) {
 		ports:      map[string]*port{},
 		sharedVals: map[string]any{},
 		wake:       make(chan struct{}, opts.Workers),
+
+		earlyMDNPoll: defaultEarlyMDNPoll,
 	}
 	r.inFlight.init()
 	if err := r.provision(); err != nil {

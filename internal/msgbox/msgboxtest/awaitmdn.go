@@ -50,11 +50,13 @@ func testAwaitMDN(t *testing.T, b msgbox.Box) {
 	}) {
 		t.Errorf("history has no entry %q for the wait", msgbox.AwaitingMDNDetail(a))
 	}
-	if got := awaiting(); len(got) != 1 || got[0].DeliveryID != d.ID || got[0].MIC != "sha-256:abc" || got[0].MessageID != m.ID {
-		t.Errorf("AwaitingMDNs = %+v, want delivery %d", got, d.ID)
+	if got := awaiting(); len(got) != 1 || got[0].DeliveryID != d.ID || got[0].MIC != "sha-256:abc" || got[0].MessageID != m.ID ||
+		got[0].State != msgbox.DeliveryInProgress || got[0].LeaseOwner != msgbox.AwaitOwner {
+		t.Errorf("AwaitingMDNs = %+v, want delivery %d in progress under %s", got, d.ID, msgbox.AwaitOwner)
 	}
-	if got, err := ab.AwaitedMDN(ctx, "<a1@contoso>"); err != nil || got.DeliveryID != d.ID || !got.Deadline.Equal(a.Deadline) {
-		t.Errorf("AwaitedMDN = %+v, %v; want delivery %d until %s", got, err, d.ID, a.Deadline)
+	if got, err := ab.AwaitedMDN(ctx, "<a1@contoso>"); err != nil || got.DeliveryID != d.ID || !got.Deadline.Equal(a.Deadline) ||
+		got.State != msgbox.DeliveryInProgress || got.LeaseOwner != msgbox.AwaitOwner {
+		t.Errorf("AwaitedMDN = %+v, %v; want delivery %d until %s, in progress under %s", got, err, d.ID, a.Deadline, msgbox.AwaitOwner)
 	}
 	if _, err := ab.AwaitedMDN(ctx, "<unknown@contoso>"); !errors.Is(err, msgbox.ErrNotFound) {
 		t.Errorf("AwaitedMDN of an unknown Message-ID: %v, want ErrNotFound", err)
@@ -74,6 +76,10 @@ func testAwaitMDN(t *testing.T, b msgbox.Box) {
 	}
 	if got := awaiting(); len(got) != 0 {
 		t.Errorf("AwaitingMDNs after settling = %+v, want none", got)
+	}
+	// What was kept stays, with the delivery's state now.
+	if got, err := ab.AwaitedMDN(ctx, "<a1@contoso>"); err != nil || got.DeliveryID != d.ID || got.State != msgbox.DeliveryDelivered {
+		t.Errorf("AwaitedMDN after settling = %+v, %v; want delivery %d delivered", got, err, d.ID)
 	}
 
 	// The operator terminates a message awaiting its MDN: the wait is
@@ -112,6 +118,11 @@ func testAwaitMDN(t *testing.T, b msgbox.Box) {
 	}
 	if err := b.Finish(ctx, d.ID, msgbox.AwaitOwner, delivered); !errors.Is(err, msgbox.ErrLeaseLost) {
 		t.Errorf("Finish as the wait after the takeover: %v, want ErrLeaseLost", err)
+	}
+	// Sent again, its new wait not recorded yet: AwaitedMDN tells.
+	if got, err := ab.AwaitedMDN(ctx, "<a2@contoso>"); err != nil || got.DeliveryID != d.ID ||
+		got.State != msgbox.DeliveryInProgress || got.LeaseOwner != taken.LeaseOwner {
+		t.Errorf("AwaitedMDN after the takeover = %+v, %v; want delivery %d in progress under %s", got, err, d.ID, taken.LeaseOwner)
 	}
 	if got := awaiting(); len(got) != 0 {
 		t.Errorf("AwaitingMDNs after the deadline = %+v, want none", got)

@@ -11,12 +11,17 @@ import (
 
 var _ msgbox.MDNAwaiter = (*Box)(nil)
 
-var awaitedColumns = msgbox.Qualified("a", "delivery_id, message_id, port, as2_message_id, mic, deadline")
+// awaitedColumns are read from awaited_mdns a joined with deliveries d:
+// the delivery's state and lease owner say whether it awaits the MDN now.
+var awaitedColumns = msgbox.Qualified("a", "delivery_id, message_id, port, as2_message_id, mic, deadline") +
+	", COALESCE(d.state, ''), COALESCE(d.lease_owner, '')"
 
 func scanAwaited(s msgbox.Scanner) (msgbox.AwaitedMDN, error) {
 	var a msgbox.AwaitedMDN
 	var deadline int64
-	err := s.Scan(&a.DeliveryID, &a.MessageID, &a.Port, &a.AS2MessageID, &a.MIC, &deadline)
+	var state string
+	err := s.Scan(&a.DeliveryID, &a.MessageID, &a.Port, &a.AS2MessageID, &a.MIC, &deadline, &state, &a.LeaseOwner)
+	a.State = msgbox.DeliveryState(state)
 	a.Deadline = fromDB(deadline)
 	return a, err
 }
@@ -58,7 +63,7 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 // msgbox.MDNAwaiter).
 func (b *Box) AwaitedMDN(ctx context.Context, as2MessageID string) (msgbox.AwaitedMDN, error) {
 	a, err := scanAwaited(b.q.QueryRowContext(ctx, "SELECT "+awaitedColumns+
-		" FROM awaited_mdns a WHERE a.as2_message_id = ? ORDER BY a.deadline DESC LIMIT 1", as2MessageID))
+		" FROM awaited_mdns a LEFT JOIN deliveries d ON d.id = a.delivery_id WHERE a.as2_message_id = ? ORDER BY a.deadline DESC LIMIT 1", as2MessageID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("no delivery sent %q: %w", as2MessageID, msgbox.ErrNotFound)
 	}

@@ -76,7 +76,17 @@ func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.L
 		h.Del(f)
 	}
 	raw := as2.JoinEntity(h, b)
-	err = rc.receipts.SettleReceipt(r.Context(), party, raw)
+	// Read once, unverified: the delivery it answers is found by its
+	// Original-Message-ID, and only that delivery's port knows whose
+	// signature counts; the port verifies this reading (ReceivedMDN.Verify).
+	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true})
+	if err != nil {
+		log.Warn("asynchronous MDN refused", "error", fmt.Errorf("%w: %w", component.ErrReceiptUnusable, err))
+		plain(w, http.StatusBadRequest, "MDN refused: it settles no delivery")
+		return
+	}
+	err = rc.receipts.SettleReceipt(r.Context(), component.IncomingReceipt{Party: party, Correlation: mdn.OriginalMessageID,
+		Raw: raw, ContentType: r.Header.Get("Content-Type"), Parsed: mdn})
 	switch {
 	case err == nil:
 		log.Info("asynchronous MDN received")

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"mime"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -214,52 +213,30 @@ type receiver struct {
 	wake        chan struct{} // an asynchronous MDN was queued
 	posting     chan struct{} // closed when postMDNs returned
 	log         *slog.Logger
-	mu          sync.Mutex
-	srv         *http.Server
-	ln          net.Listener
-	served      chan error
-	cancel      context.CancelFunc
+	// serving is the http transport's listening lifecycle, TLS when
+	// certFile is set; mu guards posting.
+	serving httptransport.Serving
+	mu      sync.Mutex
 
 	// keys hold the MDN signing identity: the group's, or its
 	// signing_rollover's from its at on (mdnSigner).
 	keys component.Keys
 }
 
-// Start listens and serves in the background. Request contexts do not
-// inherit ctx's cancellation, so that a stopping runner lets the requests
-// in flight finish (Stop).
+// Start listens and serves in the background, as the http transport
+// does (httptransport.Serving: its limits, plain or TLS). Request contexts
+// do not inherit ctx's cancellation, so that a stopping runner lets the
+// requests in flight finish (Stop).
 func (rc *receiver) Start(ctx context.Context) error {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.srv != nil {
-		return fmt.Errorf("receive location %q: already started", rc.loc)
-	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", rc.listen)
+	base, err := rc.serving.Start(ctx, httptransport.ServeOptions{Location: rc.loc, Listen: rc.listen, Handler: rc,
+		Log: rc.log, Name: "as2", CertFile: rc.certFile, KeyFile: rc.keyFile})
 	if err != nil {
-		return fmt.Errorf("receive location %q: listening on %s: %w", rc.loc, rc.listen, err)
+		return err
 	}
-	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	// The http receive transport's limits: its ReadTimeout bounds a whole
-	// request, so that a trickling sender cannot hold a message-box
-	// transaction open.
-	srv := httptransport.NewServer(base, rc, rc.log)
-	served := make(chan error, 1)
-	go func() {
-		var err error
-		if rc.certFile != "" {
-			err = srv.ServeTLS(ln, rc.certFile, rc.keyFile)
-		} else {
-			err = srv.Serve(ln)
-		}
-		if !errors.Is(err, http.ErrServerClosed) {
-			rc.log.Error("as2 receive location stopped serving", "error", err)
-		}
-		served <- err
-	}()
-	rc.srv, rc.ln, rc.served, rc.cancel = srv, ln, served, cancel
 	if rc.mdns != nil {
-		// The MDN poster stops with the requests (cancel), not with ctx:
+		// The MDN poster stops with the requests (base), not with ctx:
 		// a request in flight may still queue one, and it is sent at the
 		// next start otherwise.
 		posting := make(chan struct{})
@@ -269,7 +246,7 @@ func (rc *receiver) Start(ctx context.Context) error {
 			rc.postMDNs(base)
 		}()
 	}
-	rc.log.Info("as2 receive location listening", "addr", ln.Addr().String(), "path", rc.path, "tls", rc.certFile != "")
+	rc.log.Info("as2 receive location listening", "addr", rc.serving.Addr().String(), "path", rc.path, "tls", rc.certFile != "")
 	return nil
 }
 
@@ -277,25 +254,21 @@ func (rc *receiver) Start(ctx context.Context) error {
 // flight; those still running then are aborted (nothing stored, no MDN:
 // the sender sends again).
 func (rc *receiver) Stop(ctx context.Context) {
+	if rc.serving.Addr() == nil {
+		return // never started
+	}
+	err := rc.serving.Shutdown(ctx)
 	rc.mu.Lock()
-	srv, served, cancel, posting := rc.srv, rc.served, rc.cancel, rc.posting
+	posting := rc.posting
 	rc.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	if err := srv.Shutdown(ctx); err != nil {
-		cancel()
-		_ = srv.Close() // already failing; Close's error adds nothing
-		if posting != nil {
-			<-posting
-		}
-		rc.log.Warn("as2 receive location stopped with requests in flight", "error", err)
-		return
-	}
-	cancel()
-	<-served
 	if posting != nil {
 		<-posting
+	}
+	// Serving ended otherwise (a TLS key that cannot be loaded) was
+	// logged when it happened; only an unfinished shutdown is news here.
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		rc.log.Warn("as2 receive location stopped with requests in flight", "error", err)
+		return
 	}
 	rc.log.Info("as2 receive location stopped")
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestReceiveTLSPlain(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 
 	payload := []byte("UNA:+.? '\r\nUNB+UNOC:3+FABRIKAM+CONTOSO'")
-	req, err := http.NewRequest(http.MethodPost, "https://"+r.(*receiver).ln.Addr().String()+"/as2", bytes.NewReader(payload))
+	req, err := http.NewRequest(http.MethodPost, "https://"+r.(*receiver).serving.Addr().String()+"/as2", bytes.NewReader(payload))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestReceiveMDNRollover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Stop(context.Background())
-	url := "http://" + r.(*receiver).ln.Addr().String() + "/as2"
+	url := "http://" + r.(*receiver).serving.Addr().String() + "/as2"
 	mdnSigner := func(id string) *x509.Certificate {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte("UNB+UNOC:3+FABRIKAM+CONTOSO'")))
@@ -241,4 +242,44 @@ func TestReceiveMDNRollover(t *testing.T) {
 	if got := mdnSigner("after"); !got.Equal(next.Cert) {
 		t.Errorf("MDN from at on signed by %q, want %q", got.Subject, next.Cert.Subject)
 	}
+}
+
+// TestReceiveStopTwice: the location's listening lifecycle is the http
+// transport's (httptransport.Serving): Stop before Start does nothing, a
+// second Stop returns at once, and the address is free again afterwards.
+func TestReceiveStopTwice(t *testing.T) {
+	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	r, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{},
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Stop(context.Background())
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	addr := r.(*receiver).serving.Addr().String()
+	if err := r.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "already started") {
+		t.Errorf("second Start: %v", err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		r.Stop(context.Background())
+		r.Stop(context.Background())
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second Stop does not return")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the address is still taken after Stop: %v", err)
+	}
+	ln.Close()
 }

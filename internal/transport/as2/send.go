@@ -14,7 +14,6 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
-	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/transport"
 	"github.com/bizpipe/bizpipe/internal/transport/http"
 )
@@ -185,12 +184,13 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 	if len(body) > as2.MaxMDNSize {
 		return nil, fmt.Errorf("%s: the response exceeds %d octets", what, as2.MaxMDNSize)
 	}
-	return a.s.judge(what, as2.JoinEntity(resp.Header, body), resp.Header.Get("Content-Type"), a.messageID, a.mic)
+	return a.s.judge(what, as2.JoinEntity(resp.Header, body), nil, resp.Header.Get("Content-Type"), a.messageID, a.mic)
 }
 
 // judge reads and checks an MDN entity (raw, its header fields included)
-// answering messageID, whose content had the MICs sent.
-func (s *sender) judge(what string, raw []byte, contentType, messageID string, sent as2.MICSource) (*component.Receipt, error) {
+// answering messageID, whose content had the MICs sent. mdn is raw as
+// ParseMDN read it unverified, or nil when raw is still to be read.
+func (s *sender) judge(what string, raw []byte, mdn *as2.ReceivedMDN, contentType, messageID string, sent as2.MICSource) (*component.Receipt, error) {
 	if len(raw) > as2.MaxMDNSize {
 		// The entity is what the box keeps (msgbox.MaxReceiptSize): its
 		// header fields count too.
@@ -198,8 +198,13 @@ func (s *sender) judge(what string, raw []byte, contentType, messageID string, s
 	}
 	// A signed MDN that was not asked for is read unchecked: an unsigned
 	// one would have done (and the partner's certificates were not loaded).
-	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Trusted: s.trusted, Now: time.Now(), SpoolDir: s.env.SpoolDir,
-		Unverified: !s.requireSigned})
+	opts := as2.VerifyOptions{Trusted: s.trusted, Now: time.Now(), SpoolDir: s.env.SpoolDir, Unverified: !s.requireSigned}
+	var err error
+	if mdn == nil {
+		mdn, err = as2.ParseMDN(raw, opts)
+	} else {
+		err = mdn.Verify(opts)
+	}
 	if err != nil {
 		// Kept all the same: what the partner answered, for the operator
 		// and for a dispute.
@@ -235,28 +240,22 @@ func (s *sender) mdnTimeout() time.Duration {
 
 var _ component.ReceiptChecker = (*sender)(nil)
 
-// CheckReceipt judges an asynchronous MDN from party (language §11): by
+// CheckReceipt judges an asynchronous MDN from in.Party (language §11): by
 // the same rules as a synchronous one, against the MICs of what was sent,
 // kept in p.Check. An MDN from another party than the port's partner
-// settles nothing.
-func (s *sender) CheckReceipt(_ context.Context, party string, raw []byte, p component.Pending) (*component.Receipt, error) {
+// settles nothing. The receive location's reading (in.Parsed, an
+// *as2.ReceivedMDN) is verified rather than read again.
+func (s *sender) CheckReceipt(_ context.Context, in component.IncomingReceipt, p component.Pending) (*component.Receipt, error) {
 	what := fmt.Sprintf("send port: party %q's asynchronous MDN", s.cfg.Partner.V)
-	if party != s.cfg.Partner.V {
-		return nil, fmt.Errorf("%w: the MDN for a message sent to party %q came from party %q", component.ErrReceiptUnusable, s.cfg.Partner.V, party)
+	if in.Party != s.cfg.Partner.V {
+		return nil, fmt.Errorf("%w: the MDN for a message sent to party %q came from party %q", component.ErrReceiptUnusable, s.cfg.Partner.V, in.Party)
 	}
 	sent, err := decodeMICs(p.Check)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	ct := ""
-	if fields, _, err := smime.SplitEntity(raw); err == nil {
-		for _, f := range fields {
-			if strings.EqualFold(f.Name, "Content-Type") {
-				ct = f.Value
-			}
-		}
-	}
-	return s.judge(what, raw, ct, p.Correlation, sent)
+	mdn, _ := in.Parsed.(*as2.ReceivedMDN)
+	return s.judge(what, in.Raw, mdn, in.ContentType, p.Correlation, sent)
 }
 
 // encodeMICs keeps the MIC of the content sent in every algorithm a

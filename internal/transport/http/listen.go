@@ -14,7 +14,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -101,11 +100,7 @@ type Listener struct {
 	log    *slog.Logger
 	budget *Budget
 
-	mu     sync.Mutex
-	srv    *http.Server
-	ln     net.Listener
-	served chan error         // Serve's result
-	cancel context.CancelFunc // aborts requests still running when Shutdown gives up
+	serving Serving
 }
 
 // NewListener checks the options and returns an HTTP receiver; Start listens.
@@ -166,57 +161,16 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 // runner's cancelled context does not abort requests in flight: call
 // Shutdown to stop.
 func (h *Listener) Start(ctx context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.srv != nil {
-		return fmt.Errorf("receive location %q: already started", h.o.Location)
+	if _, err := h.serving.Start(ctx, ServeOptions{Location: h.o.Location, Listen: h.o.Listen, Handler: h, Log: h.log, Name: "http"}); err != nil {
+		return err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", h.o.Listen)
-	if err != nil {
-		return fmt.Errorf("receive location %q: listening on %s: %w", h.o.Location, h.o.Listen, err)
-	}
-	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	srv := NewServer(base, h, h.log)
-	served := make(chan error, 1)
-	go func() {
-		err := srv.Serve(ln)
-		if !errors.Is(err, http.ErrServerClosed) {
-			h.log.Error("http receive location stopped serving", "error", err)
-		}
-		served <- err
-	}()
-	h.srv, h.ln, h.served, h.cancel = srv, ln, served, cancel
-	h.log.Info("http receive location listening", "addr", ln.Addr().String(), "path", h.o.Path)
+	h.log.Info("http receive location listening", "addr", h.serving.Addr().String(), "path", h.o.Path)
 	return nil
-}
-
-// NewServer is the http.Server of a receive location over HTTP (this
-// transport's and AS2's): the limits above, request contexts derived from
-// base, and the server's own errors logged to log as warnings.
-func NewServer(base context.Context, h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 }
 
 // Addr is the address listened on (useful with port 0), or nil before
 // Start.
-func (h *Listener) Addr() net.Addr {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ln == nil {
-		return nil
-	}
-	return h.ln.Addr()
-}
+func (h *Listener) Addr() net.Addr { return h.serving.Addr() }
 
 // Shutdown stops accepting connections and waits for the requests in
 // flight to finish (their messages stored and answered). If ctx ends first,
@@ -225,24 +179,12 @@ func (h *Listener) Addr() net.Addr {
 // again - and Shutdown returns ctx's error. Shutdown before Start does
 // nothing.
 func (h *Listener) Shutdown(ctx context.Context) error {
-	h.mu.Lock()
-	srv, served, cancel := h.srv, h.served, h.cancel
-	h.mu.Unlock()
-	if srv == nil {
-		return nil
+	if err := h.serving.Shutdown(ctx); err != nil {
+		return err
 	}
-	if err := srv.Shutdown(ctx); err != nil {
-		cancel()
-		_ = srv.Close() // already failing; Close's error adds nothing
-		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", h.o.Location, err)
+	if h.serving.Addr() != nil {
+		h.log.Info("http receive location stopped")
 	}
-	cancel()
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		served <- err // a second Shutdown reports it too
-		return fmt.Errorf("receive location %q: serving: %w", h.o.Location, err)
-	}
-	served <- http.ErrServerClosed
-	h.log.Info("http receive location stopped")
 	return nil
 }
 

@@ -1,0 +1,265 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+)
+
+// countingBox counts the calls an early MDN's wait makes: Get (the whole
+// message), and AwaitedMDN by AS2 Message-ID.
+type countingBox struct {
+	*sqlitebox.Box
+	gets    atomic.Int64
+	mu      sync.Mutex
+	awaited map[string]int
+}
+
+func countCalls(b msgbox.Box) *countingBox {
+	return &countingBox{Box: b.(*sqlitebox.Box), awaited: map[string]int{}}
+}
+
+func (b *countingBox) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
+	b.gets.Add(1)
+	return b.Box.Get(ctx, id)
+}
+
+func (b *countingBox) AwaitedMDN(ctx context.Context, as2MessageID string) (msgbox.AwaitedMDN, error) {
+	b.mu.Lock()
+	b.awaited[as2MessageID]++
+	b.mu.Unlock()
+	return b.Box.AwaitedMDN(ctx, as2MessageID)
+}
+
+// waitAwaited waits until the box was asked n times for what as2ID's
+// delivery awaits: an MDN for it is then waiting in SettleReceipt.
+func (b *countingBox) waitAwaited(t *testing.T, as2ID string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b.mu.Lock()
+		got := b.awaited[as2ID]
+		b.mu.Unlock()
+		if got >= n {
+			return
+		}
+	}
+	t.Fatalf("the box was not asked %d times for the delivery that sent %s", n, as2ID)
+}
+
+// asyncPort is an as2 send port asking for asynchronous MDNs, sent again
+// once after an mdn_timeout of a second.
+const asyncPort = `
+send_port "p" {
+  host   = host.h
+  filter = message.receive_location == "in"
+  transport "as2" {
+    url           = "{{.URL}}"
+    partner       = party.fabrikam
+    mdn           = "async"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+    mdn_timeout   = "1s"
+  }
+  retry {
+    attempts = 1
+    interval = "1ms"
+  }
+}
+`
+
+// TestAS2EarlyAsyncMDN: an asynchronous MDN that comes before its
+// delivery is recorded as awaiting it (the partner POSTs it before it
+// answers the message) waits, and this runner's recording of the wait
+// wakes it: with the box's poll pushed past the wait's end, the MDN still
+// settles the delivery. While it waits for a delivery being sent again
+// (the first attempt's MDN never came), it does not read the whole
+// message (Get) to know that.
+func TestAS2EarlyAsyncMDN(t *testing.T) {
+	p := newPKI(t)
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	for _, tc := range []struct {
+		name  string
+		early int // the request whose MDN comes early; those before get none
+	}{
+		{"first attempt", 1},
+		{"sent again", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var box *countingBox
+			var requests atomic.Int32
+			mdnAnswer := make(chan int, 1)
+			getsWaiting := make(chan int64, 1)
+			partner := startPartner(t, func(w http.ResponseWriter, r *http.Request) {
+				body := mustReadBody(t, r)
+				if int(requests.Add(1)) != tc.early {
+					w.WriteHeader(http.StatusOK)
+					return
+				}
+				id := r.Header.Get("Message-Id")
+				mic := as2.ComputeMIC(as2.SHA256, body)
+				built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: id, FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &mic},
+					as2.BuildOptions{Signer: partnerSigner, From: "FABRIKAM", To: "CONTOSO"})
+				if err != nil {
+					t.Errorf("building the MDN: %v", err)
+					w.WriteHeader(http.StatusOK)
+					return
+				}
+				go func() { mdnAnswer <- postMDN(t, r.Header.Get("Receipt-Delivery-Option"), built) }()
+				box.waitAwaited(t, id, 1)
+				// The MDN waits; the message is not answered yet.
+				time.Sleep(100 * time.Millisecond)
+				getsWaiting <- box.gets.Load()
+				w.WriteHeader(http.StatusOK)
+			})
+			dir := setup(t, p, as2Common+as2AsyncLocation+asyncPort, map[string]string{"URL": partner, "Port": freePort(t)})
+			put(t, dir, "order.edi", []byte("ISA*00*~early"))
+			r, inner := startWith(t, dir, func(o *runner.Options) { box = countCalls(o.Box); o.Box = box })
+			runner.SetEarlyMDNPoll(r, time.Hour)
+			defer runInBackground(t, r)()
+			d := waitSettled(t, inner, 1)["order.edi"]
+			if d == nil {
+				t.Fatal("order.edi did not settle")
+			}
+			if d.Message.Status != msgbox.StatusDelivered || len(d.Deliveries) != 1 || d.Deliveries[0].Receipt == nil {
+				t.Fatalf("settled: %s (%s)", d.Message.Status, d.Message.Reason)
+			}
+			if got := <-mdnAnswer; got != http.StatusOK {
+				t.Errorf("our answer to the early MDN: %d, want 200", got)
+			}
+			if n := <-getsWaiting; n != 0 {
+				t.Errorf("the early MDN's wait read the whole message %d times", n)
+			}
+			if n := int(requests.Load()); n != tc.early {
+				t.Errorf("sent %d times, want %d", n, tc.early)
+			}
+		})
+	}
+}
+
+// TestSettleReceiptPollsForAnotherProcess: a wait another process records
+// (a box shared by several servers) signals nothing here; the early MDN
+// finds it by polling the box, asking only what the delivery awaits
+// (AwaitedMDN), not for the whole message, while the delivery is being
+// sent again.
+func TestSettleReceiptPollsForAnotherProcess(t *testing.T) {
+	p := newPKI(t)
+	ctx := context.Background()
+	dir := setup(t, p, as2Common+asyncPort, map[string]string{"URL": "http://127.0.0.1:1/as2", "Port": "1"})
+	var box *countingBox
+	r, _ := startWith(t, dir, func(o *runner.Options) { box = countCalls(o.Box); o.Box = box })
+	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
+		strings.NewReader("ISA*00*~"), func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	const other, as2ID = "srv2/w1", "<early@contoso.example>"
+	digest := sha256.Sum256([]byte("the entity sent"))
+	wait := func(id int64) msgbox.AwaitedMDN {
+		return msgbox.AwaitedMDN{DeliveryID: id, MessageID: m.ID, Port: "p", AS2MessageID: as2ID,
+			MIC: "sha-256=" + base64.StdEncoding.EncodeToString(digest[:]), Deadline: time.Now().Add(time.Hour)}
+	}
+	claim := func() *msgbox.Delivery {
+		t.Helper()
+		ds, err := box.ClaimBatch(ctx, other, []string{"p"}, time.Hour, 1, nil)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("claim: %d deliveries, %v", len(ds), err)
+		}
+		return ds[0]
+	}
+	// The other process's first attempt awaited an MDN that never came;
+	// it sends again, with the same Message-ID.
+	d := claim()
+	if err := box.AwaitMDN(ctx, other, wait(d.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Finish(ctx, d.ID, msgbox.AwaitOwner, msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now(), Error: "no MDN"}); err != nil {
+		t.Fatal(err)
+	}
+	d = claim()
+
+	mic := as2.MIC{Alg: as2.SHA256, Digest: digest[:]}
+	built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: as2ID, FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
+		as2.BuildOptions{Signer: &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}, From: "FABRIKAM", To: "CONTOSO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := as2.JoinEntity(built.Header, built.Body)
+	parsed, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settled := make(chan error, 1)
+	go func() {
+		settled <- r.SettleReceipt(ctx, component.IncomingReceipt{Party: "fabrikam", Correlation: as2ID, Raw: raw,
+			ContentType: built.Header.Get("Content-Type"), Parsed: parsed})
+	}()
+	box.waitAwaited(t, as2ID, 5) // polled a few times
+	if n := box.gets.Load(); n != 0 {
+		t.Errorf("polling read the whole message %d times", n)
+	}
+	if err := box.AwaitMDN(ctx, other, wait(d.ID)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-settled:
+		if err != nil {
+			t.Fatalf("SettleReceipt: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SettleReceipt did not return")
+	}
+	got, err := box.Box.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Message.Status != msgbox.StatusDelivered || got.Deliveries[0].Receipt == nil || !strings.Contains(got.Deliveries[0].Receipt.Summary, "signed") {
+		t.Errorf("settled: %s, receipt %+v", got.Message.Status, got.Deliveries[0].Receipt)
+	}
+}
+
+// startPartner serves handler on 127.0.0.1 and returns its URL.
+func startPartner(t *testing.T, handler http.HandlerFunc) string {
+	t.Helper()
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: handler}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String() + "/as2"
+}
+
+// postMDN POSTs an asynchronous MDN to url as FABRIKAM and returns our
+// answer's status (0 when the POST failed).
+func postMDN(t *testing.T, url string, b *as2.Built) int {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.Body))
+	if err != nil {
+		t.Errorf("async MDN request: %v", err)
+		return 0
+	}
+	for k, vs := range b.Header {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("async MDN POST: %v", err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

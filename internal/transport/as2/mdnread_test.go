@@ -1,0 +1,129 @@
+package as2
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// receiptRecorder is a component.ReceiptSink that keeps what it is given.
+type receiptRecorder struct {
+	mu  sync.Mutex
+	got []component.IncomingReceipt
+}
+
+func (s *receiptRecorder) SettleReceipt(_ context.Context, in component.IncomingReceipt) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, in)
+	return nil
+}
+
+// TestAsyncMDNReadOnce: an asynchronous MDN is read once, by the receive
+// location, which hands its reading (unverified: only the port knows
+// whose signature counts) to the runner with the Original-Message-ID; the
+// port's CheckReceipt verifies that same reading instead of reading the
+// MDN again. An unreadable MDN is refused (400) before the runner sees it.
+func TestAsyncMDNReadOnce(t *testing.T) {
+	ca := testpki.NewCA(t, "Test CA")
+	partner := ca.Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
+	us := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	sink := &receiptRecorder{}
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	r, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{}, Receipts: sink,
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{Signer: &component.Identity{Cert: us.Cert, Key: us.Key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background())
+	url := "http://" + r.(*receiver).serving.Addr().String() + "/as2"
+	post := func(b *as2.Built) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, vs := range b.Header {
+			req.Header[k] = vs
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	h := as2.NewHasher()
+	h.Write([]byte("the entity sent"))
+	mic := h.MIC(as2.SHA256)
+	const sent = "<d1@contoso.example>"
+	built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: sent, FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
+		as2.BuildOptions{Signer: &smime.Signer{Cert: partner.Cert, Key: partner.Key}, From: "FABRIKAM", To: "CONTOSO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := post(built); code != http.StatusOK {
+		t.Fatalf("POST of a signed MDN: %d", code)
+	}
+	garbage := &as2.Built{Header: http.Header{"Content-Type": {"multipart/report; report-type=disposition-notification; boundary=b"},
+		"As2-From": {"FABRIKAM"}, "As2-To": {"CONTOSO"}, "As2-Version": {"1.2"}, "Message-Id": {"<g@fabrikam>"}},
+		Body: []byte("--b\r\nContent-Type: text/plain\r\n\r\nno notification\r\n--b--\r\n")}
+	if code := post(garbage); code != http.StatusBadRequest {
+		t.Errorf("POST of an unreadable MDN: %d, want 400", code)
+	}
+	sink.mu.Lock()
+	got := sink.got
+	sink.mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("the runner got %d receipts, want the readable one", len(got))
+	}
+	in := got[0]
+	read, ok := in.Parsed.(*as2.ReceivedMDN)
+	if !ok || in.Party != "fabrikam" || in.Correlation != sent || !strings.HasPrefix(in.ContentType, "multipart/signed") ||
+		!bytes.Equal(read.Raw, in.Raw) || !bytes.HasSuffix(in.Raw, built.Body) {
+		t.Fatalf("receipt handed over: party %q, correlation %q, content type %q, parsed %T", in.Party, in.Correlation, in.ContentType, in.Parsed)
+	}
+	if read.Signed {
+		t.Fatal("the receive location verified the MDN: it cannot know whose signature counts")
+	}
+
+	b, _ := body(t, nil)
+	snd, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: partner.Cert}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.(*sender).Close()
+	ck := snd.(component.ReceiptChecker)
+	p := component.Pending{Correlation: sent, Check: encodeMICs(h)}
+	rc, err := ck.CheckReceipt(context.Background(), in, p)
+	if err != nil || rc == nil || !strings.Contains(rc.Summary, "processed") || !strings.Contains(rc.Summary, "signed") {
+		t.Fatalf("CheckReceipt: %+v, %v", rc, err)
+	}
+	// Verified in place: the port used the location's reading.
+	if !read.Signed || !read.Signer.Equal(partner.Cert) {
+		t.Errorf("the reading handed over is not the one verified (signed %v)", read.Signed)
+	}
+	other := in
+	other.Party = "litware"
+	if _, err := ck.CheckReceipt(context.Background(), other, p); !errors.Is(err, component.ErrReceiptUnusable) {
+		t.Errorf("an MDN from another party: %v, want ErrReceiptUnusable", err)
+	}
+}

@@ -1,0 +1,137 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// ServeOptions says what a Serving serves.
+type ServeOptions struct {
+	// Location names the receive location in errors.
+	Location string
+	// Listen is the address to listen on, host:port.
+	Listen  string
+	Handler http.Handler
+	// Log takes the server's own errors; nil discards them. Name (the
+	// transport: "http", "as2") starts the message when serving fails.
+	Log  *slog.Logger
+	Name string
+	// CertFile and KeyFile, when CertFile is set, serve HTTPS with this
+	// PEM certificate (intermediates after it) and key.
+	CertFile, KeyFile string
+}
+
+// Serving is the listening lifecycle of a receive location over HTTP
+// (this transport's and AS2's): Start listens and serves with listen.go's
+// limits, plain or TLS, in the background; Shutdown stops gracefully. The
+// zero value is ready to Start, once.
+type Serving struct {
+	mu     sync.Mutex
+	loc    string // the location, for Shutdown's errors
+	srv    *http.Server
+	ln     net.Listener
+	served chan error         // Serve's result
+	cancel context.CancelFunc // aborts requests still running when Shutdown gives up
+}
+
+// Start listens on o.Listen and serves in the background; it returns once
+// the listener is open, or an error naming the location and address when
+// it cannot be (address in use). ctx bounds only the listening itself.
+//
+// It returns the base context of the requests: it carries ctx's values
+// but not its cancellation, so that a stopping runner's cancelled context
+// does not abort requests in flight, and it is cancelled when Shutdown
+// has waited for them (or gave up), for work that must end with them.
+func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return nil, fmt.Errorf("receive location %q: already started", o.Location)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("receive location %q: listening on %s: %w", o.Location, o.Listen, err)
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	srv := newServer(base, o.Handler, log)
+	served := make(chan error, 1)
+	go func() {
+		var err error
+		if o.CertFile != "" {
+			err = srv.ServeTLS(ln, o.CertFile, o.KeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error(o.Name+" receive location stopped serving", "error", err)
+		}
+		served <- err
+	}()
+	s.loc, s.srv, s.ln, s.served, s.cancel = o.Location, srv, ln, served, cancel
+	return base, nil
+}
+
+// Addr is the address listened on (useful with port 0), or nil before
+// Start.
+func (s *Serving) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Shutdown stops accepting connections and waits for the requests in
+// flight to finish. If ctx ends first, the requests still running are
+// aborted (their contexts cancelled: the box rolls back, the clients get
+// no answer and send again) and the error wraps ctx's. It also reports
+// why serving ended, when that was not Shutdown (such as a TLS
+// certificate that could not be loaded). Shutdown before Start does
+// nothing; a second Shutdown answers as the first did.
+func (s *Serving) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	loc, srv, served, cancel := s.loc, s.srv, s.served, s.cancel
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		cancel()
+		_ = srv.Close() // already failing; Close's error adds nothing
+		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", loc, err)
+	}
+	cancel()
+	err := <-served
+	served <- err // for a second Shutdown
+	if !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("receive location %q: serving: %w", loc, err)
+	}
+	return nil
+}
+
+// newServer is the http.Server of a Serving: the limits of listen.go,
+// request contexts derived from base, and the server's own errors logged
+// to log as warnings.
+func newServer(base context.Context, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

@@ -1,0 +1,220 @@
+package http
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
+)
+
+// tlsFiles writes a self-signed server certificate for 127.0.0.1 and its
+// key, and returns their paths and a pool trusting it.
+func tlsFiles(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+type ctxKey struct{}
+
+// TestServing: the lifecycle both receive transports over HTTP share.
+// Plain or TLS as asked, with the receive limits; requests see the
+// values of Start's context but not its cancellation; the base context
+// Start returns ends with Shutdown; a second Shutdown answers as the
+// first; errors name the location and address.
+func TestServing(t *testing.T) {
+	certFile, keyFile, pool := tlsFiles(t)
+	for _, tc := range []struct {
+		name   string
+		tls    bool
+		scheme string
+	}{
+		{"plain", false, "http"},
+		{"tls", true, "https"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// What the request's context was while it ran.
+			type seenCtx struct {
+				value any
+				err   error
+			}
+			seen := make(chan seenCtx, 4)
+			handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen <- seenCtx{r.Context().Value(ctxKey{}), r.Context().Err()}
+				_, _ = io.WriteString(w, "ok")
+			})
+			o := ServeOptions{Location: "in", Listen: "127.0.0.1:0", Handler: handler, Name: "test"}
+			if tc.tls {
+				o.CertFile, o.KeyFile = certFile, keyFile
+			}
+			var s Serving
+			if s.Addr() != nil {
+				t.Fatal("an address before Start")
+			}
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
+			base, err := s.Start(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Start(ctx, o); err == nil || !strings.Contains(err.Error(), `receive location "in": already started`) {
+				t.Errorf("second Start: %v", err)
+			}
+			if s.srv.ReadHeaderTimeout != readHeaderTimeout || s.srv.ReadTimeout != readTimeout || s.srv.WriteTimeout != writeTimeout ||
+				s.srv.IdleTimeout != idleTimeout || s.srv.MaxHeaderBytes != maxHeaderBytes {
+				t.Errorf("server limits %+v", s.srv)
+			}
+			cancel() // a stopping runner: requests go on
+			client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+			defer client.CloseIdleConnections()
+			resp, err := client.Get(tc.scheme + "://" + s.Addr().String() + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || string(b) != "ok" {
+				t.Fatalf("GET: %s %q", resp.Status, b)
+			}
+			if rctx := <-seen; rctx.value != "v" || rctx.err != nil {
+				t.Errorf("request context: value %v, err %v", rctx.value, rctx.err)
+			}
+			// The other scheme is not served.
+			other := map[string]string{"http": "https", "https": "http"}[tc.scheme]
+			if resp, err := client.Get(other + "://" + s.Addr().String() + "/"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					t.Errorf("%s served on a %s location", other, tc.scheme)
+				}
+			}
+			if base.Err() != nil {
+				t.Fatal("base context ended before Shutdown")
+			}
+			for i := range 2 {
+				if err := s.Shutdown(context.Background()); err != nil {
+					t.Fatalf("Shutdown %d: %v", i+1, err)
+				}
+			}
+			if base.Err() == nil {
+				t.Error("base context still live after Shutdown")
+			}
+		})
+	}
+}
+
+// TestServingErrors: an address in use is a Start error naming the
+// location and the address, and nothing is left to shut down; serving
+// that fails (a key file that cannot be loaded) is logged under the
+// transport's name and reported by every Shutdown.
+func TestServingErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var s Serving
+	if _, err := s.Start(context.Background(), ServeOptions{Location: "in", Listen: busy.Addr().String(), Handler: http.NotFoundHandler()}); err == nil ||
+		!strings.Contains(err.Error(), `receive location "in": listening on `+busy.Addr().String()) {
+		t.Errorf("Start on a busy address: %v", err)
+	}
+	if s.Addr() != nil || s.Shutdown(context.Background()) != nil {
+		t.Error("a failed Start left something to shut down")
+	}
+
+	certFile, _, _ := tlsFiles(t)
+	log, lr := transporttest.NewLog()
+	var bad Serving
+	if _, err := bad.Start(context.Background(), ServeOptions{Location: "in", Listen: "127.0.0.1:0", Handler: http.NotFoundHandler(),
+		Log: log, Name: "as2", CertFile: certFile, KeyFile: filepath.Join(t.TempDir(), "missing.key")}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); lr.Count(slog.LevelError, "as2 receive location stopped serving") == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the serving failure was not logged")
+		}
+	}
+	for i := range 2 {
+		if err := bad.Shutdown(context.Background()); err == nil || !strings.Contains(err.Error(), `receive location "in": serving: `) {
+			t.Errorf("Shutdown %d after serving failed: %v", i+1, err)
+		}
+	}
+}
+
+// TestServingShutdownDeadline: a request still running when Shutdown's
+// context ends is aborted (its context cancelled), and the error wraps
+// that context's.
+func TestServingShutdownDeadline(t *testing.T) {
+	started, aborted := make(chan struct{}), make(chan struct{})
+	var s Serving
+	if _, err := s.Start(context.Background(), ServeOptions{Location: "in", Listen: "127.0.0.1:0",
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			<-r.Context().Done()
+			close(aborted)
+		})}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if resp, err := http.Get("http://" + s.Addr().String() + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "requests in flight") {
+		t.Errorf("Shutdown = %v, want the deadline, with requests in flight", err)
+	}
+	select {
+	case <-aborted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight was not aborted")
+	}
+}
