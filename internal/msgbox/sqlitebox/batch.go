@@ -322,34 +322,32 @@ func (w *routedRows) flush(ctx context.Context, tx *cachedTx) error {
 // that order too (RETURNING's own order is not defined).
 func insertBodies(ctx context.Context, tx *cachedTx, n int) ([]int64, error) {
 	ids := make([]int64, 0, n)
-	for n > 0 {
-		k := 1
-		for k*2 <= n {
-			k *= 2
-		}
+	err := inShares(n, func(k int) error {
 		rows, err := tx.QueryContext(ctx, "INSERT INTO bodies (touched_at) VALUES "+
 			strings.TrimSuffix(strings.Repeat("(NULL), ", k), ", ")+" RETURNING id")
 		if err != nil {
-			return nil, fmt.Errorf("storing bodies: %w", err)
+			return err
 		}
+		defer rows.Close()
 		first := len(ids)
 		for rows.Next() {
 			var id int64
 			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("storing bodies: %w", err)
+				return err
 			}
 			ids = append(ids, id)
 		}
-		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("storing bodies: %w", err)
+			return err
 		}
 		if len(ids)-first != k {
-			return nil, fmt.Errorf("storing bodies: %d ids for %d bodies", len(ids)-first, k)
+			return fmt.Errorf("%d ids for %d bodies", len(ids)-first, k)
 		}
 		slices.Sort(ids[first:])
-		n -= k
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storing bodies: %w", err)
 	}
 	return ids, nil
 }

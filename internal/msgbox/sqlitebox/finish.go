@@ -209,18 +209,27 @@ const rowsMark = "{rows}"
 // rows, three for 13) with at most seven query texts to prepare and
 // cache per query (1 to 64 rows). Nothing to run when args is empty.
 func execRows(ctx context.Context, tx *cachedTx, query string, width int, args []any) error {
-	n := len(args) / width
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return inShares(len(args)/width, func(k int) error {
+		marks := strings.TrimSuffix(strings.Repeat(row+", ", k), ", ")
+		_, err := tx.ExecContext(ctx, strings.Replace(query, rowsMark, marks, 1), args[:k*width]...)
+		args = args[k*width:]
+		return err
+	})
+}
+
+// inShares splits n rows into power-of-two shares, largest first, and
+// calls fn with each share's size, stopping at its first error.
+func inShares(n int, fn func(k int) error) error {
 	for n > 0 {
 		k := 1
 		for k*2 <= n {
 			k *= 2
 		}
-		row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
-		marks := strings.TrimSuffix(strings.Repeat(row+", ", k), ", ")
-		if _, err := tx.ExecContext(ctx, strings.Replace(query, rowsMark, marks, 1), args[:k*width]...); err != nil {
+		if err := fn(k); err != nil {
 			return err
 		}
-		args, n = args[k*width:], n-k
+		n -= k
 	}
 	return nil
 }
