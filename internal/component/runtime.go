@@ -478,8 +478,12 @@ type SharedSync interface {
 	Attempt
 	// Written says that the whole entity was written and Commit may come
 	// later: the attempt gives back what it holds only while writing (a
-	// write buffer). An error fails the attempt, as a Write error does.
-	Written() error
+	// write buffer). share says whether Commit is worth deferring until
+	// the batch's other commits, judged by what was written (a pipeline
+	// may make a small message big): when false, the runner commits at
+	// once, and the commit syncs on its own. An error fails the attempt,
+	// as a Write error does.
+	Written() (share bool, err error)
 }
 
 // ContentObserver is implemented by an Attempt whose protocol proves

@@ -135,8 +135,8 @@ exactly once: after a restart, an identical file already in place counts as
 delivered. The small deliveries a worker takes together share their syncs:
 on ext4, XFS, Btrfs, F2FS and tmpfs one syncfs(2) per step serves all of
 them (it also writes back what other programs left to write on that file
-system); elsewhere, and for a message over 1 MiB or one alone, each file
-is fsynced.
+system); elsewhere, and for a file over 1 MiB (as written, after the
+pipeline) or one alone, each file is fsynced.
 
 file_name is a template over the message; it must be a plain file name
 (no path separators, no control characters): one that is not suspends the
@@ -233,8 +233,9 @@ type sharedSync struct {
 	w *WriteAttempt
 }
 
-// Written implements component.SharedSync.
-func (s sharedSync) Written() error { return s.w.Flush() }
+// Written implements component.SharedSync: a commit shares its syncs
+// unless its output is over sharedCommitMax.
+func (s sharedSync) Written() (bool, error) { return s.w.Flush() }
 
 var _ component.SharedSync = sharedSync{}
 

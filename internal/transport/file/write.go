@@ -298,10 +298,24 @@ type WriteAttempt struct {
 	unnamed bool
 	err     error // the first failure; every later call returns it
 	done    bool
+	// n counts the bytes written, headers included: what Flush judges
+	// sharing by.
+	n int64
 	// flushed: Flush ended the writing; only Commit or Abort may follow.
-	// The commit is then one of a batch (see syncPoint).
 	flushed bool
+	// batched: the commit joins rounds of syncs shared with the other
+	// commits of a batch (see syncPoint); set by a Flush that answered
+	// share.
+	batched bool
 }
+
+// sharedCommitMax is the most an attempt may have written for its commit
+// to wait for the rest of its batch (see Flush): a larger one's sync
+// costs little next to its writing, and committing it at once keeps a
+// batch of large outputs from filling the disk with files not yet placed.
+// Judged by the bytes written, not the message's size: a pipeline may
+// make a small message big.
+const sharedCommitMax = 1 << 20
 
 // Write appends p to the partial file.
 func (w *WriteAttempt) Write(p []byte) (int, error) {
@@ -312,9 +326,11 @@ func (w *WriteAttempt) Write(p []byte) (int, error) {
 		return 0, errors.New("send: file delivery already ended")
 	}
 	if w.buf == nil {
+		w.n += int64(len(p))
 		return len(p), nil
 	}
 	n, err := w.buf.Write(p)
+	w.n += int64(n)
 	if err != nil {
 		// ENOSPC is the likely cause: give the space back now.
 		w.drop()
@@ -326,19 +342,25 @@ func (w *WriteAttempt) Write(p []byte) (int, error) {
 // Flush writes out what the attempt buffers and gives its buffer back:
 // the payload is complete, and Commit may come later (the runner commits a
 // batch together). Nothing may be written after it.
-func (w *WriteAttempt) Flush() error {
+//
+// share reports whether the commit is worth deferring to share rounds of
+// syncs with the rest of a batch: it is, unless the attempt wrote more
+// than sharedCommitMax, and then Commit syncs its own file as an attempt
+// never flushed does.
+func (w *WriteAttempt) Flush() (share bool, err error) {
 	if w.err != nil {
-		return w.err
+		return false, w.err
 	}
 	if w.done || w.flushed {
-		return errors.New("send: file delivery already ended")
+		return false, errors.New("send: file delivery already ended")
 	}
 	w.flushed = true
 	if err := w.flush(); err != nil {
 		w.drop()
-		return w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
+		return false, w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
 	}
-	return nil
+	w.batched = w.n <= sharedCommitMax
+	return w.batched, nil
 }
 
 // flush writes out and releases the write buffer, if the attempt still
@@ -370,7 +392,7 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 	if w.fh != nil {
 		err := w.flush()
 		if err == nil {
-			err = f.syncPoint(w.fh, w.flushed)
+			err = f.syncPoint(w.fh, w.batched)
 		}
 		if err != nil || !w.unnamed {
 			if cerr := w.fh.Close(); err == nil {
@@ -389,17 +411,17 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 		if w.unnamed {
 			// Named while still open: the name is made from the
 			// descriptor.
-			err = f.stageUnnamed(d, w.fh, w.staged, w.flushed)
+			err = f.stageUnnamed(d, w.fh, w.staged, w.batched)
 			w.fh.Close()
 			w.fh = nil
 		} else {
-			err = f.stage(d, w.partial, w.staged, w.flushed)
+			err = f.stage(d, w.partial, w.staged, w.batched)
 		}
 		if err != nil {
 			return w.fail(err)
 		}
 	}
-	return w.fail(f.place(d, w.staged, w.final, w.flushed))
+	return w.fail(f.place(d, w.staged, w.final, w.batched))
 }
 
 // Abort drops the partial file of an attempt that will not be committed.
@@ -643,15 +665,16 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error, batched 
 // syncPoint makes durable what an attempt changed in the output directory
 // so far: the content of fh, or (fh nil) the directory's entries.
 //
-// The attempt of a batch (batched: the runner commits the batch's small
-// deliveries together, after Flush) joins, where the file system allows
-// (dirsync.SyncFSWorks), a round of syncfs(2) shared with every commit in
-// flight, which covers both: one round serves the whole batch where an
-// fsync of each file would force the journal once per file. It also
-// writes back whatever else is waiting on that file system, which is why
-// an attempt alone (a large message, a lone one, a redo) and every
-// attempt elsewhere fsyncs its own file (concurrent fsyncs still share
-// the journal commit) and joins a round of directory syncs.
+// The attempt of a batch (batched: its Flush answered share, and the
+// runner commits it with the rest of its batch) joins, where the file
+// system allows (dirsync.SyncFSWorks), a round of syncfs(2) shared with
+// every commit in flight, which covers both: one round serves the whole
+// batch where an fsync of each file would force the journal once per
+// file. It also writes back whatever else is waiting on that file system,
+// which is why an attempt alone (one that wrote over sharedCommitMax, a
+// lone one, a redo) and every attempt elsewhere fsyncs its own file
+// (concurrent fsyncs still share the journal commit) and joins a round of
+// directory syncs.
 //
 // A file system found not to allow it any more (a share mounted over the
 // directory since) is synced file by file from then on.

@@ -694,8 +694,8 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 				if _, err := w.Write([]byte(d.FileName)); err != nil {
 					return err
 				}
-				if err := w.Flush(); err != nil {
-					return err
+				if share, err := w.Flush(); err != nil || !share {
+					return fmt.Errorf("Flush = %v, %v; want share", share, err)
 				}
 				return w.Commit(context.Background())
 			}
@@ -735,6 +735,55 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 	}
 }
 
+// TestFileFlushShares: Flush answers share by the bytes the attempt wrote,
+// headers and all: up to sharedCommitMax its commit joins a syncfs round,
+// above it the commit fsyncs its own file and shares only directory
+// syncs. Whatever the answer, the file lands whole.
+func TestFileFlushShares(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		size  int
+		share bool
+	}{
+		{"small", 100, true},
+		{"at the limit", sharedCommitMax, true},
+		{"one byte over", sharedCommitMax + 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, dir := newFileTransport(t, false)
+			f.wholeFS.Store(1)
+			var whole, dirs atomic.Int32
+			f.whole.SyncFunc = func(dir string) error { whole.Add(1); return dirsync.SyncFS(dir) }
+			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			payload := bytes.Repeat([]byte("0123456789abcdef"), tt.size/16+1)[:tt.size]
+			w, err := f.Begin(context.Background(), fileDelivery(1, "a.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// In pieces, as stages write: the header first.
+			for p := payload; len(p) > 0; {
+				n := min(len(p), 1000)
+				if _, err := w.Write(p[:n]); err != nil {
+					t.Fatal(err)
+				}
+				p = p[n:]
+			}
+			share, err := w.Flush()
+			if err != nil || share != tt.share {
+				t.Fatalf("Flush after %d bytes = %v, %v; want %v", tt.size, share, err, tt.share)
+			}
+			if err := w.Commit(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			assertContent(t, filepath.Join(dir, "a.bin"), payload)
+			if rounds := whole.Load(); (rounds > 0) != tt.share || (dirs.Load() > 0) == tt.share {
+				t.Errorf("%d syncfs rounds and %d directory syncs; want %s", rounds, dirs.Load(),
+					map[bool]string{true: "rounds only", false: "directory syncs only"}[tt.share])
+			}
+		})
+	}
+}
+
 // TestFileSyncModeFollowsTheFileSystem: a Writer finds out once whether
 // its directory's file system takes syncfs, as dirsync says; and when a
 // round finds that it no longer does (a share mounted over the directory),
@@ -765,7 +814,7 @@ func TestFileSyncModeFollowsTheFileSystem(t *testing.T) {
 		if _, err := w.Write([]byte(name)); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Flush(); err != nil {
+		if _, err := w.Flush(); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Commit(context.Background()); err != nil {
@@ -792,7 +841,7 @@ func TestFileFlushThenCommit(t *testing.T) {
 	if _, err := w.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Flush(); err != nil {
+	if _, err := w.Flush(); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
 	if _, err := w.Write([]byte("late")); err == nil {
@@ -810,7 +859,7 @@ func TestFileFlushThenCommit(t *testing.T) {
 	if _, err := w.Write([]byte("dropped")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Flush(); err != nil {
+	if _, err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	w.Abort()
