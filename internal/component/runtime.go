@@ -484,6 +484,13 @@ type SharedSync interface {
 	// once, and the commit syncs on its own. An error fails the attempt,
 	// as a Write error does.
 	Written() (share bool, err error)
+	// Alone says, after Written answered share and before Commit, that
+	// no other commit is left to share the syncs with (the batch's others
+	// went elsewhere, committed at once or failed): Commit syncs on its
+	// own, as when Written said not to share, rather than in rounds meant
+	// for many (the file transport's syncfs(2) writes back the whole
+	// file system).
+	Alone()
 }
 
 // ContentObserver is implemented by an Attempt whose protocol proves

@@ -18,10 +18,10 @@ import (
 
 // ledger is a send transport whose attempts share their syncs
 // (component.SharedSync). It notes, in order, each attempt's Written ("W
-// name" when it answered share, "N name" when not) and Commit ("C name"),
-// and keeps what each delivered. Written fails for a message named
-// "refuse.xml", and answers share for at most shareMax bytes written
-// (1 MiB when 0), as the file transport does.
+// name" when it answered share, "N name" when not), Alone ("A name") and
+// Commit ("C name"), and keeps what each delivered. Written fails for a
+// message named "refuse.xml", and answers share for at most shareMax
+// bytes written (1 MiB when 0), as the file transport does.
 type ledger struct {
 	shareMax int
 	mu       sync.Mutex
@@ -60,6 +60,7 @@ type ledgerAttempt struct {
 	name    string
 	buf     bytes.Buffer
 	written bool
+	shared  bool // Written answered share
 }
 
 var _ component.SharedSync = (*ledgerAttempt)(nil)
@@ -85,7 +86,15 @@ func (a *ledgerAttempt) Written() (bool, error) {
 		return false, nil
 	}
 	a.l.note("W " + a.name)
+	a.shared = true
 	return true, nil
+}
+
+func (a *ledgerAttempt) Alone() {
+	if !a.shared {
+		panic("Alone without a Written that answered share")
+	}
+	a.l.note("A " + a.name)
 }
 
 func (a *ledgerAttempt) Commit(context.Context) (component.Result, error) {
@@ -232,6 +241,58 @@ send_port "out" {
 	want := []string{"N grown.xml", "C grown.xml", "W m0.xml", "W m1.xml", "W m2.xml"}
 	if got := l.events[:min(len(want), len(l.events))]; !slices.Equal(got, want) || len(l.events) != 8 {
 		t.Errorf("events %v, want %v and then the 3 commits", l.events, want)
+	}
+}
+
+// TestSharedSyncAlone: one worker, one batch. The commits left for the end
+// of the batch are told Alone when only one is left (however many the
+// claim took), and share otherwise.
+func TestSharedSyncAlone(t *testing.T) {
+	big := ledgerMsg{"big.xml", binaryBody(2 << 20)}
+	small := func(names ...string) []ledgerMsg {
+		var msgs []ledgerMsg
+		for _, n := range names {
+			msgs = append(msgs, ledgerMsg{n, []byte("<" + n + "/>")})
+		}
+		return msgs
+	}
+	for _, tt := range []struct {
+		name string
+		msgs []ledgerMsg
+		// want is the log: first in order, then the last unordered
+		// events in any order (the batch's commits, concurrent).
+		want      []string
+		unordered int
+	}{
+		{"claimed alone", small("a"), []string{"W a", "A a", "C a"}, 0},
+		{"the others committed at once or failed", append([]ledgerMsg{big}, small("refuse.xml", "a")...),
+			[]string{"N big.xml", "C big.xml", "W a", "A a", "C a"}, 0},
+		{"two left share", append([]ledgerMsg{big}, small("a", "b")...),
+			[]string{"N big.xml", "C big.xml", "W a", "W b", "C a", "C b"}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPKI(t)
+			dir := setup(t, p, common+`
+send_port "out" {
+  host   = host.h
+  filter = true
+  transport "ledger" {}
+}
+`, map[string]string{"Max": "64MiB"})
+			l := &ledger{got: map[string][]byte{}}
+			sum, _, err := runLedger(t, dir, l, nil, tt.msgs)
+			if err != nil || sum.Delivered+sum.Retried != len(tt.msgs) {
+				t.Fatalf("RunOnce: %+v, %v; want all %d attempted", sum, err, len(tt.msgs))
+			}
+			n := len(tt.want) - tt.unordered
+			got := slices.Clone(l.events)
+			if len(got) == len(tt.want) {
+				slices.Sort(got[n:])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("events %v, want %v (the last %d in any order)", l.events, tt.want, tt.unordered)
+			}
+		})
 	}
 }
 

@@ -26,12 +26,12 @@ const copyBuffer = 256 << 10
 // attempt reports delivered and sets *pending: recordBatch records the
 // delivery as awaiting it instead.
 //
-// When later is not nil and the transport's commit shares its syncs with
-// other commits (component.SharedSync) and says, once written, that this
-// one is worth sharing, stream stops before the commit and sets *later to
-// what makes it: processBatch commits a batch together.
+// When the transport's commit shares its syncs with other commits
+// (component.SharedSync) and says, once written, that this one is worth
+// sharing, stream stops before the commit and sets *later to what makes
+// it: processBatch commits a batch together.
 func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery,
-	pending **component.Pending, later *func() (msgbox.Outcome, bool)) (msgbox.Outcome, bool) {
+	pending **component.Pending, later *deferredCommit) (msgbox.Outcome, bool) {
 	suspend := func(err error) (msgbox.Outcome, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf("pipeline failed: %v", err)}, false
 	}
@@ -124,14 +124,19 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	if m := r.opts.Metrics; m != nil {
 		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
-	if s, ok := att.(component.SharedSync); ok && later != nil {
+	if s, ok := att.(component.SharedSync); ok {
 		share, err := s.Written()
 		if err != nil {
 			att.Abort()
 			return retry(err)
 		}
 		if share {
-			*later = func() (msgbox.Outcome, bool) { return r.commit(ctx, pt, d, att, pending) }
+			*later = func(alone bool) (msgbox.Outcome, bool) {
+				if alone {
+					s.Alone()
+				}
+				return r.commit(ctx, pt, d, att, pending)
+			}
 			return msgbox.Outcome{}, false
 		}
 	}

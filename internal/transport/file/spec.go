@@ -237,6 +237,9 @@ type sharedSync struct {
 // unless its output is over sharedCommitMax.
 func (s sharedSync) Written() (bool, error) { return s.w.Flush() }
 
+// Alone implements component.SharedSync.
+func (s sharedSync) Alone() { s.w.Alone() }
+
 var _ component.SharedSync = sharedSync{}
 
 func (s *sender) Redo(ctx context.Context, d *component.Delivery) (bool, error) {

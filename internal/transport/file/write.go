@@ -305,7 +305,7 @@ type WriteAttempt struct {
 	flushed bool
 	// batched: the commit joins rounds of syncs shared with the other
 	// commits of a batch (see syncPoint); set by a Flush that answered
-	// share.
+	// share, cleared by Alone.
 	batched bool
 }
 
@@ -362,6 +362,12 @@ func (w *WriteAttempt) Flush() (share bool, err error) {
 	w.batched = w.n <= sharedCommitMax
 	return w.batched, nil
 }
+
+// Alone says, after a Flush that answered share, that no other commit is
+// left to share rounds of syncs with: Commit syncs its own file, as an
+// attempt never flushed does, since a syncfs(2) round for one file would
+// write back the whole file system.
+func (w *WriteAttempt) Alone() { w.batched = false }
 
 // flush writes out and releases the write buffer, if the attempt still
 // has one.

@@ -660,18 +660,20 @@ func TestNewFileRequiresDir(t *testing.T) {
 // of syncfs(2) where it stands in for the fsyncs: each delivery passes
 // three sync points (its data, its staged name, its final name), and 32
 // of them at once take far fewer rounds than that. Elsewhere, and for a
-// delivery sent alone, each file is fsynced and the directory syncs are
-// shared.
+// delivery sent alone or told Alone after its Flush, each file is fsynced
+// and the directory syncs are shared.
 func TestFileConcurrentDeliveries(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		wholeFS int32
 		batched bool
+		alone   bool // Alone after Flush
 		syncfs  bool // want syncfs rounds, not directory syncs
 	}{
-		{"batched, syncfs rounds", 1, true, true},
-		{"batched, fsync each file", 2, true, false},
-		{"alone, where syncfs works", 1, false, false},
+		{"batched, syncfs rounds", 1, true, false, true},
+		{"batched, fsync each file", 2, true, false, false},
+		{"sent alone, where syncfs works", 1, false, false, false},
+		{"batched then told alone, where syncfs works", 1, true, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, dir := newFileTransport(t, false)
@@ -696,6 +698,9 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 				}
 				if share, err := w.Flush(); err != nil || !share {
 					return fmt.Errorf("Flush = %v, %v; want share", share, err)
+				}
+				if tt.alone {
+					w.Alone()
 				}
 				return w.Commit(context.Background())
 			}
