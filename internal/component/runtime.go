@@ -473,7 +473,10 @@ type Attempt interface {
 // syncs to disk that concurrent commits share (the file transport's). The
 // runner runs the pipelines of a claimed batch first and then commits its
 // SharedSync attempts together, so that one round of syncs serves the
-// whole batch instead of one sync per delivery.
+// whole batch instead of one sync per delivery. It holds a bounded number
+// of such attempts at once (runner.Options.MaxDeferredCommits); beyond
+// them, and for an attempt whose Written says not to share, it calls
+// Commit at once, without Written or after it.
 type SharedSync interface {
 	Attempt
 	// Written says that the whole entity was written and Commit may come

@@ -21,12 +21,16 @@ import (
 // name" when it answered share, "N name" when not), Alone ("A name") and
 // Commit ("C name"), and keeps what each delivered. Written fails for a
 // message named "refuse.xml", and answers share for at most shareMax
-// bytes written (1 MiB when 0), as the file transport does.
+// bytes written (1 MiB when 0), as the file transport does. It counts the
+// attempts between a Written that answered share and their Commit: the
+// commits the runner holds back.
 type ledger struct {
 	shareMax int
 	mu       sync.Mutex
 	events   []string
 	got      map[string][]byte
+	held     int
+	maxHeld  int
 }
 
 func (l *ledger) spec() *component.Spec {
@@ -87,6 +91,10 @@ func (a *ledgerAttempt) Written() (bool, error) {
 	}
 	a.l.note("W " + a.name)
 	a.shared = true
+	a.l.mu.Lock()
+	a.l.held++
+	a.l.maxHeld = max(a.l.maxHeld, a.l.held)
+	a.l.mu.Unlock()
 	return true, nil
 }
 
@@ -101,6 +109,9 @@ func (a *ledgerAttempt) Commit(context.Context) (component.Result, error) {
 	a.l.note("C " + a.name)
 	a.l.mu.Lock()
 	a.l.got[a.name] = bytes.Clone(a.buf.Bytes())
+	if a.shared {
+		a.l.held--
+	}
 	a.l.mu.Unlock()
 	return component.Result{}, nil
 }
@@ -244,10 +255,11 @@ send_port "out" {
 	}
 }
 
-// TestSharedSyncAlone: one worker, one batch. The commits left for the end
-// of the batch are told Alone when only one is left (however many the
-// claim took), and share otherwise.
-func TestSharedSyncAlone(t *testing.T) {
+// TestSharedSyncAloneAndCapped: one worker, one batch. The commits left
+// for the end of the batch are told Alone when only one is left (however
+// many the claim took), and share otherwise; beyond the runner's cap on
+// deferred commits an attempt commits at once, without Written.
+func TestSharedSyncAloneAndCapped(t *testing.T) {
 	big := ledgerMsg{"big.xml", binaryBody(2 << 20)}
 	small := func(names ...string) []ledgerMsg {
 		var msgs []ledgerMsg
@@ -258,17 +270,22 @@ func TestSharedSyncAlone(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
+		cap  int // MaxDeferredCommits; 0: the default
 		msgs []ledgerMsg
 		// want is the log: first in order, then the last unordered
 		// events in any order (the batch's commits, concurrent).
 		want      []string
 		unordered int
 	}{
-		{"claimed alone", small("a"), []string{"W a", "A a", "C a"}, 0},
-		{"the others committed at once or failed", append([]ledgerMsg{big}, small("refuse.xml", "a")...),
+		{"claimed alone", 0, small("a"), []string{"W a", "A a", "C a"}, 0},
+		{"the others committed at once or failed", 0, append([]ledgerMsg{big}, small("refuse.xml", "a")...),
 			[]string{"N big.xml", "C big.xml", "W a", "A a", "C a"}, 0},
-		{"two left share", append([]ledgerMsg{big}, small("a", "b")...),
+		{"two left share", 0, append([]ledgerMsg{big}, small("a", "b")...),
 			[]string{"N big.xml", "C big.xml", "W a", "W b", "C a", "C b"}, 2},
+		{"over the cap", 2, small("a", "b", "c", "d", "e"),
+			[]string{"W a", "W b", "C c", "C d", "C e", "C a", "C b"}, 2},
+		{"the one under the cap is alone", 1, small("a", "b", "c"),
+			[]string{"W a", "C b", "C c", "A a", "C a"}, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPKI(t)
@@ -280,7 +297,7 @@ send_port "out" {
 }
 `, map[string]string{"Max": "64MiB"})
 			l := &ledger{got: map[string][]byte{}}
-			sum, _, err := runLedger(t, dir, l, nil, tt.msgs)
+			sum, _, err := runLedger(t, dir, l, func(o *runner.Options) { o.MaxDeferredCommits = tt.cap }, tt.msgs)
 			if err != nil || sum.Delivered+sum.Retried != len(tt.msgs) {
 				t.Fatalf("RunOnce: %+v, %v; want all %d attempted", sum, err, len(tt.msgs))
 			}
@@ -293,6 +310,33 @@ send_port "out" {
 				t.Errorf("events %v, want %v (the last %d in any order)", l.events, tt.want, tt.unordered)
 			}
 		})
+	}
+}
+
+// TestSharedSyncCapAcrossWorkers: the cap on deferred commits is the
+// runner's, not each worker's: four workers with batches of 16 never hold
+// back more than 5 commits between them, and still deliver everything.
+func TestSharedSyncCapAcrossWorkers(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "out" {
+  host   = host.h
+  filter = true
+  transport "ledger" {}
+}
+`, nil)
+	l := &ledger{got: map[string][]byte{}}
+	var msgs []ledgerMsg
+	for i := range 64 {
+		msgs = append(msgs, ledgerMsg{fmt.Sprintf("m%02d.xml", i), []byte(fmt.Sprintf("<order n=%d/>", i))})
+	}
+	const limit = 5
+	sum, _, err := runLedger(t, dir, l, func(o *runner.Options) { o.Workers, o.MaxDeferredCommits = 4, limit }, msgs)
+	if err != nil || sum.Delivered != len(msgs) || len(l.got) != len(msgs) {
+		t.Fatalf("RunOnce: %+v, %v, %d delivered to the ledger; want all %d", sum, err, len(l.got), len(msgs))
+	}
+	if l.maxHeld > limit || l.maxHeld < 2 {
+		t.Errorf("at most %d commits held back at once, want 2 to %d", l.maxHeld, limit)
 	}
 }
 

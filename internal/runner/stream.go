@@ -29,7 +29,9 @@ const copyBuffer = 256 << 10
 // When the transport's commit shares its syncs with other commits
 // (component.SharedSync) and says, once written, that this one is worth
 // sharing, stream stops before the commit and sets *later to what makes
-// it: processBatch commits a batch together.
+// it: processBatch commits a batch together. Only while the runner holds
+// fewer than Options.MaxDeferredCommits such commits: beyond, the commit
+// is made at once, as a lone one.
 func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery,
 	pending **component.Pending, later *deferredCommit) (msgbox.Outcome, bool) {
 	suspend := func(err error) (msgbox.Outcome, bool) {
@@ -124,14 +126,18 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	if m := r.opts.Metrics; m != nil {
 		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
-	if s, ok := att.(component.SharedSync); ok {
+	if s, ok := att.(component.SharedSync); ok && r.deferrals.take() {
 		share, err := s.Written()
+		if err != nil || !share {
+			r.deferrals.give()
+		}
 		if err != nil {
 			att.Abort()
 			return retry(err)
 		}
 		if share {
 			*later = func(alone bool) (msgbox.Outcome, bool) {
+				defer r.deferrals.give()
 				if alone {
 					s.Alone()
 				}

@@ -82,7 +82,8 @@ const claimBatch = 16
 // left, which is then told it is alone and syncs on its own. That is
 // decided here, after the pipelines, rather than at the claim: the
 // batch's other deliveries may have gone to another transport, committed
-// at once (large) or failed. The outcomes
+// at once (large, or over the runner's cap on deferred commits) or
+// failed. The outcomes
 // are recorded while the worker goes on with the next delivery, by
 // batches: whatever outcomes are ready when the previous recording ends,
 // in one FinishBatch (one commit). The commit's wait overlaps the next
@@ -162,6 +163,32 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 // its batch (see stream); alone says that no other commit of the batch is
 // left to share its syncs with.
 type deferredCommit func(alone bool) (msgbox.Outcome, bool)
+
+// DefaultMaxDeferredCommits is Options.MaxDeferredCommits' default. A
+// deferred commit holds an open file (the file transport's unnamed
+// temporary file) and up to 1 MiB written but not yet placed: 256 of them
+// take a quarter of the 1,024 open files some systems still allow a
+// process (Go raises the soft limit only as far as the hard one), and at
+// most 256 MiB of disk. One round of syncs serves any number of commits,
+// so the cap costs little: it is sixteen workers' full batches (all the
+// default 16×GOMAXPROCS workers' on one core), and a commit beyond it
+// fsyncs its own file, whose journal commit concurrent fsyncs share.
+const DefaultMaxDeferredCommits = 256
+
+// slots is a counting semaphore that is never waited on: take fails when
+// every slot is taken. The zero slots has none.
+type slots chan struct{}
+
+func (s slots) take() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s slots) give() { <-s }
 
 // attempted is an attempt whose outcome is to be recorded.
 type attempted struct {
