@@ -431,6 +431,10 @@ type SendEnv struct {
 	// cannot send as it is written (an HTTP body sent with its length).
 	SpoolDir string
 	Log      *slog.Logger
+	// Shared is ReceiveEnv.Shared, for send transports: a resource every
+	// instance of a component shares (the file transports' rounds of
+	// syncs). Keys are the component's own: prefix them with its name.
+	Shared func(key string, make func() any) any
 	// AS2ID is the group's as2_id ("" when not set): the AS2-From of an
 	// AS2 transport's sends (language §11).
 	AS2ID string

@@ -125,7 +125,8 @@ type Runner struct {
 	// copyBufs holds the buffers bodies flow through (*[]byte of
 	// copyBuffer): a delivery of a few KiB must not allocate 256 KiB.
 	copyBufs sync.Pool
-	// sharedVals are the resources components share (ReceiveEnv.Shared).
+	// sharedVals are the resources components share (ReceiveEnv.Shared,
+	// SendEnv.Shared).
 	sharedMu   sync.Mutex
 	sharedVals map[string]any
 	// inFlight is the deliveries the workers hold, which their claims
