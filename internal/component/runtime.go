@@ -431,6 +431,10 @@ type SendEnv struct {
 	// cannot send as it is written (an HTTP body sent with its length).
 	SpoolDir string
 	Log      *slog.Logger
+	// Shared is ReceiveEnv.Shared, for send transports: a resource every
+	// instance of a component shares (the file transports' rounds of
+	// syncs). Keys are the component's own: prefix them with its name.
+	Shared func(key string, make func() any) any
 	// AS2ID is the group's as2_id ("" when not set): the AS2-From of an
 	// AS2 transport's sends (language §11).
 	AS2ID string
@@ -473,13 +477,27 @@ type Attempt interface {
 // syncs to disk that concurrent commits share (the file transport's). The
 // runner runs the pipelines of a claimed batch first and then commits its
 // SharedSync attempts together, so that one round of syncs serves the
-// whole batch instead of one sync per delivery.
+// whole batch instead of one sync per delivery. It holds a bounded number
+// of such attempts at once (runner.Options.MaxDeferredCommits); beyond
+// them, and for an attempt whose Written says not to share, it calls
+// Commit at once, without Written or after it.
 type SharedSync interface {
 	Attempt
 	// Written says that the whole entity was written and Commit may come
 	// later: the attempt gives back what it holds only while writing (a
-	// write buffer). An error fails the attempt, as a Write error does.
-	Written() error
+	// write buffer). share says whether Commit is worth deferring until
+	// the batch's other commits, judged by what was written (a pipeline
+	// may make a small message big): when false, the runner commits at
+	// once, and the commit syncs on its own. An error fails the attempt,
+	// as a Write error does.
+	Written() (share bool, err error)
+	// Alone says, after Written answered share and before Commit, that
+	// no other commit is left to share the syncs with (the batch's others
+	// went elsewhere, committed at once or failed): Commit syncs on its
+	// own, as when Written said not to share, rather than in rounds meant
+	// for many (the file transport's syncfs(2) writes back the whole
+	// file system).
+	Alone()
 }
 
 // ContentObserver is implemented by an Attempt whose protocol proves

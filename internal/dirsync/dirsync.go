@@ -1,9 +1,9 @@
 // Package dirsync makes directory entries (creations, renames, links,
 // removals) durable, and lets concurrent callers share one fsync of a
 // directory: group commit, as a database does for its log. On Linux it
-// also syncs a whole file system at once (SyncFS), which a Group shares
-// the same way, where that is as good as an fsync of each file and
-// directory (SyncFSWorks).
+// also syncs a whole file system at once (SyncFS), which an FSGroup
+// shares the same way, where that is as good as an fsync of each file and
+// directory (FileSystemOf).
 package dirsync
 
 import (
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 
@@ -71,14 +72,26 @@ type round struct {
 // Sync returns once a sync of dir that started after the call has ended,
 // with that sync's error.
 func (g *Group) Sync(dir string) error {
+	return g.run(dir, func() error {
+		if g.SyncFunc != nil {
+			return g.SyncFunc(dir)
+		}
+		return Sync(dir)
+	})
+}
+
+// run returns once a round of key that started after the call has ended,
+// with that round's error. A round runs the sync of the caller that leads
+// it: callers of one key must pass syncs that do the same.
+func (g *Group) run(key string, sync func() error) error {
 	g.mu.Lock()
 	if g.dirs == nil {
 		g.dirs = map[string]*dirState{}
 	}
-	st := g.dirs[dir]
+	st := g.dirs[key]
 	if st == nil {
 		st = &dirState{}
-		g.dirs[dir] = st
+		g.dirs[key] = st
 	}
 	r := st.next
 	if r == nil {
@@ -102,11 +115,7 @@ func (g *Group) Sync(dir string) error {
 	st.next = nil
 	g.mu.Unlock()
 
-	sync := g.SyncFunc
-	if sync == nil {
-		sync = Sync
-	}
-	r.err = sync(dir)
+	r.err = sync()
 	close(r.done)
 
 	g.mu.Lock()
@@ -114,8 +123,45 @@ func (g *Group) Sync(dir string) error {
 	if st.next != nil {
 		st.next.lead <- struct{}{}
 	} else {
-		delete(g.dirs, dir)
+		delete(g.dirs, key)
 	}
 	g.mu.Unlock()
 	return r.err
+}
+
+// FS is a file system as syncing it goes.
+type FS struct {
+	// Dev is its device number: st_dev of every file on it.
+	Dev uint64
+	// SyncFS says that SyncFS stands in for an fsync of each file and
+	// directory changed on it (see FileSystemOf).
+	SyncFS bool
+}
+
+// FSGroup shares SyncFS rounds as Group shares directory syncs, among
+// the callers that sync one file system through any of its directories:
+// the outputs of two ports in two directories of one file system take one
+// syncfs(2) per round, not one each. The zero FSGroup is ready to use.
+type FSGroup struct {
+	// SyncFunc, when set, replaces a round's checks and SyncFS (tests
+	// count rounds with it).
+	SyncFunc func(dir string) error
+
+	g Group
+}
+
+// Sync returns once a syncfs(2) of fs, which holds dir, that started after
+// the call has ended, with that round's error. A round syncs through the
+// directory of the caller that runs it, once it has checked that the
+// directory is still on fs and fs still takes SyncFS; when not (a file
+// system mounted over that directory since), the round syncs nothing and
+// fails, for every caller that shares it, with an error wrapping
+// ErrNotSyncFS.
+func (g *FSGroup) Sync(dir string, fs FS) error {
+	return g.g.run(strconv.FormatUint(fs.Dev, 10), func() error {
+		if g.SyncFunc != nil {
+			return g.SyncFunc(dir)
+		}
+		return syncFSOn(dir, fs.Dev)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -148,5 +149,63 @@ func TestGroupReal(t *testing.T) {
 	wg.Wait()
 	if err := g.Sync(filepath.Join(dir, "missing")); err == nil {
 		t.Error("Sync of a missing directory: no error")
+	}
+}
+
+// TestFSGroupShares: callers syncing one file system through different
+// directories share rounds, each round run with its leader's directory;
+// callers on another file system get rounds of their own.
+func TestFSGroupShares(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		rounds  []string // the directory each round synced through
+		started = make(chan struct{})
+		release = make(chan struct{})
+	)
+	g := &FSGroup{SyncFunc: func(dir string) error {
+		mu.Lock()
+		rounds = append(rounds, dir)
+		first := len(rounds) == 1
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release // hold the first round while the others queue
+		}
+		return nil
+	}}
+	one, other := FS{Dev: 1, SyncFS: true}, FS{Dev: 2, SyncFS: true}
+	first := make(chan error, 1)
+	go func() { first <- g.Sync("a", one) }()
+	<-started
+
+	var wg sync.WaitGroup
+	for i := range 20 {
+		dir := []string{"a", "b"}[i%2]
+		wg.Go(func() {
+			if err := g.Sync(dir, one); err != nil {
+				t.Errorf("Sync: %v", err)
+			}
+		})
+	}
+	for end := time.Now().Add(2 * time.Second); g.g.waiting("1") < 1 && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // all 20 queue behind the held round
+	// Another file system's round is not held up by file system 1's.
+	if err := g.Sync("c", other); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Directories a and b sharing rounds by directory would take a round
+	// each.
+	if len(rounds) != 3 || rounds[0] != "a" || !slices.Contains(rounds, "c") {
+		t.Errorf("rounds through %v for 21 callers on one file system through a and b behind a held round, and one on another: "+
+			"want the held one, c's own, and one for the 20", rounds)
 	}
 }

@@ -133,7 +133,7 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 		return nil, fmt.Errorf("transport %q cannot send", p.Transport.Spec.Name)
 	}
 	env := &component.SendEnv{Port: p.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir, Log: pt.log,
-		PartyAS2IDs: map[string]string{}}
+		Shared: r.shared, PartyAS2IDs: map[string]string{}}
 	if g := r.opts.Config.Group; g != nil && g.AS2ID.Usable() {
 		env.AS2ID = g.AS2ID.V
 	}

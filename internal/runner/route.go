@@ -84,7 +84,8 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 	return &receiver{Receiver: rc, hide: hide}, nil
 }
 
-// shared is component.ReceiveEnv.Shared: one value per key for the run.
+// shared is component.ReceiveEnv.Shared and SendEnv.Shared: one value per
+// key for the run.
 func (r *Runner) shared(key string, make func() any) any {
 	r.sharedMu.Lock()
 	defer r.sharedMu.Unlock()

@@ -46,6 +46,11 @@ type Options struct {
 	// and the waits of many share each sync. Bodies stream, so workers
 	// do not multiply the memory large messages take.
 	Workers int
+	// MaxDeferredCommits caps the attempts, across workers, whose commit
+	// waits for the rest of their batch to share its syncs
+	// (component.SharedSync): beyond it an attempt commits at once. 0
+	// means DefaultMaxDeferredCommits.
+	MaxDeferredCommits int
 	// SpoolDir is a directory on disk where transports keep what they
 	// send with its length (HTTP bodies over 1 MiB); empty means
 	// os.TempDir().
@@ -120,7 +125,8 @@ type Runner struct {
 	// copyBufs holds the buffers bodies flow through (*[]byte of
 	// copyBuffer): a delivery of a few KiB must not allocate 256 KiB.
 	copyBufs sync.Pool
-	// sharedVals are the resources components share (ReceiveEnv.Shared).
+	// sharedVals are the resources components share (ReceiveEnv.Shared,
+	// SendEnv.Shared).
 	sharedMu   sync.Mutex
 	sharedVals map[string]any
 	// inFlight is the deliveries the workers hold, which their claims
@@ -132,6 +138,9 @@ type Runner struct {
 
 	// wake holds a token per idle worker to wake (see notify).
 	wake chan struct{}
+	// deferrals holds a slot per commit left for the rest of its batch
+	// (Options.MaxDeferredCommits).
+	deferrals slots
 
 	// mdnAwaited is signalled each time this runner records a delivery
 	// as awaiting its asynchronous MDN: an MDN that came first waits for
@@ -156,6 +165,9 @@ func New(opts Options) (*Runner, error) {
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 16 * runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxDeferredCommits <= 0 {
+		opts.MaxDeferredCommits = DefaultMaxDeferredCommits
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = time.Minute
@@ -186,6 +198,7 @@ func New(opts Options) (*Runner, error) {
 		ports:      map[string]*port{},
 		sharedVals: map[string]any{},
 		wake:       make(chan struct{}, opts.Workers),
+		deferrals:  make(slots, opts.MaxDeferredCommits),
 
 		earlyMDNPoll: defaultEarlyMDNPoll,
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +18,19 @@ import (
 
 // ledger is a send transport whose attempts share their syncs
 // (component.SharedSync). It notes, in order, each attempt's Written ("W
-// name") and Commit ("C name"), and keeps what each delivered. Written
-// fails for a message named "refuse.xml".
+// name" when it answered share, "N name" when not), Alone ("A name") and
+// Commit ("C name"), and keeps what each delivered. Written fails for a
+// message named "refuse.xml", and answers share for at most shareMax
+// bytes written (1 MiB when 0), as the file transport does. It counts the
+// attempts between a Written that answered share and their Commit: the
+// commits the runner holds back.
 type ledger struct {
-	mu     sync.Mutex
-	events []string
-	got    map[string][]byte
+	shareMax int
+	mu       sync.Mutex
+	events   []string
+	got      map[string][]byte
+	held     int
+	maxHeld  int
 }
 
 func (l *ledger) spec() *component.Spec {
@@ -56,6 +64,7 @@ type ledgerAttempt struct {
 	name    string
 	buf     bytes.Buffer
 	written bool
+	shared  bool // Written answered share
 }
 
 var _ component.SharedSync = (*ledgerAttempt)(nil)
@@ -67,19 +76,42 @@ func (a *ledgerAttempt) Write(p []byte) (int, error) {
 	return a.buf.Write(p)
 }
 
-func (a *ledgerAttempt) Written() error {
+func (a *ledgerAttempt) Written() (bool, error) {
 	if a.name == "refuse.xml" {
-		return errors.New("ledger refused the payload")
+		return false, errors.New("ledger refused the payload")
 	}
 	a.written = true
+	limit := a.l.shareMax
+	if limit == 0 {
+		limit = 1 << 20
+	}
+	if a.buf.Len() > limit {
+		a.l.note("N " + a.name)
+		return false, nil
+	}
 	a.l.note("W " + a.name)
-	return nil
+	a.shared = true
+	a.l.mu.Lock()
+	a.l.held++
+	a.l.maxHeld = max(a.l.maxHeld, a.l.held)
+	a.l.mu.Unlock()
+	return true, nil
+}
+
+func (a *ledgerAttempt) Alone() {
+	if !a.shared {
+		panic("Alone without a Written that answered share")
+	}
+	a.l.note("A " + a.name)
 }
 
 func (a *ledgerAttempt) Commit(context.Context) (component.Result, error) {
 	a.l.note("C " + a.name)
 	a.l.mu.Lock()
 	a.l.got[a.name] = bytes.Clone(a.buf.Bytes())
+	if a.shared {
+		a.l.held--
+	}
 	a.l.mu.Unlock()
 	return component.Result{}, nil
 }
@@ -89,9 +121,9 @@ func (a *ledgerAttempt) Abort() {}
 // TestSharedSyncCommitsTogether: one worker claims the 21 messages in two
 // batches and runs every pipeline of a batch before its commits, which
 // share their syncs: the log shows each batch's Written calls, then its
-// commits. A message above 1 MiB is committed at once, without Written,
-// within its batch's pipelines. A Written error fails that attempt alone,
-// retried like a failed write.
+// commits. A message above 1 MiB, whose Written says not to share, is
+// committed at once, within its batch's pipelines. A Written error fails
+// that attempt alone, retried like a failed write.
 func TestSharedSyncCommitsTogether(t *testing.T) {
 	p := newPKI(t)
 	dir := setup(t, p, common+`
@@ -102,58 +134,37 @@ send_port "out" {
 }
 `, map[string]string{"Max": "64MiB"})
 	l := &ledger{got: map[string][]byte{}}
-	reg := registry.Builtin()
-	if err := reg.Register(l.spec()); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptionsWith(t, dir, reg)
-	opts.Workers = 1
-	bodies := map[string][]byte{}
-	var items []msgbox.Receipt
+	var msgs []ledgerMsg
 	for i := range 21 {
-		name := fmt.Sprintf("m%02d.xml", i)
-		body := []byte(fmt.Sprintf("<order n=%d/>", i))
+		m := ledgerMsg{fmt.Sprintf("m%02d.xml", i), []byte(fmt.Sprintf("<order n=%d/>", i))}
 		switch i {
 		case 5:
-			name, body = "big.xml", binaryBody(2<<20)
+			m = ledgerMsg{"big.xml", binaryBody(2 << 20)}
 		case 9:
-			name = "refuse.xml"
+			m.name = "refuse.xml"
 		}
-		bodies[name] = body
-		items = append(items, msgbox.Receipt{In: msgbox.Incoming{ReceiveLocation: "in", FileName: name,
-			ContentType: "application/xml"}, Body: bytes.NewReader(body)})
+		msgs = append(msgs, m)
 	}
-	// Stored before the run, so that the one worker's first claim takes a
-	// whole batch.
-	route := func(msgbox.Message) ([]string, string) { return []string{"out"}, "" }
-	for _, res := range opts.Box.(msgbox.Batcher).ReceiveBatch(context.Background(), items, route) {
-		if res.Err != nil {
-			t.Fatal(res.Err)
-		}
-	}
-	r, err := runner.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := r.RunOnce(context.Background())
+	sum, box, err := runLedger(t, dir, l, nil, msgs)
 	if err != nil || sum.Delivered != 20 || sum.Retried != 1 {
 		t.Fatalf("RunOnce: %+v, %v; want 20 delivered and 1 retried", sum, err)
 	}
-	for name, body := range bodies {
-		if got, ok := l.got[name]; name != "refuse.xml" && (!ok || !bytes.Equal(got, body)) {
-			t.Errorf("%s: delivered %d bytes (%v), want %d", name, len(got), ok, len(body))
+	for _, m := range msgs {
+		if got, ok := l.got[m.name]; m.name != "refuse.xml" && (!ok || !bytes.Equal(got, m.body)) {
+			t.Errorf("%s: delivered %d bytes (%v), want %d", m.name, len(got), ok, len(m.body))
 		}
 	}
 	if _, ok := l.got["refuse.xml"]; ok {
 		t.Error("refuse.xml was committed after its Written failed")
 	}
 
-	// The log is phases: Written calls (and the big message's commit),
-	// then the commits of those Written, in any order.
+	// The log is phases: Written calls (and the big message's commit,
+	// right after its Written), then the commits of those Written, in any
+	// order.
 	var phases [][]string
 	written := map[string]bool{}
 	inCommits := false
-	for _, e := range l.events {
+	for i, e := range l.events {
 		kind, name, _ := strings.Cut(e, " ")
 		switch {
 		case kind == "W":
@@ -161,10 +172,11 @@ send_port "out" {
 				phases, inCommits = append(phases, nil), false
 			}
 			written[name] = true
-		case name == "big.xml":
-			if written[name] || inCommits {
-				t.Errorf("big.xml committed as part of a batch's commits: %v", l.events)
+		case kind == "N":
+			if name != "big.xml" || !committedAtOnce(l.events, i) {
+				t.Errorf("%s not to share, and not committed at once: %v", name, l.events)
 			}
+		case name == "big.xml":
 		default:
 			if !written[name] {
 				t.Fatalf("%s committed before Written: %v", name, l.events)
@@ -183,7 +195,7 @@ send_port "out" {
 	if len(phases) != 2 || len(phases[0]) < 14 || len(phases[0])+len(phases[1]) != 19 {
 		t.Errorf("commit phases of %v, want 2 of 19 in all, the first of 14 or more: %v", phaseSizes(phases), l.events)
 	}
-	det, err := opts.Box.List(context.Background(), msgbox.Filter{})
+	det, err := box.List(context.Background(), msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +203,7 @@ send_port "out" {
 		if m.FileName != "refuse.xml" {
 			continue
 		}
-		got, err := opts.Box.Get(context.Background(), m.ID)
+		got, err := box.Get(context.Background(), m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,4 +219,172 @@ func phaseSizes(phases [][]string) []int {
 		n[i] = len(p)
 	}
 	return n
+}
+
+// TestSharedSyncGrownByPipeline: whether a commit waits for its batch is
+// the transport's call, on what the pipeline wrote: a 12 KiB message that
+// signing and encrypting makes bigger than the transport shares (14 KiB
+// here, 1 MiB in the file transport) commits at once, before the small
+// ones, which wait for the batch (whose pipelines it comes before).
+func TestSharedSyncGrownByPipeline(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "out" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = true
+  transport "ledger" {}
+}
+`, nil)
+	l := &ledger{shareMax: 14 << 10, got: map[string][]byte{}}
+	msgs := []ledgerMsg{{"grown.xml", binaryBody(12 << 10)}}
+	for i := range 3 {
+		msgs = append(msgs, ledgerMsg{fmt.Sprintf("m%d.xml", i), []byte(fmt.Sprintf("<order n=%d/>", i))})
+	}
+	sum, _, err := runLedger(t, dir, l, nil, msgs)
+	if err != nil || sum.Delivered != 4 {
+		t.Fatalf("RunOnce: %+v, %v; want 4 delivered", sum, err)
+	}
+	if n := len(l.got["grown.xml"]); n <= l.shareMax {
+		t.Fatalf("grown.xml came out as %d bytes, want over %d: the test proves nothing", n, l.shareMax)
+	}
+	want := []string{"N grown.xml", "C grown.xml", "W m0.xml", "W m1.xml", "W m2.xml"}
+	if got := l.events[:min(len(want), len(l.events))]; !slices.Equal(got, want) || len(l.events) != 8 {
+		t.Errorf("events %v, want %v and then the 3 commits", l.events, want)
+	}
+}
+
+// TestSharedSyncAloneAndCapped: one worker, one batch. The commits left
+// for the end of the batch are told Alone when only one is left (however
+// many the claim took), and share otherwise; beyond the runner's cap on
+// deferred commits an attempt commits at once, without Written.
+func TestSharedSyncAloneAndCapped(t *testing.T) {
+	big := ledgerMsg{"big.xml", binaryBody(2 << 20)}
+	small := func(names ...string) []ledgerMsg {
+		var msgs []ledgerMsg
+		for _, n := range names {
+			msgs = append(msgs, ledgerMsg{n, []byte("<" + n + "/>")})
+		}
+		return msgs
+	}
+	for _, tt := range []struct {
+		name string
+		cap  int // MaxDeferredCommits; 0: the default
+		msgs []ledgerMsg
+		// want is the log: first in order, then the last unordered
+		// events in any order (the batch's commits, concurrent).
+		want      []string
+		unordered int
+	}{
+		{"claimed alone", 0, small("a"), []string{"W a", "A a", "C a"}, 0},
+		{"the others committed at once or failed", 0, append([]ledgerMsg{big}, small("refuse.xml", "a")...),
+			[]string{"N big.xml", "C big.xml", "W a", "A a", "C a"}, 0},
+		{"two left share", 0, append([]ledgerMsg{big}, small("a", "b")...),
+			[]string{"N big.xml", "C big.xml", "W a", "W b", "C a", "C b"}, 2},
+		{"over the cap", 2, small("a", "b", "c", "d", "e"),
+			[]string{"W a", "W b", "C c", "C d", "C e", "C a", "C b"}, 2},
+		{"the one under the cap is alone", 1, small("a", "b", "c"),
+			[]string{"W a", "C b", "C c", "A a", "C a"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPKI(t)
+			dir := setup(t, p, common+`
+send_port "out" {
+  host   = host.h
+  filter = true
+  transport "ledger" {}
+}
+`, map[string]string{"Max": "64MiB"})
+			l := &ledger{got: map[string][]byte{}}
+			sum, _, err := runLedger(t, dir, l, func(o *runner.Options) { o.MaxDeferredCommits = tt.cap }, tt.msgs)
+			if err != nil || sum.Delivered+sum.Retried != len(tt.msgs) {
+				t.Fatalf("RunOnce: %+v, %v; want all %d attempted", sum, err, len(tt.msgs))
+			}
+			n := len(tt.want) - tt.unordered
+			got := slices.Clone(l.events)
+			if len(got) == len(tt.want) {
+				slices.Sort(got[n:])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("events %v, want %v (the last %d in any order)", l.events, tt.want, tt.unordered)
+			}
+		})
+	}
+}
+
+// TestSharedSyncCapAcrossWorkers: the cap on deferred commits is the
+// runner's, not each worker's: four workers with batches of 16 never hold
+// back more than 5 commits between them, and still deliver everything.
+func TestSharedSyncCapAcrossWorkers(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "out" {
+  host   = host.h
+  filter = true
+  transport "ledger" {}
+}
+`, nil)
+	l := &ledger{got: map[string][]byte{}}
+	var msgs []ledgerMsg
+	for i := range 64 {
+		msgs = append(msgs, ledgerMsg{fmt.Sprintf("m%02d.xml", i), []byte(fmt.Sprintf("<order n=%d/>", i))})
+	}
+	const limit = 5
+	sum, _, err := runLedger(t, dir, l, func(o *runner.Options) { o.Workers, o.MaxDeferredCommits = 4, limit }, msgs)
+	if err != nil || sum.Delivered != len(msgs) || len(l.got) != len(msgs) {
+		t.Fatalf("RunOnce: %+v, %v, %d delivered to the ledger; want all %d", sum, err, len(l.got), len(msgs))
+	}
+	if l.maxHeld > limit || l.maxHeld < 2 {
+		t.Errorf("at most %d commits held back at once, want 2 to %d", l.maxHeld, limit)
+	}
+}
+
+// committedAtOnce reports whether events[i], an attempt's Written, is
+// followed by its commit and then by another pipeline's Written: the
+// commit did not wait for the batch.
+func committedAtOnce(events []string, i int) bool {
+	_, name, _ := strings.Cut(events[i], " ")
+	return i+2 < len(events) && events[i+1] == "C "+name && strings.HasPrefix(events[i+2], "W ")
+}
+
+// ledgerMsg is a message runLedger stores.
+type ledgerMsg struct {
+	name string
+	body []byte
+}
+
+// runLedger runs once over dir, whose send port "out" has transport
+// "ledger" (l), with msgs stored in order before the run so that the
+// first claim takes up to a whole batch, in that order; it returns what
+// RunOnce did and the box. tune, when not nil, adjusts the options (one
+// worker unless it says otherwise).
+func runLedger(t *testing.T, dir string, l *ledger, tune func(*runner.Options),
+	msgs []ledgerMsg) (runner.Summary, msgbox.Box, error) {
+	t.Helper()
+	reg := registry.Builtin()
+	if err := reg.Register(l.spec()); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptionsWith(t, dir, reg)
+	opts.Workers = 1
+	if tune != nil {
+		tune(&opts)
+	}
+	// One at a time: claims take the earliest due first, and a batch
+	// stores its messages concurrently.
+	route := func(msgbox.Message) ([]string, string) { return []string{"out"}, "" }
+	for _, m := range msgs {
+		item := msgbox.Receipt{In: msgbox.Incoming{ReceiveLocation: "in", FileName: m.name,
+			ContentType: "application/xml"}, Body: bytes.NewReader(m.body)}
+		if res := opts.Box.(msgbox.Batcher).ReceiveBatch(context.Background(), []msgbox.Receipt{item}, route); res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	r, err := runner.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.RunOnce(context.Background())
+	return sum, opts.Box, err
 }

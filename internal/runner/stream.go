@@ -16,12 +16,6 @@ import (
 // copyBuffer is the size of the pieces a body flows through the stages in.
 const copyBuffer = 256 << 10
 
-// sharedCommitMax is the largest message whose commit waits for the rest
-// of its batch (see stream): a large one's sync costs little next to its
-// writing, and committing it at once keeps a batch of large messages
-// from filling the disk with outputs not yet placed.
-const sharedCommitMax = 1 << 20
-
 // stream runs one attempt with the body flowing from the box through the
 // port's stages into the transport, never whole in memory. The failures
 // are told apart by where they happen: reading the box or writing to the
@@ -32,11 +26,14 @@ const sharedCommitMax = 1 << 20
 // attempt reports delivered and sets *pending: recordBatch records the
 // delivery as awaiting it instead.
 //
-// When later is not nil and the transport's commit shares its syncs with
-// other commits (component.SharedSync), stream stops before the commit
-// and sets *later to what makes it: processBatch commits a batch together.
+// When the transport's commit shares its syncs with other commits
+// (component.SharedSync) and says, once written, that this one is worth
+// sharing, stream stops before the commit and sets *later to what makes
+// it: processBatch commits a batch together. Only while the runner holds
+// fewer than Options.MaxDeferredCommits such commits: beyond, the commit
+// is made at once, as a lone one.
 func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery,
-	pending **component.Pending, later *func() (msgbox.Outcome, bool)) (msgbox.Outcome, bool) {
+	pending **component.Pending, later *deferredCommit) (msgbox.Outcome, bool) {
 	suspend := func(err error) (msgbox.Outcome, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf("pipeline failed: %v", err)}, false
 	}
@@ -129,13 +126,25 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	if m := r.opts.Metrics; m != nil {
 		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
-	if s, ok := att.(component.SharedSync); ok && later != nil && msg.Size <= sharedCommitMax {
-		if err := s.Written(); err != nil {
+	if s, ok := att.(component.SharedSync); ok && r.deferrals.take() {
+		share, err := s.Written()
+		if err != nil || !share {
+			r.deferrals.give()
+		}
+		if err != nil {
 			att.Abort()
 			return retry(err)
 		}
-		*later = func() (msgbox.Outcome, bool) { return r.commit(ctx, pt, d, att, pending) }
-		return msgbox.Outcome{}, false
+		if share {
+			*later = func(alone bool) (msgbox.Outcome, bool) {
+				defer r.deferrals.give()
+				if alone {
+					s.Alone()
+				}
+				return r.commit(ctx, pt, d, att, pending)
+			}
+			return msgbox.Outcome{}, false
+		}
 	}
 	return r.commit(ctx, pt, d, att, pending)
 }

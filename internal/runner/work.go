@@ -78,7 +78,12 @@ const claimBatch = 16
 // processBatch makes one attempt of each delivery in turn. Commits that
 // share their syncs (component.SharedSync: the file transport's) wait
 // until every pipeline of the batch has run, and then run together, so
-// that one round of syncs makes the batch durable. The outcomes
+// that one round of syncs makes the batch durable; unless only one is
+// left, which is then told it is alone and syncs on its own. That is
+// decided here, after the pipelines, rather than at the claim: the
+// batch's other deliveries may have gone to another transport, committed
+// at once (large, or over the runner's cap on deferred commits) or
+// failed. The outcomes
 // are recorded while the worker goes on with the next delivery, by
 // batches: whatever outcomes are ready when the previous recording ends,
 // in one FinishBatch (one commit). The commit's wait overlaps the next
@@ -115,19 +120,14 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 			}
 		}
 	}()
-	var commits sync.WaitGroup
-	var later []func()
+	var later []func(alone bool)
 	for _, c := range batch {
 		d := c.d
 		pt := r.ports[d.Port]
 		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
 		var pending *component.Pending
-		var commit func() (msgbox.Outcome, bool)
-		deferred := &commit
-		if len(batch) == 1 {
-			deferred = nil // nothing to share a sync with: committed at once
-		}
-		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, deferred)
+		var commit deferredCommit
+		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
 		finish := func(outcome msgbox.Outcome, sd *component.Delivery, delivered bool) {
 			outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
 			outcomes <- attempted{c, pt, log, outcome, sd, delivered, pending}
@@ -136,23 +136,59 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 			finish(outcome, sd, delivered)
 			continue
 		}
-		later = append(later, func() {
-			defer commits.Done()
-			outcome, delivered := commit()
+		later = append(later, func(alone bool) {
+			outcome, delivered := commit(alone)
 			if !delivered {
 				sd = nil
 			}
 			finish(outcome, sd, delivered)
 		})
 	}
-	commits.Add(len(later))
-	for _, commit := range later {
-		go commit()
+	switch len(later) {
+	case 0:
+	case 1:
+		later[0](true)
+	default:
+		var commits sync.WaitGroup
+		for _, commit := range later {
+			commits.Go(func() { commit(false) })
+		}
+		commits.Wait()
 	}
-	commits.Wait()
 	close(outcomes)
 	<-recorded
 }
+
+// deferredCommit commits an attempt whose commit waited for the rest of
+// its batch (see stream); alone says that no other commit of the batch is
+// left to share its syncs with.
+type deferredCommit func(alone bool) (msgbox.Outcome, bool)
+
+// DefaultMaxDeferredCommits is Options.MaxDeferredCommits' default. A
+// deferred commit holds an open file (the file transport's unnamed
+// temporary file) and up to 1 MiB written but not yet placed: 256 of them
+// take a quarter of the 1,024 open files some systems still allow a
+// process (Go raises the soft limit only as far as the hard one), and at
+// most 256 MiB of disk. One round of syncs serves any number of commits,
+// so the cap costs little: it is sixteen workers' full batches (all the
+// default 16×GOMAXPROCS workers' on one core), and a commit beyond it
+// fsyncs its own file, whose journal commit concurrent fsyncs share.
+const DefaultMaxDeferredCommits = 256
+
+// slots is a counting semaphore that is never waited on: take fails when
+// every slot is taken. The zero slots has none.
+type slots chan struct{}
+
+func (s slots) take() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s slots) give() { <-s }
 
 // attempted is an attempt whose outcome is to be recorded.
 type attempted struct {
@@ -316,10 +352,10 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 // *pending is set when the transport's receipt is to come (see stream).
 //
 // *later is set when the transport's commit is left for later (see
-// stream; later nil: never); the outcome returned is then meaningless,
-// and the Delivery is the one to clean up once that commit delivered.
+// stream); the outcome returned is then meaningless, and the Delivery is
+// the one to clean up once that commit delivered.
 func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger,
-	pending **component.Pending, later *func() (msgbox.Outcome, bool)) (msgbox.Outcome, *component.Delivery, bool) {
+	pending **component.Pending, later *deferredCommit) (msgbox.Outcome, *component.Delivery, bool) {
 	suspend := func(format string, args ...any) (msgbox.Outcome, *component.Delivery, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, nil, false
 	}
@@ -372,7 +408,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
 	}
 	outcome, delivered := r.stream(ctx, pt, d, msg, sd, pending, later)
-	if later != nil && *later != nil {
+	if *later != nil {
 		return outcome, sd, false
 	}
 	if !delivered {

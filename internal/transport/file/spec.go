@@ -134,9 +134,10 @@ never sees a partial file and a crash at any instant leaves the file in place
 exactly once: after a restart, an identical file already in place counts as
 delivered. The small deliveries a worker takes together share their syncs:
 on ext4, XFS, Btrfs, F2FS and tmpfs one syncfs(2) per step serves all of
-them (it also writes back what other programs left to write on that file
-system); elsewhere, and for a message over 1 MiB or one alone, each file
-is fsynced.
+them, and those of other file ports on that file system (it also writes
+back what other programs left to write there); elsewhere, and for a file
+over 1 MiB (as written, after the pipeline) or one alone, each file is
+fsynced.
 
 file_name is a template over the message; it must be a plain file name
 (no path separators, no control characters): one that is not suspends the
@@ -173,16 +174,24 @@ func (c *SendConfig) Needs() component.Needs { return component.Needs{} }
 
 // NewSender builds the sender.
 func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
-	f, err := NewWriter(WriterOptions{
+	o := WriterOptions{
 		Dir:       c.Path.V,
 		Overwrite: c.CopyMode.V == "overwrite",
 		Namespace: env.Namespace,
-	})
+	}
+	if env.Shared != nil {
+		// Ports writing beside each other share their rounds of syncs.
+		o.Syncs = env.Shared(syncsKey, func() any { return &Syncs{} }).(*Syncs)
+	}
+	f, err := NewWriter(o)
 	if err != nil {
 		return nil, err
 	}
 	return &sender{f: f, cfg: c, port: env.Port}, nil
 }
+
+// syncsKey is the SendEnv.Shared key of the run's Syncs.
+const syncsKey = "file.syncs"
 
 // sender adapts Writer to component.Sender.
 type sender struct {
@@ -233,8 +242,12 @@ type sharedSync struct {
 	w *WriteAttempt
 }
 
-// Written implements component.SharedSync.
-func (s sharedSync) Written() error { return s.w.Flush() }
+// Written implements component.SharedSync: a commit shares its syncs
+// unless its output is over sharedCommitMax.
+func (s sharedSync) Written() (bool, error) { return s.w.Flush() }
+
+// Alone implements component.SharedSync.
+func (s sharedSync) Alone() { s.w.Alone() }
 
 var _ component.SharedSync = sharedSync{}
 

@@ -113,15 +113,20 @@ type Writer struct {
 	// prefix starts this transport's reserved names: ".bizpipe-", plus the
 	// namespace and "-" when there is one.
 	prefix string
-	// dirs shares directory syncs among concurrent deliveries.
+	// dirs shares directory syncs among concurrent deliveries (those of
+	// every Writer given the same Syncs).
 	dirs *dirsync.Group
 	// whole shares syncs of the output directory's whole file system
-	// (dirsync.SyncFS) among concurrent commits, where that file system's
-	// syncfs(2) does what an fsync of each file and directory would (see
-	// syncPoint).
-	whole *dirsync.Group
-	// wholeFS caches whether whole applies: 0 not known yet, 1 yes, 2 no.
-	wholeFS atomic.Int32
+	// (dirsync.SyncFS) among concurrent commits, those of other Writers
+	// on that file system included, where its syncfs(2) does what an
+	// fsync of each file and directory would (see syncPoint).
+	whole *dirsync.FSGroup
+	// fs caches the output directory's file system: nil until a look
+	// succeeds, and again once a round finds it changed.
+	fs atomic.Pointer[dirsync.FS]
+	// fileSystem is dirsync.FileSystemOf; tests replace it to play a file
+	// system mounted over the directory.
+	fileSystem func(dir string) (dirsync.FS, error)
 	// hook, set only by tests, is called at the named steps of an attempt,
 	// so that a test can interleave two attempts of one delivery
 	// deterministically: "checked" (Send found nothing staged, and is
@@ -157,8 +162,23 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 		}
 		prefix += o.Namespace + "-"
 	}
-	return &Writer{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, prefix: prefix, dirs: &dirsync.Group{},
-		whole: &dirsync.Group{SyncFunc: dirsync.SyncFS}, unnamed: unnamedFiles()}, nil
+	syncs := o.Syncs
+	if syncs == nil {
+		syncs = &Syncs{}
+	}
+	return &Writer{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, prefix: prefix, dirs: &syncs.dirs,
+		whole: &syncs.whole, fileSystem: dirsync.FileSystemOf, unnamed: unnamedFiles()}, nil
+}
+
+// Syncs are the rounds of syncs that Writers share: those writing to one
+// directory share its directory syncs, and those writing to one file
+// system its syncfs(2) rounds (see syncPoint), so that two send ports
+// writing beside each other pay one round per step, not one each. The
+// zero Syncs is ready to use; give every Writer of a run the same one
+// (WriterOptions.Syncs).
+type Syncs struct {
+	dirs  dirsync.Group
+	whole dirsync.FSGroup
 }
 
 // CheckFileName reports whether name is usable as a delivered file's name:
@@ -298,10 +318,24 @@ type WriteAttempt struct {
 	unnamed bool
 	err     error // the first failure; every later call returns it
 	done    bool
+	// n counts the bytes written, headers included: what Flush judges
+	// sharing by.
+	n int64
 	// flushed: Flush ended the writing; only Commit or Abort may follow.
-	// The commit is then one of a batch (see syncPoint).
 	flushed bool
+	// batched: the commit joins rounds of syncs shared with the other
+	// commits of a batch (see syncPoint); set by a Flush that answered
+	// share, cleared by Alone.
+	batched bool
 }
+
+// sharedCommitMax is the most an attempt may have written for its commit
+// to wait for the rest of its batch (see Flush): a larger one's sync
+// costs little next to its writing, and committing it at once keeps a
+// batch of large outputs from filling the disk with files not yet placed.
+// Judged by the bytes written, not the message's size: a pipeline may
+// make a small message big.
+const sharedCommitMax = 1 << 20
 
 // Write appends p to the partial file.
 func (w *WriteAttempt) Write(p []byte) (int, error) {
@@ -312,9 +346,11 @@ func (w *WriteAttempt) Write(p []byte) (int, error) {
 		return 0, errors.New("send: file delivery already ended")
 	}
 	if w.buf == nil {
+		w.n += int64(len(p))
 		return len(p), nil
 	}
 	n, err := w.buf.Write(p)
+	w.n += int64(n)
 	if err != nil {
 		// ENOSPC is the likely cause: give the space back now.
 		w.drop()
@@ -326,20 +362,32 @@ func (w *WriteAttempt) Write(p []byte) (int, error) {
 // Flush writes out what the attempt buffers and gives its buffer back:
 // the payload is complete, and Commit may come later (the runner commits a
 // batch together). Nothing may be written after it.
-func (w *WriteAttempt) Flush() error {
+//
+// share reports whether the commit is worth deferring to share rounds of
+// syncs with the rest of a batch: it is, unless the attempt wrote more
+// than sharedCommitMax, and then Commit syncs its own file as an attempt
+// never flushed does.
+func (w *WriteAttempt) Flush() (share bool, err error) {
 	if w.err != nil {
-		return w.err
+		return false, w.err
 	}
 	if w.done || w.flushed {
-		return errors.New("send: file delivery already ended")
+		return false, errors.New("send: file delivery already ended")
 	}
 	w.flushed = true
 	if err := w.flush(); err != nil {
 		w.drop()
-		return w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
+		return false, w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
 	}
-	return nil
+	w.batched = w.n <= sharedCommitMax
+	return w.batched, nil
 }
+
+// Alone says, after a Flush that answered share, that no other commit is
+// left to share rounds of syncs with: Commit syncs its own file, as an
+// attempt never flushed does, since a syncfs(2) round for one file would
+// write back the whole file system.
+func (w *WriteAttempt) Alone() { w.batched = false }
 
 // flush writes out and releases the write buffer, if the attempt still
 // has one.
@@ -370,7 +418,7 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 	if w.fh != nil {
 		err := w.flush()
 		if err == nil {
-			err = f.syncPoint(w.fh, w.flushed)
+			err = f.syncPoint(w.fh, w.batched)
 		}
 		if err != nil || !w.unnamed {
 			if cerr := w.fh.Close(); err == nil {
@@ -389,17 +437,17 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 		if w.unnamed {
 			// Named while still open: the name is made from the
 			// descriptor.
-			err = f.stageUnnamed(d, w.fh, w.staged, w.flushed)
+			err = f.stageUnnamed(d, w.fh, w.staged, w.batched)
 			w.fh.Close()
 			w.fh = nil
 		} else {
-			err = f.stage(d, w.partial, w.staged, w.flushed)
+			err = f.stage(d, w.partial, w.staged, w.batched)
 		}
 		if err != nil {
 			return w.fail(err)
 		}
 	}
-	return w.fail(f.place(d, w.staged, w.final, w.flushed))
+	return w.fail(f.place(d, w.staged, w.final, w.batched))
 }
 
 // Abort drops the partial file of an attempt that will not be committed.
@@ -643,28 +691,37 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error, batched 
 // syncPoint makes durable what an attempt changed in the output directory
 // so far: the content of fh, or (fh nil) the directory's entries.
 //
-// The attempt of a batch (batched: the runner commits the batch's small
-// deliveries together, after Flush) joins, where the file system allows
-// (dirsync.SyncFSWorks), a round of syncfs(2) shared with every commit in
-// flight, which covers both: one round serves the whole batch where an
-// fsync of each file would force the journal once per file. It also
-// writes back whatever else is waiting on that file system, which is why
-// an attempt alone (a large message, a lone one, a redo) and every
-// attempt elsewhere fsyncs its own file (concurrent fsyncs still share
-// the journal commit) and joins a round of directory syncs.
+// The attempt of a batch (batched: its Flush answered share, and the
+// runner commits it with the rest of its batch) joins, where the file
+// system allows (dirsync.FileSystemOf), a round of syncfs(2) shared with
+// every commit in flight on that file system, which covers both: one
+// round serves the whole batch, and the batches of other ports writing
+// there, where an fsync of each file would force the journal once per
+// file. It also writes back whatever else is waiting on that file system,
+// which is why an attempt alone (one that wrote over sharedCommitMax, a
+// lone one, a redo) and every attempt elsewhere fsyncs its own file
+// (concurrent fsyncs still share the journal commit) and joins a round of
+// directory syncs.
 //
-// A file system found not to allow it any more (a share mounted over the
-// directory since) is synced file by file from then on.
+// A round that finds its directory on another file system (a share
+// mounted over this Writer's directory or another's since) syncs nothing,
+// and a file opened on another file system than the round synced is not
+// counted as synced: those attempts sync file by file, and the next sync
+// point looks at the directory again. The file's check covers the names
+// too: link(2) fails across file systems, so an attempt whose file is on
+// the file system synced staged and placed it there.
 func (f *Writer) syncPoint(fh *os.File, batched bool) error {
-	if batched && f.syncWholeFS() {
-		err := f.whole.Sync(f.dir)
-		if err == nil && fh != nil {
-			err = dirsync.Written(fh)
+	if batched {
+		if fs, ok := f.fileSystemSyncs(); ok {
+			err := f.whole.Sync(f.dir, fs)
+			if err == nil && fh != nil {
+				err = dirsync.Written(fh, fs)
+			}
+			if !errors.Is(err, dirsync.ErrNotSyncFS) {
+				return err
+			}
+			f.fs.Store(nil)
 		}
-		if !errors.Is(err, dirsync.ErrNotSyncFS) {
-			return err
-		}
-		f.wholeFS.Store(2)
 	}
 	if fh != nil {
 		return fh.Sync()
@@ -672,26 +729,20 @@ func (f *Writer) syncPoint(fh *os.File, batched bool) error {
 	return f.dirs.Sync(f.dir)
 }
 
-// syncWholeFS reports whether syncPoint uses syncfs(2). It finds out on
-// the first call whose statfs(2) succeeds, and keeps the answer (syncPoint
-// drops it when each round's own check says otherwise).
-func (f *Writer) syncWholeFS() bool {
-	switch f.wholeFS.Load() {
-	case 1:
-		return true
-	case 2:
-		return false
+// fileSystemSyncs returns the output directory's file system, and whether
+// syncPoint may use syncfs(2) there. It looks on the first call whose
+// statfs(2) and stat(2) succeed, and keeps the answer until syncPoint
+// drops it.
+func (f *Writer) fileSystemSyncs() (dirsync.FS, bool) {
+	if fs := f.fs.Load(); fs != nil {
+		return *fs, fs.SyncFS
 	}
-	ok, err := dirsync.SyncFSWorks(f.dir)
+	fs, err := f.fileSystem(f.dir)
 	if err != nil {
-		return false // the step's own error tells what is wrong
+		return fs, false // the step's own error tells what is wrong
 	}
-	if ok {
-		f.wholeFS.Store(1)
-	} else {
-		f.wholeFS.Store(2)
-	}
-	return ok
+	f.fs.Store(&fs)
+	return fs, fs.SyncFS
 }
 
 // createPartial creates the partial file of one attempt of delivery id,
@@ -953,4 +1004,7 @@ type WriterOptions struct {
 	// box, and two boxes may deliver into one directory. Lower-case
 	// letters and digits, at most 32.
 	Namespace string
+	// Syncs, when set, are rounds of syncs shared with the other Writers
+	// given the same; nil: rounds of the Writer's own.
+	Syncs *Syncs
 }

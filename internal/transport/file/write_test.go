@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/dirsync"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
@@ -660,22 +662,24 @@ func TestNewFileRequiresDir(t *testing.T) {
 // of syncfs(2) where it stands in for the fsyncs: each delivery passes
 // three sync points (its data, its staged name, its final name), and 32
 // of them at once take far fewer rounds than that. Elsewhere, and for a
-// delivery sent alone, each file is fsynced and the directory syncs are
-// shared.
+// delivery sent alone or told Alone after its Flush, each file is fsynced
+// and the directory syncs are shared.
 func TestFileConcurrentDeliveries(t *testing.T) {
 	for _, tt := range []struct {
-		name    string
-		wholeFS int32
-		batched bool
-		syncfs  bool // want syncfs rounds, not directory syncs
+		name     string
+		syncFSOK bool // syncfs stands in for fsyncs on the file system
+		batched  bool
+		alone    bool // Alone after Flush
+		syncfs   bool // want syncfs rounds, not directory syncs
 	}{
-		{"batched, syncfs rounds", 1, true, true},
-		{"batched, fsync each file", 2, true, false},
-		{"alone, where syncfs works", 1, false, false},
+		{"batched, syncfs rounds", true, true, false, true},
+		{"batched, fsync each file", false, true, false, false},
+		{"sent alone, where syncfs works", true, false, false, false},
+		{"batched then told alone, where syncfs works", true, true, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, dir := newFileTransport(t, false)
-			f.wholeFS.Store(tt.wholeFS)
+			playSyncFS(t, f, tt.syncFSOK)
 			var whole, dirs atomic.Int32
 			f.whole.SyncFunc = func(dir string) error {
 				whole.Add(1)
@@ -694,8 +698,11 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 				if _, err := w.Write([]byte(d.FileName)); err != nil {
 					return err
 				}
-				if err := w.Flush(); err != nil {
-					return err
+				if share, err := w.Flush(); err != nil || !share {
+					return fmt.Errorf("Flush = %v, %v; want share", share, err)
+				}
+				if tt.alone {
+					w.Alone()
 				}
 				return w.Commit(context.Background())
 			}
@@ -735,47 +742,198 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 	}
 }
 
-// TestFileSyncModeFollowsTheFileSystem: a Writer finds out once whether
-// its directory's file system takes syncfs, as dirsync says; and when a
-// round finds that it no longer does (a share mounted over the directory),
-// the batch's commits still land, synced file by file, and so do the
-// next ones.
-func TestFileSyncModeFollowsTheFileSystem(t *testing.T) {
-	f, dir := newFileTransport(t, false)
-	want, err := dirsync.SyncFSWorks(dir)
+// TestFileFlushShares: Flush answers share by the bytes the attempt wrote,
+// headers and all: up to sharedCommitMax its commit joins a syncfs round,
+// above it the commit fsyncs its own file and shares only directory
+// syncs. Whatever the answer, the file lands whole.
+func TestFileFlushShares(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		size  int
+		share bool
+	}{
+		{"small", 100, true},
+		{"at the limit", sharedCommitMax, true},
+		{"one byte over", sharedCommitMax + 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, dir := newFileTransport(t, false)
+			playSyncFS(t, f, true)
+			var whole, dirs atomic.Int32
+			f.whole.SyncFunc = func(dir string) error { whole.Add(1); return dirsync.SyncFS(dir) }
+			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			payload := bytes.Repeat([]byte("0123456789abcdef"), tt.size/16+1)[:tt.size]
+			w, err := f.Begin(context.Background(), fileDelivery(1, "a.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// In pieces, as stages write: the header first.
+			for p := payload; len(p) > 0; {
+				n := min(len(p), 1000)
+				if _, err := w.Write(p[:n]); err != nil {
+					t.Fatal(err)
+				}
+				p = p[n:]
+			}
+			share, err := w.Flush()
+			if err != nil || share != tt.share {
+				t.Fatalf("Flush after %d bytes = %v, %v; want %v", tt.size, share, err, tt.share)
+			}
+			if err := w.Commit(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			assertContent(t, filepath.Join(dir, "a.bin"), payload)
+			if rounds := whole.Load(); (rounds > 0) != tt.share || (dirs.Load() > 0) == tt.share {
+				t.Errorf("%d syncfs rounds and %d directory syncs; want %s", rounds, dirs.Load(),
+					map[bool]string{true: "rounds only", false: "directory syncs only"}[tt.share])
+			}
+		})
+	}
+}
+
+// playSyncFS makes f see its directory's file system as one syncfs(2)
+// stands in for fsyncs on (or not), whichever it is: the rounds the tests
+// count then run (their SyncFunc calls dirsync.SyncFS, which falls back
+// where the file system does not take it, as a round that finds it
+// changed does).
+func playSyncFS(t *testing.T, f *Writer, ok bool) {
+	t.Helper()
+	fs, err := dirsync.FileSystemOf(f.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.syncWholeFS(); got != want || f.wholeFS.Load() == 0 {
-		t.Errorf("syncWholeFS = %v (cached %d), want %v, cached", got, f.wholeFS.Load(), want)
+	fs.SyncFS = ok
+	f.fileSystem = func(string) (dirsync.FS, error) { return fs, nil }
+}
+
+// TestFileSyncModeFollowsTheFileSystem: a Writer looks once at its
+// directory's file system, as dirsync tells it. A round that finds a
+// directory moved to another file system (the Writer's own, or another's
+// sharing the round) refuses: the commits that joined it still land,
+// synced file by file, and the Writer looks again, going on with syncfs
+// rounds if its own directory is still where it was, file by file if not.
+// A file found on another file system than the round synced is synced on
+// its own, and the Writer looks again too.
+func TestFileSyncModeFollowsTheFileSystem(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	want, err := dirsync.FileSystemOf(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := f.fileSystemSyncs(); got != want || ok != want.SyncFS || f.fs.Load() == nil {
+		t.Errorf("fileSystemSyncs = %+v, %v (cached %v), want %+v, cached", got, ok, f.fs.Load(), want)
 	}
 
-	f.wholeFS.Store(1)
-	var rounds, dirs atomic.Int32
-	f.whole.SyncFunc = func(dir string) error {
-		rounds.Add(1)
-		return fmt.Errorf("syncing the file system of %s: %w", dir, dirsync.ErrNotSyncFS)
+	for _, tt := range []struct {
+		name string
+		// refuse: the first round refuses (a directory moved); moved:
+		// this Writer's (not another's in the round), as the looks after
+		// the first say.
+		refuse, moved bool
+		// elsewhere: the files are not on the file system looked at
+		// (opened after a mount over the directory, before a look).
+		elsewhere bool
+		// want: rounds (each delivery has 3 sync points), looks at the
+		// directory, and the file system's last word.
+		rounds, looks int32
+		syncFS        bool
+	}{
+		{"this directory moved", true, true, false, 1, 2, false},
+		{"another directory moved", true, false, false, 6, 2, true},
+		{"the files are elsewhere", false, false, true, 6, 3, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.elsewhere && runtime.GOOS != "linux" {
+				t.Skip("only syncfs(2) rounds check the file's device")
+			}
+			f, dir := newFileTransport(t, false)
+			seen, err := dirsync.FileSystemOf(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.elsewhere {
+				seen.Dev++
+			}
+			var rounds, looks, dirs atomic.Int32
+			f.fileSystem = func(string) (dirsync.FS, error) {
+				n := looks.Add(1)
+				return dirsync.FS{Dev: seen.Dev, SyncFS: n == 1 || !tt.moved}, nil
+			}
+			f.whole.SyncFunc = func(dir string) error {
+				if rounds.Add(1) == 1 && tt.refuse {
+					return fmt.Errorf("syncing the file system of %s: %w", dir, dirsync.ErrNotSyncFS)
+				}
+				return nil
+			}
+			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			for i, name := range []string{"a.txt", "b.txt"} {
+				w, err := f.Begin(context.Background(), fileDelivery(int64(i), name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Write([]byte(name)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Commit(context.Background()); err != nil {
+					t.Fatalf("Commit %s: %v", name, err)
+				}
+				assertContent(t, filepath.Join(dir, name), []byte(name))
+			}
+			fs := f.fs.Load()
+			if rounds.Load() != tt.rounds || looks.Load() != tt.looks || fs == nil || fs.SyncFS != tt.syncFS || (dirs.Load() > 0) == tt.syncFS {
+				t.Errorf("%d syncfs rounds, %d looks, %d directory syncs, last seen %+v; want %d rounds, %d looks, syncfs %v",
+					rounds.Load(), looks.Load(), dirs.Load(), fs, tt.rounds, tt.looks, tt.syncFS)
+			}
+		})
 	}
-	f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
-	for i, name := range []string{"a.txt", "b.txt"} {
-		w, err := f.Begin(context.Background(), fileDelivery(int64(i), name))
+}
+
+// TestFileWritersShareSyncs: Writers given one Syncs share their rounds
+// (the file transport's senders of one run get one, through
+// SendEnv.Shared); Writers without get rounds of their own.
+func TestFileWritersShareSyncs(t *testing.T) {
+	base := t.TempDir()
+	shared := map[string]any{}
+	env := &component.SendEnv{Port: "p", Shared: func(key string, make func() any) any {
+		if _, ok := shared[key]; !ok {
+			shared[key] = make()
+		}
+		return shared[key]
+	}}
+	var writers []*Writer
+	for _, name := range []string{"a", "b"} {
+		dir := filepath.Join(base, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cfg := &SendConfig{}
+		cfg.Path.V, cfg.CopyMode.V = dir, "create_new"
+		s, err := cfg.NewSender(env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Write([]byte(name)); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(context.Background()); err != nil {
-			t.Fatalf("Commit %s: %v", name, err)
-		}
-		assertContent(t, filepath.Join(dir, name), []byte(name))
+		writers = append(writers, s.(*sender).f)
 	}
-	if rounds.Load() != 1 || dirs.Load() == 0 || f.wholeFS.Load() != 2 {
-		t.Errorf("%d syncfs rounds, %d directory syncs, mode %d; want the one round that refused, then file by file (mode 2)",
-			rounds.Load(), dirs.Load(), f.wholeFS.Load())
+	a, b := writers[0], writers[1]
+	if a.whole != b.whole || a.dirs != b.dirs {
+		t.Error("two file senders of one run do not share their rounds of syncs")
+	}
+	// One file system: one key for their rounds (dirsync.FSGroup shares
+	// rounds by it).
+	fa, _ := a.fileSystemSyncs()
+	fb, _ := b.fileSystemSyncs()
+	if fa != fb {
+		t.Errorf("directories a and b of one file system seen as %+v and %+v", fa, fb)
+	}
+	own, err := NewWriter(WriterOptions{Dir: a.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own.whole == a.whole || own.dirs == a.dirs {
+		t.Error("a Writer without Syncs shares rounds with others")
 	}
 }
 
@@ -792,7 +950,7 @@ func TestFileFlushThenCommit(t *testing.T) {
 	if _, err := w.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Flush(); err != nil {
+	if _, err := w.Flush(); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
 	if _, err := w.Write([]byte("late")); err == nil {
@@ -810,7 +968,7 @@ func TestFileFlushThenCommit(t *testing.T) {
 	if _, err := w.Write([]byte("dropped")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Flush(); err != nil {
+	if _, err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	w.Abort()
