@@ -2,6 +2,7 @@ package msgboxtest
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -157,6 +158,32 @@ func testReceiveBatchUnrouted(t *testing.T, b msgbox.Box) {
 		if got := historyStatuses(get(t, b, r.Message.ID)); !slices.Equal(got, []string{"received"}) {
 			t.Errorf("item %d: history %v", i, got)
 		}
+	}
+}
+
+// testReceiveBatchManyPorts: a full batch whose messages each go to
+// hundreds of ports is stored whole (more deliveries and history entries
+// than one statement of a database takes parameters for).
+func testReceiveBatchManyPorts(t *testing.T, b msgbox.Box) {
+	const messages, ports = msgbox.MaxBatch, 130
+	var names []string
+	for i := range ports {
+		names = append(names, fmt.Sprintf("port%03d", i))
+	}
+	items := make([]msgbox.Receipt, messages)
+	for i := range items {
+		items[i] = msgbox.Receipt{In: inc(fmt.Sprintf("m%d.xml", i)), Body: strings.NewReader("x")}
+	}
+	res := b.ReceiveBatch(t.Context(), items, func(msgbox.Message) ([]string, string) { return names, "" })
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("item %d: %v", i, r.Err)
+		}
+	}
+	d := get(t, b, res[messages-1].Message.ID)
+	if len(d.Deliveries) != ports || len(d.History) != ports+1 || d.Deliveries[ports-1].Port != names[ports-1] {
+		t.Errorf("last message: %d deliveries, %d history entries; want %d and %d, in port order",
+			len(d.Deliveries), len(d.History), ports, ports+1)
 	}
 }
 

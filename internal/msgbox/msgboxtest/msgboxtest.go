@@ -142,6 +142,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveBatch", testReceiveBatch},
 		{"ReceiveBatchUnrouted", testReceiveBatchUnrouted},
 		{"ReceiveBatchInvalid", testReceiveBatchInvalid},
+		{"ReceiveBatchManyPorts", testReceiveBatchManyPorts},
 		{"ReceiveBatchPurged", testReceiveBatchPurged},
 		{"FinishBatch", testFinishBatch},
 		{"Receipts", testReceipts},

@@ -113,9 +113,11 @@ func refreshStatus(ctx context.Context, tx *cachedTx, id string) error {
 	return nil
 }
 
-// portsJSON encodes a port list for `port IN (SELECT value FROM
-// json_each(?))`: one statement text whatever the number of ports.
-func portsJSON(ports []string) string {
+// textsJSON encodes a list of texts (ports, message ids) for `x IN
+// (SELECT value FROM json_each(?))`: one statement text whatever their
+// number. Texts the box cleaned are valid UTF-8, which JSON carries
+// unchanged.
+func textsJSON(ports []string) string {
 	js, _ := json.Marshal(ports) // a []string always encodes
 	return string(js)
 }
@@ -239,7 +241,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 		return nil, nil
 	}
 	owner, ports = msgbox.CleanText(owner), msgbox.CleanPorts(ports)
-	pj, ej := portsJSON(ports), idsJSON(except)
+	pj, ej := textsJSON(ports), idsJSON(except)
 	// The probe passes over except too: when all that is due is work in
 	// flight in the caller's process, nothing takes the write lock.
 	const due = `FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?
@@ -503,7 +505,7 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 	}
 	var at sql.NullInt64
 	err := b.q.QueryRowContext(ctx, `SELECT min(due_at) FROM deliveries
-		WHERE due_at IS NOT NULL AND port IN (SELECT value FROM json_each(?))`, portsJSON(msgbox.CleanPorts(ports))).Scan(&at)
+		WHERE due_at IS NOT NULL AND port IN (SELECT value FROM json_each(?))`, textsJSON(msgbox.CleanPorts(ports))).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, b.wrap(err, "next due")
 	}

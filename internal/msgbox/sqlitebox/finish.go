@@ -3,7 +3,6 @@ package sqlitebox
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -144,12 +143,11 @@ func readFinishing(ctx context.Context, tx *cachedTx, fs []finishing) (map[int64
 	for i, f := range fs {
 		ids[i] = f.id
 	}
-	js, _ := json.Marshal(ids) // an []int64 always encodes
 	q, err := tx.QueryContext(ctx, `SELECT d.id, d.message_id, d.port, d.state, d.lease_owner, d.attempts, d.claimed_at,
 		m.routed, m.terminated, m.status
 		FROM deliveries d JOIN messages m ON m.id = d.message_id
 		WHERE d.message_id IN (SELECT x.message_id FROM deliveries x WHERE x.id IN (SELECT value FROM json_each(?)))`,
-		string(js))
+		idsJSON(ids))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,11 +201,18 @@ func orderedMsgs(msgs map[string]*finishMsg) func(yield func(string, *finishMsg)
 // rowsMark stands in execRows's query for its rows of placeholders.
 const rowsMark = "{rows}"
 
+// maxShare bounds the rows of one multi-row statement: a batch's messages
+// (msgbox.MaxBatch, 64) fit in one, while a batch routed to hundreds of
+// ports each makes several, within SQLite's 32,766 parameters (64 rows of
+// the widest table, messages, take 960).
+const maxShare = 64
+
 // execRows runs query once per power-of-two share of args, each a row of
 // width values: rowsMark in query becomes "(?, ...), (?, ...)", one group
 // per row. So a batch of any size runs in a few statements (one for 16
-// rows, three for 13) with at most seven query texts to prepare and
-// cache per query (1 to 64 rows). Nothing to run when args is empty.
+// rows, three for 13, 64 rows each beyond that) with at most seven query
+// texts to prepare and cache per query (1 to 64 rows). Nothing to run
+// when args is empty.
 func execRows(ctx context.Context, tx *cachedTx, query string, width int, args []any) error {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
 	return inShares(len(args)/width, func(k int) error {
@@ -218,12 +223,13 @@ func execRows(ctx context.Context, tx *cachedTx, query string, width int, args [
 	})
 }
 
-// inShares splits n rows into power-of-two shares, largest first, and
-// calls fn with each share's size, stopping at its first error.
+// inShares splits n rows into power-of-two shares of at most maxShare,
+// largest first, and calls fn with each share's size, stopping at its
+// first error.
 func inShares(n int, fn func(k int) error) error {
 	for n > 0 {
 		k := 1
-		for k*2 <= n {
+		for k*2 <= n && k < maxShare {
 			k *= 2
 		}
 		if err := fn(k); err != nil {

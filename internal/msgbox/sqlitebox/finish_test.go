@@ -17,6 +17,7 @@ func TestInShares(t *testing.T) {
 		{16, []int{16}},
 		{64, []int{64}},
 		{100, []int{64, 32, 4}},
+		{200, []int{64, 64, 64, 8}},
 	}
 	for _, tc := range tests {
 		var got []int

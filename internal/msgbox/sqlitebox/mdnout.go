@@ -3,7 +3,6 @@ package sqlitebox
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -94,11 +93,9 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 			out[i].NextAttemptAt = until
 			ids[i] = out[i].MessageID
 		}
-		// One statement for the lot; message ids are valid ids
-		// (msgbox.CheckID), plain ASCII that JSON carries unchanged.
-		js, _ := json.Marshal(ids) // a []string always encodes
+		// One statement for the lot.
 		_, err = tx.ExecContext(ctx, `UPDATE sent_mdns SET attempts = attempts + 1, next_attempt_at = ?
-			WHERE message_id IN (SELECT value FROM json_each(?))`, toDB(until), string(js))
+			WHERE message_id IN (SELECT value FROM json_each(?))`, toDB(until), textsJSON(ids))
 		return err
 	})
 	if err != nil {

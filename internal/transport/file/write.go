@@ -379,7 +379,10 @@ func (w *WriteAttempt) Flush() (share bool, err error) {
 		w.drop()
 		return false, w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
 	}
-	w.batched = w.n <= sharedCommitMax
+	// An attempt that found its staged copy there already has no file of
+	// its own, so nothing would tie its names to the file system a round
+	// synced (see syncPoint): it syncs its directory itself.
+	w.batched = w.fh != nil && w.n <= sharedCommitMax
 	return w.batched, nil
 }
 
@@ -709,7 +712,9 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error, batched 
 // counted as synced: those attempts sync file by file, and the next sync
 // point looks at the directory again. The file's check covers the names
 // too: link(2) fails across file systems, so an attempt whose file is on
-// the file system synced staged and placed it there.
+// the file system synced staged and placed it there. An attempt without a
+// file (its staged copy was there already) therefore never joins a round
+// (Flush).
 func (f *Writer) syncPoint(fh *os.File, batched bool) error {
 	if batched {
 		if fs, ok := f.fileSystemSyncs(); ok {

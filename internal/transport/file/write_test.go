@@ -791,6 +791,39 @@ func TestFileFlushShares(t *testing.T) {
 	}
 }
 
+// TestFileFlushStagedCopyAlone: an attempt that finds its staged copy
+// there already (a redo after a placing failure) has no file of its own to
+// tie its names to a round's file system, so it never shares a round: it
+// syncs its directory itself, and places the staged copy.
+func TestFileFlushStagedCopyAlone(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	playSyncFS(t, f, true)
+	var whole, dirs atomic.Int32
+	f.whole.SyncFunc = func(dir string) error { whole.Add(1); return dirsync.SyncFS(dir) }
+	f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+	staged := []byte("staged by an earlier attempt")
+	if err := os.WriteFile(f.reserved(7, suffixStaged), staged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.Begin(context.Background(), fileDelivery(7, "a.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("this attempt's bytes, discarded")); err != nil {
+		t.Fatal(err)
+	}
+	if share, err := w.Flush(); err != nil || share {
+		t.Fatalf("Flush with the staged copy there = %v, %v; want no share", share, err)
+	}
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertContent(t, filepath.Join(dir, "a.bin"), staged)
+	if whole.Load() != 0 || dirs.Load() == 0 {
+		t.Errorf("%d syncfs rounds and %d directory syncs; want directory syncs only", whole.Load(), dirs.Load())
+	}
+}
+
 // playSyncFS makes f see its directory's file system as one syncfs(2)
 // stands in for fsyncs on (or not), whichever it is: the rounds the tests
 // count then run (their SyncFunc calls dirsync.SyncFS, which falls back
