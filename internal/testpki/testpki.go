@@ -22,6 +22,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -57,6 +58,9 @@ type Options struct {
 	CommonName string
 	// Email, when set, is added as an rfc822Name subject alternative name.
 	Email string
+	// IPAddresses are added as iPAddress subject alternative names (a TLS
+	// server's, see ServerTLS).
+	IPAddresses []net.IP
 
 	// NotBefore and NotAfter bound the validity; pass times relative to
 	// time.Now() so tests do not expire. A zero NotBefore is an hour ago (or
@@ -158,6 +162,7 @@ func create(opts Options, issuer *Cert) (*Cert, error) {
 	if opts.Email != "" {
 		tmpl.EmailAddresses = []string{opts.Email}
 	}
+	tmpl.IPAddresses = opts.IPAddresses
 	switch {
 	case opts.OmitKeyUsage:
 	case opts.KeyUsage != 0:
@@ -350,6 +355,19 @@ func (c *Cert) SHA1() string {
 func (c *Cert) SHA256() string {
 	sum := sha256.Sum256(c.DER)
 	return hex.EncodeToString(sum[:])
+}
+
+// ServerTLS writes a self-signed TLS server certificate for 127.0.0.1 and
+// its key (PEM, ECDSA P-256) to a new temporary directory, for a test
+// listener's tls block, and returns their paths and the certificate, which
+// a client trusts.
+func ServerTLS(t testing.TB) (certFile, keyFile string, c *Cert) {
+	t.Helper()
+	c = SelfSigned(t, Options{CommonName: "127.0.0.1", KeyType: ECDSAP256,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	dir := t.TempDir()
+	return WriteFile(t, dir, "server.pem", c.CertPEM()), WriteFile(t, dir, "server.key", c.KeyPEM()), c
 }
 
 // WriteFile writes data to dir/name with mode 0600 (creating dir with mode

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"math/big"
@@ -381,5 +382,18 @@ func TestValidityPeriod(t *testing.T) {
 				t.Errorf("got %v..%v, want %v..%v", nb, na, tt.wantNB, tt.wantNA)
 			}
 		})
+	}
+}
+
+func TestServerTLS(t *testing.T) {
+	certFile, keyFile, c := ServerTLS(t)
+	if err := c.Cert.VerifyHostname("127.0.0.1"); err != nil {
+		t.Errorf("not a certificate for 127.0.0.1: %v", err)
+	}
+	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+		t.Errorf("the files do not make a TLS key pair: %v", err)
+	}
+	if len(c.Cert.ExtKeyUsage) != 1 || c.Cert.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth {
+		t.Errorf("extended key usage %v, want serverAuth", c.Cert.ExtKeyUsage)
 	}
 }

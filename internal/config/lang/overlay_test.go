@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/testfs"
 )
 
 // TestFindFilesOverlay: FindFiles finds the regular *.hcl and *.hcl.json
@@ -43,7 +44,7 @@ func TestFindFilesOverlay(t *testing.T) {
 	}
 	fifo := runtime.GOOS != "windows"
 	if fifo {
-		makeFIFO(t, at("fifo.hcl"))
+		testfs.MakeFIFO(t, at("fifo.hcl"))
 	}
 
 	want := []string{at("a.hcl"), at("c.hcl.json")}

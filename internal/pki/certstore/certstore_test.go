@@ -19,6 +19,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+	"github.com/bizpipe/bizpipe/internal/testfs"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -598,7 +599,7 @@ func TestLoad(t *testing.T) {
 		{
 			name: "a FIFO is never opened",
 			setup: func(t *testing.T, dir string) {
-				makeFIFO(t, filepath.Join(dir, "pipe.pem"))
+				testfs.MakeFIFO(t, filepath.Join(dir, "pipe.pem"))
 			},
 			want: want{notes: []string{"pipe.pem: ignored: not a regular file"}},
 		},

@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/testfs"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -49,14 +49,6 @@ func loadWithin(t *testing.T, dir string) (*Store, error) {
 	return r.s, r.err
 }
 
-func mkfifo(t *testing.T, path string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func requireExists(t *testing.T, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
@@ -87,7 +79,7 @@ func TestLoadSpecialFiles(t *testing.T) {
 		{
 			name: "named pipe without a writer",
 			setup: func(t *testing.T, dir string) {
-				mkfifo(t, filepath.Join(dir, "pipe.pem"))
+				testfs.MakeFIFO(t, filepath.Join(dir, "pipe.pem"))
 			},
 			want: with(cert, func(w *want) {
 				w.notes = []string{"pipe.pem: ignored: not a regular file but a named pipe (FIFO)"}
@@ -96,7 +88,7 @@ func TestLoadSpecialFiles(t *testing.T) {
 		{
 			name: "symbolic link to a named pipe",
 			setup: func(t *testing.T, dir string) {
-				symlink(t, mkfifo(t, filepath.Join(t.TempDir(), "fifo")), filepath.Join(dir, "link.p12"))
+				symlink(t, testfs.MakeFIFO(t, filepath.Join(t.TempDir(), "fifo")), filepath.Join(dir, "link.p12"))
 			},
 			want: with(cert, func(w *want) {
 				w.notes = []string{"link.p12: ignored: not a regular file but a symbolic link to a named pipe (FIFO)"}
@@ -266,7 +258,7 @@ func TestReadFileRefusesWhatIsNotARegularFile(t *testing.T) {
 		name, path string
 		want       string // "" = any error
 	}{
-		{"named pipe", mkfifo(t, filepath.Join(dir, "fifo")), "not a regular file but a named pipe (FIFO)"},
+		{"named pipe", testfs.MakeFIFO(t, filepath.Join(dir, "fifo")), "not a regular file but a named pipe (FIFO)"},
 		{"character device", "/dev/zero", "not a regular file but a character device"},
 		{"directory", dir, "not a regular file but a directory"},
 		{"socket", sock, ""},

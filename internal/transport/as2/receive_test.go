@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -54,36 +49,6 @@ func (s *recordingSink) PublishOutcome(_ context.Context, _ msgbox.Incoming, bod
 	return component.Published{Message: msgbox.Message{ID: "m1"}}, nil
 }
 
-// serverCert writes a self-signed certificate for 127.0.0.1 and its key.
-func serverCert(t *testing.T) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err = x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	return testpki.WriteFile(t, dir, "server.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		testpki.WriteFile(t, dir, "server.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})), cert
-}
-
 // TestReceiveTLSPlain: over HTTPS (the tls block), a plain AS2 message to a
 // location without a decoding pipeline reaches the sink as a whole MIME
 // entity (the HTTP content header fields in front of the body), and the
@@ -92,7 +57,8 @@ func serverCert(t *testing.T) (certFile, keyFile string, cert *x509.Certificate)
 func TestReceiveTLSPlain(t *testing.T) {
 	ca := testpki.NewCA(t, "Test CA")
 	signer := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
-	certFile, keyFile, srvCert := serverCert(t)
+	certFile, keyFile, srv := testpki.ServerTLS(t)
+	srvCert := srv.Cert
 	sink := &recordingSink{}
 	cfg := &ReceiveConfig{
 		Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"},
