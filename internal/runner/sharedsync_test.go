@@ -118,6 +118,16 @@ func (a *ledgerAttempt) Commit(context.Context) (component.Result, error) {
 
 func (a *ledgerAttempt) Abort() {}
 
+// ledgerPort is a send port taking every message to the test's ledger
+// transport.
+const ledgerPort = `
+send_port "out" {
+  host   = host.h
+  filter = true
+  transport "ledger" {}
+}
+`
+
 // TestSharedSyncCommitsTogether: one worker claims the 21 messages in two
 // batches and runs every pipeline of a batch before its commits, which
 // share their syncs: the log shows each batch's Written calls, then its
@@ -126,13 +136,7 @@ func (a *ledgerAttempt) Abort() {}
 // that attempt alone, retried like a failed write.
 func TestSharedSyncCommitsTogether(t *testing.T) {
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "out" {
-  host   = host.h
-  filter = true
-  transport "ledger" {}
-}
-`, map[string]string{"Max": "64MiB"})
+	dir := setup(t, p, common+ledgerPort, map[string]string{"Max": "64MiB"})
 	l := &ledger{got: map[string][]byte{}}
 	var msgs []ledgerMsg
 	for i := range 21 {
@@ -289,13 +293,7 @@ func TestSharedSyncAloneAndCapped(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPKI(t)
-			dir := setup(t, p, common+`
-send_port "out" {
-  host   = host.h
-  filter = true
-  transport "ledger" {}
-}
-`, map[string]string{"Max": "64MiB"})
+			dir := setup(t, p, common+ledgerPort, map[string]string{"Max": "64MiB"})
 			l := &ledger{got: map[string][]byte{}}
 			sum, _, err := runLedger(t, dir, l, func(o *runner.Options) { o.MaxDeferredCommits = tt.cap }, tt.msgs)
 			if err != nil || sum.Delivered+sum.Retried != len(tt.msgs) {
@@ -318,13 +316,7 @@ send_port "out" {
 // back more than 5 commits between them, and still deliver everything.
 func TestSharedSyncCapAcrossWorkers(t *testing.T) {
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "out" {
-  host   = host.h
-  filter = true
-  transport "ledger" {}
-}
-`, nil)
+	dir := setup(t, p, common+ledgerPort, nil)
 	l := &ledger{got: map[string][]byte{}}
 	var msgs []ledgerMsg
 	for i := range 64 {
