@@ -10,6 +10,7 @@ import (
 )
 
 func newLSPCmd(e *env) *cobra.Command {
+	var vf varFlags
 	cmd := &cobra.Command{
 		Use:   "lsp",
 		Short: "Run a language server for configuration files over stdin and stdout",
@@ -17,21 +18,29 @@ func newLSPCmd(e *env) *cobra.Command {
 editor with an LSP client (Neovim, Helix, VS Code through a generic client).
 It serves the configuration files, *.hcl and *.hcl.json:
 
-  - diagnostics, as "bizpipe validate" reports them with no flags, for the
-    whole configuration directory of each open file, with unsaved buffers
-    laid over the files on disk, on open, change and save;
+  - diagnostics, as "bizpipe validate" reports them with the same --var
+    and --var-file, for the whole configuration directory of each open
+    file, with unsaved buffers laid over the files on disk, on open, change
+    and save;
   - hover over a thumbprint: the certificate, the stores that hold it and
     the host instances that reach it with its private key;
   - go to definition of references (host.x, var.x, certificate_store.x, ...);
   - completion of block and attribute names, components and values.
 
-Variables take their values from BIZPIPE_VAR_NAME in the editor's
-environment, as validate does; the editor starts the server, and its log
-shows what the server writes to stderr.`,
-		Example: `  bizpipe lsp`,
-		Args:    noArgs,
+Variables take their values from --var, then --var-file (relative to the
+directory the editor starts the server in), then BIZPIPE_VAR_NAME in the
+editor's environment, as validate's do; every configuration the server
+checks gets them. The editor starts the server, and its log shows what the
+server writes to stderr.`,
+		Example: `  bizpipe lsp
+  bizpipe lsp --var-file vars/dev.hcl`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			err := lsp.Serve(cmd.InOrStdin(), e.stdout, lsp.Options{LookupEnv: e.lookupEnv, Version: version()})
+			if err := vf.check(); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			err := lsp.Serve(cmd.InOrStdin(), e.stdout, lsp.Options{LookupEnv: e.lookupEnv,
+				Vars: vf.vars, VarFiles: vf.varFiles, Version: version()})
 			if errors.Is(err, lsp.ErrNoShutdown) {
 				return &exitError{code: exitFindings}
 			}
@@ -41,6 +50,7 @@ shows what the server writes to stderr.`,
 			return nil
 		},
 	}
+	vf.register(cmd)
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "the client asked the server to shut down, then to exit"},
 		clidoc.ExitCode{Code: exitFindings, Meaning: "the client exited or closed the connection without a shutdown request"},

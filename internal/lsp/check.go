@@ -31,11 +31,13 @@ type snapshot struct {
 }
 
 // checker validates configuration directories the way `bizpipe validate`
-// does with no flags: static rules only, variables from the environment.
+// does: static rules only, variables from its --var and --var-file and
+// from the environment.
 type checker struct {
-	lookupEnv func(string) (string, bool)
-	registry  *component.Registry
-	now       func() time.Time
+	lookupEnv      func(string) (string, bool)
+	vars, varFiles []string
+	registry       *component.Registry
+	now            func() time.Time
 	// caches are kept per configuration directory between its runs.
 	caches map[string]*dirCache
 }
@@ -74,7 +76,8 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		c.caches[dir] = dc
 	}
 	cfg, diags := lang.Load(files, lang.Options{
-		Mode: lang.ModeValidate, LookupEnv: c.lookupEnv, Registry: c.registry, Overlay: overlay, ParseCache: dc.parsed,
+		Mode: lang.ModeValidate, Vars: c.vars, VarFiles: c.varFiles, LookupEnv: c.lookupEnv, Registry: c.registry,
+		Overlay: overlay, ParseCache: dc.parsed,
 	})
 	if cfg == nil {
 		cfg = &model.Config{}

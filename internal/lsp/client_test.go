@@ -82,7 +82,14 @@ type client struct {
 // start runs `bizpipe lsp` with env added to a minimal environment.
 func start(t *testing.T, env ...string) *client {
 	t.Helper()
-	cmd := exec.Command(bizpipeBin, "lsp")
+	return startWith(t, nil, env...)
+}
+
+// startWith runs `bizpipe lsp` with flags, and env added to a minimal
+// environment.
+func startWith(t *testing.T, flags []string, env ...string) *client {
+	t.Helper()
+	cmd := exec.Command(bizpipeBin, append([]string{"lsp"}, flags...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -2,7 +2,9 @@ package lsp_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,5 +169,38 @@ func TestSensitiveValues(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bizpipe.hcl")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVarFlags: the server checks with validate's --var and --var-file,
+// --var winning, and a sensitive value from a file is not shown either; a
+// --var without NAME= is a usage error.
+func TestVarFlags(t *testing.T) {
+	dir, text := quickstart(t)
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	varFile := filepath.Join(t.TempDir(), "dev.hcl")
+	if err := os.WriteFile(varFile, []byte(`p12_password = "hunter2-from-file"`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startWith(t, []string{"--var-file", varFile})
+	c.initialize()
+	c.open(uri, text)
+	for _, d := range c.diagnosticsFor(uri, hasCode("BP2003")) { // the file's wrong password
+		if strings.Contains(d.Message, "hunter2") {
+			t.Errorf("diagnostic shows the password: %q", d.Message)
+		}
+	}
+	c.shutdown()
+
+	c = startWith(t, []string{"--var-file", varFile, "--var", "p12_password=demo-only"})
+	c.initialize()
+	c.open(uri, text)
+	c.diagnosticsFor(uri, none)
+	c.shutdown()
+
+	out, err := exec.Command(bizpipeBin, "lsp", "--var", "hunter2").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || strings.Contains(string(out), "hunter2") {
+		t.Errorf("lsp --var without NAME=: %v, %q; want exit 2 without the value", err, out)
 	}
 }

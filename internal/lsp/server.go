@@ -44,6 +44,11 @@ type Options struct {
 	// LookupEnv reads BIZPIPE_VAR_* and env(), as validate does; nil means
 	// no environment.
 	LookupEnv func(string) (string, bool)
+	// Vars and VarFiles are validate's --var NAME=VALUE arguments and
+	// --var-file paths, given to every configuration the server checks
+	// (a variable no configuration declares is an error, as in validate).
+	// Relative paths are the server's working directory's.
+	Vars, VarFiles []string
 	// Registry holds the components; nil means the built-in ones.
 	Registry *component.Registry
 	// Debounce is the pause after a change before validating; zero means
@@ -116,10 +121,11 @@ func Serve(r io.Reader, w io.Writer, opts Options) error {
 		conn:     jsonrpc.NewConn(r, w),
 		opts:     opts,
 		debounce: opts.Debounce,
-		checker:  &checker{lookupEnv: opts.LookupEnv, registry: opts.Registry, now: opts.Now},
-		docs:     map[string]*document{},
-		dirs:     map[string]*dirState{},
-		root:     langSchema(lang.Blocks(), nil),
+		checker: &checker{lookupEnv: opts.LookupEnv, vars: opts.Vars, varFiles: opts.VarFiles,
+			registry: opts.Registry, now: opts.Now},
+		docs: map[string]*document{},
+		dirs: map[string]*dirState{},
+		root: langSchema(lang.Blocks(), nil),
 	}
 	if s.debounce <= 0 {
 		s.debounce = DefaultDebounce
