@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -39,6 +41,9 @@ server writes to stderr.`,
 			if err := vf.check(); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			if err := regularVarFiles(vf.varFiles); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
 			err := lsp.Serve(cmd.InOrStdin(), e.stdout, lsp.Options{LookupEnv: e.lookupEnv,
 				Vars: vf.vars, VarFiles: vf.varFiles, Version: version()})
 			if errors.Is(err, lsp.ErrNoShutdown) {
@@ -56,4 +61,20 @@ server writes to stderr.`,
 		clidoc.ExitCode{Code: exitFindings, Meaning: "the client exited or closed the connection without a shutdown request"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage"})
 	return cmd
+}
+
+// regularVarFiles checks that every --var-file of the language server is a
+// regular file: the server reads them again at every check, which a pipe
+// (--var-file <(...)) would answer once and then not at all, or block.
+func regularVarFiles(paths []string) error {
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("--var-file: %w", err)
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("--var-file %s is not a regular file: the language server reads it again at every check, which a pipe cannot be", p)
+		}
+	}
+	return nil
 }

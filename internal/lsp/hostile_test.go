@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/testfs"
 )
 
 // TestOutsideConfiguration: a document that is no configuration file (a
@@ -202,5 +204,15 @@ func TestVarFlags(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 || strings.Contains(string(out), "hunter2") {
 		t.Errorf("lsp --var without NAME=: %v, %q; want exit 2 without the value", err, out)
+	}
+	// The server reads its var files at every check: a pipe would hang it
+	// or answer once; a missing file is named at once.
+	for _, path := range []string{testfs.MakeFIFO(t, filepath.Join(t.TempDir(), "vars.hcl")), filepath.Join(dir, "missing.hcl")} {
+		cmd := exec.Command(bizpipeBin, "lsp", "--var-file", path)
+		cmd.WaitDelay = patience
+		out, err := cmd.CombinedOutput()
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), filepath.Base(path)) {
+			t.Errorf("lsp --var-file %s: %v, %q; want exit 2 naming the file", path, err, out)
+		}
 	}
 }
