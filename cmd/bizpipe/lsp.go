@@ -23,7 +23,8 @@ It serves the configuration files, *.hcl and *.hcl.json:
   - diagnostics, as "bizpipe validate" reports them with the same --var
     and --var-file, for the whole configuration directory of each open
     file, with unsaved buffers laid over the files on disk, on open, change
-    and save;
+    and save, and when the editor reports configuration or certificate
+    files changed on disk (the server asks clients that watch files to);
   - hover over a thumbprint: the certificate, the stores that hold it and
     the host instances that reach it with its private key;
   - go to definition of references (host.x, var.x, certificate_store.x, ...);

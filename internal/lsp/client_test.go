@@ -232,10 +232,16 @@ func (c *client) result(method string, params, out any) {
 
 func (c *client) initialize() {
 	c.t.Helper()
+	c.initializeWith(map[string]any{})
+}
+
+// initializeWith initializes the server with the client capabilities caps.
+func (c *client) initializeWith(caps map[string]any) {
+	c.t.Helper()
 	var res struct {
 		Capabilities map[string]any `json:"capabilities"`
 	}
-	c.result("initialize", map[string]any{"processId": nil, "rootUri": nil, "capabilities": map[string]any{}}, &res)
+	c.result("initialize", map[string]any{"processId": nil, "rootUri": nil, "capabilities": caps}, &res)
 	for _, cap := range []string{"textDocumentSync", "hoverProvider", "definitionProvider", "completionProvider"} {
 		if res.Capabilities[cap] == nil {
 			c.t.Errorf("initialize: capability %s missing: %v", cap, res.Capabilities)

@@ -459,3 +459,58 @@ func TestClose(t *testing.T) {
 	c.diagnosticsFor(uri, none)
 	c.shutdown()
 }
+
+// TestWatchedFiles: a client that watches files for servers is asked to
+// report changes to configuration and store files; a configuration file
+// written on disk by another program, never opened, is then checked
+// (here, a duplicate host). A client without the capability is asked
+// nothing.
+func TestWatchedFiles(t *testing.T) {
+	dir, text := quickstart(t)
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	c := start(t)
+	c.initializeWith(map[string]any{"workspace": map[string]any{
+		"didChangeWatchedFiles": map[string]any{"dynamicRegistration": true}}})
+	var reg message
+	for reg = c.next(); reg.Method != "client/registerCapability"; reg = c.next() {
+		c.notes = append(c.notes, reg)
+	}
+	if reg.ID == nil || !strings.Contains(string(reg.Params), `"workspace/didChangeWatchedFiles"`) ||
+		!strings.Contains(string(reg.Params), `"**/*.hcl"`) || !strings.Contains(string(reg.Params), "p12") {
+		t.Fatalf("registration %s (id %v): want watchers of configuration and store files", reg.Params, reg.ID)
+	}
+	c.send(map[string]any{"id": *reg.ID, "result": nil})
+	c.open(uri, text)
+	c.diagnosticsFor(uri, none)
+
+	extra := filepath.Join(dir, "extra.hcl")
+	if err := os.WriteFile(extra, []byte("host \"send_host\" {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.notify("workspace/didChangeWatchedFiles", map[string]any{"changes": []map[string]any{{"uri": fileURI(extra), "type": 1}}})
+	if ds := c.diagnosticsFor(fileURI(extra), func(ds []diagnostic) bool { return len(ds) > 0 }); ds[0].Severity != 1 {
+		t.Errorf("extra.hcl: %+v, want an error for the duplicate host", ds)
+	}
+	c.shutdown()
+
+	plain := start(t)
+	plain.initialize()
+	plain.open(uri, text)
+	// Every message up to the directory's diagnostics: no registration.
+	for _, m := range plain.notes {
+		if m.Method == "client/registerCapability" {
+			t.Errorf("a client without dynamic registration was asked to watch files: %s", m.Params)
+		}
+	}
+	for m := plain.next(); ; m = plain.next() {
+		if m.Method == "client/registerCapability" {
+			t.Errorf("a client without dynamic registration was asked to watch files: %s", m.Params)
+		}
+		var p publish
+		if m.Method == "textDocument/publishDiagnostics" && json.Unmarshal(m.Params, &p) == nil &&
+			p.URI == fileURI(extra) && len(p.Diagnostics) > 0 {
+			break
+		}
+	}
+	plain.shutdown()
+}

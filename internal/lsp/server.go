@@ -95,11 +95,14 @@ type server struct {
 
 	mu          sync.Mutex
 	initialized bool
-	shutdown    bool
-	closed      bool
-	docs        map[string]*document // by URI
-	dirs        map[string]*dirState
-	wg          sync.WaitGroup // timers and runs in flight
+	// watch: the client watches files for the server (it registers its
+	// watchers once the client is initialized).
+	watch    bool
+	shutdown bool
+	closed   bool
+	docs     map[string]*document // by URI
+	dirs     map[string]*dirState
+	wg       sync.WaitGroup // timers and runs in flight
 }
 
 // Serve runs a language server reading requests from r and writing to w
@@ -206,8 +209,11 @@ func (s *server) request(m *jsonrpc.Message) (any, *jsonrpc.Error) {
 		if initialized {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "initialize sent twice"}
 		}
+		var p initializeParams
+		_ = json.Unmarshal(m.Params, &p) // capabilities are optional: none read as none
 		s.mu.Lock()
 		s.initialized = true
+		s.watch = p.Capabilities.Workspace.DidChangeWatchedFiles.DynamicRegistration
 		s.mu.Unlock()
 		return s.initializeResult(), nil
 	}
@@ -283,6 +289,13 @@ func (s *server) notification(m *jsonrpc.Message) {
 	}
 	var err error
 	switch m.Method {
+	case "initialized":
+		s.registerWatchers()
+	case "workspace/didChangeWatchedFiles":
+		var p didChangeWatchedFilesParams
+		if err = json.Unmarshal(m.Params, &p); err == nil {
+			s.filesChanged(p)
+		}
 	case "textDocument/didOpen":
 		var p didOpenParams
 		if err = json.Unmarshal(m.Params, &p); err == nil {
@@ -306,6 +319,65 @@ func (s *server) notification(m *jsonrpc.Message) {
 	}
 	if err != nil {
 		s.logMessage(fmt.Sprintf("%s: invalid params: %v", m.Method, err))
+	}
+}
+
+// watchedFiles are the files whose change on disk can change a
+// directory's findings: configuration files, and the files certificate
+// stores hold (certstore reads these extensions; content decides the rest,
+// which the next check finds anyway).
+var watchedFiles = []string{"**/*.hcl", "**/*.hcl.json", "**/*.{pem,key,crt,cer,der,p12,pfx}"}
+
+// registerWatchers asks a client that watches files for servers to report
+// changes to watchedFiles: a file edited in another program, a store's
+// certificate replaced, a configuration file pulled by git. Without them
+// the server finds such changes at the next check an editor change makes.
+func (s *server) registerWatchers() {
+	s.mu.Lock()
+	watch := s.watch
+	s.mu.Unlock()
+	if !watch {
+		return
+	}
+	watchers := make([]map[string]string, len(watchedFiles))
+	for i, g := range watchedFiles {
+		watchers[i] = map[string]string{"globPattern": g}
+	}
+	params, _ := json.Marshal(map[string]any{"registrations": []map[string]any{{
+		"id": "bizpipe-watched-files", "method": "workspace/didChangeWatchedFiles",
+		"registerOptions": map[string]any{"watchers": watchers},
+	}}})
+	// The client's answer is a response, which handle ignores.
+	_ = s.conn.Write(&jsonrpc.Message{JSONRPC: "2.0", ID: json.RawMessage(`1`),
+		Method: "client/registerCapability", Params: params})
+}
+
+// filesChanged checks again what files changed on disk may affect: the
+// directory of a configuration file, when the server checks it; for any
+// other file (a store's), every directory it checks, whose unchanged
+// stores stay cached.
+func (s *server) filesChanged(p didChangeWatchedFilesParams) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := false
+	dirs := map[string]bool{}
+	for _, c := range p.Changes {
+		path, err := uriToPath(c.URI)
+		if err != nil {
+			continue
+		}
+		if dir := configDir(path); dir != "" {
+			if s.dirs[dir] != nil {
+				dirs[dir] = true
+			}
+			continue
+		}
+		all = true
+	}
+	for dir := range s.dirs {
+		if all || dirs[dir] {
+			s.scheduleLocked(dir)
+		}
 	}
 }
 
