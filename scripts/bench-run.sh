@@ -11,6 +11,8 @@
 #       the message box alone,
 # and the peak RSS of one run --once over a single 100 MiB message.
 # Everything happens in a temporary directory; the repository is not touched.
+# REF=<revision> also measures that revision, alternated with this tree, and
+# prints the ratios (e.g. REF=HEAD~3 for what the last three commits did).
 #
 # BENCH_DIR puts that directory on another file system, e.g. a freshly made
 # journaled ext4 (the common production setup) instead of whatever /tmp is:
@@ -41,18 +43,27 @@ rm -rf "$work/qs/in"/* "$work/qs/out/fabrikam"/*
 cp -r "$work/qs" "$work/qsp"
 perl -0pi -e 's/pipeline "sign_encrypt" \{.*?\n\}\n/pipeline "sign_encrypt" {\n}\n/s; s/^\s*encryption_certificate.*\n//m' "$work/qsp/bizpipe.hcl"
 
-# measure CONFIG_DIR: run --once over N fresh random 4 KiB *.xml bodies (the
-# quickstart's pattern) with a fresh message box; prints "msgs/s cpu_seconds
-# peak_rss_kib" and checks that all N were delivered.
+# REF=<git revision> also builds that revision and alternates its engine
+# alone and run --once with this tree's, printing both medians and their
+# ratio: a change's effect measured side by side, in one run, on this
+# machine whose speed drifts.
+if [ -n "${REF:-}" ]; then
+  git worktree add -q --detach "$work/ref-src" "$REF"
+  (cd "$work/ref-src" && go build -o "$work/bizpipe-ref" ./cmd/bizpipe)
+  git worktree remove --force "$work/ref-src"
+fi
+# measure CONFIG_DIR [BINARY]: run --once over N fresh random 4 KiB *.xml
+# bodies (the quickstart's pattern) with a fresh message box; prints
+# "msgs/s cpu_seconds peak_rss_kib" and checks that all N were delivered.
 measure() {
-  local dir=$1
+  local dir=$1 bin=${2:-$work/bizpipe}
   rm -rf "$dir/in"/* "$dir/out/fabrikam"/* "$work/data"
   for i in $(seq -w 1 "$N"); do head -c 4096 /dev/urandom > "$dir/in/m$i.xml"; done
   touch -d '1 minute ago' "$dir/in"/*.xml
   sync
   local start end
   start=$(date +%s.%N)
-  /usr/bin/time -f "measured %U %S %M" "$work/bizpipe" run --once --data-dir "$work/data" "$dir" >/dev/null 2>"$work/run.log"
+  /usr/bin/time -f "measured %U %S %M" "$bin" run --once --data-dir "$work/data" "$dir" >/dev/null 2>"$work/run.log"
   end=$(date +%s.%N)
   local delivered
   delivered=$(ls "$dir/out/fabrikam" | grep -c '\.eml$' || true)
@@ -64,16 +75,27 @@ median() { sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'; }
 
 echo "== run --once: $N messages of 4 KiB (clear sign RSA-2048 + AES-256-CBC, file to file), median of $RUNS"
 echo "== (c) the engine alone: the same run --once with an empty pipeline, median of $RUNS"
-: > "$work/full.txt"; : > "$work/engine.txt"
+: > "$work/full.txt"; : > "$work/engine.txt"; : > "$work/full-ref.txt"; : > "$work/engine-ref.txt"
 for r in $(seq 1 "$RUNS"); do
   # Alternated, so that the VM's speed drifting affects both alike.
   measure "$work/qs" | tee -a "$work/full.txt" | awk '{printf "  run --once    %5.0f msgs/s, %.2f s CPU, peak RSS %d KiB\n", $1, $2, $3}'
   measure "$work/qsp" | tee -a "$work/engine.txt" | awk '{printf "  engine alone  %5.0f msgs/s, %.2f s CPU\n", $1, $2}'
+  if [ -n "${REF:-}" ]; then
+    measure "$work/qs" "$work/bizpipe-ref" | tee -a "$work/full-ref.txt" | awk '{printf "  REF run --once    %5.0f msgs/s, %.2f s CPU, peak RSS %d KiB\n", $1, $2, $3}'
+    measure "$work/qsp" "$work/bizpipe-ref" | tee -a "$work/engine-ref.txt" | awk '{printf "  REF engine alone  %5.0f msgs/s, %.2f s CPU\n", $1, $2}'
+  fi
 done
 read -r run_rate run_cpu _ < <(median < "$work/full.txt")
 read -r engine_rate engine_cpu _ < <(median < "$work/engine.txt")
 printf "run --once: %.0f msgs/s (%.2f ms CPU per message)\n" "$run_rate" "$(echo "1000 * $run_cpu / $N" | bc -l)"
 printf "engine alone: %.0f msgs/s (%.2f ms CPU per message)\n" "$engine_rate" "$(echo "1000 * $engine_cpu / $N" | bc -l)"
+if [ -n "${REF:-}" ]; then
+  read -r ref_run_rate ref_run_cpu _ < <(median < "$work/full-ref.txt")
+  read -r ref_engine_rate ref_engine_cpu _ < <(median < "$work/engine-ref.txt")
+  printf "against %s: run --once %.0f msgs/s, %.2f ms CPU (this tree: %.2fx the msgs/s, %.2fx the CPU); engine alone %.0f msgs/s, %.2f ms CPU (%.2fx, %.2fx)\n" \
+    "$REF" "$ref_run_rate" "$(echo "1000 * $ref_run_cpu / $N" | bc -l)" "$(echo "$run_rate / $ref_run_rate" | bc -l)" "$(echo "$run_cpu / $ref_run_cpu" | bc -l)" \
+    "$ref_engine_rate" "$(echo "1000 * $ref_engine_cpu / $N" | bc -l)" "$(echo "$engine_rate / $ref_engine_rate" | bc -l)" "$(echo "$engine_cpu / $ref_engine_cpu" | bc -l)"
+fi
 
 # (d) What the engine cannot go below here: the file system's own cost of
 # the file operations a delivery makes (claim, read, remove the input;
