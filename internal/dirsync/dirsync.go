@@ -64,9 +64,10 @@ type dirState struct {
 }
 
 type round struct {
-	lead chan struct{} // one token: whoever takes it runs the round
-	done chan struct{}
-	err  error
+	lead   chan struct{} // one token: whoever takes it runs the round
+	done   chan struct{}
+	err    error
+	joined int // callers, under Group.mu: tests wait for them to queue
 }
 
 // Sync returns once a sync of dir that started after the call has ended,
@@ -101,6 +102,7 @@ func (g *Group) run(key string, sync func() error) error {
 			r.lead <- struct{}{}
 		}
 	}
+	r.joined++
 	g.mu.Unlock()
 
 	select {

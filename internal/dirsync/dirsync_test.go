@@ -62,18 +62,20 @@ func TestGroupShares(t *testing.T) {
 			}
 		}()
 	}
-	// Let the waiters queue behind the held sync, then release it.
-	for g.waiting("d") < 1 {
+	// Let every waiter queue behind the held sync, then release it.
+	for end := time.Now().Add(time.Minute); g.waiting("d") < n; {
+		if time.Now().After(end) {
+			t.Fatalf("%d of %d callers queued behind the held sync", g.waiting("d"), n)
+		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
-	if got := calls.Load(); got < 2 || got > 3 {
-		t.Errorf("%d syncs for %d concurrent callers behind one running sync, want 2 (3 if one came late)", got, n+1)
+	if got := calls.Load(); got != 2 {
+		t.Errorf("%d syncs for %d concurrent callers behind one running sync, want 2", got, n+1)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -86,11 +88,12 @@ func TestGroupShares(t *testing.T) {
 }
 
 // waiting reports whether a round is queued for dir (test helper).
+// waiting returns how many callers wait for dir's next round.
 func (g *Group) waiting(dir string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if st := g.dirs[dir]; st != nil && st.next != nil {
-		return 1
+		return st.next.joined
 	}
 	return 0
 }
@@ -187,10 +190,13 @@ func TestFSGroupShares(t *testing.T) {
 			}
 		})
 	}
-	for end := time.Now().Add(2 * time.Second); g.g.waiting("1") < 1 && time.Now().Before(end); {
+	// All 20 queue behind the held round.
+	for end := time.Now().Add(time.Minute); g.g.waiting("1") < 20; {
+		if time.Now().After(end) {
+			t.Fatalf("%d of 20 callers queued behind the held round", g.g.waiting("1"))
+		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond) // all 20 queue behind the held round
 	// Another file system's round is not held up by file system 1's.
 	if err := g.Sync("c", other); err != nil {
 		t.Fatal(err)
