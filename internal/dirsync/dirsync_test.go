@@ -87,7 +87,6 @@ func TestGroupShares(t *testing.T) {
 	}
 }
 
-// waiting reports whether a round is queued for dir (test helper).
 // waiting returns how many callers wait for dir's next round.
 func (g *Group) waiting(dir string) int {
 	g.mu.Lock()
