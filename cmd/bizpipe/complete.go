@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,8 +70,7 @@ func completeDeclared(names func(cfg *model.Config) []string) cobra.CompletionFu
 	}
 }
 
-// serverNames and hostNames are the servers and hosts cfg declares, in
-// declaration order.
+// serverNames are the servers cfg declares, in declaration order.
 func serverNames(cfg *model.Config) []string {
 	var out []string
 	for _, s := range cfg.Servers {
@@ -79,12 +79,22 @@ func serverNames(cfg *model.Config) []string {
 	return out
 }
 
-func hostNames(cfg *model.Config) []string {
-	var out []string
-	for _, h := range cfg.Hosts {
-		out = append(out, h.Name)
+// hostsOn returns the names of the hosts cfg declares, in declaration
+// order, that have an instance on the server named *server; every host
+// while *server is empty (read when completing: the --server already
+// given).
+func hostsOn(server *string) func(cfg *model.Config) []string {
+	return func(cfg *model.Config) []string {
+		var out []string
+		for _, h := range cfg.Hosts {
+			if *server == "" || slices.ContainsFunc(h.Instances, func(in *model.Instance) bool {
+				return in.Server != nil && in.Server.Name == *server
+			}) {
+				out = append(out, h.Name)
+			}
+		}
+		return out
 	}
-	return out
 }
 
 // mustComplete registers a flag's completion. Registering twice, or for a

@@ -91,15 +91,31 @@ func TestCompleteFlagValues(t *testing.T) {
 
 // TestCompleteDeclaredNames: --server of run and validate offers the
 // servers, and --host of run the hosts, that the configuration declares,
-// read from the paths given or the current directory; without a
-// configuration nothing is offered. Never file names.
+// read from the paths given or the current directory; with a --server
+// given, the hosts with an instance on it. Without a configuration nothing
+// is offered. Never file names.
 func TestCompleteDeclaredNames(t *testing.T) {
 	dir := t.TempDir()
 	config := `server "srv1" {}
 server "srv2" {}
 server "edge" {}
-host "send_host" {}
-host "receive_host" {}
+service_account "svc" {}
+host "send_host" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+}
+host "receive_host" {
+  instance {
+    server          = server.edge
+    service_account = service_account.svc
+  }
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+}
 `
 	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
@@ -115,6 +131,9 @@ host "receive_host" {}
 		{[]string{"validate", "--live", dir, "--server", ""}, servers},
 		{[]string{"run", dir, "--host", ""}, []string{"send_host", "receive_host"}},
 		{[]string{"run", dir, "--host", "r"}, []string{"receive_host"}},
+		{[]string{"run", dir, "--server", "edge", "--host", ""}, []string{"receive_host"}},
+		{[]string{"run", dir, "--server=srv1", "--host", ""}, []string{"send_host", "receive_host"}},
+		{[]string{"run", dir, "--server", "srv2", "--host", ""}, nil},
 		{[]string{"run", filepath.Join(dir, "none"), "--server", ""}, nil},
 		{[]string{"run", filepath.Join(dir, "none"), "--host", ""}, nil},
 	} {

@@ -85,7 +85,7 @@ finishes what is in flight and exits 0.`,
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
 	_ = cmd.Flags().MarkHidden("cpuprofile")
 	mustComplete(cmd, "server", completeDeclared(serverNames))
-	mustComplete(cmd, "host", completeDeclared(hostNames))
+	mustComplete(cmd, "host", completeDeclared(hostsOn(&f.server)))
 	mustComplete(cmd, "data-dir", completeDirs)
 	mustComplete(cmd, "log-format", completeValues([]string{"text", "json"}))
 	mustComplete(cmd, "log-level", completeValues([]string{"debug", "info", "warn", "error"}))
