@@ -356,7 +356,7 @@ type jsonMessageList struct {
 
 type jsonMessage struct {
 	ID              string            `json:"id" doc:"The message id."`
-	Status          string            `json:"status" doc:"received, routed, awaiting_mdn, delivered, retrying, suspended or terminated."`
+	Status          string            `json:"status" doc:"received, routed, awaiting_mdn (routed, and every delivery not yet delivered waits for an asynchronous AS2 MDN), delivered, retrying, suspended or terminated."`
 	ReceiveLocation string            `json:"receive_location" doc:"The receive location that received it."`
 	FileName        string            `json:"file_name" doc:"The original file name; \"\" when it did not come from a file."`
 	ContentType     string            `json:"content_type" doc:"Its content type."`
