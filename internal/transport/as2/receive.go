@@ -69,7 +69,12 @@ first one got, synchronously or at the repeat's Receipt-Delivery-Option.
 
 Other answers: 413 above max_body, 400 for missing or malformed AS2 headers,
 503 when the message box cannot store the message or its MDN (the sender
-sends again).`,
+sends again).
+
+With a tls block (cert_file and key_file), the certificate and key are
+loaded as the location starts: ones that cannot be loaded stop run from
+starting, with an error naming the location and the files, rather than
+leave a port open that answers nobody.`,
 	Example: `transport "as2" {
   listen   = "0.0.0.0:4080"
   path     = "/as2"

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,7 +42,9 @@ type Serving struct {
 
 // Start listens on o.Listen and serves in the background; it returns once
 // the listener is open, or an error naming the location and address when
-// it cannot be (address in use). ctx bounds only the listening itself.
+// it cannot be (address in use), or the files when the TLS certificate
+// cannot be loaded (then nothing listens). ctx bounds only the listening
+// itself.
 //
 // It returns the base context of the requests: it carries ctx's values
 // but not its cancellation, so that a stopping runner's cancelled context
@@ -52,6 +55,19 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 	defer s.mu.Unlock()
 	if s.srv != nil {
 		return nil, fmt.Errorf("receive location %q: already started", o.Location)
+	}
+	// The certificate is loaded before listening: with one that cannot
+	// be loaded, net/http's ServeTLS returns at once and leaves the port
+	// open, where partners' connections would hang unanswered while the
+	// location looked started.
+	var tlsConfig *tls.Config
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("receive location %q: loading the TLS certificate %s and its key %s: %w",
+				o.Location, o.CertFile, o.KeyFile, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", o.Listen)
@@ -64,11 +80,12 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	srv := newServer(base, o.Handler, log)
+	srv.TLSConfig = tlsConfig
 	served := make(chan error, 1)
 	go func() {
 		var err error
-		if o.CertFile != "" {
-			err = srv.ServeTLS(ln, o.CertFile, o.KeyFile)
+		if tlsConfig != nil {
+			err = srv.ServeTLS(ln, "", "") // the certificate of srv.TLSConfig
 		} else {
 			err = srv.Serve(ln)
 		}
@@ -96,8 +113,8 @@ func (s *Serving) Addr() net.Addr {
 // flight to finish. If ctx ends first, the requests still running are
 // aborted (their contexts cancelled: the box rolls back, the clients get
 // no answer and send again) and the error wraps ctx's. It also reports
-// why serving ended, when that was not Shutdown (such as a TLS
-// certificate that could not be loaded). Shutdown before Start does
+// why serving ended, when that was not Shutdown (an error accepting
+// connections). Shutdown before Start does
 // nothing; a second Shutdown answers as the first did.
 func (s *Serving) Shutdown(ctx context.Context) error {
 	s.mu.Lock()

@@ -6,17 +6,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/testpki"
-
-	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
 // tlsFiles writes a TLS server certificate for 127.0.0.1 and its key
@@ -134,21 +132,38 @@ func TestServingErrors(t *testing.T) {
 		t.Error("a failed Start left something to shut down")
 	}
 
-	certFile, _, _ := tlsFiles(t)
-	log, lr := transporttest.NewLog()
-	var bad Serving
-	if _, err := bad.Start(context.Background(), ServeOptions{Location: "in", Listen: "127.0.0.1:0", Handler: http.NotFoundHandler(),
-		Log: log, Name: "as2", CertFile: certFile, KeyFile: filepath.Join(t.TempDir(), "missing.key")}); err != nil {
+	// A TLS certificate or key that cannot be loaded fails Start, naming
+	// the location and the files, and nothing listens: a port left open
+	// unanswered would hang the partners' connections.
+	certFile, keyFile, _ := tlsFiles(t)
+	garbage := filepath.Join(t.TempDir(), "garbage.key")
+	if err := os.WriteFile(garbage, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); lr.Count(slog.LevelError, "as2 receive location stopped serving") == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the serving failure was not logged")
+	for _, tc := range []struct{ name, cert, key string }{
+		{"missing key", certFile, filepath.Join(t.TempDir(), "missing.key")},
+		{"garbage key", certFile, garbage},
+		{"key as certificate", keyFile, keyFile},
+	} {
+		probe, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for i := range 2 {
-		if err := bad.Shutdown(context.Background()); err == nil || !strings.Contains(err.Error(), `receive location "in": serving: `) {
-			t.Errorf("Shutdown %d after serving failed: %v", i+1, err)
+		addr := probe.Addr().String()
+		probe.Close()
+		var bad Serving
+		_, err = bad.Start(context.Background(), ServeOptions{Location: "in", Listen: addr, Handler: http.NotFoundHandler(),
+			Name: "as2", CertFile: tc.cert, KeyFile: tc.key})
+		if err == nil || !strings.Contains(err.Error(), `receive location "in": loading the TLS certificate `+tc.cert) ||
+			!strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%s: Start = %v; want an error naming the location and the files", tc.name, err)
+		}
+		if bad.Addr() != nil || bad.Shutdown(context.Background()) != nil {
+			t.Errorf("%s: a failed Start left something to shut down", tc.name)
+		}
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			t.Errorf("%s: %s accepts connections after the failed Start", tc.name, addr)
 		}
 	}
 }
