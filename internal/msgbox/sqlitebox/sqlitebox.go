@@ -270,7 +270,7 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		// Where no box may be created, a database without one is refused
 		// before the box's own connections open it: they would switch
 		// it to WAL mode.
-		appID, err := peekAppID(real)
+		appID, err := peekAppID(real, opts.BusyTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -399,9 +399,16 @@ func dsn(path string, opts Options) string {
 }
 
 // peekAppID reads the application id of the database at path through a
-// read-only connection of its own, which changes nothing in the file.
-func peekAppID(path string) (int64, error) {
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: "mode=ro"}
+// read-only connection of its own, which changes nothing in the file. It
+// waits up to busy for a lock another process holds, as the box's own
+// connections do: another process opening or checkpointing the box (a
+// `bizpipe messages` next to a starting `run`) must not make the open
+// fail.
+func peekAppID(path string, busy time.Duration) (int64, error) {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return 0, err

@@ -687,3 +687,42 @@ func TestSourcePurgedWhileReceiving(t *testing.T) {
 		t.Errorf("body = %q, want the second", got)
 	}
 }
+
+// TestPeekAppIDWaitsForLocks: the check of a database's application id
+// before the box opens it waits for a lock another connection holds, as
+// the box's own connections do, rather than failing at once with
+// SQLITE_BUSY (a `run` starting while `messages list` ran failed so).
+func TestPeekAppIDWaitsForLocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA application_id = %d; CREATE TABLE t (x)", applicationID)); err != nil {
+		t.Fatal(err)
+	}
+	// A rollback-journal database locked exclusively: readers wait.
+	if _, err := db.Exec("BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peekAppID(path, 0); err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("peekAppID without waiting under an exclusive lock: %v; want SQLITE_BUSY (the test's lock does not hold)", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		id, err := peekAppID(path, time.Minute)
+		if err == nil && id != applicationID {
+			err = fmt.Errorf("application id %#x", id)
+		}
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := db.Exec("COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("peekAppID waiting for the lock: %v", err)
+	}
+}
