@@ -66,8 +66,8 @@ func newMessagesCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	list.Flags().StringVar(&f.status, "status", "", "only messages in `STATUS`: "+orList(listStatuses()))
-	mustComplete(list, "status", completeValues(listStatuses()))
+	list.Flags().StringVar(&f.status, "status", "", "only messages in `STATUS`: "+orList(msgbox.ListStatuses()))
+	mustComplete(list, "status", completeValues(msgbox.ListStatuses()))
 	list.Flags().IntVar(&f.limit, "limit", 0, "at most `N` messages (0: all)")
 
 	show := &cobra.Command{
@@ -289,9 +289,6 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, id, port string)
 	return nil
 }
 
-// listStatuses are the values of messages list --status, in the order of a
-// message's life.
-func listStatuses() []msgbox.Status { return msgbox.ListStatuses() }
 
 // orList names values for a help text or an error: "a, b or c".
 func orList[T ~string](values []T) string {
@@ -307,8 +304,8 @@ func orList[T ~string](values []T) string {
 
 func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFlags) error {
 	st := msgbox.Status(f.status)
-	if st != "" && !slices.Contains(listStatuses(), st) {
-		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(listStatuses()))}
+	if st != "" && !slices.Contains(msgbox.ListStatuses(), st) {
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(msgbox.ListStatuses()))}
 	}
 	msgs, err := box.List(ctx, msgbox.Filter{Status: st, Limit: f.limit})
 	if err != nil {

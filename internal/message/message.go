@@ -7,7 +7,11 @@
 // components import this package, never the front end.
 package message
 
-import "time"
+import (
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/redact"
+)
 
 // Message is a stored message's metadata, as filters and templates see it.
 type Message struct {
@@ -54,7 +58,7 @@ func (t Text) Shown() string {
 }
 
 // Redacted stands for a sensitive value in every output.
-const Redacted = "(sensitive value)"
+const Redacted = redact.Shown
 
 // Template is a compiled template over the message (a transport's
 // file_name, url or header value).

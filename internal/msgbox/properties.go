@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // SensitiveValue is what displays show instead of a sensitive property's
 // value.
-const SensitiveValue = "(sensitive value)"
+const SensitiveValue = redact.Shown
 
 // EncodeProperties renders context properties, and the names of those whose
 // values are sensitive, as the JSON text boxes store. encoding/json sorts

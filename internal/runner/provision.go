@@ -10,6 +10,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // port is a send port as this server runs it.
@@ -329,7 +330,7 @@ func (r *Runner) partySigners(in *model.Instance) ([]component.PartyCertificate,
 // when v is sensitive.
 func shownThumbprint(v model.Value[string], tp thumbprint.Thumbprint) string {
 	if v.Sensitive {
-		return "(sensitive value)"
+		return redact.Shown
 	}
 	return tp.String()
 }

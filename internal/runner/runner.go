@@ -23,6 +23,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
@@ -279,7 +280,7 @@ func (r *Runner) announceRollover(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 	case <-t.C:
-		shown := "(sensitive value)"
+		shown := redact.Shown
 		if tp, err := thumbprint.Parse(ro.Thumbprint.V); err == nil {
 			shown = shownThumbprint(ro.Thumbprint, tp)
 		}

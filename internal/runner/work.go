@@ -128,21 +128,18 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		var pending *component.Pending
 		var commit deferredCommit
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
-		finish := func(outcome msgbox.Outcome, sd *component.Delivery, delivered bool) {
+		finish := func(outcome msgbox.Outcome, delivered bool) {
 			outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
+			if !delivered {
+				sd = nil // nothing to clean up after
+			}
 			outcomes <- attempted{c, pt, log, outcome, sd, delivered, pending}
 		}
 		if commit == nil {
-			finish(outcome, sd, delivered)
+			finish(outcome, delivered)
 			continue
 		}
-		later = append(later, func(alone bool) {
-			outcome, delivered := commit(alone)
-			if !delivered {
-				sd = nil
-			}
-			finish(outcome, sd, delivered)
-		})
+		later = append(later, func(alone bool) { finish(commit(alone)) })
 	}
 	switch len(later) {
 	case 0:
@@ -353,7 +350,8 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 //
 // *later is set when the transport's commit is left for later (see
 // stream); the outcome returned is then meaningless, and the Delivery is
-// the one to clean up once that commit delivered.
+// the one to clean up once that commit delivered. The Delivery matters
+// only when delivered.
 func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger,
 	pending **component.Pending, later *deferredCommit) (msgbox.Outcome, *component.Delivery, bool) {
 	suspend := func(format string, args ...any) (msgbox.Outcome, *component.Delivery, bool) {
@@ -408,12 +406,6 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		return suspend("message is %d bytes, above max_message_size (%d bytes)", msg.Size, maxSize)
 	}
 	outcome, delivered := r.stream(ctx, pt, d, msg, sd, pending, later)
-	if *later != nil {
-		return outcome, sd, false
-	}
-	if !delivered {
-		sd = nil
-	}
 	return outcome, sd, delivered
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // Sink stores a received message durably. The runner's sink commits it to the
@@ -178,7 +179,7 @@ var ErrInvalidFileName = errors.New("invalid file name")
 var ErrInvalidURL = errors.New("invalid URL")
 
 // SensitiveValue is what errors show instead of a sensitive value.
-const SensitiveValue = "(sensitive value)"
+const SensitiveValue = redact.Shown
 
 // Shorten cuts s to n bytes, marking the cut: file names and URLs come from
 // messages and may be huge.

@@ -14,6 +14,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/config/suggest"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // buildContexts makes the evaluation context of every file: var, local and the
@@ -401,7 +402,7 @@ func (d *decoder) path(at attrs, name string) model.Value[string] {
 // shown renders a value for a message, hiding sensitive ones.
 func shown(v model.Value[string]) string {
 	if v.Sensitive {
-		return "(sensitive value)"
+		return redact.Shown
 	}
 	return fmt.Sprintf("%q", v.V)
 }

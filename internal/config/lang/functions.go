@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
@@ -222,7 +223,7 @@ func fileFunction(dir string) function.Function {
 			_, sensitive := marks[markSensitive]
 			shown := p
 			if sensitive {
-				shown = "(sensitive value)"
+				shown = redact.Shown
 			}
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, p)

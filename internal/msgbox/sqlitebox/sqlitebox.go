@@ -365,7 +365,7 @@ func createFile(path string) error {
 // most of them are per connection.
 func dsn(path string, opts Options) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", busyTimeout(opts.BusyTimeout))
 	q.Add("_pragma", "foreign_keys(1)")
 	// NORMAL: a commit does not sync the log; the box syncs it itself,
 	// after the commit and before answering (see syncer). SQLite still
@@ -398,6 +398,12 @@ func dsn(path string, opts Options) string {
 	return u.String()
 }
 
+// busyTimeout is the pragma that makes a connection wait up to d for a lock
+// another process holds.
+func busyTimeout(d time.Duration) string {
+	return "busy_timeout(" + strconv.FormatInt(d.Milliseconds(), 10) + ")"
+}
+
 // peekAppID reads the application id of the database at path through a
 // read-only connection of its own, which changes nothing in the file. It
 // waits up to busy for a lock another process holds, as the box's own
@@ -407,7 +413,7 @@ func dsn(path string, opts Options) string {
 func peekAppID(path string, busy time.Duration) (int64, error) {
 	q := url.Values{}
 	q.Set("mode", "ro")
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
+	q.Add("_pragma", busyTimeout(busy))
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {

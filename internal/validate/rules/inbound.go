@@ -12,6 +12,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // partyThumbprint is one well-formed thumbprint of a party's
@@ -368,7 +369,7 @@ func partySigningNeed(n component.Needs) component.Need { return n.PartySigning 
 // shownValue renders a string value for a detail, hiding a sensitive one.
 func shownValue(v model.Value[string]) string {
 	if v.Sensitive {
-		return "(sensitive value)"
+		return redact.Shown
 	}
 	return fmt.Sprintf("%q", v.V)
 }

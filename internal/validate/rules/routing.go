@@ -13,6 +13,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/config/suggest"
 	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // checkUnrouted warns about a receive location whose messages no send
@@ -285,7 +286,7 @@ func propertiesDesc(rl *model.ReceiveLocation) string {
 	for i, k := range keys {
 		v := fmt.Sprintf("%q", p.V[k])
 		if isSensitiveProperty(rl, k) {
-			v = "(sensitive value)"
+			v = redact.Shown
 		}
 		parts[i] = fmt.Sprintf("%s = %s", k, v)
 	}
