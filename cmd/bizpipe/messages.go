@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -289,7 +288,6 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, id, port string)
 	return nil
 }
 
-
 // orList names values for a help text or an error: "a, b or c".
 func orList[T ~string](values []T) string {
 	names := make([]string, len(values))
@@ -304,7 +302,7 @@ func orList[T ~string](values []T) string {
 
 func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFlags) error {
 	st := msgbox.Status(f.status)
-	if st != "" && !slices.Contains(msgbox.ListStatuses(), st) {
+	if st != "" && !msgbox.ValidListStatus(st) {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(msgbox.ListStatuses()))}
 	}
 	msgs, err := box.List(ctx, msgbox.Filter{Status: st, Limit: f.limit})

@@ -3,7 +3,6 @@ package msgbox
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -51,19 +50,19 @@ func ShownStatus(stored Status, ds []Delivery) Status {
 	return stored
 }
 
-// AwaitingCondition is ShownStatus's rule as an SQL condition on a
-// routed message, for the boxes' List: true when the message whose id
-// column is idColumn has a delivery awaiting an MDN and none pending or in
-// progress otherwise (a routed message has no other undelivered state).
-// Valid in SQLite and PostgreSQL; the owner is a constant, so no
-// parameter.
-func AwaitingCondition(idColumn string) string {
-	owner := "'" + strings.ReplaceAll(AwaitOwner, "'", "''") + "'"
-	return "(EXISTS (SELECT 1 FROM deliveries aw WHERE aw.message_id = " + idColumn +
-		" AND aw.state = 'in_progress' AND aw.lease_owner = " + owner + ")" +
-		" AND NOT EXISTS (SELECT 1 FROM deliveries aw WHERE aw.message_id = " + idColumn +
-		" AND aw.state IN ('pending', 'in_progress') AND aw.lease_owner <> " + owner + "))"
-}
+// awaitingCondition is ShownStatus's rule as an SQL condition on a routed
+// row of messages: it has a delivery awaiting an MDN and none pending or
+// in progress otherwise (a routed message has no other undelivered state).
+// Valid in SQLite and PostgreSQL; AwaitOwner holds no quote.
+const awaitingCondition = "(EXISTS (SELECT 1 FROM deliveries aw WHERE aw.message_id = messages.id" +
+	" AND aw.state = 'in_progress' AND aw.lease_owner = '" + AwaitOwner + "')" +
+	" AND NOT EXISTS (SELECT 1 FROM deliveries aw WHERE aw.message_id = messages.id" +
+	" AND aw.state IN ('pending', 'in_progress') AND aw.lease_owner <> '" + AwaitOwner + "'))"
+
+// ShownStatusSQL is ShownStatus as an SQL expression on a row of
+// messages, for a box's List to select in place of the stored status.
+const ShownStatusSQL = "CASE WHEN status = 'routed' AND " + awaitingCondition +
+	" THEN '" + string(StatusAwaitingMDN) + "' ELSE status END"
 
 // ListStatuses are the statuses List filters on, in the order of a
 // message's life: the stored ones and StatusAwaitingMDN.
@@ -72,24 +71,20 @@ func ListStatuses() []Status {
 		StatusRetrying, StatusSuspended, StatusTerminated}
 }
 
-// ListQuery is what a box's List selects, for filter status (one of
-// ListStatuses, or "" for any): the shown status's SQL expression, to
-// select in place of the stored status column; the condition on the
-// messages table, empty for every message, in which param stands for the
-// stored status, the parameter to bind. The messages table's id column is
-// idColumn.
-func ListQuery(status Status, idColumn, param string) (shown, where string, stored Status) {
-	awaiting := AwaitingCondition(idColumn)
-	shown = "CASE WHEN status = 'routed' AND " + awaiting + " THEN '" + string(StatusAwaitingMDN) + "' ELSE status END"
+// ValidListStatus reports whether List filters on s: one of ListStatuses.
+func ValidListStatus(s Status) bool { return ValidStatus(s) || s == StatusAwaitingMDN }
+
+// ListWhere is a box's List condition on the messages table for filter
+// status, one of ListStatuses: param stands for the stored status, the
+// value to bind. Every message it keeps shows status (ShownStatus).
+func ListWhere(status Status, param string) (where string, stored Status) {
 	switch status {
-	case "":
-		return shown, "", ""
 	case StatusAwaitingMDN:
-		return shown, "status = " + param + " AND " + awaiting, StatusRouted
+		return "status = " + param + " AND " + awaitingCondition, StatusRouted
 	case StatusRouted:
-		return shown, "status = " + param + " AND NOT " + awaiting, StatusRouted
+		return "status = " + param + " AND NOT " + awaitingCondition, StatusRouted
 	default:
-		return shown, "status = " + param, status
+		return "status = " + param, status
 	}
 }
 

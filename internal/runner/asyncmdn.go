@@ -183,7 +183,7 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 		d := &detail.Deliveries[i]
 		switch {
 		case d.ID != a.DeliveryID:
-		case d.State == msgbox.DeliveryInProgress && d.LeaseOwner == msgbox.AwaitOwner:
+		case d.AwaitsMDN():
 			return a, d, pt, nil
 		case d.State == msgbox.DeliveryInProgress:
 			// Sent again, its wait not recorded yet.

@@ -19,11 +19,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/npmtest"
+	"github.com/bizpipe/bizpipe/internal/syncbuf"
 )
 
 // Config is the partner's JSON configuration (see partner.js).
@@ -176,8 +176,7 @@ func Install(t testing.TB) string {
 // Partner is a running partner.js process.
 type Partner struct {
 	events chan Event
-	stderr *bytes.Buffer
-	mu     *sync.Mutex
+	stderr *syncbuf.Buffer
 	done   chan struct{}
 	// Port is the receiver's port (mode "receive").
 	Port int
@@ -201,9 +200,9 @@ func Start(t testing.TB, cfg Config) *Partner {
 	// padding itself (trap 3), so any Node version will do.
 	cmd := exec.Command(node, filepath.Join(partnerDir(t), "partner.js"), cfgFile)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
-	p := &Partner{events: make(chan Event, 64), stderr: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
+	p := &Partner{events: make(chan Event, 64), stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	stop := make(chan struct{}) // closed at cleanup: output nobody reads is dropped
-	cmd.Stderr = &lockedWriter{p.mu, p.stderr}
+	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -219,9 +218,7 @@ func Start(t testing.TB, cfg Config) *Partner {
 			if !bytes.HasPrefix(sc.Bytes(), []byte("{")) {
 				// Node's own notices (the security-revert warning goes
 				// to stdout) are kept with stderr.
-				p.mu.Lock()
 				p.stderr.Write(append(sc.Bytes(), '\n'))
-				p.mu.Unlock()
 				continue
 			}
 			var e Event
@@ -278,8 +275,6 @@ func (p *Partner) Next(t testing.TB, timeout time.Duration) Event {
 
 // Stderr returns what the partner wrote to stderr so far.
 func (p *Partner) Stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	return p.stderr.String()
 }
 
@@ -287,17 +282,6 @@ func (p *Partner) Stderr() string {
 func Run(t testing.TB, cfg Config, timeout time.Duration) Event {
 	t.Helper()
 	return Start(t, cfg).Next(t, timeout)
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // PEMFiles writes a certificate and PKCS#8 key to dir and returns their

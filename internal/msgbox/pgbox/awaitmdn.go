@@ -12,10 +12,11 @@ import (
 
 var _ msgbox.MDNAwaiter = (*Box)(nil)
 
-// awaitedColumns are read from awaited_mdns a joined with deliveries d:
-// the delivery's state and lease owner say whether it awaits the MDN now.
+// awaitedColumns are read from awaited_mdns a joined with deliveries d
+// (a wait never outlives its delivery): the delivery's state and lease
+// owner say whether it awaits the MDN now.
 var awaitedColumns = msgbox.Qualified("a", "delivery_id, message_id, port, as2_message_id, mic, deadline") +
-	", COALESCE(d.state, ''), COALESCE(d.lease_owner, '')"
+	", d.state, d.lease_owner"
 
 func scanAwaited(s msgbox.Scanner) (msgbox.AwaitedMDN, error) {
 	var a msgbox.AwaitedMDN
@@ -66,7 +67,7 @@ func (b *Box) AwaitedMDN(ctx context.Context, as2MessageID string) (msgbox.Await
 	err := b.retry(ctx, func(ctx context.Context) error {
 		var err error
 		a, err = scanAwaited(b.pool.QueryRow(ctx, "SELECT "+awaitedColumns+
-			" FROM awaited_mdns a LEFT JOIN deliveries d ON d.id = a.delivery_id WHERE a.as2_message_id = $1 ORDER BY a.deadline DESC LIMIT 1", as2MessageID))
+			" FROM awaited_mdns a JOIN deliveries d ON d.id = a.delivery_id WHERE a.as2_message_id = $1 ORDER BY a.deadline DESC LIMIT 1", as2MessageID))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -192,33 +191,38 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 // msgbox.ShownStatus). A status that is not one of msgbox.ListStatuses is
 // an error.
 func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
-	if f.Status != "" && !slices.Contains(msgbox.ListStatuses(), f.Status) {
+	if f.Status != "" && !msgbox.ValidListStatus(f.Status) {
 		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
 	}
 	var lim any // NULL: no limit
 	if f.Limit > 0 {
 		lim = f.Limit
 	}
-	shown, where, stored := msgbox.ListQuery(f.Status, "messages.id", "$2")
-	if where == "" {
-		where = "$2::text IS NULL" // no filter: stored is ""
-	}
-	var status any // NULL: any
-	if stored != "" {
-		status = string(stored)
+	q, args := "SELECT "+listColumns+" FROM messages ORDER BY seq DESC LIMIT $1", []any{lim}
+	if f.Status != "" {
+		where, stored := msgbox.ListWhere(f.Status, "$2")
+		q, args = "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq DESC LIMIT $1", []any{lim, string(stored)}
 	}
 	var msgs []msgbox.Message
 	err := b.retry(ctx, func(ctx context.Context) error {
-		rows, err := b.pool.Query(ctx, "SELECT "+msgbox.Replaced(messageColumns, "status", shown)+
-			" FROM messages WHERE "+where+" ORDER BY seq DESC LIMIT $1", lim, status)
+		rows, err := b.pool.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		msgs, err = scanMessages(rows)
 		return err
 	})
+	if f.Status != "" {
+		for i := range msgs {
+			msgs[i].Status = f.Status // what every message the filter kept shows
+		}
+	}
 	return msgs, b.wrap(err, "list")
 }
+
+// listColumns are messageColumns with the status List shows
+// (msgbox.ShownStatusSQL).
+var listColumns = msgbox.Replaced(messageColumns, "status", msgbox.ShownStatusSQL)
 
 // Backlog counts the messages not finished by status (see msgbox.Box),
 // from the status index.

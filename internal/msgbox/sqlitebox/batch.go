@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -248,8 +247,8 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 // records: received, then pending for each port, or suspended. Rows keep
 // the order of add, so ids (and the claim order they set) do too.
 type routedRows struct {
-	data                                 [][]byte // each message's body, in order
-	messages, deliveries, events, chunks []any
+	data                         [][]byte // each message's body, in order
+	messages, deliveries, events []any
 }
 
 func (w *routedRows) add(msg msgbox.Message, p *batchItem, routed bool, r msgbox.Routing, now time.Time) {
@@ -289,13 +288,14 @@ func (w *routedRows) flush(ctx context.Context, tx *cachedTx) error {
 	if err != nil {
 		return err
 	}
+	var chunks []any
 	for i, id := range ids {
 		w.messages[i*messageWidth+6] = id
 		if len(w.data[i]) > 0 {
-			w.chunks = append(w.chunks, id, 0, w.data[i])
+			chunks = append(chunks, id, 0, w.data[i])
 		}
 	}
-	if err := execRows(ctx, tx, "INSERT INTO body_chunks (body_id, seq, data) VALUES "+rowsMark, 3, w.chunks); err != nil {
+	if err := execRows(ctx, tx, "INSERT INTO body_chunks (body_id, seq, data) VALUES "+rowsMark, 3, chunks); err != nil {
 		return fmt.Errorf("storing bodies: %w", err)
 	}
 	if err := execRows(ctx, tx, `INSERT INTO messages
@@ -323,8 +323,9 @@ func (w *routedRows) flush(ctx context.Context, tx *cachedTx) error {
 func insertBodies(ctx context.Context, tx *cachedTx, n int) ([]int64, error) {
 	ids := make([]int64, 0, n)
 	err := inShares(n, func(k int) error {
-		rows, err := tx.QueryContext(ctx, "INSERT INTO bodies (touched_at) VALUES "+
-			strings.TrimSuffix(strings.Repeat("(NULL), ", k), ", ")+" RETURNING id")
+		// k NULL touched_at: committed bodies.
+		rows, err := tx.QueryContext(ctx, tx.c.rows("INSERT INTO bodies (touched_at) VALUES "+rowsMark+" RETURNING id", 1, k),
+			make([]any, k)...)
 		if err != nil {
 			return err
 		}

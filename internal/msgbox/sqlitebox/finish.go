@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -32,17 +31,15 @@ type finishRow struct {
 type finishMsg struct {
 	routed, terminated bool
 	stored             msgbox.Status // as read
-	status             msgbox.Status // as it becomes
 	reason             *string       // set when a suspension sets it
 	states             map[int64]msgbox.DeliveryState
-	order              int // first seen, for a stable order of updates
 }
 
 // finishAll records the outcomes fs, in order, as if one after the other,
 // in a handful of statements however many there are: one query reads the
 // deliveries and their messages, the rest is decided here, and each table
-// is written in one statement per power-of-two share of the rows
-// (execRows). errs[i] is ErrLeaseLost (or DeliveryNotFound) when fs[i]'s
+// (receipts included) is written in one statement per power-of-two share
+// of the rows (execRows). errs[i] is ErrLeaseLost (or DeliveryNotFound) when fs[i]'s
 // owner does not hold the delivery, as an earlier item of fs left it: then
 // nothing of fs[i] is written. Any other error fails the whole write.
 //
@@ -53,8 +50,7 @@ func finishAll(ctx context.Context, tx *cachedTx, fs []finishing, now time.Time,
 	if err != nil {
 		return err
 	}
-	var attempts, deliveries, events []any
-	var receipts []finishing
+	var attempts, deliveries, receipts, events []any
 	for i, f := range fs {
 		r, ok := rows[f.id]
 		if !ok {
@@ -75,15 +71,14 @@ func finishAll(ctx context.Context, tx *cachedTx, fs []finishing, now time.Time,
 			next = toDB(o.RetryAt)
 		}
 		deliveries = append(deliveries, f.id, string(o.State), r.attempts, next, o.Error)
-		if o.Receipt != nil {
-			receipts = append(receipts, finishing{id: f.id, o: o})
+		if rc := o.Receipt; rc != nil {
+			receipts = append(receipts, f.id, r.msgID, rc.ContentType, rc.Summary, rc.Data)
 		}
 		events = append(events, r.msgID, toDB(now), r.port, string(o.State), msgbox.FinishedDetail(r.attempts, f.owner, o))
 		// What a later item of fs sees of this delivery.
 		r.state, r.owner, r.claimedAt = string(o.State), "", sql.NullInt64{}
 		m := msgs[r.msgID]
 		m.states[f.id] = o.State
-		m.status = deriveFrom(m)
 		if o.State == msgbox.DeliverySuspended {
 			reason := msgbox.SuspendedReason(r.port, o.Error)
 			m.reason = &reason
@@ -105,29 +100,28 @@ func finishAll(ctx context.Context, tx *cachedTx, fs []finishing, now time.Time,
 		FROM (VALUES `+rowsMark+`) AS v WHERE deliveries.id = v.column1`, 5, deliveries); err != nil {
 		return fmt.Errorf("recording deliveries: %w", err)
 	}
-	for _, f := range receipts {
-		r := f.o.Receipt
-		if _, err := tx.ExecContext(ctx, `INSERT INTO receipts (delivery_id, message_id, content_type, summary, data)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO UPDATE SET content_type = excluded.content_type,
-			summary = excluded.summary, data = excluded.data`,
-			f.id, rows[f.id].msgID, r.ContentType, r.Summary, r.Data); err != nil {
-			return fmt.Errorf("storing receipt: %w", err)
-		}
+	// A delivery settles at most once in fs (a second item of it lost its
+	// lease), so no row is upserted twice in one statement.
+	if err := execRows(ctx, tx, `INSERT INTO receipts (delivery_id, message_id, content_type, summary, data)
+		VALUES `+rowsMark+` ON CONFLICT (delivery_id) DO UPDATE SET content_type = excluded.content_type,
+		summary = excluded.summary, data = excluded.data`, 5, receipts); err != nil {
+		return fmt.Errorf("storing receipts: %w", err)
 	}
 	if err := execRows(ctx, tx, "INSERT INTO events (message_id, at, port, status, detail) VALUES "+rowsMark,
 		5, events); err != nil {
 		return fmt.Errorf("recording history: %w", err)
 	}
 	var changed []any
-	for id, m := range orderedMsgs(msgs) {
-		if m.status == m.stored && m.reason == nil {
+	for id, m := range msgs {
+		status := deriveFrom(m)
+		if status == m.stored && m.reason == nil {
 			continue
 		}
 		var reason any // NULL: kept
 		if m.reason != nil {
 			reason = *m.reason
 		}
-		changed = append(changed, id, string(m.status), reason)
+		changed = append(changed, id, string(status), reason)
 	}
 	if err := execRows(ctx, tx, `UPDATE messages SET status = v.column2, reason = coalesce(v.column3, reason)
 		FROM (VALUES `+rowsMark+`) AS v WHERE messages.id = v.column1`, 3, changed); err != nil {
@@ -166,7 +160,7 @@ func readFinishing(ctx context.Context, tx *cachedTx, fs []finishing) (map[int64
 		m := msgs[r.msgID]
 		if m == nil {
 			m = &finishMsg{routed: routed, terminated: terminated, stored: msgbox.Status(status),
-				status: msgbox.Status(status), states: map[int64]msgbox.DeliveryState{}, order: len(msgs)}
+				states: map[int64]msgbox.DeliveryState{}}
 			msgs[r.msgID] = m
 		}
 		m.states[r.id] = msgbox.DeliveryState(r.state)
@@ -180,22 +174,6 @@ func deriveFrom(m *finishMsg) msgbox.Status {
 		states = append(states, s)
 	}
 	return msgbox.DeriveStatus(m.routed, m.terminated, states)
-}
-
-// orderedMsgs yields msgs in the order they were read: map order would
-// make the update's text and its rows' order vary from run to run.
-func orderedMsgs(msgs map[string]*finishMsg) func(yield func(string, *finishMsg) bool) {
-	return func(yield func(string, *finishMsg) bool) {
-		ids := make([]string, len(msgs))
-		for id, m := range msgs {
-			ids[m.order] = id
-		}
-		for _, id := range ids {
-			if !yield(id, msgs[id]) {
-				return
-			}
-		}
-	}
 }
 
 // rowsMark stands in execRows's query for its rows of placeholders.
@@ -214,10 +192,8 @@ const maxShare = 64
 // texts to prepare and cache per query (1 to 64 rows). Nothing to run
 // when args is empty.
 func execRows(ctx context.Context, tx *cachedTx, query string, width int, args []any) error {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
 	return inShares(len(args)/width, func(k int) error {
-		marks := strings.TrimSuffix(strings.Repeat(row+", ", k), ", ")
-		_, err := tx.ExecContext(ctx, strings.Replace(query, rowsMark, marks, 1), args[:k*width]...)
+		_, err := tx.ExecContext(ctx, tx.c.rows(query, width, k), args[:k*width]...)
 		args = args[k*width:]
 		return err
 	})

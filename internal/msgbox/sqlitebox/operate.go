@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -229,27 +228,37 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 // msgbox.ShownStatus). A status that is not one of msgbox.ListStatuses is
 // an error.
 func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
-	if f.Status != "" && !slices.Contains(msgbox.ListStatuses(), f.Status) {
+	if f.Status != "" && !msgbox.ValidListStatus(f.Status) {
 		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = -1
 	}
-	shown, where, stored := msgbox.ListQuery(f.Status, "messages.id", "?")
-	q := "SELECT " + msgbox.Replaced(messageColumns, "status", shown) + " FROM messages"
-	args := []any{limit}
-	if where != "" {
-		q += " WHERE " + where
-		args = []any{string(stored), limit}
+	var rows *sql.Rows
+	var err error
+	if f.Status == "" {
+		rows, err = b.q.QueryContext(ctx, "SELECT "+listColumns+" FROM messages ORDER BY seq DESC LIMIT ?", limit)
+	} else {
+		where, stored := msgbox.ListWhere(f.Status, "?")
+		rows, err = b.q.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE "+where+
+			" ORDER BY seq DESC LIMIT ?", string(stored), limit)
 	}
-	rows, err := b.q.QueryContext(ctx, q+" ORDER BY seq DESC LIMIT ?", args...)
 	if err != nil {
 		return nil, b.wrap(err, "list")
 	}
 	msgs, err := scanMessages(rows)
+	if f.Status != "" {
+		for i := range msgs {
+			msgs[i].Status = f.Status // what every message the filter kept shows
+		}
+	}
 	return msgs, b.wrap(err, "list")
 }
+
+// listColumns are messageColumns with the status List shows
+// (msgbox.ShownStatusSQL).
+var listColumns = msgbox.Replaced(messageColumns, "status", msgbox.ShownStatusSQL)
 
 // Backlog counts the messages not finished by status (see msgbox.Box),
 // from the status index.

@@ -3,6 +3,7 @@ package sqlitebox
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -28,6 +29,28 @@ type stmtCache struct {
 	// runs counts the statements run through the cache (all but BEGIN,
 	// COMMIT and migrations): tests and benchmarks count them per message.
 	runs atomic.Int64
+	// texts are execRows' queries with their rows of placeholders: a few
+	// per query, built once rather than at every batch.
+	texts sync.Map // rowsText → string
+}
+
+// rowsText names a query of execRows with k rows of width placeholders.
+type rowsText struct {
+	query    string
+	width, k int
+}
+
+// rows returns query with rowsMark replaced by k groups of width
+// placeholders, "(?, ?), (?, ?)".
+func (c *stmtCache) rows(query string, width, k int) string {
+	key := rowsText{query, width, k}
+	if t, ok := c.texts.Load(key); ok {
+		return t.(string)
+	}
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	t := strings.Replace(query, rowsMark, strings.TrimSuffix(strings.Repeat(row+", ", k), ", "), 1)
+	c.texts.Store(key, t)
+	return t
 }
 
 func (c *stmtCache) lookup(query string) *sql.Stmt {
