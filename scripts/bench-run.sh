@@ -48,9 +48,11 @@ perl -0pi -e 's/pipeline "sign_encrypt" \{.*?\n\}\n/pipeline "sign_encrypt" {\n}
 # ratio: a change's effect measured side by side, in one run, on this
 # machine whose speed drifts.
 if [ -n "${REF:-}" ]; then
-  git worktree add -q --detach "$work/ref-src" "$REF"
+  # An export of the revision's tree: git records nothing, and the
+  # temporary directory's removal takes it away.
+  mkdir "$work/ref-src"
+  git archive "$REF" | tar -x -C "$work/ref-src"
   (cd "$work/ref-src" && go build -o "$work/bizpipe-ref" ./cmd/bizpipe)
-  git worktree remove --force "$work/ref-src"
 fi
 # measure CONFIG_DIR [BINARY]: run --once over N fresh random 4 KiB *.xml
 # bodies (the quickstart's pattern) with a fresh message box; prints

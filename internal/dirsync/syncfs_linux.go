@@ -35,11 +35,11 @@ var ErrNotSyncFS = errors.New("syncfs does not stand in for fsync on this file s
 // is missing).
 func FileSystemOf(dir string) (FS, error) {
 	var st unix.Statfs_t
-	if err := retry(func() error { return unix.Statfs(dir, &st) }); err != nil {
+	if err := fsop.RetryEINTR(func() error { return unix.Statfs(dir, &st) }); err != nil {
 		return FS{}, &os.PathError{Op: "statfs", Path: dir, Err: err}
 	}
 	var s unix.Stat_t
-	if err := retry(func() error { return unix.Stat(dir, &s) }); err != nil {
+	if err := fsop.RetryEINTR(func() error { return unix.Stat(dir, &s) }); err != nil {
 		return FS{}, &os.PathError{Op: "stat", Path: dir, Err: err}
 	}
 	return FS{Dev: uint64(s.Dev), SyncFS: syncFSTypes[int64(st.Type)]}, nil // Type is int32 on some architectures
@@ -66,19 +66,19 @@ func syncFS(dir string, dev *uint64) error {
 	}
 	fd := int(d.Fd())
 	var st unix.Statfs_t
-	err = retry(func() error { return unix.Fstatfs(fd, &st) })
+	err = fsop.RetryEINTR(func() error { return unix.Fstatfs(fd, &st) })
 	if err == nil && !syncFSTypes[int64(st.Type)] {
 		err = ErrNotSyncFS
 	}
 	if err == nil && dev != nil {
 		var s unix.Stat_t
-		err = retry(func() error { return unix.Fstat(fd, &s) })
+		err = fsop.RetryEINTR(func() error { return unix.Fstat(fd, &s) })
 		if err == nil && uint64(s.Dev) != *dev {
 			err = fmt.Errorf("%w: the directory is on another file system now", ErrNotSyncFS)
 		}
 	}
 	if err == nil {
-		err = retry(func() error { return unix.Syncfs(fd) })
+		err = fsop.RetryEINTR(func() error { return unix.Syncfs(fd) })
 	}
 	if cerr := d.Close(); err == nil {
 		err = cerr
@@ -100,24 +100,15 @@ func syncFS(dir string, dev *uint64) error {
 func Written(fh *os.File, fs FS) error {
 	fd := int(fh.Fd())
 	var st unix.Stat_t
-	if err := retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
+	if err := fsop.RetryEINTR(func() error { return unix.Fstat(fd, &st) }); err != nil {
 		return &os.PathError{Op: "fstat", Path: fh.Name(), Err: err}
 	}
 	if uint64(st.Dev) != fs.Dev {
 		return fmt.Errorf("%s: %w: it is on another file system", fh.Name(), ErrNotSyncFS)
 	}
 	const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-	if err := retry(func() error { return unix.SyncFileRange(fd, 0, 0, all) }); err != nil {
+	if err := fsop.RetryEINTR(func() error { return unix.SyncFileRange(fd, 0, 0, all) }); err != nil {
 		return &os.PathError{Op: "sync_file_range", Path: fh.Name(), Err: err}
 	}
 	return nil
-}
-
-// retry calls f again while it is interrupted by a signal (EINTR).
-func retry(f func() error) error {
-	for {
-		if err := f(); err != unix.EINTR {
-			return err
-		}
-	}
 }

@@ -10,7 +10,7 @@ import (
 
 // rename is one rename(2).
 func rename(oldpath, newpath string) error {
-	if err := retryEINTR(func() error { return syscall.Rename(oldpath, newpath) }); err != nil {
+	if err := RetryEINTR(func() error { return syscall.Rename(oldpath, newpath) }); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
 	return nil
@@ -18,15 +18,15 @@ func rename(oldpath, newpath string) error {
 
 // remove is one unlink(2), which refuses a directory.
 func remove(path string) error {
-	if err := retryEINTR(func() error { return syscall.Unlink(path) }); err != nil {
+	if err := RetryEINTR(func() error { return syscall.Unlink(path) }); err != nil {
 		return &fs.PathError{Op: "remove", Path: path, Err: err}
 	}
 	return nil
 }
 
-// retryEINTR repeats fn while it is interrupted by a signal, as package os
-// does for these calls.
-func retryEINTR(fn func() error) error {
+// RetryEINTR repeats fn, a system call, while it is interrupted by a
+// signal (EINTR), as package os does for its own calls.
+func RetryEINTR(fn func() error) error {
 	for {
 		err := fn()
 		if err != syscall.EINTR {
@@ -39,7 +39,7 @@ func retryEINTR(fn func() error) error {
 // os.NewFile, which leaves a blocking descriptor alone.
 func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	var fd int
-	err := retryEINTR(func() error {
+	err := RetryEINTR(func() error {
 		var err error
 		fd, err = syscall.Open(path, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
 		return err

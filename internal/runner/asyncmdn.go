@@ -154,6 +154,11 @@ func (b *broadcast) signal() {
 // component.ErrReceiptUnusable, which it becomes when the wait ends).
 var errNotYet = errors.New("no delivery awaits it")
 
+// beingSent: delivery id is being sent again, its wait not recorded yet.
+func beingSent(id int64) error {
+	return fmt.Errorf("%w: %w: delivery %d is being sent", component.ErrReceiptUnusable, errNotYet, id)
+}
+
 // awaiting returns the delivery that awaits the MDN answering
 // as2MessageID, and its port.
 func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageID string) (msgbox.AwaitedMDN, *msgbox.Delivery, *port, error) {
@@ -171,7 +176,7 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 	if a.State == msgbox.DeliveryInProgress && a.LeaseOwner != msgbox.AwaitOwner {
 		// Sent again, its wait not recorded yet: known without Get,
 		// which an early MDN would otherwise call at every poll.
-		return a, nil, nil, fmt.Errorf("%w: %w: delivery %d is being sent", component.ErrReceiptUnusable, errNotYet, a.DeliveryID)
+		return a, nil, nil, beingSent(a.DeliveryID)
 	}
 	// The delivery itself, to judge and record the attempt; its state is
 	// checked again, as it may have changed since AwaitedMDN.
@@ -187,7 +192,7 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 			return a, d, pt, nil
 		case d.State == msgbox.DeliveryInProgress:
 			// Sent again, its wait not recorded yet.
-			return a, nil, nil, fmt.Errorf("%w: %w: delivery %d is being sent", component.ErrReceiptUnusable, errNotYet, a.DeliveryID)
+			return a, nil, nil, beingSent(a.DeliveryID)
 		}
 	}
 	return a, nil, nil, fmt.Errorf("%w: delivery %d does not await an MDN any more", component.ErrReceiptUnusable, a.DeliveryID)

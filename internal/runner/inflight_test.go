@@ -316,7 +316,7 @@ func TestNotifyWakesWhatTheDeliveriesNeed(t *testing.T) {
 	} {
 		r := &Runner{wake: make(chan struct{}, tt.workers)}
 		r.notify(tt.n)
-		if got := len(r.woken()); got != tt.want {
+		if got := len(r.wake); got != tt.want {
 			t.Errorf("notify(%d) with %d workers: %d woken, want %d", tt.n, tt.workers, got, tt.want)
 		}
 	}

@@ -258,6 +258,9 @@ func TestSigningRolloverAnnounced(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if now := time.Now(); now.Before(at) {
+		t.Errorf("announced at %s, before the rollover at %s", now, at)
+	}
 	if line := log.String(); !strings.Contains(line, "certificate="+strings.ToUpper(next.SHA1())) {
 		t.Errorf("the announcement does not name the new certificate %s:\n%s", next.SHA1(), line)
 	}

@@ -497,9 +497,6 @@ func (r *Runner) notify(n int) {
 	}
 }
 
-// woken is where an idle worker's wake token comes (see notify).
-func (r *Runner) woken() <-chan struct{} { return r.wake }
-
 func sortedNames[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

@@ -31,10 +31,10 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 		defer cancel()
 		remote = c
 	}
+	// A wake token (see notify) sent between a claim that finds nothing
+	// and the wait stays in the channel until the wait: no wakeup is lost.
+	woken := r.wake
 	for claimCtx.Err() == nil {
-		// A token sent between a claim that finds nothing and the wait
-		// stays in the channel until the wait: no wakeup is lost.
-		woken := r.woken()
 		// Whether receiving had finished before this claim: only then does
 		// a claim that finds nothing mean there is nothing more to do.
 		received := closed(receiving)

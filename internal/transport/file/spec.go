@@ -242,8 +242,8 @@ type sharedSync struct {
 	w *WriteAttempt
 }
 
-// Written implements component.SharedSync: a commit shares its syncs
-// unless its output is over sharedCommitMax.
+// Written implements component.SharedSync: see WriteAttempt.Flush for
+// when a commit shares its syncs.
 func (s sharedSync) Written() (bool, error) { return s.w.Flush() }
 
 // Alone implements component.SharedSync.

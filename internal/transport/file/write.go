@@ -365,7 +365,8 @@ func (w *WriteAttempt) Write(p []byte) (int, error) {
 //
 // share reports whether the commit is worth deferring to share rounds of
 // syncs with the rest of a batch: it is, unless the attempt wrote more
-// than sharedCommitMax, and then Commit syncs its own file as an attempt
+// than sharedCommitMax or found its staged copy there already (no file of
+// its own, see syncPoint), and then Commit syncs on its own as an attempt
 // never flushed does.
 func (w *WriteAttempt) Flush() (share bool, err error) {
 	if w.err != nil {

@@ -994,6 +994,9 @@ func TestFileFlushThenCommit(t *testing.T) {
 	}
 	assertContent(t, filepath.Join(dir, "a.txt"), []byte("hello"))
 
+	// A named partial file, which an Abort that did nothing would leave
+	// (an unnamed one vanishes by itself).
+	f.unnamed = false
 	w, err = f.Begin(context.Background(), fileDelivery(2, "b.txt"))
 	if err != nil {
 		t.Fatal(err)
