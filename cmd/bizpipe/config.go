@@ -8,7 +8,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -120,40 +119,7 @@ func newRedactor(cfg *model.Config) *redactor {
 	if cfg == nil {
 		return &redactor{}
 	}
-	var secrets []string
-	for _, v := range cfg.Variables {
-		if v.Sensitive && v.Value != cty.NilVal {
-			secrets = append(secrets, stringsIn(v.Value)...)
-		}
-	}
-	for _, l := range cfg.Locals {
-		if l.Value != cty.NilVal && l.Value.ContainsMarked() {
-			secrets = append(secrets, stringsIn(l.Value)...)
-		}
-	}
-	return &redactor{r: redact.New(redact.Long(secrets)...)}
-}
-
-// stringsIn returns the known strings in v (the value itself, or the elements
-// of a collection or structure), unmarked.
-func stringsIn(v cty.Value) []string {
-	v, _ = v.UnmarkDeep()
-	if v.IsNull() || !v.IsKnown() {
-		return nil
-	}
-	ty := v.Type()
-	switch {
-	case ty == cty.String:
-		return []string{v.AsString()}
-	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType() || ty.IsMapType() || ty.IsObjectType():
-		var out []string
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			out = append(out, stringsIn(e)...)
-		}
-		return out
-	}
-	return nil
+	return &redactor{r: redact.New(redact.Long(lang.SensitiveStrings(cfg))...)}
 }
 
 // String redacts s.

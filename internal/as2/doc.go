@@ -18,10 +18,13 @@
 // Request.Header gives the AS2 headers (MessageID keeps the Message-ID of
 // a delivery stable across retries); a Hasher fed with what MICContent
 // selects from the entity before encryption gives the MIC in any
-// algorithm; the MDN that comes back (sync: JoinEntity of the response;
-// async: of the request that carries it) goes through ParseMDN with the
-// partner's signing certificates, then ReceivedMDN.Check, whose
-// *NegativeError means "suspend" and any other error "failed attempt".
+// algorithm. The MDN that comes back goes through ParseMDN with the
+// partner's signing certificates: sync, JoinEntity of the response; async,
+// JoinEntity of the request that carries it, read unverified by the
+// receive location (the delivery it answers, and so the partner, is known
+// only from it) and verified by the port with ReceivedMDN.Verify. Then
+// ReceivedMDN.Check, whose *NegativeError means "suspend" and any other
+// error "failed attempt".
 //
 // # A receiver
 //

@@ -491,7 +491,24 @@ func TestWatchedFiles(t *testing.T) {
 	if ds := c.diagnosticsFor(fileURI(extra), func(ds []diagnostic) bool { return len(ds) > 0 }); ds[0].Severity != 1 {
 		t.Errorf("extra.hcl: %+v, want an error for the duplicate host", ds)
 	}
+	// A store's certificate removed on disk: the directory is checked
+	// again, and the encrypting port no longer reaches its certificate.
+	if err := os.Remove(extra); err != nil {
+		t.Fatal(err)
+	}
+	c.notify("workspace/didChangeWatchedFiles", map[string]any{"changes": []map[string]any{{"uri": fileURI(extra), "type": 3}}})
+	c.diagnosticsFor(uri, none)
+	partnerCert := filepath.Join(dir, "stores", "srv1_other_people", "fabrikam.pem")
+	if err := os.Remove(partnerCert); err != nil {
+		t.Fatal(err)
+	}
+	c.notify("workspace/didChangeWatchedFiles", map[string]any{"changes": []map[string]any{{"uri": fileURI(partnerCert), "type": 3}}})
+	c.diagnosticsFor(uri, func(ds []diagnostic) bool { return len(ds) > 0 })
 	c.shutdown()
+	// For the client below, which checks the directory as it was.
+	if err := os.WriteFile(extra, []byte("host \"send_host\" {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	plain := start(t)
 	plain.initialize()

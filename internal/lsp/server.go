@@ -28,6 +28,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/lsp/jsonrpc"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/registry"
 )
 
@@ -322,11 +323,17 @@ func (s *server) notification(m *jsonrpc.Message) {
 	}
 }
 
-// watchedFiles are the files whose change on disk can change a
-// directory's findings: configuration files, and the files certificate
-// stores hold (certstore reads these extensions; content decides the rest,
-// which the next check finds anyway).
-var watchedFiles = []string{"**/*.hcl", "**/*.hcl.json", "**/*.{pem,key,crt,cer,der,p12,pfx}"}
+// watchedFiles are the glob patterns of the files whose change on disk
+// can change a directory's findings: configuration files, and the files
+// certificate stores read by extension (content decides the rest, which
+// the next check finds anyway).
+func watchedFiles() []string {
+	var exts []string
+	for _, e := range certstore.Extensions() {
+		exts = append(exts, strings.TrimPrefix(e, "."))
+	}
+	return []string{"**/*.hcl", "**/*.hcl.json", "**/*.{" + strings.Join(exts, ",") + "}"}
+}
 
 // registerWatchers asks a client that watches files for servers to report
 // changes to watchedFiles: a file edited in another program, a store's
@@ -339,9 +346,9 @@ func (s *server) registerWatchers() {
 	if !watch {
 		return
 	}
-	watchers := make([]map[string]string, len(watchedFiles))
-	for i, g := range watchedFiles {
-		watchers[i] = map[string]string{"globPattern": g}
+	var watchers []map[string]string
+	for _, g := range watchedFiles() {
+		watchers = append(watchers, map[string]string{"globPattern": g})
 	}
 	params, _ := json.Marshal(map[string]any{"registrations": []map[string]any{{
 		"id": "bizpipe-watched-files", "method": "workspace/didChangeWatchedFiles",

@@ -215,23 +215,7 @@ func TestAS2AsyncReceipts(t *testing.T) {
 	var cfg strings.Builder
 	cfg.WriteString(as2Common + as2AsyncLocation)
 	for _, c := range cases {
-		cfg.WriteString(`
-send_port "` + c + `" {
-  host   = host.h
-  filter = message.file_name == "` + c + `.edi"
-  transport "as2" {
-    url           = "{{.URL}}/` + c + `"
-    partner       = party.fabrikam
-    mdn           = "async"
-    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
-    mdn_timeout   = "1s"
-  }
-  retry {
-    attempts = 1
-    interval = "1ms"
-  }
-}
-`)
+		cfg.WriteString(asyncPort(c, `message.file_name == "`+c+`.edi"`, "/"+c))
 	}
 	dir := setup(t, p, cfg.String(), map[string]string{"URL": url, "Port": freePort(t)})
 

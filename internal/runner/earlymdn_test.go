@@ -61,14 +61,16 @@ func (b *countingBox) waitAwaited(t *testing.T, as2ID string, n int) {
 	t.Fatalf("the box was not asked %d times for the delivery that sent %s", n, as2ID)
 }
 
-// asyncPort is an as2 send port asking for asynchronous MDNs, sent again
-// once after an mdn_timeout of a second.
-const asyncPort = `
-send_port "p" {
+// asyncPort is an as2 send port named name, taking the messages filter
+// selects, that posts to {{.URL}}+path and asks for asynchronous MDNs,
+// sent again once after an mdn_timeout of a second.
+func asyncPort(name, filter, path string) string {
+	return `
+send_port "` + name + `" {
   host   = host.h
-  filter = message.receive_location == "in"
+  filter = ` + filter + `
   transport "as2" {
-    url           = "{{.URL}}"
+    url           = "{{.URL}}` + path + `"
     partner       = party.fabrikam
     mdn           = "async"
     async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
@@ -80,6 +82,7 @@ send_port "p" {
   }
 }
 `
+}
 
 // TestAS2EarlyAsyncMDN: an asynchronous MDN that comes before its
 // delivery is recorded as awaiting it (the partner POSTs it before it
@@ -125,7 +128,7 @@ func TestAS2EarlyAsyncMDN(t *testing.T) {
 				getsWaiting <- box.gets.Load()
 				w.WriteHeader(http.StatusOK)
 			})
-			dir := setup(t, p, as2Common+as2AsyncLocation+asyncPort, map[string]string{"URL": partner, "Port": freePort(t)})
+			dir := setup(t, p, as2Common+as2AsyncLocation+asyncPort("p", `message.receive_location == "in"`, ""), map[string]string{"URL": partner, "Port": freePort(t)})
 			put(t, dir, "order.edi", []byte("ISA*00*~early"))
 			r, inner := startWith(t, dir, func(o *runner.Options) { box = countCalls(o.Box); o.Box = box })
 			runner.SetEarlyMDNPoll(r, time.Hour)
@@ -158,7 +161,7 @@ func TestAS2EarlyAsyncMDN(t *testing.T) {
 func TestSettleReceiptPollsForAnotherProcess(t *testing.T) {
 	p := newPKI(t)
 	ctx := context.Background()
-	dir := setup(t, p, as2Common+asyncPort, map[string]string{"URL": "http://127.0.0.1:1/as2", "Port": "1"})
+	dir := setup(t, p, as2Common+asyncPort("p", `message.receive_location == "in"`, ""), map[string]string{"URL": "http://127.0.0.1:1/as2", "Port": "1"})
 	var box *countingBox
 	r, _ := startWith(t, dir, func(o *runner.Options) { box = countCalls(o.Box); o.Box = box })
 	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},

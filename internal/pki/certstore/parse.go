@@ -9,7 +9,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf16"
 
@@ -47,20 +49,28 @@ func (r *fileResult) addKey(s crypto.Signer) {
 	r.keys = append(r.keys, &PrivateKey{signer: s, File: r.file.Path})
 }
 
+// extKinds are the kinds of file the extensions a store knows promise.
+// .crt and .cer are either PEM or DER; content decides, this only says
+// "expected".
+var extKinds = map[string]FileKind{
+	".pem": FilePEM, ".key": FilePEM,
+	".crt": FileDER, ".cer": FileDER, ".der": FileDER,
+	".p12": FilePKCS12, ".pfx": FilePKCS12,
+}
+
 // extKind is the kind of file an extension promises.
 func extKind(name string) FileKind {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".pem", ".key":
-		return FilePEM
-	case ".crt", ".cer":
-		// Either PEM or DER; content decides, this only says "expected".
-		return FileDER
-	case ".der":
-		return FileDER
-	case ".p12", ".pfx":
-		return FilePKCS12
+	if k, ok := extKinds[strings.ToLower(filepath.Ext(name))]; ok {
+		return k
 	}
 	return FileIgnored
+}
+
+// Extensions are the file name extensions a store reads by name (".pem",
+// ".p12", ...), sorted; a file with another is read when its content is
+// one of the formats.
+func Extensions() []string {
+	return slices.Sorted(maps.Keys(extKinds))
 }
 
 var pemMarker = []byte("-----BEGIN")

@@ -81,12 +81,11 @@ func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.L
 	// signature counts; the port verifies this reading (ReceivedMDN.Verify).
 	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true})
 	if err != nil {
-		log.Warn("asynchronous MDN refused", "error", fmt.Errorf("%w: %w", component.ErrReceiptUnusable, err))
-		plain(w, http.StatusBadRequest, "MDN refused: it settles no delivery")
-		return
+		err = fmt.Errorf("%w: %w", component.ErrReceiptUnusable, err) // unreadable: refused below
+	} else {
+		err = rc.receipts.SettleReceipt(r.Context(), component.IncomingReceipt{Party: party, Correlation: mdn.OriginalMessageID,
+			Raw: raw, ContentType: r.Header.Get("Content-Type"), Parsed: mdn})
 	}
-	err = rc.receipts.SettleReceipt(r.Context(), component.IncomingReceipt{Party: party, Correlation: mdn.OriginalMessageID,
-		Raw: raw, ContentType: r.Header.Get("Content-Type"), Parsed: mdn})
 	switch {
 	case err == nil:
 		log.Info("asynchronous MDN received")

@@ -40,19 +40,11 @@ func TestAsyncMDNReadOnce(t *testing.T) {
 	us := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
 	sink := &receiptRecorder{}
 	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
-	r, err := cfg.NewReceiver(&component.ReceiveEnv{
+	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
 		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{}, Receipts: sink,
 		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
 		Keys: component.Keys{Signer: &component.Identity{Cert: us.Cert, Key: us.Key}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background())
-	url := "http://" + r.(*receiver).serving.Addr().String() + "/as2"
+	}) + "/as2"
 	post := func(b *as2.Built) int {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.Body))

@@ -269,8 +269,8 @@ func (rc *receiver) Stop(ctx context.Context) {
 	if posting != nil {
 		<-posting
 	}
-	// Serving ended otherwise (a TLS key that cannot be loaded) was
-	// logged when it happened; only an unfinished shutdown is news here.
+	// Serving ended otherwise (an error accepting connections) was logged
+	// when it happened; only an unfinished shutdown is news here.
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		rc.log.Warn("as2 receive location stopped with requests in flight", "error", err)
 		return

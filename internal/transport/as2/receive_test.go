@@ -49,6 +49,21 @@ func (s *recordingSink) PublishOutcome(_ context.Context, _ msgbox.Incoming, bod
 	return component.Published{Message: msgbox.Message{ID: "m1"}}, nil
 }
 
+// startReceiver builds cfg's receiver for env and starts it, stopped when
+// the test ends; it returns the address it listens on.
+func startReceiver(t *testing.T, cfg *ReceiveConfig, env *component.ReceiveEnv) string {
+	t.Helper()
+	r, err := cfg.NewReceiver(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Stop(context.Background()) })
+	return r.(*receiver).serving.Addr().String()
+}
+
 // TestReceiveTLSPlain: over HTTPS (the tls block), a plain AS2 message to a
 // location without a decoding pipeline reaches the sink as a whole MIME
 // entity (the HTTP content header fields in front of the body), and the
@@ -64,24 +79,17 @@ func TestReceiveTLSPlain(t *testing.T) {
 		Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"},
 		CertFile: value.Value[string]{V: certFile}, KeyFile: value.Value[string]{V: keyFile},
 	}
-	r, err := cfg.NewReceiver(&component.ReceiveEnv{
+	addr := startReceiver(t, cfg, &component.ReceiveEnv{
 		Location: "in", ContentType: "application/octet-stream", Sink: sink,
 		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
 		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background())
 	pool := x509.NewCertPool()
 	pool.AddCert(srvCert)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 
 	payload := []byte("UNA:+.? '\r\nUNB+UNOC:3+FABRIKAM+CONTOSO'")
-	req, err := http.NewRequest(http.MethodPost, "https://"+r.(*receiver).serving.Addr().String()+"/as2", bytes.NewReader(payload))
+	req, err := http.NewRequest(http.MethodPost, "https://"+addr+"/as2", bytes.NewReader(payload))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,22 +143,14 @@ func TestReceiveMDNRollover(t *testing.T) {
 	now := at.Add(-time.Second)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
-	r, err := cfg.NewReceiver(&component.ReceiveEnv{
+	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
 		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{},
 		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
 		Keys: component.Keys{
 			Signer:   &component.Identity{Cert: old.Cert, Key: old.Key},
 			Rollover: &component.Rollover{At: at, Signer: &component.Identity{Cert: next.Cert, Key: next.Key}, Now: clock},
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background())
-	url := "http://" + r.(*receiver).serving.Addr().String() + "/as2"
+	}) + "/as2"
 	mdnSigner := func(id string) *x509.Certificate {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte("UNB+UNOC:3+FABRIKAM+CONTOSO'")))

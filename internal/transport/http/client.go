@@ -112,7 +112,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	case o.CertFile != "" && o.KeyFile != "":
 		cert, err := loadKeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("send: http transport: %w", err)
 		}
 		tlsConf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return &cert, nil
@@ -653,26 +653,26 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// loadKeyPair loads a client certificate and its key. Errors name the files
-// and never quote their contents: crypto/tls's messages mention PEM block
-// types at most.
+// loadKeyPair loads a certificate and its key (a client's, a TLS receive
+// location's). Errors name the files and never quote their contents:
+// crypto/tls's messages mention PEM block types at most.
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("send: http transport: cert_file: %w", err)
+		return tls.Certificate{}, fmt.Errorf("cert_file: %w", err)
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("send: http transport: key_file: %w", err)
+		return tls.Certificate{}, fmt.Errorf("key_file: %w", err)
 	}
 	// Check the certificate file on its own first, so that an error can
 	// say which of the two files is wrong.
 	if err := checkCertPEM(certPEM); err != nil {
-		return tls.Certificate{}, fmt.Errorf("send: http transport: cert_file %s: %w", certFile, err)
+		return tls.Certificate{}, fmt.Errorf("cert_file %s: %w", certFile, err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("send: http transport: key_file %s (for cert_file %s): %w", keyFile, certFile, err)
+		return tls.Certificate{}, fmt.Errorf("key_file %s (for cert_file %s): %w", keyFile, certFile, err)
 	}
 	return cert, nil
 }

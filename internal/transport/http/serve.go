@@ -62,7 +62,7 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 	// location looked started.
 	var tlsConfig *tls.Config
 	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		cert, err := loadKeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("receive location %q: loading the TLS certificate %s and its key %s: %w",
 				o.Location, o.CertFile, o.KeyFile, err)

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/testpki"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
 // tlsFiles writes a TLS server certificate for 127.0.0.1 and its key
@@ -113,10 +115,11 @@ func TestServing(t *testing.T) {
 	}
 }
 
-// TestServingErrors: an address in use is a Start error naming the
-// location and the address, and nothing is left to shut down; serving
-// that fails (a key file that cannot be loaded) is logged under the
-// transport's name and reported by every Shutdown.
+// TestServingErrors: an address in use, or a TLS certificate or key that
+// cannot be loaded, is a Start error naming the location and the address
+// or files, and nothing is left to shut down; serving that fails after
+// the start (its listener gone) is logged under the transport's name and
+// reported by every Shutdown.
 func TestServingErrors(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -130,6 +133,24 @@ func TestServingErrors(t *testing.T) {
 	}
 	if s.Addr() != nil || s.Shutdown(context.Background()) != nil {
 		t.Error("a failed Start left something to shut down")
+	}
+
+	log, lr := transporttest.NewLog()
+	var broken Serving
+	if _, err := broken.Start(context.Background(), ServeOptions{Location: "in", Listen: "127.0.0.1:0",
+		Handler: http.NotFoundHandler(), Log: log, Name: "as2"}); err != nil {
+		t.Fatal(err)
+	}
+	broken.ln.Close() // serving ends with an accept error
+	for deadline := time.Now().Add(10 * time.Second); lr.Count(slog.LevelError, "as2 receive location stopped serving") == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the serving failure was not logged")
+		}
+	}
+	for i := range 2 {
+		if err := broken.Shutdown(context.Background()); err == nil || !strings.Contains(err.Error(), `receive location "in": serving: `) {
+			t.Errorf("Shutdown %d after serving failed: %v", i+1, err)
+		}
 	}
 
 	// A TLS certificate or key that cannot be loaded fails Start, naming
