@@ -164,6 +164,29 @@ func InvalidState(id string, st Status) error {
 	return fmt.Errorf("message %s is %s: %w", id, st, ErrInvalidState)
 }
 
+// CheckResume is the rule of every box's Resume, given the message's
+// status, decoding and reason as stored: only a suspended message resumes,
+// and not one whose receive pipeline refused it (DecodingFailed). Such a
+// message was never authenticated, so routing it again would only suspend
+// it again (or, were that ever to change, deliver what the pipeline
+// refused); the error says so, and what to do instead, so that an operator
+// does not read "resumed" for a message that can never move. Both errors
+// are ErrInvalidState: a bulk resume skips the message with this reason.
+func CheckResume(id string, st Status, d Decoding, reason string) error {
+	if st != StatusSuspended {
+		return InvalidState(id, st)
+	}
+	if d == DecodingFailed {
+		why := ""
+		if reason != "" {
+			why = " (" + reason + ")"
+		}
+		return fmt.Errorf("message %s cannot be resumed: its receive pipeline refused it, so it was never authenticated and is never routed%s; terminate it, and have it sent again once the cause is fixed: %w",
+			id, why, ErrInvalidState)
+	}
+	return nil
+}
+
 // CheckID returns nil when id has the shape of a message id (ValidID), and
 // otherwise the ErrNotFound every box returns for it before touching its
 // store: an operator's typo costs no query, and the error quotes the id

@@ -380,7 +380,9 @@ type Box interface {
 
 	// Resume makes a suspended message's suspended deliveries due now, with
 	// their attempt counts reset; a routing failure returns to
-	// StatusReceived, to be routed again.
+	// StatusReceived, to be routed again. A message that is not suspended,
+	// or that failed decoding (never authenticated, so never routed), is
+	// ErrInvalidState with the reason (CheckResume), and is left as it is.
 	Resume(ctx context.Context, id string) error
 
 	// Terminate ends every undelivered delivery of a message (not those in

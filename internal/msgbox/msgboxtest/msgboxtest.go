@@ -121,6 +121,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Purge", testPurge},
 		{"Resume", testResume},
 		{"ResumeRoutingFailure", testResumeRoutingFailure},
+		{"ResumeDecodingFailed", testResumeDecodingFailed},
 		{"Terminate", testTerminate},
 		{"TerminateLiveLease", testTerminateLiveLease},
 		{"History", testHistory},
@@ -1518,6 +1519,36 @@ func testResume(t *testing.T, b msgbox.Box) {
 	wantErr(t, "Resume of a delivered message", b.Resume(ctx, dv.ID), msgbox.ErrInvalidState)
 	wantErr(t, "Resume of a retrying message", b.Resume(ctx, m.ID), msgbox.ErrInvalidState)
 	wantStatus(t, b, m.ID, msgbox.StatusRetrying)
+}
+
+// testResumeDecodingFailed: a message its receive pipeline refused was
+// never authenticated, so Resume refuses it (ErrInvalidState, saying why)
+// and changes nothing: it stays suspended with its reason and history, and
+// is not offered for routing again.
+func testResumeDecodingFailed(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	in := inc("refused.p7m")
+	in.Decoding = msgbox.DecodingFailed
+	m := receive(t, b, in, "not S/MIME")
+	if err := b.Route(ctx, m.ID, nil, "decoding failed: no signature"); err != nil {
+		t.Fatal(err)
+	}
+	before := get(t, b, m.ID)
+	err := b.Resume(ctx, m.ID)
+	wantErr(t, "Resume of a message that failed decoding", err, msgbox.ErrInvalidState)
+	if err != nil && (!strings.Contains(err.Error(), "receive pipeline refused it") || !strings.Contains(err.Error(), "decoding failed: no signature")) {
+		t.Errorf("Resume error %q does not say why (the refusal and its reason)", err)
+	}
+	after := get(t, b, m.ID)
+	if after.Message.Status != msgbox.StatusSuspended || after.Message.Reason != before.Message.Reason {
+		t.Errorf("after the refused Resume: status %q reason %q, want suspended, %q", after.Message.Status, after.Message.Reason, before.Message.Reason)
+	}
+	if len(after.History) != len(before.History) {
+		t.Errorf("the refused Resume added history: %v", historyStatuses(after))
+	}
+	if u, err := b.Unrouted(ctx, 0); err != nil || len(u) != 0 {
+		t.Errorf("Unrouted = %v, %v; want none", u, err)
+	}
 }
 
 func testResumeRoutingFailure(t *testing.T, b msgbox.Box) {

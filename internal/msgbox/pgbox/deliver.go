@@ -32,6 +32,7 @@ type lockedMessage struct {
 	routed, terminated bool
 	status             msgbox.Status
 	reason             string
+	decoding           msgbox.Decoding
 	now                time.Time
 	deliveries         []deliveryRow
 }
@@ -46,14 +47,14 @@ type lockedMessage struct {
 // the lock: at READ COMMITTED each statement sees what was committed before
 // it started, including the changes of the transaction that held the lock.
 func queueLock(batch *pgx.Batch, msgExpr string, arg any, l *lockedMessage) {
-	batch.Queue(`SELECT id, routed, terminated, status, reason FROM messages WHERE id = `+msgExpr+` FOR NO KEY UPDATE`, arg).
+	batch.Queue(`SELECT id, routed, terminated, status, reason, decoding FROM messages WHERE id = `+msgExpr+` FOR NO KEY UPDATE`, arg).
 		QueryRow(func(r pgx.Row) error {
-			var status string
-			err := r.Scan(&l.id, &l.routed, &l.terminated, &status, &l.reason)
+			var status, decoding string
+			err := r.Scan(&l.id, &l.routed, &l.terminated, &status, &l.reason, &decoding)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil
 			}
-			l.found, l.status = err == nil, msgbox.Status(status)
+			l.found, l.status, l.decoding = err == nil, msgbox.Status(status), msgbox.Decoding(decoding)
 			return err
 		})
 	batch.Queue(`SELECT clock_timestamp()`).QueryRow(func(r pgx.Row) error {

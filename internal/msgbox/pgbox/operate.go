@@ -275,8 +275,8 @@ func (b *Box) operatorTx(ctx context.Context, fn func(t *pipeTx) (*pgx.Batch, er
 // Resume makes a suspended message's suspended deliveries due now with
 // their attempt counts reset, or returns a routing failure to
 // StatusReceived (see msgbox.Box), and notifies the ports. Deliveries that
-// are not suspended are left as they are. Any other status is
-// ErrInvalidState.
+// are not suspended are left as they are. Any other status, or a message
+// that failed decoding, is ErrInvalidState (msgbox.CheckResume).
 func (b *Box) Resume(ctx context.Context, id string) error {
 	if err := msgbox.CheckID(id); err != nil {
 		return b.wrap(err, "resume")
@@ -286,8 +286,8 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 		if err != nil {
 			return nil, err
 		}
-		if l.status != msgbox.StatusSuspended {
-			return nil, msgbox.InvalidState(id, l.status)
+		if err := msgbox.CheckResume(id, l.status, l.decoding, l.reason); err != nil {
+			return nil, err
 		}
 		var ports []string
 		for i, d := range l.deliveries {

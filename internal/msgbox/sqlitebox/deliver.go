@@ -67,17 +67,18 @@ type msgState struct {
 	routed, terminated bool
 	status             msgbox.Status
 	reason             string
+	decoding           msgbox.Decoding
 }
 
 func loadState(ctx context.Context, tx *cachedTx, id string) (msgState, error) {
 	var s msgState
-	var status string
-	err := tx.QueryRowContext(ctx, "SELECT routed, terminated, status, reason FROM messages WHERE id = ?", id).
-		Scan(&s.routed, &s.terminated, &status, &s.reason)
+	var status, decoding string
+	err := tx.QueryRowContext(ctx, "SELECT routed, terminated, status, reason, decoding FROM messages WHERE id = ?", id).
+		Scan(&s.routed, &s.terminated, &status, &s.reason, &decoding)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, msgbox.ErrNotFound
 	}
-	s.status = msgbox.Status(status)
+	s.status, s.decoding = msgbox.Status(status), msgbox.Decoding(decoding)
 	return s, err
 }
 

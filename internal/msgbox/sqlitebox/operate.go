@@ -278,7 +278,8 @@ func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
 // Resume makes a suspended message's suspended deliveries due now with
 // their attempt counts reset, or returns a routing failure to
 // StatusReceived (see msgbox.Box). Deliveries that are not suspended are
-// left as they are. Any other status is ErrInvalidState.
+// left as they are. Any other status, or a message that failed decoding,
+// is ErrInvalidState (msgbox.CheckResume).
 func (b *Box) Resume(ctx context.Context, id string) error {
 	if err := msgbox.CheckID(id); err != nil {
 		return b.wrap(err, "resume")
@@ -288,8 +289,8 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if st.status != msgbox.StatusSuspended {
-			return msgbox.InvalidState(id, st.status)
+		if err := msgbox.CheckResume(id, st.status, st.decoding, st.reason); err != nil {
+			return err
 		}
 		now := b.clock()
 		var ports []string
