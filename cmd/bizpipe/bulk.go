@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
+	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -31,12 +33,28 @@ func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox
 			return nil
 		})
 	}
-	// With --all-suspended every argument is a configuration path; an ID
-	// given by mistake fails as a path that does not exist.
-	return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
+	// With --all-suspended every argument is a configuration path. An ID
+	// given as well would otherwise fail as a path that does not exist,
+	// which hides the mistake: say what it is. (A file or directory that
+	// happens to have an ID's shape is still a path.)
+	for _, a := range args {
+		if _, err := os.Lstat(a); err != nil && msgbox.ValidID(a) {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--all-suspended takes no message ID (got %s): it selects every suspended message; give the ID without --all-suspended to act on that message only", a)}
+		}
+	}
+	return withConfigBox(e, f, args, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
 		ids, err := suspendedIDs(ctx, box, f.port)
 		if err != nil {
 			return err
+		}
+		if len(ids) == 0 {
+			// Nothing to do may be a typo in --port: "terminated 0"
+			// would hide it. Only then, so that the suspended messages
+			// of a port since removed from the configuration can still
+			// be resumed or terminated.
+			if err := checkPortDeclared(cfg, f.port); err != nil {
+				return err
+			}
 		}
 		var acted []string
 		skipped := []skippedMessage{}
@@ -75,6 +93,27 @@ func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox
 		}
 		return errors.Join(failed...)
 	})
+}
+
+// checkPortDeclared makes a --port that names no send port of the
+// configuration a usage error that names those it declares. Without a
+// configuration (cfg nil: the embedded box alone) there is nothing to
+// check against, and "" selects every port.
+func checkPortDeclared(cfg *model.Config, port string) error {
+	if cfg == nil || port == "" {
+		return nil
+	}
+	var names []string
+	for _, p := range cfg.SendPorts {
+		if p.Name == port {
+			return nil
+		}
+		names = append(names, safe(p.Name))
+	}
+	if len(names) == 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--port %s: the configuration declares no send port", safe(port))}
+	}
+	return &exitError{code: exitUsage, err: fmt.Errorf("--port %s: no such send port in the configuration; it declares %s", safe(port), orList(names))}
 }
 
 // suspendedIDs lists the suspended messages, oldest first, or with port

@@ -22,7 +22,8 @@ import (
 )
 
 func newCertsCmd(e *env) *cobra.Command {
-	var format, within string
+	var format string
+	var within time.Duration
 	var verbose bool
 	var vf varFlags
 	cmd := &cobra.Command{
@@ -51,7 +52,7 @@ be checked, and also makes it exit 1. DURATION is days (30d), a duration
   BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe certs --format json ./config
   bizpipe certs --expiring-within 30d ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var w *string // nil: not given; --expiring-within= is an error
+			var w *time.Duration // nil: not given (0 lists what has expired)
 			if cmd.Flags().Changed("expiring-within") {
 				w = &within
 			}
@@ -64,7 +65,7 @@ be checked, and also makes it exit 1. DURATION is days (30d), a duration
 		clidoc.ExitCode{Code: exitUsage, Meaning: "certs could not run"})
 	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text or json")
 	mustComplete(cmd, "format", completeValues([]string{"text", "json"}))
-	cmd.Flags().StringVar(&within, "expiring-within", "", "list only the certificates in use that expire within `DURATION` (30d, 720h), and exit 1 when any does")
+	durationVar(cmd.Flags(), &within, "expiring-within", 0, "list only the certificates in use that expire within `DURATION` (30d, 720h), and exit 1 when any does")
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	vf.register(cmd)
 	return cmd
@@ -101,7 +102,7 @@ type certsEntry struct {
 	PrivateKey  bool     `json:"private_key" doc:"Whether the store holds the certificate's private key (never printed)."`
 }
 
-func runCerts(e *env, args []string, format string, within *string, verbose bool, vf varFlags) error {
+func runCerts(e *env, args []string, format string, within *time.Duration, verbose bool, vf varFlags) error {
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "text":
 		format = "text"
@@ -109,14 +110,6 @@ func runCerts(e *env, args []string, format string, within *string, verbose bool
 		format = "json"
 	default:
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: must be one of text, json", format)}
-	}
-	var withinD time.Duration
-	if within != nil {
-		d, err := parseWithin(*within)
-		if err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("--expiring-within: %w", err)}
-		}
-		withinD = d
 	}
 	cfg, diags, err := loadConfig(e, args, vf, lang.ModeValidate)
 	if err != nil {
@@ -132,7 +125,7 @@ func runCerts(e *env, args []string, format string, within *string, verbose bool
 	}
 	cache := certstore.NewCache()
 	if within != nil {
-		return runExpiring(e, cfg, loadStores(cache, cfg), format, withinD, time.Now())
+		return runExpiring(e, cfg, loadStores(cache, cfg), format, *within, time.Now())
 	}
 	var out []certsStore
 	loadedStores := map[*model.CertificateStore]*certstore.Store{}

@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,44 +13,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
-
-// parseWithin reads an --expiring-within value: a Go duration ("720h",
-// "90m"), a whole number of days ("30d"), or days then a Go duration
-// ("1d12h"). A day is 24 hours. It must not be negative; 0 lists what has
-// already expired.
-func parseWithin(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	m := daysPrefix.FindStringSubmatch(s)
-	if m == nil {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q: use days (30d) or a duration such as 720h", s)
-		}
-		if d < 0 {
-			return 0, fmt.Errorf("invalid duration %q: it must not be negative", s)
-		}
-		return d, nil
-	}
-	days, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil || days > int64(math.MaxInt64/int64(24*time.Hour)) {
-		return 0, fmt.Errorf("invalid duration %q: too long", s)
-	}
-	d := time.Duration(days) * 24 * time.Hour
-	if m[2] != "" {
-		rest, err := time.ParseDuration(m[2])
-		if err != nil || rest < 0 {
-			return 0, fmt.Errorf("invalid duration %q: use days (30d) or a duration such as 720h", s)
-		}
-		if rest > math.MaxInt64-d {
-			return 0, fmt.Errorf("invalid duration %q: too long", s)
-		}
-		d += rest
-	}
-	return d, nil
-}
-
-// daysPrefix matches "30d" and "30d12h": the days, then the rest.
-var daysPrefix = regexp.MustCompile(`^(\d+)d(.*)$`)
 
 // expiringDocument is what certs --expiring-within --format json prints.
 // The doc tags describe the fields in the reference (docs/cli.md). It holds

@@ -24,7 +24,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
 
-func TestParseWithin(t *testing.T) {
+func TestParseDuration(t *testing.T) {
 	day := 24 * time.Hour
 	for _, tc := range []struct {
 		in   string
@@ -51,9 +51,9 @@ func TestParseWithin(t *testing.T) {
 		{"106751d24h", 0, true}, // the sum beyond it
 		{"99999999999999999999d", 0, true},
 	} {
-		got, err := parseWithin(tc.in)
+		got, err := parseDuration(tc.in)
 		if (err != nil) != tc.err || got != tc.want {
-			t.Errorf("parseWithin(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
+			t.Errorf("parseDuration(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
 		}
 	}
 }

@@ -72,7 +72,7 @@ func TestMessagesMDN(t *testing.T) {
 		{"a port without delivery", []string{two, "--port", "nowhere"}, exitFindings, nil, []string{"no delivery to send port nowhere"}},
 		{"no MDN", []string{none}, exitFindings, nil, []string{"no MDN"}},
 		{"unknown message", []string{"01m8dz3rb5gnqxbtzw1wsc9fsz"}, exitFindings, nil, []string{"not found"}},
-		{"no ID", nil, exitUsage, nil, []string{"requires at least 1 arg"}},
+		{"no ID", nil, exitUsage, nil, []string{"give the ID of the message", "bizpipe messages mdn [flags] ID [PATH...]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

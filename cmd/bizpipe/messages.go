@@ -11,14 +11,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/bizpipe/bizpipe/internal/clidoc"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/safetext"
+	"github.com/bizpipe/bizpipe/internal/validate/report"
 )
 
 type messagesFlags struct {
@@ -45,7 +48,13 @@ func newMessagesCmd(e *env) *cobra.Command {
 		Use:   "messages",
 		Short: "Inspect and operate the message box: list, show, body, mdn, resume, terminate, purge",
 		Long: `Messages reads the message box: the one the configuration in PATH declares
-(message_box block), or the embedded one under --data-dir.`,
+(message_box block), or the embedded one under --data-dir.
+
+A configuration that does not load (a syntax error, an undeclared reference,
+a bad value) is reported on stderr as validate reports it, and the command
+exits 1 without opening a box. The certificate, store and live rules are not
+checked, and no store password is needed: reading and operating the box
+uses no certificate.`,
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "done"},
@@ -72,7 +81,7 @@ func newMessagesCmd(e *env) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show [flags] ID [PATH...]",
 		Short: "Show a message with its deliveries, attempts and history",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
 				d, err := box.Get(ctx, args[0])
@@ -110,13 +119,13 @@ those with a suspended delivery to that send port).`,
 	}
 	for _, c := range []*cobra.Command{resume, terminate} {
 		c.Flags().BoolVar(&f.allSuspended, "all-suspended", false, "every suspended message instead of one ID")
-		c.Flags().StringVar(&f.port, "port", "", "with --all-suspended: only messages with a suspended delivery to the send port `NAME`")
+		c.Flags().StringVar(&f.port, "port", "", "with --all-suspended: only messages with a suspended delivery to the send port `NAME` (one the configuration does not declare, and that selects none, is bad usage)")
 	}
 	purge := &cobra.Command{
 		Use:   "purge [flags] --older-than DURATION [PATH...]",
 		Short: "Delete delivered and terminated messages untouched for DURATION, with their bodies and history",
 		Long: `Purge deletes the messages that are delivered or terminated and whose history
-has had no entry for --older-than (e.g. 720h), with their bodies, deliveries,
+has had no entry for --older-than (e.g. 30d or 720h), with their bodies, deliveries,
 attempts and history. Nothing else is ever deleted: suspended, retrying and
 pending messages stay, however old. Run purge regularly (a timer or cron job),
 or bizpipe run --retention, to bound the message box's size.
@@ -126,6 +135,9 @@ an input file it had claimed but not yet removed by its message in the box;
 so do not purge with an --older-than shorter than a stop of run that left
 such files (run --retention never purges at start, for this reason).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("older-than") {
+				return usageHint(cmd, errors.New("--older-than is required: purge deletes the delivered and terminated messages untouched for that long (e.g. --older-than 30d)"))
+			}
 			// The rule of run --retention: a purged message's source
 			// key is forgotten (see runner.MinRetention).
 			if err := runner.CheckRetention(f.olderThan); err != nil {
@@ -146,7 +158,7 @@ such files (run --retention never purges at start, for this reason).`,
 			})
 		},
 	}
-	purge.Flags().DurationVar(&f.olderThan, "older-than", 0, "purge messages untouched for at least this `DURATION` (required, at least 1m)")
+	durationVar(purge.Flags(), &f.olderThan, "older-than", 0, "purge messages untouched for at least this `DURATION` (required, at least 1m; e.g. 30d)")
 	body := &cobra.Command{
 		Use:   "body [flags] ID [PATH...]",
 		Short: "Write a message's payload, as routed, to stdout",
@@ -158,7 +170,7 @@ For a message a receive pipeline decoded, that is the decoded payload;
 decoding was never routed: both write the bytes as they arrived.
 The box checks the body against the digest it stored on receipt; a body that
 does not match is an error, not output. --format does not apply.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
 				return writeBody(ctx, e.stdout, box, args[0], f.asReceived)
@@ -177,10 +189,10 @@ messages show summarises it. When more than one delivery of the message has an
 MDN, --port names the send port whose MDN to write; without it, mdn fails
 naming the ports. A message without an MDN (not delivered yet, or not over
 AS2) is an error, not empty output. --format does not apply.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
-				return writeMDN(ctx, e.stdout, box, args[0], f.mdnPort)
+			return withConfigBox(e, f, args[1:], func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
+				return writeMDN(ctx, e.stdout, box, cfg, args[0], f.mdnPort)
 			})
 		},
 	}
@@ -200,28 +212,51 @@ AS2) is an error, not empty output. --format does not apply.`,
 	return cmd
 }
 
+// needID is the Args of a messages subcommand that takes a message ID and
+// then configuration paths: without an ID, a usage error that says so
+// (cobra's says "requires at least 1 arg(s)").
+func needID(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return usageHint(c, fmt.Errorf("give the ID of the message (bizpipe messages list lists them): %s", c.UseLine()))
+	}
+	return nil
+}
+
 // withBox opens the message box for a messages subcommand. A configuration
 // is optional: without *.hcl files the embedded box under --data-dir is used.
 func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, msgbox.Box) error) error {
+	return withConfigBox(e, f, paths, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
+		return fn(ctx, box)
+	})
+}
+
+// withConfigBox is withBox for a subcommand that also checks its flags
+// against the configuration, which is nil when there is none.
+//
+// A configuration that does not load (a syntax error, an undeclared
+// reference, a bad value: the language's own errors) is an error here as
+// in every command: its message_box block, or the lack of one, cannot be
+// trusted, and reading some other box (the default under --data-dir)
+// without a word would show the wrong messages. The findings of the
+// validation rules (certificate stores and reachability, live checks) are
+// not: reading and operating the box needs no certificate, so a
+// configuration with an expired certificate still lets an operator see and
+// resume its messages. Variables need no values either: a store password
+// is only used by those rules.
+func withConfigBox(e *env, f messagesFlags, paths []string, fn func(context.Context, *model.Config, msgbox.Box) error) error {
 	if f.format != "text" && f.format != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", f.format)}
 	}
-	var cfg *model.Config
-	if files, err := lang.FindFiles(paths); err == nil {
-		c, diags := lang.Load(files, lang.Options{Mode: lang.ModeValidate, LookupEnv: e.lookupEnv})
-		if diags.HasErrors() && c.MessageBox != nil {
-			return &exitError{code: exitFindings, err: fmt.Errorf("the configuration has errors; run bizpipe validate")}
-		}
-		cfg = c
-	} else if len(paths) > 0 {
-		return &exitError{code: exitUsage, err: err}
+	cfg, err := messagesConfig(e, paths)
+	if err != nil {
+		return err
 	}
 	box, err := openBox(cfg, f.dataDir, boxOperate)
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}
 	defer box.Close()
-	if err := fn(context.Background(), box); err != nil {
+	if err := fn(context.Background(), cfg, box); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return err
@@ -229,6 +264,40 @@ func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, m
 		return &exitError{code: exitFindings, err: err}
 	}
 	return nil
+}
+
+// messagesConfig loads the configuration in paths for a messages
+// subcommand: nil when paths is empty and the current directory has no
+// configuration files (the embedded box under --data-dir then). A
+// configuration with errors is reported on stderr, as validate's text
+// format shows them (the syntax errors alone when there are any, as
+// validate does), and is exit 1.
+func messagesConfig(e *env, paths []string) (*model.Config, error) {
+	files, err := lang.FindFiles(paths)
+	if err != nil {
+		if len(paths) == 0 {
+			return nil, nil
+		}
+		return nil, &exitError{code: exitUsage, err: cleanError(err)}
+	}
+	cfg, diags := lang.Load(files, lang.Options{Mode: lang.ModeValidate, LookupEnv: e.lookupEnv})
+	if !diags.HasErrors() {
+		return cfg, nil
+	}
+	if diag.HasSyntaxErrors(diags) {
+		// The rest would be phantoms of the blocks that did not parse.
+		diags = diag.SyntaxErrors(diags)
+	}
+	var errs hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs = append(errs, d)
+		}
+	}
+	if werr := e.report(e.stderr, report.FormatText, errs, cfg); werr != nil {
+		return nil, &exitError{code: exitUsage, err: werr}
+	}
+	return nil, &exitError{code: exitFindings, err: errors.New("the configuration has errors (above): not opening its message box")}
 }
 
 // writeBody copies a message's body, or its bytes as received, to w. The
@@ -251,8 +320,10 @@ func writeBody(ctx context.Context, w io.Writer, box msgbox.Box, id string, asRe
 }
 
 // writeMDN writes the receipt (MDN) of message id's delivery to port, or
-// of its only delivery with one when port is "", as it was received.
-func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, id, port string) error {
+// of its only delivery with one when port is "", as it was received. A port
+// the message has no delivery to is a usage error when cfg (nil: none)
+// does not declare it either: a typo, not a question about the message.
+func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, id, port string) error {
 	d, err := box.Get(ctx, id)
 	if err != nil {
 		return err
@@ -270,6 +341,9 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, id, port string)
 	}
 	switch {
 	case port != "" && !found:
+		if err := checkPortDeclared(cfg, port); err != nil {
+			return err
+		}
 		return fmt.Errorf("message %s has no delivery to send port %s", safe(id), safe(port))
 	case len(with) == 0 && port != "":
 		return fmt.Errorf("message %s: no MDN from send port %s: its delivery has received none", safe(id), safe(port))

@@ -109,7 +109,62 @@ named directly.`,
 		newVersionCmd(e),
 		newLSPCmd(e),
 	)
+	// Cobra adds its completion command when the tree runs; added now, it
+	// is in the tree that --help, the reference and groupCommands see.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			clidoc.SetExitCodes(c,
+				clidoc.ExitCode{Code: exitOK, Meaning: "the script was written"},
+				clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage (an unknown shell)"})
+		}
+	}
+	groupCommands(root)
 	return root
+}
+
+// groupCommands makes every command of root's tree that only groups others
+// (messages, completion) fail on an unknown command as root does: exit 2,
+// naming the commands there are. Cobra checks only the root's; under a
+// group it shows the group's help and exits 0, so a typo such as
+// "bizpipe messages lsit" would look like success to a script. With no
+// argument the group still shows its help.
+func groupCommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if !c.HasSubCommands() {
+			continue
+		}
+		groupCommands(c)
+		if c.Runnable() {
+			continue // a command of its own that also has commands
+		}
+		if c.SuggestionsMinimumDistance <= 0 {
+			c.SuggestionsMinimumDistance = 2 // what cobra uses for the root's
+		}
+		c.Args = unknownCommand
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+}
+
+// unknownCommand is the Args of a command group: any argument is a command
+// that does not exist (cobra would have run it otherwise).
+func unknownCommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	var names []string
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() && sub.Name() != "help" {
+			names = append(names, sub.Name())
+		}
+	}
+	err := fmt.Errorf("unknown command %q for %q: use %s", args[0], c.CommandPath(), orList(names))
+	// One likely command is worth naming; several are no better a hint
+	// than the list ("tcsh" is as near to bash as to zsh).
+	if s := c.SuggestionsFor(args[0]); len(s) == 1 {
+		err = fmt.Errorf("%w (did you mean %s?)", err, s[0])
+	}
+	return usageHint(c, err)
 }
 
 // usageHint turns a command-line error of command c into an exit-2 error

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -59,8 +58,10 @@ as received and suspended with the reason.
 With --once it picks up what is present, processes until nothing more can be
 done now (delivered, suspended, waiting for a retry, or awaiting an
 asynchronous AS2 MDN, which it does not wait for: the summary then ends with
-"awaiting MDN N"), prints a summary and exits. Otherwise it runs until SIGINT or SIGTERM, then stops taking new work,
-finishes what is in flight and exits 0.`,
+"awaiting MDN N"), prints a summary and exits. Otherwise it runs until SIGINT,
+SIGTERM or SIGHUP, then stops taking new work, finishes what is in flight,
+prints the summary and exits 0. SIGHUP does not reload the configuration
+(there is no reload): restart run for a changed configuration to take effect.`,
 		Example: `  bizpipe run --once ./config
   BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe run --server srv1 --metrics-addr 127.0.0.1:9464 ./config
   bizpipe run --server srv1 --host send_host --data-dir /var/lib/bizpipe --retention 720h ./config`,
@@ -69,7 +70,7 @@ finishes what is in flight and exits 0.`,
 		},
 	}
 	clidoc.SetExitCodes(cmd,
-		clidoc.ExitCode{Code: exitOK, Meaning: "stopped cleanly (SIGINT or SIGTERM; with --once, nothing more to do now)"},
+		clidoc.ExitCode{Code: exitOK, Meaning: "stopped cleanly (SIGINT, SIGTERM or SIGHUP; with --once, nothing more to do now)"},
 		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors (nothing was started), or the engine failed"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "run could not start (bad usage, no configuration files, no --server where several servers are declared)"})
 	cmd.Flags().StringVar(&f.server, "server", "", "the `NAME` of the server this machine is (optional when one server is declared)")
@@ -79,8 +80,8 @@ finishes what is in flight and exits 0.`,
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "the least severe log lines written, `LEVEL`: debug, info, warn or error (debug adds a line per file or request a receive location takes)")
-	cmd.Flags().DurationVar(&f.retention, "retention", 0, "purge delivered and terminated messages quiet for `DURATION` (at least 1m; e.g. 720h), hourly and at the end of --once; 0 keeps every message")
-	cmd.Flags().DurationVar(&f.lease, "lease", time.Minute, "the `DURATION` a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
+	durationVar(cmd.Flags(), &f.retention, "retention", 0, "purge delivered and terminated messages quiet for `DURATION` (at least 1m; e.g. 30d), hourly and at the end of --once; 0 keeps every message")
+	durationVar(cmd.Flags(), &f.lease, "lease", time.Minute, "the `DURATION` a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
 	// For measuring (scripts/bench-run.sh); not part of the contract.
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
 	_ = cmd.Flags().MarkHidden("cpuprofile")
@@ -113,11 +114,8 @@ func runRun(e *env, f runFlags, args []string) error {
 	var checked *rules.Result
 	server := f.server
 	if !diags.HasErrors() {
-		if server == "" {
-			if len(cfg.Servers) != 1 {
-				return &exitError{code: exitUsage, err: fmt.Errorf("--server is required: the configuration declares %d servers", len(cfg.Servers))}
-			}
-			server = cfg.Servers[0].Name
+		if server, err = serverOf(cfg, server); err != nil {
+			return &exitError{code: exitUsage, err: err}
 		}
 		if f.host != "" && !hostDeclared(cfg, f.host) {
 			return &exitError{code: exitUsage, err: fmt.Errorf("host %q is not declared in the configuration", f.host)}
@@ -182,7 +180,7 @@ func runRun(e *env, f runFlags, args []string) error {
 	if _, set := e.lookupEnv("GOMAXPROCS"); !set {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0)))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
 	if f.metricsAddr != "" {
 		srv, err := serveMetrics(f.metricsAddr, m)
@@ -218,6 +216,26 @@ func runRun(e *env, f runFlags, args []string) error {
 		return &exitError{code: exitFindings, err: err}
 	}
 	return nil
+}
+
+// serverOf is the server run, or validate --live, checks and runs for:
+// the one named by --server, or, when none is, the only server cfg declares
+// (language §8: --server is optional when only one server is declared).
+func serverOf(cfg *model.Config, name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	if len(cfg.Servers) != 1 {
+		names := serverNames(cfg)
+		for i, n := range names {
+			names[i] = safe(n)
+		}
+		if len(names) == 0 {
+			return "", errors.New("--server is required: the configuration declares no server")
+		}
+		return "", fmt.Errorf("--server is required: the configuration declares %d servers, %s", len(names), orList(names))
+	}
+	return cfg.Servers[0].Name, nil
 }
 
 func hostDeclared(cfg *model.Config, name string) bool {

@@ -73,7 +73,7 @@ report, and --format sarif is for GitHub code scanning.`,
 	cmd.Flags().StringVar(&f.format, "format", string(report.FormatText), "output `FORMAT`: "+orList(report.Formats()))
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
 	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes")
-	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is")
+	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is (optional when one server is declared)")
 	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	mustComplete(cmd, "format", completeValues(report.Formats()))
 	mustComplete(cmd, "server", completeDeclared(serverNames))
@@ -120,9 +120,6 @@ func runValidate(e *env, f validateFlags, args []string) error {
 		// it is recognisable; otherwise plain text.
 		return usageError(e, report.FormatText, ferr)
 	}
-	if f.live && f.server == "" {
-		return usageError(e, format, errors.New("--live needs --server NAME: the server this machine is"))
-	}
 	if !f.live && f.server != "" {
 		return usageError(e, format, errors.New("--server is used with --live"))
 	}
@@ -143,7 +140,13 @@ func runValidate(e *env, f validateFlags, args []string) error {
 			writeStoreNotes(e, cfg.Stores, res.Stores, newRedactor(cfg))
 		}
 		if f.live {
-			ds, err := live.Check(cfg, res, live.Options{Server: f.server})
+			// As run: --server may be left out when one server is
+			// declared.
+			server, err := serverOf(cfg, f.server)
+			if err != nil {
+				return usageError(e, format, err)
+			}
+			ds, err := live.Check(cfg, res, live.Options{Server: server})
 			if err != nil {
 				return usageError(e, format, cleanError(err))
 			}

@@ -164,7 +164,17 @@ func ExitCodesTable(root *cobra.Command) string {
 	}
 	var rows []row
 	seen := map[int]bool{}
-	for _, c := range walkCommands(root) {
+	cmds := walkCommands(root)
+	// The completion command has no section of its own (cobra writes its
+	// help, and the README says how to use its scripts), but a script that
+	// runs it relies on its exit status as on any other's.
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" && c.IsAvailableCommand() {
+			cmds = append(cmds, c)
+		}
+	}
+	slices.SortStableFunc(cmds, func(a, b *cobra.Command) int { return strings.Compare(a.CommandPath(), b.CommandPath()) })
+	for _, c := range cmds {
 		codes := clidoc.ExitCodes(c)
 		if codes == nil {
 			continue
