@@ -5,6 +5,7 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,11 +178,11 @@ func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 		}
 	}
 
-	// Resumed, a refused message is routed again, and suspended again: it
-	// was never authenticated.
+	// A refused message was never authenticated: the box will not resume
+	// it (msgbox.CheckResume), and a run leaves it as it was.
 	refused := byName["stranger.edi"]
-	if err := box.Resume(context.Background(), refused.ID); err != nil {
-		t.Fatal(err)
+	if err := box.Resume(context.Background(), refused.ID); !errors.Is(err, msgbox.ErrInvalidState) {
+		t.Fatalf("Resume of a refused message: %v; want ErrInvalidState", err)
 	}
 	if _, err := r.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -190,11 +191,16 @@ func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Status != msgbox.StatusSuspended || !strings.Contains(m.Reason, "never routed") {
-		t.Errorf("resumed refused message: status %s, reason %q; want suspended again, never routed", m.Status, m.Reason)
+	if m.Status != msgbox.StatusSuspended || m.Reason != refused.Reason {
+		t.Errorf("refused message after a resume and a run: status %s, reason %q; want suspended, %q", m.Status, m.Reason, refused.Reason)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "out", "*stranger*")); len(left) != 0 {
-		t.Errorf("resumed refused message delivered: %v", left)
+		t.Errorf("refused message delivered: %v", left)
+	}
+	// The router's own guard still holds for one that an earlier bizpipe
+	// resumed (stored as received again): it is suspended, never routed.
+	if ports, reason := runner.RoutingOf(r, m); len(ports) != 0 || !strings.Contains(reason, "never routed") {
+		t.Errorf("routing of a refused message: ports %v, reason %q; want none, never routed", ports, reason)
 	}
 }
 

@@ -1,8 +1,21 @@
 package runner
 
-import "time"
+import (
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
 
 // SetEarlyMDNPoll sets how often r's SettleReceipt asks the box whether
 // the delivery an early MDN answers awaits it yet: a test sets it far
 // beyond earlyMDNWait to show that r's own recordings wake the wait.
 func SetEarlyMDNPoll(r *Runner, d time.Duration) { r.earlyMDNPoll = d }
+
+// RoutingOf returns the send ports and the routing-failure reason r's
+// router gives msg, for a test of a message no box API can put back in
+// the router's way (one an earlier bizpipe resumed after its decoding
+// failed).
+func RoutingOf(r *Runner, msg msgbox.Message) ([]string, string) {
+	rt := r.decide(msg)
+	return rt.ports, rt.reason
+}
