@@ -71,7 +71,7 @@ prints the summary and exits 0. SIGHUP does not reload the configuration
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "stopped cleanly (SIGINT, SIGTERM or SIGHUP; with --once, nothing more to do now)"},
-		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors (nothing was started), or the engine failed"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors (nothing was started), the engine failed, or a --once run could not do all its work (a receive location it could not read, a message box that failed to store or record: each is logged, the summary is printed first, and the next run takes up what is left)"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "run could not start (bad usage, no configuration files, no --server where several servers are declared)"})
 	cmd.Flags().StringVar(&f.server, "server", "", "the `NAME` of the server this machine is (optional when one server is declared)")
 	cmd.Flags().StringVar(&f.host, "host", "", "run only the receive locations and send ports of the host `NAME`")

@@ -347,6 +347,11 @@ type Box interface {
 	// due (a retry, or an expired lease); ok is false when none is waiting.
 	NextDue(ctx context.Context, ports []string) (at time.Time, ok bool, err error)
 
+	// Retrying counts the deliveries for ports that wait for a retry,
+	// whatever their messages' status (a message with a suspended
+	// delivery shows as suspended while its others still retry).
+	Retrying(ctx context.Context, ports []string) (int, error)
+
 	// AsReceived opens the bytes of a message as they arrived: those
 	// stored apart from its body (Incoming.AsReceived), or its body when
 	// none were. It streams, and fails as Body does.

@@ -37,6 +37,7 @@ func (r *Runner) awaitReceipt(ctx context.Context, a attempted) {
 		a.log.Warn("lease lost before the wait for the MDN was recorded; another instance redoes this delivery")
 	default:
 		a.log.Error("recording the wait for the MDN failed; the delivery is redone after recovery", "error", err)
+		r.troubled(a.pt.hide.err(fmt.Errorf("recording the wait for the MDN of delivery %d: %w", d.ID, err)))
 	}
 }
 

@@ -113,8 +113,12 @@ func (r *Runner) pollReceivers(ctx context.Context) (int, error) {
 				continue
 			}
 			// A poll error (a missing directory, one file that failed) is
-			// logged by the receiver; it must not stop the other locations.
-			n, _ := p.Poll(ctx)
+			// logged by the receiver; it must not stop the other locations,
+			// but the run reports it at its end.
+			n, err := p.Poll(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.troubled(rc.hide.err(err))
+			}
 			total += n
 			pending += p.Pending()
 		}

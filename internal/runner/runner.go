@@ -152,7 +152,14 @@ type Runner struct {
 
 	mu  sync.Mutex
 	sum Summary
+	// troubles are what kept a --once run from doing its work (see
+	// troubled), distinct texts only, at most maxTroubles of them.
+	troubles []error
 }
+
+// maxTroubles bounds the problems a --once run keeps for its error: the
+// log has each one anyway.
+const maxTroubles = 3
 
 // New provisions the runner: it resolves the host instances on the server,
 // takes their keys from the validated stores, builds pipelines and
@@ -294,6 +301,7 @@ func (r *Runner) announceRollover(ctx context.Context) {
 func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.mu.Lock()
 	r.sum = Summary{} // each call reports what it did
+	r.troubles = nil
 	r.mu.Unlock()
 	if err := r.recover(ctx); err != nil {
 		return r.summary(), err
@@ -342,7 +350,44 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.mu.Unlock()
 	// Last: every source this run took is acknowledged by now.
 	r.purge(ctx)
-	return r.summary(), nil
+	return r.summary(), r.troubleErr()
+}
+
+// ErrIncomplete is wrapped by the error of a --once run that could not do
+// all it was asked: a receive location could not be read, or the message
+// box failed to store, claim or record. What it did is in the summary
+// all the same, and nothing is lost: the next run picks up what is left.
+var ErrIncomplete = errors.New("the run could not do all its work")
+
+// troubled notes a problem that keeps a --once run from doing its work,
+// already logged where it happened, so that the run's error (and exit
+// status) tells a job scheduler, where a log line would go unnoticed.
+// A problem met at every pass (an unreadable directory) is kept once.
+func (r *Runner) troubled(err error) {
+	if err == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.troubles {
+		if e.Error() == err.Error() {
+			return
+		}
+	}
+	if len(r.troubles) < maxTroubles {
+		r.troubles = append(r.troubles, err)
+	}
+}
+
+// troubleErr is what troubled noted, joined under ErrIncomplete, or nil.
+func (r *Runner) troubleErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.troubles) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w (each problem is logged; the next run takes up what is left): %w",
+		ErrIncomplete, errors.Join(r.troubles...))
 }
 
 // workerName is the lease owner of worker i: "server/wN". Each worker
@@ -461,21 +506,9 @@ func (r *Runner) purgeLoop(ctx context.Context) {
 
 // countWaiting counts this server's deliveries waiting for a retry.
 func (r *Runner) countWaiting(ctx context.Context) (int, error) {
-	msgs, err := r.opts.Box.List(ctx, msgbox.Filter{Status: msgbox.StatusRetrying})
+	n, err := r.opts.Box.Retrying(ctx, r.portList)
 	if err != nil {
-		return 0, fmt.Errorf("listing retrying messages: %w", err)
-	}
-	n := 0
-	for _, m := range msgs {
-		d, err := r.opts.Box.Get(ctx, m.ID)
-		if err != nil {
-			continue
-		}
-		for _, dl := range d.Deliveries {
-			if _, mine := r.ports[dl.Port]; mine && dl.State == msgbox.DeliveryRetrying {
-				n++
-			}
-		}
+		return 0, fmt.Errorf("counting deliveries waiting for a retry: %w", err)
 	}
 	return n, nil
 }

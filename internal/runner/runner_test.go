@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -1007,4 +1008,150 @@ func readAndClose(t *testing.T, rc io.ReadCloser, err error) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestWaitingCountsSuspendedMessages: the summary's "waiting for retry"
+// counts every retrying delivery, also those of a message shown as
+// suspended because another of its deliveries was suspended at once.
+func TestWaitingCountsSuspendedMessages(t *testing.T) {
+	p := newPKI(t)
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "partner down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer partner.Close()
+	dir := setup(t, p, common+`
+send_port "missing_dir" {
+  host   = host.h
+  filter = true
+  transport "file" { path = "no-such-dir" }
+  retry { attempts = 0 }
+}
+send_port "down1" {
+  host   = host.h
+  filter = true
+  transport "http" { url = "{{.URL}}/one" }
+  retry {
+    attempts = 3
+    interval = "1h"
+  }
+}
+send_port "down2" {
+  host   = host.h
+  filter = true
+  transport "http" { url = "{{.URL}}/two" }
+  retry {
+    attempts = 3
+    interval = "1h"
+  }
+}
+`, map[string]string{"URL": partner.URL})
+	put(t, dir, "a.edi", []byte("ISA*00*...~"))
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil || len(msgs) != 1 || msgs[0].Status != msgbox.StatusSuspended {
+		t.Fatalf("List = %+v, %v; want one suspended message", msgs, err)
+	}
+	if sum.Suspended != 1 || sum.Retried != 2 || sum.Waiting != 2 {
+		t.Errorf("summary %+v, want suspended 1, retried 2, waiting 2", sum)
+	}
+}
+
+// unrecordingBox is a message box whose recording of outcomes fails, as
+// a full disk makes it: the deliveries are made, their outcomes lost.
+type unrecordingBox struct{ msgbox.Box }
+
+var errDiskFull = errors.New("database or disk is full")
+
+func (b unrecordingBox) Finish(context.Context, int64, string, msgbox.Outcome) error {
+	return errDiskFull
+}
+
+func (b unrecordingBox) FinishBatch(_ context.Context, items []msgbox.Finishing) []error {
+	errs := make([]error, len(items))
+	for i := range errs {
+		errs[i] = errDiskFull
+	}
+	return errs
+}
+
+// TestOnceReportsTroubles: a --once run that could not do its work (a
+// receive directory it cannot read, a box that fails to record) ends with
+// an error wrapping ErrIncomplete, naming the problem, after doing what it
+// could; the next run, the problem gone, does the rest, exactly once.
+func TestOnceReportsTroubles(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(t *testing.T, dir string, o *runner.Options)
+		want   string
+	}{
+		{"receive directory missing", func(t *testing.T, dir string, _ *runner.Options) {
+			if err := os.Rename(filepath.Join(dir, "in"), filepath.Join(dir, "in.away")); err != nil {
+				t.Fatal(err)
+			}
+		}, "reading directory"},
+		{"outcomes not recorded", func(_ *testing.T, _ string, o *runner.Options) {
+			o.Box = unrecordingBox{o.Box}
+		}, errDiskFull.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPKI(t)
+			dir := setup(t, p, common+`
+send_port "files" {
+  host   = host.h
+  filter = true
+  transport "file" { path = "out" }
+}
+`, nil)
+			put(t, dir, "a.edi", []byte("ISA*00*...~"))
+			opts := testOptions(t, dir)
+			tc.break_(t, dir, &opts)
+			r, err := runner.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = r.RunOnce(context.Background())
+			if !errors.Is(err, runner.ErrIncomplete) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("RunOnce error %v, want ErrIncomplete naming %q", err, tc.want)
+			}
+
+			// Mended: the next run finishes the work, without an error.
+			if _, err := os.Stat(filepath.Join(dir, "in.away")); err == nil {
+				if err := os.Rename(filepath.Join(dir, "in.away"), filepath.Join(dir, "in")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if o, ok := opts.Box.(unrecordingBox); ok {
+				opts.Box = o.Box
+			}
+			r, err = runner.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.RunOnce(context.Background()); err != nil {
+				t.Fatalf("second run: %v", err)
+			}
+			out, err := os.ReadDir(filepath.Join(dir, "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range out {
+				names = append(names, e.Name())
+			}
+			if len(names) != 1 {
+				t.Fatalf("out/ holds %q, want one delivery", names)
+			}
+			if got, err := os.ReadFile(filepath.Join(dir, "out", names[0])); err != nil || string(got) != "ISA*00*...~" {
+				t.Errorf("delivered %q, %v; want the input's bytes", got, err)
+			}
+			msgs, err := opts.Box.List(context.Background(), msgbox.Filter{})
+			if err != nil || len(msgs) != 1 || msgs[0].Status != msgbox.StatusDelivered {
+				t.Errorf("List = %+v, %v; want one delivered message", msgs, err)
+			}
+		})
+	}
 }

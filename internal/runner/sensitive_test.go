@@ -3,6 +3,8 @@ package runner_test
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -416,8 +418,14 @@ send_port "hidden_out" {
 	put(t, dir, "a.edi", []byte("payload"))
 	var logs logBuffer
 	r, box := startWith(t, dir, func(o *runner.Options) { o.Log = slog.New(slog.NewJSONHandler(&logs, nil)) })
-	if sum := runUntilSettled(t, r); sum.Suspended != 1 {
+	// The missing receive directory fails the run (the problem named as
+	// the log names it), after the rest was done.
+	sum, err := r.RunOnce(context.Background())
+	if sum.Suspended != 1 {
 		t.Fatalf("summary %+v, want the delivery suspended", sum)
+	}
+	if !errors.Is(err, runner.ErrIncomplete) || !strings.Contains(err.Error(), "open (sensitive value)") {
+		t.Errorf("RunOnce error %v, want ErrIncomplete naming the directory as (sensitive value)", err)
 	}
 	shown := everything(t, box)
 	if !strings.Contains(shown, "output directory (sensitive value) does not exist") {
@@ -426,7 +434,7 @@ send_port "hidden_out" {
 	if !strings.Contains(logs.String(), `"dir":"(sensitive value)"`) {
 		t.Errorf("the log does not show the receive directory as (sensitive value):\n%s", logs.String())
 	}
-	for what, text := range map[string]string{"box": shown, "log": logs.String()} {
+	for what, text := range map[string]string{"box": shown, "log": logs.String(), "error": fmt.Sprint(err)} {
 		if strings.Contains(text, token) {
 			t.Errorf("the %s shows the sensitive directory:\n%s", what, text)
 		}

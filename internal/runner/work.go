@@ -45,6 +45,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 			}
 			r.log.Error("claiming a delivery failed", "error", err)
 			if once {
+				r.troubled(r.hide.err(fmt.Errorf("claiming deliveries: %w", err)))
 				return
 			}
 			r.idle(claimCtx, woken, remote)
@@ -263,6 +264,7 @@ func (r *Runner) recorded(c claimed, pt *port, log *slog.Logger, outcome msgbox.
 			return
 		}
 		log.Error("recording the delivery outcome failed; the delivery is redone after recovery", "error", err)
+		r.troubled(pt.hide.err(fmt.Errorf("recording the outcome of delivery %d: %w", d.ID, err)))
 		return
 	}
 	m := r.opts.Metrics

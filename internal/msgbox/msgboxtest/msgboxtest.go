@@ -111,6 +111,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"FinishSuspended", testFinishSuspended},
 		{"FinishInvalid", testFinishInvalid},
 		{"NextDue", testNextDue},
+		{"Retrying", testRetrying},
 		{"StatusDerivation", testStatusDerivation},
 		{"List", testList},
 		{"Backlog", testBacklog},
@@ -1748,4 +1749,29 @@ func testClose(t *testing.T, b msgbox.Box) {
 		t.Errorf("Receive after Close succeeded")
 	}
 	_ = b.Close() // must not panic
+}
+
+// testRetrying: Retrying counts retrying deliveries of the ports asked
+// about, also those of a message shown as suspended because another of
+// its deliveries is.
+func testRetrying(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	count := func(what string, want int, ports ...string) {
+		t.Helper()
+		if n, err := b.Retrying(ctx, ports); err != nil || n != want {
+			t.Errorf("Retrying(%s) = %d, %v; want %d", what, n, err, want)
+		}
+	}
+	count("empty box", 0, "a")
+	m := routed(t, b, "x", "a", "b", "c")
+	count("pending only", 0, "a", "b", "c")
+	finish(t, b, claim(t, b, "w1", longLease, "a"), retrying(time.Now().Add(time.Hour), "try again"))
+	finish(t, b, claim(t, b, "w1", longLease, "b"), suspended("refused"))
+	finish(t, b, claim(t, b, "w1", longLease, "c"), msgbox.Outcome{State: msgbox.DeliveryDelivered})
+	wantStatus(t, b, m.ID, msgbox.StatusSuspended)
+	count("all ports", 1, "a", "b", "c")
+	count("the retrying port", 1, "a")
+	count("the others", 0, "b", "c")
+	count("no ports", 0)
+	count("an unknown port", 0, "other")
 }

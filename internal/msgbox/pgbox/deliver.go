@@ -723,6 +723,24 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 	return tsp(at), at != nil, nil
 }
 
+// Retrying counts the deliveries for ports waiting for a retry (see
+// msgbox.Box), from the (port, due_at) index: a retrying delivery is due.
+func (b *Box) Retrying(ctx context.Context, ports []string) (int, error) {
+	if len(ports) == 0 {
+		return 0, nil
+	}
+	ports = msgbox.CleanPorts(ports)
+	var n int
+	err := b.retry(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries
+			WHERE port = ANY($1::text[]) AND due_at IS NOT NULL AND state = 'retrying'`, ports).Scan(&n)
+	})
+	if err != nil {
+		return 0, b.wrap(err, "count retrying")
+	}
+	return n, nil
+}
+
 // Recover returns every delivery owner (or one of its workers, "owner/...")
 // holds in progress, live lease or not, to the pool as pending and due now
 // (see msgbox.Box), and notifies their ports. Each interrupted attempt is

@@ -513,6 +513,23 @@ func (b *Box) NextDue(ctx context.Context, ports []string) (time.Time, bool, err
 	return nullTime(at), at.Valid, nil
 }
 
+// Retrying counts the deliveries for ports waiting for a retry (see
+// msgbox.Box): a retrying delivery is due, so the partial index of due
+// deliveries finds them without reading the delivered ones.
+func (b *Box) Retrying(ctx context.Context, ports []string) (int, error) {
+	if len(ports) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := b.q.QueryRowContext(ctx, `SELECT count(*) FROM deliveries
+		WHERE due_at IS NOT NULL AND state = 'retrying' AND port IN (SELECT value FROM json_each(?))`,
+		textsJSON(msgbox.CleanPorts(ports))).Scan(&n)
+	if err != nil {
+		return 0, b.wrap(err, "count retrying")
+	}
+	return n, nil
+}
+
 // Recover returns every delivery owner (or one of its workers, "owner/...")
 // holds in progress, live lease or not, to the pool as pending and due now
 // (see msgbox.Box). Each interrupted attempt is recorded and counted as the

@@ -275,7 +275,9 @@ func (f *Poller) SettleTime() time.Duration { return f.o.SettleTime }
 // them for callers that want to report a pass (--once): the directory could
 // not be read, a file could not be claimed or published. It is
 // informational: files after a failed one are still processed, and the next
-// pass retries. When ctx is done the pass stops before the next file; the
+// pass retries. An input refused as not what was listed (a link or FIFO
+// swapped in) is logged but not part of the error: it is the writer's
+// doing, not a failure of the pass. When ctx is done the pass stops before the next file; the
 // publish in progress sees the cancelled context (reading the file's body
 // then ends with ctx's error), and if it fails its file is given back.
 // ctx's error is then part of the result.
@@ -347,7 +349,6 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 			delete(f.leftovers, claim)
 			f.log.Error("refused a claimed file; it stays under its claim name, not received and not retried",
 				"file", lo.name, "claim", claim, "reason", refusedReason(err))
-			errs = append(errs, err)
 		case err != nil:
 			switch {
 			case committed:
@@ -445,7 +446,10 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 					published++
 					delete(cur, c.name)
 				}
-				if gerrs[i] != nil {
+				// A refused input (a link or FIFO swapped in) is the
+				// writer's doing, logged, and given back: not a failure
+				// of the pass.
+				if gerrs[i] != nil && !errors.Is(gerrs[i], errRefused) {
 					errs = append(errs, gerrs[i])
 				}
 			}
