@@ -73,7 +73,7 @@ report, and --format sarif is for GitHub code scanning.`,
 		clidoc.ExitCode{Code: exitUsage, Meaning: "validate could not run (bad usage, no configuration files)"})
 	cmd.Flags().StringVar(&f.format, "format", string(report.FormatText), "output `FORMAT`: "+orList(report.Formats()))
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
-	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes")
+	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes, transport directories and TLS files")
 	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is")
 	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	mustComplete(cmd, "format", completeValues(report.Formats()))
