@@ -69,6 +69,9 @@ func loadConfig(e *env, paths []string, vf varFlags, mode lang.Mode) (*model.Con
 	if err != nil {
 		return nil, nil, cleanError(err)
 	}
+	if err := lang.CheckVarFiles(paths, files, vf.varFiles); err != nil {
+		return nil, nil, err
+	}
 	cfg, diags := lang.Load(files, lang.Options{
 		Mode: mode, Vars: vf.vars, VarFiles: vf.varFiles, LookupEnv: e.lookupEnv,
 	})
@@ -119,7 +122,9 @@ func newRedactor(cfg *model.Config) *redactor {
 	if cfg == nil {
 		return &redactor{}
 	}
-	return &redactor{r: redact.New(redact.Long(lang.SensitiveStrings(cfg))...)}
+	// The forms a file or a %q writes too: source snippets show the
+	// files as written, where a secret may be escaped.
+	return &redactor{r: redact.New(redact.Long(redact.SourceForms(lang.SensitiveStrings(cfg)))...)}
 }
 
 // String redacts s.

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bizpipe/bizpipe/internal/clidoc"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/lsp"
 )
 
@@ -66,7 +68,10 @@ server writes to stderr.`,
 
 // regularVarFiles checks that every --var-file of the language server is a
 // regular file: the server reads them again at every check, which a pipe
-// (--var-file <(...)) would answer once and then not at all, or block.
+// (--var-file <(...)) would answer once and then not at all, or block. And
+// that none is in a configuration directory, where it would be read as
+// configuration whenever an editor opens a file there (its values shown
+// in snippets); the server also refuses to check such a directory.
 func regularVarFiles(paths []string) error {
 	for _, p := range paths {
 		info, err := os.Stat(p)
@@ -75,6 +80,13 @@ func regularVarFiles(paths []string) error {
 		}
 		if !info.Mode().IsRegular() {
 			return fmt.Errorf("--var-file %s is not a regular file: the language server reads it again at every check, which a pipe cannot be", p)
+		}
+		if lang.VarFileInConfigurationDir(p, paths) {
+			files, err := lang.FindFiles([]string{filepath.Dir(p)})
+			if err != nil {
+				return fmt.Errorf("--var-file %s: %w", p, err)
+			}
+			return lang.CheckVarFiles(nil, files, []string{p})
 		}
 	}
 	return nil

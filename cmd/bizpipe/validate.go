@@ -18,6 +18,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/bizpipe/bizpipe/internal/validate/live"
 	"github.com/bizpipe/bizpipe/internal/validate/report"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
@@ -72,7 +73,7 @@ report, and --format sarif is for GitHub code scanning.`,
 		clidoc.ExitCode{Code: exitUsage, Meaning: "validate could not run (bad usage, no configuration files)"})
 	cmd.Flags().StringVar(&f.format, "format", string(report.FormatText), "output `FORMAT`: "+orList(report.Formats()))
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
-	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes")
+	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes, transport directories and TLS files")
 	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is (optional when one server is declared)")
 	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	mustComplete(cmd, "format", completeValues(report.Formats()))
@@ -181,20 +182,26 @@ func usageError(e *env, format report.Format, err error) error {
 // nil), the values of cfg's sensitive variables redacted, and colour only
 // on a terminal that wants it.
 func (e *env) report(w io.Writer, format report.Format, diags hcl.Diagnostics, cfg *model.Config) error {
-	diags = newRedactor(cfg).Diagnostics(diags)
 	var parsed map[string]*hcl.File
 	if cfg != nil {
 		parsed = cfg.Files
 	}
-	return renderReport(w, format, diags, sources(cfg), parsed, wantsColor(w, e.lookupEnv))
+	return renderReport(w, format, diags, sources(cfg), parsed, newRedactor(cfg), wantsColor(w, e.lookupEnv))
 }
 
-func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte, parsed map[string]*hcl.File, color bool) error {
+// renderReport renders diags; red replaces the sensitive values in their
+// texts and in the source snippets of every format.
+func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte, parsed map[string]*hcl.File, red *redactor, color bool) error {
+	var r redact.Replacer
+	if red != nil {
+		r = red.r
+	}
 	if err := report.Write(w, format, diags, report.Options{
 		Color:       format == report.FormatText && color,
 		Files:       files,
 		Parsed:      parsed,
 		ToolVersion: version(),
+		Redact:      r,
 	}); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}

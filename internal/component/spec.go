@@ -12,6 +12,9 @@
 //     reports unknown, missing and invalid attributes (BP1004);
 //   - the validation rules ask the configuration which keys it needs (Needs)
 //     and apply the reachability rules to every instance that runs it;
+//   - the live rules check what a configuration that implements LiveConfig
+//     uses on the server (directories, TLS files), for every instance on
+//     it;
 //   - the language reference in docs/ is generated from it;
 //   - the runner builds the run-time receiver, sender or stage from it, with
 //     a provision and close lifecycle.

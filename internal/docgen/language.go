@@ -94,6 +94,10 @@ func language(reg *component.Registry) string {
 		"   ends in `.json` (repeatable; a later file wins);\n"+
 		"3. the environment variable `%sNAME`;\n"+
 		"4. its `default`.\n\n", facts.EnvVarPrefix)
+	b.WriteString("Keep a var-file out of the configuration directory (`vars/dev.hcl`:\n" +
+		"directories are not read recursively), or give it a name that does not end in\n" +
+		"`.hcl` or `.hcl.json` (`dev.hclvars`): a `*.hcl` file there is configuration,\n" +
+		"and a `--var-file` that is also a configuration file is refused (exit 2).\n\n")
 	b.WriteString("On the command line and in the environment, the value of a variable of type\n" +
 		"`string` (or without a type) is taken literally; any other is parsed as an HCL\n" +
 		"expression: `--var 'partners=[\"fabrikam\", \"litware\"]'`. Setting a variable\n" +

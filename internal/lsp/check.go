@@ -58,6 +58,12 @@ type dirCache struct {
 func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 	snap := &snapshot{dir: dir}
 	files, err := lang.FindFilesOverlay([]string{dir}, overlay)
+	if err == nil {
+		// A --var-file in this directory would be read as configuration,
+		// its values shown in the snippets validate refuses to print
+		// (exit 2): the same refusal here.
+		err = lang.CheckVarFiles(nil, files, c.varFiles)
+	}
 	if err != nil {
 		// Validate would stop here (exit 2): the reason is shown at the
 		// top of each open file of the directory.

@@ -3,6 +3,7 @@ package lsp
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +51,50 @@ func TestStoreCache(t *testing.T) {
 	}
 	if next["svc_send_personal"] != first["svc_send_personal"] {
 		t.Error("the store whose files did not change was loaded again")
+	}
+}
+
+// TestVarFileInDirectory: a --var-file that is one of the checked
+// directory's configuration files is refused as validate refuses it (one
+// diagnostic saying so, no rules, no snippet of its lines); a var-file
+// elsewhere is not.
+func TestVarFileInDirectory(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"bizpipe.hcl":      "group \"g\" {}\nvariable \"pin\" {\n  sensitive = true\n}\n",
+		"vars.hcl":         "pin = \"SECRETFILEPIN\"\n",
+		"vars/outside.hcl": "pin = \"SECRETFILEPIN\"\n",
+	}
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		varFile string
+		refused bool
+	}{
+		{"vars.hcl", true},
+		{"vars/outside.hcl", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.varFile, func(t *testing.T) {
+			c := &checker{lookupEnv: func(string) (string, bool) { return "", false }, now: time.Now,
+				varFiles: []string{filepath.Join(dir, tt.varFile)}}
+			snap := c.check(dir, nil)
+			refused := len(snap.diags) == 1 && strings.Contains(snap.diags[0].Detail, "is one of the configuration's files")
+			if refused != tt.refused {
+				t.Errorf("refused = %v, want %v; diagnostics: %v", refused, tt.refused, snap.diags)
+			}
+			for _, d := range snap.diags {
+				if strings.Contains(d.Summary+d.Detail, "SECRETFILEPIN") {
+					t.Errorf("diagnostic shows the value: %v", d)
+				}
+			}
+		})
 	}
 }

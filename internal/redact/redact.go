@@ -5,10 +5,15 @@
 package redact
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -88,4 +93,80 @@ func (r Replacer) Diagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 		out[i] = &c
 	}
 	return out
+}
+
+// Spans returns the byte ranges [start, end) of the values in s, in order
+// and without overlap, as String replaces them.
+func (r Replacer) Spans(s string) [][]int {
+	if r.re == nil {
+		return nil
+	}
+	return r.re.FindAllStringIndex(s, -1)
+}
+
+// SourceForms returns vs with the other forms each value takes where a
+// configuration file or a diagnostic writes it: escaped in an HCL string
+// literal (`\"`, `\n`, `$${`, ...), escaped in a JSON string, quoted by
+// Go's %q, and, for a value of several lines (a heredoc), each of its
+// lines. Replacing them all keeps a value out of a source snippet, which
+// shows the file as written, not the value.
+func SourceForms(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v, hclEscape(v), jsonEscape(v), goEscape(v))
+		if strings.ContainsAny(v, "\r\n") {
+			out = append(out, strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' })...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// hclEscape is v as the inside of an HCL quoted string writes it.
+func hclEscape(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case (r == '$' || r == '%') && strings.HasPrefix(v[i+n:], "{"):
+			b.WriteRune(r)
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteString(v[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// jsonEscape is v as the inside of a JSON string writes it (encoding/json,
+// without HTML escaping).
+func jsonEscape(v string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return v // a string always encodes
+	}
+	s := strings.TrimSuffix(b.String(), "\n")
+	return strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`)
+}
+
+// goEscape is v as %q writes it, without the quotes: how diagnostics quote
+// values.
+func goEscape(v string) string {
+	s := strconv.Quote(v)
+	return s[1 : len(s)-1]
 }

@@ -61,6 +61,14 @@ const (
 	// CodeLiveMessageBox is bizpipe's addition: validate --live connects to
 	// the shared message box and checks its schema version.
 	CodeLiveMessageBox Code = "BP6005"
+	// CodeLiveDirectory is bizpipe's addition: a directory a component
+	// polls or writes (a file transport's path) is missing, not a
+	// directory, or not usable by the instance's user.
+	CodeLiveDirectory Code = "BP6006"
+	// CodeLiveFiles is bizpipe's addition: files a component loads when it
+	// starts (a tls block's certificate, key and trust anchors) cannot be
+	// loaded.
+	CodeLiveFiles Code = "BP6007"
 	// Inbound (language §10).
 	CodeDecCertRequired   Code = "BP7001"
 	CodeDecCertMissing    Code = "BP7002"

@@ -32,10 +32,13 @@ func (d *decoder) decodePipelineBlock(b *hcl.Block) {
 			d.add(diag.Errorf(diag.CodeInvalidValue, sb.DefRange, "Encoder and decoder stages in one pipeline",
 				"Pipeline %q starts with %s stages (%s at %s) and also has this %s stage. A pipeline is a send pipeline (encoder stages, used by send ports) or a receive pipeline (decoder stages, used by receive locations), never both: declare two pipelines.",
 				p.Name, first.Type, describe(first), first.DefRange, sb.Type))
+			p.Incomplete = true
 			continue
 		}
 		if st := d.decodeComponent(b, sb, kind); st != nil {
 			p.Stages = append(p.Stages, st)
+		} else {
+			p.Incomplete = true // an unknown component, reported
 		}
 	}
 	d.cfg.Pipelines = append(d.cfg.Pipelines, p)

@@ -1,19 +1,43 @@
 package lang
 
 import (
-	"github.com/bizpipe/bizpipe/internal/component"
+	"fmt"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 var receiveLocationSchema = schemaOf(blockReceiveLocation)
 
-const defaultContentType = "application/octet-stream"
+const defaultContentType = message.DefaultContentType
+
+// checkContentType reports (BP1004) a known content type attribute that is
+// not a valid MIME content type: it labels every message and becomes a
+// Content-Type header field, and the encoder refuses it at run time, so
+// every message would be suspended. The value is quoted unless sensitive.
+func (d *decoder) checkContentType(v model.Value[string], what string) {
+	if !v.Known || v.Default {
+		return
+	}
+	_, _, err := message.NormaliseContentType(v.V)
+	if err == nil {
+		return
+	}
+	shown := fmt.Sprintf("%q", v.V)
+	if v.Sensitive {
+		shown = redact.Shown
+	}
+	d.add(diag.Errorf(diag.CodeInvalidValue, v.Range, "Invalid value for content_type",
+		"The content_type of %s is %s, which is not a valid MIME content type (%s): the messages it labels would be suspended at run time. Write type/subtype with optional ; name=value parameters, such as \"application/xml\" or \"text/plain; charset=utf-8\".",
+		what, shown, err))
+}
 
 func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 	if !d.declare(b) {
@@ -29,6 +53,7 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 	if !r.ContentType.Set {
 		r.ContentType = model.Defaulted(defaultContentType, at.rng)
 	}
+	d.checkContentType(r.ContentType, at.what)
 	if a, ok := at.m["host"]; ok {
 		r.HostRef, _ = d.ref(a, blockHost)
 	}

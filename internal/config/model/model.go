@@ -224,22 +224,39 @@ type Instance struct {
 // Pipeline is an ordered list of stages: encoder blocks (a send pipeline)
 // or decoder blocks (a receive pipeline), never both (BP1004).
 type Pipeline struct {
-	Name      string
-	Stages    []*Component
-	DeclRange hcl.Range
-	Used      bool
+	Name   string
+	Stages []*Component
+	// Incomplete: a stage block was left out of Stages (an unknown
+	// component, or a stage of the other kind), so the stages do not say
+	// everything the pipeline was written to do.
+	Incomplete bool
+	DeclRange  hcl.Range
+	Used       bool
 }
 
-// Needs merges what the stages need.
+// Needs merges what the stages need. A need that the pipeline's errors
+// hide (a stage left out, a stage that could not be decoded) is
+// MaybeNeeded, not NotNeeded: the rules skip what they cannot tell rather
+// than conclude, from a typo, that the pipeline does not sign or encrypt.
 func (p *Pipeline) Needs() component.Needs {
 	var n component.Needs
 	if p == nil {
 		return n
 	}
+	if p.Incomplete {
+		n = unknownNeeds()
+	}
 	for _, st := range p.Stages {
 		n = n.Merge(st.Needs())
 	}
 	return n
+}
+
+// unknownNeeds are the needs of a component whose configuration is not
+// known: it may need any key.
+func unknownNeeds() component.Needs {
+	return component.Needs{Signing: component.MaybeNeeded, Encryption: component.MaybeNeeded,
+		Decryption: component.MaybeNeeded, PartySigning: component.MaybeNeeded}
 }
 
 // Decodes reports whether the pipeline is a receive pipeline: its stages
@@ -284,11 +301,16 @@ type Component struct {
 	DeclRange hcl.Range
 }
 
-// Needs is what the component's configuration needs; nothing when it could
-// not be decoded.
+// Needs is what the component's configuration needs: nothing without a
+// component, and MaybeNeeded for every key when its block could not be
+// decoded (what it was written to do is not known, so rules must neither
+// require its keys nor conclude that it needs none).
 func (c *Component) Needs() component.Needs {
-	if c == nil || c.Config == nil {
+	if c == nil {
 		return component.Needs{}
+	}
+	if c.Config == nil {
+		return unknownNeeds()
 	}
 	return c.Config.Needs()
 }

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"mime"
 	"strings"
+
+	"github.com/bizpipe/bizpipe/internal/message"
 )
 
 // HeaderField is one header field of a MIME entity, in the order it
@@ -120,27 +121,14 @@ func headerValue(fields []HeaderField, name string) (string, bool, error) {
 	return v, found, nil
 }
 
-// normaliseContentType validates a message's declared content type and
-// returns it re-serialised (lowercase type, quoted parameters as needed),
-// its media type, and whether it is text/*. An empty type means
-// application/octet-stream. Re-serialising also guarantees the value cannot
-// inject header lines.
+// normaliseContentType is message.NormaliseContentType, its error naming
+// the content type.
 func normaliseContentType(ct string) (value, mediaType string, err error) {
-	if strings.TrimSpace(ct) == "" {
-		return "application/octet-stream", "application/octet-stream", nil
-	}
-	mt, params, err := mime.ParseMediaType(ct)
+	value, mediaType, err = message.NormaliseContentType(ct)
 	if err != nil {
 		return "", "", fmt.Errorf("smime: invalid content type %q: %w", ct, err)
 	}
-	if !strings.Contains(mt, "/") {
-		return "", "", fmt.Errorf("smime: invalid content type %q: no subtype", ct)
-	}
-	v := mime.FormatMediaType(mt, params)
-	if v == "" {
-		return "", "", fmt.Errorf("smime: invalid content type %q: cannot be re-encoded", ct)
-	}
-	return v, mt, nil
+	return value, mediaType, nil
 }
 
 // clip shortens a value taken from a message for an error text: hostile

@@ -74,7 +74,9 @@ sends again).
 With a tls block (cert_file and key_file), the certificate and key are
 loaded as the location starts: ones that cannot be loaded stop run from
 starting, with an error naming the location and the files, rather than
-leave a port open that answers nobody.`,
+leave a port open that answers nobody. validate --live, and run at its
+start, load them the same way beforehand (BP6007); bizpipe run --once,
+which starts no listener, relies on that check.`,
 	Example: `transport "as2" {
   listen   = "0.0.0.0:4080"
   path     = "/as2"
@@ -144,6 +146,15 @@ func decodeReceive(b *component.Body) component.Config {
 func (c *ReceiveConfig) Needs() component.Needs {
 	return component.Needs{Signing: component.Needed}
 }
+
+// Live: the tls block's certificate and key, loaded as the listener loads
+// them when the location starts (bizpipe run, not run --once, which starts
+// no listener: the live rules check them for both).
+func (c *ReceiveConfig) Live() component.Live {
+	return httptransport.LiveTLS(value.Value[string]{}, c.CertFile, c.KeyFile)
+}
+
+var _ component.LiveConfig = (*ReceiveConfig)(nil)
 
 // AS2 tells the validation rules (BP7009) that this transport speaks AS2:
 // the group needs an as2_id. A receiver has no partner of its own.

@@ -177,6 +177,11 @@ func (c *SendConfig) Needs() component.Needs {
 	return n
 }
 
+// Live: the tls block's files, loaded when the port's client is built.
+func (c *SendConfig) Live() component.Live { return http.LiveTLS(c.CAFile, c.CertFile, c.KeyFile) }
+
+var _ component.LiveConfig = (*SendConfig)(nil)
+
 // AS2 tells the validation rules (BP7006–BP7009) the partner and the
 // receipt asked for.
 func (c *SendConfig) AS2() component.AS2 {

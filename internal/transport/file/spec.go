@@ -69,6 +69,14 @@ func decodeReceive(b *component.Body) component.Config {
 // Needs: a file transport uses no key.
 func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
 
+// Live: the directory polled, listed and read, and written to, since a
+// file is claimed by renaming it and removed once stored.
+func (c *ReceiveConfig) Live() component.Live {
+	return component.Live{Dirs: []component.LiveDir{{Attribute: "path", Path: c.Path, Access: component.Read | component.Write}}}
+}
+
+var _ component.LiveConfig = (*ReceiveConfig)(nil)
+
 // NewReceiver builds the polling receiver.
 func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiver, error) {
 	f, err := NewPoller(PollOptions{
@@ -171,6 +179,14 @@ func decodeSend(b *component.Body) component.Config {
 
 // Needs: a file transport uses no key.
 func (c *SendConfig) Needs() component.Needs { return component.Needs{} }
+
+// Live: the output directory, where files are created and linked into
+// place (and an existing one read, to tell a delivery already made).
+func (c *SendConfig) Live() component.Live {
+	return component.Live{Dirs: []component.LiveDir{{Attribute: "path", Path: c.Path, Access: component.Read | component.Write}}}
+}
+
+var _ component.LiveConfig = (*SendConfig)(nil)
 
 // NewSender builds the sender.
 func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {

@@ -104,7 +104,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if o.CAFile != "" {
 		pool, err := loadCAFile(o.CAFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("send: http transport: %w", err)
 		}
 		tlsConf.RootCAs = pool
 	}
@@ -644,37 +644,77 @@ func sanitize(b []byte, max int, more bool) string {
 func loadCAFile(path string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("send: http transport: ca_file: %w", err)
+		return nil, &FileError{Attribute: "ca_file", Err: fmt.Errorf("ca_file: %w", err)}
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("send: http transport: ca_file %s: no PEM certificate found", path)
+		return nil, &FileError{Attribute: "ca_file", Err: fmt.Errorf("ca_file %s: no PEM certificate found", path)}
 	}
 	return pool, nil
 }
 
 // loadKeyPair loads a certificate and its key (a client's, a TLS receive
 // location's). Errors name the files and never quote their contents:
-// crypto/tls's messages mention PEM block types at most.
+// crypto/tls's messages mention PEM block types at most. They are
+// *FileError, naming the attribute at fault.
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("cert_file: %w", err)
+		return tls.Certificate{}, &FileError{Attribute: "cert_file", Err: fmt.Errorf("cert_file: %w", err)}
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("key_file: %w", err)
+		return tls.Certificate{}, &FileError{Attribute: "key_file", Err: fmt.Errorf("key_file: %w", err)}
 	}
 	// Check the certificate file on its own first, so that an error can
 	// say which of the two files is wrong.
 	if err := checkCertPEM(certPEM); err != nil {
-		return tls.Certificate{}, fmt.Errorf("cert_file %s: %w", certFile, err)
+		return tls.Certificate{}, &FileError{Attribute: "cert_file", Err: fmt.Errorf("cert_file %s: %w", certFile, err)}
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("key_file %s (for cert_file %s): %w", keyFile, certFile, err)
+		return tls.Certificate{}, &FileError{Attribute: "key_file", Err: fmt.Errorf("key_file %s (for cert_file %s): %w", keyFile, certFile, err)}
 	}
 	return cert, nil
+}
+
+// FileError is a TLS file that cannot be loaded.
+type FileError struct {
+	// Attribute names the file at fault: "ca_file", "cert_file" or
+	// "key_file" (a key that does not match its certificate is the key's).
+	Attribute string
+	Err       error
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// CheckTLSFiles loads the TLS files of a transport as it loads them when it
+// starts (a receive location's listener, a send port's client), for the
+// live rules: each set one (caFile, and certFile with keyFile) is loaded.
+// It returns the attribute of the file at fault and the error, which names
+// the files but never quotes their content.
+func CheckTLSFiles(caFile, certFile, keyFile string) (attribute string, err error) {
+	if caFile != "" {
+		if _, err := loadCAFile(caFile); err != nil {
+			return fileAttribute(err, "ca_file"), err
+		}
+	}
+	if certFile != "" && keyFile != "" {
+		if _, err := loadKeyPair(certFile, keyFile); err != nil {
+			return fileAttribute(err, "key_file"), err
+		}
+	}
+	return "", nil
+}
+
+// fileAttribute is the attribute a *FileError names, or def.
+func fileAttribute(err error, def string) string {
+	var fe *FileError
+	if errors.As(err, &fe) {
+		return fe.Attribute
+	}
+	return def
 }
 
 // checkCertPEM requires at least one parsable CERTIFICATE block.

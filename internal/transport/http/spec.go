@@ -187,6 +187,28 @@ func DecodeTLS(b *component.Body) (caFile, certFile, keyFile value.Value[string]
 // Needs: a plain HTTP transport uses no key.
 func (c *SendConfig) Needs() component.Needs { return component.Needs{} }
 
+// Live: the tls block's files, loaded when the port's client is built.
+func (c *SendConfig) Live() component.Live { return LiveTLS(c.CAFile, c.CertFile, c.KeyFile) }
+
+var _ component.LiveConfig = (*SendConfig)(nil)
+
+// LiveTLS is the component.Live of a transport's tls block (this one's, and
+// AS2's in a send port or a receive location): its files, loaded as the
+// transport loads them when it starts. Nothing without a file set.
+func LiveTLS(caFile, certFile, keyFile value.Value[string]) component.Live {
+	attrs := map[string]value.Value[string]{}
+	for name, v := range map[string]value.Value[string]{"ca_file": caFile, "cert_file": certFile, "key_file": keyFile} {
+		if v.Set {
+			attrs[name] = v
+		}
+	}
+	if len(attrs) == 0 {
+		return component.Live{}
+	}
+	return component.Live{Files: []component.LiveFiles{{Block: "tls", Attributes: attrs,
+		Load: func() (string, error) { return CheckTLSFiles(caFile.V, certFile.V, keyFile.V) }}}}
+}
+
 // NewSender builds the sender, with its connection pool.
 func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
 	h, err := NewClient(ClientOptions{Timeout: c.Timeout.V, CAFile: c.CAFile.V, CertFile: c.CertFile.V, KeyFile: c.KeyFile.V, SpoolDir: env.SpoolDir})

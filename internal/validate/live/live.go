@@ -77,7 +77,9 @@ func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics,
 			if in.Server != srv || in.Account == nil {
 				continue
 			}
-			c.checkInstance(in)
+			if who, ok := c.checkInstance(in); ok {
+				c.checkComponents(cfg, in, who)
+			}
 		}
 	}
 	return c.diags, nil
@@ -99,9 +101,12 @@ func (c *checker) once(key string) bool {
 	return true
 }
 
-func (c *checker) checkInstance(in *model.Instance) {
+// checkInstance checks the instance's user and stores, and returns whose
+// rights apply to the instance; ok is false when that cannot be told (a
+// user that does not exist here, reported).
+func (c *checker) checkInstance(in *model.Instance) (who identity, ok bool) {
 	acct := in.Account
-	who := c.current
+	who = c.current
 	if acct.User.Set && !acct.User.Known {
 		who = identity{name: "(unknown user)", unknown: true}
 	}
@@ -112,10 +117,10 @@ func (c *checker) checkInstance(in *model.Instance) {
 				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUser, acct.User.Range, "Service account user does not exist",
 					"Service account %q runs as OS user %q, which does not exist on this machine (server %q): %s.", acct.Name, acct.User.V, c.opts.Server, lookupReason(err)))
 			}
-			return
+			return identity{}, false
 		}
 		if who, err = toIdentity(u); err != nil {
-			return
+			return identity{}, false
 		}
 		if c.opts.Run && who.uid != c.current.uid && c.once("runas:"+acct.Name) {
 			c.diags = append(c.diags, diag.Warningf(diag.CodeLiveRunAs, in.DeclRange, "Running as a different user",
@@ -132,6 +137,7 @@ func (c *checker) checkInstance(in *model.Instance) {
 			c.checkStore(acct, who, s)
 		}
 	}
+	return who, true
 }
 
 // checkStore checks that who can read the store directory and its files

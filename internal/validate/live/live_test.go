@@ -26,10 +26,14 @@ import (
 // srv1, with personal store "personal" (a PKCS#12 file protected by the
 // store's password) and srv1's other-people store "other". Service account
 // svc_recv, whose user does not exist anywhere, runs recv_host on srv2: no
-// check for srv1 may mention it.
+// check for srv1 may mention it. send_host also runs the file receive
+// location "files_in" (directory in1), the AS2 receive location "as2_in"
+// over TLS (tls/server.pem and tls/server.key) and the http send port
+// "partner_http" (trust anchors tls/ca.pem).
 const liveConfig = `
 group "contoso" {
   signing_certificate = "{{.Sign}}"
+  as2_id              = "CONTOSO"
 }
 variable "svc_user" {
   type = string
@@ -81,11 +85,34 @@ send_port "fabrikam" {
   host                   = host.send_host
   pipeline               = pipeline.pl
   encryption_certificate = "{{.Partner}}"
-  transport "file" { path = "out" }
+  transport "file" { path = "out" } # @out
 }
 receive_location "orders_in" {
   host = host.recv_host
   transport "file" { path = "in" }
+}
+receive_location "files_in" {
+  host = host.send_host
+  transport "file" { path = "in1" } # @in1
+}
+receive_location "as2_in" {
+  host = host.send_host
+  transport "as2" {
+    listen = "127.0.0.1:0"
+    tls {
+      cert_file = "tls/server.pem" # @cert_file
+      key_file  = "tls/server.key" # @key_file
+    }
+  }
+}
+send_port "partner_http" {
+  host = host.send_host
+  transport "http" {
+    url = "https://partner.example/in"
+    tls {
+      ca_file = "tls/ca.pem" # @ca_file
+    }
+  }
 }
 `
 
@@ -104,6 +131,9 @@ func fakeUser(name string, uid, gid int) *user.User {
 
 type certs struct {
 	sign, partner *testpki.Cert
+	// tls is the AS2 location's server certificate, other a certificate
+	// whose key is not tls's.
+	tls, other *testpki.Cert
 }
 
 // scene is one test directory with the live configuration and its stores.
@@ -146,7 +176,38 @@ func newScene(t *testing.T, c *certs) *scene {
 	s.put("personal", "sign.p12", 0o644, c.sign.PKCS12(s.t, p12Password, false))
 	s.put("other", "partner.cer", 0o644, c.partner.DER)
 	s.mkdir("recv", 0o755)
+	// The file transports' directories, usable by anyone; the TLS files,
+	// readable by anyone.
+	for _, d := range []string{"out", "in1"} {
+		s.dirAt(d, 0o777)
+	}
+	s.fileAt("tls/server.pem", 0o644, c.tls.CertPEM())
+	s.fileAt("tls/server.key", 0o644, c.tls.KeyPEM())
+	s.fileAt("tls/ca.pem", 0o644, c.other.CertPEM())
 	return s
+}
+
+// dirAt creates the directory rel (relative to the scene) with mode.
+func (s *scene) dirAt(rel string, mode os.FileMode) string {
+	s.t.Helper()
+	p := filepath.Join(s.dir, rel)
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	s.chmod(p, mode)
+	return p
+}
+
+// fileAt writes the file rel (relative to the scene) with mode.
+func (s *scene) fileAt(rel string, mode os.FileMode, data []byte) string {
+	s.t.Helper()
+	s.dirAt(filepath.Dir(rel), 0o755)
+	p := filepath.Join(s.dir, rel)
+	if err := os.WriteFile(p, data, mode); err != nil {
+		s.t.Fatal(err)
+	}
+	s.chmod(p, mode)
+	return p
 }
 
 func (s *scene) storeDir(name string) string { return filepath.Join(s.dir, "stores", name) }
@@ -330,6 +391,8 @@ func TestLive(t *testing.T) {
 	c := &certs{
 		sign:    testpki.SelfSigned(t, testpki.Options{CommonName: "sign", Key: keys.Key(t, testpki.RSA2048, 0)}),
 		partner: testpki.SelfSigned(t, testpki.Options{CommonName: "partner", Key: keys.Key(t, testpki.RSA2048, 1)}),
+		tls:     testpki.SelfSigned(t, testpki.Options{CommonName: "as2.contoso.example", Key: keys.Key(t, testpki.RSA2048, 2)}),
+		other:   testpki.SelfSigned(t, testpki.Options{CommonName: "other", Key: keys.Key(t, testpki.RSA2048, 3)}),
 	}
 	nob := nobody(t)
 	deploy := fakeUser("deploy", fakeUID, fakeGID)
@@ -543,6 +606,88 @@ func TestLive(t *testing.T) {
 				o.Current = func() (*user.User, error) { return deploy, nil }
 			},
 		},
+
+		// BP6006: a file transport's directory, declared by the
+		// component (component.LiveConfig), for the instances on srv1.
+		{
+			name:  "BP6006 send port's output directory missing",
+			setup: func(s *scene, o *live.Options) { removeAll(s.t, filepath.Join(s.dir, "out")) },
+			want: []finding{{diag.CodeLiveDirectory, hcl.DiagWarning, "out", `"out"`,
+				[]string{"/out", `path of transport "file" of send port "fabrikam"`, "does not exist", `server "srv1"`, `host "send_host"`, "deliveries fail", "mounted later"}}},
+		},
+		{
+			name:  "BP6006 receive location's directory missing",
+			setup: func(s *scene, o *live.Options) { removeAll(s.t, filepath.Join(s.dir, "in1")) },
+			want: []finding{{diag.CodeLiveDirectory, hcl.DiagWarning, "in1", `"in1"`,
+				[]string{"/in1", `receive location "files_in"`, "does not exist", "receives nothing"}}},
+		},
+		{
+			name: "BP6006 receive location's directory is a file",
+			setup: func(s *scene, o *live.Options) {
+				removeAll(s.t, filepath.Join(s.dir, "in1"))
+				s.fileAt("in1", 0o644, []byte("not a directory"))
+			},
+			want: []finding{{diag.CodeLiveDirectory, hcl.DiagWarning, "in1", `"in1"`,
+				[]string{`receive location "files_in"`, "is not a directory"}}},
+		},
+		{
+			name:  "BP6006 output directory not writable by nobody",
+			user:  `"nobody"`,
+			setup: func(s *scene, o *live.Options) { s.chmod(filepath.Join(s.dir, "out"), 0o755) },
+			want: []finding{{diag.CodeLiveDirectory, hcl.DiagWarning, "out", `"out"`,
+				[]string{`send port "fabrikam"`, `user "nobody"`, "needs read, write and execute permission", "mode -rwxr-xr-x"}}},
+		},
+		{
+			name:  "BP6006 receive directory not readable by nobody",
+			user:  `"nobody"`,
+			setup: func(s *scene, o *live.Options) { s.chmod(filepath.Join(s.dir, "in1"), 0o733) },
+			want: []finding{{diag.CodeLiveDirectory, hcl.DiagWarning, "in1", `"in1"`,
+				[]string{`receive location "files_in"`, `user "nobody"`, "needs read, write and execute", "mode -rwx-wx-wx"}}},
+		},
+		{
+			name:  "BP6006 pass: missing directory of a location on another server",
+			setup: func(s *scene, o *live.Options) { removeAll(s.t, filepath.Join(s.dir, "in")) },
+		},
+
+		// BP6007: the TLS files a transport loads when it starts,
+		// loaded as it loads them.
+		{
+			name:  "BP6007 receive location's key file missing",
+			setup: func(s *scene, o *live.Options) { removeAll(s.t, filepath.Join(s.dir, "tls", "server.key")) },
+			want: []finding{{diag.CodeLiveFiles, hcl.DiagError, "key_file", `"tls/server.key"`,
+				[]string{`key_file of the tls block of transport "as2" of receive location "as2_in"`, "server.key", "no such file", `start receive location "as2_in"`}}},
+		},
+		{
+			name:  "BP6007 receive location's key does not match its certificate",
+			setup: func(s *scene, o *live.Options) { s.fileAt("tls/server.key", 0o644, c.other.KeyPEM()) },
+			want: []finding{{diag.CodeLiveFiles, hcl.DiagError, "key_file", `"tls/server.key"`,
+				[]string{`receive location "as2_in"`, "server.key", "server.pem", "does not match"}}},
+		},
+		{
+			name:  "BP6007 receive location's certificate file holds a key",
+			setup: func(s *scene, o *live.Options) { s.fileAt("tls/server.pem", 0o644, c.tls.KeyPEM()) },
+			want: []finding{{diag.CodeLiveFiles, hcl.DiagError, "cert_file", `"tls/server.pem"`,
+				[]string{`cert_file of the tls block of transport "as2" of receive location "as2_in"`, "swapped"}}},
+		},
+		{
+			name:  "BP6007 send port's ca_file missing",
+			setup: func(s *scene, o *live.Options) { removeAll(s.t, filepath.Join(s.dir, "tls", "ca.pem")) },
+			want: []finding{{diag.CodeLiveFiles, hcl.DiagError, "ca_file", `"tls/ca.pem"`,
+				[]string{`ca_file of the tls block of transport "http" of send port "partner_http"`, "no such file"}}},
+		},
+		{
+			name: "BP6007 key file not readable by the instance's user",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				s.chmod(filepath.Join(s.dir, "tls", "server.key"), 0o600)
+			},
+			want: []finding{
+				{diag.CodeLiveFiles, hcl.DiagError, "key_file", `"tls/server.key"`,
+					[]string{`receive location "as2_in"`, `not readable by user "nobody"`, "-rw-------"}},
+				// A 0600 key is what BP6003 asks for; an unencrypted key
+				// file out of a store is not a store file (no BP6003).
+			},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -557,6 +702,50 @@ func TestLive(t *testing.T) {
 	}
 }
 
+func removeAll(t *testing.T, path string) {
+	t.Helper()
+	if err := os.RemoveAll(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLiveNoKeyMaterial: whatever is wrong with a TLS key file, BP6007
+// never shows what the file holds.
+func TestLiveNoKeyMaterial(t *testing.T) {
+	keys := testpki.NewKeys()
+	c := &certs{
+		sign:    testpki.SelfSigned(t, testpki.Options{CommonName: "sign", Key: keys.Key(t, testpki.RSA2048, 0)}),
+		partner: testpki.SelfSigned(t, testpki.Options{CommonName: "partner", Key: keys.Key(t, testpki.RSA2048, 1)}),
+		tls:     testpki.SelfSigned(t, testpki.Options{CommonName: "as2.contoso.example", Key: keys.Key(t, testpki.RSA2048, 2)}),
+		other:   testpki.SelfSigned(t, testpki.Options{CommonName: "other", Key: keys.Key(t, testpki.RSA2048, 3)}),
+	}
+	key := c.other.KeyPEM()
+	body := strings.Split(string(key), "\n")[1] // a line of the key's base64
+	for name, data := range map[string][]byte{
+		"other key":        key,
+		"key as cert_file": key,
+		"truncated key":    key[:len(key)/2],
+		"key with garbage": append([]byte("garbage "+body+"\n"), key...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newScene(t, c)
+			file := "tls/server.key"
+			if name == "key as cert_file" {
+				file = "tls/server.pem"
+			}
+			s.fileAt(file, 0o644, data)
+			s.write("")
+			ds := s.check(live.Options{Server: "srv1"})
+			if len(ds) != 1 || diag.CodeOf(ds[0]) != diag.CodeLiveFiles {
+				t.Fatalf("want one BP6007:\n%s", dump(ds))
+			}
+			if strings.Contains(ds[0].Summary+ds[0].Detail, body[:16]) {
+				t.Errorf("BP6007 shows key material:\n%s", dump(ds))
+			}
+		})
+	}
+}
+
 // TestLiveUnknownServer: checking a server the configuration does not declare
 // is a failure to run, not an empty success.
 func TestLiveUnknownServer(t *testing.T) {
@@ -564,6 +753,8 @@ func TestLiveUnknownServer(t *testing.T) {
 	c := &certs{
 		sign:    testpki.SelfSigned(t, testpki.Options{CommonName: "sign", Key: keys.Key(t, testpki.RSA2048, 0)}),
 		partner: testpki.SelfSigned(t, testpki.Options{CommonName: "partner", Key: keys.Key(t, testpki.RSA2048, 1)}),
+		tls:     testpki.SelfSigned(t, testpki.Options{CommonName: "as2.contoso.example", Key: keys.Key(t, testpki.RSA2048, 2)}),
+		other:   testpki.SelfSigned(t, testpki.Options{CommonName: "other", Key: keys.Key(t, testpki.RSA2048, 3)}),
 	}
 	s := newScene(t, c)
 	s.write("")

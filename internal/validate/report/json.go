@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // JSONFormatVersion is the format_version of the JSON document.
@@ -107,7 +108,7 @@ func writeJSON(w io.Writer, r *result) error {
 				Start:    jsonPos(d.Subject.Start),
 				End:      jsonPos(d.Subject.End),
 			}
-			jd.Snippet = snippet(d, r.files[d.Subject.Filename])
+			jd.Snippet = snippet(d, r.files[d.Subject.Filename], r.redact)
 		}
 		doc.Diagnostics = append(doc.Diagnostics, jd)
 	}
@@ -134,25 +135,27 @@ func jsonPos(p hcl.Pos) JSONPos {
 
 // snippet computes the snippet of d the way Terraform does, or returns nil
 // when the source is not available.
-func snippet(d *hcl.Diagnostic, f *hcl.File) *JSONSnippet {
+func snippet(d *hcl.Diagnostic, f *hcl.File, red redact.Replacer) *JSONSnippet {
 	if f == nil || f.Bytes == nil {
 		return nil
 	}
 	src := f.Bytes
 	snip, highlight := snippetRanges(d)
 
-	lines := snippetLines(src, snip, highlight)
+	lines := snippetLines(src, snip, highlight, red)
 	if len(lines) == 0 {
 		return nil // the range lies outside the source we were given
 	}
 	var code strings.Builder
-	clipped := false
+	// changed: a line is not the source as written (clipped, or a
+	// sensitive value replaced), so offsets come from its parts.
+	changed := false
 	for i, l := range lines {
 		if i > 0 {
 			code.WriteByte('\n')
 		}
 		code.WriteString(l.before + l.highlight + l.after)
-		clipped = clipped || l.clipped
+		changed = changed || l.clipped || l.redacted
 	}
 	codeStr := code.String()
 	startLine := lines[0].number
@@ -164,7 +167,7 @@ func snippet(d *hcl.Diagnostic, f *hcl.File) *JSONSnippet {
 	clamp := func(n int) int { return max(0, min(n, len(codeStr))) }
 	start := clamp(highlight.Start.Byte - codeStart)
 	end := clamp(highlight.End.Byte - codeStart)
-	if clipped {
+	if changed {
 		offset := 0
 		found := false
 		for _, l := range lines {

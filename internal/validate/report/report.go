@@ -28,6 +28,7 @@ import (
 	hcljson "github.com/hashicorp/hcl/v2/json"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // Format is an output format of `bizpipe validate --format`.
@@ -105,6 +106,12 @@ type Options struct {
 	// ToolVersion is the bizpipe version, reported as SARIF
 	// tool.driver.version (omitted when empty).
 	ToolVersion string
+	// Redact replaces the sensitive values (in every form a file may write
+	// them: redact.SourceForms) in everything rendered: summaries, details
+	// and the source snippets of every format. A snippet shows the file as
+	// written, and a file can hold a secret (a var-file, a password written
+	// in place), so the snippets need it as much as the texts.
+	Redact redact.Replacer
 }
 
 // Write renders diags in format f to w. It does not modify diags.
@@ -131,15 +138,17 @@ type result struct {
 	errors   int
 	warnings int
 	files    map[string]*hcl.File // parsed sources, for snippets and context
+	redact   redact.Replacer      // applied to every text and snippet
 }
 
 func newResult(in hcl.Diagnostics, opts Options) *result {
-	r := &result{files: parseFiles(opts.Files, opts.Parsed)}
+	r := &result{files: parseFiles(opts.Files, opts.Parsed), redact: opts.Redact}
 	for _, d := range in {
 		if d == nil {
 			continue
 		}
 		c := normalise(d)
+		c.Summary, c.Detail = r.redact.String(c.Summary), r.redact.String(c.Detail)
 		r.diags = append(r.diags, c)
 		if c.Severity == hcl.DiagWarning {
 			r.warnings++

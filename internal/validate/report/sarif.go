@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // SARIF constants.
@@ -204,7 +205,7 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 					StartColumn: d.Subject.Start.Column,
 					EndLine:     d.Subject.End.Line,
 					EndColumn:   d.Subject.End.Column,
-					Snippet:     regionSnippet(d.Subject, r.files[d.Subject.Filename]),
+					Snippet:     regionSnippet(d.Subject, r.files[d.Subject.Filename], r.redact),
 				},
 			}}},
 			PartialFingerprints: map[string]string{FingerprintKey: fingerprint(id, uri, d)},
@@ -271,9 +272,11 @@ func fingerprint(code, uri string, d *hcl.Diagnostic) string {
 
 // regionSnippet returns the source text of rng (its beginning, when it is
 // long), or nil when the source is not available or rng does not fit in it.
-func regionSnippet(rng *hcl.Range, f *hcl.File) *sarifMessage {
+// Sensitive values are replaced, also one the region cuts through.
+func regionSnippet(rng *hcl.Range, f *hcl.File, red redact.Replacer) *sarifMessage {
 	if f == nil || f.Bytes == nil || rng.End.Byte > len(f.Bytes) || rng.Start.Byte < 0 || rng.Empty() {
 		return nil
 	}
-	return &sarifMessage{Text: clipText(rng.SliceBytes(f.Bytes))}
+	start, end := widenOverSecrets(f.Bytes, rng.Start.Byte, rng.End.Byte, red)
+	return &sarifMessage{Text: clipText([]byte(red.String(string(f.Bytes[start:end]))))}
 }

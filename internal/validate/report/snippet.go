@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // A snippet shows the source lines of a diagnostic's range as HCL's text
@@ -36,12 +38,14 @@ type snippetLine struct {
 	before, highlight, after string
 	highlighted              bool
 	clipped                  bool // the line is longer than what is shown
+	redacted                 bool // a sensitive value in it was replaced
 }
 
 // snippetLines returns the lines of src that snip overlaps, and how each
-// splits around highlight. The lines are those HCL's writer shows: split as
-// bufio.ScanLines splits them, kept when hcl.Range.Overlaps says so.
-func snippetLines(src []byte, snip, highlight hcl.Range) []snippetLine {
+// splits around highlight, with the values red replaces replaced. The lines
+// are those HCL's writer shows: split as bufio.ScanLines splits them, kept
+// when hcl.Range.Overlaps says so.
+func snippetLines(src []byte, snip, highlight hcl.Range, red redact.Replacer) []snippetLine {
 	start := min(max(snip.Start.Byte, 0), len(src))
 	pos := bytes.LastIndexByte(src[:start], '\n') + 1
 	number := snip.Start.Line
@@ -63,50 +67,84 @@ func snippetLines(src []byte, snip, highlight hcl.Range) []snippetLine {
 			End:      hcl.Pos{Line: number, Byte: end},
 		}
 		if line.Overlaps(snip) {
-			out = append(out, splitLine(src, line, highlight))
+			out = append(out, splitLine(src, line, highlight, red))
 		}
 		pos = next
 	}
 	return out
 }
 
-// splitLine splits line around highlight, clipping a long line.
-func splitLine(src []byte, line, highlight hcl.Range) snippetLine {
+// splitLine splits line around highlight, replacing sensitive values and
+// clipping a long line. Values are replaced before the line is clipped, so
+// that a cut never leaves part of one; a value the highlight's edge cuts
+// through is taken into the highlight whole.
+func splitLine(src []byte, line, highlight hcl.Range, red redact.Replacer) snippetLine {
 	l := snippetLine{number: line.Start.Line}
-	before, in, after := line.PartitionAround(highlight)
+	_, in, _ := line.PartitionAround(highlight)
 	if in.Empty() {
-		text := line.SliceBytes(src)
+		raw := string(line.SliceBytes(src))
+		text := red.String(raw)
+		l.redacted = text != raw
 		if len(text) > maxSnippetLine {
-			l.before = string(text[:runeStart(text, maxSnippetLine)]) + ellipsis
+			l.before = text[:runeStart([]byte(text), maxSnippetLine)] + ellipsis
 			l.clipped = true
 		} else {
-			l.before = string(text)
+			l.before = text
 		}
 		return l
 	}
 	l.highlighted = true
-	b, h, a := before.SliceBytes(src), in.SliceBytes(src), after.SliceBytes(src)
+	ls, le := line.Start.Byte, line.End.Byte
+	hs, he := widenOverSecrets(src, in.Start.Byte, in.End.Byte, red)
+	hs, he = max(hs, ls), min(he, le)
+	rawB, rawH, rawA := string(src[ls:hs]), string(src[hs:he]), string(src[he:le])
+	b, h, a := red.String(rawB), red.String(rawH), red.String(rawA)
+	l.redacted = b != rawB || h != rawH || a != rawA
 	if len(b)+len(h)+len(a) <= maxSnippetLine {
-		l.before, l.highlight, l.after = string(b), string(h), string(a)
+		l.before, l.highlight, l.after = b, h, a
 		return l
 	}
 	l.clipped = true
 	if len(b) > snippetContext {
-		l.before = ellipsis + string(b[runeStart(b, len(b)-snippetContext):])
+		l.before = ellipsis + b[runeStart([]byte(b), len(b)-snippetContext):]
 	} else {
-		l.before = string(b)
+		l.before = b
 	}
 	if len(h) > maxHighlight {
-		l.highlight = string(h[:runeStart(h, maxHighlight)]) + ellipsis
+		l.highlight = h[:runeStart([]byte(h), maxHighlight)] + ellipsis
 	} else {
-		l.highlight = string(h)
+		l.highlight = h
 	}
 	if len(a) > snippetContext {
-		l.after = string(a[:runeStart(a, snippetContext)]) + ellipsis
+		l.after = a[:runeStart([]byte(a), snippetContext)] + ellipsis
 	} else {
-		l.after = string(a)
+		l.after = a
 	}
 	return l
+}
+
+// widenOverSecrets returns [start, end) of src widened so that no value red
+// replaces straddles either end: replacing the parts on each side of a cut
+// separately would leave both halves of the value in the output.
+func widenOverSecrets(src []byte, start, end int, red redact.Replacer) (int, int) {
+	if red.Empty() {
+		return start, end
+	}
+	ls := bytes.LastIndexByte(src[:start], '\n') + 1
+	le := len(src)
+	if i := bytes.IndexByte(src[end:], '\n'); i >= 0 {
+		le = end + i
+	}
+	for _, sp := range red.Spans(string(src[ls:le])) {
+		s, e := ls+sp[0], ls+sp[1]
+		if s < start && start < e {
+			start = s
+		}
+		if s < end && end < e {
+			end = e
+		}
+	}
+	return start, end
 }
 
 // runeStart returns the start of the UTF-8 sequence at or before i in b,

@@ -43,7 +43,7 @@ func TestTextSameAsHCL(t *testing.T) {
 							if err := hcl.NewDiagnosticTextWriter(&want, parsed, width, color).WriteDiagnostic(d); err != nil {
 								t.Fatal(err)
 							}
-							if err := writeTextDiagnostic(&got, d, parsed, width, color); err != nil {
+							if err := writeTextDiagnostic(&got, d, &result{files: parsed}, width, color); err != nil {
 								t.Fatal(err)
 							}
 							if got.String() != want.String() {

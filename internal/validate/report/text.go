@@ -43,7 +43,7 @@ func writeText(w io.Writer, r *result, opts Options) error {
 		width = 0 // HCL: no wrapping
 	}
 	for _, d := range r.diags {
-		if err := writeTextDiagnostic(w, d, r.files, uint(width), opts.Color); err != nil {
+		if err := writeTextDiagnostic(w, d, r, uint(width), opts.Color); err != nil {
 			return err
 		}
 	}
@@ -56,7 +56,7 @@ func writeText(w io.Writer, r *result, opts Options) error {
 // what is left is escaped here, but for the newlines that separate
 // paragraphs; a configuration file's name is escaped too. Source lines are
 // printed as they are, as HCL's writer prints them.
-func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, files map[string]*hcl.File, width uint, color bool) error {
+func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, r *result, width uint, color bool) error {
 	var colorCode, highlightCode, resetCode string
 	if color {
 		switch d.Severity {
@@ -75,7 +75,7 @@ func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, files map[string]*hcl.F
 	fmt.Fprintf(&b, "%s%s%s: %s\n\n", colorCode, severity, resetCode, safetext.Prose(textSummary(d)))
 	if s := d.Subject; s != nil {
 		name := safetext.Field(s.Filename)
-		f := files[s.Filename]
+		f := r.files[s.Filename]
 		if f == nil || f.Bytes == nil {
 			fmt.Fprintf(&b, "  on %s line %d:\n  (source code not available)\n\n", name, s.Start.Line)
 		} else {
@@ -85,7 +85,7 @@ func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, files map[string]*hcl.F
 			}
 			fmt.Fprintf(&b, "  on %s line %d%s:\n", name, s.Start.Line, ctx)
 			snip, highlight := snippetRanges(d)
-			for _, l := range snippetLines(f.Bytes, snip, highlight) {
+			for _, l := range snippetLines(f.Bytes, snip, highlight, r.redact) {
 				if l.highlighted {
 					fmt.Fprintf(&b, "%4d: %s%s%s%s%s\n", l.number, l.before, highlightCode, l.highlight, resetCode, l.after)
 				} else {

@@ -626,6 +626,38 @@ func TestRules(t *testing.T) {
 			want: []finding{{diag.CodeEncCertUnused, warningSev, "enc", `"{{tp "partner"}}"`, "",
 				list(`Send port "fabrikam"`, "has no pipeline")}},
 		},
+		// A pipeline whose decoding failed says nothing about what it
+		// does: its BP1004 is the one finding, never a follow-on BP4006
+		// (nor the signing or encryption rules it might have needed).
+		{
+			name:       "BP1004 invalid digest in an encrypting pipeline: no BP4006",
+			hcl:        topo{Digest: "sha265"}.hcl(),
+			loadErrors: true,
+			want: []finding{{diag.CodeInvalidValue, errorSev, "digest", `"sha265"`, "",
+				list("sha256")}},
+		},
+		{
+			name:       "BP1004 unknown encoder: no BP4006",
+			hcl:        strings.Replace(topo{}.hcl(), `encoder "smime" {`, `encoder "smine" { # @encoder`, 1),
+			loadErrors: true,
+			want: []finding{{diag.CodeInvalidValue, errorSev, "encoder", `"smine"`, "",
+				list(`"smine"`, `"smime"`)}},
+		},
+		{
+			name: "BP1004 decoder stage in a send pipeline: no BP4006",
+			hcl: strings.NewReplacer(`encoder "smime" {`, `decoder "smime" {
+    verify = true
+  }
+  encoder "smime" { # @encoder`,
+				"pipeline = pipeline.pl", "pipeline = pipeline.pl # @plref").Replace(topo{}.hcl()),
+			loadErrors: true,
+			want: []finding{
+				// The first stage makes it a receive pipeline: the encoder
+				// is out of place, and the port uses a receive pipeline.
+				{diag.CodeInvalidValue, errorSev, "encoder", `encoder "smime"`, "", list("decoder stages", "never both")},
+				{diag.CodeInvalidValue, errorSev, "plref", "pipeline.pl", "", list(`pipeline "pl", which has decoder stages`)},
+			},
+		},
 
 		// BP5001: weak algorithms.
 		{
