@@ -211,6 +211,15 @@ func New(opts Options) (*Runner, error) {
 	if err := r.provision(); err != nil {
 		return nil, err
 	}
+	if m := opts.Metrics; m != nil {
+		var receipts []string
+		for _, name := range r.portList {
+			if _, ok := r.ports[name].sender.(component.ReceiptChecker); ok {
+				receipts = append(receipts, name)
+			}
+		}
+		m.Serving(sortedNames(r.locWho), r.portList, receipts)
+	}
 	return r, nil
 }
 
