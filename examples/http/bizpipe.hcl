@@ -1,10 +1,23 @@
 # HTTP: orders arrive by HTTP POST, are signed and encrypted, and are POSTed
 # to the partner. The "partner" is simulated in the same process by a second
-# HTTP receive location, whose messages land in out/partner_inbox/.
+# HTTP receive location, whose messages land in out/partner_inbox/. From the
+# repository's root, with the binary built once (a `go run ... &` job, when
+# stopped, leaves the server it started running):
 #
-#   go run ./cmd/bizpipe run examples/http &
+#   go build -o bizpipe ./cmd/bizpipe
+#   ./bizpipe run --data-dir .bizpipe/http examples/http &
 #   curl -sS --data-binary @examples/quickstart/samples/order-1001.xml \
 #        -H 'Content-Type: application/xml' http://127.0.0.1:8080/orders
+#
+# Check what the partner received as it would (see the partner_inbox
+# location below), then stop the server (it finishes what is in flight):
+#
+#   p=examples/quickstart/partner
+#   f=$(ls examples/http/out/partner_inbox/*.p7m | head -1)
+#   openssl base64 -d -in "$f" |
+#     openssl cms -decrypt -inform DER -recip $p/fabrikam.pem -inkey $p/fabrikam.key |
+#     openssl cms -verify -CAfile $p/ca.pem
+#   kill %1
 #
 # It reuses the quickstart's DEMO PKI: never use it for real traffic.
 
@@ -93,9 +106,11 @@ send_port "fabrikam_http" {
   }
 }
 
-# The simulated partner: what fabrikam_http posts is stored as received (the
-# whole S/MIME body) and written to out/partner_inbox/, where OpenSSL can
-# check it as the partner would.
+# The simulated partner: what fabrikam_http posts is stored as received and
+# written to out/partner_inbox/. That is the body of the POST: the base64 of
+# the enveloped data (DER), whose MIME header fields travelled as HTTP
+# headers; `openssl base64 -d` gives the DER that `openssl cms -decrypt
+# -inform DER` takes (the commands at the top of this file).
 receive_location "partner_inbox" {
   host = host.web_host
   transport "http" {

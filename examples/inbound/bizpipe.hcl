@@ -12,7 +12,7 @@
 #   { printf 'Content-Type: application/xml\r\n\r\n'; cat examples/quickstart/samples/order-1001.xml; } |
 #     openssl cms -sign -binary -signer $p/fabrikam.pem -inkey $p/fabrikam.key |
 #     openssl cms -encrypt -binary -aes256 -out examples/inbound/in/order-1001.eml $p/contoso.pem
-#   go run ./cmd/bizpipe run --once examples/inbound
+#   go run ./cmd/bizpipe run --once --data-dir .bizpipe/inbound examples/inbound
 #
 # The decoded order lands in out/orders/; `bizpipe messages body
 # --as-received ID` gives the bytes as they arrived.

@@ -1,4 +1,8 @@
-# Quickstart: one server, one host, sign and encrypt.
+# Quickstart: one server, one host, sign and encrypt. From the repository's
+# root, with its own message box in .bizpipe/quickstart:
+#
+#   cp examples/quickstart/samples/*.xml examples/quickstart/in/
+#   go run ./cmd/bizpipe run --once --data-dir .bizpipe/quickstart examples/quickstart
 #
 # The certificates under stores/ are a DEMO PKI, committed so the example runs
 # out of the box. Never use them for real traffic: their private keys are public.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/validate/report"
 )
 
@@ -18,8 +19,9 @@ func diagnostics() string {
 		"pipeline, host, server, service account, store, file, thumbprint) and, where\n" +
 		"there is one, the source range of the construct to change (the `instance`\n" +
 		"block, the `encryption_certificate` attribute, ...). `bizpipe validate` prints\n" +
-		"them as text, JSON or SARIF ([the formats](" + fileCLI + "#bizpipe-validate)); it exits 1 when\n" +
-		"there is an error (or, with `--strict`, a warning).\n\n")
+		"them as " + orList(formatNames()) + ", as its\n" +
+		"`--format` chooses ([`bizpipe validate`](" + fileCLI + "#bizpipe-validate)); it exits 1 when there is\n" +
+		"an error (or, with `--strict`, a warning).\n\n")
 	b.WriteString("The static rules need no access to servers: `validate` runs them in CI on a\n" +
 		"checkout. They are checked per (send port, host instance) pair, and a finding\n" +
 		"names the send port and the exact instance (host, server, service account,\n" +
@@ -52,7 +54,38 @@ func severity(s hcl.DiagnosticSeverity) string {
 	return "error"
 }
 
+// formatNames describes each of validate's --format values, in help
+// order; a format without a description here is shown by its name.
+func formatNames() []string {
+	described := map[report.Format]string{
+		report.FormatText:   "text",
+		report.FormatJSON:   "JSON",
+		report.FormatSARIF:  "SARIF",
+		report.FormatGitHub: "GitHub Actions annotations (`github`)",
+		report.FormatGitLab: "a GitLab Code Quality report (`gitlab`)",
+	}
+	var out []string
+	for _, f := range report.Formats() {
+		d, ok := described[f]
+		if !ok {
+			d = "`" + string(f) + "`"
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// runOnly are the live rules that only run judges: BP6004 compares the
+// process's user with the service account's, which says nothing when
+// validate --live runs (as whoever runs it) rather than the engine.
+// (report.Rule has no field for this; its description says "checked by run
+// only".)
+var runOnly = map[diag.Code]bool{diag.CodeLiveRunAs: true}
+
 func checkedBy(r report.Rule) string {
+	if runOnly[r.Code] {
+		return "`run` (live)"
+	}
 	if r.Live {
 		return "`validate --live`, `run` (live)"
 	}

@@ -110,6 +110,17 @@ func TestDiagnostics(t *testing.T) {
 	if !strings.Contains(d, "| [BP6001](#bp6001) | error | `validate --live`, `run` (live) |") {
 		t.Error("BP6001 is not shown as a live rule")
 	}
+	// BP6004 judges the user the engine runs as: validate --live never
+	// reports it.
+	if !strings.Contains(d, "| [BP6004](#bp6004) | warning | `run` (live) |") {
+		t.Error("BP6004 is not shown as checked by run only")
+	}
+	// Every format of validate is named.
+	for _, f := range report.Formats() {
+		if !strings.Contains(strings.ToLower(d[:strings.Index(d, "| code |")]), string(f)) {
+			t.Errorf("diagnostics.md does not name validate's format %s", f)
+		}
+	}
 }
 
 // TestLanguage checks that language.md shows the block table, the functions
@@ -292,6 +303,34 @@ func TestJSONDocArray(t *testing.T) {
 	for _, want := range []string{"| `[].n` | number | A number. |", "```json\n[\n  {\n    \"n\": 1\n  }\n]\n```"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("cli.md lacks %q:\n%s", want, c)
+		}
+	}
+}
+
+// TestReferenceKinds: Names and references lists every kind of reference
+// the language takes, the components' party.NAME (an as2 transport's
+// partner) included; the functions that are not Terraform's are named as
+// such.
+func TestReferenceKinds(t *testing.T) {
+	l := generate(t, registry.Builtin(), nil)["language.md"]
+	start := strings.Index(l, "## Names and references")
+	end := strings.Index(l, "## Blocks")
+	if start < 0 || end < start {
+		t.Fatal("language.md has no Names and references section")
+	}
+	for _, ref := range []string{"certificate_store", "service_account", "server", "host", "pipeline", "party"} {
+		if !strings.Contains(l[start:end], "`"+ref+".NAME`") {
+			t.Errorf("Names and references lacks %s.NAME", ref)
+		}
+	}
+	if strings.Contains(l, "under\nTerraform's names") {
+		t.Error("language.md says every function has Terraform's name")
+	}
+	intro := l[strings.Index(l, "## Functions"):]
+	intro = intro[:strings.Index(intro, "| function |")]
+	for _, f := range lang.Functions() {
+		if f.NotTerraform && !strings.Contains(intro, "`"+f.Name+"`") {
+			t.Errorf("language.md does not say that %s is not Terraform's", f.Name)
 		}
 	}
 }

@@ -52,7 +52,7 @@ func language(reg *component.Registry) string {
 		"digits, underscores and dashes. They are unique per block type across all files\n"+
 		"(BP1002).\n\n", facts.NamePattern)
 	var refs []string
-	for _, t := range referencedTypes(blocks) {
+	for _, t := range referencedTypes(blocks, reg) {
 		refs = append(refs, fmt.Sprintf("`%s.NAME`", t))
 	}
 	fmt.Fprintf(&b, "An attribute that refers to another object names it as TYPE.NAME, without\n"+
@@ -134,9 +134,17 @@ func language(reg *component.Registry) string {
 
 	// Functions.
 	b.WriteString("## Functions\n\n")
-	b.WriteString("Expressions can call these functions: the go-cty standard library under\n" +
-		"Terraform's names, and Terraform's `startswith`, `endswith`, `strcontains` and\n" +
-		"`urlencode`, `env` and `file`. There are no others.\n\n")
+	var differ []string
+	for _, f := range lang.Functions() {
+		if f.NotTerraform {
+			differ = append(differ, "`"+f.Name+"`")
+		}
+	}
+	fmt.Fprintf(&b, "Expressions can call these functions: the go-cty standard library (HCL's),\n"+
+		"`startswith`, `endswith`, `strcontains`, `urlencode`, `env` and `file`. There\n"+
+		"are no others. Most have the names and the behaviour of Terraform's functions,\n"+
+		"but not all: Terraform has no function of that name, or its own does something\n"+
+		"else, for %s. Their entries below say how.\n\n", andList(differ))
 	fmt.Fprintf(&b, "* `env(\"NAME\")` reads an environment variable. During `validate` an unset one\n"+
 		"  is unknown (see [Variables](#variables)); during `run` it is an error.\n"+
 		"* `file(\"path\")` reads a UTF-8 text file of at most %s, relative to the\n"+
@@ -267,8 +275,17 @@ func labels(bl lang.Block) string {
 
 // referencedTypes are the block types attributes refer to, in block-table
 // order.
-func referencedTypes(blocks []lang.Block) []string {
+func referencedTypes(blocks []lang.Block, reg *component.Registry) []string {
 	used := map[string]bool{}
+	// The components' attributes too: an as2 transport's partner is
+	// party.NAME.
+	for _, s := range reg.Specs() {
+		for _, a := range s.Attributes {
+			if t, ok := strings.CutPrefix(a.Type.String(), "reference to "); ok {
+				used[t] = true
+			}
+		}
+	}
 	var walk func([]lang.Block)
 	walk = func(bs []lang.Block) {
 		for _, b := range bs {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -82,10 +83,14 @@ func TestInboundExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// From the repository's root, as the header's commands run: the
-	// message box is .bizpipe/ there.
+	// From the repository's root, as the header's commands run, on the
+	// example's own message box: the header's --data-dir.
+	data := regexp.MustCompile(`--data-dir (\S+)`).FindStringSubmatch(strings.Join(script, "\n"))
+	if data == nil {
+		t.Fatal("the example's header runs it without its own --data-dir")
+	}
 	bp := func(args ...string) *exec.Cmd {
-		c := exec.Command(bizpipeBin, args...)
+		c := exec.Command(bizpipeBin, append(args, "--data-dir", data[1])...)
 		c.Dir = root
 		return c
 	}

@@ -77,6 +77,37 @@ func New() *Metrics {
 	return m
 }
 
+// ReceiptOutcomes are the values of bizpipe_receipts_total's outcome label.
+var ReceiptOutcomes = []string{ReceiptPositive, ReceiptNegative, ReceiptRejected}
+
+// Serving creates, at zero, every series a run may update that is known
+// at its start: the received counter of each of its receive locations;
+// the delivered, retried and suspended counters and the pipeline and
+// delivery histograms of each of its send ports; the routing failures
+// (suspended, empty send_port); and the receipts of each send port in
+// receiptPorts (those whose partners answer with receipts), one series
+// per outcome. A series that appeared only at its first event would leave
+// an alert on it (rate(bizpipe_messages_suspended_total[5m]) > 0) with
+// nothing to evaluate, and miss that first increase.
+func (m *Metrics) Serving(locations, ports, receiptPorts []string) {
+	for _, l := range locations {
+		m.Received.WithLabelValues(l)
+	}
+	m.Suspended.WithLabelValues("")
+	for _, p := range ports {
+		m.Delivered.WithLabelValues(p)
+		m.Retried.WithLabelValues(p)
+		m.Suspended.WithLabelValues(p)
+		m.PipelineSeconds.WithLabelValues(p)
+		m.DeliverySeconds.WithLabelValues(p)
+	}
+	for _, p := range receiptPorts {
+		for _, o := range ReceiptOutcomes {
+			m.Receipts.WithLabelValues(p, o)
+		}
+	}
+}
+
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	// ContinueOnError: a metric that cannot be read (the message box is

@@ -126,3 +126,40 @@ func TestCertificateExpiry(t *testing.T) {
 		t.Errorf("the next scrape does not follow the list:\n%s", body)
 	}
 }
+
+// TestServing: before any event, the scrape has a zero series for each
+// receive location and send port served, the routing failures, and each
+// receipt outcome of the ports that get receipts; none for the receipts
+// of the others.
+func TestServing(t *testing.T) {
+	m := New()
+	m.Serving([]string{"orders"}, []string{"files", "partner"}, []string{"partner"})
+	_, body := scrape(t, m)
+	for _, w := range []string{
+		`bizpipe_messages_received_total{receive_location="orders"} 0`,
+		`bizpipe_messages_suspended_total{send_port=""} 0`,
+		`bizpipe_receipts_total{outcome="positive",send_port="partner"} 0`,
+		`bizpipe_receipts_total{outcome="negative",send_port="partner"} 0`,
+		`bizpipe_receipts_total{outcome="rejected",send_port="partner"} 0`,
+	} {
+		if !strings.Contains(body, w+"\n") {
+			t.Errorf("scrape lacks %q", w)
+		}
+	}
+	for _, p := range []string{"files", "partner"} {
+		for _, w := range []string{
+			`bizpipe_messages_delivered_total{send_port="` + p + `"} 0`,
+			`bizpipe_messages_retried_total{send_port="` + p + `"} 0`,
+			`bizpipe_messages_suspended_total{send_port="` + p + `"} 0`,
+			`bizpipe_pipeline_duration_seconds_count{send_port="` + p + `"} 0`,
+			`bizpipe_delivery_duration_seconds_count{send_port="` + p + `"} 0`,
+		} {
+			if !strings.Contains(body, w+"\n") {
+				t.Errorf("scrape lacks %q", w)
+			}
+		}
+	}
+	if strings.Contains(body, `bizpipe_receipts_total{outcome="positive",send_port="files"}`) {
+		t.Error("receipts series for a port that gets no receipts")
+	}
+}

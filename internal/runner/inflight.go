@@ -164,7 +164,11 @@ func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, p
 	}
 	if err != nil {
 		if !errors.Is(err, msgbox.ErrLeaseLost) {
-			r.log.Warn("confirming the lease of a delivery claimed late failed; it is redone when the lease expires",
+			log := r.log
+			if pt := r.ports[d.Port]; pt != nil {
+				log = pt.deliveryLog(d)
+			}
+			log.Warn("confirming the lease of a delivery claimed late failed; it is redone when the lease expires",
 				"delivery", d.ID, "error", err)
 		}
 		return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
 	"github.com/bizpipe/bizpipe/internal/redact"
@@ -114,6 +115,14 @@ func describeInstance(in *model.Instance) string {
 		s += fmt.Sprintf(" as service account %q", in.Account.Name)
 	}
 	return s
+}
+
+// deliveryLog is the logger of the lines about delivery d of this port:
+// each names the message, the send port and the instance, the keys every
+// line about a message carries (see Runner.messageLog for the receive
+// side).
+func (pt *port) deliveryLog(d *msgbox.Delivery) *slog.Logger {
+	return pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who)
 }
 
 func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error) {

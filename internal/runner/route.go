@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -59,9 +60,11 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		Lease:               r.opts.Lease,
 		SettleTime:          r.opts.FileSettle,
 		Sink:                dest,
-		Log:                 hide.logger(r.opts.Log), // the receivers add receive_location themselves
-		Shared:              r.shared,
-		PartyAS2IDs:         map[string]string{},
+		// The receivers add receive_location themselves; the instance is
+		// the runner's to say, as on every line about a message.
+		Log:         hide.logger(r.opts.Log).With("instance", describeInstance(in)),
+		Shared:      r.shared,
+		PartyAS2IDs: map[string]string{},
 	}
 	if ob, ok := r.opts.Box.(msgbox.MDNOutbox); ok {
 		env.MDNs = ob
@@ -81,7 +84,20 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 	if err != nil {
 		return nil, hide.err(err)
 	}
+	r.locWho[rl.Name] = describeInstance(in)
 	return &receiver{Receiver: rc, hide: hide}, nil
+}
+
+// messageLog is the logger of the lines about message id, received by
+// receive location loc: each names the message, the location and, when the
+// location runs here, its instance (the keys of the send side's lines,
+// see port.deliveryLog).
+func (r *Runner) messageLog(id, loc string) *slog.Logger {
+	log := r.log.With("message_id", id, "receive_location", loc)
+	if who, ok := r.locWho[loc]; ok {
+		log = log.With("instance", who)
+	}
+	return log
 }
 
 // shared is component.ReceiveEnv.Shared and SendEnv.Shared: one value per
@@ -230,7 +246,7 @@ func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msg
 // a duplicate left unrouted. It reports whether deliveries were routed, for
 // which the workers are to be woken.
 func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.Message, dup bool, routed *routing) bool {
-	log := r.log.With("message_id", msg.ID, "receive_location", in.ReceiveLocation)
+	log := r.messageLog(msg.ID, in.ReceiveLocation)
 	if dup {
 		// A source a crash left unacknowledged, or a client repeating a
 		// request with the same Idempotency-Key.
@@ -252,7 +268,7 @@ func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.M
 	}
 	switch {
 	case routed != nil && !dup:
-		return r.routedOnly(msg.ID, routed)
+		return r.routedOnly(msg.ID, in.ReceiveLocation, routed)
 	case msg.Status == msgbox.StatusReceived:
 		if err := r.route(ctx, msg); err != nil {
 			log.Error("routing failed; the message stays received and is routed again later", "error", err)
@@ -305,26 +321,26 @@ func (r *Runner) route(ctx context.Context, msg msgbox.Message) error {
 		return fmt.Errorf("routing message %s: %w", msg.ID, err)
 	}
 	if len(rt.ports) > 0 {
-		r.log.Info("message routed", "message_id", msg.ID, "send_ports", rt.ports)
+		r.messageLog(msg.ID, msg.ReceiveLocation).Info("message routed", "send_ports", rt.ports)
 	}
-	r.routed(msg.ID, rt)
+	r.routed(msg.ID, msg.ReceiveLocation, rt)
 	return nil
 }
 
 // routed counts a recorded routing failure, or wakes the workers for the
 // deliveries of a routing. (A routing is logged by its caller: publish
 // says it in its "message received" line.)
-func (r *Runner) routed(id string, rt *routing) {
-	if r.routedOnly(id, rt) {
+func (r *Runner) routed(id, loc string, rt *routing) {
+	if r.routedOnly(id, loc, rt) {
 		r.notify(len(rt.ports))
 	}
 }
 
 // routedOnly is routed without the waking: it reports whether the routing
 // made deliveries, for which the caller wakes the workers.
-func (r *Runner) routedOnly(id string, rt *routing) bool {
+func (r *Runner) routedOnly(id, loc string, rt *routing) bool {
 	if len(rt.ports) == 0 {
-		r.log.Warn("message suspended", "message_id", id, "reason", rt.reason)
+		r.messageLog(id, loc).Warn("message suspended", "reason", rt.reason)
 		r.count(func(s *Summary) { s.Suspended++ })
 		if m := r.opts.Metrics; m != nil {
 			m.Suspended.WithLabelValues("").Inc()

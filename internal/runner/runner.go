@@ -123,6 +123,9 @@ type Runner struct {
 	portList []string
 	routes   []*route // every send port of the configuration, for routing
 	recv     []*receiver
+	// locWho names the instance each of this server's receive locations
+	// runs on, for the log lines about their messages (messageLog).
+	locWho map[string]string
 	// copyBufs holds the buffers bodies flow through (*[]byte of
 	// copyBuffer): a delivery of a few KiB must not allocate 256 KiB.
 	copyBufs sync.Pool
@@ -204,6 +207,7 @@ func New(opts Options) (*Runner, error) {
 		hide:       hide,
 		owner:      opts.Server,
 		ports:      map[string]*port{},
+		locWho:     map[string]string{},
 		sharedVals: map[string]any{},
 		wake:       make(chan struct{}, opts.Workers),
 		deferrals:  make(slots, opts.MaxDeferredCommits),
@@ -213,6 +217,15 @@ func New(opts Options) (*Runner, error) {
 	r.inFlight.init()
 	if err := r.provision(); err != nil {
 		return nil, err
+	}
+	if m := opts.Metrics; m != nil {
+		var receipts []string
+		for _, name := range r.portList {
+			if _, ok := r.ports[name].sender.(component.ReceiptChecker); ok {
+				receipts = append(receipts, name)
+			}
+		}
+		m.Serving(sortedNames(r.locWho), r.portList, receipts)
 	}
 	return r, nil
 }

@@ -191,13 +191,14 @@ func (r *Runner) receipt(pt *port, d *msgbox.Delivery, rc *component.Receipt, ou
 		m.Receipts.WithLabelValues(d.Port, outcome).Inc()
 	}
 	kept := &msgbox.DeliveryReceipt{ContentType: rc.ContentType, Summary: rc.Summary, Data: rc.Data}
-	pt.log.Info("receipt", "message", d.MessageID, "delivery", d.ID, "summary", rc.Summary)
+	log := pt.deliveryLog(d).With("delivery", d.ID)
+	log.Info("receipt", "summary", rc.Summary)
 	if len(rc.Data) > msgbox.MaxReceiptSize {
 		// The box refuses it, and the outcome must still be recorded: its
 		// summary is kept. The as2 transport never returns one this large
 		// (as2.MaxMDNSize).
 		kept.Data = nil
-		pt.log.Warn("receipt too large to keep", "message", d.MessageID, "delivery", d.ID, "bytes", len(rc.Data))
+		log.Warn("receipt too large to keep", "bytes", len(rc.Data))
 	}
 	return kept
 }

@@ -125,7 +125,7 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	for _, c := range batch {
 		d := c.d
 		pt := r.ports[d.Port]
-		log := pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who, "attempt", d.Attempts+1)
+		log := pt.deliveryLog(d).With("attempt", d.Attempts+1)
 		var pending *component.Pending
 		var commit deferredCommit
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)

@@ -3,23 +3,30 @@
 # delivery counts as delivered only when the MDN is positive, verifies with
 # Fabrikam's certificate and carries the MIC of what was sent. Fabrikam is
 # examples/as2/fabrikam, another bizpipe, on 127.0.0.1:4080 (variable
-# fabrikam_port in both):
+# fabrikam_port in both). From the repository's root, with the binary built
+# once (a `go run ... &` job, when stopped, leaves its server running), each
+# side with its own --data-dir:
 #
-#   go run ./cmd/bizpipe run --data-dir /tmp/bizpipe-fabrikam examples/as2/fabrikam &
+#   go build -o bizpipe ./cmd/bizpipe
+#   ./bizpipe run --data-dir .bizpipe/fabrikam examples/as2/fabrikam &
 #   cp examples/quickstart/samples/order-1001.xml examples/as2/contoso/in/
-#   go run ./cmd/bizpipe run --once --data-dir /tmp/bizpipe-contoso examples/as2/contoso
-#   go run ./cmd/bizpipe messages list --data-dir /tmp/bizpipe-contoso examples/as2/contoso
-#   go run ./cmd/bizpipe messages mdn --data-dir /tmp/bizpipe-contoso ID examples/as2/contoso |
+#   ./bizpipe run --once --data-dir .bizpipe/contoso examples/as2/contoso
+#   ./bizpipe messages list --data-dir .bizpipe/contoso examples/as2/contoso
+#   ./bizpipe messages mdn --data-dir .bizpipe/contoso ID examples/as2/contoso |
 #     openssl smime -verify -CAfile examples/quickstart/partner/ca.pem
 #
 # The order lands decoded in examples/as2/fabrikam/out/orders/. `messages
 # mdn` writes the MDN as received (ID is the one `messages list` shows),
 # and OpenSSL verifies Fabrikam's signature on it.
 #
-# With --var mdn=async Fabrikam answers at once and POSTs its MDN to
-# Contoso's receive location "as2_in" (127.0.0.1:4081, variable
-# contoso_port): run Contoso without --once to take it. A run --once sends
-# and leaves the order awaiting_mdn (messages list --status awaiting_mdn).
+# Variable mdn is this side's (Fabrikam declares none: --var mdn=... there is
+# BP1001). With --var mdn=async on Contoso's commands, Fabrikam answers at
+# once and POSTs its MDN to Contoso's receive location "as2_in"
+# (127.0.0.1:4081, variable contoso_port). A run --once sends and leaves the
+# order awaiting_mdn (messages list --status awaiting_mdn); Fabrikam's POST
+# then fails and is tried again every async_mdn_interval (default 1m, up to
+# async_mdn_attempts, default 10, times). Run Contoso without --once to take
+# it: the order is delivered at Fabrikam's next try.
 #
 # It reuses the quickstart's DEMO PKI: never use it for real traffic.
 

@@ -1,0 +1,182 @@
+package runner_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/syncbuf"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// as2LoopConfig is one engine at both ends of an AS2 link: a file's
+// message is signed, encrypted and sent by send port "out" to the engine's
+// own as2 receive location "as2in" (the party "self" has the group's AS2
+// id and signing certificate), which decrypts, verifies, stores and
+// answers it with a signed MDN (synchronous, or POSTed back to "as2in"
+// with mdn = "async"), and send port "files" writes what it received.
+const as2LoopConfig = `
+group "g" {
+  signing_certificate = "{{.Sign}}"
+  as2_id              = "CONTOSO"
+}
+` + serverAndHost + `party "self" {
+  as2_id               = "CONTOSO"
+  signing_certificates = ["{{.Sign}}"]
+}
+pipeline "sign_encrypt" {
+  encoder "smime" {
+    signature            = "clear"
+    encrypt              = true
+    encryption_algorithm = "aes256-cbc"
+  }
+}
+` + decodePipeline + `
+receive_location "in" {
+  host         = host.h
+  content_type = "application/edi-x12"
+  transport "file" { path = "in" }
+}
+receive_location "as2in" {
+  host     = host.h
+  pipeline = pipeline.decode
+  transport "as2" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as2"
+    async_mdn_interval = "50ms"
+  }
+}
+send_port "out" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Sign}}"
+  filter                 = message.receive_location == "in"
+  transport "as2" {
+    url           = "http://127.0.0.1:{{.Port}}/as2"
+    partner       = party.self
+    mdn           = "{{.MDN}}"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+  }
+}
+send_port "files" {
+  host   = host.h
+  filter = message.receive_location == "as2in"
+  transport "file" {
+    path      = "out"
+    file_name = "${message.id}"
+  }
+}
+`
+
+// TestLogKeys: every log line about a message, on the sending side (the
+// runner's lines and the receipt's) as on the receiving side (the runner's
+// and the as2 transport's), names it with message_id, where it is with
+// send_port or receive_location, and the instance, under the same keys; a
+// message sent over AS2 and received back takes the info lines the README
+// lists, in that order.
+func TestLogKeys(t *testing.T) {
+	for _, mdn := range []string{"sync", "async"} {
+		t.Run(mdn, func(t *testing.T) {
+			p := newPKI(t)
+			dir := setup(t, p, as2LoopConfig, map[string]string{"Port": freePort(t), "Decrypt": p.signer.SHA1(), "MDN": mdn})
+			// The engine encrypts for, and verifies, its own certificate.
+			testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "self.pem", p.signer.CertPEM())
+			var out syncbuf.Buffer
+			r, box := startWith(t, dir, func(o *runner.Options) {
+				o.Log = slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			})
+			stop := runInBackground(t, r)
+			waitListening(t, "http://127.0.0.1:"+portOf(t, dir)+"/as2")
+			put(t, dir, "order.edi", []byte("ISA*00*~"))
+			waitDelivered(t, box, 2)
+			stop()
+
+			const who = `host "h" on server "srv1" as service account "svc"`
+			lines := map[string]map[string][]string{} // message id → side → messages logged, in order
+			sc := bufio.NewScanner(strings.NewReader(out.String()))
+			for sc.Scan() {
+				var rec map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+					t.Fatalf("log line %q: %v", sc.Text(), err)
+				}
+				msg, _ := rec["msg"].(string)
+				if _, ok := rec["message"]; ok {
+					t.Errorf("%q: key message; the message's id is message_id", sc.Text())
+				}
+				id, ok := rec["message_id"].(string)
+				if !ok {
+					continue
+				}
+				if rec["instance"] != who {
+					t.Errorf("%q: instance %v, want %s", sc.Text(), rec["instance"], who)
+				}
+				port, isSend := rec["send_port"].(string)
+				loc, isRecv := rec["receive_location"].(string)
+				if isSend == isRecv || port == "" && loc == "" {
+					t.Errorf("%q: want either send_port or receive_location", sc.Text())
+				}
+				side := loc
+				if isSend {
+					side = port
+				}
+				if lines[id] == nil {
+					lines[id] = map[string][]string{}
+				}
+				lines[id][side] = append(lines[id][side], msg)
+			}
+			if len(lines) != 2 {
+				t.Fatalf("lines about %d messages, want 2:\n%s", len(lines), out.String())
+			}
+			want := map[string][]string{
+				// Contoso's side: received from a file, sent over AS2.
+				"in":  {"message received"},
+				"out": {"receipt", "delivered"},
+				// Fabrikam's side: received over AS2, written to a file.
+				"as2in": {"message received", "MDN built", "AS2 message received"},
+				"files": {"delivered"},
+			}
+			if mdn == "async" {
+				want["out"] = []string{"sent; awaiting the asynchronous MDN", "receipt", "delivered"}
+				want["as2in"] = []string{"message received", "MDN built", "AS2 message received; asynchronous MDN queued", "asynchronous MDN sent"}
+			}
+			// In order but for the asynchronous MDN, which may be
+			// settled before its wait is logged.
+			for _, sides := range lines {
+				for side, got := range sides {
+					if mdn == "async" {
+						slices.Sort(got)
+						want[side] = slices.Sorted(slices.Values(want[side]))
+					}
+					if strings.Join(got, "|") != strings.Join(want[side], "|") {
+						t.Errorf("%s: lines %q, want %q", side, got, want[side])
+					}
+				}
+			}
+		})
+	}
+}
+
+// waitDelivered waits until box holds n messages, all delivered.
+func waitDelivered(t *testing.T, box msgbox.Box, n int) {
+	t.Helper()
+	var msgs []msgbox.Message
+	for range 400 {
+		var err error
+		msgs, err = box.List(t.Context(), msgbox.Filter{Status: msgbox.StatusDelivered})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == n {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("%d messages delivered, want %d", len(msgs), n)
+}
