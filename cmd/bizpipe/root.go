@@ -74,8 +74,11 @@ func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string
 func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bizpipe",
-		Short: "Validate and run S/MIME send pipelines declared in HCL",
-		Long: `bizpipe is a BizTalk-style outbound messaging engine configured by HCL.
+		Short: "Validate and run S/MIME and AS2 messaging pipelines declared in HCL",
+		Long: `bizpipe is a BizTalk-style messaging engine configured by HCL: it receives
+messages (files, HTTP, AS2), signs and encrypts or decrypts and verifies them
+(S/MIME), and delivers them (files, HTTP, AS2), durably and exactly once to
+files.
 
 Before anything runs, "bizpipe validate" proves that every host instance that
 signs can reach the group signing certificate and its private key through its

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/validate/report"
 )
 
@@ -75,15 +74,8 @@ func formatNames() []string {
 	return out
 }
 
-// runOnly are the live rules that only run judges: BP6004 compares the
-// process's user with the service account's, which says nothing when
-// validate --live runs (as whoever runs it) rather than the engine.
-// (report.Rule has no field for this; its description says "checked by run
-// only".)
-var runOnly = map[diag.Code]bool{diag.CodeLiveRunAs: true}
-
 func checkedBy(r report.Rule) string {
-	if runOnly[r.Code] {
+	if r.RunOnly() {
 		return "`run` (live)"
 	}
 	if r.Live {

@@ -31,6 +31,12 @@ type Rule struct {
 	Description string
 }
 
+// RunOnly reports whether only run judges the live rule r: BP6004
+// compares the process's user with the service account's, which says
+// nothing when validate --live runs as whoever runs it rather than as the
+// engine.
+func (r Rule) RunOnly() bool { return r.Code == diag.CodeLiveRunAs }
+
 // rules is kept in code order. It is an array, not a slice, so that Rules can
 // hand out copies and nobody can mutate the table.
 var rules = [...]Rule{
@@ -54,13 +60,13 @@ var rules = [...]Rule{
 		"A filter is not boolean, or a filter or template uses an unknown message attribute."},
 	{diag.CodeFilterLocation, "FilterUndeclaredReceiveLocation", hcl.DiagWarning, false,
 		"Filter names an undeclared receive location",
-		"A send port's filter compares message.receive_location with a literal name that no receive_location declares, so that comparison never holds (an addition to the contract's codes)."},
+		"A send port's filter compares message.receive_location with a literal name that no receive_location declares, so that comparison never holds."},
 	{diag.CodeUnrouted, "ReceiveLocationUnrouted", hcl.DiagWarning, false,
 		"No send port can match a receive location's messages",
-		"Every send port's filter is false for the messages a receive location receives (judged from their receive_location and the location's properties), or no send port has a filter, so each of them would be suspended as a routing failure (an addition to the contract's codes)."},
+		"Every send port's filter is false for the messages a receive location receives (judged from their receive_location and the location's properties), or no send port has a filter, so each of them would be suspended as a routing failure."},
 	{diag.CodeFilterProperty, "FilterPropertyNeverSet", hcl.DiagWarning, false,
 		"Filter reads a property no receive location sets",
-		"A send port's filter reads message.properties.KEY, but no receive location sets KEY, so the filter cannot be evaluated for any message (an addition to the contract's codes)."},
+		"A send port's filter reads message.properties.KEY, but no receive location sets KEY, so the filter cannot be evaluated for any message."},
 	{diag.CodeStorePath, "StorePathUnusable", hcl.DiagError, false,
 		"Certificate store path unusable",
 		"A certificate store path is missing, not a directory, or unreadable."},
@@ -135,16 +141,16 @@ var rules = [...]Rule{
 		"An unencrypted private key file (PEM) is readable or writable by group or others. Password-protected PKCS#12 files are exempt."},
 	{diag.CodeLiveRunAs, "RunAsMismatch", hcl.DiagWarning, true,
 		"Running as a different user than the service account",
-		"The process runs as a different user than the host instance's service account (checked by run only)."},
+		"The process runs as a different user than the host instance's service account."},
 	{diag.CodeLiveMessageBox, "MessageBoxUnreachable", hcl.DiagError, true,
 		"Message box unreachable or at another schema version",
-		"The shared PostgreSQL message box cannot be reached, or its schema version is not the one this bizpipe uses (an addition to the contract's codes)."},
+		"The shared PostgreSQL message box cannot be reached, or its schema version is not the one this bizpipe uses."},
 	{diag.CodeLiveDirectory, "ComponentDirectoryUnusable", hcl.DiagWarning, true,
 		"Transport directory missing or not usable",
-		"A directory that a receive location or send port of an instance on this server polls or writes (a file transport's path) is missing, not a directory, or cannot be read, searched or written by the instance's user. A warning, as the directory may be a share mounted later; until it is there, the location receives nothing and the port's deliveries fail and are retried (an addition to the contract's codes)."},
+		"A directory that a receive location or send port of an instance on this server polls or writes (a file transport's path) is missing, not a directory, or cannot be read, searched or written by the instance's user. A warning, as the directory may be a share mounted later; until it is there, the location receives nothing and the port's deliveries fail and are retried."},
 	{diag.CodeLiveFiles, "ComponentFilesUnusable", hcl.DiagError, true,
 		"TLS files cannot be loaded",
-		"The files that a receive location or send port of an instance on this server loads when it starts (a tls block's cert_file, key_file and ca_file) cannot be loaded as the transport loads them: missing, unreadable by the instance's user, not PEM, or a key that does not match its certificate. Key material is never shown (an addition to the contract's codes)."},
+		"The files that a receive location or send port of an instance on this server loads when it starts (a tls block's cert_file, key_file and ca_file) cannot be loaded as the transport loads them: missing, unreadable by the instance's user, not PEM, or a key that does not match its certificate. Key material is never shown."},
 	{diag.CodeDecCertRequired, "DecryptionCertificateRequired", hcl.DiagError, false,
 		"Decrypting host has no decryption certificate",
 		"A host runs a decrypting receive location but declares no decryption_certificate."},
@@ -199,7 +205,10 @@ func WriteRulesMarkdown(w io.Writer) error {
 	b.WriteString("|---|---|---|---|\n")
 	for _, r := range rules {
 		desc := r.Description
-		if r.Live {
+		switch {
+		case r.RunOnly():
+			desc += " (live check: `run` only)"
+		case r.Live:
 			desc += " (live check: `validate --live` and `run` only)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Code, severityString(r.Severity), mdEscape(r.Title), mdEscape(desc))
