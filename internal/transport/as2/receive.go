@@ -51,8 +51,10 @@ When the sender asks for an asynchronous MDN (Receipt-Delivery-Option, an
 http or https URL), the request is answered 200 with no body as soon as the
 message and its MDN are stored; the MDN is then POSTed to that URL from the
 message box, with a Content-Length, up to async_mdn_attempts times
-async_mdn_interval apart, also after a restart. Redirects are not followed
-and no proxy is used: the MDN goes to the URL the sender gave, nowhere else.
+async_mdn_interval apart, also after a restart. Up to 16 MDNs are POSTed
+at once, each for at most 60 seconds: an address that never answers delays
+no other. Redirects are not followed and no proxy is used: the MDN goes to
+the URL the sender gave, nowhere else.
 
 The location also takes the asynchronous MDNs our own send ports asked
 for (mdn = "async"): a POST from a declared party whose body is a
@@ -181,7 +183,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
 		keys: env.Keys,
 		mdns: env.MDNs, receipts: env.Receipts, mdnAttempts: c.AsyncMDNAttempts.V, mdnInterval: c.AsyncMDNInterval.V,
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), mdnClient: newMDNClient(),
 	}
 	if rc.mdnAttempts < 1 {
 		rc.mdnAttempts = DefaultAsyncMDNAttempts
@@ -224,6 +226,7 @@ type receiver struct {
 	mdnAttempts int
 	mdnInterval time.Duration
 	wake        chan struct{} // an asynchronous MDN was queued
+	mdnClient   *http.Client  // POSTs the asynchronous MDNs
 	posting     chan struct{} // closed when postMDNs returned
 	log         *slog.Logger
 	// serving is the http transport's listening lifecycle, TLS when
