@@ -93,7 +93,11 @@ func InBatches[T, R any](items []T, out []R, do func(items []T, out []R)) {
 func ReceiveInBatches(items []Receipt, receive func(items []Receipt, out []ReceiveResult),
 	wrap func(err error, format string, args ...any) error) []ReceiveResult {
 	out := make([]ReceiveResult, len(items))
-	InBatches(items, out, receive)
+	keyed := make([]Receipt, len(items)) // the caller's items stay as given
+	for i, it := range items {
+		keyed[i] = Receipt{In: it.In.NormalizeKey(), Body: it.Body}
+	}
+	InBatches(keyed, out, receive)
 	for i := range out {
 		if out[i].Err != nil {
 			out[i].Message, out[i].Dup = Message{}, false

@@ -73,6 +73,13 @@ type Incoming struct {
 	// source never publishes the message twice. Empty means no
 	// de-duplication (HTTP).
 	SourceKey string
+	// SourceKeyIfDecoded says that SourceKey is only the sender's claim
+	// (an AS2 Message-ID), which the decoders back by authenticating the
+	// sender: a message whose Decoding is DecodingFailed is then stored
+	// without it, neither found as a duplicate nor holding the key, so
+	// that a message nobody authenticated cannot take the place of the
+	// authentic one sent under the same key (see DedupKey).
+	SourceKeyIfDecoded bool
 
 	// SensitiveProperties names the Properties whose values derive from a
 	// sensitive value: the box stores the names with the message, and
@@ -91,6 +98,24 @@ type Incoming struct {
 	Party string
 	// Decoding says what the location's decoders made of the message.
 	Decoding Decoding
+}
+
+// DedupKey is the key the box de-duplicates on: SourceKey, or "" when
+// SourceKeyIfDecoded and the decoders refused the message. Every box reads
+// SourceKey through it (NormalizeKey).
+func (in Incoming) DedupKey() string {
+	if in.SourceKeyIfDecoded && in.Decoding == DecodingFailed {
+		return ""
+	}
+	return in.SourceKey
+}
+
+// NormalizeKey returns in with SourceKey set to its DedupKey: what a box
+// does first with what it receives, so that the rest of it only sees
+// SourceKey.
+func (in Incoming) NormalizeKey() Incoming {
+	in.SourceKey, in.SourceKeyIfDecoded = in.DedupKey(), false
+	return in
 }
 
 // Decoding is what a receive location's decoder stages made of a message.

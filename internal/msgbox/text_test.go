@@ -53,7 +53,7 @@ func TestNewMessage(t *testing.T) {
 	} {
 		m, props, err := NewMessage(in)
 		if err != nil {
-			t.Fatalf("NewMessage(%q): %v", in, err)
+			t.Fatalf("NewMessage(%#v): %v", in, err)
 		}
 		p, sensitive, err := DecodeProperties(props)
 		if err != nil {
@@ -62,12 +62,12 @@ func TestNewMessage(t *testing.T) {
 		want := Message{ReceiveLocation: CleanText(in.ReceiveLocation), FileName: CleanText(in.FileName),
 			ContentType: CleanText(in.ContentType), Properties: p, SensitiveProperties: sensitive, Status: StatusReceived}
 		if !reflect.DeepEqual(m, want) {
-			t.Errorf("NewMessage(%q) =\n %#v\nwant\n %#v", in, m, want)
+			t.Errorf("NewMessage(%#v) =\n %#v\nwant\n %#v", in, m, want)
 		}
 		if len(in.Properties) > 0 {
 			in.Properties["changed"] = "after"
 			if _, ok := m.Properties["changed"]; ok {
-				t.Errorf("NewMessage(%q) shares the caller's map", in)
+				t.Errorf("NewMessage(%#v) shares the caller's map", in)
 			}
 		}
 	}

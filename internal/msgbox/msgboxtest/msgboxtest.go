@@ -96,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveConcurrent", testReceiveConcurrent},
 		{"SourceKey", testSourceKey},
 		{"SourceKeyRace", testSourceKeyRace},
+		{"SourceKeyIfDecoded", testSourceKeyIfDecoded},
 		{"Route", testRoute},
 		{"RouteNoPorts", testRouteNoPorts},
 		{"RouteInvalid", testRouteInvalid},

@@ -33,7 +33,7 @@ import (
 // route, in a transaction of two round trips (the insert, whose received_at
 // route sees, then the routing and the COMMIT).
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
-	msg, dup, err := b.receive(ctx, in, body, route)
+	msg, dup, err := b.receive(ctx, in.NormalizeKey(), body, route)
 	if err != nil {
 		return msgbox.Message{}, false, b.wrap(err, "receive from %s", msgbox.CleanText(in.ReceiveLocation))
 	}

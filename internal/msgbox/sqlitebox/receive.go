@@ -30,7 +30,7 @@ import (
 // if body fails, ctx ends or the process dies, the file is removed (at
 // once, or by a later Open) and no partial message is ever seen.
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
-	msg, dup, err := b.receive(ctx, in, body, route)
+	msg, dup, err := b.receive(ctx, in.NormalizeKey(), body, route)
 	if err != nil {
 		return msgbox.Message{}, false, b.wrap(err, "receive from %s", msgbox.CleanText(in.ReceiveLocation))
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -25,17 +26,20 @@ const (
 	// queues the MDN anew.
 	DefaultAsyncMDNAttempts = 10
 	DefaultAsyncMDNInterval = time.Minute
-	// mdnPostTimeout bounds one POST of an MDN, from connecting to the
-	// end of the answer.
+	// mdnPostTimeout bounds one POST of an MDN, from its claim to the end
+	// of the answer.
 	mdnPostTimeout = 60 * time.Second
-	// mdnLease is how long a claimed MDN is not claimed again: longer
-	// than a POST, so that one POST runs at a time per MDN.
+	// mdnLease is how long a claimed MDN is not claimed again: twice the
+	// longest POST, counted from before the claim, so that no POST of it
+	// is still running when another poster (a shared box) may claim it.
 	mdnLease = 2 * mdnPostTimeout
 	// mdnIdleCheck bounds the wait between looks at the box when nothing
 	// is due: another instance (a shared box) may have queued MDNs.
 	mdnIdleCheck = 30 * time.Second
-	// mdnClaimMax bounds one claim.
-	mdnClaimMax = 16
+	// mdnPosters bounds the POSTs in flight at once. Each one waits on a
+	// partner's server, so they run side by side: an address that never
+	// answers holds one of them until mdnPostTimeout, not the others.
+	mdnPosters = 16
 )
 
 // sourceKey identifies an AS2 message at its source: its Message-ID from
@@ -70,11 +74,9 @@ func (rc *receiver) queueMDN(ctx context.Context, id string, mdn []byte, to stri
 	return nil
 }
 
-// postMDNs POSTs the location's due asynchronous MDNs until ctx is done.
-// Each is claimed in the box first (a lease), so that an MDN queued before
-// a restart, or by another instance sharing the box, is sent too.
-func (rc *receiver) postMDNs(ctx context.Context) {
-	client := &http.Client{
+// newMDNClient is the client asynchronous MDNs are POSTed with.
+func newMDNClient() *http.Client {
+	return &http.Client{
 		Timeout: mdnPostTimeout,
 		// The URL is the sender's; a redirect would take the MDN (and a
 		// request from this host) to a place nobody declared.
@@ -87,43 +89,92 @@ func (rc *receiver) postMDNs(ctx context.Context) {
 			MaxIdleConnsPerHost: 2,
 		},
 	}
+}
+
+// postMDNs POSTs the location's due asynchronous MDNs until ctx is done,
+// up to mdnPosters at once. Each is claimed in the box first (a lease), so
+// that an MDN queued before a restart, or by another instance sharing the
+// box, is sent too. Only as many are claimed as can start at once, so
+// that none waits under its lease behind another's POST; and each POST
+// ends mdnPostTimeout after its claim began, well inside the lease.
+func (rc *receiver) postMDNs(ctx context.Context) {
+	client := rc.mdnClient
 	defer client.CloseIdleConnections()
+	var wg sync.WaitGroup
+	defer wg.Wait()                         // the POSTs end with ctx
+	done := make(chan struct{}, mdnPosters) // one per POST ended: never blocks
+	inFlight := 0
 	for {
-		ms, err := rc.mdns.ClaimMDNs(ctx, rc.loc, mdnLease, mdnClaimMax)
-		if err != nil && ctx.Err() == nil {
-			rc.log.Error("claiming asynchronous MDNs failed", "error", err)
-		}
-		for _, m := range ms {
-			rc.postOne(ctx, client, m)
+		var claimErr error
+		if free := mdnPosters - inFlight; free > 0 {
+			claimed := time.Now() // before the box starts the lease
+			var ms []msgbox.SentMDN
+			ms, claimErr = rc.mdns.ClaimMDNs(ctx, rc.loc, mdnLease, free)
+			if claimErr != nil && ctx.Err() == nil {
+				rc.log.Error("claiming asynchronous MDNs failed", "error", claimErr)
+			}
+			for _, m := range ms {
+				inFlight++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rc.postOne(ctx, client, m, claimed.Add(mdnPostTimeout))
+					done <- struct{}{}
+				}()
+			}
+			if len(ms) == free && ctx.Err() == nil {
+				continue // maybe more are due: claimed as places free up
+			}
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if len(ms) == mdnClaimMax {
-			continue
+		// With every place taken, only a POST ending is worth waking for
+		// (a due MDN could not start): no timer then.
+		var timer <-chan time.Time
+		var t *time.Timer
+		if inFlight < mdnPosters {
+			wait := mdnIdleCheck
+			if claimErr == nil {
+				if at, ok, err := rc.mdns.NextMDNDue(ctx, rc.loc); err == nil && ok {
+					wait = min(max(time.Until(at), 0), mdnIdleCheck)
+				}
+			}
+			t = time.NewTimer(wait)
+			timer = t.C
 		}
-		wait := mdnIdleCheck
-		if at, ok, err := rc.mdns.NextMDNDue(ctx, rc.loc); err == nil && ok {
-			wait = min(max(time.Until(at), 0), mdnIdleCheck)
-		}
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
 		case <-rc.wake:
-		case <-t.C:
+		case <-done:
+			inFlight--
+		case <-timer:
 		}
-		t.Stop()
+		if t != nil {
+			t.Stop()
+		}
+		// Every other POST that ended meanwhile frees its place too.
+		for drained := false; !drained; {
+			select {
+			case <-done:
+				inFlight--
+			default:
+				drained = true
+			}
+		}
 	}
 }
 
 // postOne POSTs one claimed MDN and records the outcome: sent on a 2xx
 // answer, else pending again after the interval, or failed after the
 // last attempt.
-func (rc *receiver) postOne(ctx context.Context, client *http.Client, m msgbox.SentMDN) {
+// The POST ends at deadline, inside the claim's lease.
+func (rc *receiver) postOne(ctx context.Context, client *http.Client, m msgbox.SentMDN, deadline time.Time) {
 	log := rc.log.With("message_id", m.MessageID, "receipt_delivery_option", redactURL(m.URL), "attempt", m.Attempts)
-	err := postMDN(ctx, client, m)
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	err := postMDN(pctx, client, m)
+	cancel()
 	if ctx.Err() != nil {
 		// Stopping: the claim lapses and the MDN is sent after the
 		// restart; the attempt counts, as a killed one does.

@@ -51,8 +51,10 @@ When the sender asks for an asynchronous MDN (Receipt-Delivery-Option, an
 http or https URL), the request is answered 200 with no body as soon as the
 message and its MDN are stored; the MDN is then POSTed to that URL from the
 message box, with a Content-Length, up to async_mdn_attempts times
-async_mdn_interval apart, also after a restart. Redirects are not followed
-and no proxy is used: the MDN goes to the URL the sender gave, nowhere else.
+async_mdn_interval apart, also after a restart. Up to 16 MDNs are POSTed
+at once, each for at most 60 seconds: an address that never answers delays
+no other. Redirects are not followed and no proxy is used: the MDN goes to
+the URL the sender gave, nowhere else.
 
 The location also takes the asynchronous MDNs our own send ports asked
 for (mdn = "async"): a POST from a declared party whose body is a
@@ -66,6 +68,14 @@ names no delivery that awaits one.
 A message is stored once per Message-ID and party: a repeat (the sender did
 not get our answer) is not stored again, and is answered with the MDN the
 first one got, synchronously or at the repeat's Receipt-Delivery-Option.
+Only a message the pipeline accepts holds its Message-ID: AS2 headers are
+anyone's to write, so one the pipeline refuses is stored and suspended on
+its own, and the party's message sent under the same Message-ID later is
+received as usual. A repeat is the same content, by its
+Received-Content-MIC; the same Message-ID with another content is not
+stored and is refused with that Message-ID named: a processed/error MDN
+(unexpected-processing-error) when the sender waits for a synchronous one,
+else 409 (the first message's MDN stays the one kept and sent).
 
 Other answers: 413 above max_body, 400 for missing or malformed AS2 headers,
 503 when the message box cannot store the message or its MDN (the sender
@@ -184,7 +194,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
 		keys: env.Keys,
 		mdns: env.MDNs, receipts: env.Receipts, mdnAttempts: c.AsyncMDNAttempts.V, mdnInterval: c.AsyncMDNInterval.V,
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), mdnClient: newMDNClient(),
 	}
 	if rc.mdnAttempts < 1 {
 		rc.mdnAttempts = DefaultAsyncMDNAttempts
@@ -227,6 +237,7 @@ type receiver struct {
 	mdnAttempts int
 	mdnInterval time.Duration
 	wake        chan struct{} // an asynchronous MDN was queued
+	mdnClient   *http.Client  // POSTs the asynchronous MDNs
 	posting     chan struct{} // closed when postMDNs returned
 	log         *slog.Logger
 	// serving is the http transport's listening lifecycle, TLS when
@@ -338,8 +349,13 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	in := msgbox.Incoming{
 		// A repeated Message-ID from the same partner is the same message
-		// (language §11): stored once.
+		// (language §11): stored once. But AS2-From and Message-ID are
+		// what anyone can write; only the decoders authenticate the
+		// sender. A message they refuse is stored without the key
+		// (SourceKeyIfDecoded), so that junk sent first under a partner's
+		// Message-ID cannot take the place of the partner's message.
 		SourceKey:           sourceKey(party, req.MessageID),
+		SourceKeyIfDecoded:  true,
 		ReceiveLocation:     rc.loc,
 		ContentType:         ct,
 		Properties:          maps.Clone(rc.props),
@@ -396,12 +412,21 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	mic := micOf(pub, alg, hasher)
+	var kept []byte
+	if pub.Dup {
+		var conflict bool
+		if kept, conflict = rc.judgeRepeat(r.Context(), log, pub, mic); conflict {
+			rc.refuseReused(w, log, req, party)
+			return
+		}
+	}
 	if req.Receipt == as2.ReceiptNone {
 		log.Debug("AS2 message received without a receipt request", "repeat", pub.Dup)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	mdn, built, err := rc.answer(r.Context(), log, req, party, pub, alg, hasher)
+	mdn, built, err := rc.answer(log, req, pub, mic, kept, "")
 	if err != nil {
 		// The message is stored; without a receipt the sender will send
 		// it again, which finds it stored and tries again: the lesser harm
@@ -428,48 +453,36 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// same bytes, to the same effect.
 		log.Warn("keeping the MDN sent failed", "error", err)
 	}
-	for k, vs := range built.Header {
-		w.Header()[k] = vs
-	}
-	// libas2 parses the raw bytes of a sync MDN: never chunked.
-	w.Header().Set("Content-Length", strconv.Itoa(len(built.Body)))
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(built.Body); err != nil {
-		log.Warn("writing the MDN failed", "error", err)
-	}
+	writeMDN(w, log, built)
 	log.Info("AS2 message received", "repeat", pub.Dup)
 }
 
-// answer returns the MDN that answers the message published as pub: the
-// one kept for it when it is a repeat, else one built now (also for a
-// repeat whose MDN was not kept: a process stopped in between). mdn is the
-// whole entity; built splits it into HTTP header and body.
-func (rc *receiver) answer(ctx context.Context, log *slog.Logger, req *as2.ReceivedRequest, party string,
-	pub component.Published, alg as2.Alg, hasher hash.Hash) (mdn []byte, built *as2.Built, err error) {
-	if pub.Dup && rc.mdns != nil {
-		kept, err := rc.mdns.SentMDN(ctx, pub.Message.ID)
-		switch {
-		case err == nil:
-			if b, err := splitBuilt(kept.Data); err == nil {
-				log.Info("AS2 message repeated: answered with the original MDN")
-				return kept.Data, b, nil
-			}
-			log.Warn("the kept MDN is unreadable; building it again")
-		case !errors.Is(err, msgbox.ErrNotFound):
-			log.Warn("reading the kept MDN failed; building it again", "error", err)
+// answer returns the MDN that answers the message published as pub: kept,
+// the one kept for the message it repeats, when not nil, else one built
+// now (also for a repeat whose MDN was not kept: a process stopped in
+// between). refusal, when not "", is the processed/error text of an MDN
+// that refuses the message for another reason than the decoders'. mdn is
+// the whole entity; built splits it into HTTP header and body.
+func (rc *receiver) answer(log *slog.Logger, req *as2.ReceivedRequest, pub component.Published, mic *as2.MIC,
+	kept []byte, refusal string) (mdn []byte, built *as2.Built, err error) {
+	if kept != nil {
+		b, err := splitBuilt(kept)
+		if err != nil {
+			return nil, nil, fmt.Errorf("the kept MDN: %w", err)
 		}
+		log.Info("AS2 message repeated: answered with the original MDN")
+		return kept, b, nil
 	}
-	m := &as2.MDN{OriginalRecipient: rc.as2ID, FinalRecipient: rc.as2ID, OriginalMessageID: req.MessageID, Disposition: as2.Processed()}
+	m := &as2.MDN{OriginalRecipient: rc.as2ID, FinalRecipient: rc.as2ID, OriginalMessageID: req.MessageID, Disposition: as2.Processed(), MIC: mic}
 	switch {
+	case refusal != "":
+		m.Disposition, m.MIC = as2.ProcessedError("unexpected-processing-error"), nil
+		m.Text = refusal
 	case pub.Refused != nil:
 		m.Disposition = as2.ProcessedError(refusalDescription(pub.Refused))
 		m.Text = "The message was received but not processed: " + m.Disposition.Description + "."
-	case pub.MIC != nil:
-		m.MIC = &as2.MIC{Alg: alg, Digest: pub.MIC}
-	case !pub.Decoded:
-		m.MIC = &as2.MIC{Alg: alg, Digest: hasher.Sum(nil)}
 	}
-	opts := as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: alg}
+	opts := as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: req.Options.MICAlg()}
 	if req.Options.Signed {
 		opts.Signer, err = rc.mdnSigner()
 	}
@@ -482,6 +495,128 @@ func (rc *receiver) answer(ctx context.Context, log *slog.Logger, req *as2.Recei
 	}
 	log.Info("MDN built", "disposition", m.Disposition.String(), "signed_mdn", opts.Signer != nil)
 	return b.Entity, b, nil
+}
+
+// micOf is the Received-Content-MIC of the message published as pub (RFC
+// 4130 §7.3.1): the decoders', over what was signed, or, for a location
+// without decoders, hasher's, over the body as received; nil for a
+// message the decoders refused or for which they computed none.
+func micOf(pub component.Published, alg as2.Alg, hasher hash.Hash) *as2.MIC {
+	switch {
+	case pub.Refused != nil:
+		return nil
+	case pub.MIC != nil:
+		return &as2.MIC{Alg: alg, Digest: pub.MIC}
+	case !pub.Decoded:
+		return &as2.MIC{Alg: alg, Digest: hasher.Sum(nil)}
+	}
+	return nil
+}
+
+// judgeRepeat judges a message whose Message-ID its party sent before
+// (pub.Dup): the one stored under it holds that Message-ID and was
+// answered with the MDN kept for it. kept is that MDN when it answers this
+// message too: the same content, by the MIC both MDNs report (RFC 4130
+// §7.3.1 makes it the content's identity: the same across re-encryption
+// and re-signing). It is nil when no MDN is kept or the kept one is
+// unreadable: one is built again. conflict reports another content under
+// the same Message-ID, which the box cannot take (the Message-ID is held)
+// and the original MDN does not answer.
+func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub component.Published, mic *as2.MIC) (kept []byte, conflict bool) {
+	if rc.mdns == nil {
+		return nil, false
+	}
+	sm, err := rc.mdns.SentMDN(ctx, pub.Message.ID)
+	switch {
+	case errors.Is(err, msgbox.ErrNotFound):
+		return nil, false
+	case err != nil:
+		log.Warn("reading the kept MDN failed; building it again", "error", err)
+		return nil, false
+	}
+	orig, err := as2.ParseMDN(sm.Data, as2.VerifyOptions{Unverified: true})
+	if err == nil {
+		_, err = splitBuilt(sm.Data)
+	}
+	if err != nil {
+		log.Warn("the kept MDN is unreadable; building it again", "error", err)
+		return nil, false
+	}
+	switch {
+	case !orig.Disposition.Positive():
+		// Only a message the decoders accepted holds its Message-ID, and
+		// it is answered processed: a refusal kept under it is from a
+		// message stored before that rule, whose refusal is no answer to
+		// this one, which the box cannot take either.
+		return nil, true
+	case orig.MIC == nil || mic == nil || orig.MIC.Alg != mic.Alg:
+		// Nothing to compare (another micalg asked for this time): the
+		// original MDN, whose MIC the sender checks against what it sent
+		// (language §11), so that another content is found out there.
+		log.Info("AS2 message repeated: its content cannot be compared with the original's", "mic_alg", micAlgName(mic))
+		return sm.Data, false
+	case orig.MIC.Equal(*mic):
+		return sm.Data, false
+	}
+	return nil, true
+}
+
+// micAlgName names mic's algorithm for logs, "" for none.
+func micAlgName(mic *as2.MIC) string {
+	if mic == nil {
+		return ""
+	}
+	return mic.Alg.String()
+}
+
+// refuseReused answers a message whose Message-ID its party used before
+// for another content (judgeRepeat). It is not stored: the box keeps one
+// message per Message-ID and party, the first one, which a repeat must not
+// replace. Answering the first one's MDN would acknowledge content that
+// was never received, so the sender is told, with the Message-ID: a
+// processed/error MDN (RFC 4130 §7.4.3's unexpected-processing-error, which
+// every partner reads as a failure) when it waits for a synchronous one;
+// 409 when it asked for none or for an asynchronous one, whose keeping
+// (one MDN per stored message) would replace the first one's.
+func (rc *receiver) refuseReused(w http.ResponseWriter, log *slog.Logger, req *as2.ReceivedRequest, party string) {
+	why := fmt.Sprintf("The message was received but not processed: Message-ID %s was received from %s before, with another content; send this one with a new Message-ID.", req.MessageID, req.From)
+	log.Warn("AS2 message refused: its Message-ID was received before with another content", "receipt", receiptName(req.Receipt))
+	if req.Receipt != as2.ReceiptSync {
+		plain(w, http.StatusConflict, why)
+		return
+	}
+	_, built, err := rc.answer(log, req, component.Published{}, nil, nil, why)
+	if err != nil {
+		log.Error("building the MDN failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
+		plain(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeMDN(w, log, built)
+}
+
+// receiptName names what a request asks for, for logs.
+func receiptName(k as2.ReceiptMode) string {
+	switch k {
+	case as2.ReceiptSync:
+		return "sync"
+	case as2.ReceiptAsync:
+		return "async"
+	}
+	return "none"
+}
+
+// writeMDN answers with a synchronous MDN: its header fields as HTTP
+// headers, its body with a Content-Length (libas2 parses the raw bytes of
+// a sync MDN: never chunked).
+func writeMDN(w http.ResponseWriter, log *slog.Logger, built *as2.Built) {
+	for k, vs := range built.Header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(built.Body)))
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(built.Body); err != nil {
+		log.Warn("writing the MDN failed", "error", err)
+	}
 }
 
 // splitBuilt splits a kept MDN entity into HTTP header and body.

@@ -1,0 +1,150 @@
+package as2
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// deadlineRecorder passes requests on, noting the deadline each one's
+// context carries, by URL path.
+type deadlineRecorder struct {
+	rt        http.RoundTripper
+	mu        sync.Mutex
+	deadlines map[string]time.Time
+}
+
+func (d *deadlineRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	dl, _ := req.Context().Deadline()
+	d.mu.Lock()
+	d.deadlines[req.URL.Path] = dl
+	d.mu.Unlock()
+	return d.rt.RoundTrip(req)
+}
+
+func (d *deadlineRecorder) deadline(path string) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.deadlines[path]
+}
+
+// TestAsyncMDNStalledURL: asynchronous MDNs are POSTed side by side. One
+// partner's address accepts the POST and never answers; another partner's
+// MDN, queued after it, reaches its address while that POST is still
+// waiting, not after it gave up. The stalled POST carries a deadline
+// before the end of its claim's lease, so that no other poster sharing
+// the box can claim and send the MDN while it may still arrive.
+func TestAsyncMDNStalledURL(t *testing.T) {
+	var once sync.Once
+	stallGot, stallEnded := make(chan struct{}), make(chan struct{})
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // then a client that leaves ends r's context
+		once.Do(func() { close(stallGot) })
+		<-r.Context().Done()
+		close(stallEnded)
+	}))
+	t.Cleanup(stall.Close)
+	answered := make(chan string, 1)
+	answer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		answered <- string(b)
+	}))
+	t.Cleanup(answer.Close)
+
+	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
+	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	built, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{},
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}, MDNs: box,
+		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := built.(*receiver)
+	rec := &deadlineRecorder{rt: rc.mdnClient.Transport, deadlines: map[string]time.Time{}}
+	rc.mdnClient.Transport = rec
+	if err := rc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Stop(context.Background()) }) // before the servers close: ends the stalled POST
+
+	queue := func(t *testing.T, url, text string) string {
+		t.Helper()
+		m, _, err := box.ReceiveRouted(t.Context(), msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
+			strings.NewReader(text), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := as2.BuildMDN(&as2.MDN{OriginalRecipient: "CONTOSO", FinalRecipient: "CONTOSO", OriginalMessageID: "<" + text + "@fabrikam.example>",
+			Disposition: as2.Processed(), MIC: &as2.MIC{Alg: as2.SHA256, Digest: make([]byte, 32)}, Text: text},
+			as2.BuildOptions{From: "CONTOSO", To: "FABRIKAM", Digest: as2.SHA256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.queueMDN(t.Context(), m.ID, b.Entity, url); err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+
+	stalled := queue(t, stall.URL+"/stall", "stalled")
+	<-stallGot
+	queue(t, answer.URL+"/answer", "answered")
+	select {
+	case got := <-answered:
+		if !strings.Contains(got, "answered") {
+			t.Errorf("the answering address got %q", got)
+		}
+	case <-stallEnded:
+		t.Fatal("the answering address got no MDN before the stalled POST ended: it waited for it")
+	}
+	select {
+	case <-stallEnded:
+		t.Fatal("the stalled POST ended before the test let it")
+	default:
+	}
+
+	claim, err := box.SentMDN(t.Context(), stalled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl := rec.deadline("/stall"); dl.IsZero() || !dl.Before(claim.NextAttemptAt) {
+		t.Errorf("the stalled POST's deadline is %v, want one before its lease ends at %v", dl, claim.NextAttemptAt)
+	}
+	if dl := rec.deadline("/answer"); dl.IsZero() {
+		t.Errorf("the answered POST had no deadline")
+	}
+}
+
+// TestAsyncMDNDocLimits: the location's reference states the limits the
+// poster has.
+func TestAsyncMDNDocLimits(t *testing.T) {
+	for _, want := range []string{fmt.Sprintf("Up to %d MDNs", mdnPosters), fmt.Sprintf("at most %d seconds", int(mdnPostTimeout.Seconds()))} {
+		if !strings.Contains(strings.Join(strings.Fields(ReceiveSpec.Doc), " "), want) {
+			t.Errorf("the as2 receive location's Doc does not say %q", want)
+		}
+	}
+	if mdnPostTimeout >= mdnLease {
+		t.Errorf("a POST may last %v, not less than the lease of %v", mdnPostTimeout, mdnLease)
+	}
+}

@@ -1,0 +1,219 @@
+package as2
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/testpki"
+)
+
+// judgingSink stands for the runner's decoding sink over a real box: a
+// body containing "JUNK" is refused (as an unencrypted message is by a
+// pipeline that requires encryption), any other is decoded, its MIC the
+// requested hash of the whole entity; either way it is stored as the
+// runner stores it, the Incoming as the transport made it.
+type judgingSink struct{ box *sqlitebox.Box }
+
+func (s judgingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	p, err := s.PublishOutcome(ctx, in, body, component.DecodeRequest{})
+	return p.Message, p.Dup, err
+}
+
+func (s judgingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return component.Published{}, err
+	}
+	var p component.Published
+	if bytes.Contains(b, []byte("JUNK")) {
+		in.Decoding = msgbox.DecodingFailed
+		p.Refused = component.Refusal(component.ErrInsufficientSecurity, errors.New("not encrypted"))
+	} else {
+		h := req.MICHash.New()
+		h.Write(b)
+		in.Decoding, in.Party = msgbox.Decoded, req.Party
+		p.Decoded, p.Party, p.MIC = true, req.Party, h.Sum(nil)
+	}
+	p.Message, p.Dup, err = s.box.ReceiveRouted(ctx, in, bytes.NewReader(b), nil)
+	return p, err
+}
+
+// TestReceiveRepeatAuthenticated: the Message-ID is held by the message
+// the pipeline accepted, not by one it refused. Junk sent first under a
+// partner's Message-ID is stored and refused, and the partner's message
+// under that Message-ID is then stored and answered processed; the same
+// content again is answered with its MDN, byte for byte, and not stored; a
+// different content under that Message-ID is neither stored nor answered
+// with the first one's MDN (whose MIC it does not match) but refused,
+// naming the Message-ID, by MDN or, asking for none or an asynchronous
+// one, by 409, while the first one's kept MDN stays as it was; junk after
+// it is stored on its own.
+func TestReceiveRepeatAuthenticated(t *testing.T) {
+	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
+	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: judgingSink{box},
+		AS2ID: "FABRIKAM", PartyAS2IDs: map[string]string{"contoso": "CONTOSO"}, MDNs: box,
+		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
+	}) + "/as2"
+	const id = "<future-42@contoso>"
+	// post returns the answer's status and, for a 200, the MDN entity;
+	// else the text. The MDN's body alone identifies it: the HTTP header
+	// fields of the answer (Date) vary.
+	post := func(t *testing.T, body string, header map[string]string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]string{"Content-Type": "application/edi-x12", "AS2-Version": "1.2", "AS2-From": "CONTOSO",
+			"AS2-To": "FABRIKAM", "Message-ID": id, "Disposition-Notification-To": "as2@contoso.example",
+			"Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha256"} {
+			req.Header.Set(k, v)
+		}
+		for k, v := range header {
+			if v == "" {
+				req.Header.Del(k)
+			} else {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return resp.StatusCode, b
+		}
+		resp.Header.Del("Date")
+		return resp.StatusCode, as2.JoinEntity(resp.Header, b)
+	}
+	mdnOf := func(t *testing.T, entity []byte) *as2.ReceivedMDN {
+		t.Helper()
+		m, err := as2.ParseMDN(entity, as2.VerifyOptions{Trusted: []*x509.Certificate{signer.Cert}})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, entity)
+		}
+		if !m.Signed || m.OriginalMessageID != id {
+			t.Errorf("MDN signed %v, for %q; want signed, for %s", m.Signed, m.OriginalMessageID, id)
+		}
+		return m
+	}
+	stored := func(t *testing.T) []msgbox.Message {
+		t.Helper()
+		msgs, err := box.List(t.Context(), msgbox.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msgs
+	}
+	entityOf := func(body string) []byte { return []byte("Content-Type: application/edi-x12\r\n\r\n" + body) }
+
+	_, junk := post(t, "JUNK", nil)
+	if m := mdnOf(t, junk); m.Disposition.Description != "insufficient-message-security" {
+		t.Fatalf("junk answered %q, want processed/error: insufficient-message-security", m.Disposition)
+	}
+	const order = "UNB+UNOC:3+CONTOSO+FABRIKAM'order 1'"
+	_, first := post(t, order, nil)
+	m := mdnOf(t, first)
+	if !m.Disposition.Positive() || m.MIC == nil || !m.MIC.Equal(as2.ComputeMIC(as2.SHA256, entityOf(order))) {
+		t.Fatalf("the partner's message after junk answered %q, MIC %v; want processed with its own MIC", m.Disposition, m.MIC)
+	}
+	msgs := stored(t)
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages stored, want the junk and the partner's", len(msgs))
+	}
+	var real msgbox.Message
+	for _, x := range msgs {
+		if x.Decoding == msgbox.Decoded {
+			real = x
+		}
+	}
+	if real.ID == "" || real.Party != "contoso" {
+		t.Fatalf("stored %+v; want the partner's message decoded, party contoso", msgs)
+	}
+
+	_, again := post(t, order, nil)
+	if !bytes.Equal(again, first) {
+		t.Errorf("the same content again answered with another MDN:\n%s", again)
+	}
+	if n := len(stored(t)); n != 2 {
+		t.Errorf("%d messages stored after a repeat, want 2", n)
+	}
+
+	_, reused := post(t, "UNB+UNOC:3+CONTOSO+FABRIKAM'order 2'", nil)
+	m = mdnOf(t, reused)
+	if m.Disposition.String() != "automatic-action/MDN-sent-automatically; processed/error: unexpected-processing-error" ||
+		m.MIC != nil || !strings.Contains(m.Text, id) {
+		t.Errorf("another content under the same Message-ID answered %q, MIC %v, text %q; want processed/error naming %s",
+			m.Disposition, m.MIC, m.Text, id)
+	}
+	for _, h := range []map[string]string{
+		{"Receipt-Delivery-Option": "http://127.0.0.1:9/mdn"},
+		{"Disposition-Notification-To": "", "Disposition-Notification-Options": ""},
+	} {
+		code, text := post(t, "UNB+UNOC:3+CONTOSO+FABRIKAM'order 3'", h)
+		if code != http.StatusConflict || !strings.Contains(string(text), id) {
+			t.Errorf("another content, headers %v: %d %q; want 409 naming %s", h, code, text, id)
+		}
+	}
+	kept, err := box.SentMDN(t.Context(), real.ID)
+	if err != nil || !bytes.Equal(splitOrFatal(t, kept.Data), splitOrFatal(t, first)) || kept.State != msgbox.MDNSent {
+		t.Errorf("the first message's kept MDN after refusals: %s, %v; want the processed one, sent", kept.State, err)
+	}
+	if n := len(stored(t)); n != 2 {
+		t.Errorf("%d messages stored after the refusals, want 2", n)
+	}
+	if got, err := box.Body(t.Context(), real.ID); err == nil {
+		b, _ := io.ReadAll(got)
+		got.Close()
+		if !bytes.Equal(b, entityOf(order)) {
+			t.Errorf("the stored body became %q", b)
+		}
+	} else {
+		t.Fatal(err)
+	}
+
+	_, late := post(t, "JUNK later", nil)
+	if m := mdnOf(t, late); m.Disposition.Positive() {
+		t.Errorf("junk after the partner's message answered %q", m.Disposition)
+	}
+	if n := len(stored(t)); n != 3 {
+		t.Errorf("%d messages stored after more junk, want 3", n)
+	}
+	if _, again := post(t, order, nil); !bytes.Equal(again, first) {
+		t.Errorf("the partner's message after more junk answered with another MDN:\n%s", again)
+	}
+}
+
+// splitOrFatal is the body of an MDN entity.
+func splitOrFatal(t *testing.T, entity []byte) []byte {
+	t.Helper()
+	b, err := splitBuilt(entity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Body
+}
