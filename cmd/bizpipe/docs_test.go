@@ -62,6 +62,22 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 				Sample:  toJSONDetail(detail),
 			},
 			{
+				Command: "bizpipe messages resume --format json",
+				Doc: "`resume ID` prints `{\"resumed\": [\"ID\"]}`. With `--all-suspended`, `\"resumed\"` lists\n" +
+					"every message resumed, oldest first, and `\"skipped\"` those left alone, each with\n" +
+					"its `\"id\"` and the `\"reason\"` (both `[]` when there are none):\n\n" +
+					"```json\n{\"resumed\": [\"01m8djzxdf3m4vr2at1vy2kb3t\"], \"skipped\": [{\"id\": \"01m8dk0q9c7v2b8x5w3n4r6t1a\", \"reason\": \"...\"}]}\n```",
+			},
+			{
+				Command: "bizpipe messages terminate --format json",
+				Doc:     "As for `resume`, with the key `\"terminated\"`: `{\"terminated\": [\"ID\"]}`, and with\n`--all-suspended` also `\"skipped\"`.",
+			},
+			{
+				Command: "bizpipe messages purge --format json",
+				Doc:     "How many messages the purge deleted.",
+				Sample:  jsonPurged{Purged: 42},
+			},
+			{
 				Command: "bizpipe certs --format json",
 				Doc: "Every store's certificates. The example is the first certificate of the first\n" +
 					"store of `examples/quickstart`.",

@@ -149,9 +149,7 @@ such files (run --retention never purges at start, for this reason).`,
 					return err
 				}
 				if f.format == "json" {
-					return writeJSON(e.stdout, struct {
-						Purged int `json:"purged"`
-					}{n})
+					return writeJSON(e.stdout, jsonPurged{Purged: n})
 				}
 				fmt.Fprintf(e.stdout, "purged %d message(s): delivered or terminated, untouched for %v\n", n, f.olderThan)
 				return nil
@@ -598,4 +596,9 @@ func markAwaiting(d *msgbox.Detail) {
 			dl.State = msgbox.DeliveryState(msgbox.StatusAwaitingMDN)
 		}
 	}
+}
+
+// jsonPurged is what messages purge --format json prints.
+type jsonPurged struct {
+	Purged int `json:"purged" doc:"How many messages were deleted, with their bodies, deliveries and history."`
 }
