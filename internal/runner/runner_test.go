@@ -1155,3 +1155,57 @@ send_port "files" {
 		})
 	}
 }
+
+// TestHeaderValueUnsendable: a header whose value, evaluated for a
+// message, has a control character (here from the sender's file name) can
+// never be sent: the delivery is suspended at its first attempt, not
+// retried, and nothing reaches the partner.
+func TestHeaderValueUnsendable(t *testing.T) {
+	p := newPKI(t)
+	var hits atomic.Int32
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer partner.Close()
+	dir := setup(t, p, common+`
+send_port "partner" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "{{.URL}}/in"
+    headers = { "X-File" = "${message.file_name}" }
+  }
+  retry {
+    attempts = 3
+    interval = "1h"
+  }
+}
+`, map[string]string{"URL": partner.URL})
+	put(t, dir, "a\x01b.edi", []byte("ISA*00*...~"))
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Suspended != 1 || sum.Retried != 0 || hits.Load() != 0 {
+		t.Errorf("summary %+v after %d requests, want suspended at once, none sent", sum, hits.Load())
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("List = %v, %v", msgs, err)
+	}
+	d := deliveryOf(t, box, msgs[0].ID)
+	if d.Attempts != 1 || !strings.Contains(d.LastError, "control character") {
+		t.Errorf("after %d attempt(s), last error %q; want one, naming the control character", d.Attempts, d.LastError)
+	}
+}
+
+func deliveryOf(t *testing.T, box msgbox.Box, id string) msgbox.Delivery {
+	t.Helper()
+	d, err := box.Get(context.Background(), id)
+	if err != nil || len(d.Deliveries) != 1 {
+		t.Fatalf("Get = %+v, %v; want one delivery", d, err)
+	}
+	return d.Deliveries[0]
+}

@@ -141,6 +141,7 @@ func decodeSend(b *component.Body) component.Config {
 			}
 		}
 	}
+	http.CheckHeaders(b, c.Headers)
 	if c.Headers.Usable() {
 		for name := range c.Headers.V {
 			if slices.ContainsFunc(as2.RequestHeaders, func(h string) bool { return strings.EqualFold(h, name) }) {

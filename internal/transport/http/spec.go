@@ -164,6 +164,7 @@ type SendConfig struct {
 
 func decodeSend(b *component.Body) component.Config {
 	c := &SendConfig{URL: b.Template("url"), Headers: b.TemplateMap("headers"), Timeout: b.Duration("timeout")}
+	CheckHeaders(b, c.Headers)
 	c.CAFile, c.CertFile, c.KeyFile = DecodeTLS(b)
 	return c
 }
@@ -261,6 +262,9 @@ func (t *Target) Eval(d *component.Delivery) (transport.Delivery, error) {
 		v, err := t.headers[k].Eval(d.Message)
 		if err != nil {
 			return sd, component.Permanent(fmt.Errorf("header %s of send port %q: %w", k, d.Port, err))
+		}
+		if err := checkHeader(k, v.Value); err != nil {
+			return sd, component.Permanent(fmt.Errorf("send port %q: %w", d.Port, err))
 		}
 		sd.Headers[k] = v.Value
 		sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive

@@ -1,0 +1,46 @@
+# A configured header no HTTP request can carry (a name that is not a
+# token, a constant value with a control character) is BP1004 at validate,
+# not a delivery retried until it is suspended. A value that reads the
+# message is judged when it is evaluated.
+group "g" {
+  as2_id = "US"
+}
+host "h" {}
+party "p" {
+  as2_id               = "THEM"
+  signing_certificates = ["0000000000000000000000000000000000000000"]
+}
+send_port "space_in_name" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "https://partner.example/in"
+    headers = { "X Order" = "1" } # expect: BP1004
+  }
+}
+send_port "newline_in_value" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "https://partner.example/in"
+    headers = { "X-Order" = "1\nX-Injected: 2" } # expect: BP1004
+  }
+}
+send_port "as2_newline_in_value" {
+  host   = host.h
+  filter = true
+  transport "as2" {
+    url     = "https://partner.example/as2"
+    partner = party.p
+    headers = { "X-Api-Key" = "k\r\n" } # expect: BP1004
+  }
+}
+# Valid: a template over the message, and ordinary headers.
+send_port "fine" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "https://partner.example/in"
+    headers = { "X-File" = "${message.file_name}", "X-Order" = "1\t2" }
+  }
+}

@@ -1,0 +1,31 @@
+package http
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
+)
+
+// CheckHeaders reports (BP1004) the configured headers no request can
+// carry (checkHeader): a name that is not a token, or a constant value
+// with a control character. A value that reads the message is checked
+// when it is evaluated (Target.Eval), and its delivery suspended: a retry
+// would evaluate it the same.
+func CheckHeaders(b *component.Body, headers value.Value[map[string]message.Template]) {
+	if !headers.Usable() {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(headers.V)) {
+		v := ""
+		if k, ok := headers.V[name].(message.Constant); ok {
+			v, _ = k.Constant() // "" when it reads the message or is sensitive: the name alone is checked
+		}
+		if err := checkHeader(name, v); err != nil {
+			b.Errorf(headers.Range, "Invalid header",
+				"The headers of %s cannot be sent: %s.", b.What, err)
+		}
+	}
+}
