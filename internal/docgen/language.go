@@ -199,8 +199,11 @@ func language(reg *component.Registry) string {
 		"  PBES2/AES and legacy RC2/3DES files both).\n\n" +
 		"A private key belongs to the certificate whose public key it matches. Files that\n" +
 		"are none of these are ignored (`--verbose` says so); a file that looks like one\n" +
-		"of them but cannot be parsed is error BP2002, naming the file. Private key\n" +
-		"material never appears in any output.\n")
+		"of them but cannot be parsed is error BP2002, naming the file. A PKCS#12 file\n" +
+		"whose MAC or encryption states a key-derivation iteration count above\n" +
+		"1,000,000 is BP2002 too, refused unopened: exporters write 2,000 to 600,000,\n" +
+		"and deriving with a count of billions would stall whoever opens the store.\n" +
+		"Private key material never appears in any output.\n")
 	return b.String()
 }
 

@@ -1,0 +1,156 @@
+package certstore
+
+import (
+	"bytes"
+	"encoding/asn1"
+	"math/big"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/testpki"
+
+	"software.sslmate.com/src/go-pkcs12"
+)
+
+// markIterations is the count the test files are made with: its DER
+// encoding (02 03 00 d4 31) is distinctive, and replacing it with 02 03 7f
+// ff ff (8388607, above the cap) keeps every length in the file unchanged.
+const markIterations = 54321
+
+var (
+	markDER = []byte{0x02, 0x03, 0x00, 0xd4, 0x31}
+	bigDER  = []byte{0x02, 0x03, 0x7f, 0xff, 0xff}
+)
+
+// raiseNth replaces the n-th (0-based) occurrence of markDER.
+func raiseNth(t *testing.T, p12 []byte, n int) []byte {
+	t.Helper()
+	if c := bytes.Count(p12, markDER); c != 3 {
+		t.Fatalf("test file holds %d counts of %d, want 3 (certificates, key, MAC)", c, markIterations)
+	}
+	out := bytes.Clone(p12)
+	at := 0
+	for range n + 1 {
+		i := bytes.Index(out[at:], markDER)
+		at += i + len(markDER)
+	}
+	copy(out[at-len(markDER):], bigDER)
+	return out
+}
+
+// withMACIterations re-encodes a PFX with the MAC's iteration count set to
+// n, as /tmp/hostile/mkiter.py does.
+func withMACIterations(t testing.TB, p12 []byte, n *big.Int) []byte {
+	t.Helper()
+	var pfx struct {
+		Version  int
+		AuthSafe asn1.RawValue
+		MacData  struct {
+			Mac        asn1.RawValue
+			MacSalt    []byte
+			Iterations *big.Int
+		}
+	}
+	if _, err := asn1.Unmarshal(p12, &pfx); err != nil {
+		t.Fatal(err)
+	}
+	pfx.MacData.Iterations = n
+	out, err := asn1.Marshal(pfx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func iterationProblem(t *testing.T, s *Store, file, where, count string) {
+	t.Helper()
+	if len(s.Problems) != 1 {
+		t.Fatalf("problems = %v, want one for %s", s.Problems, file)
+	}
+	p := s.Problems[0]
+	msg := p.Error()
+	if p.Kind != ProblemParse || filepath.Base(p.File) != file ||
+		!strings.Contains(msg, "PKCS#12 "+where+" iteration count "+count+" exceeds the limit of 1000000") {
+		t.Fatalf("problem = %v (%v), want BP2002 for %s naming the %s count %s", msg, p.Kind, file, where, count)
+	}
+	if len(s.Certificates) != 0 {
+		t.Fatalf("certificates loaded from a refused file: %d", len(s.Certificates))
+	}
+}
+
+// TestPKCS12IterationCap: a file stating a count above the cap anywhere it
+// is visible is refused, named, with the count, before go-pkcs12 derives a
+// key with it. Each case would take seconds to minutes if it were opened.
+func TestPKCS12IterationCap(t *testing.T) {
+	fx := newFixtures(t)
+	modern := fx.ecLeaf.PKCS12With(t, pkcs12.Modern2023.WithIterations(markIterations), "pw", fx.ca)
+	legacy := fx.ecLeaf.PKCS12With(t, pkcs12.LegacyRC2.WithIterations(markIterations), "pw")
+	// go-pkcs12 writes the encrypted certificates first, then the key, then
+	// the MAC.
+	cases := []struct {
+		name, where string
+		data        []byte
+		pw          Password
+	}{
+		{"pbes2-certs.p12", "encrypted content (PBES2)", raiseNth(t, modern, 0), KnownPassword("pw")},
+		{"pbes2-key.p12", "private key encryption (PBES2)", raiseNth(t, modern, 1), KnownPassword("pw")},
+		{"sha256-mac.p12", "MAC", raiseNth(t, modern, 2), KnownPassword("pw")},
+		{"rc2-certs.p12", "encrypted content", raiseNth(t, legacy, 0), KnownPassword("pw")},
+		{"3des-key.p12", "private key encryption", raiseNth(t, legacy, 1), KnownPassword("pw")},
+		{"sha1-mac.p12", "MAC", raiseNth(t, legacy, 2), KnownPassword("pw")},
+		// No password configured: the empty password would be tried.
+		{"nopassword.pfx", "MAC", raiseNth(t, legacy, 2), NoPassword()},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			testpki.WriteFile(t, dir, c.name, c.data)
+			iterationProblem(t, within(t, "Load", func() *Store { return mustLoad(t, dir, c.pw) }), c.name, c.where, "8388607")
+		})
+	}
+	t.Run("mkiter", func(t *testing.T) {
+		dir := t.TempDir()
+		testpki.WriteFile(t, dir, "mkiter.p12", withMACIterations(t, modern, big.NewInt(2147483647)))
+		iterationProblem(t, within(t, "Load", func() *Store { return mustLoad(t, dir, NoPassword()) }), "mkiter.p12", "MAC", "2147483647")
+	})
+	t.Run("count of any length is not printed", func(t *testing.T) {
+		dir := t.TempDir()
+		huge := new(big.Int).Lsh(big.NewInt(1), 4000)
+		testpki.WriteFile(t, dir, "huge.p12", withMACIterations(t, modern, huge))
+		iterationProblem(t, mustLoad(t, dir, KnownPassword("pw")), "huge.p12", "MAC", "of 4001 bits")
+	})
+	t.Run("re-encoded below the cap", func(t *testing.T) {
+		// withMACIterations itself keeps a file valid, so the mkiter
+		// case above is refused for its count, not for its encoding.
+		dir := t.TempDir()
+		testpki.WriteFile(t, dir, "ok.p12", withMACIterations(t, modern, big.NewInt(markIterations)))
+		s := mustLoad(t, dir, KnownPassword("pw"))
+		if len(s.Problems) != 0 || len(s.Certificates) != 2 {
+			t.Fatalf("problems %v, %d certificates; want none and 2", s.Problems, len(s.Certificates))
+		}
+	})
+}
+
+// TestPKCS12IterationsOpenSSL: files OpenSSL makes, with its default counts
+// and with -iter 600000 (for the encryption and the MAC: what PBKDF2
+// advice asks of newer tools), load.
+func TestPKCS12IterationsOpenSSL(t *testing.T) {
+	fx := newFixtures(t)
+	cert, key := scratch(t, fx.rsaLeaf)
+	for _, iter := range []int{0, 600000} {
+		t.Run("iter="+strconv.Itoa(iter), func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"pkcs12", "-export", "-in", cert, "-inkey", key, "-passout", "pass:s3cret", "-out", filepath.Join(dir, "o.p12")}
+			if iter > 0 {
+				args = append(args, "-iter", strconv.Itoa(iter))
+			}
+			runOpenSSL(t, args...)
+			s := mustLoad(t, dir, KnownPassword("s3cret"))
+			if len(s.Problems) != 0 || len(s.Certificates) != 1 || s.Certificates[0].Key == nil {
+				t.Fatalf("problems %v, %d certificates; want the certificate with its key", s.Problems, len(s.Certificates))
+			}
+		})
+	}
+}
