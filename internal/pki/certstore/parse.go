@@ -325,7 +325,7 @@ func parsePKCS12(r *fileResult, data []byte, pw Password) {
 			return
 		}
 	}
-	if err := checkPKCS12Iterations(data); err != nil {
+	if err := checkPKCS12Iterations(data, password); err != nil {
 		// Before any decoding: go-pkcs12 would derive keys with the file's
 		// counts, however large (see maxPKCS12Iterations).
 		r.problem(ProblemParse, err)

@@ -18,9 +18,10 @@ import (
 // Real exporters stay far below: OpenSSL writes 2048, Windows 2000, and the
 // tools that follow current PBKDF2 advice (OWASP, NIST SP 800-132's "as
 // large as feasible") about 600,000. One million leaves room above that and
-// still bounds one derivation to a fraction of a second (a file has at most
-// a MAC, two encrypted parts and a key), so a hostile file costs a little
-// time, not minutes.
+// still bounds one derivation to a fraction of a second. A file opened costs
+// a handful of them (the MAC, tried twice for an empty password; two
+// encrypted parts, each decrypted once here to see inside and once by
+// go-pkcs12; one key), so a hostile file costs a second or two, not minutes.
 const maxPKCS12Iterations = 1_000_000
 
 // errPKCS12Iterations reports a count above maxPKCS12Iterations. It names
@@ -83,6 +84,7 @@ type p12EncryptedData struct {
 	EncryptedContentInfo struct {
 		ContentType                asn1.ObjectIdentifier
 		ContentEncryptionAlgorithm pkix.AlgorithmIdentifier
+		EncryptedContent           []byte `asn1:"tag:0,optional"`
 	}
 }
 
@@ -96,12 +98,15 @@ type p12AlgorithmHolder struct {
 }
 
 type p12PBES2Params struct {
-	Kdf pkix.AlgorithmIdentifier
+	Kdf              pkix.AlgorithmIdentifier
+	EncryptionScheme pkix.AlgorithmIdentifier `asn1:"optional"`
 }
 
 type p12PBKDF2Params struct {
 	Salt       asn1.RawValue
 	Iterations *big.Int
+	KeyLength  int                      `asn1:"optional"`
+	Prf        pkix.AlgorithmIdentifier `asn1:"optional"`
 }
 
 type p12PBEParams struct {
@@ -110,11 +115,14 @@ type p12PBEParams struct {
 }
 
 // checkPKCS12Iterations reads the iteration counts a PKCS#12 file states
-// where they are visible without decrypting (the MAC, the encryption of each
-// encrypted part, each shrouded key outside one) and returns an
-// *errPKCS12Iterations for the first above maxPKCS12Iterations. It uses
+// and returns an *errPKCS12Iterations for the first above
+// maxPKCS12Iterations. It reads them where go-pkcs12 derives keys with
+// them, in its order: the MAC, the encryption of each encrypted part, each
+// shrouded key outside one, and then each shrouded key inside an encrypted
+// part, whose count only decryption shows (see checkEncryptedBags). password
+// is the store's password, as parsePKCS12 passes it to go-pkcs12. It uses
 // encoding/asn1, which returns errors and never panics on malformed input.
-func checkPKCS12Iterations(data []byte) error {
+func checkPKCS12Iterations(data []byte, password string) error {
 	var pfx p12PFX
 	if _, err := asn1.Unmarshal(data, &pfx); err != nil {
 		return nil // go-pkcs12 fails to parse it too, before deriving anything
@@ -141,6 +149,7 @@ func checkPKCS12Iterations(data []byte) error {
 	if _, err := asn1.Unmarshal(authSafe.Bytes, &parts); err != nil {
 		return nil
 	}
+	var encrypted []p12EncryptedData
 	for _, ci := range parts {
 		switch {
 		case ci.ContentType.Equal(oidPKCS7EncryptedData):
@@ -148,21 +157,70 @@ func checkPKCS12Iterations(data []byte) error {
 			if _, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err != nil {
 				continue
 			}
-			// The bags inside are encrypted: a shrouded key among them
-			// states its count only after decryption. Reaching it takes
-			// the password (a MAC and this encryption made with it), which
-			// an untrusted writer has only when the store has none.
 			if err := checkPBE(ed.EncryptedContentInfo.ContentEncryptionAlgorithm, "encrypted content"); err != nil {
 				return err
 			}
+			encrypted = append(encrypted, ed)
 		case ci.ContentType.Equal(oidPKCS7Data):
 			var safeContents []byte
 			if _, err := asn1.Unmarshal(ci.Content.Bytes, &safeContents); err != nil {
 				continue
 			}
-			if err := checkBags(safeContents); err != nil {
+			if err := checkBags(safeContents, "private key encryption"); err != nil {
 				return err
 			}
+		}
+	}
+	if len(parts) > maxPKCS12Parts {
+		// go-pkcs12 refuses the file before decrypting any part; so does
+		// this check, which would otherwise derive a key per part.
+		return nil
+	}
+	return checkEncryptedBags(encrypted, password, len(mac.Algorithm) > 0)
+}
+
+// maxPKCS12Parts is the most parts (ContentInfos of the AuthenticatedSafe)
+// go-pkcs12's DecodeChain accepts: certificates and key.
+const maxPKCS12Parts = 2
+
+// checkEncryptedBags decrypts each encrypted part with the password
+// go-pkcs12 will use and checks the shrouded keys inside. Someone who knows
+// that password (an empty one, tried on a store without a password, is
+// everyone's) can hide a key with a count of billions there, which
+// go-pkcs12 would derive with after decrypting the part. Each decryption
+// costs one key derivation, with a count checked already; a part that does
+// not decrypt (a wrong password: go-pkcs12's MAC check then fails first) is
+// skipped.
+func checkEncryptedBags(encrypted []p12EncryptedData, password string, hasMAC bool) error {
+	if len(encrypted) == 0 {
+		return nil
+	}
+	if !hasMAC {
+		// go-pkcs12 opens a file without a MAC only with the empty
+		// password, which parsePKCS12 then retries with.
+		password = ""
+	}
+	// go-pkcs12's legacy PBE takes the password as a zero-terminated
+	// BMPString, and an empty one also as no bytes at all (some exporters
+	// do that); PBES2 takes its text (UTF-8).
+	bmp := [][]byte{bmpZeroTerminated(password)}
+	if password == "" {
+		bmp = append(bmp, nil)
+	}
+	for _, ed := range encrypted {
+		eci := ed.EncryptedContentInfo
+		for _, pw := range bmp {
+			plain, ok := decryptPBE(eci.ContentEncryptionAlgorithm, eci.EncryptedContent, pw, password)
+			if !ok {
+				if eci.ContentEncryptionAlgorithm.Algorithm.Equal(oidPBES2) {
+					break // one password text to try
+				}
+				continue
+			}
+			if err := checkBags(plain, "private key encryption inside the encrypted content"); err != nil {
+				return err
+			}
+			break
 		}
 	}
 	return nil
@@ -170,7 +228,7 @@ func checkPKCS12Iterations(data []byte) error {
 
 // checkBags checks the encryption of every shrouded key bag of a
 // SafeContents.
-func checkBags(safeContents []byte) error {
+func checkBags(safeContents []byte, where string) error {
 	var bags []p12SafeBag
 	if _, err := asn1.Unmarshal(safeContents, &bags); err != nil {
 		return nil
@@ -183,7 +241,7 @@ func checkBags(safeContents []byte) error {
 		if _, err := asn1.Unmarshal(bag.Value.Bytes, &epki); err != nil {
 			continue
 		}
-		if err := checkPBE(epki.Algorithm, "private key encryption"); err != nil {
+		if err := checkPBE(epki.Algorithm, where); err != nil {
 			return err
 		}
 	}
