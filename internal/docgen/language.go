@@ -32,7 +32,11 @@ func language(reg *component.Registry) string {
 		"directory named on the command line (not recursively; names starting with a dot\n" +
 		"are skipped), plus files named directly. No path means the current directory.\n" +
 		"Files are read in lexical order; the order never changes the meaning: every\n" +
-		"name is visible in every file.\n\n")
+		"name is visible in every file. Symbolic links are followed (a Kubernetes\n" +
+		"ConfigMap mounts its files as links). An entry with a configuration file's name\n" +
+		"that is not a readable regular file (a dangling symbolic link, a link loop, a\n" +
+		"FIFO, a device, a directory named `x.hcl`) is BP1000 naming it and why, never\n" +
+		"left out: a configuration with a part missing does not validate.\n\n")
 	b.WriteString("Relative paths inside a file (store paths, transport paths, `file()`) resolve\n" +
 		"against **the directory of the file that contains them**, never the working\n" +
 		"directory.\n\n")
@@ -211,8 +215,11 @@ func language(reg *component.Registry) string {
 		"  PBES2/AES and legacy RC2/3DES files both).\n\n" +
 		"A private key belongs to the certificate whose public key it matches. Files that\n" +
 		"are none of these are ignored (`--verbose` says so); a file that looks like one\n" +
-		"of them but cannot be parsed is error BP2002, naming the file. Private key\n" +
-		"material never appears in any output.\n")
+		"of them but cannot be parsed is error BP2002, naming the file. A PKCS#12 file\n" +
+		"whose MAC or encryption states a key-derivation iteration count above\n" +
+		"1,000,000 is BP2002 too, refused unopened: exporters write 2,000 to 600,000,\n" +
+		"and deriving with a count of billions would stall whoever opens the store.\n" +
+		"Private key material never appears in any output.\n")
 	return b.String()
 }
 

@@ -51,3 +51,74 @@ func TestBoundedFunctions(t *testing.T) {
 		})
 	}
 }
+
+// TestPaddingBounds: format and formatlist refuse a width or precision above
+// maxPadding, and indent spaces outside 0..maxPadding, before padding
+// anything (format("%1500000000s", "x") took 4.4 GB); within the bound they
+// work as before, argument indexes are not widths, and "%%" is no verb.
+func TestPaddingBounds(t *testing.T) {
+	fns := stdFunctions(ModeValidate, func(string) (string, bool) { return "", false })
+	str := cty.StringVal
+	list := cty.ListVal([]cty.Value{str("a"), str("b")})
+	tests := []struct {
+		name, fn string
+		args     []cty.Value
+		want     string // the result (formatlist: joined by ","), when no error
+		wantErr  string
+	}{
+		{"width within", "format", []cty.Value{str("%4096s|"), str("x")}, strings.Repeat(" ", 4095) + "x|", ""},
+		{"width beyond", "format", []cty.Value{str("%1500000000s"), str("x")}, "", "the format's width 1500000000 (at offset 1) is larger than the limit of 4096"},
+		{"width after flags", "format", []cty.Value{str("ab %-04097d"), cty.NumberIntVal(1)}, "", "width 4097 (at offset 6)"},
+		{"precision beyond", "format", []cty.Value{str("%.999999999f"), cty.NumberIntVal(1)}, "", "precision 999999999"},
+		{"precision with zero", "format", []cty.Value{str("%.05000f"), cty.NumberIntVal(1)}, "", "precision 5000"},
+		{"overflowing digits", "format", []cty.Value{str("%" + strings.Repeat("9", 40) + "s"), str("x")}, "", "width 99999999999999999999... (40 digits)"},
+		{"argument index", "format", []cty.Value{str("%3[1]s%[1]s"), str("x")}, "  xx", ""},
+		{"percent", "format", []cty.Value{str("%%9999999999s %s"), str("x")}, "%9999999999s x", ""},
+		{"marked format", "format", []cty.Value{str("%9999s").Mark(markSensitive), str("x")}, "", "width 9999"},
+		{"formatlist within", "formatlist", []cty.Value{str("%2s"), list}, " a, b", ""},
+		{"formatlist beyond", "formatlist", []cty.Value{str("%5000s"), list}, "", "width 5000"},
+		{"huge number", "format", []cty.Value{str("%d"), cty.MustParseNumberVal("1e300000000")}, "", "cannot be printed"},
+		{"tiny number", "format", []cty.Value{str("%s"), cty.MustParseNumberVal("1e-300000000")}, "", "cannot be printed"},
+		{"huge number in a list", "formatlist", []cty.Value{str("%d"), cty.ListVal([]cty.Value{cty.NumberIntVal(1), cty.MustParseNumberVal("1e300000000")})}, "", "cannot be printed"},
+		{"large number within", "format", []cty.Value{str("%d"), cty.MustParseNumberVal("1e300")}, "301 digits", ""},
+		{"huge number jsonencode", "jsonencode", []cty.Value{cty.ObjectVal(map[string]cty.Value{"n": cty.MustParseNumberVal("1e300000000")})}, "", "cannot be printed"},
+		{"indent within", "indent", []cty.Value{cty.NumberIntVal(2), str("a\nb")}, "a\n  b", ""},
+		{"indent beyond", "indent", []cty.Value{cty.NumberIntVal(1 << 31), str("a\nb")}, "", "between 0 and 4096"},
+		{"indent negative", "indent", []cty.Value{cty.NumberIntVal(-1), str("a\nb")}, "", "between 0 and 4096"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := fns[tt.fn].Call(tt.args)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("%s: %v, want an error with %q", tt.fn, err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatalf("%s: %v", tt.fn, err)
+			default:
+				got, _ = got.Unmark()
+				s := ""
+				if got.Type() == cty.String {
+					s = got.AsString()
+				} else {
+					var parts []string
+					for _, v := range got.AsValueSlice() {
+						parts = append(parts, v.AsString())
+					}
+					s = strings.Join(parts, ",")
+				}
+				if tt.want == "301 digits" && len(s) == 301 && s[0] == '1' {
+					return // 1e300 in go-cty's 512-bit precision
+				}
+				if s != tt.want {
+					t.Fatalf("%s = %q, want %q", tt.fn, s, tt.want)
+				}
+			}
+		})
+	}
+	// Checked while the other arguments are unknown too (validate, env()).
+	if _, err := fns["format"].ReturnTypeForValues([]cty.Value{str("%99999s"), cty.UnknownVal(cty.String)}); err == nil {
+		t.Error("format's type check accepts a width beyond the limit")
+	}
+}

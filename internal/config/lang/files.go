@@ -2,13 +2,16 @@ package lang
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -16,6 +19,7 @@ import (
 	"github.com/hashicorp/hcl/v2/json"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // FindFiles expands the command-line paths into configuration files (§2):
@@ -26,11 +30,19 @@ func FindFiles(paths []string) ([]string, error) {
 	return FindFilesOverlay(paths, nil)
 }
 
+// Every entry of a directory with a configuration file's name is returned,
+// whatever it is: a dangling or looping symbolic link, a FIFO, a device or a
+// directory named x.hcl is part of the configuration that cannot be read,
+// and Load reports it (BP1000) rather than validating the rest as if the
+// configuration were complete (a Kubernetes mount of symbolic links may be
+// broken for a moment). Reading such an entry never blocks (see
+// readConfigFile); a caller that reads the files itself should use
+// ReadConfigFile.
+//
 // FindFilesOverlay is FindFiles with overlay (see Options.Overlay) laid over
 // the disk, as if its files had been saved: a file of the overlay in a named
 // directory is found when its name is a configuration file's, even when it
-// is not on disk yet (nor its directory), unless what is on disk under its
-// name is not a regular file (a FIFO stays one when an editor saves to it).
+// is not on disk yet (nor its directory).
 func FindFilesOverlay(paths []string, overlay map[string][]byte) ([]string, error) {
 	if len(paths) == 0 {
 		paths = []string{"."}
@@ -71,19 +83,15 @@ func FindFilesOverlay(paths []string, overlay map[string][]byte) ([]string, erro
 				return nil, fmt.Errorf("reading configuration directory %s: %w", p, err)
 			}
 			for _, e := range entries {
-				if name := e.Name(); IsConfigFileName(name) && isRegular(p, e) {
+				if name := e.Name(); IsConfigFileName(name) {
 					add(filepath.Join(p, name))
 				}
 			}
 		}
 		for _, name := range unsaved[clean] {
-			if seen[name] || !IsConfigFileName(filepath.Base(name)) {
-				continue
+			if IsConfigFileName(filepath.Base(name)) {
+				add(name)
 			}
-			if info, err := os.Stat(name); err == nil && !info.Mode().IsRegular() {
-				continue
-			}
-			add(name)
 		}
 	}
 	if len(files) == 0 {
@@ -158,16 +166,87 @@ func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]by
 }
 
 // readConfigFile reads one configuration file, from overlay (whose paths
-// are clean) when it is there. The size limit applies to both.
+// are clean) when it is there. The size limit applies to both. An overlay
+// text stands in for a file not on disk and for a dangling symbolic link
+// (saving creates the link's target), not for a FIFO, directory or link
+// loop, which saving leaves what they are: those are refused as on disk.
 func readConfigFile(name string, overlay map[string][]byte) ([]byte, error) {
 	src, ok := overlay[filepath.Clean(name)]
 	if !ok {
-		return readLimited(name, maxConfigFileSize)
+		return ReadConfigFile(name)
+	}
+	if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+		if err := usableConfigFile(name); err != nil {
+			return nil, err
+		}
 	}
 	if int64(len(src)) > maxConfigFileSize {
 		return nil, errTooLarge(maxConfigFileSize)
 	}
 	return src, nil
+}
+
+// ReadConfigFile reads a configuration file as Load does, refusing what is
+// not a regular file with the reason (a dangling symbolic link and its
+// target, a link loop, a FIFO, a device, a directory) without ever waiting
+// on it, and a file above the size limit. A FIFO or character device named
+// directly with another name than a configuration file's (a shell's
+// <(...), /dev/stdin) is read as a stream.
+func ReadConfigFile(name string) ([]byte, error) {
+	if !IsConfigFileName(filepath.Base(name)) {
+		if info, err := os.Stat(name); err == nil && info.Mode().Type()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
+			return readLimited(name, maxConfigFileSize)
+		}
+	}
+	if err := usableConfigFile(name); err != nil {
+		return nil, err
+	}
+	// Opened without waiting (a FIFO swapped in since the check does not
+	// block the open) and checked again on the descriptor.
+	f, err := openNoWait(name)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, notRegular(info.Mode())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if int64(len(b)) > maxConfigFileSize {
+		return nil, errTooLarge(maxConfigFileSize)
+	}
+	return b, nil
+}
+
+// usableConfigFile says why name, links followed, is not a regular file
+// (nil when it is one, or when it cannot be examined: opening it then
+// reports the error).
+func usableConfigFile(name string) error {
+	info, err := os.Stat(name)
+	switch {
+	case err == nil && info.Mode().IsRegular():
+		return nil
+	case err == nil:
+		return notRegular(info.Mode())
+	case errors.Is(err, syscall.ELOOP):
+		return errors.New("a symbolic link loop (too many levels of symbolic links), not a file")
+	case errors.Is(err, fs.ErrNotExist):
+		if target, lerr := os.Readlink(name); lerr == nil {
+			return fmt.Errorf("a dangling symbolic link: its target %q does not exist", target)
+		}
+	}
+	return nil
+}
+
+func notRegular(m fs.FileMode) error {
+	return fmt.Errorf("a %s, not a regular file", fsop.TypeName(m))
 }
 
 // parseFile parses one file's text.
@@ -293,18 +372,4 @@ func readLimited(name string, limit int64) ([]byte, error) {
 
 func errTooLarge(limit int64) error {
 	return fmt.Errorf("larger than %d MiB; this is not a configuration file", limit>>20)
-}
-
-// isRegular reports whether a directory entry is a regular file, following
-// symbolic links (Kubernetes mounts configuration as links). A FIFO or device
-// named x.hcl would hang or exhaust validate.
-func isRegular(dir string, e os.DirEntry) bool {
-	if e.Type().IsRegular() {
-		return true
-	}
-	if e.Type()&os.ModeSymlink == 0 {
-		return false
-	}
-	info, err := os.Stat(filepath.Join(dir, e.Name()))
-	return err == nil && info.Mode().IsRegular()
 }

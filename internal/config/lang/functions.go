@@ -3,10 +3,12 @@ package lang
 import (
 	"fmt"
 	"io"
+	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -45,14 +47,14 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"element":         stdlib.ElementFunc,
 		"flatten":         stdlib.FlattenFunc,
 		"floor":           stdlib.FloorFunc,
-		"format":          stdlib.FormatFunc,
+		"format":          withArgCheck(stdlib.FormatFunc, checkFormatArgs, formatLimits),
 		"formatdate":      stdlib.FormatDateFunc,
-		"formatlist":      stdlib.FormatListFunc,
-		"indent":          stdlib.IndentFunc,
+		"formatlist":      withArgCheck(stdlib.FormatListFunc, checkFormatArgs, formatLimits),
+		"indent":          withArgCheck(stdlib.IndentFunc, checkIndentSpaces, fmt.Sprintf(" At most %d spaces.", maxPadding)),
 		"index":           stdlib.IndexFunc,
 		"join":            stdlib.JoinFunc,
 		"jsondecode":      stdlib.JSONDecodeFunc,
-		"jsonencode":      stdlib.JSONEncodeFunc,
+		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
 		"log":             stdlib.LogFunc,
@@ -157,6 +159,158 @@ func bounded(f function.Function, max int, product bool) function.Function {
 		},
 	}
 	return function.New(spec)
+}
+
+// maxPadding bounds the width and precision of a format verb and indent's
+// spaces. go-cty pads with strings.Repeat and formats numbers to the
+// precision asked: format("%1500000000s", "x") took 4.3 s and 4.4 GB, and
+// the language server evaluates as the user types. A value in a message's
+// properties, headers or URL needs a few dozen characters of padding.
+const maxPadding = 4096
+
+// withArgCheck returns f with check run on its arguments before its type is
+// decided and before it runs: a known argument it refuses is an error that
+// points at that argument, also during validate when other arguments are
+// not known yet.
+func withArgCheck(f function.Function, check func(args []cty.Value) error, limits string) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description() + limits,
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type: func(args []cty.Value) (cty.Type, error) {
+			if err := check(args); err != nil {
+				return cty.DynamicPseudoType, err
+			}
+			return f.ReturnTypeForValues(args)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if err := check(args); err != nil {
+				return cty.NilVal, err
+			}
+			return f.Call(args)
+		},
+	})
+}
+
+// maxNumberExponent bounds the binary exponent of a number that format,
+// formatlist and jsonencode print: 1e300000000 is a short literal, but its
+// digits (300 million of them) took minutes to produce. 2^16384 has 4,933
+// decimal digits, beyond any number a configuration holds.
+const maxNumberExponent = 16384
+
+// The limits as the functions' descriptions state them.
+var (
+	numberLimit  = fmt.Sprintf(" Numbers of more than about %d digits are refused.", maxNumberExponent*301/1000)
+	formatLimits = fmt.Sprintf(" Widths and precisions are at most %d.", maxPadding) + numberLimit
+)
+
+// checkFormatArgs checks format's and formatlist's widths and numbers.
+func checkFormatArgs(args []cty.Value) error {
+	if err := checkFormatWidths(args); err != nil {
+		return err
+	}
+	return checkNumbers(args)
+}
+
+// checkNumbers refuses a known number, in any argument or nested in one,
+// whose decimal form would have thousands of digits (see
+// maxNumberExponent), before it is printed.
+func checkNumbers(args []cty.Value) error {
+	for i, a := range args {
+		a, _ = a.UnmarkDeep()
+		var bad error
+		_ = cty.Walk(a, func(_ cty.Path, v cty.Value) (bool, error) {
+			if bad != nil || !v.IsKnown() || v.IsNull() {
+				return false, nil
+			}
+			if v.Type() == cty.Number {
+				if f := v.AsBigFloat(); !f.IsInf() {
+					if e := f.MantExp(nil); e > maxNumberExponent || e < -maxNumberExponent {
+						bad = function.NewArgErrorf(i, "a number with more than %d binary digits of magnitude (about %d decimal digits) cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberExponent*301/1000)
+					}
+				}
+			}
+			return true, nil
+		})
+		if bad != nil {
+			return bad
+		}
+	}
+	return nil
+}
+
+// checkFormatWidths refuses a format string (the first argument of format
+// and formatlist) with a width or precision above maxPadding. It scans the
+// characters go-cty's format grammar allows between "%" and the verb
+// (flags, width, ".", precision, "[n]" argument index); an argument index
+// is not a width and is left to go-cty.
+func checkFormatWidths(args []cty.Value) error {
+	if len(args) == 0 {
+		return nil
+	}
+	v, _ := args[0].UnmarkDeep()
+	if !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+		return nil
+	}
+	s := v.AsString()
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '%' {
+			i++
+			continue
+		}
+		inIndex, what := false, "width"
+		for i++; i < len(s) && strings.IndexByte("+- #0123456789.[]", s[i]) >= 0; i++ {
+			switch c := s[i]; {
+			case c == '[':
+				inIndex = true
+			case c == ']':
+				inIndex = false
+			case c == '.':
+				what = "precision"
+			case c >= '1' && c <= '9' && !inIndex:
+				j := i
+				for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+					j++
+				}
+				// A run of digits may be too long for an int.
+				if n, err := strconv.Atoi(s[i:j]); err != nil || j-i > 9 || n > maxPadding {
+					return function.NewArgErrorf(0, "the format's %s %s (at offset %d) is larger than the limit of %d characters", what, shortDigits(s[i:j]), i, maxPadding)
+				}
+				i = j - 1
+			}
+		}
+		i-- // the verb character (or the end) is looked at by the loop
+	}
+	return nil
+}
+
+// shortDigits shows a run of digits, shortened when it is long: it may be
+// thousands of digits long.
+func shortDigits(n string) string {
+	if len(n) > 20 {
+		return n[:20] + fmt.Sprintf("... (%d digits)", len(n))
+	}
+	return n
+}
+
+// checkIndentSpaces refuses indent's spaces above maxPadding (go-cty repeats
+// a space that many times) or below zero (strings.Repeat panics).
+func checkIndentSpaces(args []cty.Value) error {
+	if len(args) == 0 {
+		return nil
+	}
+	v, _ := args[0].UnmarkDeep()
+	if !v.IsKnown() || v.IsNull() || v.Type() != cty.Number {
+		return nil
+	}
+	bf := v.AsBigFloat()
+	if bf.Sign() < 0 || bf.Cmp(big.NewFloat(maxPadding)) > 0 {
+		return function.NewArgErrorf(0, "indent's spaces must be between 0 and %d", maxPadding)
+	}
+	return nil
 }
 
 // stringPredicate makes Terraform's startswith, endswith and strcontains,

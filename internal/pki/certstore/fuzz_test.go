@@ -1,6 +1,7 @@
 package certstore
 
 import (
+	"math/big"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func FuzzParseFile(f *testing.F) {
 	legacy := ec.PKCS12(f, fuzzPassword, true)
 	seeds := [][]byte{
 		leaf.CertPEM(), leaf.KeyPEM(), leaf.KeyPKCS1PEM(f), ec.KeySEC1PEM(f), leaf.Cert.Raw,
-		p12, legacy, p12[:len(p12)/2], append(leaf.CertPEM(), ec.KeyPEM()...),
+		p12, legacy, p12[:len(p12)/2], withMACIterations(f, p12, big.NewInt(1<<31-1)), append(leaf.CertPEM(), ec.KeyPEM()...),
 		[]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
 		{0xef, 0xbb, 0xbf, '-', '-'}, {0xff, 0xfe, '-', 0}, {0x30, 0x82, 0xff, 0xff}, nil,
 	}

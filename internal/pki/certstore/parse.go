@@ -325,6 +325,12 @@ func parsePKCS12(r *fileResult, data []byte, pw Password) {
 			return
 		}
 	}
+	if err := checkPKCS12Iterations(data, password); err != nil {
+		// Before any decoding: go-pkcs12 would derive keys with the file's
+		// counts, however large (see maxPKCS12Iterations).
+		r.problem(ProblemParse, err)
+		return
+	}
 	key, leaf, cas, err := pkcs12.DecodeChain(data, password)
 	if err != nil && password != "" && isNoMAC(err) {
 		// A password-less PKCS#12 (no MAC, nothing encrypted) opens only

@@ -58,10 +58,22 @@ func notRegular(m fs.FileMode) error {
 	return refusal("not a regular file but a " + fsop.TypeName(m))
 }
 
+// hardLinked is the refusal of an input with more than one name. Whoever
+// can write to the directory may link a file they cannot read into it (a
+// key, a password file, another location's input): its content is not
+// theirs to submit. Reading only files with one name refuses that, at the
+// cost of producers that link a file in place of renaming it.
+func hardLinked(n uint64) error {
+	return refusal(fmt.Sprintf("a hard link: the file has %d names, and another may be a file this location must not read", n))
+}
+
 // openInput opens the input at path, which a listing saw as seen, for
 // reading. It refuses (errRefused) a symbolic link, anything else that is
-// not a regular file, and a file other than seen; a FIFO does not block it.
-func openInput(open func(string) (*os.File, error), path string, seen fs.FileInfo) (*os.File, error) {
+// not a regular file, a file other than seen, and, when single is set (a
+// new file, not a claim this owner made earlier, which a message box may
+// have linked while keeping it), a file with more than one name; a FIFO
+// does not block it.
+func openInput(open func(string) (*os.File, error), path string, seen fs.FileInfo, single bool) (*os.File, error) {
 	file, err := open(path)
 	if err != nil {
 		return nil, err
@@ -74,6 +86,10 @@ func openInput(open func(string) (*os.File, error), path string, seen fs.FileInf
 		err = notRegular(info.Mode())
 	case !os.SameFile(seen, info):
 		err = &refusedError{reason: errReplaced.Error(), replaced: true}
+	case single:
+		if n, ok := linkCount(info); ok && n > 1 {
+			err = hardLinked(n)
+		}
 	}
 	if err != nil {
 		file.Close() // read-only, nothing read: nothing to lose

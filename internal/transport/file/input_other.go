@@ -36,3 +36,7 @@ func pinIdentity(info fs.FileInfo) { os.SameFile(info, info) }
 // keepable: a message box copies inputs on platforms without Unix
 // ownership and link counts (see msgbox.FileBody).
 func keepable(fs.FileInfo) bool { return false }
+
+// linkCount: a listing's FileInfo does not carry the number of links on
+// Windows (hard links there need the file's owner to make, or admin).
+func linkCount(fs.FileInfo) (uint64, bool) { return 0, false }

@@ -48,3 +48,13 @@ func keepable(info fs.FileInfo) bool {
 	st, ok := info.Sys().(*syscall.Stat_t)
 	return ok && st.Nlink == 1 && int(st.Uid) == os.Getuid()
 }
+
+// linkCount is the number of names the file info describes has; ok is false
+// where the platform does not say.
+func linkCount(info fs.FileInfo) (n uint64, ok bool) {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return uint64(st.Nlink), true
+}

@@ -44,9 +44,11 @@ const maxDefaultSettle = 500 * time.Millisecond
 // Each pass lists Dir (not recursively) and takes the regular files whose
 // base name matches Pattern, except dot-files (claims and other tools'
 // temporary files) and *.tmp files (case-insensitive), which producers
-// should write to and then rename into place. Symbolic links and other
-// non-regular files are ignored: deleting a link would not remove what it
-// points to, and what it points to is not this directory's to send.
+// should write to and then rename into place. Symbolic links, other
+// non-regular files and files with more than one name are not taken, and a
+// warning says so once per name and file (see notTaken): deleting a link
+// would not remove what it points to, and what it or another name of a hard
+// link leads to is not this directory's to send.
 //
 // A file still being written is left for a later pass. A file counts as
 // settled when both:
@@ -95,7 +97,8 @@ const maxDefaultSettle = 500 * time.Millisecond
 // logged when the condition starts and when it ends (not on every pass); a
 // file that cannot be claimed or read (given back, tried again every pass)
 // when it starts, every problemRepeat while it lasts, and when it ends; a
-// refused file once; and a publish the Sink failed every time it happens.
+// refused file once; an entry not taken once per name and file; and a
+// publish the Sink failed every time it happens.
 type Poller struct {
 	o      PollOptions
 	sink   transport.Sink
@@ -126,6 +129,12 @@ type Poller struct {
 	// or a claim), so that one that fails on every pass is reported once
 	// and then every problemRepeat, not on every pass.
 	problems map[string]problem
+	// skipped are the matching entries the listing does not take (see
+	// notTaken), by name, each warned about once: again only when the name
+	// holds another file or another reason. An entry no longer skipped
+	// (gone, or now a file taken) is forgotten, so the map holds at most
+	// the directory's current entries.
+	skipped map[string]skippedEntry
 
 	// Test hooks, set only by this package's tests. beforeClaim runs just
 	// before a listed file (or another owner's claim) is renamed to a claim
@@ -137,10 +146,15 @@ type Poller struct {
 	now         func() time.Time
 }
 
-// leftover is a claim to publish again.
+// leftover is a claim to publish (again).
 type leftover struct {
 	name string      // the original file name
 	seen fs.FileInfo // the file as listed: what opening the claim must find
+	// fresh: a new file just claimed from the listing, which must have one
+	// name (see hardLinked). A claim made earlier may have two: a message
+	// box links the input it keeps (msgbox.FileBody) before the claim is
+	// removed, and a crash in between leaves both.
+	fresh bool
 }
 
 // problem is the last problem logged for a directory entry.
@@ -227,6 +241,7 @@ func NewPoller(o PollOptions, sink transport.Sink, log *slog.Logger) (*Poller, e
 		prefix:    prefix,
 		leftovers: map[string]leftover{},
 		problems:  map[string]problem{},
+		skipped:   map[string]skippedEntry{},
 		open:      openNoFollow,
 		now:       time.Now,
 	}, nil
@@ -373,17 +388,22 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 	}
 	var ready []candidate
 	cur := map[string]fileState{}
+	skippedNow := map[string]bool{}
 	var pending int64
 	for _, e := range entries {
 		name := e.Name()
-		if !f.candidate(name) || !e.Type().IsRegular() {
+		if !f.candidate(name) {
 			continue
 		}
 		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() {
-			// Gone since the listing (claimed by another server),
-			// unreadable, or replaced by a link; the next pass looks
-			// again.
+		if err != nil {
+			// Gone since the listing (claimed by another server) or
+			// unreadable; the next pass looks again.
+			continue
+		}
+		if reason := notTaken(info); reason != "" {
+			f.skip(name, info, reason)
+			skippedNow[name] = true
 			continue
 		}
 		st := fileState{size: info.Size(), mtime: info.ModTime().UnixNano()}
@@ -463,6 +483,11 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 			f.resolved(entry, "gone")
 		}
 	}
+	for name := range f.skipped {
+		if !skippedNow[name] {
+			delete(f.skipped, name) // gone, or taken now: warn again if it comes back
+		}
+	}
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
 	}
@@ -470,6 +495,47 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 		return published, fmt.Errorf("receive location %q: %w", f.o.Location, errors.Join(errs...))
 	}
 	return published, nil
+}
+
+// skippedEntry is a matching entry the listing did not take, as warned
+// about.
+type skippedEntry struct {
+	info   fs.FileInfo // its Lstat: its identity (device and inode)
+	reason string
+}
+
+// notTaken says why the listing does not take a matching entry (its Lstat
+// info): not a regular file (a symbolic link, a FIFO, a device, a
+// directory), or a file with more than one name; "" when it is taken.
+// These are never opened (opening a FIFO or device can block or have side
+// effects; a link or a second name may lead to a file this location must
+// not read), and stay where they are.
+func notTaken(info fs.FileInfo) string {
+	m := info.Mode()
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link: only regular files are read, never what a link points to"
+	case m.IsDir():
+		return "a directory: subdirectories are not read"
+	case !m.IsRegular():
+		return "not a regular file but a " + fsop.TypeName(m)
+	}
+	if n, ok := linkCount(info); ok && n > 1 {
+		return refusedReason(hardLinked(n))
+	}
+	return ""
+}
+
+// skip warns that a matching entry is not taken, once per name, file and
+// reason: an operator learns why a file never moves, without a line on
+// every pass.
+func (f *Poller) skip(name string, info fs.FileInfo, reason string) {
+	if prev, ok := f.skipped[name]; ok && prev.reason == reason && os.SameFile(prev.info, info) {
+		return
+	}
+	pinIdentity(info)
+	f.skipped[name] = skippedEntry{info: info, reason: reason}
+	f.log.Warn("not taking a matching entry of the receive directory; it is left in place, unread", "file", name, "reason", reason)
 }
 
 // candidate reports whether a base name is one this location takes.
@@ -520,7 +586,7 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
 			continue
 		}
 		pinIdentity(info)
-		f.leftovers[e.Name()] = leftover{name, info}
+		f.leftovers[e.Name()] = leftover{name: name, seen: info}
 		f.log.Info("recovering a file claimed before a restart", "file", name, "claim", e.Name())
 	}
 }
@@ -556,7 +622,7 @@ func (f *Poller) takeOver(entries []os.DirEntry, present map[string]bool) {
 		if err := f.dirs.Sync(f.o.Dir); err != nil {
 			f.log.Warn("taking over a claim may not survive a power failure", "file", name, "error", err)
 		}
-		f.leftovers[claim] = leftover{name, info}
+		f.leftovers[claim] = leftover{name: name, seen: info}
 		present[claim] = true
 		f.log.Warn("took over a file another server claimed and did not finish", "file", name, "claim", e.Name(), "age", age.Round(time.Second).String())
 	}
@@ -575,7 +641,7 @@ func (f *Poller) receive(ctx context.Context, name string, seen fs.FileInfo) (ac
 	if err := f.dirs.Sync(f.o.Dir); err != nil {
 		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
 	}
-	acked, committed, err := f.publish(ctx, claim, leftover{name, seen})
+	acked, committed, err := f.publish(ctx, claim, leftover{name: name, seen: seen, fresh: true})
 	return f.settle(name, claim, seen, acked, committed, err)
 }
 
@@ -611,7 +677,7 @@ func (f *Poller) receiveBatch(ctx context.Context, bs transport.BatchSink, files
 		if claims[i] == "" {
 			continue
 		}
-		in, err := f.openClaim(ctx, claims[i], leftover{l.name, l.info})
+		in, err := f.openClaim(ctx, claims[i], leftover{name: l.name, seen: l.info, fresh: true})
 		if err != nil {
 			acked[i], errs[i] = f.settle(l.name, claims[i], l.info, false, false, err)
 			continue
@@ -692,7 +758,7 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 				"file", name, "claim", claim, "reason", refusedReason(err), "give_back_error", rerr)
 			return false, err
 		}
-		f.addLeftover(claim, leftover{name, seen})
+		f.addLeftover(claim, leftover{name: name, seen: seen})
 		f.log.Error("publishing a file failed and it could not be given back; it stays claimed and is retried next pass",
 			"file", name, "claim", claim, "error", err, "give_back_error", rerr)
 		return false, err
@@ -743,7 +809,7 @@ type input struct {
 // (see openInput), for its publish.
 func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*input, error) {
 	name := lo.name
-	file, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen)
+	file, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen, lo.fresh)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)

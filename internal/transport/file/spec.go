@@ -32,7 +32,11 @@ message box.
 Only the regular file that was listed is read: it is opened without following
 a symbolic link or waiting on a FIFO, and must be the same file (device and
 inode) as listed. Anything else swapped in is refused unread, logged and left
-where it is.`,
+where it is. A matching entry that is a symbolic link, a FIFO, a device, a
+directory, or a file with more than one name (a hard link, which may be
+another name of a file the writer could not read) is never read nor moved:
+a warning says why, once per name and file, not at every poll. Producers
+should rename files into place, not link them.`,
 	Example: `transport "file" {
   path          = "in/orders"
   pattern       = "*.xml"

@@ -1,0 +1,290 @@
+package certstore
+
+import (
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+)
+
+// maxPKCS12Iterations caps every key-derivation iteration count of a PKCS#12
+// file: its MAC and each password-based encryption. go-pkcs12 derives with
+// whatever count the file states, and a count is only an INTEGER in the
+// file: 2147483647 keeps validate, the engine and the language server
+// busy for minutes, and the empty password is tried even on a store without
+// one, so anyone who can drop a file into an other-people store could stall
+// them (SECURITY.md: those files are untrusted data).
+//
+// Real exporters stay far below: OpenSSL writes 2048, Windows 2000, and the
+// tools that follow current PBKDF2 advice (OWASP, NIST SP 800-132's "as
+// large as feasible") about 600,000. One million leaves room above that and
+// still bounds one derivation to a fraction of a second. A file opened costs
+// a handful of them (the MAC, tried twice for an empty password; two
+// encrypted parts, each decrypted once here to see inside and once by
+// go-pkcs12; one key), so a hostile file costs a second or two, not minutes.
+const maxPKCS12Iterations = 1_000_000
+
+// errPKCS12Iterations reports a count above maxPKCS12Iterations. It names
+// where the count is and its value, never the password.
+type errPKCS12Iterations struct {
+	where string
+	count *big.Int
+}
+
+func (e *errPKCS12Iterations) Error() string {
+	count := e.count.String()
+	if !e.count.IsInt64() {
+		// A hostile file may state a count of any length: do not print it.
+		count = fmt.Sprintf("of %d bits", e.count.BitLen())
+	}
+	return fmt.Sprintf("PKCS#12 %s iteration count %s exceeds the limit of %d; the file is refused unopened "+
+		"(a count this large stalls whoever opens it; re-export it with the exporter's default)",
+		e.where, count, maxPKCS12Iterations)
+}
+
+var (
+	oidPKCS7Data          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	oidPKCS7EncryptedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 6}
+	oidShroudedKeyBag     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 2}
+	oidPBES2              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	oidPBKDF2             = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	oidPBMAC1             = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
+	// oidPKCS12PBE is the arc of the PKCS#12 password-based encryption
+	// schemes (pbeWithSHAAnd3-KeyTripleDES-CBC, ...-RC2-CBC, ...).
+	oidPKCS12PBE = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1}
+)
+
+// The shapes below mirror go-pkcs12's, each as loose as or looser than its
+// counterpart (no trailing-data check, integers of any size, attributes not
+// decoded). That makes skipping what does not parse safe: a part this walk
+// cannot decode, go-pkcs12 cannot decode either, so it never derives a key
+// with a count inside it.
+type p12PFX struct {
+	Version  asn1.RawValue
+	AuthSafe p12ContentInfo
+	MacData  p12MacData `asn1:"optional"`
+}
+
+type p12ContentInfo struct {
+	ContentType asn1.ObjectIdentifier
+	Content     asn1.RawValue `asn1:"tag:0,explicit,optional"`
+}
+
+type p12MacData struct {
+	Mac struct {
+		Algorithm pkix.AlgorithmIdentifier
+		Digest    asn1.RawValue
+	}
+	MacSalt    asn1.RawValue
+	Iterations *big.Int `asn1:"optional"`
+}
+
+type p12EncryptedData struct {
+	Version              asn1.RawValue
+	EncryptedContentInfo struct {
+		ContentType                asn1.ObjectIdentifier
+		ContentEncryptionAlgorithm pkix.AlgorithmIdentifier
+		EncryptedContent           []byte `asn1:"tag:0,optional"`
+	}
+}
+
+type p12SafeBag struct {
+	ID    asn1.ObjectIdentifier
+	Value asn1.RawValue `asn1:"tag:0,explicit"`
+}
+
+type p12AlgorithmHolder struct {
+	Algorithm pkix.AlgorithmIdentifier
+}
+
+type p12PBES2Params struct {
+	Kdf              pkix.AlgorithmIdentifier
+	EncryptionScheme pkix.AlgorithmIdentifier `asn1:"optional"`
+}
+
+type p12PBKDF2Params struct {
+	Salt       asn1.RawValue
+	Iterations *big.Int
+	KeyLength  int                      `asn1:"optional"`
+	Prf        pkix.AlgorithmIdentifier `asn1:"optional"`
+}
+
+type p12PBEParams struct {
+	Salt       asn1.RawValue
+	Iterations *big.Int
+}
+
+// checkPKCS12Iterations reads the iteration counts a PKCS#12 file states
+// and returns an *errPKCS12Iterations for the first above
+// maxPKCS12Iterations. It reads them where go-pkcs12 derives keys with
+// them, in its order: the MAC, the encryption of each encrypted part, each
+// shrouded key outside one, and then each shrouded key inside an encrypted
+// part, whose count only decryption shows (see checkEncryptedBags). password
+// is the store's password, as parsePKCS12 passes it to go-pkcs12. It uses
+// encoding/asn1, which returns errors and never panics on malformed input.
+func checkPKCS12Iterations(data []byte, password string) error {
+	var pfx p12PFX
+	if _, err := asn1.Unmarshal(data, &pfx); err != nil {
+		return nil // go-pkcs12 fails to parse it too, before deriving anything
+	}
+	mac := pfx.MacData.Mac.Algorithm
+	switch {
+	case mac.Algorithm.Equal(oidPBMAC1):
+		var params struct{ Kdf pkix.AlgorithmIdentifier }
+		if _, err := asn1.Unmarshal(mac.Parameters.FullBytes, &params); err == nil {
+			if err := checkPBKDF2(params.Kdf, "MAC (PBMAC1)"); err != nil {
+				return err
+			}
+		}
+	case len(mac.Algorithm) > 0:
+		if err := checkCount(pfx.MacData.Iterations, "MAC"); err != nil {
+			return err
+		}
+	}
+	var authSafe asn1.RawValue // OCTET STRING holding the AuthenticatedSafe
+	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
+		return nil
+	}
+	var parts []p12ContentInfo
+	if _, err := asn1.Unmarshal(authSafe.Bytes, &parts); err != nil {
+		return nil
+	}
+	var encrypted []p12EncryptedData
+	for _, ci := range parts {
+		switch {
+		case ci.ContentType.Equal(oidPKCS7EncryptedData):
+			var ed p12EncryptedData
+			if _, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err != nil {
+				continue
+			}
+			if err := checkPBE(ed.EncryptedContentInfo.ContentEncryptionAlgorithm, "encrypted content"); err != nil {
+				return err
+			}
+			encrypted = append(encrypted, ed)
+		case ci.ContentType.Equal(oidPKCS7Data):
+			var safeContents []byte
+			if _, err := asn1.Unmarshal(ci.Content.Bytes, &safeContents); err != nil {
+				continue
+			}
+			if err := checkBags(safeContents, "private key encryption"); err != nil {
+				return err
+			}
+		}
+	}
+	if len(parts) > maxPKCS12Parts {
+		// go-pkcs12 refuses the file before decrypting any part; so does
+		// this check, which would otherwise derive a key per part.
+		return nil
+	}
+	return checkEncryptedBags(encrypted, password, len(mac.Algorithm) > 0)
+}
+
+// maxPKCS12Parts is the most parts (ContentInfos of the AuthenticatedSafe)
+// go-pkcs12's DecodeChain accepts: certificates and key.
+const maxPKCS12Parts = 2
+
+// checkEncryptedBags decrypts each encrypted part with the password
+// go-pkcs12 will use and checks the shrouded keys inside. Someone who knows
+// that password (an empty one, tried on a store without a password, is
+// everyone's) can hide a key with a count of billions there, which
+// go-pkcs12 would derive with after decrypting the part. Each decryption
+// costs one key derivation, with a count checked already; a part that does
+// not decrypt (a wrong password: go-pkcs12's MAC check then fails first) is
+// skipped.
+func checkEncryptedBags(encrypted []p12EncryptedData, password string, hasMAC bool) error {
+	if len(encrypted) == 0 {
+		return nil
+	}
+	if !hasMAC {
+		// go-pkcs12 opens a file without a MAC only with the empty
+		// password, which parsePKCS12 then retries with.
+		password = ""
+	}
+	// go-pkcs12's legacy PBE takes the password as a zero-terminated
+	// BMPString, and an empty one also as no bytes at all (some exporters
+	// do that); PBES2 takes its text (UTF-8).
+	bmp := [][]byte{bmpZeroTerminated(password)}
+	if password == "" {
+		bmp = append(bmp, nil)
+	}
+	for _, ed := range encrypted {
+		eci := ed.EncryptedContentInfo
+		for _, pw := range bmp {
+			plain, ok := decryptPBE(eci.ContentEncryptionAlgorithm, eci.EncryptedContent, pw, password)
+			if !ok {
+				if eci.ContentEncryptionAlgorithm.Algorithm.Equal(oidPBES2) {
+					break // one password text to try
+				}
+				continue
+			}
+			if err := checkBags(plain, "private key encryption inside the encrypted content"); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// checkBags checks the encryption of every shrouded key bag of a
+// SafeContents.
+func checkBags(safeContents []byte, where string) error {
+	var bags []p12SafeBag
+	if _, err := asn1.Unmarshal(safeContents, &bags); err != nil {
+		return nil
+	}
+	for _, bag := range bags {
+		if !bag.ID.Equal(oidShroudedKeyBag) {
+			continue
+		}
+		var epki p12AlgorithmHolder
+		if _, err := asn1.Unmarshal(bag.Value.Bytes, &epki); err != nil {
+			continue
+		}
+		if err := checkPBE(epki.Algorithm, where); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPBE checks a password-based encryption algorithm: PBES2 (its PBKDF2
+// count) or a PKCS#12 PBE scheme (its own count). Other algorithms are ones
+// go-pkcs12 refuses before deriving anything.
+func checkPBE(alg pkix.AlgorithmIdentifier, where string) error {
+	switch {
+	case alg.Algorithm.Equal(oidPBES2):
+		var params p12PBES2Params
+		if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &params); err != nil {
+			return nil
+		}
+		return checkPBKDF2(params.Kdf, where+" (PBES2)")
+	case len(alg.Algorithm) == len(oidPKCS12PBE)+1 && alg.Algorithm[:len(oidPKCS12PBE)].Equal(oidPKCS12PBE):
+		var params p12PBEParams
+		if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &params); err != nil {
+			return nil
+		}
+		return checkCount(params.Iterations, where)
+	}
+	return nil
+}
+
+func checkPBKDF2(kdf pkix.AlgorithmIdentifier, where string) error {
+	if !kdf.Algorithm.Equal(oidPBKDF2) {
+		return nil
+	}
+	var params p12PBKDF2Params
+	if _, err := asn1.Unmarshal(kdf.Parameters.FullBytes, &params); err != nil {
+		return nil
+	}
+	return checkCount(params.Iterations, where)
+}
+
+// checkCount refuses a count above the cap. An absent count (nil) is the
+// MAC's default of 1.
+func checkCount(n *big.Int, where string) error {
+	if n != nil && n.Cmp(big.NewInt(maxPKCS12Iterations)) > 0 {
+		return &errPKCS12Iterations{where: where, count: n}
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+//go:build unix
+
+package file
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/testfs"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
+)
+
+// TestFileSkipsAndWarnsOnce: a matching entry that is not a regular file
+// with one name (a hard link to a secret, a symbolic link, a FIFO, a
+// directory) is never read nor moved, and a warning says why, once per
+// name and file (not at every pass); an entry that goes away is forgotten,
+// and warned about again when something comes back under its name.
+func TestFileSkipsAndWarnsOnce(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir() // same file system: hard links work
+	secret := writeFile(t, outside, "secret", "root:SECRET-HASH:19000")
+	writeFile(t, dir, "ok.xml", "<ok/>")
+	if err := os.Link(secret, filepath.Join(dir, "hl.xml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "link.xml")); err != nil {
+		t.Fatal(err)
+	}
+	testfs.MakeFIFO(t, filepath.Join(dir, "fifo.xml"))
+	if err := os.Mkdir(filepath.Join(dir, "sub.xml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "notes.txt", "not matching: no warning")
+	o := fileOpts(dir)
+	o.Pattern = "*.xml"
+	rec := transporttest.NewRecorder()
+	f, lr := newTestFile(t, o, rec)
+	for range 3 {
+		pollNoHang(t, f, dir)
+	}
+	if got := rec.All(); len(got) != 1 || got[0].In.FileName != "ok.xml" {
+		t.Fatalf("published %v, want ok.xml only", got)
+	}
+	if got, want := names(t, dir), []string{"fifo.xml", "hl.xml", "link.xml", "notes.txt", "sub.xml"}; !slices.Equal(got, want) {
+		t.Fatalf("directory holds %v, want %v: skipped entries stay where they are", got, want)
+	}
+	if b, err := os.ReadFile(secret); err != nil || string(b) != "root:SECRET-HASH:19000" {
+		t.Fatalf("the secret was touched: %q, %v", b, err)
+	}
+	reasons := map[string]string{
+		"hl.xml":   "a hard link: the file has 2 names",
+		"link.xml": "a symbolic link",
+		"fifo.xml": "named pipe (FIFO)",
+		"sub.xml":  "a directory",
+	}
+	for name, reason := range reasons {
+		attrs, ok := lr.FindFile(name, slog.LevelWarn)
+		if !ok || !strings.Contains(attrs["msg"], "not taking") || !strings.Contains(attrs["reason"], reason) {
+			t.Errorf("%s: warning %v, want one saying %q", name, attrs, reason)
+		}
+		if n := lr.CountFile(name, slog.LevelWarn); n != 1 {
+			t.Errorf("%s: warned %d times over 3 passes, want once", name, n)
+		}
+	}
+	if n := lr.CountFile("notes.txt", slog.LevelDebug); n != 0 {
+		t.Errorf("a file the pattern does not match was logged %d times", n)
+	}
+
+	// Another file under a name: warned again. A name gone: forgotten.
+	if err := os.Remove(filepath.Join(dir, "link.xml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/hostname", filepath.Join(dir, "link.xml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "fifo.xml")); err != nil {
+		t.Fatal(err)
+	}
+	pollNoHang(t, f, dir)
+	if n := lr.CountFile("link.xml", slog.LevelWarn); n != 2 {
+		t.Errorf("link.xml replaced by another link: warned %d times in all, want 2", n)
+	}
+	if _, kept := f.skipped["fifo.xml"]; kept || len(f.skipped) != 3 {
+		t.Errorf("remembered %d skipped entries (fifo.xml: %v), want the 3 still there", len(f.skipped), kept)
+	}
+	testfs.MakeFIFO(t, filepath.Join(dir, "fifo.xml"))
+	pollNoHang(t, f, dir)
+	if n := lr.CountFile("fifo.xml", slog.LevelWarn); n != 2 {
+		t.Errorf("fifo.xml back after it was gone: warned %d times in all, want 2", n)
+	}
+
+	// The hard link's other name removed: one name left, it is an input
+	// like any other (its content is now only this directory's).
+	if err := os.Remove(secret); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the first pass to take it sees it for the first time: not settled
+		pollNoHang(t, f, dir)
+	}
+	if got := rec.All(); len(got) != 2 || got[1].In.FileName != "hl.xml" {
+		t.Fatalf("published %v, want hl.xml once it has one name", got)
+	}
+	if _, kept := f.skipped["hl.xml"]; kept {
+		t.Error("hl.xml, taken, is still remembered as skipped")
+	}
+}
+
+// TestFileRefusesHardLinkMadeAfterListing: a second name given to a listed
+// file before it is opened is refused at the open (never read), and the
+// file is given back; an own claim with two names (a message box linked
+// it while keeping it, then the server was killed) is still recovered.
+func TestFileRefusesHardLinkMadeAfterListing(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	path := writeFile(t, dir, "a.xml", "<a/>")
+	rec := transporttest.NewRecorder()
+	f, lr := newTestFile(t, fileOpts(dir), rec)
+	f.beforeClaim = func(p string) {
+		if p == path {
+			if err := os.Link(p, filepath.Join(outside, "second")); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	pollNoHang(t, f, dir)
+	if got := rec.All(); len(got) != 0 {
+		t.Fatalf("published %v, want the hard-linked input refused", got)
+	}
+	if attrs, ok := lr.Find("refused"); !ok || attrs["file"] != "a.xml" || !strings.Contains(attrs["reason"], "hard link") {
+		t.Errorf("refusal log %v, %v; want one naming a.xml as a hard link", attrs, ok)
+	}
+	if got := names(t, dir); !slices.Equal(got, []string{"a.xml"}) {
+		t.Errorf("directory holds %v, want a.xml given back", got)
+	}
+
+	dir2 := t.TempDir()
+	claim := claimName("srv1", "00000000000000dd", "b.xml")
+	writeFile(t, dir2, claim, "<b/>")
+	if err := os.Link(filepath.Join(dir2, claim), filepath.Join(outside, "kept-by-box")); err != nil {
+		t.Fatal(err)
+	}
+	f2, _ := newTestFile(t, fileOpts(dir2), rec)
+	if n, err := pollNoHang(t, f2, dir2); n != 1 || err != nil {
+		t.Fatalf("recovering a claim with two names: Poll = %d, %v; want it published", n, err)
+	}
+}
