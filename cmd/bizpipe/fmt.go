@@ -55,9 +55,11 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		if !strings.HasSuffix(name, ".hcl") {
 			continue
 		}
-		src, err := os.ReadFile(name)
+		src, err := lang.ReadConfigFile(name) // never waits on a FIFO named *.hcl
 		if err != nil {
-			fmt.Fprintf(e.stderr, "bizpipe: %s\n", cleanError(err))
+			// Its errors leave the file to the caller (Load names it in
+			// the diagnostic's range).
+			fmt.Fprintf(e.stderr, "bizpipe: %s: %s\n", safe(name), cleanError(err))
 			failed++
 			continue
 		}
