@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/json"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/fsop"
@@ -153,7 +154,7 @@ func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]by
 			// Kept for snippets and cfg.Files, as if parsed here.
 			parser.Files()[name] = e.file
 		}
-		for _, d := range e.diags {
+		for _, d := range slices.Concat(e.diags, e.valueDiags) {
 			c := *d // finish() clears fields of what it returns
 			diags = append(diags, &c)
 		}
@@ -264,7 +265,36 @@ func parseFile(src []byte, name string) *parsedFile {
 	} else {
 		f, ds = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	}
-	return &parsedFile{file: f, diags: syntaxDiags(ds, name)}
+	e := &parsedFile{file: f, diags: syntaxDiags(ds, name)}
+	if body, ok := f.Body.(*hclsyntax.Body); ok && !ds.HasErrors() {
+		e.valueDiags = hugeNumbers(body)
+	}
+	return e
+}
+
+// hugeNumbers reports the number literals whose decimal form would have
+// thousands of digits (maxNumberExponent), and makes each unknown: a
+// dozen characters (1e300000000) would otherwise take minutes and
+// gigabytes to print wherever the value becomes text (a template, a
+// property), in validate and in the language server as the user types.
+func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		lit, ok := n.(*hclsyntax.LiteralValueExpr)
+		if !ok || lit.Val.Type() != cty.Number || !lit.Val.IsKnown() || lit.Val.IsNull() {
+			return nil
+		}
+		if f := lit.Val.AsBigFloat(); !f.IsInf() {
+			if e := f.MantExp(nil); e > maxNumberExponent || e < -maxNumberExponent {
+				diags = append(diags, diag.Errorf(diag.CodeInvalidValue, lit.SrcRange, "Number too large",
+					"This number has about %d decimal digits of magnitude; bizpipe accepts numbers of at most about %d, as no configuration value is that large or that small.",
+					e*301/1000, maxNumberExponent*301/1000))
+				lit.Val = cty.UnknownVal(cty.Number)
+			}
+		}
+		return nil
+	})
+	return diags
 }
 
 // ParseCache keeps parsed configuration files from one Load to the next,
@@ -283,6 +313,9 @@ type parsedFile struct {
 	src   []byte
 	file  *hcl.File // nil when the file was refused before parsing
 	diags hcl.Diagnostics
+	// valueDiags are errors in values the parse found (hugeNumbers): the
+	// file is still decoded, the values made unknown.
+	valueDiags hcl.Diagnostics
 }
 
 func (c *ParseCache) lookup(name string, src []byte) *parsedFile {

@@ -1,0 +1,19 @@
+# A number literal whose decimal form would have millions of digits is
+# BP1004, and the rest of the file is still checked: printing it (here, in
+# a property) would otherwise take minutes and gigabytes.
+group "g" {}
+host "h" {}
+receive_location "in" {
+  host = host.h
+  properties = {
+    big   = "${1e300000000}" # expect: BP1004
+    small = "${1e-300000000}" # expect: BP1004
+    fine  = "${1e300}"
+  }
+  transport "file" { path = "in" }
+}
+send_port "p" {
+  host   = host.hh # expect: BP1001
+  filter = true
+  transport "file" { path = "out" }
+}
