@@ -6,10 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/json"
 )
 
 // CheckVarFiles returns an error (the command cannot run: exit 2) when a
@@ -68,21 +64,15 @@ func VarFileInConfigurationDir(varFile string, varFiles []string) bool {
 // declaresBlocks reports whether the file at path parses and declares a
 // block of the language at its top level: a var-file has only attributes.
 func declaresBlocks(path string) bool {
-	src, err := readLimited(path, maxConfigFileSize)
-	if err != nil || CheckNesting(src, path) != nil {
+	src, err := ReadConfigFile(path) // never waits on a FIFO named *.hcl
+	if err != nil {
 		return false
 	}
-	var f *hcl.File
-	var ds hcl.Diagnostics
-	if strings.HasSuffix(path, ".json") {
-		f, ds = json.Parse(src, path)
-	} else {
-		f, ds = hclsyntax.ParseConfig(src, path, hcl.InitialPos)
-	}
-	if ds.HasErrors() || f == nil {
+	e := parseFile(src, path)
+	if e.file == nil || e.diags.HasErrors() {
 		return false
 	}
-	content, _, _ := f.Body.PartialContent(rootSchema)
+	content, _, _ := e.file.Body.PartialContent(rootSchema)
 	return content != nil && len(content.Blocks) > 0
 }
 
