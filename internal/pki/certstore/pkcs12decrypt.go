@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"hash"
+	"math/big"
 	"unicode/utf16"
 
 	"github.com/bizpipe/bizpipe/internal/pki/rc2"
@@ -95,10 +96,10 @@ func decryptPBE(alg pkix.AlgorithmIdentifier, ciphertext, bmpPassword []byte, pa
 		if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &params); err != nil {
 			return nil, false
 		}
-		if params.Iterations == nil || !params.Iterations.IsInt64() || params.Iterations.Int64() > maxPKCS12Iterations {
+		iter, ok := usableCount(params.Iterations)
+		if !ok {
 			return nil, false
 		}
-		iter := int(params.Iterations.Int64())
 		var err error
 		if block, err = create(pkcs12KDF(params.Salt.Bytes, bmpPassword, iter, 1, keyLen)); err != nil {
 			return nil, false
@@ -124,10 +125,13 @@ func decryptPBE(alg pkix.AlgorithmIdentifier, ciphertext, bmpPassword []byte, pa
 	return plain[:len(plain)-n], true
 }
 
-// smallCount is PBKDF2's count as an int, at most maxPKCS12Iterations.
-func smallCount(kdf p12PBKDF2Params) (int, bool) {
-	n := kdf.Iterations
-	if n == nil || !n.IsInt64() || n.Int64() > maxPKCS12Iterations {
+// smallCount is PBKDF2's count as an int (usableCount).
+func smallCount(kdf p12PBKDF2Params) (int, bool) { return usableCount(kdf.Iterations) }
+
+// usableCount is an iteration count as an int: positive and at most
+// maxPKCS12Iterations, else false.
+func usableCount(n *big.Int) (int, bool) {
+	if n == nil || n.Sign() <= 0 || !n.IsInt64() || n.Int64() > maxPKCS12Iterations {
 		return 0, false
 	}
 	return int(n.Int64()), true

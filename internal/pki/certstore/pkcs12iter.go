@@ -209,18 +209,33 @@ func checkEncryptedBags(encrypted []p12EncryptedData, password string, hasMAC bo
 	}
 	for _, ed := range encrypted {
 		eci := ed.EncryptedContentInfo
-		for _, pw := range bmp {
-			plain, ok := decryptPBE(eci.ContentEncryptionAlgorithm, eci.EncryptedContent, pw, password)
-			if !ok {
-				if eci.ContentEncryptionAlgorithm.Algorithm.Equal(oidPBES2) {
-					break // one password text to try
-				}
-				continue
-			}
-			if err := checkBags(plain, "private key encryption inside the encrypted content"); err != nil {
-				return err
-			}
-			break
+		forms := bmp
+		if eci.ContentEncryptionAlgorithm.Algorithm.Equal(oidPBES2) {
+			forms = bmp[:1] // one password text to try
+		}
+		err := checkEachDecryption(forms, func(pw []byte) ([]byte, bool) {
+			return decryptPBE(eci.ContentEncryptionAlgorithm, eci.EncryptedContent, pw, password)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkEachDecryption checks the bags of every decryption of a part that
+// succeeds, one per password form: not only the first, as a part built
+// for one form can be made (by trying salts) to decrypt with another into
+// garbage that passes the padding check, which would hide the bags
+// go-pkcs12 reads with the form its MAC check chose.
+func checkEachDecryption(forms [][]byte, decrypt func(pw []byte) ([]byte, bool)) error {
+	for _, pw := range forms {
+		plain, ok := decrypt(pw)
+		if !ok {
+			continue
+		}
+		if err := checkBags(plain, "private key encryption inside the encrypted content"); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -340,3 +340,42 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestPKCS12EveryDecryptionChecked: when a part decrypts with more than
+// one form of the empty password (one of them only into garbage that
+// passes the padding check: a salt an attacker tried until it did), the
+// bags of each decryption are checked, so the hidden count of the form
+// go-pkcs12 uses is not missed behind the garbage of the other.
+func TestPKCS12EveryDecryptionChecked(t *testing.T) {
+	fx := newFixtures(t)
+	orig := fx.ecLeaf.PKCS12With(t, pkcs12.Modern2023.WithIterations(markIterations), "")
+	var pfx p12PFX
+	var authSafe asn1.RawValue
+	var parts []p12ContentInfo
+	if _, err := asn1.Unmarshal(orig, &pfx); err != nil {
+		t.Fatal(err)
+	}
+	asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe)
+	if _, err := asn1.Unmarshal(authSafe.Bytes, &parts); err != nil || len(parts) != 2 {
+		t.Fatalf("parts: %d, %v", len(parts), err)
+	}
+	var keyBags []byte
+	if _, err := asn1.Unmarshal(parts[1].Content.Bytes, &keyBags); err != nil {
+		t.Fatal(err)
+	}
+	hidden := bytes.Replace(keyBags, markDER, bigDER, 1)
+	forms := [][]byte{{0, 0}, nil}
+	decrypt := func(pw []byte) ([]byte, bool) {
+		if pw == nil {
+			return hidden, true
+		}
+		return []byte("garbage that passed the padding check"), true
+	}
+	err := checkEachDecryption(forms, decrypt)
+	if err == nil || !strings.Contains(err.Error(), "8388607") {
+		t.Errorf("checkEachDecryption = %v, want the hidden count 8388607 refused", err)
+	}
+	if err := checkEachDecryption(forms, func(pw []byte) ([]byte, bool) { return keyBags, true }); err != nil {
+		t.Errorf("a small count refused: %v", err)
+	}
+}
