@@ -131,6 +131,12 @@ type inputReader struct {
 	// still writes): what was read is not the file, and is refused.
 	seen fs.FileInfo
 	read int64
+	// unreadable, when set, is returned by the first read, and the file
+	// is neither read nor kept: a claim made before a restart or taken
+	// over that has several names is published only if the box has it
+	// already (a duplicate is found before the body is read); otherwise
+	// it may be a link to a file this location must not read.
+	unreadable error
 }
 
 // errChanged: the input changed while it was read.
@@ -139,6 +145,10 @@ var errChanged = errors.New("the file changed while it was read")
 func (r *inputReader) Read(p []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, err
+	}
+	if r.unreadable != nil {
+		r.err = r.unreadable
+		return 0, r.unreadable
 	}
 	n, err := r.file.Read(p)
 	r.read += int64(n)
@@ -173,6 +183,10 @@ func (r *inputReader) unchanged() error {
 // file calls it, and each chunk's io.CopyN goes to the destination's
 // ReadFrom with the file itself as source (copy_file_range on Linux).
 func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
+	if r.unreadable != nil {
+		r.err = r.unreadable
+		return 0, r.unreadable
+	}
 	var total int64
 	for {
 		if err := r.ctx.Err(); err != nil {
@@ -211,7 +225,7 @@ func (r *inputReader) Size() int64 {
 // opened by, and then checked to be that very file: a claim name swapped
 // since the open is not linked.
 func (r *inputReader) LinkTo(path string) bool {
-	if r.read != 0 || r.seen == nil || r.ctx.Err() != nil {
+	if r.read != 0 || r.seen == nil || r.unreadable != nil || r.ctx.Err() != nil {
 		return false
 	}
 	now, err := r.file.Stat()

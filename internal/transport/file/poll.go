@@ -333,8 +333,9 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 		f.collectOwnClaims(entries)
 		f.recovered = true
 	}
+	skippedNow := map[string]bool{} // entries skip warned about in this pass
 	if f.o.TakeoverAfter > 0 {
-		f.takeOver(entries, present)
+		f.takeOver(entries, present, skippedNow)
 	}
 
 	// Leftover claims first: they have waited longest.
@@ -388,7 +389,6 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 	}
 	var ready []candidate
 	cur := map[string]fileState{}
-	skippedNow := map[string]bool{}
 	var pending int64
 	for _, e := range entries {
 		name := e.Name()
@@ -594,7 +594,7 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
 // takeOver renames other owners' claims older than TakeoverAfter to this
 // owner, keeping their key, and makes them leftovers to publish. Of several
 // servers taking over one claim, the rename of exactly one succeeds.
-func (f *Poller) takeOver(entries []os.DirEntry, present map[string]bool) {
+func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]bool) {
 	mine := escapeOwner(f.o.Owner)
 	for _, e := range entries {
 		owner, key, name, ok := parseAnyClaim(e.Name())
@@ -607,6 +607,14 @@ func (f *Poller) takeOver(entries []os.DirEntry, present map[string]bool) {
 		}
 		age := f.now().Sub(changeTime(info))
 		if age < f.o.TakeoverAfter {
+			continue
+		}
+		if n, ok := linkCount(info); ok && n > 1 {
+			// Its owner's box may have linked it (msgbox.FileBody) before
+			// dying: that owner recovers it. Or it is a link to a file
+			// this location must not read (hardLinked).
+			f.skip(e.Name(), info, refusedReason(hardLinked(n)))
+			skippedNow[e.Name()] = true
 			continue
 		}
 		// A rename keeps the identity: opening the new claim must find
@@ -828,7 +836,21 @@ func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*inp
 	in.SensitiveProperties = slices.Clone(f.o.SensitiveProperties)
 	// The file itself is the body: it streams, and a box that stores bodies
 	// in files can copy it in the kernel (inputReader.WriteTo).
-	return &input{claim: claim, lo: lo, in: in, body: &inputReader{ctx: ctx, file: file, seen: lo.seen}}, nil
+	body := &inputReader{ctx: ctx, file: file, seen: lo.seen}
+	if !lo.fresh {
+		// A claim of a crash may have two names legitimately (a box keeps
+		// the file it stores by linking it, msgbox.FileBody): it is then
+		// stored already, a duplicate the box finds without reading.
+		// Anything else with several names is not read (see hardLinked):
+		// it stays claimed, retried every pass, until it has one name
+		// (an interrupted store's link is swept by the box).
+		if info, err := file.Stat(); err == nil {
+			if n, ok := linkCount(info); ok && n > 1 {
+				body.unreadable = hardLinked(n)
+			}
+		}
+	}
+	return &input{claim: claim, lo: lo, in: in, body: body}, nil
 }
 
 // acknowledge closes the published input and, if the sink stored it (err

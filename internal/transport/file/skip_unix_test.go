@@ -3,13 +3,17 @@
 package file
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/testfs"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
@@ -111,8 +115,7 @@ func TestFileSkipsAndWarnsOnce(t *testing.T) {
 
 // TestFileRefusesHardLinkMadeAfterListing: a second name given to a listed
 // file before it is opened is refused at the open (never read), and the
-// file is given back; an own claim with two names (a message box linked
-// it while keeping it, then the server was killed) is still recovered.
+// file is given back. (Claims with two names: TestFileHardLinkedClaims.)
 func TestFileRefusesHardLinkMadeAfterListing(t *testing.T) {
 	dir := t.TempDir()
 	outside := t.TempDir()
@@ -137,14 +140,59 @@ func TestFileRefusesHardLinkMadeAfterListing(t *testing.T) {
 		t.Errorf("directory holds %v, want a.xml given back", got)
 	}
 
-	dir2 := t.TempDir()
-	claim := claimName("srv1", "00000000000000dd", "b.xml")
-	writeFile(t, dir2, claim, "<b/>")
-	if err := os.Link(filepath.Join(dir2, claim), filepath.Join(outside, "kept-by-box")); err != nil {
+}
+
+// TestFileHardLinkedClaims: a claim name is no way around the refusal of
+// hard links. A claim of this owner found at start (a crash's) with two
+// names is completed only when the box has its message already (a
+// duplicate is found before the body is read: the box's own link of a
+// file it kept); otherwise it is not read, and stays claimed. Another
+// owner's stale claim with two names is not taken over: its owner recovers
+// it. The secret is never read.
+func TestFileHardLinkedClaims(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir() // same file system: hard links work
+	secret := writeFile(t, outside, "secret", "root:SECRET-HASH:19000")
+	kept := writeFile(t, outside, "kept", "stored before the crash")
+	linked := claimName("srv1", "00000000000000aa", "a.xml") // a link to the secret
+	stored := claimName("srv1", "00000000000000bb", "b.xml") // the box kept it (linked) and committed
+	other := claimName("srv9", "00000000000000cc", "c.xml")  // a dead server's, a link to the secret
+	for name, target := range map[string]string{linked: secret, stored: kept, other: secret} {
+		if err := os.Link(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	f2, _ := newTestFile(t, fileOpts(dir2), rec)
-	if n, err := pollNoHang(t, f2, dir2); n != 1 || err != nil {
-		t.Fatalf("recovering a claim with two names: Poll = %d, %v; want it published", n, err)
+	t.Cleanup(func() { box.Close() })
+	before, _, err := box.ReceiveRouted(context.Background(),
+		msgbox.Incoming{ReceiveLocation: "orders_in", FileName: "b.xml", SourceKey: "orders_in/" + claimKey(stored)},
+		strings.NewReader("stored before the crash"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := fileOpts(dir)
+	o.TakeoverAfter = time.Nanosecond
+	f, lr := newTestFile(t, o, transporttest.BoxSink{Box: box})
+	for range 2 {
+		pollNoHang(t, f, dir)
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil || len(msgs) != 1 || msgs[0].ID != before.ID {
+		t.Fatalf("the box holds %+v, %v; want only the message stored before the crash", msgs, err)
+	}
+	if got, want := names(t, dir), []string{linked, other}; !slices.Equal(got, want) {
+		t.Errorf("directory holds %v, want the two links to the secret left as they were", got)
+	}
+	if _, ok := lr.Find("not taking a matching entry"); !ok {
+		t.Error("no warning about the other owner's hard-linked claim")
+	}
+	if n := lr.Count(slog.LevelWarn, "not taking a matching entry"); n != 1 {
+		t.Errorf("%d warnings about the other owner's claim over two passes, want 1", n)
+	}
+	if b, err := os.ReadFile(secret); err != nil || string(b) != "root:SECRET-HASH:19000" {
+		t.Fatalf("the secret was touched: %q, %v", b, err)
 	}
 }

@@ -35,8 +35,11 @@ inode) as listed. Anything else swapped in is refused unread, logged and left
 where it is. A matching entry that is a symbolic link, a FIFO, a device, a
 directory, or a file with more than one name (a hard link, which may be
 another name of a file the writer could not read) is never read nor moved:
-a warning says why, once per name and file, not at every poll. Producers
-should rename files into place, not link them.`,
+a warning says why, once per name and file, not at every poll. Nor is a
+claim with more than one name that a restart finds or another server left
+behind, unless the message box has its message already (the box keeps a
+large input by linking it). Producers should rename files into place, not
+link them.`,
 	Example: `transport "file" {
   path          = "in/orders"
   pattern       = "*.xml"
