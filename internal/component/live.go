@@ -38,8 +38,10 @@ const (
 type LiveDir struct {
 	// Attribute is the attribute that names it ("path").
 	Attribute string
-	Path      value.Value[string]
-	Access    Access
+	// Path is the directory, as the component opens it.
+	Path value.Value[string]
+	// Access is what the component does in it: read, write, or both.
+	Access Access
 }
 
 // LiveFiles are files a component loads together when it starts (a TLS
