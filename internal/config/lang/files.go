@@ -277,9 +277,22 @@ func parseFile(src []byte, name string) *parsedFile {
 // dozen characters (1e300000000) would otherwise take minutes and
 // gigabytes to print wherever the value becomes text (a template, a
 // property), in validate and in the language server as the user types.
+// It also makes the arithmetic operators refuse such a result
+// (boundedOperation), which a few squarings of a fine number reach.
 func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	bounded := map[*hclsyntax.Operation]*hclsyntax.Operation{}
 	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		if bin, ok := n.(*hclsyntax.BinaryOpExpr); ok {
+			switch bin.Op {
+			case hclsyntax.OpAdd, hclsyntax.OpSubtract, hclsyntax.OpMultiply, hclsyntax.OpDivide, hclsyntax.OpModulo:
+				if bounded[bin.Op] == nil {
+					bounded[bin.Op] = boundedOperation(bin.Op)
+				}
+				bin.Op = bounded[bin.Op]
+			}
+			return nil
+		}
 		lit, ok := n.(*hclsyntax.LiteralValueExpr)
 		if !ok || lit.Val.Type() != cty.Number || !lit.Val.IsKnown() || lit.Val.IsNull() {
 			return nil

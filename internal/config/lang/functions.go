@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bizpipe/bizpipe/internal/redact"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
@@ -53,7 +55,7 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"indent":          withArgCheck(stdlib.IndentFunc, checkIndentSpaces, fmt.Sprintf(" At most %d spaces.", maxPadding)),
 		"index":           stdlib.IndexFunc,
 		"join":            stdlib.JoinFunc,
-		"jsondecode":      stdlib.JSONDecodeFunc,
+		"jsondecode":      withResultCheck(stdlib.JSONDecodeFunc, numberLimit),
 		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
@@ -192,6 +194,51 @@ func withArgCheck(f function.Function, check func(args []cty.Value) error, limit
 	})
 }
 
+// withResultCheck is f refusing a result with a number checkNumbers
+// refuses (jsondecode("1e300000000") would otherwise be printed wherever
+// it becomes text), limits added to its description.
+func withResultCheck(f function.Function, limits string) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description() + limits,
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type:        f.ReturnTypeForValues,
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			if err != nil {
+				return v, err
+			}
+			if err := checkNumbers([]cty.Value{v}); err != nil {
+				return cty.NilVal, errors.New("the result has " + hugeNumberText)
+			}
+			return v, nil
+		},
+	})
+}
+
+// boundedOperation is op (an arithmetic operator of the language) refusing
+// a result whose magnitude checkNumbers refuses: a few squarings in
+// locals of a number that is fine on its own reach one that takes minutes
+// to print wherever it becomes text.
+func boundedOperation(op *hclsyntax.Operation) *hclsyntax.Operation {
+	f := op.Impl
+	return &hclsyntax.Operation{Type: op.Type, Impl: function.New(&function.Spec{
+		Params:   f.Params(),
+		VarParam: f.VarParam(),
+		Type:     f.ReturnTypeForValues,
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			if err != nil {
+				return v, err
+			}
+			if err := checkNumbers([]cty.Value{v}); err != nil {
+				return cty.NilVal, errors.New("the result would be " + hugeNumberText)
+			}
+			return v, nil
+		},
+	})}
+}
+
 // maxNumberExponent bounds the binary exponent of a number that format,
 // formatlist and jsonencode print: 1e300000000 is a short literal, but its
 // digits (300 million of them) took minutes to produce. 2^16384 has 4,933
@@ -212,6 +259,9 @@ func checkFormatArgs(args []cty.Value) error {
 	return checkNumbers(args)
 }
 
+// hugeNumberText says why a number is refused (checkNumbers).
+var hugeNumberText = fmt.Sprintf("a number with more than %d binary digits of magnitude (about %d decimal digits), which cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberExponent*301/1000)
+
 // checkNumbers refuses a known number, in any argument or nested in one,
 // whose decimal form would have thousands of digits (see
 // maxNumberExponent), before it is printed.
@@ -226,7 +276,7 @@ func checkNumbers(args []cty.Value) error {
 			if v.Type() == cty.Number {
 				if f := v.AsBigFloat(); !f.IsInf() {
 					if e := f.MantExp(nil); e > maxNumberExponent || e < -maxNumberExponent {
-						bad = function.NewArgErrorf(i, "a number with more than %d binary digits of magnitude (about %d decimal digits) cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberExponent*301/1000)
+						bad = function.NewArgErrorf(i, "%s", hugeNumberText)
 					}
 				}
 			}

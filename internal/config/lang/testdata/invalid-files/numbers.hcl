@@ -1,7 +1,14 @@
 # A number literal whose decimal form would have millions of digits is
 # BP1004, and the rest of the file is still checked: printing it (here, in
-# a property) would otherwise take minutes and gigabytes.
+# a property) would otherwise take minutes and gigabytes. So is a number
+# computed that large (squarings in locals) or decoded (jsondecode).
 group "g" {}
+locals {
+  a = 1e4900
+  b = local.a * local.a # expect: BP1004
+  c = local.b * local.b
+  d = 1e300 * 1e300
+}
 host "h" {}
 receive_location "in" {
   host = host.h
@@ -9,6 +16,9 @@ receive_location "in" {
     big   = "${1e300000000}" # expect: BP1004
     small = "${1e-300000000}" # expect: BP1004
     fine  = "${1e300}"
+    sq    = "${local.c}"
+    ok    = "${local.d}"
+    json  = "${jsondecode("1e300000000")}" # expect: BP1004
   }
   transport "file" { path = "in" }
 }
