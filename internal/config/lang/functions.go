@@ -198,8 +198,23 @@ func withArgCheck(f function.Function, check func(args []cty.Value) error, limit
 // refuses (jsondecode("1e300000000") would otherwise be printed wherever
 // it becomes text), limits added to its description.
 func withResultCheck(f function.Function, limits string) function.Function {
+	return refusingHugeResults(f, f.Description()+limits, "the result has ")
+}
+
+// boundedOperation is op (an arithmetic operator of the language) refusing
+// a result whose magnitude checkNumbers refuses: a few squarings in
+// locals of a number that is fine on its own reach one that takes minutes
+// to print wherever it becomes text.
+func boundedOperation(op *hclsyntax.Operation) *hclsyntax.Operation {
+	return &hclsyntax.Operation{Type: op.Type, Impl: refusingHugeResults(op.Impl, op.Impl.Description(), "the result would be ")}
+}
+
+// refusingHugeResults is f, described by description, with an error
+// (what, then hugeNumberText) instead of a result holding a number
+// checkNumbers refuses.
+func refusingHugeResults(f function.Function, description, what string) function.Function {
 	return function.New(&function.Spec{
-		Description: f.Description() + limits,
+		Description: description,
 		Params:      f.Params(),
 		VarParam:    f.VarParam(),
 		Type:        f.ReturnTypeForValues,
@@ -209,34 +224,11 @@ func withResultCheck(f function.Function, limits string) function.Function {
 				return v, err
 			}
 			if err := checkNumbers([]cty.Value{v}); err != nil {
-				return cty.NilVal, errors.New("the result has " + hugeNumberText)
+				return cty.NilVal, errors.New(what + hugeNumberText)
 			}
 			return v, nil
 		},
 	})
-}
-
-// boundedOperation is op (an arithmetic operator of the language) refusing
-// a result whose magnitude checkNumbers refuses: a few squarings in
-// locals of a number that is fine on its own reach one that takes minutes
-// to print wherever it becomes text.
-func boundedOperation(op *hclsyntax.Operation) *hclsyntax.Operation {
-	f := op.Impl
-	return &hclsyntax.Operation{Type: op.Type, Impl: function.New(&function.Spec{
-		Params:   f.Params(),
-		VarParam: f.VarParam(),
-		Type:     f.ReturnTypeForValues,
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			v, err := f.Call(args)
-			if err != nil {
-				return v, err
-			}
-			if err := checkNumbers([]cty.Value{v}); err != nil {
-				return cty.NilVal, errors.New("the result would be " + hugeNumberText)
-			}
-			return v, nil
-		},
-	})}
 }
 
 // maxNumberExponent bounds the binary exponent of a number that format,

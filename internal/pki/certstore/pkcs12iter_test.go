@@ -257,20 +257,7 @@ func TestPKCS12IterationCapInsideEncryptedPart(t *testing.T) {
 		// The original's parts: the encrypted certificates, then the key's
 		// SafeContents in the clear, which is encrypted here (PBES2,
 		// AES-256, PBKDF2 with 1 iteration, the empty password).
-		var pfx p12PFX
-		var authSafe asn1.RawValue
-		var parts []p12ContentInfo
-		if _, err := asn1.Unmarshal(orig, &pfx); err != nil {
-			t.Fatal(err)
-		}
-		asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe)
-		if _, err := asn1.Unmarshal(authSafe.Bytes, &parts); err != nil || len(parts) != 2 {
-			t.Fatalf("parts: %d, %v", len(parts), err)
-		}
-		var keyBags []byte
-		if _, err := asn1.Unmarshal(parts[1].Content.Bytes, &keyBags); err != nil {
-			t.Fatal(err)
-		}
+		parts, keyBags := twoParts(t, orig)
 		keyBags = bytes.Replace(keyBags, markDER, keyCount, 1)
 		salt, iv := bytes.Repeat([]byte{7}, 16), bytes.Repeat([]byte{9}, 16)
 		key, err := pbkdf2.Key(sha256.New, "", salt, 1, 32)
@@ -349,20 +336,7 @@ func mustMarshal(t *testing.T, v any) []byte {
 func TestPKCS12EveryDecryptionChecked(t *testing.T) {
 	fx := newFixtures(t)
 	orig := fx.ecLeaf.PKCS12With(t, pkcs12.Modern2023.WithIterations(markIterations), "")
-	var pfx p12PFX
-	var authSafe asn1.RawValue
-	var parts []p12ContentInfo
-	if _, err := asn1.Unmarshal(orig, &pfx); err != nil {
-		t.Fatal(err)
-	}
-	asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe)
-	if _, err := asn1.Unmarshal(authSafe.Bytes, &parts); err != nil || len(parts) != 2 {
-		t.Fatalf("parts: %d, %v", len(parts), err)
-	}
-	var keyBags []byte
-	if _, err := asn1.Unmarshal(parts[1].Content.Bytes, &keyBags); err != nil {
-		t.Fatal(err)
-	}
+	_, keyBags := twoParts(t, orig)
 	hidden := bytes.Replace(keyBags, markDER, bigDER, 1)
 	forms := [][]byte{{0, 0}, nil}
 	decrypt := func(pw []byte) ([]byte, bool) {
@@ -378,4 +352,26 @@ func TestPKCS12EveryDecryptionChecked(t *testing.T) {
 	if err := checkEachDecryption(forms, func(pw []byte) ([]byte, bool) { return keyBags, true }); err != nil {
 		t.Errorf("a small count refused: %v", err)
 	}
+}
+
+// twoParts are the two parts of a PKCS#12 file made with
+// pkcs12.Modern2023 (the encrypted certificates, then the key's
+// SafeContents in the clear), and that SafeContents.
+func twoParts(t *testing.T, p12 []byte) (parts []p12ContentInfo, keyBags []byte) {
+	t.Helper()
+	var pfx p12PFX
+	var authSafe asn1.RawValue
+	if _, err := asn1.Unmarshal(p12, &pfx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asn1.Unmarshal(authSafe.Bytes, &parts); err != nil || len(parts) != 2 {
+		t.Fatalf("parts: %d, %v", len(parts), err)
+	}
+	if _, err := asn1.Unmarshal(parts[1].Content.Bytes, &keyBags); err != nil {
+		t.Fatal(err)
+	}
+	return parts, keyBags
 }
