@@ -49,3 +49,11 @@ func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
+
+// OpenNoWait opens path for reading without waiting: O_NONBLOCK makes
+// opening a FIFO return at once instead of waiting for a writer, and
+// O_NOCTTY keeps a terminal from becoming the controlling terminal.
+// Neither changes reading a regular file, the only kind read after it.
+func OpenNoWait(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+}

@@ -204,7 +204,7 @@ func ReadConfigFile(name string) ([]byte, error) {
 	}
 	// Opened without waiting (a FIFO swapped in since the check does not
 	// block the open) and checked again on the descriptor.
-	f, err := openNoWait(name)
+	f, err := fsop.OpenNoWait(name)
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}

@@ -327,7 +327,7 @@ func (e *kernelFileError) Error() string {
 // path names by the time it is opened, readFile neither waits nor reads
 // without bound:
 //
-//   - it opens without waiting (openStoreFile: O_NONBLOCK on Unix, so that
+//   - it opens without waiting (fsop.OpenNoWait: O_NONBLOCK on Unix, so that
 //     a FIFO put in place of the file since examineEntry does not wait for a
 //     writer), then refuses anything but a regular file (*notRegularError)
 //     before reading a byte, checking the opened descriptor itself;
@@ -340,7 +340,7 @@ func (e *kernelFileError) Error() string {
 //     files whose size says nothing or that grow, and it never waits for
 //     data that is not there (errWouldBlock; storeFileReader).
 func readFile(path string) ([]byte, error) {
-	f, err := openStoreFile(path)
+	f, err := fsop.OpenNoWait(path)
 	if err != nil {
 		return nil, err
 	}

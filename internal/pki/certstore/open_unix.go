@@ -10,14 +10,6 @@ import (
 	"syscall"
 )
 
-// openStoreFile opens a store file for reading without waiting: O_NONBLOCK
-// makes opening a FIFO return at once instead of waiting for a writer, and
-// O_NOCTTY keeps a terminal device from becoming the controlling terminal.
-// Neither changes anything for a regular file, the only kind readFile reads.
-func openStoreFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-}
-
 // storeFileReader reads f without ever waiting for data. Reading f itself is
 // not enough: a descriptor opened with O_NONBLOCK that the runtime poller
 // accepts (/proc/kmsg, which supports poll) would park the reading goroutine

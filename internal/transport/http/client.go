@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
 
@@ -640,9 +640,14 @@ func sanitize(b []byte, max int, more bool) string {
 	return out.String()
 }
 
+// maxPEMFile bounds a TLS file (a CA bundle, a certificate chain, a key):
+// a public CA bundle is a few hundred KiB, and a path that names /dev/zero
+// must end in an error.
+const maxPEMFile = 4 << 20
+
 // loadCAFile reads a PEM bundle of trust anchors into a fresh pool.
 func loadCAFile(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsop.ReadRegular(path, maxPEMFile)
 	if err != nil {
 		return nil, &FileError{Attribute: "ca_file", Err: fmt.Errorf("ca_file: %w", err)}
 	}
@@ -658,11 +663,11 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 // crypto/tls's messages mention PEM block types at most. They are
 // *FileError, naming the attribute at fault.
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := fsop.ReadRegular(certFile, maxPEMFile)
 	if err != nil {
 		return tls.Certificate{}, &FileError{Attribute: "cert_file", Err: fmt.Errorf("cert_file: %w", err)}
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := fsop.ReadRegular(keyFile, maxPEMFile)
 	if err != nil {
 		return tls.Certificate{}, &FileError{Attribute: "key_file", Err: fmt.Errorf("key_file: %w", err)}
 	}
