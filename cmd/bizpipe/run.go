@@ -81,7 +81,7 @@ prints the summary and exits 0. SIGHUP does not reload the configuration
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "the least severe log lines written, `LEVEL`: debug, info, warn or error (debug adds a line per file or request a receive location takes)")
 	durationVar(cmd.Flags(), &f.retention, "retention", 0, "purge delivered and terminated messages quiet for `DURATION` (at least 1m; e.g. 30d), hourly and at the end of --once; 0 keeps every message")
-	durationVar(cmd.Flags(), &f.lease, "lease", time.Minute, "the `DURATION` a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over")
+	durationVar(cmd.Flags(), &f.lease, "lease", time.Minute, "the `DURATION` a claimed delivery (and, twice that, a claimed input file) stays with this server before another server sharing the message box may take it over (at least 1s)")
 	// For measuring (scripts/bench-run.sh); not part of the contract.
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE`")
 	_ = cmd.Flags().MarkHidden("cpuprofile")
@@ -97,6 +97,9 @@ prints the summary and exits 0. SIGHUP does not reload the configuration
 func runRun(e *env, f runFlags, args []string) error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-format %q: use text or json", f.logFormat)}
+	}
+	if err := runner.CheckLease(f.lease); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--lease %w", err)}
 	}
 	if f.retention != 0 {
 		if err := runner.CheckRetention(f.retention); err != nil {

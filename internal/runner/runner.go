@@ -94,7 +94,20 @@ const MinRetention = time.Minute
 // in words that name d.
 func CheckRetention(d time.Duration) error {
 	if d < MinRetention {
-		return fmt.Errorf("%v: give at least %v (e.g. 720h for 30 days)", d, MinRetention)
+		return fmt.Errorf("%v: give at least %v (e.g. 30d)", d, MinRetention)
+	}
+	return nil
+}
+
+// MinLease is the shortest lease run takes (--lease): the lease is
+// renewed every third of it, and a shorter one would expire under an
+// ordinary attempt and suspend every delivery as interrupted.
+const MinLease = time.Second
+
+// CheckLease reports a lease shorter than MinLease.
+func CheckLease(d time.Duration) error {
+	if d < MinLease {
+		return fmt.Errorf("%v: give at least %v (e.g. 1m, the default)", d, MinLease)
 	}
 	return nil
 }
