@@ -74,6 +74,9 @@ type Constant interface {
 	// Constant returns the template's value, and false when it reads the
 	// message or is sensitive (a check would quote it).
 	Constant() (string, bool)
+	// ConstantText is Constant for a sensitive value too, marked so: a
+	// check may judge it as long as it never quotes it.
+	ConstantText() (Text, bool)
 }
 
 // Filter is a compiled send-port filter.

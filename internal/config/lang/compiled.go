@@ -26,16 +26,26 @@ var _ message.Constant = (*compiledTemplate)(nil)
 // Constant returns the template's value when it reads nothing of the
 // message (variables and locals are known at load) and is not sensitive.
 func (t *compiledTemplate) Constant() (string, bool) {
-	for _, tr := range t.expr.Variables() {
-		if tr.RootName() == "message" {
-			return "", false
-		}
-	}
-	v, err := t.Eval(&message.Message{})
-	if err != nil || v.Sensitive {
+	v, ok := t.ConstantText()
+	if !ok || v.Sensitive {
 		return "", false
 	}
 	return v.Value, true
+}
+
+// ConstantText returns the template's value, marked sensitive or not,
+// when it reads nothing of the message.
+func (t *compiledTemplate) ConstantText() (message.Text, bool) {
+	for _, tr := range t.expr.Variables() {
+		if tr.RootName() == "message" {
+			return message.Text{}, false
+		}
+	}
+	v, err := t.Eval(&message.Message{})
+	if err != nil {
+		return message.Text{}, false
+	}
+	return v, true
 }
 
 // Eval evaluates the template for one message. An error never quotes a

@@ -94,6 +94,9 @@ func (c constant) Eval(*message.Message) (message.Text, error) {
 	return message.Text{Value: string(c)}, nil
 }
 func (c constant) Constant() (string, bool) { return string(c), true }
+func (c constant) ConstantText() (message.Text, bool) {
+	return message.Text{Value: string(c)}, true
+}
 
 // fromMessage is a template that reads the message.
 type fromMessage struct{}

@@ -21,7 +21,9 @@ func CheckHeaders(b *component.Body, headers value.Value[map[string]message.Temp
 	for _, name := range slices.Sorted(maps.Keys(headers.V)) {
 		v := ""
 		if k, ok := headers.V[name].(message.Constant); ok {
-			v, _ = k.Constant() // "" when it reads the message or is sensitive: the name alone is checked
+			// A sensitive value is judged too: checkHeader never quotes it.
+			t, _ := k.ConstantText() // "" when it reads the message: the name alone is checked
+			v = t.Value
 		}
 		if err := checkHeader(name, v); err != nil {
 			b.Errorf(headers.Range, "Invalid header",

@@ -35,6 +35,20 @@ send_port "as2_newline_in_value" {
     headers = { "X-Api-Key" = "k\r\n" } # expect: BP1004
   }
 }
+# A sensitive value is judged too (the diagnostic never quotes it).
+variable "tok" {
+  type      = string
+  sensitive = true
+  default   = "x\r\nX-Evil: 1"
+}
+send_port "sensitive_value" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "https://partner.example/in"
+    headers = { "X-Sender" = var.tok } # expect: BP1004
+  }
+}
 # Valid: a template over the message, and ordinary headers.
 send_port "fine" {
   host   = host.h
