@@ -259,11 +259,48 @@ locals {
   derived = upper(var.token)
   plain   = var.open
 }
+certificate_store "literal" {
+  path     = "stores/none"
+  password = "LITERAL-PW"
+}
 `)
 	got := SensitiveStrings(cfg)
-	slices.Sort(got)
-	if want := []string{"S3CR3T", "hooks/s3cr3t", "l1", "l2", "s3cr3t"}; !slices.Equal(got, want) {
+	// A password written as a literal is a secret too.
+	if want := []string{"LITERAL-PW", "S3CR3T", "hooks/s3cr3t", "l1", "l2", "s3cr3t"}; !slices.Equal(got, want) {
 		t.Errorf("SensitiveStrings = %q, want %q", got, want)
+	}
+}
+
+// TestLiteralSecrets: the literals written where a secret goes are
+// secrets even when they do not evaluate (a snippet of their line would
+// show them): a sensitive variable's default of the wrong type or in a
+// failing call, a store's password; not a variable that is not sensitive.
+func TestLiteralSecrets(t *testing.T) {
+	e := parseFile([]byte(`
+variable "mistyped" {
+  type      = number
+  sensitive = true
+  default   = "NOT-A-NUMBER"
+}
+variable "called" {
+  sensitive = true
+  default   = upper("IN-A-CALL", 1)
+}
+variable "open" {
+  default = "VISIBLE"
+}
+certificate_store "s" {
+  path     = "x"
+  password = "PW-${"PART"}"
+}
+`), "secrets.hcl")
+	if e.diags.HasErrors() {
+		t.Fatal(e.diags)
+	}
+	got := literalSecrets(e.file)
+	slices.Sort(got)
+	if want := []string{"IN-A-CALL", "NOT-A-NUMBER", "PART", "PW-"}; !slices.Equal(got, want) {
+		t.Errorf("literalSecrets = %q, want %q", got, want)
 	}
 }
 
