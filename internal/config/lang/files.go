@@ -299,9 +299,9 @@ func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
 		}
 		if f := lit.Val.AsBigFloat(); !f.IsInf() {
 			if e := f.MantExp(nil); e > maxNumberExponent || e < -maxNumberExponent {
-				diags = append(diags, diag.Errorf(diag.CodeInvalidValue, lit.SrcRange, "Number too large",
-					"This number has about %d decimal digits of magnitude; bizpipe accepts numbers of at most about %d, as no configuration value is that large or that small.",
-					e*301/1000, maxNumberExponent*301/1000))
+				diags = append(diags, diag.Errorf(diag.CodeInvalidValue, lit.SrcRange, "Number out of range",
+					"This number is about 10^%d; bizpipe accepts numbers between about 10^-%d and 10^%d in magnitude, as no configuration value is that large or that small, and printing this one would take minutes.",
+					e*301/1000, maxNumberExponent*301/1000, maxNumberExponent*301/1000))
 				lit.Val = cty.UnknownVal(cty.Number)
 			}
 		}
