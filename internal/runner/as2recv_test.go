@@ -172,14 +172,7 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 	// OpenSSL-made messages posted directly, to check our MDN's bytes.
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
-	run := func(args ...string) []byte {
-		t.Helper()
-		out, err := exec.Command(ossl, args...).Output()
-		if err != nil {
-			t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
+	run := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }
 	entity := append([]byte("Content-Type: application/edi-x12\r\n\r\n"), payload...)
 	signed := file("signed.eml", run("cms", "-sign", "-binary", "-nodetach", "-in", file("entity.mime", entity),
 		"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())))

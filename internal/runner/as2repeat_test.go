@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,14 +38,7 @@ func TestAS2RepeatAuthenticated(t *testing.T) {
 
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
-	openssl := func(args ...string) []byte {
-		t.Helper()
-		out, err := exec.Command(ossl, args...).Output()
-		if err != nil {
-			t.Fatalf("openssl %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
+	openssl := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }
 	// sealed signs entity as fabrikam and encrypts it for us, anew each
 	// time (another content-encryption key).
 	sealed := func(entity []byte) []byte {
