@@ -383,12 +383,3 @@ func TestDecodeSpoolFailure(t *testing.T) {
 		t.Errorf("once the spool works: %+v, %v; want the message delivered", sum, err)
 	}
 }
-
-func mustRun(t *testing.T, name string, args ...string) []byte {
-	t.Helper()
-	out, err := exec.Command(name, args...).Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
-	}
-	return out
-}

@@ -1209,3 +1209,12 @@ func deliveryOf(t *testing.T, box msgbox.Box, id string) msgbox.Delivery {
 	}
 	return d.Deliveries[0]
 }
+
+func mustRun(t *testing.T, name string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return out
+}
