@@ -123,6 +123,7 @@ named directly.`,
 		}
 	}
 	groupCommands(root)
+	helpTopics(root)
 	return root
 }
 
@@ -146,6 +147,33 @@ func groupCommands(root *cobra.Command) {
 		}
 		c.Args = unknownCommand
 		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+}
+
+// helpTopics makes "bizpipe help TOPIC" of a topic that is no command
+// fail as an unknown command does (exit 2, naming the commands), where
+// cobra's help command prints "Unknown help topic" and exits 0.
+func helpTopics(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	for _, h := range root.Commands() {
+		if h.Name() != "help" || h.Run == nil {
+			continue
+		}
+		show := h.Run
+		h.Run = nil
+		h.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				target, rest, err := root.Find(args)
+				if err != nil || target == root || len(rest) > 0 {
+					if target == nil || err != nil {
+						target = root
+					}
+					return unknownCommand(target, rest)
+				}
+			}
+			show(c, args)
+			return nil
+		}
 	}
 }
 

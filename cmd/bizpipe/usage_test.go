@@ -41,6 +41,10 @@ func TestUsageErrors(t *testing.T) {
 			[]string{`unknown command "nosuch" for "bizpipe messages": use body, list, mdn, purge, resume, show or terminate`}},
 		{"unknown completion shell", []string{"completion", "tcsh"}, exitUsage,
 			[]string{`unknown command "tcsh" for "bizpipe completion": use bash, fish, powershell or zsh`}},
+		{"help on an unknown topic", []string{"help", "bogus"}, exitUsage,
+			[]string{`unknown command "bogus" for "bizpipe": use certs, completion, fmt, lsp, messages, run, validate or version`}},
+		{"help on an unknown messages command", []string{"help", "messages", "lsit"}, exitUsage,
+			[]string{`unknown command "lsit" for "bizpipe messages"`, "did you mean list?"}},
 		{"show without ID", []string{"messages", "show", "--data-dir", data}, exitUsage,
 			[]string{"give the ID of the message", "bizpipe messages show [flags] ID [PATH...]"}},
 		{"mdn without ID", []string{"messages", "mdn", "--data-dir", data}, exitUsage,
@@ -143,6 +147,18 @@ func TestDurationFlags(t *testing.T) {
 			if err := f.Value.Set(in); err == nil {
 				t.Errorf("--%s %q: no error", flag.name, in)
 			}
+		}
+	}
+}
+
+// TestHelpTopics: help on a command that exists shows its usage and exits
+// 0, however deep, like --help.
+func TestHelpTopics(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"help", "validate"}, {"help", "messages", "list"}} {
+		out := runCLI(t, exitOK, args...)
+		want := "bizpipe " + strings.Join(args[1:], " ")
+		if !strings.Contains(string(out), "Usage:") || !strings.Contains(string(out), strings.TrimSpace(want)) {
+			t.Errorf("bizpipe %s printed:\n%s\nwant the usage of %q", strings.Join(args, " "), out, want)
 		}
 	}
 }
