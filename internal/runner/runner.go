@@ -389,20 +389,22 @@ var ErrIncomplete = errors.New("the run could not do all its work")
 // already logged where it happened, so that the run's error (and exit
 // status) tells a job scheduler, where a log line would go unnoticed.
 // A problem met at every pass (an unreadable directory) is kept once.
-func (r *Runner) troubled(err error) {
+// It reports whether the problem is new to this run.
+func (r *Runner) troubled(err error) bool {
 	if err == nil {
-		return
+		return false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range r.troubles {
 		if e.Error() == err.Error() {
-			return
+			return false
 		}
 	}
 	if len(r.troubles) < maxTroubles {
 		r.troubles = append(r.troubles, err)
 	}
+	return true
 }
 
 // troubleErr is what troubled noted, joined under ErrIncomplete, or nil.

@@ -1218,3 +1218,38 @@ func mustRun(t *testing.T, name string, args ...string) []byte {
 	}
 	return out
 }
+
+// unclaimingBox is a message box whose claims fail, as a full disk makes
+// them.
+type unclaimingBox struct{ msgbox.Box }
+
+func (b unclaimingBox) ClaimBatch(context.Context, string, []string, time.Duration, int, []int64) ([]*msgbox.Delivery, error) {
+	return nil, errDiskFull
+}
+
+// TestOnceClaimFailureLoggedOnce: when every worker of a --once run finds
+// the box failing its claims, one line says so, not one per worker, and
+// the run's error names it.
+func TestOnceClaimFailureLoggedOnce(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+fabrikamFiles, nil)
+	put(t, dir, "a.edi", []byte("ISA*00*...~"))
+	var logs logBuffer
+	opts := testOptions(t, dir)
+	opts.Box = unclaimingBox{opts.Box}
+	opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	if opts.Workers < 2 {
+		t.Fatalf("%d workers: the test needs several", opts.Workers)
+	}
+	r, err := runner.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.RunOnce(context.Background())
+	if !errors.Is(err, runner.ErrIncomplete) || !strings.Contains(err.Error(), errDiskFull.Error()) {
+		t.Errorf("RunOnce error %v, want ErrIncomplete naming the claims' failure", err)
+	}
+	if n := strings.Count(logs.String(), "claiming a delivery failed"); n != 1 {
+		t.Errorf("%d lines about the failing claims from %d workers, want 1:\n%s", n, opts.Workers, logs.String())
+	}
+}

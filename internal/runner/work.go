@@ -43,11 +43,15 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 			if claimCtx.Err() != nil {
 				return
 			}
-			r.log.Error("claiming a delivery failed", "error", err)
 			if once {
-				r.troubled(r.hide.err(fmt.Errorf("claiming deliveries: %w", err)))
+				// Every worker meets a box that fails (a full disk): one
+				// line says it, not one per worker.
+				if r.troubled(r.hide.err(fmt.Errorf("claiming deliveries: %w", err))) {
+					r.log.Error("claiming a delivery failed", "error", err)
+				}
 				return
 			}
+			r.log.Error("claiming a delivery failed", "error", err)
 			r.idle(claimCtx, woken, remote)
 			continue
 		}
