@@ -116,11 +116,14 @@ func (r *Runner) shared(key string, make func() any) any {
 // pollReceivers makes one pass over every receive location. When nothing
 // was published but files are still settling, it waits for them, a bounded
 // number of times: --once picks up what is present, including a file whose
-// writer has just finished.
-func (r *Runner) pollReceivers(ctx context.Context) (int, error) {
+// writer has just finished. failed are the problems the last pass met (a
+// missing directory, a file that could not be read or published), each
+// logged by its receiver: what RunOnce reports if no later pass clears it.
+func (r *Runner) pollReceivers(ctx context.Context) (published int, failed []error, err error) {
 	const maxSettleWaits = 20
 	for wait := 0; ; wait++ {
 		total, pending := 0, 0
+		failed = failed[:0]
 		for _, rc := range r.recv {
 			// A receiver with nothing present to pick up (a listener) is
 			// not started by a --once run.
@@ -128,25 +131,23 @@ func (r *Runner) pollReceivers(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
-			// A poll error (a missing directory, one file that failed) is
-			// logged by the receiver; it must not stop the other locations,
-			// but the run reports it at its end.
+			// A poll error must not stop the other locations.
 			n, err := p.Poll(ctx)
 			if err != nil && ctx.Err() == nil {
-				r.troubled(rc.hide.err(err))
+				failed = append(failed, rc.hide.err(err))
 			}
 			total += n
 			pending += p.Pending()
 		}
 		if ctx.Err() != nil {
-			return total, ctx.Err()
+			return total, failed, ctx.Err()
 		}
 		if total > 0 || pending == 0 || wait == maxSettleWaits {
-			return total, nil
+			return total, failed, nil
 		}
 		select {
 		case <-ctx.Done():
-			return total, ctx.Err()
+			return total, failed, ctx.Err()
 		case <-time.After(r.settleWait()):
 		}
 	}

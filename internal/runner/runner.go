@@ -346,11 +346,17 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	}
 	var recvErr error
 	for {
-		published, err := r.pollReceivers(ctx)
+		published, failed, err := r.pollReceivers(ctx)
 		if err == nil {
 			err = r.routeUnrouted(ctx)
 		}
 		if err != nil || published == 0 {
+			// The last pass's problems are what the run leaves undone: a
+			// file an earlier pass failed on may have gone in since, and
+			// one that fails at every pass is named once.
+			for _, f := range failed {
+				r.troubled(f)
+			}
 			recvErr = err
 			break
 		}

@@ -1253,3 +1253,55 @@ func TestOnceClaimFailureLoggedOnce(t *testing.T) {
 		t.Errorf("%d lines about the failing claims from %d workers, want 1:\n%s", n, opts.Workers, logs.String())
 	}
 }
+
+// onceFailingBox fails the first store of the file named name, as a
+// passing problem (a full disk, freed meanwhile) does.
+type onceFailingBox struct {
+	msgbox.Box
+	name   string
+	failed atomic.Bool
+}
+
+func (b *onceFailingBox) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
+	var keep []msgbox.Receipt
+	var at []int
+	out := make([]msgbox.ReceiveResult, len(items))
+	for i, it := range items {
+		if it.In.FileName == b.name && b.failed.CompareAndSwap(false, true) {
+			out[i].Err = errDiskFull
+			continue
+		}
+		keep, at = append(keep, it), append(at, i)
+	}
+	for j, res := range b.Box.ReceiveBatch(ctx, keep, route) {
+		out[at[j]] = res
+	}
+	return out
+}
+
+// TestOncePassingProblem: a file a --once run could not store at its first
+// pass, and stored at a later one, leaves nothing undone: the run ends
+// without an error (the problem was logged when it happened).
+func TestOncePassingProblem(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "files" {
+  host   = host.h
+  filter = true
+  transport "file" { path = "out" }
+}
+`, nil)
+	put(t, dir, "a.edi", []byte("ISA*00*a~"))
+	put(t, dir, "b.edi", []byte("ISA*00*b~"))
+	opts := testOptions(t, dir)
+	box := &onceFailingBox{Box: opts.Box, name: "b.edi"}
+	opts.Box = box
+	r, err := runner.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.RunOnce(context.Background())
+	if err != nil || sum.Delivered != 2 || !box.failed.Load() {
+		t.Errorf("RunOnce = %+v, %v (b.edi failed once: %v); want both delivered, no error", sum, err, box.failed.Load())
+	}
+}
