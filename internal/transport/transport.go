@@ -127,10 +127,10 @@ type Origin struct {
 
 // Permanent reports whether err is a failure that every attempt of the
 // delivery would repeat: its target, evaluated from the message, is invalid
-// (ErrInvalidFileName, ErrInvalidURL). The runner suspends such a delivery
-// at once instead of spending its retries.
+// (ErrInvalidFileName, ErrInvalidURL, ErrInvalidHeader). The runner
+// suspends such a delivery at once instead of spending its retries.
 func Permanent(err error) bool {
-	return errors.Is(err, ErrInvalidFileName) || errors.Is(err, ErrInvalidURL)
+	return errors.Is(err, ErrInvalidFileName) || errors.Is(err, ErrInvalidURL) || errors.Is(err, ErrInvalidHeader)
 }
 
 // Sender delivers payloads.
@@ -177,6 +177,11 @@ var ErrInvalidFileName = errors.New("invalid file name")
 // be sent as it is. Retrying cannot help: the url is a function of the
 // message.
 var ErrInvalidURL = errors.New("invalid URL")
+
+// ErrInvalidHeader is wrapped by the errors for a header no request can
+// carry (a name that is not a token, a control character in a value).
+// Retrying cannot help: the header is a function of the message.
+var ErrInvalidHeader = errors.New("invalid header")
 
 // SensitiveValue is what errors show instead of a sensitive value.
 const SensitiveValue = redact.Shown

@@ -575,16 +575,16 @@ func setHeaders(req *http.Request, fields []transport.Field, configured map[stri
 // injection) or that net/http would refuse later with a vaguer error.
 func checkHeader(name, value string) error {
 	if name == "" {
-		return errors.New("empty header name")
+		return fmt.Errorf("%w: empty header name", transport.ErrInvalidHeader)
 	}
 	for i := 0; i < len(name); i++ {
 		if !isTokenChar(name[i]) {
-			return fmt.Errorf("header name %q is not a valid token", transport.Shorten(name, 60))
+			return fmt.Errorf("%w: header name %q is not a valid token", transport.ErrInvalidHeader, transport.Shorten(name, 60))
 		}
 	}
 	for i := 0; i < len(value); i++ {
 		if c := value[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return fmt.Errorf("header %q: value contains a control character", name)
+			return fmt.Errorf("%w: header %q: value contains a control character", transport.ErrInvalidHeader, name)
 		}
 	}
 	return nil

@@ -263,9 +263,6 @@ func (t *Target) Eval(d *component.Delivery) (transport.Delivery, error) {
 		if err != nil {
 			return sd, component.Permanent(fmt.Errorf("header %s of send port %q: %w", k, d.Port, err))
 		}
-		if err := checkHeader(k, v.Value); err != nil {
-			return sd, component.Permanent(fmt.Errorf("send port %q: %w", d.Port, err))
-		}
 		sd.Headers[k] = v.Value
 		sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
 	}
