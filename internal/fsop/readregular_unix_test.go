@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bizpipe/bizpipe/internal/testfs"
 )
@@ -41,15 +40,12 @@ func TestReadRegular(t *testing.T) {
 		{"missing", filepath.Join(dir, "none"), 1 << 20, "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			done := make(chan struct{})
-			var b []byte
-			var err error
-			go func() { b, err = ReadRegular(tc.path, tc.limit); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(time.Minute): // only detects a hang
-				t.Fatal("ReadRegular waits")
+			type result struct {
+				b   []byte
+				err error
 			}
+			r := testfs.Within(t, "ReadRegular", func() result { b, err := ReadRegular(tc.path, tc.limit); return result{b, err} })
+			b, err := r.b, r.err
 			switch {
 			case tc.want == "" && (err != nil || string(b) != "0123456789"):
 				t.Errorf("ReadRegular = %q, %v; want the content", b, err)

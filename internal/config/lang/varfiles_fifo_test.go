@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/bizpipe/bizpipe/internal/testfs"
 )
@@ -22,15 +21,7 @@ func TestVarFileBesideFIFO(t *testing.T) {
 	testfs.MakeFIFO(t, filepath.Join(dir, "pipe.hcl"))
 	judge := func() bool {
 		t.Helper()
-		done := make(chan bool, 1)
-		go func() { done <- VarFileInConfigurationDir(vars, []string{vars}) }()
-		select {
-		case v := <-done:
-			return v
-		case <-time.After(time.Minute): // only detects a hang
-			t.Fatal("VarFileInConfigurationDir waits on the FIFO")
-			return false
-		}
+		return testfs.Within(t, "VarFileInConfigurationDir", func() bool { return VarFileInConfigurationDir(vars, []string{vars}) })
 	}
 	if judge() {
 		t.Error("a directory of a var-file and a FIFO counts as a configuration")

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
@@ -185,23 +184,4 @@ func mustLoad(t *testing.T, dir string, pw Password) *Store {
 		t.Fatalf("Load(%s): %v", dir, err)
 	}
 	return s
-}
-
-// hangLimit is how long a call may take before a test calls it a hang. It
-// detects a Load that waits forever; it is not a performance bound.
-const hangLimit = 10 * time.Second
-
-// within runs fn in a goroutine and fails the test if it does not return
-// within hangLimit. The goroutine of a hung call is left behind.
-func within[T any](t *testing.T, what string, fn func() T) T {
-	t.Helper()
-	done := make(chan T, 1)
-	go func() { done <- fn() }()
-	select {
-	case v := <-done:
-		return v
-	case <-time.After(hangLimit):
-		t.Fatalf("%s did not return within %v: it hangs", what, hangLimit)
-		panic("unreachable")
-	}
 }

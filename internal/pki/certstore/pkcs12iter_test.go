@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/testfs"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 
 	"software.sslmate.com/src/go-pkcs12"
@@ -113,13 +114,13 @@ func TestPKCS12IterationCap(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			testpki.WriteFile(t, dir, c.name, c.data)
-			iterationProblem(t, within(t, "Load", func() *Store { return mustLoad(t, dir, c.pw) }), c.name, c.where, "8388607")
+			iterationProblem(t, testfs.Within(t, "Load", func() *Store { return mustLoad(t, dir, c.pw) }), c.name, c.where, "8388607")
 		})
 	}
 	t.Run("mkiter", func(t *testing.T) {
 		dir := t.TempDir()
 		testpki.WriteFile(t, dir, "mkiter.p12", withMACIterations(t, modern, big.NewInt(2147483647)))
-		iterationProblem(t, within(t, "Load", func() *Store { return mustLoad(t, dir, NoPassword()) }), "mkiter.p12", "MAC", "2147483647")
+		iterationProblem(t, testfs.Within(t, "Load", func() *Store { return mustLoad(t, dir, NoPassword()) }), "mkiter.p12", "MAC", "2147483647")
 	})
 	t.Run("count of any length is not printed", func(t *testing.T) {
 		dir := t.TempDir()
@@ -314,7 +315,7 @@ func TestPKCS12IterationCapInsideEncryptedPart(t *testing.T) {
 	dir := t.TempDir()
 	testpki.WriteFile(t, dir, "hidden.p12", build(bigDER))
 	for _, pw := range []Password{NoPassword(), KnownPassword("the store's, not the file's")} {
-		iterationProblem(t, within(t, "Load", func() *Store { return mustLoad(t, dir, pw) }),
+		iterationProblem(t, testfs.Within(t, "Load", func() *Store { return mustLoad(t, dir, pw) }),
 			"hidden.p12", "private key encryption inside the encrypted content (PBES2)", "8388607")
 	}
 }

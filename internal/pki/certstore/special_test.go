@@ -22,7 +22,7 @@ type loadResult struct {
 
 func loadWithin(t *testing.T, dir string) (*Store, error) {
 	t.Helper()
-	r := within(t, "Load("+dir+")", func() loadResult {
+	r := testfs.Within(t, "Load("+dir+")", func() loadResult {
 		s, err := Load(dir, NoPassword())
 		return loadResult{s, err}
 	})
@@ -253,7 +253,7 @@ func TestReadFileRefusesWhatIsNotARegularFile(t *testing.T) {
 				data []byte
 				err  error
 			}
-			r := within(t, "readFile("+tt.path+")", func() result {
+			r := testfs.Within(t, "readFile("+tt.path+")", func() result {
 				data, err := readFile(tt.path)
 				return result{data, err}
 			})
@@ -306,7 +306,7 @@ func TestStoreFileReaderNeverWaits(t *testing.T) {
 		data []byte
 		err  error
 	}
-	got := within(t, "reading an empty pipe", func() result {
+	got := testfs.Within(t, "reading an empty pipe", func() result {
 		data, err := readBounded(storeFileReader(r))
 		return result{data, err}
 	})
@@ -314,7 +314,7 @@ func TestStoreFileReaderNeverWaits(t *testing.T) {
 		t.Errorf("error %v, want a read error naming %s wrapping errWouldBlock", got.err, r.Name())
 	}
 	w.Close()
-	got = within(t, "reading a closed pipe", func() result {
+	got = testfs.Within(t, "reading a closed pipe", func() result {
 		data, err := readBounded(storeFileReader(r))
 		return result{data, err}
 	})

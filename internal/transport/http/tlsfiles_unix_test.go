@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bizpipe/bizpipe/internal/testfs"
 	"github.com/bizpipe/bizpipe/internal/testpki"
@@ -35,20 +34,13 @@ func TestTLSFilesNotRegular(t *testing.T) {
 		{"directory key file", ClientOptions{CertFile: certFile, KeyFile: dir}, dir},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			done := make(chan error, 1)
-			go func() {
+			err := testfs.Within(t, "NewClient", func() error {
 				h, err := NewClient(tc.opts)
 				if err == nil {
 					h.Close()
 				}
-				done <- err
-			}()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(time.Minute): // only detects a hang
-				t.Fatal("NewClient waits on the file")
-			}
+				return err
+			})
 			if err == nil || !strings.Contains(err.Error(), tc.file) || !strings.Contains(err.Error(), "not a regular file") {
 				t.Errorf("NewClient error %v, want one naming %s as not a regular file", err, tc.file)
 			}
