@@ -1,10 +1,14 @@
 package fsop
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 )
+
+// ErrTooLarge is wrapped by ReadRegular's error for a file above its limit.
+var ErrTooLarge = errors.New("file too large")
 
 // ReadRegular reads the regular file at path (symbolic links followed),
 // refusing anything else (a FIFO, a device, a directory) without waiting
@@ -29,7 +33,7 @@ func ReadRegular(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", limit)}
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: larger than %d bytes", ErrTooLarge, limit)}
 	}
 	return b, nil
 }

@@ -204,26 +204,11 @@ func ReadConfigFile(name string) ([]byte, error) {
 	}
 	// Opened without waiting (a FIFO swapped in since the check does not
 	// block the open) and checked again on the descriptor.
-	f, err := fsop.OpenNoWait(name)
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, notRegular(info.Mode())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	if int64(len(b)) > maxConfigFileSize {
+	b, err := fsop.ReadRegular(name, maxConfigFileSize)
+	if errors.Is(err, fsop.ErrTooLarge) {
 		return nil, errTooLarge(maxConfigFileSize)
 	}
-	return b, nil
+	return b, unwrapPathError(err)
 }
 
 // usableConfigFile says why name, links followed, is not a regular file
