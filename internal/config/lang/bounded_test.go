@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // TestBoundedFunctions: distinct and setproduct, whose cost grows faster
@@ -34,16 +35,7 @@ func TestBoundedFunctions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := fns[tt.fn].Call(tt.args)
-			switch {
-			case tt.wantErr != "":
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("%s: %v, want an error with %q", tt.fn, err, tt.wantErr)
-				}
-			case err != nil:
-				t.Fatalf("%s: %v", tt.fn, err)
-			default:
-				got, _ = got.Unmark()
+			if got, ok := callBounded(t, fns, tt.fn, tt.args, tt.wantErr); ok {
 				if got.LengthInt() != tt.wantLen {
 					t.Fatalf("%s: %d elements, want %d", tt.fn, got.LengthInt(), tt.wantLen)
 				}
@@ -88,16 +80,7 @@ func TestPaddingBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := fns[tt.fn].Call(tt.args)
-			switch {
-			case tt.wantErr != "":
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("%s: %v, want an error with %q", tt.fn, err, tt.wantErr)
-				}
-			case err != nil:
-				t.Fatalf("%s: %v", tt.fn, err)
-			default:
-				got, _ = got.Unmark()
+			if got, ok := callBounded(t, fns, tt.fn, tt.args, tt.wantErr); ok {
 				s := ""
 				if got.Type() == cty.String {
 					s = got.AsString()
@@ -121,4 +104,23 @@ func TestPaddingBounds(t *testing.T) {
 	if _, err := fns["format"].ReturnTypeForValues([]cty.Value{str("%99999s"), cty.UnknownVal(cty.String)}); err == nil {
 		t.Error("format's type check accepts a width beyond the limit")
 	}
+}
+
+// callBounded calls function fn of fns with args. With wantErr set, the
+// call must fail saying it, and ok is false; otherwise it must succeed, and
+// its result is returned unmarked.
+func callBounded(t *testing.T, fns map[string]function.Function, fn string, args []cty.Value, wantErr string) (cty.Value, bool) {
+	t.Helper()
+	got, err := fns[fn].Call(args)
+	switch {
+	case wantErr != "":
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("%s: %v, want an error with %q", fn, err, wantErr)
+		}
+		return cty.NilVal, false
+	case err != nil:
+		t.Fatalf("%s: %v", fn, err)
+	}
+	got, _ = got.Unmark()
+	return got, true
 }
