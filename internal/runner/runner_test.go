@@ -143,6 +143,16 @@ receive_location "in" {
 }
 `
 
+// allToFiles is a send port that takes every message, unchanged, into
+// out/.
+const allToFiles = `
+send_port "files" {
+  host   = host.h
+  filter = true
+  transport "file" { path = "out" }
+}
+`
+
 // fabrikamFiles is a send port that signs and encrypts every message for
 // the partner into out/, named after the input file.
 const fabrikamFiles = `
@@ -1051,9 +1061,8 @@ send_port "down2" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
-	if err != nil || len(msgs) != 1 || msgs[0].Status != msgbox.StatusSuspended {
-		t.Fatalf("List = %+v, %v; want one suspended message", msgs, err)
+	if m := onlyMessage(t, box); m.Status != msgbox.StatusSuspended {
+		t.Fatalf("message %+v, want it suspended", m)
 	}
 	if sum.Suspended != 1 || sum.Retried != 2 || sum.Waiting != 2 {
 		t.Errorf("summary %+v, want suspended 1, retried 2, waiting 2", sum)
@@ -1099,13 +1108,7 @@ func TestOnceReportsTroubles(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPKI(t)
-			dir := setup(t, p, common+`
-send_port "files" {
-  host   = host.h
-  filter = true
-  transport "file" { path = "out" }
-}
-`, nil)
+			dir := setup(t, p, common+allToFiles, nil)
 			put(t, dir, "a.edi", []byte("ISA*00*...~"))
 			opts := testOptions(t, dir)
 			tc.break_(t, dir, &opts)
@@ -1191,16 +1194,23 @@ send_port "partner" {
 	if sum.Suspended != 1 || sum.Retried != 0 || hits.Load() != 0 {
 		t.Errorf("summary %+v after %d requests, want suspended at once, none sent", sum, hits.Load())
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("List = %v, %v", msgs, err)
-	}
-	d := deliveryOf(t, box, msgs[0].ID)
+	d := deliveryOf(t, box, onlyMessage(t, box).ID)
 	if d.Attempts != 1 || !strings.Contains(d.LastError, "control character") {
 		t.Errorf("after %d attempt(s), last error %q; want one, naming the control character", d.Attempts, d.LastError)
 	}
 }
 
+// onlyMessage is the one message box holds.
+func onlyMessage(t *testing.T, box msgbox.Box) msgbox.Message {
+	t.Helper()
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("List = %+v, %v; want one message", msgs, err)
+	}
+	return msgs[0]
+}
+
+// deliveryOf is the one delivery of message id.
 func deliveryOf(t *testing.T, box msgbox.Box, id string) msgbox.Delivery {
 	t.Helper()
 	d, err := box.Get(context.Background(), id)
@@ -1235,22 +1245,21 @@ func TestOnceClaimFailureLoggedOnce(t *testing.T) {
 	dir := setup(t, p, common+fabrikamFiles, nil)
 	put(t, dir, "a.edi", []byte("ISA*00*...~"))
 	var logs logBuffer
-	opts := testOptions(t, dir)
-	opts.Box = unclaimingBox{opts.Box}
-	opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
-	if opts.Workers < 2 {
-		t.Fatalf("%d workers: the test needs several", opts.Workers)
+	var workers int
+	r, _ := startWith(t, dir, func(o *runner.Options) {
+		o.Box = unclaimingBox{o.Box}
+		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		workers = o.Workers
+	})
+	if workers < 2 {
+		t.Fatalf("%d workers: the test needs several", workers)
 	}
-	r, err := runner.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = r.RunOnce(context.Background())
+	_, err := r.RunOnce(context.Background())
 	if !errors.Is(err, runner.ErrIncomplete) || !strings.Contains(err.Error(), errDiskFull.Error()) {
 		t.Errorf("RunOnce error %v, want ErrIncomplete naming the claims' failure", err)
 	}
 	if n := strings.Count(logs.String(), "claiming a delivery failed"); n != 1 {
-		t.Errorf("%d lines about the failing claims from %d workers, want 1:\n%s", n, opts.Workers, logs.String())
+		t.Errorf("%d lines about the failing claims from %d workers, want 1:\n%s", n, workers, logs.String())
 	}
 }
 
@@ -1284,22 +1293,14 @@ func (b *onceFailingBox) ReceiveBatch(ctx context.Context, items []msgbox.Receip
 // without an error (the problem was logged when it happened).
 func TestOncePassingProblem(t *testing.T) {
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "files" {
-  host   = host.h
-  filter = true
-  transport "file" { path = "out" }
-}
-`, nil)
+	dir := setup(t, p, common+allToFiles, nil)
 	put(t, dir, "a.edi", []byte("ISA*00*a~"))
 	put(t, dir, "b.edi", []byte("ISA*00*b~"))
-	opts := testOptions(t, dir)
-	box := &onceFailingBox{Box: opts.Box, name: "b.edi"}
-	opts.Box = box
-	r, err := runner.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var box *onceFailingBox
+	r, _ := startWith(t, dir, func(o *runner.Options) {
+		box = &onceFailingBox{Box: o.Box, name: "b.edi"}
+		o.Box = box
+	})
 	sum, err := r.RunOnce(context.Background())
 	if err != nil || sum.Delivered != 2 || !box.failed.Load() {
 		t.Errorf("RunOnce = %+v, %v (b.edi failed once: %v); want both delivered, no error", sum, err, box.failed.Load())
