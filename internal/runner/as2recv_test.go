@@ -60,20 +60,28 @@ send_port "orders" {
 // for another certificate is stored suspended and answered
 // processed/error: decryption-failed. Our MDN verifies with OpenSSL and
 // carries the MIC of the signed entity.
+// startAS2Receiver runs, until the test ends, a server with the as2
+// receive location of as2RecvConfig (fabrikam and northwind as parties),
+// and returns its URL, listening, and its box.
+func startAS2Receiver(t *testing.T, p *pki) (string, msgbox.Box) {
+	t.Helper()
+	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 4)})
+	dir := setup(t, p, as2RecvConfig, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1(), "Decrypt": p.signer.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
+	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
+	r, box := start(t, dir)
+	t.Cleanup(runInBackground(t, r))
+	waitListening(t, url)
+	return url, box
+}
+
 func TestAS2ReceiveFromLibas2(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
 	p := newPKI(t)
 	files := t.TempDir()
 	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
 	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
-	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 4)})
-	dir := setup(t, p, as2RecvConfig, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1(), "Decrypt": p.signer.SHA1()})
-	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
-	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
-
-	r, box := start(t, dir)
-	defer runInBackground(t, r)()
-	waitListening(t, url)
+	url, box := startAS2Receiver(t, p)
 	count := func() []msgbox.Message {
 		t.Helper()
 		msgs, err := box.List(context.Background(), msgbox.Filter{})

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,13 +27,7 @@ import (
 func TestAS2RepeatAuthenticated(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
 	p := newPKI(t)
-	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 4)})
-	dir := setup(t, p, as2RecvConfig, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1(), "Decrypt": p.signer.SHA1()})
-	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
-	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
-	r, box := start(t, dir)
-	defer runInBackground(t, r)()
-	waitListening(t, url)
+	url, box := startAS2Receiver(t, p)
 
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
