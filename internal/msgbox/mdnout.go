@@ -18,6 +18,11 @@ const (
 	// MDNFailed: every attempt to POST an asynchronous MDN failed; it is
 	// kept, and a repeat of the message makes it pending again.
 	MDNFailed MDNState = "failed"
+	// MDNUnrequested: the sender asked for no MDN. The one that would have
+	// answered the message was not sent; it is kept as the record of what
+	// was received (its Received-Content-MIC), so that a later message
+	// under the same Message-ID is judged as any repeat is.
+	MDNUnrequested MDNState = "unrequested"
 )
 
 // SentMDN is the MDN an as2 receive location answered a received message
@@ -72,5 +77,5 @@ type MDNOutbox interface {
 
 // ValidMDNState reports whether s is one of the MDN states.
 func ValidMDNState(s MDNState) bool {
-	return s == MDNSent || s == MDNPending || s == MDNFailed
+	return s == MDNSent || s == MDNPending || s == MDNFailed || s == MDNUnrequested
 }

@@ -14,7 +14,8 @@ import (
 // PutMDN replacing it; only due pending MDNs of the location asked for are
 // claimed, each once per lease and counted; a claim whose lease passed
 // (a process killed mid-POST) is claimed again; FinishMDN settles or
-// reschedules; Purge deletes the MDN with its message.
+// reschedules; an unrequested one is kept and never claimed; Purge deletes
+// the MDN with its message.
 func testSentMDNs(t *testing.T, b msgbox.Box) {
 	ob, ok := b.(msgbox.MDNOutbox)
 	if !ok {
@@ -49,6 +50,15 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	}
 	if !bytes.Equal(got.Data, data) || got.State != msgbox.MDNSent || got.URL != "" || got.Location != "as2_in" {
 		t.Errorf("SentMDN = %+v, want the sync MDN stored", got)
+	}
+
+	// The record kept for a message whose sender asked for no MDN: stored
+	// as such, and never claimed for a POST (the claims below find only
+	// the async one), however due.
+	unrequested := receive(t, b, inc("unrequested.edi"), "x")
+	put(msgbox.SentMDN{MessageID: unrequested.ID, Location: "as2_in", Data: data, State: msgbox.MDNUnrequested, NextAttemptAt: now().Add(-time.Hour)})
+	if got, err := ob.SentMDN(ctx, unrequested.ID); err != nil || got.State != msgbox.MDNUnrequested || !bytes.Equal(got.Data, data) {
+		t.Errorf("SentMDN of an unrequested one = %+v, %v; want it stored, unrequested", got, err)
 	}
 
 	// Errors: no MDN, no message, too large, a bad state.

@@ -67,7 +67,8 @@ names no delivery that awaits one.
 
 A message is stored once per Message-ID and party: a repeat (the sender did
 not get our answer) is not stored again, and is answered with the MDN the
-first one got, synchronously or at the repeat's Receipt-Delivery-Option.
+first one got, synchronously or at the repeat's Receipt-Delivery-Option
+(with one built for it, as it asks, when the first one asked for none).
 Only a message the pipeline accepts holds its Message-ID: AS2 headers are
 anyone's to write, so one the pipeline refuses is stored and suspended on
 its own, and the party's message sent under the same Message-ID later is
@@ -422,6 +423,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.Receipt == as2.ReceiptNone {
+		if !pub.Dup && pub.Refused == nil {
+			rc.keepUnrequested(r.Context(), log, req, pub, mic)
+		}
 		log.Debug("AS2 message received without a receipt request", "repeat", pub.Dup)
 		w.WriteHeader(http.StatusOK)
 		return
@@ -473,15 +477,7 @@ func (rc *receiver) answer(log *slog.Logger, req *as2.ReceivedRequest, pub compo
 		log.Info("AS2 message repeated: answered with the original MDN")
 		return kept, b, nil
 	}
-	m := &as2.MDN{OriginalRecipient: rc.as2ID, FinalRecipient: rc.as2ID, OriginalMessageID: req.MessageID, Disposition: as2.Processed(), MIC: mic}
-	switch {
-	case refusal != "":
-		m.Disposition, m.MIC = as2.ProcessedError("unexpected-processing-error"), nil
-		m.Text = refusal
-	case pub.Refused != nil:
-		m.Disposition = as2.ProcessedError(refusalDescription(pub.Refused))
-		m.Text = "The message was received but not processed: " + m.Disposition.Description + "."
-	}
+	m := rc.mdnFor(req, pub, mic, refusal)
 	opts := as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: req.Options.MICAlg()}
 	if req.Options.Signed {
 		opts.Signer, err = rc.mdnSigner()
@@ -495,6 +491,40 @@ func (rc *receiver) answer(log *slog.Logger, req *as2.ReceivedRequest, pub compo
 	}
 	log.Info("MDN built", "disposition", m.Disposition.String(), "signed_mdn", opts.Signer != nil)
 	return b.Entity, b, nil
+}
+
+// mdnFor is the MDN that answers the message published as pub, whose
+// Received-Content-MIC is mic (see answer).
+func (rc *receiver) mdnFor(req *as2.ReceivedRequest, pub component.Published, mic *as2.MIC, refusal string) *as2.MDN {
+	m := &as2.MDN{OriginalRecipient: rc.as2ID, FinalRecipient: rc.as2ID, OriginalMessageID: req.MessageID, Disposition: as2.Processed(), MIC: mic}
+	switch {
+	case refusal != "":
+		m.Disposition, m.MIC = as2.ProcessedError("unexpected-processing-error"), nil
+		m.Text = refusal
+	case pub.Refused != nil:
+		m.Disposition = as2.ProcessedError(refusalDescription(pub.Refused))
+		m.Text = "The message was received but not processed: " + m.Disposition.Description + "."
+	}
+	return m
+}
+
+// keepUnrequested keeps, for a message stored under its Message-ID whose
+// sender asked for no MDN, the unsigned MDN that would have answered it
+// (msgbox.MDNUnrequested): the record of its content, by its MIC, without
+// which a later message under that Message-ID could not be judged
+// (judgeRepeat). Nothing is sent. A failure to keep it is logged: the
+// message is stored, and only that judgement is lost.
+func (rc *receiver) keepUnrequested(ctx context.Context, log *slog.Logger, req *as2.ReceivedRequest, pub component.Published, mic *as2.MIC) {
+	if rc.mdns == nil || mic == nil {
+		return
+	}
+	b, err := as2.BuildMDN(rc.mdnFor(req, pub, mic, ""), as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: req.Options.MICAlg()})
+	if err == nil {
+		err = rc.keepMDN(ctx, pub.Message.ID, b.Entity, msgbox.MDNUnrequested, "")
+	}
+	if err != nil {
+		log.Warn("keeping the record of the message's MIC failed; a later message under its Message-ID cannot be compared with it", "error", err)
+	}
 }
 
 // micOf is the Received-Content-MIC of the message published as pub (RFC
@@ -519,9 +549,11 @@ func micOf(pub component.Published, alg as2.Alg, hasher hash.Hash) *as2.MIC {
 // message too: the same content, by the MIC both MDNs report (RFC 4130
 // §7.3.1 makes it the content's identity: the same across re-encryption
 // and re-signing). It is nil when no MDN is kept or the kept one is
-// unreadable: one is built again. conflict reports another content under
-// the same Message-ID, which the box cannot take (the Message-ID is held)
-// and the original MDN does not answer.
+// unreadable, and when the kept one was never sent (the first message
+// asked for none: keepUnrequested): one is built again, as this request
+// asks. conflict reports another content under the same Message-ID, which
+// the box cannot take (the Message-ID is held) and the original MDN does
+// not answer.
 func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub component.Published, mic *as2.MIC) (kept []byte, conflict bool) {
 	if rc.mdns == nil {
 		return nil, false
@@ -553,12 +585,15 @@ func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub compo
 		// Nothing to compare (another micalg asked for this time): the
 		// original MDN, whose MIC the sender checks against what it sent
 		// (language §11), so that another content is found out there.
+		// An MDN never sent answers nothing: one is built for this one.
 		log.Info("AS2 message repeated: its content cannot be compared with the original's", "mic_alg", micAlgName(mic))
-		return sm.Data, false
-	case orig.MIC.Equal(*mic):
-		return sm.Data, false
+	case !orig.MIC.Equal(*mic):
+		return nil, true
 	}
-	return nil, true
+	if sm.State == msgbox.MDNUnrequested {
+		return nil, false
+	}
+	return sm.Data, false
 }
 
 // micAlgName names mic's algorithm for logs, "" for none.

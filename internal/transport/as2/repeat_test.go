@@ -60,7 +60,17 @@ func (s judgingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, bod
 // naming the Message-ID, by MDN or, asking for none or an asynchronous
 // one, by 409, while the first one's kept MDN stays as it was; junk after
 // it is stored on its own.
-func TestReceiveRepeatAuthenticated(t *testing.T) {
+// repeatRig is an as2 receive location over a real box, its pipeline
+// judgingSink, and a partner posting to it under one Message-ID.
+type repeatRig struct {
+	box    *sqlitebox.Box
+	signer *testpki.Cert
+	url    string
+}
+
+const repeatID = "<future-42@contoso>"
+
+func newRepeatRig(t *testing.T) *repeatRig {
 	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
 	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
 	if err != nil {
@@ -73,63 +83,80 @@ func TestReceiveRepeatAuthenticated(t *testing.T) {
 		AS2ID: "FABRIKAM", PartyAS2IDs: map[string]string{"contoso": "CONTOSO"}, MDNs: box,
 		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
 	}) + "/as2"
-	const id = "<future-42@contoso>"
-	// post returns the answer's status and, for a 200, the MDN entity;
-	// else the text. The MDN's body alone identifies it: the HTTP header
-	// fields of the answer (Date) vary.
-	post := func(t *testing.T, body string, header map[string]string) (int, []byte) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range map[string]string{"Content-Type": "application/edi-x12", "AS2-Version": "1.2", "AS2-From": "CONTOSO",
-			"AS2-To": "FABRIKAM", "Message-ID": id, "Disposition-Notification-To": "as2@contoso.example",
-			"Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha256"} {
+	return &repeatRig{box: box, signer: signer, url: url}
+}
+
+// post returns the answer's status and, for a 200, the MDN entity; else
+// the text. It asks for a signed synchronous MDN unless header says
+// otherwise ("" removes a field). The MDN's body alone identifies it: the
+// HTTP header fields of the answer (Date) vary.
+func (g *repeatRig) post(t *testing.T, body string, header map[string]string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, g.url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"Content-Type": "application/edi-x12", "AS2-Version": "1.2", "AS2-From": "CONTOSO",
+		"AS2-To": "FABRIKAM", "Message-ID": repeatID, "Disposition-Notification-To": "as2@contoso.example",
+		"Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha256"} {
+		req.Header.Set(k, v)
+	}
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
 			req.Header.Set(k, v)
 		}
-		for k, v := range header {
-			if v == "" {
-				req.Header.Del(k)
-			} else {
-				req.Header.Set(k, v)
-			}
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return resp.StatusCode, b
-		}
-		resp.Header.Del("Date")
-		return resp.StatusCode, as2.JoinEntity(resp.Header, b)
 	}
-	mdnOf := func(t *testing.T, entity []byte) *as2.ReceivedMDN {
-		t.Helper()
-		m, err := as2.ParseMDN(entity, as2.VerifyOptions{Trusted: []*x509.Certificate{signer.Cert}})
-		if err != nil {
-			t.Fatalf("%v\n%s", err, entity)
-		}
-		if !m.Signed || m.OriginalMessageID != id {
-			t.Errorf("MDN signed %v, for %q; want signed, for %s", m.Signed, m.OriginalMessageID, id)
-		}
-		return m
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	stored := func(t *testing.T) []msgbox.Message {
-		t.Helper()
-		msgs, err := box.List(t.Context(), msgbox.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return msgs
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	entityOf := func(body string) []byte { return []byte("Content-Type: application/edi-x12\r\n\r\n" + body) }
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, b
+	}
+	resp.Header.Del("Date")
+	return resp.StatusCode, as2.JoinEntity(resp.Header, b)
+}
+
+// mdnOf parses entity, an MDN that must be signed and answer repeatID.
+func (g *repeatRig) mdnOf(t *testing.T, entity []byte) *as2.ReceivedMDN {
+	t.Helper()
+	m, err := as2.ParseMDN(entity, as2.VerifyOptions{Trusted: []*x509.Certificate{g.signer.Cert}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, entity)
+	}
+	if !m.Signed || m.OriginalMessageID != repeatID {
+		t.Errorf("MDN signed %v, for %q; want signed, for %s", m.Signed, m.OriginalMessageID, repeatID)
+	}
+	return m
+}
+
+// stored is every message in the box.
+func (g *repeatRig) stored(t *testing.T) []msgbox.Message {
+	t.Helper()
+	msgs, err := g.box.List(t.Context(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// noReceipt are the header fields of a message asking for no MDN.
+var noReceipt = map[string]string{"Disposition-Notification-To": "", "Disposition-Notification-Options": ""}
+
+// entityOf is the MIME entity the receiver stores for body.
+func entityOf(body string) []byte { return []byte("Content-Type: application/edi-x12\r\n\r\n" + body) }
+
+func TestReceiveRepeatAuthenticated(t *testing.T) {
+	g := newRepeatRig(t)
+	box, post, mdnOf, stored := g.box, g.post, g.mdnOf, g.stored
+	const id = repeatID
 
 	_, junk := post(t, "JUNK", nil)
 	if m := mdnOf(t, junk); m.Disposition.Description != "insufficient-message-security" {
@@ -172,7 +199,7 @@ func TestReceiveRepeatAuthenticated(t *testing.T) {
 	}
 	for _, h := range []map[string]string{
 		{"Receipt-Delivery-Option": "http://127.0.0.1:9/mdn"},
-		{"Disposition-Notification-To": "", "Disposition-Notification-Options": ""},
+		noReceipt,
 	} {
 		code, text := post(t, "UNB+UNOC:3+CONTOSO+FABRIKAM'order 3'", h)
 		if code != http.StatusConflict || !strings.Contains(string(text), id) {
@@ -216,4 +243,55 @@ func splitOrFatal(t *testing.T, entity []byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Body
+}
+
+// TestReceiveRepeatAfterNoReceipt: a message whose sender asked for no MDN
+// still holds its Message-ID against another content. The record kept for
+// it (its MIC, in an MDN never sent) makes another content under that
+// Message-ID refused, by 409 or a processed/error MDN, instead of
+// silently taken for a repeat or acknowledged with the new content's MIC;
+// the same content again is answered with an MDN built as that request
+// asks, which is then the one kept and replayed.
+func TestReceiveRepeatAfterNoReceipt(t *testing.T) {
+	g := newRepeatRig(t)
+	const order = "UNB+UNOC:3+CONTOSO+FABRIKAM'order 1'"
+	if code, text := g.post(t, order, noReceipt); code != http.StatusOK {
+		t.Fatalf("first message, no receipt asked: %d %q", code, text)
+	}
+	msgs := g.stored(t)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages stored, want 1", len(msgs))
+	}
+	rec, err := g.box.SentMDN(t.Context(), msgs[0].ID)
+	if err != nil || rec.State != msgbox.MDNUnrequested {
+		t.Fatalf("kept for a message asking no receipt: %+v, %v; want its record, unrequested", rec, err)
+	}
+	if m, err := as2.ParseMDN(rec.Data, as2.VerifyOptions{Unverified: true}); err != nil ||
+		m.MIC == nil || !m.MIC.Equal(as2.ComputeMIC(as2.SHA256, entityOf(order))) {
+		t.Fatalf("the record: %v, %v; want the content's SHA-256 MIC", m, err)
+	}
+
+	const other = "UNB+UNOC:3+CONTOSO+FABRIKAM'order 2'"
+	if code, text := g.post(t, other, noReceipt); code != http.StatusConflict || !strings.Contains(string(text), repeatID) {
+		t.Errorf("another content, no receipt asked: %d %q; want 409 naming %s", code, text, repeatID)
+	}
+	_, refused := g.post(t, other, nil)
+	if m := g.mdnOf(t, refused); m.Disposition.Positive() || m.MIC != nil || !strings.Contains(m.Text, repeatID) {
+		t.Errorf("another content, sync MDN asked: %q, MIC %v, text %q; want processed/error naming %s", m.Disposition, m.MIC, m.Text, repeatID)
+	}
+
+	_, first := g.post(t, order, nil)
+	if m := g.mdnOf(t, first); !m.Disposition.Positive() || m.MIC == nil || !m.MIC.Equal(as2.ComputeMIC(as2.SHA256, entityOf(order))) {
+		t.Errorf("the same content, sync MDN asked: %q, MIC %v; want processed with its MIC", m.Disposition, m.MIC)
+	}
+	if n := len(g.stored(t)); n != 1 {
+		t.Errorf("%d messages stored after the repeats, want 1", n)
+	}
+	kept, err := g.box.SentMDN(t.Context(), msgs[0].ID)
+	if err != nil || kept.State != msgbox.MDNSent || !bytes.Equal(splitOrFatal(t, kept.Data), splitOrFatal(t, first)) {
+		t.Errorf("kept after the answered repeat: %s, %v; want the MDN sent", kept.State, err)
+	}
+	if _, again := g.post(t, order, nil); !bytes.Equal(again, first) {
+		t.Errorf("the same content once more answered with another MDN:\n%s", again)
+	}
 }
