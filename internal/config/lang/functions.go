@@ -59,14 +59,14 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
-		"log":             stdlib.LogFunc,
+		"log":             withResultCheck(stdlib.LogFunc, finiteLimit),
 		"lookup":          stdlib.LookupFunc,
 		"lower":           stdlib.LowerFunc,
 		"max":             stdlib.MaxFunc,
 		"merge":           stdlib.MergeFunc,
 		"min":             stdlib.MinFunc,
 		"parseint":        stdlib.ParseIntFunc,
-		"pow":             stdlib.PowFunc,
+		"pow":             withResultCheck(stdlib.PowFunc, finiteLimit),
 		"range":           stdlib.RangeFunc,
 		"regex":           stdlib.RegexFunc,
 		"regexall":        stdlib.RegexAllFunc,
@@ -210,7 +210,7 @@ func boundedOperation(op *hclsyntax.Operation) *hclsyntax.Operation {
 }
 
 // refusingHugeResults is f, described by description, with an error
-// (what, then hugeNumberText) instead of a result holding a number
+// (what, then why checkNumbers refuses it) instead of a result holding a number
 // checkNumbers refuses.
 func refusingHugeResults(f function.Function, description, what string) function.Function {
 	return function.New(&function.Spec{
@@ -224,7 +224,7 @@ func refusingHugeResults(f function.Function, description, what string) function
 				return v, err
 			}
 			if err := checkNumbers([]cty.Value{v}); err != nil {
-				return cty.NilVal, errors.New(what + hugeNumberText)
+				return cty.NilVal, errors.New(what + err.Error()) // the ArgError's text alone
 			}
 			return v, nil
 		},
@@ -241,6 +241,7 @@ const maxNumberExponent = 16384
 var (
 	numberLimit  = fmt.Sprintf(" Numbers of more than about %d digits are refused.", maxNumberExponent*301/1000)
 	formatLimits = fmt.Sprintf(" Widths and precisions are at most %d.", maxPadding) + numberLimit
+	finiteLimit  = " A result too large (or, for log, too small) for a number is refused." + numberLimit
 )
 
 // checkFormatArgs checks format's and formatlist's widths and numbers.
@@ -254,6 +255,22 @@ func checkFormatArgs(args []cty.Value) error {
 // hugeNumberText says why a number is refused (checkNumbers).
 var hugeNumberText = fmt.Sprintf("a number with more than %d binary digits of magnitude (about %d decimal digits), which cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberExponent*301/1000)
 
+// infiniteNumberText says why an infinite number is refused: only a
+// function computing in floating point (pow, log) makes one, and its text
+// ("+Inf") is no value any partner or path expects.
+const infiniteNumberText = "an infinite number (the computation overflowed), which no value can hold"
+
+// numberProblem says why checkNumbers refuses f, "" when it does not.
+func numberProblem(f *big.Float) string {
+	if f.IsInf() {
+		return infiniteNumberText
+	}
+	if e := f.MantExp(nil); e > maxNumberExponent || e < -maxNumberExponent {
+		return hugeNumberText
+	}
+	return ""
+}
+
 // checkNumbers refuses a known number, in any argument or nested in one,
 // whose decimal form would have thousands of digits (see
 // maxNumberExponent), before it is printed.
@@ -266,10 +283,8 @@ func checkNumbers(args []cty.Value) error {
 				return false, nil
 			}
 			if v.Type() == cty.Number {
-				if f := v.AsBigFloat(); !f.IsInf() {
-					if e := f.MantExp(nil); e > maxNumberExponent || e < -maxNumberExponent {
-						bad = function.NewArgErrorf(i, "%s", hugeNumberText)
-					}
+				if why := numberProblem(v.AsBigFloat()); why != "" {
+					bad = function.NewArgErrorf(i, "%s", why)
 				}
 			}
 			return true, nil

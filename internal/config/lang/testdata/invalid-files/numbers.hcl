@@ -1,7 +1,9 @@
 # A number literal whose decimal form would have millions of digits is
 # BP1004, and the rest of the file is still checked: printing it (here, in
 # a property) would otherwise take minutes and gigabytes. So is a number
-# computed that large (squarings in locals) or decoded (jsondecode).
+# computed that large (squarings in locals) or decoded (jsondecode), and an
+# infinite one, which pow and log make when they overflow ("+Inf" is no
+# value).
 group "g" {}
 locals {
   a = 1e4900
@@ -19,6 +21,9 @@ receive_location "in" {
     sq    = "${local.c}"
     ok    = "${local.d}"
     json  = "${jsondecode("1e300000000")}" # expect: BP1004
+    pow   = "${pow(10, 400)}" # expect: BP1004
+    log   = "${log(0, 10)}" # expect: BP1004
+    pfine = "${pow(2, 10)}"
   }
   transport "file" { path = "in" }
 }
