@@ -241,7 +241,7 @@ const maxNumberExponent = 16384
 var (
 	numberLimit  = fmt.Sprintf(" Numbers of more than about %d digits are refused.", maxNumberExponent*301/1000)
 	formatLimits = fmt.Sprintf(" Widths and precisions are at most %d.", maxPadding) + numberLimit
-	finiteLimit  = " A result too large (or, for log, too small) for a number is refused." + numberLimit
+	finiteLimit  = " An infinite result (the computation overflowed, or log of 0) is refused."
 )
 
 // checkFormatArgs checks format's and formatlist's widths and numbers.
