@@ -59,14 +59,14 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
-		"log":             withResultCheck(stdlib.LogFunc, finiteLimit),
+		"log":             withResultCheck(stdlib.LogFunc, " Its infinite results (the logarithm of 0) are refused."),
 		"lookup":          stdlib.LookupFunc,
 		"lower":           stdlib.LowerFunc,
 		"max":             stdlib.MaxFunc,
 		"merge":           stdlib.MergeFunc,
 		"min":             stdlib.MinFunc,
 		"parseint":        stdlib.ParseIntFunc,
-		"pow":             withResultCheck(stdlib.PowFunc, finiteLimit),
+		"pow":             withResultCheck(stdlib.PowFunc, " An infinite result (an overflow) is refused."),
 		"range":           stdlib.RangeFunc,
 		"regex":           stdlib.RegexFunc,
 		"regexall":        stdlib.RegexAllFunc,
@@ -241,7 +241,6 @@ const maxNumberExponent = 16384
 var (
 	numberLimit  = fmt.Sprintf(" Numbers of more than about %d digits are refused.", maxNumberExponent*301/1000)
 	formatLimits = fmt.Sprintf(" Widths and precisions are at most %d.", maxPadding) + numberLimit
-	finiteLimit  = " An infinite result (the computation overflowed, or log of 0) is refused."
 )
 
 // checkFormatArgs checks format's and formatlist's widths and numbers.
