@@ -175,3 +175,38 @@ func TestFullDiskMidStream(t *testing.T) {
 	}
 	checkDelivered(t, dir, p, map[string][]byte{"big.edi": body})
 }
+
+// TestFullDiskAtOpen: a message box whose disk is full when run or
+// messages opens it is an error that says the disk is full, where SQLite
+// says only "disk I/O error" (it cannot grow its shared-memory file); once
+// there is room again, the box opens as before.
+func TestFullDiskAtOpen(t *testing.T) {
+	dir, _ := crashSetup(t)
+	data := filepath.Join(dir, "data")
+	mountTmpfs(t, data, "1m")
+	if o, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", data, dir).CombinedOutput(); err != nil {
+		t.Fatalf("run --once creating the box: %v\n%s", err, o)
+	}
+	fill := filepath.Join(data, "fill")
+	f, err := os.Create(fill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Write(make([]byte, 2<<20))
+	f.Close()
+	if err == nil {
+		t.Fatal("a 2 MiB file fit on the 1 MiB tmpfs")
+	}
+	for _, args := range [][]string{{"run", "--once"}, {"messages", "list"}} {
+		o, err := exec.Command(bizpipeBin, append(args, "--data-dir", data, dir)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(o), "no space left") {
+			t.Errorf("%s on a full disk: %v; want an error saying the disk is full:\n%s", strings.Join(args, " "), err, o)
+		}
+	}
+	if err := os.Remove(fill); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", data, dir).CombinedOutput(); err != nil {
+		t.Fatalf("run --once once there is room: %v\n%s", err, o)
+	}
+}

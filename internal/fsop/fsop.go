@@ -57,3 +57,9 @@ func TypeName(m fs.FileMode) string {
 		return "special file"
 	}
 }
+
+// NoSpace reports whether the file system holding dir has no space left
+// for this process, so that an error that does not say so (SQLite's "disk
+// I/O error" when it cannot grow its shared-memory file) can be explained.
+// It is false when that cannot be told.
+func NoSpace(dir string) bool { return noSpace(dir) }

@@ -41,6 +41,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/dirsync"
 	"github.com/bizpipe/bizpipe/internal/filelock"
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 
 	// The pure-Go SQLite driver, registered as "sqlite".
@@ -207,7 +208,14 @@ func Open(path string, opts Options) (*Box, error) {
 	if opts.StaleUploadAfter <= 0 {
 		opts.StaleUploadAfter = DefaultStaleUploadAfter
 	}
-	fail := func(err error) (*Box, error) { return nil, fmt.Errorf("message box %s: %w", abs, err) }
+	fail := func(err error) (*Box, error) {
+		// SQLite says "disk I/O error" when a full disk stops it growing
+		// its shared-memory file: say what the operator must fix.
+		if fsop.NoSpace(filepath.Dir(abs)) {
+			return nil, fmt.Errorf("message box %s: %w (the file system holding it has no space left)", abs, err)
+		}
+		return nil, fmt.Errorf("message box %s: %w", abs, err)
+	}
 	mayCreate := !opts.ReadOnly && !opts.NoCreate
 
 	if mayCreate {
