@@ -10,14 +10,28 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
+// bulkOp is what a messages subcommand that acts on messages does.
+type bulkOp struct {
+	verb string // as in "would resume"
+	done string // its past participle, as in "resumed"
+	op   func(msgbox.Box, context.Context, string) error
+	// check, when not nil, is the op's rule on a message as listed, which
+	// --dry-run applies: an error is the reason it would be skipped.
+	check func(msgbox.Message) error
+}
+
 // operate runs a messages subcommand that acts on messages (resume,
 // terminate): on the ID in args[0], or with --all-suspended on every
 // suspended message (--port narrows that to the messages with a suspended
-// delivery to one send port). done is the past participle the output uses.
-func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox.Box, context.Context, string) error) error {
+// delivery to one send port); with --dry-run it says what it would do.
+func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
+	done, op := o.done, o.op
 	if !f.allSuspended {
 		if f.port != "" {
 			return &exitError{code: exitUsage, err: errors.New("--port selects messages for --all-suspended; give one or the other with an ID")}
+		}
+		if f.dryRun {
+			return &exitError{code: exitUsage, err: errors.New("--dry-run previews --all-suspended; for one message, bizpipe messages show ID shows its state")}
 		}
 		if len(args) == 0 {
 			return &exitError{code: exitUsage, err: errors.New("give a message ID, or --all-suspended")}
@@ -43,11 +57,11 @@ func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox
 		}
 	}
 	return withConfigBox(e, f, args, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
-		ids, err := suspendedIDs(ctx, box, f.port)
+		msgs, err := suspended(ctx, box, f.port)
 		if err != nil {
 			return err
 		}
-		if len(ids) == 0 {
+		if len(msgs) == 0 {
 			// Nothing to do may be a typo in --port: "terminated 0"
 			// would hide it. Only then, so that the suspended messages
 			// of a port since removed from the configuration can still
@@ -56,10 +70,14 @@ func operate(e *env, f messagesFlags, args []string, done string, op func(msgbox
 				return err
 			}
 		}
+		if f.dryRun {
+			return preview(e, f, o, msgs)
+		}
 		var acted []string
 		skipped := []skippedMessage{}
 		var failed []error
-		for _, id := range ids {
+		for _, m := range msgs {
+			id := m.ID
 			err := op(box, ctx, id)
 			switch {
 			case err == nil:
@@ -116,19 +134,51 @@ func checkPortDeclared(cfg *model.Config, port string) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf("--port %s: no such send port in the configuration; it declares %s", safe(port), orList(names))}
 }
 
-// suspendedIDs lists the suspended messages, oldest first, or with port
+// preview is operate's --dry-run: what it would do to msgs, by o.check,
+// and nothing done. A message can still be skipped when it runs: one
+// resumed or terminated meanwhile, or one with a delivery in progress.
+func preview(e *env, f messagesFlags, o bulkOp, msgs []msgbox.Message) error {
+	var would []string
+	skipped := []skippedMessage{}
+	for _, m := range msgs {
+		if o.check != nil {
+			if err := o.check(m); err != nil {
+				skipped = append(skipped, skippedMessage{ID: m.ID, Reason: err.Error()})
+				continue
+			}
+		}
+		would = append(would, m.ID)
+	}
+	if f.format == "json" {
+		return writeJSON(e.stdout, map[string]any{"would_" + o.verb: nonNil(would), "skipped": skipped})
+	}
+	for _, id := range would {
+		fmt.Fprintf(e.stdout, "would %s %s\n", o.verb, safe(id))
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(e.stdout, "would skip %s: %s\n", safe(s.ID), safe(s.Reason))
+	}
+	fmt.Fprintf(e.stdout, "would %s %d suspended message(s)", o.verb, len(would))
+	if len(skipped) > 0 {
+		fmt.Fprintf(e.stdout, "; would skip %d", len(skipped))
+	}
+	fmt.Fprintln(e.stdout, "; nothing changed (--dry-run)")
+	return nil
+}
+
+// suspended lists the suspended messages, oldest first, or with port
 // those with a suspended delivery to that send port (a routing failure has
 // no delivery, so it never matches a port).
-func suspendedIDs(ctx context.Context, box msgbox.Box, port string) ([]string, error) {
+func suspended(ctx context.Context, box msgbox.Box, port string) ([]msgbox.Message, error) {
 	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var out []msgbox.Message
 	for i := len(msgs) - 1; i >= 0; i-- { // List is newest first
 		id := msgs[i].ID
 		if port == "" {
-			ids = append(ids, id)
+			out = append(out, msgs[i])
 			continue
 		}
 		d, err := box.Get(ctx, id)
@@ -140,12 +190,12 @@ func suspendedIDs(ctx context.Context, box msgbox.Box, port string) ([]string, e
 		}
 		for _, dl := range d.Deliveries {
 			if dl.Port == port && dl.State == msgbox.DeliverySuspended {
-				ids = append(ids, id)
+				out = append(out, msgs[i])
 				break
 			}
 		}
 	}
-	return ids, nil
+	return out, nil
 }
 
 // skippedMessage is a message a bulk operation listed but left alone.

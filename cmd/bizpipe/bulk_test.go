@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -68,5 +69,60 @@ func TestBulkSkipsWhatDoesNotApply(t *testing.T) {
 	}
 	if got := stdout.String(); !strings.Contains(got, "resumed "+msg.ID+"\n") || !strings.HasSuffix(got, "resumed 1 suspended message(s)\n") {
 		t.Errorf("resume --all-suspended printed %q", got)
+	}
+}
+
+// TestPurgeDryRun: purge --dry-run counts what purge would delete and
+// deletes nothing; purge then deletes that many. The message's history is
+// moved two days back in the file, as time would.
+func TestPurgeDryRun(t *testing.T) {
+	data := t.TempDir()
+	path := filepath.Join(data, "messagebox.db")
+	box, err := sqlitebox.Open(path, sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	msg, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "a.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Route(ctx, msg.ID, []string{"p"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
+	if err != nil || d == nil {
+		t.Fatalf("Claim = %v, %v", d, err)
+	}
+	if err := box.Finish(ctx, d.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliveryDelivered}); err != nil {
+		t.Fatal(err)
+	}
+	box.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec("UPDATE events SET at = at - ?", (48 * time.Hour).Microseconds())
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"messages", "purge", "--older-than", "1d", "--dry-run", "--format", "json", "--data-dir", data}, &stdout, &stderr, noEnv); code != exitOK {
+		t.Fatalf("purge --dry-run: exit %d, stderr %s", code, &stderr)
+	}
+	var would jsonPurgeable
+	if err := json.Unmarshal(stdout.Bytes(), &would); err != nil || would.WouldPurge != 1 {
+		t.Fatalf("purge --dry-run printed %s (%v); want would_purge 1", &stdout, err)
+	}
+	stdout.Reset()
+	if code := run([]string{"messages", "show", "--data-dir", data, msg.ID}, &stdout, &stderr, noEnv); code != exitOK {
+		t.Fatalf("the message is gone after purge --dry-run: exit %d, stderr %s", code, &stderr)
+	}
+	stdout.Reset()
+	if code := run([]string{"messages", "purge", "--older-than", "1d", "--data-dir", data}, &stdout, &stderr, noEnv); code != exitOK ||
+		!strings.HasPrefix(stdout.String(), "purged 1 message(s)") {
+		t.Fatalf("purge after the dry run: exit %d, %q, stderr %s; want 1 purged", code, &stdout, &stderr)
 	}
 }

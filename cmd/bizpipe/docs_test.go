@@ -73,9 +73,20 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 				Doc:     "As for `resume`, with the key `\"terminated\"`: `{\"terminated\": [\"ID\"]}`, and with\n`--all-suspended` also `\"skipped\"`.",
 			},
 			{
+				Command: "bizpipe messages resume --all-suspended --dry-run --format json",
+				Doc: "What a bulk resume would do, doing nothing: `\"would_resume\"` lists the messages,\n" +
+					"oldest first, and `\"skipped\"` those it would leave alone, with the reason, as\n" +
+					"above. So for `terminate`, with the key `\"would_terminate\"`.",
+			},
+			{
 				Command: "bizpipe messages purge --format json",
 				Doc:     "How many messages the purge deleted.",
 				Sample:  jsonPurged{Purged: 42},
+			},
+			{
+				Command: "bizpipe messages purge --dry-run --format json",
+				Doc:     "How many messages the purge would delete; it deletes none.",
+				Sample:  jsonPurgeable{WouldPurge: 42},
 			},
 			{
 				Command: "bizpipe certs --format json",

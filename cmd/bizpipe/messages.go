@@ -34,6 +34,9 @@ type messagesFlags struct {
 	// terminate (see bulk.go).
 	allSuspended bool
 	port         string
+	// dryRun: a bulk resume or terminate, or purge, says what it would do
+	// and does nothing.
+	dryRun bool
 	// asReceived: messages body writes the bytes as received, not the
 	// payload as routed.
 	asReceived bool
@@ -100,9 +103,11 @@ uses no certificate.`,
 attempt counts reset, or routes a routing failure again. With --all-suspended
 it resumes every suspended message (with --port, those with a suspended
 delivery to that send port): what an operator does once a partner is back
-after an outage.`,
+after an outage. --dry-run lists what it would resume and skip, and resumes
+nothing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return operate(e, f, args, "resumed", msgbox.Box.Resume)
+			return operate(e, f, args, bulkOp{verb: "resume", done: "resumed", op: msgbox.Box.Resume,
+				check: func(m msgbox.Message) error { return msgbox.CheckResume(m.ID, m.Status, m.Decoding, m.Reason) }})
 		},
 	}
 	terminate := &cobra.Command{
@@ -112,14 +117,16 @@ after an outage.`,
 A delivery awaiting an asynchronous AS2 MDN is ended too: the MDN, should it
 come, then settles nothing. A delivery in progress is not: wait for it.
 With --all-suspended it terminates every suspended message (with --port,
-those with a suspended delivery to that send port).`,
+those with a suspended delivery to that send port); --dry-run lists them and
+terminates nothing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return operate(e, f, args, "terminated", msgbox.Box.Terminate)
+			return operate(e, f, args, bulkOp{verb: "terminate", done: "terminated", op: msgbox.Box.Terminate})
 		},
 	}
 	for _, c := range []*cobra.Command{resume, terminate} {
 		c.Flags().BoolVar(&f.allSuspended, "all-suspended", false, "every suspended message instead of one ID")
 		c.Flags().StringVar(&f.port, "port", "", "with --all-suspended: only messages with a suspended delivery to the send port `NAME` (one the configuration does not declare, and that selects none, is bad usage)")
+		c.Flags().BoolVar(&f.dryRun, "dry-run", false, "with --all-suspended: say what would be done, and do nothing")
 	}
 	purge := &cobra.Command{
 		Use:   "purge [flags] --older-than DURATION [PATH...]",
@@ -128,7 +135,8 @@ those with a suspended delivery to that send port).`,
 has had no entry for --older-than (e.g. 30d or 720h), with their bodies, deliveries,
 attempts and history. Nothing else is ever deleted: suspended, retrying and
 pending messages stay, however old. Run purge regularly (a timer or cron job),
-or bizpipe run --retention, to bound the message box's size.
+or bizpipe run --retention, to bound the message box's size. --dry-run counts
+what it would delete and deletes nothing.
 
 A purged message's source is forgotten. After a crash, bizpipe run recognises
 an input file it had claimed but not yet removed by its message in the box;
@@ -144,6 +152,17 @@ such files (run --retention never purges at start, for this reason).`,
 				return &exitError{code: exitUsage, err: fmt.Errorf("--older-than %w", err)}
 			}
 			return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
+				if f.dryRun {
+					n, err := box.Purgeable(ctx, time.Now().Add(-f.olderThan))
+					if err != nil {
+						return err
+					}
+					if f.format == "json" {
+						return writeJSON(e.stdout, jsonPurgeable{WouldPurge: n})
+					}
+					fmt.Fprintf(e.stdout, "would purge %d message(s): delivered or terminated, untouched for %v; nothing deleted (--dry-run)\n", n, f.olderThan)
+					return nil
+				}
 				n, err := box.Purge(ctx, time.Now().Add(-f.olderThan))
 				if err != nil {
 					return err
@@ -156,6 +175,7 @@ such files (run --retention never purges at start, for this reason).`,
 			})
 		},
 	}
+	purge.Flags().BoolVar(&f.dryRun, "dry-run", false, "count what would be purged, and delete nothing")
 	durationVar(purge.Flags(), &f.olderThan, "older-than", 0, "purge messages untouched for at least this `DURATION` (required, at least 1m; e.g. 30d)")
 	body := &cobra.Command{
 		Use:   "body [flags] ID [PATH...]",
@@ -601,4 +621,9 @@ func markAwaiting(d *msgbox.Detail) {
 // jsonPurged is what messages purge --format json prints.
 type jsonPurged struct {
 	Purged int `json:"purged" doc:"How many messages were deleted, with their bodies, deliveries and history."`
+}
+
+// jsonPurgeable is what messages purge --dry-run --format json prints.
+type jsonPurgeable struct {
+	WouldPurge int `json:"would_purge" doc:"How many messages purge would delete now; --dry-run deletes none."`
 }

@@ -435,6 +435,9 @@ type Box interface {
 	// and Finish answer DeliveryNotFound; DeliveryStates leaves the
 	// delivery out, and Recover does not count it.
 	Purge(ctx context.Context, before time.Time) (int, error)
+	// Purgeable counts the messages Purge(ctx, before) would delete now,
+	// deleting nothing (bizpipe messages purge --dry-run).
+	Purgeable(ctx context.Context, before time.Time) (int, error)
 	// ID identifies the store, the same for every process that opens it and
 	// different for every other box. Transports name what they stage
 	// outside the box with it, so that two boxes delivering into one

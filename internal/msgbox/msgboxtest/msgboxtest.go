@@ -1356,7 +1356,8 @@ func testNotFound(t *testing.T, b msgbox.Box) {
 }
 
 // testPurge: Purge deletes delivered and terminated messages untouched
-// since the cutoff, with their bodies and records, and nothing else.
+// since the cutoff, with their bodies and records, and nothing else;
+// Purgeable counts them and deletes nothing.
 func testPurge(t *testing.T, b msgbox.Box) {
 	ctx := t.Context()
 	delivered := routed(t, b, "delivered.xml", "fabrikam")
@@ -1371,10 +1372,19 @@ func testPurge(t *testing.T, b msgbox.Box) {
 	unrouted := receive(t, b, inc("unrouted.xml"), "x")
 
 	// A cutoff before the activity purges nothing.
+	if n, err := b.Purgeable(ctx, now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Purgeable(an hour ago) = %d, %v; want 0: everything is newer", n, err)
+	}
 	if n, err := b.Purge(ctx, now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("Purge(an hour ago) = %d, %v; want 0: everything is newer", n, err)
 	}
 	sleepPast(now().Add(time.Millisecond))
+	// Counting deletes nothing, and counts what Purge then deletes.
+	for range 2 {
+		if n, err := b.Purgeable(ctx, now()); err != nil || n != 2 {
+			t.Fatalf("Purgeable(now) = %d, %v; want the delivered and the terminated message", n, err)
+		}
+	}
 	n, err := b.Purge(ctx, now())
 	if err != nil || n != 2 {
 		t.Fatalf("Purge(now) = %d, %v; want the delivered and the terminated message", n, err)
@@ -1394,6 +1404,9 @@ func testPurge(t *testing.T, b msgbox.Box) {
 	}
 	wantStatus(t, b, suspendedMsg.ID, msgbox.StatusSuspended)
 	wantStatus(t, b, pending.ID, msgbox.StatusRouted)
+	if n, err := b.Purgeable(ctx, now()); err != nil || n != 0 {
+		t.Errorf("Purgeable after Purge = %d, %v; want 0", n, err)
+	}
 	if n, err := b.Purge(ctx, now()); err != nil || n != 0 {
 		t.Errorf("second Purge = %d, %v; want 0", n, err)
 	}

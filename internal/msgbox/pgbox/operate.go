@@ -15,6 +15,23 @@ import (
 // large purge does not hold many row locks at once.
 const purgeBatch = 500
 
+// purgeable selects, in messages m, what Purge deletes: $1 is the time
+// before which m must be untouched.
+const purgeable = `m.status IN ('delivered', 'terminated')
+	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)`
+
+// Purgeable counts what Purge would delete (see msgbox.Box).
+func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
+	var n int
+	err := b.retry(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, "SELECT count(*) FROM messages m WHERE "+purgeable, ts(before)).Scan(&n)
+	})
+	if err != nil {
+		return 0, b.wrap(err, "count purgeable")
+	}
+	return n, nil
+}
+
 // Purge deletes finished messages untouched since before (see msgbox.Box),
 // purgeBatch per statement. Each statement deletes its messages with
 // everything that refers to them at once; messages another purge is
@@ -24,9 +41,7 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 		var n int64
 		err := b.retry(ctx, func(ctx context.Context) error {
 			tag, err := b.pool.Exec(ctx, `WITH doomed AS (
-					SELECT m.id FROM messages m
-					WHERE m.status IN ('delivered', 'terminated')
-					AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)
+					SELECT m.id FROM messages m WHERE `+purgeable+`
 					ORDER BY m.seq LIMIT $2
 					FOR UPDATE SKIP LOCKED),
 				a AS (DELETE FROM attempts WHERE message_id IN (SELECT id FROM doomed)),

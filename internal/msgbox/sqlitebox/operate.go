@@ -15,6 +15,22 @@ import (
 // lock is held briefly and a large purge lets deliveries go on.
 const purgeBatch = 500
 
+// purgeable selects, in messages m, what Purge deletes: its arguments are
+// the two final statuses and the time before which m must be untouched.
+const purgeable = `m.status IN (?, ?)
+	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)`
+
+// Purgeable counts what Purge would delete (see msgbox.Box).
+func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
+	var n int
+	err := b.q.QueryRowContext(ctx, "SELECT count(*) FROM messages m WHERE "+purgeable,
+		string(msgbox.StatusDelivered), string(msgbox.StatusTerminated), toDB(before)).Scan(&n)
+	if err != nil {
+		return 0, b.wrap(err, "count purgeable")
+	}
+	return n, nil
+}
+
 // Purge deletes finished messages untouched since before (see msgbox.Box),
 // purgeBatch per write.
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
@@ -26,9 +42,7 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id, b.file, m.received_body_id, rb.file FROM messages m
 				JOIN bodies b ON b.id = m.body_id
 				LEFT JOIN bodies rb ON rb.id = m.received_body_id
-				WHERE m.status IN (?, ?)
-				AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
-				ORDER BY m.seq LIMIT ?`,
+				WHERE `+purgeable+` ORDER BY m.seq LIMIT ?`,
 				string(msgbox.StatusDelivered), string(msgbox.StatusTerminated), toDB(before), b.purgeBatch)
 			if err != nil {
 				return err
