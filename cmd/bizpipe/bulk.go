@@ -118,20 +118,14 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 // configuration (cfg nil: the embedded box alone) there is nothing to
 // check against, and "" selects every port.
 func checkPortDeclared(cfg *model.Config, port string) error {
-	if cfg == nil || port == "" {
+	if cfg == nil {
 		return nil
 	}
 	var names []string
 	for _, p := range cfg.SendPorts {
-		if p.Name == port {
-			return nil
-		}
-		names = append(names, safe(p.Name))
+		names = append(names, p.Name)
 	}
-	if len(names) == 0 {
-		return &exitError{code: exitUsage, err: fmt.Errorf("--port %s: the configuration declares no send port", safe(port))}
-	}
-	return &exitError{code: exitUsage, err: fmt.Errorf("--port %s: no such send port in the configuration; it declares %s", safe(port), orList(names))}
+	return checkDeclared("--port", "send port", port, names)
 }
 
 // preview is operate's --dry-run: what it would do to msgs, by o.check,

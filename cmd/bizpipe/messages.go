@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -37,6 +38,9 @@ type messagesFlags struct {
 	// dryRun: a bulk resume or terminate, or purge, says what it would do
 	// and does nothing.
 	dryRun bool
+	// location, party and since (with status, limit and port) select what
+	// messages list lists.
+	location, party, since string
 	// asReceived: messages body writes the bytes as received, not the
 	// payload as routed.
 	asReceived bool
@@ -71,15 +75,26 @@ uses no certificate.`,
 	list := &cobra.Command{
 		Use:   "list [flags] [PATH...]",
 		Short: "List messages, newest first",
+		Long: `List prints the messages of the box, newest first: all of them, or those
+that --status, --location, --port, --party and --since select (all that are
+given). A --location, --port or --party that the configuration does not
+declare, and that selects nothing, is bad usage (a typo), as for bulk resume.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
-				return listMessages(ctx, e.stdout, box, f)
+			return withConfigBox(e, f, args, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
+				return listMessages(ctx, e.stdout, box, cfg, f)
 			})
 		},
 	}
 	list.Flags().StringVar(&f.status, "status", "", "only messages in `STATUS`: "+orList(msgbox.ListStatuses()))
 	mustComplete(list, "status", completeValues(msgbox.ListStatuses()))
 	list.Flags().IntVar(&f.limit, "limit", 0, "at most `N` messages (0: all)")
+	list.Flags().StringVar(&f.location, "location", "", "only messages received by the receive location `NAME`")
+	list.Flags().StringVar(&f.port, "port", "", "only messages routed to the send port `NAME` (a delivery to it, in any state)")
+	list.Flags().StringVar(&f.party, "party", "", "only messages whose signer resolved to the party `NAME`")
+	list.Flags().StringVar(&f.since, "since", "", "only messages received at or after `WHEN`: a time ago (2h, 1d) or an RFC 3339 time (2026-12-01T08:00:00Z)")
+	for _, name := range []string{"location", "port", "party", "since"} {
+		mustComplete(list, name, cobra.NoFileCompletions)
+	}
 
 	show := &cobra.Command{
 		Use:   "show [flags] ID [PATH...]",
@@ -380,6 +395,58 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Confi
 	return nil
 }
 
+// parseSince reads list's --since: an RFC 3339 time, or a duration
+// (parseDuration's syntax) before now.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return time.Time{}, errors.New("use a time ago (2h, 1d, 1d12h) or an RFC 3339 time (2026-12-01T08:00:00Z)")
+	}
+	return now.Add(-d), nil
+}
+
+// checkNamesDeclared makes list's --location, --port or --party naming
+// nothing the configuration declares a usage error naming what it does
+// declare (checkPortDeclared). Without a configuration nothing is checked.
+func checkNamesDeclared(cfg *model.Config, f messagesFlags) error {
+	if err := checkPortDeclared(cfg, f.port); err != nil {
+		return err
+	}
+	if cfg == nil {
+		return nil
+	}
+	var locations, parties []string
+	for _, l := range cfg.ReceiveLocations {
+		locations = append(locations, l.Name)
+	}
+	for _, p := range cfg.Parties {
+		parties = append(parties, p.Name)
+	}
+	if err := checkDeclared("--location", "receive location", f.location, locations); err != nil {
+		return err
+	}
+	return checkDeclared("--party", "party", f.party, parties)
+}
+
+// checkDeclared is a usage error when name is not "" and not among
+// declared, the names of the configuration's blocks of kind.
+func checkDeclared(flag, kind, name string, declared []string) error {
+	if name == "" || slices.Contains(declared, name) {
+		return nil
+	}
+	if len(declared) == 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s %s: the configuration declares no %s", flag, safe(name), kind)}
+	}
+	shown := make([]string, len(declared))
+	for i, d := range declared {
+		shown[i] = safe(d)
+	}
+	return &exitError{code: exitUsage, err: fmt.Errorf("%s %s: no such %s in the configuration; it declares %s", flag, safe(name), kind, orList(shown))}
+}
+
 // orList names values for a help text or an error: "a, b or c".
 func orList[T ~string](values []T) string {
 	names := make([]string, len(values))
@@ -392,14 +459,30 @@ func orList[T ~string](values []T) string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
-func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, f messagesFlags) error {
+func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, f messagesFlags) error {
 	st := msgbox.Status(f.status)
 	if st != "" && !msgbox.ValidListStatus(st) {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(msgbox.ListStatuses()))}
 	}
-	msgs, err := box.List(ctx, msgbox.Filter{Status: st, Limit: f.limit})
+	filter := msgbox.Filter{Status: st, Limit: f.limit, Location: f.location, Port: f.port, Party: f.party}
+	if f.since != "" {
+		since, err := parseSince(f.since, time.Now())
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--since %s: %w", safe(f.since), err)}
+		}
+		filter.Since = since
+	}
+	msgs, err := box.List(ctx, filter)
 	if err != nil {
 		return err
+	}
+	if len(msgs) == 0 {
+		// Nothing listed may be a typo in a name: say so (as for bulk
+		// resume's --port), but only then, so that the messages of a
+		// location or port since removed can still be listed.
+		if err := checkNamesDeclared(cfg, f); err != nil {
+			return err
+		}
 	}
 	if f.format == "json" {
 		out := jsonMessageList{Messages: make([]jsonMessage, 0, len(msgs))}

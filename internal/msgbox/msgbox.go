@@ -262,6 +262,13 @@ func BacklogStatuses() []Status {
 type Filter struct {
 	Status Status // "" = any; else one of ListStatuses
 	Limit  int    // 0 = no limit
+	// Location, Port and Party narrow the list, "" for any: the messages
+	// received by that receive location, routed to that send port (a
+	// delivery to it, in any state), or whose sender resolved to that
+	// party.
+	Location, Port, Party string
+	// Since, when not zero, keeps the messages received at or after it.
+	Since time.Time
 }
 
 // InterruptedError is the Error of the attempt Recover records for a

@@ -1292,6 +1292,8 @@ func testList(t *testing.T, b msgbox.Box) {
 	rt := routed(t, b, "routed", "a")
 	dv := routed(t, b, "delivered", "b")
 	finish(t, b, claim(t, b, "w", longLease, "b"), delivered)
+	sleepPast(now().Add(time.Millisecond))
+	mid := now() // dv and the earlier ones were received before it, the rest at or after
 	sp := routed(t, b, "suspended", "c")
 	finish(t, b, claim(t, b, "w", longLease, "c"), suspended("e"))
 	ry := routed(t, b, "retrying", "d")
@@ -1301,7 +1303,10 @@ func testList(t *testing.T, b msgbox.Box) {
 		t.Fatal(err)
 	}
 	r2 := receive(t, b, inc("received2"), "x")
-	newestFirst := []string{r2.ID, tm.ID, ry.ID, sp.ID, dv.ID, rt.ID, r.ID}
+	signedIn := inc("signed")
+	signedIn.ReceiveLocation, signedIn.Party, signedIn.Decoding = "as2_in", "contoso", msgbox.Decoded
+	pt := receive(t, b, signedIn, "x")
+	newestFirst := []string{pt.ID, r2.ID, tm.ID, ry.ID, sp.ID, dv.ID, rt.ID, r.ID}
 
 	tests := []struct {
 		f    msgbox.Filter
@@ -1310,8 +1315,20 @@ func testList(t *testing.T, b msgbox.Box) {
 		{msgbox.Filter{}, newestFirst},
 		{msgbox.Filter{Limit: 3}, newestFirst[:3]},
 		{msgbox.Filter{Limit: -1}, newestFirst},
-		{msgbox.Filter{Status: msgbox.StatusReceived}, []string{r2.ID, r.ID}},
-		{msgbox.Filter{Status: msgbox.StatusReceived, Limit: 1}, []string{r2.ID}},
+		{msgbox.Filter{Status: msgbox.StatusReceived}, []string{pt.ID, r2.ID, r.ID}},
+		{msgbox.Filter{Status: msgbox.StatusReceived, Limit: 1}, []string{pt.ID}},
+		// Narrowed by location, party, send port and time, with a status
+		// or not; a name that matches nothing gives nothing.
+		{msgbox.Filter{Location: "as2_in"}, []string{pt.ID}},
+		{msgbox.Filter{Location: "orders_in", Limit: 2}, []string{r2.ID, tm.ID}},
+		{msgbox.Filter{Location: "orders_in", Status: msgbox.StatusReceived}, []string{r2.ID, r.ID}},
+		{msgbox.Filter{Location: "nosuch"}, nil},
+		{msgbox.Filter{Party: "contoso"}, []string{pt.ID}},
+		{msgbox.Filter{Port: "c"}, []string{sp.ID}},
+		{msgbox.Filter{Port: "c", Status: msgbox.StatusSuspended}, []string{sp.ID}},
+		{msgbox.Filter{Port: "b", Status: msgbox.StatusSuspended}, nil},
+		{msgbox.Filter{Since: mid}, []string{pt.ID, r2.ID, tm.ID, ry.ID, sp.ID}},
+		{msgbox.Filter{Since: mid, Status: msgbox.StatusReceived, Location: "orders_in", Limit: 5}, []string{r2.ID}},
 		{msgbox.Filter{Status: msgbox.StatusRouted}, []string{rt.ID}},
 		{msgbox.Filter{Status: msgbox.StatusDelivered}, []string{dv.ID}},
 		{msgbox.Filter{Status: msgbox.StatusSuspended}, []string{sp.ID}},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -213,11 +215,22 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 	if f.Limit > 0 {
 		lim = f.Limit
 	}
-	q, args := "SELECT "+listColumns+" FROM messages ORDER BY seq DESC LIMIT $1", []any{lim}
+	n := 1 // $1 is the limit
+	next := func() string { n++; return "$" + strconv.Itoa(n) }
+	var where []string
+	args := []any{lim}
+	cols := listColumns
 	if f.Status != "" {
-		where, stored := msgbox.ListWhere(f.Status, "$2")
-		q, args = "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq DESC LIMIT $1", []any{lim, string(stored)}
+		w, stored := msgbox.ListWhere(f.Status, next())
+		cols, where, args = messageColumns, []string{w}, append(args, string(stored))
 	}
+	conds, more := msgbox.ListConditions(f, next, func(t time.Time) any { return ts(t) })
+	where, args = append(where, conds...), append(args, more...)
+	q := "SELECT " + cols + " FROM messages"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq DESC LIMIT $1"
 	var msgs []msgbox.Message
 	err := b.retry(ctx, func(ctx context.Context) error {
 		rows, err := b.pool.Query(ctx, q, args...)

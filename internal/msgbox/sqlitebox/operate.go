@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -249,15 +250,17 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 	if limit <= 0 {
 		limit = -1
 	}
-	var rows *sql.Rows
-	var err error
-	if f.Status == "" {
-		rows, err = b.q.QueryContext(ctx, "SELECT "+listColumns+" FROM messages ORDER BY seq DESC LIMIT ?", limit)
-	} else {
+	conds, args := msgbox.ListConditions(f, func() string { return "?" }, func(t time.Time) any { return toDB(t) })
+	cols := listColumns
+	if f.Status != "" {
 		where, stored := msgbox.ListWhere(f.Status, "?")
-		rows, err = b.q.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE "+where+
-			" ORDER BY seq DESC LIMIT ?", string(stored), limit)
+		cols, conds, args = messageColumns, append([]string{where}, conds...), append([]any{string(stored)}, args...)
 	}
+	q := "SELECT " + cols + " FROM messages"
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	rows, err := b.q.QueryContext(ctx, q+" ORDER BY seq DESC LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, b.wrap(err, "list")
 	}

@@ -1,0 +1,31 @@
+package msgbox
+
+import (
+	"strings"
+	"time"
+)
+
+// ListConditions are the SQL conditions on a row of messages, ANDed,
+// that select what f asks for besides its status (ListWhere), with their
+// arguments in order: next returns each argument's placeholder in turn,
+// and at converts f.Since to the box's time column. A box's List adds them
+// to its query.
+func ListConditions(f Filter, next func() string, at func(time.Time) any) (conds []string, args []any) {
+	add := func(cond string, arg any) {
+		conds = append(conds, strings.Replace(cond, "?", next(), 1))
+		args = append(args, arg)
+	}
+	if f.Location != "" {
+		add("receive_location = ?", f.Location)
+	}
+	if f.Party != "" {
+		add("party = ?", f.Party)
+	}
+	if !f.Since.IsZero() {
+		add("received_at >= ?", at(f.Since))
+	}
+	if f.Port != "" {
+		add("EXISTS (SELECT 1 FROM deliveries lp WHERE lp.message_id = messages.id AND lp.port = ?)", f.Port)
+	}
+	return conds, args
+}
