@@ -79,6 +79,11 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 					"above. So for `terminate`, with the key `\"would_terminate\"`.",
 			},
 			{
+				Command: "bizpipe messages resubmit --format json",
+				Doc:     "The copy a resubmission stored, and where it went.",
+				Sample:  jsonResubmitted{ID: "01m8dk0q9c7v2b8x5w3n4r6t1a", From: "01m8djzxdf3m4vr2at1vy2kb3t", Port: "fabrikam"},
+			},
+			{
 				Command: "bizpipe messages purge --format json",
 				Doc:     "How many messages the purge deleted.",
 				Sample:  jsonPurged{Purged: 42},

@@ -53,7 +53,7 @@ func newMessagesCmd(e *env) *cobra.Command {
 	var f messagesFlags
 	cmd := &cobra.Command{
 		Use:   "messages",
-		Short: "Inspect and operate the message box: list, show, body, mdn, resume, terminate, purge",
+		Short: "Inspect and operate the message box: list, show, body, mdn, resume, terminate, resubmit, purge",
 		Long: `Messages reads the message box: the one the configuration in PATH declares
 (message_box block), or the embedded one under --data-dir.
 
@@ -230,6 +230,31 @@ AS2) is an error, not empty output. --format does not apply.`,
 		},
 	}
 	mdn.Flags().StringVar(&f.mdnPort, "port", "", "the MDN of the delivery to the send port `NAME`")
+	resubmit := &cobra.Command{
+		Use:   "resubmit [flags] ID [PATH...]",
+		Short: "Store a copy of a message as a new message, to be delivered again",
+		Long: `Resubmit stores a copy of a message as a new message: its payload as routed,
+with its receive location, file name, content type, properties and party. With
+--port NAME the copy is routed to that send port only; without it, bizpipe run
+routes the copy as it routes what it receives, by the send ports' filters as
+they are now. Both messages' histories name the other. Any message can be
+resubmitted (delivered, terminated, suspended) except one its receive pipeline
+refused: it was never authenticated.
+
+What the partner gets is a new message: a new AS2 Message-ID, a file written
+again (a send port with copy_mode create_new reports a conflict while the
+first file is still there). A suspended delivery is retried with
+messages resume instead.`,
+		Args: needID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withConfigBox(e, f, args[1:], func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
+				return resubmitMessage(ctx, e.stdout, box, cfg, args[0], f)
+			})
+		},
+	}
+	resubmit.Flags().StringVar(&f.port, "port", "", "route the copy to the send port `NAME` only, not by the filters")
+	mustComplete(resubmit, "port", cobra.NoFileCompletions)
+	resubmit.ValidArgsFunction = completeMessageIDs(&f, "", nil)
 	show.ValidArgsFunction = completeMessageIDs(&f, "", nil)
 	body.ValidArgsFunction = completeMessageIDs(&f, "", nil)
 	mdn.ValidArgsFunction = completeMessageIDs(&f, "", nil)
@@ -241,7 +266,7 @@ AS2) is an error, not empty output. --format does not apply.`,
 	for _, c := range []*cobra.Command{resume, terminate} {
 		mustComplete(c, "port", cobra.NoFileCompletions)
 	}
-	cmd.AddCommand(list, show, body, mdn, resume, terminate, purge)
+	cmd.AddCommand(list, show, body, mdn, resume, terminate, resubmit, purge)
 	return cmd
 }
 
@@ -391,6 +416,57 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Confi
 	}
 	if _, err := w.Write(with[0].Receipt.Data); err != nil {
 		return fmt.Errorf("message %s: writing the MDN: %w", safe(id), err)
+	}
+	return nil
+}
+
+// resubmitMessage stores a copy of message id as a new message (see the
+// resubmit command), routed to f.port when given, and notes each in the
+// other's history.
+func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, id string, f messagesFlags) error {
+	d, err := box.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	m := d.Message
+	if m.Decoding == msgbox.DecodingFailed {
+		return fmt.Errorf("message %s cannot be resubmitted: its receive pipeline refused it, so it was never authenticated; have it sent again once the cause is fixed", safe(id))
+	}
+	if f.port != "" {
+		if err := checkPortDeclared(cfg, f.port); err != nil {
+			return err
+		}
+	}
+	body, err := box.Body(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	var route msgbox.Router // nil: stored unrouted, for bizpipe run to route
+	if f.port != "" {
+		route = func(msgbox.Message) ([]string, string) { return []string{f.port}, "" }
+	}
+	copied, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName,
+		ContentType: m.ContentType, Properties: m.Properties, SensitiveProperties: m.SensitiveProperties,
+		Party: m.Party, Decoding: m.Decoding}, body, route)
+	if err != nil {
+		return fmt.Errorf("resubmitting message %s: %w", safe(id), err)
+	}
+	// The copy is stored: say so whatever the notes do.
+	noted := errors.Join(
+		box.Note(ctx, copied.ID, msgbox.ResubmittedStatus, msgbox.ResubmittedFromDetail(id)),
+		box.Note(ctx, id, msgbox.ResubmittedStatus, msgbox.ResubmittedAsDetail(copied.ID)))
+	if f.format == "json" {
+		if err := writeJSON(w, jsonResubmitted{ID: copied.ID, From: id, Port: f.port}); err != nil {
+			return err
+		}
+	} else if f.port != "" {
+		fmt.Fprintf(w, "resubmitted %s as %s, routed to send port %s\n", safe(id), safe(copied.ID), safe(f.port))
+	} else {
+		fmt.Fprintf(w, "resubmitted %s as %s; bizpipe run routes it by the send ports' filters\n", safe(id), safe(copied.ID))
+	}
+	if noted != nil {
+		return fmt.Errorf("message %s resubmitted as %s, but noting it in their histories failed: %w", safe(id), safe(copied.ID), noted)
 	}
 	return nil
 }
@@ -704,6 +780,13 @@ func markAwaiting(d *msgbox.Detail) {
 // jsonPurged is what messages purge --format json prints.
 type jsonPurged struct {
 	Purged int `json:"purged" doc:"How many messages were deleted, with their bodies, deliveries and history."`
+}
+
+// jsonResubmitted is what messages resubmit --format json prints.
+type jsonResubmitted struct {
+	ID   string `json:"id" doc:"The new message: the copy."`
+	From string `json:"resubmitted_from" doc:"The message copied."`
+	Port string `json:"port" doc:"The send port the copy was routed to; \"\" when bizpipe run routes it by the filters."`
 }
 
 // jsonPurgeable is what messages purge --dry-run --format json prints.

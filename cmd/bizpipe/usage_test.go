@@ -38,7 +38,7 @@ func TestUsageErrors(t *testing.T) {
 		want []string // in stderr
 	}{
 		{"unknown messages command", []string{"messages", "nosuch"}, exitUsage,
-			[]string{`unknown command "nosuch" for "bizpipe messages": use body, list, mdn, purge, resume, show or terminate`}},
+			[]string{`unknown command "nosuch" for "bizpipe messages": use body, list, mdn, purge, resubmit, resume, show or terminate`}},
 		{"unknown completion shell", []string{"completion", "tcsh"}, exitUsage,
 			[]string{`unknown command "tcsh" for "bizpipe completion": use bash, fish, powershell or zsh`}},
 		{"help on an unknown topic", []string{"help", "bogus"}, exitUsage,

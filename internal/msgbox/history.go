@@ -17,6 +17,19 @@ const (
 	routedDetailPrefix = "routed to send port "
 )
 
+// ResubmittedStatus is the status of the history entries an operator's
+// resubmission adds to both messages (bizpipe messages resubmit, Note).
+const ResubmittedStatus = "resubmitted"
+
+// ResubmittedAsDetail is the entry of a message resubmitted as message id;
+// ResubmittedFromDetail that of the copy, id being the message it copies.
+func ResubmittedAsDetail(id string) string { return "resubmitted by an operator as message " + id }
+
+// ResubmittedFromDetail: see ResubmittedAsDetail.
+func ResubmittedFromDetail(id string) string {
+	return "resubmitted by an operator: a copy of message " + id
+}
+
 // ReceivedDetail is the entry of a message received from receive location
 // loc, from file (or "" when not from a file), of size bytes.
 func ReceivedDetail(loc, file string, size int64) string {
