@@ -15,24 +15,33 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
 
-// TestBulkSkipsWhatDoesNotApply: a suspended message whose other delivery
-// is in progress under a live lease cannot be terminated; a bulk terminate
-// says so for that message, with the box's reason, and still exits 0.
-// Resume applies (it leaves the delivery in progress alone).
-func TestBulkSkipsWhatDoesNotApply(t *testing.T) {
-	data := t.TempDir()
+// routedBox opens a new message box in a temporary --data-dir, holding one
+// message routed to ports.
+func routedBox(t *testing.T, ports ...string) (data string, box *sqlitebox.Box, msg msgbox.Message) {
+	t.Helper()
+	data = t.TempDir()
 	box, err := sqlitebox.Open(filepath.Join(data, "messagebox.db"), sqlitebox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	msg, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "a.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"), nil)
+	msg, _, err = box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "a.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := box.Route(ctx, msg.ID, []string{"p", "q"}, ""); err != nil {
+	if err := box.Route(ctx, msg.ID, ports, ""); err != nil {
 		t.Fatal(err)
 	}
+	return data, box, msg
+}
+
+// TestBulkSkipsWhatDoesNotApply: a suspended message whose other delivery
+// is in progress under a live lease cannot be terminated; a bulk terminate
+// says so for that message, with the box's reason, and still exits 0.
+// Resume applies (it leaves the delivery in progress alone).
+func TestBulkSkipsWhatDoesNotApply(t *testing.T) {
+	data, box, msg := routedBox(t, "p", "q")
+	ctx := context.Background()
 	if _, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -76,20 +85,8 @@ func TestBulkSkipsWhatDoesNotApply(t *testing.T) {
 // deletes nothing; purge then deletes that many. The message's history is
 // moved two days back in the file, as time would.
 func TestPurgeDryRun(t *testing.T) {
-	data := t.TempDir()
-	path := filepath.Join(data, "messagebox.db")
-	box, err := sqlitebox.Open(path, sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, box, msg := routedBox(t, "p")
 	ctx := context.Background()
-	msg, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "a.edi", ContentType: "application/edi-x12"}, strings.NewReader("x"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := box.Route(ctx, msg.ID, []string{"p"}, ""); err != nil {
-		t.Fatal(err)
-	}
 	d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
 	if err != nil || d == nil {
 		t.Fatalf("Claim = %v, %v", d, err)
@@ -98,7 +95,7 @@ func TestPurgeDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	box.Close()
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", filepath.Join(data, "messagebox.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,25 +167,21 @@ such files (run --retention never purges at start, for this reason).`,
 				return &exitError{code: exitUsage, err: fmt.Errorf("--older-than %w", err)}
 			}
 			return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
+				purge, done, tail := box.Purge, "purged", ""
 				if f.dryRun {
-					n, err := box.Purgeable(ctx, time.Now().Add(-f.olderThan))
-					if err != nil {
-						return err
-					}
-					if f.format == "json" {
-						return writeJSON(e.stdout, jsonPurgeable{WouldPurge: n})
-					}
-					fmt.Fprintf(e.stdout, "would purge %d message(s): delivered or terminated, untouched for %v; nothing deleted (--dry-run)\n", n, f.olderThan)
-					return nil
+					purge, done, tail = box.Purgeable, "would purge", "; nothing deleted (--dry-run)"
 				}
-				n, err := box.Purge(ctx, time.Now().Add(-f.olderThan))
+				n, err := purge(ctx, time.Now().Add(-f.olderThan))
 				if err != nil {
 					return err
 				}
-				if f.format == "json" {
+				switch {
+				case f.format == "json" && f.dryRun:
+					return writeJSON(e.stdout, jsonPurgeable{WouldPurge: n})
+				case f.format == "json":
 					return writeJSON(e.stdout, jsonPurged{Purged: n})
 				}
-				fmt.Fprintf(e.stdout, "purged %d message(s): delivered or terminated, untouched for %v\n", n, f.olderThan)
+				fmt.Fprintf(e.stdout, "%s %d message(s): delivered or terminated, untouched for %v%s\n", done, n, f.olderThan, tail)
 				return nil
 			})
 		},

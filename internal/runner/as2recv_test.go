@@ -21,6 +21,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -204,15 +205,7 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 	}
 	post := func(t *testing.T, recipient []byte, from string) (*http.Response, []byte) {
 		t.Helper()
-		resp, err := http.DefaultClient.Do(request(t, recipient, from))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, b := testhttp.Do(t, nil, request(t, recipient, from))
 		if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(b)) {
 			t.Fatalf("POST: %s, Content-Length %d for %d bytes", resp.Status, resp.ContentLength, len(b))
 		}
@@ -283,14 +276,9 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 			t.Helper()
 			r2 := req.Clone(context.Background())
 			r2.Body = io.NopCloser(bytes.NewReader(mustRead(t, req)))
-			resp, err := http.DefaultClient.Do(r2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("POST: %s, %v", resp.Status, err)
+			resp, b := testhttp.Do(t, nil, r2)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST: %s", resp.Status)
 			}
 			return as2.JoinEntity(resp.Header, b)
 		}
@@ -323,12 +311,7 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 			r2 := req.Clone(context.Background())
 			r2.Body = io.NopCloser(bytes.NewReader(body))
 			r2.Header.Set("Receipt-Delivery-Option", catch.URL+path)
-			resp, err := http.DefaultClient.Do(r2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := testhttp.Do(t, nil, r2)
 			if resp.StatusCode != http.StatusOK || len(b) != 0 {
 				t.Fatalf("async request: %s %q, want 200 without body", resp.Status, b)
 			}

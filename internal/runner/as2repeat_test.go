@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -51,14 +51,9 @@ func TestAS2RepeatAuthenticated(t *testing.T) {
 			"Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha256"} {
 			req.Header.Set(k, v)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST: %s %q, %v", resp.Status, b, err)
+		resp, b := testhttp.Do(t, nil, req)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST: %s %q", resp.Status, b)
 		}
 		m, err := as2.ParseMDN(as2.JoinEntity(resp.Header, b), as2.VerifyOptions{Trusted: []*x509.Certificate{p.signer.Cert}})
 		if err != nil {

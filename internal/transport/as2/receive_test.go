@@ -22,6 +22,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -100,15 +101,7 @@ func TestReceiveTLSPlain(t *testing.T) {
 	req.Header.Set("Message-ID", "<p1@fabrikam.example>")
 	req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
 	req.Header.Set("Disposition-Notification-Options", "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-384")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := testhttp.Do(t, client, req)
 	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(b)) {
 		t.Fatalf("POST: %s, Content-Length %d for %d bytes", resp.Status, resp.ContentLength, len(b))
 	}
@@ -164,14 +157,9 @@ func TestReceiveMDNRollover(t *testing.T) {
 		req.Header.Set("Message-ID", "<"+id+"@fabrikam.example>")
 		req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
 		req.Header.Set("Disposition-Notification-Options", "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST %s: %s, %v", id, resp.Status, err)
+		resp, b := testhttp.Do(t, nil, req)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s", id, resp.Status)
 		}
 		entity := as2.JoinEntity(resp.Header, b)
 		mdn, err := as2.ParseMDN(entity, as2.VerifyOptions{Trusted: []*x509.Certificate{old.Cert, next.Cert}})

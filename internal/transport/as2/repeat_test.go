@@ -16,6 +16,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -108,15 +109,7 @@ func (g *repeatRig) post(t *testing.T, body string, header map[string]string) (i
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := testhttp.Do(t, nil, req)
 	if resp.StatusCode != http.StatusOK {
 		return resp.StatusCode, b
 	}

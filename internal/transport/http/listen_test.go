@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/transport"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
@@ -66,12 +67,7 @@ func post(t *testing.T, url, contentType string, body io.Reader, hdr map[string]
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testhttp.Do(t, nil, req)
 	return resp, string(b)
 }
 
@@ -300,12 +296,7 @@ func TestHTTPMethodsPathsAndHealth(t *testing.T) {
 		{http.MethodPost, "/orders/", http.StatusNotFound, "", ""},
 	} {
 		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := testhttp.Do(t, nil, req)
 		if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow {
 			t.Errorf("%s %s: %d Allow=%q, want %d Allow=%q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), tc.status, tc.allow)
 		}
