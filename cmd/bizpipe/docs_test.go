@@ -53,7 +53,7 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 			},
 			{
 				Command: "bizpipe messages list --format json",
-				Doc:     "The messages of the box that match `--status`, newest first.",
+				Doc:     "The messages of the box that match `--status`, `--location`, `--port`, `--party` and `--since`, newest first.",
 				Sample:  jsonMessageList{Messages: []jsonMessage{toJSONMessage(detail.Message)}},
 			},
 			{

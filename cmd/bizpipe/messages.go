@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
@@ -62,6 +63,7 @@ a bad value) is reported on stderr as validate reports it, and the command
 exits 1 without opening a box. The certificate, store and live rules are not
 checked, and no store password is needed: reading and operating the box
 uses no certificate.`,
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error { return noEmptyFlags(c) },
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "done"},
@@ -420,6 +422,16 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Confi
 // resubmit command), routed to f.port when given, and notes each in the
 // other's history.
 func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, id string, f messagesFlags) error {
+	if f.port != "" {
+		// A copy routed to a port no server runs would wait for ever,
+		// unreported: the port is checked, so a configuration is needed.
+		if cfg == nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--port %s: give the configuration (PATH), whose send ports it is checked against", safe(f.port))}
+		}
+		if err := checkPortDeclared(cfg, f.port); err != nil {
+			return err
+		}
+	}
 	d, err := box.Get(ctx, id)
 	if err != nil {
 		return err
@@ -427,11 +439,6 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *mode
 	m := d.Message
 	if m.Decoding == msgbox.DecodingFailed {
 		return fmt.Errorf("message %s cannot be resubmitted: its receive pipeline refused it, so it was never authenticated; have it sent again once the cause is fixed", safe(id))
-	}
-	if f.port != "" {
-		if err := checkPortDeclared(cfg, f.port); err != nil {
-			return err
-		}
 	}
 	body, err := box.Body(ctx, id)
 	if err != nil {
@@ -470,14 +477,31 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *mode
 // parseSince reads list's --since: an RFC 3339 time, or a duration
 // (parseDuration's syntax) before now.
 func parseSince(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
+	// RFC 3339 allows a lower-case "t" and "z"; Go's layout does not.
+	if t, err := time.Parse(time.RFC3339, strings.ToUpper(s)); err == nil {
 		return t, nil
 	}
 	d, err := parseDuration(s)
-	if err != nil {
+	switch {
+	case errors.Is(err, errDurationSyntax):
 		return time.Time{}, errors.New("use a time ago (2h, 1d, 1d12h) or an RFC 3339 time (2026-12-01T08:00:00Z)")
+	case err != nil:
+		return time.Time{}, err // negative, or too long
 	}
 	return now.Add(-d), nil
+}
+
+// noEmptyFlags makes a flag of c given an empty value bad usage: in a
+// script, --port "$PORT" with PORT unset would otherwise mean "every port",
+// and a bulk operation would act on every message.
+func noEmptyFlags(c *cobra.Command) error {
+	var err error
+	c.Flags().Visit(func(fl *pflag.Flag) {
+		if err == nil && fl.Value.Type() == "string" && fl.Value.String() == "" {
+			err = usageHint(c, fmt.Errorf("--%s is empty: give a value, or leave the flag out", fl.Name))
+		}
+	})
+	return err
 }
 
 // checkNamesDeclared makes list's --location, --port or --party naming
@@ -535,6 +559,9 @@ func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.C
 	st := msgbox.Status(f.status)
 	if st != "" && !msgbox.ValidListStatus(st) {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(msgbox.ListStatuses()))}
+	}
+	if f.limit < 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--limit %d: give a number of messages, or 0 for all", f.limit)}
 	}
 	filter := msgbox.Filter{Status: st, Limit: f.limit, Location: f.location, Port: f.port, Party: f.party}
 	if f.since != "" {
@@ -657,7 +684,7 @@ type jsonAttempt struct {
 type jsonEvent struct {
 	At     string `json:"at" doc:"When, RFC 3339 in UTC."`
 	Port   string `json:"send_port,omitempty" doc:"The send port, for an event of one delivery."`
-	Status string `json:"status" doc:"The status of the message or delivery after the event."`
+	Status string `json:"status" doc:"The status of the message or delivery after the event; resubmitted for an operator's resubmission (messages resubmit), on both messages."`
 	Detail string `json:"detail,omitempty" doc:"What happened."`
 }
 

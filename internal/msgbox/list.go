@@ -11,7 +11,13 @@ import (
 // and at converts f.Since to the box's time column. A box's List adds them
 // to its query.
 func ListConditions(f Filter, next func() string, at func(time.Time) any) (conds []string, args []any) {
+	// The box cleans every name it stores (CleanText); a name given
+	// otherwise (invalid UTF-8) would match nothing, or fail in a box that
+	// checks its text encoding.
 	add := func(cond string, arg any) {
+		if s, ok := arg.(string); ok {
+			arg = CleanText(s)
+		}
 		conds = append(conds, strings.Replace(cond, "?", next(), 1))
 		args = append(args, arg)
 	}

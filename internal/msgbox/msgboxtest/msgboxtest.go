@@ -1324,6 +1324,7 @@ func testList(t *testing.T, b msgbox.Box) {
 		{msgbox.Filter{Location: "orders_in", Limit: 2}, []string{r2.ID, tm.ID}},
 		{msgbox.Filter{Location: "orders_in", Status: msgbox.StatusReceived}, []string{r2.ID, r.ID}},
 		{msgbox.Filter{Location: "nosuch"}, nil},
+		{msgbox.Filter{Location: "\xff\xfe", Party: "\x00", Port: "\xff"}, nil}, // cleaned as stored names are, not an error
 		{msgbox.Filter{Party: "contoso"}, []string{pt.ID}},
 		{msgbox.Filter{Port: "c"}, []string{sp.ID}},
 		{msgbox.Filter{Port: "c", Status: msgbox.StatusSuspended}, []string{sp.ID}},
