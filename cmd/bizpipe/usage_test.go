@@ -42,7 +42,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown completion shell", []string{"completion", "tcsh"}, exitUsage,
 			[]string{`unknown command "tcsh" for "bizpipe completion": use bash, fish, powershell or zsh`}},
 		{"help on an unknown topic", []string{"help", "bogus"}, exitUsage,
-			[]string{`unknown command "bogus" for "bizpipe": use certs, completion, fmt, lsp, messages, run, validate or version`}},
+			[]string{`unknown command "bogus" for "bizpipe": use certs, completion, fmt, lsp, messages, route, run, validate or version`}},
 		{"help on an unknown messages command", []string{"help", "messages", "lsit"}, exitUsage,
 			[]string{`unknown command "lsit" for "bizpipe messages"`, "did you mean list?"}},
 		{"show without ID", []string{"messages", "show", "--data-dir", data}, exitUsage,

@@ -652,3 +652,13 @@ func RetryAfter(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// TargetDescriber is implemented by the Config of a send transport that
+// can say where a message would go without sending anything, for bizpipe
+// route to print: a file's path, a URL. A part that derives from a
+// sensitive value is shown as message.Redacted; an error is what would
+// suspend the delivery (a file name that is not one, a template that fails).
+type TargetDescriber interface {
+	Config
+	DescribeTarget(m *message.Message) (string, error)
+}

@@ -206,3 +206,15 @@ func receiptMode(mdn string) as2.ReceiptMode {
 func (c *SendConfig) clientOptions(env *component.SendEnv) http.ClientOptions {
 	return http.ClientOptions{Timeout: c.Timeout.V, CAFile: c.CAFile.V, CertFile: c.CertFile.V, KeyFile: c.KeyFile.V, SpoolDir: env.SpoolDir}
 }
+
+var _ component.TargetDescriber = (*SendConfig)(nil)
+
+// DescribeTarget is the URL m would be posted to, and the partner
+// (bizpipe route).
+func (c *SendConfig) DescribeTarget(m *message.Message) (string, error) {
+	s, err := http.DescribeURL(c.URL.V, m)
+	if err != nil {
+		return "", err
+	}
+	return s + " (AS2 to party " + c.Partner.V + ")", nil
+}

@@ -302,3 +302,27 @@ func headerBytes(h component.Header) []byte {
 	}
 	return append(b, "\r\n"...)
 }
+
+var _ component.TargetDescriber = (*SendConfig)(nil)
+
+// DescribeTarget is the path m would be delivered to (bizpipe route), its
+// file name checked as a delivery checks it.
+func (c *SendConfig) DescribeTarget(m *message.Message) (string, error) {
+	name, err := c.FileName.V.Eval(m)
+	if err != nil {
+		return "", fmt.Errorf("file_name: %w", err)
+	}
+	dir, file := c.Path.V, name.Value
+	if c.Path.Sensitive {
+		dir = message.Redacted
+	}
+	if name.Sensitive {
+		if fileNameProblem(file) != "" {
+			return "", fmt.Errorf("%w %s", transport.ErrInvalidFileName, message.Redacted)
+		}
+		file = message.Redacted
+	} else if err := CheckFileName(file); err != nil {
+		return "", err
+	}
+	return "file " + filepath.Join(dir, file), nil
+}

@@ -280,3 +280,24 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	}
 	return transport.Attempt(w), nil
 }
+
+var _ component.TargetDescriber = (*SendConfig)(nil)
+
+// DescribeTarget is the URL m would be posted to (bizpipe route).
+func (c *SendConfig) DescribeTarget(m *message.Message) (string, error) {
+	return DescribeURL(c.URL.V, m)
+}
+
+// DescribeURL is "POST" and the URL that url gives for m, the part from
+// the first sensitive byte on shown as message.Redacted.
+func DescribeURL(url message.Template, m *message.Message) (string, error) {
+	u, err := url.Eval(m)
+	if err != nil {
+		return "", fmt.Errorf("url: %w", err)
+	}
+	shown := u.Value
+	if u.Sensitive {
+		shown = u.Value[:u.SensitiveAt] + message.Redacted
+	}
+	return "POST " + shown, nil
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/clidoc"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/validate/report"
+	"github.com/spf13/cobra"
+)
+
+// routeFlags describe the message bizpipe route routes.
+type routeFlags struct {
+	location, file, fileName, contentType, party, format string
+	properties                                           []string
+}
+
+func newRouteCmd(e *env) *cobra.Command {
+	var f routeFlags
+	var vf varFlags
+	cmd := &cobra.Command{
+		Use:   "route [flags] [PATH...]",
+		Short: "Show which send ports a message would go to, and where, without running anything",
+		Long: `Route evaluates every send port's filter for a message, as bizpipe run does
+when it routes one, and for each port whose filter matches says where the
+message would be delivered: the file path or URL its transport's templates
+give. Nothing is received, stored or sent, and no certificate is read: a
+test of filters and templates for CI, or before a change goes live.
+
+The message is the one the receive location --location would store (the
+only receive location, when there is one): its file name is --file-name, or
+--file's base name; its size --file's (0 without one); its content type
+--content-type, or the location's; its properties the location's, plus each
+--property NAME=VALUE; its party --party (a declared party). Filters and
+templates read these attributes, never the content.
+
+Route exits 0 when the message would be routed to a send port, and 1 when
+it would be a routing failure (no filter matches, or none could be
+evaluated) or the configuration has errors.`,
+		Example: `  bizpipe route --location orders_in --file samples/order.xml ./config
+  bizpipe route --location as2_in --party fabrikam --file-name invoice.edi --format json ./config`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRoute(e, f, vf, args)
+		},
+	}
+	clidoc.SetExitCodes(cmd,
+		clidoc.ExitCode{Code: exitOK, Meaning: "the message would be routed to at least one send port"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "it would be a routing failure, or the configuration has errors"},
+		clidoc.ExitCode{Code: exitUsage, Meaning: "route could not run"})
+	cmd.Flags().StringVar(&f.location, "location", "", "the receive location `NAME` that receives the message (default: the only one)")
+	cmd.Flags().StringVar(&f.file, "file", "", "a `FILE` standing for the message: its base name and size")
+	cmd.Flags().StringVar(&f.fileName, "file-name", "", "the message's file `NAME` (default: --file's base name)")
+	cmd.Flags().StringVar(&f.contentType, "content-type", "", "the message's content `TYPE` (default: the location's)")
+	cmd.Flags().StringArrayVar(&f.properties, "property", nil, "a message property, `NAME=VALUE`, over the location's (repeatable)")
+	cmd.Flags().StringVar(&f.party, "party", "", "the party `NAME` whose signature the location verified")
+	cmd.Flags().StringVar(&f.format, "format", "text", "output `FORMAT`: text or json")
+	mustComplete(cmd, "format", completeValues([]string{"text", "json"}))
+	for _, name := range []string{"location", "file-name", "content-type", "property", "party"} {
+		mustComplete(cmd, name, cobra.NoFileCompletions)
+	}
+	vf.register(cmd)
+	return cmd
+}
+
+// routeDocument is what route --format json prints.
+type routeDocument struct {
+	Message   routeMessage `json:"message" doc:"The message routed, as its filters see it."`
+	SendPorts []routePort  `json:"send_ports" doc:"Every send port, in declaration order."`
+	RoutedTo  []string     `json:"routed_to" doc:"The send ports whose filters match; [] for a routing failure."`
+}
+
+type routeMessage struct {
+	ReceiveLocation string            `json:"receive_location" doc:"The receive location."`
+	FileName        string            `json:"file_name" doc:"Its file name (\"\" when none)."`
+	ContentType     string            `json:"content_type" doc:"Its content type."`
+	Size            int64             `json:"size" doc:"Its size in bytes."`
+	Properties      map[string]string `json:"properties" doc:"Its properties; sensitive values are shown as (sensitive value)."`
+	Party           string            `json:"party" doc:"Its party (\"\" when none)."`
+}
+
+type routePort struct {
+	Name    string `json:"name" doc:"The send port."`
+	Matches bool   `json:"matches" doc:"Whether its filter matches the message."`
+	Target  string `json:"target,omitempty" doc:"Where the message would be delivered, when the filter matches: a file path or a URL."`
+	Error   string `json:"error,omitempty" doc:"Why the filter, or the target, could not be evaluated."`
+}
+
+func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
+	if f.format != "text" && f.format != "json" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --format %q: use text or json", f.format)}
+	}
+	cfg, diags, err := loadConfig(e, args, vf, lang.ModeRun)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if diags.HasErrors() {
+		if werr := e.report(e.stderr, report.FormatText, diags, cfg); werr != nil {
+			return &exitError{code: exitUsage, err: werr}
+		}
+		return &exitError{code: exitFindings}
+	}
+	m, err := routedMessage(cfg, f)
+	if err != nil {
+		return err
+	}
+	red := newRedactor(cfg)
+	doc := routeDocument{Message: routeMessage{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: m.ContentType,
+		Size: m.Size, Properties: msgbox.Message{Properties: m.Properties, SensitiveProperties: m.SensitiveProperties}.ShownProperties(), Party: m.Party}, RoutedTo: []string{}}
+	for _, p := range cfg.SendPorts {
+		rp := routePort{Name: p.Name}
+		if p.Filter != nil {
+			rp.Matches, err = p.Filter.Match(m)
+			if err != nil {
+				rp.Error = red.String(err.Error())
+			}
+		}
+		if rp.Matches {
+			doc.RoutedTo = append(doc.RoutedTo, p.Name)
+			if d, ok := p.Transport.Config.(component.TargetDescriber); ok {
+				target, err := d.DescribeTarget(m)
+				if err != nil {
+					rp.Error = red.String(err.Error()) // the delivery would be suspended
+				}
+				rp.Target = red.String(target)
+			}
+		}
+		doc.SendPorts = append(doc.SendPorts, rp)
+	}
+	if f.format == "json" {
+		if err := writeJSON(e.stdout, doc); err != nil {
+			return err
+		}
+	} else {
+		writeRoute(e, doc)
+	}
+	if len(doc.RoutedTo) == 0 {
+		return &exitError{code: exitFindings}
+	}
+	return nil
+}
+
+// writeRoute prints doc as text.
+func writeRoute(e *env, doc routeDocument) {
+	m := doc.Message
+	fmt.Fprintf(e.stdout, "message: receive location %s, file name %q, content type %s, %d bytes", safe(m.ReceiveLocation), m.FileName, safe(m.ContentType), m.Size)
+	if m.Party != "" {
+		fmt.Fprintf(e.stdout, ", party %s", safe(m.Party))
+	}
+	fmt.Fprintln(e.stdout)
+	for _, k := range slices.Sorted(maps.Keys(m.Properties)) {
+		fmt.Fprintf(e.stdout, "  property %s = %q\n", safe(k), m.Properties[k])
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, p := range doc.SendPorts {
+		switch {
+		case p.Matches && p.Error != "":
+			fmt.Fprintf(tw, "send port %s\tmatches\tthe delivery would be suspended: %s\n", safe(p.Name), safe(p.Error))
+		case p.Matches:
+			fmt.Fprintf(tw, "send port %s\tmatches\t%s\n", safe(p.Name), safe(p.Target))
+		case p.Error != "":
+			fmt.Fprintf(tw, "send port %s\tfilter failed\t%s\n", safe(p.Name), safe(p.Error))
+		default:
+			fmt.Fprintf(tw, "send port %s\tno match\t\n", safe(p.Name))
+		}
+	}
+	tw.Flush()
+	if len(doc.RoutedTo) == 0 {
+		fmt.Fprintln(e.stdout, "routing failure: no send port's filter matches the message")
+		return
+	}
+	fmt.Fprintf(e.stdout, "routed to %s\n", strings.Join(doc.RoutedTo, ", "))
+}
+
+// routedMessage is the message the flags describe, as the receive location
+// would store it.
+func routedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
+	usage := func(format string, a ...any) error {
+		return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+	}
+	var rl *model.ReceiveLocation
+	var names []string
+	for _, l := range cfg.ReceiveLocations {
+		names = append(names, l.Name)
+		if l.Name == f.location || (f.location == "" && len(cfg.ReceiveLocations) == 1) {
+			rl = l
+		}
+	}
+	switch {
+	case rl != nil:
+	case len(names) == 0:
+		return nil, usage("the configuration declares no receive location")
+	case f.location == "":
+		return nil, usage("--location is required: the configuration declares %s", orList(safeAll(names)))
+	default:
+		return nil, checkDeclared("--location", "receive location", f.location, names)
+	}
+	m := &message.Message{ID: msgbox.NewID(time.Now(), rand.Reader), ReceiveLocation: rl.Name, ReceivedAt: time.Now().UTC(),
+		ContentType: rl.ContentType.V, FileName: f.fileName, Properties: maps.Clone(rl.Properties.V),
+		SensitiveProperties: rl.SensitiveProperties}
+	if m.Properties == nil {
+		m.Properties = map[string]string{}
+	}
+	if f.file != "" {
+		st, err := os.Stat(f.file)
+		if err != nil {
+			return nil, usage("--file: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, usage("--file %s: not a regular file", safe(f.file))
+		}
+		m.Size = st.Size()
+		if m.FileName == "" {
+			m.FileName = filepath.Base(f.file)
+		}
+	}
+	if f.contentType != "" {
+		m.ContentType = f.contentType
+	}
+	for _, p := range f.properties {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return nil, usage("--property %s: use NAME=VALUE", safe(p))
+		}
+		m.Properties[name] = value
+		// A value given here is the user's own, not the location's
+		// sensitive one.
+		m.SensitiveProperties = slices.DeleteFunc(slices.Clone(m.SensitiveProperties), func(s string) bool { return s == name })
+	}
+	if f.party != "" {
+		var parties []string
+		for _, p := range cfg.Parties {
+			parties = append(parties, p.Name)
+		}
+		if err := checkDeclared("--party", "party", f.party, parties); err != nil {
+			return nil, err
+		}
+		m.Party = f.party
+	}
+	return m, nil
+}
+
+// safeAll is safe of each of ss.
+func safeAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = safe(s)
+	}
+	return out
+}
