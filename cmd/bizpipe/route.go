@@ -51,6 +51,7 @@ it would be a routing failure (no filter matches, or none could be
 evaluated) or the configuration has errors.`,
 		Example: `  bizpipe route --location orders_in --file samples/order.xml ./config
   bizpipe route --location as2_in --party fabrikam --file-name invoice.edi --format json ./config`,
+		PreRunE: func(c *cobra.Command, _ []string) error { return noEmptyFlags(c) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRoute(e, f, vf, args)
 		},
