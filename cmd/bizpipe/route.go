@@ -227,6 +227,10 @@ func routedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 		}
 	}
 	if f.contentType != "" {
+		// As a receive location takes an HTTP request's Content-Type.
+		if _, _, err := message.NormaliseContentType(f.contentType); err != nil {
+			return nil, usage("--content-type %s: not a content type: %w", safe(f.contentType), err)
+		}
 		m.ContentType = f.contentType
 	}
 	for _, p := range f.properties {
