@@ -51,7 +51,8 @@ type SentMDN struct {
 // serves every other transport.
 type MDNOutbox interface {
 	// PutMDN stores m for its message, replacing what was stored for it,
-	// and resets its attempts. ErrNotFound when the message does not
+	// and resets its attempts; an MDNUnrequested one is stored only where
+	// none is (it never replaces an MDN sent or to be sent). ErrNotFound when the message does not
 	// exist; ErrInvalidOutcome when Data exceeds MaxReceiptSize or State is
 	// not one of the MDN states.
 	PutMDN(ctx context.Context, m SentMDN) error

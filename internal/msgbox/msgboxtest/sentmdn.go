@@ -60,6 +60,12 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	if got, err := ob.SentMDN(ctx, unrequested.ID); err != nil || got.State != msgbox.MDNUnrequested || !bytes.Equal(got.Data, data) {
 		t.Errorf("SentMDN of an unrequested one = %+v, %v; want it stored, unrequested", got, err)
 	}
+	// An unrequested one never replaces an MDN stored (a repeat's, sent
+	// or pending, that came first).
+	put(msgbox.SentMDN{MessageID: syncMsg.ID, Location: "as2_in", Data: mdnEntity("other"), State: msgbox.MDNUnrequested})
+	if got, err := ob.SentMDN(ctx, syncMsg.ID); err != nil || got.State != msgbox.MDNSent || !bytes.Equal(got.Data, data) {
+		t.Errorf("after an unrequested PutMDN over a sent one: %+v, %v; want the sent one", got, err)
+	}
 
 	// Errors: no MDN, no message, too large, a bad state.
 	other := receive(t, b, inc("other.edi"), "x")

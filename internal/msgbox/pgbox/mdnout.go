@@ -36,12 +36,21 @@ func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
 			SELECT $1, $2, $3, $4, $5, 0, $6, $7 WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1)
 			ON CONFLICT (message_id) DO UPDATE SET location = excluded.location, data = excluded.data,
 			url = excluded.url, state = excluded.state, attempts = 0, next_attempt_at = excluded.next_attempt_at,
-			last_error = excluded.last_error`,
+			last_error = excluded.last_error WHERE excluded.state <> 'unrequested'`,
 			m.MessageID, m.Location, m.Data, m.URL, string(m.State), ts(m.NextAttemptAt), m.LastError)
-		if err == nil && tag.RowsAffected() == 0 {
+		if err != nil || tag.RowsAffected() > 0 {
+			return err
+		}
+		// Nothing written: no such message, or an unrequested MDN that
+		// found one stored already, which it leaves as it is.
+		var exists bool
+		if err := b.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)", m.MessageID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists || m.State != msgbox.MDNUnrequested {
 			return fmt.Errorf("%s: %w", m.MessageID, msgbox.ErrNotFound)
 		}
-		return err
+		return nil
 	})
 	return b.wrap(err, "storing the MDN of %s", m.MessageID)
 }

@@ -40,7 +40,7 @@ func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES (?, ?, ?, ?, ?, 0, ?, ?)
 			ON CONFLICT (message_id) DO UPDATE SET location = excluded.location, data = excluded.data,
 			url = excluded.url, state = excluded.state, attempts = 0, next_attempt_at = excluded.next_attempt_at,
-			last_error = excluded.last_error`,
+			last_error = excluded.last_error WHERE excluded.state <> 'unrequested'`,
 			m.MessageID, m.Location, m.Data, m.URL, string(m.State), toDB(m.NextAttemptAt), m.LastError)
 		return err
 	})

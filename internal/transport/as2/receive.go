@@ -76,7 +76,10 @@ received as usual. A repeat is the same content, by its
 Received-Content-MIC; the same Message-ID with another content is not
 stored and is refused with that Message-ID named: a processed/error MDN
 (unexpected-processing-error) when the sender waits for a synchronous one,
-else 409 (the first message's MDN stays the one kept and sent).
+else 409 (what is kept for the first message stays as it was). The same
+Message-ID with a content that cannot be compared (the first message asked
+for no MDN, or this one asks for none, and the two ask for different MIC
+algorithms) is refused likewise, rather than acknowledged unseen.
 
 Other answers: 413 above max_body, 400 for missing or malformed AS2 headers,
 503 when the message box cannot store the message or its MDN (the sender
@@ -416,9 +419,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mic := micOf(pub, alg, hasher)
 	var kept []byte
 	if pub.Dup {
-		var conflict bool
-		if kept, conflict = rc.judgeRepeat(r.Context(), log, pub, mic); conflict {
-			rc.refuseReused(w, log, req, party)
+		var refusal string
+		if kept, refusal = rc.judgeRepeat(r.Context(), log, pub, mic, req.Receipt != as2.ReceiptNone); refusal != "" {
+			rc.refuseReused(w, log, req, party, refusal)
 			return
 		}
 	}
@@ -551,20 +554,24 @@ func micOf(pub component.Published, alg as2.Alg, hasher hash.Hash) *as2.MIC {
 // and re-signing). It is nil when no MDN is kept or the kept one is
 // unreadable, and when the kept one was never sent (the first message
 // asked for none: keepUnrequested): one is built again, as this request
-// asks. conflict reports another content under the same Message-ID, which
-// the box cannot take (the Message-ID is held) and the original MDN does
-// not answer.
-func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub component.Published, mic *as2.MIC) (kept []byte, conflict bool) {
+// asks. refusal, when not "", says why this message is refused instead:
+// another content under the same Message-ID, which the box cannot take
+// (the Message-ID is held) and the original MDN does not answer; or a
+// content that cannot be compared with the original's (another MIC
+// algorithm) when no MDN will let the sender compare them: this one asks
+// for none (answered says whether it asks for one), or the original's was
+// never sent.
+func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub component.Published, mic *as2.MIC, answered bool) (kept []byte, refusal string) {
 	if rc.mdns == nil {
-		return nil, false
+		return nil, ""
 	}
 	sm, err := rc.mdns.SentMDN(ctx, pub.Message.ID)
 	switch {
 	case errors.Is(err, msgbox.ErrNotFound):
-		return nil, false
+		return nil, ""
 	case err != nil:
 		log.Warn("reading the kept MDN failed; building it again", "error", err)
-		return nil, false
+		return nil, ""
 	}
 	orig, err := as2.ParseMDN(sm.Data, as2.VerifyOptions{Unverified: true})
 	if err == nil {
@@ -572,29 +579,41 @@ func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub compo
 	}
 	if err != nil {
 		log.Warn("the kept MDN is unreadable; building it again", "error", err)
-		return nil, false
+		return nil, ""
 	}
+	unsent := sm.State == msgbox.MDNUnrequested
 	switch {
 	case !orig.Disposition.Positive():
 		// Only a message the decoders accepted holds its Message-ID, and
 		// it is answered processed: a refusal kept under it is from a
 		// message stored before that rule, whose refusal is no answer to
 		// this one, which the box cannot take either.
-		return nil, true
+		return nil, anotherContent
 	case orig.MIC == nil || mic == nil || orig.MIC.Alg != mic.Alg:
-		// Nothing to compare (another micalg asked for this time): the
-		// original MDN, whose MIC the sender checks against what it sent
-		// (language §11), so that another content is found out there.
-		// An MDN never sent answers nothing: one is built for this one.
 		log.Info("AS2 message repeated: its content cannot be compared with the original's", "mic_alg", micAlgName(mic))
+		if unsent || !answered {
+			// No MDN would let the sender find another content out: an
+			// MDN built now would acknowledge this one's, which the box
+			// does not hold.
+			return nil, notComparable
+		}
+		// The original MDN, whose MIC the sender checks against what it
+		// sent (language §11), so that another content is found out there.
+		return sm.Data, ""
 	case !orig.MIC.Equal(*mic):
-		return nil, true
+		return nil, anotherContent
+	case unsent:
+		return nil, "" // the same content; built as this request asks
 	}
-	if sm.State == msgbox.MDNUnrequested {
-		return nil, false
-	}
-	return sm.Data, false
+	return sm.Data, ""
 }
+
+// Why judgeRepeat refuses a repeat: the text of the refusal, after the
+// Message-ID and the party.
+const (
+	anotherContent = "with another content"
+	notComparable  = "and this one cannot be shown to be the same content (another MIC algorithm, signed-receipt-micalg, than the first one's)"
+)
 
 // micAlgName names mic's algorithm for logs, "" for none.
 func micAlgName(mic *as2.MIC) string {
@@ -605,7 +624,8 @@ func micAlgName(mic *as2.MIC) string {
 }
 
 // refuseReused answers a message whose Message-ID its party used before
-// for another content (judgeRepeat). It is not stored: the box keeps one
+// for another content, or for one it cannot be compared with (judgeRepeat:
+// refusal says which). It is not stored: the box keeps one
 // message per Message-ID and party, the first one, which a repeat must not
 // replace. Answering the first one's MDN would acknowledge content that
 // was never received, so the sender is told, with the Message-ID: a
@@ -613,9 +633,9 @@ func micAlgName(mic *as2.MIC) string {
 // every partner reads as a failure) when it waits for a synchronous one;
 // 409 when it asked for none or for an asynchronous one, whose keeping
 // (one MDN per stored message) would replace the first one's.
-func (rc *receiver) refuseReused(w http.ResponseWriter, log *slog.Logger, req *as2.ReceivedRequest, party string) {
-	why := fmt.Sprintf("The message was received but not processed: Message-ID %s was received from %s before, with another content; send this one with a new Message-ID.", req.MessageID, req.From)
-	log.Warn("AS2 message refused: its Message-ID was received before with another content", "receipt", receiptName(req.Receipt))
+func (rc *receiver) refuseReused(w http.ResponseWriter, log *slog.Logger, req *as2.ReceivedRequest, party, refusal string) {
+	why := fmt.Sprintf("The message was received but not processed: Message-ID %s was received from %s before, %s; send this one with a new Message-ID.", req.MessageID, req.From, refusal)
+	log.Warn("AS2 message refused: its Message-ID was received before "+refusal, "receipt", receiptName(req.Receipt))
 	if req.Receipt != as2.ReceiptSync {
 		plain(w, http.StatusConflict, why)
 		return

@@ -51,16 +51,6 @@ func (s judgingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, bod
 	return p, err
 }
 
-// TestReceiveRepeatAuthenticated: the Message-ID is held by the message
-// the pipeline accepted, not by one it refused. Junk sent first under a
-// partner's Message-ID is stored and refused, and the partner's message
-// under that Message-ID is then stored and answered processed; the same
-// content again is answered with its MDN, byte for byte, and not stored; a
-// different content under that Message-ID is neither stored nor answered
-// with the first one's MDN (whose MIC it does not match) but refused,
-// naming the Message-ID, by MDN or, asking for none or an asynchronous
-// one, by 409, while the first one's kept MDN stays as it was; junk after
-// it is stored on its own.
 // repeatRig is an as2 receive location over a real box, its pipeline
 // judgingSink, and a partner posting to it under one Message-ID.
 type repeatRig struct {
@@ -146,6 +136,16 @@ var noReceipt = map[string]string{"Disposition-Notification-To": "", "Dispositio
 // entityOf is the MIME entity the receiver stores for body.
 func entityOf(body string) []byte { return []byte("Content-Type: application/edi-x12\r\n\r\n" + body) }
 
+// TestReceiveRepeatAuthenticated: the Message-ID is held by the message
+// the pipeline accepted, not by one it refused. Junk sent first under a
+// partner's Message-ID is stored and refused, and the partner's message
+// under that Message-ID is then stored and answered processed; the same
+// content again is answered with its MDN, byte for byte, and not stored; a
+// different content under that Message-ID is neither stored nor answered
+// with the first one's MDN (whose MIC it does not match) but refused,
+// naming the Message-ID, by MDN or, asking for none or an asynchronous
+// one, by 409, while the first one's kept MDN stays as it was; junk after
+// it is stored on its own.
 func TestReceiveRepeatAuthenticated(t *testing.T) {
 	g := newRepeatRig(t)
 	box, post, mdnOf, stored := g.box, g.post, g.mdnOf, g.stored
@@ -243,8 +243,9 @@ func splitOrFatal(t *testing.T, entity []byte) []byte {
 // it (its MIC, in an MDN never sent) makes another content under that
 // Message-ID refused, by 409 or a processed/error MDN, instead of
 // silently taken for a repeat or acknowledged with the new content's MIC;
-// the same content again is answered with an MDN built as that request
-// asks, which is then the one kept and replayed.
+// a content under another MIC algorithm, which nothing compares, is
+// refused too; the same content again is answered with an MDN built as
+// that request asks, which is then the one kept and replayed.
 func TestReceiveRepeatAfterNoReceipt(t *testing.T) {
 	g := newRepeatRig(t)
 	const order = "UNB+UNOC:3+CONTOSO+FABRIKAM'order 1'"
@@ -273,6 +274,24 @@ func TestReceiveRepeatAfterNoReceipt(t *testing.T) {
 		t.Errorf("another content, sync MDN asked: %q, MIC %v, text %q; want processed/error naming %s", m.Disposition, m.MIC, m.Text, repeatID)
 	}
 
+	// Under another MIC algorithm nothing compares the two: refused,
+	// whether the content is the same or not, rather than acknowledged
+	// with a MIC of content the box does not hold.
+	sha384 := map[string]string{"Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha-384"}
+	for _, body := range []string{other, order} {
+		_, refused := g.post(t, body, sha384)
+		if m := g.mdnOf(t, refused); m.Disposition.Positive() || m.MIC != nil || !strings.Contains(m.Text, "cannot be shown to be the same content") {
+			t.Errorf("%q under sha-384, sync MDN asked: %q, MIC %v, text %q; want processed/error, not comparable", body, m.Disposition, m.MIC, m.Text)
+		}
+	}
+	async384 := map[string]string{"Receipt-Delivery-Option": "http://127.0.0.1:9/mdn", "Disposition-Notification-Options": sha384["Disposition-Notification-Options"]}
+	if code, text := g.post(t, other, async384); code != http.StatusConflict || !strings.Contains(string(text), "cannot be shown") {
+		t.Errorf("another content under sha-384, async MDN asked: %d %q; want 409, not comparable", code, text)
+	}
+	if rec, err := g.box.SentMDN(t.Context(), msgs[0].ID); err != nil || rec.State != msgbox.MDNUnrequested {
+		t.Fatalf("the record after the refusals: %+v, %v; want it unchanged, unrequested", rec, err)
+	}
+
 	_, first := g.post(t, order, nil)
 	if m := g.mdnOf(t, first); !m.Disposition.Positive() || m.MIC == nil || !m.MIC.Equal(as2.ComputeMIC(as2.SHA256, entityOf(order))) {
 		t.Errorf("the same content, sync MDN asked: %q, MIC %v; want processed with its MIC", m.Disposition, m.MIC)
@@ -286,5 +305,15 @@ func TestReceiveRepeatAfterNoReceipt(t *testing.T) {
 	}
 	if _, again := g.post(t, order, nil); !bytes.Equal(again, first) {
 		t.Errorf("the same content once more answered with another MDN:\n%s", again)
+	}
+	// Asking for no MDN, under a MIC algorithm other than the sent MDN's
+	// (no options: SHA-256; the kept MDN reports sha-384 below), nothing
+	// would let the sender compare: refused, 409.
+	g2 := newRepeatRig(t)
+	if _, sent := g2.post(t, order, sha384); !g2.mdnOf(t, sent).Disposition.Positive() {
+		t.Fatal("the first message under sha-384 was not processed")
+	}
+	if code, text := g2.post(t, other, noReceipt); code != http.StatusConflict || !strings.Contains(string(text), "cannot be shown") {
+		t.Errorf("another content asking no MDN after a sha-384 one: %d %q; want 409, not comparable", code, text)
 	}
 }
