@@ -235,13 +235,14 @@ AS2) is an error, not empty output. --format does not apply.`,
 with its receive location, file name, content type, properties and party. With
 --port NAME the copy is routed to that send port only; without it, bizpipe run
 routes the copy as it routes what it receives, by the send ports' filters as
-they are now. Both messages' histories name the other. Any message can be
-resubmitted (delivered, terminated, suspended) except one its receive pipeline
-refused: it was never authenticated.
+they are now. Both messages' histories name the other. A message delivered,
+suspended or terminated can be resubmitted, except one its receive pipeline
+refused (it was never authenticated); one whose deliveries are still under
+way cannot. A decoded message's copy keeps the bytes as they arrived too.
 
 What the partner gets is a new message: a new AS2 Message-ID, a file written
-again (a send port with copy_mode create_new reports a conflict while the
-first file is still there). A suspended delivery is retried with
+again (a send port with copy_mode create_new reports a conflict when a
+different file of that name is there). A suspended delivery is retried with
 messages resume instead.`,
 		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -437,28 +438,46 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *mode
 		return err
 	}
 	m := d.Message
-	if m.Decoding == msgbox.DecodingFailed {
+	switch {
+	case m.Decoding == msgbox.DecodingFailed:
 		return fmt.Errorf("message %s cannot be resubmitted: its receive pipeline refused it, so it was never authenticated; have it sent again once the cause is fixed", safe(id))
+	case m.Status != msgbox.StatusDelivered && m.Status != msgbox.StatusSuspended && m.Status != msgbox.StatusTerminated:
+		// A copy would duplicate the deliveries still under way.
+		return fmt.Errorf("message %s is %s: its deliveries are still under way; resubmit it once it is delivered, suspended or terminated", safe(id), safe(string(m.Status)))
 	}
 	body, err := box.Body(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
+	var asReceived io.Reader // nil: the body is the message as received
+	if m.Decoding == msgbox.Decoded {
+		// The copy keeps the bytes as they arrived too, for messages
+		// body --as-received.
+		ar, err := box.AsReceived(ctx, id)
+		if err != nil {
+			return err
+		}
+		defer ar.Close()
+		asReceived = ar
+	}
 	var route msgbox.Router // nil: stored unrouted, for bizpipe run to route
 	if f.port != "" {
 		route = func(msgbox.Message) ([]string, string) { return []string{f.port}, "" }
 	}
 	copied, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName,
 		ContentType: m.ContentType, Properties: m.Properties, SensitiveProperties: m.SensitiveProperties,
-		Party: m.Party, Decoding: m.Decoding}, body, route)
+		Party: m.Party, Decoding: m.Decoding, AsReceived: asReceived}, body, route)
 	if err != nil {
 		return fmt.Errorf("resubmitting message %s: %w", safe(id), err)
 	}
-	// The copy is stored: say so whatever the notes do.
-	noted := errors.Join(
-		box.Note(ctx, copied.ID, msgbox.ResubmittedStatus, msgbox.ResubmittedFromDetail(id)),
-		box.Note(ctx, id, msgbox.ResubmittedStatus, msgbox.ResubmittedAsDetail(copied.ID)))
+	// The copy is stored: say so whatever the notes do. The original
+	// purged meanwhile is no failure of this command (a retry would make
+	// a second copy): it only has no history left to note it in.
+	noted := box.Note(ctx, copied.ID, msgbox.ResubmittedStatus, msgbox.ResubmittedFromDetail(id))
+	if err := box.Note(ctx, id, msgbox.ResubmittedStatus, msgbox.ResubmittedAsDetail(copied.ID)); err != nil && !errors.Is(err, msgbox.ErrNotFound) {
+		noted = errors.Join(noted, err)
+	}
 	if f.format == "json" {
 		if err := writeJSON(w, jsonResubmitted{ID: copied.ID, From: id, Port: f.port}); err != nil {
 			return err
