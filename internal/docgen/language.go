@@ -78,7 +78,10 @@ func language(reg *component.Registry) string {
 	b.WriteString("## Values\n\n")
 	b.WriteString("Attribute values are HCL expressions: strings (`\"...\"`, with `${...}`\n" +
 		"interpolation), numbers, `true` and `false`, lists `[...]`, maps `{ k = v }`,\n" +
-		"references, operators and function calls. The types of the reference:\n\n")
+		"references, operators and function calls. A number whose decimal form would\n" +
+		"have thousands of digits, as a literal or a result, and an infinite one (a\n" +
+		"division by zero) are refused (BP1004): no value can print them. The types of\n" +
+		"the reference:\n\n")
 	fmt.Fprintf(&b, "* **duration**: a positive Go duration string: `\"90s\"`, `\"5m\"`, `\"720h\"`.\n"+
 		"* **size**: a whole number of bytes with an optional unit, %s: `\"512KiB\"`,\n"+
 		"  `\"64MiB\"`, `\"1GiB\"`. `KiB` is 1024 bytes, `KB` 1000.\n"+

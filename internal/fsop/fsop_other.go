@@ -27,6 +27,3 @@ func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 // OpenNoWait opens path for reading (Windows has no FIFOs that opening
 // would wait on).
 func OpenNoWait(path string) (*os.File, error) { return os.Open(path) }
-
-// noSpace is false where the space left is not looked up.
-func noSpace(string) bool { return false }

@@ -57,12 +57,3 @@ func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 func OpenNoWait(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 }
-
-// noSpace is NoSpace where statfs(2) says how much space is left.
-func noSpace(dir string) bool {
-	var st syscall.Statfs_t
-	if err := RetryEINTR(func() error { return syscall.Statfs(dir, &st) }); err != nil {
-		return false
-	}
-	return st.Bavail == 0
-}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net/url"
 	"os"
@@ -59,14 +60,14 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
-		"log":             withResultCheck(stdlib.LogFunc, " Its infinite results (the logarithm of 0) are refused."),
+		"log":             withFloatCheck(stdlib.LogFunc, logProblem, " It takes a positive number and a positive base other than 1."),
 		"lookup":          stdlib.LookupFunc,
 		"lower":           stdlib.LowerFunc,
 		"max":             stdlib.MaxFunc,
 		"merge":           stdlib.MergeFunc,
 		"min":             stdlib.MinFunc,
 		"parseint":        stdlib.ParseIntFunc,
-		"pow":             withResultCheck(stdlib.PowFunc, " An infinite result (an overflow) is refused."),
+		"pow":             withFloatCheck(stdlib.PowFunc, powProblem, " A result that is infinite (an overflow, or 0 to a negative power) or not a real number (a negative number to a fractional power) is refused."),
 		"range":           stdlib.RangeFunc,
 		"regex":           stdlib.RegexFunc,
 		"regexall":        stdlib.RegexAllFunc,
@@ -254,10 +255,56 @@ func checkFormatArgs(args []cty.Value) error {
 // hugeNumberText says why a number is refused (checkNumbers).
 var hugeNumberText = fmt.Sprintf("a number with more than %d binary digits of magnitude (about %d decimal digits), which cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberExponent*301/1000)
 
-// infiniteNumberText says why an infinite number is refused: only a
-// function computing in floating point (pow, log) makes one, and its text
-// ("+Inf") is no value any partner or path expects.
-const infiniteNumberText = "an infinite number (the computation overflowed), which no value can hold"
+// infiniteNumberText says why an infinite number is refused (a division
+// by zero makes one): its text ("+Inf") is no value any partner or path
+// expects.
+const infiniteNumberText = "an infinite number (a division by zero, or an overflow), which no value can hold"
+
+// withFloatCheck is f, a function of two numbers computed in floating
+// point (pow, log), refusing with problem's text the arguments for which
+// it would give an infinite result or none (NaN, on which go-cty panics),
+// limits added to its description.
+func withFloatCheck(f function.Function, problem func(a, b float64) string, limits string) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description() + limits,
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type:        f.ReturnTypeForValues,
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if len(args) == 2 {
+				a, _ := args[0].Unmark()
+				b, _ := args[1].Unmark()
+				if a.IsKnown() && !a.IsNull() && b.IsKnown() && !b.IsNull() {
+					x, _ := a.AsBigFloat().Float64()
+					y, _ := b.AsBigFloat().Float64()
+					if why := problem(x, y); why != "" {
+						return cty.NilVal, errors.New(why)
+					}
+				}
+			}
+			return f.Call(args)
+		},
+	})
+}
+
+// logProblem says why log(num, base) has no finite real result.
+func logProblem(num, base float64) string {
+	if num <= 0 || base <= 0 || base == 1 {
+		return "log takes a positive number and a positive base other than 1"
+	}
+	return ""
+}
+
+// powProblem says why pow(num, power) has no finite real result.
+func powProblem(num, power float64) string {
+	switch r := math.Pow(num, power); {
+	case math.IsNaN(r):
+		return "a negative number to a fractional power has no real value"
+	case math.IsInf(r, 0):
+		return "the result is infinite (an overflow, or 0 to a negative power)"
+	}
+	return ""
+}
 
 // numberProblem says why checkNumbers refuses f, "" when it does not.
 func numberProblem(f *big.Float) string {

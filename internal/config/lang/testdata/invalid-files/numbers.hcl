@@ -2,8 +2,8 @@
 # BP1004, and the rest of the file is still checked: printing it (here, in
 # a property) would otherwise take minutes and gigabytes. So is a number
 # computed that large (squarings in locals) or decoded (jsondecode), and an
-# infinite one, which pow and log make when they overflow ("+Inf" is no
-# value).
+# infinite one (a division by zero, pow and log), which is no value; and
+# pow and log without a real result, on which go-cty would panic.
 group "g" {}
 locals {
   a = 1e4900
@@ -23,6 +23,9 @@ receive_location "in" {
     json  = "${jsondecode("1e300000000")}" # expect: BP1004
     pow   = "${pow(10, 400)}" # expect: BP1004
     log   = "${log(0, 10)}" # expect: BP1004
+    nan   = "${pow(-8, 0.5)}" # expect: BP1004
+    nlog  = "${log(-1, 10)}" # expect: BP1004
+    div   = "${1 / 0}" # expect: BP1004
     pfine = "${pow(2, 10)}"
   }
   transport "file" { path = "in" }
