@@ -35,8 +35,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/dirsync"
@@ -211,7 +213,7 @@ func Open(path string, opts Options) (*Box, error) {
 	fail := func(err error) (*Box, error) {
 		// SQLite says "disk I/O error" when a full disk stops it growing
 		// its shared-memory file: say what the operator must fix.
-		if fsop.NoSpace(filepath.Dir(abs)) {
+		if noSpaceError(err) && fsop.NoSpace(filepath.Dir(abs)) {
 			return nil, fmt.Errorf("message box %s: %w (the file system holding it has no space left)", abs, err)
 		}
 		return nil, fmt.Errorf("message box %s: %w", abs, err)
@@ -252,6 +254,17 @@ func Open(path string, opts Options) (*Box, error) {
 		return fail(err)
 	}
 	return b, nil
+}
+
+// noSpaceError reports whether err may come from a full disk: ENOSPC, or
+// SQLite's I/O and "full" errors, which do not say it. (A read-only file
+// system also has no space available; its errors are not these.)
+func noSpaceError(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "disk I/O error") || strings.Contains(s, "database or disk is full")
 }
 
 // open is Open once the path is resolved and the lock, if any, taken.
