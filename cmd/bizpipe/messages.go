@@ -468,16 +468,17 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *mode
 	}
 	copied, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName,
 		ContentType: m.ContentType, Properties: m.Properties, SensitiveProperties: m.SensitiveProperties,
-		Party: m.Party, Decoding: m.Decoding, AsReceived: asReceived}, body, route)
+		Party: m.Party, Decoding: m.Decoding, AsReceived: asReceived, Origin: msgbox.ResubmittedFromDetail(id)}, body, route)
 	if err != nil {
 		return fmt.Errorf("resubmitting message %s: %w", safe(id), err)
 	}
-	// The copy is stored: say so whatever the notes do. The original
-	// purged meanwhile is no failure of this command (a retry would make
-	// a second copy): it only has no history left to note it in.
-	noted := box.Note(ctx, copied.ID, msgbox.ResubmittedStatus, msgbox.ResubmittedFromDetail(id))
-	if err := box.Note(ctx, id, msgbox.ResubmittedStatus, msgbox.ResubmittedAsDetail(copied.ID)); err != nil && !errors.Is(err, msgbox.ErrNotFound) {
-		noted = errors.Join(noted, err)
+	// The copy is stored, its history saying where it comes from: say so
+	// whatever the note on the original does. The original purged
+	// meanwhile is no failure of this command (a retry would make a second
+	// copy): it only has no history left to note it in.
+	noted := box.Note(ctx, id, msgbox.ResubmittedStatus, msgbox.ResubmittedAsDetail(copied.ID))
+	if errors.Is(noted, msgbox.ErrNotFound) {
+		noted = nil
 	}
 	if f.format == "json" {
 		if err := writeJSON(w, jsonResubmitted{ID: copied.ID, From: id, Port: f.port}); err != nil {
@@ -489,7 +490,7 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *mode
 		fmt.Fprintf(w, "resubmitted %s as %s; bizpipe run routes it by the send ports' filters\n", safe(id), safe(copied.ID))
 	}
 	if noted != nil {
-		return fmt.Errorf("message %s resubmitted as %s, but noting it in their histories failed: %w", safe(id), safe(copied.ID), noted)
+		return fmt.Errorf("message %s resubmitted as %s, but noting it in its history failed: %w", safe(id), safe(copied.ID), noted)
 	}
 	return nil
 }
@@ -704,7 +705,7 @@ type jsonAttempt struct {
 type jsonEvent struct {
 	At     string `json:"at" doc:"When, RFC 3339 in UTC."`
 	Port   string `json:"send_port,omitempty" doc:"The send port, for an event of one delivery."`
-	Status string `json:"status" doc:"The status of the message or delivery after the event; resubmitted for an operator's resubmission (messages resubmit), on both messages."`
+	Status string `json:"status" doc:"The status of the message or delivery after the event; resubmitted on a message an operator resubmitted (messages resubmit), naming its copy."`
 	Detail string `json:"detail,omitempty" doc:"What happened."`
 }
 

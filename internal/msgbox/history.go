@@ -17,8 +17,10 @@ const (
 	routedDetailPrefix = "routed to send port "
 )
 
-// ResubmittedStatus is the status of the history entries an operator's
-// resubmission adds to both messages (bizpipe messages resubmit, Note).
+// ResubmittedStatus is the status of the history entry an operator's
+// resubmission adds to the message resubmitted (bizpipe messages
+// resubmit, Note); the copy's first entry says where it comes from
+// (Incoming.Origin).
 const ResubmittedStatus = "resubmitted"
 
 // ResubmittedAsDetail is the entry of a message resubmitted as message id;
@@ -28,6 +30,15 @@ func ResubmittedAsDetail(id string) string { return "resubmitted by an operator 
 // ResubmittedFromDetail: see ResubmittedAsDetail.
 func ResubmittedFromDetail(id string) string {
 	return "resubmitted by an operator: a copy of message " + id
+}
+
+// ArrivalDetail is the entry of a message stored from in, of size bytes:
+// ReceivedDetail, or in.Origin's when it has one.
+func ArrivalDetail(in Incoming, size int64) string {
+	if in.Origin != "" {
+		return fmt.Sprintf("%s (%d bytes)", CleanText(in.Origin), size)
+	}
+	return ReceivedDetail(CleanText(in.ReceiveLocation), CleanText(in.FileName), size)
 }
 
 // ReceivedDetail is the entry of a message received from receive location

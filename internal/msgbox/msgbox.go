@@ -93,6 +93,11 @@ type Incoming struct {
 	// arrived.
 	AsReceived io.Reader
 
+	// Origin, when not "", is how the message came other than by its
+	// receive location: the start of its first history entry in place of
+	// ReceivedDetail's (messages resubmit: ResubmittedFromDetail).
+	Origin string
+
 	// Party is the party whose signature a decoder verified (language
 	// §10, message.party); "" when none was.
 	Party string

@@ -128,6 +128,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"TerminateLiveLease", testTerminateLiveLease},
 		{"History", testHistory},
 		{"Note", testNote},
+		{"Origin", testOrigin},
 		{"Close", testClose},
 		{"ReceiveRouted", testReceiveRouted},
 		{"ReceiveRoutedNoPorts", testReceiveRoutedNoPorts},
@@ -1837,5 +1838,41 @@ func testNote(t *testing.T, b msgbox.Box) {
 		if err := b.Note(ctx, id, "resubmitted", "x"); !errors.Is(err, msgbox.ErrNotFound) {
 			t.Errorf("Note(%q) = %v, want ErrNotFound", id, err)
 		}
+	}
+}
+
+// testOrigin: a message stored with an Incoming.Origin (a resubmitted
+// copy) has that, with its size, as its first history entry in place of
+// "received from ...", whichever way the box stores it: one chunk or
+// several, with ReceiveRouted or in a batch.
+func testOrigin(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	const origin = "resubmitted by an operator: a copy of message 01J0000000000000000000000Z"
+	check := func(what string, m msgbox.Message) {
+		t.Helper()
+		h := get(t, b, m.ID).History
+		want := fmt.Sprintf("%s (%d bytes)", origin, m.Size)
+		if len(h) == 0 || h[0].Status != string(msgbox.StatusReceived) || h[0].Detail != want {
+			t.Errorf("%s: first history entry %+v; want received: %q", what, h, want)
+		}
+	}
+	in := inc("copy.xml")
+	in.Origin = origin
+	small, _, err := b.ReceiveRouted(ctx, in, strings.NewReader("<order/>"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("one chunk", small)
+	large, _, err := b.ReceiveRouted(ctx, in, pattern(3, 3<<20+17), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("several chunks", large)
+	if bb, ok := b.(msgbox.Batcher); ok {
+		res := bb.ReceiveBatch(ctx, []msgbox.Receipt{{In: in, Body: strings.NewReader("<a/>")}}, nil)
+		if len(res) != 1 || res[0].Err != nil {
+			t.Fatalf("ReceiveBatch: %+v", res)
+		}
+		check("a batch", res[0].Message)
 	}
 }

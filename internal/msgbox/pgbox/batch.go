@@ -35,12 +35,13 @@ func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 
 // pgItem is one Receipt of a batch on its way into the box.
 type pgItem struct {
-	i     int
-	msg   msgbox.Message // with its id, fixed across retries
-	props string
-	key   []byte
-	data  []byte // the whole body
-	sum   []byte
+	i      int
+	msg    msgbox.Message // with its id, fixed across retries
+	origin string         // the Incoming's Origin
+	props  string
+	key    []byte
+	data   []byte // the whole body
+	sum    []byte
 	// inserted: this try stored it; at is its received_at.
 	inserted bool
 	at       time.Time
@@ -117,7 +118,7 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		if it.In.SourceKey != "" {
 			key = []byte(it.In.SourceKey)
 		}
-		ready = append(ready, &pgItem{i: i, msg: msg, props: props, key: key, data: data, sum: s[:]})
+		ready = append(ready, &pgItem{i: i, msg: msg, origin: it.In.Origin, props: props, key: key, data: data, sum: s[:]})
 	}
 	if len(ready) == 0 {
 		return
@@ -179,7 +180,7 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 	for _, p := range ready {
 		p.inserted = false
 		out[p.i] = msgbox.ReceiveResult{}
-		detail := msgbox.ReceivedDetail(p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
+		detail := msgbox.ArrivalDetail(msgbox.Incoming{ReceiveLocation: p.msg.ReceiveLocation, FileName: p.msg.FileName, Origin: p.origin}, p.msg.Size)
 		batch.Queue(insertOne, p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props, p.key,
 			p.msg.Size, p.sum, p.data, detail, p.msg.Party, string(p.msg.Decoding)).QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&p.at)

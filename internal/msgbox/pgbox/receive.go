@@ -172,7 +172,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	msg.Size = int64(n)
 
 	for {
-		stored, inserted, err := b.store(ctx, msg, key, props, sum, body, in.AsReceived, buf, n, last, route)
+		stored, inserted, err := b.store(ctx, msg, in.Origin, key, props, sum, body, in.AsReceived, buf, n, last, route)
 		if err != nil || inserted {
 			return stored, false, err
 		}
@@ -199,9 +199,11 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 // the whole body; sum has hashed it), reading the rest of body, and routes
 // it with route when that is not nil. inserted is false when key was stored
 // already (nothing is stored then, and body is read no further).
-func (b *Box) store(ctx context.Context, msg msgbox.Message, key []byte, props string, sum hash.Hash, body, asReceived io.Reader,
+func (b *Box) store(ctx context.Context, msg msgbox.Message, origin string, key []byte, props string, sum hash.Hash, body, asReceived io.Reader,
 	buf []byte, n int, last bool, route msgbox.Router) (msgbox.Message, bool, error) {
-	detail := func() string { return msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, msg.Size) }
+	detail := func() string {
+		return msgbox.ArrivalDetail(msgbox.Incoming{ReceiveLocation: msg.ReceiveLocation, FileName: msg.FileName, Origin: origin}, msg.Size)
+	}
 	// A message with its bytes as received apart takes the transaction of
 	// several chunks, which stores those too, whatever its body's size.
 	if last && route != nil && asReceived == nil {

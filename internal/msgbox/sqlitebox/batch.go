@@ -34,6 +34,7 @@ func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 type batchItem struct {
 	i      int // index in the batch
 	stored msgbox.Message
+	origin string // the Incoming's Origin
 	props  string
 	key    string
 	seen   bool   // key found stored before reading the body: not read
@@ -54,7 +55,7 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			out[i].Err = err
 			continue
 		}
-		pend = append(pend, &batchItem{i: i, stored: stored, props: props, key: it.In.SourceKey, body: it.Body})
+		pend = append(pend, &batchItem{i: i, stored: stored, origin: it.In.Origin, props: props, key: it.In.SourceKey, body: it.Body})
 	}
 	if err := b.seenKeys(ctx, pend); err != nil {
 		for _, p := range pend {
@@ -263,7 +264,7 @@ func (w *routedRows) add(msg msgbox.Message, p *batchItem, routed bool, r msgbox
 	event := func(port, status, detail string) {
 		w.events = append(w.events, msg.ID, toDB(now), port, status, detail)
 	}
-	event("", string(msgbox.StatusReceived), msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, msg.Size))
+	event("", string(msgbox.StatusReceived), msgbox.ArrivalDetail(msgbox.Incoming{ReceiveLocation: msg.ReceiveLocation, FileName: msg.FileName, Origin: p.origin}, msg.Size))
 	switch {
 	case !routed:
 	case len(r.Ports) == 0:

@@ -174,7 +174,7 @@ func (b *Box) receiveBody(ctx context.Context, in msgbox.Incoming, body io.Reade
 			if err != nil {
 				return err
 			}
-			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now, rec)
+			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, in.Origin, props, bodyID, size, sum, now, rec)
 			if err != nil {
 				return err
 			}
@@ -224,7 +224,7 @@ func (b *Box) storeFile(ctx context.Context, in msgbox.Incoming, stored msgbox.M
 		if err != nil {
 			return err
 		}
-		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, props, bodyID, size, sum, now, rec)
+		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, in.Origin, props, bodyID, size, sum, now, rec)
 		if err != nil {
 			return err
 		}
@@ -306,7 +306,7 @@ func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message
 // caller has checked, in the same transaction, that sourceKey is new. msg
 // is the message as stored (msgbox.NewMessage), props its properties'
 // text; the returned Message is msg with its ID, Size and ReceivedAt.
-func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, sourceKey, props string,
+func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, sourceKey, origin, props string,
 	bodyID, size int64, sum hash.Hash, now time.Time, rec *receivedFile) (msgbox.Message, error) {
 	var key any // NULL: no de-duplication
 	if sourceKey != "" {
@@ -341,7 +341,7 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Messag
 		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
 	}
 	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived),
-		msgbox.ReceivedDetail(msg.ReceiveLocation, msg.FileName, size)); err != nil {
+		msgbox.ArrivalDetail(msgbox.Incoming{ReceiveLocation: msg.ReceiveLocation, FileName: msg.FileName, Origin: origin}, size)); err != nil {
 		return msgbox.Message{}, err
 	}
 	return msg, nil
