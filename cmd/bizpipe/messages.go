@@ -446,6 +446,14 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *mode
 		// A copy would duplicate the deliveries still under way.
 		return fmt.Errorf("message %s is %s: its deliveries are still under way; resubmit it once it is delivered, suspended or terminated", safe(id), safe(string(m.Status)))
 	}
+	// A message shows suspended (or terminated) while another of its
+	// deliveries may still be under way: a copy routed there too would
+	// make that delivery twice. With --port, only that port's counts.
+	for _, dl := range d.Deliveries {
+		if done := dl.State == msgbox.DeliveryDelivered || dl.State == msgbox.DeliverySuspended || dl.State == msgbox.DeliveryTerminated; (f.port == "" || dl.Port == f.port) && !done {
+			return fmt.Errorf("message %s: its delivery to send port %s is still %s; resubmit it once that delivery is done", safe(id), safe(dl.Port), safe(string(dl.State)))
+		}
+	}
 	body, err := box.Body(ctx, id)
 	if err != nil {
 		return err

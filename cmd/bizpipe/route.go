@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -44,11 +45,17 @@ only receive location, when there is one): its file name is --file-name, or
 --file's base name; its size --file's (0 without one); its content type
 --content-type, or the location's; its properties the location's, plus each
 --property NAME=VALUE; its party --party (a declared party). Filters and
-templates read these attributes, never the content.
+templates read these attributes, never the content; for a location with a
+decoding pipeline, --file and --content-type describe the decoded payload,
+which is what run stores and routes. Its id and time of receipt are made up
+for the run of the command.
 
 Route exits 0 when the message would be routed to a send port, and 1 when
 it would be a routing failure (no filter matches, or none could be
-evaluated) or the configuration has errors.`,
+evaluated) or the configuration has errors. A port that matches but whose
+delivery would be suspended at once (a target or header its transport
+refuses) is shown with the reason and still counts as routed, as it is in
+run: the message is routed there, and suspended.`,
 		Example: `  bizpipe route --location orders_in --file samples/order.xml ./config
   bizpipe route --location as2_in --party fabrikam --file-name invoice.edi --format json ./config`,
 		PreRunE: func(c *cobra.Command, _ []string) error { return noEmptyFlags(c) },
@@ -94,8 +101,8 @@ type routeMessage struct {
 type routePort struct {
 	Name    string `json:"name" doc:"The send port."`
 	Matches bool   `json:"matches" doc:"Whether its filter matches the message."`
-	Target  string `json:"target,omitempty" doc:"Where the message would be delivered, when the filter matches: a file path or a URL."`
-	Error   string `json:"error,omitempty" doc:"Why the filter, or the target, could not be evaluated."`
+	Target  string `json:"target,omitempty" doc:"Where the message would be delivered, when the filter matches: \"file\" and its path, or \"POST\" and the URL (an AS2 port adds its party); sensitive parts and passwords hidden."`
+	Error   string `json:"error,omitempty" doc:"Why the filter could not be evaluated, or why the delivery would be suspended before anything is sent (its target or headers fail the transport's checks)."`
 }
 
 func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
@@ -117,7 +124,11 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 		return err
 	}
 	red := newRedactor(cfg)
-	doc := routeDocument{Message: routeMessage{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: m.ContentType,
+	shownType := m.ContentType
+	if f.contentType == "" && cfgLocation(cfg, m.ReceiveLocation).ContentType.Sensitive {
+		shownType = message.Redacted
+	}
+	doc := routeDocument{Message: routeMessage{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: shownType,
 		Size: m.Size, Properties: msgbox.Message{Properties: m.Properties, SensitiveProperties: m.SensitiveProperties}.ShownProperties(), Party: m.Party}, RoutedTo: []string{}}
 	for _, p := range cfg.SendPorts {
 		rp := routePort{Name: p.Name}
@@ -130,7 +141,7 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 		if rp.Matches {
 			doc.RoutedTo = append(doc.RoutedTo, p.Name)
 			if d, ok := p.Transport.Config.(component.TargetDescriber); ok {
-				target, err := d.DescribeTarget(m)
+				target, err := d.DescribeTarget(&component.Delivery{Port: p.Name, Message: m})
 				if err != nil {
 					rp.Error = red.String(err.Error()) // the delivery would be suspended
 				}
@@ -227,8 +238,11 @@ func routedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 		}
 	}
 	if f.contentType != "" {
-		// As a receive location takes an HTTP request's Content-Type.
-		if _, _, err := message.NormaliseContentType(f.contentType); err != nil {
+		// As the configuration front end checks content_type.
+		if _, _, err := message.NormaliseContentType(f.contentType); err != nil || strings.TrimSpace(f.contentType) == "" {
+			if err == nil {
+				err = errors.New("empty")
+			}
 			return nil, usage("--content-type %s: not a content type: %w", safe(f.contentType), err)
 		}
 		m.ContentType = f.contentType
@@ -254,6 +268,16 @@ func routedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 		m.Party = f.party
 	}
 	return m, nil
+}
+
+// cfgLocation is cfg's receive location name, which exists.
+func cfgLocation(cfg *model.Config, name string) *model.ReceiveLocation {
+	for _, l := range cfg.ReceiveLocations {
+		if l.Name == name {
+			return l
+		}
+	}
+	return &model.ReceiveLocation{}
 }
 
 // safeAll is safe of each of ss.

@@ -654,11 +654,14 @@ func RetryAfter(err error) (time.Duration, bool) {
 }
 
 // TargetDescriber is implemented by the Config of a send transport that
-// can say where a message would go without sending anything, for bizpipe
-// route to print: a file's path, a URL. A part that derives from a
-// sensitive value is shown as message.Redacted; an error is what would
-// suspend the delivery (a file name that is not one, a template that fails).
+// can say where delivery d (its Message, of its Port) would go without
+// sending anything, for bizpipe route to print: a file's path, a URL. A
+// part that derives from a sensitive value is shown as message.Redacted, a
+// password never. An error is what would suspend the delivery before
+// anything is sent: a template that fails, a file name that is not one, a
+// URL or header the transport refuses. It runs the transport's own checks,
+// so that route and run cannot disagree.
 type TargetDescriber interface {
 	Config
-	DescribeTarget(m *message.Message) (string, error)
+	DescribeTarget(d *Delivery) (string, error)
 }

@@ -1858,21 +1858,25 @@ func testOrigin(t *testing.T, b msgbox.Box) {
 	}
 	in := inc("copy.xml")
 	in.Origin = origin
-	small, _, err := b.ReceiveRouted(ctx, in, strings.NewReader("<order/>"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check("one chunk", small)
-	large, _, err := b.ReceiveRouted(ctx, in, pattern(3, 3<<20+17), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check("several chunks", large)
-	if bb, ok := b.(msgbox.Batcher); ok {
-		res := bb.ReceiveBatch(ctx, []msgbox.Receipt{{In: in, Body: strings.NewReader("<a/>")}}, nil)
-		if len(res) != 1 || res[0].Err != nil {
-			t.Fatalf("ReceiveBatch: %+v", res)
+	toP := func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
+	// Unrouted and routed: boxes take different paths for each.
+	for _, route := range []msgbox.Router{nil, toP} {
+		small, _, err := b.ReceiveRouted(ctx, in, strings.NewReader("<order/>"), route)
+		if err != nil {
+			t.Fatal(err)
 		}
-		check("a batch", res[0].Message)
+		check("one chunk", small)
+		large, _, err := b.ReceiveRouted(ctx, in, pattern(3, 3<<20+17), route)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("several chunks", large)
+		if bb, ok := b.(msgbox.Batcher); ok {
+			res := bb.ReceiveBatch(ctx, []msgbox.Receipt{{In: in, Body: strings.NewReader("<a/>")}}, route)
+			if len(res) != 1 || res[0].Err != nil {
+				t.Fatalf("ReceiveBatch: %+v", res)
+			}
+			check("a batch", res[0].Message)
+		}
 	}
 }

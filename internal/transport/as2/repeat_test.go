@@ -310,10 +310,16 @@ func TestReceiveRepeatAfterNoReceipt(t *testing.T) {
 	// (no options: SHA-256; the kept MDN reports sha-384 below), nothing
 	// would let the sender compare: refused, 409.
 	g2 := newRepeatRig(t)
-	if _, sent := g2.post(t, order, sha384); !g2.mdnOf(t, sent).Disposition.Positive() {
+	_, sent := g2.post(t, order, sha384)
+	if !g2.mdnOf(t, sent).Disposition.Positive() {
 		t.Fatal("the first message under sha-384 was not processed")
 	}
 	if code, text := g2.post(t, other, noReceipt); code != http.StatusConflict || !strings.Contains(string(text), "cannot be shown") {
 		t.Errorf("another content asking no MDN after a sha-384 one: %d %q; want 409, not comparable", code, text)
+	}
+	// Asking for a synchronous MDN under SHA-256 instead: the original MDN
+	// (sha-384) answers, for the sender to compare with what it sent.
+	if _, again := g2.post(t, other, nil); !bytes.Equal(splitOrFatal(t, again), splitOrFatal(t, sent)) {
+		t.Errorf("a repeat asking an MDN under another algorithm was not answered with the original MDN:\n%s", again)
 	}
 }

@@ -305,10 +305,10 @@ func headerBytes(h component.Header) []byte {
 
 var _ component.TargetDescriber = (*SendConfig)(nil)
 
-// DescribeTarget is the path m would be delivered to (bizpipe route), its
+// DescribeTarget is the path d would be delivered to (bizpipe route), its
 // file name checked as a delivery checks it.
-func (c *SendConfig) DescribeTarget(m *message.Message) (string, error) {
-	name, err := c.FileName.V.Eval(m)
+func (c *SendConfig) DescribeTarget(d *component.Delivery) (string, error) {
+	name, err := c.FileName.V.Eval(d.Message)
 	if err != nil {
 		return "", fmt.Errorf("file_name: %w", err)
 	}

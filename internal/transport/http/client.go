@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bizpipe/bizpipe/internal/fsop"
+	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
 
@@ -526,6 +527,33 @@ func errorKind(err error) string {
 		return errno.Error() // "connection refused": no address in it
 	}
 	return "the request failed"
+}
+
+// Describe checks sd as Begin checks a request before anything is sent
+// (its URL, its headers) and says where it would go: "POST " and the URL,
+// without its password, and from its first sensitive byte on shown as
+// message.Redacted (all of it when that is in the scheme or host).
+func Describe(sd transport.Delivery) (string, error) {
+	u, err := parseHTTPURL(sd.URL, sd.URLOrigin)
+	if err != nil {
+		return "", err
+	}
+	for name, value := range sd.Headers {
+		if err := checkHeader(name, value); err != nil {
+			return "", fmt.Errorf("configured header: %w", err)
+		}
+	}
+	shown := u.Redacted()
+	if o := sd.URLOrigin; o.Sensitive {
+		end := authorityEnd(sd.URL)
+		if o.SensitiveAt < end {
+			shown = message.Redacted
+		} else {
+			authority := &url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host}
+			shown = authority.Redacted() + sd.URL[end:o.SensitiveAt] + message.Redacted
+		}
+	}
+	return "POST " + shown, nil
 }
 
 // redactURL renders u without password, query or fragment.

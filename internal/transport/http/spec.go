@@ -283,21 +283,13 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 
 var _ component.TargetDescriber = (*SendConfig)(nil)
 
-// DescribeTarget is the URL m would be posted to (bizpipe route).
-func (c *SendConfig) DescribeTarget(m *message.Message) (string, error) {
-	return DescribeURL(c.URL.V, m)
-}
-
-// DescribeURL is "POST" and the URL that url gives for m, the part from
-// the first sensitive byte on shown as message.Redacted.
-func DescribeURL(url message.Template, m *message.Message) (string, error) {
-	u, err := url.Eval(m)
+// DescribeTarget is where d would be posted (bizpipe route): its URL and
+// headers evaluated and checked as a delivery's are before anything is
+// sent.
+func (c *SendConfig) DescribeTarget(d *component.Delivery) (string, error) {
+	sd, err := NewTarget(c.URL.V, c.Headers.V).Eval(d)
 	if err != nil {
-		return "", fmt.Errorf("url: %w", err)
+		return "", err
 	}
-	shown := u.Value
-	if u.Sensitive {
-		shown = u.Value[:u.SensitiveAt] + message.Redacted
-	}
-	return "POST " + shown, nil
+	return Describe(sd)
 }
