@@ -75,10 +75,12 @@ func TestFileSkipsAndWarnsOnce(t *testing.T) {
 	}
 
 	// Another file under a name: warned again. A name gone: forgotten.
-	if err := os.Remove(filepath.Join(dir, "link.xml")); err != nil {
+	// The new link is made before the old one goes, so that it cannot get
+	// the old one's inode back (the test failed once that way).
+	if err := os.Symlink("/etc/hostname", filepath.Join(dir, "link.new")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("/etc/hostname", filepath.Join(dir, "link.xml")); err != nil {
+	if err := os.Rename(filepath.Join(dir, "link.new"), filepath.Join(dir, "link.xml")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(dir, "fifo.xml")); err != nil {
