@@ -234,12 +234,14 @@ AS2) is an error, not empty output. --format does not apply.`,
 		Short: "Store a copy of a message as a new message, to be delivered again",
 		Long: `Resubmit stores a copy of a message as a new message: its payload as routed,
 with its receive location, file name, content type, properties and party. With
---port NAME the copy is routed to that send port only; without it, bizpipe run
-routes the copy as it routes what it receives, by the send ports' filters as
-they are now. Both messages' histories name the other. A message delivered,
-suspended or terminated can be resubmitted, except one its receive pipeline
-refused (it was never authenticated); one whose deliveries are still under
-way cannot. A decoded message's copy keeps the bytes as they arrived too.
+--port NAME (a send port of the configuration given) the copy is routed to
+that send port only; without it, bizpipe run routes the copy as it routes
+what it receives, by the send ports' filters as they are now. Both messages'
+histories name the other. A message delivered, suspended or terminated can
+be resubmitted, except one its receive pipeline refused (it was never
+authenticated) and one with a delivery still under way (with --port, to
+that port): the copy would make that delivery twice. A decoded message's
+copy keeps the bytes as they arrived too.
 
 What the partner gets is a new message: a new AS2 Message-ID, a file written
 again (a send port with copy_mode create_new reports a conflict when a

@@ -42,7 +42,7 @@ test of filters and templates for CI, or before a change goes live.
 
 The message is the one the receive location --location would store (the
 only receive location, when there is one): its file name is --file-name, or
---file's base name; its size --file's (0 without one); its content type
+the base name of --file; its size that of --file (0 without one); its content type
 --content-type, or the location's; its properties the location's, plus each
 --property NAME=VALUE; its party --party (a declared party). Filters and
 templates read these attributes, never the content; for a location with a
@@ -69,7 +69,7 @@ run: the message is routed there, and suspended.`,
 		clidoc.ExitCode{Code: exitUsage, Meaning: "route could not run"})
 	cmd.Flags().StringVar(&f.location, "location", "", "the receive location `NAME` that receives the message (default: the only one)")
 	cmd.Flags().StringVar(&f.file, "file", "", "a `FILE` standing for the message: its base name and size")
-	cmd.Flags().StringVar(&f.fileName, "file-name", "", "the message's file `NAME` (default: --file's base name)")
+	cmd.Flags().StringVar(&f.fileName, "file-name", "", "the message's file `NAME` (default: the base name of --file)")
 	cmd.Flags().StringVar(&f.contentType, "content-type", "", "the message's content `TYPE` (default: the location's)")
 	cmd.Flags().StringArrayVar(&f.properties, "property", nil, "a message property, `NAME=VALUE`, over the location's (repeatable)")
 	cmd.Flags().StringVar(&f.party, "party", "", "the party `NAME` whose signature the location verified")
