@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -87,7 +88,7 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 				// purged by someone else), or the operation does not
 				// apply now (a delivery of it is in progress): not a
 				// failure of this command, but said, with the reason.
-				skipped = append(skipped, skippedMessage{ID: id, Reason: err.Error()})
+				skipped = append(skipped, skippedMessage{ID: id, Reason: skipReason(err)})
 			default:
 				failed = append(failed, fmt.Errorf("%s: %w", id, err))
 			}
@@ -204,4 +205,16 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// skipReason is why a bulk operation skipped a message: the box's reason,
+// without the box and operation the box's error starts with (the entry
+// names the message), so that it reads as --dry-run's does.
+func skipReason(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if !strings.HasPrefix(e.Error(), "message box ") {
+			return e.Error()
+		}
+	}
+	return err.Error()
 }
