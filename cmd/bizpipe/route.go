@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 type routeFlags struct {
 	location, file, fileName, contentType, party, format string
 	properties                                           []string
+	// message and dataDir: a message of the box instead of one described.
+	message, dataDir string
 }
 
 func newRouteCmd(e *env) *cobra.Command {
@@ -50,6 +53,10 @@ decoding pipeline, --file and --content-type describe the decoded payload,
 which is what run stores and routes. Its id and time of receipt are made up
 for the run of the command.
 
+With --message ID, the message is one of the message box (the configuration's,
+or the embedded one under --data-dir), as it is stored: where would it go
+now? For instance before resuming a routing failure once a filter is fixed.
+
 Route exits 0 when the message would be routed to a send port, and 1 when
 it would be a routing failure (no filter matches, or none could be
 evaluated) or the configuration has errors. A port that matches but whose
@@ -57,7 +64,8 @@ delivery would be suspended at once (a target or header its transport
 refuses) is shown with the reason and still counts as routed, as it is in
 run: the message is routed there, and suspended.`,
 		Example: `  bizpipe route --location orders_in --file samples/order.xml ./config
-  bizpipe route --location as2_in --party fabrikam --file-name invoice.edi --format json ./config`,
+  bizpipe route --location as2_in --party fabrikam --file-name invoice.edi --format json ./config
+  bizpipe route --message 01m8djzxdf3m4vr2at1vy2kb3t --data-dir /var/lib/bizpipe ./config`,
 		PreRunE: func(c *cobra.Command, _ []string) error { return noEmptyFlags(c) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRoute(e, f, vf, args)
@@ -73,6 +81,8 @@ run: the message is routed there, and suspended.`,
 	cmd.Flags().StringVar(&f.contentType, "content-type", "", "the message's content `TYPE` (default: the location's)")
 	cmd.Flags().StringArrayVar(&f.properties, "property", nil, "a message property, `NAME=VALUE`, over the location's (repeatable)")
 	cmd.Flags().StringVar(&f.party, "party", "", "the party `NAME` whose signature the location verified")
+	cmd.Flags().StringVar(&f.message, "message", "", "route the message `ID` of the message box instead of one the flags describe")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "with --message: `DIR` of the embedded message box")
 	cmd.Flags().StringVar(&f.format, "format", "text", "output `FORMAT`: text or json")
 	mustComplete(cmd, "format", completeValues([]string{"text", "json"}))
 	for _, name := range []string{"location", "file-name", "content-type", "property", "party"} {
@@ -90,6 +100,7 @@ type routeDocument struct {
 }
 
 type routeMessage struct {
+	ID              string            `json:"id,omitempty" doc:"With --message, its id."`
 	ReceiveLocation string            `json:"receive_location" doc:"The receive location."`
 	FileName        string            `json:"file_name" doc:"Its file name (\"\" when none)."`
 	ContentType     string            `json:"content_type" doc:"Its content type."`
@@ -119,16 +130,21 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 		}
 		return &exitError{code: exitFindings}
 	}
-	m, err := routedMessage(cfg, f)
+	var m *message.Message
+	if f.message != "" {
+		m, err = storedMessage(cfg, f)
+	} else {
+		m, err = routedMessage(cfg, f)
+	}
 	if err != nil {
 		return err
 	}
 	red := newRedactor(cfg)
 	shownType := m.ContentType
-	if f.contentType == "" && cfgLocation(cfg, m.ReceiveLocation).ContentType.Sensitive {
+	if f.message == "" && f.contentType == "" && cfgLocation(cfg, m.ReceiveLocation).ContentType.Sensitive {
 		shownType = message.Redacted
 	}
-	doc := routeDocument{Message: routeMessage{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: shownType,
+	doc := routeDocument{Message: routeMessage{ID: f.message, ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: shownType,
 		Size: m.Size, Properties: msgbox.Message{Properties: m.Properties, SensitiveProperties: m.SensitiveProperties}.ShownProperties(), Party: m.Party}, RoutedTo: []string{}}
 	for _, p := range cfg.SendPorts {
 		rp := routePort{Name: p.Name}
@@ -166,6 +182,9 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 // writeRoute prints doc as text.
 func writeRoute(e *env, doc routeDocument) {
 	m := doc.Message
+	if m.ID != "" {
+		fmt.Fprintf(e.stdout, "message %s, as stored\n", safe(m.ID))
+	}
 	fmt.Fprintf(e.stdout, "message: receive location %s, file name %q, content type %s, %d bytes", safe(m.ReceiveLocation), m.FileName, safe(m.ContentType), m.Size)
 	if m.Party != "" {
 		fmt.Fprintf(e.stdout, ", party %s", safe(m.Party))
@@ -193,6 +212,35 @@ func writeRoute(e *env, doc routeDocument) {
 		return
 	}
 	fmt.Fprintf(e.stdout, "routed to %s\n", strings.Join(doc.RoutedTo, ", "))
+}
+
+// storedMessage is message f.message of the box, as run routes it. One
+// whose receive pipeline refused it is never routed: an error says so.
+func storedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
+	for _, fl := range []struct {
+		name string
+		set  bool
+	}{{"--location", f.location != ""}, {"--file", f.file != ""}, {"--file-name", f.fileName != ""},
+		{"--content-type", f.contentType != ""}, {"--property", len(f.properties) > 0}, {"--party", f.party != ""}} {
+		if fl.set {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s describes a message; --message takes the box's as it is stored", fl.name)}
+		}
+	}
+	box, err := openBox(cfg, f.dataDir, boxOperate)
+	if err != nil {
+		return nil, &exitError{code: exitFindings, err: err}
+	}
+	defer box.Close()
+	d, err := box.Get(context.Background(), f.message)
+	if err != nil {
+		return nil, &exitError{code: exitFindings, err: err}
+	}
+	m := d.Message
+	if m.Decoding == msgbox.DecodingFailed {
+		return nil, &exitError{code: exitFindings, err: fmt.Errorf("message %s is never routed: its receive pipeline refused it", safe(m.ID))}
+	}
+	return &message.Message{ID: m.ID, ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: m.ContentType,
+		Size: m.Size, ReceivedAt: m.ReceivedAt, Properties: m.Properties, SensitiveProperties: m.SensitiveProperties, Party: m.Party}, nil
 }
 
 // routedMessage is the message the flags describe, as the receive location
