@@ -68,6 +68,9 @@ run: the message is routed there, and suspended.`,
   bizpipe route --message 01m8djzxdf3m4vr2at1vy2kb3t --data-dir /var/lib/bizpipe ./config`,
 		PreRunE: func(c *cobra.Command, _ []string) error { return noEmptyFlags(c) },
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("data-dir") && f.message == "" {
+				return usageHint(cmd, errors.New("--data-dir is where the message box of --message is; give --message ID too"))
+			}
 			return runRoute(e, f, vf, args)
 		},
 	}
