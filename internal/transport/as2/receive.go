@@ -79,7 +79,10 @@ stored and is refused with that Message-ID named: a processed/error MDN
 else 409 (what is kept for the first message stays as it was). The same
 Message-ID with a content that cannot be compared (the first message asked
 for no MDN, or this one asks for none, and the two ask for different MIC
-algorithms) is refused likewise, rather than acknowledged unseen.
+algorithms) is refused likewise, rather than acknowledged unseen. A request
+under a Message-ID another request of that party is still being stored
+under waits for it (at most 10 s) in this process, to be judged by what is
+kept for it.
 
 Other answers: 413 above max_body, 400 for missing or malformed AS2 headers,
 503 when the message box cannot store the message or its MDN (the sender
@@ -252,6 +255,9 @@ type receiver struct {
 	// keys hold the MDN signing identity: the group's, or its
 	// signing_rollover's from its at on (mdnSigner).
 	keys component.Keys
+
+	// ids serialises the requests of one party under one Message-ID.
+	ids idLocks
 }
 
 // Start listens and serves in the background, as the http transport
@@ -351,6 +357,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, "malformed Content-Type")
 		return
 	}
+	// A repeat that arrives while the first message is being stored and
+	// recorded waits for what is kept for it (judgeRepeat), instead of
+	// finding the message stored and nothing to compare it with.
+	release := rc.ids.lock(r.Context(), party+"\x00"+req.MessageID, repeatWait)
+	defer release()
 	in := msgbox.Incoming{
 		// A repeated Message-ID from the same partner is the same message
 		// (language §11): stored once. But AS2-From and Message-ID are
@@ -743,4 +754,50 @@ func (rc *receiver) mdnSigner() (*smime.Signer, error) {
 		return nil, err
 	}
 	return &smime.Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}, nil
+}
+
+// repeatWait bounds how long a request waits for another of its party
+// under its Message-ID (idLocks): one that stalls (a sender that sends its
+// body slowly) delays its repeats that long at most.
+const repeatWait = 10 * time.Second
+
+// idLocks holds a key (a party and a Message-ID) for one request of this
+// process at a time. The zero value is ready.
+type idLocks struct {
+	mu   sync.Mutex
+	held map[string]chan struct{} // closed when released
+}
+
+// lock waits until no other request holds key, or max has passed, or ctx
+// is done, and returns the function that releases what it got: after max,
+// the request goes on without the key, as every request did before.
+func (l *idLocks) lock(ctx context.Context, key string, max time.Duration) (release func()) {
+	timer := time.NewTimer(max)
+	defer timer.Stop()
+	for {
+		l.mu.Lock()
+		busy, ok := l.held[key]
+		if !ok {
+			if l.held == nil {
+				l.held = map[string]chan struct{}{}
+			}
+			mine := make(chan struct{})
+			l.held[key] = mine
+			l.mu.Unlock()
+			return func() {
+				l.mu.Lock()
+				delete(l.held, key)
+				l.mu.Unlock()
+				close(mine)
+			}
+		}
+		l.mu.Unlock()
+		select {
+		case <-busy:
+		case <-timer.C:
+			return func() {}
+		case <-ctx.Done():
+			return func() {}
+		}
+	}
 }

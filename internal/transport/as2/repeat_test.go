@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -61,7 +63,11 @@ type repeatRig struct {
 
 const repeatID = "<future-42@contoso>"
 
-func newRepeatRig(t *testing.T) *repeatRig {
+func newRepeatRig(t *testing.T) *repeatRig { return newRepeatRigWith(t, nil) }
+
+// newRepeatRigWith is newRepeatRig with the sink wrapped by wrap (when not
+// nil).
+func newRepeatRigWith(t *testing.T, wrap func(component.OutcomeSink) component.OutcomeSink) *repeatRig {
 	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
 	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
 	if err != nil {
@@ -69,8 +75,12 @@ func newRepeatRig(t *testing.T) *repeatRig {
 	}
 	t.Cleanup(func() { box.Close() })
 	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	var sink component.OutcomeSink = judgingSink{box}
+	if wrap != nil {
+		sink = wrap(sink)
+	}
 	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
-		Location: "in", ContentType: "application/octet-stream", Sink: judgingSink{box},
+		Location: "in", ContentType: "application/octet-stream", Sink: sink,
 		AS2ID: "FABRIKAM", PartyAS2IDs: map[string]string{"contoso": "CONTOSO"}, MDNs: box,
 		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
 	}) + "/as2"
@@ -321,5 +331,57 @@ func TestReceiveRepeatAfterNoReceipt(t *testing.T) {
 	// (sha-384) answers, for the sender to compare with what it sent.
 	if _, again := g2.post(t, other, nil); !bytes.Equal(splitOrFatal(t, again), splitOrFatal(t, sent)) {
 		t.Errorf("a repeat asking an MDN under another algorithm was not answered with the original MDN:\n%s", again)
+	}
+}
+
+// gatedSink holds the first message it stores, after the box committed
+// it, until gate is closed (or a few seconds pass): the instant between a
+// message's commit and the record kept for it.
+type gatedSink struct {
+	component.OutcomeSink
+	stored, gate chan struct{}
+	taken        *atomic.Bool // the first message was held
+}
+
+func (s gatedSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
+	p, err := s.OutcomeSink.PublishOutcome(ctx, in, body, req)
+	if s.taken.CompareAndSwap(false, true) {
+		close(s.stored)
+		select {
+		case <-s.gate:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	return p, err
+}
+
+// TestReceiveRepeatWhileRecording: a message under the same Message-ID
+// that arrives while the first (which asked for no MDN) is stored but not
+// yet recorded waits for the record, and is judged by it: another content
+// is refused, not acknowledged with its own MIC.
+func TestReceiveRepeatWhileRecording(t *testing.T) {
+	stored, gate := make(chan struct{}), make(chan struct{})
+	g := newRepeatRigWith(t, func(s component.OutcomeSink) component.OutcomeSink {
+		return gatedSink{OutcomeSink: s, stored: stored, gate: gate, taken: &atomic.Bool{}}
+	})
+	firstDone := make(chan int, 1)
+	go func() {
+		code, _ := g.post(t, "UNB+UNOC:3+CONTOSO+FABRIKAM'order 1'", noReceipt)
+		firstDone <- code
+	}()
+	<-stored
+	second := make(chan []byte, 1)
+	go func() {
+		_, mdn := g.post(t, "UNB+UNOC:3+CONTOSO+FABRIKAM'order 2'", nil)
+		second <- mdn
+	}()
+	// Without the wait, the repeat is answered within this time.
+	time.Sleep(300 * time.Millisecond)
+	close(gate)
+	if code := <-firstDone; code != http.StatusOK {
+		t.Fatalf("the first message: %d", code)
+	}
+	if m := g.mdnOf(t, <-second); m.Disposition.Positive() || !strings.Contains(m.Text, repeatID) {
+		t.Errorf("another content under the Message-ID while the first was being recorded: %q, MIC %v; want processed/error naming %s", m.Disposition, m.MIC, repeatID)
 	}
 }
