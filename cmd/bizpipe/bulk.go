@@ -122,11 +122,7 @@ func checkPortDeclared(cfg *model.Config, port string) error {
 	if cfg == nil {
 		return nil
 	}
-	var names []string
-	for _, p := range cfg.SendPorts {
-		names = append(names, p.Name)
-	}
-	return checkDeclared("--port", "send port", port, names)
+	return checkDeclared("--port", "send port", port, sendPortNames(cfg))
 }
 
 // preview is operate's --dry-run: what it would do to msgs, by o.check,

@@ -79,6 +79,32 @@ func serverNames(cfg *model.Config) []string {
 	return out
 }
 
+// The names of cfg's receive locations, send ports and parties, in
+// declaration order.
+func locationNames(cfg *model.Config) []string {
+	var out []string
+	for _, l := range cfg.ReceiveLocations {
+		out = append(out, l.Name)
+	}
+	return out
+}
+
+func sendPortNames(cfg *model.Config) []string {
+	var out []string
+	for _, p := range cfg.SendPorts {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func partyNames(cfg *model.Config) []string {
+	var out []string
+	for _, p := range cfg.Parties {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
 // hostsOn returns the names of the hosts cfg declares, in declaration
 // order, that have an instance on the server named *server; every host
 // while *server is empty (read when completing: the --server already

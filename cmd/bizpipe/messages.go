@@ -545,17 +545,10 @@ func checkNamesDeclared(cfg *model.Config, f messagesFlags) error {
 	if cfg == nil {
 		return nil
 	}
-	var locations, parties []string
-	for _, l := range cfg.ReceiveLocations {
-		locations = append(locations, l.Name)
-	}
-	for _, p := range cfg.Parties {
-		parties = append(parties, p.Name)
-	}
-	if err := checkDeclared("--location", "receive location", f.location, locations); err != nil {
+	if err := checkDeclared("--location", "receive location", f.location, locationNames(cfg)); err != nil {
 		return err
 	}
-	return checkDeclared("--party", "party", f.party, parties)
+	return checkDeclared("--party", "party", f.party, partyNames(cfg))
 }
 
 // checkDeclared is a usage error when name is not "" and not among
@@ -567,11 +560,7 @@ func checkDeclared(flag, kind, name string, declared []string) error {
 	if len(declared) == 0 {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%s %s: the configuration declares no %s", flag, safe(name), kind)}
 	}
-	shown := make([]string, len(declared))
-	for i, d := range declared {
-		shown[i] = safe(d)
-	}
-	return &exitError{code: exitUsage, err: fmt.Errorf("%s %s: no such %s in the configuration; it declares %s", flag, safe(name), kind, orList(shown))}
+	return &exitError{code: exitUsage, err: fmt.Errorf("%s %s: no such %s in the configuration; it declares %s", flag, safe(name), kind, orList(safeAll(declared)))}
 }
 
 // orList names values for a help text or an error: "a, b or c".

@@ -134,17 +134,18 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 		return &exitError{code: exitFindings}
 	}
 	var m *message.Message
+	hideType := false // the content type derives from a sensitive value
 	if f.message != "" {
 		m, err = storedMessage(cfg, f)
 	} else {
-		m, err = routedMessage(cfg, f)
+		m, hideType, err = routedMessage(cfg, f)
 	}
 	if err != nil {
 		return err
 	}
 	red := newRedactor(cfg)
 	shownType := m.ContentType
-	if f.message == "" && f.contentType == "" && cfgLocation(cfg, m.ReceiveLocation).ContentType.Sensitive {
+	if hideType {
 		shownType = message.Redacted
 	}
 	doc := routeDocument{Message: routeMessage{ID: f.message, ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: shownType,
@@ -247,29 +248,29 @@ func storedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 }
 
 // routedMessage is the message the flags describe, as the receive location
-// would store it.
-func routedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
+// would store it; hideType says that its content type, the location's,
+// derives from a sensitive value.
+func routedMessage(cfg *model.Config, f routeFlags) (m *message.Message, hideType bool, err error) {
 	usage := func(format string, a ...any) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
 	}
 	var rl *model.ReceiveLocation
-	var names []string
+	names := locationNames(cfg)
 	for _, l := range cfg.ReceiveLocations {
-		names = append(names, l.Name)
-		if l.Name == f.location || (f.location == "" && len(cfg.ReceiveLocations) == 1) {
+		if l.Name == f.location || (f.location == "" && len(names) == 1) {
 			rl = l
 		}
 	}
 	switch {
 	case rl != nil:
 	case len(names) == 0:
-		return nil, usage("the configuration declares no receive location")
+		return nil, false, usage("the configuration declares no receive location")
 	case f.location == "":
-		return nil, usage("--location is required: the configuration declares %s", orList(safeAll(names)))
+		return nil, false, usage("--location is required: the configuration declares %s", orList(safeAll(names)))
 	default:
-		return nil, checkDeclared("--location", "receive location", f.location, names)
+		return nil, false, checkDeclared("--location", "receive location", f.location, names)
 	}
-	m := &message.Message{ID: msgbox.NewID(time.Now(), rand.Reader), ReceiveLocation: rl.Name, ReceivedAt: time.Now().UTC(),
+	m = &message.Message{ID: msgbox.NewID(time.Now(), rand.Reader), ReceiveLocation: rl.Name, ReceivedAt: time.Now().UTC(),
 		ContentType: rl.ContentType.V, FileName: f.fileName, Properties: maps.Clone(rl.Properties.V),
 		SensitiveProperties: rl.SensitiveProperties}
 	if m.Properties == nil {
@@ -278,10 +279,10 @@ func routedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 	if f.file != "" {
 		st, err := os.Stat(f.file)
 		if err != nil {
-			return nil, usage("--file: %w", err)
+			return nil, false, usage("--file: %w", err)
 		}
 		if !st.Mode().IsRegular() {
-			return nil, usage("--file %s: not a regular file", safe(f.file))
+			return nil, false, usage("--file %s: not a regular file", safe(f.file))
 		}
 		m.Size = st.Size()
 		if m.FileName == "" {
@@ -294,14 +295,14 @@ func routedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 			if err == nil {
 				err = errors.New("empty")
 			}
-			return nil, usage("--content-type %s: not a content type: %w", safe(f.contentType), err)
+			return nil, false, usage("--content-type %s: not a content type: %w", safe(f.contentType), err)
 		}
 		m.ContentType = f.contentType
 	}
 	for _, p := range f.properties {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok || name == "" {
-			return nil, usage("--property %s: use NAME=VALUE", safe(p))
+			return nil, false, usage("--property %s: use NAME=VALUE", safe(p))
 		}
 		m.Properties[name] = value
 		// A value given here is the user's own, not the location's
@@ -309,26 +310,12 @@ func routedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 		m.SensitiveProperties = slices.DeleteFunc(slices.Clone(m.SensitiveProperties), func(s string) bool { return s == name })
 	}
 	if f.party != "" {
-		var parties []string
-		for _, p := range cfg.Parties {
-			parties = append(parties, p.Name)
-		}
-		if err := checkDeclared("--party", "party", f.party, parties); err != nil {
-			return nil, err
+		if err := checkDeclared("--party", "party", f.party, partyNames(cfg)); err != nil {
+			return nil, false, err
 		}
 		m.Party = f.party
 	}
-	return m, nil
-}
-
-// cfgLocation is cfg's receive location name, which exists.
-func cfgLocation(cfg *model.Config, name string) *model.ReceiveLocation {
-	for _, l := range cfg.ReceiveLocations {
-		if l.Name == name {
-			return l
-		}
-	}
-	return &model.ReceiveLocation{}
+	return m, rl.ContentType.Sensitive && f.contentType == "", nil
 }
 
 // safeAll is safe of each of ss.

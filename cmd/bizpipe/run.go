@@ -229,10 +229,7 @@ func serverOf(cfg *model.Config, name string) (string, error) {
 		return name, nil
 	}
 	if len(cfg.Servers) != 1 {
-		names := serverNames(cfg)
-		for i, n := range names {
-			names[i] = safe(n)
-		}
+		names := safeAll(serverNames(cfg))
 		if len(names) == 0 {
 			return "", errors.New("--server is required: the configuration declares no server")
 		}
