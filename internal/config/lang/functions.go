@@ -60,14 +60,14 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
-		"log":             withFloatCheck(stdlib.LogFunc, logProblem, " It takes a positive number and a positive base other than 1."),
+		"log":             withArgCheck(stdlib.LogFunc, floatCheck(logProblem), " It takes a positive number and a positive base other than 1."),
 		"lookup":          stdlib.LookupFunc,
 		"lower":           stdlib.LowerFunc,
 		"max":             stdlib.MaxFunc,
 		"merge":           stdlib.MergeFunc,
 		"min":             stdlib.MinFunc,
 		"parseint":        stdlib.ParseIntFunc,
-		"pow":             withFloatCheck(stdlib.PowFunc, powProblem, " A result that is infinite (an overflow, or 0 to a negative power) or not a real number (a negative number to a fractional power) is refused."),
+		"pow":             withArgCheck(stdlib.PowFunc, floatCheck(powProblem), " A result that is infinite (an overflow, or 0 to a negative power) or not a real number (a negative number to a fractional power) is refused."),
 		"range":           stdlib.RangeFunc,
 		"regex":           stdlib.RegexFunc,
 		"regexall":        stdlib.RegexAllFunc,
@@ -260,31 +260,27 @@ var hugeNumberText = fmt.Sprintf("a number with more than %d binary digits of ma
 // expects.
 const infiniteNumberText = "an infinite number (a division by zero, or an overflow), which no value can hold"
 
-// withFloatCheck is f, a function of two numbers computed in floating
-// point (pow, log), refusing with problem's text the arguments for which
-// it would give an infinite result or none (NaN, on which go-cty panics),
-// limits added to its description.
-func withFloatCheck(f function.Function, problem func(a, b float64) string, limits string) function.Function {
-	return function.New(&function.Spec{
-		Description: f.Description() + limits,
-		Params:      f.Params(),
-		VarParam:    f.VarParam(),
-		Type:        f.ReturnTypeForValues,
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			if len(args) == 2 {
-				a, _ := args[0].Unmark()
-				b, _ := args[1].Unmark()
-				if a.IsKnown() && !a.IsNull() && b.IsKnown() && !b.IsNull() {
-					x, _ := a.AsBigFloat().Float64()
-					y, _ := b.AsBigFloat().Float64()
-					if why := problem(x, y); why != "" {
-						return cty.NilVal, errors.New(why)
-					}
-				}
-			}
-			return f.Call(args)
-		},
-	})
+// floatCheck is the argument check (withArgCheck) of a function of two
+// numbers computed in floating point (pow, log): problem's text refuses
+// the known arguments for which it would give an infinite result or none
+// (NaN, on which go-cty panics).
+func floatCheck(problem func(a, b float64) string) func(args []cty.Value) error {
+	return func(args []cty.Value) error {
+		if len(args) != 2 {
+			return nil
+		}
+		a, _ := args[0].Unmark()
+		b, _ := args[1].Unmark()
+		if !a.IsKnown() || a.IsNull() || !b.IsKnown() || b.IsNull() {
+			return nil
+		}
+		x, _ := a.AsBigFloat().Float64()
+		y, _ := b.AsBigFloat().Float64()
+		if why := problem(x, y); why != "" {
+			return errors.New(why)
+		}
+		return nil
+	}
 }
 
 // logProblem says why log(num, base) has no finite real result.
