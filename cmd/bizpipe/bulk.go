@@ -161,7 +161,9 @@ func preview(e *env, f messagesFlags, o bulkOp, msgs []msgbox.Message) error {
 // those with a suspended delivery to that send port (a routing failure has
 // no delivery, so it never matches a port).
 func suspended(ctx context.Context, box msgbox.Box, port string) ([]msgbox.Message, error) {
-	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	// The box narrows to the messages routed to port; whether that
+	// delivery is the suspended one is read per message.
+	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended, Port: port})
 	if err != nil {
 		return nil, err
 	}

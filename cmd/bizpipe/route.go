@@ -19,6 +19,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/validate/report"
 	"github.com/spf13/cobra"
 )
@@ -243,8 +244,7 @@ func storedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 	if m.Decoding == msgbox.DecodingFailed {
 		return nil, &exitError{code: exitFindings, err: fmt.Errorf("message %s is never routed: its receive pipeline refused it", safe(m.ID))}
 	}
-	return &message.Message{ID: m.ID, ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: m.ContentType,
-		Size: m.Size, ReceivedAt: m.ReceivedAt, Properties: m.Properties, SensitiveProperties: m.SensitiveProperties, Party: m.Party}, nil
+	return runner.MessageOf(m), nil
 }
 
 // routedMessage is the message the flags describe, as the receive location

@@ -32,13 +32,14 @@ func ResubmittedFromDetail(id string) string {
 	return "resubmitted by an operator: a copy of message " + id
 }
 
-// ArrivalDetail is the entry of a message stored from in, of size bytes:
-// ReceivedDetail, or in.Origin's when it has one.
-func ArrivalDetail(in Incoming, size int64) string {
-	if in.Origin != "" {
-		return fmt.Sprintf("%s (%d bytes)", CleanText(in.Origin), size)
+// ArrivalDetail is the entry of a message of size bytes stored with
+// Incoming.Origin origin: ReceivedDetail(loc, file, size), or origin's
+// when it is not "".
+func ArrivalDetail(origin, loc, file string, size int64) string {
+	if origin != "" {
+		return fmt.Sprintf("%s (%d bytes)", CleanText(origin), size)
 	}
-	return ReceivedDetail(CleanText(in.ReceiveLocation), CleanText(in.FileName), size)
+	return ReceivedDetail(loc, file, size)
 }
 
 // ReceivedDetail is the entry of a message received from receive location

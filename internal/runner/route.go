@@ -290,7 +290,7 @@ func (r *Runner) decide(msg msgbox.Message) *routing {
 	if msg.Decoding == msgbox.DecodingFailed {
 		return &routing{reason: neverDecoded}
 	}
-	m := messageOf(msg)
+	m := MessageOf(msg)
 	var rt routing
 	var problems []string
 	for _, p := range r.routes {

@@ -373,7 +373,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		}
 		msg = m
 	}
-	sd := &component.Delivery{ID: d.ID, Port: d.Port, Message: messageOf(msg)}
+	sd := &component.Delivery{ID: d.ID, Port: d.Port, Message: MessageOf(msg)}
 	// A crash after the transport placed the file but before the box
 	// recorded it: finish that attempt instead of encoding again. Only an
 	// attempt the box counted can have left anything (it counts the
@@ -441,8 +441,8 @@ func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome
 	return msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(wait), Error: err.Error()}, nil, false
 }
 
-// messageOf is what filters and templates see of a stored message.
-func messageOf(msg msgbox.Message) *message.Message {
+// MessageOf is what filters and templates see of a stored message.
+func MessageOf(msg msgbox.Message) *message.Message {
 	return &message.Message{
 		ID:                  msg.ID,
 		ReceiveLocation:     msg.ReceiveLocation,

@@ -180,7 +180,7 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 	for _, p := range ready {
 		p.inserted = false
 		out[p.i] = msgbox.ReceiveResult{}
-		detail := msgbox.ArrivalDetail(msgbox.Incoming{ReceiveLocation: p.msg.ReceiveLocation, FileName: p.msg.FileName, Origin: p.origin}, p.msg.Size)
+		detail := msgbox.ArrivalDetail(p.origin, p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
 		batch.Queue(insertOne, p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props, p.key,
 			p.msg.Size, p.sum, p.data, detail, p.msg.Party, string(p.msg.Decoding)).QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&p.at)

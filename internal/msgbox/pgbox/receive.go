@@ -202,7 +202,7 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 func (b *Box) store(ctx context.Context, msg msgbox.Message, origin string, key []byte, props string, sum hash.Hash, body, asReceived io.Reader,
 	buf []byte, n int, last bool, route msgbox.Router) (msgbox.Message, bool, error) {
 	detail := func() string {
-		return msgbox.ArrivalDetail(msgbox.Incoming{ReceiveLocation: msg.ReceiveLocation, FileName: msg.FileName, Origin: origin}, msg.Size)
+		return msgbox.ArrivalDetail(origin, msg.ReceiveLocation, msg.FileName, msg.Size)
 	}
 	// A message with its bytes as received apart takes the transaction of
 	// several chunks, which stores those too, whatever its body's size.

@@ -264,7 +264,7 @@ func (w *routedRows) add(msg msgbox.Message, p *batchItem, routed bool, r msgbox
 	event := func(port, status, detail string) {
 		w.events = append(w.events, msg.ID, toDB(now), port, status, detail)
 	}
-	event("", string(msgbox.StatusReceived), msgbox.ArrivalDetail(msgbox.Incoming{ReceiveLocation: msg.ReceiveLocation, FileName: msg.FileName, Origin: p.origin}, msg.Size))
+	event("", string(msgbox.StatusReceived), msgbox.ArrivalDetail(p.origin, msg.ReceiveLocation, msg.FileName, msg.Size))
 	switch {
 	case !routed:
 	case len(r.Ports) == 0:

@@ -341,7 +341,7 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Messag
 		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
 	}
 	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived),
-		msgbox.ArrivalDetail(msgbox.Incoming{ReceiveLocation: msg.ReceiveLocation, FileName: msg.FileName, Origin: origin}, size)); err != nil {
+		msgbox.ArrivalDetail(origin, msg.ReceiveLocation, msg.FileName, size)); err != nil {
 		return msgbox.Message{}, err
 	}
 	return msg, nil

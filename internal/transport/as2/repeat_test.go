@@ -385,3 +385,27 @@ func TestReceiveRepeatWhileRecording(t *testing.T) {
 		t.Errorf("another content under the Message-ID while the first was being recorded: %q, MIC %v; want processed/error naming %s", m.Disposition, m.MIC, repeatID)
 	}
 }
+
+// TestIDLocksBounded: a request waits for another under its key at most
+// max, or until its context is done, and then goes on without the key;
+// the holder's release lets the next one take it.
+func TestIDLocksBounded(t *testing.T) {
+	var l idLocks
+	release := l.lock(context.Background(), "k", time.Second)
+	start := time.Now()
+	l.lock(context.Background(), "k", 50*time.Millisecond)() // gives up
+	if waited := time.Since(start); waited < 50*time.Millisecond || waited > 5*time.Second {
+		t.Errorf("a waiter gave up after %v, want about 50ms", waited)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.lock(ctx, "k", time.Hour)() // returns at once: ctx is done
+	release()
+	got := make(chan struct{})
+	go func() { l.lock(context.Background(), "k", time.Hour)(); close(got) }()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the key was not free after its holder released it")
+	}
+}

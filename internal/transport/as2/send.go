@@ -82,6 +82,36 @@ func (s *sender) messageID(d *component.Delivery) string {
 	return as2.MessageID(s.env.Namespace+"/"+strconv.FormatInt(d.ID, 10), s.from)
 }
 
+// prepare evaluates d's target (URL, headers) and subject, and adds the
+// AS2 header fields req makes to the delivery's headers: what Begin sends,
+// and what bizpipe route checks (DescribeTarget). A failure is permanent:
+// every attempt would build the same.
+func (c *SendConfig) prepare(t *http.Target, d *component.Delivery, req *as2.Request) (transport.Delivery, error) {
+	sd, err := t.Eval(d)
+	if err != nil {
+		return sd, err
+	}
+	if c.Subject.Set {
+		v, err := c.Subject.V.Eval(d.Message)
+		if err != nil {
+			return sd, component.Permanent(fmt.Errorf("send port %q: subject: %w", d.Port, err))
+		}
+		req.Subject = v.Value
+		sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
+	}
+	hdr, err := req.Header()
+	if err != nil {
+		return sd, component.Permanent(fmt.Errorf("send port %q to party %q: %w", d.Port, c.Partner.V, err))
+	}
+	// The AS2 headers replace entity fields of the same name, as a
+	// configured header does with the http transport (configured headers
+	// never name them: decodeSend).
+	for k := range hdr {
+		sd.Headers[k] = hdr.Get(k)
+	}
+	return sd, nil
+}
+
 // Begin evaluates the subject, builds the AS2 headers and starts the POST.
 func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
 	req := as2.Request{
@@ -91,28 +121,9 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	if s.receipt == as2.ReceiptAsync {
 		req.AsyncURL = s.cfg.AsyncMDNURL.V
 	}
-	sd, err := s.target.Eval(d)
+	sd, err := s.cfg.prepare(s.target, d, &req)
 	if err != nil {
 		return nil, err
-	}
-	if s.cfg.Subject.Set {
-		v, err := s.cfg.Subject.V.Eval(d.Message)
-		if err != nil {
-			return nil, component.Permanent(fmt.Errorf("send port %q: subject: %w", d.Port, err))
-		}
-		req.Subject = v.Value
-		sd.HeadersSensitive = sd.HeadersSensitive || v.Sensitive
-	}
-	hdr, err := req.Header()
-	if err != nil {
-		// Every attempt would build the same headers.
-		return nil, component.Permanent(fmt.Errorf("send port %q to party %q: %w", d.Port, s.cfg.Partner.V, err))
-	}
-	// The AS2 headers replace entity fields of the same name, as a
-	// configured header does with the http transport (configured headers
-	// never name them: decodeSend).
-	for k := range hdr {
-		sd.Headers[k] = hdr.Get(k)
 	}
 	w, err := s.h.Begin(ctx, sd, transport.Fields(h))
 	if err != nil {

@@ -13,8 +13,6 @@
 package as2
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -212,28 +210,13 @@ func (c *SendConfig) clientOptions(env *component.SendEnv) http.ClientOptions {
 var _ component.TargetDescriber = (*SendConfig)(nil)
 
 // DescribeTarget is where d would be posted, and to which party (bizpipe
-// route): its URL, headers and subject evaluated and checked as Begin
-// checks them. The AS2 identities are the group's and the party's, which
-// validate checks.
+// route): what Begin prepares (prepare) and the http client checks, with
+// stand-ins for the identities and the Message-ID, which validate checks.
 func (c *SendConfig) DescribeTarget(d *component.Delivery) (string, error) {
-	sd, err := http.NewTarget(c.URL.V, c.Headers.V).Eval(d)
+	req := &as2.Request{From: "A", To: "B", MessageID: "<route@bizpipe.invalid>"}
+	sd, err := c.prepare(http.NewTarget(c.URL.V, c.Headers.V), d, req)
 	if err != nil {
 		return "", err
-	}
-	if c.Subject.Set {
-		v, err := c.Subject.V.Eval(d.Message)
-		if err != nil {
-			return "", fmt.Errorf("subject: %w", err)
-		}
-		// The header fields Begin builds, with stand-in identities: a
-		// subject no header can carry fails here as it would there.
-		req := &as2.Request{From: "A", To: "B", MessageID: "<route@bizpipe.invalid>", Subject: v.Value}
-		if _, err := req.Header(); err != nil {
-			if v.Sensitive {
-				err = errors.New("the subject, which derives from a sensitive value, cannot be sent in a header")
-			}
-			return "", fmt.Errorf("subject: %w", err)
-		}
 	}
 	s, err := http.Describe(sd)
 	if err != nil {

@@ -221,3 +221,32 @@ func TestMessageIDStable(t *testing.T) {
 		t.Errorf("Message-ID %q", id)
 	}
 }
+
+// TestDescribeTarget: bizpipe route's description of an AS2 delivery is
+// the URL and party, and it fails where Begin would: a subject no header
+// can carry, a URL the client refuses.
+func TestDescribeTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		set       map[string]any
+		want, err string
+	}{
+		{"plain", nil, "POST https://as2.fabrikam.example/as2 (AS2 to party fabrikam)", ""},
+		{"subject", map[string]any{"subject": value.Known[message.Template](constant("Invoice 42"), hcl.Range{})},
+			"POST https://as2.fabrikam.example/as2 (AS2 to party fabrikam)", ""},
+		{"subject with a newline", map[string]any{"subject": value.Known[message.Template](constant("a\nb"), hcl.Range{})}, "", "Subject holds a line break"},
+		{"url with a space", map[string]any{"url": value.Known[message.Template](constant("https://as2.fabrikam.example/a b"), hcl.Range{})}, "", "invalid URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := body(t, tc.set)
+			cfg := SendSpec.Decode(b).(*SendConfig)
+			got, err := cfg.DescribeTarget(&component.Delivery{Port: "p", Message: &message.Message{ID: "m"}})
+			switch {
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("DescribeTarget = %q, %v; want an error with %q", got, err, tc.err)
+			case tc.err == "" && (err != nil || got != tc.want):
+				t.Fatalf("DescribeTarget = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -312,17 +312,15 @@ func (c *SendConfig) DescribeTarget(d *component.Delivery) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("file_name: %w", err)
 	}
+	if err := checkDeliveredName(name.Value, name.Sensitive); err != nil {
+		return "", err
+	}
 	dir, file := c.Path.V, name.Value
 	if c.Path.Sensitive {
 		dir = message.Redacted
 	}
 	if name.Sensitive {
-		if fileNameProblem(file) != "" {
-			return "", fmt.Errorf("%w %s", transport.ErrInvalidFileName, message.Redacted)
-		}
 		file = message.Redacted
-	} else if err := CheckFileName(file); err != nil {
-		return "", err
 	}
 	return "file " + filepath.Join(dir, file), nil
 }

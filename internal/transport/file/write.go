@@ -861,16 +861,21 @@ func (f *Writer) placeOverwrite(d transport.Delivery, staged, final string) erro
 
 // finalPath validates d.FileName and joins it to the directory.
 func (f *Writer) finalPath(d transport.Delivery) (string, error) {
-	if d.FileNameSensitive && fileNameProblem(d.FileName) != "" {
-		// Neither the name nor what is wrong with it: either tells
-		// something of the sensitive value.
-		return "", f.errorf(d, "%w %s: not a plain file name of 1 to %d bytes without path separators or control characters, not starting with %q",
-			transport.ErrInvalidFileName, transport.SensitiveValue, maxFileNameLen, reservedPrefix)
-	}
-	if err := CheckFileName(d.FileName); err != nil {
+	if err := checkDeliveredName(d.FileName, d.FileNameSensitive); err != nil {
 		return "", f.errorf(d, "%w", err)
 	}
 	return filepath.Join(f.dir, d.FileName), nil
+}
+
+// checkDeliveredName is CheckFileName for a delivery's file name, which,
+// when sensitive, the error neither quotes nor describes: either tells
+// something of the sensitive value.
+func checkDeliveredName(name string, sensitive bool) error {
+	if sensitive && fileNameProblem(name) != "" {
+		return fmt.Errorf("%w %s: not a plain file name of 1 to %d bytes without path separators or control characters, not starting with %q",
+			transport.ErrInvalidFileName, transport.SensitiveValue, maxFileNameLen, reservedPrefix)
+	}
+	return CheckFileName(name)
 }
 
 // hideName keeps a sensitive file name out of err: the delivered file's

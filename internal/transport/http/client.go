@@ -8,10 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -538,10 +539,8 @@ func Describe(sd transport.Delivery) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for name, value := range sd.Headers {
-		if err := checkHeader(name, value); err != nil {
-			return "", fmt.Errorf("configured header: %w", err)
-		}
+	if err := checkConfigured(sd.Headers); err != nil {
+		return "", err
 	}
 	shown := u.Redacted()
 	if o := sd.URLOrigin; o.Sensitive {
@@ -575,18 +574,13 @@ func setHeaders(req *http.Request, fields []transport.Field, configured map[stri
 		}
 		req.Header.Add(f.Name, f.Value)
 	}
+	if err := checkConfigured(configured); err != nil {
+		return err
+	}
 	// Sorted so that names differing only in case resolve the same way
 	// every time.
-	names := make([]string, 0, len(configured))
-	for name := range configured {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(configured)) {
 		value := configured[name]
-		if err := checkHeader(name, value); err != nil {
-			return fmt.Errorf("configured header: %w", err)
-		}
 		if http.CanonicalHeaderKey(name) == "Host" {
 			req.Host = value // net/http ignores a Host entry in req.Header
 			continue
@@ -595,6 +589,17 @@ func setHeaders(req *http.Request, fields []transport.Field, configured map[stri
 	}
 	if _, ok := req.Header["User-Agent"]; !ok {
 		req.Header.Set("User-Agent", userAgent)
+	}
+	return nil
+}
+
+// checkConfigured checks the configured headers (checkHeader), in the
+// order of their names, so that the first one refused is always the same.
+func checkConfigured(configured map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(configured)) {
+		if err := checkHeader(name, configured[name]); err != nil {
+			return fmt.Errorf("configured header: %w", err)
+		}
 	}
 	return nil
 }
