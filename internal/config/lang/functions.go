@@ -3,7 +3,6 @@ package lang
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/big"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -104,7 +104,10 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 			"Returns true if the given string contains the given substring."),
 	}
 	for name, f := range fns {
-		fns[name] = anyCollectionArgs(f)
+		// Every function refuses a result with a number too large to
+		// print: one that takes a number converts a string argument
+		// ("1e300000000") to it, and max or abs would pass it on.
+		fns[name] = anyCollectionArgs(refusingHugeResults(f, f.Description(), "the result has "))
 	}
 	return fns
 }
@@ -510,33 +513,15 @@ func unwrapPathError(err error) error {
 // data. Without it, file("/dev/zero") would exhaust memory.
 const maxFileFunctionSize = 4 << 20
 
-// readSmallFile reads a regular file of at most maxFileFunctionSize bytes.
-// Devices, FIFOs and directories are refused before they are opened, so
-// that file("/dev/stdin") cannot hang validate.
+// readSmallFile reads a regular file of at most maxFileFunctionSize bytes
+// (fsop.ReadRegular): devices, FIFOs and directories are refused without
+// waiting on them, so that file("/dev/stdin") cannot hang validate.
 func readSmallFile(p string) ([]byte, error) {
-	info, err := os.Stat(p)
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	if info.Size() > maxFileFunctionSize {
-		return nil, fmt.Errorf("%d bytes, above file()'s limit of %d", info.Size(), maxFileFunctionSize)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileFunctionSize+1))
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	if len(b) > maxFileFunctionSize {
+	b, err := fsop.ReadRegular(p, maxFileFunctionSize)
+	if errors.Is(err, fsop.ErrTooLarge) {
 		return nil, fmt.Errorf("above file()'s limit of %d bytes", maxFileFunctionSize)
 	}
-	return b, nil
+	return b, unwrapPathError(err)
 }
 
 // Function documents a function the language provides.

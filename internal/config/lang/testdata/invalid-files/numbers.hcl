@@ -2,7 +2,8 @@
 # BP1004, and the rest of the file is still checked: printing it (here, in
 # a property) would otherwise take minutes and gigabytes. So is a number
 # computed that large (squarings in locals) or decoded (jsondecode), and an
-# infinite one (a division by zero, pow and log), which is no value; and
+# infinite one (a division by zero, pow and log), which is no value; so is
+# one a function makes of a string argument (max, abs); and
 # pow and log without a real result, on which go-cty would panic.
 group "g" {}
 locals {
@@ -26,6 +27,8 @@ receive_location "in" {
     nan   = "${pow(-8, 0.5)}" # expect: BP1004
     nlog  = "${log(-1, 10)}" # expect: BP1004
     div   = "${1 / 0}" # expect: BP1004
+    viamax = "${max("1e300000000")}" # expect: BP1004
+    viaabs = "${abs("1e300000000")}" # expect: BP1004
     pfine = "${pow(2, 10)}"
   }
   transport "file" { path = "in" }
