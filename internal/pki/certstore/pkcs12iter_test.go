@@ -128,6 +128,19 @@ func TestPKCS12IterationCap(t *testing.T) {
 		testpki.WriteFile(t, dir, "huge.p12", withMACIterations(t, modern, huge))
 		iterationProblem(t, mustLoad(t, dir, KnownPassword("pw")), "huge.p12", "MAC", "of 4001 bits")
 	})
+	t.Run("at the cap and one above", func(t *testing.T) {
+		dir := t.TempDir()
+		testpki.WriteFile(t, dir, "at.p12", withMACIterations(t, modern, big.NewInt(maxPKCS12Iterations)))
+		// The count is past the cap's check, so go-pkcs12 derives the
+		// MAC key with it; the MAC, made with another count, then fails.
+		if s := mustLoad(t, dir, KnownPassword("pw")); len(s.Problems) != 1 || strings.Contains(s.Problems[0].Error(), "exceeds the limit") ||
+			!strings.Contains(s.Problems[0].Error(), "integrity check fails") {
+			t.Fatalf("a MAC count at the cap: problems %v; want only the MAC's failure, not the cap", s.Problems)
+		}
+		above := t.TempDir()
+		testpki.WriteFile(t, above, "above.p12", withMACIterations(t, modern, big.NewInt(maxPKCS12Iterations+1)))
+		iterationProblem(t, mustLoad(t, above, KnownPassword("pw")), "above.p12", "MAC", "1000001")
+	})
 	t.Run("re-encoded below the cap", func(t *testing.T) {
 		// withMACIterations itself keeps a file valid, so the mkiter
 		// case above is refused for its count, not for its encoding.
