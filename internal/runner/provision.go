@@ -120,9 +120,10 @@ func describeInstance(in *model.Instance) string {
 // deliveryLog is the logger of the lines about delivery d of this port:
 // each names the message, the send port and the instance, the keys every
 // line about a message carries (see Runner.messageLog for the receive
-// side).
-func (pt *port) deliveryLog(d *msgbox.Delivery) *slog.Logger {
-	return pt.log.With("message_id", d.MessageID, "send_port", d.Port, "instance", pt.who)
+// side), then more.
+func (pt *port) deliveryLog(d *msgbox.Delivery, more ...any) *slog.Logger {
+	// One With: each formats its attributes ahead, once per delivery.
+	return pt.log.With(append([]any{"message_id", d.MessageID, "send_port", d.Port, "instance", pt.who}, more...)...)
 }
 
 func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error) {

@@ -36,6 +36,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		return nil, fmt.Errorf("transport %q cannot receive", rl.Transport.Spec.Name)
 	}
 	hide := r.hide.with(rl.Transport.Sensitive...)
+	who := describeInstance(in)
 	keys, err := r.keysFor(rl.Transport.Needs(), model.Value[string]{}, in)
 	if err != nil {
 		return nil, hide.err(err)
@@ -62,7 +63,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		Sink:                dest,
 		// The receivers add receive_location themselves; the instance is
 		// the runner's to say, as on every line about a message.
-		Log:         hide.logger(r.opts.Log).With("instance", describeInstance(in)),
+		Log:         hide.logger(r.opts.Log).With("instance", who),
 		Shared:      r.shared,
 		PartyAS2IDs: map[string]string{},
 	}
@@ -84,7 +85,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 	if err != nil {
 		return nil, hide.err(err)
 	}
-	r.locWho[rl.Name] = describeInstance(in)
+	r.locWho[rl.Name] = who
 	return &receiver{Receiver: rc, hide: hide}, nil
 }
 
@@ -93,11 +94,11 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 // location runs here, its instance (the keys of the send side's lines,
 // see port.deliveryLog).
 func (r *Runner) messageLog(id, loc string) *slog.Logger {
-	log := r.log.With("message_id", id, "receive_location", loc)
+	// One With: each formats its attributes ahead, once per message.
 	if who, ok := r.locWho[loc]; ok {
-		log = log.With("instance", who)
+		return r.log.With("message_id", id, "receive_location", loc, "instance", who)
 	}
-	return log
+	return r.log.With("message_id", id, "receive_location", loc)
 }
 
 // shared is component.ReceiveEnv.Shared and SendEnv.Shared: one value per
