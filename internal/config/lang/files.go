@@ -266,15 +266,10 @@ func parseFile(src []byte, name string) *parsedFile {
 // (boundedOperation), which a few squarings of a fine number reach.
 func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	bounded := map[*hclsyntax.Operation]*hclsyntax.Operation{}
 	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
 		if bin, ok := n.(*hclsyntax.BinaryOpExpr); ok {
-			switch bin.Op {
-			case hclsyntax.OpAdd, hclsyntax.OpSubtract, hclsyntax.OpMultiply, hclsyntax.OpDivide, hclsyntax.OpModulo:
-				if bounded[bin.Op] == nil {
-					bounded[bin.Op] = boundedOperation(bin.Op)
-				}
-				bin.Op = bounded[bin.Op]
+			if op, ok := boundedOperations[bin.Op]; ok {
+				bin.Op = op
 			}
 			return nil
 		}
@@ -282,18 +277,26 @@ func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
 		if !ok || lit.Val.Type() != cty.Number || !lit.Val.IsKnown() || lit.Val.IsNull() {
 			return nil
 		}
-		if f := lit.Val.AsBigFloat(); !f.IsInf() {
-			if e := f.MantExp(nil); e > maxNumberExponent || e < -maxNumberExponent {
-				diags = append(diags, diag.Errorf(diag.CodeInvalidValue, lit.SrcRange, "Number out of range",
-					"This number is about 10^%d; bizpipe accepts numbers between about 10^-%d and 10^%d in magnitude, as no configuration value is that large or that small, and printing this one would take minutes.",
-					e*301/1000, maxNumberExponent*301/1000, maxNumberExponent*301/1000))
-				lit.Val = cty.UnknownVal(cty.Number)
-			}
+		if f := lit.Val.AsBigFloat(); tooManyDigits(f) {
+			diags = append(diags, diag.Errorf(diag.CodeInvalidValue, lit.SrcRange, "Number out of range",
+				"This number is about 10^%d; bizpipe accepts numbers between about 10^-%d and 10^%d in magnitude, as no configuration value is that large or that small, and printing this one would take minutes.",
+				f.MantExp(nil)*301/1000, maxNumberExponent*301/1000, maxNumberExponent*301/1000))
+			lit.Val = cty.UnknownVal(cty.Number)
 		}
 		return nil
 	})
 	return diags
 }
+
+// boundedOperations are the arithmetic operators, each refusing a result
+// too large to print (boundedOperation): made once, shared by every file.
+var boundedOperations = func() map[*hclsyntax.Operation]*hclsyntax.Operation {
+	m := map[*hclsyntax.Operation]*hclsyntax.Operation{}
+	for _, op := range []*hclsyntax.Operation{hclsyntax.OpAdd, hclsyntax.OpSubtract, hclsyntax.OpMultiply, hclsyntax.OpDivide, hclsyntax.OpModulo} {
+		m[op] = boundedOperation(op)
+	}
+	return m
+}()
 
 // ParseCache keeps parsed configuration files from one Load to the next,
 // so that a file whose text has not changed is not lexed and parsed again:

@@ -310,10 +310,20 @@ func numberProblem(f *big.Float) string {
 	if f.IsInf() {
 		return infiniteNumberText
 	}
-	if e := f.MantExp(nil); e > maxNumberExponent || e < -maxNumberExponent {
+	if tooManyDigits(f) {
 		return hugeNumberText
 	}
 	return ""
+}
+
+// tooManyDigits reports whether the decimal form of finite f would have
+// thousands of digits (maxNumberExponent).
+func tooManyDigits(f *big.Float) bool {
+	if f.IsInf() {
+		return false
+	}
+	e := f.MantExp(nil)
+	return e > maxNumberExponent || e < -maxNumberExponent
 }
 
 // checkNumbers refuses a known number, in any argument or nested in one,
