@@ -9,6 +9,8 @@
 #       message, added to the ceiling's, bounds what run can reach,
 #   (d) the floors under (c): the file operations of a delivery alone and
 #       the message box alone,
+#   (e) the design the core issue's targets came from (its prototype),
+#       beside the engine alone, both in process,
 # and the peak RSS of one run --once over a single 100 MiB message.
 # Everything happens in a temporary directory; the repository is not touched.
 # REF=<revision> also measures that revision, alternated with this tree, and
@@ -112,6 +114,24 @@ floor_box=$(TMPDIR=${BENCH_DIR:-${TMPDIR:-/tmp}} go test ./internal/msgbox/sqlit
 printf "floors: file operations %.2f ms + message box %.2f ms = %.2f ms of CPU per message; the engine alone takes %.2f ms\n" \
   "$(echo "$floor_fs / 1000" | bc -l)" "$(echo "$floor_box / 1000" | bc -l)" "$(echo "($floor_fs + $floor_box) / 1000" | bc -l)" \
   "$(echo "1000 * $engine_cpu / $N" | bc -l)"
+
+# (e) The design the core issue's CPU targets came from, rebuilt as that
+# issue describes it (internal/runner BenchmarkPrototype: batches of 64, one
+# row per message, renameat2 into place, one syncfs per sync point), beside
+# the engine alone run in the same way (in process, BenchmarkRunOnce), on
+# the same file system, alternated: their ratio is what bizpipe's own design
+# costs on this machine, whatever its kernel's speed today.
+echo "== (e) the issue's prototype against the engine alone, both in process, median of $RUNS"
+go test -c -o "$work/runner.test" ./internal/runner
+: > "$work/proto.txt"; : > "$work/inproc.txt"
+cpu_of() { awk '/^Benchmark/ {for (i=1;i<=NF;i++) if ($i=="cpu-µs/msg") print $(i-1)}'; }
+for r in $(seq 1 "$RUNS"); do
+  (cd "$work" && TMPDIR=$work "$work/runner.test" -test.run '^$' -test.bench '^BenchmarkPrototype$' -test.benchtime "${N}x") | cpu_of >> "$work/proto.txt"
+  (cd "$work" && TMPDIR=$work "$work/runner.test" -test.run '^$' -test.bench '^BenchmarkRunOnce$/^engine-alone$' -test.benchtime "${N}x") | cpu_of >> "$work/inproc.txt"
+done
+proto=$(median < "$work/proto.txt"); inproc=$(median < "$work/inproc.txt")
+printf "prototype %.2f ms, engine alone in process %.2f ms of CPU per message: the engine is %.1fx the prototype\n" \
+  "$(echo "$proto / 1000" | bc -l)" "$(echo "$inproc / 1000" | bc -l)" "$(echo "$inproc / $proto" | bc -l)"
 
 echo "== (a) ceiling: in-process sign+encrypt on $(nproc) cores"
 ceiling=$(go test ./internal/stage/smime -run '^$' -bench SignEncrypt4KiB -benchtime 5s | tee >(cat >&2) | awk '/msgs\/s/ {for (i=1;i<=NF;i++) if ($i=="msgs/s") print $(i-1)}')

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/cpubench"
 	"github.com/bizpipe/bizpipe/internal/runner"
 )
 
@@ -16,7 +17,8 @@ import (
 // BenchmarkSignEncrypt4KiB in internal/stage/smime, the ceiling; engine-alone is
 // the same with an empty pipeline, the engine's own cost. Each reports
 // msgs/s. Each iteration is one message; the box and directories are set
-// up once per batch of b.N.
+// up once per batch of b.N. Each also reports its CPU per message
+// (cpu-µs/msg), the figure BenchmarkPrototype is compared on.
 func BenchmarkRunOnce(b *testing.B) {
 	b.Run("sign+encrypt", func(b *testing.B) {
 		benchRunOnce(b, `
@@ -72,9 +74,11 @@ func benchRunOnce(b *testing.B, port string) {
 		put(b, dir, fmt.Sprintf("m%07d.edi", i), body)
 	}
 	r, _ := startWith(b, dir, func(o *runner.Options) { o.Workers = 0 }) // the engine's default
+	reportCPU := cpubench.Start(b, "msg")
 	b.ResetTimer()
 	sum, err := r.RunOnce(context.Background())
 	b.StopTimer()
+	reportCPU()
 	if err != nil {
 		b.Fatal(err)
 	}
