@@ -67,6 +67,16 @@ func hardLinked(n uint64) error {
 	return refusal(fmt.Sprintf("a hard link: the file has %d names, and another may be a file this location must not read", n))
 }
 
+// hardLinkRefusal is the refusal (hardLinked) of the file info describes
+// if it has more than one name; nil if it has one, or where the platform
+// does not say (linkCount).
+func hardLinkRefusal(info fs.FileInfo) error {
+	if n, ok := linkCount(info); ok && n > 1 {
+		return hardLinked(n)
+	}
+	return nil
+}
+
 // openInput opens the input at path, which a listing saw as seen, for
 // reading. It refuses (errRefused) a symbolic link, anything else that is
 // not a regular file, a file other than seen, and, when single is set (a
@@ -87,9 +97,7 @@ func openInput(open func(string) (*os.File, error), path string, seen fs.FileInf
 	case !os.SameFile(seen, info):
 		err = &refusedError{reason: errReplaced.Error(), replaced: true}
 	case single:
-		if n, ok := linkCount(info); ok && n > 1 {
-			err = hardLinked(n)
-		}
+		err = hardLinkRefusal(info)
 	}
 	if err != nil {
 		file.Close() // read-only, nothing read: nothing to lose

@@ -520,8 +520,8 @@ func notTaken(info fs.FileInfo) string {
 	case !m.IsRegular():
 		return "not a regular file but a " + fsop.TypeName(m)
 	}
-	if n, ok := linkCount(info); ok && n > 1 {
-		return refusedReason(hardLinked(n))
+	if err := hardLinkRefusal(info); err != nil {
+		return refusedReason(err)
 	}
 	return ""
 }
@@ -609,11 +609,11 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		if age < f.o.TakeoverAfter {
 			continue
 		}
-		if n, ok := linkCount(info); ok && n > 1 {
+		if err := hardLinkRefusal(info); err != nil {
 			// Its owner's box may have linked it (msgbox.FileBody) before
 			// dying: that owner recovers it. Or it is a link to a file
 			// this location must not read (hardLinked).
-			f.skip(e.Name(), info, refusedReason(hardLinked(n)))
+			f.skip(e.Name(), info, refusedReason(err))
 			skippedNow[e.Name()] = true
 			continue
 		}
@@ -845,9 +845,7 @@ func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*inp
 		// it stays claimed, retried every pass, until it has one name
 		// (an interrupted store's link is swept by the box).
 		if info, err := file.Stat(); err == nil {
-			if n, ok := linkCount(info); ok && n > 1 {
-				body.unreadable = hardLinked(n)
-			}
+			body.unreadable = hardLinkRefusal(info)
 		}
 	}
 	return &input{claim: claim, lo: lo, in: in, body: body}, nil
