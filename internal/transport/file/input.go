@@ -82,13 +82,14 @@ func hardLinkRefusal(info fs.FileInfo) error {
 // not a regular file, a file other than seen, and, when single is set (a
 // new file, not a claim this owner made earlier, which a message box may
 // have linked while keeping it), a file with more than one name; a FIFO
-// does not block it.
-func openInput(open func(string) (*os.File, error), path string, seen fs.FileInfo, single bool) (*os.File, error) {
-	file, err := open(path)
+// does not block it. info is the opened descriptor's own stat, for the
+// caller's further checks (a file swapped in since cannot lend its own).
+func openInput(open func(string) (*os.File, error), path string, seen fs.FileInfo, single bool) (file *os.File, info fs.FileInfo, err error) {
+	file, err = open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	info, err := file.Stat()
+	info, err = file.Stat()
 	switch {
 	case err != nil:
 		err = fmt.Errorf("checking %s: %w", path, err)
@@ -101,9 +102,9 @@ func openInput(open func(string) (*os.File, error), path string, seen fs.FileInf
 	}
 	if err != nil {
 		file.Close() // read-only, nothing read: nothing to lose
-		return nil, err
+		return nil, nil, err
 	}
-	return file, nil
+	return file, info, nil
 }
 
 // inputError marks a failure of the input itself (it could not be opened

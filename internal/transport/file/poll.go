@@ -817,7 +817,7 @@ type input struct {
 // (see openInput), for its publish.
 func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*input, error) {
 	name := lo.name
-	file, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen, lo.fresh)
+	file, info, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen, lo.fresh)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
@@ -843,10 +843,9 @@ func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*inp
 		// stored already, a duplicate the box finds without reading.
 		// Anything else with several names is not read (see hardLinked):
 		// it stays claimed, retried every pass, until it has one name
-		// (an interrupted store's link is swept by the box).
-		if info, err := file.Stat(); err == nil {
-			body.unreadable = hardLinkRefusal(info)
-		}
+		// (an interrupted store's link is swept by the box). info is
+		// the opened descriptor's, as openInput checked it.
+		body.unreadable = hardLinkRefusal(info)
 	}
 	return &input{claim: claim, lo: lo, in: in, body: body}, nil
 }
