@@ -75,10 +75,10 @@ func formatNames() []string {
 }
 
 func checkedBy(r report.Rule) string {
-	if r.RunOnly() {
+	switch r.Kind {
+	case report.RunOnly:
 		return "`run` (live)"
-	}
-	if r.Live {
+	case report.Live:
 		return "`validate --live`, `run` (live)"
 	}
 	return "`validate`, `run`"

@@ -176,8 +176,8 @@ func readConfigFile(name string, overlay map[string][]byte) ([]byte, error) {
 	if !ok {
 		return ReadConfigFile(name)
 	}
-	if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
-		if err := usableConfigFile(name); err != nil {
+	if info, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+		if err := usableConfigFile(name, info, err); err != nil {
 			return nil, err
 		}
 	}
@@ -194,12 +194,12 @@ func readConfigFile(name string, overlay map[string][]byte) ([]byte, error) {
 // directly with another name than a configuration file's (a shell's
 // <(...), /dev/stdin) is read as a stream.
 func ReadConfigFile(name string) ([]byte, error) {
-	if !IsConfigFileName(filepath.Base(name)) {
-		if info, err := os.Stat(name); err == nil && info.Mode().Type()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
-			return readLimited(name, maxConfigFileSize)
-		}
+	// One stat serves both the stream check and usableConfigFile.
+	info, err := os.Stat(name)
+	if err == nil && !IsConfigFileName(filepath.Base(name)) && info.Mode().Type()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
+		return readLimited(name, maxConfigFileSize)
 	}
-	if err := usableConfigFile(name); err != nil {
+	if err := usableConfigFile(name, info, err); err != nil {
 		return nil, err
 	}
 	// Opened without waiting (a FIFO swapped in since the check does not
@@ -213,9 +213,8 @@ func ReadConfigFile(name string) ([]byte, error) {
 
 // usableConfigFile says why name, links followed, is not a regular file
 // (nil when it is one, or when it cannot be examined: opening it then
-// reports the error).
-func usableConfigFile(name string) error {
-	info, err := os.Stat(name)
+// reports the error). info and err are what os.Stat(name) returned.
+func usableConfigFile(name string, info fs.FileInfo, err error) error {
 	switch {
 	case err == nil && info.Mode().IsRegular():
 		return nil

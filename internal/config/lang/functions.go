@@ -551,39 +551,42 @@ type Function struct {
 	NotTerraform bool
 }
 
+// functionDoc is a description that replaces a function's go-cty one,
+// and whether the function is not Terraform's (Function.NotTerraform): one
+// entry, so that a function marked as not Terraform's always says how.
+type functionDoc struct {
+	notTerraform bool
+	description  string
+}
+
 // functionDocs replaces the descriptions of the functions whose go-cty
 // description is wrong (trimsuffix, csvdecode) and of those that are not
 // Terraform's (notTerraform): most of the standard library is what
 // Terraform calls under the same names, but Terraform has its own index,
 // length, lookup, coalesce and replace, and no regex_replace nor strlen.
 // TestFunctionDocs checks each claim.
-var functionDocs = map[string]string{
-	"coalesce": "Returns the first of the given arguments that isn't null, or raises an error if there are no non-null arguments. " +
-		"An empty string counts: coalesce(\"\", \"a\") is \"\" (Terraform's coalesce skips empty strings).",
-	"csvdecode": "Parses the given string as Comma Separated Values (as defined by RFC 4180) and returns a list of objects, " +
-		"one per row after the first, whose attributes are named by the first row.",
-	"index": "Returns the element of the given list or tuple at the given index, or of the given map at the given key " +
+var functionDocs = map[string]functionDoc{
+	"coalesce": {notTerraform: true, description: "Returns the first of the given arguments that isn't null, or raises an error if there are no non-null arguments. " +
+		"An empty string counts: coalesce(\"\", \"a\") is \"\" (Terraform's coalesce skips empty strings)."},
+	"csvdecode": {description: "Parses the given string as Comma Separated Values (as defined by RFC 4180) and returns a list of objects, " +
+		"one per row after the first, whose attributes are named by the first row."},
+	"index": {notTerraform: true, description: "Returns the element of the given list or tuple at the given index, or of the given map at the given key " +
 		"(what collection[key] gives), or raises an error if there is no such element. " +
 		"Not Terraform's index, which returns the position of a value in a list: here index([\"a\", \"b\"], 1) is \"b\", " +
-		"and index([\"a\", \"b\"], \"b\") is an error.",
-	"length": "Returns the number of elements in the given list, tuple or map. Unlike Terraform's length it does not take " +
-		"a string: strlen counts a string's characters.",
-	"lookup": "Returns the value of the element with the given key from the given map, or returns the default value " +
-		"if there is no such element. The default is required and must not be null (Terraform's lookup may leave it out).",
-	"regex_replace": "Replaces every match of the given regular expression (RE2 syntax, as regex) in the given string " +
+		"and index([\"a\", \"b\"], \"b\") is an error."},
+	"length": {notTerraform: true, description: "Returns the number of elements in the given list, tuple or map. Unlike Terraform's length it does not take " +
+		"a string: strlen counts a string's characters."},
+	"lookup": {notTerraform: true, description: "Returns the value of the element with the given key from the given map, or returns the default value " +
+		"if there is no such element. The default is required and must not be null (Terraform's lookup may leave it out)."},
+	"regex_replace": {notTerraform: true, description: "Replaces every match of the given regular expression (RE2 syntax, as regex) in the given string " +
 		"with the given replacement string, in which $1 or ${name} stands for a submatch. Terraform has no regex_replace: " +
-		"its replace takes a pattern between slashes.",
-	"replace": "Replaces all instances of the given substring in the given string with the given replacement string. " +
-		"The substring is literal, also between slashes (Terraform's replace reads /.../ as a regular expression): use regex_replace for a pattern.",
-	"strlen": "Returns the number of Unicode characters (technically: grapheme clusters) in the given string. " +
-		"Terraform has no strlen: its length takes a string too.",
-	"trimsuffix": "Removes the given suffix from the end of the given string, if present.",
+		"its replace takes a pattern between slashes."},
+	"replace": {notTerraform: true, description: "Replaces all instances of the given substring in the given string with the given replacement string. " +
+		"The substring is literal, also between slashes (Terraform's replace reads /.../ as a regular expression): use regex_replace for a pattern."},
+	"strlen": {notTerraform: true, description: "Returns the number of Unicode characters (technically: grapheme clusters) in the given string. " +
+		"Terraform has no strlen: its length takes a string too."},
+	"trimsuffix": {description: "Removes the given suffix from the end of the given string, if present."},
 }
-
-// notTerraform are the functions of functionDocs that are not
-// Terraform's (the others only had a wrong description).
-var notTerraform = map[string]bool{"coalesce": true, "index": true, "length": true, "lookup": true,
-	"regex_replace": true, "replace": true, "strlen": true}
 
 // Functions returns every function a configuration can call, sorted by
 // name: the table the decoder's evaluation contexts are built from
@@ -593,9 +596,9 @@ func Functions() []Function {
 	fns["file"] = fileFunction(".")
 	out := make([]Function, 0, len(fns))
 	for name, f := range fns {
-		fd := Function{Name: name, Description: f.Description(), NotTerraform: notTerraform[name]}
+		fd := Function{Name: name, Description: f.Description()}
 		if d, ok := functionDocs[name]; ok {
-			fd.Description = d
+			fd.Description, fd.NotTerraform = d.description, d.notTerraform
 		}
 		for _, p := range f.Params() {
 			fd.Params = append(fd.Params, p.Name)

@@ -67,18 +67,29 @@ func hardLinked(n uint64) error {
 	return refusal(fmt.Sprintf("a hard link: the file has %d names, and another may be a file this location must not read", n))
 }
 
+// hardLinkRefusal is the refusal (hardLinked) of the file info describes
+// if it has more than one name; nil if it has one, or where the platform
+// does not say (linkCount).
+func hardLinkRefusal(info fs.FileInfo) error {
+	if n, ok := linkCount(info); ok && n > 1 {
+		return hardLinked(n)
+	}
+	return nil
+}
+
 // openInput opens the input at path, which a listing saw as seen, for
 // reading. It refuses (errRefused) a symbolic link, anything else that is
 // not a regular file, a file other than seen, and, when single is set (a
 // new file, not a claim this owner made earlier, which a message box may
 // have linked while keeping it), a file with more than one name; a FIFO
-// does not block it.
-func openInput(open func(string) (*os.File, error), path string, seen fs.FileInfo, single bool) (*os.File, error) {
-	file, err := open(path)
+// does not block it. info is the opened descriptor's own stat, for the
+// caller's further checks (a file swapped in since cannot lend its own).
+func openInput(open func(string) (*os.File, error), path string, seen fs.FileInfo, single bool) (file *os.File, info fs.FileInfo, err error) {
+	file, err = open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	info, err := file.Stat()
+	info, err = file.Stat()
 	switch {
 	case err != nil:
 		err = fmt.Errorf("checking %s: %w", path, err)
@@ -87,15 +98,13 @@ func openInput(open func(string) (*os.File, error), path string, seen fs.FileInf
 	case !os.SameFile(seen, info):
 		err = &refusedError{reason: errReplaced.Error(), replaced: true}
 	case single:
-		if n, ok := linkCount(info); ok && n > 1 {
-			err = hardLinked(n)
-		}
+		err = hardLinkRefusal(info)
 	}
 	if err != nil {
 		file.Close() // read-only, nothing read: nothing to lose
-		return nil, err
+		return nil, nil, err
 	}
-	return file, nil
+	return file, info, nil
 }
 
 // inputError marks a failure of the input itself (it could not be opened

@@ -520,8 +520,8 @@ func notTaken(info fs.FileInfo) string {
 	case !m.IsRegular():
 		return "not a regular file but a " + fsop.TypeName(m)
 	}
-	if n, ok := linkCount(info); ok && n > 1 {
-		return refusedReason(hardLinked(n))
+	if err := hardLinkRefusal(info); err != nil {
+		return refusedReason(err)
 	}
 	return ""
 }
@@ -609,11 +609,11 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		if age < f.o.TakeoverAfter {
 			continue
 		}
-		if n, ok := linkCount(info); ok && n > 1 {
+		if err := hardLinkRefusal(info); err != nil {
 			// Its owner's box may have linked it (msgbox.FileBody) before
 			// dying: that owner recovers it. Or it is a link to a file
 			// this location must not read (hardLinked).
-			f.skip(e.Name(), info, refusedReason(hardLinked(n)))
+			f.skip(e.Name(), info, refusedReason(err))
 			skippedNow[e.Name()] = true
 			continue
 		}
@@ -817,7 +817,7 @@ type input struct {
 // (see openInput), for its publish.
 func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*input, error) {
 	name := lo.name
-	file, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen, lo.fresh)
+	file, info, err := openInput(f.open, filepath.Join(f.o.Dir, claim), lo.seen, lo.fresh)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
@@ -843,12 +843,9 @@ func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*inp
 		// stored already, a duplicate the box finds without reading.
 		// Anything else with several names is not read (see hardLinked):
 		// it stays claimed, retried every pass, until it has one name
-		// (an interrupted store's link is swept by the box).
-		if info, err := file.Stat(); err == nil {
-			if n, ok := linkCount(info); ok && n > 1 {
-				body.unreadable = hardLinked(n)
-			}
-		}
+		// (an interrupted store's link is swept by the box). info is
+		// the opened descriptor's, as openInput checked it.
+		body.unreadable = hardLinkRefusal(info)
 	}
 	return &input{claim: claim, lo: lo, in: in, body: body}, nil
 }

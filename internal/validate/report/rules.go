@@ -21,9 +21,9 @@ type Rule struct {
 	// Severity is the default severity. A few rules may report a lower one
 	// in some cases (BP3005), which the table's Description says.
 	Severity hcl.DiagnosticSeverity
-	// Live is true for the rules of language.md §7.3, which only run with
-	// `validate --live` and at `run` start.
-	Live bool
+	// Kind says what a rule needs to be checked, and so which commands
+	// check it.
+	Kind Kind
 	// Title is a one-line description without a final period (SARIF
 	// shortDescription).
 	Title string
@@ -31,151 +31,163 @@ type Rule struct {
 	Description string
 }
 
-// RunOnly reports whether only run judges the live rule r: BP6004
-// compares the process's user with the service account's, which says
-// nothing when validate --live runs as whoever runs it rather than as the
-// engine.
-func (r Rule) RunOnly() bool { return r.Code == diag.CodeLiveRunAs }
+// Kind is what a rule needs to be checked. The zero Kind is none of them:
+// every row of the table says its own.
+type Kind int
+
+const (
+	// Static rules need the configuration only (language.md §7.2):
+	// validate and run check them, in CI on a checkout too.
+	Static Kind = iota + 1
+	// Live rules judge the machine they run on (language.md §7.3):
+	// `validate --live` and run's start check them.
+	Live
+	// RunOnly rules are live rules only run's start checks: they judge
+	// the process as the engine runs it (BP6004 compares its user with
+	// the service account's), which validate --live, run by whoever runs
+	// it, does not show.
+	RunOnly
+)
 
 // rules is kept in code order. It is an array, not a slice, so that Rules can
 // hand out copies and nobody can mutate the table.
 var rules = [...]Rule{
-	{diag.CodeSyntax, "SyntaxError", hcl.DiagError, false,
+	{diag.CodeSyntax, "SyntaxError", hcl.DiagError, Static,
 		"Syntax error",
 		"A configuration file is not valid HCL (or HCL JSON) and cannot be parsed."},
-	{diag.CodeUndeclared, "UndeclaredReference", hcl.DiagError, false,
+	{diag.CodeUndeclared, "UndeclaredReference", hcl.DiagError, Static,
 		"Reference to an undeclared object",
 		"A reference names an object that is not declared, or an object of the wrong kind."},
-	{diag.CodeDuplicate, "DuplicateName", hcl.DiagError, false,
+	{diag.CodeDuplicate, "DuplicateName", hcl.DiagError, Static,
 		"Duplicate name",
 		"Two blocks of the same type have the same name; names are unique per block type across all files."},
-	{diag.CodeGroupCount, "GroupCount", hcl.DiagError, false,
+	{diag.CodeGroupCount, "GroupCount", hcl.DiagError, Static,
 		"Missing or duplicate group block",
 		"The configuration has no group block, or more than one; exactly one is required."},
-	{diag.CodeInvalidValue, "InvalidValue", hcl.DiagError, false,
+	{diag.CodeInvalidValue, "InvalidValue", hcl.DiagError, Static,
 		"Invalid attribute value",
 		"An attribute value is invalid (enum, duration, size or type), or a required attribute is missing."},
-	{diag.CodeFilter, "InvalidFilterOrTemplate", hcl.DiagError, false,
+	{diag.CodeFilter, "InvalidFilterOrTemplate", hcl.DiagError, Static,
 		"Invalid filter or template",
 		"A filter is not boolean, or a filter or template uses an unknown message attribute."},
-	{diag.CodeFilterLocation, "FilterUndeclaredReceiveLocation", hcl.DiagWarning, false,
+	{diag.CodeFilterLocation, "FilterUndeclaredReceiveLocation", hcl.DiagWarning, Static,
 		"Filter names an undeclared receive location",
 		"A send port's filter compares message.receive_location with a literal name that no receive_location declares, so that comparison never holds."},
-	{diag.CodeUnrouted, "ReceiveLocationUnrouted", hcl.DiagWarning, false,
+	{diag.CodeUnrouted, "ReceiveLocationUnrouted", hcl.DiagWarning, Static,
 		"No send port can match a receive location's messages",
 		"Every send port's filter is false for the messages a receive location receives (judged from their receive_location and the location's properties), or no send port has a filter, so each of them would be suspended as a routing failure."},
-	{diag.CodeFilterProperty, "FilterPropertyNeverSet", hcl.DiagWarning, false,
+	{diag.CodeFilterProperty, "FilterPropertyNeverSet", hcl.DiagWarning, Static,
 		"Filter reads a property no receive location sets",
 		"A send port's filter reads message.properties.KEY, but no receive location sets KEY, so the filter cannot be evaluated for any message."},
-	{diag.CodeStorePath, "StorePathUnusable", hcl.DiagError, false,
+	{diag.CodeStorePath, "StorePathUnusable", hcl.DiagError, Static,
 		"Certificate store path unusable",
 		"A certificate store path is missing, not a directory, or unreadable."},
-	{diag.CodeStoreFile, "StoreFileUnparsable", hcl.DiagError, false,
+	{diag.CodeStoreFile, "StoreFileUnparsable", hcl.DiagError, Static,
 		"Certificate store file cannot be parsed",
 		"A file in a certificate store cannot be parsed."},
-	{diag.CodeStorePassword, "StorePasswordWrong", hcl.DiagError, false,
+	{diag.CodeStorePassword, "StorePasswordWrong", hcl.DiagError, Static,
 		"PKCS#12 file cannot be decrypted",
 		"A PKCS#12 file cannot be decrypted with the store's password."},
-	{diag.CodeThumbprint, "MalformedThumbprint", hcl.DiagError, false,
+	{diag.CodeThumbprint, "MalformedThumbprint", hcl.DiagError, Static,
 		"Malformed thumbprint",
 		"A thumbprint is not 40 (SHA-1) or 64 (SHA-256) hex digits, or contains a character other than hex digits, spaces and colons (such as an invisible U+200E)."},
-	{diag.CodePasswordUnknown, "StorePasswordUnknown", hcl.DiagWarning, false,
+	{diag.CodePasswordUnknown, "StorePasswordUnknown", hcl.DiagWarning, Static,
 		"Store password unknown during validate",
 		"A store holds PKCS#12 files but its password has no value during validate (no --var or environment value): those files are not opened, and the rules that need them are skipped for that store."},
-	{diag.CodeSignCertMissing, "SigningCertificateMissing", hcl.DiagError, false,
+	{diag.CodeSignCertMissing, "SigningCertificateMissing", hcl.DiagError, Static,
 		"Signing certificate not in personal store",
 		"A host instance runs a signing send port, but its service account's personal store has no certificate with the group signing thumbprint."},
-	{diag.CodeSignKeyMissing, "SigningKeyMissing", hcl.DiagError, false,
+	{diag.CodeSignKeyMissing, "SigningKeyMissing", hcl.DiagError, Static,
 		"Signing certificate has no private key",
 		"A host instance runs a signing send port; its service account's personal store has the group signing certificate but not its private key."},
-	{diag.CodeSignCertDates, "SigningCertificateNotValid", hcl.DiagError, false,
+	{diag.CodeSignCertDates, "SigningCertificateNotValid", hcl.DiagError, Static,
 		"Signing certificate expired or not yet valid",
 		"The group signing certificate is expired or not yet valid; with a signing_rollover, signing_certificate is judged up to its at and the rollover certificate from its at on."},
-	{diag.CodeSignCertExpiring, "SigningCertificateExpiring", hcl.DiagWarning, false,
+	{diag.CodeSignCertExpiring, "SigningCertificateExpiring", hcl.DiagWarning, Static,
 		"Signing certificate expires soon",
 		"The group signing certificate expires within certificate_expiry_warning (with a signing_rollover: signing_certificate only when it expires before the rollover's at)."},
-	{diag.CodeSignCertUsage, "SigningCertificateUsage", hcl.DiagError, false,
+	{diag.CodeSignCertUsage, "SigningCertificateUsage", hcl.DiagError, Static,
 		"Signing certificate not usable for signatures",
 		"The signing certificate's key usage does not allow digital signatures. Reported as a warning instead when only the extended key usage lacks emailProtection or anyExtendedKeyUsage."},
-	{diag.CodeSignHostNoInstance, "SigningHostNoInstance", hcl.DiagError, false,
+	{diag.CodeSignHostNoInstance, "SigningHostNoInstance", hcl.DiagError, Static,
 		"Signing host has no instance",
 		"A host that runs a signing send port has no host instance."},
-	{diag.CodeRolloverUnreachable, "RolloverCertificateUnreachable", hcl.DiagError, false,
+	{diag.CodeRolloverUnreachable, "RolloverCertificateUnreachable", hcl.DiagError, Static,
 		"Rollover certificate not reachable with its private key",
 		"A host instance that signs (a signing send port, an AS2 receive location's MDNs) cannot reach the group's signing_rollover certificate with its private key: it is not in the service account's personal store, or its key is not. An error once the rollover's at is within certificate_expiry_warning or past; a warning before."},
-	{diag.CodeRolloverDone, "RolloverDone", hcl.DiagWarning, false,
+	{diag.CodeRolloverDone, "RolloverDone", hcl.DiagWarning, Static,
 		"Signing certificate rollover is done",
 		"The group's signing_rollover at is in the past: the rollover certificate signs. Make its thumbprint the signing_certificate and remove the signing_rollover block."},
-	{diag.CodeEncCertRequired, "EncryptionCertificateRequired", hcl.DiagError, false,
+	{diag.CodeEncCertRequired, "EncryptionCertificateRequired", hcl.DiagError, Static,
 		"Encryption certificate required",
 		"An encrypting send port has no encryption_certificate."},
-	{diag.CodeEncCertMissing, "EncryptionCertificateMissing", hcl.DiagError, false,
+	{diag.CodeEncCertMissing, "EncryptionCertificateMissing", hcl.DiagError, Static,
 		"Encryption certificate not in other-people store",
 		"The encryption certificate is not in the other-people store of a server where the port's host has an instance, or that server has no other-people store."},
-	{diag.CodeEncCertDates, "EncryptionCertificateNotValid", hcl.DiagError, false,
+	{diag.CodeEncCertDates, "EncryptionCertificateNotValid", hcl.DiagError, Static,
 		"Encryption certificate expired or not yet valid",
 		"The encryption certificate is expired or not yet valid."},
-	{diag.CodeEncCertExpiring, "EncryptionCertificateExpiring", hcl.DiagWarning, false,
+	{diag.CodeEncCertExpiring, "EncryptionCertificateExpiring", hcl.DiagWarning, Static,
 		"Encryption certificate expires soon",
 		"The encryption certificate expires within certificate_expiry_warning."},
-	{diag.CodeEncCertUsage, "EncryptionCertificateUsage", hcl.DiagError, false,
+	{diag.CodeEncCertUsage, "EncryptionCertificateUsage", hcl.DiagError, Static,
 		"Encryption certificate not usable for key transport",
 		"The encryption certificate cannot be used for key transport: its key is not RSA, or its key usage lacks keyEncipherment."},
-	{diag.CodeEncCertUnused, "EncryptionCertificateUnused", hcl.DiagWarning, false,
+	{diag.CodeEncCertUnused, "EncryptionCertificateUnused", hcl.DiagWarning, Static,
 		"Encryption certificate set but not used",
 		"A send port sets encryption_certificate but its pipeline does not encrypt."},
-	{diag.CodeWeakAlgorithm, "WeakAlgorithm", hcl.DiagWarning, false,
+	{diag.CodeWeakAlgorithm, "WeakAlgorithm", hcl.DiagWarning, Static,
 		"Weak algorithm",
 		"A weak algorithm is used: sha1, des3, or an RSA key under 2048 bits."},
-	{diag.CodeUnused, "DeclaredButUnused", hcl.DiagWarning, false,
+	{diag.CodeUnused, "DeclaredButUnused", hcl.DiagWarning, Static,
 		"Declared but never used",
 		"A store, service account, server, pipeline or host is declared but never used."},
-	{diag.CodeLiveUser, "ServiceAccountUserMissing", hcl.DiagError, true,
+	{diag.CodeLiveUser, "ServiceAccountUserMissing", hcl.DiagError, Live,
 		"Service account user does not exist",
 		"A service account's user does not exist on this machine."},
-	{diag.CodeLiveUnreadable, "StoreNotReadable", hcl.DiagError, true,
+	{diag.CodeLiveUnreadable, "StoreNotReadable", hcl.DiagError, Live,
 		"Store not readable by the service account",
 		"A store directory or file is not readable by the service account's user (owner, group and mode bits)."},
-	{diag.CodeLiveKeyExposed, "PrivateKeyExposed", hcl.DiagError, true,
+	{diag.CodeLiveKeyExposed, "PrivateKeyExposed", hcl.DiagError, Live,
 		"Private key file readable by others",
 		"An unencrypted private key file (PEM) is readable or writable by group or others. Password-protected PKCS#12 files are exempt."},
-	{diag.CodeLiveRunAs, "RunAsMismatch", hcl.DiagWarning, true,
+	{diag.CodeLiveRunAs, "RunAsMismatch", hcl.DiagWarning, RunOnly,
 		"Running as a different user than the service account",
 		"The process runs as a different user than the host instance's service account."},
-	{diag.CodeLiveMessageBox, "MessageBoxUnreachable", hcl.DiagError, true,
+	{diag.CodeLiveMessageBox, "MessageBoxUnreachable", hcl.DiagError, Live,
 		"Message box unreachable or at another schema version",
 		"The shared PostgreSQL message box cannot be reached, or its schema version is not the one this bizpipe uses."},
-	{diag.CodeLiveDirectory, "ComponentDirectoryUnusable", hcl.DiagWarning, true,
+	{diag.CodeLiveDirectory, "ComponentDirectoryUnusable", hcl.DiagWarning, Live,
 		"Transport directory missing or not usable",
 		"A directory that a receive location or send port of an instance on this server polls or writes (a file transport's path) is missing, not a directory, or cannot be read, searched or written by the instance's user. A warning, as the directory may be a share mounted later; until it is there, the location receives nothing and the port's deliveries fail and are retried."},
-	{diag.CodeLiveFiles, "ComponentFilesUnusable", hcl.DiagError, true,
+	{diag.CodeLiveFiles, "ComponentFilesUnusable", hcl.DiagError, Live,
 		"TLS files cannot be loaded",
 		"The files that a receive location or send port of an instance on this server loads when it starts (a tls block's cert_file, key_file and ca_file) cannot be loaded as the transport loads them: missing, unreadable by the instance's user, not PEM, or a key that does not match its certificate. Key material is never shown."},
-	{diag.CodeDecCertRequired, "DecryptionCertificateRequired", hcl.DiagError, false,
+	{diag.CodeDecCertRequired, "DecryptionCertificateRequired", hcl.DiagError, Static,
 		"Decrypting host has no decryption certificate",
 		"A host runs a decrypting receive location but declares no decryption_certificate."},
-	{diag.CodeDecCertMissing, "DecryptionCertificateMissing", hcl.DiagError, false,
+	{diag.CodeDecCertMissing, "DecryptionCertificateMissing", hcl.DiagError, Static,
 		"Decryption certificate not in personal store",
 		"A host instance runs a decrypting receive location, but its service account's personal store has no certificate with the host's decryption thumbprint."},
-	{diag.CodeDecKeyMissing, "DecryptionKeyMissing", hcl.DiagError, false,
+	{diag.CodeDecKeyMissing, "DecryptionKeyMissing", hcl.DiagError, Static,
 		"Decryption certificate has no private key",
 		"A host instance runs a decrypting receive location; its service account's personal store has the host's decryption certificate but not its private key."},
-	{diag.CodeDecCertUnusable, "DecryptionCertificateNotUsable", hcl.DiagError, false,
+	{diag.CodeDecCertUnusable, "DecryptionCertificateNotUsable", hcl.DiagError, Static,
 		"Decryption certificate expired, not yet valid or not usable for key transport",
 		"The host's decryption certificate is expired or not yet valid, or cannot be used for key transport: its key is not RSA, or its key usage lacks keyEncipherment."},
-	{diag.CodeDecCertExpiring, "DecryptionCertificateExpiring", hcl.DiagWarning, false,
+	{diag.CodeDecCertExpiring, "DecryptionCertificateExpiring", hcl.DiagWarning, Static,
 		"Decryption certificate expires soon",
 		"The host's decryption certificate expires within certificate_expiry_warning."},
-	{diag.CodePartyCertMissing, "PartySigningCertificateMissing", hcl.DiagError, false,
+	{diag.CodePartyCertMissing, "PartySigningCertificateMissing", hcl.DiagError, Static,
 		"Party signing certificate not in other-people store",
 		"A verifying receive location (or an AS2 partner whose MDNs are verified) runs on a server whose other-people store has none of the party's signing_certificates, or that server has no other-people store."},
-	{diag.CodePartyCertInvalid, "PartySigningCertificateNotValid", hcl.DiagError, false,
+	{diag.CodePartyCertInvalid, "PartySigningCertificateNotValid", hcl.DiagError, Static,
 		"Party signing certificate expired or not yet valid",
 		"A party signing certificate that is needed is expired or not yet valid, and none of the party's other listed certificates is usable."},
-	{diag.CodePartyCertExpiring, "PartySigningCertificateExpiring", hcl.DiagWarning, false,
+	{diag.CodePartyCertExpiring, "PartySigningCertificateExpiring", hcl.DiagWarning, Static,
 		"Party signing certificate expires soon",
 		"A party signing certificate that is needed expires within certificate_expiry_warning, and none of the party's other listed certificates is valid for longer."},
-	{diag.CodeAS2Config, "AS2Configuration", hcl.DiagError, false,
+	{diag.CodeAS2Config, "AS2Configuration", hcl.DiagError, Static,
 		"AS2 configuration incomplete or ambiguous",
 		"No group as2_id while an as2 transport exists, an AS2 partner without as2_id, mdn = \"async\" without async_mdn_url, or two parties with the same as2_id."},
 }
@@ -205,10 +217,10 @@ func WriteRulesMarkdown(w io.Writer) error {
 	b.WriteString("|---|---|---|---|\n")
 	for _, r := range rules {
 		desc := r.Description
-		switch {
-		case r.RunOnly():
+		switch r.Kind {
+		case RunOnly:
 			desc += " (live check: `run` only)"
-		case r.Live:
+		case Live:
 			desc += " (live check: `validate --live` and `run` only)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Code, severityString(r.Severity), mdEscape(r.Title), mdEscape(desc))

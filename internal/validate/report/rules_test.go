@@ -78,6 +78,9 @@ func TestRulesTable(t *testing.T) {
 		if r.Severity != hcl.DiagError && r.Severity != hcl.DiagWarning {
 			t.Errorf("%s: severity %v", r.Code, r.Severity)
 		}
+		if r.Kind != Static && r.Kind != Live && r.Kind != RunOnly {
+			t.Errorf("%s: kind %v is none of Static, Live, RunOnly", r.Code, r.Kind)
+		}
 		if r.Title[len(r.Title)-1] == '.' {
 			t.Errorf("%s: title ends with a period", r.Code)
 		}
@@ -142,8 +145,8 @@ func TestRulesMatchSpec(t *testing.T) {
 		if got := severityString(r.Severity); got != sev {
 			t.Errorf("%s: severity %s, spec says %s", c, got, sev)
 		}
-		if r.Live != (c >= "BP6000" && c < "BP7000") { // BP6xxx: the --live checks
-			t.Errorf("%s: Live = %v", c, r.Live)
+		if live := r.Kind == Live || r.Kind == RunOnly; live != (c >= "BP6000" && c < "BP7000") { // BP6xxx: the live checks
+			t.Errorf("%s: Kind = %v", c, r.Kind)
 		}
 	}
 	for _, r := range Rules() {
