@@ -11,10 +11,10 @@ func CheckSentMDN(m SentMDN) (SentMDN, error) {
 	return checkMDN(m)
 }
 
-// ReceivedMDN is the MDN in.MDN makes, checked and cleaned as
-// CheckSentMDN does but for its MessageID, which the box sets as it
-// stores the message; nil when in has no MDN or it made none. A box calls
-// it once in.MDN may be called (see Incoming.MDN).
+// ReceivedMDN calls in.MDN and returns the MDN it made, checked and
+// cleaned as CheckSentMDN does but for its MessageID, which the box sets
+// as it stores the message; nil when in has no MDN or it made none. A box
+// calls it where Incoming.MDN says, once.
 func (in Incoming) ReceivedMDN() (*SentMDN, error) {
 	if in.MDN == nil {
 		return nil, nil

@@ -446,20 +446,27 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	mic := micOf(pub, alg, hasher)
-	rp, keep := inTx.r, false // stored with the message
-	if pub.Dup || !inTx.made {
-		// A repeat (what was made for it, when the box found it a
-		// duplicate only after reading its body, was dropped), or a
-		// message stored without an MDN made (the box keeps none).
+	rc.answer(r.Context(), w, log, req, party, pub, micOf(pub, alg, hasher), inTx.made, inTx.r)
+}
+
+// answer answers the request whose message the box stored as pub (or
+// found stored: pub.Dup), with mic its Received-Content-MIC. stored says
+// that the box stored the message's MDN with it: made, nil when it made
+// none (newReply); what was made for a duplicate was dropped with it.
+func (rc *receiver) answer(ctx context.Context, w http.ResponseWriter, log *slog.Logger, req *as2.ReceivedRequest, party string,
+	pub component.Published, mic *as2.MIC, stored bool, made *reply) {
+	rp, keep := made, false
+	if pub.Dup || !stored {
+		// A repeat, or a message stored without an MDN made (the box
+		// keeps none): its MDN, if any, is kept now.
 		var ok bool
-		if rp, ok = rc.replyTo(r.Context(), w, log, req, party, pub, mic); !ok {
+		if rp, ok = rc.replyTo(ctx, w, log, req, party, pub, mic); !ok {
 			return
 		}
 		keep = true
 	}
 	if rp != nil && keep {
-		if err := rc.keepMDN(r.Context(), pub.Message.ID, rp); err != nil {
+		if err := rc.keepMDN(ctx, pub.Message.ID, rp); err != nil {
 			if rp.state == msgbox.MDNPending {
 				log.Error("keeping the asynchronous MDN failed", "error", err)
 				w.Header().Set("Retry-After", "5")
