@@ -232,8 +232,9 @@ func (f SinkFunc) Publish(ctx context.Context, in msgbox.Incoming, body io.Reade
 // OutcomeSink is implemented by the runner's Sinks for a transport that
 // must answer its sender with what decoding found (AS2's MDN, which
 // reports the decryption, the signature and a MIC over what was received).
-// PublishOutcome is Publish with that outcome, decoding as req asks. The
-// file and http transports keep using Publish.
+// PublishOutcome is Publish with that outcome, decoding as req asks and
+// storing the MDN req.MDN makes with the message (ForBox). The file and
+// http transports keep using Publish.
 type OutcomeSink interface {
 	Sink
 	PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req DecodeRequest) (Published, error)
@@ -248,6 +249,23 @@ type DecodeRequest struct {
 	// from (by AS2-From): a message whose signature verified as another
 	// party's is refused (ErrAuthenticationFailed), stored and suspended.
 	Party string
+	// MDN, when not nil, makes the MDN the box keeps with the message from
+	// what decoding found (Published's Decoded, Party, MIC and Refused;
+	// not Message nor Dup, unknown yet): the sink hands it to the box as
+	// the message's msgbox.Incoming.MDN (ForBox), which stores it in the
+	// message's transaction and says when it is called.
+	MDN func(Published) (*msgbox.SentMDN, error)
+}
+
+// ForBox returns in as the box is to store it for a message whose
+// decoding found p: with req.MDN made from p as its MDN, when req has one.
+// Every OutcomeSink calls it for the Incoming it stores.
+func (req DecodeRequest) ForBox(in msgbox.Incoming, p Published) msgbox.Incoming {
+	if req.MDN != nil {
+		p.Message, p.Dup = msgbox.Message{}, false
+		in.MDN = func() (*msgbox.SentMDN, error) { return req.MDN(p) }
+	}
+	return in
 }
 
 // Published is what a Sink stored, and what decoding found out.

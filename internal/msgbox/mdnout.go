@@ -48,7 +48,9 @@ type SentMDN struct {
 
 // MDNOutbox is implemented by the boxes that keep the MDNs sent for
 // received messages. It is apart from Box so that a box without it still
-// serves every other transport.
+// serves every other transport. Such a box also stores a new message's
+// MDN in the message's transaction (Incoming.MDN); PutMDN stores one for
+// a message stored already.
 type MDNOutbox interface {
 	// PutMDN stores m for its message, replacing what was stored for it,
 	// and resets its attempts; an MDNUnrequested one is stored only where

@@ -103,6 +103,20 @@ type Incoming struct {
 	Party string
 	// Decoding says what the location's decoders made of the message.
 	Decoding Decoding
+
+	// MDN, when not nil, makes the MDN kept for the message (an AS2
+	// receive location's: see MDNOutbox), which a box that keeps them
+	// stores in the transaction that stores the message, its MessageID
+	// set to the message's: whoever finds the message (by its SourceKey,
+	// from any process sharing the box) finds that MDN too, and neither
+	// is stored without the other. ReceiveRouted calls it at most once,
+	// once body has been read to its end (what it makes may depend on
+	// all of it: a MIC), before the commit; not for a duplicate found
+	// before the body is read; for one found after (another Receive of
+	// the key committed meanwhile), what it made is dropped. It may
+	// return nil: no MDN is kept. An error from it, or an MDN PutMDN would
+	// refuse (CheckSentMDN), fails the receive and nothing is stored.
+	MDN func() (*SentMDN, error)
 }
 
 // DedupKey is the key the box de-duplicates on: SourceKey, or "" when

@@ -21,6 +21,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
@@ -66,11 +67,18 @@ send_port "orders" {
 // and returns its URL, listening, and its box.
 func startAS2Receiver(t *testing.T, p *pki) (string, msgbox.Box) {
 	t.Helper()
+	return startAS2ReceiverWith(t, p, nil)
+}
+
+// startAS2ReceiverWith is startAS2Receiver with the runner's options
+// changed by tune (when not nil).
+func startAS2ReceiverWith(t *testing.T, p *pki, tune func(*runner.Options)) (string, msgbox.Box) {
+	t.Helper()
 	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 4)})
 	dir := setup(t, p, as2RecvConfig, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1(), "Decrypt": p.signer.SHA1()})
 	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
 	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
-	r, box := start(t, dir)
+	r, box := startWith(t, dir, tune)
 	t.Cleanup(runInBackground(t, r))
 	waitListening(t, url)
 	return url, box

@@ -67,7 +67,8 @@ func (s *decodingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.
 // (component.OutcomeSink): the party, the AS2 MIC in req.MICHash (when not
 // zero) over what RFC 4130 §7.3.1 names, computed by the first stage, which
 // reads the message as received, or the decoders' refusal. A signature of
-// another party than req.Party (when set) refuses the message.
+// another party than req.Party (when set) refuses the message. req.MDN is
+// made from that outcome, known before the box is called.
 func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
 	var p component.Published
 	wrap := func(m msgbox.Message, dup bool, err error) (component.Published, error) {
@@ -107,7 +108,7 @@ func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, b
 		reason := decodeFailure(s.loc, s.hide.text(derr.Error()))
 		// Logged and counted as suspended by publishWith, with the reason.
 		p.Refused = derr
-		return wrap(s.r.publishWith(ctx, in, received, func(msgbox.Message) *routing { return &routing{reason: reason} }))
+		return wrap(s.r.publishWith(ctx, req.ForBox(in, p), received, func(msgbox.Message) *routing { return &routing{reason: reason} }))
 	}
 	in.Decoding, in.Party = msgbox.Decoded, dec.Party
 	p.Decoded, p.Party, p.MIC = true, dec.Party, dec.MIC
@@ -130,7 +131,7 @@ func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, b
 		}
 		in.AsReceived = received
 	}
-	return wrap(s.r.publish(ctx, in, decoded))
+	return wrap(s.r.publish(ctx, req.ForBox(in, p), decoded))
 }
 
 // localError is a failure of this process's own files while decoding,

@@ -180,9 +180,10 @@ func (s sink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 }
 
 // PublishOutcome is Publish for an OutcomeSink: without a decoding
-// pipeline nothing is decoded, so there is no party nor MIC.
-func (s sink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, _ component.DecodeRequest) (component.Published, error) {
-	m, dup, err := s.r.publish(ctx, in, body)
+// pipeline nothing is decoded, so there is no party nor MIC (req.MDN is
+// made from an empty outcome).
+func (s sink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
+	m, dup, err := s.r.publish(ctx, req.ForBox(in, component.Published{}), body)
 	return component.Published{Message: m, Dup: dup}, err
 }
 

@@ -60,6 +60,10 @@
 //     message not yet routed is allowed; it is then never routed.
 //   - Unrouted and List treat a limit <= 0 as no limit; List rejects an
 //     unknown status.
+//   - An Incoming's MDN is stored with its message, in one transaction:
+//     made once the body has been read to its end, never for a duplicate
+//     found before; one that fails (or is invalid) fails the receive, and
+//     nothing of the message is stored.
 //   - Close may be called twice; methods called after it fail (no panic).
 package msgboxtest
 
@@ -152,6 +156,8 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"FinishBatch", testFinishBatch},
 		{"Receipts", testReceipts},
 		{"SentMDNs", testSentMDNs},
+		{"ReceiveMDN", testReceiveMDN},
+		{"ReceiveMDNFails", testReceiveMDNFails},
 		{"AwaitMDN", testAwaitMDN},
 		{"AwaitingStatus", testAwaitingStatus},
 	}

@@ -23,7 +23,8 @@ import (
 // (one round trip per message would be three).
 //
 // What the batch does not fit goes through ReceiveRouted after it: a body
-// larger than one chunk, an item whose source key is stored (a duplicate,
+// larger than one chunk, one with its bytes as received apart or an MDN
+// to keep (Incoming.MDN), an item whose source key is stored (a duplicate,
 // whose body is then not read), a batch without a router. An invalid
 // routing makes every item of its batch go through ReceiveRouted, so that
 // it fails alone.
@@ -82,9 +83,10 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			alone[i] = true // a duplicate: answered without reading the body
 			continue
 		}
-		if it.In.AsReceived != nil {
-			// Two bodies: ReceiveRouted's transaction of chunks, after
-			// the batch (decoded messages are published one by one anyway).
+		if it.In.AsReceived != nil || it.In.MDN != nil {
+			// Two bodies, or an MDN kept with the message: ReceiveRouted's
+			// transaction, after the batch (decoded and AS2 messages are
+			// published one by one anyway).
 			alone[i] = true
 			continue
 		}

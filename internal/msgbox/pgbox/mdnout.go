@@ -55,6 +55,17 @@ func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
 	return b.wrap(err, "storing the MDN of %s", m.MessageID)
 }
 
+// queueSentMDN queues on batch the insert of m, when not nil (checked:
+// msgbox.Incoming.ReceivedMDN), as the MDN kept for message id, which the
+// batch's transaction has just inserted.
+func queueSentMDN(batch *pgx.Batch, id string, m *msgbox.SentMDN) {
+	if m == nil {
+		return
+	}
+	batch.Queue(`INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)`,
+		id, m.Location, m.Data, m.URL, string(m.State), ts(m.NextAttemptAt), m.LastError)
+}
+
 // SentMDN returns the MDN stored for message id (see msgbox.MDNOutbox).
 func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
 	if err := msgbox.CheckID(id); err != nil {

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,8 +31,11 @@ import (
 // body is an empty one.
 //
 // Without route, a body of one chunk is stored in a single statement; with
-// route, in a transaction of two round trips (the insert, whose received_at
-// route sees, then the routing and the COMMIT).
+// route (or an MDN to keep: in.MDN), in a transaction of two round trips
+// (the insert, whose received_at route sees, then the routing, the MDN
+// and the COMMIT). in.MDN is called once body is read: before that
+// transaction for a body of one chunk, inside it for a longer one, whose
+// chunks are stored as they are read.
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	msg, dup, err := b.receive(ctx, in.NormalizeKey(), body, route)
 	if err != nil {
@@ -171,8 +175,13 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 	sum.Write(buf[:n])
 	msg.Size = int64(n)
 
+	var mdn func() (*msgbox.SentMDN, error)
+	if in.MDN != nil {
+		// Once, whichever try of the loop below reads the body to its end.
+		mdn = sync.OnceValues(in.ReceivedMDN)
+	}
 	for {
-		stored, inserted, err := b.store(ctx, msg, in.Origin, key, props, sum, body, in.AsReceived, buf, n, last, route)
+		stored, inserted, err := b.store(ctx, msg, in.Origin, key, props, sum, body, in.AsReceived, buf, n, last, route, mdn)
 		if err != nil || inserted {
 			return stored, false, err
 		}
@@ -197,17 +206,26 @@ func (b *Box) receive(ctx context.Context, in msgbox.Incoming, body io.Reader, r
 
 // store stores msg, whose body's first chunk is buf[:n] (last when it is
 // the whole body; sum has hashed it), reading the rest of body, and routes
-// it with route when that is not nil. inserted is false when key was stored
-// already (nothing is stored then, and body is read no further).
+// it with route when that is not nil; mdn, when not nil, makes the MDN
+// stored with it (Incoming.MDN), called once body is read. inserted is
+// false when key was stored already (nothing is stored then, and body is
+// read no further).
 func (b *Box) store(ctx context.Context, msg msgbox.Message, origin string, key []byte, props string, sum hash.Hash, body, asReceived io.Reader,
-	buf []byte, n int, last bool, route msgbox.Router) (msgbox.Message, bool, error) {
+	buf []byte, n int, last bool, route msgbox.Router, mdn func() (*msgbox.SentMDN, error)) (msgbox.Message, bool, error) {
 	detail := func() string {
 		return msgbox.ArrivalDetail(origin, msg.ReceiveLocation, msg.FileName, msg.Size)
 	}
 	// A message with its bytes as received apart takes the transaction of
 	// several chunks, which stores those too, whatever its body's size.
-	if last && route != nil && asReceived == nil {
-		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n], detail(), route)
+	if last && (route != nil || mdn != nil) && asReceived == nil {
+		var rec *msgbox.SentMDN
+		if mdn != nil {
+			var err error
+			if rec, err = mdn(); err != nil {
+				return msgbox.Message{}, false, err
+			}
+		}
+		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n], detail(), route, rec)
 	}
 	if last && asReceived == nil {
 		// The whole body is in buf: the statement can run again after a
@@ -310,17 +328,26 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, origin string, key 
 				return fmt.Errorf("storing message: %w", err)
 			}
 			msg.ReceivedAt = ts(at)
-			if route == nil {
+			var rec *msgbox.SentMDN
+			if mdn != nil {
+				if rec, err = mdn(); err != nil {
+					return err
+				}
+			}
+			if route == nil && rec == nil {
 				return nil
 			}
 			// Routed at the time it was stored: the message row is
 			// this transaction's, so no one else can lock or route it.
 			batch = &pgx.Batch{}
-			if err := routeNew(batch, &msg, route, msg.ReceivedAt); err != nil {
-				return err
+			if route != nil {
+				if err := routeNew(batch, &msg, route, msg.ReceivedAt); err != nil {
+					return err
+				}
 			}
+			queueSentMDN(batch, msg.ID, rec)
 			if err := sendBatch(ctx, tx, batch); err != nil {
-				return fmt.Errorf("routing message: %w", err)
+				return fmt.Errorf("routing message or keeping its MDN: %w", err)
 			}
 			return nil
 		})
@@ -354,16 +381,18 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, origin string, key 
 	return msg, true, nil
 }
 
-// receiveOneRouted stores msg, whose body fits in one chunk (data), and
-// routes it by route in one transaction: the insert first (insertOne), then,
-// for a new message, route's answer with the COMMIT. A duplicate SourceKey
-// commits nothing and returns inserted false without calling route.
+// receiveOneRouted stores msg, whose body fits in one chunk (data), routes
+// it by route (when not nil) and stores mdn (when not nil) as the MDN kept
+// for it, in one transaction: the insert first (insertOne), then, for a
+// new message, route's answer and mdn with the COMMIT. A duplicate
+// SourceKey commits nothing and returns inserted false without calling
+// route.
 //
 // A try whose connection is lost before the COMMIT was sent is retried, and
 // calls route again; one lost during the COMMIT looks for the message id
 // it inserted, which is stored with its routing or not at all.
 func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []byte, props string, sum, data []byte,
-	detail string, route msgbox.Router) (out msgbox.Message, inserted bool, err error) {
+	detail string, route msgbox.Router, mdn *msgbox.SentMDN) (out msgbox.Message, inserted bool, err error) {
 	// found looks for the message a try may have committed.
 	found := func(ctx context.Context) (bool, error) {
 		m, err := b.stored(ctx, msg.ID)
@@ -398,9 +427,12 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 			// transaction's, so no one else can lock or route it.
 			try.ReceivedAt = ts(at)
 			batch = &pgx.Batch{}
-			if err := routeNew(batch, &try, route, try.ReceivedAt); err != nil {
-				return nil, err
+			if route != nil {
+				if err := routeNew(batch, &try, route, try.ReceivedAt); err != nil {
+					return nil, err
+				}
 			}
+			queueSentMDN(batch, try.ID, mdn)
 			return batch, nil
 		})
 		switch {

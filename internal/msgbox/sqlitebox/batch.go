@@ -22,7 +22,8 @@ import (
 // Bodies are read before the write lock is taken, each whole into memory
 // if it fits in one chunk; a larger one is stored after the batch, as
 // ReceiveRouted stores it (in a file beside the database, without holding
-// the lock while reading). The source keys are looked up first, in one read transaction,
+// the lock while reading), and so is one with its bytes as received apart
+// or an MDN to keep (Incoming.MDN). The source keys are looked up first, in one read transaction,
 // so that a duplicate's body is not read.
 func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
 	return msgbox.ReceiveInBatches(items, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
@@ -74,10 +75,11 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			out[p.i].Err = err
 			continue
 		}
-		if items[p.i].In.AsReceived != nil {
-			// Two bodies, the one as received in a file of its own:
-			// ReceiveRouted's, after the batch (decoded messages are
-			// published one by one anyway).
+		if in := items[p.i].In; in.AsReceived != nil || in.MDN != nil {
+			// Two bodies, the one as received in a file of its own, or
+			// an MDN made outside the write lock: ReceiveRouted's, after
+			// the batch (decoded and AS2 messages are published one by
+			// one anyway).
 			p.alone = true
 			alone = append(alone, p)
 			continue

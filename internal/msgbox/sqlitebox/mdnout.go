@@ -47,6 +47,17 @@ func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
 	return b.wrap(err, "storing the MDN of %s", m.MessageID)
 }
 
+// insertSentMDN inserts m, checked (msgbox.CheckSentMDN), for a message
+// the transaction has just inserted, which has none yet.
+func insertSentMDN(ctx context.Context, tx *cachedTx, m msgbox.SentMDN) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
+		m.MessageID, m.Location, m.Data, m.URL, string(m.State), toDB(m.NextAttemptAt), m.LastError)
+	if err != nil {
+		return fmt.Errorf("storing the MDN kept with the message: %w", err)
+	}
+	return nil
+}
+
 // SentMDN returns the MDN stored for message id (see msgbox.MDNOutbox).
 func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
 	if err := msgbox.CheckID(id); err != nil {

@@ -29,6 +29,10 @@ import (
 // in one last transaction. Until that commit the message does not exist;
 // if body fails, ctx ends or the process dies, the file is removed (at
 // once, or by a later Open) and no partial message is ever seen.
+//
+// in.MDN is called once body is read, before the write transaction (an
+// MDN may be signed: not under the write lock, which every writer waits
+// for), and what it makes is inserted in that transaction.
 func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Reader, route msgbox.Router) (msgbox.Message, bool, error) {
 	msg, dup, err := b.receive(ctx, in.NormalizeKey(), body, route)
 	if err != nil {
@@ -156,9 +160,13 @@ func (b *Box) receiveBody(ctx context.Context, in msgbox.Incoming, body io.Reade
 	if last {
 		// The common case: the whole body is in buf. One transaction, one
 		// sync.
+		mdn, err := in.ReceivedMDN()
+		if err != nil {
+			return msgbox.Message{}, false, err
+		}
 		var msg msgbox.Message
 		var dup bool
-		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 			msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
 			// Checked again under the write lock: another Receive of the
 			// same source may have committed since the check above. Then
@@ -174,7 +182,7 @@ func (b *Box) receiveBody(ctx context.Context, in msgbox.Incoming, body io.Reade
 			if err != nil {
 				return err
 			}
-			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, in.Origin, props, bodyID, size, sum, now, rec)
+			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, in.Origin, props, bodyID, size, sum, now, rec, mdn)
 			if err != nil {
 				return err
 			}
@@ -198,9 +206,14 @@ func (b *Box) receiveBody(ctx context.Context, in msgbox.Incoming, body io.Reade
 // removed unless a row may name it.
 func (b *Box) storeFile(ctx context.Context, in msgbox.Incoming, stored msgbox.Message, props, name string, size int64,
 	sum hash.Hash, route msgbox.Router, rec *receivedFile) (msgbox.Message, bool, error) {
+	mdn, err := in.ReceivedMDN()
+	if err != nil {
+		b.removeFiles([]string{name}) // nothing of it committed
+		return msgbox.Message{}, false, err
+	}
 	var msg msgbox.Message
 	var dup bool
-	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		msg, dup = msgbox.Message{}, false // a rerun starts afresh (writeFunc)
 		m, err := existingSource(ctx, tx, in.SourceKey)
 		if err != nil {
@@ -224,7 +237,7 @@ func (b *Box) storeFile(ctx context.Context, in msgbox.Incoming, stored msgbox.M
 		if err != nil {
 			return err
 		}
-		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, in.Origin, props, bodyID, size, sum, now, rec)
+		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, in.Origin, props, bodyID, size, sum, now, rec, mdn)
 		if err != nil {
 			return err
 		}
@@ -302,12 +315,13 @@ func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message
 	return m, err
 }
 
-// insertMessage inserts the message row that publishes a stored body. The
-// caller has checked, in the same transaction, that sourceKey is new. msg
-// is the message as stored (msgbox.NewMessage), props its properties'
-// text; the returned Message is msg with its ID, Size and ReceivedAt.
+// insertMessage inserts the message row that publishes a stored body, and
+// mdn, when not nil, as the MDN kept for it (Incoming.MDN). The caller has
+// checked, in the same transaction, that sourceKey is new. msg is the
+// message as stored (msgbox.NewMessage), props its properties' text; the
+// returned Message is msg with its ID, Size and ReceivedAt.
 func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, sourceKey, origin, props string,
-	bodyID, size int64, sum hash.Hash, now time.Time, rec *receivedFile) (msgbox.Message, error) {
+	bodyID, size int64, sum hash.Hash, now time.Time, rec *receivedFile, mdn *msgbox.SentMDN) (msgbox.Message, error) {
 	var key any // NULL: no de-duplication
 	if sourceKey != "" {
 		key = sourceKey
@@ -343,6 +357,13 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Messag
 	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived),
 		msgbox.ArrivalDetail(origin, msg.ReceiveLocation, msg.FileName, size)); err != nil {
 		return msgbox.Message{}, err
+	}
+	if mdn != nil {
+		m := *mdn
+		m.MessageID = msg.ID
+		if err := insertSentMDN(ctx, tx, m); err != nil {
+			return msgbox.Message{}, err
+		}
 	}
 	return msg, nil
 }

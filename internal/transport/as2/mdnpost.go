@@ -61,17 +61,13 @@ func redactURL(u string) string {
 	return pu.String()
 }
 
-// queueMDN keeps mdn as pending work for message id, due now, and wakes
-// the poster.
-func (rc *receiver) queueMDN(ctx context.Context, id string, mdn []byte, to string) error {
-	if err := rc.keepMDN(ctx, id, mdn, msgbox.MDNPending, to); err != nil {
-		return err
-	}
+// wakePoster has the poster look for due MDNs now: one was stored
+// pending (by PutMDN or with its message).
+func (rc *receiver) wakePoster() {
 	select {
 	case rc.wake <- struct{}{}:
 	default: // already woken
 	}
-	return nil
 }
 
 // newMDNClient is the client asynchronous MDNs are POSTed with.

@@ -101,9 +101,10 @@ func TestAsyncMDNStalledURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rc.queueMDN(t.Context(), m.ID, b.Entity, url); err != nil {
+		if err := rc.keepMDN(t.Context(), m.ID, &reply{built: b, state: msgbox.MDNPending, url: url}); err != nil {
 			t.Fatal(err)
 		}
+		rc.wakePoster()
 		return m.ID
 	}
 

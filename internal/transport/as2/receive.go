@@ -79,10 +79,13 @@ stored and is refused with that Message-ID named: a processed/error MDN
 else 409 (what is kept for the first message stays as it was). The same
 Message-ID with a content that cannot be compared (the first message asked
 for no MDN, or this one asks for none, and the two ask for different MIC
-algorithms) is refused likewise, rather than acknowledged unseen. A request
-under a Message-ID another request of that party is still being stored
-under waits for it (at most 10 s) in this process, to be judged by what is
-kept for it.
+algorithms) is refused likewise, rather than acknowledged unseen. What a
+repeat is judged by, the MDN of the first message (for one that asked for
+none, the MDN that would have answered it, kept unsent as the record of
+its content), is stored in the transaction that stores the message: a
+repeat that finds the message finds it too, also on another server
+sharing the message box. A message whose MDN cannot be built is not
+stored either, and is answered 503.
 
 Other answers: 413 above max_body, 400 for missing or malformed AS2 headers,
 503 when the message box cannot store the message or its MDN (the sender
@@ -255,9 +258,6 @@ type receiver struct {
 	// keys hold the MDN signing identity: the group's, or its
 	// signing_rollover's from its at on (mdnSigner).
 	keys component.Keys
-
-	// ids serialises the requests of one party under one Message-ID.
-	ids idLocks
 }
 
 // Start listens and serves in the background, as the http transport
@@ -357,11 +357,6 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, "malformed Content-Type")
 		return
 	}
-	// A repeat that arrives while the first message is being stored and
-	// recorded waits for what is kept for it (judgeRepeat), instead of
-	// finding the message stored and nothing to compare it with.
-	release := rc.ids.lock(r.Context(), party+"\x00"+req.MessageID, repeatWait)
-	defer release()
 	in := msgbox.Incoming{
 		// A repeated Message-ID from the same partner is the same message
 		// (language §11): stored once. But AS2-From and Message-ID are
@@ -405,7 +400,31 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	entity := io.MultiReader(strings.NewReader(head+"\r\n"), io.TeeReader(src, hasher))
-	pub, err := rc.sink.PublishOutcome(r.Context(), in, entity, component.DecodeRequest{MICHash: alg.Hash(), Party: party})
+	dreq := component.DecodeRequest{MICHash: alg.Hash(), Party: party}
+	// The MDN of a new message (for one asking none, the record of its
+	// content) is built once the body is read, from what decoding found,
+	// and stored in the message's transaction: whoever finds the message,
+	// on any server sharing the box, finds what a repeat is judged by
+	// (judgeRepeat). One that cannot be built fails the receive (503, the
+	// sender sends again) rather than leave the message without it.
+	var inTx struct {
+		made bool
+		r    *reply
+	}
+	if rc.mdns != nil {
+		dreq.MDN = func(p component.Published) (*msgbox.SentMDN, error) {
+			r, err := rc.newReply(req, p, micOf(p, alg, hasher))
+			if err != nil {
+				return nil, fmt.Errorf("building the MDN: %w", err)
+			}
+			inTx.made, inTx.r = true, r
+			if r == nil {
+				return nil, nil
+			}
+			return rc.sentMDN(r), nil
+		}
+	}
+	pub, err := rc.sink.PublishOutcome(r.Context(), in, entity, dreq)
 	if err != nil {
 		if body.tooLarge {
 			log.Warn("AS2 request refused: body too large", "max_body", rc.maxBody)
@@ -427,88 +446,164 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	mic := micOf(pub, alg, hasher)
-	var kept []byte
-	if pub.Dup {
-		var refusal string
-		if kept, refusal = rc.judgeRepeat(r.Context(), log, pub, mic, req.Receipt != as2.ReceiptNone); refusal != "" {
-			rc.refuseReused(w, log, req, party, refusal)
-			return
-		}
-	}
-	if req.Receipt == as2.ReceiptNone {
-		if !pub.Dup && pub.Refused == nil {
-			rc.keepUnrequested(r.Context(), log, req, pub, mic)
-		}
-		log.Debug("AS2 message received without a receipt request", "repeat", pub.Dup)
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	mdn, built, err := rc.answer(log, req, pub, mic, kept, "")
-	if err != nil {
-		// The message is stored; without a receipt the sender will send
-		// it again, which finds it stored and tries again: the lesser harm
-		// than a receipt we cannot stand behind.
-		log.Error("building the MDN failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
-		plain(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	if req.Receipt == as2.ReceiptAsync {
-		// RFC 4130 §7.3: the request is answered at once; the MDN follows
-		// by POST, from the box, so that it survives a restart.
-		if err := rc.queueMDN(r.Context(), pub.Message.ID, mdn, req.AsyncURL); err != nil {
-			log.Error("keeping the asynchronous MDN failed", "error", err)
-			w.Header().Set("Retry-After", "5")
-			plain(w, http.StatusServiceUnavailable, "MDN not queued; send the message again later")
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-		log.Info("AS2 message received; asynchronous MDN queued", "repeat", pub.Dup, "receipt_delivery_option", redactURL(req.AsyncURL))
-		return
-	}
-	if err := rc.keepMDN(r.Context(), pub.Message.ID, mdn, msgbox.MDNSent, ""); err != nil {
-		// Answered anyway: a repeat then builds the MDN again, from the
-		// same bytes, to the same effect.
-		log.Warn("keeping the MDN sent failed", "error", err)
-	}
-	writeMDN(w, log, built)
-	log.Info("AS2 message received", "repeat", pub.Dup)
+	rc.answer(r.Context(), w, log, req, party, pub, micOf(pub, alg, hasher), inTx.made, inTx.r)
 }
 
-// answer returns the MDN that answers the message published as pub: kept,
-// the one kept for the message it repeats, when not nil, else one built
-// now (also for a repeat whose MDN was not kept: a process stopped in
-// between). refusal, when not "", is the processed/error text of an MDN
-// that refuses the message for another reason than the decoders'. mdn is
-// the whole entity; built splits it into HTTP header and body.
-func (rc *receiver) answer(log *slog.Logger, req *as2.ReceivedRequest, pub component.Published, mic *as2.MIC,
-	kept []byte, refusal string) (mdn []byte, built *as2.Built, err error) {
-	if kept != nil {
-		b, err := splitBuilt(kept)
-		if err != nil {
-			return nil, nil, fmt.Errorf("the kept MDN: %w", err)
+// answer answers the request whose message the box stored as pub (or
+// found stored: pub.Dup), with mic its Received-Content-MIC. stored says
+// that the box stored the message's MDN with it: made, nil when it made
+// none (newReply); what was made for a duplicate was dropped with it.
+func (rc *receiver) answer(ctx context.Context, w http.ResponseWriter, log *slog.Logger, req *as2.ReceivedRequest, party string,
+	pub component.Published, mic *as2.MIC, stored bool, made *reply) {
+	rp, keep := made, false
+	if pub.Dup || !stored {
+		// A repeat, or a message stored without an MDN made (the box
+		// keeps none): its MDN, if any, is kept now.
+		var ok bool
+		if rp, ok = rc.replyTo(ctx, w, log, req, party, pub, mic); !ok {
+			return
 		}
-		log.Info("AS2 message repeated: answered with the original MDN")
-		return kept, b, nil
+		keep = true
 	}
-	m := rc.mdnFor(req, pub, mic, refusal)
-	opts := as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: req.Options.MICAlg()}
-	if req.Options.Signed {
-		opts.Signer, err = rc.mdnSigner()
+	if rp != nil && keep {
+		if err := rc.keepMDN(ctx, pub.Message.ID, rp); err != nil {
+			if rp.state == msgbox.MDNPending {
+				log.Error("keeping the asynchronous MDN failed", "error", err)
+				w.Header().Set("Retry-After", "5")
+				plain(w, http.StatusServiceUnavailable, "MDN not queued; send the message again later")
+				return
+			}
+			// Answered anyway: a repeat then builds the MDN again, from
+			// the same bytes, to the same effect.
+			log.Warn("keeping the MDN sent failed", "error", err)
+		}
 	}
-	var b *as2.Built
-	if err == nil {
-		b, err = as2.BuildMDN(m, opts)
+	if rp != nil && rp.mdn != nil && rp.state != msgbox.MDNUnrequested {
+		// Logged now, with the message's id, which it was built without.
+		log.Info("MDN built", "disposition", rp.mdn.Disposition.String(), "signed_mdn", rp.signed)
 	}
+	switch {
+	case rp == nil || rp.state == msgbox.MDNUnrequested:
+		log.Debug("AS2 message received without a receipt request", "repeat", pub.Dup)
+		w.WriteHeader(http.StatusOK)
+	case rp.state == msgbox.MDNPending:
+		// RFC 4130 §7.3: the request is answered at once; the MDN follows
+		// by POST, from the box, so that it survives a restart.
+		rc.wakePoster()
+		w.WriteHeader(http.StatusOK)
+		log.Info("AS2 message received; asynchronous MDN queued", "repeat", pub.Dup, "receipt_delivery_option", redactURL(req.AsyncURL))
+	default:
+		writeMDN(w, log, rp.built)
+		log.Info("AS2 message received", "repeat", pub.Dup)
+	}
+}
+
+// replyTo returns the reply to a request whose message the box stored
+// without an MDN made with it (newReply), to be kept now: for a repeat
+// (pub.Dup), judged first, the original MDN when it answers it, else one
+// built now as the request asks (nil when it asks for none: the
+// original's record stays as it is); for a new message, one built now.
+// ok is false when it answered the request itself (a refused repeat, an
+// MDN that could not be built).
+func (rc *receiver) replyTo(ctx context.Context, w http.ResponseWriter, log *slog.Logger, req *as2.ReceivedRequest, party string,
+	pub component.Published, mic *as2.MIC) (rp *reply, ok bool) {
+	if pub.Dup {
+		kept, refusal := rc.judgeRepeat(ctx, log, pub, mic, req.Receipt != as2.ReceiptNone)
+		switch {
+		case refusal != "":
+			rc.refuseReused(w, log, req, party, refusal)
+			return nil, false
+		case req.Receipt == as2.ReceiptNone:
+			return nil, true
+		case kept != nil:
+			log.Info("AS2 message repeated: answered with the original MDN")
+			rp = &reply{built: kept}
+			rp.state, rp.url = keptAs(req)
+			return rp, true
+		}
+	}
+	rp, err := rc.newReply(req, pub, mic)
 	if err != nil {
-		return nil, nil, err
+		// The message is stored; without a receipt the sender will send
+		// it again, which finds it stored and tries again: the lesser
+		// harm than a receipt we cannot stand behind.
+		log.Error("building the MDN failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
+		plain(w, http.StatusInternalServerError, "internal error")
+		return nil, false
 	}
-	log.Info("MDN built", "disposition", m.Disposition.String(), "signed_mdn", opts.Signer != nil)
-	return b.Entity, b, nil
+	return rp, true
+}
+
+// reply is an MDN that answers a message, or records it unsent, and the
+// state the box keeps it in.
+type reply struct {
+	built *as2.Built
+	state msgbox.MDNState
+	url   string // where a pending one is POSTed
+	// mdn is what was built, and whether it was signed; nil for the
+	// MDN kept for a message this one repeats.
+	mdn    *as2.MDN
+	signed bool
+}
+
+// keptAs is the state the MDN answering req is kept in, and where it
+// goes: sent in the answer, pending for a POST to the request's
+// Receipt-Delivery-Option, or unrequested (never sent: a record).
+func keptAs(req *as2.ReceivedRequest) (msgbox.MDNState, string) {
+	switch req.Receipt {
+	case as2.ReceiptSync:
+		return msgbox.MDNSent, ""
+	case as2.ReceiptAsync:
+		return msgbox.MDNPending, req.AsyncURL
+	}
+	return msgbox.MDNUnrequested, ""
+}
+
+// newReply builds the MDN that answers the message published as pub,
+// whose Received-Content-MIC is mic, as req asks (keptAs): signed when it
+// asks so. For a message asking for none it is the unsigned MDN that
+// would have answered it, kept as the record of its content, by its MIC,
+// without which a later message under its Message-ID could not be judged
+// (judgeRepeat); nil when there is no MIC to record (a message the
+// decoders refused, which holds no Message-ID, or one they computed none
+// for) or no box to keep it in.
+func (rc *receiver) newReply(req *as2.ReceivedRequest, pub component.Published, mic *as2.MIC) (*reply, error) {
+	r := &reply{}
+	r.state, r.url = keptAs(req)
+	unsent := r.state == msgbox.MDNUnrequested
+	if unsent && (mic == nil || rc.mdns == nil) {
+		return nil, nil
+	}
+	r.mdn, r.signed = rc.mdnFor(req, pub, mic, ""), !unsent && req.Options.Signed
+	var err error
+	if r.built, err = rc.buildMDN(req, r.mdn, r.signed); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// sentMDN is r as the box keeps it, for a message it names.
+func (rc *receiver) sentMDN(r *reply) *msgbox.SentMDN {
+	return &msgbox.SentMDN{Location: rc.loc, Data: r.built.Entity, URL: r.url, State: r.state, NextAttemptAt: time.Now()}
+}
+
+// buildMDN builds m from us to req's sender, in the MIC algorithm req
+// asks for, signed by mdnSigner when signed.
+func (rc *receiver) buildMDN(req *as2.ReceivedRequest, m *as2.MDN, signed bool) (*as2.Built, error) {
+	opts := as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: req.Options.MICAlg()}
+	if signed {
+		var err error
+		if opts.Signer, err = rc.mdnSigner(); err != nil {
+			return nil, err
+		}
+	}
+	return as2.BuildMDN(m, opts)
 }
 
 // mdnFor is the MDN that answers the message published as pub, whose
-// Received-Content-MIC is mic (see answer).
+// Received-Content-MIC is mic; refusal, when not "", is the
+// processed/error text of an MDN that refuses the message for another
+// reason than the decoders' (refuseReused).
 func (rc *receiver) mdnFor(req *as2.ReceivedRequest, pub component.Published, mic *as2.MIC, refusal string) *as2.MDN {
 	m := &as2.MDN{OriginalRecipient: rc.as2ID, FinalRecipient: rc.as2ID, OriginalMessageID: req.MessageID, Disposition: as2.Processed(), MIC: mic}
 	switch {
@@ -520,25 +615,6 @@ func (rc *receiver) mdnFor(req *as2.ReceivedRequest, pub component.Published, mi
 		m.Text = "The message was received but not processed: " + m.Disposition.Description + "."
 	}
 	return m
-}
-
-// keepUnrequested keeps, for a message stored under its Message-ID whose
-// sender asked for no MDN, the unsigned MDN that would have answered it
-// (msgbox.MDNUnrequested): the record of its content, by its MIC, without
-// which a later message under that Message-ID could not be judged
-// (judgeRepeat). Nothing is sent. A failure to keep it is logged: the
-// message is stored, and only that judgement is lost.
-func (rc *receiver) keepUnrequested(ctx context.Context, log *slog.Logger, req *as2.ReceivedRequest, pub component.Published, mic *as2.MIC) {
-	if rc.mdns == nil || mic == nil {
-		return
-	}
-	b, err := as2.BuildMDN(rc.mdnFor(req, pub, mic, ""), as2.BuildOptions{From: rc.as2ID, To: req.From, Digest: req.Options.MICAlg()})
-	if err == nil {
-		err = rc.keepMDN(ctx, pub.Message.ID, b.Entity, msgbox.MDNUnrequested, "")
-	}
-	if err != nil {
-		log.Warn("keeping the record of the message's MIC failed; a later message under its Message-ID cannot be compared with it", "error", err)
-	}
 }
 
 // micOf is the Received-Content-MIC of the message published as pub (RFC
@@ -559,12 +635,13 @@ func micOf(pub component.Published, alg as2.Alg, hasher hash.Hash) *as2.MIC {
 
 // judgeRepeat judges a message whose Message-ID its party sent before
 // (pub.Dup): the one stored under it holds that Message-ID and was
-// answered with the MDN kept for it. kept is that MDN when it answers this
-// message too: the same content, by the MIC both MDNs report (RFC 4130
-// §7.3.1 makes it the content's identity: the same across re-encryption
-// and re-signing). It is nil when no MDN is kept or the kept one is
-// unreadable, and when the kept one was never sent (the first message
-// asked for none: keepUnrequested): one is built again, as this request
+// answered with the MDN kept for it (stored with it: newReply). kept is
+// that MDN, split for the answer, when it answers this message too: the
+// same content, by the MIC both MDNs report (RFC 4130 §7.3.1 makes it the
+// content's identity: the same across re-encryption and re-signing). It is
+// nil when no MDN is kept (a message stored before MDNs were stored with
+// it) or the kept one is unreadable, and when the kept one was never sent
+// (the first message asked for none): one is built again, as this request
 // asks. refusal, when not "", says why this message is refused instead:
 // another content under the same Message-ID, which the box cannot take
 // (the Message-ID is held) and the original MDN does not answer; or a
@@ -572,7 +649,7 @@ func micOf(pub component.Published, alg as2.Alg, hasher hash.Hash) *as2.MIC {
 // algorithm) when no MDN will let the sender compare them: this one asks
 // for none (answered says whether it asks for one), or the original's was
 // never sent.
-func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub component.Published, mic *as2.MIC, answered bool) (kept []byte, refusal string) {
+func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub component.Published, mic *as2.MIC, answered bool) (kept *as2.Built, refusal string) {
 	if rc.mdns == nil {
 		return nil, ""
 	}
@@ -585,8 +662,9 @@ func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub compo
 		return nil, ""
 	}
 	orig, err := as2.ParseMDN(sm.Data, as2.VerifyOptions{Unverified: true})
+	var built *as2.Built
 	if err == nil {
-		_, err = splitBuilt(sm.Data)
+		built, err = splitBuilt(sm.Data)
 	}
 	if err != nil {
 		log.Warn("the kept MDN is unreadable; building it again", "error", err)
@@ -610,13 +688,13 @@ func (rc *receiver) judgeRepeat(ctx context.Context, log *slog.Logger, pub compo
 		}
 		// The original MDN, whose MIC the sender checks against what it
 		// sent (language §11), so that another content is found out there.
-		return sm.Data, ""
+		return built, ""
 	case !orig.MIC.Equal(*mic):
 		return nil, anotherContent
 	case unsent:
 		return nil, "" // the same content; built as this request asks
 	}
-	return sm.Data, ""
+	return built, ""
 }
 
 // Why judgeRepeat refuses a repeat: the text of the refusal, after the
@@ -651,7 +729,7 @@ func (rc *receiver) refuseReused(w http.ResponseWriter, log *slog.Logger, req *a
 		plain(w, http.StatusConflict, why)
 		return
 	}
-	_, built, err := rc.answer(log, req, component.Published{}, nil, nil, why)
+	built, err := rc.buildMDN(req, rc.mdnFor(req, component.Published{}, nil, why), req.Options.Signed)
 	if err != nil {
 		log.Error("building the MDN failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
 		plain(w, http.StatusInternalServerError, "internal error")
@@ -698,13 +776,15 @@ func splitBuilt(entity []byte) (*as2.Built, error) {
 	return &as2.Built{Header: h, Body: body, Entity: entity}, nil
 }
 
-// keepMDN stores the MDN sent for message id, when the box keeps them.
-func (rc *receiver) keepMDN(ctx context.Context, id string, mdn []byte, state msgbox.MDNState, url string) error {
+// keepMDN stores r as the MDN of message id, stored already (a repeat's),
+// when the box keeps them.
+func (rc *receiver) keepMDN(ctx context.Context, id string, r *reply) error {
 	if rc.mdns == nil {
 		return nil
 	}
-	return rc.mdns.PutMDN(ctx, msgbox.SentMDN{MessageID: id, Location: rc.loc, Data: mdn, URL: url,
-		State: state, NextAttemptAt: time.Now()})
+	m := rc.sentMDN(r)
+	m.MessageID = id
+	return rc.mdns.PutMDN(ctx, *m)
 }
 
 // refusalDescription is the MDN's processed/error description for a
@@ -754,50 +834,4 @@ func (rc *receiver) mdnSigner() (*smime.Signer, error) {
 		return nil, err
 	}
 	return &smime.Signer{Cert: id.Cert, Key: id.Key, Chain: id.Chain}, nil
-}
-
-// repeatWait bounds how long a request waits for another of its party
-// under its Message-ID (idLocks): one that stalls (a sender that sends its
-// body slowly) delays its repeats that long at most.
-const repeatWait = 10 * time.Second
-
-// idLocks holds a key (a party and a Message-ID) for one request of this
-// process at a time. The zero value is ready.
-type idLocks struct {
-	mu   sync.Mutex
-	held map[string]chan struct{} // closed when released
-}
-
-// lock waits until no other request holds key, or max has passed, or ctx
-// is done, and returns the function that releases what it got: after max,
-// the request goes on without the key, as every request did before.
-func (l *idLocks) lock(ctx context.Context, key string, max time.Duration) (release func()) {
-	timer := time.NewTimer(max)
-	defer timer.Stop()
-	for {
-		l.mu.Lock()
-		busy, ok := l.held[key]
-		if !ok {
-			if l.held == nil {
-				l.held = map[string]chan struct{}{}
-			}
-			mine := make(chan struct{})
-			l.held[key] = mine
-			l.mu.Unlock()
-			return func() {
-				l.mu.Lock()
-				delete(l.held, key)
-				l.mu.Unlock()
-				close(mine)
-			}
-		}
-		l.mu.Unlock()
-		select {
-		case <-busy:
-		case <-timer.C:
-			return func() {}
-		case <-ctx.Done():
-			return func() {}
-		}
-	}
 }

@@ -26,8 +26,9 @@ import (
 // body containing "JUNK" is refused (as an unencrypted message is by a
 // pipeline that requires encryption), any other is decoded, its MIC the
 // requested hash of the whole entity; either way it is stored as the
-// runner stores it, the Incoming as the transport made it.
-type judgingSink struct{ box *sqlitebox.Box }
+// runner stores it, the Incoming as the transport made it, with the MDN
+// the request makes (DecodeRequest.ForBox).
+type judgingSink struct{ box msgbox.Box }
 
 func (s judgingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
 	p, err := s.PublishOutcome(ctx, in, body, component.DecodeRequest{})
@@ -49,14 +50,14 @@ func (s judgingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, bod
 		in.Decoding, in.Party = msgbox.Decoded, req.Party
 		p.Decoded, p.Party, p.MIC = true, req.Party, h.Sum(nil)
 	}
-	p.Message, p.Dup, err = s.box.ReceiveRouted(ctx, in, bytes.NewReader(b), nil)
+	p.Message, p.Dup, err = s.box.ReceiveRouted(ctx, req.ForBox(in, p), bytes.NewReader(b), nil)
 	return p, err
 }
 
 // repeatRig is an as2 receive location over a real box, its pipeline
 // judgingSink, and a partner posting to it under one Message-ID.
 type repeatRig struct {
-	box    *sqlitebox.Box
+	box    mdnBox
 	signer *testpki.Cert
 	url    string
 }
@@ -68,23 +69,46 @@ func newRepeatRig(t *testing.T) *repeatRig { return newRepeatRigWith(t, nil) }
 // newRepeatRigWith is newRepeatRig with the sink wrapped by wrap (when not
 // nil).
 func newRepeatRigWith(t *testing.T, wrap func(component.OutcomeSink) component.OutcomeSink) *repeatRig {
-	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
 	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { box.Close() })
+	return newRepeatRigOn(t, rigOptions{box: box, mdns: box, wrap: wrap})
+}
+
+// mdnBox is a box that keeps MDNs, as both boxes do.
+type mdnBox interface {
+	msgbox.Box
+	msgbox.MDNOutbox
+}
+
+// rigOptions are what a repeatRig is made of.
+type rigOptions struct {
+	box  mdnBox
+	mdns msgbox.MDNOutbox // the location's: box, or one standing for it
+	wrap func(component.OutcomeSink) component.OutcomeSink
+	// keys sign the MDNs; the zero value: the rig's signer's.
+	keys component.Keys
+}
+
+// newRepeatRigOn is the rig of an as2 receive location over o.box.
+func newRepeatRigOn(t *testing.T, o rigOptions) *repeatRig {
+	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
 	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
-	var sink component.OutcomeSink = judgingSink{box}
-	if wrap != nil {
-		sink = wrap(sink)
+	var sink component.OutcomeSink = judgingSink{o.box}
+	if o.wrap != nil {
+		sink = o.wrap(sink)
+	}
+	keys := o.keys
+	if keys.Signer == nil {
+		keys.Signer = &component.Identity{Cert: signer.Cert, Key: signer.Key}
 	}
 	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
 		Location: "in", ContentType: "application/octet-stream", Sink: sink,
-		AS2ID: "FABRIKAM", PartyAS2IDs: map[string]string{"contoso": "CONTOSO"}, MDNs: box,
-		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
+		AS2ID: "FABRIKAM", PartyAS2IDs: map[string]string{"contoso": "CONTOSO"}, MDNs: o.mdns, Keys: keys,
 	}) + "/as2"
-	return &repeatRig{box: box, signer: signer, url: url}
+	return &repeatRig{box: o.box, signer: signer, url: url}
 }
 
 // post returns the answer's status and, for a 200, the MDN entity; else
@@ -336,29 +360,34 @@ func TestReceiveRepeatAfterNoReceipt(t *testing.T) {
 
 // gatedSink holds the first message it stores, after the box committed
 // it, until gate is closed (or a few seconds pass): the instant between a
-// message's commit and the record kept for it.
+// message's commit and the MDN kept for it, when that was kept after.
 type gatedSink struct {
 	component.OutcomeSink
 	stored, gate chan struct{}
-	taken        *atomic.Bool // the first message was held
+	taken        *atomic.Bool  // the first message was held
+	max          time.Duration // how long at most; 0: 5 s
 }
 
 func (s gatedSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
 	p, err := s.OutcomeSink.PublishOutcome(ctx, in, body, req)
 	if s.taken.CompareAndSwap(false, true) {
 		close(s.stored)
+		max := s.max
+		if max == 0 {
+			max = 5 * time.Second
+		}
 		select {
 		case <-s.gate:
-		case <-time.After(5 * time.Second):
+		case <-time.After(max):
 		}
 	}
 	return p, err
 }
 
 // TestReceiveRepeatWhileRecording: a message under the same Message-ID
-// that arrives while the first (which asked for no MDN) is stored but not
-// yet recorded waits for the record, and is judged by it: another content
-// is refused, not acknowledged with its own MIC.
+// that arrives while the first (which asked for no MDN) is stored but its
+// request not yet answered is judged by the record stored with it:
+// another content is refused, not acknowledged with its own MIC.
 func TestReceiveRepeatWhileRecording(t *testing.T) {
 	stored, gate := make(chan struct{}), make(chan struct{})
 	g := newRepeatRigWith(t, func(s component.OutcomeSink) component.OutcomeSink {
@@ -375,7 +404,7 @@ func TestReceiveRepeatWhileRecording(t *testing.T) {
 		_, mdn := g.post(t, "UNB+UNOC:3+CONTOSO+FABRIKAM'order 2'", nil)
 		second <- mdn
 	}()
-	// Without the wait, the repeat is answered within this time.
+	// The repeat is answered within this time, while the first is held.
 	time.Sleep(300 * time.Millisecond)
 	close(gate)
 	if code := <-firstDone; code != http.StatusOK {
@@ -383,29 +412,5 @@ func TestReceiveRepeatWhileRecording(t *testing.T) {
 	}
 	if m := g.mdnOf(t, <-second); m.Disposition.Positive() || !strings.Contains(m.Text, repeatID) {
 		t.Errorf("another content under the Message-ID while the first was being recorded: %q, MIC %v; want processed/error naming %s", m.Disposition, m.MIC, repeatID)
-	}
-}
-
-// TestIDLocksBounded: a request waits for another under its key at most
-// max, or until its context is done, and then goes on without the key;
-// the holder's release lets the next one take it.
-func TestIDLocksBounded(t *testing.T) {
-	var l idLocks
-	release := l.lock(context.Background(), "k", time.Second)
-	start := time.Now()
-	l.lock(context.Background(), "k", 50*time.Millisecond)() // gives up
-	if waited := time.Since(start); waited < 50*time.Millisecond || waited > 5*time.Second {
-		t.Errorf("a waiter gave up after %v, want about 50ms", waited)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	l.lock(ctx, "k", time.Hour)() // returns at once: ctx is done
-	release()
-	got := make(chan struct{})
-	go func() { l.lock(context.Background(), "k", time.Hour)(); close(got) }()
-	select {
-	case <-got:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the key was not free after its holder released it")
 	}
 }
