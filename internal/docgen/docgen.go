@@ -60,7 +60,9 @@ type Guide struct {
 }
 
 // Guides are the hand-written pages of docs/.
-var Guides = []Guide{}
+var Guides = []Guide{
+	{"performance.md", "What bizpipe's throughput and memory figures mean, the commands that measure them, and the latest results."},
+}
 
 // IsGuide reports whether name, relative to docs/, is one of Guides.
 func IsGuide(name string) bool {
