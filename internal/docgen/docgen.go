@@ -61,6 +61,7 @@ type Guide struct {
 
 // Guides are the hand-written pages of docs/.
 var Guides = []Guide{
+	{"operations.md", "Operating bizpipe on servers: one configuration for every server, host instances and service accounts, changing certificates, backing up, restoring and upgrading the message box, monitoring, and what the box keeps in clear."},
 	{"performance.md", "What bizpipe's throughput and memory figures mean, the commands that measure them, and the latest results."},
 }
 
