@@ -50,6 +50,31 @@ const (
 	fileCLI         = "cli.md"
 )
 
+// Guide is a hand-written page of docs/, beside the generated reference:
+// the index links it; Generate neither writes nor removes it.
+type Guide struct {
+	// File is its name, relative to docs/.
+	File string
+	// What says what it holds, for the index.
+	What string
+}
+
+// Guides are the hand-written pages of docs/.
+var Guides = []Guide{
+	{"operations.md", "Operating bizpipe on servers: one configuration for every server, host instances and service accounts, changing certificates, backing up, restoring and upgrading the message box, monitoring, and what the box keeps in clear."},
+	{"performance.md", "What bizpipe's throughput and memory figures mean, the commands that measure them, and the latest results."},
+}
+
+// IsGuide reports whether name, relative to docs/, is one of Guides.
+func IsGuide(name string) bool {
+	for _, g := range Guides {
+		if g.File == name {
+			return true
+		}
+	}
+	return false
+}
+
 // header starts every generated file.
 const header = "<!-- Generated from the code by internal/docgen: do not edit. Regenerate with\n" +
 	"     go test ./cmd/bizpipe -run TestDocs -update -->\n\n"
@@ -102,6 +127,12 @@ func index(files map[string]string) string {
 		if _, ok := files[e.file]; ok {
 			fmt.Fprintf(&b, "* [%s](%s): %s\n", e.file, e.file, e.what)
 		}
+	}
+	if len(Guides) > 0 {
+		b.WriteString("\nBeside the reference, guides written by hand (not generated from the code):\n\n")
+	}
+	for _, g := range Guides {
+		fmt.Fprintf(&b, "* [%s](%s): %s\n", g.File, g.File, g.What)
 	}
 	return b.String()
 }
