@@ -92,6 +92,14 @@ func checkMessageBox(ctx context.Context, cfg *model.Config) hcl.Diagnostics {
 		// A database no bizpipe has used yet: the first run creates the
 		// schema, so a deployment's validate --live must not block it.
 		return nil
+	case err != nil && have < want && errors.Is(err, pgbox.ErrSchemaMismatch):
+		// An older schema is what an upgrade meets: run migrates it when
+		// it starts, so an ExecStartPre validate --live must not stop the
+		// run that would. What can go wrong is the other servers: an older
+		// bizpipe refuses the migrated schema.
+		return hcl.Diagnostics{diag.Warningf(diag.CodeLiveMessageBox, u.Range, "Message box schema to be migrated",
+			"The postgres message box's schema is version %d; this bizpipe uses version %d, and run migrates it when it starts. "+
+				"Upgrade every server that uses this box: an older bizpipe refuses the newer schema.", have, want)}
 	case err != nil:
 		return fail("The postgres message box's schema is version %d, and this bizpipe uses version %d: %v.", have, want, err)
 	}

@@ -156,7 +156,7 @@ var rules = [...]Rule{
 		"The process runs as a different user than the host instance's service account."},
 	{diag.CodeLiveMessageBox, "MessageBoxUnreachable", hcl.DiagError, Live,
 		"Message box unreachable or at another schema version",
-		"The shared PostgreSQL message box cannot be reached, or its schema version is not the one this bizpipe uses."},
+		"The shared PostgreSQL message box cannot be reached, or its schema is newer than this bizpipe's. An older schema is a warning: run migrates it when it starts, and older bizpipe servers then refuse it."},
 	{diag.CodeLiveDirectory, "ComponentDirectoryUnusable", hcl.DiagWarning, Live,
 		"Transport directory missing or not usable",
 		"A directory that a receive location or send port of an instance on this server polls or writes (a file transport's path) is missing, not a directory, or cannot be read, searched or written by the instance's user. A warning, as the directory may be a share mounted later; until it is there, the location receives nothing and the port's deliveries fail and are retried."},

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
+	"github.com/bizpipe/bizpipe/internal/pgtest"
+)
+
+// TestCheckMessageBoxSchemas: validate --live's BP6005 on a real
+// PostgreSQL box at each schema version it can meet. An older schema is
+// what an upgrade meets, and run migrates it, so it must not stop a
+// deployment's validate --live (a warning); a newer one is an error.
+func TestCheckMessageBoxSchemas(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := context.Background()
+	want := pgbox.SchemaVersion()
+	tests := []struct {
+		name     string
+		version  int // the schema left in the database; -1: none at all
+		severity hcl.DiagnosticSeverity
+		detail   string
+	}{
+		{"current", want, hcl.DiagInvalid, ""},
+		{"empty database", -1, hcl.DiagInvalid, ""},
+		{"older", want - 1, hcl.DiagWarning, "run migrates it"},
+		{"newer", want + 1, hcl.DiagError, "newer than this bizpipe supports"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := srv.NewDatabase(t)
+			if tt.version >= 0 {
+				box, err := pgbox.Open(ctx, url, pgbox.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				box.Close()
+				setSchemaVersion(t, url, tt.version)
+			}
+			cfg := &model.Config{MessageBox: &model.MessageBox{PostgresURL: ptr(model.Known(url, hcl.Range{Filename: "mb.hcl"}))}}
+			diags := checkMessageBox(ctx, cfg)
+			if tt.severity == hcl.DiagInvalid {
+				if len(diags) != 0 {
+					t.Fatalf("diagnostics %v, want none", diags)
+				}
+				return
+			}
+			if len(diags) != 1 || diags[0].Severity != tt.severity || !strings.Contains(diags[0].Detail, tt.detail) {
+				t.Fatalf("diagnostics %v, want one of severity %v saying %q", diags, tt.severity, tt.detail)
+			}
+			if strings.Contains(diags[0].Detail, url) {
+				t.Errorf("the detail shows the URL with its password: %s", diags[0].Detail)
+			}
+		})
+	}
+}
+
+// setSchemaVersion makes the database's recorded schema version v, as an
+// older or newer bizpipe would have left it.
+func setSchemaVersion(t *testing.T, url string, v int) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DELETE FROM "+pgbox.MigrationsTable+" WHERE version > $1", v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO "+pgbox.MigrationsTable+" (version) SELECT $1::int WHERE NOT EXISTS (SELECT 1 FROM "+pgbox.MigrationsTable+" WHERE version = $1::int)", v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
