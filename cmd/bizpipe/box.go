@@ -37,11 +37,14 @@ const (
 func openBox(cfg *model.Config, dataDir string, use boxUse) (msgbox.Box, error) {
 	path := filepath.Join(dataDir, "messagebox.db")
 	if cfg != nil && cfg.MessageBox != nil {
+		// A backend without a usable value has been reported by the
+		// configuration's load (lang.Options.NeedMessageBox); falling
+		// back to the default box would open another one than it names.
 		mb := cfg.MessageBox
 		switch {
 		case mb.PostgresURL != nil:
 			if !mb.PostgresURL.Usable() {
-				return nil, errors.New("the postgres message box has no url")
+				return nil, fmt.Errorf("the postgres message_box at %s has no url that is known: not opening a message box", mb.DeclRange)
 			}
 			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, pgbox.Options{})
 			if err != nil {
@@ -50,6 +53,8 @@ func openBox(cfg *model.Config, dataDir string, use boxUse) (msgbox.Box, error) 
 			return box, nil
 		case mb.SQLitePath != nil && mb.SQLitePath.Usable():
 			path = mb.SQLitePath.V
+		default:
+			return nil, fmt.Errorf("the message_box at %s has no sqlite path or postgres url that is known: not opening a message box", mb.DeclRange)
 		}
 	}
 	opts := sqlitebox.Options{Lock: true}

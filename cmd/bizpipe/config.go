@@ -8,23 +8,35 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
-// varFlags are --var and --var-file, shared by validate, run and certs.
+// varFlags are --var and --var-file, shared by the commands that read a
+// configuration: validate, run, route, certs, lsp and messages.
 type varFlags struct {
 	vars     []string
 	varFiles []string
 }
 
-func (v *varFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVar(&v.vars, "var", nil, "set a variable: `NAME=VALUE` (repeatable; wins over --var-file); give a secret as BIZPIPE_VAR_NAME instead, out of the process list")
-	cmd.Flags().StringArrayVar(&v.varFiles, "var-file", nil, "read variables from an HCL or JSON `FILE` (repeatable; wins over BIZPIPE_VAR_NAME)")
+// register adds the flags to cmd.
+func (v *varFlags) register(cmd *cobra.Command) { v.registerOn(cmd, cmd.Flags()) }
+
+// registerPersistent adds the flags to cmd and every command under it
+// (messages and its subcommands).
+func (v *varFlags) registerPersistent(cmd *cobra.Command) { v.registerOn(cmd, cmd.PersistentFlags()) }
+
+func (v *varFlags) registerOn(cmd *cobra.Command, fs *pflag.FlagSet) {
+	fs.StringArrayVar(&v.vars, "var", nil, "set a variable: `NAME=VALUE` (repeatable; wins over --var-file); give a secret as BIZPIPE_VAR_NAME instead, out of the process list")
+	fs.StringArrayVar(&v.varFiles, "var-file", nil, "read variables from an HCL or JSON `FILE` (repeatable; wins over BIZPIPE_VAR_NAME)")
 	mustComplete(cmd, "var-file", completeVarFiles)
 }
+
+// given reports whether a --var or --var-file was given.
+func (v *varFlags) given() bool { return len(v.vars)+len(v.varFiles) > 0 }
 
 // check reports a --var without "=" (or without a name) as a usage error:
 // the command line is wrong, not the configuration. The value is not
@@ -62,6 +74,12 @@ func ordinal(n int) string {
 // would print a sensitive value (a diagnostic pointing at `password = "..."`
 // in a variables file). Diagnostics in them keep their location.
 func loadConfig(e *env, paths []string, vf varFlags, mode lang.Mode) (*model.Config, hcl.Diagnostics, error) {
+	return loadConfigWith(e, paths, vf, lang.Options{Mode: mode})
+}
+
+// loadConfigWith is loadConfig with more of lang's options (opts's Vars,
+// VarFiles and LookupEnv are vf's and e's).
+func loadConfigWith(e *env, paths []string, vf varFlags, opts lang.Options) (*model.Config, hcl.Diagnostics, error) {
 	if err := vf.check(); err != nil {
 		return nil, nil, err
 	}
@@ -72,9 +90,8 @@ func loadConfig(e *env, paths []string, vf varFlags, mode lang.Mode) (*model.Con
 	if err := lang.CheckVarFiles(paths, files, vf.varFiles); err != nil {
 		return nil, nil, err
 	}
-	cfg, diags := lang.Load(files, lang.Options{
-		Mode: mode, Vars: vf.vars, VarFiles: vf.varFiles, LookupEnv: e.lookupEnv,
-	})
+	opts.Vars, opts.VarFiles, opts.LookupEnv = vf.vars, vf.varFiles, e.lookupEnv
+	cfg, diags := lang.Load(files, opts)
 	if cfg != nil {
 		keep := map[string]bool{}
 		for _, f := range files {

@@ -48,6 +48,9 @@ type messagesFlags struct {
 	// mdnPort: messages mdn writes the MDN of the delivery to this send
 	// port.
 	mdnPort string
+	// vars are --var and --var-file: the values of the variables the
+	// message_box block uses.
+	vars varFlags
 }
 
 func newMessagesCmd(e *env) *cobra.Command {
@@ -60,9 +63,11 @@ func newMessagesCmd(e *env) *cobra.Command {
 
 A configuration that does not load (a syntax error, an undeclared reference,
 a bad value) is reported on stderr as validate reports it, and the command
-exits 1 without opening a box. The certificate, store and live rules are not
-checked, and no store password is needed: reading and operating the box
-uses no certificate.`,
+exits 1 without opening a box. So does a message_box block whose path or url
+uses a variable or env() without a value: give it with --var, --var-file or
+BIZPIPE_VAR_NAME, as for run. The certificate, store and live rules are not
+checked, and no other variable needs a value (no store password): reading and
+operating the box uses no certificate.`,
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error { return noEmptyFlags(c) },
 	}
 	clidoc.SetExitCodes(cmd,
@@ -73,6 +78,7 @@ uses no certificate.`,
 	cmd.PersistentFlags().StringVar(&f.format, "format", "text", "output `FORMAT`: text or json")
 	mustComplete(cmd, "data-dir", completeDirs)
 	mustComplete(cmd, "format", completeValues([]string{"text", "json"}))
+	f.vars.registerPersistent(cmd)
 
 	list := &cobra.Command{
 		Use:   "list [flags] [PATH...]",
@@ -301,13 +307,14 @@ func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, m
 // validation rules (certificate stores and reachability, live checks) are
 // not: reading and operating the box needs no certificate, so a
 // configuration with an expired certificate still lets an operator see and
-// resume its messages. Variables need no values either: a store password
-// is only used by those rules.
+// resume its messages. Variables need no values either (a store password
+// is only used by those rules), but for those the message_box block uses:
+// the box they name is the one to open, and without them nothing is opened.
 func withConfigBox(e *env, f messagesFlags, paths []string, fn func(context.Context, *model.Config, msgbox.Box) error) error {
 	if f.format != "text" && f.format != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", f.format)}
 	}
-	cfg, err := messagesConfig(e, paths)
+	cfg, err := messagesConfig(e, paths, f.vars)
 	if err != nil {
 		return err
 	}
@@ -331,16 +338,22 @@ func withConfigBox(e *env, f messagesFlags, paths []string, fn func(context.Cont
 // configuration files (the embedded box under --data-dir then). A
 // configuration with errors is reported on stderr, as validate's text
 // format shows them (the syntax errors alone when there are any, as
-// validate does), and is exit 1.
-func messagesConfig(e *env, paths []string) (*model.Config, error) {
-	files, err := lang.FindFiles(paths)
-	if err != nil {
-		if len(paths) == 0 {
+// validate does), and is exit 1. So is a message_box block whose backend
+// depends on a variable or env() without a value (lang.Options.NeedMessageBox):
+// the default box is not the one it names.
+func messagesConfig(e *env, paths []string, vf varFlags) (*model.Config, error) {
+	if len(paths) == 0 {
+		if _, err := lang.FindFiles(nil); err != nil {
+			if vf.given() {
+				return nil, &exitError{code: exitUsage, err: fmt.Errorf("--var and --var-file give the variables of a configuration, and there is none here: %w", cleanError(err))}
+			}
 			return nil, nil
 		}
-		return nil, &exitError{code: exitUsage, err: cleanError(err)}
 	}
-	cfg, diags := lang.Load(files, lang.Options{Mode: lang.ModeValidate, LookupEnv: e.lookupEnv})
+	cfg, diags, err := loadConfigWith(e, paths, vf, lang.Options{Mode: lang.ModeValidate, NeedMessageBox: true})
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
 	if !diags.HasErrors() {
 		return cfg, nil
 	}

@@ -49,6 +49,12 @@ func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string
 	if isCompletionRequest(args) {
 		plainFlagUsages(root)
 	}
+	if len(args) == 0 {
+		// No command at all is a missing argument, as a group's without
+		// one (groupCommands): the usage on stderr, exit 2. --help and
+		// help ask for it, and stay 0.
+		return missingCommand(root, stderr)
+	}
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -120,7 +126,7 @@ named directly.`,
 		if c.Name() == "completion" {
 			clidoc.SetExitCodes(c,
 				clidoc.ExitCode{Code: exitOK, Meaning: "the script was written"},
-				clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage (an unknown shell)"})
+				clidoc.ExitCode{Code: exitUsage, Meaning: "bad usage (an unknown shell, or none)"})
 		}
 	}
 	groupCommands(root)
@@ -132,8 +138,10 @@ named directly.`,
 // (messages, completion) fail on an unknown command as root does: exit 2,
 // naming the commands there are. Cobra checks only the root's; under a
 // group it shows the group's help and exits 0, so a typo such as
-// "bizpipe messages lsit" would look like success to a script. With no
-// argument the group still shows its help.
+// "bizpipe messages lsit" would look like success to a script. Without a
+// command the group's usage goes to stderr, and it exits 2 too: a missing
+// argument ("bizpipe completion" in a script that forgot the shell wrote
+// no script). --help shows the help, exit 0.
 func groupCommands(root *cobra.Command) {
 	for _, c := range root.Commands() {
 		if !c.HasSubCommands() {
@@ -147,8 +155,30 @@ func groupCommands(root *cobra.Command) {
 			c.SuggestionsMinimumDistance = 2 // what cobra uses for the root's
 		}
 		c.Args = unknownCommand
-		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		c.RunE = func(c *cobra.Command, _ []string) error {
+			return &exitError{code: missingCommand(c, c.ErrOrStderr())}
+		}
 	}
+}
+
+// missingCommand writes the usage of c, a command that only groups others
+// (or the root), to w, followed by a line naming its commands, and
+// returns exitUsage.
+func missingCommand(c *cobra.Command, w io.Writer) int {
+	fmt.Fprint(w, c.UsageString())
+	fmt.Fprintf(w, "bizpipe: missing command for %q: use %s\n", c.CommandPath(), orList(commandNames(c)))
+	return exitUsage
+}
+
+// commandNames are the commands of c a user can give (not help).
+func commandNames(c *cobra.Command) []string {
+	var names []string
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() && sub.Name() != "help" {
+			names = append(names, sub.Name())
+		}
+	}
+	return names
 }
 
 // helpTopics makes "bizpipe help TOPIC" of a topic that is no command
@@ -184,13 +214,7 @@ func unknownCommand(c *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
-	var names []string
-	for _, sub := range c.Commands() {
-		if sub.IsAvailableCommand() && sub.Name() != "help" {
-			names = append(names, sub.Name())
-		}
-	}
-	err := fmt.Errorf("unknown command %q for %q: use %s", args[0], c.CommandPath(), orList(names))
+	err := fmt.Errorf("unknown command %q for %q: use %s", args[0], c.CommandPath(), orList(commandNames(c)))
 	// One likely command is worth naming; several are no better a hint
 	// than the list ("tcsh" is as near to bash as to zsh).
 	if s := c.SuggestionsFor(args[0]); len(s) == 1 {

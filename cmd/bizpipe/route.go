@@ -60,10 +60,12 @@ now? For instance before resuming a routing failure once a filter is fixed.
 
 Route exits 0 when the message would be routed to a send port, and 1 when
 it would be a routing failure (no filter matches, or none could be
-evaluated) or the configuration has errors. A port that matches but whose
-delivery would be suspended at once (a target or header its transport
-refuses) is shown with the reason and still counts as routed, as it is in
-run: the message is routed there, and suspended.`,
+evaluated) or the configuration has errors; with --message, also when the
+message box cannot be opened, has no message of that id (as for messages
+show), or holds one its receive pipeline refused, which is never routed. A
+port that matches but whose delivery would be suspended at once (a target or
+header its transport refuses) is shown with the reason and still counts as
+routed, as it is in run: the message is routed there, and suspended.`,
 		Example: `  bizpipe route --location orders_in --file samples/order.xml ./config
   bizpipe route --location as2_in --party fabrikam --file-name invoice.edi --format json ./config
   bizpipe route --message 01m8djzxdf3m4vr2at1vy2kb3t --data-dir /var/lib/bizpipe ./config`,
@@ -77,7 +79,7 @@ run: the message is routed there, and suspended.`,
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "the message would be routed to at least one send port"},
-		clidoc.ExitCode{Code: exitFindings, Meaning: "it would be a routing failure, or the configuration has errors"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "it would be a routing failure, or the configuration has errors; with --message, no message box, an unknown message id, or a message its receive pipeline refused (never routed)"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "route could not run"})
 	cmd.Flags().StringVar(&f.location, "location", "", "the receive location `NAME` that receives the message (default: the only one)")
 	cmd.Flags().StringVar(&f.file, "file", "", "a `FILE` standing for the message: its base name and size")

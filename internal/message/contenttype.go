@@ -17,9 +17,14 @@ const DefaultContentType = "application/octet-stream"
 // sensitive).
 //
 // It is the one definition of a valid content type: the S/MIME encoder
-// checks a message's with it at run time, and the configuration front end
+// checks a message's with it at run time, the configuration front end
 // checks the content_type attributes with it, so that what validate accepts
-// never suspends every message at run time.
+// never suspends every message at run time, and the HTTP and AS2 receivers
+// check a request's Content-Type with it, so that what they accept (202)
+// is never suspended for its content type.
+//
+// A media type is type "/" subtype, both non-empty: mime.ParseMediaType
+// accepts a type alone ("garbage"), which is refused here.
 func NormaliseContentType(ct string) (value, mediaType string, err error) {
 	if strings.TrimSpace(ct) == "" {
 		return DefaultContentType, DefaultContentType, nil
@@ -28,7 +33,7 @@ func NormaliseContentType(ct string) (value, mediaType string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if !strings.Contains(mt, "/") {
+	if typ, sub, ok := strings.Cut(mt, "/"); !ok || typ == "" || sub == "" || strings.Contains(sub, "/") {
 		return "", "", errors.New("no subtype")
 	}
 	v := mime.FormatMediaType(mt, params)

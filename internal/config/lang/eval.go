@@ -281,7 +281,12 @@ func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, b
 		return evaluated{}, false
 	}
 	known := out.IsWhollyKnown()
-	if !known && d.opts.Mode == ModeRun {
+	if !known && (d.opts.Mode == ModeRun || d.needKnown) {
+		if d.opts.Mode != ModeRun {
+			// ModeRun has reported each variable without a value; here
+			// only those this value depends on are needed.
+			d.add(d.missingInputs(a.Expr)...)
+		}
 		d.add(diag.Errorf(diag.CodeInvalidValue, a.Expr.Range(), "Value not known",
 			"The %s attribute of %s depends on a value that is not known.", a.Name, what))
 		return evaluated{}, false

@@ -56,6 +56,13 @@ type Options struct {
 	// ParseCache, when set, keeps the parsed files for the next Load with
 	// the same cache: an unchanged file is not parsed again.
 	ParseCache *ParseCache
+	// NeedMessageBox makes the message_box block's backend (its sqlite
+	// path or postgres url) a value that must be known in ModeValidate too,
+	// as every value must be in ModeRun: a command that opens the box
+	// (bizpipe messages) needs it, and no other value (no store password).
+	// Each variable and env() without a value that it depends on is an
+	// error, as in ModeRun.
+	NeedMessageBox bool
 }
 
 // Block type names of the language.
@@ -222,6 +229,9 @@ type decoder struct {
 	// partyRefs are the party.NAME references of component blocks (an as2
 	// transport's partner), checked once every party has been read.
 	partyRefs []model.Ref
+	// needKnown makes eval report an unknown value as ModeRun does, while
+	// it decodes what Options.NeedMessageBox needs.
+	needKnown bool
 }
 
 func (d *decoder) add(ds ...*hcl.Diagnostic) { d.diags = append(d.diags, ds...) }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -33,6 +35,8 @@ func (d *decoder) decodeMessageBoxBlock(b *hcl.Block) {
 		}
 	}
 	kb := blocks[0]
+	d.needKnown = d.opts.NeedMessageBox
+	defer func() { d.needKnown = false }()
 	switch kb.Type {
 	case "sqlite":
 		at, _ := d.contentOf(b, kb, sqliteSchema)
@@ -68,4 +72,60 @@ func redactURL(s string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// missingInputs are the errors of the variables and env() calls without a
+// value that expr depends on, directly or through locals: what makes its
+// value unknown in ModeValidate, said as ModeRun says it.
+func (d *decoder) missingInputs(expr hcl.Expression) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	seenVars, seenLocals, seenEnv := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	var walk func(hcl.Expression)
+	walk = func(expr hcl.Expression) {
+		for _, tr := range expr.Variables() {
+			name, _, ok := secondStep(tr)
+			if !ok {
+				continue
+			}
+			switch tr.RootName() {
+			case "var":
+				if v := d.vars[name]; v != nil && !seenVars[name] && !v.Value.IsWhollyKnown() {
+					seenVars[name] = true
+					out = append(out, noValue(v))
+				}
+			case "local":
+				if l := d.locals[name]; l != nil && !seenLocals[name] && !l.Value.IsWhollyKnown() {
+					seenLocals[name] = true
+					walk(l.Expr)
+				}
+			}
+		}
+		// env() is a function: no traversal names what it reads. A call
+		// with a literal name is found in native syntax (a JSON file's
+		// expression has no such tree).
+		node, ok := expr.(hclsyntax.Node)
+		if !ok {
+			return
+		}
+		_ = hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+			call, ok := n.(*hclsyntax.FunctionCallExpr)
+			if !ok || call.Name != "env" || len(call.Args) != 1 {
+				return nil
+			}
+			arg, ds := call.Args[0].Value(nil)
+			if ds.HasErrors() || !arg.IsKnown() || arg.IsNull() || arg.Type() != cty.String {
+				return nil
+			}
+			name := arg.AsString()
+			if _, set := d.opts.LookupEnv(name); set || seenEnv[name] {
+				return nil
+			}
+			seenEnv[name] = true
+			out = append(out, diag.Errorf(diag.CodeInvalidValue, call.Range(), "Environment variable not set",
+				"env(%q) reads the environment variable %s, which is not set.", name, name))
+			return nil
+		})
+	}
+	walk(expr)
+	return out
 }

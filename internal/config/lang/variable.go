@@ -124,8 +124,7 @@ func (d *decoder) assignVariables() {
 		}
 		if !ok {
 			if d.opts.Mode == ModeRun {
-				d.add(diag.Errorf(diag.CodeInvalidValue, v.DeclRange, "No value for required variable",
-					"Variable %q has no default, and no value was given with --var, --var-file or %s%s.", v.Name, envVarPrefix, v.Name))
+				d.add(noValue(v))
 			}
 			val = cty.UnknownVal(v.Type)
 		}
@@ -211,4 +210,10 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 			into[name] = val
 		}
 	}
+}
+
+// noValue is the error of a variable without a value where one is needed.
+func noValue(v *model.Variable) *hcl.Diagnostic {
+	return diag.Errorf(diag.CodeInvalidValue, v.DeclRange, "No value for required variable",
+		"Variable %q has no default, and no value was given with --var, --var-file or %s%s.", v.Name, envVarPrefix, v.Name)
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	httptransport "github.com/bizpipe/bizpipe/internal/transport/http"
@@ -352,7 +352,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		ct = rc.contentType
-	} else if _, _, err := mime.ParseMediaType(ct); err != nil {
+	} else if _, _, err := message.NormaliseContentType(ct); err != nil {
 		log.Warn("AS2 request refused: malformed Content-Type", "error", err)
 		plain(w, http.StatusBadRequest, "malformed Content-Type")
 		return

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -236,4 +237,36 @@ func TestReceiveStopTwice(t *testing.T) {
 		t.Fatalf("the address is still taken after Stop: %v", err)
 	}
 	ln.Close()
+}
+
+// TestReceiveMalformedContentType: an AS2 request whose Content-Type is not
+// type/subtype ("garbage", which mime.ParseMediaType accepts) is answered
+// 400 and nothing reaches the sink, as over HTTP.
+func TestReceiveMalformedContentType(t *testing.T) {
+	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	sink := &recordingSink{}
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: sink,
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
+	}) + "/as2"
+	for i, ct := range []string{"garbage", "application/", "application/edifact; charset"} {
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader("UNB+UNOC:3+FABRIKAM+CONTOSO'"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("AS2-Version", "1.2")
+		req.Header.Set("AS2-From", "FABRIKAM")
+		req.Header.Set("AS2-To", "CONTOSO")
+		req.Header.Set("Message-ID", fmt.Sprintf("<ct%d@fabrikam.example>", i))
+		resp, b := testhttp.Do(t, nil, req)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "malformed Content-Type") {
+			t.Errorf("Content-Type %q: %s %q, want 400 malformed Content-Type", ct, resp.Status, b)
+		}
+	}
+	if sink.entity != nil {
+		t.Errorf("the sink got %q", sink.entity)
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/transport/http"
@@ -97,7 +98,7 @@ again a delivery that awaits one.`,
 		{Name: "signed_mdn", Type: component.Bool, Default: true,
 			Doc: "Ask for a signed MDN, and require it."},
 		{Name: "mdn_digest", Type: component.Enum, Default: "sha256", Values: []string{"sha256", "sha384", "sha512", "sha1"},
-			Doc: "The MIC algorithm asked for (signed-receipt-micalg); sha1 is weak."},
+			Doc: "The MIC algorithm asked for (signed-receipt-micalg) with a signed MDN. `sha1` is weak (BP5001)."},
 		{Name: "async_mdn_url", Type: component.String,
 			Doc: `Where the partner sends an asynchronous MDN (mdn = "async"): the URL of an as2 receive location of this group, run by a server that also runs this port.`},
 		{Name: "mdn_timeout", Type: component.Duration, Default: DefaultMDNTimeout,
@@ -155,6 +156,12 @@ func decodeSend(b *component.Body) component.Config {
 			b.Errorf(c.AsyncMDNURL.Range, "Invalid value for async_mdn_url",
 				"The async_mdn_url of %s must be an absolute http or https URL with a host: the partner POSTs the MDN there.", b.What)
 		}
+	}
+	// As the smime encoder's digest: SHA-1 is weak where it is used, in
+	// the signed MDN that proves receipt (its MIC and signature).
+	if c.Needs().PartySigning == component.Needed && c.MDNDigest.Known && c.MDNDigest.V == "sha1" {
+		b.Warnf(diag.CodeWeakAlgorithm, c.MDNDigest.Range, "Weak digest algorithm",
+			"The %s asks for signed MDNs with a SHA-1 MIC, and SHA-1 is broken for signatures; use \"sha256\" unless the partner cannot compute it.", b.What)
 	}
 	if c.MDNTimeout.Usable() && c.MDNTimeout.V <= 0 {
 		b.Errorf(c.MDNTimeout.Range, "Invalid value for mdn_timeout", "The mdn_timeout of %s must be positive.", b.What)

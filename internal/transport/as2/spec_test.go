@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
 )
@@ -67,6 +68,16 @@ func TestDecode(t *testing.T) {
 		{"url unknown", map[string]any{"url": value.Value[message.Template]{Set: true}}, "", component.Needed},
 		{"header", map[string]any{"headers": headers("X-Api-Key")}, "", component.Needed},
 		{"AS2 header", map[string]any{"headers": headers("as2-to")}, "set as2-to, an AS2 header", component.Needed},
+		// BP5001, as for the smime encoder's digest: where a signed MDN
+		// is asked for, whose MIC is in that algorithm.
+		{"sha1 MIC of a signed MDN", map[string]any{"mdn_digest": value.Known("sha1", hcl.Range{})}, "SHA-1", component.Needed},
+		{"sha1 MIC of an async signed MDN", map[string]any{"mdn_digest": value.Known("sha1", hcl.Range{}),
+			"mdn": value.Known("async", hcl.Range{}), "async_mdn_url": value.Known("https://us.example/as2", hcl.Range{})}, "SHA-1", component.Needed},
+		{"sha1 but no signed MDN", map[string]any{"mdn_digest": value.Known("sha1", hcl.Range{}), "signed_mdn": value.Known(false, hcl.Range{})},
+			"", component.NotNeeded},
+		{"sha1 but no MDN", map[string]any{"mdn_digest": value.Known("sha1", hcl.Range{}), "mdn": value.Known("none", hcl.Range{})},
+			"", component.NotNeeded},
+		{"sha512", map[string]any{"mdn_digest": value.Known("sha512", hcl.Range{})}, "", component.Needed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, diags := body(t, tc.set)
@@ -76,6 +87,8 @@ func TestDecode(t *testing.T) {
 				t.Errorf("diagnostics %v", *diags)
 			case tc.diag != "" && (len(*diags) != 1 || !strings.Contains((*diags)[0].Detail, tc.diag)):
 				t.Errorf("diagnostics %v, want one saying %q", *diags, tc.diag)
+			case tc.diag == "SHA-1" && (diag.CodeOf((*diags)[0]) != diag.CodeWeakAlgorithm || (*diags)[0].Severity != hcl.DiagWarning):
+				t.Errorf("diagnostic %v, want a BP5001 warning", (*diags)[0])
 			}
 			if got := cfg.Needs().PartySigning; got != tc.party {
 				t.Errorf("PartySigning %v, want %v", got, tc.party)
@@ -144,6 +157,8 @@ func TestDecodeTLS(t *testing.T) {
 				t.Errorf("diagnostics %v", *diags)
 			case tc.diag != "" && (len(*diags) != 1 || !strings.Contains((*diags)[0].Detail, tc.diag)):
 				t.Errorf("diagnostics %v, want one saying %q", *diags, tc.diag)
+			case tc.diag == "SHA-1" && (diag.CodeOf((*diags)[0]) != diag.CodeWeakAlgorithm || (*diags)[0].Severity != hcl.DiagWarning):
+				t.Errorf("diagnostic %v, want a BP5001 warning", (*diags)[0])
 			}
 			if cfg.CAFile.V != "ca.pem" || cfg.CertFile.V != "client.pem" || cfg.KeyFile.Set != tc.key {
 				t.Errorf("tls files %q %q %+v", cfg.CAFile.V, cfg.CertFile.V, cfg.KeyFile)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
@@ -234,8 +234,9 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" || h.o.IgnoreContentType {
 		ct = h.o.ContentType
-	} else if _, _, err := mime.ParseMediaType(ct); err != nil {
-		// The type ends up in MIME headers the send pipelines write.
+	} else if _, _, err := message.NormaliseContentType(ct); err != nil {
+		// The type ends up in MIME headers the send pipelines write: one
+		// they would refuse ("garbage", no subtype) is refused here.
 		log.Warn("request refused: malformed Content-Type", "error", err)
 		writeError(w, http.StatusBadRequest, "malformed Content-Type")
 		return

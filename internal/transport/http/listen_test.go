@@ -237,12 +237,18 @@ func TestHTTPSinkErrorIs503WithoutInternals(t *testing.T) {
 	}
 }
 
+// TestHTTPMalformedContentType: a Content-Type that is not type/subtype
+// with its parameters is answered 400 and nothing is stored, a type
+// without a subtype ("garbage") too, which mime.ParseMediaType accepts
+// and the S/MIME encoder would then suspend the message for.
 func TestHTTPMalformedContentType(t *testing.T) {
 	rec := transporttest.NewRecorder()
 	_, base, _ := startHTTP(t, httpOpts(), rec)
-	resp, _ := post(t, base+"/orders", "text/xml; charset", strings.NewReader("x"), nil)
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("status %d, want 400", resp.StatusCode)
+	for _, ct := range []string{"text/xml; charset", "garbage", "garbage; charset=utf-8", "text/", "/xml", "text/xml/x", "text//xml"} {
+		resp, _ := post(t, base+"/orders", ct, strings.NewReader("x"), nil)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("Content-Type %q: status %d, want 400", ct, resp.StatusCode)
+		}
 	}
 	if len(rec.All()) != 0 {
 		t.Error("published despite a malformed Content-Type")

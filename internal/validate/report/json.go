@@ -34,9 +34,12 @@ type JSONDocument struct {
 // JSONDiagnostic is one diagnostic of a JSONDocument.
 type JSONDiagnostic struct {
 	Severity string `json:"severity" doc:"error or warning."` // "error" or "warning"
-	// Code is the stable code ("BP3001"); "" for a diagnostic that carries
-	// none (a bug: every diagnostic should be tagged with diag.Tag).
-	Code    string `json:"code" doc:"The diagnostic code, such as BP3001 (see diagnostics.md)."`
+	// Code is the stable code ("BP3001"). It is omitted for a diagnostic
+	// that carries none: validate's usage error (exit 2), which is about
+	// the command line, not the configuration (docs/cli.md: "one diagnostic
+	// without a code or range"). Any other would be a bug: every diagnostic
+	// of a configuration is tagged with diag.Tag.
+	Code    string `json:"code,omitempty" doc:"The diagnostic code, such as BP3001 (see diagnostics.md); a usage error's diagnostic (exit 2) has none."`
 	Summary string `json:"summary" doc:"One line."`
 	Detail  string `json:"detail" doc:"The explanation, naming every object involved."`
 	// Range is omitted when the diagnostic has no source location.

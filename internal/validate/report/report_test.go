@@ -314,6 +314,23 @@ func mustField(t *testing.T, raw []byte, key string) []byte {
 	return v
 }
 
+// TestJSONUsageError: validate's usage error (exit 2) is one diagnostic
+// without a code or range, as docs/cli.md says: its JSON has neither
+// member (no "code": "").
+func TestJSONUsageError(t *testing.T) {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot validate", Detail: "Unknown flag: --nosuch."}
+	out := render(t, FormatJSON, hcl.Diagnostics{d}, Options{})
+	var doc struct {
+		Diagnostics []json.RawMessage `json:"diagnostics"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil || len(doc.Diagnostics) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got, want := topLevelKeys(t, doc.Diagnostics[0]), []string{"severity", "summary", "detail"}; !slices.Equal(got, want) {
+		t.Errorf("keys %v, want %v:\n%s", got, want, out)
+	}
+}
+
 func TestJSONEmptyIsArray(t *testing.T) {
 	for _, diags := range []hcl.Diagnostics{nil, {}} {
 		out := render(t, FormatJSON, diags, Options{})

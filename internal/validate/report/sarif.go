@@ -28,8 +28,8 @@ const (
 	// (not the line), so an alert keeps its identity when lines move.
 	FingerprintKey = "bizpipeFindingHash/v1"
 	// UncodedRuleID is the SARIF ruleId of a diagnostic that has no code
-	// (JSON: "code": ""). It should never occur: every diagnostic is meant
-	// to be tagged (diag.Tag), but SARIF requires a ruleId.
+	// (JSON: no "code" member). It should never occur: every diagnostic is
+	// meant to be tagged (diag.Tag), but SARIF requires a ruleId.
 	UncodedRuleID = "uncoded"
 	// srcRoot is the uriBaseId of relative artifact URIs.
 	srcRoot = "%SRCROOT%"
