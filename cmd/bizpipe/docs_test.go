@@ -94,6 +94,13 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 				Sample:  jsonPurgeable{WouldPurge: 42},
 			},
 			{
+				Command: "bizpipe route --format json",
+				Doc: "Where a message would go: every send port with whether its filter matches and,\n" +
+					"for those that do, the target or why the delivery would be suspended. The\n" +
+					"example is the quickstart's first sample order.",
+				Sample: routeSample(t),
+			},
+			{
 				Command: "bizpipe certs --format json",
 				Doc: "Every store's certificates. The example is the first certificate of the first\n" +
 					"store of `examples/quickstart`.",
@@ -107,6 +114,30 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 			},
 		},
 	}
+}
+
+// messageIDPattern matches a message id (msgbox.ValidID's form).
+var messageIDPattern = regexp.MustCompile(`\b[0-9a-z]{26}\b`)
+
+// routeSample is what route --format json prints for the quickstart's
+// first sample order. It runs in the repository's root (see TestDocs).
+func routeSample(t *testing.T) routeDocument {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args := []string{"route", "--format", "json", "--location", "orders_in", "--file", "examples/quickstart/samples/order-1001.xml", "examples/quickstart"}
+	if code := run(args, &stdout, &stderr, noEnv); code != exitOK {
+		t.Fatalf("route: exit %d\n%s", code, &stderr)
+	}
+	var doc routeDocument
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("route --format json: %v\n%s", err, &stdout)
+	}
+	// The quickstart names its output after the message id, new in every
+	// route: the sample's own keeps the reference the same from run to run.
+	for i := range doc.SendPorts {
+		doc.SendPorts[i].Target = messageIDPattern.ReplaceAllString(doc.SendPorts[i].Target, "01m8djzxdf3m4vr2at1vy2kb3t")
+	}
+	return doc
 }
 
 // validateSample is what validate --format json prints for the
