@@ -137,7 +137,10 @@ func language(reg *component.Registry) string {
 		"\"connection refused\"), never quote a partner's answer to such a request (it\n" +
 		"could echo the value), and show a sensitive `file_name` or transport path as\n" +
 		"`(sensitive value)`. A malformed sensitive thumbprint's BP2004 names no\n" +
-		"character, position or digit count.\n\n")
+		"character, position or digit count. A function call that fails with a\n" +
+		"sensitive argument says which function and that the argument is sensitive,\n" +
+		"not what is wrong, which could quote a piece of the value\n" +
+		"(`parseint(strrev(var.token), 10)`).\n\n")
 
 	// Functions.
 	b.WriteString("## Functions\n\n")

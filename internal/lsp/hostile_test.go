@@ -174,6 +174,29 @@ func TestSensitiveValues(t *testing.T) {
 	}
 }
 
+// TestSensitiveFunctionErrors: a function that fails on a value derived
+// from a sensitive variable (here reversed, which no replacement of the
+// known value catches) does not show it in the published diagnostic.
+func TestSensitiveFunctionErrors(t *testing.T) {
+	dir, text := quickstart(t)
+	leak := filepath.Join(dir, "leak.hcl")
+	src := "locals {\n  reversed = parseint(strrev(var.p12_password), 10)\n}\n"
+	if err := os.WriteFile(leak, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := start(t)
+	c.initialize()
+	c.open(fileURI(filepath.Join(dir, "bizpipe.hcl")), text)
+	uri := fileURI(leak)
+	c.open(uri, src)
+	d := only(t, c.diagnosticsFor(uri, hasCode("BP1004")), "BP1004")
+	// The default password is demo-only: reversed, ylno-omed.
+	if strings.Contains(d.Message, "ylno") || !strings.Contains(d.Message, "sensitive") {
+		t.Errorf("diagnostic %q shows the reversed password or does not say why it is hidden", d.Message)
+	}
+	c.shutdown()
+}
+
 // TestVarFlags: the server checks with validate's --var and --var-file,
 // --var winning, and a sensitive value from a file is not shown either; a
 // --var without NAME= is a usage error.
