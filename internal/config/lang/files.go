@@ -136,12 +136,8 @@ func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]by
 	for _, name := range files {
 		src, err := readConfigFile(name, overlay)
 		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Cannot read configuration file",
-				Detail:   fmt.Sprintf("Reading %s: %s.", name, err),
-				Extra:    diag.Extra{Code: diag.CodeSyntax},
-			})
+			diags = append(diags, diag.AboutFile(diag.CodeSyntax, name, "Cannot read configuration file",
+				fmt.Sprintf("Reading %s: %s.", name, err)))
 			continue
 		}
 		sources[name] = src

@@ -178,7 +178,7 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 	src, err := readLimited(path, maxVarFileSize)
 	if err != nil {
-		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Cannot read variables file",
+		d.add(diag.AboutFile(diag.CodeInvalidValue, path, "Cannot read variables file",
 			fmt.Sprintf("Reading --var-file %s: %s.", path, err)))
 		return
 	}
