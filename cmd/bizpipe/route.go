@@ -149,8 +149,16 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 	if hideType {
 		shownType = message.Redacted
 	}
-	doc := routeDocument{Message: routeMessage{ID: f.message, ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: shownType,
-		Size: m.Size, Properties: msgbox.Message{Properties: m.Properties, SensitiveProperties: m.SensitiveProperties}.ShownProperties(), Party: m.Party}, RoutedTo: []string{}}
+	// The marks hide what derives from a sensitive variable; a value
+	// that equals one without deriving from it (env("BIZPIPE_VAR_x"), a
+	// file() holding the password) is caught by the text replacement
+	// validate applies to what it prints.
+	props := msgbox.Message{Properties: m.Properties, SensitiveProperties: m.SensitiveProperties}.ShownProperties()
+	for k, v := range props {
+		props[k] = red.String(v)
+	}
+	doc := routeDocument{Message: routeMessage{ID: f.message, ReceiveLocation: m.ReceiveLocation, FileName: red.String(m.FileName), ContentType: red.String(shownType),
+		Size: m.Size, Properties: props, Party: m.Party}, RoutedTo: []string{}}
 	for _, p := range cfg.SendPorts {
 		rp := routePort{Name: p.Name}
 		if p.Filter != nil {
