@@ -20,7 +20,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
-	"github.com/bizpipe/bizpipe/internal/validate/report"
 	"github.com/spf13/cobra"
 )
 
@@ -60,10 +59,11 @@ now? For instance before resuming a routing failure once a filter is fixed.
 
 Route exits 0 when the message would be routed to a send port, and 1 when
 it would be a routing failure (no filter matches, or none could be
-evaluated) or the configuration has errors. A port that matches but whose
-delivery would be suspended at once (a target or header its transport
-refuses) is shown with the reason and still counts as routed, as it is in
-run: the message is routed there, and suspended.`,
+evaluated) or the configuration has errors (with --format json, those are
+validate's JSON document on stdout, its "valid" false). A port that
+matches but whose delivery would be suspended at once (a target or header
+its transport refuses) is shown with the reason and still counts as
+routed, as it is in run: the message is routed there, and suspended.`,
 		Example: `  bizpipe route --location orders_in --file samples/order.xml ./config
   bizpipe route --location as2_in --party fabrikam --file-name invoice.edi --format json ./config
   bizpipe route --message 01m8djzxdf3m4vr2at1vy2kb3t --data-dir /var/lib/bizpipe ./config`,
@@ -129,10 +129,7 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	if diags.HasErrors() {
-		if werr := e.report(e.stderr, report.FormatText, diags, cfg); werr != nil {
-			return &exitError{code: exitUsage, err: werr}
-		}
-		return &exitError{code: exitFindings}
+		return reportConfigErrors(e, f.format == "json", diags, cfg)
 	}
 	var m *message.Message
 	hideType := false // the content type derives from a sensitive value
