@@ -91,8 +91,17 @@ func TestProtocolErrors(t *testing.T) {
 	if m := c.call("textDocument/hover", "not an object"); m.Error == nil || m.Error.Code != -32602 {
 		t.Errorf("invalid params: %+v", m)
 	}
-	// Not JSON, then a well-framed message: it is answered.
+	// Not JSON: a Parse error, id null (JSON-RPC 2.0); a batch, even an
+	// empty one, which LSP never sends: one Invalid Request. Then a
+	// well-framed message is answered.
 	c.sendRaw([]byte("Content-Length: 9\r\n\r\n{not json"))
+	if m := c.nullResponse(); m.Error.Code != -32700 {
+		t.Errorf("not JSON: %+v, want a Parse error (-32700)", m.Error)
+	}
+	c.sendRaw([]byte("Content-Length: 2\r\n\r\n[]"))
+	if m := c.nullResponse(); m.Error.Code != -32600 {
+		t.Errorf("empty batch: %+v, want an Invalid Request (-32600)", m.Error)
+	}
 	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
 	c.open(uri, text)
 	c.diagnosticsFor(uri, none)
