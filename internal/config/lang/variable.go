@@ -194,7 +194,7 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 		f, ds = d.parser.ParseHCL(src, path)
 	}
 	if ds.HasErrors() {
-		d.add(syntaxDiags(ds, path)...)
+		d.add(syntaxDiags(ds, path, src)...)
 		return
 	}
 	attrs, ds := f.Body.JustAttributes()
