@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/bizpipe/bizpipe/internal/clidoc"
@@ -46,8 +47,13 @@ party certificates, in the stores of the instances that need them) that
 expire within DURATION or have expired, each with every place it is
 needed, and exits 1 when there is any: for a daily cron job or a CI
 schedule. A certificate in use that is not found where it is needed cannot
-be checked, and also makes it exit 1. DURATION is days (30d), a duration
-(720h), or both (1d12h); a day is 24 hours.`,
+be checked, and also makes it exit 1, as does a store, or a file of one,
+that cannot be read, decrypted or parsed (listed with the reason).
+DURATION is days (30d), a duration (720h), or both (1d12h); a day is 24
+hours.
+
+With --format json, a configuration with errors is validate's JSON
+document on stdout (its "valid" false), exit 1.`,
 		Example: `  bizpipe certs ./config
   BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe certs --format json ./config
   bizpipe certs --expiring-within 30d ./config`,
@@ -117,15 +123,12 @@ func runCerts(e *env, args []string, format string, within *time.Duration, verbo
 	}
 	red := newRedactor(cfg)
 	if diags.HasErrors() {
-		// The report of a command whose output is a listing goes to stderr.
-		if werr := e.report(e.stderr, report.FormatText, diags, cfg); werr != nil {
-			return &exitError{code: exitUsage, err: werr}
-		}
-		return &exitError{code: exitFindings}
+		return reportConfigErrors(e, format == "json", diags, cfg)
 	}
 	cache := certstore.NewCache()
 	if within != nil {
-		return runExpiring(e, cfg, loadStores(cache, cfg), format, *within, time.Now())
+		stores, problems := loadStores(cache, cfg, red)
+		return runExpiring(e, cfg, stores, problems, format, *within, time.Now())
 	}
 	var out []certsStore
 	loadedStores := map[*model.CertificateStore]*certstore.Store{}
@@ -168,19 +171,44 @@ func runCerts(e *env, args []string, format string, within *time.Duration, verbo
 	return nil
 }
 
+// reportConfigErrors reports the errors of a configuration that a command
+// cannot work with, exit 1: with --format json as validate's JSON document
+// on stdout, so that a script that parses stdout gets a JSON document (its
+// "valid" false) rather than nothing; otherwise as validate's text on
+// stderr, stdout being left to the command's own output.
+func reportConfigErrors(e *env, json bool, diags hcl.Diagnostics, cfg *model.Config) error {
+	w, format := e.stderr, report.FormatText
+	if json {
+		w, format = e.stdout, report.FormatJSON
+	}
+	if werr := e.report(w, format, diags, cfg); werr != nil {
+		return &exitError{code: exitUsage, err: werr}
+	}
+	return &exitError{code: exitFindings}
+}
+
 // loadStores loads every store whose path is known; a store that cannot
 // be read is absent, and the certificates needed from it are not found.
-func loadStores(cache *certstore.Cache, cfg *model.Config) map[*model.CertificateStore]*certstore.Store {
-	stores := map[*model.CertificateStore]*certstore.Store{}
+// problems say which stores, or files of them, could not be read,
+// decrypted or parsed, and why, as certs lists them.
+func loadStores(cache *certstore.Cache, cfg *model.Config, red *redactor) (stores map[*model.CertificateStore]*certstore.Store, problems []string) {
+	stores = map[*model.CertificateStore]*certstore.Store{}
+	problems = []string{}
 	for _, s := range cfg.Stores {
 		if !s.Path.Usable() {
 			continue
 		}
-		if st, err := cache.Load(s.Path.V, rules.StorePassword(s)); err == nil {
-			stores[s] = st
+		st, err := cache.Load(s.Path.V, rules.StorePassword(s))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("certificate_store %q: %s", s.Name, red.String("cannot read the store: "+loadErrorReason(err))))
+			continue
+		}
+		stores[s] = st
+		for _, p := range st.Problems {
+			problems = append(problems, fmt.Sprintf("certificate_store %q: %s", s.Name, red.String(storeFile(s, p.File)+": "+cleanError(p.Err).Error())))
 		}
 	}
-	return stores
+	return stores, problems
 }
 
 // describeStore lists one store. Every path is shown relative to the store

@@ -22,6 +22,7 @@ type expiringDocument struct {
 	ExpiringWithin string           `json:"expiring_within" doc:"The --expiring-within value, as a Go duration."`
 	Certificates   []expiringCert   `json:"certificates" doc:"The certificates in use that expire within it (or have expired), by use, soonest first; [] when none."`
 	NotFound       []notFoundNeeded `json:"not_found" doc:"Certificates the configuration uses that were not found where they are needed, so their expiry cannot be checked (bizpipe validate says why); [] when none."`
+	Problems       []string         `json:"problems" doc:"Stores, or files of them, that could not be read, decrypted or parsed, with the reason: a certificate in one of them cannot be checked; [] when none."`
 }
 
 type expiringCert struct {
@@ -43,7 +44,7 @@ type notFoundNeeded struct {
 // expiring builds the document: the certificates of certs whose notAfter
 // is at or before now+within, and those not found.
 func expiring(certs []certuse.Certificate, now time.Time, within time.Duration, red *redactor) expiringDocument {
-	doc := expiringDocument{ExpiringWithin: within.String(), Certificates: []expiringCert{}, NotFound: []notFoundNeeded{}}
+	doc := expiringDocument{ExpiringWithin: within.String(), Certificates: []expiringCert{}, NotFound: []notFoundNeeded{}, Problems: []string{}}
 	deadline := now.Add(within)
 	for _, c := range certs {
 		var needed []string
@@ -122,6 +123,12 @@ func writeExpiringText(w io.Writer, doc expiringDocument, now time.Time) {
 		}
 		fmt.Fprintln(w)
 	}
+	for _, p := range doc.Problems {
+		fmt.Fprintf(w, "problem: %s\n", safe(p))
+	}
+	if len(doc.Problems) > 0 {
+		fmt.Fprintln(w)
+	}
 	within := withinText(doc.ExpiringWithin)
 	switch n := len(doc.Certificates); {
 	case n == 0:
@@ -133,6 +140,13 @@ func writeExpiringText(w io.Writer, doc expiringDocument, now time.Time) {
 	}
 	if n := len(doc.NotFound); n > 0 {
 		fmt.Fprintf(w, "; %d not found where needed", n)
+	}
+	if n := len(doc.Problems); n > 0 {
+		what := "stores or files"
+		if n == 1 {
+			what = "store or file"
+		}
+		fmt.Fprintf(w, "; %d %s could not be read", n, what)
 	}
 	fmt.Fprintln(w, ".")
 }
@@ -205,10 +219,13 @@ func certificateExpiry(cfg *model.Config, checked *rules.Result, server, host st
 
 // runExpiring is certs --expiring-within: exit 1 when a certificate in use
 // expires within the duration, or cannot be checked because it was not
-// found where it is needed.
-func runExpiring(e *env, cfg *model.Config, stores map[*model.CertificateStore]*certstore.Store, format string, within time.Duration, now time.Time) error {
+// found where it is needed, or a store or a file of one could not be read
+// (problems, loadStores'): a certificate in use may be in it, and plain
+// certs exits 1 for the same store.
+func runExpiring(e *env, cfg *model.Config, stores map[*model.CertificateStore]*certstore.Store, problems []string, format string, within time.Duration, now time.Time) error {
 	red := newRedactor(cfg)
 	doc := expiring(certuse.Group(certuse.List(cfg, certuse.Options{Stores: stores, Now: now})), now, within, red)
+	doc.Problems = append(doc.Problems, problems...)
 	if format == "json" {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetEscapeHTML(false)
@@ -219,7 +236,7 @@ func runExpiring(e *env, cfg *model.Config, stores map[*model.CertificateStore]*
 	} else {
 		writeExpiringText(e.stdout, doc, now)
 	}
-	if len(doc.Certificates) > 0 || len(doc.NotFound) > 0 {
+	if len(doc.Certificates) > 0 || len(doc.NotFound) > 0 || len(doc.Problems) > 0 {
 		return &exitError{code: exitFindings}
 	}
 	return nil

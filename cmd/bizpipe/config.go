@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -106,19 +108,82 @@ func loadConfigWith(e *env, paths []string, vf varFlags, opts lang.Options) (*mo
 	return cfg, diags, nil
 }
 
-// sources returns the source bytes of every configuration file, for snippets.
-func sources(cfg *model.Config) map[string][]byte {
+// sources returns the source bytes of every configuration file, for
+// snippets, and what was parsed of them, so that the report does not parse
+// them again. A file refused before parsing (nested too deeply, too many
+// tokens, an unclosed comment) has its text in cfg.Sources and nothing in
+// cfg.Files: it is given as parsed with no body, which the report shows
+// the lines of without parsing it (a parse is what it was refused to
+// spare), where it would otherwise say "(source code not available)". Its
+// strings are masked (maskStrings): unparsed, its literal secrets (a
+// sensitive variable's default, a store's password) are not known to the
+// redaction, and the line a snippet shows could hold one.
+func sources(cfg *model.Config) (map[string][]byte, map[string]*hcl.File) {
 	out := map[string][]byte{}
+	parsed := map[string]*hcl.File{}
 	if cfg == nil {
-		return out
+		return out, parsed
 	}
 	for name, f := range cfg.Files {
 		if f != nil {
 			out[name] = f.Bytes
+			parsed[name] = f
 		}
+	}
+	for name, src := range cfg.Sources {
+		if _, ok := out[name]; !ok {
+			masked := maskStrings(src)
+			out[name] = masked
+			parsed[name] = &hcl.File{Bytes: masked}
+		}
+	}
+	return out, parsed
+}
+
+// maskStrings returns src with what may be a string's content replaced by
+// '*', byte for byte so that every position stays where it was: on each
+// line, all from its first double quote to its last, and every line of a
+// heredoc (from the line after <<ID or <<-ID to the line that is ID). It
+// is no lexer, and it masks more than strings (a comment's quotes), never
+// less: it is for a file that could not be parsed.
+func maskStrings(src []byte) []byte {
+	out := bytes.Clone(src)
+	heredoc := "" // the closing marker of the heredoc the line is in
+	start := 0
+	for start < len(out) {
+		end := bytes.IndexByte(out[start:], '\n')
+		if end < 0 {
+			end = len(out)
+		} else {
+			end += start
+		}
+		line := out[start:end]
+		switch {
+		case heredoc != "" && strings.TrimSpace(string(line)) == heredoc:
+			heredoc = ""
+		case heredoc != "":
+			for i := range line {
+				if line[i] != '\r' {
+					line[i] = '*'
+				}
+			}
+		default:
+			if m := heredocStart.FindSubmatch(line); m != nil {
+				heredoc = string(m[1])
+			}
+			if first, last := bytes.IndexByte(line, '"'), bytes.LastIndexByte(line, '"'); first >= 0 && last > first {
+				for i := first + 1; i < last; i++ {
+					line[i] = '*'
+				}
+			}
+		}
+		start = end + 1
 	}
 	return out
 }
+
+// heredocStart finds the opening of a heredoc (<<EOT, <<-EOT) on a line.
+var heredocStart = regexp.MustCompile(`<<-?([A-Za-z_][A-Za-z0-9_-]*)\s*$`)
 
 // redactor replaces the values of sensitive variables (and of locals derived
 // from them) in text that is about to be printed.

@@ -42,7 +42,12 @@ func referenceCLI(t *testing.T) *docgen.CLI {
 				Doc: "A [SARIF 2.1.0](https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html)\n" +
 					"log for code-scanning tools (GitHub code scanning, GitLab): one run whose tool\n" +
 					"lists every [diagnostic code](diagnostics.md) as a rule, and one result per\n" +
-					"diagnostic with `ruleId` = the code.",
+					"diagnostic with `ruleId` = the code. A result's location is its file and region;\n" +
+					"for a finding about a file but no position in it (a file that cannot be read),\n" +
+					"the file without a region; for one about no file (such as a missing group\n" +
+					"block), `.`, the directory validate ran in, without a region. A usage error\n" +
+					"(exit 2), which is no finding, is a tool execution notification instead, with\n" +
+					"`executionSuccessful` false.",
 			},
 			{
 				Command: "bizpipe validate --format gitlab",

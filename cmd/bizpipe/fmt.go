@@ -24,8 +24,10 @@ func newFmtCmd(e *env) *cobra.Command {
 		Use:   "fmt [flags] [PATH...]",
 		Short: "Rewrite configuration files in canonical format",
 		Long: `Fmt rewrites *.hcl files in the canonical HCL format (*.hcl.json files are
-left alone) and prints the names of the files it changed. A file with syntax
-errors is never rewritten.
+left alone) and prints the names of the files it changed. A file named
+directly is configuration whatever its name, as for validate, and is
+formatted too, except a *.json one (HCL JSON, left alone). A file with
+syntax errors is never rewritten.
 
 With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
@@ -52,7 +54,11 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 	}
 	var unformatted, failed int
 	for _, name := range files {
-		if !strings.HasSuffix(name, ".hcl") {
+		// FindFiles gives a directory's *.hcl and *.hcl.json files, and
+		// every file named directly, which validate reads as HCL unless
+		// its name ends in .json: fmt formats what validate reads as HCL,
+		// so that a file validate checks is never skipped in silence.
+		if strings.HasSuffix(name, ".json") {
 			continue
 		}
 		src, err := lang.ReadConfigFile(name) // never waits on a FIFO named *.hcl
@@ -92,6 +98,13 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 			if !showDiff {
 				fmt.Fprintln(e.stdout, name)
 			}
+			continue
+		}
+		if info, err := os.Stat(name); err == nil && !info.Mode().IsRegular() {
+			// A stream named directly (/dev/stdin, a shell's <(...)),
+			// which validate reads: there is no file to rewrite.
+			fmt.Fprintf(e.stderr, "bizpipe: %s is not a regular file and cannot be rewritten: use --check, with --diff to see the changes\n", safe(name))
+			failed++
 			continue
 		}
 		if err := writeFileKeepMode(name, out); err != nil {

@@ -20,7 +20,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
-	"github.com/bizpipe/bizpipe/internal/validate/report"
 	"github.com/spf13/cobra"
 )
 
@@ -60,11 +59,13 @@ now? For instance before resuming a routing failure once a filter is fixed.
 
 Route exits 0 when the message would be routed to a send port, and 1 when
 it would be a routing failure (no filter matches, or none could be
-evaluated) or the configuration has errors; with --message, also when the
-message box cannot be opened, has no message of that id (as for messages
-show), or holds one its receive pipeline refused, which is never routed. A
-port that matches but whose delivery would be suspended at once (a target or
-header its transport refuses) is shown with the reason and still counts as
+evaluated) or the configuration has errors (with --format json, those are
+validate's JSON document on stdout, its "valid" false); with --message,
+also when the message box cannot be opened, has no message of that id (as
+for messages show), or holds one its receive pipeline refused, which is
+never routed. A port that matches but whose delivery would be suspended at
+once (a target or header its transport refuses) is shown with the reason
+and still counts as
 routed, as it is in run: the message is routed there, and suspended.`,
 		Example: `  bizpipe route --location orders_in --file samples/order.xml ./config
   bizpipe route --location as2_in --party fabrikam --file-name invoice.edi --format json ./config
@@ -131,10 +132,7 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	if diags.HasErrors() {
-		if werr := e.report(e.stderr, report.FormatText, diags, cfg); werr != nil {
-			return &exitError{code: exitUsage, err: werr}
-		}
-		return &exitError{code: exitFindings}
+		return reportConfigErrors(e, f.format == "json", diags, cfg)
 	}
 	var m *message.Message
 	hideType := false // the content type derives from a sensitive value
@@ -151,8 +149,16 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 	if hideType {
 		shownType = message.Redacted
 	}
-	doc := routeDocument{Message: routeMessage{ID: f.message, ReceiveLocation: m.ReceiveLocation, FileName: m.FileName, ContentType: shownType,
-		Size: m.Size, Properties: msgbox.Message{Properties: m.Properties, SensitiveProperties: m.SensitiveProperties}.ShownProperties(), Party: m.Party}, RoutedTo: []string{}}
+	// The marks hide what derives from a sensitive variable; a value
+	// that equals one without deriving from it (env("BIZPIPE_VAR_x"), a
+	// file() holding the password) is caught by the text replacement
+	// validate applies to what it prints.
+	props := msgbox.Message{Properties: m.Properties, SensitiveProperties: m.SensitiveProperties}.ShownProperties()
+	for k, v := range props {
+		props[k] = red.String(v)
+	}
+	doc := routeDocument{Message: routeMessage{ID: f.message, ReceiveLocation: m.ReceiveLocation, FileName: red.String(m.FileName), ContentType: red.String(shownType),
+		Size: m.Size, Properties: props, Party: m.Party}, RoutedTo: []string{}}
 	for _, p := range cfg.SendPorts {
 		rp := routePort{Name: p.Name}
 		if p.Filter != nil {

@@ -132,3 +132,21 @@ func TestFmtRefusesDeepNesting(t *testing.T) {
 		t.Errorf("fmt changed the refused file (err %v)", err)
 	}
 }
+
+// TestMaskStrings: the text of a file refused before parsing, as snippets
+// show it, has what may be a string's content masked byte for byte, a
+// heredoc's lines too, and every byte where it was.
+func TestMaskStrings(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`a = "hunter2"` + "\n", `a = "*******"` + "\n"},
+		{`a = "x" /* "y" */ b = "hunter2"`, `a = "` + strings.Repeat("*", 25) + `"`},
+		{"a = <<EOT\r\nhunter2\r\n  EOT\r\nb = 1\r\n", "a = <<EOT\r\n*******\r\n  EOT\r\nb = 1\r\n"},
+		{"a = <<-END\n  hunter2\n  END\n/* x", "a = <<-END\n*********\n  END\n/* x"},
+		{"no strings [[[[", "no strings [[[["},
+	} {
+		got := string(maskStrings([]byte(tt.in)))
+		if got != tt.want || len(got) != len(tt.in) {
+			t.Errorf("maskStrings(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -182,11 +182,8 @@ func usageError(e *env, format report.Format, err error) error {
 // nil), the values of cfg's sensitive variables redacted, and colour only
 // on a terminal that wants it.
 func (e *env) report(w io.Writer, format report.Format, diags hcl.Diagnostics, cfg *model.Config) error {
-	var parsed map[string]*hcl.File
-	if cfg != nil {
-		parsed = cfg.Files
-	}
-	return renderReport(w, format, diags, sources(cfg), parsed, newRedactor(cfg), wantsColor(w, e.lookupEnv))
+	files, parsed := sources(cfg)
+	return renderReport(w, format, diags, files, parsed, newRedactor(cfg), wantsColor(w, e.lookupEnv))
 }
 
 // renderReport renders diags; red replaces the sensitive values in their

@@ -137,7 +137,10 @@ func language(reg *component.Registry) string {
 		"\"connection refused\"), never quote a partner's answer to such a request (it\n" +
 		"could echo the value), and show a sensitive `file_name` or transport path as\n" +
 		"`(sensitive value)`. A malformed sensitive thumbprint's BP2004 names no\n" +
-		"character, position or digit count.\n\n")
+		"character, position or digit count. A function call that fails with a\n" +
+		"sensitive argument says which function and that the argument is sensitive,\n" +
+		"not what is wrong, which could quote a piece of the value\n" +
+		"(`parseint(strrev(var.token), 10)`).\n\n")
 
 	// Functions.
 	b.WriteString("## Functions\n\n")
@@ -175,9 +178,11 @@ func language(reg *component.Registry) string {
 		"messages it holds for are the ones the port subscribes to. Every send port\n" +
 		"whose filter holds gets its own delivery; a message no port subscribes to is\n" +
 		"suspended as a routing failure. A send port without a filter subscribes to\n" +
-		"nothing.\n\n")
+		"nothing. A filter that is null whatever the message (`filter = null`, or a\n" +
+		"local or variable that is null) is BP1005 too; one that is null only for\n" +
+		"some messages fails their routing at run time.\n\n")
 	if ts := templateAttributes(reg); len(ts) > 0 {
-		fmt.Fprintf(&b, "Templates are evaluated per message and must produce a string (BP1005): %s.\n\n", andList(ts))
+		fmt.Fprintf(&b, "Templates are evaluated per message and must produce a string (BP1005), never null: %s.\n\n", andList(ts))
 	}
 	b.WriteString("Both see the [message object](#the-message-object) as `message`, besides\n" +
 		"variables, locals and functions. A reference to an attribute the message does\n" +

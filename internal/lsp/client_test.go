@@ -218,6 +218,20 @@ func (c *client) call(method string, params any) message {
 	}
 }
 
+// nullResponse returns the next error response whose id is null (an
+// answer to a message the server could not read), keeping the
+// notifications that come before it.
+func (c *client) nullResponse() message {
+	c.t.Helper()
+	for {
+		m := c.next()
+		if m.ID == nil && m.Method == "" && m.Error != nil {
+			return m
+		}
+		c.notes = append(c.notes, m)
+	}
+}
+
 // result calls and decodes the result into out, failing on an error.
 func (c *client) result(method string, params, out any) {
 	c.t.Helper()

@@ -91,8 +91,17 @@ func TestProtocolErrors(t *testing.T) {
 	if m := c.call("textDocument/hover", "not an object"); m.Error == nil || m.Error.Code != -32602 {
 		t.Errorf("invalid params: %+v", m)
 	}
-	// Not JSON, then a well-framed message: it is answered.
+	// Not JSON: a Parse error, id null (JSON-RPC 2.0); a batch, even an
+	// empty one, which LSP never sends: one Invalid Request. Then a
+	// well-framed message is answered.
 	c.sendRaw([]byte("Content-Length: 9\r\n\r\n{not json"))
+	if m := c.nullResponse(); m.Error.Code != -32700 {
+		t.Errorf("not JSON: %+v, want a Parse error (-32700)", m.Error)
+	}
+	c.sendRaw([]byte("Content-Length: 2\r\n\r\n[]"))
+	if m := c.nullResponse(); m.Error.Code != -32600 {
+		t.Errorf("empty batch: %+v, want an Invalid Request (-32600)", m.Error)
+	}
 	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
 	c.open(uri, text)
 	c.diagnosticsFor(uri, none)
@@ -172,6 +181,29 @@ func TestSensitiveValues(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "bizpipe.hcl")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSensitiveFunctionErrors: a function that fails on a value derived
+// from a sensitive variable (here reversed, which no replacement of the
+// known value catches) does not show it in the published diagnostic.
+func TestSensitiveFunctionErrors(t *testing.T) {
+	dir, text := quickstart(t)
+	leak := filepath.Join(dir, "leak.hcl")
+	src := "locals {\n  reversed = parseint(strrev(var.p12_password), 10)\n}\n"
+	if err := os.WriteFile(leak, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := start(t)
+	c.initialize()
+	c.open(fileURI(filepath.Join(dir, "bizpipe.hcl")), text)
+	uri := fileURI(leak)
+	c.open(uri, src)
+	d := only(t, c.diagnosticsFor(uri, hasCode("BP1004")), "BP1004")
+	// The default password is demo-only: reversed, ylno-omed.
+	if strings.Contains(d.Message, "ylno") || !strings.Contains(d.Message, "sensitive") {
+		t.Errorf("diagnostic %q shows the reversed password or does not say why it is hidden", d.Message)
+	}
+	c.shutdown()
 }
 
 // TestVarFlags: the server checks with validate's --var and --var-file,

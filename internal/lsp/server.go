@@ -141,6 +141,7 @@ func Serve(r io.Reader, w io.Writer, opts Options) error {
 			var fe *jsonrpc.FrameError
 			if errors.As(err, &fe) {
 				s.logMessage(fe.Error())
+				_ = fe.Reply(s.conn)
 				continue
 			}
 			if errors.Is(err, io.EOF) {

@@ -91,6 +91,34 @@ const (
 // Extra is stored in hcl.Diagnostic.Extra for every diagnostic bizpipe makes.
 type Extra struct {
 	Code Code
+	// File is the file a diagnostic without a Subject is about, when it
+	// is about one but no position in it (a file that cannot be read):
+	// the reports name the file without a line (FileOf).
+	File string
+}
+
+// AboutFile builds an error diagnostic about file as a whole, which has no
+// position to point at (it could not be read).
+func AboutFile(code Code, file, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   detail,
+		Extra:    Extra{Code: code, File: file},
+	}
+}
+
+// FileOf returns the file d is about: its Subject's, or the one it is
+// about as a whole (AboutFile); "" for a diagnostic about no file (no
+// group block, a --var option).
+func FileOf(d *hcl.Diagnostic) string {
+	if d.Subject != nil {
+		return d.Subject.Filename
+	}
+	if e, ok := hcl.DiagnosticExtra[Extra](d); ok {
+		return e.File
+	}
+	return ""
 }
 
 // Errorf builds an error diagnostic with the given code pointing at subject.
@@ -159,7 +187,8 @@ func Counts(diags hcl.Diagnostics) (errors, warnings int) {
 }
 
 // Sort orders diagnostics by file, then position, then code, so that output is
-// stable whatever order rules ran in. Diagnostics without a range come first.
+// stable whatever order rules ran in. Diagnostics about no file come first,
+// and one about a file as a whole (AboutFile) first among that file's.
 func Sort(diags hcl.Diagnostics) {
 	sort.SliceStable(diags, func(i, j int) bool {
 		a, b := diags[i], diags[j]
@@ -184,7 +213,8 @@ func rangeOf(d *hcl.Diagnostic) hcl.Range {
 	if d.Subject != nil {
 		return *d.Subject
 	}
-	return hcl.Range{}
+	// One about a file as a whole goes first among that file's.
+	return hcl.Range{Filename: FileOf(d)}
 }
 
 // HasSyntaxErrors reports files that could not be parsed (BP1000 errors):

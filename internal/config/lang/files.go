@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -136,12 +137,8 @@ func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]by
 	for _, name := range files {
 		src, err := readConfigFile(name, overlay)
 		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Cannot read configuration file",
-				Detail:   fmt.Sprintf("Reading %s: %s.", name, err),
-				Extra:    diag.Extra{Code: diag.CodeSyntax},
-			})
+			diags = append(diags, diag.AboutFile(diag.CodeSyntax, name, "Cannot read configuration file",
+				fmt.Sprintf("Reading %s: %s.", name, err)))
 			continue
 		}
 		sources[name] = src
@@ -249,7 +246,7 @@ func parseFile(src []byte, name string) *parsedFile {
 	} else {
 		f, ds = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	}
-	e := &parsedFile{file: f, diags: syntaxDiags(ds, name)}
+	e := &parsedFile{file: f, diags: syntaxDiags(ds, name, src)}
 	if body, ok := f.Body.(*hclsyntax.Body); ok && !ds.HasErrors() {
 		e.valueDiags = hugeNumbers(body)
 	}
@@ -357,10 +354,15 @@ func (c *ParseCache) prune(files []string) {
 // millions of diagnostics, each shown with its line.
 const maxSyntaxDiags = 10
 
-// syntaxDiags tags the diagnostics of parsing file name as syntax errors
-// (BP1000), keeping the first maxSyntaxDiags and counting the rest in one
-// more, at the first of them.
-func syntaxDiags(ds hcl.Diagnostics, name string) hcl.Diagnostics {
+// syntaxDiags tags the diagnostics of parsing file name, whose text is src,
+// as syntax errors (BP1000), keeping the first maxSyntaxDiags and counting
+// the rest in one more, at the first of them; a position past the file's
+// last line is moved to its end (clampRange).
+func syntaxDiags(ds hcl.Diagnostics, name string, src []byte) hcl.Diagnostics {
+	for _, d := range ds {
+		clampRange(d.Subject, src)
+		clampRange(d.Context, src)
+	}
 	if len(ds) > maxSyntaxDiags {
 		more := len(ds) - maxSyntaxDiags
 		ds = append(ds[:maxSyntaxDiags:maxSyntaxDiags], &hcl.Diagnostic{
@@ -371,6 +373,33 @@ func syntaxDiags(ds hcl.Diagnostics, name string) hcl.Diagnostics {
 		})
 	}
 	return diag.Tag(ds, diag.CodeSyntax)
+}
+
+// clampRange moves the ends of r (nil: none) that lie past the last line of
+// src back to that line's end. HCL reports an error at the end of the file
+// (an unterminated heredoc or string, a missing expression) at the start of
+// the empty line after the final newline: "line 4" of a 3-line file, which
+// no editor shows and no snippet can quote.
+func clampRange(r *hcl.Range, src []byte) {
+	if r == nil {
+		return
+	}
+	end := len(src)
+	if end > 0 && src[end-1] == '\n' {
+		end--
+		if end > 0 && src[end-1] == '\r' {
+			end--
+		}
+	}
+	for _, p := range []*hcl.Pos{&r.Start, &r.End} {
+		if p.Byte <= end {
+			continue
+		}
+		lineStart := bytes.LastIndexByte(src[:end], '\n') + 1
+		// HCL counts columns in characters; runes are near enough
+		// for the last line of a file.
+		*p = hcl.Pos{Line: 1 + bytes.Count(src[:end], []byte{'\n'}), Column: 1 + utf8.RuneCount(src[lineStart:end]), Byte: end}
+	}
 }
 
 // Limits on what the loader reads: a configuration file is text a person

@@ -40,12 +40,19 @@ func loadDirWithin(t *testing.T, dir string, overlay map[string][]byte) hcl.Diag
 }
 
 // unreadable returns the BP1000 "Cannot read configuration file" details,
-// by file base name.
+// by file base name; a detail of a diagnostic that is not about the file
+// it names (diag.FileOf) is marked so.
 func unreadable(diags hcl.Diagnostics) map[string]string {
 	out := map[string]string{}
 	for _, d := range diags {
 		if d.Summary == "Cannot read configuration file" && diag.CodeOf(d) == diag.CodeSyntax && d.Severity == hcl.DiagError {
 			name := strings.TrimSuffix(strings.Fields(d.Detail)[1], ":")
+			// The reports name the file (diag.FileOf) although the
+			// diagnostic has no position in it.
+			if diag.FileOf(d) != name {
+				out[filepath.Base(name)] = "not about the file: " + d.Detail
+				continue
+			}
 			out[filepath.Base(name)] = d.Detail
 		}
 	}

@@ -107,7 +107,7 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		// Every function refuses a result with a number too large to
 		// print: one that takes a number converts a string argument
 		// ("1e300000000") to it, and max or abs would pass it on.
-		fns[name] = anyCollectionArgs(refusingHugeResults(f, f.Description(), "the result has "))
+		fns[name] = hidingSensitiveErrors(name, anyCollectionArgs(refusingHugeResults(f, f.Description(), "the result has ")))
 	}
 	return fns
 }
@@ -475,7 +475,7 @@ func envFunction(mode Mode, lookupEnv func(string) (string, bool)) function.Func
 // fileFunction reads a file relative to dir, the directory of the file that
 // calls it (§2), never the working directory.
 func fileFunction(dir string) function.Function {
-	return function.New(&function.Spec{
+	return hidingSensitiveErrors("file", function.New(&function.Spec{
 		Description: "Reads a file, relative to the configuration file that calls file().",
 		Params: []function.Parameter{{
 			Name: "path", Type: cty.String,
@@ -507,7 +507,7 @@ func fileFunction(dir string) function.Function {
 			}
 			return cty.StringVal(string(b)).WithMarks(marks), nil
 		},
-	})
+	}))
 }
 
 // unwrapPathError drops the path an *os.PathError repeats, which could be a

@@ -180,7 +180,22 @@ func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
 			"The filter of %s must be a boolean expression such as message.properties.partner == \"fabrikam\"; this one is %s.", what, ty.FriendlyName()))
 		return false
 	}
+	if certainlyNull(val) {
+		d.add(diag.Errorf(diag.CodeFilter, a.Expr.Range(), "Filter is null",
+			"The filter of %s is null, whatever the message: it must be a boolean expression such as message.properties.partner == \"fabrikam\" (every message would fail routing).", what))
+		return false
+	}
 	return true
+}
+
+// certainlyNull reports whether val, a filter's or template's value for an
+// unknown message, is null whatever the message: null written as it is,
+// or from a local or variable that is null. A value that depends on the
+// message is unknown, not null, and is left to run time: it may well be
+// null for no message.
+func certainlyNull(val cty.Value) bool {
+	val, _ = val.Unmark()
+	return val.IsKnown() && val.IsNull()
 }
 
 // checkTemplate type-checks a template (file_name, url, header value) against
@@ -192,6 +207,11 @@ func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
 	val, ds := expr.Value(messageContext(d.ctxFor(expr.Range())))
 	if ds.HasErrors() {
 		d.add(diag.Tag(ds, diag.CodeFilter)...)
+		return false
+	}
+	if certainlyNull(val) {
+		d.add(diag.Errorf(diag.CodeFilter, expr.Range(), "Template is null",
+			"The %s template of %s is null, whatever the message: it must produce a string.", name, what))
 		return false
 	}
 	ty := val.Type()

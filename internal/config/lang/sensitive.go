@@ -1,11 +1,14 @@
 package lang
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/bizpipe/bizpipe/internal/config/model"
 )
@@ -98,4 +101,78 @@ func stringsIn(v cty.Value) []string {
 func hasMark(marks cty.ValueMarks, mark string) bool {
 	_, ok := marks[mark]
 	return ok
+}
+
+// hidingSensitiveErrors is f, the language function called name, whose
+// errors say nothing of its arguments when one of them carries the
+// sensitive mark. go-cty's functions build their errors from their
+// arguments unmarked (parseint's `cannot parse "wp2retnuh"`, jsondecode's
+// `invalid character 'h'`, formatdate's `invalid date format verb "u"`),
+// and a diagnostic is printed as it is: a secret, or its reversal or a
+// substring of it, would be shown where the text replacement of
+// SensitiveStrings cannot recognise it. So when any argument is sensitive,
+// the error names the function and says why its reason is not shown; an
+// error about one argument still points at that argument.
+func hidingSensitiveErrors(name string, f function.Function) function.Function {
+	// The wrapper takes every argument as it comes, marked, unknown, null
+	// or of a type not yet known, and passes it on: f decides what to make
+	// of it, as when unwrapped. Were it to let go-cty unmark the arguments
+	// first, it could not see the mark; were it to refuse unknown ones,
+	// go-cty would return an unknown result without their marks.
+	take := func(p function.Parameter) function.Parameter {
+		p.AllowMarked, p.AllowUnknown, p.AllowNull, p.AllowDynamicType = true, true, true, true
+		return p
+	}
+	params := f.Params()
+	for i := range params {
+		params[i] = take(params[i])
+	}
+	var varParam *function.Parameter
+	if vp := f.VarParam(); vp != nil {
+		p := take(*vp)
+		varParam = &p
+	}
+	hide := func(args []cty.Value, err error) error {
+		if err == nil || !anySensitive(args) {
+			return err
+		}
+		var argErr function.ArgError
+		if errors.As(err, &argErr) && argErr.Index >= 0 && argErr.Index < len(args) {
+			if sensitive(args[argErr.Index]) {
+				return function.NewArgErrorf(argErr.Index, "%s: the argument is sensitive; its value is not shown", name)
+			}
+			return function.NewArgErrorf(argErr.Index, "%s: %s", name, otherSensitive)
+		}
+		return fmt.Errorf("%s: %s", name, otherSensitive)
+	}
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      params,
+		VarParam:    varParam,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			t, err := f.ReturnTypeForValues(args)
+			return t, hide(args, err)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			return v, hide(args, err)
+		},
+	})
+}
+
+// otherSensitive says why a function's error is not shown when it is not
+// about the sensitive argument, or about no argument.
+const otherSensitive = "an argument is sensitive; what is wrong is not shown, as it could show its value"
+
+// anySensitive reports whether any of args is sensitive, or holds a
+// sensitive value.
+func anySensitive(args []cty.Value) bool {
+	return slices.ContainsFunc(args, sensitive)
+}
+
+// sensitive reports whether v, or a value within it, carries the
+// sensitive mark.
+func sensitive(v cty.Value) bool {
+	_, marks := v.UnmarkDeep()
+	return hasMark(marks, markSensitive)
 }

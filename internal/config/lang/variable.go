@@ -177,7 +177,7 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 	src, err := readLimited(path, maxVarFileSize)
 	if err != nil {
-		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Cannot read variables file",
+		d.add(diag.AboutFile(diag.CodeInvalidValue, path, "Cannot read variables file",
 			fmt.Sprintf("Reading --var-file %s: %s.", path, err)))
 		return
 	}
@@ -193,7 +193,7 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 		f, ds = d.parser.ParseHCL(src, path)
 	}
 	if ds.HasErrors() {
-		d.add(syntaxDiags(ds, path)...)
+		d.add(syntaxDiags(ds, path, src)...)
 		return
 	}
 	attrs, ds := f.Body.JustAttributes()

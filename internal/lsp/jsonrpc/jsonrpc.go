@@ -66,7 +66,30 @@ func (e *Error) Error() string { return fmt.Sprintf("jsonrpc error %d: %s", e.Co
 // FrameError is a message that could not be read but was skipped whole: the
 // stream is still in step and the next Read may succeed. Any other error
 // from Read means the stream is unusable.
-type FrameError struct{ Err error }
+type FrameError struct {
+	Err error
+	// Code, when not 0, is the JSON-RPC error the peer is to be answered
+	// with (CodeParseError, CodeInvalidRequest), for the request ID, or
+	// null when the message gives none that can be read.
+	Code int
+	ID   json.RawMessage
+}
+
+// Reply answers the message e is about as JSON-RPC 2.0 asks of a message
+// that is not JSON (Parse error) or not a request object (Invalid
+// Request): with an error response whose id is the message's, or null.
+// A message skipped for its size, never parsed, has no Code: nothing is
+// sent.
+func (e *FrameError) Reply(c *Conn) error {
+	if e.Code == 0 {
+		return nil
+	}
+	id := e.ID
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	return c.Reply(id, nil, &Error{Code: e.Code, Message: e.Err.Error()})
+}
 
 func (e *FrameError) Error() string { return e.Err.Error() }
 func (e *FrameError) Unwrap() error { return e.Err }
@@ -125,17 +148,51 @@ func (c *Conn) Read() (*Message, error) {
 		if _, err := io.CopyN(io.Discard, c.r, int64(length)); err != nil {
 			return nil, io.ErrUnexpectedEOF
 		}
-		return nil, &FrameError{fmt.Errorf("message of %d bytes is larger than the %d MiB limit; skipped", length, MaxBody>>20)}
+		return nil, &FrameError{Err: fmt.Errorf("message of %d bytes is larger than the %d MiB limit; skipped", length, MaxBody>>20)}
 	}
 	body := make([]byte, length)
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return nil, io.ErrUnexpectedEOF
 	}
+	return decode(body)
+}
+
+// decode reads one message body. What is not JSON is a Parse error; JSON
+// that is not a message object is an Invalid Request: a batch (an array,
+// which LSP never sends, and so is not supported, one error answering it
+// whole), or an object whose members have the wrong types, answered with
+// its id when that can be read.
+func decode(body []byte) (*Message, error) {
+	if !json.Valid(body) {
+		return nil, &FrameError{Err: errors.New("parse error: the message is not JSON"), Code: CodeParseError}
+	}
+	switch trimmed := bytes.TrimLeft(body, " \t\r\n"); {
+	case len(trimmed) > 0 && trimmed[0] == '[':
+		return nil, &FrameError{Err: errors.New("invalid request: a batch (JSON array); this server takes one message at a time"), Code: CodeInvalidRequest}
+	case len(trimmed) == 0 || trimmed[0] != '{':
+		return nil, &FrameError{Err: errors.New("invalid request: the message is not a JSON object"), Code: CodeInvalidRequest}
+	}
 	var m Message
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, &FrameError{fmt.Errorf("message is not JSON-RPC: %w", err)}
+		return nil, &FrameError{Err: fmt.Errorf("invalid request: %w", err), Code: CodeInvalidRequest, ID: requestID(body)}
 	}
 	return &m, nil
+}
+
+// requestID is the id of the object body when it is a number or a string,
+// which a response may repeat; nil otherwise.
+func requestID(body []byte) json.RawMessage {
+	var o struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(body, &o) != nil || len(o.ID) == 0 {
+		return nil
+	}
+	switch o.ID[0] {
+	case '"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return o.ID
+	}
+	return nil
 }
 
 // readLine reads one header line without its CRLF (or LF), bounded. A

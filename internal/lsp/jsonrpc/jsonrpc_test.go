@@ -107,3 +107,53 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("error response: %+v %v", m, err)
 	}
 }
+
+// TestFrameErrorReply: a message that is not JSON is answered with a Parse
+// error, one that is JSON but not a request object (a batch, an empty
+// batch, a scalar, members of the wrong type) with an Invalid Request, as
+// JSON-RPC 2.0 asks; the id is the message's when it can be read, null
+// otherwise. A message skipped for its size is not answered.
+func TestFrameErrorReply(t *testing.T) {
+	tests := []struct {
+		name, body string
+		code       int    // 0: no reply
+		id         string // the reply's id, as JSON
+	}{
+		{"not JSON", "{not json", CodeParseError, "null"},
+		{"cut JSON", `{"jsonrpc":"2.0","id":1`, CodeParseError, "null"},
+		{"empty batch", "[]", CodeInvalidRequest, "null"},
+		{"batch", `[{"jsonrpc":"2.0","id":1,"method":"shutdown"}]`, CodeInvalidRequest, "null"},
+		{"scalar", "5", CodeInvalidRequest, "null"},
+		{"method not a string", `{"jsonrpc":"2.0","id":7,"method":5}`, CodeInvalidRequest, "7"},
+		{"string id kept", `{"jsonrpc":"2.0","id":"a","params":3,"method":[]}`, CodeInvalidRequest, `"a"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			c := NewConn(strings.NewReader(frame(tt.body)), &out)
+			_, err := c.Read()
+			var fe *FrameError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Read: %v, want a FrameError", err)
+			}
+			if err := fe.Reply(c); err != nil {
+				t.Fatal(err)
+			}
+			r := NewConn(strings.NewReader(out.String()), io.Discard)
+			m, err := r.Read()
+			if err != nil {
+				t.Fatalf("reply %q: %v", out.String(), err)
+			}
+			if m.Error == nil || m.Error.Code != tt.code || string(m.ID) != tt.id || m.Method != "" {
+				t.Errorf("reply %q, want error %d with id %s", out.String(), tt.code, tt.id)
+			}
+		})
+	}
+	var out strings.Builder
+	c := NewConn(strings.NewReader("Content-Length: "+itoa(MaxBody+1)+"\r\n\r\n"+strings.Repeat(" ", MaxBody+1)), &out)
+	_, err := c.Read()
+	var fe *FrameError
+	if !errors.As(err, &fe) || fe.Reply(c) != nil || out.Len() != 0 {
+		t.Errorf("too large: %v, reply %q; want a FrameError and no reply", err, out.String())
+	}
+}

@@ -178,3 +178,82 @@ func TestGitLabFingerprintStable(t *testing.T) {
 		t.Error("fingerprint not deterministic")
 	}
 }
+
+// TestFindingsWithoutRange: a finding without a source range is reported
+// by every CI format, where its file is when it is about one: a SARIF
+// result (not only a notification, which code scanning does not show)
+// with the file and no region, or "." when it is about no file; GitHub's
+// file= and GitLab's path name the file. Only a diagnostic without a code
+// (validate could not run) is a SARIF notification, and no result.
+func TestFindingsWithoutRange(t *testing.T) {
+	tests := []struct {
+		name   string
+		d      *hcl.Diagnostic
+		uri    string // the SARIF result's artifact URI; "" for none
+		github string // GitHub's properties before title=
+		gitlab string // GitLab's location path
+	}{
+		{"a file that cannot be read", diag.AboutFile(diag.CodeSyntax, "conf/fifo.hcl", "Cannot read configuration file", "Reading conf/fifo.hcl: a named pipe."),
+			"conf/fifo.hcl", "file=conf/fifo.hcl,", "conf/fifo.hcl"},
+		{"no file", diag.New(hcl.DiagError, diag.CodeGroupCount, hcl.Range{}, "No group block", "None declares one."),
+			".", "", "."},
+		{"validate could not run", &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot validate", Detail: "No configuration files."},
+			"", "", "."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			diags := hcl.Diagnostics{tt.d}
+			var sarif struct {
+				Runs []struct {
+					Invocations []struct {
+						ExecutionSuccessful        bool              `json:"executionSuccessful"`
+						ToolExecutionNotifications []json.RawMessage `json:"toolExecutionNotifications"`
+					} `json:"invocations"`
+					Results []struct {
+						RuleID    string `json:"ruleId"`
+						Locations []struct {
+							PhysicalLocation map[string]json.RawMessage `json:"physicalLocation"`
+						} `json:"locations"`
+					} `json:"results"`
+				} `json:"runs"`
+			}
+			if err := json.Unmarshal(render(t, FormatSARIF, diags, Options{}), &sarif); err != nil {
+				t.Fatal(err)
+			}
+			run := sarif.Runs[0]
+			inv := run.Invocations[0]
+			if tt.uri == "" {
+				if len(run.Results) != 0 || len(inv.ToolExecutionNotifications) != 1 || inv.ExecutionSuccessful {
+					t.Errorf("SARIF: %d results, %d notifications, executionSuccessful %v; want none, one, false", len(run.Results), len(inv.ToolExecutionNotifications), inv.ExecutionSuccessful)
+				}
+			} else {
+				if len(run.Results) != 1 || len(inv.ToolExecutionNotifications) != 0 || !inv.ExecutionSuccessful {
+					t.Fatalf("SARIF: %d results, %d notifications, executionSuccessful %v; want one, none, true", len(run.Results), len(inv.ToolExecutionNotifications), inv.ExecutionSuccessful)
+				}
+				res := run.Results[0]
+				if res.RuleID != string(diag.CodeOf(tt.d)) || len(res.Locations) != 1 {
+					t.Fatalf("SARIF result %+v", res)
+				}
+				pl := res.Locations[0].PhysicalLocation
+				var loc struct{ URI string }
+				if err := json.Unmarshal(pl["artifactLocation"], &loc); err != nil || loc.URI != tt.uri {
+					t.Errorf("SARIF artifactLocation %s, want uri %q", pl["artifactLocation"], tt.uri)
+				}
+				if r, ok := pl["region"]; ok {
+					t.Errorf("SARIF region %s, want none: there is no position", r)
+				}
+			}
+			gh := string(render(t, FormatGitHub, diags, Options{}))
+			if want := "::error " + tt.github + "title="; !strings.HasPrefix(gh, want) {
+				t.Errorf("GitHub: %q, want it to start with %q", gh, want)
+			}
+			var gl []GitLabIssue
+			if err := json.Unmarshal(render(t, FormatGitLab, diags, Options{}), &gl); err != nil {
+				t.Fatal(err)
+			}
+			if len(gl) != 1 || gl[0].Location.Path != tt.gitlab || gl[0].Location.Lines.Begin != 1 {
+				t.Errorf("GitLab: %+v, want one issue at line 1 of %q", gl, tt.gitlab)
+			}
+		})
+	}
+}

@@ -22,8 +22,9 @@ import (
 //	  - Columns (col, endColumn) are given only for a range on one line:
 //	    GitHub rejects them when line and endLine differ. endColumn is
 //	    exclusive, as in the JSON and SARIF reports.
-//	  - A diagnostic without a range (no configuration files, no group
-//	    block) has no file: GitHub shows it on the run, not on a file.
+//	  - A diagnostic about a file but no position in it (a file that
+//	    cannot be read) names the file without a line. One about no file
+//	    (no group block) has no file: GitHub shows it on the run.
 //	  - The message is the detail, or the summary when there is none.
 //	  - Escaping is the Actions toolkit's (escapeData, escapeProperty), so
 //	    a newline cannot end the command and start another. Summary and
@@ -56,6 +57,9 @@ func gitHubCommand(d *hcl.Diagnostic) string {
 			prop("col", strconv.Itoa(s.Start.Column))
 			prop("endColumn", strconv.Itoa(s.End.Column))
 		}
+	} else if f := diag.FileOf(d); f != "" {
+		// About a file as a whole (it cannot be read): the file, no line.
+		prop("file", safetext.Prose(f))
 	}
 	title := d.Summary
 	if code := diag.CodeOf(d); code != "" {

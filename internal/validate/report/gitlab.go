@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
 
 // GitLabIssue is one entry of the `validate --format gitlab` report, a
@@ -39,23 +41,26 @@ type GitLabLocation struct {
 
 // GitLabLines holds the first line of a GitLabIssue.
 type GitLabLines struct {
-	Begin int `json:"begin" doc:"The first line, from 1 (1 for a finding about no file)."`
+	Begin int `json:"begin" doc:"The first line, from 1 (1 for a finding about a file as a whole, or about no file)."`
 }
 
 // writeGitLab renders a GitLab Code Quality report: a JSON array, [] when
 // there is nothing to report.
 //
-// GitLab requires a location on every issue. A diagnostic without a range
-// (no configuration files, no group block) is reported at line 1 of "."
-// — the directory validate ran in — rather than dropped, so that the
+// GitLab requires a location on every issue. A diagnostic about a file but
+// no position in it (a file that cannot be read) is at line 1 of the file;
+// one about no file (no configuration files, no group block) at line 1 of
+// "." — the directory validate ran in — rather than dropped, so that the
 // report is never emptier than the exit status.
 func writeGitLab(w io.Writer, r *result) error {
 	issues := make([]GitLabIssue, 0, len(r.diags))
 	seen := map[string]int{}
 	for _, d := range r.diags {
 		path, line := ".", 1
+		if f := diag.FileOf(d); f != "" {
+			path = gitLabPath(f)
+		}
 		if d.Subject != nil {
-			path = gitLabPath(d.Subject.Filename)
 			line = d.Subject.Start.Line
 		}
 		code := string(sarifCode(d))

@@ -99,7 +99,9 @@ type (
 	}
 	sarifPhysicalLocation struct {
 		ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
-		Region           sarifRegion           `json:"region"`
+		// Region is nil for a finding about a file as a whole, or about
+		// no file: SARIF allows an artifactLocation alone.
+		Region *sarifRegion `json:"region,omitempty"`
 	}
 	sarifArtifactLocation struct {
 		URI       string `json:"uri"`
@@ -119,12 +121,16 @@ type (
 //   - tool.driver.rules lists every known code (Rules(), in code order, so
 //     ruleIndex values are stable), followed by any unknown code that occurs
 //     (and UncodedRuleID for diagnostics without a code), sorted.
-//   - A diagnostic with a source range becomes a result. GitHub code scanning
-//     rejects a whole upload when a result has no location, so a diagnostic
-//     without a range (e.g. "no configuration files") becomes a
-//     toolExecutionNotification of the invocation instead, with its code as
-//     associatedRule; invocations[0].executionSuccessful is false when one of
-//     those is an error.
+//   - Every finding (a diagnostic with a code) becomes a result, with a
+//     location: GitHub code scanning rejects a whole upload when a result
+//     has none. A finding with a source range has its file and region; one
+//     about a file but no position in it (a file that cannot be read) has
+//     the file without a region; one about no file (no group block) has
+//     ".", the directory validate ran in, as the GitLab report does.
+//   - A diagnostic without a code or range says validate could not run
+//     (bad usage, no configuration files: exit 2). It is no finding about
+//     the configuration, so it becomes a toolExecutionNotification of the
+//     invocation, and invocations[0].executionSuccessful is false.
 func writeSARIF(w io.Writer, r *result, opts Options) error {
 	driver := sarifDriver{
 		Name:           ToolName,
@@ -180,7 +186,7 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 	for _, d := range r.diags {
 		id, idx := ruleRef(d)
 		level := severityString(d.Severity)
-		if d.Subject == nil {
+		if d.Subject == nil && diag.CodeOf(d) == "" {
 			n := sarifNotification{
 				Level:          level,
 				Message:        sarifMessage{Text: message(d)},
@@ -192,22 +198,27 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 			}
 			continue
 		}
-		uri, base := artifactURI(d.Subject.Filename)
+		file := diag.FileOf(d)
+		if file == "" {
+			file = "."
+		}
+		uri, base := artifactURI(file)
+		loc := sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: uri, URIBaseID: base}}
+		if s := d.Subject; s != nil {
+			loc.Region = &sarifRegion{
+				StartLine:   s.Start.Line,
+				StartColumn: s.Start.Column,
+				EndLine:     s.End.Line,
+				EndColumn:   s.End.Column,
+				Snippet:     regionSnippet(s, r.files[s.Filename], r.redact),
+			}
+		}
 		results = append(results, sarifResult{
-			RuleID:    id,
-			RuleIndex: idx,
-			Level:     level,
-			Message:   sarifMessage{Text: message(d)},
-			Locations: []sarifLocation{{PhysicalLocation: sarifPhysicalLocation{
-				ArtifactLocation: sarifArtifactLocation{URI: uri, URIBaseID: base},
-				Region: sarifRegion{
-					StartLine:   d.Subject.Start.Line,
-					StartColumn: d.Subject.Start.Column,
-					EndLine:     d.Subject.End.Line,
-					EndColumn:   d.Subject.End.Column,
-					Snippet:     regionSnippet(d.Subject, r.files[d.Subject.Filename], r.redact),
-				},
-			}}},
+			RuleID:              id,
+			RuleIndex:           idx,
+			Level:               level,
+			Message:             sarifMessage{Text: message(d)},
+			Locations:           []sarifLocation{{PhysicalLocation: loc}},
 			PartialFingerprints: map[string]string{FingerprintKey: fingerprint(id, uri, d)},
 		})
 	}
