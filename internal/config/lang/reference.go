@@ -206,8 +206,9 @@ new certificate decryption_certificate (the one partners are asked to encrypt
 for) and move the old one to previous_decryption_certificates: partners
 switch at their own pace, and a message still encrypted for the old
 certificate is decrypted with it, the key chosen by the message's recipient
-info. Once no partner encrypts for the old one any more, remove it from the
-list.`,
+info. The log line of each message received names the certificate that
+decrypted it (decrypted_with); once no message names the old one any more,
+remove it from the list.`,
 		Attributes: []Attribute{
 			{Name: "decryption_certificate", Type: typeThumbprint, RequiredWhen: "a receive location of the host decrypts",
 				Doc: "The thumbprint of the certificate the host's decrypting receive locations decrypt with, the one partners are to encrypt for; it must be, with its private key, in the personal store of the service account of every instance (BP7001–BP7005)."},
