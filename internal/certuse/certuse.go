@@ -3,7 +3,8 @@
 // certificate in the personal store of every instance that signs, a send
 // port's encryption certificate and the parties' signing certificates in
 // the other-people store of every server where they are needed, a host's
-// decryption certificate in its instances' personal stores.
+// decryption certificate, and its previous ones, in its instances'
+// personal stores.
 //
 // One list serves `bizpipe certs --expiring-within` and the expiry gauge
 // of `bizpipe run`, so that the two never disagree about what is in use.
@@ -156,6 +157,11 @@ func List(cfg *model.Config, opts Options) []Need {
 			}
 			if u.needs.Decryption == component.Needed {
 				add(Decryption, u.object, u.host.DecryptionCertificate, personal)
+				// A previous certificate decrypts what partners still
+				// encrypt for it: in use as much as the current one.
+				for _, v := range u.host.PreviousDecryptionCertificates {
+					add(Decryption, u.object+" (previous decryption certificate)", v, personal)
+				}
 			}
 			if u.needs.PartySigning == component.Needed {
 				for _, p := range cfg.Parties {

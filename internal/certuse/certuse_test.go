@@ -27,6 +27,7 @@ type scene struct {
 	stores                    rules.Result
 	sign, partner, dec, party *testpki.Cert
 	next                      *testpki.Cert // the signing_rollover certificate
+	prev                      *testpki.Cert // a previous decryption certificate, in p1 (see TestPreviousDecryption)
 }
 
 func newScene(t *testing.T) *scene {
@@ -43,11 +44,13 @@ func newScene(t *testing.T) *scene {
 		dec:     cert("Decryption", 2, 90*24*time.Hour),
 		party:   cert("Party", 3, 10*24*time.Hour),
 		next:    cert("Next signing", 4, 800*24*time.Hour),
+		prev:    cert("Previous decryption", 5, 30*24*time.Hour),
 	}
 	p1 := filepath.Join(dir, "p1")
 	testpki.WriteFile(t, p1, "sign.pem", append(s.sign.CertPEM(), s.sign.KeyPEM()...))
 	testpki.WriteFile(t, p1, "dec.pem", append(s.dec.CertPEM(), s.dec.KeyPEM()...))
 	testpki.WriteFile(t, p1, "next.pem", append(s.next.CertPEM(), s.next.KeyPEM()...))
+	testpki.WriteFile(t, p1, "prev.pem", append(s.prev.CertPEM(), s.prev.KeyPEM()...))
 	if err := os.MkdirAll(filepath.Join(dir, "p2"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -245,5 +248,51 @@ func TestRollover(t *testing.T) {
 	// Without a rollover, List is unchanged by it.
 	if n := len(certuse.List(s.cfg, certuse.Options{Stores: s.stores.Stores})); n != 8 {
 		t.Errorf("List: %d needs, want 8", n)
+	}
+}
+
+// TestPreviousDecryption: a host's previous decryption certificates are in
+// use where its decryption certificate is, on every instance of a location
+// that decrypts, named as previous ones: their expiry is watched as the
+// current one's is.
+func TestPreviousDecryption(t *testing.T) {
+	s := newScene(t)
+	up := strings.ToUpper
+	cfg := *s.cfg
+	var hosts []*model.Host
+	for _, h := range cfg.Hosts {
+		if h.Name == "h" {
+			c := *h
+			c.PreviousDecryptionCertificates = []model.Value[string]{model.Known(s.prev.SHA256(), hcl.Range{})}
+			h = &c
+		}
+		hosts = append(hosts, h)
+	}
+	cfg.Hosts = hosts
+	var locs []*model.ReceiveLocation
+	for _, r := range cfg.ReceiveLocations {
+		c := *r
+		for _, h := range hosts {
+			if h.Name == r.Host.Name {
+				c.Host = h
+			}
+		}
+		locs = append(locs, &c)
+	}
+	cfg.ReceiveLocations = locs
+	var got []string
+	for _, n := range certuse.List(&cfg, certuse.Options{Stores: s.stores.Stores}) {
+		if n.Use == certuse.Decryption {
+			got = append(got, describe(n))
+		}
+	}
+	want := []string{
+		"decryption | receive location \"in\" | srv1 | p1 | " + up(s.dec.SHA1()),
+		"decryption | receive location \"in\" (previous decryption certificate) | srv1 | p1 | " + up(s.prev.SHA1()),
+		"decryption | receive location \"in\" | srv2 | p2 | missing",
+		"decryption | receive location \"in\" (previous decryption certificate) | srv2 | p2 | missing",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

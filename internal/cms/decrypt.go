@@ -15,11 +15,14 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
+	"strings"
 )
 
 var (
 	// ErrNoRecipient is returned by Decrypt when no KeyTransRecipientInfo
-	// addresses the given certificate.
+	// addresses the given certificate (DecryptAny: any of them). The error
+	// returned is a *NoRecipientError that wraps it.
 	ErrNoRecipient = errors.New("envelope: message is not encrypted for this certificate")
 	// ErrDecrypt is returned by Decrypt for any cryptographic failure after
 	// the recipient was found: content-encryption key unwrap, CBC padding,
@@ -62,12 +65,53 @@ var hashOIDs = []struct {
 // integrity protection: a wrong or tampered key/ciphertext is detected only
 // when the padding happens to be invalid (about 255 in 256 cases).
 func Decrypt(der []byte, cert *x509.Certificate, key crypto.Decrypter) ([]byte, error) {
-	if cert == nil || key == nil {
-		return nil, errors.New("envelope: Decrypt needs a certificate and a private key")
+	out, _, err := DecryptAny(der, []Recipient{{Cert: cert, Key: key}})
+	return out, err
+}
+
+// Recipient is a certificate with its private key: an identity an
+// enveloped message may be encrypted for.
+type Recipient struct {
+	Cert *x509.Certificate
+	Key  crypto.Decrypter
+}
+
+// DecryptAny is Decrypt for a party that holds several identities a
+// message may be encrypted for (a host's current and previous decryption
+// certificates): it decrypts with the recipient the message's
+// KeyTransRecipientInfos address and returns its index in recips. When
+// they address several, the first of recips wins, so list the preferred
+// identity first. When they address none, the error is a
+// *NoRecipientError (errors.Is ErrNoRecipient) naming whom the message is
+// encrypted for. The index is -1 when no recipient was chosen; after a
+// failure past the choice (ErrDecrypt) it still says which was.
+func DecryptAny(der []byte, recips []Recipient) ([]byte, int, error) {
+	if err := checkRecipients(recips); err != nil {
+		return nil, -1, err
 	}
-	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); ok && !pub.Equal(cert.PublicKey) {
-		return nil, errors.New("envelope: private key does not match the certificate")
+	chosen := -1
+	out, err := decryptAny(der, recips, &chosen)
+	return out, chosen, err
+}
+
+// checkRecipients checks that there is a recipient and that each key
+// matches its certificate, before any work on the message.
+func checkRecipients(recips []Recipient) error {
+	if len(recips) == 0 {
+		return errors.New("envelope: decrypting needs a certificate and a private key")
 	}
+	for _, r := range recips {
+		if r.Cert == nil || r.Key == nil {
+			return errors.New("envelope: decrypting needs a certificate and a private key")
+		}
+		if pub, ok := r.Key.Public().(interface{ Equal(crypto.PublicKey) bool }); ok && !pub.Equal(r.Cert.PublicKey) {
+			return errors.New("envelope: private key does not match the certificate")
+		}
+	}
+	return nil
+}
+
+func decryptAny(der []byte, recips []Recipient, chosen *int) ([]byte, error) {
 
 	ci, rest, err := parseElement(der, 0)
 	if err != nil {
@@ -113,10 +157,10 @@ func Decrypt(der []byte, cert *x509.Certificate, key crypto.Decrypter) ([]byte, 
 	if err := er.end(); err != nil {
 		return nil, err
 	}
-	return decryptInner(&inner, auth, cert, key)
+	return decryptInner(&inner, auth, recips, chosen)
 }
 
-func decryptInner(inner *element, auth bool, cert *x509.Certificate, key crypto.Decrypter) ([]byte, error) {
+func decryptInner(inner *element, auth bool, recips []Recipient, chosen *int) ([]byte, error) {
 	r, err := inner.reader()
 	if err != nil {
 		return nil, err
@@ -240,7 +284,7 @@ func decryptInner(inner *element, auth bool, cert *x509.Certificate, key crypto.
 		}
 	}
 
-	cek, err := recipientKey(&ris, cert, key, spec.keyLen)
+	cek, err := recipientKey(&ris, recips, spec.keyLen, chosen)
 	if err != nil {
 		return nil, err
 	}
@@ -357,14 +401,23 @@ func unpad(b []byte, bs int) (int, bool) {
 	return n - subtle.ConstantTimeSelect(good, last, 0), good == 1
 }
 
-// recipientKey finds the KeyTransRecipientInfo for cert and unwraps the
-// content-encryption key of length keyLen.
-func recipientKey(ris *element, cert *x509.Certificate, key crypto.Decrypter, keyLen int) ([]byte, error) {
+// recipientKey finds the KeyTransRecipientInfo addressed to one of
+// recips, the first of recips that one addresses, sets *chosen to its
+// index and unwraps the content-encryption key of length keyLen with its
+// key. None addressed is a *NoRecipientError naming those the message is
+// for.
+func recipientKey(ris *element, recips []Recipient, keyLen int, chosen *int) ([]byte, error) {
 	r, err := ris.reader()
 	if err != nil {
 		return nil, err
 	}
-	var ski []byte // computed lazily
+	skis := make([][]byte, len(recips)) // computed lazily
+	var (
+		best     = len(recips) // index of the recipient chosen so far
+		bestAlg  element
+		bestKey  element
+		intended []string // whom the message is for, when none of recips
+	)
 	for !r.empty() {
 		ri, err := r.next()
 		if err != nil {
@@ -388,7 +441,10 @@ func recipientKey(ris *element, cert *x509.Certificate, key crypto.Decrypter, ke
 		if err != nil {
 			return nil, err
 		}
-		var match bool
+		var (
+			matches  func(i int) bool
+			describe func() string
+		)
 		switch {
 		case rid.is(classUniversal, tagSequence): // IssuerAndSerialNumber
 			rr, err := rid.reader()
@@ -410,16 +466,23 @@ func recipientKey(ris *element, cert *x509.Certificate, key crypto.Decrypter, ke
 			if err := rr.end(); err != nil {
 				return nil, err
 			}
-			match = cert.SerialNumber != nil && serial.Cmp(cert.SerialNumber) == 0 && issuerMatches(&issuer, cert)
+			matches = func(i int) bool {
+				c := recips[i].Cert
+				return c.SerialNumber != nil && serial.Cmp(c.SerialNumber) == 0 && issuerMatches(&issuer, c)
+			}
+			describe = func() string { return describeIssuerSerial(&issuer, serial) }
 		case rid.is(classContext, 0): // [0] SubjectKeyIdentifier
 			id, err := octets(&rid)
 			if err != nil {
 				return nil, err
 			}
-			if ski == nil {
-				ski = subjectKeyID(cert)
+			matches = func(i int) bool {
+				if skis[i] == nil {
+					skis[i] = subjectKeyID(recips[i].Cert)
+				}
+				return len(id) > 0 && bytes.Equal(id, skis[i])
 			}
-			match = len(id) > 0 && bytes.Equal(id, ski)
+			describe = func() string { return fmt.Sprintf("subject key identifier %X", clipBytes(id)) }
 		default:
 			return nil, fmt.Errorf("%w: unknown RecipientIdentifier", errMalformed)
 		}
@@ -434,16 +497,89 @@ func recipientKey(ris *element, cert *x509.Certificate, key crypto.Decrypter, ke
 		if err := kr.end(); err != nil {
 			return nil, err
 		}
-		if !match {
-			continue
+		found := false
+		for i := range best {
+			if matches(i) {
+				best, bestAlg, bestKey, found = i, algE, ekE, true
+				break
+			}
 		}
-		ek, err := octets(&ekE)
-		if err != nil {
-			return nil, err
+		if best == 0 {
+			break // none can come before the first
 		}
-		return unwrapKey(&algE, ek, key, keyLen)
+		if !found && best == len(recips) && len(intended) < maxIntended {
+			intended = append(intended, describe())
+		}
 	}
-	return nil, ErrNoRecipient
+	if best == len(recips) {
+		return nil, &NoRecipientError{Intended: intended}
+	}
+	*chosen = best
+	ek, err := octets(&bestKey)
+	if err != nil {
+		return nil, err
+	}
+	return unwrapKey(&bestAlg, ek, recips[best].Key, keyLen)
+}
+
+// maxIntended bounds the recipients a NoRecipientError names: a real
+// message has one or two, and the list goes into an operator's reason.
+const maxIntended = 4
+
+// NoRecipientError is the error of a message encrypted for none of the
+// identities given: it names whom it is encrypted for, so that an operator
+// can tell which certificate the partner used.
+type NoRecipientError struct {
+	// Intended describes the KeyTransRecipientInfos' recipients, by
+	// issuer and serial number or by subject key identifier (at most
+	// maxIntended of them); empty when the message has none of that kind.
+	Intended []string
+}
+
+func (e *NoRecipientError) Error() string {
+	if len(e.Intended) == 0 {
+		return ErrNoRecipient.Error() + " (it has no key transport recipient)"
+	}
+	return fmt.Sprintf("%s (it is encrypted for %s)", ErrNoRecipient, strings.Join(e.Intended, "; "))
+}
+
+// Unwrap makes errors.Is(err, ErrNoRecipient) hold.
+func (e *NoRecipientError) Unwrap() error { return ErrNoRecipient }
+
+// describeIssuerSerial renders an IssuerAndSerialNumber for a person, as
+// Go renders certificate names; a name that does not parse is shown as
+// such. Whoever made the message chose it: it is clipped, and the caller's
+// output is cleaned as any text from a message is.
+func describeIssuerSerial(issuer *element, serial *big.Int) string {
+	name := "an unreadable issuer name"
+	if d, err := toDER(issuer); err == nil {
+		var rdn pkix.RDNSequence
+		if rest, err := asn1.Unmarshal(d, &rdn); err == nil && len(rest) == 0 {
+			var n pkix.Name
+			n.FillFromRDNSequence(&rdn)
+			name = fmt.Sprintf("%q", clipString(n.String()))
+		}
+	}
+	s := serial.String()
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return fmt.Sprintf("issuer %s, serial %s", name, s)
+}
+
+func clipString(s string) string {
+	const max = 200
+	if len(s) > max {
+		return strings.ToValidUTF8(s[:max], "") + "..."
+	}
+	return s
+}
+
+func clipBytes(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
 }
 
 func issuerMatches(issuer *element, cert *x509.Certificate) bool {

@@ -33,12 +33,24 @@ const (
 // everything written to dst. The errors are those of Decrypt; ctx is
 // checked between chunks.
 func DecryptStream(ctx context.Context, r io.ReaderAt, size int64, cert *x509.Certificate, key crypto.Decrypter, dst io.Writer) error {
-	if cert == nil || key == nil {
-		return errors.New("envelope: DecryptStream needs a certificate and a private key")
+	_, err := DecryptStreamAny(ctx, r, size, []Recipient{{Cert: cert, Key: key}}, dst)
+	return err
+}
+
+// DecryptStreamAny is DecryptStream for several identities, chosen as
+// DecryptAny chooses: it returns the index in recips of the one that
+// decrypted (-1 when none was chosen; after a failure past the choice, the
+// one chosen).
+func DecryptStreamAny(ctx context.Context, r io.ReaderAt, size int64, recips []Recipient, dst io.Writer) (int, error) {
+	if err := checkRecipients(recips); err != nil {
+		return -1, err
 	}
-	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); ok && !pub.Equal(cert.PublicKey) {
-		return errors.New("envelope: private key does not match the certificate")
-	}
+	chosen := -1
+	err := decryptStreamAny(ctx, r, size, recips, dst, &chosen)
+	return chosen, err
+}
+
+func decryptStreamAny(ctx context.Context, r io.ReaderAt, size int64, recips []Recipient, dst io.Writer, chosen *int) error {
 	w := newBERWalker(ctx, r, size)
 	ci, err := w.head(0, size)
 	if err != nil {
@@ -92,10 +104,10 @@ func DecryptStream(ctx context.Context, r io.ReaderAt, size int64, cert *x509.Ce
 	if err := er.finish(); err != nil {
 		return err
 	}
-	return decryptInnerStream(w, &inner, er.limit, auth, cert, key, dst)
+	return decryptInnerStream(w, &inner, er.limit, auth, recips, chosen, dst)
 }
 
-func decryptInnerStream(w *berWalker, inner *streamHead, limit int64, auth bool, cert *x509.Certificate, key crypto.Decrypter, dst io.Writer) error {
+func decryptInnerStream(w *berWalker, inner *streamHead, limit int64, auth bool, recips []Recipient, chosen *int, dst io.Writer) error {
 	const depth = 3
 	r, err := w.children(inner, limit, depth)
 	if err != nil {
@@ -251,7 +263,7 @@ func decryptInnerStream(w *berWalker, inner *streamHead, limit int64, auth bool,
 		}
 	}
 
-	cek, err := recipientKey(&ris, cert, key, spec.keyLen)
+	cek, err := recipientKey(&ris, recips, spec.keyLen, chosen)
 	if err != nil {
 		return err
 	}

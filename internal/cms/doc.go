@@ -16,6 +16,8 @@
 //	ParseAlgorithm("aes256-gcm") → AES256GCM; a.Authenticated(), a.SMIMEType()
 //	Encrypt(rand, content, alg, certs...) → DER ContentInfo
 //	Decrypt(derOrBER, cert, key) → content, or ErrNoRecipient / ErrDecrypt / a parse error
+//	DecryptAny(derOrBER, recipients) → content and the recipient the message is for
+//	                                   (a *NoRecipientError names whom it is for, when none)
 //
 // Encrypt allocates the output once, at its exact final size, and encrypts
 // the content directly into it; Decrypt allocates one buffer of the

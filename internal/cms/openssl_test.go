@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -362,6 +364,89 @@ func TestWeDecryptMixedRecipientTypes(t *testing.T) {
 		got, err := Decrypt(msg, alice.cert, alice.key)
 		if err != nil || !bytes.Equal(got, body) {
 			t.Fatalf("%v: %v", alg, err)
+		}
+	}
+}
+
+// TestDecryptAnyOpenSSL: a message openssl cms -encrypt made for one of
+// several identities (a host's current and previous decryption
+// certificates), addressed by issuer and serial or, with -keyid, by
+// subject key identifier, decrypts with the one it is for, which
+// DecryptAny and DecryptStreamAny name by its index; addressed to two of
+// them, the first listed wins; addressed to none, the error says whom it
+// is for, and is ErrNoRecipient.
+func TestDecryptAnyOpenSSL(t *testing.T) {
+	openssl(t)
+	current, previous, stranger := testRecipient(t, "alice"), testRecipient(t, "bob"), testRecipient(t, "carol")
+	dir := t.TempDir()
+	curCert, _ := current.writePEMs(t, dir)
+	prevCert, _ := previous.writePEMs(t, dir)
+	strCert, _ := stranger.writePEMs(t, dir)
+	body := testBodies(false)[0].data
+	bodyPath := filepath.Join(dir, "body.bin")
+	if err := os.WriteFile(bodyPath, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recips := []Recipient{{Cert: current.cert, Key: current.key}, {Cert: previous.cert, Key: previous.key}}
+	encrypt := func(name string, alg Algorithm, keyid bool, certs ...string) []byte {
+		out := filepath.Join(dir, name)
+		args := []string{"cms", "-encrypt", "-binary", "-outform", "DER", opensslCipherFlag[alg], "-in", bodyPath, "-out", out}
+		if keyid {
+			args = append(args, "-keyid")
+		}
+		runOpenSSL(t, append(args, certs...)...)
+		msg, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	decryptBoth := func(msg []byte) ([]byte, int, error, []byte, int, error) {
+		got, i, err := DecryptAny(msg, recips)
+		var out bytes.Buffer
+		j, serr := DecryptStreamAny(t.Context(), bytes.NewReader(msg), int64(len(msg)), recips, &out)
+		return got, i, err, out.Bytes(), j, serr
+	}
+	for _, alg := range []Algorithm{AES256CBC, AES128GCM} {
+		for _, keyid := range []bool{false, true} {
+			name := fmt.Sprintf("%v keyid=%t", alg, keyid)
+			for _, tc := range []struct {
+				what  string
+				certs []string
+				want  int
+			}{
+				{"for the previous", []string{prevCert}, 1},
+				{"for the current", []string{curCert}, 0},
+				{"for both, previous first", []string{prevCert, curCert}, 0},
+				{"for the stranger and the previous", []string{strCert, prevCert}, 1},
+			} {
+				msg := encrypt("m.p7m", alg, keyid, tc.certs...)
+				got, i, err, sgot, j, serr := decryptBoth(msg)
+				if err != nil || i != tc.want || !bytes.Equal(got, body) {
+					t.Errorf("%s %s: DecryptAny chose %d (%v), want %d and the body", name, tc.what, i, err, tc.want)
+				}
+				if serr != nil || j != tc.want || !bytes.Equal(sgot, body) {
+					t.Errorf("%s %s: DecryptStreamAny chose %d (%v), want %d and the body", name, tc.what, j, serr, tc.want)
+				}
+			}
+			msg := encrypt("stranger.p7m", alg, keyid, strCert)
+			_, i, err, _, j, serr := decryptBoth(msg)
+			for _, e := range []error{err, serr} {
+				var nre *NoRecipientError
+				if !errors.Is(e, ErrNoRecipient) || !errors.As(e, &nre) || len(nre.Intended) != 1 {
+					t.Fatalf("%s for a stranger: %v; want a NoRecipientError naming one recipient", name, e)
+				}
+				want := fmt.Sprintf(`issuer "%s", serial %s`, stranger.cert.Issuer, stranger.cert.SerialNumber)
+				if keyid {
+					want = fmt.Sprintf("subject key identifier %X", stranger.cert.SubjectKeyId)
+				}
+				if nre.Intended[0] != want || !strings.Contains(e.Error(), want) {
+					t.Errorf("%s for a stranger: %q; want it to name %s", name, e, want)
+				}
+			}
+			if i != -1 || j != -1 {
+				t.Errorf("%s for a stranger: chose %d and %d, want -1", name, i, j)
+			}
 		}
 	}
 }

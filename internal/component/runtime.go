@@ -45,7 +45,10 @@ type Needs struct {
 	Encryption Need
 	// Decryption is the host's decryption_certificate with its private
 	// key, from the personal store of the instance's service account
-	// (language §10: the inbound counterpart of Signing).
+	// (language §10: the inbound counterpart of Signing), and with it
+	// each of the host's previous_decryption_certificates, which still
+	// decrypt what partners encrypted for them while they switch: the
+	// rules check every one of them alike.
 	Decryption Need
 	// PartySigning is the parties' signing_certificates, from the
 	// other-people store of the server the instance runs on: what a
@@ -94,6 +97,11 @@ type Keys struct {
 	// Decrypter is the host's decryption certificate with its private key
 	// (Needs.Decryption).
 	Decrypter *DecryptionIdentity
+	// PreviousDecrypters are the host's previous decryption certificates
+	// with their keys (Needs.Decryption), in the order configured: a
+	// message encrypted for one of them, by a partner that has not
+	// switched to Decrypter yet, is decrypted with it.
+	PreviousDecrypters []*DecryptionIdentity
 	// PartySigners are the parties' signing certificates found in the
 	// server's other-people store (Needs.PartySigning), each with its
 	// party: a signature verified with one of them is that party's.
@@ -421,6 +429,11 @@ type Decoded struct {
 	Header Header
 	// Party is the party whose signature verified, "" when none did.
 	Party string
+	// DecryptedWith is the certificate whose key decrypted the message
+	// (Keys.Decrypter's or one of Keys.PreviousDecrypters'), nil when
+	// it was not encrypted: what tells an operator whether partners
+	// still encrypt for a previous certificate.
+	DecryptedWith *x509.Certificate
 	// MIC is the AS2 MIC in the hash MICHash(ctx) asked for, nil when
 	// none was asked for.
 	MIC []byte

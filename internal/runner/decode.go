@@ -3,11 +3,14 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // decodingSink is the Sink of a receive location whose pipeline decodes
@@ -25,30 +29,88 @@ type decodingSink struct {
 	loc    string
 	stages []component.DecodeStage
 	hide   secrets
+	// decrypters name the certificates the stages decrypt with, by
+	// their DER (decryptionNames): the log line of each message received
+	// says which one decrypted it.
+	decrypters map[string]decryptionName
+}
+
+// decryptionName is how the log names a certificate the host decrypts
+// with: its SHA-1 thumbprint in upper case, as bizpipe certs and the
+// expiry gauge show it (redact.Shown when configured with a sensitive
+// value), and whether it is the host's decryption_certificate or one of
+// its previous_decryption_certificates.
+type decryptionName struct {
+	thumbprint string
+	previous   bool
+}
+
+// decryptionNames names the certificates keys decrypt with, for host h,
+// whose decryption_certificate is keys.Decrypter and whose
+// previous_decryption_certificates are keys.PreviousDecrypters, in order
+// (keysFor).
+func decryptionNames(h *model.Host, keys component.Keys) map[string]decryptionName {
+	names := map[string]decryptionName{}
+	add := func(id *component.DecryptionIdentity, sensitive, previous bool) {
+		tp := redact.Shown
+		if !sensitive {
+			sum := sha1.Sum(id.Cert.Raw)
+			tp = strings.ToUpper(hex.EncodeToString(sum[:]))
+		}
+		names[string(id.Cert.Raw)] = decryptionName{thumbprint: tp, previous: previous}
+	}
+	if keys.Decrypter != nil {
+		add(keys.Decrypter, h.DecryptionCertificate.Sensitive, false)
+	}
+	for i, id := range keys.PreviousDecrypters {
+		add(id, i >= len(h.PreviousDecryptionCertificates) || h.PreviousDecryptionCertificates[i].Sensitive, true)
+	}
+	return names
+}
+
+// decryptionAttrs are the attributes of the "message received" line of a
+// message the certificate with DER raw decrypted: decrypted_with (its
+// thumbprint, never anything of the key) and decryption_certificate
+// ("current" or "previous"), so that an operator rotating the host's
+// certificate sees which partners still encrypt for the previous one, and
+// when none does any more. None for a message that was not encrypted.
+func (s *decodingSink) decryptionAttrs(raw []byte) []any {
+	if raw == nil {
+		return nil
+	}
+	n, ok := s.decrypters[string(raw)]
+	if !ok {
+		return nil
+	}
+	which := "current"
+	if n.previous {
+		which = "previous"
+	}
+	return []any{"decrypted_with", n.thumbprint, "decryption_certificate", which}
 }
 
 // buildDecoders builds the decoder stages of rl's pipeline for instance in,
 // with the keys their Needs ask for from the stores in reaches, as
 // buildStages does for a send port's encoders.
-func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([]component.DecodeStage, error) {
+func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([]component.DecodeStage, map[string]decryptionName, error) {
 	p := rl.Pipeline
 	keys, err := r.keysFor(p.Needs(), model.Value[string]{}, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var stages []component.DecodeStage
 	for i, st := range p.Stages {
 		cfg, ok := st.Config.(component.DecoderConfig)
 		if !ok {
-			return nil, fmt.Errorf("pipeline %q stage %d: %s is not a decoder stage", p.Name, i+1, st.Spec.Name)
+			return nil, nil, fmt.Errorf("pipeline %q stage %d: %s is not a decoder stage", p.Name, i+1, st.Spec.Name)
 		}
 		s, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: r.opts.SpoolDir})
 		if err != nil {
-			return nil, fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, st.Spec.Name, err)
+			return nil, nil, fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, st.Spec.Name, err)
 		}
 		stages = append(stages, s)
 	}
-	return stages, nil
+	return stages, decryptionNames(in.Host, keys), nil
 }
 
 // Publish keeps the message as received in a spool file, decodes it into
@@ -111,6 +173,10 @@ func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, b
 		return wrap(s.r.publishWith(ctx, req.ForBox(in, p), received, func(msgbox.Message) *routing { return &routing{reason: reason} }))
 	}
 	in.Decoding, in.Party = msgbox.Decoded, dec.Party
+	var attrs []any
+	if dec.DecryptedWith != nil {
+		attrs = s.decryptionAttrs(dec.DecryptedWith.Raw)
+	}
 	p.Decoded, p.Party, p.MIC = true, dec.Party, dec.MIC
 	if ct := dec.Header.Get("Content-Type"); ct != "" {
 		// The location's content type described what arrived (the S/MIME
@@ -131,7 +197,7 @@ func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, b
 		}
 		in.AsReceived = received
 	}
-	return wrap(s.r.publish(ctx, req.ForBox(in, p), decoded))
+	return wrap(s.r.publishWith(ctx, req.ForBox(in, p), decoded, s.r.decide, attrs...))
 }
 
 // localError is a failure of this process's own files while decoding,
@@ -210,6 +276,9 @@ func (s *decodingSink) decode(ctx context.Context, received *fsop.Unlinked, cont
 		}
 		if d.Party != "" {
 			dec.Party = d.Party
+		}
+		if dec.DecryptedWith == nil {
+			dec.DecryptedWith = d.DecryptedWith // the outermost layer's
 		}
 		if i == 0 {
 			dec.MIC = d.MIC

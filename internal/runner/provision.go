@@ -230,6 +230,22 @@ func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Valu
 				shownThumbprint(h.DecryptionCertificate, tp))
 		}
 		keys.Decrypter = &component.DecryptionIdentity{Cert: c.Cert, Key: c.Key.Decrypter()}
+		// The previous certificates still decrypt what partners encrypt
+		// for them while they switch (in the order configured, which
+		// decodingSink's log names rely on): each is needed as the
+		// current one is.
+		for i, v := range h.PreviousDecryptionCertificates {
+			tp, err := thumbprint.Parse(v.V)
+			if err != nil {
+				return keys, fmt.Errorf("previous_decryption_certificates[%d] of host %q: %w", i, h.Name, thumbprintError(v, err))
+			}
+			c := st.Find(tp)
+			if c == nil || c.Key == nil || c.Key.Decrypter() == nil {
+				return keys, fmt.Errorf("personal store %q has no previous decryption certificate %s (previous_decryption_certificates[%d] of host %q) with a private key that decrypts",
+					in.Account.PersonalStore.Name, shownThumbprint(v, tp), i, h.Name)
+			}
+			keys.PreviousDecrypters = append(keys.PreviousDecrypters, &component.DecryptionIdentity{Cert: c.Cert, Key: c.Key.Decrypter()})
+		}
 	}
 	if needs.PartySigning == component.Needed {
 		signers, err := r.partySigners(in)

@@ -43,11 +43,11 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 	}
 	var dest component.Sink = sink{r}
 	if rl.Pipeline.Decodes() {
-		stages, err := r.buildDecoders(rl, in)
+		stages, decrypters, err := r.buildDecoders(rl, in)
 		if err != nil {
 			return nil, hide.err(fmt.Errorf("decoding on %s: %w", describeInstance(in), err))
 		}
-		dest = &decodingSink{r: r, loc: rl.Name, stages: stages, hide: hide}
+		dest = &decodingSink{r: r, loc: rl.Name, stages: stages, hide: hide, decrypters: decrypters}
 	}
 	env := &component.ReceiveEnv{
 		Keys:        keys,
@@ -200,8 +200,9 @@ func (r *Runner) publish(ctx context.Context, in msgbox.Incoming, body io.Reader
 	return r.publishWith(ctx, in, body, r.decide)
 }
 
-// publishWith is publish with decide choosing where the message goes.
-func (r *Runner) publishWith(ctx context.Context, in msgbox.Incoming, body io.Reader, decide func(msgbox.Message) *routing) (msgbox.Message, bool, error) {
+// publishWith is publish with decide choosing where the message goes;
+// logAttrs are more attributes of its "message received" line.
+func (r *Runner) publishWith(ctx context.Context, in msgbox.Incoming, body io.Reader, decide func(msgbox.Message) *routing, logAttrs ...any) (msgbox.Message, bool, error) {
 	var routed *routing
 	msg, dup, err := r.opts.Box.ReceiveRouted(ctx, in, body, func(m msgbox.Message) ([]string, string) {
 		routed = decide(m) // the last call is the one committed
@@ -210,7 +211,7 @@ func (r *Runner) publishWith(ctx context.Context, in msgbox.Incoming, body io.Re
 	if err != nil {
 		return msg, dup, err
 	}
-	if r.published(ctx, in, msg, dup, routed) {
+	if r.published(ctx, in, msg, dup, routed, logAttrs...) {
 		r.notify(len(routed.ports))
 	}
 	return msg, dup, nil
@@ -247,8 +248,9 @@ func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msg
 // published logs and counts a message the box stored (or found stored:
 // dup), routed by routed (nil when the box did not route it), and routes
 // a duplicate left unrouted. It reports whether deliveries were routed, for
-// which the workers are to be woken.
-func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.Message, dup bool, routed *routing) bool {
+// which the workers are to be woken. logAttrs are more attributes of the
+// "message received" line (which certificate decrypted it).
+func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.Message, dup bool, routed *routing, logAttrs ...any) bool {
 	log := r.messageLog(msg.ID, in.ReceiveLocation)
 	if dup {
 		// A source a crash left unacknowledged, or a client repeating a
@@ -259,6 +261,7 @@ func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.M
 		if msg.Party != "" {
 			attrs = append(attrs, "party", msg.Party) // who signed it, for operators tracing a partner
 		}
+		attrs = append(attrs, logAttrs...)
 		if routed != nil && len(routed.ports) > 0 {
 			// Routed in the same transaction: one line says both.
 			attrs = append(attrs, "send_ports", routed.ports)

@@ -17,7 +17,10 @@ func (d *decoder) decodeHostBlock(b *hcl.Block) {
 		return
 	}
 	at, blocks := d.content(b, hostSchema)
-	h := &model.Host{Name: b.Labels[0], DecryptionCertificate: d.str(at, "decryption_certificate"), DeclRange: b.DefRange}
+	h := &model.Host{Name: b.Labels[0], DecryptionCertificate: d.str(at, "decryption_certificate"),
+		PreviousDecryptionCertificatesRange: b.DefRange, DeclRange: b.DefRange}
+	h.PreviousDecryptionCertificates, h.PreviousDecryptionCertificatesKnown =
+		d.thumbprintList(at, "previous_decryption_certificates", &h.PreviousDecryptionCertificatesRange)
 	for _, ib := range blocks {
 		at, _ := d.content(ib, instanceSchema)
 		in := &model.Instance{Host: h, DeclRange: blockRange(ib)}

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -9,7 +10,8 @@ import (
 )
 
 // TestInboundModel checks that the inbound attributes of language §10 reach
-// the model: the group's as2_id, the host's decryption_certificate, parties
+// the model: the group's as2_id, the host's decryption_certificate and
+// previous_decryption_certificates (each with its own range), parties
 // with their listed thumbprints (each with its own range), receive
 // pipelines on receive locations, and the decoder's key needs, including
 // require_encryption's default (decrypt's value).
@@ -23,6 +25,12 @@ func TestInboundModel(t *testing.T) {
 	}
 	if got := cfg.Hosts[0].DecryptionCertificate; !got.Usable() || got.V[:4] != "5B1E" {
 		t.Errorf("host decryption_certificate = %+v", got)
+	}
+	if h := cfg.Hosts[0]; !h.PreviousDecryptionCertificatesKnown || len(h.PreviousDecryptionCertificates) != 2 ||
+		!strings.HasSuffix(h.PreviousDecryptionCertificates[0].V, "0001") || !strings.HasSuffix(h.PreviousDecryptionCertificates[1].V, "0000") {
+		t.Errorf("host previous_decryption_certificates = %+v", h.PreviousDecryptionCertificates)
+	} else if a, b := h.PreviousDecryptionCertificates[0].Range, h.PreviousDecryptionCertificates[1].Range; a.Start.Line != b.Start.Line || a.Start.Column >= b.Start.Column {
+		t.Errorf("previous thumbprint ranges %v and %v: want one per list element", a, b)
 	}
 	if len(cfg.Parties) != 2 {
 		t.Fatalf("%d parties, want 2", len(cfg.Parties))

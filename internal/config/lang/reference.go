@@ -199,10 +199,21 @@ personal store, servers their other-people store.`,
 		Summary: "A logical host: its receive locations and send ports run on each of its instances.",
 		Doc: `A host that runs a signing send port needs at least one instance (BP3006).
 The validation rules check every (send port, host instance) and every
-(receive location, host instance) pair.`,
+(receive location, host instance) pair.
+
+To rotate the decryption certificate without suspending messages, make the
+new certificate decryption_certificate (the one partners are asked to encrypt
+for) and move the old one to previous_decryption_certificates: partners
+switch at their own pace, and a message still encrypted for the old
+certificate is decrypted with it, the key chosen by the message's recipient
+info. The log line of each message received names the certificate that
+decrypted it (decrypted_with); once no message names the old one any more,
+remove it from the list.`,
 		Attributes: []Attribute{
 			{Name: "decryption_certificate", Type: typeThumbprint, RequiredWhen: "a receive location of the host decrypts",
-				Doc: "The thumbprint of the certificate the host's decrypting receive locations decrypt with; it must be, with its private key, in the personal store of the service account of every instance (BP7001–BP7005)."},
+				Doc: "The thumbprint of the certificate the host's decrypting receive locations decrypt with, the one partners are to encrypt for; it must be, with its private key, in the personal store of the service account of every instance (BP7001–BP7005)."},
+			{Name: "previous_decryption_certificates", Type: "list of " + typeThumbprint + "s",
+				Doc: "The thumbprints of the certificates the host still decrypts with while partners switch to decryption_certificate (a rotation). Each must be, like decryption_certificate, with its private key in the personal store of every instance (BP7002, BP7003) and usable for key transport (BP7004); an expired one, which no partner encrypts for any more, is a warning to remove it (BP7004), one that expires soon is BP7005. Listing a certificate twice, or decryption_certificate itself, is BP1004."},
 		},
 		Blocks: []Block{{
 			Type: "instance", Occurs: "any number",
@@ -212,7 +223,16 @@ The validation rules check every (send port, host instance) and every
 				{Name: "service_account", Type: refTo(blockAccount), Required: true, Doc: "The identity the instance runs as."},
 			},
 		}},
-		Example: `host "send_host" {
+		Example: `host "receive_host" {
+  decryption_certificate           = "5B 1E 0C 94 27 AF 60 3D 88 71 E4 2B 9C 06 D5 13 F8 4A C2 7E"
+  previous_decryption_certificates = ["C3 9A 51 0E 7F 24 B8 66 D0 1B 93 4C 85 E7 2A F1 36 0D 5C 98"]
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc_recv
+  }
+}
+
+host "send_host" {
   instance {
     server          = server.srv1
     service_account = service_account.svc_send

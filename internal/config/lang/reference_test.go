@@ -170,6 +170,7 @@ variable "database_url" {
   sensitive = true
 }
 certificate_store "srv1_other_people" { path = "stores/srv1_other_people" }
+service_account "svc_recv" { personal_store = certificate_store.svc_send_personal }
 `)
 	for _, b := range Blocks() {
 		fmt.Fprintf(&src, "\n%s\n", b.Example)

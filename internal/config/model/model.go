@@ -191,8 +191,17 @@ type Host struct {
 	// DecryptionCertificate is the thumbprint of the certificate its
 	// decrypting receive locations decrypt with (language §10).
 	DecryptionCertificate Value[string]
-	DeclRange             hcl.Range
-	Used                  bool
+	// PreviousDecryptionCertificates are the thumbprints of the
+	// certificates it still decrypts with while partners switch to
+	// DecryptionCertificate, as written, each with the range of its list
+	// element; PreviousDecryptionCertificatesRange is the whole attribute
+	// (the block when absent). Unknown during validate: Known is false
+	// for the whole list (PreviousDecryptionCertificatesKnown).
+	PreviousDecryptionCertificates      []Value[string]
+	PreviousDecryptionCertificatesKnown bool
+	PreviousDecryptionCertificatesRange hcl.Range
+	DeclRange                           hcl.Range
+	Used                                bool
 }
 
 // Party is a trading partner: the certificates it signs with, and its AS2

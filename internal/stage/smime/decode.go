@@ -25,6 +25,12 @@ type DecodeOptions struct {
 	// needed only when the message is encrypted.
 	Cert *x509.Certificate
 	Key  crypto.Decrypter
+	// Previous are more certificates with their keys that decrypt
+	// enveloped messages addressed to them: a host's previous decryption
+	// certificates, which partners that have not switched to Cert yet
+	// still encrypt for. The key is chosen by the message's recipient
+	// infos, Cert first when it is one of them.
+	Previous []cms.Recipient
 
 	// Roots are the trust anchors for signature verification. A signed
 	// message is rejected when Roots is nil: a signature that is not
@@ -76,6 +82,9 @@ type Decoded struct {
 	// Encrypted reports that at least one layer was enveloped (and
 	// decrypted).
 	Encrypted bool
+	// DecryptedWith is the certificate (Cert or one of Previous) whose key
+	// decrypted the outermost enveloped layer; nil when none was.
+	DecryptedWith *x509.Certificate
 	// MIC is the AS2 message integrity check when DecodeOptions.MICHash
 	// was set.
 	MIC []byte
@@ -113,12 +122,13 @@ func Decode(entity []byte, opts DecodeOptions) (*Decoded, error) {
 		return nil, err
 	}
 	return &Decoded{
-		ContentType: res.ContentType,
-		Body:        body.Bytes(),
-		Signed:      res.Signed,
-		Signer:      res.Signer,
-		Encrypted:   res.Encrypted,
-		MIC:         res.MIC,
+		ContentType:   res.ContentType,
+		Body:          body.Bytes(),
+		Signed:        res.Signed,
+		Signer:        res.Signer,
+		Encrypted:     res.Encrypted,
+		DecryptedWith: res.DecryptedWith,
+		MIC:           res.MIC,
 	}, nil
 }
 
@@ -185,7 +195,11 @@ func decodeEntity(raw []byte, opts *DecodeOptions, d *Decoded, depth int) error 
 		case oid.Equal(oidSignedData):
 			content, err = verifySignedData(der, nil, opts, d)
 		case oid.Equal(oidEnvelopedData), oid.Equal(oidAuthEnvelopedData):
-			content, err = decrypt(der, opts)
+			var with *x509.Certificate
+			content, with, err = decrypt(der, opts)
+			if d.DecryptedWith == nil {
+				d.DecryptedWith = with
+			}
 			d.Encrypted = true
 		default:
 			err = fmt.Errorf("smime: unsupported CMS content type %v in %s", oid, mt)
@@ -239,16 +253,66 @@ func contentInfoType(der []byte) (asn1.ObjectIdentifier, error) {
 	return oid, nil
 }
 
-func decrypt(der []byte, opts *DecodeOptions) ([]byte, error) {
+func decrypt(der []byte, opts *DecodeOptions) ([]byte, *x509.Certificate, error) {
+	recips, err := opts.recipients()
+	if err != nil {
+		return nil, nil, err
+	}
+	content, i, err := cms.DecryptAny(der, recips)
+	if err != nil {
+		return nil, nil, decryptError(recips, i, err)
+	}
+	return content, recips[i].Cert, nil
+}
+
+// recipients are the identities opts decrypts with, Cert first.
+func (opts *DecodeOptions) recipients() ([]cms.Recipient, error) {
 	if opts.Cert == nil || opts.Key == nil {
 		return nil, errors.New("smime: message is encrypted but no decryption certificate and key were given")
 	}
-	content, err := cms.Decrypt(der, opts.Cert, opts.Key)
-	if err != nil {
-		return nil, fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", opts.Cert.Subject, opts.Cert.SerialNumber, err)
-	}
-	return content, nil
+	return append([]cms.Recipient{{Cert: opts.Cert, Key: opts.Key}}, opts.Previous...), nil
 }
+
+// decryptError is the error of a decryption with recips that failed with
+// err, after choosing recips[i] (i < 0: before choosing one). It names the
+// certificates by subject and serial, as the message's recipient infos
+// do, never by anything of the keys.
+func decryptError(recips []cms.Recipient, i int, err error) error {
+	if i >= 0 {
+		c := recips[i].Cert
+		return fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", c.Subject, c.SerialNumber, err)
+	}
+	var nre *cms.NoRecipientError
+	if len(recips) == 1 || !errors.As(err, &nre) {
+		c := recips[0].Cert
+		return fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", c.Subject, c.SerialNumber, err)
+	}
+	names := make([]string, len(recips))
+	for j, r := range recips {
+		names[j] = fmt.Sprintf("%q (serial %s)", r.Cert.Subject, r.Cert.SerialNumber)
+	}
+	return &noRecipientError{ours: strings.Join(names, ", "), err: nre}
+}
+
+// noRecipientError is the error of a message encrypted for none of
+// several certificates: it says whom the message is for, then what would
+// have decrypted it, so that an operator sees which certificate the
+// partner used. It is a decryption failure like any other
+// (cms.ErrNoRecipient).
+type noRecipientError struct {
+	ours string
+	err  *cms.NoRecipientError
+}
+
+func (e *noRecipientError) Error() string {
+	if len(e.err.Intended) == 0 {
+		return "smime: the message has no key transport recipient, so none of the certificates decrypted with here can decrypt it: " + e.ours
+	}
+	return fmt.Sprintf("smime: the message is encrypted for %s, which is none of the certificates decrypted with here: %s",
+		strings.Join(e.err.Intended, "; "), e.ours)
+}
+
+func (e *noRecipientError) Unwrap() error { return e.err }
 
 // verifyMultipartSigned checks a multipart/signed body (RFC 8551 §3.5.3,
 // RFC 1847) and returns the first part as it was signed.

@@ -31,6 +31,8 @@ type DecodeResult struct {
 	// Encrypted reports that at least one layer was enveloped (and
 	// decrypted).
 	Encrypted bool
+	// DecryptedWith is as in Decoded.
+	DecryptedWith *x509.Certificate
 	// MIC is the AS2 message integrity check when DecodeOptions.MICHash
 	// was set.
 	MIC []byte
@@ -244,17 +246,23 @@ func (sd *streamDecoder) transfer(body *io.SectionReader, cte string) (*io.Secti
 }
 
 func (sd *streamDecoder) decrypt(der *io.SectionReader) (*io.SectionReader, error) {
-	opts := sd.opts
-	if opts.Cert == nil || opts.Key == nil {
-		return nil, component.Refusal(component.ErrDecryptionFailed, errors.New("smime: message is encrypted but no decryption certificate and key were given"))
+	recips, err := sd.opts.recipients()
+	if err != nil {
+		return nil, component.Refusal(component.ErrDecryptionFailed, err)
 	}
-	// The spool file holds unauthenticated plaintext until DecryptStream
-	// returns nil; fill discards it otherwise.
+	// The spool file holds unauthenticated plaintext until
+	// DecryptStreamAny returns nil; fill discards it otherwise.
+	i := -1
 	out, err := sd.sp.fill(func(w io.Writer) error {
-		return cms.DecryptStream(sd.ctx, der, der.Size(), opts.Cert, opts.Key, w)
+		var err error
+		i, err = cms.DecryptStreamAny(sd.ctx, der, der.Size(), recips, w)
+		return err
 	})
 	if err != nil {
-		return nil, component.Refusal(component.ErrDecryptionFailed, fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", opts.Cert.Subject, opts.Cert.SerialNumber, err))
+		return nil, component.Refusal(component.ErrDecryptionFailed, decryptError(recips, i, err))
+	}
+	if sd.res.DecryptedWith == nil {
+		sd.res.DecryptedWith = recips[i].Cert
 	}
 	return out, nil
 }

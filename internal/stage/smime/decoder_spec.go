@@ -14,7 +14,12 @@ var DecoderSpec = &component.Spec{
 	Doc: `Decrypts enveloped (enveloped-data and authEnveloped-data) input with the
 host's decryption_certificate and its private key, taken from the personal
 store of the service account of the host instance that received the message,
-and/or verifies its signature (clear or opaque).
+and/or verifies its signature (clear or opaque). While the host rotates its
+decryption certificate, input still encrypted for one of the host's
+previous_decryption_certificates is decrypted with that one's key: the key is
+chosen by the message's recipient info (issuer and serial number, or subject
+key identifier), and the log line of each message received names the
+certificate that decrypted it.
 
 A signature must verify with a certificate listed in some party's
 signing_certificates, present in the other-people store of the server the
@@ -36,7 +41,7 @@ The decoded message's content_type is that of the innermost entity.`,
 }`,
 	Attributes: []component.Attribute{
 		{Name: "decrypt", Type: component.Bool, Default: false,
-			Doc: "Decrypt enveloped input with the host's `decryption_certificate` (BP7001–BP7005)."},
+			Doc: "Decrypt enveloped input with the host's `decryption_certificate`, or one of its `previous_decryption_certificates` (BP7001–BP7005)."},
 		{Name: "verify", Type: component.Bool, Default: false,
 			Doc: "Require a signature that verifies with a party's `signing_certificates` (BP7006–BP7008), and set `message.party`."},
 		// require_encryption has no static default: it defaults to decrypt,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
 )
 
@@ -27,6 +28,12 @@ func (c *DecoderConfig) NewDecoder(env *component.DecoderEnv) (component.DecodeS
 			return nil, errors.New("smime decoder: decrypt = true, but no decryption certificate with its private key was provided")
 		}
 		d.cert, d.key = env.Keys.Decrypter.Cert, env.Keys.Decrypter
+		for _, p := range env.Keys.PreviousDecrypters {
+			if p == nil || p.Cert == nil || p.Key == nil {
+				return nil, errors.New("smime decoder: a previous decryption certificate was provided without its private key")
+			}
+			d.previous = append(d.previous, cms.Recipient{Cert: p.Cert, Key: p.Key})
+		}
 	}
 	if d.verify {
 		if len(env.Keys.PartySigners) == 0 {
@@ -51,6 +58,7 @@ type decoder struct {
 	spoolDir                           string
 	cert                               *x509.Certificate
 	key                                *component.DecryptionIdentity
+	previous                           []cms.Recipient
 	roots                              *x509.CertPool
 	certs                              []*x509.Certificate
 	parties                            []component.PartyCertificate
@@ -67,7 +75,7 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 	// accepts, and gets no party.
 	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify, MICHash: component.MICHash(ctx)}
 	if d.decrypt {
-		opts.Cert, opts.Key = d.cert, d.key.Key
+		opts.Cert, opts.Key, opts.Previous = d.cert, d.key.Key, d.previous
 	}
 	if in.MIME {
 		// The transport read the header (HTTP): DecodeStream reads an
@@ -86,7 +94,8 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 	if d.requireEncryption && !res.Encrypted {
 		return component.Decoded{}, component.Refusal(component.ErrInsufficientSecurity, errors.New("smime: the message is not encrypted, and this location requires encryption"))
 	}
-	out := component.Decoded{Header: component.Header{Fields: []component.Field{{Name: "Content-Type", Value: res.ContentType}}, MIME: true}, MIC: res.MIC}
+	out := component.Decoded{Header: component.Header{Fields: []component.Field{{Name: "Content-Type", Value: res.ContentType}}, MIME: true},
+		DecryptedWith: res.DecryptedWith, MIC: res.MIC}
 	if !d.verify {
 		return out, nil
 	}

@@ -3,6 +3,7 @@ package smime
 import (
 	"bytes"
 	"crypto"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,90 @@ func TestDecoderStage(t *testing.T) {
 			}
 			if ct := d.Header.Get("Content-Type"); ct != "application/edi-x12" {
 				t.Errorf("Content-Type = %q, want application/edi-x12", ct)
+			}
+		})
+	}
+}
+
+// TestDecoderStagePreviousCertificate: a decoder built with the host's
+// previous decryption certificates decrypts what openssl cms encrypted for
+// one of them (a partner that has not switched yet) as it does what was
+// encrypted for the current one, the key chosen by the recipient info
+// (package cms tests both kinds of recipient identifier), and says which
+// certificate decrypted it. A message for none of them is refused naming
+// them and the certificate it is for; without the previous certificates,
+// the message for the old one is refused.
+func TestDecoderStagePreviousCertificate(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	// The host's new certificate; p.partner is its previous one.
+	current := p.ca.Issue(t, testpki.Options{CommonName: "Contoso decryption 2027", Key: keys.Key(t, testpki.RSA2048, 5)})
+	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Another host", Key: keys.Key(t, testpki.RSA2048, 4)})
+	dir := t.TempDir()
+	currentPEM := testpki.WriteFile(t, dir, "current.pem", current.CertPEM())
+	strangerPEM := testpki.WriteFile(t, dir, "stranger.pem", stranger.CertPEM())
+	payload := []byte("ISA*00*previous certificate\r\n")
+	in := testpki.WriteFile(t, dir, "entity.mime", append([]byte("Content-Type: application/edi-x12\r\n\r\n"), payload...))
+	encrypt := func(recip string) []byte {
+		return run(t, nil, ossl, "cms", "-encrypt", "-binary", "-aes256", "-in", in, recip)
+	}
+	identity := func(c *testpki.Cert) *component.DecryptionIdentity {
+		return &component.DecryptionIdentity{Cert: c.Cert, Key: c.Key.(crypto.Decrypter)}
+	}
+	build := func(previous ...*component.DecryptionIdentity) component.DecodeStage {
+		t.Helper()
+		b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
+		b.Set("decrypt", value.Known(true, hcl.Range{}))
+		b.Set("verify", value.Known(false, hcl.Range{}))
+		b.Set("require_encryption", value.Value[bool]{})
+		cfg := decodeDecoderConfig(b).(*DecoderConfig)
+		keys := component.Keys{Decrypter: identity(current), PreviousDecrypters: previous}
+		st, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	rotating, currentOnly := build(identity(p.partner)), build()
+
+	for _, tt := range []struct {
+		name  string
+		stage component.DecodeStage
+		msg   []byte
+		with  *testpki.Cert // nil: refused
+		err   []string
+	}{
+		{"for the previous certificate", rotating, encrypt(p.partnerPEM), p.partner, nil},
+		{"for the current certificate", rotating, encrypt(currentPEM), current, nil},
+		{"for an unknown certificate", rotating, encrypt(strangerPEM), nil,
+			[]string{"encrypted for issuer \"CN=bizpipe test CA\", serial " + stranger.Cert.SerialNumber.String() + ", which is none of the certificates decrypted with here",
+				`"CN=Contoso decryption 2027" (serial ` + current.Cert.SerialNumber.String() + ")", `"CN=Fabrikam EDI" (serial ` + p.partner.Cert.SerialNumber.String() + ")"}},
+		{"for the previous certificate, which the decoder was not given", currentOnly, encrypt(p.partnerPEM), nil,
+			[]string{`decrypting with certificate "CN=Contoso decryption 2027"`, "not encrypted for this certificate",
+				"serial " + p.partner.Cert.SerialNumber.String()}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			d, err := tt.stage.Decode(t.Context(), component.Header{}, bytes.NewReader(tt.msg), &out, time.Now())
+			if tt.with == nil {
+				if err == nil || !errors.Is(err, component.ErrDecryptionFailed) {
+					t.Fatalf("Decode error = %v, want a decryption failure", err)
+				}
+				for _, want := range tt.err {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("Decode error = %v, want it to contain %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !bytes.Equal(out.Bytes(), payload) {
+				t.Errorf("decoded body = %q, want %q", out.Bytes(), payload)
+			}
+			if d.DecryptedWith == nil || !d.DecryptedWith.Equal(tt.with.Cert) {
+				t.Errorf("DecryptedWith = %v, want %s", d.DecryptedWith, tt.with.Cert.Subject)
 			}
 		})
 	}

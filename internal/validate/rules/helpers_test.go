@@ -54,6 +54,8 @@ const (
 	keyParty  // a party's signing certificate
 	keyParty2 // the same party's next signing certificate
 	keyNext   // the group's signing_rollover certificate (language §12)
+	keyPrev   // a host's previous decryption certificate (its variants too)
+	keyPrev2  // a host's second previous decryption certificate
 
 	keySignAlt = keyDecoy // variants of the signing certificate
 	keyPartAlt = keyDecoy // variants of the partner certificate
@@ -131,6 +133,20 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: rsa(keyDecAlt), KeyUsage: x509.KeyUsageDigitalSignature}
 	case "dec-ecdsa":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 1)}
+	case "prev":
+		o = testpki.Options{Key: rsa(keyPrev)}
+	case "prev2":
+		o = testpki.Options{Key: rsa(keyPrev2)}
+	case "prev-expired":
+		o = testpki.Options{Key: rsa(keyPrev), NotAfter: p.now.Add(-2 * day)}
+	case "prev-notyet":
+		o = testpki.Options{Key: rsa(keyPrev), NotBefore: p.now.Add(2 * day)}
+	case "prev-expiring":
+		o = testpki.Options{Key: rsa(keyPrev), NotAfter: p.now.Add(10 * day)}
+	case "prev-ecdsa":
+		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 2)}
+	case "prev-1024":
+		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA1024, 2)}
 	case "next":
 		o = testpki.Options{Key: rsa(keyNext)}
 	case "next-notyet":

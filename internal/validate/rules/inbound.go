@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"crypto/x509"
 	"fmt"
 	"strings"
 	"time"
@@ -45,9 +46,12 @@ func (c *checker) checkLocations() {
 			h := r.Host
 			if !h.DecryptionCertificate.Set {
 				undeclared[h] = append(undeclared[h], r.Name)
-			} else if tp, ok := c.decrypt[h]; ok {
+			} else {
+				certs := c.decryptionCerts(h)
 				for _, in := range h.Instances {
-					c.checkDecryptionPair(r, in, tp)
+					for _, dc := range certs {
+						c.checkDecryptionPair(r, in, dc)
+					}
 				}
 			}
 		}
@@ -69,10 +73,79 @@ func (c *checker) checkLocations() {
 	}
 }
 
-// checkDecryptionPair: the instance's service account must reach the host's
-// decryption certificate and its private key (BP7002, BP7003), and the
-// certificate must be usable (BP7004, BP7005, BP5001).
-func (c *checker) checkDecryptionPair(r *model.ReceiveLocation, in *model.Instance, tp thumbprint.Thumbprint) {
+// decryptionCert is one certificate a host decrypts with: its
+// decryption_certificate, or an entry of its
+// previous_decryption_certificates, which still decrypts what partners
+// encrypted for it while they switch.
+type decryptionCert struct {
+	tp  thumbprint.Thumbprint
+	rng hcl.Range // the attribute's value, or the list element's
+	// attr names it in the host block: "decryption_certificate", or
+	// "previous_decryption_certificates[1]".
+	attr     string
+	previous bool
+}
+
+// decryptionCerts are the well-formed certificates host h decrypts with:
+// its decryption_certificate first, then its previous ones. The rules
+// check each alike where a location needs to decrypt (Needs.Decryption),
+// as the runner provisions each.
+func (c *checker) decryptionCerts(h *model.Host) []decryptionCert {
+	var out []decryptionCert
+	if tp, ok := c.decrypt[h]; ok {
+		out = append(out, decryptionCert{tp: tp, rng: h.DecryptionCertificate.Range, attr: "decryption_certificate"})
+	}
+	return append(out, c.previous[h]...)
+}
+
+// thumbprintOf names dc's thumbprint as a detail does: "host "h"'s
+// decryption thumbprint 5B1E... (SHA-1)".
+func (c *checker) thumbprintOf(h *model.Host, dc decryptionCert) string {
+	if dc.previous {
+		return fmt.Sprintf("host %q's previous decryption thumbprint %s, its %s", h.Name, c.tpDesc(dc.tp), dc.attr)
+	}
+	return fmt.Sprintf("host %q's decryption thumbprint %s", h.Name, c.tpDesc(dc.tp))
+}
+
+// checkPreviousDecryption reports, per host, a previous decryption
+// certificate that is its decryption_certificate, or listed twice, by the
+// same or another kind of thumbprint (BP1004, as a rollover to the same
+// certificate is): the list is of the certificates the host decrypted
+// with before, each to be removed on its own once partners have switched.
+// Such an entry is left out of the other rules, which judge it as the
+// certificate it repeats.
+func (c *checker) checkPreviousDecryption() {
+	for _, h := range c.cfg.Hosts {
+		var kept []decryptionCert
+		cur, curOK := c.decrypt[h]
+	entries:
+		for _, dc := range c.previous[h] {
+			if curOK && c.sameCertificate(cur, dc.tp) {
+				c.add(diag.Errorf(diag.CodeInvalidValue, dc.rng, "Previous decryption certificate is the current one",
+					"The %s of host %q is %s, which is already its decryption_certificate: the list is of the certificates the host decrypted with before, which it still decrypts with while partners switch to the current one. Remove it from previous_decryption_certificates.",
+					dc.attr, h.Name, c.tpDesc(dc.tp)))
+				continue
+			}
+			for _, k := range kept {
+				if c.sameCertificate(k.tp, dc.tp) {
+					c.add(diag.Errorf(diag.CodeInvalidValue, dc.rng, "Previous decryption certificate listed twice",
+						"The %s of host %q is %s, the certificate its %s already lists. Remove one of them.",
+						dc.attr, h.Name, c.tpDesc(dc.tp), k.attr))
+					continue entries
+				}
+			}
+			kept = append(kept, dc)
+		}
+		c.previous[h] = kept
+	}
+}
+
+// checkDecryptionPair: the instance's service account must reach dc, one
+// of the host's decryption certificates, and its private key (BP7002,
+// BP7003), and the certificate must be usable (BP7004, BP7005, BP5001). A
+// previous certificate is needed as much as the current one: without it,
+// what partners still encrypt for it is suspended.
+func (c *checker) checkDecryptionPair(r *model.ReceiveLocation, in *model.Instance, dc decryptionCert) {
 	if in.Account == nil || in.Account.PersonalStore == nil {
 		return // unresolved reference, already reported
 	}
@@ -84,41 +157,84 @@ func (c *checker) checkDecryptionPair(r *model.ReceiveLocation, in *model.Instan
 	h := r.Host
 	who := fmt.Sprintf("Receive location %q decrypts with %s and runs on the instance of %s, whose personal store is %s",
 		r.Name, keyUser(r.Pipeline, r.Transport, decryptionNeed), instanceDesc(in), storeDesc(decl))
-	cert := ls.store.Find(tp)
+	role, consequence, undecrypted, remove := "decryption certificate", "", "", ""
+	if dc.previous {
+		role = "previous decryption certificate"
+		consequence = ", so the messages partners still encrypt for it would be suspended"
+		undecrypted = " the messages partners still encrypt for it, which would be suspended"
+		remove = " Once no partner encrypts for it any more, remove it from previous_decryption_certificates instead."
+	}
+	cert := ls.store.Find(dc.tp)
 	switch {
 	case cert == nil && ls.complete:
 		// As for BP3001: a near match points at the thumbprint.
 		rng, advice := in.DeclRange, "Add the certificate and its private key to the store, or run this instance as an account whose store has them."
-		if hint, ok := c.typoHint(decl, ls.store, tp, "the host's decryption_certificate"); ok {
-			rng, advice = h.DecryptionCertificate.Range, strings.TrimSpace(hint)+" Otherwise add the certificate and its private key to the store."
+		if hint, ok := c.typoHint(decl, ls.store, dc.tp, "the host's "+dc.attr); ok {
+			rng, advice = dc.rng, strings.TrimSpace(hint)+" Otherwise add the certificate and its private key to the store."
 		}
 		c.add(diag.Errorf(diag.CodeDecCertMissing, rng, "Decryption certificate not in personal store",
-			"%s. That store has no certificate with host %q's decryption thumbprint %s. %s",
-			who, h.Name, c.tpDesc(tp), advice))
+			"%s. That store has no certificate with %s%s. %s%s",
+			who, c.thumbprintOf(h, dc), consequence, advice, remove))
 		return
 	case cert == nil:
 		return // may be in a PKCS#12 file that could not be opened (BP2005)
 	case cert.Key == nil && ls.complete:
+		what := fmt.Sprintf("host %q's %s %s", h.Name, role, c.tpDesc(dc.tp))
+		if dc.previous {
+			what += ", its " + dc.attr
+		}
 		c.add(diag.Errorf(diag.CodeDecKeyMissing, in.DeclRange, "Decryption certificate has no private key",
-			"%s. That store has host %q's decryption certificate %s, %s, in %s, but not its private key, so this instance cannot decrypt. Add the key (for example a PKCS#12 file with certificate and key) to the store.",
-			who, h.Name, c.tpDesc(tp), subject(cert.Cert), fileIn(decl, cert.File)))
+			"%s. That store has %s, %s, in %s, but not its private key, so this instance cannot decrypt%s. Add the key (for example a PKCS#12 file with certificate and key) to the store.%s",
+			who, what, subject(cert.Cert), fileIn(decl, cert.File), undecrypted, remove))
 	}
-	c.checkDecryptionCert(h, tp, decl, cert)
+	c.checkDecryptionCert(h, dc, decl, cert)
 }
 
 // checkDecryptionCert reports a decryption certificate's own problems once
 // per host: dates and key transport (BP7004, BP7005), key size (BP5001).
-func (c *checker) checkDecryptionCert(h *model.Host, tp thumbprint.Thumbprint, decl *model.CertificateStore, cert *certstore.Certificate) {
+// A previous certificate's dates are warnings (checkPreviousDates).
+func (c *checker) checkDecryptionCert(h *model.Host, dc decryptionCert, decl *model.CertificateStore, cert *certstore.Certificate) {
 	if !c.once(fmt.Sprintf("deccert:%p:%s", h, cert.SHA256)) {
 		return
 	}
-	rng := h.DecryptionCertificate.Range
-	name := fmt.Sprintf("The decryption certificate %s of host %q, %s, in %s,", c.tpDesc(tp), h.Name, subject(cert.Cert), fileIn(decl, cert.File))
-	c.checkDates(cert.Cert, rng, name, diag.CodeDecCertUnusable, diag.CodeDecCertExpiring)
-	c.checkKeyTransport(cert.Cert, rng, name, diag.CodeDecCertUnusable, "Decryption",
+	name := fmt.Sprintf("The decryption certificate %s of host %q, %s, in %s,", c.tpDesc(dc.tp), h.Name, subject(cert.Cert), fileIn(decl, cert.File))
+	if dc.previous {
+		name = fmt.Sprintf("The previous decryption certificate %s of host %q (%s), %s, in %s,", c.tpDesc(dc.tp), h.Name, dc.attr, subject(cert.Cert), fileIn(decl, cert.File))
+		c.checkPreviousDates(cert.Cert, dc.rng, name)
+	} else {
+		c.checkDates(cert.Cert, dc.rng, name, diag.CodeDecCertUnusable, diag.CodeDecCertExpiring)
+	}
+	c.checkKeyTransport(cert.Cert, dc.rng, name, diag.CodeDecCertUnusable, "Decryption",
 		"S/MIME decryption here needs an RSA key for key transport, so partners cannot encrypt for it",
 		"so partners' software refuses to encrypt for it")
-	c.checkKeySize(cert.Cert, rng, name)
+	c.checkKeySize(cert.Cert, dc.rng, name)
+}
+
+// checkPreviousDates judges a previous decryption certificate's dates.
+// Unlike the current one's, they are warnings: what decrypts a message is
+// the key, whatever the dates, so no message is suspended for them. An
+// expired one (BP7004) protects nothing new, as partners' software does
+// not encrypt for an expired certificate: it is to be removed once what
+// was encrypted for it before has arrived. One not yet valid (BP7004)
+// cannot be what partners encrypted for before: most likely the next
+// certificate in the wrong attribute. One expiring within the window
+// (BP7005) tells that partners still encrypting for it must switch.
+func (c *checker) checkPreviousDates(x *x509.Certificate, rng hcl.Range, name string) {
+	window := c.window()
+	switch {
+	case c.now.Before(x.NotBefore):
+		c.add(diag.Warningf(diag.CodeDecCertUnusable, rng, "Previous decryption certificate not yet valid",
+			"%s is not valid before %s, so no partner can have encrypted for it yet: a previous decryption certificate is one partners encrypted for before decryption_certificate. If it is the host's next certificate, make it decryption_certificate once it is valid; otherwise correct the thumbprint.",
+			name, x.NotBefore.UTC().Format(time.RFC3339)))
+	case c.now.After(x.NotAfter):
+		c.add(diag.Warningf(diag.CodeDecCertUnusable, rng, "Previous decryption certificate expired",
+			"%s expired on %s, so partners' software no longer encrypts for it: it protects nothing new. What was encrypted for it before still decrypts; once that has arrived, remove it from previous_decryption_certificates.",
+			name, x.NotAfter.UTC().Format(time.RFC3339)))
+	case c.now.Add(window).After(x.NotAfter):
+		c.add(diag.Warningf(diag.CodeDecCertExpiring, rng, "Previous decryption certificate expires soon",
+			"%s expires on %s, within the %s warning window (certificate_expiry_warning). Partners that still encrypt for it must switch to the host's decryption_certificate before then; once none does, remove it from previous_decryption_certificates.",
+			name, x.NotAfter.UTC().Format(time.RFC3339), window))
+	}
 }
 
 // checkPartyCerts checks, on every server where host h has an instance,

@@ -20,6 +20,7 @@ import (
 // and verifies against {{tp "party"}}, and is valid with inStores.
 type inTopo struct {
 	Dec       string // decryption_certificate expression; "-" omits it
+	Previous  string // previous_decryption_certificates expression; "" omits it
 	NoDecrypt bool   // decrypt = false
 	DecryptAs string // decrypt's expression, when set (overrides NoDecrypt)
 	NoVerify  bool   // verify = false
@@ -61,6 +62,9 @@ func (o inTopo) hcl() string {
 		line(`  decryption_certificate = "{{tp "dec"}}" # @dec`)
 	default:
 		line(`  decryption_certificate = %s # @dec`, o.Dec)
+	}
+	if o.Previous != "" {
+		line(`  previous_decryption_certificates = %s # @prev`, o.Previous)
 	}
 	line(`  instance { # @inst`)
 	line(`    server          = server.srv1`)
@@ -218,6 +222,93 @@ variable "dec" {
 			name: "BP2004 decryption thumbprint copied with U+200E", hcl: inTopo{Dec: `"{{lrm (tp "dec")}}"`}.hcl(), stores: inStores,
 			want: []finding{{diag.CodeThumbprint, errorSev, "dec", `"`, "", list(`decryption_certificate of host "recv_host"`, "U+200E")}},
 		},
+
+		// previous_decryption_certificates: each is needed as the current
+		// one is (BP7002, BP7003, key transport BP7004, BP7005, BP5001),
+		// its dates are warnings (BP7004), a repeat is BP1004.
+		{name: "valid: a previous decryption certificate in the store with its key",
+			hcl:    inTopo{Previous: `["{{tp "prev"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev") }},
+		{
+			name: "BP7002 previous decryption certificate not in the personal store", hcl: inTopo{Previous: `["{{tp "prev"}}"]`}.hcl(), stores: inStores,
+			want: []finding{{diag.CodeDecCertMissing, errorSev, "inst", "instance {", "}",
+				decPair(`host "recv_host"'s previous decryption thumbprint {{TP "prev"}} (SHA-1), its previous_decryption_certificates[0], so`,
+					"would be suspended", "remove it from previous_decryption_certificates")}},
+		},
+		{
+			name:   "BP7002 the second previous decryption certificate not in the personal store",
+			hcl:    inTopo{Previous: `["{{tp "prev"}}", "{{tp "prev2"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev") },
+			want: []finding{{diag.CodeDecCertMissing, errorSev, "inst", "instance {", "}",
+				decPair(`{{TP "prev2"}} (SHA-1), its previous_decryption_certificates[1]`)}},
+		},
+		{
+			name:   "BP7002 previous decryption thumbprint mistyped points at the element",
+			hcl:    inTopo{Previous: `["{{typo "prev"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev") },
+			want: []finding{{diag.CodeDecCertMissing, errorSev, "prev", `"{{typo "prev"}}"`, "",
+				decPair("differs from it by 1 digit", "correct the thumbprint in the host's previous_decryption_certificates[0]")}},
+		},
+		{
+			name: "BP7003 previous decryption certificate without key", hcl: inTopo{Previous: `["{{tp "prev"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certOnly("personal", "prev.pem", "prev") },
+			want: []finding{{diag.CodeDecKeyMissing, errorSev, "inst", "instance {", "}",
+				decPair(`previous decryption certificate {{TP "prev"}} (SHA-1), its previous_decryption_certificates[0], subject`, "stores/personal/prev.pem",
+					"not its private key", "cannot decrypt the messages partners still encrypt for it")}},
+		},
+		{
+			name: "BP7004 warning: previous decryption certificate expired", hcl: inTopo{Previous: `["{{tp "prev-expired"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev-expired") },
+			want: []finding{{diag.CodeDecCertUnusable, warningSev, "prev", `"{{tp "prev-expired"}}"`, "",
+				list(`previous decryption certificate {{TP "prev-expired"}}`, `host "recv_host"`, "previous_decryption_certificates[0]", "expired on", "remove it from previous_decryption_certificates")}},
+		},
+		{
+			name: "BP7004 warning: previous decryption certificate not yet valid", hcl: inTopo{Previous: `["{{tp "prev-notyet"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev-notyet") },
+			want: []finding{{diag.CodeDecCertUnusable, warningSev, "prev", `"{{tp "prev-notyet"}}"`, "",
+				list(`host "recv_host"`, "not valid before", "make it decryption_certificate")}},
+		},
+		{
+			name: "BP7004 ECDSA previous decryption certificate", hcl: inTopo{Previous: `["{{tp "prev-ecdsa"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev-ecdsa") },
+			want: []finding{{diag.CodeDecCertUnusable, errorSev, "prev", `"{{tp "prev-ecdsa"}}"`, "",
+				list(`previous decryption certificate {{TP "prev-ecdsa"}}`, "ECDSA key")}},
+		},
+		{
+			name: "BP7005 previous decryption certificate expires within the window", hcl: inTopo{Previous: `["{{tp "prev-expiring"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev-expiring") },
+			want: []finding{{diag.CodeDecCertExpiring, warningSev, "prev", `"{{tp "prev-expiring"}}"`, "",
+				list(`host "recv_host"`, "720h0m0s warning window", "must switch to the host's decryption_certificate")}},
+		},
+		{
+			name: "BP5001 previous decryption certificate with a weak key", hcl: inTopo{Previous: `["{{tp "prev-1024"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev-1024") },
+			want: []finding{{diag.CodeWeakAlgorithm, warningSev, "prev", `"{{tp "prev-1024"}}"`, "",
+				list(`previous decryption certificate {{TP "prev-1024"}}`, "1024-bit RSA key")}},
+		},
+		{
+			name:   "BP1004 previous decryption certificate listed twice (SHA-1 and SHA-256)",
+			hcl:    inTopo{Previous: `["{{tp "prev"}}", "{{tp256 "prev"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev") },
+			want: []finding{{diag.CodeInvalidValue, errorSev, "prev", `"{{tp256 "prev"}}"`, "",
+				list(`previous_decryption_certificates[1] of host "recv_host"`, `{{TP256 "prev"}}`, "previous_decryption_certificates[0] already lists")}},
+		},
+		{
+			name: "BP1004 previous decryption certificate is the current one",
+			hcl:  inTopo{Previous: `["{{tp256 "dec"}}"]`}.hcl(), stores: inStores,
+			want: []finding{{diag.CodeInvalidValue, errorSev, "prev", `"{{tp256 "dec"}}"`, "",
+				list(`previous_decryption_certificates[0] of host "recv_host"`, "already its decryption_certificate")}},
+		},
+		{
+			name: "BP2004 previous decryption thumbprint copied with U+200E", hcl: inTopo{Previous: `["{{lrm (tp "prev")}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev") },
+			want:   []finding{{diag.CodeThumbprint, errorSev, "prev", `"`, "", list(`previous_decryption_certificates[0] of host "recv_host"`, "U+200E")}},
+		},
+		{name: "BP7002 pass: previous decryption certificates from a variable without value",
+			hcl:    inTopo{Previous: "var.previous", Extra: "variable \"previous\" {\n  type = list(string)\n}\n"}.hcl(),
+			stores: inStores},
+		{name: "BP7002 pass: a host that does not decrypt needs no previous decryption certificate",
+			hcl: inTopo{NoDecrypt: true, Previous: `["{{tp "prev"}}"]`}.hcl(), stores: inStores},
 
 		// BP7006: the party's certificates on the instance's server.
 		{

@@ -52,6 +52,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkThumbprints()
 	c.checkSigningCertificateSet()
 	c.checkRollover()
+	c.checkPreviousDecryption()
 	c.checkPorts()
 	c.checkLocations()
 	c.checkAS2()
@@ -86,6 +87,10 @@ type checker struct {
 	rolloverOK bool
 	encrypt    map[*model.SendPort]thumbprint.Thumbprint
 	decrypt    map[*model.Host]thumbprint.Thumbprint
+	// previous are each host's well-formed previous decryption
+	// thumbprints, without those listed twice or equal to its
+	// decryption_certificate (BP1004, checkPreviousDecryption).
+	previous map[*model.Host][]decryptionCert
 	// partyCerts are each party's well-formed signing thumbprints.
 	partyCerts map[*model.Party][]partyThumbprint
 	// hidden are thumbprints written with a sensitive value: never printed.

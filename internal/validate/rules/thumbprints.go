@@ -12,8 +12,8 @@ import (
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
 )
 
-// checkThumbprints parses the group's signing thumbprint and every port's
-// encryption thumbprint (BP2004).
+// checkThumbprints parses the group's signing thumbprint, every port's
+// encryption thumbprint and every host's decryption thumbprints (BP2004).
 func (c *checker) checkThumbprints() {
 	c.encrypt = map[*model.SendPort]thumbprint.Thumbprint{}
 	c.hidden = map[thumbprint.Thumbprint]bool{}
@@ -29,9 +29,16 @@ func (c *checker) checkThumbprints() {
 		}
 	}
 	c.decrypt = map[*model.Host]thumbprint.Thumbprint{}
+	c.previous = map[*model.Host][]decryptionCert{}
 	for _, h := range c.cfg.Hosts {
 		if tp, ok := c.parseThumbprint(h.DecryptionCertificate, "decryption_certificate of host \""+h.Name+"\""); ok {
 			c.decrypt[h] = tp
+		}
+		for i, v := range h.PreviousDecryptionCertificates {
+			attr := fmt.Sprintf("previous_decryption_certificates[%d]", i)
+			if tp, ok := c.parseThumbprint(v, fmt.Sprintf("%s of host %q", attr, h.Name)); ok {
+				c.previous[h] = append(c.previous[h], decryptionCert{tp: tp, rng: v.Range, attr: attr, previous: true})
+			}
 		}
 	}
 	c.partyCerts = map[*model.Party][]partyThumbprint{}

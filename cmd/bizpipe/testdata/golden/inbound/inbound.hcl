@@ -28,6 +28,10 @@ certificate_store "others" {
   path = "stores/others"
 }
 
+certificate_store "rotating" {
+  path = "stores/rotating"
+}
+
 service_account "svc_full" {
   personal_store = certificate_store.full
 }
@@ -42,6 +46,10 @@ service_account "svc_other_cert" {
 
 service_account "svc_expired" {
   personal_store = certificate_store.expired
+}
+
+service_account "svc_rotating" {
+  personal_store = certificate_store.rotating
 }
 
 server "srv1" {
@@ -77,6 +85,23 @@ host "legacy_host" {
   instance {
     server          = server.srv1
     service_account = service_account.svc_expired
+  }
+}
+
+# Rotates its decryption certificate: decrypts with the Fabrikam demo
+# certificate, and still with the one that expired in 2021 for partners that
+# have not switched (BP7004, a warning for a previous certificate: remove it),
+# which srv2's account lacks (BP7002).
+host "rotating_host" {
+  decryption_certificate           = "CCFE302DA296CC18B316BA3063F069169382D9FC"
+  previous_decryption_certificates = ["41718099E6FADF63437262A8E90A1828AD6DCA21"]
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc_rotating
+  }
+  instance {
+    server          = server.srv2
+    service_account = service_account.svc_full
   }
 }
 
@@ -134,6 +159,14 @@ receive_location "legacy_in" {
   pipeline = pipeline.decode
   transport "file" {
     path = "in/legacy"
+  }
+}
+
+receive_location "rotating_in" {
+  host     = host.rotating_host
+  pipeline = pipeline.decrypt
+  transport "file" {
+    path = "in/rotating"
   }
 }
 

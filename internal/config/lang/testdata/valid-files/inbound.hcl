@@ -5,7 +5,8 @@ group "contoso" {
 }
 
 host "receive_host" {
-  decryption_certificate = "5B1E 0000 0000 0000 0000 0000 0000 0000 0000 0002"
+  decryption_certificate           = "5B1E 0000 0000 0000 0000 0000 0000 0000 0000 0002"
+  previous_decryption_certificates = ["5B1E 0000 0000 0000 0000 0000 0000 0000 0000 0001", "5B1E 0000 0000 0000 0000 0000 0000 0000 0000 0000"]
 }
 
 party "fabrikam" {
