@@ -135,6 +135,9 @@ type Box struct {
 	// purgeBatch is how many messages one Purge write deletes (tests make
 	// it small).
 	purgeBatch int
+	// purgeBudget is how long one Purge write goes on deleting (tests
+	// make it small).
+	purgeBudget time.Duration
 	// stmts and q run statements prepared once (see stmtCache).
 	stmts *stmtCache
 	q     cachedDB
@@ -327,7 +330,7 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		rand:       rand.Reader,
 	}
 	b.syncLog = func() error { return syncWAL(real + "-wal") }
-	b.purgeBatch = purgeBatch
+	b.purgeBatch, b.purgeBudget = purgeBatch, purgeBudget
 	b.stmts = &stmtCache{db: db}
 	b.q = cachedDB{DB: db, c: b.stmts}
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
