@@ -148,6 +148,10 @@ type Box struct {
 	noWrites error
 	// immutable: opened so (see fullDiskSnapshot).
 	immutable bool
+	// tempSweepDone is closed when sweepTempLoop has returned; nil when
+	// it does not run. tempSweepErr is its last error.
+	tempSweepDone chan struct{}
+	tempSweepErr  atomic.Pointer[error]
 	// purgeBudget is how long one Purge write goes on deleting (tests
 	// make it small).
 	purgeBudget time.Duration
@@ -428,6 +432,11 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 			return nil, err
 		}
 	}
+	if lock != nil && !opts.ReadOnly {
+		// The run engine's box, open for days: see sweepTempLoop.
+		b.tempSweepDone = make(chan struct{})
+		go b.sweepTempLoop(tempSweepEvery, opts.StaleUploadAfter)
+	}
 	return b, nil
 }
 
@@ -679,6 +688,9 @@ func (b *Box) Close() error {
 		close(b.quit)
 		<-b.writerDone
 		<-b.syncerDone
+		if b.tempSweepDone != nil {
+			<-b.tempSweepDone
+		}
 		b.stmts.close()
 		if err := b.db.Close(); err != nil {
 			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
