@@ -176,10 +176,11 @@ func TestFullDiskMidStream(t *testing.T) {
 	checkDelivered(t, dir, p, map[string][]byte{"big.edi": body})
 }
 
-// TestFullDiskAtOpen: a message box whose disk is full when run or
-// messages opens it is an error that says the disk is full, where SQLite
-// says only "disk I/O error" (it cannot grow its shared-memory file); once
-// there is room again, the box opens as before.
+// TestFullDiskAtOpen: a message box whose disk is full when run opens it
+// is an error that says the disk is full, where SQLite says only "disk I/O
+// error" (it cannot grow its shared-memory file); messages list still
+// reads it (read-only, see sqlitebox.Open); once there is room again, the
+// box opens as before.
 func TestFullDiskAtOpen(t *testing.T) {
 	dir, _ := crashSetup(t)
 	data := filepath.Join(dir, "data")
@@ -197,11 +198,13 @@ func TestFullDiskAtOpen(t *testing.T) {
 	if err == nil {
 		t.Fatal("a 2 MiB file fit on the 1 MiB tmpfs")
 	}
-	for _, args := range [][]string{{"run", "--once"}, {"messages", "list"}} {
-		o, err := exec.Command(bizpipeBin, append(args, "--data-dir", data, dir)...).CombinedOutput()
-		if err == nil || !strings.Contains(string(o), "no space left") {
-			t.Errorf("%s on a full disk: %v; want an error saying the disk is full:\n%s", strings.Join(args, " "), err, o)
-		}
+	o, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", data, dir).CombinedOutput()
+	if err == nil || !strings.Contains(string(o), "no space left") {
+		t.Errorf("run --once on a full disk: %v; want an error saying the disk is full:\n%s", err, o)
+	}
+	// Reading needs no space: the operator can look at the box.
+	if o, err := exec.Command(bizpipeBin, "messages", "list", "--data-dir", data, dir).CombinedOutput(); err != nil {
+		t.Errorf("messages list on a full disk: %v; want the list:\n%s", err, o)
 	}
 	if err := os.Remove(fill); err != nil {
 		t.Fatal(err)

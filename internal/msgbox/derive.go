@@ -287,18 +287,19 @@ func LeaseLive(id, port, owner string, until time.Time) error {
 		id, port, owner, until.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), ErrInvalidState)
 }
 
-// PurgeBatches runs purge, which deletes up to batch messages and returns
-// how many it deleted, until it deletes fewer than batch, and returns the
-// total: a large purge runs as many short writes.
-func PurgeBatches(batch int, purge func() (int, error)) (int, error) {
+// PurgeBatches runs purge, which deletes a bounded batch of messages and
+// returns how many it deleted and whether more may be left, until none may
+// be, and returns the total: a large purge runs as many short writes, and
+// other writers take the write lock between them.
+func PurgeBatches(purge func() (n int, more bool, err error)) (int, error) {
 	total := 0
 	for {
-		n, err := purge()
+		n, more, err := purge()
 		if err != nil {
 			return total, err // nothing of the failed batch was deleted
 		}
 		total += n
-		if n < batch {
+		if !more {
 			return total, nil
 		}
 	}

@@ -132,23 +132,23 @@ func TestMigrations(t *testing.T) {
 func TestPurgeBatches(t *testing.T) {
 	left := 7
 	calls := 0
-	n, err := PurgeBatches(3, func() (int, error) {
+	n, err := PurgeBatches(func() (int, bool, error) {
 		calls++
 		k := min(left, 3)
 		left -= k
-		return k, nil
+		return k, k == 3, nil
 	})
 	if n != 7 || err != nil || calls != 3 {
 		t.Errorf("PurgeBatches of 7 by 3 = %d, %v after %d calls; want 7, nil after 3", n, err, calls)
 	}
 	boom := errors.New("disk full")
 	calls = 0
-	n, err = PurgeBatches(3, func() (int, error) {
+	n, err = PurgeBatches(func() (int, bool, error) {
 		calls++
 		if calls == 2 {
-			return 3, boom // not committed: not counted
+			return 3, true, boom // not committed: not counted
 		}
-		return 3, nil
+		return 3, true, nil
 	})
 	if n != 3 || !errors.Is(err, boom) {
 		t.Errorf("PurgeBatches failing at the second batch = %d, %v; want 3, %v", n, err, boom)

@@ -119,10 +119,10 @@ type Summary struct {
 	Retried   int // failed attempts scheduled for a retry
 	Suspended int // deliveries suspended, plus routing failures
 	// Waiting is the number of deliveries of this server's ports still
-	// waiting for a retry when a --once run ended.
+	// waiting for a retry when the run ended.
 	Waiting int
 	// AwaitingMDN is the number of deliveries of this server's ports
-	// sent and awaiting an asynchronous MDN when a --once run ended
+	// sent and awaiting an asynchronous MDN when the run ended
 	// (language §11: --once does not wait for them).
 	AwaitingMDN int
 }
@@ -288,7 +288,27 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	r.log.Info("stopping: no new work is taken; finishing deliveries in flight")
 	r.stopReceivers(bg)
 	wg.Wait()
+	// As at the end of a --once run: the summary says what is left to
+	// retry, which a stopped server does not deliver until it runs again.
+	r.countLeft(bg)
 	return r.summary(), nil
+}
+
+// countLeft sets the summary's Waiting and AwaitingMDN at the end of a
+// long run. A count that fails is logged and left 0: the run itself did
+// its work, and the summary is only a report.
+func (r *Runner) countLeft(ctx context.Context) {
+	waiting, err := r.countWaiting(ctx)
+	if err != nil {
+		r.log.Warn("the summary's count of deliveries waiting for a retry is unknown", "error", err)
+	}
+	awaiting, err := r.countAwaiting(ctx)
+	if err != nil {
+		r.log.Warn("the summary's count of deliveries awaiting an MDN is unknown", "error", err)
+	}
+	r.mu.Lock()
+	r.sum.Waiting, r.sum.AwaitingMDN = waiting, awaiting
+	r.mu.Unlock()
 }
 
 // announceRollover logs the instant the group's signing_rollover takes

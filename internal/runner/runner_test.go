@@ -1306,3 +1306,69 @@ func TestOncePassingProblem(t *testing.T) {
 		t.Errorf("RunOnce = %+v, %v (b.edi failed once: %v); want both delivered, no error", sum, err, box.failed.Load())
 	}
 }
+
+// TestLongRunSummaryCountsWaiting: a long run (not --once) that ends with
+// deliveries waiting for a retry says how many in its summary, as a --once
+// run does; it said "waiting for retry 0" whatever was waiting.
+func TestLongRunSummaryCountsWaiting(t *testing.T) {
+	p := newPKI(t)
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "partner down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer partner.Close()
+	dir := setup(t, p, common+`
+send_port "down1" {
+  host   = host.h
+  filter = true
+  transport "http" { url = "{{.URL}}/one" }
+  retry {
+    attempts = 3
+    interval = "1h"
+  }
+}
+send_port "down2" {
+  host   = host.h
+  filter = true
+  transport "http" { url = "{{.URL}}/two" }
+  retry {
+    attempts = 3
+    interval = "1h"
+  }
+}
+`, map[string]string{"URL": partner.URL})
+	put(t, dir, "a.edi", []byte("ISA*00*...~"))
+	r, box := start(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		sum runner.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := r.Run(ctx)
+		done <- result{sum, err}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := box.Retrying(context.Background(), []string{"down1", "down2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("%d deliveries retrying after 10s, want 2", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.sum.Retried != 2 || res.sum.Waiting != 2 {
+		t.Errorf("summary %+v, want retried 2, waiting 2", res.sum)
+	}
+}

@@ -56,7 +56,7 @@ func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
 // everything that refers to them at once; messages another purge is
 // deleting are skipped, not waited for.
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
-	n, err := msgbox.PurgeBatches(purgeBatch, func() (int, error) {
+	n, err := msgbox.PurgeBatches(func() (int, bool, error) {
 		var n int64
 		err := b.retry(ctx, func(ctx context.Context) error {
 			tag, err := b.pool.Exec(ctx, `WITH doomed AS (
@@ -70,7 +70,9 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			n = tag.RowsAffected()
 			return err
 		})
-		return int(n), err
+		// A short batch was the last: SKIP LOCKED leaves out only what
+		// another purge is deleting.
+		return int(n), n == purgeBatch, err
 	})
 	return n, b.wrap(err, "purge")
 }

@@ -388,6 +388,61 @@ func (b *Box) sweepFiles(ctx context.Context, tx *cachedTx, before time.Time) er
 	return nil
 }
 
+// tempSweepEvery is how often a box opened with Options.Lock (the run
+// engine) removes stale temporary body files, besides at Open (a variable
+// for tests).
+var tempSweepEvery = time.Hour
+
+// sweepTempLoop removes, every every until Close, the temporary body files
+// untouched for staleAfter: those of Receives killed (SIGKILL) during an
+// upload, which Open alone would keep until the next start of run. Only
+// temporary files: no row ever names one (a Receive renames its file to
+// the final name before a row names it), so removing one needs no write
+// lock and no lookup; a live Receive whose file is removed fails, as it
+// does when Open's sweep removes it (Options.StaleUploadAfter). Final
+// files no row names are left to Open's sweep: telling them apart needs a
+// lookup per file under the write lock, a long hold for a large box.
+func (b *Box) sweepTempLoop(every, staleAfter time.Duration) {
+	defer close(b.tempSweepDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.quit:
+			return
+		case <-t.C:
+			if err := b.sweepTemp(b.now().Add(-staleAfter)); err != nil {
+				b.tempSweepErr.Store(&err) // for tests; retried next tick
+			}
+		}
+	}
+}
+
+// sweepTemp removes the temporary body files untouched since before.
+func (b *Box) sweepTemp(before time.Time) error {
+	dir := b.bodiesDir()
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing body files: %w", err)
+	}
+	for _, e := range entries {
+		if !isTempName(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(before) {
+			continue // gone meanwhile, or in use
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing interrupted body file: %w", err)
+		}
+	}
+	return nil
+}
+
 // fileFetcher returns a msgbox.ChunkFetcher that reads message id's body
 // from the file at path, opened as f, one chunk at a time. Before each
 // chunk it checks that the message still exists: a purged message's file

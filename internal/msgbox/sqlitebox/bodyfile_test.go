@@ -742,3 +742,48 @@ func TestBodyFileLinkedStoreFails(t *testing.T) {
 		t.Errorf("input content changed (%v)", err)
 	}
 }
+
+// TestTempSweepWhileOpen: the run engine's box (Options.Lock), open for
+// days, removes the temporary body file of an upload killed mid-body once
+// it is StaleUploadAfter old, not only at the next Open; a recent one (a
+// live upload) and the final files are left alone.
+func TestTempSweepWhileOpen(t *testing.T) {
+	old := tempSweepEvery
+	tempSweepEvery = 10 * time.Millisecond
+	defer func() { tempSweepEvery = old }()
+	b := openTemp(t, Options{Lock: true, StaleUploadAfter: time.Hour})
+	m, _, err := b.ReceiveRouted(t.Context(), in("big"), bytes.NewReader(make([]byte, 3*ChunkSize)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := b.bodiesDir()
+	stale := filepath.Join(dir, tempPrefix+"killed"+tempSuffix)
+	live := filepath.Join(dir, tempPrefix+"live"+tempSuffix)
+	for _, p := range []string{stale, live} {
+		if err := os.WriteFile(p, []byte("part"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(stale, time.Now().Add(-2*time.Hour), time.Now().Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(stale); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stale temporary body file is still there 5 s later")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the recent temporary file: %v; want it kept", err)
+	}
+	if got := readAll(t, b, m.ID); len(got) != 3*ChunkSize {
+		t.Errorf("the stored body is %d bytes, want %d", len(got), 3*ChunkSize)
+	}
+	if e := b.tempSweepErr.Load(); e != nil {
+		t.Errorf("sweep: %v", *e)
+	}
+}

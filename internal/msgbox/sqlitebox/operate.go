@@ -16,6 +16,19 @@ import (
 // lock is held briefly and a large purge lets deliveries go on.
 const purgeBatch = 500
 
+// purgeBudget bounds the time one Purge write spends deleting, whatever
+// purgeBatch allows: the engine's writes, in this process (behind the same
+// writer) or another (waiting in the busy handler, DefaultBusyTimeout),
+// wait for at most about this long. A write stopped by it commits what it
+// deleted and the next goes on.
+const purgeBudget = 200 * time.Millisecond
+
+// purgePause is how long Purge waits between two writes. A writer in
+// another process waiting for the lock polls for it (SQLite's busy handler
+// sleeps up to 100 ms between tries) and would otherwise rarely find it
+// free: the next write takes it again at once.
+const purgePause = 120 * time.Millisecond
+
 // purgeable selects, in messages m, what Purge deletes: its arguments are
 // the two final statuses and the time before which m must be untouched.
 const purgeable = `m.status IN (?, ?)
@@ -52,13 +65,14 @@ func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
 }
 
 // Purge deletes finished messages untouched since before (see msgbox.Box),
-// purgeBatch per write.
+// at most purgeBatch and about purgeBudget per write.
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
-	n, err := msgbox.PurgeBatches(b.purgeBatch, func() (int, error) {
-		n := 0
+	n, err := msgbox.PurgeBatches(func() (int, bool, error) {
+		n, more := 0, false
 		var files []string // body files of the purged messages
 		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-			n, files = 0, files[:0] // a rerun starts afresh (writeFunc)
+			n, more, files = 0, false, files[:0] // a rerun starts afresh (writeFunc)
+			start := time.Now()
 			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id, b.file, m.received_body_id, rb.file FROM messages m
 				JOIN bodies b ON b.id = m.body_id
 				LEFT JOIN bodies rb ON rb.id = m.received_body_id
@@ -88,7 +102,12 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			if err := rows.Err(); err != nil {
 				return err
 			}
+			more = len(ds) == b.purgeBatch
 			for _, d := range ds {
+				if n > 0 && time.Since(start) > b.purgeBudget {
+					more = true // the rest in the next write
+					break
+				}
 				// Children first: the foreign keys are enforced.
 				for _, q := range []string{
 					"DELETE FROM attempts WHERE message_id = ?",
@@ -116,8 +135,8 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 						files = append(files, d.recFile.String)
 					}
 				}
+				n++
 			}
-			n = len(ds)
 			return nil
 		})
 		if err == nil {
@@ -125,7 +144,14 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			// which Open's sweep removes.
 			b.removeFiles(files)
 		}
-		return n, err
+		if err == nil && more {
+			select {
+			case <-time.After(purgePause):
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		return n, more, err
 	})
 	return n, b.wrap(err, "purge")
 }

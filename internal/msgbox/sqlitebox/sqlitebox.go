@@ -80,9 +80,17 @@ type Options struct {
 	// is not the current one.
 	ReadOnly bool
 
+	// immutable is set by Open for a read-only box on a full disk (see
+	// fullDiskSnapshot).
+	immutable bool
+
 	// NoCreate opens only a box that exists, for commands that operate on
 	// one (bizpipe messages): where there is none, Open fails with an
 	// error wrapping ErrNoBox and creates nothing, not even a directory.
+	// On a full disk, where opening it for writing fails, it is opened
+	// read-only instead (ReadOnly; as an immutable file when nobody has it
+	// open, see fullDiskSnapshot): the operator can still look, and every
+	// change fails saying the disk is full.
 	NoCreate bool
 
 	// Lock makes the Box hold the box's lock until Close: an exclusive
@@ -135,6 +143,18 @@ type Box struct {
 	// purgeBatch is how many messages one Purge write deletes (tests make
 	// it small).
 	purgeBatch int
+	// noWrites, when set, answers every write: the box was opened as a
+	// snapshot of a full disk (fullDiskSnapshot).
+	noWrites error
+	// immutable: opened so (see fullDiskSnapshot).
+	immutable bool
+	// tempSweepDone is closed when sweepTempLoop has returned; nil when
+	// it does not run. tempSweepErr is its last error.
+	tempSweepDone chan struct{}
+	tempSweepErr  atomic.Pointer[error]
+	// purgeBudget is how long one Purge write goes on deleting (tests
+	// make it small).
+	purgeBudget time.Duration
 	// stmts and q run statements prepared once (see stmtCache).
 	stmts *stmtCache
 	q     cachedDB
@@ -246,6 +266,18 @@ func Open(path string, opts Options) (*Box, error) {
 		}
 	}
 	b, err := open(abs, real, lock, opts)
+	if err != nil && lock == nil && opts.NoCreate && !opts.ReadOnly && noSpaceError(err) && fsop.NoSpace(filepath.Dir(real)) {
+		// bizpipe messages on a full disk: opening for writing failed
+		// (a NoCreate open may migrate and sweep, and a connection may
+		// have to create the -shm file), but the operator must still
+		// be able to look. Read-only, every change refused saying why.
+		ro := opts
+		ro.ReadOnly, ro.NoCreate = true, false
+		if rb, rerr := open(abs, real, nil, ro); rerr == nil {
+			rb.noWrites = errFullDisk
+			return rb, nil
+		}
+	}
 	if err != nil {
 		lock.Release()
 		if errors.Is(err, ErrNoBox) || errors.Is(err, ErrDamaged) {
@@ -254,6 +286,39 @@ func Open(path string, opts Options) (*Box, error) {
 		return fail(err)
 	}
 	return b, nil
+}
+
+// errFullDisk answers the writes of a box Open could open only read-only
+// because the disk holding it is full.
+var errFullDisk = errors.New("the message box was opened read-only: the file system holding it has no space left; free space there to change it (bizpipe run cannot store messages either)")
+
+// fullDiskSnapshot reports whether the box at path, which a connection
+// could not read with err, should be opened as SQLite's immutable instead:
+// opts opens an existing box without creating one (bizpipe messages), err
+// may come from a full disk and the disk is full, and the write-ahead log
+// is absent or empty.
+//
+// A box nobody has open has no -shm file (the last connection to close
+// checkpoints and removes it with the log), and even a read-only
+// connection must create one, which a full disk refuses: an operator could
+// not even list the messages. An immutable connection creates nothing and
+// takes no lock, and reads the database file alone; with an empty log that
+// file holds every committed write. It never writes, so it cannot damage
+// the box. A writer that starts meanwhile (once there is space) could
+// checkpoint into the file under it: a read could then fail or see a mix
+// of two states, which is why this is only a fallback. With a non-empty
+// log (a writer is running, or one was killed) the file alone is not the
+// box: the open fails, saying the disk is full. (With a writer running the
+// -shm file exists and the plain read-only open works.)
+func fullDiskSnapshot(path string, opts Options, err error) bool {
+	if !opts.ReadOnly && !opts.NoCreate {
+		return false
+	}
+	if !noSpaceError(err) || !fsop.NoSpace(filepath.Dir(path)) {
+		return false
+	}
+	fi, serr := os.Stat(path + "-wal")
+	return errors.Is(serr, fs.ErrNotExist) || (serr == nil && fi.Size() == 0)
 }
 
 // noSpaceError reports whether err may come from a full disk: ENOSPC, or
@@ -291,7 +356,11 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		// Where no box may be created, a database without one is refused
 		// before the box's own connections open it: they would switch
 		// it to WAL mode.
-		appID, err := peekAppID(real, opts.BusyTimeout)
+		appID, err := peekAppID(real, opts.BusyTimeout, false)
+		if err != nil && fullDiskSnapshot(real, opts, err) {
+			appID, err = peekAppID(real, opts.BusyTimeout, true)
+			opts.ReadOnly, opts.immutable = true, err == nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -326,8 +395,11 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		now:        time.Now,
 		rand:       rand.Reader,
 	}
+	if opts.immutable {
+		b.noWrites, b.immutable = errFullDisk, true
+	}
 	b.syncLog = func() error { return syncWAL(real + "-wal") }
-	b.purgeBatch = purgeBatch
+	b.purgeBatch, b.purgeBudget = purgeBatch, purgeBudget
 	b.stmts = &stmtCache{db: db}
 	b.q = cachedDB{DB: db, c: b.stmts}
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
@@ -359,6 +431,11 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 			closeOnErr()
 			return nil, err
 		}
+	}
+	if lock != nil && !opts.ReadOnly {
+		// The run engine's box, open for days: see sweepTempLoop.
+		b.tempSweepDone = make(chan struct{})
+		go b.sweepTempLoop(tempSweepEvery, opts.StaleUploadAfter)
 	}
 	return b, nil
 }
@@ -400,6 +477,9 @@ func dsn(path string, opts Options) string {
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if opts.ReadOnly {
 		q.Set("mode", "ro")
+		if opts.immutable {
+			q.Set("immutable", "1") // see fullDiskSnapshot
+		}
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		// A large Receive grows the WAL; truncate it back after a
@@ -431,9 +511,15 @@ func busyTimeout(d time.Duration) string {
 // connections do: another process opening or checkpointing the box (a
 // `bizpipe messages` next to a starting `run`) must not make the open
 // fail.
-func peekAppID(path string, busy time.Duration) (int64, error) {
+//
+// immutable opens the file as SQLite's immutable: no lock taken, no -shm
+// or -wal opened or created (see fullDiskSnapshot).
+func peekAppID(path string, busy time.Duration, immutable bool) (int64, error) {
 	q := url.Values{}
 	q.Set("mode", "ro")
+	if immutable {
+		q.Set("immutable", "1")
+	}
 	q.Add("_pragma", busyTimeout(busy))
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", u.String())
@@ -455,7 +541,9 @@ func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
 	if err := b.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return err
 	}
-	if mode != "wal" {
+	// An immutable connection reads the file without its log, as a
+	// database in rollback mode.
+	if mode != "wal" && !opts.immutable {
 		// Without WAL a reader would block the writer and the other way
 		// round; that is a misconfigured file system, not a box to run on.
 		return fmt.Errorf("journal mode is %q, not wal (is the file on a file system without shared memory?)", mode)
@@ -600,6 +688,9 @@ func (b *Box) Close() error {
 		close(b.quit)
 		<-b.writerDone
 		<-b.syncerDone
+		if b.tempSweepDone != nil {
+			<-b.tempSweepDone
+		}
 		b.stmts.close()
 		if err := b.db.Close(); err != nil {
 			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
@@ -700,6 +791,9 @@ func (r *writeReq) take() bool {
 func (b *Box) withWrite(ctx context.Context, fn writeFunc) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if b.noWrites != nil {
+		return b.noWrites
 	}
 	b.writers.Add(1)
 	defer b.writers.Add(-1)

@@ -707,12 +707,12 @@ func TestPeekAppIDWaitsForLocks(t *testing.T) {
 	if _, err := db.Exec("BEGIN EXCLUSIVE"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := peekAppID(path, 0); err == nil || !strings.Contains(err.Error(), "locked") {
+	if _, err := peekAppID(path, 0, false); err == nil || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("peekAppID without waiting under an exclusive lock: %v; want SQLITE_BUSY (the test's lock does not hold)", err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		id, err := peekAppID(path, time.Minute)
+		id, err := peekAppID(path, time.Minute, false)
 		if err == nil && id != applicationID {
 			err = fmt.Errorf("application id %#x", id)
 		}

@@ -98,7 +98,8 @@ const maxDefaultSettle = 500 * time.Millisecond
 // file that cannot be claimed or read (given back, tried again every pass)
 // when it starts, every problemRepeat while it lasts, and when it ends; a
 // refused file once; an entry not taken once per name and file; and a
-// publish the Sink failed every time it happens.
+// publish the Sink failed when failures start, every problemRepeat while
+// they last (with how many were not logged), and when a publish succeeds.
 type Poller struct {
 	o      PollOptions
 	sink   transport.Sink
@@ -129,6 +130,10 @@ type Poller struct {
 	// or a claim), so that one that fails on every pass is reported once
 	// and then every problemRepeat, not on every pass.
 	problems map[string]problem
+	// failing is the publish failures of this location, logged when they
+	// start, then once every problemRepeat with a count, and when a
+	// publish succeeds again; guarded by side.
+	failing publishFailures
 	// skipped are the matching entries the listing does not take (see
 	// notTaken), by name, each warned about once: again only when the name
 	// holds another file or another reason. An entry no longer skipped
@@ -168,6 +173,17 @@ type problem struct {
 // problemRepeat is how often a problem with a file that lasts is logged
 // again.
 const problemRepeat = 10 * time.Minute
+
+// publishFailures is the publish failures of a location since the last
+// success. They are counted per location, not per file: the usual cause
+// is the message box (its disk full, its database unavailable), which
+// fails every file of every pass alike, and logging each filled the log
+// (1,453 lines in 10 s for 31 files on a full disk).
+type publishFailures struct {
+	first  time.Time // the first failure; zero while publishing works
+	logged time.Time // when a failure was last logged
+	quiet  int       // failures since then, not logged
+}
 
 // fileState is what a pass remembers of a file to tell if it is still
 // being written.
@@ -355,6 +371,7 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 		case acked:
 			delete(f.leftovers, claim)
 			f.resolved(claim, "received")
+			f.publishOK()
 			published++
 		case errors.Is(err, errClaimGone):
 			delete(f.leftovers, claim)
@@ -373,7 +390,7 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 					"cannot read a claimed file; it stays claimed and is retried every pass",
 					"claim", claim, "error", err)
 			default:
-				f.log.Error("publishing a claimed file failed; it stays claimed and is retried next pass",
+				f.publishFailed("publishing a claimed file failed; it stays claimed and is retried next pass",
 					"file", lo.name, "claim", claim, "error", err)
 			}
 			errs = append(errs, err)
@@ -747,6 +764,7 @@ func (f *Poller) claimFile(name string, seen fs.FileInfo) (string, error) {
 func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed bool, err error) (bool, error) {
 	if acked {
 		f.resolved(name, "received")
+		f.publishOK()
 	}
 	if acked || committed {
 		return acked, err
@@ -785,9 +803,43 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 		f.report(slog.LevelError, name, name, "read: "+causeText(err),
 			"cannot read an input file; it is back under its name and tried again every pass", "error", err)
 	default:
-		f.log.Error("publishing a file failed; it is back under its name and retried next pass", "file", name, "error", err)
+		f.publishFailed("publishing a file failed; it is back under its name and retried next pass", "file", name, "error", err)
 	}
 	return false, err
+}
+
+// publishFailed logs a failed publish, msg with args: at once if
+// publishing worked until now, then at most once every problemRepeat for
+// the location, saying how many failures went unlogged.
+func (f *Poller) publishFailed(msg string, args ...any) {
+	f.side.Lock()
+	defer f.side.Unlock()
+	now := f.now()
+	p := &f.failing
+	switch {
+	case p.first.IsZero():
+		p.first = now
+		args = append(args, "repeats_every", problemRepeat.String())
+	case now.Sub(p.logged) < problemRepeat:
+		p.quiet++
+		return
+	default:
+		args = append(args, "since", p.first.Format(time.RFC3339), "failures_not_logged", p.quiet)
+	}
+	p.logged, p.quiet = now, 0
+	f.log.Error(msg, args...)
+}
+
+// publishOK ends a run of publish failures, if there was one, in the log.
+func (f *Poller) publishOK() {
+	f.side.Lock()
+	defer f.side.Unlock()
+	p := &f.failing
+	if p.first.IsZero() {
+		return
+	}
+	f.log.Info("publishing files works again", "since", p.first.Format(time.RFC3339), "failures_not_logged", p.quiet)
+	*p = publishFailures{}
 }
 
 // publish streams the claimed file to the sink and removes it once the sink

@@ -1,0 +1,174 @@
+package sqlitebox
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// mountTmpfs mounts a tmpfs of size on a new directory and returns it. The
+// tests run as root; without mount(8) or the right they fail, not skip:
+// what they check would otherwise go unchecked.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mounting a tmpfs to fill a disk (the tests run as root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// fillDisk fills the file system of dir and returns the function that
+// frees the space again.
+func fillDisk(t *testing.T, dir string) func() {
+	t.Helper()
+	fill := filepath.Join(dir, "fill")
+	f, err := os.Create(fill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Write(make([]byte, 4<<20))
+	f.Close()
+	if err == nil {
+		t.Fatal("4 MiB fit on the tmpfs: it is not full")
+	}
+	return func() {
+		if err := os.Remove(fill); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReadOnFullDisk: `bizpipe messages list/show` (Open with NoCreate, or
+// ReadOnly) can read a box nobody has open on a full disk. Such a box has
+// no -shm file, which even a read-only connection must create, and the
+// open failed with "reading the application id: disk I/O error". Writes
+// through such a box fail saying the disk is full; once there is space
+// the box opens for writing as before, intact.
+func TestReadOnFullDisk(t *testing.T) {
+	dir := mountTmpfs(t, "1m")
+	path := filepath.Join(dir, "messagebox.db")
+	w, err := Open(path, Options{Lock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := w.ReceiveRouted(t.Context(), in("a.xml"), strings.NewReader("order"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := fillDisk(t, dir)
+
+	// With run running, its -shm file exists: a plain read-only open,
+	// which sees what the writer has committed.
+	r, err := Open(path, Options{NoCreate: true})
+	if err != nil {
+		t.Fatalf("Open beside a running writer on a full disk: %v", err)
+	}
+	if r.immutableOpen() {
+		t.Errorf("opened as an immutable snapshot beside a running writer; want a live read-only box")
+	}
+	if got := readAll(t, r, m.ID); string(got) != "order" {
+		t.Errorf("body beside the writer %q, want order", got)
+	}
+	if err := r.Note(t.Context(), m.ID, "x", "y"); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("Note through the read-only box: %v; want an error saying the disk is full", err)
+	}
+	r.Close()
+	w.Close() // its checkpoint may fail on the full disk: the box is idle all the same
+
+	for _, opts := range []Options{{NoCreate: true}, {ReadOnly: true}} {
+		b, err := Open(path, opts)
+		if err != nil {
+			t.Fatalf("Open(%+v) of an idle box on a full disk: %v", opts, err)
+		}
+		d, err := b.Get(t.Context(), m.ID)
+		if err != nil || d.Message.ID != m.ID {
+			t.Errorf("Get = %+v, %v", d, err)
+		}
+		if got := readAll(t, b, m.ID); string(got) != "order" {
+			t.Errorf("body %q, want order", got)
+		}
+		if err := b.Note(t.Context(), m.ID, "x", "y"); err == nil {
+			t.Errorf("Note through a box opened read-only on a full disk succeeded")
+		} else if opts.NoCreate && !strings.Contains(err.Error(), "no space left") {
+			t.Errorf("Note through the read-only box: %v; want an error saying the disk is full", err)
+		}
+		b.Close()
+	}
+
+	free()
+	w, err = Open(path, Options{Lock: true})
+	if err != nil {
+		t.Fatalf("Open for writing once there is space: %v", err)
+	}
+	defer w.Close()
+	if got := readAll(t, w, m.ID); string(got) != "order" {
+		t.Errorf("body after the full disk %q, want order", got)
+	}
+	if _, _, err := w.ReceiveRouted(t.Context(), in("b.xml"), strings.NewReader("more"), nil); err != nil {
+		t.Errorf("Receive once there is space: %v", err)
+	}
+	if _, err := w.Purge(t.Context(), time.Now()); err != nil {
+		t.Errorf("Purge once there is space: %v", err)
+	}
+}
+
+// TestReadOnFullDiskIdle: the box nobody has open, no -wal or -shm file
+// left: a read-only open reads the file as immutable.
+func TestReadOnFullDiskIdle(t *testing.T) {
+	dir := mountTmpfs(t, "1m")
+	path := filepath.Join(dir, "messagebox.db")
+	w, err := Open(path, Options{Lock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := w.ReceiveRouted(t.Context(), in("a.xml"), strings.NewReader("order"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path + "-wal", path + "-shm"} {
+		if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s after the last close: %v; want it removed", f, err)
+		}
+	}
+	free := fillDisk(t, dir)
+	for range 2 { // the first attempt leaves an empty -wal and a stub -shm
+		b, err := Open(path, Options{NoCreate: true})
+		if err != nil {
+			t.Fatalf("Open of an idle box on a full disk: %v", err)
+		}
+		if !b.immutableOpen() {
+			t.Errorf("not opened immutable")
+		}
+		ms, err := b.List(t.Context(), msgbox.Filter{})
+		if err != nil || len(ms) != 1 || ms[0].ID != m.ID {
+			t.Errorf("List = %+v, %v", ms, err)
+		}
+		if err := b.Note(t.Context(), m.ID, "x", "y"); err == nil || !strings.Contains(err.Error(), "no space left") {
+			t.Errorf("Note through the snapshot: %v; want an error saying the disk is full", err)
+		}
+		b.Close()
+	}
+	free()
+	w, err = Open(path, Options{Lock: true})
+	if err != nil {
+		t.Fatalf("Open for writing once there is space: %v", err)
+	}
+	defer w.Close()
+	if err := w.Note(t.Context(), m.ID, "x", "y"); err != nil {
+		t.Errorf("Note once there is space: %v", err)
+	}
+}
+
+func (b *Box) immutableOpen() bool { return b.immutable }
