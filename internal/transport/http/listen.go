@@ -40,15 +40,18 @@ const ReplayedHeader = "Idempotent-Replayed"
 // maxIdempotencyKey bounds an Idempotency-Key (a UUID is 36 bytes).
 const maxIdempotencyKey = 255
 
-// Server limits. ReadTimeout bounds a whole request, body included, so that
-// a client trickling a body cannot hold a message-box transaction open
-// forever (ListenerOptions.BodyIdleTimeout bounds each pause of the body);
-// WriteTimeout runs from the end of the request header, so it must cover
-// reading the body and storing it as well as writing the answer.
+// Server limits. readTimeout bounds a whole request, body included, where
+// no RequestTimeout is given (AS2's receive location), so that a client
+// trickling a body cannot hold a connection and an upload forever
+// (ListenerOptions.BodyIdleTimeout bounds each pause of the body);
+// the write timeout, writeMargin past the request's, runs from the end of
+// the request header, so it must cover reading the body and storing it as
+// well as writing the answer.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 10 * time.Minute
-	writeTimeout      = readTimeout + time.Minute
+	writeMargin       = time.Minute
+	writeTimeout      = readTimeout + writeMargin
 	idleTimeout       = 2 * time.Minute
 	maxHeaderBytes    = 64 << 10
 )
@@ -73,7 +76,9 @@ const (
 //     Content-Length above the limit is refused before reading; a body that
 //     turns out longer makes the body reader fail, while the receiver spools
 //     it or else in the Sink, which fails, so the box rolls back.
-//   - 408: the body brought no byte for BodyIdleTimeout; nothing is stored.
+//   - 408: the body brought no byte for BodyIdleTimeout, or the whole
+//     request took longer than RequestTimeout (the answer and the log say
+//     which); nothing is stored.
 //   - 400: the Content-Type or Idempotency-Key is malformed, or the body
 //     could not be read (the client went away); nothing is stored.
 //   - 503: the Sink failed (storage problem); the answer says only that the
@@ -139,6 +144,12 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 	case o.BodyIdleTimeout == 0:
 		o.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
+	switch {
+	case o.RequestTimeout < 0:
+		return nil, errf("negative request timeout %v", o.RequestTimeout)
+	case o.RequestTimeout == 0:
+		o.RequestTimeout = DefaultRequestTimeout
+	}
 	budget := o.Budget
 	if budget == nil {
 		budget = NewBudget(DefaultInFlightBytes)
@@ -161,7 +172,8 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 // runner's cancelled context does not abort requests in flight: call
 // Shutdown to stop.
 func (h *Listener) Start(ctx context.Context) error {
-	if _, err := h.serving.Start(ctx, ServeOptions{Location: h.o.Location, Listen: h.o.Listen, Handler: h, Log: h.log, Name: "http"}); err != nil {
+	if _, err := h.serving.Start(ctx, ServeOptions{Location: h.o.Location, Listen: h.o.Listen, Handler: h, Log: h.log, Name: "http",
+		RequestTimeout: h.o.RequestTimeout}); err != nil {
 		return err
 	}
 	h.log.Info("http receive location listening", "addr", h.serving.Addr().String(), "path", h.o.Path)
@@ -256,7 +268,7 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		// or a file location's claim keys, never share a key.
 		in.SourceKey = h.o.Location + "/http/" + keys[0]
 	}
-	body := newBodyReader(w, r, h.o.MaxBody, h.o.BodyIdleTimeout)
+	body := newBodyReader(w, r, h.o.MaxBody, h.o.BodyIdleTimeout, h.o.RequestTimeout)
 	up := &upload{budget: h.budget, idle: h.o.BodyIdleTimeout}
 	defer up.close()
 	complete, err := up.spool(r.Context(), body)
@@ -307,6 +319,13 @@ func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *bodyRea
 	case body.tooLarge:
 		log.Warn("request refused: body too large", "max_body", h.o.MaxBody)
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
+	case body.overran:
+		// Not a stall: the client kept sending, too slowly for the cap
+		// on a whole request. Saying so tells it (and the operator)
+		// that request_timeout, not the network, is what to look at.
+		log.Warn("request failed: the request took longer than request_timeout", "request_timeout", h.o.RequestTimeout.String())
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("the request took longer than %v", h.o.RequestTimeout))
 	case body.timedOut:
 		log.Warn("request failed: the body stalled", "idle_timeout", h.o.BodyIdleTimeout.String())
 		w.Header().Set("Connection", "close")
@@ -353,19 +372,26 @@ type bodyReader struct {
 	r        io.Reader
 	rc       *http.ResponseController // nil: deadlines not supported
 	idle     time.Duration
-	end      time.Time // the whole request's deadline (readTimeout)
+	request  time.Duration // the whole request's bound (RequestTimeout)
+	end      time.Time     // the whole request's deadline
 	err      error
 	tooLarge bool
-	timedOut bool  // no byte for idle (or the request's deadline passed)
+	timedOut bool  // no byte for idle
+	overran  bool  // the whole request's deadline passed
 	readErr  error // another failure (the client went away)
 }
 
-func newBodyReader(w http.ResponseWriter, r *http.Request, max int64, idle time.Duration) *bodyReader {
+func newBodyReader(w http.ResponseWriter, r *http.Request, max int64, idle, request time.Duration) *bodyReader {
+	// The server's ReadTimeout, the same bound, set the connection's
+	// deadline for the header; each body Read moves that deadline, so
+	// this one, counted from the end of the header, is what ends a
+	// request that takes too long, and says so.
 	return &bodyReader{
-		r:    http.MaxBytesReader(w, r.Body, max),
-		rc:   http.NewResponseController(w),
-		idle: idle,
-		end:  time.Now().Add(readTimeout),
+		r:       http.MaxBytesReader(w, r.Body, max),
+		rc:      http.NewResponseController(w),
+		idle:    idle,
+		request: request,
+		end:     time.Now().Add(request),
 	}
 }
 
@@ -373,10 +399,11 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	capped := false // this read's deadline is the request's, not the idle one
 	if b.rc != nil {
 		d := time.Now().Add(b.idle)
-		if d.After(b.end) {
-			d = b.end
+		if !d.Before(b.end) {
+			d, capped = b.end, true
 		}
 		if err := b.rc.SetReadDeadline(d); err != nil {
 			b.rc = nil // http.ErrNotSupported: not served by net/http
@@ -395,6 +422,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		case errors.As(err, &mbe):
 			b.tooLarge = true
 			err = fmt.Errorf("request body larger than %d bytes: %w", mbe.Limit, err)
+		case errors.Is(err, os.ErrDeadlineExceeded) && (capped || !time.Now().Before(b.end)):
+			b.overran = true
+			err = fmt.Errorf("reading request body: the request took longer than %v: %w", b.request, err)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			b.timedOut = true
 			err = fmt.Errorf("reading request body: no data for %v: %w", b.idle, err)
@@ -423,6 +453,15 @@ const DefaultMaxBody int64 = 64 << 20
 // DefaultBodyIdleTimeout is ListenerOptions.BodyIdleTimeout when it is 0.
 const DefaultBodyIdleTimeout = 30 * time.Second
 
+// DefaultRequestTimeout is ListenerOptions.RequestTimeout when it is 0, and
+// request_timeout's default: one hour, so that a body of the default
+// max_body (1 GiB) arrives at 300 kB/s (2.4 Mbit/s), a slow uplink. The
+// cap does not guard memory (the Budget does) nor the message box (which
+// holds no lock while a body streams in), and the idle timeout already
+// cuts off a client that stops sending: it only bounds how long a client
+// sending a byte just often enough can hold a connection and an upload.
+const DefaultRequestTimeout = time.Hour
+
 // ListenerOptions configures an HTTP receive location.
 type ListenerOptions struct {
 	Location    string
@@ -440,6 +479,11 @@ type ListenerOptions struct {
 	// DefaultBodyIdleTimeout. (Added: the contract's transport "http"
 	// has no such attribute, so the runner uses the default.)
 	BodyIdleTimeout time.Duration
+	// RequestTimeout bounds a whole request, body included, from its
+	// first byte: a request that takes longer is answered 408 ("the
+	// request took longer than ...") and nothing is stored; 0 means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Budget bounds the memory of the uploads in flight, shared with the
 	// receivers given the same one; nil means a Budget of
 	// DefaultInFlightBytes for this receiver alone.
