@@ -163,10 +163,23 @@ func (r *Runner) settleWait() time.Duration {
 	return 250 * time.Millisecond
 }
 
+// stopReceivers stops the receive locations at once, not one after the
+// other: each stops taking messages now, while another waits for its
+// uploads, and they share ctx's grace.
 func (r *Runner) stopReceivers(ctx context.Context) {
+	var wg sync.WaitGroup
 	for _, rc := range r.recv {
-		rc.Stop(ctx)
+		wg.Go(func() { rc.Stop(ctx) })
 	}
+	wg.Wait()
+}
+
+// deliveriesInFlight counts the deliveries this process is attempting,
+// for the stop's log lines.
+func (r *Runner) deliveriesInFlight() int {
+	r.inFlight.mu.Lock()
+	defer r.inFlight.mu.Unlock()
+	return len(r.inFlight.flights)
 }
 
 // sink is the receivers' Sink. Besides Publish it has PublishBatch, which

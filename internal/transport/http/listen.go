@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -106,6 +107,13 @@ type Listener struct {
 	budget *Budget
 
 	serving Serving
+
+	// uploads are the requests whose body is being read, which Shutdown
+	// cancels when its context ends; stopping is set then, so that an
+	// upload that registers later is cancelled at once.
+	mu       sync.Mutex
+	uploads  map[*bodyReader]struct{}
+	stopping bool
 }
 
 // NewListener checks the options and returns an HTTP receiver; Start listens.
@@ -162,7 +170,8 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{o: o, sink: sink, log: log.With("receive_location", o.Location), budget: budget}, nil
+	return &Listener{o: o, sink: sink, log: log.With("receive_location", o.Location), budget: budget,
+		uploads: map[*bodyReader]struct{}{}}, nil
 }
 
 // Start listens on Listen and serves in the background; it returns once the
@@ -185,19 +194,84 @@ func (h *Listener) Start(ctx context.Context) error {
 func (h *Listener) Addr() net.Addr { return h.serving.Addr() }
 
 // Shutdown stops accepting connections and waits for the requests in
-// flight to finish (their messages stored and answered). If ctx ends first,
-// the requests still running are aborted - their Publish sees a cancelled
-// context, the box rolls back and the clients get no 202, so they send
-// again - and Shutdown returns ctx's error. Shutdown before Start does
+// flight to finish (their messages stored and answered). If ctx ends first
+// (the runner's grace for uploads), the uploads still reading their body
+// are cancelled: the body's reads fail at once, the box rolls the message
+// back, and the client is answered 503 with Retry-After, so it sends
+// again. The requests still running abortAnswer later - answering, or
+// storing a body that was complete - are aborted: their Publish sees a
+// cancelled context, the box rolls back and the clients get no 202. Then
+// Shutdown returns an error wrapping ctx's. Shutdown before Start does
 // nothing.
 func (h *Listener) Shutdown(ctx context.Context) error {
-	if err := h.serving.Shutdown(ctx); err != nil {
+	if n := h.inProgress(); n > 0 {
+		h.log.Info("stopping: waiting for uploads in progress", "uploads", n)
+	}
+	// The server's own shutdown outlives ctx by abortAnswer, for the
+	// cancelled uploads to be answered.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if n := h.cancelUploads(); n > 0 {
+			h.log.Warn("stopping: uploads in progress cancelled, nothing of them stored; their clients are answered 503 and send again", "uploads", n)
+		}
+		time.AfterFunc(abortAnswer, cancel)
+	})
+	defer stop()
+	if err := h.serving.Shutdown(sctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("receive location %q: shutting down with uploads in progress: %w", h.o.Location, ctx.Err())
+		}
 		return err
 	}
 	if h.serving.Addr() != nil {
 		h.log.Info("http receive location stopped")
 	}
 	return nil
+}
+
+// abortAnswer is how long a Shutdown whose context ended still waits for
+// the uploads it cancelled to be answered 503, before it closes their
+// connections: writing a small answer takes a moment, unless the client
+// does not read it.
+const abortAnswer = 2 * time.Second
+
+// inProgress counts the uploads whose body is being read.
+func (h *Listener) inProgress() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.uploads)
+}
+
+// track registers body as an upload in progress until the returned func is
+// called; it is cancelled at once when the receiver is already stopping.
+func (h *Listener) track(body *bodyReader) func() {
+	h.mu.Lock()
+	h.uploads[body] = struct{}{}
+	if h.stopping {
+		body.cancel()
+	}
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.uploads, body)
+		h.mu.Unlock()
+	}
+}
+
+// cancelUploads cancels the uploads in progress, and those that start
+// later, and returns how many were cancelled.
+func (h *Listener) cancelUploads() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopping = true
+	n := 0
+	for b := range h.uploads {
+		if b.cancel() {
+			n++
+		}
+	}
+	return n
 }
 
 // ServeHTTP handles one request (see Listener). It is exported so that the
@@ -269,6 +343,7 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		in.SourceKey = h.o.Location + "/http/" + keys[0]
 	}
 	body := newBodyReader(w, r, h.o.MaxBody, h.o.BodyIdleTimeout, h.o.RequestTimeout)
+	defer h.track(body)()
 	up := &upload{budget: h.budget, idle: h.o.BodyIdleTimeout}
 	defer up.close()
 	complete, err := up.spool(r.Context(), body)
@@ -316,6 +391,13 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 // the body was to blame.
 func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *bodyReader, err error) {
 	switch {
+	case errors.Is(body.err, errCancelled):
+		// Checked first: the read that failed then failed because of
+		// the cancel, whatever error it returned.
+		log.Warn("upload cancelled: the receive location is stopping; nothing stored")
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "the receiver is stopping; message not stored; try again later")
 	case body.tooLarge:
 		log.Warn("request refused: body too large", "max_body", h.o.MaxBody)
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
@@ -368,7 +450,15 @@ func validIdempotencyKey(key string) bool {
 // whole request's deadline): the connection's read deadline is moved
 // before it. A handler called directly, with no connection, has no
 // deadlines.
+//
+// cancel, from another goroutine (Shutdown), makes the Read in progress and
+// every later one fail, unless the body was already read to its end: a
+// complete body is stored and answered as usual.
 type bodyReader struct {
+	mu        sync.Mutex // guards the deadline, done and cancelled, which cancel sets
+	done      bool       // the body was read to its end
+	cancelled bool
+
 	r        io.Reader
 	rc       *http.ResponseController // nil: deadlines not supported
 	idle     time.Duration
@@ -395,11 +485,38 @@ func newBodyReader(w http.ResponseWriter, r *http.Request, max int64, idle, requ
 	}
 }
 
+// errCancelled is the error of a body read cancelled by a Shutdown.
+var errCancelled = errors.New("reading request body: cancelled: the receive location is stopping")
+
+// cancel makes the body's reads fail from now on, unless it was read to
+// its end; it reports whether it did. The deadline in the past wakes a
+// Read waiting for the client.
+func (b *bodyReader) cancel() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done || b.cancelled {
+		return false
+	}
+	b.cancelled = true
+	if b.rc != nil {
+		_ = b.rc.SetReadDeadline(time.Unix(1, 0))
+	}
+	return true
+}
+
 func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
 	capped := false // this read's deadline is the request's, not the idle one
+	// Under mu, so that a cancel is either seen here or sets its deadline
+	// after this one.
+	b.mu.Lock()
+	if b.cancelled {
+		b.err = errCancelled
+		b.mu.Unlock()
+		return 0, b.err
+	}
 	if b.rc != nil {
 		d := time.Now().Add(b.idle)
 		if !d.Before(b.end) {
@@ -409,12 +526,25 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 			b.rc = nil // http.ErrNotSupported: not served by net/http
 		}
 	}
+	b.mu.Unlock()
 	n, err := b.r.Read(p)
-	if err == io.EOF && b.rc != nil {
-		// net/http reads on in the background to notice a client going
-		// away, and cancels the request if that read fails: it must not
-		// time out while the message is stored.
-		_ = b.rc.SetReadDeadline(b.end)
+	b.mu.Lock()
+	if err == io.EOF {
+		b.done = true
+		if b.rc != nil {
+			// net/http reads on in the background to notice a client
+			// going away, and cancels the request if that read fails:
+			// it must not time out while the message is stored.
+			_ = b.rc.SetReadDeadline(b.end)
+		}
+	}
+	cancelled := b.cancelled && !b.done
+	b.mu.Unlock()
+	if cancelled {
+		// Whatever this read returned (a timeout, or bytes that came
+		// before the cancel's deadline), the body is not to be stored.
+		b.err = errCancelled
+		return n, b.err
 	}
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError

@@ -42,6 +42,11 @@ type Serving struct {
 	ln     net.Listener
 	served chan error         // Serve's result
 	cancel context.CancelFunc // aborts requests still running when Shutdown gives up
+
+	// running counts the handlers running, so that a Shutdown that gave
+	// up returns only once the requests it aborted have returned: the
+	// caller may close the message box next.
+	running sync.WaitGroup
 }
 
 // Start listens on o.Listen and serves in the background; it returns once
@@ -83,7 +88,12 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 		log = slog.New(slog.DiscardHandler)
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	srv := newServer(base, o.Handler, log, o.RequestTimeout)
+	h := o.Handler
+	srv := newServer(base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.running.Add(1)
+		defer s.running.Done()
+		h.ServeHTTP(w, r)
+	}), log, o.RequestTimeout)
 	srv.TLSConfig = tlsConfig
 	served := make(chan error, 1)
 	go func() {
@@ -130,6 +140,9 @@ func (s *Serving) Shutdown(ctx context.Context) error {
 	if err := srv.Shutdown(ctx); err != nil {
 		cancel()
 		_ = srv.Close() // already failing; Close's error adds nothing
+		// The aborted handlers return promptly: their contexts are
+		// cancelled and their connections closed.
+		s.running.Wait()
 		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", loc, err)
 	}
 	cancel()
