@@ -27,6 +27,12 @@ type decodingSink struct {
 	hide   secrets
 }
 
+// AsReceived opens the bytes a stored message arrived as, before it was
+// decoded (transport.BodySink): a repeated request is compared with those.
+func (s *decodingSink) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) {
+	return s.r.opts.Box.AsReceived(ctx, id)
+}
+
 // buildDecoders builds the decoder stages of rl's pipeline for instance in,
 // with the keys their Needs ask for from the stores in reaches, as
 // buildStages does for a send port's encoders.

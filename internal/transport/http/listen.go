@@ -1,10 +1,13 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"maps"
@@ -20,6 +23,8 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
+
+// maxIdempotencyKey bounds an Idempotency-Key (a UUID is 36 bytes).
 
 // HealthPath answers GET (and HEAD) with 200 and the body "ok" while the
 // receiver is serving, for load balancers and probes. It is reserved: no
@@ -38,7 +43,6 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // ReplayedHeader is "true" in the answer to a repeated Idempotency-Key.
 const ReplayedHeader = "Idempotent-Replayed"
 
-// maxIdempotencyKey bounds an Idempotency-Key (a UUID is 36 bytes).
 const maxIdempotencyKey = 255
 
 // Server limits. readTimeout bounds a whole request, body included, where
@@ -66,9 +70,14 @@ const (
 // client that sends again after a lost answer stores the message twice.
 // With one (1 to 255 visible ASCII characters, unique per message for
 // the client), the SourceKey is the location and the key, so the box
-// de-duplicates: a repeat is answered 202 with the first message's id and
-// Idempotent-Replayed: true, its body not stored (nor checked: the key
-// names the message). Other answers:
+// de-duplicates: a repeat with the same body is answered 202 with the
+// first message's id and Idempotent-Replayed: true, its body not stored. A
+// repeat whose body differs is answered 422 (as the IETF draft says) with
+// a JSON error naming the key, and nothing is stored: a 202 would tell the
+// client its new body was stored when it was dropped. The bodies are
+// compared by length and SHA-256, each streamed (the request's as it is
+// read, the stored bytes as received from the Sink when it is a
+// transport.BodySink; with a Sink that is not, by length only). Other answers:
 //
 //   - 411: the request declares neither a Content-Length nor chunked
 //     transfer encoding (an HTTP/1.0 POST without Content-Length, whose
@@ -361,7 +370,20 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		}
 		src = io.MultiReader(up, body)
 	}
+	var sent *digestReader
+	if in.SourceKey != "" {
+		// What the Sink reads is hashed: a repeat found only once the
+		// body was read (another request with the key committed
+		// meanwhile) is compared too.
+		sent = &digestReader{r: src, h: sha256.New()}
+		src = sent
+	}
 	msg, dup, err := h.sink.Publish(r.Context(), in, src)
+	if err == nil && dup && sent != nil && !body.tooLarge {
+		if h.repeatDiffers(w, r, log, body, sent, msg) {
+			return
+		}
+	}
 	switch {
 	case body.tooLarge && err == nil:
 		// The Sink ignored the body reader's error: a contract breach
@@ -425,6 +447,68 @@ func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *bodyRea
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
 	}
+}
+
+// digestReader hashes and counts what is read through it.
+type digestReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (d *digestReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	d.h.Write(p[:n])
+	d.n += int64(n)
+	return n, err
+}
+
+// repeatDiffers checks a request that repeats a stored Idempotency-Key
+// against msg, the message stored under it. It reports whether it
+// answered the request: 422 when the bodies differ, or the body's error
+// when the rest of it could not be read, or 503 when the stored body could
+// not be. Otherwise the caller answers the replay.
+func (h *Listener) repeatDiffers(w http.ResponseWriter, r *http.Request, log *slog.Logger, body *bodyReader, sent *digestReader, msg msgbox.Message) bool {
+	key := r.Header.Get(IdempotencyKeyHeader)
+	differs := func() bool {
+		log.Warn("request refused: Idempotency-Key reused with another body; nothing stored", "message_id", msg.ID)
+		w.Header().Set("Connection", "close") // the rest of the body may be unread
+		writeError(w, http.StatusUnprocessableEntity,
+			fmt.Sprintf("Idempotency-Key %q was used before with another body; this request's body differs, so it is not stored", key))
+		return true
+	}
+	// The rest of the request, as the box did not read it (a duplicate
+	// is found first); bounded by max_body and the timeouts, like any.
+	if _, err := io.Copy(io.Discard, sent); err != nil {
+		h.refuse(w, log, body, err)
+		return true
+	}
+	bs, ok := h.sink.(transport.BodySink)
+	if !ok {
+		// msg.Size is the stored body's, which is what was received
+		// when the location does not decode.
+		if sent.n != msg.Size {
+			return differs()
+		}
+		return false
+	}
+	rc, err := bs.AsReceived(r.Context(), msg.ID)
+	if err == nil {
+		stored := sha256.New()
+		var n int64
+		n, err = io.Copy(stored, rc)
+		rc.Close()
+		if err == nil {
+			if n != sent.n || !bytes.Equal(stored.Sum(nil), sent.h.Sum(nil)) {
+				return differs()
+			}
+			return false
+		}
+	}
+	log.Error("reading the stored message to compare a repeated Idempotency-Key failed", "message_id", msg.ID, "error", err)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "the repeated request could not be checked; try again later")
+	return true
 }
 
 // validIdempotencyKey reports whether key is 1 to maxIdempotencyKey visible

@@ -25,7 +25,9 @@ Bizpipe-Message-Id header, only once the message is stored in the message
 box; a client that got no 202 must send again. A client that sends an
 Idempotency-Key header may repeat a POST whose answer it lost: the repeat is
 answered with the first message's id (and Idempotent-Replayed: true) instead
-of being stored twice.
+of being stored twice. A repeat must carry the same body: one whose body
+differs (by length or content, compared by SHA-256) is answered 422
+Unprocessable Content, with a JSON error naming the key, and is not stored.
 
 Other answers: 413 above max_body; 411 to a POST that declares neither
 Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s,
