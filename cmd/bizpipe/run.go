@@ -60,7 +60,11 @@ done now (delivered, suspended, waiting for a retry, or awaiting an
 asynchronous AS2 MDN, which it does not wait for: the summary then ends with
 "awaiting MDN N"), prints a summary and exits. Otherwise it runs until SIGINT,
 SIGTERM or SIGHUP, then stops taking new work, finishes what is in flight,
-prints the summary and exits 0. SIGHUP does not reload the configuration
+prints the summary and exits 0. Uploads still arriving get 30 s to finish;
+then they are cancelled (answered 503, nothing stored: the clients send
+again). A second signal stops at once, with exit code 1: what was not
+stored was not acknowledged, and deliveries in flight are attempted again
+after their lease. SIGHUP does not reload the configuration
 (there is no reload): restart run for a changed configuration to take effect.`,
 		Example: `  bizpipe run --once ./config
   BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe run --server srv1 --metrics-addr 127.0.0.1:9464 ./config
@@ -71,7 +75,7 @@ prints the summary and exits 0. SIGHUP does not reload the configuration
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "stopped cleanly (SIGINT, SIGTERM or SIGHUP; with --once, nothing more to do now)"},
-		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors (nothing was started), the engine failed, or a --once run could not do all its work (a receive location it could not read, a message box that failed to store or record: each is logged, the summary is printed first, and the next run takes up what is left)"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors (nothing was started), the engine failed, a second stop signal ended the stop at once, or a --once run could not do all its work (a receive location it could not read, a message box that failed to store or record: each is logged, the summary is printed first, and the next run takes up what is left)"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "run could not start (bad usage, no configuration files, no --server where several servers are declared)"})
 	cmd.Flags().StringVar(&f.server, "server", "", "the `NAME` of the server this machine is (optional when one server is declared)")
 	cmd.Flags().StringVar(&f.host, "host", "", "run only the receive locations and send ports of the host `NAME`")
@@ -185,6 +189,9 @@ func runRun(e *env, f runFlags, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
+	ran := make(chan struct{})
+	defer close(ran)
+	go stopAtSecondSignal(ctx, ran, log)
 	if f.metricsAddr != "" {
 		srv, err := serveMetrics(f.metricsAddr, m)
 		if err != nil {
@@ -320,4 +327,34 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// exitNow ends the process; a variable for tests.
+var exitNow = os.Exit
+
+// stopAtSecondSignal waits, once ctx is done (the first stop signal), for
+// a second stop signal, and then ends the process at once, with
+// exitFindings: an operator (or a supervisor) that does not want to wait
+// for the stop must not have to reach for SIGKILL. That is safe as a
+// crash is: every message a source was told is stored is committed to the
+// box; an upload or a file not yet stored was not acknowledged and is sent
+// or picked up again; a delivery in flight is attempted again once its
+// lease runs out (at least once, as always). ran closes when run returns,
+// which ends the wait.
+func stopAtSecondSignal(ctx context.Context, ran <-chan struct{}, log *slog.Logger) {
+	select {
+	case <-ctx.Done():
+	case <-ran:
+		return
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, stopSignals()...)
+	defer signal.Stop(sig)
+	select {
+	case s := <-sig:
+		log.Warn("second stop signal: stopping at once; uploads and files not yet stored are not acknowledged and come again, deliveries in flight are attempted again after their lease",
+			"signal", s.String())
+		exitNow(exitFindings)
+	case <-ran:
+	}
 }

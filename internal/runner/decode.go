@@ -89,6 +89,12 @@ func (s *decodingSink) decryptionAttrs(raw []byte) []any {
 	return []any{"decrypted_with", n.thumbprint, "decryption_certificate", which}
 }
 
+// AsReceived opens the bytes a stored message arrived as, before it was
+// decoded (transport.BodySink): a repeated request is compared with those.
+func (s *decodingSink) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) {
+	return s.r.opts.Box.AsReceived(ctx, id)
+}
+
 // buildDecoders builds the decoder stages of rl's pipeline for instance in,
 // with the keys their Needs ask for from the stores in reaches, as
 // buildStages does for a send port's encoders.

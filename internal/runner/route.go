@@ -12,6 +12,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/transport"
 )
 
 // receiver is a receive location as the runner drives it: its built
@@ -163,10 +164,23 @@ func (r *Runner) settleWait() time.Duration {
 	return 250 * time.Millisecond
 }
 
+// stopReceivers stops the receive locations at once, not one after the
+// other: each stops taking messages now, while another waits for its
+// uploads, and they share ctx's grace.
 func (r *Runner) stopReceivers(ctx context.Context) {
+	var wg sync.WaitGroup
 	for _, rc := range r.recv {
-		rc.Stop(ctx)
+		wg.Go(func() { rc.Stop(ctx) })
 	}
+	wg.Wait()
+}
+
+// deliveriesInFlight counts the deliveries this process is attempting,
+// for the stop's log lines.
+func (r *Runner) deliveriesInFlight() int {
+	r.inFlight.mu.Lock()
+	defer r.inFlight.mu.Unlock()
+	return len(r.inFlight.flights)
 }
 
 // sink is the receivers' Sink. Besides Publish it has PublishBatch, which
@@ -186,6 +200,17 @@ func (s sink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Re
 	m, dup, err := s.r.publish(ctx, req.ForBox(in, component.Published{}), body)
 	return component.Published{Message: m, Dup: dup}, err
 }
+
+// AsReceived opens the bytes a stored message arrived as
+// (transport.BodySink).
+func (s sink) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) {
+	return s.r.opts.Box.AsReceived(ctx, id)
+}
+
+var (
+	_ transport.BodySink = sink{}
+	_ transport.BodySink = (*decodingSink)(nil)
+)
 
 // PublishBatch is Runner.publishBatch.
 func (s sink) PublishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox.ReceiveResult {

@@ -82,7 +82,21 @@ type Options struct {
 	PurgeEvery time.Duration
 	// Now is the clock purges cut off by; nil means time.Now.
 	Now func() time.Time
+	// StopGrace is how long a stop waits for the receive locations'
+	// messages in progress (an upload still arriving, a file being
+	// stored) before it cancels them: nothing of theirs is stored, and
+	// their sources, never acknowledged, send again. 0 means
+	// DefaultStopGrace.
+	StopGrace time.Duration
 }
+
+// DefaultStopGrace is Options.StopGrace when it is 0: 30 s, the http
+// receive location's body idle timeout, so an upload that is merely slow
+// gets as long to finish as one that pauses may pause. It is a tenth of
+// the README's systemd TimeoutStopSec (5 min), which leaves the rest to
+// the deliveries in flight; a longer upload is better cancelled (the
+// client sends it again to the next process) than killed with the process.
+const DefaultStopGrace = 30 * time.Second
 
 // MinRetention is the least Options.Retention (and the least age `bizpipe
 // messages purge` takes): a purged message's source key is forgotten, so
@@ -213,6 +227,9 @@ func New(opts Options) (*Runner, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.StopGrace <= 0 {
+		opts.StopGrace = DefaultStopGrace
+	}
 	hide := variableSecrets(opts.Config)
 	r := &Runner{
 		opts:       opts,
@@ -285,8 +302,17 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		r.announceRollover(ctx)
 	}()
 	<-ctx.Done()
-	r.log.Info("stopping: no new work is taken; finishing deliveries in flight")
-	r.stopReceivers(bg)
+	r.log.Info("stopping: no new work is taken; waiting for the receive locations' messages in progress, then for deliveries in flight",
+		"stop_grace", r.opts.StopGrace.String(), "deliveries", r.deliveriesInFlight())
+	// The receive locations get StopGrace to finish what they are
+	// storing; then what is left is cancelled, not stored and not
+	// acknowledged, so a trickling client cannot hold the stop.
+	gctx, cancel := context.WithTimeout(bg, r.opts.StopGrace)
+	r.stopReceivers(gctx)
+	cancel()
+	if n := r.deliveriesInFlight(); n > 0 {
+		r.log.Info("stopping: receive locations stopped; waiting for deliveries in flight", "deliveries", n)
+	}
 	wg.Wait()
 	// As at the end of a --once run: the summary says what is left to
 	// retry, which a stopped server does not deliver until it runs again.

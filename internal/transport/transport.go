@@ -32,6 +32,17 @@ type Sink interface {
 	Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msg msgbox.Message, dup bool, err error)
 }
 
+// BodySink is a Sink that also opens the bytes a stored message arrived as
+// (the runner's, over msgbox.Box.AsReceived: the body, or the bytes before
+// a decoding location decoded them): the HTTP receiver compares a request
+// repeating an Idempotency-Key with the message stored under it.
+type BodySink interface {
+	Sink
+	// AsReceived opens the bytes stored message id arrived as; it
+	// streams.
+	AsReceived(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
 // BatchSink is a Sink that also stores several messages at once, sharing
 // one commit (the runner's, over msgbox.Batcher). The file receiver uses
 // PublishBatch when its sink has it: the inputs a pass finds are claimed,

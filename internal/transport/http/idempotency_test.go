@@ -1,8 +1,10 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -23,9 +25,7 @@ func TestHTTPIdempotencyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { box.Close() })
-	_, base, _ := startHTTP(t, httpOpts(), transport.SinkFunc(func(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
-		return box.ReceiveRouted(ctx, in, body, nil)
-	}))
+	_, base, _ := startHTTP(t, httpOpts(), boxSink{box})
 	url := base + "/orders"
 	send := func(body string, hdr http.Header) *http.Response {
 		t.Helper()
@@ -58,7 +58,7 @@ func TestHTTPIdempotencyKey(t *testing.T) {
 		t.Fatalf("first POST: %s, id %q, %s %q; want 202 with an id, not replayed", first.Status, id, ReplayedHeader, first.Header.Get(ReplayedHeader))
 	}
 	// The client did not get the answer and sends again: same message.
-	again := send("<order>1 (resent)</order>", key("3f2a-order-1"))
+	again := send("<order>1</order>", key("3f2a-order-1"))
 	if again.StatusCode != http.StatusAccepted || again.Header.Get(MessageIDHeader) != id || again.Header.Get(ReplayedHeader) != "true" {
 		t.Fatalf("repeat: %s, id %q, %s %q; want 202, id %s, replayed", again.Status, again.Header.Get(MessageIDHeader),
 			ReplayedHeader, again.Header.Get(ReplayedHeader), id)
@@ -103,5 +103,101 @@ func TestHTTPIdempotencyKey(t *testing.T) {
 	// The longest key allowed is accepted.
 	if resp := send("<order/>", key(strings.Repeat("k", maxIdempotencyKey))); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("a %d-byte key: %s, want 202", maxIdempotencyKey, resp.Status)
+	}
+}
+
+// boxSink is the runner's sink in small: Publish stores in box, and Body
+// opens a stored body (transport.BodySink).
+type boxSink struct{ box *sqlitebox.Box }
+
+func (s boxSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	return s.box.ReceiveRouted(ctx, in, body, nil)
+}
+
+func (s boxSink) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) {
+	return s.box.AsReceived(ctx, id)
+}
+
+var _ transport.BodySink = boxSink{}
+
+// TestHTTPIdempotencyKeyOtherBody: a repeat of a key with the same body is
+// a replay; with another body - longer, or of the same length, or larger
+// than the receiver spools, sent chunked so that its length is not
+// declared - it is answered 422 naming the key, nothing new is stored and
+// the first message is unchanged.
+func TestHTTPIdempotencyKeyOtherBody(t *testing.T) {
+	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
+	o := httpOpts()
+	o.MaxBody = 8 << 20
+	_, base, lr := startHTTP(t, o, boxSink{box})
+	send := func(body []byte, key string, chunked bool) (*http.Response, string) {
+		t.Helper()
+		var r io.Reader = bytes.NewReader(body)
+		if chunked {
+			r = io.MultiReader(r) // no length known: sent chunked
+		}
+		req, err := http.NewRequest(http.MethodPost, base+"/orders", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(IdempotencyKeyHeader, key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), (spoolBytes+100<<10)/16)
+	bigOther := bytes.Clone(big)
+	bigOther[len(bigOther)-1] = 'X' // past the spooled start
+	for _, tc := range []struct {
+		name         string
+		first, other []byte
+		chunked      bool
+	}{
+		{"longer", []byte("<order>1</order>"), []byte("<order>1 (resent)</order>"), false},
+		{"same length", []byte("<order>1</order>"), []byte("<order>2</order>"), false},
+		{"same length, chunked", []byte("<order>1</order>"), []byte("<order>2</order>"), true},
+		{"large, chunked", big, bigOther, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "key-" + strings.ReplaceAll(tc.name, " ", "-")
+			first, _ := send(tc.first, key, tc.chunked)
+			id := first.Header.Get(MessageIDHeader)
+			if first.StatusCode != http.StatusAccepted || id == "" {
+				t.Fatalf("first POST: %s", first.Status)
+			}
+			same, _ := send(tc.first, key, tc.chunked)
+			if same.StatusCode != http.StatusAccepted || same.Header.Get(MessageIDHeader) != id || same.Header.Get(ReplayedHeader) != "true" {
+				t.Errorf("same body again: %s, id %q, replayed %q; want 202, %s, true", same.Status, same.Header.Get(MessageIDHeader), same.Header.Get(ReplayedHeader), id)
+			}
+			other, text := send(tc.other, key, tc.chunked)
+			if other.StatusCode != http.StatusUnprocessableEntity || other.Header.Get(MessageIDHeader) != "" ||
+				!strings.Contains(text, key) || !strings.Contains(text, "differs") {
+				t.Errorf("other body: %s %s; want 422 naming the key, saying the body differs", other.Status, text)
+			}
+			rc, err := box.Body(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, _ := io.ReadAll(rc)
+			rc.Close()
+			if !bytes.Equal(stored, tc.first) {
+				t.Errorf("stored body changed (%d bytes), want the first request's (%d)", len(stored), len(tc.first))
+			}
+		})
+	}
+	msgs, err := box.List(t.Context(), msgbox.Filter{})
+	if err != nil || len(msgs) != 4 {
+		t.Errorf("%d messages stored (%v), want 4: one per key", len(msgs), err)
+	}
+	if n := lr.Count(slog.LevelWarn, "Idempotency-Key reused with another body"); n != 4 {
+		t.Errorf("%d log lines about a reused key, want 4", n)
 	}
 }

@@ -1,10 +1,13 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"maps"
@@ -13,12 +16,15 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
+
+// maxIdempotencyKey bounds an Idempotency-Key (a UUID is 36 bytes).
 
 // HealthPath answers GET (and HEAD) with 200 and the body "ok" while the
 // receiver is serving, for load balancers and probes. It is reserved: no
@@ -37,18 +43,20 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // ReplayedHeader is "true" in the answer to a repeated Idempotency-Key.
 const ReplayedHeader = "Idempotent-Replayed"
 
-// maxIdempotencyKey bounds an Idempotency-Key (a UUID is 36 bytes).
 const maxIdempotencyKey = 255
 
-// Server limits. ReadTimeout bounds a whole request, body included, so that
-// a client trickling a body cannot hold a message-box transaction open
-// forever (ListenerOptions.BodyIdleTimeout bounds each pause of the body);
-// WriteTimeout runs from the end of the request header, so it must cover
-// reading the body and storing it as well as writing the answer.
+// Server limits. readTimeout bounds a whole request, body included, where
+// no RequestTimeout is given (AS2's receive location), so that a client
+// trickling a body cannot hold a connection and an upload forever
+// (ListenerOptions.BodyIdleTimeout bounds each pause of the body);
+// the write timeout, writeMargin past the request's, runs from the end of
+// the request header, so it must cover reading the body and storing it as
+// well as writing the answer.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 10 * time.Minute
-	writeTimeout      = readTimeout + time.Minute
+	writeMargin       = time.Minute
+	writeTimeout      = readTimeout + writeMargin
 	idleTimeout       = 2 * time.Minute
 	maxHeaderBytes    = 64 << 10
 )
@@ -62,9 +70,14 @@ const (
 // client that sends again after a lost answer stores the message twice.
 // With one (1 to 255 visible ASCII characters, unique per message for
 // the client), the SourceKey is the location and the key, so the box
-// de-duplicates: a repeat is answered 202 with the first message's id and
-// Idempotent-Replayed: true, its body not stored (nor checked: the key
-// names the message). Other answers:
+// de-duplicates: a repeat with the same body is answered 202 with the
+// first message's id and Idempotent-Replayed: true, its body not stored. A
+// repeat whose body differs is answered 422 (as the IETF draft says) with
+// a JSON error naming the key, and nothing is stored: a 202 would tell the
+// client its new body was stored when it was dropped. The bodies are
+// compared by length and SHA-256, each streamed (the request's as it is
+// read, the stored bytes as received from the Sink when it is a
+// transport.BodySink; with a Sink that is not, by length only). Other answers:
 //
 //   - 411: the request declares neither a Content-Length nor chunked
 //     transfer encoding (an HTTP/1.0 POST without Content-Length, whose
@@ -73,7 +86,9 @@ const (
 //     Content-Length above the limit is refused before reading; a body that
 //     turns out longer makes the body reader fail, while the receiver spools
 //     it or else in the Sink, which fails, so the box rolls back.
-//   - 408: the body brought no byte for BodyIdleTimeout; nothing is stored.
+//   - 408: the body brought no byte for BodyIdleTimeout, or the whole
+//     request took longer than RequestTimeout (the answer and the log say
+//     which); nothing is stored.
 //   - 400: the Content-Type or Idempotency-Key is malformed, or the body
 //     could not be read (the client went away); nothing is stored.
 //   - 503: the Sink failed (storage problem); the answer says only that the
@@ -101,6 +116,13 @@ type Listener struct {
 	budget *Budget
 
 	serving Serving
+
+	// uploads are the requests whose body is being read, which Shutdown
+	// cancels when its context ends; stopping is set then, so that an
+	// upload that registers later is cancelled at once.
+	mu       sync.Mutex
+	uploads  map[*bodyReader]struct{}
+	stopping bool
 }
 
 // NewListener checks the options and returns an HTTP receiver; Start listens.
@@ -139,6 +161,12 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 	case o.BodyIdleTimeout == 0:
 		o.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
+	switch {
+	case o.RequestTimeout < 0:
+		return nil, errf("negative request timeout %v", o.RequestTimeout)
+	case o.RequestTimeout == 0:
+		o.RequestTimeout = DefaultRequestTimeout
+	}
 	budget := o.Budget
 	if budget == nil {
 		budget = NewBudget(DefaultInFlightBytes)
@@ -151,7 +179,8 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{o: o, sink: sink, log: log.With("receive_location", o.Location), budget: budget}, nil
+	return &Listener{o: o, sink: sink, log: log.With("receive_location", o.Location), budget: budget,
+		uploads: map[*bodyReader]struct{}{}}, nil
 }
 
 // Start listens on Listen and serves in the background; it returns once the
@@ -161,7 +190,8 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 // runner's cancelled context does not abort requests in flight: call
 // Shutdown to stop.
 func (h *Listener) Start(ctx context.Context) error {
-	if _, err := h.serving.Start(ctx, ServeOptions{Location: h.o.Location, Listen: h.o.Listen, Handler: h, Log: h.log, Name: "http"}); err != nil {
+	if _, err := h.serving.Start(ctx, ServeOptions{Location: h.o.Location, Listen: h.o.Listen, Handler: h, Log: h.log, Name: "http",
+		RequestTimeout: h.o.RequestTimeout}); err != nil {
 		return err
 	}
 	h.log.Info("http receive location listening", "addr", h.serving.Addr().String(), "path", h.o.Path)
@@ -173,19 +203,84 @@ func (h *Listener) Start(ctx context.Context) error {
 func (h *Listener) Addr() net.Addr { return h.serving.Addr() }
 
 // Shutdown stops accepting connections and waits for the requests in
-// flight to finish (their messages stored and answered). If ctx ends first,
-// the requests still running are aborted - their Publish sees a cancelled
-// context, the box rolls back and the clients get no 202, so they send
-// again - and Shutdown returns ctx's error. Shutdown before Start does
+// flight to finish (their messages stored and answered). If ctx ends first
+// (the runner's grace for uploads), the uploads still reading their body
+// are cancelled: the body's reads fail at once, the box rolls the message
+// back, and the client is answered 503 with Retry-After, so it sends
+// again. The requests still running abortAnswer later - answering, or
+// storing a body that was complete - are aborted: their Publish sees a
+// cancelled context, the box rolls back and the clients get no 202. Then
+// Shutdown returns an error wrapping ctx's. Shutdown before Start does
 // nothing.
 func (h *Listener) Shutdown(ctx context.Context) error {
-	if err := h.serving.Shutdown(ctx); err != nil {
+	if n := h.inProgress(); n > 0 {
+		h.log.Info("stopping: waiting for uploads in progress", "uploads", n)
+	}
+	// The server's own shutdown outlives ctx by abortAnswer, for the
+	// cancelled uploads to be answered.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if n := h.cancelUploads(); n > 0 {
+			h.log.Warn("stopping: uploads in progress cancelled, nothing of them stored; their clients are answered 503 and send again", "uploads", n)
+		}
+		time.AfterFunc(abortAnswer, cancel)
+	})
+	defer stop()
+	if err := h.serving.Shutdown(sctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("receive location %q: shutting down with uploads in progress: %w", h.o.Location, ctx.Err())
+		}
 		return err
 	}
 	if h.serving.Addr() != nil {
 		h.log.Info("http receive location stopped")
 	}
 	return nil
+}
+
+// abortAnswer is how long a Shutdown whose context ended still waits for
+// the uploads it cancelled to be answered 503, before it closes their
+// connections: writing a small answer takes a moment, unless the client
+// does not read it.
+const abortAnswer = 2 * time.Second
+
+// inProgress counts the uploads whose body is being read.
+func (h *Listener) inProgress() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.uploads)
+}
+
+// track registers body as an upload in progress until the returned func is
+// called; it is cancelled at once when the receiver is already stopping.
+func (h *Listener) track(body *bodyReader) func() {
+	h.mu.Lock()
+	h.uploads[body] = struct{}{}
+	if h.stopping {
+		body.cancel()
+	}
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.uploads, body)
+		h.mu.Unlock()
+	}
+}
+
+// cancelUploads cancels the uploads in progress, and those that start
+// later, and returns how many were cancelled.
+func (h *Listener) cancelUploads() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopping = true
+	n := 0
+	for b := range h.uploads {
+		if b.cancel() {
+			n++
+		}
+	}
+	return n
 }
 
 // ServeHTTP handles one request (see Listener). It is exported so that the
@@ -257,7 +352,8 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		// or a file location's claim keys, never share a key.
 		in.SourceKey = h.o.Location + "/http/" + keys[0]
 	}
-	body := newBodyReader(w, r, h.o.MaxBody, h.o.BodyIdleTimeout)
+	body := newBodyReader(w, r, h.o.MaxBody, h.o.BodyIdleTimeout, h.o.RequestTimeout)
+	defer h.track(body)()
 	up := &upload{budget: h.budget, idle: h.o.BodyIdleTimeout}
 	defer up.close()
 	complete, err := up.spool(r.Context(), body)
@@ -275,7 +371,20 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		}
 		src = io.MultiReader(up, body)
 	}
+	var sent *digestReader
+	if in.SourceKey != "" {
+		// What the Sink reads is hashed: a repeat found only once the
+		// body was read (another request with the key committed
+		// meanwhile) is compared too.
+		sent = &digestReader{r: src, h: sha256.New()}
+		src = sent
+	}
 	msg, dup, err := h.sink.Publish(r.Context(), in, src)
+	if err == nil && dup && sent != nil && !body.tooLarge {
+		if h.repeatDiffers(w, r, log, body, sent, msg) {
+			return
+		}
+	}
 	switch {
 	case body.tooLarge && err == nil:
 		// The Sink ignored the body reader's error: a contract breach
@@ -305,9 +414,23 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 // the body was to blame.
 func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *bodyReader, err error) {
 	switch {
+	case errors.Is(body.err, errCancelled):
+		// Checked first: the read that failed then failed because of
+		// the cancel, whatever error it returned.
+		log.Warn("upload cancelled: the receive location is stopping; nothing stored")
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "the receiver is stopping; message not stored; try again later")
 	case body.tooLarge:
 		log.Warn("request refused: body too large", "max_body", h.o.MaxBody)
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
+	case body.overran:
+		// Not a stall: the client kept sending, too slowly for the cap
+		// on a whole request. Saying so tells it (and the operator)
+		// that request_timeout, not the network, is what to look at.
+		log.Warn("request failed: the request took longer than request_timeout", "request_timeout", h.o.RequestTimeout.String())
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("the request took longer than %v", h.o.RequestTimeout))
 	case body.timedOut:
 		log.Warn("request failed: the body stalled", "idle_timeout", h.o.BodyIdleTimeout.String())
 		w.Header().Set("Connection", "close")
@@ -325,6 +448,68 @@ func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *bodyRea
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
 	}
+}
+
+// digestReader hashes and counts what is read through it.
+type digestReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (d *digestReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	d.h.Write(p[:n])
+	d.n += int64(n)
+	return n, err
+}
+
+// repeatDiffers checks a request that repeats a stored Idempotency-Key
+// against msg, the message stored under it. It reports whether it
+// answered the request: 422 when the bodies differ, or the body's error
+// when the rest of it could not be read, or 503 when the stored body could
+// not be. Otherwise the caller answers the replay.
+func (h *Listener) repeatDiffers(w http.ResponseWriter, r *http.Request, log *slog.Logger, body *bodyReader, sent *digestReader, msg msgbox.Message) bool {
+	key := r.Header.Get(IdempotencyKeyHeader)
+	differs := func() bool {
+		log.Warn("request refused: Idempotency-Key reused with another body; nothing stored", "message_id", msg.ID)
+		w.Header().Set("Connection", "close") // the rest of the body may be unread
+		writeError(w, http.StatusUnprocessableEntity,
+			fmt.Sprintf("Idempotency-Key %q was used before with another body; this request's body differs, so it is not stored", key))
+		return true
+	}
+	// The rest of the request, as the box did not read it (a duplicate
+	// is found first); bounded by max_body and the timeouts, like any.
+	if _, err := io.Copy(io.Discard, sent); err != nil {
+		h.refuse(w, log, body, err)
+		return true
+	}
+	bs, ok := h.sink.(transport.BodySink)
+	if !ok {
+		// msg.Size is the stored body's, which is what was received
+		// when the location does not decode.
+		if sent.n != msg.Size {
+			return differs()
+		}
+		return false
+	}
+	rc, err := bs.AsReceived(r.Context(), msg.ID)
+	if err == nil {
+		stored := sha256.New()
+		var n int64
+		n, err = io.Copy(stored, rc)
+		rc.Close()
+		if err == nil {
+			if n != sent.n || !bytes.Equal(stored.Sum(nil), sent.h.Sum(nil)) {
+				return differs()
+			}
+			return false
+		}
+	}
+	log.Error("reading the stored message to compare a repeated Idempotency-Key failed", "message_id", msg.ID, "error", err)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "the repeated request could not be checked; try again later")
+	return true
 }
 
 // validIdempotencyKey reports whether key is 1 to maxIdempotencyKey visible
@@ -350,45 +535,101 @@ func validIdempotencyKey(key string) bool {
 // whole request's deadline): the connection's read deadline is moved
 // before it. A handler called directly, with no connection, has no
 // deadlines.
+//
+// cancel, from another goroutine (Shutdown), makes the Read in progress and
+// every later one fail, unless the body was already read to its end: a
+// complete body is stored and answered as usual.
 type bodyReader struct {
+	mu        sync.Mutex // guards the deadline, done and cancelled, which cancel sets
+	done      bool       // the body was read to its end
+	cancelled bool
+
 	r        io.Reader
 	rc       *http.ResponseController // nil: deadlines not supported
 	idle     time.Duration
-	end      time.Time // the whole request's deadline (readTimeout)
+	request  time.Duration // the whole request's bound (RequestTimeout)
+	end      time.Time     // the whole request's deadline
 	err      error
 	tooLarge bool
-	timedOut bool  // no byte for idle (or the request's deadline passed)
+	timedOut bool  // no byte for idle
+	overran  bool  // the whole request's deadline passed
 	readErr  error // another failure (the client went away)
 }
 
-func newBodyReader(w http.ResponseWriter, r *http.Request, max int64, idle time.Duration) *bodyReader {
+func newBodyReader(w http.ResponseWriter, r *http.Request, max int64, idle, request time.Duration) *bodyReader {
+	// The server's ReadTimeout, the same bound, set the connection's
+	// deadline for the header; each body Read moves that deadline, so
+	// this one, counted from the end of the header, is what ends a
+	// request that takes too long, and says so.
 	return &bodyReader{
-		r:    http.MaxBytesReader(w, r.Body, max),
-		rc:   http.NewResponseController(w),
-		idle: idle,
-		end:  time.Now().Add(readTimeout),
+		r:       http.MaxBytesReader(w, r.Body, max),
+		rc:      http.NewResponseController(w),
+		idle:    idle,
+		request: request,
+		end:     time.Now().Add(request),
 	}
+}
+
+// errCancelled is the error of a body read cancelled by a Shutdown.
+var errCancelled = errors.New("reading request body: cancelled: the receive location is stopping")
+
+// cancel makes the body's reads fail from now on, unless it was read to
+// its end; it reports whether it did. The deadline in the past wakes a
+// Read waiting for the client.
+func (b *bodyReader) cancel() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done || b.cancelled {
+		return false
+	}
+	b.cancelled = true
+	if b.rc != nil {
+		_ = b.rc.SetReadDeadline(time.Unix(1, 0))
+	}
+	return true
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	capped := false // this read's deadline is the request's, not the idle one
+	// Under mu, so that a cancel is either seen here or sets its deadline
+	// after this one.
+	b.mu.Lock()
+	if b.cancelled {
+		b.err = errCancelled
+		b.mu.Unlock()
+		return 0, b.err
+	}
 	if b.rc != nil {
 		d := time.Now().Add(b.idle)
-		if d.After(b.end) {
-			d = b.end
+		if !d.Before(b.end) {
+			d, capped = b.end, true
 		}
 		if err := b.rc.SetReadDeadline(d); err != nil {
 			b.rc = nil // http.ErrNotSupported: not served by net/http
 		}
 	}
+	b.mu.Unlock()
 	n, err := b.r.Read(p)
-	if err == io.EOF && b.rc != nil {
-		// net/http reads on in the background to notice a client going
-		// away, and cancels the request if that read fails: it must not
-		// time out while the message is stored.
-		_ = b.rc.SetReadDeadline(b.end)
+	b.mu.Lock()
+	if err == io.EOF {
+		b.done = true
+		if b.rc != nil {
+			// net/http reads on in the background to notice a client
+			// going away, and cancels the request if that read fails:
+			// it must not time out while the message is stored.
+			_ = b.rc.SetReadDeadline(b.end)
+		}
+	}
+	cancelled := b.cancelled && !b.done
+	b.mu.Unlock()
+	if cancelled {
+		// Whatever this read returned (a timeout, or bytes that came
+		// before the cancel's deadline), the body is not to be stored.
+		b.err = errCancelled
+		return n, b.err
 	}
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
@@ -396,6 +637,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		case errors.As(err, &mbe):
 			b.tooLarge = true
 			err = fmt.Errorf("request body larger than %d bytes: %w", mbe.Limit, err)
+		case errors.Is(err, os.ErrDeadlineExceeded) && (capped || !time.Now().Before(b.end)):
+			b.overran = true
+			err = fmt.Errorf("reading request body: the request took longer than %v: %w", b.request, err)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			b.timedOut = true
 			err = fmt.Errorf("reading request body: no data for %v: %w", b.idle, err)
@@ -424,6 +668,15 @@ const DefaultMaxBody int64 = 64 << 20
 // DefaultBodyIdleTimeout is ListenerOptions.BodyIdleTimeout when it is 0.
 const DefaultBodyIdleTimeout = 30 * time.Second
 
+// DefaultRequestTimeout is ListenerOptions.RequestTimeout when it is 0, and
+// request_timeout's default: one hour, so that a body of the default
+// max_body (1 GiB) arrives at 300 kB/s (2.4 Mbit/s), a slow uplink. The
+// cap does not guard memory (the Budget does) nor the message box (which
+// holds no lock while a body streams in), and the idle timeout already
+// cuts off a client that stops sending: it only bounds how long a client
+// sending a byte just often enough can hold a connection and an upload.
+const DefaultRequestTimeout = time.Hour
+
 // ListenerOptions configures an HTTP receive location.
 type ListenerOptions struct {
 	Location    string
@@ -441,6 +694,11 @@ type ListenerOptions struct {
 	// DefaultBodyIdleTimeout. (Added: the contract's transport "http"
 	// has no such attribute, so the runner uses the default.)
 	BodyIdleTimeout time.Duration
+	// RequestTimeout bounds a whole request, body included, from its
+	// first byte: a request that takes longer is answered 408 ("the
+	// request took longer than ...") and nothing is stored; 0 means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Budget bounds the memory of the uploads in flight, shared with the
 	// receivers given the same one; nil means a Budget of
 	// DefaultInFlightBytes for this receiver alone.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // ServeOptions says what a Serving serves.
@@ -25,6 +26,9 @@ type ServeOptions struct {
 	// CertFile and KeyFile, when CertFile is set, serve HTTPS with this
 	// PEM certificate (intermediates after it) and key.
 	CertFile, KeyFile string
+	// RequestTimeout bounds a whole request, body included (the http
+	// location's request_timeout); 0 means readTimeout.
+	RequestTimeout time.Duration
 }
 
 // Serving is the listening lifecycle of a receive location over HTTP
@@ -38,6 +42,11 @@ type Serving struct {
 	ln     net.Listener
 	served chan error         // Serve's result
 	cancel context.CancelFunc // aborts requests still running when Shutdown gives up
+
+	// running counts the handlers running, so that a Shutdown that gave
+	// up returns only once the requests it aborted have returned: the
+	// caller may close the message box next.
+	running sync.WaitGroup
 }
 
 // Start listens on o.Listen and serves in the background; it returns once
@@ -79,7 +88,12 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 		log = slog.New(slog.DiscardHandler)
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	srv := newServer(base, o.Handler, log)
+	h := o.Handler
+	srv := newServer(base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.running.Add(1)
+		defer s.running.Done()
+		h.ServeHTTP(w, r)
+	}), log, o.RequestTimeout)
 	srv.TLSConfig = tlsConfig
 	served := make(chan error, 1)
 	go func() {
@@ -126,6 +140,9 @@ func (s *Serving) Shutdown(ctx context.Context) error {
 	if err := srv.Shutdown(ctx); err != nil {
 		cancel()
 		_ = srv.Close() // already failing; Close's error adds nothing
+		// The aborted handlers return promptly: their contexts are
+		// cancelled and their connections closed.
+		s.running.Wait()
 		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", loc, err)
 	}
 	cancel()
@@ -138,17 +155,23 @@ func (s *Serving) Shutdown(ctx context.Context) error {
 }
 
 // newServer is the http.Server of a Serving: the limits of listen.go,
-// request contexts derived from base, and the server's own errors logged
-// to log as warnings.
-func newServer(base context.Context, h http.Handler, log *slog.Logger) *http.Server {
+// whole requests bounded by request (readTimeout when 0), request contexts
+// derived from base, and the server's own errors logged to log as
+// warnings.
+func newServer(base context.Context, h http.Handler, log *slog.Logger, request time.Duration) *http.Server {
+	if request <= 0 {
+		request = readTimeout
+	}
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadTimeout:       request,
+		// From the end of the request header: it must cover reading the
+		// body and storing it as well as writing the answer.
+		WriteTimeout:   request + writeMargin,
+		IdleTimeout:    idleTimeout,
+		MaxHeaderBytes: maxHeaderBytes,
+		BaseContext:    func(net.Listener) context.Context { return base },
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

@@ -25,11 +25,14 @@ Bizpipe-Message-Id header, only once the message is stored in the message
 box; a client that got no 202 must send again. A client that sends an
 Idempotency-Key header may repeat a POST whose answer it lost: the repeat is
 answered with the first message's id (and Idempotent-Replayed: true) instead
-of being stored twice.
+of being stored twice. A repeat must carry the same body: one whose body
+differs (by length or content, compared by SHA-256) is answered 422
+Unprocessable Content, with a JSON error naming the key, and is not stored.
 
 Other answers: 413 above max_body; 411 to a POST that declares neither
-Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s;
-503 when the message box cannot store it, or when the uploads in flight
+Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s,
+or when the whole request takes longer than request_timeout (the answer
+says which); 503 when the message box cannot store it, or when the uploads in flight
 already hold their 64 MiB of memory for 30 s. GET /healthz answers "ok".
 Request headers never set message properties: routing must not be decided
 by the client.
@@ -52,6 +55,8 @@ ends.`,
 			Doc: "The request path that accepts POSTs."},
 		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
 			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
+		{Name: "request_timeout", Type: component.Duration, Default: DefaultRequestTimeout,
+			Doc: "The longest a whole request may take, body included; a slower one is answered 408 and not stored. The default lets a 1 GiB body arrive at 300 kB/s; a client that stops sending is cut off after 30 s whatever this is."},
 		{Name: "request_content_type", Type: component.Enum, Default: "use", Values: []string{"use", "ignore"},
 			Doc: `Whether the request's Content-Type labels the message ("use", the location's content_type when it has none) or not ("ignore": always the location's content_type).`},
 	},
@@ -64,11 +69,16 @@ type ReceiveConfig struct {
 	Path               value.Value[string]
 	MaxBody            value.Value[int64]
 	RequestContentType value.Value[string] // "use" or "ignore"
+	RequestTimeout     value.Value[time.Duration]
 }
 
 func decodeReceive(b *component.Body) component.Config {
-	return &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
-		RequestContentType: b.String("request_content_type")}
+	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
+		RequestContentType: b.String("request_content_type"), RequestTimeout: b.Duration("request_timeout")}
+	if c.RequestTimeout.Usable() && c.RequestTimeout.V <= 0 {
+		b.Errorf(c.RequestTimeout.Range, "Invalid value for request_timeout", "The request_timeout of %s must be positive.", b.What)
+	}
+	return c
 }
 
 // Needs: a plain HTTP transport uses no key.
@@ -86,6 +96,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		MaxBody:             c.MaxBody.V,
 		ContentType:         env.ContentType,
 		IgnoreContentType:   c.RequestContentType.V == "ignore",
+		RequestTimeout:      c.RequestTimeout.V,
 		Properties:          env.Properties,
 		SensitiveProperties: env.SensitiveProperties,
 	}

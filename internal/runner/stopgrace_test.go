@@ -1,0 +1,130 @@
+package runner_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+)
+
+// TestStopCancelsTricklingUploadsAfterGrace: a client trickling a body (a
+// byte every 50 ms, never idle long enough to time out, far from its
+// declared length) does not hold a stop: once StopGrace has passed, the
+// upload is cancelled, the client is answered 503 with Retry-After (not
+// 202), nothing is stored, and Run returns. The log says what the stop
+// waited on. Without the grace, Run would wait for the upload until the
+// request timeout (an hour).
+func TestStopCancelsTricklingUploadsAfterGrace(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+allToFiles+`
+receive_location "web" {
+  host         = host.h
+  content_type = "application/xml"
+  transport "http" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/orders"
+  }
+}
+`, map[string]string{"Port": freePort(t)})
+	var logs logBuffer
+	const grace = 300 * time.Millisecond
+	r, box := startWith(t, dir, func(o *runner.Options) {
+		o.StopGrace = grace
+		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx)
+		done <- err
+	}()
+
+	addr := "127.0.0.1:" + portOf(t, dir)
+	var c net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var err error
+		if c, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "POST /orders HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\n\r\nfirst"); err != nil {
+		t.Fatal(err)
+	}
+	stopTrickle := make(chan struct{})
+	trickled := make(chan struct{})
+	go func() {
+		defer close(trickled)
+		for {
+			select {
+			case <-stopTrickle:
+				return
+			case <-time.After(50 * time.Millisecond): // the client's pace
+			}
+			if _, err := c.Write([]byte("x")); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stopTrickle); <-trickled }()
+	// The upload is under way when the stop comes.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "http receive location listening"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the location never listened")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // a few bytes trickle in
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(grace + 20*time.Second): // generous: a loaded machine
+		t.Fatal("Run did not return after the grace: the trickling upload holds the stop")
+	}
+
+	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	switch {
+	case err != nil:
+		// The connection closed without an answer: allowed, but not
+		// what an answer that can be written should be.
+		t.Errorf("no answer to the cancelled upload: %v; want 503", err)
+	case resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "":
+		t.Errorf("cancelled upload answered %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil || len(msgs) != 0 {
+		t.Errorf("stored %d messages (%v); want none", len(msgs), err)
+	}
+	out := logs.String()
+	for _, want := range []string{
+		"stop_grace=300ms",
+		"stopping: waiting for uploads in progress",
+		"receive_location=web uploads=1",
+		"uploads in progress cancelled",
+		"upload cancelled",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log has no %q:\n%s", want, out)
+		}
+	}
+}
