@@ -33,9 +33,13 @@ Other answers: 413 above max_body; 411 to a POST that declares neither
 Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s,
 or when the whole request takes longer than request_timeout (the answer
 says which); 503 when the message box cannot store it, or when the uploads in flight
-already hold their 64 MiB of memory for 30 s. GET /healthz answers "ok".
-Request headers never set message properties: routing must not be decided
-by the client.
+already hold their 64 MiB of memory for 30 s, or when run stops before the
+upload ends (each with Retry-After); 405, with Allow, to another method;
+404 to another path. GET /healthz answers "ok". Request headers never set
+message properties: routing must not be decided by the client.
+
+Bodies are JSON (application/json): {"id": "MESSAGE-ID"} with a 202, and
+{"error": "WHY"} with every refusal.
 
 The message's content type is the request's Content-Type (a malformed one
 is answered 400), or the location's content_type when the request has
