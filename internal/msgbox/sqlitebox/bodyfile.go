@@ -349,12 +349,9 @@ func (b *Box) checkFile(name string) error {
 // A missing directory has nothing to sweep (and is not created).
 func (b *Box) sweepFiles(ctx context.Context, tx *cachedTx, before time.Time) error {
 	dir := b.bodiesDir()
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	entries, err := listBodyFiles(dir)
 	if err != nil {
-		return fmt.Errorf("listing body files: %w", err)
+		return err
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -421,12 +418,9 @@ func (b *Box) sweepTempLoop(every, staleAfter time.Duration) {
 // sweepTemp removes the temporary body files untouched since before.
 func (b *Box) sweepTemp(before time.Time) error {
 	dir := b.bodiesDir()
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	entries, err := listBodyFiles(dir)
 	if err != nil {
-		return fmt.Errorf("listing body files: %w", err)
+		return err
 	}
 	for _, e := range entries {
 		if !isTempName(e.Name()) || !e.Type().IsRegular() {
@@ -482,4 +476,17 @@ type fileReader struct {
 func (r *fileReader) Close() error {
 	r.ChunkReader.Close()
 	return r.f.Close()
+}
+
+// listBodyFiles lists the body directory dir; a missing one (no large body
+// stored yet, and never created by a sweep) has none.
+func listBodyFiles(dir string) ([]os.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing body files: %w", err)
+	}
+	return entries, nil
 }
