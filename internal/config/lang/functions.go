@@ -56,7 +56,7 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"indent":          withArgCheck(stdlib.IndentFunc, checkIndentSpaces, fmt.Sprintf(" At most %d spaces.", maxPadding)),
 		"index":           stdlib.IndexFunc,
 		"join":            stdlib.JoinFunc,
-		"jsondecode":      withResultCheck(stdlib.JSONDecodeFunc, numberLimit),
+		"jsondecode":      withArgCheck(stdlib.JSONDecodeFunc, checkJSONNesting, jsonLimits),
 		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
@@ -198,11 +198,64 @@ func withArgCheck(f function.Function, check func(args []cty.Value) error, limit
 	})
 }
 
-// withResultCheck is f refusing a result with a number checkNumbers
-// refuses (jsondecode("1e300000000") would otherwise be printed wherever
-// it becomes text), limits added to its description.
-func withResultCheck(f function.Function, limits string) function.Function {
-	return refusingHugeResults(f, f.Description()+limits, "the result has ")
+// jsonLimits states jsondecode's limits in its description; like every
+// function's, its result is refused when it holds a number checkNumbers
+// refuses (jsondecode("1e300000000") would otherwise be printed wherever it
+// becomes text).
+var jsonLimits = fmt.Sprintf(" Arrays and objects nested more than %d levels deep are refused.", maxNesting) + numberLimit
+
+// checkJSONNesting refuses jsondecode's text when it opens arrays and
+// objects more than maxNesting levels deep. go-cty's decoder recurses once
+// per "[" or "{" it reads, and encoding/json's own depth limit (10,000) only
+// applies to text that is well formed up to there: a string of a few
+// million "[" (a short expression can build one: replace, format, join)
+// overflowed the goroutine stack, a fatal error that recover cannot catch,
+// which killed validate, run and the language server. The scan is linear
+// and allocates nothing; brackets inside JSON strings do not count.
+func checkJSONNesting(args []cty.Value) error {
+	if len(args) == 0 {
+		return nil
+	}
+	v, _ := args[0].UnmarkDeep()
+	if !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+		return nil
+	}
+	if at := jsonTooDeep(v.AsString(), maxNesting); at >= 0 {
+		return function.NewArgErrorf(0, "jsondecode's text nests arrays and objects more than %d levels deep (at offset %d); no configuration value is nested that deeply, and decoding it would exhaust the stack", maxNesting, at)
+	}
+	return nil
+}
+
+// jsonTooDeep returns the offset of the first "[" or "{" of s that opens a
+// level beyond limit, outside JSON strings, or -1 when there is none. It
+// does not check the syntax (go-cty does): a stray closing bracket closes
+// nothing, so that no text can look shallower than it is to the decoder.
+func jsonTooDeep(s string, limit int) int {
+	depth := 0
+	inString, escaped := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > limit {
+				return i
+			}
+		case (c == ']' || c == '}') && depth > 0:
+			depth--
+		}
+	}
+	return -1
 }
 
 // boundedOperation is op (an arithmetic operator of the language) refusing
