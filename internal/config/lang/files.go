@@ -279,7 +279,7 @@ func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
 		if f := lit.Val.AsBigFloat(); tooManyDigits(f) {
 			diags = append(diags, diag.Errorf(diag.CodeInvalidValue, lit.SrcRange, "Number out of range",
 				"This number is about 10^%d; bizpipe accepts numbers between about 10^-%d and 10^%d in magnitude, as no configuration value is that large or that small, and printing this one would take minutes.",
-				f.MantExp(nil)*301/1000, maxNumberExponent*301/1000, maxNumberExponent*301/1000))
+				decimalExponent(f), maxDecimalExponent, maxDecimalExponent))
 			lit.Val = cty.UnknownVal(cty.Number)
 		}
 		return nil

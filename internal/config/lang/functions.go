@@ -296,7 +296,7 @@ const maxNumberExponent = 16384
 
 // The limits as the functions' descriptions state them.
 var (
-	numberLimit  = fmt.Sprintf(" Numbers of more than about %d digits are refused.", maxNumberExponent*301/1000)
+	numberLimit  = fmt.Sprintf(" Numbers of more than about %d digits are refused.", maxNumberDigits)
 	formatLimits = fmt.Sprintf(" Widths and precisions are at most %d.", maxPadding) + numberLimit
 )
 
@@ -309,7 +309,7 @@ func checkFormatArgs(args []cty.Value) error {
 }
 
 // hugeNumberText says why a number is refused (checkNumbers).
-var hugeNumberText = fmt.Sprintf("a number with more than %d binary digits of magnitude (about %d decimal digits), which cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberExponent*301/1000)
+var hugeNumberText = fmt.Sprintf("a number with more than %d binary digits of magnitude (about %d decimal digits), which cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberDigits)
 
 // infiniteNumberText says why an infinite number is refused (a division
 // by zero makes one): its text ("+Inf") is no value any partner or path
@@ -367,6 +367,29 @@ func numberProblem(f *big.Float) string {
 		return hugeNumberText
 	}
 	return ""
+}
+
+// The bound maxNumberExponent puts on a number, in decimal: 2^16384 is
+// about 1.19 × 10^4932, so a number refused is at least about 10^4932 (or
+// below about 10^-4932) in magnitude, and the largest accepted has 4,933
+// digits before its point.
+var (
+	maxDecimalExponent = int(maxNumberExponent * math.Log10(2))
+	maxNumberDigits    = maxDecimalExponent + 1
+)
+
+// decimalExponent returns the exponent of finite, non-zero f written in
+// scientific notation (5e999999 is 5 × 10^999999: 999999), from its binary
+// exponent: f's decimal digits are what cannot be computed. Writing the
+// binary exponent times 0.301 for it, as the message of a number out of
+// range did, was off by a hundred thousand at 1e999999 (log10(2) is
+// 0.30103). The small slack keeps an exact power of ten, whose logarithm
+// float64 may compute a hair low, from reading as the power below.
+func decimalExponent(f *big.Float) int {
+	mant := new(big.Float)
+	e := f.MantExp(mant) // |f| = |mant| × 2^e, 0.5 <= |mant| < 1
+	m, _ := mant.Abs(mant).Float64()
+	return int(math.Floor(math.Log10(m) + float64(e)*math.Log10(2) + 1e-6))
 }
 
 // tooManyDigits reports whether the decimal form of finite f would have
