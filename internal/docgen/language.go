@@ -44,11 +44,12 @@ func language(reg *component.Registry) string {
 		"brackets, blocks or interpolations more than %d levels deep, chains more than\n"+
 		"%s operators in one expression, has an expression (an attribute's value) of\n"+
 		"more than %s tokens or more than %s tokens in all, opens a `/*` comment that\n"+
-		"it never closes, or has more than %s characters HCL does not use is refused\n"+
-		"with BP1000 before HCL parses it; at most %d syntax errors are shown per file.\n\n",
+		"it never closes, has a number of more than %s characters, or has more than\n"+
+		"%s characters HCL does not use is refused with BP1000 before HCL parses it;\n"+
+		"at most %d syntax errors are shown per file.\n\n",
 		spacedSize(facts.MaxConfigFileSize), spacedSize(facts.MaxVarFileSize),
 		facts.MaxNesting, thousands(facts.MaxChain), thousands(facts.MaxExprTokens), thousands(facts.MaxFileTokens),
-		thousands(facts.MaxInvalid), facts.MaxSyntaxErrors)
+		thousands(facts.MaxNumberChars), thousands(facts.MaxInvalid), facts.MaxSyntaxErrors)
 
 	// Names and references.
 	b.WriteString("## Names and references\n\n")

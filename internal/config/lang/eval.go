@@ -113,7 +113,7 @@ func (d *decoder) evalLocals() {
 			}
 			ctx := d.ctxFor(l.DeclRange).NewChild()
 			ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(scope)}
-			val, ds := l.Expr.Value(ctx)
+			val, ds := evaluate(l.Expr, ctx)
 			d.add(tagEval(ds)...)
 			if !ds.HasErrors() {
 				l.Value = val
@@ -264,7 +264,7 @@ func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, b
 	if !d.checkRefs(a.Expr, false) {
 		return evaluated{}, false
 	}
-	val, ds := a.Expr.Value(d.ctxFor(a.Range))
+	val, ds := evaluate(a.Expr, d.ctxFor(a.Range))
 	d.add(tagEval(ds)...)
 	if ds.HasErrors() {
 		return evaluated{}, false

@@ -261,11 +261,12 @@ func parseFile(src []byte, name string) *parsedFile {
 // dozen characters (1e300000000) would otherwise take minutes and
 // gigabytes to print wherever the value becomes text (a template, a
 // property), in validate and in the language server as the user types.
-// It also makes the arithmetic operators refuse such a result
-// (boundedOperation), which a few squarings of a fine number reach.
-func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
+// It also makes the arithmetic operators refuse a result too large
+// (boundedOperation), which a few squarings of a fine number reach. node
+// is a file's body, or the template of a JSON file's string (evalJSON).
+func hugeNumbers(node hclsyntax.Node) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+	_ = hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
 		if bin, ok := n.(*hclsyntax.BinaryOpExpr); ok {
 			if op, ok := boundedOperations[bin.Op]; ok {
 				bin.Op = op
@@ -277,9 +278,7 @@ func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
 			return nil
 		}
 		if f := lit.Val.AsBigFloat(); tooManyDigits(f) {
-			diags = append(diags, diag.Errorf(diag.CodeInvalidValue, lit.SrcRange, "Number out of range",
-				"This number is about 10^%d; bizpipe accepts numbers between about 10^-%d and 10^%d in magnitude, as no configuration value is that large or that small, and printing this one would take minutes.",
-				decimalExponent(f), maxDecimalExponent, maxDecimalExponent))
+			diags = append(diags, numberOutOfRange(f, lit.SrcRange))
 			lit.Val = cty.UnknownVal(cty.Number)
 		}
 		return nil

@@ -101,6 +101,8 @@ type Facts struct {
 	MaxExprTokens, MaxFileTokens int
 	// MaxSyntaxErrors is how many syntax errors are shown per file.
 	MaxSyntaxErrors int
+	// MaxNumberChars bounds a number literal (BP1000 beyond).
+	MaxNumberChars int
 	// SizeUnits are the units of a size.
 	SizeUnits []string
 }
@@ -119,6 +121,7 @@ func LanguageFacts() Facts {
 		MaxExprTokens:       maxExprTokens,
 		MaxFileTokens:       maxFileTokens,
 		MaxSyntaxErrors:     maxSyntaxDiags,
+		MaxNumberChars:      maxNumberChars,
 		SizeUnits:           SizeUnits(),
 	}
 }
