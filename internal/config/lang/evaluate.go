@@ -12,25 +12,55 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
 
-// evaluate evaluates an expression of the configuration (an attribute, a
-// local, a filter or a template) in ctx: an expression of a JSON file as
-// evalJSON does, any other as itself.
-func evaluate(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
-	if isJSONExpression(expr) {
-		return evalJSON(expr, ctx)
+// evaluate evaluates a top-level expression of the configuration (an
+// attribute, a local, a filter or a template) in ctx, which evaluates
+// under meter m (attach): the expression's evaluation counts from here,
+// and its value is measured and charged (see meter). An expression of a
+// JSON file is evaluated as evalJSON does. Once m is spent, nothing is
+// evaluated: the value is unknown, without a diagnostic (the one that
+// spent it said so), and the caller must check m.spent to tell.
+func evaluate(expr hcl.Expression, ctx *hcl.EvalContext, m *meter) (cty.Value, hcl.Diagnostics) {
+	if m.live() && m.spent {
+		return cty.DynamicVal, nil
 	}
-	return expr.Value(ctx)
+	m.start()
+	var v cty.Value
+	var ds hcl.Diagnostics
+	if isJSONExpression(expr) {
+		v, ds = evalJSON(expr, ctx)
+	} else {
+		v, ds = expr.Value(ctx)
+	}
+	if why := m.account(v, "This expression's value"); why != "" {
+		_, marks := v.Unmark()
+		return cty.DynamicVal.WithMarks(marks), append(ds, evalRefused(expr.Range(), why))
+	}
+	return v, ds
 }
 
 // evaluateConstant evaluates an expression that may refer to nothing (a
 // variable's default, a --var value, a variable file's): a JSON file's
-// strings are then taken as they are, not as templates. Number literals
-// out of range are refused wherever they come from: only the
-// configuration's files are checked as they are parsed (hugeNumbers).
-func evaluateConstant(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
-	v, ds := evaluate(expr, nil)
+// strings are then taken as they are, not as templates. A native
+// expression is evaluated in an empty context under m (a for expression
+// over literal lists costs as much as any), and number literals out of
+// range are refused wherever they come from: only the configuration's
+// files are checked as they are parsed (hugeNumbers).
+func evaluateConstant(expr hcl.Expression, m *meter) (cty.Value, hcl.Diagnostics) {
+	var v cty.Value
+	var ds hcl.Diagnostics
+	m.start()
+	if isJSONExpression(expr) {
+		v, ds = evalJSON(expr, nil)
+	} else {
+		ctx := &hcl.EvalContext{}
+		defer m.attach(ctx)()
+		v, ds = expr.Value(ctx)
+	}
 	if f := hugeNumberIn(v); f != nil {
 		return cty.DynamicVal, append(ds, numberOutOfRange(f, expr.Range()))
+	}
+	if why := m.account(v, "This value"); why != "" {
+		return cty.DynamicVal, append(ds, evalRefused(expr.Range(), why))
 	}
 	return v, ds
 }
@@ -54,6 +84,16 @@ func hugeNumberIn(v cty.Value) *big.Float {
 	return found
 }
 
+// evaluateAt evaluates a filter or template at run time, for one message:
+// in a context of its own, ctx, under a meter of its own, so that what one
+// evaluation builds is bounded as at load (the functions, which every
+// message's evaluation shares, only check what they build then).
+func evaluateAt(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	m := newMeter()
+	defer m.attach(ctx)()
+	return evaluate(expr, ctx, m)
+}
+
 // isJSONExpression reports whether expr is an expression of a JSON file:
 // HCL's json package implements these, and nothing else does.
 func isJSONExpression(expr hcl.Expression) bool {
@@ -70,10 +110,11 @@ func isJSONExpression(expr hcl.Expression) bool {
 // does (arrays are tuples, objects objects, strings templates when ctx is
 // not nil, keys included), with three differences:
 //
-//   - a string's template is checked as a native file's syntax is when it
-//     is parsed (hugeNumbers), which the json package, parsing it at each
-//     evaluation, cannot do: x.hcl.json's "${1e300000000}" took minutes to
-//     print;
+//   - a string's template is prepared as a native file's syntax is when it
+//     is parsed (hugeNumbers, prepareMetering), which the json package,
+//     parsing it at each evaluation, cannot do: x.hcl.json's
+//     "${1e300000000}" took minutes to print, and its for expressions were
+//     not counted;
 //   - a number out of range is refused as a native literal is, and made
 //     unknown: x.hcl.json's 1e999999 validated;
 //   - a key derived from a sensitive value marks the object, as the native
@@ -120,6 +161,7 @@ func evalJSONTemplate(src string, rng hcl.Range, ctx *hcl.EvalContext) (cty.Valu
 		return cty.DynamicVal, diags
 	}
 	diags = append(diags, hugeNumbers(tmpl)...)
+	prepareMetering(tmpl, meterOf(ctx))
 	v, ds := tmpl.Value(ctx)
 	return v, append(diags, ds...)
 }

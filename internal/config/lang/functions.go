@@ -35,6 +35,12 @@ const markSender = "sender"
 // Terraform gives it (functionDocs says where a function is not
 // Terraform's), plus env(). file() is added per file by fileFunction.
 func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]function.Function {
+	return meteredFunctions(mode, lookupEnv, nil)
+}
+
+// meteredFunctions is stdFunctions measuring what each function builds,
+// and charging it and its arguments to m (metered), nil for none.
+func meteredFunctions(mode Mode, lookupEnv func(string) (string, bool), m *meter) map[string]function.Function {
 	fns := map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"ceil":            stdlib.CeilFunc,
@@ -45,18 +51,18 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"compact":         stdlib.CompactFunc,
 		"concat":          stdlib.ConcatFunc,
 		"contains":        stdlib.ContainsFunc,
-		"csvdecode":       stdlib.CSVDecodeFunc,
+		"csvdecode":       withArgCheck(stdlib.CSVDecodeFunc, checkCSV, ""),
 		"distinct":        bounded(stdlib.DistinctFunc, maxDistinct, false),
 		"element":         stdlib.ElementFunc,
 		"flatten":         stdlib.FlattenFunc,
 		"floor":           stdlib.FloorFunc,
-		"format":          withArgCheck(stdlib.FormatFunc, checkFormatArgs, formatLimits),
+		"format":          withArgCheck(stdlib.FormatFunc, checkFormatArgs(false), formatLimits),
 		"formatdate":      stdlib.FormatDateFunc,
-		"formatlist":      withArgCheck(stdlib.FormatListFunc, checkFormatArgs, formatLimits),
-		"indent":          withArgCheck(stdlib.IndentFunc, checkIndentSpaces, fmt.Sprintf(" At most %d spaces.", maxPadding)),
+		"formatlist":      withArgCheck(stdlib.FormatListFunc, checkFormatArgs(true), formatLimits),
+		"indent":          withArgCheck(stdlib.IndentFunc, checkIndent, fmt.Sprintf(" At most %d spaces.", maxPadding)),
 		"index":           stdlib.IndexFunc,
-		"join":            stdlib.JoinFunc,
-		"jsondecode":      withArgCheck(stdlib.JSONDecodeFunc, checkJSONNesting, jsonLimits),
+		"join":            withArgCheck(stdlib.JoinFunc, checkJoin, ""),
+		"jsondecode":      withArgCheck(stdlib.JSONDecodeFunc, checkJSONText, jsonLimits),
 		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
@@ -66,13 +72,13 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"max":             stdlib.MaxFunc,
 		"merge":           stdlib.MergeFunc,
 		"min":             stdlib.MinFunc,
-		"parseint":        stdlib.ParseIntFunc,
+		"parseint":        withArgCheck(stdlib.ParseIntFunc, checkParseInt, ""),
 		"pow":             withArgCheck(stdlib.PowFunc, floatCheck(powProblem), " A result that is infinite (an overflow, or 0 to a negative power) or not a real number (a negative number to a fractional power) is refused."),
 		"range":           stdlib.RangeFunc,
-		"regex":           stdlib.RegexFunc,
-		"regexall":        stdlib.RegexAllFunc,
-		"regex_replace":   stdlib.RegexReplaceFunc,
-		"replace":         stdlib.ReplaceFunc,
+		"regex":           withArgCheck(stdlib.RegexFunc, checkRegex(0), regexLimits),
+		"regexall":        withArgCheck(stdlib.RegexAllFunc, checkRegexAll, regexLimits),
+		"regex_replace":   withArgCheck(stdlib.RegexReplaceFunc, checkRegexReplace, regexLimits),
+		"replace":         withArgCheck(stdlib.ReplaceFunc, checkReplace, ""),
 		"reverse":         stdlib.ReverseListFunc,
 		"setintersection": stdlib.SetIntersectionFunc,
 		"setproduct":      bounded(stdlib.SetProductFunc, maxProduct, true),
@@ -81,7 +87,7 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"signum":          stdlib.SignumFunc,
 		"slice":           stdlib.SliceFunc,
 		"sort":            stdlib.SortFunc,
-		"split":           stdlib.SplitFunc,
+		"split":           withArgCheck(stdlib.SplitFunc, checkSplit, ""),
 		"strlen":          stdlib.StrlenFunc,
 		"strrev":          stdlib.ReverseFunc,
 		"substr":          stdlib.SubstrFunc,
@@ -107,10 +113,23 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		// Every function refuses a result with a number too large to
 		// print: one that takes a number converts a string argument
 		// ("1e300000000") to it, and max or abs would pass it on.
-		fns[name] = anyCollectionArgs(refusingHugeResults(f, f.Description(), "the result has "))
+		f = refusingHugeResults(f, f.Description(), "the result has ")
+		fns[name] = anyCollectionArgs(metered(f, m, freeArguments[name], extraCosts[name]))
 	}
 	return fns
 }
+
+// extraCosts are what calls of some functions cost beyond their arguments
+// and result (metered): compiling a regular expression, and searching text
+// with it.
+var extraCosts = map[string]func(args []cty.Value) valueSize{
+	"regex":         regexCost(0, 1),
+	"regexall":      regexCost(0, 1),
+	"regex_replace": regexCost(1, 0),
+}
+
+// regexLimits states the bound on a regular expression.
+var regexLimits = fmt.Sprintf(" A pattern may be at most %s characters long and compile to at most %s instructions (a{1000} is a thousand).", thousands(maxRegexPattern), thousands(maxRegexProgram))
 
 // Bounds on the functions whose cost grows faster than their input: a
 // configuration lists partners, ports and stores, thousands at most, and
@@ -124,9 +143,11 @@ const (
 )
 
 // bounded refuses calls of f whose collection arguments hold more than max
-// elements: their lengths summed, or multiplied when product is set.
+// elements: their lengths multiplied when product is set, else summed with
+// the elements nested in them (distinct compares whole elements: 1,000
+// lists of 100 elements would be 50 million comparisons).
 func bounded(f function.Function, max int, product bool) function.Function {
-	limit := fmt.Sprintf(" Its arguments may hold at most %d elements in all.", max)
+	limit := fmt.Sprintf(" Its arguments may hold at most %d elements in all, nested ones included.", max)
 	if product {
 		limit = fmt.Sprintf(" Its result may hold at most %d elements.", max)
 	}
@@ -147,11 +168,10 @@ func bounded(f function.Function, max int, product bool) function.Function {
 				if !a.IsKnown() || a.IsNull() || !a.CanIterateElements() {
 					continue
 				}
-				l := a.LengthInt()
 				if product {
-					n *= l
+					n *= a.LengthInt()
 				} else {
-					n += l
+					n += int(measure(a, valueSize{elements: int64(max), text: maxValueText}).elements)
 				}
 				if n > max {
 					what := "elements"
@@ -300,12 +320,19 @@ var (
 	formatLimits = fmt.Sprintf(" Widths and precisions are at most %d.", maxPadding) + numberLimit
 )
 
-// checkFormatArgs checks format's and formatlist's widths and numbers.
-func checkFormatArgs(args []cty.Value) error {
-	if err := checkFormatWidths(args); err != nil {
-		return err
+// checkFormatArgs checks format's (list false) and formatlist's widths,
+// numbers and the size of their result (checkFormatOutput).
+func checkFormatArgs(list bool) func(args []cty.Value) error {
+	output := checkFormatOutput(list)
+	return func(args []cty.Value) error {
+		if err := checkFormatWidths(args); err != nil {
+			return err
+		}
+		if err := checkNumbers(args); err != nil {
+			return err
+		}
+		return output(args)
 	}
-	return checkNumbers(args)
 }
 
 // hugeNumberText says why a number is refused (checkNumbers).
@@ -656,7 +683,7 @@ var functionDocs = map[string]functionDoc{
 		"if there is no such element. The default is required and must not be null (Terraform's lookup may leave it out)."},
 	"regex_replace": {notTerraform: true, description: "Replaces every match of the given regular expression (RE2 syntax, as regex) in the given string " +
 		"with the given replacement string, in which $1 or ${name} stands for a submatch. Terraform has no regex_replace: " +
-		"its replace takes a pattern between slashes."},
+		"its replace takes a pattern between slashes." + regexLimits},
 	"replace": {notTerraform: true, description: "Replaces all instances of the given substring in the given string with the given replacement string. " +
 		"The substring is literal, also between slashes (Terraform's replace reads /.../ as a regular expression): use regex_replace for a pattern."},
 	"strlen": {notTerraform: true, description: "Returns the number of Unicode characters (technically: grapheme clusters) in the given string. " +

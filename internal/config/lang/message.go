@@ -169,8 +169,8 @@ func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
 	if !d.checkRefs(a.Expr, true) {
 		return false
 	}
-	val, ds := evaluate(a.Expr, messageContext(d.ctxFor(a.Range)))
-	if ds.HasErrors() {
+	val, ds := evaluate(a.Expr, messageContext(d.ctxFor(a.Range)), d.meter)
+	if ds.HasErrors() || d.meter.spent {
 		d.add(diag.Tag(ds, diag.CodeFilter)...)
 		return false
 	}
@@ -189,8 +189,8 @@ func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
 	if !d.checkRefs(expr, true) {
 		return false
 	}
-	val, ds := evaluate(expr, messageContext(d.ctxFor(expr.Range())))
-	if ds.HasErrors() {
+	val, ds := evaluate(expr, messageContext(d.ctxFor(expr.Range())), d.meter)
+	if ds.HasErrors() || d.meter.spent {
 		d.add(diag.Tag(ds, diag.CodeFilter)...)
 		return false
 	}
@@ -216,7 +216,7 @@ func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, e
 func evalFilter(fileCtx *hcl.EvalContext, expr hcl.Expression, port string, msg cty.Value) (bool, error) {
 	ctx := fileCtx.NewChild()
 	ctx.Variables = map[string]cty.Value{"message": msg}
-	val, ds := evaluate(expr, ctx)
+	val, ds := evaluateAt(expr, ctx)
 	if ds.HasErrors() {
 		return false, fmt.Errorf("filter of send port %q: %s", port, evalError(expr, ctx, ds))
 	}
@@ -255,7 +255,7 @@ func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (Templa
 func evalTemplate(fileCtx *hcl.EvalContext, expr hcl.Expression, msg cty.Value) (Template, error) {
 	ctx := fileCtx.NewChild()
 	ctx.Variables = map[string]cty.Value{"message": msg}
-	val, ds := evaluate(expr, ctx)
+	val, ds := evaluateAt(expr, ctx)
 	if ds.HasErrors() {
 		return Template{}, fmt.Errorf("template at %s: %s", expr.Range(), evalError(expr, ctx, ds))
 	}

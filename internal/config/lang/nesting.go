@@ -45,11 +45,12 @@ const (
 	// HCL does not use (`@`, NUL, ...): each is a syntax error, and a file
 	// of them (a binary file named x.hcl) is no configuration.
 	maxInvalid = 1000
-	// maxNumberChars bounds a number literal: HCL reads one with go-cty
-	// in time that grows with the square of its digits (a million took
-	// 8 s, and the parser reads it before anything can look at its
-	// value). The largest number allowed has 4,933 digits (maxNumberDigits);
-	// reading 5,000 takes a fraction of a millisecond.
+	// maxNumberChars bounds a number literal, and a string read as a
+	// number (valueLimit): HCL reads one with go-cty in time that grows
+	// with the square of its digits (a million took 8 s, and the parser
+	// reads it before anything can look at its value). The largest
+	// number allowed has 4,933 digits (maxNumberDigits); reading 5,000
+	// takes a fraction of a millisecond.
 	maxNumberChars = 5000
 )
 

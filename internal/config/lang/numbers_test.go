@@ -158,6 +158,7 @@ locals {
 		{"--var", Options{Vars: []string{"n=1e300000000"}, LookupEnv: noEnv}, "The value of --var n has a number out of range"},
 		{"environment", Options{LookupEnv: env}, "The value of BIZPIPE_VAR_n has a number out of range"},
 		{"--var digits", Options{Vars: []string{"n=" + strings.Repeat("9", maxNumberChars+1)}, LookupEnv: noEnv}, "has a number of more than 5,000 characters"},
+		{"--var digits as a string", Options{Vars: []string{"s=" + strings.Repeat("9", maxNumberChars+1)}, LookupEnv: noEnv}, "would be read as a number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
