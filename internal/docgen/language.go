@@ -44,11 +44,12 @@ func language(reg *component.Registry) string {
 		"brackets, blocks or interpolations more than %d levels deep, chains more than\n"+
 		"%s operators in one expression, has an expression (an attribute's value) of\n"+
 		"more than %s tokens or more than %s tokens in all, opens a `/*` comment that\n"+
-		"it never closes, or has more than %s characters HCL does not use is refused\n"+
-		"with BP1000 before HCL parses it; at most %d syntax errors are shown per file.\n\n",
+		"it never closes, has a number of more than %s characters, or has more than\n"+
+		"%s characters HCL does not use is refused with BP1000 before HCL parses it;\n"+
+		"at most %d syntax errors are shown per file.\n\n",
 		spacedSize(facts.MaxConfigFileSize), spacedSize(facts.MaxVarFileSize),
 		facts.MaxNesting, thousands(facts.MaxChain), thousands(facts.MaxExprTokens), thousands(facts.MaxFileTokens),
-		thousands(facts.MaxInvalid), facts.MaxSyntaxErrors)
+		thousands(facts.MaxNumberChars), thousands(facts.MaxInvalid), facts.MaxSyntaxErrors)
 
 	// Names and references.
 	b.WriteString("## Names and references\n\n")
@@ -80,8 +81,22 @@ func language(reg *component.Registry) string {
 		"interpolation), numbers, `true` and `false`, lists `[...]`, maps `{ k = v }`,\n" +
 		"references, operators and function calls. A number whose decimal form would\n" +
 		"have thousands of digits, as a literal or a result, and an infinite one (a\n" +
-		"division by zero) are refused (BP1004): no value can print them. The types of\n" +
-		"the reference:\n\n")
+		"division by zero) are refused (BP1004): no value can print them.\n\n")
+	fmt.Fprintf(&b, "Evaluation is bounded too. A value holds at most %s elements (the members\n"+
+		"of its lists, sets, tuples, maps and objects, nested ones included) and %s of\n"+
+		"text (its strings, and its numbers as they print), and a string of more than\n"+
+		"%s characters that reads as a number is refused (reading it takes time that\n"+
+		"grows with the square of its digits). Evaluating a whole configuration may read\n"+
+		"and build at most %s elements and %s of text: every attribute, local and\n"+
+		"variable counts, each function's arguments and result, each interpolation, both\n"+
+		"sides of `==` and `!=`, and each iteration of a `for` expression. Beyond these\n"+
+		"an expression is refused with BP1004, and once the budget is spent nothing more\n"+
+		"is evaluated. No configuration comes near them (1,000 hosts and 2,000 send ports\n"+
+		"use under 1%% of the budget), and a few lines beyond them would take minutes and\n"+
+		"gigabytes.\n\n",
+		thousands(facts.MaxValueElements), spacedSize(facts.MaxValueText), thousands(facts.MaxNumberChars),
+		thousands(facts.MaxEvalElements), spacedSize(facts.MaxEvalText))
+	b.WriteString("The types of the reference:\n\n")
 	fmt.Fprintf(&b, "* **duration**: a positive Go duration string: `\"90s\"`, `\"5m\"`, `\"720h\"`.\n"+
 		"* **size**: a whole number of bytes with an optional unit, %s: `\"512KiB\"`,\n"+
 		"  `\"64MiB\"`, `\"1GiB\"`. `KiB` is 1024 bytes, `KB` 1000.\n"+

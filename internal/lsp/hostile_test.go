@@ -3,6 +3,7 @@ package lsp_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,5 +247,34 @@ func TestVarFlags(t *testing.T) {
 		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), filepath.Base(path)) {
 			t.Errorf("lsp --var-file %s: %v, %q; want exit 2 naming the file", path, err, out)
 		}
+	}
+}
+
+// TestCostlyBuffer: a buffer whose evaluation would build gigabytes or run
+// for minutes (a string doubled in sixty locals, three nested for
+// expressions of a thousand iterations) gets its BP1004 like any other
+// finding, and the server answers a hover and shutdown, and exits. Before
+// the language bounded evaluation, its diagnostics never came, and neither
+// did the answers, nor the exit.
+func TestCostlyBuffer(t *testing.T) {
+	var doubling strings.Builder
+	doubling.WriteString("group \"g\" {}\nlocals {\n  a0 = \"xxxxxxxxxxxxxxxx\"\n")
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&doubling, "  a%d = \"${local.a%d}${local.a%d}\"\n", i, i-1, i-1)
+	}
+	doubling.WriteString("}\n")
+	nested := "group \"g\" {}\nlocals {\n  n = length([for i in range(1000) : [for j in range(1000) : [for k in range(1000) : k]]])\n}\n"
+	for name, text := range map[string]string{"doubling": doubling.String(), "nested for": nested} {
+		t.Run(name, func(t *testing.T) {
+			uri := fileURI(filepath.Join(t.TempDir(), "main.hcl"))
+			c := start(t)
+			c.initialize()
+			c.open(uri, text)
+			only(t, c.diagnosticsFor(uri, hasCode("BP1004")), "BP1004")
+			if m := c.call("textDocument/hover", docPos(uri, position{1, 3})); m.Error != nil {
+				t.Errorf("hover: %+v", m.Error)
+			}
+			c.shutdown()
+		})
 	}
 }

@@ -11,6 +11,7 @@
 package lsp
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +61,32 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported to the client as the server's version.
 	Version string
+
+	// check replaces the checker's check in tests (a check that takes
+	// its time); nil means the checker's.
+	check func(dir string, overlay map[string][]byte) *snapshot
+	// exitWait and requestWait replace DefaultExitWait and
+	// DefaultRequestWait in tests; zero means those.
+	exitWait, requestWait time.Duration
 }
+
+// A check cannot be interrupted: it runs go-cty, which takes no context.
+// The language bounds what a configuration's evaluation may build (a
+// hostile buffer is refused within a second or two), but nothing durable
+// is at stake in a check, so the server does not wait for one longer than
+// these:
+const (
+	// DefaultExitWait is how long Serve, when the client exits or goes,
+	// waits for a check in flight to end before it returns anyway: the
+	// process exits, which ends the check.
+	DefaultExitWait = 2 * time.Second
+	// DefaultRequestWait is how long a request that needs a directory
+	// checked (a hover in a document opened a moment ago) waits for the
+	// check in flight; it is then answered from what the server has,
+	// which may be nothing, so that the requests after it (shutdown)
+	// are answered too.
+	DefaultRequestWait = 2 * time.Second
+)
 
 // document is an open text document.
 type document struct {
@@ -87,8 +113,14 @@ type server struct {
 	opts     Options
 	debounce time.Duration
 
-	checkMu sync.Mutex // one validation at a time: they share the store cache
-	checker *checker
+	// checking is held (a value in it) by the validation under way: one
+	// at a time, as they share the store cache. It is a channel, not a
+	// mutex, so that a request can stop waiting for it (requestWait).
+	checking chan struct{}
+	checker  *checker
+	check    func(dir string, overlay map[string][]byte) *snapshot
+
+	exitWait, requestWait time.Duration
 
 	// root is the language's schema, which completion walks down: built
 	// once, read only.
@@ -110,7 +142,8 @@ type server struct {
 // until the client sends exit or closes r. It returns nil after a shutdown
 // request, ErrNoShutdown without one, and the read error when the stream
 // broke (a message cut off). Every goroutine it started has ended when it
-// returns.
+// returns, but for a check still running after DefaultExitWait, which
+// writes nothing more: the caller is to exit the process.
 func Serve(r io.Reader, w io.Writer, opts Options) error {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = func(string) (string, bool) { return "", false }
@@ -125,11 +158,18 @@ func Serve(r io.Reader, w io.Writer, opts Options) error {
 		conn:     jsonrpc.NewConn(r, w),
 		opts:     opts,
 		debounce: opts.Debounce,
+		checking: make(chan struct{}, 1),
 		checker: &checker{lookupEnv: opts.LookupEnv, vars: opts.Vars, varFiles: opts.VarFiles,
 			registry: opts.Registry, now: opts.Now},
-		docs: map[string]*document{},
-		dirs: map[string]*dirState{},
-		root: langSchema(lang.Blocks(), nil),
+		check:       opts.check,
+		exitWait:    cmp.Or(opts.exitWait, DefaultExitWait),
+		requestWait: cmp.Or(opts.requestWait, DefaultRequestWait),
+		docs:        map[string]*document{},
+		dirs:        map[string]*dirState{},
+		root:        langSchema(lang.Blocks(), nil),
+	}
+	if s.check == nil {
+		s.check = s.checker.check
 	}
 	if s.debounce <= 0 {
 		s.debounce = DefaultDebounce
@@ -168,7 +208,9 @@ func (s *server) isShutdown() bool {
 	return s.shutdown
 }
 
-// stop cancels pending runs and waits for those in flight.
+// stop cancels pending runs and waits for those in flight, at most
+// exitWait: a check cannot be interrupted, and one that is still running
+// publishes nothing once it ends (closed).
 func (s *server) stop() {
 	s.mu.Lock()
 	s.closed = true
@@ -178,7 +220,20 @@ func (s *server) stop() {
 		}
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(s.exitWait)
+	defer timer.Stop()
+	// Nothing is written to the client after exit: it may have closed
+	// the stream, and a write to a closed stdout would end the process
+	// with SIGPIPE.
+	select {
+	case <-done:
+	case <-timer.C:
+	}
 }
 
 // handle dispatches one message. A panic in a handler is a bug: it is
@@ -517,9 +572,9 @@ func (s *server) run(dir string) {
 		overlay, versions := s.overlayLocked()
 		s.mu.Unlock()
 
-		s.checkMu.Lock()
-		snap := s.checker.check(dir, overlay)
-		s.checkMu.Unlock()
+		s.checking <- struct{}{}
+		snap := s.check(dir, overlay)
+		<-s.checking
 		snap.versions = versions
 
 		s.mu.Lock()
@@ -632,7 +687,9 @@ func toDiagnostic(d *hcl.Diagnostic, rng hcl.Range, li *lineIndex) Diagnostic {
 
 // snapshotFor returns the document at uri and its directory's latest
 // snapshot, validating now when there is none yet. Both are nil for a
-// document that is not open or not a configuration file.
+// document that is not open or not a configuration file. The snapshot is
+// nil too when a check in flight has not ended within requestWait: the
+// request is answered without one, and the requests after it are read.
 func (s *server) snapshotFor(uri string) (*document, *snapshot) {
 	s.mu.Lock()
 	d := s.docs[uri]
@@ -651,7 +708,13 @@ func (s *server) snapshotFor(uri string) (*document, *snapshot) {
 	}
 	overlay, _ := s.overlayLocked()
 	s.mu.Unlock()
-	s.checkMu.Lock()
-	defer s.checkMu.Unlock()
-	return d, s.checker.check(dir, overlay)
+	timer := time.NewTimer(s.requestWait)
+	defer timer.Stop()
+	select {
+	case s.checking <- struct{}{}:
+	case <-timer.C:
+		return d, nil
+	}
+	defer func() { <-s.checking }()
+	return d, s.check(dir, overlay)
 }

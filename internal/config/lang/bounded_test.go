@@ -127,3 +127,51 @@ func callBounded(t *testing.T, fns map[string]function.Function, fn string, args
 	got, _ = got.Unmark()
 	return got, true
 }
+
+// TestJSONDecodeNesting: jsondecode refuses text that opens arrays or
+// objects more than maxNesting levels deep, closed or not, before go-cty
+// decodes it: go-cty recursed once per "[" of a string of a few million,
+// and the stack overflow killed the process (the test binary too, before
+// the check). Within the bound, and for brackets inside JSON strings, it
+// decodes as before.
+func TestJSONDecodeNesting(t *testing.T) {
+	fns := stdFunctions(ModeValidate, func(string) (string, bool) { return "", false })
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	tests := []struct {
+		name    string
+		text    string
+		wantErr string // in the error; "" when the text decodes
+		at      int    // the offset jsonTooDeep reports, -1 for none
+	}{
+		{"flat", `{"a": [1, 2], "b": "c"}`, "", -1},
+		{"within", deep(maxNesting), "", -1},
+		{"one beyond", deep(maxNesting + 1), "more than 256 levels deep (at offset 256)", maxNesting},
+		{"objects", strings.Repeat(`{"a":`, maxNesting+1) + "1" + strings.Repeat("}", maxNesting+1), "at offset 1280", 5 * maxNesting},
+		{"unclosed", strings.Repeat("[", 2_000_000), "jsondecode's text nests arrays and objects more than 256 levels deep", maxNesting},
+		{"in a string", `["` + strings.Repeat("[", 5000) + `"]`, "", -1},
+		{"escaped quote", `["\"` + strings.Repeat("[", 5000) + `"]`, "", -1},
+		{"escaped backslash", `["\\", ` + deep(maxNesting) + `]`, "at offset 262", maxNesting + 6},
+		{"stray closers", strings.Repeat("]", 1000) + deep(maxNesting+1), "(at offset 1256)", 1000 + maxNesting},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := jsonTooDeep(tt.text, maxNesting); got != tt.at {
+				t.Errorf("jsonTooDeep = %d, want %d", got, tt.at)
+			}
+			arg := cty.StringVal(tt.text)
+			if tt.name == "stray closers" {
+				// Not JSON: only the nesting error is of interest.
+				if _, err := fns["jsondecode"].Call([]cty.Value{arg}); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("jsondecode: %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			callBounded(t, fns, "jsondecode", []cty.Value{arg}, tt.wantErr)
+			// Refused when its type is decided too (go-cty's type
+			// check decodes the text as well).
+			if _, err := fns["jsondecode"].ReturnTypeForValues([]cty.Value{arg.Mark(markSensitive)}); (err != nil) != (tt.wantErr != "") {
+				t.Errorf("jsondecode's type check: %v", err)
+			}
+		})
+	}
+}

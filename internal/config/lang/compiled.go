@@ -94,7 +94,7 @@ func messageValue(m *message.Message) cty.Value {
 func (f *compiledFilter) MayMatch(p message.Partial) bool {
 	ctx := f.ctx.NewChild()
 	ctx.Variables = map[string]cty.Value{"message": partialValue(p)}
-	val, ds := f.expr.Value(ctx)
+	val, ds := evaluateAt(f.expr, ctx)
 	if ds.HasErrors() {
 		return true
 	}

@@ -93,13 +93,14 @@ func TestConvertValueLong(t *testing.T) {
 		}
 	}
 	// And through a function whose parameter is list(any) (distinct,
-	// quadratic itself, is bounded: see TestBoundedFunctions).
-	ones := make([]cty.Value, n)
+	// quadratic itself, is bounded: see TestBoundedFunctions), as long
+	// as a value may be: two chunks and their elements.
+	ones := make([]cty.Value, maxValueElements-2)
 	for i := range ones {
 		ones[i] = cty.NumberIntVal(1)
 	}
 	chunklist := stdFunctions(ModeValidate, noEnv)["chunklist"]
-	got, err := chunklist.Call([]cty.Value{cty.TupleVal(ones), cty.NumberIntVal(int64(n / 2))})
+	got, err := chunklist.Call([]cty.Value{cty.TupleVal(ones), cty.NumberIntVal(int64(len(ones) / 2))})
 	if err != nil || got.LengthInt() != 2 {
 		t.Errorf("chunklist: %v, %v; want 2 chunks", got, err)
 	}

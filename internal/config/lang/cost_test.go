@@ -395,7 +395,13 @@ func TestBenchmarkConfigNotRefused(t *testing.T) {
 	if len(tokens) > maxFileTokens/2 {
 		t.Errorf("%d tokens: the limit of %d leaves too little room", len(tokens), maxFileTokens)
 	}
-	if _, diags := Load([]string{main}, Options{LookupEnv: noEnv}); len(diags) > 0 {
+	_, diags, used := load([]string{main}, Options{LookupEnv: noEnv})
+	if len(diags) > 0 {
 		t.Fatalf("the benchmark configuration in one file does not load clean:\n%s", diags.Error())
+	}
+	// The evaluation budget is far from what it uses (meter).
+	t.Logf("evaluation used %d elements and %d bytes of text", used.elements, used.text)
+	if used.elements > maxEvalElements/100 || used.text > maxEvalText/100 {
+		t.Errorf("evaluation used %+v: the budget %+v leaves too little room", used, evalBudget)
 	}
 }

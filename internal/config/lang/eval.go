@@ -30,12 +30,12 @@ func (d *decoder) buildContexts(files []*hcl.File) {
 			"var":   cty.ObjectVal(vars),
 			"local": cty.EmptyObjectVal,
 		},
-		Functions: stdFunctions(d.opts.Mode, d.opts.LookupEnv),
+		Functions: meteredFunctions(d.opts.Mode, d.opts.LookupEnv, d.meter),
 	}
 	d.root = root
 	for name := range d.cfg.Files {
 		child := root.NewChild()
-		child.Functions = map[string]function.Function{"file": fileFunction(filepath.Dir(name))}
+		child.Functions = map[string]function.Function{"file": metered(fileFunction(filepath.Dir(name)), d.meter, true, nil)}
 		d.cfg.EvalContexts[name] = child
 	}
 	_ = files
@@ -113,9 +113,9 @@ func (d *decoder) evalLocals() {
 			}
 			ctx := d.ctxFor(l.DeclRange).NewChild()
 			ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(scope)}
-			val, ds := l.Expr.Value(ctx)
+			val, ds := evaluate(l.Expr, ctx, d.meter)
 			d.add(tagEval(ds)...)
-			if !ds.HasErrors() {
+			if !ds.HasErrors() && !d.meter.spent {
 				l.Value = val
 			}
 		}
@@ -264,9 +264,9 @@ func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, b
 	if !d.checkRefs(a.Expr, false) {
 		return evaluated{}, false
 	}
-	val, ds := a.Expr.Value(d.ctxFor(a.Range))
+	val, ds := evaluate(a.Expr, d.ctxFor(a.Range), d.meter)
 	d.add(tagEval(ds)...)
-	if ds.HasErrors() {
+	if ds.HasErrors() || d.meter.spent {
 		return evaluated{}, false
 	}
 	raw, marks := val.Unmark()

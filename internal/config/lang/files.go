@@ -130,8 +130,10 @@ func IsConfigFileName(name string) bool {
 // there and from the disk otherwise, and from cache when that is not nil and
 // holds the same text; syntax errors are BP1000. It returns the parsed files
 // and the text of every file read.
-func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]byte, cache *ParseCache) ([]*hcl.File, map[string][]byte, hcl.Diagnostics) {
+// It also returns the files' == and != operations (prepareMetering).
+func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]byte, cache *ParseCache) ([]*hcl.File, map[string][]byte, []*hclsyntax.BinaryOpExpr, hcl.Diagnostics) {
 	var out []*hcl.File
+	var equalities []*hclsyntax.BinaryOpExpr
 	sources := make(map[string][]byte, len(files))
 	var diags hcl.Diagnostics
 	for _, name := range files {
@@ -147,6 +149,9 @@ func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]by
 			e = parseFile(src, name)
 			cache.store(name, src, e)
 		}
+		if e.file != nil && !e.diags.HasErrors() {
+			equalities = append(equalities, e.equalities...)
+		}
 		if e.file != nil {
 			// Kept for snippets and cfg.Files, as if parsed here.
 			parser.Files()[name] = e.file
@@ -160,7 +165,7 @@ func parseFiles(parser *hclparse.Parser, files []string, overlay map[string][]by
 		}
 	}
 	cache.prune(files)
-	return out, sources, diags
+	return out, sources, equalities, diags
 }
 
 // readConfigFile reads one configuration file, from overlay (whose paths
@@ -249,6 +254,7 @@ func parseFile(src []byte, name string) *parsedFile {
 	e := &parsedFile{file: f, diags: syntaxDiags(ds, name, src)}
 	if body, ok := f.Body.(*hclsyntax.Body); ok && !ds.HasErrors() {
 		e.valueDiags = hugeNumbers(body)
+		e.equalities = prepareMetering(body, nil)
 	}
 	return e
 }
@@ -258,11 +264,15 @@ func parseFile(src []byte, name string) *parsedFile {
 // dozen characters (1e300000000) would otherwise take minutes and
 // gigabytes to print wherever the value becomes text (a template, a
 // property), in validate and in the language server as the user types.
-// It also makes the arithmetic operators refuse such a result
-// (boundedOperation), which a few squarings of a fine number reach.
-func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
+// So are string literals of more than maxNumberChars characters that
+// would be read as numbers where one is needed ("999...9" + 1): go-cty
+// reads one in time that grows with the square of its digits.
+// It also makes the arithmetic operators refuse a result too large
+// (boundedOperation), which a few squarings of a fine number reach. node
+// is a file's body, or the template of a JSON file's string (evalJSON).
+func hugeNumbers(node hclsyntax.Node) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+	_ = hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
 		if bin, ok := n.(*hclsyntax.BinaryOpExpr); ok {
 			if op, ok := boundedOperations[bin.Op]; ok {
 				bin.Op = op
@@ -270,14 +280,20 @@ func hugeNumbers(body *hclsyntax.Body) hcl.Diagnostics {
 			return nil
 		}
 		lit, ok := n.(*hclsyntax.LiteralValueExpr)
-		if !ok || lit.Val.Type() != cty.Number || !lit.Val.IsKnown() || lit.Val.IsNull() {
+		if !ok || !lit.Val.IsKnown() || lit.Val.IsNull() {
 			return nil
 		}
-		if f := lit.Val.AsBigFloat(); tooManyDigits(f) {
-			diags = append(diags, diag.Errorf(diag.CodeInvalidValue, lit.SrcRange, "Number out of range",
-				"This number is about 10^%d; bizpipe accepts numbers between about 10^-%d and 10^%d in magnitude, as no configuration value is that large or that small, and printing this one would take minutes.",
-				f.MantExp(nil)*301/1000, maxNumberExponent*301/1000, maxNumberExponent*301/1000))
-			lit.Val = cty.UnknownVal(cty.Number)
+		switch lit.Val.Type() {
+		case cty.Number:
+			if f := lit.Val.AsBigFloat(); tooManyDigits(f) {
+				diags = append(diags, numberOutOfRange(f, lit.SrcRange))
+				lit.Val = cty.UnknownVal(cty.Number)
+			}
+		case cty.String:
+			if s := lit.Val.AsString(); len(s) > maxNumberChars && looksNumeric(s) {
+				diags = append(diags, evalRefused(lit.SrcRange, tooLargeText("This string", valueSize{number: true})))
+				lit.Val = cty.UnknownVal(cty.String)
+			}
 		}
 		return nil
 	})
@@ -313,6 +329,8 @@ type parsedFile struct {
 	// valueDiags are errors in values the parse found (hugeNumbers): the
 	// file is still decoded, the values made unknown.
 	valueDiags hcl.Diagnostics
+	// equalities are its == and != operations (prepareMetering).
+	equalities []*hclsyntax.BinaryOpExpr
 }
 
 func (c *ParseCache) lookup(name string, src []byte) *parsedFile {

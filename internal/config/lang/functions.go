@@ -35,6 +35,12 @@ const markSender = "sender"
 // Terraform gives it (functionDocs says where a function is not
 // Terraform's), plus env(). file() is added per file by fileFunction.
 func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]function.Function {
+	return meteredFunctions(mode, lookupEnv, nil)
+}
+
+// meteredFunctions is stdFunctions measuring what each function builds,
+// and charging it and its arguments to m (metered), nil for none.
+func meteredFunctions(mode Mode, lookupEnv func(string) (string, bool), m *meter) map[string]function.Function {
 	fns := map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"ceil":            stdlib.CeilFunc,
@@ -45,18 +51,18 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"compact":         stdlib.CompactFunc,
 		"concat":          stdlib.ConcatFunc,
 		"contains":        stdlib.ContainsFunc,
-		"csvdecode":       stdlib.CSVDecodeFunc,
+		"csvdecode":       withArgCheck(stdlib.CSVDecodeFunc, checkCSV, ""),
 		"distinct":        bounded(stdlib.DistinctFunc, maxDistinct, false),
 		"element":         stdlib.ElementFunc,
 		"flatten":         stdlib.FlattenFunc,
 		"floor":           stdlib.FloorFunc,
-		"format":          withArgCheck(stdlib.FormatFunc, checkFormatArgs, formatLimits),
+		"format":          withArgCheck(stdlib.FormatFunc, checkFormatArgs(false), formatLimits),
 		"formatdate":      stdlib.FormatDateFunc,
-		"formatlist":      withArgCheck(stdlib.FormatListFunc, checkFormatArgs, formatLimits),
-		"indent":          withArgCheck(stdlib.IndentFunc, checkIndentSpaces, fmt.Sprintf(" At most %d spaces.", maxPadding)),
+		"formatlist":      withArgCheck(stdlib.FormatListFunc, checkFormatArgs(true), formatLimits),
+		"indent":          withArgCheck(stdlib.IndentFunc, checkIndent, fmt.Sprintf(" At most %d spaces.", maxPadding)),
 		"index":           stdlib.IndexFunc,
-		"join":            stdlib.JoinFunc,
-		"jsondecode":      withResultCheck(stdlib.JSONDecodeFunc, numberLimit),
+		"join":            withArgCheck(stdlib.JoinFunc, checkJoin, ""),
+		"jsondecode":      withArgCheck(stdlib.JSONDecodeFunc, checkJSONText, jsonLimits),
 		"jsonencode":      withArgCheck(stdlib.JSONEncodeFunc, checkNumbers, numberLimit),
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
@@ -66,13 +72,13 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"max":             stdlib.MaxFunc,
 		"merge":           stdlib.MergeFunc,
 		"min":             stdlib.MinFunc,
-		"parseint":        stdlib.ParseIntFunc,
+		"parseint":        withArgCheck(stdlib.ParseIntFunc, checkParseInt, ""),
 		"pow":             withArgCheck(stdlib.PowFunc, floatCheck(powProblem), " A result that is infinite (an overflow, or 0 to a negative power) or not a real number (a negative number to a fractional power) is refused."),
 		"range":           stdlib.RangeFunc,
-		"regex":           stdlib.RegexFunc,
-		"regexall":        stdlib.RegexAllFunc,
-		"regex_replace":   stdlib.RegexReplaceFunc,
-		"replace":         stdlib.ReplaceFunc,
+		"regex":           withArgCheck(stdlib.RegexFunc, checkRegex(0), regexLimits),
+		"regexall":        withArgCheck(stdlib.RegexAllFunc, checkRegexAll, regexLimits),
+		"regex_replace":   withArgCheck(stdlib.RegexReplaceFunc, checkRegexReplace, regexLimits),
+		"replace":         withArgCheck(stdlib.ReplaceFunc, checkReplace, ""),
 		"reverse":         stdlib.ReverseListFunc,
 		"setintersection": stdlib.SetIntersectionFunc,
 		"setproduct":      bounded(stdlib.SetProductFunc, maxProduct, true),
@@ -81,7 +87,7 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		"signum":          stdlib.SignumFunc,
 		"slice":           stdlib.SliceFunc,
 		"sort":            stdlib.SortFunc,
-		"split":           stdlib.SplitFunc,
+		"split":           withArgCheck(stdlib.SplitFunc, checkSplit, ""),
 		"strlen":          stdlib.StrlenFunc,
 		"strrev":          stdlib.ReverseFunc,
 		"substr":          stdlib.SubstrFunc,
@@ -107,10 +113,24 @@ func stdFunctions(mode Mode, lookupEnv func(string) (string, bool)) map[string]f
 		// Every function refuses a result with a number too large to
 		// print: one that takes a number converts a string argument
 		// ("1e300000000") to it, and max or abs would pass it on.
-		fns[name] = hidingSensitiveErrors(name, anyCollectionArgs(refusingHugeResults(f, f.Description(), "the result has ")))
+		f = refusingHugeResults(f, f.Description(), "the result has ")
+		// Outermost: no wrapper's error may show a sensitive argument.
+		fns[name] = hidingSensitiveErrors(name, anyCollectionArgs(metered(f, m, freeArguments[name], extraCosts[name])))
 	}
 	return fns
 }
+
+// extraCosts are what calls of some functions cost beyond their arguments
+// and result (metered): compiling a regular expression, and searching text
+// with it.
+var extraCosts = map[string]func(args []cty.Value) valueSize{
+	"regex":         regexCost(0, 1),
+	"regexall":      regexCost(0, 1),
+	"regex_replace": regexCost(1, 0),
+}
+
+// regexLimits states the bound on a regular expression.
+var regexLimits = fmt.Sprintf(" A pattern may be at most %s characters long and compile to at most %s instructions (a{1000} is a thousand).", thousands(maxRegexPattern), thousands(maxRegexProgram))
 
 // Bounds on the functions whose cost grows faster than their input: a
 // configuration lists partners, ports and stores, thousands at most, and
@@ -124,9 +144,11 @@ const (
 )
 
 // bounded refuses calls of f whose collection arguments hold more than max
-// elements: their lengths summed, or multiplied when product is set.
+// elements: their lengths multiplied when product is set, else summed with
+// the elements nested in them (distinct compares whole elements: 1,000
+// lists of 100 elements would be 50 million comparisons).
 func bounded(f function.Function, max int, product bool) function.Function {
-	limit := fmt.Sprintf(" Its arguments may hold at most %d elements in all.", max)
+	limit := fmt.Sprintf(" Its arguments may hold at most %d elements in all, nested ones included.", max)
 	if product {
 		limit = fmt.Sprintf(" Its result may hold at most %d elements.", max)
 	}
@@ -147,11 +169,10 @@ func bounded(f function.Function, max int, product bool) function.Function {
 				if !a.IsKnown() || a.IsNull() || !a.CanIterateElements() {
 					continue
 				}
-				l := a.LengthInt()
 				if product {
-					n *= l
+					n *= a.LengthInt()
 				} else {
-					n += l
+					n += int(measure(a, valueSize{elements: int64(max), text: maxValueText}).elements)
 				}
 				if n > max {
 					what := "elements"
@@ -198,11 +219,64 @@ func withArgCheck(f function.Function, check func(args []cty.Value) error, limit
 	})
 }
 
-// withResultCheck is f refusing a result with a number checkNumbers
-// refuses (jsondecode("1e300000000") would otherwise be printed wherever
-// it becomes text), limits added to its description.
-func withResultCheck(f function.Function, limits string) function.Function {
-	return refusingHugeResults(f, f.Description()+limits, "the result has ")
+// jsonLimits states jsondecode's limits in its description; like every
+// function's, its result is refused when it holds a number checkNumbers
+// refuses (jsondecode("1e300000000") would otherwise be printed wherever it
+// becomes text).
+var jsonLimits = fmt.Sprintf(" Arrays and objects nested more than %d levels deep are refused.", maxNesting) + numberLimit
+
+// checkJSONNesting refuses jsondecode's text when it opens arrays and
+// objects more than maxNesting levels deep. go-cty's decoder recurses once
+// per "[" or "{" it reads, and encoding/json's own depth limit (10,000) only
+// applies to text that is well formed up to there: a string of a few
+// million "[" (a short expression can build one: replace, format, join)
+// overflowed the goroutine stack, a fatal error that recover cannot catch,
+// which killed validate, run and the language server. The scan is linear
+// and allocates nothing; brackets inside JSON strings do not count.
+func checkJSONNesting(args []cty.Value) error {
+	if len(args) == 0 {
+		return nil
+	}
+	v, _ := args[0].UnmarkDeep()
+	if !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+		return nil
+	}
+	if at := jsonTooDeep(v.AsString(), maxNesting); at >= 0 {
+		return function.NewArgErrorf(0, "jsondecode's text nests arrays and objects more than %d levels deep (at offset %d); no configuration value is nested that deeply, and decoding it would exhaust the stack", maxNesting, at)
+	}
+	return nil
+}
+
+// jsonTooDeep returns the offset of the first "[" or "{" of s that opens a
+// level beyond limit, outside JSON strings, or -1 when there is none. It
+// does not check the syntax (go-cty does): a stray closing bracket closes
+// nothing, so that no text can look shallower than it is to the decoder.
+func jsonTooDeep(s string, limit int) int {
+	depth := 0
+	inString, escaped := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > limit {
+				return i
+			}
+		case (c == ']' || c == '}') && depth > 0:
+			depth--
+		}
+	}
+	return -1
 }
 
 // boundedOperation is op (an arithmetic operator of the language) refusing
@@ -243,20 +317,27 @@ const maxNumberExponent = 16384
 
 // The limits as the functions' descriptions state them.
 var (
-	numberLimit  = fmt.Sprintf(" Numbers of more than about %d digits are refused.", maxNumberExponent*301/1000)
+	numberLimit  = fmt.Sprintf(" Numbers of more than about %d digits are refused.", maxNumberDigits)
 	formatLimits = fmt.Sprintf(" Widths and precisions are at most %d.", maxPadding) + numberLimit
 )
 
-// checkFormatArgs checks format's and formatlist's widths and numbers.
-func checkFormatArgs(args []cty.Value) error {
-	if err := checkFormatWidths(args); err != nil {
-		return err
+// checkFormatArgs checks format's (list false) and formatlist's widths,
+// numbers and the size of their result (checkFormatOutput).
+func checkFormatArgs(list bool) func(args []cty.Value) error {
+	output := checkFormatOutput(list)
+	return func(args []cty.Value) error {
+		if err := checkFormatWidths(args); err != nil {
+			return err
+		}
+		if err := checkNumbers(args); err != nil {
+			return err
+		}
+		return output(args)
 	}
-	return checkNumbers(args)
 }
 
 // hugeNumberText says why a number is refused (checkNumbers).
-var hugeNumberText = fmt.Sprintf("a number with more than %d binary digits of magnitude (about %d decimal digits), which cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberExponent*301/1000)
+var hugeNumberText = fmt.Sprintf("a number with more than %d binary digits of magnitude (about %d decimal digits), which cannot be printed: no configuration value is that large or that small", maxNumberExponent, maxNumberDigits)
 
 // infiniteNumberText says why an infinite number is refused (a division
 // by zero makes one): its text ("+Inf") is no value any partner or path
@@ -314,6 +395,29 @@ func numberProblem(f *big.Float) string {
 		return hugeNumberText
 	}
 	return ""
+}
+
+// The bound maxNumberExponent puts on a number, in decimal: 2^16384 is
+// about 1.19 × 10^4932, so a number refused is at least about 10^4932 (or
+// below about 10^-4932) in magnitude, and the largest accepted has 4,933
+// digits before its point.
+var (
+	maxDecimalExponent = int(maxNumberExponent * math.Log10(2))
+	maxNumberDigits    = maxDecimalExponent + 1
+)
+
+// decimalExponent returns the exponent of finite, non-zero f written in
+// scientific notation (5e999999 is 5 × 10^999999: 999999), from its binary
+// exponent: f's decimal digits are what cannot be computed. Writing the
+// binary exponent times 0.301 for it, as the message of a number out of
+// range did, was off by a hundred thousand at 1e999999 (log10(2) is
+// 0.30103). The small slack keeps an exact power of ten, whose logarithm
+// float64 may compute a hair low, from reading as the power below.
+func decimalExponent(f *big.Float) int {
+	mant := new(big.Float)
+	e := f.MantExp(mant) // |f| = |mant| × 2^e, 0.5 <= |mant| < 1
+	m, _ := mant.Abs(mant).Float64()
+	return int(math.Floor(math.Log10(m) + float64(e)*math.Log10(2) + 1e-6))
 }
 
 // tooManyDigits reports whether the decimal form of finite f would have
@@ -580,7 +684,7 @@ var functionDocs = map[string]functionDoc{
 		"if there is no such element. The default is required and must not be null (Terraform's lookup may leave it out)."},
 	"regex_replace": {notTerraform: true, description: "Replaces every match of the given regular expression (RE2 syntax, as regex) in the given string " +
 		"with the given replacement string, in which $1 or ${name} stands for a submatch. Terraform has no regex_replace: " +
-		"its replace takes a pattern between slashes."},
+		"its replace takes a pattern between slashes." + regexLimits},
 	"replace": {notTerraform: true, description: "Replaces all instances of the given substring in the given string with the given replacement string. " +
 		"The substring is literal, also between slashes (Terraform's replace reads /.../ as a regular expression): use regex_replace for a pattern."},
 	"strlen": {notTerraform: true, description: "Returns the number of Unicode characters (technically: grapheme clusters) in the given string. " +

@@ -108,6 +108,14 @@ type Facts struct {
 	MaxExprTokens, MaxFileTokens int
 	// MaxSyntaxErrors is how many syntax errors are shown per file.
 	MaxSyntaxErrors int
+	// MaxNumberChars bounds a number literal (BP1000 beyond) and a
+	// string read as a number (BP1004).
+	MaxNumberChars int
+	// MaxValueElements and MaxValueText bound what one value holds,
+	// MaxEvalElements and MaxEvalText what evaluating a configuration
+	// reads and builds in all (BP1004 beyond).
+	MaxValueElements, MaxEvalElements int
+	MaxValueText, MaxEvalText         int64
 	// SizeUnits are the units of a size.
 	SizeUnits []string
 }
@@ -126,6 +134,11 @@ func LanguageFacts() Facts {
 		MaxExprTokens:       maxExprTokens,
 		MaxFileTokens:       maxFileTokens,
 		MaxSyntaxErrors:     maxSyntaxDiags,
+		MaxNumberChars:      maxNumberChars,
+		MaxValueElements:    maxValueElements,
+		MaxValueText:        maxValueText,
+		MaxEvalElements:     maxEvalElements,
+		MaxEvalText:         maxEvalText,
 		SizeUnits:           SizeUnits(),
 	}
 }
@@ -134,20 +147,31 @@ func LanguageFacts() Facts {
 // returned Config is usable, as far as it goes, even when diags has errors;
 // it is nil only when no file could be parsed.
 func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
+	cfg, diags, _ := load(files, opts)
+	return cfg, diags
+}
+
+// load is Load, also returning what its evaluation used of the budget.
+func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSize) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
 	if opts.Registry == nil {
 		opts.Registry = registry.Builtin()
 	}
+	// Everything the Load evaluates counts against one budget (meter);
+	// what is evaluated after, at run time, has a meter of its own.
+	m := newMeter()
+	defer m.closed.Store(true)
 	parser := hclparse.NewParser()
-	parsed, sources, diags := parseFiles(parser, files, cleanOverlay(opts.Overlay), opts.ParseCache)
+	parsed, sources, equalities, diags := parseFiles(parser, files, cleanOverlay(opts.Overlay), opts.ParseCache)
+	defer meterEqualities(equalities, m)()
 	cfg := &model.Config{Files: parser.Files(), Sources: sources, EvalContexts: map[string]*hcl.EvalContext{}}
 	if len(parsed) == 0 {
-		return cfg, finish(diags)
+		return cfg, finish(diags), m.used
 	}
 
-	d := &decoder{opts: opts, registry: opts.Registry, cfg: cfg, parser: parser, names: map[string]map[string]hcl.Range{}}
+	d := &decoder{opts: opts, registry: opts.Registry, cfg: cfg, parser: parser, names: map[string]map[string]hcl.Range{}, meter: m}
 	var blocks []*hcl.Block
 	for _, f := range parsed {
 		content, ds := f.Body.Content(rootSchema)
@@ -163,6 +187,7 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 	}
 	d.assignVariables()
 	d.buildContexts(parsed)
+	defer m.attach(d.root)()
 	var localBlocks []*hcl.Block
 	for _, b := range blocks {
 		if b.Type == blockLocals {
@@ -198,7 +223,7 @@ func Load(files []string, opts Options) (*model.Config, hcl.Diagnostics) {
 	d.checkGroupCount()
 	d.resolve()
 	cfg.Secrets = SensitiveStrings(cfg)
-	return cfg, finish(d.diags.Extend(diags))
+	return cfg, finish(d.diags.Extend(diags)), m.used
 }
 
 // finish strips what renderers must never print and orders the diagnostics.
@@ -220,6 +245,7 @@ type decoder struct {
 	cfg      *model.Config
 	parser   *hclparse.Parser
 	root     *hcl.EvalContext // shared parent of the per-file contexts
+	meter    *meter           // what the Load's evaluation may still read and build
 	diags    hcl.Diagnostics
 	// names maps block type to declared name to declaration range (BP1002).
 	names map[string]map[string]hcl.Range

@@ -169,8 +169,8 @@ func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
 	if !d.checkRefs(a.Expr, true) {
 		return false
 	}
-	val, ds := a.Expr.Value(messageContext(d.ctxFor(a.Range)))
-	if ds.HasErrors() {
+	val, ds := evaluate(a.Expr, messageContext(d.ctxFor(a.Range)), d.meter)
+	if ds.HasErrors() || d.meter.spent {
 		d.add(diag.Tag(ds, diag.CodeFilter)...)
 		return false
 	}
@@ -204,8 +204,8 @@ func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
 	if !d.checkRefs(expr, true) {
 		return false
 	}
-	val, ds := expr.Value(messageContext(d.ctxFor(expr.Range())))
-	if ds.HasErrors() {
+	val, ds := evaluate(expr, messageContext(d.ctxFor(expr.Range())), d.meter)
+	if ds.HasErrors() || d.meter.spent {
 		d.add(diag.Tag(ds, diag.CodeFilter)...)
 		return false
 	}
@@ -236,7 +236,7 @@ func EvalFilter(cfg *model.Config, port *model.SendPort, msg cty.Value) (bool, e
 func evalFilter(fileCtx *hcl.EvalContext, expr hcl.Expression, port string, msg cty.Value) (bool, error) {
 	ctx := fileCtx.NewChild()
 	ctx.Variables = map[string]cty.Value{"message": msg}
-	val, ds := expr.Value(ctx)
+	val, ds := evaluateAt(expr, ctx)
 	if ds.HasErrors() {
 		return false, fmt.Errorf("filter of send port %q: %s", port, evalError(expr, ctx, ds))
 	}
@@ -275,7 +275,7 @@ func EvalTemplate(cfg *model.Config, expr hcl.Expression, msg cty.Value) (Templa
 func evalTemplate(fileCtx *hcl.EvalContext, expr hcl.Expression, msg cty.Value) (Template, error) {
 	ctx := fileCtx.NewChild()
 	ctx.Variables = map[string]cty.Value{"message": msg}
-	val, ds := expr.Value(ctx)
+	val, ds := evaluateAt(expr, ctx)
 	if ds.HasErrors() {
 		return Template{}, fmt.Errorf("template at %s: %s", expr.Range(), evalError(expr, ctx, ds))
 	}

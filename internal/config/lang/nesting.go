@@ -45,6 +45,13 @@ const (
 	// HCL does not use (`@`, NUL, ...): each is a syntax error, and a file
 	// of them (a binary file named x.hcl) is no configuration.
 	maxInvalid = 1000
+	// maxNumberChars bounds a number literal, and a string read as a
+	// number (valueLimit): HCL reads one with go-cty in time that grows
+	// with the square of its digits (a million took 8 s, and the parser
+	// reads it before anything can look at its value). The largest
+	// number allowed has 4,933 digits (maxNumberDigits); reading 5,000
+	// takes a fraction of a millisecond.
+	maxNumberChars = 5000
 )
 
 // HCL holds some 500 bytes for each token of a file while it parses it, and
@@ -109,12 +116,13 @@ const (
 type problemKind int
 
 const (
-	tooDeep      problemKind = iota // maxNesting
-	tooLong                         // maxChain
-	tooInvalid                      // maxInvalid
-	exprTooLarge                    // maxExprTokens
-	fileTooLarge                    // maxFileTokens
-	notClosedYet                    // a /* comment that the source never closes
+	tooDeep       problemKind = iota // maxNesting
+	tooLong                          // maxChain
+	tooInvalid                       // maxInvalid
+	exprTooLarge                     // maxExprTokens
+	fileTooLarge                     // maxFileTokens
+	notClosedYet                     // a /* comment that the source never closes
+	numberTooLong                    // maxNumberChars
 )
 
 // nestingProblem says where a source first exceeds a limit, or opens a
@@ -139,6 +147,10 @@ func (p *nestingProblem) detail(what string) string {
 		// HCL's lexer reads from every unclosed /* to the end of the
 		// source, so a source of them costs its length squared.
 		return fmt.Sprintf("%s opens a comment with /* that no */ closes. It is not parsed; close the comment, or start each line of it with #.", what)
+	case numberTooLong:
+		// HCL reads a number literal with go-cty, in time that grows
+		// with the square of its digits: a million took 8 s.
+		return fmt.Sprintf("%s has a number of more than %s characters, here. It is not parsed, as reading it would take minutes; the largest number bizpipe accepts has %s digits.", what, thousands(maxNumberChars), thousands(maxNumberDigits))
 	}
 	return fmt.Sprintf("%s nests brackets, braces, blocks, parentheses, string interpolations or template directives more than %d levels deep. It is not parsed, as HCL would exhaust the stack; no real configuration nests that deeply.", what, maxNesting)
 }
@@ -155,6 +167,8 @@ func (p *nestingProblem) summary() string {
 		return "Configuration file too large"
 	case notClosedYet:
 		return "Unclosed comment"
+	case numberTooLong:
+		return "Number too long"
 	}
 	return "Configuration nested too deeply"
 }
@@ -397,6 +411,10 @@ func measureTokens(tokens hclsyntax.Tokens, root nestFrame, base int, lim nestLi
 			if chain > lim.chain {
 				return &nestingProblem{Range: tok.Range, Kind: tooLong}, true
 			}
+		case hclsyntax.TokenNumberLit:
+			if len(tok.Bytes) > maxNumberChars {
+				return &nestingProblem{Range: tok.Range, Kind: numberTooLong}, true
+			}
 		case hclsyntax.TokenInvalid:
 			if invalid == 0 {
 				firstInvalid = tok.Range
@@ -477,7 +495,11 @@ func jsonNesting(src []byte, filename string) *nestingProblem {
 	var stack []byte // the closing byte of each open array or object
 	tokens := 0
 	inWord := false // within a run of bytes that is a number or keyword
+	// number is how many bytes of a number have been read, from
+	// numberStart: HCL reads one in time that grows with the square of
+	// its digits (maxNumberChars).
 	pos := hcl.InitialPos
+	number, numberStart := 0, pos
 	advance := func(b byte) {
 		pos.Byte++
 		switch {
@@ -505,6 +527,16 @@ func jsonNesting(src []byte, filename string) *nestingProblem {
 			}
 		}
 		inWord = word
+		if (b >= '0' && b <= '9') || b == '-' || b == '+' || b == '.' || b == 'e' || b == 'E' {
+			if number == 0 {
+				numberStart = pos
+			}
+			if number++; number > maxNumberChars {
+				return &nestingProblem{Range: hcl.Range{Filename: filename, Start: numberStart, End: pos}, Kind: numberTooLong}
+			}
+		} else {
+			number = 0
+		}
 		switch b {
 		case '[', '{':
 			stack = append(stack, b+2) // ']' and '}'

@@ -306,7 +306,7 @@ func TestNestingAllowsLongConfigurations(t *testing.T) {
 	// A JSON file with long strings, deep in arrays: only their
 	// interpolations and directives are nesting, not literal text.
 	j := `{"group": {"g": {"signing_certificate": "4E077EB5555B50DCBCBF3D7261281954D2A1999D"}}, "locals": {` +
-		`"long": "` + rep("${1}", 2*maxChain) + `", "text": "` + rep("([{ -", 2*maxChain) + `", "deep": ` +
+		`"long": "` + rep("${1} ", 2*maxChain) + `", "text": "` + rep("([{ -", 2*maxChain) + `", "deep": ` +
 		rep("[", maxNesting-3) + `"` + rep("x", 4*maxNesting) + `"` + rep("]", maxNesting-3) + `}}`
 	mainJSON := filepath.Join(t.TempDir(), "main.hcl.json")
 	writeTestFile(t, mainJSON, j)

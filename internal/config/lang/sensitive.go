@@ -57,7 +57,7 @@ func literalSecrets(f *hcl.File) []string {
 		switch b.Type {
 		case "variable":
 			if s := b.Body.Attributes["sensitive"]; s != nil {
-				if v, diags := s.Expr.Value(nil); !diags.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True() {
+				if v, diags := evaluateConstant(s.Expr, newMeter()); !diags.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True() {
 					attr = b.Body.Attributes["default"]
 				}
 			}

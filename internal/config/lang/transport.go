@@ -48,7 +48,11 @@ func (d *decoder) headers(a *hcl.Attribute, what string) map[string]hcl.Expressi
 		if !d.checkRefs(p.Key, false) {
 			continue
 		}
-		k, ds := p.Key.Value(d.ctxFor(p.Key.Range()))
+		k, ds := evaluate(p.Key, d.ctxFor(p.Key.Range()), d.meter)
+		if d.meter.spent {
+			d.add(tagEval(ds)...)
+			continue
+		}
 		k, _ = k.Unmark()
 		if ds.HasErrors() || k.Type() != cty.String || !k.IsKnown() || k.IsNull() || k.AsString() == "" {
 			d.add(diag.Errorf(diag.CodeInvalidValue, p.Key.Range(), "Invalid header name",

@@ -64,7 +64,7 @@ func (d *decoder) constant(a *hcl.Attribute, ty cty.Type) (cty.Value, bool) {
 			"The %s attribute of a variable block must be a constant; it cannot refer to anything.", a.Name))
 		return cty.NilVal, false
 	}
-	val, ds := a.Expr.Value(nil)
+	val, ds := evaluateConstant(a.Expr, d.meter)
 	if ds.HasErrors() {
 		d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
 		return cty.NilVal, false
@@ -157,10 +157,21 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 			return cty.NilVal, false
 		}
 		var vds hcl.Diagnostics
-		val, vds = expr.Value(nil)
+		val, vds = evaluateConstant(expr, d.meter)
 		if vds.HasErrors() {
+			// Only the summary of a refusal: its detail may quote
+			// the value, a secret perhaps.
+			why := fmt.Sprintf("must be a constant %s", v.Type.FriendlyName())
+			for _, x := range vds {
+				switch x.Summary {
+				case "Number out of range":
+					why = fmt.Sprintf("has a number out of range (bizpipe accepts numbers between about 10^-%d and 10^%d in magnitude)", maxDecimalExponent, maxDecimalExponent)
+				case "Value too large", "Evaluation too costly":
+					why = "is too large to evaluate"
+				}
+			}
 			d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
-				fmt.Sprintf("The value of %s must be a constant %s.", source, v.Type.FriendlyName())))
+				fmt.Sprintf("The value of %s %s.", source, why)))
 			return cty.NilVal, false
 		}
 	}
@@ -168,6 +179,13 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 	if err != nil {
 		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
 			fmt.Sprintf("The value of %s is not a valid %s: %s.", source, v.Type.FriendlyName(), err)))
+		return cty.NilVal, false
+	}
+	// A string taken literally is measured too: one of a million digits
+	// would take minutes to read where a number is needed.
+	if s := measure(out, valueLimit); s.beyond(valueLimit) {
+		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
+			tooLargeText("The value of "+source, s)+"."))
 		return cty.NilVal, false
 	}
 	return out, true

@@ -1,0 +1,102 @@
+package lsp
+
+import (
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/lsp/jsonrpc"
+)
+
+// TestCheckThatDoesNotEnd: a check cannot be interrupted, and one that
+// runs on (a buffer that takes go-cty minutes, before the language bounded
+// evaluation) kept the server from answering: a hover waited for it, and
+// the shutdown behind the hover, and after exit Serve waited for it too,
+// holding the process and its gigabytes. Now a request waits for a check
+// in flight at most requestWait and is answered without it, and Serve
+// returns exitWait after exit.
+func TestCheckThatDoesNotEnd(t *testing.T) {
+	started := make(chan struct{}, 16)
+	release := make(chan struct{})
+	defer close(release)
+	check := func(dir string, _ map[string][]byte) *snapshot {
+		started <- struct{}{}
+		<-release
+		return &snapshot{dir: dir, cfg: &model.Config{}}
+	}
+	const wait = 200 * time.Millisecond
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(inR, outW, Options{check: check, exitWait: wait, requestWait: wait, Debounce: time.Millisecond})
+		_ = outW.Close()
+	}()
+	client := jsonrpc.NewConn(outR, inW)
+	responses := make(chan *jsonrpc.Message, 16)
+	go func() {
+		for {
+			m, err := client.Read()
+			if err != nil {
+				close(responses)
+				return
+			}
+			if m.Method == "" {
+				responses <- m
+			}
+		}
+	}()
+	call := func(id int, method string, params any) {
+		t.Helper()
+		raw, _ := json.Marshal(params)
+		sent := time.Now()
+		if err := client.Write(&jsonrpc.Message{JSONRPC: "2.0", ID: json.RawMessage(itoa(id)), Method: method, Params: raw}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-responses:
+			if string(m.ID) != itoa(id) || m.Error != nil {
+				t.Fatalf("%s: answer %s %+v", method, m.ID, m.Error)
+			}
+		case <-time.After(10 * wait):
+			t.Fatalf("%s: no answer after %s, while a check runs", method, time.Since(sent))
+		}
+	}
+	call(1, "initialize", map[string]any{})
+	uri := "file://" + filepath.ToSlash(filepath.Join(t.TempDir(), "main.hcl"))
+	if err := client.Notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
+		"uri": uri, "version": 1, "text": "group \"g\" {}\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(time.Minute):
+		t.Fatal("the check did not start")
+	}
+	// The directory has no snapshot yet: the hover would check it.
+	call(2, "textDocument/hover", map[string]any{"textDocument": map[string]any{"uri": uri}, "position": map[string]int{"line": 0, "character": 8}})
+	call(3, "shutdown", nil)
+	exited := time.Now()
+	if err := client.Notify("exit", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v, want nil after shutdown", err)
+		}
+		if d := time.Since(exited); d > 10*wait {
+			t.Errorf("Serve returned %s after exit, want about %s", d, wait)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Serve did not return after exit while a check runs")
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
