@@ -227,6 +227,27 @@ func checkFormatOutput(list bool) func(args []cty.Value) error {
 // formatVerbs counts the verbs of a format string and returns the largest
 // width or precision among them (checkFormatWidths bounds each).
 func formatVerbs(s string) (verbs, width int64) {
+	_ = formatVerbSpecs(s, func(start, end int) error {
+		verbs++
+		n := int64(0)
+		for _, c := range []byte(s[start:end]) {
+			switch {
+			case c >= '0' && c <= '9':
+				n = min(n*10+int64(c-'0'), maxPadding+1)
+			default:
+				width, n = max(width, n), 0
+			}
+		}
+		width = max(width, n)
+		return nil
+	})
+	return verbs, width
+}
+
+// formatVerbSpecs calls fn with where each verb's flags, index, width and
+// precision stand in s (s[start:end], after its '%'; "%%" is no verb),
+// stopping at fn's first error.
+func formatVerbSpecs(s string, fn func(start, end int) error) error {
 	for i := 0; i < len(s); i++ {
 		if s[i] != '%' {
 			continue
@@ -235,20 +256,16 @@ func formatVerbs(s string) (verbs, width int64) {
 			i++
 			continue
 		}
-		verbs++
-		n := int64(0)
-		for i++; i < len(s) && strings.IndexByte("+- #0123456789.[]", s[i]) >= 0; i++ {
-			switch c := s[i]; {
-			case c >= '0' && c <= '9':
-				n = min(n*10+int64(c-'0'), maxPadding+1)
-			default:
-				width, n = max(width, n), 0
-			}
+		end := i + 1
+		for end < len(s) && strings.IndexByte("+- #0123456789.[]", s[end]) >= 0 {
+			end++
 		}
-		width = max(width, n)
-		i--
+		if err := fn(i+1, end); err != nil {
+			return err
+		}
+		i = end - 1 // the verb character (or the end) is looked at by the loop
 	}
-	return verbs, width
+	return nil
 }
 
 // checkJSONText is jsondecode's check: the nesting (checkJSONNesting), the

@@ -469,16 +469,9 @@ func checkFormatWidths(args []cty.Value) error {
 		return nil
 	}
 	s := v.AsString()
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == '%' {
-			i++
-			continue
-		}
+	return formatVerbSpecs(s, func(start, end int) error {
 		inIndex, what := false, "width"
-		for i++; i < len(s) && strings.IndexByte("+- #0123456789.[]", s[i]) >= 0; i++ {
+		for i := start; i < end; i++ {
 			switch c := s[i]; {
 			case c == '[':
 				inIndex = true
@@ -488,7 +481,7 @@ func checkFormatWidths(args []cty.Value) error {
 				what = "precision"
 			case c >= '1' && c <= '9' && !inIndex:
 				j := i
-				for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				for j < end && s[j] >= '0' && s[j] <= '9' {
 					j++
 				}
 				// A run of digits may be too long for an int.
@@ -498,9 +491,8 @@ func checkFormatWidths(args []cty.Value) error {
 				i = j - 1
 			}
 		}
-		i-- // the verb character (or the end) is looked at by the loop
-	}
-	return nil
+		return nil
+	})
 }
 
 // shortDigits shows a run of digits, shortened when it is long: it may be
