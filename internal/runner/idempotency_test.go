@@ -2,13 +2,12 @@ package runner_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 )
 
 // TestHTTPIdempotencyKeyComparedWithTheBox: through the runner's sink, a
@@ -29,22 +28,13 @@ receive_location "web" {
 	r, box := start(t, dir)
 	defer runInBackground(t, r)()
 	url := "http://127.0.0.1:" + portOf(t, dir) + "/orders"
+	waitListening(t, url)
 	send := func(body string) *http.Response {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; {
-			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-			req.Header.Set("Idempotency-Key", "order-1")
-			resp, err := http.DefaultClient.Do(req)
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				return resp
-			}
-			if time.Now().After(deadline) {
-				t.Fatal(err)
-			}
-			time.Sleep(20 * time.Millisecond) // not listening yet
-		}
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Idempotency-Key", "order-1")
+		resp, _ := testhttp.Do(t, http.DefaultClient, req)
+		return resp
 	}
 	first := send("<order>1</order>")
 	same := send("<order>1</order>")
