@@ -1,7 +1,7 @@
 //go:build !unix
 
 // Package testfs makes the special files that tests of hostile input
-// directories need.
+// directories need, and (on Linux) the small disks that full-disk tests fill.
 package testfs
 
 import "testing"
