@@ -11,32 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bizpipe/bizpipe/internal/testfs"
 )
-
-// mountTmpfs mounts a tmpfs of the given size at dir, for a real full disk.
-// It needs root (CI runs as root); elsewhere the test is skipped with the
-// reason, but in CI a failure to mount fails the test.
-func mountTmpfs(t *testing.T, dir, size string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mounting a tmpfs to simulate a full disk (CI runs as root): %v: %s", err, out)
-		}
-		t.Skipf("cannot mount a tmpfs to simulate a full disk (needs root): %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-}
-
-func resizeTmpfs(t *testing.T, dir, size string) {
-	t.Helper()
-	if out, err := exec.Command("mount", "-o", "remount,size="+size, dir).CombinedOutput(); err != nil {
-		t.Fatalf("resizing tmpfs: %v: %s", err, out)
-	}
-}
 
 // slowRetrySetup is crashSetup with retries a second apart: a --once run
 // ends with the retries waiting, and the next picks them up.
@@ -62,7 +39,7 @@ func TestFullDisk(t *testing.T) {
 	dir, p := slowRetrySetup(t)
 	out := filepath.Join(dir, "out")
 	data := filepath.Join(dir, "data")
-	mountTmpfs(t, out, "64k")
+	testfs.MountTmpfs(t, out, 64<<10)
 
 	const n = 20
 	bodies := map[string][]byte{}
@@ -92,7 +69,7 @@ func TestFullDisk(t *testing.T) {
 	if !strings.Contains(first, "waiting for retry") || strings.Contains(first, "waiting for retry 0") {
 		t.Errorf("the first run should end with deliveries waiting for a retry: %s", first)
 	}
-	resizeTmpfs(t, out, "8m") // room for the large message below too
+	testfs.ResizeTmpfs(t, out, 8<<20) // room for the large message below too
 	time.Sleep(1100 * time.Millisecond)
 	second := run()
 	if got := countFiles(t, out); got != n {
@@ -103,7 +80,7 @@ func TestFullDisk(t *testing.T) {
 	// Now the message box's disk is full: Receive fails, the files stay in
 	// the input under their own names, and nothing is lost.
 	box := filepath.Join(dir, "box")
-	mountTmpfs(t, box, "512k")
+	testfs.MountTmpfs(t, box, 512<<10)
 	big := map[string][]byte{}
 	// The last one is larger than a chunk: stored as a body file.
 	for i, size := range []int{300 << 10, 300 << 10, 300 << 10, 300 << 10, 2<<20 + 1} {
@@ -124,7 +101,7 @@ func TestFullDisk(t *testing.T) {
 	if !strings.Contains(string(o), "no space left on device") && !strings.Contains(string(o), "full") {
 		t.Errorf("the log does not say the disk is full:\n%s", o)
 	}
-	resizeTmpfs(t, box, "16m")
+	testfs.ResizeTmpfs(t, box, 16<<20)
 	o, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", box, dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("run after freeing the box's disk: %v\n%s", err, o)
@@ -145,7 +122,7 @@ func TestFullDiskMidStream(t *testing.T) {
 	dir, p := slowRetrySetup(t)
 	out := filepath.Join(dir, "out")
 	data := filepath.Join(dir, "data")
-	mountTmpfs(t, out, "4m")
+	testfs.MountTmpfs(t, out, 4<<20)
 	body := make([]byte, 12<<20)
 	rand.Read(body)
 	writeSettled(t, filepath.Join(dir, "in", "big.edi"), body)
@@ -167,7 +144,7 @@ func TestFullDiskMidStream(t *testing.T) {
 	if left, _ := os.ReadDir(out); len(left) != 0 {
 		t.Fatalf("the failed attempt left %d entries in the output directory", len(left))
 	}
-	resizeTmpfs(t, out, "64m")
+	testfs.ResizeTmpfs(t, out, 64<<20)
 	time.Sleep(1100 * time.Millisecond)
 	second := run()
 	if !strings.Contains(second, "delivered 1") {
@@ -184,7 +161,7 @@ func TestFullDiskMidStream(t *testing.T) {
 func TestFullDiskAtOpen(t *testing.T) {
 	dir, _ := crashSetup(t)
 	data := filepath.Join(dir, "data")
-	mountTmpfs(t, data, "1m")
+	testfs.MountTmpfs(t, data, 1<<20)
 	if o, err := exec.Command(bizpipeBin, "run", "--once", "--data-dir", data, dir).CombinedOutput(); err != nil {
 		t.Fatalf("run --once creating the box: %v\n%s", err, o)
 	}
