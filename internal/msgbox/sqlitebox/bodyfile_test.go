@@ -2,19 +2,16 @@ package sqlitebox
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -417,58 +414,6 @@ func TestOperatorOpenCreatesNoBodyDirectory(t *testing.T) {
 		if _, err := os.Stat(path + bodiesSuffix); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Open(%+v) created the body directory: %v", opts, err)
 		}
-	}
-}
-
-// TestBodyFileDiskFull: a disk that fills up while a body file is written
-// fails the Receive with ENOSPC and leaves neither the file nor a message;
-// once space is back, the same body is stored. It needs root, to mount a
-// small tmpfs.
-func TestBodyFileDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mounting a tmpfs (CI runs as root): %v: %s", err, out)
-		}
-		t.Skipf("cannot mount a tmpfs to fill (needs root): %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	b, err := Open(filepath.Join(dir, "box.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	data := mustRead(t, pattern(40, 6<<20))
-	src := filepath.Join(t.TempDir(), "input") // not on the tmpfs
-	if err := os.WriteFile(src, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	file, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	for _, r := range []io.Reader{plainReader{bytes.NewReader(data)}, bytes.NewReader(data), file} {
-		_, _, err = b.ReceiveRouted(t.Context(), in("big"), r, nil)
-		if !errors.Is(err, syscall.ENOSPC) {
-			t.Fatalf("Receive of 6 MiB onto a 4 MiB disk: %v, want ENOSPC", err)
-		}
-		if got := bodyFiles(t, b); len(got) != 0 {
-			t.Errorf("files left after the failed Receive: %v", got)
-		}
-		if n := count(t, b, "messages"); n != 0 {
-			t.Errorf("%d messages after the failed Receive", n)
-		}
-	}
-	if out, err := exec.Command("mount", "-o", "remount,size=16m", dir).CombinedOutput(); err != nil {
-		t.Fatalf("resizing tmpfs: %v: %s", err, out)
-	}
-	m, _, err := b.ReceiveRouted(context.Background(), in("big"), bytes.NewReader(data), nil)
-	if err != nil {
-		t.Fatalf("Receive once space is back: %v", err)
-	}
-	if got := readAll(t, b, m.ID); !bytes.Equal(got, data) {
-		t.Errorf("body differs")
 	}
 }
 

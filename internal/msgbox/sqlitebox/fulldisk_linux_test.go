@@ -1,30 +1,21 @@
 package sqlitebox
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testfs"
 )
-
-// mountTmpfs mounts a tmpfs of size on a new directory and returns it. The
-// tests run as root; without mount(8) or the right they fail, not skip:
-// what they check would otherwise go unchecked.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mounting a tmpfs to fill a disk (the tests run as root): %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
 
 // fillDisk fills the file system of dir and returns the function that
 // frees the space again.
@@ -47,6 +38,49 @@ func fillDisk(t *testing.T, dir string) func() {
 	}
 }
 
+// TestBodyFileDiskFull: a disk that fills up while a body file is written
+// fails the Receive with ENOSPC and leaves neither the file nor a message;
+// once space is back, the same body is stored. It needs root, to mount a
+// small tmpfs.
+func TestBodyFileDiskFull(t *testing.T) {
+	dir := testfs.MountTmpfs(t, t.TempDir(), 4<<20)
+	b, err := Open(filepath.Join(dir, "box.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data := mustRead(t, pattern(40, 6<<20))
+	src := filepath.Join(t.TempDir(), "input") // not on the tmpfs
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, r := range []io.Reader{plainReader{bytes.NewReader(data)}, bytes.NewReader(data), file} {
+		_, _, err = b.ReceiveRouted(t.Context(), in("big"), r, nil)
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("Receive of 6 MiB onto a 4 MiB disk: %v, want ENOSPC", err)
+		}
+		if got := bodyFiles(t, b); len(got) != 0 {
+			t.Errorf("files left after the failed Receive: %v", got)
+		}
+		if n := count(t, b, "messages"); n != 0 {
+			t.Errorf("%d messages after the failed Receive", n)
+		}
+	}
+	testfs.ResizeTmpfs(t, dir, 16<<20)
+	m, _, err := b.ReceiveRouted(context.Background(), in("big"), bytes.NewReader(data), nil)
+	if err != nil {
+		t.Fatalf("Receive once space is back: %v", err)
+	}
+	if got := readAll(t, b, m.ID); !bytes.Equal(got, data) {
+		t.Errorf("body differs")
+	}
+}
+
 // TestReadOnFullDisk: `bizpipe messages list/show` (Open with NoCreate, or
 // ReadOnly) can read a box nobody has open on a full disk. Such a box has
 // no -shm file, which even a read-only connection must create, and the
@@ -54,7 +88,7 @@ func fillDisk(t *testing.T, dir string) func() {
 // through such a box fail saying the disk is full; once there is space
 // the box opens for writing as before, intact.
 func TestReadOnFullDisk(t *testing.T) {
-	dir := mountTmpfs(t, "1m")
+	dir := testfs.MountTmpfs(t, t.TempDir(), 1<<20)
 	path := filepath.Join(dir, "messagebox.db")
 	w, err := Open(path, Options{Lock: true})
 	if err != nil {
@@ -124,7 +158,7 @@ func TestReadOnFullDisk(t *testing.T) {
 // TestReadOnFullDiskIdle: the box nobody has open, no -wal or -shm file
 // left: a read-only open reads the file as immutable.
 func TestReadOnFullDiskIdle(t *testing.T) {
-	dir := mountTmpfs(t, "1m")
+	dir := testfs.MountTmpfs(t, t.TempDir(), 1<<20)
 	path := filepath.Join(dir, "messagebox.db")
 	w, err := Open(path, Options{Lock: true})
 	if err != nil {
