@@ -55,6 +55,16 @@ pipeline decrypts and verifies what arrives with the keys that instance
 reaches, before the message is stored and routed; what it refuses is stored
 as received and suspended with the reason.
 
+With --host it runs only that host's receive locations and send ports, and
+validates only what they need: the stores of the host's instances on
+--server (their service accounts' personal stores, the server's
+other-people store), the certificates in them, and what the host's
+locations and ports use on the server. It neither reads the other hosts'
+stores nor reports anything about them, so that each host can run as its
+own service account, with a personal store the other accounts cannot read.
+Without --host, one process runs every host there and checks them all;
+validate checks every host.
+
 With --once it picks up what is present, processes until nothing more can be
 done now (delivered, suspended, waiting for a retry, or awaiting an
 asynchronous AS2 MDN, which it does not wait for: the summary then ends with
@@ -127,10 +137,13 @@ func runRun(e *env, f runFlags, args []string) error {
 		if f.host != "" && !hostDeclared(cfg, f.host) {
 			return &exitError{code: exitUsage, err: fmt.Errorf("host %q is not declared in the configuration", f.host)}
 		}
+		// With --host, this process may run as that host's service
+		// account alone: what the other hosts need (their accounts'
+		// stores, which it may not read) is neither loaded nor judged.
 		var ds hcl.Diagnostics
-		checked, ds = rules.Check(cfg, rules.Options{})
+		checked, ds = rules.Check(cfg, rules.Options{Server: server, Host: f.host})
 		diags = append(diags, ds...)
-		ls, err := live.Check(cfg, checked, live.Options{Server: server, Run: true})
+		ls, err := live.Check(cfg, checked, live.Options{Server: server, Host: f.host, Run: true})
 		if err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}

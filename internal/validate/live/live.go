@@ -25,6 +25,11 @@ import (
 type Options struct {
 	// Server is the name of the server this machine is.
 	Server string
+	// Host, when set, checks only that host's instances on Server (run
+	// --host): the process runs as that host's service account, and the
+	// other hosts' accounts are not its business. Empty checks every
+	// host's.
+	Host string
 	// Run adds the run-only rule BP6004 (process user differs from the
 	// instance's service account).
 	Run bool
@@ -45,8 +50,9 @@ type identity struct {
 	unknown bool
 }
 
-// Check runs the live rules for the instances on opts.Server. An error means
-// the check could not run (unknown server, no current user).
+// Check runs the live rules for the instances on opts.Server (of opts.Host,
+// when set). An error means the check could not run (unknown server, no
+// current user).
 func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics, error) {
 	if opts.LookupUser == nil {
 		opts.LookupUser = user.Lookup
@@ -74,7 +80,7 @@ func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics,
 	c := &checker{res: res, opts: opts, current: current, seen: map[string]bool{}}
 	for _, h := range cfg.Hosts {
 		for _, in := range h.Instances {
-			if in.Server != srv || in.Account == nil {
+			if in.Server != srv || in.Account == nil || (opts.Host != "" && h.Name != opts.Host) {
 				continue
 			}
 			if who, ok := c.checkInstance(in); ok {

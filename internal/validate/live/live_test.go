@@ -649,6 +649,39 @@ func TestLive(t *testing.T) {
 			setup: func(s *scene, o *live.Options) { removeAll(s.t, filepath.Join(s.dir, "in")) },
 		},
 
+		// Host (run --host): only that host's instances on the server.
+		{
+			name: "Host: the findings about send_host's instance on srv1",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				hostScene(s, o, deploy)
+				o.Host = "send_host"
+			},
+			want: []finding{
+				{diag.CodeLiveRunAs, hcl.DiagWarning, "inst", "instance {", []string{`host "send_host"`, `runs as "deploy"`}},
+				{diag.CodeLiveUnreadable, hcl.DiagError, "other", `"stores/other"`, []string{`certificate store "other"`, `user "nobody"`}},
+				{diag.CodeLiveDirectory, hcl.DiagWarning, "out", `"out"`, []string{`send port "fabrikam"`, "does not exist"}},
+			},
+		},
+		{
+			name: "Host pass: another host on srv1 reports nothing about send_host",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				hostScene(s, o, deploy)
+				o.Host = "recv_host"
+			},
+		},
+		{
+			name:  "Host pass: send_host has no instance on srv2, recv_host's is left out",
+			setup: func(s *scene, o *live.Options) { o.Server, o.Host = "srv2", "send_host" },
+		},
+		{
+			name:  "Host: recv_host's instance on srv2",
+			setup: func(s *scene, o *live.Options) { o.Server, o.Host = "srv2", "recv_host" },
+			want: []finding{{diag.CodeLiveUser, hcl.DiagError, "recv_user", `"bizpipe-no-such-user-7f3c"`,
+				[]string{`Service account "svc_recv"`, `server "srv2"`}}},
+		},
+
 		// BP6007: the TLS files a transport loads when it starts,
 		// loaded as it loads them.
 		{
@@ -700,6 +733,16 @@ func TestLive(t *testing.T) {
 			s.expect(s.check(opts), tc.want)
 		})
 	}
+}
+
+// hostScene makes send_host's instance on srv1 a finding of each kind:
+// run (BP6004) as deploy, its server's other-people store unreadable by
+// its user (BP6002), its port's directory missing (BP6006).
+func hostScene(s *scene, o *live.Options, deploy *user.User) {
+	o.Run = true
+	o.Current = func() (*user.User, error) { return deploy, nil }
+	s.chmod(s.storeDir("other"), 0o700)
+	removeAll(s.t, filepath.Join(s.dir, "out"))
 }
 
 func removeAll(t *testing.T, path string) {

@@ -26,7 +26,7 @@ func (c *checker) checkFilterLocations() {
 	}
 	for _, p := range c.cfg.SendPorts {
 		expr, ok := p.FilterExpr.(hclsyntax.Expression)
-		if !ok {
+		if !ok || !c.runs(p.Host) {
 			continue
 		}
 		for _, lit := range locationLiterals(expr) {

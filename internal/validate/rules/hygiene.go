@@ -7,7 +7,13 @@ import (
 // checkUnused warns about objects nothing refers to (BP5002). Objects of a
 // kind that a broken reference was meant to name are left alone: one of
 // them may be the one meant, and the BP1001 already says what to fix.
+//
+// With Options.Host nothing is reported: whether a declaration is used is a
+// property of the whole configuration, which validate judges.
 func (c *checker) checkUnused() {
+	if c.host != "" {
+		return
+	}
 	broken := c.cfg.BrokenRefKinds
 	for _, s := range c.cfg.Stores {
 		if !s.Used && !broken["certificate_store"] {

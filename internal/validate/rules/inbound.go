@@ -32,13 +32,13 @@ type partyThumbprint struct {
 func (c *checker) checkLocations() {
 	undeclared := map[*model.Host][]string{}
 	for _, r := range c.cfg.ReceiveLocations {
-		if r.Host == nil {
-			continue // unresolved reference, already reported
+		if r.Host == nil || !c.runs(r.Host) {
+			continue // unresolved reference, already reported, or not covered
 		}
 		needs := r.Needs()
 		if needs.Signing == component.Needed && (c.signingOK || c.rolloverOK) {
 			user := fmt.Sprintf("Receive location %q signs with %s", r.Name, keyUser(r.Pipeline, r.Transport, signingNeed))
-			for _, in := range r.Host.Instances {
+			for _, in := range c.instancesOf(r.Host) {
 				c.checkSigningPair(user, in)
 			}
 		}
@@ -48,7 +48,7 @@ func (c *checker) checkLocations() {
 				undeclared[h] = append(undeclared[h], r.Name)
 			} else {
 				certs := c.decryptionCerts(h)
-				for _, in := range h.Instances {
+				for _, in := range c.instancesOf(h) {
 					for _, dc := range certs {
 						c.checkDecryptionPair(r, in, dc)
 					}
@@ -116,6 +116,9 @@ func (c *checker) thumbprintOf(h *model.Host, dc decryptionCert) string {
 // certificate it repeats.
 func (c *checker) checkPreviousDecryption() {
 	for _, h := range c.cfg.Hosts {
+		if !c.runs(h) {
+			continue
+		}
 		var kept []decryptionCert
 		cur, curOK := c.decrypt[h]
 	entries:
@@ -271,7 +274,7 @@ func (c *checker) checkPartyCerts(user string, userRange hcl.Range, h *model.Hos
 			user, what))
 		return
 	}
-	for _, in := range h.Instances {
+	for _, in := range c.instancesOf(h) {
 		srv := in.Server
 		if srv == nil {
 			continue // unresolved reference, already reported
@@ -421,13 +424,13 @@ func (c *checker) checkAS2() {
 	}
 	var users []string
 	for _, r := range c.cfg.ReceiveLocations {
-		if _, ok := as2Of(r.Transport); ok {
+		if _, ok := as2Of(r.Transport); ok && c.runs(r.Host) {
 			users = append(users, fmt.Sprintf("receive location %q", r.Name))
 		}
 	}
 	for _, p := range c.cfg.SendPorts {
 		a, ok := as2Of(p.Transport)
-		if !ok {
+		if !ok || !c.runs(p.Host) {
 			continue
 		}
 		users = append(users, fmt.Sprintf("send port %q", p.Name))

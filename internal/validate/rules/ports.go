@@ -28,6 +28,9 @@ const minRSABits = 2048
 func (c *checker) checkPorts() {
 	hostsWithoutInstance := map[*model.Host][]string{}
 	for _, p := range c.cfg.SendPorts {
+		if !c.runs(p.Host) {
+			continue
+		}
 		needs := p.Needs()
 		signs, encrypts := needs.Signing == component.Needed, needs.Encryption == component.Needed
 		if p.Host == nil {
@@ -41,7 +44,7 @@ func (c *checker) checkPorts() {
 		}
 		if signs && (c.signingOK || c.rolloverOK) {
 			user := fmt.Sprintf("Send port %q signs with %s", p.Name, keyUser(p.Pipeline, p.Transport, signingNeed))
-			for _, in := range p.Host.Instances {
+			for _, in := range c.instancesOf(p.Host) {
 				c.checkSigningPair(user, in)
 			}
 		}
@@ -69,13 +72,21 @@ func (c *checker) checkSigningCertificateSet() {
 		return
 	}
 	var pipelines, ports []string
+	// With Options.Host, the pipelines its ports and locations use.
+	covered := map[*model.Pipeline]bool{}
+	for _, p := range c.cfg.SendPorts {
+		covered[p.Pipeline] = covered[p.Pipeline] || c.runs(p.Host)
+	}
+	for _, r := range c.cfg.ReceiveLocations {
+		covered[r.Pipeline] = covered[r.Pipeline] || c.runs(r.Host)
+	}
 	for _, pl := range c.cfg.Pipelines {
-		if pl.Signs() {
+		if pl.Signs() && (c.host == "" || covered[pl]) {
 			pipelines = append(pipelines, pl.Name)
 		}
 	}
 	for _, p := range c.cfg.SendPorts {
-		if p.Needs().Signing == component.Needed {
+		if c.runs(p.Host) && p.Needs().Signing == component.Needed {
 			ports = append(ports, p.Name)
 		}
 	}
@@ -83,7 +94,7 @@ func (c *checker) checkSigningCertificateSet() {
 	// MDNs, language §11).
 	var locations []string
 	for _, r := range c.cfg.ReceiveLocations {
-		if r.Needs().Signing == component.Needed {
+		if c.runs(r.Host) && r.Needs().Signing == component.Needed {
 			locations = append(locations, r.Name)
 		}
 	}
@@ -242,7 +253,7 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 		return // unknown or malformed, already reported
 	}
 	rng := p.EncryptionCertificate.Range
-	for _, in := range p.Host.Instances {
+	for _, in := range c.instancesOf(p.Host) {
 		srv := in.Server
 		if srv == nil || !c.once(fmt.Sprintf("enc:%p:%p", p, srv)) {
 			continue // unresolved, or this server already checked for this port

@@ -38,7 +38,9 @@ func (c *checker) checkUnrouted() {
 		ports = append(ports, indexFilter(p))
 	}
 	for _, rl := range c.cfg.ReceiveLocations {
-		if c.mayBeRouted(rl, ports) {
+		// Every port counts (a covered location routes to any), but
+		// only a covered location is reported.
+		if !c.runs(rl.Host) || c.mayBeRouted(rl, ports) {
 			continue
 		}
 		why := "No send port has a filter"
@@ -239,7 +241,7 @@ func (c *checker) checkFilterProperties() {
 	}
 	keys := sortedNames(set)
 	for _, p := range c.cfg.SendPorts {
-		if p.FilterExpr == nil {
+		if p.FilterExpr == nil || !c.runs(p.Host) {
 			continue
 		}
 		seen := map[string]bool{}

@@ -28,6 +28,18 @@ type Options struct {
 	// Cache reads each store once; nil means a fresh cache. The run-time
 	// engine passes its own so that it uses the very keys validation checked.
 	Cache *certstore.Cache
+	// Host, when set, limits the checks to what host Host's instances on
+	// server Server need, for a run --host process that runs as one
+	// service account and may not read the stores of the others: only
+	// the stores those instances use are loaded, and only Host's send
+	// ports, receive locations and those instances are judged. What is
+	// the group's, the parties' or the configuration's as a whole is
+	// still checked; unused declarations (BP5002) are not. Empty (the
+	// default, validate and run without --host) checks everything and
+	// ignores Server.
+	Host string
+	// Server is the server whose instances of Host are checked.
+	Server string
 }
 
 // Result is what Check found, beyond the diagnostics: the loaded stores, for
@@ -46,7 +58,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	if opts.Cache == nil {
 		opts.Cache = certstore.NewCache()
 	}
-	c := &checker{cfg: cfg, now: opts.Now, cache: opts.Cache,
+	c := &checker{cfg: cfg, now: opts.Now, cache: opts.Cache, host: opts.Host, server: opts.Server,
 		stores: map[*model.CertificateStore]*loadedStore{}}
 	c.loadStores()
 	c.checkThumbprints()
@@ -76,6 +88,8 @@ type checker struct {
 	cache  *certstore.Cache
 	diags  hcl.Diagnostics
 	stores map[*model.CertificateStore]*loadedStore
+	// host and server are Options.Host and Options.Server.
+	host, server string
 
 	// Parsed thumbprints; ok is false when absent, unknown or malformed.
 	signing   thumbprint.Thumbprint
@@ -99,6 +113,51 @@ type checker struct {
 	// reported de-duplicates certificate findings that are properties of a
 	// certificate, not of a pair (dates, key usage, key size).
 	reported map[string]bool
+}
+
+// runs reports whether the checks cover host h: every host, or only
+// Options.Host. An unresolved host (nil) is covered only without a filter.
+func (c *checker) runs(h *model.Host) bool {
+	return c.host == "" || (h != nil && h.Name == c.host)
+}
+
+// instancesOf returns the instances of h the checks cover: all of them, or,
+// with Options.Host, those on Options.Server.
+func (c *checker) instancesOf(h *model.Host) []*model.Instance {
+	if c.host == "" {
+		return h.Instances
+	}
+	var out []*model.Instance
+	for _, in := range h.Instances {
+		if in.Server != nil && in.Server.Name == c.server {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// neededStores is nil without Options.Host; with it, the stores the
+// covered instances use: their service accounts' personal stores and their
+// servers' other-people stores.
+func (c *checker) neededStores() map[*model.CertificateStore]bool {
+	if c.host == "" {
+		return nil
+	}
+	need := map[*model.CertificateStore]bool{}
+	for _, h := range c.cfg.Hosts {
+		if !c.runs(h) {
+			continue
+		}
+		for _, in := range c.instancesOf(h) {
+			if in.Account != nil && in.Account.PersonalStore != nil {
+				need[in.Account.PersonalStore] = true
+			}
+			if in.Server.OtherPeopleStore != nil {
+				need[in.Server.OtherPeopleStore] = true
+			}
+		}
+	}
+	return need
 }
 
 func (c *checker) add(d ...*hcl.Diagnostic) { c.diags = append(c.diags, d...) }

@@ -21,7 +21,8 @@ type loadedStore struct {
 	complete bool
 }
 
-// loadStores reads every declared store once (concurrently: PKCS#12 key
+// loadStores reads every declared store (with Options.Host, every store
+// the covered instances use) once (concurrently: PKCS#12 key
 // derivation dominates) and reports BP2001–BP2003 and BP2005.
 func (c *checker) loadStores() {
 	type job struct {
@@ -30,8 +31,11 @@ func (c *checker) loadStores() {
 		err   error
 	}
 	var jobs []*job
+	need := c.neededStores()
 	for _, s := range c.cfg.Stores {
-		if !s.Path.Usable() {
+		// A store another host's account uses may be private to that
+		// account: not even opened (Options.Host).
+		if !s.Path.Usable() || (need != nil && !need[s]) {
 			c.stores[s] = &loadedStore{}
 			continue
 		}

@@ -13,7 +13,8 @@ import (
 )
 
 // checkThumbprints parses the group's signing thumbprint, every port's
-// encryption thumbprint and every host's decryption thumbprints (BP2004).
+// encryption thumbprint and every host's decryption thumbprints (BP2004):
+// the ports' and hosts' Options.Host covers.
 func (c *checker) checkThumbprints() {
 	c.encrypt = map[*model.SendPort]thumbprint.Thumbprint{}
 	c.hidden = map[thumbprint.Thumbprint]bool{}
@@ -24,6 +25,9 @@ func (c *checker) checkThumbprints() {
 		}
 	}
 	for _, p := range c.cfg.SendPorts {
+		if !c.runs(p.Host) {
+			continue
+		}
 		if tp, ok := c.parseThumbprint(p.EncryptionCertificate, "encryption_certificate of send port \""+p.Name+"\""); ok {
 			c.encrypt[p] = tp
 		}
@@ -31,6 +35,9 @@ func (c *checker) checkThumbprints() {
 	c.decrypt = map[*model.Host]thumbprint.Thumbprint{}
 	c.previous = map[*model.Host][]decryptionCert{}
 	for _, h := range c.cfg.Hosts {
+		if !c.runs(h) {
+			continue
+		}
 		if tp, ok := c.parseThumbprint(h.DecryptionCertificate, "decryption_certificate of host \""+h.Name+"\""); ok {
 			c.decrypt[h] = tp
 		}

@@ -1,0 +1,322 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// hostsConfig is the quickstart's send_host beside other_host, which runs
+// on the same server as service account svc_other (OS user root) with a
+// personal store of its own, a receive location and a send port. %[1]s is
+// the test's directory, %[2]s the OS user of svc_send.
+const hostsConfig = `
+group "contoso" {
+  signing_certificate = "4E077EB5555B50DCBCBF3D7261281954D2A1999D"
+}
+variable "p12_password" {
+  type      = string
+  default   = "demo-only"
+  sensitive = true
+}
+certificate_store "svc_send_personal" {
+  path     = "%[1]s/stores/svc_send"
+  password = var.p12_password
+}
+certificate_store "svc_other_personal" {
+  path     = "%[1]s/stores/svc_other"
+  password = var.p12_password
+}
+certificate_store "srv1_other_people" {
+  path = "%[1]s/stores/srv1_other_people"
+}
+service_account "svc_send" {
+  user           = "%[2]s"
+  personal_store = certificate_store.svc_send_personal
+}
+service_account "svc_other" {
+  user           = "root"
+  personal_store = certificate_store.svc_other_personal
+}
+server "srv1" {
+  other_people_store = certificate_store.srv1_other_people
+}
+host "send_host" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc_send
+  }
+}
+host "other_host" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc_other
+  }
+}
+pipeline "sign_encrypt" {
+  encoder "smime" {
+    signature = "clear"
+    encrypt   = true
+  }
+}
+receive_location "orders_in" {
+  host         = host.send_host
+  content_type = "application/xml"
+  properties   = { partner = "fabrikam" }
+  transport "file" {
+    path = "%[1]s/in"
+  }
+}
+send_port "fabrikam" {
+  host                   = host.send_host
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "CCFE302DA296CC18B316BA3063F069169382D9FC"
+  filter                 = message.properties.partner == "fabrikam"
+  transport "file" {
+    path      = "%[1]s/out"
+    file_name = "${message.id}.eml"
+  }
+}
+receive_location "other_in" {
+  host       = host.other_host
+  properties = { partner = "other" }
+  transport "file" {
+    path = "%[1]s/other_in"
+  }
+}
+send_port "other_out" {
+  host                   = host.other_host
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "CCFE302DA296CC18B316BA3063F069169382D9FC"
+  filter                 = message.properties.partner == "other"
+  transport "file" {
+    path = "%[1]s/other_out"
+  }
+}
+`
+
+// TestRunHostPrivateStores: on a server where each host runs as its own
+// service account with a personal store the others cannot read, run
+// --host checks, loads and runs only what that host needs, and says
+// nothing about the other host; run without --host, one process for every
+// host, refuses to start as today. bizpipe runs as a user that cannot read
+// other_host's store (mode 000): the test's own user, or, as root (who
+// reads everything), nobody, in a copy of the test binary it can reach.
+func TestRunHostPrivateStores(t *testing.T) {
+	as := runAsUser(t)
+	base := reachableTempDir(t)
+	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "svc_send"), filepath.Join(base, "stores", "svc_send"))
+	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "svc_send"), filepath.Join(base, "stores", "svc_other"))
+	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "srv1_other_people"), filepath.Join(base, "stores", "srv1_other_people"))
+	// Directories the runs write, whichever user they run as.
+	for _, d := range []string{"in", "out", "data-all", "data-host"} {
+		mkdirMode(t, filepath.Join(base, d), 0o777)
+	}
+	mkdirMode(t, filepath.Join(base, "config"), 0o755)
+	writeMode(t, filepath.Join(base, "config", "bizpipe.hcl"), 0o644, fmt.Appendf(nil, hostsConfig, base, as.Username))
+	order, err := os.ReadFile(filepath.Join(examplesDir, "quickstart", "samples", "order-1001.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeMode(t, filepath.Join(base, "in", "order-1001.xml"), 0o666, order)
+	// other_host's account's own store: nobody else may read it.
+	chmodT(t, filepath.Join(base, "stores", "svc_other"), 0o000)
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(base, "stores", "svc_other"), 0o755) })
+	bin := filepath.Join(base, "bin", "bizpipe")
+	copyExecutable(t, bin)
+
+	// One process for every host: it reads other_host's store too, and
+	// refuses to start, as before.
+	code, stdout, stderr := runBizpipeAs(t, as, base, bin, "run", "--once", "--server", "srv1", "--data-dir", "data-all", "config")
+	if code != exitFindings {
+		t.Errorf("run without --host: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFindings, stdout, stderr)
+	}
+	for _, want := range []string{
+		`[BP2001] Certificate store cannot be read`, `certificate store "svc_other_personal"`,
+		`[BP6004] Running as a different user`, `host "other_host"`,
+		`[BP6006]`, `receive location "other_in"`,
+		"not starting: the configuration has errors",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("run without --host: stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(base, "in", "order-1001.xml")); err != nil {
+		t.Errorf("run without --host touched the input: %v", err)
+	}
+
+	// send_host's process, as its account: it starts, delivers, and
+	// nothing it prints is about other_host.
+	code, stdout, stderr = runBizpipeAs(t, as, base, bin, "run", "--once", "--server", "srv1", "--host", "send_host", "--data-dir", "data-host", "config")
+	if code != exitOK {
+		t.Fatalf("run --host send_host: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if want := "received 1, delivered 1, retried 0, suspended 0, waiting for retry 0\n"; stdout != want {
+		t.Errorf("run --host send_host: stdout %q, want %q", stdout, want)
+	}
+	for _, unwanted := range []string{"[BP", "other_host", "svc_other", "other_in", "other_out", "level=WARN", "level=ERROR"} {
+		if strings.Contains(stdout+stderr, unwanted) {
+			t.Errorf("run --host send_host prints %q:\nstdout:\n%s\nstderr:\n%s", unwanted, stdout, stderr)
+		}
+	}
+	if out, _ := filepath.Glob(filepath.Join(base, "out", "*.eml")); len(out) != 1 {
+		t.Errorf("delivered files %q, want one", out)
+	}
+}
+
+// runAsUser is the user the bizpipe processes of a test run as, one that
+// permission bits bind: the test's own user, or nobody when it is root.
+func runAsUser(t *testing.T) *user.User {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		u, err := user.Current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatalf("running as root, the test runs bizpipe as user nobody (from /etc/passwd): %v", err)
+	}
+	return u
+}
+
+// reachableTempDir is t.TempDir() opened up, with the directories above it
+// up to the temporary directory, so that another user can reach it.
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	base := t.TempDir()
+	tmp := filepath.Clean(os.TempDir())
+	if rel, err := filepath.Rel(tmp, base); err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		t.Fatalf("%s is not inside %s", base, tmp)
+	}
+	for d := base; d != tmp; d = filepath.Dir(d) {
+		chmodT(t, d, 0o755)
+	}
+	for d := tmp; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			t.Fatalf("%s (mode %s) cannot be searched by other users: set TMPDIR to a directory such as /tmp", d, fi.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			return base
+		}
+	}
+}
+
+// runBizpipeAs runs bin (a copy of the test binary, which acts as bizpipe
+// under that name: TestMain) as user as in dir, with an environment of
+// PATH alone, and returns its exit code and output.
+func runBizpipeAs(t *testing.T, as *user.User, dir, bin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	if os.Geteuid() == 0 {
+		uid, err := strconv.ParseUint(as.Uid, 10, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gid, err := strconv.ParseUint(as.Gid, 10, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), stdout.String(), stderr.String()
+	case err != nil:
+		t.Fatalf("running %s: %v", bin, err)
+	}
+	return 0, stdout.String(), stderr.String()
+}
+
+// copyExecutable copies the test binary to path, executable by anyone.
+func copyExecutable(t *testing.T, path string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkdirMode(t, filepath.Dir(path), 0o755)
+	src, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	chmodT(t, path, 0o755)
+}
+
+// copyTree copies the files of directory from into a new directory to,
+// readable by anyone (the demo PKCS#12 files are password-protected).
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	mkdirMode(t, to, 0o755)
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeMode(t, filepath.Join(to, e.Name()), 0o644, data)
+	}
+}
+
+// mkdirMode creates dir and its parents, and gives dir mode (whatever the
+// umask).
+func mkdirMode(t *testing.T, dir string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	chmodT(t, filepath.Dir(dir), 0o755)
+	chmodT(t, dir, mode)
+}
+
+func writeMode(t *testing.T, path string, mode os.FileMode, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	chmodT(t, path, mode)
+}
+
+func chmodT(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
