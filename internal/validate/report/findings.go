@@ -43,7 +43,7 @@ func Findings(diags hcl.Diagnostics, opts Options) []Finding {
 		}
 		if s := d.Subject; s != nil {
 			f.Line, f.Column = s.Start.Line, s.Start.Column
-			f.Object = r.redact.String(contextString(r.files[s.Filename], s.Start.Byte))
+			f.Object = contextString(r.files[s.Filename], s.Start.Byte, r.redact)
 		}
 		out = append(out, f)
 	}
