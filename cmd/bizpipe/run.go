@@ -75,7 +75,17 @@ then they are cancelled (answered 503, nothing stored: the clients send
 again). A second signal stops at once, with exit code 1: what was not
 stored was not acknowledged, and deliveries in flight are attempted again
 after their lease. SIGHUP does not reload the configuration
-(there is no reload): restart run for a changed configuration to take effect.`,
+(there is no reload): restart run for a changed configuration to take effect.
+
+Logs go to stderr. With --log-format json every line run writes there is
+one JSON object: each finding of the validation is a record (WARN for a
+warning, ERROR for an error, msg its summary, and code, severity, detail,
+filename, line, column and object, the block it is in, where it has them),
+and so is the error run ends with ("not starting: ..."). Only a command
+line that cannot be parsed (an unknown flag, a malformed value such as
+--retention 30x, a bad --log-format) is reported as text: the format is
+not known yet. The findings are written whatever --log-level: they say
+why run does not start. The summary goes to stdout.`,
 		Example: `  bizpipe run --once ./config
   BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe run --server srv1 --metrics-addr 127.0.0.1:9464 ./config
   bizpipe run --server srv1 --host send_host --data-dir /var/lib/bizpipe --retention 720h ./config`,
@@ -112,6 +122,18 @@ func runRun(e *env, f runFlags, args []string) error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-format %q: use text or json", f.logFormat)}
 	}
+	server := f.server
+	err := runConfigured(e, f, args, &server)
+	if f.logFormat == "json" {
+		return logExitError(withServer(newLogger(e, f.logFormat, slog.LevelError), server), err)
+	}
+	return err
+}
+
+// runConfigured is run once --log-format is known to be good. It sets
+// *server to the server it runs for once it is known, for the record of
+// the error it may return.
+func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	if err := runner.CheckLease(f.lease); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--lease %w", err)}
 	}
@@ -129,9 +151,8 @@ func runRun(e *env, f runFlags, args []string) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	var checked *rules.Result
-	server := f.server
 	if !diags.HasErrors() {
-		if server, err = serverOf(cfg, server); err != nil {
+		if *server, err = serverOf(cfg, *server); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
 		if f.host != "" && !hostDeclared(cfg, f.host) {
@@ -141,15 +162,21 @@ func runRun(e *env, f runFlags, args []string) error {
 		// account alone: what the other hosts need (their accounts'
 		// stores, which it may not read) is neither loaded nor judged.
 		var ds hcl.Diagnostics
-		checked, ds = rules.Check(cfg, rules.Options{Server: server, Host: f.host})
+		checked, ds = rules.Check(cfg, rules.Options{Server: *server, Host: f.host})
 		diags = append(diags, ds...)
-		ls, err := live.Check(cfg, checked, live.Options{Server: server, Host: f.host, Run: true})
+		ls, err := live.Check(cfg, checked, live.Options{Server: *server, Host: f.host, Run: true})
 		if err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
 		diags = append(diags, ls...)
 	}
-	if len(diags) > 0 {
+	switch {
+	case len(diags) == 0:
+	case f.logFormat == "json":
+		// Whatever --log-level: the findings say why run refuses to
+		// start, or what to look at before it does.
+		logFindings(withServer(newLogger(e, f.logFormat, min(level, slog.LevelWarn)), *server), diags, cfg)
+	default:
 		if werr := e.report(e.stderr, report.FormatText, diags, cfg); werr != nil {
 			return &exitError{code: exitUsage, err: werr}
 		}
@@ -158,7 +185,7 @@ func runRun(e *env, f runFlags, args []string) error {
 		return &exitError{code: exitFindings, err: errors.New("not starting: the configuration has errors")}
 	}
 
-	log := newLogger(e, f.logFormat, level).With("server", server)
+	log := newLogger(e, f.logFormat, level).With("server", *server)
 	// The embedded box's own lock first (it is the one that covers every
 	// path to the database), so that a second run is told which database
 	// is in use.
@@ -182,14 +209,14 @@ func runRun(e *env, f runFlags, args []string) error {
 	m := metrics.New()
 	m.RegisterBacklog(box.Backlog)
 	r, err := runner.New(runner.Options{
-		Config: cfg, Checked: checked, Server: server, Host: f.host,
+		Config: cfg, Checked: checked, Server: *server, Host: f.host,
 		Box: box, Log: log, Metrics: m, Lease: f.lease, Retention: f.retention,
 		SpoolDir: spool,
 	})
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}
-	expiry := certificateExpiry(cfg, checked, server, f.host)
+	expiry := certificateExpiry(cfg, checked, *server, f.host)
 	m.RegisterCertificateExpiry(func() []metrics.CertificateExpiry { return expiry(time.Now()) })
 	// Deliveries spend much of their time in file system calls (fsync,
 	// rename, link, unlink) that hold a Go scheduler slot until the
@@ -206,7 +233,7 @@ func runRun(e *env, f runFlags, args []string) error {
 	defer close(ran)
 	go stopAtSecondSignal(ctx, ran, log)
 	if f.metricsAddr != "" {
-		srv, err := serveMetrics(f.metricsAddr, m)
+		srv, err := serveMetrics(f.metricsAddr, m, log)
 		if err != nil {
 			return &exitError{code: exitFindings, err: err}
 		}
@@ -290,14 +317,78 @@ func newLogger(e *env, format string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(e.stderr, opts))
 }
 
-func serveMetrics(addr string, m *metrics.Metrics) (*http.Server, error) {
+// logFindings logs each of diags as a record of its own, WARN for a
+// warning and ERROR for an error, the message its summary: what
+// validate's JSON report says of it but for the source snippet, with
+// sensitive values replaced as every report replaces them.
+func logFindings(log *slog.Logger, diags hcl.Diagnostics, cfg *model.Config) {
+	files, parsed := sources(cfg)
+	for _, fd := range report.Findings(diags, report.Options{Files: files, Parsed: parsed, Redact: newRedactor(cfg).r}) {
+		level := slog.LevelError
+		if fd.Severity == "warning" {
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{slog.String("severity", fd.Severity)}
+		if fd.Code != "" {
+			attrs = append(attrs, slog.String("code", fd.Code))
+		}
+		if fd.Detail != "" {
+			attrs = append(attrs, slog.String("detail", fd.Detail))
+		}
+		if fd.Filename != "" {
+			attrs = append(attrs, slog.String("filename", fd.Filename))
+		}
+		if fd.Line > 0 {
+			attrs = append(attrs, slog.Int("line", fd.Line), slog.Int("column", fd.Column))
+		}
+		if fd.Object != "" {
+			attrs = append(attrs, slog.String("object", fd.Object))
+		}
+		log.LogAttrs(context.Background(), level, fd.Summary, attrs...)
+	}
+}
+
+// logExitError logs the error run ends with, when it has one to print, as
+// an ERROR record of log, and returns it without that error: with
+// --log-format json every line run writes to stderr is a record, the last
+// one too.
+func logExitError(log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		// runConfigured returns exitErrors only; run reports any
+		// other error as bad usage.
+		ee = &exitError{code: exitUsage, err: err}
+	}
+	if ee.err == nil {
+		return ee
+	}
+	log.Error(ee.err.Error())
+	return &exitError{code: ee.code}
+}
+
+// withServer adds server to the records of log, when it is known: the
+// records before run starts, as the engine's do.
+func withServer(log *slog.Logger, server string) *slog.Logger {
+	if server == "" {
+		return log
+	}
+	return log.With("server", server)
+}
+
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics address %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The server's own errors (a failed accept, a handler's panic) are
+	// log lines as any other, in --log-format, not the log package's.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go srv.Serve(ln)
 	return srv, nil
 }

@@ -191,7 +191,7 @@ func snippet(d *hcl.Diagnostic, f *hcl.File, red redact.Replacer) *JSONSnippet {
 		HighlightEndOffset:   end,
 		Values:               []JSONExpressionValue{},
 	}
-	if ctx := contextString(f, d.Subject.Start.Byte); ctx != "" {
+	if ctx := contextString(f, d.Subject.Start.Byte, red); ctx != "" {
 		s.Context = &ctx
 	}
 	return s

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -35,6 +36,9 @@ func TestSnippetsRedacted(t *testing.T) {
 		{name: "long line, value at the clip", src: `pin = "` + long[:60] + `"` + ` # ` + long[:150] + `SECRETFILEPIN` + long + "\n", secret: secret, from: "pin", to: "pin"},
 		{name: "HCL escapes", src: `pin = "SECRET\"FILE\\PIN"` + "\n", secret: `SECRET"FILE\PIN`, from: "pin", to: "pin"},
 		{name: "heredoc line", src: "pin = <<EOT\nSECRET\nFILEPIN\nEOT\n", secret: "SECRET\nFILEPIN", from: "pin", to: "EOT\n"},
+		// The block's label is shown as its context ("in pipeline ..."),
+		// not as a snippet line.
+		{name: "block label", src: "pipeline \"SECRETFILEPIN\" {\n  pin = 1\n}\n", secret: secret, from: "pin", to: "pin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +72,12 @@ func TestSnippetsRedacted(t *testing.T) {
 				}
 				if f == FormatJSON {
 					checkJSONHighlight(t, out)
+				}
+			}
+			findings := fmt.Sprintf("%+v", Findings(hcl.Diagnostics{d}, Options{Files: map[string][]byte{"vars.hcl": src}, Redact: red}))
+			for _, form := range append(forms, "secretf", "lepin") {
+				if strings.Contains(strings.ToLower(findings), form) {
+					t.Errorf("Findings show %q: %s", form, findings)
 				}
 			}
 		})

@@ -166,10 +166,15 @@ func clipText(s []byte) string {
 }
 
 // contextString names the block around offset in f, as HCL's writer does
-// (`send_port "x"`), or returns "". HCL's native navigation tries every
-// block of the file in turn, for every diagnostic; the blocks are in order,
-// so they are searched.
-func contextString(f *hcl.File, offset int) string {
+// (`send_port "x"`), or returns "", with the sensitive values red replaces
+// replaced: a label is the file as written, as a snippet is. HCL's native
+// navigation tries every block of the file in turn, for every diagnostic;
+// the blocks are in order, so they are searched.
+func contextString(f *hcl.File, offset int, red redact.Replacer) string {
+	return red.String(blockName(f, offset))
+}
+
+func blockName(f *hcl.File, offset int) string {
 	if f == nil {
 		return ""
 	}

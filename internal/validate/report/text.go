@@ -79,7 +79,7 @@ func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, r *result, width uint, 
 		if f == nil || f.Bytes == nil {
 			fmt.Fprintf(&b, "  on %s line %d:\n  (source code not available)\n\n", name, s.Start.Line)
 		} else {
-			ctx := contextString(f, s.Start.Byte)
+			ctx := contextString(f, s.Start.Byte, r.redact)
 			if ctx != "" {
 				ctx = ", in " + ctx
 			}
