@@ -146,12 +146,11 @@ func (s *Serving) Addr() net.Addr {
 func (s *Serving) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	loc, log, srv, served, cancel := s.loc, s.log, s.srv, s.served, s.cancel
-	n := len(s.uploads)
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
-	if n > 0 {
+	if n := s.InProgress(); n > 0 {
 		log.Info("stopping: waiting for uploads in progress", "uploads", n)
 	}
 	// The server's own shutdown outlives ctx by abortAnswer, for the
@@ -206,6 +205,13 @@ func (s *Serving) Track(body *Body) func() {
 		delete(s.uploads, body)
 		s.mu.Unlock()
 	}
+}
+
+// InProgress counts the uploads (Track) whose body is being read.
+func (s *Serving) InProgress() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.uploads)
 }
 
 // cancelUploads cancels the uploads in progress, and those that start
