@@ -124,19 +124,8 @@ func TestReceiveRequestTimeoutAndStall(t *testing.T) {
 			g, lr := newTimeoutRig(t, tc.idle, tc.request, receipts)
 			c := g.rawPost(t, tc.header, 1000, "--b\r\n")
 			if tc.trickle {
-				// A byte every 100 ms, never idle for the idle timeout,
-				// until the location stops reading.
-				done := make(chan struct{})
-				defer func() { c.Close(); <-done }()
-				go func() {
-					defer close(done)
-					for range 100 {
-						time.Sleep(100 * time.Millisecond) // the client's pace
-						if _, err := c.Write([]byte("x")); err != nil {
-							return
-						}
-					}
-				}()
+				// Never idle for the idle timeout.
+				defer transporttest.Trickle(c, 100*time.Millisecond)()
 			}
 			resp, text := answerOn(t, c)
 			if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(text, tc.wantText) {
