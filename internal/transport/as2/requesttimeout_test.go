@@ -80,11 +80,17 @@ func newTimeoutRig(t *testing.T, idle, request time.Duration, receipts *receiptR
 	}
 	t.Cleanup(func() { box.Close() })
 	log, lr := transporttest.NewLog()
-	g := newRepeatRigOn(t, rigOptions{box: box, mdns: box, receipts: receipts, log: log, tune: func(rc *receiver) {
+	o := rigOptions{box: box, mdns: box, log: log, tune: func(rc *receiver) {
 		rc.bodyIdle, rc.requestTimeout = idle, request
-	}})
-	return g, lr
+	}}
+	if receipts != nil {
+		o.receipts = receipts // not a nil *receiptRecorder: that would be a sink
+	}
+	return newRepeatRigOn(t, o), lr
 }
+
+// boxFailed starts the log line of a message the box failed to store.
+const boxFailed = "storing a received AS2 message failed"
 
 // receiptsGot is how many MDNs rec was handed.
 func receiptsGot(rec *receiptRecorder) int {
@@ -136,6 +142,9 @@ func TestReceiveRequestTimeoutAndStall(t *testing.T) {
 			}
 			if n := lr.Count(slog.LevelWarn, tc.notLog); n != 0 {
 				t.Errorf("%d warnings %q, want none", n, tc.notLog)
+			}
+			if n := lr.CountAny(boxFailed); n != 0 {
+				t.Errorf("the timeout logged as the box failing (%q) %d times", boxFailed, n)
 			}
 			if n := len(g.stored(t)); n != 0 {
 				t.Errorf("%d messages stored, want none", n)
@@ -295,5 +304,25 @@ func TestDecodeReceiveRequestTimeout(t *testing.T) {
 		case !tc.diag && (len(diags) != 0 || cfg.RequestTimeout.V != tc.v):
 			t.Errorf("request_timeout %v: diagnostics %v, value %v", tc.v, diags, cfg.RequestTimeout.V)
 		}
+	}
+}
+
+// TestReceiveClientGone: a client that goes away mid-body (a network
+// failure) is logged as a failed read of the body, not as request_timeout,
+// a stall or the box failing; nothing is stored.
+func TestReceiveClientGone(t *testing.T) {
+	g, lr := newTimeoutRig(t, time.Minute, time.Hour, nil)
+	c := g.rawPost(t, nil, len(order), order[:10])
+	transporttest.WaitFor(t, "the upload in progress", func() bool { return g.rc.serving.InProgress() == 1 })
+	c.Close()
+	const gone = "request failed: reading the body"
+	transporttest.WaitFor(t, "the failed read logged", func() bool { return lr.Count(slog.LevelWarn, gone) == 1 })
+	for _, w := range []string{"request_timeout", "stalled", boxFailed} {
+		if n := lr.CountAny(w); n != 0 {
+			t.Errorf("%d log lines %q for a client gone, want none", n, w)
+		}
+	}
+	if n := len(g.stored(t)); n != 0 {
+		t.Errorf("%d messages stored, want none", n)
 	}
 }
