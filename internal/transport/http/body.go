@@ -23,9 +23,10 @@ import (
 // before it. A handler called directly, with no connection, has no
 // deadlines.
 //
-// cancel, from another goroutine (Serving.Shutdown, for a Body it tracks), makes the Read in progress and
-// every later one fail, unless the body was already read to its end: a
-// complete body is stored and answered as usual.
+// cancel, from another goroutine (Serving.Shutdown, for a Body it
+// tracks), makes the Read in progress and every later one fail, unless the
+// body was already read to its end: a complete body is stored and
+// answered as usual.
 type Body struct {
 	mu        sync.Mutex // guards the deadline, done and cancelled, which cancel sets
 	done      bool       // the body was read to its end
