@@ -13,6 +13,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
+	httptransport "github.com/bizpipe/bizpipe/internal/transport/http"
 )
 
 // mdnPeek is how much of a multipart/signed body is read to tell a signed
@@ -57,12 +58,14 @@ func looksLikeMDN(ct string, body io.Reader) (bool, io.Reader) {
 // has the runner settle the delivery awaiting it: 200 once it is judged
 // (whatever the verdict: the partner need not send it again), 400 when it
 // settles nothing (unreadable, or no delivery awaits it), 503 when the box
-// failed (the partner sends it again).
-func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.Logger, party string, body io.Reader) {
-	b, err := io.ReadAll(io.LimitReader(body, as2.MaxMDNSize+1))
+// failed (the partner sends it again). It reads body through br (what
+// looksLikeMDN peeked at, then the rest); a read that fails is answered
+// as a message's would be (Body.Refuse: 408, 413, 503 when run stops),
+// and nothing is settled.
+func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.Logger, party string, body *httptransport.Body, br io.Reader) {
+	b, err := io.ReadAll(io.LimitReader(br, as2.MaxMDNSize+1))
 	if err != nil {
-		log.Warn("reading an asynchronous MDN failed", "error", err)
-		plain(w, http.StatusBadRequest, "the body could not be read")
+		body.Refuse(w, log, plain)
 		return
 	}
 	if len(b) > as2.MaxMDNSize {

@@ -89,7 +89,14 @@ stored either, and is answered 503.
 
 Other answers: 413 above max_body, 400 for missing or malformed AS2 headers,
 503 when the message box cannot store the message or its MDN (the sender
-sends again).
+sends again). A body that brings no byte for 30 s, or a request that takes
+longer than request_timeout, is answered 408 (the answer and the log say
+which); nothing of it is stored. When run stops, a message or an
+asynchronous MDN still arriving gets 30 s to finish; one still arriving
+then is answered 503 with Retry-After, and nothing of it is stored or
+settled: the sender sends it again. A message that had arrived whole is
+stored and answered as usual; should the stop cut its answer off, the
+message sent again is a repeat, answered with its MDN.
 
 With a tls block (cert_file and key_file), the certificate and key are
 loaded as the location starts: ones that cannot be loaded stop run from
@@ -113,6 +120,7 @@ which starts no listener, relies on that check.`,
 			Doc: "The request path that accepts AS2 POSTs."},
 		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
 			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
+		httptransport.RequestTimeoutAttribute,
 		{Name: "async_mdn_attempts", Type: component.Int, Default: DefaultAsyncMDNAttempts,
 			Doc: "How many times an asynchronous MDN is POSTed before the location gives up on it."},
 		{Name: "async_mdn_interval", Type: component.Duration, Default: DefaultAsyncMDNInterval,
@@ -134,6 +142,9 @@ type ReceiveConfig struct {
 	Listen  value.Value[string]
 	Path    value.Value[string]
 	MaxBody value.Value[int64]
+	// RequestTimeout bounds a whole request, message or asynchronous
+	// MDN, as the http transport's.
+	RequestTimeout value.Value[time.Duration]
 	// AsyncMDNAttempts and AsyncMDNInterval are the retries of an
 	// asynchronous MDN's POST.
 	AsyncMDNAttempts value.Value[int]
@@ -144,7 +155,9 @@ type ReceiveConfig struct {
 
 func decodeReceive(b *component.Body) component.Config {
 	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
+		RequestTimeout:   b.Duration("request_timeout"),
 		AsyncMDNAttempts: b.Int("async_mdn_attempts"), AsyncMDNInterval: b.Duration("async_mdn_interval")}
+	httptransport.CheckRequestTimeout(b, c.RequestTimeout)
 	if c.AsyncMDNAttempts.Usable() && c.AsyncMDNAttempts.V < 1 {
 		b.Errorf(c.AsyncMDNAttempts.Range, "Invalid value for async_mdn_attempts", "The async_mdn_attempts of %s must be at least 1.", b.What)
 	}
@@ -199,6 +212,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 	}
 	rc := &receiver{
 		loc: env.Location, listen: c.Listen.V, path: c.Path.V, maxBody: c.MaxBody.V,
+		requestTimeout: c.RequestTimeout.V, bodyIdle: httptransport.DefaultBodyIdleTimeout,
 		certFile: c.CertFile.V, keyFile: c.KeyFile.V,
 		contentType: env.ContentType, props: maps.Clone(env.Properties), sensitive: slices.Clone(env.SensitiveProperties),
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
@@ -217,6 +231,9 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 	}
 	if rc.maxBody <= 0 {
 		rc.maxBody = int64(component.DefaultMaxMessageSize)
+	}
+	if rc.requestTimeout <= 0 {
+		rc.requestTimeout = httptransport.DefaultRequestTimeout
 	}
 	for party, id := range env.PartyAS2IDs {
 		rc.parties[id] = party
@@ -258,6 +275,10 @@ type receiver struct {
 	// keys hold the MDN signing identity: the group's, or its
 	// signing_rollover's from its at on (mdnSigner).
 	keys component.Keys
+
+	// requestTimeout bounds a whole request, bodyIdle each pause of its
+	// body (the http transport's Body).
+	requestTimeout, bodyIdle time.Duration
 }
 
 // Start listens and serves in the background, as the http transport
@@ -268,7 +289,7 @@ func (rc *receiver) Start(ctx context.Context) error {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	base, err := rc.serving.Start(ctx, httptransport.ServeOptions{Location: rc.loc, Listen: rc.listen, Handler: rc,
-		Log: rc.log, Name: "as2", CertFile: rc.certFile, KeyFile: rc.keyFile})
+		Log: rc.log, Name: "as2", CertFile: rc.certFile, KeyFile: rc.keyFile, RequestTimeout: rc.requestTimeout})
 	if err != nil {
 		return err
 	}
@@ -287,9 +308,12 @@ func (rc *receiver) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops accepting and waits, until ctx is done, for the requests in
-// flight; those still running then are aborted (nothing stored, no MDN:
-// the sender sends again).
+// Stop stops accepting and waits, until ctx is done (the runner's
+// StopGrace), for the requests in flight. Then those still reading their
+// body are answered 503 with Retry-After, nothing of them stored (an MDN
+// not settled), and those still running a moment later are aborted
+// (nothing stored, no MDN): the sender sends again either way
+// (httptransport.Serving.Shutdown).
 func (rc *receiver) Stop(ctx context.Context) {
 	if rc.serving.Addr() == nil {
 		return // never started
@@ -376,7 +400,8 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// received (RFC 4130 §7.3.1); a location without a decoding pipeline
 	// computes none, so the body is hashed on its way to the sink.
 	hasher := alg.Hash().New()
-	body := &limitedBody{r: http.MaxBytesReader(w, r.Body, rc.maxBody)}
+	body := httptransport.NewBody(w, r, rc.maxBody, rc.bodyIdle, rc.requestTimeout)
+	defer rc.serving.Track(body)()
 	var src io.Reader = body
 	if req.Receipt == as2.ReceiptNone && rc.receipts != nil {
 		// An asynchronous MDN for one of our sends asks for no receipt
@@ -385,7 +410,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// encrypted).
 		isMDN, br := looksLikeMDN(ct, body)
 		if isMDN {
-			rc.serveMDN(w, r, log, party, br)
+			rc.serveMDN(w, r, log, party, body, br)
 			return
 		}
 		src = br
@@ -426,9 +451,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	pub, err := rc.sink.PublishOutcome(r.Context(), in, entity, dreq)
 	if err != nil {
-		if body.tooLarge {
-			log.Warn("AS2 request refused: body too large", "max_body", rc.maxBody)
-			plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", rc.maxBody))
+		// The body's failure first (stalled, too slow, too large, the
+		// run stopping): the sink's error then only echoes it.
+		if body.Refuse(w, log, plain) {
 			return
 		}
 		log.Error("storing a received AS2 message failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
@@ -441,8 +466,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A sink that found the duplicate before reading the body: the
 		// MIC of an MDN built again (none was kept) needs all of it.
 		if _, err := io.Copy(io.Discard, entity); err != nil {
-			log.Warn("reading a repeated AS2 message failed", "error", err)
-			plain(w, http.StatusBadRequest, "the body could not be read")
+			// Answered as a new message's failure: this request was not
+			// judged, and the one stored stays as it was.
+			body.Refuse(w, log, plain)
 			return
 		}
 	}
@@ -799,22 +825,6 @@ func refusalDescription(err error) string {
 		return "insufficient-message-security"
 	}
 	return "unexpected-processing-error"
-}
-
-// limitedBody remembers that the body went over max_body, whatever the
-// sink made of the error.
-type limitedBody struct {
-	r        io.Reader
-	tooLarge bool
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		b.tooLarge = true
-	}
-	return n, err
 }
 
 // plain answers with a short text that reveals no internals.

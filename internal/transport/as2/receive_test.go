@@ -55,15 +55,26 @@ func (s *recordingSink) PublishOutcome(_ context.Context, _ msgbox.Incoming, bod
 // the test ends; it returns the address it listens on.
 func startReceiver(t *testing.T, cfg *ReceiveConfig, env *component.ReceiveEnv) string {
 	t.Helper()
+	return startReceiverWith(t, cfg, env, nil).serving.Addr().String()
+}
+
+// startReceiverWith is startReceiver that returns the receiver, changed
+// by tune (when not nil) before it starts.
+func startReceiverWith(t *testing.T, cfg *ReceiveConfig, env *component.ReceiveEnv, tune func(*receiver)) *receiver {
+	t.Helper()
 	r, err := cfg.NewReceiver(env)
 	if err != nil {
 		t.Fatal(err)
+	}
+	rc := r.(*receiver)
+	if tune != nil {
+		tune(rc)
 	}
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Stop(context.Background()) })
-	return r.(*receiver).serving.Addr().String()
+	return rc
 }
 
 // TestReceiveTLSPlain: over HTTPS (the tls block), a plain AS2 message to a

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,7 @@ type repeatRig struct {
 	box    mdnBox
 	signer *testpki.Cert
 	url    string
+	rc     *receiver
 }
 
 const repeatID = "<future-42@contoso>"
@@ -90,6 +92,11 @@ type rigOptions struct {
 	wrap func(component.OutcomeSink) component.OutcomeSink
 	// keys sign the MDNs; the zero value: the rig's signer's.
 	keys component.Keys
+	// receipts, log and tune (applied before the location starts), when
+	// set, are the location's.
+	receipts component.ReceiptSink
+	log      *slog.Logger
+	tune     func(*receiver)
 }
 
 // newRepeatRigOn is the rig of an as2 receive location over o.box.
@@ -104,11 +111,12 @@ func newRepeatRigOn(t *testing.T, o rigOptions) *repeatRig {
 	if keys.Signer == nil {
 		keys.Signer = &component.Identity{Cert: signer.Cert, Key: signer.Key}
 	}
-	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
+	rc := startReceiverWith(t, cfg, &component.ReceiveEnv{
 		Location: "in", ContentType: "application/octet-stream", Sink: sink,
 		AS2ID: "FABRIKAM", PartyAS2IDs: map[string]string{"contoso": "CONTOSO"}, MDNs: o.mdns, Keys: keys,
-	}) + "/as2"
-	return &repeatRig{box: o.box, signer: signer, url: url}
+		Receipts: o.receipts, Log: o.log,
+	}, o.tune)
+	return &repeatRig{box: o.box, signer: signer, url: "http://" + rc.serving.Addr().String() + "/as2", rc: rc}
 }
 
 // post returns the answer's status and, for a 200, the MDN entity; else
@@ -121,24 +129,33 @@ func (g *repeatRig) post(t *testing.T, body string, header map[string]string) (i
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{"Content-Type": "application/edi-x12", "AS2-Version": "1.2", "AS2-From": "CONTOSO",
-		"AS2-To": "FABRIKAM", "Message-ID": repeatID, "Disposition-Notification-To": "as2@contoso.example",
-		"Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha256"} {
-		req.Header.Set(k, v)
-	}
-	for k, v := range header {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
+	req.Header = requestHeader(header)
 	resp, b := testhttp.Do(t, nil, req)
 	if resp.StatusCode != http.StatusOK {
 		return resp.StatusCode, b
 	}
 	resp.Header.Del("Date")
 	return resp.StatusCode, as2.JoinEntity(resp.Header, b)
+}
+
+// requestHeader is the header of the rig's requests: a message under
+// repeatID asking for a signed synchronous MDN, unless header says
+// otherwise ("" removes a field).
+func requestHeader(header map[string]string) http.Header {
+	h := http.Header{}
+	for k, v := range map[string]string{"Content-Type": "application/edi-x12", "AS2-Version": "1.2", "AS2-From": "CONTOSO",
+		"AS2-To": "FABRIKAM", "Message-ID": repeatID, "Disposition-Notification-To": "as2@contoso.example",
+		"Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha256"} {
+		h.Set(k, v)
+	}
+	for k, v := range header {
+		if v == "" {
+			h.Del(k)
+		} else {
+			h.Set(k, v)
+		}
+	}
+	return h
 }
 
 // mdnOf parses entity, an MDN that must be signed and answer repeatID.

@@ -13,10 +13,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/message"
@@ -45,18 +43,15 @@ const ReplayedHeader = "Idempotent-Replayed"
 
 const maxIdempotencyKey = 255
 
-// Server limits. readTimeout bounds a whole request, body included, where
-// no RequestTimeout is given (AS2's receive location), so that a client
-// trickling a body cannot hold a connection and an upload forever
-// (ListenerOptions.BodyIdleTimeout bounds each pause of the body);
-// the write timeout, writeMargin past the request's, runs from the end of
-// the request header, so it must cover reading the body and storing it as
-// well as writing the answer.
+// Server limits. The whole request's (ReadTimeout) is the location's
+// request_timeout, so that a client trickling a body cannot hold a
+// connection and an upload forever (ListenerOptions.BodyIdleTimeout
+// bounds each pause of the body); the write timeout, writeMargin past
+// it, runs from the end of the request header, so it must cover reading
+// the body and storing it as well as writing the answer.
 const (
 	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 10 * time.Minute
 	writeMargin       = time.Minute
-	writeTimeout      = readTimeout + writeMargin
 	idleTimeout       = 2 * time.Minute
 	maxHeaderBytes    = 64 << 10
 )
@@ -115,14 +110,7 @@ type Listener struct {
 	log    *slog.Logger
 	budget *Budget
 
-	serving Serving
-
-	// uploads are the requests whose body is being read, which Shutdown
-	// cancels when its context ends; stopping is set then, so that an
-	// upload that registers later is cancelled at once.
-	mu       sync.Mutex
-	uploads  map[*bodyReader]struct{}
-	stopping bool
+	serving Serving // it also tracks the uploads, for Shutdown
 }
 
 // NewListener checks the options and returns an HTTP receiver; Start listens.
@@ -179,8 +167,7 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{o: o, sink: sink, log: log.With("receive_location", o.Location), budget: budget,
-		uploads: map[*bodyReader]struct{}{}}, nil
+	return &Listener{o: o, sink: sink, log: log.With("receive_location", o.Location), budget: budget}, nil
 }
 
 // Start listens on Listen and serves in the background; it returns once the
@@ -203,84 +190,17 @@ func (h *Listener) Start(ctx context.Context) error {
 func (h *Listener) Addr() net.Addr { return h.serving.Addr() }
 
 // Shutdown stops accepting connections and waits for the requests in
-// flight to finish (their messages stored and answered). If ctx ends first
-// (the runner's grace for uploads), the uploads still reading their body
-// are cancelled: the body's reads fail at once, the box rolls the message
-// back, and the client is answered 503 with Retry-After, so it sends
-// again. The requests still running abortAnswer later - answering, or
-// storing a body that was complete - are aborted: their Publish sees a
-// cancelled context, the box rolls back and the clients get no 202. Then
-// Shutdown returns an error wrapping ctx's. Shutdown before Start does
-// nothing.
+// flight to finish (their messages stored and answered); if ctx ends
+// first, the uploads still arriving are answered 503 and the rest aborted
+// (Serving.Shutdown). Shutdown before Start does nothing.
 func (h *Listener) Shutdown(ctx context.Context) error {
-	if n := h.inProgress(); n > 0 {
-		h.log.Info("stopping: waiting for uploads in progress", "uploads", n)
-	}
-	// The server's own shutdown outlives ctx by abortAnswer, for the
-	// cancelled uploads to be answered.
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
-		if n := h.cancelUploads(); n > 0 {
-			h.log.Warn("stopping: uploads in progress cancelled, nothing of them stored; their clients are answered 503 and send again", "uploads", n)
-		}
-		time.AfterFunc(abortAnswer, cancel)
-	})
-	defer stop()
-	if err := h.serving.Shutdown(sctx); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("receive location %q: shutting down with uploads in progress: %w", h.o.Location, ctx.Err())
-		}
+	if err := h.serving.Shutdown(ctx); err != nil {
 		return err
 	}
 	if h.serving.Addr() != nil {
 		h.log.Info("http receive location stopped")
 	}
 	return nil
-}
-
-// abortAnswer is how long a Shutdown whose context ended still waits for
-// the uploads it cancelled to be answered 503, before it closes their
-// connections: writing a small answer takes a moment, unless the client
-// does not read it.
-const abortAnswer = 2 * time.Second
-
-// inProgress counts the uploads whose body is being read.
-func (h *Listener) inProgress() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.uploads)
-}
-
-// track registers body as an upload in progress until the returned func is
-// called; it is cancelled at once when the receiver is already stopping.
-func (h *Listener) track(body *bodyReader) func() {
-	h.mu.Lock()
-	h.uploads[body] = struct{}{}
-	if h.stopping {
-		body.cancel()
-	}
-	h.mu.Unlock()
-	return func() {
-		h.mu.Lock()
-		delete(h.uploads, body)
-		h.mu.Unlock()
-	}
-}
-
-// cancelUploads cancels the uploads in progress, and those that start
-// later, and returns how many were cancelled.
-func (h *Listener) cancelUploads() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.stopping = true
-	n := 0
-	for b := range h.uploads {
-		if b.cancel() {
-			n++
-		}
-	}
-	return n
 }
 
 // ServeHTTP handles one request (see Listener). It is exported so that the
@@ -352,8 +272,8 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		// or a file location's claim keys, never share a key.
 		in.SourceKey = h.o.Location + "/http/" + keys[0]
 	}
-	body := newBodyReader(w, r, h.o.MaxBody, h.o.BodyIdleTimeout, h.o.RequestTimeout)
-	defer h.track(body)()
+	body := NewBody(w, r, h.o.MaxBody, h.o.BodyIdleTimeout, h.o.RequestTimeout)
+	defer h.serving.Track(body)()
 	up := &upload{budget: h.budget, idle: h.o.BodyIdleTimeout}
 	defer up.close()
 	complete, err := up.spool(r.Context(), body)
@@ -412,32 +332,11 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 // refuse answers a request whose body could not be spooled or stored, by
 // the cause: err is the Sink's or spool's error, body's flags say whether
 // the body was to blame.
-func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *bodyReader, err error) {
+func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *Body, err error) {
+	if body.Refuse(w, log, writeError) {
+		return
+	}
 	switch {
-	case errors.Is(body.err, errCancelled):
-		// Checked first: the read that failed then failed because of
-		// the cancel, whatever error it returned.
-		log.Warn("upload cancelled: the receive location is stopping; nothing stored")
-		w.Header().Set("Connection", "close") // the rest of the body is not read
-		w.Header().Set("Retry-After", "30")
-		writeError(w, http.StatusServiceUnavailable, "the receiver is stopping; message not stored; try again later")
-	case body.tooLarge:
-		log.Warn("request refused: body too large", "max_body", h.o.MaxBody)
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", h.o.MaxBody))
-	case body.overran:
-		// Not a stall: the client kept sending, too slowly for the cap
-		// on a whole request. Saying so tells it (and the operator)
-		// that request_timeout, not the network, is what to look at.
-		log.Warn("request failed: the request took longer than request_timeout", "request_timeout", h.o.RequestTimeout.String())
-		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("the request took longer than %v", h.o.RequestTimeout))
-	case body.timedOut:
-		log.Warn("request failed: the body stalled", "idle_timeout", h.o.BodyIdleTimeout.String())
-		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("no request body data for %v", h.o.BodyIdleTimeout))
-	case body.readErr != nil:
-		log.Warn("request failed: reading the body", "error", body.readErr)
-		writeError(w, http.StatusBadRequest, "could not read the request body")
 	case errors.Is(err, errBusy):
 		log.Warn("request refused: too many uploads in flight", "error", err, "in_flight_limit", h.budget.Limit())
 		w.Header().Set("Connection", "close") // the body was not read
@@ -469,7 +368,7 @@ func (d *digestReader) Read(p []byte) (int, error) {
 // answered the request: 422 when the bodies differ, or the body's error
 // when the rest of it could not be read, or 503 when the stored body could
 // not be. Otherwise the caller answers the replay.
-func (h *Listener) repeatDiffers(w http.ResponseWriter, r *http.Request, log *slog.Logger, body *bodyReader, sent *digestReader, msg msgbox.Message) bool {
+func (h *Listener) repeatDiffers(w http.ResponseWriter, r *http.Request, log *slog.Logger, body *Body, sent *digestReader, msg msgbox.Message) bool {
 	key := r.Header.Get(IdempotencyKeyHeader)
 	differs := func() bool {
 		log.Warn("request refused: Idempotency-Key reused with another body; nothing stored", "message_id", msg.ID)
@@ -524,132 +423,6 @@ func validIdempotencyKey(key string) bool {
 		}
 	}
 	return true
-}
-
-// bodyReader wraps the limited request body and remembers why it failed, so
-// that the answer reflects the cause whatever the Sink made of the error.
-// Errors are sticky: once the limit is exceeded no later Read succeeds, so
-// no Sink can commit an oversize body by reading on.
-//
-// Each Read may wait for the client for idle at most (and not past the
-// whole request's deadline): the connection's read deadline is moved
-// before it. A handler called directly, with no connection, has no
-// deadlines.
-//
-// cancel, from another goroutine (Shutdown), makes the Read in progress and
-// every later one fail, unless the body was already read to its end: a
-// complete body is stored and answered as usual.
-type bodyReader struct {
-	mu        sync.Mutex // guards the deadline, done and cancelled, which cancel sets
-	done      bool       // the body was read to its end
-	cancelled bool
-
-	r        io.Reader
-	rc       *http.ResponseController // nil: deadlines not supported
-	idle     time.Duration
-	request  time.Duration // the whole request's bound (RequestTimeout)
-	end      time.Time     // the whole request's deadline
-	err      error
-	tooLarge bool
-	timedOut bool  // no byte for idle
-	overran  bool  // the whole request's deadline passed
-	readErr  error // another failure (the client went away)
-}
-
-func newBodyReader(w http.ResponseWriter, r *http.Request, max int64, idle, request time.Duration) *bodyReader {
-	// The server's ReadTimeout, the same bound, set the connection's
-	// deadline for the header; each body Read moves that deadline, so
-	// this one, counted from the end of the header, is what ends a
-	// request that takes too long, and says so.
-	return &bodyReader{
-		r:       http.MaxBytesReader(w, r.Body, max),
-		rc:      http.NewResponseController(w),
-		idle:    idle,
-		request: request,
-		end:     time.Now().Add(request),
-	}
-}
-
-// errCancelled is the error of a body read cancelled by a Shutdown.
-var errCancelled = errors.New("reading request body: cancelled: the receive location is stopping")
-
-// cancel makes the body's reads fail from now on, unless it was read to
-// its end; it reports whether it did. The deadline in the past wakes a
-// Read waiting for the client.
-func (b *bodyReader) cancel() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.done || b.cancelled {
-		return false
-	}
-	b.cancelled = true
-	if b.rc != nil {
-		_ = b.rc.SetReadDeadline(time.Unix(1, 0))
-	}
-	return true
-}
-
-func (b *bodyReader) Read(p []byte) (int, error) {
-	if b.err != nil {
-		return 0, b.err
-	}
-	capped := false // this read's deadline is the request's, not the idle one
-	// Under mu, so that a cancel is either seen here or sets its deadline
-	// after this one.
-	b.mu.Lock()
-	if b.cancelled {
-		b.err = errCancelled
-		b.mu.Unlock()
-		return 0, b.err
-	}
-	if b.rc != nil {
-		d := time.Now().Add(b.idle)
-		if !d.Before(b.end) {
-			d, capped = b.end, true
-		}
-		if err := b.rc.SetReadDeadline(d); err != nil {
-			b.rc = nil // http.ErrNotSupported: not served by net/http
-		}
-	}
-	b.mu.Unlock()
-	n, err := b.r.Read(p)
-	b.mu.Lock()
-	if err == io.EOF {
-		b.done = true
-		if b.rc != nil {
-			// net/http reads on in the background to notice a client
-			// going away, and cancels the request if that read fails:
-			// it must not time out while the message is stored.
-			_ = b.rc.SetReadDeadline(b.end)
-		}
-	}
-	cancelled := b.cancelled && !b.done
-	b.mu.Unlock()
-	if cancelled {
-		// Whatever this read returned (a timeout, or bytes that came
-		// before the cancel's deadline), the body is not to be stored.
-		b.err = errCancelled
-		return n, b.err
-	}
-	if err != nil && err != io.EOF {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			b.tooLarge = true
-			err = fmt.Errorf("request body larger than %d bytes: %w", mbe.Limit, err)
-		case errors.Is(err, os.ErrDeadlineExceeded) && (capped || !time.Now().Before(b.end)):
-			b.overran = true
-			err = fmt.Errorf("reading request body: the request took longer than %v: %w", b.request, err)
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			b.timedOut = true
-			err = fmt.Errorf("reading request body: no data for %v: %w", b.idle, err)
-		default:
-			b.readErr = err
-			err = fmt.Errorf("reading request body: %w", err)
-		}
-		b.err = err
-	}
-	return n, err
 }
 
 // writeError answers with a small JSON error that reveals no internals.

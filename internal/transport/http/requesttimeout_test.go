@@ -45,25 +45,14 @@ func TestHTTPRequestTimeoutAndIdleTimeoutAreToldApart(t *testing.T) {
 	h, _, lr := startHTTP(t, o, rec)
 	addr := h.Addr().String()
 
-	// Trickling: a byte every 100 ms, never idle for a second, until the
-	// server stops reading.
+	// Trickling: a byte every 100 ms, never idle for a second.
 	trickle := rawConn(t, addr, header(1000))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 100 {
-			time.Sleep(100 * time.Millisecond) // the client's pace
-			if _, err := trickle.Write([]byte("x")); err != nil {
-				return
-			}
-		}
-	}()
+	stop := transporttest.Trickle(trickle, 100*time.Millisecond)
 	status, text := readAnswer(t, trickle)
 	if status != http.StatusRequestTimeout || !strings.Contains(text, "the request took longer than 700ms") {
 		t.Errorf("trickling client: %d %s; want 408 saying the request took longer than 700ms", status, text)
 	}
-	trickle.Close()
-	<-done
+	stop()
 
 	// Stalled: part of the body, then nothing (the request timeout is
 	// made long, so that only the idle timeout can end it).

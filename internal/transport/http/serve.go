@@ -26,18 +26,20 @@ type ServeOptions struct {
 	// CertFile and KeyFile, when CertFile is set, serve HTTPS with this
 	// PEM certificate (intermediates after it) and key.
 	CertFile, KeyFile string
-	// RequestTimeout bounds a whole request, body included (the http
-	// location's request_timeout); 0 means readTimeout.
+	// RequestTimeout bounds a whole request, body included (the
+	// locations' request_timeout); 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
 }
 
 // Serving is the listening lifecycle of a receive location over HTTP
 // (this transport's and AS2's): Start listens and serves with listen.go's
-// limits, plain or TLS, in the background; Shutdown stops gracefully. The
+// limits, plain or TLS, in the background; Shutdown stops gracefully,
+// cancelling the uploads (Track) still arriving once its context ends. The
 // zero value is ready to Start, once.
 type Serving struct {
 	mu     sync.Mutex
 	loc    string // the location, for Shutdown's errors
+	log    *slog.Logger
 	srv    *http.Server
 	ln     net.Listener
 	served chan error         // Serve's result
@@ -47,6 +49,12 @@ type Serving struct {
 	// up returns only once the requests it aborted have returned: the
 	// caller may close the message box next.
 	running sync.WaitGroup
+
+	// uploads are the request bodies being read, which Shutdown cancels
+	// when its context ends; stopping is set then, so that an upload
+	// that registers later is cancelled at once. Guarded by mu.
+	uploads  map[*Body]struct{}
+	stopping bool
 }
 
 // Start listens on o.Listen and serves in the background; it returns once
@@ -108,7 +116,7 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 		}
 		served <- err
 	}()
-	s.loc, s.srv, s.ln, s.served, s.cancel = o.Location, srv, ln, served, cancel
+	s.loc, s.log, s.srv, s.ln, s.served, s.cancel = o.Location, log, srv, ln, served, cancel
 	return base, nil
 }
 
@@ -124,26 +132,45 @@ func (s *Serving) Addr() net.Addr {
 }
 
 // Shutdown stops accepting connections and waits for the requests in
-// flight to finish. If ctx ends first, the requests still running are
-// aborted (their contexts cancelled: the box rolls back, the clients get
-// no answer and send again) and the error wraps ctx's. It also reports
-// why serving ended, when that was not Shutdown (an error accepting
-// connections). Shutdown before Start does
-// nothing; a second Shutdown answers as the first did.
+// flight to finish (their messages stored and answered). If ctx ends first
+// (the runner's grace for uploads), the uploads still reading their body
+// (Track) are cancelled: the body's reads fail at once, the box rolls the
+// message back, and the handler answers 503 with Retry-After (Body.Refuse),
+// so the client sends again. The requests still running abortAnswer later
+// - answering, or storing a body that was complete - are aborted: their
+// contexts are cancelled, the box rolls back, the clients get no answer
+// and send again. Then the error wraps ctx's. It also reports why serving
+// ended, when that was not Shutdown (an error accepting connections).
+// Shutdown before Start does nothing; a second Shutdown answers as the
+// first did.
 func (s *Serving) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	loc, srv, served, cancel := s.loc, s.srv, s.served, s.cancel
+	loc, log, srv, served, cancel := s.loc, s.log, s.srv, s.served, s.cancel
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
-	if err := srv.Shutdown(ctx); err != nil {
+	if n := s.InProgress(); n > 0 {
+		log.Info("stopping: waiting for uploads in progress", "uploads", n)
+	}
+	// The server's own shutdown outlives ctx by abortAnswer, for the
+	// cancelled uploads to be answered.
+	sctx, scancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer scancel()
+	stop := context.AfterFunc(ctx, func() {
+		if n := s.cancelUploads(); n > 0 {
+			log.Warn("stopping: uploads in progress cancelled, nothing of them stored; their clients are answered 503 and send again", "uploads", n)
+		}
+		time.AfterFunc(abortAnswer, scancel)
+	})
+	defer stop()
+	if err := srv.Shutdown(sctx); err != nil {
 		cancel()
 		_ = srv.Close() // already failing; Close's error adds nothing
 		// The aborted handlers return promptly: their contexts are
 		// cancelled and their connections closed.
 		s.running.Wait()
-		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", loc, err)
+		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", loc, ctx.Err())
 	}
 	cancel()
 	err := <-served
@@ -154,13 +181,61 @@ func (s *Serving) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// abortAnswer is how long a Shutdown whose context ended still waits for
+// the uploads it cancelled to be answered 503, before it closes their
+// connections: writing a small answer takes a moment, unless the client
+// does not read it.
+const abortAnswer = 2 * time.Second
+
+// Track registers body as an upload in progress until the returned func
+// is called, for Shutdown to cancel; it is cancelled at once when
+// Shutdown already did.
+func (s *Serving) Track(body *Body) func() {
+	s.mu.Lock()
+	if s.uploads == nil {
+		s.uploads = map[*Body]struct{}{}
+	}
+	s.uploads[body] = struct{}{}
+	if s.stopping {
+		body.cancel()
+	}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.uploads, body)
+		s.mu.Unlock()
+	}
+}
+
+// InProgress counts the uploads (Track) whose body is being read.
+func (s *Serving) InProgress() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.uploads)
+}
+
+// cancelUploads cancels the uploads in progress, and those that start
+// later, and returns how many were cancelled.
+func (s *Serving) cancelUploads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping = true
+	n := 0
+	for b := range s.uploads {
+		if b.cancel() {
+			n++
+		}
+	}
+	return n
+}
+
 // newServer is the http.Server of a Serving: the limits of listen.go,
-// whole requests bounded by request (readTimeout when 0), request contexts
+// whole requests bounded by request (DefaultRequestTimeout when 0), request contexts
 // derived from base, and the server's own errors logged to log as
 // warnings.
 func newServer(base context.Context, h http.Handler, log *slog.Logger, request time.Duration) *http.Server {
 	if request <= 0 {
-		request = readTimeout
+		request = DefaultRequestTimeout
 	}
 	return &http.Server{
 		Handler:           h,

@@ -73,7 +73,7 @@ func TestServing(t *testing.T) {
 			if _, err := s.Start(ctx, o); err == nil || !strings.Contains(err.Error(), `receive location "in": already started`) {
 				t.Errorf("second Start: %v", err)
 			}
-			if s.srv.ReadHeaderTimeout != readHeaderTimeout || s.srv.ReadTimeout != readTimeout || s.srv.WriteTimeout != writeTimeout ||
+			if s.srv.ReadHeaderTimeout != readHeaderTimeout || s.srv.ReadTimeout != DefaultRequestTimeout || s.srv.WriteTimeout != DefaultRequestTimeout+writeMargin ||
 				s.srv.IdleTimeout != idleTimeout || s.srv.MaxHeaderBytes != maxHeaderBytes {
 				t.Errorf("server limits %+v", s.srv)
 			}

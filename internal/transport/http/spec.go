@@ -59,8 +59,7 @@ ends.`,
 			Doc: "The request path that accepts POSTs."},
 		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
 			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
-		{Name: "request_timeout", Type: component.Duration, Default: DefaultRequestTimeout,
-			Doc: "The longest a whole request may take, body included; a slower one is answered 408 and not stored. The default lets a 1 GiB body arrive at 300 kB/s; a client that stops sending is cut off after 30 s whatever this is."},
+		RequestTimeoutAttribute,
 		{Name: "request_content_type", Type: component.Enum, Default: "use", Values: []string{"use", "ignore"},
 			Doc: `Whether the request's Content-Type labels the message ("use", the location's content_type when it has none) or not ("ignore": always the location's content_type).`},
 	},
@@ -79,10 +78,21 @@ type ReceiveConfig struct {
 func decodeReceive(b *component.Body) component.Config {
 	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
 		RequestContentType: b.String("request_content_type"), RequestTimeout: b.Duration("request_timeout")}
-	if c.RequestTimeout.Usable() && c.RequestTimeout.V <= 0 {
-		b.Errorf(c.RequestTimeout.Range, "Invalid value for request_timeout", "The request_timeout of %s must be positive.", b.What)
-	}
+	CheckRequestTimeout(b, c.RequestTimeout)
 	return c
+}
+
+// RequestTimeoutAttribute is request_timeout, of the receive locations
+// over HTTP (this one's and AS2's: the same Listener limits, Body).
+var RequestTimeoutAttribute = component.Attribute{Name: "request_timeout", Type: component.Duration, Default: DefaultRequestTimeout,
+	Doc: "The longest a whole request may take, body included; a slower one is answered 408 and not stored. The default lets a 1 GiB body arrive at 300 kB/s; a client that stops sending is cut off after 30 s whatever this is."}
+
+// CheckRequestTimeout reports a request_timeout (RequestTimeoutAttribute)
+// that is not positive.
+func CheckRequestTimeout(b *component.Body, v value.Value[time.Duration]) {
+	if v.Usable() && v.V <= 0 {
+		b.Errorf(v.Range, "Invalid value for request_timeout", "The request_timeout of %s must be positive.", b.What)
+	}
 }
 
 // Needs: a plain HTTP transport uses no key.

@@ -32,7 +32,7 @@ type upload struct {
 
 // spool reads body until its end or until spoolBytes are read, taking
 // budget for each segment before reading into it. complete reports that
-// the end was reached. An error is the body's (see bodyReader) or wraps
+// the end was reached. An error is the body's (see Body) or wraps
 // errBusy.
 func (u *upload) spool(ctx context.Context, body io.Reader) (complete bool, err error) {
 	for u.n < spoolBytes {

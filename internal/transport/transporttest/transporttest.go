@@ -262,3 +262,27 @@ func WriteInPieces(t *testing.T, w io.Writer, data []byte, sizes []int) {
 		data = data[n:]
 	}
 }
+
+// Trickle writes a byte to w every pace, in the background, as a client
+// that keeps sending but too slowly: until a write fails (the server
+// stopped reading) or stop is called, which waits for it to end.
+func Trickle(w io.Writer, pace time.Duration) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(pace):
+			}
+			if _, err := w.Write([]byte("x")); err != nil {
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
