@@ -477,4 +477,5 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 		}
 	}
 }
+
 var _ msgbox.HandoffReceiver = (*Box)(nil)
