@@ -3,6 +3,7 @@ package msgbox
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // MaxBatch is the most items a box writes in one transaction of
@@ -24,6 +25,32 @@ type ReceiveResult struct {
 	Message Message
 	Dup     bool
 	Err     error
+	// Claimed is what a Handoff claimed of the message's deliveries (see
+	// HandoffReceiver): nil otherwise, and for a duplicate.
+	Claimed []*Delivery
+}
+
+// Handoff asks a receive to claim, in the transaction that stores and
+// routes the messages, the deliveries it makes to any of Ports: leased to
+// Owner for Lease, as ClaimBatch would lease them, their history saying
+// so. The receiving process then delivers them itself, without a claim
+// and a read of each message back from the box: one transaction per batch
+// fewer.
+type Handoff struct {
+	Owner string
+	Ports []string
+	Lease time.Duration
+}
+
+// HandoffReceiver is a Box whose ReceiveBatch can claim what it routes.
+type HandoffReceiver interface {
+	// ReceiveHandoff is ReceiveBatch, claiming per h: each result's
+	// Claimed holds the deliveries of its message to h's Ports, in the
+	// state ClaimBatch would have returned them, Message set (and Body,
+	// when the box has the whole body at hand). A message stored on its
+	// own (a large body) may come back with its deliveries pending
+	// instead, for a claim to take.
+	ReceiveHandoff(ctx context.Context, items []Receipt, route Router, h Handoff) []ReceiveResult
 }
 
 // Finishing is one outcome for FinishBatch: what Finish takes.

@@ -92,6 +92,14 @@ func (r *Runner) claim(ctx context.Context, worker string) ([]claimed, int, erro
 	if err != nil {
 		return nil, 0, err
 	}
+	return r.take(ctx, worker, ds, start), len(ds), nil
+}
+
+// take records the deliveries ds that a claim by worker started at start
+// returned (ClaimBatch, or a receive's Handoff) as in flight, and returns
+// those worker is to attempt (see inFlight).
+func (r *Runner) take(ctx context.Context, worker string, ds []*msgbox.Delivery, start time.Time) []claimed {
+	f := &r.inFlight
 	// Quicker than half the lease (with a margin for the box's clock):
 	// no lease this claim took can have expired yet, so none has been
 	// taken over since.
@@ -133,7 +141,7 @@ func (r *Runner) claim(ctx context.Context, worker string) ([]claimed, int, erro
 			out = append(out, claimed{u.d, fl})
 		}
 	}
-	return out, len(ds), nil
+	return out
 }
 
 // adopt asks the box whether worker's claim holds d, which the claim
@@ -273,4 +281,49 @@ func (f *inFlight) land(id int64, fl *flight) {
 		delete(f.flights, id)
 	}
 	f.mu.Unlock()
+}
+
+// handoffOwner is the lease owner of the deliveries a receive claims for
+// this runner (msgbox.Handoff): "server/receive", which Recover(server)
+// covers, like the workers' names.
+func (r *Runner) handoffOwner() string { return r.owner + "/receive" }
+
+// handedOff is the queue of the batches of deliveries that receives
+// claimed for this runner (see handOver), which the workers take before
+// they claim.
+type handedOff struct {
+	mu      sync.Mutex
+	batches [][]claimed
+}
+
+// handOver records the deliveries ds that a receive started at start
+// claimed as in flight (take), and queues them for the workers in batches
+// of at most claimBatch, as claims would have taken them.
+func (r *Runner) handOver(ctx context.Context, ds []*msgbox.Delivery, start time.Time) {
+	if len(ds) == 0 {
+		return
+	}
+	cs := r.take(ctx, r.handoffOwner(), ds, start)
+	h := &r.handed
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for len(cs) > 0 {
+		n := min(claimBatch, len(cs))
+		h.batches = append(h.batches, cs[:n:n])
+		cs = cs[n:]
+	}
+}
+
+// nextHanded returns the oldest batch handOver queued, nil when none is.
+func (r *Runner) nextHanded() []claimed {
+	h := &r.handed
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.batches) == 0 {
+		return nil
+	}
+	b := h.batches[0]
+	h.batches[0] = nil
+	h.batches = h.batches[1:]
+	return b
 }

@@ -244,21 +244,34 @@ func (r *Runner) publishWith(ctx context.Context, in msgbox.Incoming, body io.Re
 
 // publishBatch is publish for several messages, stored and routed in one
 // transaction of the box (msgbox.Batcher), the workers woken once for all.
+//
+// A box that can (msgbox.HandoffReceiver) also claims, in that
+// transaction, the deliveries to this runner's ports, which go straight
+// to the workers (handOver) instead of being claimed and read back.
 func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox.ReceiveResult {
 	var mu sync.Mutex
 	decided := make(map[string]*routing, len(items)) // by message id: the last call is the one committed
-	res := r.opts.Box.ReceiveBatch(ctx, items, func(m msgbox.Message) ([]string, string) {
+	route := func(m msgbox.Message) ([]string, string) {
 		rt := r.decide(m)
 		mu.Lock()
 		decided[m.ID] = rt
 		mu.Unlock()
 		return rt.ports, rt.reason
-	})
+	}
+	start := time.Now()
+	var res []msgbox.ReceiveResult
+	if hb, ok := r.opts.Box.(msgbox.HandoffReceiver); ok && len(r.portList) > 0 {
+		res = hb.ReceiveHandoff(ctx, items, route, msgbox.Handoff{Owner: r.handoffOwner(), Ports: r.portList, Lease: r.opts.Lease})
+	} else {
+		res = r.opts.Box.ReceiveBatch(ctx, items, route)
+	}
 	made := 0 // deliveries
+	var handed []*msgbox.Delivery
 	for i, x := range res {
 		if x.Err != nil {
 			continue
 		}
+		handed = append(handed, x.Claimed...)
 		mu.Lock()
 		rt := decided[x.Message.ID]
 		mu.Unlock()
@@ -266,6 +279,7 @@ func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msg
 			made += len(rt.ports)
 		}
 	}
+	r.handOver(ctx, handed, start)
 	r.notify(made)
 	return res
 }

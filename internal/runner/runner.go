@@ -163,6 +163,8 @@ type Runner struct {
 	// inFlight is the deliveries the workers hold, which their claims
 	// pass over.
 	inFlight inFlight
+	// handed is what receives claimed for the workers (handOver).
+	handed handedOff
 	// hide are the sensitive variables' values: log (opts.Log) and the
 	// reasons the runner stores show none of them.
 	hide secrets
@@ -314,6 +316,11 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		r.log.Info("stopping: receive locations stopped; waiting for deliveries in flight", "deliveries", n)
 	}
 	wg.Wait()
+	// What the receive locations handed over after the workers stopped
+	// claiming is in flight too.
+	for batch := r.nextHanded(); batch != nil; batch = r.nextHanded() {
+		r.processBatch(bg, batch)
+	}
 	// As at the end of a --once run: the summary says what is left to
 	// retry, which a stopped server does not deliver until it runs again.
 	r.countLeft(bg)

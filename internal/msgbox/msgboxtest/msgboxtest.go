@@ -149,6 +149,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Purged", testPurged},
 		{"MalformedID", testMalformedID},
 		{"ReceiveBatch", testReceiveBatch},
+		{"ReceiveHandoff", testReceiveHandoff},
 		{"ReceiveBatchUnrouted", testReceiveBatchUnrouted},
 		{"ReceiveBatchInvalid", testReceiveBatchInvalid},
 		{"ReceiveBatchManyPorts", testReceiveBatchManyPorts},

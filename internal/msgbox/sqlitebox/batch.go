@@ -27,7 +27,25 @@ import (
 // so that a duplicate's body is not read.
 func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
 	return msgbox.ReceiveInBatches(items, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
-		b.receiveBatch(ctx, items, route, out)
+		b.receiveBatch(ctx, items, route, nil, out)
+	}, b.wrap)
+}
+
+// ReceiveHandoff is ReceiveBatch, claiming per h (see
+// msgbox.HandoffReceiver) in the transaction that stores the messages.
+// The messages stored on their own (a body over one chunk, two bodies, an
+// MDN) are not claimed: their deliveries stay pending for ClaimBatch.
+func (b *Box) ReceiveHandoff(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, h msgbox.Handoff) []msgbox.ReceiveResult {
+	if err := msgbox.CheckClaim(h.Owner, h.Lease, 1); err != nil {
+		out := make([]msgbox.ReceiveResult, len(items))
+		for i := range out {
+			out[i].Err = b.wrap(err, "receive")
+		}
+		return out
+	}
+	h.Owner, h.Ports = msgbox.CleanText(h.Owner), msgbox.CleanPorts(h.Ports)
+	return msgbox.ReceiveInBatches(items, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
+		b.receiveBatch(ctx, items, route, &h, out)
 	}, b.wrap)
 }
 
@@ -48,7 +66,8 @@ type batchItem struct {
 	body  io.Reader
 }
 
-func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, out []msgbox.ReceiveResult) {
+func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, h *msgbox.Handoff,
+	out []msgbox.ReceiveResult) {
 	pend := make([]*batchItem, 0, len(items))
 	for i, it := range items {
 		stored, props, err := msgbox.NewMessage(it.In)
@@ -115,7 +134,7 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 	}
 	if len(ready) > 0 {
 		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-			return b.storeBatch(ctx, tx, ready, route, out)
+			return b.storeBatch(ctx, tx, ready, route, h, out)
 		})
 		for _, p := range ready {
 			switch {
@@ -188,7 +207,8 @@ func storedKeys(ctx context.Context, q querier, items []*batchItem) (map[string]
 // is not a duplicate and routes it, setting out for each (a rerun starts
 // afresh: see writeFunc). An item whose routing is invalid gets the error
 // and is not stored; any other error fails the whole write.
-func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, route msgbox.Router, out []msgbox.ReceiveResult) error {
+func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, route msgbox.Router, h *msgbox.Handoff,
+	out []msgbox.ReceiveResult) error {
 	now := b.clock()
 	// Checked again under the write lock: another Receive of the same
 	// source may have committed since, or the message seen been purged.
@@ -196,7 +216,7 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 	if err != nil {
 		return err
 	}
-	var rows routedRows
+	rows := routedRows{handoff: h, out: out}
 	for _, p := range ready {
 		out[p.i] = msgbox.ReceiveResult{}
 		p.alone = false
@@ -233,13 +253,13 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 			msg.Status, msg.Reason = r.Status, r.Reason
 		}
 		rows.add(msg, p, routed, r, now)
+		out[p.i].Message = msg
 		if p.key != "" {
 			if stored == nil {
 				stored = map[string]bool{}
 			}
 			stored[p.key] = true // a later item of the batch is its duplicate
 		}
-		out[p.i].Message = msg
 	}
 	return rows.flush(ctx, tx)
 }
@@ -252,6 +272,21 @@ func (b *Box) storeBatch(ctx context.Context, tx *cachedTx, ready []*batchItem, 
 type routedRows struct {
 	data                         [][]byte // each message's body, in order
 	messages, deliveries, events []any
+	// handoff, when not nil, claims the deliveries to its ports (see
+	// msgbox.Handoff); claims are those, in the order of deliveries, and
+	// out the results to add them to.
+	handoff *msgbox.Handoff
+	claims  []handedOff
+	out     []msgbox.ReceiveResult
+}
+
+// handedOff is a delivery a Handoff claims: the deliveries row it is,
+// and the result and body it belongs to.
+type handedOff struct {
+	row  int // in routedRows.deliveries, counting rows
+	item int // in routedRows.out
+	data []byte
+	d    *msgbox.Delivery
 }
 
 func (w *routedRows) add(msg msgbox.Message, p *batchItem, routed bool, r msgbox.Routing, now time.Time) {
@@ -272,12 +307,34 @@ func (w *routedRows) add(msg msgbox.Message, p *batchItem, routed bool, r msgbox
 	case len(r.Ports) == 0:
 		event("", string(msgbox.StatusSuspended), r.Reason)
 	default:
+		var claimed []string
 		for _, port := range r.Ports {
-			w.deliveries = append(w.deliveries, msg.ID, port, string(msgbox.DeliveryPending), toDB(now), toDB(now))
 			event(port, string(msgbox.DeliveryPending), msgbox.RoutedDetail(port))
+			if h := w.handoff; h != nil && slices.Contains(h.Ports, port) {
+				// As claimPending leases a pending delivery.
+				until := msgbox.Timestamp(now.Add(h.Lease))
+				m := msg // as read back
+				m.ReceivedAt, m.Properties = fromDB(toDB(now)), msgbox.CloneProperties(msg.Properties)
+				w.claims = append(w.claims, handedOff{row: len(w.deliveries) / deliveryWidth, item: p.i, data: p.data,
+					d: &msgbox.Delivery{MessageID: msg.ID, Port: port, State: msgbox.DeliveryInProgress,
+						LeaseOwner: h.Owner, LeaseUntil: until, Message: &m}})
+				w.deliveries = append(w.deliveries, msg.ID, port, string(msgbox.DeliveryInProgress), nil, toDB(until),
+					h.Owner, toDB(until), toDB(now))
+				claimed = append(claimed, port)
+				continue
+			}
+			w.deliveries = append(w.deliveries, msg.ID, port, string(msgbox.DeliveryPending), toDB(now), toDB(now),
+				"", nil, nil)
+		}
+		// After every routing, as a claim after the receive would.
+		for _, port := range claimed {
+			event(port, string(msgbox.DeliveryInProgress), msgbox.ClaimedDetail(1, w.handoff.Owner))
 		}
 	}
 }
+
+// deliveryWidth is the number of values of a deliveries row in add.
+const deliveryWidth = 8
 
 // messageWidth is the number of values of a messages row in add.
 const messageWidth = 15
@@ -306,15 +363,32 @@ func (w *routedRows) flush(ctx context.Context, tx *cachedTx) error {
 		status, routed, reason, party, decoding) VALUES `+rowsMark, messageWidth, w.messages); err != nil {
 		return fmt.Errorf("storing messages: %w", err)
 	}
-	if err := execRows(ctx, tx, `INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
-		VALUES `+rowsMark, 5, w.deliveries); err != nil {
-		return fmt.Errorf("recording deliveries: %w", err)
+	const deliveries = `INSERT INTO deliveries
+		(message_id, port, state, next_attempt_at, due_at, lease_owner, lease_until, claimed_at) VALUES ` + rowsMark
+	if len(w.claims) == 0 {
+		if err := execRows(ctx, tx, deliveries, deliveryWidth, w.deliveries); err != nil {
+			return fmt.Errorf("recording deliveries: %w", err)
+		}
+	} else {
+		ids, err := insertReturning(ctx, tx, deliveries, deliveryWidth, w.deliveries)
+		if err != nil {
+			return fmt.Errorf("recording deliveries: %w", err)
+		}
+		for _, c := range w.claims {
+			c.d.ID = ids[c.row]
+			if c.data != nil {
+				c.d.Body = c.data
+			} else {
+				c.d.Body = []byte{}
+			}
+			w.out[c.item].Claimed = append(w.out[c.item].Claimed, c.d)
+		}
 	}
 	if err := execRows(ctx, tx, "INSERT INTO events (message_id, at, port, status, detail) VALUES "+rowsMark,
 		5, w.events); err != nil {
 		return fmt.Errorf("recording history: %w", err)
 	}
-	*w = routedRows{}
+	*w = routedRows{handoff: w.handoff, out: w.out}
 	return nil
 }
 
@@ -324,14 +398,24 @@ func (w *routedRows) flush(ctx context.Context, tx *cachedTx) error {
 // earlier one (AUTOINCREMENT), so the ids RETURNING gives, sorted, are in
 // that order too (RETURNING's own order is not defined).
 func insertBodies(ctx context.Context, tx *cachedTx, n int) ([]int64, error) {
-	ids := make([]int64, 0, n)
-	err := inShares(n, func(k int) error {
-		// k NULL touched_at: committed bodies.
-		rows, err := tx.QueryContext(ctx, tx.c.rows("INSERT INTO bodies (touched_at) VALUES "+rowsMark+" RETURNING id", 1, k),
-			make([]any, k)...)
+	// n NULL touched_at: committed bodies.
+	ids, err := insertReturning(ctx, tx, "INSERT INTO bodies (touched_at) VALUES "+rowsMark, 1, make([]any, n))
+	if err != nil {
+		return nil, fmt.Errorf("storing bodies: %w", err)
+	}
+	return ids, nil
+}
+
+// insertReturning is execRows for an INSERT into a table with an
+// AUTOINCREMENT id, returning the ids of the rows in the order of args.
+func insertReturning(ctx context.Context, tx *cachedTx, query string, width int, args []any) ([]int64, error) {
+	ids := make([]int64, 0, len(args)/width)
+	err := inShares(len(args)/width, func(k int) error {
+		rows, err := tx.QueryContext(ctx, tx.c.rows(query+" RETURNING id", width, k), args[:k*width]...)
 		if err != nil {
 			return err
 		}
+		args = args[k*width:]
 		defer rows.Close()
 		first := len(ids)
 		for rows.Next() {
@@ -345,15 +429,12 @@ func insertBodies(ctx context.Context, tx *cachedTx, n int) ([]int64, error) {
 			return err
 		}
 		if len(ids)-first != k {
-			return fmt.Errorf("%d ids for %d bodies", len(ids)-first, k)
+			return fmt.Errorf("%d ids for %d rows", len(ids)-first, k)
 		}
 		slices.Sort(ids[first:])
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("storing bodies: %w", err)
-	}
-	return ids, nil
+	return ids, err
 }
 
 // FinishBatch records the outcomes of items as Finish does each (see
@@ -396,3 +477,5 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 		}
 	}
 }
+
+var _ msgbox.HandoffReceiver = (*Box)(nil)

@@ -1,0 +1,125 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+)
+
+// TestHandoff: the deliveries a file receive location routes to this
+// runner's ports are claimed in the transaction that stores the messages
+// (msgbox.Handoff) and delivered without a claim of their own: each
+// message's history shows the claim by the receive, once, and every
+// message is delivered once.
+func TestHandoff(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+allToFiles, nil)
+	const n = 150 // more than a receive batch, and than a claim
+	for i := range n {
+		put(t, dir, fmt.Sprintf("m%03d.edi", i), []byte(fmt.Sprintf("<m%d/>", i)))
+	}
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil || sum.Delivered != n {
+		t.Fatalf("RunOnce = %+v, %v; want %d delivered", sum, err, n)
+	}
+	out, err := os.ReadDir(filepath.Join(dir, "out"))
+	if err != nil || len(out) != n {
+		t.Fatalf("%d files in out (%v), want %d", len(out), err, n)
+	}
+	msgs, err := box.List(t.Context(), msgbox.Filter{})
+	if err != nil || len(msgs) != n {
+		t.Fatalf("List: %d messages, %v", len(msgs), err)
+	}
+	claimedBy := msgbox.ClaimedDetail(1, "srv1/receive")
+	for _, m := range msgs {
+		d, err := box.Get(t.Context(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range d.History {
+			got = append(got, e.Status)
+			if e.Status == string(msgbox.DeliveryInProgress) && e.Detail != claimedBy {
+				t.Errorf("message %s: claim %q, want %q (claimed by its receive)", m.ID, e.Detail, claimedBy)
+			}
+		}
+		want := []string{"received", "pending", "in_progress", "delivered"}
+		if !slices.Equal(got, want) {
+			t.Errorf("message %s: history %v, want %v", m.ID, got, want)
+		}
+	}
+}
+
+// TestHandoffStop: what receives hand over while a long run stops is in
+// flight, and delivered before Run returns: nothing stays claimed by the
+// receive for the next start to recover.
+func TestHandoffStop(t *testing.T) {
+	p := newPKI(t)
+	for round := range 3 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			dir := setup(t, p, common+allToFiles, nil)
+			const n = 300
+			for i := range n {
+				put(t, dir, fmt.Sprintf("m%03d.edi", i), []byte("<m/>"))
+			}
+			r, box := startWith(t, dir, func(o *runner.Options) { o.Workers = 2 })
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.Run(ctx)
+				done <- err
+			}()
+			// Stop as soon as the first messages are stored: receiving
+			// and handing over are under way.
+			for {
+				if l, err := box.List(t.Context(), msgbox.Filter{}); err == nil && len(l) > 0 {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			msgs, err := box.List(t.Context(), msgbox.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				d, err := box.Get(t.Context(), m.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, dl := range d.Deliveries {
+					if dl.State == msgbox.DeliveryInProgress {
+						t.Errorf("message %s: delivery %d still in progress (held by %s) after Run returned",
+							m.ID, dl.ID, dl.LeaseOwner)
+					}
+				}
+			}
+			out, _ := os.ReadDir(filepath.Join(dir, "out"))
+			delivered := 0
+			for _, m := range msgs {
+				if m.Status == msgbox.StatusDelivered {
+					delivered++
+				}
+			}
+			if len(out) != delivered {
+				var names []string
+				for _, e := range out {
+					names = append(names, e.Name())
+				}
+				t.Errorf("%d files out, %d messages delivered: %s", len(out), delivered, strings.Join(names, " "))
+			}
+		})
+	}
+}
