@@ -66,8 +66,8 @@ A variable (or env()) that only what the host does not run uses, such as
 another account's store password, needs no value; one the host uses does,
 and so does one that a send port's filter, the group, a party or the
 message box reads. Without --host, one process runs every host there and
-checks them all, and every variable needs a value; validate checks every
-host.
+checks them all, and every variable needs a value. validate --live with
+--host checks beforehand what run --host checks.
 
 With --once it picks up what is present, processes until nothing more can be
 done now (delivered, suspended, waiting for a retry, or awaiting an

@@ -120,28 +120,7 @@ send_port "other_out" {
 // test's own user, or, as root (who reads everything), nobody, in a copy
 // of the test binary it can reach.
 func TestRunHostPrivateStores(t *testing.T) {
-	as := runAsUser(t)
-	base := reachableTempDir(t)
-	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "svc_send"), filepath.Join(base, "stores", "svc_send"))
-	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "svc_send"), filepath.Join(base, "stores", "svc_other"))
-	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "srv1_other_people"), filepath.Join(base, "stores", "srv1_other_people"))
-	// Directories the runs write, whichever user they run as.
-	for _, d := range []string{"in", "out", "data-all", "data-host"} {
-		mkdirMode(t, filepath.Join(base, d), 0o777)
-	}
-	mkdirMode(t, filepath.Join(base, "config"), 0o755)
-	writeMode(t, filepath.Join(base, "config", "bizpipe.hcl"), 0o644, fmt.Appendf(nil, hostsConfig, base, as.Username))
-	order, err := os.ReadFile(filepath.Join(examplesDir, "quickstart", "samples", "order-1001.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeMode(t, filepath.Join(base, "in", "order-1001.xml"), 0o666, order)
-	// other_host's account's own store: nobody else may read it.
-	chmodT(t, filepath.Join(base, "stores", "svc_other"), 0o000)
-	t.Cleanup(func() { _ = os.Chmod(filepath.Join(base, "stores", "svc_other"), 0o755) })
-	bin := filepath.Join(base, "bin", "bizpipe")
-	copyExecutable(t, bin)
-
+	as, base, bin := privateStoresFixture(t)
 	const (
 		sendPassword  = "BIZPIPE_VAR_p12_password=demo-only"
 		otherPassword = "BIZPIPE_VAR_other_p12_password=demo-only"
@@ -220,6 +199,94 @@ func TestRunHostPrivateStores(t *testing.T) {
 			}
 			if out, _ := filepath.Glob(filepath.Join(base, "out", "*.eml")); len(out) != 1 {
 				t.Errorf("delivered files %q, want one", out)
+			}
+		})
+	}
+}
+
+// privateStoresFixture writes hostsConfig in a directory other users can
+// reach, with the quickstart's stores (other_host's made unreadable: mode
+// 000) and order in in/, and a copy of the test binary; it returns the
+// user to run it as, the directory and the binary.
+func privateStoresFixture(t *testing.T) (*user.User, string, string) {
+	t.Helper()
+	as := runAsUser(t)
+	base := reachableTempDir(t)
+	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "svc_send"), filepath.Join(base, "stores", "svc_send"))
+	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "svc_send"), filepath.Join(base, "stores", "svc_other"))
+	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "srv1_other_people"), filepath.Join(base, "stores", "srv1_other_people"))
+	// Directories the runs write, whichever user they run as.
+	for _, d := range []string{"in", "out", "data-all", "data-host"} {
+		mkdirMode(t, filepath.Join(base, d), 0o777)
+	}
+	mkdirMode(t, filepath.Join(base, "config"), 0o755)
+	writeMode(t, filepath.Join(base, "config", "bizpipe.hcl"), 0o644, fmt.Appendf(nil, hostsConfig, base, as.Username))
+	order, err := os.ReadFile(filepath.Join(examplesDir, "quickstart", "samples", "order-1001.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeMode(t, filepath.Join(base, "in", "order-1001.xml"), 0o666, order)
+	// other_host's account's own store: nobody else may read it.
+	chmodT(t, filepath.Join(base, "stores", "svc_other"), 0o000)
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(base, "stores", "svc_other"), 0o755) })
+	bin := filepath.Join(base, "bin", "bizpipe")
+	copyExecutable(t, bin)
+	return as, base, bin
+}
+
+// TestValidateHostPrivateStores: validate --live --host, as one host's
+// service account, checks what run --host checks, and reports nothing
+// about the other host, whose store it cannot read and whose password it
+// is not given; without --host it reports that store, as before.
+func TestValidateHostPrivateStores(t *testing.T) {
+	as, base, bin := privateStoresFixture(t)
+	sendPassword := []string{"BIZPIPE_VAR_p12_password=demo-only"}
+	aboutOther := []string{"other_host", "svc_other", "other_in", "other_out", "other_p12_password"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		// want are in stdout; unwanted in neither stdout nor stderr.
+		want, unwanted []string
+	}{
+		{
+			name: "every host: other_host's store cannot be read",
+			args: []string{"validate", "--live", "--server", "srv1", "config"}, code: exitFindings,
+			want: []string{`[BP2001] Certificate store cannot be read`, `certificate store "svc_other_personal"`,
+				`[BP6006]`, `receive location "other_in"`},
+		},
+		{
+			name: "--host send_host: nothing about other_host",
+			args: []string{"validate", "--live", "--server", "srv1", "--host", "send_host", "config"}, code: exitOK,
+			unwanted: append([]string{"[BP", "Error", "Warning"}, aboutOther...),
+		},
+		{
+			name: "--host send_host, the server left out: the only one",
+			args: []string{"validate", "--live", "--host", "send_host", "--format", "json", "config"}, code: exitOK,
+			want:     []string{`"valid": true`, `"error_count": 0`, `"warning_count": 0`},
+			unwanted: aboutOther,
+		},
+		{
+			name: "--host other_host, as send_host's account: its store is reported, send_host's findings are not",
+			args: []string{"validate", "--live", "--server", "srv1", "--host", "other_host", "config"}, code: exitFindings,
+			want:     []string{`[BP2001] Certificate store cannot be read`, `certificate store "svc_other_personal"`, `[BP6006]`, `receive location "other_in"`},
+			unwanted: []string{"svc_send_personal", `"orders_in"`, `"fabrikam"`},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runBizpipeAs(t, as, base, bin, sendPassword, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout)
+				}
+			}
+			for _, unwanted := range tc.unwanted {
+				if strings.Contains(stdout+stderr, unwanted) {
+					t.Errorf("prints %q:\nstdout:\n%s\nstderr:\n%s", unwanted, stdout, stderr)
+				}
 			}
 		})
 	}
