@@ -290,8 +290,9 @@ func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, b
 			d.pending = append(d.pending, pendingInput{block: d.block, missing: d.missingInputs(a.Expr), notKnown: notKnown})
 			return evaluated{val: out, known: false, sensitive: sensitive, rng: a.Expr.Range()}, true
 		case d.opts.Mode != ModeRun || d.deferInputs:
-			// ModeRun has reported each variable without a value; here
-			// only those this value depends on are needed.
+			// ModeRun without Options.Host has reported each variable
+			// without a value; here only those this value depends on
+			// are needed.
 			d.add(d.missingInputs(a.Expr)...)
 		}
 		d.add(notKnown)
