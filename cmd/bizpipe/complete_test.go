@@ -134,6 +134,8 @@ host "receive_host" {
 		{[]string{"run", dir, "--server", "edge", "--host", ""}, []string{"receive_host"}},
 		{[]string{"run", dir, "--server=srv1", "--host", ""}, []string{"send_host", "receive_host"}},
 		{[]string{"run", dir, "--server", "srv2", "--host", ""}, nil},
+		{[]string{"validate", "--live", dir, "--host", ""}, []string{"send_host", "receive_host"}},
+		{[]string{"validate", "--live", dir, "--server", "edge", "--host", ""}, []string{"receive_host"}},
 		{[]string{"run", filepath.Join(dir, "none"), "--server", ""}, nil},
 		{[]string{"run", filepath.Join(dir, "none"), "--host", ""}, nil},
 	} {

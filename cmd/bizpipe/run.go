@@ -62,8 +62,12 @@ other-people store), the certificates in them, and what the host's
 locations and ports use on the server. It neither reads the other hosts'
 stores nor reports anything about them, so that each host can run as its
 own service account, with a personal store the other accounts cannot read.
-Without --host, one process runs every host there and checks them all;
-validate checks every host.
+A variable (or env()) that only what the host does not run uses, such as
+another account's store password, needs no value; one the host uses does,
+and so does one that a send port's filter, the group, a party or the
+message box reads. Without --host, one process runs every host there and
+checks them all, and every variable needs a value. validate --live with
+--host checks beforehand what run --host checks.
 
 With --once it picks up what is present, processes until nothing more can be
 done now (delivered, suspended, waiting for a retry, or awaiting an
@@ -146,7 +150,9 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	if !ok {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-level %q: use debug, info, warn or error", f.logLevel)}
 	}
-	cfg, diags, err := loadConfig(e, args, f.vars, lang.ModeRun)
+	// With --host, a variable only the other hosts need (their accounts'
+	// store passwords, given on their machines) may have no value here.
+	cfg, diags, err := loadConfigWith(e, args, f.vars, lang.Options{Mode: lang.ModeRun, Host: f.host, Server: f.server})
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

@@ -19,7 +19,8 @@ import (
 
 // hostsConfig is the quickstart's send_host beside other_host, which runs
 // on the same server as service account svc_other (OS user root) with a
-// personal store of its own, a receive location and a send port. %[1]s is
+// personal store of its own, whose password is a variable of its own (given
+// only on its account's machine), a receive location and a send port. %[1]s is
 // the test's directory, %[2]s the OS user of svc_send.
 const hostsConfig = `
 group "contoso" {
@@ -27,7 +28,10 @@ group "contoso" {
 }
 variable "p12_password" {
   type      = string
-  default   = "demo-only"
+  sensitive = true
+}
+variable "other_p12_password" {
+  type      = string
   sensitive = true
 }
 certificate_store "svc_send_personal" {
@@ -36,7 +40,7 @@ certificate_store "svc_send_personal" {
 }
 certificate_store "svc_other_personal" {
   path     = "%[1]s/stores/svc_other"
-  password = var.p12_password
+  password = var.other_p12_password
 }
 certificate_store "srv1_other_people" {
   path = "%[1]s/stores/srv1_other_people"
@@ -107,13 +111,105 @@ send_port "other_out" {
 `
 
 // TestRunHostPrivateStores: on a server where each host runs as its own
-// service account with a personal store the others cannot read, run
-// --host checks, loads and runs only what that host needs, and says
-// nothing about the other host; run without --host, one process for every
-// host, refuses to start as today. bizpipe runs as a user that cannot read
-// other_host's store (mode 000): the test's own user, or, as root (who
-// reads everything), nobody, in a copy of the test binary it can reach.
+// service account with a personal store the others cannot read, whose
+// password only its own account is given, run --host checks, loads and
+// runs only what that host needs, and says nothing about the other host;
+// run without --host, one process for every host, refuses to start as
+// today, and so does run --host without a value the host needs. bizpipe
+// runs as a user that cannot read other_host's store (mode 000): the
+// test's own user, or, as root (who reads everything), nobody, in a copy
+// of the test binary it can reach.
 func TestRunHostPrivateStores(t *testing.T) {
+	as, base, bin := privateStoresFixture(t)
+	const (
+		sendPassword  = "BIZPIPE_VAR_p12_password=demo-only"
+		otherPassword = "BIZPIPE_VAR_other_p12_password=demo-only"
+	)
+	all := []string{"run", "--once", "--server", "srv1", "--data-dir", "data-all", "config"}
+	host := []string{"run", "--once", "--server", "srv1", "--host", "send_host", "--data-dir", "data-host", "config"}
+	// What run --host send_host must never print: anything about
+	// other_host, its account, store, variable, location and port.
+	aboutOther := []string{"other_host", "svc_other", "other_in", "other_out", "other_p12_password"}
+	// In order: the runs that refuse to start leave the input for the last.
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		// want are in stderr; unwanted in neither stdout nor stderr.
+		want, unwanted []string
+		delivers       bool
+	}{
+		{
+			name: "without --host, every variable given: it reads other_host's store too, and refuses to start",
+			env:  []string{sendPassword, otherPassword}, args: all, code: exitFindings,
+			want: []string{
+				`[BP2001] Certificate store cannot be read`, `certificate store "svc_other_personal"`,
+				`[BP6004] Running as a different user`, `host "other_host"`,
+				`[BP6006]`, `receive location "other_in"`,
+				"not starting: the configuration has errors",
+			},
+		},
+		{
+			name: "without --host, other_host's password unset: every variable needs a value",
+			env:  []string{sendPassword}, args: all, code: exitFindings,
+			want: []string{`No value for required variable`, `Variable "other_p12_password" has no default`,
+				"not starting: the configuration has errors"},
+			unwanted: []string{`"p12_password"`, "[BP2", "[BP6"},
+		},
+		{
+			name: "--host send_host without its own password: it needs it",
+			env:  []string{otherPassword}, args: host, code: exitFindings,
+			want: []string{`No value for required variable`, `Variable "p12_password" has no default`,
+				`Value not known`, `password attribute of certificate_store "svc_send_personal"`,
+				"not starting: the configuration has errors"},
+			unwanted: append([]string{"[BP2", "[BP6"}, aboutOther...),
+		},
+		{
+			name: "--host send_host, other_host's password unset: it starts, delivers and says nothing about other_host",
+			env:  []string{sendPassword}, args: host, code: exitOK,
+			unwanted: append([]string{"[BP", "level=WARN", "level=ERROR", "No value"}, aboutOther...),
+			delivers: true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runBizpipeAs(t, as, base, bin, tc.env, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			for _, unwanted := range tc.unwanted {
+				if strings.Contains(stdout+stderr, unwanted) {
+					t.Errorf("prints %q:\nstdout:\n%s\nstderr:\n%s", unwanted, stdout, stderr)
+				}
+			}
+			if !tc.delivers {
+				if _, err := os.Stat(filepath.Join(base, "in", "order-1001.xml")); err != nil {
+					t.Errorf("a run that did not start touched the input: %v", err)
+				}
+				return
+			}
+			if want := "received 1, delivered 1, retried 0, suspended 0, waiting for retry 0\n"; stdout != want {
+				t.Errorf("stdout %q, want %q", stdout, want)
+			}
+			if out, _ := filepath.Glob(filepath.Join(base, "out", "*.eml")); len(out) != 1 {
+				t.Errorf("delivered files %q, want one", out)
+			}
+		})
+	}
+}
+
+// privateStoresFixture writes hostsConfig in a directory other users can
+// reach, with the quickstart's stores (other_host's made unreadable: mode
+// 000) and order in in/, and a copy of the test binary; it returns the
+// user to run it as, the directory and the binary.
+func privateStoresFixture(t *testing.T) (*user.User, string, string) {
+	t.Helper()
 	as := runAsUser(t)
 	base := reachableTempDir(t)
 	copyTree(t, filepath.Join(examplesDir, "quickstart", "stores", "svc_send"), filepath.Join(base, "stores", "svc_send"))
@@ -135,43 +231,64 @@ func TestRunHostPrivateStores(t *testing.T) {
 	t.Cleanup(func() { _ = os.Chmod(filepath.Join(base, "stores", "svc_other"), 0o755) })
 	bin := filepath.Join(base, "bin", "bizpipe")
 	copyExecutable(t, bin)
+	return as, base, bin
+}
 
-	// One process for every host: it reads other_host's store too, and
-	// refuses to start, as before.
-	code, stdout, stderr := runBizpipeAs(t, as, base, bin, "run", "--once", "--server", "srv1", "--data-dir", "data-all", "config")
-	if code != exitFindings {
-		t.Errorf("run without --host: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFindings, stdout, stderr)
-	}
-	for _, want := range []string{
-		`[BP2001] Certificate store cannot be read`, `certificate store "svc_other_personal"`,
-		`[BP6004] Running as a different user`, `host "other_host"`,
-		`[BP6006]`, `receive location "other_in"`,
-		"not starting: the configuration has errors",
+// TestValidateHostPrivateStores: validate --live --host, as one host's
+// service account, checks what run --host checks, and reports nothing
+// about the other host, whose store it cannot read and whose password it
+// is not given; without --host it reports that store, as before.
+func TestValidateHostPrivateStores(t *testing.T) {
+	as, base, bin := privateStoresFixture(t)
+	sendPassword := []string{"BIZPIPE_VAR_p12_password=demo-only"}
+	aboutOther := []string{"other_host", "svc_other", "other_in", "other_out", "other_p12_password"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		// want are in stdout; unwanted in neither stdout nor stderr.
+		want, unwanted []string
+	}{
+		{
+			name: "every host: other_host's store cannot be read",
+			args: []string{"validate", "--live", "--server", "srv1", "config"}, code: exitFindings,
+			want: []string{`[BP2001] Certificate store cannot be read`, `certificate store "svc_other_personal"`,
+				`[BP6006]`, `receive location "other_in"`},
+		},
+		{
+			name: "--host send_host: nothing about other_host",
+			args: []string{"validate", "--live", "--server", "srv1", "--host", "send_host", "config"}, code: exitOK,
+			unwanted: append([]string{"[BP", "Error", "Warning"}, aboutOther...),
+		},
+		{
+			name: "--host send_host, the server left out: the only one",
+			args: []string{"validate", "--live", "--host", "send_host", "--format", "json", "config"}, code: exitOK,
+			want:     []string{`"valid": true`, `"error_count": 0`, `"warning_count": 0`},
+			unwanted: aboutOther,
+		},
+		{
+			name: "--host other_host, as send_host's account: its store is reported, send_host's findings are not",
+			args: []string{"validate", "--live", "--server", "srv1", "--host", "other_host", "config"}, code: exitFindings,
+			want:     []string{`[BP2001] Certificate store cannot be read`, `certificate store "svc_other_personal"`, `[BP6006]`, `receive location "other_in"`},
+			unwanted: []string{"svc_send_personal", `"orders_in"`, `"fabrikam"`},
+		},
 	} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("run without --host: stderr lacks %q:\n%s", want, stderr)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(base, "in", "order-1001.xml")); err != nil {
-		t.Errorf("run without --host touched the input: %v", err)
-	}
-
-	// send_host's process, as its account: it starts, delivers, and
-	// nothing it prints is about other_host.
-	code, stdout, stderr = runBizpipeAs(t, as, base, bin, "run", "--once", "--server", "srv1", "--host", "send_host", "--data-dir", "data-host", "config")
-	if code != exitOK {
-		t.Fatalf("run --host send_host: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
-	if want := "received 1, delivered 1, retried 0, suspended 0, waiting for retry 0\n"; stdout != want {
-		t.Errorf("run --host send_host: stdout %q, want %q", stdout, want)
-	}
-	for _, unwanted := range []string{"[BP", "other_host", "svc_other", "other_in", "other_out", "level=WARN", "level=ERROR"} {
-		if strings.Contains(stdout+stderr, unwanted) {
-			t.Errorf("run --host send_host prints %q:\nstdout:\n%s\nstderr:\n%s", unwanted, stdout, stderr)
-		}
-	}
-	if out, _ := filepath.Glob(filepath.Join(base, "out", "*.eml")); len(out) != 1 {
-		t.Errorf("delivered files %q, want one", out)
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runBizpipeAs(t, as, base, bin, sendPassword, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout)
+				}
+			}
+			for _, unwanted := range tc.unwanted {
+				if strings.Contains(stdout+stderr, unwanted) {
+					t.Errorf("prints %q:\nstdout:\n%s\nstderr:\n%s", unwanted, stdout, stderr)
+				}
+			}
+		})
 	}
 }
 
@@ -221,12 +338,12 @@ func reachableTempDir(t *testing.T) string {
 
 // runBizpipeAs runs bin (a copy of the test binary, which acts as bizpipe
 // under that name: TestMain) as user as in dir, with an environment of
-// PATH alone, and returns its exit code and output.
-func runBizpipeAs(t *testing.T, as *user.User, dir, bin string, args ...string) (int, string, string) {
+// PATH and env alone, and returns its exit code and output.
+func runBizpipeAs(t *testing.T, as *user.User, dir, bin string, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	if os.Geteuid() == 0 {
 		uid, err := strconv.ParseUint(as.Uid, 10, 32)
 		if err != nil {

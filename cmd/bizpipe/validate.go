@@ -29,6 +29,7 @@ type validateFlags struct {
 	strict  bool
 	live    bool
 	server  string
+	host    string
 	verbose bool
 	vars    varFlags
 }
@@ -52,6 +53,14 @@ variable BIZPIPE_VAR_NAME, then their default. A variable with none of these
 is unknown: it is checked for type, and the checks that need its value are
 skipped (a store password, for example, gives warning BP2005).
 
+With --live it also checks this machine, for the instances on --server.
+With --live and --host it checks only what run --host with the same
+--server checks: the stores of that host's instances there, what its
+receive locations and send ports use, and what belongs to the whole
+configuration, reporting nothing about the other hosts nor unused
+declarations. Run it as the user of the host's service account (sudo -u
+USER), who may be unable to read the other accounts' stores.
+
 The report goes to stdout in every format, findings or not; --format json,
 --format sarif and --format gitlab always print exactly one JSON document.
 In CI, --format github annotates the files of a GitHub Actions run (one
@@ -62,7 +71,8 @@ report, and --format sarif is for GitHub code scanning.`,
   BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe validate --format sarif ./config > bizpipe.sarif
   bizpipe validate --format github ./config
   bizpipe validate --format gitlab ./config > gl-code-quality-report.json
-  bizpipe validate --live --server srv1 ./config`,
+  bizpipe validate --live --server srv1 ./config
+  sudo -u bts-send bizpipe validate --live --server srv1 --host send_host ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runValidate(e, f, args)
 		},
@@ -75,9 +85,11 @@ report, and --format sarif is for GitHub code scanning.`,
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
 	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes, transport directories and TLS files")
 	cmd.Flags().StringVar(&f.server, "server", "", "with --live: the `NAME` of the server this machine is (optional when one server is declared)")
+	cmd.Flags().StringVar(&f.host, "host", "", "with --live: check only what the host `NAME` needs on --server, as run --host does")
 	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "also print notes to stderr: store files ignored, keys that match no certificate")
 	mustComplete(cmd, "format", completeValues(report.Formats()))
 	mustComplete(cmd, "server", completeDeclared(serverNames))
+	mustComplete(cmd, "host", completeDeclared(hostsOn(&f.server)))
 	f.vars.register(cmd)
 	// A flag error happens before runValidate: report it in the requested
 	// format too, so that a JSON consumer always gets one JSON document.
@@ -124,6 +136,11 @@ func runValidate(e *env, f validateFlags, args []string) error {
 	if !f.live && f.server != "" {
 		return usageError(e, format, errors.New("--server is used with --live"))
 	}
+	if !f.live && f.host != "" {
+		// Which host's instances is a question of the server the
+		// machine is, which only --live asks.
+		return usageError(e, format, errors.New("--host is used with --live"))
+	}
 	cfg, diags, err := loadConfig(e, args, f.vars, lang.ModeValidate)
 	if err != nil {
 		return usageError(e, format, err)
@@ -135,19 +152,25 @@ func runValidate(e *env, f validateFlags, args []string) error {
 		// only, and run no rules.
 		diags = diag.SyntaxErrors(diags)
 	} else {
-		res, ds := rules.Check(cfg, rules.Options{})
+		// As run: --server may be left out when one server is declared.
+		var server string
+		if f.live {
+			if server, err = serverOf(cfg, f.server); err != nil {
+				return usageError(e, format, err)
+			}
+			if f.host != "" && !hostDeclared(cfg, f.host) {
+				return usageError(e, format, fmt.Errorf("host %q is not declared in the configuration", f.host))
+			}
+		}
+		// With --host, as run --host: only what that host's instances on
+		// the server need, so that its service account can check them.
+		res, ds := rules.Check(cfg, rules.Options{Server: server, Host: f.host})
 		diags = append(diags, ds...)
 		if f.verbose {
 			writeStoreNotes(e, cfg.Stores, res.Stores, newRedactor(cfg))
 		}
 		if f.live {
-			// As run: --server may be left out when one server is
-			// declared.
-			server, err := serverOf(cfg, f.server)
-			if err != nil {
-				return usageError(e, format, err)
-			}
-			ds, err := live.Check(cfg, res, live.Options{Server: server})
+			ds, err := live.Check(cfg, res, live.Options{Server: server, Host: f.host})
 			if err != nil {
 				return usageError(e, format, cleanError(err))
 			}

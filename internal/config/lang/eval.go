@@ -30,7 +30,7 @@ func (d *decoder) buildContexts(files []*hcl.File) {
 			"var":   cty.ObjectVal(vars),
 			"local": cty.EmptyObjectVal,
 		},
-		Functions: meteredFunctions(d.opts.Mode, d.opts.LookupEnv, d.meter),
+		Functions: meteredFunctions(d.envMode(), d.opts.LookupEnv, d.meter),
 	}
 	d.root = root
 	for name := range d.cfg.Files {
@@ -282,13 +282,20 @@ func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, b
 	}
 	known := out.IsWhollyKnown()
 	if !known && (d.opts.Mode == ModeRun || d.needKnown) {
-		if d.opts.Mode != ModeRun {
-			// ModeRun has reported each variable without a value; here
-			// only those this value depends on are needed.
+		notKnown := diag.Errorf(diag.CodeInvalidValue, a.Expr.Range(), "Value not known",
+			"The %s attribute of %s depends on a value that is not known.", a.Name, what)
+		switch {
+		case d.deferInputs && !d.needKnown:
+			// Unknown, as in ModeValidate, unless the host needs it.
+			d.pending = append(d.pending, pendingInput{block: d.block, missing: d.missingInputs(a.Expr), notKnown: notKnown})
+			return evaluated{val: out, known: false, sensitive: sensitive, rng: a.Expr.Range()}, true
+		case d.opts.Mode != ModeRun || d.deferInputs:
+			// ModeRun without Options.Host has reported each variable
+			// without a value; here only those this value depends on
+			// are needed.
 			d.add(d.missingInputs(a.Expr)...)
 		}
-		d.add(diag.Errorf(diag.CodeInvalidValue, a.Expr.Range(), "Value not known",
-			"The %s attribute of %s depends on a value that is not known.", a.Name, what))
+		d.add(notKnown)
 		return evaluated{}, false
 	}
 	return evaluated{val: out, known: known, sensitive: sensitive, rng: a.Expr.Range()}, true

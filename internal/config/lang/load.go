@@ -63,6 +63,21 @@ type Options struct {
 	// Each variable and env() without a value that it depends on is an
 	// error, as in ModeRun.
 	NeedMessageBox bool
+	// Host, in ModeRun, loads for a process that runs only host Host's
+	// instances on server Server (run --host): each may run as its own
+	// service account, whose variables (its store's password) are given
+	// only on its own machine. A variable or env() without a value is then
+	// an error only where what that process needs depends on it: the group,
+	// the parties, the message box, every send port's filter (it routes to
+	// any), Host itself, its send ports and receive locations and their
+	// pipelines, and its instances on Server with their service accounts,
+	// stores and server. Elsewhere the value stays unknown, as in
+	// ModeValidate: those objects are neither checked nor run for Host
+	// (rules.Options.Host, runner.Options.Host).
+	Host string
+	// Server is the server of Host's instances; empty means the one server
+	// declared, or, with several, every server.
+	Server string
 }
 
 // Block type names of the language.
@@ -171,7 +186,8 @@ func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSi
 		return cfg, finish(diags), m.used
 	}
 
-	d := &decoder{opts: opts, registry: opts.Registry, cfg: cfg, parser: parser, names: map[string]map[string]hcl.Range{}, meter: m}
+	d := &decoder{opts: opts, registry: opts.Registry, cfg: cfg, parser: parser, names: map[string]map[string]hcl.Range{}, meter: m,
+		deferInputs: opts.Mode == ModeRun && opts.Host != ""}
 	var blocks []*hcl.Block
 	for _, f := range parsed {
 		content, ds := f.Body.Content(rootSchema)
@@ -197,6 +213,7 @@ func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSi
 	d.decodeLocals(localBlocks)
 
 	for _, b := range blocks {
+		d.block = blockKey(b.Type, b.Labels)
 		switch b.Type {
 		case blockGroup:
 			d.decodeGroupBlock(b)
@@ -220,8 +237,12 @@ func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSi
 			d.decodeMessageBoxBlock(b)
 		}
 	}
+	d.block = ""
 	d.checkGroupCount()
 	d.resolve()
+	if d.deferInputs {
+		d.reportNeededInputs()
+	}
 	cfg.Secrets = SensitiveStrings(cfg)
 	return cfg, finish(d.diags.Extend(diags)), m.used
 }
@@ -258,6 +279,12 @@ type decoder struct {
 	// needKnown makes eval report an unknown value as ModeRun does, while
 	// it decodes what Options.NeedMessageBox needs.
 	needKnown bool
+	// deferInputs is Options.Host in ModeRun: a value without a value of
+	// its own is kept in pending until the host's needs are known.
+	deferInputs bool
+	pending     []pendingInput
+	// block is the key (blockKey) of the top-level block being decoded.
+	block string
 }
 
 func (d *decoder) add(ds ...*hcl.Diagnostic) { d.diags = append(d.diags, ds...) }

@@ -185,6 +185,7 @@ func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
 			"The filter of %s is null, whatever the message: it must be a boolean expression such as message.properties.partner == \"fabrikam\" (every message would fail routing).", what))
 		return false
 	}
+	d.deferMessageInputs(a.Expr, true)
 	return true
 }
 
@@ -216,6 +217,7 @@ func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
 	}
 	ty := val.Type()
 	if ty.IsPrimitiveType() || ty == cty.DynamicPseudoType {
+		d.deferMessageInputs(expr, false)
 		return true
 	}
 	d.add(diag.Errorf(diag.CodeFilter, expr.Range(), "Template does not produce a string",
@@ -241,7 +243,10 @@ func evalFilter(fileCtx *hcl.EvalContext, expr hcl.Expression, port string, msg 
 		return false, fmt.Errorf("filter of send port %q: %s", port, evalError(expr, ctx, ds))
 	}
 	val, _ = val.UnmarkDeep()
-	if val.IsNull() || !val.IsKnown() || val.Type() != cty.Bool {
+	if !val.IsKnown() {
+		return false, fmt.Errorf("filter of send port %q %s", port, noValueError(expr, ctx))
+	}
+	if val.IsNull() || val.Type() != cty.Bool {
 		return false, fmt.Errorf("filter of send port %q did not produce true or false", port)
 	}
 	return val.True(), nil
@@ -280,7 +285,10 @@ func evalTemplate(fileCtx *hcl.EvalContext, expr hcl.Expression, msg cty.Value) 
 		return Template{}, fmt.Errorf("template at %s: %s", expr.Range(), evalError(expr, ctx, ds))
 	}
 	val, marks := val.UnmarkDeep()
-	if val.IsNull() || !val.IsKnown() {
+	if !val.IsWhollyKnown() {
+		return Template{}, fmt.Errorf("template at %s %s", expr.Range(), noValueError(expr, ctx))
+	}
+	if val.IsNull() {
 		return Template{}, fmt.Errorf("template at %s produced no value", expr.Range())
 	}
 	s, err := convertString(val)

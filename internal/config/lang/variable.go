@@ -123,7 +123,9 @@ func (d *decoder) assignVariables() {
 			val, ok = v.Default, true
 		}
 		if !ok {
-			if d.opts.Mode == ModeRun {
+			// Under Options.Host, only where the host needs it
+			// (reportNeededInputs).
+			if d.opts.Mode == ModeRun && !d.deferInputs {
 				d.add(noValue(v))
 			}
 			val = cty.UnknownVal(v.Type)
