@@ -98,8 +98,21 @@ func CheckRequestTimeout(b *component.Body, v value.Value[time.Duration]) {
 // Needs: a plain HTTP transport uses no key.
 func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
 
-// uploadsKey names the memory budget every HTTP receiver of a run shares.
+// uploadsKey names the memory budget every receiver over HTTP of a run
+// shares.
 const uploadsKey = "http.uploads"
+
+// SharedBudget is the Budget of the uploads in flight that every receive
+// location over HTTP of env's run shares (this transport's, and others
+// that read through an Upload): one bound on what they hold in memory
+// together, whichever gets the flood. A new Budget, this location's
+// alone, when env shares nothing.
+func SharedBudget(env *component.ReceiveEnv) *Budget {
+	if env.Shared == nil {
+		return NewBudget(DefaultInFlightBytes)
+	}
+	return env.Shared(uploadsKey, func() any { return NewBudget(DefaultInFlightBytes) }).(*Budget)
+}
 
 // NewReceiver builds the listener; it listens from Start on.
 func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiver, error) {
@@ -113,9 +126,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		RequestTimeout:      c.RequestTimeout.V,
 		Properties:          env.Properties,
 		SensitiveProperties: env.SensitiveProperties,
-	}
-	if env.Shared != nil {
-		o.Budget = env.Shared(uploadsKey, func() any { return NewBudget(DefaultInFlightBytes) }).(*Budget)
+		Budget:              SharedBudget(env),
 	}
 	h, err := NewListener(o, env.Sink, env.Log)
 	if err != nil {
