@@ -24,7 +24,8 @@ var errBusy = errors.New("the in-flight upload budget is spent")
 
 // Budget bounds the memory that uploads over HTTP in flight (Upload)
 // hold, in total over the receivers that share it (the runner gives all
-// its receive locations over HTTP one: SharedBudget). It counts what a slow or stalled client can make the
+// its receive locations over HTTP one, the http and as2 transports':
+// SharedBudget). It counts what a slow or stalled client can make the
 // process hold:
 //
 //   - the spooled part of every body: up to its first spoolBytes (1 MiB), in

@@ -32,7 +32,8 @@ Unprocessable Content, with a JSON error naming the key, and is not stored.
 Other answers: 413 above max_body; 411 to a POST that declares neither
 Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s,
 or when the whole request takes longer than request_timeout (the answer
-says which); 503 when the message box cannot store it, or when the uploads in flight
+says which); 503 when the message box cannot store it, or when the uploads
+in flight, to every http and as2 receive location of the run together,
 already hold their 64 MiB of memory for 30 s, or when run stops before the
 upload ends (each with Retry-After); 405, with Allow, to another method;
 404 to another path. GET /healthz answers "ok". Request headers never set
@@ -103,8 +104,8 @@ func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
 const uploadsKey = "http.uploads"
 
 // SharedBudget is the Budget of the uploads in flight that every receive
-// location over HTTP of env's run shares (this transport's, and others
-// that read through an Upload): one bound on what they hold in memory
+// location over HTTP of env's run shares (this transport's and AS2's):
+// one bound on what they hold in memory
 // together, whichever gets the flood. A new Budget, this location's
 // alone, when env shares nothing.
 func SharedBudget(env *component.ReceiveEnv) *Budget {
