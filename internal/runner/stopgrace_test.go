@@ -13,6 +13,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
 // TestStopCancelsTricklingUploadsAfterGrace: a client trickling a body (a
@@ -64,22 +65,7 @@ receive_location "web" {
 	if _, err := fmt.Fprintf(c, "POST /orders HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\n\r\nfirst"); err != nil {
 		t.Fatal(err)
 	}
-	stopTrickle := make(chan struct{})
-	trickled := make(chan struct{})
-	go func() {
-		defer close(trickled)
-		for {
-			select {
-			case <-stopTrickle:
-				return
-			case <-time.After(50 * time.Millisecond): // the client's pace
-			}
-			if _, err := c.Write([]byte("x")); err != nil {
-				return
-			}
-		}
-	}()
-	defer func() { close(stopTrickle); <-trickled }()
+	defer transporttest.Trickle(c, 50*time.Millisecond)()
 	// The upload is under way when the stop comes.
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "http receive location listening"); {
 		if time.Now().After(deadline) {

@@ -1,11 +1,9 @@
 package as2
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -24,26 +22,24 @@ const mdnPeek = 8 << 10
 var reportType = regexp.MustCompile(`(?im)^content-type:[ \t]*multipart/report\b`)
 
 // looksLikeMDN reports whether a POST whose Content-Type is ct carries an
-// MDN: a multipart/report, or a multipart/signed whose first part is one.
-// It returns the body to read from then on (with what it peeked at).
-func looksLikeMDN(ct string, body io.Reader) (bool, io.Reader) {
+// MDN: a multipart/report, or a multipart/signed whose first part is one,
+// told from head, the body's first mdnPeek bytes (fewer in a shorter one).
+func looksLikeMDN(ct string, head []byte) bool {
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return false, body
+		return false
 	}
 	switch mt {
 	case "multipart/report":
-		return true, body
+		return true
 	case "multipart/signed":
 	default:
-		return false, body
+		return false
 	}
-	br := bufio.NewReaderSize(body, mdnPeek)
-	head, _ := br.Peek(mdnPeek) // fewer at the end of a short body
 	delim := []byte("--" + params["boundary"])
 	i := bytes.Index(head, delim)
 	if params["boundary"] == "" || i < 0 {
-		return false, br
+		return false
 	}
 	part := head[i+len(delim):]
 	if end := bytes.Index(part, []byte("\r\n\r\n")); end >= 0 {
@@ -51,24 +47,24 @@ func looksLikeMDN(ct string, body io.Reader) (bool, io.Reader) {
 	} else if end := bytes.Index(part, []byte("\n\n")); end >= 0 {
 		part = part[:end]
 	}
-	return reportType.Match(part), br
+	return reportType.Match(part)
 }
 
 // serveMDN takes an asynchronous MDN from party for one of our sends and
 // has the runner settle the delivery awaiting it: 200 once it is judged
 // (whatever the verdict: the partner need not send it again), 400 when it
 // settles nothing (unreadable, or no delivery awaits it), 503 when the box
-// failed (the partner sends it again). It reads body through br (what
-// looksLikeMDN peeked at, then the rest); a read that fails is answered
-// as a message's would be (Body.Refuse: 408, 413, 503 when run stops),
-// and nothing is settled.
-func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.Logger, party string, body *httptransport.Body, br io.Reader) {
-	b, err := io.ReadAll(io.LimitReader(br, as2.MaxMDNSize+1))
-	if err != nil {
-		body.Refuse(w, log, plain)
+// failed (the partner sends it again). It reads the whole MDN from up,
+// under the budget; a read that fails is answered as a message's would be
+// (Upload.Refuse: 408, 413, 503 when run stops or the budget has no
+// room), and nothing is settled.
+func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.Logger, party string, up *httptransport.Upload) {
+	b, ok, err := up.ReadAll(r.Context(), as2.MaxMDNSize)
+	switch {
+	case err != nil:
+		up.Refuse(w, log, err, plain)
 		return
-	}
-	if len(b) > as2.MaxMDNSize {
+	case !ok:
 		plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("an MDN is at most %d bytes", as2.MaxMDNSize))
 		return
 	}

@@ -87,14 +87,18 @@ repeat that finds the message finds it too, also on another server
 sharing the message box. A message whose MDN cannot be built is not
 stored either, and is answered 503.
 
-Other answers: 413 above max_body, 400 for missing or malformed AS2 headers,
-503 when the message box cannot store the message or its MDN (the sender
-sends again). A body that brings no byte for 30 s, or a request that takes
-longer than request_timeout, is answered 408 (the answer and the log say
-which); nothing of it is stored. When run stops, a message or an
-asynchronous MDN still arriving gets 30 s to finish; one still arriving
-then is answered 503 with Retry-After, and nothing of it is stored or
-settled: the sender sends it again. A message that had arrived whole is
+Other answers: 413 above max_body, 411 to a POST, message or MDN, that
+declares neither Content-Length nor chunked encoding, 400 for missing or
+malformed AS2 headers, 503 when the message box cannot store the message or
+its MDN (the sender sends again), or, with Retry-After, when the uploads in
+flight already hold their 64 MiB of memory for 30 s: a budget this location
+shares with every http and as2 receive location of the run. A body that
+brings no byte for 30 s, or a request that takes longer than
+request_timeout, is answered 408 (the answer and the log say which); nothing
+of it is stored. When run stops, a message or an asynchronous MDN still
+arriving gets 30 s to finish; one still arriving then is answered 503
+with Retry-After, and nothing of it is stored or settled: the sender sends
+it again. A message that had arrived whole is
 stored and answered as usual; should the stop cut its answer off, the
 message sent again is a repeat, answered with its MDN.
 
@@ -212,7 +216,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 	}
 	rc := &receiver{
 		loc: env.Location, listen: c.Listen.V, path: c.Path.V, maxBody: c.MaxBody.V,
-		requestTimeout: c.RequestTimeout.V, bodyIdle: httptransport.DefaultBodyIdleTimeout,
+		requestTimeout: c.RequestTimeout.V, bodyIdle: httptransport.DefaultBodyIdleTimeout, budget: httptransport.SharedBudget(env),
 		certFile: c.CertFile.V, keyFile: c.KeyFile.V,
 		contentType: env.ContentType, props: maps.Clone(env.Properties), sensitive: slices.Clone(env.SensitiveProperties),
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
@@ -277,8 +281,12 @@ type receiver struct {
 	keys component.Keys
 
 	// requestTimeout bounds a whole request, bodyIdle each pause of its
-	// body (the http transport's Body).
+	// body (the http transport's Body) and the wait for room in budget.
 	requestTimeout, bodyIdle time.Duration
+	// budget bounds the memory of the uploads in flight, messages and
+	// MDNs: the one the run's http receive locations share, so that one
+	// bound holds for all of them (httptransport.SharedBudget).
+	budget *httptransport.Budget
 }
 
 // Start listens and serves in the background, as the http transport
@@ -367,6 +375,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, "asynchronous MDNs (Receipt-Delivery-Option) are not supported here; ask for a synchronous MDN")
 		return
 	}
+	if httptransport.RefuseUnsized(w, r, log, plain) {
+		return
+	}
 	if r.ContentLength > rc.maxBody {
 		log.Warn("AS2 request refused: body too large", "size", r.ContentLength, "max_body", rc.maxBody)
 		w.Header().Set("Connection", "close")
@@ -402,18 +413,26 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hasher := alg.Hash().New()
 	body := httptransport.NewBody(w, r, rc.maxBody, rc.bodyIdle, rc.requestTimeout)
 	defer rc.serving.Track(body)()
-	var src io.Reader = body
-	if req.Receipt == as2.ReceiptNone && rc.receipts != nil {
-		// An asynchronous MDN for one of our sends asks for no receipt
-		// itself; it settles a delivery and is not stored as a message,
-		// whatever the location's pipeline requires (MDNs are never
-		// encrypted).
-		isMDN, br := looksLikeMDN(ct, body)
-		if isMDN {
-			rc.serveMDN(w, r, log, party, body, br)
-			return
-		}
-		src = br
+	// Read under the budget, as the http transport's uploads: a flood of
+	// uploads waits for room, then is answered 503, nothing stored.
+	up := rc.budget.NewUpload(body, rc.bodyIdle)
+	defer up.Close()
+	if _, err := up.Spool(r.Context()); err != nil {
+		up.Refuse(w, log, err, plain)
+		return
+	}
+	// An asynchronous MDN for one of our sends asks for no receipt
+	// itself; it settles a delivery and is not stored as a message,
+	// whatever the location's pipeline requires (MDNs are never
+	// encrypted).
+	if req.Receipt == as2.ReceiptNone && rc.receipts != nil && looksLikeMDN(ct, up.Head(mdnPeek)) {
+		rc.serveMDN(w, r, log, party, up)
+		return
+	}
+	src, err := up.Stream(r.Context())
+	if err != nil {
+		up.Refuse(w, log, err, plain)
+		return
 	}
 	// The sink gets the whole MIME entity, its header fields as the HTTP
 	// request carried them: an AS2 body is often base64 with the
@@ -453,7 +472,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The body's failure first (stalled, too slow, too large, the
 		// run stopping): the sink's error then only echoes it.
-		if body.Refuse(w, log, plain) {
+		if up.Refuse(w, log, err, plain) {
 			return
 		}
 		log.Error("storing a received AS2 message failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
@@ -468,7 +487,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, entity); err != nil {
 			// Answered as a new message's failure: this request was not
 			// judged, and the one stored stays as it was.
-			body.Refuse(w, log, plain)
+			up.Refuse(w, log, err, plain)
 			return
 		}
 	}

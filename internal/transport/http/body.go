@@ -181,3 +181,19 @@ func (b *Body) Refuse(w http.ResponseWriter, log *slog.Logger, write func(w http
 	}
 	return true
 }
+
+// RefuseUnsized answers 411 a request that declares neither a
+// Content-Length nor chunked transfer encoding (chunked makes
+// ContentLength -1), with write, logs it as a warning to log, and reports
+// true; it reports false for any other. Such a body (an HTTP/1.0 POST
+// without Content-Length) runs to the connection's end, which Go reads as
+// empty: storing that empty message helps nobody.
+func RefuseUnsized(w http.ResponseWriter, r *http.Request, log *slog.Logger, write func(w http.ResponseWriter, code int, msg string)) bool {
+	if r.ContentLength != 0 || r.Header.Get("Content-Length") != "" {
+		return false
+	}
+	log.Warn("request refused: no Content-Length")
+	w.Header().Set("Connection", "close") // do not read a body that may follow as a request
+	write(w, http.StatusLengthRequired, "Content-Length required (or chunked transfer encoding with HTTP/1.1)")
+	return true
+}

@@ -22,14 +22,16 @@ const MinInFlightBytes = 2 * spoolBytes
 // errBusy: the budget had no room for an upload within the idle timeout.
 var errBusy = errors.New("the in-flight upload budget is spent")
 
-// Budget bounds the memory that HTTP uploads in flight hold, in total over
-// the receivers that share it (the runner gives all its HTTP receive
-// locations one). It counts what a slow or stalled client can make the
+// Budget bounds the memory that uploads over HTTP in flight (Upload)
+// hold, in total over the receivers that share it (the runner gives all
+// its receive locations over HTTP one, the http and as2 transports':
+// SharedBudget). It counts what a slow or stalled client can make the
 // process hold:
 //
 //   - the spooled part of every body: up to its first spoolBytes (1 MiB), in
 //     segments of segmentBytes (32 KiB), each counted when it is allocated,
-//     before the bytes it will hold arrive; and
+//     before the bytes it will hold arrive (all of a body read whole:
+//     Upload.ReadAll); and
 //   - for a body larger than that, the chunk of spoolBytes that the message
 //     box fills while it waits for the rest of the body.
 //

@@ -231,13 +231,7 @@ func (h *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // receive stores one POSTed message.
 func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 	log := h.log.With("remote", r.RemoteAddr)
-	if r.ContentLength == 0 && r.Header.Get("Content-Length") == "" {
-		// Neither a length nor chunked (which makes ContentLength -1):
-		// an HTTP/1.0 body would run to the connection's end, which Go
-		// reads as empty. Storing that empty message helps nobody.
-		log.Warn("request refused: no Content-Length")
-		w.Header().Set("Connection", "close") // do not read a body that may follow as a request
-		writeError(w, http.StatusLengthRequired, "Content-Length required (or chunked transfer encoding with HTTP/1.1)")
+	if RefuseUnsized(w, r, log, writeError) {
 		return
 	}
 	if r.ContentLength > h.o.MaxBody {
@@ -274,22 +268,12 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	body := NewBody(w, r, h.o.MaxBody, h.o.BodyIdleTimeout, h.o.RequestTimeout)
 	defer h.serving.Track(body)()
-	up := &upload{budget: h.budget, idle: h.o.BodyIdleTimeout}
-	defer up.close()
-	complete, err := up.spool(r.Context(), body)
+	up := h.budget.NewUpload(body, h.o.BodyIdleTimeout)
+	defer up.Close()
+	src, err := up.Stream(r.Context())
 	if err != nil {
-		h.refuse(w, log, body, err)
+		h.refuse(w, log, up, err)
 		return
-	}
-	var src io.Reader = up
-	if !complete {
-		// The rest streams into the box, which fills a chunk buffer of
-		// its own while it waits for the client.
-		if err := up.take(r.Context(), spoolBytes); err != nil {
-			h.refuse(w, log, body, err)
-			return
-		}
-		src = io.MultiReader(up, body)
 	}
 	var sent *digestReader
 	if in.SourceKey != "" {
@@ -301,7 +285,7 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, dup, err := h.sink.Publish(r.Context(), in, src)
 	if err == nil && dup && sent != nil && !body.tooLarge {
-		if h.repeatDiffers(w, r, log, body, sent, msg) {
+		if h.repeatDiffers(w, r, log, up, sent, msg) {
 			return
 		}
 	}
@@ -313,7 +297,7 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		log.Error("sink stored a message whose body exceeded max_body; terminate it", "message_id", msg.ID, "max_body", h.o.MaxBody)
 		writeError(w, http.StatusInternalServerError, "internal error")
 	case err != nil:
-		h.refuse(w, log, body, err)
+		h.refuse(w, log, up, err)
 	default:
 		// Debug, as the file location's line: the sink logs the message.
 		log.Debug("message received", "message_id", msg.ID, "size", msg.Size, "replayed", dup)
@@ -330,23 +314,15 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse answers a request whose body could not be spooled or stored, by
-// the cause: err is the Sink's or spool's error, body's flags say whether
-// the body was to blame.
-func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, body *Body, err error) {
-	if body.Refuse(w, log, writeError) {
+// the cause: err is the Sink's or the upload's error, the upload says
+// whether the body or the Budget was to blame.
+func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, up *Upload, err error) {
+	if up.Refuse(w, log, err, writeError) {
 		return
 	}
-	switch {
-	case errors.Is(err, errBusy):
-		log.Warn("request refused: too many uploads in flight", "error", err, "in_flight_limit", h.budget.Limit())
-		w.Header().Set("Connection", "close") // the body was not read
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "too many uploads in flight; try again later")
-	default:
-		log.Error("storing a received message failed", "error", err)
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
-	}
+	log.Error("storing a received message failed", "error", err)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
 }
 
 // digestReader hashes and counts what is read through it.
@@ -368,7 +344,7 @@ func (d *digestReader) Read(p []byte) (int, error) {
 // answered the request: 422 when the bodies differ, or the body's error
 // when the rest of it could not be read, or 503 when the stored body could
 // not be. Otherwise the caller answers the replay.
-func (h *Listener) repeatDiffers(w http.ResponseWriter, r *http.Request, log *slog.Logger, body *Body, sent *digestReader, msg msgbox.Message) bool {
+func (h *Listener) repeatDiffers(w http.ResponseWriter, r *http.Request, log *slog.Logger, up *Upload, sent *digestReader, msg msgbox.Message) bool {
 	key := r.Header.Get(IdempotencyKeyHeader)
 	differs := func() bool {
 		log.Warn("request refused: Idempotency-Key reused with another body; nothing stored", "message_id", msg.ID)
@@ -380,7 +356,7 @@ func (h *Listener) repeatDiffers(w http.ResponseWriter, r *http.Request, log *sl
 	// The rest of the request, as the box did not read it (a duplicate
 	// is found first); bounded by max_body and the timeouts, like any.
 	if _, err := io.Copy(io.Discard, sent); err != nil {
-		h.refuse(w, log, body, err)
+		h.refuse(w, log, up, err)
 		return true
 	}
 	bs, ok := h.sink.(transport.BodySink)

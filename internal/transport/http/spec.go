@@ -32,7 +32,8 @@ Unprocessable Content, with a JSON error naming the key, and is not stored.
 Other answers: 413 above max_body; 411 to a POST that declares neither
 Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s,
 or when the whole request takes longer than request_timeout (the answer
-says which); 503 when the message box cannot store it, or when the uploads in flight
+says which); 503 when the message box cannot store it, or when the uploads
+in flight, to every http and as2 receive location of the run together,
 already hold their 64 MiB of memory for 30 s, or when run stops before the
 upload ends (each with Retry-After); 405, with Allow, to another method;
 404 to another path. GET /healthz answers "ok". Request headers never set
@@ -98,8 +99,21 @@ func CheckRequestTimeout(b *component.Body, v value.Value[time.Duration]) {
 // Needs: a plain HTTP transport uses no key.
 func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
 
-// uploadsKey names the memory budget every HTTP receiver of a run shares.
+// uploadsKey names the memory budget every receiver over HTTP of a run
+// shares.
 const uploadsKey = "http.uploads"
+
+// SharedBudget is the Budget of the uploads in flight that every receive
+// location over HTTP of env's run shares (this transport's and AS2's):
+// one bound on what they hold in memory
+// together, whichever gets the flood. A new Budget, this location's
+// alone, when env shares nothing.
+func SharedBudget(env *component.ReceiveEnv) *Budget {
+	if env.Shared == nil {
+		return NewBudget(DefaultInFlightBytes)
+	}
+	return env.Shared(uploadsKey, func() any { return NewBudget(DefaultInFlightBytes) }).(*Budget)
+}
 
 // NewReceiver builds the listener; it listens from Start on.
 func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiver, error) {
@@ -113,9 +127,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		RequestTimeout:      c.RequestTimeout.V,
 		Properties:          env.Properties,
 		SensitiveProperties: env.SensitiveProperties,
-	}
-	if env.Shared != nil {
-		o.Budget = env.Shared(uploadsKey, func() any { return NewBudget(DefaultInFlightBytes) }).(*Budget)
+		Budget:              SharedBudget(env),
 	}
 	h, err := NewListener(o, env.Sink, env.Log)
 	if err != nil {

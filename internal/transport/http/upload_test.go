@@ -3,9 +3,11 @@ package http
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +221,66 @@ func TestSpoolBytesIsTheBoxChunk(t *testing.T) {
 	}
 	if spoolBytes%segmentBytes != 0 {
 		t.Errorf("spoolBytes %d is not a whole number of %d-byte segments", spoolBytes, segmentBytes)
+	}
+}
+
+// Upload.ReadAll reads a body whole, up to and including max bytes, and
+// no further, its segments counted against the Budget until Close; a
+// longer body is not returned. The same after Spool read the start, which
+// Head then returns.
+func TestUploadReadAll(t *testing.T) {
+	const max = 100<<10 + 7 // not a whole number of segments
+	for _, tc := range []struct {
+		name string
+		n    int
+		ok   bool
+	}{
+		{"empty", 0, true},
+		{"a byte under max", max - 1, true},
+		{"max", max, true},
+		{"a byte over max", max + 1, false},
+		{"far over max", 3 * max, false},
+	} {
+		for _, spoolFirst := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, spooled first %v", tc.name, spoolFirst), func(t *testing.T) {
+				data := transporttest.Pattern(1, tc.n)
+				r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(data))
+				budget := NewBudget(0)
+				up := budget.NewUpload(NewBody(httptest.NewRecorder(), r, 1<<30, time.Minute, time.Hour), time.Second)
+				read := min(tc.n, max+1) // all ReadAll reads of it
+				if spoolFirst {
+					if _, err := up.Spool(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					if head := up.Head(segmentBytes + 10); !bytes.Equal(head, data[:min(tc.n, segmentBytes+10)]) {
+						t.Errorf("Head: %d bytes, not the body's start", len(head))
+					}
+					read = tc.n // under spoolBytes: all of it
+				}
+				b, ok, err := up.ReadAll(t.Context(), max)
+				if err != nil || ok != tc.ok {
+					t.Fatalf("ReadAll: ok %v, %v; want ok %v", ok, err, tc.ok)
+				}
+				if ok && !bytes.Equal(b, data) {
+					t.Errorf("ReadAll returned %d bytes, not the body's %d", len(b), len(data))
+				}
+				if !ok && b != nil {
+					t.Errorf("ReadAll returned %d bytes of a body over max", len(b))
+				}
+				// What was read, in segments; one more for the read that
+				// found the end, unless it stopped before.
+				segs := read/segmentBytes + 1
+				if read == max+1 {
+					segs = (read + segmentBytes - 1) / segmentBytes
+				}
+				if held := budget.Held(); held != int64(segs)*segmentBytes {
+					t.Errorf("held %d, want %d segments", held, segs)
+				}
+				up.Close()
+				if held := budget.Held(); held != 0 {
+					t.Errorf("held %d after Close", held)
+				}
+			})
+		}
 	}
 }
