@@ -95,7 +95,8 @@ const claimBatch = 16
 // failed. The outcomes
 // are recorded while the worker goes on with the next delivery, by
 // batches: whatever outcomes are ready when the previous recording ends,
-// in one FinishBatch (one commit). The commit's wait overlaps the next
+// in one FinishBatch (one commit); the deferred commits, which end
+// together, hand theirs over together. The commit's wait overlaps the next
 // pipeline's work, and a lone outcome is recorded at once. The batch's
 // leases are renewed until each outcome is recorded.
 func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
@@ -104,12 +105,12 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	defer stopRenew()
 	go r.renew(renewCtx, held)
 
-	outcomes := make(chan attempted, len(batch))
+	outcomes := make(chan []attempted, len(batch))
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
 		for a := range outcomes {
-			ready := []attempted{a}
+			ready := a
 		more:
 			for {
 				select {
@@ -117,7 +118,7 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 					if !ok {
 						break more
 					}
-					ready = append(ready, next)
+					ready = append(ready, next...)
 				default:
 					break more
 				}
@@ -129,7 +130,7 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 			}
 		}
 	}()
-	var later []func(alone bool)
+	var later []func(alone bool) attempted
 	for _, c := range batch {
 		d := c.d
 		pt := r.ports[d.Port]
@@ -137,29 +138,33 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		var pending *component.Pending
 		var commit deferredCommit
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
-		finish := func(outcome msgbox.Outcome, delivered bool) {
+		finish := func(outcome msgbox.Outcome, delivered bool) attempted {
 			outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
 			if !delivered {
 				sd = nil // nothing to clean up after
 			}
-			outcomes <- attempted{c, pt, log, outcome, sd, delivered, pending}
+			return attempted{c, pt, log, outcome, sd, delivered, pending}
 		}
 		if commit == nil {
-			finish(outcome, delivered)
+			outcomes <- []attempted{finish(outcome, delivered)}
 			continue
 		}
-		later = append(later, func(alone bool) { finish(commit(alone)) })
+		later = append(later, func(alone bool) attempted { return finish(commit(alone)) })
 	}
 	switch len(later) {
 	case 0:
 	case 1:
-		later[0](true)
+		outcomes <- []attempted{later[0](true)}
 	default:
+		// The commits share one round of syncs, so they end together:
+		// their outcomes are recorded together, in one FinishBatch.
+		done := make([]attempted, len(later))
 		var commits sync.WaitGroup
-		for _, commit := range later {
-			commits.Go(func() { commit(false) })
+		for i, commit := range later {
+			commits.Go(func() { done[i] = commit(false) })
 		}
 		commits.Wait()
+		outcomes <- done
 	}
 	close(outcomes)
 	<-recorded
