@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 )
 
 // Claim file names.
@@ -22,6 +23,11 @@ import (
 // restarted process find what it had claimed when it died, the random part
 // makes every claim's name - and so its SourceKey - unique, and NAME is kept
 // so that the original name can be recovered from the claim alone.
+//
+// The random part starts with the claim's second (see newClaimName), so
+// that SourceKeys grow with time: the message box's index of them then
+// takes each batch's keys at its end, in a page or two, where keys all
+// random would each change a page of their own in a large box.
 const (
 	claimPrefix  = ".bizpipe-claim-"
 	claimRandLen = 16 // hex digits: 64 bits
@@ -56,11 +62,16 @@ func ownerClaimPrefix(owner string) string {
 	return claimPrefix + escapeOwner(owner) + "-"
 }
 
-// newClaimName returns a fresh claim name for the file name under prefix.
-func newClaimName(prefix, name string) string {
+// newClaimName returns a fresh claim name for the file name under prefix,
+// claimed at now: its random part is the low 24 bits of now's Unix second
+// (wrapping every 194 days), then 40 random bits. Two claims of one name
+// collide only in the same second with the same 40 bits.
+func newClaimName(prefix, name string, now time.Time) string {
 	var r [claimRandLen / 2]byte
+	sec := uint32(now.Unix())
+	r[0], r[1], r[2] = byte(sec>>16), byte(sec>>8), byte(sec)
 	// crypto/rand.Read never returns an error (it panics instead).
-	_, _ = rand.Read(r[:])
+	_, _ = rand.Read(r[3:])
 	return prefix + hex.EncodeToString(r[:]) + "-" + name
 }
 

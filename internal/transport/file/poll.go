@@ -733,7 +733,7 @@ func (f *Poller) receiveBatch(ctx context.Context, bs transport.BatchSink, files
 // server claimed it first, its name is too long, or the rename failed:
 // err).
 func (f *Poller) claimFile(name string, seen fs.FileInfo) (string, error) {
-	claim := newClaimName(f.prefix, name)
+	claim := newClaimName(f.prefix, name, f.now())
 	if len(claim) > maxNameLen {
 		f.report(slog.LevelWarn, name, name, "too long",
 			"file name too long to claim; rename it shorter to have it received")

@@ -729,7 +729,7 @@ func TestClaimNames(t *testing.T) {
 		if strings.ContainsAny(esc, `-/\ `) || strings.ContainsFunc(esc, func(r rune) bool { return r > 0x7e }) {
 			t.Errorf("owner %q escaped to unsafe %q", owner, esc)
 		}
-		c := newClaimName(p, "a-b.xml")
+		c := newClaimName(p, "a-b.xml", time.Now())
 		if name, ok := parseClaim(p, c); !ok || name != "a-b.xml" {
 			t.Errorf("parseClaim(%q) = %q, %v", c, name, ok)
 		}
@@ -744,8 +744,18 @@ func TestClaimNames(t *testing.T) {
 			}
 		}
 	}
-	if a, b := newClaimName("p-", "n"), newClaimName("p-", "n"); a == b {
+	now := time.Unix(1_800_000_000, 0)
+	if a, b := newClaimName("p-", "n", now), newClaimName("p-", "n", now); a == b {
 		t.Error("claim names not random")
+	}
+	// Ordered by the second they were made in, so that the box's index of
+	// their keys grows at its end.
+	var names []string
+	for s := range int64(5) {
+		names = append(names, newClaimName("p-", "n", now.Add(time.Duration(s)*time.Second)))
+	}
+	if !slices.IsSorted(names) {
+		t.Errorf("claim names of successive seconds not in order: %q", names)
 	}
 }
 
