@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -161,8 +164,11 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 		if *server, err = serverOf(cfg, *server); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
-		if f.host != "" && !hostDeclared(cfg, f.host) {
-			return &exitError{code: exitUsage, err: fmt.Errorf("host %q is not declared in the configuration", f.host)}
+		// Before anything is checked or opened: a host without an
+		// instance on the server would pass a validation that judges
+		// nothing, then have nothing to run.
+		if err := checkHostOn(cfg, *server, f.host); err != nil {
+			return &exitError{code: exitUsage, err: err}
 		}
 		// With --host, this process may run as that host's service
 		// account alone: what the other hosts need (their accounts'
@@ -291,13 +297,41 @@ func serverOf(cfg *model.Config, name string) (string, error) {
 	return cfg.Servers[0].Name, nil
 }
 
-func hostDeclared(cfg *model.Config, name string) bool {
-	for _, h := range cfg.Hosts {
-		if h.Name == name {
-			return true
+// checkHostOn is nil when host is "" (no --host), or is a declared host
+// with an instance on server, a declared server: what run --host and
+// validate --live --host check and run. Otherwise it says which is not,
+// naming the servers where the host does have instances.
+func checkHostOn(cfg *model.Config, server, host string) error {
+	if host == "" {
+		return nil
+	}
+	i := slices.IndexFunc(cfg.Hosts, func(h *model.Host) bool { return h.Name == host })
+	if i < 0 {
+		return fmt.Errorf("host %q is not declared in the configuration", host)
+	}
+	if !slices.ContainsFunc(cfg.Servers, func(s *model.Server) bool { return s.Name == server }) {
+		return fmt.Errorf("server %q is not declared in the configuration", server)
+	}
+	var elsewhere []string
+	for _, in := range cfg.Hosts[i].Instances {
+		switch {
+		case in.Server == nil:
+		case in.Server.Name == server:
+			return nil
+		case !slices.Contains(elsewhere, strconv.Quote(in.Server.Name)):
+			elsewhere = append(elsewhere, strconv.Quote(in.Server.Name))
 		}
 	}
-	return false
+	err := fmt.Sprintf("host %q has no instance on server %q", host, server)
+	switch len(elsewhere) {
+	case 0:
+		return fmt.Errorf("%s: it declares no instance", err)
+	case 1:
+		return fmt.Errorf("%s, only on server %s", err, elsewhere[0])
+	default:
+		last := len(elsewhere) - 1
+		return fmt.Errorf("%s, only on servers %s and %s", err, strings.Join(elsewhere[:last], ", "), elsewhere[last])
+	}
 }
 
 // parseLogLevel reads a --log-level value.

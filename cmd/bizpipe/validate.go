@@ -158,8 +158,8 @@ func runValidate(e *env, f validateFlags, args []string) error {
 			if server, err = serverOf(cfg, f.server); err != nil {
 				return usageError(e, format, err)
 			}
-			if f.host != "" && !hostDeclared(cfg, f.host) {
-				return usageError(e, format, fmt.Errorf("host %q is not declared in the configuration", f.host))
+			if err := checkHostOn(cfg, server, f.host); err != nil {
+				return usageError(e, format, err)
 			}
 		}
 		// With --host, as run --host: only what that host's instances on
