@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -56,12 +59,17 @@ reaches, before the message is stored and routed; what it refuses is stored
 as received and suspended with the reason.
 
 With --host it runs only that host's receive locations and send ports, and
-validates only what they need: the stores of the host's instances on
---server (their service accounts' personal stores, the server's
-other-people store), the certificates in them, and what the host's
-locations and ports use on the server. It neither reads the other hosts'
-stores nor reports anything about them, so that each host can run as its
-own service account, with a personal store the other accounts cannot read.
+the host needs an instance on --server (exit 2 otherwise). What it checks
+is scoped to that host: it loads only the stores of the host's instances
+there (their service accounts' personal stores, the server's other-people
+store), and the certificate and key rules and the live rules judge only
+the host's locations, ports and instances there. It neither reads the
+other hosts' stores nor reports those rules' findings about the other
+hosts, so that each host can run as its own service account, with a
+personal store the other accounts cannot read. Parsing and decoding are
+not scoped: the configuration must be valid as a whole, so a syntax or
+schema error anywhere (an unknown attribute in another host's send port
+is BP1004) stops run --host as it stops run.
 A variable (or env()) that only what the host does not run uses, such as
 another account's store password, needs no value; one the host uses does,
 and so does one that a send port's filter, the group, a party or the
@@ -100,7 +108,7 @@ why run does not start. The summary goes to stdout.`,
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "stopped cleanly (SIGINT, SIGTERM or SIGHUP; with --once, nothing more to do now)"},
 		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors (nothing was started), the engine failed, a second stop signal ended the stop at once, or a --once run could not do all its work (a receive location it could not read, a message box that failed to store or record: each is logged, the summary is printed first, and the next run takes up what is left)"},
-		clidoc.ExitCode{Code: exitUsage, Meaning: "run could not start (bad usage, no configuration files, no --server where several servers are declared)"})
+		clidoc.ExitCode{Code: exitUsage, Meaning: "run could not start (bad usage, no configuration files, no --server where several servers are declared, a --host without an instance on --server)"})
 	cmd.Flags().StringVar(&f.server, "server", "", "the `NAME` of the server this machine is (optional when one server is declared)")
 	cmd.Flags().StringVar(&f.host, "host", "", "run only the receive locations and send ports of the host `NAME`")
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "`DIR` of the embedded message box")
@@ -161,8 +169,11 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 		if *server, err = serverOf(cfg, *server); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
-		if f.host != "" && !hostDeclared(cfg, f.host) {
-			return &exitError{code: exitUsage, err: fmt.Errorf("host %q is not declared in the configuration", f.host)}
+		// Before anything is checked or opened: a host without an
+		// instance on the server would pass a validation that judges
+		// nothing, then have nothing to run.
+		if err := checkHostOn(cfg, *server, f.host); err != nil {
+			return &exitError{code: exitUsage, err: err}
 		}
 		// With --host, this process may run as that host's service
 		// account alone: what the other hosts need (their accounts'
@@ -291,13 +302,41 @@ func serverOf(cfg *model.Config, name string) (string, error) {
 	return cfg.Servers[0].Name, nil
 }
 
-func hostDeclared(cfg *model.Config, name string) bool {
-	for _, h := range cfg.Hosts {
-		if h.Name == name {
-			return true
+// checkHostOn is nil when host is "" (no --host), or is a declared host
+// with an instance on server, a declared server: what run --host and
+// validate --live --host check and run. Otherwise it says which is not,
+// naming the servers where the host does have instances.
+func checkHostOn(cfg *model.Config, server, host string) error {
+	if host == "" {
+		return nil
+	}
+	i := slices.IndexFunc(cfg.Hosts, func(h *model.Host) bool { return h.Name == host })
+	if i < 0 {
+		return fmt.Errorf("host %q is not declared in the configuration", host)
+	}
+	if !slices.ContainsFunc(cfg.Servers, func(s *model.Server) bool { return s.Name == server }) {
+		return fmt.Errorf("server %q is not declared in the configuration", server)
+	}
+	var elsewhere []string
+	for _, in := range cfg.Hosts[i].Instances {
+		switch {
+		case in.Server == nil:
+		case in.Server.Name == server:
+			return nil
+		case !slices.Contains(elsewhere, strconv.Quote(in.Server.Name)):
+			elsewhere = append(elsewhere, strconv.Quote(in.Server.Name))
 		}
 	}
-	return false
+	err := fmt.Sprintf("host %q has no instance on server %q", host, server)
+	switch len(elsewhere) {
+	case 0:
+		return fmt.Errorf("%s: it declares no instance", err)
+	case 1:
+		return fmt.Errorf("%s, only on server %s", err, elsewhere[0])
+	default:
+		last := len(elsewhere) - 1
+		return fmt.Errorf("%s, only on servers %s and %s", err, strings.Join(elsewhere[:last], ", "), elsewhere[last])
+	}
 }
 
 // parseLogLevel reads a --log-level value.

@@ -54,12 +54,16 @@ is unknown: it is checked for type, and the checks that need its value are
 skipped (a store password, for example, gives warning BP2005).
 
 With --live it also checks this machine, for the instances on --server.
-With --live and --host it checks only what run --host with the same
---server checks: the stores of that host's instances there, what its
-receive locations and send ports use, and what belongs to the whole
-configuration, reporting nothing about the other hosts nor unused
-declarations. Run it as the user of the host's service account (sudo -u
-USER), who may be unable to read the other accounts' stores.
+With --live and --host it checks what run --host with the same --server
+checks, and the host needs an instance there (exit 2 otherwise): only the
+stores of that host's instances there are loaded, and the certificate and
+key rules and the live rules report only on what its receive locations,
+send ports and those instances use; unused declarations are not reported.
+The configuration is still parsed and decoded as a whole, so a syntax or
+schema error anywhere, in another host's send port too, is reported, and
+so is what is wrong with what belongs to the whole configuration (the
+group, the parties). Run it as the user of the host's service account
+(sudo -u USER), who may be unable to read the other accounts' stores.
 
 The report goes to stdout in every format, findings or not; --format json,
 --format sarif and --format gitlab always print exactly one JSON document.
@@ -80,7 +84,7 @@ report, and --format sarif is for GitHub code scanning.`,
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "no errors (warnings allowed)"},
 		clidoc.ExitCode{Code: exitFindings, Meaning: "errors, or warnings with --strict"},
-		clidoc.ExitCode{Code: exitUsage, Meaning: "validate could not run (bad usage, no configuration files)"})
+		clidoc.ExitCode{Code: exitUsage, Meaning: "validate could not run (bad usage, no configuration files, a --host without an instance on --server)"})
 	cmd.Flags().StringVar(&f.format, "format", string(report.FormatText), "output `FORMAT`: "+orList(report.Formats()))
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "exit 1 on warnings too")
 	cmd.Flags().BoolVar(&f.live, "live", false, "also check this machine for --server: service account users, store file owners and modes, transport directories and TLS files")
@@ -158,8 +162,8 @@ func runValidate(e *env, f validateFlags, args []string) error {
 			if server, err = serverOf(cfg, f.server); err != nil {
 				return usageError(e, format, err)
 			}
-			if f.host != "" && !hostDeclared(cfg, f.host) {
-				return usageError(e, format, fmt.Errorf("host %q is not declared in the configuration", f.host))
+			if err := checkHostOn(cfg, server, f.host); err != nil {
+				return usageError(e, format, err)
 			}
 		}
 		// With --host, as run --host: only what that host's instances on
