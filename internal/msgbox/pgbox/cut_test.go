@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -320,6 +321,62 @@ func TestLostCommitBatch(t *testing.T) {
 				got.Deliveries[0].Attempts != 1 {
 				t.Errorf("%s: after the lost commit: %+v, %v; want delivered after one attempt", name, got, err)
 			}
+		}
+	}
+	all, err := direct.List(ctx, msgbox.Filter{})
+	if err != nil || len(all) != 6 {
+		t.Errorf("List: %d messages, %v; want 6, each stored once", len(all), err)
+	}
+}
+
+// TestLostCommitHandoff: a ReceiveHandoff whose COMMIT is lost (committed
+// and the answer lost, or never sent) stores each message once and answers
+// with what it claimed: the deliveries the box holds for the owner, with
+// the message as stored and its body, none left for a claim.
+func TestLostCommitHandoff(t *testing.T) {
+	t.Parallel()
+	dbURL := pg.NewDatabase(t)
+	p := newCutProxy(t, mustHost(t, dbURL))
+	b := openURL(t, p.url(dbURL), Options{})
+	direct := openURL(t, dbURL, Options{})
+	ctx := t.Context()
+	route := func(msgbox.Message) ([]string, string) { return []string{"a", "b"}, "" }
+	h := msgbox.Handoff{Owner: "srv1/receive", Ports: []string{"a"}, Lease: time.Minute}
+	for _, after := range []bool{true, false} {
+		name := map[bool]string{true: "committed, answer lost", false: "never sent"}[after]
+		label := map[bool]string{true: "a", false: "b"}[after] // see TestLostCommitBatch
+		var items []msgbox.Receipt
+		for i := range 3 {
+			in := incoming(fmt.Sprintf("handoff %s %d", label, i))
+			in.SourceKey = in.FileName
+			items = append(items, msgbox.Receipt{In: in, Body: strings.NewReader(in.FileName)})
+		}
+		cuts := p.cuts.Load()
+		p.arm("COMMIT", after)
+		res := b.ReceiveHandoff(ctx, items, route, h)
+		if got := p.cuts.Load() - cuts; got != 1 {
+			t.Fatalf("%s: the proxy cut %d connections, want 1", name, got)
+		}
+		for i, r := range res {
+			if r.Err != nil || r.Dup || len(r.Claimed) != 1 {
+				t.Fatalf("%s: item %d = %+v; want it stored, its delivery to a claimed", name, i, r)
+			}
+			d := r.Claimed[0]
+			got, err := direct.Get(ctx, r.Message.ID)
+			if err != nil || len(got.Deliveries) != 2 {
+				t.Fatalf("%s: item %d stored as %+v, %v", name, i, got, err)
+			}
+			held := got.Deliveries[0]
+			if held.ID != d.ID || d.Port != "a" || held.State != msgbox.DeliveryInProgress || d.State != held.State ||
+				held.LeaseOwner != h.Owner || d.LeaseOwner != h.Owner || !d.LeaseUntil.Equal(held.LeaseUntil) {
+				t.Errorf("%s: item %d claimed %+v, stored %+v; want the same, held by %s", name, i, d, held, h.Owner)
+			}
+			if d.Message == nil || !reflect.DeepEqual(*d.Message, got.Message) || string(d.Body) != items[i].In.FileName {
+				t.Errorf("%s: item %d handed %+v with body %q; want %+v and its body", name, i, d.Message, d.Body, got.Message)
+			}
+		}
+		if ds, err := direct.ClaimBatch(ctx, "srv2/w1", []string{"a"}, time.Minute, 10, nil); err != nil || len(ds) != 0 {
+			t.Errorf("%s: a claim on a took %d, %v; want none (the receive holds them)", name, len(ds), err)
 		}
 	}
 	all, err := direct.List(ctx, msgbox.Filter{})

@@ -177,25 +177,7 @@ func TestReceiveRoutedNotifies(t *testing.T) {
 	ctx := t.Context()
 	c, cancel := idle.Subscribe([]string{"p"})
 	defer cancel()
-	q, cancelQ := idle.Subscribe([]string{"q"})
-	defer cancelQ()
-	waitSession(t, idle, 1)
-	// settle: as in TestNotifications, reports whether c was woken by
-	// anything committed before a marker routed to q.
-	n := 0
-	settle := func() bool {
-		t.Helper()
-		n++
-		drain(q)
-		route(t, busy, fmt.Sprintf("marker %d", n), "q")
-		woken(t, q, "Route to q")
-		select {
-		case <-c:
-			return true
-		default:
-			return false
-		}
-	}
+	settle := settler(t, idle, busy, c)
 	receive := func(name string, body io.Reader, ports ...string) (msgbox.Message, bool) {
 		t.Helper()
 		in := incoming(name)
@@ -223,6 +205,61 @@ func TestReceiveRoutedNotifies(t *testing.T) {
 	}
 	if settle() {
 		t.Errorf("woken by a duplicate or a routing failure")
+	}
+}
+
+// settler subscribes idle to port q, and returns settle: as in
+// TestNotifications, it reports whether c was woken by anything committed
+// before a marker that busy routes to q, for a test to tell that nothing
+// woke c.
+func settler(t *testing.T, idle, busy *Box, c <-chan struct{}) (settle func() bool) {
+	q, cancel := idle.Subscribe([]string{"q"})
+	t.Cleanup(cancel)
+	waitSession(t, idle, 1)
+	n := 0
+	return func() bool {
+		t.Helper()
+		n++
+		drain(q)
+		route(t, busy, fmt.Sprintf("marker %d", n), "q")
+		woken(t, q, "Route to q")
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// TestReceiveHandoffNotifies: ReceiveHandoff wakes, with its commit, the
+// idle servers of the ports whose deliveries it leaves pending, and
+// nobody for those it claims: the receiving server has them.
+func TestReceiveHandoffNotifies(t *testing.T) {
+	t.Parallel()
+	idle, url := openNew(t, Options{})
+	busy := openURL(t, url, Options{}) // the receiving server
+	ctx := t.Context()
+	mine, cancel := idle.Subscribe([]string{"mine"})
+	defer cancel()
+	other, cancelOther := idle.Subscribe([]string{"other"})
+	defer cancelOther()
+	settle := settler(t, idle, busy, mine)
+	h := msgbox.Handoff{Owner: "srv1/receive", Ports: []string{"mine"}, Lease: time.Minute}
+	for _, ports := range [][]string{{"mine", "other"}, {"mine"}} {
+		settle()
+		drain(other)
+		items := []msgbox.Receipt{{In: incoming(fmt.Sprint(ports)), Body: strings.NewReader("<order/>")}}
+		res := busy.ReceiveHandoff(ctx, items, func(msgbox.Message) ([]string, string) { return ports, "" }, h)
+		if res[0].Err != nil || len(res[0].Claimed) != 1 {
+			t.Fatalf("ReceiveHandoff to %v: %+v, want the delivery to mine claimed", ports, res[0])
+		}
+		if len(ports) > 1 {
+			woken(t, other, "a handoff leaving other's delivery pending")
+		}
+		if settle() {
+			t.Errorf("handoff to %v: woken for the delivery it claimed", ports)
+		}
 	}
 }
 
