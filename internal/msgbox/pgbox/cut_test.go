@@ -258,6 +258,29 @@ func mustHost(t *testing.T, dbURL string) string {
 	return u.Host
 }
 
+// receiveCut passes three small messages (named after prefix and after)
+// to receive, through p armed to cut at the COMMIT, after it ran or before
+// it was sent, and returns them and receive's answer.
+func receiveCut(t *testing.T, p *cutProxy, prefix string, after bool,
+	receive func([]msgbox.Receipt) []msgbox.ReceiveResult) ([]msgbox.Receipt, []msgbox.ReceiveResult) {
+	t.Helper()
+	// Not a name with "committed" in it: the proxy would cut at the inserts.
+	label := map[bool]string{true: "a", false: "b"}[after]
+	var items []msgbox.Receipt
+	for i := range 3 {
+		in := incoming(fmt.Sprintf("%s %s %d", prefix, label, i))
+		in.SourceKey = in.FileName
+		items = append(items, msgbox.Receipt{In: in, Body: strings.NewReader(in.FileName)})
+	}
+	cuts := p.cuts.Load()
+	p.arm("COMMIT", after)
+	res := receive(items)
+	if got := p.cuts.Load() - cuts; got != 1 {
+		t.Fatalf("%s %s: the proxy cut %d connections, want 1", prefix, label, got)
+	}
+	return items, res
+}
+
 // TestLostCommitBatch: a ReceiveBatch whose COMMIT is lost (committed and
 // the answer lost, or never sent) stores each message of the batch once,
 // routed, and answers every item as stored; a FinishBatch likewise
@@ -272,20 +295,9 @@ func TestLostCommitBatch(t *testing.T) {
 	toA := func(msgbox.Message) ([]string, string) { return []string{"a"}, "" }
 	for _, after := range []bool{true, false} {
 		name := map[bool]string{true: "committed, answer lost", false: "never sent"}[after]
-		// Not name: the proxy would cut at the "commit" in the bodies.
-		label := map[bool]string{true: "a", false: "b"}[after]
-		var items []msgbox.Receipt
-		for i := range 3 {
-			in := incoming(fmt.Sprintf("batch %s %d", label, i))
-			in.SourceKey = in.FileName
-			items = append(items, msgbox.Receipt{In: in, Body: strings.NewReader(in.FileName)})
-		}
-		cuts := p.cuts.Load()
-		p.arm("COMMIT", after)
-		res := b.ReceiveBatch(ctx, items, toA)
-		if got := p.cuts.Load() - cuts; got != 1 {
-			t.Fatalf("%s: the proxy cut %d connections, want 1", name, got)
-		}
+		items, res := receiveCut(t, p, "batch", after, func(items []msgbox.Receipt) []msgbox.ReceiveResult {
+			return b.ReceiveBatch(ctx, items, toA)
+		})
 		for i, r := range res {
 			if r.Err != nil || r.Dup || r.Message.Status != msgbox.StatusRouted {
 				t.Fatalf("%s: item %d = %+v; want it stored and routed", name, i, r)
@@ -305,7 +317,7 @@ func TestLostCommitBatch(t *testing.T) {
 		for i, d := range ds {
 			fins[i] = msgbox.Finishing{DeliveryID: d.ID, Owner: "srv1/w1", Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}}
 		}
-		cuts = p.cuts.Load()
+		cuts := p.cuts.Load()
 		p.arm("COMMIT", after)
 		for i, err := range b.FinishBatch(ctx, fins) {
 			if err != nil {
@@ -344,19 +356,9 @@ func TestLostCommitHandoff(t *testing.T) {
 	h := msgbox.Handoff{Owner: "srv1/receive", Ports: []string{"a"}, Lease: time.Minute}
 	for _, after := range []bool{true, false} {
 		name := map[bool]string{true: "committed, answer lost", false: "never sent"}[after]
-		label := map[bool]string{true: "a", false: "b"}[after] // see TestLostCommitBatch
-		var items []msgbox.Receipt
-		for i := range 3 {
-			in := incoming(fmt.Sprintf("handoff %s %d", label, i))
-			in.SourceKey = in.FileName
-			items = append(items, msgbox.Receipt{In: in, Body: strings.NewReader(in.FileName)})
-		}
-		cuts := p.cuts.Load()
-		p.arm("COMMIT", after)
-		res := b.ReceiveHandoff(ctx, items, route, h)
-		if got := p.cuts.Load() - cuts; got != 1 {
-			t.Fatalf("%s: the proxy cut %d connections, want 1", name, got)
-		}
+		items, res := receiveCut(t, p, "handoff", after, func(items []msgbox.Receipt) []msgbox.ReceiveResult {
+			return b.ReceiveHandoff(ctx, items, route, h)
+		})
 		for i, r := range res {
 			if r.Err != nil || r.Dup || len(r.Claimed) != 1 {
 				t.Fatalf("%s: item %d = %+v; want it stored, its delivery to a claimed", name, i, r)

@@ -208,30 +208,6 @@ func TestReceiveRoutedNotifies(t *testing.T) {
 	}
 }
 
-// settler subscribes idle to port q, and returns settle: as in
-// TestNotifications, it reports whether c was woken by anything committed
-// before a marker that busy routes to q, for a test to tell that nothing
-// woke c.
-func settler(t *testing.T, idle, busy *Box, c <-chan struct{}) (settle func() bool) {
-	q, cancel := idle.Subscribe([]string{"q"})
-	t.Cleanup(cancel)
-	waitSession(t, idle, 1)
-	n := 0
-	return func() bool {
-		t.Helper()
-		n++
-		drain(q)
-		route(t, busy, fmt.Sprintf("marker %d", n), "q")
-		woken(t, q, "Route to q")
-		select {
-		case <-c:
-			return true
-		default:
-			return false
-		}
-	}
-}
-
 // TestReceiveHandoffNotifies: ReceiveHandoff wakes, with its commit, the
 // idle servers of the ports whose deliveries it leaves pending, and
 // nobody for those it claims: the receiving server has them.
