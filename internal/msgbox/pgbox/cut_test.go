@@ -52,6 +52,15 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 	return p
 }
 
+// openCut opens a box on a new database through a cutProxy, and another,
+// direct, to look, not through the proxy.
+func openCut(t *testing.T) (p *cutProxy, b, direct *Box) {
+	t.Helper()
+	dbURL := pg.NewDatabase(t)
+	p = newCutProxy(t, mustHost(t, dbURL))
+	return p, openURL(t, p.url(dbURL), Options{}), openURL(t, dbURL, Options{})
+}
+
 // url returns dbURL rewritten to go through the proxy. The extended
 // protocol's unnamed statements (exec mode) put every statement's text on
 // the wire each time, where the proxy can see it.
@@ -157,10 +166,7 @@ func (p *cutProxy) relay(client, server net.Conn) {
 
 func TestLostCommit(t *testing.T) {
 	t.Parallel()
-	dbURL := pg.NewDatabase(t)
-	p := newCutProxy(t, mustHost(t, dbURL))
-	b := openURL(t, p.url(dbURL), Options{})
-	direct := openURL(t, dbURL, Options{}) // to look, not through the proxy
+	p, b, direct := openCut(t)
 	ctx := t.Context()
 	deliveredO := msgbox.Outcome{State: msgbox.DeliveryDelivered}
 
@@ -287,10 +293,7 @@ func receiveCut(t *testing.T, p *cutProxy, prefix string, after bool,
 // records each outcome once.
 func TestLostCommitBatch(t *testing.T) {
 	t.Parallel()
-	dbURL := pg.NewDatabase(t)
-	p := newCutProxy(t, mustHost(t, dbURL))
-	b := openURL(t, p.url(dbURL), Options{})
-	direct := openURL(t, dbURL, Options{})
+	p, b, direct := openCut(t)
 	ctx := t.Context()
 	toA := func(msgbox.Message) ([]string, string) { return []string{"a"}, "" }
 	for _, after := range []bool{true, false} {
@@ -347,10 +350,7 @@ func TestLostCommitBatch(t *testing.T) {
 // the message as stored and its body, none left for a claim.
 func TestLostCommitHandoff(t *testing.T) {
 	t.Parallel()
-	dbURL := pg.NewDatabase(t)
-	p := newCutProxy(t, mustHost(t, dbURL))
-	b := openURL(t, p.url(dbURL), Options{})
-	direct := openURL(t, dbURL, Options{})
+	p, b, direct := openCut(t)
 	ctx := t.Context()
 	route := func(msgbox.Message) ([]string, string) { return []string{"a", "b"}, "" }
 	h := msgbox.Handoff{Owner: "srv1/receive", Ports: []string{"a"}, Lease: time.Minute}

@@ -34,10 +34,7 @@ func (r *countingRouter) route(msgbox.Message) ([]string, string) {
 // route again, inside the retry.
 func TestLostCommitFastPaths(t *testing.T) {
 	t.Parallel()
-	dbURL := pg.NewDatabase(t)
-	p := newCutProxy(t, mustHost(t, dbURL))
-	b := openURL(t, p.url(dbURL), Options{})
-	direct := openURL(t, dbURL, Options{}) // to look, not through the proxy
+	p, b, direct := openCut(t)
 	ctx := t.Context()
 
 	// events counts the history entries of a message with status st.
