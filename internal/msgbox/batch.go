@@ -53,6 +53,22 @@ type HandoffReceiver interface {
 	ReceiveHandoff(ctx context.Context, items []Receipt, route Router, h Handoff) []ReceiveResult
 }
 
+// ReceiveHandoffInBatches is a box's ReceiveHandoff: h checked (an invalid
+// one fails every item, storing nothing) and cleaned, then
+// ReceiveInBatches, receive claiming per h.
+func ReceiveHandoffInBatches(items []Receipt, h Handoff, receive func(items []Receipt, out []ReceiveResult, h *Handoff),
+	wrap func(err error, format string, args ...any) error) []ReceiveResult {
+	if err := CheckClaim(h.Owner, h.Lease, 1); err != nil {
+		out := make([]ReceiveResult, len(items))
+		for i := range out {
+			out[i].Err = wrap(err, "receive")
+		}
+		return out
+	}
+	h.Owner, h.Ports = CleanText(h.Owner), CleanPorts(h.Ports)
+	return ReceiveInBatches(items, func(items []Receipt, out []ReceiveResult) { receive(items, out, &h) }, wrap)
+}
+
 // Finishing is one outcome for FinishBatch: what Finish takes.
 type Finishing struct {
 	DeliveryID int64

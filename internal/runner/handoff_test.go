@@ -19,14 +19,18 @@ import (
 // (msgbox.Handoff) and delivered without a claim of their own: each
 // message's history shows the claim by the receive, once, and every
 // message is delivered once.
-func TestHandoff(t *testing.T) {
+func TestHandoff(t *testing.T) { testHandoff(t, nil) }
+
+// testHandoff is TestHandoff with the runner's options changed by tune
+// (when not nil): another box.
+func testHandoff(t *testing.T, tune func(*runner.Options)) {
 	p := newPKI(t)
 	dir := setup(t, p, common+allToFiles, nil)
 	const n = 150 // more than a receive batch, and than a claim
 	for i := range n {
 		put(t, dir, fmt.Sprintf("m%03d.edi", i), []byte(fmt.Sprintf("<m%d/>", i)))
 	}
-	r, box := start(t, dir)
+	r, box := startWith(t, dir, tune)
 	sum, err := r.RunOnce(context.Background())
 	if err != nil || sum.Delivered != n {
 		t.Fatalf("RunOnce = %+v, %v; want %d delivered", sum, err, n)

@@ -156,6 +156,23 @@ func (p *pausedBox) watch() {
 // partner once and the output directory once, each delivery's one attempt
 // is recorded by the worker that made it, and nothing is suspended. The
 // leases expired, but nobody else took them, so their holders still hold
+// usePostgres returns a tune for startWith that gives the runner a
+// PostgreSQL box, on a database of its own, instead of SQLite.
+func usePostgres(t *testing.T) func(*runner.Options) {
+	return func(opts *runner.Options) {
+		box, err := pgbox.Open(t.Context(), pg.NewDatabase(t), pgbox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { box.Close() })
+		opts.Box = box
+	}
+}
+
+// TestHandoffPostgres: TestHandoff with the PostgreSQL box, whose receive
+// claims as SQLite's does.
+func TestHandoffPostgres(t *testing.T) { testHandoff(t, usePostgres(t)) }
+
 // them. Both boxes: the claim's passing over work in flight is the box's.
 func TestPausePastLease(t *testing.T) {
 	const messages = 4
@@ -165,14 +182,7 @@ func TestPausePastLease(t *testing.T) {
 		open func(t *testing.T, dir string, opts *runner.Options)
 	}{
 		{"sqlite", func(*testing.T, string, *runner.Options) {}},
-		{"postgres", func(t *testing.T, dir string, opts *runner.Options) {
-			box, err := pgbox.Open(t.Context(), pg.NewDatabase(t), pgbox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { box.Close() })
-			opts.Box = box
-		}},
+		{"postgres", func(t *testing.T, _ string, opts *runner.Options) { usePostgres(t)(opts) }},
 	}
 	for _, bx := range boxes {
 		for _, transport := range []string{"http", "file"} {

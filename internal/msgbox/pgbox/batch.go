@@ -30,7 +30,20 @@ import (
 // it fails alone.
 func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router) []msgbox.ReceiveResult {
 	return msgbox.ReceiveInBatches(items, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
-		b.receiveBatch(ctx, items, route, out)
+		b.receiveBatch(ctx, items, route, nil, out)
+	}, b.wrap)
+}
+
+var _ msgbox.HandoffReceiver = (*Box)(nil)
+
+// ReceiveHandoff is ReceiveBatch, claiming per h (see
+// msgbox.HandoffReceiver) in the transaction that stores the messages,
+// with the statements that route them: no statement and no round trip
+// more. The messages stored on their own (see ReceiveBatch) are not
+// claimed: their deliveries stay pending for ClaimBatch.
+func (b *Box) ReceiveHandoff(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, h msgbox.Handoff) []msgbox.ReceiveResult {
+	return msgbox.ReceiveHandoffInBatches(items, h, func(items []msgbox.Receipt, out []msgbox.ReceiveResult, h *msgbox.Handoff) {
+		b.receiveBatch(ctx, items, route, h, out)
 	}, b.wrap)
 }
 
@@ -48,7 +61,8 @@ type pgItem struct {
 	at       time.Time
 }
 
-func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, out []msgbox.ReceiveResult) {
+func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, h *msgbox.Handoff,
+	out []msgbox.ReceiveResult) {
 	alone := make([]bool, len(items))
 	defer func() {
 		for i, it := range items {
@@ -129,7 +143,7 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 	err = b.retry(ctx, func(ctx context.Context) error {
 		routeErr = nil
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
-			return b.insertBatch(ctx, t, ready, route, out, &routeErr)
+			return b.insertBatch(ctx, t, ready, route, h, out, &routeErr)
 		})
 		switch {
 		case err == nil:
@@ -139,7 +153,7 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		case isDuplicateID(err) || isUncertain(err):
 			// A try whose answer was lost may have committed: all of
 			// it or nothing (one transaction). The ids it inserted say.
-			committed, lookErr := b.batchStored(ctx, ready, out)
+			committed, lookErr := b.batchStored(ctx, ready, h, out)
 			if lookErr != nil {
 				return err
 			}
@@ -173,10 +187,11 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 }
 
 // insertBatch queues the inserts of ready in one round trip, then, for
-// those inserted, returns the routing to send with the COMMIT, setting out
-// for them (afresh on every try). A source key stored meanwhile leaves its
-// item uninserted. An invalid routing is returned in routeErr too.
-func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route msgbox.Router,
+// those inserted, returns the routing (and the claims of h, when not nil)
+// to send with the COMMIT, setting out for them (afresh on every try). A
+// source key stored meanwhile leaves its item uninserted. An invalid
+// routing is returned in routeErr too.
+func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route msgbox.Router, h *msgbox.Handoff,
 	out []msgbox.ReceiveResult, routeErr *error) (*pgx.Batch, error) {
 	batch := &pgx.Batch{}
 	for _, p := range ready {
@@ -205,13 +220,32 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 		// transaction's, so no one else can lock or route it.
 		msg := p.msg
 		msg.ReceivedAt = ts(p.at)
-		if err := routeNew(final, &msg, route, msg.ReceivedAt); err != nil {
+		claimed, err := routeNew(final, &msg, route, msg.ReceivedAt, h)
+		if err != nil {
 			*routeErr = err
 			return nil, err
 		}
-		out[p.i].Message = msg
+		out[p.i] = msgbox.ReceiveResult{Message: msg, Claimed: handed(claimed, msg, p.data)}
 	}
 	return final, nil
+}
+
+// handed sets on claimed, the deliveries of msg a handoff claimed, the
+// message and its whole body data, shared among them as ClaimBatch's
+// preload shares them; the message is a copy of msg, whose properties
+// the result holds too.
+func handed(claimed []*msgbox.Delivery, msg msgbox.Message, data []byte) []*msgbox.Delivery {
+	if len(claimed) == 0 {
+		return nil
+	}
+	msg.Properties = msgbox.CloneProperties(msg.Properties)
+	if data == nil {
+		data = []byte{} // nil would leave the body to be read
+	}
+	for _, d := range claimed {
+		d.Message, d.Body = &msg, data
+	}
+	return claimed
 }
 
 // storedKeys returns which of keys are stored, in one statement.
@@ -244,8 +278,9 @@ func (b *Box) storedKeys(ctx context.Context, keys [][]byte) (map[string]bool, e
 
 // batchStored looks for the messages of ready that a try whose answer was
 // lost inserted: committed reports that it did (then out holds them, as
-// stored, and the items not among them met a stored source key).
-func (b *Box) batchStored(ctx context.Context, ready []*pgItem, out []msgbox.ReceiveResult) (bool, error) {
+// stored, with what h claimed of them when not nil, and the items not
+// among them met a stored source key).
+func (b *Box) batchStored(ctx context.Context, ready []*pgItem, h *msgbox.Handoff, out []msgbox.ReceiveResult) (bool, error) {
 	committed := false
 	for _, p := range ready {
 		m, err := b.stored(ctx, p.msg.ID)
@@ -256,9 +291,33 @@ func (b *Box) batchStored(ctx context.Context, ready []*pgItem, out []msgbox.Rec
 		if m != nil {
 			committed = true
 			out[p.i] = msgbox.ReceiveResult{Message: *m}
+			if h != nil {
+				claimed, err := b.heldBy(ctx, m.ID, h.Owner)
+				if err != nil {
+					return false, err
+				}
+				out[p.i].Claimed = handed(claimed, *m, p.data)
+			}
 		}
 	}
 	return committed, nil
+}
+
+// heldBy returns the deliveries of message id that owner holds: after a
+// lost commit, what a handoff claimed (and still holds, unless a short
+// lease was taken over meanwhile).
+func (b *Box) heldBy(ctx context.Context, id, owner string) ([]*msgbox.Delivery, error) {
+	var ds []*msgbox.Delivery
+	err := b.retry(ctx, func(ctx context.Context) error {
+		rows, err := b.pool.Query(ctx, "SELECT "+deliveryColumns+` FROM deliveries
+			WHERE message_id = $1 AND state = 'in_progress' AND lease_owner = $2 ORDER BY id`, id, owner)
+		if err != nil {
+			return err
+		}
+		ds, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*msgbox.Delivery, error) { return scanDelivery(r) })
+		return err
+	})
+	return ds, err
 }
 
 // FinishBatch records the outcomes of items as Finish does each (see

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,15 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 	t.Cleanup(func() { ln.Close() })
 	go p.serve()
 	return p
+}
+
+// openCut opens a box on a new database through a cutProxy, and another,
+// direct, to look, not through the proxy.
+func openCut(t *testing.T) (p *cutProxy, b, direct *Box) {
+	t.Helper()
+	dbURL := pg.NewDatabase(t)
+	p = newCutProxy(t, mustHost(t, dbURL))
+	return p, openURL(t, p.url(dbURL), Options{}), openURL(t, dbURL, Options{})
 }
 
 // url returns dbURL rewritten to go through the proxy. The extended
@@ -156,10 +166,7 @@ func (p *cutProxy) relay(client, server net.Conn) {
 
 func TestLostCommit(t *testing.T) {
 	t.Parallel()
-	dbURL := pg.NewDatabase(t)
-	p := newCutProxy(t, mustHost(t, dbURL))
-	b := openURL(t, p.url(dbURL), Options{})
-	direct := openURL(t, dbURL, Options{}) // to look, not through the proxy
+	p, b, direct := openCut(t)
 	ctx := t.Context()
 	deliveredO := msgbox.Outcome{State: msgbox.DeliveryDelivered}
 
@@ -257,32 +264,43 @@ func mustHost(t *testing.T, dbURL string) string {
 	return u.Host
 }
 
+// receiveCut passes three small messages (named after prefix and after)
+// to receive, through p armed to cut at the COMMIT, after it ran or before
+// it was sent, and returns them and receive's answer.
+func receiveCut(t *testing.T, p *cutProxy, prefix string, after bool,
+	receive func([]msgbox.Receipt) []msgbox.ReceiveResult) ([]msgbox.Receipt, []msgbox.ReceiveResult) {
+	t.Helper()
+	// Not a name with "committed" in it: the proxy would cut at the inserts.
+	label := map[bool]string{true: "a", false: "b"}[after]
+	var items []msgbox.Receipt
+	for i := range 3 {
+		in := incoming(fmt.Sprintf("%s %s %d", prefix, label, i))
+		in.SourceKey = in.FileName
+		items = append(items, msgbox.Receipt{In: in, Body: strings.NewReader(in.FileName)})
+	}
+	cuts := p.cuts.Load()
+	p.arm("COMMIT", after)
+	res := receive(items)
+	if got := p.cuts.Load() - cuts; got != 1 {
+		t.Fatalf("%s %s: the proxy cut %d connections, want 1", prefix, label, got)
+	}
+	return items, res
+}
+
 // TestLostCommitBatch: a ReceiveBatch whose COMMIT is lost (committed and
 // the answer lost, or never sent) stores each message of the batch once,
 // routed, and answers every item as stored; a FinishBatch likewise
 // records each outcome once.
 func TestLostCommitBatch(t *testing.T) {
 	t.Parallel()
-	dbURL := pg.NewDatabase(t)
-	p := newCutProxy(t, mustHost(t, dbURL))
-	b := openURL(t, p.url(dbURL), Options{})
-	direct := openURL(t, dbURL, Options{})
+	p, b, direct := openCut(t)
 	ctx := t.Context()
 	toA := func(msgbox.Message) ([]string, string) { return []string{"a"}, "" }
 	for _, after := range []bool{true, false} {
 		name := map[bool]string{true: "committed, answer lost", false: "never sent"}[after]
-		var items []msgbox.Receipt
-		for i := range 3 {
-			in := incoming(fmt.Sprintf("%s %d", name, i))
-			in.SourceKey = in.FileName
-			items = append(items, msgbox.Receipt{In: in, Body: strings.NewReader(in.FileName)})
-		}
-		cuts := p.cuts.Load()
-		p.arm("COMMIT", after)
-		res := b.ReceiveBatch(ctx, items, toA)
-		if got := p.cuts.Load() - cuts; got != 1 {
-			t.Fatalf("%s: the proxy cut %d connections, want 1", name, got)
-		}
+		items, res := receiveCut(t, p, "batch", after, func(items []msgbox.Receipt) []msgbox.ReceiveResult {
+			return b.ReceiveBatch(ctx, items, toA)
+		})
 		for i, r := range res {
 			if r.Err != nil || r.Dup || r.Message.Status != msgbox.StatusRouted {
 				t.Fatalf("%s: item %d = %+v; want it stored and routed", name, i, r)
@@ -302,7 +320,7 @@ func TestLostCommitBatch(t *testing.T) {
 		for i, d := range ds {
 			fins[i] = msgbox.Finishing{DeliveryID: d.ID, Owner: "srv1/w1", Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}}
 		}
-		cuts = p.cuts.Load()
+		cuts := p.cuts.Load()
 		p.arm("COMMIT", after)
 		for i, err := range b.FinishBatch(ctx, fins) {
 			if err != nil {
@@ -318,6 +336,49 @@ func TestLostCommitBatch(t *testing.T) {
 				got.Deliveries[0].Attempts != 1 {
 				t.Errorf("%s: after the lost commit: %+v, %v; want delivered after one attempt", name, got, err)
 			}
+		}
+	}
+	all, err := direct.List(ctx, msgbox.Filter{})
+	if err != nil || len(all) != 6 {
+		t.Errorf("List: %d messages, %v; want 6, each stored once", len(all), err)
+	}
+}
+
+// TestLostCommitHandoff: a ReceiveHandoff whose COMMIT is lost (committed
+// and the answer lost, or never sent) stores each message once and answers
+// with what it claimed: the deliveries the box holds for the owner, with
+// the message as stored and its body, none left for a claim.
+func TestLostCommitHandoff(t *testing.T) {
+	t.Parallel()
+	p, b, direct := openCut(t)
+	ctx := t.Context()
+	route := func(msgbox.Message) ([]string, string) { return []string{"a", "b"}, "" }
+	h := msgbox.Handoff{Owner: "srv1/receive", Ports: []string{"a"}, Lease: time.Minute}
+	for _, after := range []bool{true, false} {
+		name := map[bool]string{true: "committed, answer lost", false: "never sent"}[after]
+		items, res := receiveCut(t, p, "handoff", after, func(items []msgbox.Receipt) []msgbox.ReceiveResult {
+			return b.ReceiveHandoff(ctx, items, route, h)
+		})
+		for i, r := range res {
+			if r.Err != nil || r.Dup || len(r.Claimed) != 1 {
+				t.Fatalf("%s: item %d = %+v; want it stored, its delivery to a claimed", name, i, r)
+			}
+			d := r.Claimed[0]
+			got, err := direct.Get(ctx, r.Message.ID)
+			if err != nil || len(got.Deliveries) != 2 {
+				t.Fatalf("%s: item %d stored as %+v, %v", name, i, got, err)
+			}
+			held := got.Deliveries[0]
+			if held.ID != d.ID || d.Port != "a" || held.State != msgbox.DeliveryInProgress || d.State != held.State ||
+				held.LeaseOwner != h.Owner || d.LeaseOwner != h.Owner || !d.LeaseUntil.Equal(held.LeaseUntil) {
+				t.Errorf("%s: item %d claimed %+v, stored %+v; want the same, held by %s", name, i, d, held, h.Owner)
+			}
+			if d.Message == nil || !reflect.DeepEqual(*d.Message, got.Message) || string(d.Body) != items[i].In.FileName {
+				t.Errorf("%s: item %d handed %+v with body %q; want %+v and its body", name, i, d.Message, d.Body, got.Message)
+			}
+		}
+		if ds, err := direct.ClaimBatch(ctx, "srv2/w1", []string{"a"}, time.Minute, 10, nil); err != nil || len(ds) != 0 {
+			t.Errorf("%s: a claim on a took %d, %v; want none (the receive holds them)", name, len(ds), err)
 		}
 	}
 	all, err := direct.List(ctx, msgbox.Filter{})

@@ -156,7 +156,7 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 			}
 			batch := &pgx.Batch{}
 			l.routed = true
-			queueRouting(batch, id, r, l.now)
+			queueRouting(batch, id, r, l.now, nil)
 			for _, p := range r.Ports {
 				l.deliveries = append(l.deliveries, deliveryRow{port: p, state: msgbox.DeliveryPending})
 			}
@@ -183,26 +183,77 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 // one pending delivery per port, due at now, with their history and the
 // notification of the ports; or, when there are none, the routing failure.
 // The caller stores the derived status.
-func queueRouting(batch *pgx.Batch, id string, r msgbox.Routing, now time.Time) {
+//
+// A handoff h (nil: none) claims the deliveries to its ports as claimTx
+// would right after, leased from now, in the same statements: it returns
+// them, their ids set once batch has run. Their ports are not notified:
+// the server that claimed them has them already.
+func queueRouting(batch *pgx.Batch, id string, r msgbox.Routing, now time.Time, h *msgbox.Handoff) []*msgbox.Delivery {
 	if len(r.Ports) == 0 {
 		batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, r.Reason)
 		queueEvent(batch, id, now, "", string(msgbox.StatusSuspended), r.Reason)
-		return
+		return nil
 	}
 	batch.Queue(`UPDATE messages SET routed = true WHERE id = $1`, id)
-	details := make([]string, len(r.Ports))
+	until := make([]*time.Time, len(r.Ports)) // per port: the lease of a claimed delivery, nil for a pending one
+	var claimed []*msgbox.Delivery
+	var pending []string
+	owner := "" // of the claimed deliveries
 	for i, p := range r.Ports {
-		details[i] = msgbox.RoutedDetail(p)
+		if h == nil || !slices.Contains(h.Ports, p) {
+			pending = append(pending, p)
+			continue
+		}
+		u := ts(now.Add(h.Lease))
+		until[i], owner = &u, h.Owner
+		claimed = append(claimed, &msgbox.Delivery{MessageID: id, Port: p, State: msgbox.DeliveryInProgress,
+			LeaseOwner: h.Owner, LeaseUntil: u})
+	}
+	// The history: every routing, then each claim, as a claim right after
+	// would write it.
+	ports, states, details := slices.Clone(r.Ports), make([]string, len(r.Ports)), make([]string, len(r.Ports))
+	for i, p := range r.Ports {
+		states[i], details[i] = string(msgbox.DeliveryPending), msgbox.RoutedDetail(p)
+	}
+	for _, d := range claimed {
+		ports = append(ports, d.Port)
+		states = append(states, string(msgbox.DeliveryInProgress))
+		details = append(details, msgbox.ClaimedDetail(1, owner))
 	}
 	// WITH ORDINALITY ... ORDER BY: deliveries and events get their ids in
-	// the order of ports.
-	batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at)
-		SELECT $1, p, 'pending', $2, $2 FROM unnest($3::text[]) WITH ORDINALITY AS u (p, n) ORDER BY n`,
-		id, now, r.Ports)
+	// the order of ports. A claimed delivery is as claimTx leaves it: in
+	// progress, due when its lease ends.
+	q := batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at, lease_owner, lease_until, claimed_at)
+		SELECT $1, p, CASE WHEN u IS NULL THEN 'pending' ELSE 'in_progress' END,
+			CASE WHEN u IS NULL THEN $2::timestamptz END, coalesce(u, $2::timestamptz),
+			CASE WHEN u IS NULL THEN '' ELSE $5::text END, u, CASE WHEN u IS NOT NULL THEN $2::timestamptz END
+		FROM unnest($3::text[], $4::timestamptz[]) WITH ORDINALITY AS x (p, u, n) ORDER BY n
+		RETURNING id, port`, id, now, r.Ports, until, owner)
+	if len(claimed) > 0 {
+		q.Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var dID int64
+				var port string
+				if err := rows.Scan(&dID, &port); err != nil {
+					return err
+				}
+				for _, d := range claimed {
+					if d.Port == port {
+						d.ID = dID
+					}
+				}
+			}
+			return rows.Err()
+		})
+	}
 	batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
-		SELECT $1, $2, p, 'pending', d
-		FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u (p, d, n) ORDER BY n`, id, now, r.Ports, details)
-	queueNotify(batch, r.Ports)
+		SELECT $1, $2, p, s, d
+		FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u (p, s, d, n) ORDER BY n`,
+		id, now, ports, states, details)
+	if len(pending) > 0 {
+		queueNotify(batch, pending)
+	}
+	return claimed
 }
 
 // Unrouted returns up to limit messages in StatusReceived, oldest first;

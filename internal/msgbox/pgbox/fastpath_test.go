@@ -34,10 +34,7 @@ func (r *countingRouter) route(msgbox.Message) ([]string, string) {
 // route again, inside the retry.
 func TestLostCommitFastPaths(t *testing.T) {
 	t.Parallel()
-	dbURL := pg.NewDatabase(t)
-	p := newCutProxy(t, mustHost(t, dbURL))
-	b := openURL(t, p.url(dbURL), Options{})
-	direct := openURL(t, dbURL, Options{}) // to look, not through the proxy
+	p, b, direct := openCut(t)
 	ctx := t.Context()
 
 	// events counts the history entries of a message with status st.
@@ -177,25 +174,7 @@ func TestReceiveRoutedNotifies(t *testing.T) {
 	ctx := t.Context()
 	c, cancel := idle.Subscribe([]string{"p"})
 	defer cancel()
-	q, cancelQ := idle.Subscribe([]string{"q"})
-	defer cancelQ()
-	waitSession(t, idle, 1)
-	// settle: as in TestNotifications, reports whether c was woken by
-	// anything committed before a marker routed to q.
-	n := 0
-	settle := func() bool {
-		t.Helper()
-		n++
-		drain(q)
-		route(t, busy, fmt.Sprintf("marker %d", n), "q")
-		woken(t, q, "Route to q")
-		select {
-		case <-c:
-			return true
-		default:
-			return false
-		}
-	}
+	settle := settler(t, idle, busy, c)
 	receive := func(name string, body io.Reader, ports ...string) (msgbox.Message, bool) {
 		t.Helper()
 		in := incoming(name)
@@ -223,6 +202,37 @@ func TestReceiveRoutedNotifies(t *testing.T) {
 	}
 	if settle() {
 		t.Errorf("woken by a duplicate or a routing failure")
+	}
+}
+
+// TestReceiveHandoffNotifies: ReceiveHandoff wakes, with its commit, the
+// idle servers of the ports whose deliveries it leaves pending, and
+// nobody for those it claims: the receiving server has them.
+func TestReceiveHandoffNotifies(t *testing.T) {
+	t.Parallel()
+	idle, url := openNew(t, Options{})
+	busy := openURL(t, url, Options{}) // the receiving server
+	ctx := t.Context()
+	mine, cancel := idle.Subscribe([]string{"mine"})
+	defer cancel()
+	other, cancelOther := idle.Subscribe([]string{"other"})
+	defer cancelOther()
+	settle := settler(t, idle, busy, mine)
+	h := msgbox.Handoff{Owner: "srv1/receive", Ports: []string{"mine"}, Lease: time.Minute}
+	for _, ports := range [][]string{{"mine", "other"}, {"mine"}} {
+		settle()
+		drain(other)
+		items := []msgbox.Receipt{{In: incoming(fmt.Sprint(ports)), Body: strings.NewReader("<order/>")}}
+		res := busy.ReceiveHandoff(ctx, items, func(msgbox.Message) ([]string, string) { return ports, "" }, h)
+		if res[0].Err != nil || len(res[0].Claimed) != 1 {
+			t.Fatalf("ReceiveHandoff to %v: %+v, want the delivery to mine claimed", ports, res[0])
+		}
+		if len(ports) > 1 {
+			woken(t, other, "a handoff leaving other's delivery pending")
+		}
+		if settle() {
+			t.Errorf("handoff to %v: woken for the delivery it claimed", ports)
+		}
 	}
 }
 

@@ -72,7 +72,8 @@
 // # Notifications
 //
 // Route, ReceiveRouted, Resume, Recover and a Finish that schedules a retry
-// send pg_notify('bizpipe_deliveries', port) with the transaction.
+// send pg_notify('bizpipe_deliveries', port) with the transaction; a
+// ReceiveHandoff only for the ports whose deliveries it leaves pending.
 // Subscribe listens on a dedicated connection, opened when first needed
 // and re-established with backoff (100ms to 5s) when lost, so that
 // idle servers wake for new work instead of polling tightly.

@@ -347,24 +347,19 @@ func woken(t *testing.T, c <-chan struct{}, what string) {
 	}
 }
 
-func TestNotifications(t *testing.T) {
-	t.Parallel()
-	idle, url := openNew(t, Options{})
-	busy := openURL(t, url, Options{}) // another server
-	ctx := t.Context()
-	c, cancel := idle.Subscribe([]string{"p", "r"})
-	defer cancel()
-	q, cancelQ := idle.Subscribe([]string{"q"})
-	defer cancelQ()
+// settler subscribes idle to port q and returns settle, which makes sure
+// every notification sent so far has been dispatched, then empties c:
+// notifications arrive in commit order on the one listening connection,
+// so once a message busy routes to q has woken q's subscriber, everything
+// committed before it has been seen. settle returns whether c had been
+// woken meanwhile.
+func settler(t *testing.T, idle, busy *Box, c <-chan struct{}) (settle func() bool) {
+	t.Helper()
+	q, cancel := idle.Subscribe([]string{"q"})
+	t.Cleanup(cancel)
 	waitSession(t, idle, 1)
-
-	// settle makes sure every notification sent so far has been
-	// dispatched, then empties c: notifications arrive in commit order on
-	// the one listening connection, so once a message routed to q has
-	// woken q's subscriber, everything committed before it has been seen.
-	// It returns whether c had been woken meanwhile.
 	n := 0
-	settle := func() bool {
+	return func() bool {
 		t.Helper()
 		n++
 		drain(q)
@@ -377,6 +372,16 @@ func TestNotifications(t *testing.T) {
 			return false
 		}
 	}
+}
+
+func TestNotifications(t *testing.T) {
+	t.Parallel()
+	idle, url := openNew(t, Options{})
+	busy := openURL(t, url, Options{}) // another server
+	ctx := t.Context()
+	c, cancel := idle.Subscribe([]string{"p", "r"})
+	defer cancel()
+	settle := settler(t, idle, busy, c)
 	settle()
 	if settle() {
 		t.Errorf("a Route to q woke the subscriber of p and r")

@@ -341,7 +341,7 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, origin string, key 
 			// this transaction's, so no one else can lock or route it.
 			batch = &pgx.Batch{}
 			if route != nil {
-				if err := routeNew(batch, &msg, route, msg.ReceivedAt); err != nil {
+				if _, err := routeNew(batch, &msg, route, msg.ReceivedAt, nil); err != nil {
 					return err
 				}
 			}
@@ -428,7 +428,7 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 			try.ReceivedAt = ts(at)
 			batch = &pgx.Batch{}
 			if route != nil {
-				if err := routeNew(batch, &try, route, try.ReceivedAt); err != nil {
+				if _, err := routeNew(batch, &try, route, try.ReceivedAt, nil); err != nil {
 					return nil, err
 				}
 			}
@@ -468,17 +468,19 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 }
 
 // routeNew calls route for msg, which the transaction has just stored, and
-// queues on batch the writes that route it as Route does (queueRouting) and
-// store its status; msg's Status and Reason are set to match.
-func routeNew(batch *pgx.Batch, msg *msgbox.Message, route msgbox.Router, now time.Time) error {
+// queues on batch the writes that route it as Route does (queueRouting),
+// claiming per h (nil: nothing), and store its status; msg's Status and
+// Reason are set to match. It returns what h claims (see queueRouting).
+func routeNew(batch *pgx.Batch, msg *msgbox.Message, route msgbox.Router, now time.Time, h *msgbox.Handoff) ([]*msgbox.Delivery, error) {
 	r, err := msgbox.NewRouting(route(*msg))
 	if err != nil {
-		return fmt.Errorf("routing: %w", err)
+		return nil, fmt.Errorf("routing: %w", err)
 	}
-	queueRouting(batch, msg.ID, r, now)
+	claimed := queueRouting(batch, msg.ID, r, now, h)
+	// A claimed delivery is in progress, which leaves the status r's.
 	msg.Status, msg.Reason = r.Status, r.Reason
 	batch.Queue(`UPDATE messages SET status = $2 WHERE id = $1`, msg.ID, string(msg.Status))
-	return nil
+	return claimed, nil
 }
 
 // isDuplicateID reports whether err is the violation of the message id's

@@ -36,16 +36,8 @@ func (b *Box) ReceiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 // The messages stored on their own (a body over one chunk, two bodies, an
 // MDN) are not claimed: their deliveries stay pending for ClaimBatch.
 func (b *Box) ReceiveHandoff(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, h msgbox.Handoff) []msgbox.ReceiveResult {
-	if err := msgbox.CheckClaim(h.Owner, h.Lease, 1); err != nil {
-		out := make([]msgbox.ReceiveResult, len(items))
-		for i := range out {
-			out[i].Err = b.wrap(err, "receive")
-		}
-		return out
-	}
-	h.Owner, h.Ports = msgbox.CleanText(h.Owner), msgbox.CleanPorts(h.Ports)
-	return msgbox.ReceiveInBatches(items, func(items []msgbox.Receipt, out []msgbox.ReceiveResult) {
-		b.receiveBatch(ctx, items, route, &h, out)
+	return msgbox.ReceiveHandoffInBatches(items, h, func(items []msgbox.Receipt, out []msgbox.ReceiveResult, h *msgbox.Handoff) {
+		b.receiveBatch(ctx, items, route, h, out)
 	}, b.wrap)
 }
 
