@@ -293,7 +293,29 @@ func (r *Runner) handoffOwner() string { return r.owner + "/receive" }
 // they claim.
 type handedOff struct {
 	mu      sync.Mutex
-	batches [][]claimed
+	batches []handedBatch
+}
+
+// handedBatch is a batch of deliveries a receive claimed at claimedAt.
+type handedBatch struct {
+	cs        []claimed
+	claimedAt time.Time
+}
+
+// maxHandedBatches is the most batches the receives keep handed over and
+// not yet taken by a worker (one receive batch's worth): beyond it, the
+// workers are all busy, so the receives leave what they route pending, to
+// be claimed at the workers' pace, rather than queue bodies in memory and
+// leases that nothing renews yet.
+const maxHandedBatches = msgbox.MaxBatch / claimBatch
+
+// canHandOver reports whether a receive may claim what it routes for the
+// workers: whether the queue has room (maxHandedBatches).
+func (r *Runner) canHandOver() bool {
+	h := &r.handed
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.batches) < maxHandedBatches
 }
 
 // handOver records the deliveries ds that a receive started at start
@@ -309,21 +331,51 @@ func (r *Runner) handOver(ctx context.Context, ds []*msgbox.Delivery, start time
 	defer h.mu.Unlock()
 	for len(cs) > 0 {
 		n := min(claimBatch, len(cs))
-		h.batches = append(h.batches, cs[:n:n])
+		h.batches = append(h.batches, handedBatch{cs[:n:n], start})
 		cs = cs[n:]
 	}
 }
 
 // nextHanded returns the oldest batch handOver queued, nil when none is.
-func (r *Runner) nextHanded() []claimed {
+// A batch that waited half its lease or more (every worker was busy) is
+// confirmed first, as a slow claim is: its leases, which nothing renewed
+// while it waited, may have expired and been taken over (see stillHeld).
+func (r *Runner) nextHanded(ctx context.Context) []claimed {
 	h := &r.handed
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if len(h.batches) == 0 {
+		h.mu.Unlock()
 		return nil
 	}
 	b := h.batches[0]
-	h.batches[0] = nil
+	h.batches[0] = handedBatch{}
 	h.batches = h.batches[1:]
-	return b
+	h.mu.Unlock()
+	if time.Since(b.claimedAt) < r.opts.Lease/2 {
+		return b.cs
+	}
+	return r.stillHeld(ctx, b.cs)
+}
+
+// stillHeld renews the lease of each of cs, which waited since their claim
+// without a renewal, and returns those whose lease this process still
+// holds; the others are no longer in flight here (another process, or a
+// claim of this one after the lease expired, redoes them).
+func (r *Runner) stillHeld(ctx context.Context, cs []claimed) []claimed {
+	out := cs[:0:0]
+	for _, c := range cs {
+		err := r.opts.Box.Renew(context.WithoutCancel(ctx), c.d.ID, r.inFlight.holder(c.fl), r.opts.Lease)
+		if err == nil {
+			out = append(out, c)
+			continue
+		}
+		r.inFlight.land(c.d.ID, c.fl)
+		log := r.log
+		if pt := r.ports[c.d.Port]; pt != nil {
+			log = pt.deliveryLog(c.d)
+		}
+		log.Warn("a delivery claimed when its message was received waited past half its lease; it is left to whoever holds it now",
+			"delivery", c.d.ID, "error", err)
+	}
+	return out
 }

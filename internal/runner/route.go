@@ -260,7 +260,7 @@ func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msg
 	}
 	start := time.Now()
 	var res []msgbox.ReceiveResult
-	if hb, ok := r.opts.Box.(msgbox.HandoffReceiver); ok && len(r.portList) > 0 {
+	if hb, ok := r.opts.Box.(msgbox.HandoffReceiver); ok && len(r.portList) > 0 && r.canHandOver() {
 		res = hb.ReceiveHandoff(ctx, items, route, msgbox.Handoff{Owner: r.handoffOwner(), Ports: r.portList, Lease: r.opts.Lease})
 	} else {
 		res = r.opts.Box.ReceiveBatch(ctx, items, route)

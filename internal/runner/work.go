@@ -38,8 +38,10 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 		// Whether receiving had finished before this claim: only then does
 		// a claim that finds nothing mean there is nothing more to do.
 		received := closed(receiving)
-		if batch := r.nextHanded(); batch != nil {
-			r.processBatch(workCtx, batch)
+		if batch := r.nextHanded(workCtx); batch != nil {
+			if len(batch) > 0 {
+				r.processBatch(workCtx, batch)
+			}
 			continue
 		}
 		batch, took, err := r.claim(claimCtx, worker)
