@@ -56,6 +56,7 @@ func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 	}{
 		{"small body", len(order), false},
 		{"large body", 3 << 20, false},
+		{"sender hangs up after the body", len(order), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})

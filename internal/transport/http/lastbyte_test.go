@@ -49,6 +49,7 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 	}{
 		{"spooled body", 1000, false},
 		{"streamed body", 3 * spoolBytes, false},
+		{"client hangs up after the body", 1000, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := transporttest.NewRecorder()
