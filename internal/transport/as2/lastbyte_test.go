@@ -48,14 +48,15 @@ func (s slowSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body i
 // sent the whole body does not stop the storing either. Neither is logged
 // as the box failing nor as a timeout.
 func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
-	const request = 300 * time.Millisecond
+	// Long enough for the body to arrive within it on a loaded machine.
+	const request = time.Second
 	for _, tc := range []struct {
 		name   string
 		size   int
 		hangUp bool // the sender closes its connection once the body is read
 	}{
 		{"small body", len(order), false},
-		{"large body", 3 << 20, false},
+		{"large body", 1<<20 + 1, false},
 		{"sender hangs up after the body", len(order), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,8 +75,8 @@ func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			g := newRepeatRigOn(t, rigOptions{box: box, mdns: box, log: log,
 				wrap: func(s component.OutcomeSink) component.OutcomeSink {
 					// The store outlasts request_timeout, counted from
-					// before the body was read, by far.
-					return slowSink{OutcomeSink: s, hold: 3 * request, read: read}
+					// before the body was read.
+					return slowSink{OutcomeSink: s, hold: request + request/2, read: read}
 				},
 				tune: func(rc *receiver) { rc.bodyIdle, rc.requestTimeout = time.Minute, requestTimeout }})
 			body := order
@@ -83,8 +84,12 @@ func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 				body = string(transporttest.Pattern(7, tc.size))
 			}
 			c := g.rawPost(t, nil, len(body), body)
-			<-read
 			if tc.hangUp {
+				select {
+				case <-read:
+				case <-time.After(30 * time.Second): // a bound on the test
+					t.Fatal("the sink never got the whole body")
+				}
 				c.Close()
 				transporttest.WaitFor(t, "the message stored", func() bool { return len(g.stored(t)) == 1 })
 			} else {

@@ -41,14 +41,15 @@ func slowStore(rec *transporttest.Recorder, hold time.Duration, read chan<- stru
 // that hangs up once it sent the whole body does not stop the storing
 // either. Neither is logged as the box failing nor as a timeout.
 func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
-	const request = 300 * time.Millisecond
+	// Long enough for the body to arrive within it on a loaded machine.
+	const request = time.Second
 	for _, tc := range []struct {
 		name   string
 		size   int
 		hangUp bool // the client closes its connection once the body is read
 	}{
 		{"spooled body", 1000, false},
-		{"streamed body", 3 * spoolBytes, false},
+		{"streamed body", spoolBytes + segmentBytes, false},
 		{"client hangs up after the body", 1000, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,8 +60,8 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			o.BodyIdleTimeout = time.Minute
 			o.RequestTimeout = request
 			// The store outlasts request_timeout, counted from before the
-			// body was read, by far.
-			hold := 3 * request
+			// body was read.
+			hold := request + request/2
 			if tc.hangUp {
 				// Only the client's hang-up can cut this store short.
 				o.RequestTimeout = time.Minute
@@ -68,8 +69,12 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			h, _, lr := startHTTP(t, o, slowStore(rec, hold, read))
 			body := transporttest.Pattern(7, tc.size)
 			c := rawConn(t, h.Addr().String(), header(len(body)), body)
-			<-read
 			if tc.hangUp {
+				select {
+				case <-read:
+				case <-time.After(30 * time.Second): // a bound on the test
+					t.Fatal("the sink never got the whole body")
+				}
 				c.Close()
 				transporttest.WaitFor(t, "the message stored", func() bool { return len(rec.All()) == 1 })
 			} else {
