@@ -111,8 +111,11 @@ func (b *Body) Read(p []byte) (int, error) {
 		if b.rc != nil {
 			// net/http reads on in the background to notice a client
 			// going away, and cancels the request if that read fails:
-			// it must not time out while the message is stored.
-			_ = b.rc.SetReadDeadline(b.end)
+			// it must not time out while the message is stored, which
+			// may run past the request's deadline (the write timeout
+			// leaves a minute for it). No deadline: the server ends
+			// that read itself when the handler returns.
+			_ = b.rc.SetReadDeadline(time.Time{})
 		}
 	}
 	cancelled := b.cancelled && !b.done

@@ -67,6 +67,8 @@ type Serving struct {
 // but not its cancellation, so that a stopping runner's cancelled context
 // does not abort requests in flight, and it is cancelled when Shutdown
 // has waited for them (or gave up), for work that must end with them.
+// A request's context ends only with it (or the handler), not when the
+// client hangs up.
 func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -100,7 +102,16 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 	srv := newServer(base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.running.Add(1)
 		defer s.running.Done()
-		h.ServeHTTP(w, r)
+		// The handler's context ends with base (a Shutdown that gave up),
+		// not with the connection, which net/http cancels when the
+		// client hangs up once it sent the body: a message whose body
+		// arrived whole is stored all the same, the answer perhaps lost
+		// (a resend is at least once, or a duplicate found by its key).
+		// A hang-up before the body's end fails its read instead.
+		ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+		defer cancel()
+		defer context.AfterFunc(base, cancel)()
+		h.ServeHTTP(w, r.WithContext(ctx))
 	}), log, o.RequestTimeout)
 	srv.TLSConfig = tlsConfig
 	served := make(chan error, 1)

@@ -1,0 +1,118 @@
+package as2
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
+)
+
+// slowSink reads the whole entity, says so on read, and then takes hold
+// before the box stores it, as storing a large body does; like the box,
+// it fails with the context's error when its context ends first.
+type slowSink struct {
+	component.OutcomeSink
+	hold time.Duration
+	read chan<- struct{}
+}
+
+func (s slowSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return component.Published{}, fmt.Errorf("slowSink: reading body: %w", err)
+	}
+	s.read <- struct{}{}
+	select {
+	case <-ctx.Done():
+		return component.Published{}, fmt.Errorf("slowSink: storing: %w", ctx.Err())
+	case <-time.After(s.hold):
+	}
+	return s.OutcomeSink.PublishOutcome(ctx, in, bytes.NewReader(data), req)
+}
+
+// TestReceiveBodyCompleteBeforeRequestTimeoutIsStored: an AS2 message
+// whose body arrived whole within request_timeout is stored and answered
+// with a positive MDN even when storing it runs past request_timeout (the
+// write timeout leaves a minute for that). A sender that hangs up once it
+// sent the whole body does not stop the storing either. Neither is logged
+// as the box failing nor as a timeout.
+func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
+	// Long enough for the body to arrive within it on a loaded machine.
+	const request = time.Second
+	for _, tc := range []struct {
+		name   string
+		size   int
+		hangUp bool // the sender closes its connection once the body is read
+	}{
+		{"small body", len(order), false},
+		{"large body", 1<<20 + 1, false},
+		{"sender hangs up after the body", len(order), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { box.Close() })
+			log, lr := transporttest.NewLog()
+			requestTimeout := request
+			if tc.hangUp {
+				// Only the sender's hang-up can cut this store short.
+				requestTimeout = time.Minute
+			}
+			read := make(chan struct{}, 1)
+			g := newRepeatRigOn(t, rigOptions{box: box, mdns: box, log: log,
+				wrap: func(s component.OutcomeSink) component.OutcomeSink {
+					// The store outlasts request_timeout, counted from
+					// before the body was read.
+					return slowSink{OutcomeSink: s, hold: request + request/2, read: read}
+				},
+				tune: func(rc *receiver) { rc.bodyIdle, rc.requestTimeout = time.Minute, requestTimeout }})
+			body := order
+			if tc.size > len(order) {
+				body = string(transporttest.Pattern(7, tc.size))
+			}
+			c := g.rawPost(t, nil, len(body), body)
+			if tc.hangUp {
+				select {
+				case <-read:
+				case <-time.After(30 * time.Second): // a bound on the test
+					t.Fatal("the sink never got the whole body")
+				}
+				c.Close()
+				transporttest.WaitFor(t, "the message stored", func() bool { return len(g.stored(t)) == 1 })
+			} else {
+				resp, text := answerOn(t, c)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("answered %s %q; want 200 with the MDN", resp.Status, text)
+				}
+				resp.Header.Del("Date")
+				if m := g.mdnOf(t, as2.JoinEntity(resp.Header, []byte(text))); !m.Disposition.Positive() {
+					t.Errorf("answered %q, want processed", m.Disposition)
+				}
+			}
+			if n := len(g.stored(t)); n != 1 {
+				t.Errorf("%d messages stored, want 1", n)
+			}
+			for _, w := range []string{boxFailed, "request_timeout", "stalled"} {
+				if n := lr.CountAny(w); n != 0 {
+					t.Errorf("%d log lines %q, want none", n, w)
+				}
+			}
+			if n := lr.Count(slog.LevelError, ""); n != 0 {
+				t.Errorf("%d errors logged, want none", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,99 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/transport"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
+)
+
+// slowStore is a sink that reads the whole body, says so on read, and then
+// takes hold to store it, as a box storing a large body does; like a box,
+// it fails with the context's error when its context ends first.
+func slowStore(rec *transporttest.Recorder, hold time.Duration, read chan<- struct{}) transport.Sink {
+	return transport.SinkFunc(func(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return msgbox.Message{}, false, fmt.Errorf("slowStore: reading body: %w", err)
+		}
+		read <- struct{}{}
+		select {
+		case <-ctx.Done():
+			return msgbox.Message{}, false, fmt.Errorf("slowStore: storing: %w", ctx.Err())
+		case <-time.After(hold):
+		}
+		return rec.Publish(ctx, in, bytes.NewReader(data))
+	})
+}
+
+// TestHTTPBodyCompleteBeforeRequestTimeoutIsStored: a body that arrived
+// whole within request_timeout is stored and answered 202 even when
+// storing it runs past request_timeout (the write timeout leaves a minute
+// for that), whether it was spooled or streamed into the sink. A client
+// that hangs up once it sent the whole body does not stop the storing
+// either. Neither is logged as the box failing nor as a timeout.
+func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
+	// Long enough for the body to arrive within it on a loaded machine.
+	const request = time.Second
+	for _, tc := range []struct {
+		name   string
+		size   int
+		hangUp bool // the client closes its connection once the body is read
+	}{
+		{"spooled body", 1000, false},
+		{"streamed body", spoolBytes + segmentBytes, false},
+		{"client hangs up after the body", 1000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := transporttest.NewRecorder()
+			read := make(chan struct{}, 1)
+			o := httpOpts()
+			o.MaxBody = 4 * spoolBytes
+			o.BodyIdleTimeout = time.Minute
+			o.RequestTimeout = request
+			// The store outlasts request_timeout, counted from before the
+			// body was read.
+			hold := request + request/2
+			if tc.hangUp {
+				// Only the client's hang-up can cut this store short.
+				o.RequestTimeout = time.Minute
+			}
+			h, _, lr := startHTTP(t, o, slowStore(rec, hold, read))
+			body := transporttest.Pattern(7, tc.size)
+			c := rawConn(t, h.Addr().String(), header(len(body)), body)
+			if tc.hangUp {
+				select {
+				case <-read:
+				case <-time.After(30 * time.Second): // a bound on the test
+					t.Fatal("the sink never got the whole body")
+				}
+				c.Close()
+				transporttest.WaitFor(t, "the message stored", func() bool { return len(rec.All()) == 1 })
+			} else {
+				status, text := readAnswer(t, c)
+				if status != http.StatusAccepted {
+					t.Errorf("answered %d %s; want 202", status, text)
+				}
+			}
+			if got := rec.All(); len(got) != 1 || !bytes.Equal(got[0].Body, body) {
+				t.Errorf("%d messages stored, want the one sent", len(got))
+			}
+			for _, w := range []string{"storing a received message failed", "request_timeout", "stalled"} {
+				if n := lr.CountAny(w); n != 0 {
+					t.Errorf("%d log lines %q, want none", n, w)
+				}
+			}
+			if n := lr.Count(slog.LevelError, ""); n != 0 {
+				t.Errorf("%d errors logged, want none", n)
+			}
+		})
+	}
+}
