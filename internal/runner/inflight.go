@@ -302,11 +302,12 @@ type handedBatch struct {
 	claimedAt time.Time
 }
 
-// maxHandedBatches is the most batches the receives keep handed over and
-// not yet taken by a worker (one receive batch's worth): beyond it, the
-// workers are all busy, so the receives leave what they route pending, to
-// be claimed at the workers' pace, rather than queue bodies in memory and
-// leases that nothing renews yet.
+// maxHandedBatches bounds the batches handed over and not yet taken by a
+// worker (one receive batch's worth): a receive hands over only while
+// fewer wait (receives of several locations at once may each add theirs).
+// Beyond it the workers are all busy, so the receives leave what they
+// route pending, to be claimed at the workers' pace, rather than queue
+// bodies in memory and leases that nothing renews yet.
 const maxHandedBatches = msgbox.MaxBatch / claimBatch
 
 // canHandOver reports whether a receive may claim what it routes for the
