@@ -3,6 +3,7 @@ package as2
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -112,6 +113,96 @@ func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			}
 			if n := lr.Count(slog.LevelError, ""); n != 0 {
 				t.Errorf("%d errors logged, want none", n)
+			}
+		})
+	}
+}
+
+// failingSink reads the whole entity and fails, as a broken box does.
+type failingSink struct{ component.OutcomeSink }
+
+func (failingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
+	if _, err := io.ReadAll(body); err != nil {
+		return component.Published{}, err
+	}
+	return component.Published{}, errors.New("disk I/O error")
+}
+
+// storeAborted starts the log line of a message whose store a stop
+// cancelled once its grace ran out.
+const storeAborted = "stopping: storing a received message cancelled"
+
+// TestReceiveStoreCancelledByStopIsNotABoxFailure: when a stop's grace
+// runs out while an AS2 message that arrived whole is being stored, the
+// store is cancelled, nothing is stored, and the sender is answered 503
+// with Retry-After; the log says it was the stop, as a warning, not the
+// box failing as an error. A box that fails on its own is still an error.
+func TestReceiveStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop bool // the stop cancels the store; else the box fails
+	}{
+		{"stop's grace runs out", true},
+		{"box fails", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { box.Close() })
+			log, lr := transporttest.NewLog()
+			read := make(chan struct{}, 1)
+			g := newRepeatRigOn(t, rigOptions{box: box, mdns: box, log: log,
+				wrap: func(s component.OutcomeSink) component.OutcomeSink {
+					if !tc.stop {
+						return failingSink{s}
+					}
+					// Held until its context ends.
+					return slowSink{OutcomeSink: s, hold: time.Hour, read: read}
+				}})
+			c := g.rawPost(t, nil, len(order), order)
+			// The grace of a stop is over before the stop starts.
+			grace, cancel := context.WithCancel(context.Background())
+			cancel()
+			stopped := make(chan struct{})
+			if tc.stop {
+				select {
+				case <-read:
+				case <-time.After(30 * time.Second): // a bound on the test
+					t.Fatal("the sink never got the whole body")
+				}
+				go func() {
+					defer close(stopped)
+					g.rc.Stop(grace)
+				}()
+			}
+			resp, text := answerOn(t, c)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("answered %s %q, Retry-After %q; want 503 with Retry-After", resp.Status, text, resp.Header.Get("Retry-After"))
+			}
+			if tc.stop {
+				<-stopped
+			}
+			if n := len(g.stored(t)); n != 0 {
+				t.Errorf("%d messages stored, want none", n)
+			}
+			if tc.stop {
+				for _, w := range []string{storeAborted, "stopping: messages being stored cancelled"} {
+					if n := lr.Count(slog.LevelWarn, w); n != 1 {
+						t.Errorf("%d warnings %q, want 1", n, w)
+					}
+				}
+				if n := lr.Count(slog.LevelError, ""); n != 0 {
+					t.Errorf("%d errors logged, want none", n)
+				}
+			} else {
+				if n := lr.Count(slog.LevelError, boxFailed); n != 1 {
+					t.Errorf("%d errors %q, want 1", n, boxFailed)
+				}
+				if n := lr.CountAny(storeAborted); n != 0 {
+					t.Errorf("%d log lines %q, want none", n, storeAborted)
+				}
 			}
 		})
 	}

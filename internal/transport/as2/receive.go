@@ -99,8 +99,10 @@ of it is stored. When run stops, a message or an asynchronous MDN still
 arriving gets 30 s to finish; one still arriving then is answered 503
 with Retry-After, and nothing of it is stored or settled: the sender sends
 it again. A message that had arrived whole is
-stored and answered as usual; should the stop cut its answer off, the
-message sent again is a repeat, answered with its MDN.
+stored and answered as usual, unless it is still being stored 2 s after
+that: then nothing of it is stored either, and it is answered 503 with
+Retry-After. Should the stop cut an answer off, the message sent again is
+a repeat, answered with its MDN.
 
 With a tls block (cert_file and key_file), the certificate and key are
 loaded as the location starts: ones that cannot be loaded stop run from

@@ -26,11 +26,12 @@ import (
 // cancel, from another goroutine (Serving.Shutdown, for a Body it
 // tracks), makes the Read in progress and every later one fail, unless the
 // body was already read to its end: a complete body is stored and
-// answered as usual.
+// answered as usual, unless the stop gives up on it too (abort).
 type Body struct {
-	mu        sync.Mutex // guards the deadline, done and cancelled, which cancel sets
+	mu        sync.Mutex // guards the deadline, done, cancelled and aborted, which cancel and abort set
 	done      bool       // the body was read to its end
 	cancelled bool
+	aborted   bool // complete, but the stop's grace ran out while it was stored
 
 	r        io.Reader
 	max      int64                    // MaxBody: above it the body is refused
@@ -78,6 +79,19 @@ func (b *Body) cancel() bool {
 	if b.rc != nil {
 		_ = b.rc.SetReadDeadline(time.Unix(1, 0))
 	}
+	return true
+}
+
+// abort marks a body read to its end as one whose store the stop is about
+// to cancel (its grace ran out), so that Refuse tells the failing store
+// from the box's own failure; it reports whether it did.
+func (b *Body) abort() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done || b.cancelled || b.aborted {
+		return false
+	}
+	b.aborted = true
 	return true
 }
 
@@ -147,14 +161,23 @@ func (b *Body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Refuse answers the request whose body b failed to be read, by the cause,
-// with write (the transport's format of an error answer), logs why as a
-// warning to log, and reports true; it does nothing and reports false
-// when no read of b failed (the failure was the Sink's own). Nothing of
-// such a body is stored: each answer tells the client to send again, or
-// why it must not.
+// Refuse answers the request whose body b failed to be read, or whose
+// store the stop cancelled (abort), by the cause, with write (the
+// transport's format of an error answer), logs why as a warning to log,
+// and reports true; it does nothing and reports false when neither
+// happened (the failure was the Sink's own). Nothing of such a body is
+// stored: each answer tells the client to send again, or why it must not.
 func (b *Body) Refuse(w http.ResponseWriter, log *slog.Logger, write func(w http.ResponseWriter, code int, msg string)) bool {
+	b.mu.Lock()
+	aborted := b.aborted
+	b.mu.Unlock()
 	switch {
+	case aborted:
+		// The box failed only because the stop cancelled its context:
+		// not a storage problem, so not an error.
+		log.Warn("stopping: storing a received message cancelled, the stop's grace ran out; nothing stored; the client is answered 503 and sends again")
+		w.Header().Set("Retry-After", "30")
+		write(w, http.StatusServiceUnavailable, "the receiver is stopping; message not stored; try again later")
 	case b.err == nil:
 		return false
 	case errors.Is(b.err, errCancelled):

@@ -1,8 +1,10 @@
 package http
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -93,6 +95,104 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			}
 			if n := lr.Count(slog.LevelError, ""); n != 0 {
 				t.Errorf("%d errors logged, want none", n)
+			}
+		})
+	}
+}
+
+// storeAborted starts the log line of a complete body whose store a stop
+// cancelled once its grace ran out.
+const storeAborted = "stopping: storing a received message cancelled"
+
+// TestHTTPStoreCancelledByStopIsNotABoxFailure: when a stop's grace runs
+// out while a body that arrived whole is being stored, the store is
+// cancelled and the client answered 503 with Retry-After; the log says it
+// was the stop, as a warning, not the box failing as an error. A box that
+// fails on its own is still an error.
+func TestHTTPStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop bool // the stop cancels the store; else the box fails
+	}{
+		{"stop's grace runs out", true},
+		{"box fails", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := transporttest.NewRecorder()
+			read := make(chan struct{}, 1)
+			sink := slowStore(rec, time.Hour, read) // held until its context ends
+			if !tc.stop {
+				sink = transport.SinkFunc(func(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+					if _, err := io.ReadAll(body); err != nil {
+						return msgbox.Message{}, false, err
+					}
+					return msgbox.Message{}, false, errors.New("disk I/O error")
+				})
+			}
+			log, lr := transporttest.NewLog()
+			h, err := NewListener(httpOpts(), sink, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// The grace of a stop is over before the stop starts.
+			grace, cancel := context.WithCancel(context.Background())
+			cancel()
+			// Whatever the test got to, the location stops; a second
+			// Shutdown only answers as the first did.
+			t.Cleanup(func() { _ = h.Shutdown(grace) })
+			body := transporttest.Pattern(7, 500)
+			c := rawConn(t, h.Addr().String(), header(len(body)), body)
+			stopped := make(chan error, 1)
+			if tc.stop {
+				select {
+				case <-read:
+				case <-time.After(30 * time.Second): // a bound on the test
+					t.Fatal("the sink never got the whole body")
+				}
+				go func() { stopped <- h.Shutdown(grace) }()
+			}
+			if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v; want 503", err)
+			}
+			text, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Errorf("reading the answer: %v", err)
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("answered %s %q, Retry-After %q; want 503 with Retry-After", resp.Status, text, resp.Header.Get("Retry-After"))
+			}
+			if tc.stop {
+				if err := <-stopped; !errors.Is(err, context.Canceled) {
+					t.Errorf("Shutdown: %v; want its context's error, a request aborted", err)
+				}
+			}
+			if n := len(rec.All()); n != 0 {
+				t.Errorf("%d messages stored, want none", n)
+			}
+			if tc.stop {
+				for _, w := range []string{storeAborted, "stopping: messages being stored cancelled"} {
+					if n := lr.Count(slog.LevelWarn, w); n != 1 {
+						t.Errorf("%d warnings %q, want 1", n, w)
+					}
+				}
+				if n := lr.Count(slog.LevelError, ""); n != 0 {
+					t.Errorf("%d errors logged, want none", n)
+				}
+			} else {
+				if n := lr.Count(slog.LevelError, "storing a received message failed"); n != 1 {
+					t.Errorf("%d errors %q, want 1", n, "storing a received message failed")
+				}
+				if n := lr.CountAny(storeAborted); n != 0 {
+					t.Errorf("%d log lines %q, want none", n, storeAborted)
+				}
 			}
 		})
 	}

@@ -88,7 +88,9 @@ const (
 //     could not be read (the client went away); nothing is stored.
 //   - 503: the Sink failed (storage problem); the answer says only that the
 //     message was not stored, the log says why. Also when the Budget had
-//     no room for the upload within BodyIdleTimeout. Both with Retry-After.
+//     no room for the upload within BodyIdleTimeout, and when a Shutdown
+//     cancelled the upload or its store (logged as the stop's, a
+//     warning, not as the Sink failing). All with Retry-After.
 //   - 405 with Allow: any method but POST on Path (GET and HEAD on
 //     HealthPath); 404 any other path.
 //

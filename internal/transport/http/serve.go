@@ -149,9 +149,11 @@ func (s *Serving) Addr() net.Addr {
 // message back, and the handler answers 503 with Retry-After (Body.Refuse),
 // so the client sends again. The requests still running abortAnswer later
 // - answering, or storing a body that was complete - are aborted: their
-// contexts are cancelled, the box rolls back, the clients get no answer
-// and send again. Then the error wraps ctx's. It also reports why serving
-// ended, when that was not Shutdown (an error accepting connections).
+// contexts are cancelled, the box rolls back, and those storing are
+// answered 503 with Retry-After too, logged as the stop's (Body.Refuse);
+// the connections still open abortAnswer after that are closed. Then the
+// error wraps ctx's. It also reports why serving ended, when that was not
+// Shutdown (an error accepting connections).
 // Shutdown before Start does nothing; a second Shutdown answers as the
 // first did.
 func (s *Serving) Shutdown(ctx context.Context) error {
@@ -176,10 +178,22 @@ func (s *Serving) Shutdown(ctx context.Context) error {
 	})
 	defer stop()
 	if err := srv.Shutdown(sctx); err != nil {
+		// Marked before their contexts end, so that the stores failing
+		// then are answered and logged as the stop's doing (Body.Refuse),
+		// not as the box failing.
+		if n := s.abortStores(); n > 0 {
+			log.Warn("stopping: messages being stored cancelled, nothing of them stored; their clients are answered 503 and send again", "requests", n)
+		}
 		cancel()
-		_ = srv.Close() // already failing; Close's error adds nothing
-		// The aborted handlers return promptly: their contexts are
-		// cancelled and their connections closed.
+		// The aborted handlers return promptly, their contexts cancelled:
+		// their answers get abortAnswer to be written before the
+		// connections still open are closed.
+		actx, acancel := context.WithTimeout(context.Background(), abortAnswer)
+		err := srv.Shutdown(actx)
+		acancel()
+		if err != nil {
+			_ = srv.Close() // already failing; Close's error adds nothing
+		}
 		s.running.Wait()
 		return fmt.Errorf("receive location %q: shutting down with requests in flight: %w", loc, ctx.Err())
 	}
@@ -193,9 +207,10 @@ func (s *Serving) Shutdown(ctx context.Context) error {
 }
 
 // abortAnswer is how long a Shutdown whose context ended still waits for
-// the uploads it cancelled to be answered 503, before it closes their
-// connections: writing a small answer takes a moment, unless the client
-// does not read it.
+// the uploads it cancelled to be answered 503, before it aborts the rest,
+// and then for those to be answered, before it closes their connections:
+// writing a small answer takes a moment, unless the client does not read
+// it.
 const abortAnswer = 2 * time.Second
 
 // Track registers body as an upload in progress until the returned func
@@ -216,6 +231,20 @@ func (s *Serving) Track(body *Body) func() {
 		delete(s.uploads, body)
 		s.mu.Unlock()
 	}
+}
+
+// abortStores marks the uploads whose body arrived whole, still running,
+// as aborted by the stop (Body.abort), and returns how many were.
+func (s *Serving) abortStores() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for b := range s.uploads {
+		if b.abort() {
+			n++
+		}
+	}
+	return n
 }
 
 // InProgress counts the uploads (Track) whose body is being read.

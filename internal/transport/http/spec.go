@@ -35,7 +35,8 @@ or when the whole request takes longer than request_timeout (the answer
 says which); 503 when the message box cannot store it, or when the uploads
 in flight, to every http and as2 receive location of the run together,
 already hold their 64 MiB of memory for 30 s, or when run stops before the
-upload ends (each with Retry-After); 405, with Allow, to another method;
+upload ends, or while the message is still being stored 2 s after the
+stop's grace (each with Retry-After); 405, with Allow, to another method;
 404 to another path. GET /healthz answers "ok". Request headers never set
 message properties: routing must not be decided by the client.
 
