@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -17,10 +16,11 @@ import (
 )
 
 // ReceiveBatch stores and routes items as ReceiveRouted does each (see
-// msgbox.Batcher), up to msgbox.MaxBatch of them in one transaction of
-// three round trips: the source keys looked up in one statement, the
-// inserts pipelined in one batch, the routings with the COMMIT in another
-// (one round trip per message would be three).
+// msgbox.Batcher), up to msgbox.MaxBatch of them in three round trips and
+// eight statements at most, however many messages: the source keys looked
+// up in one statement, then a transaction whose inserts are one statement
+// (insertMany), sent with the BEGIN, and whose routings are four at most
+// (routings), sent with the COMMIT.
 //
 // What the batch does not fit goes through ReceiveRouted after it: a body
 // larger than one chunk, one with its bytes as received apart or an MDN
@@ -186,32 +186,74 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 	}
 }
 
-// insertBatch queues the inserts of ready in one round trip, then, for
-// those inserted, returns the routing (and the claims of h, when not nil)
-// to send with the COMMIT, setting out for them (afresh on every try). A
-// source key stored meanwhile leaves its item uninserted. An invalid
-// routing is returned in routeErr too.
+// insertMany stores messages whose bodies fit in one chunk, as insertOne
+// stores one, in one statement over arrays: $1 to $11 hold, per message,
+// insertOne's parameters but its body, $12 the bodies. Rows are inserted in
+// the order of the arrays, so that of two with one source key the first is
+// stored (ON CONFLICT DO NOTHING skips the second). It returns the id and
+// received_at of each message stored, none of those whose source key was.
+// The bodies are taken by subscript rather than unnested: they are the bulk
+// of the batch, not to be copied into the tuple store of a function scan.
+const insertMany = `WITH x AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[],
+		$8::bytea[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY
+		AS x (id, loc, file, ctype, props, key, size, sum, detail, party, decoding, n)
+), m AS (
+	INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key, size, sha256,
+		received_at, status, party, decoding)
+	SELECT id, loc, file, ctype, props, key, size, sum, clock_timestamp(), 'received', party, decoding FROM x ORDER BY n
+	ON CONFLICT (source_key) DO NOTHING
+	RETURNING seq, id, received_at
+), c AS (
+	INSERT INTO body_chunks (message_seq, seq, data)
+	SELECT m.seq, 0, ($12::bytea[])[x.n] FROM m JOIN x ON x.id = m.id WHERE x.size > 0
+), e AS (
+	INSERT INTO events (message_id, at, port, status, detail)
+	SELECT m.id, m.received_at, '', 'received', x.detail FROM m JOIN x ON x.id = m.id ORDER BY x.n
+)
+SELECT id, received_at FROM m`
+
+// insertBatch stores ready in one statement (insertMany), then, for those
+// inserted, returns the routing (and the claims of h, when not nil) to send
+// with the COMMIT, in a constant number of statements (routings), setting
+// out for them (afresh on every try). A source key stored meanwhile leaves
+// its item uninserted. An invalid routing is returned in routeErr too.
 func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route msgbox.Router, h *msgbox.Handoff,
 	out []msgbox.ReceiveResult, routeErr *error) (*pgx.Batch, error) {
-	batch := &pgx.Batch{}
-	for _, p := range ready {
+	n := len(ready)
+	ids, locs, files, ctypes, props := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	keys, sums, data := make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	sizes := make([]int64, n)
+	details, parties, decodings := make([]string, n), make([]string, n), make([]string, n)
+	byID := make(map[string]*pgItem, n)
+	for k, p := range ready {
 		p.inserted = false
 		out[p.i] = msgbox.ReceiveResult{}
-		detail := msgbox.ArrivalDetail(p.origin, p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
-		batch.Queue(insertOne, p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props, p.key,
-			p.msg.Size, p.sum, p.data, detail, p.msg.Party, string(p.msg.Decoding)).QueryRow(func(r pgx.Row) error {
-			err := r.Scan(&p.at)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil // SourceKey stored meanwhile
-			}
-			p.inserted = err == nil
-			return err
-		})
+		byID[p.msg.ID] = p
+		ids[k], locs[k], files[k], ctypes[k], props[k] = p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props
+		keys[k], sizes[k], sums[k], data[k] = p.key, p.msg.Size, p.sum, p.data
+		details[k] = msgbox.ArrivalDetail(p.origin, p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
+		parties[k], decodings[k] = p.msg.Party, string(p.msg.Decoding)
 	}
+	batch := &pgx.Batch{}
+	batch.Queue(insertMany, ids, locs, files, ctypes, props, keys, sizes, sums, details, parties, decodings, data).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				var at time.Time
+				if err := rows.Scan(&id, &at); err != nil {
+					return err
+				}
+				if p := byID[id]; p != nil {
+					p.inserted, p.at = true, at
+				}
+			}
+			return rows.Err()
+		})
 	if err := t.send(ctx, batch); err != nil {
 		return nil, err
 	}
-	final := &pgx.Batch{}
+	var rs routings
 	for _, p := range ready {
 		if !p.inserted {
 			continue
@@ -220,13 +262,15 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 		// transaction's, so no one else can lock or route it.
 		msg := p.msg
 		msg.ReceivedAt = ts(p.at)
-		claimed, err := routeNew(final, &msg, route, msg.ReceivedAt, h)
+		claimed, err := routeNew(&rs, &msg, route, msg.ReceivedAt, h)
 		if err != nil {
 			*routeErr = err
 			return nil, err
 		}
 		out[p.i] = msgbox.ReceiveResult{Message: msg, Claimed: handed(claimed, msg, p.data)}
 	}
+	final := &pgx.Batch{}
+	rs.queue(final)
 	return final, nil
 }
 
