@@ -323,45 +323,57 @@ func (b *Box) storedKeys(ctx context.Context, keys [][]byte) (map[string]bool, e
 // batchStored looks for the messages of ready that a try whose answer was
 // lost inserted: committed reports that it did (then out holds them, as
 // stored, with what h claimed of them when not nil, and the items not
-// among them met a stored source key).
+// among them met a stored source key). Two statements in one round trip,
+// however many messages.
 func (b *Box) batchStored(ctx context.Context, ready []*pgItem, h *msgbox.Handoff, out []msgbox.ReceiveResult) (bool, error) {
-	committed := false
-	for _, p := range ready {
-		m, err := b.stored(ctx, p.msg.ID)
-		if err != nil {
-			return false, err
+	ids := make([]string, len(ready))
+	for k, p := range ready {
+		ids[k] = p.msg.ID
+	}
+	var msgs map[string]*msgbox.Message
+	var held map[string][]*msgbox.Delivery
+	err := b.retry(ctx, func(ctx context.Context) error {
+		msgs, held = map[string]*msgbox.Message{}, map[string][]*msgbox.Delivery{}
+		batch := &pgx.Batch{}
+		batch.Queue("SELECT "+messageColumns+" FROM messages WHERE id = ANY($1)", ids).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				m, err := scanMessage(rows)
+				if err != nil {
+					return err
+				}
+				msgs[m.ID] = m
+			}
+			return rows.Err()
+		})
+		if h != nil {
+			// What the handoff claimed (and still holds, unless a short
+			// lease was taken over meanwhile).
+			batch.Queue("SELECT "+deliveryColumns+` FROM deliveries
+				WHERE message_id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 ORDER BY id`, ids, h.Owner).
+				Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						d, err := scanDelivery(rows)
+						if err != nil {
+							return err
+						}
+						held[d.MessageID] = append(held[d.MessageID], d)
+					}
+					return rows.Err()
+				})
 		}
+		return b.pool.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, p := range ready {
+		m := msgs[p.msg.ID]
 		p.inserted = m != nil
 		if m != nil {
-			committed = true
-			out[p.i] = msgbox.ReceiveResult{Message: *m}
-			if h != nil {
-				claimed, err := b.heldBy(ctx, m.ID, h.Owner)
-				if err != nil {
-					return false, err
-				}
-				out[p.i].Claimed = handed(claimed, *m, p.data)
-			}
+			out[p.i] = msgbox.ReceiveResult{Message: *m, Claimed: handed(held[m.ID], *m, p.data)}
 		}
 	}
-	return committed, nil
-}
-
-// heldBy returns the deliveries of message id that owner holds: after a
-// lost commit, what a handoff claimed (and still holds, unless a short
-// lease was taken over meanwhile).
-func (b *Box) heldBy(ctx context.Context, id, owner string) ([]*msgbox.Delivery, error) {
-	var ds []*msgbox.Delivery
-	err := b.retry(ctx, func(ctx context.Context) error {
-		rows, err := b.pool.Query(ctx, "SELECT "+deliveryColumns+` FROM deliveries
-			WHERE message_id = $1 AND state = 'in_progress' AND lease_owner = $2 ORDER BY id`, id, owner)
-		if err != nil {
-			return err
-		}
-		ds, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*msgbox.Delivery, error) { return scanDelivery(r) })
-		return err
-	})
-	return ds, err
+	return len(msgs) > 0, nil
 }
 
 // FinishBatch records the outcomes of items as Finish does each (see
