@@ -378,10 +378,12 @@ func (b *Box) batchStored(ctx context.Context, ready []*pgItem, h *msgbox.Handof
 
 // FinishBatch records the outcomes of items as Finish does each (see
 // msgbox.Batcher), up to msgbox.MaxBatch of them in one transaction of three
-// round trips: the deliveries locked in one statement (in id order), then
-// their messages (in id order, so that two batches sharing messages lock
-// them alike), then the writes with the COMMIT. Finish takes two round
-// trips and a commit per delivery.
+// round trips and at most twelve statements, however many outcomes: the
+// deliveries locked in one statement (in id order), then their messages
+// (in id order, so that two batches sharing messages lock them alike), the
+// clock and their deliveries in three, then the writes, each one statement
+// over arrays, with the COMMIT. Finish takes two round trips and a commit
+// per delivery.
 func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
 	errs := make([]error, len(items))
 	msgbox.InBatches(items, errs, func(items []msgbox.Finishing, errs []error) {
@@ -505,18 +507,33 @@ func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) 
 	slices.Sort(msgIDs)
 	msgIDs = slices.Compact(msgIDs)
 	locked := make(map[string]*lockedMessage, len(msgIDs))
-	batch = &pgx.Batch{}
 	for _, id := range msgIDs {
-		l := &lockedMessage{}
-		locked[id] = l
-		queueLock(batch, "$1", id, l)
+		locked[id] = &lockedMessage{id: id}
 	}
-	if err := t.send(ctx, batch); err != nil {
+	if err := t.send(ctx, lockMessages(msgIDs, locked)); err != nil {
 		return nil, err
 	}
-	final := &pgx.Batch{}
-	var retrying []string // ports to notify
-	changed := map[string]bool{}
+	// The writes, each one statement over arrays, in the order Finish
+	// makes them.
+	var a struct {
+		dIDs, numbers         []int64
+		msgIDs, ports, owners []string
+		started, finished     []time.Time
+		states, errors        []string
+		next                  []*time.Time
+	}
+	var rc struct {
+		dIDs           []int64
+		msgIDs, ctypes []string
+		summaries      []string
+		data           [][]byte
+	}
+	var e struct {
+		msgIDs, ports, states, details []string
+		at                             []time.Time
+	}
+	reasons := map[string]string{} // of the messages a delivery suspends
+	var retrying []string          // ports to notify
 	for _, f := range fins {
 		r := rows[f.id]
 		if r == nil {
@@ -534,30 +551,67 @@ func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) 
 		if r.claimedAt != nil {
 			started = ts(*r.claimedAt)
 		}
-		final.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			f.id, r.msgID, r.port, f.number, f.owner, started, now, string(f.o.State), f.o.Error)
 		var next *time.Time // NULL unless retrying
 		switch f.o.State {
 		case msgbox.DeliveryRetrying:
 			next = &f.o.RetryAt
 			retrying = append(retrying, r.port)
 		case msgbox.DeliverySuspended:
-			final.Queue(`UPDATE messages SET reason = $2 WHERE id = $1`, r.msgID, msgbox.SuspendedReason(r.port, f.o.Error))
+			reasons[r.msgID] = msgbox.SuspendedReason(r.port, f.o.Error)
 		}
-		final.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
-				lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
-			f.id, string(f.o.State), f.number, next, f.o.Error)
-		queueReceipt(final, f.id, r.msgID, f.o.Receipt)
-		queueEvent(final, r.msgID, now, r.port, string(f.o.State), msgbox.FinishedDetail(f.number, f.owner, f.o))
+		a.dIDs, a.msgIDs, a.ports, a.numbers = append(a.dIDs, f.id), append(a.msgIDs, r.msgID), append(a.ports, r.port), append(a.numbers, int64(f.number))
+		a.owners, a.started, a.finished = append(a.owners, f.owner), append(a.started, started), append(a.finished, now)
+		a.states, a.errors, a.next = append(a.states, string(f.o.State)), append(a.errors, f.o.Error), append(a.next, next)
+		if rec := f.o.Receipt; rec != nil {
+			rc.dIDs, rc.msgIDs, rc.ctypes = append(rc.dIDs, f.id), append(rc.msgIDs, r.msgID), append(rc.ctypes, rec.ContentType)
+			rc.summaries, rc.data = append(rc.summaries, rec.Summary), append(rc.data, rec.Data)
+		}
+		e.msgIDs, e.at, e.ports, e.states = append(e.msgIDs, r.msgID), append(e.at, now), append(e.ports, r.port), append(e.states, string(f.o.State))
+		e.details = append(e.details, msgbox.FinishedDetail(f.number, f.owner, f.o))
 		l.setState(f.id, f.o.State)
-		changed[r.msgID] = true
 	}
+	final := &pgx.Batch{}
+	if len(a.dIDs) == 0 {
+		return final, nil
+	}
+	final.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+		SELECT d, m, p, n, o, s, f, x, e FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[],
+			$6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[]) WITH ORDINALITY AS u (d, m, p, n, o, s, f, x, e, k)
+		ORDER BY k`,
+		a.dIDs, a.msgIDs, a.ports, a.numbers, a.owners, a.started, a.finished, a.states, a.errors)
+	final.Queue(`UPDATE deliveries AS d SET state = u.s, attempts = u.n, next_attempt_at = u.t, due_at = u.t, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL, last_error = u.e
+		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[]) AS u (id, s, n, t, e)
+		WHERE d.id = u.id`,
+		a.dIDs, a.states, a.numbers, a.next, a.errors)
+	if len(rc.dIDs) > 0 {
+		final.Queue(`INSERT INTO receipts (delivery_id, message_id, content_type, summary, data)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+			ON CONFLICT (delivery_id) DO UPDATE SET content_type = excluded.content_type, summary = excluded.summary,
+			data = excluded.data`, rc.dIDs, rc.msgIDs, rc.ctypes, rc.summaries, rc.data)
+	}
+	final.Queue(`INSERT INTO events (message_id, at, port, status, detail)
+		SELECT m, a, p, s, d
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u (m, a, p, s, d, n)
+		ORDER BY n`,
+		e.msgIDs, e.at, e.ports, e.states, e.details)
+	// The changed messages' status, derived, and the reason of those
+	// suspended, in one update.
+	var changed, statuses []string
+	var rsn []*string
 	for _, id := range msgIDs {
-		if changed[id] {
-			queueStatus(final, locked[id])
+		if !slices.Contains(e.msgIDs, id) {
+			continue
 		}
+		changed, statuses = append(changed, id), append(statuses, string(locked[id].derived()))
+		var r *string // NULL: the reason stays
+		if s, ok := reasons[id]; ok {
+			r = &s
+		}
+		rsn = append(rsn, r)
 	}
+	final.Queue(`UPDATE messages AS m SET status = u.s, reason = coalesce(u.r, m.reason)
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, s, r) WHERE m.id = u.id`, changed, statuses, rsn)
 	if len(retrying) > 0 {
 		queueNotify(final, slices.Compact(slices.Sorted(slices.Values(retrying))))
 	}

@@ -78,6 +78,59 @@ func queueLock(batch *pgx.Batch, msgExpr string, arg any, l *lockedMessage) {
 		})
 }
 
+// lockMessages returns the statements that lock the messages ids, sorted,
+// in their order, as queueLock locks one, and read the clock and their
+// deliveries into locked (one entry per id, each with its id set): three
+// statements, however many messages.
+func lockMessages(ids []string, locked map[string]*lockedMessage) *pgx.Batch {
+	batch := &pgx.Batch{}
+	// ORDER BY under FOR NO KEY UPDATE: the rows are locked as sorted, so
+	// that two batches sharing messages lock them alike.
+	batch.Queue(`SELECT id, routed, terminated, status, reason, decoding FROM messages WHERE id = ANY($1)
+		ORDER BY id FOR NO KEY UPDATE`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id, status, decoding string
+			var routed, terminated bool
+			var reason string
+			if err := rows.Scan(&id, &routed, &terminated, &status, &reason, &decoding); err != nil {
+				return err
+			}
+			if l := locked[id]; l != nil {
+				l.found, l.routed, l.terminated, l.reason = true, routed, terminated, reason
+				l.status, l.decoding = msgbox.Status(status), msgbox.Decoding(decoding)
+			}
+		}
+		return rows.Err()
+	})
+	batch.Queue(`SELECT clock_timestamp()`).QueryRow(func(r pgx.Row) error {
+		var now time.Time
+		err := r.Scan(&now)
+		for _, l := range locked {
+			l.now = ts(now)
+		}
+		return err
+	})
+	batch.Queue(`SELECT message_id, id, port, state, lease_owner, lease_until FROM deliveries WHERE message_id = ANY($1)
+		ORDER BY message_id, id`, ids).Query(func(rows pgx.Rows) error {
+		for _, l := range locked {
+			l.deliveries = l.deliveries[:0]
+		}
+		for rows.Next() {
+			var msgID, state string
+			var d deliveryRow
+			if err := rows.Scan(&msgID, &d.id, &d.port, &state, &d.owner, &d.until); err != nil {
+				return err
+			}
+			d.state = msgbox.DeliveryState(state)
+			if l := locked[msgID]; l != nil {
+				l.deliveries = append(l.deliveries, d)
+			}
+		}
+		return rows.Err()
+	})
+	return batch
+}
+
 // lockMessage locks message id (see queueLock), after the statements
 // already in batch (which may be nil). ErrNotFound if there is none.
 func lockMessage(ctx context.Context, t *pipeTx, batch *pgx.Batch, id string) (*lockedMessage, error) {

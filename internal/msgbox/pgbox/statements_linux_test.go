@@ -122,3 +122,89 @@ func TestReceiveBatchStatements(t *testing.T) {
 		}
 	}
 }
+
+// TestFinishBatchStatements: a full FinishBatch of deliveries of 32
+// messages routed to two ports each, delivered (with a receipt), retrying
+// or suspended, takes a constant number of statements and three round
+// trips, and records each outcome as Finish would: the delivery's state
+// and attempt, the message's derived status, a suspension's reason.
+func TestFinishBatchStatements(t *testing.T) {
+	t.Parallel()
+	url := pg.NewDatabase(t)
+	counter := &stmtCounter{}
+	b := openURL(t, url, Options{tracer: counter})
+	ctx := t.Context()
+	items := make([]msgbox.Receipt, msgbox.MaxBatch/2)
+	for i := range items {
+		items[i] = msgbox.Receipt{In: incoming(fmt.Sprint(i)), Body: strings.NewReader("<order/>")}
+	}
+	for i, r := range b.ReceiveBatch(ctx, items, func(msgbox.Message) ([]string, string) { return []string{"a", "b"}, "" }) {
+		if r.Err != nil {
+			t.Fatalf("item %d: %v", i, r.Err)
+		}
+	}
+	ds, err := b.ClaimBatch(ctx, "w1", []string{"a", "b"}, time.Minute, msgbox.MaxBatch, nil)
+	if err != nil || len(ds) != msgbox.MaxBatch {
+		t.Fatalf("claimed %d, %v; want %d", len(ds), err, msgbox.MaxBatch)
+	}
+	retryAt := time.Now().Add(time.Hour)
+	outcomes := []msgbox.Outcome{
+		{State: msgbox.DeliveryDelivered, Receipt: &msgbox.DeliveryReceipt{ContentType: "text/plain", Summary: "ok", Data: []byte("mdn")}},
+		{State: msgbox.DeliveryRetrying, RetryAt: retryAt, Error: "busy"},
+		{State: msgbox.DeliverySuspended, Error: "gone"},
+		{State: msgbox.DeliveryDelivered},
+	}
+	fins := make([]msgbox.Finishing, len(ds))
+	want := map[int64]msgbox.Outcome{}
+	for i, d := range ds {
+		o := outcomes[i%len(outcomes)]
+		fins[i] = msgbox.Finishing{DeliveryID: d.ID, Owner: "w1", Outcome: o}
+		want[d.ID] = o
+	}
+	counter.take()
+	for i, err := range b.FinishBatch(ctx, fins) {
+		if err != nil {
+			t.Fatalf("finishing item %d: %v", i, err)
+		}
+	}
+	statements, roundTrips := counter.take()
+	t.Logf("%d outcomes in %d statements, %d round trips", len(fins), statements, roundTrips)
+	// BEGIN and the deliveries' lock; the messages' lock, the clock and
+	// their deliveries; the attempts, the deliveries, the receipts, the
+	// history, the messages, the notification and COMMIT.
+	if statements != 12 || roundTrips != 3 {
+		t.Errorf("%d statements in %d round trips, want 12 in 3", statements, roundTrips)
+	}
+	list, err := b.List(ctx, msgbox.Filter{})
+	if err != nil || len(list) != len(items) {
+		t.Fatalf("List: %d messages, %v; want %d", len(list), err, len(items))
+	}
+	for _, m := range list {
+		d, err := b.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var states []msgbox.DeliveryState
+		reason := ""
+		for _, dl := range d.Deliveries {
+			states = append(states, dl.State)
+			o, ok := want[dl.ID]
+			if !ok {
+				continue
+			}
+			if dl.State != o.State || dl.Attempts != 1 || dl.LastError != o.Error {
+				t.Errorf("delivery %d = %+v, want %+v after one attempt", dl.ID, dl, o)
+			}
+			if o.State == msgbox.DeliverySuspended {
+				reason = msgbox.SuspendedReason(dl.Port, o.Error)
+			}
+		}
+		if st := msgbox.DeriveStatus(true, false, states); d.Message.Status != st || d.Message.Reason != reason {
+			t.Errorf("message %s: status %s, reason %q; want %s, %q", m.ID, d.Message.Status, d.Message.Reason, st, reason)
+		}
+		if len(d.Attempts) != len(d.Deliveries) {
+			t.Errorf("message %s: %d attempts recorded, want %d", m.ID, len(d.Attempts), len(d.Deliveries))
+		}
+	}
+	checkInvariants(t, url)
+}
