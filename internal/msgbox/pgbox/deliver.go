@@ -111,10 +111,14 @@ func lockMessages(ids []string, locked map[string]*lockedMessage) *pgx.Batch {
 		return err
 	})
 	batch.Queue(`SELECT message_id, id, port, state, lease_owner, lease_until FROM deliveries WHERE message_id = ANY($1)
-		ORDER BY message_id, id`, ids).Query(func(rows pgx.Rows) error {
-		for _, l := range locked {
-			l.deliveries = l.deliveries[:0]
-		}
+		ORDER BY message_id, id`, ids).Query(readDeliveries(locked))
+	return batch
+}
+
+// readDeliveries reads rows of message_id and deliveryRow's columns into
+// the deliveries of the messages of locks.
+func readDeliveries(locks map[string]*lockedMessage) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
 		for rows.Next() {
 			var msgID, state string
 			var d deliveryRow
@@ -122,13 +126,12 @@ func lockMessages(ids []string, locked map[string]*lockedMessage) *pgx.Batch {
 				return err
 			}
 			d.state = msgbox.DeliveryState(state)
-			if l := locked[msgID]; l != nil {
+			if l := locks[msgID]; l != nil {
 				l.deliveries = append(l.deliveries, d)
 			}
 		}
 		return rows.Err()
-	})
-	return batch
+	}
 }
 
 // lockMessage locks message id (see queueLock), after the statements
@@ -635,20 +638,7 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 		return err
 	})
 	batch.Queue(`SELECT message_id, id, port, state, lease_owner, lease_until FROM deliveries
-		WHERE message_id = ANY(`+claimedMessages+`) ORDER BY id`, claimKey).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var msgID, state string
-			var d deliveryRow
-			if err := rows.Scan(&msgID, &d.id, &d.port, &state, &d.owner, &d.until); err != nil {
-				return err
-			}
-			d.state = msgbox.DeliveryState(state)
-			if l := locks[msgID]; l != nil {
-				l.deliveries = append(l.deliveries, d)
-			}
-		}
-		return rows.Err()
-	})
+		WHERE message_id = ANY(`+claimedMessages+`) ORDER BY id`, claimKey).Query(readDeliveries(locks))
 	if err := t.send(ctx, batch); err != nil || len(due) == 0 {
 		return nil, time.Time{}, nil, err
 	}
