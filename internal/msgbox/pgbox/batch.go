@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -17,10 +16,11 @@ import (
 )
 
 // ReceiveBatch stores and routes items as ReceiveRouted does each (see
-// msgbox.Batcher), up to msgbox.MaxBatch of them in one transaction of
-// three round trips: the source keys looked up in one statement, the
-// inserts pipelined in one batch, the routings with the COMMIT in another
-// (one round trip per message would be three).
+// msgbox.Batcher), up to msgbox.MaxBatch of them in three round trips and
+// eight statements at most, however many messages: the source keys looked
+// up in one statement, then a transaction whose inserts are one statement
+// (insertMany), sent with the BEGIN, and whose routings are four at most
+// (routings), sent with the COMMIT.
 //
 // What the batch does not fit goes through ReceiveRouted after it: a body
 // larger than one chunk, one with its bytes as received apart or an MDN
@@ -186,32 +186,74 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 	}
 }
 
-// insertBatch queues the inserts of ready in one round trip, then, for
-// those inserted, returns the routing (and the claims of h, when not nil)
-// to send with the COMMIT, setting out for them (afresh on every try). A
-// source key stored meanwhile leaves its item uninserted. An invalid
-// routing is returned in routeErr too.
+// insertMany stores messages whose bodies fit in one chunk, as insertOne
+// stores one, in one statement over arrays: $1 to $11 hold, per message,
+// insertOne's parameters but its body, $12 the bodies. Rows are inserted in
+// the order of the arrays, so that of two with one source key the first is
+// stored (ON CONFLICT DO NOTHING skips the second). It returns the id and
+// received_at of each message stored, none of those whose source key was.
+// The bodies are taken by subscript rather than unnested: they are the bulk
+// of the batch, not to be copied into the tuple store of a function scan.
+const insertMany = `WITH x AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[],
+		$8::bytea[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY
+		AS x (id, loc, file, ctype, props, key, size, sum, detail, party, decoding, n)
+), m AS (
+	INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key, size, sha256,
+		received_at, status, party, decoding)
+	SELECT id, loc, file, ctype, props, key, size, sum, clock_timestamp(), 'received', party, decoding FROM x ORDER BY n
+	ON CONFLICT (source_key) DO NOTHING
+	RETURNING seq, id, received_at
+), c AS (
+	INSERT INTO body_chunks (message_seq, seq, data)
+	SELECT m.seq, 0, ($12::bytea[])[x.n] FROM m JOIN x ON x.id = m.id WHERE x.size > 0
+), e AS (
+	INSERT INTO events (message_id, at, port, status, detail)
+	SELECT m.id, m.received_at, '', 'received', x.detail FROM m JOIN x ON x.id = m.id ORDER BY x.n
+)
+SELECT id, received_at FROM m`
+
+// insertBatch stores ready in one statement (insertMany), then, for those
+// inserted, returns the routing (and the claims of h, when not nil) to send
+// with the COMMIT, in a constant number of statements (routings), setting
+// out for them (afresh on every try). A source key stored meanwhile leaves
+// its item uninserted. An invalid routing is returned in routeErr too.
 func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route msgbox.Router, h *msgbox.Handoff,
 	out []msgbox.ReceiveResult, routeErr *error) (*pgx.Batch, error) {
-	batch := &pgx.Batch{}
-	for _, p := range ready {
+	n := len(ready)
+	ids, locs, files, ctypes, props := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	keys, sums, data := make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	sizes := make([]int64, n)
+	details, parties, decodings := make([]string, n), make([]string, n), make([]string, n)
+	byID := make(map[string]*pgItem, n)
+	for k, p := range ready {
 		p.inserted = false
 		out[p.i] = msgbox.ReceiveResult{}
-		detail := msgbox.ArrivalDetail(p.origin, p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
-		batch.Queue(insertOne, p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props, p.key,
-			p.msg.Size, p.sum, p.data, detail, p.msg.Party, string(p.msg.Decoding)).QueryRow(func(r pgx.Row) error {
-			err := r.Scan(&p.at)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil // SourceKey stored meanwhile
-			}
-			p.inserted = err == nil
-			return err
-		})
+		byID[p.msg.ID] = p
+		ids[k], locs[k], files[k], ctypes[k], props[k] = p.msg.ID, p.msg.ReceiveLocation, p.msg.FileName, p.msg.ContentType, p.props
+		keys[k], sizes[k], sums[k], data[k] = p.key, p.msg.Size, p.sum, p.data
+		details[k] = msgbox.ArrivalDetail(p.origin, p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
+		parties[k], decodings[k] = p.msg.Party, string(p.msg.Decoding)
 	}
+	batch := &pgx.Batch{}
+	batch.Queue(insertMany, ids, locs, files, ctypes, props, keys, sizes, sums, details, parties, decodings, data).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				var at time.Time
+				if err := rows.Scan(&id, &at); err != nil {
+					return err
+				}
+				if p := byID[id]; p != nil {
+					p.inserted, p.at = true, at
+				}
+			}
+			return rows.Err()
+		})
 	if err := t.send(ctx, batch); err != nil {
 		return nil, err
 	}
-	final := &pgx.Batch{}
+	var rs routings
 	for _, p := range ready {
 		if !p.inserted {
 			continue
@@ -220,13 +262,15 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 		// transaction's, so no one else can lock or route it.
 		msg := p.msg
 		msg.ReceivedAt = ts(p.at)
-		claimed, err := routeNew(final, &msg, route, msg.ReceivedAt, h)
+		claimed, err := routeNew(&rs, &msg, route, msg.ReceivedAt, h)
 		if err != nil {
 			*routeErr = err
 			return nil, err
 		}
 		out[p.i] = msgbox.ReceiveResult{Message: msg, Claimed: handed(claimed, msg, p.data)}
 	}
+	final := &pgx.Batch{}
+	rs.queue(final)
 	return final, nil
 }
 
@@ -279,53 +323,67 @@ func (b *Box) storedKeys(ctx context.Context, keys [][]byte) (map[string]bool, e
 // batchStored looks for the messages of ready that a try whose answer was
 // lost inserted: committed reports that it did (then out holds them, as
 // stored, with what h claimed of them when not nil, and the items not
-// among them met a stored source key).
+// among them met a stored source key). Two statements in one round trip,
+// however many messages.
 func (b *Box) batchStored(ctx context.Context, ready []*pgItem, h *msgbox.Handoff, out []msgbox.ReceiveResult) (bool, error) {
-	committed := false
-	for _, p := range ready {
-		m, err := b.stored(ctx, p.msg.ID)
-		if err != nil {
-			return false, err
+	ids := make([]string, len(ready))
+	for k, p := range ready {
+		ids[k] = p.msg.ID
+	}
+	var msgs map[string]*msgbox.Message
+	var held map[string][]*msgbox.Delivery
+	err := b.retry(ctx, func(ctx context.Context) error {
+		msgs, held = map[string]*msgbox.Message{}, map[string][]*msgbox.Delivery{}
+		batch := &pgx.Batch{}
+		batch.Queue("SELECT "+messageColumns+" FROM messages WHERE id = ANY($1)", ids).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				m, err := scanMessage(rows)
+				if err != nil {
+					return err
+				}
+				msgs[m.ID] = m
+			}
+			return rows.Err()
+		})
+		if h != nil {
+			// What the handoff claimed (and still holds, unless a short
+			// lease was taken over meanwhile).
+			batch.Queue("SELECT "+deliveryColumns+` FROM deliveries
+				WHERE message_id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 ORDER BY id`, ids, h.Owner).
+				Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						d, err := scanDelivery(rows)
+						if err != nil {
+							return err
+						}
+						held[d.MessageID] = append(held[d.MessageID], d)
+					}
+					return rows.Err()
+				})
 		}
+		return b.pool.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, p := range ready {
+		m := msgs[p.msg.ID]
 		p.inserted = m != nil
 		if m != nil {
-			committed = true
-			out[p.i] = msgbox.ReceiveResult{Message: *m}
-			if h != nil {
-				claimed, err := b.heldBy(ctx, m.ID, h.Owner)
-				if err != nil {
-					return false, err
-				}
-				out[p.i].Claimed = handed(claimed, *m, p.data)
-			}
+			out[p.i] = msgbox.ReceiveResult{Message: *m, Claimed: handed(held[m.ID], *m, p.data)}
 		}
 	}
-	return committed, nil
-}
-
-// heldBy returns the deliveries of message id that owner holds: after a
-// lost commit, what a handoff claimed (and still holds, unless a short
-// lease was taken over meanwhile).
-func (b *Box) heldBy(ctx context.Context, id, owner string) ([]*msgbox.Delivery, error) {
-	var ds []*msgbox.Delivery
-	err := b.retry(ctx, func(ctx context.Context) error {
-		rows, err := b.pool.Query(ctx, "SELECT "+deliveryColumns+` FROM deliveries
-			WHERE message_id = $1 AND state = 'in_progress' AND lease_owner = $2 ORDER BY id`, id, owner)
-		if err != nil {
-			return err
-		}
-		ds, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*msgbox.Delivery, error) { return scanDelivery(r) })
-		return err
-	})
-	return ds, err
+	return len(msgs) > 0, nil
 }
 
 // FinishBatch records the outcomes of items as Finish does each (see
 // msgbox.Batcher), up to msgbox.MaxBatch of them in one transaction of three
-// round trips: the deliveries locked in one statement (in id order), then
-// their messages (in id order, so that two batches sharing messages lock
-// them alike), then the writes with the COMMIT. Finish takes two round
-// trips and a commit per delivery.
+// round trips and at most twelve statements, however many outcomes: the
+// deliveries locked in one statement (in id order), then their messages
+// (in id order, so that two batches sharing messages lock them alike), the
+// clock and their deliveries in three, then the writes, each one statement
+// over arrays, with the COMMIT. Finish takes two round trips and a commit
+// per delivery.
 func (b *Box) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
 	errs := make([]error, len(items))
 	msgbox.InBatches(items, errs, func(items []msgbox.Finishing, errs []error) {
@@ -449,18 +507,33 @@ func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) 
 	slices.Sort(msgIDs)
 	msgIDs = slices.Compact(msgIDs)
 	locked := make(map[string]*lockedMessage, len(msgIDs))
-	batch = &pgx.Batch{}
 	for _, id := range msgIDs {
-		l := &lockedMessage{}
-		locked[id] = l
-		queueLock(batch, "$1", id, l)
+		locked[id] = &lockedMessage{id: id}
 	}
-	if err := t.send(ctx, batch); err != nil {
+	if err := t.send(ctx, lockMessages(msgIDs, locked)); err != nil {
 		return nil, err
 	}
-	final := &pgx.Batch{}
-	var retrying []string // ports to notify
-	changed := map[string]bool{}
+	// The writes, each one statement over arrays, in the order Finish
+	// makes them.
+	var a struct {
+		dIDs, numbers         []int64
+		msgIDs, ports, owners []string
+		started, finished     []time.Time
+		states, errors        []string
+		next                  []*time.Time
+	}
+	var rc struct {
+		dIDs           []int64
+		msgIDs, ctypes []string
+		summaries      []string
+		data           [][]byte
+	}
+	var e struct {
+		msgIDs, ports, states, details []string
+		at                             []time.Time
+	}
+	reasons := map[string]string{} // of the messages a delivery suspends
+	var retrying []string          // ports to notify
 	for _, f := range fins {
 		r := rows[f.id]
 		if r == nil {
@@ -478,30 +551,67 @@ func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) 
 		if r.claimedAt != nil {
 			started = ts(*r.claimedAt)
 		}
-		final.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			f.id, r.msgID, r.port, f.number, f.owner, started, now, string(f.o.State), f.o.Error)
 		var next *time.Time // NULL unless retrying
 		switch f.o.State {
 		case msgbox.DeliveryRetrying:
 			next = &f.o.RetryAt
 			retrying = append(retrying, r.port)
 		case msgbox.DeliverySuspended:
-			final.Queue(`UPDATE messages SET reason = $2 WHERE id = $1`, r.msgID, msgbox.SuspendedReason(r.port, f.o.Error))
+			reasons[r.msgID] = msgbox.SuspendedReason(r.port, f.o.Error)
 		}
-		final.Queue(`UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, due_at = $4, lease_owner = '',
-				lease_until = NULL, claimed_at = NULL, last_error = $5 WHERE id = $1`,
-			f.id, string(f.o.State), f.number, next, f.o.Error)
-		queueReceipt(final, f.id, r.msgID, f.o.Receipt)
-		queueEvent(final, r.msgID, now, r.port, string(f.o.State), msgbox.FinishedDetail(f.number, f.owner, f.o))
+		a.dIDs, a.msgIDs, a.ports, a.numbers = append(a.dIDs, f.id), append(a.msgIDs, r.msgID), append(a.ports, r.port), append(a.numbers, int64(f.number))
+		a.owners, a.started, a.finished = append(a.owners, f.owner), append(a.started, started), append(a.finished, now)
+		a.states, a.errors, a.next = append(a.states, string(f.o.State)), append(a.errors, f.o.Error), append(a.next, next)
+		if rec := f.o.Receipt; rec != nil {
+			rc.dIDs, rc.msgIDs, rc.ctypes = append(rc.dIDs, f.id), append(rc.msgIDs, r.msgID), append(rc.ctypes, rec.ContentType)
+			rc.summaries, rc.data = append(rc.summaries, rec.Summary), append(rc.data, rec.Data)
+		}
+		e.msgIDs, e.at, e.ports, e.states = append(e.msgIDs, r.msgID), append(e.at, now), append(e.ports, r.port), append(e.states, string(f.o.State))
+		e.details = append(e.details, msgbox.FinishedDetail(f.number, f.owner, f.o))
 		l.setState(f.id, f.o.State)
-		changed[r.msgID] = true
 	}
+	final := &pgx.Batch{}
+	if len(a.dIDs) == 0 {
+		return final, nil
+	}
+	final.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+		SELECT d, m, p, n, o, s, f, x, e FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[],
+			$6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[]) WITH ORDINALITY AS u (d, m, p, n, o, s, f, x, e, k)
+		ORDER BY k`,
+		a.dIDs, a.msgIDs, a.ports, a.numbers, a.owners, a.started, a.finished, a.states, a.errors)
+	final.Queue(`UPDATE deliveries AS d SET state = u.s, attempts = u.n, next_attempt_at = u.t, due_at = u.t, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL, last_error = u.e
+		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[]) AS u (id, s, n, t, e)
+		WHERE d.id = u.id`,
+		a.dIDs, a.states, a.numbers, a.next, a.errors)
+	if len(rc.dIDs) > 0 {
+		final.Queue(`INSERT INTO receipts (delivery_id, message_id, content_type, summary, data)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+			ON CONFLICT (delivery_id) DO UPDATE SET content_type = excluded.content_type, summary = excluded.summary,
+			data = excluded.data`, rc.dIDs, rc.msgIDs, rc.ctypes, rc.summaries, rc.data)
+	}
+	final.Queue(`INSERT INTO events (message_id, at, port, status, detail)
+		SELECT m, a, p, s, d
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u (m, a, p, s, d, n)
+		ORDER BY n`,
+		e.msgIDs, e.at, e.ports, e.states, e.details)
+	// The changed messages' status, derived, and the reason of those
+	// suspended, in one update.
+	var changed, statuses []string
+	var rsn []*string
 	for _, id := range msgIDs {
-		if changed[id] {
-			queueStatus(final, locked[id])
+		if !slices.Contains(e.msgIDs, id) {
+			continue
 		}
+		changed, statuses = append(changed, id), append(statuses, string(locked[id].derived()))
+		var r *string // NULL: the reason stays
+		if s, ok := reasons[id]; ok {
+			r = &s
+		}
+		rsn = append(rsn, r)
 	}
+	final.Queue(`UPDATE messages AS m SET status = u.s, reason = coalesce(u.r, m.reason)
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, s, r) WHERE m.id = u.id`, changed, statuses, rsn)
 	if len(retrying) > 0 {
 		queueNotify(final, slices.Compact(slices.Sorted(slices.Values(retrying))))
 	}

@@ -78,6 +78,62 @@ func queueLock(batch *pgx.Batch, msgExpr string, arg any, l *lockedMessage) {
 		})
 }
 
+// lockMessages returns the statements that lock the messages ids, sorted,
+// in their order, as queueLock locks one, and read the clock and their
+// deliveries into locked (one entry per id, each with its id set): three
+// statements, however many messages.
+func lockMessages(ids []string, locked map[string]*lockedMessage) *pgx.Batch {
+	batch := &pgx.Batch{}
+	// ORDER BY under FOR NO KEY UPDATE: the rows are locked as sorted, so
+	// that two batches sharing messages lock them alike.
+	batch.Queue(`SELECT id, routed, terminated, status, reason, decoding FROM messages WHERE id = ANY($1)
+		ORDER BY id FOR NO KEY UPDATE`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id, status, decoding string
+			var routed, terminated bool
+			var reason string
+			if err := rows.Scan(&id, &routed, &terminated, &status, &reason, &decoding); err != nil {
+				return err
+			}
+			if l := locked[id]; l != nil {
+				l.found, l.routed, l.terminated, l.reason = true, routed, terminated, reason
+				l.status, l.decoding = msgbox.Status(status), msgbox.Decoding(decoding)
+			}
+		}
+		return rows.Err()
+	})
+	batch.Queue(`SELECT clock_timestamp()`).QueryRow(func(r pgx.Row) error {
+		var now time.Time
+		err := r.Scan(&now)
+		for _, l := range locked {
+			l.now = ts(now)
+		}
+		return err
+	})
+	batch.Queue(`SELECT message_id, id, port, state, lease_owner, lease_until FROM deliveries WHERE message_id = ANY($1)
+		ORDER BY message_id, id`, ids).Query(readDeliveries(locked))
+	return batch
+}
+
+// readDeliveries reads rows of message_id and deliveryRow's columns into
+// the deliveries of the messages of locks.
+func readDeliveries(locks map[string]*lockedMessage) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		for rows.Next() {
+			var msgID, state string
+			var d deliveryRow
+			if err := rows.Scan(&msgID, &d.id, &d.port, &state, &d.owner, &d.until); err != nil {
+				return err
+			}
+			d.state = msgbox.DeliveryState(state)
+			if l := locks[msgID]; l != nil {
+				l.deliveries = append(l.deliveries, d)
+			}
+		}
+		return rows.Err()
+	}
+}
+
 // lockMessage locks message id (see queueLock), after the statements
 // already in batch (which may be nil). ErrNotFound if there is none.
 func lockMessage(ctx context.Context, t *pipeTx, batch *pgx.Batch, id string) (*lockedMessage, error) {
@@ -189,71 +245,123 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 // them, their ids set once batch has run. Their ports are not notified:
 // the server that claimed them has them already.
 func queueRouting(batch *pgx.Batch, id string, r msgbox.Routing, now time.Time, h *msgbox.Handoff) []*msgbox.Delivery {
+	var rs routings
+	claimed := rs.add(id, r, "", now, h)
+	rs.queue(batch)
+	return claimed
+}
+
+// routings gathers the routings of several unrouted messages (add), to be
+// written by a constant number of statements whatever their number
+// (queue): the messages' update, the deliveries, the history and the
+// notification, each one statement over arrays.
+type routings struct {
+	// Per message: its id, reason (nil: left as it is, for a routing to
+	// ports), and status ("": left as it is).
+	ids, statuses []string
+	reasons       []*string
+	// Per delivery, in routing order: its message, port, due time, and
+	// lease (nil for a pending one).
+	dMsgs, dPorts []string
+	dNow, dUntil  []*time.Time
+	owner         string // of the claimed deliveries
+	// Per event, in order.
+	eMsgs, ePorts, eStates, eDetails []string
+	eAt                              []time.Time
+	pending                          []string // ports to notify
+	claimed                          map[string]*msgbox.Delivery
+}
+
+// add gathers the routing of message id as r says (see queueRouting),
+// storing status unless it is "", and returns what h (nil: none) claims,
+// their ids set once the batch queue queued has run.
+func (rs *routings) add(id string, r msgbox.Routing, status msgbox.Status, now time.Time, h *msgbox.Handoff) []*msgbox.Delivery {
+	rs.ids = append(rs.ids, id)
+	rs.statuses = append(rs.statuses, string(status))
 	if len(r.Ports) == 0 {
-		batch.Queue(`UPDATE messages SET routed = true, reason = $2 WHERE id = $1`, id, r.Reason)
-		queueEvent(batch, id, now, "", string(msgbox.StatusSuspended), r.Reason)
+		rs.reasons = append(rs.reasons, &r.Reason)
+		rs.event(id, now, "", string(msgbox.StatusSuspended), r.Reason)
 		return nil
 	}
-	batch.Queue(`UPDATE messages SET routed = true WHERE id = $1`, id)
-	until := make([]*time.Time, len(r.Ports)) // per port: the lease of a claimed delivery, nil for a pending one
+	rs.reasons = append(rs.reasons, nil)
 	var claimed []*msgbox.Delivery
-	var pending []string
-	owner := "" // of the claimed deliveries
-	for i, p := range r.Ports {
-		if h == nil || !slices.Contains(h.Ports, p) {
-			pending = append(pending, p)
-			continue
+	for _, p := range r.Ports {
+		var until *time.Time
+		if h != nil && slices.Contains(h.Ports, p) {
+			u := ts(now.Add(h.Lease))
+			until, rs.owner = &u, h.Owner
+			d := &msgbox.Delivery{MessageID: id, Port: p, State: msgbox.DeliveryInProgress, LeaseOwner: h.Owner, LeaseUntil: u}
+			claimed = append(claimed, d)
+			if rs.claimed == nil {
+				rs.claimed = map[string]*msgbox.Delivery{}
+			}
+			rs.claimed[id+"\x00"+p] = d
+		} else {
+			rs.pending = append(rs.pending, p)
 		}
-		u := ts(now.Add(h.Lease))
-		until[i], owner = &u, h.Owner
-		claimed = append(claimed, &msgbox.Delivery{MessageID: id, Port: p, State: msgbox.DeliveryInProgress,
-			LeaseOwner: h.Owner, LeaseUntil: u})
+		rs.dMsgs, rs.dPorts = append(rs.dMsgs, id), append(rs.dPorts, p)
+		rs.dNow, rs.dUntil = append(rs.dNow, &now), append(rs.dUntil, until)
 	}
 	// The history: every routing, then each claim, as a claim right after
 	// would write it.
-	ports, states, details := slices.Clone(r.Ports), make([]string, len(r.Ports)), make([]string, len(r.Ports))
-	for i, p := range r.Ports {
-		states[i], details[i] = string(msgbox.DeliveryPending), msgbox.RoutedDetail(p)
+	for _, p := range r.Ports {
+		rs.event(id, now, p, string(msgbox.DeliveryPending), msgbox.RoutedDetail(p))
 	}
 	for _, d := range claimed {
-		ports = append(ports, d.Port)
-		states = append(states, string(msgbox.DeliveryInProgress))
-		details = append(details, msgbox.ClaimedDetail(1, owner))
+		rs.event(id, now, d.Port, string(msgbox.DeliveryInProgress), msgbox.ClaimedDetail(1, h.Owner))
 	}
-	// WITH ORDINALITY ... ORDER BY: deliveries and events get their ids in
-	// the order of ports. A claimed delivery is as claimTx leaves it: in
-	// progress, due when its lease ends.
-	q := batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at, lease_owner, lease_until, claimed_at)
-		SELECT $1, p, CASE WHEN u IS NULL THEN 'pending' ELSE 'in_progress' END,
-			CASE WHEN u IS NULL THEN $2::timestamptz END, coalesce(u, $2::timestamptz),
-			CASE WHEN u IS NULL THEN '' ELSE $5::text END, u, CASE WHEN u IS NOT NULL THEN $2::timestamptz END
-		FROM unnest($3::text[], $4::timestamptz[]) WITH ORDINALITY AS x (p, u, n) ORDER BY n
-		RETURNING id, port`, id, now, r.Ports, until, owner)
-	if len(claimed) > 0 {
-		q.Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var dID int64
-				var port string
-				if err := rows.Scan(&dID, &port); err != nil {
-					return err
-				}
-				for _, d := range claimed {
-					if d.Port == port {
+	return claimed
+}
+
+func (rs *routings) event(id string, at time.Time, port, state, detail string) {
+	rs.eMsgs, rs.eAt, rs.ePorts = append(rs.eMsgs, id), append(rs.eAt, at), append(rs.ePorts, port)
+	rs.eStates, rs.eDetails = append(rs.eStates, state), append(rs.eDetails, detail)
+}
+
+// queue queues on batch the writes of what add gathered: at most four
+// statements, however many messages.
+func (rs *routings) queue(batch *pgx.Batch) {
+	if len(rs.ids) == 0 {
+		return
+	}
+	batch.Queue(`UPDATE messages AS m SET routed = true, reason = coalesce(u.r, m.reason), status = coalesce(nullif(u.s, ''), m.status)
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, r, s) WHERE m.id = u.id`,
+		rs.ids, rs.reasons, rs.statuses)
+	if len(rs.dMsgs) > 0 {
+		// WITH ORDINALITY ... ORDER BY: deliveries and events get their
+		// ids in the order gathered. A claimed delivery is as claimTx
+		// leaves it: in progress, due when its lease ends.
+		q := batch.Queue(`INSERT INTO deliveries (message_id, port, state, next_attempt_at, due_at, lease_owner, lease_until, claimed_at)
+			SELECT m, p, CASE WHEN u IS NULL THEN 'pending' ELSE 'in_progress' END,
+				CASE WHEN u IS NULL THEN t END, coalesce(u, t),
+				CASE WHEN u IS NULL THEN '' ELSE $5::text END, u, CASE WHEN u IS NOT NULL THEN t END
+			FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY AS x (m, p, t, u, n)
+			ORDER BY n
+			RETURNING id, message_id, port`, rs.dMsgs, rs.dPorts, rs.dNow, rs.dUntil, rs.owner)
+		if len(rs.claimed) > 0 {
+			q.Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var dID int64
+					var msgID, port string
+					if err := rows.Scan(&dID, &msgID, &port); err != nil {
+						return err
+					}
+					if d := rs.claimed[msgID+"\x00"+port]; d != nil {
 						d.ID = dID
 					}
 				}
-			}
-			return rows.Err()
-		})
+				return rows.Err()
+			})
+		}
 	}
 	batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
-		SELECT $1, $2, p, s, d
-		FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u (p, s, d, n) ORDER BY n`,
-		id, now, ports, states, details)
-	if len(pending) > 0 {
-		queueNotify(batch, pending)
+		SELECT m, a, p, s, d
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u (m, a, p, s, d, n)
+		ORDER BY n`,
+		rs.eMsgs, rs.eAt, rs.ePorts, rs.eStates, rs.eDetails)
+	if len(rs.pending) > 0 {
+		queueNotify(batch, slices.Compact(slices.Sorted(slices.Values(rs.pending))))
 	}
-	return claimed
 }
 
 // Unrouted returns up to limit messages in StatusReceived, oldest first;
@@ -530,20 +638,7 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 		return err
 	})
 	batch.Queue(`SELECT message_id, id, port, state, lease_owner, lease_until FROM deliveries
-		WHERE message_id = ANY(`+claimedMessages+`) ORDER BY id`, claimKey).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var msgID, state string
-			var d deliveryRow
-			if err := rows.Scan(&msgID, &d.id, &d.port, &state, &d.owner, &d.until); err != nil {
-				return err
-			}
-			d.state = msgbox.DeliveryState(state)
-			if l := locks[msgID]; l != nil {
-				l.deliveries = append(l.deliveries, d)
-			}
-		}
-		return rows.Err()
-	})
+		WHERE message_id = ANY(`+claimedMessages+`) ORDER BY id`, claimKey).Query(readDeliveries(locks))
 	if err := t.send(ctx, batch); err != nil || len(due) == 0 {
 		return nil, time.Time{}, nil, err
 	}

@@ -153,6 +153,10 @@ type Options struct {
 	// connection is lost before it returns the error. 0 means
 	// DefaultReconnectTimeout; negative disables the retries.
 	ReconnectTimeout time.Duration
+
+	// tracer, when not nil, traces the pool's statements: for the tests
+	// that count them.
+	tracer pgx.QueryTracer
 }
 
 // Box is a msgbox.Box stored in PostgreSQL. It is safe for concurrent use,
@@ -217,6 +221,7 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		closed:   make(chan struct{}),
 	}
 	b.claimIdle.Store(true)
+	cfg.ConnConfig.Tracer = opts.tracer // after the listener's copy: its session is not counted
 	if b.retryFor == 0 {
 		b.retryFor = DefaultReconnectTimeout
 	}

@@ -341,9 +341,11 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, origin string, key 
 			// this transaction's, so no one else can lock or route it.
 			batch = &pgx.Batch{}
 			if route != nil {
-				if _, err := routeNew(batch, &msg, route, msg.ReceivedAt, nil); err != nil {
+				var rs routings
+				if _, err := routeNew(&rs, &msg, route, msg.ReceivedAt, nil); err != nil {
 					return err
 				}
+				rs.queue(batch)
 			}
 			queueSentMDN(batch, msg.ID, rec)
 			if err := sendBatch(ctx, tx, batch); err != nil {
@@ -428,9 +430,11 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 			try.ReceivedAt = ts(at)
 			batch = &pgx.Batch{}
 			if route != nil {
-				if _, err := routeNew(batch, &try, route, try.ReceivedAt, nil); err != nil {
+				var rs routings
+				if _, err := routeNew(&rs, &try, route, try.ReceivedAt, nil); err != nil {
 					return nil, err
 				}
+				rs.queue(batch)
 			}
 			queueSentMDN(batch, try.ID, mdn)
 			return batch, nil
@@ -468,19 +472,17 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 }
 
 // routeNew calls route for msg, which the transaction has just stored, and
-// queues on batch the writes that route it as Route does (queueRouting),
+// adds to rs the writes that route it as Route does (queueRouting),
 // claiming per h (nil: nothing), and store its status; msg's Status and
 // Reason are set to match. It returns what h claims (see queueRouting).
-func routeNew(batch *pgx.Batch, msg *msgbox.Message, route msgbox.Router, now time.Time, h *msgbox.Handoff) ([]*msgbox.Delivery, error) {
+func routeNew(rs *routings, msg *msgbox.Message, route msgbox.Router, now time.Time, h *msgbox.Handoff) ([]*msgbox.Delivery, error) {
 	r, err := msgbox.NewRouting(route(*msg))
 	if err != nil {
 		return nil, fmt.Errorf("routing: %w", err)
 	}
-	claimed := queueRouting(batch, msg.ID, r, now, h)
 	// A claimed delivery is in progress, which leaves the status r's.
 	msg.Status, msg.Reason = r.Status, r.Reason
-	batch.Queue(`UPDATE messages SET status = $2 WHERE id = $1`, msg.ID, string(msg.Status))
-	return claimed, nil
+	return rs.add(msg.ID, r, r.Status, now, h), nil
 }
 
 // isDuplicateID reports whether err is the violation of the message id's
