@@ -88,12 +88,7 @@ func TestHandoffStop(t *testing.T) {
 				put(t, dir, fmt.Sprintf("m%03d.edi", i), []byte("<m/>"))
 			}
 			r, box := startWith(t, dir, func(o *runner.Options) { o.Workers = 2 })
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
-				_, err := r.Run(ctx)
-				done <- err
-			}()
+			stop := runInBackground(t, r)
 			// Stop as soon as the first messages are stored: receiving
 			// and handing over are under way.
 			for {
@@ -102,10 +97,7 @@ func TestHandoffStop(t *testing.T) {
 				}
 				time.Sleep(time.Millisecond)
 			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			stop()
 			msgs, err := box.List(t.Context(), msgbox.Filter{})
 			if err != nil {
 				t.Fatal(err)

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -172,11 +173,7 @@ func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, p
 	}
 	if err != nil {
 		if !errors.Is(err, msgbox.ErrLeaseLost) {
-			log := r.log
-			if pt := r.ports[d.Port]; pt != nil {
-				log = pt.deliveryLog(d)
-			}
-			log.Warn("confirming the lease of a delivery claimed late failed; it is redone when the lease expires",
+			r.deliveryLog(d).Warn("confirming the lease of a delivery claimed late failed; it is redone when the lease expires",
 				"delivery", d.ID, "error", err)
 		}
 		return nil
@@ -371,12 +368,17 @@ func (r *Runner) stillHeld(ctx context.Context, cs []claimed) []claimed {
 			continue
 		}
 		r.inFlight.land(c.d.ID, c.fl)
-		log := r.log
-		if pt := r.ports[c.d.Port]; pt != nil {
-			log = pt.deliveryLog(c.d)
-		}
-		log.Warn("a delivery claimed when its message was received waited past half its lease; it is left to whoever holds it now",
+		r.deliveryLog(c.d).Warn("a delivery claimed when its message was received waited past half its lease; it is left to whoever holds it now",
 			"delivery", c.d.ID, "error", err)
 	}
 	return out
+}
+
+// deliveryLog is the logger of delivery d: its port's (see
+// port.deliveryLog), or the runner's for a port this runner does not run.
+func (r *Runner) deliveryLog(d *msgbox.Delivery) *slog.Logger {
+	if pt := r.ports[d.Port]; pt != nil {
+		return pt.deliveryLog(d)
+	}
+	return r.log
 }
