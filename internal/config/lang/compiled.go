@@ -17,8 +17,14 @@ import (
 
 // compiledTemplate is a transport template (file_name, url, a header).
 type compiledTemplate struct {
-	expr hcl.Expression
-	ctx  *hcl.EvalContext
+	expr  hcl.Expression
+	ctx   *hcl.EvalContext
+	needs messageNeeds
+}
+
+// newTemplate compiles template expr, evaluated in ctx.
+func newTemplate(expr hcl.Expression, ctx *hcl.EvalContext) *compiledTemplate {
+	return &compiledTemplate{expr: expr, ctx: ctx, needs: needsOf(expr)}
 }
 
 var _ message.Constant = (*compiledTemplate)(nil)
@@ -51,7 +57,7 @@ func (t *compiledTemplate) ConstantText() (message.Text, bool) {
 // Eval evaluates the template for one message. An error never quotes a
 // sensitive value.
 func (t *compiledTemplate) Eval(m *message.Message) (message.Text, error) {
-	v, err := evalTemplate(t.ctx, t.expr, messageValue(m))
+	v, err := evalTemplate(t.ctx, t.expr, t.needs.value(m))
 	if err != nil {
 		return message.Text{}, err
 	}
@@ -61,16 +67,22 @@ func (t *compiledTemplate) Eval(m *message.Message) (message.Text, error) {
 
 // compiledFilter is a send port's filter.
 type compiledFilter struct {
-	expr hcl.Expression
-	ctx  *hcl.EvalContext
-	port string
+	expr  hcl.Expression
+	ctx   *hcl.EvalContext
+	port  string
+	needs messageNeeds
+}
+
+// newFilter compiles the filter expr of send port port, evaluated in ctx.
+func newFilter(expr hcl.Expression, ctx *hcl.EvalContext, port string) *compiledFilter {
+	return &compiledFilter{expr: expr, ctx: ctx, port: port, needs: needsOf(expr)}
 }
 
 var _ message.StaticFilter = (*compiledFilter)(nil)
 
 // Match evaluates the filter for one message.
 func (f *compiledFilter) Match(m *message.Message) (bool, error) {
-	return evalFilter(f.ctx, f.expr, f.port, messageValue(m))
+	return evalFilter(f.ctx, f.expr, f.port, f.needs.value(m))
 }
 
 // messageValue is the message as the cty object filters and templates see.

@@ -75,8 +75,35 @@ func MessageType() cty.Type { return cty.Object(messageAttrs()) }
 // Value is the message as the cty object filters and templates evaluate.
 // Sensitive properties carry the sensitive mark, and file_name and
 // content_type, which the sender chose, the sender mark.
-func (m Message) Value() cty.Value {
-	props := map[string]cty.Value{}
+func (m Message) Value() cty.Value { return m.object(nil) }
+
+// object is the message object with the attributes in only (every one
+// when only is nil).
+func (m Message) object(only map[string]bool) cty.Value {
+	attrs := make(map[string]cty.Value, len(messageAttributes))
+	set := func(name string, v func() cty.Value) {
+		if only == nil || only[name] {
+			attrs[name] = v()
+		}
+	}
+	set("id", func() cty.Value { return cty.StringVal(m.ID) })
+	set("receive_location", func() cty.Value { return cty.StringVal(m.ReceiveLocation) })
+	set("file_name", func() cty.Value { return cty.StringVal(m.FileName).Mark(markSender) })
+	set("content_type", func() cty.Value { return cty.StringVal(m.ContentType).Mark(markSender) })
+	set("size", func() cty.Value { return cty.NumberIntVal(m.Size) })
+	set("received_at", func() cty.Value { return cty.StringVal(m.ReceivedAt) })
+	set("properties", m.properties)
+	set("party", func() cty.Value { return cty.StringVal(m.Party) })
+	return cty.ObjectVal(attrs)
+}
+
+// properties is the message object's properties map: the sensitive ones
+// marked.
+func (m Message) properties() cty.Value {
+	if len(m.Properties) == 0 {
+		return cty.MapValEmpty(cty.String)
+	}
+	props := make(map[string]cty.Value, len(m.Properties))
 	for k, v := range m.Properties {
 		props[k] = cty.StringVal(v)
 	}
@@ -85,20 +112,7 @@ func (m Message) Value() cty.Value {
 			props[k] = v.Mark(markSensitive)
 		}
 	}
-	pv := cty.MapValEmpty(cty.String)
-	if len(props) > 0 {
-		pv = cty.MapVal(props)
-	}
-	return cty.ObjectVal(map[string]cty.Value{
-		"id":               cty.StringVal(m.ID),
-		"receive_location": cty.StringVal(m.ReceiveLocation),
-		"file_name":        cty.StringVal(m.FileName).Mark(markSender),
-		"content_type":     cty.StringVal(m.ContentType).Mark(markSender),
-		"size":             cty.NumberIntVal(m.Size),
-		"received_at":      cty.StringVal(m.ReceivedAt),
-		"properties":       pv,
-		"party":            cty.StringVal(m.Party),
-	})
+	return cty.MapVal(props)
 }
 
 // checkMessageTraversal reports message.X where X is not an attribute of

@@ -129,7 +129,7 @@ var entryPoints = []entryPoint{
 	}},
 }
 
-func writeTestFile(t *testing.T, name, data string) {
+func writeTestFile(t testing.TB, name, data string) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
 		t.Fatal(err)

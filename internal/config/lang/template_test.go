@@ -44,7 +44,7 @@ send_port "out" {
 
 // loadTemplateConfig loads templateConfig (plus extra) in run mode, with
 // token = "s3cr3t".
-func loadTemplateConfig(t *testing.T, extra string) *model.Config {
+func loadTemplateConfig(t testing.TB, extra string) *model.Config {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "main.hcl")
 	writeTestFile(t, p, templateConfig+extra)
@@ -57,7 +57,7 @@ func loadTemplateConfig(t *testing.T, extra string) *model.Config {
 
 // parseTemplate parses src as an expression of the configuration's file, so
 // that it is evaluated with var, local and the functions.
-func parseTemplate(t *testing.T, cfg *model.Config, src string) hcl.Expression {
+func parseTemplate(t testing.TB, cfg *model.Config, src string) hcl.Expression {
 	t.Helper()
 	var file string
 	for name := range cfg.Files {
