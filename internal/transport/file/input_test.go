@@ -3,7 +3,6 @@ package file
 import (
 	"io/fs"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -30,7 +29,7 @@ func TestFileUnreadableInputIsNotLoggedEveryPass(t *testing.T) {
 	var locked atomic.Bool
 	locked.Store(true)
 	open := f.open
-	f.open = func(path string) (*os.File, error) {
+	f.open = func(path string) (inputFile, error) {
 		if locked.Load() && strings.HasSuffix(path, "-locked.xml") {
 			return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.EACCES}
 		}
