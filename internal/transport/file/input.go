@@ -177,6 +177,16 @@ func (r *inputReader) Read(p []byte) (int, error) {
 		r.err = r.unreadable
 		return 0, r.unreadable
 	}
+	if r.seen != nil && r.read >= r.seen.Size() {
+		// All that was listed is read: the end, unless the file grew,
+		// which unchanged's fstat tells as well as a read(2) that finds
+		// EOF would (and one that shrank met EOF before this).
+		if err := r.unchanged(); err != nil {
+			r.err = err
+			return 0, err
+		}
+		return 0, io.EOF
+	}
 	n, err := r.file.Read(p)
 	r.read += int64(n)
 	switch {
@@ -226,7 +236,24 @@ func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
 		if err := r.ctx.Err(); err != nil {
 			return total, err
 		}
-		n, err := io.CopyN(w, src, inputCopyChunk)
+		chunk := int64(inputCopyChunk)
+		if r.seen != nil {
+			// Up to the listed size, as Read: its end is told by
+			// unchanged, without a copy that finds EOF.
+			if left := r.seen.Size() - r.read; left <= 0 {
+				chunk = 0
+			} else {
+				chunk = min(chunk, left)
+			}
+		}
+		if chunk == 0 {
+			if cerr := r.unchanged(); cerr != nil {
+				r.err = cerr
+				return total, cerr
+			}
+			return total, nil
+		}
+		n, err := io.CopyN(w, src, chunk)
 		total += n
 		r.read += n
 		switch {
