@@ -7,8 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/transport"
 )
 
 // TestInputIsRawFile: on Linux an input is read through its bare
@@ -138,5 +141,45 @@ func TestFileBodyWriteToKernelCopy(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Errorf("%d bytes: Close = %v", tc.size, err)
 		}
+	}
+}
+
+// TestAttemptWritesRawFile: on Linux an attempt writes its unnamed
+// temporary file through the bare descriptor (rawFile), which spares
+// os.NewFile's fcntl per delivery, and the delivered file holds every
+// byte, of writes buffered and of writes larger than the buffer alike.
+func TestAttemptWritesRawFile(t *testing.T) {
+	dir := t.TempDir()
+	f, err := NewWriter(WriterOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.unnamed {
+		t.Skip("no /proc/self/fd: attempts write named partial files here")
+	}
+	w, err := f.Begin(context.Background(), transport.Delivery{ID: 1, Port: "p", FileName: "out.dat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.unnamed {
+		t.Skipf("%s has no unnamed temporary files (O_TMPFILE)", dir)
+	}
+	if _, ok := w.fh.(*rawFile); !ok {
+		t.Fatalf("the attempt writes a %T, want a *rawFile", w.fh)
+	}
+	var want bytes.Buffer
+	for _, n := range []int{78, fileWriteBuffer + 3, 5} {
+		p := bytes.Repeat([]byte{byte('a' + n%26)}, n)
+		want.Write(p)
+		if _, err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.dat"))
+	if err != nil || !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("delivered %d bytes (%v), want the %d written", len(got), err, want.Len())
 	}
 }

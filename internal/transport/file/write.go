@@ -285,7 +285,10 @@ func (f *Writer) Begin(ctx context.Context, d transport.Delivery) (*WriteAttempt
 		}
 	}
 	if !w.unnamed && (err == nil || errors.Is(err, errNoUnnamed)) {
-		w.partial, w.fh, err = f.createPartial(d.ID)
+		var fh *os.File
+		if w.partial, fh, err = f.createPartial(d.ID); err == nil {
+			w.fh = fh
+		}
 	}
 	if err != nil {
 		return nil, w.fail(f.errorf(d, "staging delivery %d: %w", d.ID, err))
@@ -311,7 +314,7 @@ type WriteAttempt struct {
 	// partial, fh and buf are the attempt's own partial file; nil when a
 	// staged copy existed at Begin and the payload is discarded.
 	partial string
-	fh      *os.File
+	fh      attemptFile
 	buf     *bufio.Writer
 	// unnamed: fh is an unnamed temporary file (O_TMPFILE), which gets
 	// the staged name directly; partial is then only a label for errors.
@@ -327,6 +330,14 @@ type WriteAttempt struct {
 	// commits of a batch (see syncPoint); set by a Flush that answered
 	// share, cleared by Alone.
 	batched bool
+}
+
+// attemptFile is the file an attempt writes: an *os.File, or on Linux the
+// rawFile of an unnamed temporary file (see openUnnamed).
+type attemptFile interface {
+	io.Writer
+	io.Closer
+	dirsync.File
 }
 
 // sharedCommitMax is the most an attempt may have written for its commit
@@ -672,7 +683,7 @@ func (f *Writer) stage(d transport.Delivery, partial, staged string, batched boo
 // stageUnnamed is stage for an unnamed temporary file: step 1 without a
 // partial name, so a delivery costs one name fewer to create and remove,
 // and a crash leaves nothing to sweep.
-func (f *Writer) stageUnnamed(d transport.Delivery, fh *os.File, staged string, batched bool) error {
+func (f *Writer) stageUnnamed(d transport.Delivery, fh attemptFile, staged string, batched bool) error {
 	return f.staged(d, staged, linkUnnamed(fh, staged), batched)
 }
 
@@ -716,7 +727,7 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error, batched 
 // the file system synced staged and placed it there. An attempt without a
 // file (its staged copy was there already) therefore never joins a round
 // (Flush).
-func (f *Writer) syncPoint(fh *os.File, batched bool) error {
+func (f *Writer) syncPoint(fh attemptFile, batched bool) error {
 	if batched {
 		if fs, ok := f.fileSystemSyncs(); ok {
 			err := f.whole.Sync(f.dir, fs)
