@@ -481,6 +481,13 @@ type Delivery struct {
 	ID      int64
 	Port    string
 	Message *message.Message
+	// First reports that the box counts no earlier attempt of the
+	// delivery (msgbox.Delivery.Attempts is 0, interrupted attempts
+	// included), so none can have left anything at the destination:
+	// a transport may skip looking for it. Only `messages resume`,
+	// which resets the count, breaks that, so a transport must still
+	// be correct when something is there.
+	First bool
 }
 
 // Sender is a built send transport.

@@ -131,6 +131,14 @@ func (g *Group) run(key string, sync func() error) error {
 	return r.err
 }
 
+// File is an open file as Written takes it: an *os.File, or a type of the
+// caller's own over a bare descriptor.
+type File interface {
+	Fd() uintptr
+	Name() string
+	Sync() error
+}
+
 // FS is a file system as syncing it goes.
 type FS struct {
 	// Dev is its device number: st_dev of every file on it.

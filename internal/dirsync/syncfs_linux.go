@@ -97,7 +97,7 @@ func syncFS(dir string, dev *uint64) error {
 // caller whether its data made it. An error wrapping ErrNotSyncFS says
 // that fh is not on fs (opened after another file system was mounted over
 // its directory): that SyncFS did not sync it.
-func Written(fh *os.File, fs FS) error {
+func Written(fh File, fs FS) error {
 	fd := int(fh.Fd())
 	var st unix.Stat_t
 	if err := fsop.RetryEINTR(func() error { return unix.Fstat(fd, &st) }); err != nil {

@@ -2,10 +2,7 @@
 
 package dirsync
 
-import (
-	"errors"
-	"os"
-)
+import "errors"
 
 // FileSystemOf tells the file system that holds dir as far as syncing
 // goes: SyncFS never stands in for fsyncs on a platform without
@@ -22,4 +19,4 @@ func SyncFS(dir string) error { return ErrNotSyncFS }
 func syncFSOn(dir string, dev uint64) error { return ErrNotSyncFS }
 
 // Written syncs fh: without SyncFS there is nothing cheaper.
-func Written(fh *os.File, fs FS) error { return fh.Sync() }
+func Written(fh File, fs FS) error { return fh.Sync() }

@@ -424,6 +424,62 @@ send_port "files" {
 	}
 }
 
+// TestResumePlacesStagedCopy: a delivery suspended after its file was
+// staged (create_new found another file under the name) and then resumed
+// is a first attempt again (Resume resets its count), whose transport
+// does not look for a staged copy at Begin: staging finds it all the same,
+// and that copy is delivered and cleaned up.
+func TestResumePlacesStagedCopy(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "files" {
+  host   = host.h
+  filter = true
+  transport "file" {
+    path      = "out"
+    file_name = "${message.file_name}.out"
+  }
+  retry { attempts = 0 }
+}
+`, nil)
+	out := filepath.Join(dir, "out")
+	final := filepath.Join(out, "a.edi.out")
+	if err := os.WriteFile(final, []byte("someone else's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	put(t, dir, "a.edi", []byte("payload"))
+	r, box := start(t, dir)
+	ctx := context.Background()
+	sum, err := r.RunOnce(ctx)
+	if err != nil || sum.Suspended != 1 {
+		t.Fatalf("first run: %+v, %v; want 1 suspended", sum, err)
+	}
+	msgs, _ := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	if len(msgs) != 1 {
+		t.Fatalf("suspended messages: %d", len(msgs))
+	}
+	staged, _ := filepath.Glob(filepath.Join(out, ".bizpipe-*.staged"))
+	if len(staged) != 1 {
+		t.Fatalf("staged copies %q, want the suspended delivery's", staged)
+	}
+	if err := os.Remove(final); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Resume(ctx, msgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	sum, err = r.RunOnce(ctx)
+	if err != nil || sum.Delivered != 1 {
+		t.Fatalf("after resume: %+v, %v; want 1 delivered", sum, err)
+	}
+	if got, err := os.ReadFile(final); err != nil || string(got) != "payload" {
+		t.Fatalf("delivered file: %q, %v", got, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, ".bizpipe-*")); len(left) != 0 {
+		t.Errorf("left %q, want the staged copy cleaned up", left)
+	}
+}
+
 // TestHTTPInHTTPOut: the long-running mode takes a POST, answers 202 after
 // the commit, and delivers signed output to an HTTP partner with the MIME
 // headers as HTTP headers; cancelling the context stops it cleanly.

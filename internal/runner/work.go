@@ -384,7 +384,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		}
 		msg = m
 	}
-	sd := &component.Delivery{ID: d.ID, Port: d.Port, Message: MessageOf(msg)}
+	sd := &component.Delivery{ID: d.ID, Port: d.Port, Message: MessageOf(msg), First: d.Attempts == 0}
 	// A crash after the transport placed the file but before the box
 	// recorded it: finish that attempt instead of encoding again. Only an
 	// attempt the box counted can have left anything (it counts the

@@ -120,6 +120,12 @@ type Delivery struct {
 	// sensitive value. Header values are never shown; a partner's answer
 	// may echo them, so its body and Location are not shown either.
 	HeadersSensitive bool
+
+	// First reports that no earlier attempt of the delivery is counted
+	// (component.Delivery.First): a Stager may skip looking for its
+	// staged copy, which only `messages resume` can have left, but must
+	// still place it if it is there.
+	First bool
 }
 
 // Origin says where the parts of an evaluated template came from (see

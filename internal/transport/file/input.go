@@ -77,6 +77,24 @@ func hardLinkRefusal(info fs.FileInfo) error {
 	return nil
 }
 
+// inputFile is an opened input: an *os.File, or on Linux a rawFile.
+type inputFile interface {
+	io.ReadCloser
+	Name() string
+	Stat() (fs.FileInfo, error)
+}
+
+// copySource is f as io.Copy's kernel copy takes a source: an *os.File
+// (see rawFile.asOS).
+func copySource(f inputFile) io.Reader {
+	if r, ok := f.(interface{ asOS() *os.File }); ok {
+		if osf := r.asOS(); osf != nil {
+			return osf
+		}
+	}
+	return f
+}
+
 // openInput opens the input at path, which a listing saw as seen, for
 // reading. It refuses (errRefused) a symbolic link, anything else that is
 // not a regular file, a file other than seen, and, when single is set (a
@@ -84,7 +102,7 @@ func hardLinkRefusal(info fs.FileInfo) error {
 // have linked while keeping it), a file with more than one name; a FIFO
 // does not block it. info is the opened descriptor's own stat, for the
 // caller's further checks (a file swapped in since cannot lend its own).
-func openInput(open func(string) (*os.File, error), path string, seen fs.FileInfo, single bool) (file *os.File, info fs.FileInfo, err error) {
+func openInput(open func(string) (inputFile, error), path string, seen fs.FileInfo, single bool) (file inputFile, info fs.FileInfo, err error) {
 	file, err = open(path)
 	if err != nil {
 		return nil, nil, err
@@ -95,7 +113,7 @@ func openInput(open func(string) (*os.File, error), path string, seen fs.FileInf
 		err = fmt.Errorf("checking %s: %w", path, err)
 	case !info.Mode().IsRegular():
 		err = notRegular(info.Mode())
-	case !os.SameFile(seen, info):
+	case !sameFile(seen, info):
 		err = &refusedError{reason: errReplaced.Error(), replaced: true}
 	case single:
 		err = hardLinkRefusal(info)
@@ -132,7 +150,7 @@ const inputCopyChunk = 1 << 20
 // file's own read error, to tell it from the sink's.
 type inputReader struct {
 	ctx  context.Context
-	file *os.File
+	file inputFile
 	err  error
 	// seen is the file as the listing found it (nil: not known), read
 	// what was read of it. A file whose size or modification time at the
@@ -158,6 +176,16 @@ func (r *inputReader) Read(p []byte) (int, error) {
 	if r.unreadable != nil {
 		r.err = r.unreadable
 		return 0, r.unreadable
+	}
+	if r.seen != nil && r.read >= r.seen.Size() {
+		// All that was listed is read: the end, unless the file grew,
+		// which unchanged's fstat tells as well as a read(2) that finds
+		// EOF would (and one that shrank met EOF before this).
+		if err := r.unchanged(); err != nil {
+			r.err = err
+			return 0, err
+		}
+		return 0, io.EOF
 	}
 	n, err := r.file.Read(p)
 	r.read += int64(n)
@@ -190,18 +218,42 @@ func (r *inputReader) unchanged() error {
 
 // WriteTo keeps the kernel copy a plain *os.File offers: io.Copy into a
 // file calls it, and each chunk's io.CopyN goes to the destination's
-// ReadFrom with the file itself as source (copy_file_range on Linux).
+// ReadFrom with the file itself as source (copy_file_range on Linux). A
+// rawFile becomes an *os.File for it (copySource) when the input is
+// kernelCopyMin or more, or of unknown size: a smaller one takes fewer
+// read(2) calls than the conversion costs system calls.
 func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
 	if r.unreadable != nil {
 		r.err = r.unreadable
 		return 0, r.unreadable
+	}
+	var src io.Reader = r.file
+	if size := r.Size(); size < 0 || size-r.read >= kernelCopyMin {
+		src = copySource(r.file)
 	}
 	var total int64
 	for {
 		if err := r.ctx.Err(); err != nil {
 			return total, err
 		}
-		n, err := io.CopyN(w, r.file, inputCopyChunk)
+		chunk := int64(inputCopyChunk)
+		if r.seen != nil {
+			// Up to the listed size, as Read: its end is told by
+			// unchanged, without a copy that finds EOF.
+			if left := r.seen.Size() - r.read; left <= 0 {
+				chunk = 0
+			} else {
+				chunk = min(chunk, left)
+			}
+		}
+		if chunk == 0 {
+			if cerr := r.unchanged(); cerr != nil {
+				r.err = cerr
+				return total, cerr
+			}
+			return total, nil
+		}
+		n, err := io.CopyN(w, src, chunk)
 		total += n
 		r.read += n
 		switch {
@@ -216,6 +268,9 @@ func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 }
+
+// kernelCopyMin is the least input WriteTo copies in the kernel.
+const kernelCopyMin = 128 << 10
 
 // A file input is a msgbox.FileBody: a box may keep its file.
 var _ msgbox.FileBody = (*inputReader)(nil)
@@ -245,7 +300,7 @@ func (r *inputReader) LinkTo(path string) bool {
 		return false
 	}
 	linked, err := os.Lstat(path)
-	if err != nil || !os.SameFile(linked, now) {
+	if err != nil || !sameFile(linked, now) {
 		os.Remove(path)
 		return false
 	}

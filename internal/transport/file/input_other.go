@@ -12,7 +12,7 @@ import (
 // Lstat then Open: something swapped in between is opened, but it is not
 // the file the listing saw, and the caller's identity check (volume serial
 // and file index, os.SameFile) refuses it.
-func openNoFollow(path string) (*os.File, error) {
+func openNoFollow(path string) (inputFile, error) {
 	info, err := os.Lstat(path)
 	if err != nil {
 		return nil, err
@@ -20,8 +20,15 @@ func openNoFollow(path string) (*os.File, error) {
 	if !info.Mode().IsRegular() {
 		return nil, notRegular(info.Mode())
 	}
-	return os.Open(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
+
+// sameFile is os.SameFile: every input is an *os.File here.
+func sameFile(a, b fs.FileInfo) bool { return os.SameFile(a, b) }
 
 // linkNoFollow makes newpath a hard link to oldpath (on Windows, to a
 // symbolic link itself, not its target).

@@ -1,6 +1,11 @@
 package file
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -30,7 +35,7 @@ func TestFileUnreadableInputIsNotLoggedEveryPass(t *testing.T) {
 	var locked atomic.Bool
 	locked.Store(true)
 	open := f.open
-	f.open = func(path string) (*os.File, error) {
+	f.open = func(path string) (inputFile, error) {
 		if locked.Load() && strings.HasSuffix(path, "-locked.xml") {
 			return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.EACCES}
 		}
@@ -87,3 +92,118 @@ func TestFileUnreadableInputIsNotLoggedEveryPass(t *testing.T) {
 }
 
 func isClaim(name string) bool { return strings.HasPrefix(name, claimPrefix) }
+
+// countingFile is an input that counts the reads that found its end.
+type countingFile struct {
+	inputFile
+	atEOF int
+}
+
+func (c *countingFile) Read(p []byte) (int, error) {
+	n, err := c.inputFile.Read(p)
+	if n == 0 && err == io.EOF {
+		c.atEOF++
+	}
+	return n, err
+}
+
+// openListed opens the input at path as the poller does once a listing
+// saw it.
+func openListed(t *testing.T, path string) (*inputReader, *countingFile) {
+	t.Helper()
+	seen, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openNoFollow(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf := &countingFile{inputFile: f}
+	t.Cleanup(func() { cf.Close() })
+	return &inputReader{ctx: context.Background(), file: cf, seen: seen}, cf
+}
+
+// TestFileBodyEndsAtListedSize: once the listed size is read, the body
+// ends (after its fstat check) without another read to find the end of
+// the file, by Read and by WriteTo alike.
+func TestFileBodyEndsAtListedSize(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 4096, 3<<20 + 7} {
+		payload := strings.Repeat("y", size)
+		path := writeFile(t, dir, fmt.Sprintf("in%d.dat", size), payload)
+		r, cf := openListed(t, path)
+		got, err := io.ReadAll(r)
+		if err != nil || string(got) != payload {
+			t.Fatalf("%d bytes: ReadAll = %d bytes, %v", size, len(got), err)
+		}
+		if cf.atEOF != 0 {
+			t.Errorf("%d bytes: Read read the file %d time(s) at its end, want none", size, cf.atEOF)
+		}
+		r, cf = openListed(t, path)
+		var buf bytes.Buffer
+		if n, err := r.WriteTo(&buf); err != nil || n != int64(size) || buf.String() != payload {
+			t.Fatalf("%d bytes: WriteTo = %d, %v", size, n, err)
+		}
+		if cf.atEOF != 0 {
+			t.Errorf("%d bytes: WriteTo read the file %d time(s) at its end, want none", size, cf.atEOF)
+		}
+	}
+}
+
+// TestFileBodyGrowsAtListedSize: a file that grows once exactly its listed
+// size was read is refused as changed, by Read and by WriteTo, though no
+// read finds the new bytes; one that shrank ends early, refused too.
+func TestFileBodyGrowsAtListedSize(t *testing.T) {
+	dir := t.TempDir()
+	grow := func(path string) error {
+		fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		_, err = fh.WriteString(", part 2")
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	path := writeFile(t, dir, "read.xml", "part 1")
+	r, _ := openListed(t, path)
+	if n, err := io.ReadFull(r, make([]byte, 6)); n != 6 || err != nil {
+		t.Fatalf("ReadFull = %d, %v", n, err)
+	}
+	if err := grow(path); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Read(make([]byte, 64)); n != 0 || !errors.Is(err, errChanged) || !errors.Is(r.err, errChanged) {
+		t.Errorf("Read after growth = %d, %v (kept %v); want errChanged", n, err, r.err)
+	}
+
+	path = writeFile(t, dir, "copy.xml", "part 1")
+	r, _ = openListed(t, path)
+	grown := false
+	dst := writerFunc(func(p []byte) (int, error) {
+		if grown {
+			return len(p), nil
+		}
+		grown = true
+		return len(p), grow(path)
+	})
+	if _, err := r.WriteTo(dst); !errors.Is(err, errChanged) || !errors.Is(r.err, errChanged) {
+		t.Errorf("WriteTo with growth = %v (kept %v); want errChanged", err, r.err)
+	}
+
+	path = writeFile(t, dir, "shrunk.xml", "part 1")
+	r, _ = openListed(t, path)
+	if err := os.Truncate(path, 3); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(r); !errors.Is(err, errChanged) {
+		t.Errorf("ReadAll of a shrunk file = %q, %v; want errChanged", got, err)
+	}
+}
+
+// writerFunc is a plain io.Writer (no ReadFrom).
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -15,11 +15,10 @@ import (
 // writer (and the caller's fstat refuses it); it changes nothing for
 // reading a regular file.
 //
-// The descriptor is opened with open(2) and wrapped by os.NewFile, which
-// sees O_NONBLOCK and leaves the flags alone: os.OpenFile would switch a
-// regular file to non-blocking mode and back, four fcntl(2) calls per input
-// that change nothing.
-func openNoFollow(path string) (*os.File, error) {
+// The descriptor is opened with open(2), not os.OpenFile, which would
+// switch a regular file to non-blocking mode and back: four fcntl(2) calls
+// per input that change nothing. openedInput makes it an inputFile.
+func openNoFollow(path string) (inputFile, error) {
 	var fd int
 	var err error
 	for {
@@ -34,7 +33,18 @@ func openNoFollow(path string) (*os.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return openedInput(fd, path), nil
+}
+
+// sameFile is os.SameFile for file infos of any origin: a rawFile's Stat
+// is not one os.SameFile takes. Both carry the device and inode.
+func sameFile(a, b fs.FileInfo) bool {
+	sa, okA := a.Sys().(*syscall.Stat_t)
+	sb, okB := b.Sys().(*syscall.Stat_t)
+	if !okA || !okB {
+		return os.SameFile(a, b)
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // pinIdentity: on Unix a FileInfo from Lstat carries its device and inode.

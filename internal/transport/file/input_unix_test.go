@@ -379,7 +379,7 @@ func TestFileBodyLinkTo(t *testing.T) {
 				return
 			}
 			orig, err2 := r.file.Stat()
-			if err != nil || err2 != nil || !os.SameFile(linked, orig) {
+			if err != nil || err2 != nil || !sameFile(linked, orig) {
 				t.Errorf("%s is not the input's file (%v, %v)", target, err, err2)
 			}
 		})

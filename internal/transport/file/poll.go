@@ -147,7 +147,7 @@ type Poller struct {
 	// directory could at that instant. open opens an input. now is the
 	// clock.
 	beforeClaim func(path string)
-	open        func(path string) (*os.File, error)
+	open        func(path string) (inputFile, error)
 	now         func() time.Time
 }
 

@@ -21,7 +21,10 @@ func unnamedFiles() bool {
 // no name until linkUnnamed gives it one, and vanishes with its last
 // descriptor, a crash included. errNoUnnamed: the file system has none
 // (the caller falls back to a named partial file).
-func openUnnamed(dir string) (*os.File, error) {
+//
+// The file is a rawFile: os.NewFile would cost a fcntl(F_GETFL) per
+// delivery, to learn flags this call set.
+func openUnnamed(dir string) (attemptFile, error) {
 	var fd int
 	var err error
 	for {
@@ -38,12 +41,12 @@ func openUnnamed(dir string) (*os.File, error) {
 	case err != nil:
 		return nil, &os.PathError{Op: "open", Path: label, Err: err}
 	}
-	return os.NewFile(uintptr(fd), label), nil
+	return newRawFile(fd, label), nil
 }
 
 // linkUnnamed names fh, an unnamed temporary file, path; like link(2), it
 // never replaces a file there.
-func linkUnnamed(fh *os.File, path string) error {
+func linkUnnamed(fh attemptFile, path string) error {
 	from := "/proc/self/fd/" + strconv.Itoa(int(fh.Fd()))
 	for {
 		err := unix.Linkat(unix.AT_FDCWD, from, unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)

@@ -2,10 +2,7 @@
 
 package file
 
-import (
-	"errors"
-	"os"
-)
+import "errors"
 
 // Unnamed temporary files (O_TMPFILE) are Linux's: elsewhere attempts write
 // named partial files.
@@ -13,5 +10,5 @@ func unnamedFiles() bool { return false }
 
 var errNoUnnamed = errors.New("no unnamed temporary files here")
 
-func openUnnamed(string) (*os.File, error) { return nil, errNoUnnamed }
-func linkUnnamed(*os.File, string) error   { return errNoUnnamed }
+func openUnnamed(string) (attemptFile, error) { return nil, errNoUnnamed }
+func linkUnnamed(attemptFile, string) error   { return errNoUnnamed }

@@ -75,7 +75,10 @@ var ErrFileExists = errors.New("file already exists with different content")
 // retry, `messages resume`, a redo after a crash or a lost lease) places
 // that copy and drops its own rendering, which differs (S/MIME output is
 // randomised and timestamped), instead of comparing it with the file in
-// place.
+// place. An attempt looks for the staged copy at Begin, but for a
+// delivery's first attempt (transport.Delivery.First), which can find one
+// only after `messages resume`: link(2) in step 2 finds it all the same,
+// and the attempt then drops its rendering there.
 //
 // Delivery ids are unique across every server sharing the box, so the
 // reserved names of two deliveries never collide even when several servers
@@ -129,9 +132,9 @@ type Writer struct {
 	fileSystem func(dir string) (dirsync.FS, error)
 	// hook, set only by tests, is called at the named steps of an attempt,
 	// so that a test can interleave two attempts of one delivery
-	// deterministically: "checked" (Send found nothing staged, and is
-	// about to stage) and "written" (the partial file is written and
-	// synced, not yet staged).
+	// deterministically: "checked" (Send found nothing staged, or did
+	// not look for a first attempt, and is about to write) and "written"
+	// (the partial file is written and synced, not yet staged).
 	hook func(step string)
 	// unnamed: attempts write unnamed temporary files (see
 	// openUnnamed), falling back to named partial files where the file
@@ -258,9 +261,10 @@ func (f *Writer) Send(ctx context.Context, d transport.Delivery, p transport.Pay
 // returned WriteAttempt goes straight into the attempt's partial file (step 1
 // of the protocol), and Commit stages and places it. When a staged copy of
 // d exists already, the writes are discarded and Commit places that copy
-// (see File). A Begin error fails the attempt; so does a Write or Commit
-// error, after which nothing of the attempt is left but what SweepStale
-// removes.
+// (see File); a first attempt (d.First) does not look, and its Commit
+// finds the copy when it stages, drops its own file and places the copy.
+// A Begin error fails the attempt; so does a Write or Commit error, after
+// which nothing of the attempt is left but what SweepStale removes.
 func (f *Writer) Begin(ctx context.Context, d transport.Delivery) (*WriteAttempt, error) {
 	final, err := f.finalPath(d)
 	if err != nil {
@@ -270,12 +274,14 @@ func (f *Writer) Begin(ctx context.Context, d transport.Delivery) (*WriteAttempt
 		return nil, f.hideName(d, f.errorf(d, "delivery %d not attempted: %w", d.ID, err))
 	}
 	w := &WriteAttempt{f: f, d: d, final: final, staged: f.reserved(d.ID, suffixStaged)}
-	exists, err := f.stagedExists(d, w.staged)
-	if err != nil {
-		return nil, w.fail(err)
-	}
-	if exists {
-		return w, nil
+	if !d.First {
+		exists, err := f.stagedExists(d, w.staged)
+		if err != nil {
+			return nil, w.fail(err)
+		}
+		if exists {
+			return w, nil
+		}
 	}
 	f.step("checked")
 	if f.unnamed {
@@ -285,7 +291,10 @@ func (f *Writer) Begin(ctx context.Context, d transport.Delivery) (*WriteAttempt
 		}
 	}
 	if !w.unnamed && (err == nil || errors.Is(err, errNoUnnamed)) {
-		w.partial, w.fh, err = f.createPartial(d.ID)
+		var fh *os.File
+		if w.partial, fh, err = f.createPartial(d.ID); err == nil {
+			w.fh = fh
+		}
 	}
 	if err != nil {
 		return nil, w.fail(f.errorf(d, "staging delivery %d: %w", d.ID, err))
@@ -311,7 +320,7 @@ type WriteAttempt struct {
 	// partial, fh and buf are the attempt's own partial file; nil when a
 	// staged copy existed at Begin and the payload is discarded.
 	partial string
-	fh      *os.File
+	fh      attemptFile
 	buf     *bufio.Writer
 	// unnamed: fh is an unnamed temporary file (O_TMPFILE), which gets
 	// the staged name directly; partial is then only a label for errors.
@@ -327,6 +336,14 @@ type WriteAttempt struct {
 	// commits of a batch (see syncPoint); set by a Flush that answered
 	// share, cleared by Alone.
 	batched bool
+}
+
+// attemptFile is the file an attempt writes: an *os.File, or on Linux the
+// rawFile of an unnamed temporary file (see openUnnamed).
+type attemptFile interface {
+	io.Writer
+	io.Closer
+	dirsync.File
 }
 
 // sharedCommitMax is the most an attempt may have written for its commit
@@ -438,17 +455,21 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 			return w.fail(f.errorf(d, "staging delivery %d: writing %s: %w", d.ID, w.partial, err))
 		}
 		f.step("written")
+		var own bool
 		if w.unnamed {
 			// Named while still open: the name is made from the
 			// descriptor.
-			err = f.stageUnnamed(d, w.fh, w.staged, w.batched)
+			own, err = f.stageUnnamed(d, w.fh, w.staged, w.batched)
 			w.fh.Close()
 			w.fh = nil
 		} else {
-			err = f.stage(d, w.partial, w.staged, w.batched)
+			own, err = f.stage(d, w.partial, w.staged, w.batched)
 		}
 		if err != nil {
 			return w.fail(err)
+		}
+		if !own {
+			w.batched = false // see staged
 		}
 	}
 	return w.fail(f.place(d, w.staged, w.final, w.batched))
@@ -651,17 +672,19 @@ func (f *Writer) SweepStale(olderThan time.Duration) (removed int, err error) {
 
 // stage performs step 2 for the synced partial file of this attempt: link
 // it to the staged name unless a staged copy exists already, drop the
-// partial name, sync the directory.
-func (f *Writer) stage(d transport.Delivery, partial, staged string, batched bool) error {
+// partial name, sync the directory. own: the staged copy is this
+// attempt's file (see staged).
+func (f *Writer) stage(d transport.Delivery, partial, staged string, batched bool) (own bool, err error) {
 	// link(2), not rename(2): it never replaces a staged copy. One that
 	// exists was staged by another attempt of this delivery, still
-	// running (its lease was lost to this one, or this one's to it), and
-	// may already be in place under the final name: it is the delivery,
-	// and this attempt's rendering, different bytes for the same message,
-	// is dropped. Replacing it would make the file in place look like
-	// someone else's (a create_new conflict with itself) or deliver the
-	// message a second time (overwrite).
-	err := os.Link(partial, staged)
+	// running (its lease was lost to this one, or this one's to it), or
+	// before `messages resume` (a first attempt does not look at Begin),
+	// and may already be in place under the final name: it is the
+	// delivery, and this attempt's rendering, different bytes for the
+	// same message, is dropped. Replacing it would make the file in place
+	// look like someone else's (a create_new conflict with itself) or
+	// deliver the message a second time (overwrite).
+	err = os.Link(partial, staged)
 	// The partial name goes either way. If removing it fails it stays a
 	// second name of the staged copy, or the dropped rendering: harmless,
 	// and SweepStale removes it.
@@ -672,24 +695,31 @@ func (f *Writer) stage(d transport.Delivery, partial, staged string, batched boo
 // stageUnnamed is stage for an unnamed temporary file: step 1 without a
 // partial name, so a delivery costs one name fewer to create and remove,
 // and a crash leaves nothing to sweep.
-func (f *Writer) stageUnnamed(d transport.Delivery, fh *os.File, staged string, batched bool) error {
+func (f *Writer) stageUnnamed(d transport.Delivery, fh attemptFile, staged string, batched bool) (own bool, err error) {
 	return f.staged(d, staged, linkUnnamed(fh, staged), batched)
 }
 
-// staged ends step 2 once the link to staged returned err.
-func (f *Writer) staged(d transport.Delivery, staged string, err error, batched bool) error {
+// staged ends step 2 once the link to staged returned err. own reports
+// that the link made the staged copy; when another attempt's was there
+// already (EEXIST), which is the delivery (see stage), nothing ties its
+// name to the file system of this attempt's file, so that the attempt
+// syncs directories from here on, unbatched, as one that found the copy at
+// Begin does (see syncPoint).
+func (f *Writer) staged(d transport.Delivery, staged string, err error, batched bool) (own bool, _ error) {
+	own = true
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		if _, err := f.stagedExists(d, staged); err != nil {
-			return err
+			return false, err
 		}
+		own, batched = false, false
 	case err != nil:
-		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
+		return false, f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
 	if err := f.syncPoint(nil, batched); err != nil {
-		return f.errorf(d, "staging delivery %d: %w", d.ID, err)
+		return false, f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
-	return nil
+	return own, nil
 }
 
 // syncPoint makes durable what an attempt changed in the output directory
@@ -715,8 +745,9 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error, batched 
 // too: link(2) fails across file systems, so an attempt whose file is on
 // the file system synced staged and placed it there. An attempt without a
 // file (its staged copy was there already) therefore never joins a round
-// (Flush).
-func (f *Writer) syncPoint(fh *os.File, batched bool) error {
+// (Flush), nor does one whose link found a staged copy once it has
+// (staged).
+func (f *Writer) syncPoint(fh attemptFile, batched bool) error {
 	if batched {
 		if fs, ok := f.fileSystemSyncs(); ok {
 			err := f.whole.Sync(f.dir, fs)

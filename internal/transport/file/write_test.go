@@ -1094,15 +1094,20 @@ func TestFileRacingAttempts(t *testing.T) {
 		{"partial written before the other placed", "written", second},
 	}
 	for _, tt := range tests {
-		for _, overwrite := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/overwrite=%v", tt.name, overwrite), func(t *testing.T) {
-				late, dir := newFileTransport(t, overwrite)
-				early, err := NewWriter(WriterOptions{Dir: dir, Overwrite: overwrite})
+		// first: the late attempt is the delivery's first, which does
+		// not look for a staged copy at Begin (the early one took its
+		// lease over, so it is not).
+		for _, c := range []struct{ overwrite, first bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			t.Run(fmt.Sprintf("%s/overwrite=%v/first=%v", tt.name, c.overwrite, c.first), func(t *testing.T) {
+				late, dir := newFileTransport(t, c.overwrite)
+				early, err := NewWriter(WriterOptions{Dir: dir, Overwrite: c.overwrite})
 				if err != nil {
 					t.Fatal(err)
 				}
 				ctx := context.Background()
 				d := fileDelivery(9, "order.eml")
+				lateD := d
+				lateD.First = c.first
 				var earlyErr error
 				ran := false
 				late.hook = func(step string) {
@@ -1111,7 +1116,7 @@ func TestFileRacingAttempts(t *testing.T) {
 						earlyErr = early.Send(ctx, d, transport.Payload{Data: second})
 					}
 				}
-				lateErr := late.Send(ctx, d, transport.Payload{Data: first})
+				lateErr := late.Send(ctx, lateD, transport.Payload{Data: first})
 				if !ran {
 					t.Fatalf("the late attempt never reached step %q", tt.step)
 				}
@@ -1136,5 +1141,62 @@ func TestFileRacingAttempts(t *testing.T) {
 				assertContent(t, final, tt.want)
 			})
 		}
+	}
+}
+
+// TestFileFirstAttemptDoesNotLook: a delivery's first attempt
+// (transport.Delivery.First) does not look for a staged copy at Begin, so
+// it writes a file of its own (Flush offers to share); a staged copy left
+// there all the same (before `messages resume`) is still the delivery:
+// staging finds it, drops the attempt's rendering, and places it with
+// directory syncs, its name tied to no file of the attempt. A staged name
+// that is not a regular file fails the attempt, as at Begin.
+func TestFileFirstAttemptDoesNotLook(t *testing.T) {
+	for _, overwrite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("overwrite=%v", overwrite), func(t *testing.T) {
+			f, dir := newFileTransport(t, overwrite)
+			playSyncFS(t, f, true)
+			var dirs atomic.Int32
+			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			staged := []byte("staged before a resume")
+			writeBytes(t, f.reserved(7, suffixStaged), staged)
+			d := fileDelivery(7, "a.bin")
+			d.First = true
+			w, err := f.Begin(context.Background(), d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write([]byte("this attempt's bytes, dropped")); err != nil {
+				t.Fatal(err)
+			}
+			if share, err := w.Flush(); err != nil || !share {
+				t.Fatalf("Flush of a first attempt = %v, %v; want share: a file of its own", share, err)
+			}
+			if err := w.Commit(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			assertContent(t, filepath.Join(dir, "a.bin"), staged)
+			assertSameFile(t, filepath.Join(dir, "a.bin"), f.reserved(7, suffixStaged), true)
+			if got, want := listDir(t, dir), []string{".bizpipe-7.staged", "a.bin"}; !slices.Equal(got, want) {
+				t.Errorf("dir holds %q, want %q", got, want)
+			}
+			if dirs.Load() < 2 {
+				t.Errorf("%d directory syncs; want the staging and the placing each to sync the directory", dirs.Load())
+			}
+
+			// Not a regular file under the staged name.
+			if err := os.Mkdir(f.reserved(8, suffixStaged), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			d = fileDelivery(8, "b.bin")
+			d.First = true
+			err = f.Send(context.Background(), d, transport.Payload{Data: []byte("b")})
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("Send with a directory as staged copy = %v; want refused", err)
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "b.bin")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("b.bin placed (%v)", err)
+			}
+		})
 	}
 }
