@@ -153,6 +153,10 @@ type Runner struct {
 	// locWho names the instance each of this server's receive locations
 	// runs on, for the log lines about their messages (messageLog).
 	locWho map[string]string
+	// locAttrs are, by receive location, the attributes of messageLog's
+	// lines after the message's: the location and its instance, secrets
+	// (hide) replaced once.
+	locAttrs map[string][]slog.Attr
 	// copyBufs holds the buffers bodies flow through (*[]byte of
 	// copyBuffer): a delivery of a few KiB must not allocate 256 KiB.
 	copyBufs sync.Pool
@@ -240,6 +244,7 @@ func New(opts Options) (*Runner, error) {
 		owner:      opts.Server,
 		ports:      map[string]*port{},
 		locWho:     map[string]string{},
+		locAttrs:   map[string][]slog.Attr{},
 		sharedVals: map[string]any{},
 		wake:       make(chan struct{}, opts.Workers),
 		deferrals:  make(slots, opts.MaxDeferredCommits),

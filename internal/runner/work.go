@@ -136,7 +136,7 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	for _, c := range batch {
 		d := c.d
 		pt := r.ports[d.Port]
-		log := pt.deliveryLog(d, "attempt", d.Attempts+1)
+		log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
 		var pending *component.Pending
 		var commit deferredCommit
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
