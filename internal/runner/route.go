@@ -297,7 +297,8 @@ func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.M
 		// request with the same Idempotency-Key.
 		log.Info("message already stored from this source; acknowledging it again")
 	} else {
-		attrs := []any{"size", msg.Size, "file_name", msg.FileName}
+		attrs := make([]any, 0, 8+len(logAttrs)) // room for all: one allocation
+		attrs = append(attrs, "size", msg.Size, "file_name", msg.FileName)
 		if msg.Party != "" {
 			attrs = append(attrs, "party", msg.Party) // who signed it, for operators tracing a partner
 		}

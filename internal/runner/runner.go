@@ -160,6 +160,9 @@ type Runner struct {
 	// copyBufs holds the buffers bodies flow through (*[]byte of
 	// copyBuffer): a delivery of a few KiB must not allocate 256 KiB.
 	copyBufs sync.Pool
+	// excepts holds the lists of deliveries in flight claims pass to the
+	// box (*[]int64, see claim).
+	excepts sync.Pool
 	// sharedVals are the resources components share (ReceiveEnv.Shared,
 	// SendEnv.Shared).
 	sharedMu   sync.Mutex

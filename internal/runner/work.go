@@ -219,7 +219,7 @@ type attempted struct {
 // recordBatch records the outcomes of attempts in one FinishBatch and then
 // does for each what record does.
 func (r *Runner) recordBatch(ctx context.Context, attempts []attempted) {
-	finishing := attempts[:0:0]
+	finishing := make([]attempted, 0, len(attempts))
 	for _, a := range attempts {
 		if a.pending != nil {
 			r.awaitReceipt(ctx, a)
