@@ -358,7 +358,8 @@ type Box interface {
 	// stalled disk) their leases have expired, but nobody else has taken
 	// them, so their holders still hold them (see Recover's lease rules);
 	// a sibling worker must not take them over and start a second attempt
-	// of work in flight in its own process.
+	// of work in flight in its own process. The box keeps none of except
+	// once it returns: the caller may reuse it.
 	ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*Delivery, error)
 
 	// Recover returns every delivery held in progress by owner, or by one

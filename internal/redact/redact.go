@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -42,6 +43,11 @@ func Long(vs []string) []string {
 type Replacer struct {
 	values []string
 	re     *regexp.Regexp // nil: none
+	// ascii are the values that a text of ASCII only can hold, each as
+	// the ASCII letters and signs it matches there, lower case (see
+	// asciiForm): what lets String pass such a text that holds none of
+	// them without the regexp, many times quicker.
+	ascii [][]byte
 }
 
 // New returns a Replacer of vs (empty ones left out).
@@ -61,7 +67,13 @@ func (r Replacer) With(vs ...string) Replacer {
 	for i, v := range all {
 		quoted[i] = regexp.QuoteMeta(v)
 	}
-	return Replacer{values: all, re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|"))}
+	var ascii [][]byte
+	for _, v := range all {
+		if f, ok := asciiForm(v); ok {
+			ascii = append(ascii, f)
+		}
+	}
+	return Replacer{values: all, re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|")), ascii: ascii}
 }
 
 // Values are the values r replaces, longest first.
@@ -72,7 +84,7 @@ func (r Replacer) Empty() bool { return r.re == nil }
 
 // String returns s with every value replaced by Shown.
 func (r Replacer) String(s string) string {
-	if r.re == nil {
+	if r.re == nil || r.none(s) {
 		return s
 	}
 	return r.re.ReplaceAllLiteralString(s, Shown)
@@ -169,4 +181,59 @@ func jsonEscape(v string) string {
 func goEscape(v string) string {
 	s := strconv.Quote(v)
 	return s[1 : len(s)-1]
+}
+
+// asciiForm is what v matches in a text of ASCII only, the regexp's case
+// folding (unicode.SimpleFold's orbits) narrowed to ASCII: each rune as
+// the lower case of the ASCII rune its orbit holds (the Kelvin sign K is
+// k, the long s ſ is s). ok is false when a rune's orbit holds none: v
+// cannot be in such a text.
+func asciiForm(v string) (f []byte, ok bool) {
+	for _, c := range v {
+		a, found := rune(-1), false
+		for o := c; ; {
+			if o < utf8.RuneSelf {
+				a, found = o, true
+				break
+			}
+			if o = unicode.SimpleFold(o); o == c {
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+		f = append(f, lowerASCII(byte(a)))
+	}
+	return f, true
+}
+
+func lowerASCII(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
+
+// none reports whether s surely holds none of the values: it is ASCII
+// only, short, and holds none of their ASCII forms in any letter case.
+// False says nothing.
+func (r Replacer) none(s string) bool {
+	var buf [256]byte
+	if len(s) > len(buf) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+		buf[i] = lowerASCII(s[i])
+	}
+	low := buf[:len(s)]
+	for _, f := range r.ascii {
+		if bytes.Contains(low, f) {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -91,7 +92,7 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 	if errors.Is(cerr, component.ErrReceiptUnusable) {
 		return cerr
 	}
-	log := pt.deliveryLog(d, "attempt", d.Attempts+1, "as2_message_id", a.AS2MessageID)
+	log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1), slog.String("as2_message_id", a.AS2MessageID))
 	var o msgbox.Outcome
 	if cerr == nil {
 		o = msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.receipt(pt, d, rc, metrics.ReceiptPositive)}

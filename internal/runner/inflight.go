@@ -77,11 +77,22 @@ func (r *Runner) claim(ctx context.Context, worker string) ([]claimed, int, erro
 	n := f.nextClaim
 	f.nextClaim++
 	f.claims[n] = struct{}{}
-	except := make([]int64, 0, len(f.flights))
+	// The list is as long as the deliveries in flight (hundreds with the
+	// default workers) and made at every claim: its buffer is reused, the
+	// box keeping none of except once ClaimBatch returns.
+	buf, _ := r.excepts.Get().(*[]int64)
+	if buf == nil {
+		buf = new([]int64)
+	}
+	except := (*buf)[:0]
 	for id := range f.flights {
 		except = append(except, id)
 	}
 	f.mu.Unlock()
+	defer func() {
+		*buf = except
+		r.excepts.Put(buf)
+	}()
 	defer func() {
 		f.mu.Lock()
 		delete(f.claims, n)

@@ -28,6 +28,10 @@ type port struct {
 	// with them replaced.
 	hide secrets
 	log  *slog.Logger
+	// lineAttrs are the attributes of deliveryLog's lines after the
+	// message's: the port's name and instance, secrets replaced once.
+	lineAttrs []slog.Attr
+	inner     slog.Handler // the runner's log's, for deliveryLog
 }
 
 // portSecrets are the runner's secrets plus the values of p's transport
@@ -121,9 +125,13 @@ func describeInstance(in *model.Instance) string {
 // each names the message, the send port and the instance, the keys every
 // line about a message carries (see Runner.messageLog for the receive
 // side), then more.
-func (pt *port) deliveryLog(d *msgbox.Delivery, more ...any) *slog.Logger {
-	// One With: each formats its attributes ahead, once per delivery.
-	return pt.log.With(append([]any{"message_id", d.MessageID, "send_port", d.Port, "instance", pt.who}, more...)...)
+func (pt *port) deliveryLog(d *msgbox.Delivery, more ...slog.Attr) *slog.Logger {
+	first := slog.String("message_id", d.MessageID)
+	if d.Port != pt.decl.Name { // never expected: lineAttrs would name another port
+		lead := []slog.Attr{slog.String("send_port", d.Port), slog.String("instance", pt.who)}
+		return pt.hide.lineLog(pt.inner, first, nil, append(lead, more...)...)
+	}
+	return pt.hide.lineLog(pt.inner, first, pt.lineAttrs, more...)
 }
 
 func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error) {
@@ -136,6 +144,8 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 		return nil, err
 	}
 	pt.log = pt.hide.logger(r.opts.Log)
+	pt.inner = r.opts.Log.Handler()
+	pt.lineAttrs = pt.hide.attrs(slog.String("send_port", p.Name), slog.String("instance", pt.who))
 	if p.Transport == nil {
 		return nil, fmt.Errorf("no transport")
 	}

@@ -101,21 +101,122 @@ func (h *redactingHandler) WithGroup(name string) slog.Handler {
 }
 
 // attr renders a's value as text, secrets replaced, when it holds one.
-func (h *redactingHandler) attr(a slog.Attr) slog.Attr {
+func (h *redactingHandler) attr(a slog.Attr) slog.Attr { return h.secrets.attr(a) }
+
+// attr renders a's value as text, secrets replaced, when it holds one.
+func (s secrets) attr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindGroup:
 		g := v.Group()
 		red := make([]any, len(g))
 		for i, ga := range g {
-			red[i] = h.attr(ga)
+			red[i] = s.attr(ga)
 		}
 		return slog.Group(a.Key, red...)
-	case slog.KindString, slog.KindAny:
+	case slog.KindString:
+		// fmt.Sprint of a string is the string: spared its allocations.
+		t := v.String()
+		if shown := s.text(t); shown != t {
+			return slog.String(a.Key, shown)
+		}
+	case slog.KindAny:
 		t := fmt.Sprint(v.Any())
-		if shown := h.secrets.text(t); shown != t {
+		if shown := s.text(t); shown != t {
 			return slog.String(a.Key, shown)
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// attrs returns as passed through attr: what lineLog takes as shown.
+func (s secrets) attrs(as ...slog.Attr) []slog.Attr {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = s.attr(a)
+	}
+	return out
+}
+
+// lineLog returns a logger of inner (the runner's, secrets not replaced)
+// whose lines carry first, then shown, then rest, then their own
+// attributes, with the secrets replaced in each line as in logger's. It is
+// the logger of one message or delivery: made by the thousand, each logs a
+// line or two, so its attributes are added to each line as it is logged
+// rather than formatted ahead as slog.Logger.With does (by inner, after
+// the secrets are replaced in them), which cost more than the lines. The
+// lines are the same: a handler writes With's attributes first. shown
+// are attributes already passed through s.attr, once for many loggers (a
+// port's name and instance); the logger keeps shown, which must not change.
+func (s secrets) lineLog(inner slog.Handler, first slog.Attr, shown []slog.Attr, rest ...slog.Attr) *slog.Logger {
+	return slog.New(&lineHandler{inner: inner, secrets: s, first: first, shown: shown, rest: rest})
+}
+
+// lineHandler is lineLog's handler.
+type lineHandler struct {
+	inner   slog.Handler
+	secrets secrets
+	first   slog.Attr   // secrets replaced as each line is logged
+	shown   []slog.Attr // secrets replaced already; shared, never changed
+	rest    []slog.Attr // secrets replaced as each line is logged
+}
+
+func (h *lineHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.inner.Enabled(ctx, l)
+}
+
+func (h *lineHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, h.secrets.text(rec.Message), rec.PC)
+	// Gathered first: one AddAttrs grows the record at most once. A
+	// delivery's line fits buf.
+	var buf [8]slog.Attr
+	as := h.lead(buf[:0])
+	rec.Attrs(func(a slog.Attr) bool {
+		as = append(as, h.show(a))
+		return true
+	})
+	out.AddAttrs(as...)
+	return h.inner.Handle(ctx, out)
+}
+
+// lead appends the attributes every line starts with to as, secrets
+// replaced.
+func (h *lineHandler) lead(as []slog.Attr) []slog.Attr {
+	as = append(as, h.show(h.first))
+	as = append(as, h.shown...)
+	for _, a := range h.rest {
+		as = append(as, h.show(a))
+	}
+	return as
+}
+
+// show is a with the secrets replaced; a itself when there are none, as
+// without a redactingHandler.
+func (h *lineHandler) show(a slog.Attr) slog.Attr {
+	if h.secrets.r.Empty() {
+		return a
+	}
+	return h.secrets.attr(a)
+}
+
+func (h *lineHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	if len(as) == 0 {
+		return h
+	}
+	c := *h
+	c.rest = append(h.rest[:len(h.rest):len(h.rest)], as...)
+	return &c
+}
+
+// WithGroup puts the attributes so far ahead of the group, as With does:
+// the group's come in it.
+func (h *lineHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	inner := h.inner.WithAttrs(h.lead(nil))
+	if !h.secrets.r.Empty() {
+		inner = &redactingHandler{inner: inner, secrets: h.secrets}
+	}
+	return inner.WithGroup(name)
 }

@@ -53,3 +53,61 @@ func TestSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestLineLog: a lineLog writes the lines slog.Logger.With over the
+// secrets' logger writes, byte for byte, in text and JSON, with secrets or
+// none, through With and WithGroup; and shows no secret.
+func TestLineLog(t *testing.T) {
+	noTime := func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.Attr{}
+		}
+		return a
+	}
+	handlers := map[string]func(*bytes.Buffer) slog.Handler{
+		"text": func(b *bytes.Buffer) slog.Handler {
+			return slog.NewTextHandler(b, &slog.HandlerOptions{ReplaceAttr: noTime})
+		},
+		"json": func(b *bytes.Buffer) slog.Handler {
+			return slog.NewJSONHandler(b, &slog.HandlerOptions{ReplaceAttr: noTime})
+		},
+	}
+	all := secrets{}.with("t0ken", "hidden")
+	for name, newHandler := range handlers {
+		for _, s := range []secrets{{}, all} {
+			lines := func(log func(inner slog.Handler) *slog.Logger) string {
+				var buf bytes.Buffer
+				l := log(newHandler(&buf).WithAttrs([]slog.Attr{slog.String("server", "srv1")}))
+				l.Info("delivered")
+				l.Debug("not enabled")
+				l.Warn("failed at T0KEN", "error", errors.New("open /hidden/x"), "n", 7, "list", []string{"t0ken"},
+					slog.Group("sub", "path", "/hidden/y"))
+				l.With("delivery", int64(9), "dir", "/hidden").Info("more")
+				l.With("k", "v").WithGroup("g").With("in", "hidden").Error("grouped", "x", "t0ken", slog.Group("empty"))
+				return buf.String()
+			}
+			first := slog.String("message_id", "m-t0ken")
+			fixed := []slog.Attr{slog.String("send_port", "p"), slog.String("instance", `host "hidden"`)}
+			rest := []slog.Attr{slog.Int("attempt", 2), slog.String("as2_message_id", "<Hidden@x>")}
+			want := lines(func(inner slog.Handler) *slog.Logger {
+				args := []any{first}
+				for _, a := range slices.Concat(fixed, rest) {
+					args = append(args, a)
+				}
+				return s.logger(slog.New(inner)).With(args...)
+			})
+			got := lines(func(inner slog.Handler) *slog.Logger {
+				return s.lineLog(inner, first, s.attrs(fixed...), rest...)
+			})
+			if got != want {
+				t.Errorf("%s, %d secret(s): lineLog wrote\n%s\nWith wrote\n%s", name, len(s.r.Values()), got, want)
+			}
+			if strings.Count(got, "\n") != 4 {
+				t.Errorf("%s: %d lines, want 4:\n%s", name, strings.Count(got, "\n"), got)
+			}
+			if !s.r.Empty() && (strings.Contains(strings.ToLower(got), "t0ken") || strings.Contains(strings.ToLower(got), "hidden")) {
+				t.Errorf("%s: a line shows a secret:\n%s", name, got)
+			}
+		}
+	}
+}

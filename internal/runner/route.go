@@ -87,6 +87,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		return nil, hide.err(err)
 	}
 	r.locWho[rl.Name] = who
+	r.locAttrs[rl.Name] = r.hide.attrs(slog.String("receive_location", rl.Name), slog.String("instance", who))
 	return &receiver{Receiver: rc, hide: hide}, nil
 }
 
@@ -95,11 +96,11 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 // location runs here, its instance (the keys of the send side's lines,
 // see port.deliveryLog).
 func (r *Runner) messageLog(id, loc string) *slog.Logger {
-	// One With: each formats its attributes ahead, once per message.
-	if who, ok := r.locWho[loc]; ok {
-		return r.log.With("message_id", id, "receive_location", loc, "instance", who)
+	first := slog.String("message_id", id)
+	if shown, ok := r.locAttrs[loc]; ok {
+		return r.hide.lineLog(r.opts.Log.Handler(), first, shown)
 	}
-	return r.log.With("message_id", id, "receive_location", loc)
+	return r.hide.lineLog(r.opts.Log.Handler(), first, nil, slog.String("receive_location", loc))
 }
 
 // shared is component.ReceiveEnv.Shared and SendEnv.Shared: one value per
@@ -297,7 +298,8 @@ func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.M
 		// request with the same Idempotency-Key.
 		log.Info("message already stored from this source; acknowledging it again")
 	} else {
-		attrs := []any{"size", msg.Size, "file_name", msg.FileName}
+		attrs := make([]any, 0, 8+len(logAttrs)) // room for all: one allocation
+		attrs = append(attrs, "size", msg.Size, "file_name", msg.FileName)
 		if msg.Party != "" {
 			attrs = append(attrs, "party", msg.Party) // who signed it, for operators tracing a partner
 		}

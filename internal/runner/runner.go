@@ -153,9 +153,16 @@ type Runner struct {
 	// locWho names the instance each of this server's receive locations
 	// runs on, for the log lines about their messages (messageLog).
 	locWho map[string]string
+	// locAttrs are, by receive location, the attributes of messageLog's
+	// lines after the message's: the location and its instance, secrets
+	// (hide) replaced once.
+	locAttrs map[string][]slog.Attr
 	// copyBufs holds the buffers bodies flow through (*[]byte of
 	// copyBuffer): a delivery of a few KiB must not allocate 256 KiB.
 	copyBufs sync.Pool
+	// excepts holds the lists of deliveries in flight claims pass to the
+	// box (*[]int64, see claim).
+	excepts sync.Pool
 	// sharedVals are the resources components share (ReceiveEnv.Shared,
 	// SendEnv.Shared).
 	sharedMu   sync.Mutex
@@ -240,6 +247,7 @@ func New(opts Options) (*Runner, error) {
 		owner:      opts.Server,
 		ports:      map[string]*port{},
 		locWho:     map[string]string{},
+		locAttrs:   map[string][]slog.Attr{},
 		sharedVals: map[string]any{},
 		wake:       make(chan struct{}, opts.Workers),
 		deferrals:  make(slots, opts.MaxDeferredCommits),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -191,7 +192,7 @@ func (r *Runner) receipt(pt *port, d *msgbox.Delivery, rc *component.Receipt, ou
 		m.Receipts.WithLabelValues(d.Port, outcome).Inc()
 	}
 	kept := &msgbox.DeliveryReceipt{ContentType: rc.ContentType, Summary: rc.Summary, Data: rc.Data}
-	log := pt.deliveryLog(d, "delivery", d.ID)
+	log := pt.deliveryLog(d, slog.Int64("delivery", d.ID))
 	log.Info("receipt", "summary", rc.Summary)
 	if len(rc.Data) > msgbox.MaxReceiptSize {
 		// The box refuses it, and the outcome must still be recorded: its

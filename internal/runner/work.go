@@ -136,7 +136,7 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	for _, c := range batch {
 		d := c.d
 		pt := r.ports[d.Port]
-		log := pt.deliveryLog(d, "attempt", d.Attempts+1)
+		log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
 		var pending *component.Pending
 		var commit deferredCommit
 		outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
@@ -219,7 +219,7 @@ type attempted struct {
 // recordBatch records the outcomes of attempts in one FinishBatch and then
 // does for each what record does.
 func (r *Runner) recordBatch(ctx context.Context, attempts []attempted) {
-	finishing := attempts[:0:0]
+	finishing := make([]attempted, 0, len(attempts))
 	for _, a := range attempts {
 		if a.pending != nil {
 			r.awaitReceipt(ctx, a)
