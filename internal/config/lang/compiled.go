@@ -1,8 +1,6 @@
 package lang
 
 import (
-	"time"
-
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
@@ -85,20 +83,9 @@ func (f *compiledFilter) Match(m *message.Message) (bool, error) {
 	return evalFilter(f.ctx, f.expr, f.port, f.needs.value(m))
 }
 
-// messageValue is the message as the cty object filters and templates see.
-func messageValue(m *message.Message) cty.Value {
-	return Message{
-		ID:                  m.ID,
-		ReceiveLocation:     m.ReceiveLocation,
-		Party:               m.Party,
-		FileName:            m.FileName,
-		ContentType:         m.ContentType,
-		Size:                m.Size,
-		ReceivedAt:          m.ReceivedAt.UTC().Format(time.RFC3339),
-		Properties:          m.Properties,
-		SensitiveProperties: m.SensitiveProperties,
-	}.Value()
-}
+// messageValue is the message as the cty object filters and templates see:
+// the whole of it.
+func messageValue(m *message.Message) cty.Value { return messageNeeds{}.value(m) }
 
 // MayMatch evaluates the filter with the unknown parts of p unknown: cty
 // propagates them, and && and || short-circuit on known operands, so a

@@ -77,9 +77,6 @@ func staticKey(tr hcl.Traversal, i int) (string, bool) {
 // read has the value and marks Message.Value gives it, and the properties
 // map holds the keys read that m has, and its sensitive ones.
 func (n messageNeeds) value(m *message.Message) cty.Value {
-	if !n.partial {
-		return messageValue(m)
-	}
 	v := Message{
 		ID:                  m.ID,
 		ReceiveLocation:     m.ReceiveLocation,
@@ -87,23 +84,23 @@ func (n messageNeeds) value(m *message.Message) cty.Value {
 		FileName:            m.FileName,
 		ContentType:         m.ContentType,
 		Size:                m.Size,
+		Properties:          m.Properties,
 		SensitiveProperties: m.SensitiveProperties,
 	}
-	if n.attrs["received_at"] {
+	if !n.partial || n.attrs["received_at"] {
 		v.ReceivedAt = m.ReceivedAt.UTC().Format(time.RFC3339)
 	}
-	if n.attrs["properties"] {
-		v.Properties = m.Properties
-		if !n.allProps {
-			// The sensitive ones too, read or not: a map holding a
-			// sensitive value hides the details of an error of the
-			// expression that reads it (a missing key), as the
-			// whole message does.
-			v.Properties = make(map[string]string, len(n.props)+len(m.SensitiveProperties))
-			for _, k := range slices.Concat(n.props, m.SensitiveProperties) {
-				if p, ok := m.Properties[k]; ok {
-					v.Properties[k] = p
-				}
+	if !n.partial {
+		return v.Value()
+	}
+	if n.attrs["properties"] && !n.allProps {
+		// The sensitive ones too, read or not: a map holding a sensitive
+		// value hides the details of an error of the expression that
+		// reads it (a missing key), as the whole message does.
+		v.Properties = make(map[string]string, len(n.props)+len(m.SensitiveProperties))
+		for _, k := range slices.Concat(n.props, m.SensitiveProperties) {
+			if p, ok := m.Properties[k]; ok {
+				v.Properties[k] = p
 			}
 		}
 	}
