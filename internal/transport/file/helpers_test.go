@@ -1,6 +1,7 @@
 package file
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,4 +36,19 @@ func names(t *testing.T, dir string) []string {
 		ns = append(ns, e.Name())
 	}
 	return ns
+}
+
+// openSeen lists the input at path (its Lstat, as a listing sees it) and
+// opens it as the poller does.
+func openSeen(t *testing.T, path string) (inputFile, fs.FileInfo) {
+	t.Helper()
+	seen, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openNoFollow(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, seen
 }

@@ -111,14 +111,7 @@ func (c *countingFile) Read(p []byte) (int, error) {
 // saw it.
 func openListed(t *testing.T, path string) (*inputReader, *countingFile) {
 	t.Helper()
-	seen, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := openNoFollow(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, seen := openSeen(t, path)
 	cf := &countingFile{inputFile: f}
 	t.Cleanup(func() { cf.Close() })
 	return &inputReader{ctx: context.Background(), file: cf, seen: seen}, cf

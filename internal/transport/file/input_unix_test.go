@@ -325,14 +325,7 @@ func TestFileBodyLinkTo(t *testing.T) {
 	dir := t.TempDir()
 	open := func(t *testing.T, name string) (*inputReader, string) {
 		path := writeFile(t, dir, name, "payload")
-		seen, err := os.Lstat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := openNoFollow(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, seen := openSeen(t, path)
 		t.Cleanup(func() { f.Close() })
 		return &inputReader{ctx: context.Background(), file: f, seen: seen}, path
 	}

@@ -119,14 +119,7 @@ func TestFileBodyWriteToKernelCopy(t *testing.T) {
 		dir := t.TempDir()
 		payload := strings.Repeat("x", tc.size)
 		path := writeFile(t, dir, "in.dat", payload)
-		seen, err := os.Lstat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := openNoFollow(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, seen := openSeen(t, path)
 		r := &inputReader{ctx: context.Background(), file: f, seen: seen}
 		var dst copySourceRecorder
 		n, err := io.Copy(&dst, r)
