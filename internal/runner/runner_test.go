@@ -385,6 +385,35 @@ send_port "files" {
 	}
 }
 
+// suspendOne puts a.edi ("payload") in dir's input, runs once and returns
+// the runner, its box and the message, which must be suspended.
+func suspendOne(t *testing.T, dir string) (*runner.Runner, msgbox.Box, msgbox.Message) {
+	t.Helper()
+	put(t, dir, "a.edi", []byte("payload"))
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(t.Context())
+	if err != nil || sum.Suspended != 1 {
+		t.Fatalf("first run: %+v, %v; want 1 suspended", sum, err)
+	}
+	msgs, _ := box.List(t.Context(), msgbox.Filter{Status: msgbox.StatusSuspended})
+	if len(msgs) != 1 {
+		t.Fatalf("suspended messages: %d", len(msgs))
+	}
+	return r, box, msgs[0]
+}
+
+// resumeOne resumes message id, runs once and checks it was delivered.
+func resumeOne(t *testing.T, r *runner.Runner, box msgbox.Box, id string) {
+	t.Helper()
+	if err := box.Resume(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.RunOnce(t.Context())
+	if err != nil || sum.Delivered != 1 {
+		t.Fatalf("after resume: %+v, %v; want 1 delivered", sum, err)
+	}
+}
+
 // TestResumeAfterFix: a delivery suspended because the output directory is
 // missing is delivered after the directory is created and the message resumed.
 func TestResumeAfterFix(t *testing.T) {
@@ -397,28 +426,12 @@ send_port "files" {
   retry { attempts = 0 }
 }
 `, nil)
-	put(t, dir, "a.edi", []byte("payload"))
-	r, box := start(t, dir)
-	ctx := context.Background()
-	sum, err := r.RunOnce(ctx)
-	if err != nil || sum.Suspended != 1 {
-		t.Fatalf("first run: %+v, %v; want 1 suspended", sum, err)
-	}
-	msgs, _ := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
-	if len(msgs) != 1 {
-		t.Fatalf("suspended messages: %d", len(msgs))
-	}
+	r, box, msg := suspendOne(t, dir)
 	if err := os.Mkdir(filepath.Join(dir, "missing"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := box.Resume(ctx, msgs[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	sum, err = r.RunOnce(ctx)
-	if err != nil || sum.Delivered != 1 {
-		t.Fatalf("after resume: %+v, %v; want 1 delivered", sum, err)
-	}
-	got, err := os.ReadFile(filepath.Join(dir, "missing", msgs[0].ID))
+	resumeOne(t, r, box, msg.ID)
+	got, err := os.ReadFile(filepath.Join(dir, "missing", msg.ID))
 	if err != nil || string(got) != "payload" {
 		t.Fatalf("delivered file: %q, %v", got, err)
 	}
@@ -447,17 +460,7 @@ send_port "files" {
 	if err := os.WriteFile(final, []byte("someone else's"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	put(t, dir, "a.edi", []byte("payload"))
-	r, box := start(t, dir)
-	ctx := context.Background()
-	sum, err := r.RunOnce(ctx)
-	if err != nil || sum.Suspended != 1 {
-		t.Fatalf("first run: %+v, %v; want 1 suspended", sum, err)
-	}
-	msgs, _ := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
-	if len(msgs) != 1 {
-		t.Fatalf("suspended messages: %d", len(msgs))
-	}
+	r, box, msg := suspendOne(t, dir)
 	staged, _ := filepath.Glob(filepath.Join(out, ".bizpipe-*.staged"))
 	if len(staged) != 1 {
 		t.Fatalf("staged copies %q, want the suspended delivery's", staged)
@@ -465,13 +468,7 @@ send_port "files" {
 	if err := os.Remove(final); err != nil {
 		t.Fatal(err)
 	}
-	if err := box.Resume(ctx, msgs[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	sum, err = r.RunOnce(ctx)
-	if err != nil || sum.Delivered != 1 {
-		t.Fatalf("after resume: %+v, %v; want 1 delivered", sum, err)
-	}
+	resumeOne(t, r, box, msg.ID)
 	if got, err := os.ReadFile(final); err != nil || string(got) != "payload" {
 		t.Fatalf("delivered file: %q, %v", got, err)
 	}
