@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
@@ -52,11 +51,7 @@ func TestFileBatch(t *testing.T) {
 			if err := os.WriteFile(secret, []byte("key material"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { box.Close() })
+			box := newBox(t)
 			o := fileOpts(dir)
 			o.Concurrency = 64
 			f, _ := newTestFile(t, o, transporttest.BoxSink{Box: box})
@@ -173,11 +168,7 @@ func TestDefaultBatchBounds(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { box.Close() })
+			box := newBox(t)
 			o := fileOpts(dir)
 			o.Concurrency = tc.concurrency
 			sink := &sizedSink{BoxSink: transporttest.BoxSink{Box: box}}

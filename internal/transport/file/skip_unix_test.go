@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/testfs"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
@@ -164,11 +163,7 @@ func TestFileHardLinkedClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
+	box := newBox(t)
 	before, _, err := box.ReceiveRouted(context.Background(),
 		msgbox.Incoming{ReceiveLocation: "orders_in", FileName: "b.xml", SourceKey: "orders_in/" + claimKey(stored)},
 		strings.NewReader("stored before the crash"), nil)
