@@ -149,13 +149,6 @@ func (p *pausedBox) watch() {
 	p.mu.Unlock()
 }
 
-// TestPausePastLease: a process paused for longer than the lease while its
-// workers have deliveries in flight (finding 5 of issue 9: SIGSTOP with
-// --lease 5s) must not, once it runs again, have other workers of its own
-// take those deliveries over and redo them: every message reaches the HTTP
-// partner once and the output directory once, each delivery's one attempt
-// is recorded by the worker that made it, and nothing is suspended. The
-// leases expired, but nobody else took them, so their holders still hold
 // usePostgres returns a tune for startWith that gives the runner a
 // PostgreSQL box, on a database of its own, instead of SQLite.
 func usePostgres(t *testing.T) func(*runner.Options) {
@@ -173,10 +166,23 @@ func usePostgres(t *testing.T) func(*runner.Options) {
 // claims as SQLite's does.
 func TestHandoffPostgres(t *testing.T) { testHandoff(t, usePostgres(t)) }
 
+// TestPausePastLease: a process paused for longer than the lease while its
+// workers have deliveries in flight (finding 5 of issue 9: SIGSTOP with
+// --lease 5s) must not, once it runs again, have other workers of its own
+// take those deliveries over and redo them: every message reaches the HTTP
+// partner once and the output directory once, each delivery's one attempt
+// is recorded by the worker that made it, and nothing is suspended. The
+// leases expired, but nobody else took them, so their holders still hold
 // them. Both boxes: the claim's passing over work in flight is the box's.
 func TestPausePastLease(t *testing.T) {
 	const messages = 4
-	const lease = 200 * time.Millisecond
+	// Long enough that a claim slowed down by a loaded machine still
+	// ends within it: a claim that took longer would have passed over
+	// what was in flight when it started, and taken over, as it should,
+	// deliveries whose claims committed meanwhile and had expired (the
+	// box then records their holder's attempt as abandoned, and this
+	// test's one attempt per message fails: seen with 200 ms).
+	const lease = time.Second
 	boxes := []struct {
 		name string
 		open func(t *testing.T, dir string, opts *runner.Options)
