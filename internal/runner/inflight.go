@@ -310,26 +310,13 @@ type handedBatch struct {
 	claimedAt time.Time
 }
 
-// handedBatchSize is the most deliveries one handed batch holds: a whole
-// receive batch (msgbox.MaxBatch), which one worker takes through its
-// pipelines, one round of syncs per step of its file outputs and one
-// FinishBatch (see processBatch). Against the claims' batches of
-// claimBatch, measured on 2,000 messages of 4 KiB file to file: syncfs(2)
-// calls 456 -> 196, and run --once with signing and encryption 0.86x the
-// CPU, 1.2x the messages per second (scripts/bench-run.sh's setup,
-// alternated three times). Deliveries the queue has no room for are left
-// pending, and the other workers claim them in batches of claimBatch: the
-// cores stay busy.
-const handedBatchSize = msgbox.MaxBatch
-
 // maxHandedBatches bounds the batches handed over and not yet taken by a
-// worker: a receive hands over only while fewer wait (receives of several
-// locations at once may each add theirs). Beyond it the workers are busy,
-// so the receives leave what they route pending, to be claimed at the
-// workers' pace, rather than queue bodies in memory and leases that
-// nothing renews yet. Two: one for a worker to take while the next
-// receive batch is stored.
-const maxHandedBatches = 2
+// worker (one receive batch's worth): a receive hands over only while
+// fewer wait (receives of several locations at once may each add theirs).
+// Beyond it the workers are all busy, so the receives leave what they
+// route pending, to be claimed at the workers' pace, rather than queue
+// bodies in memory and leases that nothing renews yet.
+const maxHandedBatches = msgbox.MaxBatch / claimBatch
 
 // canHandOver reports whether a receive may claim what it routes for the
 // workers: whether the queue has room (maxHandedBatches).
@@ -342,22 +329,20 @@ func (r *Runner) canHandOver() bool {
 
 // handOver records the deliveries ds that a receive started at start
 // claimed as in flight (take), and queues them for the workers in batches
-// of at most handedBatchSize. It returns the number of batches queued.
-func (r *Runner) handOver(ctx context.Context, ds []*msgbox.Delivery, start time.Time) (batches int) {
+// of at most claimBatch, as claims would have taken them.
+func (r *Runner) handOver(ctx context.Context, ds []*msgbox.Delivery, start time.Time) {
 	if len(ds) == 0 {
-		return 0
+		return
 	}
 	cs := r.take(ctx, r.handoffOwner(), ds, start)
 	h := &r.handed
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for len(cs) > 0 {
-		n := min(handedBatchSize, len(cs))
+		n := min(claimBatch, len(cs))
 		h.batches = append(h.batches, handedBatch{cs[:n:n], start})
 		cs = cs[n:]
-		batches++
 	}
-	return batches
 }
 
 // nextHanded returns the oldest batch handOver queued, nil when none is.

@@ -280,9 +280,8 @@ func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msg
 			made += len(rt.ports)
 		}
 	}
-	// A worker per handed batch, and as many as the rest need to claim.
-	r.wakeWorkers(r.handOver(ctx, handed, start))
-	r.notify(made - len(handed))
+	r.handOver(ctx, handed, start)
+	r.notify(made)
 	return res
 }
 

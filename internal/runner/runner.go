@@ -618,12 +618,7 @@ func (r *Runner) countWaiting(ctx context.Context) (int, error) {
 // is done, without a token; a token nobody is waiting for stays in wake
 // and makes one claim later, perhaps for nothing: never a lost wakeup.
 func (r *Runner) notify(n int) {
-	r.wakeWorkers((n + claimBatch - 1) / claimBatch)
-}
-
-// wakeWorkers wakes up to n idle workers (see notify).
-func (r *Runner) wakeWorkers(n int) {
-	for range n {
+	for range (n + claimBatch - 1) / claimBatch {
 		select {
 		case r.wake <- struct{}{}:
 		default:
