@@ -28,6 +28,7 @@
 # find_inode_bit.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/engine-alone.sh
 N=${N:-2000}
 SHELL_N=${SHELL_N:-200}   # the shell loop is slow: time a sample, scale up
 RUNS=${RUNS:-3}           # run --once and the engine alone, alternated; medians reported
@@ -42,8 +43,7 @@ rm -rf "$work/qs/in"/* "$work/qs/out/fabrikam"/*
 # signing, no encryption), so what remains is receive, message box, routing
 # and durable delivery. Its CPU per message plus the ceiling's gives the most
 # run could reach with every core busy: the bound printed at the end.
-cp -r "$work/qs" "$work/qsp"
-perl -0pi -e 's/pipeline "sign_encrypt" \{.*?\n\}\n/pipeline "sign_encrypt" {\n}\n/s; s/^\s*encryption_certificate.*\n//m' "$work/qsp/bizpipe.hcl"
+engine_alone_config "$work/qs" "$work/qsp"
 
 # REF=<git revision> also builds that revision and alternates its engine
 # alone and run --once with this tree's, printing both medians and their
@@ -61,9 +61,8 @@ fi
 # "msgs/s cpu_seconds peak_rss_kib" and checks that all N were delivered.
 measure() {
   local dir=$1 bin=${2:-$work/bizpipe}
-  rm -rf "$dir/in"/* "$dir/out/fabrikam"/* "$work/data"
-  for i in $(seq -w 1 "$N"); do head -c 4096 /dev/urandom > "$dir/in/m$i.xml"; done
-  touch -d '1 minute ago' "$dir/in"/*.xml
+  rm -rf "$work/data"
+  fill_inputs "$dir" "$N"
   sync
   local start end
   start=$(date +%s.%N)

@@ -16,17 +16,15 @@
 #   BENCH_DIR=/mnt/bench scripts/wal-frames.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/engine-alone.sh
 N=${N:-2000}
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/wal-frames.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 for tool in strace sqlite3 perl; do command -v $tool >/dev/null || apt-get install -y -qq $tool >/dev/null; done
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
-cp -r examples/quickstart "$work/qsp"
-rm -rf "$work/qsp/in"/* "$work/qsp/out/fabrikam"/*
-perl -0pi -e 's/pipeline "sign_encrypt" \{.*?\n\}\n/pipeline "sign_encrypt" {\n}\n/s; s/^\s*encryption_certificate.*\n//m' "$work/qsp/bizpipe.hcl"
-for i in $(seq -w 1 "$N"); do head -c 4096 /dev/urandom > "$work/qsp/in/m$i.xml"; done
-touch -d '1 minute ago' "$work/qsp/in"/*.xml
+engine_alone_config examples/quickstart "$work/qsp"
+fill_inputs "$work/qsp" "$N"
 
 strace -f -y -s 24 -xx -e trace=pwrite64 -o "$work/trace" \
   "$work/bizpipe" run --once --data-dir "$work/data" "$work/qsp" >/dev/null 2>"$work/run.log"
