@@ -99,3 +99,24 @@ func TestHandedBatchWaitedPastLease(t *testing.T) {
 		t.Errorf("in flight: %d deliveries, the one taken over among them: %v; want only the one kept", n, dropped)
 	}
 }
+
+// TestHandedBatchAllTakenOver: a handed batch that kept none of its
+// deliveries (all taken over while it waited) is passed over for the next
+// one: a worker gets deliveries to attempt, or nothing when none is queued.
+func TestHandedBatchAllTakenOver(t *testing.T) {
+	const lease = 200 * time.Millisecond
+	r, box := handoffRunner(t, lease)
+	handOff(t, r, box, 1, lease)
+	r.handed.batches[0].claimedAt = time.Now().Add(-time.Hour) // as if every worker had been busy
+	time.Sleep(lease + 50*time.Millisecond)
+	if taken, err := box.ClaimBatch(t.Context(), "srv2/w0", []string{"p"}, time.Minute, 1, nil); err != nil || len(taken) != 1 {
+		t.Fatalf("another server's claim took %d, %v; want the expired delivery", len(taken), err)
+	}
+	handOff(t, r, box, 1, time.Minute)
+	if batch := r.nextHanded(t.Context()); len(batch) != 1 {
+		t.Fatalf("attempting %d deliveries, want the second batch's one", len(batch))
+	}
+	if batch := r.nextHanded(t.Context()); batch != nil {
+		t.Errorf("a batch of %d left, want none", len(batch))
+	}
+}

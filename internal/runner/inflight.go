@@ -345,25 +345,30 @@ func (r *Runner) handOver(ctx context.Context, ds []*msgbox.Delivery, start time
 	}
 }
 
-// nextHanded returns the oldest batch handOver queued, nil when none is.
-// A batch that waited half its lease or more (every worker was busy) is
-// confirmed first, as a slow claim is: its leases, which nothing renewed
-// while it waited, may have expired and been taken over (see stillHeld).
+// nextHanded returns the oldest batch handOver queued whose deliveries
+// are still held, nil when none is. A batch that waited half its lease or
+// more (every worker was busy) is confirmed first, as a slow claim is: its
+// leases, which nothing renewed while it waited, may have expired and been
+// taken over (see stillHeld); one that kept none is passed over.
 func (r *Runner) nextHanded(ctx context.Context) []claimed {
 	h := &r.handed
-	h.mu.Lock()
-	if len(h.batches) == 0 {
+	for {
+		h.mu.Lock()
+		if len(h.batches) == 0 {
+			h.mu.Unlock()
+			return nil
+		}
+		b := h.batches[0]
+		h.batches[0] = handedBatch{}
+		h.batches = h.batches[1:]
 		h.mu.Unlock()
-		return nil
+		if time.Since(b.claimedAt) < r.opts.Lease/2 {
+			return b.cs
+		}
+		if held := r.stillHeld(ctx, b.cs); len(held) > 0 {
+			return held
+		}
 	}
-	b := h.batches[0]
-	h.batches[0] = handedBatch{}
-	h.batches = h.batches[1:]
-	h.mu.Unlock()
-	if time.Since(b.claimedAt) < r.opts.Lease/2 {
-		return b.cs
-	}
-	return r.stillHeld(ctx, b.cs)
 }
 
 // stillHeld renews the lease of each of cs, which waited since their claim

@@ -126,12 +126,8 @@ func describeInstance(in *model.Instance) string {
 // line about a message carries (see Runner.messageLog for the receive
 // side), then more.
 func (pt *port) deliveryLog(d *msgbox.Delivery, more ...slog.Attr) *slog.Logger {
-	first := slog.String("message_id", d.MessageID)
-	if d.Port != pt.decl.Name { // never expected: lineAttrs would name another port
-		lead := []slog.Attr{slog.String("send_port", d.Port), slog.String("instance", pt.who)}
-		return pt.hide.lineLog(pt.inner, first, nil, append(lead, more...)...)
-	}
-	return pt.hide.lineLog(pt.inner, first, pt.lineAttrs, more...)
+	// d is one of pt's: every caller finds pt as r.ports[d.Port].
+	return pt.hide.lineLog(pt.inner, slog.String("message_id", d.MessageID), pt.lineAttrs, more...)
 }
 
 func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error) {

@@ -327,9 +327,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	// What the receive locations handed over after the workers stopped
 	// claiming is in flight too.
 	for batch := r.nextHanded(bg); batch != nil; batch = r.nextHanded(bg) {
-		if len(batch) > 0 {
-			r.processBatch(bg, batch)
-		}
+		r.processBatch(bg, batch)
 	}
 	// As at the end of a --once run: the summary says what is left to
 	// retry, which a stopped server does not deliver until it runs again.

@@ -39,9 +39,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 		// a claim that finds nothing mean there is nothing more to do.
 		received := closed(receiving)
 		if batch := r.nextHanded(workCtx); batch != nil {
-			if len(batch) > 0 {
-				r.processBatch(workCtx, batch)
-			}
+			r.processBatch(workCtx, batch)
 			continue
 		}
 		batch, took, err := r.claim(claimCtx, worker)
