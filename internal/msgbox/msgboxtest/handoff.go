@@ -123,11 +123,13 @@ func testReceiveHandoff(t *testing.T, b msgbox.Box) {
 	if bad[0].Err == nil {
 		t.Fatal("a handoff without an owner succeeded")
 	}
-	if l, err := b.List(ctx, msgbox.Filter{}); err == nil {
-		for _, m := range l {
-			if m.FileName == "bad.xml" {
-				t.Errorf("a refused handoff stored %s", m.ID)
-			}
+	l, err := b.List(ctx, msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range l {
+		if m.FileName == "bad.xml" {
+			t.Errorf("a refused handoff stored %s", m.ID)
 		}
 	}
 }

@@ -533,6 +533,7 @@ func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) 
 		at                             []time.Time
 	}
 	reasons := map[string]string{} // of the messages a delivery suspends
+	finished := map[string]bool{}  // the messages an outcome changes
 	var retrying []string          // ports to notify
 	for _, f := range fins {
 		r := rows[f.id]
@@ -569,6 +570,7 @@ func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) 
 		e.msgIDs, e.at, e.ports, e.states = append(e.msgIDs, r.msgID), append(e.at, now), append(e.ports, r.port), append(e.states, string(f.o.State))
 		e.details = append(e.details, msgbox.FinishedDetail(f.number, f.owner, f.o))
 		l.setState(f.id, f.o.State)
+		finished[r.msgID] = true
 	}
 	final := &pgx.Batch{}
 	if len(a.dIDs) == 0 {
@@ -600,7 +602,7 @@ func finishBatchTx(ctx context.Context, t *pipeTx, fins []*pgFin, errs []error) 
 	var changed, statuses []string
 	var rsn []*string
 	for _, id := range msgIDs {
-		if !slices.Contains(e.msgIDs, id) {
+		if !finished[id] {
 			continue
 		}
 		changed, statuses = append(changed, id), append(statuses, string(locked[id].derived()))

@@ -212,7 +212,7 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 			}
 			batch := &pgx.Batch{}
 			l.routed = true
-			queueRouting(batch, id, r, l.now, nil)
+			queueRouting(batch, id, r, l.now)
 			for _, p := range r.Ports {
 				l.deliveries = append(l.deliveries, deliveryRow{port: p, state: msgbox.DeliveryPending})
 			}
@@ -239,16 +239,10 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 // one pending delivery per port, due at now, with their history and the
 // notification of the ports; or, when there are none, the routing failure.
 // The caller stores the derived status.
-//
-// A handoff h (nil: none) claims the deliveries to its ports as claimTx
-// would right after, leased from now, in the same statements: it returns
-// them, their ids set once batch has run. Their ports are not notified:
-// the server that claimed them has them already.
-func queueRouting(batch *pgx.Batch, id string, r msgbox.Routing, now time.Time, h *msgbox.Handoff) []*msgbox.Delivery {
+func queueRouting(batch *pgx.Batch, id string, r msgbox.Routing, now time.Time) {
 	var rs routings
-	claimed := rs.add(id, r, "", now, h)
+	rs.add(id, r, "", now, nil)
 	rs.queue(batch)
-	return claimed
 }
 
 // routings gathers the routings of several unrouted messages (add), to be
@@ -273,8 +267,12 @@ type routings struct {
 }
 
 // add gathers the routing of message id as r says (see queueRouting),
-// storing status unless it is "", and returns what h (nil: none) claims,
-// their ids set once the batch queue queued has run.
+// storing status unless it is "".
+//
+// A handoff h (nil: none) claims the deliveries to its ports as claimTx
+// would right after, leased from now, in the same statements: add returns
+// them, their ids set once the batch queue queued has run. Their ports are
+// not notified: the server that claimed them has them already.
 func (rs *routings) add(id string, r msgbox.Routing, status msgbox.Status, now time.Time, h *msgbox.Handoff) []*msgbox.Delivery {
 	rs.ids = append(rs.ids, id)
 	rs.statuses = append(rs.statuses, string(status))

@@ -474,7 +474,7 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 // routeNew calls route for msg, which the transaction has just stored, and
 // adds to rs the writes that route it as Route does (queueRouting),
 // claiming per h (nil: nothing), and store its status; msg's Status and
-// Reason are set to match. It returns what h claims (see queueRouting).
+// Reason are set to match. It returns what h claims (see routings.add).
 func routeNew(rs *routings, msg *msgbox.Message, route msgbox.Router, now time.Time, h *msgbox.Handoff) ([]*msgbox.Delivery, error) {
 	r, err := msgbox.NewRouting(route(*msg))
 	if err != nil {

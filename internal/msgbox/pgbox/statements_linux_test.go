@@ -55,6 +55,15 @@ func (c *stmtCounter) take() (statements, roundTrips int) {
 	return statements, roundTrips
 }
 
+// openCounted opens a box on a new database, its statements counted by
+// counter, and returns them and the database's url.
+func openCounted(t *testing.T) (b *Box, counter *stmtCounter, url string) {
+	t.Helper()
+	url = pg.NewDatabase(t)
+	counter = &stmtCounter{}
+	return openURL(t, url, Options{tracer: counter}), counter, url
+}
+
 // TestReceiveBatchStatements: a full batch of new keyed messages, each
 // routed to two ports, is stored and routed in a constant number of
 // statements and three round trips, with or without a handoff claiming
@@ -62,9 +71,7 @@ func (c *stmtCounter) take() (statements, roundTrips int) {
 // each message ends stored and routed as said.
 func TestReceiveBatchStatements(t *testing.T) {
 	t.Parallel()
-	url := pg.NewDatabase(t)
-	counter := &stmtCounter{}
-	b := openURL(t, url, Options{tracer: counter})
+	b, counter, _ := openCounted(t)
 	ctx := t.Context()
 	h := &msgbox.Handoff{Owner: "srv1/receive", Ports: []string{"a"}, Lease: time.Minute}
 	for _, tc := range []struct {
@@ -130,9 +137,7 @@ func TestReceiveBatchStatements(t *testing.T) {
 // and attempt, the message's derived status, a suspension's reason.
 func TestFinishBatchStatements(t *testing.T) {
 	t.Parallel()
-	url := pg.NewDatabase(t)
-	counter := &stmtCounter{}
-	b := openURL(t, url, Options{tracer: counter})
+	b, counter, url := openCounted(t)
 	ctx := t.Context()
 	items := make([]msgbox.Receipt, msgbox.MaxBatch/2)
 	for i := range items {
