@@ -86,11 +86,7 @@ func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			}
 			c := g.rawPost(t, nil, len(body), body)
 			if tc.hangUp {
-				select {
-				case <-read:
-				case <-time.After(30 * time.Second): // a bound on the test
-					t.Fatal("the sink never got the whole body")
-				}
+				transporttest.Await(t, "the sink to get the whole body", read)
 				c.Close()
 				transporttest.WaitFor(t, "the message stored", func() bool { return len(g.stored(t)) == 1 })
 			} else {
@@ -167,11 +163,7 @@ func TestReceiveStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 			cancel()
 			stopped := make(chan struct{})
 			if tc.stop {
-				select {
-				case <-read:
-				case <-time.After(30 * time.Second): // a bound on the test
-					t.Fatal("the sink never got the whole body")
-				}
+				transporttest.Await(t, "the sink to get the whole body", read)
 				go func() {
 					defer close(stopped)
 					g.rc.Stop(grace)

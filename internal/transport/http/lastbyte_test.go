@@ -72,11 +72,7 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			body := transporttest.Pattern(7, tc.size)
 			c := rawConn(t, h.Addr().String(), header(len(body)), body)
 			if tc.hangUp {
-				select {
-				case <-read:
-				case <-time.After(30 * time.Second): // a bound on the test
-					t.Fatal("the sink never got the whole body")
-				}
+				transporttest.Await(t, "the sink to get the whole body", read)
 				c.Close()
 				transporttest.WaitFor(t, "the message stored", func() bool { return len(rec.All()) == 1 })
 			} else {
@@ -147,11 +143,7 @@ func TestHTTPStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 			c := rawConn(t, h.Addr().String(), header(len(body)), body)
 			stopped := make(chan error, 1)
 			if tc.stop {
-				select {
-				case <-read:
-				case <-time.After(30 * time.Second): // a bound on the test
-					t.Fatal("the sink never got the whole body")
-				}
+				transporttest.Await(t, "the sink to get the whole body", read)
 				go func() { stopped <- h.Shutdown(grace) }()
 			}
 			if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
