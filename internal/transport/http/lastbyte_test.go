@@ -96,10 +96,6 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 	}
 }
 
-// storeAborted starts the log line of a complete body whose store a stop
-// cancelled once its grace ran out.
-const storeAborted = "stopping: storing a received message cancelled"
-
 // TestHTTPStoreCancelledByStopIsNotABoxFailure: when a stop's grace runs
 // out while a body that arrived whole is being stored, the store is
 // cancelled and the client answered 503 with Retry-After; the log says it
@@ -170,7 +166,7 @@ func TestHTTPStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 				t.Errorf("%d messages stored, want none", n)
 			}
 			if tc.stop {
-				for _, w := range []string{storeAborted, "stopping: messages being stored cancelled"} {
+				for _, w := range []string{transporttest.StoreAborted, transporttest.StoresAborted} {
 					if n := lr.Count(slog.LevelWarn, w); n != 1 {
 						t.Errorf("%d warnings %q, want 1", n, w)
 					}
@@ -182,8 +178,8 @@ func TestHTTPStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 				if n := lr.Count(slog.LevelError, "storing a received message failed"); n != 1 {
 					t.Errorf("%d errors %q, want 1", n, "storing a received message failed")
 				}
-				if n := lr.CountAny(storeAborted); n != 0 {
-					t.Errorf("%d log lines %q, want none", n, storeAborted)
+				if n := lr.CountAny(transporttest.StoreAborted); n != 0 {
+					t.Errorf("%d log lines %q, want none", n, transporttest.StoreAborted)
 				}
 			}
 		})
