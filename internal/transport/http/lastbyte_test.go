@@ -36,6 +36,9 @@ func slowStore(rec *transporttest.Recorder, hold time.Duration, read chan<- stru
 	})
 }
 
+// boxFailed is the log line of a message the box failed to store.
+const boxFailed = "storing a received message failed"
+
 // TestHTTPBodyCompleteBeforeRequestTimeoutIsStored: a body that arrived
 // whole within request_timeout is stored and answered 202 even when
 // storing it runs past request_timeout (the write timeout leaves a minute
@@ -84,7 +87,7 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			if got := rec.All(); len(got) != 1 || !bytes.Equal(got[0].Body, body) {
 				t.Errorf("%d messages stored, want the one sent", len(got))
 			}
-			for _, w := range []string{"storing a received message failed", "request_timeout", "stalled"} {
+			for _, w := range []string{boxFailed, "request_timeout", "stalled"} {
 				if n := lr.CountAny(w); n != 0 {
 					t.Errorf("%d log lines %q, want none", n, w)
 				}
@@ -175,8 +178,8 @@ func TestHTTPStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 					t.Errorf("%d errors logged, want none", n)
 				}
 			} else {
-				if n := lr.Count(slog.LevelError, "storing a received message failed"); n != 1 {
-					t.Errorf("%d errors %q, want 1", n, "storing a received message failed")
+				if n := lr.Count(slog.LevelError, boxFailed); n != 1 {
+					t.Errorf("%d errors %q, want 1", n, boxFailed)
 				}
 				if n := lr.CountAny(transporttest.StoreAborted); n != 0 {
 					t.Errorf("%d log lines %q, want none", n, transporttest.StoreAborted)
