@@ -175,19 +175,7 @@ func TestRunHostPrivateStores(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runBizpipeAs(t, as, base, bin, tc.env, tc.args...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
-			}
-			for _, want := range tc.want {
-				if !strings.Contains(stderr, want) {
-					t.Errorf("stderr lacks %q:\n%s", want, stderr)
-				}
-			}
-			for _, unwanted := range tc.unwanted {
-				if strings.Contains(stdout+stderr, unwanted) {
-					t.Errorf("prints %q:\nstdout:\n%s\nstderr:\n%s", unwanted, stdout, stderr)
-				}
-			}
+			checkRun(t, code, stdout, stderr, tc.code, "stderr", tc.want, tc.unwanted)
 			if !tc.delivers {
 				if _, err := os.Stat(filepath.Join(base, "in", "order-1001.xml")); err != nil {
 					t.Errorf("a run that did not start touched the input: %v", err)
@@ -275,20 +263,32 @@ func TestValidateHostPrivateStores(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runBizpipeAs(t, as, base, bin, sendPassword, tc.args...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
-			}
-			for _, want := range tc.want {
-				if !strings.Contains(stdout, want) {
-					t.Errorf("stdout lacks %q:\n%s", want, stdout)
-				}
-			}
-			for _, unwanted := range tc.unwanted {
-				if strings.Contains(stdout+stderr, unwanted) {
-					t.Errorf("prints %q:\nstdout:\n%s\nstderr:\n%s", unwanted, stdout, stderr)
-				}
-			}
+			checkRun(t, code, stdout, stderr, tc.code, "stdout", tc.want, tc.unwanted)
 		})
+	}
+}
+
+// checkRun fails t unless a run exited wantCode (fatally), the output
+// named by in, "stdout" or "stderr", holds each of want, and neither
+// output holds any of unwanted.
+func checkRun(t *testing.T, code int, stdout, stderr string, wantCode int, in string, want, unwanted []string) {
+	t.Helper()
+	if code != wantCode {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, wantCode, stdout, stderr)
+	}
+	out := stdout
+	if in == "stderr" {
+		out = stderr
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s lacks %q:\n%s", in, w, out)
+		}
+	}
+	for _, u := range unwanted {
+		if strings.Contains(stdout+stderr, u) {
+			t.Errorf("prints %q:\nstdout:\n%s\nstderr:\n%s", u, stdout, stderr)
+		}
 	}
 }
 

@@ -86,11 +86,7 @@ func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			}
 			c := g.rawPost(t, nil, len(body), body)
 			if tc.hangUp {
-				select {
-				case <-read:
-				case <-time.After(30 * time.Second): // a bound on the test
-					t.Fatal("the sink never got the whole body")
-				}
+				transporttest.Await(t, "the sink to get the whole body", read)
 				c.Close()
 				transporttest.WaitFor(t, "the message stored", func() bool { return len(g.stored(t)) == 1 })
 			} else {
@@ -128,10 +124,6 @@ func (failingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body 
 	return component.Published{}, errors.New("disk I/O error")
 }
 
-// storeAborted starts the log line of a message whose store a stop
-// cancelled once its grace ran out.
-const storeAborted = "stopping: storing a received message cancelled"
-
 // TestReceiveStoreCancelledByStopIsNotABoxFailure: when a stop's grace
 // runs out while an AS2 message that arrived whole is being stored, the
 // store is cancelled, nothing is stored, and the sender is answered 503
@@ -167,11 +159,7 @@ func TestReceiveStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 			cancel()
 			stopped := make(chan struct{})
 			if tc.stop {
-				select {
-				case <-read:
-				case <-time.After(30 * time.Second): // a bound on the test
-					t.Fatal("the sink never got the whole body")
-				}
+				transporttest.Await(t, "the sink to get the whole body", read)
 				go func() {
 					defer close(stopped)
 					g.rc.Stop(grace)
@@ -188,7 +176,7 @@ func TestReceiveStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 				t.Errorf("%d messages stored, want none", n)
 			}
 			if tc.stop {
-				for _, w := range []string{storeAborted, "stopping: messages being stored cancelled"} {
+				for _, w := range []string{transporttest.StoreAborted, transporttest.StoresAborted} {
 					if n := lr.Count(slog.LevelWarn, w); n != 1 {
 						t.Errorf("%d warnings %q, want 1", n, w)
 					}
@@ -200,8 +188,8 @@ func TestReceiveStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 				if n := lr.Count(slog.LevelError, boxFailed); n != 1 {
 					t.Errorf("%d errors %q, want 1", n, boxFailed)
 				}
-				if n := lr.CountAny(storeAborted); n != 0 {
-					t.Errorf("%d log lines %q, want none", n, storeAborted)
+				if n := lr.CountAny(transporttest.StoreAborted); n != 0 {
+					t.Errorf("%d log lines %q, want none", n, transporttest.StoreAborted)
 				}
 			}
 		})

@@ -36,6 +36,9 @@ func slowStore(rec *transporttest.Recorder, hold time.Duration, read chan<- stru
 	})
 }
 
+// boxFailed is the log line of a message the box failed to store.
+const boxFailed = "storing a received message failed"
+
 // TestHTTPBodyCompleteBeforeRequestTimeoutIsStored: a body that arrived
 // whole within request_timeout is stored and answered 202 even when
 // storing it runs past request_timeout (the write timeout leaves a minute
@@ -72,11 +75,7 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			body := transporttest.Pattern(7, tc.size)
 			c := rawConn(t, h.Addr().String(), header(len(body)), body)
 			if tc.hangUp {
-				select {
-				case <-read:
-				case <-time.After(30 * time.Second): // a bound on the test
-					t.Fatal("the sink never got the whole body")
-				}
+				transporttest.Await(t, "the sink to get the whole body", read)
 				c.Close()
 				transporttest.WaitFor(t, "the message stored", func() bool { return len(rec.All()) == 1 })
 			} else {
@@ -88,7 +87,7 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 			if got := rec.All(); len(got) != 1 || !bytes.Equal(got[0].Body, body) {
 				t.Errorf("%d messages stored, want the one sent", len(got))
 			}
-			for _, w := range []string{"storing a received message failed", "request_timeout", "stalled"} {
+			for _, w := range []string{boxFailed, "request_timeout", "stalled"} {
 				if n := lr.CountAny(w); n != 0 {
 					t.Errorf("%d log lines %q, want none", n, w)
 				}
@@ -99,10 +98,6 @@ func TestHTTPBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 		})
 	}
 }
-
-// storeAborted starts the log line of a complete body whose store a stop
-// cancelled once its grace ran out.
-const storeAborted = "stopping: storing a received message cancelled"
 
 // TestHTTPStoreCancelledByStopIsNotABoxFailure: when a stop's grace runs
 // out while a body that arrived whole is being stored, the store is
@@ -147,11 +142,7 @@ func TestHTTPStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 			c := rawConn(t, h.Addr().String(), header(len(body)), body)
 			stopped := make(chan error, 1)
 			if tc.stop {
-				select {
-				case <-read:
-				case <-time.After(30 * time.Second): // a bound on the test
-					t.Fatal("the sink never got the whole body")
-				}
+				transporttest.Await(t, "the sink to get the whole body", read)
 				go func() { stopped <- h.Shutdown(grace) }()
 			}
 			if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
@@ -178,7 +169,7 @@ func TestHTTPStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 				t.Errorf("%d messages stored, want none", n)
 			}
 			if tc.stop {
-				for _, w := range []string{storeAborted, "stopping: messages being stored cancelled"} {
+				for _, w := range []string{transporttest.StoreAborted, transporttest.StoresAborted} {
 					if n := lr.Count(slog.LevelWarn, w); n != 1 {
 						t.Errorf("%d warnings %q, want 1", n, w)
 					}
@@ -187,11 +178,11 @@ func TestHTTPStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 					t.Errorf("%d errors logged, want none", n)
 				}
 			} else {
-				if n := lr.Count(slog.LevelError, "storing a received message failed"); n != 1 {
-					t.Errorf("%d errors %q, want 1", n, "storing a received message failed")
+				if n := lr.Count(slog.LevelError, boxFailed); n != 1 {
+					t.Errorf("%d errors %q, want 1", n, boxFailed)
 				}
-				if n := lr.CountAny(storeAborted); n != 0 {
-					t.Errorf("%d log lines %q, want none", n, storeAborted)
+				if n := lr.CountAny(transporttest.StoreAborted); n != 0 {
+					t.Errorf("%d log lines %q, want none", n, transporttest.StoreAborted)
 				}
 			}
 		})

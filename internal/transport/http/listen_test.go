@@ -232,7 +232,7 @@ func TestHTTPSinkErrorIs503WithoutInternals(t *testing.T) {
 	if resp.Header.Get(MessageIDHeader) != "" {
 		t.Error("message id on a failure")
 	}
-	if attrs, ok := lr.Find("storing a received message failed"); !ok || !strings.Contains(attrs["error"], "disk I/O") {
+	if attrs, ok := lr.Find(boxFailed); !ok || !strings.Contains(attrs["error"], "disk I/O") {
 		t.Errorf("error not logged: %v", attrs)
 	}
 }

@@ -226,6 +226,25 @@ func WaitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// Log texts of the HTTP listener, which serves AS2 too, that the tests of
+// both look for: the start of the warning for a complete body whose store
+// a stop cancelled once its grace ran out, and of the stop's own warning.
+const (
+	StoreAborted  = "stopping: storing a received message cancelled"
+	StoresAborted = "stopping: messages being stored cancelled"
+)
+
+// Await waits for a signal on ch, failing the test after 30 seconds: a
+// bound on the test, not a time under test.
+func Await(t *testing.T, what string, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
 // BoxSink is a sink storing into a real message box, unrouted, one by one
 // or in batches.
 type BoxSink struct{ Box msgbox.Box }
