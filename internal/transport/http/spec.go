@@ -105,10 +105,9 @@ func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
 const uploadsKey = "http.uploads"
 
 // SharedBudget is the Budget of the uploads in flight that every receive
-// location over HTTP of env's run shares (this transport's and AS2's):
-// one bound on what they hold in memory
-// together, whichever gets the flood. A new Budget, this location's
-// alone, when env shares nothing.
+// location over HTTP of env's run shares (this transport's and AS2's): one
+// bound on what they hold in memory together, whichever gets the flood. A
+// new Budget, this location's alone, when env shares nothing.
 func SharedBudget(env *component.ReceiveEnv) *Budget {
 	if env.Shared == nil {
 		return NewBudget(DefaultInFlightBytes)
