@@ -69,6 +69,20 @@ func TestHandOverBounded(t *testing.T) {
 	}
 }
 
+// takeOneOver makes the first handed batch one that waited while every
+// worker was busy, lets its leases expire, and has another server's claim
+// take one of its deliveries over, which it returns.
+func takeOneOver(t *testing.T, r *Runner, box *sqlitebox.Box, lease time.Duration) *msgbox.Delivery {
+	t.Helper()
+	r.handed.batches[0].claimedAt = time.Now().Add(-time.Hour)
+	time.Sleep(lease + 50*time.Millisecond)
+	taken, err := box.ClaimBatch(t.Context(), "srv2/w0", []string{"p"}, time.Minute, 1, nil)
+	if err != nil || len(taken) != 1 {
+		t.Fatalf("another server's claim took %d, %v; want one expired delivery", len(taken), err)
+	}
+	return taken[0]
+}
+
 // TestHandedBatchWaitedPastLease: a handed batch that waited half its
 // lease or more is confirmed before it is attempted: a delivery whose
 // lease expired and was taken over meanwhile is dropped (no longer in
@@ -77,22 +91,17 @@ func TestHandedBatchWaitedPastLease(t *testing.T) {
 	const lease = 200 * time.Millisecond
 	r, box := handoffRunner(t, lease)
 	handOff(t, r, box, 2, lease)
-	r.handed.batches[0].claimedAt = time.Now().Add(-time.Hour) // as if every worker had been busy
-	time.Sleep(lease + 50*time.Millisecond)
-	taken, err := box.ClaimBatch(t.Context(), "srv2/w0", []string{"p"}, time.Minute, 1, nil)
-	if err != nil || len(taken) != 1 {
-		t.Fatalf("another server's claim took %d, %v; want one expired delivery", len(taken), err)
-	}
+	taken := takeOneOver(t, r, box, lease)
 	batch := r.nextHanded(t.Context())
-	if len(batch) != 1 || batch[0].d.ID == taken[0].ID {
-		t.Fatalf("attempting %d deliveries (%v), want only the one not taken over (not %d)", len(batch), batch, taken[0].ID)
+	if len(batch) != 1 || batch[0].d.ID == taken.ID {
+		t.Fatalf("attempting %d deliveries (%v), want only the one not taken over (not %d)", len(batch), batch, taken.ID)
 	}
 	if d, err := box.Get(t.Context(), batch[0].d.MessageID); err != nil || d.Deliveries[0].LeaseOwner != "srv1/receive" ||
 		!d.Deliveries[0].LeaseUntil.After(time.Now()) {
 		t.Errorf("the delivery kept is %+v (%v), want its lease renewed for srv1/receive", d.Deliveries, err)
 	}
 	r.inFlight.mu.Lock()
-	_, dropped := r.inFlight.flights[taken[0].ID]
+	_, dropped := r.inFlight.flights[taken.ID]
 	n := len(r.inFlight.flights)
 	r.inFlight.mu.Unlock()
 	if dropped || n != 1 {
@@ -107,11 +116,7 @@ func TestHandedBatchAllTakenOver(t *testing.T) {
 	const lease = 200 * time.Millisecond
 	r, box := handoffRunner(t, lease)
 	handOff(t, r, box, 1, lease)
-	r.handed.batches[0].claimedAt = time.Now().Add(-time.Hour) // as if every worker had been busy
-	time.Sleep(lease + 50*time.Millisecond)
-	if taken, err := box.ClaimBatch(t.Context(), "srv2/w0", []string{"p"}, time.Minute, 1, nil); err != nil || len(taken) != 1 {
-		t.Fatalf("another server's claim took %d, %v; want the expired delivery", len(taken), err)
-	}
+	takeOneOver(t, r, box, lease)
 	handOff(t, r, box, 1, time.Minute)
 	if batch := r.nextHanded(t.Context()); len(batch) != 1 {
 		t.Fatalf("attempting %d deliveries, want the second batch's one", len(batch))
