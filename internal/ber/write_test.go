@@ -3,6 +3,7 @@ package ber
 import (
 	"bytes"
 	"encoding/asn1"
+	"slices"
 	"testing"
 )
 
@@ -30,33 +31,44 @@ func TestChunkWriter(t *testing.T) {
 		for i := range data {
 			data[i] = byte(i * 7)
 		}
-		var out bytes.Buffer
-		c := NewChunkWriter(&out, size)
-		for i := 0; i < len(data); i += 5 {
-			if _, err := c.Write(data[i:min(i+5, len(data))]); err != nil {
+		// Small writes, and one write of everything: the buffer grows
+		// with what is written, the chunks are the same.
+		for _, step := range []int{5, len(data)} {
+			var out bytes.Buffer
+			c := NewChunkWriter(&out, size)
+			for i := 0; i < len(data); i += step {
+				if _, err := c.Write(data[i:min(i+step, len(data))]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.Flush(); err != nil {
 				t.Fatal(err)
 			}
-		}
-		if err := c.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		// Read the chunks back with encoding/asn1.
-		var got []byte
-		rest := out.Bytes()
-		for len(rest) > 0 {
-			var chunk []byte
-			var err error
-			rest, err = asn1.Unmarshal(rest, &chunk)
-			if err != nil {
-				t.Fatalf("size %d: %v", size, err)
+			// Read the chunks back with encoding/asn1: each of size
+			// octets, and the rest in a last, shorter one.
+			var want []int
+			for left := len(data); left > 0; left -= size {
+				want = append(want, min(left, size))
 			}
-			if len(chunk) > size || len(chunk) == 0 {
-				t.Fatalf("size %d: chunk of %d octets", size, len(chunk))
+			var got []byte
+			var lens []int
+			rest := out.Bytes()
+			for len(rest) > 0 {
+				var chunk []byte
+				var err error
+				rest, err = asn1.Unmarshal(rest, &chunk)
+				if err != nil {
+					t.Fatalf("size %d: %v", size, err)
+				}
+				got = append(got, chunk...)
+				lens = append(lens, len(chunk))
 			}
-			got = append(got, chunk...)
-		}
-		if !bytes.Equal(got, data) {
-			t.Fatalf("size %d: content differs", size)
+			if !slices.Equal(lens, want) {
+				t.Fatalf("size %d, writes of %d: chunks of %v octets, want %v", size, step, lens, want)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatalf("size %d, writes of %d: content differs", size, step)
+			}
 		}
 	}
 }

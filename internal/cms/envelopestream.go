@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/bizpipe/bizpipe/internal/ber"
+	"github.com/bizpipe/bizpipe/internal/grow"
 )
 
 // Envelope is one message being enveloped as a stream: the key, IV or
@@ -87,8 +88,7 @@ func (e *Envelope) Wrap(dst io.Writer) io.WriteCloser {
 		return &envelopeWriter{err: errors.New("envelope: Wrap called twice (an Envelope is one message)")}
 	}
 	e.used = true
-	w := &envelopeWriter{dst: dst, header: e.header, chunks: ber.NewChunkWriter(dst, ber.DefaultChunk),
-		buf: make([]byte, 0, ber.DefaultChunk)}
+	w := &envelopeWriter{dst: dst, header: e.header, chunks: ber.NewChunkWriter(dst, ber.DefaultChunk)}
 	if e.spec.gcm {
 		w.gcm = newGCMStream(e.block, e.nonce)
 	} else {
@@ -103,7 +103,7 @@ type envelopeWriter struct {
 	chunks *ber.ChunkWriter
 	cbc    cipher.BlockMode
 	gcm    *gcmStream
-	buf    []byte // CBC: the pending partial block; work space
+	buf    []byte // CBC: the pending partial block; work space, up to ber.DefaultChunk
 	err    error
 	closed bool
 }
@@ -145,6 +145,7 @@ func (w *envelopeWriter) Write(p []byte) (int, error) {
 
 func (w *envelopeWriter) writeGCM(p []byte) error {
 	for len(p) > 0 {
+		w.buf = grow.Room(w.buf[:0], len(p), ber.DefaultChunk)
 		k := min(len(p), cap(w.buf))
 		out := w.buf[:k]
 		if err := w.gcm.encrypt(out, p[:k]); err != nil {
@@ -162,6 +163,7 @@ func (w *envelopeWriter) writeGCM(p []byte) error {
 func (w *envelopeWriter) writeCBC(p []byte) error {
 	bs := w.cbc.BlockSize()
 	for len(p) > 0 {
+		w.buf = grow.Room(w.buf, len(p), ber.DefaultChunk)
 		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
 		w.buf = w.buf[:len(w.buf)+k]
 		p = p[k:]
@@ -212,6 +214,7 @@ func (w *envelopeWriter) finish() error {
 		// PKCS #7 padding: 1..bs octets, so that there is always a last block.
 		bs := w.cbc.BlockSize()
 		n := len(w.buf)
+		w.buf = grow.Room(w.buf, bs, ber.DefaultChunk) // nothing written: nil
 		last := w.buf[:bs]
 		for i := n; i < bs; i++ {
 			last[i] = byte(bs - n)

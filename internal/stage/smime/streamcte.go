@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/bizpipe/bizpipe/internal/b64"
+	"github.com/bizpipe/bizpipe/internal/grow"
 )
 
 // Streaming forms of the transfer encodings and of text canonicalisation.
@@ -17,12 +18,14 @@ type base64Writer struct {
 	next io.WriteCloser
 	line [b64.LineBytes]byte // a partial line
 	n    int
-	out  []byte
+	out  []byte // whole lines, up to base64Buf octets
 }
 
+// base64Buf is the most a base64Writer buffers: whole lines.
+const base64Buf = streamBuf / (b64.LineChars + 2) * (b64.LineChars + 2)
+
 func newBase64Writer(next io.WriteCloser) *base64Writer {
-	const lines = streamBuf / (b64.LineChars + 2)
-	return &base64Writer{next: next, out: make([]byte, 0, lines*(b64.LineChars+2))}
+	return &base64Writer{next: next}
 }
 
 func (w *base64Writer) Write(p []byte) (int, error) {
@@ -34,10 +37,14 @@ func (w *base64Writer) Write(p []byte) (int, error) {
 		if w.n < b64.LineBytes {
 			return total, nil
 		}
+		if err := w.lineRoom(); err != nil {
+			return 0, err
+		}
 		w.out = b64.AppendLines(w.out, w.line[:])
 		w.n = 0
 	}
 	for len(p) >= b64.LineBytes {
+		w.out = grow.Room(w.out, len(p)/b64.LineBytes*(b64.LineChars+2), base64Buf)
 		room := (cap(w.out) - len(w.out)) / (b64.LineChars + 2)
 		if room == 0 {
 			if err := w.flush(); err != nil {
@@ -62,9 +69,24 @@ func (w *base64Writer) flush() error {
 	return err
 }
 
+// lineRoom makes room in out for one more line, writing out first if it
+// is full.
+func (w *base64Writer) lineRoom() error {
+	w.out = grow.Room(w.out, b64.LineChars+2, base64Buf)
+	if cap(w.out)-len(w.out) < b64.LineChars+2 {
+		return w.flush()
+	}
+	return nil
+}
+
 func (w *base64Writer) Close() error {
-	w.out = b64.AppendLines(w.out, w.line[:w.n])
-	w.n = 0
+	if w.n > 0 {
+		if err := w.lineRoom(); err != nil {
+			return err
+		}
+		w.out = b64.AppendLines(w.out, w.line[:w.n])
+		w.n = 0
+	}
 	if err := w.flush(); err != nil {
 		return err
 	}
@@ -81,7 +103,7 @@ type canonWriter struct {
 }
 
 func newCanonWriter(next io.WriteCloser) *canonWriter {
-	return &canonWriter{next: next, out: make([]byte, 0, streamBuf)}
+	return &canonWriter{next: next}
 }
 
 func (w *canonWriter) Write(p []byte) (int, error) {
@@ -96,6 +118,7 @@ func (w *canonWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			i = len(p)
 		}
+		w.out = grow.Room(w.out, i+2, streamBuf)
 		room := cap(w.out) - len(w.out) - 2
 		if room <= 0 {
 			if err := w.flush(); err != nil {
