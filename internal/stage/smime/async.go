@@ -9,14 +9,17 @@ import (
 // transfer encoding, and the transport's writes) in a goroutine of their
 // own, a few chunks behind the layers above (the signature and the
 // content's transfer encoding), so that a large message uses two cores:
-// both halves cost about as much. A message smaller than one chunk never
-// starts the goroutine: it is written through at Close.
+// both halves cost about as much. The first chunk's worth is written
+// through, in the caller's goroutine, as it comes: a message smaller than
+// one chunk (the common case) never starts the goroutine nor needs a
+// buffer.
 //
 // Close (or abort, after a failure above) must be called: it ends the
 // goroutine.
 type asyncWriter struct {
 	next io.WriteCloser
 
+	through int         // octets written through, up to asyncChunk
 	cur     []byte      // the chunk being filled
 	ch      chan []byte // filled chunks, to the goroutine
 	free    chan []byte // chunks the goroutine is done with
@@ -30,9 +33,8 @@ type asyncWriter struct {
 }
 
 const (
-	asyncFirstChunk = 4 << 10
-	asyncChunk      = 256 << 10
-	asyncDepth      = 4 // chunks in flight: about 1 MiB
+	asyncChunk = 256 << 10
+	asyncDepth = 4 // chunks in flight: about 1 MiB
 )
 
 func newAsyncWriter(next io.WriteCloser) *asyncWriter {
@@ -47,18 +49,24 @@ func (a *asyncWriter) failed() error {
 
 func (a *asyncWriter) Write(p []byte) (int, error) {
 	n := 0
+	if a.through < asyncChunk && len(p) > 0 {
+		k := min(len(p), asyncChunk-a.through)
+		k, err := a.next.Write(p[:k])
+		a.through += k
+		if err != nil {
+			a.mu.Lock()
+			a.err = err // Close reports it, and does not close next
+			a.mu.Unlock()
+			return k, err
+		}
+		p, n = p[k:], k
+	}
 	for len(p) > 0 {
 		if err := a.failed(); err != nil {
 			return n, err
 		}
 		if a.cur == nil {
 			a.cur = a.chunk()
-		}
-		if len(a.cur) == cap(a.cur) && cap(a.cur) < asyncChunk {
-			// The first chunk grows as the message does: a small
-			// message (the common case) costs a small buffer, not a
-			// chunk to allocate and clear.
-			a.cur = append(make([]byte, 0, min(2*cap(a.cur), asyncChunk)), a.cur...)
 		}
 		k := copy(a.cur[len(a.cur):cap(a.cur)], p)
 		a.cur = a.cur[:len(a.cur)+k]
@@ -70,15 +78,10 @@ func (a *asyncWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// chunk returns an empty chunk: the first one small (it grows, see
-// Write), new ones while fewer than asyncDepth+1 exist, else one the
-// goroutine is done with.
+// chunk returns an empty chunk: a new one while fewer than asyncDepth+1
+// exist, else one the goroutine is done with.
 func (a *asyncWriter) chunk() []byte {
-	switch {
-	case a.made == 0:
-		a.made++
-		return make([]byte, 0, asyncFirstChunk)
-	case a.made <= asyncDepth:
+	if a.made <= asyncDepth {
 		a.made++
 		return make([]byte, 0, asyncChunk)
 	}
@@ -129,12 +132,7 @@ func (a *asyncWriter) end() {
 // Close writes what remains, waits for the goroutine, then closes next.
 func (a *asyncWriter) Close() error {
 	if !a.ended && len(a.cur) > 0 {
-		if a.started {
-			a.send()
-		} else if _, err := a.next.Write(a.cur); err != nil {
-			a.end()
-			return err
-		}
+		a.send()
 	}
 	a.end()
 	if err := a.failed(); err != nil {

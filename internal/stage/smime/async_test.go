@@ -72,6 +72,16 @@ func TestAsyncWriter(t *testing.T) {
 			t.Fatalf("error %v, next closed %v; want the error, next not closed", err, next.closed)
 		}
 	})
+	t.Run("error below, written through", func(t *testing.T) {
+		next := &bufCloser{failAt: 100}
+		a := newAsyncWriter(next)
+		if _, err := a.Write(make([]byte, 4095)); err == nil {
+			t.Fatal("Write: no error")
+		}
+		if err := a.Close(); err == nil || next.closed {
+			t.Fatalf("Close: error %v, next closed %v; want the error, next not closed", err, next.closed)
+		}
+	})
 	t.Run("abort", func(t *testing.T) {
 		a := newAsyncWriter(&bufCloser{})
 		if _, err := a.Write(make([]byte, 3*asyncChunk)); err != nil {
