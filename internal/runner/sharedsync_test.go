@@ -26,11 +26,15 @@ import (
 // commits the runner holds back.
 type ledger struct {
 	shareMax int
+	// failOnce: Written fails the first attempt of a message so named.
+	failOnce string
 	mu       sync.Mutex
 	events   []string
-	got      map[string][]byte
-	held     int
-	maxHeld  int
+	// firsts: per message name, each attempt's Delivery.First, in order.
+	firsts  map[string][]bool
+	got     map[string][]byte
+	held    int
+	maxHeld int
 }
 
 func (l *ledger) spec() *component.Spec {
@@ -56,12 +60,21 @@ func (c ledgerConfig) NewSender(*component.SendEnv) (component.Sender, error) {
 }
 
 func (c ledgerConfig) Begin(_ context.Context, d *component.Delivery, _ component.Header) (component.Attempt, error) {
-	return &ledgerAttempt{l: c.l, name: d.Message.FileName}, nil
+	name := d.Message.FileName
+	c.l.mu.Lock()
+	if c.l.firsts == nil {
+		c.l.firsts = map[string][]bool{}
+	}
+	c.l.firsts[name] = append(c.l.firsts[name], d.First)
+	again := len(c.l.firsts[name]) > 1
+	c.l.mu.Unlock()
+	return &ledgerAttempt{l: c.l, name: name, fail: name == "refuse.xml" || name == c.l.failOnce && !again}, nil
 }
 
 type ledgerAttempt struct {
 	l       *ledger
 	name    string
+	fail    bool // Written fails
 	buf     bytes.Buffer
 	written bool
 	shared  bool // Written answered share
@@ -77,7 +90,7 @@ func (a *ledgerAttempt) Write(p []byte) (int, error) {
 }
 
 func (a *ledgerAttempt) Written() (bool, error) {
-	if a.name == "refuse.xml" {
+	if a.fail {
 		return false, errors.New("ledger refused the payload")
 	}
 	a.written = true
@@ -127,6 +140,44 @@ send_port "out" {
   transport "ledger" {}
 }
 `
+
+// TestDeliveryFirst: a transport is told which attempt of a delivery is
+// its first (component.Delivery.First, which lets the file transport skip
+// looking for a staged copy), and that no retry is.
+func TestDeliveryFirst(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "out" {
+  host   = host.h
+  filter = true
+  transport "ledger" {}
+  retry {
+    attempts = 2
+    interval = "1ms"
+  }
+}
+`, map[string]string{"Max": "64MiB"})
+	l := &ledger{got: map[string][]byte{}, failOnce: "flaky.xml"}
+	reg := registry.Builtin()
+	if err := reg.Register(l.spec()); err != nil {
+		t.Fatal(err)
+	}
+	put(t, dir, "flaky.xml", []byte("<order n=1/>"))
+	put(t, dir, "steady.xml", []byte("<order n=2/>"))
+	r, err := runner.New(testOptionsWith(t, dir, reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := runUntilSettled(t, r); sum.Delivered != 2 || sum.Retried != 1 {
+		t.Fatalf("delivered %d, retried %d; want 2 and 1", sum.Delivered, sum.Retried)
+	}
+	want := map[string][]bool{"flaky.xml": {true, false}, "steady.xml": {true}}
+	for name, firsts := range want {
+		if got := l.firsts[name]; !slices.Equal(got, firsts) {
+			t.Errorf("%s: attempts' First %v, want %v", name, got, firsts)
+		}
+	}
+}
 
 // TestSharedSyncCommitsTogether: one worker claims the 21 messages in two
 // batches and runs every pipeline of a batch before its commits, which
