@@ -14,7 +14,7 @@ import (
 
 // handOff receives n messages routed to port p into box, claimed for
 // r's receive (msgbox.Handoff) with lease, and hands them over.
-func handOff(t *testing.T, r *Runner, box *sqlitebox.Box, n int, lease time.Duration) {
+func handOff(t *testing.T, r *Runner, box *sqlitebox.Box, n int, lease time.Duration) (batches int) {
 	t.Helper()
 	items := make([]msgbox.Receipt, n)
 	for i := range items {
@@ -34,7 +34,7 @@ func handOff(t *testing.T, r *Runner, box *sqlitebox.Box, n int, lease time.Dura
 	if len(ds) != n {
 		t.Fatalf("%d deliveries claimed, want %d", len(ds), n)
 	}
-	r.handOver(t.Context(), ds, start)
+	return r.handOver(t.Context(), ds, start)
 }
 
 func handoffRunner(t *testing.T, lease time.Duration) (*Runner, *sqlitebox.Box) {
@@ -49,20 +49,24 @@ func handoffRunner(t *testing.T, lease time.Duration) (*Runner, *sqlitebox.Box) 
 	return r, box
 }
 
-// TestHandOverBounded: the receives hand over at most maxHandedBatches
-// batches that no worker took yet; then they leave what they route
-// pending, until a worker takes one.
+// TestHandOverBounded: the receives hand over batches of at most
+// handedBatchSize, and at most maxHandedBatches of them that no worker
+// took yet; then they leave what they route pending, until a worker takes
+// one.
 func TestHandOverBounded(t *testing.T) {
 	r, box := handoffRunner(t, time.Minute)
 	if !r.canHandOver() {
 		t.Fatal("an empty queue has no room")
 	}
-	handOff(t, r, box, maxHandedBatches*claimBatch, time.Minute)
+	n := (maxHandedBatches-1)*handedBatchSize + 1 // the last batch holds one
+	if got := handOff(t, r, box, n, time.Minute); got != maxHandedBatches {
+		t.Fatalf("%d deliveries handed over in %d batches, want %d", n, got, maxHandedBatches)
+	}
 	if r.canHandOver() {
 		t.Fatalf("%d batches queued, and room for more", maxHandedBatches)
 	}
-	if b := r.nextHanded(t.Context()); len(b) != claimBatch {
-		t.Fatalf("took a batch of %d, want %d", len(b), claimBatch)
+	if b := r.nextHanded(t.Context()); len(b) != handedBatchSize {
+		t.Fatalf("took a batch of %d, want %d", len(b), handedBatchSize)
 	}
 	if !r.canHandOver() {
 		t.Error("no room after a worker took a batch")

@@ -280,8 +280,9 @@ func (r *Runner) publishBatch(ctx context.Context, items []msgbox.Receipt) []msg
 			made += len(rt.ports)
 		}
 	}
-	r.handOver(ctx, handed, start)
-	r.notify(made)
+	// A worker per handed batch, and as many as the rest need to claim.
+	r.wakeWorkers(r.handOver(ctx, handed, start))
+	r.notify(made - len(handed))
 	return res
 }
 

@@ -52,6 +52,10 @@ type Options struct {
 	// (component.SharedSync): beyond it an attempt commits at once. 0
 	// means DefaultMaxDeferredCommits.
 	MaxDeferredCommits int
+	// PipelinesPerBatch is how many pipelines of one worker's batch run
+	// at once; 0 means DefaultPipelinesPerBatch. 1 runs them in the
+	// batch's order.
+	PipelinesPerBatch int
 	// SpoolDir is a directory on disk where transports keep what they
 	// send with its length (HTTP bodies over 1 MiB); empty means
 	// os.TempDir().
@@ -215,6 +219,9 @@ func New(opts Options) (*Runner, error) {
 	}
 	if opts.MaxDeferredCommits <= 0 {
 		opts.MaxDeferredCommits = DefaultMaxDeferredCommits
+	}
+	if opts.PipelinesPerBatch <= 0 {
+		opts.PipelinesPerBatch = DefaultPipelinesPerBatch
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = time.Minute
@@ -616,7 +623,12 @@ func (r *Runner) countWaiting(ctx context.Context) (int, error) {
 // is done, without a token; a token nobody is waiting for stays in wake
 // and makes one claim later, perhaps for nothing: never a lost wakeup.
 func (r *Runner) notify(n int) {
-	for range (n + claimBatch - 1) / claimBatch {
+	r.wakeWorkers((n + claimBatch - 1) / claimBatch)
+}
+
+// wakeWorkers wakes up to n idle workers (see notify).
+func (r *Runner) wakeWorkers(n int) {
+	for range n {
 		select {
 		case r.wake <- struct{}{}:
 		default:

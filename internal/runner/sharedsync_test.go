@@ -405,8 +405,21 @@ type ledgerMsg struct {
 func runLedger(t *testing.T, dir string, l *ledger, tune func(*runner.Options),
 	msgs []ledgerMsg) (runner.Summary, msgbox.Box, error) {
 	t.Helper()
+	return runTransport(t, dir, l.spec(), func(o *runner.Options) {
+		o.PipelinesPerBatch = 1 // the events in the batch's order
+		if tune != nil {
+			tune(o)
+		}
+	}, msgs)
+}
+
+// runTransport is runLedger for any send transport spec, registered for
+// the run: one worker, unless tune says otherwise.
+func runTransport(t *testing.T, dir string, spec *component.Spec, tune func(*runner.Options),
+	msgs []ledgerMsg) (runner.Summary, msgbox.Box, error) {
+	t.Helper()
 	reg := registry.Builtin()
-	if err := reg.Register(l.spec()); err != nil {
+	if err := reg.Register(spec); err != nil {
 		t.Fatal(err)
 	}
 	opts := testOptionsWith(t, dir, reg)

@@ -3,13 +3,17 @@
 package file
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
@@ -108,6 +112,75 @@ func TestFileBatch(t *testing.T) {
 			}
 			if msgs2, _ := box.List(context.Background(), msgbox.Filter{}); len(msgs2) != len(msgs) {
 				t.Errorf("second pass stored %d more", len(msgs2)-len(msgs))
+			}
+		})
+	}
+}
+
+// sizedSink is a BatchSink that records the number of files and bytes of
+// each batch it is given, and stores them in a real box.
+type sizedSink struct {
+	transporttest.BoxSink
+	mu      sync.Mutex
+	batches [][2]int64 // files, bytes
+}
+
+func (s *sizedSink) PublishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox.ReceiveResult {
+	var bytes int64
+	for _, it := range items {
+		if sz, ok := it.Body.(interface{ Size() int64 }); ok {
+			bytes += sz.Size()
+		}
+	}
+	s.mu.Lock()
+	s.batches = append(s.batches, [2]int64{int64(len(items)), bytes})
+	s.mu.Unlock()
+	return s.BoxSink.PublishBatch(ctx, items)
+}
+
+// TestDefaultBatchBounds: by default a batch takes up to defaultBatchFiles
+// small files, and large ones only up to defaultBatchBytes (but always
+// one), so that two batches in flight hold a bounded amount of bodies;
+// an explicit Concurrency is the number of files, whatever their size.
+func TestDefaultBatchBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		concurrency int
+		sizes       []int64
+		want        [][2]int64
+	}{
+		{"small", 0, slices.Repeat([]int64{10}, defaultBatchFiles+6),
+			[][2]int64{{defaultBatchFiles, 10 * defaultBatchFiles}, {6, 60}}},
+		{"large", 0, []int64{defaultBatchBytes / 2, defaultBatchBytes / 2, 1, defaultBatchBytes/2 + 1},
+			[][2]int64{{2, defaultBatchBytes}, {2, defaultBatchBytes/2 + 2}}},
+		{"explicit", 2, []int64{20 << 20, 20 << 20, 5},
+			[][2]int64{{2, 40 << 20}, {1, 5}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for i, n := range tc.sizes {
+				// Sparse: listed at their size, without the disk space.
+				p := writeFile(t, dir, fmt.Sprintf("m%03d.xml", i), "")
+				if err := os.Truncate(p, n); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chtimes(p, oldTime().Add(time.Duration(i)*time.Second), oldTime().Add(time.Duration(i)*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			box := newBox(t)
+			o := fileOpts(dir)
+			o.Concurrency = tc.concurrency
+			sink := &sizedSink{BoxSink: transporttest.BoxSink{Box: box}}
+			f, _ := newTestFile(t, o, sink)
+			if n, err := f.Poll(t.Context()); n != len(tc.sizes) || err != nil {
+				t.Fatalf("Poll = %d, %v; want %d", n, err, len(tc.sizes))
+			}
+			got := slices.Clone(sink.batches)
+			// Two run at once: in any order.
+			slices.SortFunc(got, func(a, b [2]int64) int { return cmp.Or(cmp.Compare(b[0], a[0]), cmp.Compare(b[1], a[1])) })
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("batches (files, bytes) %v, want %v", got, tc.want)
 			}
 		})
 	}
