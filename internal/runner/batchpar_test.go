@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/runner"
 )
 
 // gate is a send transport whose attempts wait, in Begin, until n attempts
@@ -67,7 +68,9 @@ func (gateAttempt) Abort()                                           {}
 // once (Options.PipelinesPerBatch, 4 by default), so that a batch handed
 // whole to one worker still spreads its signing and encryption over the
 // cores: three deliveries whose attempts each wait for the others to
-// begin are all delivered.
+// begin are all delivered. Three workers, as a pipeline takes one of the
+// Options.Workers slots; the first claim takes all three deliveries, and
+// the other workers find nothing to claim.
 func TestBatchPipelinesAtOnce(t *testing.T) {
 	p := newPKI(t)
 	dir := setup(t, p, common+`
@@ -82,11 +85,85 @@ send_port "out" {
 	for i := range g.n {
 		msgs = append(msgs, ledgerMsg{fmt.Sprintf("m%d.xml", i), []byte("<order/>")})
 	}
-	sum, _, err := runTransport(t, dir, g.spec(), nil, msgs)
+	sum, _, err := runTransport(t, dir, g.spec(), func(o *runner.Options) { o.Workers = g.n }, msgs)
 	if err != nil || sum.Delivered != g.n {
 		t.Fatalf("RunOnce: %+v, %v; want %d delivered", sum, err, g.n)
 	}
 	if g.maxSeen != g.n {
 		t.Errorf("%d attempts began at most, want %d", g.maxSeen, g.n)
+	}
+}
+
+// meter is a send transport that counts its attempts in progress, from
+// Begin to Commit or Abort, and notes the most at once. Each attempt
+// takes a little while, so that the runner has the time to start others.
+type meter struct {
+	mu         sync.Mutex
+	now, most  int
+	deliveries int
+}
+
+func (m *meter) spec() *component.Spec {
+	return &component.Spec{
+		Kind:    component.SendTransport,
+		Name:    "meter",
+		Summary: "Counts its attempts in progress (a test transport).",
+		Decode:  func(*component.Body) component.Config { return meterConfig{m} },
+	}
+}
+
+type meterConfig struct{ m *meter }
+
+func (meterConfig) Needs() component.Needs { return component.Needs{} }
+func (c meterConfig) NewSender(*component.SendEnv) (component.Sender, error) {
+	return c, nil
+}
+
+func (c meterConfig) Begin(context.Context, *component.Delivery, component.Header) (component.Attempt, error) {
+	c.m.mu.Lock()
+	c.m.now++
+	c.m.most = max(c.m.most, c.m.now)
+	c.m.mu.Unlock()
+	return &meterAttempt{m: c.m}, nil
+}
+
+type meterAttempt struct{ m *meter }
+
+func (a *meterAttempt) Write(p []byte) (int, error) { return len(p), nil }
+
+func (a *meterAttempt) Commit(context.Context) (component.Result, error) {
+	time.Sleep(20 * time.Millisecond)
+	a.m.mu.Lock()
+	a.m.now--
+	a.m.deliveries++
+	a.m.mu.Unlock()
+	return component.Result{}, nil
+}
+
+func (a *meterAttempt) Abort() {}
+
+// TestPipelinesCappedByWorkers: however many pipelines each worker's
+// batch may run at once, no more than Options.Workers run in all, so
+// that the memory they hold stays what that many workers hold.
+func TestPipelinesCappedByWorkers(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "out" {
+  host   = host.h
+  filter = true
+  transport "meter" {}
+}
+`, map[string]string{"Max": "64MiB"})
+	m := &meter{}
+	var msgs []ledgerMsg
+	for i := range 12 {
+		msgs = append(msgs, ledgerMsg{fmt.Sprintf("m%02d.xml", i), []byte("<order/>")})
+	}
+	sum, _, err := runTransport(t, dir, m.spec(), func(o *runner.Options) { o.Workers = 2 }, msgs)
+	if err != nil || sum.Delivered != len(msgs) {
+		t.Fatalf("RunOnce: %+v, %v; want %d delivered", sum, err, len(msgs))
+	}
+	if m.most != 2 {
+		t.Errorf("at most %d attempts at once, want 2 (the workers)", m.most)
 	}
 }

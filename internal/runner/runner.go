@@ -41,7 +41,9 @@ type Options struct {
 	Log  *slog.Logger
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
-	// Workers is the number of concurrent deliveries; 0 means 16×GOMAXPROCS:
+	// Workers is the number of workers, each taking a batch of deliveries
+	// at a time, and the most pipelines that run at once (see
+	// PipelinesPerBatch); 0 means 16×GOMAXPROCS:
 	// a delivery of a small message waits on syncs (the output file, its
 	// directory, the box's commit) several times as long as it computes,
 	// and the waits of many share each sync. Bodies stream, so workers
@@ -185,6 +187,12 @@ type Runner struct {
 	// deferrals holds a slot per commit left for the rest of its batch
 	// (Options.MaxDeferredCommits).
 	deferrals slots
+	// pipelines holds a slot per pipeline running (Options.Workers of
+	// them): the pipelines a worker runs at once from its batch
+	// (Options.PipelinesPerBatch) use the cores when few batches are in
+	// hand, and never make more pipelines, and the memory they hold, run
+	// at once than there are workers.
+	pipelines chan struct{}
 
 	// mdnAwaited is signalled each time this runner records a delivery
 	// as awaiting its asynchronous MDN: an MDN that came first waits for
@@ -258,6 +266,7 @@ func New(opts Options) (*Runner, error) {
 		sharedVals: map[string]any{},
 		wake:       make(chan struct{}, opts.Workers),
 		deferrals:  make(slots, opts.MaxDeferredCommits),
+		pipelines:  make(chan struct{}, opts.Workers),
 
 		earlyMDNPoll: defaultEarlyMDNPoll,
 	}

@@ -151,7 +151,9 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 				log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
 				var pending *component.Pending
 				var commit deferredCommit
+				r.pipelines <- struct{}{}
 				outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
+				<-r.pipelines
 				finish := func(outcome msgbox.Outcome, delivered bool) attempted {
 					outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
 					if !delivered {
@@ -198,6 +200,8 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 // --once with signing and encryption 10-20 % slower than batches of 16;
 // with it they are as fast or faster, and the engine alone takes about
 // 15 % less CPU (scripts/bench-run.sh's setup, alternated 7 times).
+// Each pipeline takes one of the runner's Options.Workers slots, so that
+// no more pipelines run at once than before.
 const DefaultPipelinesPerBatch = 4
 
 // deferredCommit commits an attempt whose commit waited for the rest of
