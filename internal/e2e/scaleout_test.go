@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 	"github.com/bizpipe/bizpipe/internal/pgtest"
@@ -122,6 +124,14 @@ func TestScaleOut(t *testing.T) {
 		}
 	}
 	waitFor(messages/3, "before the kill")
+	// Kill srv1 only once it has delivered some itself: which server's
+	// workers get the first batches done is a matter of timing (on a busy
+	// machine one server may do the first third alone).
+	for deadline := time.Now().Add(3 * time.Minute); deliveredBy(t, dbURL, "srv1") == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("srv1 delivered nothing in 3 minutes\nsrv1:\n%s", tail(log1))
+		}
+	}
 	if err := srv1.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -230,4 +240,22 @@ func tail(b *bytes.Buffer) string {
 		lines = lines[len(lines)-15:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// deliveredBy counts the deliveries the box records as made by server's
+// workers (their attempts' owner is server/wN).
+func deliveredBy(t *testing.T, dbURL, server string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM attempts WHERE outcome = 'delivered' AND owner LIKE $1",
+		server+"/%").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

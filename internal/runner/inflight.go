@@ -310,28 +310,24 @@ type handedBatch struct {
 	claimedAt time.Time
 }
 
-// handedBatchSize is the most deliveries one handed batch holds: a whole
-// receive batch (msgbox.MaxBatch), which one worker takes through its
-// pipelines (several at once: Options.PipelinesPerBatch), one round of
-// syncs per step of its file outputs and one FinishBatch (see
-// processBatch). Against batches of claimBatch, measured on 2,000
-// messages of 4 KiB file to file (scripts/bench-run.sh's setup,
-// alternated 7 times): the engine alone 0.83x the CPU, the box's log
-// fsyncs 187 -> 110, run --once with signing and encryption as fast or
-// faster (medians 809 and 793 messages per second), its peak RSS 65 MiB
-// against 57. Deliveries the queue has no room for are left pending, and
-// the other workers claim them in batches of claimBatch: the cores stay
-// busy.
-const handedBatchSize = msgbox.MaxBatch
+// handedBatchSize is the most deliveries one handed batch holds: those of
+// a receive batch (up to msgbox.MaxBatch, 64) go to four workers, as
+// claims would take them, rather than to one. Measured on 2,000 messages
+// of 4 KiB file to file (scripts/bench-run.sh's setup, alternated 3
+// times): whole batches of 64 to one worker, running four pipelines at
+// once, cost about as much CPU as this, and made a batch's first output
+// wait for its 64th pipeline; with two servers sharing a box, the one
+// that received a batch delivered a few of its messages, or none, before
+// its batch was done, where other servers' workers had claimed theirs.
+const handedBatchSize = claimBatch
 
 // maxHandedBatches bounds the batches handed over and not yet taken by a
-// worker: a receive hands over only while fewer wait (receives of several
-// locations at once may each add theirs). Beyond it the workers are busy,
-// so the receives leave what they route pending, to be claimed at the
-// workers' pace, rather than queue bodies in memory and leases that
-// nothing renews yet. Two: one for a worker to take while the next
-// receive batch is stored.
-const maxHandedBatches = 2
+// worker (one receive batch's worth): a receive hands over only while
+// fewer wait (receives of several locations at once may each add theirs).
+// Beyond it the workers are all busy, so the receives leave what they
+// route pending, to be claimed at the workers' pace, rather than queue
+// bodies in memory and leases that nothing renews yet.
+const maxHandedBatches = msgbox.MaxBatch / claimBatch
 
 // canHandOver reports whether a receive may claim what it routes for the
 // workers: whether the queue has room (maxHandedBatches).

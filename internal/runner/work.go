@@ -193,15 +193,11 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 
 // DefaultPipelinesPerBatch is Options.PipelinesPerBatch's default: a
 // batch's pipelines (its signing and encryption) spread over the cores
-// even when fewer batches than cores are in hand, as with a receive's
-// batch of 64 handed whole to one worker, or a burst's last batches,
-// while the batch's commits still share one round of syncs and one
-// FinishBatch. Without it, on 2 cores, handed batches of 64 made run
-// --once with signing and encryption 10-20 % slower than batches of 16;
-// with it they are as fast or faster, and the engine alone takes about
-// 15 % less CPU (scripts/bench-run.sh's setup, alternated 7 times).
-// Each pipeline takes one of the runner's Options.Workers slots, so that
-// no more pipelines run at once than before.
+// even when fewer batches than cores are in hand (a burst's last ones, a
+// lone receive's), while the batch's commits still share one round of
+// syncs and one FinishBatch. Each pipeline takes one of the runner's
+// Options.Workers slots, so that no more pipelines run at once than
+// there are workers.
 const DefaultPipelinesPerBatch = 4
 
 // deferredCommit commits an attempt whose commit waited for the rest of
