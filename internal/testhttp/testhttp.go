@@ -2,9 +2,12 @@
 package testhttp
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // Do sends req with c (http.DefaultClient when nil) and returns the
@@ -26,4 +29,25 @@ func Do(t testing.TB, c *http.Client, req *http.Request) (*http.Response, []byte
 		t.Fatalf("reading the answer to %s %s: %v", req.Method, req.URL, err)
 	}
 	return resp, b
+}
+
+// Answer reads the answer on c, a raw connection a test wrote a request
+// to by hand, and returns it with its body read whole, and closed. Failing
+// to read the answer or its body fails the test; so does an answer that
+// does not come within 30 seconds, which would otherwise hang the test.
+func Answer(t testing.TB, c net.Conn) (*http.Response, string) {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer's body: %v", err)
+	}
+	return resp, string(b)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 	httptransport "github.com/bizpipe/bizpipe/internal/transport/http"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
@@ -123,7 +124,7 @@ func TestReceiveUploadBudget(t *testing.T) {
 		conns = append(conns, g.rawPost(t, h, len(x.body), x.body))
 	}
 	for i, c := range conns {
-		resp, text := answerOn(t, c)
+		resp, text := testhttp.Answer(t, c)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
 			!strings.Contains(text, "too many uploads in flight") {
 			t.Errorf("%s, beyond the budget: %s, Retry-After %q, %q; want 503 with Retry-After, saying too many uploads are in flight",
@@ -148,7 +149,7 @@ func TestReceiveUploadBudget(t *testing.T) {
 		}
 	}
 	for _, f := range fs {
-		resp, text := answerOn(t, f.c)
+		resp, text := testhttp.Answer(t, f.c)
 		g.positiveMDN(t, resp, text, f.msgID)
 	}
 	if n := len(g.stored(t)); n != fillers {
@@ -159,7 +160,7 @@ func TestReceiveUploadBudget(t *testing.T) {
 	for range 2 {
 		for _, x := range excess[:2] {
 			c := g.rawPost(t, map[string]string{"Message-ID": x.msgID}, len(x.body), x.body)
-			resp, text := answerOn(t, c)
+			resp, text := testhttp.Answer(t, c)
 			g.positiveMDN(t, resp, text, x.msgID)
 		}
 	}
@@ -241,7 +242,7 @@ func TestReceiveLengthRequired(t *testing.T) {
 				// takes the half-close for the client gone, and cancels.)
 				_ = c.(*net.TCPConn).CloseWrite()
 			}
-			resp, text := answerOn(t, c)
+			resp, text := testhttp.Answer(t, c)
 			if resp.StatusCode != tc.status {
 				t.Errorf("answered %s %q, want %d", resp.Status, text, tc.status)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
@@ -90,7 +91,7 @@ func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 				c.Close()
 				transporttest.WaitFor(t, "the message stored", func() bool { return len(g.stored(t)) == 1 })
 			} else {
-				resp, text := answerOn(t, c)
+				resp, text := testhttp.Answer(t, c)
 				if resp.StatusCode != http.StatusOK {
 					t.Fatalf("answered %s %q; want 200 with the MDN", resp.Status, text)
 				}
@@ -165,7 +166,7 @@ func TestReceiveStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 					g.rc.Stop(grace)
 				}()
 			}
-			resp, text := answerOn(t, c)
+			resp, text := testhttp.Answer(t, c)
 			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 				t.Errorf("answered %s %q, Retry-After %q; want 503 with Retry-After", resp.Status, text, resp.Header.Get("Retry-After"))
 			}

@@ -1,7 +1,6 @@
 package as2
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
@@ -51,22 +51,6 @@ func (g *repeatRig) rawPost(t *testing.T, header map[string]string, length int, 
 		t.Fatal(err)
 	}
 	return c
-}
-
-// answerOn reads the answer on c. The deadline only turns a location that
-// never answers into a failure instead of a hung test.
-func answerOn(t *testing.T, c net.Conn) (*http.Response, string) {
-	t.Helper()
-	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no answer: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
 }
 
 // newTimeoutRig is a repeatRig over a new box whose location waits idle
@@ -133,7 +117,7 @@ func TestReceiveRequestTimeoutAndStall(t *testing.T) {
 				// Never idle for the idle timeout.
 				defer transporttest.Trickle(c, 100*time.Millisecond)()
 			}
-			resp, text := answerOn(t, c)
+			resp, text := testhttp.Answer(t, c)
 			if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(text, tc.wantText) {
 				t.Errorf("answered %s %q; want 408 saying %q", resp.Status, text, tc.wantText)
 			}
@@ -221,7 +205,7 @@ func TestReceiveStopWithUploadsInFlight(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			resp, text := answerOn(t, c)
+			resp, text := testhttp.Answer(t, c)
 			select {
 			case <-stopped:
 			case <-time.After(30 * time.Second): // generous: a loaded machine

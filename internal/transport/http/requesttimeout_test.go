@@ -1,8 +1,6 @@
 package http
 
 import (
-	"bufio"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,23 +12,15 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
-// readAnswer reads the answer on c: its status and body. The deadline only
-// turns a server that never answers into a failure instead of a hung test.
+// readAnswer reads the answer on c: its status and body.
 func readAnswer(t *testing.T, c net.Conn) (int, string) {
 	t.Helper()
-	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, body := testhttp.Answer(t, c)
+	return resp.StatusCode, body
 }
 
 // A client that keeps sending, but too slowly to finish within
