@@ -24,23 +24,10 @@ type gate struct {
 }
 
 func (g *gate) spec() *component.Spec {
-	return &component.Spec{
-		Kind:    component.SendTransport,
-		Name:    "gate",
-		Summary: "Delivers only while enough attempts run at once (a test transport).",
-		Decode:  func(*component.Body) component.Config { return gateConfig{g} },
-	}
+	return senderSpec("gate", "Delivers only while enough attempts run at once (a test transport).", g.begin)
 }
 
-type gateConfig struct{ g *gate }
-
-func (gateConfig) Needs() component.Needs { return component.Needs{} }
-func (c gateConfig) NewSender(*component.SendEnv) (component.Sender, error) {
-	return c, nil
-}
-
-func (c gateConfig) Begin(ctx context.Context, _ *component.Delivery, _ component.Header) (component.Attempt, error) {
-	g := c.g
+func (g *gate) begin(ctx context.Context, _ *component.Delivery, _ component.Header) (component.Attempt, error) {
 	g.mu.Lock()
 	g.begun++
 	g.maxSeen = max(g.maxSeen, g.begun)
@@ -104,27 +91,15 @@ type meter struct {
 }
 
 func (m *meter) spec() *component.Spec {
-	return &component.Spec{
-		Kind:    component.SendTransport,
-		Name:    "meter",
-		Summary: "Counts its attempts in progress (a test transport).",
-		Decode:  func(*component.Body) component.Config { return meterConfig{m} },
-	}
+	return senderSpec("meter", "Counts its attempts in progress (a test transport).", m.begin)
 }
 
-type meterConfig struct{ m *meter }
-
-func (meterConfig) Needs() component.Needs { return component.Needs{} }
-func (c meterConfig) NewSender(*component.SendEnv) (component.Sender, error) {
-	return c, nil
-}
-
-func (c meterConfig) Begin(context.Context, *component.Delivery, component.Header) (component.Attempt, error) {
-	c.m.mu.Lock()
-	c.m.now++
-	c.m.most = max(c.m.most, c.m.now)
-	c.m.mu.Unlock()
-	return &meterAttempt{m: c.m}, nil
+func (m *meter) begin(context.Context, *component.Delivery, component.Header) (component.Attempt, error) {
+	m.mu.Lock()
+	m.now++
+	m.most = max(m.most, m.now)
+	m.mu.Unlock()
+	return &meterAttempt{m: m}, nil
 }
 
 type meterAttempt struct{ m *meter }

@@ -38,12 +38,30 @@ type ledger struct {
 }
 
 func (l *ledger) spec() *component.Spec {
+	return senderSpec("ledger", "Notes when its attempts are written and committed (a test transport).", l.begin)
+}
+
+// senderSpec is the spec of a send transport defined by a test: a
+// configuration that needs no key, whose sender's attempts begin with
+// begin.
+func senderSpec(name, summary string, begin beginFunc) *component.Spec {
 	return &component.Spec{
 		Kind:    component.SendTransport,
-		Name:    "ledger",
-		Summary: "Notes when its attempts are written and committed (a test transport).",
-		Decode:  func(*component.Body) component.Config { return ledgerConfig{l} },
+		Name:    name,
+		Summary: summary,
+		Decode:  func(*component.Body) component.Config { return begin },
 	}
+}
+
+// beginFunc is a test transport's configuration and sender at once.
+type beginFunc func(context.Context, *component.Delivery, component.Header) (component.Attempt, error)
+
+func (beginFunc) Needs() component.Needs { return component.Needs{} }
+func (f beginFunc) NewSender(*component.SendEnv) (component.Sender, error) {
+	return f, nil
+}
+func (f beginFunc) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
+	return f(ctx, d, h)
 }
 
 func (l *ledger) note(event string) {
@@ -52,23 +70,16 @@ func (l *ledger) note(event string) {
 	l.mu.Unlock()
 }
 
-type ledgerConfig struct{ l *ledger }
-
-func (ledgerConfig) Needs() component.Needs { return component.Needs{} }
-func (c ledgerConfig) NewSender(*component.SendEnv) (component.Sender, error) {
-	return c, nil
-}
-
-func (c ledgerConfig) Begin(_ context.Context, d *component.Delivery, _ component.Header) (component.Attempt, error) {
+func (l *ledger) begin(_ context.Context, d *component.Delivery, _ component.Header) (component.Attempt, error) {
 	name := d.Message.FileName
-	c.l.mu.Lock()
-	if c.l.firsts == nil {
-		c.l.firsts = map[string][]bool{}
+	l.mu.Lock()
+	if l.firsts == nil {
+		l.firsts = map[string][]bool{}
 	}
-	c.l.firsts[name] = append(c.l.firsts[name], d.First)
-	again := len(c.l.firsts[name]) > 1
-	c.l.mu.Unlock()
-	return &ledgerAttempt{l: c.l, name: name, fail: name == "refuse.xml" || name == c.l.failOnce && !again}, nil
+	l.firsts[name] = append(l.firsts[name], d.First)
+	again := len(l.firsts[name]) > 1
+	l.mu.Unlock()
+	return &ledgerAttempt{l: l, name: name, fail: name == "refuse.xml" || name == l.failOnce && !again}, nil
 }
 
 type ledgerAttempt struct {
