@@ -60,13 +60,7 @@ func (gateAttempt) Abort()                                           {}
 // the other workers find nothing to claim.
 func TestBatchPipelinesAtOnce(t *testing.T) {
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "out" {
-  host   = host.h
-  filter = true
-  transport "gate" {}
-}
-`, map[string]string{"Max": "64MiB"})
+	dir := setup(t, p, common+testPort("gate", ""), map[string]string{"Max": "64MiB"})
 	g := &gate{n: 3, opened: make(chan struct{})}
 	var msgs []ledgerMsg
 	for i := range g.n {
@@ -122,13 +116,7 @@ func (a *meterAttempt) Abort() {}
 // that the memory they hold stays what that many workers hold.
 func TestPipelinesCappedByWorkers(t *testing.T) {
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "out" {
-  host   = host.h
-  filter = true
-  transport "meter" {}
-}
-`, map[string]string{"Max": "64MiB"})
+	dir := setup(t, p, common+testPort("meter", ""), map[string]string{"Max": "64MiB"})
 	m := &meter{}
 	var msgs []ledgerMsg
 	for i := range 12 {

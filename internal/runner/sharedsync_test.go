@@ -142,32 +142,23 @@ func (a *ledgerAttempt) Commit(context.Context) (component.Result, error) {
 
 func (a *ledgerAttempt) Abort() {}
 
+// testPort is a send port named "out" taking every message to the test
+// transport named transport, with more (a retry block) in its body.
+func testPort(transport, more string) string {
+	return "send_port \"out\" {\n  host   = host.h\n  filter = true\n  transport \"" + transport + "\" {}\n" + more + "}\n"
+}
+
 // ledgerPort is a send port taking every message to the test's ledger
 // transport.
-const ledgerPort = `
-send_port "out" {
-  host   = host.h
-  filter = true
-  transport "ledger" {}
-}
-`
+var ledgerPort = testPort("ledger", "")
 
 // TestDeliveryFirst: a transport is told which attempt of a delivery is
 // its first (component.Delivery.First, which lets the file transport skip
 // looking for a staged copy), and that no retry is.
 func TestDeliveryFirst(t *testing.T) {
 	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "out" {
-  host   = host.h
-  filter = true
-  transport "ledger" {}
-  retry {
-    attempts = 2
-    interval = "1ms"
-  }
-}
-`, map[string]string{"Max": "64MiB"})
+	dir := setup(t, p, common+testPort("ledger", "  retry {\n    attempts = 2\n    interval = \"1ms\"\n  }\n"),
+		map[string]string{"Max": "64MiB"})
 	l := &ledger{got: map[string][]byte{}, failOnce: "flaky.xml"}
 	reg := registry.Builtin()
 	if err := reg.Register(l.spec()); err != nil {
