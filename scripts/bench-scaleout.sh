@@ -6,6 +6,8 @@
 #   - the same PostgreSQL box, two processes (srv1, srv2) on one input.
 # It starts its own PostgreSQL in a temporary directory (as the postgres user
 # when run as root) on 127.0.0.1, and removes everything afterwards.
+# REF=<revision> also builds that revision and measures it right after this
+# tree in each case, each on a database of its own, and prints the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
@@ -24,6 +26,15 @@ trap cleanup EXIT
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
+bins=(bizpipe)
+if [ -n "${REF:-}" ]; then
+  # An export of the revision's tree: git records nothing, and the
+  # temporary directory's removal takes it away.
+  mkdir "$work/ref-src"
+  git archive "$REF" | tar -x -C "$work/ref-src"
+  (cd "$work/ref-src" && go build -o "$work/bizpipe-ref" ./cmd/bizpipe)
+  bins+=(bizpipe-ref)
+fi
 
 # PKI: an ECDSA P-256 signing certificate (demo, throwaway).
 mkdir -p "$work/cfg/stores/personal"
@@ -81,40 +92,59 @@ fill() {
   touch -d '1 minute ago' "$work/cfg/in"/*
 }
 
-rate() { # label start end
+rate() { # label start end: prints the rate, and keeps it in $rate
   local n; n=$(ls "$work/cfg/out" | wc -l)
   [ "$n" = "$N" ] || { echo "$1: only $n of $N delivered"; exit 1; }
-  printf "%-32s %6.2f s  %6.0f msgs/s\n" "$1" "$(echo "$3 - $2" | bc -l)" "$(echo "$N / ($3 - $2)" | bc -l)"
+  rate=$(echo "$N / ($3 - $2)" | bc -l)
+  printf "%-38s %6.2f s  %6.0f msgs/s\n" "$1" "$(echo "$3 - $2" | bc -l)" "$rate"
 }
+# label BIN: the label of a line measuring binary BIN
+label() { if [ "$2" = bizpipe-ref ]; then echo "$1 (REF)"; else echo "$1"; fi; }
+declare -A rates
 
-echo "== $N messages of ~5.5 KiB, ECDSA P-256 clear sign, file to file ($(nproc) cores)"
+echo "== $N messages of ~5.5 KiB, ECDSA P-256 clear sign, file to file ($(nproc) cores)${REF:+, against $REF}"
 write_config ""
-fill
-s=$(date +%s.%N); "$work/bizpipe" run --once --server srv1 --data-dir "$work/data" "$work/cfg" >/dev/null 2>&1; e=$(date +%s.%N)
-rate "sqlite, 1 process" "$s" "$e"; sqlite=$(echo "$N / ($e - $s)" | bc -l)
+for bin in "${bins[@]}"; do
+  fill
+  s=$(date +%s.%N); "$work/$bin" run --once --server srv1 --data-dir "$work/data" "$work/cfg" >/dev/null 2>&1; e=$(date +%s.%N)
+  rate "$(label "sqlite, 1 process" "$bin")" "$s" "$e"; rates[sqlite,$bin]=$rate
+done
 
 mkdir -p "$work/pg"; chown postgres: "$work/pg" 2>/dev/null || true
 as_pg "$pgbin/initdb" -D "$work/pg" -U bizpipe --auth=trust >/dev/null
 as_pg "$pgbin/pg_ctl" -D "$work/pg" -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg" -l "$work/pg/log" -w start >/dev/null
-as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U bizpipe bench
+# fresh_db: an empty database for the next measurement (each revision
+# creates the schema it knows).
+fresh_db() {
+  as_pg "$pgbin/dropdb" --if-exists -h 127.0.0.1 -p "$port" -U bizpipe bench >/dev/null 2>&1
+  as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U bizpipe bench
+}
 export BIZPIPE_VAR_database_url="postgres://bizpipe@127.0.0.1:$port/bench"
 write_config 'message_box {
   postgres { url = var.database_url }
 }'
 
-fill
-s=$(date +%s.%N); "$work/bizpipe" run --once --server srv1 --data-dir "$work/data1" "$work/cfg" >/dev/null 2>&1; e=$(date +%s.%N)
-rate "postgres, 1 process" "$s" "$e"; one=$(echo "$N / ($e - $s)" | bc -l)
+for bin in "${bins[@]}"; do
+  fresh_db; fill
+  s=$(date +%s.%N); "$work/$bin" run --once --server srv1 --data-dir "$work/data1" "$work/cfg" >/dev/null 2>&1; e=$(date +%s.%N)
+  rate "$(label "postgres, 1 process" "$bin")" "$s" "$e"; rates[one,$bin]=$rate
+done
 
-as_pg "$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U bizpipe -d bench -c 'TRUNCATE messages, deliveries, attempts, events, bodies, body_chunks CASCADE' >/dev/null 2>&1 || \
-  { as_pg "$pgbin/dropdb" -h 127.0.0.1 -p "$port" -U bizpipe bench; as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U bizpipe bench; }
-fill
-s=$(date +%s.%N)
-"$work/bizpipe" run --once --server srv1 --data-dir "$work/data1" "$work/cfg" >/dev/null 2>&1 &
-"$work/bizpipe" run --once --server srv2 --data-dir "$work/data2" "$work/cfg" >/dev/null 2>&1 &
-wait
-e=$(date +%s.%N)
-rate "postgres, 2 processes" "$s" "$e"; two=$(echo "$N / ($e - $s)" | bc -l)
+for bin in "${bins[@]}"; do
+  fresh_db; fill
+  s=$(date +%s.%N)
+  "$work/$bin" run --once --server srv1 --data-dir "$work/data1" "$work/cfg" >/dev/null 2>&1 &
+  "$work/$bin" run --once --server srv2 --data-dir "$work/data2" "$work/cfg" >/dev/null 2>&1 &
+  wait
+  e=$(date +%s.%N)
+  rate "$(label "postgres, 2 processes" "$bin")" "$s" "$e"; rates[two,$bin]=$rate
+done
 
 printf "\nscaling ratio (2 processes / 1): %.2f; postgres 1 process / sqlite: %.2f\n" \
-  "$(echo "$two / $one" | bc -l)" "$(echo "$one / $sqlite" | bc -l)"
+  "$(echo "${rates[two,bizpipe]} / ${rates[one,bizpipe]}" | bc -l)" "$(echo "${rates[one,bizpipe]} / ${rates[sqlite,bizpipe]}" | bc -l)"
+if [ -n "${REF:-}" ]; then
+  printf "this tree against %s: sqlite %.2fx, postgres 1 process %.2fx, 2 processes %.2fx the msgs/s\n" "$REF" \
+    "$(echo "${rates[sqlite,bizpipe]} / ${rates[sqlite,bizpipe-ref]}" | bc -l)" \
+    "$(echo "${rates[one,bizpipe]} / ${rates[one,bizpipe-ref]}" | bc -l)" \
+    "$(echo "${rates[two,bizpipe]} / ${rates[two,bizpipe-ref]}" | bc -l)"
+fi
