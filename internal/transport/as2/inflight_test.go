@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 	httptransport "github.com/bizpipe/bizpipe/internal/transport/http"
@@ -65,11 +63,7 @@ func (g *repeatRig) positiveMDN(t *testing.T, resp *http.Response, text, id stri
 // end, and are stored and answered with their MDNs; the refused messages
 // sent again are stored, once.
 func TestReceiveUploadBudget(t *testing.T) {
-	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
+	box := transporttest.NewBox(t)
 	log, lr := transporttest.NewLog()
 	receipts := &receiptRecorder{}
 	budget := httptransport.NewBudget(httptransport.MinInFlightBytes)

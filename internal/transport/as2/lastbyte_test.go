@@ -8,14 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
@@ -62,11 +60,7 @@ func TestReceiveBodyCompleteBeforeRequestTimeoutIsStored(t *testing.T) {
 		{"sender hangs up after the body", len(order), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { box.Close() })
+			box := transporttest.NewBox(t)
 			log, lr := transporttest.NewLog()
 			requestTimeout := request
 			if tc.hangUp {
@@ -139,11 +133,7 @@ func TestReceiveStoreCancelledByStopIsNotABoxFailure(t *testing.T) {
 		{"box fails", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { box.Close() })
+			box := transporttest.NewBox(t)
 			log, lr := transporttest.NewLog()
 			read := make(chan struct{}, 1)
 			g := newRepeatRigOn(t, rigOptions{box: box, mdns: box, log: log,

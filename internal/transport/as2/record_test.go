@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
 // noPutMDN stands for a box that fails every PutMDN (gone just after a
@@ -23,17 +22,6 @@ type noPutMDN struct{ msgbox.MDNOutbox }
 
 func (noPutMDN) PutMDN(context.Context, msgbox.SentMDN) error {
 	return errors.New("the message box is unreachable")
-}
-
-// openSQLite opens a box for the test.
-func openSQLite(t *testing.T) *sqlitebox.Box {
-	t.Helper()
-	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
-	return box
 }
 
 // The two contents sent under repeatID, and the header fields of a
@@ -63,7 +51,7 @@ func TestReceiveMDNStoredWithMessage(t *testing.T) {
 		{"async", asyncReceipt, msgbox.MDNPending},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			box := openSQLite(t)
+			box := transporttest.NewBox(t)
 			g := newRepeatRigOn(t, rigOptions{box: box, mdns: noPutMDN{box}})
 			code, first := g.post(t, order1, tc.header)
 			if code != http.StatusOK {
@@ -118,7 +106,7 @@ func TestReceiveMDNBuildFails(t *testing.T) {
 		{"async", asyncReceipt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			box := openSQLite(t)
+			box := transporttest.NewBox(t)
 			g := newRepeatRigOn(t, rigOptions{box: box, mdns: box, keys: component.Keys{
 				Rollover: &component.Rollover{At: time.Now().Add(-time.Hour), Missing: errors.New("the rollover key is not in the store")}}})
 			if code, text := g.post(t, order1, tc.header); code != http.StatusServiceUnavailable {

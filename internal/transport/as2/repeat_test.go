@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,9 +17,9 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/testpki"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
 // judgingSink stands for the runner's decoding sink over a real box: a
@@ -71,11 +70,7 @@ func newRepeatRig(t *testing.T) *repeatRig { return newRepeatRigWith(t, nil) }
 // newRepeatRigWith is newRepeatRig with the sink wrapped by wrap (when not
 // nil).
 func newRepeatRigWith(t *testing.T, wrap func(component.OutcomeSink) component.OutcomeSink) *repeatRig {
-	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
+	box := transporttest.NewBox(t)
 	return newRepeatRigOn(t, rigOptions{box: box, mdns: box, wrap: wrap})
 }
 

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
@@ -58,11 +56,7 @@ func (g *repeatRig) rawPost(t *testing.T, header map[string]string, length int, 
 // recorder it returns, and settling asynchronous MDNs into receipts.
 func newTimeoutRig(t *testing.T, idle, request time.Duration, receipts *receiptRecorder) (*repeatRig, *transporttest.LogRecorder) {
 	t.Helper()
-	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
+	box := transporttest.NewBox(t)
 	log, lr := transporttest.NewLog()
 	o := rigOptions{box: box, mdns: box, log: log, tune: func(rc *receiver) {
 		rc.bodyIdle, rc.requestTimeout = idle, request

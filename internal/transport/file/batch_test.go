@@ -51,7 +51,7 @@ func TestFileBatch(t *testing.T) {
 			if err := os.WriteFile(secret, []byte("key material"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			box := newBox(t)
+			box := transporttest.NewBox(t)
 			o := fileOpts(dir)
 			o.Concurrency = 64
 			f, _ := newTestFile(t, o, transporttest.BoxSink{Box: box})
@@ -168,7 +168,7 @@ func TestDefaultBatchBounds(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			box := newBox(t)
+			box := transporttest.NewBox(t)
 			o := fileOpts(dir)
 			o.Concurrency = tc.concurrency
 			sink := &sizedSink{BoxSink: transporttest.BoxSink{Box: box}}

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
 
 // oldTime is a modification time well past any settle time used in tests.
@@ -53,15 +51,4 @@ func openSeen(t *testing.T, path string) (inputFile, fs.FileInfo) {
 		t.Fatal(err)
 	}
 	return f, seen
-}
-
-// newBox opens a fresh SQLite message box, closed when the test ends.
-func newBox(t *testing.T) *sqlitebox.Box {
-	t.Helper()
-	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
-	return box
 }

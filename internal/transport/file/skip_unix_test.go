@@ -163,7 +163,7 @@ func TestFileHardLinkedClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	box := newBox(t)
+	box := transporttest.NewBox(t)
 	before, _, err := box.ReceiveRouted(context.Background(),
 		msgbox.Incoming{ReceiveLocation: "orders_in", FileName: "b.xml", SourceKey: "orders_in/" + claimKey(stored)},
 		strings.NewReader("stored before the crash"), nil)

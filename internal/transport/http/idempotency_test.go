@@ -6,13 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/transport"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
 // TestHTTPIdempotencyKey: with the real message box as the sink, a POST
@@ -20,11 +20,7 @@ import (
 // both with its id; without a key every POST is a new message; a malformed
 // key is refused and stores nothing.
 func TestHTTPIdempotencyKey(t *testing.T) {
-	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
+	box := transporttest.NewBox(t)
 	_, base, _ := startHTTP(t, httpOpts(), boxSink{box})
 	url := base + "/orders"
 	send := func(body string, hdr http.Header) *http.Response {
@@ -126,11 +122,7 @@ var _ transport.BodySink = boxSink{}
 // declared - it is answered 422 naming the key, nothing new is stored and
 // the first message is unchanged.
 func TestHTTPIdempotencyKeyOtherBody(t *testing.T) {
-	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
+	box := transporttest.NewBox(t)
 	o := httpOpts()
 	o.MaxBody = 8 << 20
 	_, base, lr := startHTTP(t, o, boxSink{box})

@@ -7,13 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
-	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
@@ -25,11 +23,7 @@ import (
 func TestHTTPTruncatedUpload(t *testing.T) {
 	for _, sent := range []int{100, 3 << 20} {
 		t.Run(strconv.Itoa(sent), func(t *testing.T) {
-			box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { box.Close() })
+			box := transporttest.NewBox(t)
 			o := httpOpts()
 			o.MaxBody = 64 << 20
 			h, base, _ := startHTTP(t, o, transporttest.BoxSink{Box: box})

@@ -9,12 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
 
 // Published is one message a Recorder took.
@@ -304,4 +306,16 @@ func Trickle(w io.Writer, pace time.Duration) (stop func()) {
 		close(quit)
 		<-done
 	}
+}
+
+// NewBox opens a fresh SQLite message box in a temporary directory,
+// closed when the test ends.
+func NewBox(t testing.TB) *sqlitebox.Box {
+	t.Helper()
+	box, err := sqlitebox.Open(filepath.Join(t.TempDir(), "box.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
+	return box
 }
