@@ -28,13 +28,14 @@
 # find_inode_bit.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 . scripts/engine-alone.sh
 N=${N:-2000}
 SHELL_N=${SHELL_N:-200}   # the shell loop is slow: time a sample, scale up
 RUNS=${RUNS:-3}           # run --once and the engine alone, alternated; medians reported
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-for tool in time bc; do command -v $tool >/dev/null || apt-get install -y -qq $tool >/dev/null; done
+need time bc
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
 cp -r examples/quickstart "$work/qs"
@@ -50,11 +51,7 @@ engine_alone_config "$work/qs" "$work/qsp"
 # ratio: a change's effect measured side by side, in one run, on this
 # machine whose speed drifts.
 if [ -n "${REF:-}" ]; then
-  # An export of the revision's tree: git records nothing, and the
-  # temporary directory's removal takes it away.
-  mkdir "$work/ref-src"
-  git archive "$REF" | tar -x -C "$work/ref-src"
-  (cd "$work/ref-src" && go build -o "$work/bizpipe-ref" ./cmd/bizpipe)
+  build_ref "$REF" "$work/bizpipe-ref"
 fi
 # measure CONFIG_DIR [BINARY]: run --once over N fresh random 4 KiB *.xml
 # bodies (the quickstart's pattern) with a fresh message box; prints

@@ -10,6 +10,7 @@
 # tree in each case, each on a database of its own, and prints the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 N=${N:-2000}
 # BENCH_DIR: where to work, as in bench-run.sh (e.g. a fresh journaled ext4;
 # ext4 without a journal makes every file creation after many deletions scan
@@ -28,11 +29,7 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 go build -o "$work/bizpipe" ./cmd/bizpipe
 bins=(bizpipe)
 if [ -n "${REF:-}" ]; then
-  # An export of the revision's tree: git records nothing, and the
-  # temporary directory's removal takes it away.
-  mkdir "$work/ref-src"
-  git archive "$REF" | tar -x -C "$work/ref-src"
-  (cd "$work/ref-src" && go build -o "$work/bizpipe-ref" ./cmd/bizpipe)
+  build_ref "$REF" "$work/bizpipe-ref"
   bins+=(bizpipe-ref)
 fi
 

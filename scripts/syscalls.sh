@@ -13,19 +13,18 @@
 #   BENCH_DIR=/mnt/bench REF=HEAD~3 scripts/syscalls.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 . scripts/engine-alone.sh
 N=${N:-2000}
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/syscalls.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-for tool in strace perl; do command -v $tool >/dev/null || apt-get install -y -qq $tool >/dev/null; done
+need strace perl
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
 engine_alone_config examples/quickstart "$work/qsp"
 names=(this)
 if [ -n "${REF:-}" ]; then
-  mkdir "$work/ref-src"
-  git archive "$REF" | tar -x -C "$work/ref-src"
-  (cd "$work/ref-src" && go build -o "$work/bizpipe-ref" ./cmd/bizpipe)
+  build_ref "$REF" "$work/bizpipe-ref"
   names+=(ref)
 fi
 

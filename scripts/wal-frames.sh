@@ -16,11 +16,12 @@
 #   BENCH_DIR=/mnt/bench scripts/wal-frames.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 . scripts/engine-alone.sh
 N=${N:-2000}
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/wal-frames.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-for tool in strace sqlite3 perl; do command -v $tool >/dev/null || apt-get install -y -qq $tool >/dev/null; done
+need strace sqlite3 perl
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
 engine_alone_config examples/quickstart "$work/qsp"
