@@ -50,7 +50,7 @@ func handoffRunner(t *testing.T, lease time.Duration) (*Runner, *sqlitebox.Box) 
 }
 
 // TestHandOverBounded: the receives hand over batches of at most
-// handedBatchSize, and at most maxHandedBatches of them that no worker
+// claimBatch, and at most maxHandedBatches of them that no worker
 // took yet; then they leave what they route pending, until a worker takes
 // one.
 func TestHandOverBounded(t *testing.T) {
@@ -58,15 +58,15 @@ func TestHandOverBounded(t *testing.T) {
 	if !r.canHandOver() {
 		t.Fatal("an empty queue has no room")
 	}
-	n := (maxHandedBatches-1)*handedBatchSize + 1 // the last batch holds one
+	n := (maxHandedBatches-1)*claimBatch + 1 // the last batch holds one
 	if got := handOff(t, r, box, n, time.Minute); got != maxHandedBatches {
 		t.Fatalf("%d deliveries handed over in %d batches, want %d", n, got, maxHandedBatches)
 	}
 	if r.canHandOver() {
 		t.Fatalf("%d batches queued, and room for more", maxHandedBatches)
 	}
-	if b := r.nextHanded(t.Context()); len(b) != handedBatchSize {
-		t.Fatalf("took a batch of %d, want %d", len(b), handedBatchSize)
+	if b := r.nextHanded(t.Context()); len(b) != claimBatch {
+		t.Fatalf("took a batch of %d, want %d", len(b), claimBatch)
 	}
 	if !r.canHandOver() {
 		t.Error("no room after a worker took a batch")

@@ -310,17 +310,6 @@ type handedBatch struct {
 	claimedAt time.Time
 }
 
-// handedBatchSize is the most deliveries one handed batch holds: those of
-// a receive batch (up to msgbox.MaxBatch, 64) go to four workers, as
-// claims would take them, rather than to one. Measured on 2,000 messages
-// of 4 KiB file to file (scripts/bench-run.sh's setup, alternated 3
-// times): whole batches of 64 to one worker, running four pipelines at
-// once, cost about as much CPU as this, and made a batch's first output
-// wait for its 64th pipeline; with two servers sharing a box, the one
-// that received a batch delivered a few of its messages, or none, before
-// its batch was done, where other servers' workers had claimed theirs.
-const handedBatchSize = claimBatch
-
 // maxHandedBatches bounds the batches handed over and not yet taken by a
 // worker (one receive batch's worth): a receive hands over only while
 // fewer wait (receives of several locations at once may each add theirs).
@@ -340,7 +329,15 @@ func (r *Runner) canHandOver() bool {
 
 // handOver records the deliveries ds that a receive started at start
 // claimed as in flight (take), and queues them for the workers in batches
-// of at most handedBatchSize. It returns the number of batches queued.
+// of at most claimBatch, as claims would have taken them: a receive batch
+// of 64 goes to four workers rather than one. Measured on 2,000 messages
+// of 4 KiB file to file (scripts/bench-run.sh's setup, alternated 3
+// times): whole batches to one worker, running four pipelines at once,
+// cost about as much CPU, and made a batch's first output wait for its
+// 64th pipeline; with two servers sharing a box, the one that received a
+// batch delivered a few of its messages, or none, before its batch was
+// done, where other servers' workers had claimed theirs. It returns the
+// number of batches queued.
 func (r *Runner) handOver(ctx context.Context, ds []*msgbox.Delivery, start time.Time) (batches int) {
 	if len(ds) == 0 {
 		return 0
@@ -350,7 +347,7 @@ func (r *Runner) handOver(ctx context.Context, ds []*msgbox.Delivery, start time
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for len(cs) > 0 {
-		n := min(handedBatchSize, len(cs))
+		n := min(claimBatch, len(cs))
 		h.batches = append(h.batches, handedBatch{cs[:n:n], start})
 		cs = cs[n:]
 		batches++

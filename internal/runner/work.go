@@ -86,21 +86,20 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 const claimBatch = 16
 
 // processBatch makes one attempt of each delivery, running up to
-// Options.PipelinesPerBatch of them at once. Commits that
-// share their syncs (component.SharedSync: the file transport's) wait
-// until every pipeline of the batch has run, and then run together, so
-// that one round of syncs makes the batch durable; unless only one is
-// left, which is then told it is alone and syncs on its own. That is
-// decided here, after the pipelines, rather than at the claim: the
-// batch's other deliveries may have gone to another transport, committed
-// at once (large, or over the runner's cap on deferred commits) or
-// failed. The outcomes
-// are recorded while the worker goes on with the next deliveries, by
-// batches: whatever outcomes are ready when the previous recording ends,
-// in one FinishBatch (one commit); the deferred commits, which end
-// together, hand theirs over together. The commit's wait overlaps the next
-// pipeline's work, and a lone outcome is recorded at once. The batch's
-// leases are renewed until each outcome is recorded.
+// Options.PipelinesPerBatch of them at once. Commits that share their
+// syncs (component.SharedSync: the file transport's) wait until every
+// pipeline of the batch has run, and then run together, so that one round
+// of syncs makes the batch durable; unless only one is left, which is then
+// told it is alone and syncs on its own. That is decided here, after the
+// pipelines, rather than at the claim: the batch's other deliveries may
+// have gone to another transport, committed at once (large, or over the
+// runner's cap on deferred commits) or failed. The outcomes are recorded
+// while the worker goes on with the next deliveries, by batches: whatever
+// outcomes are ready when the previous recording ends, in one FinishBatch
+// (one commit); the deferred commits, which end together, hand theirs
+// over together. The commit's wait overlaps the next pipeline's work, and
+// a lone outcome is recorded at once. The batch's leases are renewed
+// until each outcome is recorded.
 func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	held := newLeaseSet(batch)
 	renewCtx, stopRenew := context.WithCancel(ctx)
@@ -140,33 +139,14 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	)
 	for range min(len(batch), r.opts.PipelinesPerBatch) {
 		runs.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(batch)) {
-					return
-				}
-				c := batch[i]
-				d := c.d
-				pt := r.ports[d.Port]
-				log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
-				var pending *component.Pending
-				var commit deferredCommit
-				r.pipelines <- struct{}{}
-				outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
-				<-r.pipelines
-				finish := func(outcome msgbox.Outcome, delivered bool) attempted {
-					outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
-					if !delivered {
-						sd = nil // nothing to clean up after
-					}
-					return attempted{c, pt, log, outcome, sd, delivered, pending}
-				}
+			for i := next.Add(1) - 1; i < int64(len(batch)); i = next.Add(1) - 1 {
+				a, commit := r.pipeline(ctx, batch[i])
 				if commit == nil {
-					outcomes <- []attempted{finish(outcome, delivered)}
+					outcomes <- []attempted{a}
 					continue
 				}
 				mu.Lock()
-				later = append(later, func(alone bool) attempted { return finish(commit(alone)) })
+				later = append(later, commit)
 				mu.Unlock()
 			}
 		})
@@ -189,6 +169,31 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	}
 	close(outcomes)
 	<-recorded
+}
+
+// pipeline makes one attempt of c, in one of the runner's pipeline slots:
+// its outcome, or, when its commit waits for the rest of the batch
+// (deferredCommit), nil and the commit to run then.
+func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, func(alone bool) attempted) {
+	d := c.d
+	pt := r.ports[d.Port]
+	log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
+	var pending *component.Pending
+	var commit deferredCommit
+	r.pipelines <- struct{}{}
+	outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
+	<-r.pipelines
+	finish := func(outcome msgbox.Outcome, delivered bool) attempted {
+		outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
+		if !delivered {
+			sd = nil // nothing to clean up after
+		}
+		return attempted{c, pt, log, outcome, sd, delivered, pending}
+	}
+	if commit == nil {
+		return finish(outcome, delivered), nil
+	}
+	return attempted{}, func(alone bool) attempted { return finish(commit(alone)) }
 }
 
 // DefaultPipelinesPerBatch is Options.PipelinesPerBatch's default: a
