@@ -162,3 +162,39 @@ func TestStreamLargeEnvelopedFails(t *testing.T) {
 		t.Errorf("%d goroutines left running", n-before)
 	}
 }
+
+// TestWritersSizedToTheMessage: a small message passes the async writer
+// without a buffer or a goroutine (written through as it comes), and the
+// base64 writer's buffer is sized to what it is given, up to its bound,
+// which a large message reaches: so a 4 KiB message allocates a few KiB
+// there, and a large one keeps its large writes.
+func TestWritersSizedToTheMessage(t *testing.T) {
+	next := &bufCloser{}
+	a := newAsyncWriter(next)
+	if _, err := a.Write(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if next.Len() != 4096 || a.started || a.cur != nil {
+		t.Errorf("after 4 KiB: %d bytes below, goroutine %v, buffer of %d; want 4096 written through, none", next.Len(), a.started, cap(a.cur))
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		size    int
+		maxCap  int
+		wantMax bool
+	}{
+		{4096, 8 << 10, false},
+		{1 << 20, base64Buf, true},
+	} {
+		w := newBase64Writer(&bufCloser{})
+		if _, err := w.Write(make([]byte, tc.size)); err != nil {
+			t.Fatal(err)
+		}
+		if got := cap(w.out); got > tc.maxCap || tc.wantMax && got != base64Buf {
+			t.Errorf("base64 writer after %d bytes: a buffer of %d, want at most %d (exactly %v)", tc.size, got, tc.maxCap, tc.wantMax)
+		}
+	}
+}
