@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // rawFile is an open regular file as a bare descriptor: an input being
@@ -50,18 +52,15 @@ func (f *rawFile) Read(p []byte) (int, error) {
 	if len(p) > maxRW {
 		p = p[:maxRW]
 	}
-	for {
-		n, err := unix.Read(f.fd, p)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return 0, f.wrap("read", err)
-		case n == 0:
-			return 0, io.EOF
-		}
-		return n, nil
+	var n int
+	err := fsop.RetryEINTR(func() (err error) { n, err = unix.Read(f.fd, p); return err })
+	switch {
+	case err != nil:
+		return 0, f.wrap("read", err)
+	case n == 0:
+		return 0, io.EOF
 	}
+	return n, nil
 }
 
 // Write writes all of p (a regular file takes it in one call but for an
@@ -75,10 +74,9 @@ func (f *rawFile) Write(p []byte) (int, error) {
 	}
 	n := 0
 	for n < len(p) {
-		m, err := unix.Write(f.fd, p[n:min(len(p), n+maxRW)])
+		var m int
+		err := fsop.RetryEINTR(func() (err error) { m, err = unix.Write(f.fd, p[n:min(len(p), n+maxRW)]); return err })
 		switch {
-		case err == unix.EINTR:
-			continue
 		case err != nil:
 			return n, f.wrap("write", err)
 		case m == 0:
@@ -96,16 +94,10 @@ func (f *rawFile) Sync() error {
 	if f.fd < 0 {
 		return f.wrap("sync", os.ErrClosed)
 	}
-	for {
-		err := unix.Fsync(f.fd)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return f.wrap("sync", err)
-		}
-		return nil
+	if err := fsop.RetryEINTR(func() error { return unix.Fsync(f.fd) }); err != nil {
+		return f.wrap("sync", err)
 	}
+	return nil
 }
 
 // Stat is the descriptor's fstat(2). Its Sys is a *syscall.Stat_t, as an
@@ -115,16 +107,10 @@ func (f *rawFile) Stat() (fs.FileInfo, error) {
 		return nil, f.wrap("stat", os.ErrClosed)
 	}
 	info := &rawInfo{name: filepath.Base(f.name)}
-	for {
-		err := syscall.Fstat(f.fd, &info.st)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, f.wrap("stat", err)
-		}
-		return info, nil
+	if err := fsop.RetryEINTR(func() error { return syscall.Fstat(f.fd, &info.st) }); err != nil {
+		return nil, f.wrap("stat", err)
 	}
+	return info, nil
 }
 
 func (f *rawFile) Close() error {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // unnamedFiles reports whether attempts can name an unnamed temporary file
@@ -26,13 +28,10 @@ func unnamedFiles() bool {
 // delivery, to learn flags this call set.
 func openUnnamed(dir string) (attemptFile, error) {
 	var fd int
-	var err error
-	for {
+	err := fsop.RetryEINTR(func() (err error) {
 		fd, err = unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, fileMode)
-		if err != unix.EINTR {
-			break
-		}
-	}
+		return err
+	})
 	label := filepath.Join(dir, "(unnamed temporary file)")
 	switch {
 	case err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL:
@@ -48,16 +47,13 @@ func openUnnamed(dir string) (attemptFile, error) {
 // never replaces a file there.
 func linkUnnamed(fh attemptFile, path string) error {
 	from := "/proc/self/fd/" + strconv.Itoa(int(fh.Fd()))
-	for {
-		err := unix.Linkat(unix.AT_FDCWD, from, unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return &os.LinkError{Op: "link", Old: fh.Name(), New: path, Err: err}
-		}
-		return nil
+	err := fsop.RetryEINTR(func() error {
+		return unix.Linkat(unix.AT_FDCWD, from, unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+	})
+	if err != nil {
+		return &os.LinkError{Op: "link", Old: fh.Name(), New: path, Err: err}
 	}
+	return nil
 }
 
 var errNoUnnamed = errors.New("no unnamed temporary files here")
