@@ -538,6 +538,27 @@ type SharedSync interface {
 	Alone()
 }
 
+// BatchCommit is implemented by a SharedSync attempt whose commits run
+// best all in one call: each step for every attempt of the batch, then one
+// round of syncs for them all, rather than a goroutine per commit waiting
+// for the rounds it shares. The runner passes the deferred attempts of a
+// batch whose Batch values are equal (==) to one CommitBatch call, instead
+// of calling their Commit.
+type BatchCommit interface {
+	SharedSync
+	// Batch returns what commits this attempt together with the others
+	// that return the same value.
+	Batch() BatchCommitter
+}
+
+// BatchCommitter commits attempts together (see BatchCommit).
+type BatchCommitter interface {
+	// CommitBatch commits atts, each a BatchCommit whose Batch returned
+	// this committer, as Commit does each: it returns once every one is
+	// committed or failed, their results and errors in the order of atts.
+	CommitBatch(ctx context.Context, atts []Attempt) ([]Result, []error)
+}
+
 // ContentObserver is implemented by an Attempt whose protocol proves
 // receipt with a digest of the content the pipeline protected (the AS2 MIC,
 // RFC 4130 §7.3.1). Before the body flows, the runner makes the bytes that

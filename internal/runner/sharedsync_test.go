@@ -35,6 +35,10 @@ type ledger struct {
 	got     map[string][]byte
 	held    int
 	maxHeld int
+	// batch: its attempts commit together (component.BatchCommit), noting
+	// "B n" for each CommitBatch of n attempts before their commits; the
+	// commit of a message named "reject.xml" then fails.
+	batch bool
 }
 
 func (l *ledger) spec() *component.Spec {
@@ -79,7 +83,35 @@ func (l *ledger) begin(_ context.Context, d *component.Delivery, _ component.Hea
 	l.firsts[name] = append(l.firsts[name], d.First)
 	again := len(l.firsts[name]) > 1
 	l.mu.Unlock()
-	return &ledgerAttempt{l: l, name: name, fail: name == "refuse.xml" || name == l.failOnce && !again}, nil
+	a := &ledgerAttempt{l: l, name: name, fail: name == "refuse.xml" || name == l.failOnce && !again}
+	if l.batch {
+		return batchAttempt{a}, nil
+	}
+	return a, nil
+}
+
+// batchAttempt is a ledger attempt that commits with the rest of its
+// batch, in one CommitBatch.
+type batchAttempt struct{ *ledgerAttempt }
+
+func (a batchAttempt) Batch() component.BatchCommitter { return ledgerCommitter{a.l} }
+
+var _ component.BatchCommit = batchAttempt{}
+
+type ledgerCommitter struct{ l *ledger }
+
+func (c ledgerCommitter) CommitBatch(ctx context.Context, atts []component.Attempt) ([]component.Result, []error) {
+	c.l.note(fmt.Sprintf("B %d", len(atts)))
+	errs := make([]error, len(atts))
+	for i, a := range atts {
+		b := a.(batchAttempt)
+		if b.name == "reject.xml" {
+			errs[i] = errors.New("ledger rejected the commit")
+			continue
+		}
+		_, errs[i] = b.Commit(ctx)
+	}
+	return make([]component.Result, len(atts)), errs
 }
 
 type ledgerAttempt struct {
@@ -276,6 +308,66 @@ func phaseSizes(phases [][]string) []int {
 		n[i] = len(p)
 	}
 	return n
+}
+
+// TestBatchCommit: the deferred commits of a transport that commits them
+// together (component.BatchCommit) go to one CommitBatch per claimed
+// batch, not to each attempt's Commit; a commit it fails is retried with
+// its error, and the rest are delivered.
+func TestBatchCommit(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+ledgerPort, map[string]string{"Max": "64MiB"})
+	l := &ledger{got: map[string][]byte{}, batch: true}
+	var msgs []ledgerMsg
+	for i := range 20 {
+		m := ledgerMsg{fmt.Sprintf("m%02d.xml", i), []byte(fmt.Sprintf("<order n=%d/>", i))}
+		if i == 3 {
+			m.name = "reject.xml"
+		}
+		msgs = append(msgs, m)
+	}
+	sum, box, err := runLedger(t, dir, l, nil, msgs)
+	if err != nil || sum.Delivered != 19 || sum.Retried != 1 {
+		t.Fatalf("RunOnce: %+v, %v; want 19 delivered and 1 retried", sum, err)
+	}
+	// Two claims (16 and 4): two CommitBatch calls, each after its
+	// batch's Written calls and before its commits.
+	var batches []string
+	written := 0
+	for _, e := range l.events {
+		kind, n, _ := strings.Cut(e, " ")
+		switch kind {
+		case "W":
+			written++
+		case "B":
+			if n != fmt.Sprint(written) {
+				t.Errorf("CommitBatch of %s after %d Written: %v", n, written, l.events)
+			}
+			batches, written = append(batches, n), 0
+		}
+	}
+	if !slices.Equal(batches, []string{"16", "4"}) {
+		t.Errorf("CommitBatch calls of %v attempts, want [16 4]: %v", batches, l.events)
+	}
+	if len(l.got) != 19 {
+		t.Errorf("%d delivered to the ledger, want 19", len(l.got))
+	}
+	msgsIn, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgsIn {
+		if m.FileName != "reject.xml" {
+			continue
+		}
+		got, err := box.Get(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got.Deliveries[0]; d.State != msgbox.DeliveryRetrying || !strings.Contains(d.LastError, "ledger rejected the commit") {
+			t.Errorf("reject.xml: %s, %q; want retrying with the commit's error", d.State, d.LastError)
+		}
+	}
 }
 
 // TestSharedSyncGrownByPipeline: whether a commit waits for its batch is

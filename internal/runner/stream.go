@@ -137,13 +137,10 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 			return retry(err)
 		}
 		if share {
-			*later = func(alone bool) (msgbox.Outcome, bool) {
-				defer r.deferrals.give()
-				if alone {
-					s.Alone()
-				}
-				return r.commit(ctx, pt, d, att, pending)
-			}
+			*later = deferredCommit{att: s, done: func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool) {
+				r.deferrals.give()
+				return r.committed(pt, d, res, err, took, pending)
+			}}
 			return msgbox.Outcome{}, false
 		}
 	}
@@ -156,8 +153,15 @@ func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, att c
 	pending **component.Pending) (msgbox.Outcome, bool) {
 	start := time.Now()
 	res, err := att.Commit(ctx)
+	return r.committed(pt, d, res, err, time.Since(start), pending)
+}
+
+// committed turns the result of the commit of delivery d's attempt, which
+// took took, into the outcome (see commit).
+func (r *Runner) committed(pt *port, d *msgbox.Delivery, res component.Result, err error, took time.Duration,
+	pending **component.Pending) (msgbox.Outcome, bool) {
 	if m := r.opts.Metrics; m != nil {
-		m.DeliverySeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
+		m.DeliverySeconds.WithLabelValues(d.Port).Observe(took.Seconds())
 	}
 	if err != nil {
 		// A receipt that did not prove delivery (a negative MDN, one

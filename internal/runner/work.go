@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,7 +135,7 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	}()
 	var (
 		mu    sync.Mutex
-		later []func(alone bool) attempted
+		later []deferred
 		next  atomic.Int64
 		runs  sync.WaitGroup
 	)
@@ -146,7 +148,7 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 					continue
 				}
 				mu.Lock()
-				later = append(later, commit)
+				later = append(later, *commit)
 				mu.Unlock()
 			}
 		})
@@ -155,17 +157,11 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	switch len(later) {
 	case 0:
 	case 1:
-		outcomes <- []attempted{later[0](true)}
+		outcomes <- []attempted{later[0].finish(later[0].commit.run(ctx, true))}
 	default:
 		// The commits share one round of syncs, so they end together:
 		// their outcomes are recorded together, in one FinishBatch.
-		done := make([]attempted, len(later))
-		var commits sync.WaitGroup
-		for i, commit := range later {
-			commits.Go(func() { done[i] = commit(false) })
-		}
-		commits.Wait()
-		outcomes <- done
+		outcomes <- commitTogether(ctx, later)
 	}
 	close(outcomes)
 	<-recorded
@@ -173,8 +169,8 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 
 // pipeline makes one attempt of c, in one of the runner's pipeline slots:
 // its outcome, or, when its commit waits for the rest of the batch
-// (deferredCommit), nil and the commit to run then.
-func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, func(alone bool) attempted) {
+// (deferredCommit), nil and what commits it then.
+func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, *deferred) {
 	d := c.d
 	pt := r.ports[d.Port]
 	log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
@@ -190,10 +186,67 @@ func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, func(alone
 		}
 		return attempted{c, pt, log, outcome, sd, delivered, pending}
 	}
-	if commit == nil {
+	if commit.att == nil {
 		return finish(outcome, delivered), nil
 	}
-	return attempted{}, func(alone bool) attempted { return finish(commit(alone)) }
+	return attempted{}, &deferred{commit, finish}
+}
+
+// deferred is an attempt of a batch whose commit waits for the rest of
+// the batch: the commit, and what makes its outcome the attempt's.
+type deferred struct {
+	commit deferredCommit
+	finish func(msgbox.Outcome, bool) attempted
+}
+
+// commitTogether commits a batch's deferred attempts all at once, so that
+// they share rounds of syncs: those of one component.BatchCommitter in one
+// CommitBatch call, any other in a goroutine of its own.
+func commitTogether(ctx context.Context, later []deferred) []attempted {
+	done := make([]attempted, len(later))
+	var groups [][]int // indexes in later, by committer
+	var committers []component.BatchCommitter
+	var commits sync.WaitGroup
+	for i, l := range later {
+		if b, ok := l.commit.att.(component.BatchCommit); ok {
+			c := b.Batch()
+			// A committer that cannot be compared commits alone: ==
+			// would panic on it.
+			if c != nil && reflect.TypeOf(c).Comparable() {
+				if k := slices.Index(committers, c); k >= 0 {
+					groups[k] = append(groups[k], i)
+				} else {
+					committers, groups = append(committers, c), append(groups, []int{i})
+				}
+				continue
+			}
+		}
+		commits.Go(func() { done[i] = l.finish(l.commit.run(ctx, false)) })
+	}
+	for k, c := range committers {
+		commits.Go(func() {
+			idx := groups[k]
+			atts := make([]component.Attempt, len(idx))
+			for j, i := range idx {
+				atts[j] = later[i].commit.att
+			}
+			start := time.Now()
+			res, errs := c.CommitBatch(ctx, atts)
+			took := time.Since(start)
+			if len(res) != len(atts) || len(errs) != len(atts) {
+				err := fmt.Errorf("the transport's batch commit answered %d results and %d errors for %d attempts", len(res), len(errs), len(atts))
+				res, errs = make([]component.Result, len(atts)), make([]error, len(atts))
+				for j := range errs {
+					errs[j] = err
+				}
+			}
+			for j, i := range idx {
+				done[i] = later[i].finish(later[i].commit.done(res[j], errs[j], took))
+			}
+		})
+	}
+	commits.Wait()
+	return done
 }
 
 // DefaultPipelinesPerBatch is Options.PipelinesPerBatch's default: a
@@ -205,10 +258,24 @@ func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, func(alone
 // there are workers.
 const DefaultPipelinesPerBatch = 4
 
-// deferredCommit commits an attempt whose commit waited for the rest of
-// its batch (see stream); alone says that no other commit of the batch is
-// left to share its syncs with.
-type deferredCommit func(alone bool) (msgbox.Outcome, bool)
+// deferredCommit is an attempt whose commit waits for the rest of its
+// batch (see stream): the attempt, and done, which turns the result of its
+// commit, which took took, into the outcome.
+type deferredCommit struct {
+	att  component.SharedSync
+	done func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool)
+}
+
+// run commits c on its own; alone says that no other commit of the batch
+// is left to share its syncs with.
+func (c deferredCommit) run(ctx context.Context, alone bool) (msgbox.Outcome, bool) {
+	if alone {
+		c.att.Alone()
+	}
+	start := time.Now()
+	res, err := c.att.Commit(ctx)
+	return c.done(res, err, time.Since(start))
+}
 
 // DefaultMaxDeferredCommits is Options.MaxDeferredCommits' default. A
 // deferred commit holds an open file (the file transport's unnamed

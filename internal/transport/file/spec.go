@@ -272,7 +272,35 @@ func (s sharedSync) Written() (bool, error) { return s.w.Flush() }
 // Alone implements component.SharedSync.
 func (s sharedSync) Alone() { s.w.Alone() }
 
-var _ component.SharedSync = sharedSync{}
+// Batch implements component.BatchCommit: the attempts of Writers that
+// share their syncs (WriterOptions.Syncs) commit together.
+func (s sharedSync) Batch() component.BatchCommitter { return batchCommitter{s.w.f.syncs} }
+
+var _ component.BatchCommit = sharedSync{}
+
+// batchCommitter commits together attempts of Writers sharing syncs; equal
+// for equal Syncs.
+type batchCommitter struct{ syncs *Syncs }
+
+// CommitBatch implements component.BatchCommitter (see commitAll). An
+// attempt that is not this transport's fails alone, as a misuse.
+func (c batchCommitter) CommitBatch(ctx context.Context, atts []component.Attempt) ([]component.Result, []error) {
+	ws := make([]*WriteAttempt, 0, len(atts))
+	at := make([]int, 0, len(atts)) // ws[j] is atts[at[j]]
+	errs := make([]error, len(atts))
+	for i, a := range atts {
+		s, ok := a.(sharedSync)
+		if !ok || s.w.f.syncs != c.syncs {
+			errs[i] = fmt.Errorf("send: file transport: attempt %d of %d is not one this batch commits", i+1, len(atts))
+			continue
+		}
+		ws, at = append(ws, s.w), append(at, i)
+	}
+	for j, err := range commitAll(ctx, ws) {
+		errs[at[j]] = transport.PermanentError(err)
+	}
+	return make([]component.Result, len(atts)), errs
+}
 
 func (s *sender) Redo(ctx context.Context, d *component.Delivery) (bool, error) {
 	sd, err := s.target(d)

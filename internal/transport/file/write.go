@@ -116,6 +116,9 @@ type Writer struct {
 	// prefix starts this transport's reserved names: ".bizpipe-", plus the
 	// namespace and "-" when there is one.
 	prefix string
+	// syncs are the rounds of syncs this Writer shares (WriterOptions.Syncs);
+	// dirs and whole are its parts.
+	syncs *Syncs
 	// dirs shares directory syncs among concurrent deliveries (those of
 	// every Writer given the same Syncs).
 	dirs *dirsync.Group
@@ -169,7 +172,7 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 	if syncs == nil {
 		syncs = &Syncs{}
 	}
-	return &Writer{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, prefix: prefix, dirs: &syncs.dirs,
+	return &Writer{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, prefix: prefix, syncs: syncs, dirs: &syncs.dirs,
 		whole: &syncs.whole, fileSystem: dirsync.FileSystemOf, unnamed: unnamedFiles()}, nil
 }
 
@@ -424,55 +427,139 @@ func (w *WriteAttempt) flush() error {
 // Commit syncs the partial file, stages it and places it (steps 1 to 3),
 // and returns once the file is durable under its final name.
 func (w *WriteAttempt) Commit(ctx context.Context) error {
-	if w.err != nil {
-		return w.err
-	}
-	if w.done {
-		return w.fail(errors.New("send: file delivery committed twice"))
-	}
-	w.done = true
-	f, d := w.f, w.d
-	if err := ctx.Err(); err != nil {
-		w.drop()
-		return w.fail(f.errorf(d, "delivery %d not completed: %w", d.ID, err))
-	}
-	if w.fh != nil {
-		err := w.flush()
-		if err == nil {
-			err = f.syncPoint(w.fh, w.batched)
+	return commitAll(ctx, []*WriteAttempt{w})[0]
+}
+
+// commitAll commits ws as Commit does each, and returns their errors in
+// order. It takes the steps together: each step for every attempt still
+// going, then one sync point for them all (syncPoints), so that a batch's
+// commits share each round of syncs without a goroutine each waiting for
+// it. An attempt that fails at a step drops out of the later ones.
+func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
+	errs := make([]error, len(ws))
+	var files, names []*WriteAttempt // at step 1 (own file), at step 3 (placing)
+	at := make(map[*WriteAttempt]int, len(ws))
+	for i, w := range ws {
+		at[w] = i
+		switch {
+		case w.err != nil:
+			errs[i] = w.err
+		case w.done:
+			errs[i] = w.fail(errors.New("send: file delivery committed twice"))
+		case ctx.Err() != nil:
+			w.done = true
+			w.drop()
+			errs[i] = w.fail(w.f.errorf(w.d, "delivery %d not completed: %w", w.d.ID, ctx.Err()))
+		case w.fh == nil:
+			w.done = true // its staged copy was there at Begin: placed at step 3
+			names = append(names, w)
+		default:
+			w.done = true
+			if err := w.flush(); err != nil {
+				errs[i] = w.written(err)
+				continue
+			}
+			files = append(files, w)
 		}
-		if err != nil || !w.unnamed {
-			if cerr := w.fh.Close(); err == nil {
-				err = cerr
+	}
+	// Step 1: the data of each attempt's own file.
+	var staging []*WriteAttempt
+	for j, err := range syncPoints(files, true) {
+		w := files[j]
+		if err != nil {
+			errs[at[w]] = w.written(err)
+			continue
+		}
+		if !w.unnamed {
+			if err := w.fh.Close(); err != nil {
+				w.fh = nil
+				errs[at[w]] = w.written(err)
+				continue
 			}
 			w.fh = nil
 		}
 		w.release()
+		w.f.step("written")
+		staging = append(staging, w)
+	}
+	// Step 2: stage each.
+	var staged []*WriteAttempt
+	for _, w := range staging {
+		own, err := w.stage()
 		if err != nil {
-			if !w.unnamed {
-				_ = fsop.Remove(w.partial)
-			}
-			return w.fail(f.errorf(d, "staging delivery %d: writing %s: %w", d.ID, w.partial, err))
-		}
-		f.step("written")
-		var own bool
-		if w.unnamed {
-			// Named while still open: the name is made from the
-			// descriptor.
-			own, err = f.stageUnnamed(d, w.fh, w.staged, w.batched)
-			w.fh.Close()
-			w.fh = nil
-		} else {
-			own, err = f.stage(d, w.partial, w.staged, w.batched)
-		}
-		if err != nil {
-			return w.fail(err)
+			errs[at[w]] = w.fail(err)
+			continue
 		}
 		if !own {
-			w.batched = false // see staged
+			w.batched = false // see linked
+		}
+		staged = append(staged, w)
+	}
+	for j, err := range syncPoints(staged, false) {
+		w := staged[j]
+		if err != nil {
+			errs[at[w]] = w.fail(w.f.errorf(w.d, "staging delivery %d: %w", w.d.ID, err))
+			continue
+		}
+		names = append(names, w)
+	}
+	// Step 3: place each.
+	var placed []*WriteAttempt
+	for _, w := range names {
+		if err := w.f.placeName(w.d, w.staged, w.final); err != nil {
+			errs[at[w]] = w.fail(err)
+			continue
+		}
+		placed = append(placed, w)
+	}
+	for j, err := range syncPoints(placed, false) {
+		if w := placed[j]; err != nil {
+			errs[at[w]] = w.fail(w.f.errorf(w.d, "placing delivery %d: %w", w.d.ID, err))
 		}
 	}
-	return w.fail(f.place(d, w.staged, w.final, w.batched))
+	return errs
+}
+
+// written fails an attempt whose file could not be written out or synced
+// (step 1), closing and, when named, removing it.
+func (w *WriteAttempt) written(err error) error {
+	if w.fh != nil {
+		_ = w.fh.Close()
+		w.fh = nil
+	}
+	w.release()
+	if !w.unnamed {
+		_ = fsop.Remove(w.partial)
+	}
+	return w.fail(w.f.errorf(w.d, "staging delivery %d: writing %s: %w", w.d.ID, w.partial, err))
+}
+
+// stage performs step 2 but its sync: it links the attempt's file to the
+// staged name (see linked for own), and closes an unnamed file.
+func (w *WriteAttempt) stage() (own bool, err error) {
+	if w.unnamed {
+		// Named while still open: the name is made from the descriptor.
+		err = linkUnnamed(w.fh, w.staged)
+		w.fh.Close()
+		w.fh = nil
+	} else {
+		// link(2), not rename(2): it never replaces a staged copy. One
+		// that exists was staged by another attempt of this delivery,
+		// still running (its lease was lost to this one, or this one's
+		// to it), or before `messages resume` (a first attempt does not
+		// look at Begin), and may already be in place under the final
+		// name: it is the delivery, and this attempt's rendering,
+		// different bytes for the same message, is dropped. Replacing it
+		// would make the file in place look like someone else's (a
+		// create_new conflict with itself) or deliver the message a
+		// second time (overwrite).
+		err = os.Link(w.partial, w.staged)
+		// The partial name goes either way. If removing it fails it
+		// stays a second name of the staged copy, or the dropped
+		// rendering: harmless, and SweepStale removes it.
+		_ = fsop.Remove(w.partial)
+	}
+	return w.f.linked(w.d, w.staged, err)
 }
 
 // Abort drops the partial file of an attempt that will not be committed.
@@ -559,8 +646,11 @@ func (f *Writer) redo(ctx context.Context, d transport.Delivery) (done bool, err
 	if err != nil {
 		return false, err
 	}
-	if err := f.place(d, staged, final, false); err != nil {
+	if err := f.placeName(d, staged, final); err != nil {
 		return false, err
+	}
+	if err := f.dirs.Sync(f.dir); err != nil {
+		return false, f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
 	return true, nil
 }
@@ -670,72 +760,40 @@ func (f *Writer) SweepStale(olderThan time.Duration) (removed int, err error) {
 	return removed, nil
 }
 
-// stage performs step 2 for the synced partial file of this attempt: link
-// it to the staged name unless a staged copy exists already, drop the
-// partial name, sync the directory. own: the staged copy is this
-// attempt's file (see staged).
-func (f *Writer) stage(d transport.Delivery, partial, staged string, batched bool) (own bool, err error) {
-	// link(2), not rename(2): it never replaces a staged copy. One that
-	// exists was staged by another attempt of this delivery, still
-	// running (its lease was lost to this one, or this one's to it), or
-	// before `messages resume` (a first attempt does not look at Begin),
-	// and may already be in place under the final name: it is the
-	// delivery, and this attempt's rendering, different bytes for the
-	// same message, is dropped. Replacing it would make the file in place
-	// look like someone else's (a create_new conflict with itself) or
-	// deliver the message a second time (overwrite).
-	err = os.Link(partial, staged)
-	// The partial name goes either way. If removing it fails it stays a
-	// second name of the staged copy, or the dropped rendering: harmless,
-	// and SweepStale removes it.
-	_ = fsop.Remove(partial)
-	return f.staged(d, staged, err, batched)
-}
-
-// stageUnnamed is stage for an unnamed temporary file: step 1 without a
-// partial name, so a delivery costs one name fewer to create and remove,
-// and a crash leaves nothing to sweep.
-func (f *Writer) stageUnnamed(d transport.Delivery, fh attemptFile, staged string, batched bool) (own bool, err error) {
-	return f.staged(d, staged, linkUnnamed(fh, staged), batched)
-}
-
-// staged ends step 2 once the link to staged returned err. own reports
-// that the link made the staged copy; when another attempt's was there
-// already (EEXIST), which is the delivery (see stage), nothing ties its
-// name to the file system of this attempt's file, so that the attempt
-// syncs directories from here on, unbatched, as one that found the copy at
-// Begin does (see syncPoint).
-func (f *Writer) staged(d transport.Delivery, staged string, err error, batched bool) (own bool, _ error) {
-	own = true
+// linked ends step 2, but its sync, once the link to staged returned err.
+// own reports that the link made the staged copy; when another attempt's
+// was there already (EEXIST), which is the delivery (see stage), nothing
+// ties its name to the file system of this attempt's file, so that the
+// attempt syncs directories from here on, unbatched, as one that found the
+// copy at Begin does (see syncPoints).
+func (f *Writer) linked(d transport.Delivery, staged string, err error) (own bool, _ error) {
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		if _, err := f.stagedExists(d, staged); err != nil {
 			return false, err
 		}
-		own, batched = false, false
+		return false, nil
 	case err != nil:
 		return false, f.errorf(d, "staging delivery %d: %w", d.ID, err)
 	}
-	if err := f.syncPoint(nil, batched); err != nil {
-		return false, f.errorf(d, "staging delivery %d: %w", d.ID, err)
-	}
-	return own, nil
+	return true, nil
 }
 
-// syncPoint makes durable what an attempt changed in the output directory
-// so far: the content of fh, or (fh nil) the directory's entries.
+// syncPoints makes durable what the attempts ws changed in their output
+// directories so far: with files, the content of each one's file; without,
+// the directories' entries. It returns each attempt's error, in order.
 //
-// The attempt of a batch (batched: its Flush answered share, and the
-// runner commits it with the rest of its batch) joins, where the file
-// system allows (dirsync.FileSystemOf), a round of syncfs(2) shared with
-// every commit in flight on that file system, which covers both: one
-// round serves the whole batch, and the batches of other ports writing
-// there, where an fsync of each file would force the journal once per
-// file. It also writes back whatever else is waiting on that file system,
-// which is why an attempt alone (one that wrote over sharedCommitMax, a
-// lone one, a redo) and every attempt elsewhere fsyncs its own file
-// (concurrent fsyncs still share the journal commit) and joins a round of
-// directory syncs.
+// The attempts of a batch (batched: their Flush answered share, and the
+// runner commits them together) take, where the file system allows
+// (dirsync.FileSystemOf), one round of syncfs(2) per file system, which
+// covers both and which they share with every commit in flight there (an
+// FSGroup): one round serves the whole batch, and the batches of other
+// ports writing there, where an fsync of each file would force the
+// journal once per file. It also writes back whatever else is waiting on
+// that file system, which is why an attempt alone (one that wrote over
+// sharedCommitMax, a lone one) and every attempt elsewhere fsyncs its own
+// file (those of ws concurrently, so that they share the journal commit)
+// and joins a round of directory syncs.
 //
 // A round that finds its directory on another file system (a share
 // mounted over this Writer's directory or another's since) syncs nothing,
@@ -746,24 +804,53 @@ func (f *Writer) staged(d transport.Delivery, staged string, err error, batched 
 // the file system synced staged and placed it there. An attempt without a
 // file (its staged copy was there already) therefore never joins a round
 // (Flush), nor does one whose link found a staged copy once it has
-// (staged).
-func (f *Writer) syncPoint(fh attemptFile, batched bool) error {
-	if batched {
-		if fs, ok := f.fileSystemSyncs(); ok {
-			err := f.whole.Sync(f.dir, fs)
-			if err == nil && fh != nil {
-				err = dirsync.Written(fh, fs)
+// (linked).
+func syncPoints(ws []*WriteAttempt, files bool) []error {
+	errs := make([]error, len(ws))
+	rounds := map[uint64]error{} // by device: each file system's round
+	var alone []int
+	for i, w := range ws {
+		if w.batched {
+			if fs, ok := w.f.fileSystemSyncs(); ok {
+				err, ran := rounds[fs.Dev]
+				if !ran {
+					err = w.f.whole.Sync(w.f.dir, fs)
+					rounds[fs.Dev] = err
+				}
+				if err == nil && files {
+					err = dirsync.Written(w.fh, fs)
+				}
+				if !errors.Is(err, dirsync.ErrNotSyncFS) {
+					errs[i] = err
+					continue
+				}
+				w.f.fs.Store(nil)
 			}
-			if !errors.Is(err, dirsync.ErrNotSyncFS) {
-				return err
+		}
+		alone = append(alone, i)
+	}
+	switch {
+	case files && len(alone) == 1:
+		errs[alone[0]] = ws[alone[0]].fh.Sync()
+	case files:
+		var syncs sync.WaitGroup
+		for _, i := range alone {
+			syncs.Go(func() { errs[i] = ws[i].fh.Sync() })
+		}
+		syncs.Wait()
+	default:
+		dirs := map[string]error{} // each directory once
+		for _, i := range alone {
+			f := ws[i].f
+			err, ran := dirs[f.dir]
+			if !ran {
+				err = f.dirs.Sync(f.dir)
+				dirs[f.dir] = err
 			}
-			f.fs.Store(nil)
+			errs[i] = err
 		}
 	}
-	if fh != nil {
-		return fh.Sync()
-	}
-	return f.dirs.Sync(f.dir)
+	return errs
 }
 
 // fileSystemSyncs returns the output directory's file system, and whether
@@ -804,22 +891,13 @@ func (f *Writer) createPartial(id int64) (string, *os.File, error) {
 	return "", nil, err
 }
 
-// place performs step 3: make final a name of the staged inode, then sync the
-// directory. It is idempotent.
-func (f *Writer) place(d transport.Delivery, staged, final string, batched bool) error {
-	var err error
+// placeName performs step 3 but its sync: make final a name of the staged
+// inode. It is idempotent.
+func (f *Writer) placeName(d transport.Delivery, staged, final string) error {
 	if f.overwrite {
-		err = f.placeOverwrite(d, staged, final)
-	} else {
-		err = f.placeCreateNew(d, staged, final)
+		return f.placeOverwrite(d, staged, final)
 	}
-	if err != nil {
-		return err
-	}
-	if err := f.syncPoint(nil, batched); err != nil {
-		return f.errorf(d, "placing delivery %d: %w", d.ID, err)
-	}
-	return nil
+	return f.placeCreateNew(d, staged, final)
 }
 
 func (f *Writer) placeCreateNew(d transport.Delivery, staged, final string) error {

@@ -1200,3 +1200,105 @@ func TestFileFirstAttemptDoesNotLook(t *testing.T) {
 		})
 	}
 }
+
+// TestFileCommitBatch: a batch's attempts, those of two Writers sharing
+// their syncs, commit in one CommitBatch call, each step for all of them
+// and then one syncfs round: three rounds for the batch, whatever its
+// size. An attempt that fails (a create_new conflict) fails alone; one
+// that found its staged copy at Begin places that copy and syncs its
+// directory itself; an attempt of another transport is refused; the rest
+// land.
+func TestFileCommitBatch(t *testing.T) {
+	base := t.TempDir()
+	syncs := &Syncs{}
+	var writers []*Writer
+	for _, name := range []string{"a", "b"} {
+		dir := filepath.Join(base, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := NewWriter(WriterOptions{Dir: dir, Syncs: syncs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		playSyncFS(t, f, true)
+		writers = append(writers, f)
+	}
+	a, b := writers[0], writers[1]
+	var rounds, dirs atomic.Int32
+	syncs.whole.SyncFunc = func(dir string) error { rounds.Add(1); return dirsync.SyncFS(dir) }
+	syncs.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+
+	if err := os.WriteFile(filepath.Join(a.dir, "taken.txt"), []byte("someone else's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	staged := []byte("staged by an earlier attempt")
+	if err := os.WriteFile(a.reserved(9, suffixStaged), staged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type send struct {
+		f    *Writer
+		id   int64
+		name string
+		fail bool
+	}
+	sends := []send{{a, 1, "a1.txt", false}, {b, 2, "b2.txt", false}, {a, 3, "a3.txt", false}, {a, 8, "taken.txt", true},
+		{b, 5, "b5.txt", false}, {a, 9, "a9.txt", false}}
+	var atts []component.Attempt
+	for _, s := range sends {
+		d := fileDelivery(s.id, s.name)
+		d.First = s.id != 9
+		w, err := s.f.Begin(context.Background(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(s.name)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		atts = append(atts, sharedSync{transport.Attempt(w), w})
+	}
+	atts = append(atts, transport.Attempt(&bytesWriting{}))
+	c := atts[0].(component.BatchCommit).Batch()
+	if other := atts[1].(component.BatchCommit).Batch(); other != c {
+		t.Fatal("attempts of Writers sharing their syncs have different committers")
+	}
+	res, errs := c.CommitBatch(context.Background(), atts)
+	if len(res) != len(atts) || len(errs) != len(atts) {
+		t.Fatalf("CommitBatch answered %d results and %d errors for %d attempts", len(res), len(errs), len(atts))
+	}
+	for i, s := range sends {
+		if s.fail {
+			if !errors.Is(errs[i], ErrFileExists) {
+				t.Errorf("%s: %v, want ErrFileExists", s.name, errs[i])
+			}
+			assertContent(t, filepath.Join(s.f.dir, s.name), []byte("someone else's"))
+			continue
+		}
+		if errs[i] != nil {
+			t.Errorf("%s: %v", s.name, errs[i])
+			continue
+		}
+		want := []byte(s.name)
+		if s.id == 9 {
+			want = staged
+		}
+		assertContent(t, filepath.Join(s.f.dir, s.name), want)
+	}
+	if errs[len(atts)-1] == nil {
+		t.Error("an attempt of another transport was committed")
+	}
+	if rounds.Load() != 3 || dirs.Load() != 1 {
+		t.Errorf("%d syncfs rounds and %d directory syncs; want 3 rounds (one a step) and 1 directory sync (the staged copy's)",
+			rounds.Load(), dirs.Load())
+	}
+}
+
+// bytesWriting is a transport.Writing of no transport: what a batch of
+// the file transport must refuse.
+type bytesWriting struct{ bytes.Buffer }
+
+func (*bytesWriting) Commit(context.Context) error { return nil }
+func (*bytesWriting) Abort()                       {}
