@@ -111,9 +111,15 @@ func (r *ChunkReader) Close() error {
 // returns what it read: all of r when len(data) <= limit. It starts small
 // and grows as needed, so that a small body costs a small buffer, not a
 // chunk-sized one (a batch holds many bodies at once, and a chunk-sized
-// buffer per batch would be garbage for the collector to chase).
+// buffer per batch would be garbage for the collector to chase). A
+// reader that tells its size (a FileBody) gets a buffer of that size and
+// one byte more, to see the end without growing.
 func ReadUpTo(r io.Reader, limit int) (data []byte, err error) {
-	data = make([]byte, 0, min(8<<10, limit+1))
+	size := min(8<<10, limit+1)
+	if s, ok := r.(interface{ Size() int64 }); ok && s.Size() >= 0 && s.Size() < int64(limit) {
+		size = int(s.Size()) + 1
+	}
+	data = make([]byte, 0, size)
 	for {
 		if len(data) == cap(data) {
 			if len(data) > limit {

@@ -87,8 +87,37 @@ func TestReadUpTo(t *testing.T) {
 			t.Errorf("ReadUpTo(%d bytes, limit %d) = %d bytes, %v; want the first %d", tc.size, tc.limit, len(got), err, tc.wantLen)
 		}
 	}
+	// A reader that tells its size (a file as listed): read into a buffer
+	// of that size and one byte more, which still holds whatever the
+	// reader really gives (a file that grew or shrank since).
+	for _, tc := range []struct {
+		told, size, limit int
+		wantLen, wantCap  int
+	}{
+		{4096, 4096, 200_000, 4096, 4097},
+		{0, 0, 200_000, 0, 1},
+		{4096, 4000, 200_000, 4000, 4097},
+		{4096, 10_000, 200_000, 10_000, 0},
+		{4096, 300_000, 200_000, 200_001, 0},
+		{300_000, 300_000, 200_000, 200_001, 0},
+	} {
+		src := bytes.Repeat([]byte("0123456789"), tc.size/10+1)[:tc.size]
+		got, err := ReadUpTo(sizedReader{iotest.HalfReader(bytes.NewReader(src)), int64(tc.told)}, tc.limit)
+		if err != nil || len(got) != tc.wantLen || !bytes.Equal(got, src[:tc.wantLen]) || (tc.wantCap > 0 && cap(got) != tc.wantCap) {
+			t.Errorf("ReadUpTo(%d bytes told as %d, limit %d) = %d bytes in %d, %v; want the first %d (in %d)",
+				tc.size, tc.told, tc.limit, len(got), cap(got), err, tc.wantLen, tc.wantCap)
+		}
+	}
 	boom := errors.New("boom")
 	if _, err := ReadUpTo(iotest.ErrReader(boom), 10); !errors.Is(err, boom) {
 		t.Errorf("read error: %v", err)
 	}
 }
+
+// sizedReader is a reader that tells a size, as a FileBody does.
+type sizedReader struct {
+	io.Reader
+	n int64
+}
+
+func (r sizedReader) Size() int64 { return r.n }
