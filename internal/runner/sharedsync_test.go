@@ -284,21 +284,33 @@ func TestSharedSyncCommitsTogether(t *testing.T) {
 	if len(phases) != 2 || len(phases[0]) < 14 || len(phases[0])+len(phases[1]) != 19 {
 		t.Errorf("commit phases of %v, want 2 of 19 in all, the first of 14 or more: %v", phaseSizes(phases), l.events)
 	}
-	det, err := box.List(context.Background(), msgbox.Filter{})
+	assertRetrying(t, box, "refuse.xml", "ledger refused the payload")
+}
+
+// assertRetrying checks that the delivery of the message named name is
+// retrying with an error that says want.
+func assertRetrying(t *testing.T, box msgbox.Box, name, want string) {
+	t.Helper()
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range det {
-		if m.FileName != "refuse.xml" {
+	found := false
+	for _, m := range msgs {
+		if m.FileName != name {
 			continue
 		}
+		found = true
 		got, err := box.Get(context.Background(), m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := got.Deliveries[0]; d.State != msgbox.DeliveryRetrying || !strings.Contains(d.LastError, "ledger refused the payload") {
-			t.Errorf("refuse.xml: %s, %q; want retrying with the Written error", d.State, d.LastError)
+		if d := got.Deliveries[0]; d.State != msgbox.DeliveryRetrying || !strings.Contains(d.LastError, want) {
+			t.Errorf("%s: %s, %q; want retrying with an error saying %q", name, d.State, d.LastError, want)
 		}
+	}
+	if !found {
+		t.Errorf("%s not in the box", name)
 	}
 }
 
@@ -352,22 +364,7 @@ func TestBatchCommit(t *testing.T) {
 	if len(l.got) != 19 {
 		t.Errorf("%d delivered to the ledger, want 19", len(l.got))
 	}
-	msgsIn, err := box.List(context.Background(), msgbox.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgsIn {
-		if m.FileName != "reject.xml" {
-			continue
-		}
-		got, err := box.Get(context.Background(), m.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := got.Deliveries[0]; d.State != msgbox.DeliveryRetrying || !strings.Contains(d.LastError, "ledger rejected the commit") {
-			t.Errorf("reject.xml: %s, %q; want retrying with the commit's error", d.State, d.LastError)
-		}
-	}
+	assertRetrying(t, box, "reject.xml", "ledger rejected the commit")
 }
 
 // TestSharedSyncGrownByPipeline: whether a commit waits for its batch is

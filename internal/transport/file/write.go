@@ -437,10 +437,9 @@ func (w *WriteAttempt) Commit(ctx context.Context) error {
 // it. An attempt that fails at a step drops out of the later ones.
 func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 	errs := make([]error, len(ws))
-	var files, names []*WriteAttempt // at step 1 (own file), at step 3 (placing)
-	at := make(map[*WriteAttempt]int, len(ws))
+	var files, names []*WriteAttempt           // at step 1 (own file), at step 3 (placing)
+	at := make(map[*WriteAttempt]int, len(ws)) // where each attempt past the checks is in ws
 	for i, w := range ws {
-		at[w] = i
 		switch {
 		case w.err != nil:
 			errs[i] = w.err
@@ -452,9 +451,11 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 			errs[i] = w.fail(w.f.errorf(w.d, "delivery %d not completed: %w", w.d.ID, ctx.Err()))
 		case w.fh == nil:
 			w.done = true // its staged copy was there at Begin: placed at step 3
+			at[w] = i
 			names = append(names, w)
 		default:
 			w.done = true
+			at[w] = i
 			if err := w.flush(); err != nil {
 				errs[i] = w.written(err)
 				continue

@@ -1294,6 +1294,20 @@ func TestFileCommitBatch(t *testing.T) {
 		t.Errorf("%d syncfs rounds and %d directory syncs; want 3 rounds (one a step) and 1 directory sync (the staged copy's)",
 			rounds.Load(), dirs.Load())
 	}
+
+	// One attempt given twice commits once; the second is refused.
+	w, err := a.Begin(context.Background(), fileDelivery(20, "twice.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("once")); err != nil {
+		t.Fatal(err)
+	}
+	twice := sharedSync{transport.Attempt(w), w}
+	if _, errs := c.CommitBatch(context.Background(), []component.Attempt{twice, twice}); errs[0] != nil || errs[1] == nil {
+		t.Errorf("one attempt committed twice in a batch: %v; want the first committed, the second refused", errs)
+	}
+	assertContent(t, filepath.Join(a.dir, "twice.txt"), []byte("once"))
 }
 
 // bytesWriting is a transport.Writing of no transport: what a batch of
