@@ -484,15 +484,20 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 		staging = append(staging, w)
 	}
 	// Step 2: stage each.
-	var staged []*WriteAttempt
-	for _, w := range staging {
+	linkErrs := make([]error, len(staging))
+	inParallel(len(staging), func(j int) {
+		w := staging[j]
 		own, err := w.stage()
-		if err != nil {
+		if err == nil && !own {
+			w.batched = false // see linked
+		}
+		linkErrs[j] = err
+	})
+	var staged []*WriteAttempt
+	for j, w := range staging {
+		if err := linkErrs[j]; err != nil {
 			errs[at[w]] = w.fail(err)
 			continue
-		}
-		if !own {
-			w.batched = false // see linked
 		}
 		staged = append(staged, w)
 	}
@@ -505,9 +510,14 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 		names = append(names, w)
 	}
 	// Step 3: place each.
+	linkErrs = make([]error, len(names))
+	inParallel(len(names), func(j int) {
+		w := names[j]
+		linkErrs[j] = w.f.placeName(w.d, w.staged, w.final)
+	})
 	var placed []*WriteAttempt
-	for _, w := range names {
-		if err := w.f.placeName(w.d, w.staged, w.final); err != nil {
+	for j, w := range names {
+		if err := linkErrs[j]; err != nil {
 			errs[at[w]] = w.fail(err)
 			continue
 		}
@@ -519,6 +529,31 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 		}
 	}
 	return errs
+}
+
+// linkers is how many of a batch's links (step 2 or 3) commitAll has in
+// flight at once: a link waits for the directory, which another process
+// writing there may hold, and a few in flight keep the directory busy
+// without a goroutine per file.
+const linkers = 4
+
+// inParallel calls fn(0) to fn(n-1), up to linkers at a time, and returns
+// once all have returned.
+func inParallel(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	var next atomic.Int64
+	var all sync.WaitGroup
+	for range min(n, linkers) {
+		all.Go(func() {
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				fn(int(i))
+			}
+		})
+	}
+	all.Wait()
 }
 
 // written fails an attempt whose file could not be written out or synced
