@@ -483,6 +483,24 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 		w.f.step("written")
 		staging = append(staging, w)
 	}
+	// passed records each error of a step (stepErrs, in the order of ws)
+	// as its attempt's failure, in the words of format when it is not ""
+	// (the delivery's id, then the error), and returns the attempts that
+	// passed.
+	passed := func(ws []*WriteAttempt, stepErrs []error, format string) []*WriteAttempt {
+		var ok []*WriteAttempt
+		for j, w := range ws {
+			switch err := stepErrs[j]; {
+			case err == nil:
+				ok = append(ok, w)
+			case format != "":
+				errs[at[w]] = w.fail(w.f.errorf(w.d, format, w.d.ID, err))
+			default:
+				errs[at[w]] = w.fail(err)
+			}
+		}
+		return ok
+	}
 	// Step 2: stage each.
 	linkErrs := make([]error, len(staging))
 	inParallel(len(staging), func(j int) {
@@ -493,41 +511,16 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 		}
 		linkErrs[j] = err
 	})
-	var staged []*WriteAttempt
-	for j, w := range staging {
-		if err := linkErrs[j]; err != nil {
-			errs[at[w]] = w.fail(err)
-			continue
-		}
-		staged = append(staged, w)
-	}
-	for j, err := range syncPoints(staged, false) {
-		w := staged[j]
-		if err != nil {
-			errs[at[w]] = w.fail(w.f.errorf(w.d, "staging delivery %d: %w", w.d.ID, err))
-			continue
-		}
-		names = append(names, w)
-	}
+	staged := passed(staging, linkErrs, "")
+	names = append(names, passed(staged, syncPoints(staged, false), "staging delivery %d: %w")...)
 	// Step 3: place each.
 	linkErrs = make([]error, len(names))
 	inParallel(len(names), func(j int) {
 		w := names[j]
 		linkErrs[j] = w.f.placeName(w.d, w.staged, w.final)
 	})
-	var placed []*WriteAttempt
-	for j, w := range names {
-		if err := linkErrs[j]; err != nil {
-			errs[at[w]] = w.fail(err)
-			continue
-		}
-		placed = append(placed, w)
-	}
-	for j, err := range syncPoints(placed, false) {
-		if w := placed[j]; err != nil {
-			errs[at[w]] = w.fail(w.f.errorf(w.d, "placing delivery %d: %w", w.d.ID, err))
-		}
-	}
+	placed := passed(names, linkErrs, "")
+	passed(placed, syncPoints(placed, false), "placing delivery %d: %w")
 	return errs
 }
 
