@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
@@ -66,11 +65,7 @@ func TestCheckMessageBoxSchemas(t *testing.T) {
 func setSchemaVersion(t *testing.T, url string, v int) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Connect(t, url)
 	if _, err := conn.Exec(ctx, "DELETE FROM "+pgbox.MigrationsTable+" WHERE version > $1", v); err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 	"github.com/bizpipe/bizpipe/internal/pgtest"
@@ -246,14 +244,8 @@ func tail(b *bytes.Buffer) string {
 // workers (their attempts' owner is server/wN).
 func deliveredBy(t *testing.T, dbURL, server string) int {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM attempts WHERE outcome = 'delivered' AND owner LIKE $1",
+	if err := pgtest.Connect(t, dbURL).QueryRow(context.Background(), "SELECT count(*) FROM attempts WHERE outcome = 'delivered' AND owner LIKE $1",
 		server+"/%").Scan(&n); err != nil {
 		t.Fatal(err)
 	}

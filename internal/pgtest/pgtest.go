@@ -450,6 +450,30 @@ func (s *Server) urlLocked(db string) string {
 	return u.String()
 }
 
+// Connect opens a connection to url for a test, closed when the test
+// ends; failing to connect within 30 seconds fails the test, whose message
+// shows the URL without its password.
+func Connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", redact(url), err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// redact is u without its password, for messages.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return p.Redacted()
+}
+
 // adminExec runs one statement on its own connection.
 func adminExec(ctx context.Context, url, stmt string) error {
 	conn, err := pgx.Connect(ctx, url)

@@ -24,26 +24,6 @@ var pg = New()
 
 func TestMain(m *testing.M) { pg.Main(m) }
 
-func connect(t *testing.T, url string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connecting to %s: %v", redact(url), err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return p.Redacted()
-}
-
 func TestNewDatabase(t *testing.T) {
 	t.Parallel()
 	a, b := pg.NewDatabase(t), pg.NewDatabase(t)
@@ -59,7 +39,7 @@ func TestNewDatabase(t *testing.T) {
 			t.Errorf("URL host = %q, want 127.0.0.1", host)
 		}
 	}
-	ca, cb := connect(t, a), connect(t, b)
+	ca, cb := Connect(t, a), Connect(t, b)
 	if _, err := ca.Exec(t.Context(), "CREATE TABLE only_in_a (x int)"); err != nil {
 		t.Fatal(err)
 	}
@@ -88,9 +68,9 @@ func TestDatabaseDroppedAtCleanup(t *testing.T) {
 		p, _ := url.Parse(u)
 		name = strings.TrimPrefix(p.Path, "/")
 		// Still open when the subtest ends: the drop must force it.
-		connect(parent, u)
+		Connect(parent, u)
 	})
-	admin := connect(t, pg.URL(t))
+	admin := Connect(t, pg.URL(t))
 	var n int
 	if err := admin.QueryRow(t.Context(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -152,7 +132,7 @@ func TestStartRestartClose(t *testing.T) {
 	t.Parallel()
 	s := Start(t)
 	u := s.NewDatabase(t)
-	conn := connect(t, u)
+	conn := Connect(t, u)
 	if _, err := conn.Exec(t.Context(), "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)"); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +145,7 @@ func TestStartRestartClose(t *testing.T) {
 		t.Errorf("a connection from before the restart still works: the server was not restarted")
 	}
 	var x int
-	if err := connect(t, u).QueryRow(t.Context(), "SELECT x FROM kept").Scan(&x); err != nil || x != 42 {
+	if err := Connect(t, u).QueryRow(t.Context(), "SELECT x FROM kept").Scan(&x); err != nil || x != 42 {
 		t.Errorf("after Restart: x = %d, %v; want the data kept, under the same URL", x, err)
 	}
 

@@ -9,10 +9,10 @@ import (
 	"reflect"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/fanout"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
@@ -136,28 +136,21 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	var (
 		mu    sync.Mutex
 		later []deferred
-		next  atomic.Int64
-		runs  sync.WaitGroup
 	)
-	for range min(len(batch), r.opts.PipelinesPerBatch) {
-		runs.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(batch)); i = next.Add(1) - 1 {
-				a, commit := r.pipeline(ctx, batch[i])
-				if commit == nil {
-					outcomes <- []attempted{a}
-					continue
-				}
-				mu.Lock()
-				later = append(later, *commit)
-				mu.Unlock()
-			}
-		})
-	}
-	runs.Wait()
+	fanout.Each(len(batch), r.opts.PipelinesPerBatch, func(i int) {
+		a, commit := r.pipeline(ctx, batch[i])
+		if commit == nil {
+			outcomes <- []attempted{a}
+			return
+		}
+		mu.Lock()
+		later = append(later, *commit)
+		mu.Unlock()
+	})
 	switch len(later) {
 	case 0:
 	case 1:
-		outcomes <- []attempted{later[0].finish(later[0].commit.run(ctx, true))}
+		outcomes <- []attempted{later[0].run(ctx, true)}
 	default:
 		// The commits share one round of syncs, so they end together:
 		// their outcomes are recorded together, in one FinishBatch.
@@ -189,14 +182,28 @@ func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, *deferred)
 	if commit.att == nil {
 		return finish(outcome, delivered), nil
 	}
-	return attempted{}, &deferred{commit, finish}
+	return attempted{}, &deferred{att: commit.att, done: func(res component.Result, err error, took time.Duration) attempted {
+		return finish(commit.done(res, err, took))
+	}}
 }
 
 // deferred is an attempt of a batch whose commit waits for the rest of
-// the batch: the commit, and what makes its outcome the attempt's.
+// the batch: the attempt, and done, which makes the result of its commit,
+// which took took, the attempt's outcome.
 type deferred struct {
-	commit deferredCommit
-	finish func(msgbox.Outcome, bool) attempted
+	att  component.SharedSync
+	done func(res component.Result, err error, took time.Duration) attempted
+}
+
+// run commits l on its own; alone says that no other commit of the batch
+// is left to share its syncs with.
+func (l deferred) run(ctx context.Context, alone bool) attempted {
+	if alone {
+		l.att.Alone()
+	}
+	start := time.Now()
+	res, err := l.att.Commit(ctx)
+	return l.done(res, err, time.Since(start))
 }
 
 // commitTogether commits a batch's deferred attempts all at once, so that
@@ -208,7 +215,7 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 	var committers []component.BatchCommitter
 	var commits sync.WaitGroup
 	for i, l := range later {
-		if b, ok := l.commit.att.(component.BatchCommit); ok {
+		if b, ok := l.att.(component.BatchCommit); ok {
 			c := b.Batch()
 			// A committer that cannot be compared commits alone: ==
 			// would panic on it.
@@ -221,14 +228,14 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 				continue
 			}
 		}
-		commits.Go(func() { done[i] = l.finish(l.commit.run(ctx, false)) })
+		commits.Go(func() { done[i] = l.run(ctx, false) })
 	}
 	for k, c := range committers {
 		commits.Go(func() {
 			idx := groups[k]
 			atts := make([]component.Attempt, len(idx))
 			for j, i := range idx {
-				atts[j] = later[i].commit.att
+				atts[j] = later[i].att
 			}
 			start := time.Now()
 			res, errs := c.CommitBatch(ctx, atts)
@@ -241,7 +248,7 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 				}
 			}
 			for j, i := range idx {
-				done[i] = later[i].finish(later[i].commit.done(res[j], errs[j], took))
+				done[i] = later[i].done(res[j], errs[j], took)
 			}
 		})
 	}
@@ -258,23 +265,12 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 // there are workers.
 const DefaultPipelinesPerBatch = 4
 
-// deferredCommit is an attempt whose commit waits for the rest of its
-// batch (see stream): the attempt, and done, which turns the result of its
-// commit, which took took, into the outcome.
+// deferredCommit is what stream leaves of an attempt whose commit waits
+// for the rest of its batch: the attempt, and done, which turns the result
+// of its commit, which took took, into the outcome.
 type deferredCommit struct {
 	att  component.SharedSync
 	done func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool)
-}
-
-// run commits c on its own; alone says that no other commit of the batch
-// is left to share its syncs with.
-func (c deferredCommit) run(ctx context.Context, alone bool) (msgbox.Outcome, bool) {
-	if alone {
-		c.att.Alone()
-	}
-	start := time.Now()
-	res, err := c.att.Commit(ctx)
-	return c.done(res, err, time.Since(start))
 }
 
 // DefaultMaxDeferredCommits is Options.MaxDeferredCommits' default. A

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 	"github.com/bizpipe/bizpipe/internal/pgtest"
@@ -50,25 +48,11 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// dbConn is a plain connection to url for a test to look at (or tamper
-// with) the tables directly.
-func dbConn(t testing.TB, url string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connecting: %v", err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
 // checkInvariants checks what the interface cannot see: that the stored
 // rows agree with each other after whatever a test did.
 func checkInvariants(t *testing.T, url string) {
 	t.Helper()
-	conn := dbConn(t, url)
+	conn := pgtest.Connect(t, url)
 	ctx := context.Background()
 	query := func(q string, args ...any) [][]any {
 		t.Helper()

@@ -58,7 +58,7 @@ func mustClaim(t *testing.T, b *Box, owner string, lease time.Duration, ports ..
 // crashed network or an administrator would, and returns how many.
 func killBackends(t *testing.T, url string) int {
 	t.Helper()
-	conn := dbConn(t, url)
+	conn := pgtest.Connect(t, url)
 	var n int
 	err := conn.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()) AS k`).Scan(&n)
@@ -96,7 +96,7 @@ func TestOpenConcurrentMigrations(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	conn := dbConn(t, url)
+	conn := pgtest.Connect(t, url)
 	var versions []int
 	rows, err := conn.Query(t.Context(), "SELECT version FROM "+MigrationsTable+" ORDER BY version")
 	if err != nil {
@@ -136,7 +136,7 @@ func TestSchemaVersionChecks(t *testing.T) {
 	t.Parallel()
 	b, url := openNew(t, Options{})
 	want := SchemaVersion()
-	conn := dbConn(t, url)
+	conn := pgtest.Connect(t, url)
 	if _, err := conn.Exec(t.Context(), "INSERT INTO "+MigrationsTable+" (version) VALUES ($1)", want+1); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestSchemaVersionChecks(t *testing.T) {
 		t.Errorf("CheckSchema of an empty database = %d, %d, %v; want 0, %d, ErrSchemaMismatch", have, w, err, want)
 	}
 	var tables int
-	if err := dbConn(t, empty).QueryRow(t.Context(),
+	if err := pgtest.Connect(t, empty).QueryRow(t.Context(),
 		"SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
@@ -674,7 +674,7 @@ func TestErrorClassification(t *testing.T) {
 	}
 
 	// Answers from the database are not outages.
-	conn2 := dbConn(t, url)
+	conn2 := pgtest.Connect(t, url)
 	_, syntax := conn2.Exec(ctx, "SELEKT 1")
 	_, unique := conn2.Exec(ctx, "CREATE TABLE u (x int UNIQUE); INSERT INTO u VALUES (1), (1)")
 	canceled, cancel := context.WithCancel(ctx)

@@ -49,6 +49,9 @@ func (a *asyncWriter) failed() error {
 
 func (a *asyncWriter) Write(p []byte) (int, error) {
 	n := 0
+	if err := a.failed(); err != nil {
+		return 0, err // nothing more goes below a failure, written through or not
+	}
 	if a.through < asyncChunk && len(p) > 0 {
 		k := min(len(p), asyncChunk-a.through)
 		k, err := a.next.Write(p[:k])

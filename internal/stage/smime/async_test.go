@@ -78,6 +78,11 @@ func TestAsyncWriter(t *testing.T) {
 		if _, err := a.Write(make([]byte, 4095)); err == nil {
 			t.Fatal("Write: no error")
 		}
+		// After the failure nothing more goes below, even what would fit.
+		next.failAt = 0
+		if n, err := a.Write(make([]byte, 10)); err == nil || n != 0 || next.Len() != 0 {
+			t.Fatalf("Write after the failure: %d, %v, %d bytes below; want 0, the error, none", n, err, next.Len())
+		}
 		if err := a.Close(); err == nil || next.closed {
 			t.Fatalf("Close: error %v, next closed %v; want the error, next not closed", err, next.closed)
 		}

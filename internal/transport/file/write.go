@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/dirsync"
+	"github.com/bizpipe/bizpipe/internal/fanout"
 	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
@@ -503,7 +504,7 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 	}
 	// Step 2: stage each.
 	linkErrs := make([]error, len(staging))
-	inParallel(len(staging), func(j int) {
+	fanout.Each(len(staging), linkers, func(j int) {
 		w := staging[j]
 		own, err := w.stage()
 		if err == nil && !own {
@@ -515,7 +516,7 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 	names = append(names, passed(staged, syncPoints(staged, false), "staging delivery %d: %w")...)
 	// Step 3: place each.
 	linkErrs = make([]error, len(names))
-	inParallel(len(names), func(j int) {
+	fanout.Each(len(names), linkers, func(j int) {
 		w := names[j]
 		linkErrs[j] = w.f.placeName(w.d, w.staged, w.final)
 	})
@@ -529,25 +530,6 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 // writing there may hold, and a few in flight keep the directory busy
 // without a goroutine per file.
 const linkers = 4
-
-// inParallel calls fn(0) to fn(n-1), up to linkers at a time, and returns
-// once all have returned.
-func inParallel(n int, fn func(i int)) {
-	if n == 1 {
-		fn(0)
-		return
-	}
-	var next atomic.Int64
-	var all sync.WaitGroup
-	for range min(n, linkers) {
-		all.Go(func() {
-			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-				fn(int(i))
-			}
-		})
-	}
-	all.Wait()
-}
 
 // written fails an attempt whose file could not be written out or synced
 // (step 1), closing and, when named, removing it.

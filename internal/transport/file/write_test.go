@@ -1316,28 +1316,3 @@ type bytesWriting struct{ bytes.Buffer }
 
 func (*bytesWriting) Commit(context.Context) error { return nil }
 func (*bytesWriting) Abort()                       {}
-
-// TestInParallel: inParallel calls fn once for each index, whatever n,
-// with at most linkers calls in flight.
-func TestInParallel(t *testing.T) {
-	for _, n := range []int{0, 1, 3, linkers, 100} {
-		calls := make([]atomic.Int32, n)
-		var inFlight, most atomic.Int32
-		inParallel(n, func(i int) {
-			now := inFlight.Add(1)
-			for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
-			}
-			time.Sleep(100 * time.Microsecond) // long enough for the others to start
-			calls[i].Add(1)
-			inFlight.Add(-1)
-		})
-		for i := range calls {
-			if c := calls[i].Load(); c != 1 {
-				t.Errorf("n=%d: fn(%d) called %d times", n, i, c)
-			}
-		}
-		if most.Load() > linkers {
-			t.Errorf("n=%d: %d calls in flight at once, want at most %d", n, most.Load(), linkers)
-		}
-	}
-}

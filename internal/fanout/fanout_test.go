@@ -1,0 +1,40 @@
+package fanout
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestEach: fn is called once for each index, whatever n and limit, with
+// at most limit calls in flight; with a limit of 1, in order.
+func TestEach(t *testing.T) {
+	for _, tc := range []struct{ n, limit int }{{0, 4}, {1, 4}, {3, 4}, {4, 4}, {100, 4}, {10, 1}, {10, 0}} {
+		calls := make([]atomic.Int32, tc.n)
+		var inFlight, most, last atomic.Int32
+		last.Store(-1)
+		ordered := true
+		Each(tc.n, tc.limit, func(i int) {
+			now := inFlight.Add(1)
+			for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+			}
+			if prev := last.Swap(int32(i)); prev != int32(i)-1 {
+				ordered = false
+			}
+			time.Sleep(100 * time.Microsecond) // long enough for the others to start
+			calls[i].Add(1)
+			inFlight.Add(-1)
+		})
+		for i := range calls {
+			if c := calls[i].Load(); c != 1 {
+				t.Errorf("n=%d limit=%d: fn(%d) called %d times", tc.n, tc.limit, i, c)
+			}
+		}
+		if m := int(most.Load()); m > max(tc.limit, 1) {
+			t.Errorf("n=%d limit=%d: %d calls in flight at once", tc.n, tc.limit, m)
+		}
+		if tc.limit <= 1 && !ordered {
+			t.Errorf("n=%d limit=%d: calls out of order", tc.n, tc.limit)
+		}
+	}
+}
