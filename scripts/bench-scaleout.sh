@@ -6,12 +6,18 @@
 #   - the same PostgreSQL box, two processes (srv1, srv2) on one input.
 # It starts its own PostgreSQL in a temporary directory (as the postgres user
 # when run as root) on 127.0.0.1, and removes everything afterwards.
+# Each line gives the wall time, the rate and the CPU per message: bizpipe's
+# (user + system, from /usr/bin/time) and, with PostgreSQL, the server's too
+# (its processes' CPU from /proc, the exited backends' included), since the
+# box's work happens there. On a shared machine the CPU per message varies
+# far less from run to run than the rate does.
 # REF=<revision> also builds that revision and measures it right after this
 # tree in each case, each on a database of its own, and prints the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 N=${N:-2000}
+need time bc
 # BENCH_DIR: where to work, as in bench-run.sh (e.g. a fresh journaled ext4;
 # ext4 without a journal makes every file creation after many deletions scan
 # the recently freed inodes, which dominates this file-to-file benchmark).
@@ -89,22 +95,48 @@ fill() {
   touch -d '1 minute ago' "$work/cfg/in"/*
 }
 
-rate() { # label start end: prints the rate, and keeps it in $rate
+# run_timed SERVER DATA BIN: one run --once, its user + system CPU seconds
+# appended to $work/cpu.
+run_timed() {
+  /usr/bin/time -f "%U %S" -a -o "$work/cpu" "$work/$3" run --once --server "$1" --data-dir "$work/$2" "$work/cfg" >/dev/null 2>&1
+}
+# pg_cpu: the CPU seconds the PostgreSQL server has used so far: its
+# processes' own, and the postmaster's exited children's (the backends of
+# finished runs, once reaped).
+pg_cpu() {
+  [ -f "$work/pg/postmaster.pid" ] || { echo 0; return; }
+  local pm; pm=$(head -1 "$work/pg/postmaster.pid")
+  { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+    for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
+  } | awk -v hz="$(getconf CLK_TCK)" '{t += $1} END {printf "%.3f\n", t / hz}'
+}
+# rate LABEL START END PG_CPU_BEFORE: prints the wall time, the rate and the
+# CPU per message (bizpipe's from $work/cpu, which it empties, and the
+# PostgreSQL server's since PG_CPU_BEFORE), and keeps the rate in $rate and
+# the total CPU per message in $cpu.
+rate() {
   local n; n=$(ls "$work/cfg/out" | wc -l)
   [ "$n" = "$N" ] || { echo "$1: only $n of $N delivered"; exit 1; }
+  sleep 0.3 # the runs' backends exit and are reaped: their CPU counts
+  local own pg
+  own=$(awk '{t += $1 + $2} END {print t}' "$work/cpu"); : > "$work/cpu"
+  pg=$(echo "$(pg_cpu) - $4" | bc -l)
   rate=$(echo "$N / ($3 - $2)" | bc -l)
-  printf "%-38s %6.2f s  %6.0f msgs/s\n" "$1" "$(echo "$3 - $2" | bc -l)" "$rate"
+  cpu=$(echo "1000 * ($own + $pg) / $N" | bc -l)
+  printf "%-38s %6.2f s  %6.0f msgs/s  %5.2f ms CPU/msg (bizpipe %.2f, postgres %.2f)\n" "$1" "$(echo "$3 - $2" | bc -l)" "$rate" \
+    "$cpu" "$(echo "1000 * $own / $N" | bc -l)" "$(echo "1000 * $pg / $N" | bc -l)"
 }
 # label BIN: the label of a line measuring binary BIN
 label() { if [ "$2" = bizpipe-ref ]; then echo "$1 (REF)"; else echo "$1"; fi; }
-declare -A rates
+declare -A rates cpus
+: > "$work/cpu"
 
 echo "== $N messages of ~5.5 KiB, ECDSA P-256 clear sign, file to file ($(nproc) cores)${REF:+, against $REF}"
 write_config ""
 for bin in "${bins[@]}"; do
   fill
-  s=$(date +%s.%N); "$work/$bin" run --once --server srv1 --data-dir "$work/data" "$work/cfg" >/dev/null 2>&1; e=$(date +%s.%N)
-  rate "$(label "sqlite, 1 process" "$bin")" "$s" "$e"; rates[sqlite,$bin]=$rate
+  s=$(date +%s.%N); run_timed srv1 data "$bin"; e=$(date +%s.%N)
+  rate "$(label "sqlite, 1 process" "$bin")" "$s" "$e" 0; rates[sqlite,$bin]=$rate; cpus[sqlite,$bin]=$cpu
 done
 
 mkdir -p "$work/pg"; chown postgres: "$work/pg" 2>/dev/null || true
@@ -122,19 +154,19 @@ write_config 'message_box {
 }'
 
 for bin in "${bins[@]}"; do
-  fresh_db; fill
-  s=$(date +%s.%N); "$work/$bin" run --once --server srv1 --data-dir "$work/data1" "$work/cfg" >/dev/null 2>&1; e=$(date +%s.%N)
-  rate "$(label "postgres, 1 process" "$bin")" "$s" "$e"; rates[one,$bin]=$rate
+  fresh_db; fill; pg0=$(pg_cpu)
+  s=$(date +%s.%N); run_timed srv1 data1 "$bin"; e=$(date +%s.%N)
+  rate "$(label "postgres, 1 process" "$bin")" "$s" "$e" "$pg0"; rates[one,$bin]=$rate; cpus[one,$bin]=$cpu
 done
 
 for bin in "${bins[@]}"; do
-  fresh_db; fill
+  fresh_db; fill; pg0=$(pg_cpu)
   s=$(date +%s.%N)
-  "$work/$bin" run --once --server srv1 --data-dir "$work/data1" "$work/cfg" >/dev/null 2>&1 &
-  "$work/$bin" run --once --server srv2 --data-dir "$work/data2" "$work/cfg" >/dev/null 2>&1 &
+  run_timed srv1 data1 "$bin" &
+  run_timed srv2 data2 "$bin" &
   wait
   e=$(date +%s.%N)
-  rate "$(label "postgres, 2 processes" "$bin")" "$s" "$e"; rates[two,$bin]=$rate
+  rate "$(label "postgres, 2 processes" "$bin")" "$s" "$e" "$pg0"; rates[two,$bin]=$rate; cpus[two,$bin]=$cpu
 done
 
 printf "\nscaling ratio (2 processes / 1): %.2f; postgres 1 process / sqlite: %.2f\n" \
@@ -144,4 +176,8 @@ if [ -n "${REF:-}" ]; then
     "$(echo "${rates[sqlite,bizpipe]} / ${rates[sqlite,bizpipe-ref]}" | bc -l)" \
     "$(echo "${rates[one,bizpipe]} / ${rates[one,bizpipe-ref]}" | bc -l)" \
     "$(echo "${rates[two,bizpipe]} / ${rates[two,bizpipe-ref]}" | bc -l)"
+  printf "this tree against %s: sqlite %.2fx, postgres 1 process %.2fx, 2 processes %.2fx the CPU per message\n" "$REF" \
+    "$(echo "${cpus[sqlite,bizpipe]} / ${cpus[sqlite,bizpipe-ref]}" | bc -l)" \
+    "$(echo "${cpus[one,bizpipe]} / ${cpus[one,bizpipe-ref]}" | bc -l)" \
+    "$(echo "${cpus[two,bizpipe]} / ${cpus[two,bizpipe-ref]}" | bc -l)"
 fi
