@@ -17,10 +17,12 @@ import (
 
 // ReceiveBatch stores and routes items as ReceiveRouted does each (see
 // msgbox.Batcher), up to msgbox.MaxBatch of them in three round trips and
-// eight statements at most, however many messages: the source keys looked
-// up in one statement, then a transaction whose inserts are one statement
-// (insertMany), sent with the BEGIN, and whose routings are four at most
-// (routings), sent with the COMMIT.
+// seven statements at most, however many messages: the source keys looked
+// up and the batch's time of receipt read in one round trip, then a
+// transaction whose inserts are one statement (insertMany), sent with the
+// BEGIN, and whose routings are three at most (routings), sent with the
+// COMMIT. The messages are routed before they are stored, at the batch's
+// time of receipt, and inserted routed: no row is written twice.
 //
 // What the batch does not fit goes through ReceiveRouted after it: a body
 // larger than one chunk, one with its bytes as received apart or an MDN
@@ -56,9 +58,10 @@ type pgItem struct {
 	key    []byte
 	data   []byte // the whole body
 	sum    []byte
-	// inserted: this try stored it; at is its received_at.
+	// r is its routing, decided before it is stored.
+	r msgbox.Routing
+	// inserted: this try stored it.
 	inserted bool
-	at       time.Time
 }
 
 func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route msgbox.Router, h *msgbox.Handoff,
@@ -84,7 +87,7 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			keys = append(keys, []byte(it.In.SourceKey))
 		}
 	}
-	stored, err := b.storedKeys(ctx, keys)
+	stored, at, err := b.storedKeys(ctx, keys)
 	if err != nil {
 		for i := range out {
 			out[i].Err = err
@@ -139,17 +142,27 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 	if len(ready) == 0 {
 		return
 	}
-	var routeErr error
+	for _, p := range ready {
+		p.msg.ReceivedAt = at
+		r, err := msgbox.NewRouting(route(p.msg))
+		if err != nil {
+			// Nothing stored yet: every item goes through ReceiveRouted,
+			// so that this one fails alone.
+			for _, p := range ready {
+				alone[p.i] = true
+			}
+			return
+		}
+		p.r = r
+		p.msg.Status, p.msg.Reason = r.Status, r.Reason
+	}
 	err = b.retry(ctx, func(ctx context.Context) error {
-		routeErr = nil
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
-			return b.insertBatch(ctx, t, ready, route, h, out, &routeErr)
+			return b.insertBatch(ctx, t, ready, at, h, out)
 		})
 		switch {
 		case err == nil:
 			return nil
-		case routeErr != nil:
-			return err
 		case isDuplicateID(err) || isUncertain(err):
 			// A try whose answer was lost may have committed: all of
 			// it or nothing (one transaction). The ids it inserted say.
@@ -165,10 +178,6 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		return err
 	})
 	switch {
-	case routeErr != nil:
-		for _, p := range ready {
-			alone[p.i] = true
-		}
 	case err != nil:
 		for _, p := range ready {
 			out[p.i] = msgbox.ReceiveResult{Err: err}
@@ -187,44 +196,49 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 }
 
 // insertMany stores messages whose bodies fit in one chunk, as insertOne
-// stores one, in one statement over arrays: $1 to $11 hold, per message,
-// insertOne's parameters but its body, $12 the bodies. Rows are inserted in
-// the order of the arrays, so that of two with one source key the first is
-// stored (ON CONFLICT DO NOTHING skips the second). It returns the id and
-// received_at of each message stored, none of those whose source key was.
-// The bodies are taken by subscript rather than unnested: they are the bulk
-// of the batch, not to be copied into the tuple store of a function scan.
+// stores one but routed already, in one statement over arrays: $1 to $11,
+// $14 (status) and $15 (reason) hold, per message, insertOne's parameters
+// but its body, $12 the bodies, $13 the batch's time of receipt. Rows are
+// inserted in the order of the arrays, so that of two with one source key
+// the first is stored (ON CONFLICT DO NOTHING skips the second). It
+// returns the id of each message stored, none of those whose source key
+// was. The bodies are taken by subscript rather than unnested: they are
+// the bulk of the batch, not to be copied into the tuple store of a
+// function scan.
 const insertMany = `WITH x AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[],
-		$8::bytea[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY
-		AS x (id, loc, file, ctype, props, key, size, sum, detail, party, decoding, n)
+		$8::bytea[], $9::text[], $10::text[], $11::text[], $14::text[], $15::text[]) WITH ORDINALITY
+		AS x (id, loc, file, ctype, props, key, size, sum, detail, party, decoding, status, reason, n)
 ), m AS (
 	INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key, size, sha256,
-		received_at, status, party, decoding)
-	SELECT id, loc, file, ctype, props, key, size, sum, clock_timestamp(), 'received', party, decoding FROM x ORDER BY n
+		received_at, routed, status, reason, party, decoding)
+	SELECT id, loc, file, ctype, props, key, size, sum, $13::timestamptz, true, status, reason, party, decoding
+	FROM x ORDER BY n
 	ON CONFLICT (source_key) DO NOTHING
-	RETURNING seq, id, received_at
+	RETURNING seq, id
 ), c AS (
 	INSERT INTO body_chunks (message_seq, seq, data)
 	SELECT m.seq, 0, ($12::bytea[])[x.n] FROM m JOIN x ON x.id = m.id WHERE x.size > 0
 ), e AS (
 	INSERT INTO events (message_id, at, port, status, detail)
-	SELECT m.id, m.received_at, '', 'received', x.detail FROM m JOIN x ON x.id = m.id ORDER BY x.n
+	SELECT m.id, $13::timestamptz, '', 'received', x.detail FROM m JOIN x ON x.id = m.id ORDER BY x.n
 )
-SELECT id, received_at FROM m`
+SELECT id FROM m`
 
-// insertBatch stores ready in one statement (insertMany), then, for those
-// inserted, returns the routing (and the claims of h, when not nil) to send
-// with the COMMIT, in a constant number of statements (routings), setting
-// out for them (afresh on every try). A source key stored meanwhile leaves
-// its item uninserted. An invalid routing is returned in routeErr too.
-func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route msgbox.Router, h *msgbox.Handoff,
-	out []msgbox.ReceiveResult, routeErr *error) (*pgx.Batch, error) {
+// insertBatch stores ready, received at and routed already, in one
+// statement (insertMany), then, for those inserted, returns the rest of
+// their routing (and the claims of h, when not nil) to send with the
+// COMMIT, in a constant number of statements (routings), setting out for
+// them (afresh on every try). A source key stored meanwhile leaves its
+// item uninserted.
+func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, at time.Time, h *msgbox.Handoff,
+	out []msgbox.ReceiveResult) (*pgx.Batch, error) {
 	n := len(ready)
 	ids, locs, files, ctypes, props := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	keys, sums, data := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	sizes := make([]int64, n)
 	details, parties, decodings := make([]string, n), make([]string, n), make([]string, n)
+	statuses, reasons := make([]string, n), make([]string, n)
 	byID := make(map[string]*pgItem, n)
 	for k, p := range ready {
 		p.inserted = false
@@ -234,18 +248,19 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 		keys[k], sizes[k], sums[k], data[k] = p.key, p.msg.Size, p.sum, p.data
 		details[k] = msgbox.ArrivalDetail(p.origin, p.msg.ReceiveLocation, p.msg.FileName, p.msg.Size)
 		parties[k], decodings[k] = p.msg.Party, string(p.msg.Decoding)
+		statuses[k], reasons[k] = string(p.msg.Status), p.msg.Reason
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(insertMany, ids, locs, files, ctypes, props, keys, sizes, sums, details, parties, decodings, data).
+	batch.Queue(insertMany, ids, locs, files, ctypes, props, keys, sizes, sums, details, parties, decodings, data,
+		at, statuses, reasons).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var id string
-				var at time.Time
-				if err := rows.Scan(&id, &at); err != nil {
+				if err := rows.Scan(&id); err != nil {
 					return err
 				}
 				if p := byID[id]; p != nil {
-					p.inserted, p.at = true, at
+					p.inserted = true
 				}
 			}
 			return rows.Err()
@@ -253,21 +268,13 @@ func (b *Box) insertBatch(ctx context.Context, t *pipeTx, ready []*pgItem, route
 	if err := t.send(ctx, batch); err != nil {
 		return nil, err
 	}
-	var rs routings
+	rs := routings{stored: true}
 	for _, p := range ready {
 		if !p.inserted {
 			continue
 		}
-		// Routed at the time it was stored: the message row is this
-		// transaction's, so no one else can lock or route it.
-		msg := p.msg
-		msg.ReceivedAt = ts(p.at)
-		claimed, err := routeNew(&rs, &msg, route, msg.ReceivedAt, h)
-		if err != nil {
-			*routeErr = err
-			return nil, err
-		}
-		out[p.i] = msgbox.ReceiveResult{Message: msg, Claimed: handed(claimed, msg, p.data)}
+		claimed := rs.add(p.msg.ID, p.r, "", at, h)
+		out[p.i] = msgbox.ReceiveResult{Message: p.msg, Claimed: handed(claimed, p.msg, p.data)}
 	}
 	final := &pgx.Batch{}
 	rs.queue(final)
@@ -292,32 +299,33 @@ func handed(claimed []*msgbox.Delivery, msg msgbox.Message, data []byte) []*msgb
 	return claimed
 }
 
-// storedKeys returns which of keys are stored, in one statement.
-func (b *Box) storedKeys(ctx context.Context, keys [][]byte) (map[string]bool, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
+// storedKeys returns which of keys are stored, and the database's clock:
+// a batch's time of receipt, read in the same round trip.
+func (b *Box) storedKeys(ctx context.Context, keys [][]byte) (map[string]bool, time.Time, error) {
 	stored := map[string]bool{}
+	var now time.Time
 	err := b.retry(ctx, func(ctx context.Context) error {
 		clear(stored)
-		rows, err := b.pool.Query(ctx, "SELECT source_key FROM messages WHERE source_key = ANY($1)", keys)
-		if err != nil {
-			return err
+		batch := &pgx.Batch{}
+		batch.Queue("SELECT clock_timestamp()").QueryRow(func(row pgx.Row) error { return row.Scan(&now) })
+		if len(keys) > 0 {
+			batch.Queue("SELECT source_key FROM messages WHERE source_key = ANY($1)", keys).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var k []byte
+					if err := rows.Scan(&k); err != nil {
+						return err
+					}
+					stored[string(k)] = true
+				}
+				return rows.Err()
+			})
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var k []byte
-			if err := rows.Scan(&k); err != nil {
-				return err
-			}
-			stored[string(k)] = true
-		}
-		return rows.Err()
+		return b.pool.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("looking up source keys: %w", err)
+		return nil, time.Time{}, fmt.Errorf("looking up source keys: %w", err)
 	}
-	return stored, nil
+	return stored, ts(now), nil
 }
 
 // batchStored looks for the messages of ready that a try whose answer was

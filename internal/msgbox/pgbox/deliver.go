@@ -250,6 +250,9 @@ func queueRouting(batch *pgx.Batch, id string, r msgbox.Routing, now time.Time) 
 // (queue): the messages' update, the deliveries, the history and the
 // notification, each one statement over arrays.
 type routings struct {
+	// stored: the messages were inserted routed, with their status and
+	// reason (a batch receive): queue leaves their rows alone.
+	stored bool
 	// Per message: its id, reason (nil: left as it is, for a routing to
 	// ports), and status ("": left as it is).
 	ids, statuses []string
@@ -317,14 +320,17 @@ func (rs *routings) event(id string, at time.Time, port, state, detail string) {
 }
 
 // queue queues on batch the writes of what add gathered: at most four
-// statements, however many messages.
+// statements, however many messages (three when the messages are stored
+// routed already).
 func (rs *routings) queue(batch *pgx.Batch) {
 	if len(rs.ids) == 0 {
 		return
 	}
-	batch.Queue(`UPDATE messages AS m SET routed = true, reason = coalesce(u.r, m.reason), status = coalesce(nullif(u.s, ''), m.status)
-		FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, r, s) WHERE m.id = u.id`,
-		rs.ids, rs.reasons, rs.statuses)
+	if !rs.stored {
+		batch.Queue(`UPDATE messages AS m SET routed = true, reason = coalesce(u.r, m.reason), status = coalesce(nullif(u.s, ''), m.status)
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, r, s) WHERE m.id = u.id`,
+			rs.ids, rs.reasons, rs.statuses)
+	}
 	if len(rs.dMsgs) > 0 {
 		// WITH ORDINALITY ... ORDER BY: deliveries and events get their
 		// ids in the order gathered. A claimed delivery is as claimTx

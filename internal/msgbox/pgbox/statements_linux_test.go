@@ -15,16 +15,24 @@ import (
 
 // stmtCounter counts the statements a pool sends and the round trips they
 // take: a statement alone is one, a batch (a pipeline) one however many
-// statements it holds.
+// statements it holds. It also counts the UPDATE statements among them:
+// a row written twice in one transaction.
 type stmtCounter struct {
-	mu                     sync.Mutex
-	statements, roundTrips int
+	mu                              sync.Mutex
+	statements, roundTrips, updates int
 }
 
-func (c *stmtCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (c *stmtCounter) count(sql string) {
+	c.statements++
+	if strings.HasPrefix(strings.TrimSpace(sql), "UPDATE") {
+		c.updates++
+	}
+}
+
+func (c *stmtCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.statements++
+	c.count(data.SQL)
 	c.roundTrips++
 	return ctx
 }
@@ -38,21 +46,21 @@ func (c *stmtCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 	return ctx
 }
 
-func (c *stmtCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+func (c *stmtCounter) TraceBatchQuery(_ context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.statements++
+	c.count(data.SQL)
 }
 
 func (c *stmtCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // take returns the counts since the last take, and zeroes them.
-func (c *stmtCounter) take() (statements, roundTrips int) {
+func (c *stmtCounter) take() (statements, roundTrips, updates int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	statements, roundTrips = c.statements, c.roundTrips
-	c.statements, c.roundTrips = 0, 0
-	return statements, roundTrips
+	statements, roundTrips, updates = c.statements, c.roundTrips, c.updates
+	c.statements, c.roundTrips, c.updates = 0, 0, 0
+	return statements, roundTrips, updates
 }
 
 // openCounted opens a box on a new database, its statements counted by
@@ -66,9 +74,11 @@ func openCounted(t *testing.T) (b *Box, counter *stmtCounter, url string) {
 
 // TestReceiveBatchStatements: a full batch of new keyed messages, each
 // routed to two ports, is stored and routed in a constant number of
-// statements and three round trips, with or without a handoff claiming
-// one of the ports, with or without a port left pending to notify; and
-// each message ends stored and routed as said.
+// statements and three round trips, none of them an UPDATE (the messages
+// are inserted routed), with or without a handoff claiming one of the
+// ports, with or without a port left pending to notify; and each message
+// ends stored and routed as said, received when its answer and its
+// history say.
 func TestReceiveBatchStatements(t *testing.T) {
 	t.Parallel()
 	b, counter, _ := openCounted(t)
@@ -80,9 +90,8 @@ func TestReceiveBatchStatements(t *testing.T) {
 		h     *msgbox.Handoff
 		want  int // statements
 	}{
-		// The keys looked up; BEGIN and the inserts; the messages'
-		// update, the deliveries, the history, the notification and
-		// COMMIT.
+		// The clock read and the keys looked up; BEGIN and the inserts;
+		// the deliveries, the history, the notification and COMMIT.
 		{"pending", []string{"a", "b"}, nil, 8},
 		{"one claimed, one pending", []string{"a", "b"}, h, 8},
 		{"all claimed: no notification", []string{"a"}, h, 7},
@@ -102,10 +111,11 @@ func TestReceiveBatchStatements(t *testing.T) {
 		} else {
 			res = b.ReceiveBatch(ctx, items, route)
 		}
-		statements, roundTrips := counter.take()
+		statements, roundTrips, updates := counter.take()
 		t.Logf("%s: %d messages in %d statements, %d round trips", tc.name, len(items), statements, roundTrips)
-		if statements != tc.want || roundTrips != 3 {
-			t.Errorf("%s: %d statements in %d round trips, want %d in 3", tc.name, statements, roundTrips, tc.want)
+		if statements != tc.want || roundTrips != 3 || updates != 0 {
+			t.Errorf("%s: %d statements (%d UPDATE) in %d round trips, want %d in 3, no UPDATE", tc.name, statements, updates,
+				roundTrips, tc.want)
 		}
 		for i, r := range res {
 			if r.Err != nil || r.Dup {
@@ -116,8 +126,13 @@ func TestReceiveBatchStatements(t *testing.T) {
 				t.Fatal(err)
 			}
 			if d.Message.FileName != items[i].In.FileName || d.Message.Status != r.Message.Status ||
+				d.Message.Reason != r.Message.Reason || !d.Message.ReceivedAt.Equal(r.Message.ReceivedAt) ||
 				len(d.Deliveries) != len(tc.ports) {
 				t.Errorf("%s: item %d stored as %+v, answered %+v", tc.name, i, d, r.Message)
+			}
+			if len(d.History) == 0 || d.History[0].Status != string(msgbox.StatusReceived) ||
+				!d.History[0].At.Equal(r.Message.ReceivedAt) {
+				t.Errorf("%s: item %d: history %+v, want it to start received at %v", tc.name, i, d.History, r.Message.ReceivedAt)
 			}
 			wantClaimed := 0
 			if tc.h != nil {
@@ -172,7 +187,7 @@ func TestFinishBatchStatements(t *testing.T) {
 			t.Fatalf("finishing item %d: %v", i, err)
 		}
 	}
-	statements, roundTrips := counter.take()
+	statements, roundTrips, _ := counter.take()
 	t.Logf("%d outcomes in %d statements, %d round trips", len(fins), statements, roundTrips)
 	// BEGIN and the deliveries' lock; the messages' lock, the clock and
 	// their deliveries; the attempts, the deliveries, the receipts, the
