@@ -11,12 +11,16 @@
 # (its processes' CPU from /proc, the exited backends' included), since the
 # box's work happens there. On a shared machine the CPU per message varies
 # far less from run to run than the rate does.
-# REF=<revision> also builds that revision and measures it right after this
+# REF=<revision> also builds that revision and measures it next to this
 # tree in each case, each on a database of its own, and prints the ratios.
+# RUNS=n measures each case n times (with REF, the two builds taking turns
+# to go first) and prints the medians, which the ratios then compare: one
+# run of 1-2 s moves by 20-40 % on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 N=${N:-2000}
+RUNS=${RUNS:-1} # each case RUNS times; medians reported
 need time bc
 # BENCH_DIR: where to work, as in bench-run.sh (e.g. a fresh journaled ext4;
 # ext4 without a journal makes every file creation after many deletions scan
@@ -110,17 +114,18 @@ pg_cpu() {
     for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
   } | awk -v hz="$(getconf CLK_TCK)" '{t += $1} END {printf "%.3f\n", t / hz}'
 }
-# rate LABEL START END PG_CPU_BEFORE: prints the wall time, the rate and the
-# CPU per message (bizpipe's from $work/cpu, which it empties, and the
-# PostgreSQL server's since PG_CPU_BEFORE), and keeps the rate in $rate and
-# the total CPU per message in $cpu.
+# rate LABEL START END [PG_CPU_BEFORE]: prints the wall time, the rate and
+# the CPU per message (bizpipe's from $work/cpu, which it empties, and the
+# PostgreSQL server's since PG_CPU_BEFORE, none without it), and keeps the
+# rate in $rate and the total CPU per message in $cpu.
 rate() {
   local n; n=$(ls "$work/cfg/out" | wc -l)
   [ "$n" = "$N" ] || { echo "$1: only $n of $N delivered"; exit 1; }
   sleep 0.3 # the runs' backends exit and are reaped: their CPU counts
   local own pg
   own=$(awk '{t += $1 + $2} END {print t}' "$work/cpu"); : > "$work/cpu"
-  pg=$(echo "$(pg_cpu) - $4" | bc -l)
+  pg=0
+  [ -n "${4:-}" ] && pg=$(echo "$(pg_cpu) - $4" | bc -l)
   rate=$(echo "$N / ($3 - $2)" | bc -l)
   cpu=$(echo "1000 * ($own + $pg) / $N" | bc -l)
   printf "%-38s %6.2f s  %6.0f msgs/s  %5.2f ms CPU/msg (bizpipe %.2f, postgres %.2f)\n" "$1" "$(echo "$3 - $2" | bc -l)" "$rate" \
@@ -130,14 +135,6 @@ rate() {
 label() { if [ "$2" = bizpipe-ref ]; then echo "$1 (REF)"; else echo "$1"; fi; }
 declare -A rates cpus
 : > "$work/cpu"
-
-echo "== $N messages of ~5.5 KiB, ECDSA P-256 clear sign, file to file ($(nproc) cores)${REF:+, against $REF}"
-write_config ""
-for bin in "${bins[@]}"; do
-  fill
-  s=$(date +%s.%N); run_timed srv1 data "$bin"; e=$(date +%s.%N)
-  rate "$(label "sqlite, 1 process" "$bin")" "$s" "$e" 0; rates[sqlite,$bin]=$rate; cpus[sqlite,$bin]=$cpu
-done
 
 mkdir -p "$work/pg"; chown postgres: "$work/pg" 2>/dev/null || true
 as_pg "$pgbin/initdb" -D "$work/pg" -U bizpipe --auth=trust >/dev/null
@@ -149,25 +146,63 @@ fresh_db() {
   as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U bizpipe bench
 }
 export BIZPIPE_VAR_database_url="postgres://bizpipe@127.0.0.1:$port/bench"
-write_config 'message_box {
+pgbox='message_box {
   postgres { url = var.database_url }
 }'
 
-for bin in "${bins[@]}"; do
-  fresh_db; fill; pg0=$(pg_cpu)
-  s=$(date +%s.%N); run_timed srv1 data1 "$bin"; e=$(date +%s.%N)
-  rate "$(label "postgres, 1 process" "$bin")" "$s" "$e" "$pg0"; rates[one,$bin]=$rate; cpus[one,$bin]=$cpu
-done
+# measure CASE BIN: one measurement of BIN (sqlite: the embedded box; one:
+# PostgreSQL, one process; two: PostgreSQL, two processes), its line
+# printed and its rate and CPU per message appended to $work/res.CASE.BIN.
+measure() {
+  local s e pg0
+  case $1 in
+  sqlite)
+    write_config ""; fill
+    s=$(date +%s.%N); run_timed srv1 data "$2"; e=$(date +%s.%N)
+    rate "$(label "sqlite, 1 process" "$2")" "$s" "$e" ;;
+  one)
+    write_config "$pgbox"; fresh_db; fill; pg0=$(pg_cpu)
+    s=$(date +%s.%N); run_timed srv1 data1 "$2"; e=$(date +%s.%N)
+    rate "$(label "postgres, 1 process" "$2")" "$s" "$e" "$pg0" ;;
+  two)
+    write_config "$pgbox"; fresh_db; fill; pg0=$(pg_cpu)
+    s=$(date +%s.%N)
+    run_timed srv1 data1 "$2" &
+    run_timed srv2 data2 "$2" &
+    wait
+    e=$(date +%s.%N)
+    rate "$(label "postgres, 2 processes" "$2")" "$s" "$e" "$pg0" ;;
+  esac
+  echo "$rate $cpu" >> "$work/res.$1.$2"
+}
+# median of the numbers on stdin
+median() { sort -g | awk '{l[NR] = $1} END {print l[int((NR + 1) / 2)]}'; }
 
-for bin in "${bins[@]}"; do
-  fresh_db; fill; pg0=$(pg_cpu)
-  s=$(date +%s.%N)
-  run_timed srv1 data1 "$bin" &
-  run_timed srv2 data2 "$bin" &
-  wait
-  e=$(date +%s.%N)
-  rate "$(label "postgres, 2 processes" "$bin")" "$s" "$e" "$pg0"; rates[two,$bin]=$rate; cpus[two,$bin]=$cpu
+echo "== $N messages of ~5.5 KiB, ECDSA P-256 clear sign, file to file ($(nproc) cores)${REF:+, against $REF}, $RUNS run(s)"
+for r in $(seq 1 "$RUNS"); do
+  # With REF, the two builds take turns going first (AB, BA, ...): on a
+  # shared machine the first of two runs in a row is not measured alike.
+  order=("${bins[@]}")
+  if [ $((r % 2)) = 0 ] && [ "${#bins[@]}" = 2 ]; then order=("${bins[1]}" "${bins[0]}"); fi
+  for c in sqlite one two; do
+    for bin in "${order[@]}"; do measure "$c" "$bin"; done
+  done
 done
+for c in sqlite one two; do
+  for bin in "${bins[@]}"; do
+    rates[$c,$bin]=$(cut -d' ' -f1 "$work/res.$c.$bin" | median)
+    cpus[$c,$bin]=$(cut -d' ' -f2 "$work/res.$c.$bin" | median)
+  done
+done
+if [ "$RUNS" -gt 1 ]; then
+  echo "== medians of $RUNS runs"
+  for c in sqlite one two; do
+    case $c in sqlite) l="sqlite, 1 process" ;; one) l="postgres, 1 process" ;; two) l="postgres, 2 processes" ;; esac
+    for bin in "${bins[@]}"; do
+      printf "%-38s          %6.0f msgs/s  %5.2f ms CPU/msg\n" "$(label "$l" "$bin")" "${rates[$c,$bin]}" "${cpus[$c,$bin]}"
+    done
+  done
+fi
 
 printf "\nscaling ratio (2 processes / 1): %.2f; postgres 1 process / sqlite: %.2f\n" \
   "$(echo "${rates[two,bizpipe]} / ${rates[one,bizpipe]}" | bc -l)" "$(echo "${rates[one,bizpipe]} / ${rates[sqlite,bizpipe]}" | bc -l)"
