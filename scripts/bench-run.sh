@@ -70,8 +70,6 @@ measure() {
   [ "$delivered" = "$N" ] || { echo "only $delivered of $N delivered" >&2; exit 1; }
   awk -v n="$N" -v t="$(echo "$end - $start" | bc -l)" '/^measured / {printf "%.1f %.3f %d\n", n / t, $2 + $3, $4}' "$work/run.log"
 }
-# median of the first field of RUNS lines on stdin, with that line's others
-median() { sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'; }
 
 echo "== run --once: $N messages of 4 KiB (clear sign RSA-2048 + AES-256-CBC, file to file), median of $RUNS"
 echo "== (c) the engine alone: the same run --once with an empty pipeline, median of $RUNS"

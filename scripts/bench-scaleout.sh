@@ -108,7 +108,6 @@ run_timed() {
 # processes' own, and the postmaster's exited children's (the backends of
 # finished runs, once reaped).
 pg_cpu() {
-  [ -f "$work/pg/postmaster.pid" ] || { echo 0; return; }
   local pm; pm=$(head -1 "$work/pg/postmaster.pid")
   { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
     for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
@@ -131,8 +130,13 @@ rate() {
   printf "%-38s %6.2f s  %6.0f msgs/s  %5.2f ms CPU/msg (bizpipe %.2f, postgres %.2f)\n" "$1" "$(echo "$3 - $2" | bc -l)" "$rate" \
     "$cpu" "$(echo "1000 * $own / $N" | bc -l)" "$(echo "1000 * $pg / $N" | bc -l)"
 }
-# label BIN: the label of a line measuring binary BIN
-label() { if [ "$2" = bizpipe-ref ]; then echo "$1 (REF)"; else echo "$1"; fi; }
+# label CASE BIN: the label of a line measuring CASE (see measure) with
+# binary BIN
+label() {
+  local l
+  case $1 in sqlite) l="sqlite, 1 process" ;; one) l="postgres, 1 process" ;; two) l="postgres, 2 processes" ;; esac
+  if [ "$2" = bizpipe-ref ]; then echo "$l (REF)"; else echo "$l"; fi
+}
 declare -A rates cpus
 : > "$work/cpu"
 
@@ -159,11 +163,11 @@ measure() {
   sqlite)
     write_config ""; fill
     s=$(date +%s.%N); run_timed srv1 data "$2"; e=$(date +%s.%N)
-    rate "$(label "sqlite, 1 process" "$2")" "$s" "$e" ;;
+    rate "$(label "$1" "$2")" "$s" "$e" ;;
   one)
     write_config "$pgbox"; fresh_db; fill; pg0=$(pg_cpu)
     s=$(date +%s.%N); run_timed srv1 data1 "$2"; e=$(date +%s.%N)
-    rate "$(label "postgres, 1 process" "$2")" "$s" "$e" "$pg0" ;;
+    rate "$(label "$1" "$2")" "$s" "$e" "$pg0" ;;
   two)
     write_config "$pgbox"; fresh_db; fill; pg0=$(pg_cpu)
     s=$(date +%s.%N)
@@ -171,12 +175,10 @@ measure() {
     run_timed srv2 data2 "$2" &
     wait
     e=$(date +%s.%N)
-    rate "$(label "postgres, 2 processes" "$2")" "$s" "$e" "$pg0" ;;
+    rate "$(label "$1" "$2")" "$s" "$e" "$pg0" ;;
   esac
   echo "$rate $cpu" >> "$work/res.$1.$2"
 }
-# median of the numbers on stdin
-median() { sort -g | awk '{l[NR] = $1} END {print l[int((NR + 1) / 2)]}'; }
 
 echo "== $N messages of ~5.5 KiB, ECDSA P-256 clear sign, file to file ($(nproc) cores)${REF:+, against $REF}, $RUNS run(s)"
 for r in $(seq 1 "$RUNS"); do
@@ -197,9 +199,8 @@ done
 if [ "$RUNS" -gt 1 ]; then
   echo "== medians of $RUNS runs"
   for c in sqlite one two; do
-    case $c in sqlite) l="sqlite, 1 process" ;; one) l="postgres, 1 process" ;; two) l="postgres, 2 processes" ;; esac
     for bin in "${bins[@]}"; do
-      printf "%-38s          %6.0f msgs/s  %5.2f ms CPU/msg\n" "$(label "$l" "$bin")" "${rates[$c,$bin]}" "${cpus[$c,$bin]}"
+      printf "%-38s          %6.0f msgs/s  %5.2f ms CPU/msg\n" "$(label "$c" "$bin")" "${rates[$c,$bin]}" "${cpus[$c,$bin]}"
     done
   done
 fi

@@ -16,3 +16,7 @@ build_ref() {
   git archive "$1" | tar -x -C "$src"
   (cd "$src" && go build -o "$2" ./cmd/bizpipe)
 }
+
+# median: the line of stdin whose first field is the median (the lower of
+# the two middle ones for an even count), with that line's other fields.
+median() { sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'; }

@@ -182,17 +182,21 @@ func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, *deferred)
 	if commit.att == nil {
 		return finish(outcome, delivered), nil
 	}
-	return attempted{}, &deferred{att: commit.att, done: func(res component.Result, err error, took time.Duration) attempted {
-		return finish(commit.done(res, err, took))
-	}}
+	return attempted{}, &deferred{commit, finish}
 }
 
 // deferred is an attempt of a batch whose commit waits for the rest of
-// the batch: the attempt, and done, which makes the result of its commit,
-// which took took, the attempt's outcome.
+// the batch: what stream left of it, and finish, which makes the outcome
+// of its commit the attempt's.
 type deferred struct {
-	att  component.SharedSync
-	done func(res component.Result, err error, took time.Duration) attempted
+	deferredCommit
+	finish func(outcome msgbox.Outcome, delivered bool) attempted
+}
+
+// committed is the attempt once its commit, which took took, returned res
+// and err.
+func (l deferred) committed(res component.Result, err error, took time.Duration) attempted {
+	return l.finish(l.done(res, err, took))
 }
 
 // run commits l on its own; alone says that no other commit of the batch
@@ -203,7 +207,7 @@ func (l deferred) run(ctx context.Context, alone bool) attempted {
 	}
 	start := time.Now()
 	res, err := l.att.Commit(ctx)
-	return l.done(res, err, time.Since(start))
+	return l.committed(res, err, time.Since(start))
 }
 
 // commitTogether commits a batch's deferred attempts all at once, so that
@@ -248,7 +252,7 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 				}
 			}
 			for j, i := range idx {
-				done[i] = later[i].done(res[j], errs[j], took)
+				done[i] = later[i].committed(res[j], errs[j], took)
 			}
 		})
 	}

@@ -142,19 +142,13 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 	if len(ready) == 0 {
 		return
 	}
-	for _, p := range ready {
-		p.msg.ReceivedAt = at
-		r, err := msgbox.NewRouting(route(p.msg))
-		if err != nil {
-			// Nothing stored yet: every item goes through ReceiveRouted,
-			// so that this one fails alone.
-			for _, p := range ready {
-				alone[p.i] = true
-			}
-			return
+	if !routeAll(ready, at, route) {
+		// Nothing stored yet: every item goes through ReceiveRouted, so
+		// that the one whose routing is invalid fails alone.
+		for _, p := range ready {
+			alone[p.i] = true
 		}
-		p.r = r
-		p.msg.Status, p.msg.Reason = r.Status, r.Reason
+		return
 	}
 	err = b.retry(ctx, func(ctx context.Context) error {
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
@@ -193,6 +187,21 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			}
 		}
 	}
+}
+
+// routeAll routes each item of ready as received at at, before it is
+// stored; false when a routing is invalid.
+func routeAll(ready []*pgItem, at time.Time, route msgbox.Router) bool {
+	for _, p := range ready {
+		p.msg.ReceivedAt = at
+		r, err := msgbox.NewRouting(route(p.msg))
+		if err != nil {
+			return false
+		}
+		p.r = r
+		p.msg.Status, p.msg.Reason = r.Status, r.Reason
+	}
+	return true
 }
 
 // insertMany stores messages whose bodies fit in one chunk, as insertOne

@@ -259,7 +259,7 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 }
 
 // sharedSync is the file transport's attempt as the runner drives it:
-// its commit shares syncs with concurrent ones (see Writer.syncPoint).
+// its commit shares syncs with concurrent ones (see syncPoints).
 type sharedSync struct {
 	component.Attempt
 	w *WriteAttempt

@@ -117,17 +117,8 @@ type Writer struct {
 	// prefix starts this transport's reserved names: ".bizpipe-", plus the
 	// namespace and "-" when there is one.
 	prefix string
-	// syncs are the rounds of syncs this Writer shares (WriterOptions.Syncs);
-	// dirs and whole are its parts.
+	// syncs are the rounds of syncs this Writer shares (WriterOptions.Syncs).
 	syncs *Syncs
-	// dirs shares directory syncs among concurrent deliveries (those of
-	// every Writer given the same Syncs).
-	dirs *dirsync.Group
-	// whole shares syncs of the output directory's whole file system
-	// (dirsync.SyncFS) among concurrent commits, those of other Writers
-	// on that file system included, where its syncfs(2) does what an
-	// fsync of each file and directory would (see syncPoint).
-	whole *dirsync.FSGroup
 	// fs caches the output directory's file system: nil until a look
 	// succeeds, and again once a round finds it changed.
 	fs atomic.Pointer[dirsync.FS]
@@ -173,18 +164,22 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 	if syncs == nil {
 		syncs = &Syncs{}
 	}
-	return &Writer{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, prefix: prefix, syncs: syncs, dirs: &syncs.dirs,
-		whole: &syncs.whole, fileSystem: dirsync.FileSystemOf, unnamed: unnamedFiles()}, nil
+	return &Writer{dir: filepath.Clean(o.Dir), overwrite: o.Overwrite, prefix: prefix, syncs: syncs,
+		fileSystem: dirsync.FileSystemOf, unnamed: unnamedFiles()}, nil
 }
 
 // Syncs are the rounds of syncs that Writers share: those writing to one
 // directory share its directory syncs, and those writing to one file
-// system its syncfs(2) rounds (see syncPoint), so that two send ports
+// system its syncfs(2) rounds (see syncPoints), so that two send ports
 // writing beside each other pay one round per step, not one each. The
 // zero Syncs is ready to use; give every Writer of a run the same one
 // (WriterOptions.Syncs).
 type Syncs struct {
-	dirs  dirsync.Group
+	// dirs shares directory syncs among concurrent deliveries.
+	dirs dirsync.Group
+	// whole shares syncs of an output directory's whole file system
+	// (dirsync.SyncFS) among concurrent commits, where its syncfs(2) does
+	// what an fsync of each file and directory would.
 	whole dirsync.FSGroup
 }
 
@@ -337,7 +332,7 @@ type WriteAttempt struct {
 	// flushed: Flush ended the writing; only Commit or Abort may follow.
 	flushed bool
 	// batched: the commit joins rounds of syncs shared with the other
-	// commits of a batch (see syncPoint); set by a Flush that answered
+	// commits of a batch (see syncPoints); set by a Flush that answered
 	// share, cleared by Alone.
 	batched bool
 }
@@ -387,7 +382,7 @@ func (w *WriteAttempt) Write(p []byte) (int, error) {
 // share reports whether the commit is worth deferring to share rounds of
 // syncs with the rest of a batch: it is, unless the attempt wrote more
 // than sharedCommitMax or found its staged copy there already (no file of
-// its own, see syncPoint), and then Commit syncs on its own as an attempt
+// its own, see syncPoints), and then Commit syncs on its own as an attempt
 // never flushed does.
 func (w *WriteAttempt) Flush() (share bool, err error) {
 	if w.err != nil {
@@ -403,7 +398,7 @@ func (w *WriteAttempt) Flush() (share bool, err error) {
 	}
 	// An attempt that found its staged copy there already has no file of
 	// its own, so nothing would tie its names to the file system a round
-	// synced (see syncPoint): it syncs its directory itself.
+	// synced (see syncPoints): it syncs its directory itself.
 	w.batched = w.fh != nil && w.n <= sharedCommitMax
 	return w.batched, nil
 }
@@ -660,7 +655,7 @@ func (f *Writer) redo(ctx context.Context, d transport.Delivery) (done bool, err
 	if err := f.placeName(d, staged, final); err != nil {
 		return false, err
 	}
-	if err := f.dirs.Sync(f.dir); err != nil {
+	if err := f.syncs.dirs.Sync(f.dir); err != nil {
 		return false, f.errorf(d, "placing delivery %d: %w", d.ID, err)
 	}
 	return true, nil
@@ -825,7 +820,7 @@ func syncPoints(ws []*WriteAttempt, files bool) []error {
 			if fs, ok := w.f.fileSystemSyncs(); ok {
 				err, ran := rounds[fs.Dev]
 				if !ran {
-					err = w.f.whole.Sync(w.f.dir, fs)
+					err = w.f.syncs.whole.Sync(w.f.dir, fs)
 					rounds[fs.Dev] = err
 				}
 				if err == nil && files {
@@ -841,21 +836,15 @@ func syncPoints(ws []*WriteAttempt, files bool) []error {
 		alone = append(alone, i)
 	}
 	switch {
-	case files && len(alone) == 1:
-		errs[alone[0]] = ws[alone[0]].fh.Sync()
 	case files:
-		var syncs sync.WaitGroup
-		for _, i := range alone {
-			syncs.Go(func() { errs[i] = ws[i].fh.Sync() })
-		}
-		syncs.Wait()
+		fanout.Each(len(alone), len(alone), func(k int) { errs[alone[k]] = ws[alone[k]].fh.Sync() })
 	default:
 		dirs := map[string]error{} // each directory once
 		for _, i := range alone {
 			f := ws[i].f
 			err, ran := dirs[f.dir]
 			if !ran {
-				err = f.dirs.Sync(f.dir)
+				err = f.syncs.dirs.Sync(f.dir)
 				dirs[f.dir] = err
 			}
 			errs[i] = err
@@ -865,8 +854,8 @@ func syncPoints(ws []*WriteAttempt, files bool) []error {
 }
 
 // fileSystemSyncs returns the output directory's file system, and whether
-// syncPoint may use syncfs(2) there. It looks on the first call whose
-// statfs(2) and stat(2) succeed, and keeps the answer until syncPoint
+// syncPoints may use syncfs(2) there. It looks on the first call whose
+// statfs(2) and stat(2) succeed, and keeps the answer until syncPoints
 // drops it.
 func (f *Writer) fileSystemSyncs() (dirsync.FS, bool) {
 	if fs := f.fs.Load(); fs != nil {

@@ -681,12 +681,12 @@ func TestFileConcurrentDeliveries(t *testing.T) {
 			f, dir := newFileTransport(t, false)
 			playSyncFS(t, f, tt.syncFSOK)
 			var whole, dirs atomic.Int32
-			f.whole.SyncFunc = func(dir string) error {
+			f.syncs.whole.SyncFunc = func(dir string) error {
 				whole.Add(1)
 				time.Sleep(2 * time.Millisecond) // as a journal commit takes: others gather
 				return dirsync.SyncFS(dir)
 			}
-			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			f.syncs.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
 			send := func(d transport.Delivery) error {
 				if !tt.batched {
 					return f.Send(context.Background(), d, transport.Payload{Data: []byte(d.FileName)})
@@ -760,8 +760,8 @@ func TestFileFlushShares(t *testing.T) {
 			f, dir := newFileTransport(t, false)
 			playSyncFS(t, f, true)
 			var whole, dirs atomic.Int32
-			f.whole.SyncFunc = func(dir string) error { whole.Add(1); return dirsync.SyncFS(dir) }
-			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			f.syncs.whole.SyncFunc = func(dir string) error { whole.Add(1); return dirsync.SyncFS(dir) }
+			f.syncs.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
 			payload := bytes.Repeat([]byte("0123456789abcdef"), tt.size/16+1)[:tt.size]
 			w, err := f.Begin(context.Background(), fileDelivery(1, "a.bin"))
 			if err != nil {
@@ -799,8 +799,8 @@ func TestFileFlushStagedCopyAlone(t *testing.T) {
 	f, dir := newFileTransport(t, false)
 	playSyncFS(t, f, true)
 	var whole, dirs atomic.Int32
-	f.whole.SyncFunc = func(dir string) error { whole.Add(1); return dirsync.SyncFS(dir) }
-	f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+	f.syncs.whole.SyncFunc = func(dir string) error { whole.Add(1); return dirsync.SyncFS(dir) }
+	f.syncs.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
 	staged := []byte("staged by an earlier attempt")
 	if err := os.WriteFile(f.reserved(7, suffixStaged), staged, 0o644); err != nil {
 		t.Fatal(err)
@@ -892,13 +892,13 @@ func TestFileSyncModeFollowsTheFileSystem(t *testing.T) {
 				n := looks.Add(1)
 				return dirsync.FS{Dev: seen.Dev, SyncFS: n == 1 || !tt.moved}, nil
 			}
-			f.whole.SyncFunc = func(dir string) error {
+			f.syncs.whole.SyncFunc = func(dir string) error {
 				if rounds.Add(1) == 1 && tt.refuse {
 					return fmt.Errorf("syncing the file system of %s: %w", dir, dirsync.ErrNotSyncFS)
 				}
 				return nil
 			}
-			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			f.syncs.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
 			for i, name := range []string{"a.txt", "b.txt"} {
 				w, err := f.Begin(context.Background(), fileDelivery(int64(i), name))
 				if err != nil {
@@ -951,7 +951,7 @@ func TestFileWritersShareSyncs(t *testing.T) {
 		writers = append(writers, s.(*sender).f)
 	}
 	a, b := writers[0], writers[1]
-	if a.whole != b.whole || a.dirs != b.dirs {
+	if &a.syncs.whole != &b.syncs.whole || &a.syncs.dirs != &b.syncs.dirs {
 		t.Error("two file senders of one run do not share their rounds of syncs")
 	}
 	// One file system: one key for their rounds (dirsync.FSGroup shares
@@ -965,7 +965,7 @@ func TestFileWritersShareSyncs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if own.whole == a.whole || own.dirs == a.dirs {
+	if &own.syncs.whole == &a.syncs.whole || &own.syncs.dirs == &a.syncs.dirs {
 		t.Error("a Writer without Syncs shares rounds with others")
 	}
 }
@@ -1157,7 +1157,7 @@ func TestFileFirstAttemptDoesNotLook(t *testing.T) {
 			f, dir := newFileTransport(t, overwrite)
 			playSyncFS(t, f, true)
 			var dirs atomic.Int32
-			f.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
+			f.syncs.dirs.SyncFunc = func(dir string) error { dirs.Add(1); return dirsync.Sync(dir) }
 			staged := []byte("staged before a resume")
 			writeBytes(t, f.reserved(7, suffixStaged), staged)
 			d := fileDelivery(7, "a.bin")
