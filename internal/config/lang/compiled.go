@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"sync"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
@@ -69,6 +71,11 @@ type compiledFilter struct {
 	ctx   *hcl.EvalContext
 	port  string
 	needs messageNeeds
+	// fast decides the filter without HCL when it can (nil: never),
+	// compiled at the first Match: while Load runs, its == and != are
+	// metered, not HCL's own (meterEqualities).
+	fast     fastFilter
+	fastOnce sync.Once
 }
 
 // newFilter compiles the filter expr of send port port, evaluated in ctx.
@@ -80,6 +87,12 @@ var _ message.StaticFilter = (*compiledFilter)(nil)
 
 // Match evaluates the filter for one message.
 func (f *compiledFilter) Match(m *message.Message) (bool, error) {
+	f.fastOnce.Do(func() { f.fast = compileFast(f.expr) })
+	if f.fast != nil {
+		if v, ok := f.fast.match(m); ok {
+			return v, nil
+		}
+	}
 	return evalFilter(f.ctx, f.expr, f.port, f.needs.value(m))
 }
 
