@@ -333,3 +333,57 @@ func BenchmarkBatchCycle(b *testing.B) {
 	reportRate(b, "msgs/s")
 	reportCPU()
 }
+
+// BenchmarkHandoffCycle is the box's share of the engine's durable path
+// per message when the workers keep up, as in most of a file-to-file
+// run --once: receive 4 KiB messages in batches of 64, claiming their
+// deliveries in the same transaction (ReceiveHandoff, with the messages
+// and bodies in hand), then record them delivered as run's workers do, 16
+// to a FinishBatch, the four calls at once, so that the box's writer
+// folds them into fewer transactions as it does the workers' (commits/msg
+// says how many it made). BenchmarkBatchCycle, with a claim and a finish of their own per 16, is
+// the box's cost when the workers fall behind.
+func BenchmarkHandoffCycle(b *testing.B) {
+	const receiveBatch, workerBatch = 64, 16
+	box := openTemp(b, Options{})
+	body := bytes.Repeat([]byte("<order/>"), 512)
+	ctx := context.Background()
+	route := func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
+	h := msgbox.Handoff{Owner: "w", Ports: []string{"p"}, Lease: time.Minute}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	reportCPU := cpubench.Start(b, "msg")
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(receiveBatch, b.N-done)
+		items := make([]msgbox.Receipt, n)
+		for i := range items {
+			items[i] = msgbox.Receipt{In: in(fmt.Sprintf("m%d.xml", done+i)), Body: bytes.NewReader(body)}
+		}
+		var fin []msgbox.Finishing
+		for _, r := range box.ReceiveHandoff(ctx, items, route, h) {
+			if r.Err != nil || len(r.Claimed) != 1 || r.Claimed[0].Body == nil {
+				b.Fatalf("ReceiveHandoff: %v, %d claimed", r.Err, len(r.Claimed))
+			}
+			fin = append(fin, msgbox.Finishing{DeliveryID: r.Claimed[0].ID, Owner: "w",
+				Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}})
+		}
+		var wg sync.WaitGroup
+		for k := 0; k < len(fin); k += workerBatch {
+			part := fin[k:min(k+workerBatch, len(fin))]
+			wg.Go(func() {
+				for _, err := range box.FinishBatch(ctx, part) {
+					if err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		done += n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(box.commits.Load())/float64(b.N), "commits/msg")
+	reportRate(b, "msgs/s")
+	reportCPU()
+}
