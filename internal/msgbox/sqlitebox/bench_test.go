@@ -288,22 +288,13 @@ func peakRSSBytes() uint64 {
 // each message costs the box (fsyncs included, on the temporary
 // directory's file system).
 func BenchmarkBatchCycle(b *testing.B) {
-	const receiveBatch, claimBatch = 64, 16
-	box := openTemp(b, Options{})
-	body := bytes.Repeat([]byte("<order/>"), 512)
+	const claimBatch = 16
+	box, receipts, reportCPU := startCycle(b)
 	ctx := context.Background()
-	route := func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	reportCPU := cpubench.Start(b, "msg")
-	b.ResetTimer()
 	for done := 0; done < b.N; {
-		n := min(receiveBatch, b.N-done)
-		items := make([]msgbox.Receipt, n)
-		for i := range items {
-			items[i] = msgbox.Receipt{In: in(fmt.Sprintf("m%d.xml", done+i)), Body: bytes.NewReader(body)}
-		}
-		for _, r := range box.ReceiveBatch(ctx, items, route) {
+		items := receipts(done)
+		n := len(items)
+		for _, r := range box.ReceiveBatch(ctx, items, cycleRoute) {
 			if r.Err != nil {
 				b.Fatal(r.Err)
 			}
@@ -344,24 +335,15 @@ func BenchmarkBatchCycle(b *testing.B) {
 // says how many it made). BenchmarkBatchCycle, with a claim and a finish of their own per 16, is
 // the box's cost when the workers fall behind.
 func BenchmarkHandoffCycle(b *testing.B) {
-	const receiveBatch, workerBatch = 64, 16
-	box := openTemp(b, Options{})
-	body := bytes.Repeat([]byte("<order/>"), 512)
+	const workerBatch = 16
+	box, receipts, reportCPU := startCycle(b)
 	ctx := context.Background()
-	route := func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
 	h := msgbox.Handoff{Owner: "w", Ports: []string{"p"}, Lease: time.Minute}
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	reportCPU := cpubench.Start(b, "msg")
-	b.ResetTimer()
 	for done := 0; done < b.N; {
-		n := min(receiveBatch, b.N-done)
-		items := make([]msgbox.Receipt, n)
-		for i := range items {
-			items[i] = msgbox.Receipt{In: in(fmt.Sprintf("m%d.xml", done+i)), Body: bytes.NewReader(body)}
-		}
+		items := receipts(done)
+		n := len(items)
 		var fin []msgbox.Finishing
-		for _, r := range box.ReceiveHandoff(ctx, items, route, h) {
+		for _, r := range box.ReceiveHandoff(ctx, items, cycleRoute, h) {
 			if r.Err != nil || len(r.Claimed) != 1 || r.Claimed[0].Body == nil {
 				b.Fatalf("ReceiveHandoff: %v, %d claimed", r.Err, len(r.Claimed))
 			}
@@ -386,4 +368,27 @@ func BenchmarkHandoffCycle(b *testing.B) {
 	b.ReportMetric(float64(box.commits.Load())/float64(b.N), "commits/msg")
 	reportRate(b, "msgs/s")
 	reportCPU()
+}
+
+// cycleRoute routes every message of the cycle benchmarks to port "p".
+func cycleRoute(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
+
+// startCycle opens the box of a cycle benchmark and starts its
+// measurements; receipts(done) is its next batch of 4 KiB messages (64,
+// or what is left of b.N), numbered from done.
+func startCycle(b *testing.B) (box *Box, receipts func(done int) []msgbox.Receipt, reportCPU func()) {
+	const receiveBatch = 64
+	box = openTemp(b, Options{})
+	body := bytes.Repeat([]byte("<order/>"), 512)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	reportCPU = cpubench.Start(b, "msg")
+	b.ResetTimer()
+	return box, func(done int) []msgbox.Receipt {
+		items := make([]msgbox.Receipt, min(receiveBatch, b.N-done))
+		for i := range items {
+			items[i] = msgbox.Receipt{In: in(fmt.Sprintf("m%d.xml", done+i)), Body: bytes.NewReader(body)}
+		}
+		return items
+	}, reportCPU
 }
