@@ -20,6 +20,10 @@ type compiledTemplate struct {
 	expr  hcl.Expression
 	ctx   *hcl.EvalContext
 	needs messageNeeds
+	// fast builds the template without HCL when it can (nil: never),
+	// compiled at the first Eval, as compiledFilter's.
+	fast     *fastTemplate
+	fastOnce sync.Once
 }
 
 // newTemplate compiles template expr, evaluated in ctx.
@@ -57,6 +61,12 @@ func (t *compiledTemplate) ConstantText() (message.Text, bool) {
 // Eval evaluates the template for one message. An error never quotes a
 // sensitive value.
 func (t *compiledTemplate) Eval(m *message.Message) (message.Text, error) {
+	t.fastOnce.Do(func() { t.fast = compileFastTemplate(t.expr) })
+	if t.fast != nil {
+		if text, ok := t.fast.eval(m); ok {
+			return text, nil
+		}
+	}
 	v, err := evalTemplate(t.ctx, t.expr, t.needs.value(m))
 	if err != nil {
 		return message.Text{}, err

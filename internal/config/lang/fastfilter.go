@@ -157,6 +157,8 @@ func compileFast(expr hcl.Expression) fastFilter {
 // or a property (message.properties.partner, message.properties["a-b"]).
 func fastOperandOf(expr hcl.Expression) (fastOperand, bool) {
 	switch e := expr.(type) {
+	case *checkedExpr: // metered, as a template's interpolation: the same value
+		return fastOperandOf(e.Expression)
 	case *hclsyntax.TemplateExpr:
 		if e.IsStringLiteral() && len(e.Parts) == 1 {
 			return fastOperandOf(e.Parts[0])
