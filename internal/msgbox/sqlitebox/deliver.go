@@ -225,6 +225,17 @@ func scanDelivery(s scanner) (*msgbox.Delivery, error) {
 	return &d, nil
 }
 
+// claimDue selects, after a list of columns, the deliveries a claim may
+// take: due now ($1), for the ports of the JSON array $2, not among the ids
+// of the JSON array $3, oldest due first, at most $4.
+const claimDue = `FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?
+		AND port IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT value FROM json_each(?))
+		ORDER BY due_at, id LIMIT ?`
+
+// claimProbe is ClaimBatch's look, outside any transaction, for a delivery
+// to claim: the poll every idle worker makes, prepared when the box opens.
+const claimProbe = "SELECT id " + claimDue
+
 // ClaimBatch leases up to max due deliveries for ports to owner in one
 // transaction, oldest due first (ties in the order the deliveries were
 // made), passing over those in except (see msgbox.Box). Taking over an
@@ -245,11 +256,9 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	pj, ej := textsJSON(ports), idsJSON(except)
 	// The probe passes over except too: when all that is due is work in
 	// flight in the caller's process, nothing takes the write lock.
-	const due = `FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?
-		AND port IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT value FROM json_each(?))
-		ORDER BY due_at, id LIMIT ?`
+	const due = claimDue
 	var probe int64
-	err := b.q.QueryRowContext(ctx, "SELECT id "+due, toDB(b.clock()), pj, ej, 1).Scan(&probe)
+	err := b.q.QueryRowContext(ctx, claimProbe, toDB(b.clock()), pj, ej, 1).Scan(&probe)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

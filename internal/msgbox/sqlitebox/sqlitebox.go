@@ -433,7 +433,10 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		}
 	}
 	if lock != nil && !opts.ReadOnly {
-		// The run engine's box, open for days: see sweepTempLoop.
+		// The run engine's box: its workers' first claims all probe at
+		// once.
+		b.stmts.warm(ctx, claimProbe)
+		// Open for days: see sweepTempLoop.
 		b.tempSweepDone = make(chan struct{})
 		go b.sweepTempLoop(tempSweepEvery, opts.StaleUploadAfter)
 	}

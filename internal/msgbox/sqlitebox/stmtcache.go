@@ -79,6 +79,19 @@ func (c *stmtCache) preparePending(ctx context.Context) {
 	})
 }
 
+// warm prepares queries now, before anyone asks for them: for the
+// statements many callers run at once when the box opens (every worker's
+// first claim), each of which would otherwise parse its own. Only while
+// no caller holds a connection (see stmtCache). A query that fails to
+// prepare is left unprepared, as in preparePending.
+func (c *stmtCache) warm(ctx context.Context, queries ...string) {
+	for _, q := range queries {
+		if s, err := c.db.PrepareContext(ctx, q); err == nil {
+			c.stmts.Store(q, s)
+		}
+	}
+}
+
 // close closes the prepared statements; the cache is unusable after.
 func (c *stmtCache) close() {
 	c.stmts.Range(func(k, v any) bool {

@@ -60,3 +60,31 @@ func TestStmtCacheWarm(t *testing.T) {
 		t.Errorf("%d statements parsed again by a warm box", n)
 	}
 }
+
+// TestStmtCacheWarmAtOpen: the run engine's box (Options.Lock) opens with
+// the claim probe prepared, so that its workers' first claims, all at once,
+// parse nothing; a box opened for `bizpipe messages` prepares nothing.
+func TestStmtCacheWarmAtOpen(t *testing.T) {
+	for _, lock := range []bool{true, false} {
+		b, err := Open(filepath.Join(t.TempDir(), "box.db"), Options{Lock: lock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, prepared := b.stmts.stmts.Load(claimProbe); prepared != lock {
+			t.Errorf("Lock %v: claim probe prepared at open = %v", lock, prepared)
+		}
+		if lock {
+			ctx := context.Background()
+			b.stmts.misses.Store(0) // the open's own statements
+			for range 8 {
+				if ds, err := b.ClaimBatch(ctx, "w", []string{"out"}, time.Minute, 16, nil); err != nil || len(ds) != 0 {
+					t.Fatalf("ClaimBatch = %v, %v; want nothing", ds, err)
+				}
+			}
+			if n := b.stmts.misses.Load(); n != 0 {
+				t.Errorf("%d statements parsed by the first claims of an idle box", n)
+			}
+		}
+		b.Close()
+	}
+}
