@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +80,26 @@ func TestFastFilterAgreesWithHCL(t *testing.T) {
 		if handled != f.fast {
 			t.Errorf("filter %s: decided without HCL = %v, want %v", f.expr, handled, f.fast)
 		}
+	}
+}
+
+// TestFastCompileConcurrent: a filter is compiled for the fast path by the
+// first of many concurrent callers (the receives route at once), and all
+// of them get the answer. Run with -race.
+func TestFastCompileConcurrent(t *testing.T) {
+	cfg := loadTemplateConfig(t, "")
+	f := cfg.SendPorts[0].Filter
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			m := &message.Message{ID: fmt.Sprint(i), Properties: map[string]string{"partner": "fabrikam"}}
+			if ok, err := f.Match(m); !ok || err != nil {
+				t.Errorf("Match = %v, %v; want true", ok, err)
+			}
+		})
+	}
+	wg.Wait()
+	if f.(*compiledFilter).fast == nil {
+		t.Error("the quickstart's filter was not compiled for the fast path")
 	}
 }
