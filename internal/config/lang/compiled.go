@@ -61,7 +61,7 @@ func (t *compiledTemplate) ConstantText() (message.Text, bool) {
 // Eval evaluates the template for one message. An error never quotes a
 // sensitive value.
 func (t *compiledTemplate) Eval(m *message.Message) (message.Text, error) {
-	t.fastOnce.Do(func() { t.fast = compileFastTemplate(t.expr) })
+	t.fastOnce.Do(func() { t.fast = compileFastTemplate(t.expr, t.ctx) })
 	if t.fast != nil {
 		if text, ok := t.fast.eval(m); ok {
 			return text, nil
@@ -97,7 +97,7 @@ var _ message.StaticFilter = (*compiledFilter)(nil)
 
 // Match evaluates the filter for one message.
 func (f *compiledFilter) Match(m *message.Message) (bool, error) {
-	f.fastOnce.Do(func() { f.fast = compileFast(f.expr) })
+	f.fastOnce.Do(func() { f.fast = compileFast(f.expr, f.ctx) })
 	if f.fast != nil {
 		if v, ok := f.fast.match(m); ok {
 			return v, nil

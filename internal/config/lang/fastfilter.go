@@ -11,8 +11,9 @@ import (
 )
 
 // A fastFilter decides a filter made only of string comparisons between
-// the message's text attributes or properties and string literals, joined
-// by &&, || and !, without HCL: evaluating such a filter through HCL
+// the message's text attributes or properties and string literals (or
+// variables and locals holding strings that are not sensitive), joined by
+// &&, || and !, without HCL: evaluating such a filter through HCL
 // builds the message object and some forty values for each message and
 // send port (6 to 18 µs), which a configuration of hundreds of send ports
 // pays hundreds of times per message.
@@ -113,27 +114,27 @@ func (o fastOperand) text(m *message.Message) (string, bool) {
 	return "", false
 }
 
-// compileFast returns expr as a fastFilter, or nil when it is not made only
-// of what a fastFilter decides. It recognises == and != by HCL's own
+// compileFast returns expr, evaluated in ctx, as a fastFilter, or nil when
+// it is not made only of what a fastFilter decides. It recognises == and != by HCL's own
 // operators: it must run when no Load meters them (meterEqualities).
-func compileFast(expr hcl.Expression) fastFilter {
+func compileFast(expr hcl.Expression, ctx *hcl.EvalContext) fastFilter {
 	switch e := expr.(type) {
 	case *hclsyntax.ParenthesesExpr:
-		return compileFast(e.Expression)
+		return compileFast(e.Expression, ctx)
 	case *hclsyntax.LiteralValueExpr:
 		if e.Val.Type() == cty.Bool && e.Val.IsKnown() && !e.Val.IsNull() && !e.Val.IsMarked() {
 			return fastConst(e.Val.True())
 		}
 	case *hclsyntax.UnaryOpExpr:
 		if e.Op == hclsyntax.OpLogicalNot {
-			if x := compileFast(e.Val); x != nil {
+			if x := compileFast(e.Val, ctx); x != nil {
 				return fastNot{x}
 			}
 		}
 	case *hclsyntax.BinaryOpExpr:
 		switch e.Op {
 		case hclsyntax.OpLogicalAnd, hclsyntax.OpLogicalOr:
-			x, y := compileFast(e.LHS), compileFast(e.RHS)
+			x, y := compileFast(e.LHS, ctx), compileFast(e.RHS, ctx)
 			if x == nil || y == nil {
 				return nil
 			}
@@ -142,8 +143,8 @@ func compileFast(expr hcl.Expression) fastFilter {
 			}
 			return fastOr{x, y}
 		case hclsyntax.OpEqual, hclsyntax.OpNotEqual:
-			x, okx := fastOperandOf(e.LHS)
-			y, oky := fastOperandOf(e.RHS)
+			x, okx := fastOperandOf(e.LHS, ctx)
+			y, oky := fastOperandOf(e.RHS, ctx)
 			if okx && oky {
 				return fastEqual{x: x, y: y, not: e.Op == hclsyntax.OpNotEqual}
 			}
@@ -153,15 +154,17 @@ func compileFast(expr hcl.Expression) fastFilter {
 }
 
 // fastOperandOf returns expr as a comparison's operand: a string literal
-// ("fabrikam"), a text attribute of the message (message.receive_location)
-// or a property (message.properties.partner, message.properties["a-b"]).
-func fastOperandOf(expr hcl.Expression) (fastOperand, bool) {
+// ("fabrikam") or a variable or local holding a string that is not
+// sensitive (var.partner, as its value in ctx), a text attribute of the
+// message (message.receive_location) or a property
+// (message.properties.partner, message.properties["a-b"]).
+func fastOperandOf(expr hcl.Expression, ctx *hcl.EvalContext) (fastOperand, bool) {
 	switch e := expr.(type) {
 	case *checkedExpr: // metered, as a template's interpolation: the same value
-		return fastOperandOf(e.Expression)
+		return fastOperandOf(e.Expression, ctx)
 	case *hclsyntax.TemplateExpr:
 		if e.IsStringLiteral() && len(e.Parts) == 1 {
-			return fastOperandOf(e.Parts[0])
+			return fastOperandOf(e.Parts[0], ctx)
 		}
 	case *hclsyntax.LiteralValueExpr:
 		v := e.Val
@@ -170,6 +173,15 @@ func fastOperandOf(expr hcl.Expression) (fastOperand, bool) {
 		}
 	case *hclsyntax.ScopeTraversalExpr:
 		tr := e.Traversal
+		if root := tr.RootName(); root == "var" || root == "local" {
+			// Known once the configuration is loaded: a literal, unless
+			// sensitive (marked), unknown or not a string.
+			v, ds := tr.TraverseAbs(ctx)
+			if !ds.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() && !v.IsMarked() {
+				return fastOperand{kind: literalOperand, name: v.AsString()}, true
+			}
+			return fastOperand{}, false
+		}
 		if tr.RootName() != "message" {
 			return fastOperand{}, false
 		}

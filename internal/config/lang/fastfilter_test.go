@@ -35,10 +35,13 @@ func TestFastFilterAgreesWithHCL(t *testing.T) {
 		{`message.properties[""] == "empty key"`, true},
 		{`true`, true},
 		{`!false && message.properties.partner != "x"`, true},
-		// Left to HCL: other operators, functions, numbers, variables.
+		// Left to HCL: other operators, functions, numbers.
 		{`message.size > 10`, false},
 		{`upper(message.properties.partner) == "FABRIKAM"`, false},
-		{`message.properties.partner == var.plain`, false},
+		{`message.properties.partner != var.plain`, true}, // a variable known at load
+		{`message.properties.token == var.token`, false},  // a sensitive one: HCL
+		{`message.properties.token == local.hook`, false}, // derived from a sensitive one: HCL
+		{`message.properties.partner == "fabrikam" && var.plain == "p"`, true},
 		{`message.properties.partner == "fab${"rikam"}"`, false},
 		{`message.properties.partner == "fabrikam" ? true : false`, false},
 		{`contains(keys(message.properties), "partner")`, false},

@@ -11,8 +11,9 @@ import (
 	"github.com/bizpipe/bizpipe/internal/message"
 )
 
-// A fastTemplate builds, without HCL, a template made only of literal text
-// and the message's text attributes and properties ("${message.id}.eml"):
+// A fastTemplate builds, without HCL, a template made only of literal text,
+// variables and locals that hold strings that are not sensitive, and the
+// message's text attributes and properties ("${message.id}.eml"):
 // what HCL would build, with the same marks and their offsets
 // (evalTemplate, markOffsets). A transport evaluates its templates (a file
 // name, a URL, each header) once per delivery.
@@ -30,28 +31,28 @@ type fastTemplate struct {
 // fastTemplateMax bounds what a fastTemplate builds.
 const fastTemplateMax = 64 << 10
 
-// compileFastTemplate returns expr as a fastTemplate, or nil when it is not
-// made only of what a fastTemplate builds.
-func compileFastTemplate(expr hcl.Expression) *fastTemplate {
+// compileFastTemplate returns expr, evaluated in ctx, as a fastTemplate, or
+// nil when it is not made only of what a fastTemplate builds.
+func compileFastTemplate(expr hcl.Expression, ctx *hcl.EvalContext) *fastTemplate {
 	var t fastTemplate
 	switch e := expr.(type) {
 	case *hclsyntax.TemplateExpr:
 		t.parted = true
 		for _, p := range e.Parts {
-			o, ok := fastOperandOf(p)
+			o, ok := fastOperandOf(p, ctx)
 			if !ok {
 				return nil
 			}
 			t.parts = append(t.parts, o)
 		}
 	case *hclsyntax.TemplateWrapExpr:
-		o, ok := fastOperandOf(e.Wrapped)
+		o, ok := fastOperandOf(e.Wrapped, ctx)
 		if !ok {
 			return nil
 		}
 		t.parts = []fastOperand{o}
 	default:
-		o, ok := fastOperandOf(expr)
+		o, ok := fastOperandOf(expr, ctx)
 		if !ok {
 			return nil
 		}

@@ -34,10 +34,11 @@ func TestFastTemplateAgreesWithHCL(t *testing.T) {
 		{`"${message.properties["a-b"]}"`, true},
 		{`"fixed.txt"`, true},
 		{`"${message.properties.nope}.txt"`, true}, // decided by HCL when the property is missing
-		// Left to HCL: functions, numbers, variables, conditionals.
+		// Left to HCL: functions, numbers, sensitive values, conditionals.
 		{`"${message.size}.bin"`, false},
 		{`"${upper(message.id)}.eml"`, false},
-		{`"${var.plain}-${message.id}"`, false},
+		{`"${var.plain}-${message.id}"`, true},
+		{`"${local.hook}/${message.id}"`, false}, // derived from a sensitive variable
 		{`"${message.party == "" ? "none" : message.party}.eml"`, false},
 	}
 	var src strings.Builder
