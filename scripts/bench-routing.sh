@@ -45,23 +45,14 @@ if [ -n "${REF:-}" ]; then
   names+=(ref)
 fi
 
-# measure CONFIG_DIR BINARY: run --once over N fresh inputs with a fresh
-# message box; prints "msgs/s cpu_seconds" and checks that all N were
-# delivered to the quickstart's port, and nothing to the others.
+# measure CONFIG_DIR BINARY: run_once of BINARY over CONFIG_DIR
+# ("msgs/s cpu_seconds peak_rss_kib"), checking that nothing went to the
+# other ports.
 measure() {
-  local dir=$1 bin=$2
-  rm -rf "$work/data"
-  fill_inputs "$dir" "$N"
-  sync
-  local start end
-  start=$(date +%s.%N)
-  /usr/bin/time -f "measured %U %S" "$bin" run --once --data-dir "$work/data" "$dir" >/dev/null 2>"$work/run.log"
-  end=$(date +%s.%N)
-  local delivered others
-  delivered=$(ls "$dir/out/fabrikam" | grep -c '\.eml$' || true)
-  others=$(find "$dir/out" -path "$dir/out/fabrikam" -prune -o -type f -print | wc -l)
-  [ "$delivered" = "$N" ] && [ "$others" = 0 ] || { echo "$delivered of $N delivered, $others to the other ports" >&2; exit 1; }
-  awk -v n="$N" -v t="$(echo "$end - $start" | bc -l)" '/^measured / {printf "%.1f %.3f\n", n / t, $2 + $3}' "$work/run.log"
+  run_once "$1" "$2" "$work/data" "$work/run.log"
+  local others
+  others=$(find "$1/out" -path "$1/out/fabrikam" -prune -o -type f -print | wc -l)
+  [ "$others" = 0 ] || { echo "$others messages delivered to the other ports" >&2; exit 1; }
 }
 
 for r in $(seq 1 "$RUNS"); do
@@ -76,14 +67,14 @@ done
 
 echo "== the engine alone, $N messages of 4 KiB, median of $RUNS${REF:+ (ref: $REF)}"
 for name in "${names[@]}"; do
-  read -r rate1 cpu1 < <(median <"$work/$name-one.txt")
-  read -r rate2 cpu2 < <(median <"$work/$name-many.txt")
+  read -r rate1 cpu1 _ < <(median <"$work/$name-one.txt")
+  read -r rate2 cpu2 _ < <(median <"$work/$name-many.txt")
   printf "%-4s 1 send port: %7.0f msgs/s %.3f ms CPU/msg; %d more: %7.0f msgs/s %.3f ms CPU/msg (%.2f µs per send port and message)\n" \
     "$name" "$rate1" "$(echo "1000 * $cpu1 / $N" | bc -l)" "$PORTS" "$rate2" "$(echo "1000 * $cpu2 / $N" | bc -l)" \
     "$(echo "1000000 * ($cpu2 - $cpu1) / $N / $PORTS" | bc -l)"
 done
 if [ -n "${REF:-}" ]; then
-  read -r _ this < <(median <"$work/this-many.txt")
-  read -r _ ref < <(median <"$work/ref-many.txt")
+  read -r _ this _ < <(median <"$work/this-many.txt")
+  read -r _ ref _ < <(median <"$work/ref-many.txt")
   printf "with %d more send ports, this tree takes %.2f of the reference's CPU\n" "$PORTS" "$(echo "$this / $ref" | bc -l)"
 fi

@@ -53,23 +53,11 @@ engine_alone_config "$work/qs" "$work/qsp"
 if [ -n "${REF:-}" ]; then
   build_ref "$REF" "$work/bizpipe-ref"
 fi
-# measure CONFIG_DIR [BINARY]: run --once over N fresh random 4 KiB *.xml
-# bodies (the quickstart's pattern) with a fresh message box; prints
-# "msgs/s cpu_seconds peak_rss_kib" and checks that all N were delivered.
-measure() {
-  local dir=$1 bin=${2:-$work/bizpipe}
-  rm -rf "$work/data"
-  fill_inputs "$dir" "$N"
-  sync
-  local start end
-  start=$(date +%s.%N)
-  /usr/bin/time -f "measured %U %S %M" "$bin" run --once --data-dir "$work/data" "$dir" >/dev/null 2>"$work/run.log"
-  end=$(date +%s.%N)
-  local delivered
-  delivered=$(ls "$dir/out/fabrikam" | grep -c '\.eml$' || true)
-  [ "$delivered" = "$N" ] || { echo "only $delivered of $N delivered" >&2; exit 1; }
-  awk -v n="$N" -v t="$(echo "$end - $start" | bc -l)" '/^measured / {printf "%.1f %.3f %d\n", n / t, $2 + $3, $4}' "$work/run.log"
-}
+# measure CONFIG_DIR [BINARY]: run_once of BINARY (this tree's by default)
+# over CONFIG_DIR: "msgs/s cpu_seconds peak_rss_kib".
+measure() { run_once "$1" "${2:-$work/bizpipe}" "$work/data" "$work/run.log"; }
+# cpu_of: the cpu-µs/msg of each benchmark line of go test's output.
+cpu_of() { awk '/^Benchmark/ {for (i=1;i<=NF;i++) if ($i=="cpu-µs/msg") print $(i-1)}'; }
 
 echo "== run --once: $N messages of 4 KiB (clear sign RSA-2048 + AES-256-CBC, file to file), median of $RUNS"
 echo "== (c) the engine alone: the same run --once with an empty pipeline, median of $RUNS"
@@ -104,10 +92,8 @@ fi
 # under the engine's CPU per message; what the engine takes above it is
 # its own orchestration (goroutines, scheduling, routing, logs).
 echo "== (d) floors: the file operations alone and the message box alone, 2000 messages each"
-floor_fs=$(TMPDIR=${BENCH_DIR:-${TMPDIR:-/tmp}} go test ./internal/transport/file -run '^$' -bench ProtocolFloor -benchtime 2000x \
-  | awk '/cpu-µs\/msg/ {for (i=1;i<=NF;i++) if ($i=="cpu-µs/msg") print $(i-1)}')
-floor_box=$(TMPDIR=${BENCH_DIR:-${TMPDIR:-/tmp}} go test ./internal/msgbox/sqlitebox -run '^$' -bench HandoffCycle -benchtime 2000x \
-  | awk '/cpu-µs\/msg/ {for (i=1;i<=NF;i++) if ($i=="cpu-µs/msg") print $(i-1)}')
+floor_fs=$(TMPDIR=${BENCH_DIR:-${TMPDIR:-/tmp}} go test ./internal/transport/file -run '^$' -bench ProtocolFloor -benchtime 2000x | cpu_of)
+floor_box=$(TMPDIR=${BENCH_DIR:-${TMPDIR:-/tmp}} go test ./internal/msgbox/sqlitebox -run '^$' -bench HandoffCycle -benchtime 2000x | cpu_of)
 printf "floors: file operations %.2f ms + message box %.2f ms = %.2f ms of CPU per message; the engine alone takes %.2f ms\n" \
   "$(echo "$floor_fs / 1000" | bc -l)" "$(echo "$floor_box / 1000" | bc -l)" "$(echo "($floor_fs + $floor_box) / 1000" | bc -l)" \
   "$(echo "1000 * $engine_cpu / $N" | bc -l)"
@@ -121,7 +107,6 @@ printf "floors: file operations %.2f ms + message box %.2f ms = %.2f ms of CPU p
 echo "== (e) the issue's prototype against the engine alone, both in process, median of $RUNS"
 go test -c -o "$work/runner.test" ./internal/runner
 : > "$work/proto.txt"; : > "$work/inproc.txt"
-cpu_of() { awk '/^Benchmark/ {for (i=1;i<=NF;i++) if ($i=="cpu-µs/msg") print $(i-1)}'; }
 for r in $(seq 1 "$RUNS"); do
   (cd "$work" && TMPDIR=$work "$work/runner.test" -test.run '^$' -test.bench '^BenchmarkPrototype$' -test.benchtime "${N}x") | cpu_of >> "$work/proto.txt"
   (cd "$work" && TMPDIR=$work "$work/runner.test" -test.run '^$' -test.bench '^BenchmarkRunOnce$/^engine-alone$' -test.benchtime "${N}x") | cpu_of >> "$work/inproc.txt"

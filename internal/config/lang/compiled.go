@@ -1,8 +1,6 @@
 package lang
 
 import (
-	"sync"
-
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
@@ -20,16 +18,26 @@ type compiledTemplate struct {
 	expr  hcl.Expression
 	ctx   *hcl.EvalContext
 	needs messageNeeds
-	// fast builds the template without HCL when it can (nil: never),
-	// compiled at the first Eval, as compiledFilter's.
-	fast     *fastTemplate
-	fastOnce sync.Once
+	// fast builds the template without HCL when it can (nil: never);
+	// set at the end of the Load, as compiledFilter's (compileFast).
+	fast *fastTemplate
 }
 
 // newTemplate compiles template expr, evaluated in ctx.
 func newTemplate(expr hcl.Expression, ctx *hcl.EvalContext) *compiledTemplate {
 	return &compiledTemplate{expr: expr, ctx: ctx, needs: needsOf(expr)}
 }
+
+// newTemplate is newTemplate, the template's fast path set at the end of
+// the Load.
+func (d *decoder) newTemplate(expr hcl.Expression, ctx *hcl.EvalContext) *compiledTemplate {
+	t := newTemplate(expr, ctx)
+	d.compiled = append(d.compiled, t)
+	return t
+}
+
+// compileFast sets the template's fast path (see fastTemplate).
+func (t *compiledTemplate) compileFast() { t.fast = compileFastTemplate(t.expr, t.ctx) }
 
 var _ message.Constant = (*compiledTemplate)(nil)
 
@@ -61,7 +69,6 @@ func (t *compiledTemplate) ConstantText() (message.Text, bool) {
 // Eval evaluates the template for one message. An error never quotes a
 // sensitive value.
 func (t *compiledTemplate) Eval(m *message.Message) (message.Text, error) {
-	t.fastOnce.Do(func() { t.fast = compileFastTemplate(t.expr, t.ctx) })
 	if t.fast != nil {
 		if text, ok := t.fast.eval(m); ok {
 			return text, nil
@@ -81,11 +88,10 @@ type compiledFilter struct {
 	ctx   *hcl.EvalContext
 	port  string
 	needs messageNeeds
-	// fast decides the filter without HCL when it can (nil: never),
-	// compiled at the first Match: while Load runs, its == and != are
-	// metered, not HCL's own (meterEqualities).
-	fast     fastFilter
-	fastOnce sync.Once
+	// fast decides the filter without HCL when it can (nil: never); set
+	// at the end of the Load (compileFast): while the Load runs, its ==
+	// and != are metered, not HCL's own (meterEqualities).
+	fast fastFilter
 }
 
 // newFilter compiles the filter expr of send port port, evaluated in ctx.
@@ -93,11 +99,21 @@ func newFilter(expr hcl.Expression, ctx *hcl.EvalContext, port string) *compiled
 	return &compiledFilter{expr: expr, ctx: ctx, port: port, needs: needsOf(expr)}
 }
 
+// newFilter is newFilter, the filter's fast path set at the end of the
+// Load.
+func (d *decoder) newFilter(expr hcl.Expression, ctx *hcl.EvalContext, port string) *compiledFilter {
+	f := newFilter(expr, ctx, port)
+	d.compiled = append(d.compiled, f)
+	return f
+}
+
+// compileFast sets the filter's fast path (see fastFilter).
+func (f *compiledFilter) compileFast() { f.fast = compileFast(f.expr, f.ctx) }
+
 var _ message.StaticFilter = (*compiledFilter)(nil)
 
 // Match evaluates the filter for one message.
 func (f *compiledFilter) Match(m *message.Message) (bool, error) {
-	f.fastOnce.Do(func() { f.fast = compileFast(f.expr, f.ctx) })
 	if f.fast != nil {
 		if v, ok := f.fast.match(m); ok {
 			return v, nil

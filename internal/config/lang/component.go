@@ -173,7 +173,7 @@ func (d *decoder) componentAttr(at attrs, a component.Attribute, sensitive *[]st
 		if attr, ok := at.m[a.Name]; ok {
 			v = value.Known(map[string]message.Template{}, attr.Expr.Range())
 			for k, expr := range d.headers(attr, at.what) {
-				v.V[k] = newTemplate(expr, d.ctxFor(expr.Range()))
+				v.V[k] = d.newTemplate(expr, d.ctxFor(expr.Range()))
 			}
 		}
 		return v
@@ -187,7 +187,7 @@ func (d *decoder) template(at attrs, a component.Attribute) value.Value[message.
 		if !d.checkTemplate(attr.Expr, a.Name, at.what) {
 			return value.Value[message.Template]{Range: attr.Expr.Range()}
 		}
-		return value.Known[message.Template](newTemplate(attr.Expr, d.ctxFor(attr.Range)), attr.Expr.Range())
+		return value.Known[message.Template](d.newTemplate(attr.Expr, d.ctxFor(attr.Range)), attr.Expr.Range())
 	}
 	def, ok := a.Default.(string)
 	if !ok {
@@ -199,7 +199,7 @@ func (d *decoder) template(at attrs, a component.Attribute) value.Value[message.
 		// tests catch.
 		panic(fmt.Sprintf("lang: default %q of %s: %s", def, at.what, ds.Error()))
 	}
-	return value.Defaulted[message.Template](newTemplate(expr, d.ctxFor(at.rng)), at.rng)
+	return value.Defaulted[message.Template](d.newTemplate(expr, d.ctxFor(at.rng)), at.rng)
 }
 
 // resolvePath resolves a relative default path against the declaring file's

@@ -180,7 +180,8 @@ func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSi
 	defer m.closed.Store(true)
 	parser := hclparse.NewParser()
 	parsed, sources, equalities, diags := parseFiles(parser, files, cleanOverlay(opts.Overlay), opts.ParseCache)
-	defer meterEqualities(equalities, m)()
+	restore := meterEqualities(equalities, m)
+	defer restore()
 	cfg := &model.Config{Files: parser.Files(), Sources: sources, EvalContexts: map[string]*hcl.EvalContext{}}
 	if len(parsed) == 0 {
 		return cfg, finish(diags), m.used
@@ -244,6 +245,12 @@ func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSi
 		d.reportNeededInputs()
 	}
 	cfg.Secrets = SensitiveStrings(cfg)
+	// The fast paths recognise == and != by HCL's own operators, which
+	// the Load metered until now.
+	restore()
+	for _, c := range d.compiled {
+		c.compileFast()
+	}
 	return cfg, finish(d.diags.Extend(diags)), m.used
 }
 
@@ -273,6 +280,9 @@ type decoder struct {
 	// vars and locals by name, for reference checks.
 	vars   map[string]*model.Variable
 	locals map[string]*model.Local
+	// compiled are the filters and templates compiled so far, whose fast
+	// paths the end of the Load sets (compileFast).
+	compiled []interface{ compileFast() }
 	// partyRefs are the party.NAME references of component blocks (an as2
 	// transport's partner), checked once every party has been read.
 	partyRefs []model.Ref

@@ -47,7 +47,7 @@ func (d *decoder) decodeSendPortBlock(b *hcl.Block) {
 		p.FilterRange = a.Expr.Range()
 		if d.checkFilter(a, describe(b)) {
 			p.FilterExpr = a.Expr
-			p.Filter = newFilter(a.Expr, d.ctxFor(a.Range), p.Name)
+			p.Filter = d.newFilter(a.Expr, d.ctxFor(a.Range), p.Name)
 		}
 	}
 	if tb := d.transportBlock(b, blocks, component.SendTransport); tb != nil {

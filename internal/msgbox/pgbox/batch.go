@@ -194,12 +194,11 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 func routeAll(ready []*pgItem, at time.Time, route msgbox.Router) bool {
 	for _, p := range ready {
 		p.msg.ReceivedAt = at
-		r, err := msgbox.NewRouting(route(p.msg))
+		r, err := decideRouting(&p.msg, route)
 		if err != nil {
 			return false
 		}
 		p.r = r
-		p.msg.Status, p.msg.Reason = r.Status, r.Reason
 	}
 	return true
 }

@@ -476,13 +476,23 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 // claiming per h (nil: nothing), and store its status; msg's Status and
 // Reason are set to match. It returns what h claims (see routings.add).
 func routeNew(rs *routings, msg *msgbox.Message, route msgbox.Router, now time.Time, h *msgbox.Handoff) ([]*msgbox.Delivery, error) {
-	r, err := msgbox.NewRouting(route(*msg))
+	r, err := decideRouting(msg, route)
 	if err != nil {
 		return nil, fmt.Errorf("routing: %w", err)
 	}
-	// A claimed delivery is in progress, which leaves the status r's.
-	msg.Status, msg.Reason = r.Status, r.Reason
 	return rs.add(msg.ID, r, r.Status, now, h), nil
+}
+
+// decideRouting returns msg's routing by route, and sets msg's status and
+// reason to match: a claimed delivery is in progress, which leaves the
+// status the routing's.
+func decideRouting(msg *msgbox.Message, route msgbox.Router) (msgbox.Routing, error) {
+	r, err := msgbox.NewRouting(route(*msg))
+	if err != nil {
+		return msgbox.Routing{}, err
+	}
+	msg.Status, msg.Reason = r.Status, r.Reason
+	return r, nil
 }
 
 // isDuplicateID reports whether err is the violation of the message id's

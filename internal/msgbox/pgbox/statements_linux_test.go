@@ -3,6 +3,7 @@ package pgbox
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -22,9 +23,13 @@ type stmtCounter struct {
 	statements, roundTrips, updates int
 }
 
+// updateSQL finds an UPDATE of a table in a statement, alone or in one of
+// its WITH clauses; not a row lock (FOR UPDATE).
+var updateSQL = regexp.MustCompile(`(?i)\bUPDATE\s+\w+\s+(AS\s+\w+\s+)?SET\b`)
+
 func (c *stmtCounter) count(sql string) {
 	c.statements++
-	if strings.HasPrefix(strings.TrimSpace(sql), "UPDATE") {
+	if updateSQL.MatchString(sql) {
 		c.updates++
 	}
 }

@@ -236,6 +236,9 @@ const claimDue = `FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?
 // to claim: the poll every idle worker makes, prepared when the box opens.
 const claimProbe = "SELECT id " + claimDue
 
+// claimSelect reads, in ClaimBatch's transaction, the deliveries it claims.
+const claimSelect = "SELECT " + deliveryColumns + ", claimed_at " + claimDue
+
 // ClaimBatch leases up to max due deliveries for ports to owner in one
 // transaction, oldest due first (ties in the order the deliveries were
 // made), passing over those in except (see msgbox.Box). Taking over an
@@ -256,7 +259,6 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	pj, ej := textsJSON(ports), idsJSON(except)
 	// The probe passes over except too: when all that is due is work in
 	// flight in the caller's process, nothing takes the write lock.
-	const due = claimDue
 	var probe int64
 	err := b.q.QueryRowContext(ctx, claimProbe, toDB(b.clock()), pj, ej, 1).Scan(&probe)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -276,7 +278,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 			d         msgbox.Delivery
 			claimedAt sql.NullInt64
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+", claimed_at "+due, toDB(now), pj, ej, max)
+		rows, err := tx.QueryContext(ctx, claimSelect, toDB(now), pj, ej, max)
 		if err != nil {
 			return err
 		}

@@ -67,14 +67,8 @@ func (c *stmtCache) lookup(query string) *sql.Stmt {
 // prepare stays unprepared: running it reports the error where it matters.
 func (c *stmtCache) preparePending(ctx context.Context) {
 	c.pending.Range(func(k, _ any) bool {
-		q := k.(string)
-		c.pending.Delete(q)
-		if _, ok := c.stmts.Load(q); ok {
-			return true
-		}
-		if s, err := c.db.PrepareContext(ctx, q); err == nil {
-			c.stmts.Store(q, s)
-		}
+		c.pending.Delete(k)
+		c.prepare(ctx, k.(string))
 		return true
 	})
 }
@@ -82,13 +76,21 @@ func (c *stmtCache) preparePending(ctx context.Context) {
 // warm prepares queries now, before anyone asks for them: for the
 // statements many callers run at once when the box opens (every worker's
 // first claim), each of which would otherwise parse its own. Only while
-// no caller holds a connection (see stmtCache). A query that fails to
-// prepare is left unprepared, as in preparePending.
+// no caller holds a connection (see stmtCache).
 func (c *stmtCache) warm(ctx context.Context, queries ...string) {
 	for _, q := range queries {
-		if s, err := c.db.PrepareContext(ctx, q); err == nil {
-			c.stmts.Store(q, s)
-		}
+		c.prepare(ctx, q)
+	}
+}
+
+// prepare prepares q unless it is already; a query that fails to prepare
+// is left unprepared.
+func (c *stmtCache) prepare(ctx context.Context, q string) {
+	if _, ok := c.stmts.Load(q); ok {
+		return
+	}
+	if s, err := c.db.PrepareContext(ctx, q); err == nil {
+		c.stmts.Store(q, s)
 	}
 }
 
