@@ -69,12 +69,8 @@ func TestFastFilterAgreesWithHCL(t *testing.T) {
 	}
 	for i, f := range filters {
 		cf := byName[fmt.Sprintf("p%d", i)]
-		for j, m := range messages {
-			want, wantErr := evalFilter(cf.ctx, cf.expr, cf.port, cf.needs.value(m))
-			got, err := cf.Match(m)
-			if got != want || fmt.Sprint(err) != fmt.Sprint(wantErr) {
-				t.Errorf("filter %s, message %d: Match = %v, %v; HCL says %v, %v", f.expr, j, got, err, want, wantErr)
-			}
+		for _, m := range messages {
+			checkFilterAgrees(t, cf, f.expr, m)
 		}
 		handled := false
 		if cf.fast != nil {

@@ -64,14 +64,8 @@ func TestFastTemplateAgreesWithHCL(t *testing.T) {
 		if ct == nil {
 			t.Fatalf("template %s: not compiled", tp.expr)
 		}
-		for j, m := range messages {
-			want, wantErr := evalTemplate(ct.ctx, ct.expr, ct.needs.value(m))
-			got, err := ct.Eval(m)
-			wantText := message.Text{Value: want.Text, Sensitive: want.Sensitive, SensitiveAt: want.SensitiveAt,
-				FromSender: want.FromSender, FromSenderAt: want.FromSenderAt}
-			if got != wantText || fmt.Sprint(err) != fmt.Sprint(wantErr) {
-				t.Errorf("template %s, message %d: Eval = %+v, %v; HCL says %+v, %v", tp.expr, j, got, err, wantText, wantErr)
-			}
+		for _, m := range messages {
+			checkTemplateAgrees(t, ct, tp.expr, m)
 		}
 		built := false
 		if ct.fast != nil {
