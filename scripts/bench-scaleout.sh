@@ -27,14 +27,11 @@ need time bc
 # the recently freed inodes, which dominates this file-to-file benchmark).
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-scaleout.XXXXXX")
 chmod 755 "$work"
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
-port=$((20000 + RANDOM % 20000))
 cleanup() {
-  [ -f "$work/pg/postmaster.pid" ] && as_pg "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  pg_stop "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
 bins=(bizpipe)
@@ -140,16 +137,11 @@ label() {
 declare -A rates cpus
 : > "$work/cpu"
 
-mkdir -p "$work/pg"; chown postgres: "$work/pg" 2>/dev/null || true
-as_pg "$pgbin/initdb" -D "$work/pg" -U bizpipe --auth=trust >/dev/null
-as_pg "$pgbin/pg_ctl" -D "$work/pg" -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg" -l "$work/pg/log" -w start >/dev/null
+pg_start "$work"
 # fresh_db: an empty database for the next measurement (each revision
 # creates the schema it knows).
-fresh_db() {
-  as_pg "$pgbin/dropdb" --if-exists -h 127.0.0.1 -p "$port" -U bizpipe bench >/dev/null 2>&1
-  as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U bizpipe bench
-}
-export BIZPIPE_VAR_database_url="postgres://bizpipe@127.0.0.1:$port/bench"
+fresh_db() { pg_db bench >/dev/null; }
+export BIZPIPE_VAR_database_url="postgres://bizpipe@127.0.0.1:$pg_port/bench"
 pgbox='message_box {
   postgres { url = var.database_url }
 }'

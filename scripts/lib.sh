@@ -20,3 +20,27 @@ build_ref() {
 # median: the line of stdin whose first field is the median (the lower of
 # the two middle ones for an even count), with that line's other fields.
 median() { sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'; }
+
+# as_pg CMD...: runs CMD as the postgres user when run as root (initdb and
+# postgres refuse to run as root), as it is otherwise.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# pg_start DIR: a PostgreSQL of its own in DIR/pg (DIR must be readable by
+# the postgres user), listening on 127.0.0.1 at a random port; sets pgbin
+# and pg_port. pg_stop DIR stops it; pg_db NAME makes database NAME afresh
+# and prints its URL.
+pg_start() {
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+  pg_port=$((20000 + RANDOM % 20000))
+  mkdir -p "$1/pg"; chown postgres: "$1/pg" 2>/dev/null || true
+  as_pg "$pgbin/initdb" -D "$1/pg" -U bizpipe --auth=trust >/dev/null
+  as_pg "$pgbin/pg_ctl" -D "$1/pg" -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $1/pg" -l "$1/pg/log" -w start >/dev/null
+}
+pg_stop() {
+  if [ -f "$1/pg/postmaster.pid" ]; then as_pg "$pgbin/pg_ctl" -D "$1/pg" -m immediate stop >/dev/null 2>&1 || true; fi
+}
+pg_db() {
+  as_pg "$pgbin/dropdb" --if-exists -h 127.0.0.1 -p "$pg_port" -U bizpipe "$1" >/dev/null 2>&1
+  as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$pg_port" -U bizpipe "$1"
+  echo "postgres://bizpipe@127.0.0.1:$pg_port/$1"
+}

@@ -6,21 +6,46 @@
 # the process's resident memory, threads and open file descriptors, which
 # stay flat when nothing leaks; then it stops the server with SIGTERM and
 # fails unless every message was delivered and the server exited 0.
+# BOX=postgres puts the message box in a PostgreSQL of the script's own (as
+# scripts/bench-scaleout.sh does) and also prints its number of connections.
 # BENCH_DIR puts the work on another file system (see scripts/bench-run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 RATE=${RATE:-300}
 SECS=${SECS:-150}
+BOX=${BOX:-sqlite}
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/soak.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+cleanup() {
+  pg_stop "$work"
+  rm -rf "$work"
+}
+trap cleanup EXIT
 go build -o "$work/bizpipe" ./cmd/bizpipe
 cp -r examples/quickstart "$work/qs"
 rm -rf "$work/qs/in"/* "$work/qs/out/fabrikam"/*
-echo "== bizpipe run: $RATE messages of 4 KiB a second for $SECS s (clear sign RSA-2048 + AES-256-CBC, file to file)"
-python3 - "$work" "$RATE" "$SECS" <<'EOF'
+psql=""
+if [ "$BOX" = postgres ]; then
+  pg_start "$work"
+  BIZPIPE_VAR_database_url=$(pg_db soak)
+  export BIZPIPE_VAR_database_url
+  psql="$pgbin/psql"
+  cat > "$work/qs/box.hcl" <<'HCL'
+variable "database_url" {
+  type      = string
+  sensitive = true
+}
+message_box {
+  postgres { url = var.database_url }
+}
+HCL
+fi
+echo "== bizpipe run ($BOX message box): $RATE messages of 4 KiB a second for $SECS s (clear sign RSA-2048 + AES-256-CBC, file to file)"
+python3 - "$work" "$RATE" "$SECS" "$psql" <<'EOF'
 import os, signal, subprocess, sys, time
 
-work, rate, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+work, rate, secs, psql = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 inp, out = work + "/qs/in", work + "/qs/out/fabrikam"
 log = open(work + "/run.log", "w")
 p = subprocess.Popen([work + "/bizpipe", "run", "--data-dir", work + "/data", "--log-level", "warn", work + "/qs"],
@@ -29,6 +54,13 @@ p = subprocess.Popen([work + "/bizpipe", "run", "--data-dir", work + "/data", "-
 def status():
     fields = dict(l.split(":", 1) for l in open("/proc/%d/status" % p.pid) if ":" in l)
     return int(fields["VmRSS"].split()[0]), int(fields["Threads"]), len(os.listdir("/proc/%d/fd" % p.pid))
+
+def connections():
+    if not psql:
+        return ""
+    q = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'soak'"
+    return " %5s" % subprocess.run([psql, "-At", "-c", q, os.environ["BIZPIPE_VAR_database_url"]],
+                                   capture_output=True, text=True).stdout.strip()
 
 def take():
     n = 0
@@ -43,7 +75,7 @@ sent = delivered = 0
 rss = []
 start = last = time.time()
 due = start
-print("   s    sent delivered  RSS KiB threads fds", flush=True)
+print("   s    sent delivered  RSS KiB threads fds" + (" conns" if psql else ""), flush=True)
 while time.time() - start < secs:
     now = time.time()
     while due < now:
@@ -61,7 +93,7 @@ while time.time() - start < secs:
         last = now
         r, t, fds = status()
         rss.append(r)
-        print("%4.0f %7d %9d %8d %7d %3d" % (now - start, sent, delivered, r, t, fds), flush=True)
+        print("%4.0f %7d %9d %8d %7d %3d%s" % (now - start, sent, delivered, r, t, fds, connections()), flush=True)
     time.sleep(0.01)
 for _ in range(300):  # the backlog, up to a minute
     delivered += take()
