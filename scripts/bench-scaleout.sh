@@ -25,13 +25,7 @@ need time bc
 # BENCH_DIR: where to work, as in bench-run.sh (e.g. a fresh journaled ext4;
 # ext4 without a journal makes every file creation after many deletions scan
 # the recently freed inodes, which dominates this file-to-file benchmark).
-work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-scaleout.XXXXXX")
-chmod 755 "$work"
-cleanup() {
-  pg_stop "$work"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+pg_work bench-scaleout
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
 bins=(bizpipe)

@@ -25,6 +25,15 @@ median() { sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'; }
 # postgres refuse to run as root), as it is otherwise.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# pg_work NAME: sets work to a new temporary directory NAME.XXXXXX under
+# BENCH_DIR (or TMPDIR, or /tmp), open to the postgres user for pg_start,
+# and removes it at exit with the PostgreSQL pg_start may have started in it.
+pg_work() {
+  work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/$1.XXXXXX")
+  chmod 755 "$work"
+  trap 'pg_stop "$work"; rm -rf "$work"' EXIT
+}
+
 # pg_start DIR: a PostgreSQL of its own in DIR/pg (DIR must be readable by
 # the postgres user), listening on 127.0.0.1 at a random port; sets pgbin
 # and pg_port. pg_stop DIR stops it; pg_db NAME makes database NAME afresh

@@ -15,13 +15,7 @@ cd "$(dirname "$0")/.."
 RATE=${RATE:-300}
 SECS=${SECS:-150}
 BOX=${BOX:-sqlite}
-work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/soak.XXXXXX")
-chmod 755 "$work"
-cleanup() {
-  pg_stop "$work"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+pg_work soak
 go build -o "$work/bizpipe" ./cmd/bizpipe
 cp -r examples/quickstart "$work/qs"
 rm -rf "$work/qs/in"/* "$work/qs/out/fabrikam"/*
