@@ -45,7 +45,14 @@ log = open(work + "/run.log", "w")
 p = subprocess.Popen([work + "/bizpipe", "run", "--data-dir", work + "/data", "--log-level", "warn", work + "/qs"],
                      stdout=subprocess.DEVNULL, stderr=log)
 
+def fail(why):
+    log.close()
+    sys.stdout.write(open(work + "/run.log").read()[-4000:])
+    sys.exit("FAIL: " + why + "; the server's log (its end) is above")
+
 def status():
+    if p.poll() is not None:
+        fail("the server exited early, with %d" % p.returncode)
     fields = dict(l.split(":", 1) for l in open("/proc/%d/status" % p.pid) if ":" in l)
     return int(fields["VmRSS"].split()[0]), int(fields["Threads"]), len(os.listdir("/proc/%d/fd" % p.pid))
 
@@ -100,7 +107,5 @@ code = p.wait()
 print("sent %d, delivered %d; RSS first %d, max %d, last %d KiB; %d threads, %d fds at the end; exit %d"
       % (sent, delivered, rss[0] if rss else r, max(rss + [r]), r, t, fds, code))
 if delivered != sent or code != 0:
-    log.close()
-    sys.stdout.write(open(work + "/run.log").read()[-4000:])
-    sys.exit("FAIL: the server's log (its end) is above")
+    fail("%d of %d delivered, exit %d" % (delivered, sent, code))
 EOF
