@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-
+	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/transport/file"
 )
@@ -53,24 +51,22 @@ func FuzzFastPathsAgreeWithHCL(f *testing.F) {
 		fmt.Fprintf(&src, "send_port \"t%d\" {\n  host = host.h\n  transport \"file\" {\n    path = \"t%d\"\n    file_name = %s\n  }\n}\n", i, i, e)
 	}
 	cfg := loadTemplateConfig(f, src.String())
-	var (
-		filters   []*compiledFilter
-		templates []*compiledTemplate
-	)
+	// By name, in the order of fuzzFilters and fuzzTemplates.
+	ports := map[string]*model.SendPort{}
 	for _, p := range cfg.SendPorts {
-		switch {
-		case strings.HasPrefix(p.Name, "f"):
-			filters = append(filters, p.Filter.(*compiledFilter))
-		case strings.HasPrefix(p.Name, "t"):
-			templates = append(templates, p.Transport.Config.(*file.SendConfig).FileName.V.(*compiledTemplate))
-		}
+		ports[p.Name] = p
 	}
-	if len(filters) != len(fuzzFilters) || len(templates) != len(fuzzTemplates) {
-		f.Fatalf("loaded %d filters and %d templates, want %d and %d", len(filters), len(templates), len(fuzzFilters), len(fuzzTemplates))
+	filters := make([]*compiledFilter, len(fuzzFilters))
+	for i := range fuzzFilters {
+		filters[i] = ports[fmt.Sprintf("f%d", i)].Filter.(*compiledFilter)
 	}
-	for _, cf := range filters {
+	templates := make([]*compiledTemplate, len(fuzzTemplates))
+	for i := range fuzzTemplates {
+		templates[i] = ports[fmt.Sprintf("t%d", i)].Transport.Config.(*file.SendConfig).FileName.V.(*compiledTemplate)
+	}
+	for i, cf := range filters {
 		if cf.fast == nil {
-			f.Fatalf("filter %s: no fast path", cf.port)
+			f.Fatalf("filter %s: no fast path", fuzzFilters[i])
 		}
 	}
 	for i, ct := range templates {
@@ -113,10 +109,6 @@ func FuzzFastFilterExpressions(f *testing.F) {
 	f.Add([]byte{3, 1, 0, 3, 12, 0, 5, 0, 9, 6, 4, 0, 0, 0, 0}, "${x}", "%{y}", "\\\"", uint8(2))
 	cfg := loadTemplateConfig(f, "")
 	ctx := cfg.SendPorts[0].Filter.(*compiledFilter).ctx
-	file := ""
-	for name := range cfg.Files {
-		file = name
-	}
 	// The generator reaches the fast path: (partner == lit && !(file_name != id)).
 	g := filterGen{prog: []byte{2, 0, 0, 0, 12, 1, 0, 1, 5, 6}, lit: `"x"`}
 	if src := g.expr(0); compileFast(parseTemplate(f, cfg, src), ctx) == nil {
@@ -128,11 +120,7 @@ func FuzzFastFilterExpressions(f *testing.F) {
 		}
 		g := filterGen{prog: prog, lit: hclQuote(strings.ToValidUTF8(lit, "?"))}
 		src := g.expr(0)
-		expr, ds := hclsyntax.ParseExpression([]byte(src), file, hcl.InitialPos)
-		if ds.HasErrors() {
-			t.Fatalf("the generated filter %s does not parse: %s", src, ds.Error())
-		}
-		cf := newFilter(expr, ctx, "fuzz")
+		cf := newFilter(parseTemplate(t, cfg, src), ctx, "fuzz")
 		cf.compileFast()
 		m := &message.Message{ID: "01m92", ReceiveLocation: "in", FileName: lit, ContentType: partner,
 			ReceivedAt: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC), Party: empty,
@@ -234,10 +222,6 @@ func FuzzFastTemplateExpressions(f *testing.F) {
 	f.Add([]byte{4, 5, 3, 6, 7, 1, 9}, "e", "\u0301", "\xff", uint8(4))
 	f.Add([]byte{10, 11, 12, 0, 13}, "${x}", "%{y}", "", uint8(1))
 	cfg := loadTemplateConfig(f, "")
-	file := ""
-	for name := range cfg.Files {
-		file = name
-	}
 	ctx := cfg.SendPorts[0].Filter.(*compiledFilter).ctx
 	// The generator reaches the fast path.
 	if src := templateSource([]byte{0, 1, 2, 3}, "x"); compileFastTemplate(parseTemplate(f, cfg, src), ctx) == nil {
@@ -248,11 +232,7 @@ func FuzzFastTemplateExpressions(f *testing.F) {
 			return
 		}
 		src := templateSource(prog, lit)
-		expr, ds := hclsyntax.ParseExpression([]byte(src), file, hcl.InitialPos)
-		if ds.HasErrors() {
-			t.Fatalf("the generated template %s does not parse: %s", src, ds.Error())
-		}
-		ct := newTemplate(expr, ctx)
+		ct := newTemplate(parseTemplate(t, cfg, src), ctx)
 		ct.compileFast()
 		m := &message.Message{ID: "01m92", ReceiveLocation: "in", FileName: lit, ContentType: partner,
 			ReceivedAt: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC), Party: empty,
@@ -273,7 +253,9 @@ func FuzzFastTemplateExpressions(f *testing.F) {
 // templateSource writes a quoted template whose parts prog chooses: lit
 // (HCL-quoted), other literal text, and interpolations.
 func templateSource(prog []byte, lit string) string {
-	q := hclQuote(strings.ToValidUTF8(lit, "?"))
+	// Without a $ or % at its end, which would join a { after it into an
+	// interpolation, a directive or their escapes.
+	q := hclQuote(strings.TrimRight(strings.ToValidUTF8(lit, "?"), "$%"))
 	parts := []string{
 		"${message.id}", "-", "${message.properties.partner}", "${message.file_name}", "e",
 		"${message.content_type}", "\\u0301", "${message.properties.token}", "${message.party}",
