@@ -13,6 +13,7 @@
 # Everything happens in a temporary directory; the repository is untouched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 SIZE=${SIZE:-$((1 << 30))}
 # The innermost entity's Content-Transfer-Encoding. "binary" does what the
 # reference does (openssl cms -binary signs and encrypts the raw bytes);
@@ -20,9 +21,8 @@ SIZE=${SIZE:-$((1 << 30))}
 # content first (a third more bytes to sign, encrypt and write).
 CTE=${CTE:-binary}
 COMBOS=${COMBOS:-"none:none clear:none opaque:none none:aes256-cbc clear:aes256-cbc opaque:aes256-cbc none:aes256-gcm clear:aes256-gcm opaque:aes256-gcm"}
-work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-large.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+work_dir bench-large
+need time
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
 head -c "$SIZE" /dev/urandom > "$work/input"

@@ -20,8 +20,7 @@ cd "$(dirname "$0")/.."
 N=${N:-2000}
 PORTS=${PORTS:-300}
 RUNS=${RUNS:-3}
-work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-routing.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+work_dir bench-routing
 need time bc
 
 go build -o "$work/bizpipe" ./cmd/bizpipe

@@ -33,8 +33,7 @@ cd "$(dirname "$0")/.."
 N=${N:-2000}
 SHELL_N=${SHELL_N:-200}   # the shell loop is slow: time a sample, scale up
 RUNS=${RUNS:-3}           # run --once and the engine alone, alternated; medians reported
-work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-run.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+work_dir bench-run
 need time bc
 
 go build -o "$work/bizpipe" ./cmd/bizpipe

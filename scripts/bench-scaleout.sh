@@ -25,7 +25,7 @@ need time bc
 # BENCH_DIR: where to work, as in bench-run.sh (e.g. a fresh journaled ext4;
 # ext4 without a journal makes every file creation after many deletions scan
 # the recently freed inodes, which dominates this file-to-file benchmark).
-pg_work bench-scaleout
+work_dir bench-scaleout
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
 bins=(bizpipe)

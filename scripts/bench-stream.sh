@@ -19,10 +19,10 @@
 # about 5 times the size in free space.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 SIZE_MIB=${SIZE_MIB:-1024}
-work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-stream.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
+work_dir bench-stream
+need time
 T=/usr/bin/time
 
 go build -o "$work/streambench" ./internal/stage/smime/internal/streambench

@@ -4,7 +4,8 @@
 # same name) that is not on the PATH.
 need() {
   local tool
-  for tool in "$@"; do command -v "$tool" >/dev/null || apt-get install -y -qq "$tool" >/dev/null; done
+  # type -P, not command -v: that finds the shell keyword time.
+  for tool in "$@"; do type -P "$tool" >/dev/null || apt-get install -y -qq "$tool" >/dev/null; done
 }
 
 # build_ref REVISION OUT: builds bizpipe as of REVISION into OUT, from an
@@ -25,10 +26,11 @@ median() { sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'; }
 # postgres refuse to run as root), as it is otherwise.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-# pg_work NAME: sets work to a new temporary directory NAME.XXXXXX under
+# work_dir NAME: sets work to a new temporary directory NAME.XXXXXX under
 # BENCH_DIR (or TMPDIR, or /tmp), open to the postgres user for pg_start,
-# and removes it at exit with the PostgreSQL pg_start may have started in it.
-pg_work() {
+# and removes it at exit, stopping first the PostgreSQL pg_start may have
+# started in it.
+work_dir() {
   work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/$1.XXXXXX")
   chmod 755 "$work"
   trap 'pg_stop "$work"; rm -rf "$work"' EXIT

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 RATE=${RATE:-300}
 SECS=${SECS:-150}
 BOX=${BOX:-sqlite}
-pg_work soak
+work_dir soak
 go build -o "$work/bizpipe" ./cmd/bizpipe
 cp -r examples/quickstart "$work/qs"
 rm -rf "$work/qs/in"/* "$work/qs/out/fabrikam"/*

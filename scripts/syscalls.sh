@@ -16,8 +16,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . scripts/engine-alone.sh
 N=${N:-2000}
-work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/syscalls.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+work_dir syscalls
 need strace perl
 
 go build -o "$work/bizpipe" ./cmd/bizpipe

@@ -19,8 +19,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . scripts/engine-alone.sh
 N=${N:-2000}
-work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/wal-frames.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+work_dir wal-frames
 need strace sqlite3 perl
 
 go build -o "$work/bizpipe" ./cmd/bizpipe
