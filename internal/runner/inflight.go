@@ -292,8 +292,8 @@ func (f *inFlight) land(id int64, fl *flight) {
 }
 
 // handoffOwner is the lease owner of the deliveries a receive claims for
-// this runner (msgbox.Handoff): "server/receive", which Recover(server)
-// covers, like the workers' names.
+// this runner (msgbox.Handoff): "owner/receive", which Recover(owner)
+// covers, like the workers' names (see processOwner).
 func (r *Runner) handoffOwner() string { return r.owner + "/receive" }
 
 // handedOff is the queue of the batches of deliveries that receives

@@ -259,7 +259,7 @@ func New(opts Options) (*Runner, error) {
 		opts:       opts,
 		log:        hide.logger(opts.Log),
 		hide:       hide,
-		owner:      opts.Server,
+		owner:      processOwner(opts.Server, opts.Host),
 		ports:      map[string]*port{},
 		locWho:     map[string]string{},
 		locAttrs:   map[string][]slog.Attr{},
@@ -501,10 +501,25 @@ func (r *Runner) troubleErr() error {
 		ErrIncomplete, errors.Join(r.troubles...))
 }
 
-// workerName is the lease owner of worker i: "server/wN". Each worker
+// processOwner names the process that runs server (and only host, when
+// not ""), as the lease owner Recover takes back when that process starts
+// again: "server", or "server@host". Each `run --host` process on a server
+// is an owner of its own (host names cannot contain "@"), so that one
+// starting, whose previous run's leases are all it may take back, leaves
+// the deliveries in flight in its siblings alone; they share the box, but
+// never a send port. The workers' names and the receive's extend it
+// ("srv1@send_host/w3"), so the history tells the processes apart too.
+func processOwner(server, host string) string {
+	if host == "" {
+		return server
+	}
+	return server + "@" + host
+}
+
+// workerName is the lease owner of worker i: "owner/wN". Each worker
 // holds its own leases, so that one worker can never finish a delivery a
 // sibling took over unbeknown to it (a sibling that takes over one in
-// flight hands the lease to its attempt, see inFlight); Recover(server)
+// flight hands the lease to its attempt, see inFlight); Recover(owner)
 // covers them all.
 func (r *Runner) workerName(i int) string { return fmt.Sprintf("%s/w%d", r.owner, i) }
 
@@ -520,12 +535,13 @@ func (r *Runner) count(f func(*Summary)) {
 	r.mu.Unlock()
 }
 
-// recover returns deliveries this server held when it last stopped (killed)
-// to the pool, and routes messages a crash left unrouted.
+// recover returns deliveries this process (its owner: this server, or this
+// host on it) held when it last stopped (killed) to the pool, and routes
+// messages a crash left unrouted.
 func (r *Runner) recover(ctx context.Context) error {
 	n, err := r.opts.Box.Recover(ctx, r.owner)
 	if err != nil {
-		return fmt.Errorf("recovering deliveries of server %q: %w", r.owner, err)
+		return fmt.Errorf("recovering deliveries of %q: %w", r.owner, err)
 	}
 	if n > 0 {
 		r.log.Info("recovered deliveries interrupted by the previous stop", "count", n)
