@@ -74,8 +74,8 @@ func TestReceiveUploadBudget(t *testing.T) {
 	id := func(kind string, i int) string { return fmt.Sprintf("<%s-%d@contoso>", kind, i) }
 
 	// Each sends 96 KiB and a byte: three full 32 KiB segments and a
-	// fourth begun; 16 of them hold the whole budget of 64 segments.
-	const fillers, length = 16, 100 << 10
+	// fourth begun; 8 of them hold the whole budget, of 32 segments.
+	const fillers, length = httptransport.MinInFlightBytes / (128 << 10), 100 << 10
 	first := strings.Repeat("a", 96<<10+1)
 	type filler struct {
 		c     net.Conn

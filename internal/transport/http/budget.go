@@ -15,9 +15,10 @@ import (
 const DefaultInFlightBytes int64 = 64 << 20
 
 // MinInFlightBytes is the smallest limit a Budget takes: what one upload
-// larger than spoolBytes needs at its peak (its spooled first chunk, and
-// the chunk the message box fills while it waits for the client).
-const MinInFlightBytes = 2 * spoolBytes
+// larger than spoolBytes holds at its peak (its spooled first chunk, whose
+// budget it keeps for the chunk the message box fills while it waits for
+// the client).
+const MinInFlightBytes = spoolBytes
 
 // errBusy: the budget had no room for an upload within the idle timeout.
 var errBusy = errors.New("the in-flight upload budget is spent")
@@ -33,7 +34,9 @@ var errBusy = errors.New("the in-flight upload budget is spent")
 //     before the bytes it will hold arrive (all of a body read whole:
 //     Upload.ReadAll); and
 //   - for a body larger than that, the chunk of spoolBytes that the message
-//     box fills while it waits for the rest of the body.
+//     box fills while it waits for the rest of the body: the spooled
+//     part's budget, kept for it (Upload.Stream), so that such an upload
+//     holds spoolBytes and waits for no more once it has them.
 //
 // A complete body's commit is not counted: the box's chunk buffer is then
 // held only for a transaction, which the client cannot delay.

@@ -103,9 +103,10 @@ const (
 // Memory: the receiver reads the first MiB (spoolBytes) of a body
 // itself, in segments counted against the Budget, and calls the Sink once
 // the body is complete or that much has arrived; a larger body then streams
-// into the Sink, with budget for the box's chunk buffer. So a stalled
-// client holds what it sent, and all uploads together at most the Budget's
-// limit (plus each connection's own small buffers).
+// into the Sink, its spooled segments' budget kept for the box's chunk
+// buffer. So a stalled client holds what it sent, up to spoolBytes, and
+// all uploads together at most the Budget's limit (plus each connection's
+// own small buffers).
 type Listener struct {
 	o      ListenerOptions
 	sink   transport.Sink

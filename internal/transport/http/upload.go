@@ -38,6 +38,7 @@ type Upload struct {
 	n       int64         // bytes spooled
 	done    bool          // the body was spooled to its end
 	started bool          // Stream was called: no more spooling
+	keep    bool          // the segments' budget stays taken once read: the box's chunk's
 }
 
 // NewUpload starts the upload of body under b; wait is how long it may
@@ -112,9 +113,12 @@ func (u *Upload) Head(n int) []byte {
 
 // Stream spools the body's start, unless Spool did, and returns the
 // reader of the whole body for the Sink: the spooled bytes, then, for a
-// body that did not end there, the rest as it arrives, with budget taken
-// for the box's chunk buffer, which fills while it waits for the client.
-// An error is as Spool's.
+// body that did not end there, the rest as it arrives. Such a body keeps
+// the budget of its spooled bytes for the box's chunk buffer, which fills
+// while it waits for the client: the box has read every spooled byte into
+// that buffer (of spoolBytes, as the spool) before it waits. Taking more
+// instead would have each of several large uploads hold a spool while it
+// waits for another's. An error is as Spool's.
 func (u *Upload) Stream(ctx context.Context) (io.Reader, error) {
 	complete, err := u.Spool(ctx)
 	if err != nil {
@@ -124,9 +128,7 @@ func (u *Upload) Stream(ctx context.Context) (io.Reader, error) {
 	if complete {
 		return (*spooled)(u), nil
 	}
-	if err := u.take(ctx, spoolBytes); err != nil {
-		return nil, err
-	}
+	u.keep = true
 	return io.MultiReader((*spooled)(u), u.body), nil
 }
 
@@ -160,15 +162,18 @@ func (u *Upload) take(ctx context.Context, n int64) error {
 // spooled reads an Upload's spooled bytes.
 type spooled Upload
 
-// Read hands the spooled bytes to the Sink. Each segment's budget is given
-// back once the Sink has read it: by then the box has copied it into its
-// own chunk buffer, which a streamed body has budget for.
+// Read hands the spooled bytes to the Sink. Each segment is dropped once
+// the Sink has read it, the box having copied it into its own chunk
+// buffer; its budget is given back, unless the body streams on (keep):
+// then it is the chunk buffer's until Close.
 func (s *spooled) Read(p []byte) (int, error) {
 	u := (*Upload)(s)
 	for len(u.segs) > 0 && len(u.segs[0]) == 0 {
 		u.segs[0] = nil
 		u.segs = u.segs[1:]
-		u.give(segmentBytes)
+		if !u.keep {
+			u.give(segmentBytes)
+		}
 	}
 	if len(u.segs) == 0 {
 		return 0, io.EOF

@@ -135,7 +135,7 @@ func TestHTTPUploadBudget(t *testing.T) {
 	transporttest.WaitFor(t, "200 stalled uploads holding a segment each", func() bool { return budget.Held() == 200*segmentBytes })
 
 	// Ordinary uploads still go through: small (spooled whole) and large
-	// (streamed into the sink with budget for the box's chunk).
+	// (streamed into the sink, its spool kept for the box's chunk).
 	small := "small order"
 	large := strings.Repeat("L", 3<<20)
 	for _, body := range []string{small, large} {
@@ -209,6 +209,62 @@ func TestHTTPUploadBudgetBusy(t *testing.T) {
 		t.Error("refusal not logged")
 	}
 	budget.release(budget.Limit())
+}
+
+// Uploads larger than spoolBytes that arrive together share the Budget:
+// each holds its spool, and keeps it for the box's chunk, rather than
+// waiting, spool held, for a second chunk that only another waiter could
+// free. Two of them fill a budget of two spools and are both received
+// at once; neither waits out the idle timeout to be answered 503.
+func TestConcurrentLargeUploadsShareTheBudget(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxBody = 4 << 20
+	// Only a bound on the wrong answer's wait: the clients never pause
+	// this long.
+	o.BodyIdleTimeout = 3 * time.Second
+	budget := NewBudget(2 * spoolBytes)
+	o.Budget = budget
+	h, _, _ := startHTTP(t, o, rec)
+	addr := h.Addr().String()
+
+	// Each sends 900 KiB, which it holds as 29 segments, and then the
+	// rest together: both complete their spools (6 segments were free),
+	// filling the budget, and stream on.
+	const size = spoolBytes + 512<<10
+	first := bytes.Repeat([]byte("a"), 900<<10)
+	rest := bytes.Repeat([]byte("b"), size-len(first))
+	a := rawConn(t, addr, header(size), first)
+	transporttest.WaitFor(t, "A's start spooled", func() bool { return budget.Held() == 29*segmentBytes })
+	b := rawConn(t, addr, header(size), first)
+	transporttest.WaitFor(t, "B's start spooled", func() bool { return budget.Held() == 58*segmentBytes })
+	wrote := make(chan error, 2)
+	for _, c := range []net.Conn{a, b} {
+		go func() {
+			_, err := c.Write(rest)
+			wrote <- err
+		}()
+	}
+	start := time.Now()
+	sa, errA := readStatus(a)
+	sb, errB := readStatus(b)
+	if sa != http.StatusAccepted || sb != http.StatusAccepted {
+		t.Fatalf("A %d (%v), B %d (%v) after %v; want both 202", sa, errA, sb, errB, time.Since(start).Round(time.Millisecond))
+	}
+	for range 2 {
+		if err := <-wrote; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := append(append([]byte(nil), first...), rest...)
+	got := rec.All()
+	if len(got) != 2 || !bytes.Equal(got[0].Body, want) || !bytes.Equal(got[1].Body, want) {
+		t.Errorf("stored %d messages; want both uploads intact", len(got))
+	}
+	if p := budget.Peak(); p != 2*spoolBytes {
+		t.Errorf("peak %d, want the two spools, %d", p, 2*spoolBytes)
+	}
+	transporttest.WaitFor(t, "the budget given back", func() bool { return budget.Held() == 0 })
 }
 
 // spoolBytes is the message boxes' chunk size, as its comment says: the
