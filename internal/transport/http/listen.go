@@ -56,6 +56,13 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
+// h2Window is the HTTP/2 flow control window a server grants each
+// connection, and each request on it: how much of the bodies HTTP/2 reads
+// ahead of the handlers, outside the Budget. Go's default, 1 MiB each,
+// would let every connection hold that much; a connection's window is
+// never less than HTTP/2's initial one, a byte under 64 KiB.
+const h2Window = 64 << 10
+
 // Listener is an HTTP receive location (spec §3 transport "http").
 //
 // POST Path stores the request body as one message and answers 202 Accepted

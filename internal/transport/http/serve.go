@@ -288,5 +288,9 @@ func newServer(base context.Context, h http.Handler, log *slog.Logger, request t
 		MaxHeaderBytes: maxHeaderBytes,
 		BaseContext:    func(net.Listener) context.Context { return base },
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// HTTP/2 (with TLS) reads a request's body ahead of the handler,
+		// up to the windows it granted: small, so that each connection's
+		// buffers stay small.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: h2Window, MaxReceiveBufferPerStream: h2Window},
 	}
 }

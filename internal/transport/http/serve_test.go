@@ -1,10 +1,13 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -218,5 +221,100 @@ func TestServingShutdownDeadline(t *testing.T) {
 	case <-aborted:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request in flight was not aborted")
+	}
+}
+
+// TestServingHTTP2Windows: over TLS, HTTP/2 is served with windows of
+// h2Window, for each request (SETTINGS_INITIAL_WINDOW_SIZE) and for the
+// connection (its initial 65,535 bytes and the WINDOW_UPDATEs that follow
+// the server's SETTINGS): HTTP/2 reads bodies ahead of the handler up to
+// them, outside the Budget. A body many windows long still arrives whole.
+func TestServingHTTP2Windows(t *testing.T) {
+	certFile, keyFile, pool := tlsFiles(t)
+	var s Serving
+	if _, err := s.Start(context.Background(), ServeOptions{Location: "in", Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, err := io.Copy(io.Discard, r.Body)
+			fmt.Fprintf(w, "%s %d %v", r.Proto, n, err)
+		})}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	addr := s.Addr().String()
+
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("negotiated %q, want h2", p)
+	}
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The preface, empty SETTINGS, and a PING: the server answers it
+	// after what it sends first.
+	const (
+		frameSettings     = 0x4
+		framePing         = 0x6
+		frameWindowUpdate = 0x8
+		flagAck           = 0x1
+		settingWindow     = 0x4
+		initialWindow     = 65535
+	)
+	frame := func(typ, flags byte, payload []byte) []byte {
+		return append([]byte{byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload)), typ, flags, 0, 0, 0, 0}, payload...)
+	}
+	hello := append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), frame(frameSettings, 0, nil)...)
+	hello = append(hello, frame(framePing, 0, make([]byte, 8))...)
+	if _, err := c.Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	var streamWindow int64 = -1
+	connWindow := int64(initialWindow)
+	for {
+		var h [9]byte
+		if _, err := io.ReadFull(c, h[:]); err != nil {
+			t.Fatal(err)
+		}
+		payload := make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))
+		if _, err := io.ReadFull(c, payload); err != nil {
+			t.Fatal(err)
+		}
+		typ, flags, stream := h[3], h[4], binary.BigEndian.Uint32(h[5:])&(1<<31-1)
+		switch {
+		case typ == frameSettings && flags&flagAck == 0:
+			for p := payload; len(p) >= 6; p = p[6:] {
+				if binary.BigEndian.Uint16(p) == settingWindow {
+					streamWindow = int64(binary.BigEndian.Uint32(p[2:]))
+				}
+			}
+		case typ == frameWindowUpdate && stream == 0:
+			connWindow += int64(binary.BigEndian.Uint32(payload) & (1<<31 - 1))
+		}
+		if typ == framePing && flags&flagAck != 0 {
+			break
+		}
+	}
+	if streamWindow < 0 || streamWindow > h2Window {
+		t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE %d (-1: not sent), want at most %d", streamWindow, h2Window)
+	}
+	if connWindow > h2Window {
+		t.Errorf("connection window %d, want at most %d", connWindow, h2Window)
+	}
+
+	// Go's client over those windows.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	defer client.CloseIdleConnections()
+	const size = 40 * h2Window
+	resp, err := client.Post("https://"+addr+"/", "application/octet-stream", bytes.NewReader(make([]byte, size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("HTTP/2.0 %d <nil>", size); string(b) != want {
+		t.Errorf("answered %q, want %q", b, want)
 	}
 }
