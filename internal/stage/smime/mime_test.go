@@ -3,6 +3,7 @@ package smime
 import (
 	"net/http"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,9 @@ func TestParseEntity(t *testing.T) {
 		{"lf", "A: 1\nB: 2\n\nbody\n", []HeaderField{{"A", "1"}, {"B", "2"}}, "body\n", false},
 		{"folded", "Content-Type: multipart/signed;\r\n\tboundary=x;\r\n  micalg=sha-256\r\n\r\n", []HeaderField{{"Content-Type", "multipart/signed; boundary=x; micalg=sha-256"}}, "", false},
 		{"no body", "A: 1\r\n", []HeaderField{{"A", "1"}}, "", false},
+		{"folded empty value", "A:\r\n x\r\n\r\n", []HeaderField{{"A", "x"}}, "", false},
+		{"folded twice", "A: 1\r\n \r\n\t2 \r\nB: 3\r\n 4\r\nC: 5\r\n\r\n", []HeaderField{{"A", "1 2"}, {"B", "3 4"}, {"C", "5"}}, "", false},
+		{"folded at the end", "A: 1\n 2", []HeaderField{{"A", "1 2"}}, "", false},
 		{"no header", "\r\nbody", nil, "body", false},
 		{"empty", "", nil, "", false},
 		{"empty value", "A:\r\n\r\nx", []HeaderField{{"A", ""}}, "x", false},
@@ -166,14 +170,21 @@ func TestNormaliseContentType(t *testing.T) {
 
 // TestParseEntityManyContinuations: folding is linear, not quadratic, in
 // the number of continuation lines (a hostile header would otherwise
-// stall a receive location).
+// stall a receive location), and so is its memory.
 func TestParseEntityManyContinuations(t *testing.T) {
-	raw := "X: a\r\n" + strings.Repeat(" b\r\n", 500_000) + "\r\nbody"
-	fields, body, err := parseEntity([]byte(raw))
+	raw := []byte("X: a\r\n" + strings.Repeat(" b\r\n", 500_000) + "\r\nbody")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fields, body, err := parseEntity(raw)
+	runtime.ReadMemStats(&after)
 	if err != nil || len(fields) != 1 || string(body) != "body" {
 		t.Fatalf("got %d fields, body %q, %v", len(fields), body, err)
 	}
 	if want := 1 + 2*500_000; len(fields[0].Value) != want {
 		t.Errorf("value has %d characters, want %d", len(fields[0].Value), want)
+	}
+	// TotalAlloc only grows; the bound leaves room for other goroutines.
+	if d := after.TotalAlloc - before.TotalAlloc; d > 4*uint64(len(raw)) {
+		t.Errorf("parseEntity of %d octets allocated %d", len(raw), d)
 	}
 }
