@@ -22,6 +22,10 @@ func FuzzParseMDN(f *testing.F) {
 		f.Add(b.Entity)
 	}
 	f.Add([]byte("Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n\r\n--b\r\nContent-Type: message/disposition-notification\r\n\r\nDisposition: a/b; failed/failure=x\r\n--b--\r\n"))
+	// Small forms of the MDNs TestParseMDNBoundsMemory sends at MaxMDNSize.
+	for _, h := range hostileMDNs(8 << 10) {
+		f.Add(h.raw)
+	}
 	opts := VerifyOptions{Trusted: fabTrust(fab), Now: time.Now()}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := ParseMDN(raw, opts)

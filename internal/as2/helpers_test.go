@@ -74,7 +74,7 @@ func signedDigest(t testing.TB, entity []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parts, err := splitMultipart(e.body, e.params["boundary"], 2)
+	parts, err := smime.SplitMultipart(e.body, e.params["boundary"], 2)
 	if err != nil || len(parts) != 2 {
 		t.Fatalf("multipart/signed: %d parts, %v", len(parts), err)
 	}

@@ -232,6 +232,7 @@ func TestParseMDNRejects(t *testing.T) {
 		{"no disposition", "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n\r\n--b\r\nContent-Type: message/disposition-notification\r\n\r\nOriginal-Message-ID: <a@b>\r\n\r\n--b--\r\n"},
 		{"unterminated", "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n\r\n--b\r\nContent-Type: message/disposition-notification\r\n\r\nDisposition: a/b; processed\r\n"},
 		{"too many parts", "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n\r\n" + strings.Repeat("--b\r\n\r\nx\r\n", 20) + "--b--\r\n"},
+		{"too many notification fields", "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n\r\n--b\r\nContent-Type: message/disposition-notification\r\n\r\nDisposition: a/b; processed\r\n" + strings.Repeat("X: y\r\n", 200) + "--b--\r\n"},
 		{"too big", "Content-Type: multipart/report\r\n\r\n" + strings.Repeat("x", MaxMDNSize)},
 		{"garbage", "\x00\x01\x02"},
 		{"base64 report", "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\nContent-Transfer-Encoding: base64\r\n\r\nLS1i"},

@@ -1,15 +1,12 @@
 package as2
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"mime"
-	"net/textproto"
 	"strings"
 	"time"
 
@@ -190,7 +187,7 @@ func (r *ReceivedMDN) readReport(mt string, params map[string]string, body []byt
 	if rt := strings.ToLower(params["report-type"]); rt != "disposition-notification" {
 		return fmt.Errorf("as2: MDN: report-type %q, want disposition-notification", clip(params["report-type"]))
 	}
-	parts, err := splitMultipart(body, params["boundary"], maxReportParts)
+	parts, err := smime.SplitMultipart(body, params["boundary"], maxReportParts)
 	if err != nil {
 		return fmt.Errorf("as2: MDN %s: %w", mt, err)
 	}
@@ -223,16 +220,25 @@ func (r *ReceivedMDN) readReport(mt string, params map[string]string, body []byt
 // readNotification reads the fields of the message/disposition-notification
 // part (RFC 3798 §3.1, RFC 4130 §7.4.3).
 func (r *ReceivedMDN) readNotification(content []byte) error {
-	content = bytes.TrimLeft(content, "\r\n")
-	tp := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(content), strings.NewReader("\r\n\r\n"))))
-	h, err := tp.ReadMIMEHeader()
+	// smime.SplitEntity stops at its own bound on fields (a multiple of ours)
+	// as it reads them, so a part of nothing but fields costs about its
+	// size, not a map of all of them.
+	fields, _, err := smime.SplitEntity(bytes.TrimLeft(content, "\r\n"))
 	if err != nil {
 		return fmt.Errorf("as2: MDN disposition-notification fields: %w", err)
 	}
-	if len(h) > maxNotificationFields {
+	if len(fields) > maxNotificationFields {
 		return fmt.Errorf("as2: MDN has more than %d disposition-notification fields", maxNotificationFields)
 	}
-	get := func(name string) string { return strings.TrimSpace(h.Get(name)) }
+	// Of a repeated field, the first counts.
+	get := func(name string) string {
+		for _, f := range fields {
+			if strings.EqualFold(f.Name, name) {
+				return f.Value
+			}
+		}
+		return ""
+	}
 	r.ReportingUA = get("Reporting-UA")
 	r.OriginalRecipient = recipient(get("Original-Recipient"))
 	r.FinalRecipient = recipient(get("Final-Recipient"))
@@ -281,7 +287,7 @@ func parseMediaType(ct string) (string, map[string]string, error) {
 // (boundary), the signed content, without checking the signature; the
 // part must pass checkReport.
 func unwrapSigned(signed []byte, boundary string) (*entity, error) {
-	parts, err := smime.SplitMultipart(signed, boundary)
+	parts, err := smime.SplitMultipart(signed, boundary, 2)
 	if err != nil {
 		return nil, fmt.Errorf("as2: signed MDN: %w", err)
 	}

@@ -5,8 +5,9 @@ import (
 	"mime"
 	"strings"
 
-	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/smallstep/pkcs7"
+
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
 )
 
 // entity is a parsed MIME entity: its header fields, media type and body
@@ -60,19 +61,6 @@ func field(fields []smime.HeaderField, name string) (string, bool, error) {
 		}
 	}
 	return v, found, nil
-}
-
-// splitMultipart returns the raw parts of a multipart body
-// (smime.SplitMultipart), at most maxParts of them.
-func splitMultipart(body []byte, boundary string, maxParts int) ([][]byte, error) {
-	parts, err := smime.SplitMultipart(body, boundary)
-	if err != nil {
-		return nil, err
-	}
-	if len(parts) > maxParts {
-		return nil, fmt.Errorf("more than %d parts", maxParts)
-	}
-	return parts, nil
 }
 
 // decodeBody undoes a part's transfer encoding (smime.DecodeTransfer).

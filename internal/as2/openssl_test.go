@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -181,7 +182,7 @@ func TestOpenSSLMessageDigestIsMIC(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			parts, err := splitMultipart(e.body, e.params["boundary"], 2)
+			parts, err := smime.SplitMultipart(e.body, e.params["boundary"], 2)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
 )
 
 // MessageMIC computes the MIC of an AS2 message as RFC 4130 §7.3.1 defines
@@ -45,7 +46,7 @@ func MICContent(entity []byte, encrypted bool) ([]byte, error) {
 	}
 	switch e.mediaType {
 	case "multipart/signed":
-		parts, err := splitMultipart(e.body, e.params["boundary"], 2)
+		parts, err := smime.SplitMultipart(e.body, e.params["boundary"], 2)
 		if err != nil {
 			return nil, fmt.Errorf("as2: multipart/signed: %w", err)
 		}

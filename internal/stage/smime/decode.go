@@ -14,9 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smallstep/pkcs7"
+
 	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/cms"
-	"github.com/smallstep/pkcs7"
 )
 
 // DecodeOptions holds what Decode needs to decrypt and verify.
@@ -322,7 +323,7 @@ func verifyMultipartSigned(body []byte, params map[string]string, opts *DecodeOp
 	default:
 		return nil, fmt.Errorf("smime: multipart/signed with unsupported protocol %q", clip(params["protocol"]))
 	}
-	parts, err := splitMultipart(body, params["boundary"])
+	parts, err := splitMultipart(body, params["boundary"], maxSignedParts)
 	if err != nil {
 		return nil, fmt.Errorf("smime: multipart/signed: %w", err)
 	}

@@ -124,6 +124,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"pkcs7-mime not CMS", []byte("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n"), nil, "not a CMS ContentInfo"},
 		{"pgp protocol", []byte("Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b\r\n\r\ny\r\n--b--\r\n"), nil, "unsupported protocol"},
 		{"three parts", []byte("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b\r\n\r\ny\r\n--b\r\n\r\nz\r\n--b--\r\n"), nil, "has 3 parts"},
+		{"too many parts", []byte("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n" + strings.Repeat("--b\r\n", 1000) + "--b--\r\n"), nil, "more than 16 parts"},
 		{"truncated multipart", clear[:len(clear)-60], nil, "no close delimiter"},
 		{"signature part of another type", bytes.Replace(clear, []byte("Content-Type: application/pkcs7-signature; name=smime.p7s"), []byte("Content-Type: text/plain"), 1), nil, "want application/pkcs7-signature"},
 		{"opaque SignedData in multipart/signed", clearWithSignature(t, clear, opaque), nil, "want a detached signature"},

@@ -158,10 +158,16 @@ type multipartPart struct {
 
 var errNoCloseDelimiter = errors.New("multipart body has no close delimiter (truncated?)")
 
+// errTooManyParts is the error of splitMultipart and splitMultipartSection
+// for a body with more than max parts.
+func errTooManyParts(max int) error {
+	return fmt.Errorf("multipart body has more than %d parts", max)
+}
+
 // splitMultipart returns the body parts of a multipart body with the given
-// boundary. The preamble and epilogue are ignored. Delimiter lines may have
-// trailing white space (RFC 2046 §5.1.1).
-func splitMultipart(body []byte, boundary string) ([]multipartPart, error) {
+// boundary, at most maxParts of them. The preamble and epilogue are
+// ignored. Delimiter lines may have trailing white space (RFC 2046 §5.1.1).
+func splitMultipart(body []byte, boundary string, maxParts int) ([]multipartPart, error) {
 	if boundary == "" || len(boundary) > 70 {
 		return nil, fmt.Errorf("invalid multipart boundary %q", clip(boundary))
 	}
@@ -201,6 +207,11 @@ func splitMultipart(body []byte, boundary string) ([]multipartPart, error) {
 		delims = append(delims, delim{i, j, closing})
 		if closing {
 			break
+		}
+		// Checked as the delimiters are found: a body of nothing but
+		// delimiter lines has one part per four octets.
+		if len(delims) > maxParts {
+			return nil, errTooManyParts(maxParts)
 		}
 		pos = j
 	}

@@ -58,9 +58,10 @@ type sectionPart struct {
 	lfBody *io.SectionReader // nil when the same as body
 }
 
-// maxStreamParts bounds the parts DecodeStream collects; multipart/signed
-// has two.
-const maxStreamParts = 16
+// maxSignedParts bounds the parts Decode and DecodeStream split a
+// multipart/signed body into: it has two, and the few more allowed let the
+// error say how many there were.
+const maxSignedParts = 16
 
 // splitMultipartSection is splitMultipart over a section: it scans line by
 // line for delimiter lines and returns the parts as sections.
@@ -127,8 +128,8 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 			if closing {
 				break
 			}
-			if len(delims) > maxStreamParts {
-				return nil, fmt.Errorf("multipart body has more than %d parts", maxStreamParts)
+			if len(delims) > maxSignedParts {
+				return nil, errTooManyParts(maxSignedParts)
 			}
 		}
 		if eof {

@@ -126,10 +126,12 @@ func TestSplitMultipart(t *testing.T) {
 		{"no close delimiter", "--b\r\none\r\n--b\r\ntwo\r\n", nil, true},
 		{"no delimiter", "hello", nil, true},
 		{"only close", "--b--\r\n", nil, true},
+		{"more parts than maxParts", "--b\r\none\r\n--b\r\ntwo\r\n--b\r\nthree\r\n--b--\r\n", nil, true},
+		{"more parts than maxParts, no close delimiter", "--b\r\n--b\r\n--b\r\n", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			parts, err := splitMultipart([]byte(tt.in), "b")
+			parts, err := splitMultipart([]byte(tt.in), "b", 2)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
@@ -142,7 +144,12 @@ func TestSplitMultipart(t *testing.T) {
 			}
 		})
 	}
-	if _, err := splitMultipart([]byte("--\r\n--"), ""); err == nil {
+	// The cap applies as the delimiters are found, before the missing close
+	// delimiter is noticed.
+	if _, err := splitMultipart([]byte("--b\r\n--b\r\n--b\r\n--b\r\n"), "b", 2); err == nil || !strings.Contains(err.Error(), "more than 2 parts") {
+		t.Errorf("four delimiters, at most 2 parts: %v", err)
+	}
+	if _, err := splitMultipart([]byte("--\r\n--"), "", 2); err == nil {
 		t.Error("empty boundary accepted")
 	}
 }

@@ -9,8 +9,12 @@ import "fmt"
 // delimiter lines may end in CRLF or a bare LF. It is the splitter Decode
 // uses, exported for the AS2 layer (the MIC of a signed message covers its
 // first part; MDNs are multipart/report).
-func SplitMultipart(body []byte, boundary string) ([][]byte, error) {
-	parts, err := splitMultipart(body, boundary)
+//
+// A body with more than maxParts parts is an error, returned at the
+// delimiter line that opens one part too many: the memory used does not
+// grow with the number of delimiters.
+func SplitMultipart(body []byte, boundary string, maxParts int) ([][]byte, error) {
+	parts, err := splitMultipart(body, boundary, maxParts)
 	if err != nil {
 		return nil, fmt.Errorf("smime: %w", err)
 	}
