@@ -35,6 +35,7 @@ func hostileMDNs(size int) []hostileMDN {
 	}
 	delimiter := func(int) string { return "--b\n" }
 	folded := func(int) string { return " x\n" }
+	param := func(i int) string { return fmt.Sprintf(";%x=v", i) }
 	notification := report + "\r\n--b\r\nContent-Type: message/disposition-notification\r\n\r\nDisposition: a/b; processed\r\n"
 	return []hostileMDN{
 		{"report of empty parts", "more than 8 parts", fill(report+"\r\n", delimiter, "--b--\n")},
@@ -44,6 +45,8 @@ func hostileMDNs(size int) []hostileMDN {
 			fill(notification, func(i int) string { return fmt.Sprintf("%x:\n", i) }, "\r\n--b--\r\n")},
 		{"folded notification field", "", fill(notification, folded, "\r\n--b--\r\n")},
 		{"folded header field", "", fill(report+"X: x\r\n", folded, "\r\n--b\r\n\r\n--b--\r\n")},
+		{"report parameters", "more than 100 media type parameters", fill(strings.TrimSuffix(report, "\r\n"), param, "\r\n\r\n--b\r\n\r\n--b--\r\n")},
+		{"part parameters", "more than 100 media type parameters", fill(report+"\r\n--b\r\nContent-Type: text/plain", param, "\r\n\r\n--b--\r\n")},
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"mime"
 	"strings"
 	"time"
 
@@ -274,9 +273,9 @@ func recipient(v string) string {
 	return v
 }
 
-// parseMediaType is mime.ParseMediaType with a clipped error.
+// parseMediaType is smime.ParseMediaType with a clipped error.
 func parseMediaType(ct string) (string, map[string]string, error) {
-	mt, params, err := mime.ParseMediaType(ct)
+	mt, params, err := smime.ParseMediaType(ct)
 	if err != nil {
 		return "", nil, fmt.Errorf("invalid Content-Type %q: %w", clip(ct), err)
 	}

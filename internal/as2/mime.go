@@ -2,7 +2,6 @@ package as2
 
 import (
 	"fmt"
-	"mime"
 	"strings"
 
 	"github.com/smallstep/pkcs7"
@@ -34,7 +33,7 @@ func parseEntity(raw []byte) (*entity, error) {
 		return nil, err
 	}
 	if ok {
-		e.mediaType, e.params, err = mime.ParseMediaType(ct)
+		e.mediaType, e.params, err = smime.ParseMediaType(ct)
 		if err != nil {
 			return nil, fmt.Errorf("as2: invalid Content-Type %q: %w", clip(ct), err)
 		}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"mime"
 	"slices"
 	"strings"
 	"time"
@@ -167,7 +166,7 @@ func decodeEntity(raw []byte, opts *DecodeOptions, d *Decoded, depth int) error 
 		return fmt.Errorf("smime: %w", err)
 	}
 	cte = strings.ToLower(cte)
-	mt, params, err := mime.ParseMediaType(ct)
+	mt, params, err := ParseMediaType(ct)
 	if err != nil {
 		return fmt.Errorf("smime: invalid Content-Type %q: %w", clip(ct), err)
 	}
@@ -536,7 +535,7 @@ func signaturePart(raw []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smime: signature part: %w", err)
 	}
-	if smt, _, err := mime.ParseMediaType(sigType); err != nil ||
+	if smt, _, err := ParseMediaType(sigType); err != nil ||
 		(smt != "application/pkcs7-signature" && smt != "application/x-pkcs7-signature") {
 		return nil, fmt.Errorf("smime: signature part has Content-Type %q, want application/pkcs7-signature", clip(sigType))
 	}

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"strings"
 	"time"
 
+	"github.com/smallstep/pkcs7"
+
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
-	"github.com/smallstep/pkcs7"
 )
 
 // DecodeResult describes what DecodeStream wrote: Decoded without the
@@ -174,7 +174,7 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		return nil, fmt.Errorf("smime: %w", err)
 	}
 	cte = strings.ToLower(cte)
-	mt, params, err := mime.ParseMediaType(ct)
+	mt, params, err := ParseMediaType(ct)
 	if err != nil {
 		return nil, fmt.Errorf("smime: invalid Content-Type %q: %w", clip(ct), err)
 	}

@@ -119,6 +119,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"duplicate Content-Type", append([]byte("Content-Type: text/plain\r\n"), clear...), nil, "duplicate Content-Type"},
 		{"not MIME", []byte("hello world\r\n"), nil, "not a header field"},
 		{"bad media type", []byte("Content-Type: text/\r\n\r\n"), nil, "invalid Content-Type"},
+		{"too many media type parameters", []byte("Content-Type: text/plain" + strings.Repeat("; a=b", 101) + "\r\n\r\n"), nil, "more than 100 media type parameters"},
 		{"unknown transfer encoding", []byte("Content-Transfer-Encoding: x-uue\r\n\r\nx"), nil, "unsupported Content-Transfer-Encoding"},
 		{"detached signature alone", []byte("Content-Type: application/pkcs7-signature\r\n\r\n"), nil, "without its multipart/signed"},
 		{"pkcs7-mime not CMS", []byte("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n"), nil, "not a CMS ContentInfo"},

@@ -1,6 +1,10 @@
 package smime
 
-import "fmt"
+import (
+	"fmt"
+	"mime"
+	"strings"
+)
 
 // SplitMultipart returns the body parts of a multipart body with the given
 // boundary, each exactly as it lies between its delimiter lines: header
@@ -23,6 +27,22 @@ func SplitMultipart(body []byte, boundary string, maxParts int) ([][]byte, error
 		out[i] = p.body
 	}
 	return out, nil
+}
+
+// maxMediaTypeParams bounds the parameters of a Content-Type; real ones
+// have a handful.
+const maxMediaTypeParams = 100
+
+// ParseMediaType is mime.ParseMediaType for a Content-Type taken from a
+// message, exported for the AS2 layer. mime.ParseMediaType makes a map of
+// every parameter, some 20 times the size of the field, so one with more
+// than maxMediaTypeParams semicolons (each parameter follows one; a quoted
+// one counts too, and the bound leaves room for that) is refused first.
+func ParseMediaType(ct string) (mediaType string, params map[string]string, err error) {
+	if strings.Count(ct, ";") > maxMediaTypeParams {
+		return "", nil, fmt.Errorf("more than %d media type parameters", maxMediaTypeParams)
+	}
+	return mime.ParseMediaType(ct)
 }
 
 // DecodeTransfer undoes a Content-Transfer-Encoding: cte is "" (none),
