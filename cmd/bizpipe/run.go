@@ -82,7 +82,8 @@ done now (delivered, suspended, waiting for a retry, or awaiting an
 asynchronous AS2 MDN, which it does not wait for: the summary then ends with
 "awaiting MDN N"), prints a summary and exits. Otherwise it runs until SIGINT,
 SIGTERM or SIGHUP, then stops taking new work, finishes what is in flight,
-prints the summary and exits 0. Uploads still arriving get 30 s to finish;
+prints the summary and exits 0; a signal ends a --once run the same way.
+Uploads still arriving get 30 s to finish;
 then they are cancelled (answered 503, nothing stored: the clients send
 again). A second signal stops at once, with exit code 1: what was not
 stored was not acknowledged, and deliveries in flight are attempted again

@@ -401,6 +401,8 @@ func (r *Runner) announceRollover(ctx context.Context) {
 
 // RunOnce picks up what is present, processes until nothing more can be done
 // now (every delivery delivered, suspended, or waiting for a retry) and returns.
+// Cancelling ctx stops it as it stops Run: nothing new is taken, and the
+// deliveries in flight are finished and recorded.
 func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.mu.Lock()
 	r.sum = Summary{} // each call reports what it did
@@ -409,6 +411,10 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	if err := r.recover(ctx); err != nil {
 		return r.summary(), err
 	}
+	// As in Run, a stop ends the claiming, not the deliveries in flight:
+	// one whose transport succeeded must have its outcome recorded, or
+	// the next run would redo it.
+	bg := context.WithoutCancel(ctx)
 	// Receiving and delivering overlap: workers start at once and drain
 	// deliveries as the receivers route them; they stop when receiving is
 	// done and nothing more is due.
@@ -418,7 +424,7 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.workLoop(ctx, ctx, r.workerName(i), receiving)
+			r.workLoop(ctx, bg, r.workerName(i), receiving)
 		}()
 	}
 	var recvErr error
@@ -440,6 +446,13 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	}
 	close(receiving)
 	wg.Wait()
+	// What the receive locations claimed for the workers after they
+	// stopped (at a stop, or when the box failed their claims) is in
+	// flight too, as in Run: left, it would wait for its lease, and the
+	// next run would count an attempt never made.
+	for batch := r.nextHanded(bg); batch != nil; batch = r.nextHanded(bg) {
+		r.processBatch(bg, batch)
+	}
 	if recvErr != nil {
 		return r.summary(), recvErr
 	}
