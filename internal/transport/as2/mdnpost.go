@@ -171,11 +171,16 @@ func (rc *receiver) postOne(ctx context.Context, client *http.Client, m msgbox.S
 	pctx, cancel := context.WithDeadline(ctx, deadline)
 	err := postMDN(pctx, client, m)
 	cancel()
-	if ctx.Err() != nil {
-		// Stopping: the claim lapses and the MDN is sent after the
-		// restart; the attempt counts, as a killed one does.
+	if err != nil && ctx.Err() != nil {
+		// Stopping cut the POST short: the claim lapses and the MDN is
+		// sent after the restart; the attempt counts, as a killed one
+		// does.
 		return
 	}
+	// A POST the sender answered is recorded even when stopping (the
+	// stop waits for it): else the MDN would be sent again after the
+	// restart.
+	ctx = context.WithoutCancel(ctx)
 	state, retryAt, why := msgbox.MDNSent, time.Time{}, ""
 	if err != nil {
 		why = err.Error()

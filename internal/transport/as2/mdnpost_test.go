@@ -1,6 +1,7 @@
 package as2
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -142,5 +143,88 @@ func TestAsyncMDNDocLimits(t *testing.T) {
 	}
 	if mdnPostTimeout >= mdnLease {
 		t.Errorf("a POST may last %v, not less than the lease of %v", mdnPostTimeout, mdnLease)
+	}
+}
+
+// stopOnAnswer is a RoundTripper that stops the location (Stop) once the
+// MDN's address has answered, and hands the answer over only when the
+// stop has reached the POST's context: the stop lands between the answer
+// and its record.
+type stopOnAnswer struct {
+	rt      http.RoundTripper
+	stop    func()
+	stopped chan struct{}
+}
+
+func (s *stopOnAnswer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	go func() {
+		s.stop()
+		close(s.stopped)
+	}()
+	<-req.Context().Done()
+	return resp, nil
+}
+
+// TestAsyncMDNAnsweredAtStop: an asynchronous MDN whose address answered
+// 2xx just as the location stops is recorded as sent, not left claimed to
+// be sent again after the restart.
+func TestAsyncMDNAnsweredAtStop(t *testing.T) {
+	answer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(answer.Close)
+	box := transporttest.NewBox(t)
+	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	built, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{},
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}, MDNs: box,
+		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := built.(*receiver)
+	s := &stopOnAnswer{rt: rc.mdnClient.Transport, stop: func() { rc.Stop(context.Background()) }, stopped: make(chan struct{})}
+	rc.mdnClient.Transport = s
+	if err := rc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := box.ReceiveRouted(t.Context(), msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
+		strings.NewReader("order"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := as2.BuildMDN(&as2.MDN{OriginalRecipient: "CONTOSO", FinalRecipient: "CONTOSO", OriginalMessageID: "<order@fabrikam.example>",
+		Disposition: as2.Processed(), MIC: &as2.MIC{Alg: as2.SHA256, Digest: make([]byte, 32)}},
+		as2.BuildOptions{From: "CONTOSO", To: "FABRIKAM", Digest: as2.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.keepMDN(t.Context(), m.ID, &reply{built: b, state: msgbox.MDNPending, url: answer.URL + "/mdn"}); err != nil {
+		t.Fatal(err)
+	}
+	rc.wakePoster()
+	select {
+	case <-s.stopped:
+	case <-time.After(time.Minute):
+		t.Fatal("the MDN was never POSTed, or the location never stopped")
+	}
+	got, err := box.SentMDN(t.Context(), m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != msgbox.MDNSent || got.Attempts != 1 {
+		t.Errorf("after the stop: MDN %s after %d attempts, want sent after 1", got.State, got.Attempts)
 	}
 }
