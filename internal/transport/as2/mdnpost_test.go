@@ -16,6 +16,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
@@ -42,6 +43,45 @@ func (d *deadlineRecorder) deadline(path string) time.Time {
 	return d.deadlines[path]
 }
 
+// newMDNPoster returns an as2 receive location (not started) that keeps
+// its MDNs in box.
+func newMDNPoster(t *testing.T, box *sqlitebox.Box) *receiver {
+	t.Helper()
+	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	built, err := cfg.NewReceiver(&component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{},
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}, MDNs: box,
+		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return built.(*receiver)
+}
+
+// queueMDN stores a message (text its body) and queues, for rc to POST to
+// url, the asynchronous MDN that answers it; it returns the message's id.
+func queueMDN(t *testing.T, rc *receiver, box *sqlitebox.Box, url, text string) string {
+	t.Helper()
+	m, _, err := box.ReceiveRouted(t.Context(), msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
+		strings.NewReader(text), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := as2.BuildMDN(&as2.MDN{OriginalRecipient: "CONTOSO", FinalRecipient: "CONTOSO", OriginalMessageID: "<" + text + "@fabrikam.example>",
+		Disposition: as2.Processed(), MIC: &as2.MIC{Alg: as2.SHA256, Digest: make([]byte, 32)}, Text: text},
+		as2.BuildOptions{From: "CONTOSO", To: "FABRIKAM", Digest: as2.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.keepMDN(t.Context(), m.ID, &reply{built: b, state: msgbox.MDNPending, url: url}); err != nil {
+		t.Fatal(err)
+	}
+	rc.wakePoster()
+	return m.ID
+}
+
 // TestAsyncMDNStalledURL: asynchronous MDNs are POSTed side by side. One
 // partner's address accepts the POST and never answers; another partner's
 // MDN, queued after it, reaches its address while that POST is still
@@ -66,17 +106,7 @@ func TestAsyncMDNStalledURL(t *testing.T) {
 	t.Cleanup(answer.Close)
 
 	box := transporttest.NewBox(t)
-	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Contoso Signing"})
-	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
-	built, err := cfg.NewReceiver(&component.ReceiveEnv{
-		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{},
-		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}, MDNs: box,
-		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := built.(*receiver)
+	rc := newMDNPoster(t, box)
 	rec := &deadlineRecorder{rt: rc.mdnClient.Transport, deadlines: map[string]time.Time{}}
 	rc.mdnClient.Transport = rec
 	if err := rc.Start(context.Background()); err != nil {
@@ -84,29 +114,9 @@ func TestAsyncMDNStalledURL(t *testing.T) {
 	}
 	t.Cleanup(func() { rc.Stop(context.Background()) }) // before the servers close: ends the stalled POST
 
-	queue := func(t *testing.T, url, text string) string {
-		t.Helper()
-		m, _, err := box.ReceiveRouted(t.Context(), msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
-			strings.NewReader(text), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := as2.BuildMDN(&as2.MDN{OriginalRecipient: "CONTOSO", FinalRecipient: "CONTOSO", OriginalMessageID: "<" + text + "@fabrikam.example>",
-			Disposition: as2.Processed(), MIC: &as2.MIC{Alg: as2.SHA256, Digest: make([]byte, 32)}, Text: text},
-			as2.BuildOptions{From: "CONTOSO", To: "FABRIKAM", Digest: as2.SHA256})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rc.keepMDN(t.Context(), m.ID, &reply{built: b, state: msgbox.MDNPending, url: url}); err != nil {
-			t.Fatal(err)
-		}
-		rc.wakePoster()
-		return m.ID
-	}
-
-	stalled := queue(t, stall.URL+"/stall", "stalled")
+	stalled := queueMDN(t, rc, box, stall.URL+"/stall", "stalled")
 	<-stallGot
-	queue(t, answer.URL+"/answer", "answered")
+	queueMDN(t, rc, box, answer.URL+"/answer", "answered")
 	select {
 	case got := <-answered:
 		if !strings.Contains(got, "answered") {
@@ -184,43 +194,19 @@ func TestAsyncMDNAnsweredAtStop(t *testing.T) {
 	}))
 	t.Cleanup(answer.Close)
 	box := transporttest.NewBox(t)
-	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Contoso Signing"})
-	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
-	built, err := cfg.NewReceiver(&component.ReceiveEnv{
-		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{},
-		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}, MDNs: box,
-		Keys: component.Keys{Signer: &component.Identity{Cert: signer.Cert, Key: signer.Key}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := built.(*receiver)
+	rc := newMDNPoster(t, box)
 	s := &stopOnAnswer{rt: rc.mdnClient.Transport, stop: func() { rc.Stop(context.Background()) }, stopped: make(chan struct{})}
 	rc.mdnClient.Transport = s
 	if err := rc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := box.ReceiveRouted(t.Context(), msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
-		strings.NewReader("order"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := as2.BuildMDN(&as2.MDN{OriginalRecipient: "CONTOSO", FinalRecipient: "CONTOSO", OriginalMessageID: "<order@fabrikam.example>",
-		Disposition: as2.Processed(), MIC: &as2.MIC{Alg: as2.SHA256, Digest: make([]byte, 32)}},
-		as2.BuildOptions{From: "CONTOSO", To: "FABRIKAM", Digest: as2.SHA256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.keepMDN(t.Context(), m.ID, &reply{built: b, state: msgbox.MDNPending, url: answer.URL + "/mdn"}); err != nil {
-		t.Fatal(err)
-	}
-	rc.wakePoster()
+	id := queueMDN(t, rc, box, answer.URL+"/mdn", "order")
 	select {
 	case <-s.stopped:
 	case <-time.After(time.Minute):
 		t.Fatal("the MDN was never POSTed, or the location never stopped")
 	}
-	got, err := box.SentMDN(t.Context(), m.ID)
+	got, err := box.SentMDN(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
