@@ -174,6 +174,34 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 		t.Errorf("the next claim = %v, want only [%s]: the others are leased", ids, batch[2])
 	}
 
+	// Purge keeps a delivered message whose asynchronous MDN still waits
+	// to be POSTed, however long ago it was delivered (the sender is owed
+	// it); once the MDN is sent, the message goes, MDN and all.
+	owed := routed(t, b, "owed.edi", "as2_out")
+	put(msgbox.SentMDN{MessageID: owed.ID, Location: "as2_owed", Data: data, URL: "http://127.0.0.1:1/mdn",
+		State: msgbox.MDNPending, NextAttemptAt: now()})
+	finish(t, b, claim(t, b, "w1", longLease, "as2_out"), delivered)
+	sleepPast(now().Add(time.Millisecond))
+	if n, err := b.Purgeable(ctx, now()); err != nil || n != 0 {
+		t.Errorf("Purgeable with an MDN owed = %d, %v; want 0", n, err)
+	}
+	if n, err := b.Purge(ctx, now()); err != nil || n != 0 {
+		t.Errorf("Purge with an MDN owed = %d, %v; want 0", n, err)
+	}
+	if got, err := ob.SentMDN(ctx, owed.ID); err != nil || got.State != msgbox.MDNPending {
+		t.Fatalf("the owed MDN after Purge: %+v, %v; want it pending", got, err)
+	}
+	sending, err := ob.ClaimMDNs(ctx, "as2_owed", longLease, 10)
+	if err != nil || len(sending) != 1 {
+		t.Fatalf("ClaimMDNs of the owed MDN = %+v, %v", sending, err)
+	}
+	if err := ob.FinishMDN(ctx, sending[0], msgbox.MDNSent, time.Time{}, ""); err != nil {
+		t.Fatalf("FinishMDN of the owed MDN: %v", err)
+	}
+	if n, err := b.Purge(ctx, now()); err != nil || n != 1 {
+		t.Errorf("Purge once the MDN is sent = %d, %v; want 1", n, err)
+	}
+
 	// Purge deletes the MDN with its message.
 	m := routed(t, b, "purged.edi", "as2_out")
 	put(msgbox.SentMDN{MessageID: m.ID, Location: "as2_in", Data: data, State: msgbox.MDNSent})

@@ -18,9 +18,12 @@ import (
 const purgeBatch = 500
 
 // purgeable selects, in messages m, what Purge deletes: $1 is the time
-// before which m must be untouched.
+// before which m must be untouched. A message whose asynchronous MDN still
+// waits to be POSTed is not done with, however long ago it was delivered:
+// the sender is owed it.
 const purgeable = `m.status IN ('delivered', 'terminated')
-	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)`
+	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)
+	AND NOT EXISTS (SELECT 1 FROM sent_mdns s WHERE s.message_id = m.id AND s.state = 'pending')`
 
 // Note adds an entry to a message's history (see msgbox.Box).
 func (b *Box) Note(ctx context.Context, id, status, detail string) error {

@@ -31,8 +31,11 @@ const purgePause = 120 * time.Millisecond
 
 // purgeable selects, in messages m, what Purge deletes: its arguments are
 // the two final statuses and the time before which m must be untouched.
+// A message whose asynchronous MDN still waits to be POSTed is not done
+// with, however long ago it was delivered: the sender is owed it.
 const purgeable = `m.status IN (?, ?)
-	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)`
+	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
+	AND NOT EXISTS (SELECT 1 FROM sent_mdns s WHERE s.message_id = m.id AND s.state = 'pending')`
 
 // Note adds an entry to a message's history (see msgbox.Box).
 func (b *Box) Note(ctx context.Context, id, status, detail string) error {
