@@ -158,7 +158,8 @@ skipped, saying so).`,
 		Long: `Purge deletes the messages that are delivered or terminated and whose history
 has had no entry for --older-than (e.g. 30d or 720h), with their bodies, deliveries,
 attempts and history. Nothing else is ever deleted: suspended, retrying and
-pending messages stay, however old. Run purge regularly (a timer or cron job),
+pending messages stay, however old, and so does a message received over AS2
+whose asynchronous MDN is still to be sent. Run purge regularly (a timer or cron job),
 or bizpipe run --retention, to bound the message box's size. --dry-run counts
 what it would delete and deletes nothing.
 
