@@ -657,12 +657,27 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		// the file listed here.
 		pinIdentity(info)
 		claim := f.prefix + key
+		if len(claim) > maxNameLen {
+			// This owner's name is longer than the dead one's: the claim
+			// cannot be renamed to it, on any pass.
+			f.report(slog.LevelWarn, e.Name(), name, "takeover too long",
+				"cannot take over a file another server claimed and did not finish: its claim name with this server's would be too long; "+
+					"rename the claim back to the file name, or the file shorter, to have it received", "claim", e.Name())
+			continue
+		}
 		if f.beforeClaim != nil {
 			f.beforeClaim(filepath.Join(f.o.Dir, e.Name()))
 		}
 		if err := os.Rename(filepath.Join(f.o.Dir, e.Name()), filepath.Join(f.o.Dir, claim)); err != nil {
-			continue // another server took it first, or it was just published
+			if !errors.Is(err, fs.ErrNotExist) {
+				// Not another server taking it first, nor its publishing
+				// (the claim gone): a failure that recurs on every pass.
+				f.report(slog.LevelWarn, e.Name(), name, "takeover failed",
+					"cannot take over a file another server claimed and did not finish", "claim", e.Name(), "error", causeText(err))
+			}
+			continue
 		}
+		f.resolved(e.Name(), "taken over")
 		if err := f.dirs.Sync(f.o.Dir); err != nil {
 			f.log.Warn("taking over a claim may not survive a power failure", "file", name, "error", err)
 		}

@@ -807,6 +807,37 @@ func TestFileTakesOverStaleClaims(t *testing.T) {
 	}
 }
 
+// TestFileTakeoverTooLongIsReported: a stale claim whose name under this
+// server's (longer) owner name would be too long cannot be taken over; that
+// is said once, as a warning naming the file and the claim, not passed
+// over in silence on every pass, and the claim is left as it is.
+func TestFileTakeoverTooLongIsReported(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.Repeat("n", 210) + ".xml"
+	claim := claimName("srv1", "00000000000000aa", name)
+	writeFile(t, dir, claim, "claimed by srv1, never stored")
+	rec := transporttest.NewRecorder()
+	o := fileOpts(dir)
+	o.Owner = "node-b.example.com" // escaped longer than "srv1"
+	o.TakeoverAfter = 50 * time.Millisecond
+	time.Sleep(o.TakeoverAfter + 50*time.Millisecond) // claims are aged by their inode change time
+	f, lr := newTestFile(t, o, rec)
+	for range 3 {
+		if n, err := poll(t, f); n != 0 || err != nil {
+			t.Fatalf("Poll = %d, %v; want nothing taken", n, err)
+		}
+	}
+	if n := lr.Count(slog.LevelWarn, "cannot take over a file another server claimed"); n != 1 {
+		t.Errorf("%d warnings that the claim cannot be taken over in 3 passes, want 1", n)
+	}
+	if got, ok := lr.FindFile(name, slog.LevelWarn); !ok || got["claim"] != claim {
+		t.Errorf("the warning's attributes: %v; want file %s and claim %s", got, name, claim)
+	}
+	if left := names(t, dir); !slices.Equal(left, []string{claim}) {
+		t.Errorf("left %v, want the claim as it was", left)
+	}
+}
+
 // TestFileGrowsWhileRead: a producer that appends to a settled file while
 // it is being stored (it did not follow the write-then-rename protocol)
 // has its file refused, not stored cut short or with half of the new
