@@ -168,7 +168,8 @@ delivery.`,
 		{Name: "file_name", Type: component.Template, Default: "${message.id}",
 			Doc: "The name of the file, a template over the message."},
 		{Name: "copy_mode", Type: component.Enum, Default: "create_new", Values: []string{"create_new", "overwrite"},
-			Doc: "`create_new` fails a delivery when a different file of that name exists; `overwrite` replaces it atomically."},
+			Doc: "`create_new` fails a delivery when a different file of that name exists; `overwrite` replaces it atomically " +
+				"(a delivery that a crash interrupted is redone after the restart and replaces it again, even when another message's delivery replaced it meanwhile)."},
 	},
 	Decode: decodeSend,
 }
