@@ -86,7 +86,9 @@ type Batcher interface {
 	// Incoming is invalid, gets the error and nothing of it is stored,
 	// while the others are stored; a failure of the box (a commit, a
 	// closed box, ctx) fails the items it did not commit, each with that
-	// error. A duplicate's body is not read, as in ReceiveRouted.
+	// error; an item whose commit is in doubt gets an error wrapping
+	// ErrCommitUncertain, as in ReceiveRouted. A duplicate's body is not
+	// read, as in ReceiveRouted.
 	ReceiveBatch(ctx context.Context, items []Receipt, route Router) []ReceiveResult
 
 	// FinishBatch does for each of items what Finish

@@ -308,6 +308,13 @@ var (
 	// ErrInvalidState: the operation does not apply to the message's
 	// current status (e.g. resuming a delivered message).
 	ErrInvalidState = errors.New("operation not valid in the message's status")
+	// ErrCommitUncertain: a write failed in a way that leaves unknown
+	// whether it was committed (and, after a restart, is in the box): a
+	// connection lost during the commit, a log sync that failed after it.
+	// A source must then keep the message and send it again under the
+	// same SourceKey, which the box answers as a duplicate if it was
+	// stored; one sent again under a new key would be stored twice.
+	ErrCommitUncertain = errors.New("the change may or may not have been made")
 )
 
 // Router decides where a new message goes: the send ports whose filters
@@ -334,6 +341,10 @@ type Box interface {
 	// dup is true when in.SourceKey was already stored: the existing message
 	// is returned as stored (possibly still unrouted), body is not read and
 	// route is not called. A purged message's source key is forgotten.
+	//
+	// An error means nothing was stored, unless it wraps
+	// ErrCommitUncertain: the message may be stored, and only a receive
+	// again with the same SourceKey tells (as a duplicate).
 	ReceiveRouted(ctx context.Context, in Incoming, body io.Reader, route Router) (msg Message, dup bool, err error)
 
 	// Route records one pending delivery for each of ports (NewRouting).

@@ -28,6 +28,9 @@ import (
 // Sink stores a received message durably. The runner's sink commits it to the
 // message box and routes it. dup reports that in.SourceKey was already
 // stored: the source must still be acknowledged, but nothing new was published.
+// An error means it was not stored, unless it wraps msgbox.ErrCommitUncertain:
+// it may have been, and the source must be kept to publish it again under the
+// same SourceKey.
 type Sink interface {
 	Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msg msgbox.Message, dup bool, err error)
 }
@@ -53,7 +56,8 @@ type BatchSink interface {
 	// PublishBatch stores items as Publish stores each, and returns one
 	// result per item, in order (see msgbox.Batcher.ReceiveBatch): an
 	// item with Err nil is durably stored and its source may be
-	// acknowledged; one with an error is not stored at all.
+	// acknowledged; one with an error is not stored at all, unless the
+	// error wraps msgbox.ErrCommitUncertain (it may be: see Sink).
 	PublishBatch(ctx context.Context, items []msgbox.Receipt) []msgbox.ReceiveResult
 }
 

@@ -162,6 +162,9 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			// it or nothing (one transaction). The ids it inserted say.
 			committed, lookErr := b.batchStored(ctx, ready, h, out)
 			if lookErr != nil {
+				if isDuplicateID(err) {
+					return &uncertainError{err} // an earlier try committed
+				}
 				return err
 			}
 			if committed {

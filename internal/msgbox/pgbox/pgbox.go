@@ -132,7 +132,8 @@ var (
 	// ErrCommitUncertain: the connection was lost while a change was being
 	// committed, and whether it was cannot be told from its effect. Look
 	// at the message (bizpipe messages show) before repeating it.
-	ErrCommitUncertain = errors.New("connection lost during commit: the change may or may not have been made")
+	// It wraps msgbox.ErrCommitUncertain, which sources test for.
+	ErrCommitUncertain = fmt.Errorf("connection lost during commit: %w", msgbox.ErrCommitUncertain)
 )
 
 // Options tune Open. The zero value is what the run engine uses.

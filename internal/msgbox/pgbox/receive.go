@@ -449,7 +449,13 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 			// A retry, and the try whose answer was lost did commit after
 			// all (its server side outlived the connection): the id is
 			// ours, stored and routed.
-			if ok, lookErr := found(ctx); lookErr != nil || !ok {
+			ok, lookErr := found(ctx)
+			if lookErr != nil {
+				// Stored, but not found again: in doubt for the caller,
+				// who must not send it under a new key.
+				return &uncertainError{err}
+			}
+			if !ok {
 				return err
 			}
 			return nil

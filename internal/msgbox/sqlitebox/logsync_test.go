@@ -76,8 +76,10 @@ func TestWritesWaitForLogSync(t *testing.T) {
 }
 
 // TestLogSyncFailure: a failed log sync fails the writes it was to cover,
-// and the box then refuses writes (what it committed may not be on disk)
-// while reads go on.
+// as commits in doubt (msgbox.ErrCommitUncertain: the source must keep
+// them under their key), and the box then refuses writes (what it
+// committed may not be on disk), which committed nothing, while reads go
+// on.
 func TestLogSyncFailure(t *testing.T) {
 	b := openTemp(t, Options{})
 	if err := receiveOne(b, "before"); err != nil {
@@ -85,16 +87,37 @@ func TestLogSyncFailure(t *testing.T) {
 	}
 	eio := errors.New("input/output error")
 	b.syncLog = func() error { return eio }
-	if err := receiveOne(b, "lost"); !errors.Is(err, eio) {
-		t.Fatalf("Receive with a failing log sync: %v, want the sync's error", err)
+	if err := receiveOne(b, "lost"); !errors.Is(err, eio) || !errors.Is(err, msgbox.ErrCommitUncertain) {
+		t.Fatalf("Receive with a failing log sync: %v, want the sync's error, a commit in doubt", err)
 	}
 	b.syncLog = func() error { return nil } // the disk came back: too late
 	err := receiveOne(b, "after")
 	if err == nil || !strings.Contains(err.Error(), "refusing writes") || !errors.Is(err, eio) {
 		t.Fatalf("Receive after a failed sync: %v, want refused, naming the sync error", err)
 	}
+	if errors.Is(err, msgbox.ErrCommitUncertain) {
+		t.Errorf("Receive refused after a failed sync: %v, a commit in doubt; nothing was committed", err)
+	}
 	if msgs, err := b.List(context.Background(), msgbox.Filter{}); err != nil || len(msgs) == 0 {
 		t.Errorf("List after a failed sync = %d messages, %v; reads should go on", len(msgs), err)
+	}
+}
+
+// TestLogSyncFailureBatch: each item of a batch whose log sync failed is
+// a commit in doubt, as a single Receive's.
+func TestLogSyncFailureBatch(t *testing.T) {
+	b := openTemp(t, Options{})
+	eio := errors.New("input/output error")
+	b.syncLog = func() error { return eio }
+	var items []msgbox.Receipt
+	for _, n := range []string{"a", "b", "c"} {
+		items = append(items, msgbox.Receipt{In: msgbox.Incoming{ReceiveLocation: "in", FileName: n,
+			ContentType: "text/plain", SourceKey: "in/" + n}, Body: strings.NewReader("body of " + n)})
+	}
+	for i, r := range b.ReceiveBatch(context.Background(), items, nil) {
+		if !errors.Is(r.Err, eio) || !errors.Is(r.Err, msgbox.ErrCommitUncertain) {
+			t.Errorf("item %d of a batch whose log sync failed: %v, want the sync's error, a commit in doubt", i, r.Err)
+		}
 	}
 }
 

@@ -779,15 +779,17 @@ func (r *writeReq) take() bool {
 // every effect outside the box (deleting a source, delivering) waits for
 // the answer to a write, and the log is synced in order: the sync that
 // answers a later write covers every earlier commit. If a sync fails,
-// the writes it was to cover get its error although committed, and the
-// box takes no more writes (see syncFailed).
+// the writes it was to cover get its error although committed, wrapping
+// msgbox.ErrCommitUncertain, and the box takes no more writes (see
+// syncFailed).
 //
 // Cancellation: a caller whose ctx ends before the writer takes its write
 // returns ctx.Err() and the write never runs. Once taken, the write may be
 // running or committed already, so the caller waits for its result (at
 // most the rest of one batch; the write lock is held by then) rather than
 // return an error for a write that may have been stored: every error from
-// withWrite therefore means nothing of fn was committed, as the callers
+// withWrite therefore means nothing of fn was committed (but for a failed
+// log sync's: msgbox.ErrCommitUncertain), as the callers
 // rely on (a Receive without a SourceKey that failed would otherwise be
 // stored, and repeated by the retry, and a chunk write would read its
 // buffer after the caller reused it).
@@ -957,8 +959,15 @@ func (b *Box) runSyncer() {
 			err = fmt.Errorf("syncing the write-ahead log: %w", err)
 			b.syncFailed.Store(&err)
 		}
+		answer := err
+		if err != nil {
+			// Committed, but maybe not on disk: whether a restart finds
+			// them is unknown. (Writes refused later did not commit:
+			// their error, made of syncFailed, does not say this.)
+			answer = fmt.Errorf("%w: %w", err, msgbox.ErrCommitUncertain)
+		}
 		for _, r := range reqs {
-			r.done <- err
+			r.done <- answer
 		}
 	}
 }

@@ -879,7 +879,8 @@ func (f *Poller) publishOK() {
 // publish streams the claimed file to the sink and removes it once the sink
 // returned nil. acked: published and removed. committed: the sink stored it
 // (acked, or the removal failed - it is then a leftover, retried under the
-// same key, which the box will report as dup). The claim must be the
+// same key, which the box will report as dup), or may have (an error
+// wrapping msgbox.ErrCommitUncertain: a leftover too). The claim must be the
 // regular file lo.seen (see openInput): anything else is refused
 // (errRefused) unread.
 func (f *Poller) publish(ctx context.Context, claim string, lo leftover) (acked, committed bool, err error) {
@@ -947,13 +948,22 @@ func (f *Poller) acknowledge(in *input, msg msgbox.Message, dup bool, err error)
 	}
 	if err != nil {
 		err = fmt.Errorf("publishing %s: %w", name, err)
+		if errors.Is(err, msgbox.ErrCommitUncertain) {
+			// It may be stored: given back, it would be claimed again
+			// under a new key and stored twice. Kept under this claim,
+			// its key tells the box it has it (a duplicate) if it does.
+			f.addLeftover(claim, stored(in.lo))
+			f.publishFailed("publishing a file may or may not have stored it; it stays claimed and is retried next pass under the same key",
+				"file", name, "claim", claim, "error", err)
+			return false, true, err
+		}
 		if in.body.err != nil {
 			err = &inputError{err} // the file could not be read
 		}
 		return false, false, err
 	}
 	if err := fsop.RemoveIfExists(path); err != nil {
-		f.addLeftover(claim, in.lo)
+		f.addLeftover(claim, stored(in.lo))
 		f.log.Error("message stored but its file could not be removed; retrying next pass",
 			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
 		return false, true, fmt.Errorf("removing published file %s: %w", name, err)
@@ -986,6 +996,14 @@ func (f *Poller) dirOK() {
 		f.dirErr = ""
 		f.log.Info("receive directory readable again", "dir", f.o.Dir)
 	}
+}
+
+// stored is lo as a leftover whose message the box may have stored: no
+// longer fresh, since the box may keep the file by a link to it
+// (msgbox.FileBody), which must not make the claim refused.
+func stored(lo leftover) leftover {
+	lo.fresh = false
+	return lo
 }
 
 // addLeftover records a claim to publish again on a later pass.
