@@ -24,6 +24,7 @@ type Encoder struct {
 	encrypt      bool
 	alg          cms.Algorithm
 	cte          transferEncoding
+	cteDefault   bool // cte was not asked for: see forEntity
 }
 
 // NewEncoder validates o and returns an Encoder. Errors name the offending
@@ -41,6 +42,7 @@ func NewEncoder(o Options) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
+	cteDefault := o.ContentTransferEncoding == ""
 	alg := o.Algorithm
 	if o.Encrypt {
 		if alg == 0 {
@@ -57,7 +59,24 @@ func NewEncoder(o Options) (*Encoder, error) {
 		encrypt:      o.Encrypt,
 		alg:          alg,
 		cte:          transferEncoding(cte),
+		cteDefault:   cteDefault,
 	}, nil
+}
+
+// forEntity returns the encoder for an entity of media type mt: e itself,
+// but for a multipart or message entity, which RFC 2045 §6.4 forbids to
+// encode in base64 or quoted-printable: a copy that writes it binary when
+// the encoding was left to its default, an error when it was asked for.
+func (e *Encoder) forEntity(mt string) (*Encoder, error) {
+	if !(strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "message/")) || e.cte.identity() {
+		return e, nil
+	}
+	if !e.cteDefault {
+		return nil, fmt.Errorf("smime: a %s body cannot use content_transfer_encoding %q (RFC 2045 §6.4); use 7bit, 8bit or binary", mt, e.cte)
+	}
+	binary := *e
+	binary.cte = cteBinary
+	return &binary, nil
 }
 
 // Options returns the encoder's options in normalised form (defaults
@@ -117,8 +136,8 @@ func (e *Encoder) Encode(rand io.Reader, contentType string, body []byte, signer
 	if err != nil {
 		return nil, err
 	}
-	if (strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "message/")) && !e.cte.identity() {
-		return nil, fmt.Errorf("smime: a %s body cannot use content_transfer_encoding %q (RFC 2045 §6.4); use 7bit, 8bit or binary", mt, e.cte)
+	if e, err = e.forEntity(mt); err != nil {
+		return nil, err
 	}
 	if e.sig != signNone {
 		if err := signer.check(); err != nil {

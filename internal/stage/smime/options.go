@@ -34,20 +34,21 @@ type Options struct {
 	// Algorithm is the content-encryption algorithm used when Encrypt is set.
 	Algorithm cms.Algorithm
 	// ContentTransferEncoding encodes the message body: "base64",
-	// "quoted-printable", "7bit", "8bit" or "binary".
+	// "quoted-printable", "7bit", "8bit" or "binary". "" is base64, but
+	// binary for a multipart or message body, which may not be encoded
+	// (RFC 2045 §6.4); base64 asked for by name fails for such a body.
 	ContentTransferEncoding string
 }
 
 // DefaultOptions returns the defaults of the configuration language: no
 // signature, SHA-256, certificate included, no encryption (AES-256-CBC when
-// enabled), base64.
+// enabled), base64 (binary where base64 is not allowed: "").
 func DefaultOptions() Options {
 	return Options{
-		Signature:               "none",
-		Digest:                  "sha256",
-		IncludeCertificate:      true,
-		Algorithm:               cms.DefaultAlgorithm,
-		ContentTransferEncoding: "base64",
+		Signature:          "none",
+		Digest:             "sha256",
+		IncludeCertificate: true,
+		Algorithm:          cms.DefaultAlgorithm,
 	}
 }
 

@@ -45,7 +45,9 @@ output verifies and decrypts with standard tools such as openssl cms.`,
 			Doc: "The content-encryption algorithm. `des3` is weak (BP5001); the GCM algorithms make authEnveloped-data."},
 		{Name: "content_transfer_encoding", Type: component.Enum, Default: "base64",
 			Values: []string{"base64", "quoted-printable", "7bit", "8bit", "binary"},
-			Doc: "How the message body is encoded in the innermost MIME entity. `binary` saves a third of the bytes to sign, encrypt and send, " +
+			Doc: "How the message body is encoded in the innermost MIME entity. Left to its default, a `multipart/*` or `message/*` body, " +
+				"which RFC 2045 §6.4 allows only 7bit, 8bit or binary, goes `binary`; set to `base64` or `quoted-printable`, such a body fails its delivery. " +
+				"`binary` saves a third of the bytes to sign, encrypt and send, " +
 				"but some readers cannot take a binary part of a clear signature: OpenSSL's S/MIME reader splits it into 1 KiB lines and " +
 				"breaks the signature of long binary lines (it verifies a detached signature over the same bytes)."},
 	},
@@ -108,12 +110,16 @@ func (c *Config) Options() (Options, error) {
 	if err != nil {
 		return Options{}, err
 	}
-	return Options{
+	o := Options{
 		Signature:               c.Signature.V,
 		Digest:                  c.Digest.V,
 		IncludeCertificate:      c.IncludeCertificate.V,
 		Encrypt:                 c.Encrypt.V,
 		Algorithm:               alg,
 		ContentTransferEncoding: c.ContentTransferEncoding.V,
-	}, nil
+	}
+	if c.ContentTransferEncoding.Default {
+		o.ContentTransferEncoding = "" // the default: binary where base64 is not allowed (Encoder.forEntity)
+	}
+	return o, nil
 }

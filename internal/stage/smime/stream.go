@@ -152,10 +152,10 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 	if err != nil {
 		return nil, err
 	}
-	if (strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "message/")) && !e.cte.identity() {
-		return nil, fmt.Errorf("smime: a %s body cannot use content_transfer_encoding %q (RFC 2045 §6.4); use 7bit, 8bit or binary", mt, e.cte)
+	if e, err = e.forEntity(mt); err != nil {
+		return nil, err
 	}
-	enc := &encoding{stage: s, ct: ct, text: strings.HasPrefix(mt, "text/")}
+	enc := &encoding{stage: s, enc: e, ct: ct, text: strings.HasPrefix(mt, "text/")}
 	if e.Signs() {
 		// Chosen once per message, so that a rollover never splits one.
 		if enc.signer, err = s.signerNow(); err != nil {
@@ -181,8 +181,9 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 // encoding is one message going through a Stage.
 type encoding struct {
 	stage    *Stage
-	signer   *Signer // the signer of this message (signerNow at Start)
-	ct       string  // normalised Content-Type of the innermost entity
+	enc      *Encoder // the stage's encoder, as it encodes this message (Encoder.forEntity)
+	signer   *Signer  // the signer of this message (signerNow at Start)
+	ct       string   // normalised Content-Type of the innermost entity
 	text     bool
 	boundary string        // clear signature
 	env      *cms.Envelope // encryption
@@ -219,9 +220,9 @@ func (c *encoding) outer() layer {
 	switch {
 	case c.env != nil:
 		return layerEnveloped
-	case c.stage.enc.sig == signClear:
+	case c.enc.sig == signClear:
 		return layerClear
-	case c.stage.enc.sig == signOpaque:
+	case c.enc.sig == signOpaque:
 		return layerOpaque
 	}
 	return layerContent
@@ -229,7 +230,7 @@ func (c *encoding) outer() layer {
 
 // fields are the header fields of an entity (without MIME-Version).
 func (c *encoding) fields(l layer) []component.Field {
-	e := c.stage.enc
+	e := c.enc
 	p7m := func(smimeType string) []component.Field {
 		return []component.Field{
 			{Name: "Content-Type", Value: "application/pkcs7-mime; smime-type=" + smimeType + "; name=smime.p7m"},
@@ -290,7 +291,7 @@ func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 		return &stickyWriter{err: errors.New("smime: Encoding.Wrap called twice (one Encoding is one message)")}
 	}
 	c.wrapped = true
-	e := c.stage.enc
+	e := c.enc
 	var w io.WriteCloser = nopCloser{dst}
 	var asyncs []*asyncWriter
 	if c.env != nil {

@@ -498,3 +498,42 @@ func TestConfigNewStage(t *testing.T) {
 		t.Errorf("NewStage without the recipient: %v, %v", st, err)
 	}
 }
+
+// TestDefaultEncodingOfUnencodableTypes: left to its default, the transfer
+// encoding of a multipart or message body, which RFC 2045 §6.4 allows
+// only 7bit, 8bit or binary, is binary, both when encoding whole and when
+// streaming, signed and encrypted; the body comes back intact and
+// verified. (Asked for by name, base64 fails: TestEncodeErrors,
+// TestStreamErrors.)
+func TestDefaultEncodingOfUnencodableTypes(t *testing.T) {
+	p := newPKI(t)
+	bodies := map[string]string{
+		"multipart/mixed; boundary=x": "--x\r\nContent-Type: text/plain\r\n\r\nline\r\n--x--\r\n",
+		"message/rfc822":              "Subject: order\r\n\r\nISA*00*\r\n",
+	}
+	for ct, body := range bodies {
+		for _, o := range []Options{{Signature: "clear", IncludeCertificate: true}, {Signature: "opaque", IncludeCertificate: true, Encrypt: true}} {
+			st := mustStage(t, o, p.signer(), p.partner.Cert)
+			enc, err := NewEncoder(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole, err := enc.Encode(nil, ct, []byte(body), p.signer(), p.partner.Cert)
+			if err != nil {
+				t.Fatalf("Encode %s (%+v): %v", ct, o, err)
+			}
+			for name, out := range map[string][]byte{"Encode": whole, "stream": mustStream(t, st, ct, []byte(body), []int{7})} {
+				d, err := decodeBoth(t, out, p.decodeOpts())
+				if err != nil {
+					t.Fatalf("%s of %s (%+v): decoding: %v", name, ct, o, err)
+				}
+				if string(d.Body) != body || !d.Signed {
+					t.Errorf("%s of %s (%+v): body %q signed %v, want %q, signed", name, ct, o, d.Body, d.Signed, body)
+				}
+				if o.Signature == "clear" && !bytes.Contains(out, []byte("Content-Transfer-Encoding: binary\r\n")) {
+					t.Errorf("%s of %s (%+v): the content entity is not binary:\n%s", name, ct, o, out)
+				}
+			}
+		}
+	}
+}
