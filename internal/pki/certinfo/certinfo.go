@@ -4,10 +4,12 @@
 package certinfo
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 )
 
@@ -71,4 +73,23 @@ func PublicKey(c *x509.Certificate) string {
 	default:
 		return c.PublicKeyAlgorithm.String()
 	}
+}
+
+// SigningKeyError reports why an S/MIME signature cannot be made or
+// verified with pub: the signer (smime) and the verifier (pkcs7 through
+// crypto/x509) support RSA and ECDSA keys only. It is nil when it can.
+// validate and run share it, so that a key validate accepts is one run
+// can use.
+func SigningKeyError(pub crypto.PublicKey) error {
+	switch pub.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+		return nil
+	case ed25519.PublicKey:
+		return errors.New("an Ed25519 key is not supported for S/MIME signatures (RSA or ECDSA)")
+	case nil:
+		// crypto/x509 leaves the key nil for an algorithm it cannot
+		// parse, such as RSASSA-PSS.
+		return errors.New("a public key algorithm crypto/x509 does not implement is not supported for S/MIME signatures (RSA or ECDSA)")
+	}
+	return fmt.Errorf("a %T key is not supported for S/MIME signatures (RSA or ECDSA)", pub)
 }

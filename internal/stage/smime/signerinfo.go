@@ -11,8 +11,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/smallstep/pkcs7"
+
+	"github.com/bizpipe/bizpipe/internal/ber"
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
 )
 
 // Signatures built from a digest, for the streaming encoder: the content is
@@ -30,8 +32,12 @@ var (
 )
 
 // signatureOID returns the signature algorithm for the signer's key and
-// the digest, as pkcs7 chooses it.
+// the digest, as pkcs7 chooses it. A key it refuses is one validate
+// refuses too (BP3005), by the same function.
 func signatureOID(pub crypto.PublicKey, d digestSpec) (asn1.ObjectIdentifier, error) {
+	if err := certinfo.SigningKeyError(pub); err != nil {
+		return nil, fmt.Errorf("smime: cannot sign: %w", err)
+	}
 	switch pub.(type) {
 	case *rsa.PublicKey:
 		switch d.hash {
@@ -56,7 +62,7 @@ func signatureOID(pub crypto.PublicKey, d digestSpec) (asn1.ObjectIdentifier, er
 			return pkcs7.OIDDigestAlgorithmECDSASHA512, nil
 		}
 	}
-	return nil, fmt.Errorf("smime: signing with a %T key is not supported (RSA or ECDSA)", pub)
+	return nil, fmt.Errorf("smime: signing with a %T key and %v is not supported", pub, d.hash)
 }
 
 // marshalAttribute returns the DER Attribute { type, SET { value } }.

@@ -108,7 +108,7 @@ var rules = [...]Rule{
 		"The group signing certificate expires within certificate_expiry_warning (with a signing_rollover: signing_certificate only when it expires before the rollover's at)."},
 	{diag.CodeSignCertUsage, "SigningCertificateUsage", hcl.DiagError, Static,
 		"Signing certificate not usable for signatures",
-		"The signing certificate's key usage does not allow digital signatures. Reported as a warning instead when only the extended key usage lacks emailProtection or anyExtendedKeyUsage."},
+		"The signing certificate's key usage does not allow digital signatures, or its key is neither RSA nor ECDSA (an Ed25519 key, for one), which S/MIME signing here does not support. Reported as a warning instead when only the extended key usage lacks emailProtection or anyExtendedKeyUsage."},
 	{diag.CodeSignHostNoInstance, "SigningHostNoInstance", hcl.DiagError, Static,
 		"Signing host has no instance",
 		"A host that runs a signing send port has no host instance."},

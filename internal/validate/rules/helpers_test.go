@@ -105,6 +105,8 @@ func (p *pki) cert(name string) *testpki.Cert {
 		return c
 	case "sign-1024":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA1024, 0)}
+	case "sign-ed25519":
+		o = testpki.Options{KeyType: testpki.Ed25519, KeyUsage: x509.KeyUsageDigitalSignature}
 	case "partner":
 		o = testpki.Options{Key: rsa(keyPartner)}
 	case "partner-expired":

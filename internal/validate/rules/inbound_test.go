@@ -489,7 +489,7 @@ func (o as2Topo) hcl() string {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line(`group "contoso" { # @group`)
-	line(`  signing_certificate = "{{tp "sign"}}"`)
+	line(`  signing_certificate = "{{tp "sign"}}" # @sign`)
 	if !o.NoGroupID {
 		line(`  as2_id = "CONTOSO"`)
 	}
@@ -595,6 +595,16 @@ func TestAS2Rules(t *testing.T) {
 				list(`Receive location "as2_in" signs with transport "as2"`, `host "h"`, `server "srv1"`, `service account "svc"`, "not its private key")}},
 		},
 		{
+			name: "BP3005 the AS2 receive location would sign its MDNs with an Ed25519 key",
+			hcl:  strings.Replace(as2Topo{}.hcl(), `{{tp "sign"}}`, `{{tp "sign-ed25519"}}`, 1),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign-ed25519")
+				s.certOnly("other", "fabrikam.pem", "party")
+			},
+			want: []finding{{diag.CodeSignCertUsage, errorSev, "sign", `"{{tp "sign-ed25519"}}"`, "",
+				list(`group "contoso"`, `{{TP "sign-ed25519"}}`, "stores/personal/sign.pem", "Ed25519")}},
+		},
+		{
 			name: "BP3007 the AS2 receive location cannot sign its MDNs after the rollover",
 			hcl: strings.Replace(as2Topo{}.hcl(), `  as2_id = "CONTOSO"`+"\n",
 				`  as2_id = "CONTOSO"`+"\n"+`  signing_rollover {`+"\n"+`    certificate = "{{tp "next"}}"`+"\n"+`    at = "2099-01-01T00:00:00Z"`+"\n"+`  }`+"\n", 1),
@@ -604,7 +614,7 @@ func TestAS2Rules(t *testing.T) {
 		},
 		{
 			name: "BP1004 an AS2 receive location signs MDNs, but the group has no signing_certificate",
-			hcl:  strings.Replace(as2Topo{}.hcl(), `  signing_certificate = "{{tp "sign"}}"`+"\n", "", 1), stores: as2Stores,
+			hcl:  strings.Replace(as2Topo{}.hcl(), `  signing_certificate = "{{tp "sign"}}" # @sign`+"\n", "", 1), stores: as2Stores,
 			want: []finding{{diag.CodeInvalidValue, errorSev, "group", `group "contoso"`, "",
 				list(`Group "contoso"`, "signing_certificate", `receive location(s) "as2_in"`)}},
 		},

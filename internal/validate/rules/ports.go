@@ -203,6 +203,12 @@ func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore
 		c.add(diag.Warningf(diag.CodeSignCertUsage, rng, "Signing certificate not issued for S/MIME",
 			"%s has an extended key usage without emailProtection or anyExtendedKeyUsage; strict S/MIME recipients may reject its signatures.", name))
 	}
+	// The smime stage refuses such a key when run starts (signatureOID).
+	if err := certinfo.SigningKeyError(x.PublicKey); err != nil {
+		c.add(diag.Errorf(diag.CodeSignCertUsage, rng, "Signing certificate key cannot sign",
+			"%s cannot sign: %v. Use a certificate with an ECDSA key or an RSA key of 2048 bits or more.",
+			name, err))
+	}
 	c.checkKeySize(x, rng, name)
 }
 

@@ -207,6 +207,13 @@ func TestRolloverRules(t *testing.T) {
 				list(`signing_rollover certificate {{TP "sign-no-ds"}}`, "digitalSignature")}},
 		},
 		{
+			name:   "BP3005 the rollover certificate has an Ed25519 key",
+			hcl:    topo{Rollover: rolloverBody(`"{{tp "sign-ed25519"}}"`, in(60*day))}.hcl(),
+			stores: deploy("sign-ed25519"),
+			want: []finding{{diag.CodeSignCertUsage, errorSev, "next", `"{{tp "sign-ed25519"}}"`, "",
+				list(`signing_rollover certificate {{TP "sign-ed25519"}}`, "Ed25519", "RSA or ECDSA")}},
+		},
+		{
 			name:   "BP5001 the rollover certificate has a 1024-bit key",
 			hcl:    topo{Rollover: rolloverBody(`"{{tp "sign-1024"}}"`, in(60*day))}.hcl(),
 			stores: deploy("sign-1024"),

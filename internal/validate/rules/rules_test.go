@@ -454,6 +454,16 @@ func TestRules(t *testing.T) {
 				list(`{{TP "sign-eku-unknown"}}`, "emailProtection")}},
 		},
 		{
+			name: "BP3005 Ed25519 key, which S/MIME signing does not support",
+			hcl:  topo{Sign: `"{{tp "sign-ed25519"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign-ed25519")
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeSignCertUsage, errorSev, "sign", `"{{tp "sign-ed25519"}}"`, "",
+				list(`group "contoso"`, `{{TP "sign-ed25519"}}`, "stores/personal/sign.pem", "Ed25519", "RSA or ECDSA")}},
+		},
+		{
 			name: "BP3005 pass: anyExtendedKeyUsage",
 			hcl:  topo{Sign: `"{{tp "sign-eku-any"}}"`}.hcl(),
 			stores: func(s *scene) {
