@@ -43,6 +43,11 @@ const (
 	ECDSAP256 KeyType = "ecdsa-p256"
 	ECDSAP384 KeyType = "ecdsa-p384"
 	Ed25519   KeyType = "ed25519"
+	// RSA512 is a key crypto/rsa refuses to use (under 1024 bits), for
+	// tests of what rejects it. A self-signed certificate with it is
+	// signed by a throwaway ECDSA key, as crypto/rsa will not sign with
+	// it either: its own signature does not verify.
+	RSA512 KeyType = "rsa512"
 )
 
 // Default validity periods, used when Options leaves the dates zero.
@@ -183,6 +188,11 @@ func create(opts Options, issuer *Cert) (*Cert, error) {
 	parent, signer := tmpl, key
 	if issuer != nil {
 		parent, signer = issuer.Cert, issuer.Key
+	} else if k, ok := key.(*rsa.PrivateKey); ok && k.N.BitLen() < 1024 {
+		var err error
+		if signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return nil, err
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
 	if err != nil {
@@ -225,6 +235,8 @@ func generateKey(kt KeyType) (crypto.Signer, error) {
 		return rsa.GenerateKey(rand.Reader, 2048)
 	case RSA1024:
 		return rsa.GenerateKey(rand.Reader, 1024)
+	case RSA512:
+		return smallRSAKey(512)
 	case RSA4096:
 		return rsa.GenerateKey(rand.Reader, 4096)
 	case ECDSAP256:
@@ -235,8 +247,33 @@ func generateKey(kt KeyType) (crypto.Signer, error) {
 		_, k, err := ed25519.GenerateKey(rand.Reader)
 		return k, err
 	}
-	return nil, fmt.Errorf("unknown key type %q (want %s, %s, %s, %s, %s or %s)",
-		kt, RSA2048, RSA1024, RSA4096, ECDSAP256, ECDSAP384, Ed25519)
+	return nil, fmt.Errorf("unknown key type %q (want %s, %s, %s, %s, %s, %s or %s)",
+		kt, RSA2048, RSA1024, RSA512, RSA4096, ECDSAP256, ECDSAP384, Ed25519)
+}
+
+// smallRSAKey makes an RSA key of bits under 1024 from two primes, as
+// rsa.GenerateKey refuses to.
+func smallRSAKey(bits int) (*rsa.PrivateKey, error) {
+	one, e := big.NewInt(1), big.NewInt(65537)
+	for {
+		p, err := rand.Prime(rand.Reader, bits/2)
+		if err != nil {
+			return nil, err
+		}
+		q, err := rand.Prime(rand.Reader, bits-bits/2)
+		if err != nil {
+			return nil, err
+		}
+		n := new(big.Int).Mul(p, q)
+		phi := new(big.Int).Mul(new(big.Int).Sub(p, one), new(big.Int).Sub(q, one))
+		d := new(big.Int).ModInverse(e, phi)
+		if p.Cmp(q) == 0 || n.BitLen() != bits || d == nil {
+			continue
+		}
+		k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: n, E: int(e.Int64())}, D: d, Primes: []*big.Int{p, q}}
+		k.Precompute()
+		return k, nil
+	}
 }
 
 // Keys is a pool of generated keys that a test binary can share between tests

@@ -152,6 +152,7 @@ func TestKeyTypes(t *testing.T) {
 		check func(pub crypto.PublicKey) bool
 	}{
 		{RSA1024, func(p crypto.PublicKey) bool { k, ok := p.(*rsa.PublicKey); return ok && k.N.BitLen() == 1024 }},
+		{RSA512, func(p crypto.PublicKey) bool { k, ok := p.(*rsa.PublicKey); return ok && k.N.BitLen() == 512 }},
 		{ECDSAP256, func(p crypto.PublicKey) bool { k, ok := p.(*ecdsa.PublicKey); return ok && k.Curve == elliptic.P256() }},
 		{ECDSAP384, func(p crypto.PublicKey) bool { k, ok := p.(*ecdsa.PublicKey); return ok && k.Curve == elliptic.P384() }},
 		{Ed25519, func(p crypto.PublicKey) bool { _, ok := p.(ed25519.PublicKey); return ok }},

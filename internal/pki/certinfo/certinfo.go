@@ -75,14 +75,31 @@ func PublicKey(c *x509.Certificate) string {
 	}
 }
 
+// MinRSABits is the smallest RSA key crypto/rsa uses at all: it refuses a
+// smaller one in every operation (signing, verifying, encrypting,
+// decrypting), unless GODEBUG rsa1024min=0, which bizpipe does not set.
+const MinRSABits = 1024
+
+// RSAKeyError reports an RSA key crypto/rsa refuses to use (under
+// MinRSABits); nil for a larger one and for any other key.
+func RSAKeyError(pub crypto.PublicKey) error {
+	if k, ok := pub.(*rsa.PublicKey); ok && k.N.BitLen() < MinRSABits {
+		return fmt.Errorf("a %d-bit RSA key, under the %d bits crypto/rsa accepts", k.N.BitLen(), MinRSABits)
+	}
+	return nil
+}
+
 // SigningKeyError reports why an S/MIME signature cannot be made or
 // verified with pub: the signer (smime) and the verifier (pkcs7 through
-// crypto/x509) support RSA and ECDSA keys only. It is nil when it can.
+// crypto/x509) support RSA and ECDSA keys only, and RSA keys crypto/rsa
+// accepts (RSAKeyError). It is nil when it can.
 // validate and run share it, so that a key validate accepts is one run
 // can use.
 func SigningKeyError(pub crypto.PublicKey) error {
 	switch pub.(type) {
-	case *rsa.PublicKey, *ecdsa.PublicKey:
+	case *rsa.PublicKey:
+		return RSAKeyError(pub)
+	case *ecdsa.PublicKey:
 		return nil
 	case ed25519.PublicKey:
 		return errors.New("an Ed25519 key is not supported for S/MIME signatures (RSA or ECDSA)")

@@ -19,6 +19,8 @@ func TestSigningKeyError(t *testing.T) {
 		want string // "" means usable
 	}{
 		{"RSA 2048", testpki.GenerateKey(t, testpki.RSA2048).Public(), ""},
+		{"RSA 1024, the smallest crypto/rsa uses", testpki.GenerateKey(t, testpki.RSA1024).Public(), ""},
+		{"RSA 512", testpki.GenerateKey(t, testpki.RSA512).Public(), "512-bit RSA key, under the 1024 bits"},
 		{"ECDSA P-256", testpki.GenerateKey(t, testpki.ECDSAP256).Public(), ""},
 		{"Ed25519", testpki.GenerateKey(t, testpki.Ed25519).Public(), "Ed25519 key is not supported"},
 		{"algorithm crypto/x509 does not parse", nil, "does not implement"},

@@ -105,6 +105,8 @@ func (p *pki) cert(name string) *testpki.Cert {
 		return c
 	case "sign-1024":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA1024, 0)}
+	case "sign-512":
+		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA512, 0)}
 	case "sign-ed25519":
 		o = testpki.Options{KeyType: testpki.Ed25519, KeyUsage: x509.KeyUsageDigitalSignature}
 	case "partner":
@@ -123,6 +125,8 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 0)}
 	case "partner-1024":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA1024, 1)}
+	case "partner-512":
+		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA512, 1)}
 	case "dec":
 		o = testpki.Options{Key: rsa(keyDec)}
 	case "dec-expired":
@@ -135,6 +139,8 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: rsa(keyDecAlt), KeyUsage: x509.KeyUsageDigitalSignature}
 	case "dec-ecdsa":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 1)}
+	case "dec-512":
+		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA512, 2)}
 	case "prev":
 		o = testpki.Options{Key: rsa(keyPrev)}
 	case "prev2":

@@ -209,7 +209,8 @@ func (c *checker) checkDecryptionCert(h *model.Host, dc decryptionCert, decl *mo
 	}
 	c.checkKeyTransport(cert.Cert, dc.rng, name, diag.CodeDecCertUnusable, "Decryption",
 		"S/MIME decryption here needs an RSA key for key transport, so partners cannot encrypt for it",
-		"so partners' software refuses to encrypt for it")
+		"so partners' software refuses to encrypt for it",
+		"so bizpipe run cannot decrypt with it")
 	c.checkKeySize(cert.Cert, dc.rng, name)
 }
 

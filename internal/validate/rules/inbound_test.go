@@ -197,6 +197,12 @@ variable "dec" {
 				list(`host "recv_host"`, "keyEncipherment", "digitalSignature")}},
 		},
 		{
+			name: "BP7004 512-bit RSA decryption certificate, which crypto/rsa refuses", hcl: inTopo{Dec: `"{{tp "dec-512"}}"`}.hcl(),
+			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec-512"); s.certOnly("other", "f.pem", "party") },
+			want: []finding{{diag.CodeDecCertUnusable, errorSev, "dec", `"{{tp "dec-512"}}"`, "",
+				list(`host "recv_host"`, `{{TP "dec-512"}}`, "stores/personal/dec.pem", "512-bit", "cannot decrypt")}},
+		},
+		{
 			name: "BP7004 ECDSA decryption certificate", hcl: inTopo{Dec: `"{{tp "dec-ecdsa"}}"`}.hcl(),
 			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec-ecdsa"); s.certOnly("other", "f.pem", "party") },
 			want: []finding{{diag.CodeDecCertUnusable, errorSev, "dec", `"{{tp "dec-ecdsa"}}"`, "",

@@ -301,18 +301,25 @@ func (c *checker) checkEncryptionCert(p *model.SendPort, tp thumbprint.Thumbprin
 	name := fmt.Sprintf("The encryption certificate %s of send port %q, %s, in %s,", c.tpDesc(tp), p.Name, subject(cert.Cert), fileIn(decl, cert.File))
 	c.checkDates(cert.Cert, rng, name, diag.CodeEncCertDates, diag.CodeEncCertExpiring)
 	c.checkKeyTransport(cert.Cert, rng, name, diag.CodeEncCertUsage, "Encryption",
-		"S/MIME encryption here needs an RSA key for key transport", "so it cannot be used to encrypt")
+		"S/MIME encryption here needs an RSA key for key transport", "so it cannot be used to encrypt",
+		"so bizpipe run cannot encrypt for it")
 	c.checkKeySize(cert.Cert, rng, name)
 }
 
 // checkKeyTransport reports (code) a certificate named name that cannot
 // transport an S/MIME content key: not an RSA key, or a key usage
-// extension without keyEncipherment. role titles the finding; notRSA and
-// noKeyUsage end its text for each case.
-func (c *checker) checkKeyTransport(x *x509.Certificate, rng hcl.Range, name string, code diag.Code, role, notRSA, noKeyUsage string) {
+// extension without keyEncipherment, or an RSA key crypto/rsa refuses.
+// role titles the finding; notRSA, noKeyUsage and smallKey end its text
+// for each case.
+func (c *checker) checkKeyTransport(x *x509.Certificate, rng hcl.Range, name string, code diag.Code, role, notRSA, noKeyUsage, smallKey string) {
 	if _, isRSA := x.PublicKey.(*rsa.PublicKey); !isRSA {
 		c.add(diag.Errorf(code, rng, role+" certificate cannot transport keys",
 			"%s has a %s key; %s.", name, x.PublicKeyAlgorithm, notRSA))
+	} else if err := certinfo.RSAKeyError(x.PublicKey); err != nil {
+		// crypto/rsa refuses it in every operation, encryption and
+		// decryption alike.
+		c.add(diag.Errorf(code, rng, role+" certificate key too small",
+			"%s has %v, %s. Use a certificate with an RSA key of 2048 bits or more.", name, err, smallKey))
 	} else if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
 		c.add(diag.Errorf(code, rng, role+" certificate not valid for key encipherment",
 			"%s has a key usage extension without keyEncipherment (it allows %s), %s.", name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", "), noKeyUsage))
@@ -380,8 +387,11 @@ func (c *checker) checkDates(x *x509.Certificate, rng hcl.Range, name string, er
 	}
 }
 
+// checkKeySize warns (BP5001) of an RSA key under minRSABits that
+// crypto/rsa still uses; a smaller one is an error of the certificate's
+// role (certinfo.RSAKeyError), not a weakness.
 func (c *checker) checkKeySize(x *x509.Certificate, rng hcl.Range, name string) {
-	if k, ok := x.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+	if k, ok := x.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits && k.N.BitLen() >= certinfo.MinRSABits {
 		c.add(diag.Warningf(diag.CodeWeakAlgorithm, rng, "Weak RSA key",
 			"%s has a %d-bit RSA key; keys under %d bits are weak.", name, k.N.BitLen(), minRSABits))
 	}

@@ -214,6 +214,13 @@ func TestRolloverRules(t *testing.T) {
 				list(`signing_rollover certificate {{TP "sign-ed25519"}}`, "Ed25519", "RSA or ECDSA")}},
 		},
 		{
+			name:   "BP3005 the rollover certificate has a 512-bit RSA key",
+			hcl:    topo{Rollover: rolloverBody(`"{{tp "sign-512"}}"`, in(60*day))}.hcl(),
+			stores: deploy("sign-512"),
+			want: []finding{{diag.CodeSignCertUsage, errorSev, "next", `"{{tp "sign-512"}}"`, "",
+				list(`signing_rollover certificate {{TP "sign-512"}}`, "512-bit")}},
+		},
+		{
 			name:   "BP5001 the rollover certificate has a 1024-bit key",
 			hcl:    topo{Rollover: rolloverBody(`"{{tp "sign-1024"}}"`, in(60*day))}.hcl(),
 			stores: deploy("sign-1024"),

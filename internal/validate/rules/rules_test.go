@@ -464,6 +464,16 @@ func TestRules(t *testing.T) {
 				list(`group "contoso"`, `{{TP "sign-ed25519"}}`, "stores/personal/sign.pem", "Ed25519", "RSA or ECDSA")}},
 		},
 		{
+			name: "BP3005 512-bit RSA key, which crypto/rsa refuses (1024 bits is BP5001)",
+			hcl:  topo{Sign: `"{{tp "sign-512"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign-512")
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeSignCertUsage, errorSev, "sign", `"{{tp "sign-512"}}"`, "",
+				list(`group "contoso"`, `{{TP "sign-512"}}`, "stores/personal/sign.pem", "512-bit", "1024")}},
+		},
+		{
 			name: "BP3005 pass: anyExtendedKeyUsage",
 			hcl:  topo{Sign: `"{{tp "sign-eku-any"}}"`}.hcl(),
 			stores: func(s *scene) {
@@ -602,6 +612,16 @@ func TestRules(t *testing.T) {
 			},
 			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-ecdsa"}}"`, "",
 				list(`send port "fabrikam"`, `{{TP "partner-ecdsa"}}`, "stores/other/partner.pem", "ECDSA", "RSA")}},
+		},
+		{
+			name: "BP4005 512-bit RSA partner certificate, which crypto/rsa refuses (1024 bits is BP5001)",
+			hcl:  topo{Enc: `"{{tp "partner-512"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "partner.cer", "partner-512")
+			},
+			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-512"}}"`, "",
+				list(`send port "fabrikam"`, `{{TP "partner-512"}}`, "stores/other/partner.cer", "512-bit", "1024", "cannot encrypt")}},
 		},
 		{
 			name: "BP4005 key usage without keyEncipherment",
