@@ -90,6 +90,10 @@ type Options struct {
 	ExtKeyUsage     []x509.ExtKeyUsage
 	OmitExtKeyUsage bool
 
+	// ExtraExtensions are added as they are, e.g. a critical extension
+	// crypto/x509 does not handle.
+	ExtraExtensions []pkix.Extension
+
 	// IsCA makes the certificate a CA (basic constraints cA=true).
 	IsCA bool
 	// SerialNumber defaults to a random 128-bit number.
@@ -168,6 +172,7 @@ func create(opts Options, issuer *Cert) (*Cert, error) {
 		tmpl.EmailAddresses = []string{opts.Email}
 	}
 	tmpl.IPAddresses = opts.IPAddresses
+	tmpl.ExtraExtensions = opts.ExtraExtensions
 	switch {
 	case opts.OmitKeyUsage:
 	case opts.KeyUsage != 0:

@@ -110,3 +110,20 @@ func SigningKeyError(pub crypto.PublicKey) error {
 	}
 	return fmt.Errorf("a %T key is not supported for S/MIME signatures (RSA or ECDSA)", pub)
 }
+
+// SignerError reports why a signature made with x, a party's pinned
+// signing certificate, is rejected whatever the time (its dates are the
+// verifier's other test): a key usage extension without digitalSignature
+// or nonRepudiation, a critical extension crypto/x509 does not handle
+// (Certificate.Verify refuses it), or a key SigningKeyError refuses. The
+// S/MIME decoder runs it on every signer and validate on every party
+// certificate, so that the two agree.
+func SignerError(x *x509.Certificate) error {
+	if x.KeyUsage != 0 && x.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return errors.New("key usage does not allow digital signatures")
+	}
+	if len(x.UnhandledCriticalExtensions) > 0 {
+		return fmt.Errorf("x509: unhandled critical extension %v", x.UnhandledCriticalExtensions[0])
+	}
+	return SigningKeyError(x.PublicKey)
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
 )
 
 // DecodeOptions holds what Decode needs to decrypt and verify.
@@ -468,8 +469,9 @@ func findCert(certs []*x509.Certificate, rawIssuer []byte, serial *big.Int) *x50
 // its key usages.
 func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts *DecodeOptions) error {
 	name := fmt.Sprintf("%q (serial %s)", cert.Subject, cert.SerialNumber)
-	if cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return fmt.Errorf("smime: signer certificate %s: key usage does not allow digital signatures", name)
+	// validate runs the same test on party certificates (BP7007).
+	if err := certinfo.SignerError(cert); err != nil {
+		return fmt.Errorf("smime: signer certificate %s: %w", name, err)
 	}
 	vo := x509.VerifyOptions{
 		Roots:         opts.Roots,

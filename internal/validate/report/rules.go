@@ -183,7 +183,7 @@ var rules = [...]Rule{
 		"A verifying receive location (or an AS2 partner whose MDNs are verified) runs on a server whose other-people store has none of the party's signing_certificates, or that server has no other-people store."},
 	{diag.CodePartyCertInvalid, "PartySigningCertificateNotValid", hcl.DiagError, Static,
 		"Party signing certificate expired or not yet valid",
-		"A party signing certificate that is needed is expired or not yet valid, and none of the party's other listed certificates is usable."},
+		"A party signing certificate that is needed is expired or not yet valid, or one the decoder rejects whatever the time (key usage without digitalSignature or nonRepudiation, an unhandled critical extension, a key neither RSA nor ECDSA, an RSA key under 1024 bits), and none of the party's other listed certificates is usable. A warning for a certificate the decoder rejects when another listed one is usable."},
 	{diag.CodePartyCertExpiring, "PartySigningCertificateExpiring", hcl.DiagWarning, Static,
 		"Party signing certificate expires soon",
 		"A party signing certificate that is needed expires within certificate_expiry_warning, and none of the party's other listed certificates is valid for longer."},

@@ -171,6 +171,15 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: rsa(keyParty2), NotBefore: p.now.Add(2 * day)}
 	case "party-expiring":
 		o = testpki.Options{Key: rsa(keyParty), NotAfter: p.now.Add(10 * day)}
+	case "party-no-ds":
+		o = testpki.Options{Key: rsa(keyParty2), KeyUsage: x509.KeyUsageKeyEncipherment}
+	case "party-critical":
+		// An extension the decoder's crypto/x509 does not handle, marked critical.
+		o = testpki.Options{Key: rsa(keyParty2), ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, 1}, Critical: true, Value: []byte{5, 0}}}}
+	case "party-512":
+		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA512, 3)}
+	case "party-ed25519":
+		o = testpki.Options{KeyType: testpki.Ed25519, KeyUsage: x509.KeyUsageDigitalSignature}
 	default:
 		p.t.Fatalf("unknown test certificate %q", name)
 	}

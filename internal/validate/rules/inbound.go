@@ -11,6 +11,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
 	"github.com/bizpipe/bizpipe/internal/redact"
@@ -324,18 +325,22 @@ type foundCert struct {
 }
 
 // checkPartyCertDates judges the party certificates found in one store
-// together, as a verifier does: a party signs with any one of them, so an
-// expired certificate is reported (BP7007) only when none of the others found
-// is valid now, and an expiring one (BP7008) only when none is valid beyond
-// the warning window. A partner's old certificate lingering in the list
-// during its rollover is no finding. who names the first pair that needs
-// the certificates (the findings are properties of the certificates, so
-// they are reported once).
+// together, as a verifier does: a party signs with any one of them, so a
+// certificate that is not usable (expired, not yet valid, or one the
+// decoder rejects whatever the time: certinfo.SignerError) is reported
+// as an error (BP7007) only when none of the others found is usable now,
+// and an expiring one (BP7008) only when none is usable beyond the
+// warning window. A partner's old certificate lingering in the list
+// during its rollover is no finding; one the decoder always rejects is a
+// warning next to a usable one, as what the partner signs with it is
+// rejected. who names the first pair that needs the certificates (the
+// findings are properties of the certificates, so they are reported
+// once).
 func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateStore, found []foundCert, who string) {
 	var best *foundCert
 	for i, f := range found {
 		x := f.cert.Cert
-		if c.now.Before(x.NotBefore) || c.now.After(x.NotAfter) {
+		if c.now.Before(x.NotBefore) || c.now.After(x.NotAfter) || certinfo.SignerError(x) != nil {
 			continue
 		}
 		if best == nil || x.NotAfter.After(best.cert.Cert.NotAfter) {
@@ -355,16 +360,32 @@ func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateSto
 			c.checkKeySize(f.cert.Cert, f.rng, name(f))
 		}
 	}
+	// The decoder's own test, whatever the dates.
+	for _, f := range found {
+		err := certinfo.SignerError(f.cert.Cert)
+		if err == nil || !c.once(fmt.Sprintf("partyuse:%p:%s", p, f.cert.SHA256)) {
+			continue
+		}
+		if best == nil {
+			c.add(diag.Errorf(diag.CodePartyCertInvalid, f.rng, "Party signing certificate not usable",
+				"%s cannot verify signatures: %v, so the decoder rejects every signature made with it.%s%s Ask the party for a certificate it can sign S/MIME with, add it to the store and to signing_certificates.",
+				name(f), err, others, needed))
+		} else {
+			c.add(diag.Warningf(diag.CodePartyCertInvalid, f.rng, "Party signing certificate not usable",
+				"%s cannot verify signatures: %v, so the decoder rejects every signature made with it; the party's certificate %s is usable.%s Remove it from signing_certificates, or ask the party for one it can sign S/MIME with.",
+				name(f), err, c.tpDesc(best.tp), needed))
+		}
+	}
 	if best == nil {
 		for _, f := range found {
-			if !c.once(fmt.Sprintf("partycert:%p:%s", p, f.cert.SHA256)) {
+			if certinfo.SignerError(f.cert.Cert) != nil || !c.once(fmt.Sprintf("partycert:%p:%s", p, f.cert.SHA256)) {
 				continue
 			}
 			x := f.cert.Cert
 			if c.now.Before(x.NotBefore) {
 				c.add(diag.Errorf(diag.CodePartyCertInvalid, f.rng, "Party signing certificate not yet valid",
 					"%s is not valid before %s, so signatures made with it are rejected until then.%s%s", name(f), x.NotBefore.UTC().Format(time.RFC3339), others, needed))
-			} else {
+			} else if c.now.After(x.NotAfter) {
 				c.add(diag.Errorf(diag.CodePartyCertInvalid, f.rng, "Party signing certificate expired",
 					"%s expired on %s, so signatures made with it are rejected.%s%s Ask the party for its current certificate, add it to the store and to signing_certificates.", name(f), x.NotAfter.UTC().Format(time.RFC3339), others, needed))
 			}

@@ -361,6 +361,52 @@ variable "dec" {
 			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-notyet"}}"`, "",
 				list(`party "fabrikam"`, "not valid before", "None of the party's other listed certificates")}},
 		},
+		// BP7007: a certificate the decoder rejects whatever the time
+		// (certinfo.SignerError), alone or next to a usable one.
+		{
+			name: "BP7007 the only party certificate has no digitalSignature key usage", hcl: inTopo{Party: `["{{tp "party-no-ds"}}"]`}.hcl(),
+			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.certOnly("other", "f.pem", "party-no-ds") },
+			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-no-ds"}}"`, "",
+				list(`party "fabrikam"`, `{{TP "party-no-ds"}}`, "stores/other/f.pem", "key usage does not allow digital signatures", `Receive location "from_fabrikam"`, `server "srv1"`)}},
+		},
+		{
+			name: "BP7007 the only party certificate has an unhandled critical extension", hcl: inTopo{Party: `["{{tp "party-critical"}}"]`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "dec.pem", "dec")
+				s.certOnly("other", "f.pem", "party-critical")
+			},
+			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-critical"}}"`, "",
+				list(`party "fabrikam"`, `{{TP "party-critical"}}`, "unhandled critical extension")}},
+		},
+		{
+			name: "BP7007 the only party certificate has a 512-bit RSA key", hcl: inTopo{Party: `["{{tp "party-512"}}"]`}.hcl(),
+			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.certOnly("other", "f.pem", "party-512") },
+			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-512"}}"`, "",
+				list(`party "fabrikam"`, `{{TP "party-512"}}`, "512-bit")}},
+		},
+		{
+			name: "BP7007 the only party certificate has an Ed25519 key", hcl: inTopo{Party: `["{{tp "party-ed25519"}}"]`}.hcl(),
+			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.certOnly("other", "f.pem", "party-ed25519") },
+			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-ed25519"}}"`, "",
+				list(`party "fabrikam"`, `{{TP "party-ed25519"}}`, "Ed25519")}},
+		},
+		{
+			name: "BP7007 two listed, and the one found is unusable",
+			hcl:  inTopo{Party: `["{{tp "party-no-ds"}}", "{{tp "party-expiring"}}"]`, Window: "1h"}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "dec.pem", "dec")
+				s.certOnly("other", "f.pem", "party-no-ds")
+			},
+			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-no-ds"}}"`, "",
+				list(`{{TP "party-no-ds"}}`, "key usage", "None of the party's other listed certificates")}},
+		},
+		{
+			name:   "BP7007 warning: an unusable certificate next to a usable one",
+			hcl:    inTopo{Party: `["{{tp "party-critical"}}", "{{tp "party"}}"]`}.hcl(),
+			stores: func(s *scene) { inStores(s); s.certOnly("other", "bad.pem", "party-critical") },
+			want: []finding{{diag.CodePartyCertInvalid, warningSev, "party_certs", `"{{tp "party-critical"}}"`, "",
+				list(`{{TP "party-critical"}}`, "unhandled critical extension", `{{TP "party"}}`, "is usable")}},
+		},
 		{
 			name:   "BP7007 pass: an expired certificate next to a valid one (a rollover)",
 			hcl:    inTopo{Party: `["{{tp "party-expired"}}", "{{tp "party"}}"]`}.hcl(),
