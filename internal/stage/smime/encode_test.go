@@ -16,9 +16,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/smallstep/pkcs7"
+
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/testpki"
-	"github.com/smallstep/pkcs7"
 )
 
 func TestNewEncoderOptions(t *testing.T) {

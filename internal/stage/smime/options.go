@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/smallstep/pkcs7"
+
+	"github.com/bizpipe/bizpipe/internal/cms"
 )
 
 // Options configures an Encoder. The fields mirror the attributes of the
