@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -450,6 +451,19 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 		}
 	}()
 	slices.SortFunc(valid, func(a, b *pgFin) int { return cmp.Compare(a.id, b.id) })
+	// recorded looks for the attempt a try recorded for f.
+	recorded := func(ctx context.Context, f pgFin) (bool, error) {
+		var found bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attempts
+				WHERE delivery_id = $1 AND number = $2 AND owner = $3 AND finished_at = $4)`,
+				f.id, f.number, f.owner, f.at).Scan(&found)
+		})
+		return found, err
+	}
+	// The items as a try whose commit was lost, and whose attempts were
+	// not found, left them (nil: none was lost).
+	var lost []pgFin
 	err := b.retry(ctx, func(ctx context.Context) error {
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			return finishBatchTx(ctx, t, valid, errs)
@@ -461,17 +475,16 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 				if !f.queued {
 					continue
 				}
-				var found bool
-				lookErr := b.retry(ctx, func(ctx context.Context) error {
-					return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attempts
-						WHERE delivery_id = $1 AND number = $2 AND owner = $3 AND finished_at = $4)`,
-						f.id, f.number, f.owner, f.at).Scan(&found)
-				})
+				found, lookErr := recorded(ctx, *f)
 				if lookErr != nil {
 					return err
 				}
 				if found {
 					return nil
+				}
+				lost = make([]pgFin, len(valid))
+				for j, f := range valid {
+					lost[j] = *f
 				}
 				return lostConn(err) // not recorded: retryable
 			}
@@ -481,6 +494,18 @@ func (b *Box) finishBatch(ctx context.Context, items []msgbox.Finishing, errs []
 	if err != nil {
 		for _, f := range valid {
 			errs[f.i] = err
+		}
+		return
+	}
+	// As in Finish: the lost try's server side may have outlived its
+	// connection and committed after the look above, so that this try
+	// found the deliveries finished. Then their outcomes are recorded, by
+	// these owners.
+	for j, f := range valid {
+		if lost != nil && lost[j].queued && errors.Is(errs[f.i], msgbox.ErrLeaseLost) {
+			if found, lookErr := recorded(ctx, lost[j]); lookErr == nil && found {
+				errs[f.i] = nil
+			}
 		}
 	}
 }

@@ -29,7 +29,11 @@ import (
 // swallows the answer up to ReadyForQuery, then closes the connection: the
 // change is committed, and the client never hears of it. In "before" mode it
 // closes the connection without passing the statement on: nothing is
-// committed, and the client cannot tell.
+// committed, and the client cannot tell. Armed late (armLate), it closes
+// the client's side at once and passes the statement on a while later, as
+// a network that delivers it after the client gave up: a retry on a new
+// connection meets the first try's transaction still open, which then
+// commits.
 type cutProxy struct {
 	t      *testing.T
 	ln     net.Listener
@@ -38,6 +42,7 @@ type cutProxy struct {
 	mu     sync.Mutex
 	marker []byte // statement text to cut at; nil when disarmed
 	after  bool
+	late   time.Duration // armLate's delay; 0 when not armed late
 	cuts   atomic.Int32
 }
 
@@ -80,20 +85,28 @@ func (p *cutProxy) url(dbURL string) string {
 func (p *cutProxy) arm(marker string, after bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.marker, p.after = bytes.ToUpper([]byte(marker)), after
+	p.marker, p.after, p.late = bytes.ToUpper([]byte(marker)), after, 0
+}
+
+// armLate makes the proxy cut the client of the next connection that
+// sends marker, and pass marker's statement to the server delay later.
+func (p *cutProxy) armLate(marker string, delay time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.marker, p.after, p.late = bytes.ToUpper([]byte(marker)), true, delay
 }
 
 // take reports whether chunk triggers the armed cut, disarming it.
-func (p *cutProxy) take(chunk []byte) (cut, after bool) {
+func (p *cutProxy) take(chunk []byte) (cut, after bool, late time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// Case-insensitive: pgx's own transactions send "commit".
 	if p.marker == nil || !bytes.Contains(bytes.ToUpper(chunk), p.marker) {
-		return false, false
+		return false, false, 0
 	}
 	p.marker = nil
 	p.cuts.Add(1)
-	return true, p.after
+	return true, p.after, p.late
 }
 
 func (p *cutProxy) serve() {
@@ -117,12 +130,28 @@ func (p *cutProxy) relay(client, server net.Conn) {
 	defer closeBoth()
 	swallow := make(chan struct{}) // closed: drop the server's answer, close at ReadyForQuery
 	go func() {
-		defer closeBoth()
+		late := time.Duration(0)
+		defer func() {
+			if late == 0 {
+				closeBoth()
+			}
+		}()
 		buf := make([]byte, 64<<10)
 		for {
 			n, err := client.Read(buf)
 			if n > 0 {
-				if cut, after := p.take(buf[:n]); cut {
+				var cut, after bool
+				if cut, after, late = p.take(buf[:n]); cut {
+					if late > 0 {
+						// The client gives up now; the server gets the
+						// statement later, and the loop below closes
+						// the server side once it answered.
+						client.Close()
+						time.Sleep(late)
+						close(swallow)
+						server.Write(buf[:n])
+						return
+					}
 					if !after {
 						return // the statement never reaches the server
 					}
@@ -341,6 +370,48 @@ func TestLostCommitBatch(t *testing.T) {
 	all, err := direct.List(ctx, msgbox.Filter{})
 	if err != nil || len(all) != 6 {
 		t.Errorf("List: %d messages, %v; want 6, each stored once", len(all), err)
+	}
+}
+
+// TestLateCommitFinish: a Finish or FinishBatch whose COMMIT reaches the
+// server only after the client gave up (its look for the attempt it wrote
+// finds none yet; its retry then waits for the first try's transaction,
+// which commits, and finds the deliveries finished) answers each outcome
+// as recorded, not as a lease lost, and records each once.
+func TestLateCommitFinish(t *testing.T) {
+	t.Parallel()
+	p, b, direct := openCut(t)
+	ctx := t.Context()
+	for _, n := range []int{1, 3} { // Finish's path, FinishBatch's
+		port := fmt.Sprintf("late%d", n)
+		for i := range n {
+			route(t, direct, fmt.Sprintf("%s-%d", port, i), port)
+		}
+		ds, err := direct.ClaimBatch(ctx, "srv1/w1", []string{port}, time.Minute, 10, nil)
+		if err != nil || len(ds) != n {
+			t.Fatalf("%d: claimed %d, %v", n, len(ds), err)
+		}
+		fins := make([]msgbox.Finishing, len(ds))
+		for i, d := range ds {
+			fins[i] = msgbox.Finishing{DeliveryID: d.ID, Owner: "srv1/w1", Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}}
+		}
+		cuts := p.cuts.Load()
+		p.armLate("COMMIT", 700*time.Millisecond)
+		for i, err := range b.FinishBatch(ctx, fins) {
+			if err != nil {
+				t.Errorf("%d: finishing item %d: %v; want it recorded", n, i, err)
+			}
+		}
+		if got := p.cuts.Load() - cuts; got != 1 {
+			t.Fatalf("%d: the proxy cut %d connections, want 1", n, got)
+		}
+		for _, d := range ds {
+			got, err := direct.Get(ctx, d.MessageID)
+			if err != nil || got.Message.Status != msgbox.StatusDelivered || len(got.Attempts) != 1 ||
+				got.Deliveries[0].Attempts != 1 {
+				t.Errorf("%d: after the late commit: %+v, %v; want delivered after one attempt", n, got, err)
+			}
+		}
 	}
 }
 
