@@ -415,6 +415,70 @@ func TestLateCommitFinish(t *testing.T) {
 	}
 }
 
+// TestLostAnswerSingleStatements: a write made by one statement outside a
+// transaction whose answer is lost (the server ran it) is not run again
+// blindly: Note reports ErrCommitUncertain and its entry is in the history
+// once; Purge reports ErrCommitUncertain for the batch it deleted;
+// FinishMDN finds the outcome it recorded and answers it as recorded, not
+// as a claim lost to a repeat.
+func TestLostAnswerSingleStatements(t *testing.T) {
+	t.Parallel()
+	p, b, direct := openCut(t)
+	ctx := t.Context()
+
+	m := route(t, direct, "noted", "n")
+	p.arm("clock_timestamp()), ''", true)
+	if err := b.Note(ctx, m.ID, "resubmitted", "as X"); !errors.Is(err, ErrCommitUncertain) {
+		t.Errorf("Note with its answer lost: %v, want ErrCommitUncertain", err)
+	}
+	got, err := direct.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := 0
+	for _, e := range got.History {
+		if e.Status == "resubmitted" {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("%d resubmitted entries in the history, want 1", notes)
+	}
+
+	done := route(t, direct, "purged", "q")
+	d := mustClaim(t, direct, "w", time.Minute, "q")
+	if err := direct.Finish(ctx, d.ID, "w", msgbox.Outcome{State: msgbox.DeliveryDelivered}); err != nil {
+		t.Fatal(err)
+	}
+	p.arm("WITH doomed AS", true)
+	if _, err := b.Purge(ctx, time.Now().Add(time.Hour)); !errors.Is(err, ErrCommitUncertain) {
+		t.Errorf("Purge with its answer lost: %v, want ErrCommitUncertain", err)
+	}
+	if _, err := direct.Get(ctx, done.ID); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("the purged message: %v, want it gone", err)
+	}
+
+	owed := route(t, direct, "owed", "r")
+	if err := direct.PutMDN(ctx, msgbox.SentMDN{MessageID: owed.ID, Location: "as2_in", Data: []byte("MDN"),
+		URL: "http://127.0.0.1:1/mdn", State: msgbox.MDNPending, NextAttemptAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := direct.ClaimMDNs(ctx, "as2_in", time.Minute, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimMDNs = %+v, %v", claimed, err)
+	}
+	p.arm("UPDATE sent_mdns SET state = $1", true)
+	if err := b.FinishMDN(ctx, claimed[0], msgbox.MDNSent, time.Time{}, ""); err != nil {
+		t.Errorf("FinishMDN with its answer lost: %v, want it recorded", err)
+	}
+	if sent, err := direct.SentMDN(ctx, owed.ID); err != nil || sent.State != msgbox.MDNSent {
+		t.Errorf("the MDN after FinishMDN: %+v, %v; want sent", sent, err)
+	}
+	if got := p.cuts.Load(); got != 3 {
+		t.Errorf("the proxy cut %d connections, want 3", got)
+	}
+}
+
 // TestLostCommitHandoff: a ReceiveHandoff whose COMMIT is lost (committed
 // and the answer lost, or never sent) stores each message once and answers
 // with what it claimed: the deliveries the box holds for the owner, with

@@ -118,24 +118,38 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 
 // FinishMDN records the outcome of a POST of a claimed MDN (see
 // msgbox.MDNOutbox): the claim is its pending state with the lease's end
-// as next_attempt_at, which a PutMDN or a later claim changes. Running it
-// again after a lost commit finds the claim gone (ErrLeaseLost): the
-// outcome was recorded, or the MDN was replaced; either way it is not
-// lost.
+// as next_attempt_at, which a PutMDN or a later claim changes. Run again
+// after a lost answer, it finds the claim gone: when the MDN then holds
+// this very outcome, the lost try recorded it (nil); otherwise the MDN
+// was replaced (ErrLeaseLost), and is not lost either.
 func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbox.MDNState, retryAt time.Time, lastError string) error {
 	id := claimed.MessageID
 	if !msgbox.ValidMDNState(state) {
 		return b.wrap(fmt.Errorf("%w: MDN state %q", msgbox.ErrInvalidOutcome, state), "the MDN of %s", id)
 	}
-	var done, exists bool
+	lastError = msgbox.CleanText(lastError)
+	var done, exists, lost bool
 	err := b.retry(ctx, func(ctx context.Context) error {
-		return b.pool.QueryRow(ctx, `WITH u AS (
+		err := b.pool.QueryRow(ctx, `WITH u AS (
 				UPDATE sent_mdns SET state = $1, next_attempt_at = $2, last_error = $3
 				WHERE message_id = $4 AND state = 'pending' AND next_attempt_at = $5
 				RETURNING 1)
 			SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM sent_mdns WHERE message_id = $4)`,
-			string(state), ts(retryAt), msgbox.CleanText(lastError), id, ts(claimed.NextAttemptAt)).Scan(&done, &exists)
+			string(state), ts(retryAt), lastError, id, ts(claimed.NextAttemptAt)).Scan(&done, &exists)
+		if err != nil && isUncertain(commitErr(err)) {
+			lost = true // running it again is safe: it finds what the lost try did
+		}
+		return err
 	})
+	if err == nil && !done && exists && lost {
+		// The claim is gone: the lost try may have recorded this very
+		// outcome, which is then done, not a claim lost to a repeat.
+		err = b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, `SELECT state = $1 AND next_attempt_at = $2 AND last_error = $3
+				FROM sent_mdns WHERE message_id = $4`,
+				string(state), ts(retryAt), lastError, id).Scan(&done)
+		})
+	}
 	switch {
 	case err != nil, done:
 	case !exists:

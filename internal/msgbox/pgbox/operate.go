@@ -34,10 +34,15 @@ func (b *Box) Note(ctx context.Context, id, status, detail string) error {
 		tag, err := b.pool.Exec(ctx, `INSERT INTO events (message_id, at, port, status, detail)
 			SELECT id, date_trunc('microseconds', clock_timestamp()), '', $2, $3 FROM messages WHERE id = $1`,
 			id, msgbox.CleanText(status), msgbox.CleanText(detail))
-		if err == nil && tag.RowsAffected() == 0 {
+		if err != nil {
+			// Sent and unanswered, it may be in the history: running it
+			// again could write the entry twice.
+			return commitErr(err)
+		}
+		if tag.RowsAffected() == 0 {
 			return msgbox.ErrNotFound
 		}
-		return err
+		return nil
 	})
 	return b.wrap(err, "note on %s", id)
 }
@@ -70,8 +75,13 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 				e AS (DELETE FROM events WHERE message_id IN (SELECT id FROM doomed)),
 				d AS (DELETE FROM deliveries WHERE message_id IN (SELECT id FROM doomed))
 				DELETE FROM messages WHERE id IN (SELECT id FROM doomed)`, ts(before), purgeBatch)
+			if err != nil {
+				// Sent and unanswered, the batch may be deleted: running
+				// it again would count the next one only.
+				return commitErr(err)
+			}
 			n = tag.RowsAffected()
-			return err
+			return nil
 		})
 		// A short batch was the last: SKIP LOCKED leaves out only what
 		// another purge is deleting.
