@@ -28,17 +28,18 @@ func scanAwaited(s msgbox.Scanner) (msgbox.AwaitedMDN, error) {
 }
 
 // AwaitMDN hands a delivery's lease to msgbox.AwaitOwner until its MDN is
-// due (see msgbox.MDNAwaiter), in one statement: running it again after a
-// lost commit finds the lease handed over already (ErrLeaseLost).
+// due (see msgbox.MDNAwaiter), in one statement. Run again after a lost
+// answer, it finds the lease handed over already: when it was handed for
+// this very wait, the lost try did it (nil); otherwise ErrLeaseLost.
 func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) error {
 	a, err := msgbox.CheckAwaitedMDN(a)
 	if err != nil {
 		return b.wrap(err, "await the MDN of delivery %d", a.DeliveryID)
 	}
 	owner = msgbox.CleanText(owner)
-	var handed bool
+	var handed, lost bool
 	err = b.retry(ctx, func(ctx context.Context) error {
-		return b.pool.QueryRow(ctx, `WITH d AS (
+		err := b.pool.QueryRow(ctx, `WITH d AS (
 				UPDATE deliveries SET lease_owner = $3, lease_until = $6, due_at = $6
 				WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2
 				RETURNING id),
@@ -53,7 +54,18 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 			string(msgbox.StatusAwaitingMDN),
 			msgbox.AwaitingMDNDetail(a)).
 			Scan(&handed)
+		if err != nil && isUncertain(commitErr(err)) {
+			lost = true // running it again is safe: it finds what the lost try did
+		}
+		return err
 	})
+	if err == nil && !handed && lost {
+		err = b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN awaited_mdns a ON a.delivery_id = d.id
+				WHERE d.id = $1 AND d.state = 'in_progress' AND d.lease_owner = $2 AND a.as2_message_id = $3 AND a.deadline = $4)`,
+				a.DeliveryID, msgbox.AwaitOwner, a.AS2MessageID, ts(a.Deadline)).Scan(&handed)
+		})
+	}
 	if err == nil && !handed {
 		err = msgbox.LeaseLost(owner)
 	}

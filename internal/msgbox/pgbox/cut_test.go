@@ -419,8 +419,8 @@ func TestLateCommitFinish(t *testing.T) {
 // transaction whose answer is lost (the server ran it) is not run again
 // blindly: Note reports ErrCommitUncertain and its entry is in the history
 // once; Purge reports ErrCommitUncertain for the batch it deleted;
-// FinishMDN finds the outcome it recorded and answers it as recorded, not
-// as a claim lost to a repeat.
+// FinishMDN and AwaitMDN find what they recorded and answer it as
+// recorded, not as a claim or lease lost.
 func TestLostAnswerSingleStatements(t *testing.T) {
 	t.Parallel()
 	p, b, direct := openCut(t)
@@ -474,8 +474,19 @@ func TestLostAnswerSingleStatements(t *testing.T) {
 	if sent, err := direct.SentMDN(ctx, owed.ID); err != nil || sent.State != msgbox.MDNSent {
 		t.Errorf("the MDN after FinishMDN: %+v, %v; want sent", sent, err)
 	}
-	if got := p.cuts.Load(); got != 3 {
-		t.Errorf("the proxy cut %d connections, want 3", got)
+
+	awaiting := route(t, direct, "awaiting", "s")
+	ad := mustClaim(t, direct, "srv1/w1", time.Minute, "s")
+	p.arm("awaited_mdns (delivery_id", true)
+	if err := b.AwaitMDN(ctx, "srv1/w1", msgbox.AwaitedMDN{DeliveryID: ad.ID, MessageID: awaiting.ID, Port: "s",
+		AS2MessageID: "<awaiting@contoso>", Deadline: time.Now().Add(time.Hour)}); err != nil {
+		t.Errorf("AwaitMDN with its answer lost: %v, want the wait recorded", err)
+	}
+	if w, err := direct.AwaitedMDN(ctx, "<awaiting@contoso>"); err != nil || w.DeliveryID != ad.ID || w.LeaseOwner != msgbox.AwaitOwner {
+		t.Errorf("the wait after AwaitMDN: %+v, %v; want delivery %d held by %s", w, err, ad.ID, msgbox.AwaitOwner)
+	}
+	if got := p.cuts.Load(); got != 4 {
+		t.Errorf("the proxy cut %d connections, want 4", got)
 	}
 }
 
