@@ -485,8 +485,19 @@ func TestLostAnswerSingleStatements(t *testing.T) {
 	if w, err := direct.AwaitedMDN(ctx, "<awaiting@contoso>"); err != nil || w.DeliveryID != ad.ID || w.LeaseOwner != msgbox.AwaitOwner {
 		t.Errorf("the wait after AwaitMDN: %+v, %v; want delivery %d held by %s", w, err, ad.ID, msgbox.AwaitOwner)
 	}
-	if got := p.cuts.Load(); got != 4 {
-		t.Errorf("the proxy cut %d connections, want 4", got)
+
+	// A claim that found nothing to take (what is due is in flight here:
+	// except) and lost its COMMIT changed nothing: it says so, not that
+	// its commit is uncertain.
+	route(t, direct, "in flight", "u")
+	busy := mustClaim(t, direct, "srv1/w1", time.Millisecond, "u")
+	time.Sleep(5 * time.Millisecond) // its lease ends: due again, for the probe
+	p.arm("COMMIT", true)
+	if ds, err := b.ClaimBatch(ctx, "srv1/w2", []string{"u"}, time.Minute, 10, []int64{busy.ID}); err != nil || len(ds) != 0 {
+		t.Errorf("ClaimBatch of nothing, its COMMIT lost = %d, %v; want none, no error", len(ds), err)
+	}
+	if got := p.cuts.Load(); got != 5 {
+		t.Errorf("the proxy cut %d connections, want 5", got)
 	}
 }
 

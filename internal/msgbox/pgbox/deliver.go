@@ -497,6 +497,12 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 			claimed = nil
 			return lostConn(err) // not claimed: retryable
 		}
+		if isUncertain(err) {
+			// A try that claimed nothing wrote nothing: its commit,
+			// made or not, changed nothing.
+			claimed = nil
+			return lostConn(err)
+		}
 		if err != nil {
 			claimed = nil
 		}
