@@ -818,6 +818,13 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 				"file", name, "claim", claim, "reason", refusedReason(err), "give_back_error", rerr)
 			return false, err
 		}
+		if errors.Is(rerr, fs.ErrNotExist) {
+			// Moved or removed by someone else meanwhile (an operator,
+			// a server that took it over): not this location's to retry.
+			f.log.Error("publishing a file failed, and its claim is gone: not retried here",
+				"file", name, "claim", claim, "error", err)
+			return false, err
+		}
 		f.addLeftover(claim, leftover{name: name, seen: seen})
 		f.log.Error("publishing a file failed and it could not be given back; it stays claimed and is retried next pass",
 			"file", name, "claim", claim, "error", err, "give_back_error", rerr)

@@ -891,6 +891,46 @@ func TestFileGrowsWhileRead(t *testing.T) {
 	}
 }
 
+// TestFileClaimGoneDuringPublish: when publishing fails and the claim has
+// gone meanwhile (an operator moved it away), the location says so, not
+// that the file stays claimed and is retried, and it retries nothing.
+func TestFileClaimGoneDuringPublish(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.xml", "payload")
+	rec := transporttest.NewRecorder()
+	moved := filepath.Join(t.TempDir(), "a.xml")
+	rec.SetBefore(func(context.Context, msgbox.Incoming) error {
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) != 1 {
+			return fmt.Errorf("finding the claim: %d entries, %v", len(entries), err)
+		}
+		if err := os.Rename(filepath.Join(dir, entries[0].Name()), moved); err != nil {
+			return err
+		}
+		return errors.New("the box is busy")
+	})
+	f, lr := newTestFile(t, fileOpts(dir), rec)
+	if _, err := poll(t, f); err == nil {
+		t.Fatal("Poll: nil error, want the failed publish")
+	}
+	rec.SetBefore(nil)
+	if _, err := poll(t, f); err != nil {
+		t.Fatalf("the next Poll: %v, want nothing to do", err)
+	}
+	if n := lr.Count(slog.LevelError, "its claim is gone"); n != 1 {
+		t.Errorf("%d errors saying the claim is gone, want 1", n)
+	}
+	if n := lr.CountAny("retried next pass"); n != 0 {
+		t.Errorf("%d lines saying the file is retried, want none", n)
+	}
+	if got := rec.All(); len(got) != 0 {
+		t.Errorf("published %+v, want nothing", got)
+	}
+	if left := names(t, dir); len(left) != 0 {
+		t.Errorf("left %v in the directory, want nothing", left)
+	}
+}
+
 // TestFilePublishFailuresLoggedPerLocation: while the box fails every
 // publish (its disk full), the location logs the failure at once, then not
 // on every pass for every file but once every problemRepeat with how many
