@@ -345,10 +345,7 @@ func TestLostCommitBatch(t *testing.T) {
 		if err != nil || len(ds) != 3 {
 			t.Fatalf("%s: claimed %d, %v; want 3", name, len(ds), err)
 		}
-		fins := make([]msgbox.Finishing, len(ds))
-		for i, d := range ds {
-			fins[i] = msgbox.Finishing{DeliveryID: d.ID, Owner: "srv1/w1", Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}}
-		}
+		fins := deliveredAll(ds, "srv1/w1")
 		cuts := p.cuts.Load()
 		p.arm("COMMIT", after)
 		for i, err := range b.FinishBatch(ctx, fins) {
@@ -391,10 +388,7 @@ func TestLateCommitFinish(t *testing.T) {
 		if err != nil || len(ds) != n {
 			t.Fatalf("%d: claimed %d, %v", n, len(ds), err)
 		}
-		fins := make([]msgbox.Finishing, len(ds))
-		for i, d := range ds {
-			fins[i] = msgbox.Finishing{DeliveryID: d.ID, Owner: "srv1/w1", Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}}
-		}
+		fins := deliveredAll(ds, "srv1/w1")
 		cuts := p.cuts.Load()
 		p.armLate("COMMIT", 700*time.Millisecond)
 		for i, err := range b.FinishBatch(ctx, fins) {
@@ -542,4 +536,13 @@ func TestLostCommitHandoff(t *testing.T) {
 	if err != nil || len(all) != 6 {
 		t.Errorf("List: %d messages, %v; want 6, each stored once", len(all), err)
 	}
+}
+
+// deliveredAll is the outcome "delivered" of each of ds, finished by owner.
+func deliveredAll(ds []*msgbox.Delivery, owner string) []msgbox.Finishing {
+	fins := make([]msgbox.Finishing, len(ds))
+	for i, d := range ds {
+		fins[i] = msgbox.Finishing{DeliveryID: d.ID, Owner: owner, Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}}
+	}
+	return fins
 }

@@ -337,10 +337,13 @@ type foundCert struct {
 // findings are properties of the certificates, so they are reported
 // once).
 func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateStore, found []foundCert, who string) {
+	// rejected[i]: why the decoder rejects found[i] whatever the time.
+	rejected := make([]error, len(found))
 	var best *foundCert
 	for i, f := range found {
 		x := f.cert.Cert
-		if c.now.Before(x.NotBefore) || c.now.After(x.NotAfter) || certinfo.SignerError(x) != nil {
+		rejected[i] = certinfo.SignerError(x)
+		if c.now.Before(x.NotBefore) || c.now.After(x.NotAfter) || rejected[i] != nil {
 			continue
 		}
 		if best == nil || x.NotAfter.After(best.cert.Cert.NotAfter) {
@@ -361,8 +364,8 @@ func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateSto
 		}
 	}
 	// The decoder's own test, whatever the dates.
-	for _, f := range found {
-		err := certinfo.SignerError(f.cert.Cert)
+	for i, f := range found {
+		err := rejected[i]
 		if err == nil || !c.once(fmt.Sprintf("partyuse:%p:%s", p, f.cert.SHA256)) {
 			continue
 		}
@@ -377,8 +380,8 @@ func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateSto
 		}
 	}
 	if best == nil {
-		for _, f := range found {
-			if certinfo.SignerError(f.cert.Cert) != nil || !c.once(fmt.Sprintf("partycert:%p:%s", p, f.cert.SHA256)) {
+		for i, f := range found {
+			if rejected[i] != nil || !c.once(fmt.Sprintf("partycert:%p:%s", p, f.cert.SHA256)) {
 				continue
 			}
 			x := f.cert.Cert
