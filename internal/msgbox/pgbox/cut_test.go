@@ -409,6 +409,42 @@ func TestLateCommitFinish(t *testing.T) {
 	}
 }
 
+// TestLateCommitClaim: a ClaimBatch whose COMMIT reaches the server only
+// after the client gave up (its look for the leases it took finds none yet,
+// and its retry, skipping the rows the first try's transaction still
+// locks, claims nothing) waits for that transaction and returns the
+// deliveries it claimed, instead of leaving them leased to an owner that
+// never heard of them until the lease runs out.
+func TestLateCommitClaim(t *testing.T) {
+	t.Parallel()
+	p, b, direct := openCut(t)
+	ctx := t.Context()
+	want := map[string]bool{}
+	for i := range 3 {
+		want[route(t, direct, fmt.Sprintf("lateclaim-%d", i), "lc").ID] = true
+	}
+	p.armLate("COMMIT", 700*time.Millisecond)
+	ds, err := b.ClaimBatch(ctx, "srv1/w1", []string{"lc"}, time.Minute, 10, nil)
+	if err != nil {
+		t.Fatalf("ClaimBatch: %v", err)
+	}
+	if got := p.cuts.Load(); got != 1 {
+		t.Fatalf("the proxy cut %d connections, want 1", got)
+	}
+	for _, d := range ds {
+		delete(want, d.MessageID)
+	}
+	if len(ds) != 3 || len(want) != 0 {
+		t.Errorf("ClaimBatch returned %d deliveries, missing %v; want the 3 its late commit claimed", len(ds), want)
+	}
+	for _, d := range ds {
+		got, err := direct.Get(ctx, d.MessageID)
+		if err != nil || len(got.Deliveries) != 1 || got.Deliveries[0].LeaseOwner != "srv1/w1" {
+			t.Errorf("%s after the claim: %+v, %v; want it leased to srv1/w1", d.MessageID, got, err)
+		}
+	}
+}
+
 // TestLostAnswerSingleStatements: a write made by one statement outside a
 // transaction whose answer is lost (the server ran it) is not run again
 // blindly: Note reports ErrCommitUncertain and its entry is in the history

@@ -476,17 +476,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 			for i, d := range claimed {
 				ids[i] = d.ID
 			}
-			var held []int64
-			lookErr := b.retry(ctx, func(ctx context.Context) error {
-				rows, err := b.pool.Query(ctx, `SELECT id FROM deliveries
-					WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 AND claimed_at = $3`,
-					ids, owner, claimedAt)
-				if err != nil {
-					return err
-				}
-				held, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-				return err
-			})
+			held, lookErr := b.heldAfterLostCommit(ctx, ids, owner, claimedAt)
 			if lookErr != nil {
 				return err
 			}
@@ -587,6 +577,47 @@ const claimedMessages = `string_to_array(nullif(current_setting($1, true), ''), 
 // statement chooses, so the first leaves their ids in a transaction-local
 // setting (set_config) for them. The messages are locked in id order (the
 // lock order, see the package comment), all in one statement.
+// lateCommitWait bounds how long a claim whose COMMIT was lost waits for
+// that COMMIT, which may still be on its way to the server.
+const lateCommitWait = 5 * time.Second
+
+// heldAfterLostCommit returns which of ids a claim whose COMMIT was lost
+// left leased to owner at claimedAt. It locks the rows (FOR KEY SHARE,
+// which only a claim's FOR UPDATE conflicts with), so that it waits, up to
+// lateCommitWait, for the lost try's transaction if the server still has
+// it open: otherwise it would find nothing yet, and the retry's SKIP
+// LOCKED would step over the rows, which the late COMMIT then leaves
+// leased to an owner that never heard of them. When the wait runs out, the
+// look fails, and the claim reports its commit uncertain.
+func (b *Box) heldAfterLostCommit(ctx context.Context, ids []int64, owner string, claimedAt time.Time) ([]int64, error) {
+	var held []int64
+	err := b.retry(ctx, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lateCommitWait.Milliseconds())); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, ids)
+			if err != nil {
+				return err
+			}
+			if _, err := pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+				return err
+			}
+			// Read again, now that no claim holds them: under READ
+			// COMMITTED this statement sees the late COMMIT's rows.
+			rows, err = tx.Query(ctx, `SELECT id FROM deliveries
+				WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 AND claimed_at = $3`,
+				ids, owner, claimedAt)
+			if err != nil {
+				return err
+			}
+			held, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+			return err
+		})
+	})
+	return held, err
+}
+
 func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration, max int, except []int64) (
 	[]*msgbox.Delivery, time.Time, *pgx.Batch, error) {
 	type candidate struct {
