@@ -281,10 +281,17 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 		return nil
 	}
-	// Read more than is shown: collapsed whitespace and a character cut
-	// by the limit must not hide the rest of a short body.
-	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, excerptRead))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	var excerpt []byte
+	// A 101 Switching Protocols (the only 1xx net/http returns) has the
+	// bare connection as its body, which the request's timeout no longer
+	// covers: a read would wait for the partner for good. Closing it
+	// closes the connection.
+	if resp.StatusCode >= 200 {
+		// Read more than is shown: collapsed whitespace and a character
+		// cut by the limit must not hide the rest of a short body.
+		excerpt, _ = io.ReadAll(io.LimitReader(resp.Body, excerptRead))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	}
 	serr := &StatusError{
 		Port:       d.Port,
 		URL:        shown,

@@ -1,0 +1,92 @@
+package http
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/transport"
+)
+
+// rawPartner listens on 127.0.0.1 and answers every request with answer,
+// written on the bare connection once the request's header and its body
+// (of Content-Length bytes) are read: what a partner a net/http server
+// would never be can answer. The connection stays open until the test
+// ends. It returns the URL to POST to.
+func rawPartner(t *testing.T, answer string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		close(done)
+		ln.Close()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				length := 0
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+					if v, ok := strings.CutPrefix(strings.ToLower(line), "content-length:"); ok {
+						for _, c := range strings.TrimSpace(v) {
+							length = length*10 + int(c-'0')
+						}
+					}
+				}
+				if _, err := br.Discard(length); err != nil {
+					return
+				}
+				if _, err := c.Write([]byte(answer)); err != nil {
+					return
+				}
+				<-done
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/inbox"
+}
+
+// A partner that answers a POST 101 Switching Protocols hands the client
+// the bare connection as the response's body, which the request's timeout
+// no longer covers: the attempt fails at once, without waiting for the
+// partner to say more, instead of hanging its worker for good.
+func TestHTTPSwitchingProtocolsFailsAtOnce(t *testing.T) {
+	url := rawPartner(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	h := newHTTPTransport(t, ClientOptions{})
+	done := make(chan error, 1)
+	go func() {
+		done <- h.Send(context.Background(), httpDelivery(url, nil), transport.Payload{Body: []byte("x")})
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second): // a liveness check: the attempt never waits for the partner
+		t.Fatal("Send still waits for a partner that answered 101 and went silent")
+	}
+	var serr *StatusError
+	if !errors.As(err, &serr) || serr.StatusCode != 101 {
+		t.Fatalf("Send: %v, want a *StatusError for HTTP 101", err)
+	}
+	if !strings.Contains(err.Error(), "HTTP 101 Switching Protocols") {
+		t.Errorf("error %q does not name the status", err)
+	}
+}
