@@ -296,13 +296,14 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		Port:       d.Port,
 		URL:        shown,
 		StatusCode: resp.StatusCode,
-		Status:     strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode))),
+		Status:     statusText(resp),
 		Body:       sanitize(excerpt, maxExcerpt, len(excerpt) == excerptRead),
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 	}
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		if lu, err := u.Parse(loc); err == nil {
-			serr.Location = redactURL(lu)
+			// The partner's text, up to net/http's 10 MiB of header.
+			serr.Location = sanitize([]byte(redactURL(lu)), maxExcerpt, false)
 		} else {
 			serr.Location = "(unparsable)"
 		}
@@ -311,6 +312,14 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		serr.Body, serr.Location, serr.Hidden = "", "", true
 	}
 	return serr
+}
+
+// statusText is the reason phrase of resp's status line, as an error
+// quotes it: the partner's text, which net/http does not check, bounded
+// and printable as a body's excerpt is (sanitize).
+func statusText(resp *http.Response) string {
+	reason := strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))
+	return sanitize([]byte(reason), maxExcerpt, false)
 }
 
 // Close closes the idle connections of the port's pool. Deliveries after
@@ -326,9 +335,11 @@ type StatusError struct {
 	Port       string
 	URL        string // redacted: no password, no query
 	StatusCode int
-	Status     string // reason phrase, e.g. "Internal Server Error"
+	// Status is the reason phrase, e.g. "Internal Server Error": at most
+	// 200 bytes, only printable characters, as Body.
+	Status string
 	// Location is the redacted target of a 3xx response, which is not
-	// followed.
+	// followed: at most 200 bytes, as Body.
 	Location string
 	// Body is the start of the response body: at most 200 bytes, only
 	// printable characters, whitespace collapsed.

@@ -90,3 +90,43 @@ func TestHTTPSwitchingProtocolsFailsAtOnce(t *testing.T) {
 		t.Errorf("error %q does not name the status", err)
 	}
 }
+
+// The status line and Location of a partner's answer are its own text,
+// up to the 10 MiB net/http allows a response's header: the error, which
+// the box keeps with every attempt and the log repeats, quotes at most
+// 200 printable bytes of each, as it does of the body.
+func TestHTTPAnswerQuotedBounded(t *testing.T) {
+	long := strings.Repeat("R", 1<<20)
+	tests := []struct {
+		name, answer string
+		want         string
+	}{
+		{"reason", "HTTP/1.1 500 " + long + "\r\nContent-Length: 0\r\n\r\n", "HTTP 500 RRRR"},
+		{"reason with escapes", "HTTP/1.1 500 Bad\x1b]0;pwned\a\x1b[31m gateway\r\nContent-Length: 0\r\n\r\n", "HTTP 500 Bad?]0;pwned??[31m gateway"},
+		{"location", "HTTP/1.1 302 Found\r\nLocation: /" + long + "\r\nContent-Length: 0\r\n\r\n", "Location: http://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHTTPTransport(t, ClientOptions{})
+			err := h.Send(context.Background(), httpDelivery(rawPartner(t, tt.answer), nil), transport.Payload{Body: []byte("x")})
+			var serr *StatusError
+			if !errors.As(err, &serr) {
+				t.Fatalf("Send: %v, want a *StatusError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %.300q does not contain %q", err, tt.want)
+			}
+			if len(serr.Status) > maxExcerpt+3 || len(serr.Location) > maxExcerpt+3 {
+				t.Errorf("Status has %d bytes and Location %d, want at most %d each", len(serr.Status), len(serr.Location), maxExcerpt+3)
+			}
+			if n := len(err.Error()); n > 600 {
+				t.Errorf("error has %d bytes: %.300q", n, err)
+			}
+			for _, r := range err.Error() {
+				if r < 0x20 || r == 0x7f {
+					t.Fatalf("error %q holds control character %q", err, r)
+				}
+			}
+		})
+	}
+}
