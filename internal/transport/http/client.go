@@ -264,6 +264,7 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		if hostHidden {
 			err = errors.New(errorKind(err))
 		}
+		err = boundedError{err}
 		if ctx.Err() == nil && rctx.Err() != nil {
 			return fmt.Errorf("send port %q: POST %s: no response within %s: %w", d.Port, shown, h.timeout, err)
 		}
@@ -527,6 +528,34 @@ func shownURL(u *url.URL, raw string, origin transport.Origin) string {
 	}
 	return c.String() + "/" + transport.SensitiveValue
 }
+
+// maxNetError bounds the text of a request's failure (boundedError).
+const maxNetError = 800
+
+// boundedError is a request's failure whose text is at most maxNetError
+// bytes: its start and its end. net/http's errors for a malformed answer
+// quote the partner's bytes (a status line, a header line) with no bound
+// but the 10 MiB of a response's header, and the box keeps the error with
+// every attempt.
+type boundedError struct{ err error }
+
+func (e boundedError) Error() string {
+	s := e.err.Error()
+	if len(s) <= maxNetError {
+		return s
+	}
+	// Cut between characters, not inside one.
+	head, tail := maxNetError*3/4, len(s)-maxNetError/4
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	for tail < len(s) && !utf8.RuneStart(s[tail]) {
+		tail++
+	}
+	return s[:head] + fmt.Sprintf(" ...(%d bytes cut)... ", tail-head) + s[tail:]
+}
+
+func (e boundedError) Unwrap() error { return e.err }
 
 // errorKind describes a request's failure without the text of err, which
 // names the host (a DNS error, a dial error's address, a certificate's

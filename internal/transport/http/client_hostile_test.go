@@ -130,3 +130,34 @@ func TestHTTPAnswerQuotedBounded(t *testing.T) {
 		})
 	}
 }
+
+// A malformed answer fails the attempt with net/http's error, which quotes
+// the partner's bytes (%q) with no bound: the error keeps its start and
+// its end, not megabytes the box would keep with every attempt.
+func TestHTTPMalformedAnswerErrorBounded(t *testing.T) {
+	long := strings.Repeat("G", 1<<20)
+	tests := []struct {
+		name, answer string
+		want         string
+	}{
+		{"status line", "HELLO " + long + "\r\n\r\n", "malformed HTTP status code"},
+		{"header line", "HTTP/1.1 500 Oops\r\nContent-Length: 5\r\nBad Header " + long + "\r\n\r\n", "malformed MIME header"},
+		{"content length", "HTTP/1.1 200 OK\r\nContent-Length: 5x" + long + "\r\n\r\n", "bad Content-Length"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHTTPTransport(t, ClientOptions{})
+			err := h.Send(context.Background(), httpDelivery(rawPartner(t, tt.answer), nil), transport.Payload{Body: []byte("x")})
+			if err == nil {
+				t.Fatal("Send of a malformed answer succeeded")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || !strings.Contains(msg, testPort) {
+				t.Errorf("error %.300q does not name the port and %q", msg, tt.want)
+			}
+			if len(msg) > 1200 {
+				t.Errorf("error has %d bytes: %.300q", len(msg), msg)
+			}
+		})
+	}
+}
