@@ -40,6 +40,11 @@ const (
 	maxDrain = 64 << 10
 	// userAgent is sent unless the payload or the port configures one.
 	userAgent = "bizpipe"
+	// maxResponseHeader bounds an answer's header (HTTP/1.1 and HTTP/2):
+	// net/http's default, 10 MiB, costs some 70 MiB to parse, per
+	// delivery in flight. Four times what the receive locations accept;
+	// a partner behind nginx's default buffers cannot answer half as much.
+	maxResponseHeader = 256 << 10
 )
 
 // Client is the HTTP transport (send_port transport "http"): each delivery is
@@ -127,15 +132,16 @@ func NewClient(o ClientOptions) (*Client, error) {
 	// A transport of our own rather than a clone of http.DefaultTransport,
 	// which any package may have replaced. Values follow the default's.
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConf,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   16, // a port usually talks to one partner host, possibly concurrently
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        tlsConf,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           100,
+		MaxIdleConnsPerHost:    16, // a port usually talks to one partner host, possibly concurrently
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: maxResponseHeader,
 	}
 	client := &http.Client{
 		Transport: tr,

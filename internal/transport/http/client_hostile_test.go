@@ -3,12 +3,18 @@ package http
 import (
 	"bufio"
 	"context"
+	"encoding/pem"
 	"errors"
+	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/testpki"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
 
@@ -92,11 +98,11 @@ func TestHTTPSwitchingProtocolsFailsAtOnce(t *testing.T) {
 }
 
 // The status line and Location of a partner's answer are its own text,
-// up to the 10 MiB net/http allows a response's header: the error, which
+// up to the bound on a response's header: the error, which
 // the box keeps with every attempt and the log repeats, quotes at most
 // 200 printable bytes of each, as it does of the body.
 func TestHTTPAnswerQuotedBounded(t *testing.T) {
-	long := strings.Repeat("R", 1<<20)
+	long := strings.Repeat("R", maxResponseHeader/2) // under the bound on a header
 	tests := []struct {
 		name, answer string
 		want         string
@@ -132,10 +138,11 @@ func TestHTTPAnswerQuotedBounded(t *testing.T) {
 }
 
 // A malformed answer fails the attempt with net/http's error, which quotes
-// the partner's bytes (%q) with no bound: the error keeps its start and
-// its end, not megabytes the box would keep with every attempt.
+// the partner's bytes (%q) with no bound but the header's: the error keeps
+// its start and its end, not a header's worth the box would keep with
+// every attempt.
 func TestHTTPMalformedAnswerErrorBounded(t *testing.T) {
-	long := strings.Repeat("G", 1<<20)
+	long := strings.Repeat("G", maxResponseHeader/2) // under the bound on a header
 	tests := []struct {
 		name, answer string
 		want         string
@@ -160,4 +167,40 @@ func TestHTTPMalformedAnswerErrorBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A partner's answer may not make the client hold megabytes of header
+// (net/http's default allows 10 MiB, some 70 MiB of allocations to parse):
+// over HTTP/1.1 and HTTP/2 alike, a header above maxResponseHeader fails
+// the attempt.
+func TestHTTPAnswerHeaderBounded(t *testing.T) {
+	big := strings.Repeat("H", 1<<20)
+	t.Run("HTTP/1.1", func(t *testing.T) {
+		h := newHTTPTransport(t, ClientOptions{})
+		url := rawPartner(t, "HTTP/1.1 202 Accepted\r\nX-Big: "+big+"\r\nContent-Length: 0\r\n\r\n")
+		err := h.Send(context.Background(), httpDelivery(url, nil), transport.Payload{Body: []byte("x")})
+		if err == nil || !strings.Contains(err.Error(), "exceeded") {
+			t.Fatalf("Send: %v, want the header refused", err)
+		}
+	})
+	t.Run("HTTP/2", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ProtoMajor != 2 {
+				http.Error(w, "not HTTP/2", http.StatusHTTPVersionNotSupported)
+				return
+			}
+			w.Header().Set("X-Big", big)
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		srv.EnableHTTP2 = true
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		caFile := testpki.WriteFile(t, t.TempDir(), "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+		h := newHTTPTransport(t, ClientOptions{CAFile: caFile})
+		err := h.Send(context.Background(), httpDelivery(srv.URL, nil), transport.Payload{Body: []byte("x")})
+		if err == nil || strings.Contains(err.Error(), "not HTTP/2") {
+			t.Fatalf("Send: %v, want the header refused", err)
+		}
+	})
 }
