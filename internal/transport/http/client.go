@@ -673,7 +673,27 @@ func checkHeader(name, value string) error {
 			return fmt.Errorf("%w: header %q: value contains a control character", transport.ErrInvalidHeader, name)
 		}
 	}
+	// net/http sends an empty Host instead of an invalid one: the
+	// partner's default virtual host, not the configured one.
+	if http.CanonicalHeaderKey(name) == "Host" && !validHost(value) {
+		return fmt.Errorf("%w: header %q: value is not a host name and port", transport.ErrInvalidHeader, name)
+	}
 	return nil
+}
+
+// validHost reports whether v may be a Host header as net/http checks it
+// (httpguts.ValidHostHeader): the characters of RFC 3986's host and port,
+// and non-ASCII ones, which net/http turns into punycode.
+func validHost(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 0x80, c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isTokenChar reports whether c may appear in an HTTP field name (RFC 9110

@@ -168,6 +168,10 @@ func TestHTTPRejectsHeaderInjection(t *testing.T) {
 		{"payload value with LF", []transport.Field{{Name: "Content-Type", Value: "text/plain\nX-Injected: SECRETVALUE"}}, nil, `"Content-Type"`},
 		{"name with colon", nil, map[string]string{"X-A: b": "SECRETVALUE"}, "not a valid token"},
 		{"empty name", []transport.Field{{Name: "", Value: "SECRETVALUE"}}, nil, "empty header name"},
+		// net/http would send an empty Host instead: the partner's
+		// default virtual host, not the one configured.
+		{"configured Host with a space", nil, map[string]string{"Host": "partner.example SECRETVALUE"}, `"Host"`},
+		{"configured host with a slash", nil, map[string]string{"host": "partner.example/SECRETVALUE"}, `"host"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,6 +184,9 @@ func TestHTTPRejectsHeaderInjection(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "SECRETVALUE") {
 				t.Errorf("error %q quotes a header value", err)
+			}
+			if !transport.Permanent(err) {
+				t.Errorf("error %q is not permanent: every attempt would fail the same", err)
 			}
 		})
 	}

@@ -1,5 +1,6 @@
 # A configured header no HTTP request can carry (a name that is not a
-# token, a constant value with a control character) is BP1004 at validate,
+# token, a constant value with a control character, a Host that is not
+# one) is BP1004 at validate,
 # not a delivery retried until it is suspended. A value that reads the
 # message is judged when it is evaluated.
 group "g" {
@@ -33,6 +34,16 @@ send_port "as2_newline_in_value" {
     url     = "https://partner.example/as2"
     partner = party.p
     headers = { "X-Api-Key" = "k\r\n" } # expect: BP1004
+  }
+}
+# A Host that is not a host name and port, which net/http would replace
+# with an empty Host: the partner's default virtual host.
+send_port "space_in_host" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "https://partner.example/in"
+    headers = { "Host" = "partner.example other" } # expect: BP1004
   }
 }
 # A sensitive value is judged too (the diagnostic never quotes it).
