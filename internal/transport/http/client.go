@@ -305,7 +305,12 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		StatusCode: resp.StatusCode,
 		Status:     statusText(resp),
 		Body:       sanitize(excerpt, maxExcerpt, len(excerpt) == excerptRead),
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+	// Retry-After means a wait with 429 and 503 only (RFC 6585, RFC 9110
+	// §15.6.4); with any other failure the port's interval stands, as
+	// documented: a partner's 500 must not park a delivery for a day.
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		serr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		if lu, err := u.Parse(loc); err == nil {
@@ -354,9 +359,9 @@ type StatusError struct {
 	// Hidden reports that the request carried a sensitive value, which
 	// the response may echo: Body and Location are left empty.
 	Hidden bool
-	// RetryAfter is the wait the response's Retry-After header asks for
-	// (typically with 429 Too Many Requests or 503 Service Unavailable),
-	// at most maxRetryAfter; 0 when it asks for none.
+	// RetryAfter is the wait the Retry-After header of a 429 Too Many
+	// Requests or 503 Service Unavailable asks for, at most maxRetryAfter;
+	// 0 when it asks for none, and with any other status.
 	RetryAfter time.Duration
 }
 

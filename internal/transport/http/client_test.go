@@ -227,6 +227,20 @@ func TestHTTPStatus(t *testing.T) {
 		w.Header().Set("Retry-After", "120")
 		w.WriteHeader(http.StatusTooManyRequests)
 	})
+	mux.HandleFunc("/unavailable", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	// Retry-After means something with 429 and 503 only (RFC 6585, RFC
+	// 9110): with another failure the port's interval stands.
+	mux.HandleFunc("/broken", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "86400")
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	mux.HandleFunc("/gone", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "86400")
+		http.Redirect(w, r, "/elsewhere", http.StatusMovedPermanently)
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	h := newHTTPTransport(t, ClientOptions{})
@@ -255,6 +269,9 @@ func TestHTTPStatus(t *testing.T) {
 		},
 		{path: "/long", wantCode: 400, want: []string{strings.Repeat("x", 200) + "..."}, notWant: []string{strings.Repeat("x", 201)}},
 		{path: "/busy", wantCode: 429, want: []string{"HTTP 429 Too Many Requests", "(asks to retry after 2m0s)"}},
+		{path: "/unavailable", wantCode: 503, want: []string{"HTTP 503 Service Unavailable", "(asks to retry after 1m0s)"}},
+		{path: "/broken", wantCode: 500, want: []string{"HTTP 500 Internal Server Error"}, notWant: []string{"asks to retry"}},
+		{path: "/gone", wantCode: 301, want: []string{"HTTP 301 Moved Permanently"}, notWant: []string{"asks to retry"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
