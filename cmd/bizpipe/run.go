@@ -234,6 +234,11 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}
+	defer func() {
+		if err := r.Close(); err != nil {
+			log.Warn("releasing the components' resources", "error", err)
+		}
+	}()
 	expiry := certificateExpiry(cfg, checked, *server, f.host)
 	m.RegisterCertificateExpiry(func() []metrics.CertificateExpiry { return expiry(time.Now()) })
 	// Deliveries spend much of their time in file system calls (fsync,

@@ -7,9 +7,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +45,8 @@ type memory struct {
 	mu   sync.Mutex
 	got  map[string][]byte // "bucket/message id" → entity body
 	sigs map[string][]byte // same key → signature over the body's SHA-256
+	// life records the senders' lifecycle: "provision b", "close b".
+	life []string
 }
 
 func (m *memory) spec() *component.Spec {
@@ -89,9 +94,41 @@ func (c *memoryConfig) NewSender(env *component.SendEnv) (component.Sender, erro
 type memorySender struct {
 	c      *memoryConfig
 	signer *component.Identity
+	ready  bool // provisioned
+}
+
+// The lifecycle the runner gives every component that has one.
+var (
+	_ component.Provisioner = (*memorySender)(nil)
+	_ io.Closer             = (*memorySender)(nil)
+)
+
+// Provision fails for the bucket "unreachable", as a connection that
+// cannot be opened would.
+func (s *memorySender) Provision(context.Context) error {
+	s.c.m.record("provision " + s.c.bucket.V)
+	if s.c.bucket.V == "unreachable" {
+		return errors.New("bucket unreachable")
+	}
+	s.ready = true
+	return nil
+}
+
+func (s *memorySender) Close() error {
+	s.c.m.record("close " + s.c.bucket.V)
+	return nil
+}
+
+func (m *memory) record(event string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.life = append(m.life, event)
 }
 
 func (s *memorySender) Begin(_ context.Context, d *component.Delivery, _ component.Header) (component.Attempt, error) {
+	if !s.ready {
+		return nil, errors.New("memory transport used before it was provisioned")
+	}
 	return &memoryAttempt{s: s, key: s.c.bucket.V + "/" + d.Message.ID}, nil
 }
 
@@ -278,6 +315,7 @@ func TestComponentDefinedInATest(t *testing.T) {
 		if err := os.Chtimes(in, old, old); err != nil {
 			t.Fatal(err)
 		}
+		m.record("start")
 		r, err := runner.New(runner.Options{Config: cfg, Checked: res, Server: "srv1", Box: box,
 			Workers: 2, IdleWait: 20 * time.Millisecond, FileSettle: time.Millisecond})
 		if err != nil {
@@ -290,8 +328,14 @@ func TestComponentDefinedInATest(t *testing.T) {
 		if sum.Received != 1 || sum.Delivered != 1 {
 			t.Fatalf("summary %+v, want 1 received and delivered", sum)
 		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
+		if want := []string{"start", "provision b", "close b"}; !slices.Equal(m.life[len(m.life)-3:], want) {
+			t.Errorf("the sender's lifecycle: %q, want %q", m.life, want)
+		}
 		if len(m.got) != 1 {
 			t.Fatalf("memory holds %d deliveries, want 1", len(m.got))
 		}
@@ -304,6 +348,29 @@ func TestComponentDefinedInATest(t *testing.T) {
 			if !ecdsa.VerifyASN1(pub, digest[:], m.sigs[key]) {
 				t.Errorf("delivery %s: the signature does not verify with the group signing certificate", key)
 			}
+		}
+	})
+
+	t.Run("run provisions it, and closes it when provisioning fails", func(t *testing.T) {
+		dir := scene(t, true, `transport "memory" { bucket = "unreachable" }`)
+		cfg, res, diags := load(t, reg, dir, lang.ModeRun)
+		if len(diags) != 0 {
+			t.Fatalf("diagnostics: %q", codes(diags))
+		}
+		box, err := sqlitebox.Open(filepath.Join(dir, "data", "box.db"), sqlitebox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer box.Close()
+		m.record("start")
+		_, err = runner.New(runner.Options{Config: cfg, Checked: res, Server: "srv1", Box: box})
+		if err == nil || !strings.Contains(err.Error(), `send port "keep"`) || !strings.Contains(err.Error(), "bucket unreachable") {
+			t.Errorf("runner.New = %v, want the port's provisioning error", err)
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if want := []string{"start", "provision unreachable", "close unreachable"}; !slices.Equal(m.life[len(m.life)-3:], want) {
+			t.Errorf("the sender's lifecycle: %q, want %q", m.life, want)
 		}
 	})
 }

@@ -162,9 +162,10 @@ type PartyCertificate struct {
 }
 
 // Provisioner is implemented by built components that acquire resources
-// before they run (listeners, connections); the runner provisions every
-// component before starting any, and closes every provisioned one (io.Closer)
-// when it stops, also when a later one failed to provision.
+// before they run (listeners, connections). The runner provisions each
+// component as it builds it, before starting any; when it is closed, it
+// closes every component that is an io.Closer, provisioned or not, also
+// when a later one failed to provision.
 type Provisioner interface {
 	Provision(ctx context.Context) error
 }

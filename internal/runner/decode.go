@@ -111,6 +111,9 @@ func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([
 			return nil, nil, fmt.Errorf("pipeline %q stage %d: %s is not a decoder stage", p.Name, i+1, st.Spec.Name)
 		}
 		s, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: r.opts.SpoolDir})
+		if err == nil {
+			err = r.provisionComponent(s)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, st.Spec.Name, err)
 		}

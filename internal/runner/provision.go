@@ -1,8 +1,11 @@
 package runner
 
 import (
+	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -163,7 +166,43 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := r.provisionComponent(pt.sender); err != nil {
+		return nil, err
+	}
 	return pt, nil
+}
+
+// provisionComponent provisions v, a component just built, when it is a
+// component.Provisioner, and keeps it for Close when it is an io.Closer,
+// before provisioning it: a Provision that fails may hold something
+// already (as Caddy's modules, it is closed all the same).
+func (r *Runner) provisionComponent(v any) error {
+	if c, ok := v.(io.Closer); ok {
+		r.closers = append(r.closers, c)
+	}
+	if p, ok := v.(component.Provisioner); ok {
+		// New, which provisions, has no context: provisioning is
+		// part of starting, which a stop does not interrupt.
+		if err := p.Provision(context.Background()); err != nil {
+			return fmt.Errorf("provisioning: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close releases what the runner's components hold (the connections of
+// their pools, files, listeners), closing every component that is an
+// io.Closer, the last built first. Call it once Run or RunOnce has
+// returned; New closes them itself when it fails.
+func (r *Runner) Close() error {
+	var errs []error
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		if err := r.closers[i].Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	r.closers = nil
+	return errors.Join(errs...)
 }
 
 // buildStages builds the stages of pt's pipeline with keys.
@@ -178,6 +217,9 @@ func (r *Runner) buildStages(pt *port, keys component.Keys) error {
 			return fmt.Errorf("pipeline %q stage %d: %s is not a pipeline stage", p.Name, i+1, st.Spec.Name)
 		}
 		s, err := cfg.NewStage(&component.StageEnv{Keys: keys, Rand: r.opts.Rand})
+		if err == nil {
+			err = r.provisionComponent(s)
+		}
 		if err != nil {
 			return fmt.Errorf("pipeline %q stage %d (%s): %w", p.Name, i+1, st.Spec.Name, err)
 		}

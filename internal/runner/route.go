@@ -83,6 +83,9 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		}
 	}
 	rc, err := cfg.NewReceiver(env)
+	if err == nil {
+		err = r.provisionComponent(rc)
+	}
 	if err != nil {
 		return nil, hide.err(err)
 	}

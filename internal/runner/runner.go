@@ -156,6 +156,9 @@ type Runner struct {
 	portList []string
 	routes   []*route // every send port of the configuration, for routing
 	recv     []*receiver
+	// closers are the built components that are io.Closers, in the order
+	// they were built (see Close).
+	closers []io.Closer
 	// locWho names the instance each of this server's receive locations
 	// runs on, for the log lines about their messages (messageLog).
 	locWho map[string]string
@@ -272,6 +275,7 @@ func New(opts Options) (*Runner, error) {
 	}
 	r.inFlight.init()
 	if err := r.provision(); err != nil {
+		r.Close()
 		return nil, err
 	}
 	if m := opts.Metrics; m != nil {
