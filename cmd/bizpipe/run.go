@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -204,6 +205,7 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	}
 
 	log := newLogger(e, f.logFormat, level).With("server", *server)
+	defer routeStandardLog(log)()
 	// The embedded box's own lock first (it is the one that covers every
 	// path to the database), so that a second run is told which database
 	// is in use.
@@ -358,6 +360,23 @@ func parseLogLevel(s string) (slog.Level, bool) {
 		return slog.LevelError, true
 	}
 	return 0, false
+}
+
+// routeStandardLog sends what Go's standard logger prints (net/http's
+// client reports some partner misbehaviour there, such as an answer on an
+// idle connection) to log at WARN, so that stderr has one format (with
+// --log-format json, one JSON object a line), and returns what puts the
+// standard logger back.
+func routeStandardLog(log *slog.Logger) (restore func()) {
+	w, flags, prefix := stdlog.Writer(), stdlog.Flags(), stdlog.Prefix()
+	stdlog.SetOutput(slog.NewLogLogger(log.Handler(), slog.LevelWarn).Writer())
+	stdlog.SetFlags(0)
+	stdlog.SetPrefix("")
+	return func() {
+		stdlog.SetOutput(w)
+		stdlog.SetFlags(flags)
+		stdlog.SetPrefix(prefix)
+	}
 }
 
 func newLogger(e *env, format string, level slog.Level) *slog.Logger {

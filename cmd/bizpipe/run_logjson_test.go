@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,4 +210,73 @@ func matches(r, want logRecord) bool {
 		eq(r.Code, want.Code) && eq(r.Detail, want.Detail) && eq(r.Filename, want.Filename) &&
 		eq(r.Object, want.Object) && eq(r.Server, want.Server) && (want.Line == 0 || r.Line == want.Line) &&
 		(want.Column == 0 || r.Column == want.Column)
+}
+
+// TestRunLogFormatJSONStandardLog: what net/http reports through Go's
+// standard logger (here a partner that answers twice to one request: "an
+// unsolicited response on an idle channel") is a JSON line of the run's log
+// too, not a raw line in the middle of them.
+func TestRunLogFormatJSONStandardLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	answered := make(chan struct{}, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+				select {
+				case answered <- struct{}{}:
+				default:
+				}
+				_, _ = io.Copy(io.Discard, c) // until the client closes
+			}()
+		}
+	}()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(examplesDir, "quickstart"))); err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile(filepath.Join(dir, "samples", "order-1001.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "in", "order-1001.xml"), sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := "send_port \"twice\" {\n  host   = host.send_host\n  filter = true\n  transport \"http\" {\n    url = \"http://" +
+		ln.Addr().String() + "/in\"\n  }\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "twice.hcl"), []byte(port), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--once", "--log-format", "json", "--data-dir", filepath.Join(t.TempDir(), "data"), "."}, &stdout, &stderr, noEnv)
+	if code != exitOK {
+		t.Fatalf("exit status %d; stderr:\n%s", code, &stderr)
+	}
+	select {
+	case <-answered:
+	default:
+		t.Fatal("the partner was not asked")
+	}
+	found := false
+	for _, r := range decodeLogLines(t, stderr.String()) {
+		found = found || strings.Contains(r.Msg, "Unsolicited response")
+	}
+	if !found {
+		t.Errorf("no JSON record of net/http's complaint in stderr:\n%s", &stderr)
+	}
 }
