@@ -142,6 +142,11 @@ func NewClient(o ClientOptions) (*Client, error) {
 		TLSHandshakeTimeout:    10 * time.Second,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: maxResponseHeader,
+		// Over HTTP/2 a partner may send what the windows grant ahead
+		// of the reads, and a delivery reads an answer's excerpt only:
+		// Go's defaults (4 MiB a stream) would let a partner fill the
+		// memory of every delivery in flight. As the listeners' windows.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: h2Window, MaxReceiveBufferPerStream: h2Window},
 	}
 	client := &http.Client{
 		Transport: tr,
