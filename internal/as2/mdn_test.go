@@ -200,6 +200,12 @@ func TestCheck(t *testing.T) {
 			func(err error) bool { return err != nil && strings.Contains(err.Error(), "does not match") }},
 		{"no MIC", parse(Processed(), true, func(m *MDN) { m.MIC = nil }), true, func(err error) bool { return err != nil && !errors.As(err, &neg) }},
 		{"other message", parse(Processed(), true, func(m *MDN) { m.OriginalMessageID = "<other@x>" }), true, func(err error) bool { return err != nil && !errors.As(err, &neg) }},
+		// RFC 4130 §5.3.3: a receiver does not check for angle brackets;
+		// a partner that strips them still answers the message.
+		{"Original-Message-ID without angle brackets", parse(Processed(), true, func(m *MDN) { m.OriginalMessageID = "abc@contoso.example" }), true,
+			func(err error) bool { return err == nil }},
+		{"other message without angle brackets", parse(Processed(), true, func(m *MDN) { m.OriginalMessageID = "other@x" }), true,
+			func(err error) bool { return err != nil && !errors.As(err, &neg) }},
 	} {
 		err := tc.mdn.Check("<abc@contoso.example>", tc.requireSigned, sent)
 		if !tc.check(err) {

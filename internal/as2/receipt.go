@@ -26,7 +26,8 @@ func (e *NegativeError) Error() string {
 var ErrUnsignedMDN = errors.New("as2: the MDN is not signed but a signed MDN was requested")
 
 // Check judges a received MDN for the message it answers (spec §11):
-// nil when it is a positive receipt for messageID whose
+// nil when it is a positive receipt for messageID (its
+// Original-Message-ID read with or without angle brackets) whose
 // Received-Content-MIC equals the MIC of what was sent (with the
 // algorithm the MDN names), and signed when requireSigned. A negative
 // disposition, from a receipt that is otherwise acceptable, is a

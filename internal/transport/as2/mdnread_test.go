@@ -119,3 +119,65 @@ func TestAsyncMDNReadOnce(t *testing.T) {
 		t.Errorf("an MDN from another party: %v, want ErrReceiptUnusable", err)
 	}
 }
+
+// TestAsyncMDNWithoutAngleBrackets: an asynchronous MDN whose
+// Original-Message-ID lacks the angle brackets of the Message-ID sent
+// (RFC 4130 §5.3.3: a receiver does not check for them) is handed to the
+// runner under the Message-ID as sent, which finds the delivery awaiting
+// it, and the port's check accepts it.
+func TestAsyncMDNWithoutAngleBrackets(t *testing.T) {
+	ca := testpki.NewCA(t, "Test CA")
+	partner := ca.Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
+	us := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	sink := &receiptRecorder{}
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{}, Receipts: sink,
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{Signer: &component.Identity{Cert: us.Cert, Key: us.Key}},
+	}) + "/as2"
+
+	h := as2.NewHasher()
+	h.Write([]byte("the entity sent"))
+	mic := h.MIC(as2.SHA256)
+	const sent = "<d1@contoso.example>"
+	built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: "d1@contoso.example", FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
+		as2.BuildOptions{Signer: &smime.Signer{Cert: partner.Cert, Key: partner.Key}, From: "FABRIKAM", To: "CONTOSO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(built.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = built.Header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST of the MDN: %d", resp.StatusCode)
+	}
+	sink.mu.Lock()
+	got := sink.got
+	sink.mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("the runner got %d receipts, want 1", len(got))
+	}
+	if got[0].Correlation != sent {
+		t.Fatalf("the runner got the receipt for %q, want %q", got[0].Correlation, sent)
+	}
+
+	b, _ := body(t, nil)
+	snd, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: partner.Cert}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.(*sender).Close()
+	rc, err := snd.(component.ReceiptChecker).CheckReceipt(context.Background(), got[0], component.Pending{Correlation: sent, Check: encodeMICs(h)})
+	if err != nil || rc == nil || !strings.Contains(rc.Summary, "processed") {
+		t.Fatalf("CheckReceipt: %+v, %v", rc, err)
+	}
+}
