@@ -285,6 +285,11 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && handle != nil {
 		err := handle(resp)
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// The answer began in time but did not end: say which limit
+			// passed, as for an answer that never began.
+			err = fmt.Errorf("%w (the response did not end within the timeout of %s)", err, h.timeout)
+		}
 		return err
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {

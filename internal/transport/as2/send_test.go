@@ -1,0 +1,56 @@
+package as2
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
+)
+
+// TestSyncMDNTimeout: a partner that answers 200 and then sends its MDN
+// too slowly fails the attempt (retried, not suspended) with an error that
+// names the port, the partner and the timeout that passed, not only
+// "context deadline exceeded".
+func TestSyncMDNTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "multipart/report; report-type=disposition-notification; boundary=b")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("--b\r\n"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest never comes: the client gives up
+	}))
+	defer srv.Close()
+	b, _ := body(t, map[string]any{"url": value.Known[message.Template](constant(srv.URL), hcl.Range{}),
+		"timeout": value.Known(300*time.Millisecond, hcl.Range{}), "signed_mdn": value.Known(false, hcl.Range{})})
+	s, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", Namespace: "box",
+		PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.(*sender).Close()
+	att, err := s.Begin(context.Background(), &component.Delivery{ID: 1, Port: "p", Message: &message.Message{}},
+		component.Header{Fields: []component.Field{{Name: "Content-Type", Value: "application/edi-x12"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := att.Write([]byte("ISA*00*~")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = att.Commit(context.Background())
+	if err == nil || component.IsPermanent(err) {
+		t.Fatalf("Commit: %v, want a failed attempt", err)
+	}
+	for _, want := range []string{`send port "p"`, `party "fabrikam"'s MDN`, "within the timeout of 300ms"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Commit: %v\nwant it to say %q", err, want)
+		}
+	}
+}
