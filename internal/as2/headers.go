@@ -227,6 +227,16 @@ func validMessageID(id string) bool {
 	return true
 }
 
+// validReceivedMessageID is validMessageID for a Message-ID received,
+// which may come without its angle brackets: RFC 4130 §5.3.3 has a
+// receiver not check for them (and an MDN echo the ID as received).
+func validReceivedMessageID(id string) bool {
+	if !strings.HasPrefix(id, "<") && !strings.HasSuffix(id, ">") {
+		id = "<" + id + ">"
+	}
+	return validMessageID(id)
+}
+
 // FormatNotificationOptions returns the Disposition-Notification-Options
 // value that asks for a signed receipt with alg (RFC 4130 §7.3).
 func FormatNotificationOptions(alg Alg) string {
@@ -317,7 +327,7 @@ type ReceivedRequest struct {
 }
 
 // ParseRequest reads the AS2 headers of a received message. AS2-From,
-// AS2-To and Message-ID are required; Receipt-Delivery-Option must be an
+// AS2-To and Message-ID (with or without angle brackets) are required; Receipt-Delivery-Option must be an
 // http(s) URL. It does not judge whether From and To are acceptable.
 func ParseRequest(h http.Header) (*ReceivedRequest, error) {
 	r := &ReceivedRequest{Receipt: ReceiptNone}
@@ -329,7 +339,7 @@ func ParseRequest(h http.Header) (*ReceivedRequest, error) {
 		return nil, fmt.Errorf("AS2-To: %w", err)
 	}
 	r.MessageID = strings.TrimSpace(h.Get(HeaderMessageID))
-	if !validMessageID(r.MessageID) {
+	if !validReceivedMessageID(r.MessageID) {
 		return nil, fmt.Errorf("as2: Message-ID %q is not of the form <left@right>", clip(r.MessageID))
 	}
 	r.Subject = h.Get(HeaderSubject)

@@ -141,3 +141,34 @@ func TestParseNotificationOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRequestMessageID: a received Message-ID is taken with or
+// without its angle brackets (RFC 4130 §5.3.3: "when receiving a message,
+// do not check for angle brackets"), as written, so that an MDN echoes it
+// exactly; one that is no msg-id at all is still refused.
+func TestParseRequestMessageID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"<a1@fabrikam.example>", true},
+		{"a1@fabrikam.example", true},
+		{" a1@fabrikam.example ", true},
+		{"", false},
+		{"no-at-sign", false},
+		{"a1@", false},
+		{"<a1@fabrikam.example", false},
+		{"a 1@fabrikam.example", false},
+		{"a<1@fabrikam.example", false},
+	} {
+		h := http.Header{"As2-From": {"X"}, "As2-To": {"Y"}, "Message-Id": {tc.id}}
+		got, err := ParseRequest(h)
+		if (err == nil) != tc.ok {
+			t.Errorf("Message-ID %q: error %v, want ok=%v", tc.id, err, tc.ok)
+			continue
+		}
+		if tc.ok && got.MessageID != strings.TrimSpace(tc.id) {
+			t.Errorf("Message-ID %q read as %q", tc.id, got.MessageID)
+		}
+	}
+}
