@@ -227,14 +227,17 @@ func validMessageID(id string) bool {
 	return true
 }
 
-// validReceivedMessageID is validMessageID for a Message-ID received,
-// which may come without its angle brackets: RFC 4130 §5.3.3 has a
-// receiver not check for them (and an MDN echo the ID as received).
-func validReceivedMessageID(id string) bool {
-	if !strings.HasPrefix(id, "<") && !strings.HasSuffix(id, ">") {
-		id = "<" + id + ">"
+// bracketed returns a received Message-ID (or Original-Message-ID) in the
+// angle brackets every Message-ID bizpipe sends has: RFC 4130 §5.3.3 has
+// a receiver not check for them, and partners that keep Message-IDs
+// without them write them so. Space around it is dropped; "", and an ID
+// with one bracket only, stay as they are.
+func bracketed(id string) string {
+	id = strings.TrimSpace(id)
+	if id == "" || strings.HasPrefix(id, "<") || strings.HasSuffix(id, ">") {
+		return id
 	}
-	return validMessageID(id)
+	return "<" + id + ">"
 }
 
 // FormatNotificationOptions returns the Disposition-Notification-Options
@@ -327,8 +330,9 @@ type ReceivedRequest struct {
 }
 
 // ParseRequest reads the AS2 headers of a received message. AS2-From,
-// AS2-To and Message-ID (with or without angle brackets) are required; Receipt-Delivery-Option must be an
-// http(s) URL. It does not judge whether From and To are acceptable.
+// AS2-To and Message-ID (with or without angle brackets, kept as written)
+// are required; Receipt-Delivery-Option must be an http(s) URL. It does
+// not judge whether From and To are acceptable.
 func ParseRequest(h http.Header) (*ReceivedRequest, error) {
 	r := &ReceivedRequest{Receipt: ReceiptNone}
 	var err error
@@ -339,7 +343,7 @@ func ParseRequest(h http.Header) (*ReceivedRequest, error) {
 		return nil, fmt.Errorf("AS2-To: %w", err)
 	}
 	r.MessageID = strings.TrimSpace(h.Get(HeaderMessageID))
-	if !validReceivedMessageID(r.MessageID) {
+	if !validMessageID(bracketed(r.MessageID)) {
 		return nil, fmt.Errorf("as2: Message-ID %q is not of the form <left@right>", clip(r.MessageID))
 	}
 	r.Subject = h.Get(HeaderSubject)

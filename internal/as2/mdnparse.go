@@ -241,7 +241,7 @@ func (r *ReceivedMDN) readNotification(content []byte) error {
 	r.ReportingUA = get("Reporting-UA")
 	r.OriginalRecipient = recipient(get("Original-Recipient"))
 	r.FinalRecipient = recipient(get("Final-Recipient"))
-	r.OriginalMessageID = originalMessageID(get("Original-Message-ID"))
+	r.OriginalMessageID = bracketed(get("Original-Message-ID"))
 	disp := get("Disposition")
 	if disp == "" {
 		return errors.New("as2: MDN has no Disposition field")
@@ -259,18 +259,6 @@ func (r *ReceivedMDN) readNotification(content []byte) error {
 		}
 	}
 	return nil
-}
-
-// originalMessageID reads an Original-Message-ID as the Message-ID it
-// names, in the angle brackets every Message-ID bizpipe sends has: RFC
-// 4130 §5.3.3 has a receiver not check for angle brackets, and partners
-// that keep Message-IDs without them write their MDNs so. "" stays "".
-func originalMessageID(v string) string {
-	v = strings.TrimSpace(v)
-	if v == "" || len(v) >= 2 && v[0] == '<' && v[len(v)-1] == '>' {
-		return v
-	}
-	return "<" + strings.TrimSuffix(strings.TrimPrefix(v, "<"), ">") + ">"
 }
 
 // recipient reads "rfc822; ID" (the address type is dropped; a quoted ID
