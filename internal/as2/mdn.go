@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -141,11 +142,16 @@ func BuildMDN(m *MDN, opts BuildOptions) (*Built, error) {
 // JoinEntity returns the MIME entity of an HTTP message: its header
 // fields (sorted by name, values as received) with CRLF line breaks, an
 // empty line, and body. It is the form in which a received MDN is kept
-// and parsed.
+// and parsed, so the fields that carry HTTP credentials (credentialFields:
+// a request's Authorization and Cookie, a response's Set-Cookie) are left
+// out: the box, which keeps it and shows it, is no place for them.
 func JoinEntity(h http.Header, body []byte) []byte {
 	names := make([]string, 0, len(h))
 	n := len(body) + 2
 	for k, vs := range h {
+		if slices.Contains(credentialFields, http.CanonicalHeaderKey(k)) {
+			continue
+		}
 		names = append(names, k)
 		for _, v := range vs {
 			n += len(k) + len(v) + 4
@@ -170,6 +176,9 @@ func JoinEntity(h http.Header, body []byte) []byte {
 	out = append(out, "\r\n"...)
 	return append(out, body...)
 }
+
+// credentialFields are the HTTP header fields JoinEntity leaves out.
+var credentialFields = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie"}
 
 // buildReport returns the body of the multipart/report and its
 // Content-Type.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,26 @@ func TestBuildMDNRejects(t *testing.T) {
 		if len(line) > 998 {
 			t.Fatal("a line over 998 octets")
 		}
+	}
+}
+
+// TestJoinEntityLeavesCredentialsOut: the MDN entity the box keeps, from a
+// synchronous MDN's response or an asynchronous one's request, holds no
+// HTTP credential: a partner's session cookie (Set-Cookie) or our own
+// Authorization would otherwise be kept and shown by messages show.
+func TestJoinEntityLeavesCredentialsOut(t *testing.T) {
+	h := http.Header{}
+	h.Set("Content-Type", "multipart/report; boundary=b")
+	h.Set("Set-Cookie", "session=s3cret-cookie")
+	h.Set("Cookie", "a=s3cret-cookie")
+	h.Set("Authorization", "Basic s3cret-cookie")
+	h["proxy-authorization"] = []string{"Basic s3cret-cookie"} // not canonical, as a map may hold it
+	h.Set("AS2-From", "FABRIKAM")
+	got := string(JoinEntity(h, []byte("--b--\r\n")))
+	if strings.Contains(got, "s3cret") {
+		t.Errorf("the entity keeps a credential:\n%s", got)
+	}
+	if want := "As2-From: FABRIKAM\r\nContent-Type: multipart/report; boundary=b\r\n\r\n--b--\r\n"; got != want {
+		t.Errorf("entity %q, want %q", got, want)
 	}
 }

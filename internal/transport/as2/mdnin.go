@@ -69,12 +69,8 @@ func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.L
 		return
 	}
 	// Kept as received, but without what authenticates the partner's
-	// HTTP requests: the box is no place for its credentials.
-	h := r.Header.Clone()
-	for _, f := range []string{"Authorization", "Proxy-Authorization", "Cookie"} {
-		h.Del(f)
-	}
-	raw := as2.JoinEntity(h, b)
+	// HTTP requests (JoinEntity leaves it out).
+	raw := as2.JoinEntity(r.Header, b)
 	// Read once, unverified: the delivery it answers is found by its
 	// Original-Message-ID, and only that delivery's port knows whose
 	// signature counts; the port verifies this reading (ReceivedMDN.Verify).
