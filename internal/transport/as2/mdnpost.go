@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	httptransport "github.com/bizpipe/bizpipe/internal/transport/http"
+
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -236,7 +238,7 @@ func postMDN(ctx context.Context, client *http.Client, m msgbox.SentMDN) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // reuse the connection
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST to %s: answered %s", redactURL(m.URL), resp.Status)
+		return fmt.Errorf("POST to %s: answered %s", redactURL(m.URL), httptransport.ShownStatus(resp))
 	}
 	return nil
 }

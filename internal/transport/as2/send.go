@@ -190,7 +190,7 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 		return nil, fmt.Errorf("%s: reading the response: %w", what, err)
 	}
 	if len(body) == 0 {
-		return nil, fmt.Errorf("%s: the partner answered %s without an MDN", what, resp.Status)
+		return nil, fmt.Errorf("%s: the partner answered %s without an MDN", what, http.ShownStatus(resp))
 	}
 	if len(body) > as2.MaxMDNSize {
 		return nil, fmt.Errorf("%s: the response exceeds %d octets", what, as2.MaxMDNSize)

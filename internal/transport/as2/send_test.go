@@ -1,7 +1,10 @@
 package as2
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -52,5 +55,58 @@ func TestSyncMDNTimeout(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Commit: %v\nwant it to say %q", err, want)
 		}
+	}
+}
+
+// TestPartnerReasonPhraseBounded: the status a partner answers is quoted in
+// the attempt's error (which the box keeps and the log repeats) at most
+// some 200 printable bytes of its reason phrase, however long and
+// whatever control characters the partner sent.
+func TestPartnerReasonPhraseBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	reason := strings.Repeat("\x1b[2J\x07Boom", 20000)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 "+reason+"\r\nContent-Length: 0\r\n\r\n")
+			}()
+		}
+	}()
+	b, _ := body(t, map[string]any{"url": value.Known[message.Template](constant("http://"+ln.Addr().String()+"/as2"), hcl.Range{}),
+		"signed_mdn": value.Known(false, hcl.Range{})})
+	s, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", Namespace: "box",
+		PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.(*sender).Close()
+	att, err := s.Begin(context.Background(), &component.Delivery{ID: 1, Port: "p", Message: &message.Message{}},
+		component.Header{Fields: []component.Field{{Name: "Content-Type", Value: "application/edi-x12"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := att.Write([]byte("ISA*00*~")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = att.Commit(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "without an MDN") {
+		t.Fatalf("Commit: %v, want the answer without an MDN", err)
+	}
+	if msg := err.Error(); len(msg) > 400 || strings.ContainsAny(msg, "\x1b\x07") {
+		t.Errorf("the error quotes %d bytes, control characters included: %.300q", len(msg), msg)
 	}
 }

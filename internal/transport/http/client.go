@@ -336,6 +336,12 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 	return serr
 }
 
+// ShownStatus is resp's status as an error quotes it: its code and its
+// reason phrase (statusText).
+func ShownStatus(resp *http.Response) string {
+	return strings.TrimSpace(strconv.Itoa(resp.StatusCode) + " " + statusText(resp))
+}
+
 // statusText is the reason phrase of resp's status line, as an error
 // quotes it: the partner's text, which net/http does not check, bounded
 // and printable as a body's excerpt is (sanitize).
