@@ -243,10 +243,11 @@ const neverDecoded = "decoding failed when the message was received, so it is ne
 // previous one wrote, and returns the last one's output, positioned at its
 // start. On error, the files written are closed and nil is returned.
 //
-// What arrived is a whole MIME entity when it starts with a header field
-// (a file written by an S/MIME tool); otherwise it is the body of an entity
-// whose Content-Type is contentType (an HTTP request's, the location's
-// content_type): what an HTTP client posts, its header in the request's.
+// What arrived is a whole MIME entity when it starts with a MIME header
+// section (startsWithHeader: a file written by an S/MIME tool); otherwise
+// it is the body of an entity whose Content-Type is contentType (an HTTP
+// request's, the location's content_type): what an HTTP client posts, its
+// header in the request's.
 func (s *decodingSink) decode(ctx context.Context, received *fsop.Unlinked, contentType string, at time.Time) (*fsop.Unlinked, component.Decoded, error) {
 	var dec component.Decoded
 	src := received
@@ -335,24 +336,71 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// startsWithHeader reports whether f starts with a MIME header field: a
-// field name (printable ASCII but colon, RFC 5322 §3.6.8) and a colon on its
-// first line. DER (0x30 ...) and base64 never do.
+// startsWithHeader reports whether f starts with a MIME header section: a
+// file written by an S/MIME tool (openssl's MIME-Version and Content-Type),
+// not plain data whose first line merely holds a colon, such as EDIFACT's
+// "UNA:+.? '", JSON, or a multipart body whose boundary has one. Its first
+// line must be a field named as MIME names them (a letter, then letters,
+// digits and hyphens), and it and the lines after it, as far as they are
+// header fields or continuation lines, must include Content-Type or
+// MIME-Version. DER (0x30 ...) and base64 never do.
 func startsWithHeader(f io.ReaderAt) (bool, error) {
-	var b [256]byte
-	n, err := f.ReadAt(b[:], 0)
+	b := make([]byte, sniffHeader)
+	n, err := f.ReadAt(b, 0)
 	if err != nil && err != io.EOF {
 		return false, err
 	}
-	for i, c := range b[:n] {
-		switch {
-		case c == ':':
-			return i > 0, nil
-		case c < 0x21 || c > 0x7e:
-			return false, nil
+	b = b[:n]
+	for first := true; len(b) > 0; first = false {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && !first {
+			continue // a folded value
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || first && !mimeFieldName(line[:colon]) || !fieldName(line[:colon]) {
+			return false, nil // the empty line, or not a field
+		}
+		if name := string(line[:colon]); strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "MIME-Version") {
+			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// sniffHeader is how much of a message startsWithHeader reads: real
+// header sections are well under a kilobyte.
+const sniffHeader = 64 << 10
+
+// mimeFieldName reports whether name is a header field name as MIME and
+// mail software write them (RFC 2045 §3 and the IANA registry): a letter,
+// then letters, digits and hyphens.
+func mimeFieldName(name []byte) bool {
+	for i, c := range name {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return len(name) > 0
+}
+
+// fieldName reports whether name is an RFC 5322 field name: printable
+// US-ASCII but colon.
+func fieldName(name []byte) bool {
+	for _, c := range name {
+		if c < 0x21 || c > 0x7e || c == ':' {
+			return false
+		}
+	}
+	return true
 }
 
 // sameContent reports whether files a and b hold the same bytes, reading

@@ -349,6 +349,55 @@ func TestDecodePlainLetThrough(t *testing.T) {
 	}
 }
 
+// TestDecodePlainNotMIME: plain input whose first line happens to hold a
+// colon (EDIFACT's UNA service string advice, JSON, a multipart body whose
+// boundary has one) is not mistaken for a MIME entity's header by a
+// location that lets plain input through: it is delivered as it came, with
+// the location's content type, not cut down to the "body" after its first
+// lines; a MIME entity still is one.
+func TestDecodePlainNotMIME(t *testing.T) {
+	cfg := strings.NewReplacer(`    verify  = true`, `    require_encryption = false`,
+		`content_type = "application/pkcs7-mime"`, `content_type = "application/edifact"`,
+		`filter = message.party == "fabrikam"`, `filter = message.party == ""`).Replace(decodeConfig)
+	_, _, dir := setupDecode(t, cfg, nil)
+	plain := map[string][]byte{
+		"orders.edi":   []byte("UNA:+.? 'UNB+UNOC:3+SENDER:14+RECEIVER:14+200101:1200+1'\nUNH+1+ORDERS:D:96A:UN'\nBGM+220+PO1:9'\nUNT+3+1'\nUNZ+1+1'\n"),
+		"order.json":   []byte("{\"order\":7,\n\"lines\":[]}\n"),
+		"one-line.edi": []byte("UNA:+.? 'UNB+UNOC:3+S+R+200101:1200+1'UNZ+1+1'"),
+		"parts.txt":    []byte("--b:1\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b:1--\r\n"),
+	}
+	want := map[string][]byte{}
+	for name, data := range plain {
+		put(t, dir, name, data)
+		want[name] = data
+	}
+	// A MIME entity still is one when a field after the first has a name
+	// MIME would not write: its body is delivered.
+	put(t, dir, "entity.mime", []byte("Content-Disposition: attachment\r\nX_Trace: 1\r\nContent-Type: application/edifact\r\n\r\nUNA:+.? '"))
+	want["entity.mime"] = []byte("UNA:+.? '")
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Delivered != len(want) {
+		t.Errorf("summary %+v, want %d delivered", sum, len(want))
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		got, err := os.ReadFile(filepath.Join(dir, "out", "-"+m.FileName))
+		if err != nil || !bytes.Equal(got, want[m.FileName]) {
+			t.Errorf("%s: delivered %q, %v; want %q (%s %s)", m.FileName, got, err, want[m.FileName], m.Status, m.Reason)
+		}
+		if m.ContentType != "application/edifact" {
+			t.Errorf("%s: content type %q, want the location's", m.FileName, m.ContentType)
+		}
+	}
+}
+
 // TestDecodeSpoolFailure: when the spool cannot be written (its directory
 // is missing), nothing is decided about the message: it is not stored, it
 // stays at its source, and it is received once the spool works.
