@@ -736,11 +736,13 @@ func hashByOID(oid []byte, params *element) (crypto.Hash, error) {
 	return 0, fmt.Errorf("envelope: unsupported hash algorithm %s", oidString(oid))
 }
 
-// oidString renders OID contents octets for error messages.
+// oidString renders OID contents octets for error messages. Whoever made
+// the message chose them: one longer than any real OID is named by its
+// start, so the error does not grow with the message.
 func oidString(body []byte) string {
 	var oid asn1.ObjectIdentifier
 	if len(body) > 127 {
-		return fmt.Sprintf("(OID %x)", body)
+		return fmt.Sprintf("(OID of %d octets, starting %x...)", len(body), body[:16])
 	}
 	if _, err := asn1.Unmarshal(append([]byte{0x06, byte(len(body))}, body...), &oid); err != nil {
 		return fmt.Sprintf("(invalid OID %x)", body)

@@ -655,3 +655,40 @@ func TestHostileBERCost(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsupportedOIDClipped: an algorithm whose OID is far longer than any
+// real one (whoever made the message chose it) is named by its start, so
+// that the error, which becomes a suspended message's reason and a log
+// line, stays short instead of growing with the message.
+func TestUnsupportedOIDClipped(t *testing.T) {
+	alice := testRecipient(t, "alice")
+	der, err := Encrypt(rand.Reader, []byte("x"), AES128CBC, alice.cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hugeOID := func(n int) []byte {
+		return appendTLV(nil, []byte{0x06}, append([]byte{0x2a}, bytes.Repeat([]byte{0x01}, n)...))
+	}
+	tests := []struct {
+		name     string
+		old, new []byte
+		want     string
+	}{
+		// The recipient infos may hold 1 MiB, the algorithm identifier
+		// of the content 64 KiB (DecryptStream's bounds).
+		{"key-encryption", tlv(0x06, oidRSAEncryption), hugeOID(500_000), "unsupported key-encryption algorithm (OID of 500001 octets"},
+		{"content-encryption", tlv(0x06, oidAES128CBC), hugeOID(60_000), "unsupported content-encryption algorithm (OID of 60001 octets"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := rebuild(t, der, tt.old, tt.new)
+			_, err := Decrypt(msg, alice.cert, alice.key)
+			_, serr := decryptStream(t.Context(), msg, alice.cert, alice.key)
+			for _, err := range []error{err, serr} {
+				if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 200 {
+					t.Errorf("error of %d octets, want one under 200 with %q: %.300v", len(fmt.Sprint(err)), tt.want, err)
+				}
+			}
+		})
+	}
+}
