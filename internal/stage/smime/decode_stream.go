@@ -67,7 +67,44 @@ const (
 // Beyond Decode's own limits, DecodeStream rejects header sections over
 // 256 KiB, quoted-printable lines over 64 KiB, detached signature parts over
 // 4 MiB, and content over 16 MiB signed without signed attributes.
+//
+// An error's text is at most about 4 KiB, whatever the message quotes into
+// it (certificate names, algorithm identifiers, digests).
 func DecodeStream(ctx context.Context, src io.Reader, dst io.Writer, opts DecodeOptions) (*DecodeResult, error) {
+	res, err := decodeMessage(ctx, src, dst, opts)
+	if err != nil {
+		return nil, clipError(err)
+	}
+	return res, nil
+}
+
+// maxErrorText bounds the text of DecodeStream's errors. They become a
+// suspended message's reason and a log line, and what a hostile message
+// quotes into them (a certificate's name, an algorithm's OID, a digest)
+// can be megabytes long; real ones are under a kilobyte.
+const maxErrorText = 4 << 10
+
+// clippedError is an error whose text was clipped; errors.Is and
+// errors.As still see what it wraps.
+type clippedError struct {
+	text string
+	err  error
+}
+
+func (e *clippedError) Error() string { return e.text }
+func (e *clippedError) Unwrap() error { return e.err }
+
+// clipError returns err, its text clipped to maxErrorText.
+func clipError(err error) error {
+	s := err.Error()
+	if len(s) <= maxErrorText {
+		return err
+	}
+	return &clippedError{text: fmt.Sprintf("%s... (%d octets more)", strings.ToValidUTF8(s[:maxErrorText], ""), len(s)-maxErrorText), err: err}
+}
+
+// decodeMessage is DecodeStream with its errors as they come.
+func decodeMessage(ctx context.Context, src io.Reader, dst io.Writer, opts DecodeOptions) (*DecodeResult, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}

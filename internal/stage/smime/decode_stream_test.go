@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -263,4 +267,84 @@ func (c *cancellingReader) Read(b []byte) (int, error) {
 		c.cancel()
 	}
 	return n, err
+}
+
+// TestDecodeStreamErrorClipped: what a hostile message quotes into an
+// error (a signer's name, an algorithm identifier, a digest) can be
+// megabytes long; the error, which becomes a suspended message's reason
+// and a log line, is clipped instead, and still says what kind of
+// refusal it is.
+func TestDecodeStreamErrorClipped(t *testing.T) {
+	p := newPKI(t)
+	// A stranger's certificate, its name 1 MB long, signs.
+	stranger := testpki.SelfSigned(t, testpki.Options{CommonName: strings.Repeat("N", 1<<20), Key: keys.Key(t, testpki.RSA2048, 3)})
+	hugeName := mustEncode(t, mustEncoder(t, Options{Signature: "opaque", Digest: "sha256", IncludeCertificate: true}),
+		"text/plain", []byte("hello\r\n"), &Signer{Cert: stranger.Cert, Key: stranger.Key}, nil)
+
+	// The signer info's signature algorithm is a 300 KB OID.
+	signed := mustEncode(t, mustEncoder(t, Options{Signature: "opaque", Digest: "sha256", IncludeCertificate: true, ContentTransferEncoding: "binary"}),
+		"text/plain", []byte("hello\r\n"), p.signer(), nil)
+	i := bytes.Index(signed, []byte("\r\n\r\n")) + 4
+	der, err := base64.StdEncoding.DecodeString(string(bytes.ReplaceAll(signed[i:], []byte("\r\n"), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha256RSA := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b}
+	oid := append([]byte{0x2a}, bytes.Repeat([]byte{0x01}, 300_000)...)
+	hugeOID := append(append([]byte{0x06}, ber.AppendLength(nil, len(oid))...), oid...)
+	der = replaceLast(t, der, sha256RSA, hugeOID)
+	hugeAlg := append([]byte("Content-Type: application/pkcs7-mime; smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\n\r\n"),
+		base64.StdEncoding.EncodeToString(der)...)
+
+	for _, tt := range []struct {
+		name string
+		msg  []byte
+		want string
+	}{
+		{"signer name", hugeName, `smime: signer certificate "CN=NNNN`},
+		{"signature algorithm", hugeAlg, `smime: signature verification failed: pkcs7: unsupported algorithm "1.2.1.1.1`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := decodeStream(t, context.Background(), tt.msg, p.decodeOpts())
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) || len(err.Error()) > 5000 {
+				t.Errorf("error of %d octets, want at most 5000 starting %q: %.200v", len(fmt.Sprint(err)), tt.want, err)
+			}
+			if !errors.Is(err, component.ErrAuthenticationFailed) {
+				t.Errorf("error %.200v is not an authentication failure", err)
+			}
+		})
+	}
+}
+
+// replaceLast replaces the last element equal to old in the DER tree der
+// by new, fixing the lengths of the elements around it.
+func replaceLast(t *testing.T, der, old, new []byte) []byte {
+	t.Helper()
+	n, seen := bytes.Count(der, old), 0
+	var re func(b []byte) []byte
+	re = func(b []byte) []byte {
+		var out []byte
+		for len(b) > 0 {
+			h, err := ber.ParseHeader(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := b[:h.Len+h.Length]
+			b = b[len(raw):]
+			switch {
+			case bytes.Equal(raw, old):
+				if seen++; seen == n {
+					raw = new
+				}
+				out = append(out, raw...)
+			case h.Constructed:
+				body := re(raw[h.Len:])
+				out = append(ber.AppendLength(append(out, raw[:h.IDLen]...), len(body)), body...)
+			default:
+				out = append(out, raw...)
+			}
+		}
+		return out
+	}
+	return re(der)
 }
