@@ -572,13 +572,18 @@ func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKC
 	if err != nil {
 		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
 	}
-	if len(p7.Signers) == 0 {
-		return nil, errors.New("smime: SignedData has no signers")
-	}
 	if detached && len(p7.Content) > 0 {
 		return nil, errors.New("smime: multipart/signed carries a SignedData with encapsulated content, want a detached signature")
 	}
 	p7.Certificates = append(p7.Certificates[:len(p7.Certificates):len(p7.Certificates)], opts.Certs...)
+	if len(p7.Signers) == 0 {
+		if err := keyIDSigners(der, p7); err != nil {
+			return nil, err
+		}
+	}
+	if len(p7.Signers) == 0 {
+		return nil, errors.New("smime: SignedData has no signers")
+	}
 	return p7, nil
 }
 

@@ -7,6 +7,8 @@ package smime
 import (
 	"bytes"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"fmt"
 	"mime"
@@ -16,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
 var matrixAlgorithms = []string{"none", "aes128-cbc", "aes256-cbc", "aes128-gcm", "aes256-gcm", "des3"}
@@ -309,4 +312,63 @@ func writeGroupKey(t testing.TB, p *testPKI) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestDecodeOpenSSLKeyID: openssl cms -sign -keyid identifies the signer
+// by its subject key identifier (a version 3 SignerInfo), as some S/MIME
+// agents do by default; Decode finds the signer among the embedded
+// certificates or, with -nocerts, DecodeOptions.Certs, and verifies it as
+// any other. A signer whose key identifier no certificate has is refused,
+// saying so.
+func TestDecodeOpenSSLKeyID(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	ski := []byte("bizpipe test signer key id")
+	skiExt, err := asn1.Marshal(ski)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := p.ca.Issue(t, testpki.Options{CommonName: "Fabrikam signing (key id)", Key: keys.Key(t, testpki.RSA2048, 4),
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 14}, Value: skiExt}}})
+	certPEM := testpki.WriteFile(t, p.dir, "keyid.pem", signer.CertPEM())
+	keyPEM := testpki.WriteFile(t, p.dir, "keyid.key", signer.KeyPEM())
+	other := p.ca.Issue(t, testpki.Options{CommonName: "Another key id", Key: keys.Key(t, testpki.RSA2048, 5),
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 14}, Value: []byte{0x04, 0x01, 0x07}}}})
+
+	text := textBody()
+	entity := append([]byte("Content-Type: text/plain; charset=utf-8\n\n"), text.data...)
+	sign := []string{"cms", "-sign", "-keyid", "-signer", certPEM, "-inkey", keyPEM}
+	tests := []struct {
+		name  string
+		args  []string
+		certs []*x509.Certificate // DecodeOptions.Certs
+		want  string              // the error, "" for none
+	}{
+		{"clear", sign, nil, ""},
+		{"opaque", append(sign, "-nodetach"), nil, ""},
+		{"opaque-stream", append(sign, "-nodetach", "-stream"), nil, ""},
+		{"nocerts", append(sign, "-nocerts"), []*x509.Certificate{other.Cert, signer.Cert}, ""},
+		{"nocerts-unknown", append(sign, "-nocerts"), []*x509.Certificate{other.Cert}, "no certificate has the signer's subject key identifier"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			msg := run(t, entity, ossl, tt.args...)
+			opts := p.decodeOpts()
+			opts.Certs = tt.certs
+			d, err := decodeBoth(t, msg, opts)
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Decode: %v, want an error saying %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			checkDecoded(t, d, text, true, false, signer.Cert)
+			// openssl verifies what Decode did.
+			run(t, msg, ossl, "cms", "-verify", "-CAfile", p.caPEM, "-certfile", certPEM)
+		})
+	}
 }
