@@ -259,12 +259,21 @@ func (s *decodingSink) decode(ctx context.Context, received *fsop.Unlinked, cont
 	if !whole {
 		h = component.Header{Fields: []component.Field{{Name: "Content-Type", Value: contentType}}, MIME: true}
 	}
+	// closeSrc closes the previous stage's output, which is this
+	// function's to close; received is the caller's.
+	closeSrc := func() {
+		if src != received {
+			src.Close()
+		}
+	}
 	for i, st := range s.stages {
 		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			closeSrc()
 			return nil, dec, localError{err}
 		}
 		out, err := fsop.CreateUnlinked(s.r.opts.SpoolDir, "bizpipe-decode-*")
 		if err != nil {
+			closeSrc()
 			return nil, dec, localError{err}
 		}
 		sctx := ctx
@@ -274,9 +283,7 @@ func (s *decodingSink) decode(ctx context.Context, received *fsop.Unlinked, cont
 			sctx = component.WithMICHash(ctx, 0)
 		}
 		d, err := st.Decode(sctx, h, src, out, at)
-		if src != received {
-			src.Close()
-		}
+		closeSrc()
 		if err != nil {
 			out.Close()
 			if len(s.stages) > 1 {
