@@ -568,6 +568,11 @@ func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKC
 	if err != nil {
 		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
 	}
+	if set, err := signerInfosSet(der); err == nil {
+		if infos, err := derChildren(set); err == nil && len(infos) > maxSigners {
+			return nil, fmt.Errorf("smime: SignedData has %d signer infos, more than the %d this decoder accepts", len(infos), maxSigners)
+		}
+	}
 	p7, err := parsePKCS7(der)
 	if err != nil {
 		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
@@ -586,6 +591,13 @@ func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKC
 	}
 	return p7, nil
 }
+
+// maxSigners bounds the SignerInfos of a SignedData, counted before any is
+// parsed: a real message has one, two while its signer changes
+// certificates, and each costs a signature verification, so thousands of
+// copies of one valid SignerInfo within the 8 MiB a SignedData may hold
+// would cost seconds of CPU per message.
+const maxSigners = 16
 
 // errSignedWithoutRoots: a signed message met a decoder given no trust
 // anchors. A decoder stage that does not verify names its own reason.

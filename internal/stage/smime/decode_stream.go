@@ -66,7 +66,8 @@ const (
 //
 // Beyond Decode's own limits, DecodeStream rejects header sections over
 // 256 KiB, quoted-printable lines over 64 KiB, detached signature parts over
-// 4 MiB, and content over 16 MiB signed without signed attributes.
+// 4 MiB, and content over 16 MiB signed without signed attributes. Both
+// refuse a SignedData with more than 16 signer infos.
 //
 // An error's text is at most about 4 KiB, whatever the message quotes into
 // it (certificate names, algorithm identifiers, digests).

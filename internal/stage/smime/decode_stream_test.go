@@ -348,3 +348,45 @@ func replaceLast(t *testing.T, der, old, new []byte) []byte {
 	}
 	return re(der)
 }
+
+// TestDecodeStreamManySigners: a SignedData may hold thousands of copies
+// of one valid SignerInfo within its 4 or 8 MiB, each an RSA verification
+// before any signer's certificate is checked (seconds of CPU for one
+// message, more with large keys); one with more signers than any real
+// message has is refused before its signatures are verified, saying why.
+// A message signed twice (a signer during its certificate's rollover)
+// still verifies.
+func TestDecodeStreamManySigners(t *testing.T) {
+	p := newPKI(t)
+	signed := mustEncode(t, mustEncoder(t, Options{Signature: "opaque", Digest: "sha256", IncludeCertificate: true, ContentTransferEncoding: "binary"}),
+		"text/plain", []byte("hello\r\n"), p.signer(), nil)
+	i := bytes.Index(signed, []byte("\r\n\r\n")) + 4
+	der, err := base64.StdEncoding.DecodeString(string(bytes.ReplaceAll(signed[i:], []byte("\r\n"), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := signerInfosSet(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := derChildren(set)
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("%d signer infos, %v", len(infos), err)
+	}
+	withSigners := func(n int) []byte {
+		body := bytes.Repeat(infos[0], n)
+		mod := replaceLast(t, der, set, append(ber.AppendLength([]byte{0x31}, len(body)), body...))
+		return append([]byte("Content-Type: application/pkcs7-mime; smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\n\r\n"),
+			base64.StdEncoding.EncodeToString(mod)...)
+	}
+	if _, err := decodeBoth(t, withSigners(2), p.decodeOpts()); err != nil {
+		t.Errorf("two signers: %v", err)
+	}
+	for _, n := range []int{maxSigners + 1, 10_000} {
+		_, _, err := decodeStream(t, context.Background(), withSigners(n), p.decodeOpts())
+		want := fmt.Sprintf("smime: SignedData has %d signer infos, more than the %d this decoder accepts", n, maxSigners)
+		if err == nil || err.Error() != want {
+			t.Errorf("%d signers: %.200v, want %q", n, err, want)
+		}
+	}
+}
