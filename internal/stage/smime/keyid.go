@@ -83,11 +83,13 @@ func keyIDSigners(der []byte, p7 *pkcs7.PKCS7) error {
 	return nil
 }
 
-// certByKeyID returns the first of p7's certificates whose subject key
-// identifier is keyID.
+// certByKeyID returns the last of p7's certificates whose subject key
+// identifier is keyID: the parties' come after those embedded in the
+// message (parseSignedData), which nothing signs, so that a certificate
+// added to a message in transit cannot stand in for the party's.
 func certByKeyID(p7 *pkcs7.PKCS7, keyID []byte) *x509.Certificate {
-	for _, c := range p7.Certificates {
-		if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, keyID) {
+	for i := len(p7.Certificates) - 1; i >= 0; i-- {
+		if c := p7.Certificates[i]; len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, keyID) {
 			return c
 		}
 	}
