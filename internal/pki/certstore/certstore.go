@@ -90,6 +90,10 @@ type File struct {
 	// that failed to parse), or a PKCS#12 file that opens with the empty
 	// password. The live permission check (BP6003) needs it.
 	HasUnencryptedKey bool
+	// Hidden reports a hidden file (its name starts with "."): listed, but
+	// never opened, so that whether it can be read does not matter
+	// either (the live check BP6002 passes it over).
+	Hidden bool
 }
 
 // ProblemKind classifies a per-file Problem.
@@ -258,6 +262,7 @@ func examineEntry(r *fileResult, e os.DirEntry) bool {
 	}
 	r.isFile = true
 	if strings.HasPrefix(name, ".") {
+		r.file.Hidden = true
 		r.note("ignored: hidden file")
 		return false
 	}

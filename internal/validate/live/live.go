@@ -186,6 +186,11 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 	files := make([]string, 0, len(st.Files))
 	keyFiles := map[string]bool{}
 	for _, f := range st.Files {
+		if f.Hidden {
+			// Never opened by the loader (an editor's swap file, say):
+			// run reads the store whether or not that user may read it.
+			continue
+		}
 		// Name files by the configured path, as every other diagnostic does.
 		p := filepath.Join(dir, filepath.Base(f.Path))
 		files = append(files, p)

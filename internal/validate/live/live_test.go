@@ -507,6 +507,16 @@ func TestLive(t *testing.T) {
 			},
 		},
 		{
+			// The loader never opens a hidden file (an editor's swap
+			// file, 0600 like vim's), so run, as nobody, loads the
+			// store as it is: no reason to refuse to start.
+			name: "BP6002 pass: a hidden file 0600 of another user, read as nobody",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				s.put("personal", ".sign.p12.swp", 0o600, []byte("swap"))
+			},
+		},
+		{
 			name: "BP6002 pass: root reads a 0600 file of another user",
 			setup: func(s *scene, o *live.Options) {
 				p := s.put("personal", "sign.p12", 0o600, c.sign.PKCS12(s.t, p12Password, false))
