@@ -200,7 +200,18 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 	}
 	sort.Strings(files)
 	for _, f := range files {
-		if !canAccess(who, f, false) {
+		if a := linkBlocked(who, f); a != "" {
+			// The store directory can be passed through (checked
+			// above), so the blocked directory is on the way to the
+			// link's target, outside the store.
+			shownA := a
+			if s.Path.Sensitive {
+				shownA = "(a directory on the way to its target)"
+			}
+			c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store file not reachable by the service account",
+				"File %s of certificate store %q cannot be read by user %q (service account %q): it is a symbolic link, and directory %s on the way to its target needs execute (search) permission for that user (%s).",
+				shown(f), s.Name, who.name, acct.Name, shownA, describeMode(a)))
+		} else if !canAccess(who, f, false) {
 			c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUnreadable, rng, "Store file not readable by the service account",
 				"File %s of certificate store %q cannot be read by user %q (service account %q) (%s).",
 				shown(f), s.Name, who.name, acct.Name, describeMode(f)))
@@ -218,14 +229,29 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 	}
 }
 
-// blockedAncestor returns the first directory above dir, from the root down,
-// that who may not search (execute permission), or "" when none: a store is
-// only readable when every directory on its path can be passed through.
-func blockedAncestor(who identity, dir string) string {
-	abs, err := filepath.Abs(dir)
+// blockedAncestor returns the first directory above path, from the root
+// down, that who may not search (execute permission), or "" when none: a
+// store is only readable when every directory on its path can be passed
+// through. Where a symbolic link on the way leads elsewhere, the kernel
+// passes through the directories above its target too, so those of the
+// resolved path are checked after the ones written.
+func blockedAncestor(who identity, path string) string {
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return ""
 	}
+	if a := firstBlocked(who, abs); a != "" {
+		return a
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		return firstBlocked(who, real)
+	}
+	return ""
+}
+
+// firstBlocked is blockedAncestor for the directories abs names, without
+// following symbolic links.
+func firstBlocked(who identity, abs string) string {
 	var ancestors []string
 	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
 		ancestors = append(ancestors, p)
@@ -239,6 +265,16 @@ func blockedAncestor(who identity, dir string) string {
 		}
 	}
 	return ""
+}
+
+// linkBlocked is blockedAncestor for a store file that is a symbolic link
+// (mounted secrets are), and "" for any other file: its mode bits, which
+// canAccess reads through the link, are not all that decides.
+func linkBlocked(who identity, file string) string {
+	if fi, err := os.Lstat(file); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return ""
+	}
+	return blockedAncestor(who, file)
 }
 
 // shownAncestor names a directory above a store, unless the store path is

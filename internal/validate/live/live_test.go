@@ -231,6 +231,15 @@ func (s *scene) put(store, file string, mode os.FileMode, data []byte) string {
 	return p
 }
 
+// symlink makes stores/STORE/FILE a symbolic link to target.
+func (s *scene) symlink(store, file, target string) {
+	s.t.Helper()
+	s.mkdir(store, 0o755)
+	if err := os.Symlink(target, filepath.Join(s.storeDir(store), file)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 func (s *scene) chmod(path string, mode os.FileMode) {
 	s.t.Helper()
 	if err := os.Chmod(path, mode); err != nil {
@@ -515,6 +524,32 @@ func TestLive(t *testing.T) {
 			setup: func(s *scene, o *live.Options) {
 				s.put("personal", ".sign.p12.swp", 0o600, []byte("swap"))
 			},
+		},
+		{
+			name: "BP6002 symbolic link to a file in a directory nobody cannot search",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				target := s.fileAt("secret/partner.pem", 0o644, c.partner.CertPEM())
+				s.chmod(filepath.Dir(target), 0o700)
+				s.symlink("other", "partner.pem", target)
+			},
+			want: []finding{{diag.CodeLiveUnreadable, hcl.DiagError, "other", `"stores/other"`,
+				[]string{"stores/other/partner.pem", `certificate store "other"`, `user "nobody"`, "symbolic link", "/secret on the way", "mode -rwx------"}}},
+		},
+		{
+			name: "BP6002 store directory a symbolic link into a directory nobody cannot search",
+			user: `"nobody"`,
+			setup: func(s *scene, o *live.Options) {
+				target := s.fileAt("secret/other/partner.cer", 0o644, c.partner.DER)
+				s.chmod(filepath.Join(s.dir, "secret"), 0o700)
+				s.chmod(filepath.Dir(target), 0o755)
+				removeAll(s.t, s.storeDir("other"))
+				if err := os.Symlink(filepath.Dir(target), s.storeDir("other")); err != nil {
+					s.t.Fatal(err)
+				}
+			},
+			want: []finding{{diag.CodeLiveUnreadable, hcl.DiagError, "other", `"stores/other"`,
+				[]string{"stores/other", `certificate store "other"`, `user "nobody"`, "cannot be reached", "/secret on the way", "mode -rwx------"}}},
 		},
 		{
 			name: "BP6002 pass: root reads a 0600 file of another user",
