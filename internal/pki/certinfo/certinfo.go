@@ -9,6 +9,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 )
@@ -71,7 +73,7 @@ func PublicKey(c *x509.Certificate) string {
 	case ed25519.PublicKey:
 		return "Ed25519"
 	default:
-		return c.PublicKeyAlgorithm.String()
+		return Algorithm(c)
 	}
 }
 
@@ -126,4 +128,35 @@ func SignerError(x *x509.Certificate) error {
 		return fmt.Errorf("x509: unhandled critical extension %v", x.UnhandledCriticalExtensions[0])
 	}
 	return SigningKeyError(x.PublicKey)
+}
+
+// Algorithm names the certificate's public key algorithm as crypto/x509
+// does ("RSA", "ECDSA", "Ed25519"), and one crypto/x509 does not parse by
+// its object identifier ("RSASSA-PSS", "Ed448", or the identifier itself):
+// x509.UnknownPublicKeyAlgorithm would print as "0".
+func Algorithm(c *x509.Certificate) string {
+	if c.PublicKeyAlgorithm != x509.UnknownPublicKeyAlgorithm {
+		return c.PublicKeyAlgorithm.String()
+	}
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(c.RawSubjectPublicKeyInfo, &spki); err != nil {
+		return "unknown algorithm"
+	}
+	if name, ok := keyAlgorithmNames[spki.Algorithm.Algorithm.String()]; ok {
+		return name
+	}
+	return "unknown algorithm " + spki.Algorithm.Algorithm.String()
+}
+
+// keyAlgorithmNames are the public key algorithms of certificates seen in
+// the wild that crypto/x509 does not parse, by object identifier.
+var keyAlgorithmNames = map[string]string{
+	"1.2.840.113549.1.1.10": "RSASSA-PSS",
+	"1.2.840.10046.2.1":     "DH",
+	"1.3.101.110":           "X25519",
+	"1.3.101.111":           "X448",
+	"1.3.101.113":           "Ed448",
 }
