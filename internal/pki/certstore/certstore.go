@@ -88,7 +88,8 @@ type File struct {
 	// HasUnencryptedKey reports that the file holds private key material
 	// that no password protects: an unencrypted PEM or DER key (even one
 	// that failed to parse), or a PKCS#12 file that opens with the empty
-	// password. The live permission check (BP6003) needs it.
+	// password or keeps its key in a bag it does not encrypt. The live
+	// permission check (BP6003) needs it.
 	HasUnencryptedKey bool
 	// Hidden reports a hidden file (its name starts with "."): listed, but
 	// never opened, so that whether it can be read does not matter

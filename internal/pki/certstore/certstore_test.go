@@ -340,6 +340,25 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			// The password guards only the MAC: the key is as exposed
+			// as an unencrypted PEM key (BP6003).
+			name: "PKCS#12 whose key bag openssl left unencrypted (-keypbe NONE)",
+			pw:   KnownPassword("pw"),
+			setup: func(t *testing.T, dir string) {
+				cert, key := scratch(t, fx.ecLeaf)
+				runOpenSSL(t, "pkcs12", "-export", "-in", cert, "-inkey", key, "-keypbe", "NONE", "-passout", "pass:pw", "-out", filepath.Join(dir, "clear-key.p12"))
+				runOpenSSL(t, "pkcs12", "-export", "-in", cert, "-inkey", key, "-keypbe", "NONE", "-certpbe", "NONE", "-passout", "pass:pw", "-out", filepath.Join(dir, "clear.p12"))
+				cert, key = scratch(t, fx.rsaLeaf)
+				runOpenSSL(t, "pkcs12", "-export", "-in", cert, "-inkey", key, "-certpbe", "NONE", "-passout", "pass:pw", "-out", filepath.Join(dir, "shrouded.p12"))
+			},
+			want: want{
+				certs: []wantCert{{"ec leaf", "clear-key.p12", "clear-key.p12"}, {"rsa leaf", "shrouded.p12", "shrouded.p12"}},
+				files: map[string]FileKind{"clear-key.p12": FilePKCS12, "clear.p12": FilePKCS12, "shrouded.p12": FilePKCS12},
+				// clear.p12's key is the same as clear-key.p12's: first wins.
+				unencrypted: []string{"clear-key.p12", "clear.p12"},
+			},
+		},
+		{
 			name: "truncated PKCS#12",
 			pw:   KnownPassword("pw"),
 			setup: func(t *testing.T, dir string) {

@@ -350,9 +350,10 @@ func parsePKCS12(r *fileResult, data []byte, pw Password) {
 		return
 	}
 	r.addKey(s)
-	// The empty password protects nothing: for the live permission checks
-	// the key is as exposed as an unencrypted PEM key.
-	r.file.HasUnencryptedKey = password == ""
+	// The empty password protects nothing, and a key bag outside the
+	// encrypted parts is not encrypted at all: for the live permission
+	// checks the key is then as exposed as an unencrypted PEM key.
+	r.file.HasUnencryptedKey = password == "" || hasClearKeyBag(data)
 }
 
 // go-pkcs12 exports sentinels only for a wrong password; these messages are

@@ -45,6 +45,7 @@ func (e *errPKCS12Iterations) Error() string {
 var (
 	oidPKCS7Data          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
 	oidPKCS7EncryptedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 6}
+	oidKeyBag             = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 1}
 	oidShroudedKeyBag     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 2}
 	oidPBES2              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
 	oidPBKDF2             = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
@@ -141,12 +142,8 @@ func checkPKCS12Iterations(data []byte, password string) error {
 			return err
 		}
 	}
-	var authSafe asn1.RawValue // OCTET STRING holding the AuthenticatedSafe
-	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
-		return nil
-	}
-	var parts []p12ContentInfo
-	if _, err := asn1.Unmarshal(authSafe.Bytes, &parts); err != nil {
+	parts, ok := authSafeParts(pfx)
+	if !ok {
 		return nil
 	}
 	var encrypted []p12EncryptedData
@@ -177,6 +174,51 @@ func checkPKCS12Iterations(data []byte, password string) error {
 		return nil
 	}
 	return checkEncryptedBags(encrypted, password, len(mac.Algorithm) > 0)
+}
+
+// authSafeParts returns the parts (ContentInfos) of a PFX's
+// AuthenticatedSafe, ok false when they do not parse.
+func authSafeParts(pfx p12PFX) (parts []p12ContentInfo, ok bool) {
+	var authSafe asn1.RawValue // OCTET STRING holding the AuthenticatedSafe
+	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
+		return nil, false
+	}
+	if _, err := asn1.Unmarshal(authSafe.Bytes, &parts); err != nil {
+		return nil, false
+	}
+	return parts, true
+}
+
+// hasClearKeyBag reports whether a PKCS#12 file holds a private key that
+// its password does not encrypt: a keyBag (plain PKCS#8, as openssl
+// pkcs12 -export -keypbe NONE writes) in a part that is not encrypted
+// either. The password then guards only the MAC, and whoever can read
+// the file can read the key.
+func hasClearKeyBag(data []byte) bool {
+	var pfx p12PFX
+	if _, err := asn1.Unmarshal(data, &pfx); err != nil {
+		return false
+	}
+	parts, _ := authSafeParts(pfx)
+	for _, ci := range parts {
+		if !ci.ContentType.Equal(oidPKCS7Data) {
+			continue
+		}
+		var safeContents []byte
+		if _, err := asn1.Unmarshal(ci.Content.Bytes, &safeContents); err != nil {
+			continue
+		}
+		var bags []p12SafeBag
+		if _, err := asn1.Unmarshal(safeContents, &bags); err != nil {
+			continue
+		}
+		for _, bag := range bags {
+			if bag.ID.Equal(oidKeyBag) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // maxPKCS12Parts is the most parts (ContentInfos of the AuthenticatedSafe)

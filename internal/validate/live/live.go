@@ -17,6 +17,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/safetext"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
@@ -184,7 +185,7 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 		return
 	}
 	files := make([]string, 0, len(st.Files))
-	keyFiles := map[string]bool{}
+	keyFiles := map[string]certstore.FileKind{}
 	for _, f := range st.Files {
 		if f.Hidden {
 			// Never opened by the loader (an editor's swap file, say):
@@ -195,7 +196,7 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 		p := filepath.Join(dir, filepath.Base(f.Path))
 		files = append(files, p)
 		if f.HasUnencryptedKey {
-			keyFiles[p] = true
+			keyFiles[p] = f.Kind
 		}
 	}
 	sort.Strings(files)
@@ -216,14 +217,20 @@ func (c *checker) checkStore(acct *model.ServiceAccount, who identity, s *model.
 				"File %s of certificate store %q cannot be read by user %q (service account %q) (%s).",
 				shown(f), s.Name, who.name, acct.Name, describeMode(f)))
 		}
-		if keyFiles[f] && c.once("key:"+f) {
+		if kind, ok := keyFiles[f]; ok && c.once("key:"+f) {
 			// Mode bits say who may read a file only where files have
 			// an owner and group: not on Windows (ACLs), where Go
 			// derives them from the read-only attribute.
 			if info, err := os.Stat(f); err == nil && hasOwner(info) && info.Mode().Perm()&0o066 != 0 {
+				or := "store the key in a password-protected PKCS#12 file"
+				if kind == certstore.FilePKCS12 {
+					// Its password is empty, or encrypts not the key
+					// (openssl pkcs12 -export -keypbe NONE).
+					or = "export it again with a password that encrypts the key"
+				}
 				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveKeyExposed, rng, "Unencrypted private key readable by others",
-					"File %s of certificate store %q holds an unencrypted private key and has mode %s, so group or other users can read or change it. Run chmod 600 on it (or store the key in a password-protected PKCS#12 file).",
-					shown(f), s.Name, info.Mode().Perm()))
+					"File %s of certificate store %q holds an unencrypted private key and has mode %s, so group or other users can read or change it. Run chmod 600 on it (or %s).",
+					shown(f), s.Name, info.Mode().Perm(), or))
 			}
 		}
 	}

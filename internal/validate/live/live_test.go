@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -604,6 +605,29 @@ func TestLive(t *testing.T) {
 			},
 			want: []finding{{diag.CodeLiveKeyExposed, hcl.DiagError, "other", `"stores/other"`,
 				[]string{"stores/other/open.p12", `certificate store "other"`}}},
+		},
+		{
+			// The store's password guards only the file's MAC: openssl
+			// -keypbe NONE leaves the key itself unencrypted.
+			name: "BP6003 PKCS#12 0644 with the store's password but an unencrypted key bag",
+			setup: func(s *scene, o *live.Options) {
+				d := s.t.TempDir()
+				cert := testpki.WriteFile(s.t, d, "cert.pem", c.sign.CertPEM())
+				key := testpki.WriteFile(s.t, d, "key.pem", c.sign.KeyPEM())
+				p12 := filepath.Join(d, "sign.p12")
+				out, err := exec.Command(testpki.OpenSSL(s.t), "pkcs12", "-export", "-in", cert, "-inkey", key, "-keypbe", "NONE",
+					"-passout", "pass:"+p12Password, "-out", p12).CombinedOutput()
+				if err != nil {
+					s.t.Fatalf("openssl pkcs12: %v\n%s", err, out)
+				}
+				data, err := os.ReadFile(p12)
+				if err != nil {
+					s.t.Fatal(err)
+				}
+				s.put("personal", "sign.p12", 0o644, data)
+			},
+			want: []finding{{diag.CodeLiveKeyExposed, hcl.DiagError, "personal", `"stores/personal"`,
+				[]string{"stores/personal/sign.p12", `certificate store "personal"`, "-rw-r--r--", "a password that encrypts the key"}}},
 		},
 		{
 			name: "BP6003 pass: unencrypted PEM key 0600",
