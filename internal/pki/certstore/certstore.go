@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -242,7 +243,7 @@ func examineEntry(r *fileResult, e os.DirEntry) bool {
 			}
 			r.isFile = true
 			r.file.Kind = extKind(name)
-			r.problem(ProblemRead, fmt.Errorf("cannot follow symbolic link: %w", err))
+			r.problem(ProblemRead, fmt.Errorf("cannot follow symbolic link: %w", pathless(err)))
 			return false
 		}
 		mode = fi.Mode().Type()
@@ -293,10 +294,22 @@ func readAndParse(r *fileResult, pw Password) {
 		}
 	case err != nil:
 		r.file.Kind = extKind(r.file.Path)
-		r.problem(ProblemRead, fmt.Errorf("cannot read: %w", err))
+		r.problem(ProblemRead, fmt.Errorf("cannot read: %w", pathless(err)))
 	default:
 		parseFile(r, data, pw)
 	}
+}
+
+// pathless is err without the path an *fs.PathError writes out: a Problem
+// names its file already, and the path as the loader has it (absolute,
+// symbolic links resolved) would show what the redaction of a store path
+// from a sensitive value cannot recognise.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 var errTooLarge = fmt.Errorf("larger than %d MiB, too large for a certificate, key or PKCS#12 file", maxFileSize>>20)

@@ -135,7 +135,7 @@ func TestLoadSpecialFiles(t *testing.T) {
 			want: with(cert, func(w *want) {
 				if f, err := os.Open("/proc/kmsg"); err != nil {
 					w.files["kmsg.pem"] = FilePEM
-					w.problems = []wantProblem{{"kmsg.pem", ProblemRead, "cannot read: open "}}
+					w.problems = []wantProblem{{"kmsg.pem", ProblemRead, "cannot read: "}}
 				} else {
 					f.Close()
 					w.files["kmsg.pem"] = FileIgnored

@@ -98,7 +98,9 @@ func TestUnreadable(t *testing.T) {
 	if r.NoReadDirErr == "" || !r.NoReadDirIsPerm {
 		t.Errorf("unreadable directory: error %q (permission: %v), want a permission error", r.NoReadDirErr, r.NoReadDirIsPerm)
 	}
-	if want := []string{"read secret.pem: cannot read: open " + filepath.Join(store, "secret.pem") + ": permission denied"}; fmt.Sprint(r.Problems) != fmt.Sprint(want) {
+	// The file is named once, by the Problem: its reason does not write
+	// out the path (see pathless).
+	if want := []string{"read secret.pem: cannot read: permission denied"}; fmt.Sprint(r.Problems) != fmt.Sprint(want) {
 		t.Errorf("problems = %q, want %q", r.Problems, want)
 	}
 	if fmt.Sprint(r.Certificates) != "[ec leaf]" {
