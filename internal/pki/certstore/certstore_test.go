@@ -447,6 +447,27 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			// A hostile file of 20,000 "-----BEGIN" lines between two good
+			// certificates: the first problems say what is wrong and where,
+			// one more counts the rest, rather than a problem (and a
+			// diagnostic) each, and the certificates are still found.
+			name: "thousands of malformed PEM blocks",
+			setup: func(t *testing.T, dir string) {
+				W(t, dir, "many.pem", join(fx.ecLeaf.CertPEM(), bytes.Repeat([]byte("-----BEGIN\n"), 20000), fx.ca.CertPEM()))
+			},
+			want: want{
+				certs: []wantCert{{"ec leaf", "many.pem", ""}, {"Test CA", "many.pem", ""}},
+				files: map[string]FileKind{"many.pem": FilePEM},
+				problems: func() []wantProblem {
+					var ps []wantProblem
+					for i := range maxPEMProblems {
+						ps = append(ps, wantProblem{"many.pem", ProblemParse, "malformed PEM block at line " + strconv.Itoa(ecCertLines+1+i)})
+					}
+					return append(ps, wantProblem{"many.pem", ProblemParse, strconv.Itoa(20000-maxPEMProblems) + " more PEM blocks, from line " + strconv.Itoa(ecCertLines+1+maxPEMProblems) + " on, cannot be parsed either"})
+				}(),
+			},
+		},
+		{
 			name: "PEM block without END line",
 			setup: func(t *testing.T, dir string) {
 				cut := fx.ecLeaf.CertPEM()

@@ -181,25 +181,49 @@ func parseDERKey(der []byte) (any, error) {
 
 // parsePEM parses every PEM block. encoding/pem silently skips a malformed
 // block and returns the next good one, so each "-----BEGIN" marker is decoded
-// on its own: a block that does not end before the next marker was skipped
-// and is reported, rather than a certificate silently going missing.
+// on its own, up to the next marker: a block that does not end before it is
+// reported, rather than a certificate silently going missing. Decoding only
+// up to the next marker, and counting lines from the previous one, keeps the
+// work linear in the file's size: decoding the rest of the file from each
+// marker took hours for a file of a few MiB of "-----BEGIN" lines.
 func parsePEM(r *fileResult, data []byte, markers []int) {
+	var more, moreFrom int // problems past maxPEMProblems, and the first one's line
+	report := func(line int, err error) {
+		if len(r.problems) < maxPEMProblems {
+			r.problem(ProblemParse, err)
+			return
+		}
+		if more == 0 {
+			moreFrom = line
+		}
+		more++
+	}
+	line, counted := 1, 0
 	for i, start := range markers {
 		next := len(data)
 		if i+1 < len(markers) {
 			next = markers[i+1]
 		}
-		line := 1 + bytes.Count(data[:start], []byte("\n"))
-		block, rest := pem.Decode(data[start:])
-		if block == nil || len(data)-len(rest) > next {
-			r.problem(ProblemParse, fmt.Errorf("malformed PEM block at line %d", line))
+		line += bytes.Count(data[counted:start], []byte("\n"))
+		counted = start
+		block, _ := pem.Decode(data[start:next])
+		if block == nil {
+			report(line, fmt.Errorf("malformed PEM block at line %d", line))
 			continue
 		}
 		if err := parsePEMBlock(r, block); err != nil {
-			r.problem(ProblemParse, fmt.Errorf("PEM block %q at line %d: %w", block.Type, line, err))
+			report(line, fmt.Errorf("PEM block %q at line %d: %w", block.Type, line, err))
 		}
 	}
+	if more > 0 {
+		r.problem(ProblemParse, fmt.Errorf("%d more PEM blocks, from line %d on, cannot be parsed either", more, moreFrom))
+	}
 }
+
+// maxPEMProblems is the most blocks of one PEM file reported each as a
+// problem; the others are counted in one more. A hostile file of a hundred
+// thousand broken blocks would otherwise be as many diagnostics.
+const maxPEMProblems = 10
 
 // pemMarkers returns the offsets of "-----BEGIN" at the start of a line,
 // where encoding/pem looks for blocks.
