@@ -336,10 +336,13 @@ func permits(who identity, path string, need fs.FileMode) bool {
 	return bits&need == need
 }
 
+// describeMode says who owns path and its mode, for a detail that names
+// path already (or hides it, as a sensitive value): when it cannot be
+// examined, only why, without the path the *fs.PathError writes out.
 func describeMode(path string) string {
 	info, err := os.Stat(path)
 	if err != nil {
-		return err.Error()
+		return statReason(err)
 	}
 	owner, group, ok := fileOwner(info)
 	if !ok {
