@@ -5,10 +5,13 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -500,6 +503,27 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			// crypto/rsa's checks of a key cost the square of its size
+			// and more: a 512 KiB modulus took minutes. One larger than
+			// any tool makes is refused before they run, in each form.
+			name: "RSA private keys with a 65536-bit modulus",
+			setup: func(t *testing.T, dir string) {
+				pkcs1, pkcs8 := hugeRSAKey(t, 65536)
+				W(t, dir, "pkcs1.pem", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: pkcs1}))
+				W(t, dir, "pkcs8.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}))
+				W(t, dir, "pkcs8.key", pkcs8)
+			},
+			want: want{
+				files:       map[string]FileKind{"pkcs1.pem": FilePEM, "pkcs8.pem": FilePEM, "pkcs8.key": FileDER},
+				unencrypted: []string{"pkcs1.pem", "pkcs8.key", "pkcs8.pem"},
+				problems: []wantProblem{
+					{"pkcs1.pem", ProblemParse, "a 65536-bit RSA key, larger than the 16384 bits"},
+					{"pkcs8.key", ProblemParse, "a 65536-bit RSA key, larger than the 16384 bits"},
+					{"pkcs8.pem", ProblemParse, "a 65536-bit RSA key, larger than the 16384 bits"},
+				},
+			},
+		},
+		{
 			name: "unsupported private key format",
 			setup: func(t *testing.T, dir string) {
 				W(t, dir, "id_ed25519", pem.EncodeToMemory(&pem.Block{Type: "OPENSSH PRIVATE KEY", Bytes: []byte("openssh-key-v1")}))
@@ -815,4 +839,31 @@ func utf16Text(text []byte, bigEndian bool) []byte {
 		out = binary.LittleEndian.AppendUint16(out, u)
 	}
 	return out
+}
+
+// hugeRSAKey returns an RSA private key, PKCS#1 and PKCS#8, whose modulus has
+// bits bits and whose other numbers are small: not a key (p*q is not n),
+// but crypto/rsa learns that only after the costly part of its checks.
+func hugeRSAKey(t *testing.T, bits int) (pkcs1, pkcs8 []byte) {
+	t.Helper()
+	n := new(big.Int).SetBit(new(big.Int).Lsh(big.NewInt(1), uint(bits-1)), 0, 1)
+	one := big.NewInt(1)
+	pkcs1, err := asn1.Marshal(struct {
+		Version               int
+		N                     *big.Int
+		E                     int
+		D, P, Q, Dp, Dq, Qinv *big.Int
+	}{0, n, 65537, big.NewInt(3), big.NewInt(5), big.NewInt(7), one, one, one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err = asn1.Marshal(struct {
+		Version    int
+		Algo       pkix.AlgorithmIdentifier
+		PrivateKey []byte
+	}{0, pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}, Parameters: asn1.NullRawValue}, pkcs1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkcs1, pkcs8
 }

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -156,20 +158,76 @@ func parseDER(r *fileResult, data []byte) bool {
 		r.certs = append(r.certs, c)
 		return true
 	}
-	if k, err := parseDERKey(data); err == nil {
+	k, err := parseDERKey(data)
+	var tooLarge *rsaKeyTooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
 		r.file.Kind = FileDER
 		r.file.HasUnencryptedKey = true
-		if s, ok := k.(crypto.Signer); ok {
-			r.addKey(s)
-		} else {
-			r.note("ignored: private key of type %T cannot sign or decrypt", k)
-		}
+		r.problem(ProblemParse, err)
 		return true
+	case err != nil:
+		return false
 	}
-	return false
+	r.file.Kind = FileDER
+	r.file.HasUnencryptedKey = true
+	if s, ok := k.(crypto.Signer); ok {
+		r.addKey(s)
+	} else {
+		r.note("ignored: private key of type %T cannot sign or decrypt", k)
+	}
+	return true
+}
+
+// maxRSAKeyBits is the largest modulus of an RSA private key a store
+// parses: 16384 bits, the most OpenSSL makes, far above what S/MIME uses.
+// crypto/rsa checks a key at a cost that grows with the square of its
+// size: a private key with a 512 Kibit modulus takes seconds, and one
+// that fills a store file hours.
+const maxRSAKeyBits = 16384
+
+// rsaKeyTooLargeError is checkRSAKeySize's refusal.
+type rsaKeyTooLargeError struct{ bits int }
+
+func (e *rsaKeyTooLargeError) Error() string {
+	return fmt.Sprintf("a %d-bit RSA key, larger than the %d bits any tool makes; refused unparsed", e.bits, maxRSAKeyBits)
+}
+
+var oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+
+// checkRSAKeySize returns an *rsaKeyTooLargeError for an RSA private key,
+// PKCS#1 or in PKCS#8, whose modulus is above maxRSAKeyBits, reading only
+// its ASN.1 (linear in its size), before crypto/rsa checks it. It is nil
+// for any other key and for what does not parse: the key parsers judge
+// those.
+func checkRSAKeySize(der []byte) error {
+	var pkcs8 struct {
+		Version    int
+		Algo       pkix.AlgorithmIdentifier
+		PrivateKey []byte
+	}
+	if _, err := asn1.Unmarshal(der, &pkcs8); err == nil && pkcs8.Algo.Algorithm.Equal(oidRSAEncryption) {
+		der = pkcs8.PrivateKey
+	}
+	// The first fields of a PKCS#1 RSAPrivateKey; encoding/asn1 ignores
+	// the ones after them.
+	var pkcs1 struct {
+		Version int
+		N       *big.Int
+	}
+	if _, err := asn1.Unmarshal(der, &pkcs1); err != nil || pkcs1.N == nil {
+		return nil
+	}
+	if bits := pkcs1.N.BitLen(); bits > maxRSAKeyBits {
+		return &rsaKeyTooLargeError{bits: bits}
+	}
+	return nil
 }
 
 func parseDERKey(der []byte) (any, error) {
+	if err := checkRSAKeySize(der); err != nil {
+		return nil, err
+	}
 	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
 		return k, nil
 	}
@@ -271,6 +329,9 @@ func parsePEMBlock(r *fileResult, b *pem.Block) error {
 			"put the key and its certificate in a PKCS#12 file protected by the store's password, " +
 			"or store the key unencrypted with restrictive file permissions")
 	case b.Type == "PRIVATE KEY" || b.Type == "RSA PRIVATE KEY" || b.Type == "EC PRIVATE KEY":
+		if err := checkRSAKeySize(b.Bytes); err != nil {
+			return err
+		}
 		var k any
 		var err error
 		switch b.Type {
