@@ -524,6 +524,34 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			// go-pkcs12 parses the key of a PKCS#12 file as x509 does: the
+			// empty password, tried in a store without one, opens a file
+			// anyone can make.
+			name: "PKCS#12 files holding an RSA key with a 65536-bit modulus",
+			setup: func(t *testing.T, dir string) {
+				_, pkcs8 := hugeRSAKey(t, 65536)
+				W(t, dir, "plain.p12", passwordlessPKCS12(t, asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 1}, pkcs8, fx.rsaLeaf.Cert))
+				// An encrypted key (PBES2) larger than any key of 16384
+				// bits is refused by its size: what it decrypts to is
+				// not read.
+				shrouded, err := asn1.Marshal(struct {
+					Algo pkix.AlgorithmIdentifier
+					Data []byte
+				}{pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}, Parameters: asn1.NullRawValue}, make([]byte, 20<<10)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				W(t, dir, "shrouded.p12", passwordlessPKCS12(t, asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 2}, shrouded, fx.rsaLeaf.Cert))
+			},
+			want: want{
+				files: map[string]FileKind{"plain.p12": FilePKCS12, "shrouded.p12": FilePKCS12},
+				problems: []wantProblem{
+					{"plain.p12", ProblemParse, "a 65536-bit RSA key, larger than the 16384 bits"},
+					{"shrouded.p12", ProblemParse, "larger than an RSA key of 16384 bits"},
+				},
+			},
+		},
+		{
 			name: "unsupported private key format",
 			setup: func(t *testing.T, dir string) {
 				W(t, dir, "id_ed25519", pem.EncodeToMemory(&pem.Block{Type: "OPENSSH PRIVATE KEY", Bytes: []byte("openssh-key-v1")}))
@@ -866,4 +894,39 @@ func hugeRSAKey(t *testing.T, bits int) (pkcs1, pkcs8 []byte) {
 		t.Fatal(err)
 	}
 	return pkcs1, pkcs8
+}
+
+// passwordlessPKCS12 builds a PKCS#12 file without MAC or encryption, as
+// pkcs12.Passwordless writes one, whose key bag is bagID with the DER
+// bagValue: encoders check the keys they are given, and a hostile file is
+// made without one.
+func passwordlessPKCS12(t *testing.T, bagID asn1.ObjectIdentifier, bagValue []byte, cert *x509.Certificate) []byte {
+	t.Helper()
+	must := func(der []byte, err error) []byte {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	// explicit is der in a [0] EXPLICIT tag, as asn1.Marshal does not
+	// write one around a RawValue's FullBytes.
+	explicit := func(der []byte) asn1.RawValue {
+		return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: der}
+	}
+	type pair struct { // SafeBag, CertBag and ContentInfo alike
+		ID    asn1.ObjectIdentifier
+		Value asn1.RawValue
+	}
+	data := asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	certBag := must(asn1.Marshal(pair{asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 22, 1}, explicit(must(asn1.Marshal(cert.Raw)))}))
+	bags := must(asn1.Marshal([]pair{
+		{bagID, explicit(bagValue)},
+		{asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 3}, explicit(certBag)},
+	}))
+	authSafe := must(asn1.Marshal([]pair{{data, explicit(must(asn1.Marshal(bags)))}}))
+	return must(asn1.Marshal(struct {
+		Version  int
+		AuthSafe pair
+	}{3, pair{data, explicit(must(asn1.Marshal(authSafe)))}}))
 }

@@ -412,7 +412,8 @@ func parsePKCS12(r *fileResult, data []byte, pw Password) {
 	}
 	if err := checkPKCS12Iterations(data, password); err != nil {
 		// Before any decoding: go-pkcs12 would derive keys with the file's
-		// counts, however large (see maxPKCS12Iterations).
+		// counts, however large (see maxPKCS12Iterations), and parse its
+		// key, however large (see maxRSAKeyBits).
 		r.problem(ProblemParse, err)
 		return
 	}

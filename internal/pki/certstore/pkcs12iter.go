@@ -94,8 +94,10 @@ type p12SafeBag struct {
 	Value asn1.RawValue `asn1:"tag:0,explicit"`
 }
 
-type p12AlgorithmHolder struct {
-	Algorithm pkix.AlgorithmIdentifier
+// p12EncryptedKey is an EncryptedPrivateKeyInfo, a shrouded key bag's value.
+type p12EncryptedKey struct {
+	Algorithm     pkix.AlgorithmIdentifier
+	EncryptedData []byte `asn1:"optional"`
 }
 
 type p12PBES2Params struct {
@@ -120,7 +122,8 @@ type p12PBEParams struct {
 // maxPKCS12Iterations. It reads them where go-pkcs12 derives keys with
 // them, in its order: the MAC, the encryption of each encrypted part, each
 // shrouded key outside one, and then each shrouded key inside an encrypted
-// part, whose count only decryption shows (see checkEncryptedBags). password
+// part, whose count only decryption shows (see checkEncryptedBags); the
+// size of each key on the way too (see checkBags). password
 // is the store's password, as parsePKCS12 passes it to go-pkcs12. It uses
 // encoding/asn1, which returns errors and never panics on malformed input.
 func checkPKCS12Iterations(data []byte, password string) error {
@@ -283,27 +286,42 @@ func checkEachDecryption(forms [][]byte, decrypt func(pw []byte) ([]byte, bool))
 	return nil
 }
 
-// checkBags checks the encryption of every shrouded key bag of a
-// SafeContents.
+// checkBags checks the key bags of a SafeContents: the encryption of
+// every shrouded key bag, and the size of every key, which go-pkcs12
+// parses as x509 does, at a cost that grows with the square of an RSA
+// key's size (see maxRSAKeyBits). A plain key bag's modulus is read; an
+// encrypted key is bounded by its size alone, as only decryption shows
+// more.
 func checkBags(safeContents []byte, where string) error {
 	var bags []p12SafeBag
 	if _, err := asn1.Unmarshal(safeContents, &bags); err != nil {
 		return nil
 	}
 	for _, bag := range bags {
-		if !bag.ID.Equal(oidShroudedKeyBag) {
-			continue
-		}
-		var epki p12AlgorithmHolder
-		if _, err := asn1.Unmarshal(bag.Value.Bytes, &epki); err != nil {
-			continue
-		}
-		if err := checkPBE(epki.Algorithm, where); err != nil {
-			return err
+		switch {
+		case bag.ID.Equal(oidKeyBag):
+			if err := checkRSAKeySize(bag.Value.Bytes); err != nil {
+				return err
+			}
+		case bag.ID.Equal(oidShroudedKeyBag):
+			var epki p12EncryptedKey
+			if _, err := asn1.Unmarshal(bag.Value.Bytes, &epki); err != nil {
+				continue
+			}
+			if n := len(epki.EncryptedData); n > maxShroudedKeySize {
+				return fmt.Errorf("PKCS#12 encrypted private key of %d bytes, larger than an RSA key of %d bits can be; the file is refused unopened", n, maxRSAKeyBits)
+			}
+			if err := checkPBE(epki.Algorithm, where); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// maxShroudedKeySize bounds an encrypted key: a PKCS#8 RSA key of
+// maxRSAKeyBits is about 9.3 KiB, and encryption adds a block of padding.
+const maxShroudedKeySize = 16 << 10
 
 // checkPBE checks a password-based encryption algorithm: PBES2 (its PBKDF2
 // count) or a PKCS#12 PBE scheme (its own count). Other algorithms are ones
