@@ -123,6 +123,10 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: rsa(keyPartAlt), OmitKeyUsage: true}
 	case "partner-ecdsa":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 0)}
+	case "partner-pss":
+		c := pssCert(p, name)
+		p.certs[name] = c
+		return c
 	case "partner-1024":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA1024, 1)}
 	case "partner-512":
@@ -187,6 +191,27 @@ func (p *pki) cert(name string) *testpki.Cert {
 	c := testpki.SelfSigned(p.t, o)
 	p.certs[name] = c
 	return c
+}
+
+// pssCert is a certificate whose public key is an RSASSA-PSS key
+// (id-RSASSA-PSS, RFC 4055), which crypto/x509 neither makes nor parses:
+// an RSA certificate with the object identifier of its key changed, and so
+// with a signature that no longer verifies, which no rule checks.
+func pssCert(p *pki, name string) *testpki.Cert {
+	p.t.Helper()
+	c := testpki.SelfSigned(p.t, testpki.Options{CommonName: "test " + name, Key: p.keys.Key(p.t, testpki.RSA2048, 1)})
+	rsaEncryption := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01}
+	if bytes.Count(c.DER, rsaEncryption) != 1 {
+		p.t.Fatalf("want one rsaEncryption identifier in the certificate, its key's")
+	}
+	pss := bytes.Clone(rsaEncryption)
+	pss[len(pss)-1] = 0x0a // 1.2.840.113549.1.1.10
+	der := bytes.Replace(c.DER, rsaEncryption, pss, 1)
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return &testpki.Cert{Cert: x, DER: der}
 }
 
 // unknownEKUCert is a signing certificate whose only extended key usage is

@@ -614,6 +614,18 @@ func TestRules(t *testing.T) {
 				list(`send port "fabrikam"`, `{{TP "partner-ecdsa"}}`, "stores/other/partner.pem", "ECDSA", "RSA")}},
 		},
 		{
+			// Named by its algorithm, not by crypto/x509's number for an
+			// algorithm it does not know ("has a 0 key").
+			name: "BP4005 RSASSA-PSS partner certificate",
+			hcl:  topo{Enc: `"{{tp "partner-pss"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "partner.cer", "partner-pss")
+			},
+			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-pss"}}"`, "",
+				list(`send port "fabrikam"`, `{{TP "partner-pss"}}`, "stores/other/partner.cer", "has a RSASSA-PSS key", "RSA")}},
+		},
+		{
 			name: "BP4005 512-bit RSA partner certificate, which crypto/rsa refuses (1024 bits is BP5001)",
 			hcl:  topo{Enc: `"{{tp "partner-512"}}"`}.hcl(),
 			stores: func(s *scene) {
