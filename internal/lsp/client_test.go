@@ -89,7 +89,15 @@ func start(t *testing.T, env ...string) *client {
 // environment.
 func startWith(t *testing.T, flags []string, env ...string) *client {
 	t.Helper()
+	return startIn(t, "", flags, env...)
+}
+
+// startIn is startWith with the server's working directory wd ("" for
+// the test's), as the editor that starts it chooses.
+func startIn(t *testing.T, wd string, flags []string, env ...string) *client {
+	t.Helper()
 	cmd := exec.Command(bizpipeBin, append([]string{"lsp"}, flags...)...)
+	cmd.Dir = wd
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -250,6 +250,47 @@ func TestVarFlags(t *testing.T) {
 	}
 }
 
+// TestRelativeVarFile: a finding in a --var-file given relative to the
+// server's working directory, as the documentation has it (vars/dev.hcl),
+// is published for that file's URI. It was published for file:///vars/dev.hcl,
+// the relative path read as if it were absolute, which no editor has open.
+func TestRelativeVarFile(t *testing.T) {
+	dir, text := quickstart(t)
+	wd := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(wd, "vars"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wd, "vars", "dev.hcl"), []byte("undeclared = \"x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startIn(t, wd, []string{"--var-file", filepath.Join("vars", "dev.hcl")})
+	c.initialize()
+	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+	c.open(uri, text)
+	want := fileURI(filepath.Join(wd, "vars", "dev.hcl"))
+	for {
+		m := c.next()
+		if m.Method != "textDocument/publishDiagnostics" {
+			continue
+		}
+		var p publish
+		if err := json.Unmarshal(m.Params, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.URI == uri {
+			continue
+		}
+		if p.URI != want {
+			t.Fatalf("diagnostics published for %s, want %s: %+v", p.URI, want, p.Diagnostics)
+		}
+		if d := only(t, p.Diagnostics, "BP1001"); d.Range.Start != (position{0, 0}) || d.Range.End != (position{0, len("undeclared")}) {
+			t.Errorf("BP1001 at %+v, want the name undeclared", d.Range)
+		}
+		break
+	}
+	c.shutdown()
+}
+
 // TestCostlyBuffer: a buffer whose evaluation would build gigabytes or run
 // for minutes (a string doubled in sixty locals, three nested for
 // expressions of a thousand iterations) gets its BP1004 like any other

@@ -154,6 +154,18 @@ func Serve(r io.Reader, w io.Writer, opts Options) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// A finding in a var-file is published for its URI, which only an
+	// absolute path makes: resolve relative ones against the working
+	// directory now, as they are read.
+	varFiles := make([]string, len(opts.VarFiles))
+	for i, p := range opts.VarFiles {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("--var-file %s: %w", p, err)
+		}
+		varFiles[i] = abs
+	}
+	opts.VarFiles = varFiles
 	s := &server{
 		conn:     jsonrpc.NewConn(r, w),
 		opts:     opts,
