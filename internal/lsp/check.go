@@ -149,3 +149,9 @@ func storeStamp(dir string) string {
 	}
 	return b.String()
 }
+
+// forget frees what the checks of dir keep for the next: the server calls
+// it when no document of dir is open any more.
+func (c *checker) forget(dir string) {
+	delete(c.caches, dir)
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/lsp/jsonrpc"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/registry"
@@ -145,46 +146,9 @@ type server struct {
 // returns, but for a check still running after DefaultExitWait, which
 // writes nothing more: the caller is to exit the process.
 func Serve(r io.Reader, w io.Writer, opts Options) error {
-	if opts.LookupEnv == nil {
-		opts.LookupEnv = func(string) (string, bool) { return "", false }
-	}
-	if opts.Registry == nil {
-		opts.Registry = registry.Builtin()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	// A finding in a var-file is published for its URI, which only an
-	// absolute path makes: resolve relative ones against the working
-	// directory now, as they are read.
-	varFiles := make([]string, len(opts.VarFiles))
-	for i, p := range opts.VarFiles {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return fmt.Errorf("--var-file %s: %w", p, err)
-		}
-		varFiles[i] = abs
-	}
-	opts.VarFiles = varFiles
-	s := &server{
-		conn:     jsonrpc.NewConn(r, w),
-		opts:     opts,
-		debounce: opts.Debounce,
-		checking: make(chan struct{}, 1),
-		checker: &checker{lookupEnv: opts.LookupEnv, vars: opts.Vars, varFiles: opts.VarFiles,
-			registry: opts.Registry, now: opts.Now},
-		check:       opts.check,
-		exitWait:    cmp.Or(opts.exitWait, DefaultExitWait),
-		requestWait: cmp.Or(opts.requestWait, DefaultRequestWait),
-		docs:        map[string]*document{},
-		dirs:        map[string]*dirState{},
-		root:        langSchema(lang.Blocks(), nil),
-	}
-	if s.check == nil {
-		s.check = s.checker.check
-	}
-	if s.debounce <= 0 {
-		s.debounce = DefaultDebounce
+	s, err := newServer(jsonrpc.NewConn(r, w), opts)
+	if err != nil {
+		return err
 	}
 	defer s.stop()
 	for {
@@ -212,6 +176,52 @@ func Serve(r io.Reader, w io.Writer, opts Options) error {
 		}
 		s.handle(m)
 	}
+}
+
+// newServer returns the server Serve runs on conn.
+func newServer(conn *jsonrpc.Conn, opts Options) (*server, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = func(string) (string, bool) { return "", false }
+	}
+	if opts.Registry == nil {
+		opts.Registry = registry.Builtin()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	// A finding in a var-file is published for its URI, which only an
+	// absolute path makes: resolve relative ones against the working
+	// directory now, as they are read.
+	varFiles := make([]string, len(opts.VarFiles))
+	for i, p := range opts.VarFiles {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("--var-file %s: %w", p, err)
+		}
+		varFiles[i] = abs
+	}
+	opts.VarFiles = varFiles
+	s := &server{
+		conn:     conn,
+		opts:     opts,
+		debounce: opts.Debounce,
+		checking: make(chan struct{}, 1),
+		checker: &checker{lookupEnv: opts.LookupEnv, vars: opts.Vars, varFiles: opts.VarFiles,
+			registry: opts.Registry, now: opts.Now},
+		check:       opts.check,
+		exitWait:    cmp.Or(opts.exitWait, DefaultExitWait),
+		requestWait: cmp.Or(opts.requestWait, DefaultRequestWait),
+		docs:        map[string]*document{},
+		dirs:        map[string]*dirState{},
+		root:        langSchema(lang.Blocks(), nil),
+	}
+	if s.check == nil {
+		s.check = s.checker.check
+	}
+	if s.debounce <= 0 {
+		s.debounce = DefaultDebounce
+	}
+	return s, nil
 }
 
 func (s *server) isShutdown() bool {
@@ -569,7 +579,9 @@ func (s *server) overlayLocked() (map[string][]byte, map[string]int) {
 func (s *server) run(dir string) {
 	s.mu.Lock()
 	ds := s.dirs[dir]
-	if s.closed {
+	if s.closed || ds == nil {
+		// nil: the directory was forgotten, by a run that started
+		// after this one was scheduled and saw its change.
 		s.mu.Unlock()
 		return
 	}
@@ -579,13 +591,24 @@ func (s *server) run(dir string) {
 		return
 	}
 	ds.running = true
+	var gen uint64
 	for {
-		gen := ds.gen
+		gen = ds.gen
 		overlay, versions := s.overlayLocked()
+		open := s.openInLocked(dir)
 		s.mu.Unlock()
 
 		s.checking <- struct{}{}
-		snap := s.check(dir, overlay)
+		var snap *snapshot
+		if open {
+			snap = s.check(dir, overlay)
+		} else {
+			// Nothing of the directory is open: its findings are only
+			// cleared (diagnosticsLocked), and what its checks keep
+			// is freed, not held for the rest of the session.
+			s.checker.forget(dir)
+			snap = &snapshot{dir: dir, cfg: &model.Config{}}
+		}
 		<-s.checking
 		snap.versions = versions
 
@@ -608,7 +631,23 @@ func (s *server) run(dir string) {
 		ds.rerun = false
 	}
 	ds.running = false
+	if !s.closed && ds.gen == gen && !s.openInLocked(dir) && len(ds.published) == 0 {
+		// Cleared, and no change since (one would have its run
+		// pending): a file of the directory opened again starts anew,
+		// and a certificate file changed on disk checks it no more.
+		delete(s.dirs, dir)
+	}
 	s.mu.Unlock()
+}
+
+// openInLocked reports whether a document of dir is open.
+func (s *server) openInLocked(dir string) bool {
+	for _, d := range s.docs {
+		if configDir(d.path) == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // diagnosticsLocked turns snap's diagnostics into one notification per
