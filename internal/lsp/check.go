@@ -26,6 +26,11 @@ type snapshot struct {
 	cfg   *model.Config   // never nil; Sources has the text validated
 	res   *rules.Result   // nil when syntax errors kept the rules from running
 	diags hcl.Diagnostics // redacted
+	// decoded is the directory's configuration as it last decoded: cfg
+	// when res is set; while a syntax error keeps a file's blocks from
+	// being decoded (the line being typed), the one before, whose names
+	// completion offers.
+	decoded *model.Config
 	// versions are those of the open documents validated, by path.
 	versions map[string]int
 }
@@ -97,6 +102,7 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		dc.refresh(cfg)
 		res, ds := rules.Check(cfg, rules.Options{Now: c.now(), Cache: dc.stores})
 		snap.res = res
+		snap.decoded = cfg
 		snap.diags = append(diags, ds...)
 	}
 	// The last line of defence the CLI has too: an editor's problem

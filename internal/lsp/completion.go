@@ -2,6 +2,7 @@ package lsp
 
 import (
 	"bytes"
+	"cmp"
 	"sort"
 	"strings"
 
@@ -204,10 +205,11 @@ func (s *server) completion(p positionParams) CompletionList {
 	replace := func(prefix string) Range {
 		return Range{Start: li.position(off - len(prefix)), End: p.Position}
 	}
-	// The reference roots of the configuration, when there is one.
+	// The names the configuration declares: as it last decoded, when
+	// a syntax error (the line being typed) keeps a file from decoding.
 	var cfg *model.Config
 	if _, snap := s.snapshotFor(p.TextDocument.URI); snap != nil {
-		cfg = snap.cfg
+		cfg = cmp.Or(snap.decoded, snap.cfg)
 	}
 	var items []CompletionItem
 	add := func(label, newText string, kind int, detail, doc string, r Range) {

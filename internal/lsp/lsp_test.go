@@ -446,6 +446,50 @@ func TestCompletion(t *testing.T) {
 	c.shutdown()
 }
 
+// TestCompletionWhileBroken: the names after host. and pipeline. are
+// offered while the line being written is still a syntax error, as it is
+// when the editor asks after a pause in typing (`host = `, then the
+// completion key): from the configuration as it last decoded. The check
+// of the pause replaced it with one in which the file's syntax error had
+// kept every block of the file from being decoded, and nothing was
+// offered.
+func TestCompletionWhileBroken(t *testing.T) {
+	c, _, uri, text := openQuickstart(t)
+	const after = "send_port \"fabrikam\" {\n"
+	i := strings.Index(text, after)
+	if i < 0 {
+		t.Fatal("quickstart changed: no send port fabrikam")
+	}
+	i += len(after) - 1
+	for n, tt := range []struct{ edit, want string }{
+		{"\n  pipeline = ", "pipeline.sign_encrypt"},
+		{"\n  host = host.", "send_host"},
+	} {
+		edited := text[:i] + tt.edit + text[i:]
+		version := 2 + n
+		c.change(uri, version, edited)
+		// The pause: the syntax error is published, for this version.
+		c.publishesFor(uri, func(p publish) bool {
+			return p.Version != nil && *p.Version == version && hasCode("BP1000")(p.Diagnostics)
+		}, 0)
+		var list struct {
+			Items []struct {
+				Label string `json:"label"`
+			} `json:"items"`
+		}
+		end := edited[:i+len(tt.edit)]
+		c.result("textDocument/completion", docPos(uri, pos(t, edited, end, len(end))), &list)
+		if !slices.ContainsFunc(list.Items, func(it struct {
+			Label string `json:"label"`
+		}) bool {
+			return it.Label == tt.want
+		}) {
+			t.Errorf("completion after %q: %+v, want %s", tt.edit, list.Items, tt.want)
+		}
+	}
+	c.shutdown()
+}
+
 // TestClose: closing the last open file of a configuration clears the
 // diagnostics the server published for it.
 func TestClose(t *testing.T) {

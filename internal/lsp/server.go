@@ -617,6 +617,9 @@ func (s *server) run(dir string) {
 			break
 		}
 		if ds.gen == gen {
+			if snap.decoded == nil && ds.snap != nil {
+				snap.decoded = ds.snap.decoded
+			}
 			ds.snap = snap
 			notes := s.diagnosticsLocked(ds, snap)
 			s.mu.Unlock()
