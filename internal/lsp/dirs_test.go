@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/lsp/jsonrpc"
 )
 
@@ -92,4 +93,77 @@ func TestClosedDirectoryForgotten(t *testing.T) {
 		t.Errorf("after the change's run: %d checks, state %v; want no check, no state", checks-2, s.dirs[dir])
 	}
 	s.stop()
+}
+
+// TestVarFileDocument: a --var-file of the server opened in the editor is
+// no configuration of its own: its directory (vars/, var-files alone, as
+// the server's start checks) is not checked, which reported the file as
+// misplaced in a configuration directory, advising to move it to where
+// it is. Saved, or reported changed on disk, it has every configuration
+// checked again, as each reads it: the findings its old values made
+// stayed until the next edit of a configuration file.
+func TestVarFileDocument(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "quickstart"))); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join(dir, "bizpipe.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := filepath.Join(t.TempDir(), "vars")
+	varFile := filepath.Join(vars, "dev.hcl")
+	if err := os.Mkdir(vars, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(varFile, []byte("p12_password = \"wrong-password\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(jsonrpc.NewConn(strings.NewReader(""), io.Discard), Options{Debounce: time.Millisecond, VarFiles: []string{varFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := map[string]int{}
+	s.check = func(dir string, overlay map[string][]byte) *snapshot {
+		checked[dir]++ // the checks of a server are one at a time (checking)
+		return s.checker.check(dir, overlay)
+	}
+	uri, varURI := pathToURI(filepath.Join(dir, "bizpipe.hcl")), pathToURI(varFile)
+	s.open(uri, 1, text)
+	s.open(varURI, 1, []byte("p12_password = \"wrong-password\"\n"))
+	s.wg.Wait()
+	if checked[vars] != 0 || s.dirs[vars] != nil {
+		t.Errorf("the var-file's directory was checked as a configuration (%d checks)", checked[vars])
+	}
+	if checked[dir] != 1 || s.dirs[dir].snap == nil || !hasDiagCode(s.dirs[dir].snap, "BP2003") {
+		t.Fatalf("%d checks of the configuration; want one, finding the wrong password (BP2003)", checked[dir])
+	}
+
+	// The right password, saved: the configuration is checked again.
+	if err := os.WriteFile(varFile, []byte("p12_password = \"demo-only\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.save(didSaveParams{TextDocument: textDocumentIdentifier{URI: varURI}})
+	s.wg.Wait()
+	if checked[dir] != 2 || hasDiagCode(s.dirs[dir].snap, "BP2003") {
+		t.Errorf("after the var-file was saved: %d checks of the configuration; want a second, without BP2003", checked[dir])
+	}
+	// Changed on disk by another program, as the editor's watcher reports.
+	s.filesChanged(didChangeWatchedFilesParams{Changes: []struct {
+		URI string `json:"uri"`
+	}{{URI: varURI}}})
+	s.wg.Wait()
+	if checked[dir] != 3 || checked[vars] != 0 {
+		t.Errorf("after the var-file changed on disk: %d checks of the configuration, %d of the var-file's directory; want a third, none", checked[dir], checked[vars])
+	}
+	s.stop()
+}
+
+func hasDiagCode(snap *snapshot, code string) bool {
+	for _, d := range snap.diags {
+		if string(diag.CodeOf(d)) == code {
+			return true
+		}
+	}
+	return false
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -91,8 +92,11 @@ const (
 
 // document is an open text document.
 type document struct {
-	uri     string
-	path    string // "" when the document is not a configuration file on disk
+	uri  string
+	path string // "" when the document is not a configuration file on disk
+	// varFile: the document is one of the server's --var-files, which
+	// every check reads from disk.
+	varFile bool
 	text    []byte // replaced, never modified: snapshots share it
 	version int    // the client's, of text
 }
@@ -439,8 +443,8 @@ func (s *server) registerWatchers() {
 
 // filesChanged checks again what files changed on disk may affect: the
 // directory of a configuration file, when the server checks it; for any
-// other file (a store's), every directory it checks, whose unchanged
-// stores stay cached.
+// other file (a store's, a --var-file), every directory it checks, whose
+// unchanged stores stay cached.
 func (s *server) filesChanged(p didChangeWatchedFilesParams) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -449,6 +453,10 @@ func (s *server) filesChanged(p didChangeWatchedFilesParams) {
 	for _, c := range p.Changes {
 		path, err := uriToPath(c.URI)
 		if err != nil {
+			continue
+		}
+		if s.isVarFile(path) {
+			all = true
 			continue
 		}
 		if dir := configDir(path); dir != "" {
@@ -484,10 +492,33 @@ func (s *server) open(uri string, version int, text []byte) {
 	if err != nil {
 		path = ""
 	}
+	// A --var-file is no configuration file, whatever its name: its
+	// directory is not a configuration (the server's start made sure).
+	varFile := s.isVarFile(path)
+	if varFile {
+		path = ""
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.docs[uri] = &document{uri: uri, path: path, text: text, version: version}
+	s.docs[uri] = &document{uri: uri, path: path, text: text, version: version, varFile: varFile}
 	s.scheduleLocked(configDir(path))
+}
+
+// isVarFile reports whether path is one of the server's --var-files.
+func (s *server) isVarFile(path string) bool {
+	if path == "" {
+		return false
+	}
+	info, err := os.Stat(path)
+	for _, v := range s.opts.VarFiles {
+		if v == path {
+			return true
+		}
+		if vi, verr := os.Stat(v); err == nil && verr == nil && os.SameFile(info, vi) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *server) change(p didChangeParams) {
@@ -526,6 +557,13 @@ func (s *server) save(p didSaveParams) {
 	}
 	if p.Text != nil {
 		d.text = []byte(*p.Text)
+	}
+	if d.varFile {
+		// Saved, its values are those every check reads.
+		for dir := range s.dirs {
+			s.scheduleLocked(dir)
+		}
+		return
 	}
 	s.scheduleLocked(configDir(d.path))
 }
