@@ -1,9 +1,11 @@
 package lsp
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,10 +114,13 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 }
 
 // refresh makes the store cache forget each store directory that changed
-// since the last run (a file added, removed, replaced or touched), and
-// those no store names any more; the other stores stay loaded.
+// since the last run (a file added, removed, replaced or touched), or
+// whose stores' passwords changed (the cache keeps a store per password:
+// one typed a keystroke at a time would leave one for each), and those no
+// store names any more; the other stores stay loaded.
 func (c *dirCache) refresh(cfg *model.Config) {
 	stamps := map[string]string{}
+	passwords := map[string][]string{}
 	for _, s := range cfg.Stores {
 		if !s.Path.Known {
 			continue
@@ -123,6 +128,11 @@ func (c *dirCache) refresh(cfg *model.Config) {
 		if _, done := stamps[s.Path.V]; !done {
 			stamps[s.Path.V] = storeStamp(s.Path.V)
 		}
+		passwords[s.Path.V] = append(passwords[s.Path.V], passwordStamp(s.Password))
+	}
+	for dir, pws := range passwords {
+		slices.Sort(pws)
+		stamps[dir] += strings.Join(slices.Compact(pws), "\n")
 	}
 	for dir, old := range c.stamps {
 		if now, ok := stamps[dir]; ok && now == old {
@@ -135,6 +145,13 @@ func (c *dirCache) refresh(cfg *model.Config) {
 		}
 	}
 	c.stamps = stamps
+}
+
+// passwordStamp identifies a store's password by a digest, which the
+// stamps keep rather than the password.
+func passwordStamp(pw model.Value[string]) string {
+	sum := sha256.Sum256([]byte(pw.V))
+	return fmt.Sprintf("password set=%t known=%t %x", pw.Set, pw.Known, sum)
 }
 
 // storeStamp describes a store directory's files: it changes when one is

@@ -98,3 +98,42 @@ func TestVarFileInDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreCachePasswords: a store loaded with a password no store uses
+// any more (a password typed one keystroke at a time, a var-file's value
+// changed) is not kept: the cache held a loaded store for every password
+// a directory's stores ever had, for the rest of the session. The store
+// loaded with the password in use stays loaded.
+func TestStoreCachePasswords(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "quickstart"))); err != nil {
+		t.Fatal(err)
+	}
+	password := ""
+	c := &checker{now: time.Now, lookupEnv: func(name string) (string, bool) {
+		return password, name == "BIZPIPE_VAR_p12_password"
+	}}
+	store := func(pw string) *certstore.Store {
+		t.Helper()
+		password = pw
+		snap := c.check(dir, nil)
+		if snap.res == nil {
+			t.Fatalf("the rules did not run: %v", snap.diags)
+		}
+		for decl, s := range snap.res.Stores {
+			if decl.Name == "svc_send_personal" {
+				return s
+			}
+		}
+		t.Fatal("svc_send_personal not loaded")
+		return nil
+	}
+	first := store("first-wrong-password")
+	if again := store("first-wrong-password"); again != first {
+		t.Fatal("the store was loaded again with the same password")
+	}
+	store("second-wrong-password")
+	if back := store("first-wrong-password"); back == first {
+		t.Error("the store loaded with a password no store used any more was kept")
+	}
+}
