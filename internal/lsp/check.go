@@ -107,9 +107,10 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		snap.decoded = cfg
 		snap.diags = append(diags, ds...)
 	}
-	// The last line of defence the CLI has too: an editor's problem
-	// list is output.
-	snap.diags = redact.New(redact.Long(cfg.Secrets)...).Diagnostics(snap.diags)
+	// The last line of defence the CLI has too, with the same forms of
+	// the secrets (escaped, as a message quotes a value): an editor's
+	// problem list is output.
+	snap.diags = redact.New(redact.Long(redact.SourceForms(cfg.Secrets))...).Diagnostics(snap.diags)
 	return snap
 }
 

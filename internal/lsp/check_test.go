@@ -137,3 +137,43 @@ func TestStoreCachePasswords(t *testing.T) {
 		t.Error("the store loaded with a password no store used any more was kept")
 	}
 }
+
+// TestSecretQuoted: a secret (here a store's password written in the
+// file) is hidden in the diagnostics also where one quotes it escaped, as
+// validate hides it: a password with a backslash, also written as a
+// content_type, whose BP1004 shows the value %q-quoted, showed it to the
+// editor while validate printed "(sensitive value)".
+func TestSecretQuoted(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "quickstart"))); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "bizpipe.hcl")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for old, repl := range map[string]string{
+		"password = var.p12_password":      `password = "demo\\only-pw"`,
+		`content_type = "application/xml"`: `content_type = "demo\\only-pw"`,
+	} {
+		if !strings.Contains(text, old) {
+			t.Fatalf("quickstart changed: no %s", old)
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	c := &checker{lookupEnv: func(string) (string, bool) { return "", false }, now: time.Now}
+	snap := c.check(dir, map[string][]byte{path: []byte(text)})
+	found := false
+	for _, d := range snap.diags {
+		msg := d.Summary + "\n" + d.Detail
+		if strings.Contains(msg, "only-pw") {
+			t.Errorf("diagnostic shows the password: %s", msg)
+		}
+		found = found || strings.Contains(d.Summary, "content_type")
+	}
+	if !found {
+		t.Errorf("no finding about the content_type: %v", snap.diags)
+	}
+}
