@@ -15,6 +15,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
@@ -35,6 +36,10 @@ type snapshot struct {
 	decoded *model.Config
 	// versions are those of the open documents validated, by path.
 	versions map[string]int
+	// texts are those of the files with findings that are no
+	// configuration files (a --var-file), read again for the findings'
+	// positions only: HCL's columns count characters, LSP's UTF-16 units.
+	texts map[string][]byte
 }
 
 // checker validates configuration directories the way `bizpipe validate`
@@ -111,8 +116,34 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 	// the secrets (escaped, as a message quotes a value): an editor's
 	// problem list is output.
 	snap.diags = redact.New(redact.Long(redact.SourceForms(cfg.Secrets))...).Diagnostics(snap.diags)
+	for _, d := range snap.diags {
+		if d.Subject == nil || d.Subject.Filename == "" {
+			continue
+		}
+		f := d.Subject.Filename
+		if _, ok := cfg.Sources[f]; ok {
+			continue
+		}
+		if _, ok := snap.texts[f]; ok {
+			continue
+		}
+		if snap.texts == nil {
+			snap.texts = map[string][]byte{}
+		}
+		// Never waiting on what is no regular file: a var-file may
+		// have been replaced since the server's start checked it.
+		b, err := fsop.ReadRegular(f, maxTextSize)
+		if err != nil {
+			b = nil // the columns, then
+		}
+		snap.texts[f] = b
+	}
 	return snap
 }
+
+// maxTextSize bounds a file read for positions: the largest a
+// configuration file may be.
+const maxTextSize = 4 << 20
 
 // refresh makes the store cache forget each store directory that changed
 // since the last run (a file added, removed, replaced or touched), or

@@ -291,6 +291,31 @@ func TestRelativeVarFile(t *testing.T) {
 	c.shutdown()
 }
 
+// TestVarFileRange: a finding in a --var-file, which is no configuration
+// file (its text is not among the configuration's), has its range in
+// UTF-16 units too: HCL's columns count characters, and the range of a
+// value of two emoji ended in the middle of it.
+func TestVarFileRange(t *testing.T) {
+	dir, text := quickstart(t)
+	if err := os.WriteFile(filepath.Join(dir, "n.hcl"), []byte("variable \"n\" {\n  type = number\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	varFile := filepath.Join(t.TempDir(), "n.vars")
+	const value = `"😀😀"`
+	if err := os.WriteFile(varFile, []byte("n = "+value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startWith(t, []string{"--var-file", varFile})
+	c.initialize()
+	c.open(fileURI(filepath.Join(dir, "bizpipe.hcl")), text)
+	d := only(t, c.diagnosticsFor(fileURI(varFile), hasCode("BP1004")), "BP1004")
+	// The value: after "n = ", 1+2+2+1 UTF-16 units.
+	if want := (position{0, len("n = ") + 6}); d.Range.Start != (position{0, len("n = ")}) || d.Range.End != want {
+		t.Errorf("BP1004 at %+v, want %v to %v", d.Range, position{0, len("n = ")}, want)
+	}
+	c.shutdown()
+}
+
 // TestCostlyBuffer: a buffer whose evaluation would build gigabytes or run
 // for minutes (a string doubled in sixty locals, three nested for
 // expressions of a thousand iterations) gets its BP1004 like any other

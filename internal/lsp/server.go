@@ -729,7 +729,11 @@ func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagno
 		for _, f := range files {
 			li := indexes[f]
 			if li == nil {
-				if src, ok := snap.cfg.Sources[f]; ok {
+				src, ok := snap.cfg.Sources[f]
+				if !ok {
+					src, ok = snap.texts[f], snap.texts[f] != nil
+				}
+				if ok {
 					li = newLineIndex(src)
 					indexes[f] = li
 				}
