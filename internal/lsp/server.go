@@ -784,8 +784,9 @@ func toDiagnostic(d *hcl.Diagnostic, rng hcl.Range, li *lineIndex) Diagnostic {
 // snapshotFor returns the document at uri and its directory's latest
 // snapshot, validating now when there is none yet. Both are nil for a
 // document that is not open or not a configuration file. The snapshot is
-// nil too when a check in flight has not ended within requestWait: the
-// request is answered without one, and the requests after it are read.
+// nil too when the check in flight, or its own, has not ended within
+// requestWait: the request is answered without one, and the requests
+// after it are read.
 func (s *server) snapshotFor(uri string) (*document, *snapshot) {
 	s.mu.Lock()
 	d := s.docs[uri]
@@ -811,6 +812,29 @@ func (s *server) snapshotFor(uri string) (*document, *snapshot) {
 	case <-timer.C:
 		return d, nil
 	}
-	defer func() { <-s.checking }()
-	return d, s.check(dir, overlay)
+	// Checked aside, so that this check too is waited for no longer
+	// than requestWait: one that does not end (a store on a hung mount)
+	// would keep every request after this one from being read.
+	done := make(chan *snapshot, 1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		var snap *snapshot
+		defer func() {
+			<-s.checking
+			// A panic is a bug, reported as handle reports one in a
+			// request: the session goes on.
+			if r := recover(); r != nil {
+				s.logMessage(fmt.Sprintf("internal error checking %s: %v\n%s", dir, r, debug.Stack()))
+			}
+			done <- snap
+		}()
+		snap = s.check(dir, overlay)
+	}()
+	select {
+	case snap := <-done:
+		return d, snap
+	case <-timer.C:
+		return d, nil
+	}
 }

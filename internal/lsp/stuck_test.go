@@ -100,3 +100,82 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestRequestCheckThatDoesNotEnd: a request that checks a directory
+// itself (a hover in a document opened a moment ago, before its first
+// run) waits for that check at most requestWait too. It waited for its
+// own check without bound, as it waits for none in flight: a check that
+// does not end (a store on a hung mount) kept the server from reading
+// anything more, shutdown and exit included.
+func TestRequestCheckThatDoesNotEnd(t *testing.T) {
+	started := make(chan struct{}, 16)
+	release := make(chan struct{})
+	defer close(release)
+	check := func(dir string, _ map[string][]byte) *snapshot {
+		started <- struct{}{}
+		<-release
+		return &snapshot{dir: dir, cfg: &model.Config{}}
+	}
+	const wait = 200 * time.Millisecond
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		// The debounced run would start the check first: an hour.
+		served <- Serve(inR, outW, Options{check: check, exitWait: wait, requestWait: wait, Debounce: time.Hour})
+		_ = outW.Close()
+	}()
+	client := jsonrpc.NewConn(outR, inW)
+	responses := make(chan *jsonrpc.Message, 16)
+	go func() {
+		for {
+			m, err := client.Read()
+			if err != nil {
+				close(responses)
+				return
+			}
+			if m.Method == "" {
+				responses <- m
+			}
+		}
+	}()
+	call := func(id int, method string, params any) {
+		t.Helper()
+		raw, _ := json.Marshal(params)
+		if err := client.Write(&jsonrpc.Message{JSONRPC: "2.0", ID: json.RawMessage(itoa(id)), Method: method, Params: raw}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-responses:
+			if string(m.ID) != itoa(id) || m.Error != nil {
+				t.Fatalf("%s: answer %s %+v", method, m.ID, m.Error)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: no answer while its check runs", method)
+		}
+	}
+	call(1, "initialize", map[string]any{})
+	uri := "file://" + filepath.ToSlash(filepath.Join(t.TempDir(), "main.hcl"))
+	if err := client.Notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
+		"uri": uri, "version": 1, "text": "group \"g\" {}\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	call(2, "textDocument/hover", map[string]any{"textDocument": map[string]any{"uri": uri}, "position": map[string]int{"line": 0, "character": 8}})
+	select {
+	case <-started:
+	case <-time.After(time.Minute):
+		t.Fatal("the hover did not check the directory")
+	}
+	call(3, "shutdown", nil)
+	if err := client.Notify("exit", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v, want nil after shutdown", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Serve did not return after exit while a request's check runs")
+	}
+}
