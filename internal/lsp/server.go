@@ -639,7 +639,7 @@ func (s *server) run(dir string) {
 		s.checking <- struct{}{}
 		var snap *snapshot
 		if open {
-			snap = s.check(dir, overlay)
+			snap = s.checkSafely(dir, overlay)
 		} else {
 			// Nothing of the directory is open: its findings are only
 			// cleared (diagnosticsLocked), and what its checks keep
@@ -648,13 +648,13 @@ func (s *server) run(dir string) {
 			snap = &snapshot{dir: dir, cfg: &model.Config{}}
 		}
 		<-s.checking
-		snap.versions = versions
 
 		s.mu.Lock()
 		if s.closed {
 			break
 		}
-		if ds.gen == gen {
+		if snap != nil && ds.gen == gen {
+			snap.versions = versions
 			if snap.decoded == nil && ds.snap != nil {
 				snap.decoded = ds.snap.decoded
 			}
@@ -781,6 +781,19 @@ func toDiagnostic(d *hcl.Diagnostic, rng hcl.Range, li *lineIndex) Diagnostic {
 	}
 }
 
+// checkSafely checks dir. A panic in the check is a bug: it is reported to
+// the client, as handle reports one, and the session goes on without a
+// snapshot (nil).
+func (s *server) checkSafely(dir string, overlay map[string][]byte) (snap *snapshot) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logMessage(fmt.Sprintf("internal error checking %s: %v\n%s", dir, r, debug.Stack()))
+			snap = nil
+		}
+	}()
+	return s.check(dir, overlay)
+}
+
 // snapshotFor returns the document at uri and its directory's latest
 // snapshot, validating now when there is none yet. Both are nil for a
 // document that is not open or not a configuration file. The snapshot is
@@ -819,17 +832,8 @@ func (s *server) snapshotFor(uri string) (*document, *snapshot) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		var snap *snapshot
-		defer func() {
-			<-s.checking
-			// A panic is a bug, reported as handle reports one in a
-			// request: the session goes on.
-			if r := recover(); r != nil {
-				s.logMessage(fmt.Sprintf("internal error checking %s: %v\n%s", dir, r, debug.Stack()))
-			}
-			done <- snap
-		}()
-		snap = s.check(dir, overlay)
+		defer func() { <-s.checking }()
+		done <- s.checkSafely(dir, overlay)
 	}()
 	select {
 	case snap := <-done:

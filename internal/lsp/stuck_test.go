@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,91 @@ func TestRequestCheckThatDoesNotEnd(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("Serve did not return after exit while a request's check runs")
+	}
+}
+
+// TestCheckPanics: a panic in the check a change starts is a bug, and
+// reported to the client as one in a request is, the session going on:
+// the next change is checked and published. It ended the server, on the
+// goroutine of the debounce timer, which recovered nothing.
+func TestCheckPanics(t *testing.T) {
+	calls := 0
+	check := func(dir string, _ map[string][]byte) *snapshot {
+		calls++ // one check at a time (checking)
+		if calls == 1 {
+			panic("a bug")
+		}
+		return &snapshot{dir: dir, cfg: &model.Config{}}
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(inR, outW, Options{check: check, Debounce: time.Millisecond})
+		_ = outW.Close()
+	}()
+	client := jsonrpc.NewConn(outR, inW)
+	messages := make(chan *jsonrpc.Message, 64)
+	go func() {
+		defer close(messages)
+		for {
+			m, err := client.Read()
+			if err != nil {
+				return
+			}
+			messages <- m
+		}
+	}()
+	// next returns the next message from the server of method ("" for a
+	// response).
+	next := func(method string) *jsonrpc.Message {
+		t.Helper()
+		for {
+			select {
+			case m, ok := <-messages:
+				if !ok {
+					t.Fatalf("the server ended, waiting for %q", method)
+				}
+				if m.Method == method {
+					return m
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("no %q from the server", method)
+			}
+		}
+	}
+	send := func(m *jsonrpc.Message) {
+		t.Helper()
+		if err := client.Write(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(&jsonrpc.Message{ID: json.RawMessage("1"), Method: "initialize", Params: json.RawMessage("{}")})
+	next("")
+	uri := "file://" + filepath.ToSlash(filepath.Join(t.TempDir(), "main.hcl"))
+	if err := client.Notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
+		"uri": uri, "version": 1, "text": "group \"g\" {}\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := next("window/logMessage"); !strings.Contains(string(m.Params), "a bug") {
+		t.Errorf("log %s, want the panic reported", m.Params)
+	}
+	if err := client.Notify("textDocument/didChange", map[string]any{"textDocument": map[string]any{"uri": uri, "version": 2},
+		"contentChanges": []map[string]any{{"text": "group \"g\" {}\n\n"}}}); err != nil {
+		t.Fatal(err)
+	}
+	next("textDocument/publishDiagnostics")
+	send(&jsonrpc.Message{ID: json.RawMessage("2"), Method: "shutdown"})
+	next("")
+	if err := client.Notify("exit", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v, want nil after shutdown", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Serve did not return after exit")
 	}
 }
