@@ -46,7 +46,12 @@ func openBox(cfg *model.Config, dataDir string, use boxUse) (msgbox.Box, error) 
 			if !mb.PostgresURL.Usable() {
 				return nil, fmt.Errorf("the postgres message_box at %s has no url that is known: not opening a message box", mb.DeclRange)
 			}
-			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, pgbox.Options{})
+			// bizpipe messages never creates a box: a database without
+			// one is reported, not given an empty box to list.
+			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, pgbox.Options{NoCreate: use == boxOperate})
+			if errors.Is(err, pgbox.ErrNoBox) {
+				return nil, fmt.Errorf("%w; bizpipe run creates one there (is the configuration's message_box url the one run uses?)", err)
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,3 +79,61 @@ func setSchemaVersion(t *testing.T, url string, v int) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestMessagesNeverCreateAPostgresBox: bizpipe messages opens a postgres
+// message box that exists, and creates none. A database without a box (a
+// url naming the wrong database) is "no message box", exit 1 as for the
+// embedded box, not a new, empty box created by the command and listed as
+// empty. An older schema is migrated, as documented (docs/operations.md,
+// Upgrading bizpipe); a newer one is refused.
+func TestMessagesNeverCreateAPostgresBox(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := context.Background()
+	want := pgbox.SchemaVersion()
+	tests := []struct {
+		name    string
+		version int // the schema left in the database; -1: none at all
+		code    int
+		stderr  string
+	}{
+		{"current", want, exitOK, ""},
+		{"empty database", -1, exitFindings, "no message box in the database: it has no bizpipe schema"},
+		{"newer", want + 1, exitFindings, "newer than this bizpipe supports"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := srv.NewDatabase(t)
+			if tt.version >= 0 {
+				box, err := pgbox.Open(ctx, url, pgbox.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				box.Close()
+				setSchemaVersion(t, url, tt.version)
+			}
+			dir := t.TempDir()
+			hcl := fmt.Sprintf("group \"g\" {}\nmessage_box {\n  postgres { url = %q }\n}\n", url)
+			if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"messages", "list", "--format", "json", dir}, &stdout, &stderr, noEnv)
+			if code != tt.code || !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want exit %d saying %q", code, stderr.String(), tt.code, tt.stderr)
+			}
+			if code != exitOK && stdout.Len() > 0 {
+				t.Errorf("stdout %q; want nothing", stdout.String())
+			}
+			if tt.version >= 0 {
+				return
+			}
+			var tables int
+			if err := pgtest.Connect(t, url).QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&tables); err != nil {
+				t.Fatal(err)
+			}
+			if tables != 0 {
+				t.Errorf("messages list created %d tables in a database without a box", tables)
+			}
+		})
+	}
+}

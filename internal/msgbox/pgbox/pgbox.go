@@ -129,6 +129,9 @@ var (
 	// bizpipe knows (newer: upgrade bizpipe; older, with
 	// Options.NoMigrate: run bizpipe once without it to migrate).
 	ErrSchemaMismatch = errors.New("message box schema version mismatch")
+	// ErrNoBox: with Options.NoCreate, the database holds no message box
+	// (no bizpipe schema at all).
+	ErrNoBox = errors.New("no message box")
 	// ErrCommitUncertain: the connection was lost while a change was being
 	// committed, and whether it was cannot be told from its effect. Look
 	// at the message (bizpipe messages show) before repeating it.
@@ -150,6 +153,12 @@ type Options struct {
 	// if it is not.
 	NoMigrate bool
 
+	// NoCreate opens only a box that exists, for commands that operate on
+	// one (bizpipe messages): in a database without the schema, Open fails
+	// with an error wrapping ErrNoBox and creates nothing. An older schema
+	// is still migrated.
+	NoCreate bool
+
 	// ReconnectTimeout is how long an operation retries after the
 	// connection is lost before it returns the error. 0 means
 	// DefaultReconnectTimeout; negative disables the retries.
@@ -170,6 +179,7 @@ type Box struct {
 	id       string          // the box's identity (box_identity), once migrated
 	secrets  []string        // masked in every error
 	retryFor time.Duration
+	noCreate bool // Options.NoCreate
 
 	rand io.Reader
 	// bufs recycles ChunkSize buffers between Receives.
@@ -218,6 +228,7 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		name:     describe(cfg.ConnConfig),
 		secrets:  secrets,
 		retryFor: opts.ReconnectTimeout,
+		noCreate: opts.NoCreate,
 		rand:     rand.Reader,
 		closed:   make(chan struct{}),
 	}
@@ -290,6 +301,15 @@ func (b *Box) migrate(ctx context.Context) error {
 	return b.withTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
 			return fmt.Errorf("waiting for the migration lock: %w", err)
+		}
+		if b.noCreate {
+			var exists bool
+			if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", MigrationsTable).Scan(&exists); err != nil {
+				return fmt.Errorf("looking for the schema: %w", err)
+			}
+			if !exists {
+				return fmt.Errorf("%w in the database: it has no bizpipe schema (table %s)", ErrNoBox, MigrationsTable)
+			}
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+MigrationsTable+` (
 			version    integer     PRIMARY KEY,
