@@ -16,6 +16,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/safetext"
 )
 
 func newFmtCmd(e *env) *cobra.Command {
@@ -65,7 +66,7 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		if err != nil {
 			// Its errors leave the file to the caller (Load names it in
 			// the diagnostic's range).
-			fmt.Fprintf(e.stderr, "bizpipe: %s: %s\n", safe(name), cleanError(err))
+			fmt.Fprintf(e.stderr, "bizpipe: %s: %s\n", safe(name), safetext.Prose(cleanError(err).Error()))
 			failed++
 			continue
 		}
@@ -73,16 +74,18 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		// rewrites something it cannot read.
 		// A file nested too deeply would overflow the parser's stack.
 		if d := lang.CheckNesting(src, name); d != nil {
-			fmt.Fprintf(e.stderr, "bizpipe: %s\n", d)
-			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", name)
+			fmt.Fprintf(e.stderr, "bizpipe: %s\n", safeDiag(d))
+			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", safe(name))
 			failed++
 			continue
 		}
 		if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
-			for _, d := range diags.Errs() {
-				fmt.Fprintf(e.stderr, "bizpipe: %s\n", d)
+			for _, d := range diags {
+				if d.Severity == hcl.DiagError {
+					fmt.Fprintf(e.stderr, "bizpipe: %s\n", safeDiag(d))
+				}
 			}
-			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", name)
+			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", safe(name))
 			failed++
 			continue
 		}
@@ -92,11 +95,11 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		}
 		unformatted++
 		if showDiff {
-			e.stdout.Write(diff.Diff(name, src, name+" (formatted)", out))
+			e.stdout.Write(diff.Diff(safe(name), src, safe(name)+" (formatted)", out))
 		}
 		if check {
 			if !showDiff {
-				fmt.Fprintln(e.stdout, name)
+				fmt.Fprintln(e.stdout, safe(name))
 			}
 			continue
 		}
@@ -108,12 +111,12 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 			continue
 		}
 		if err := writeFileKeepMode(name, out); err != nil {
-			fmt.Fprintf(e.stderr, "bizpipe: %s\n", cleanError(err))
+			fmt.Fprintf(e.stderr, "bizpipe: %s\n", safetext.Prose(cleanError(err).Error()))
 			failed++
 			continue
 		}
 		if !showDiff {
-			fmt.Fprintln(e.stdout, name)
+			fmt.Fprintln(e.stdout, safe(name))
 		}
 	}
 	switch {
@@ -123,6 +126,21 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		return &exitError{code: exitFmtCheck}
 	}
 	return nil
+}
+
+// safeDiag is d as fmt prints it on one line of stderr: its file name
+// escaped as every name is (safe), so that a name holding escape sequences
+// or a newline can neither drive the terminal nor forge a line, and the
+// rest with its control characters escaped.
+func safeDiag(d *hcl.Diagnostic) string {
+	if d.Subject != nil {
+		r := *d.Subject
+		r.Filename = safe(r.Filename)
+		c := *d
+		c.Subject = &r
+		d = &c
+	}
+	return safetext.Prose(d.Error())
 }
 
 // writeFileKeepMode replaces name's content through a temporary file and a
