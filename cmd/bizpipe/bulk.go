@@ -16,6 +16,10 @@ type bulkOp struct {
 	verb string // as in "would resume"
 	done string // its past participle, as in "resumed"
 	op   func(msgbox.Box, context.Context, string) error
+	// bulkOp, when not nil, is op for --all-suspended: it refuses
+	// (ErrInvalidState) a message that is no longer suspended when it
+	// runs, which is then skipped. Without it, op must refuse those.
+	bulkOp func(msgbox.Box, context.Context, string) error
 	// check, when not nil, is the op's rule on a message as listed, which
 	// --dry-run applies: an error is the reason it would be skipped.
 	check func(msgbox.Message) error
@@ -74,6 +78,12 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 		if f.dryRun {
 			return preview(e, f, o, msgs)
 		}
+		if bulkListed != nil {
+			bulkListed()
+		}
+		if o.bulkOp != nil {
+			op = o.bulkOp
+		}
 		var acted []string
 		skipped := []skippedMessage{}
 		var failed []error
@@ -113,6 +123,11 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 		return errors.Join(failed...)
 	})
 }
+
+// bulkListed, when not nil, is called by a bulk operation between listing
+// the suspended messages and acting on them: for the tests of what changes
+// meanwhile.
+var bulkListed func()
 
 // checkPortDeclared makes a --port that names no send port of the
 // configuration a usage error that names those it declares. Without a

@@ -123,3 +123,51 @@ func TestPurgeDryRun(t *testing.T) {
 		t.Fatalf("purge after the dry run: exit %d, %q, stderr %s; want 1 purged", code, &stdout, &stderr)
 	}
 }
+
+// TestBulkTerminateSkipsAMessageResumedMeanwhile: terminate
+// --all-suspended lists the suspended messages, then ends each. One that
+// another operator resumed in between is no longer suspended: it is
+// skipped, saying why, and stays due, instead of being ended.
+func TestBulkTerminateSkipsAMessageResumedMeanwhile(t *testing.T) {
+	data, box, msg := routedBox(t, "p")
+	ctx := context.Background()
+	d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
+	if err != nil || d == nil {
+		t.Fatalf("Claim = %v, %v", d, err)
+	}
+	if err := box.Finish(ctx, d.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "partner down"}); err != nil {
+		t.Fatal(err)
+	}
+	bulkListed = func() {
+		if err := box.Resume(ctx, msg.ID); err != nil {
+			t.Errorf("Resume: %v", err)
+		}
+	}
+	t.Cleanup(func() { bulkListed = nil })
+	defer box.Close()
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"messages", "terminate", "--all-suspended", "--format", "json", "--data-dir", data}, &stdout, &stderr, noEnv)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, &stderr)
+	}
+	var out struct {
+		Terminated []string `json:"terminated"`
+		Skipped    []struct {
+			ID, Reason string
+		} `json:"skipped"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("%v:\n%s", err, &stdout)
+	}
+	if len(out.Terminated) != 0 || len(out.Skipped) != 1 || out.Skipped[0].ID != msg.ID || !strings.Contains(out.Skipped[0].Reason, "is routed") {
+		t.Errorf("terminate --all-suspended = %+v, want %s skipped as routed", out, msg.ID)
+	}
+	got, err := box.Get(ctx, msg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Message.Status != msgbox.StatusRouted {
+		t.Errorf("the message resumed meanwhile is %s, want routed (still due)", got.Message.Status)
+	}
+}

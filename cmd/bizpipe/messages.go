@@ -141,10 +141,13 @@ A delivery awaiting an asynchronous AS2 MDN is ended too: the MDN, should it
 come, then settles nothing. A delivery in progress is not: wait for it.
 With --all-suspended it terminates every suspended message (with --port,
 those with a suspended delivery to that send port); --dry-run lists them and
-terminates nothing (one with a delivery in progress when it runs is then
-skipped, saying so).`,
+terminates nothing (one with a delivery in progress when it runs, or one
+resumed meanwhile, is skipped, saying so).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return operate(e, f, args, bulkOp{verb: "terminate", done: "terminated", op: msgbox.Box.Terminate})
+			// With --all-suspended, a message resumed since it was
+			// listed is skipped, not ended.
+			return operate(e, f, args, bulkOp{verb: "terminate", done: "terminated", op: msgbox.Box.Terminate,
+				bulkOp: msgbox.Box.TerminateSuspended})
 		},
 	}
 	for _, c := range []*cobra.Command{resume, terminate} {

@@ -458,6 +458,12 @@ type Box interface {
 	// asynchronous MDN is ended, and the MDN then settles nothing), which
 	// is then never delivered.
 	Terminate(ctx context.Context, id string) error
+	// TerminateSuspended is Terminate of a message that is suspended when
+	// it runs: any other status is ErrInvalidState, and nothing changes.
+	// It is what terminate --all-suspended does to each message it listed
+	// as suspended, so that one resumed since (by another operator) is
+	// skipped, not ended.
+	TerminateSuspended(ctx context.Context, id string) error
 
 	// Purge deletes the messages that are delivered or terminated and have
 	// had no activity (no history entry) since before, and no asynchronous

@@ -130,6 +130,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ResumeDecodingFailed", testResumeDecodingFailed},
 		{"Terminate", testTerminate},
 		{"TerminateLiveLease", testTerminateLiveLease},
+		{"TerminateSuspended", testTerminateSuspended},
 		{"History", testHistory},
 		{"Note", testNote},
 		{"Origin", testOrigin},
@@ -1721,6 +1722,39 @@ func mustList(t *testing.T, b msgbox.Box, s msgbox.Status) []msgbox.Message {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// testTerminateSuspended: TerminateSuspended ends a message that is
+// suspended when it runs, and refuses, changing nothing, one that is not
+// (any more): a bulk terminate must not end a message resumed after it
+// listed it as suspended.
+func testTerminateSuspended(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	m := routed(t, b, "resumed-since", "a")
+	finish(t, b, claim(t, b, "w", longLease, "a"), suspended("partner down"))
+	wantStatus(t, b, m.ID, msgbox.StatusSuspended)
+	if err := b.Resume(ctx, m.ID); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	wantErr(t, "TerminateSuspended of a resumed message", b.TerminateSuspended(ctx, m.ID), msgbox.ErrInvalidState)
+	wantStatus(t, b, m.ID, msgbox.StatusRouted)
+	// Still due: claimed, and suspended again, it is terminated.
+	finish(t, b, claim(t, b, "w", longLease, "a"), suspended("partner down again"))
+	if err := b.TerminateSuspended(ctx, m.ID); err != nil {
+		t.Fatalf("TerminateSuspended of a suspended message: %v", err)
+	}
+	wantStatus(t, b, m.ID, msgbox.StatusTerminated)
+
+	orphan := receive(t, b, inc("orphan"), "x")
+	wantErr(t, "TerminateSuspended of a message not routed", b.TerminateSuspended(ctx, orphan.ID), msgbox.ErrInvalidState)
+	wantStatus(t, b, orphan.ID, msgbox.StatusReceived)
+	if err := b.Route(ctx, orphan.ID, nil, "nobody subscribes"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.TerminateSuspended(ctx, orphan.ID); err != nil {
+		t.Fatalf("TerminateSuspended of a routing failure: %v", err)
+	}
+	wantStatus(t, b, orphan.ID, msgbox.StatusTerminated)
 }
 
 func testTerminateLiveLease(t *testing.T, b msgbox.Box) {

@@ -386,6 +386,18 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 // A delivered or already terminated message is ErrInvalidState; a message
 // not yet routed is terminated and never routed.
 func (b *Box) Terminate(ctx context.Context, id string) error {
+	return b.terminate(ctx, id, false)
+}
+
+// TerminateSuspended is Terminate of a message that is suspended when it
+// runs (see msgbox.Box).
+func (b *Box) TerminateSuspended(ctx context.Context, id string) error {
+	return b.terminate(ctx, id, true)
+}
+
+// terminate is Terminate, of a suspended message only when onlySuspended:
+// the status is read under the lock that ends the message.
+func (b *Box) terminate(ctx context.Context, id string, onlySuspended bool) error {
 	if err := msgbox.CheckID(id); err != nil {
 		return b.wrap(err, "terminate")
 	}
@@ -394,7 +406,8 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 		if err != nil {
 			return nil, err
 		}
-		if l.status == msgbox.StatusTerminated || l.status == msgbox.StatusDelivered {
+		if l.status == msgbox.StatusTerminated || l.status == msgbox.StatusDelivered ||
+			(onlySuspended && l.status != msgbox.StatusSuspended) {
 			return nil, msgbox.InvalidState(id, l.status)
 		}
 		for _, d := range l.deliveries {

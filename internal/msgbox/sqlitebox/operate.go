@@ -414,6 +414,18 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 // terminated message is ErrInvalidState; a message not yet routed is
 // terminated and never routed.
 func (b *Box) Terminate(ctx context.Context, id string) error {
+	return b.terminate(ctx, id, false)
+}
+
+// TerminateSuspended is Terminate of a message that is suspended when it
+// runs (see msgbox.Box).
+func (b *Box) TerminateSuspended(ctx context.Context, id string) error {
+	return b.terminate(ctx, id, true)
+}
+
+// terminate is Terminate, of a suspended message only when onlySuspended:
+// the status is read in the transaction that ends the message.
+func (b *Box) terminate(ctx context.Context, id string, onlySuspended bool) error {
 	if err := msgbox.CheckID(id); err != nil {
 		return b.wrap(err, "terminate")
 	}
@@ -422,7 +434,8 @@ func (b *Box) Terminate(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if st.status == msgbox.StatusTerminated || st.status == msgbox.StatusDelivered {
+		if st.status == msgbox.StatusTerminated || st.status == msgbox.StatusDelivered ||
+			(onlySuspended && st.status != msgbox.StatusSuspended) {
 			return msgbox.InvalidState(id, st.status)
 		}
 		now := b.clock()
