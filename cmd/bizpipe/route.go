@@ -154,11 +154,14 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 	// file() holding the password) is caught by the text replacement
 	// validate applies to what it prints.
 	props := msgbox.Message{Properties: m.Properties, SensitiveProperties: m.SensitiveProperties}.ShownProperties()
+	if props == nil {
+		props = map[string]string{} // {} in JSON, as documented, not null
+	}
 	for k, v := range props {
 		props[k] = red.String(v)
 	}
 	doc := routeDocument{Message: routeMessage{ID: f.message, ReceiveLocation: m.ReceiveLocation, FileName: red.String(m.FileName), ContentType: red.String(shownType),
-		Size: m.Size, Properties: props, Party: m.Party}, RoutedTo: []string{}}
+		Size: m.Size, Properties: props, Party: m.Party}, SendPorts: []routePort{}, RoutedTo: []string{}}
 	for _, p := range cfg.SendPorts {
 		rp := routePort{Name: p.Name}
 		if p.Filter != nil {
