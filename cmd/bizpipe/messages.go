@@ -88,8 +88,14 @@ that --status, --location, --port, --party and --since select (all that are
 given). A --location, --port or --party that the configuration does not
 declare, and that selects nothing, is bad usage (a typo), as for bulk resume.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Bad usage before the box is opened: a typo is not to be
+			// reported as a missing or unreachable box.
+			filter, err := listFilter(f, time.Now())
+			if err != nil {
+				return err
+			}
 			return withConfigBox(e, f, args, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
-				return listMessages(ctx, e.stdout, box, cfg, f)
+				return listMessages(ctx, e.stdout, box, cfg, f, filter)
 			})
 		},
 	}
@@ -592,22 +598,28 @@ func orList[T ~string](values []T) string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
-func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, f messagesFlags) error {
+// listFilter is what list's flags select, --since counted back from now;
+// a flag with a bad value is a usage error.
+func listFilter(f messagesFlags, now time.Time) (msgbox.Filter, error) {
 	st := msgbox.Status(f.status)
 	if st != "" && !msgbox.ValidListStatus(st) {
-		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(msgbox.ListStatuses()))}
+		return msgbox.Filter{}, &exitError{code: exitUsage, err: fmt.Errorf("unknown --status %q: use %s", f.status, orList(msgbox.ListStatuses()))}
 	}
 	if f.limit < 0 {
-		return &exitError{code: exitUsage, err: fmt.Errorf("--limit %d: give a number of messages, or 0 for all", f.limit)}
+		return msgbox.Filter{}, &exitError{code: exitUsage, err: fmt.Errorf("--limit %d: give a number of messages, or 0 for all", f.limit)}
 	}
 	filter := msgbox.Filter{Status: st, Limit: f.limit, Location: f.location, Port: f.port, Party: f.party}
 	if f.since != "" {
-		since, err := parseSince(f.since, time.Now())
+		since, err := parseSince(f.since, now)
 		if err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("--since %s: %w", safe(f.since), err)}
+			return msgbox.Filter{}, &exitError{code: exitUsage, err: fmt.Errorf("--since %s: %w", safe(f.since), err)}
 		}
 		filter.Since = since
 	}
+	return filter, nil
+}
+
+func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, f messagesFlags, filter msgbox.Filter) error {
 	msgs, err := box.List(ctx, filter)
 	if err != nil {
 		return err

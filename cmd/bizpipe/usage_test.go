@@ -65,6 +65,15 @@ func TestUsageErrors(t *testing.T) {
 			[]string{"no message box"}},
 		{"purge --older-than too short", []string{"messages", "purge", "--older-than", "30s", "--data-dir", data}, exitUsage,
 			[]string{"give at least 1m0s"}},
+		// A bad flag is bad usage whatever the box: checked before it is
+		// opened, as purge's --older-than is, so that a typo is not
+		// reported as a missing or unreachable box.
+		{"list --status unknown, no box", []string{"messages", "list", "--status", "suspend", "--data-dir", data}, exitUsage,
+			[]string{`unknown --status "suspend"`}},
+		{"list --limit negative, no box", []string{"messages", "list", "--limit", "-1", "--data-dir", data}, exitUsage,
+			[]string{"--limit -1: give a number of messages"}},
+		{"list --since bad, no box", []string{"messages", "list", "--since", "yesterday", "--data-dir", data}, exitUsage,
+			[]string{"--since yesterday: use a time ago"}},
 		{"run --retention in days", []string{"run", "--once", "--retention", "1x", broken}, exitUsage,
 			[]string{`invalid argument "1x" for "--retention" flag`}},
 		{"messages on a broken configuration", []string{"messages", "list", "--data-dir", data, broken}, exitFindings,
