@@ -706,7 +706,7 @@ type jsonMessageDetail struct {
 type jsonDelivery struct {
 	ID            int64        `json:"id" doc:"The delivery's id."`
 	Port          string       `json:"send_port" doc:"The send port."`
-	State         string       `json:"state" doc:"pending, in_progress, retrying, delivered, suspended or terminated."`
+	State         string       `json:"state" doc:"pending, in_progress, awaiting_mdn (sent, and waiting for its asynchronous AS2 MDN), retrying, delivered, suspended or terminated."`
 	Attempts      int          `json:"attempts" doc:"Attempts made since it was last resumed."`
 	NextAttemptAt string       `json:"next_attempt_at,omitempty" doc:"When a pending or retrying delivery is next due, RFC 3339 in UTC."`
 	LastError     string       `json:"last_error,omitempty" doc:"Why the last attempt failed."`

@@ -7,12 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/validate/report"
 )
 
@@ -147,6 +150,25 @@ func TestMaskStrings(t *testing.T) {
 		got := string(maskStrings([]byte(tt.in)))
 		if got != tt.want || len(got) != len(tt.in) {
 			t.Errorf("maskStrings(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestDeliveryStatesDocumented: the reference of messages show's JSON
+// (the doc tag of deliveries[].state, docs/cli.md) names every state a
+// delivery can show, awaiting_mdn included (markAwaiting), so that a
+// script that switches on it is told of each.
+func TestDeliveryStatesDocumented(t *testing.T) {
+	field, ok := reflect.TypeFor[jsonDelivery]().FieldByName("State")
+	if !ok {
+		t.Fatal("jsonDelivery has no State field")
+	}
+	doc := field.Tag.Get("doc")
+	for _, st := range []msgbox.DeliveryState{msgbox.DeliveryPending, msgbox.DeliveryInProgress,
+		msgbox.DeliveryState(msgbox.StatusAwaitingMDN), msgbox.DeliveryRetrying, msgbox.DeliveryDelivered,
+		msgbox.DeliverySuspended, msgbox.DeliveryTerminated} {
+		if !regexp.MustCompile(`\b` + string(st) + `\b`).MatchString(doc) {
+			t.Errorf("the reference of deliveries[].state does not name %s: %q", st, doc)
 		}
 	}
 }
