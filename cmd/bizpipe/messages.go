@@ -265,8 +265,9 @@ different file of that name is there). A suspended delivery is retried with
 messages resume instead.`,
 		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withConfigBox(e, f, args[1:], func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
-				return resubmitMessage(ctx, e.stdout, box, cfg, args[0], f)
+			check := func(cfg *model.Config) error { return checkResubmitPort(cfg, f.port) }
+			return withCheckedConfigBox(e, f, args[1:], check, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
+				return resubmitMessage(ctx, e.stdout, box, args[0], f)
 			})
 		},
 	}
@@ -321,12 +322,26 @@ func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, m
 // is only used by those rules), but for those the message_box block uses:
 // the box they name is the one to open, and without them nothing is opened.
 func withConfigBox(e *env, f messagesFlags, paths []string, fn func(context.Context, *model.Config, msgbox.Box) error) error {
+	return withCheckedConfigBox(e, f, paths, nil, fn)
+}
+
+// withCheckedConfigBox is withConfigBox with check, when not nil, run on
+// the configuration (nil: none) before the box is opened: a flag that is
+// bad usage given the configuration is reported as such, not as a box that
+// is missing or cannot be reached.
+func withCheckedConfigBox(e *env, f messagesFlags, paths []string, check func(*model.Config) error,
+	fn func(context.Context, *model.Config, msgbox.Box) error) error {
 	if f.format != "text" && f.format != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", f.format)}
 	}
 	cfg, err := messagesConfig(e, paths, f.vars)
 	if err != nil {
 		return err
+	}
+	if check != nil {
+		if err := check(cfg); err != nil {
+			return err
+		}
 	}
 	box, err := openBox(cfg, f.dataDir, boxOperate)
 	if err != nil {
@@ -445,20 +460,24 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Confi
 	return nil
 }
 
-// resubmitMessage stores a copy of message id as a new message (see the
-// resubmit command), routed to f.port when given, and notes each in the
-// other's history.
-func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, id string, f messagesFlags) error {
-	if f.port != "" {
-		// A copy routed to a port no server runs would wait for ever,
-		// unreported: the port is checked, so a configuration is needed.
-		if cfg == nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("--port %s: give the configuration (PATH), whose send ports it is checked against", safe(f.port))}
-		}
-		if err := checkPortDeclared(cfg, f.port); err != nil {
-			return err
-		}
+// checkResubmitPort is resubmit's check of --port (port, "" when not
+// given) against the configuration cfg, nil when there is none.
+func checkResubmitPort(cfg *model.Config, port string) error {
+	if port == "" {
+		return nil
 	}
+	// A copy routed to a port no server runs would wait for ever,
+	// unreported: the port is checked, so a configuration is needed.
+	if cfg == nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--port %s: give the configuration (PATH), whose send ports it is checked against", safe(port))}
+	}
+	return checkPortDeclared(cfg, port)
+}
+
+// resubmitMessage stores a copy of message id as a new message (see the
+// resubmit command), routed to f.port when given (checkResubmitPort has
+// checked it), and notes each in the other's history.
+func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, id string, f messagesFlags) error {
 	d, err := box.Get(ctx, id)
 	if err != nil {
 		return err
