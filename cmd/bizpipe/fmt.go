@@ -28,7 +28,9 @@ func newFmtCmd(e *env) *cobra.Command {
 left alone) and prints the names of the files it changed. A file named
 directly is configuration whatever its name, as for validate, and is
 formatted too, except a *.json one (HCL JSON, left alone). A file with
-syntax errors is never rewritten.
+syntax errors is never rewritten. A file rewritten keeps its mode, owner
+and group; one whose owner and group fmt cannot give the new file (run
+neither as root nor as that owner) is not rewritten.
 
 With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
@@ -144,9 +146,12 @@ func safeDiag(d *hcl.Diagnostic) string {
 }
 
 // writeFileKeepMode replaces name's content through a temporary file and a
-// rename, so that an interrupted fmt never leaves a half-written file. A
-// symbolic link is followed: the file it points to is rewritten, and the link
-// stays a link.
+// rename, so that an interrupted fmt never leaves a half-written file. The
+// new file keeps the mode, owner and group of the old one: a configuration
+// readable by a service account's group, formatted with sudo, must not
+// become root's. Where the owner cannot be kept (fmt not run as root, on a
+// file of another user), the file is not rewritten. A symbolic link is
+// followed: the file it points to is rewritten, and the link stays a link.
 func writeFileKeepMode(name string, data []byte) error {
 	target, err := filepath.EvalSymlinks(name)
 	if err != nil {
@@ -160,6 +165,9 @@ func writeFileKeepMode(name string, data []byte) error {
 	err = os.WriteFile(tmp, data, info.Mode().Perm())
 	if err == nil {
 		err = os.Chmod(tmp, info.Mode().Perm()) // WriteFile's mode is subject to the umask
+	}
+	if err == nil {
+		err = keepOwner(tmp, info)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/testfs"
@@ -53,5 +54,40 @@ func TestFmtEscapesHostileFileNames(t *testing.T) {
 				t.Errorf("stderr does not name the broken file, escaped:\n%s", &stderr)
 			}
 		})
+	}
+}
+
+// TestFmtKeepsOwner: fmt replaces a file through a temporary file and a
+// rename, and the file it leaves keeps the owner and group of the one it
+// replaced, as it keeps its mode. A configuration readable by a service
+// account's group only (0640), formatted with sudo, would otherwise belong
+// to root, and the service could no longer read it.
+func TestFmtKeepsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root, to give the file another owner: run it as root, as .ci/run does")
+	}
+	dir := t.TempDir()
+	name := filepath.Join(dir, "main.hcl")
+	if err := os.WriteFile(name, []byte("group \"g\" {\n  signing_certificate   =   \"x\"\n}\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	const uid, gid = 65534, 65533
+	if err := os.Chown(name, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"fmt", dir}, &stdout, &stderr, noEnv); code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, &stderr)
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if st.Uid != uid || st.Gid != gid || fi.Mode().Perm() != 0o640 {
+		t.Errorf("after fmt: owner %d:%d, mode %v; want %d:%d, -rw-r-----", st.Uid, st.Gid, fi.Mode().Perm(), uid, gid)
+	}
+	if got, _ := os.ReadFile(name); !strings.Contains(string(got), "signing_certificate = \"x\"") {
+		t.Errorf("not formatted:\n%s", got)
 	}
 }
