@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bizpipe/bizpipe/internal/certuse"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
-	"github.com/hashicorp/hcl/v2"
 )
 
 // scene is one host with an instance on srv1, whose stores hold every

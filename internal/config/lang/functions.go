@@ -13,12 +13,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/bizpipe/bizpipe/internal/fsop"
-	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/bizpipe/bizpipe/internal/fsop"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // markSensitive is the cty mark carried by values derived from sensitive

@@ -6,9 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
 // Reconnection backoff of the listening connection, and how long it may be

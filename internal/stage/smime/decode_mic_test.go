@@ -7,8 +7,9 @@ import (
 	"crypto/sha256"
 	"testing"
 
-	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/smallstep/pkcs7"
+
+	"github.com/bizpipe/bizpipe/internal/cms"
 )
 
 // TestDecodeMIC checks DecodeOptions.MICHash (RFC 4130 §7.3.1) for every

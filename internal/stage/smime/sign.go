@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/smallstep/pkcs7"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/bizpipe/bizpipe/internal/ber"
 )
 
 // Signer is the signing identity: the group signing certificate and its

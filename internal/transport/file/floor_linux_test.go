@@ -6,8 +6,9 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/bizpipe/bizpipe/internal/cpubench"
 	"golang.org/x/sys/unix"
+
+	"github.com/bizpipe/bizpipe/internal/cpubench"
 )
 
 // BenchmarkProtocolFloor is the file system's own cost of what a file to
