@@ -2,6 +2,12 @@ module github.com/bizpipe/bizpipe
 
 go 1.26.0
 
+// Certificates with a negative serial number, which old CAs issued and
+// Windows and OpenSSL accept, are loaded (RFC 5280 §4.1.2.2 asks that
+// they be handled gracefully) rather than refused: a partner's certificate
+// that BizTalk used must work here.
+godebug x509negativeserial=1
+
 require (
 	github.com/agext/levenshtein v1.2.1
 	github.com/hashicorp/hcl/v2 v2.25.0
