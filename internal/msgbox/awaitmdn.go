@@ -10,8 +10,10 @@ import (
 // whose asynchronous AS2 MDN is awaited (language §11, status
 // awaiting_mdn): the delivery stays in progress under this lease until the
 // MDN settles it (Finish as AwaitOwner) or the lease, which ends at the
-// mdn_timeout, expires and a worker takes it over, counting the attempt as
-// failed. No process's Recover returns it: a restart does not send again.
+// mdn_timeout, expires and a claim counts the attempt as failed: the
+// delivery is retrying until AwaitedMDN.RetryAt, or taken over by the
+// claim when that is zero or past. No process's Recover returns it: a
+// restart does not send again.
 const AwaitOwner = "as2:awaiting-mdn"
 
 // StatusAwaitingMDN is the status of a message whose undelivered
@@ -101,6 +103,14 @@ type AwaitedMDN struct {
 	MIC string
 	// Deadline is when the wait ends (mdn_timeout after sending).
 	Deadline time.Time
+	// RetryAt is when the delivery is sent again should the wait time out
+	// (retry.interval after Deadline, as after any failed attempt,
+	// language §9): a claim after Deadline records the wait as a failed
+	// attempt and leaves the delivery retrying, due at RetryAt, rather
+	// than taking it over. Zero (no retry left), or already past when the
+	// claim comes: the claim takes it over at once, as an expired lease.
+	// AwaitMDN keeps it; AwaitedMDN and AwaitingMDNs leave it zero.
+	RetryAt time.Time
 
 	// State and LeaseOwner are the delivery's when AwaitedMDN or
 	// AwaitingMDNs read them (AwaitMDN ignores them): it awaits the MDN
@@ -115,7 +125,8 @@ type AwaitedMDN struct {
 type MDNAwaiter interface {
 	// AwaitMDN hands the lease owner holds on a.DeliveryID to AwaitOwner
 	// until a.Deadline and keeps a (replacing what an earlier attempt
-	// kept), with a history entry: the delivery now awaits its MDN.
+	// kept), a.RetryAt as the delivery's NextAttemptAt, with a history
+	// entry: the delivery now awaits its MDN.
 	// ErrLeaseLost when owner does not hold the lease.
 	AwaitMDN(ctx context.Context, owner string, a AwaitedMDN) error
 	// AwaitedMDN returns what was kept for the delivery that sent
@@ -139,5 +150,8 @@ func CheckAwaitedMDN(a AwaitedMDN) (AwaitedMDN, error) {
 	}
 	a.Port, a.AS2MessageID, a.MIC = CleanText(a.Port), CleanText(a.AS2MessageID), CleanText(a.MIC)
 	a.Deadline = Timestamp(a.Deadline)
+	if !a.RetryAt.IsZero() {
+		a.RetryAt = Timestamp(a.RetryAt)
+	}
 	return a, nil
 }

@@ -189,7 +189,7 @@ type Delivery struct {
 	// the runner relies on to skip looking for an earlier attempt's
 	// leftovers.
 	Attempts      int
-	NextAttemptAt time.Time // when a pending or retrying delivery is due
+	NextAttemptAt time.Time // when a pending or retrying delivery is due (awaiting an MDN: AwaitedMDN.RetryAt)
 	LeaseOwner    string    // instance holding an in-progress delivery
 	LeaseUntil    time.Time
 	LastError     string

@@ -300,3 +300,139 @@ func mustReadBody(t *testing.T, r *http.Request) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestAS2AsyncMDNTimeoutRetry: an attempt whose asynchronous MDN does not
+// come within mdn_timeout has failed, and the next comes retry.interval
+// later, as after any failed attempt (language §9), not at once: the
+// delivery is retrying, due at the wait's deadline plus the interval,
+// sent once so far, its history holding the attempt that timed out, and
+// the MDN that comes late settles nothing (refused 400). Without a retry
+// left it is suspended at the deadline, saying why.
+func TestAS2AsyncMDNTimeoutRetry(t *testing.T) {
+	p := newPKI(t)
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	var mu sync.Mutex
+	sent := map[string][]string{}   // Message-IDs received per path
+	late := map[string]*as2.Built{} // the MDN not sent, per path
+	partner := startPartner(t, func(w http.ResponseWriter, r *http.Request) {
+		body := mustReadBody(t, r)
+		id := r.Header.Get("Message-Id")
+		mic := as2.ComputeMIC(as2.SHA256, body)
+		built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: id, FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &mic},
+			as2.BuildOptions{Signer: partnerSigner, Digest: as2.SHA256, From: "FABRIKAM", To: "CONTOSO"})
+		if err != nil {
+			t.Errorf("building the MDN: %v", err)
+		}
+		mu.Lock()
+		sent[r.URL.Path] = append(sent[r.URL.Path], id)
+		late[r.URL.Path] = built
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK) // and no MDN
+	})
+	port := func(name string, attempts int) string {
+		return `
+send_port "` + name + `" {
+  host   = host.h
+  filter = message.file_name == "` + name + `.edi"
+  transport "as2" {
+    url           = "{{.URL}}/` + name + `"
+    partner       = party.fabrikam
+    mdn           = "async"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+    mdn_timeout   = "1s"
+  }
+  retry {
+    attempts = ` + strconv.Itoa(attempts) + `
+    interval = "1h"
+  }
+}
+`
+	}
+	ourPort := freePort(t)
+	dir := setup(t, p, as2Common+as2AsyncLocation+port("retried", 1)+port("last", 0),
+		map[string]string{"URL": partner, "Port": ourPort})
+	r, box := start(t, dir)
+	defer runInBackground(t, r)()
+	put(t, dir, "retried.edi", []byte("ISA*00*~retried"))
+	put(t, dir, "last.edi", []byte("ISA*00*~last"))
+
+	// Until neither awaits its MDN nor is being sent.
+	var got map[string]*msgbox.Detail
+	for i := 0; ; i++ {
+		msgs, err := box.List(context.Background(), msgbox.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = map[string]*msgbox.Detail{}
+		for _, m := range msgs {
+			if m.Status == msgbox.StatusRetrying || m.Status == msgbox.StatusSuspended {
+				if got[m.FileName], err = box.Get(context.Background(), m.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if len(got) == 2 {
+			break
+		}
+		if i == 1200 {
+			t.Fatalf("not both retrying or suspended within a minute: %v", msgs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+
+	d := got["retried.edi"]
+	if d == nil || len(d.Deliveries) != 1 {
+		t.Fatalf("retried.edi: %+v", d)
+	}
+	if len(sent["/as2/retried"]) != 1 {
+		t.Errorf("retried: sent %d times before its retry.interval passed, want once", len(sent["/as2/retried"]))
+	}
+	dl := d.Deliveries[0]
+	expired := msgbox.LeaseExpiredError(msgbox.AwaitOwner)
+	if d.Message.Status != msgbox.StatusRetrying || dl.State != msgbox.DeliveryRetrying || dl.Attempts != 1 || dl.LastError != expired {
+		t.Fatalf("retried: %s (%s), delivery %s after %d attempt(s), last error %q; want retrying after 1, %q",
+			d.Message.Status, d.Message.Reason, dl.State, dl.Attempts, dl.LastError, expired)
+	}
+	a, err := box.(msgbox.MDNAwaiter).AwaitedMDN(context.Background(), sent["/as2/retried"][0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := msgbox.Timestamp(a.Deadline.Add(time.Hour)); !dl.NextAttemptAt.Equal(want) {
+		t.Errorf("retried: next attempt at %s, want retry.interval after the deadline %s: %s", dl.NextAttemptAt, a.Deadline, want)
+	}
+	if len(d.Attempts) != 1 || d.Attempts[0].Owner != msgbox.AwaitOwner || d.Attempts[0].Error != expired ||
+		!d.Attempts[0].FinishedAt.Equal(a.Deadline) {
+		t.Errorf("retried: attempts %+v, want the wait's, ended at the deadline %s", d.Attempts, a.Deadline)
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", late["/as2/retried"]); code != http.StatusBadRequest {
+		t.Errorf("our answer to the late MDN: %d, want 400", code)
+	}
+	if st := deliveryState(t, box, d.Message.ID); st != msgbox.DeliveryRetrying {
+		t.Errorf("retried: %s after the late MDN, want still retrying", st)
+	}
+
+	d = got["last.edi"]
+	if d == nil {
+		t.Fatal("last.edi did not settle")
+	}
+	const reason = "no asynchronous MDN arrived within mdn_timeout"
+	if d.Message.Status != msgbox.StatusSuspended || !strings.Contains(d.Message.Reason, reason) {
+		t.Errorf("last: %s, reason %q; want suspended with %q", d.Message.Status, d.Message.Reason, reason)
+	}
+	if len(sent["/as2/last"]) != 1 {
+		t.Errorf("last: sent %d times, want once", len(sent["/as2/last"]))
+	}
+}
+
+// deliveryState is the state of the delivery of message id (which has
+// one).
+func deliveryState(t *testing.T, box msgbox.Box, id string) msgbox.DeliveryState {
+	t.Helper()
+	d, err := box.Get(context.Background(), id)
+	if err != nil || len(d.Deliveries) != 1 {
+		t.Fatalf("Get(%s): %v, %+v", id, err, d)
+	}
+	return d.Deliveries[0].State
+}

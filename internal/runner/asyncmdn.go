@@ -25,9 +25,17 @@ func (r *Runner) awaitReceipt(ctx context.Context, a attempted) {
 		r.recorded(a.c, a.pt, a.log, o, nil, false, r.finish(ctx, d.ID, a.c.fl, o))
 		return
 	}
+	// Should the MDN not come, the attempt failed at the deadline and the
+	// next is retry.interval later, as after any failed attempt (failed);
+	// with no retry left, none: the wait is taken over at the deadline
+	// and suspended (attempt).
+	var retryAt time.Time
+	if retry := a.pt.decl.Retry; d.Attempts+1 <= retry.Attempts.V {
+		retryAt = a.pending.Deadline.Add(retry.Interval.V)
+	}
 	err := r.recordAs(a.c.fl, func(holder string) error {
 		return aw.AwaitMDN(ctx, holder, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: d.MessageID, Port: d.Port,
-			AS2MessageID: a.pending.Correlation, MIC: a.pending.Check, Deadline: a.pending.Deadline})
+			AS2MessageID: a.pending.Correlation, MIC: a.pending.Check, Deadline: a.pending.Deadline, RetryAt: retryAt})
 	})
 	switch {
 	case err == nil:

@@ -217,3 +217,89 @@ func testAwaitingStatus(t *testing.T, b msgbox.Box) {
 		t.Errorf("List(awaiting_mdn) after settling = %v, want none", got)
 	}
 }
+
+// testAwaitMDNRetry: a wait whose deadline passed is a failed attempt,
+// retried retry.interval later (language §9), not at once: the claim
+// after the deadline records the attempt (by msgbox.AwaitOwner, outcome
+// retrying, error msgbox.LeaseExpiredError, finished at the deadline) and
+// leaves the delivery retrying, due at the wait's RetryAt, claiming
+// nothing; the late MDN settles nothing. A RetryAt already past when the
+// claim comes (no engine ran meanwhile) is taken over at once, as a wait
+// without one is (no retry left: testAwaitMDN).
+func testAwaitMDNRetry(t *testing.T, b msgbox.Box) {
+	ab, ok := b.(msgbox.MDNAwaiter)
+	if !ok {
+		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
+	}
+	ctx := t.Context()
+	expired := msgbox.LeaseExpiredError(msgbox.AwaitOwner)
+
+	m := routed(t, b, "retry.edi", "as2_retry")
+	d := claim(t, b, "srv1/w1", longLease, "as2_retry")
+	deadline := now().Add(shortLease)
+	retryAt := deadline.Add(time.Hour)
+	if err := ab.AwaitMDN(ctx, d.LeaseOwner, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: m.ID, Port: "as2_retry",
+		AS2MessageID: "<r1@contoso>", Deadline: deadline, RetryAt: retryAt}); err != nil {
+		t.Fatalf("AwaitMDN: %v", err)
+	}
+	sleepPast(deadline)
+	if ds, err := b.ClaimBatch(ctx, "srv1/w2", []string{"as2_retry"}, longLease, 10, nil); err != nil || len(ds) != 0 {
+		t.Fatalf("ClaimBatch after the deadline = %d deliveries, %v; want none: the retry is due at %s", len(ds), err, retryAt)
+	}
+	got := get(t, b, m.ID)
+	if dl := got.Deliveries[0]; dl.State != msgbox.DeliveryRetrying || dl.Attempts != 1 || !dl.NextAttemptAt.Equal(retryAt) ||
+		dl.LeaseOwner != "" || !dl.LeaseUntil.IsZero() || dl.LastError != expired {
+		t.Errorf("after the deadline: %s, %d attempt(s), next at %s, lease %q until %s, last error %q; "+
+			"want retrying, 1, next at %s, no lease, %q", dl.State, dl.Attempts, dl.NextAttemptAt, dl.LeaseOwner, dl.LeaseUntil,
+			dl.LastError, retryAt, expired)
+	}
+	if got.Message.Status != msgbox.StatusRetrying {
+		t.Errorf("after the deadline: status %s, want retrying", got.Message.Status)
+	}
+	if len(got.Attempts) != 1 {
+		t.Fatalf("attempts %+v, want the wait's", got.Attempts)
+	}
+	if a := got.Attempts[0]; a.DeliveryID != d.ID || a.Number != 1 || a.Owner != msgbox.AwaitOwner ||
+		a.Outcome != msgbox.DeliveryRetrying || a.Error != expired || !a.FinishedAt.Equal(deadline) || a.StartedAt.After(deadline) {
+		t.Errorf("attempt %+v, want number 1 by %s, retrying with %q, finished at the deadline %s", a, msgbox.AwaitOwner, expired, deadline)
+	}
+	if !slices.ContainsFunc(got.History, func(e msgbox.Event) bool {
+		return e.Port == "as2_retry" && e.Status == string(msgbox.DeliveryRetrying) && e.Detail == msgbox.AbandonedDetail(1, expired)
+	}) {
+		t.Errorf("history %+v has no retrying entry %q", got.History, msgbox.AbandonedDetail(1, expired))
+	}
+	if ms, err := b.List(ctx, msgbox.Filter{Status: msgbox.StatusRetrying}); err != nil || len(ms) != 1 || ms[0].ID != m.ID {
+		t.Errorf("List(retrying) = %v, %v; want %s", ms, err, m.ID)
+	}
+	if at, ok, err := b.NextDue(ctx, []string{"as2_retry"}); err != nil || !ok || !at.Equal(retryAt) {
+		t.Errorf("NextDue = %s, %v, %v; want the retry's %s", at, ok, err, retryAt)
+	}
+	if n, err := b.Retrying(ctx, []string{"as2_retry"}); err != nil || n != 1 {
+		t.Errorf("Retrying = %d, %v; want 1", n, err)
+	}
+	if err := b.Finish(ctx, d.ID, msgbox.AwaitOwner, delivered); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("Finish as the wait after its deadline: %v, want ErrLeaseLost (a late MDN settles nothing)", err)
+	}
+	if as, err := ab.AwaitingMDNs(ctx); err != nil || len(as) != 0 {
+		t.Errorf("AwaitingMDNs after the deadline = %+v, %v; want none", as, err)
+	}
+	if a, err := ab.AwaitedMDN(ctx, "<r1@contoso>"); err != nil || a.State != msgbox.DeliveryRetrying {
+		t.Errorf("AwaitedMDN after the deadline = %+v, %v; want the delivery retrying", a, err)
+	}
+	claimNone(t, b, "srv1/w3", "as2_retry")
+
+	// No claim came between the deadline and the retry: taken over at
+	// once, the wait counted once.
+	down := routed(t, b, "down.edi", "as2_down")
+	d = claim(t, b, "srv1/w1", longLease, "as2_down")
+	deadline = now().Add(shortLease)
+	if err := ab.AwaitMDN(ctx, d.LeaseOwner, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: down.ID, Port: "as2_down",
+		AS2MessageID: "<r2@contoso>", Deadline: deadline, RetryAt: deadline.Add(time.Millisecond)}); err != nil {
+		t.Fatalf("AwaitMDN: %v", err)
+	}
+	sleepPast(deadline.Add(time.Millisecond))
+	taken := claim(t, b, "srv1/w2", longLease, "as2_down")
+	if taken.ID != d.ID || taken.Attempts != 1 || taken.LastError != expired {
+		t.Errorf("taken over after the retry was due: delivery %d, attempts %d, last error %q", taken.ID, taken.Attempts, taken.LastError)
+	}
+}

@@ -33,7 +33,9 @@
 //     owner gets ErrLeaseLost. The claim that takes over an expired lease
 //     counts the abandoned attempt (outcome retrying, error
 //     msgbox.LeaseExpiredError), so a poison message still runs out of
-//     retries.
+//     retries. That of a wait for an MDN (msgbox.AwaitOwner) whose
+//     RetryAt is still to come counts it so too, but leaves the delivery
+//     retrying until then, unclaimed.
 //   - ClaimBatch never claims a delivery in except, expired lease or not,
 //     and counts no attempt for it: its holder still holds it.
 //   - Finish rejects an outcome msgbox.ValidateOutcome rejects (with
@@ -161,6 +163,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveMDN", testReceiveMDN},
 		{"ReceiveMDNFails", testReceiveMDNFails},
 		{"AwaitMDN", testAwaitMDN},
+		{"AwaitMDNRetry", testAwaitMDNRetry},
 		{"AwaitingStatus", testAwaitingStatus},
 	}
 	// Two boxes have different identities (testID checks one box's).

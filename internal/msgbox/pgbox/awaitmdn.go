@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,10 +38,16 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 		return b.wrap(err, "await the MDN of delivery %d", a.DeliveryID)
 	}
 	owner = msgbox.CleanText(owner)
+	// next_attempt_at, unused while in progress, keeps a.RetryAt for the
+	// claim that finds the wait timed out (claimTx).
+	var retryAt *time.Time
+	if !a.RetryAt.IsZero() {
+		retryAt = &a.RetryAt
+	}
 	var handed, lost bool
 	err = b.retry(ctx, func(ctx context.Context) error {
 		err := b.pool.QueryRow(ctx, `WITH d AS (
-				UPDATE deliveries SET lease_owner = $3, lease_until = $6, due_at = $6
+				UPDATE deliveries SET lease_owner = $3, lease_until = $6, due_at = $6, next_attempt_at = $11
 				WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2
 				RETURNING id),
 			a AS (INSERT INTO awaited_mdns (delivery_id, message_id, port, as2_message_id, mic, deadline)
@@ -52,7 +59,7 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 			SELECT EXISTS (SELECT 1 FROM d)`,
 			a.DeliveryID, owner, msgbox.AwaitOwner, a.MessageID, a.Port, ts(a.Deadline), a.AS2MessageID, a.MIC,
 			string(msgbox.StatusAwaitingMDN),
-			msgbox.AwaitingMDNDetail(a)).
+			msgbox.AwaitingMDNDetail(a), retryAt).
 			Scan(&handed)
 		if err != nil && isUncertain(commitErr(err)) {
 			lost = true // running it again is safe: it finds what the lost try did

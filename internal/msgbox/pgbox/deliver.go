@@ -426,7 +426,9 @@ func scanDelivery(row pgx.Row) (*msgbox.Delivery, error) {
 // over. Taking over an in-progress delivery whose lease expired records
 // the previous owner's attempt as failed (msgbox.LeaseExpiredError) and
 // counts it, so a message that kills its worker every time still runs out
-// of retries.
+// of retries. A wait for an MDN whose deadline passed is recorded so too,
+// but left retrying when its retry is not due yet (msgbox.AwaitedMDN's
+// RetryAt), not claimed.
 //
 // Claiming takes two round trips, whatever max. When the box's last claim
 // found nothing, a probe outside any transaction looks first, so that the
@@ -488,8 +490,10 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 			return lostConn(err) // not claimed: retryable
 		}
 		if isUncertain(err) {
-			// A try that claimed nothing wrote nothing: its commit,
-			// made or not, changed nothing.
+			// A try that claimed nothing wrote nothing, but for waits
+			// it left retrying (claimTx), which a rerun finds retrying
+			// or leaves so itself: its commit, made or not, needs no
+			// look.
 			claimed = nil
 			return lostConn(err)
 		}
@@ -693,6 +697,7 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 		if l == nil {
 			return nil, time.Time{}, nil, fmt.Errorf("delivery %d has no message %s", d.ID, d.MessageID)
 		}
+		awaited := d.AwaitsMDN()
 		if d.State == msgbox.DeliveryInProgress {
 			// The lease expired: the previous owner's attempt failed.
 			d.Attempts++
@@ -710,6 +715,19 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 			queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
 				msgbox.AbandonedDetail(d.Attempts, d.LastError))
 		}
+		if !slices.Contains(touched, l) {
+			touched = append(touched, l)
+		}
+		if awaited && d.NextAttemptAt.After(now) {
+			// A wait for an MDN that timed out: retried at its RetryAt,
+			// which AwaitMDN kept in next_attempt_at, like every failed
+			// attempt retry.interval later (language §9); not claimed.
+			batch.Queue(`UPDATE deliveries SET state = 'retrying', attempts = $2, due_at = next_attempt_at,
+				lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = $3 WHERE id = $1`,
+				d.ID, d.Attempts, d.LastError)
+			l.setState(d.ID, msgbox.DeliveryRetrying)
+			continue
+		}
 		d.State = msgbox.DeliveryInProgress
 		d.LeaseOwner = owner
 		d.LeaseUntil = ts(now.Add(lease))
@@ -719,9 +737,6 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 			d.ID, d.Attempts, d.LeaseUntil, owner, now, d.LastError)
 		queueEvent(batch, d.MessageID, now, d.Port, string(msgbox.DeliveryInProgress),
 			msgbox.ClaimedDetail(d.Attempts+1, owner))
-		if !slices.Contains(touched, l) {
-			touched = append(touched, l)
-		}
 		l.setState(d.ID, msgbox.DeliveryInProgress)
 		claimed = append(claimed, &d)
 	}

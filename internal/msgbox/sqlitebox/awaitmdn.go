@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
@@ -37,9 +38,15 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 	owner = msgbox.CleanText(owner)
 	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		until := toDB(a.Deadline)
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?, due_at = ?
-			WHERE id = ? AND state = ? AND lease_owner = ?`,
-			msgbox.AwaitOwner, until, until, a.DeliveryID, string(msgbox.DeliveryInProgress), owner)
+		// next_attempt_at, unused while in progress, keeps a.RetryAt for
+		// the claim that finds the wait timed out (retryTimedOutTx).
+		var retryAt sql.NullInt64
+		if !a.RetryAt.IsZero() {
+			retryAt = sql.NullInt64{Int64: toDB(a.RetryAt), Valid: true}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?, due_at = ?,
+			next_attempt_at = ? WHERE id = ? AND state = ? AND lease_owner = ?`,
+			msgbox.AwaitOwner, until, until, retryAt, a.DeliveryID, string(msgbox.DeliveryInProgress), owner)
 		if err != nil {
 			return err
 		}
@@ -89,4 +96,22 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 		out = append(out, a)
 	}
 	return out, b.wrap(rows.Err(), "awaiting MDNs")
+}
+
+// retryTimedOutTx records the wait of delivery d, as ClaimBatch read it
+// (awaiting its MDN past the deadline, its retry due at d.NextAttemptAt,
+// after now), as a failed attempt, as claimTx records an expired lease,
+// and leaves the delivery retrying until then instead of claiming it:
+// like every failed attempt's, its retry comes retry.interval later
+// (language §9), and a late MDN no longer settles it.
+func retryTimedOutTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql.NullInt64, now time.Time) error {
+	if err := abandonTx(ctx, tx, &d, claimedAt, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, due_at = next_attempt_at,
+		lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
+		string(msgbox.DeliveryRetrying), d.Attempts, d.LastError, d.ID); err != nil {
+		return fmt.Errorf("retrying delivery %d: %w", d.ID, err)
+	}
+	return refreshStatus(ctx, tx, d.MessageID)
 }

@@ -244,7 +244,9 @@ const claimSelect = "SELECT " + deliveryColumns + ", claimed_at " + claimDue
 // made), passing over those in except (see msgbox.Box). Taking over an
 // in-progress delivery whose lease expired records the previous owner's
 // attempt as failed (msgbox.LeaseExpiredError) and counts it, so a message
-// that kills its worker every time still runs out of retries.
+// that kills its worker every time still runs out of retries. A wait for
+// an MDN whose deadline passed is recorded so too, but left retrying when
+// its retry is not due yet (msgbox.AwaitedMDN's RetryAt), not claimed.
 //
 // A read-only probe runs first: when nothing is due, as in most polls of an
 // idle engine, ClaimBatch returns without taking the write lock.
@@ -293,6 +295,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 				return err
 			}
 			r.d.State = msgbox.DeliveryState(state)
+			r.d.NextAttemptAt = nullTime(next)
 			r.d.LeaseUntil = nullTime(until)
 			due = append(due, r)
 		}
@@ -309,6 +312,13 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 				d := r.d
 				fresh = append(fresh, &d)
 				claimed = append(claimed, &d)
+				continue
+			}
+			if r.d.AwaitsMDN() && r.d.NextAttemptAt.After(now) {
+				// A wait that timed out is retried at its RetryAt.
+				if err := retryTimedOutTx(ctx, tx, r.d, r.claimedAt, now); err != nil {
+					return err
+				}
 				continue
 			}
 			d, err := claimTx(ctx, tx, r.d, r.claimedAt, owner, lease, now)
@@ -418,17 +428,7 @@ func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql
 	// a pending delivery leaves its message's status as it is.
 	statusMayChange := d.State != msgbox.DeliveryPending
 	if d.State == msgbox.DeliveryInProgress {
-		// The lease expired: the previous owner's attempt failed.
-		d.Attempts++
-		d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-			(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner,
-			toDB(nullTime(claimedAt)), toDB(d.LeaseUntil), string(msgbox.DeliveryRetrying), d.LastError); err != nil {
-			return nil, fmt.Errorf("recording abandoned attempt: %w", err)
-		}
-		if err := addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
-			msgbox.AbandonedDetail(d.Attempts, d.LastError)); err != nil {
+		if err := abandonTx(ctx, tx, &d, claimedAt, now); err != nil {
 			return nil, err
 		}
 	}
@@ -452,6 +452,21 @@ func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql
 		}
 	}
 	return &d, nil
+}
+
+// abandonTx records the attempt of in-progress delivery d (as read, with
+// its claimed_at), whose lease expired, as failed, and counts it in d.
+func abandonTx(ctx context.Context, tx *cachedTx, d *msgbox.Delivery, claimedAt sql.NullInt64, now time.Time) error {
+	d.Attempts++
+	d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+		(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner,
+		toDB(nullTime(claimedAt)), toDB(d.LeaseUntil), string(msgbox.DeliveryRetrying), d.LastError); err != nil {
+		return fmt.Errorf("recording abandoned attempt: %w", err)
+	}
+	return addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),
+		msgbox.AbandonedDetail(d.Attempts, d.LastError))
 }
 
 // Renew extends owner's lease on a delivery to now+lease. A lease that

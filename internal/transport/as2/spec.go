@@ -72,9 +72,10 @@ receive location of a server that runs this port takes the MDN when the
 partner POSTs it, finds the delivery by its Original-Message-ID and
 settles it by the same rules as a synchronous MDN; a bad one fails the
 attempt, retried with the same Message-ID. Without an MDN within
-mdn_timeout the attempt counts as failed (retried, then suspended). bizpipe
-run --once does not wait for asynchronous MDNs; a restart does not send
-again a delivery that awaits one.`,
+mdn_timeout the attempt counts as failed: the delivery is retrying, sent
+again retry.interval after the timeout, then suspended. bizpipe run --once
+does not wait for asynchronous MDNs; a restart does not send again a
+delivery that awaits one.`,
 	Example: `transport "as2" {
   url        = "https://as2.fabrikam.example/as2"
   partner    = party.fabrikam
