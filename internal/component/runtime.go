@@ -407,6 +407,11 @@ type DecoderEnv struct {
 	// large message it needs to read twice, decrypted content it must not
 	// use before its tag verified).
 	SpoolDir string
+	// Followed reports that a later stage of the pipeline decodes what
+	// this one writes: a stage that does not verify signatures then
+	// leaves them in place for that one, instead of unwrapping them
+	// unchecked where no later stage could verify them.
+	Followed bool
 }
 
 // DecodeStage is a built decoder stage. It is immutable and safe for

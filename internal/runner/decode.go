@@ -110,7 +110,7 @@ func (r *Runner) buildDecoders(rl *model.ReceiveLocation, in *model.Instance) ([
 		if !ok {
 			return nil, nil, fmt.Errorf("pipeline %q stage %d: %s is not a decoder stage", p.Name, i+1, st.Spec.Name)
 		}
-		s, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: r.opts.SpoolDir})
+		s, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: r.opts.SpoolDir, Followed: i < len(p.Stages)-1})
 		if err == nil {
 			err = r.provisionComponent(s)
 		}

@@ -432,3 +432,77 @@ func TestDecodeSpoolFailure(t *testing.T) {
 		t.Errorf("once the spool works: %+v, %v; want the message delivered", sum, err)
 	}
 }
+
+// TestDecodeTwoStages: a receive pipeline that decrypts in one stage and
+// verifies in the next delivers what the partner signed and encrypted
+// (openssl cms, clear and opaque signatures) with its party: the first
+// stage, which does not verify, leaves the signature for the second
+// instead of unwrapping it unchecked, so that the second does not refuse
+// every message as not signed. The second still refuses what is not
+// signed, or signed by a stranger.
+func TestDecodeTwoStages(t *testing.T) {
+	cfg := strings.Replace(decodeConfig, decodePipeline, `pipeline "decode" {
+  decoder "smime" { decrypt = true }
+  decoder "smime" { verify = true }
+}`, 1)
+	ossl := testpki.OpenSSL(t)
+	p, decrypt, dir := setupDecode(t, cfg, nil)
+	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Stranger", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 0)})
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	payload := []byte("UNA:+.? '\r\nUNB+UNOC:3+FABRIKAM+CONTOSO'\r\n")
+	entity := file("entity.mime", append([]byte("Content-Type: application/edifact\r\n\r\n"), payload...))
+	decryptPEM := file("decrypt.pem", decrypt.CertPEM())
+	sign := func(name string, signer *testpki.Cert, opaque bool) string {
+		args := []string{"cms", "-sign", "-binary", "-in", entity, "-signer", file(name+".pem", signer.CertPEM()), "-inkey", file(name+".key", signer.KeyPEM())}
+		if opaque {
+			args = append(args, "-nodetach")
+		}
+		return file(name+".eml", mustRun(t, ossl, args...))
+	}
+	encrypt := func(in string) []byte {
+		return mustRun(t, ossl, "cms", "-encrypt", "-binary", "-aes256", "-in", in, decryptPEM)
+	}
+	cases := []struct {
+		name string
+		data []byte
+		why  string // the refusal; "" for delivered
+	}{
+		{"clear.edi", encrypt(sign("clear", p.partner, false)), ""},
+		{"opaque.edi", encrypt(sign("opaque", p.partner, true)), ""},
+		{"unsigned.edi", encrypt(entity), "stage 2: smime: the message is not signed"},
+		{"stranger.edi", encrypt(sign("stranger", stranger, false)), `stage 2: smime: signer certificate "CN=Stranger"`},
+		{"not-encrypted.edi", readAll(t, sign("plain", p.partner, false)), "stage 1: smime: the message is not encrypted"},
+	}
+	for _, tc := range cases {
+		put(t, dir, tc.name, tc.data)
+	}
+	r, box := start(t, dir)
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]msgbox.Message{}
+	for _, m := range msgs {
+		byName[m.FileName] = m
+	}
+	for _, tc := range cases {
+		m := byName[tc.name]
+		if tc.why == "" {
+			if m.Status != msgbox.StatusDelivered || m.Party != "fabrikam" || m.ContentType != "application/edifact" {
+				t.Errorf("%s: status %s, party %q, content type %q, reason %q; want delivered from fabrikam, application/edifact",
+					tc.name, m.Status, m.Party, m.ContentType, m.Reason)
+			}
+			if got, err := os.ReadFile(filepath.Join(dir, "out", "fabrikam-"+tc.name)); err != nil || !bytes.Equal(got, payload) {
+				t.Errorf("%s: delivered %q, %v; want the payload %q", tc.name, got, err, payload)
+			}
+			continue
+		}
+		if m.Status != msgbox.StatusSuspended || m.Party != "" || !strings.Contains(m.Reason, tc.why) {
+			t.Errorf("%s: status %s, party %q, reason %q; want suspended, a reason saying %q", tc.name, m.Status, m.Party, m.Reason, tc.why)
+		}
+	}
+}

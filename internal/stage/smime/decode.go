@@ -50,6 +50,13 @@ type DecodeOptions struct {
 	// signatures and treats what it decodes as unauthenticated, as it
 	// would an unsigned message. Decode does not support it.
 	Unverified bool
+	// KeepSignatures makes DecodeStream stop at the first signature
+	// layer, unverified, and write it whole (header and body as they
+	// came) instead of unwrapping it: for a stage that does not verify,
+	// followed by one that does, which must find the signature.
+	// DecodeResult.Whole says when it did; the MIC is still computed
+	// over what that layer signs. Decode does not support it.
+	KeepSignatures bool
 	// SpoolDir is where DecodeStream keeps its temporary files (unlinked
 	// while in use, so they never outlive the call); "" means
 	// os.TempDir(). Decode does not use it.

@@ -36,6 +36,9 @@ type DecodeResult struct {
 	// MIC is the AS2 message integrity check when DecodeOptions.MICHash
 	// was set.
 	MIC []byte
+	// Whole reports that dst received a signature layer kept whole, header
+	// included (DecodeOptions.KeepSignatures); ContentType is its own.
+	Whole bool
 }
 
 // Limits of DecodeStream beyond those of Decode. They concern parts that
@@ -108,6 +111,10 @@ func clipError(err error) error {
 func decodeMessage(ctx context.Context, src io.Reader, dst io.Writer, opts DecodeOptions) (*DecodeResult, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
+	}
+	if opts.KeepSignatures {
+		// A kept signature is the later reader's to verify.
+		opts.Unverified = true
 	}
 	sp := &spool{ctx: ctx, dir: opts.SpoolDir}
 	defer sp.close()
@@ -224,6 +231,9 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 			return nil, err
 		}
 		keep(&sd.signed, content)
+		if sd.opts.KeepSignatures {
+			return sd.kept(raw, ct), nil
+		}
 		return sd.entity(content, depth+1)
 
 	case "application/pkcs7-mime", "application/x-pkcs7-mime":
@@ -243,6 +253,9 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 			content, err = sd.opaqueSigned(der)
 			if err == nil {
 				keep(&sd.signed, content)
+				if sd.opts.KeepSignatures {
+					return sd.kept(raw, ct), nil
+				}
 			}
 		case oid.Equal(oidEnvelopedData), oid.Equal(oidAuthEnvelopedData):
 			content, err = sd.decrypt(der)
@@ -271,6 +284,14 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		return nil, fmt.Errorf("smime: %s body: %w", mt, err)
 	}
 	return out, nil
+}
+
+// kept is the result of a signature layer kept whole
+// (DecodeOptions.KeepSignatures): the entity raw, header included, whose
+// Content-Type is ct.
+func (sd *streamDecoder) kept(raw *io.SectionReader, ct string) *io.SectionReader {
+	sd.res.ContentType, sd.res.Whole = ct, true
+	return raw
 }
 
 // transfer undoes a transfer encoding; identity encodings cost nothing,

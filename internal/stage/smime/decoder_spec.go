@@ -34,6 +34,9 @@ routed, not even when resumed, and bizpipe messages body writes those bytes.
 
 With verify = false, signatures are neither required nor checked: a signed
 message is unwrapped, and its message.party is "" as for an unsigned one.
+In a pipeline where another decoder stage follows, such a stage stops at
+the first signature instead and passes the signed entity whole to the next
+stage, so that a pipeline may decrypt in one stage and verify in the next.
 The decoded message's content_type is that of the innermost entity.`,
 	Example: `decoder "smime" {
   decrypt = true

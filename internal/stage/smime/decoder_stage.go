@@ -22,6 +22,9 @@ func (c *DecoderConfig) NewDecoder(env *component.DecoderEnv) (component.DecodeS
 		verify:            c.Verify.V,
 		requireEncryption: c.RequireEncryption.V,
 		spoolDir:          env.SpoolDir,
+		// A later stage may verify what this one does not: the
+		// signature must reach it.
+		keepSignatures: !c.Verify.V && env.Followed,
 	}
 	if d.decrypt {
 		if env.Keys.Decrypter == nil || env.Keys.Decrypter.Cert == nil || env.Keys.Decrypter.Key == nil {
@@ -55,6 +58,7 @@ func (c *DecoderConfig) NewDecoder(env *component.DecoderEnv) (component.DecodeS
 
 type decoder struct {
 	decrypt, verify, requireEncryption bool
+	keepSignatures                     bool
 	spoolDir                           string
 	cert                               *x509.Certificate
 	key                                *component.DecryptionIdentity
@@ -72,8 +76,10 @@ type decoder struct {
 func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader, dst io.Writer, at time.Time) (component.Decoded, error) {
 	// A location that does not verify unwraps signatures unchecked: what
 	// it decodes is as unauthenticated as the unsigned messages it
-	// accepts, and gets no party.
-	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify, MICHash: component.MICHash(ctx)}
+	// accepts, and gets no party. Followed by another stage, it leaves
+	// them to that one.
+	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify,
+		KeepSignatures: d.keepSignatures, MICHash: component.MICHash(ctx)}
 	if d.decrypt {
 		opts.Cert, opts.Key, opts.Previous = d.cert, d.key.Key, d.previous
 	}
@@ -96,6 +102,11 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 	}
 	out := component.Decoded{Header: component.Header{Fields: []component.Field{{Name: "Content-Type", Value: res.ContentType}}, MIME: true},
 		DecryptedWith: res.DecryptedWith, MIC: res.MIC}
+	if res.Whole {
+		// dst holds the signed entity, header included, for the next
+		// stage to read whole.
+		out.Header = component.Header{}
+	}
 	if !d.verify {
 		return out, nil
 	}

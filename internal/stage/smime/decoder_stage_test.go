@@ -59,14 +59,19 @@ func TestDecoderStage(t *testing.T) {
 		Decrypter:    &component.DecryptionIdentity{Cert: p.partner.Cert, Key: p.partner.Key.(crypto.Decrypter)},
 		PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: p.group.Cert}},
 	}
+	var buildFollowed func(decrypt, verify, followed bool) component.DecodeStage
 	build := func(decrypt, verify bool) component.DecodeStage {
+		t.Helper()
+		return buildFollowed(decrypt, verify, false)
+	}
+	buildFollowed = func(decrypt, verify, followed bool) component.DecodeStage {
 		t.Helper()
 		b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
 		b.Set("decrypt", value.Known(decrypt, hcl.Range{}))
 		b.Set("verify", value.Known(verify, hcl.Range{}))
 		b.Set("require_encryption", value.Value[bool]{}) // unset: defaults to decrypt
 		cfg := decodeDecoderConfig(b).(*DecoderConfig)
-		st, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keysAll, SpoolDir: t.TempDir()})
+		st, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keysAll, SpoolDir: t.TempDir(), Followed: followed})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,6 +124,42 @@ func TestDecoderStage(t *testing.T) {
 				t.Errorf("Content-Type = %q, want application/edi-x12", ct)
 			}
 		})
+	}
+
+	// A stage that decrypts but does not verify, followed by one that
+	// verifies: the first writes the signed entity whole, as the partner
+	// signed it, with the AS2 MIC a single stage computes (over what was
+	// signed); the second verifies it and finds the party. A stage that
+	// verifies leaves nothing for the next one, followed or not.
+	first, second := buildFollowed(true, false, true), verifyOnly
+	for _, signed := range []string{clear, opaque} {
+		msg := encrypt(signed, p.partnerPEM, "-aes256")
+		mic := func(st component.DecodeStage, w *bytes.Buffer) component.Decoded {
+			t.Helper()
+			d, err := st.Decode(component.WithMICHash(t.Context(), crypto.SHA256), component.Header{}, bytes.NewReader(msg), w, time.Now())
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			return d
+		}
+		var whole, single bytes.Buffer
+		d1, want := mic(first, &whole), mic(both, &single)
+		if !bytes.Equal(whole.Bytes(), readFile(t, signed)) || d1.Header.MIME || d1.Party != "" {
+			t.Errorf("followed stage wrote %d octets (MIME %v, party %q), want the signed entity whole (%d octets), no party",
+				whole.Len(), d1.Header.MIME, d1.Party, len(readFile(t, signed)))
+		}
+		if len(d1.MIC) == 0 || !bytes.Equal(d1.MIC, want.MIC) {
+			t.Errorf("followed stage MIC %x, want %x as one stage computes it", d1.MIC, want.MIC)
+		}
+		var out bytes.Buffer
+		d2, err := second.Decode(t.Context(), d1.Header, bytes.NewReader(whole.Bytes()), &out, time.Now())
+		if err != nil || d2.Party != "fabrikam" || !bytes.Equal(out.Bytes(), payload) {
+			t.Errorf("second stage: %v, party %q, body %q; want fabrikam's payload", err, d2.Party, out.Bytes())
+		}
+		var again bytes.Buffer
+		if _, err := buildFollowed(true, true, true).Decode(t.Context(), component.Header{}, bytes.NewReader(msg), &again, time.Now()); err != nil || !bytes.Equal(again.Bytes(), payload) {
+			t.Errorf("followed verifying stage: %v, body %q; want the payload", err, again.Bytes())
+		}
 	}
 }
 
