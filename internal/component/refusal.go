@@ -7,7 +7,8 @@ import "errors"
 // can say why without reading error texts.
 var (
 	// ErrDecryptionFailed: the message could not be decrypted (not for
-	// our certificate, damaged, no key).
+	// our certificate, damaged, no key), or its content, decrypted without
+	// authentication, was refused (Unauthenticated).
 	ErrDecryptionFailed = errors.New("decryption failed")
 	// ErrAuthenticationFailed: a signature did not verify, or the signer
 	// is not the one expected.
@@ -30,4 +31,20 @@ func Refusal(kind, err error) error {
 		return nil
 	}
 	return refusal{kind: kind, err: err}
+}
+
+// Unauthenticated marks err, a refusal of a message whose content was
+// decrypted without authentication (CBC: no integrity), as
+// ErrDecryptionFailed whatever kind it had: a bad CBC padding is
+// ErrDecryptionFailed, and were a valid padding followed by a content
+// refused for another reason (unparsable, a signature that does not
+// verify) told apart from it, the sender's answer would be a padding
+// oracle (Vaudenay) that decrypts a captured message block by block. A
+// transport that answers by kind must test ErrDecryptionFailed first. The
+// text stays err's, for the operator.
+func Unauthenticated(err error) error {
+	if err == nil || errors.Is(err, ErrDecryptionFailed) {
+		return err
+	}
+	return refusal{kind: ErrDecryptionFailed, err: err}
 }

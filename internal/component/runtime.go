@@ -443,6 +443,10 @@ type Decoded struct {
 	// MIC is the AS2 MIC in the hash MICHash(ctx) asked for, nil when
 	// none was asked for.
 	MIC []byte
+	// Unauthenticated reports that a layer was decrypted without
+	// authentication (CBC): a later stage's refusal is then marked
+	// Unauthenticated too.
+	Unauthenticated bool
 }
 
 // --- Send transports ----------------------------------------------------

@@ -289,8 +289,14 @@ func (s *decodingSink) decode(ctx context.Context, received *fsop.Unlinked, cont
 			if len(s.stages) > 1 {
 				err = fmt.Errorf("stage %d: %w", i+1, err)
 			}
+			if dec.Unauthenticated {
+				// What an earlier stage decrypted without authentication
+				// is refused as a bad padding is (component.Unauthenticated).
+				err = component.Unauthenticated(err)
+			}
 			return nil, dec, err
 		}
+		dec.Unauthenticated = dec.Unauthenticated || d.Unauthenticated
 		if d.Party != "" {
 			dec.Party = d.Party
 		}

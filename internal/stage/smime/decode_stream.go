@@ -33,6 +33,10 @@ type DecodeResult struct {
 	Encrypted bool
 	// DecryptedWith is as in Decoded.
 	DecryptedWith *x509.Certificate
+	// Unauthenticated reports that a layer was an EnvelopedData, whose
+	// content encryption (CBC) has no integrity: DecodeStream's errors
+	// past its decryption are then component.Unauthenticated.
+	Unauthenticated bool
 	// MIC is the AS2 message integrity check when DecodeOptions.MICHash
 	// was set.
 	MIC []byte
@@ -131,6 +135,11 @@ func decodeMessage(ctx context.Context, src io.Reader, dst io.Writer, opts Decod
 	sd := &streamDecoder{ctx: ctx, sp: sp, opts: &opts}
 	body, err := sd.entity(msg, 0)
 	if err != nil {
+		if sd.res.Unauthenticated {
+			// A failure past a CBC decryption answers as a bad padding
+			// does, or the answer would be a padding oracle.
+			err = component.Unauthenticated(err)
+		}
 		return nil, err
 	}
 	if err := sd.mic(); err != nil {
@@ -260,6 +269,10 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		case oid.Equal(oidEnvelopedData), oid.Equal(oidAuthEnvelopedData):
 			content, err = sd.decrypt(der)
 			sd.res.Encrypted = true
+			if oid.Equal(oidEnvelopedData) {
+				// CBC, the only cipher cms takes in EnvelopedData.
+				sd.res.Unauthenticated = true
+			}
 			if err == nil {
 				keep(&sd.decrypted, content)
 			}

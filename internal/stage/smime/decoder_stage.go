@@ -97,11 +97,22 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 	if err != nil {
 		return component.Decoded{}, err
 	}
+	out, err := d.judge(res)
+	if err != nil && res.Unauthenticated {
+		// The signature or the signer refused past a CBC decryption
+		// answers as a bad padding does (component.Unauthenticated).
+		err = component.Unauthenticated(err)
+	}
+	return out, err
+}
+
+// judge applies the location's policy to what DecodeStream found.
+func (d *decoder) judge(res *DecodeResult) (component.Decoded, error) {
 	if d.requireEncryption && !res.Encrypted {
 		return component.Decoded{}, component.Refusal(component.ErrInsufficientSecurity, errors.New("smime: the message is not encrypted, and this location requires encryption"))
 	}
 	out := component.Decoded{Header: component.Header{Fields: []component.Field{{Name: "Content-Type", Value: res.ContentType}}, MIME: true},
-		DecryptedWith: res.DecryptedWith, MIC: res.MIC}
+		DecryptedWith: res.DecryptedWith, MIC: res.MIC, Unauthenticated: res.Unauthenticated}
 	if res.Whole {
 		// dst holds the signed entity, header included, for the next
 		// stage to read whole.

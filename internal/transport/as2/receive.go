@@ -47,6 +47,19 @@ is stored as received and suspended, and answered with a negative MDN
 insufficient-message-security or unexpected-processing-error). Without a
 receipt request the answer is 200 with no body.
 
+A message encrypted with a CBC cipher (EnvelopedData: AES-CBC, 3DES),
+which has no integrity of its own, is refused with decryption-failed
+whatever failed at or after its decryption: the padding, the MIME entity
+decrypted, its signature, its signer (but for a signer of another party
+than the AS2-From, authentication-failed: its signature verified). The MDN
+is then the same as for a bad padding, lest it tell an attacker replaying
+a captured message with altered blocks whether the padding was valid (a
+padding oracle, which decrypts the message); the reason the message is
+suspended with still says what failed. AES-GCM messages are answered with
+the precise disposition. A location that does not verify accepts any
+padding-valid CBC content as the message: require the signature
+(verify = true) or AES-GCM to refuse an altered one.
+
 When the sender asks for an asynchronous MDN (Receipt-Delivery-Option, an
 http or https URL), the request is answered 200 with no body as soon as the
 message and its MDN are stored; the MDN is then POSTed to that URL from the
@@ -835,7 +848,9 @@ func (rc *receiver) keepMDN(ctx context.Context, id string, r *reply) error {
 }
 
 // refusalDescription is the MDN's processed/error description for a
-// decoder's refusal (RFC 4130 §7.4.3, RFC 3335).
+// decoder's refusal (RFC 4130 §7.4.3, RFC 3335). ErrDecryptionFailed comes
+// first: a refusal past a CBC decryption is also of another kind
+// (component.Unauthenticated), which must not show.
 func refusalDescription(err error) string {
 	switch {
 	case errors.Is(err, component.ErrDecryptionFailed):
