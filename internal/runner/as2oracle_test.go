@@ -166,6 +166,67 @@ func TestAS2CBCPaddingOracle(t *testing.T) {
 	}
 }
 
+// TestAS2CBCEpilogueOracle: blocks appended to a CBC message's ciphertext
+// decrypt to garbage after the original plaintext, its padding become
+// data, and to a last block whose padding an attacker probes. In a
+// clear-signed (multipart/signed) message they are the epilogue, after
+// the close delimiter, which MIME ignores: were it ignored there, a valid
+// padding would be answered processed (the signature verifies) and a bad
+// one decryption-failed, a padding oracle even for a location that
+// verifies. The epilogue of content decrypted from CBC must be blank: the
+// appended blocks are refused as a bad padding is, the same MDN, the
+// stored reason saying what failed. The message as sent is processed.
+func TestAS2CBCEpilogueOracle(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	run := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }
+	entity := []byte("Content-Type: application/edi-x12\r\n\r\nISA*00*          *00*          *ZZ*FABRIKAM~\r\nGS*PO*FABRIKAM*CONTOSO~")
+	signed := run("cms", "-sign", "-binary", "-in", file("entity.mime", entity),
+		"-signer", file("s.pem", p.partner.CertPEM()), "-inkey", file("s.key", p.partner.KeyPEM()))
+	if !bytes.Contains(signed, []byte("multipart/signed")) {
+		t.Fatalf("openssl cms -sign wrote no multipart/signed:\n%s", signed)
+	}
+	der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes-256-cbc", "-in", file("plain", signed), file("r.pem", p.signer.CertPEM()))
+	pad := byte(16 - len(signed)%16)
+
+	url, box := startAS2Decoder(t, p, true)
+	post := func(t *testing.T, der []byte) (remote []byte, m msgbox.Message) {
+		t.Helper()
+		before := listIDs(t, box)
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`)
+		req.Header.Set("AS2-Version", "1.2")
+		req.Header.Set("AS2-From", "FABRIKAM")
+		req.Header.Set("AS2-To", "CONTOSO")
+		req.Header.Set("Message-ID", "<captured@fabrikam.example>")
+		req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+		resp, b := testhttp.Do(t, nil, req)
+		return remoteView(t, resp, b), newMessage(t, box, before)
+	}
+
+	badPadding, bm := post(t, cbcAppend(t, der, pad, 0))
+	if !bytes.Contains(badPadding, []byte("processed/error: decryption-failed")) || !strings.Contains(bm.Reason, "decryption failed") {
+		t.Errorf("bad padding: reason %q, answered\n%s\nwant processed/error: decryption-failed", bm.Reason, badPadding)
+	}
+	validPadding, vm := post(t, cbcAppend(t, der, pad, pad))
+	if !bytes.Equal(validPadding, badPadding) {
+		t.Errorf("valid padding: answered\n%s\nwhile bad padding is answered\n%s", validPadding, badPadding)
+	}
+	if vm.Status != msgbox.StatusSuspended || vm.Decoding != msgbox.DecodingFailed || !strings.Contains(vm.Reason, "epilogue") {
+		t.Errorf("valid padding: stored %s, decoding %q, reason %q; want suspended, failed for its epilogue", vm.Status, vm.Decoding, vm.Reason)
+	}
+	// The message as sent, its epilogue OpenSSL's blank line.
+	sent, m := post(t, der)
+	if !bytes.Contains(sent, []byte("; processed\r\n")) || m.Decoding != msgbox.Decoded || m.Party != "fabrikam" {
+		t.Errorf("the message as sent: stored decoding %q, party %q, reason %q, answered\n%s\nwant processed", m.Decoding, m.Party, m.Reason, sent)
+	}
+}
+
 // startAS2Decoder runs, until the test ends, as2RecvConfig's server with
 // its location decrypting, and verifying only when verify, and returns its
 // URL, listening, and its box.
@@ -247,44 +308,75 @@ func remoteView(t *testing.T, resp *http.Response, body []byte) []byte {
 }
 
 // cbcTamper returns a copy of der, an EnvelopedData written by openssl cms
-// -outform DER, whose AES-CBC ciphertext ends it, with the last octet of
-// the last plaintext block, pad (the padding's length), made to, and its
-// first octet changed: CBC XORs a decrypted block with the ciphertext block
-// before it, whose octets are changed, which garbles the plaintext block
-// before (also when to is pad).
+// -outform DER, with the last octet of the last plaintext block, pad (the
+// padding's length), made to, and its first octet changed: CBC XORs a
+// decrypted block with the ciphertext block before it, whose octets are
+// changed, which garbles the plaintext block before (also when to is pad).
 func cbcTamper(t *testing.T, der []byte, pad, to byte) []byte {
 	t.Helper()
-	// ContentInfo → [0] → EnvelopedData → EncryptedContentInfo → [0]
-	// IMPLICIT OCTET STRING: each the last element of the one before,
-	// ending where der ends.
-	el := der
-	for depth := 0; depth < 5; depth++ {
+	return cbcRewrite(t, der, func(c []byte) []byte {
+		c = bytes.Clone(c)
+		c[len(c)-16-1] ^= pad ^ to
+		c[len(c)-32] ^= 0x80
+		return c
+	})
+}
+
+// cbcAppend returns der, an EnvelopedData as cbcTamper's, with two
+// ciphertext blocks appended: the second last one, its last octet XORed
+// with pad^to, and the last one. The plaintext gains a garbled block and
+// the last plaintext block again, its last octet, pad, made to; the
+// original padding is no longer the end of the plaintext, but data.
+func cbcAppend(t *testing.T, der []byte, pad, to byte) []byte {
+	t.Helper()
+	return cbcRewrite(t, der, func(c []byte) []byte {
+		n := len(c)
+		prev := bytes.Clone(c[n-32 : n-16])
+		prev[15] ^= pad ^ to
+		return slices.Concat(c, prev, c[n-16:])
+	})
+}
+
+// cbcRewrite returns der, an EnvelopedData written by openssl cms -outform
+// DER, with its encrypted content replaced by f's: ContentInfo → [0] →
+// EnvelopedData → EncryptedContentInfo → [0] IMPLICIT OCTET STRING, each
+// the last element of the one before, encoded again with their new
+// lengths.
+func cbcRewrite(t *testing.T, der []byte, f func([]byte) []byte) []byte {
+	t.Helper()
+	var rewrite func(el []byte, depth int) []byte
+	rewrite = func(el []byte, depth int) []byte {
 		var v asn1.RawValue
 		rest, err := asn1.Unmarshal(el, &v)
 		if err != nil || len(rest) != 0 {
 			t.Fatalf("depth %d: not one definite-length element (%v)", depth, err)
 		}
-		if depth == 4 {
+		switch depth {
+		case 4:
 			if v.Class != asn1.ClassContextSpecific || v.Tag != 0 || v.IsCompound || len(v.Bytes) < 32 || len(v.Bytes)%16 != 0 {
-				t.Fatalf("the encrypted content is not a primitive [0] of whole blocks: %+v", v.FullBytes[:min(8, len(v.FullBytes))])
+				t.Fatalf("the encrypted content is not a primitive [0] of whole blocks: % x", v.FullBytes[:min(8, len(v.FullBytes))])
 			}
-			break
-		}
-		if depth == 0 || depth == 2 || depth == 3 {
-			// A SEQUENCE: its last element.
+			v.Bytes = f(v.Bytes)
+		case 1: // [0] EXPLICIT
+			v.Bytes = rewrite(v.Bytes, depth+1)
+		default: // a SEQUENCE: its last element
+			var last []byte
 			for b := v.Bytes; len(b) > 0; {
 				var e asn1.RawValue
 				if b, err = asn1.Unmarshal(b, &e); err != nil {
 					t.Fatal(err)
 				}
-				el = e.FullBytes
+				last = e.FullBytes
 			}
-		} else {
-			el = v.Bytes // [0] EXPLICIT
+			head := v.Bytes[:len(v.Bytes)-len(last)]
+			v.Bytes = slices.Concat(head, rewrite(last, depth+1))
 		}
+		v.FullBytes = nil
+		out, err := asn1.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	out := bytes.Clone(der)
-	out[len(out)-16-1] ^= pad ^ to
-	out[len(out)-32] ^= 0x80
-	return out
+	return rewrite(der, 0)
 }

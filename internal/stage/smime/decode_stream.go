@@ -74,7 +74,9 @@ const (
 // Beyond Decode's own limits, DecodeStream rejects header sections over
 // 256 KiB, quoted-printable lines over 64 KiB, detached signature parts over
 // 4 MiB, and content over 16 MiB signed without signed attributes. Both
-// refuse a SignedData with more than 16 signer infos.
+// refuse a SignedData with more than 16 signer infos. In what it decrypts
+// from CBC, DecodeStream also refuses a multipart/signed whose epilogue is
+// not blank (see multipartSigned); Decode decrypts for no receiver.
 //
 // An error's text is at most about 4 KiB, whatever the message quotes into
 // it (certificate names, algorithm identifiers, digests).
@@ -367,9 +369,20 @@ func (sd *streamDecoder) multipartSigned(body *io.SectionReader, params map[stri
 	default:
 		return nil, fmt.Errorf("smime: multipart/signed with unsupported protocol %q", clip(params["protocol"]))
 	}
-	parts, err := splitMultipartSection(sd.ctx, body, params["boundary"])
+	parts, epilogue, err := splitMultipartSection(sd.ctx, body, params["boundary"])
 	if err != nil {
 		return nil, fmt.Errorf("smime: multipart/signed: %w", err)
+	}
+	if sd.res.Unauthenticated {
+		// What follows the close delimiter is signed by nobody, and what
+		// CBC decrypted there is anyone's: blocks appended to a captured
+		// message's ciphertext. Were it ignored, as MIME has it, a valid
+		// padding of the last one would be processed, a bad one
+		// decryption-failed: a padding oracle. No sender writes more than
+		// line breaks there.
+		if err := blankEpilogue(sd.ctx, epilogue); err != nil {
+			return nil, fmt.Errorf("smime: multipart/signed decrypted from CBC: %w", err)
+		}
 	}
 	if len(parts) != 2 {
 		return nil, fmt.Errorf("smime: multipart/signed has %d parts, want 2", len(parts))
@@ -499,4 +512,29 @@ func (h *sectionHasher) Hash(fn crypto.Hash, _ io.Reader) ([]byte, error) {
 	s := d.Sum(nil)
 	h.sums[fn] = s
 	return s, nil
+}
+
+// blankEpilogue checks that a multipart epilogue holds nothing but white
+// space and line breaks.
+func blankEpilogue(ctx context.Context, epilogue *io.SectionReader) error {
+	buf := make([]byte, 32<<10)
+	for off := int64(0); off < epilogue.Size(); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := epilogue.ReadAt(buf, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading the epilogue: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		for _, c := range buf[:n] {
+			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
+				return fmt.Errorf("data after the close delimiter (an epilogue of %d octets)", epilogue.Size())
+			}
+		}
+		off += int64(n)
+	}
+	return nil
 }

@@ -64,10 +64,11 @@ type sectionPart struct {
 const maxSignedParts = 16
 
 // splitMultipartSection is splitMultipart over a section: it scans line by
-// line for delimiter lines and returns the parts as sections.
-func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary string) ([]sectionPart, error) {
+// line for delimiter lines and returns the parts as sections, and the
+// epilogue, what follows the close delimiter line.
+func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary string) ([]sectionPart, *io.SectionReader, error) {
 	if boundary == "" || len(boundary) > 70 {
-		return nil, fmt.Errorf("invalid multipart boundary %q", clip(boundary))
+		return nil, nil, fmt.Errorf("invalid multipart boundary %q", clip(boundary))
 	}
 	dash := []byte("--" + boundary)
 	type delim struct {
@@ -80,12 +81,12 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 	for lines := 0; ; lines++ {
 		if lines%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		frag, err := br.ReadSlice('\n')
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("reading multipart body: %w", err)
+			return nil, nil, fmt.Errorf("reading multipart body: %w", err)
 		}
 		if len(frag) == 0 && errors.Is(err, io.EOF) {
 			break
@@ -107,7 +108,7 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 					break
 				}
 				if rest, err = br.ReadSlice('\n'); err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
-					return nil, fmt.Errorf("reading multipart body: %w", err)
+					return nil, nil, fmt.Errorf("reading multipart body: %w", err)
 				}
 				pos += int64(len(rest))
 				full, eof = errors.Is(err, bufio.ErrBufferFull), errors.Is(err, io.EOF)
@@ -118,7 +119,7 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 		for full {
 			frag, err = br.ReadSlice('\n')
 			if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("reading multipart body: %w", err)
+				return nil, nil, fmt.Errorf("reading multipart body: %w", err)
 			}
 			pos += int64(len(frag))
 			full, eof = errors.Is(err, bufio.ErrBufferFull), errors.Is(err, io.EOF)
@@ -129,7 +130,7 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 				break
 			}
 			if len(delims) > maxSignedParts {
-				return nil, errTooManyParts(maxSignedParts)
+				return nil, nil, errTooManyParts(maxSignedParts)
 			}
 		}
 		if eof {
@@ -137,13 +138,13 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 		}
 	}
 	if len(delims) == 0 {
-		return nil, fmt.Errorf("multipart boundary %q not found", boundary)
+		return nil, nil, fmt.Errorf("multipart boundary %q not found", boundary)
 	}
 	if !delims[len(delims)-1].close {
-		return nil, errNoCloseDelimiter
+		return nil, nil, errNoCloseDelimiter
 	}
 	if delims[0].close {
-		return nil, errors.New("multipart body has no parts")
+		return nil, nil, errors.New("multipart body has no parts")
 	}
 	parts := make([]sectionPart, 0, len(delims)-1)
 	for k := 0; k+1 < len(delims); k++ {
@@ -156,7 +157,7 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 		if next-2 >= start {
 			var c [1]byte
 			if _, err := body.ReadAt(c[:], next-2); err != nil {
-				return nil, fmt.Errorf("reading multipart body: %w", err)
+				return nil, nil, fmt.Errorf("reading multipart body: %w", err)
 			}
 			if c[0] == '\r' {
 				p.lfBody = p.body
@@ -165,7 +166,8 @@ func splitMultipartSection(ctx context.Context, body *io.SectionReader, boundary
 		}
 		parts = append(parts, p)
 	}
-	return parts, nil
+	end := delims[len(delims)-1].end
+	return parts, io.NewSectionReader(body, end, body.Size()-end), nil
 }
 
 // hasBareLF reports whether sec contains an LF not preceded by CR.

@@ -55,10 +55,13 @@ than the AS2-From, authentication-failed: its signature verified). The MDN
 is then the same as for a bad padding, lest it tell an attacker replaying
 a captured message with altered blocks whether the padding was valid (a
 padding oracle, which decrypts the message); the reason the message is
-suspended with still says what failed. AES-GCM messages are answered with
-the precise disposition. A location that does not verify accepts any
-padding-valid CBC content as the message: require the signature
-(verify = true) or AES-GCM to refuse an altered one.
+suspended with still says what failed. For the same reason, a
+multipart/signed decrypted from CBC must end at its close delimiter, white
+space aside: anything else after it (blocks appended to the ciphertext) is
+refused so. AES-GCM messages are answered with the precise disposition. A
+location that does not verify accepts any padding-valid CBC content as the
+message: require the signature (verify = true) or AES-GCM to refuse an
+altered one.
 
 When the sender asks for an asynchronous MDN (Receipt-Delivery-Option, an
 http or https URL), the request is answered 200 with no body as soon as the
