@@ -178,7 +178,7 @@ func preview(e *env, f messagesFlags, o bulkOp, msgs []msgbox.Message) error {
 func suspended(ctx context.Context, box msgbox.Box, port string) ([]msgbox.Message, error) {
 	// The box narrows to the messages routed to port; whether that
 	// delivery is the suspended one is read per message.
-	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended, Port: port})
+	msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{Status: msgbox.StatusSuspended, Port: port})
 	if err != nil {
 		return nil, err
 	}

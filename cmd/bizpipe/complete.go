@@ -153,7 +153,7 @@ func completeMessageIDs(f *messagesFlags, status msgbox.Status, keep func(msgbox
 		// rather than a hang.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		msgs, err := box.List(ctx, msgbox.Filter{Status: status, Limit: maxCompletedIDs})
+		msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{Status: status, Limit: maxCompletedIDs})
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -638,12 +642,24 @@ func listFilter(f messagesFlags, now time.Time) (msgbox.Filter, error) {
 	return filter, nil
 }
 
+// listMessages prints the messages filter selects as the box reads them,
+// so that a box of millions of messages is listed in bounded memory.
 func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, f messagesFlags, filter msgbox.Filter) error {
-	msgs, err := box.List(ctx, filter)
-	if err != nil {
+	var l messageLister
+	if f.format == "json" {
+		l = &jsonLister{w: bufio.NewWriterSize(w, 64<<10)}
+	} else {
+		l = &textLister{w: w}
+	}
+	defer l.close()
+	n := 0
+	if err := box.List(ctx, filter, func(m msgbox.Message) error {
+		n++
+		return l.add(m)
+	}); err != nil {
 		return err
 	}
-	if len(msgs) == 0 {
+	if n == 0 {
 		// Nothing listed may be a typo in a name: say so (as for bulk
 		// resume's --port), but only then, so that the messages of a
 		// location or port since removed can still be listed.
@@ -651,36 +667,179 @@ func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.C
 			return err
 		}
 	}
-	if f.format == "json" {
-		out := jsonMessageList{Messages: make([]jsonMessage, 0, len(msgs))}
-		for _, m := range msgs {
-			out.Messages = append(out.Messages, toJSONMessage(m))
-		}
-		return writeJSON(w, out)
+	return l.finish()
+}
+
+// A messageLister prints messages list's output, a message at a time:
+// add for each message, then finish; close frees what it holds, whether
+// or not finish was called.
+type messageLister interface {
+	add(m msgbox.Message) error
+	finish() error
+	close()
+}
+
+// jsonLister writes the jsonMessageList document writeJSON would write,
+// each message as it comes: nothing before the first, so that a listing
+// that fails at once prints nothing.
+type jsonLister struct {
+	w *bufio.Writer
+	n int
+}
+
+func (l *jsonLister) add(m msgbox.Message) error {
+	b, err := json.MarshalIndent(toJSONMessage(m), "    ", "  ")
+	if err != nil {
+		return err
 	}
-	// The PARTY column appears when a listed message has a party: a box
-	// without decoding locations lists as it always did.
-	parties := false
-	for _, m := range msgs {
-		parties = parties || m.Party != ""
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if parties {
-		fmt.Fprintln(tw, "ID\tSTATUS\tRECEIVED\tLOCATION\tFILE\tPARTY\tSIZE\tREASON")
+	if l.n == 0 {
+		l.w.WriteString("{\n  \"messages\": [\n    ")
 	} else {
-		fmt.Fprintln(tw, "ID\tSTATUS\tRECEIVED\tLOCATION\tFILE\tSIZE\tREASON")
+		l.w.WriteString(",\n    ")
 	}
-	for _, m := range msgs {
-		// Every string from the box is escaped (see safe): a tab or
-		// newline in a file name would forge cells and rows.
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", safe(m.ID), safe(string(m.Status)), m.ReceivedAt.UTC().Format(time.RFC3339),
-			safe(m.ReceiveLocation), safe(m.FileName))
-		if parties {
-			fmt.Fprintf(tw, "%s\t", safe(m.Party))
+	l.n++
+	_, err = l.w.Write(b)
+	return err
+}
+
+func (l *jsonLister) finish() error {
+	if l.n == 0 {
+		l.w.WriteString("{\n  \"messages\": []\n}\n")
+	} else {
+		l.w.WriteString("\n  ]\n}\n")
+	}
+	return l.w.Flush()
+}
+
+func (l *jsonLister) close() {}
+
+// textLister writes the aligned columns a tabwriter would. Every width,
+// and whether the PARTY column appears at all (when a listed message has
+// a party: a box without decoding locations lists as it always did), is
+// known only after the last message: the rows wait in a spool, which
+// moves from memory to a temporary file when they are many, rather than
+// all in memory.
+type textLister struct {
+	w       io.Writer
+	spool   spool
+	widths  [7]int // ID STATUS RECEIVED LOCATION FILE PARTY SIZE; REASON is not aligned
+	parties bool
+}
+
+// textListHeader are the text list's column titles, PARTY's index
+// textPartyColumn.
+var textListHeader = [8]string{"ID", "STATUS", "RECEIVED", "LOCATION", "FILE", "PARTY", "SIZE", "REASON"}
+
+const textPartyColumn = 5
+
+func (l *textLister) add(m msgbox.Message) error {
+	// Every string from the box is escaped (see safe): a tab or newline
+	// in a file name would forge cells and rows, and cannot split the
+	// spool's.
+	row := [8]string{safe(m.ID), safe(string(m.Status)), m.ReceivedAt.UTC().Format(time.RFC3339),
+		safe(m.ReceiveLocation), safe(m.FileName), safe(m.Party), strconv.FormatInt(m.Size, 10), safe(oneLine(m.Reason))}
+	l.parties = l.parties || m.Party != ""
+	for i := range l.widths {
+		l.widths[i] = max(l.widths[i], utf8.RuneCountInString(row[i]))
+	}
+	return l.spool.writeLine(strings.Join(row[:], "\t"))
+}
+
+func (l *textLister) finish() error {
+	for i, h := range textListHeader[:len(l.widths)] {
+		l.widths[i] = max(l.widths[i], utf8.RuneCountInString(h))
+	}
+	bw := bufio.NewWriterSize(l.w, 64<<10)
+	line := func(cells []string) {
+		for i, c := range cells {
+			if i == textPartyColumn && !l.parties {
+				continue
+			}
+			bw.WriteString(c)
+			if i < len(l.widths) {
+				// tabwriter's padding: 2 spaces past the widest cell.
+				bw.WriteString(strings.Repeat(" ", l.widths[i]+2-utf8.RuneCountInString(c)))
+			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\n", m.Size, safe(oneLine(m.Reason)))
+		bw.WriteByte('\n')
 	}
-	return tw.Flush()
+	line(textListHeader[:])
+	if err := l.spool.lines(func(s string) { line(strings.Split(s, "\t")) }); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (l *textLister) close() { l.spool.close() }
+
+// spoolInMemory bounds the bytes a spool keeps in memory before it moves
+// them to a temporary file.
+var spoolInMemory = 4 << 20
+
+// A spool holds lines to read back once, in memory while they are few,
+// in a temporary file (removed at once) past spoolInMemory bytes.
+type spool struct {
+	mem  bytes.Buffer
+	file *os.File
+	bw   *bufio.Writer
+}
+
+func (s *spool) writeLine(line string) error {
+	if s.file == nil && s.mem.Len()+len(line) > spoolInMemory {
+		f, err := os.CreateTemp("", "bizpipe-list-*")
+		if err != nil {
+			return fmt.Errorf("spooling the list: %w", err)
+		}
+		// Removed now: the open file lives on, and nothing is left behind
+		// whatever ends the command.
+		os.Remove(f.Name())
+		s.file, s.bw = f, bufio.NewWriterSize(f, 64<<10)
+		if _, err := s.mem.WriteTo(s.bw); err != nil {
+			return fmt.Errorf("spooling the list: %w", err)
+		}
+	}
+	if s.file == nil {
+		s.mem.WriteString(line)
+		s.mem.WriteByte('\n')
+		return nil
+	}
+	s.bw.WriteString(line)
+	if err := s.bw.WriteByte('\n'); err != nil {
+		return fmt.Errorf("spooling the list: %w", err)
+	}
+	return nil
+}
+
+// lines calls fn with each line written, in order, without its newline.
+func (s *spool) lines(fn func(string)) error {
+	var r *bufio.Reader
+	if s.file == nil {
+		r = bufio.NewReader(&s.mem)
+	} else {
+		if err := s.bw.Flush(); err != nil {
+			return fmt.Errorf("spooling the list: %w", err)
+		}
+		if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("spooling the list: %w", err)
+		}
+		r = bufio.NewReaderSize(s.file, 64<<10)
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the spooled list: %w", err)
+		}
+		fn(line[:len(line)-1])
+	}
+}
+
+func (s *spool) close() {
+	if s.file != nil {
+		s.file.Close()
+	}
 }
 
 // The JSON documents of messages list and show. The doc tags describe the

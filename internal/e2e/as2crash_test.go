@@ -145,7 +145,7 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rbox.Close()
-	stored, err := rbox.List(context.Background(), msgbox.Filter{})
+	stored, err := msgbox.Collect(context.Background(), rbox, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestAS2ReceiverCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sbox.Close()
-	sent, err := sbox.List(context.Background(), msgbox.Filter{})
+	sent, err := msgbox.Collect(context.Background(), sbox, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

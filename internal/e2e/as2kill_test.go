@@ -137,7 +137,7 @@ func TestAS2KilledBeforeMDN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

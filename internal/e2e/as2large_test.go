@@ -189,7 +189,7 @@ func TestAS2HugeBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != 1 || msgs[0].Status != msgbox.StatusSuspended {
 		t.Fatalf("sender's box: %+v, %v; want one suspended message", msgs, err)
 	}
@@ -209,7 +209,7 @@ func TestAS2HugeBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rbox.Close()
-	if got, err := rbox.List(context.Background(), msgbox.Filter{}); err != nil || len(got) != 0 {
+	if got, err := msgbox.Collect(context.Background(), rbox, msgbox.Filter{}); err != nil || len(got) != 0 {
 		t.Errorf("receiver stored %d message(s) (%v), want none", len(got), err)
 	}
 	if n := strings.Count(recvLog.String(), "body too large"); n != 3 {

@@ -154,7 +154,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	all, err := box.List(context.Background(), msgbox.Filter{})
+	all, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

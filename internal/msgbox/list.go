@@ -1,9 +1,29 @@
 package msgbox
 
 import (
+	"context"
 	"strings"
 	"time"
 )
+
+// A Lister lists messages: a Box is one.
+type Lister interface {
+	List(ctx context.Context, f Filter, fn func(Message) error) error
+}
+
+// Collect returns the messages l lists for f, newest first: for a caller
+// that needs them all at once, and a bounded f.Limit, or a box known small.
+func Collect(ctx context.Context, l Lister, f Filter) ([]Message, error) {
+	var msgs []Message
+	err := l.List(ctx, f, func(m Message) error {
+		msgs = append(msgs, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
 
 // ListConditions are the SQL conditions on a row of messages, ANDed,
 // that select what f asks for besides its status (ListWhere), with their

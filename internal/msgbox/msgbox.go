@@ -437,9 +437,12 @@ type Box interface {
 	// the message's status is ShownStatus's (awaiting_mdn derived).
 	Get(ctx context.Context, id string) (*Detail, error)
 
-	// List returns messages, newest first, with ShownStatus's status;
-	// f.Status is one of ListStatuses or "".
-	List(ctx context.Context, f Filter) ([]Message, error)
+	// List calls fn with each message f selects, newest first, with
+	// ShownStatus's status, as it reads them: a box of millions of
+	// messages is listed without holding them all (Collect holds them).
+	// f.Status is one of ListStatuses or "". An error from fn stops the
+	// listing and is returned as it is.
+	List(ctx context.Context, f Filter, fn func(Message) error) error
 	// Backlog counts the messages not finished, by status: every one of
 	// BacklogStatuses() is in the map, 0 when none. It reads an index, not
 	// the finished messages, so it stays cheap however many are kept

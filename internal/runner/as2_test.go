@@ -99,7 +99,7 @@ send_port "fabrikam" {
 				t.Fatal(err)
 			}
 			if sum.Delivered != 1 || sum.Suspended != 0 || sum.Retried != 0 {
-				msgs, _ := box.List(context.Background(), msgbox.Filter{})
+				msgs, _ := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 				for _, m := range msgs {
 					if d, err := box.Get(context.Background(), m.ID); err == nil {
 						for _, dl := range d.Deliveries {
@@ -142,7 +142,7 @@ send_port "fabrikam" {
 			if !strings.Contains(log.String(), want) {
 				t.Errorf("log does not hold the receipt %q:\n%s", want, log.String())
 			}
-			msgs, err := box.List(context.Background(), msgbox.Filter{Status: msgbox.StatusDelivered})
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{Status: msgbox.StatusDelivered})
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("delivered messages: %d, %v", len(msgs), err)
 			}
@@ -353,7 +353,7 @@ send_port "none" {
 	r, box := startWith(t, dir, func(o *runner.Options) { o.Metrics = m })
 	ctx := context.Background()
 	runUntilSettled(t, r)
-	delivered, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusDelivered})
+	delivered, err := msgbox.Collect(ctx, box, msgbox.Filter{Status: msgbox.StatusDelivered})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ send_port "none" {
 		checkStoredMDN(t, m.FileName, d.Deliveries[0].Receipt, fake.lastMDN("/"+strings.TrimSuffix(m.FileName, ".edi")),
 			m.FileName != "unasked.edi")
 	}
-	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{Status: msgbox.StatusSuspended})
 	if err != nil {
 		t.Fatal(err)
 	}

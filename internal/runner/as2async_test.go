@@ -36,7 +36,7 @@ receive_location "as2in" {
 func waitSettled(t *testing.T, box msgbox.Box, n int) map[string]*msgbox.Detail {
 	t.Helper()
 	for range 1200 {
-		msgs, err := box.List(context.Background(), msgbox.Filter{})
+		msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -93,7 +93,7 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 	url, box := startAS2Receiver(t, p)
 	count := func() []msgbox.Message {
 		t.Helper()
-		msgs, err := box.List(context.Background(), msgbox.Filter{})
+		msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -454,7 +454,7 @@ func TestAS2AsyncMDNDurable(t *testing.T) {
 		ob := box.(msgbox.MDNOutbox)
 		var last msgbox.SentMDN
 		for range 600 {
-			msgs, err := box.List(context.Background(), msgbox.Filter{})
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -523,7 +523,7 @@ func TestAS2AsyncMDNDurable(t *testing.T) {
 	if gaveUp.Attempts != 4 || !strings.Contains(gaveUp.LastError, "503") {
 		t.Errorf("given up: %+v, want 4 attempts and the 503", gaveUp)
 	}
-	if msgs, err := box2.List(context.Background(), msgbox.Filter{}); err != nil || len(msgs) != 2 {
+	if msgs, err := msgbox.Collect(context.Background(), box2, msgbox.Filter{}); err != nil || len(msgs) != 2 {
 		t.Errorf("%d messages stored (%v), want 2", len(msgs), err)
 	}
 }

@@ -38,7 +38,7 @@ func TestAS2RepeatAuthenticated(t *testing.T) {
 	}
 	list := func() []msgbox.Message {
 		t.Helper()
-		msgs, err := box.List(context.Background(), msgbox.Filter{})
+		msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func TestAS2RecordWithMessage(t *testing.T) {
 	sealed := sealer(t, p)
 	order := []byte("Content-Type: application/edi-x12\r\n\r\nISA*00*ORDER 1~")
 	postRepeat(t, p, url, sealedType, sealed(order), false)
-	msgs, err := box.List(t.Context(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(t.Context(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestAS2RecordWithMessage(t *testing.T) {
 	if same, _ := postRepeat(t, p, url, sealedType, sealed(order), true); !same.Disposition.Positive() || same.MIC == nil || !same.MIC.Equal(wantMIC) {
 		t.Errorf("the same content again answered %q, MIC %v; want processed, %v", same.Disposition, same.MIC, wantMIC)
 	}
-	if msgs, err := box.List(t.Context(), msgbox.Filter{}); err != nil || len(msgs) != 1 {
+	if msgs, err := msgbox.Collect(t.Context(), box, msgbox.Filter{}); err != nil || len(msgs) != 1 {
 		t.Errorf("%d messages stored after the repeats (%v), want 1", len(msgs), err)
 	}
 }

@@ -107,7 +107,7 @@ func TestDecodePreviousCertificate(t *testing.T) {
 			t.Errorf("%s: delivered %d bytes, not the payload (%d bytes)", name, len(got), len(payload))
 		}
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestAS2ReceivePreviousCertificate(t *testing.T) {
 			}
 		})
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

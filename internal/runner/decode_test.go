@@ -139,7 +139,7 @@ func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 			t.Errorf("%s: delivered %d bytes, not the payload (%d bytes)", name, len(got), len(payload))
 		}
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestDecodePlainLetThrough(t *testing.T) {
 	if sum.Delivered != 3 {
 		t.Fatalf("summary %+v, want 3 delivered", sum)
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestDecodePlainNotMIME(t *testing.T) {
 	if sum.Delivered != len(want) {
 		t.Errorf("summary %+v, want %d delivered", sum, len(want))
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestDecodeSpoolFailure(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "in", "m.eml")); err != nil {
 		t.Errorf("the input left its source: %v", err)
 	}
-	if msgs, _ := box.List(context.Background(), msgbox.Filter{}); len(msgs) != 0 {
+	if msgs, _ := msgbox.Collect(context.Background(), box, msgbox.Filter{}); len(msgs) != 0 {
 		t.Errorf("stored %d messages, want none", len(msgs))
 	}
 	if err := os.Mkdir(spool, 0o700); err != nil {

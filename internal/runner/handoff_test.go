@@ -40,7 +40,7 @@ func testHandoff(t *testing.T, tune func(*runner.Options)) {
 	if err != nil || len(out) != n {
 		t.Fatalf("%d files in out (%v), want %d", len(out), err, n)
 	}
-	msgs, err := box.List(t.Context(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(t.Context(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != n {
 		t.Fatalf("List: %d messages, %v", len(msgs), err)
 	}
@@ -92,13 +92,13 @@ func TestHandoffStop(t *testing.T) {
 			// Stop as soon as the first messages are stored: receiving
 			// and handing over are under way.
 			for {
-				if l, err := box.List(t.Context(), msgbox.Filter{}); err == nil && len(l) > 0 {
+				if l, err := msgbox.Collect(t.Context(), box, msgbox.Filter{}); err == nil && len(l) > 0 {
 					break
 				}
 				time.Sleep(time.Millisecond)
 			}
 			stop()
-			msgs, err := box.List(t.Context(), msgbox.Filter{})
+			msgs, err := msgbox.Collect(t.Context(), box, msgbox.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}

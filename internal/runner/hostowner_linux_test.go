@@ -96,7 +96,7 @@ send_port "h2_out" {
 			if _, err := b.RunOnce(context.Background()); err != nil {
 				t.Fatalf("h2's run: %v", err)
 			}
-			msgs, err := base.Box.List(context.Background(), msgbox.Filter{})
+			msgs, err := msgbox.Collect(context.Background(), base.Box, msgbox.Filter{})
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("List: %d messages, %v; want 1", len(msgs), err)
 			}

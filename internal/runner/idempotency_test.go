@@ -45,7 +45,7 @@ receive_location "web" {
 	if other.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("another body under the key: %s, want 422", other.Status)
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != 1 {
 		t.Errorf("%d messages (%v), want 1", len(msgs), err)
 	}

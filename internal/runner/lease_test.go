@@ -269,7 +269,7 @@ send_port "fabrikam" {
 					t.Fatalf("Run: %v", err)
 				}
 
-				msgs, err := opts.Box.List(context.Background(), msgbox.Filter{})
+				msgs, err := msgbox.Collect(context.Background(), opts.Box, msgbox.Filter{})
 				if err != nil || len(msgs) != messages {
 					t.Fatalf("List = %d messages, %v; want %d", len(msgs), err, messages)
 				}

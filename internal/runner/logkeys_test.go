@@ -169,7 +169,7 @@ func waitDelivered(t *testing.T, box msgbox.Box, n int) {
 	var msgs []msgbox.Message
 	for range 400 {
 		var err error
-		msgs, err = box.List(t.Context(), msgbox.Filter{Status: msgbox.StatusDelivered})
+		msgs, err = msgbox.Collect(t.Context(), box, msgbox.Filter{Status: msgbox.StatusDelivered})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -192,7 +192,7 @@ func TestSigningRolloverNotDeployed(t *testing.T) {
 	if sum.Delivered != 0 || sum.Suspended != 1 {
 		t.Fatalf("after at: summary %+v, want the delivery suspended", sum)
 	}
-	msgs, err := opts.Box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), opts.Box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -305,7 +305,7 @@ func TestFileToFileSignEncrypt(t *testing.T) {
 			t.Errorf("%s: signer is not the group signing certificate", name)
 		}
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{Status: msgbox.StatusDelivered})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{Status: msgbox.StatusDelivered})
 	if err != nil || len(msgs) != 5 {
 		t.Fatalf("delivered messages in the box: %d, %v", len(msgs), err)
 	}
@@ -357,7 +357,7 @@ send_port "files" {
 	if hits != 3 {
 		t.Errorf("partner saw %d attempts, want 3 (1 + 2 retries)", hits)
 	}
-	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{Status: msgbox.StatusSuspended})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func suspendOne(t *testing.T, dir string) (*runner.Runner, msgbox.Box, msgbox.Me
 	if err != nil || sum.Suspended != 1 {
 		t.Fatalf("first run: %+v, %v; want 1 suspended", sum, err)
 	}
-	msgs, _ := box.List(t.Context(), msgbox.Filter{Status: msgbox.StatusSuspended})
+	msgs, _ := msgbox.Collect(t.Context(), box, msgbox.Filter{Status: msgbox.StatusSuspended})
 	if len(msgs) != 1 {
 		t.Fatalf("suspended messages: %d", len(msgs))
 	}
@@ -709,7 +709,7 @@ func TestStartupSweepsStagedCopies(t *testing.T) {
 	if sum, err := r.RunOnce(ctx); err != nil || sum.Delivered != 1 {
 		t.Fatalf("first run: %+v, %v", sum, err)
 	}
-	msgs, err := box.List(ctx, msgbox.Filter{})
+	msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{})
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("List = %v, %v", msgs, err)
 	}
@@ -802,7 +802,7 @@ func TestRetention(t *testing.T) {
 	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
 	ids := func(box msgbox.Box) []string {
 		t.Helper()
-		msgs, err := box.List(ctx, msgbox.Filter{})
+		msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -938,7 +938,7 @@ send_port "partner" {
 			if sum.Retried != 1 || sum.Waiting != 1 || hits.Load() != 1 {
 				t.Fatalf("summary %+v after %d requests, want one attempt, retrying", sum, hits.Load())
 			}
-			msgs, err := box.List(context.Background(), msgbox.Filter{})
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("List = %v, %v", msgs, err)
 			}
@@ -985,7 +985,7 @@ send_port "fabrikam" {
 	if sum, err := r.RunOnce(ctx); err != nil || sum.Suspended != 1 || sum.Delivered != 0 {
 		t.Fatalf("run with the typo: %+v, %v; want a routing failure", sum, err)
 	}
-	msgs, err := box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended})
+	msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{Status: msgbox.StatusSuspended})
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("suspended = %v, %v", msgs, err)
 	}
@@ -1204,7 +1204,7 @@ func TestOnceReportsTroubles(t *testing.T) {
 			if got, err := os.ReadFile(filepath.Join(dir, "out", names[0])); err != nil || string(got) != "ISA*00*...~" {
 				t.Errorf("delivered %q, %v; want the input's bytes", got, err)
 			}
-			msgs, err := opts.Box.List(context.Background(), msgbox.Filter{})
+			msgs, err := msgbox.Collect(context.Background(), opts.Box, msgbox.Filter{})
 			if err != nil || len(msgs) != 1 || msgs[0].Status != msgbox.StatusDelivered {
 				t.Errorf("List = %+v, %v; want one delivered message", msgs, err)
 			}
@@ -1256,7 +1256,7 @@ send_port "partner" {
 // onlyMessage is the one message box holds.
 func onlyMessage(t *testing.T, box msgbox.Box) msgbox.Message {
 	t.Helper()
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("List = %+v, %v; want one message", msgs, err)
 	}

@@ -43,7 +43,7 @@ type logBuffer = syncbuf.Buffer
 // list and show print, but the properties, which it shows redacted).
 func everything(t *testing.T, box msgbox.Box) string {
 	t.Helper()
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ send_port "by_property" {
 		}
 	}
 	// The stored message knows its sensitive property.
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ send_port "host_from_name" {
 	if got, want := rp.requestLines(), []string{"POST /x?name=z+HTTP1.0+x%26admin%3D1%23frag.xml HTTP/1.1"}; !slices.Equal(got, want) {
 		t.Errorf("request lines on the wire: %q, want %q", got, want)
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -291,7 +291,7 @@ func TestSharedSyncCommitsTogether(t *testing.T) {
 // retrying with an error that says want.
 func assertRetrying(t *testing.T, box msgbox.Box, name, want string) {
 	t.Helper()
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

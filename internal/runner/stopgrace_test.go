@@ -97,7 +97,7 @@ receive_location "web" {
 	case resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "":
 		t.Errorf("cancelled upload answered %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != 0 {
 		t.Errorf("stored %d messages (%v); want none", len(msgs), err)
 	}

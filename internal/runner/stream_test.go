@@ -166,7 +166,7 @@ func TestStreamingFailures(t *testing.T) {
 			if _, err := r.RunOnce(context.Background()); err != nil {
 				t.Fatalf("RunOnce: %v", err)
 			}
-			msgs, err := opts.Box.List(context.Background(), msgbox.Filter{})
+			msgs, err := msgbox.Collect(context.Background(), opts.Box, msgbox.Filter{})
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("List: %d messages, %v", len(msgs), err)
 			}

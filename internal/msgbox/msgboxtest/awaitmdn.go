@@ -150,7 +150,7 @@ func testAwaitingStatus(t *testing.T, b msgbox.Box) {
 	ctx := t.Context()
 	list := func(st msgbox.Status, limit int) []string {
 		t.Helper()
-		ms, err := b.List(ctx, msgbox.Filter{Status: st, Limit: limit})
+		ms, err := msgbox.Collect(ctx, b, msgbox.Filter{Status: st, Limit: limit})
 		if err != nil {
 			t.Fatalf("List(%q, %d): %v", st, limit, err)
 		}
@@ -206,7 +206,7 @@ func testAwaitingStatus(t *testing.T, b msgbox.Box) {
 			t.Errorf("delivery to %s: state %s by %q, AwaitsMDN %v", dl.Port, dl.State, dl.LeaseOwner, dl.AwaitsMDN())
 		}
 	}
-	if ms, err := b.List(ctx, msgbox.Filter{Status: msgbox.StatusRouted, Limit: 1}); err != nil || len(ms) != 1 || ms[0].ID != third.ID {
+	if ms, err := msgbox.Collect(ctx, b, msgbox.Filter{Status: msgbox.StatusRouted, Limit: 1}); err != nil || len(ms) != 1 || ms[0].ID != third.ID {
 		t.Errorf("List(routed, limit 1) = %v, %v; want %s: the limit counts what the filter keeps", ms, err, third.ID)
 	}
 	finish(t, b, &msgbox.Delivery{ID: d.ID, LeaseOwner: msgbox.AwaitOwner}, delivered)

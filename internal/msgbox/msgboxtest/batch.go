@@ -127,7 +127,7 @@ func testReceiveBatch(t *testing.T, b msgbox.Box) {
 	}
 	// Exactly the new ones are stored: the stored one, 5 new, none of the
 	// broken one.
-	if msgs, err := b.List(ctx, msgbox.Filter{}); err != nil || len(msgs) != 6 {
+	if msgs, err := msgbox.Collect(ctx, b, msgbox.Filter{}); err != nil || len(msgs) != 6 {
 		t.Errorf("List = %d messages, %v; want 6", len(msgs), err)
 	}
 	// What a batch stored is claimed like any message.
@@ -212,7 +212,7 @@ func testReceiveBatchInvalid(t *testing.T, b msgbox.Box) {
 			t.Errorf("cancelled batch, item %d stored: %+v", i, r)
 		}
 	}
-	if msgs, err := b.List(t.Context(), msgbox.Filter{}); err != nil || len(msgs) != 1 {
+	if msgs, err := msgbox.Collect(t.Context(), b, msgbox.Filter{}); err != nil || len(msgs) != 1 {
 		t.Errorf("List = %d messages, %v; want only good.xml", len(msgs), err)
 	}
 }

@@ -123,7 +123,7 @@ func testReceiveHandoff(t *testing.T, b msgbox.Box) {
 	if bad[0].Err == nil {
 		t.Fatal("a handoff without an owner succeeded")
 	}
-	l, err := b.List(ctx, msgbox.Filter{})
+	l, err := msgbox.Collect(ctx, b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,6 +122,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Retrying", testRetrying},
 		{"StatusDerivation", testStatusDerivation},
 		{"List", testList},
+		{"ListStops", testListStops},
 		{"Backlog", testBacklog},
 		{"NotFound", testNotFound},
 		{"Message", testMessage},
@@ -328,7 +330,7 @@ func testReceiveBodyError(t *testing.T, b msgbox.Box) {
 			}
 		})
 	}
-	all, err := b.List(t.Context(), msgbox.Filter{})
+	all, err := msgbox.Collect(t.Context(), b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +357,7 @@ func testReceiveCanceled(t *testing.T, b msgbox.Box) {
 	if _, _, err := b.ReceiveRouted(ctx, inc("y"), body, nil); err == nil {
 		t.Errorf("Receive whose context was canceled mid-body succeeded")
 	}
-	all, err := b.List(t.Context(), msgbox.Filter{})
+	all, err := msgbox.Collect(t.Context(), b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +405,7 @@ func testReceiveConcurrent(t *testing.T, b msgbox.Box) {
 		}
 		seen[id] = true
 	}
-	all, err := b.List(t.Context(), msgbox.Filter{})
+	all, err := msgbox.Collect(t.Context(), b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +457,7 @@ func testSourceKey(t *testing.T, b msgbox.Box) {
 	if m2.ID == first.ID || m3.ID == m4.ID {
 		t.Errorf("distinct messages share an id: %s %s %s %s", first.ID, m2.ID, m3.ID, m4.ID)
 	}
-	all, err := b.List(t.Context(), msgbox.Filter{})
+	all, err := msgbox.Collect(t.Context(), b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +517,7 @@ func testSourceKeyRace(t *testing.T, b msgbox.Box) {
 		}
 		rc.Close()
 	}
-	all, err := b.List(t.Context(), msgbox.Filter{})
+	all, err := msgbox.Collect(t.Context(), b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,7 +584,7 @@ func testRouteNoPorts(t *testing.T, b msgbox.Box) {
 	if u, err := b.Unrouted(t.Context(), 0); err != nil || len(u) != 0 {
 		t.Errorf("Unrouted = %v, %v; want none", u, err)
 	}
-	if s, err := b.List(t.Context(), msgbox.Filter{Status: msgbox.StatusSuspended}); err != nil || len(s) != 2 {
+	if s, err := msgbox.Collect(t.Context(), b, msgbox.Filter{Status: msgbox.StatusSuspended}); err != nil || len(s) != 2 {
 		t.Errorf("List(suspended) = %d messages, %v; want 2", len(s), err)
 	}
 }
@@ -756,7 +758,7 @@ func testClaimConcurrent(t *testing.T, b msgbox.Box) {
 			t.Errorf("delivery %d claimed %d times, by %v", id, len(owners), owners)
 		}
 	}
-	done, err := b.List(t.Context(), msgbox.Filter{Status: msgbox.StatusDelivered})
+	done, err := msgbox.Collect(t.Context(), b, msgbox.Filter{Status: msgbox.StatusDelivered})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1234,7 +1236,7 @@ func testStatusDerivation(t *testing.T, b msgbox.Box) {
 		if got := status(t, b, m.ID); got != tc.want {
 			t.Errorf("%s: status = %q, want %q", tc.name, got, tc.want)
 		}
-		listed, err := b.List(t.Context(), msgbox.Filter{Status: tc.want})
+		listed, err := msgbox.Collect(t.Context(), b, msgbox.Filter{Status: tc.want})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1299,6 +1301,31 @@ func testBacklog(t *testing.T, b msgbox.Box) {
 		msgbox.StatusReceived: 2, msgbox.StatusRouted: 1, msgbox.StatusRetrying: 1, msgbox.StatusSuspended: 0})
 }
 
+// testListStops: List hands the messages on one at a time, newest first,
+// and an error from the callback stops the listing and is returned as it
+// is, not wrapped as the box's, nor retried.
+func testListStops(t *testing.T, b msgbox.Box) {
+	var ids []string
+	for _, name := range []string{"a", "b", "c"} {
+		ids = append(ids, receive(t, b, inc(name), "x").ID)
+	}
+	stop := errors.New("stop here")
+	var got []string
+	err := b.List(t.Context(), msgbox.Filter{}, func(m msgbox.Message) error {
+		got = append(got, m.ID)
+		if len(got) == 2 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop {
+		t.Errorf("List = %v, want the callback's error as it is", err)
+	}
+	if want := []string{ids[2], ids[1]}; !slices.Equal(got, want) {
+		t.Errorf("List handed on %v, want %v", got, want)
+	}
+}
+
 func testList(t *testing.T, b msgbox.Box) {
 	ctx := t.Context()
 	r := receive(t, b, inc("received"), "x")
@@ -1350,7 +1377,7 @@ func testList(t *testing.T, b msgbox.Box) {
 		{msgbox.Filter{Status: msgbox.StatusTerminated}, []string{tm.ID}},
 	}
 	for _, tc := range tests {
-		got, err := b.List(ctx, tc.f)
+		got, err := msgbox.Collect(ctx, b, tc.f)
 		if err != nil {
 			t.Fatalf("List(%+v): %v", tc.f, err)
 		}
@@ -1365,7 +1392,7 @@ func testList(t *testing.T, b msgbox.Box) {
 			t.Errorf("List(%+v) = %v, want %v", tc.f, ids, tc.want)
 		}
 	}
-	if _, err := b.List(ctx, msgbox.Filter{Status: "lost"}); err == nil {
+	if _, err := msgbox.Collect(ctx, b, msgbox.Filter{Status: "lost"}); err == nil {
 		t.Errorf("List with an unknown status succeeded")
 	}
 }
@@ -1444,7 +1471,7 @@ func testPurge(t *testing.T, b msgbox.Box) {
 	// What remains still works: the pending delivery is claimed and done.
 	d := claim(t, b, "w2", longLease, "northwind")
 	finish(t, b, d, msgbox.Outcome{State: msgbox.DeliveryDelivered})
-	if msgs, err := b.List(ctx, msgbox.Filter{}); err != nil || len(msgs) != 3 {
+	if msgs, err := msgbox.Collect(ctx, b, msgbox.Filter{}); err != nil || len(msgs) != 3 {
 		t.Errorf("List after purge = %d messages, %v; want 3", len(msgs), err)
 	}
 }
@@ -1720,7 +1747,7 @@ func testTerminate(t *testing.T, b msgbox.Box) {
 
 func mustList(t *testing.T, b msgbox.Box, s msgbox.Status) []msgbox.Message {
 	t.Helper()
-	l, err := b.List(t.Context(), msgbox.Filter{Status: s})
+	l, err := msgbox.Collect(t.Context(), b, msgbox.Filter{Status: s})
 	if err != nil {
 		t.Fatal(err)
 	}

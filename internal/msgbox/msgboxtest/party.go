@@ -63,7 +63,7 @@ func testParty(t *testing.T, b msgbox.Box) {
 		t.Fatalf("Unrouted = %v, %v; want %s", list, err, unrouted.ID)
 	}
 	check("Unrouted", list[0], msgbox.Decoded)
-	all, err := b.List(t.Context(), msgbox.Filter{})
+	all, err := msgbox.Collect(t.Context(), b, msgbox.Filter{})
 	if err != nil || len(all) != 4 {
 		t.Fatalf("List = %d messages, %v; want 4", len(all), err)
 	}

@@ -53,7 +53,7 @@ func testPurged(t *testing.T, b msgbox.Box) {
 		t.Fatalf("reading the start of the body: %v", err)
 	}
 
-	listed, err := b.List(ctx, msgbox.Filter{})
+	listed, err := msgbox.Collect(ctx, b, msgbox.Filter{})
 	if err != nil || len(listed) != 2 {
 		t.Fatalf("List = %v, %v; want both messages", listed, err)
 	}

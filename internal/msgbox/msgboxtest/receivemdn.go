@@ -185,7 +185,7 @@ func testReceiveMDNFails(t *testing.T, b msgbox.Box) {
 				if !errors.Is(err, mdn.want) {
 					t.Fatalf("Receive with an MDN %s: %v; want %v", mdn.name, err, mdn.want)
 				}
-				msgs, err := b.List(ctx, msgbox.Filter{})
+				msgs, err := msgbox.Collect(ctx, b, msgbox.Filter{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -64,7 +64,7 @@ func testSensitiveProperties(t *testing.T, b msgbox.Box) {
 	check("ReceiveRouted", m)
 	check("ReceiveRouted's router", seen)
 	ids = append(ids, m.ID)
-	list, err := b.List(t.Context(), msgbox.Filter{})
+	list, err := msgbox.Collect(t.Context(), b, msgbox.Filter{})
 	if err != nil || len(list) != len(ids) {
 		t.Fatalf("List = %d messages, %v; want %d", len(list), err, len(ids))
 	}

@@ -77,7 +77,7 @@ func testText(t *testing.T, b msgbox.Box) {
 	} else {
 		sameMessage(t, "Message", got, want)
 	}
-	if l, err := b.List(ctx, msgbox.Filter{}); err != nil || len(l) != 1 {
+	if l, err := msgbox.Collect(ctx, b, msgbox.Filter{}); err != nil || len(l) != 1 {
 		t.Errorf("List = %v, %v; want the message", l, err)
 	} else {
 		sameMessage(t, "List", l[0], want)
@@ -185,7 +185,7 @@ func testText(t *testing.T, b msgbox.Box) {
 	}
 
 	// Whatever was stored reads back as clean text.
-	msgs, err := b.List(ctx, msgbox.Filter{})
+	msgs, err := msgbox.Collect(ctx, b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

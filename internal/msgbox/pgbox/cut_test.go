@@ -262,7 +262,7 @@ func TestLostCommit(t *testing.T) {
 			}
 		}
 	}
-	all, err := direct.List(ctx, msgbox.Filter{})
+	all, err := msgbox.Collect(ctx, direct, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestLostCommitBatch(t *testing.T) {
 			}
 		}
 	}
-	all, err := direct.List(ctx, msgbox.Filter{})
+	all, err := msgbox.Collect(ctx, direct, msgbox.Filter{})
 	if err != nil || len(all) != 6 {
 		t.Errorf("List: %d messages, %v; want 6, each stored once", len(all), err)
 	}
@@ -568,7 +568,7 @@ func TestLostCommitHandoff(t *testing.T) {
 			t.Errorf("%s: a claim on a took %d, %v; want none (the receive holds them)", name, len(ds), err)
 		}
 	}
-	all, err := direct.List(ctx, msgbox.Filter{})
+	all, err := msgbox.Collect(ctx, direct, msgbox.Filter{})
 	if err != nil || len(all) != 6 {
 		t.Errorf("List: %d messages, %v; want 6, each stored once", len(all), err)
 	}

@@ -79,7 +79,7 @@ func TestLostCommitFastPaths(t *testing.T) {
 			if err == nil {
 				t.Errorf("%s: ReceiveRouted whose commit never arrived succeeded", tc.name)
 			}
-			all, err := direct.List(ctx, msgbox.Filter{})
+			all, err := msgbox.Collect(ctx, direct, msgbox.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ func TestLostCommitFastPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if all, err := direct.List(ctx, msgbox.Filter{}); err != nil || len(all) != 3 {
+	if all, err := msgbox.Collect(ctx, direct, msgbox.Filter{}); err != nil || len(all) != 3 {
 		t.Errorf("List: %d messages, %v; want 3 (a message stored twice?)", len(all), err)
 	}
 
@@ -289,7 +289,7 @@ func TestClaimBatchAcrossServers(t *testing.T) {
 			t.Errorf("delivery %d claimed by %v", id, owners)
 		}
 	}
-	done, err := b.List(t.Context(), msgbox.Filter{Status: msgbox.StatusDelivered})
+	done, err := msgbox.Collect(t.Context(), b, msgbox.Filter{Status: msgbox.StatusDelivered})
 	if err != nil || len(done) != messages {
 		t.Errorf("List(delivered) = %d messages, %v; want %d", len(done), err, messages)
 	}

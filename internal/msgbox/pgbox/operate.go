@@ -234,14 +234,14 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 	return d, nil
 }
 
-// List returns messages newest first (in the order they were received),
-// optionally only those of one status, at most f.Limit of them when it is
-// positive. A message awaiting asynchronous MDNs shows as such (see
-// msgbox.ShownStatus). A status that is not one of msgbox.ListStatuses is
-// an error.
-func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
+// List calls fn with messages newest first (in the order they were
+// received), as it reads them, optionally only those of one status, at most
+// f.Limit of them when it is positive. A message awaiting asynchronous MDNs
+// shows as such (see msgbox.ShownStatus). A status that is not one of
+// msgbox.ListStatuses is an error; an error from fn is returned as it is.
+func (b *Box) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message) error) error {
 	if f.Status != "" && !msgbox.ValidListStatus(f.Status) {
-		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
+		return b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
 	}
 	var lim any // NULL: no limit
 	if f.Limit > 0 {
@@ -263,21 +263,35 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY seq DESC LIMIT $1"
-	var msgs []msgbox.Message
-	err := b.retry(ctx, func(ctx context.Context) error {
+	// Once fn has had a message, a retry would list it again: only a
+	// listing that failed before its first message is retried.
+	var listed bool
+	var fnErr error
+	err := b.retryWhile(ctx, func() bool { return !listed }, func(ctx context.Context) error {
 		rows, err := b.pool.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
-		msgs, err = scanMessages(rows)
-		return err
-	})
-	if f.Status != "" {
-		for i := range msgs {
-			msgs[i].Status = f.Status // what every message the filter kept shows
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				return err
+			}
+			if f.Status != "" {
+				m.Status = f.Status // what every message the filter kept shows
+			}
+			listed = true
+			if fnErr = fn(*m); fnErr != nil {
+				return fnErr
+			}
 		}
+		return rows.Err()
+	})
+	if fnErr != nil {
+		return fnErr
 	}
-	return msgs, b.wrap(err, "list")
+	return b.wrap(err, "list")
 }
 
 // listColumns are messageColumns with the status List shows

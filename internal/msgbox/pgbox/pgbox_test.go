@@ -226,7 +226,7 @@ func TestTwoServersNeverDoubleClaim(t *testing.T) {
 		}
 		servers[owners[0][:4]] = true
 	}
-	done, err := b.List(t.Context(), msgbox.Filter{Status: msgbox.StatusDelivered})
+	done, err := msgbox.Collect(t.Context(), b, msgbox.Filter{Status: msgbox.StatusDelivered})
 	if err != nil || len(done) != messages {
 		t.Errorf("List(delivered) = %d messages, %v; want %d", len(done), err, messages)
 	}
@@ -487,7 +487,7 @@ func TestKilledDuringLargeReceive(t *testing.T) {
 	if _, _, err := b.ReceiveRouted(t.Context(), in, body, nil); err == nil {
 		t.Fatal("Receive whose connection was killed mid-body succeeded")
 	}
-	if all, err := b.List(t.Context(), msgbox.Filter{}); err != nil || len(all) != 0 {
+	if all, err := msgbox.Collect(t.Context(), b, msgbox.Filter{}); err != nil || len(all) != 0 {
 		t.Fatalf("after the failed Receive: List = %d messages, %v; want none", len(all), err)
 	}
 	// The source is received again, in full.
@@ -553,7 +553,7 @@ func TestServerRestart(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	all, err := b.List(t.Context(), msgbox.Filter{Status: msgbox.StatusRouted})
+	all, err := msgbox.Collect(t.Context(), b, msgbox.Filter{Status: msgbox.StatusRouted})
 	if err != nil {
 		t.Fatal(err)
 	}

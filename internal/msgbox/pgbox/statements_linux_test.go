@@ -200,7 +200,7 @@ func TestFinishBatchStatements(t *testing.T) {
 	if statements != 12 || roundTrips != 3 {
 		t.Errorf("%d statements in %d round trips, want 12 in 3", statements, roundTrips)
 	}
-	list, err := b.List(ctx, msgbox.Filter{})
+	list, err := msgbox.Collect(ctx, b, msgbox.Filter{})
 	if err != nil || len(list) != len(items) {
 		t.Fatalf("List: %d messages, %v; want %d", len(list), err, len(items))
 	}

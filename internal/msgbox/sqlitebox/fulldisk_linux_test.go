@@ -185,7 +185,7 @@ func TestReadOnFullDiskIdle(t *testing.T) {
 		if !b.immutableOpen() {
 			t.Errorf("not opened immutable")
 		}
-		ms, err := b.List(t.Context(), msgbox.Filter{})
+		ms, err := msgbox.Collect(t.Context(), b, msgbox.Filter{})
 		if err != nil || len(ms) != 1 || ms[0].ID != m.ID {
 			t.Errorf("List = %+v, %v", ms, err)
 		}

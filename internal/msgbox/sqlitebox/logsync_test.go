@@ -98,7 +98,7 @@ func TestLogSyncFailure(t *testing.T) {
 	if errors.Is(err, msgbox.ErrCommitUncertain) {
 		t.Errorf("Receive refused after a failed sync: %v, a commit in doubt; nothing was committed", err)
 	}
-	if msgs, err := b.List(context.Background(), msgbox.Filter{}); err != nil || len(msgs) == 0 {
+	if msgs, err := msgbox.Collect(context.Background(), b, msgbox.Filter{}); err != nil || len(msgs) == 0 {
 		t.Errorf("List after a failed sync = %d messages, %v; reads should go on", len(msgs), err)
 	}
 }

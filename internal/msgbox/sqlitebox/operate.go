@@ -285,14 +285,14 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 	return &d, nil
 }
 
-// List returns messages newest first (in the order they were received),
-// optionally only those of one status, at most f.Limit of them when it is
-// positive. A message awaiting asynchronous MDNs shows as such (see
-// msgbox.ShownStatus). A status that is not one of msgbox.ListStatuses is
-// an error.
-func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, error) {
+// List calls fn with messages newest first (in the order they were
+// received), as it reads them, optionally only those of one status, at most
+// f.Limit of them when it is positive. A message awaiting asynchronous MDNs
+// shows as such (see msgbox.ShownStatus). A status that is not one of
+// msgbox.ListStatuses is an error; an error from fn is returned as it is.
+func (b *Box) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message) error) error {
 	if f.Status != "" && !msgbox.ValidListStatus(f.Status) {
-		return nil, b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
+		return b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -310,15 +310,22 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter) ([]msgbox.Message, erro
 	}
 	rows, err := b.q.QueryContext(ctx, q+" ORDER BY seq DESC LIMIT ?", append(args, limit)...)
 	if err != nil {
-		return nil, b.wrap(err, "list")
+		return b.wrap(err, "list")
 	}
-	msgs, err := scanMessages(rows)
-	if f.Status != "" {
-		for i := range msgs {
-			msgs[i].Status = f.Status // what every message the filter kept shows
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return b.wrap(err, "list")
+		}
+		if f.Status != "" {
+			m.Status = f.Status // what every message the filter kept shows
+		}
+		if err := fn(*m); err != nil {
+			return err
 		}
 	}
-	return msgs, b.wrap(err, "list")
+	return b.wrap(rows.Err(), "list")
 }
 
 // listColumns are messageColumns with the status List shows

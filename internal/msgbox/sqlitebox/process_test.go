@@ -158,7 +158,7 @@ func TestKilledMidBody(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open after the kill: %v", err)
 	}
-	msgs, err := b.List(ctx, msgbox.Filter{})
+	msgs, err := msgbox.Collect(ctx, b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestTwoProcesses(t *testing.T) {
 		}
 		defer ro.Close()
 		for {
-			if _, err := ro.List(ctx, msgbox.Filter{Limit: 10}); err != nil {
+			if _, err := msgbox.Collect(ctx, ro, msgbox.Filter{Limit: 10}); err != nil {
 				t.Errorf("read-only List beside two writers: %v", err)
 				return
 			}
@@ -288,14 +288,14 @@ func TestTwoProcesses(t *testing.T) {
 	if n := len(parentClaims) + len(childClaims); n != shared {
 		t.Errorf("%d claims in all (parent %d, child %d), want %d", n, len(parentClaims), len(childClaims), shared)
 	}
-	all, err := b.List(ctx, msgbox.Filter{})
+	all, err := msgbox.Collect(ctx, b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(all) != shared+20+20 {
 		t.Errorf("%d messages, want %d", len(all), shared+20+20)
 	}
-	delivered, err := b.List(ctx, msgbox.Filter{Status: msgbox.StatusDelivered})
+	delivered, err := msgbox.Collect(ctx, b, msgbox.Filter{Status: msgbox.StatusDelivered})
 	if err != nil || len(delivered) != shared {
 		t.Errorf("%d delivered, %v; want %d", len(delivered), err, shared)
 	}

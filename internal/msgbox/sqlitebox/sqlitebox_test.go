@@ -107,7 +107,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantList, err := b.List(ctx, msgbox.Filter{})
+	wantList, err := msgbox.Collect(ctx, b, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if !reflect.DeepEqual(gotSmall, wantSmall) {
 		t.Errorf("after reopen:\n got  %+v\n want %+v", gotSmall, wantSmall)
 	}
-	gotList, err := b2.List(ctx, msgbox.Filter{})
+	gotList, err := msgbox.Collect(ctx, b2, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestSecondBoxOnSameFile(t *testing.T) {
 		}
 	}
 	for _, b := range []*Box{b1, b2} {
-		l, err := b.List(ctx, msgbox.Filter{Status: msgbox.StatusDelivered})
+		l, err := msgbox.Collect(ctx, b, msgbox.Filter{Status: msgbox.StatusDelivered})
 		if err != nil || len(l) != messages {
 			t.Errorf("List(delivered) = %d, %v; want %d from either box", len(l), err, messages)
 		}
@@ -251,7 +251,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatalf("read-only Open: %v", err)
 	}
 	defer ro.Close()
-	l, err := ro.List(ctx, msgbox.Filter{})
+	l, err := msgbox.Collect(ctx, ro, msgbox.Filter{})
 	if err != nil || len(l) != 1 || l[0].ID != m.ID {
 		t.Fatalf("read-only List = %v, %v", l, err)
 	}
@@ -306,7 +306,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatalf("read-only Open of a closed box: %v", err)
 	}
 	defer ro2.Close()
-	if l, err := ro2.List(ctx, msgbox.Filter{}); err != nil || len(l) != 2 {
+	if l, err := msgbox.Collect(ctx, ro2, msgbox.Filter{}); err != nil || len(l) != 2 {
 		t.Errorf("read-only List of a closed box = %d messages, %v; want 2", len(l), err)
 	}
 

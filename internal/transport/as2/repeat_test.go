@@ -169,7 +169,7 @@ func (g *repeatRig) mdnOf(t *testing.T, entity []byte) *as2.ReceivedMDN {
 // stored is every message in the box.
 func (g *repeatRig) stored(t *testing.T) []msgbox.Message {
 	t.Helper()
-	msgs, err := g.box.List(t.Context(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(t.Context(), g.box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func TestFileBatch(t *testing.T) {
 			if tc.closeBox {
 				return
 			}
-			msgs, err := box.List(context.Background(), msgbox.Filter{})
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestFileBatch(t *testing.T) {
 			if n, _ := f.Poll(context.Background()); n != 0 {
 				t.Errorf("second Poll acknowledged %d", n)
 			}
-			if msgs2, _ := box.List(context.Background(), msgbox.Filter{}); len(msgs2) != len(msgs) {
+			if msgs2, _ := msgbox.Collect(context.Background(), box, msgbox.Filter{}); len(msgs2) != len(msgs) {
 				t.Errorf("second pass stored %d more", len(msgs2)-len(msgs))
 			}
 		})

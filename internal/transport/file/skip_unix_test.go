@@ -176,7 +176,7 @@ func TestFileHardLinkedClaims(t *testing.T) {
 	for range 2 {
 		pollNoHang(t, f, dir)
 	}
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != 1 || msgs[0].ID != before.ID {
 		t.Fatalf("the box holds %+v, %v; want only the message stored before the crash", msgs, err)
 	}

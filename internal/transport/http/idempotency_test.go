@@ -41,7 +41,7 @@ func TestHTTPIdempotencyKey(t *testing.T) {
 	key := func(k ...string) http.Header { return http.Header{IdempotencyKeyHeader: k} }
 	count := func() int {
 		t.Helper()
-		msgs, err := box.List(t.Context(), msgbox.Filter{})
+		msgs, err := msgbox.Collect(t.Context(), box, msgbox.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +185,7 @@ func TestHTTPIdempotencyKeyOtherBody(t *testing.T) {
 			}
 		})
 	}
-	msgs, err := box.List(t.Context(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(t.Context(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != 4 {
 		t.Errorf("%d messages stored (%v), want 4: one per key", len(msgs), err)
 	}

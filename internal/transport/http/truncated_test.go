@@ -44,7 +44,7 @@ func TestHTTPTruncatedUpload(t *testing.T) {
 			if resp.StatusCode != http.StatusAccepted {
 				t.Fatalf("a whole POST after the truncated one: %s", resp.Status)
 			}
-			msgs, err := box.List(context.Background(), msgbox.Filter{})
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
