@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -46,9 +47,7 @@ func openBox(cfg *model.Config, dataDir string, use boxUse) (msgbox.Box, error) 
 			if !mb.PostgresURL.Usable() {
 				return nil, fmt.Errorf("the postgres message_box at %s has no url that is known: not opening a message box", mb.DeclRange)
 			}
-			// bizpipe messages never creates a box: a database without
-			// one is reported, not given an empty box to list.
-			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, pgbox.Options{NoCreate: use == boxOperate})
+			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, pgboxOptions(use))
 			if errors.Is(err, pgbox.ErrNoBox) {
 				return nil, fmt.Errorf("%w; bizpipe run creates one there (is the configuration's message_box url the one run uses?)", err)
 			}
@@ -78,6 +77,25 @@ func openBox(cfg *model.Config, dataDir string, use boxUse) (msgbox.Box, error) 
 		return nil, err
 	}
 	return box, nil
+}
+
+// operateConnectTimeout bounds an operator command's connection attempt
+// to a postgres box whose URL sets no connect_timeout.
+const operateConnectTimeout = 5 * time.Second
+
+// pgboxOptions are the options a command opens a postgres box with.
+func pgboxOptions(use boxUse) pgbox.Options {
+	if use == boxRun {
+		// run rides out a database restart or failover: it retries for
+		// pgbox.DefaultReconnectTimeout.
+		return pgbox.Options{}
+	}
+	// bizpipe messages never creates a box: a database without one is
+	// reported, not given an empty box to list. An operator at a terminal
+	// is told at once that the box cannot be reached, as validate --live
+	// tells, instead of after run's reconnect timeout; he runs the command
+	// again.
+	return pgbox.Options{NoCreate: true, ReconnectTimeout: -1, ConnectTimeout: operateConnectTimeout}
 }
 
 // checkMessageBox is the live check of a shared message box (BP6005): it

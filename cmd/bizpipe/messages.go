@@ -71,7 +71,12 @@ exits 1 without opening a box. So does a message_box block whose path or url
 uses a variable or env() without a value: give it with --var, --var-file or
 BIZPIPE_VAR_NAME, as for run. The certificate, store and live rules are not
 checked, and no other variable needs a value (no store password): reading and
-operating the box uses no certificate.`,
+operating the box uses no certificate.
+
+A postgres message_box that cannot be reached fails the command at once,
+exit 1, with an error naming the box: a connection attempt waits at most 5 s
+(the url's connect_timeout, when it sets one), and is not retried, where run
+keeps reconnecting for 30 s.`,
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error { return noEmptyFlags(c) },
 	}
 	clidoc.SetExitCodes(cmd,

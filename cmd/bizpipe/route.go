@@ -57,6 +57,8 @@ for the run of the command.
 With --message ID, the message is one of the message box (the configuration's,
 or the embedded one under --data-dir), as it is stored: where would it go
 now? For instance before resuming a routing failure once a filter is fixed.
+A postgres message box that cannot be reached fails at once, as for
+bizpipe messages.
 
 Route exits 0 when the message would be routed to a send port, and 1 when
 it would be a routing failure (no filter matches, or none could be

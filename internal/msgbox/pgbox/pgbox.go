@@ -164,6 +164,12 @@ type Options struct {
 	// DefaultReconnectTimeout; negative disables the retries.
 	ReconnectTimeout time.Duration
 
+	// ConnectTimeout bounds each connection attempt when the URL sets no
+	// connect_timeout: a host that drops packets then fails in this
+	// time instead of the operating system's (minutes). 0 leaves the
+	// attempts bounded by the context alone.
+	ConnectTimeout time.Duration
+
 	// tracer, when not nil, traces the pool's statements: for the tests
 	// that count them.
 	tracer pgx.QueryTracer
@@ -217,6 +223,9 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		// Shows in pg_stat_activity, for the DBA wondering whose

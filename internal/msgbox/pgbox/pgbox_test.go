@@ -766,3 +766,39 @@ func TestSourcePurgedWhileReceiving(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectTimeout: Options.ConnectTimeout bounds the connection attempts
+// of a URL without connect_timeout, the pool's and the listener's; a URL's
+// own connect_timeout wins.
+func TestConnectTimeout(t *testing.T) {
+	url := pg.NewDatabase(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	tests := []struct {
+		name string
+		url  string
+		opt  time.Duration
+		want time.Duration
+	}{
+		{"none", url, 0, 0},
+		{"option", url, 5 * time.Second, 5 * time.Second},
+		{"url wins", url + sep + "connect_timeout=2", 5 * time.Second, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Open(t.Context(), tt.url, Options{ConnectTimeout: tt.opt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if got := b.pool.Config().ConnConfig.ConnectTimeout; got != tt.want {
+				t.Errorf("pool's connect timeout %v, want %v", got, tt.want)
+			}
+			if got := b.connCfg.ConnectTimeout; got != tt.want {
+				t.Errorf("listener's connect timeout %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
