@@ -3,9 +3,12 @@
 package fsop
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // rename is one rename(2).
@@ -56,4 +59,12 @@ func openFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 // Neither changes reading a regular file, the only kind read after it.
 func OpenNoWait(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+}
+
+// NoWriteAccess reports whether this process may not create files in dir:
+// its permission bits deny it to the process's effective user, or dir is
+// on a read-only file system. false when that cannot be told.
+func NoWriteAccess(dir string) bool {
+	err := RetryEINTR(func() error { return unix.Faccessat(unix.AT_FDCWD, dir, unix.W_OK, unix.AT_EACCESS) })
+	return errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS)
 }

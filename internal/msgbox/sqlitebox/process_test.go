@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 // runHelper is the second process. It reports on stdout, one line per event.
 func runHelper(mode, path string) error {
 	ctx := context.Background()
+	if mode == "read" || mode == "readonly" {
+		return readHelper(ctx, path, Options{NoCreate: mode == "read", ReadOnly: mode == "readonly"})
+	}
 	b, err := Open(path, Options{Lock: mode == "lock"})
 	if err != nil {
 		return err
@@ -98,6 +101,38 @@ func runHelper(mode, path string) error {
 }
 
 // startHelper starts the second process and returns its stdout lines.
+// readHelper is an operator's bizpipe messages in the second process,
+// perhaps as another user: it opens the box with opts, lists it and reads
+// each body, then tries a change, and reports each step on stdout.
+func readHelper(ctx context.Context, path string, opts Options) error {
+	b, err := Open(path, opts)
+	if err != nil {
+		fmt.Printf("open: %v\n", err)
+		return nil
+	}
+	defer b.Close()
+	msgs, err := msgbox.Collect(ctx, b, msgbox.Filter{})
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		rc, err := b.Body(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("message %s %d bytes\n", m.FileName, len(body))
+	}
+	if len(msgs) > 0 {
+		fmt.Printf("note: %v\n", b.Note(ctx, msgs[0].ID, "operator", "looked"))
+	}
+	return nil
+}
+
 func startHelper(t *testing.T, mode, path string) (*exec.Cmd, <-chan string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

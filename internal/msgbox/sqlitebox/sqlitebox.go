@@ -80,17 +80,19 @@ type Options struct {
 	// is not the current one.
 	ReadOnly bool
 
-	// immutable is set by Open for a read-only box on a full disk (see
-	// fullDiskSnapshot).
-	immutable bool
+	// immutable is set by Open for a read-only box it can read only as
+	// SQLite's immutable (see snapshotReason): not nil, it answers every
+	// write.
+	immutable error
 
 	// NoCreate opens only a box that exists, for commands that operate on
 	// one (bizpipe messages): where there is none, Open fails with an
 	// error wrapping ErrNoBox and creates nothing, not even a directory.
-	// On a full disk, where opening it for writing fails, it is opened
-	// read-only instead (ReadOnly; as an immutable file when nobody has it
-	// open, see fullDiskSnapshot): the operator can still look, and every
-	// change fails saying the disk is full.
+	// On a full disk, or for a user without write access to the box,
+	// where opening it for writing fails, it is opened read-only instead
+	// (ReadOnly; as an immutable file when nobody has it open, see
+	// snapshotReason): the operator can still look, and every change fails
+	// saying why (the disk is full, or the user may not write).
 	NoCreate bool
 
 	// Lock makes the Box hold the box's lock until Close: an exclusive
@@ -144,9 +146,9 @@ type Box struct {
 	// it small).
 	purgeBatch int
 	// noWrites, when set, answers every write: the box was opened as a
-	// snapshot of a full disk (fullDiskSnapshot).
+	// snapshot (snapshotReason).
 	noWrites error
-	// immutable: opened so (see fullDiskSnapshot).
+	// immutable: opened so (see snapshotReason).
 	immutable bool
 	// tempSweepDone is closed when sweepTempLoop has returned; nil when
 	// it does not run. tempSweepErr is its last error.
@@ -266,16 +268,26 @@ func Open(path string, opts Options) (*Box, error) {
 		}
 	}
 	b, err := open(abs, real, lock, opts)
-	if err != nil && lock == nil && opts.NoCreate && !opts.ReadOnly && noSpaceError(err) && fsop.NoSpace(filepath.Dir(real)) {
-		// bizpipe messages on a full disk: opening for writing failed
-		// (a NoCreate open may migrate and sweep, and a connection may
-		// have to create the -shm file), but the operator must still
-		// be able to look. Read-only, every change refused saying why.
+	if err != nil && lock == nil && opts.NoCreate && !opts.ReadOnly {
+		// bizpipe messages on a full disk, or as a user who may not
+		// write to the box: opening for writing failed (a NoCreate open
+		// may migrate and sweep, and a connection may have to create the
+		// -shm file), but the operator must still be able to look.
+		// Read-only, every change refused saying why.
+		var why error
+		switch dir := filepath.Dir(real); {
+		case noSpaceError(err) && fsop.NoSpace(dir):
+			why = errFullDisk
+		case fsop.NoWriteAccess(dir) || fsop.NoWriteAccess(real):
+			why = errNoWriteAccess(dir)
+		}
 		ro := opts
 		ro.ReadOnly, ro.NoCreate = true, false
-		if rb, rerr := open(abs, real, nil, ro); rerr == nil {
-			rb.noWrites = errFullDisk
-			return rb, nil
+		if why != nil {
+			if rb, rerr := open(abs, real, nil, ro); rerr == nil {
+				rb.noWrites = why
+				return rb, nil
+			}
 		}
 	}
 	if err != nil {
@@ -292,33 +304,60 @@ func Open(path string, opts Options) (*Box, error) {
 // because the disk holding it is full.
 var errFullDisk = errors.New("the message box was opened read-only: the file system holding it has no space left; free space there to change it (bizpipe run cannot store messages either)")
 
-// fullDiskSnapshot reports whether the box at path, which a connection
-// could not read with err, should be opened as SQLite's immutable instead:
-// opts opens an existing box without creating one (bizpipe messages), err
-// may come from a full disk and the disk is full, and the write-ahead log
-// is absent or empty.
+// snapshotReason reports why the box at path, which a connection could not
+// read with err, should be opened as SQLite's immutable instead, the error
+// then answering its writes; nil when it should not. It should when opts
+// opens an existing box without creating one (bizpipe messages), the
+// write-ahead log is absent or empty, and either err may come from a full
+// disk and the disk is full, or this process may not write to the box's
+// directory (an operator reading a box, or a copy of it, that is not his).
 //
 // A box nobody has open has no -shm file (the last connection to close
 // checkpoints and removes it with the log), and even a read-only
-// connection must create one, which a full disk refuses: an operator could
-// not even list the messages. An immutable connection creates nothing and
-// takes no lock, and reads the database file alone; with an empty log that
-// file holds every committed write. It never writes, so it cannot damage
-// the box. A writer that starts meanwhile (once there is space) could
-// checkpoint into the file under it: a read could then fail or see a mix
-// of two states, which is why this is only a fallback. With a non-empty
-// log (a writer is running, or one was killed) the file alone is not the
-// box: the open fails, saying the disk is full. (With a writer running the
-// -shm file exists and the plain read-only open works.)
-func fullDiskSnapshot(path string, opts Options, err error) bool {
+// connection must create one, which a full disk, or a directory it may
+// not write to, refuses: an operator could not even list the messages. An
+// immutable connection creates nothing and takes no lock, and reads the
+// database file alone; with an empty log that file holds every committed
+// write. It never writes, so it cannot damage the box. A writer that
+// starts meanwhile could checkpoint into the file under it: a read could
+// then fail or see a mix of two states, which is why this is only a
+// fallback. With a non-empty log (a writer is running, or one was killed)
+// the file alone is not the box: the open fails, saying why (see
+// noWriteAccess). (With a writer running the -shm file exists and the
+// plain read-only open works.)
+func snapshotReason(path string, opts Options, err error) error {
 	if !opts.ReadOnly && !opts.NoCreate {
-		return false
-	}
-	if !noSpaceError(err) || !fsop.NoSpace(filepath.Dir(path)) {
-		return false
+		return nil
 	}
 	fi, serr := os.Stat(path + "-wal")
-	return errors.Is(serr, fs.ErrNotExist) || (serr == nil && fi.Size() == 0)
+	if !errors.Is(serr, fs.ErrNotExist) && (serr != nil || fi.Size() != 0) {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	switch {
+	case noSpaceError(err) && fsop.NoSpace(dir):
+		return errFullDisk
+	case fsop.NoWriteAccess(dir):
+		return errNoWriteAccess(dir)
+	}
+	return nil
+}
+
+// errNoWriteAccess answers the writes of a box in dir that Open could open
+// only read-only because this process may not write to it.
+func errNoWriteAccess(dir string) error {
+	return fmt.Errorf("the message box was opened read-only: this user has no write access to it (its database file, or its directory %s); change it as a user who has (the one bizpipe run runs as)", dir)
+}
+
+// noWriteAccess is err, which a connection met reading the box at path,
+// saying that the directory needs write access when this process has none
+// there: SQLite's errors ("attempt to write a readonly database", "unable
+// to open database file") do not say so.
+func noWriteAccess(path string, err error) error {
+	if dir := filepath.Dir(path); fsop.NoWriteAccess(dir) {
+		return fmt.Errorf("%w: reading the box needs write access to its directory %s, where SQLite keeps the shared memory of its write-ahead log (read it as a user who has, such as the one bizpipe run runs as, or once no bizpipe has it open)", err, dir)
+	}
+	return err
 }
 
 // noSpaceError reports whether err may come from a full disk: ENOSPC, or
@@ -357,12 +396,16 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		// before the box's own connections open it: they would switch
 		// it to WAL mode.
 		appID, err := peekAppID(real, opts.BusyTimeout, false)
-		if err != nil && fullDiskSnapshot(real, opts, err) {
-			appID, err = peekAppID(real, opts.BusyTimeout, true)
-			opts.ReadOnly, opts.immutable = true, err == nil
+		if err != nil {
+			if why := snapshotReason(real, opts, err); why != nil {
+				appID, err = peekAppID(real, opts.BusyTimeout, true)
+				if err == nil {
+					opts.ReadOnly, opts.immutable = true, why
+				}
+			}
 		}
 		if err != nil {
-			return nil, err
+			return nil, noWriteAccess(real, err)
 		}
 		switch appID {
 		case applicationID:
@@ -395,8 +438,8 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		now:        time.Now,
 		rand:       rand.Reader,
 	}
-	if opts.immutable {
-		b.noWrites, b.immutable = errFullDisk, true
+	if opts.immutable != nil {
+		b.noWrites, b.immutable = opts.immutable, true
 	}
 	b.syncLog = func() error { return syncWAL(real + "-wal") }
 	b.purgeBatch, b.purgeBudget = purgeBatch, purgeBudget
@@ -480,8 +523,8 @@ func dsn(path string, opts Options) string {
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if opts.ReadOnly {
 		q.Set("mode", "ro")
-		if opts.immutable {
-			q.Set("immutable", "1") // see fullDiskSnapshot
+		if opts.immutable != nil {
+			q.Set("immutable", "1") // see snapshotReason
 		}
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
@@ -516,7 +559,7 @@ func busyTimeout(d time.Duration) string {
 // fail.
 //
 // immutable opens the file as SQLite's immutable: no lock taken, no -shm
-// or -wal opened or created (see fullDiskSnapshot).
+// or -wal opened or created (see snapshotReason).
 func peekAppID(path string, busy time.Duration, immutable bool) (int64, error) {
 	q := url.Values{}
 	q.Set("mode", "ro")
@@ -546,7 +589,7 @@ func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
 	}
 	// An immutable connection reads the file without its log, as a
 	// database in rollback mode.
-	if mode != "wal" && !opts.immutable {
+	if mode != "wal" && opts.immutable == nil {
 		// Without WAL a reader would block the writer and the other way
 		// round; that is a misconfigured file system, not a box to run on.
 		return fmt.Errorf("journal mode is %q, not wal (is the file on a file system without shared memory?)", mode)
