@@ -11,6 +11,13 @@ type Lister interface {
 	List(ctx context.Context, f Filter, fn func(Message) error) error
 }
 
+// ListPage is how many messages a box's List reads at a time: it hands a
+// page on once it has ended the read, so that a reader who is slow to take
+// them (a terminal's pager) holds no read open on the box, which would keep
+// SQLite from checkpointing its log and PostgreSQL from vacuuming, and
+// memory holds one page.
+const ListPage = 500
+
 // Collect returns the messages l lists for f, newest first: for a caller
 // that needs them all at once, and a bounded f.Limit, or a box known small.
 func Collect(ctx context.Context, l Lister, f Filter) ([]Message, error) {

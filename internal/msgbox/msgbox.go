@@ -438,8 +438,9 @@ type Box interface {
 	Get(ctx context.Context, id string) (*Detail, error)
 
 	// List calls fn with each message f selects, newest first, with
-	// ShownStatus's status, as it reads them: a box of millions of
-	// messages is listed without holding them all (Collect holds them).
+	// ShownStatus's status, as it reads them, a page (ListPage) at a time
+	// and no read open while fn runs: a box of millions of messages is
+	// listed without holding them all (Collect holds them).
 	// f.Status is one of ListStatuses or "". An error from fn stops the
 	// listing and is returned as it is.
 	List(ctx context.Context, f Filter, fn func(Message) error) error

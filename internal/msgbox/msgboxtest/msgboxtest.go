@@ -1951,3 +1951,49 @@ func testOrigin(t *testing.T, b msgbox.Box) {
 		}
 	}
 }
+
+// ListPages checks that b's List, reading setPage(n) messages at a time,
+// lists what it lists in one page, for limits below, at and above a page
+// and filters that skip messages: a box's test passes a setPage that sets
+// its page size.
+func ListPages(t *testing.T, b msgbox.Box, setPage func(n int)) {
+	t.Helper()
+	var ids []string // newest first
+	for i := range 7 {
+		m := receive(t, b, inc(fmt.Sprintf("m%d", i)), "x")
+		if i%3 == 0 {
+			if err := b.Route(t.Context(), m.ID, []string{"p"}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append([]string{m.ID}, ids...)
+	}
+	routedIDs := []string{ids[0], ids[3], ids[6]}
+	for _, tc := range []struct {
+		f    msgbox.Filter
+		want []string
+	}{
+		{msgbox.Filter{}, ids},
+		{msgbox.Filter{Limit: 1}, ids[:1]},
+		{msgbox.Filter{Limit: 2}, ids[:2]},
+		{msgbox.Filter{Limit: 3}, ids[:3]},
+		{msgbox.Filter{Limit: 6}, ids[:6]},
+		{msgbox.Filter{Limit: 7}, ids},
+		{msgbox.Filter{Limit: 9}, ids},
+		{msgbox.Filter{Status: msgbox.StatusRouted}, routedIDs},
+		{msgbox.Filter{Status: msgbox.StatusRouted, Limit: 2}, routedIDs[:2]},
+		{msgbox.Filter{Port: "p"}, routedIDs},
+	} {
+		for _, page := range []int{1, 2, 3, 500} {
+			setPage(page)
+			var got []string
+			err := b.List(t.Context(), tc.f, func(m msgbox.Message) error {
+				got = append(got, m.ID)
+				return nil
+			})
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("List(%+v) by pages of %d = %v, %v; want %v", tc.f, page, got, err, tc.want)
+			}
+		}
+	}
+}

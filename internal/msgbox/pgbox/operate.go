@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -243,55 +244,80 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message)
 	if f.Status != "" && !msgbox.ValidListStatus(f.Status) {
 		return b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
 	}
-	var lim any // NULL: no limit
-	if f.Limit > 0 {
-		lim = f.Limit
-	}
-	n := 1 // $1 is the limit
+	n := 2 // $1 is the page's size, $2 the seq it starts after
 	next := func() string { n++; return "$" + strconv.Itoa(n) }
-	var where []string
-	args := []any{lim}
+	where := []string{"seq < $2"}
+	args := []any{nil, nil}
 	cols := listColumns
 	if f.Status != "" {
 		w, stored := msgbox.ListWhere(f.Status, next())
-		cols, where, args = messageColumns, []string{w}, append(args, string(stored))
+		cols, where, args = messageColumns, append(where, w), append(args, string(stored))
 	}
 	conds, more := msgbox.ListConditions(f, next, func(t time.Time) any { return ts(t) })
 	where, args = append(where, conds...), append(args, more...)
-	q := "SELECT " + cols + " FROM messages"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq DESC LIMIT $1"
-	// Once fn has had a message, a retry would list it again: only a
-	// listing that failed before its first message is retried.
-	var listed bool
-	var fnErr error
-	err := b.retryWhile(ctx, func() bool { return !listed }, func(ctx context.Context) error {
-		rows, err := b.pool.Query(ctx, q, args...)
-		if err != nil {
-			return err
+	q := "SELECT " + cols + ", seq FROM messages WHERE " + strings.Join(where, " AND ") + " ORDER BY seq DESC LIMIT $1"
+	// Page by page (msgbox.ListPage), each after the last seq handed on:
+	// a page is handed on once read, so that retrying one lists nothing
+	// twice.
+	after, left := int64(math.MaxInt64), f.Limit
+	for {
+		size := b.listPage
+		if left > 0 {
+			size = min(size, left)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMessage(rows)
-			if err != nil {
+		args[0], args[1] = size, after
+		var page []listed
+		err := b.retry(ctx, func(ctx context.Context) error {
+			var err error
+			page, err = b.readListPage(ctx, q, args)
+			return err
+		})
+		if err != nil {
+			return b.wrap(err, "list")
+		}
+		for _, r := range page {
+			if f.Status != "" {
+				r.m.Status = f.Status // what every message the filter kept shows
+			}
+			if err := fn(r.m); err != nil {
 				return err
 			}
-			if f.Status != "" {
-				m.Status = f.Status // what every message the filter kept shows
-			}
-			listed = true
-			if fnErr = fn(*m); fnErr != nil {
-				return fnErr
+			after = r.seq
+		}
+		if len(page) < size {
+			return nil // the last page
+		}
+		if left > 0 {
+			if left -= size; left == 0 {
+				return nil
 			}
 		}
-		return rows.Err()
-	})
-	if fnErr != nil {
-		return fnErr
 	}
-	return b.wrap(err, "list")
+}
+
+// listed is a message List read, with its seq.
+type listed struct {
+	m   msgbox.Message
+	seq int64
+}
+
+// readListPage reads a page of List's query q, and ends the read.
+func (b *Box) readListPage(ctx context.Context, q string, args []any) ([]listed, error) {
+	rows, err := b.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var page []listed
+	for rows.Next() {
+		var seq int64
+		m, err := scanMessage(msgbox.ScanThen(rows, &seq))
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, listed{*m, seq})
+	}
+	return page, rows.Err()
 }
 
 // listColumns are messageColumns with the status List shows

@@ -186,6 +186,9 @@ type Box struct {
 	secrets  []string        // masked in every error
 	retryFor time.Duration
 	noCreate bool // Options.NoCreate
+	// listPage is how many messages List reads at a time (msgbox.ListPage;
+	// tests make it small).
+	listPage int
 
 	rand io.Reader
 	// bufs recycles ChunkSize buffers between Receives.
@@ -238,6 +241,7 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		secrets:  secrets,
 		retryFor: opts.ReconnectTimeout,
 		noCreate: opts.NoCreate,
+		listPage: msgbox.ListPage,
 		rand:     rand.Reader,
 		closed:   make(chan struct{}),
 	}

@@ -802,3 +802,14 @@ func TestConnectTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestListPages: List reads page by page, each after the last message
+// handed on, and lists every message once (msgboxtest.ListPages).
+func TestListPages(t *testing.T) {
+	b, err := Open(t.Context(), pg.NewDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	msgboxtest.ListPages(t, b, func(n int) { b.listPage = n })
+}

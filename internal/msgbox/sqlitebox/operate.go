@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -294,38 +295,68 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message)
 	if f.Status != "" && !msgbox.ValidListStatus(f.Status) {
 		return b.wrap(fmt.Errorf("unknown status %q", f.Status), "list")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = -1
-	}
 	conds, args := msgbox.ListConditions(f, func() string { return "?" }, func(t time.Time) any { return toDB(t) })
 	cols := listColumns
 	if f.Status != "" {
 		where, stored := msgbox.ListWhere(f.Status, "?")
 		cols, conds, args = messageColumns, append([]string{where}, conds...), append([]any{string(stored)}, args...)
 	}
-	q := "SELECT " + cols + " FROM messages"
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
-	rows, err := b.q.QueryContext(ctx, q+" ORDER BY seq DESC LIMIT ?", append(args, limit)...)
-	if err != nil {
-		return b.wrap(err, "list")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		m, err := scanMessage(rows)
+	// Page by page (msgbox.ListPage), each after the last seq handed on.
+	q := "SELECT " + cols + ", seq FROM messages WHERE " + strings.Join(append(conds, "seq < ?"), " AND ") +
+		" ORDER BY seq DESC LIMIT ?"
+	after, left := int64(math.MaxInt64), f.Limit
+	for {
+		n := b.listPage
+		if left > 0 {
+			n = min(n, left)
+		}
+		page, err := b.readListPage(ctx, q, append(args, after, n))
 		if err != nil {
 			return b.wrap(err, "list")
 		}
-		if f.Status != "" {
-			m.Status = f.Status // what every message the filter kept shows
+		for _, r := range page {
+			if f.Status != "" {
+				r.m.Status = f.Status // what every message the filter kept shows
+			}
+			if err := fn(r.m); err != nil {
+				return err
+			}
+			after = r.seq
 		}
-		if err := fn(*m); err != nil {
-			return err
+		if len(page) < n {
+			return nil // the last page
+		}
+		if left > 0 {
+			if left -= n; left == 0 {
+				return nil
+			}
 		}
 	}
-	return b.wrap(rows.Err(), "list")
+}
+
+// listed is a message List read, with its seq.
+type listed struct {
+	m   msgbox.Message
+	seq int64
+}
+
+// readListPage reads a page of List's query q, and ends the read.
+func (b *Box) readListPage(ctx context.Context, q string, args []any) ([]listed, error) {
+	rows, err := b.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var page []listed
+	for rows.Next() {
+		var seq int64
+		m, err := scanMessage(msgbox.ScanThen(rows, &seq))
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, listed{*m, seq})
+	}
+	return page, rows.Err()
 }
 
 // listColumns are messageColumns with the status List shows

@@ -145,6 +145,9 @@ type Box struct {
 	// purgeBatch is how many messages one Purge write deletes (tests make
 	// it small).
 	purgeBatch int
+	// listPage is how many messages List reads at a time (msgbox.ListPage;
+	// tests make it small).
+	listPage int
 	// noWrites, when set, answers every write: the box was opened as a
 	// snapshot (snapshotReason).
 	noWrites error
@@ -443,6 +446,7 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 	}
 	b.syncLog = func() error { return syncWAL(real + "-wal") }
 	b.purgeBatch, b.purgeBudget = purgeBatch, purgeBudget
+	b.listPage = msgbox.ListPage
 	b.stmts = &stmtCache{db: db}
 	b.q = cachedDB{DB: db, c: b.stmts}
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }

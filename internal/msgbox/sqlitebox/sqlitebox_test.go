@@ -727,3 +727,54 @@ func TestPeekAppIDWaitsForLocks(t *testing.T) {
 		t.Errorf("peekAppID waiting for the lock: %v", err)
 	}
 }
+
+// TestListPages: List reads page by page, each after the last message
+// handed on, and lists every message once (msgboxtest.ListPages).
+func TestListPages(t *testing.T) {
+	b, err := Open(filepath.Join(t.TempDir(), "box.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	msgboxtest.ListPages(t, b, func(n int) { b.listPage = n })
+}
+
+// TestListHoldsNoRead: while List's caller works on a message (writes it
+// to a terminal's pager, which may wait for hours), the box holds no read
+// open: another connection's checkpoint completes, instead of being kept
+// from the write-ahead log's end while the log grows.
+func TestListHoldsNoRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "box.db")
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := range 3 {
+		if _, _, err := b.ReceiveRouted(t.Context(), in(fmt.Sprint(i)), strings.NewReader("x"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	n := 0
+	err = b.List(t.Context(), msgbox.Filter{}, func(msgbox.Message) error {
+		if n++; n > 1 {
+			return nil
+		}
+		var busy, logged, done int
+		if err := other.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logged, &done); err != nil {
+			return err
+		}
+		if busy != 0 {
+			t.Errorf("checkpoint while the caller has the first message: busy; want it complete")
+		}
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Errorf("List handed on %d messages, %v; want 3", n, err)
+	}
+}
