@@ -359,7 +359,7 @@ send_port "` + name + `" {
 	// Until neither awaits its MDN nor is being sent.
 	var got map[string]*msgbox.Detail
 	for i := 0; ; i++ {
-		msgs, err := box.List(context.Background(), msgbox.Filter{})
+		msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}

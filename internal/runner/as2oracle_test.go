@@ -251,7 +251,7 @@ func startAS2Decoder(t *testing.T, p *pki, verify bool) (string, msgbox.Box) {
 // listIDs returns the ids of the messages in box.
 func listIDs(t *testing.T, box msgbox.Box) []string {
 	t.Helper()
-	msgs, err := box.List(context.Background(), msgbox.Filter{})
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -268,7 +268,7 @@ func testAwaitMDNRetry(t *testing.T, b msgbox.Box) {
 	}) {
 		t.Errorf("history %+v has no retrying entry %q", got.History, msgbox.AbandonedDetail(1, expired))
 	}
-	if ms, err := b.List(ctx, msgbox.Filter{Status: msgbox.StatusRetrying}); err != nil || len(ms) != 1 || ms[0].ID != m.ID {
+	if ms, err := msgbox.Collect(ctx, b, msgbox.Filter{Status: msgbox.StatusRetrying}); err != nil || len(ms) != 1 || ms[0].ID != m.ID {
 		t.Errorf("List(retrying) = %v, %v; want %s", ms, err, m.ID)
 	}
 	if at, ok, err := b.NextDue(ctx, []string{"as2_retry"}); err != nil || !ok || !at.Equal(retryAt) {
