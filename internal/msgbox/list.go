@@ -2,6 +2,7 @@ package msgbox
 
 import (
 	"context"
+	"math"
 	"strings"
 	"time"
 )
@@ -17,6 +18,52 @@ type Lister interface {
 // SQLite from checkpointing its log and PostgreSQL from vacuuming, and
 // memory holds one page.
 const ListPage = 500
+
+// Listed is a message a box's List read, with its seq (messages.seq: the
+// order the box received it in).
+type Listed struct {
+	Message Message
+	Seq     int64
+}
+
+// ListPages is a box's List, page by page: readPage reads the next page,
+// at most size messages received before seq after (math.MaxInt64 for the
+// first), newest first, and ends its read (its errors are the box's to
+// wrap); ListPages hands them to fn, each page once read, until the last
+// page or f.Limit. A filter on status shows that status on every message
+// (what the filter kept, as ShownStatus has it). An error from fn
+// is returned as it is. The next page starts after the last seq handed
+// on, so that retrying a page lists nothing twice.
+func ListPages(f Filter, pageSize int, readPage func(size int, after int64) ([]Listed, error), fn func(Message) error) error {
+	after, left := int64(math.MaxInt64), f.Limit
+	for {
+		size := pageSize
+		if left > 0 {
+			size = min(size, left)
+		}
+		page, err := readPage(size, after)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if f.Status != "" {
+				r.Message.Status = f.Status
+			}
+			if err := fn(r.Message); err != nil {
+				return err
+			}
+			after = r.Seq
+		}
+		if len(page) < size {
+			return nil // the last page
+		}
+		if left > 0 {
+			if left -= size; left == 0 {
+				return nil
+			}
+		}
+	}
+}
 
 // Collect returns the messages l lists for f, newest first: for a caller
 // that needs them all at once, and a bounded f.Limit, or a box known small.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -256,66 +255,33 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message)
 	conds, more := msgbox.ListConditions(f, next, func(t time.Time) any { return ts(t) })
 	where, args = append(where, conds...), append(args, more...)
 	q := "SELECT " + cols + ", seq FROM messages WHERE " + strings.Join(where, " AND ") + " ORDER BY seq DESC LIMIT $1"
-	// Page by page (msgbox.ListPage), each after the last seq handed on:
-	// a page is handed on once read, so that retrying one lists nothing
-	// twice.
-	after, left := int64(math.MaxInt64), f.Limit
-	for {
-		size := b.listPage
-		if left > 0 {
-			size = min(size, left)
-		}
+	return msgbox.ListPages(f, b.listPage, func(size int, after int64) ([]msgbox.Listed, error) {
 		args[0], args[1] = size, after
-		var page []listed
+		var page []msgbox.Listed
 		err := b.retry(ctx, func(ctx context.Context) error {
 			var err error
 			page, err = b.readListPage(ctx, q, args)
 			return err
 		})
-		if err != nil {
-			return b.wrap(err, "list")
-		}
-		for _, r := range page {
-			if f.Status != "" {
-				r.m.Status = f.Status // what every message the filter kept shows
-			}
-			if err := fn(r.m); err != nil {
-				return err
-			}
-			after = r.seq
-		}
-		if len(page) < size {
-			return nil // the last page
-		}
-		if left > 0 {
-			if left -= size; left == 0 {
-				return nil
-			}
-		}
-	}
-}
-
-// listed is a message List read, with its seq.
-type listed struct {
-	m   msgbox.Message
-	seq int64
+		return page, b.wrap(err, "list")
+	}, fn)
 }
 
 // readListPage reads a page of List's query q, and ends the read.
-func (b *Box) readListPage(ctx context.Context, q string, args []any) ([]listed, error) {
+func (b *Box) readListPage(ctx context.Context, q string, args []any) ([]msgbox.Listed, error) {
 	rows, err := b.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var page []listed
+	var page []msgbox.Listed
 	for rows.Next() {
 		var seq int64
 		m, err := scanMessage(msgbox.ScanThen(rows, &seq))
 		if err != nil {
 			return nil, err
 		}
-		page = append(page, listed{*m, seq})
+		page = append(page, msgbox.Listed{Message: *m, Seq: seq})
 	}
 	return page, rows.Err()
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -304,57 +303,27 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message)
 	// Page by page (msgbox.ListPage), each after the last seq handed on.
 	q := "SELECT " + cols + ", seq FROM messages WHERE " + strings.Join(append(conds, "seq < ?"), " AND ") +
 		" ORDER BY seq DESC LIMIT ?"
-	after, left := int64(math.MaxInt64), f.Limit
-	for {
-		n := b.listPage
-		if left > 0 {
-			n = min(n, left)
-		}
-		page, err := b.readListPage(ctx, q, append(args, after, n))
-		if err != nil {
-			return b.wrap(err, "list")
-		}
-		for _, r := range page {
-			if f.Status != "" {
-				r.m.Status = f.Status // what every message the filter kept shows
-			}
-			if err := fn(r.m); err != nil {
-				return err
-			}
-			after = r.seq
-		}
-		if len(page) < n {
-			return nil // the last page
-		}
-		if left > 0 {
-			if left -= n; left == 0 {
-				return nil
-			}
-		}
-	}
-}
-
-// listed is a message List read, with its seq.
-type listed struct {
-	m   msgbox.Message
-	seq int64
+	return msgbox.ListPages(f, b.listPage, func(size int, after int64) ([]msgbox.Listed, error) {
+		page, err := b.readListPage(ctx, q, append(args, after, size))
+		return page, b.wrap(err, "list")
+	}, fn)
 }
 
 // readListPage reads a page of List's query q, and ends the read.
-func (b *Box) readListPage(ctx context.Context, q string, args []any) ([]listed, error) {
+func (b *Box) readListPage(ctx context.Context, q string, args []any) ([]msgbox.Listed, error) {
 	rows, err := b.q.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var page []listed
+	var page []msgbox.Listed
 	for rows.Next() {
 		var seq int64
 		m, err := scanMessage(msgbox.ScanThen(rows, &seq))
 		if err != nil {
 			return nil, err
 		}
-		page = append(page, listed{*m, seq})
+		page = append(page, msgbox.Listed{Message: *m, Seq: seq})
 	}
 	return page, rows.Err()
 }
