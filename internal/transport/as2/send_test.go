@@ -31,23 +31,8 @@ func TestSyncMDNTimeout(t *testing.T) {
 		<-r.Context().Done() // the rest never comes: the client gives up
 	}))
 	defer srv.Close()
-	b, _ := body(t, map[string]any{"url": value.Known[message.Template](constant(srv.URL), hcl.Range{}),
+	err := sendOnce(t, map[string]any{"url": value.Known[message.Template](constant(srv.URL), hcl.Range{}),
 		"timeout": value.Known(300*time.Millisecond, hcl.Range{}), "signed_mdn": value.Known(false, hcl.Range{})})
-	s, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", Namespace: "box",
-		PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.(*sender).Close()
-	att, err := s.Begin(context.Background(), &component.Delivery{ID: 1, Port: "p", Message: &message.Message{}},
-		component.Header{Fields: []component.Field{{Name: "Content-Type", Value: "application/edi-x12"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := att.Write([]byte("ISA*00*~")); err != nil {
-		t.Fatal(err)
-	}
-	_, err = att.Commit(context.Background())
 	if err == nil || component.IsPermanent(err) {
 		t.Fatalf("Commit: %v, want a failed attempt", err)
 	}
@@ -86,8 +71,21 @@ func TestPartnerReasonPhraseBounded(t *testing.T) {
 			}()
 		}
 	}()
-	b, _ := body(t, map[string]any{"url": value.Known[message.Template](constant("http://"+ln.Addr().String()+"/as2"), hcl.Range{}),
+	err = sendOnce(t, map[string]any{"url": value.Known[message.Template](constant("http://"+ln.Addr().String()+"/as2"), hcl.Range{}),
 		"signed_mdn": value.Known(false, hcl.Range{})})
+	if err == nil || !strings.Contains(err.Error(), "without an MDN") {
+		t.Fatalf("Commit: %v, want the answer without an MDN", err)
+	}
+	if msg := err.Error(); len(msg) > 400 || strings.ContainsAny(msg, "\x1b\x07") {
+		t.Errorf("the error quotes %d bytes, control characters included: %.300q", len(msg), msg)
+	}
+}
+
+// sendOnce makes one delivery of a small EDI body to party fabrikam through
+// an as2 transport of attrs, as port "p", and returns its Commit's error.
+func sendOnce(t *testing.T, attrs map[string]any) error {
+	t.Helper()
+	b, _ := body(t, attrs)
 	s, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", Namespace: "box",
 		PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}})
 	if err != nil {
@@ -103,10 +101,5 @@ func TestPartnerReasonPhraseBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = att.Commit(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "without an MDN") {
-		t.Fatalf("Commit: %v, want the answer without an MDN", err)
-	}
-	if msg := err.Error(); len(msg) > 400 || strings.ContainsAny(msg, "\x1b\x07") {
-		t.Errorf("the error quotes %d bytes, control characters included: %.300q", len(msg), msg)
-	}
+	return err
 }
