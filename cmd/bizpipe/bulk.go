@@ -41,6 +41,7 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 		if len(args) == 0 {
 			return &exitError{code: exitUsage, err: errors.New("give a message ID, or --all-suspended")}
 		}
+		args[0] = msgbox.TypedID(args[0])
 		return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
 			if err := op(box, ctx, args[0]); err != nil {
 				return err
@@ -57,7 +58,7 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 	// which hides the mistake: say what it is. (A file or directory that
 	// happens to have an ID's shape is still a path.)
 	for _, a := range args {
-		if _, err := os.Lstat(a); err != nil && msgbox.ValidID(a) {
+		if _, err := os.Lstat(a); err != nil && msgbox.ValidID(msgbox.TypedID(a)) {
 			return &exitError{code: exitUsage, err: fmt.Errorf("--all-suspended takes no message ID (got %s): it selects every suspended message; give the ID without --all-suspended to act on that message only", a)}
 		}
 	}

@@ -171,3 +171,25 @@ func TestBulkTerminateSkipsAMessageResumedMeanwhile(t *testing.T) {
 		t.Errorf("the message resumed meanwhile is %s, want routed (still due)", got.Message.Status)
 	}
 }
+
+// TestTypedMessageIDs: a message ID given as an operator may type or read
+// it back (upper case, I or L for one, O for zero, as Crockford's base32
+// allows) names the message, for show, body and terminate alike.
+func TestTypedMessageIDs(t *testing.T) {
+	data, box, msg := routedBox(t, "p")
+	box.Close()
+	typed := strings.NewReplacer("0", "O", "1", "l").Replace(strings.ToUpper(msg.ID))
+	for _, args := range [][]string{
+		{"messages", "show", "--data-dir", data, typed},
+		{"messages", "body", "--data-dir", data, typed},
+		{"messages", "terminate", "--data-dir", data, typed},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr, noEnv); code != exitOK {
+			t.Errorf("%s: exit %d, stderr %s", strings.Join(args[:2], " "), code, &stderr)
+		}
+		if args[1] == "terminate" && !strings.Contains(stdout.String(), msg.ID) {
+			t.Errorf("terminate says %q, want the message's id %s", &stdout, msg.ID)
+		}
+	}
+}

@@ -73,6 +73,9 @@ BIZPIPE_VAR_NAME, as for run. The certificate, store and live rules are not
 checked, and no other variable needs a value (no store password): reading and
 operating the box uses no certificate.
 
+A message ID is read as typed: in upper case, or with I, L or O for the
+digits one and zero (Crockford's base32), it names the same message.
+
 A postgres message_box that cannot be reached fails the command at once,
 exit 1, with an error naming the box: a connection attempt waits at most 5 s
 (the url's connect_timeout, when it sets one), and is not retried, where run
@@ -300,11 +303,13 @@ messages resume instead.`,
 
 // needID is the Args of a messages subcommand that takes a message ID and
 // then configuration paths: without an ID, a usage error that says so
-// (cobra's says "requires at least 1 arg(s)").
+// (cobra's says "requires at least 1 arg(s)"). The ID is read as typed
+// (msgbox.TypedID): upper case, I, L and O are taken too.
 func needID(c *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return usageHint(c, fmt.Errorf("give the ID of the message (bizpipe messages list lists them): %s", c.UseLine()))
 	}
+	args[0] = msgbox.TypedID(args[0]) // RunE gets the same slice
 	return nil
 }
 

@@ -140,6 +140,7 @@ func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
 	var m *message.Message
 	hideType := false // the content type derives from a sensitive value
 	if f.message != "" {
+		f.message = msgbox.TypedID(f.message)
 		m, err = storedMessage(cfg, f)
 	} else {
 		m, hideType, err = routedMessage(cfg, f)

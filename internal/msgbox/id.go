@@ -3,6 +3,7 @@ package msgbox
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,30 @@ func NewID(now time.Time, rand io.Reader) string {
 		}
 	}
 	return string(id[:])
+}
+
+// TypedID returns the id an operator typed or read back, as NewID makes
+// it: Crockford's base32 is read case-insensitively, with I and L for the
+// digit one and O for zero, the letters idAlphabet leaves out for that.
+// Anything not of an id's shape is returned as it is, for ValidID to
+// refuse.
+func TypedID(s string) string {
+	if len(s) != IDLen {
+		return s
+	}
+	id := []byte(strings.ToLower(s))
+	for i, c := range id {
+		switch c {
+		case 'i', 'l':
+			id[i] = '1'
+		case 'o':
+			id[i] = '0'
+		}
+	}
+	if !ValidID(string(id)) {
+		return s
+	}
+	return string(id)
 }
 
 // ValidID reports whether s has the shape of an id NewID makes. Boxes use it

@@ -280,3 +280,20 @@ func TestReplaced(t *testing.T) {
 	}()
 	Replaced("id, reason", "status", "x")
 }
+
+func TestTypedID(t *testing.T) {
+	const id = "01kqh6n88g0000000000000001"
+	for _, tc := range []struct{ typed, want string }{
+		{id, id},
+		{"01KQH6N88G0000000000000001", id},
+		{"OIKQH6N88GOOOOOOOOOOOOOOOL", id},
+		{"0lkqh6n88g000000000000000i", id},
+		{"01KQH6N88G000000000000000U", "01KQH6N88G000000000000000U"}, // no u: left for ValidID to refuse
+		{"01kqh6n88g", "01kqh6n88g"},
+		{"", ""},
+	} {
+		if got := TypedID(tc.typed); got != tc.want {
+			t.Errorf("TypedID(%q) = %q, want %q", tc.typed, got, tc.want)
+		}
+	}
+}
