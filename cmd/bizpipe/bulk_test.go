@@ -54,25 +54,12 @@ func TestBulkSkipsWhatDoesNotApply(t *testing.T) {
 	}
 	box.Close()
 
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"messages", "terminate", "--all-suspended", "--format", "json", "--data-dir", data}, &stdout, &stderr, noEnv)
-	if code != exitOK {
-		t.Fatalf("exit %d, stderr %s", code, &stderr)
-	}
-	var out struct {
-		Terminated []string `json:"terminated"`
-		Skipped    []struct {
-			ID, Reason string
-		} `json:"skipped"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		t.Fatalf("%v:\n%s", err, &stdout)
-	}
+	out := terminateAllSuspended(t, data)
 	if len(out.Terminated) != 0 || len(out.Skipped) != 1 || out.Skipped[0].ID != msg.ID || !strings.Contains(out.Skipped[0].Reason, "lease") {
 		t.Errorf("terminate --all-suspended = %+v, want %s skipped for its live lease", out, msg.ID)
 	}
 
-	stdout.Reset()
+	var stdout, stderr bytes.Buffer
 	if code := run([]string{"messages", "resume", "--all-suspended", "--data-dir", data}, &stdout, &stderr, noEnv); code != exitOK {
 		t.Fatalf("resume exit %d, stderr %s", code, &stderr)
 	}
@@ -146,20 +133,7 @@ func TestBulkTerminateSkipsAMessageResumedMeanwhile(t *testing.T) {
 	t.Cleanup(func() { bulkListed = nil })
 	defer box.Close()
 
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"messages", "terminate", "--all-suspended", "--format", "json", "--data-dir", data}, &stdout, &stderr, noEnv)
-	if code != exitOK {
-		t.Fatalf("exit %d, stderr %s", code, &stderr)
-	}
-	var out struct {
-		Terminated []string `json:"terminated"`
-		Skipped    []struct {
-			ID, Reason string
-		} `json:"skipped"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		t.Fatalf("%v:\n%s", err, &stdout)
-	}
+	out := terminateAllSuspended(t, data)
 	if len(out.Terminated) != 0 || len(out.Skipped) != 1 || out.Skipped[0].ID != msg.ID || !strings.Contains(out.Skipped[0].Reason, "is routed") {
 		t.Errorf("terminate --all-suspended = %+v, want %s skipped as routed", out, msg.ID)
 	}
@@ -192,4 +166,28 @@ func TestTypedMessageIDs(t *testing.T) {
 			t.Errorf("terminate says %q, want the message's id %s", &stdout, msg.ID)
 		}
 	}
+}
+
+// terminatedAll is the JSON of messages terminate --all-suspended.
+type terminatedAll struct {
+	Terminated []string `json:"terminated"`
+	Skipped    []struct {
+		ID, Reason string
+	} `json:"skipped"`
+}
+
+// terminateAllSuspended runs messages terminate --all-suspended --format
+// json on the box in data, which must exit 0, and returns what it printed.
+func terminateAllSuspended(t *testing.T, data string) terminatedAll {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"messages", "terminate", "--all-suspended", "--format", "json", "--data-dir", data}, &stdout, &stderr, noEnv)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, &stderr)
+	}
+	var out terminatedAll
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("%v:\n%s", err, &stdout)
+	}
+	return out
 }

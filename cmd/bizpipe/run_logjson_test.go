@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 )
 
 // logRecord is what the tests read of a --log-format json line.
@@ -217,34 +215,7 @@ func matches(r, want logRecord) bool {
 // unsolicited response on an idle channel") is a JSON line of the run's log
 // too, not a raw line in the middle of them.
 func TestRunLogFormatJSONStandardLog(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	answered := make(chan struct{}, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, req.Body)
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-				select {
-				case answered <- struct{}{}:
-				default:
-				}
-				_, _ = io.Copy(io.Discard, c) // until the client closes
-			}()
-		}
-	}()
+	addr, answered := testhttp.RawPartner(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join(examplesDir, "quickstart"))); err != nil {
 		t.Fatal(err)
@@ -257,7 +228,7 @@ func TestRunLogFormatJSONStandardLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := "send_port \"twice\" {\n  host   = host.send_host\n  filter = true\n  transport \"http\" {\n    url = \"http://" +
-		ln.Addr().String() + "/in\"\n  }\n}\n"
+		addr + "/in\"\n  }\n}\n"
 	if err := os.WriteFile(filepath.Join(dir, "twice.hcl"), []byte(port), 0o644); err != nil {
 		t.Fatal(err)
 	}

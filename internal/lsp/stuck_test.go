@@ -20,52 +20,10 @@ import (
 // in flight at most requestWait and is answered without it, and Serve
 // returns exitWait after exit.
 func TestCheckThatDoesNotEnd(t *testing.T) {
-	started := make(chan struct{}, 16)
-	release := make(chan struct{})
-	defer close(release)
-	check := func(dir string, _ map[string][]byte) *snapshot {
-		started <- struct{}{}
-		<-release
-		return &snapshot{dir: dir, cfg: &model.Config{}}
-	}
-	const wait = 200 * time.Millisecond
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	served := make(chan error, 1)
-	go func() {
-		served <- Serve(inR, outW, Options{check: check, exitWait: wait, requestWait: wait, Debounce: time.Millisecond})
-		_ = outW.Close()
-	}()
-	client := jsonrpc.NewConn(outR, inW)
-	responses := make(chan *jsonrpc.Message, 16)
-	go func() {
-		for {
-			m, err := client.Read()
-			if err != nil {
-				close(responses)
-				return
-			}
-			if m.Method == "" {
-				responses <- m
-			}
-		}
-	}()
-	call := func(id int, method string, params any) {
-		t.Helper()
-		raw, _ := json.Marshal(params)
-		sent := time.Now()
-		if err := client.Write(&jsonrpc.Message{JSONRPC: "2.0", ID: json.RawMessage(itoa(id)), Method: method, Params: raw}); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case m := <-responses:
-			if string(m.ID) != itoa(id) || m.Error != nil {
-				t.Fatalf("%s: answer %s %+v", method, m.ID, m.Error)
-			}
-		case <-time.After(10 * wait):
-			t.Fatalf("%s: no answer after %s, while a check runs", method, time.Since(sent))
-		}
-	}
+	const wait = stuckWait
+	s := newStuckSession(t, time.Millisecond)
+	started, client, served := s.started, s.client, s.served
+	call := func(id int, method string, params any) { t.Helper(); s.call(id, method, params, 10*wait) }
 	call(1, "initialize", map[string]any{})
 	uri := "file://" + filepath.ToSlash(filepath.Join(t.TempDir(), "main.hcl"))
 	if err := client.Notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
@@ -97,6 +55,69 @@ func TestCheckThatDoesNotEnd(t *testing.T) {
 	}
 }
 
+// stuckWait is how long a stuckSession's requests and exit wait for a
+// check in flight.
+const stuckWait = 200 * time.Millisecond
+
+// stuckSession is a server whose checks never end (until the test does),
+// its runs debounced by debounce, and a client of it.
+type stuckSession struct {
+	t         *testing.T
+	started   chan struct{} // a value per check started
+	client    *jsonrpc.Conn
+	responses chan *jsonrpc.Message
+	served    chan error // what Serve returned
+}
+
+func newStuckSession(t *testing.T, debounce time.Duration) *stuckSession {
+	s := &stuckSession{t: t, started: make(chan struct{}, 16), responses: make(chan *jsonrpc.Message, 16), served: make(chan error, 1)}
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	check := func(dir string, _ map[string][]byte) *snapshot {
+		s.started <- struct{}{}
+		<-release
+		return &snapshot{dir: dir, cfg: &model.Config{}}
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	go func() {
+		s.served <- Serve(inR, outW, Options{check: check, exitWait: stuckWait, requestWait: stuckWait, Debounce: debounce})
+		_ = outW.Close()
+	}()
+	s.client = jsonrpc.NewConn(outR, inW)
+	go func() {
+		for {
+			m, err := s.client.Read()
+			if err != nil {
+				close(s.responses)
+				return
+			}
+			if m.Method == "" {
+				s.responses <- m
+			}
+		}
+	}()
+	return s
+}
+
+// call sends a request and fails the test unless it is answered, without
+// an error, within patience.
+func (s *stuckSession) call(id int, method string, params any, patience time.Duration) {
+	s.t.Helper()
+	raw, _ := json.Marshal(params)
+	if err := s.client.Write(&jsonrpc.Message{JSONRPC: "2.0", ID: json.RawMessage(itoa(id)), Method: method, Params: raw}); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case m := <-s.responses:
+		if string(m.ID) != itoa(id) || m.Error != nil {
+			s.t.Fatalf("%s: answer %s %+v", method, m.ID, m.Error)
+		}
+	case <-time.After(patience):
+		s.t.Fatalf("%s: no answer within %s, while a check runs", method, patience)
+	}
+}
+
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
@@ -109,52 +130,10 @@ func itoa(n int) string {
 // does not end (a store on a hung mount) kept the server from reading
 // anything more, shutdown and exit included.
 func TestRequestCheckThatDoesNotEnd(t *testing.T) {
-	started := make(chan struct{}, 16)
-	release := make(chan struct{})
-	defer close(release)
-	check := func(dir string, _ map[string][]byte) *snapshot {
-		started <- struct{}{}
-		<-release
-		return &snapshot{dir: dir, cfg: &model.Config{}}
-	}
-	const wait = 200 * time.Millisecond
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	served := make(chan error, 1)
-	go func() {
-		// The debounced run would start the check first: an hour.
-		served <- Serve(inR, outW, Options{check: check, exitWait: wait, requestWait: wait, Debounce: time.Hour})
-		_ = outW.Close()
-	}()
-	client := jsonrpc.NewConn(outR, inW)
-	responses := make(chan *jsonrpc.Message, 16)
-	go func() {
-		for {
-			m, err := client.Read()
-			if err != nil {
-				close(responses)
-				return
-			}
-			if m.Method == "" {
-				responses <- m
-			}
-		}
-	}()
-	call := func(id int, method string, params any) {
-		t.Helper()
-		raw, _ := json.Marshal(params)
-		if err := client.Write(&jsonrpc.Message{JSONRPC: "2.0", ID: json.RawMessage(itoa(id)), Method: method, Params: raw}); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case m := <-responses:
-			if string(m.ID) != itoa(id) || m.Error != nil {
-				t.Fatalf("%s: answer %s %+v", method, m.ID, m.Error)
-			}
-		case <-time.After(time.Minute):
-			t.Fatalf("%s: no answer while its check runs", method)
-		}
-	}
+	// The debounced run would start the check first: an hour.
+	s := newStuckSession(t, time.Hour)
+	started, client, served := s.started, s.client, s.served
+	call := func(id int, method string, params any) { t.Helper(); s.call(id, method, params, time.Minute) }
 	call(1, "initialize", map[string]any{})
 	uri := "file://" + filepath.ToSlash(filepath.Join(t.TempDir(), "main.hcl"))
 	if err := client.Notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{

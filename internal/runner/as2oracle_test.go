@@ -79,18 +79,7 @@ func TestAS2CBCPaddingOracle(t *testing.T) {
 			post := func(t *testing.T, der []byte, async bool) outcome {
 				t.Helper()
 				before := listIDs(t, box)
-				req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`)
-				req.Header.Set("AS2-Version", "1.2")
-				req.Header.Set("AS2-From", "FABRIKAM")
-				req.Header.Set("AS2-To", "CONTOSO")
-				// The attacker replays one captured message: one Message-ID,
-				// which a refused message does not hold.
-				req.Header.Set("Message-ID", "<captured@fabrikam.example>")
-				req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+				req := replayed(t, url, der)
 				if async {
 					req.Header.Set("Receipt-Delivery-Option", partner.URL+"/mdn")
 				}
@@ -195,17 +184,7 @@ func TestAS2CBCEpilogueOracle(t *testing.T) {
 	post := func(t *testing.T, der []byte) (remote []byte, m msgbox.Message) {
 		t.Helper()
 		before := listIDs(t, box)
-		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`)
-		req.Header.Set("AS2-Version", "1.2")
-		req.Header.Set("AS2-From", "FABRIKAM")
-		req.Header.Set("AS2-To", "CONTOSO")
-		req.Header.Set("Message-ID", "<captured@fabrikam.example>")
-		req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
-		resp, b := testhttp.Do(t, nil, req)
+		resp, b := testhttp.Do(t, nil, replayed(t, url, der))
 		return remoteView(t, resp, b), newMessage(t, box, before)
 	}
 
@@ -379,4 +358,22 @@ func cbcRewrite(t *testing.T, der []byte, f func([]byte) []byte) []byte {
 		return out
 	}
 	return rewrite(der, 0)
+}
+
+// replayed is the AS2 request of an attacker replaying a captured
+// encrypted message, der, altered, to url, asking for a synchronous MDN:
+// always the one Message-ID, which a refused message does not hold.
+func replayed(t *testing.T, url string, der []byte) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`)
+	req.Header.Set("AS2-Version", "1.2")
+	req.Header.Set("AS2-From", "FABRIKAM")
+	req.Header.Set("AS2-To", "CONTOSO")
+	req.Header.Set("Message-ID", "<captured@fabrikam.example>")
+	req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+	return req
 }

@@ -51,3 +51,42 @@ func Answer(t testing.TB, c net.Conn) (*http.Response, string) {
 	}
 	return resp, string(b)
 }
+
+// RawPartner listens on 127.0.0.1 as a partner that answers every request
+// with answer, bytes written as they are (a malformed or doubled answer, as
+// no server library would write), once it has read the request whole; it
+// then holds the connection until the client closes it. It returns the
+// listener's address and a channel that receives a value each time it has
+// answered (dropped when nobody waits). The listener closes with the test.
+func RawPartner(t testing.TB, answer string) (addr string, answered <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	done := make(chan struct{}, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				_, _ = io.WriteString(c, answer)
+				select {
+				case done <- struct{}{}:
+				default:
+				}
+				_, _ = io.Copy(io.Discard, c) // until the client closes
+			}()
+		}
+	}()
+	return ln.Addr().String(), done
+}

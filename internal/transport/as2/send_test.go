@@ -1,15 +1,14 @@
 package as2
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -48,30 +47,9 @@ func TestSyncMDNTimeout(t *testing.T) {
 // some 200 printable bytes of its reason phrase, however long and
 // whatever control characters the partner sent.
 func TestPartnerReasonPhraseBounded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	reason := strings.Repeat("\x1b[2J\x07Boom", 20000)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, req.Body)
-				_, _ = io.WriteString(c, "HTTP/1.1 200 "+reason+"\r\nContent-Length: 0\r\n\r\n")
-			}()
-		}
-	}()
-	err = sendOnce(t, map[string]any{"url": value.Known[message.Template](constant("http://"+ln.Addr().String()+"/as2"), hcl.Range{}),
+	addr, _ := testhttp.RawPartner(t, "HTTP/1.1 200 "+reason+"\r\nContent-Length: 0\r\n\r\n")
+	err := sendOnce(t, map[string]any{"url": value.Known[message.Template](constant("http://"+addr+"/as2"), hcl.Range{}),
 		"signed_mdn": value.Known(false, hcl.Range{})})
 	if err == nil || !strings.Contains(err.Error(), "without an MDN") {
 		t.Fatalf("Commit: %v, want the answer without an MDN", err)

@@ -1,74 +1,29 @@
 package http
 
 import (
-	"bufio"
 	"context"
 	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/testhttp"
+
 	"github.com/bizpipe/bizpipe/internal/testpki"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
 
-// rawPartner listens on 127.0.0.1 and answers every request with answer,
-// written on the bare connection once the request's header and its body
-// (of Content-Length bytes) are read: what a partner a net/http server
-// would never be can answer. The connection stays open until the test
-// ends. It returns the URL to POST to.
+// rawPartner is a testhttp.RawPartner answering every request with
+// answer; it returns the URL to POST to.
 func rawPartner(t *testing.T, answer string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		close(done)
-		ln.Close()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				length := 0
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "\r\n" {
-						break
-					}
-					if v, ok := strings.CutPrefix(strings.ToLower(line), "content-length:"); ok {
-						for _, c := range strings.TrimSpace(v) {
-							length = length*10 + int(c-'0')
-						}
-					}
-				}
-				if _, err := br.Discard(length); err != nil {
-					return
-				}
-				if _, err := c.Write([]byte(answer)); err != nil {
-					return
-				}
-				<-done
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String() + "/inbox"
+	addr, _ := testhttp.RawPartner(t, answer)
+	return "http://" + addr + "/inbox"
 }
 
 // A partner that answers a POST 101 Switching Protocols hands the client
