@@ -251,6 +251,33 @@ func (w *derWriter) emit(b, out []byte) ([]byte, int) {
 	}
 }
 
+// Children returns the encodings of the children of el, one constructed
+// element with a definite length (as DER has it) that is the whole of el,
+// as ParseHeader reads them; a child with an indefinite length is
+// malformed here.
+func Children(el []byte) ([][]byte, error) {
+	h, err := ParseHeader(el)
+	if err != nil {
+		return nil, err
+	}
+	if !h.Constructed || h.Indefinite() || h.Len+h.Length != len(el) {
+		return nil, fmt.Errorf("%w: not one constructed element of definite length", ErrMalformed)
+	}
+	var out [][]byte
+	for b := el[h.Len:]; len(b) > 0; {
+		c, err := ParseHeader(b)
+		if err != nil {
+			return nil, err
+		}
+		if c.Indefinite() {
+			return nil, fmt.Errorf("%w: a child of indefinite length", ErrMalformed)
+		}
+		out = append(out, b[:c.Len+c.Length])
+		b = b[c.Len+c.Length:]
+	}
+	return out, nil
+}
+
 // LenLen is the number of octets of the DER length n.
 func LenLen(n int) int {
 	if n < 0x80 {

@@ -133,3 +133,36 @@ func FuzzToDER(f *testing.F) {
 		}
 	})
 }
+
+func TestChildren(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		el   []byte
+		want [][]byte // nil: an error
+	}{
+		{"two children", []byte{0x30, 0x06, 0x02, 0x01, 0x05, 0x04, 0x01, 'x'}, [][]byte{{0x02, 0x01, 0x05}, {0x04, 0x01, 'x'}}},
+		{"none", []byte{0x31, 0x00}, [][]byte{}},
+		{"primitive", []byte{0x04, 0x01, 'x'}, nil},
+		{"indefinite", []byte{0x30, 0x80, 0x02, 0x01, 0x05, 0x00, 0x00}, nil},
+		{"a child of indefinite length", []byte{0x30, 0x06, 0x30, 0x80, 0x00, 0x00, 0x00, 0x00}, nil},
+		{"trailing data", []byte{0x30, 0x03, 0x02, 0x01, 0x05, 0xff}, nil},
+		{"a child beyond the parent", []byte{0x30, 0x03, 0x04, 0x05, 'x'}, nil},
+	} {
+		got, err := Children(tc.el)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("%s: Children = %x, want an error", tc.name, got)
+			}
+			continue
+		}
+		if err != nil || len(got) != len(tc.want) {
+			t.Errorf("%s: Children = %x, %v; want %x", tc.name, got, err, tc.want)
+			continue
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], tc.want[i]) {
+				t.Errorf("%s: child %d = %x, want %x", tc.name, i, got[i], tc.want[i])
+			}
+		}
+	}
+}

@@ -576,7 +576,7 @@ func parseSignedData(der []byte, opts *DecodeOptions, detached bool) (*pkcs7.PKC
 		return nil, fmt.Errorf("smime: parsing SignedData: %w", err)
 	}
 	if set, err := signerInfosSet(der); err == nil {
-		if infos, err := derChildren(set); err == nil && len(infos) > maxSigners {
+		if infos, err := ber.Children(set); err == nil && len(infos) > maxSigners {
 			return nil, fmt.Errorf("smime: SignedData has %d signer infos, more than the %d this decoder accepts", len(infos), maxSigners)
 		}
 	}

@@ -369,7 +369,7 @@ func TestDecodeStreamManySigners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	infos, err := derChildren(set)
+	infos, err := ber.Children(set)
 	if err != nil || len(infos) != 1 {
 		t.Fatalf("%d signer infos, %v", len(infos), err)
 	}

@@ -31,14 +31,14 @@ func keyIDSigners(der []byte, p7 *pkcs7.PKCS7) error {
 	if err != nil {
 		return nil // not for us to judge: pkcs7 read it
 	}
-	infos, err := derChildren(set)
+	infos, err := ber.Children(set)
 	if err != nil {
 		return nil
 	}
 	found := false
 	var out []byte
 	for i, si := range infos {
-		fields, err := derChildren(si)
+		fields, err := ber.Children(si)
 		if err != nil || len(fields) < 2 {
 			return nil
 		}
@@ -99,38 +99,19 @@ func certByKeyID(p7 *pkcs7.PKCS7, keyID []byte) *x509.Certificate {
 // signerInfosSet returns the signerInfos SET of a DER ContentInfo holding
 // a SignedData: the last field of the SignedData.
 func signerInfosSet(der []byte) ([]byte, error) {
-	ci, err := derChildren(der)
+	ci, err := ber.Children(der)
 	if err != nil || len(ci) != 2 {
 		return nil, errors.New("not a ContentInfo")
 	}
-	explicit, err := derChildren(ci[1])
+	explicit, err := ber.Children(ci[1])
 	if err != nil || len(explicit) != 1 {
 		return nil, errors.New("not a ContentInfo")
 	}
-	sd, err := derChildren(explicit[0])
+	sd, err := ber.Children(explicit[0])
 	if err != nil || len(sd) == 0 || sd[len(sd)-1][0] != 0x31 {
 		return nil, errors.New("not a SignedData")
 	}
 	return sd[len(sd)-1], nil
-}
-
-// derChildren returns the encodings of the children of the one DER
-// element el, which must be constructed.
-func derChildren(el []byte) ([][]byte, error) {
-	h, err := ber.ParseHeader(el)
-	if err != nil || !h.Constructed || h.Indefinite() || h.Len+h.Length != len(el) {
-		return nil, errors.New("not one constructed DER element")
-	}
-	var out [][]byte
-	for b := el[h.Len:]; len(b) > 0; {
-		c, err := ber.ParseHeader(b)
-		if err != nil || c.Indefinite() {
-			return nil, errors.New("malformed DER")
-		}
-		out = append(out, b[:c.Len+c.Length])
-		b = b[c.Len+c.Length:]
-	}
-	return out, nil
 }
 
 // clipBytes shortens a value taken from a message for an error text.
