@@ -471,6 +471,26 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			// 20,000 well-formed blocks of a type a store does not use: the
+			// first notes name them, one more counts the rest, rather than
+			// a note (and a --verbose line) each.
+			name: "thousands of ignored PEM blocks",
+			setup: func(t *testing.T, dir string) {
+				W(t, dir, "many.pem", join(fx.ecLeaf.CertPEM(), bytes.Repeat(pem.EncodeToMemory(&pem.Block{Type: "X"}), 20000), fx.ca.CertPEM()))
+			},
+			want: want{
+				certs: []wantCert{{"ec leaf", "many.pem", ""}, {"Test CA", "many.pem", ""}},
+				files: map[string]FileKind{"many.pem": FilePEM},
+				notes: func() []string {
+					var ns []string
+					for range maxPEMNotes {
+						ns = append(ns, `many.pem: ignored PEM block "X"`)
+					}
+					return append(ns, "many.pem: "+strconv.Itoa(20000-maxPEMNotes)+" more PEM blocks ignored")
+				}(),
+			},
+		},
+		{
 			name: "PEM block without END line",
 			setup: func(t *testing.T, dir string) {
 				cut := fx.ecLeaf.CertPEM()

@@ -37,6 +37,9 @@ type fileResult struct {
 	problems []*Problem
 	notes    []string
 	unopened bool
+	// ignoredPEM counts the PEM blocks of a type a store does not use;
+	// the first maxPEMNotes are noted each, the others in one more note.
+	ignoredPEM int
 }
 
 func (r *fileResult) problem(kind ProblemKind, err error) {
@@ -276,12 +279,19 @@ func parsePEM(r *fileResult, data []byte, markers []int) {
 	if more > 0 {
 		r.problem(ProblemParse, fmt.Errorf("%d more PEM blocks, from line %d on, cannot be parsed either", more, moreFrom))
 	}
+	if n := r.ignoredPEM - maxPEMNotes; n > 0 {
+		r.note("%d more PEM blocks ignored", n)
+	}
 }
 
 // maxPEMProblems is the most blocks of one PEM file reported each as a
 // problem; the others are counted in one more. A hostile file of a hundred
 // thousand broken blocks would otherwise be as many diagnostics.
 const maxPEMProblems = 10
+
+// maxPEMNotes is, likewise, the most ignored blocks of one PEM file noted
+// each (see fileResult.ignoredPEM).
+const maxPEMNotes = 10
 
 // pemMarkers returns the offsets of "-----BEGIN" at the start of a line,
 // where encoding/pem looks for blocks.
@@ -357,7 +367,9 @@ func parsePEMBlock(r *fileResult, b *pem.Block) error {
 		// Written by `openssl ecparam -genkey` before the key; carries nothing
 		// the key does not.
 	default:
-		r.note("ignored PEM block %q", b.Type)
+		if r.ignoredPEM++; r.ignoredPEM <= maxPEMNotes {
+			r.note("ignored PEM block %q", b.Type)
+		}
 	}
 	return nil
 }
