@@ -329,11 +329,29 @@ type ReceivedRequest struct {
 	Options  NotificationOptions
 }
 
+// ErrNoMessageID is ParseRequest's error for a request without a
+// Message-ID, which ParseMDNRequest accepts.
+var ErrNoMessageID = errors.New("as2: no Message-ID")
+
 // ParseRequest reads the AS2 headers of a received message. AS2-From,
 // AS2-To and Message-ID (with or without angle brackets, kept as written)
-// are required; Receipt-Delivery-Option must be an http(s) URL. It does
-// not judge whether From and To are acceptable.
+// are required, ErrNoMessageID when the last is missing;
+// Receipt-Delivery-Option must be an http(s) URL. It does not judge
+// whether From and To are acceptable.
 func ParseRequest(h http.Header) (*ReceivedRequest, error) {
+	return parseRequest(h, true)
+}
+
+// ParseMDNRequest reads the AS2 headers of a request that carries an
+// asynchronous MDN: as ParseRequest, but without a Message-ID it leaves
+// MessageID "" (a malformed one is refused all the same). The MDN names
+// what it answers by its Original-Message-ID, and some products
+// (OpenText) send it without a Message-ID of its own.
+func ParseMDNRequest(h http.Header) (*ReceivedRequest, error) {
+	return parseRequest(h, false)
+}
+
+func parseRequest(h http.Header, needID bool) (*ReceivedRequest, error) {
 	r := &ReceivedRequest{Receipt: ReceiptNone}
 	var err error
 	if r.From, err = ParseName(h.Get(HeaderFrom)); err != nil {
@@ -343,7 +361,11 @@ func ParseRequest(h http.Header) (*ReceivedRequest, error) {
 		return nil, fmt.Errorf("AS2-To: %w", err)
 	}
 	r.MessageID = strings.TrimSpace(h.Get(HeaderMessageID))
-	if !validMessageID(bracketed(r.MessageID)) {
+	switch {
+	case r.MessageID == "" && needID:
+		return nil, ErrNoMessageID
+	case r.MessageID == "":
+	case !validMessageID(bracketed(r.MessageID)):
 		return nil, fmt.Errorf("as2: Message-ID %q is not of the form <left@right>", clip(r.MessageID))
 	}
 	r.Subject = h.Get(HeaderSubject)

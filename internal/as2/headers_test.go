@@ -1,6 +1,7 @@
 package as2
 
 import (
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -145,7 +146,9 @@ func TestParseNotificationOptions(t *testing.T) {
 // TestParseRequestMessageID: a received Message-ID is taken with or
 // without its angle brackets (RFC 4130 §5.3.3: "when receiving a message,
 // do not check for angle brackets"), as written, so that an MDN echoes it
-// exactly; one that is no msg-id at all is still refused.
+// exactly; one that is no msg-id at all is still refused. A missing one
+// is ErrNoMessageID, which ParseMDNRequest, for an asynchronous MDN,
+// accepts (and it alone).
 func TestParseRequestMessageID(t *testing.T) {
 	for _, tc := range []struct {
 		id string
@@ -170,5 +173,15 @@ func TestParseRequestMessageID(t *testing.T) {
 		if tc.ok && got.MessageID != strings.TrimSpace(tc.id) {
 			t.Errorf("Message-ID %q read as %q", tc.id, got.MessageID)
 		}
+		if errors.Is(err, ErrNoMessageID) != (tc.id == "") {
+			t.Errorf("Message-ID %q: error %v, want ErrNoMessageID only when it is missing", tc.id, err)
+		}
+		mdn, err := ParseMDNRequest(h)
+		if (err == nil) != (tc.ok || tc.id == "") || err == nil && mdn.MessageID != strings.TrimSpace(tc.id) {
+			t.Errorf("Message-ID %q of an MDN: %+v, %v; want it taken when valid or missing", tc.id, mdn, err)
+		}
+	}
+	if _, err := ParseRequest(http.Header{"As2-From": {"X"}, "As2-To": {"Y"}}); !errors.Is(err, ErrNoMessageID) {
+		t.Errorf("no Message-ID field: %v, want ErrNoMessageID", err)
 	}
 }

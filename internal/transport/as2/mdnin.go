@@ -21,6 +21,14 @@ const mdnPeek = 8 << 10
 // reportType matches a Content-Type field of multipart/report.
 var reportType = regexp.MustCompile(`(?im)^content-type:[ \t]*multipart/report\b`)
 
+// mayBeMDN reports whether a POST whose Content-Type is ct may carry an
+// MDN (looksLikeMDN tells once its body is read): a multipart/report or a
+// multipart/signed.
+func mayBeMDN(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "multipart/report" || mt == "multipart/signed")
+}
+
 // looksLikeMDN reports whether a POST whose Content-Type is ct carries an
 // MDN: a multipart/report, or a multipart/signed whose first part is one,
 // told from head, the body's first mdnPeek bytes (fewer in a shorter one).

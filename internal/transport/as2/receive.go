@@ -78,8 +78,10 @@ multipart/report, signed or not, and that asks for no receipt itself is not
 a message: it is not stored nor run through the pipeline (MDNs are never
 encrypted), but handed to the send port awaiting it, found by its
 Original-Message-ID among the ports of this server, which settles the
-delivery. It is answered 200 once judged, whatever the verdict; 400 when it
-names no delivery that awaits one.
+delivery. That field names it: it needs no Message-ID of its own (some
+products send none), which every message needs. It is answered 200 once
+judged, whatever the verdict; 400 when it names no delivery that awaits
+one.
 
 A message is stored once per Message-ID and party: a repeat (the sender did
 not get our answer) is not stored again, and is answered with the MDN the
@@ -373,6 +375,15 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log := rc.log.With("remote", r.RemoteAddr)
 	req, err := as2.ParseRequest(r.Header)
+	// Without a Message-ID, only an asynchronous MDN is taken, which its
+	// Original-Message-ID identifies (some products send none); what it
+	// is is known from its body, read below.
+	noID := err
+	if errors.Is(err, as2.ErrNoMessageID) && rc.receipts != nil && mayBeMDN(r.Header.Get("Content-Type")) {
+		req, err = as2.ParseMDNRequest(r.Header)
+	} else {
+		noID = nil
+	}
 	if err != nil {
 		log.Warn("AS2 request refused: malformed AS2 headers", "error", err)
 		plain(w, http.StatusBadRequest, "malformed AS2 headers: "+err.Error())
@@ -445,6 +456,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// encrypted).
 	if req.Receipt == as2.ReceiptNone && rc.receipts != nil && looksLikeMDN(ct, up.Head(mdnPeek)) {
 		rc.serveMDN(w, r, log, party, up)
+		return
+	}
+	if noID != nil {
+		log.Warn("AS2 request refused: malformed AS2 headers", "error", noID)
+		plain(w, http.StatusBadRequest, "malformed AS2 headers: "+noID.Error())
 		return
 	}
 	src, err := up.Stream(r.Context())

@@ -1,0 +1,192 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/metrics"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
+)
+
+// asyncHourPort is send port "p": the messages of location "in", sent to
+// {{.URL}} asking for an asynchronous MDN at our as2 location, awaited an
+// hour: no test here waits for the timeout.
+const asyncHourPort = `
+send_port "p" {
+  host   = host.h
+  filter = message.receive_location == "in"
+  transport "as2" {
+    url           = "{{.URL}}"
+    partner       = party.fabrikam
+    mdn           = "async"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+    mdn_timeout   = "1h"
+  }
+}
+`
+
+// asyncRig is a running engine whose port "p" sent order.edi to a
+// partner that answered 200 and owes its asynchronous MDN, which the
+// test builds and POSTs to our as2 location.
+type asyncRig struct {
+	box     msgbox.Box
+	metrics *metrics.Metrics
+	log     *logBuffer
+	partner *smime.Signer
+	id      string  // the Message-ID sent
+	mic     as2.MIC // the Received-Content-MIC of what was sent
+	url     string  // its Receipt-Delivery-Option: our as2 location
+	sends   func() int
+}
+
+// newAsyncRig starts the engine (its options changed by tune when not
+// nil) and waits until order.edi's delivery awaits its MDN.
+func newAsyncRig(t *testing.T, tune func(*runner.Options)) *asyncRig {
+	t.Helper()
+	p := newPKI(t)
+	type request struct {
+		id, url string
+		body    []byte
+	}
+	var mu sync.Mutex
+	var requests []request
+	partner := startPartner(t, func(w http.ResponseWriter, r *http.Request) {
+		body := mustReadBody(t, r)
+		mu.Lock()
+		requests = append(requests, request{r.Header.Get("Message-Id"), r.Header.Get("Receipt-Delivery-Option"), body})
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	})
+	dir := setup(t, p, as2Common+as2AsyncLocation+asyncHourPort, map[string]string{"URL": partner, "Port": freePort(t)})
+	put(t, dir, "order.edi", []byte("ISA*00*~async"))
+	rg := &asyncRig{metrics: metrics.New(), log: &logBuffer{}, partner: &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}}
+	rg.sends = func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(requests)
+	}
+	r, box := startWith(t, dir, func(o *runner.Options) {
+		o.Metrics = rg.metrics
+		o.Log = slog.New(slog.NewTextHandler(rg.log, nil))
+		if tune != nil {
+			tune(o)
+		}
+	})
+	rg.box = box
+	t.Cleanup(runInBackground(t, r))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		as, err := box.(msgbox.MDNAwaiter).AwaitingMDNs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order.edi's delivery does not await its MDN; log:\n%s", rg.log)
+		}
+	}
+	mu.Lock()
+	sent := requests[0]
+	mu.Unlock()
+	rg.id, rg.url, rg.mic = sent.id, sent.url, as2.ComputeMIC(as2.SHA256, sent.body)
+	return rg
+}
+
+// mdn builds the partner's MDN for what was sent, with disposition d
+// (and, when positive, the right Received-Content-MIC), signed as asked.
+func (rg *asyncRig) mdn(t *testing.T, d as2.Disposition) *as2.Built {
+	t.Helper()
+	m := &as2.MDN{OriginalMessageID: rg.id, FinalRecipient: "CONTOSO", Disposition: d}
+	if d.Positive() {
+		mic := rg.mic
+		m.MIC = &mic
+	}
+	b, err := as2.BuildMDN(m, as2.BuildOptions{Signer: rg.partner, From: "FABRIKAM", To: "CONTOSO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// post POSTs b to our as2 location, its header fields changed by edit
+// when not nil, and returns the answer and its body.
+func (rg *asyncRig) post(t *testing.T, b *as2.Built, edit func(http.Header)) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, rg.url, bytes.NewReader(b.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = b.Header.Clone()
+	if edit != nil {
+		edit(req.Header)
+	}
+	return testhttp.Do(t, http.DefaultClient, req)
+}
+
+// delivery returns order.edi's message and its one delivery.
+func (rg *asyncRig) delivery(t *testing.T) (*msgbox.Detail, msgbox.Delivery) {
+	t.Helper()
+	msgs, err := msgbox.Collect(context.Background(), rg.box, msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages in the box, want order.edi only", len(msgs))
+	}
+	d, err := rg.box.Get(context.Background(), msgs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Deliveries) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(d.Deliveries))
+	}
+	return d, d.Deliveries[0]
+}
+
+// positive is the disposition of a positive MDN.
+var positive = as2.Processed()
+
+// TestAsyncMDNWithoutMessageID: an asynchronous MDN POSTed without a
+// Message-ID of its own (OpenText sends them so) is identified by its
+// Original-Message-ID and settles the delivery; a message without one,
+// signed or not, is still refused 400, nothing stored.
+func TestAsyncMDNWithoutMessageID(t *testing.T) {
+	rg := newAsyncRig(t, nil)
+	mdn := rg.mdn(t, positive)
+	message := func(ct, body string) *as2.Built {
+		h := mdn.Header.Clone()
+		h.Set("Content-Type", ct)
+		return &as2.Built{Header: h, Body: []byte(body)}
+	}
+	for _, tc := range []struct {
+		name string
+		post *as2.Built
+		want int
+	}{
+		{"a message", message("application/edi-x12", "ISA*00*~"), http.StatusBadRequest},
+		{"a signed message", message(`multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary=b`,
+			"--b\r\nContent-Type: application/edi-x12\r\n\r\nISA*00*~\r\n--b\r\nContent-Type: application/pkcs7-signature\r\n\r\nMIIB\r\n--b--\r\n"),
+			http.StatusBadRequest},
+		{"an MDN", mdn, http.StatusOK},
+	} {
+		resp, body := rg.post(t, tc.post, func(h http.Header) { h.Del("Message-Id") })
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s without Message-ID: %d %s, want %d", tc.name, resp.StatusCode, body, tc.want)
+		}
+	}
+	// delivery fails the test when anything was stored besides order.edi.
+	if _, d := rg.delivery(t); d.State != msgbox.DeliveryDelivered || d.Receipt == nil || !strings.Contains(d.Receipt.Summary, "signed") {
+		t.Errorf("the delivery: %s, receipt %v; want delivered by the signed MDN", d.State, d.Receipt)
+	}
+}
