@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -154,6 +156,22 @@ func (rg *asyncRig) delivery(t *testing.T) (*msgbox.Detail, msgbox.Delivery) {
 	return d, d.Deliveries[0]
 }
 
+// receipts returns bizpipe_receipts_total of port "p" by outcome.
+func (rg *asyncRig) receipts(t *testing.T) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, o := range []string{metrics.ReceiptPositive, metrics.ReceiptNegative, metrics.ReceiptRejected} {
+		var pb dto.Metric
+		if err := rg.metrics.Receipts.WithLabelValues("p", o).Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		if v := pb.GetCounter().GetValue(); v != 0 {
+			out[o] = v
+		}
+	}
+	return out
+}
+
 // positive is the disposition of a positive MDN.
 var positive = as2.Processed()
 
@@ -188,5 +206,43 @@ func TestAsyncMDNWithoutMessageID(t *testing.T) {
 	// delivery fails the test when anything was stored besides order.edi.
 	if _, d := rg.delivery(t); d.State != msgbox.DeliveryDelivered || d.Receipt == nil || !strings.Contains(d.Receipt.Summary, "signed") {
 		t.Errorf("the delivery: %s, receipt %v; want delivered by the signed MDN", d.State, d.Receipt)
+	}
+}
+
+// TestAsyncMDNAskingForAnMDN: an asynchronous MDN that asks for a receipt
+// itself (Disposition-Notification-To, synchronous or asynchronous) is
+// an MDN all the same, never answered with one (RFC 3798 §2.1, RFC 8098:
+// no receipt for a receipt, lest two servers answer each other without
+// end): it settles the delivery and is answered 200 without a body;
+// nothing is stored as a message and no MDN is queued.
+func TestAsyncMDNAskingForAnMDN(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+	}{
+		{"sync", map[string]string{"Disposition-Notification-To": "as2@fabrikam.example",
+			"Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha256"}},
+		{"async", map[string]string{"Disposition-Notification-To": "as2@fabrikam.example",
+			"Receipt-Delivery-Option": "http://127.0.0.1:1/as2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rg := newAsyncRig(t, nil)
+			resp, body := rg.post(t, rg.mdn(t, positive), func(h http.Header) {
+				for k, v := range tc.header {
+					h.Set(k, v)
+				}
+			})
+			if resp.StatusCode != http.StatusOK || len(body) != 0 {
+				t.Errorf("answered %d, %s, %q; want 200 without an MDN", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			// delivery fails the test when anything was stored besides
+			// order.edi, the message the MDN answers.
+			if _, d := rg.delivery(t); d.State != msgbox.DeliveryDelivered {
+				t.Errorf("the delivery: %s (%s), want delivered", d.State, d.LastError)
+			}
+			if got := rg.receipts(t); got[metrics.ReceiptPositive] != 1 {
+				t.Errorf("receipts counted %v, want one positive", got)
+			}
+		})
 	}
 }

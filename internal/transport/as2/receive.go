@@ -74,14 +74,15 @@ the URL the sender gave, nowhere else.
 
 The location also takes the asynchronous MDNs our own send ports asked
 for (mdn = "async"): a POST from a declared party whose body is a
-multipart/report, signed or not, and that asks for no receipt itself is not
-a message: it is not stored nor run through the pipeline (MDNs are never
-encrypted), but handed to the send port awaiting it, found by its
-Original-Message-ID among the ports of this server, which settles the
-delivery. That field names it: it needs no Message-ID of its own (some
-products send none), which every message needs. It is answered 200 once
-judged, whatever the verdict; 400 when it names no delivery that awaits
-one.
+multipart/report, signed or not, is not a message: it is not stored nor
+run through the pipeline (MDNs are never encrypted), but handed to the
+send port awaiting it, found by its Original-Message-ID among the ports
+of this server, which settles the delivery. That field names it: it
+needs no Message-ID of its own (some products send none), which every
+message needs. It is never answered with an MDN, even when it asks for
+one (RFC 3798 §2.1: no receipt for a receipt, lest two servers answer
+each other's without end). It is answered 200 once judged, whatever the
+verdict; 400 when it names no delivery that awaits one.
 
 A message is stored once per Message-ID and party: a repeat (the sender did
 not get our answer) is not stored again, and is answered with the MDN the
@@ -450,11 +451,15 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		up.Refuse(w, log, err, plain)
 		return
 	}
-	// An asynchronous MDN for one of our sends asks for no receipt
-	// itself; it settles a delivery and is not stored as a message,
-	// whatever the location's pipeline requires (MDNs are never
-	// encrypted).
-	if req.Receipt == as2.ReceiptNone && rc.receipts != nil && looksLikeMDN(ct, up.Head(mdnPeek)) {
+	// An asynchronous MDN for one of our sends settles a delivery and is
+	// not stored as a message, whatever the location's pipeline requires
+	// (MDNs are never encrypted). It is never answered with an MDN, even
+	// when it asks for one (RFC 3798 §2.1: no receipt for a receipt, lest
+	// two servers answer each other's without end).
+	if rc.receipts != nil && looksLikeMDN(ct, up.Head(mdnPeek)) {
+		if req.Receipt != as2.ReceiptNone {
+			log.Info("the asynchronous MDN asks for a receipt, which an MDN never gets", "receipt", receiptName(req.Receipt))
+		}
 		rc.serveMDN(w, r, log, party, up)
 		return
 	}
