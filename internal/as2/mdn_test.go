@@ -159,27 +159,34 @@ func TestParseMDNTampered(t *testing.T) {
 	}
 }
 
+// builtMDN builds testMDN(d), changed by mutate when not nil, signed by
+// fab when signed, and reads it back with opts.
+func builtMDN(t *testing.T, fab *party, d Disposition, signed bool, mutate func(*MDN), opts VerifyOptions) *ReceivedMDN {
+	t.Helper()
+	m := testMDN(d)
+	if mutate != nil {
+		mutate(m)
+	}
+	bo := BuildOptions{From: "FABRIKAM", To: "CONTOSO"}
+	if signed {
+		bo.Signer = fab.signer()
+	}
+	b, err := BuildMDN(m, bo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ParseMDN(b.Entity, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestCheck(t *testing.T) {
 	fab := newParty(t, "FABRIKAM")
 	sent := &fixedMIC{receivedMIC}
 	parse := func(d Disposition, signed bool, mutate func(*MDN)) *ReceivedMDN {
-		m := testMDN(d)
-		if mutate != nil {
-			mutate(m)
-		}
-		bo := BuildOptions{From: "FABRIKAM", To: "CONTOSO"}
-		if signed {
-			bo.Signer = fab.signer()
-		}
-		b, err := BuildMDN(m, bo)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := ParseMDN(b.Entity, VerifyOptions{Trusted: fabTrust(fab)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return builtMDN(t, fab, d, signed, mutate, VerifyOptions{Trusted: fabTrust(fab)})
 	}
 	var neg *NegativeError
 	for _, tc := range []struct {
@@ -312,5 +319,42 @@ func TestJoinEntityLeavesCredentialsOut(t *testing.T) {
 	}
 	if want := "As2-From: FABRIKAM\r\nContent-Type: multipart/report; boundary=b\r\n\r\n--b--\r\n"; got != want {
 		t.Errorf("entity %q, want %q", got, want)
+	}
+}
+
+// TestSameReport: an MDN built anew (another signature, text, Message-ID
+// of its own, or unsigned) reports the same as the first when its
+// Original-Message-ID, disposition (whatever its case) and
+// Received-Content-MIC are the same; any of those different, it does not.
+func TestSameReport(t *testing.T) {
+	fab := newParty(t, "FABRIKAM")
+	parse := func(signed bool, mutate func(*MDN)) *ReceivedMDN {
+		return builtMDN(t, fab, Processed(), signed, mutate, VerifyOptions{Unverified: true})
+	}
+	first := parse(true, nil)
+	for _, tc := range []struct {
+		name string
+		mdn  *ReceivedMDN
+		same bool
+	}{
+		{"built anew", parse(true, nil), true},
+		{"unsigned, another text", parse(false, func(m *MDN) { m.Text = "Received." }), true},
+		{"disposition in upper case", parse(true, func(m *MDN) { m.Disposition.Type = "PROCESSED" }), true},
+		{"negative", parse(true, func(m *MDN) { m.Disposition, m.MIC = ProcessedError("decryption-failed"), nil }), false},
+		{"warning", parse(true, func(m *MDN) { m.Disposition = Disposition{Type: "processed", Modifier: "warning", Description: "x"} }), false},
+		{"another MIC", parse(true, func(m *MDN) { x := ComputeMIC(SHA256, []byte("other")); m.MIC = &x }), false},
+		{"no MIC", parse(true, func(m *MDN) { m.MIC = nil }), false},
+		{"another message", parse(true, func(m *MDN) { m.OriginalMessageID = "<other@x>" }), false},
+	} {
+		if got := tc.mdn.SameReport(first); got != tc.same {
+			t.Errorf("%s: SameReport = %v, want %v", tc.name, got, tc.same)
+		}
+		if got := first.SameReport(tc.mdn); got != tc.same {
+			t.Errorf("%s, the other way round: SameReport = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+	neg := func(m *MDN) { m.Disposition, m.MIC = ProcessedError("decryption-failed"), nil }
+	if !parse(true, neg).SameReport(parse(false, neg)) {
+		t.Error("two negative MDNs without a MIC: not the same report")
 	}
 }

@@ -3,6 +3,7 @@ package as2
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MICSource gives the MIC of what was sent with any algorithm; *Hasher is
@@ -59,4 +60,25 @@ func (m *ReceivedMDN) Check(messageID string, requireSigned bool, sent MICSource
 		return fmt.Errorf("as2: the MDN's Received-Content-MIC %s does not match the message sent (%s)", m.MIC, want)
 	}
 	return nil
+}
+
+// SameReport reports whether m and o report the same: the same
+// Original-Message-ID, disposition and Received-Content-MIC. What else
+// differs does not count (the MDN's own Message-ID, its text, its
+// signature): a partner that sends an MDN again, its first POST's answer
+// lost, may build it anew.
+func (m *ReceivedMDN) SameReport(o *ReceivedMDN) bool {
+	d, e := m.Disposition, o.Disposition
+	if m.OriginalMessageID != o.OriginalMessageID || !strings.EqualFold(d.Type, e.Type) ||
+		!strings.EqualFold(d.Modifier, e.Modifier) || !strings.EqualFold(d.Description, e.Description) {
+		return false
+	}
+	switch {
+	case m.MIC != nil && o.MIC != nil:
+		return m.MIC.Equal(*o.MIC)
+	case m.MIC == nil && o.MIC == nil:
+		// Absent from both, or written alike and not understood.
+		return strings.TrimSpace(m.MICField) == strings.TrimSpace(o.MICField)
+	}
+	return false
 }

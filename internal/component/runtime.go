@@ -632,6 +632,11 @@ type ReceiptChecker interface {
 	// fails the attempt), with the receipt to keep when in.Raw was
 	// readable.
 	CheckReceipt(ctx context.Context, in IncomingReceipt, p Pending) (*Receipt, error)
+	// SameReceipt reports whether in is kept (the entity of a receipt
+	// CheckReceipt judged, as the box keeps it) received again: the
+	// same verdict on the same content, however built anew.
+	// ErrReceiptUnusable when in settles nothing here (another party's).
+	SameReceipt(in IncomingReceipt, kept []byte) (bool, error)
 }
 
 // IncomingReceipt is a receipt a receive transport got for one of this
@@ -659,13 +664,23 @@ type ReceiptSink interface {
 	// SettleReceipt settles the delivery whose attempt in.Correlation
 	// names. ErrReceiptUnusable when it names no delivery this engine can
 	// settle (unknown, or not awaited any more): the receive transport
+	// refuses it. ErrReceiptRepeated when the delivery was settled by
+	// this receipt already: it changes nothing, and the transport
+	// acknowledges it. ErrReceiptConflict when the delivery is settled
+	// and keeps another receipt: it changes nothing, and the transport
 	// refuses it.
 	SettleReceipt(ctx context.Context, in IncomingReceipt) error
 }
 
-// ErrReceiptUnusable is SettleReceipt's error for a receipt that settles
-// nothing.
-var ErrReceiptUnusable = errors.New("the receipt settles no delivery")
+// Errors of SettleReceipt for a receipt that settles nothing. A partner
+// sends a receipt again when it did not get our answer: such a repeat is
+// acknowledged (ErrReceiptRepeated), lest it be sent again without end;
+// any other is refused.
+var (
+	ErrReceiptUnusable = errors.New("the receipt settles no delivery")
+	ErrReceiptRepeated = errors.New("the receipt was received before")
+	ErrReceiptConflict = errors.New("the delivery is settled and keeps another receipt")
+)
 
 // Stager is a Sender that makes delivery exactly-once across crashes (the
 // file transport): Commit leaves a staged copy behind that only Cleanup

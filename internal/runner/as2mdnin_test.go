@@ -172,8 +172,77 @@ func (rg *asyncRig) receipts(t *testing.T) map[string]float64 {
 	return out
 }
 
-// positive is the disposition of a positive MDN.
-var positive = as2.Processed()
+var (
+	positive = as2.Processed()
+	negative = as2.ProcessedError("decryption-failed")
+)
+
+// TestAsyncMDNAgain: a partner whose POST of an asynchronous MDN lost our
+// 200 POSTs it again, as it was or built anew (another signature,
+// another Message-ID of its own): it is answered 200, and nothing
+// changes: the delivery keeps its state and receipt, no attempt is made,
+// no receipt counted again. Another MDN for the delivery so settled (a
+// forged negative one after the positive one, or the reverse) changes
+// nothing either and is answered 409: it conflicts with the MDN the
+// delivery was settled by.
+func TestAsyncMDNAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		first     as2.Disposition
+		again     func(t *testing.T, rg *asyncRig, first *as2.Built) *as2.Built
+		wantCode  int
+		wantState msgbox.DeliveryState
+	}{
+		{"the same positive MDN", positive, func(*testing.T, *asyncRig, *as2.Built) *as2.Built { return nil }, http.StatusOK, msgbox.DeliveryDelivered},
+		{"the positive MDN built anew", positive, func(t *testing.T, rg *asyncRig, _ *as2.Built) *as2.Built { return rg.mdn(t, positive) },
+			http.StatusOK, msgbox.DeliveryDelivered},
+		{"a negative MDN after a positive one", positive, func(t *testing.T, rg *asyncRig, _ *as2.Built) *as2.Built { return rg.mdn(t, negative) },
+			http.StatusConflict, msgbox.DeliveryDelivered},
+		{"the same negative MDN", negative, func(*testing.T, *asyncRig, *as2.Built) *as2.Built { return nil }, http.StatusOK, msgbox.DeliverySuspended},
+		{"a positive MDN after a negative one", negative, func(t *testing.T, rg *asyncRig, _ *as2.Built) *as2.Built { return rg.mdn(t, positive) },
+			http.StatusConflict, msgbox.DeliverySuspended},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rg := newAsyncRig(t, nil)
+			first := rg.mdn(t, tc.first)
+			if resp, body := rg.post(t, first, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("the first MDN: %d %s", resp.StatusCode, body)
+			}
+			_, before := rg.delivery(t)
+			if before.State != tc.wantState || before.Receipt == nil {
+				t.Fatalf("after the first MDN: %s, receipt %v", before.State, before.Receipt)
+			}
+			counted := rg.receipts(t)
+			again := tc.again(t, rg, first)
+			if again == nil {
+				again = first
+			}
+			resp, body := rg.post(t, again, nil)
+			if resp.StatusCode != tc.wantCode {
+				t.Errorf("the MDN POSTed again: %d %s, want %d", resp.StatusCode, body, tc.wantCode)
+			}
+			if resp.StatusCode == http.StatusOK && len(body) != 0 {
+				t.Errorf("answered with a body: %q", body)
+			}
+			d, after := rg.delivery(t)
+			if after.State != before.State || after.Attempts != before.Attempts || after.LastError != before.LastError ||
+				!bytes.Equal(after.Receipt.Data, before.Receipt.Data) || after.Receipt.Summary != before.Receipt.Summary {
+				t.Errorf("the delivery changed: %s, %d attempts, %q, receipt %q; was %s, %d, %q, %q", after.State, after.Attempts,
+					after.LastError, after.Receipt.Summary, before.State, before.Attempts, before.LastError, before.Receipt.Summary)
+			}
+			if len(d.Attempts) != 1 {
+				t.Errorf("%d attempts in the history, want 1", len(d.Attempts))
+			}
+			if got := rg.receipts(t); len(got) != len(counted) || got[metrics.ReceiptPositive] != counted[metrics.ReceiptPositive] ||
+				got[metrics.ReceiptNegative] != counted[metrics.ReceiptNegative] {
+				t.Errorf("receipts counted %v, want %v as after the first MDN", got, counted)
+			}
+			if n := rg.sends(); n != 1 {
+				t.Errorf("sent %d times, want 1", n)
+			}
+		})
+	}
+}
 
 // TestAsyncMDNWithoutMessageID: an asynchronous MDN POSTed without a
 // Message-ID of its own (OpenText sends them so) is identified by its

@@ -57,7 +57,8 @@ var _ component.ReceiptSink = (*Runner)(nil)
 // by its Original-Message-ID (in.Correlation), judged by the port's
 // transport with the rules of a synchronous MDN, and recorded as the
 // wait's outcome: delivered, suspended (negative), or a failed attempt
-// retried with the same Message-ID.
+// retried with the same Message-ID. An MDN for a delivery that awaits
+// none any more is judged against the one it keeps (settledBefore).
 func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt) error {
 	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
 	if !ok {
@@ -88,6 +89,9 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 		case <-poll.C:
 		}
 		poll.Stop()
+	}
+	if errors.Is(err, errAwaitedNoMore) && d != nil {
+		return settledBefore(pt, d, in, err)
 	}
 	if err != nil {
 		return err
@@ -193,6 +197,7 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 	if err != nil {
 		return a, nil, nil, err
 	}
+	var awaited *msgbox.Delivery
 	for i := range detail.Deliveries {
 		d := &detail.Deliveries[i]
 		switch {
@@ -202,9 +207,44 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 		case d.State == msgbox.DeliveryInProgress:
 			// Sent again, its wait not recorded yet.
 			return a, nil, nil, beingSent(a.DeliveryID)
+		default:
+			awaited = d
 		}
 	}
-	return a, nil, nil, fmt.Errorf("%w: delivery %d does not await an MDN any more", component.ErrReceiptUnusable, a.DeliveryID)
+	if awaited == nil {
+		return a, nil, nil, fmt.Errorf("%w: delivery %d %w", component.ErrReceiptUnusable, a.DeliveryID, errAwaitedNoMore)
+	}
+	return a, awaited, pt, fmt.Errorf("%w: delivery %d %w", component.ErrReceiptUnusable, a.DeliveryID, errAwaitedNoMore)
+}
+
+// errAwaitedNoMore: the delivery does not await an MDN any more (wrapped
+// in component.ErrReceiptUnusable).
+var errAwaitedNoMore = errors.New("does not await an MDN any more")
+
+// settledBefore judges in, an MDN for delivery d of port pt, which awaits
+// none any more (awaiting's err): a copy of the one d keeps, which the
+// partner sent again (its first POST's answer lost), is
+// component.ErrReceiptRepeated, acknowledged; another, for a delivery
+// delivered, suspended or terminated, is component.ErrReceiptConflict,
+// refused, whatever it says: an MDN is the final word on a message (RFC
+// 3798), and one contradicting the one kept is a partner's fault or a
+// forgery. Neither changes anything. Any other (for a delivery that keeps
+// no MDN, or that is retrying) is err.
+func settledBefore(pt *port, d *msgbox.Delivery, in component.IncomingReceipt, err error) error {
+	ck, ok := pt.sender.(component.ReceiptChecker)
+	if !ok || d.Receipt == nil || len(d.Receipt.Data) == 0 {
+		return err
+	}
+	same, serr := ck.SameReceipt(in, d.Receipt.Data)
+	switch {
+	case serr != nil:
+		return serr
+	case same:
+		return fmt.Errorf("%w: delivery %d (%s) keeps it", component.ErrReceiptRepeated, d.ID, d.State)
+	case d.State == msgbox.DeliveryDelivered || d.State == msgbox.DeliverySuspended || d.State == msgbox.DeliveryTerminated:
+		return fmt.Errorf("%w: delivery %d (%s) keeps the MDN %q", component.ErrReceiptConflict, d.ID, d.State, d.Receipt.Summary)
+	}
+	return err
 }
 
 // countAwaiting counts the deliveries of this server's ports that await

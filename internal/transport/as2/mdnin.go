@@ -60,9 +60,13 @@ func looksLikeMDN(ct string, head []byte) bool {
 
 // serveMDN takes an asynchronous MDN from party for one of our sends and
 // has the runner settle the delivery awaiting it: 200 once it is judged
-// (whatever the verdict: the partner need not send it again), 400 when it
-// settles nothing (unreadable, or no delivery awaits it), 503 when the box
-// failed (the partner sends it again). It reads the whole MDN from up,
+// (whatever the verdict: the partner need not send it again), and for a
+// copy of the MDN that settled it already (the partner sent it again, our
+// answer lost: nothing changes); 409 for another MDN for a settled
+// delivery that keeps one, which changes nothing
+// (component.ErrReceiptConflict); 400
+// when it settles nothing (unreadable, or no delivery awaits it); 503
+// when the box failed (the partner sends it again). It reads the whole MDN from up,
 // under the budget; a read that fails is answered as a message's would be
 // (Upload.Refuse: 408, 413, 503 when run stops or the budget has no
 // room), and nothing is settled.
@@ -93,6 +97,14 @@ func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.L
 	case err == nil:
 		log.Info("asynchronous MDN received")
 		w.WriteHeader(http.StatusOK)
+	case errors.Is(err, component.ErrReceiptRepeated):
+		log.Info("asynchronous MDN received again; nothing changes", "detail", err)
+		w.WriteHeader(http.StatusOK)
+	case errors.Is(err, component.ErrReceiptConflict):
+		// A partner's fault or a forgery: the operator hears of it, and
+		// the partner learns that it was not taken.
+		log.Warn("asynchronous MDN refused: its delivery is settled and keeps another MDN", "error", err)
+		plain(w, http.StatusConflict, "MDN refused: the delivery it names is settled and keeps another MDN")
 	case errors.Is(err, component.ErrReceiptUnusable):
 		log.Warn("asynchronous MDN refused", "error", err)
 		plain(w, http.StatusBadRequest, "MDN refused: it settles no delivery")

@@ -118,6 +118,14 @@ func TestAsyncMDNReadOnce(t *testing.T) {
 	if _, err := ck.CheckReceipt(context.Background(), other, p); !errors.Is(err, component.ErrReceiptUnusable) {
 		t.Errorf("an MDN from another party: %v, want ErrReceiptUnusable", err)
 	}
+	// The MDN received again is the one kept (rc.Data); from another
+	// party, it is nothing.
+	if same, err := ck.SameReceipt(in, rc.Data); !same || err != nil {
+		t.Errorf("SameReceipt of the MDN kept: %v, %v", same, err)
+	}
+	if _, err := ck.SameReceipt(other, rc.Data); !errors.Is(err, component.ErrReceiptUnusable) {
+		t.Errorf("SameReceipt of an MDN from another party: %v, want ErrReceiptUnusable", err)
+	}
 }
 
 // TestAsyncMDNWithoutAngleBrackets: an asynchronous MDN whose

@@ -82,7 +82,13 @@ needs no Message-ID of its own (some products send none), which every
 message needs. It is never answered with an MDN, even when it asks for
 one (RFC 3798 §2.1: no receipt for a receipt, lest two servers answer
 each other's without end). It is answered 200 once judged, whatever the
-verdict; 400 when it names no delivery that awaits one.
+verdict; 400 when it names no delivery that awaits one. An MDN for a
+delivery that awaits none any more changes nothing: a copy of the MDN
+the delivery keeps (the same disposition and Received-Content-MIC,
+however built anew: a partner whose first POST lost our answer sends it
+again) is answered 200; another, for a delivery delivered, suspended or
+terminated, contradicts the MDN it keeps (a partner's fault, or a
+forgery) and is answered 409, logged as a warning.
 
 A message is stored once per Message-ID and party: a repeat (the sender did
 not get our answer) is not stored again, and is answered with the MDN the

@@ -269,6 +269,29 @@ func (s *sender) CheckReceipt(_ context.Context, in component.IncomingReceipt, p
 	return s.judge(what, in.Raw, mdn, in.ContentType, p.Correlation, sent)
 }
 
+// SameReceipt reports whether in, an asynchronous MDN from in.Party, is
+// kept, one CheckReceipt judged, received again: the same report
+// (as2.ReceivedMDN.SameReport). An MDN from another party than the port's
+// partner settles nothing. A kept MDN that cannot be read is no MDN in
+// is the same as.
+func (s *sender) SameReceipt(in component.IncomingReceipt, kept []byte) (bool, error) {
+	if in.Party != s.cfg.Partner.V {
+		return false, fmt.Errorf("%w: the MDN for a message sent to party %q came from party %q", component.ErrReceiptUnusable, s.cfg.Partner.V, in.Party)
+	}
+	mdn, _ := in.Parsed.(*as2.ReceivedMDN)
+	if mdn == nil {
+		var err error
+		if mdn, err = as2.ParseMDN(in.Raw, as2.VerifyOptions{Unverified: true}); err != nil {
+			return false, fmt.Errorf("%w: %w", component.ErrReceiptUnusable, err)
+		}
+	}
+	k, err := as2.ParseMDN(kept, as2.VerifyOptions{Unverified: true})
+	if err != nil {
+		return false, nil
+	}
+	return mdn.SameReport(k), nil
+}
+
 // encodeMICs keeps the MIC of the content sent in every algorithm a
 // partner may name: "sha-256=BASE64;...".
 func encodeMICs(h *as2.Hasher) string {
