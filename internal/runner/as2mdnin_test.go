@@ -15,6 +15,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/testhttp"
@@ -311,6 +312,76 @@ func TestAsyncMDNAskingForAnMDN(t *testing.T) {
 			}
 			if got := rg.receipts(t); got[metrics.ReceiptPositive] != 1 {
 				t.Errorf("receipts counted %v, want one positive", got)
+			}
+		})
+	}
+}
+
+// finishRacedBox is a SQLite box on which another server settles the
+// delivery awaiting an MDN (Finish as msgbox.AwaitOwner) the instant
+// before this one does, as two servers sharing a box that each got a copy
+// of the MDN would.
+type finishRacedBox struct {
+	*sqlitebox.Box
+	other func(id int64) error
+	once  sync.Once
+}
+
+func (b *finishRacedBox) Finish(ctx context.Context, id int64, owner string, o msgbox.Outcome) error {
+	if owner == msgbox.AwaitOwner {
+		var err error
+		b.once.Do(func() { err = b.other(id) })
+		if err != nil {
+			return err
+		}
+	}
+	return b.Box.Finish(ctx, id, owner, o)
+}
+
+// TestAsyncMDNSettledMeanwhile: an asynchronous MDN whose delivery
+// another server settles while this one judges it is not counted here
+// (bizpipe_receipts_total, nor logged as a receipt): the box did not take
+// it. It is answered as a copy of the MDN that settled it (200) when it
+// is one, 409 when it is another.
+func TestAsyncMDNSettledMeanwhile(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		other    as2.Disposition // the MDN the other server settled with
+		wantCode int
+	}{
+		{"by the same MDN", positive, http.StatusOK},
+		{"by another MDN", negative, http.StatusConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rg *asyncRig
+			var box *finishRacedBox
+			rg = newAsyncRig(t, func(o *runner.Options) {
+				box = &finishRacedBox{Box: o.Box.(*sqlitebox.Box)}
+				o.Box = box
+			})
+			state := msgbox.DeliveryDelivered
+			if !tc.other.Positive() {
+				state = msgbox.DeliverySuspended
+			}
+			box.other = func(id int64) error {
+				b := rg.mdn(t, tc.other)
+				return box.Box.Finish(context.Background(), id, msgbox.AwaitOwner, msgbox.Outcome{State: state, Error: "settled by the other server",
+					Receipt: &msgbox.DeliveryReceipt{ContentType: b.Header.Get("Content-Type"), Summary: tc.other.String(), Data: as2.JoinEntity(b.Header, b.Body)}})
+			}
+			resp, body := rg.post(t, rg.mdn(t, positive), nil)
+			if resp.StatusCode != tc.wantCode {
+				t.Errorf("answered %d %s, want %d", resp.StatusCode, body, tc.wantCode)
+			}
+			if _, d := rg.delivery(t); d.State != state || d.Receipt == nil || d.Receipt.Summary != tc.other.String() {
+				t.Errorf("the delivery: %s, receipt %v; want %s as the other server settled it", d.State, d.Receipt, state)
+			}
+			if got := rg.receipts(t); len(got) != 0 {
+				t.Errorf("receipts counted %v, want none: the box did not take this one", got)
+			}
+			for line := range strings.Lines(rg.log.String()) {
+				if strings.Contains(line, "msg=receipt ") {
+					t.Errorf("logged as a receipt taken: %s", line)
+				}
 			}
 		})
 	}

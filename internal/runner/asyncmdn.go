@@ -105,21 +105,35 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 		return cerr
 	}
 	log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1), slog.String("as2_message_id", a.AS2MessageID))
-	var o msgbox.Outcome
-	if cerr == nil {
-		o = msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.receipt(pt, d, rc, metrics.ReceiptPositive)}
-	} else {
+	o, outcome := msgbox.Outcome{State: msgbox.DeliveryDelivered}, metrics.ReceiptPositive
+	if cerr != nil {
 		o, _, _ = r.failed(pt, d, cerr)
-		outcome := metrics.ReceiptRejected
+		outcome = metrics.ReceiptRejected
 		if component.IsPermanent(cerr) {
 			outcome = metrics.ReceiptNegative
 		}
-		o.Receipt = r.receipt(pt, d, rc, outcome)
 	}
+	o.Receipt = r.keptReceipt(pt, d, rc)
 	o.Error = pt.hide.text(o.Error)
 	err = r.opts.Box.Finish(ctx, a.DeliveryID, msgbox.AwaitOwner, o)
 	if errors.Is(err, msgbox.ErrLeaseLost) {
-		return fmt.Errorf("%w: delivery %d does not await an MDN any more (its mdn_timeout passed, or it was terminated)", component.ErrReceiptUnusable, a.DeliveryID)
+		// Settled meanwhile (another copy of this MDN, on this server or
+		// another sharing the box), timed out or terminated: this MDN is
+		// judged against what the delivery is now, and not counted.
+		lost := fmt.Errorf("%w: delivery %d does not await an MDN any more (settled meanwhile, its mdn_timeout passed, or it was terminated)",
+			component.ErrReceiptUnusable, a.DeliveryID)
+		_, now, npt, aerr := r.awaiting(ctx, aw, in.Correlation)
+		switch {
+		case errors.Is(aerr, errAwaitedNoMore) && now != nil:
+			return settledBefore(npt, now, in, lost)
+		case aerr != nil && !errors.Is(aerr, component.ErrReceiptUnusable):
+			return aerr // the box failed: the partner sends it again
+		}
+		return lost
+	}
+	if err == nil {
+		// Only a receipt the box took counts.
+		r.countReceipt(pt, d, rc, outcome)
 	}
 	r.recorded(claimed{d: d}, pt, log, o, nil, false, err)
 	if err == nil && o.State == msgbox.DeliveryRetrying {

@@ -189,21 +189,35 @@ func (r *Runner) committed(pt *port, d *msgbox.Delivery, res component.Result, e
 // too, so that an operator following the log sees the partner's
 // disposition.
 func (r *Runner) receipt(pt *port, d *msgbox.Delivery, rc *component.Receipt, outcome string) *msgbox.DeliveryReceipt {
+	r.countReceipt(pt, d, rc, outcome)
+	return r.keptReceipt(pt, d, rc)
+}
+
+// countReceipt counts and logs rc, a receipt for delivery d, by outcome;
+// nothing for none.
+func (r *Runner) countReceipt(pt *port, d *msgbox.Delivery, rc *component.Receipt, outcome string) {
 	if rc == nil {
-		return nil
+		return
 	}
 	if m := r.opts.Metrics; m != nil {
 		m.Receipts.WithLabelValues(d.Port, outcome).Inc()
 	}
+	pt.deliveryLog(d, slog.Int64("delivery", d.ID)).Info("receipt", "summary", rc.Summary)
+}
+
+// keptReceipt is what the box keeps of rc, a receipt for delivery d; nil
+// for none.
+func (r *Runner) keptReceipt(pt *port, d *msgbox.Delivery, rc *component.Receipt) *msgbox.DeliveryReceipt {
+	if rc == nil {
+		return nil
+	}
 	kept := &msgbox.DeliveryReceipt{ContentType: rc.ContentType, Summary: rc.Summary, Data: rc.Data}
-	log := pt.deliveryLog(d, slog.Int64("delivery", d.ID))
-	log.Info("receipt", "summary", rc.Summary)
 	if len(rc.Data) > msgbox.MaxReceiptSize {
 		// The box refuses it, and the outcome must still be recorded: its
 		// summary is kept. The as2 transport never returns one this large
 		// (as2.MaxMDNSize).
 		kept.Data = nil
-		log.Warn("receipt too large to keep", "bytes", len(rc.Data))
+		pt.deliveryLog(d, slog.Int64("delivery", d.ID)).Warn("receipt too large to keep", "bytes", len(rc.Data))
 	}
 	return kept
 }
