@@ -79,8 +79,8 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 		if f.dryRun {
 			return preview(e, f, o, msgs)
 		}
-		if bulkListed != nil {
-			bulkListed()
+		if e.bulkListed != nil {
+			e.bulkListed()
 		}
 		if o.bulkOp != nil {
 			op = o.bulkOp
@@ -124,11 +124,6 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 		return errors.Join(failed...)
 	})
 }
-
-// bulkListed, when not nil, is called by a bulk operation between listing
-// the suspended messages and acting on them: for the tests of what changes
-// meanwhile.
-var bulkListed func()
 
 // checkPortDeclared makes a --port that names no send port of the
 // configuration a usage error that names those it declares. Without a

@@ -125,15 +125,13 @@ func TestBulkTerminateSkipsAMessageResumedMeanwhile(t *testing.T) {
 	if err := box.Finish(ctx, d.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "partner down"}); err != nil {
 		t.Fatal(err)
 	}
-	bulkListed = func() {
+	defer box.Close()
+
+	out := terminateAllSuspendedWith(t, data, func() {
 		if err := box.Resume(ctx, msg.ID); err != nil {
 			t.Errorf("Resume: %v", err)
 		}
-	}
-	t.Cleanup(func() { bulkListed = nil })
-	defer box.Close()
-
-	out := terminateAllSuspended(t, data)
+	})
 	if len(out.Terminated) != 0 || len(out.Skipped) != 1 || out.Skipped[0].ID != msg.ID || !strings.Contains(out.Skipped[0].Reason, "is routed") {
 		t.Errorf("terminate --all-suspended = %+v, want %s skipped as routed", out, msg.ID)
 	}
@@ -180,8 +178,16 @@ type terminatedAll struct {
 // json on the box in data, which must exit 0, and returns what it printed.
 func terminateAllSuspended(t *testing.T, data string) terminatedAll {
 	t.Helper()
+	return terminateAllSuspendedWith(t, data, nil)
+}
+
+// terminateAllSuspendedWith is terminateAllSuspended with listed, when not
+// nil, called between the listing and the terminations (env.bulkListed).
+func terminateAllSuspendedWith(t *testing.T, data string, listed func()) terminatedAll {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"messages", "terminate", "--all-suspended", "--format", "json", "--data-dir", data}, &stdout, &stderr, noEnv)
+	e := &env{stdout: &stdout, stderr: &stderr, lookupEnv: noEnv, bulkListed: listed}
+	code := runEnv(e, []string{"messages", "terminate", "--all-suspended", "--format", "json", "--data-dir", data})
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %s", code, &stderr)
 	}

@@ -40,11 +40,22 @@ type env struct {
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
 	args           []string // the command line, for errors cobra reports before a command runs
+
+	// bulkListed, when not nil, is called by a bulk operation between
+	// listing the suspended messages and acting on them: for the tests of
+	// what changes meanwhile.
+	bulkListed func()
 }
 
 // run executes the CLI with args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
-	e := &env{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, args: args}
+	return runEnv(&env{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}, args)
+}
+
+// runEnv is run in the environment e, whose args it sets.
+func runEnv(e *env, args []string) int {
+	e.args = args
+	stderr := e.stderr
 	root := newRootCmd(e)
 	if isCompletionRequest(args) {
 		plainFlagUsages(root)
