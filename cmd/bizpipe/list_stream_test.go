@@ -78,7 +78,7 @@ func TestListJSONStreams(t *testing.T) {
 	}
 	box := &countingBox{Box: filledBox(t, ins)}
 	w := &firstWrite{box: box, at: -1}
-	if err := listMessages(t.Context(), w, box, nil, messagesFlags{format: "json"}, msgbox.Filter{}); err != nil {
+	if err := listMessages(t.Context(), &env{stdout: w}, box, nil, messagesFlags{format: "json"}, msgbox.Filter{}); err != nil {
 		t.Fatal(err)
 	}
 	if box.read != n {
@@ -116,13 +116,13 @@ func TestListOutputUnchanged(t *testing.T) {
 		box := filledBox(t, tc.ins)
 		for _, spill := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/spill=%v", tc.name, spill), func(t *testing.T) {
-				if spill {
-					defer func(v int) { spoolInMemory = v }(spoolInMemory)
-					spoolInMemory = 0
-				}
 				for _, format := range []string{"text", "json"} {
 					var out bytes.Buffer
-					if err := listMessages(t.Context(), &out, box, nil, messagesFlags{format: format}, msgbox.Filter{}); err != nil {
+					e := &env{stdout: &out}
+					if spill {
+						e.spoolInMemory = 1 // every row is longer
+					}
+					if err := listMessages(t.Context(), e, box, nil, messagesFlags{format: format}, msgbox.Filter{}); err != nil {
 						t.Fatal(err)
 					}
 					if want := wantList(t, box, format); out.String() != want {

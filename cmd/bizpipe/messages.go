@@ -107,7 +107,7 @@ declare, and that selects nothing, is bad usage (a typo), as for bulk resume.`,
 				return err
 			}
 			return withConfigBox(e, f, args, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
-				return listMessages(ctx, e.stdout, box, cfg, f, filter)
+				return listMessages(ctx, e, box, cfg, f, filter)
 			})
 		},
 	}
@@ -652,14 +652,19 @@ func listFilter(f messagesFlags, now time.Time) (msgbox.Filter, error) {
 	return filter, nil
 }
 
-// listMessages prints the messages filter selects as the box reads them,
-// so that a box of millions of messages is listed in bounded memory.
-func listMessages(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Config, f messagesFlags, filter msgbox.Filter) error {
+// listMessages prints to e.stdout the messages filter selects as the box
+// reads them, so that a box of millions of messages is listed in bounded
+// memory.
+func listMessages(ctx context.Context, e *env, box msgbox.Box, cfg *model.Config, f messagesFlags, filter msgbox.Filter) error {
 	var l messageLister
 	if f.format == "json" {
-		l = &jsonLister{w: bufio.NewWriterSize(w, 64<<10)}
+		l = &jsonLister{w: bufio.NewWriterSize(e.stdout, 64<<10)}
 	} else {
-		l = &textLister{w: w}
+		inMemory := e.spoolInMemory
+		if inMemory == 0 {
+			inMemory = defaultSpoolInMemory
+		}
+		l = &textLister{w: e.stdout, spool: spool{inMemory: inMemory}}
 	}
 	defer l.close()
 	n := 0
@@ -782,20 +787,21 @@ func (l *textLister) finish() error {
 
 func (l *textLister) close() { l.spool.close() }
 
-// spoolInMemory bounds the bytes a spool keeps in memory before it moves
-// them to a temporary file.
-var spoolInMemory = 4 << 20
+// defaultSpoolInMemory is the bytes a spool keeps in memory before it
+// moves them to a temporary file, unless env.spoolInMemory says otherwise.
+const defaultSpoolInMemory = 4 << 20
 
 // A spool holds lines to read back once, in memory while they are few,
-// in a temporary file (removed at once) past spoolInMemory bytes.
+// in a temporary file (removed at once) past inMemory bytes.
 type spool struct {
-	mem  bytes.Buffer
-	file *os.File
-	bw   *bufio.Writer
+	inMemory int
+	mem      bytes.Buffer
+	file     *os.File
+	bw       *bufio.Writer
 }
 
 func (s *spool) writeLine(line string) error {
-	if s.file == nil && s.mem.Len()+len(line) > spoolInMemory {
+	if s.file == nil && s.mem.Len()+len(line) > s.inMemory {
 		f, err := os.CreateTemp("", "bizpipe-list-*")
 		if err != nil {
 			return fmt.Errorf("spooling the list: %w", err)

@@ -45,6 +45,11 @@ type env struct {
 	// listing the suspended messages and acting on them: for the tests of
 	// what changes meanwhile.
 	bulkListed func()
+
+	// spoolInMemory bounds the bytes messages list keeps in memory before
+	// its text rows move to a temporary file (spool); 0 means
+	// defaultSpoolInMemory.
+	spoolInMemory int
 }
 
 // run executes the CLI with args and returns the exit code.
