@@ -385,11 +385,6 @@ func (b *Box) sweepFiles(ctx context.Context, tx *cachedTx, before time.Time) er
 	return nil
 }
 
-// tempSweepEvery is how often a box opened with Options.Lock (the run
-// engine) removes stale temporary body files, besides at Open (a variable
-// for tests).
-var tempSweepEvery = time.Hour
-
 // sweepTempLoop removes, every every until Close, the temporary body files
 // untouched for staleAfter: those of Receives killed (SIGKILL) during an
 // upload, which Open alone would keep until the next start of run. Only

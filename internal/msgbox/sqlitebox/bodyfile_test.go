@@ -693,10 +693,7 @@ func TestBodyFileLinkedStoreFails(t *testing.T) {
 // it is StaleUploadAfter old, not only at the next Open; a recent one (a
 // live upload) and the final files are left alone.
 func TestTempSweepWhileOpen(t *testing.T) {
-	old := tempSweepEvery
-	tempSweepEvery = 10 * time.Millisecond
-	defer func() { tempSweepEvery = old }()
-	b := openTemp(t, Options{Lock: true, StaleUploadAfter: time.Hour})
+	b := openTemp(t, Options{Lock: true, StaleUploadAfter: time.Hour, TempSweepEvery: 10 * time.Millisecond})
 	m, _, err := b.ReceiveRouted(t.Context(), in("big"), bytes.NewReader(make([]byte, 3*ChunkSize)), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,7 @@ const (
 	DefaultBusyTimeout      = 10 * time.Second
 	DefaultMaxConns         = 4
 	DefaultStaleUploadAfter = time.Hour
+	DefaultTempSweepEvery   = time.Hour
 )
 
 // Options tune Open. The zero value is what the run engine uses.
@@ -132,6 +133,11 @@ type Options struct {
 	// in another process; a Receive whose file was removed under it fails
 	// rather than storing a partial body. 0 means DefaultStaleUploadAfter.
 	StaleUploadAfter time.Duration
+
+	// TempSweepEvery is how often a box opened with Lock (the run engine)
+	// removes the stale temporary body files, besides at Open (see
+	// sweepTempLoop). 0 means DefaultTempSweepEvery.
+	TempSweepEvery time.Duration
 }
 
 // Box is a msgbox.Box stored in one SQLite file. It is safe for concurrent
@@ -234,6 +240,9 @@ func Open(path string, opts Options) (*Box, error) {
 	}
 	if opts.StaleUploadAfter <= 0 {
 		opts.StaleUploadAfter = DefaultStaleUploadAfter
+	}
+	if opts.TempSweepEvery <= 0 {
+		opts.TempSweepEvery = DefaultTempSweepEvery
 	}
 	fail := func(err error) (*Box, error) {
 		// SQLite says "disk I/O error" when a full disk stops it growing
@@ -485,7 +494,7 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		b.stmts.warm(ctx, claimProbe)
 		// Open for days: see sweepTempLoop.
 		b.tempSweepDone = make(chan struct{})
-		go b.sweepTempLoop(tempSweepEvery, opts.StaleUploadAfter)
+		go b.sweepTempLoop(opts.TempSweepEvery, opts.StaleUploadAfter)
 	}
 	return b, nil
 }
