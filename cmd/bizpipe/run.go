@@ -256,7 +256,7 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	defer stop()
 	ran := make(chan struct{})
 	defer close(ran)
-	go stopAtSecondSignal(ctx, ran, log)
+	go stopAtSecondSignal(ctx, ran, log, os.Exit)
 	if f.metricsAddr != "" {
 		srv, err := serveMetrics(f.metricsAddr, m, log)
 		if err != nil {
@@ -503,19 +503,16 @@ func startCPUProfile(path string) (func(), error) {
 	}, nil
 }
 
-// exitNow ends the process; a variable for tests.
-var exitNow = os.Exit
-
 // stopAtSecondSignal waits, once ctx is done (the first stop signal), for
-// a second stop signal, and then ends the process at once, with
-// exitFindings: an operator (or a supervisor) that does not want to wait
+// a second stop signal, and then ends the process at once (exit: os.Exit
+// but in tests), with exitFindings: an operator (or a supervisor) that does not want to wait
 // for the stop must not have to reach for SIGKILL. That is safe as a
 // crash is: every message a source was told is stored is committed to the
 // box; an upload or a file not yet stored was not acknowledged and is sent
 // or picked up again; a delivery in flight is attempted again once its
 // lease runs out (at least once, as always). ran closes when run returns,
 // which ends the wait.
-func stopAtSecondSignal(ctx context.Context, ran <-chan struct{}, log *slog.Logger) {
+func stopAtSecondSignal(ctx context.Context, ran <-chan struct{}, log *slog.Logger, exit func(code int)) {
 	select {
 	case <-ctx.Done():
 	case <-ran:
@@ -528,7 +525,7 @@ func stopAtSecondSignal(ctx context.Context, ran <-chan struct{}, log *slog.Logg
 	case s := <-sig:
 		log.Warn("second stop signal: stopping at once; uploads and files not yet stored are not acknowledged and come again, deliveries in flight are attempted again after their lease",
 			"signal", s.String())
-		exitNow(exitFindings)
+		exit(exitFindings)
 	case <-ran:
 	}
 }

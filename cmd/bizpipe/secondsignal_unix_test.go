@@ -22,15 +22,13 @@ func TestSecondStopSignalExitsAtOnce(t *testing.T) {
 	defer signal.Stop(guard)
 
 	codes := make(chan int, 1)
-	old := exitNow
-	exitNow = func(code int) { codes <- code }
-	defer func() { exitNow = old }()
+	exit := func(code int) { codes <- code }
 
 	first, cancel := context.WithCancel(context.Background())
 	cancel() // the first signal
 	ran := make(chan struct{})
 	defer close(ran)
-	go stopAtSecondSignal(first, ran, slog.New(slog.DiscardHandler))
+	go stopAtSecondSignal(first, ran, slog.New(slog.DiscardHandler), exit)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
@@ -55,7 +53,10 @@ func TestNoSecondSignalWaitAfterRun(t *testing.T) {
 	ran := make(chan struct{})
 	close(ran)
 	done := make(chan struct{})
-	go func() { stopAtSecondSignal(context.Background(), ran, slog.New(slog.DiscardHandler)); close(done) }()
+	go func() {
+		stopAtSecondSignal(context.Background(), ran, slog.New(slog.DiscardHandler), os.Exit)
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
