@@ -41,15 +41,15 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 		if len(args) == 0 {
 			return &exitError{code: exitUsage, err: errors.New("give a message ID, or --all-suspended")}
 		}
-		args[0] = msgbox.TypedID(args[0])
-		return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
-			if err := op(box, ctx, args[0]); err != nil {
+		id, paths := idArgs(args)
+		return withBox(e, f, paths, func(ctx context.Context, box msgbox.Box) error {
+			if err := op(box, ctx, id); err != nil {
 				return err
 			}
 			if f.format == "json" {
-				return writeJSON(e.stdout, map[string][]string{done: {args[0]}})
+				return writeJSON(e.stdout, map[string][]string{done: {id}})
 			}
-			fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
+			fmt.Fprintf(e.stdout, "%s %s\n", done, id)
 			return nil
 		})
 	}

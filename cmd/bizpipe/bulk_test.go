@@ -146,7 +146,7 @@ func TestBulkTerminateSkipsAMessageResumedMeanwhile(t *testing.T) {
 
 // TestTypedMessageIDs: a message ID given as an operator may type or read
 // it back (upper case, I or L for one, O for zero, as Crockford's base32
-// allows) names the message, for show, body and terminate alike.
+// allows) names the message, for show, body, terminate and resubmit alike.
 func TestTypedMessageIDs(t *testing.T) {
 	data, box, msg := routedBox(t, "p")
 	box.Close()
@@ -155,6 +155,7 @@ func TestTypedMessageIDs(t *testing.T) {
 		{"messages", "show", "--data-dir", data, typed},
 		{"messages", "body", "--data-dir", data, typed},
 		{"messages", "terminate", "--data-dir", data, typed},
+		{"messages", "resubmit", "--data-dir", data, typed},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr, noEnv); code != exitOK {

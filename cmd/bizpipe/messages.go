@@ -127,8 +127,9 @@ declare, and that selects nothing, is bad usage (a typo), as for bulk resume.`,
 		Short: "Show a message with its deliveries, attempts and history",
 		Args:  needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
-				d, err := box.Get(ctx, args[0])
+			id, paths := idArgs(args)
+			return withBox(e, f, paths, func(ctx context.Context, box msgbox.Box) error {
+				d, err := box.Get(ctx, id)
 				if err != nil {
 					return err
 				}
@@ -232,8 +233,9 @@ The box checks the body against the digest it stored on receipt; a body that
 does not match is an error, not output. --format does not apply.`,
 		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
-				return writeBody(ctx, e.stdout, box, args[0], f.asReceived)
+			id, paths := idArgs(args)
+			return withBox(e, f, paths, func(ctx context.Context, box msgbox.Box) error {
+				return writeBody(ctx, e.stdout, box, id, f.asReceived)
 			})
 		},
 	}
@@ -251,8 +253,9 @@ naming the ports. A message without an MDN (not delivered yet, or not over
 AS2) is an error, not empty output. --format does not apply.`,
 		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withConfigBox(e, f, args[1:], func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
-				return writeMDN(ctx, e.stdout, box, cfg, args[0], f.mdnPort)
+			id, paths := idArgs(args)
+			return withConfigBox(e, f, paths, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
+				return writeMDN(ctx, e.stdout, box, cfg, id, f.mdnPort)
 			})
 		},
 	}
@@ -277,9 +280,10 @@ different file of that name is there). A suspended delivery is retried with
 messages resume instead.`,
 		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id, paths := idArgs(args)
 			check := func(cfg *model.Config) error { return checkResubmitPort(cfg, f.port) }
-			return withCheckedConfigBox(e, f, args[1:], check, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
-				return resubmitMessage(ctx, e.stdout, box, args[0], f)
+			return withCheckedConfigBox(e, f, paths, check, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
+				return resubmitMessage(ctx, e.stdout, box, id, f)
 			})
 		},
 	}
@@ -302,15 +306,21 @@ messages resume instead.`,
 }
 
 // needID is the Args of a messages subcommand that takes a message ID and
-// then configuration paths: without an ID, a usage error that says so
-// (cobra's says "requires at least 1 arg(s)"). The ID is read as typed
-// (msgbox.TypedID): upper case, I, L and O are taken too.
+// then configuration paths (idArgs): without an ID, a usage error that says
+// so (cobra's says "requires at least 1 arg(s)").
 func needID(c *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return usageHint(c, fmt.Errorf("give the ID of the message (bizpipe messages list lists them): %s", c.UseLine()))
 	}
-	args[0] = msgbox.TypedID(args[0]) // RunE gets the same slice
 	return nil
+}
+
+// idArgs splits the arguments of a messages subcommand that takes a
+// message ID and then configuration paths. The ID is read as typed
+// (msgbox.TypedID): upper case, I, L and O are taken too. args must not be
+// empty (needID, or a check of its own).
+func idArgs(args []string) (id string, paths []string) {
+	return msgbox.TypedID(args[0]), args[1:]
 }
 
 // withBox opens the message box for a messages subcommand. A configuration
