@@ -356,64 +356,106 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // line must be a field named as MIME names them (a letter, then letters,
 // digits and hyphens), and it and the lines after it, as far as they are
 // header fields or continuation lines, must include Content-Type or
-// MIME-Version. DER (0x30 ...) and base64 never do.
+// MIME-Version, within the first sniffHeader bytes. DER (0x30 ...) and
+// base64 never do.
+//
+// It reads sniffChunk bytes at a time, and more only while the header
+// section goes on: nearly every message is decided by its first line.
 func startsWithHeader(f io.ReaderAt) (bool, error) {
-	b := make([]byte, sniffHeader)
-	n, err := f.ReadAt(b, 0)
-	if err != nil && err != io.EOF {
-		return false, err
+	var s headerSniffer
+	buf := make([]byte, sniffChunk)
+	for off := int64(0); off < sniffHeader; {
+		p := buf[:min(sniffChunk, sniffHeader-off)]
+		n, err := f.ReadAt(p, off)
+		if err != nil && err != io.EOF {
+			return false, err
+		}
+		if done, header := s.feed(p[:n]); done {
+			return header, nil
+		}
+		if n < len(p) {
+			break // the end of f
+		}
+		off += int64(n)
 	}
-	b = b[:n]
-	for first := true; len(b) > 0; first = false {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && !first {
-			continue // a folded value
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || first && !mimeFieldName(line[:colon]) || !fieldName(line[:colon]) {
-			return false, nil // the empty line, or not a field
-		}
-		if name := string(line[:colon]); strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "MIME-Version") {
-			return true, nil
-		}
-	}
-	return false, nil
+	return false, nil // the end of f, or of what is read, within a field
 }
 
-// sniffHeader is how much of a message startsWithHeader reads: real
-// header sections are well under a kilobyte.
-const sniffHeader = 64 << 10
+// sniffHeader is how much of a message startsWithHeader reads at most;
+// sniffChunk how much at a time. Real header sections are well under a
+// kilobyte.
+const (
+	sniffHeader = 64 << 10
+	sniffChunk  = 1 << 10
+)
 
-// mimeFieldName reports whether name is a header field name as MIME and
-// mail software write them (RFC 2045 §3 and the IANA registry): a letter,
-// then letters, digits and hyphens.
-func mimeFieldName(name []byte) bool {
-	for i, c := range name {
+// A headerSniffer decides startsWithHeader a byte at a time, so that a
+// line may span reads.
+type headerSniffer struct {
+	notFirst bool // past the first line
+	inLine   bool // past the start of a line
+	skip     bool // in the value of a field, or a continuation line
+	nameLen  int  // bytes of the field name so far
+	// ct and mv: the name so far begins "Content-Type" or "MIME-Version",
+	// in any case.
+	ct, mv bool
+}
+
+// feed reads p, the bytes after those fed so far, and reports whether
+// they decide, and then whether there is a header.
+func (s *headerSniffer) feed(p []byte) (done, header bool) {
+	const contentType, mimeVersion = "content-type", "mime-version"
+	for _, c := range p {
 		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
-		case i > 0 && (c >= '0' && c <= '9' || c == '-'):
-		default:
-			return false
+		case s.skip:
+			if c == '\n' {
+				s.notFirst, s.inLine, s.skip = true, false, false
+			}
+			continue
+		case !s.inLine:
+			s.inLine = true
+			if s.notFirst && (c == ' ' || c == '\t') {
+				s.skip = true // a folded value
+				continue
+			}
+			s.nameLen, s.ct, s.mv = 0, true, true
 		}
+		// In the name: a colon ends it; any other byte that cannot be in
+		// one (the line's end among them) means this is not a field, and
+		// the name is neither Content-Type nor MIME-Version.
+		if c == ':' {
+			if s.nameLen == 0 {
+				return true, false
+			}
+			if (s.ct || s.mv) && s.nameLen == len(contentType) {
+				return true, true
+			}
+			s.skip = true
+			continue
+		}
+		if !s.nameByte(c) {
+			return true, false
+		}
+		lc := c
+		if 'A' <= c && c <= 'Z' {
+			lc += 'a' - 'A'
+		}
+		s.ct = s.ct && s.nameLen < len(contentType) && lc == contentType[s.nameLen]
+		s.mv = s.mv && s.nameLen < len(mimeVersion) && lc == mimeVersion[s.nameLen]
+		s.nameLen++
 	}
-	return len(name) > 0
+	return false, false
 }
 
-// fieldName reports whether name is an RFC 5322 field name: printable
-// US-ASCII but colon.
-func fieldName(name []byte) bool {
-	for _, c := range name {
-		if c < 0x21 || c > 0x7e || c == ':' {
-			return false
-		}
+// nameByte reports whether c may be the next byte of the field name. The
+// first line's is one as MIME and mail software write them (RFC 2045 §3
+// and the IANA registry): a letter, then letters, digits and hyphens.
+// Another's is an RFC 5322 field name: printable US-ASCII but colon.
+func (s *headerSniffer) nameByte(c byte) bool {
+	if s.notFirst {
+		return c >= 0x21 && c <= 0x7e && c != ':'
 	}
-	return true
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || s.nameLen > 0 && (c >= '0' && c <= '9' || c == '-')
 }
 
 // sameContent reports whether files a and b hold the same bytes, reading
