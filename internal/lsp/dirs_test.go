@@ -103,31 +103,8 @@ func TestClosedDirectoryForgotten(t *testing.T) {
 // checked again, as each reads it: the findings its old values made
 // stayed until the next edit of a configuration file.
 func TestVarFileDocument(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "quickstart"))); err != nil {
-		t.Fatal(err)
-	}
-	text, err := os.ReadFile(filepath.Join(dir, "bizpipe.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars := filepath.Join(t.TempDir(), "vars")
-	varFile := filepath.Join(vars, "dev.hcl")
-	if err := os.Mkdir(vars, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(varFile, []byte("p12_password = \"wrong-password\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := newServer(jsonrpc.NewConn(strings.NewReader(""), io.Discard), Options{Debounce: time.Millisecond, VarFiles: []string{varFile}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checked := map[string]int{}
-	s.check = func(dir string, overlay map[string][]byte) *snapshot {
-		checked[dir]++ // the checks of a server are one at a time (checking)
-		return s.checker.check(dir, overlay)
-	}
+	v := newVarFileSession(t, "p12_password = \"wrong-password\"\n")
+	dir, text, vars, varFile, s, checked := v.dir, v.text, filepath.Dir(v.varFile), v.varFile, v.s, v.checked
 	uri, varURI := pathToURI(filepath.Join(dir, "bizpipe.hcl")), pathToURI(varFile)
 	s.open(uri, 1, text)
 	s.open(varURI, 1, []byte("p12_password = \"wrong-password\"\n"))
@@ -157,6 +134,45 @@ func TestVarFileDocument(t *testing.T) {
 		t.Errorf("after the var-file changed on disk: %d checks of the configuration, %d of the var-file's directory; want a third, none", checked[dir], checked[vars])
 	}
 	s.stop()
+}
+
+// A varFileSession is a server started with a --var-file, vars/dev.hcl
+// in a directory of its own, and a copy of the quickstart configuration
+// in dir, whose bizpipe.hcl is text. checked counts its checks by
+// directory.
+type varFileSession struct {
+	dir, varFile string
+	text         []byte
+	s            *server
+	checked      map[string]int
+}
+
+func newVarFileSession(t *testing.T, values string) varFileSession {
+	t.Helper()
+	v := varFileSession{dir: t.TempDir(), checked: map[string]int{}}
+	if err := os.CopyFS(v.dir, os.DirFS(filepath.Join("..", "..", "examples", "quickstart"))); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if v.text, err = os.ReadFile(filepath.Join(v.dir, "bizpipe.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	vars := filepath.Join(t.TempDir(), "vars")
+	v.varFile = filepath.Join(vars, "dev.hcl")
+	if err := os.Mkdir(vars, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(v.varFile, []byte(values), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v.s, err = newServer(jsonrpc.NewConn(strings.NewReader(""), io.Discard), Options{Debounce: time.Millisecond, VarFiles: []string{v.varFile}}); err != nil {
+		t.Fatal(err)
+	}
+	v.s.check = func(dir string, overlay map[string][]byte) *snapshot {
+		v.checked[dir]++ // the checks of a server are one at a time (checking)
+		return v.s.checker.check(dir, overlay)
+	}
+	return v
 }
 
 func hasDiagCode(snap *snapshot, code string) bool {

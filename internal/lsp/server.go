@@ -130,6 +130,9 @@ type server struct {
 	// root is the language's schema, which completion walks down: built
 	// once, read only.
 	root *schema
+	// varFiles are the --var-files, as the server's start found them:
+	// read only.
+	varFiles varFileSet
 
 	mu          sync.Mutex
 	initialized bool
@@ -218,6 +221,7 @@ func newServer(conn *jsonrpc.Conn, opts Options) (*server, error) {
 		docs:        map[string]*document{},
 		dirs:        map[string]*dirState{},
 		root:        langSchema(lang.Blocks(), nil),
+		varFiles:    newVarFileSet(opts.VarFiles),
 	}
 	if s.check == nil {
 		s.check = s.checker.check
@@ -446,19 +450,25 @@ func (s *server) registerWatchers() {
 // other file (a store's, a --var-file), every directory it checks, whose
 // unchanged stores stay cached.
 func (s *server) filesChanged(p didChangeWatchedFilesParams) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// Which changed file is a var-file is known from the file system,
+	// which is asked before the lock is taken: nothing else waits on it.
+	var paths []string
 	all := false
-	dirs := map[string]bool{}
 	for _, c := range p.Changes {
 		path, err := uriToPath(c.URI)
 		if err != nil {
 			continue
 		}
-		if s.isVarFile(path) {
+		if s.varFiles.has(path) {
 			all = true
 			continue
 		}
+		paths = append(paths, path)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dirs := map[string]bool{}
+	for _, path := range paths {
 		if dir := configDir(path); dir != "" {
 			if s.dirs[dir] != nil {
 				dirs[dir] = true
@@ -494,7 +504,7 @@ func (s *server) open(uri string, version int, text []byte) {
 	}
 	// A --var-file is no configuration file, whatever its name: its
 	// directory is not a configuration (the server's start made sure).
-	varFile := s.isVarFile(path)
+	varFile := s.varFiles.has(path)
 	if varFile {
 		path = ""
 	}
@@ -504,17 +514,51 @@ func (s *server) open(uri string, version int, text []byte) {
 	s.scheduleLocked(configDir(path))
 }
 
-// isVarFile reports whether path is one of the server's --var-files.
-func (s *server) isVarFile(path string) bool {
-	if path == "" {
+// A varFileSet recognises the server's --var-files by whatever path an
+// editor names them. Built at the server's start, it is read only after:
+// asking it needs no lock, and reaches the file system for the path asked
+// about only, never for the var-files.
+type varFileSet struct {
+	paths map[string]bool // each var-file's absolute path, and with its symbolic links resolved
+	infos []os.FileInfo   // each var-file's identity, for os.SameFile
+}
+
+// newVarFileSet returns the set of the var-files at the absolute paths
+// abs, as the file system has them now.
+func newVarFileSet(abs []string) varFileSet {
+	v := varFileSet{paths: map[string]bool{}}
+	for _, p := range abs {
+		v.paths[p] = true
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			v.paths[real] = true
+		}
+		if info, err := os.Stat(p); err == nil {
+			v.infos = append(v.infos, info)
+		}
+	}
+	return v
+}
+
+// has reports whether path is one of the var-files: the same path, once
+// symbolic links are resolved (which stays true when a var-file is
+// replaced by a new file, as an atomic save does), or the same file (a
+// hard link or bind mount to one, as the start found it).
+func (v varFileSet) has(path string) bool {
+	if path == "" || len(v.paths) == 0 {
 		return false
 	}
+	if v.paths[path] {
+		return true
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil && v.paths[real] {
+		return true
+	}
 	info, err := os.Stat(path)
-	for _, v := range s.opts.VarFiles {
-		if v == path {
-			return true
-		}
-		if vi, verr := os.Stat(v); err == nil && verr == nil && os.SameFile(info, vi) {
+	if err != nil {
+		return false
+	}
+	for _, vi := range v.infos {
+		if os.SameFile(info, vi) {
 			return true
 		}
 	}
