@@ -26,6 +26,30 @@ type Listed struct {
 	Seq     int64
 }
 
+// Rows are the rows of a query: database/sql's *sql.Rows and pgx's Rows
+// both are.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// ReadListed reads the rows of a page of List, each a message's columns,
+// which scan reads, and then its seq. It leaves rows to the caller to
+// close.
+func ReadListed(rows Rows, scan func(Scanner) (*Message, error)) ([]Listed, error) {
+	var page []Listed
+	for rows.Next() {
+		var seq int64
+		m, err := scan(ScanThen(rows, &seq))
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, Listed{Message: *m, Seq: seq})
+	}
+	return page, rows.Err()
+}
+
 // ListPages is a box's List, page by page: readPage reads the next page,
 // at most size messages received before seq after (math.MaxInt64 for the
 // first), newest first, and ends its read (its errors are the box's to

@@ -47,7 +47,7 @@ func (b *Box) ReceiveRouted(ctx context.Context, in msgbox.Incoming, body io.Rea
 // messageColumns are the columns scanMessage reads, in its order.
 const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason, party, decoding"
 
-func scanMessage(row pgx.Row) (*msgbox.Message, error) {
+func scanMessage(row msgbox.Scanner) (*msgbox.Message, error) {
 	var m msgbox.Message
 	var props, status, decoding string
 	var receivedAt time.Time

@@ -15,9 +15,7 @@ import (
 // messageColumns are the columns scanMessage reads, in its order.
 const messageColumns = "id, receive_location, file_name, content_type, properties, size, received_at, status, reason, party, decoding"
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanMessage(s scanner) (*msgbox.Message, error) {
+func scanMessage(s msgbox.Scanner) (*msgbox.Message, error) {
 	var m msgbox.Message
 	var props, status, decoding string
 	var receivedAt int64
@@ -211,7 +209,7 @@ func (b *Box) Unrouted(ctx context.Context, limit int) ([]msgbox.Message, error)
 // deliveryColumns are the columns scanDelivery reads, in its order.
 const deliveryColumns = "id, message_id, port, state, attempts, next_attempt_at, lease_owner, lease_until, last_error"
 
-func scanDelivery(s scanner) (*msgbox.Delivery, error) {
+func scanDelivery(s msgbox.Scanner) (*msgbox.Delivery, error) {
 	var d msgbox.Delivery
 	var state string
 	var next, until sql.NullInt64

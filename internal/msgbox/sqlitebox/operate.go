@@ -316,16 +316,7 @@ func (b *Box) readListPage(ctx context.Context, q string, args []any) ([]msgbox.
 		return nil, err
 	}
 	defer rows.Close()
-	var page []msgbox.Listed
-	for rows.Next() {
-		var seq int64
-		m, err := scanMessage(msgbox.ScanThen(rows, &seq))
-		if err != nil {
-			return nil, err
-		}
-		page = append(page, msgbox.Listed{Message: *m, Seq: seq})
-	}
-	return page, rows.Err()
+	return msgbox.ReadListed(rows, scanMessage)
 }
 
 // listColumns are messageColumns with the status List shows
