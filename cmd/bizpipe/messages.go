@@ -422,9 +422,13 @@ func messagesConfig(e *env, paths []string, vf varFlags) (*model.Config, error) 
 	return nil, &exitError{code: exitFindings, err: errors.New("the configuration has errors (above): not opening its message box")}
 }
 
-// writeBody copies a message's body, or its bytes as received, to w. The
-// box verifies the digest as the reader reaches its end, so a corrupt body
-// fails the command (after part of it was written: the exit status says so).
+// writeBody writes message id's body (asReceived: its bytes as received)
+// to w once the box has checked it against the checksum stored with it,
+// which it does at the body's end: a corrupt body is an error, and none of
+// it is written. A body of up to bodyInMemory bytes waits in memory; a
+// larger one is read through to be checked, and read again to be written
+// (checked again: a body corrupted in between is an error after what was
+// written).
 func writeBody(ctx context.Context, w io.Writer, box msgbox.Box, id string, asReceived bool) error {
 	open := box.Body
 	if asReceived {
@@ -434,12 +438,31 @@ func writeBody(ctx context.Context, w io.Writer, box msgbox.Box, id string, asRe
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	if _, err := io.Copy(w, rc); err != nil {
+	data, err := msgbox.ReadUpTo(rc, bodyInMemory)
+	large := err == nil && len(data) > bodyInMemory
+	if large {
+		data = nil
+		_, err = io.Copy(io.Discard, rc)
+	}
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("message %s: body: %w", id, err)
+	}
+	if !large {
+		_, err = w.Write(data)
+	} else if rc, err = open(ctx, id); err == nil {
+		defer rc.Close()
+		_, err = io.Copy(w, rc)
+	}
+	if err != nil {
 		return fmt.Errorf("message %s: body: %w", id, err)
 	}
 	return nil
 }
+
+// bodyInMemory is the largest body writeBody holds in memory while the box
+// checks it.
+const bodyInMemory = 4 << 20
 
 // writeMDN writes the receipt (MDN) of message id's delivery to port, or
 // of its only delivery with one when port is "", as it was received. A port
