@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 	"github.com/bizpipe/bizpipe/internal/pgtest"
 )
@@ -136,4 +137,16 @@ func TestMessagesNeverCreateAPostgresBox(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConcurrentResubmitsPostgres: see testConcurrentResubmits.
+func TestConcurrentResubmitsPostgres(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	testConcurrentResubmits(t, func() msgbox.Box {
+		box, err := pgbox.Open(context.Background(), url, pgbox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return box
+	})
 }

@@ -272,7 +272,8 @@ histories name the other. A message delivered, suspended or terminated can
 be resubmitted, except one its receive pipeline refused (it was never
 authenticated) and one with a delivery still under way (with --port, to
 that port): the copy would make that delivery twice. A decoded message's
-copy keeps the bytes as they arrived too.
+copy keeps the bytes as they arrived too. Two resubmits of one message at
+the same time make one copy: the other fails, naming it.
 
 What the partner gets is a new message: a new AS2 Message-ID, a file written
 again (a send port with copy_mode create_new reports a conflict when a
@@ -523,7 +524,7 @@ func checkResubmitPort(cfg *model.Config, port string) error {
 
 // resubmitMessage stores a copy of message id as a new message (see the
 // resubmit command), routed to f.port when given (checkResubmitPort has
-// checked it), and notes each in the other's history.
+// checked it), each named in the other's history.
 func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, id string, f messagesFlags) error {
 	d, err := box.Get(ctx, id)
 	if err != nil {
@@ -545,6 +546,21 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, id string
 			return fmt.Errorf("message %s: its delivery to send port %s is still %s; resubmit it once that delivery is done", safe(id), safe(dl.Port), safe(string(dl.State)))
 		}
 	}
+	// The copy's key makes the check above and the copy one step: a second
+	// resubmit that read the same history (run at the same time, by
+	// another operator or a script retried) makes the same key, which the
+	// box stores once, instead of a second copy: a second order sent. The
+	// box notes the copy in the original's history in the transaction
+	// that stores it (ResubmitOf), so the next resubmit makes a new key.
+	n := 1
+	for _, ev := range d.History {
+		if ev.Port == "" && ev.Status == msgbox.ResubmittedStatus {
+			n++
+		}
+	}
+	if resubmitChecked != nil {
+		resubmitChecked()
+	}
 	body, err := box.Body(ctx, id)
 	if err != nil {
 		return err
@@ -565,19 +581,16 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, id string
 	if f.port != "" {
 		route = func(msgbox.Message) ([]string, string) { return []string{f.port}, "" }
 	}
-	copied, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName,
+	copied, dup, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName,
 		ContentType: m.ContentType, Properties: m.Properties, SensitiveProperties: m.SensitiveProperties,
-		Party: m.Party, Decoding: m.Decoding, AsReceived: asReceived, Origin: msgbox.ResubmittedFromDetail(id)}, body, route)
+		Party: m.Party, Decoding: m.Decoding, AsReceived: asReceived, Origin: msgbox.ResubmittedFromDetail(id),
+		SourceKey: msgbox.ResubmitKey(id, n), ResubmitOf: id}, body, route)
 	if err != nil {
 		return fmt.Errorf("resubmitting message %s: %w", safe(id), err)
 	}
-	// The copy is stored, its history saying where it comes from: say so
-	// whatever the note on the original does. The original purged
-	// meanwhile is no failure of this command (a retry would make a second
-	// copy): it only has no history left to note it in.
-	noted := box.Note(ctx, id, msgbox.ResubmittedStatus, msgbox.ResubmittedAsDetail(copied.ID))
-	if errors.Is(noted, msgbox.ErrNotFound) {
-		noted = nil
+	if dup {
+		return fmt.Errorf("message %s was resubmitted as %s by another resubmit of it at the same time; nothing copied again (resubmit it once more if a second copy is what you want)",
+			safe(id), safe(copied.ID))
 	}
 	if f.format == "json" {
 		if err := writeJSON(w, jsonResubmitted{ID: copied.ID, From: id, Port: f.port}); err != nil {
@@ -588,11 +601,12 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, id string
 	} else {
 		fmt.Fprintf(w, "resubmitted %s as %s; bizpipe run routes it by the send ports' filters\n", safe(id), safe(copied.ID))
 	}
-	if noted != nil {
-		return fmt.Errorf("message %s resubmitted as %s, but noting it in its history failed: %w", safe(id), safe(copied.ID), noted)
-	}
 	return nil
 }
+
+// resubmitChecked, when not nil, is called by resubmit between checking
+// the message and copying it: for the tests of two resubmits at once.
+var resubmitChecked func()
 
 // parseSince reads list's --since: an RFC 3339 time, or a duration
 // (parseDuration's syntax) before now.

@@ -32,6 +32,16 @@ func ResubmittedFromDetail(id string) string {
 	return "resubmitted by an operator: a copy of message " + id
 }
 
+// ResubmitKey is the SourceKey of the copy the n-th resubmission of
+// message id makes (n counts from 1: one more than the ResubmittedStatus
+// entries of its history, which the copy's transaction adds to:
+// Incoming.ResubmitOf). Two resubmissions that read the same history
+// make the same key, and the box stores only one of them: the second is
+// answered as a duplicate instead of making a second copy. No receive
+// location makes such a key (theirs start with the location's name, which
+// has no space).
+func ResubmitKey(id string, n int) string { return fmt.Sprintf("messages resubmit %s %d", id, n) }
+
 // ArrivalDetail is the entry of a message of size bytes stored with
 // Incoming.Origin origin: ReceivedDetail(loc, file, size), or origin's
 // when it is not "".

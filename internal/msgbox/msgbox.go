@@ -98,6 +98,13 @@ type Incoming struct {
 	// ReceivedDetail's (messages resubmit: ResubmittedFromDetail).
 	Origin string
 
+	// ResubmitOf, when not "", is the message this one is a copy of
+	// (messages resubmit, with Origin ResubmittedFromDetail): the
+	// transaction that stores the copy adds ResubmittedAsDetail(its id)
+	// to that message's history, if that message is still stored, so that
+	// the copy is never stored without the entry (see ResubmitKey).
+	ResubmitOf string
+
 	// Party is the party whose signature a decoder verified (language
 	// §10, message.party); "" when none was.
 	Party string
@@ -486,8 +493,7 @@ type Box interface {
 	Purge(ctx context.Context, before time.Time) (int, error)
 	// Note adds a message-level entry to message id's history, with status
 	// and detail (cleaned: CleanText): what an operator did with it outside
-	// the box's own operations (bizpipe messages resubmit). ErrNotFound when
-	// no message has id.
+	// the box's own operations. ErrNotFound when no message has id.
 	Note(ctx context.Context, id, status, detail string) error
 	// Purgeable counts the messages Purge(ctx, before) would delete now,
 	// deleting nothing (bizpipe messages purge --dry-run).

@@ -1914,11 +1914,16 @@ func testNote(t *testing.T, b msgbox.Box) {
 
 // testOrigin: a message stored with an Incoming.Origin (a resubmitted
 // copy) has that, with its size, as its first history entry in place of
-// "received from ...", whichever way the box stores it: one chunk or
-// several, with ReceiveRouted or in a batch.
+// "received from ...", and, with a ResubmitOf, the message it copies has
+// the entry naming it last in its history, written with it; whichever way
+// the box stores it: one chunk or several, with ReceiveRouted or in a
+// batch. A copy of a message that is gone (purged) is stored all the same;
+// one whose SourceKey is stored adds no entry.
 func testOrigin(t *testing.T, b msgbox.Box) {
 	ctx := t.Context()
-	const origin = "resubmitted by an operator: a copy of message 01J0000000000000000000000Z"
+	orig := receive(t, b, inc("orig.xml"), "x")
+	origin := msgbox.ResubmittedFromDetail(orig.ID)
+	entries := 0
 	check := func(what string, m msgbox.Message) {
 		t.Helper()
 		h := get(t, b, m.ID).History
@@ -1926,12 +1931,18 @@ func testOrigin(t *testing.T, b msgbox.Box) {
 		if len(h) == 0 || h[0].Status != string(msgbox.StatusReceived) || h[0].Detail != want {
 			t.Errorf("%s: first history entry %+v; want received: %q", what, h, want)
 		}
+		entries++
+		oh := get(t, b, orig.ID).History
+		last := oh[len(oh)-1]
+		if len(oh) != 1+entries || last.Status != msgbox.ResubmittedStatus || last.Detail != msgbox.ResubmittedAsDetail(m.ID) || last.Port != "" {
+			t.Errorf("%s: the original's history %+v; want %d entries, the last %q", what, oh, 1+entries, msgbox.ResubmittedAsDetail(m.ID))
+		}
 	}
 	in := inc("copy.xml")
-	in.Origin = origin
+	in.Origin, in.ResubmitOf = origin, orig.ID
 	toP := func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
 	// Unrouted and routed: boxes take different paths for each.
-	for _, route := range []msgbox.Router{nil, toP} {
+	for i, route := range []msgbox.Router{nil, toP} {
 		small, _, err := b.ReceiveRouted(ctx, in, strings.NewReader("<order/>"), route)
 		if err != nil {
 			t.Fatal(err)
@@ -1949,6 +1960,25 @@ func testOrigin(t *testing.T, b msgbox.Box) {
 			}
 			check("a batch", res[0].Message)
 		}
+		keyed := in
+		keyed.SourceKey = msgbox.ResubmitKey(orig.ID, 100+i)
+		first, _, err := b.ReceiveRouted(ctx, keyed, strings.NewReader("<order/>"), route)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("with a key", first)
+		again, dup, err := b.ReceiveRouted(ctx, keyed, strings.NewReader("<order/>"), route)
+		if err != nil || !dup || again.ID != first.ID {
+			t.Fatalf("the same key again = %+v, %v, %v; want %s, a duplicate", again, dup, err, first.ID)
+		}
+		if oh := get(t, b, orig.ID).History; len(oh) != 1+entries {
+			t.Errorf("a duplicate added to the original's history: %+v", oh)
+		}
+	}
+	gone := in
+	gone.ResubmitOf = "01j0000000000000000000000z"
+	if m, _, err := b.ReceiveRouted(ctx, gone, strings.NewReader("<order/>"), nil); err != nil || len(get(t, b, m.ID).History) != 1 {
+		t.Errorf("a copy of a message gone = %+v, %v; want it stored", m, err)
 	}
 }
 

@@ -101,9 +101,10 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			alone[i] = true // a duplicate: answered without reading the body
 			continue
 		}
-		if it.In.AsReceived != nil || it.In.MDN != nil {
-			// Two bodies, or an MDN kept with the message: ReceiveRouted's
-			// transaction, after the batch (decoded and AS2 messages are
+		if it.In.AsReceived != nil || it.In.MDN != nil || it.In.ResubmitOf != "" {
+			// Two bodies, an MDN kept with the message, or an entry in
+			// another message's history: ReceiveRouted's transaction,
+			// after the batch (decoded, AS2 and resubmitted messages are
 			// published one by one anyway).
 			alone[i] = true
 			continue

@@ -86,11 +86,12 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			out[p.i].Err = err
 			continue
 		}
-		if in := items[p.i].In; in.AsReceived != nil || in.MDN != nil {
-			// Two bodies, the one as received in a file of its own, or
-			// an MDN made outside the write lock: ReceiveRouted's, after
-			// the batch (decoded and AS2 messages are published one by
-			// one anyway).
+		if in := items[p.i].In; in.AsReceived != nil || in.MDN != nil || in.ResubmitOf != "" {
+			// Two bodies, the one as received in a file of its own, an
+			// MDN made outside the write lock, or an entry in another
+			// message's history: ReceiveRouted's, after the batch
+			// (decoded, AS2 and resubmitted messages are published one
+			// by one anyway).
 			p.alone = true
 			alone = append(alone, p)
 			continue

@@ -182,7 +182,7 @@ func (b *Box) receiveBody(ctx context.Context, in msgbox.Incoming, body io.Reade
 			if err != nil {
 				return err
 			}
-			msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, in.Origin, props, bodyID, size, sum, now, rec, mdn)
+			msg, err = b.insertMessage(ctx, tx, stored, in, props, bodyID, size, sum, now, rec, mdn)
 			if err != nil {
 				return err
 			}
@@ -237,7 +237,7 @@ func (b *Box) storeFile(ctx context.Context, in msgbox.Incoming, stored msgbox.M
 		if err != nil {
 			return err
 		}
-		msg, err = b.insertMessage(ctx, tx, stored, in.SourceKey, in.Origin, props, bodyID, size, sum, now, rec, mdn)
+		msg, err = b.insertMessage(ctx, tx, stored, in, props, bodyID, size, sum, now, rec, mdn)
 		if err != nil {
 			return err
 		}
@@ -315,16 +315,17 @@ func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message
 	return m, err
 }
 
-// insertMessage inserts the message row that publishes a stored body, and
-// mdn, when not nil, as the MDN kept for it (Incoming.MDN). The caller has
-// checked, in the same transaction, that sourceKey is new. msg is the
+// insertMessage inserts the message row that publishes a stored body, the
+// entry of in.ResubmitOf's history, and mdn, when not nil, as the MDN kept
+// for it (Incoming.MDN). The caller has checked, in the same transaction,
+// that in.SourceKey is new. msg is the
 // message as stored (msgbox.NewMessage), props its properties' text; the
 // returned Message is msg with its ID, Size and ReceivedAt.
-func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, sourceKey, origin, props string,
+func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, in msgbox.Incoming, props string,
 	bodyID, size int64, sum hash.Hash, now time.Time, rec *receivedFile, mdn *msgbox.SentMDN) (msgbox.Message, error) {
 	var key any // NULL: no de-duplication
-	if sourceKey != "" {
-		key = sourceKey
+	if in.SourceKey != "" {
+		key = in.SourceKey
 	}
 	msg.ID = msgbox.NewID(now, b.rand)
 	msg.Size = size
@@ -355,8 +356,16 @@ func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Messag
 		return msgbox.Message{}, fmt.Errorf("storing message: %w", err)
 	}
 	if err := addEvent(ctx, tx, msg.ID, now, "", string(msgbox.StatusReceived),
-		msgbox.ArrivalDetail(origin, msg.ReceiveLocation, msg.FileName, size)); err != nil {
+		msgbox.ArrivalDetail(in.Origin, msg.ReceiveLocation, msg.FileName, size)); err != nil {
 		return msgbox.Message{}, err
+	}
+	if in.ResubmitOf != "" {
+		// No entry when the original is purged: the copy stands alone.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (message_id, at, port, status, detail)
+			SELECT id, ?, '', ?, ? FROM messages WHERE id = ?`, toDB(now), msgbox.ResubmittedStatus,
+			msgbox.ResubmittedAsDetail(msg.ID), in.ResubmitOf); err != nil {
+			return msgbox.Message{}, fmt.Errorf("recording the resubmission in %s's history: %w", in.ResubmitOf, err)
+		}
 	}
 	if mdn != nil {
 		m := *mdn
