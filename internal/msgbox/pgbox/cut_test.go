@@ -582,3 +582,56 @@ func deliveredAll(ds []*msgbox.Delivery, owner string) []msgbox.Finishing {
 	}
 	return fins
 }
+
+// TestLostCommitClaimMDNs: a ClaimMDNs whose commit was made but whose
+// answer was lost, or whose COMMIT reaches the server only after the
+// client gave up on it, returns the MDNs it claimed, each claimed and
+// counted once and finished by its claim, instead of none: those would
+// stay leased to nobody until the lease ran out, an attempt counted.
+func TestLostCommitClaimMDNs(t *testing.T) {
+	t.Parallel()
+	p, b, direct := openCut(t)
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		arm  func(marker string)
+	}{
+		{"answer lost", func(m string) { p.arm(m, true) }},
+		{"commit late", func(m string) { p.armLate(m, 700*time.Millisecond) }},
+	}
+	for i, tt := range tests {
+		loc := fmt.Sprintf("as2_in%d", i)
+		want := map[string]bool{}
+		for j := range 3 {
+			m := route(t, direct, fmt.Sprintf("%s-%d", loc, j), "p")
+			if err := direct.PutMDN(ctx, msgbox.SentMDN{MessageID: m.ID, Location: loc, Data: []byte("MDN"),
+				URL: "http://127.0.0.1:1/mdn", State: msgbox.MDNPending, NextAttemptAt: time.Now().Add(-time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			want[m.ID] = true
+		}
+		tt.arm("SET attempts")
+		claimed, err := b.ClaimMDNs(ctx, loc, time.Hour, 10)
+		if err != nil {
+			t.Fatalf("%s: ClaimMDNs: %v", tt.name, err)
+		}
+		if got := p.cuts.Load(); got != int32(i+1) {
+			t.Fatalf("%s: the proxy cut %d connections, want %d", tt.name, got, i+1)
+		}
+		for _, m := range claimed {
+			delete(want, m.MessageID)
+		}
+		if len(claimed) != 3 || len(want) != 0 {
+			t.Errorf("%s: ClaimMDNs returned %d MDNs, missing %v; want the 3 it claimed", tt.name, len(claimed), want)
+		}
+		for _, m := range claimed {
+			stored, err := direct.SentMDN(ctx, m.MessageID)
+			if err != nil || stored.Attempts != 1 || !stored.NextAttemptAt.Equal(m.NextAttemptAt) {
+				t.Errorf("%s: %s stored as %+v, %v; want attempt 1, claimed until %v", tt.name, m.MessageID, stored, err, m.NextAttemptAt)
+			}
+			if err := direct.FinishMDN(ctx, m, msgbox.MDNSent, time.Time{}, ""); err != nil {
+				t.Errorf("%s: FinishMDN of %s: %v", tt.name, m.MessageID, err)
+			}
+		}
+	}
+}

@@ -595,21 +595,9 @@ const lateCommitWait = 5 * time.Second
 // look fails, and the claim reports its commit uncertain.
 func (b *Box) heldAfterLostCommit(ctx context.Context, ids []int64, owner string, claimedAt time.Time) ([]int64, error) {
 	var held []int64
-	err := b.retry(ctx, func(ctx context.Context) error {
-		return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lateCommitWait.Milliseconds())); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, `SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, ids)
-			if err != nil {
-				return err
-			}
-			if _, err := pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
-				return err
-			}
-			// Read again, now that no claim holds them: under READ
-			// COMMITTED this statement sees the late COMMIT's rows.
-			rows, err = tx.Query(ctx, `SELECT id FROM deliveries
+	err := b.afterLateCommit(ctx, `SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, ids,
+		func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT id FROM deliveries
 				WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 AND claimed_at = $3`,
 				ids, owner, claimedAt)
 			if err != nil {
@@ -618,8 +606,26 @@ func (b *Box) heldAfterLostCommit(ctx context.Context, ids []int64, owner string
 			held, err = pgx.CollectRows(rows, pgx.RowTo[int64])
 			return err
 		})
-	})
 	return held, err
+}
+
+// afterLateCommit runs look in a transaction once lock (a statement that
+// locks the rows a claim whose COMMIT was lost took, FOR KEY SHARE, keys
+// its argument) has waited, up to lateCommitWait, for that claim's
+// transaction if the server still has it open (see heldAfterLostCommit).
+// Under READ COMMITTED, look's statements then see the late COMMIT's rows.
+func (b *Box) afterLateCommit(ctx context.Context, lock string, keys any, look func(tx pgx.Tx) error) error {
+	return b.retry(ctx, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lateCommitWait.Milliseconds())); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, lock, keys); err != nil {
+				return err
+			}
+			return look(tx)
+		})
+	})
 }
 
 func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration, max int, except []int64) (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -85,30 +86,81 @@ func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
 
 // ClaimMDNs takes due pending MDNs of location (see msgbox.MDNOutbox):
 // rows another instance is claiming are skipped, not waited for.
+//
+// The claim is a transaction whose first statement picks and locks the
+// MDNs and reads the lease's end, the database's clock (as the deliveries'
+// claims use) to the microsecond the column keeps: the MDNs due again at
+// that instant are this claim's (FinishMDN's test too). So a claim whose
+// COMMIT was lost finds what it claimed, as ClaimBatch does
+// (heldAfterLostCommit), rather than running again and finding them not
+// due: they would wait, leased to nobody, until the lease ran out.
 func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max int) ([]msgbox.SentMDN, error) {
 	var out []msgbox.SentMDN
 	err := b.retry(ctx, func(ctx context.Context) error {
 		out = nil
-		// The database's clock, as the deliveries' claims use.
-		rows, err := b.pool.Query(ctx, `UPDATE sent_mdns s SET attempts = s.attempts + 1,
-			next_attempt_at = date_trunc('microseconds', clock_timestamp()) + make_interval(secs => $2)
-			FROM (SELECT message_id FROM sent_mdns WHERE state = 'pending' AND location = $1 AND next_attempt_at <= clock_timestamp()
-				ORDER BY next_attempt_at, message_id LIMIT $3 FOR UPDATE SKIP LOCKED) due
-			WHERE s.message_id = due.message_id
-			RETURNING `+msgbox.Qualified("s", sentMDNColumns),
-			location, lease.Seconds(), max)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanSentMDN(rows)
-			if err != nil {
+		var until time.Time
+		var ids []string
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			batch := &pgx.Batch{}
+			batch.Queue(`SELECT `+sentMDNColumns+`, date_trunc('microseconds', clock_timestamp()) + make_interval(secs => $2)
+				FROM sent_mdns WHERE state = 'pending' AND location = $1 AND next_attempt_at <= clock_timestamp()
+				ORDER BY next_attempt_at, message_id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+				location, lease.Seconds(), max).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					m, err := scanSentMDN(msgbox.ScanThen(rows, &until))
+					if err != nil {
+						return err
+					}
+					out = append(out, m)
+				}
+				return rows.Err()
+			})
+			if err := t.send(ctx, batch); err != nil || len(out) == 0 {
+				return nil, err
+			}
+			until = ts(until)
+			ids = make([]string, len(out))
+			for i := range out {
+				ids[i] = out[i].MessageID
+				out[i].Attempts++
+				out[i].NextAttemptAt = until
+			}
+			batch = &pgx.Batch{}
+			batch.Queue(`UPDATE sent_mdns SET attempts = attempts + 1, next_attempt_at = $2 WHERE message_id = ANY($1)`,
+				ids, until)
+			return batch, nil
+		})
+		if isUncertain(err) && len(out) > 0 {
+			// The MDNs this try claimed, if its commit went through, are
+			// due again at until: those that are, once its transaction,
+			// if the server still has it, is over.
+			var held []string
+			lookErr := b.afterLateCommit(ctx, `SELECT 1 FROM sent_mdns WHERE message_id = ANY($1) ORDER BY message_id FOR KEY SHARE`,
+				ids, func(tx pgx.Tx) error {
+					rows, err := tx.Query(ctx, `SELECT message_id FROM sent_mdns
+						WHERE message_id = ANY($1) AND state = 'pending' AND next_attempt_at = $2`, ids, until)
+					if err != nil {
+						return err
+					}
+					held, err = pgx.CollectRows(rows, pgx.RowTo[string])
+					return err
+				})
+			if lookErr != nil {
 				return err
 			}
-			out = append(out, m)
+			out = slices.DeleteFunc(out, func(m msgbox.SentMDN) bool { return !slices.Contains(held, m.MessageID) })
+			if len(out) > 0 {
+				return nil
+			}
+			return lostConn(err) // not claimed: retryable
 		}
-		return rows.Err()
+		if err != nil {
+			out = nil
+			if isUncertain(err) {
+				return lostConn(err) // a try that claimed nothing wrote nothing
+			}
+		}
+		return err
 	})
 	if err != nil {
 		return nil, b.wrap(err, "claiming MDNs of %q", location)
