@@ -150,3 +150,19 @@ func TestConcurrentResubmitsPostgres(t *testing.T) {
 		return box
 	})
 }
+
+// TestBulkTerminatePagesPostgres: see testBulkTerminatePages.
+func TestBulkTerminatePagesPostgres(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	box, err := pgbox.Open(context.Background(), url, pgbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	dir := t.TempDir()
+	hcl := fmt.Sprintf("group \"g\" {}\nmessage_box {\n  postgres { url = %q }\n}\n", url)
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testBulkTerminatePages(t, box, []string{dir})
+}

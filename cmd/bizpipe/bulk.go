@@ -41,15 +41,15 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 		if len(args) == 0 {
 			return &exitError{code: exitUsage, err: errors.New("give a message ID, or --all-suspended")}
 		}
-		id, paths := idArgs(args)
-		return withBox(e, f, paths, func(ctx context.Context, box msgbox.Box) error {
-			if err := op(box, ctx, id); err != nil {
+		args[0] = msgbox.TypedID(args[0])
+		return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
+			if err := op(box, ctx, args[0]); err != nil {
 				return err
 			}
 			if f.format == "json" {
-				return writeJSON(e.stdout, map[string][]string{done: {id}})
+				return writeJSON(e.stdout, map[string][]string{done: {args[0]}})
 			}
-			fmt.Fprintf(e.stdout, "%s %s\n", done, id)
+			fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
 			return nil
 		})
 	}
@@ -63,33 +63,35 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 		}
 	}
 	return withConfigBox(e, f, args, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
-		msgs, err := suspended(ctx, box, f.port)
-		if err != nil {
-			return err
-		}
-		if len(msgs) == 0 {
-			// Nothing to do may be a typo in --port: "terminated 0"
-			// would hide it. Only then, so that the suspended messages
-			// of a port since removed from the configuration can still
-			// be resumed or terminated.
-			if err := checkPortDeclared(cfg, f.port); err != nil {
-				return err
-			}
-		}
-		if f.dryRun {
-			return preview(e, f, o, msgs)
-		}
-		if e.bulkListed != nil {
-			e.bulkListed()
-		}
 		if o.bulkOp != nil {
 			op = o.bulkOp
 		}
+		// Each message is acted on as the box lists it, a page at a time
+		// (msgbox.ListPage), oldest first: only the ids acted on are
+		// held, for the output. The listing goes by the order the box
+		// received the messages, so one that changes meanwhile is
+		// neither missed nor met twice, and it ends at the last message
+		// received when it started.
 		var acted []string
 		skipped := []skippedMessage{}
 		var failed []error
-		for _, m := range msgs {
+		listed := 0
+		err := suspended(ctx, box, f.port, func(m msgbox.Message) error {
+			listed++
 			id := m.ID
+			if f.dryRun {
+				if o.check != nil {
+					if err := o.check(m); err != nil {
+						skipped = append(skipped, skippedMessage{ID: id, Reason: err.Error()})
+						return nil
+					}
+				}
+				acted = append(acted, id)
+				return nil
+			}
+			if listed == 1 && e.bulkListed != nil {
+				e.bulkListed()
+			}
 			err := op(box, ctx, id)
 			switch {
 			case err == nil:
@@ -103,6 +105,25 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 			default:
 				failed = append(failed, fmt.Errorf("%s: %w", id, err))
 			}
+			return nil
+		})
+		switch {
+		case err != nil && (f.dryRun || len(acted)+len(skipped)+len(failed) == 0):
+			return err // nothing done
+		case err != nil:
+			// What was done before the listing failed is said too.
+			failed = append(failed, err)
+		case listed == 0:
+			// Nothing to do may be a typo in --port: "terminated 0"
+			// would hide it. Only then, so that the suspended messages
+			// of a port since removed from the configuration can still
+			// be resumed or terminated.
+			if err := checkPortDeclared(cfg, f.port); err != nil {
+				return err
+			}
+		}
+		if f.dryRun {
+			return preview(e, f, o, acted, skipped)
 		}
 		if f.format == "json" {
 			if err := writeJSON(e.stdout, map[string]any{done: nonNil(acted), "skipped": skipped}); err != nil {
@@ -136,21 +157,11 @@ func checkPortDeclared(cfg *model.Config, port string) error {
 	return checkDeclared("--port", "send port", port, sendPortNames(cfg))
 }
 
-// preview is operate's --dry-run: what it would do to msgs, by o.check,
-// and nothing done. A message can still be skipped when it runs: one
-// resumed or terminated meanwhile, or one with a delivery in progress.
-func preview(e *env, f messagesFlags, o bulkOp, msgs []msgbox.Message) error {
-	var would []string
-	skipped := []skippedMessage{}
-	for _, m := range msgs {
-		if o.check != nil {
-			if err := o.check(m); err != nil {
-				skipped = append(skipped, skippedMessage{ID: m.ID, Reason: err.Error()})
-				continue
-			}
-		}
-		would = append(would, m.ID)
-	}
+// preview is operate's --dry-run: what it would do, to the messages in
+// would (o.check found nothing against them), and the messages it would
+// skip, and nothing done. A message can still be skipped when it runs:
+// one resumed or terminated meanwhile, or one with a delivery in progress.
+func preview(e *env, f messagesFlags, o bulkOp, would []string, skipped []skippedMessage) error {
 	if f.format == "json" {
 		return writeJSON(e.stdout, map[string]any{"would_" + o.verb: nonNil(would), "skipped": skipped})
 	}
@@ -168,38 +179,31 @@ func preview(e *env, f messagesFlags, o bulkOp, msgs []msgbox.Message) error {
 	return nil
 }
 
-// suspended lists the suspended messages, oldest first, or with port
-// those with a suspended delivery to that send port (a routing failure has
-// no delivery, so it never matches a port).
-func suspended(ctx context.Context, box msgbox.Box, port string) ([]msgbox.Message, error) {
+// suspended calls fn with each suspended message, oldest first, as the
+// box lists them, or with port each with a suspended delivery to that send
+// port (a routing failure has no delivery, so it never matches a port).
+// An error from fn stops it and is returned.
+func suspended(ctx context.Context, box msgbox.Box, port string, fn func(msgbox.Message) error) error {
 	// The box narrows to the messages routed to port; whether that
 	// delivery is the suspended one is read per message.
-	msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{Status: msgbox.StatusSuspended, Port: port})
-	if err != nil {
-		return nil, err
-	}
-	var out []msgbox.Message
-	for i := len(msgs) - 1; i >= 0; i-- { // List is newest first
-		id := msgs[i].ID
+	return box.List(ctx, msgbox.Filter{Status: msgbox.StatusSuspended, Port: port, OldestFirst: true}, func(m msgbox.Message) error {
 		if port == "" {
-			out = append(out, msgs[i])
-			continue
+			return fn(m)
 		}
-		d, err := box.Get(ctx, id)
+		d, err := box.Get(ctx, m.ID)
 		if errors.Is(err, msgbox.ErrNotFound) {
-			continue // purged meanwhile
+			return nil // purged meanwhile
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, dl := range d.Deliveries {
 			if dl.Port == port && dl.State == msgbox.DeliverySuspended {
-				out = append(out, msgs[i])
-				break
+				return fn(m)
 			}
 		}
-	}
-	return out, nil
+		return nil
+	})
 }
 
 // skippedMessage is a message a bulk operation listed but left alone.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +165,97 @@ func TestTypedMessageIDs(t *testing.T) {
 		}
 		if args[1] == "terminate" && !strings.Contains(stdout.String(), msg.ID) {
 			t.Errorf("terminate says %q, want the message's id %s", &stdout, msg.ID)
+		}
+	}
+}
+
+// TestBulkTerminatePagesSQLite: see testBulkTerminatePages.
+func TestBulkTerminatePagesSQLite(t *testing.T) {
+	data := t.TempDir()
+	box, err := sqlitebox.Open(filepath.Join(data, "messagebox.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	testBulkTerminatePages(t, box, []string{"--data-dir", data})
+}
+
+// testBulkTerminatePages: terminate --all-suspended on the box (where
+// names it on the command line) acts on the suspended messages as the box
+// lists them, a page at a time, oldest first, instead of listing them all
+// before acting. Over more than two pages, while it runs, another
+// operator resumes a suspended message of a later page, and another
+// message of a later page is suspended: the first is left alone, not even
+// listed, and the second is terminated, each message once; a message
+// received after the command started is left suspended.
+func testBulkTerminatePages(t *testing.T, box msgbox.Box, where []string) {
+	ctx := context.Background()
+	const n = 2*msgbox.ListPage + 100
+	const resumedAt, suspendedAt = msgbox.ListPage + 50, 2*msgbox.ListPage + 20
+	items := make([]msgbox.Receipt, n)
+	for i := range items {
+		items[i] = msgbox.Receipt{In: msgbox.Incoming{ReceiveLocation: "in", FileName: fmt.Sprintf("%d.edi", i)}, Body: strings.NewReader("x")}
+	}
+	late := fmt.Sprintf("%d.edi", suspendedAt)
+	var ids []string // oldest first
+	for len(items) > 0 {
+		k := min(len(items), 200)
+		for _, r := range box.ReceiveBatch(ctx, items[:k], func(m msgbox.Message) ([]string, string) {
+			if m.FileName == late {
+				return []string{"p"}, ""
+			}
+			return nil, "no send port"
+		}) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			ids = append(ids, r.Message.ID)
+		}
+		items = items[k:]
+	}
+	var after msgbox.Message
+	listed := func() {
+		if err := box.Resume(ctx, ids[resumedAt]); err != nil {
+			t.Errorf("Resume: %v", err)
+		}
+		d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
+		if err != nil || d == nil || d.MessageID != ids[suspendedAt] {
+			t.Fatalf("Claim = %+v, %v", d, err)
+		}
+		if err := box.Finish(ctx, d.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "partner down"}); err != nil {
+			t.Fatal(err)
+		}
+		after, _, err = box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "after.edi"}, strings.NewReader("x"),
+			func(msgbox.Message) ([]string, string) { return nil, "no send port" })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var stdout, stderr bytes.Buffer
+	e := &env{stdout: &stdout, stderr: &stderr, lookupEnv: noEnv, bulkListed: listed}
+	if code := runEnv(e, append([]string{"messages", "terminate", "--all-suspended", "--format", "json"}, where...)); code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, &stderr)
+	}
+	var out terminatedAll
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("%v:\n%s", err, &stdout)
+	}
+	want := slices.Delete(slices.Clone(ids), resumedAt, resumedAt+1)
+	if !slices.Equal(out.Terminated, want) || len(out.Skipped) != 0 {
+		t.Errorf("terminated %d messages, skipped %v; want the %d suspended as the box listed them, oldest first, none skipped",
+			len(out.Terminated), out.Skipped, len(want))
+		for i := range min(len(out.Terminated), len(want)) {
+			if out.Terminated[i] != want[i] {
+				t.Errorf("the first difference: terminated[%d] = %s, want %s", i, out.Terminated[i], want[i])
+				break
+			}
+		}
+	}
+	for id, st := range map[string]msgbox.Status{ids[resumedAt]: msgbox.StatusReceived, ids[suspendedAt]: msgbox.StatusTerminated,
+		after.ID: msgbox.StatusSuspended} {
+		if m, err := box.Message(ctx, id); err != nil || m.Status != st {
+			t.Errorf("%s after terminate --all-suspended: %s, %v; want %s", id, m.Status, err, st)
 		}
 	}
 }

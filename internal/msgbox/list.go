@@ -52,7 +52,8 @@ func ReadListed(rows Rows, scan func(Scanner) (*Message, error)) ([]Listed, erro
 
 // ListPages is a box's List, page by page: readPage reads the next page,
 // at most size messages received before seq after (math.MaxInt64 for the
-// first), newest first, and ends its read (its errors are the box's to
+// first), newest first, or with f.OldestFirst after it (math.MinInt64 for
+// the first), oldest first, and ends its read (its errors are the box's to
 // wrap); ListPages hands them to fn, each page once read, until the last
 // page or f.Limit. A filter on status shows that status on every message
 // (what the filter kept, as ShownStatus has it). An error from fn
@@ -60,6 +61,9 @@ func ReadListed(rows Rows, scan func(Scanner) (*Message, error)) ([]Listed, erro
 // on, so that retrying a page lists nothing twice.
 func ListPages(f Filter, pageSize int, readPage func(size int, after int64) ([]Listed, error), fn func(Message) error) error {
 	after, left := int64(math.MaxInt64), f.Limit
+	if f.OldestFirst {
+		after = math.MinInt64
+	}
 	for {
 		size := pageSize
 		if left > 0 {

@@ -295,6 +295,12 @@ type Filter struct {
 	Location, Port, Party string
 	// Since, when not zero, keeps the messages received at or after it.
 	Since time.Time
+	// OldestFirst lists oldest first (in the order the box received
+	// them), and only the messages received before List started: a
+	// caller that acts on each message as it is listed (resume
+	// --all-suspended) acts in the order they came, and ends however
+	// many arrive meanwhile.
+	OldestFirst bool
 }
 
 // InterruptedError is the Error of the attempt Recover records for a
@@ -444,7 +450,8 @@ type Box interface {
 	// the message's status is ShownStatus's (awaiting_mdn derived).
 	Get(ctx context.Context, id string) (*Detail, error)
 
-	// List calls fn with each message f selects, newest first, with
+	// List calls fn with each message f selects, newest first (oldest
+	// first with f.OldestFirst), with
 	// ShownStatus's status, as it reads them, a page (ListPage) at a time
 	// and no read open while fn runs: a box of millions of messages is
 	// listed without holding them all (Collect holds them).

@@ -1984,8 +1984,11 @@ func testOrigin(t *testing.T, b msgbox.Box) {
 
 // ListPages checks that b's List, reading setPage(n) messages at a time,
 // lists what it lists in one page, for limits below, at and above a page
-// and filters that skip messages: a box's test passes a setPage that sets
-// its page size.
+// and filters that skip messages, newest or oldest first; and that a
+// listing oldest first that acts on each message as it is listed (routes
+// it, so that its filter no longer selects it; receives another) neither
+// misses one nor lists one twice, nor one received meanwhile: a box's test
+// passes a setPage that sets its page size.
 func ListPages(t *testing.T, b msgbox.Box, setPage func(n int)) {
 	t.Helper()
 	var ids []string // newest first
@@ -2013,6 +2016,11 @@ func ListPages(t *testing.T, b msgbox.Box, setPage func(n int)) {
 		{msgbox.Filter{Status: msgbox.StatusRouted}, routedIDs},
 		{msgbox.Filter{Status: msgbox.StatusRouted, Limit: 2}, routedIDs[:2]},
 		{msgbox.Filter{Port: "p"}, routedIDs},
+		{msgbox.Filter{OldestFirst: true}, reversed(ids)},
+		{msgbox.Filter{OldestFirst: true, Limit: 2}, reversed(ids)[:2]},
+		{msgbox.Filter{OldestFirst: true, Limit: 7}, reversed(ids)},
+		{msgbox.Filter{OldestFirst: true, Status: msgbox.StatusRouted}, reversed(routedIDs)},
+		{msgbox.Filter{OldestFirst: true, Port: "p"}, reversed(routedIDs)},
 	} {
 		for _, page := range []int{1, 2, 3, 500} {
 			setPage(page)
@@ -2026,4 +2034,23 @@ func ListPages(t *testing.T, b msgbox.Box, setPage func(n int)) {
 			}
 		}
 	}
+
+	received := reversed(slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(routedIDs, id) }))
+	setPage(2)
+	var got []string
+	err := b.List(t.Context(), msgbox.Filter{Status: msgbox.StatusReceived, OldestFirst: true}, func(m msgbox.Message) error {
+		got = append(got, m.ID)
+		receive(t, b, inc(fmt.Sprintf("meanwhile%d", len(got))), "x")
+		return b.Route(t.Context(), m.ID, []string{"p"}, "")
+	})
+	if err != nil || !slices.Equal(got, received) {
+		t.Errorf("List(received, oldest first) routing each = %v, %v; want %v, each once", got, err, received)
+	}
+}
+
+// reversed returns a reversed copy of s.
+func reversed(s []string) []string {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
 }

@@ -235,7 +235,7 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 }
 
 // List calls fn with messages newest first (in the order they were
-// received), as it reads them, optionally only those of one status, at most
+// received; oldest first with f.OldestFirst), as it reads them, optionally only those of one status, at most
 // f.Limit of them when it is positive. A message awaiting asynchronous MDNs
 // shows as such (see msgbox.ShownStatus). A status that is not one of
 // msgbox.ListStatuses is an error; an error from fn is returned as it is.
@@ -254,7 +254,20 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message)
 	}
 	conds, more := msgbox.ListConditions(f, next, func(t time.Time) any { return ts(t) })
 	where, args = append(where, conds...), append(args, more...)
-	q := "SELECT " + cols + ", seq FROM messages WHERE " + strings.Join(where, " AND ") + " ORDER BY seq DESC LIMIT $1"
+	order := "DESC"
+	if f.OldestFirst {
+		// Up to the last message received when the listing starts.
+		var last int64
+		err := b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM messages").Scan(&last)
+		})
+		if err != nil {
+			return b.wrap(err, "list")
+		}
+		where[0], order = "seq > $2", "ASC"
+		where, args = append(where, next()+" >= seq"), append(args, last)
+	}
+	q := "SELECT " + cols + ", seq FROM messages WHERE " + strings.Join(where, " AND ") + " ORDER BY seq " + order + " LIMIT $1"
 	return msgbox.ListPages(f, b.listPage, func(size int, after int64) ([]msgbox.Listed, error) {
 		args[0], args[1] = size, after
 		var page []msgbox.Listed

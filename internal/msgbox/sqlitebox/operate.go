@@ -286,7 +286,7 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 }
 
 // List calls fn with messages newest first (in the order they were
-// received), as it reads them, optionally only those of one status, at most
+// received; oldest first with f.OldestFirst), as it reads them, optionally only those of one status, at most
 // f.Limit of them when it is positive. A message awaiting asynchronous MDNs
 // shows as such (see msgbox.ShownStatus). A status that is not one of
 // msgbox.ListStatuses is an error; an error from fn is returned as it is.
@@ -301,8 +301,18 @@ func (b *Box) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message)
 		cols, conds, args = messageColumns, append([]string{where}, conds...), append([]any{string(stored)}, args...)
 	}
 	// Page by page (msgbox.ListPage), each after the last seq handed on.
-	q := "SELECT " + cols + ", seq FROM messages WHERE " + strings.Join(append(conds, "seq < ?"), " AND ") +
-		" ORDER BY seq DESC LIMIT ?"
+	page, order := "seq < ?", "DESC"
+	if f.OldestFirst {
+		// Up to the last message received when the listing starts.
+		var last int64
+		if err := b.q.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM messages").Scan(&last); err != nil {
+			return b.wrap(err, "list")
+		}
+		page, order = "seq > ?", "ASC"
+		conds, args = append(conds, "seq <= ?"), append(args, last)
+	}
+	q := "SELECT " + cols + ", seq FROM messages WHERE " + strings.Join(append(conds, page), " AND ") +
+		" ORDER BY seq " + order + " LIMIT ?"
 	return msgbox.ListPages(f, b.listPage, func(size int, after int64) ([]msgbox.Listed, error) {
 		page, err := b.readListPage(ctx, q, append(args, after, size))
 		return page, b.wrap(err, "list")
