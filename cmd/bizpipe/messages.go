@@ -284,7 +284,7 @@ messages resume instead.`,
 			id, paths := idArgs(args)
 			check := func(cfg *model.Config) error { return checkResubmitPort(cfg, f.port) }
 			return withCheckedConfigBox(e, f, paths, check, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
-				return resubmitMessage(ctx, e.stdout, box, id, f)
+				return resubmitMessage(ctx, e, box, id, f)
 			})
 		},
 	}
@@ -525,7 +525,8 @@ func checkResubmitPort(cfg *model.Config, port string) error {
 // resubmitMessage stores a copy of message id as a new message (see the
 // resubmit command), routed to f.port when given (checkResubmitPort has
 // checked it), each named in the other's history.
-func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, id string, f messagesFlags) error {
+func resubmitMessage(ctx context.Context, e *env, box msgbox.Box, id string, f messagesFlags) error {
+	w := e.stdout
 	d, err := box.Get(ctx, id)
 	if err != nil {
 		return err
@@ -558,8 +559,8 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, id string
 			n++
 		}
 	}
-	if resubmitChecked != nil {
-		resubmitChecked()
+	if e.resubmitChecked != nil {
+		e.resubmitChecked()
 	}
 	body, err := box.Body(ctx, id)
 	if err != nil {
@@ -603,10 +604,6 @@ func resubmitMessage(ctx context.Context, w io.Writer, box msgbox.Box, id string
 	}
 	return nil
 }
-
-// resubmitChecked, when not nil, is called by resubmit between checking
-// the message and copying it: for the tests of two resubmits at once.
-var resubmitChecked func()
 
 // parseSince reads list's --since: an RFC 3339 time, or a duration
 // (parseDuration's syntax) before now.

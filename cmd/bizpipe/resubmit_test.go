@@ -53,7 +53,7 @@ func testConcurrentResubmits(t *testing.T, open func() msgbox.Box) {
 	checked.Add(2)
 	released := make(chan struct{})
 	go func() { checked.Wait(); close(released) }()
-	resubmitChecked = func() {
+	hook := func() {
 		checked.Done()
 		select {
 		case <-released:
@@ -61,7 +61,6 @@ func testConcurrentResubmits(t *testing.T, open func() msgbox.Box) {
 			t.Error("the other resubmit never got past its checks")
 		}
 	}
-	t.Cleanup(func() { resubmitChecked = nil })
 	errs := make([]error, 2)
 	var done sync.WaitGroup
 	for i := range errs {
@@ -71,11 +70,10 @@ func testConcurrentResubmits(t *testing.T, open func() msgbox.Box) {
 		go func() {
 			defer done.Done()
 			var out bytes.Buffer
-			errs[i] = resubmitMessage(ctx, &out, h, orig.ID, messagesFlags{format: "text"})
+			errs[i] = resubmitMessage(ctx, &env{stdout: &out, resubmitChecked: hook}, h, orig.ID, messagesFlags{format: "text"})
 		}()
 	}
 	done.Wait()
-	resubmitChecked = nil
 
 	copies := copiesOf(t, box, orig.ID)
 	if len(copies) != 1 {
@@ -99,7 +97,7 @@ func testConcurrentResubmits(t *testing.T, open func() msgbox.Box) {
 	}
 
 	var out bytes.Buffer
-	if err := resubmitMessage(ctx, &out, box, orig.ID, messagesFlags{format: "text"}); err != nil {
+	if err := resubmitMessage(ctx, &env{stdout: &out}, box, orig.ID, messagesFlags{format: "text"}); err != nil {
 		t.Fatalf("a resubmit after them: %v", err)
 	}
 	if got := copiesOf(t, box, orig.ID); len(got) != 2 {

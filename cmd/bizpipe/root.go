@@ -46,6 +46,11 @@ type env struct {
 	// what changes meanwhile.
 	bulkListed func()
 
+	// resubmitChecked, when not nil, is called by resubmit between
+	// checking the message and copying it: for the tests of two
+	// resubmits at once.
+	resubmitChecked func()
+
 	// spoolInMemory bounds the bytes messages list keeps in memory before
 	// its text rows move to a temporary file (spool); 0 means
 	// defaultSpoolInMemory.
