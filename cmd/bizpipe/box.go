@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,7 +36,8 @@ const (
 
 // openBox opens the configured message box, or the embedded SQLite box in
 // dataDir when the configuration has no message_box block (cfg may be nil).
-func openBox(cfg *model.Config, dataDir string, use boxUse) (msgbox.Box, error) {
+// log (nil: none) hears of the embedded box's background problems.
+func openBox(cfg *model.Config, dataDir string, use boxUse, log *slog.Logger) (msgbox.Box, error) {
 	path := filepath.Join(dataDir, "messagebox.db")
 	if cfg != nil && cfg.MessageBox != nil {
 		// A backend without a usable value has been reported by the
@@ -61,7 +63,7 @@ func openBox(cfg *model.Config, dataDir string, use boxUse) (msgbox.Box, error) 
 			return nil, fmt.Errorf("the message_box at %s has no sqlite path or postgres url that is known: not opening a message box", mb.DeclRange)
 		}
 	}
-	opts := sqlitebox.Options{Lock: true}
+	opts := sqlitebox.Options{Lock: true, Log: log}
 	if use == boxOperate {
 		// No lock: an operator works on the box while run runs, SQLite's
 		// own locking orders their writes.

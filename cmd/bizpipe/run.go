@@ -209,7 +209,7 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	// The embedded box's own lock first (it is the one that covers every
 	// path to the database), so that a second run is told which database
 	// is in use.
-	box, err := openBox(cfg, f.dataDir, boxRun)
+	box, err := openBox(cfg, f.dataDir, boxRun, log)
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}

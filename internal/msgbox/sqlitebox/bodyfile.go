@@ -404,7 +404,10 @@ func (b *Box) sweepTempLoop(every, staleAfter time.Duration) {
 			return
 		case <-t.C:
 			if err := b.sweepTemp(b.now().Add(-staleAfter)); err != nil {
-				b.tempSweepErr.Store(&err) // for tests; retried next tick
+				// Retried next tick; meanwhile interrupted uploads pile
+				// up, which the operator must hear of.
+				b.log.Warn("removing stale temporary body files failed; trying again in "+every.String(), "error", err)
+				b.tempSweepErr.Store(&err)
 			}
 		}
 	}

@@ -2,11 +2,13 @@ package sqlitebox
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -729,3 +731,48 @@ func TestTempSweepWhileOpen(t *testing.T) {
 		t.Errorf("sweep: %v", *e)
 	}
 }
+
+// TestTempSweepFailureLogged: the run engine's periodic sweep of stale
+// temporary body files says when it fails (here its directory is not a
+// directory), through Options.Log, instead of failing unheard while
+// interrupted uploads pile up.
+func TestTempSweepFailureLogged(t *testing.T) {
+	records := make(chan slog.Record, 16)
+	b := openTemp(t, Options{Lock: true, TempSweepEvery: 10 * time.Millisecond, Log: slog.New(recordHandler(records))})
+	if err := os.WriteFile(b.bodiesDir(), []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-records:
+		if r.Level != slog.LevelWarn || !strings.Contains(r.Message, "temporary body files") {
+			t.Errorf("logged %s %q; want a warning about the temporary body files", r.Level, r.Message)
+		}
+		var errText string
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "error" {
+				errText = a.Value.String()
+			}
+			return true
+		})
+		if !strings.Contains(errText, b.bodiesDir()) {
+			t.Errorf("error %q; want it to name %s", errText, b.bodiesDir())
+		}
+	case <-time.After(time.Minute): // a safety net, not a timing
+		t.Fatal("no warning a minute after the sweep's directory broke")
+	}
+}
+
+// recordHandler is a slog.Handler that sends each record to c, dropping
+// it when c is full.
+type recordHandler chan<- slog.Record
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h <- r.Clone():
+	default:
+	}
+	return nil
+}
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordHandler) WithGroup(string) slog.Handler      { return h }

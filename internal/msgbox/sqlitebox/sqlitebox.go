@@ -22,6 +22,7 @@
 package sqlitebox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -30,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -138,6 +140,11 @@ type Options struct {
 	// removes the stale temporary body files, besides at Open (see
 	// sweepTempLoop). 0 means DefaultTempSweepEvery.
 	TempSweepEvery time.Duration
+
+	// Log receives the problems of the box's own background work (the
+	// periodic sweep of TempSweepEvery), which no caller waits for; nil
+	// discards them.
+	Log *slog.Logger
 }
 
 // Box is a msgbox.Box stored in one SQLite file. It is safe for concurrent
@@ -163,6 +170,7 @@ type Box struct {
 	// it does not run. tempSweepErr is its last error.
 	tempSweepDone chan struct{}
 	tempSweepErr  atomic.Pointer[error]
+	log           *slog.Logger // Options.Log, never nil
 	// purgeBudget is how long one Purge write goes on deleting (tests
 	// make it small).
 	purgeBudget time.Duration
@@ -449,6 +457,7 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		syncerDone: make(chan struct{}),
 		now:        time.Now,
 		rand:       rand.Reader,
+		log:        cmp.Or(opts.Log, slog.New(slog.DiscardHandler)),
 	}
 	if opts.immutable != nil {
 		b.noWrites, b.immutable = opts.immutable, true
