@@ -253,10 +253,14 @@ type evaluated struct {
 	known     bool
 	sensitive bool
 	rng       hcl.Range
+	// null: ok is false because the value is null, which the language
+	// reads as the attribute not set, not as an error or unknown value.
+	null bool
 }
 
 // eval evaluates attribute a (which may be nil: absent) as type ty. ok is
-// false when the attribute is absent, null, or invalid (already reported).
+// false when the attribute is absent, null (ev.null), or invalid (already
+// reported).
 func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, bool) {
 	if a == nil {
 		return evaluated{}, false
@@ -272,7 +276,7 @@ func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, b
 	raw, marks := val.Unmark()
 	_, sensitive := marks[markSensitive]
 	if raw.IsNull() {
-		return evaluated{}, false
+		return evaluated{null: true, rng: a.Expr.Range()}, false
 	}
 	out, err := convertValue(raw, ty)
 	if err != nil {

@@ -35,7 +35,7 @@ func (d *decoder) thumbprintList(at attrs, name string, rng *hcl.Range) (vs []mo
 	a := at.m[name]
 	ev, ok := d.eval(a, cty.List(cty.String), at.what)
 	if !ok {
-		return nil, a == nil // absent: known to be empty; invalid: reported
+		return nil, a == nil || ev.null // absent or null: known to be empty; invalid: reported
 	}
 	*rng = ev.rng
 	if !ev.known {

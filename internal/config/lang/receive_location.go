@@ -77,7 +77,7 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 func (d *decoder) stringMap(at attrs, name string) (model.Value[map[string]string], []string) {
 	ev, ok := d.eval(at.m[name], cty.Map(cty.String), at.what)
 	if !ok {
-		if a := at.m[name]; a != nil {
+		if a := at.m[name]; a != nil && !ev.null {
 			// Present but in error (reported): unknown, so that no rule
 			// judges the messages as if the location set no properties.
 			return model.Value[map[string]string]{V: map[string]string{}, Set: true, Range: a.Expr.Range()}, nil

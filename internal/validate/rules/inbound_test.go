@@ -336,6 +336,12 @@ variable "dec" {
 			want: []finding{{diag.CodePartyCertMissing, errorSev, "pl", "pipeline.decode", "",
 				list(`Receive location "from_fabrikam"`, "no party lists signing_certificates")}},
 		},
+		{
+			// null is the language's "not set": no certificates, not unknown ones.
+			name: "BP7006 signing_certificates = null lists none", hcl: inTopo{Party: "null"}.hcl(), stores: inStores,
+			want: []finding{{diag.CodePartyCertMissing, errorSev, "pl", "pipeline.decode", "",
+				list(`Receive location "from_fabrikam"`, "no party lists signing_certificates")}},
+		},
 		{name: "BP7006 pass: a location that does not verify needs no party certificate",
 			hcl: inTopo{NoVerify: true, Party: "-"}.hcl(), stores: inStores},
 		{name: "BP7006 pass: one of two listed certificates is present",

@@ -933,6 +933,36 @@ receive_location "b" {
 			},
 		},
 		{
+			// null is the language's "not set": the location sets no
+			// property, as if the attribute were absent, not "unknown".
+			name: "BP1008 a location's properties = null sets none",
+			hcl: topo{Filter: `message.properties.partnr == "fabrikam"`, Extra: ordersIn + `
+receive_location "a" {
+  host       = host.send_host
+  properties = null
+  transport "file" { path = "in2" }
+}
+`}.hcl(),
+			want: []finding{{diag.CodeFilterProperty, warningSev, "filter", "message.properties.partnr", "",
+				list(`send port "fabrikam"`, `"partnr"`, `the properties set are "partner"`)}},
+		},
+		{
+			name: "BP1007 a location's properties = null from a variable: no properties",
+			hcl: topo{Filter: `lookup(message.properties, "partner", "") == "fabrikam"`, Extra: ordersIn + `
+variable "no_props" {
+  type    = map(string)
+  default = null
+}
+receive_location "a" { # @a
+  host       = host.send_host
+  properties = var.no_props
+  transport "file" { path = "in2" }
+}
+`}.hcl(),
+			want: []finding{{diag.CodeUnrouted, warningSev, "a", `receive_location "a"`, "",
+				list(`Receive location "a"`, "no properties")}},
+		},
+		{
 			name: "BP1008 pass: a location's properties unknown during validate",
 			hcl: topo{Filter: `message.properties.partnr == "fabrikam"`, Extra: `
 receive_location "a" {
