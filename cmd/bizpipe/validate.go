@@ -51,7 +51,8 @@ against that file's directory.
 Variables take their value from --var, then --var-file, then the environment
 variable BIZPIPE_VAR_NAME, then their default. A variable with none of these
 is unknown: it is checked for type, and the checks that need its value are
-skipped (a store password, for example, gives warning BP2005).
+skipped with a warning: BP2005 for a store password, BP1009 for an attribute
+that decides whether a stage signs, encrypts, decrypts or verifies.
 
 With --live it also checks this machine, for the instances on --server.
 With --live and --host it checks what run --host with the same --server

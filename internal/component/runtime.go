@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
@@ -55,6 +58,37 @@ type Needs struct {
 	// verifying stage checks a signature against (the embedded
 	// certificate alone is never trusted).
 	PartySigning Need
+}
+
+// UnknownNeedsConfig is implemented by a Config whose Needs depend on
+// attribute values that may be unknown during validate (a variable without
+// a value): the rules skip what a MaybeNeeded key would have them check,
+// and say so (BP1009) at each attribute UnknownNeeds lists, so that a
+// skipped check is never silent.
+type UnknownNeedsConfig interface {
+	Config
+	UnknownNeeds() []UnknownNeed
+}
+
+// UnknownNeed is an attribute, set but unknown during validate, that makes
+// some of its component's Needs MaybeNeeded.
+type UnknownNeed struct {
+	// Attribute is the attribute's name ("signature").
+	Attribute string
+	// Range is its value's.
+	Range hcl.Range
+	// Needs has MaybeNeeded for each key that depends on it.
+	Needs Needs
+}
+
+// AppendUnknown appends attribute name to out when v is set but unknown
+// during validate, with n, the needs that depend on it. An attribute that
+// is absent (or invalid, reported already) is not unknown.
+func AppendUnknown[T any](out []UnknownNeed, name string, v value.Value[T], n Needs) []UnknownNeed {
+	if !v.Set || v.Known {
+		return out
+	}
+	return append(out, UnknownNeed{Attribute: name, Range: v.Range, Needs: n})
 }
 
 // Merge combines the needs of two components run by one port or location.

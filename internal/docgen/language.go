@@ -126,7 +126,9 @@ func language(reg *component.Registry) string {
 		"no block declares is BP1001.\n\n")
 	b.WriteString("During `validate`, a variable (or `env()`) with no value is *unknown*, as in\n" +
 		"Terraform's validate: it is checked for type, not value, and the rules that need\n" +
-		"its value are skipped (a store whose password is unknown gets warning BP2005).\n" +
+		"its value are skipped, with a warning: BP2005 for a store whose password is\n" +
+		"unknown, BP1009 for an attribute that decides whether a stage signs, encrypts,\n" +
+		"decrypts or verifies.\n" +
 		"During `run` it is an error (BP1004). Give secrets through the environment\n" +
 		"(`" + facts.EnvVarPrefix + "p12_password`), not on the command line.\n\n")
 

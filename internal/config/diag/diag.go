@@ -34,7 +34,12 @@ const (
 	CodeUnrouted Code = "BP1007"
 	// CodeFilterProperty is bizpipe's addition: a filter reads a context
 	// property that no receive location sets.
-	CodeFilterProperty     Code = "BP1008"
+	CodeFilterProperty Code = "BP1008"
+	// CodeNeedUnknown is bizpipe's addition: an attribute that decides
+	// whether a component uses a key (an smime encoder's signature or
+	// encrypt) is unknown during validate, so the rules for that key are
+	// skipped; BP2005 says the same of a store's password.
+	CodeNeedUnknown        Code = "BP1009"
 	CodeStorePath          Code = "BP2001"
 	CodeStoreFile          Code = "BP2002"
 	CodeStorePassword      Code = "BP2003"

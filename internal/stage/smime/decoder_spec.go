@@ -88,6 +88,14 @@ func (c *DecoderConfig) Needs() component.Needs {
 	return n
 }
 
+// UnknownNeeds: decrypt and verify decide what Needs asks for.
+func (c *DecoderConfig) UnknownNeeds() []component.UnknownNeed {
+	out := component.AppendUnknown(nil, "decrypt", c.Decrypt, component.Needs{Decryption: component.MaybeNeeded})
+	return component.AppendUnknown(out, "verify", c.Verify, component.Needs{PartySigning: component.MaybeNeeded})
+}
+
+var _ component.UnknownNeedsConfig = (*DecoderConfig)(nil)
+
 // need maps a bool attribute to whether it needs the key it enables.
 func need(v value.Value[bool]) component.Need {
 	switch {

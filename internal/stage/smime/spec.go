@@ -104,6 +104,14 @@ func (c *Config) Needs() component.Needs {
 	return n
 }
 
+// UnknownNeeds: signature and encrypt decide what Needs asks for.
+func (c *Config) UnknownNeeds() []component.UnknownNeed {
+	out := component.AppendUnknown(nil, "signature", c.Signature, component.Needs{Signing: component.MaybeNeeded})
+	return component.AppendUnknown(out, "encrypt", c.Encrypt, component.Needs{Encryption: component.MaybeNeeded})
+}
+
+var _ component.UnknownNeedsConfig = (*Config)(nil)
+
 // Options are the encoder options of a known configuration.
 func (c *Config) Options() (Options, error) {
 	alg, err := cms.ParseAlgorithm(c.EncryptionAlgorithm.V)

@@ -186,6 +186,18 @@ func (c *SendConfig) Needs() component.Needs {
 	return n
 }
 
+// UnknownNeeds: mdn and signed_mdn decide whether MDNs are verified.
+func (c *SendConfig) UnknownNeeds() []component.UnknownNeed {
+	if c.MDN.Known && c.MDN.V == "none" {
+		return nil // no MDN: signed_mdn does not matter
+	}
+	maybe := component.Needs{PartySigning: component.MaybeNeeded}
+	out := component.AppendUnknown(nil, "mdn", c.MDN, maybe)
+	return component.AppendUnknown(out, "signed_mdn", c.SignedMDN, maybe)
+}
+
+var _ component.UnknownNeedsConfig = (*SendConfig)(nil)
+
 // Live: the tls block's files, loaded when the port's client is built.
 func (c *SendConfig) Live() component.Live { return http.LiveTLS(c.CAFile, c.CertFile, c.KeyFile) }
 

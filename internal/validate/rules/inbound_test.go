@@ -84,7 +84,7 @@ func (o inTopo) hcl() string {
 	line(`pipeline "decode" {`)
 	line(`  decoder "smime" {`)
 	if o.DecryptAs != "" {
-		line(`    decrypt = %s`, o.DecryptAs)
+		line(`    decrypt = %s # @decrypt`, o.DecryptAs)
 	} else {
 		line(`    decrypt = %t`, !o.NoDecrypt)
 	}
@@ -149,8 +149,12 @@ receive_location "plain" {
 			want: []finding{{diag.CodeDecCertRequired, errorSev, "host", `host "recv_host"`, "",
 				list(`Host "recv_host"`, `receive location(s) "from_fabrikam"`, "decryption_certificate")}},
 		},
-		{name: "BP7001 pass: decrypt from a variable without value",
-			hcl: inTopo{Dec: "-", DecryptAs: "var.decrypt", Extra: "variable \"decrypt\" {\n  type = bool\n}\n"}.hcl(), stores: inStores},
+		{
+			name: "BP1009 decrypt from a variable without value: no BP7001, but a warning",
+			hcl:  inTopo{Dec: "-", DecryptAs: "var.decrypt", Extra: "variable \"decrypt\" {\n  type = bool\n}\n"}.hcl(), stores: inStores,
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "decrypt", "var.decrypt", "",
+				list(`decrypt attribute of decoder "smime" of pipeline "decode"`, "whether it decrypts", "BP7001–BP7005", `receive location "from_fabrikam"`)}},
+		},
 		{name: "BP7001 pass: a location that does not decrypt needs no decryption certificate",
 			hcl: inTopo{Dec: "-", NoDecrypt: true}.hcl(), stores: inStores},
 

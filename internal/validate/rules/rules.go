@@ -7,7 +7,8 @@
 // account and store involved.
 // Rules that depend on something unknown (an unset variable during validate,
 // a store whose PKCS#12 files could not be opened) are skipped rather than
-// guessed: a validate gate must have no false positives.
+// guessed: a validate gate must have no false positives. A skip is said
+// (BP2005, BP1009), never silent.
 package rules
 
 import (
@@ -67,6 +68,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkPreviousDecryption()
 	c.checkPorts()
 	c.checkLocations()
+	c.checkUnknownNeeds()
 	c.checkAS2()
 	c.checkUnused()
 	c.checkFilterLocations()

@@ -976,6 +976,64 @@ variable "props" {
 `}.hcl(),
 		},
 
+		// BP1009: whether a stage signs or encrypts is unknown during
+		// validate: its rules are skipped, and validate says so.
+		{
+			name: "BP1009 signature from a variable without value: no BP3001, but a warning",
+			hcl: strings.Replace(topo{}.hcl(), `signature = "clear"`, `signature = var.signature`, 1) +
+				"variable \"signature\" {\n  type = string\n}\n",
+			stores: func(s *scene) {
+				s.certKey("personal", "decoy.pem", "decoy")
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "signature", "var.signature", "",
+				list(`signature attribute of encoder "smime" of pipeline "pl"`, "whether it signs", "BP3001–BP3007", `send port "fabrikam"`, "--var")}},
+		},
+		{
+			name: "BP1009 encrypt from a variable without value: no BP4002, but a warning",
+			hcl: strings.Replace(topo{}.hcl(), "    encrypt = true\n", "    encrypt = var.encrypt # @encrypt\n", 1) +
+				"variable \"encrypt\" {\n  type = bool\n}\n",
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "decoy.cer", "decoy")
+			},
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "encrypt", "var.encrypt", "",
+				list(`encrypt attribute of encoder "smime" of pipeline "pl"`, "whether it encrypts", "BP4001–BP4006", `send port "fabrikam"`)}},
+		},
+		{
+			name: "BP1009 as2 mdn from a variable without value: party rules skipped, with a warning",
+			hcl: strings.Replace(topo{Extra: `
+variable "mdn" {
+  type = string
+}
+party "fabrikam" {
+  as2_id               = "FABRIKAM"
+  signing_certificates = ["{{tp "party"}}"]
+}
+send_port "fabrikam_as2" {
+  host   = host.send_host
+  filter = true
+  transport "as2" {
+    url     = "https://127.0.0.1:1/as2"
+    partner = party.fabrikam
+    mdn     = var.mdn # @mdn
+  }
+}
+`}.hcl(), `group "contoso" { # @group`, `group "contoso" { # @group`+"\n  as2_id = \"CONTOSO\"", 1),
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "mdn", "var.mdn", "",
+				list(`mdn attribute of transport "as2" of send port "fabrikam_as2"`, "whether it verifies signatures", "BP7006–BP7008", `send port "fabrikam_as2"`)}},
+		},
+		{
+			name: "BP1009 pass: a pipeline no send port uses skips nothing",
+			hcl: strings.Replace(topo{}.hcl(), `signature = "clear"`, `signature = var.signature`, 1) +
+				"variable \"signature\" {\n  type = string\n}\n" +
+				"pipeline \"spare\" { # @spare\n  encoder \"smime\" {\n    signature = \"clear\"\n    encrypt = var.encrypt\n  }\n}\nvariable \"encrypt\" {\n  type = bool\n}\n",
+			want: []finding{
+				{diag.CodeNeedUnknown, warningSev, "signature", "var.signature", "", list(`send port "fabrikam"`)},
+				{diag.CodeUnused, warningSev, "spare", `pipeline "spare"`, "", list(`Pipeline "spare"`)},
+			},
+		},
+
 		// BP1004 (missing required): a signing pipeline needs the group's
 		// signing_certificate (§3). Decoding cannot tell, so the rules do.
 		{

@@ -1,0 +1,105 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/config/model"
+)
+
+// keyRules are the rules each key's checks make, in the order of
+// component.Needs, for BP1009's detail.
+var keyRules = []struct {
+	need  func(component.Needs) component.Need
+	does  string // what the component may do with the key
+	rules string
+}{
+	{signingNeed, "signs", "the signing certificate rules (BP3001–BP3007)"},
+	{encryptionNeed, "encrypts", "the encryption certificate rules (BP4001–BP4006)"},
+	{decryptionNeed, "decrypts", "the decryption certificate rules (BP7001–BP7005)"},
+	{partySigningNeed, "verifies signatures", "the party signing certificate rules (BP7006–BP7008)"},
+}
+
+// checkUnknownNeeds warns (BP1009) at each attribute, unknown during
+// validate, that leaves a key MaybeNeeded for a covered send port or
+// receive location: the rules for that key are skipped there, as BP2005
+// says of a store whose password is unknown, rather than skipped silently.
+// A key another component of the port certainly needs is checked, and
+// not reported.
+func (c *checker) checkUnknownNeeds() {
+	type use struct {
+		comp  *model.Component
+		what  string // the component, for the detail
+		u     component.UnknownNeed
+		users []string
+	}
+	var uses []*use
+	index := map[string]*use{}
+	note := func(user string, needs component.Needs, comp *model.Component, what string) {
+		cfg, ok := comp.Config.(component.UnknownNeedsConfig)
+		if !ok {
+			return
+		}
+		for _, u := range cfg.UnknownNeeds() {
+			skipped := false
+			for _, k := range keyRules {
+				skipped = skipped || (k.need(u.Needs) == component.MaybeNeeded && k.need(needs) == component.MaybeNeeded)
+			}
+			if !skipped {
+				continue
+			}
+			key := fmt.Sprintf("%p:%s", comp, u.Attribute)
+			x := index[key]
+			if x == nil {
+				x = &use{comp: comp, what: what, u: u}
+				index[key] = x
+				uses = append(uses, x)
+			}
+			x.users = append(x.users, user)
+		}
+	}
+	stages := func(user string, needs component.Needs, pl *model.Pipeline) {
+		if pl == nil {
+			return
+		}
+		for _, st := range pl.Stages {
+			if st.Spec != nil {
+				note(user, needs, st, fmt.Sprintf("%s %q of pipeline %q", st.Spec.Kind.Block(), st.Spec.Name, pl.Name))
+			}
+		}
+	}
+	for _, p := range c.cfg.SendPorts {
+		if p.Host == nil || !c.runs(p.Host) {
+			continue
+		}
+		user, needs := fmt.Sprintf("send port %q", p.Name), p.Needs()
+		stages(user, needs, p.Pipeline)
+		if p.Transport != nil && p.Transport.Spec != nil {
+			note(user, needs, p.Transport, fmt.Sprintf("transport %q of send port %q", p.Transport.Spec.Name, p.Name))
+		}
+	}
+	for _, r := range c.cfg.ReceiveLocations {
+		if r.Host == nil || !c.runs(r.Host) {
+			continue
+		}
+		user, needs := fmt.Sprintf("receive location %q", r.Name), r.Needs()
+		stages(user, needs, r.Pipeline)
+		if r.Transport != nil && r.Transport.Spec != nil {
+			note(user, needs, r.Transport, fmt.Sprintf("transport %q of receive location %q", r.Transport.Spec.Name, r.Name))
+		}
+	}
+	for _, x := range uses {
+		var does, skipped []string
+		for _, k := range keyRules {
+			if k.need(x.u.Needs) == component.MaybeNeeded {
+				does = append(does, k.does)
+				skipped = append(skipped, k.rules)
+			}
+		}
+		c.add(diag.Warningf(diag.CodeNeedUnknown, x.u.Range, "Value unknown: certificate rules skipped",
+			"The %s attribute of %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so whether it %s is not known, and %s are skipped for %s.",
+			x.u.Attribute, x.what, strings.Join(does, " or "), strings.Join(skipped, " and "), strings.Join(x.users, ", ")))
+	}
+}
