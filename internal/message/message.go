@@ -79,6 +79,16 @@ type Constant interface {
 	ConstantText() (Text, bool)
 }
 
+// Prefixed is a Template that can tell, before any message exists, the
+// text every one of its values starts with (its leading literal): a
+// transport judges a url's scheme by it when the rest reads the message.
+type Prefixed interface {
+	Template
+	// LiteralPrefix returns that text, "" when the template starts with
+	// an interpolation.
+	LiteralPrefix() string
+}
+
 // Filter is a compiled send-port filter.
 type Filter interface {
 	Match(m *Message) (bool, error)

@@ -39,7 +39,10 @@ const (
 	// whether a component uses a key (an smime encoder's signature or
 	// encrypt) is unknown during validate, so the rules for that key are
 	// skipped; BP2005 says the same of a store's password.
-	CodeNeedUnknown        Code = "BP1009"
+	CodeNeedUnknown Code = "BP1009"
+	// CodeTLSUnused is bizpipe's addition: a sending transport's tls block
+	// with a url that is http://, so that the partner is reached in clear.
+	CodeTLSUnused          Code = "BP1010"
 	CodeStorePath          Code = "BP2001"
 	CodeStoreFile          Code = "BP2002"
 	CodeStorePassword      Code = "BP2003"

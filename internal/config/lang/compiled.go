@@ -2,6 +2,7 @@ package lang
 
 import (
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/message"
@@ -39,7 +40,23 @@ func (d *decoder) newTemplate(expr hcl.Expression, ctx *hcl.EvalContext) *compil
 // compileFast sets the template's fast path (see fastTemplate).
 func (t *compiledTemplate) compileFast() { t.fast = compileFastTemplate(t.expr, t.ctx) }
 
-var _ message.Constant = (*compiledTemplate)(nil)
+var (
+	_ message.Constant = (*compiledTemplate)(nil)
+	_ message.Prefixed = (*compiledTemplate)(nil)
+)
+
+// LiteralPrefix returns the template's leading literal text: what every
+// value starts with, whatever the message.
+func (t *compiledTemplate) LiteralPrefix() string {
+	te, ok := t.expr.(*hclsyntax.TemplateExpr)
+	if !ok || len(te.Parts) == 0 {
+		return ""
+	}
+	if lit, ok := te.Parts[0].(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && !lit.Val.IsNull() {
+		return lit.Val.AsString()
+	}
+	return ""
+}
 
 // Constant returns the template's value when it reads nothing of the
 // message (variables and locals are known at load) and is not sensitive.

@@ -168,6 +168,7 @@ func decodeSend(b *component.Body) component.Config {
 		b.Errorf(c.MDNTimeout.Range, "Invalid value for mdn_timeout", "The mdn_timeout of %s must be positive.", b.What)
 	}
 	c.CAFile, c.CertFile, c.KeyFile = http.DecodeTLS(b)
+	http.CheckTLSScheme(b, c.URL)
 	return c
 }
 

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/transport"
@@ -97,6 +99,58 @@ func CheckRequestTimeout(b *component.Body, v value.Value[time.Duration]) {
 	}
 }
 
+// CheckTLSScheme warns (BP1010) of b's tls block when url is certainly
+// http://: the partner is then reached in clear, and the block's trust
+// anchors and client certificate, which the user wrote to protect that
+// traffic, are not used for it. A url whose scheme validate cannot know (a
+// variable without a value, an interpolated scheme) is not judged.
+func CheckTLSScheme(b *component.Body, url value.Value[message.Template]) {
+	t := b.Block("tls")
+	if t == nil || !url.Usable() {
+		return
+	}
+	if scheme, ok := TemplateScheme(url.V); !ok || scheme != "http" {
+		return
+	}
+	b.Warnf(diag.CodeTLSUnused, t.Range, "tls block on an http:// url",
+		"The url of %s is http://, so its requests reach the partner in clear: the tls block's trust anchors and client certificate are not used for them. Use an https:// url, or remove the tls block.", b.What)
+}
+
+// TemplateScheme returns the scheme, in lower case, of the URLs template
+// t makes, when known before any message: from its value when it reads
+// nothing of the message (a sensitive one too: the scheme is not quoted),
+// else from its leading literal.
+func TemplateScheme(t message.Template) (string, bool) {
+	text := ""
+	if k, ok := t.(message.Constant); ok {
+		if v, ok := k.ConstantText(); ok {
+			text = v.Value
+		}
+	}
+	if p, ok := t.(message.Prefixed); ok && text == "" {
+		text = p.LiteralPrefix()
+	}
+	i := strings.IndexByte(text, ':')
+	if i <= 0 || !isScheme(text[:i]) {
+		return "", false
+	}
+	return strings.ToLower(text[:i]), true
+}
+
+// isScheme reports whether s is an RFC 3986 scheme: a letter, then
+// letters, digits, "+", "-" or ".".
+func isScheme(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
 // Needs: a plain HTTP transport uses no key.
 func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
 
@@ -182,7 +236,7 @@ delivery without sending anything.`,
 // and AS2's, which sends with this package's Client).
 var TLSBlock = component.BlockSpec{
 	Type: "tls",
-	Doc:  "TLS material: the partner's trust anchors and a client certificate.",
+	Doc:  "TLS material: the partner's trust anchors and a client certificate, for an https:// url (with an http:// one they are not used: warning BP1010).",
 	Attributes: []component.Attribute{
 		{Name: "ca_file", Type: component.Path, Doc: "PEM certificates to trust instead of the system's roots."},
 		{Name: "cert_file", Type: component.Path, Doc: "PEM client certificate (with key_file)."},
@@ -203,6 +257,7 @@ func decodeSend(b *component.Body) component.Config {
 	c := &SendConfig{URL: b.Template("url"), Headers: b.TemplateMap("headers"), Timeout: b.Duration("timeout")}
 	CheckHeaders(b, c.Headers)
 	c.CAFile, c.CertFile, c.KeyFile = DecodeTLS(b)
+	CheckTLSScheme(b, c.URL)
 	return c
 }
 

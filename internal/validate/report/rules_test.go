@@ -153,7 +153,8 @@ func TestRulesMatchSpec(t *testing.T) {
 		// bizpipe's additions to the contract's codes.
 		addition := r.Code == diag.CodeSyntax || r.Code == diag.CodeFilterLocation || r.Code == diag.CodeLiveMessageBox ||
 			r.Code == diag.CodeLiveDirectory || r.Code == diag.CodeLiveFiles ||
-			r.Code == diag.CodeUnrouted || r.Code == diag.CodeFilterProperty || r.Code == diag.CodeNeedUnknown
+			r.Code == diag.CodeUnrouted || r.Code == diag.CodeFilterProperty || r.Code == diag.CodeNeedUnknown ||
+			r.Code == diag.CodeTLSUnused
 		// The contract states these in its §12, not in the table.
 		inText := r.Code == "BP3007" || r.Code == "BP3008"
 		if _, ok := spec[r.Code]; !ok && !addition && !inText {

@@ -41,7 +41,7 @@ send_port "sp2" {
 send_port "sp3" {
   host = host.h
   transport "http" {
-    url = "http://127.0.0.1:1/"
+    url = "https://127.0.0.1:1/"
     tls { # expect: BP1004
       cert_file = "c.pem"
     }
