@@ -37,8 +37,9 @@ const (
 	CodeFilterProperty Code = "BP1008"
 	// CodeNeedUnknown is bizpipe's addition: an attribute that decides
 	// whether a component uses a key (an smime encoder's signature or
-	// encrypt) is unknown during validate, so the rules for that key are
-	// skipped; BP2005 says the same of a store's password.
+	// encrypt), or the group's certificate_expiry_warning, is unknown
+	// during validate, so the rules that depend on it are skipped; BP2005
+	// says the same of a store's password.
 	CodeNeedUnknown Code = "BP1009"
 	// CodeTLSUnused is bizpipe's addition: a sending transport's tls block
 	// with a url that is http://, so that the partner is reached in clear.

@@ -69,6 +69,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkPorts()
 	c.checkLocations()
 	c.checkUnknownNeeds()
+	c.checkUnknownWindow()
 	c.checkAS2()
 	c.checkUnused()
 	c.checkFilterLocations()

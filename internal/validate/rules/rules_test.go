@@ -1001,6 +1001,19 @@ variable "props" {
 				list(`encrypt attribute of encoder "smime" of pipeline "pl"`, "whether it encrypts", "BP4001–BP4006", `send port "fabrikam"`)}},
 		},
 		{
+			// Unknown, the window was 0: no certificate was ever "expiring
+			// soon", without a word.
+			name: "BP1009 certificate_expiry_warning from a variable without value: expiry warnings skipped, with a warning",
+			hcl: strings.Replace(topo{}.hcl(), "group \"contoso\" { # @group\n", "group \"contoso\" { # @group\n  certificate_expiry_warning = var.window # @window\n", 1) +
+				"variable \"window\" {\n  type = string\n}\n",
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "window", "var.window", "",
+				list("certificate_expiry_warning", "BP3004", "BP4004", "BP7005", "BP7008", "--var")}},
+		},
+		{
 			name: "BP1009 as2 mdn from a variable without value: party rules skipped, with a warning",
 			hcl: strings.Replace(topo{Extra: `
 variable "mdn" {

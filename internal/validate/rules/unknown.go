@@ -103,3 +103,40 @@ func (c *checker) checkUnknownNeeds() {
 			x.u.Attribute, x.what, strings.Join(does, " or "), strings.Join(skipped, " and "), strings.Join(x.users, ", ")))
 	}
 }
+
+// checkUnknownWindow warns (BP1009) at the group's
+// certificate_expiry_warning when it is unknown during validate and a
+// covered send port or receive location needs a certificate: the rules
+// that judge a certificate "expiring soon" read it as 0, so they say
+// nothing, which must not pass for "nothing expires soon".
+func (c *checker) checkUnknownWindow() {
+	g := c.cfg.Group
+	if g == nil || !g.CertificateExpiryWarning.Set || g.CertificateExpiryWarning.Known {
+		return
+	}
+	var users []string
+	uses := func(n component.Needs) bool {
+		for _, k := range keyRules {
+			if k.need(n) != component.NotNeeded {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range c.cfg.SendPorts {
+		if p.Host != nil && c.runs(p.Host) && uses(p.Needs()) {
+			users = append(users, fmt.Sprintf("send port %q", p.Name))
+		}
+	}
+	for _, r := range c.cfg.ReceiveLocations {
+		if r.Host != nil && c.runs(r.Host) && uses(r.Needs()) {
+			users = append(users, fmt.Sprintf("receive location %q", r.Name))
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	c.add(diag.Warningf(diag.CodeNeedUnknown, g.CertificateExpiryWarning.Range, "Value unknown: certificate rules skipped",
+		"The group's certificate_expiry_warning has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so no certificate is judged to expire soon: the warnings BP3004, BP4004, BP7005 and BP7008 are skipped for %s.",
+		strings.Join(users, ", ")))
+}
