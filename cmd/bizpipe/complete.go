@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -153,29 +154,40 @@ func completeMessageIDs(f *messagesFlags, status msgbox.Status, keep func(msgbox
 		// rather than a hang.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		msgs, err := msgbox.Collect(ctx, box, msgbox.Filter{Status: status, Limit: maxCompletedIDs})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
+		// The limit counts what is offered: a message terminate applies to
+		// behind many delivered ones is still found, within the timeout.
 		var out []cobra.Completion
-		for _, m := range msgs {
+		err = box.List(ctx, msgbox.Filter{Status: status}, func(m msgbox.Message) error {
 			// An id a shell would have to quote is not offered (the box
 			// makes none; a damaged one might).
 			if !strings.HasPrefix(m.ID, toComplete) || safe(m.ID) != m.ID || strings.ContainsAny(m.ID, " \t'\"\\") {
-				continue
+				return nil
 			}
 			if keep != nil && !keep(m) {
-				continue
+				return nil
 			}
 			desc := string(m.Status) + " " + m.ReceivedAt.UTC().Format(time.RFC3339)
 			if m.FileName != "" {
 				desc += " " + m.FileName
 			}
 			out = append(out, cobra.CompletionWithDesc(m.ID, oneLine(safe(desc))))
+			if len(out) == maxCompletedIDs {
+				return errEnoughIDs
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnoughIDs) {
+			// A box too large to look through within the timeout: what
+			// was found so far is still worth offering.
+			return out, cobra.ShellCompDirectiveNoFileComp
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }
+
+// errEnoughIDs stops the listing of completeMessageIDs once it has
+// maxCompletedIDs to offer.
+var errEnoughIDs = errors.New("enough message ids")
 
 // notFinal keeps the messages that terminate still applies to.
 func notFinal(m msgbox.Message) bool {

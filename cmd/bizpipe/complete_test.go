@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -256,6 +257,39 @@ func TestCompleteMessageIDs(t *testing.T) {
 	}
 	if _, err := os.Stat(empty); !os.IsNotExist(err) {
 		t.Errorf("completion created the data directory %s: %v", empty, err)
+	}
+}
+
+// TestCompleteMessageIDsPastFinal: terminate offers a message it applies
+// to even when more than maxCompletedIDs newer messages are final
+// (delivered or terminated): the limit counts what is offered, not what
+// is looked at.
+func TestCompleteMessageIDsPastFinal(t *testing.T) {
+	data := t.TempDir()
+	box, err := sqlitebox.Open(filepath.Join(data, "messagebox.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	receive := func(name string) string {
+		m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: name}, strings.NewReader("x"),
+			func(msgbox.Message) ([]string, string) { return nil, "no send port matched" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+	suspended := receive("old.txt")
+	for i := range maxCompletedIDs + 1 {
+		if err := box.Terminate(ctx, receive(fmt.Sprintf("%d.txt", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	box.Close()
+	got := complete(t, "messages", "terminate", "--data-dir", data, "")
+	if !slices.Equal(got.values, []string{suspended}) {
+		t.Errorf("terminate offered %d ids %.3q; want the one suspended message %s behind %d terminated ones",
+			len(got.values), got.values, suspended, maxCompletedIDs+1)
 	}
 }
 
