@@ -666,6 +666,10 @@ type ReceiptChecker interface {
 	// fails the attempt), with the receipt to keep when in.Raw was
 	// readable.
 	CheckReceipt(ctx context.Context, in IncomingReceipt, p Pending) (*Receipt, error)
+	// Correlation is the Pending.Correlation of d's attempts (an AS2
+	// Message-ID), known before an attempt ends: a receipt that comes
+	// while d is being sent is told from one that names nothing.
+	Correlation(d *Delivery) string
 	// SameReceipt reports whether in is kept (the entity of a receipt
 	// CheckReceipt judged, as the box keeps it) received again: the
 	// same verdict on the same content, however built anew.
@@ -702,7 +706,9 @@ type ReceiptSink interface {
 	// this receipt already: it changes nothing, and the transport
 	// acknowledges it. ErrReceiptConflict when the delivery is settled
 	// and keeps another receipt: it changes nothing, and the transport
-	// refuses it.
+	// refuses it. ErrReceiptNotYet when it may settle a delivery later
+	// (being sent, its wait not recorded yet): the transport asks for it
+	// again.
 	SettleReceipt(ctx context.Context, in IncomingReceipt) error
 }
 
@@ -714,6 +720,10 @@ var (
 	ErrReceiptUnusable = errors.New("the receipt settles no delivery")
 	ErrReceiptRepeated = errors.New("the receipt was received before")
 	ErrReceiptConflict = errors.New("the delivery is settled and keeps another receipt")
+	// ErrReceiptNotYet: nothing is settled now, but a receipt sent again
+	// later may settle its delivery (a partner retries a refusal it is
+	// told is temporary, not one it is told is final).
+	ErrReceiptNotYet = errors.New("the receipt cannot be settled yet")
 )
 
 // Stager is a Sender that makes delivery exactly-once across crashes (the

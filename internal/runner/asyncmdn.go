@@ -65,30 +65,48 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 		return fmt.Errorf("%w: this message box keeps no deliveries awaiting MDNs", component.ErrReceiptUnusable)
 	}
 	// A quick partner's MDN may come before the delivery is recorded as
-	// awaiting it (the POST's answer and the MDN race): it is waited for,
-	// briefly, rather than refused. This runner's own recordings wake it
-	// at once; a poll finds those of another process sharing the box.
+	// awaiting it (the POST's answer and the MDN race), or while it is
+	// sent again: it is waited for, briefly, rather than refused. This
+	// runner's own recordings and attempts' ends wake it at once; a poll
+	// finds those of another process sharing the box.
 	var a msgbox.AwaitedMDN
 	var d *msgbox.Delivery
 	var pt *port
 	var err error
-	for wait := time.Now().Add(earlyMDNWait); ; {
+	for end := time.Now().Add(r.earlyMDNWait); ; {
 		// Taken before looking: a wait recorded meanwhile is not missed.
 		recorded := r.mdnAwaited.wait()
 		a, d, pt, err = r.awaiting(ctx, aw, in.Correlation)
-		if err == nil || !errors.Is(err, errNotYet) || time.Now().After(wait) {
+		if err == nil || !errors.Is(err, errNotYet) {
 			break
 		}
+		// Found in the box but not awaited yet (a.DeliveryID set): being
+		// sent again; not found: perhaps being sent for the first time.
+		id, mine := r.sending(a.DeliveryID, in.Correlation)
+		if time.Now().After(end) {
+			if mine || a.DeliveryID != 0 {
+				// Still in flight: a partner told so sends it again,
+				// whereas most never send again an MDN refused.
+				return fmt.Errorf("%w: delivery %d is being sent, its wait for the MDN not recorded yet", component.ErrReceiptNotYet, id)
+			}
+			break
+		}
+		poll := r.earlyMDNPoll
+		if mine {
+			// Its recording or its end wakes this wait; the poll is in
+			// case another process took it over.
+			poll = max(poll, ownEarlyMDNPoll)
+		}
 		// Never past the end of the wait, whatever the poll interval.
-		poll := time.NewTimer(min(r.earlyMDNPoll, time.Until(wait)+time.Millisecond))
+		t := time.NewTimer(min(poll, time.Until(end)+time.Millisecond))
 		select {
 		case <-ctx.Done():
-			poll.Stop()
+			t.Stop()
 			return ctx.Err()
 		case <-recorded:
-		case <-poll.C:
+		case <-t.C:
 		}
-		poll.Stop()
+		t.Stop()
 	}
 	if errors.Is(err, errAwaitedNoMore) && d != nil {
 		return settledBefore(pt, d, in, err)
@@ -142,13 +160,47 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 	return err
 }
 
-// earlyMDNWait bounds the wait for a delivery to be recorded as awaiting
-// the MDN that just arrived for it; defaultEarlyMDNPoll is how often the
-// box is asked meanwhile (Runner.earlyMDNPoll).
+// defaultEarlyMDNWait bounds the wait for a delivery to be recorded as
+// awaiting the MDN that just arrived for it (Runner.earlyMDNWait);
+// defaultEarlyMDNPoll is how often the box is asked meanwhile
+// (Runner.earlyMDNPoll). ownEarlyMDNPoll is how often it is asked for a
+// delivery this runner is sending, whose recording or end wakes the wait
+// anyway.
 const (
-	earlyMDNWait        = 5 * time.Second
+	defaultEarlyMDNWait = 5 * time.Second
 	defaultEarlyMDNPoll = 20 * time.Millisecond
+	ownEarlyMDNPoll     = time.Second
 )
+
+// sending reports whether this runner's workers hold in flight delivery
+// id or, when id is 0, the delivery whose attempts' correlation is
+// correlation, and which.
+func (r *Runner) sending(id int64, correlation string) (int64, bool) {
+	f := &r.inFlight
+	f.mu.Lock()
+	if id != 0 {
+		_, ok := f.flights[id]
+		f.mu.Unlock()
+		return id, ok
+	}
+	ids := make([]int64, 0, len(f.flights))
+	for fid := range f.flights {
+		ids = append(ids, fid)
+	}
+	f.mu.Unlock()
+	for _, name := range r.portList {
+		ck, ok := r.ports[name].sender.(component.ReceiptChecker)
+		if !ok {
+			continue
+		}
+		for _, fid := range ids {
+			if ck.Correlation(&component.Delivery{ID: fid, Port: name}) == correlation {
+				return fid, true
+			}
+		}
+	}
+	return 0, false
+}
 
 // broadcast wakes every goroutine waiting on it: a channel closed, and
 // replaced, at each signal.
@@ -178,7 +230,8 @@ func (b *broadcast) signal() {
 }
 
 // errNotYet: no delivery awaits the MDN yet (wrapped in
-// component.ErrReceiptUnusable, which it becomes when the wait ends).
+// component.ErrReceiptUnusable, which it becomes when the wait ends, or
+// component.ErrReceiptNotYet when its delivery is still being sent).
 var errNotYet = errors.New("no delivery awaits it")
 
 // beingSent: delivery id is being sent again, its wait not recorded yet.

@@ -11,6 +11,10 @@ import (
 // beyond earlyMDNWait to show that r's own recordings wake the wait.
 func SetEarlyMDNPoll(r *Runner, d time.Duration) { r.earlyMDNPoll = d }
 
+// SetEarlyMDNWait sets how long r's SettleReceipt waits for the delivery
+// an early MDN answers to await it.
+func SetEarlyMDNWait(r *Runner, d time.Duration) { r.earlyMDNWait = d }
+
 // RoutingOf returns the send ports and the routing-failure reason r's
 // router gives msg, for a test of a message no box API can put back in
 // the router's way (one an earlier bizpipe resumed after its decoding

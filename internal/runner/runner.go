@@ -199,9 +199,11 @@ type Runner struct {
 
 	// mdnAwaited is signalled each time this runner records a delivery
 	// as awaiting its asynchronous MDN: an MDN that came first waits for
-	// it (SettleReceipt). earlyMDNPoll is how often such an MDN also
-	// looks in the box, for a wait another process records.
+	// it (SettleReceipt), and each time attempts end. earlyMDNWait is
+	// how long such an MDN waits; earlyMDNPoll how often it also looks in
+	// the box, for a wait another process records.
 	mdnAwaited   broadcast
+	earlyMDNWait time.Duration
 	earlyMDNPoll time.Duration
 
 	mu  sync.Mutex
@@ -271,6 +273,7 @@ func New(opts Options) (*Runner, error) {
 		deferrals:  make(slots, opts.MaxDeferredCommits),
 		pipelines:  make(chan struct{}, opts.Workers),
 
+		earlyMDNWait: defaultEarlyMDNWait,
 		earlyMDNPoll: defaultEarlyMDNPoll,
 	}
 	r.inFlight.init()

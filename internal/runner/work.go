@@ -131,6 +131,9 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 				held.done(a.c.d.ID)
 				r.inFlight.land(a.c.d.ID, a.c.fl)
 			}
+			// An MDN that came while one of them was being sent waits
+			// for the attempt's end (SettleReceipt).
+			r.mdnAwaited.signal()
 		}
 	}()
 	var (

@@ -66,7 +66,9 @@ func looksLikeMDN(ct string, head []byte) bool {
 // delivery that keeps one, which changes nothing
 // (component.ErrReceiptConflict); 400
 // when it settles nothing (unreadable, or no delivery awaits it); 503
-// when the box failed (the partner sends it again). It reads the whole MDN from up,
+// with a Retry-After when it may settle its delivery later
+// (component.ErrReceiptNotYet: being sent, its wait not recorded yet) or
+// the box failed: the partner sends it again. It reads the whole MDN from up,
 // under the budget; a read that fails is answered as a message's would be
 // (Upload.Refuse: 408, 413, 503 when run stops or the budget has no
 // room), and nothing is settled.
@@ -105,6 +107,12 @@ func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.L
 		// the partner learns that it was not taken.
 		log.Warn("asynchronous MDN refused: its delivery is settled and keeps another MDN", "error", err)
 		plain(w, http.StatusConflict, "MDN refused: the delivery it names is settled and keeps another MDN")
+	case errors.Is(err, component.ErrReceiptNotYet):
+		// Temporary (its delivery is being sent, or too many MDNs wait
+		// for theirs): a partner retries a 503, seldom a 4xx.
+		log.Warn("asynchronous MDN not settled yet; the partner is asked to send it again", "error", err)
+		w.Header().Set("Retry-After", "5")
+		plain(w, http.StatusServiceUnavailable, "MDN not settled yet: its delivery is being sent; send it again later")
 	case errors.Is(err, component.ErrReceiptUnusable):
 		log.Warn("asynchronous MDN refused", "error", err)
 		plain(w, http.StatusBadRequest, "MDN refused: it settles no delivery")

@@ -82,7 +82,11 @@ needs no Message-ID of its own (some products send none), which every
 message needs. It is never answered with an MDN, even when it asks for
 one (RFC 3798 §2.1: no receipt for a receipt, lest two servers answer
 each other's without end). It is answered 200 once judged, whatever the
-verdict; 400 when it names no delivery that awaits one. An MDN for a
+verdict; 400 when it names no delivery that awaits one; 503 with a
+Retry-After when its delivery is being sent (an MDN may come before the
+partner answers the message, or while the message is sent again): it is
+waited for up to 5 seconds, then the partner is asked to send it again,
+as partners retry a 503 and seldom a 4xx. An MDN for a
 delivery that awaits none any more changes nothing: a copy of the MDN
 the delivery keeps (the same disposition and Received-Content-MIC,
 however built anew: a partner whose first POST lost our answer sends it

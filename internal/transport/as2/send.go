@@ -269,6 +269,9 @@ func (s *sender) CheckReceipt(_ context.Context, in component.IncomingReceipt, p
 	return s.judge(what, in.Raw, mdn, in.ContentType, p.Correlation, sent)
 }
 
+// Correlation is the Message-ID of every attempt of d.
+func (s *sender) Correlation(d *component.Delivery) string { return s.messageID(d) }
+
 // SameReceipt reports whether in, an asynchronous MDN from in.Party, is
 // kept, one CheckReceipt judged, received again: the same report
 // (as2.ReceivedMDN.SameReport). An MDN from another party than the port's

@@ -1,0 +1,195 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+)
+
+// postMDNAnswer POSTs an asynchronous MDN to url as FABRIKAM and returns
+// our answer's status and Retry-After.
+func postMDNAnswer(t *testing.T, url string, b *as2.Built) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.Body))
+	if err != nil {
+		t.Fatalf("async MDN request: %v", err)
+	}
+	for k, vs := range b.Header {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("async MDN POST: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Retry-After")
+}
+
+// TestAS2MDNWhileBeingSent: an asynchronous MDN that comes while its
+// delivery is in flight, its wait not recorded yet, and still is once the
+// early wait is over, is answered 503 with a Retry-After, which partners
+// retry (most never retry a 4xx), not 400: sent again once the wait is
+// recorded, it settles the delivery. Whether the delivery is sent again by
+// another process sharing the box, or sent for the first time by this
+// runner, whose partner POSTs the MDN before it answers the message.
+func TestAS2MDNWhileBeingSent(t *testing.T) {
+	p := newPKI(t)
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	build := func(t *testing.T, id string, digest []byte) *as2.Built {
+		t.Helper()
+		mic := as2.MIC{Alg: as2.SHA256, Digest: digest}
+		built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: id, FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
+			as2.BuildOptions{Signer: partnerSigner, From: "FABRIKAM", To: "CONTOSO"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return built
+	}
+	checkNotYet := func(t *testing.T, status int, retryAfter string) {
+		t.Helper()
+		if status != http.StatusServiceUnavailable || retryAfter == "" {
+			t.Errorf("our answer to the MDN while its delivery is sent: %d, Retry-After %q; want 503 with a Retry-After", status, retryAfter)
+		}
+	}
+
+	t.Run("sent again by another process", func(t *testing.T) {
+		ctx := context.Background()
+		port := freePort(t)
+		url := "http://127.0.0.1:" + port + "/as2"
+		dir := setup(t, p, as2Common+as2AsyncLocation+asyncPort("p", `message.receive_location == "in"`, ""),
+			map[string]string{"URL": "http://127.0.0.1:1/as2", "Port": port})
+		r, box := startWith(t, dir, nil)
+		runner.SetEarlyMDNWait(r, 100*time.Millisecond)
+		m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
+			strings.NewReader("ISA*00*~"), func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		aw := box.(msgbox.MDNAwaiter)
+		const other, as2ID = "srv2/w1", "<again@contoso.example>"
+		digest := sha256.Sum256([]byte("the entity sent"))
+		wait := func(id int64) msgbox.AwaitedMDN {
+			return msgbox.AwaitedMDN{DeliveryID: id, MessageID: m.ID, Port: "p", AS2MessageID: as2ID,
+				MIC: "sha-256=" + base64.StdEncoding.EncodeToString(digest[:]), Deadline: time.Now().Add(time.Hour)}
+		}
+		claim := func() *msgbox.Delivery {
+			t.Helper()
+			ds, err := box.ClaimBatch(ctx, other, []string{"p"}, time.Hour, 1, nil)
+			if err != nil || len(ds) != 1 {
+				t.Fatalf("claim: %d deliveries, %v", len(ds), err)
+			}
+			return ds[0]
+		}
+		d := claim()
+		if err := aw.AwaitMDN(ctx, other, wait(d.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if err := box.Finish(ctx, d.ID, msgbox.AwaitOwner, msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now(), Error: "no MDN"}); err != nil {
+			t.Fatal(err)
+		}
+		d = claim()
+		defer runInBackground(t, r)()
+		waitListening(t, url)
+
+		built := build(t, as2ID, digest[:])
+		status, retryAfter := postMDNAnswer(t, url, built)
+		checkNotYet(t, status, retryAfter)
+		// The other process records the wait; the partner sends the MDN
+		// again, which settles the delivery.
+		if err := aw.AwaitMDN(ctx, other, wait(d.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if status, _ := postMDNAnswer(t, url, built); status != http.StatusOK {
+			t.Fatalf("our answer to the MDN sent again: %d, want 200", status)
+		}
+		got, err := box.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Message.Status != msgbox.StatusDelivered {
+			t.Errorf("settled: %s (%s)", got.Message.Status, got.Message.Reason)
+		}
+	})
+
+	t.Run("first attempt, by this runner", func(t *testing.T) {
+		port := freePort(t)
+		type posted struct {
+			built             *as2.Built
+			status            int
+			retryAfter, error string
+		}
+		first := make(chan posted, 1)
+		partner := startPartner(t, func(w http.ResponseWriter, r *http.Request) {
+			body := mustReadBody(t, r)
+			mic := as2.ComputeMIC(as2.SHA256, body)
+			built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: r.Header.Get("Message-Id"), FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &mic},
+				as2.BuildOptions{Signer: partnerSigner, From: "FABRIKAM", To: "CONTOSO"})
+			if err != nil {
+				first <- posted{error: err.Error()}
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			// The MDN is answered before the message is.
+			req, _ := http.NewRequest(http.MethodPost, r.Header.Get("Receipt-Delivery-Option"), bytes.NewReader(built.Body))
+			for k, vs := range built.Header {
+				req.Header[k] = vs
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				first <- posted{error: err.Error()}
+			} else {
+				resp.Body.Close()
+				first <- posted{built, resp.StatusCode, resp.Header.Get("Retry-After"), ""}
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		dir := setup(t, p, as2Common+as2AsyncLocation+strings.Replace(asyncHourPort, "{{.URL}}", partner, 1), map[string]string{"Port": port})
+		put(t, dir, "order.edi", []byte("ISA*00*~first"))
+		r, box := startWith(t, dir, nil)
+		runner.SetEarlyMDNWait(r, 100*time.Millisecond)
+		defer runInBackground(t, r)()
+		var got posted
+		select {
+		case got = <-first:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the partner got no message")
+		}
+		if got.error != "" {
+			t.Fatal(got.error)
+		}
+		checkNotYet(t, got.status, got.retryAfter)
+		waitAwaiting(t, box)
+		if status, _ := postMDNAnswer(t, "http://127.0.0.1:"+port+"/as2", got.built); status != http.StatusOK {
+			t.Fatalf("our answer to the MDN sent again: %d, want 200", status)
+		}
+		if d := waitSettled(t, box, 1)["order.edi"]; d == nil || d.Message.Status != msgbox.StatusDelivered {
+			t.Fatalf("order.edi: %+v", d)
+		}
+	})
+}
+
+// waitAwaiting waits until a delivery of box awaits its MDN.
+func waitAwaiting(t *testing.T, box msgbox.Box) {
+	t.Helper()
+	for range 1000 {
+		as, err := box.(msgbox.MDNAwaiter).AwaitingMDNs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as) > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no delivery awaits its MDN")
+}
