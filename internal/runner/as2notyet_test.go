@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
@@ -192,4 +195,67 @@ func waitAwaiting(t *testing.T, box msgbox.Box) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("no delivery awaits its MDN")
+}
+
+// TestSettleReceiptBoundsEarlyWaits: MDNs naming Message-IDs nobody sent
+// (anyone who knows a partner's AS2 name can POST them) wait for their
+// delivery polling the box, but only so many at once: past that number,
+// each is answered at once, temporarily refused, after a single look in
+// the box, rather than each polling it for the whole wait.
+func TestSettleReceiptBoundsEarlyWaits(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, as2Common+asyncPort("p", `message.receive_location == "in"`, ""), map[string]string{"URL": "http://127.0.0.1:1/as2", "Port": "1"})
+	var box *countingBox
+	r, _ := startWith(t, dir, func(o *runner.Options) { box = countCalls(o.Box); o.Box = box })
+	const polls, past = 3, 20
+	runner.SetEarlyMDNWait(r, time.Hour)
+	runner.SetEarlyMDNPolls(r, polls)
+	runner.SetEarlyMDNPoll(r, time.Hour)
+	forged := func(ctx context.Context, id string) error {
+		return r.SettleReceipt(ctx, component.IncomingReceipt{Party: "fabrikam", Correlation: id, Raw: []byte("forged")})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := make(chan error, polls)
+	for i := range polls {
+		id := fmt.Sprintf("<waiting%d@forged.example>", i)
+		go func() { waiting <- forged(ctx, id) }()
+		box.waitAwaited(t, id, 1)
+	}
+	refused := make(chan error, past)
+	for i := range past {
+		go func() { refused <- forged(context.Background(), fmt.Sprintf("<past%d@forged.example>", i)) }()
+	}
+	for range past {
+		select {
+		case err := <-refused:
+			if !errors.Is(err, component.ErrReceiptNotYet) {
+				t.Errorf("an MDN past the cap: %v, want ErrReceiptNotYet", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("MDNs past the cap wait for their delivery")
+		}
+	}
+	box.mu.Lock()
+	for i := range past {
+		if n := box.awaited[fmt.Sprintf("<past%d@forged.example>", i)]; n != 1 {
+			t.Errorf("an MDN past the cap asked the box %d times, want 1", n)
+		}
+	}
+	box.mu.Unlock()
+	cancel()
+	for range polls {
+		if err := <-waiting; !errors.Is(err, context.Canceled) {
+			t.Errorf("a waiting MDN, cancelled: %v", err)
+		}
+	}
+	// The waits over, their places are free again.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- forged(ctx, "<again@forged.example>") }()
+	box.waitAwaited(t, "<again@forged.example>", 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("an MDN once the waits are over: %v, want it waiting until cancelled", err)
+	}
 }

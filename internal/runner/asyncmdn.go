@@ -68,11 +68,20 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 	// awaiting it (the POST's answer and the MDN race), or while it is
 	// sent again: it is waited for, briefly, rather than refused. This
 	// runner's own recordings and attempts' ends wake it at once; a poll
-	// finds those of another process sharing the box.
+	// finds those of another process sharing the box. Only so many MDNs
+	// poll at once (earlyWaits): anyone who knows a partner's AS2 name can
+	// send MDNs naming Message-IDs nobody sent, each of which would
+	// otherwise query the box for the whole wait.
 	var a msgbox.AwaitedMDN
 	var d *msgbox.Delivery
 	var pt *port
 	var err error
+	polling := false // holds one of r.earlyWaits
+	defer func() {
+		if polling {
+			r.earlyWaits.give()
+		}
+	}()
 	for end := time.Now().Add(r.earlyMDNWait); ; {
 		// Taken before looking: a wait recorded meanwhile is not missed.
 		recorded := r.mdnAwaited.wait()
@@ -91,11 +100,23 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 			}
 			break
 		}
-		poll := r.earlyMDNPoll
-		if mine {
+		poll, wake := r.earlyMDNPoll, recorded
+		switch {
+		case mine:
 			// Its recording or its end wakes this wait; the poll is in
 			// case another process took it over.
 			poll = max(poll, ownEarlyMDNPoll)
+		case !polling:
+			if !r.earlyWaits.take() {
+				return fmt.Errorf("%w: %d asynchronous MDNs already wait for their deliveries to be recorded", component.ErrReceiptNotYet, cap(r.earlyWaits))
+			}
+			polling = true
+			fallthrough
+		default:
+			// Not this runner's send: its recordings, which wake every
+			// waiting MDN, are not what this one waits for, and the poll
+			// alone bounds what it costs the box.
+			wake = nil
 		}
 		// Never past the end of the wait, whatever the poll interval.
 		t := time.NewTimer(min(poll, time.Until(end)+time.Millisecond))
@@ -103,7 +124,7 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-recorded:
+		case <-wake:
 		case <-t.C:
 		}
 		t.Stop()
@@ -163,13 +184,17 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 // defaultEarlyMDNWait bounds the wait for a delivery to be recorded as
 // awaiting the MDN that just arrived for it (Runner.earlyMDNWait);
 // defaultEarlyMDNPoll is how often the box is asked meanwhile
-// (Runner.earlyMDNPoll). ownEarlyMDNPoll is how often it is asked for a
+// (Runner.earlyMDNPoll), by at most maxEarlyMDNPolls MDNs at once
+// (Runner.earlyWaits): a flood of MDNs naming unknown Message-IDs costs
+// the box at most maxEarlyMDNPolls/defaultEarlyMDNPoll queries a second,
+// and those past the cap one query each. ownEarlyMDNPoll is how often it is asked for a
 // delivery this runner is sending, whose recording or end wakes the wait
 // anyway.
 const (
 	defaultEarlyMDNWait = 5 * time.Second
-	defaultEarlyMDNPoll = 20 * time.Millisecond
+	defaultEarlyMDNPoll = 100 * time.Millisecond
 	ownEarlyMDNPoll     = time.Second
+	maxEarlyMDNPolls    = 16
 )
 
 // sending reports whether this runner's workers hold in flight delivery

@@ -15,6 +15,10 @@ func SetEarlyMDNPoll(r *Runner, d time.Duration) { r.earlyMDNPoll = d }
 // an early MDN answers to await it.
 func SetEarlyMDNWait(r *Runner, d time.Duration) { r.earlyMDNWait = d }
 
+// SetEarlyMDNPolls sets how many early MDNs r's SettleReceipt lets poll
+// the box at once.
+func SetEarlyMDNPolls(r *Runner, n int) { r.earlyWaits = make(slots, n) }
+
 // RoutingOf returns the send ports and the routing-failure reason r's
 // router gives msg, for a test of a message no box API can put back in
 // the router's way (one an earlier bizpipe resumed after its decoding

@@ -201,10 +201,12 @@ type Runner struct {
 	// as awaiting its asynchronous MDN: an MDN that came first waits for
 	// it (SettleReceipt), and each time attempts end. earlyMDNWait is
 	// how long such an MDN waits; earlyMDNPoll how often it also looks in
-	// the box, for a wait another process records.
+	// the box, for a wait another process records; earlyWaits holds a
+	// slot per MDN polling.
 	mdnAwaited   broadcast
 	earlyMDNWait time.Duration
 	earlyMDNPoll time.Duration
+	earlyWaits   slots
 
 	mu  sync.Mutex
 	sum Summary
@@ -275,6 +277,7 @@ func New(opts Options) (*Runner, error) {
 
 		earlyMDNWait: defaultEarlyMDNWait,
 		earlyMDNPoll: defaultEarlyMDNPoll,
+		earlyWaits:   make(slots, maxEarlyMDNPolls),
 	}
 	r.inFlight.init()
 	if err := r.provision(); err != nil {

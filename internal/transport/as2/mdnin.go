@@ -67,7 +67,8 @@ func looksLikeMDN(ct string, head []byte) bool {
 // (component.ErrReceiptConflict); 400
 // when it settles nothing (unreadable, or no delivery awaits it); 503
 // with a Retry-After when it may settle its delivery later
-// (component.ErrReceiptNotYet: being sent, its wait not recorded yet) or
+// (component.ErrReceiptNotYet: being sent, its wait not recorded yet, or
+// too many MDNs wait already) or
 // the box failed: the partner sends it again. It reads the whole MDN from up,
 // under the budget; a read that fails is answered as a message's would be
 // (Upload.Refuse: 408, 413, 503 when run stops or the budget has no
@@ -112,7 +113,7 @@ func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.L
 		// for theirs): a partner retries a 503, seldom a 4xx.
 		log.Warn("asynchronous MDN not settled yet; the partner is asked to send it again", "error", err)
 		w.Header().Set("Retry-After", "5")
-		plain(w, http.StatusServiceUnavailable, "MDN not settled yet: its delivery is being sent; send it again later")
+		plain(w, http.StatusServiceUnavailable, "MDN not settled yet; send it again later")
 	case errors.Is(err, component.ErrReceiptUnusable):
 		log.Warn("asynchronous MDN refused", "error", err)
 		plain(w, http.StatusBadRequest, "MDN refused: it settles no delivery")

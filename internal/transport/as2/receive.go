@@ -86,7 +86,9 @@ verdict; 400 when it names no delivery that awaits one; 503 with a
 Retry-After when its delivery is being sent (an MDN may come before the
 partner answers the message, or while the message is sent again): it is
 waited for up to 5 seconds, then the partner is asked to send it again,
-as partners retry a 503 and seldom a 4xx. An MDN for a
+as partners retry a 503 and seldom a 4xx. Up to 16 MDNs whose delivery
+is not this server's own send wait at once, polling the message box; one
+more is answered 503 at once. An MDN for a
 delivery that awaits none any more changes nothing: a copy of the MDN
 the delivery keeps (the same disposition and Received-Content-MIC,
 however built anew: a partner whose first POST lost our answer sends it
