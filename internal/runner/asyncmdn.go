@@ -276,7 +276,15 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 	}
 	pt := r.ports[a.Port]
 	if pt == nil {
-		return a, nil, nil, fmt.Errorf("%w: send port %q, which awaits it, is not run by this server", component.ErrReceiptUnusable, a.Port)
+		pt = r.judges[a.Port]
+	}
+	if pt == nil {
+		if err := r.unjudged[a.Port]; err != nil {
+			// Another server may judge it.
+			return a, nil, nil, fmt.Errorf("%w: send port %q, which awaits it, is not run by this server, which cannot judge its MDNs: %w",
+				component.ErrReceiptNotYet, a.Port, err)
+		}
+		return a, nil, nil, fmt.Errorf("%w: send port %q, which awaits it, is not declared in the configuration", component.ErrReceiptUnusable, a.Port)
 	}
 	if a.State == msgbox.DeliveryInProgress && a.LeaseOwner != msgbox.AwaitOwner {
 		// Sent again, its wait not recorded yet: known without Get,

@@ -110,10 +110,79 @@ func (r *Runner) provision() error {
 		}
 		r.recv = append(r.recv, rc)
 	}
+	r.buildJudges(srv)
 	if len(r.ports) == 0 && len(r.recv) == 0 {
 		return fmt.Errorf("nothing to run on server %q: no host with an instance there has a send port or receive location", srv.Name)
 	}
 	return nil
+}
+
+// buildJudges builds, for each send port asking for asynchronous AS2
+// MDNs that this runner does not run, what judges those MDNs when this
+// server runs an as2 receive location (r.judges): with a message box
+// shared by several servers (language §8), the MDN for one of its sends
+// may reach this server, through one async_mdn_url behind a load
+// balancer, or because the receive hosts and the send hosts run on
+// different servers, as BizTalk groups often have them. It is settled
+// here through the box rather than refused, as the server that sent it
+// may never see it. Judging needs only the partner's signing
+// certificates, found in this server's other-people store, as the
+// location's own decoders find them; a port whose MDNs cannot be judged
+// here is noted in r.unjudged, and its MDNs are answered as temporary:
+// sent again, they may reach a server that can.
+func (r *Runner) buildJudges(srv *model.Server) {
+	as2Here := false
+	for _, rl := range r.opts.Config.ReceiveLocations {
+		if _, runs := r.locWho[rl.Name]; runs && rl.Transport != nil {
+			_, ok := rl.Transport.Config.(component.AS2Config)
+			as2Here = as2Here || ok
+		}
+	}
+	if !as2Here {
+		return
+	}
+	for _, p := range r.opts.Config.SendPorts {
+		if r.ports[p.Name] != nil || p.Transport == nil {
+			continue
+		}
+		if c, ok := p.Transport.Config.(component.AS2Config); !ok || c.AS2().MDN.V != "async" {
+			continue
+		}
+		pt, err := r.buildJudge(p, srv)
+		if err != nil {
+			err = r.portSecrets(p).err(err)
+			r.log.Warn("send port not run on this server: its asynchronous MDNs that reach this server cannot be judged here, and are answered 503",
+				"send_port", p.Name, "error", err)
+			r.unjudged[p.Name] = err
+			continue
+		}
+		r.judges[p.Name] = pt
+	}
+}
+
+// buildJudge builds port p, which no instance on srv runs, to judge its
+// receipts only: its transport with the parties' signing certificates of
+// srv's other-people store, and no pipeline.
+func (r *Runner) buildJudge(p *model.SendPort, srv *model.Server) (*port, error) {
+	in := &model.Instance{Host: p.Host, Server: srv}
+	var keys component.Keys
+	if p.Transport.Needs().PartySigning == component.Needed {
+		var err error
+		if keys.PartySigners, err = r.partySigners(in); err != nil {
+			return nil, err
+		}
+	}
+	pt := &port{decl: p, instance: in, who: fmt.Sprintf("server %q, judging its MDNs only", srv.Name), hide: r.portSecrets(p)}
+	pt.log = pt.hide.logger(r.opts.Log)
+	pt.inner = r.opts.Log.Handler()
+	pt.lineAttrs = pt.hide.attrs(slog.String("send_port", p.Name), slog.String("instance", pt.who))
+	if err := r.buildSender(pt, keys); err != nil {
+		return nil, err
+	}
+	if _, ok := pt.sender.(component.ReceiptChecker); !ok {
+		return nil, fmt.Errorf("transport %q judges no receipts", p.Transport.Spec.Name)
+	}
+	return pt, nil
 }
 
 func describeInstance(in *model.Instance) string {
@@ -145,12 +214,21 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	pt.log = pt.hide.logger(r.opts.Log)
 	pt.inner = r.opts.Log.Handler()
 	pt.lineAttrs = pt.hide.attrs(slog.String("send_port", p.Name), slog.String("instance", pt.who))
+	if err := r.buildSender(pt, keys); err != nil {
+		return nil, err
+	}
+	return pt, nil
+}
+
+// buildSender builds and provisions pt's transport with keys.
+func (r *Runner) buildSender(pt *port, keys component.Keys) error {
+	p := pt.decl
 	if p.Transport == nil {
-		return nil, fmt.Errorf("no transport")
+		return fmt.Errorf("no transport")
 	}
 	cfg, ok := p.Transport.Config.(component.SenderConfig)
 	if !ok {
-		return nil, fmt.Errorf("transport %q cannot send", p.Transport.Spec.Name)
+		return fmt.Errorf("transport %q cannot send", p.Transport.Spec.Name)
 	}
 	env := &component.SendEnv{Port: p.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir, Log: pt.log,
 		Shared: r.shared, PartyAS2IDs: map[string]string{}}
@@ -162,14 +240,11 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 			env.PartyAS2IDs[party.Name] = party.AS2ID.V
 		}
 	}
-	pt.sender, err = cfg.NewSender(env)
-	if err != nil {
-		return nil, err
+	var err error
+	if pt.sender, err = cfg.NewSender(env); err != nil {
+		return err
 	}
-	if err := r.provisionComponent(pt.sender); err != nil {
-		return nil, err
-	}
-	return pt, nil
+	return r.provisionComponent(pt.sender)
 }
 
 // provisionComponent provisions v, a component just built, when it is a

@@ -156,6 +156,11 @@ type Runner struct {
 	portList []string
 	routes   []*route // every send port of the configuration, for routing
 	recv     []*receiver
+	// judges are the send ports this runner does not run whose
+	// asynchronous MDNs it judges all the same, and unjudged why it
+	// cannot judge those of the others (buildJudges).
+	judges   map[string]*port
+	unjudged map[string]error
 	// closers are the built components that are io.Closers, in the order
 	// they were built (see Close).
 	closers []io.Closer
@@ -268,6 +273,8 @@ func New(opts Options) (*Runner, error) {
 		hide:       hide,
 		owner:      processOwner(opts.Server, opts.Host),
 		ports:      map[string]*port{},
+		judges:     map[string]*port{},
+		unjudged:   map[string]error{},
 		locWho:     map[string]string{},
 		locAttrs:   map[string][]slog.Attr{},
 		sharedVals: map[string]any{},

@@ -76,8 +76,9 @@ The location also takes the asynchronous MDNs our own send ports asked
 for (mdn = "async"): a POST from a declared party whose body is a
 multipart/report, signed or not, is not a message: it is not stored nor
 run through the pipeline (MDNs are never encrypted), but handed to the
-send port awaiting it, found by its Original-Message-ID among the ports
-of this server, which settles the delivery. That field names it: it
+send port awaiting it, found by its Original-Message-ID in the message
+box, which settles the delivery, whichever server sharing the box runs
+the port. That field names it: it
 needs no Message-ID of its own (some products send none), which every
 message needs. It is never answered with an MDN, even when it asks for
 one (RFC 3798 §2.1: no receipt for a receipt, lest two servers answer

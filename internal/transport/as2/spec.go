@@ -68,9 +68,12 @@ delivery, as received (its header fields included, at most 4 MiB):
 bizpipe messages show summarises it, bizpipe messages mdn writes it out.
 With mdn = "async" the request carries Receipt-Delivery-Option:
 async_mdn_url, and a 2xx answer leaves the delivery awaiting_mdn. An as2
-receive location of a server that runs this port takes the MDN when the
-partner POSTs it, finds the delivery by its Original-Message-ID and
-settles it by the same rules as a synchronous MDN; a bad one fails the
+receive location of any server sharing the message box takes the MDN when
+the partner POSTs it, finds the delivery by its Original-Message-ID and
+settles it by the same rules as a synchronous MDN (a server that does not
+run this port verifies the MDN with the partner's signing_certificates in
+its own other-people store; without them it answers 503, and the partner
+sends the MDN again); a bad one fails the
 attempt, retried with the same Message-ID. Without an MDN within
 mdn_timeout the attempt counts as failed: the delivery is retrying, sent
 again retry.interval after the timeout, then suspended. bizpipe run --once
@@ -101,7 +104,7 @@ delivery that awaits one.`,
 		{Name: "mdn_digest", Type: component.Enum, Default: "sha256", Values: []string{"sha256", "sha384", "sha512", "sha1"},
 			Doc: "The MIC algorithm asked for (signed-receipt-micalg) with a signed MDN. `sha1` is weak (BP5001)."},
 		{Name: "async_mdn_url", Type: component.String,
-			Doc: `Where the partner sends an asynchronous MDN (mdn = "async"): the URL of an as2 receive location of this group, run by a server that also runs this port.`},
+			Doc: `Where the partner sends an asynchronous MDN (mdn = "async"): the URL of an as2 receive location of this group, run by a server sharing this port's message box.`},
 		{Name: "mdn_timeout", Type: component.Duration, Default: DefaultMDNTimeout,
 			Doc: `How long to wait for an asynchronous MDN (mdn = "async"); then the attempt counts as failed.`},
 		{Name: "timeout", Type: component.Duration, Default: DefaultTimeout,

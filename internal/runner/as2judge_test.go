@@ -1,0 +1,100 @@
+package runner_test
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
+)
+
+// TestAS2MDNForAnotherServersPort: with a message box shared by two
+// servers, the asynchronous MDN for a send of srv1's port reaches the as2
+// location of srv2, which does not run the port (receive and send hosts on
+// different servers, or one async_mdn_url behind a load balancer). srv2
+// settles the delivery through the box, judging the MDN with the partner's
+// certificates of its own other-people store, instead of refusing it 400,
+// which loses it; without that store it cannot judge it, and answers 503
+// with a Retry-After, so that the partner sends it again, perhaps to a
+// server that can.
+func TestAS2MDNForAnotherServersPort(t *testing.T) {
+	p := newPKI(t)
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	for _, tc := range []struct {
+		name    string
+		store   string // srv2's other_people_store attribute
+		status  int
+		status2 msgbox.Status // the message's, after the MDN
+	}{
+		{"judged through the shared box", "other_people_store = certificate_store.others", http.StatusOK, msgbox.StatusDelivered},
+		{"srv2 cannot judge it", "", http.StatusServiceUnavailable, msgbox.StatusAwaitingMDN},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var built *as2.Built
+			partner := startPartner(t, func(w http.ResponseWriter, r *http.Request) {
+				body := mustReadBody(t, r)
+				mic := as2.ComputeMIC(as2.SHA256, body)
+				b, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: r.Header.Get("Message-Id"), FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &mic},
+					as2.BuildOptions{Signer: partnerSigner, From: "FABRIKAM", To: "CONTOSO"})
+				if err != nil {
+					t.Errorf("building the MDN: %v", err)
+				}
+				mu.Lock()
+				built = b
+				mu.Unlock()
+				w.WriteHeader(http.StatusOK)
+			})
+			port := freePort(t)
+			srv2 := `
+server "srv2" { ` + tc.store + ` }
+host "r" {
+  instance {
+    server          = server.srv2
+    service_account = service_account.svc
+  }
+}
+receive_location "as2in" {
+  host = host.r
+  transport "as2" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as2"
+  }
+}
+`
+			dir := setup(t, p, as2Common+srv2+strings.Replace(asyncHourPort, "{{.URL}}", partner, 1), map[string]string{"Port": port})
+			put(t, dir, "order.edi", []byte("ISA*00*~srv1"))
+			r1, box := startWith(t, dir, nil)
+			if got := r1.Ports(); len(got) != 1 || got[0] != "p" {
+				t.Fatalf("srv1 runs %v", got)
+			}
+			r2, _ := startWith(t, dir, func(o *runner.Options) { o.Server = "srv2"; o.Box = box })
+			if got := r2.Ports(); len(got) != 0 {
+				t.Fatalf("srv2 runs %v", got)
+			}
+			defer runInBackground(t, r1)()
+			waitAwaiting(t, box)
+			defer runInBackground(t, r2)()
+			url := "http://127.0.0.1:" + port + "/as2"
+			waitListening(t, url)
+			mu.Lock()
+			b := built
+			mu.Unlock()
+			status, retryAfter := postMDNAnswer(t, url, b)
+			if status != tc.status || (status == http.StatusServiceUnavailable) != (retryAfter != "") {
+				t.Fatalf("srv2's answer to the MDN: %d, Retry-After %q; want %d", status, retryAfter, tc.status)
+			}
+			ms, err := msgbox.Collect(t.Context(), box, msgbox.Filter{})
+			if err != nil || len(ms) != 1 {
+				t.Fatalf("messages: %d, %v", len(ms), err)
+			}
+			if ms[0].Status != tc.status2 {
+				t.Errorf("order.edi: %s (%s), want %s", ms[0].Status, ms[0].Reason, tc.status2)
+			}
+		})
+	}
+}
