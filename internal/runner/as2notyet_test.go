@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -73,34 +72,9 @@ func TestAS2MDNWhileBeingSent(t *testing.T) {
 			map[string]string{"URL": "http://127.0.0.1:1/as2", "Port": port})
 		r, box := startWith(t, dir, nil)
 		runner.SetEarlyMDNWait(r, 100*time.Millisecond)
-		m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
-			strings.NewReader("ISA*00*~"), func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		aw := box.(msgbox.MDNAwaiter)
-		const other, as2ID = "srv2/w1", "<again@contoso.example>"
+		const as2ID = "<again@contoso.example>"
 		digest := sha256.Sum256([]byte("the entity sent"))
-		wait := func(id int64) msgbox.AwaitedMDN {
-			return msgbox.AwaitedMDN{DeliveryID: id, MessageID: m.ID, Port: "p", AS2MessageID: as2ID,
-				MIC: "sha-256=" + base64.StdEncoding.EncodeToString(digest[:]), Deadline: time.Now().Add(time.Hour)}
-		}
-		claim := func() *msgbox.Delivery {
-			t.Helper()
-			ds, err := box.ClaimBatch(ctx, other, []string{"p"}, time.Hour, 1, nil)
-			if err != nil || len(ds) != 1 {
-				t.Fatalf("claim: %d deliveries, %v", len(ds), err)
-			}
-			return ds[0]
-		}
-		d := claim()
-		if err := aw.AwaitMDN(ctx, other, wait(d.ID)); err != nil {
-			t.Fatal(err)
-		}
-		if err := box.Finish(ctx, d.ID, msgbox.AwaitOwner, msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now(), Error: "no MDN"}); err != nil {
-			t.Fatal(err)
-		}
-		d = claim()
+		mID, recordWait := sentAgainElsewhere(t, box, as2ID, digest[:])
 		defer runInBackground(t, r)()
 		waitListening(t, url)
 
@@ -109,13 +83,11 @@ func TestAS2MDNWhileBeingSent(t *testing.T) {
 		checkNotYet(t, status, retryAfter)
 		// The other process records the wait; the partner sends the MDN
 		// again, which settles the delivery.
-		if err := aw.AwaitMDN(ctx, other, wait(d.ID)); err != nil {
-			t.Fatal(err)
-		}
+		recordWait()
 		if status, _ := postMDNAnswer(t, url, built); status != http.StatusOK {
 			t.Fatalf("our answer to the MDN sent again: %d, want 200", status)
 		}
-		got, err := box.Get(ctx, m.ID)
+		got, err := box.Get(ctx, mID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -164,35 +164,9 @@ func TestSettleReceiptPollsForAnotherProcess(t *testing.T) {
 	dir := setup(t, p, as2Common+asyncPort("p", `message.receive_location == "in"`, ""), map[string]string{"URL": "http://127.0.0.1:1/as2", "Port": "1"})
 	var box *countingBox
 	r, _ := startWith(t, dir, func(o *runner.Options) { box = countCalls(o.Box); o.Box = box })
-	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
-		strings.NewReader("ISA*00*~"), func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	const other, as2ID = "srv2/w1", "<early@contoso.example>"
+	const as2ID = "<early@contoso.example>"
 	digest := sha256.Sum256([]byte("the entity sent"))
-	wait := func(id int64) msgbox.AwaitedMDN {
-		return msgbox.AwaitedMDN{DeliveryID: id, MessageID: m.ID, Port: "p", AS2MessageID: as2ID,
-			MIC: "sha-256=" + base64.StdEncoding.EncodeToString(digest[:]), Deadline: time.Now().Add(time.Hour)}
-	}
-	claim := func() *msgbox.Delivery {
-		t.Helper()
-		ds, err := box.ClaimBatch(ctx, other, []string{"p"}, time.Hour, 1, nil)
-		if err != nil || len(ds) != 1 {
-			t.Fatalf("claim: %d deliveries, %v", len(ds), err)
-		}
-		return ds[0]
-	}
-	// The other process's first attempt awaited an MDN that never came;
-	// it sends again, with the same Message-ID.
-	d := claim()
-	if err := box.AwaitMDN(ctx, other, wait(d.ID)); err != nil {
-		t.Fatal(err)
-	}
-	if err := box.Finish(ctx, d.ID, msgbox.AwaitOwner, msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now(), Error: "no MDN"}); err != nil {
-		t.Fatal(err)
-	}
-	d = claim()
+	mID, recordWait := sentAgainElsewhere(t, box, as2ID, digest[:])
 
 	mic := as2.MIC{Alg: as2.SHA256, Digest: digest[:]}
 	built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: as2ID, FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
@@ -214,9 +188,7 @@ func TestSettleReceiptPollsForAnotherProcess(t *testing.T) {
 	if n := box.gets.Load(); n != 0 {
 		t.Errorf("polling read the whole message %d times", n)
 	}
-	if err := box.AwaitMDN(ctx, other, wait(d.ID)); err != nil {
-		t.Fatal(err)
-	}
+	recordWait()
 	select {
 	case err := <-settled:
 		if err != nil {
@@ -225,13 +197,53 @@ func TestSettleReceiptPollsForAnotherProcess(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("SettleReceipt did not return")
 	}
-	got, err := box.Box.Get(ctx, m.ID)
+	got, err := box.Box.Get(ctx, mID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Message.Status != msgbox.StatusDelivered || got.Deliveries[0].Receipt == nil || !strings.Contains(got.Deliveries[0].Receipt.Summary, "signed") {
 		t.Errorf("settled: %s, receipt %+v", got.Message.Status, got.Deliveries[0].Receipt)
 	}
+}
+
+// sentAgainElsewhere stores a message routed to port "p" whose delivery
+// another process sharing box sent, with Message-ID as2ID and the MIC
+// digest (SHA-256), awaited an MDN for that never came, and now sends
+// again: it returns the message's id, and recordWait, which records the
+// second attempt's wait.
+func sentAgainElsewhere(t *testing.T, box msgbox.Box, as2ID string, digest []byte) (id string, recordWait func()) {
+	t.Helper()
+	ctx := context.Background()
+	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
+		strings.NewReader("ISA*00*~"), func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	const other = "srv2/w1"
+	aw := box.(msgbox.MDNAwaiter)
+	wait := func(id int64) {
+		t.Helper()
+		err := aw.AwaitMDN(ctx, other, msgbox.AwaitedMDN{DeliveryID: id, MessageID: m.ID, Port: "p", AS2MessageID: as2ID,
+			MIC: "sha-256=" + base64.StdEncoding.EncodeToString(digest), Deadline: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func() *msgbox.Delivery {
+		t.Helper()
+		ds, err := box.ClaimBatch(ctx, other, []string{"p"}, time.Hour, 1, nil)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("claim: %d deliveries, %v", len(ds), err)
+		}
+		return ds[0]
+	}
+	d := claim()
+	wait(d.ID)
+	if err := box.Finish(ctx, d.ID, msgbox.AwaitOwner, msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: time.Now(), Error: "no MDN"}); err != nil {
+		t.Fatal(err)
+	}
+	d = claim()
+	return m.ID, func() { wait(d.ID) }
 }
 
 // startPartner serves handler on 127.0.0.1 and returns its URL.
