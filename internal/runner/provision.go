@@ -172,10 +172,7 @@ func (r *Runner) buildJudge(p *model.SendPort, srv *model.Server) (*port, error)
 			return nil, err
 		}
 	}
-	pt := &port{decl: p, instance: in, who: fmt.Sprintf("server %q, judging its MDNs only", srv.Name), hide: r.portSecrets(p)}
-	pt.log = pt.hide.logger(r.opts.Log)
-	pt.inner = r.opts.Log.Handler()
-	pt.lineAttrs = pt.hide.attrs(slog.String("send_port", p.Name), slog.String("instance", pt.who))
+	pt := r.newPort(p, in, fmt.Sprintf("server %q, judging its MDNs only", srv.Name))
 	if err := r.buildSender(pt, keys); err != nil {
 		return nil, err
 	}
@@ -207,17 +204,24 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 	if err != nil {
 		return nil, err
 	}
-	pt := &port{decl: p, instance: in, who: describeInstance(in), hide: r.portSecrets(p)}
+	pt := r.newPort(p, in, describeInstance(in))
 	if err := r.buildStages(pt, keys); err != nil {
 		return nil, err
 	}
-	pt.log = pt.hide.logger(r.opts.Log)
-	pt.inner = r.opts.Log.Handler()
-	pt.lineAttrs = pt.hide.attrs(slog.String("send_port", p.Name), slog.String("instance", pt.who))
 	if err := r.buildSender(pt, keys); err != nil {
 		return nil, err
 	}
 	return pt, nil
+}
+
+// newPort is send port p on instance in, described as who in its log
+// lines, with its loggers, before its stages and transport are built.
+func (r *Runner) newPort(p *model.SendPort, in *model.Instance, who string) *port {
+	pt := &port{decl: p, instance: in, who: who, hide: r.portSecrets(p)}
+	pt.log = pt.hide.logger(r.opts.Log)
+	pt.inner = r.opts.Log.Handler()
+	pt.lineAttrs = pt.hide.attrs(slog.String("send_port", p.Name), slog.String("instance", who))
+	return pt
 }
 
 // buildSender builds and provisions pt's transport with keys.
