@@ -70,24 +70,10 @@ func (c *checker) checkUnknownNeeds() {
 			}
 		}
 	}
-	for _, p := range c.cfg.SendPorts {
-		if p.Host == nil || !c.runs(p.Host) {
-			continue
-		}
-		user, needs := fmt.Sprintf("send port %q", p.Name), p.Needs()
-		stages(user, needs, p.Pipeline)
-		if p.Transport != nil && p.Transport.Spec != nil {
-			note(user, needs, p.Transport, fmt.Sprintf("transport %q of send port %q", p.Transport.Spec.Name, p.Name))
-		}
-	}
-	for _, r := range c.cfg.ReceiveLocations {
-		if r.Host == nil || !c.runs(r.Host) {
-			continue
-		}
-		user, needs := fmt.Sprintf("receive location %q", r.Name), r.Needs()
-		stages(user, needs, r.Pipeline)
-		if r.Transport != nil && r.Transport.Spec != nil {
-			note(user, needs, r.Transport, fmt.Sprintf("transport %q of receive location %q", r.Transport.Spec.Name, r.Name))
+	for _, u := range c.coveredUsers() {
+		stages(u.name, u.needs, u.pipeline)
+		if t := u.transport; t != nil && t.Spec != nil {
+			note(u.name, u.needs, t, fmt.Sprintf("transport %q of %s", t.Spec.Name, u.name))
 		}
 	}
 	for _, x := range uses {
@@ -115,22 +101,12 @@ func (c *checker) checkUnknownWindow() {
 		return
 	}
 	var users []string
-	uses := func(n component.Needs) bool {
+	for _, u := range c.coveredUsers() {
 		for _, k := range keyRules {
-			if k.need(n) != component.NotNeeded {
-				return true
+			if k.need(u.needs) != component.NotNeeded {
+				users = append(users, u.name)
+				break
 			}
-		}
-		return false
-	}
-	for _, p := range c.cfg.SendPorts {
-		if p.Host != nil && c.runs(p.Host) && uses(p.Needs()) {
-			users = append(users, fmt.Sprintf("send port %q", p.Name))
-		}
-	}
-	for _, r := range c.cfg.ReceiveLocations {
-		if r.Host != nil && c.runs(r.Host) && uses(r.Needs()) {
-			users = append(users, fmt.Sprintf("receive location %q", r.Name))
 		}
 	}
 	if len(users) == 0 {
@@ -139,4 +115,30 @@ func (c *checker) checkUnknownWindow() {
 	c.add(diag.Warningf(diag.CodeNeedUnknown, g.CertificateExpiryWarning.Range, "Value unknown: certificate rules skipped",
 		"The group's certificate_expiry_warning has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so no certificate is judged to expire soon: the warnings BP3004, BP4004, BP7005 and BP7008 are skipped for %s.",
 		strings.Join(users, ", ")))
+}
+
+// coveredUser is a send port or receive location this check covers (its
+// host runs here), as the BP1009 checks read it.
+type coveredUser struct {
+	name      string // `send port "x"`, `receive location "y"`
+	needs     component.Needs
+	pipeline  *model.Pipeline
+	transport *model.Component
+}
+
+// coveredUsers lists the covered send ports, then receive locations, in
+// configuration order.
+func (c *checker) coveredUsers() []coveredUser {
+	var out []coveredUser
+	for _, p := range c.cfg.SendPorts {
+		if p.Host != nil && c.runs(p.Host) {
+			out = append(out, coveredUser{fmt.Sprintf("send port %q", p.Name), p.Needs(), p.Pipeline, p.Transport})
+		}
+	}
+	for _, r := range c.cfg.ReceiveLocations {
+		if r.Host != nil && c.runs(r.Host) {
+			out = append(out, coveredUser{fmt.Sprintf("receive location %q", r.Name), r.Needs(), r.Pipeline, r.Transport})
+		}
+	}
+	return out
 }
