@@ -35,16 +35,7 @@ func (s *receiptRecorder) SettleReceipt(_ context.Context, in component.Incoming
 // port's CheckReceipt verifies that same reading instead of reading the
 // MDN again. An unreadable MDN is refused (400) before the runner sees it.
 func TestAsyncMDNReadOnce(t *testing.T) {
-	ca := testpki.NewCA(t, "Test CA")
-	partner := ca.Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
-	us := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
-	sink := &receiptRecorder{}
-	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
-	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
-		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{}, Receipts: sink,
-		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
-		Keys: component.Keys{Signer: &component.Identity{Cert: us.Cert, Key: us.Key}},
-	}) + "/as2"
+	url, sink, partner := mdnLocation(t)
 	post := func(b *as2.Built) int {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.Body))
@@ -96,14 +87,7 @@ func TestAsyncMDNReadOnce(t *testing.T) {
 		t.Fatal("the receive location verified the MDN: it cannot know whose signature counts")
 	}
 
-	b, _ := body(t, nil)
-	snd, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
-		Keys: component.Keys{PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: partner.Cert}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snd.(*sender).Close()
-	ck := snd.(component.ReceiptChecker)
+	ck := partnerChecker(t, partner)
 	p := component.Pending{Correlation: sent, Check: encodeMICs(h)}
 	rc, err := ck.CheckReceipt(context.Background(), in, p)
 	if err != nil || rc == nil || !strings.Contains(rc.Summary, "processed") || !strings.Contains(rc.Summary, "signed") {
@@ -135,16 +119,7 @@ func TestAsyncMDNReadOnce(t *testing.T) {
 // runner under the Message-ID as sent, which finds the delivery awaiting
 // it, and the port's check accepts it.
 func TestAsyncMDNWithoutAngleBrackets(t *testing.T) {
-	ca := testpki.NewCA(t, "Test CA")
-	partner := ca.Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
-	us := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
-	sink := &receiptRecorder{}
-	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
-	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
-		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{}, Receipts: sink,
-		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
-		Keys: component.Keys{Signer: &component.Identity{Cert: us.Cert, Key: us.Key}},
-	}) + "/as2"
+	url, sink, partner := mdnLocation(t)
 
 	h := as2.NewHasher()
 	h.Write([]byte("the entity sent"))
@@ -181,15 +156,40 @@ func TestAsyncMDNWithoutAngleBrackets(t *testing.T) {
 		t.Fatalf("the runner got the receipt for %q, want %q", got[0].Correlation, sent)
 	}
 
+	rc, err := partnerChecker(t, partner).CheckReceipt(context.Background(), got[0], component.Pending{Correlation: sent, Check: encodeMICs(h)})
+	if err != nil || rc == nil || !strings.Contains(rc.Summary, "processed") {
+		t.Fatalf("CheckReceipt: %+v, %v", rc, err)
+	}
+}
+
+// mdnLocation starts an as2 receive location of CONTOSO that takes
+// asynchronous MDNs from party fabrikam (FABRIKAM), handing them to sink,
+// and returns its URL, the sink and fabrikam's signing certificate.
+func mdnLocation(t *testing.T) (string, *receiptRecorder, *testpki.Cert) {
+	t.Helper()
+	ca := testpki.NewCA(t, "Test CA")
+	partner := ca.Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
+	us := ca.Issue(t, testpki.Options{CommonName: "Contoso Signing"})
+	sink := &receiptRecorder{}
+	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	url := "http://" + startReceiver(t, cfg, &component.ReceiveEnv{
+		Location: "in", ContentType: "application/octet-stream", Sink: &recordingSink{}, Receipts: sink,
+		AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{Signer: &component.Identity{Cert: us.Cert, Key: us.Key}},
+	}) + "/as2"
+	return url, sink, partner
+}
+
+// partnerChecker is the receipt checker of an as2 send port to party
+// fabrikam, whose MDNs partner signs; closed when the test ends.
+func partnerChecker(t *testing.T, partner *testpki.Cert) component.ReceiptChecker {
+	t.Helper()
 	b, _ := body(t, nil)
 	snd, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
 		Keys: component.Keys{PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: partner.Cert}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer snd.(*sender).Close()
-	rc, err := snd.(component.ReceiptChecker).CheckReceipt(context.Background(), got[0], component.Pending{Correlation: sent, Check: encodeMICs(h)})
-	if err != nil || rc == nil || !strings.Contains(rc.Summary, "processed") {
-		t.Fatalf("CheckReceipt: %+v, %v", rc, err)
-	}
+	t.Cleanup(func() { snd.(*sender).Close() })
+	return snd.(component.ReceiptChecker)
 }
