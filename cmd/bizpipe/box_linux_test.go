@@ -38,15 +38,7 @@ func TestCheckMessageBoxSchemas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url := srv.NewDatabase(t)
-			if tt.version >= 0 {
-				box, err := pgbox.Open(ctx, url, pgbox.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				box.Close()
-				setSchemaVersion(t, url, tt.version)
-			}
+			url := databaseAt(t, srv, tt.version)
 			cfg := &model.Config{MessageBox: &model.MessageBox{PostgresURL: ptr(model.Known(url, hcl.Range{Filename: "mb.hcl"}))}}
 			diags := checkMessageBox(ctx, cfg)
 			if tt.severity == hcl.DiagInvalid {
@@ -63,6 +55,22 @@ func TestCheckMessageBoxSchemas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// databaseAt is a new database of srv holding a box whose schema version
+// is version; -1: no box at all.
+func databaseAt(t *testing.T, srv *pgtest.Server, version int) string {
+	t.Helper()
+	url := srv.NewDatabase(t)
+	if version >= 0 {
+		box, err := pgbox.Open(t.Context(), url, pgbox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		box.Close()
+		setSchemaVersion(t, url, version)
+	}
+	return url
 }
 
 // setSchemaVersion makes the database's recorded schema version v, as an
@@ -103,15 +111,7 @@ func TestMessagesNeverCreateAPostgresBox(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url := srv.NewDatabase(t)
-			if tt.version >= 0 {
-				box, err := pgbox.Open(ctx, url, pgbox.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				box.Close()
-				setSchemaVersion(t, url, tt.version)
-			}
+			url := databaseAt(t, srv, tt.version)
 			dir := t.TempDir()
 			hcl := fmt.Sprintf("group \"g\" {}\nmessage_box {\n  postgres { url = %q }\n}\n", url)
 			if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
