@@ -52,6 +52,12 @@ func evaluateConstant(expr hcl.Expression, m *meter) (cty.Value, hcl.Diagnostics
 	if isJSONExpression(expr) {
 		v, ds = evalJSON(expr, nil)
 	} else {
+		if vars := expr.Variables(); len(vars) > 0 {
+			// What HCL says in a context without variables, which this
+			// one, holding the meter, is not.
+			return cty.DynamicVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Variables not allowed",
+				Detail: "Variables may not be used here.", Subject: vars[0].SourceRange().Ptr()}}
+		}
 		ctx := &hcl.EvalContext{}
 		defer m.attach(ctx)()
 		v, ds = expr.Value(ctx)

@@ -2,8 +2,8 @@ package lang
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
@@ -269,22 +269,41 @@ func (m *meter) chargeValues(vs []cty.Value) bool {
 
 // Every evaluation context of a Load (and of each run-time evaluation of a
 // filter or template) leads, through its parents, to one that has a meter:
-// the expressions that count (checkedExpr) find it there, as nothing else
-// carries state through HCL's evaluation.
-var meters sync.Map // *hcl.EvalContext → *meter
+// the expressions that count (checkedExpr) find it there, in a variable no
+// expression can name, as nothing else carries state through HCL's
+// evaluation. A context is the evaluation's own, so concurrent evaluations
+// (one per message at run time) each find theirs.
+//
+// The name holds characters no identifier can (NUL, spaces), at least
+// three of them, so that HCL never suggests it for a mistyped variable
+// name (it suggests names within an edit distance of 2).
+const meterVariable = "\x00 evaluation meter \x00"
+
+// meterType is the capsule type of meterVariable's value.
+var meterType = cty.Capsule("meter", reflect.TypeFor[meter]())
 
 // attach makes ctx, and every context below it, evaluate under m, until
-// the returned function is called.
+// the returned function is called. ctx must be the caller's own for that
+// long: its variables gain meterVariable.
 func (m *meter) attach(ctx *hcl.EvalContext) (detach func()) {
-	meters.Store(ctx, m)
-	return func() { meters.Delete(ctx) }
+	created := ctx.Variables == nil
+	if created {
+		ctx.Variables = map[string]cty.Value{}
+	}
+	ctx.Variables[meterVariable] = cty.CapsuleVal(meterType, m)
+	return func() {
+		delete(ctx.Variables, meterVariable)
+		if created {
+			ctx.Variables = nil
+		}
+	}
 }
 
 // meterOf returns the meter ctx evaluates under, nil when there is none.
 func meterOf(ctx *hcl.EvalContext) *meter {
 	for c := ctx; c != nil; c = c.Parent() {
-		if m, ok := meters.Load(c); ok {
-			return m.(*meter)
+		if v, ok := c.Variables[meterVariable]; ok {
+			return v.EncapsulatedValue().(*meter)
 		}
 	}
 	return nil

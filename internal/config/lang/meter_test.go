@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
@@ -285,4 +288,65 @@ func TestRuntimeBounds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMeterOutOfSight: the meter rides in each evaluation's own context
+// (meterVariable), so it must stay out of what users see and leave the
+// context as it found it: HCL's messages for a reference to nothing never
+// name or suggest it, a constant still may refer to nothing ("Variables
+// not allowed", as HCL says where there are no variables), and a run-time
+// evaluation removes it from the context it was given.
+func TestMeterOutOfSight(t *testing.T) {
+	for _, tt := range []struct {
+		name, locals, want string
+	}{
+		{"unknown root name", "  a = evaluation.meter\n", `There is no object named "evaluation".`},
+		{"name near the meter's", "  a = evaluation_meter\n", `There is no object named "evaluation_meter".`},
+		{"unknown name in a for expression", "  a = [for x in [1] : x + meter]\n", `There is no object named "meter".`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "main.hcl")
+			writeTestFile(t, p, nestingGroup+"locals {\n"+tt.locals+"}\n")
+			_, diags := Load([]string{p}, Options{LookupEnv: noEnv})
+			if len(diags) != 1 || !strings.HasPrefix(diags[0].Detail, tt.want) ||
+				strings.Contains(diags[0].Detail, "\x00") || strings.Contains(diags[0].Detail, "evaluation meter") {
+				t.Fatalf("diagnostics %v, want one whose detail starts %q and names nothing else", diags, tt.want)
+			}
+		})
+	}
+
+	t.Run("constant", func(t *testing.T) {
+		for src, want := range map[string]string{
+			`[for x in [1, 2] : x * 2]`:     "",
+			`[for x in [1, 2] : x * other]`: "Variables not allowed",
+			`"${other}"`:                    "Variables not allowed",
+		} {
+			expr, ds := hclsyntax.ParseExpression([]byte(src), "c.hcl", hcl.InitialPos)
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			v, ds := evaluateConstant(expr, newMeter())
+			switch {
+			case want == "" && (ds.HasErrors() || !v.Equals(cty.TupleVal([]cty.Value{cty.NumberIntVal(2), cty.NumberIntVal(4)})).True()):
+				t.Errorf("%s = %#v, %v; want [2, 4]", src, v, ds)
+			case want != "" && (len(ds) != 1 || ds[0].Summary != want || ds[0].Subject == nil || ds[0].Subject.Start.Byte == 0):
+				t.Errorf("%s: %v; want one %q at the reference", src, ds, want)
+			}
+		}
+	})
+
+	t.Run("run time", func(t *testing.T) {
+		expr, ds := hclsyntax.ParseExpression([]byte(`[for c in split("", message) : c]`), "f.hcl", hcl.InitialPos)
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		prepareMetering(expr, nil)
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"message": cty.StringVal("abc")}, Functions: map[string]function.Function{"split": stdlib.SplitFunc}}
+		if _, ds := evaluateAt(expr, ctx); ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		if len(ctx.Variables) != 1 {
+			t.Errorf("the context's variables after the evaluation: %v, want message alone", ctx.Variables)
+		}
+	})
 }
