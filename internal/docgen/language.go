@@ -208,7 +208,10 @@ func language(reg *component.Registry) string {
 		"BP1006. A receive location whose messages no filter can match, judged from its\n" +
 		"name and `properties` with everything else about a message unknown, is warning\n" +
 		"BP1007; a filter that reads `message.properties.KEY` when no receive location\n" +
-		"sets KEY is warning BP1008.\n\n")
+		"sets KEY is warning BP1008. During `validate`, a property value from a variable\n" +
+		"without a value counts as unknown, and its name as set; `properties` unknown as\n" +
+		"a whole (`properties = var.props`) could set anything, so BP1007 and BP1008 are\n" +
+		"not judged where they depend on it, and warning BP1009 says so.\n\n")
 	b.WriteString("```hcl\nfilter = message.receive_location == \"orders_in\" && message.properties.partner == \"fabrikam\"\n```\n\n")
 
 	// The message object.

@@ -105,6 +105,9 @@ type Partial struct {
 	// SensitiveProperties are not reasoned about: their values count as
 	// unknown.
 	SensitiveProperties []string
+	// UnknownProperties are set, with values unknown during validate (a
+	// variable without a value); Properties leaves them out.
+	UnknownProperties []string
 }
 
 // StaticFilter is a Filter that can be judged before any message exists,
@@ -117,4 +120,8 @@ type StaticFilter interface {
 	// evaluated (a property the message lacks) may match as far as
 	// MayMatch says: other rules report such filters.
 	MayMatch(p Partial) bool
+	// MustMatch reports whether the filter holds for every message of
+	// which p is all that is known: true only when it is certainly
+	// true, whatever the rest turns out to be.
+	MustMatch(p Partial) bool
 }

@@ -147,17 +147,31 @@ func messageValue(m *message.Message) cty.Value { return messageNeeds{}.value(m)
 // propagates them, and && and || short-circuit on known operands, so a
 // known false result holds for every message p describes.
 func (f *compiledFilter) MayMatch(p message.Partial) bool {
+	v, known := f.partialResult(p)
+	return !known || v
+}
+
+// MustMatch is MayMatch's converse: a known true result holds for every
+// message p describes.
+func (f *compiledFilter) MustMatch(p message.Partial) bool {
+	v, known := f.partialResult(p)
+	return known && v
+}
+
+// partialResult evaluates the filter for p; known is false when the
+// result is unknown, or the filter cannot be evaluated.
+func (f *compiledFilter) partialResult(p message.Partial) (v, known bool) {
 	ctx := f.ctx.NewChild()
 	ctx.Variables = map[string]cty.Value{"message": partialValue(p)}
 	val, ds := evaluateAt(f.expr, ctx)
 	if ds.HasErrors() {
-		return true
+		return false, false
 	}
 	val, _ = val.UnmarkDeep()
 	if !val.IsKnown() || val.IsNull() || val.Type() != cty.Bool {
-		return true
+		return false, false
 	}
-	return val.True()
+	return val.True(), true
 }
 
 // partialValue is the message object with what p knows and every other
@@ -178,6 +192,9 @@ func partialValue(p message.Partial) cty.Value {
 			if _, ok := props[k]; ok {
 				props[k] = cty.UnknownVal(cty.String)
 			}
+		}
+		for _, k := range p.UnknownProperties {
+			props[k] = cty.UnknownVal(cty.String)
 		}
 		attrs["properties"] = cty.MapValEmpty(cty.String)
 		if len(props) > 0 {

@@ -146,7 +146,7 @@ func (d *decoder) componentAttr(at attrs, a component.Attribute, sensitive *[]st
 		}
 		return v
 	case component.StringMap:
-		v, _ := d.stringMap(at, a.Name)
+		v, _, _ := d.stringMap(at, a.Name)
 		if v.Sensitive {
 			for _, x := range v.V {
 				*sensitive = append(*sensitive, x)

@@ -49,7 +49,7 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 		ContentType: d.str(at, "content_type"),
 		DeclRange:   b.DefRange,
 	}
-	r.Properties, r.SensitiveProperties = d.stringMap(at, "properties")
+	r.Properties, r.SensitiveProperties, r.UnknownProperties = d.stringMap(at, "properties")
 	if !r.ContentType.Set {
 		r.ContentType = model.Defaulted(defaultContentType, at.rng)
 	}
@@ -73,41 +73,58 @@ func (d *decoder) decodeReceiveLocationBlock(b *hcl.Block) {
 // derive from a sensitive value. Keys are names, shown where the values
 // are hidden (bizpipe messages show): a map that is sensitive as a whole,
 // whose keys may derive from the secret (var.map, { (var.k) = "v" }), is
-// refused, as Terraform refuses it in for_each.
-func (d *decoder) stringMap(at attrs, name string) (model.Value[map[string]string], []string) {
+// refused, as Terraform refuses it in for_each. When the map is unknown
+// (during validate: a variable without a value), unknown says what is
+// known of it, for the rules to judge what they can and say what they
+// cannot.
+func (d *decoder) stringMap(at attrs, name string) (v model.Value[map[string]string], sensitive []string, unknown *model.UnknownProperties) {
 	ev, ok := d.eval(at.m[name], cty.Map(cty.String), at.what)
 	if !ok {
 		if a := at.m[name]; a != nil && !ev.null {
 			// Present but in error (reported): unknown, so that no rule
 			// judges the messages as if the location set no properties.
-			return model.Value[map[string]string]{V: map[string]string{}, Set: true, Range: a.Expr.Range()}, nil
+			return model.Value[map[string]string]{V: map[string]string{}, Set: true, Range: a.Expr.Range()}, nil, nil
 		}
-		return model.Value[map[string]string]{V: map[string]string{}, Range: at.rng}, nil
+		return model.Value[map[string]string]{V: map[string]string{}, Range: at.rng}, nil, nil
 	}
 	if ev.sensitive {
 		d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Sensitive value as "+name,
 			"The %s attribute of %s is a sensitive value as a whole, so its names would derive from it, and names are shown. "+
 				"Write the names and make only values sensitive, such as { token = var.token }.", name, at.what))
-		return model.Value[map[string]string]{V: map[string]string{}, Set: true, Range: ev.rng}, nil
+		return model.Value[map[string]string]{V: map[string]string{}, Set: true, Range: ev.rng}, nil, nil
 	}
-	v := model.Value[map[string]string]{V: map[string]string{}, Set: true, Known: ev.known, Range: ev.rng}
-	var sensitive []string
-	if ev.known {
-		// eval unmarks the map, not its elements: { a = var.secret }.
-		for k, e := range ev.val.AsValueMap() {
-			e, marks := e.UnmarkDeep()
-			if e.IsNull() {
-				d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Invalid value for "+name,
-					"The %s attribute of %s must be a map of strings; the value of %q is null.", name, at.what, k))
-				return model.Value[map[string]string]{V: map[string]string{}, Range: ev.rng}, nil
-			}
-			if _, ok := marks[markSensitive]; ok {
-				v.Sensitive = true
-				sensitive = append(sensitive, k)
-			}
+	v = model.Value[map[string]string]{V: map[string]string{}, Set: true, Known: ev.known, Range: ev.rng}
+	if !ev.known {
+		unknown = &model.UnknownProperties{}
+		if !ev.val.IsKnown() {
+			return v, nil, unknown // not even the names
+		}
+		unknown.NamesKnown, unknown.Values = true, map[string]string{}
+	}
+	// eval unmarks the map, not its elements: { a = var.secret }.
+	for k, e := range ev.val.AsValueMap() {
+		e, marks := e.UnmarkDeep()
+		if _, ok := marks[markSensitive]; ok {
+			v.Sensitive = true
+			sensitive = append(sensitive, k)
+		}
+		switch {
+		case !e.IsKnown():
+			unknown.Unknown = append(unknown.Unknown, k)
+		case e.IsNull():
+			d.add(diag.Errorf(diag.CodeInvalidValue, ev.rng, "Invalid value for "+name,
+				"The %s attribute of %s must be a map of strings; the value of %q is null.", name, at.what, k))
+			// In error, as above: it does set k.
+			return model.Value[map[string]string]{V: map[string]string{}, Set: true, Range: ev.rng}, nil, nil
+		case unknown != nil:
+			unknown.Values[k] = e.AsString()
+		default:
 			v.V[k] = e.AsString()
 		}
 	}
+	if unknown != nil {
+		sort.Strings(unknown.Unknown)
+	}
 	sort.Strings(sensitive)
-	return v, sensitive
+	return v, sensitive, unknown
 }

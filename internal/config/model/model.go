@@ -340,6 +340,26 @@ type ReceiveLocation struct {
 	// values derive from a sensitive value: stored as such with every
 	// message, never shown.
 	SensitiveProperties []string
+
+	// UnknownProperties is what is known of Properties when it is unknown
+	// during validate because it depends on a variable without a value;
+	// nil otherwise, and when Properties is in error (reported), which no
+	// rule judges either.
+	UnknownProperties *UnknownProperties
+}
+
+// UnknownProperties is what validate knows of a receive location's
+// properties when they depend on a variable without a value. With
+// properties = var.props nothing is known, not even the names; with
+// { partner = "x", token = var.token } the names are, and partner's value.
+type UnknownProperties struct {
+	// NamesKnown: the names are those of Values and Unknown.
+	NamesKnown bool
+	// Values are the known values (when NamesKnown).
+	Values map[string]string
+	// Unknown are the sorted names whose values are unknown (when
+	// NamesKnown).
+	Unknown []string
 }
 
 // Needs is what the location's pipeline and transport need on the

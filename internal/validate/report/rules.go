@@ -81,7 +81,7 @@ var rules = [...]Rule{
 		"A send port's filter reads message.properties.KEY, but no receive location sets KEY, so the filter cannot be evaluated for any message."},
 	{diag.CodeNeedUnknown, "CertificateRulesSkipped", hcl.DiagWarning, Static,
 		"Value unknown during validate: certificate rules skipped",
-		"An attribute that decides whether a stage or transport uses a certificate (an smime encoder's signature or encrypt, an smime decoder's decrypt or verify, an as2 send transport's mdn or signed_mdn), or the group's certificate_expiry_warning, has no value during validate (no --var or environment value), so the rules that depend on it are skipped for the send ports and receive locations concerned, rather than guessed; the warning names them."},
+		"An attribute that decides whether a stage or transport uses a certificate (an smime encoder's signature or encrypt, an smime decoder's decrypt or verify, an as2 send transport's mdn or signed_mdn), or the group's certificate_expiry_warning, or a receive location's properties as a whole (BP1007 and BP1008 read them), has no value during validate (no --var or environment value), so the rules that depend on it are skipped for the send ports and receive locations concerned, rather than guessed; the warning names them."},
 	{diag.CodeTLSUnused, "TLSBlockOnPlainHTTP", hcl.DiagWarning, Static,
 		"tls block on an http:// url",
 		"A sending transport (http, as2) has a tls block, but its url is http://: requests go to the partner in clear, and the block's ca_file and client certificate are not used for it (only for an https proxy named by HTTP_PROXY). Use an https:// url, or remove the tls block. A url whose scheme is not known during validate is not judged."},

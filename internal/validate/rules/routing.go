@@ -22,21 +22,17 @@ import (
 //
 // A filter is judged by evaluating it for a message that has the
 // location's name and properties and unknown everything else (size,
-// content type, party, ...): only a filter that is false whatever the
-// unknown parts are counts as not matching. A filter that reads a missing
-// property, or that cannot be evaluated, counts as matching: BP1008 and
-// BP1005 speak for those. The result is never a guess.
+// content type, party, a property value from a variable without a value,
+// ...): only a filter that is false whatever the unknown parts are counts
+// as not matching. A filter that reads a missing property, or that cannot
+// be evaluated, counts as matching: BP1008 and BP1005 speak for those.
+// Properties unknown as a whole may match anything (BP1009 says so). The
+// result is never a guess.
 func (c *checker) checkUnrouted() {
 	if c.cfg.Skipped[blockSendPort] {
 		return // a send port left out of the model may match anything
 	}
-	var ports []portIndex
-	for _, p := range c.cfg.SendPorts {
-		if p.FilterExpr == nil && p.FilterRange.Filename == "" {
-			continue // no filter: subscribes to nothing
-		}
-		ports = append(ports, indexFilter(p))
-	}
+	ports := c.filterPorts()
 	for _, rl := range c.cfg.ReceiveLocations {
 		// Every port counts (a covered location routes to any), but
 		// only a covered location is reported.
@@ -53,18 +49,31 @@ func (c *checker) checkUnrouted() {
 	}
 }
 
+// filterPorts indexes the send ports that have a filter.
+func (c *checker) filterPorts() []portIndex {
+	var ports []portIndex
+	for _, p := range c.cfg.SendPorts {
+		if p.FilterExpr == nil && p.FilterRange.Filename == "" {
+			continue // no filter: subscribes to nothing
+		}
+		ports = append(ports, indexFilter(p))
+	}
+	return ports
+}
+
 // blockSendPort is the send_port block type, as model.Config.Skipped names it.
 const blockSendPort = "send_port"
 
 // mayBeRouted reports whether some port's filter may match rl's messages.
 // The index rules out most ports without evaluating their filters.
 func (c *checker) mayBeRouted(rl *model.ReceiveLocation, ports []portIndex) bool {
+	props := propertiesOf(rl)
 	known := message.Partial{
-		ReceiveLocation: rl.Name,
-		// An absent properties attribute is known to be empty.
-		PropertiesKnown:     !rl.Properties.Set || rl.Properties.Known,
-		Properties:          rl.Properties.V,
+		ReceiveLocation:     rl.Name,
+		PropertiesKnown:     props.namesKnown,
+		Properties:          props.values,
 		SensitiveProperties: rl.SensitiveProperties,
+		UnknownProperties:   props.unknown,
 	}
 	for _, pi := range ports {
 		if !pi.admits(rl) {
@@ -157,16 +166,49 @@ func (pi portIndex) admits(rl *model.ReceiveLocation) bool {
 	if pi.locations != nil && !pi.locations[rl.Name] {
 		return false
 	}
-	if len(pi.props) == 0 || !rl.Properties.Usable() {
+	props := propertiesOf(rl)
+	if len(pi.props) == 0 || !props.namesKnown {
 		return true
 	}
 	for k, want := range pi.props {
-		got, ok := rl.Properties.V[k]
+		got, ok := props.values[k]
 		if ok && got != want && !isSensitiveProperty(rl, k) {
 			return false
 		}
 	}
 	return true
+}
+
+// locationProperties is what validate knows of the properties of a
+// location's messages.
+type locationProperties struct {
+	// namesKnown: which properties are set is known (an absent
+	// properties attribute sets none). Otherwise nothing is: the
+	// attribute depends on a variable without a value, or is in error.
+	namesKnown bool
+	values     map[string]string // the known values
+	unknown    []string          // sorted names set with values unknown during validate
+}
+
+// propertiesOf reads rl's properties as validate knows them.
+func propertiesOf(rl *model.ReceiveLocation) locationProperties {
+	switch p := rl.Properties; {
+	case !p.Set || p.Known:
+		return locationProperties{namesKnown: true, values: p.V}
+	case rl.UnknownProperties != nil && rl.UnknownProperties.NamesKnown:
+		return locationProperties{namesKnown: true, values: rl.UnknownProperties.Values, unknown: rl.UnknownProperties.Unknown}
+	}
+	return locationProperties{}
+}
+
+// names returns the names of the properties set (namesKnown only).
+func (p locationProperties) names() []string {
+	names := append([]string{}, p.unknown...)
+	for k := range p.values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func isSensitiveProperty(rl *model.ReceiveLocation, k string) bool {
@@ -223,39 +265,67 @@ func propertyRead(tr hcl.Traversal) (string, hcl.Range, bool) {
 // message.properties.KEY when no receive location sets KEY (BP1008): no
 // message will have it, so the filter fails for every one. Reads with a
 // default (lookup(message.properties, "KEY", "")) are deliberate and not
-// reported. A location whose properties are unknown during validate, or
+// reported. A location whose property names are unknown during validate
+// (properties = var.props; BP1009 says what that skips), or in error, or
 // one left out of the model, may set any key: then nothing is reported,
-// nor when there is no receive location at all.
+// nor when there is no receive location at all. Unknown values do not
+// matter here: { token = var.token } sets token.
 func (c *checker) checkFilterProperties() {
 	if c.cfg.Skipped["receive_location"] || len(c.cfg.ReceiveLocations) == 0 {
 		return // nothing to compare with (a send-only test configuration)
 	}
-	set := map[string]bool{}
-	for _, rl := range c.cfg.ReceiveLocations {
-		if rl.Properties.Set && !rl.Properties.Known {
-			return
-		}
-		for k := range rl.Properties.V {
-			set[k] = true
-		}
+	set, ok := c.propertyNames()
+	if !ok {
+		return // BP1009 says so, for a location whose properties depend on a variable
 	}
 	keys := sortedNames(set)
 	for _, p := range c.cfg.SendPorts {
-		if p.FilterExpr == nil || !c.runs(p.Host) {
-			continue
-		}
-		seen := map[string]bool{}
-		for _, tr := range p.FilterExpr.Variables() {
-			key, rng, ok := propertyRead(tr)
-			if !ok || set[key] || seen[key] {
-				continue
-			}
-			seen[key] = true
+		for _, r := range c.unsetReads(p, set) {
+			key, rng := r.key, r.rng
 			c.add(diag.Warningf(diag.CodeFilterProperty, rng, "Filter reads a property no receive location sets",
 				"The filter of send port %q reads message.properties.%s, but no receive location sets the property %q%s, so no message has it and the filter fails for every message.%s",
 				p.Name, key, key, setList(keys), suggest.Hint(key, keys, "message.properties.%s")))
 		}
 	}
+}
+
+// propertyNames returns the names of the properties that the receive
+// locations set, as far as they are known, and whether they all are.
+func (c *checker) propertyNames() (set map[string]bool, allKnown bool) {
+	set, allKnown = map[string]bool{}, true
+	for _, rl := range c.cfg.ReceiveLocations {
+		props := propertiesOf(rl)
+		allKnown = allKnown && props.namesKnown
+		for _, k := range props.names() {
+			set[k] = true
+		}
+	}
+	return set, allKnown
+}
+
+// propertyReadAt is a filter's read of message.properties.KEY.
+type propertyReadAt struct {
+	key string
+	rng hcl.Range
+}
+
+// unsetReads returns the reads of the filter of p, when its host runs
+// here, of properties not in set, each key once.
+func (c *checker) unsetReads(p *model.SendPort, set map[string]bool) []propertyReadAt {
+	if p.FilterExpr == nil || !c.runs(p.Host) {
+		return nil
+	}
+	var out []propertyReadAt
+	seen := map[string]bool{}
+	for _, tr := range p.FilterExpr.Variables() {
+		key, rng, ok := propertyRead(tr)
+		if !ok || set[key] || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, propertyReadAt{key, rng})
+	}
+	return out
 }
 
 // setList names the properties the locations set, for the detail, when few.
@@ -272,23 +342,23 @@ func setList(keys []string) string {
 // propertiesDesc renders a location's known properties for a detail;
 // sensitive values are not shown.
 func propertiesDesc(rl *model.ReceiveLocation) string {
-	p := rl.Properties
-	if !p.Usable() || len(p.V) == 0 {
-		if p.Set && !p.Known {
-			return " and properties unknown during validate"
-		}
+	p := propertiesOf(rl)
+	switch {
+	case !p.namesKnown:
+		return " and properties unknown during validate"
+	case len(p.values)+len(p.unknown) == 0:
 		return " and no properties"
 	}
-	keys := make([]string, 0, len(p.V))
-	for k := range p.V {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := p.names()
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		v := fmt.Sprintf("%q", p.V[k])
-		if isSensitiveProperty(rl, k) {
+		v, ok := p.values[k]
+		v = fmt.Sprintf("%q", v)
+		switch {
+		case isSensitiveProperty(rl, k):
 			v = redact.Shown
+		case !ok:
+			v = "(unknown during validate)"
 		}
 		parts[i] = fmt.Sprintf("%s = %s", k, v)
 	}

@@ -70,6 +70,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkLocations()
 	c.checkUnknownNeeds()
 	c.checkUnknownWindow()
+	c.checkUnknownProperties()
 	c.checkAS2()
 	c.checkUnused()
 	c.checkFilterLocations()

@@ -902,7 +902,8 @@ receive_location "a" {
   transport "file" { path = "in" }
 }
 receive_location "b" {
-  host = host.send_host
+  host       = host.send_host
+  properties = { partner = "contoso" }
   transport "file" { path = "in2" }
 }
 `}.hcl(),
@@ -947,6 +948,22 @@ receive_location "a" {
 				list(`send port "fabrikam"`, `"partnr"`, `the properties set are "partner"`)}},
 		},
 		{
+			// A property in error is reported (BP1004); the location
+			// does set it, so no rule judges the location as if it set
+			// none.
+			name: "BP1008 pass: a location's properties with a null value, in error",
+			hcl: topo{Filter: `message.properties.kind == "x"`, Extra: `
+receive_location "a" {
+  host       = host.send_host
+  properties = { kind = null, token = var.thumbprint } # @props
+  transport "file" { path = "in" }
+}
+`}.hcl(),
+			loadErrors: true,
+			want: []finding{{diag.CodeInvalidValue, errorSev, "props", "{ kind = null", "",
+				list(`properties attribute of receive_location "a"`, `"kind" is null`)}},
+		},
+		{
 			name: "BP1007 a location's properties = null from a variable: no properties",
 			hcl: topo{Filter: `lookup(message.properties, "partner", "") == "fabrikam"`, Extra: ordersIn + `
 variable "no_props" {
@@ -963,15 +980,74 @@ receive_location "a" { # @a
 				list(`Receive location "a"`, "no properties")}},
 		},
 		{
-			name: "BP1008 pass: a location's properties unknown during validate",
+			// Any property may be set, with any value: BP1008 cannot be
+			// judged for any port, nor BP1007 for the location, and
+			// validate says so rather than passing in silence.
+			name: "BP1009 a location's properties from a variable without value: BP1007 and BP1008 skipped, with a warning",
 			hcl: topo{Filter: `message.properties.partnr == "fabrikam"`, Extra: `
 receive_location "a" {
   host       = host.send_host
-  properties = var.props
+  properties = var.props # @props
   transport "file" { path = "in" }
 }
 variable "props" {
   type = map(string)
+}
+`}.hcl(),
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "props", "var.props", "",
+				list(`properties attribute of receive location "a"`, "--var", `BP1007`, `receive location "a"`, "BP1008", `send port "fabrikam"`, `"partnr"`)}},
+		},
+		{
+			// The port matches "a" by name whatever its properties, and
+			// the property it reads is set by orders_in: nothing depends
+			// on a's properties, so nothing is skipped.
+			name: "BP1009 pass: a location's unknown properties that no rule needs",
+			hcl: topo{Filter: `message.receive_location == "a" || message.properties.partner == "fabrikam"`, Extra: ordersIn + `
+receive_location "a" {
+  host       = host.send_host
+  properties = var.props
+  transport "file" { path = "in2" }
+}
+variable "props" {
+  type = map(string)
+}
+`}.hcl(),
+		},
+		{
+			// { token = var.x }: the names are known, only the value of
+			// token is not. BP1008 reads names only, so it is judged.
+			name: "BP1008 a location's properties with a value unknown during validate: names known",
+			hcl: topo{Filter: `message.properties.partnr == "fabrikam"`, Extra: `
+receive_location "a" {
+  host       = host.send_host
+  properties = { partner = "fabrikam", token = var.thumbprint }
+  transport "file" { path = "in" }
+}
+`}.hcl(),
+			want: []finding{{diag.CodeFilterProperty, warningSev, "filter", "message.properties.partnr", "",
+				list(`send port "fabrikam"`, `"partnr"`, `the properties set are "partner", "token"`, "Did you mean message.properties.partner?")}},
+		},
+		{
+			// BP1007 reads the known values: partner rules the port out
+			// whatever token is.
+			name: "BP1007 a location's properties with a value unknown during validate: known values judged",
+			hcl: topo{Filter: `message.properties.partner == "fabrikam"`, Extra: `
+receive_location "a" { # @a
+  host       = host.send_host
+  properties = { partner = "contoso", token = var.thumbprint }
+  transport "file" { path = "in" }
+}
+`}.hcl(),
+			want: []finding{{diag.CodeUnrouted, warningSev, "a", `receive_location "a"`, "",
+				list(`Receive location "a"`, `partner = "contoso"`, "token = (unknown during validate)", `send port(s) "fabrikam"`)}},
+		},
+		{
+			name: "BP1007 pass: a location's property with a value unknown during validate may match",
+			hcl: topo{Filter: `message.properties.token == "x"`, Extra: `
+receive_location "a" {
+  host       = host.send_host
+  properties = { partner = "contoso", token = var.thumbprint }
+  transport "file" { path = "in" }
 }
 `}.hcl(),
 		},

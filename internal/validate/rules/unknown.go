@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/message"
 )
 
 // keyRules are the rules each key's checks make, in the order of
@@ -115,6 +118,100 @@ func (c *checker) checkUnknownWindow() {
 	c.add(diag.Warningf(diag.CodeNeedUnknown, g.CertificateExpiryWarning.Range, "Value unknown: certificate rules skipped",
 		"The group's certificate_expiry_warning has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so no certificate is judged to expire soon: the warnings BP3004, BP4004, BP7005 and BP7008 are skipped for %s.",
 		strings.Join(users, ", ")))
+}
+
+// checkUnknownProperties warns (BP1009) at a receive location's
+// properties when they depend on a variable without a value, names and
+// all (properties = var.props): its messages may have any property, with
+// any value, so BP1007 is skipped for the location when only a filter
+// that reads properties could route its messages, and BP1008 for the
+// filters of covered ports that read a property no other location sets.
+// Properties with only some values unknown ({ token = var.token }) skip
+// nothing: both rules judge them, an unknown value as unknown.
+func (c *checker) checkUnknownProperties() {
+	names, _ := c.propertyNames()
+	var ports []portIndex
+	if !c.cfg.Skipped[blockSendPort] {
+		ports = c.filterPorts()
+	}
+	for _, rl := range c.cfg.ReceiveLocations {
+		if u := rl.UnknownProperties; u == nil || u.NamesKnown {
+			continue
+		}
+		var skipped []string
+		if c.runs(rl.Host) {
+			if byProps := routedOnlyByProperties(rl, ports); len(byProps) > 0 {
+				skipped = append(skipped, fmt.Sprintf("BP1007 (whether a send port's filter can match its messages) for receive location %q, whose routing depends on the filter of %s",
+					rl.Name, portList(byProps)))
+			}
+		}
+		if !c.cfg.Skipped["receive_location"] {
+			var reads []string
+			for _, p := range c.cfg.SendPorts {
+				var keys []string
+				for _, r := range c.unsetReads(p, names) {
+					keys = append(keys, r.key)
+				}
+				if len(keys) > 0 {
+					reads = append(reads, fmt.Sprintf("send port %q (properties %s)", p.Name, quoted(keys)))
+				}
+			}
+			if len(reads) > 0 {
+				skipped = append(skipped, "BP1008 (a filter reads a property no receive location sets) for "+strings.Join(reads, ", "))
+			}
+		}
+		if len(skipped) == 0 {
+			continue
+		}
+		c.add(diag.Warningf(diag.CodeNeedUnknown, rl.Properties.Range, "Value unknown: routing rules skipped",
+			"The properties attribute of receive location %q has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so which properties its messages have is not known, and the routing rules are skipped: %s.",
+			rl.Name, strings.Join(skipped, "; ")))
+	}
+}
+
+// routedOnlyByProperties returns the ports whose filters read properties
+// and may match rl's messages, when BP1007's finding for rl depends on
+// them: no filter matches its messages whatever their properties, nor
+// may one that ignores properties.
+func routedOnlyByProperties(rl *model.ReceiveLocation, ports []portIndex) []portIndex {
+	p := message.Partial{ReceiveLocation: rl.Name} // properties unknown
+	var readers []portIndex
+	for _, pi := range ports {
+		if pi.locations != nil && !pi.locations[rl.Name] {
+			continue
+		}
+		sf, ok := pi.port.Filter.(message.StaticFilter)
+		switch {
+		case !ok || sf.MustMatch(p):
+			return nil // in error (may match anything), or matches whatever the properties
+		case !sf.MayMatch(p):
+			continue
+		case !readsProperties(pi.port):
+			return nil // may match, whatever the properties
+		}
+		readers = append(readers, pi)
+	}
+	return readers
+}
+
+// readsProperties reports whether p's filter reads message.properties, or
+// the whole message object.
+func readsProperties(p *model.SendPort) bool {
+	if p.FilterExpr == nil {
+		return false
+	}
+	for _, tr := range p.FilterExpr.Variables() {
+		if tr.RootName() != "message" {
+			continue
+		}
+		if len(tr) < 2 {
+			return true
+		}
+		if a, ok := tr[1].(hcl.TraverseAttr); !ok || a.Name == "properties" {
+			return true
+		}
+	}
+	return false
 }
 
 // coveredUser is a send port or receive location this check covers (its
