@@ -52,7 +52,7 @@ type LiveFiles struct {
 	Block string
 	// Attributes are the attributes naming the files, by name; unset ones
 	// are left out. A file whose path is unknown during validate makes the
-	// rule skip the set.
+	// rule skip the set, and warn (BP1009) that it does.
 	Attributes map[string]value.Value[string]
 	// Load loads them as the component does at start. A failure names the
 	// attribute of the file at fault (a key that does not match its

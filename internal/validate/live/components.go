@@ -145,11 +145,9 @@ func (c *checker) checkDir(u compUser, d component.LiveDir, in *model.Instance, 
 // names files, never their content.
 func (c *checker) checkFiles(u compUser, f component.LiveFiles, in *model.Instance, who identity) {
 	names := make([]string, 0, len(f.Attributes))
-	sensitive := false
+	sensitive, unknown := false, false
 	for name, v := range f.Attributes {
-		if !v.Usable() {
-			return // unknown during validate: nothing to load
-		}
+		unknown = unknown || !v.Usable()
 		sensitive = sensitive || v.Sensitive
 		names = append(names, name)
 	}
@@ -160,6 +158,10 @@ func (c *checker) checkFiles(u compUser, f component.LiveFiles, in *model.Instan
 	block := ""
 	if f.Block != "" {
 		block = fmt.Sprintf("the %s block of ", f.Block)
+	}
+	if unknown {
+		c.unknownFiles(u, f, names, block)
+		return
 	}
 	report := func(attr string, v value.Value[string], problem string) {
 		c.diags = append(c.diags, diag.Errorf(diag.CodeLiveFiles, v.Range, "TLS file cannot be loaded",
@@ -194,6 +196,27 @@ func (c *checker) checkFiles(u compUser, f component.LiveFiles, in *model.Instan
 		problem = "the details are hidden, as a path is sensitive"
 	}
 	report(attr, v, problem)
+}
+
+// unknownFiles warns (BP1009) at each attribute of f that has no value
+// (a variable without one: validate --live reads the configuration as
+// validate does), once per component: the files cannot be loaded, so
+// BP6007 is skipped for them, which must not pass for "they load". run
+// needs every value, and loads them when it starts.
+func (c *checker) unknownFiles(u compUser, f component.LiveFiles, names []string, block string) {
+	files := "its files"
+	if f.Block != "" {
+		files = "the block's files"
+	}
+	for _, name := range names {
+		v := f.Attributes[name]
+		if v.Usable() || !c.once(fmt.Sprintf("unknown:%p:%s", u.comp, name)) {
+			continue
+		}
+		c.diags = append(c.diags, diag.Warningf(diag.CodeNeedUnknown, v.Range, "Value unknown: TLS file check skipped",
+			"The %s of %s%s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s are not loaded on this machine (server %q), and BP6007 (whether they load, as bizpipe run loads them when it starts) is skipped for %s.",
+			name, block, u.what, files, c.opts.Server, u.owner))
+	}
 }
 
 // statReason is an os.Stat error without the path and system call.
