@@ -703,8 +703,9 @@ type ReceiptSink interface {
 	// names. ErrReceiptUnusable when it names no delivery this engine can
 	// settle (unknown, or not awaited any more): the receive transport
 	// refuses it. ErrReceiptRepeated when the delivery was settled by
-	// this receipt already: it changes nothing, and the transport
-	// acknowledges it. ErrReceiptConflict when the delivery is settled
+	// this receipt already, or keeps it from an earlier attempt (the
+	// correlation is the same for every attempt): it changes nothing,
+	// and the transport acknowledges it. ErrReceiptConflict when the delivery is settled
 	// and keeps another receipt: it changes nothing, and the transport
 	// refuses it. ErrReceiptNotYet when it may settle a delivery later
 	// (being sent, its wait not recorded yet): the transport asks for it

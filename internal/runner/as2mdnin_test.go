@@ -50,6 +50,8 @@ type asyncRig struct {
 	mic     as2.MIC // the Received-Content-MIC of what was sent
 	url     string  // its Receipt-Delivery-Option: our as2 location
 	sends   func() int
+	// sentMIC is the Received-Content-MIC of the i-th send (from 0).
+	sentMIC func(i int) as2.MIC
 }
 
 // newAsyncRig starts the engine (its options changed by tune when not
@@ -77,6 +79,11 @@ func newAsyncRig(t *testing.T, tune func(*runner.Options)) *asyncRig {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(requests)
+	}
+	rg.sentMIC = func(i int) as2.MIC {
+		mu.Lock()
+		defer mu.Unlock()
+		return as2.ComputeMIC(as2.SHA256, requests[i].body)
 	}
 	r, box := startWith(t, dir, func(o *runner.Options) {
 		o.Metrics = rg.metrics
@@ -384,5 +391,64 @@ func TestAsyncMDNSettledMeanwhile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAsyncMDNOfAnEarlierAttempt: the Message-ID is the same for every
+// attempt of a delivery (language §11), so a partner POSTing again the
+// negative MDN of attempt 1 while attempt 2 (the delivery resumed) awaits
+// its own names the same message. It is the receipt the delivery keeps
+// from attempt 1: answered 200, and nothing changes (attempt 2 still
+// awaits, no attempt counted, the receipt unchanged). Attempt 2's own MDN
+// then settles it.
+func TestAsyncMDNOfAnEarlierAttempt(t *testing.T) {
+	rg := newAsyncRig(t, nil)
+	first := rg.mdn(t, negative)
+	if resp, body := rg.post(t, first, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("attempt 1's MDN: %d %s", resp.StatusCode, body)
+	}
+	msg, d := rg.delivery(t)
+	if d.State != msgbox.DeliverySuspended {
+		t.Fatalf("after attempt 1's negative MDN: %s, want suspended", d.State)
+	}
+	if err := rg.box.Resume(context.Background(), msg.Message.ID); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if _, d = rg.delivery(t); d.AwaitsMDN() && rg.sends() == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempt 2 does not await its MDN: %s, sent %d times; log:\n%s", d.State, rg.sends(), rg.log)
+		}
+	}
+	before := d
+	counted := rg.receipts(t)
+
+	if resp, body := rg.post(t, first, nil); resp.StatusCode != http.StatusOK || len(body) != 0 {
+		t.Errorf("attempt 1's MDN again: %d %q, want 200 without a body", resp.StatusCode, body)
+	}
+	_, after := rg.delivery(t)
+	if !after.AwaitsMDN() || after.Attempts != before.Attempts || after.LastError != before.LastError ||
+		after.Receipt == nil || !bytes.Equal(after.Receipt.Data, before.Receipt.Data) {
+		t.Fatalf("attempt 1's MDN again changed the delivery: %s (%s), %d attempts, %q; was %d attempts, %q",
+			after.State, after.LeaseOwner, after.Attempts, after.LastError, before.Attempts, before.LastError)
+	}
+	if got := rg.receipts(t); got[metrics.ReceiptNegative] != counted[metrics.ReceiptNegative] {
+		t.Errorf("receipts counted %v, want %v as before", got, counted)
+	}
+
+	m := &as2.MDN{OriginalMessageID: rg.id, FinalRecipient: "CONTOSO", Disposition: positive}
+	mic := rg.sentMIC(1)
+	m.MIC = &mic
+	own, err := as2.BuildMDN(m, as2.BuildOptions{Signer: rg.partner, From: "FABRIKAM", To: "CONTOSO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := rg.post(t, own, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("attempt 2's MDN: %d %s", resp.StatusCode, body)
+	}
+	if _, d := rg.delivery(t); d.State != msgbox.DeliveryDelivered || d.Receipt == nil || bytes.Equal(d.Receipt.Data, before.Receipt.Data) {
+		t.Errorf("after attempt 2's MDN: %s, receipt %v; want delivered, keeping attempt 2's MDN", d.State, d.Receipt)
 	}
 }

@@ -57,8 +57,10 @@ var _ component.ReceiptSink = (*Runner)(nil)
 // by its Original-Message-ID (in.Correlation), judged by the port's
 // transport with the rules of a synchronous MDN, and recorded as the
 // wait's outcome: delivered, suspended (negative), or a failed attempt
-// retried with the same Message-ID. An MDN for a delivery that awaits
-// none any more is judged against the one it keeps (settledBefore).
+// retried with the same Message-ID. A copy of the MDN the delivery keeps
+// from an earlier attempt settles nothing (component.ErrReceiptRepeated).
+// An MDN for a delivery that awaits none any more is judged against the
+// one it keeps (settledBefore).
 func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt) error {
 	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
 	if !ok {
@@ -138,6 +140,19 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 	ck, ok := pt.sender.(component.ReceiptChecker)
 	if !ok {
 		return fmt.Errorf("%w: send port %q does not await receipts", component.ErrReceiptUnusable, a.Port)
+	}
+	// Every attempt sends the same Message-ID: the MDN of an earlier
+	// attempt, which the delivery keeps, POSTed again (its answer lost)
+	// names this one too, but is not its verdict.
+	if d.Receipt != nil && len(d.Receipt.Data) != 0 {
+		same, serr := ck.SameReceipt(in, d.Receipt.Data)
+		switch {
+		case serr != nil:
+			return serr
+		case same:
+			return fmt.Errorf("%w: the MDN of an earlier attempt of delivery %d, which keeps it; attempt %d awaits its own",
+				component.ErrReceiptRepeated, d.ID, d.Attempts+1)
+		}
 	}
 	rc, cerr := ck.CheckReceipt(ctx, in, component.Pending{Correlation: a.AS2MessageID, Deadline: a.Deadline, Check: a.MIC})
 	if errors.Is(cerr, component.ErrReceiptUnusable) {

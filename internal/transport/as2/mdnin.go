@@ -61,8 +61,8 @@ func looksLikeMDN(ct string, head []byte) bool {
 // serveMDN takes an asynchronous MDN from party for one of our sends and
 // has the runner settle the delivery awaiting it: 200 once it is judged
 // (whatever the verdict: the partner need not send it again), and for a
-// copy of the MDN that settled it already (the partner sent it again, our
-// answer lost: nothing changes); 409 for another MDN for a settled
+// copy of the MDN that settled it already, or that an earlier attempt of
+// it got (the partner sent it again, our answer lost: nothing changes); 409 for another MDN for a settled
 // delivery that keeps one, which changes nothing
 // (component.ErrReceiptConflict); 400
 // when it settles nothing (unreadable, or no delivery awaits it); 503
