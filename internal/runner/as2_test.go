@@ -174,6 +174,9 @@ type fakeAS2 struct {
 	hits map[string]int
 	sent map[string]*as2.Built  // the last MDN answered per path
 	head map[string]http.Header // the last request's header fields per path
+	// status is the HTTP status the MDN is answered with per path (200
+	// when absent).
+	status map[string]int
 }
 
 func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*as2.Built, error)) *fakeAS2 {
@@ -183,7 +186,7 @@ func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*
 		t.Fatal(err)
 	}
 	f := &fakeAS2{url: "http://" + ln.Addr().String(), hits: map[string]int{}, sent: map[string]*as2.Built{},
-		head: map[string]http.Header{}}
+		head: map[string]http.Header{}, status: map[string]int{}}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
@@ -206,15 +209,27 @@ func startFakeAS2(t *testing.T, mdn func(path, messageID string, body []byte) (*
 		}
 		f.mu.Lock()
 		f.sent[r.URL.Path] = b
+		status := f.status[r.URL.Path]
 		f.mu.Unlock()
 		for k, vs := range b.Header {
 			w.Header()[k] = vs
+		}
+		if status != 0 {
+			w.WriteHeader(status)
 		}
 		_, _ = w.Write(b.Body)
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return f
+}
+
+// answerWith has the partner answer the MDNs for path with HTTP status
+// code.
+func (f *fakeAS2) answerWith(path string, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status[path] = code
 }
 
 func (f *fakeAS2) lastMDN(path string) *as2.Built {
@@ -497,5 +512,119 @@ func checkStoredMDN(t *testing.T, file string, rc *msgbox.DeliveryReceipt, sent 
 func TestReceiptFitsTheBox(t *testing.T) {
 	if as2.MaxMDNSize > msgbox.MaxReceiptSize {
 		t.Errorf("as2.MaxMDNSize %d > msgbox.MaxReceiptSize %d", as2.MaxMDNSize, msgbox.MaxReceiptSize)
+	}
+}
+
+// TestAS2MDNWithErrorStatus: some AS2 servers answer a synchronous MDN
+// with a 4xx or 5xx status. Such an answer whose body is an MDN for the
+// Message-ID sent is judged as the MDN (language §11): a negative one
+// suspends the delivery at once, naming its disposition, and is kept; a
+// positive one with the right MIC delivers, the odd status logged; one
+// whose signature does not verify fails the attempt, as with a 2xx
+// status, kept and retried, the error naming the status too. An MDN for
+// another Message-ID proves nothing: the answer is what its status says
+// (retried), and no receipt is kept.
+func TestAS2MDNWithErrorStatus(t *testing.T) {
+	p := newPKI(t)
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	otherSigner := &smime.Signer{Cert: p.signer.Cert, Key: p.signer.Key}
+	fake := startFakeAS2(t, func(path, id string, body []byte) (*as2.Built, error) {
+		right := as2.ComputeMIC(as2.SHA256, body)
+		m := &as2.MDN{OriginalMessageID: id, FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &right}
+		o := as2.BuildOptions{Signer: partnerSigner, Digest: as2.SHA256, From: "FABRIKAM", To: "CONTOSO"}
+		switch path {
+		case "/negative":
+			m.Disposition, m.MIC = as2.ProcessedError("decryption-failed"), nil
+		case "/positive":
+		case "/another":
+			m.OriginalMessageID = "<someone-else@example>"
+			m.Disposition, m.MIC = as2.ProcessedError("decryption-failed"), nil
+		case "/forged":
+			m.Disposition, m.MIC = as2.ProcessedError("decryption-failed"), nil
+			o.Signer = otherSigner
+		default:
+			return nil, errors.New("unknown path")
+		}
+		return as2.BuildMDN(m, o)
+	})
+	fake.answerWith("/negative", http.StatusInternalServerError)
+	fake.answerWith("/positive", http.StatusBadRequest)
+	fake.answerWith("/another", http.StatusInternalServerError)
+	fake.answerWith("/forged", http.StatusInternalServerError)
+	var cfg strings.Builder
+	cfg.WriteString(as2Common)
+	for _, c := range []string{"negative", "positive", "another", "forged"} {
+		cfg.WriteString(`
+send_port "` + c + `" {
+  host   = host.h
+  filter = message.file_name == "` + c + `.edi"
+  transport "as2" {
+    url     = "{{.URL}}/` + c + `"
+    partner = party.fabrikam
+  }
+  retry {
+    attempts = 1
+    interval = "1ms"
+  }
+}
+`)
+	}
+	dir := setup(t, p, cfg.String(), map[string]string{"URL": fake.url})
+	for _, c := range []string{"negative", "positive", "another", "forged"} {
+		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
+	}
+	log := &logBuffer{}
+	r, box := startWith(t, dir, func(o *runner.Options) { o.Log = slog.New(slog.NewTextHandler(log, nil)) })
+	runUntilSettled(t, r)
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]msgbox.Delivery{}
+	for _, m := range msgs {
+		d, err := box.Get(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[strings.TrimSuffix(m.FileName, ".edi")] = d.Deliveries[0]
+	}
+	for _, tc := range []struct {
+		name    string
+		state   msgbox.DeliveryState
+		hits    int
+		reason  []string // what LastError says
+		receipt string   // the summary of the receipt kept; "" for none
+	}{
+		{"negative", msgbox.DeliverySuspended, 1, []string{"processed/error", "decryption-failed"}, "processed/error"},
+		{"positive", msgbox.DeliveryDelivered, 1, nil, "processed; Received-Content-MIC"},
+		{"another", msgbox.DeliverySuspended, 2, []string{"HTTP 500"}, ""},
+		{"forged", msgbox.DeliverySuspended, 2, []string{"HTTP 500", "signature"}, "unreadable MDN"},
+	} {
+		d, ok := got[tc.name]
+		if !ok {
+			t.Errorf("%s: no message", tc.name)
+			continue
+		}
+		if d.State != tc.state {
+			t.Errorf("%s: %s (%s), want %s", tc.name, d.State, d.LastError, tc.state)
+		}
+		if n := fake.count("/" + tc.name); n != tc.hits {
+			t.Errorf("%s: partner saw %d attempts, want %d", tc.name, n, tc.hits)
+		}
+		for _, w := range tc.reason {
+			if !strings.Contains(d.LastError, w) {
+				t.Errorf("%s: reason %q does not mention %q", tc.name, d.LastError, w)
+			}
+		}
+		switch {
+		case tc.receipt == "" && d.Receipt != nil:
+			t.Errorf("%s: receipt %q kept, but no MDN of ours came", tc.name, d.Receipt.Summary)
+		case tc.receipt != "" && (d.Receipt == nil || !strings.Contains(d.Receipt.Summary, tc.receipt) ||
+			!bytes.Contains(d.Receipt.Data, fake.lastMDN("/"+tc.name).Body)):
+			t.Errorf("%s: receipt %+v, want the MDN kept, summarised as %q", tc.name, d.Receipt, tc.receipt)
+		}
+	}
+	if !strings.Contains(log.String(), "HTTP 400") {
+		t.Errorf("the positive MDN's odd status is not logged:\n%s", log)
 	}
 }

@@ -170,6 +170,18 @@ func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
 		r, err := a.readMDN(resp)
 		res.Receipt = r
 		return err
+	}, &http.Unexpected{
+		// Some servers answer a negative MDN with a 4xx or 5xx status: it
+		// is judged as the MDN all the same, when it answers this message.
+		Offered: func(resp *nethttp.Response) bool { return mayBeMDN(resp.Header.Get("Content-Type")) },
+		Limit:   as2.MaxMDNSize,
+		Take: func(resp *nethttp.Response, body []byte) (bool, error) {
+			r, taken, err := a.unexpectedMDN(resp, body)
+			if taken {
+				res.Receipt = r
+			}
+			return taken, err
+		},
 	})
 	if err != nil {
 		// The MDN, when there was one, goes with the failure: a negative
@@ -196,6 +208,27 @@ func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 		return nil, fmt.Errorf("%s: the response exceeds %d octets", what, as2.MaxMDNSize)
 	}
 	return a.s.judge(what, as2.JoinEntity(resp.Header, body), nil, resp.Header.Get("Content-Type"), a.messageID, a.mic)
+}
+
+// unexpectedMDN judges the MDN in body, the answer resp whose status is
+// not 2xx, when it is one for this message (its Original-Message-ID the
+// Message-ID sent): taken, as readMDN would judge it with a 2xx status,
+// the status named in its error, and logged when it delivers. Anything
+// else is not taken: the answer is what its status says.
+func (a *attempt) unexpectedMDN(resp *nethttp.Response, body []byte) (*component.Receipt, bool, error) {
+	raw := as2.JoinEntity(resp.Header, body)
+	mdn, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true})
+	if err != nil || mdn.OriginalMessageID != a.messageID {
+		return nil, false, nil
+	}
+	status := "HTTP " + http.ShownStatus(resp)
+	what := fmt.Sprintf("send port %q: party %q's MDN (answered with %s)", a.port, a.s.cfg.Partner.V, status)
+	r, err := a.s.judge(what, raw, mdn, resp.Header.Get("Content-Type"), a.messageID, a.mic)
+	if err == nil && a.s.env.Log != nil {
+		a.s.env.Log.Warn("the partner answered its positive MDN with an error status; delivered all the same",
+			"send_port", a.port, "as2_message_id", a.messageID, "status", status)
+	}
+	return r, true, err
 }
 
 // judge reads and checks an MDN entity (raw, its header fields included)

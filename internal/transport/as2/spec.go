@@ -60,8 +60,11 @@ algorithm the MDN names) and, with signed_mdn, is signed by one of the
 partner's signing_certificates valid now. A negative MDN (processed/error,
 failed) suspends the delivery at once, naming its disposition. A missing,
 unreadable, unsigned (when signed_mdn) or mismatching MDN, or an answer
-other than 2xx, fails the attempt, which is retried. With mdn = "none" a
-2xx answer delivers the message.
+other than 2xx, fails the attempt, which is retried; but an answer other
+than 2xx whose body is an MDN for this Message-ID (some servers answer a
+negative MDN with a 4xx or 5xx status) is judged as the MDN, its status
+logged when it delivers. With mdn = "none" a 2xx answer delivers the
+message.
 
 The MDN that delivered the message is kept in the message box with the
 delivery, as received (its header fields included, at most 4 MiB):
@@ -74,7 +77,9 @@ settles it by the same rules as a synchronous MDN (a server that does not
 run this port verifies the MDN with the partner's signing_certificates in
 its own other-people store; without them it answers 503, and the partner
 sends the MDN again); a bad one fails the
-attempt, retried with the same Message-ID. Without an MDN within
+attempt, retried with the same Message-ID. A copy of the MDN an earlier
+attempt got (the partner POSTing it again) is answered 200 and changes
+nothing: the attempt awaits its own. Without an MDN within
 mdn_timeout the attempt counts as failed: the delivery is retrying, sent
 again retry.interval after the timeout, then suspended. bizpipe run --once
 does not wait for asynchronous MDNs; a restart does not send again a

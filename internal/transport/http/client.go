@@ -216,21 +216,53 @@ func (w *Post) Commit(ctx context.Context) error {
 	}
 	w.done = true
 	defer w.body.close()
-	return w.h.post(ctx, w.d, w.u, w.header, &w.body, nil)
+	return w.h.post(ctx, w.d, w.u, w.header, &w.body, nil, nil)
 }
 
 // CommitResponse is Commit for a protocol whose answer carries its result
 // (an AS2 synchronous MDN): on a 2xx answer it returns what handle returns,
 // handle reading the response's body (at most what it needs: the rest is
-// discarded) before the body is closed; any other answer is a *StatusError
-// as with Commit, and handle is not called.
-func (w *Post) CommitResponse(ctx context.Context, handle func(*http.Response) error) error {
+// discarded) before the body is closed; any other answer is offered to
+// other when it is not nil (see Unexpected), and is otherwise a
+// *StatusError as with Commit, handle not called.
+func (w *Post) CommitResponse(ctx context.Context, handle func(*http.Response) error, other *Unexpected) error {
 	if w.done {
 		return errors.New("send: http delivery already ended")
 	}
 	w.done = true
 	defer w.body.close()
-	return w.h.post(ctx, w.d, w.u, w.header, &w.body, handle)
+	return w.h.post(ctx, w.d, w.u, w.header, &w.body, handle, other)
+}
+
+// Unexpected takes an answer whose status is not 2xx but whose body a
+// protocol understands all the same: some AS2 servers answer a negative
+// MDN with a 4xx or 5xx status.
+type Unexpected struct {
+	// Offered reports, from its status and header fields, whether the
+	// answer may be one: only then is its body read, at most Limit
+	// octets (a longer one is not offered).
+	Offered func(resp *http.Response) bool
+	Limit   int64
+	// Take is given the answer and its whole body. When it reports the
+	// answer taken, what it returns is the commit's; otherwise the
+	// answer is a *StatusError as with Commit.
+	Take func(resp *http.Response, body []byte) (taken bool, err error)
+}
+
+// take offers resp, an answer whose status is not 2xx (nor 1xx), to u:
+// taken as Unexpected.Take says, with its error; when not taken, the
+// start of the body read, for the excerpt of the *StatusError.
+func (u *Unexpected) take(resp *http.Response) (taken bool, head []byte, err error) {
+	if u == nil || u.Offered == nil || !u.Offered(resp) {
+		return false, nil, nil
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, max(u.Limit, 0)+1))
+	if rerr == nil && int64(len(body)) <= u.Limit {
+		if taken, err := u.Take(resp, body); taken {
+			return true, nil, err
+		}
+	}
+	return false, body[:min(len(body), excerptRead)], nil
 }
 
 // Abort releases the spooled body. It is a no-op after Commit.
@@ -241,7 +273,8 @@ func (w *Post) Abort() {
 	}
 }
 
-func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, header []transport.Field, body *spool, handle func(*http.Response) error) error {
+func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, header []transport.Field, body *spool,
+	handle func(*http.Response) error, other *Unexpected) error {
 	shown := shownURL(u, d.URL, d.URLOrigin)
 	// A sensitive host must not reach errors through net's, which name it.
 	hostHidden := d.URLOrigin.Sensitive && d.URLOrigin.SensitiveAt < authorityEnd(d.URL)
@@ -304,9 +337,18 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 	// covers: a read would wait for the partner for good. Closing it
 	// closes the connection.
 	if resp.StatusCode >= 200 {
+		taken, head, err := other.take(resp)
+		if taken {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+			return err
+		}
 		// Read more than is shown: collapsed whitespace and a character
 		// cut by the limit must not hide the rest of a short body.
-		excerpt, _ = io.ReadAll(io.LimitReader(resp.Body, excerptRead))
+		excerpt = head
+		if len(head) < excerptRead {
+			rest, _ := io.ReadAll(io.LimitReader(resp.Body, int64(excerptRead-len(head))))
+			excerpt = append(head, rest...)
+		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	}
 	serr := &StatusError{
