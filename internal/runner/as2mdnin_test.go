@@ -399,56 +399,71 @@ func TestAsyncMDNSettledMeanwhile(t *testing.T) {
 // negative MDN of attempt 1 while attempt 2 (the delivery resumed) awaits
 // its own names the same message. It is the receipt the delivery keeps
 // from attempt 1: answered 200, and nothing changes (attempt 2 still
-// awaits, no attempt counted, the receipt unchanged). Attempt 2's own MDN
-// then settles it.
+// awaits, no attempt counted, the receipt unchanged). Attempt 2's own
+// MDN then settles it, even one built anew that says what attempt 1's
+// said.
 func TestAsyncMDNOfAnEarlierAttempt(t *testing.T) {
-	rg := newAsyncRig(t, nil)
-	first := rg.mdn(t, negative)
-	if resp, body := rg.post(t, first, nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("attempt 1's MDN: %d %s", resp.StatusCode, body)
-	}
-	msg, d := rg.delivery(t)
-	if d.State != msgbox.DeliverySuspended {
-		t.Fatalf("after attempt 1's negative MDN: %s, want suspended", d.State)
-	}
-	if err := rg.box.Resume(context.Background(), msg.Message.ID); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		if _, d = rg.delivery(t); d.AwaitsMDN() && rg.sends() == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("attempt 2 does not await its MDN: %s, sent %d times; log:\n%s", d.State, rg.sends(), rg.log)
-		}
-	}
-	before := d
-	counted := rg.receipts(t)
+	for _, tc := range []struct {
+		name  string
+		own   as2.Disposition // attempt 2's MDN
+		state msgbox.DeliveryState
+	}{
+		{"then its own positive MDN", positive, msgbox.DeliveryDelivered},
+		{"then its own negative MDN", negative, msgbox.DeliverySuspended},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rg := newAsyncRig(t, nil)
+			first := rg.mdn(t, negative)
+			if resp, body := rg.post(t, first, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("attempt 1's MDN: %d %s", resp.StatusCode, body)
+			}
+			msg, d := rg.delivery(t)
+			if d.State != msgbox.DeliverySuspended {
+				t.Fatalf("after attempt 1's negative MDN: %s, want suspended", d.State)
+			}
+			if err := rg.box.Resume(context.Background(), msg.Message.ID); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+				if _, d = rg.delivery(t); d.AwaitsMDN() && rg.sends() == 2 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("attempt 2 does not await its MDN: %s, sent %d times; log:\n%s", d.State, rg.sends(), rg.log)
+				}
+			}
+			before := d
+			counted := rg.receipts(t)
 
-	if resp, body := rg.post(t, first, nil); resp.StatusCode != http.StatusOK || len(body) != 0 {
-		t.Errorf("attempt 1's MDN again: %d %q, want 200 without a body", resp.StatusCode, body)
-	}
-	_, after := rg.delivery(t)
-	if !after.AwaitsMDN() || after.Attempts != before.Attempts || after.LastError != before.LastError ||
-		after.Receipt == nil || !bytes.Equal(after.Receipt.Data, before.Receipt.Data) {
-		t.Fatalf("attempt 1's MDN again changed the delivery: %s (%s), %d attempts, %q; was %d attempts, %q",
-			after.State, after.LeaseOwner, after.Attempts, after.LastError, before.Attempts, before.LastError)
-	}
-	if got := rg.receipts(t); got[metrics.ReceiptNegative] != counted[metrics.ReceiptNegative] {
-		t.Errorf("receipts counted %v, want %v as before", got, counted)
-	}
+			if resp, body := rg.post(t, first, nil); resp.StatusCode != http.StatusOK || len(body) != 0 {
+				t.Errorf("attempt 1's MDN again: %d %q, want 200 without a body", resp.StatusCode, body)
+			}
+			_, after := rg.delivery(t)
+			if !after.AwaitsMDN() || after.Attempts != before.Attempts || after.LastError != before.LastError ||
+				after.Receipt == nil || !bytes.Equal(after.Receipt.Data, before.Receipt.Data) {
+				t.Fatalf("attempt 1's MDN again changed the delivery: %s (%s), %d attempts, %q; was %d attempts, %q",
+					after.State, after.LeaseOwner, after.Attempts, after.LastError, before.Attempts, before.LastError)
+			}
+			if got := rg.receipts(t); got[metrics.ReceiptNegative] != counted[metrics.ReceiptNegative] {
+				t.Errorf("receipts counted %v, want %v as before", got, counted)
+			}
 
-	m := &as2.MDN{OriginalMessageID: rg.id, FinalRecipient: "CONTOSO", Disposition: positive}
-	mic := rg.sentMIC(1)
-	m.MIC = &mic
-	own, err := as2.BuildMDN(m, as2.BuildOptions{Signer: rg.partner, From: "FABRIKAM", To: "CONTOSO"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp, body := rg.post(t, own, nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("attempt 2's MDN: %d %s", resp.StatusCode, body)
-	}
-	if _, d := rg.delivery(t); d.State != msgbox.DeliveryDelivered || d.Receipt == nil || bytes.Equal(d.Receipt.Data, before.Receipt.Data) {
-		t.Errorf("after attempt 2's MDN: %s, receipt %v; want delivered, keeping attempt 2's MDN", d.State, d.Receipt)
+			m := &as2.MDN{OriginalMessageID: rg.id, FinalRecipient: "CONTOSO", Disposition: tc.own}
+			if tc.own.Positive() {
+				mic := rg.sentMIC(1)
+				m.MIC = &mic
+			}
+			own, err := as2.BuildMDN(m, as2.BuildOptions{Signer: rg.partner, From: "FABRIKAM", To: "CONTOSO"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp, body := rg.post(t, own, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("attempt 2's MDN: %d %s", resp.StatusCode, body)
+			}
+			if _, d := rg.delivery(t); d.State != tc.state || d.Attempts != 1 || d.Receipt == nil || !bytes.Contains(d.Receipt.Data, own.Body) {
+				t.Errorf("after attempt 2's MDN: %s after %d attempt(s), receipt %v; want %s after 1, keeping attempt 2's MDN",
+					d.State, d.Attempts, d.Receipt, tc.state)
+			}
+		})
 	}
 }

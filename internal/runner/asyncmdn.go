@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,13 +144,16 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 	}
 	// Every attempt sends the same Message-ID: the MDN of an earlier
 	// attempt, which the delivery keeps, POSTed again (its answer lost)
-	// names this one too, but is not its verdict.
+	// names this one too, but is not its verdict. Only the very entity
+	// counts as a copy: an MDN built anew that says the same (a partner
+	// that answers every attempt unsigned, or with the same error; for an
+	// unsigned message even the MIC is the same) is this attempt's.
 	if d.Receipt != nil && len(d.Receipt.Data) != 0 {
 		same, serr := ck.SameReceipt(in, d.Receipt.Data)
 		switch {
 		case serr != nil:
 			return serr
-		case same:
+		case same && sameEntity(in, d.Receipt):
 			return fmt.Errorf("%w: the MDN of an earlier attempt of delivery %d, which keeps it; attempt %d awaits its own",
 				component.ErrReceiptRepeated, d.ID, d.Attempts+1)
 		}
@@ -194,6 +198,16 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 		r.notify(1)
 	}
 	return err
+}
+
+// sameEntity reports whether in is kept received again as it was: the
+// same Content-Type and body octets (the header fields of the POST that
+// carried it, which the box keeps with it, may differ: Date, its own
+// Message-ID).
+func sameEntity(in component.IncomingReceipt, kept *msgbox.DeliveryReceipt) bool {
+	_, body, ok := bytes.Cut(in.Raw, []byte("\r\n\r\n"))
+	_, keptBody, keptOK := bytes.Cut(kept.Data, []byte("\r\n\r\n"))
+	return ok && keptOK && in.ContentType == kept.ContentType && bytes.Equal(body, keptBody)
 }
 
 // defaultEarlyMDNWait bounds the wait for a delivery to be recorded as
