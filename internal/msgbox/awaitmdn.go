@@ -138,6 +138,26 @@ type MDNAwaiter interface {
 	// AwaitingMDNs returns the deliveries awaiting an MDN now, oldest
 	// deadline first.
 	AwaitingMDNs(ctx context.Context) ([]AwaitedMDN, error)
+	// SettleLate records receipt, a positive asynchronous MDN that came
+	// after the wait for it ended (its mdn_timeout passed), as the verdict
+	// on delivery deliveryID, which is neither in progress nor settled
+	// (pending, retrying or suspended) and counts attempts attempts, as
+	// the caller read it: it becomes delivered, keeping receipt, with a
+	// history entry (LateMDNDetail); its attempts stay as they are (the
+	// MDN ends none), and its retry is not made. ErrLeaseLost when the
+	// delivery is not so any more (claimed, attempted again, settled or
+	// terminated meanwhile): nothing changes. DeliveryNotFound when no
+	// delivery has that id.
+	SettleLate(ctx context.Context, deliveryID int64, attempts int, receipt DeliveryReceipt) error
+}
+
+// CheckLateReceipt checks and cleans the receipt SettleLate is to keep.
+func CheckLateReceipt(rc DeliveryReceipt) (DeliveryReceipt, error) {
+	o := CleanOutcome(Outcome{State: DeliveryDelivered, Receipt: &rc})
+	if err := ValidateOutcome(o); err != nil {
+		return rc, err
+	}
+	return *o.Receipt, nil
 }
 
 // CheckAwaitedMDN checks an AwaitedMDN before a box keeps it.
@@ -154,4 +174,10 @@ func CheckAwaitedMDN(a AwaitedMDN) (AwaitedMDN, error) {
 		a.RetryAt = Timestamp(a.RetryAt)
 	}
 	return a, nil
+}
+
+// LateSettleLost is SettleLate's ErrLeaseLost: delivery id is no longer
+// pending, retrying or suspended after attempts attempts.
+func LateSettleLost(id int64, attempts int) error {
+	return fmt.Errorf("%w: delivery %d is no longer pending, retrying or suspended after %d attempt(s)", ErrLeaseLost, id, attempts)
 }

@@ -89,6 +89,12 @@ func AwaitingMDNDetail(a AwaitedMDN) string {
 	return fmt.Sprintf("sent as %s; awaiting its asynchronous MDN until %s", a.AS2MessageID, a.Deadline.UTC().Format(time.RFC3339))
 }
 
+// LateMDNDetail is the entry of a delivery settled by SettleLate after n
+// attempts: delivered by the positive MDN that came late, summarised.
+func LateMDNDetail(n int, summary string) string {
+	return fmt.Sprintf("delivered after attempt %d: its asynchronous MDN came after the wait ended (%s); no retry", n, summary)
+}
+
 // FinishedDetail is the entry of attempt number n by owner that ended with
 // o.
 func FinishedDetail(n int, owner string, o Outcome) string {

@@ -303,3 +303,111 @@ func testAwaitMDNRetry(t *testing.T, b msgbox.Box) {
 		t.Errorf("taken over after the retry was due: delivery %d, attempts %d, last error %q", taken.ID, taken.Attempts, taken.LastError)
 	}
 }
+
+// testSettleLate: a positive MDN that comes after its wait ended settles
+// the delivery all the same (SettleLate): retrying after the timed-out
+// wait, it becomes delivered, keeping the receipt, its attempts as they
+// were, with a history entry, and is no longer due; a message suspended
+// so likewise. It changes nothing, ErrLeaseLost, for a delivery attempted
+// since (another attempt count), in progress or settled; an unknown one
+// is DeliveryNotFound; an invalid receipt ErrInvalidOutcome.
+func testSettleLate(t *testing.T, b msgbox.Box) {
+	ab, ok := b.(msgbox.MDNAwaiter)
+	if !ok {
+		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
+	}
+	ctx := t.Context()
+	rc := msgbox.DeliveryReceipt{ContentType: "multipart/signed", Summary: "processed; signed", Data: []byte("the late MDN")}
+	// timedOut returns a delivery of port whose wait timed out, retrying
+	// until retryAt (suspended when zero).
+	timedOut := func(name, port string, retry bool) (msgbox.Message, *msgbox.Delivery) {
+		t.Helper()
+		m := routed(t, b, name, port)
+		d := claim(t, b, "srv1/w1", longLease, port)
+		deadline := now().Add(shortLease)
+		a := msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: m.ID, Port: port, AS2MessageID: "<" + name + "@contoso>", Deadline: deadline}
+		if retry {
+			a.RetryAt = deadline.Add(time.Hour)
+		}
+		if err := ab.AwaitMDN(ctx, d.LeaseOwner, a); err != nil {
+			t.Fatalf("AwaitMDN: %v", err)
+		}
+		sleepPast(deadline)
+		if !retry {
+			taken := claim(t, b, "srv1/w2", longLease, port)
+			finish(t, b, taken, msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "no MDN"})
+		} else {
+			claimNone(t, b, "srv1/w2", port)
+		}
+		return m, d
+	}
+
+	m, d := timedOut("late.edi", "as2_late", true)
+	before := get(t, b, m.ID)
+	if dl := before.Deliveries[0]; dl.State != msgbox.DeliveryRetrying || dl.Attempts != 1 {
+		t.Fatalf("after the timeout: %s after %d attempt(s), want retrying after 1", dl.State, dl.Attempts)
+	}
+	if err := ab.SettleLate(ctx, d.ID, 0, rc); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("SettleLate with another attempt count: %v, want ErrLeaseLost", err)
+	}
+	if err := ab.SettleLate(ctx, d.ID, 1, msgbox.DeliveryReceipt{Data: make([]byte, msgbox.MaxReceiptSize+1)}); !errors.Is(err, msgbox.ErrInvalidOutcome) {
+		t.Errorf("SettleLate with a receipt too large: %v, want ErrInvalidOutcome", err)
+	}
+	if got := get(t, b, m.ID).Deliveries[0]; got.State != msgbox.DeliveryRetrying || got.Receipt != nil {
+		t.Fatalf("refused SettleLate changed the delivery: %s, receipt %v", got.State, got.Receipt)
+	}
+	if err := ab.SettleLate(ctx, d.ID, 1, rc); err != nil {
+		t.Fatalf("SettleLate: %v", err)
+	}
+	got := get(t, b, m.ID)
+	dl := got.Deliveries[0]
+	if dl.State != msgbox.DeliveryDelivered || dl.Attempts != 1 || !dl.NextAttemptAt.IsZero() || dl.LeaseOwner != "" || dl.LastError != "" {
+		t.Errorf("settled late: %s after %d attempt(s), next at %s, lease %q, last error %q; want delivered after 1, none due",
+			dl.State, dl.Attempts, dl.NextAttemptAt, dl.LeaseOwner, dl.LastError)
+	}
+	if dl.Receipt == nil || dl.Receipt.Summary != rc.Summary || dl.Receipt.ContentType != rc.ContentType || string(dl.Receipt.Data) != string(rc.Data) {
+		t.Errorf("settled late: receipt %+v, want %+v", dl.Receipt, rc)
+	}
+	if got.Message.Status != msgbox.StatusDelivered {
+		t.Errorf("settled late: status %s, want delivered", got.Message.Status)
+	}
+	if len(got.Attempts) != len(before.Attempts) {
+		t.Errorf("settled late: %d attempts recorded, want %d as before (the MDN ends none)", len(got.Attempts), len(before.Attempts))
+	}
+	if !slices.ContainsFunc(got.History, func(e msgbox.Event) bool {
+		return e.Port == "as2_late" && e.Status == string(msgbox.DeliveryDelivered) && e.Detail == msgbox.LateMDNDetail(1, rc.Summary)
+	}) {
+		t.Errorf("history %+v has no entry %q", got.History, msgbox.LateMDNDetail(1, rc.Summary))
+	}
+	if n, err := b.Retrying(ctx, []string{"as2_late"}); err != nil || n != 0 {
+		t.Errorf("Retrying after SettleLate = %d, %v; want 0", n, err)
+	}
+	if _, ok, err := b.NextDue(ctx, []string{"as2_late"}); err != nil || ok {
+		t.Errorf("NextDue after SettleLate: due %v, %v; want nothing due", ok, err)
+	}
+	if err := ab.SettleLate(ctx, d.ID, 1, rc); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("SettleLate of a delivered delivery: %v, want ErrLeaseLost", err)
+	}
+
+	// Suspended once the wait timed out without a retry left.
+	m, d = timedOut("last.edi", "as2_last", false)
+	if err := ab.SettleLate(ctx, d.ID, 2, rc); err != nil {
+		t.Fatalf("SettleLate of a suspended delivery: %v", err)
+	}
+	if got := get(t, b, m.ID); got.Message.Status != msgbox.StatusDelivered || got.Deliveries[0].State != msgbox.DeliveryDelivered {
+		t.Errorf("suspended, settled late: status %s, delivery %s; want delivered", got.Message.Status, got.Deliveries[0].State)
+	}
+
+	// In progress: sent again.
+	m = routed(t, b, "again.edi", "as2_again")
+	d = claim(t, b, "srv1/w1", longLease, "as2_again")
+	if err := ab.SettleLate(ctx, d.ID, 0, rc); !errors.Is(err, msgbox.ErrLeaseLost) {
+		t.Errorf("SettleLate of a delivery in progress: %v, want ErrLeaseLost", err)
+	}
+	if got := deliveryTo(t, b, m.ID, "as2_again"); got.State != msgbox.DeliveryInProgress || got.Receipt != nil {
+		t.Errorf("refused SettleLate changed the delivery in progress: %s, receipt %v", got.State, got.Receipt)
+	}
+	if err := ab.SettleLate(ctx, 1<<40, 0, rc); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("SettleLate of no delivery: %v, want DeliveryNotFound", err)
+	}
+}

@@ -166,6 +166,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveMDNFails", testReceiveMDNFails},
 		{"AwaitMDN", testAwaitMDN},
 		{"AwaitMDNRetry", testAwaitMDNRetry},
+		{"SettleLate", testSettleLate},
 		{"AwaitingStatus", testAwaitingStatus},
 	}
 	// Two boxes have different identities (testID checks one box's).

@@ -118,3 +118,91 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 	})
 	return out, b.wrap(err, "awaiting MDNs")
 }
+
+// SettleLate records a positive MDN that came after its wait ended as the
+// delivery's verdict (see msgbox.MDNAwaiter). After a commit whose
+// answer was lost it looks whether the delivery is delivered keeping this
+// very receipt (then the lost try settled it), and tries again otherwise.
+func (b *Box) SettleLate(ctx context.Context, deliveryID int64, attempts int, receipt msgbox.DeliveryReceipt) error {
+	rc, err := msgbox.CheckLateReceipt(receipt)
+	if err != nil {
+		return b.wrap(err, "settle delivery %d", deliveryID)
+	}
+	settled := func(ctx context.Context) (bool, error) {
+		var found bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN receipts r ON r.delivery_id = d.id
+				WHERE d.id = $1 AND d.state = 'delivered' AND d.attempts = $2 AND r.data = $3)`,
+				deliveryID, attempts, rc.Data).Scan(&found)
+		})
+		return found, err
+	}
+	lost := false
+	err = b.retry(ctx, func(ctx context.Context) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			return settleLateTx(ctx, t, deliveryID, attempts, &rc)
+		})
+		if isUncertain(err) {
+			found, lookErr := settled(ctx)
+			switch {
+			case lookErr != nil:
+				return err
+			case found:
+				return nil
+			}
+			lost = true
+			return lostConn(err)
+		}
+		if lost && errors.Is(err, msgbox.ErrLeaseLost) {
+			// The lost try may have committed after the look above.
+			if found, lookErr := settled(ctx); lookErr == nil && found {
+				return nil
+			}
+		}
+		return err
+	})
+	return b.wrap(err, "settle delivery %d", deliveryID)
+}
+
+// settleLateTx locks the delivery in t and returns the batch of writes
+// that settle it as SettleLate does.
+func settleLateTx(ctx context.Context, t *pipeTx, deliveryID int64, attempts int, rc *msgbox.DeliveryReceipt) (*pgx.Batch, error) {
+	var msgID, port, state string
+	var n int
+	found := false
+	l := &lockedMessage{}
+	batch := &pgx.Batch{}
+	// The delivery's row first, then its message's (the lock order).
+	batch.Queue(`SELECT message_id, port, state, attempts FROM deliveries WHERE id = $1 FOR UPDATE`, deliveryID).
+		QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&msgID, &port, &state, &n)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			found = err == nil
+			return err
+		})
+	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = $1)", deliveryID, l)
+	if err := t.send(ctx, batch); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, msgbox.DeliveryNotFound(deliveryID)
+	}
+	switch msgbox.DeliveryState(state) {
+	case msgbox.DeliveryPending, msgbox.DeliveryRetrying, msgbox.DeliverySuspended:
+	default:
+		return nil, msgbox.LateSettleLost(deliveryID, attempts)
+	}
+	if n != attempts {
+		return nil, msgbox.LateSettleLost(deliveryID, attempts)
+	}
+	batch = &pgx.Batch{}
+	batch.Queue(`UPDATE deliveries SET state = 'delivered', next_attempt_at = NULL, due_at = NULL, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL, last_error = '' WHERE id = $1`, deliveryID)
+	queueReceipt(batch, deliveryID, msgID, rc)
+	queueEvent(batch, msgID, l.now, port, string(msgbox.DeliveryDelivered), msgbox.LateMDNDetail(attempts, rc.Summary))
+	l.setState(deliveryID, msgbox.DeliveryDelivered)
+	queueStatus(batch, l)
+	return batch, nil
+}
