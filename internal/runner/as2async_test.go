@@ -305,9 +305,12 @@ func mustReadBody(t *testing.T, r *http.Request) []byte {
 // come within mdn_timeout has failed, and the next comes retry.interval
 // later, as after any failed attempt (language §9), not at once: the
 // delivery is retrying, due at the wait's deadline plus the interval,
-// sent once so far, its history holding the attempt that timed out, and
-// the MDN that comes late settles nothing (refused 400). Without a retry
-// left it is suspended at the deadline, saying why.
+// sent once so far, its history holding the attempt that timed out. Its
+// MDN coming late is judged all the same: one whose MIC is not that of
+// what was sent settles nothing (refused 400, still retrying); a valid
+// positive one delivers it (200), kept, and the retry is not made: the
+// partner has the message. Without a retry left it is suspended at the
+// deadline, saying why, and its late positive MDN delivers it too.
 func TestAS2AsyncMDNTimeoutRetry(t *testing.T) {
 	p := newPKI(t)
 	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
@@ -406,11 +409,32 @@ send_port "` + name + `" {
 		!d.Attempts[0].FinishedAt.Equal(a.Deadline) {
 		t.Errorf("retried: attempts %+v, want the wait's, ended at the deadline %s", d.Attempts, a.Deadline)
 	}
-	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", late["/as2/retried"]); code != http.StatusBadRequest {
-		t.Errorf("our answer to the late MDN: %d, want 400", code)
+	wrong := as2.ComputeMIC(as2.SHA256, []byte("not what was sent"))
+	mismatching, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: sent["/as2/retried"][0], FinalRecipient: "FABRIKAM",
+		Disposition: as2.Processed(), MIC: &wrong}, as2.BuildOptions{Signer: partnerSigner, Digest: as2.SHA256, From: "FABRIKAM", To: "CONTOSO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", mismatching); code != http.StatusBadRequest {
+		t.Errorf("our answer to a late MDN with another MIC: %d, want 400", code)
 	}
 	if st := deliveryState(t, box, d.Message.ID); st != msgbox.DeliveryRetrying {
-		t.Errorf("retried: %s after the late MDN, want still retrying", st)
+		t.Errorf("retried: %s after a late MDN with another MIC, want still retrying", st)
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", late["/as2/retried"]); code != http.StatusOK {
+		t.Errorf("our answer to the late MDN: %d, want 200", code)
+	}
+	settled, err := box.Get(context.Background(), d.Message.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl := settled.Deliveries[0]; settled.Message.Status != msgbox.StatusDelivered || dl.State != msgbox.DeliveryDelivered ||
+		dl.Attempts != 1 || dl.Receipt == nil || !bytes.Contains(dl.Receipt.Data, late["/as2/retried"].Body) {
+		t.Errorf("retried: %s, delivery %s after %d attempt(s), receipt %v after the late MDN; want delivered after 1, keeping it",
+			settled.Message.Status, dl.State, dl.Attempts, dl.Receipt)
+	}
+	if _, due, err := box.NextDue(context.Background(), []string{"retried"}); err != nil || due {
+		t.Errorf("retried: a retry is still due (%v, %v) after the late MDN delivered it", due, err)
 	}
 
 	d = got["last.edi"]
@@ -423,6 +447,12 @@ send_port "` + name + `" {
 	}
 	if len(sent["/as2/last"]) != 1 {
 		t.Errorf("last: sent %d times, want once", len(sent["/as2/last"]))
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", late["/as2/last"]); code != http.StatusOK {
+		t.Errorf("our answer to last's late MDN: %d, want 200", code)
+	}
+	if st := deliveryState(t, box, d.Message.ID); st != msgbox.DeliveryDelivered {
+		t.Errorf("last: %s after its late MDN, want delivered", st)
 	}
 }
 

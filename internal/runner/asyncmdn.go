@@ -60,8 +60,9 @@ var _ component.ReceiptSink = (*Runner)(nil)
 // wait's outcome: delivered, suspended (negative), or a failed attempt
 // retried with the same Message-ID. A copy of the MDN the delivery keeps
 // from an earlier attempt settles nothing (component.ErrReceiptRepeated).
-// An MDN for a delivery that awaits none any more is judged against the
-// one it keeps (settledBefore).
+// A positive MDN that proves delivery after its wait ended still
+// delivers (settleLate); any other for a delivery that awaits none any
+// more is judged against the one it keeps (settledBefore).
 func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt) error {
 	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
 	if !ok {
@@ -133,6 +134,9 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 		t.Stop()
 	}
 	if errors.Is(err, errAwaitedNoMore) && d != nil {
+		if late, lerr := r.settleLate(ctx, aw, a, d, pt, in); late {
+			return lerr
+		}
 		return settledBefore(pt, d, in, err)
 	}
 	if err != nil {
@@ -344,6 +348,47 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 		return a, nil, nil, fmt.Errorf("%w: delivery %d %w", component.ErrReceiptUnusable, a.DeliveryID, errAwaitedNoMore)
 	}
 	return a, awaited, pt, fmt.Errorf("%w: delivery %d %w", component.ErrReceiptUnusable, a.DeliveryID, errAwaitedNoMore)
+}
+
+// settleLate settles d, which awaits no MDN any more but is not settled
+// either, by in, a positive MDN for the attempt whose wait a keeps, come
+// after that wait ended (its mdn_timeout passed): the partner has the
+// message, so d is delivered, in kept, and its retry not made (an
+// operator of BizTalk or of an AS2 gateway expects no second copy of a
+// message its partner confirmed). It reports whether in settled d
+// (late), with the error to answer; false for any other MDN (not
+// positive, or not for what was sent), and for a suspended d that keeps
+// an MDN: settledBefore judges those.
+func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.AwaitedMDN, d *msgbox.Delivery, pt *port,
+	in component.IncomingReceipt) (late bool, err error) {
+	switch {
+	case d.State == msgbox.DeliveryPending || d.State == msgbox.DeliveryRetrying:
+	case d.State == msgbox.DeliverySuspended && d.Receipt == nil:
+	default:
+		return false, nil
+	}
+	ck, ok := pt.sender.(component.ReceiptChecker)
+	if !ok {
+		return false, nil
+	}
+	rc, cerr := ck.CheckReceipt(ctx, in, component.Pending{Correlation: a.AS2MessageID, Deadline: a.Deadline, Check: a.MIC})
+	if cerr != nil || rc == nil {
+		return false, nil
+	}
+	log := pt.deliveryLog(d, slog.Int64("delivery", d.ID), slog.String("as2_message_id", a.AS2MessageID))
+	err = aw.SettleLate(ctx, d.ID, d.Attempts, *r.keptReceipt(pt, d, rc))
+	switch {
+	case errors.Is(err, msgbox.ErrLeaseLost):
+		// Sent again, settled or terminated meanwhile: the partner is
+		// asked to send it again, and then finds the delivery as it is.
+		return true, fmt.Errorf("%w: delivery %d changed while its late MDN was judged: %w", component.ErrReceiptNotYet, d.ID, err)
+	case err != nil:
+		return true, err
+	}
+	r.countReceipt(pt, d, rc, metrics.ReceiptPositive)
+	log.Info("delivered: its asynchronous MDN came after the wait for it ended; no retry", "was", d.State,
+		"attempts", d.Attempts)
+	return true, nil
 }
 
 // errAwaitedNoMore: the delivery does not await an MDN any more (wrapped

@@ -81,7 +81,10 @@ attempt, retried with the same Message-ID. A copy of the MDN an earlier
 attempt got (the partner POSTing it again) is answered 200 and changes
 nothing: the attempt awaits its own. Without an MDN within
 mdn_timeout the attempt counts as failed: the delivery is retrying, sent
-again retry.interval after the timeout, then suspended. bizpipe run --once
+again retry.interval after the timeout, then suspended. A positive MDN
+that comes later, for what was last sent and valid by the same rules,
+still delivers it (kept, answered 200) and the retry is not made: the
+partner has the message; any other late MDN settles nothing (400). bizpipe run --once
 does not wait for asynchronous MDNs; a restart does not send again a
 delivery that awaits one.`,
 	Example: `transport "as2" {
