@@ -491,6 +491,17 @@ type SenderConfig interface {
 	NewSender(env *SendEnv) (Sender, error)
 }
 
+// JudgeConfig is a SenderConfig whose receipts a server that does not run
+// the port may judge (an AS2 asynchronous MDN reaching another server's
+// receive location): NewJudge builds what judges them with env, and no
+// more than that needs (no connection pool, no TLS client files, which
+// only the servers that send have). What it returns judges receipts
+// only; its Begin fails.
+type JudgeConfig interface {
+	SenderConfig
+	NewJudge(env *SendEnv) (ReceiptChecker, error)
+}
+
 // SendEnv is what a send transport is built with.
 type SendEnv struct {
 	// Port is the send port's name.

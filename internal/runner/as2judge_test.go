@@ -2,11 +2,13 @@ package runner_test
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
+	"github.com/bizpipe/bizpipe/internal/as2/as2test"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
@@ -20,18 +22,22 @@ import (
 // certificates of its own other-people store, instead of refusing it 400,
 // which loses it; without that store it cannot judge it, and answers 503
 // with a Retry-After, so that the partner sends it again, perhaps to a
-// server that can.
+// server that can. Judging needs only those certificates: the files of
+// the port's tls block, which only the servers that send need (and srv2
+// does not have), do not stop srv2 from judging.
 func TestAS2MDNForAnotherServersPort(t *testing.T) {
 	p := newPKI(t)
 	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
 	for _, tc := range []struct {
 		name    string
 		store   string // srv2's other_people_store attribute
+		tls     bool   // the port has TLS client files, gone when srv2 starts
 		status  int
 		status2 msgbox.Status // the message's, after the MDN
 	}{
-		{"judged through the shared box", "other_people_store = certificate_store.others", http.StatusOK, msgbox.StatusDelivered},
-		{"srv2 cannot judge it", "", http.StatusServiceUnavailable, msgbox.StatusAwaitingMDN},
+		{"judged through the shared box", "other_people_store = certificate_store.others", false, http.StatusOK, msgbox.StatusDelivered},
+		{"srv2 cannot judge it", "", false, http.StatusServiceUnavailable, msgbox.StatusAwaitingMDN},
+		{"judged without the port's TLS files", "other_people_store = certificate_store.others", true, http.StatusOK, msgbox.StatusDelivered},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -66,11 +72,27 @@ receive_location "as2in" {
   }
 }
 `
-			dir := setup(t, p, as2Common+srv2+strings.Replace(asyncHourPort, "{{.URL}}", partner, 1), map[string]string{"Port": port})
+			sendPort := strings.Replace(asyncHourPort, "{{.URL}}", partner, 1)
+			files := t.TempDir()
+			if tc.tls {
+				cert, key := as2test.PEMFiles(t, files, "client", p.signer.CertPEM(), p.signer.KeyPEM())
+				sendPort = strings.Replace(sendPort, `mdn_timeout   = "1h"`, `mdn_timeout   = "1h"
+    tls {
+      cert_file = "`+cert+`"
+      key_file  = "`+key+`"
+    }`, 1)
+			}
+			dir := setup(t, p, as2Common+srv2+sendPort, map[string]string{"Port": port})
 			put(t, dir, "order.edi", []byte("ISA*00*~srv1"))
 			r1, box := startWith(t, dir, nil)
 			if got := r1.Ports(); len(got) != 1 || got[0] != "p" {
 				t.Fatalf("srv1 runs %v", got)
+			}
+			if tc.tls {
+				// Only srv1, which sends, has them.
+				if err := os.RemoveAll(files); err != nil {
+					t.Fatal(err)
+				}
 			}
 			r2, _ := startWith(t, dir, func(o *runner.Options) { o.Server = "srv2"; o.Box = box })
 			if got := r2.Ports(); len(got) != 0 {

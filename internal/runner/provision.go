@@ -172,12 +172,20 @@ func (r *Runner) buildJudge(p *model.SendPort, srv *model.Server) (*port, error)
 			return nil, err
 		}
 	}
+	cfg, ok := p.Transport.Config.(component.JudgeConfig)
+	if !ok {
+		return nil, fmt.Errorf("transport %q judges no receipts", p.Transport.Spec.Name)
+	}
 	pt := r.newPort(p, in, fmt.Sprintf("server %q, judging its MDNs only", srv.Name))
-	if err := r.buildSender(pt, keys); err != nil {
+	// Not the whole transport: what only sending needs (the files of
+	// its tls block) is on the servers that send, not necessarily here.
+	ck, err := cfg.NewJudge(r.sendEnv(pt, keys))
+	if err != nil {
 		return nil, err
 	}
-	if _, ok := pt.sender.(component.ReceiptChecker); !ok {
-		return nil, fmt.Errorf("transport %q judges no receipts", p.Transport.Spec.Name)
+	pt.sender = ck
+	if err := r.provisionComponent(ck); err != nil {
+		return nil, err
 	}
 	return pt, nil
 }
@@ -234,7 +242,16 @@ func (r *Runner) buildSender(pt *port, keys component.Keys) error {
 	if !ok {
 		return fmt.Errorf("transport %q cannot send", p.Transport.Spec.Name)
 	}
-	env := &component.SendEnv{Port: p.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir, Log: pt.log,
+	var err error
+	if pt.sender, err = cfg.NewSender(r.sendEnv(pt, keys)); err != nil {
+		return err
+	}
+	return r.provisionComponent(pt.sender)
+}
+
+// sendEnv is what pt's transport is built with, keys its keys.
+func (r *Runner) sendEnv(pt *port, keys component.Keys) *component.SendEnv {
+	env := &component.SendEnv{Port: pt.decl.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir, Log: pt.log,
 		Shared: r.shared, PartyAS2IDs: map[string]string{}}
 	if g := r.opts.Config.Group; g != nil && g.AS2ID.Usable() {
 		env.AS2ID = g.AS2ID.V
@@ -244,11 +261,7 @@ func (r *Runner) buildSender(pt *port, keys component.Keys) error {
 			env.PartyAS2IDs[party.Name] = party.AS2ID.V
 		}
 	}
-	var err error
-	if pt.sender, err = cfg.NewSender(env); err != nil {
-		return err
-	}
-	return r.provisionComponent(pt.sender)
+	return env
 }
 
 // provisionComponent provisions v, a component just built, when it is a

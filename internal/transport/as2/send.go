@@ -21,6 +21,28 @@ import (
 // NewSender builds the sender: the http transport's Client (one connection
 // pool per port) and what every delivery's headers and MDN check use.
 func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
+	s, err := c.newJudge(env)
+	if err != nil {
+		return nil, err
+	}
+	if s.h, err = http.NewClient(c.clientOptions(env)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+var _ component.JudgeConfig = (*SendConfig)(nil)
+
+// NewJudge builds what judges the port's MDNs on a server that does not
+// send (component.JudgeConfig): the sender without its HTTP client, so
+// without the files of its tls block. Its Begin fails.
+func (c *SendConfig) NewJudge(env *component.SendEnv) (component.ReceiptChecker, error) {
+	return c.newJudge(env)
+}
+
+// newJudge is the sender without its HTTP client: what judging MDNs
+// needs.
+func (c *SendConfig) newJudge(env *component.SendEnv) (*sender, error) {
 	if c.MDN.V == "async" && c.AsyncMDNURL.V == "" {
 		// BP7009 already; a guard for a Config built otherwise.
 		return nil, errors.New("as2 transport: mdn is \"async\" but async_mdn_url is not set")
@@ -36,11 +58,7 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 	if err != nil {
 		return nil, fmt.Errorf("as2 transport: mdn_digest: %w", err)
 	}
-	h, err := http.NewClient(c.clientOptions(env))
-	if err != nil {
-		return nil, err
-	}
-	s := &sender{h: h, cfg: c, target: http.NewTarget(c.URL.V, c.Headers.V), env: env, from: env.AS2ID, to: to, alg: alg,
+	s := &sender{cfg: c, target: http.NewTarget(c.URL.V, c.Headers.V), env: env, from: env.AS2ID, to: to, alg: alg,
 		receipt: receiptMode(c.MDN.V), requireSigned: c.MDN.V != "none" && c.SignedMDN.V}
 	// Only the partner's own certificates verify its MDNs: another
 	// party's signature proves nothing about this partner's receipt.
@@ -50,7 +68,6 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 		}
 	}
 	if s.requireSigned && len(s.trusted) == 0 {
-		h.Close()
 		return nil, fmt.Errorf("as2 transport: none of party %q's signing_certificates is in the server's other-people store: its signed MDNs cannot be verified", c.Partner.V)
 	}
 	return s, nil
@@ -58,7 +75,7 @@ func (c *SendConfig) NewSender(env *component.SendEnv) (component.Sender, error)
 
 // sender is a built AS2 send transport.
 type sender struct {
-	h        *http.Client
+	h        *http.Client // nil in a judge (newJudge), which sends nothing
 	cfg      *SendConfig
 	target   *http.Target // url and headers
 	env      *component.SendEnv
@@ -72,7 +89,9 @@ type sender struct {
 
 // Close closes the idle connections of the port's pool.
 func (s *sender) Close() error {
-	s.h.Close()
+	if s.h != nil {
+		s.h.Close()
+	}
 	return nil
 }
 
@@ -114,6 +133,9 @@ func (c *SendConfig) prepare(t *http.Target, d *component.Delivery, req *as2.Req
 
 // Begin evaluates the subject, builds the AS2 headers and starts the POST.
 func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
+	if s.h == nil {
+		return nil, fmt.Errorf("send port %q: this server only judges the port's MDNs; it does not send", d.Port)
+	}
 	req := as2.Request{
 		From: s.from, To: s.to, MessageID: s.messageID(d),
 		Receipt: s.receipt, SignedReceipt: s.cfg.SignedMDN.V, MICAlg: s.alg,

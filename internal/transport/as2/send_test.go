@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
@@ -80,4 +82,40 @@ func sendOnce(t *testing.T, attrs map[string]any) error {
 	}
 	_, err = att.Commit(context.Background())
 	return err
+}
+
+// TestNewJudge: what judges a port's MDNs on a server that does not send
+// is built without the files of the port's tls block, which only the
+// servers that send have, where NewSender needs them; it judges, and
+// sends nothing.
+func TestNewJudge(t *testing.T) {
+	b, _ := body(t, map[string]any{"signed_mdn": value.Known(false, hcl.Range{})})
+	cfg := SendSpec.Decode(b).(*SendConfig)
+	missing := filepath.Join(t.TempDir(), "absent")
+	cfg.CertFile, cfg.KeyFile = value.Known(missing+".crt", hcl.Range{}), value.Known(missing+".key", hcl.Range{})
+	env := &component.SendEnv{AS2ID: "CONTOSO", Namespace: "box", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}}
+	if s, err := cfg.NewSender(env); err == nil {
+		s.(*sender).Close()
+		t.Fatal("NewSender without the tls block's files succeeded")
+	}
+	j, err := cfg.NewJudge(env)
+	if err != nil {
+		t.Fatalf("NewJudge without the tls block's files: %v", err)
+	}
+	defer j.(*sender).Close()
+	d := &component.Delivery{ID: 1, Port: "p", Message: &message.Message{}}
+	id := j.Correlation(d)
+	mdn, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: id, FinalRecipient: "FABRIKAM", Disposition: as2.ProcessedError("decryption-failed")},
+		as2.BuildOptions{From: "FABRIKAM", To: "CONTOSO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = j.CheckReceipt(context.Background(), component.IncomingReceipt{Party: "fabrikam", Correlation: id, Raw: mdn.Entity,
+		ContentType: mdn.Header.Get("Content-Type")}, component.Pending{Correlation: id, Check: "sha-256=AAAA"})
+	if !component.IsPermanent(err) || !strings.Contains(err.Error(), "decryption-failed") {
+		t.Errorf("the judge's verdict on a negative MDN: %v, want it suspending, naming the disposition", err)
+	}
+	if _, err := j.Begin(context.Background(), d, component.Header{}); err == nil || !strings.Contains(err.Error(), "does not send") {
+		t.Errorf("the judge's Begin: %v, want a refusal", err)
+	}
 }
