@@ -75,9 +75,9 @@ receive location of any server sharing the message box takes the MDN when
 the partner POSTs it, finds the delivery by its Original-Message-ID and
 settles it by the same rules as a synchronous MDN (a server that does not
 run this port verifies the MDN with the partner's signing_certificates in
-its own other-people store, and needs nothing else of the port: not the
-files of its tls block; without them it answers 503, and the partner
-sends the MDN again); a bad one fails the
+its own other-people store, and needs no other file of the port's, such
+as its tls block's; without those certificates it answers 503, and the
+partner sends the MDN again); a bad one fails the
 attempt, retried with the same Message-ID. A copy of the MDN an earlier
 attempt got (the partner POSTing it again) is answered 200 and changes
 nothing: the attempt awaits its own. Without an MDN within
