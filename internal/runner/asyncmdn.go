@@ -150,8 +150,9 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 	// attempt, which the delivery keeps, POSTed again (its answer lost)
 	// names this one too, but is not its verdict. Only the very entity
 	// counts as a copy: an MDN built anew that says the same (a partner
-	// that answers every attempt unsigned, or with the same error; for an
-	// unsigned message even the MIC is the same) is this attempt's.
+	// that answers every attempt unsigned, or with the same error; the
+	// MIC, of the content signed, is the same at every attempt) is this
+	// attempt's.
 	if d.Receipt != nil && len(d.Receipt.Data) != 0 {
 		same, serr := ck.SameReceipt(in, d.Receipt.Data)
 		switch {
