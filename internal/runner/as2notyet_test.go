@@ -191,7 +191,9 @@ func TestSettleReceiptBoundsEarlyWaits(t *testing.T) {
 	for i := range polls {
 		id := fmt.Sprintf("<waiting%d@forged.example>", i)
 		go func() { waiting <- forged(ctx, id) }()
-		box.waitAwaited(t, id, 1)
+		// Holding its place: an MDN takes one after its first look in
+		// the box, and one past the cap must not take it first.
+		waitFor(t, fmt.Sprintf("%d early MDNs polling", i+1), func() bool { return runner.EarlyMDNPolling(r) == i+1 })
 	}
 	refused := make(chan error, past)
 	for i := range past {

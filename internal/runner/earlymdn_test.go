@@ -278,3 +278,14 @@ func postMDN(t *testing.T, url string, b *as2.Built) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// waitFor waits until cond holds, failing t, naming what, after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("waited 10 s for %s", what)
+}

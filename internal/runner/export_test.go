@@ -19,6 +19,10 @@ func SetEarlyMDNWait(r *Runner, d time.Duration) { r.earlyMDNWait = d }
 // the box at once.
 func SetEarlyMDNPolls(r *Runner, n int) { r.earlyWaits = make(slots, n) }
 
+// EarlyMDNPolling is how many of r's early waits poll now (see
+// SetEarlyMDNPolls).
+func EarlyMDNPolling(r *Runner) int { return len(r.earlyWaits) }
+
 // RoutingOf returns the send ports and the routing-failure reason r's
 // router gives msg, for a test of a message no box API can put back in
 // the router's way (one an earlier bizpipe resumed after its decoding
