@@ -151,6 +151,18 @@ func TestConcurrentResubmitsPostgres(t *testing.T) {
 	})
 }
 
+// TestResubmitWhileResumedPostgres: see testResubmitWhileResumed.
+func TestResubmitWhileResumedPostgres(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	testResubmitWhileResumed(t, func() msgbox.Box {
+		box, err := pgbox.Open(context.Background(), url, pgbox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return box
+	})
+}
+
 // TestBulkTerminatePagesPostgres: see testBulkTerminatePages.
 func TestBulkTerminatePagesPostgres(t *testing.T) {
 	url := pgtest.Start(t).NewDatabase(t)

@@ -273,7 +273,10 @@ be resubmitted, except one its receive pipeline refused (it was never
 authenticated) and one with a delivery still under way (with --port, to
 that port): the copy would make that delivery twice. A decoded message's
 copy keeps the bytes as they arrived too. Two resubmits of one message at
-the same time make one copy: the other fails, naming it.
+the same time make one copy: the other fails, naming it. The box checks the
+message's state again in the transaction that stores the copy: a message
+resumed meanwhile (by another operator) fails the resubmit, naming the
+message and its state, and nothing is copied.
 
 What the partner gets is a new message: a new AS2 Message-ID, a file written
 again (a send port with copy_mode create_new reports a conflict when a
@@ -532,20 +535,12 @@ func resubmitMessage(ctx context.Context, e *env, box msgbox.Box, id string, f m
 		return err
 	}
 	m := d.Message
-	switch {
-	case m.Decoding == msgbox.DecodingFailed:
-		return fmt.Errorf("message %s cannot be resubmitted: its receive pipeline refused it, so it was never authenticated; have it sent again once the cause is fixed", safe(id))
-	case m.Status != msgbox.StatusDelivered && m.Status != msgbox.StatusSuspended && m.Status != msgbox.StatusTerminated:
-		// A copy would duplicate the deliveries still under way.
-		return fmt.Errorf("message %s is %s: its deliveries are still under way; resubmit it once it is delivered, suspended or terminated", safe(id), safe(string(m.Status)))
-	}
-	// A message shows suspended (or terminated) while another of its
-	// deliveries may still be under way: a copy routed there too would
-	// make that delivery twice. With --port, only that port's counts.
-	for _, dl := range d.Deliveries {
-		if done := dl.State == msgbox.DeliveryDelivered || dl.State == msgbox.DeliverySuspended || dl.State == msgbox.DeliveryTerminated; (f.port == "" || dl.Port == f.port) && !done {
-			return fmt.Errorf("message %s: its delivery to send port %s is still %s; resubmit it once that delivery is done", safe(id), safe(dl.Port), safe(string(dl.State)))
-		}
+	// Checked here so as not to read the body for nothing, and again by
+	// the box in the transaction that stores the copy (ResubmitOf): a
+	// resume of the message meanwhile fails the copy, instead of both
+	// sending it.
+	if err := msgbox.CheckResubmit(id, m.Status, m.Decoding, d.Deliveries, f.port); err != nil {
+		return err
 	}
 	// The copy's key makes the check above and the copy one step: a second
 	// resubmit that read the same history (run at the same time, by
@@ -585,7 +580,12 @@ func resubmitMessage(ctx context.Context, e *env, box msgbox.Box, id string, f m
 	copied, dup, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: m.ReceiveLocation, FileName: m.FileName,
 		ContentType: m.ContentType, Properties: m.Properties, SensitiveProperties: m.SensitiveProperties,
 		Party: m.Party, Decoding: m.Decoding, AsReceived: asReceived, Origin: msgbox.ResubmittedFromDetail(id),
-		SourceKey: msgbox.ResubmitKey(id, n), ResubmitOf: id}, body, route)
+		SourceKey: msgbox.ResubmitKey(id, n), ResubmitOf: id, ResubmitPort: f.port}, body, route)
+	if errors.Is(err, msgbox.ErrInvalidState) {
+		// Changed since the check above: the box's reason, which names
+		// the message and its state now.
+		return fmt.Errorf("nothing copied: message %s changed while being resubmitted: %s", safe(id), skipReason(err))
+	}
 	if err != nil {
 		return fmt.Errorf("resubmitting message %s: %w", safe(id), err)
 	}

@@ -105,6 +105,70 @@ func testConcurrentResubmits(t *testing.T, open func() msgbox.Box) {
 	}
 }
 
+// TestResubmitWhileResumedSQLite: see testResubmitWhileResumed.
+func TestResubmitWhileResumedSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "messagebox.db")
+	testResubmitWhileResumed(t, func() msgbox.Box {
+		box, err := sqlitebox.Open(path, sqlitebox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return box
+	})
+}
+
+// testResubmitWhileResumed: a resubmit of a suspended message, past its
+// checks, and a resume of it by another operator (another handle on the
+// box) before the copy is stored. The resume goes ahead; the resubmit then
+// fails, naming the message and its state now, and stores no copy: both
+// would send the partner the order. With --port, so with the port's
+// delivery alone checked, too. open opens a handle on the same box each
+// time.
+func testResubmitWhileResumed(t *testing.T, open func() msgbox.Box) {
+	ctx := context.Background()
+	box := open()
+	defer box.Close()
+	other := open()
+	defer other.Close()
+	for _, port := range []string{"", "p"} {
+		orig, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "o.edi"}, strings.NewReader("order"),
+			func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
+		if err != nil || d == nil {
+			t.Fatalf("Claim = %v, %v", d, err)
+		}
+		if err := box.Finish(ctx, d.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "partner down"}); err != nil {
+			t.Fatal(err)
+		}
+		resume := func() {
+			if err := other.Resume(ctx, orig.ID); err != nil {
+				t.Errorf("Resume by the other operator: %v", err)
+			}
+		}
+		var out bytes.Buffer
+		err = resubmitMessage(ctx, &env{stdout: &out, resubmitChecked: resume}, box, orig.ID, messagesFlags{format: "text", port: port})
+		if err == nil {
+			t.Fatalf("--port %q: resubmit = %q, no error, with the message resumed meanwhile: both are sent", port, out.String())
+		}
+		if want := "message " + orig.ID + " is routed: its deliveries are still under way"; !strings.Contains(err.Error(), want) {
+			t.Errorf("--port %q: resubmit error %q; want it to say %q", port, err, want)
+		}
+		if copies := copiesOf(t, box, orig.ID); len(copies) != 0 {
+			t.Errorf("--port %q: copies %v stored; want none", port, copies)
+		}
+		g, err := box.Get(ctx, orig.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := resubmittedNotes(g); n != 0 || g.Deliveries[0].State != msgbox.DeliveryPending {
+			t.Errorf("--port %q: the original notes %d resubmissions, its delivery %s; want none, pending (resumed)", port, n, g.Deliveries[0].State)
+		}
+	}
+}
+
 // copiesOf lists the ids of the messages whose history says they are
 // copies of message id.
 func copiesOf(t *testing.T, box msgbox.Box, id string) []string {

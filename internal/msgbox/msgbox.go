@@ -102,8 +102,18 @@ type Incoming struct {
 	// (messages resubmit, with Origin ResubmittedFromDetail): the
 	// transaction that stores the copy adds ResubmittedAsDetail(its id)
 	// to that message's history, if that message is still stored, so that
-	// the copy is never stored without the entry (see ResubmitKey).
+	// the copy is never stored without the entry (see ResubmitKey). In
+	// that transaction too, the box applies CheckResubmit to that message
+	// as it is then (with ResubmitPort): a message resumed since the
+	// caller looked, whose delivery the copy would make a second time,
+	// fails the receive with its error (ErrInvalidState), and nothing is
+	// stored.
 	ResubmitOf string
+	// ResubmitPort, with ResubmitOf, is the send port the copy is routed
+	// to alone (messages resubmit --port): only ResubmitOf's delivery to
+	// it must be done. "": the copy is routed by the filters, anywhere,
+	// and every delivery of ResubmitOf must be.
+	ResubmitPort string
 
 	// Party is the party whose signature a decoder verified (language
 	// §10, message.party); "" when none was.

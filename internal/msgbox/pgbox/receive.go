@@ -113,9 +113,9 @@ func (b *Box) storedAt(ctx context.Context, id string) (time.Time, bool, error) 
 }
 
 // insertOne stores a message whose body fits in one chunk, in one statement:
-// atomic by itself, and one round trip, with the entry $14, $15 in the
-// history of the message it copies, $13 (resubmitNote; "" for none). It
-// returns no row when SourceKey is already stored.
+// atomic by itself, and one round trip. It returns no row when SourceKey is
+// already stored. A copy of another message (Incoming.ResubmitOf) is not
+// stored so: see store.
 const insertOne = `WITH m AS (
 	INSERT INTO messages (id, receive_location, file_name, content_type, properties, source_key, size, sha256,
 		received_at, status, party, decoding)
@@ -126,9 +126,6 @@ const insertOne = `WITH m AS (
 	INSERT INTO body_chunks (message_seq, seq, data) SELECT seq, 0, $9::bytea FROM m WHERE $7 > 0
 ), e AS (
 	INSERT INTO events (message_id, at, port, status, detail) SELECT id, received_at, '', 'received', $10 FROM m
-), r AS (
-	INSERT INTO events (message_id, at, port, status, detail)
-	SELECT o.id, m.received_at, '', $14, $15 FROM m, messages o WHERE o.id = $13
 )
 SELECT received_at FROM m`
 
@@ -220,10 +217,12 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, in msgbox.Incoming,
 	detail := func() string {
 		return msgbox.ArrivalDetail(in.Origin, msg.ReceiveLocation, msg.FileName, msg.Size)
 	}
-	note := resubmitNote(in.ResubmitOf, msg.ID)
 	// A message with its bytes as received apart takes the transaction of
-	// several chunks, which stores those too, whatever its body's size.
-	if last && (route != nil || mdn != nil) && asReceived == nil {
+	// several chunks, which stores those too, whatever its body's size; so
+	// does a copy of another message, which that transaction checks and
+	// notes in that message's history (checkResubmit).
+	alone := asReceived == nil && in.ResubmitOf == ""
+	if last && (route != nil || mdn != nil) && alone {
 		var rec *msgbox.SentMDN
 		if mdn != nil {
 			var err error
@@ -231,16 +230,16 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, in msgbox.Incoming,
 				return msgbox.Message{}, false, err
 			}
 		}
-		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n], detail(), note, route, rec)
+		return b.receiveOneRouted(ctx, msg, key, props, sum.Sum(nil), buf[:n], detail(), route, rec)
 	}
-	if last && asReceived == nil {
+	if last && alone {
 		// The whole body is in buf: the statement can run again after a
 		// lost connection, so it is retried like a read.
 		var inserted bool
 		err := b.retry(ctx, func(ctx context.Context) error {
 			var at time.Time
-			err := b.pool.QueryRow(ctx, insertOne, append([]any{msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
-				props, key, msg.Size, sum.Sum(nil), buf[:n], detail(), msg.Party, string(msg.Decoding)}, note...)...).Scan(&at)
+			err := b.pool.QueryRow(ctx, insertOne, msg.ID, msg.ReceiveLocation, msg.FileName, msg.ContentType,
+				props, key, msg.Size, sum.Sum(nil), buf[:n], detail(), msg.Party, string(msg.Decoding)).Scan(&at)
 			switch {
 			case err == nil:
 				inserted, msg.ReceivedAt = true, ts(at)
@@ -323,6 +322,11 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, in msgbox.Incoming,
 					return err
 				}
 			}
+			// Locked and checked once the body is stored, so that a slow
+			// body does not hold the original's lock.
+			if err := checkResubmit(ctx, tx, in); err != nil {
+				return err
+			}
 			var at time.Time
 			batch := &pgx.Batch{}
 			batch.Queue(`UPDATE messages SET size = $2, sha256 = $3, received_at = clock_timestamp() WHERE seq = $1
@@ -332,7 +336,7 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, in msgbox.Incoming,
 				seq, detail())
 			batch.Queue(`INSERT INTO events (message_id, at, port, status, detail)
 				SELECT o.id, m.received_at, '', $3, $4 FROM messages m, messages o WHERE m.seq = $1 AND o.id = $2`,
-				append([]any{seq}, note...)...)
+				seq, in.ResubmitOf, msgbox.ResubmittedStatus, msgbox.ResubmittedAsDetail(msg.ID))
 			if err := sendBatch(ctx, tx, batch); err != nil {
 				return fmt.Errorf("storing message: %w", err)
 			}
@@ -403,7 +407,7 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, in msgbox.Incoming,
 // calls route again; one lost during the COMMIT looks for the message id
 // it inserted, which is stored with its routing or not at all.
 func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []byte, props string, sum, data []byte,
-	detail string, note []any, route msgbox.Router, mdn *msgbox.SentMDN) (out msgbox.Message, inserted bool, err error) {
+	detail string, route msgbox.Router, mdn *msgbox.SentMDN) (out msgbox.Message, inserted bool, err error) {
 	// found looks for the message a try may have committed.
 	found := func(ctx context.Context) (bool, error) {
 		m, err := b.stored(ctx, msg.ID)
@@ -419,8 +423,8 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			var at time.Time
 			batch := &pgx.Batch{}
-			batch.Queue(insertOne, append([]any{try.ID, try.ReceiveLocation, try.FileName, try.ContentType, props, key, try.Size,
-				sum, data, detail, try.Party, string(try.Decoding)}, note...)...).QueryRow(func(r pgx.Row) error {
+			batch.Queue(insertOne, try.ID, try.ReceiveLocation, try.FileName, try.ContentType, props, key, try.Size,
+				sum, data, detail, try.Party, string(try.Decoding)).QueryRow(func(r pgx.Row) error {
 				err := r.Scan(&at)
 				if errors.Is(err, pgx.ErrNoRows) {
 					return nil // SourceKey stored meanwhile
@@ -484,14 +488,6 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 		return msgbox.Message{}, false, err
 	}
 	return out, true, nil
-}
-
-// resubmitNote is the arguments of the entry a copy's transaction adds to
-// the history of the message it copies (msgbox.Incoming.ResubmitOf):
-// that message's id ("" for none: no message has it), and the entry's
-// status and detail, id being the copy's.
-func resubmitNote(of, id string) []any {
-	return []any{of, msgbox.ResubmittedStatus, msgbox.ResubmittedAsDetail(id)}
 }
 
 // routeNew calls route for msg, which the transaction has just stored, and

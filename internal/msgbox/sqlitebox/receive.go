@@ -316,13 +316,17 @@ func existingSource(ctx context.Context, q querier, key string) (*msgbox.Message
 }
 
 // insertMessage inserts the message row that publishes a stored body, the
-// entry of in.ResubmitOf's history, and mdn, when not nil, as the MDN kept
-// for it (Incoming.MDN). The caller has checked, in the same transaction,
-// that in.SourceKey is new. msg is the
+// entry of in.ResubmitOf's history (once that message passed
+// checkResubmit), and mdn, when not nil, as the MDN kept for it
+// (Incoming.MDN). The caller has checked, in the same transaction, that
+// in.SourceKey is new. msg is the
 // message as stored (msgbox.NewMessage), props its properties' text; the
 // returned Message is msg with its ID, Size and ReceivedAt.
 func (b *Box) insertMessage(ctx context.Context, tx *cachedTx, msg msgbox.Message, in msgbox.Incoming, props string,
 	bodyID, size int64, sum hash.Hash, now time.Time, rec *receivedFile, mdn *msgbox.SentMDN) (msgbox.Message, error) {
+	if err := checkResubmit(ctx, tx, in); err != nil {
+		return msgbox.Message{}, err
+	}
 	var key any // NULL: no de-duplication
 	if in.SourceKey != "" {
 		key = in.SourceKey
