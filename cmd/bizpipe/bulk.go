@@ -21,8 +21,10 @@ type bulkOp struct {
 	// runs, which is then skipped. Without it, op must refuse those.
 	bulkOp func(msgbox.Box, context.Context, string) error
 	// check, when not nil, is the op's rule on a message as listed, which
-	// --dry-run applies: an error is the reason it would be skipped.
-	check func(msgbox.Message) error
+	// --dry-run applies: an error that is ErrInvalidState (or ErrNotFound:
+	// purged since) is the reason it would be skipped; another fails the
+	// preview.
+	check func(context.Context, msgbox.Box, msgbox.Message) error
 }
 
 // operate runs a messages subcommand that acts on messages (resume,
@@ -81,9 +83,13 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 			id := m.ID
 			if f.dryRun {
 				if o.check != nil {
-					if err := o.check(m); err != nil {
-						skipped = append(skipped, skippedMessage{ID: id, Reason: err.Error()})
+					err := o.check(ctx, box, m)
+					switch {
+					case errors.Is(err, msgbox.ErrInvalidState) || errors.Is(err, msgbox.ErrNotFound):
+						skipped = append(skipped, skippedMessage{ID: id, Reason: skipReason(err)})
 						return nil
+					case err != nil:
+						return err // the box failed: no preview to trust
 					}
 				}
 				acted = append(acted, id)

@@ -146,10 +146,23 @@ attempt counts reset, or routes a routing failure again. With --all-suspended
 it resumes every suspended message (with --port, those with a suspended
 delivery to that send port): what an operator does once a partner is back
 after an outage. --dry-run lists what it would resume and skip, and resumes
-nothing.`,
+nothing.
+
+A message that was resubmitted (messages resubmit) is not resumed while a
+copy of it, or a copy of that copy, was or may still be sent where its
+resumed delivery would go: delivered to that send port, or with a delivery
+there that is not terminated, or not routed yet (the filters may route it
+there; a routing failure resumed is routed by the filters, so any copy not
+terminated counts). The partner would get the message twice. Resume fails
+then, exit 1, naming the copy and the port (--all-suspended skips the
+message, saying so): terminate the message if the copy replaces it, or
+terminate the copy first; to send it twice on purpose, resubmit it again
+with --port. The box decides this in the transaction that resumes: a
+resubmit of the message at the same time either waits and then fails, or
+goes first and makes the resume fail, never both.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return operate(e, f, args, bulkOp{verb: "resume", done: "resumed", op: msgbox.Box.Resume,
-				check: func(m msgbox.Message) error { return msgbox.CheckResume(m.ID, m.Status, m.Decoding, m.Reason) }})
+				check: previewResume})
 		},
 	}
 	terminate := &cobra.Command{
@@ -509,6 +522,19 @@ func writeMDN(ctx context.Context, w io.Writer, box msgbox.Box, cfg *model.Confi
 		return fmt.Errorf("message %s: writing the MDN: %w", safe(id), err)
 	}
 	return nil
+}
+
+// previewResume is resume's check of message m as listed, for --dry-run:
+// its status, and its copies (msgbox.PreviewResume).
+func previewResume(ctx context.Context, box msgbox.Box, m msgbox.Message) error {
+	if err := msgbox.CheckResume(m.ID, m.Status, m.Decoding, m.Reason); err != nil {
+		return err // without reading more
+	}
+	d, err := box.Get(ctx, m.ID)
+	if err != nil {
+		return err // purged meanwhile: skipped, saying so
+	}
+	return msgbox.PreviewResume(ctx, box, d)
 }
 
 // checkResubmitPort is resubmit's check of --port (port, "" when not

@@ -107,7 +107,7 @@ type Incoming struct {
 	// as it is then (with ResubmitPort): a message resumed since the
 	// caller looked, whose delivery the copy would make a second time,
 	// fails the receive with its error (ErrInvalidState), and nothing is
-	// stored.
+	// stored. Resume applies the converse rule (CheckResumeCopies).
 	ResubmitOf string
 	// ResubmitPort, with ResubmitOf, is the send port the copy is routed
 	// to alone (messages resubmit --port): only ResubmitOf's delivery to
@@ -478,7 +478,10 @@ type Box interface {
 	// their attempt counts reset; a routing failure returns to
 	// StatusReceived, to be routed again. A message that is not suspended,
 	// or that failed decoding (never authenticated, so never routed), is
-	// ErrInvalidState with the reason (CheckResume), and is left as it is.
+	// ErrInvalidState with the reason (CheckResume), and is left as it is;
+	// so is one a copy of which (Incoming.ResubmitOf) was or may still be
+	// sent where it would be (CheckResumeCopies), both read in the
+	// transaction that resumes it.
 	Resume(ctx context.Context, id string) error
 
 	// Terminate ends every undelivered delivery of a message (not those in

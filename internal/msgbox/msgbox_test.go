@@ -297,3 +297,25 @@ func TestTypedID(t *testing.T) {
 		}
 	}
 }
+
+func TestResubmittedAs(t *testing.T) {
+	const id = "01j0000000000000000000000z"
+	for _, tc := range []struct {
+		name string
+		e    Event
+		want string
+		ok   bool
+	}{
+		{"the entry", Event{Status: ResubmittedStatus, Detail: ResubmittedAsDetail(id)}, id, true},
+		{"a delivery's entry", Event{Port: "p", Status: ResubmittedStatus, Detail: ResubmittedAsDetail(id)}, "", false},
+		{"another status", Event{Status: "received", Detail: ResubmittedAsDetail(id)}, "", false},
+		{"the copy's own entry", Event{Status: ResubmittedStatus, Detail: ResubmittedFromDetail(id)}, "", false},
+		{"not an id", Event{Status: ResubmittedStatus, Detail: ResubmittedAsDetail("X; terminate all")}, "", false},
+		{"an id and more", Event{Status: ResubmittedStatus, Detail: ResubmittedAsDetail(id) + " "}, "", false},
+	} {
+		got, ok := ResubmittedAs(tc.e)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: ResubmittedAs(%+v) = %q, %v; want %q, %v", tc.name, tc.e, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -1,12 +1,18 @@
 package msgbox
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
 
-// The rule that keeps an operator's resubmit (a copy of a message, stored
-// as a new one: Incoming.ResubmitOf) from sending one message twice. Every
-// box applies it in the transaction that stores the copy, on what it reads
-// there: a check made before, outside it, would let a resume of the
-// message slip in between.
+// The rules that keep an operator's resubmit (a copy of a message, stored
+// as a new one: Incoming.ResubmitOf) and resume (Box.Resume) from sending
+// one message twice. Every box applies them in the transaction that makes
+// the change, on what it reads there: a check made before, outside it,
+// would let the other operation slip in between.
 
 // CheckResubmit is the rule of storing a copy of message id (Incoming.
 // ResubmitOf): st is its status as shown (ShownStatus), d its decoding, ds
@@ -40,4 +46,145 @@ func CheckResubmit(id string, st Status, d Decoding, ds []Delivery, port string)
 		}
 	}
 	return nil
+}
+
+// ResubmittedAs returns the id of the copy a history entry of a message
+// names (ResubmittedAsDetail, with ResubmittedStatus), and whether it is
+// such an entry.
+func ResubmittedAs(e Event) (string, bool) {
+	if e.Port != "" || e.Status != ResubmittedStatus {
+		return "", false
+	}
+	id, ok := strings.CutPrefix(e.Detail, ResubmittedAsDetail(""))
+	if !ok || !ValidID(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// A Copy is what CheckResumeCopies reads of a message made by resubmitting
+// another: Found false when no message has its id (purged). Status is as
+// stored; Deliveries' Port and State are read; Copies are the ids of the
+// copies made of it in turn (ResubmittedAs of its history).
+type Copy struct {
+	Found      bool
+	Status     Status
+	Deliveries []Delivery
+	Copies     []string
+}
+
+// CheckResumeCopies is the rule of resuming message id whose deliveries
+// to ports are suspended (none: a routing failure, routed again by the
+// filters, to any port), given the ids of the copies made of it (copies:
+// ResubmittedAs of its history) and read, which reads a message's Copy:
+// the copies of its copies are read too, each once. A copy that was, or
+// may still be, sent to one of those ports (a delivery there that is not
+// terminated; or no delivery yet, not terminated, so a routing still to
+// come that may lead there) would make the resumed delivery a second
+// sending of the message: the error, ErrInvalidState, names the copy and
+// the port, and says what to do instead, or how to send it again on
+// purpose (a resubmit, which is the operator's explicit word for that).
+func CheckResumeCopies(id string, ports []string, copies []string, read func(id string) (Copy, error)) error {
+	seen := map[string]bool{id: true}
+	queue := slices.Clone(copies)
+	for len(queue) > 0 {
+		cid := queue[0]
+		queue = queue[1:]
+		if seen[cid] {
+			continue
+		}
+		seen[cid] = true
+		c, err := read(cid)
+		if err != nil {
+			return fmt.Errorf("reading message %s, a copy of message %s: %w", cid, id, err)
+		}
+		if !c.Found {
+			// Purged: it was delivered or terminated long ago, and the
+			// history naming its own copies is gone with it.
+			continue
+		}
+		if err := copyConflict(id, cid, ports, c); err != nil {
+			return err
+		}
+		queue = append(queue, c.Copies...)
+	}
+	return nil
+}
+
+// copyConflict is CheckResumeCopies' rule for one copy c (cid) of message
+// id.
+func copyConflict(id, cid string, ports []string, c Copy) error {
+	to := func(port string) bool { return len(ports) == 0 || slices.Contains(ports, port) }
+	again := func(port string) string {
+		if port == "" {
+			return fmt.Sprintf("to send it twice on purpose, resubmit it (bizpipe messages resubmit %s)", id)
+		}
+		return fmt.Sprintf("to send it there twice on purpose, resubmit it (bizpipe messages resubmit %s --port %s)", id, port)
+	}
+	if len(c.Deliveries) == 0 {
+		if c.Status == StatusTerminated {
+			return nil
+		}
+		where, port := "a send port this one goes to", ""
+		if len(ports) == 1 {
+			where, port = "send port "+ports[0], ports[0]
+		}
+		return fmt.Errorf("message %s cannot be resumed: message %s, a copy of it, is %s and has no delivery yet, so its routing may send it to %s too, and resuming this one would send it there twice; terminate this one if the copy replaces it, or terminate the copy first (bizpipe messages terminate %s); %s: %w",
+			id, cid, c.Status, where, cid, again(port), ErrInvalidState)
+	}
+	for _, dl := range c.Deliveries {
+		if !to(dl.Port) || dl.State == DeliveryTerminated {
+			continue
+		}
+		if dl.State == DeliveryDelivered {
+			return fmt.Errorf("message %s cannot be resumed: message %s, a copy of it, was delivered to send port %s, and resuming this one would send it there a second time; terminate this one instead (bizpipe messages terminate %s); %s: %w",
+				id, cid, dl.Port, id, again(dl.Port), ErrInvalidState)
+		}
+		state := string(dl.State)
+		if dl.AwaitsMDN() {
+			state = "awaiting its asynchronous MDN"
+		}
+		return fmt.Errorf("message %s cannot be resumed: message %s, a copy of it, has its delivery to send port %s %s, and resuming this one would send it there twice; terminate this one if the copy replaces it, or terminate the copy first (bizpipe messages terminate %s); %s: %w",
+			id, cid, dl.Port, state, cid, again(dl.Port), ErrInvalidState)
+	}
+	return nil
+}
+
+// CopiesIn returns the ids of the copies a message's history names
+// (ResubmittedAs), oldest first.
+func CopiesIn(history []Event) []string {
+	var ids []string
+	for _, e := range history {
+		if id, ok := ResubmittedAs(e); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// PreviewResume is what Resume of message d (as Get read it) would refuse
+// now, by CheckResume and CheckResumeCopies, its copies read with
+// box.Get: a preview (bulk resume --dry-run), since Resume decides in its
+// own transaction on what it reads there.
+func PreviewResume(ctx context.Context, box Box, d *Detail) error {
+	m := d.Message
+	if err := CheckResume(m.ID, m.Status, m.Decoding, m.Reason); err != nil {
+		return err
+	}
+	var ports []string
+	for _, dl := range d.Deliveries {
+		if dl.State == DeliverySuspended {
+			ports = append(ports, dl.Port)
+		}
+	}
+	return CheckResumeCopies(m.ID, ports, CopiesIn(d.History), func(id string) (Copy, error) {
+		c, err := box.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return Copy{}, nil
+		}
+		if err != nil {
+			return Copy{}, err
+		}
+		return Copy{Found: true, Status: c.Message.Status, Deliveries: c.Deliveries, Copies: CopiesIn(c.History)}, nil
+	})
 }

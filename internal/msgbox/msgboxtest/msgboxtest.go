@@ -139,6 +139,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Note", testNote},
 		{"Origin", testOrigin},
 		{"ResubmitUnderWay", testResubmitUnderWay},
+		{"ResumeCopies", testResumeCopies},
 		{"Close", testClose},
 		{"ReceiveRouted", testReceiveRouted},
 		{"ReceiveRoutedNoPorts", testReceiveRoutedNoPorts},

@@ -2,6 +2,8 @@ package msgboxtest
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -136,4 +138,160 @@ func countMessages(t *testing.T, b msgbox.Box) int {
 		t.Fatal(err)
 	}
 	return len(ms)
+}
+
+// testResumeCopies: Resume refuses (ErrInvalidState, naming the copy and
+// the port) a suspended message a copy of which (a copy of a copy too) was
+// or may still be sent where the resumed delivery would go: delivered
+// there, under way or suspended there, or not routed yet. It changes
+// nothing then. A copy routed elsewhere, or whose delivery there is
+// terminated, does not count; nor does a terminated copy not routed.
+func testResumeCopies(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	// suspendedTo makes a message routed to ports whose delivery to the
+	// first is suspended and to the others delivered.
+	suspendedTo := func(name string, ports ...string) msgbox.Message {
+		m := routed(t, b, name, ports...)
+		finish(t, b, claim(t, b, "w", longLease, ports[0]), suspended("partner down"))
+		for _, p := range ports[1:] {
+			finish(t, b, claim(t, b, "w", longLease, p), delivered)
+		}
+		return m
+	}
+	refused := func(what string, m msgbox.Message, copyID, port string) {
+		t.Helper()
+		before := get(t, b, m.ID)
+		err := b.Resume(ctx, m.ID)
+		wantErr(t, what, err, msgbox.ErrInvalidState)
+		if err != nil && (!strings.Contains(err.Error(), "message "+m.ID+" cannot be resumed: message "+copyID+", a copy of it") ||
+			!strings.Contains(err.Error(), "send port "+port)) {
+			t.Errorf("%s: error %q; want it to name %s, its copy %s and send port %s", what, err, m.ID, copyID, port)
+		}
+		after := get(t, b, m.ID)
+		if after.Message.Status != msgbox.StatusSuspended || len(after.History) != len(before.History) {
+			t.Errorf("%s: the refused Resume changed %s: status %q, history %v", what, m.ID, after.Message.Status, historyStatuses(after))
+		}
+	}
+	resumed := func(what string, m msgbox.Message) {
+		t.Helper()
+		if err := b.Resume(ctx, m.ID); err != nil {
+			t.Errorf("%s: Resume: %v", what, err)
+		}
+	}
+
+	// A copy routed to the port, pending there: refused until the copy's
+	// delivery is terminated.
+	m := suspendedTo("pending-copy.xml", "p1", "other1")
+	c := storeCopy(t, b, m.ID, "p1")
+	refused("a copy pending to the port", m, c.ID, "p1")
+	if err := b.Terminate(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	resumed("a copy whose delivery there is terminated", m)
+
+	// A copy delivered there: refused, and the error says how to send it
+	// again on purpose.
+	m = suspendedTo("delivered-copy.xml", "p2")
+	c = storeCopy(t, b, m.ID, "p2")
+	finish(t, b, claim(t, b, "w", longLease, "p2"), delivered)
+	refused("a copy delivered to the port", m, c.ID, "p2")
+	if err := b.Resume(ctx, m.ID); err != nil && !strings.Contains(err.Error(), "bizpipe messages resubmit "+m.ID+" --port p2") {
+		t.Errorf("the refusal %q does not say how to send it there again on purpose", err)
+	}
+
+	// A copy suspended there too: resuming either is the operator's
+	// choice, not both.
+	m = suspendedTo("suspended-copy.xml", "p3")
+	c = storeCopy(t, b, m.ID, "p3")
+	finish(t, b, claim(t, b, "w", longLease, "p3"), suspended("still down"))
+	refused("a copy suspended at the port", m, c.ID, "p3")
+
+	// A copy not routed yet (resubmitted without --port): the filters may
+	// route it there.
+	m = suspendedTo("unrouted-copy.xml", "p4")
+	c = storeCopy(t, b, m.ID, "")
+	refused("a copy not routed yet", m, c.ID, "p4")
+	if err := b.Terminate(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	resumed("a copy terminated before it was routed", m)
+
+	// A copy of a copy counts, the copy between them being done there.
+	m = suspendedTo("chain.xml", "p5")
+	c = storeCopy(t, b, m.ID, "p5")
+	finish(t, b, claim(t, b, "w", longLease, "p5"), suspended("down"))
+	if err := b.Terminate(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	cc := storeCopy(t, b, c.ID, "p5")
+	refused("a copy of a copy pending to the port", m, cc.ID, "p5")
+
+	// A copy routed to another port only: no second sending.
+	m = suspendedTo("elsewhere.xml", "p6", "other6")
+	storeCopy(t, b, m.ID, "other6")
+	resumed("a copy routed to another port", m)
+
+	// A routing failure is routed again by the filters, anywhere: any copy
+	// not terminated counts.
+	m = receive(t, b, inc("orphan.xml"), "x")
+	if err := b.Route(ctx, m.ID, nil, "nobody subscribes"); err != nil {
+		t.Fatal(err)
+	}
+	c = storeCopy(t, b, m.ID, "p7")
+	err := b.Resume(ctx, m.ID)
+	wantErr(t, "a routing failure with a copy pending", err, msgbox.ErrInvalidState)
+	if err != nil && !strings.Contains(err.Error(), "message "+c.ID+", a copy of it") {
+		t.Errorf("error %q does not name the copy %s", err, c.ID)
+	}
+	if err := b.Terminate(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	resumed("a routing failure whose copy is terminated", m)
+}
+
+// ResumeWhileResubmitted checks that a Resume and a copy of the same
+// message (Incoming.ResubmitOf) stored at the same time, through two
+// handles on one box (b and other), do not both go ahead: the copy,
+// stored while b's Resume is between its checks and its changes, waits for
+// it and is then refused (ErrInvalidState, naming the message), and only
+// the resumed delivery is left to send. setHook makes b's Resume call its
+// argument there, in its transaction; waiting returns once the copy's
+// store waits for that transaction, or has ended (done closed).
+func ResumeWhileResubmitted(t *testing.T, b, other msgbox.Box, setHook func(func()), waiting func(done <-chan struct{})) {
+	ctx := context.Background()
+	m := routed(t, b, "raced.xml", "p")
+	finish(t, b, claim(t, b, "w", longLease, "p"), suspended("partner down"))
+
+	done := make(chan struct{})
+	var copyErr error
+	var stored msgbox.Message
+	setHook(func() {
+		setHook(nil)
+		go func() {
+			defer close(done)
+			stored, _, copyErr = other.ReceiveRouted(ctx, copyOf(m.ID, "p"), strings.NewReader("<copy/>"), toPort("p"))
+		}()
+		waiting(done)
+	})
+	resumeErr := b.Resume(ctx, m.ID)
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // a safety net, not a timing
+		t.Fatal("the copy never ended")
+	}
+	if resumeErr != nil {
+		t.Fatalf("Resume: %v", resumeErr)
+	}
+	if copyErr == nil {
+		t.Fatalf("a copy stored (%s) while the message was resumed: both would be sent", stored.ID)
+	}
+	if !errors.Is(copyErr, msgbox.ErrInvalidState) || !strings.Contains(copyErr.Error(), "message "+m.ID+" is routed") {
+		t.Errorf("the copy's error %v; want ErrInvalidState saying %s is routed", copyErr, m.ID)
+	}
+	if n := countMessages(t, b); n != 1 {
+		t.Errorf("%d messages; want the original alone", n)
+	}
+	if d := deliveryTo(t, b, m.ID, "p"); d.State != msgbox.DeliveryPending {
+		t.Errorf("the resumed delivery is %s; want pending", d.State)
+	}
 }

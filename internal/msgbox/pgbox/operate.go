@@ -346,7 +346,9 @@ func (b *Box) operatorTx(ctx context.Context, fn func(t *pipeTx) (*pgx.Batch, er
 // their attempt counts reset, or returns a routing failure to
 // StatusReceived (see msgbox.Box), and notifies the ports. Deliveries that
 // are not suspended are left as they are. Any other status, or a message
-// that failed decoding, is ErrInvalidState (msgbox.CheckResume).
+// that failed decoding, is ErrInvalidState (msgbox.CheckResume); so is a
+// message a copy of which would make a resumed delivery twice
+// (msgbox.CheckResumeCopies).
 func (b *Box) Resume(ctx context.Context, id string) error {
 	if err := msgbox.CheckID(id); err != nil {
 		return b.wrap(err, "resume")
@@ -360,9 +362,21 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 			return nil, err
 		}
 		var ports []string
-		for i, d := range l.deliveries {
+		for _, d := range l.deliveries {
 			if d.state == msgbox.DeliverySuspended {
 				ports = append(ports, d.port)
+			}
+		}
+		// Read under the lock of the message, which a resubmit of it
+		// takes too (checkResubmit): the one waits for the other.
+		if err := checkResumeCopies(ctx, t, id, ports); err != nil {
+			return nil, err
+		}
+		if b.resumeChecked != nil {
+			b.resumeChecked()
+		}
+		for i, d := range l.deliveries {
+			if d.state == msgbox.DeliverySuspended {
 				l.deliveries[i].state = msgbox.DeliveryPending
 			}
 		}

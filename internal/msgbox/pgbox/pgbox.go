@@ -204,6 +204,10 @@ type Box struct {
 	// its insert then met the key, before it looks the message up: tests
 	// store a message with the key at the one and purge it at the other.
 	keyMissed, keyConflict func()
+	// resumeChecked, when not nil, runs in Resume's transaction once its
+	// checks passed, before its changes (tests resubmit the message
+	// there).
+	resumeChecked func()
 
 	closed    chan struct{} // closed by Close
 	closeOnce sync.Once

@@ -352,7 +352,8 @@ func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
 // their attempt counts reset, or returns a routing failure to
 // StatusReceived (see msgbox.Box). Deliveries that are not suspended are
 // left as they are. Any other status, or a message that failed decoding,
-// is ErrInvalidState (msgbox.CheckResume).
+// is ErrInvalidState (msgbox.CheckResume); so is a message a copy of which
+// would make a resumed delivery twice (msgbox.CheckResumeCopies).
 func (b *Box) Resume(ctx context.Context, id string) error {
 	if err := msgbox.CheckID(id); err != nil {
 		return b.wrap(err, "resume")
@@ -385,6 +386,15 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 			return err
 		}
 
+		// Read under the write lock, as the changes below are made: a
+		// resubmit of the message waits for them, and then finds it no
+		// longer suspended (checkResubmit).
+		if err := checkResumeCopies(ctx, tx, id, ports); err != nil {
+			return err
+		}
+		if b.resumeChecked != nil {
+			b.resumeChecked()
+		}
 		if len(ports) == 0 {
 			// A routing failure: route it again, perhaps under a
 			// configuration that now has a subscriber.

@@ -8,8 +8,9 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
-// The reads that apply msgbox.CheckResubmit in a write transaction: the
-// write lock it holds keeps what they read as it is until the commit.
+// The reads that apply msgbox.CheckResubmit and msgbox.CheckResumeCopies
+// in a write transaction: the write lock it holds keeps what they read as
+// it is until the commit.
 
 // checkResubmit applies msgbox.CheckResubmit to in.ResubmitOf, when it is
 // set, as that message is now: a copy of a message that is gone (purged:
@@ -53,4 +54,55 @@ func deliveriesOf(ctx context.Context, tx *cachedTx, id string) ([]msgbox.Delive
 		ds = append(ds, d)
 	}
 	return ds, rows.Err()
+}
+
+// checkResumeCopies applies msgbox.CheckResumeCopies to message id, whose
+// deliveries to ports are suspended.
+func checkResumeCopies(ctx context.Context, tx *cachedTx, id string, ports []string) error {
+	copies, err := copiesOf(ctx, tx, id)
+	if err != nil || len(copies) == 0 {
+		return err
+	}
+	return msgbox.CheckResumeCopies(id, ports, copies, func(id string) (msgbox.Copy, error) { return readCopy(ctx, tx, id) })
+}
+
+// readCopy reads message id's status, deliveries and copies.
+func readCopy(ctx context.Context, tx *cachedTx, id string) (msgbox.Copy, error) {
+	var c msgbox.Copy
+	var status string
+	err := tx.QueryRowContext(ctx, "SELECT status FROM messages WHERE id = ?", id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, nil
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Found, c.Status = true, msgbox.Status(status)
+	if c.Deliveries, err = deliveriesOf(ctx, tx, id); err != nil {
+		return c, err
+	}
+	c.Copies, err = copiesOf(ctx, tx, id)
+	return c, err
+}
+
+// copiesOf returns the ids of the copies message id's history names
+// (msgbox.ResubmittedAs).
+func copiesOf(ctx context.Context, tx *cachedTx, id string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT detail FROM events WHERE message_id = ? AND port = '' AND status = ? ORDER BY id",
+		id, msgbox.ResubmittedStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var detail string
+		if err := rows.Scan(&detail); err != nil {
+			return nil, err
+		}
+		if cid, ok := msgbox.ResubmittedAs(msgbox.Event{Status: msgbox.ResubmittedStatus, Detail: detail}); ok {
+			ids = append(ids, cid)
+		}
+	}
+	return ids, rows.Err()
 }

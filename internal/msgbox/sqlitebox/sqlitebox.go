@@ -212,6 +212,10 @@ type Box struct {
 	// SourceKey stored, before it confirms that under the write lock
 	// (tests purge the message there).
 	sourceSeen func()
+	// resumeChecked, when not nil, runs in Resume's transaction once its
+	// checks passed, before its changes (tests resubmit the message
+	// there).
+	resumeChecked func()
 
 	// bufs recycles ChunkSize buffers between Receives: a Receive of a small
 	// message then allocates nothing the size of a chunk.
