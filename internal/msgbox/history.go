@@ -19,8 +19,8 @@ const (
 
 // ResubmittedStatus is the status of the history entry an operator's
 // resubmission adds to the message resubmitted (bizpipe messages
-// resubmit, Note); the copy's first entry says where it comes from
-// (Incoming.Origin).
+// resubmit: Incoming.ResubmitOf); the copy's first entry says where it
+// comes from (Incoming.Origin).
 const ResubmittedStatus = "resubmitted"
 
 // ResubmittedAsDetail is the entry of a message resubmitted as message id;

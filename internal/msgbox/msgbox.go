@@ -511,10 +511,6 @@ type Box interface {
 	// and Finish answer DeliveryNotFound; DeliveryStates leaves the
 	// delivery out, and Recover does not count it.
 	Purge(ctx context.Context, before time.Time) (int, error)
-	// Note adds a message-level entry to message id's history, with status
-	// and detail (cleaned: CleanText): what an operator did with it outside
-	// the box's own operations. ErrNotFound when no message has id.
-	Note(ctx context.Context, id, status, detail string) error
 	// Purgeable counts the messages Purge(ctx, before) would delete now,
 	// deleting nothing (bizpipe messages purge --dry-run).
 	Purgeable(ctx context.Context, before time.Time) (int, error)

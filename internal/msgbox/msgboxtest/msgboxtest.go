@@ -136,8 +136,8 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"TerminateLiveLease", testTerminateLiveLease},
 		{"TerminateSuspended", testTerminateSuspended},
 		{"History", testHistory},
-		{"Note", testNote},
 		{"Origin", testOrigin},
+		{"OriginTouches", testOriginTouches},
 		{"ResubmitUnderWay", testResubmitUnderWay},
 		{"ResumeCopies", testResumeCopies},
 		{"Close", testClose},
@@ -1882,37 +1882,6 @@ func testRetrying(t *testing.T, b msgbox.Box) {
 	count("the others", 0, "b", "c")
 	count("no ports", 0)
 	count("an unknown port", 0, "other")
-}
-
-// testNote: Note appends a message-level entry to a message's history,
-// after what is there, its text cleaned as every text the box stores, and
-// touches the message (Purge keeps it); a message that does not exist, or
-// a malformed id, is ErrNotFound.
-func testNote(t *testing.T, b msgbox.Box) {
-	ctx := t.Context()
-	m := routed(t, b, "noted.xml", "p")
-	finish(t, b, claim(t, b, "w", longLease, "p"), delivered)
-	before := get(t, b, m.ID).History
-	if err := b.Note(ctx, m.ID, "resubmitted", "resubmitted as\x00 \xffmessage X"); err != nil {
-		t.Fatalf("Note: %v", err)
-	}
-	after := get(t, b, m.ID).History
-	if len(after) != len(before)+1 {
-		t.Fatalf("history has %d entries after a Note, want %d", len(after), len(before)+1)
-	}
-	last := after[len(after)-1]
-	if last.Port != "" || last.Status != "resubmitted" || !clean(last.Detail) || !strings.Contains(last.Detail, "message X") ||
-		last.At.Before(before[len(before)-1].At) {
-		t.Errorf("the noted entry = %+v; want status resubmitted, a clean detail, last", last)
-	}
-	if n, err := b.Purgeable(ctx, last.At); err != nil || n != 0 {
-		t.Errorf("Purgeable(the note's time) = %d, %v; want 0: the note touched the message", n, err)
-	}
-	for _, id := range []string{"01J0000000000000000000000Z", "not an id"} {
-		if err := b.Note(ctx, id, "resubmitted", "x"); !errors.Is(err, msgbox.ErrNotFound) {
-			t.Errorf("Note(%q) = %v, want ErrNotFound", id, err)
-		}
-	}
 }
 
 // testOrigin: a message stored with an Incoming.Origin (a resubmitted

@@ -249,6 +249,24 @@ func testResumeCopies(t *testing.T, b msgbox.Box) {
 	resumed("a routing failure whose copy is terminated", m)
 }
 
+// testOriginTouches: the entry a copy adds to the history of the message
+// it copies touches that message: Purge keeps it for as long as for any
+// other entry.
+func testOriginTouches(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	m := routed(t, b, "noted.xml", "p")
+	finish(t, b, claim(t, b, "w", longLease, "p"), delivered)
+	c := storeCopy(t, b, m.ID, "")
+	h := get(t, b, m.ID).History
+	last := h[len(h)-1]
+	if last.Detail != msgbox.ResubmittedAsDetail(c.ID) {
+		t.Fatalf("the original's last entry %+v; want the copy's", last)
+	}
+	if n, err := b.Purgeable(ctx, last.At); err != nil || n != 0 {
+		t.Errorf("Purgeable(the entry's time) = %d, %v; want 0: the entry touched the message", n, err)
+	}
+}
+
 // ResumeWhileResubmitted checks that a Resume and a copy of the same
 // message (Incoming.ResubmitOf) stored at the same time, through two
 // handles on one box (b and other), do not both go ahead: the copy,

@@ -25,28 +25,6 @@ const purgeable = `m.status IN ('delivered', 'terminated')
 	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)
 	AND NOT EXISTS (SELECT 1 FROM sent_mdns s WHERE s.message_id = m.id AND s.state = 'pending')`
 
-// Note adds an entry to a message's history (see msgbox.Box).
-func (b *Box) Note(ctx context.Context, id, status, detail string) error {
-	if err := msgbox.CheckID(id); err != nil {
-		return b.wrap(err, "note")
-	}
-	err := b.retry(ctx, func(ctx context.Context) error {
-		tag, err := b.pool.Exec(ctx, `INSERT INTO events (message_id, at, port, status, detail)
-			SELECT id, date_trunc('microseconds', clock_timestamp()), '', $2, $3 FROM messages WHERE id = $1`,
-			id, msgbox.CleanText(status), msgbox.CleanText(detail))
-		if err != nil {
-			// Sent and unanswered, it may be in the history: running it
-			// again could write the entry twice.
-			return commitErr(err)
-		}
-		if tag.RowsAffected() == 0 {
-			return msgbox.ErrNotFound
-		}
-		return nil
-	})
-	return b.wrap(err, "note on %s", id)
-}
-
 // Purgeable counts what Purge would delete (see msgbox.Box).
 func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
 	var n int

@@ -112,8 +112,8 @@ func TestReadOnFullDisk(t *testing.T) {
 	if got := readAll(t, r, m.ID); string(got) != "order" {
 		t.Errorf("body beside the writer %q, want order", got)
 	}
-	if err := r.Note(t.Context(), m.ID, "x", "y"); err == nil || !strings.Contains(err.Error(), "no space left") {
-		t.Errorf("Note through the read-only box: %v; want an error saying the disk is full", err)
+	if err := r.Terminate(t.Context(), m.ID); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("Terminate through the read-only box: %v; want an error saying the disk is full", err)
 	}
 	r.Close()
 	w.Close() // its checkpoint may fail on the full disk: the box is idle all the same
@@ -130,10 +130,10 @@ func TestReadOnFullDisk(t *testing.T) {
 		if got := readAll(t, b, m.ID); string(got) != "order" {
 			t.Errorf("body %q, want order", got)
 		}
-		if err := b.Note(t.Context(), m.ID, "x", "y"); err == nil {
-			t.Errorf("Note through a box opened read-only on a full disk succeeded")
+		if err := b.Terminate(t.Context(), m.ID); err == nil {
+			t.Errorf("Terminate through a box opened read-only on a full disk succeeded")
 		} else if opts.NoCreate && !strings.Contains(err.Error(), "no space left") {
-			t.Errorf("Note through the read-only box: %v; want an error saying the disk is full", err)
+			t.Errorf("Terminate through the read-only box: %v; want an error saying the disk is full", err)
 		}
 		b.Close()
 	}
@@ -189,8 +189,8 @@ func TestReadOnFullDiskIdle(t *testing.T) {
 		if err != nil || len(ms) != 1 || ms[0].ID != m.ID {
 			t.Errorf("List = %+v, %v", ms, err)
 		}
-		if err := b.Note(t.Context(), m.ID, "x", "y"); err == nil || !strings.Contains(err.Error(), "no space left") {
-			t.Errorf("Note through the snapshot: %v; want an error saying the disk is full", err)
+		if err := b.Terminate(t.Context(), m.ID); err == nil || !strings.Contains(err.Error(), "no space left") {
+			t.Errorf("Terminate through the snapshot: %v; want an error saying the disk is full", err)
 		}
 		b.Close()
 	}
@@ -200,8 +200,8 @@ func TestReadOnFullDiskIdle(t *testing.T) {
 		t.Fatalf("Open for writing once there is space: %v", err)
 	}
 	defer w.Close()
-	if err := w.Note(t.Context(), m.ID, "x", "y"); err != nil {
-		t.Errorf("Note once there is space: %v", err)
+	if err := w.Terminate(t.Context(), m.ID); err != nil {
+		t.Errorf("Terminate once there is space: %v", err)
 	}
 }
 

@@ -37,25 +37,6 @@ const purgeable = `m.status IN (?, ?)
 	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
 	AND NOT EXISTS (SELECT 1 FROM sent_mdns s WHERE s.message_id = m.id AND s.state = 'pending')`
 
-// Note adds an entry to a message's history (see msgbox.Box).
-func (b *Box) Note(ctx context.Context, id, status, detail string) error {
-	if err := msgbox.CheckID(id); err != nil {
-		return b.wrap(err, "note")
-	}
-	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, "SELECT 1 FROM messages WHERE id = ?", id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return msgbox.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return addEvent(ctx, tx, id, b.clock(), "", msgbox.CleanText(status), msgbox.CleanText(detail))
-	})
-	return b.wrap(err, "note on %s", id)
-}
-
 // Purgeable counts what Purge would delete (see msgbox.Box).
 func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
 	var n int

@@ -128,7 +128,7 @@ func readHelper(ctx context.Context, path string, opts Options) error {
 		fmt.Printf("message %s %d bytes\n", m.FileName, len(body))
 	}
 	if len(msgs) > 0 {
-		fmt.Printf("note: %v\n", b.Note(ctx, msgs[0].ID, "operator", "looked"))
+		fmt.Printf("terminate: %v\n", b.Terminate(ctx, msgs[0].ID))
 	}
 	return nil
 }

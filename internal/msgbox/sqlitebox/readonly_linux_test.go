@@ -58,7 +58,7 @@ func TestReadWithoutWriteAccess(t *testing.T) {
 	dirName := filepath.Dir(path)
 	for _, mode := range []string{"read", "readonly"} {
 		out := runHelperAs(t, bin, mode, path)
-		want := "message 1048577 1048577 bytes\nmessage 5 5 bytes\nnote: "
+		want := "message 1048577 1048577 bytes\nmessage 5 5 bytes\nterminate: "
 		if !strings.HasPrefix(out, want) {
 			t.Errorf("%s: reported:\n%s\nwant it to start:\n%s", mode, out, want)
 			continue
@@ -83,8 +83,8 @@ func TestReadWithoutWriteAccess(t *testing.T) {
 		out := runHelperAs(t, bin, mode, openPath)
 		// ReadOnly refuses changes with SQLite's own error, as documented;
 		// NoCreate, which asked for write access, says why it has none.
-		want := "message open 5 bytes\nnote: "
-		if !strings.HasPrefix(out, want) || strings.Contains(out, "note: <nil>") || (mode == "read" && !strings.Contains(out, "write access")) {
+		want := "message open 5 bytes\nterminate: "
+		if !strings.HasPrefix(out, want) || strings.Contains(out, "terminate: <nil>") || (mode == "read" && !strings.Contains(out, "write access")) {
 			t.Errorf("%s, beside a writer: reported:\n%s\nwant it to start %q and the change to fail for want of write access", mode, out, want)
 		}
 	}
