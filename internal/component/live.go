@@ -38,7 +38,9 @@ const (
 type LiveDir struct {
 	// Attribute is the attribute that names it ("path").
 	Attribute string
-	// Path is the directory, as the component opens it.
+	// Path is the directory, as the component opens it. One unknown
+	// during validate makes the rule skip it, and warn (BP1009) that it
+	// does.
 	Path value.Value[string]
 	// Access is what the component does in it: read, write, or both.
 	Access Access

@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -82,8 +84,14 @@ func (c *checker) checkComponents(cfg *model.Config, in *model.Instance, who ide
 // checkDir reports a directory a component uses that is missing, not a
 // directory, or not usable by who as the component needs (BP6006).
 func (c *checker) checkDir(u compUser, d component.LiveDir, in *model.Instance, who identity) {
+	if d.Path.Set && !d.Path.Known {
+		c.unknownValue(fmt.Sprintf("unknown:%p:%s", u.comp, d.Attribute), d.Path.Range, "Value unknown: directory check skipped",
+			fmt.Sprintf("%s of %s", d.Attribute, u.what), "the directory is not examined",
+			"BP6006 (whether it exists and the instance's user can use it, as bizpipe run does) is skipped", u.owner)
+		return
+	}
 	if !d.Path.Usable() {
-		return // unknown during validate: nothing to check
+		return // absent: the decoder reports it
 	}
 	dir := d.Path.V
 	shown := safetext.Field(dir)
@@ -198,25 +206,37 @@ func (c *checker) checkFiles(u compUser, f component.LiveFiles, in *model.Instan
 	report(attr, v, problem)
 }
 
-// unknownFiles warns (BP1009) at each attribute of f that has no value
-// (a variable without one: validate --live reads the configuration as
-// validate does), once per component: the files cannot be loaded, so
-// BP6007 is skipped for them, which must not pass for "they load". run
-// needs every value, and loads them when it starts.
+// unknownFiles warns (BP1009) at each attribute of f that has no value,
+// once per component: the files cannot be loaded, so BP6007 is skipped for
+// them.
 func (c *checker) unknownFiles(u compUser, f component.LiveFiles, names []string, block string) {
-	files := "its files"
+	files := "its files are"
 	if f.Block != "" {
-		files = "the block's files"
+		files = "the block's files are"
 	}
 	for _, name := range names {
-		v := f.Attributes[name]
-		if v.Usable() || !c.once(fmt.Sprintf("unknown:%p:%s", u.comp, name)) {
-			continue
+		if v := f.Attributes[name]; !v.Known {
+			c.unknownValue(fmt.Sprintf("unknown:%p:%s", u.comp, name), v.Range, "Value unknown: TLS file check skipped",
+				fmt.Sprintf("%s of %s%s", name, block, u.what), files+" not loaded",
+				"BP6007 (whether they load, as bizpipe run loads them when it starts) is skipped", u.owner)
 		}
-		c.diags = append(c.diags, diag.Warningf(diag.CodeNeedUnknown, v.Range, "Value unknown: TLS file check skipped",
-			"The %s of %s%s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s are not loaded on this machine (server %q), and BP6007 (whether they load, as bizpipe run loads them when it starts) is skipped for %s.",
-			name, block, u.what, files, c.opts.Server, u.owner))
 	}
+}
+
+// unknownValue warns (BP1009) at rng, once per key, that attr (what the
+// attribute is, "path of transport ...") has no value during validate:
+// validate --live reads the configuration as validate does, so a variable
+// may have none, and then what the live rule does with the value (undone,
+// "the directory is not examined") is not done on this machine, and the
+// rule is skipped for whom, which must not pass for "it holds". run needs
+// every value its instances use, so only validate --live comes here.
+func (c *checker) unknownValue(key string, rng hcl.Range, summary, attr, undone, skipped, whom string) {
+	if !c.once(key) {
+		return
+	}
+	c.diags = append(c.diags, diag.Warningf(diag.CodeNeedUnknown, rng, summary,
+		"The %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s on this machine (server %q), and %s for %s.",
+		attr, undone, c.opts.Server, skipped, whom))
 }
 
 // statReason is an os.Stat error without the path and system call.
