@@ -223,20 +223,40 @@ func (c *checker) unknownFiles(u compUser, f component.LiveFiles, names []string
 	}
 }
 
-// unknownValue warns (BP1009) at rng, once per key, that attr (what the
-// attribute is, "path of transport ...") has no value during validate:
-// validate --live reads the configuration as validate does, so a variable
-// may have none, and then what the live rule does with the value (undone,
-// "the directory is not examined") is not done on this machine, and the
-// rule is skipped for whom, which must not pass for "it holds". run needs
+// unknownValue notes, for one warning (BP1009) per key, that attr (what
+// the attribute is, "path of transport ...") has no value during
+// validate: validate --live reads the configuration as validate does, so
+// a variable may have none, and then what a live rule does with the
+// value (undone, "the directory is not examined") is not done on this
+// machine, and the rule is skipped for whom, which must not pass for "it
+// holds". The warning names every whom noted under its key. run needs
 // every value its instances use, so only validate --live comes here.
 func (c *checker) unknownValue(key string, rng hcl.Range, summary, attr, undone, skipped, whom string) {
-	if !c.once(key) {
-		return
+	u := c.unknown[key]
+	if u == nil {
+		u = &unknownUse{rng: rng, summary: summary, attr: attr, undone: undone, skipped: skipped}
+		c.unknown[key] = u
+		c.unknownOrder = append(c.unknownOrder, u)
 	}
-	c.diags = append(c.diags, diag.Warningf(diag.CodeNeedUnknown, rng, summary,
-		"The %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s on this machine (server %q), and %s for %s.",
-		attr, undone, c.opts.Server, skipped, whom))
+	if !slices.Contains(u.whom, whom) {
+		u.whom = append(u.whom, whom)
+	}
+}
+
+// unknownUse is a warning unknownValue noted.
+type unknownUse struct {
+	rng                            hcl.Range
+	summary, attr, undone, skipped string
+	whom                           []string
+}
+
+// warnUnknown adds the warnings unknownValue noted, in the order noted.
+func (c *checker) warnUnknown() {
+	for _, u := range c.unknownOrder {
+		c.diags = append(c.diags, diag.Warningf(diag.CodeNeedUnknown, u.rng, u.summary,
+			"The %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s on this machine (server %q), and %s for %s.",
+			u.attr, u.undone, c.opts.Server, u.skipped, joinAnd(u.whom)))
+	}
 }
 
 // statReason is an os.Stat error without the path and system call.

@@ -78,7 +78,7 @@ func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics,
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{res: res, opts: opts, current: current, seen: map[string]bool{}}
+	c := &checker{res: res, opts: opts, current: current, seen: map[string]bool{}, unknown: map[string]*unknownUse{}}
 	for _, h := range cfg.Hosts {
 		for _, in := range h.Instances {
 			if in.Server != srv || in.Account == nil || (opts.Host != "" && h.Name != opts.Host) {
@@ -89,6 +89,7 @@ func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics,
 			}
 		}
 	}
+	c.warnUnknown()
 	return c.diags, nil
 }
 
@@ -98,6 +99,10 @@ type checker struct {
 	current identity
 	diags   hcl.Diagnostics
 	seen    map[string]bool
+	// unknown are the warnings (BP1009) unknownValue noted, by key, and
+	// unknownOrder the same in the order noted.
+	unknown      map[string]*unknownUse
+	unknownOrder []*unknownUse
 }
 
 func (c *checker) once(key string) bool {
@@ -140,7 +145,18 @@ func (c *checker) checkInstance(in *model.Instance) (who identity, ok bool) {
 		stores = append(stores, in.Server.OtherPeopleStore)
 	}
 	for _, s := range stores {
-		if s != nil {
+		switch {
+		case s == nil:
+		case s.Path.Set && !s.Path.Known:
+			// Plain validate does not warn of such a path (store paths
+			// are commonly unset in CI, and the certificate rules then
+			// skip the store); validate --live runs on the server,
+			// where it should have one.
+			c.unknownValue("unknown-store:"+s.Name, s.Path.Range, "Value unknown: store checks skipped",
+				fmt.Sprintf("path of certificate store %q", s.Name), "its files are neither read (the certificate rules that look in it are skipped) nor examined",
+				"BP6002 (whether the instance's user can read its directory and files) and BP6003 (whether its unencrypted private keys are private) are skipped",
+				fmt.Sprintf("service account %q (host %q)", acct.Name, in.Host.Name))
+		default:
 			c.checkStore(acct, who, s)
 		}
 	}
