@@ -55,9 +55,9 @@ skipped with a warning: BP2005 for a store password, BP1009 for an attribute
 that decides whether a stage signs, encrypts, decrypts or verifies.
 
 With --live it also checks this machine, for the instances on --server.
-A path it would examine there that has no value (a transport's directory,
-a tls block's file, a store's path) is not examined, with warning BP1009
-naming the rules skipped: on the server, give the values run needs.
+An attribute it needs there that has no value (a transport's directory, a
+tls block's file, a store's path, a service account's user) is warning
+BP1009, naming the rules skipped: on the server, give the values run needs.
 With --live and --host it checks what run --host with the same --server
 checks, and the host needs an instance there (exit 2 otherwise): only the
 stores of that host's instances there are loaded, and the certificate and

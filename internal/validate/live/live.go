@@ -121,6 +121,12 @@ func (c *checker) checkInstance(in *model.Instance) (who identity, ok bool) {
 	who = c.current
 	if acct.User.Set && !acct.User.Known {
 		who = identity{name: "(unknown user)", unknown: true}
+		// What is checked without the user (does a directory exist,
+		// does a TLS file load, is a key file private) still is.
+		c.unknownValue("unknown-user:"+acct.Name, acct.User.Range, "Value unknown: user checks skipped",
+			fmt.Sprintf("user of service account %q", acct.Name), "whose rights its instances have is not known",
+			"BP6001 (whether that user exists here) and what BP6002, BP6006 and BP6007 check of its rights (reading the stores, using the transports' directories, reading the TLS files) are skipped",
+			fmt.Sprintf("host %q", in.Host.Name))
 	}
 	if acct.User.Usable() {
 		u, err := c.opts.LookupUser(acct.User.V)

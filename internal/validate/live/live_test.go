@@ -570,15 +570,19 @@ func TestLive(t *testing.T) {
 				append([]string{"stores/personal/sign.p12", `user "deploy"`}, sendObjects...)}},
 		},
 		{
-			name: "BP6002 pass: user from a variable without value is not judged (BP6003 still is)",
+			name: "BP6002 skipped: user from a variable without value is not judged, and BP1009 says so (BP6003 still is judged)",
 			user: "var.svc_user",
 			setup: func(s *scene, o *live.Options) {
 				s.put("personal", "sign.p12", 0o600, c.sign.PKCS12(s.t, p12Password, false))
 				s.put("other", "stray.key", 0o644, c.partner.KeyPEM())
 				o.Current = func() (*user.User, error) { return deploy, nil }
 			},
-			want: []finding{{diag.CodeLiveKeyExposed, hcl.DiagError, "other", `"stores/other"`,
-				[]string{"stores/other/stray.key", `certificate store "other"`}}},
+			want: []finding{
+				{diag.CodeLiveKeyExposed, hcl.DiagError, "other", `"stores/other"`,
+					[]string{"stores/other/stray.key", `certificate store "other"`}},
+				{diag.CodeNeedUnknown, hcl.DiagWarning, "user", "var.svc_user",
+					[]string{`user of service account "svc_send" has no value`, `server "srv1"`, "BP6001", "BP6002, BP6006 and BP6007", `skipped for host "send_host".`}},
+			},
 		},
 
 		// BP6003: unencrypted private key readable or writable by others.
