@@ -17,6 +17,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/validate/live"
 )
 
 // defaultDataDir is where the embedded message box lives without --data-dir.
@@ -100,14 +101,29 @@ func pgboxOptions(use boxUse) pgbox.Options {
 	return pgbox.Options{NoCreate: true, ReconnectTimeout: -1, ConnectTimeout: operateConnectTimeout}
 }
 
-// checkMessageBox is the live check of a shared message box (BP6005): it
-// connects without changing anything and compares schema versions. A
-// configuration without a postgres box has nothing to check.
-func checkMessageBox(ctx context.Context, cfg *model.Config) hcl.Diagnostics {
-	if cfg == nil || cfg.MessageBox == nil || cfg.MessageBox.PostgresURL == nil || !cfg.MessageBox.PostgresURL.Usable() {
+// checkMessageBox is the live check of a shared message box (BP6005), for
+// the hosts on server (host alone, when set): it connects without
+// changing anything and compares schema versions. A configuration without
+// a postgres box has nothing to check; one whose URL has no value
+// (validate --live: the secret may be given to run alone) is warned of
+// (BP1009), not passed in silence.
+func checkMessageBox(ctx context.Context, cfg *model.Config, server, host string) hcl.Diagnostics {
+	if cfg == nil || cfg.MessageBox == nil || cfg.MessageBox.PostgresURL == nil {
 		return nil
 	}
 	u := cfg.MessageBox.PostgresURL
+	if u.Set && !u.Known {
+		whom := "the hosts that run there"
+		if host != "" {
+			whom = fmt.Sprintf("host %q", host)
+		}
+		return hcl.Diagnostics{live.Unknown(u.Range, "Value unknown: message box check skipped",
+			"url of the message box's postgres block", "no connection to the box is made", server,
+			"BP6005 (whether it can be reached, and holds a schema this bizpipe can use) is skipped for "+whom)}
+	}
+	if !u.Usable() {
+		return nil
+	}
 	fail := func(format string, args ...any) hcl.Diagnostics {
 		return hcl.Diagnostics{diag.Errorf(diag.CodeLiveMessageBox, u.Range, "Message box not usable", format, args...)}
 	}

@@ -40,7 +40,7 @@ func TestCheckMessageBoxSchemas(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			url := databaseAt(t, srv, tt.version)
 			cfg := &model.Config{MessageBox: &model.MessageBox{PostgresURL: ptr(model.Known(url, hcl.Range{Filename: "mb.hcl"}))}}
-			diags := checkMessageBox(ctx, cfg)
+			diags := checkMessageBox(ctx, cfg, "srv1", "")
 			if tt.severity == hcl.DiagInvalid {
 				if len(diags) != 0 {
 					t.Fatalf("diagnostics %v, want none", diags)

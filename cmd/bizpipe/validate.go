@@ -56,8 +56,9 @@ that decides whether a stage signs, encrypts, decrypts or verifies.
 
 With --live it also checks this machine, for the instances on --server.
 An attribute it needs there that has no value (a transport's directory, a
-tls block's file, a store's path, a service account's user) is warning
-BP1009, naming the rules skipped: on the server, give the values run needs.
+tls block's file, a store's path, a service account's user, the message
+box's url) is warning BP1009, naming the rules skipped: on the server, give
+the values run needs.
 With --live and --host it checks what run --host with the same --server
 checks, and the host needs an instance there (exit 2 otherwise): only the
 stores of that host's instances there are loaded, and the certificate and
@@ -183,7 +184,7 @@ func runValidate(e *env, f validateFlags, args []string) error {
 				return usageError(e, format, cleanError(err))
 			}
 			diags = append(diags, ds...)
-			diags = append(diags, checkMessageBox(context.Background(), cfg)...)
+			diags = append(diags, checkMessageBox(context.Background(), cfg, server, f.host)...)
 		}
 	}
 	if err := e.report(e.stdout, format, diags, cfg); err != nil {

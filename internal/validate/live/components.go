@@ -253,10 +253,20 @@ type unknownUse struct {
 // warnUnknown adds the warnings unknownValue noted, in the order noted.
 func (c *checker) warnUnknown() {
 	for _, u := range c.unknownOrder {
-		c.diags = append(c.diags, diag.Warningf(diag.CodeNeedUnknown, u.rng, u.summary,
-			"The %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s on this machine (server %q), and %s for %s.",
-			u.attr, u.undone, c.opts.Server, u.skipped, joinAnd(u.whom)))
+		c.diags = append(c.diags, Unknown(u.rng, u.summary, u.attr, u.undone, c.opts.Server, u.skipped+" for "+joinAnd(u.whom)))
 	}
+}
+
+// Unknown is the warning (BP1009) of a live check that cannot run because
+// the value it reads has none during validate: the attr (what the
+// attribute is, "url of the message box's postgres block") has no value,
+// so what the check does with it (undone, "the box is not connected to")
+// is not done on this machine (server), and skipped says which rules are
+// skipped ("BP6005 (...) is skipped"), and for what.
+func Unknown(rng hcl.Range, summary, attr, undone, server, skipped string) *hcl.Diagnostic {
+	return diag.Warningf(diag.CodeNeedUnknown, rng, summary,
+		"The %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s on this machine (server %q), and %s.",
+		attr, undone, server, skipped)
 }
 
 // statReason is an os.Stat error without the path and system call.
