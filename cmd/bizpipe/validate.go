@@ -52,7 +52,9 @@ Variables take their value from --var, then --var-file, then the environment
 variable BIZPIPE_VAR_NAME, then their default. A variable with none of these
 is unknown: it is checked for type, and the checks that need its value are
 skipped with a warning: BP2005 for a store password, BP1009 for an attribute
-that decides whether a stage signs, encrypts, decrypts or verifies.
+that decides whether a stage signs, encrypts, decrypts or verifies, for the
+group's certificate_expiry_warning, and for a receive location's properties
+as a whole when the routing rules (BP1007, BP1008) depend on them.
 
 With --live it also checks this machine, for the instances on --server.
 An attribute it needs there that has no value (a transport's directory, a

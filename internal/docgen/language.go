@@ -128,7 +128,10 @@ func language(reg *component.Registry) string {
 		"Terraform's validate: it is checked for type, not value, and the rules that need\n" +
 		"its value are skipped, with a warning: BP2005 for a store whose password is\n" +
 		"unknown, BP1009 for an attribute that decides whether a stage signs, encrypts,\n" +
-		"decrypts or verifies.\n" +
+		"decrypts or verifies, for the group's `certificate_expiry_warning`, and for a\n" +
+		"receive location's `properties` as a whole when the routing rules (BP1007,\n" +
+		"BP1008) depend on them; `validate --live` warns BP1009 too for a value its\n" +
+		"live rules read (a directory, a TLS file, a store path, a user, the box url).\n" +
 		"During `run` it is an error (BP1004). Give secrets through the environment\n" +
 		"(`" + facts.EnvVarPrefix + "p12_password`), not on the command line.\n\n")
 
