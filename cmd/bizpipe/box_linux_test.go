@@ -141,26 +141,26 @@ func TestMessagesNeverCreateAPostgresBox(t *testing.T) {
 
 // TestConcurrentResubmitsPostgres: see testConcurrentResubmits.
 func TestConcurrentResubmitsPostgres(t *testing.T) {
-	url := pgtest.Start(t).NewDatabase(t)
-	testConcurrentResubmits(t, func() msgbox.Box {
-		box, err := pgbox.Open(context.Background(), url, pgbox.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return box
-	})
+	testConcurrentResubmits(t, postgresHandles(t))
 }
 
 // TestResubmitWhileResumedPostgres: see testResubmitWhileResumed.
 func TestResubmitWhileResumedPostgres(t *testing.T) {
+	testResubmitWhileResumed(t, postgresHandles(t))
+}
+
+// postgresHandles returns what opens a new handle on one PostgreSQL box,
+// in a database of its own, each time it is called (an operator's
+// command).
+func postgresHandles(t *testing.T) func() msgbox.Box {
 	url := pgtest.Start(t).NewDatabase(t)
-	testResubmitWhileResumed(t, func() msgbox.Box {
+	return func() msgbox.Box {
 		box, err := pgbox.Open(context.Background(), url, pgbox.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return box
-	})
+	}
 }
 
 // TestBulkTerminatePagesPostgres: see testBulkTerminatePages.

@@ -16,14 +16,20 @@ import (
 
 // TestConcurrentResubmitsSQLite: see testConcurrentResubmits.
 func TestConcurrentResubmitsSQLite(t *testing.T) {
+	testConcurrentResubmits(t, sqliteHandles(t))
+}
+
+// sqliteHandles returns what opens a new handle on one SQLite box in a
+// temporary directory each time it is called (an operator's command).
+func sqliteHandles(t *testing.T) func() msgbox.Box {
 	path := filepath.Join(t.TempDir(), "messagebox.db")
-	testConcurrentResubmits(t, func() msgbox.Box {
+	return func() msgbox.Box {
 		box, err := sqlitebox.Open(path, sqlitebox.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return box
-	})
+	}
 }
 
 // testConcurrentResubmits: two resubmits of one delivered message, each
@@ -107,14 +113,7 @@ func testConcurrentResubmits(t *testing.T, open func() msgbox.Box) {
 
 // TestResubmitWhileResumedSQLite: see testResubmitWhileResumed.
 func TestResubmitWhileResumedSQLite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "messagebox.db")
-	testResubmitWhileResumed(t, func() msgbox.Box {
-		box, err := sqlitebox.Open(path, sqlitebox.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return box
-	})
+	testResubmitWhileResumed(t, sqliteHandles(t))
 }
 
 // testResubmitWhileResumed: a resubmit of a suspended message, past its
