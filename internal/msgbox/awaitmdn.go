@@ -138,26 +138,37 @@ type MDNAwaiter interface {
 	// AwaitingMDNs returns the deliveries awaiting an MDN now, oldest
 	// deadline first.
 	AwaitingMDNs(ctx context.Context) ([]AwaitedMDN, error)
-	// SettleLate records receipt, a positive asynchronous MDN that came
-	// after the wait for it ended (its mdn_timeout passed), as the verdict
-	// on delivery deliveryID, which is neither in progress nor settled
-	// (pending, retrying or suspended) and counts attempts attempts, as
-	// the caller read it: it becomes delivered, keeping receipt, with a
-	// history entry (LateMDNDetail); its attempts stay as they are (the
-	// MDN ends none), and its retry is not made. ErrLeaseLost when the
-	// delivery is not so any more (claimed, attempted again, settled or
-	// terminated meanwhile): nothing changes. DeliveryNotFound when no
-	// delivery has that id.
-	SettleLate(ctx context.Context, deliveryID int64, attempts int, receipt DeliveryReceipt) error
+	// SettleLate records o, the verdict of an asynchronous MDN that came
+	// after the wait for it ended (its mdn_timeout passed), on delivery
+	// deliveryID, which is neither in progress nor settled (pending or
+	// retrying, or suspended keeping no receipt) and counts attempts
+	// attempts, as the caller read it. o is delivered (a positive MDN)
+	// or suspended (a negative one, o.Error naming its disposition, which
+	// becomes the message's Reason, language §11), o.Receipt the MDN: the
+	// delivery becomes so, keeping o.Receipt, with a history entry
+	// (LateMDNDetail); its attempts stay as they are (the MDN ends none),
+	// and its retry is not made. ErrLeaseLost when the delivery is not so
+	// any more (claimed, attempted again, settled, terminated or given a
+	// receipt meanwhile): nothing changes. DeliveryNotFound when no
+	// delivery has that id; ErrInvalidOutcome for another o.
+	SettleLate(ctx context.Context, deliveryID int64, attempts int, o Outcome) error
 }
 
-// CheckLateReceipt checks and cleans the receipt SettleLate is to keep.
-func CheckLateReceipt(rc DeliveryReceipt) (DeliveryReceipt, error) {
-	o := CleanOutcome(Outcome{State: DeliveryDelivered, Receipt: &rc})
+// CheckLateOutcome checks and cleans the outcome SettleLate is to record:
+// delivered or suspended, with a receipt, and no retry.
+func CheckLateOutcome(o Outcome) (Outcome, error) {
+	o = CleanOutcome(o)
+	o.RetryAt = time.Time{}
 	if err := ValidateOutcome(o); err != nil {
-		return rc, err
+		return o, err
 	}
-	return *o.Receipt, nil
+	switch {
+	case o.Receipt == nil:
+		return o, fmt.Errorf("%w: a late MDN's outcome without the MDN", ErrInvalidOutcome)
+	case o.State != DeliveryDelivered && o.State != DeliverySuspended:
+		return o, fmt.Errorf("%w: a late MDN's outcome %q (want delivered or suspended)", ErrInvalidOutcome, o.State)
+	}
+	return o, nil
 }
 
 // CheckAwaitedMDN checks an AwaitedMDN before a box keeps it.
@@ -177,7 +188,22 @@ func CheckAwaitedMDN(a AwaitedMDN) (AwaitedMDN, error) {
 }
 
 // LateSettleLost is SettleLate's ErrLeaseLost: delivery id is no longer
-// pending, retrying or suspended after attempts attempts.
+// pending, retrying or suspended without a receipt after attempts
+// attempts.
 func LateSettleLost(id int64, attempts int) error {
-	return fmt.Errorf("%w: delivery %d is no longer pending, retrying or suspended after %d attempt(s)", ErrLeaseLost, id, attempts)
+	return fmt.Errorf("%w: delivery %d is no longer pending, retrying or suspended without a receipt after %d attempt(s)",
+		ErrLeaseLost, id, attempts)
+}
+
+// LateSettles reports whether SettleLate settles a delivery in state that
+// keeps a receipt or not (hasReceipt): pending or retrying, or suspended
+// without a receipt (a suspended delivery's MDN is its final word).
+func LateSettles(state DeliveryState, hasReceipt bool) bool {
+	switch state {
+	case DeliveryPending, DeliveryRetrying:
+		return true
+	case DeliverySuspended:
+		return !hasReceipt
+	}
+	return false
 }

@@ -90,9 +90,14 @@ func AwaitingMDNDetail(a AwaitedMDN) string {
 }
 
 // LateMDNDetail is the entry of a delivery settled by SettleLate after n
-// attempts: delivered by the positive MDN that came late, summarised.
-func LateMDNDetail(n int, summary string) string {
-	return fmt.Sprintf("delivered after attempt %d: its asynchronous MDN came after the wait ended (%s); no retry", n, summary)
+// attempts with o: delivered or suspended by the MDN that came late,
+// summarised (o.Receipt).
+func LateMDNDetail(n int, o Outcome) string {
+	var summary string
+	if o.Receipt != nil {
+		summary = o.Receipt.Summary
+	}
+	return fmt.Sprintf("%s after attempt %d: its asynchronous MDN came after the wait ended (%s); no retry", o.State, n, summary)
 }
 
 // FinishedDetail is the entry of attempt number n by owner that ended with

@@ -377,7 +377,7 @@ func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.
 		return false, nil
 	}
 	log := pt.deliveryLog(d, slog.Int64("delivery", d.ID), slog.String("as2_message_id", a.AS2MessageID))
-	err = aw.SettleLate(ctx, d.ID, d.Attempts, *r.keptReceipt(pt, d, rc))
+	err = aw.SettleLate(ctx, d.ID, d.Attempts, msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.keptReceipt(pt, d, rc)})
 	switch {
 	case errors.Is(err, msgbox.ErrLeaseLost):
 		// Sent again, settled or terminated meanwhile: the partner is

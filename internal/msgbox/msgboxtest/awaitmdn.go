@@ -304,13 +304,20 @@ func testAwaitMDNRetry(t *testing.T, b msgbox.Box) {
 	}
 }
 
-// testSettleLate: a positive MDN that comes after its wait ended settles
-// the delivery all the same (SettleLate): retrying after the timed-out
-// wait, it becomes delivered, keeping the receipt, its attempts as they
-// were, with a history entry, and is no longer due; a message suspended
-// so likewise. It changes nothing, ErrLeaseLost, for a delivery attempted
-// since (another attempt count), in progress or settled; an unknown one
-// is DeliveryNotFound; an invalid receipt ErrInvalidOutcome.
+// testSettleLate: an MDN that comes after its wait ended settles the
+// delivery all the same (SettleLate), with the outcome it is given. A
+// positive one: retrying after the timed-out wait, it becomes delivered,
+// keeping the receipt, its attempts as they were, with a history entry,
+// and is no longer due; a message suspended so likewise. A negative one:
+// retrying, it becomes suspended at once with the error naming the
+// disposition, the message's Reason, keeping the receipt, its attempts
+// as they were, with a history entry, and is no longer due; suspended
+// without a receipt, it stays suspended, keeping it and saying so; once
+// it keeps one, no late MDN settles it any more. It changes nothing,
+// ErrLeaseLost, for a delivery attempted since (another attempt count),
+// in progress or settled; an unknown one is DeliveryNotFound; an outcome
+// that is neither delivered nor suspended, or without a receipt, or a
+// receipt too large, ErrInvalidOutcome.
 func testSettleLate(t *testing.T, b msgbox.Box) {
 	ab, ok := b.(msgbox.MDNAwaiter)
 	if !ok {
@@ -318,6 +325,11 @@ func testSettleLate(t *testing.T, b msgbox.Box) {
 	}
 	ctx := t.Context()
 	rc := msgbox.DeliveryReceipt{ContentType: "multipart/signed", Summary: "processed; signed", Data: []byte("the late MDN")}
+	pos := msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: &rc}
+	negRc := msgbox.DeliveryReceipt{ContentType: "multipart/signed", Summary: "processed/error: decryption-failed; signed",
+		Data: []byte("the late negative MDN")}
+	neg := msgbox.Outcome{State: msgbox.DeliverySuspended, Receipt: &negRc,
+		Error: "the partner's MDN is negative: processed/error: decryption-failed"}
 	// timedOut returns a delivery of port whose wait timed out, retrying
 	// until retryAt (suspended when zero).
 	timedOut := func(name, port string, retry bool) (msgbox.Message, *msgbox.Delivery) {
@@ -341,73 +353,109 @@ func testSettleLate(t *testing.T, b msgbox.Box) {
 		}
 		return m, d
 	}
+	// settled checks that delivery of m to port was settled late by o
+	// after n attempts, as before, none due.
+	settled := func(m msgbox.Message, port string, n int, before *msgbox.Detail, o msgbox.Outcome) {
+		t.Helper()
+		got := get(t, b, m.ID)
+		dl := got.Deliveries[0]
+		if dl.State != o.State || dl.Attempts != n || !dl.NextAttemptAt.IsZero() || dl.LeaseOwner != "" || dl.LastError != o.Error {
+			t.Errorf("%s settled late: %s after %d attempt(s), next at %s, lease %q, last error %q; want %s after %d, none due, %q",
+				port, dl.State, dl.Attempts, dl.NextAttemptAt, dl.LeaseOwner, dl.LastError, o.State, n, o.Error)
+		}
+		if rc := o.Receipt; dl.Receipt == nil || dl.Receipt.Summary != rc.Summary || dl.Receipt.ContentType != rc.ContentType ||
+			string(dl.Receipt.Data) != string(rc.Data) {
+			t.Errorf("%s settled late: receipt %+v, want %+v", port, dl.Receipt, rc)
+		}
+		want, reason := msgbox.StatusDelivered, before.Message.Reason
+		if o.State == msgbox.DeliverySuspended {
+			want, reason = msgbox.StatusSuspended, msgbox.SuspendedReason(port, o.Error)
+		}
+		if got.Message.Status != want || got.Message.Reason != reason {
+			t.Errorf("%s settled late: status %s, reason %q; want %s, %q", port, got.Message.Status, got.Message.Reason, want, reason)
+		}
+		if len(got.Attempts) != len(before.Attempts) {
+			t.Errorf("%s settled late: %d attempts recorded, want %d as before (the MDN ends none)", port, len(got.Attempts), len(before.Attempts))
+		}
+		if !slices.ContainsFunc(got.History, func(e msgbox.Event) bool {
+			return e.Port == port && e.Status == string(o.State) && e.Detail == msgbox.LateMDNDetail(n, o)
+		}) {
+			t.Errorf("%s: history %+v has no entry %q", port, got.History, msgbox.LateMDNDetail(n, o))
+		}
+		if n, err := b.Retrying(ctx, []string{port}); err != nil || n != 0 {
+			t.Errorf("Retrying after SettleLate = %d, %v; want 0", n, err)
+		}
+		if _, ok, err := b.NextDue(ctx, []string{port}); err != nil || ok {
+			t.Errorf("NextDue after SettleLate: due %v, %v; want nothing due", ok, err)
+		}
+		for _, o := range []msgbox.Outcome{pos, neg} {
+			if err := ab.SettleLate(ctx, dl.ID, n, o); !errors.Is(err, msgbox.ErrLeaseLost) {
+				t.Errorf("SettleLate (%s) of a delivery settled late: %v, want ErrLeaseLost", o.State, err)
+			}
+		}
+	}
 
 	m, d := timedOut("late.edi", "as2_late", true)
 	before := get(t, b, m.ID)
 	if dl := before.Deliveries[0]; dl.State != msgbox.DeliveryRetrying || dl.Attempts != 1 {
 		t.Fatalf("after the timeout: %s after %d attempt(s), want retrying after 1", dl.State, dl.Attempts)
 	}
-	if err := ab.SettleLate(ctx, d.ID, 0, rc); !errors.Is(err, msgbox.ErrLeaseLost) {
+	if err := ab.SettleLate(ctx, d.ID, 0, pos); !errors.Is(err, msgbox.ErrLeaseLost) {
 		t.Errorf("SettleLate with another attempt count: %v, want ErrLeaseLost", err)
 	}
-	if err := ab.SettleLate(ctx, d.ID, 1, msgbox.DeliveryReceipt{Data: make([]byte, msgbox.MaxReceiptSize+1)}); !errors.Is(err, msgbox.ErrInvalidOutcome) {
-		t.Errorf("SettleLate with a receipt too large: %v, want ErrInvalidOutcome", err)
+	for _, tc := range []struct {
+		name string
+		o    msgbox.Outcome
+	}{
+		{"a receipt too large", msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: &msgbox.DeliveryReceipt{Data: make([]byte, msgbox.MaxReceiptSize+1)}}},
+		{"no receipt", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "negative"}},
+		{"a retry", msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: now().Add(time.Hour), Receipt: &rc}},
+		{"no state", msgbox.Outcome{Receipt: &rc}},
+	} {
+		if err := ab.SettleLate(ctx, d.ID, 1, tc.o); !errors.Is(err, msgbox.ErrInvalidOutcome) {
+			t.Errorf("SettleLate with %s: %v, want ErrInvalidOutcome", tc.name, err)
+		}
 	}
 	if got := get(t, b, m.ID).Deliveries[0]; got.State != msgbox.DeliveryRetrying || got.Receipt != nil {
 		t.Fatalf("refused SettleLate changed the delivery: %s, receipt %v", got.State, got.Receipt)
 	}
-	if err := ab.SettleLate(ctx, d.ID, 1, rc); err != nil {
+	if err := ab.SettleLate(ctx, d.ID, 1, pos); err != nil {
 		t.Fatalf("SettleLate: %v", err)
 	}
-	got := get(t, b, m.ID)
-	dl := got.Deliveries[0]
-	if dl.State != msgbox.DeliveryDelivered || dl.Attempts != 1 || !dl.NextAttemptAt.IsZero() || dl.LeaseOwner != "" || dl.LastError != "" {
-		t.Errorf("settled late: %s after %d attempt(s), next at %s, lease %q, last error %q; want delivered after 1, none due",
-			dl.State, dl.Attempts, dl.NextAttemptAt, dl.LeaseOwner, dl.LastError)
+	settled(m, "as2_late", 1, before, pos)
+
+	// A negative MDN suspends it at once.
+	m, d = timedOut("refused.edi", "as2_refused", true)
+	before = get(t, b, m.ID)
+	if err := ab.SettleLate(ctx, d.ID, 1, neg); err != nil {
+		t.Fatalf("SettleLate of a negative MDN: %v", err)
 	}
-	if dl.Receipt == nil || dl.Receipt.Summary != rc.Summary || dl.Receipt.ContentType != rc.ContentType || string(dl.Receipt.Data) != string(rc.Data) {
-		t.Errorf("settled late: receipt %+v, want %+v", dl.Receipt, rc)
-	}
-	if got.Message.Status != msgbox.StatusDelivered {
-		t.Errorf("settled late: status %s, want delivered", got.Message.Status)
-	}
-	if len(got.Attempts) != len(before.Attempts) {
-		t.Errorf("settled late: %d attempts recorded, want %d as before (the MDN ends none)", len(got.Attempts), len(before.Attempts))
-	}
-	if !slices.ContainsFunc(got.History, func(e msgbox.Event) bool {
-		return e.Port == "as2_late" && e.Status == string(msgbox.DeliveryDelivered) && e.Detail == msgbox.LateMDNDetail(1, rc.Summary)
-	}) {
-		t.Errorf("history %+v has no entry %q", got.History, msgbox.LateMDNDetail(1, rc.Summary))
-	}
-	if n, err := b.Retrying(ctx, []string{"as2_late"}); err != nil || n != 0 {
-		t.Errorf("Retrying after SettleLate = %d, %v; want 0", n, err)
-	}
-	if _, ok, err := b.NextDue(ctx, []string{"as2_late"}); err != nil || ok {
-		t.Errorf("NextDue after SettleLate: due %v, %v; want nothing due", ok, err)
-	}
-	if err := ab.SettleLate(ctx, d.ID, 1, rc); !errors.Is(err, msgbox.ErrLeaseLost) {
-		t.Errorf("SettleLate of a delivered delivery: %v, want ErrLeaseLost", err)
-	}
+	settled(m, "as2_refused", 1, before, neg)
 
 	// Suspended once the wait timed out without a retry left.
 	m, d = timedOut("last.edi", "as2_last", false)
-	if err := ab.SettleLate(ctx, d.ID, 2, rc); err != nil {
+	before = get(t, b, m.ID)
+	if err := ab.SettleLate(ctx, d.ID, 2, pos); err != nil {
 		t.Fatalf("SettleLate of a suspended delivery: %v", err)
 	}
-	if got := get(t, b, m.ID); got.Message.Status != msgbox.StatusDelivered || got.Deliveries[0].State != msgbox.DeliveryDelivered {
-		t.Errorf("suspended, settled late: status %s, delivery %s; want delivered", got.Message.Status, got.Deliveries[0].State)
+	settled(m, "as2_last", 2, before, pos)
+	m, d = timedOut("gaveup.edi", "as2_gaveup", false)
+	before = get(t, b, m.ID)
+	if err := ab.SettleLate(ctx, d.ID, 2, neg); err != nil {
+		t.Fatalf("SettleLate of a suspended delivery by a negative MDN: %v", err)
 	}
+	settled(m, "as2_gaveup", 2, before, neg)
 
 	// In progress: sent again.
 	m = routed(t, b, "again.edi", "as2_again")
 	d = claim(t, b, "srv1/w1", longLease, "as2_again")
-	if err := ab.SettleLate(ctx, d.ID, 0, rc); !errors.Is(err, msgbox.ErrLeaseLost) {
+	if err := ab.SettleLate(ctx, d.ID, 0, pos); !errors.Is(err, msgbox.ErrLeaseLost) {
 		t.Errorf("SettleLate of a delivery in progress: %v, want ErrLeaseLost", err)
 	}
 	if got := deliveryTo(t, b, m.ID, "as2_again"); got.State != msgbox.DeliveryInProgress || got.Receipt != nil {
 		t.Errorf("refused SettleLate changed the delivery in progress: %s, receipt %v", got.State, got.Receipt)
 	}
-	if err := ab.SettleLate(ctx, 1<<40, 0, rc); !errors.Is(err, msgbox.ErrNotFound) {
+	if err := ab.SettleLate(ctx, 1<<40, 0, pos); !errors.Is(err, msgbox.ErrNotFound) {
 		t.Errorf("SettleLate of no delivery: %v, want DeliveryNotFound", err)
 	}
 }

@@ -119,12 +119,12 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 	return out, b.wrap(err, "awaiting MDNs")
 }
 
-// SettleLate records a positive MDN that came after its wait ended as the
-// delivery's verdict (see msgbox.MDNAwaiter). After a commit whose
-// answer was lost it looks whether the delivery is delivered keeping this
-// very receipt (then the lost try settled it), and tries again otherwise.
-func (b *Box) SettleLate(ctx context.Context, deliveryID int64, attempts int, receipt msgbox.DeliveryReceipt) error {
-	rc, err := msgbox.CheckLateReceipt(receipt)
+// SettleLate records the verdict o of an MDN that came after its wait
+// ended (see msgbox.MDNAwaiter). After a commit whose answer was lost it
+// looks whether the delivery is as o says, keeping this very receipt
+// (then the lost try settled it), and tries again otherwise.
+func (b *Box) SettleLate(ctx context.Context, deliveryID int64, attempts int, o msgbox.Outcome) error {
+	o, err := msgbox.CheckLateOutcome(o)
 	if err != nil {
 		return b.wrap(err, "settle delivery %d", deliveryID)
 	}
@@ -132,15 +132,15 @@ func (b *Box) SettleLate(ctx context.Context, deliveryID int64, attempts int, re
 		var found bool
 		err := b.retry(ctx, func(ctx context.Context) error {
 			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN receipts r ON r.delivery_id = d.id
-				WHERE d.id = $1 AND d.state = 'delivered' AND d.attempts = $2 AND r.data = $3)`,
-				deliveryID, attempts, rc.Data).Scan(&found)
+				WHERE d.id = $1 AND d.state = $2 AND d.attempts = $3 AND r.data = $4)`,
+				deliveryID, string(o.State), attempts, o.Receipt.Data).Scan(&found)
 		})
 		return found, err
 	}
 	lost := false
 	err = b.retry(ctx, func(ctx context.Context) error {
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
-			return settleLateTx(ctx, t, deliveryID, attempts, &rc)
+			return settleLateTx(ctx, t, deliveryID, attempts, o)
 		})
 		if isUncertain(err) {
 			found, lookErr := settled(ctx)
@@ -165,11 +165,11 @@ func (b *Box) SettleLate(ctx context.Context, deliveryID int64, attempts int, re
 }
 
 // settleLateTx locks the delivery in t and returns the batch of writes
-// that settle it as SettleLate does.
-func settleLateTx(ctx context.Context, t *pipeTx, deliveryID int64, attempts int, rc *msgbox.DeliveryReceipt) (*pgx.Batch, error) {
+// that settle it with o as SettleLate does.
+func settleLateTx(ctx context.Context, t *pipeTx, deliveryID int64, attempts int, o msgbox.Outcome) (*pgx.Batch, error) {
 	var msgID, port, state string
 	var n int
-	found := false
+	found, hasReceipt := false, false
 	l := &lockedMessage{}
 	batch := &pgx.Batch{}
 	// The delivery's row first, then its message's (the lock order).
@@ -183,26 +183,28 @@ func settleLateTx(ctx context.Context, t *pipeTx, deliveryID int64, attempts int
 			return err
 		})
 	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = $1)", deliveryID, l)
+	// After the lock, in a statement of its own: it sees a receipt
+	// committed by whoever held the lock before.
+	batch.Queue(`SELECT EXISTS (SELECT 1 FROM receipts WHERE delivery_id = $1)`, deliveryID).
+		QueryRow(func(r pgx.Row) error { return r.Scan(&hasReceipt) })
 	if err := t.send(ctx, batch); err != nil {
 		return nil, err
 	}
 	if !found {
 		return nil, msgbox.DeliveryNotFound(deliveryID)
 	}
-	switch msgbox.DeliveryState(state) {
-	case msgbox.DeliveryPending, msgbox.DeliveryRetrying, msgbox.DeliverySuspended:
-	default:
-		return nil, msgbox.LateSettleLost(deliveryID, attempts)
-	}
-	if n != attempts {
+	if !msgbox.LateSettles(msgbox.DeliveryState(state), hasReceipt) || n != attempts {
 		return nil, msgbox.LateSettleLost(deliveryID, attempts)
 	}
 	batch = &pgx.Batch{}
-	batch.Queue(`UPDATE deliveries SET state = 'delivered', next_attempt_at = NULL, due_at = NULL, lease_owner = '',
-			lease_until = NULL, claimed_at = NULL, last_error = '' WHERE id = $1`, deliveryID)
-	queueReceipt(batch, deliveryID, msgID, rc)
-	queueEvent(batch, msgID, l.now, port, string(msgbox.DeliveryDelivered), msgbox.LateMDNDetail(attempts, rc.Summary))
-	l.setState(deliveryID, msgbox.DeliveryDelivered)
+	if o.State == msgbox.DeliverySuspended {
+		batch.Queue(`UPDATE messages SET reason = $2 WHERE id = $1`, msgID, msgbox.SuspendedReason(port, o.Error))
+	}
+	batch.Queue(`UPDATE deliveries SET state = $2, next_attempt_at = NULL, due_at = NULL, lease_owner = '',
+			lease_until = NULL, claimed_at = NULL, last_error = $3 WHERE id = $1`, deliveryID, string(o.State), o.Error)
+	queueReceipt(batch, deliveryID, msgID, o.Receipt)
+	queueEvent(batch, msgID, l.now, port, string(o.State), msgbox.LateMDNDetail(attempts, o))
+	l.setState(deliveryID, o.State)
 	queueStatus(batch, l)
 	return batch, nil
 }

@@ -116,44 +116,47 @@ func retryTimedOutTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claim
 	return refreshStatus(ctx, tx, d.MessageID)
 }
 
-// SettleLate records a positive MDN that came after its wait ended as the
-// delivery's verdict (see msgbox.MDNAwaiter).
-func (b *Box) SettleLate(ctx context.Context, deliveryID int64, attempts int, receipt msgbox.DeliveryReceipt) error {
-	rc, err := msgbox.CheckLateReceipt(receipt)
+// SettleLate records the verdict o of an MDN that came after its wait
+// ended (see msgbox.MDNAwaiter).
+func (b *Box) SettleLate(ctx context.Context, deliveryID int64, attempts int, o msgbox.Outcome) error {
+	o, err := msgbox.CheckLateOutcome(o)
 	if err != nil {
 		return b.wrap(err, "settle delivery %d", deliveryID)
 	}
 	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		var msgID, port, state string
 		var n int
-		err := tx.QueryRowContext(ctx, "SELECT message_id, port, state, attempts FROM deliveries WHERE id = ?", deliveryID).
-			Scan(&msgID, &port, &state, &n)
+		var hasReceipt bool
+		err := tx.QueryRowContext(ctx, `SELECT d.message_id, d.port, d.state, d.attempts,
+			EXISTS (SELECT 1 FROM receipts r WHERE r.delivery_id = d.id) FROM deliveries d WHERE d.id = ?`, deliveryID).
+			Scan(&msgID, &port, &state, &n, &hasReceipt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return msgbox.DeliveryNotFound(deliveryID)
 		}
 		if err != nil {
 			return err
 		}
-		switch msgbox.DeliveryState(state) {
-		case msgbox.DeliveryPending, msgbox.DeliveryRetrying, msgbox.DeliverySuspended:
-		default:
-			return msgbox.LateSettleLost(deliveryID, attempts)
-		}
-		if n != attempts {
+		if !msgbox.LateSettles(msgbox.DeliveryState(state), hasReceipt) || n != attempts {
 			return msgbox.LateSettleLost(deliveryID, attempts)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = NULL, due_at = NULL,
-			lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = '' WHERE id = ?`,
-			string(msgbox.DeliveryDelivered), deliveryID); err != nil {
+			lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
+			string(o.State), o.Error, deliveryID); err != nil {
 			return fmt.Errorf("recording delivery: %w", err)
 		}
+		rc := o.Receipt
 		if _, err := tx.ExecContext(ctx, `INSERT INTO receipts (delivery_id, message_id, content_type, summary, data)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO UPDATE SET content_type = excluded.content_type,
 			summary = excluded.summary, data = excluded.data`, deliveryID, msgID, rc.ContentType, rc.Summary, rc.Data); err != nil {
 			return fmt.Errorf("storing the receipt: %w", err)
 		}
-		if err := addEvent(ctx, tx, msgID, b.clock(), port, string(msgbox.DeliveryDelivered),
-			msgbox.LateMDNDetail(attempts, rc.Summary)); err != nil {
+		if o.State == msgbox.DeliverySuspended {
+			if _, err := tx.ExecContext(ctx, "UPDATE messages SET reason = ? WHERE id = ?",
+				msgbox.SuspendedReason(port, o.Error), msgID); err != nil {
+				return fmt.Errorf("storing the reason: %w", err)
+			}
+		}
+		if err := addEvent(ctx, tx, msgID, b.clock(), port, string(o.State), msgbox.LateMDNDetail(attempts, o)); err != nil {
 			return err
 		}
 		return refreshStatus(ctx, tx, msgID)
