@@ -3,9 +3,11 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,9 +16,12 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
+	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/testpki"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // as2AsyncLocation is the as2 receive location our partners POST their
@@ -310,7 +315,12 @@ func mustReadBody(t *testing.T, r *http.Request) []byte {
 // what was sent settles nothing (refused 400, still retrying); a valid
 // positive one delivers it (200), kept, and the retry is not made: the
 // partner has the message. Without a retry left it is suspended at the
-// deadline, saying why, and its late positive MDN delivers it too.
+// deadline, saying why, and its late positive MDN delivers it too. A late
+// negative MDN, valid by the same rules, suspends the delivery at once
+// with its disposition (§11), kept, the retry not made (200); unsigned
+// when a signed one was asked, it settles nothing (400, still retrying).
+// A suspended delivery without an MDN keeps a late negative one, still
+// suspended, now saying what the partner said.
 func TestAS2AsyncMDNTimeoutRetry(t *testing.T) {
 	p := newPKI(t)
 	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
@@ -352,12 +362,17 @@ send_port "` + name + `" {
 `
 	}
 	ourPort := freePort(t)
-	dir := setup(t, p, as2Common+as2AsyncLocation+port("retried", 1)+port("last", 0),
+	dir := setup(t, p, as2Common+as2AsyncLocation+port("retried", 1)+port("last", 0)+port("refused", 1)+port("gaveup", 0),
 		map[string]string{"URL": partner, "Port": ourPort})
-	r, box := start(t, dir)
+	m, logs := metrics.New(), &logBuffer{}
+	r, box := startWith(t, dir, func(o *runner.Options) {
+		o.Metrics = m
+		o.Log = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	defer runInBackground(t, r)()
-	put(t, dir, "retried.edi", []byte("ISA*00*~retried"))
-	put(t, dir, "last.edi", []byte("ISA*00*~last"))
+	for _, name := range []string{"retried", "last", "refused", "gaveup"} {
+		put(t, dir, name+".edi", []byte("ISA*00*~"+name))
+	}
 
 	// Until neither awaits its MDN nor is being sent.
 	var got map[string]*msgbox.Detail
@@ -374,11 +389,11 @@ send_port "` + name + `" {
 				}
 			}
 		}
-		if len(got) == 2 {
+		if len(got) == 4 {
 			break
 		}
 		if i == 1200 {
-			t.Fatalf("not both retrying or suspended within a minute: %v", msgs)
+			t.Fatalf("not all retrying or suspended within a minute: %v", msgs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -453,6 +468,125 @@ send_port "` + name + `" {
 	}
 	if st := deliveryState(t, box, d.Message.ID); st != msgbox.DeliveryDelivered {
 		t.Errorf("last: %s after its late MDN, want delivered", st)
+	}
+
+	// negative builds a negative MDN for what was sent to path, signed by
+	// the partner or not.
+	negative := func(path string, signed bool) *as2.Built {
+		t.Helper()
+		opts := as2.BuildOptions{Digest: as2.SHA256, From: "FABRIKAM", To: "CONTOSO"}
+		if signed {
+			opts.Signer = partnerSigner
+		}
+		b, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: sent[path][0], FinalRecipient: "FABRIKAM",
+			Disposition: as2.ProcessedError("unexpected-processing-error")}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const disposition = "processed/error: unexpected-processing-error"
+	d = got["refused.edi"]
+	if d == nil || d.Deliveries[0].State != msgbox.DeliveryRetrying {
+		t.Fatalf("refused.edi: %+v, want retrying", d)
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", negative("/as2/refused", false)); code != http.StatusBadRequest {
+		t.Errorf("our answer to an unsigned late negative MDN: %d, want 400", code)
+	}
+	if st := deliveryState(t, box, d.Message.ID); st != msgbox.DeliveryRetrying {
+		t.Errorf("refused: %s after an unsigned late negative MDN, want still retrying", st)
+	}
+	neg := negative("/as2/refused", true)
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", neg); code != http.StatusOK {
+		t.Errorf("our answer to the late negative MDN: %d, want 200", code)
+	}
+	settled, err = box.Get(context.Background(), d.Message.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl := settled.Deliveries[0]; settled.Message.Status != msgbox.StatusSuspended || dl.State != msgbox.DeliverySuspended ||
+		dl.Attempts != 1 || !strings.Contains(dl.LastError, disposition) || !strings.Contains(settled.Message.Reason, disposition) ||
+		dl.Receipt == nil || !bytes.Contains(dl.Receipt.Data, neg.Body) {
+		t.Errorf("refused: %s (%s), delivery %s after %d attempt(s), last error %q, receipt %v after the late negative MDN; "+
+			"want suspended after 1 with %q, keeping it", settled.Message.Status, settled.Message.Reason, dl.State, dl.Attempts,
+			dl.LastError, dl.Receipt, disposition)
+	}
+	if !slices.ContainsFunc(settled.History, func(e msgbox.Event) bool {
+		return e.Port == "refused" && e.Status == string(msgbox.DeliverySuspended) && strings.Contains(e.Detail, disposition)
+	}) {
+		t.Errorf("refused: history %+v has no entry of the suspension by the late MDN", settled.History)
+	}
+	if _, due, err := box.NextDue(context.Background(), []string{"refused"}); err != nil || due {
+		t.Errorf("refused: a retry is still due (%v, %v) after the late negative MDN suspended it", due, err)
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", neg); code != http.StatusOK {
+		t.Errorf("our answer to the late negative MDN sent again: %d, want 200", code)
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", late["/as2/refused"]); code == http.StatusOK {
+		t.Errorf("our answer to a positive MDN after the negative one kept: %d, want a refusal", code)
+	}
+	if st := deliveryState(t, box, d.Message.ID); st != msgbox.DeliverySuspended {
+		t.Errorf("refused: %s after a positive MDN contradicting the negative one kept, want still suspended", st)
+	}
+	if len(sent["/as2/refused"]) != 1 {
+		t.Errorf("refused: sent %d times, want once", len(sent["/as2/refused"]))
+	}
+
+	d = got["gaveup.edi"]
+	if d == nil || d.Message.Status != msgbox.StatusSuspended {
+		t.Fatalf("gaveup.edi: %+v, want suspended", d)
+	}
+	neg = negative("/as2/gaveup", true)
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", neg); code != http.StatusOK {
+		t.Errorf("our answer to gaveup's late negative MDN: %d, want 200", code)
+	}
+	settled, err = box.Get(context.Background(), d.Message.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl := settled.Deliveries[0]; settled.Message.Status != msgbox.StatusSuspended || dl.State != msgbox.DeliverySuspended ||
+		!strings.Contains(settled.Message.Reason, disposition) || dl.Receipt == nil || !bytes.Contains(dl.Receipt.Data, neg.Body) {
+		t.Errorf("gaveup: %s (%s), delivery %s, receipt %v after its late negative MDN; want still suspended, with %q, keeping it",
+			settled.Message.Status, settled.Message.Reason, dl.State, dl.Receipt, disposition)
+	}
+
+	// Counted as MDNs in time are: a late negative one as negative, and
+	// the suspension it makes as one (none for the one suspended before).
+	for _, c := range []struct {
+		port, outcome string
+		want          float64
+	}{
+		{"retried", metrics.ReceiptPositive, 1}, {"last", metrics.ReceiptPositive, 1},
+		{"refused", metrics.ReceiptNegative, 1}, {"refused", metrics.ReceiptPositive, 0}, {"refused", metrics.ReceiptRejected, 0},
+		{"gaveup", metrics.ReceiptNegative, 1},
+	} {
+		var pb dto.Metric
+		if err := m.Receipts.WithLabelValues(c.port, c.outcome).Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		if got := pb.GetCounter().GetValue(); got != c.want {
+			t.Errorf("bizpipe_receipts_total{send_port=%q,outcome=%q} = %v, want %v", c.port, c.outcome, got, c.want)
+		}
+	}
+	for port, want := range map[string]float64{"refused": 1, "gaveup": 1} {
+		var pb dto.Metric
+		if err := m.Suspended.WithLabelValues(port).Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		if got := pb.GetCounter().GetValue(); got != want {
+			t.Errorf("bizpipe suspended{send_port=%q} = %v, want %v", port, got, want)
+		}
+	}
+	// Logged as suspended, as in time; the one suspended before warned.
+	for _, want := range [][]string{
+		{"level=ERROR", `msg="delivery suspended"`, "send_port=refused", "late_mdn=true", disposition},
+		{"level=WARN", "after the delivery was suspended", "send_port=gaveup", "late_mdn=true", disposition},
+	} {
+		if !slices.ContainsFunc(slices.Collect(strings.Lines(logs.String())), func(l string) bool {
+			return !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(l, w) })
+		}) {
+			t.Errorf("no log line with %q; log:\n%s", want, logs)
+		}
 	}
 }
 

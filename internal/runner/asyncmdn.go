@@ -60,9 +60,10 @@ var _ component.ReceiptSink = (*Runner)(nil)
 // wait's outcome: delivered, suspended (negative), or a failed attempt
 // retried with the same Message-ID. A copy of the MDN the delivery keeps
 // from an earlier attempt settles nothing (component.ErrReceiptRepeated).
-// A positive MDN that proves delivery after its wait ended still
-// delivers (settleLate); any other for a delivery that awaits none any
-// more is judged against the one it keeps (settledBefore).
+// An MDN valid by the same rules that comes after its wait ended still
+// settles a delivery not settled yet: a positive one delivers it, a
+// negative one suspends it (settleLate); any other for a delivery that
+// awaits none any more is judged against the one it keeps (settledBefore).
 func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt) error {
 	aw, ok := r.opts.Box.(msgbox.MDNAwaiter)
 	if !ok {
@@ -352,20 +353,21 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 }
 
 // settleLate settles d, which awaits no MDN any more but is not settled
-// either, by in, a positive MDN for the attempt whose wait a keeps, come
-// after that wait ended (its mdn_timeout passed): the partner has the
-// message, so d is delivered, in kept, and its retry not made (an
-// operator of BizTalk or of an AS2 gateway expects no second copy of a
-// message its partner confirmed). It reports whether in settled d
-// (late), with the error to answer; false for any other MDN (not
-// positive, or not for what was sent), and for a suspended d that keeps
-// an MDN: settledBefore judges those.
+// either, by in, an MDN for the attempt whose wait a keeps, come after
+// that wait ended (its mdn_timeout passed), valid by the rules of one in
+// time. A positive one: the partner has the message, so d is delivered,
+// in kept, and its retry not made (an operator of BizTalk or of an AS2
+// gateway expects no second copy of a message its partner confirmed). A
+// negative one suspends d at once with its disposition (language §11),
+// in kept, rather than sending again what the partner said failed; a d
+// suspended already (without an MDN) stays so, keeping in. It reports
+// whether in settled d (late), with the error to answer; false for any
+// other MDN (unreadable, unsigned when a signed one was asked, not for
+// what was sent), and for a d that is settled or keeps an MDN:
+// settledBefore judges those.
 func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.AwaitedMDN, d *msgbox.Delivery, pt *port,
 	in component.IncomingReceipt) (late bool, err error) {
-	switch {
-	case d.State == msgbox.DeliveryPending || d.State == msgbox.DeliveryRetrying:
-	case d.State == msgbox.DeliverySuspended && d.Receipt == nil:
-	default:
+	if !msgbox.LateSettles(d.State, d.Receipt != nil) {
 		return false, nil
 	}
 	ck, ok := pt.sender.(component.ReceiptChecker)
@@ -373,11 +375,22 @@ func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.
 		return false, nil
 	}
 	rc, cerr := ck.CheckReceipt(ctx, in, component.Pending{Correlation: a.AS2MessageID, Deadline: a.Deadline, Check: a.MIC})
-	if cerr != nil || rc == nil {
+	if rc == nil {
 		return false, nil
 	}
-	log := pt.deliveryLog(d, slog.Int64("delivery", d.ID), slog.String("as2_message_id", a.AS2MessageID))
-	err = aw.SettleLate(ctx, d.ID, d.Attempts, msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: r.keptReceipt(pt, d, rc)})
+	o, outcome := msgbox.Outcome{State: msgbox.DeliveryDelivered}, metrics.ReceiptPositive
+	switch {
+	case cerr == nil:
+	case component.IsPermanent(cerr):
+		// Negative: its error names the disposition, as in time.
+		o, _, _ = r.failed(pt, d, cerr)
+		o.Error = pt.hide.text(o.Error)
+		outcome = metrics.ReceiptNegative
+	default:
+		return false, nil
+	}
+	o.Receipt = r.keptReceipt(pt, d, rc)
+	err = aw.SettleLate(ctx, d.ID, d.Attempts, o)
 	switch {
 	case errors.Is(err, msgbox.ErrLeaseLost):
 		// Sent again, settled or terminated meanwhile: the partner is
@@ -386,9 +399,19 @@ func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.
 	case err != nil:
 		return true, err
 	}
-	r.countReceipt(pt, d, rc, metrics.ReceiptPositive)
-	log.Info("delivered: its asynchronous MDN came after the wait for it ended; no retry", "was", d.State,
-		"attempts", d.Attempts)
+	r.countReceipt(pt, d, rc, outcome)
+	log := pt.deliveryLog(d, slog.Int64("delivery", d.ID), slog.String("as2_message_id", a.AS2MessageID),
+		slog.Bool("late_mdn", true), slog.String("was", string(d.State)), slog.Int("attempts", d.Attempts))
+	switch {
+	case o.State == msgbox.DeliveryDelivered:
+		log.Info("delivered: its asynchronous MDN came after the wait for it ended; no retry")
+	case d.State == msgbox.DeliverySuspended:
+		// Logged and counted as suspended when its wait timed out.
+		log.Warn("its negative asynchronous MDN came after the delivery was suspended; kept, still suspended", "reason", o.Error)
+	default:
+		// As a negative MDN in time: logged and counted as a suspension.
+		r.recorded(claimed{d: d}, pt, log, o, nil, false, nil)
+	}
 	return true, nil
 }
 

@@ -85,9 +85,13 @@ mdn_timeout the attempt counts as failed: the delivery is retrying, sent
 again retry.interval after the timeout, then suspended. A positive MDN
 that comes later, for what was last sent and valid by the same rules,
 still delivers it (kept, answered 200) and the retry is not made: the
-partner has the message; any other late MDN settles nothing (400). bizpipe run --once
-does not wait for asynchronous MDNs; a restart does not send again a
-delivery that awaits one.`,
+partner has the message. A negative one (processed/error, failed),
+valid likewise, suspends it at once with its disposition (kept, answered
+200) and the retry is not made either; one suspended already (without an
+MDN) keeps it, its reason now the disposition. Any other late MDN
+settles nothing (400). bizpipe run --once does not wait for
+asynchronous MDNs; a restart does not send again a delivery that awaits
+one.`,
 	Example: `transport "as2" {
   url        = "https://as2.fabrikam.example/as2"
   partner    = party.fabrikam
