@@ -320,7 +320,8 @@ func mustReadBody(t *testing.T, r *http.Request) []byte {
 // with its disposition (§11), kept, the retry not made (200); unsigned
 // when a signed one was asked, it settles nothing (400, still retrying).
 // A suspended delivery without an MDN keeps a late negative one, still
-// suspended, now saying what the partner said.
+// suspended, now saying what the partner said. Resumed and timed out
+// again, the late MDN of its earlier attempt sent again changes nothing.
 func TestAS2AsyncMDNTimeoutRetry(t *testing.T) {
 	p := newPKI(t)
 	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
@@ -536,8 +537,8 @@ send_port "` + name + `" {
 	if d == nil || d.Message.Status != msgbox.StatusSuspended {
 		t.Fatalf("gaveup.edi: %+v, want suspended", d)
 	}
-	neg = negative("/as2/gaveup", true)
-	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", neg); code != http.StatusOK {
+	gaveNeg := negative("/as2/gaveup", true)
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", gaveNeg); code != http.StatusOK {
 		t.Errorf("our answer to gaveup's late negative MDN: %d, want 200", code)
 	}
 	settled, err = box.Get(context.Background(), d.Message.ID)
@@ -545,7 +546,7 @@ send_port "` + name + `" {
 		t.Fatal(err)
 	}
 	if dl := settled.Deliveries[0]; settled.Message.Status != msgbox.StatusSuspended || dl.State != msgbox.DeliverySuspended ||
-		!strings.Contains(settled.Message.Reason, disposition) || dl.Receipt == nil || !bytes.Contains(dl.Receipt.Data, neg.Body) {
+		!strings.Contains(settled.Message.Reason, disposition) || dl.Receipt == nil || !bytes.Contains(dl.Receipt.Data, gaveNeg.Body) {
 		t.Errorf("gaveup: %s (%s), delivery %s, receipt %v after its late negative MDN; want still suspended, with %q, keeping it",
 			settled.Message.Status, settled.Message.Reason, dl.State, dl.Receipt, disposition)
 	}
@@ -587,6 +588,39 @@ send_port "` + name + `" {
 		}) {
 			t.Errorf("no log line with %q; log:\n%s", want, logs)
 		}
+	}
+
+	// Resumed, sent again and timed out again, refused keeps the late
+	// negative MDN of its earlier attempt: that MDN POSTed again is
+	// acknowledged and changes nothing (it is not this attempt's
+	// verdict); a new one suspends it.
+	id := got["refused.edi"].Message.ID
+	if err := box.Resume(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	mu.Unlock() // the partner records the message sent again
+	var again *msgbox.Detail
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if again, err = box.Get(context.Background(), id); err != nil || again.Deliveries[0].State == msgbox.DeliveryRetrying {
+			break
+		}
+	}
+	mu.Lock()
+	if err != nil || again.Deliveries[0].State != msgbox.DeliveryRetrying || again.Deliveries[0].Receipt == nil || len(sent["/as2/refused"]) != 2 {
+		t.Fatalf("refused, resumed: %v, %+v, sent %d times; want retrying after its second send, keeping the late MDN",
+			err, again.Deliveries, len(sent["/as2/refused"]))
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", neg); code != http.StatusOK {
+		t.Errorf("our answer to the earlier attempt's late negative MDN sent again: %d, want 200", code)
+	}
+	if st := deliveryState(t, box, id); st != msgbox.DeliveryRetrying {
+		t.Errorf("refused, resumed: %s after the earlier attempt's MDN sent again, want still retrying", st)
+	}
+	if code := postMDN(t, "http://127.0.0.1:"+ourPort+"/as2", negative("/as2/refused", true)); code != http.StatusOK {
+		t.Errorf("our answer to the second attempt's late negative MDN: %d, want 200", code)
+	}
+	if st := deliveryState(t, box, id); st != msgbox.DeliverySuspended {
+		t.Errorf("refused, resumed: %s after the second attempt's late negative MDN, want suspended", st)
 	}
 }
 

@@ -363,11 +363,17 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 // suspended already (without an MDN) stays so, keeping in. It reports
 // whether in settled d (late), with the error to answer; false for any
 // other MDN (unreadable, unsigned when a signed one was asked, not for
-// what was sent), and for a d that is settled or keeps an MDN:
-// settledBefore judges those.
+// what was sent, the very one d keeps from an earlier attempt), and for a
+// d that is settled or suspended keeping an MDN: settledBefore judges
+// those.
 func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.AwaitedMDN, d *msgbox.Delivery, pt *port,
 	in component.IncomingReceipt) (late bool, err error) {
 	if !msgbox.LateSettles(d.State, d.Receipt != nil) {
+		return false, nil
+	}
+	if d.Receipt != nil && len(d.Receipt.Data) != 0 && sameEntity(in, d.Receipt) {
+		// The MDN d keeps from an earlier attempt (resumed since), sent
+		// again: not the verdict on the last (as in time).
 		return false, nil
 	}
 	ck, ok := pt.sender.(component.ReceiptChecker)
