@@ -578,8 +578,21 @@ send_port "` + name + `" {
 			t.Errorf("bizpipe suspended{send_port=%q} = %v, want %v", port, got, want)
 		}
 	}
-	// Logged as suspended, as in time; the one suspended before warned.
+	// A late positive one counts as a delivery, as in time.
+	for port, want := range map[string]float64{"retried": 1, "last": 1, "refused": 0} {
+		var pb dto.Metric
+		if err := m.Delivered.WithLabelValues(port).Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		if got := pb.GetCounter().GetValue(); got != want {
+			t.Errorf("bizpipe delivered{send_port=%q} = %v, want %v", port, got, want)
+		}
+	}
+	// Logged as delivered or suspended, as in time; the one suspended
+	// before warned.
 	for _, want := range [][]string{
+		{"level=INFO", "msg=delivered", "send_port=retried", "late_mdn=true"},
+		{"level=INFO", "msg=delivered", "send_port=last", "late_mdn=true", "was=suspended"},
 		{"level=ERROR", `msg="delivery suspended"`, "send_port=refused", "late_mdn=true", disposition},
 		{"level=WARN", "after the delivery was suspended", "send_port=gaveup", "late_mdn=true", disposition},
 	} {

@@ -408,14 +408,12 @@ func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.
 	r.countReceipt(pt, d, rc, outcome)
 	log := pt.deliveryLog(d, slog.Int64("delivery", d.ID), slog.String("as2_message_id", a.AS2MessageID),
 		slog.Bool("late_mdn", true), slog.String("was", string(d.State)), slog.Int("attempts", d.Attempts))
-	switch {
-	case o.State == msgbox.DeliveryDelivered:
-		log.Info("delivered: its asynchronous MDN came after the wait for it ended; no retry")
-	case d.State == msgbox.DeliverySuspended:
+	if o.State == msgbox.DeliverySuspended && d.State == msgbox.DeliverySuspended {
 		// Logged and counted as suspended when its wait timed out.
 		log.Warn("its negative asynchronous MDN came after the delivery was suspended; kept, still suspended", "reason", o.Error)
-	default:
-		// As a negative MDN in time: logged and counted as a suspension.
+	} else {
+		// As an MDN in time: logged and counted as a delivery or a
+		// suspension (the metrics and run --once's summary).
 		r.recorded(claimed{d: d}, pt, log, o, nil, false, nil)
 	}
 	return true, nil
