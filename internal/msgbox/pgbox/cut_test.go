@@ -615,3 +615,108 @@ func TestLostCommitClaimMDNs(t *testing.T) {
 		}
 	}
 }
+
+// TestLostCommitSettleLate: a SettleLate whose COMMIT was made but whose
+// answer was lost finds the delivery settled as it asked and answers nil;
+// one whose COMMIT never reached the server tries again and settles it;
+// one whose COMMIT reaches the server only after the client gave up
+// (its look finds nothing yet, its retry waits for the first try's
+// transaction and finds the delivery settled, no longer retrying) answers
+// nil too, not ErrLeaseLost. Each way, a positive MDN (delivered) or a
+// negative one (suspended), on a delivery retrying or suspended (there a
+// negative MDN changes the state to what it was: only the receipt tells
+// the lost try made it), the delivery is settled once: one history entry,
+// the receipt kept, its attempts as they were, nothing due.
+func TestLostCommitSettleLate(t *testing.T) {
+	t.Parallel()
+	p, b, direct := openCut(t)
+	pos := msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: &msgbox.DeliveryReceipt{
+		ContentType: "multipart/signed", Summary: "processed; signed", Data: []byte("the late MDN")}}
+	neg := msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "the partner's MDN is negative: processed/error: decryption-failed",
+		Receipt: &msgbox.DeliveryReceipt{ContentType: "multipart/signed", Summary: "processed/error: decryption-failed; signed",
+			Data: []byte("the late negative MDN")}}
+	cuts := []struct {
+		name string
+		arm  func()
+	}{
+		{"answer lost", func() { p.arm("COMMIT", true) }},
+		{"never sent", func() { p.arm("COMMIT", false) }},
+		{"commit late", func() { p.armLate("COMMIT", 700*time.Millisecond) }},
+	}
+	outcomes := []struct {
+		name string
+		o    msgbox.Outcome
+	}{{"positive", pos}, {"negative", neg}}
+	// The delivery's state after its wait timed out, one attempt made.
+	starts := []msgbox.Outcome{
+		{State: msgbox.DeliveryRetrying, RetryAt: time.Now().Add(time.Hour), Error: "no MDN in time"},
+		{State: msgbox.DeliverySuspended, Error: "no MDN in time"},
+	}
+	for i, c := range cuts {
+		for j, oc := range outcomes {
+			for k, start := range starts {
+				settleCut(t, p, b, direct, fmt.Sprintf("%s, %s, %s", c.name, oc.name, start.State),
+					fmt.Sprintf("late%d%d%d", i, j, k), c.arm, start, oc.o)
+			}
+		}
+	}
+}
+
+// settleCut makes a delivery to port that attempted once and ended with
+// start, settles it late with o through b, p armed by arm to cut one
+// connection, and checks that it was settled once.
+func settleCut(t *testing.T, p *cutProxy, b, direct *Box, name, port string, arm func(), start, o msgbox.Outcome) {
+	t.Helper()
+	ctx := t.Context()
+	m := route(t, direct, port, port)
+	d := mustClaim(t, direct, "srv1/w1", time.Minute, port)
+	if err := direct.Finish(ctx, d.ID, "srv1/w1", start); err != nil {
+		t.Fatal(err)
+	}
+	was, err := direct.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := p.cuts.Load()
+	arm()
+	if err := b.SettleLate(ctx, d.ID, 1, o); err != nil {
+		t.Errorf("%s: SettleLate = %v; want it recorded", name, err)
+	}
+	if got := p.cuts.Load() - before; got != 1 {
+		t.Fatalf("%s: the proxy cut %d connections, want 1", name, got)
+	}
+
+	got, err := direct.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := got.Deliveries[0]
+	if dl.State != o.State || dl.Attempts != 1 || !dl.NextAttemptAt.IsZero() || dl.LastError != o.Error {
+		t.Errorf("%s: %s after %d attempt(s), next at %v, last error %q; want %s after 1, none due, %q",
+			name, dl.State, dl.Attempts, dl.NextAttemptAt, dl.LastError, o.State, o.Error)
+	}
+	if dl.Receipt == nil || string(dl.Receipt.Data) != string(o.Receipt.Data) || dl.Receipt.Summary != o.Receipt.Summary {
+		t.Errorf("%s: receipt %+v, want %+v", name, dl.Receipt, o.Receipt)
+	}
+	// A positive MDN leaves the message's reason as it was (testSettleLate).
+	want, reason := msgbox.StatusDelivered, was.Message.Reason
+	if o.State == msgbox.DeliverySuspended {
+		want, reason = msgbox.StatusSuspended, msgbox.SuspendedReason(port, o.Error)
+	}
+	if got.Message.Status != want || got.Message.Reason != reason || len(got.Attempts) != 1 {
+		t.Errorf("%s: status %s, reason %q, %d attempts recorded; want %s, %q, 1",
+			name, got.Message.Status, got.Message.Reason, len(got.Attempts), want, reason)
+	}
+	entries := 0
+	for _, e := range got.History {
+		if e.Port == port && e.Detail == msgbox.LateMDNDetail(1, o) {
+			entries++
+		}
+	}
+	if entries != 1 {
+		t.Errorf("%s: %d history entries %q, want 1: %+v", name, entries, msgbox.LateMDNDetail(1, o), got.History)
+	}
+	if _, due, err := direct.NextDue(ctx, []string{port}); err != nil || due {
+		t.Errorf("%s: NextDue = %v, %v; want nothing due", name, due, err)
+	}
+}
