@@ -172,17 +172,7 @@ func settleLateTx(ctx context.Context, t *pipeTx, deliveryID int64, attempts int
 	found, hasReceipt := false, false
 	l := &lockedMessage{}
 	batch := &pgx.Batch{}
-	// The delivery's row first, then its message's (the lock order).
-	batch.Queue(`SELECT message_id, port, state, attempts FROM deliveries WHERE id = $1 FOR UPDATE`, deliveryID).
-		QueryRow(func(r pgx.Row) error {
-			err := r.Scan(&msgID, &port, &state, &n)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			found = err == nil
-			return err
-		})
-	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = $1)", deliveryID, l)
+	queueLockDelivery(batch, deliveryID, "message_id, port, state, attempts", &found, l, &msgID, &port, &state, &n)
 	// After the lock, in a statement of its own: it sees a receipt
 	// committed by whoever held the lock before.
 	batch.Queue(`SELECT EXISTS (SELECT 1 FROM receipts WHERE delivery_id = $1)`, deliveryID).

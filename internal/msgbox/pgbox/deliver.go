@@ -78,6 +78,21 @@ func queueLock(batch *pgx.Batch, msgExpr string, arg any, l *lockedMessage) {
 		})
 }
 
+// queueLockDelivery queues the locks of an operation on delivery id, in
+// the lock order: the delivery's row, its columns scanned into dest and
+// found set when it exists, then its message's row, into l.
+func queueLockDelivery(batch *pgx.Batch, id int64, columns string, found *bool, l *lockedMessage, dest ...any) {
+	batch.Queue(`SELECT `+columns+` FROM deliveries WHERE id = $1 FOR UPDATE`, id).QueryRow(func(r pgx.Row) error {
+		err := r.Scan(dest...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		*found = err == nil
+		return err
+	})
+	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = $1)", id, l)
+}
+
 // lockMessages returns the statements that lock the messages ids, sorted,
 // in their order, as queueLock locks one, and read the clock and their
 // deliveries into locked (one entry per id, each with its id set): three
@@ -857,17 +872,8 @@ func finishTx(ctx context.Context, t *pipeTx, deliveryID int64, owner string, o 
 	found := false
 	l := &lockedMessage{}
 	batch := &pgx.Batch{}
-	// The delivery's row first, then its message's (the lock order).
-	batch.Queue(`SELECT message_id, port, state, lease_owner, attempts, claimed_at FROM deliveries WHERE id = $1 FOR UPDATE`,
-		deliveryID).QueryRow(func(r pgx.Row) error {
-		err := r.Scan(&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		found = err == nil
-		return err
-	})
-	queueLock(batch, "(SELECT message_id FROM deliveries WHERE id = $1)", deliveryID, l)
+	queueLockDelivery(batch, deliveryID, "message_id, port, state, lease_owner, attempts, claimed_at", &found, l,
+		&msgID, &port, &state, &leaseOwner, &attempts, &claimedAt)
 	if err := t.send(ctx, batch); err != nil {
 		return 0, time.Time{}, nil, err
 	}
