@@ -196,5 +196,9 @@ func settleLateTx(ctx context.Context, t *pipeTx, deliveryID int64, attempts int
 	queueEvent(batch, msgID, l.now, port, string(o.State), msgbox.LateMDNDetail(attempts, o))
 	l.setState(deliveryID, o.State)
 	queueStatus(batch, l)
+	if st := l.derived(); o.State == msgbox.DeliveryDelivered && st != msgbox.StatusSuspended && st != msgbox.StatusTerminated {
+		// No longer suspended: the reason it was is no reason now.
+		batch.Queue(`UPDATE messages SET reason = '' WHERE id = $1`, msgID)
+	}
 	return batch, nil
 }

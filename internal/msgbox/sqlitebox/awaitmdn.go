@@ -159,7 +159,13 @@ func (b *Box) SettleLate(ctx context.Context, deliveryID int64, attempts int, o 
 		if err := addEvent(ctx, tx, msgID, b.clock(), port, string(o.State), msgbox.LateMDNDetail(attempts, o)); err != nil {
 			return err
 		}
-		return refreshStatus(ctx, tx, msgID)
+		if err := refreshStatus(ctx, tx, msgID); err != nil || o.State != msgbox.DeliveryDelivered {
+			return err
+		}
+		// No longer suspended: the reason it was is no reason now.
+		_, err = tx.ExecContext(ctx, `UPDATE messages SET reason = '' WHERE id = ? AND status NOT IN (?, ?)`,
+			msgID, string(msgbox.StatusSuspended), string(msgbox.StatusTerminated))
+		return err
 	})
 	return b.wrap(err, "settle delivery %d", deliveryID)
 }
