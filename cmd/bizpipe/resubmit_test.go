@@ -42,18 +42,7 @@ func testConcurrentResubmits(t *testing.T, open func() msgbox.Box) {
 	ctx := context.Background()
 	box := open()
 	defer box.Close()
-	orig, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "o.edi"}, strings.NewReader("order"),
-		func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
-	if err != nil || d == nil {
-		t.Fatalf("Claim = %v, %v", d, err)
-	}
-	if err := box.Finish(ctx, d.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliveryDelivered}); err != nil {
-		t.Fatal(err)
-	}
+	orig := attempted(t, box, msgbox.Outcome{State: msgbox.DeliveryDelivered})
 
 	var checked sync.WaitGroup
 	checked.Add(2)
@@ -130,25 +119,14 @@ func testResubmitWhileResumed(t *testing.T, open func() msgbox.Box) {
 	other := open()
 	defer other.Close()
 	for _, port := range []string{"", "p"} {
-		orig, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "o.edi"}, strings.NewReader("order"),
-			func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
-		if err != nil || d == nil {
-			t.Fatalf("Claim = %v, %v", d, err)
-		}
-		if err := box.Finish(ctx, d.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "partner down"}); err != nil {
-			t.Fatal(err)
-		}
+		orig := attempted(t, box, msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "partner down"})
 		resume := func() {
 			if err := other.Resume(ctx, orig.ID); err != nil {
 				t.Errorf("Resume by the other operator: %v", err)
 			}
 		}
 		var out bytes.Buffer
-		err = resubmitMessage(ctx, &env{stdout: &out, resubmitChecked: resume}, box, orig.ID, messagesFlags{format: "text", port: port})
+		err := resubmitMessage(ctx, &env{stdout: &out, resubmitChecked: resume}, box, orig.ID, messagesFlags{format: "text", port: port})
 		if err == nil {
 			t.Fatalf("--port %q: resubmit = %q, no error, with the message resumed meanwhile: both are sent", port, out.String())
 		}
@@ -199,4 +177,24 @@ func resubmittedNotes(d *msgbox.Detail) int {
 		}
 	}
 	return n
+}
+
+// attempted stores a message routed to send port "p" in box and records
+// its delivery's first attempt with o.
+func attempted(t *testing.T, box msgbox.Box, o msgbox.Outcome) msgbox.Message {
+	t.Helper()
+	ctx := context.Background()
+	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "o.edi"}, strings.NewReader("order"),
+		func(msgbox.Message) ([]string, string) { return []string{"p"}, "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"p"}, time.Hour)
+	if err != nil || d == nil {
+		t.Fatalf("Claim = %v, %v", d, err)
+	}
+	if err := box.Finish(ctx, d.ID, "srv1/w0", o); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
