@@ -301,22 +301,9 @@ func TestAS2Receipts(t *testing.T) {
 	var cfg strings.Builder
 	cfg.WriteString(as2Common)
 	for _, c := range []string{"unsigned", "wrongmic", "error", "down", "big", "garbage", "forbidden"} {
-		cfg.WriteString(`
-send_port "` + c + `" {
-  host                   = host.h
+		cfg.WriteString(syncOncePort(c, `
   pipeline               = pipeline.sign_encrypt
-  encryption_certificate = "{{.Partner}}"
-  filter                 = message.file_name == "` + c + `.edi"
-  transport "as2" {
-    url     = "{{.URL}}/` + c + `"
-    partner = party.fabrikam
-  }
-  retry {
-    attempts = 1
-    interval = "1ms"
-  }
-}
-`)
+  encryption_certificate = "{{.Partner}}"`))
 	}
 	cfg.WriteString(`
 send_port "plain" {
@@ -554,20 +541,7 @@ func TestAS2MDNWithErrorStatus(t *testing.T) {
 	var cfg strings.Builder
 	cfg.WriteString(as2Common)
 	for _, c := range []string{"negative", "positive", "another", "forged"} {
-		cfg.WriteString(`
-send_port "` + c + `" {
-  host   = host.h
-  filter = message.file_name == "` + c + `.edi"
-  transport "as2" {
-    url     = "{{.URL}}/` + c + `"
-    partner = party.fabrikam
-  }
-  retry {
-    attempts = 1
-    interval = "1ms"
-  }
-}
-`)
+		cfg.WriteString(syncOncePort(c, ""))
 	}
 	dir := setup(t, p, cfg.String(), map[string]string{"URL": fake.url})
 	for _, c := range []string{"negative", "positive", "another", "forged"} {
@@ -627,4 +601,25 @@ send_port "` + c + `" {
 	if !strings.Contains(log.String(), "HTTP 400") {
 		t.Errorf("the positive MDN's odd status is not logged:\n%s", log)
 	}
+}
+
+// syncOncePort is an as2 send port named name, with the attributes extra
+// (a pipeline, an encryption certificate), taking the messages whose file
+// name is name.edi, that posts to {{.URL}}/name, asks for a synchronous
+// MDN and makes one attempt.
+func syncOncePort(name, extra string) string {
+	return `
+send_port "` + name + `" {
+  host   = host.h` + extra + `
+  filter = message.file_name == "` + name + `.edi"
+  transport "as2" {
+    url     = "{{.URL}}/` + name + `"
+    partner = party.fabrikam
+  }
+  retry {
+    attempts = 1
+    interval = "1ms"
+  }
+}
+`
 }
