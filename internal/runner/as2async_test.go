@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
 	"github.com/bizpipe/bizpipe/internal/metrics"
@@ -21,7 +23,6 @@ import (
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/testpki"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // as2AsyncLocation is the as2 receive location our partners POST their

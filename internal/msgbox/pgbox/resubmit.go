@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 
-	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
 // The reads that apply msgbox.CheckResubmit and msgbox.CheckResumeCopies
