@@ -138,6 +138,14 @@ type MDNAwaiter interface {
 	// AwaitingMDNs returns the deliveries awaiting an MDN now, oldest
 	// deadline first.
 	AwaitingMDNs(ctx context.Context) ([]AwaitedMDN, error)
+	// SendingDeliveries returns the ids of the deliveries of ports in
+	// progress under a lease other than AwaitOwner's: claimed by a
+	// worker, of any process sharing the box, and not yet awaiting an
+	// MDN (nil for no ports). An MDN that comes before the first wait
+	// of its delivery is recorded, and still does when its early wait
+	// ends, is told by them from one naming a Message-ID nobody sent:
+	// only the runner derives a delivery's Message-ID from its id.
+	SendingDeliveries(ctx context.Context, ports []string) ([]int64, error)
 	// SettleLate records o, the verdict of an asynchronous MDN that came
 	// after the wait for it ended (its mdn_timeout passed), on delivery
 	// deliveryID, which is neither in progress nor settled (pending or

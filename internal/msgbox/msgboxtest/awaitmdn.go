@@ -461,3 +461,63 @@ func testSettleLate(t *testing.T, b msgbox.Box) {
 		t.Errorf("SettleLate of no delivery: %v, want DeliveryNotFound", err)
 	}
 }
+
+// testSendingDeliveries: SendingDeliveries lists the deliveries of the
+// ports asked that are in progress under any owner but msgbox.AwaitOwner
+// (being sent, by any process sharing the box), and none pending,
+// awaiting an MDN, settled, or of another port.
+func testSendingDeliveries(t *testing.T, b msgbox.Box) {
+	ab, ok := b.(msgbox.MDNAwaiter)
+	if !ok {
+		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
+	}
+	ctx := t.Context()
+	sending := func(ports ...string) []int64 {
+		t.Helper()
+		ids, err := ab.SendingDeliveries(ctx, ports)
+		if err != nil {
+			t.Fatalf("SendingDeliveries(%v): %v", ports, err)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	if got := sending("as2_a"); len(got) != 0 {
+		t.Errorf("SendingDeliveries of an empty box = %v, want none", got)
+	}
+	routed(t, b, "1.edi", "as2_a", "other")
+	m2 := routed(t, b, "2.edi", "as2_a")
+	routed(t, b, "3.edi", "as2_b")
+	routed(t, b, "4.edi", "as2_a")
+	routed(t, b, "5.edi", "as2_a") // stays pending
+	d1 := claim(t, b, "srv1/w1", longLease, "as2_a")
+	d2 := claim(t, b, "srv1/w2", longLease, "as2_a")
+	if err := ab.AwaitMDN(ctx, d2.LeaseOwner, msgbox.AwaitedMDN{DeliveryID: d2.ID, MessageID: m2.ID, Port: "as2_a",
+		AS2MessageID: "<s2@contoso>", Deadline: now().Add(longLease)}); err != nil {
+		t.Fatalf("AwaitMDN: %v", err)
+	}
+	d4 := claim(t, b, "srv1/w3", longLease, "as2_a")
+	finish(t, b, d4, delivered)
+	d3 := claim(t, b, "srv2/w1", longLease, "as2_b")
+	other := claim(t, b, "srv1/w4", longLease, "other")
+
+	want := []int64{d1.ID, d3.ID}
+	slices.Sort(want)
+	if got := sending("as2_a", "as2_b"); !slices.Equal(got, want) {
+		t.Errorf("SendingDeliveries(as2_a, as2_b) = %v, want %v (not awaiting %d, delivered %d, pending, nor of port other %d)",
+			got, want, d2.ID, d4.ID, other.ID)
+	}
+	if got := sending("as2_a"); !slices.Equal(got, []int64{d1.ID}) {
+		t.Errorf("SendingDeliveries(as2_a) = %v, want [%d]", got, d1.ID)
+	}
+	if got := sending("other", "unknown"); !slices.Equal(got, []int64{other.ID}) {
+		t.Errorf("SendingDeliveries(other, unknown) = %v, want [%d]", got, other.ID)
+	}
+	if got := sending(); len(got) != 0 {
+		t.Errorf("SendingDeliveries of no ports = %v, want none", got)
+	}
+	// Its attempt over, a delivery is no longer sent.
+	finish(t, b, d1, msgbox.Outcome{State: msgbox.DeliveryRetrying, Error: "refused", RetryAt: now().Add(longLease)})
+	if got := sending("as2_a", "as2_b"); !slices.Equal(got, []int64{d3.ID}) {
+		t.Errorf("SendingDeliveries(as2_a, as2_b) after delivery %d's attempt = %v, want [%d]", d1.ID, got, d3.ID)
+	}
+}

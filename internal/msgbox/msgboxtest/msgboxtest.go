@@ -168,6 +168,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveMDNFails", testReceiveMDNFails},
 		{"AwaitMDN", testAwaitMDN},
 		{"AwaitMDNRetry", testAwaitMDNRetry},
+		{"SendingDeliveries", testSendingDeliveries},
 		{"SettleLate", testSettleLate},
 		{"AwaitingStatus", testAwaitingStatus},
 	}

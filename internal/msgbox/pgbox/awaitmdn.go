@@ -119,6 +119,39 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 	return out, b.wrap(err, "awaiting MDNs")
 }
 
+// SendingDeliveries returns the deliveries of ports being sent (see
+// msgbox.MDNAwaiter). The partial index deliveries_owner holds the
+// deliveries in progress only (being sent, or awaiting an MDN), and
+// deliveries_port_due the ports' backlog: the query reads whichever the
+// planner finds smaller, never the deliveries settled: with a backlog of
+// a million pending deliveries, the first, which holds only those in
+// progress (as many as the workers sending, plus the deliveries awaiting
+// an MDN). Its callers bound how often it runs.
+func (b *Box) SendingDeliveries(ctx context.Context, ports []string) ([]int64, error) {
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	var ids []int64
+	err := b.retry(ctx, func(ctx context.Context) error {
+		ids = nil
+		rows, err := b.pool.Query(ctx, `SELECT id FROM deliveries WHERE state = 'in_progress' AND lease_owner <> $1
+			AND port = ANY($2) ORDER BY id`, msgbox.AwaitOwner, ports)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	return ids, b.wrap(err, "deliveries being sent")
+}
+
 // SettleLate records the verdict o of an MDN that came after its wait
 // ended (see msgbox.MDNAwaiter). After a commit whose answer was lost it
 // looks whether the delivery is as o says, keeping this very receipt

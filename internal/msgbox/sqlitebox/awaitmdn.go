@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -96,6 +97,39 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 		out = append(out, a)
 	}
 	return out, b.wrap(rows.Err(), "awaiting MDNs")
+}
+
+// SendingDeliveries returns the deliveries of ports being sent (see
+// msgbox.MDNAwaiter). In progress, a delivery is due when its lease ends
+// (due_at = lease_until), so the partial index deliveries_due holds it:
+// the query reads that index, whose rows are the box's backlog (pending,
+// retrying and in progress), never the deliveries settled, and costs one
+// pass over the backlog; a box with a backlog of a million deliveries
+// reads a million index entries. Its callers bound how often it runs.
+func (b *Box) SendingDeliveries(ctx context.Context, ports []string) ([]int64, error) {
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(ports)+2)
+	args = append(args, string(msgbox.DeliveryInProgress), msgbox.AwaitOwner)
+	for _, p := range ports {
+		args = append(args, p)
+	}
+	rows, err := b.q.QueryContext(ctx, `SELECT id FROM deliveries WHERE due_at IS NOT NULL AND state = ? AND lease_owner <> ?
+		AND port IN (?`+strings.Repeat(", ?", len(ports)-1)+`) ORDER BY id`, args...)
+	if err != nil {
+		return nil, b.wrap(err, "deliveries being sent")
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, b.wrap(err, "deliveries being sent")
+		}
+		ids = append(ids, id)
+	}
+	return ids, b.wrap(rows.Err(), "deliveries being sent")
 }
 
 // retryTimedOutTx records the wait of delivery d, as ClaimBatch read it
