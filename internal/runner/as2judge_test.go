@@ -1,11 +1,13 @@
 package runner_test
 
 import (
+	"bytes"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
@@ -118,5 +120,103 @@ receive_location "as2in" {
 				t.Errorf("order.edi: %s (%s), want %s", ms[0].Status, ms[0].Reason, tc.status2)
 			}
 		})
+	}
+}
+
+// TestAS2MDNForAnotherServersSendInFlight: with a message box shared by
+// two servers, srv1's partner POSTs the asynchronous MDN to srv2 before it
+// answers srv1's POST, and answers that only once srv2 answered the MDN:
+// the delivery is still being sent, its wait not recorded, when srv2's
+// early wait for it ends. srv2 answers 503 with a Retry-After, which the
+// partner honours (it never sends again an MDN refused 400, which would
+// be lost, and the message sent again after mdn_timeout); sent again once
+// srv1 recorded the wait, the MDN settles the delivery.
+func TestAS2MDNForAnotherServersSendInFlight(t *testing.T) {
+	p := newPKI(t)
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	type posted struct {
+		built             *as2.Built
+		status            int
+		retryAfter, error string
+	}
+	first := make(chan posted, 1)
+	partner := startPartner(t, func(w http.ResponseWriter, r *http.Request) {
+		body := mustReadBody(t, r)
+		mic := as2.ComputeMIC(as2.SHA256, body)
+		built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: r.Header.Get("Message-Id"), FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &mic},
+			as2.BuildOptions{Signer: partnerSigner, From: "FABRIKAM", To: "CONTOSO"})
+		if err != nil {
+			first <- posted{error: err.Error()}
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		// The MDN goes to srv2 before srv1's POST is answered, which
+		// waits for srv2's answer.
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, r.Header.Get("Receipt-Delivery-Option"), bytes.NewReader(built.Body))
+		if err != nil {
+			first <- posted{error: err.Error()}
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		for k, vs := range built.Header {
+			req.Header[k] = vs
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- posted{error: err.Error()}
+		} else {
+			resp.Body.Close()
+			first <- posted{built, resp.StatusCode, resp.Header.Get("Retry-After"), ""}
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	port := freePort(t)
+	srv2 := `
+server "srv2" { other_people_store = certificate_store.others }
+host "r" {
+  instance {
+    server          = server.srv2
+    service_account = service_account.svc
+  }
+}
+receive_location "as2in" {
+  host = host.r
+  transport "as2" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as2"
+  }
+}
+`
+	dir := setup(t, p, as2Common+srv2+strings.Replace(asyncHourPort, "{{.URL}}", partner, 1), map[string]string{"Port": port})
+	put(t, dir, "order.edi", []byte("ISA*00*~in flight"))
+	r1, box := startWith(t, dir, nil)
+	r2, _ := startWith(t, dir, func(o *runner.Options) { o.Server = "srv2"; o.Box = box })
+	if got := r2.Ports(); len(got) != 0 {
+		t.Fatalf("srv2 runs %v", got)
+	}
+	// Its early wait ends while srv1's POST is held.
+	runner.SetEarlyMDNWait(r2, 50*time.Millisecond)
+	url := "http://127.0.0.1:" + port + "/as2"
+	defer runInBackground(t, r2)()
+	waitListening(t, url)
+	defer runInBackground(t, r1)()
+	var got posted
+	select {
+	case got = <-first:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the partner got no message")
+	}
+	if got.error != "" {
+		t.Fatal(got.error)
+	}
+	if got.status != http.StatusServiceUnavailable || got.retryAfter == "" {
+		t.Errorf("srv2's answer to the MDN of srv1's send in flight: %d, Retry-After %q; want 503 with a Retry-After", got.status, got.retryAfter)
+	}
+	waitAwaiting(t, box)
+	if status, _ := postMDNAnswer(t, url, got.built); status != http.StatusOK {
+		t.Fatalf("srv2's answer to the MDN sent again: %d, want 200", status)
+	}
+	if d := waitSettled(t, box, 1)["order.edi"]; d == nil || d.Message.Status != msgbox.StatusDelivered {
+		t.Fatalf("order.edi: %+v", d)
 	}
 }

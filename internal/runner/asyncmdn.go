@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/metrics"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
@@ -87,7 +90,7 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 			r.earlyWaits.give()
 		}
 	}()
-	for end := time.Now().Add(r.earlyMDNWait); ; {
+	for end, last := time.Now().Add(r.earlyMDNWait), false; ; {
 		// Taken before looking: a wait recorded meanwhile is not missed.
 		recorded := r.mdnAwaited.wait()
 		a, d, pt, err = r.awaiting(ctx, aw, in.Correlation)
@@ -97,27 +100,46 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 		// Found in the box but not awaited yet (a.DeliveryID set): being
 		// sent again; not found: perhaps being sent for the first time.
 		id, mine := r.sending(a.DeliveryID, in.Correlation)
+		if !mine && !polling {
+			if !r.earlyWaits.take() {
+				return fmt.Errorf("%w: %d asynchronous MDNs already wait for their deliveries to be recorded", component.ErrReceiptNotYet, cap(r.earlyWaits))
+			}
+			polling = true
+		}
 		if time.Now().After(end) {
 			if mine || a.DeliveryID != 0 {
 				// Still in flight: a partner told so sends it again,
 				// whereas most never send again an MDN refused.
 				return fmt.Errorf("%w: delivery %d is being sent, its wait for the MDN not recorded yet", component.ErrReceiptNotYet, id)
 			}
-			break
+			if last {
+				break
+			}
+			// Sent for the first time by another process sharing the
+			// box, whose partner answers the message after the MDN, or
+			// slowly: looked for once the wait is over, and only by
+			// the MDNs holding a place (polling), as it costs the box
+			// more than AwaitedMDN.
+			id, found, serr := r.sentElsewhere(ctx, aw, in.Correlation)
+			switch {
+			case serr != nil:
+				return serr
+			case found:
+				return fmt.Errorf("%w: delivery %d is being sent by another process sharing the message box, its wait for the MDN not recorded yet",
+					component.ErrReceiptNotYet, id)
+			}
+			// Its wait may have been recorded since AwaitedMDN was
+			// asked, which SendingDeliveries does not list: asked
+			// once more.
+			last = true
+			continue
 		}
 		poll, wake := r.earlyMDNPoll, recorded
-		switch {
-		case mine:
+		if mine {
 			// Its recording or its end wakes this wait; the poll is in
 			// case another process took it over.
 			poll = max(poll, ownEarlyMDNPoll)
-		case !polling:
-			if !r.earlyWaits.take() {
-				return fmt.Errorf("%w: %d asynchronous MDNs already wait for their deliveries to be recorded", component.ErrReceiptNotYet, cap(r.earlyWaits))
-			}
-			polling = true
-			fallthrough
-		default:
+		} else {
 			// Not this runner's send: its recordings, which wake every
 			// waiting MDN, are not what this one waits for, and the poll
 			// alone bounds what it costs the box.
@@ -222,9 +244,11 @@ func sameEntity(in component.IncomingReceipt, kept *msgbox.DeliveryReceipt) bool
 // (Runner.earlyMDNPoll), by at most maxEarlyMDNPolls MDNs at once
 // (Runner.earlyWaits): a flood of MDNs naming unknown Message-IDs costs
 // the box at most maxEarlyMDNPolls/defaultEarlyMDNPoll queries a second,
-// and those past the cap one query each. ownEarlyMDNPoll is how often it is asked for a
-// delivery this runner is sending, whose recording or end wakes the wait
-// anyway.
+// plus, per wait ended, one look among the deliveries being sent
+// (SendingDeliveries, which may read the backlog): at most
+// maxEarlyMDNPolls per defaultEarlyMDNWait; and those past the cap one
+// query each. ownEarlyMDNPoll is how often it is asked for a delivery
+// this runner is sending, whose recording or end wakes the wait anyway.
 const (
 	defaultEarlyMDNWait = 5 * time.Second
 	defaultEarlyMDNPoll = 100 * time.Millisecond
@@ -260,6 +284,54 @@ func (r *Runner) sending(id int64, correlation string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// sentElsewhere reports whether a delivery that another process sharing
+// the box is sending, of a send port whose asynchronous MDNs this runner
+// judges (its own and r.judges), sends Message-ID correlation, and which.
+// The ports whose MDNs it cannot judge are not asked: their Message-IDs
+// are derived by transports it did not build.
+func (r *Runner) sentElsewhere(ctx context.Context, aw msgbox.MDNAwaiter, correlation string) (int64, bool, error) {
+	checkers := map[string]component.ReceiptChecker{}
+	for name, pt := range r.ports {
+		if ck, ok := pt.sender.(component.ReceiptChecker); ok && asyncMDNs(pt.decl) {
+			checkers[name] = ck
+		}
+	}
+	for name, pt := range r.judges {
+		if ck, ok := pt.sender.(component.ReceiptChecker); ok {
+			checkers[name] = ck
+		}
+	}
+	if len(checkers) == 0 {
+		return 0, false, nil
+	}
+	ports := slices.Sorted(maps.Keys(checkers))
+	ids, err := aw.SendingDeliveries(ctx, ports)
+	if err != nil {
+		return 0, false, fmt.Errorf("looking for the delivery being sent that an MDN answers: %w", err)
+	}
+	// The box does not say whose port each is: each is tried as every
+	// port's, as sending does (an AS2 Message-ID derives from the box's
+	// namespace, the delivery's id and the group's AS2 name, not from
+	// the port).
+	for _, id := range ids {
+		for _, name := range ports {
+			if checkers[name].Correlation(&component.Delivery{ID: id, Port: name}) == correlation {
+				return id, true, nil
+			}
+		}
+	}
+	return 0, false, nil
+}
+
+// asyncMDNs reports whether p asks for asynchronous AS2 MDNs.
+func asyncMDNs(p *model.SendPort) bool {
+	if p.Transport == nil {
+		return false
+	}
+	c, ok := p.Transport.Config.(component.AS2Config)
+	return ok && c.AS2().MDN.V == "async"
 }
 
 // broadcast wakes every goroutine waiting on it: a channel closed, and

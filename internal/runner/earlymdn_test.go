@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,9 +27,11 @@ import (
 // message), and AwaitedMDN by AS2 Message-ID.
 type countingBox struct {
 	*sqlitebox.Box
-	gets    atomic.Int64
-	mu      sync.Mutex
-	awaited map[string]int
+	gets atomic.Int64
+	// sendings counts SendingDeliveries.
+	sendings atomic.Int64
+	mu       sync.Mutex
+	awaited  map[string]int
 }
 
 func countCalls(b msgbox.Box) *countingBox {
@@ -44,6 +48,11 @@ func (b *countingBox) AwaitedMDN(ctx context.Context, as2MessageID string) (msgb
 	b.awaited[as2MessageID]++
 	b.mu.Unlock()
 	return b.Box.AwaitedMDN(ctx, as2MessageID)
+}
+
+func (b *countingBox) SendingDeliveries(ctx context.Context, ports []string) ([]int64, error) {
+	b.sendings.Add(1)
+	return b.Box.SendingDeliveries(ctx, ports)
 }
 
 // waitAwaited waits until the box was asked n times for what as2ID's
@@ -288,4 +297,60 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("waited 10 s for %s", what)
+}
+
+// TestSettleReceiptLooksForSendsElsewhere: once its early wait is over, an
+// MDN that no delivery's wait names yet is looked for, once, among the
+// deliveries other processes sharing the box are sending: the MDN of one
+// of them is answered not yet (503 with a Retry-After, which partners
+// honour), that of a Message-ID nobody sent is refused (400) still. MDNs
+// past the cap of early waits are answered not yet without that look,
+// which costs the box more than the poll.
+func TestSettleReceiptLooksForSendsElsewhere(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, as2Common+asyncPort("p", `message.receive_location == "in"`, ""), map[string]string{"URL": "http://127.0.0.1:1/as2", "Port": "1"})
+	var box *countingBox
+	r, _ := startWith(t, dir, func(o *runner.Options) { box = countCalls(o.Box); o.Box = box })
+	runner.SetEarlyMDNWait(r, time.Millisecond)
+	ctx := context.Background()
+	if _, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
+		strings.NewReader("ISA*00*~"), func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }); err != nil {
+		t.Fatal(err)
+	}
+	// Claimed by another process: being sent, its wait not recorded.
+	ds, err := box.ClaimBatch(ctx, "srv2/w1", []string{"p"}, time.Hour, 1, nil)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("claim: %d deliveries, %v", len(ds), err)
+	}
+	sent := as2.MessageID(box.ID()+"/"+strconv.FormatInt(ds[0].ID, 10), "CONTOSO")
+	settle := func(id string) error {
+		return r.SettleReceipt(ctx, component.IncomingReceipt{Party: "fabrikam", Correlation: id, Raw: []byte("forged")})
+	}
+	for _, tc := range []struct {
+		name, id  string
+		want, not error
+	}{
+		{"being sent by another process", sent, component.ErrReceiptNotYet, nil},
+		{"sent by nobody", "<nobody@forged.example>", component.ErrReceiptUnusable, component.ErrReceiptNotYet},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := box.sendings.Load()
+			if err := settle(tc.id); !errors.Is(err, tc.want) || (tc.not != nil && errors.Is(err, tc.not)) {
+				t.Errorf("SettleReceipt: %v, want %v", err, tc.want)
+			}
+			if n := box.sendings.Load() - before; n != 1 {
+				t.Errorf("looked %d times among the deliveries being sent, want once", n)
+			}
+		})
+	}
+	t.Run("past the cap", func(t *testing.T) {
+		runner.SetEarlyMDNPolls(r, 0)
+		before := box.sendings.Load()
+		if err := settle(sent); !errors.Is(err, component.ErrReceiptNotYet) {
+			t.Errorf("SettleReceipt: %v, want ErrReceiptNotYet", err)
+		}
+		if n := box.sendings.Load() - before; n != 0 {
+			t.Errorf("an MDN past the cap looked %d times among the deliveries being sent, want never", n)
+		}
+	})
 }

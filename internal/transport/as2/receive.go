@@ -84,10 +84,11 @@ message needs. It is never answered with an MDN, even when it asks for
 one (RFC 3798 §2.1: no receipt for a receipt, lest two servers answer
 each other's without end). It is answered 200 once judged, whatever the
 verdict; 400 when it names no delivery that awaits one; 503 with a
-Retry-After when its delivery is being sent (an MDN may come before the
-partner answers the message, or while the message is sent again): it is
-waited for up to 5 seconds, then the partner is asked to send it again,
-as partners retry a 503 and seldom a 4xx. Up to 16 MDNs whose delivery
+Retry-After when its delivery is being sent, by this server or by
+another sharing the message box (an MDN may come before the partner
+answers the message, or while the message is sent again): it is waited
+for up to 5 seconds, then the partner is asked to send it again, as
+partners retry a 503 and seldom a 4xx. Up to 16 MDNs whose delivery
 is not this server's own send wait at once, polling the message box; one
 more is answered 503 at once. An MDN for a
 delivery that awaits none any more changes nothing: a copy of the MDN
