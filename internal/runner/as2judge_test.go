@@ -58,22 +58,7 @@ func TestAS2MDNForAnotherServersPort(t *testing.T) {
 				w.WriteHeader(http.StatusOK)
 			})
 			port := freePort(t)
-			srv2 := `
-server "srv2" { ` + tc.store + ` }
-host "r" {
-  instance {
-    server          = server.srv2
-    service_account = service_account.svc
-  }
-}
-receive_location "as2in" {
-  host = host.r
-  transport "as2" {
-    listen = "127.0.0.1:{{.Port}}"
-    path   = "/as2"
-  }
-}
-`
+			srv2 := receivingServer(tc.store)
 			sendPort := strings.Replace(asyncHourPort, "{{.URL}}", partner, 1)
 			files := t.TempDir()
 			if tc.tls {
@@ -133,60 +118,9 @@ receive_location "as2in" {
 // srv1 recorded the wait, the MDN settles the delivery.
 func TestAS2MDNForAnotherServersSendInFlight(t *testing.T) {
 	p := newPKI(t)
-	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
-	type posted struct {
-		built             *as2.Built
-		status            int
-		retryAfter, error string
-	}
-	first := make(chan posted, 1)
-	partner := startPartner(t, func(w http.ResponseWriter, r *http.Request) {
-		body := mustReadBody(t, r)
-		mic := as2.ComputeMIC(as2.SHA256, body)
-		built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: r.Header.Get("Message-Id"), FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &mic},
-			as2.BuildOptions{Signer: partnerSigner, From: "FABRIKAM", To: "CONTOSO"})
-		if err != nil {
-			first <- posted{error: err.Error()}
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		// The MDN goes to srv2 before srv1's POST is answered, which
-		// waits for srv2's answer.
-		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, r.Header.Get("Receipt-Delivery-Option"), bytes.NewReader(built.Body))
-		if err != nil {
-			first <- posted{error: err.Error()}
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		for k, vs := range built.Header {
-			req.Header[k] = vs
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			first <- posted{error: err.Error()}
-		} else {
-			resp.Body.Close()
-			first <- posted{built, resp.StatusCode, resp.Header.Get("Retry-After"), ""}
-		}
-		w.WriteHeader(http.StatusOK)
-	})
+	first, partner := mdnFirstPartner(t, p)
 	port := freePort(t)
-	srv2 := `
-server "srv2" { other_people_store = certificate_store.others }
-host "r" {
-  instance {
-    server          = server.srv2
-    service_account = service_account.svc
-  }
-}
-receive_location "as2in" {
-  host = host.r
-  transport "as2" {
-    listen = "127.0.0.1:{{.Port}}"
-    path   = "/as2"
-  }
-}
-`
+	srv2 := receivingServer("other_people_store = certificate_store.others")
 	dir := setup(t, p, as2Common+srv2+strings.Replace(asyncHourPort, "{{.URL}}", partner, 1), map[string]string{"Port": port})
 	put(t, dir, "order.edi", []byte("ISA*00*~in flight"))
 	r1, box := startWith(t, dir, nil)
@@ -200,7 +134,7 @@ receive_location "as2in" {
 	defer runInBackground(t, r2)()
 	waitListening(t, url)
 	defer runInBackground(t, r1)()
-	var got posted
+	var got postedMDN
 	select {
 	case got = <-first:
 	case <-time.After(30 * time.Second):
@@ -219,4 +153,71 @@ receive_location "as2in" {
 	if d := waitSettled(t, box, 1)["order.edi"]; d == nil || d.Message.Status != msgbox.StatusDelivered {
 		t.Fatalf("order.edi: %+v", d)
 	}
+}
+
+// postedMDN is what mdnFirstPartner's partner saw of the MDN it POSTed:
+// the MDN, our answer's status and Retry-After, or what failed.
+type postedMDN struct {
+	built             *as2.Built
+	status            int
+	retryAfter, error string
+}
+
+// mdnFirstPartner starts a partner that, for each AS2 message, POSTs its
+// positive signed MDN to the message's Receipt-Delivery-Option before it
+// answers the message (200) — a partner that sends the MDN first, or
+// answers slowly — and hands what it saw of the MDN to first.
+func mdnFirstPartner(t *testing.T, p *pki) (first <-chan postedMDN, url string) {
+	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
+	got := make(chan postedMDN, 1)
+	url = startPartner(t, func(w http.ResponseWriter, r *http.Request) {
+		defer w.WriteHeader(http.StatusOK)
+		body := mustReadBody(t, r)
+		mic := as2.ComputeMIC(as2.SHA256, body)
+		built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: r.Header.Get("Message-Id"), FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &mic},
+			as2.BuildOptions{Signer: partnerSigner, From: "FABRIKAM", To: "CONTOSO"})
+		if err != nil {
+			got <- postedMDN{error: err.Error()}
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, r.Header.Get("Receipt-Delivery-Option"), bytes.NewReader(built.Body))
+		if err != nil {
+			got <- postedMDN{error: err.Error()}
+			return
+		}
+		for k, vs := range built.Header {
+			req.Header[k] = vs
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- postedMDN{error: err.Error()}
+			return
+		}
+		resp.Body.Close()
+		got <- postedMDN{built, resp.StatusCode, resp.Header.Get("Retry-After"), ""}
+	})
+	return got, url
+}
+
+// receivingServer declares server srv2, whose server block holds store
+// (its other-people store, or nothing), and on it host r with the as2
+// receive location as2in, listening on {{.Port}} at /as2: a server that
+// receives the MDNs of srv1's sends.
+func receivingServer(store string) string {
+	return `
+server "srv2" { ` + store + ` }
+host "r" {
+  instance {
+    server          = server.srv2
+    service_account = service_account.svc
+  }
+}
+receive_location "as2in" {
+  host = host.r
+  transport "as2" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as2"
+  }
+}
+`
 }

@@ -98,42 +98,13 @@ func TestAS2MDNWhileBeingSent(t *testing.T) {
 
 	t.Run("first attempt, by this runner", func(t *testing.T) {
 		port := freePort(t)
-		type posted struct {
-			built             *as2.Built
-			status            int
-			retryAfter, error string
-		}
-		first := make(chan posted, 1)
-		partner := startPartner(t, func(w http.ResponseWriter, r *http.Request) {
-			body := mustReadBody(t, r)
-			mic := as2.ComputeMIC(as2.SHA256, body)
-			built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: r.Header.Get("Message-Id"), FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &mic},
-				as2.BuildOptions{Signer: partnerSigner, From: "FABRIKAM", To: "CONTOSO"})
-			if err != nil {
-				first <- posted{error: err.Error()}
-				w.WriteHeader(http.StatusOK)
-				return
-			}
-			// The MDN is answered before the message is.
-			req, _ := http.NewRequest(http.MethodPost, r.Header.Get("Receipt-Delivery-Option"), bytes.NewReader(built.Body))
-			for k, vs := range built.Header {
-				req.Header[k] = vs
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				first <- posted{error: err.Error()}
-			} else {
-				resp.Body.Close()
-				first <- posted{built, resp.StatusCode, resp.Header.Get("Retry-After"), ""}
-			}
-			w.WriteHeader(http.StatusOK)
-		})
+		first, partner := mdnFirstPartner(t, p)
 		dir := setup(t, p, as2Common+as2AsyncLocation+strings.Replace(asyncHourPort, "{{.URL}}", partner, 1), map[string]string{"Port": port})
 		put(t, dir, "order.edi", []byte("ISA*00*~first"))
 		r, box := startWith(t, dir, nil)
 		runner.SetEarlyMDNWait(r, 100*time.Millisecond)
 		defer runInBackground(t, r)()
-		var got posted
+		var got postedMDN
 		select {
 		case got = <-first:
 		case <-time.After(30 * time.Second):
