@@ -118,7 +118,7 @@ func TestAS2MDNForAnotherServersPort(t *testing.T) {
 // srv1 recorded the wait, the MDN settles the delivery.
 func TestAS2MDNForAnotherServersSendInFlight(t *testing.T) {
 	p := newPKI(t)
-	first, partner := mdnFirstPartner(t, p)
+	nextMDN, partner := mdnFirstPartner(t, p)
 	port := freePort(t)
 	srv2 := receivingServer("other_people_store = certificate_store.others")
 	dir := setup(t, p, as2Common+srv2+strings.Replace(asyncHourPort, "{{.URL}}", partner, 1), map[string]string{"Port": port})
@@ -134,15 +134,7 @@ func TestAS2MDNForAnotherServersSendInFlight(t *testing.T) {
 	defer runInBackground(t, r2)()
 	waitListening(t, url)
 	defer runInBackground(t, r1)()
-	var got postedMDN
-	select {
-	case got = <-first:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the partner got no message")
-	}
-	if got.error != "" {
-		t.Fatal(got.error)
-	}
+	got := nextMDN()
 	if got.status != http.StatusServiceUnavailable || got.retryAfter == "" {
 		t.Errorf("srv2's answer to the MDN of srv1's send in flight: %d, Retry-After %q; want 503 with a Retry-After", got.status, got.retryAfter)
 	}
@@ -166,8 +158,9 @@ type postedMDN struct {
 // mdnFirstPartner starts a partner that, for each AS2 message, POSTs its
 // positive signed MDN to the message's Receipt-Delivery-Option before it
 // answers the message (200) — a partner that sends the MDN first, or
-// answers slowly — and hands what it saw of the MDN to first.
-func mdnFirstPartner(t *testing.T, p *pki) (first <-chan postedMDN, url string) {
+// answers slowly. next returns what it saw of the MDN it POSTed for the
+// next message, failing t when that failed or none came.
+func mdnFirstPartner(t *testing.T, p *pki) (next func() postedMDN, url string) {
 	partnerSigner := &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}
 	got := make(chan postedMDN, 1)
 	url = startPartner(t, func(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +189,19 @@ func mdnFirstPartner(t *testing.T, p *pki) (first <-chan postedMDN, url string) 
 		resp.Body.Close()
 		got <- postedMDN{built, resp.StatusCode, resp.Header.Get("Retry-After"), ""}
 	})
-	return got, url
+	return func() postedMDN {
+		t.Helper()
+		select {
+		case m := <-got:
+			if m.error != "" {
+				t.Fatal(m.error)
+			}
+			return m
+		case <-time.After(30 * time.Second): // a safety net, not a timing
+			t.Fatal("the partner got no message")
+			return postedMDN{}
+		}
+	}, url
 }
 
 // receivingServer declares server srv2, whose server block holds store

@@ -18,10 +18,7 @@ import (
 // failed attempt, and the wait can no longer settle it; Purge deletes
 // what was kept with the message.
 func testAwaitMDN(t *testing.T, b msgbox.Box) {
-	ab, ok := b.(msgbox.MDNAwaiter)
-	if !ok {
-		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
-	}
+	ab := awaiter(t, b)
 	ctx := t.Context()
 	awaiting := func() []msgbox.AwaitedMDN {
 		t.Helper()
@@ -143,10 +140,7 @@ func testAwaitMDN(t *testing.T, b msgbox.Box) {
 // limits on that status in the box: the limit counts the messages the
 // filter keeps.
 func testAwaitingStatus(t *testing.T, b msgbox.Box) {
-	ab, ok := b.(msgbox.MDNAwaiter)
-	if !ok {
-		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
-	}
+	ab := awaiter(t, b)
 	ctx := t.Context()
 	list := func(st msgbox.Status, limit int) []string {
 		t.Helper()
@@ -227,10 +221,7 @@ func testAwaitingStatus(t *testing.T, b msgbox.Box) {
 // claim comes (no engine ran meanwhile) is taken over at once, as a wait
 // without one is (no retry left: testAwaitMDN).
 func testAwaitMDNRetry(t *testing.T, b msgbox.Box) {
-	ab, ok := b.(msgbox.MDNAwaiter)
-	if !ok {
-		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
-	}
+	ab := awaiter(t, b)
 	ctx := t.Context()
 	expired := msgbox.LeaseExpiredError(msgbox.AwaitOwner)
 
@@ -320,10 +311,7 @@ func testAwaitMDNRetry(t *testing.T, b msgbox.Box) {
 // that is neither delivered nor suspended, or without a receipt, or a
 // receipt too large, ErrInvalidOutcome.
 func testSettleLate(t *testing.T, b msgbox.Box) {
-	ab, ok := b.(msgbox.MDNAwaiter)
-	if !ok {
-		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
-	}
+	ab := awaiter(t, b)
 	ctx := t.Context()
 	rc := msgbox.DeliveryReceipt{ContentType: "multipart/signed", Summary: "processed; signed", Data: []byte("the late MDN")}
 	pos := msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: &rc}
@@ -467,10 +455,7 @@ func testSettleLate(t *testing.T, b msgbox.Box) {
 // (being sent, by any process sharing the box), and none pending,
 // awaiting an MDN, settled, or of another port.
 func testSendingDeliveries(t *testing.T, b msgbox.Box) {
-	ab, ok := b.(msgbox.MDNAwaiter)
-	if !ok {
-		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
-	}
+	ab := awaiter(t, b)
 	ctx := t.Context()
 	sending := func(ports ...string) []int64 {
 		t.Helper()
@@ -520,4 +505,15 @@ func testSendingDeliveries(t *testing.T, b msgbox.Box) {
 	if got := sending("as2_a", "as2_b"); !slices.Equal(got, []int64{d3.ID}) {
 		t.Errorf("SendingDeliveries(as2_a, as2_b) after delivery %d's attempt = %v, want [%d]", d1.ID, got, d3.ID)
 	}
+}
+
+// awaiter is b as a msgbox.MDNAwaiter, which every box is; t fails at
+// once for one that is not.
+func awaiter(t *testing.T, b msgbox.Box) msgbox.MDNAwaiter {
+	t.Helper()
+	ab, ok := b.(msgbox.MDNAwaiter)
+	if !ok {
+		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
+	}
+	return ab
 }

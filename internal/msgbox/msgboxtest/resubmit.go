@@ -115,10 +115,7 @@ func testResubmitUnderWay(t *testing.T, b msgbox.Box) {
 	// A delivery awaiting its asynchronous MDN is under way too.
 	awaiting := routed(t, b, "awaiting.xml", "as2")
 	d := claim(t, b, "w", longLease, "as2")
-	ab, ok := b.(msgbox.MDNAwaiter)
-	if !ok {
-		t.Fatalf("%T does not keep deliveries awaiting MDNs (msgbox.MDNAwaiter)", b)
-	}
+	ab := awaiter(t, b)
 	if err := ab.AwaitMDN(ctx, d.LeaseOwner, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: awaiting.ID, Port: "as2",
 		AS2MessageID: "<resubmit@contoso>", MIC: "sha-256:abc", Deadline: now().Add(longLease)}); err != nil {
 		t.Fatal(err)
