@@ -139,9 +139,9 @@ type MDNAwaiter interface {
 	// deadline first.
 	AwaitingMDNs(ctx context.Context) ([]AwaitedMDN, error)
 	// SendingDeliveries returns the ids of the deliveries of ports in
-	// progress under a lease other than AwaitOwner's: claimed by a
-	// worker, of any process sharing the box, and not yet awaiting an
-	// MDN (nil for no ports). An MDN that comes before the first wait
+	// progress under a lease other than AwaitOwner's that has not ended:
+	// claimed by a worker, of any process sharing the box, and not yet
+	// awaiting an MDN (nil for no ports). An MDN that comes before the first wait
 	// of its delivery is recorded, and still does when its early wait
 	// ends, is told by them from one naming a Message-ID nobody sent:
 	// only the runner derives a delivery's Message-ID from its id.

@@ -453,7 +453,7 @@ func testSettleLate(t *testing.T, b msgbox.Box) {
 // testSendingDeliveries: SendingDeliveries lists the deliveries of the
 // ports asked that are in progress under any owner but msgbox.AwaitOwner
 // (being sent, by any process sharing the box), and none pending,
-// awaiting an MDN, settled, or of another port.
+// awaiting an MDN, settled, of another port, or whose lease has ended.
 func testSendingDeliveries(t *testing.T, b msgbox.Box) {
 	ab := awaiter(t, b)
 	ctx := t.Context()
@@ -504,6 +504,15 @@ func testSendingDeliveries(t *testing.T, b msgbox.Box) {
 	finish(t, b, d1, msgbox.Outcome{State: msgbox.DeliveryRetrying, Error: "refused", RetryAt: now().Add(longLease)})
 	if got := sending("as2_a", "as2_b"); !slices.Equal(got, []int64{d3.ID}) {
 		t.Errorf("SendingDeliveries(as2_a, as2_b) after delivery %d's attempt = %v, want [%d]", d1.ID, got, d3.ID)
+	}
+	// A lease that has ended: its worker is gone, nothing is being sent.
+	d5 := claim(t, b, "srv3/w1", shortLease, "as2_a")
+	if got := sending("as2_a"); !slices.Equal(got, []int64{d5.ID}) {
+		t.Errorf("SendingDeliveries(as2_a) with delivery %d claimed = %v, want [%d]", d5.ID, got, d5.ID)
+	}
+	sleepPast(now().Add(shortLease))
+	if got := sending("as2_a"); len(got) != 0 {
+		t.Errorf("SendingDeliveries(as2_a) once the lease of delivery %d ended = %v, want none", d5.ID, got)
 	}
 }
 

