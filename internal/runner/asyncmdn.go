@@ -272,14 +272,26 @@ func (r *Runner) sending(id int64, correlation string) (int64, bool) {
 		ids = append(ids, fid)
 	}
 	f.mu.Unlock()
+	checkers := map[string]component.ReceiptChecker{}
 	for _, name := range r.portList {
-		ck, ok := r.ports[name].sender.(component.ReceiptChecker)
-		if !ok {
-			continue
+		if ck, ok := r.ports[name].sender.(component.ReceiptChecker); ok {
+			checkers[name] = ck
 		}
-		for _, fid := range ids {
-			if ck.Correlation(&component.Delivery{ID: fid, Port: name}) == correlation {
-				return fid, true
+	}
+	return correlated(ids, checkers, correlation)
+}
+
+// correlated returns the delivery of ids whose attempts' correlation, as
+// a delivery of one of the ports of checkers, is correlation: the caller
+// does not know each delivery's port, so each is tried as every port's
+// (an AS2 Message-ID derives from the box's namespace, the delivery's id
+// and the group's AS2 name, not from the port).
+func correlated(ids []int64, checkers map[string]component.ReceiptChecker, correlation string) (int64, bool) {
+	ports := slices.Sorted(maps.Keys(checkers))
+	for _, id := range ids {
+		for _, name := range ports {
+			if checkers[name].Correlation(&component.Delivery{ID: id, Port: name}) == correlation {
+				return id, true
 			}
 		}
 	}
@@ -306,23 +318,12 @@ func (r *Runner) sentElsewhere(ctx context.Context, aw msgbox.MDNAwaiter, correl
 	if len(checkers) == 0 {
 		return 0, false, nil
 	}
-	ports := slices.Sorted(maps.Keys(checkers))
-	ids, err := aw.SendingDeliveries(ctx, ports)
+	ids, err := aw.SendingDeliveries(ctx, slices.Sorted(maps.Keys(checkers)))
 	if err != nil {
 		return 0, false, fmt.Errorf("looking for the delivery being sent that an MDN answers: %w", err)
 	}
-	// The box does not say whose port each is: each is tried as every
-	// port's, as sending does (an AS2 Message-ID derives from the box's
-	// namespace, the delivery's id and the group's AS2 name, not from
-	// the port).
-	for _, id := range ids {
-		for _, name := range ports {
-			if checkers[name].Correlation(&component.Delivery{ID: id, Port: name}) == correlation {
-				return id, true, nil
-			}
-		}
-	}
-	return 0, false, nil
+	id, found := correlated(ids, checkers, correlation)
+	return id, found, nil
 }
 
 // asyncMDNs reports whether p asks for asynchronous AS2 MDNs.

@@ -142,10 +142,7 @@ func (r *Runner) buildJudges(srv *model.Server) {
 		return
 	}
 	for _, p := range r.opts.Config.SendPorts {
-		if r.ports[p.Name] != nil || p.Transport == nil {
-			continue
-		}
-		if c, ok := p.Transport.Config.(component.AS2Config); !ok || c.AS2().MDN.V != "async" {
+		if r.ports[p.Name] != nil || !asyncMDNs(p) {
 			continue
 		}
 		pt, err := r.buildJudge(p, srv)
