@@ -12,6 +12,9 @@
 #   (e) the design the core issue's targets came from (its prototype),
 #       beside the engine alone, both in process,
 # and the peak RSS of one run --once over a single 100 MiB message.
+# The machine's speed drifts by a quarter within minutes, so (a) and (b)
+# are measured in every round, right beside run --once, and the ratios
+# printed at the end are the medians of each round's own ratios.
 # Everything happens in a temporary directory; the repository is not touched.
 # REF=<revision> also measures that revision, alternated with this tree, and
 # prints the ratios (e.g. REF=HEAD~3 for what the last three commits did).
@@ -58,13 +61,49 @@ measure() { run_once "$1" "${2:-$work/bizpipe}" "$work/data" "$work/run.log"; }
 # cpu_of: the cpu-µs/msg of each benchmark line of go test's output.
 cpu_of() { awk '/^Benchmark/ {for (i=1;i<=NF;i++) if ($i=="cpu-µs/msg") print $(i-1)}'; }
 
+# (a) the ceiling: the same sign+encrypt in a tight in-process loop on all
+# cores, $N messages, as a test binary built once.
+go test -c -o "$work/smime.test" ./internal/stage/smime
+ceiling_once() {
+  (cd "$work" && "$work/smime.test" -test.run '^$' -test.bench '^BenchmarkSignEncrypt4KiB$' -test.benchtime "${N}x") |
+    awk '/msgs\/s/ {for (i=1;i<=NF;i++) if ($i=="msgs/s") print $(i-1)}'
+}
+# (b) the shell loop: openssl cms -sign | openssl cms -encrypt per message,
+# one at a time, $SHELL_N messages (it is slow: a sample scaled up).
+p12="$work/qs/stores/svc_send/contoso-signing.p12"
+openssl pkcs12 -in "$p12" -passin pass:demo-only -nokeys -clcerts -out "$work/signer.pem" 2>/dev/null
+openssl pkcs12 -in "$p12" -passin pass:demo-only -nocerts -nodes -out "$work/signer.key" 2>/dev/null
+recip="$work/qs/stores/srv1_other_people/fabrikam.pem"
+mkdir -p "$work/shell"
+head -c 4096 /dev/urandom > "$work/shell/in"
+shell_once() {
+  local i start end
+  start=$(date +%s.%N)
+  for i in $(seq 1 "$SHELL_N"); do
+    openssl cms -sign -signer "$work/signer.pem" -inkey "$work/signer.key" -md sha256 -in "$work/shell/in" \
+      | openssl cms -encrypt -aes256 -out "$work/shell/$i.eml" "$recip"
+  done
+  end=$(date +%s.%N)
+  echo "$SHELL_N / ($end - $start)" | bc -l
+}
+
 echo "== run --once: $N messages of 4 KiB (clear sign RSA-2048 + AES-256-CBC, file to file), median of $RUNS"
-echo "== (c) the engine alone: the same run --once with an empty pipeline, median of $RUNS"
+echo "== beside it in each round: (a) the ceiling, in-process sign+encrypt on $(nproc) cores; (b) the openssl shell loop, $SHELL_N messages; (c) the engine alone, an empty pipeline"
 : > "$work/full.txt"; : > "$work/engine.txt"; : > "$work/full-ref.txt"; : > "$work/engine-ref.txt"
+: > "$work/ceiling.txt"; : > "$work/shell.txt"; : > "$work/ratios.txt"
 for r in $(seq 1 "$RUNS"); do
   # Alternated, so that the VM's speed drifting affects both alike.
-  measure "$work/qs" | tee -a "$work/full.txt" | awk '{printf "  run --once    %5.0f msgs/s, %.2f s CPU, peak RSS %d KiB\n", $1, $2, $3}'
-  measure "$work/qsp" | tee -a "$work/engine.txt" | awk '{printf "  engine alone  %5.0f msgs/s, %.2f s CPU\n", $1, $2}'
+  measure "$work/qs" | tee -a "$work/full.txt" > "$work/round.txt"
+  read -r rate cpu rss < "$work/round.txt"
+  printf "  run --once    %5.0f msgs/s, %.2f s CPU, peak RSS %d KiB\n" "$rate" "$cpu" "$rss"
+  ceil=$(ceiling_once); echo "$ceil" >> "$work/ceiling.txt"
+  printf "  (a) ceiling   %5.0f msgs/s\n" "$ceil"
+  shell=$(shell_once); echo "$shell" >> "$work/shell.txt"
+  printf "  (b) shell loop %4.0f msgs/s\n" "$shell"
+  # This round's ratios: run --once to the ceiling, to the shell loop, and
+  # the ceiling to the shell loop.
+  echo "$(echo "$rate / $ceil" | bc -l) $(echo "$rate / $shell" | bc -l) $(echo "$ceil / $shell" | bc -l)" >> "$work/ratios.txt"
+  measure "$work/qsp" | tee -a "$work/engine.txt" | awk '{printf "  (c) engine alone  %5.0f msgs/s, %.2f s CPU\n", $1, $2}'
   if [ -n "${REF:-}" ]; then
     measure "$work/qs" "$work/bizpipe-ref" | tee -a "$work/full-ref.txt" | awk '{printf "  REF run --once    %5.0f msgs/s, %.2f s CPU, peak RSS %d KiB\n", $1, $2, $3}'
     measure "$work/qsp" "$work/bizpipe-ref" | tee -a "$work/engine-ref.txt" | awk '{printf "  REF engine alone  %5.0f msgs/s, %.2f s CPU\n", $1, $2}'
@@ -114,33 +153,19 @@ proto=$(median < "$work/proto.txt"); inproc=$(median < "$work/inproc.txt")
 printf "prototype %.2f ms, engine alone in process %.2f ms of CPU per message: the engine is %.1fx the prototype\n" \
   "$(echo "$proto / 1000" | bc -l)" "$(echo "$inproc / 1000" | bc -l)" "$(echo "$inproc / $proto" | bc -l)"
 
-echo "== (a) ceiling: in-process sign+encrypt on $(nproc) cores"
-ceiling=$(go test ./internal/stage/smime -run '^$' -bench SignEncrypt4KiB -benchtime 5s | tee >(cat >&2) | awk '/msgs\/s/ {for (i=1;i<=NF;i++) if ($i=="msgs/s") print $(i-1)}')
-
-echo "== (b) shell loop: openssl cms -sign | openssl cms -encrypt, $SHELL_N messages"
-p12="$work/qs/stores/svc_send/contoso-signing.p12"
-openssl pkcs12 -in "$p12" -passin pass:demo-only -nokeys -clcerts -out "$work/signer.pem" 2>/dev/null
-openssl pkcs12 -in "$p12" -passin pass:demo-only -nocerts -nodes -out "$work/signer.key" 2>/dev/null
-recip="$work/qs/stores/srv1_other_people/fabrikam.pem"
-mkdir -p "$work/shell"
-i=0
-start=$(date +%s.%N)
-for f in "$work"/qs/out/fabrikam/*.eml; do
-  i=$((i+1)); [ $i -gt "$SHELL_N" ] && break
-  head -c 4096 /dev/urandom | openssl cms -sign -signer "$work/signer.pem" -inkey "$work/signer.key" -md sha256 \
-    | openssl cms -encrypt -aes256 -out "$work/shell/$i.eml" "$recip"
-done
-end=$(date +%s.%N)
-shell_rate=$(echo "$SHELL_N / ($end - $start)" | bc -l)
-printf "shell loop: %.0f msgs/s\n" "$shell_rate"
-
-printf "\nrun --once %.0f msgs/s = %.0f %% of the ceiling (%.0f msgs/s), %.1fx the shell loop (%.0f msgs/s)\n" \
-  "$run_rate" "$(echo "100 * $run_rate / $ceiling" | bc -l)" "$ceiling" "$(echo "$run_rate / $shell_rate" | bc -l)" "$shell_rate"
+ceiling=$(median < "$work/ceiling.txt")
+shell_rate=$(median < "$work/shell.txt")
+# Each ratio's median over the rounds, taken by itself.
+of_ceiling=$(cut -d' ' -f1 "$work/ratios.txt" | median)
+of_shell=$(cut -d' ' -f2 "$work/ratios.txt" | median)
+ceiling_of_shell=$(cut -d' ' -f3 "$work/ratios.txt" | median)
+printf "\nrun --once %.0f msgs/s = %.0f %% of the ceiling (%.0f msgs/s), %.1fx the shell loop (%.0f msgs/s); ratios are medians of each round's own\n" \
+  "$run_rate" "$(echo "100 * $of_ceiling" | bc -l)" "$ceiling" "$of_shell" "$shell_rate"
 # What any engine could reach against the shell loop on this machine: the
 # ceiling is sign+encrypt alone on every core, the shell loop one message at
 # a time on one.
 printf "the ceiling itself is %.1fx the shell loop (%d cores): no engine can go past that ratio here\n" \
-  "$(echo "$ceiling / $shell_rate" | bc -l)" "$(nproc)"
+  "$ceiling_of_shell" "$(nproc)"
 # ncpu / (crypto CPU + engine CPU per message): every core busy, no waiting.
 bound=$(echo "$(nproc) / ($(nproc) / $ceiling + $engine_cpu / $N)" | bc -l)
 printf "bound with every core busy (ceiling's CPU + the engine's per message): %.0f msgs/s = %.0f %% of the ceiling; run --once reaches %.0f %% of it\n" \
