@@ -71,8 +71,8 @@ func TestBulkSkipsWhatDoesNotApply(t *testing.T) {
 }
 
 // TestPurgeDryRun: purge --dry-run counts what purge would delete and
-// deletes nothing; purge then deletes that many. The message's history is
-// moved two days back in the file, as time would.
+// deletes nothing; purge then deletes that many. The message's arrival and
+// history are moved two days back in the file, as time would.
 func TestPurgeDryRun(t *testing.T) {
 	data, box, msg := routedBox(t, "p")
 	ctx := context.Background()
@@ -88,7 +88,11 @@ func TestPurgeDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = db.Exec("UPDATE events SET at = at - ?", (48 * time.Hour).Microseconds())
+	back := (48 * time.Hour).Microseconds()
+	_, err = db.Exec("UPDATE events SET at = at - ?", back)
+	if err == nil {
+		_, err = db.Exec("UPDATE messages SET received_at = received_at - ?", back)
+	}
 	db.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -392,3 +392,83 @@ func startCycle(b *testing.B) (box *Box, receipts func(done int) []msgbox.Receip
 		return items
 	}, reportCPU
 }
+
+// BenchmarkPurgeAmongKept is an hourly --retention purge in a box that
+// keeps many more messages than it purges: 1,000 delivered messages
+// older than the cutoff, then 50,000 delivered since. It reports how long
+// the purge took, its commits, and the longest an engine's write (a
+// probe committing nothing, in a loop beside it) waited: how long the
+// purge held the write lock at once.
+//
+//	TMPDIR=/mnt/ext4 go test ./internal/msgbox/sqlitebox -run '^$' -bench PurgeAmongKept -benchtime 1x
+func BenchmarkPurgeAmongKept(b *testing.B) {
+	const old, kept = 1000, 50000
+	ctx := context.Background()
+	for range b.N {
+		b.StopTimer()
+		box := openTemp(b, Options{})
+		body := bytes.Repeat([]byte("<order/>"), 512)
+		h := msgbox.Handoff{Owner: "w", Ports: []string{"p"}, Lease: time.Minute}
+		fillDelivered := func(n int) {
+			for done := 0; done < n; done += 64 {
+				items := make([]msgbox.Receipt, min(64, n-done))
+				for i := range items {
+					items[i] = msgbox.Receipt{In: in(fmt.Sprintf("m%d.xml", done+i)), Body: bytes.NewReader(body)}
+				}
+				var fin []msgbox.Finishing
+				for _, r := range box.ReceiveHandoff(ctx, items, cycleRoute, h) {
+					if r.Err != nil || len(r.Claimed) != 1 {
+						b.Fatalf("ReceiveHandoff: %v", r.Err)
+					}
+					fin = append(fin, msgbox.Finishing{DeliveryID: r.Claimed[0].ID, Owner: "w", Outcome: msgbox.Outcome{State: msgbox.DeliveryDelivered}})
+				}
+				for _, err := range box.FinishBatch(ctx, fin) {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+		fillDelivered(old)
+		time.Sleep(2 * time.Millisecond)
+		cutoff := time.Now()
+		time.Sleep(2 * time.Millisecond)
+		fillDelivered(kept)
+		commits := box.commits.Load()
+		stop := make(chan struct{})
+		var longest time.Duration
+		var probes int64
+		var probe sync.WaitGroup
+		probe.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				if err := box.withWrite(ctx, func(context.Context, *cachedTx) error { return nil }); err != nil {
+					b.Error(err)
+					return
+				}
+				longest = max(longest, time.Since(start))
+				probes++
+				time.Sleep(time.Millisecond)
+			}
+		})
+		b.StartTimer()
+		start := time.Now()
+		n, err := box.Purge(ctx, cutoff)
+		took := time.Since(start)
+		b.StopTimer()
+		close(stop)
+		probe.Wait()
+		if err != nil || n != old {
+			b.Fatalf("Purge = %d, %v; want %d", n, err, old)
+		}
+		b.ReportMetric(took.Seconds(), "purge-s")
+		b.ReportMetric(float64(box.commits.Load()-commits-probes), "commits")
+		b.ReportMetric(float64(longest.Microseconds())/1000, "longest-write-wait-ms")
+		box.Close()
+	}
+}

@@ -29,43 +29,84 @@ const purgeBudget = 200 * time.Millisecond
 // free: the next write takes it again at once.
 const purgePause = 120 * time.Millisecond
 
-// purgeable selects, in messages m, what Purge deletes: its arguments are
-// the two final statuses and the time before which m must be untouched.
-// A message whose asynchronous MDN still waits to be POSTed is not done
-// with, however long ago it was delivered: the sender is owed it.
-const purgeable = `m.status IN (?, ?)
+// purgeable selects, in messages m, what Purge deletes (its arguments:
+// purgeArgs). A message whose asynchronous MDN still waits to be POSTed is
+// not done with, however long ago it was delivered: the sender is owed it.
+// received_at, the time of a message's first event, says as much as its
+// history of a message received since: a scan in the order of the table
+// passes over each kept one at the cost of a comparison.
+const purgeable = `m.status IN (?, ?) AND m.received_at < ?
 	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
 	AND NOT EXISTS (SELECT 1 FROM sent_mdns s WHERE s.message_id = m.id AND s.state = 'pending')`
+
+// purgeArgs are purgeable's arguments for a purge of what is untouched
+// since before.
+func purgeArgs(before time.Time) []any {
+	t := toDB(before)
+	return []any{string(msgbox.StatusDelivered), string(msgbox.StatusTerminated), t, t}
+}
+
+// purgeCandidates finds, by a read, the next messages a Purge write
+// deletes: up to its last argument of them, past the seq of its first, in
+// the order of the table (NOT INDEXED: through messages_status, SQLite
+// would read both statuses' messages whole and sort them), so that the
+// read stops once it has them. A read takes no lock: the messages it
+// passes over (kept, or not finished) cost no engine write a wait.
+const purgeCandidates = `SELECT m.seq FROM messages m NOT INDEXED
+	WHERE m.seq > ? AND ` + purgeable + ` ORDER BY m.seq LIMIT ?`
+
+// purgeDoomed is, in a Purge write, what is still purgeable among the
+// candidates (a JSON array of seqs, its first argument) with their bodies:
+// one may have been resumed or resubmitted since the read.
+const purgeDoomed = `SELECT m.seq, m.id, m.body_id, b.file, m.received_body_id, rb.file FROM messages m NOT INDEXED
+	JOIN bodies b ON b.id = m.body_id
+	LEFT JOIN bodies rb ON rb.id = m.received_body_id
+	WHERE m.seq IN (SELECT value FROM json_each(?)) AND ` + purgeable + ` ORDER BY m.seq`
 
 // Purgeable counts what Purge would delete (see msgbox.Box).
 func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
 	var n int
-	err := b.q.QueryRowContext(ctx, "SELECT count(*) FROM messages m WHERE "+purgeable,
-		string(msgbox.StatusDelivered), string(msgbox.StatusTerminated), toDB(before)).Scan(&n)
+	err := b.q.QueryRowContext(ctx, "SELECT count(*) FROM messages m WHERE "+purgeable, purgeArgs(before)...).Scan(&n)
 	if err != nil {
 		return 0, b.wrap(err, "count purgeable")
 	}
 	return n, nil
 }
 
-// Purge deletes finished messages untouched since before (see msgbox.Box),
-// at most purgeBatch and about purgeBudget per write.
+// Purge deletes finished messages untouched since before (see msgbox.Box):
+// found by reads, purgeBatch at a time in the order they were stored, and
+// deleted by writes of at most about purgeBudget each. Each read goes on
+// from the last message the previous write looked at, so a purge reads
+// the table once, however many messages stay.
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
+	var after int64 // the seq of the last message looked at
 	n, err := msgbox.PurgeBatches(func() (int, bool, error) {
-		n, more := 0, false
-		var files []string // body files of the purged messages
-		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-			n, more, files = 0, false, files[:0] // a rerun starts afresh (writeFunc)
+		seqs, err := b.purgeCandidates(ctx, after, before)
+		if err != nil || len(seqs) == 0 {
+			return 0, false, err
+		}
+		if b.purgeFound != nil {
+			b.purgeFound(after, seqs)
+		}
+		js, err := json.Marshal(seqs)
+		if err != nil {
+			return 0, false, err
+		}
+		var (
+			n     int
+			more  bool
+			last  int64    // the seq of the last candidate this write looked at
+			files []string // body files of the purged messages
+		)
+		err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			n, more, last, files = 0, len(seqs) == b.purgeBatch, seqs[len(seqs)-1], files[:0] // a rerun starts afresh (writeFunc)
 			start := time.Now()
-			rows, err := tx.QueryContext(ctx, `SELECT m.id, m.body_id, b.file, m.received_body_id, rb.file FROM messages m
-				JOIN bodies b ON b.id = m.body_id
-				LEFT JOIN bodies rb ON rb.id = m.received_body_id
-				WHERE `+purgeable+` ORDER BY m.seq LIMIT ?`,
-				string(msgbox.StatusDelivered), string(msgbox.StatusTerminated), toDB(before), b.purgeBatch)
+			rows, err := tx.QueryContext(ctx, purgeDoomed, append([]any{string(js)}, purgeArgs(before)...)...)
 			if err != nil {
 				return err
 			}
 			type doomed struct {
+				seq    int64
 				id     string
 				bodyID int64
 				file   sql.NullString
@@ -76,7 +117,7 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			var ds []doomed
 			for rows.Next() {
 				var d doomed
-				if err := rows.Scan(&d.id, &d.bodyID, &d.file, &d.recID, &d.recFile); err != nil {
+				if err := rows.Scan(&d.seq, &d.id, &d.bodyID, &d.file, &d.recID, &d.recFile); err != nil {
 					rows.Close()
 					return err
 				}
@@ -86,10 +127,11 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			more = len(ds) == b.purgeBatch
 			for _, d := range ds {
 				if n > 0 && time.Since(start) > b.purgeBudget {
-					more = true // the rest in the next write
+					// The rest in the next write, whose read finds them
+					// again.
+					more, last = true, d.seq-1
 					break
 				}
 				// Children first: the foreign keys are enforced.
@@ -127,6 +169,7 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			// Once no row names them: a crash before leaves orphans,
 			// which Open's sweep removes.
 			b.removeFiles(files)
+			after = last
 		}
 		if err == nil && more {
 			select {
@@ -138,6 +181,25 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 		return n, more, err
 	})
 	return n, b.wrap(err, "purge")
+}
+
+// purgeCandidates returns the seqs of up to purgeBatch messages stored
+// after after that Purge would delete (purgeCandidates).
+func (b *Box) purgeCandidates(ctx context.Context, after int64, before time.Time) ([]int64, error) {
+	rows, err := b.q.QueryContext(ctx, purgeCandidates, append(append([]any{after}, purgeArgs(before)...), b.purgeBatch)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var seqs []int64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs, rows.Err()
 }
 
 // DeliveryStates returns the states of the deliveries with ids (see

@@ -212,6 +212,10 @@ type Box struct {
 	// SourceKey stored, before it confirms that under the write lock
 	// (tests purge the message there).
 	sourceSeen func()
+	// purgeFound, when not nil, runs when a Purge read past seq after
+	// has found candidates (their seqs), before the write that deletes
+	// them (tests touch one there).
+	purgeFound func(after int64, seqs []int64)
 	// resumeChecked, when not nil, runs in Resume's transaction once its
 	// checks passed, before its changes (tests resubmit the message
 	// there).
