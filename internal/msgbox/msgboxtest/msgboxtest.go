@@ -2029,3 +2029,51 @@ func reversed(s []string) []string {
 	slices.Reverse(r)
 	return r
 }
+
+// PurgeBatches checks that a purge of more messages than one batch, set
+// small by setBatch, among messages it keeps (not finished, or touched
+// since the cutoff) before, between and after them, deletes every one it
+// should and nothing else: each batch goes on past the last, and none
+// skips one. A box's test passes a setBatch that sets its batch size.
+func PurgeBatches(t *testing.T, b msgbox.Box, setBatch func(n int)) {
+	t.Helper()
+	ctx := t.Context()
+	setBatch(3)
+	var old, kept []string
+	keep := func(name string) { kept = append(kept, routed(t, b, name, "q").ID) } // nobody claims q
+	keep("pending-first")
+	for i := range 10 {
+		m := routed(t, b, fmt.Sprint("old-", i), "p")
+		finish(t, b, claim(t, b, "w", longLease, "p"), msgbox.Outcome{State: msgbox.DeliveryDelivered})
+		old = append(old, m.ID)
+		if i%4 == 1 {
+			keep(fmt.Sprint("pending-", i))
+		}
+	}
+	sleepPast(now().Add(time.Millisecond))
+	cutoff := now()
+	sleepPast(cutoff.Add(time.Millisecond))
+	for i := range 4 {
+		routed(t, b, fmt.Sprint("new-", i), "p")
+		finish(t, b, claim(t, b, "w", longLease, "p"), msgbox.Outcome{State: msgbox.DeliveryDelivered})
+	}
+	if n, err := b.Purgeable(ctx, cutoff); err != nil || n != len(old) {
+		t.Fatalf("Purgeable = %d, %v; want %d", n, err, len(old))
+	}
+	if n, err := b.Purge(ctx, cutoff); err != nil || n != len(old) {
+		t.Fatalf("Purge = %d, %v; want %d", n, err, len(old))
+	}
+	for _, id := range old {
+		if _, err := b.Message(ctx, id); !errors.Is(err, msgbox.ErrNotFound) {
+			t.Errorf("old message %s: %v, want it purged", id, err)
+		}
+	}
+	for _, id := range kept {
+		if _, err := b.Message(ctx, id); err != nil {
+			t.Errorf("kept message %s: %v", id, err)
+		}
+	}
+	if msgs, err := msgbox.Collect(ctx, b, msgbox.Filter{}); err != nil || len(msgs) != len(kept)+4 {
+		t.Errorf("List after purge = %d messages, %v; want %d", len(msgs), err, len(kept)+4)
+	}
+}

@@ -14,14 +14,18 @@ import (
 )
 
 // purgeBatch bounds the messages one Purge statement deletes, so that a
-// large purge does not hold many row locks at once.
+// large purge does not hold many row locks at once (Box.purgeBatch; tests
+// make it small).
 const purgeBatch = 500
 
 // purgeable selects, in messages m, what Purge deletes: $1 is the time
 // before which m must be untouched. A message whose asynchronous MDN still
 // waits to be POSTed is not done with, however long ago it was delivered:
-// the sender is owed it.
-const purgeable = `m.status IN ('delivered', 'terminated')
+// the sender is owed it. received_at, the time of a message's first event,
+// says as much as its history of a message received since: without it the
+// planner joins the whole history to the messages (a hash of every event)
+// at each statement.
+const purgeable = `m.status IN ('delivered', 'terminated') AND m.received_at < $1
 	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)
 	AND NOT EXISTS (SELECT 1 FROM sent_mdns s WHERE s.message_id = m.id AND s.state = 'pending')`
 
@@ -38,32 +42,38 @@ func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
 }
 
 // Purge deletes finished messages untouched since before (see msgbox.Box),
-// purgeBatch per statement. Each statement deletes its messages with
-// everything that refers to them at once; messages another purge is
-// deleting are skipped, not waited for.
+// purgeBatch per statement, in the order they were stored. Each statement
+// deletes its messages with everything that refers to them at once, and
+// goes on after the last message the one before deleted, so that the
+// messages kept are read once, not by every statement; messages another
+// purge is deleting are skipped, not waited for.
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
+	var after int64 // the seq of the last message deleted
 	n, err := msgbox.PurgeBatches(func() (int, bool, error) {
-		var n int64
+		var n, last int64
 		err := b.retry(ctx, func(ctx context.Context) error {
-			tag, err := b.pool.Exec(ctx, `WITH doomed AS (
-					SELECT m.id FROM messages m WHERE `+purgeable+`
+			err := b.pool.QueryRow(ctx, `WITH doomed AS (
+					SELECT m.id FROM messages m WHERE m.seq > $3 AND `+purgeable+`
 					ORDER BY m.seq LIMIT $2
 					FOR UPDATE SKIP LOCKED),
 				a AS (DELETE FROM attempts WHERE message_id IN (SELECT id FROM doomed)),
 				e AS (DELETE FROM events WHERE message_id IN (SELECT id FROM doomed)),
-				d AS (DELETE FROM deliveries WHERE message_id IN (SELECT id FROM doomed))
-				DELETE FROM messages WHERE id IN (SELECT id FROM doomed)`, ts(before), purgeBatch)
+				d AS (DELETE FROM deliveries WHERE message_id IN (SELECT id FROM doomed)),
+				m AS (DELETE FROM messages WHERE id IN (SELECT id FROM doomed) RETURNING seq)
+				SELECT count(*), coalesce(max(seq), $3) FROM m`, ts(before), b.purgeBatch, after).Scan(&n, &last)
 			if err != nil {
 				// Sent and unanswered, the batch may be deleted: running
 				// it again would count the next one only.
 				return commitErr(err)
 			}
-			n = tag.RowsAffected()
 			return nil
 		})
+		if err == nil {
+			after = last
+		}
 		// A short batch was the last: SKIP LOCKED leaves out only what
 		// another purge is deleting.
-		return int(n), n == purgeBatch, err
+		return int(n), n == int64(b.purgeBatch), err
 	})
 	return n, b.wrap(err, "purge")
 }

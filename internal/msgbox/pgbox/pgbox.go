@@ -189,6 +189,8 @@ type Box struct {
 	// listPage is how many messages List reads at a time (msgbox.ListPage;
 	// tests make it small).
 	listPage int
+	// purgeBatch is how many messages a Purge statement deletes at most.
+	purgeBatch int
 
 	rand io.Reader
 	// bufs recycles ChunkSize buffers between Receives.
@@ -240,14 +242,15 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "bizpipe"
 	}
 	b := &Box{
-		connCfg:  cfg.ConnConfig.Copy(),
-		name:     describe(cfg.ConnConfig),
-		secrets:  secrets,
-		retryFor: opts.ReconnectTimeout,
-		noCreate: opts.NoCreate,
-		listPage: msgbox.ListPage,
-		rand:     rand.Reader,
-		closed:   make(chan struct{}),
+		connCfg:    cfg.ConnConfig.Copy(),
+		name:       describe(cfg.ConnConfig),
+		secrets:    secrets,
+		retryFor:   opts.ReconnectTimeout,
+		noCreate:   opts.NoCreate,
+		listPage:   msgbox.ListPage,
+		purgeBatch: purgeBatch,
+		rand:       rand.Reader,
+		closed:     make(chan struct{}),
 	}
 	b.claimIdle.Store(true)
 	cfg.ConnConfig.Tracer = opts.tracer // after the listener's copy: its session is not counted

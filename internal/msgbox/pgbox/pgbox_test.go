@@ -813,3 +813,15 @@ func TestListPages(t *testing.T) {
 	defer b.Close()
 	msgboxtest.ListPages(t, b, func(n int) { b.listPage = n })
 }
+
+// TestPurgeBatches: a purge of several batches, each going on after the
+// last message the one before deleted, deletes every message it should
+// among those it keeps (msgboxtest.PurgeBatches).
+func TestPurgeBatches(t *testing.T) {
+	b, err := Open(t.Context(), pg.NewDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	msgboxtest.PurgeBatches(t, b, func(n int) { b.purgeBatch = n })
+}

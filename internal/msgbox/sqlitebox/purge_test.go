@@ -258,3 +258,9 @@ func TestPurgeAmongKept(t *testing.T) {
 		t.Fatal("no second read")
 	}
 }
+
+// TestPurgeBatchesAmongKept: msgboxtest.PurgeBatches.
+func TestPurgeBatchesAmongKept(t *testing.T) {
+	b := openTemp(t, Options{})
+	msgboxtest.PurgeBatches(t, b, func(n int) { b.purgeBatch = n })
+}
