@@ -82,8 +82,13 @@ func (b *Box) AwaitedMDN(ctx context.Context, as2MessageID string) (msgbox.Await
 // AwaitingMDNs returns the deliveries awaiting an MDN (see
 // msgbox.MDNAwaiter).
 func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
-	rows, err := b.q.QueryContext(ctx, "SELECT "+awaitedColumns+` FROM awaited_mdns a JOIN deliveries d ON d.id = a.delivery_id
-		WHERE d.state = ? AND d.lease_owner = ? ORDER BY a.deadline, a.delivery_id`, string(msgbox.DeliveryInProgress), msgbox.AwaitOwner)
+	// A delivery awaiting its MDN is due at the wait's deadline: the
+	// partial index deliveries_due holds it, and not the deliveries
+	// settled, nor the MDNs they kept (CROSS JOIN keeps that order;
+	// SQLite read every delivery otherwise).
+	rows, err := b.q.QueryContext(ctx, "SELECT "+awaitedColumns+` FROM deliveries d INDEXED BY deliveries_due
+		CROSS JOIN awaited_mdns a ON a.delivery_id = d.id
+		WHERE d.due_at IS NOT NULL AND d.state = ? AND d.lease_owner = ? ORDER BY a.deadline, a.delivery_id`, string(msgbox.DeliveryInProgress), msgbox.AwaitOwner)
 	if err != nil {
 		return nil, b.wrap(err, "awaiting MDNs")
 	}

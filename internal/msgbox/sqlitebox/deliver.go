@@ -577,9 +577,12 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 			claimedAt   sql.NullInt64
 		}
 		// The prefix is compared as bytes: substr counts characters in
-		// text, bytes in a blob.
+		// text, bytes in a blob. A delivery in progress is due when its
+		// lease ends: the partial index deliveries_due holds it, and not
+		// the deliveries settled, which a scan would read every one of
+		// under the write lock.
 		rows, err := tx.QueryContext(ctx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at
-			FROM deliveries WHERE state = ?
+			FROM deliveries INDEXED BY deliveries_due WHERE due_at IS NOT NULL AND state = ?
 			AND (lease_owner = ? OR substr(CAST(lease_owner AS BLOB), 1, ?) = CAST(? AS BLOB)) ORDER BY id`,
 			string(msgbox.DeliveryInProgress), owner, len(owner)+1, owner+"/")
 		if err != nil {
