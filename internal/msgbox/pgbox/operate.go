@@ -21,10 +21,10 @@ const purgeBatch = 500
 // purgeable selects, in messages m, what Purge deletes: $1 is the time
 // before which m must be untouched. A message whose asynchronous MDN still
 // waits to be POSTed is not done with, however long ago it was delivered:
-// the sender is owed it. received_at, the time of a message's first event,
-// says as much as its history of a message received since: without it the
-// planner joins the whole history to the messages (a hash of every event)
-// at each statement.
+// the sender is owed it. received_at < $1 says nothing the history does
+// not (a message's arrival is its first event), but without it the planner
+// joins the whole history to the messages (a hash of every event) at each
+// statement.
 const purgeable = `m.status IN ('delivered', 'terminated') AND m.received_at < $1
 	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= $1)
 	AND NOT EXISTS (SELECT 1 FROM sent_mdns s WHERE s.message_id = m.id AND s.state = 'pending')`

@@ -32,9 +32,9 @@ const purgePause = 120 * time.Millisecond
 // purgeable selects, in messages m, what Purge deletes (its arguments:
 // purgeArgs). A message whose asynchronous MDN still waits to be POSTed is
 // not done with, however long ago it was delivered: the sender is owed it.
-// received_at, the time of a message's first event, says as much as its
-// history of a message received since: a scan in the order of the table
-// passes over each kept one at the cost of a comparison.
+// received_at < cutoff says nothing the history does not (a message's
+// arrival is its first event), but lets a scan pass each message received
+// since at the cost of a comparison.
 const purgeable = `m.status IN (?, ?) AND m.received_at < ?
 	AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.at >= ?)
 	AND NOT EXISTS (SELECT 1 FROM sent_mdns s WHERE s.message_id = m.id AND s.state = 'pending')`
@@ -81,7 +81,7 @@ func (b *Box) Purgeable(ctx context.Context, before time.Time) (int, error) {
 func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 	var after int64 // the seq of the last message looked at
 	n, err := msgbox.PurgeBatches(func() (int, bool, error) {
-		seqs, err := b.purgeCandidates(ctx, after, before)
+		seqs, err := b.nextPurgeable(ctx, after, before)
 		if err != nil || len(seqs) == 0 {
 			return 0, false, err
 		}
@@ -183,9 +183,9 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 	return n, b.wrap(err, "purge")
 }
 
-// purgeCandidates returns the seqs of up to purgeBatch messages stored
+// nextPurgeable returns the seqs of up to purgeBatch messages stored
 // after after that Purge would delete (purgeCandidates).
-func (b *Box) purgeCandidates(ctx context.Context, after int64, before time.Time) ([]int64, error) {
+func (b *Box) nextPurgeable(ctx context.Context, after int64, before time.Time) ([]int64, error) {
 	rows, err := b.q.QueryContext(ctx, purgeCandidates, append(append([]any{after}, purgeArgs(before)...), b.purgeBatch)...)
 	if err != nil {
 		return nil, err
