@@ -45,21 +45,11 @@ func TestNoStatementReadsATableWhole(t *testing.T) {
 			t.Fatalf("only %d statements seen", len(texts))
 		}
 		for _, q := range slices.Sorted(maps.Keys(texts)) {
-			rows, err := probe.db.Query("EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+			steps, err := queryPlan(probe, q, make([]any, strings.Count(q, "?"))...)
 			if err != nil {
 				t.Errorf("planning %q: %v", q, err)
 				continue
 			}
-			var steps []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				steps = append(steps, detail)
-			}
-			rows.Close()
 			flat := strings.Join(strings.Fields(q), " ")
 			for _, step := range steps {
 				m := wholeTable.FindStringSubmatch(step)
@@ -77,4 +67,23 @@ func TestNoStatementReadsATableWhole(t *testing.T) {
 		t.Cleanup(func() { collect(&b.stmts.stmts); collect(&b.stmts.pending) })
 		return b
 	})
+}
+
+// queryPlan returns the steps of SQLite's plan for query with args.
+func queryPlan(b *Box, query string, args ...any) ([]string, error) {
+	rows, err := b.db.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		steps = append(steps, detail)
+	}
+	return steps, rows.Err()
 }

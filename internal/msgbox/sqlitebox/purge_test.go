@@ -132,22 +132,11 @@ func TestPurgeBesideEngine(t *testing.T) {
 // writes up for minutes.
 func TestPurgeReadsPastKeptMessages(t *testing.T) {
 	b := openTemp(t, Options{})
-	ctx := t.Context()
 	plan := func(query string, args ...any) string {
 		t.Helper()
-		rows, err := b.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+		steps, err := queryPlan(b, query, args...)
 		if err != nil {
 			t.Fatal(err)
-		}
-		defer rows.Close()
-		var steps []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			steps = append(steps, detail)
 		}
 		return strings.Join(steps, "; ")
 	}
