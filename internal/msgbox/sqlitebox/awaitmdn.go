@@ -127,16 +127,8 @@ func (b *Box) SendingDeliveries(ctx context.Context, ports []string) ([]int64, e
 	if err != nil {
 		return nil, b.wrap(err, "deliveries being sent")
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, b.wrap(err, "deliveries being sent")
-		}
-		ids = append(ids, id)
-	}
-	return ids, b.wrap(rows.Err(), "deliveries being sent")
+	ids, err := appendInt64s(nil, rows)
+	return ids, b.wrap(err, "deliveries being sent")
 }
 
 // retryTimedOutTx records the wait of delivery d, as ClaimBatch read it

@@ -409,16 +409,8 @@ func insertReturning(ctx context.Context, tx *cachedTx, query string, width int,
 			return err
 		}
 		args = args[k*width:]
-		defer rows.Close()
 		first := len(ids)
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Err(); err != nil {
+		if ids, err = appendInt64s(ids, rows); err != nil {
 			return err
 		}
 		if len(ids)-first != k {

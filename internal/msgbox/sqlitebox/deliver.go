@@ -130,6 +130,20 @@ func idsJSON(ids []int64) string {
 	return string(js)
 }
 
+// appendInt64s appends to dst the first column of every row of rows, an
+// integer, and closes rows.
+func appendInt64s(dst []int64, rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return dst, err
+		}
+		dst = append(dst, v)
+	}
+	return dst, rows.Err()
+}
+
 // Route records one pending delivery per port, due now, or suspends the
 // message as a routing failure when ports is empty (see msgbox.Box).
 // Duplicate ports get one delivery; an empty port name is an error.

@@ -88,10 +88,6 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 		if b.purgeFound != nil {
 			b.purgeFound(after, seqs)
 		}
-		js, err := json.Marshal(seqs)
-		if err != nil {
-			return 0, false, err
-		}
 		var (
 			n     int
 			more  bool
@@ -101,7 +97,7 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 		err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 			n, more, last, files = 0, len(seqs) == b.purgeBatch, seqs[len(seqs)-1], files[:0] // a rerun starts afresh (writeFunc)
 			start := time.Now()
-			rows, err := tx.QueryContext(ctx, purgeDoomed, append([]any{string(js)}, purgeArgs(before)...)...)
+			rows, err := tx.QueryContext(ctx, purgeDoomed, append([]any{idsJSON(seqs)}, purgeArgs(before)...)...)
 			if err != nil {
 				return err
 			}
@@ -190,16 +186,7 @@ func (b *Box) nextPurgeable(ctx context.Context, after int64, before time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var seqs []int64
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			return nil, err
-		}
-		seqs = append(seqs, seq)
-	}
-	return seqs, rows.Err()
+	return appendInt64s(nil, rows)
 }
 
 // DeliveryStates returns the states of the deliveries with ids (see
