@@ -1,5 +1,7 @@
 // Package filelock takes the exclusive lock a process holds on a file for as
-// long as it runs: flock on Unix, LockFileEx on Windows. The lock belongs to
+// long as it runs (Lock), and the shared ones by which other processes ask
+// a busy process for a turn at what it holds (Turn): flock on Unix,
+// LockFileEx on Windows. The lock belongs to
 // the open file, so the process's exit releases it however it ends, even by
 // SIGKILL, and no stale lock file is ever left to clean up. It is advisory:
 // it keeps out only the processes that take it too.

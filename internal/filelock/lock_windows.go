@@ -25,3 +25,20 @@ func tryLock(f *os.File) error {
 	}
 	return err
 }
+
+// lockShared takes a shared LockFileEx lock on f, on tryLock's byte,
+// without waiting.
+func lockShared(f *os.File) error {
+	ol := windows.Overlapped{OffsetHigh: 1}
+	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
+		return errWouldBlock
+	}
+	return err
+}
+
+// unlock releases the lock on tryLock's byte.
+func unlock(f *os.File) error {
+	ol := windows.Overlapped{OffsetHigh: 1}
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
+}
