@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -470,5 +471,39 @@ func BenchmarkPurgeAmongKept(b *testing.B) {
 		b.ReportMetric(float64(box.commits.Load()-commits-probes), "commits")
 		b.ReportMetric(float64(longest.Microseconds())/1000, "longest-write-wait-ms")
 		box.Close()
+	}
+}
+
+// BenchmarkWriteBesideBusyEngine: how long another process's write (an
+// operator's `bizpipe messages` command) waits for the write lock while
+// the engine's writer always has work queued (-goroutines of them,
+// delivering without pause), per write and at the 90th percentile and
+// worst of -benchtime writes; and how many messages the engine delivers a
+// second meanwhile.
+//
+//	TMPDIR=/mnt/ext4 go test ./internal/msgbox/sqlitebox -run '^$' -bench WriteBesideBusyEngine -benchtime 30x
+func BenchmarkWriteBesideBusyEngine(b *testing.B) {
+	for _, g := range []int{64, 256} {
+		b.Run(fmt.Sprint("goroutines-", g), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "messagebox.db")
+			engine, err := Open(path, Options{Lock: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer engine.Close()
+			cli, err := Open(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cli.Close()
+			start := time.Now()
+			waits, delivered, err := writesBesideBusyEngine(b.Context(), engine, cli, g, b.N)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(delivered)/time.Since(start).Seconds(), "engine-msgs/s")
+			b.ReportMetric(float64(waits[len(waits)*9/10].Microseconds())/1000, "p90-ms")
+			b.ReportMetric(float64(waits[len(waits)-1].Microseconds())/1000, "max-ms")
+		})
 	}
 }

@@ -18,7 +18,8 @@
 // all writes with group commit (see withWrite): the writes queued while a
 // commit syncs share the next transaction, each in a savepoint of its own,
 // so that one fsync makes many of them durable. Only a writer in another
-// process waits in SQLite's busy handler (Options.BusyTimeout).
+// process waits in SQLite's busy handler (Options.BusyTimeout), and the
+// engine's writer leaves it a turn (see turnSuffix).
 package sqlitebox
 
 import (
@@ -155,6 +156,7 @@ type Box struct {
 	readOnly bool
 	id       string         // the box's identity (box_identity)
 	lock     *filelock.Lock // held until Close (Options.Lock)
+	turns    *turns         // nil for a box that cannot write, or when no engine gives turns
 	// purgeBatch is how many messages one Purge write deletes (tests make
 	// it small).
 	purgeBatch int
@@ -476,6 +478,9 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 	b.stmts = &stmtCache{db: db}
 	b.q = cachedDB{DB: db, c: b.stmts}
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
+	if !opts.ReadOnly && b.noWrites == nil {
+		b.turns = openTurns(real, lock != nil)
+	}
 	// Started before init: the migration and the sweep are writes too.
 	go b.runWriter()
 	go b.runSyncer()
@@ -771,6 +776,9 @@ func (b *Box) Close() error {
 		if err := b.db.Close(); err != nil {
 			b.closeErr = fmt.Errorf("message box %s: close: %w", b.path, err)
 		}
+		if err := b.turns.close(); err != nil && b.closeErr == nil {
+			b.closeErr = fmt.Errorf("message box %s: closing the turn file: %w", b.path, err)
+		}
 		// After the database is closed: the next holder finds it quiet.
 		if err := b.lock.Release(); err != nil && b.closeErr == nil {
 			b.closeErr = fmt.Errorf("message box %s: releasing the lock: %w", b.path, err)
@@ -937,6 +945,7 @@ func (b *Box) runBatch(batch []*writeReq) []*writeReq {
 		}
 		return nil
 	}
+	defer b.turns.before()()
 	sqlTx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		err = fmt.Errorf("begin write transaction: %w", err)
