@@ -53,7 +53,10 @@ func TestPurgeBesideEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer engine.Close()
-	const old = 6000
+	old := 6000
+	if raceEnabled {
+		old = 200
+	}
 	var wg sync.WaitGroup
 	var fillErr atomic.Value
 	for w := range 16 {
