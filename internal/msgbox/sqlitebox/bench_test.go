@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -485,17 +484,7 @@ func BenchmarkPurgeAmongKept(b *testing.B) {
 func BenchmarkWriteBesideBusyEngine(b *testing.B) {
 	for _, g := range []int{64, 256} {
 		b.Run(fmt.Sprint("goroutines-", g), func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "messagebox.db")
-			engine, err := Open(path, Options{Lock: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer engine.Close()
-			cli, err := Open(path, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cli.Close()
+			engine, cli := engineAndCLI(b)
 			start := time.Now()
 			waits, delivered, err := writesBesideBusyEngine(b.Context(), engine, cli, g, b.N)
 			if err != nil {

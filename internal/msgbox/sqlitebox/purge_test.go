@@ -36,6 +36,39 @@ func deliverOne(ctx context.Context, b *Box, name string) error {
 	return nil
 }
 
+// deliverWithoutPause has g goroutines deliver messages through b
+// (deliverOne, named after prefix), each as soon as its last is done,
+// until the function it returns is called, which waits for them and
+// returns how many they delivered and the first error that stopped one.
+func deliverWithoutPause(ctx context.Context, b *Box, g int, prefix string) (stop func() (int64, error)) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	var delivered atomic.Int64
+	var failed atomic.Value
+	for w := range g {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				if err := deliverOne(ctx, b, fmt.Sprintf("%s-%d-%d", prefix, w, i)); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+				delivered.Add(1)
+			}
+		})
+	}
+	return func() (int64, error) {
+		close(quit)
+		wg.Wait()
+		err, _ := failed.Load().(error)
+		return delivered.Load(), err
+	}
+}
+
 // TestPurgeBesideEngine: `bizpipe messages purge`, in another process (here
 // another Box on the file), purging thousands of messages while the engine
 // receives and delivers, holds the write lock only briefly at a time: none
@@ -87,40 +120,21 @@ func TestPurgeBesideEngine(t *testing.T) {
 	defer cli.Close()
 	cli.purgeBudget = 50 * time.Millisecond
 
-	stop := make(chan struct{})
-	var writes atomic.Int64
-	var engineErr atomic.Value
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := deliverOne(ctx, engine, fmt.Sprintf("new-%d-%d", w, i)); err != nil {
-					engineErr.Store(err)
-					return
-				}
-				writes.Add(1)
-			}
-		})
-	}
+	busy := deliverWithoutPause(ctx, engine, 4, "new")
 	start := time.Now()
 	n, err := cli.Purge(ctx, cutoff)
 	took := time.Since(start)
-	close(stop)
-	wg.Wait()
+	writes, engineErr := busy()
 	if err != nil || n != want {
 		t.Errorf("Purge = %d, %v; want %d", n, err, want)
 	}
-	if err, _ := engineErr.Load().(error); err != nil {
-		t.Errorf("an engine write failed during the purge (%v, %d writes): %v", took, writes.Load(), err)
+	if engineErr != nil {
+		t.Errorf("an engine write failed during the purge (%v, %d writes): %v", took, writes, engineErr)
 	}
-	if writes.Load() == 0 {
+	if writes == 0 {
 		t.Errorf("no engine write completed during the %v purge", took)
 	}
-	t.Logf("purged %d in %v beside %d engine deliveries", n, took, writes.Load())
+	t.Logf("purged %d in %v beside %d engine deliveries", n, took, writes)
 }
 
 // TestPurgeReadsPastKeptMessages: a purge finds what it deletes by reads

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ func emptyWrite(ctx context.Context, b *Box) error {
 
 // engineAndCLI opens the box at a new path twice: as the engine does
 // (Options.Lock), and as `bizpipe messages` does, beside it.
-func engineAndCLI(t *testing.T) (engine, cli *Box) {
+func engineAndCLI(t testing.TB) (engine, cli *Box) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "messagebox.db")
 	engine, err := Open(path, Options{Lock: true})
@@ -151,29 +150,15 @@ func TestWritesGetTurnsBesideBusyEngine(t *testing.T) {
 // pause. It returns how long each write took, sorted, and how many
 // messages the engine delivered meanwhile.
 func writesBesideBusyEngine(ctx context.Context, engine, cli *Box, g, n int) ([]time.Duration, int64, error) {
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var delivered atomic.Int64
-	var engineErr atomic.Value
-	for w := range g {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := deliverOne(ctx, engine, fmt.Sprintf("busy-%d-%d", w, i)); err != nil {
-					engineErr.Store(err)
-					return
-				}
-				delivered.Add(1)
-			}
-		})
-	}
-	// Until the engine's writer has work queued.
-	for delivered.Load() < int64(g) {
-		time.Sleep(time.Millisecond)
+	busy := deliverWithoutPause(ctx, engine, g, "busy")
+	// Until the engine's writer has work queued: each goroutine has
+	// stored a message.
+	for stored := 0; stored < g; {
+		time.Sleep(10 * time.Millisecond)
+		if err := engine.q.QueryRowContext(ctx, "SELECT count(*) FROM messages").Scan(&stored); err != nil {
+			_, _ = busy()
+			return nil, 0, err
+		}
 	}
 	var waits []time.Duration
 	var err error
@@ -185,11 +170,10 @@ func writesBesideBusyEngine(ctx context.Context, engine, cli *Box, g, n int) ([]
 		waits = append(waits, time.Since(start))
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
-	if e, _ := engineErr.Load().(error); e != nil && err == nil {
-		err = fmt.Errorf("an engine write failed: %w", e)
+	delivered, engineErr := busy()
+	if engineErr != nil && err == nil {
+		err = fmt.Errorf("an engine write failed: %w", engineErr)
 	}
 	slices.Sort(waits)
-	return waits, delivered.Load(), err
+	return waits, delivered, err
 }
