@@ -50,7 +50,8 @@ import (
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 
 	// The pure-Go SQLite driver, registered as "sqlite".
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed schema/*.sql
@@ -157,6 +158,9 @@ type Box struct {
 	id       string         // the box's identity (box_identity)
 	lock     *filelock.Lock // held until Close (Options.Lock)
 	turns    *turns         // nil for a box that cannot write, or when no engine gives turns
+	// busyTimeout is Options.BusyTimeout, for the error of a write that
+	// waited it out.
+	busyTimeout time.Duration
 	// purgeBatch is how many messages one Purge write deletes (tests make
 	// it small).
 	purgeBatch int
@@ -468,6 +472,8 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		now:        time.Now,
 		rand:       rand.Reader,
 		log:        cmp.Or(opts.Log, slog.New(slog.DiscardHandler)),
+
+		busyTimeout: opts.BusyTimeout,
 	}
 	if opts.immutable != nil {
 		b.noWrites, b.immutable = opts.immutable, true
@@ -948,7 +954,7 @@ func (b *Box) runBatch(batch []*writeReq) []*writeReq {
 	defer b.turns.before()()
 	sqlTx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
-		err = fmt.Errorf("begin write transaction: %w", err)
+		err = beginError(err, b.busyTimeout)
 		for _, r := range batch {
 			if r.take() {
 				r.done <- err
@@ -1013,6 +1019,19 @@ drain:
 	b.commits.Add(1)
 	b.committed <- ok // answered by the syncer
 	return nil
+}
+
+// beginError is the error of a write whose BEGIN failed: when another
+// process held the write lock for all of busyTimeout, it says so and where
+// to look, as SQLite's "database is locked" does not.
+func beginError(err error, busyTimeout time.Duration) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
+		return fmt.Errorf("begin write transaction: another process held the box's write lock for all of the %v this one waits for it; "+
+			"bizpipe run leaves it to other processes between its own writes, so look for a program that keeps the database open in a transaction (the sqlite3 shell, a backup tool): %w",
+			busyTimeout, err)
+	}
+	return fmt.Errorf("begin write transaction: %w", err)
 }
 
 // runSyncer is the syncer goroutine: it syncs the log for the batches the

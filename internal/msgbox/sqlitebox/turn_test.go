@@ -2,12 +2,18 @@ package sqlitebox
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // emptyWrite is a write that changes nothing: it takes the write lock all
@@ -176,4 +182,44 @@ func writesBesideBusyEngine(ctx context.Context, engine, cli *Box, g, n int) ([]
 	}
 	slices.Sort(waits)
 	return waits, delivered, err
+}
+
+// TestWriteLockHeldElsewhere: a write that waits out Options.BusyTimeout
+// for a lock another program holds (here a connection in a transaction,
+// as the sqlite3 shell keeps one) says so, how long it waited and where to
+// look, and keeps SQLite's error.
+func TestWriteLockHeldElsewhere(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "messagebox.db")
+	b, err := Open(path, Options{BusyTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	err = emptyWrite(ctx, b)
+	var se *sqlite.Error
+	if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY ||
+		!strings.Contains(err.Error(), "another process held the box's write lock for all of the 50ms") ||
+		!strings.Contains(err.Error(), "the sqlite3 shell") {
+		t.Errorf("write while another connection holds the lock: %v; want SQLITE_BUSY explained", err)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := emptyWrite(ctx, b); err != nil {
+		t.Errorf("write once the lock is free: %v", err)
+	}
 }
