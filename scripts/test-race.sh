@@ -3,7 +3,7 @@
 # state between them (the engine, the message boxes, the transports, the
 # S/MIME stage's pipeline, the language server...) under Go's race
 # detector. .ci/run runs it after the README's `go test ./...`; it takes
-# about 5 minutes on 2 cores. Extra arguments go to `go test` (-run, -v).
+# about 4 minutes on 2 cores. Extra arguments go to `go test` (-run, -v).
 #
 # Left out: packages whose code runs in one goroutine (their tests would
 # take the detector's time for nothing), and two tests of the S/MIME stage

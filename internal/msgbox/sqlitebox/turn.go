@@ -11,7 +11,7 @@ import (
 // microseconds after each commit, while another process waiting for it
 // (`bizpipe messages resubmit`, `terminate`, `resume`, `purge`) looks
 // again only after sleeps that grow to 100 ms. With enough of the engine's
-// writes queued, that process waited seconds, and gave up after
+// writes queued, that process would wait seconds, and give up after
 // Options.BusyTimeout. So a process that writes asks for a turn while it
 // waits and writes (a shared lock on messagebox.db.turn, filelock.Turn),
 // and the engine's writer, before each transaction, looks whether one is
@@ -83,7 +83,7 @@ func (ts *turns) before() (end func()) {
 			}
 			time.Sleep(50 * time.Microsecond)
 		}
-		return func() {} // not asked: the write waits as it did before turns
+		return func() {} // not asked: the write waits in the busy handler alone
 	}
 	now := time.Now()
 	if now.Sub(ts.looked) < turnLook || now.Before(ts.restUntil) {
