@@ -75,11 +75,19 @@ func Acquire(path string) (*Lock, error) {
 
 // Release unlocks the file by closing it. A second Release returns nil.
 func (l *Lock) Release() error {
-	if l == nil || l.f == nil {
+	if l == nil {
 		return nil
 	}
-	err := l.f.Close()
-	l.f = nil
+	return closeOnce(&l.f)
+}
+
+// closeOnce closes *f and clears it; nil when it is already.
+func closeOnce(f **os.File) error {
+	if *f == nil {
+		return nil
+	}
+	err := (*f).Close()
+	*f = nil
 	return err
 }
 

@@ -17,20 +17,19 @@ var errWouldBlock = errors.New("lock violation")
 // mandatory, and a lock on the first bytes would keep the process that
 // finds the file locked from reading who holds it.
 func tryLock(f *os.File) error {
-	ol := windows.Overlapped{OffsetHigh: 1} // byte 4 GiB: beyond any content
-	err := windows.LockFileEx(windows.Handle(f.Fd()),
-		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
-	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
-		return errWouldBlock
-	}
-	return err
+	return lockByte(f, windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY)
 }
 
 // lockShared takes a shared LockFileEx lock on f, on tryLock's byte,
 // without waiting.
 func lockShared(f *os.File) error {
+	return lockByte(f, windows.LOCKFILE_FAIL_IMMEDIATELY)
+}
+
+// lockByte is LockFileEx with flags on byte 4 GiB, beyond any content.
+func lockByte(f *os.File, flags uint32) error {
 	ol := windows.Overlapped{OffsetHigh: 1}
-	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	err := windows.LockFileEx(windows.Handle(f.Fd()), flags, 0, 1, 0, &ol)
 	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
 		return errWouldBlock
 	}

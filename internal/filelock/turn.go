@@ -64,10 +64,8 @@ func (t *Turn) Asked() bool {
 
 // Close closes the file, releasing any lock on it.
 func (t *Turn) Close() error {
-	if t == nil || t.f == nil {
+	if t == nil {
 		return nil
 	}
-	err := t.f.Close()
-	t.f = nil
-	return err
+	return closeOnce(&t.f)
 }

@@ -68,30 +68,42 @@ func openTurns(real string, give bool) *turns {
 	return &turns{t: t, give: give, rest: turnRest}
 }
 
-// before runs before the writer begins a transaction. The engine's writer
-// gives a turn if one is asked; another process's asks for one, and
-// before returns the function that ends it, to call once the transaction
-// is over.
+// before runs before the writer begins a transaction, and returns what
+// to call once the transaction is over: the engine's writer gives a turn
+// if one is asked; another process's asks for one, which ends then.
 func (ts *turns) before() (end func()) {
-	if ts == nil {
+	switch {
+	case ts == nil:
 		return func() {}
+	case ts.give:
+		ts.giveTurn()
+		return func() {}
+	default:
+		return ts.ask()
 	}
-	if !ts.give {
-		for range askTries {
-			if ts.t.Ask() {
-				return ts.t.Done
-			}
-			time.Sleep(50 * time.Microsecond)
+}
+
+// ask asks for a turn and returns what ends it.
+func (ts *turns) ask() (end func()) {
+	for range askTries {
+		if ts.t.Ask() {
+			return ts.t.Done
 		}
-		return func() {} // not asked: the write waits in the busy handler alone
+		time.Sleep(50 * time.Microsecond)
 	}
+	return func() {} // not asked: the write waits in the busy handler alone
+}
+
+// giveTurn waits while a turn is asked, at most turnWait, unless it looked
+// less than turnLook ago or rests.
+func (ts *turns) giveTurn() {
 	now := time.Now()
 	if now.Sub(ts.looked) < turnLook || now.Before(ts.restUntil) {
-		return func() {}
+		return
 	}
 	ts.looked = now
 	if !ts.t.Asked() {
-		return func() {}
+		return
 	}
 	if ts.asked != nil {
 		ts.asked()
@@ -111,7 +123,6 @@ func (ts *turns) before() (end func()) {
 	if ts.given != nil {
 		ts.given(done)
 	}
-	return func() {}
 }
 
 // close closes the turn file.
