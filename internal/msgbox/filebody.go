@@ -16,7 +16,8 @@ type FileBody interface {
 	// LinkTo makes path (which must not exist) a hard link to the file and
 	// reports true, when the box may keep the file as it is: nothing of it
 	// has been read, this process owns it, it has no other link (nobody
-	// else can reach it by name), and it is still as listed. Otherwise,
+	// else can reach it by name), no process has it open for writing
+	// (nobody can change it any more), and it is still as listed. Otherwise,
 	// or when the link fails (another file system, a platform without
 	// hard links), it reports false, leaves nothing behind, and the body
 	// is read as usual.

@@ -31,7 +31,8 @@ import (
 // directory, and only then commits the row naming it. So a crash leaves
 // either no message (and at most a file no row names) or a complete one.
 // Open removes the files no row names, temporary or final, untouched for
-// Options.StaleUploadAfter (sweepFiles), holding the write lock, and a
+// Options.StaleUploadAfter (and, in the engine's box, kept inputs at once:
+// sweepFiles), holding the write lock, and a
 // Receive checks its file is still there under the same lock before it
 // commits: a file is never removed under a row that names it. Purge
 // removes a message's file after the commit that deletes its row.
@@ -345,9 +346,16 @@ func (b *Box) checkFile(name string) error {
 
 // sweepFiles removes, in the write transaction tx, the body files that no
 // row names and the temporary ones, untouched since before: those of
-// Receives interrupted before they committed. Other files are left alone.
-// A missing directory has nothing to sweep (and is not created).
-func (b *Box) sweepFiles(ctx context.Context, tx *cachedTx, before time.Time) error {
+// Receives interrupted before they committed. With linked set (the engine's
+// box, opened with Lock) it also removes at once, however recent, those that
+// are an input kept by a link (msgbox.FileBody): the input's claim is its
+// other name, and holds it whole, and the receive location reads a claim
+// with two names only once it has one (it cannot tell the box's link from
+// a link to a file it must not read). Were that link from a Receive of
+// another process still in progress, that Receive fails, and its location
+// stores the file again. Other files are left alone. A missing directory
+// has nothing to sweep (and is not created).
+func (b *Box) sweepFiles(ctx context.Context, tx *cachedTx, before time.Time, linked bool) error {
 	dir := b.bodiesDir()
 	entries, err := listBodyFiles(dir)
 	if err != nil {
@@ -366,7 +374,7 @@ func (b *Box) sweepFiles(ctx context.Context, tx *cachedTx, before time.Time) er
 		if err != nil {
 			return fmt.Errorf("body file %s: %w", name, err)
 		}
-		if !fi.ModTime().Before(before) {
+		if !lastChange(fi).Before(before) && !(linked && linkedInput(fi)) {
 			continue
 		}
 		if final {
@@ -425,7 +433,7 @@ func (b *Box) sweepTemp(before time.Time) error {
 			continue
 		}
 		fi, err := e.Info()
-		if err != nil || !fi.ModTime().Before(before) {
+		if err != nil || !lastChange(fi).Before(before) {
 			continue // gone meanwhile, or in use
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -426,7 +426,7 @@ func TestBodyFileSweptUnderReceive(t *testing.T) {
 	ctx := t.Context()
 	b := openTemp(t, Options{})
 	sweepNow := readerFunc(func(p []byte) (int, error) {
-		if err := b.sweep(ctx, time.Now().Add(time.Hour)); err != nil {
+		if err := b.sweep(ctx, time.Now().Add(time.Hour), false); err != nil {
 			return 0, err
 		}
 		return 0, io.EOF

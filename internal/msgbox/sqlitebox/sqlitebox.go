@@ -641,7 +641,7 @@ func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
 	if err := b.migrate(ctx, loc, opts.NoCreate); err != nil {
 		return err
 	}
-	return b.sweep(ctx, b.now().Add(-opts.StaleUploadAfter))
+	return b.sweep(ctx, b.now().Add(-opts.StaleUploadAfter), opts.Lock)
 }
 
 // migrations returns the embedded schema scripts in order; script i brings
@@ -748,10 +748,11 @@ func (b *Box) checkSchema(ctx context.Context) error {
 
 // sweep removes the staged bodies of Receives interrupted before they
 // committed (no message references them) untouched since before: chunk
-// rows (of a box written before body files) and body files.
-func (b *Box) sweep(ctx context.Context, before time.Time) error {
+// rows (of a box written before body files) and body files; with linked,
+// the body files that are kept inputs at once (see sweepFiles).
+func (b *Box) sweep(ctx context.Context, before time.Time, linked bool) error {
 	return b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		if err := b.sweepFiles(ctx, tx, before); err != nil {
+		if err := b.sweepFiles(ctx, tx, before, linked); err != nil {
 			return err
 		}
 		// NOT EXISTS is a guard: a body a message references has no

@@ -285,13 +285,19 @@ func (r *inputReader) Size() int64 {
 }
 
 // LinkTo lets a message box keep the input's file itself (see
-// msgbox.FileBody). The link is made by the claimed name the file was
+// msgbox.FileBody), on Linux, while no process has it open for writing
+// (holdUnwritten). The link is made by the claimed name the file was
 // opened by, and then checked to be that very file: a claim name swapped
 // since the open is not linked.
 func (r *inputReader) LinkTo(path string) bool {
 	if r.read != 0 || r.seen == nil || r.unreadable != nil || r.ctx.Err() != nil {
 		return false
 	}
+	release, ok := holdUnwritten(r.file)
+	if !ok {
+		return false
+	}
+	defer release()
 	now, err := r.file.Stat()
 	if err != nil || now.Size() != r.seen.Size() || !now.ModTime().Equal(r.seen.ModTime()) || !keepable(now) {
 		return false

@@ -47,3 +47,6 @@ func keepable(fs.FileInfo) bool { return false }
 // linkCount: a listing's FileInfo does not carry the number of links on
 // Windows (hard links there need the file's owner to make, or admin).
 func linkCount(fs.FileInfo) (uint64, bool) { return 0, false }
+
+// holdUnwritten: inputs are not kept by a link here (see keepable).
+func holdUnwritten(inputFile) (release func(), ok bool) { return nil, false }

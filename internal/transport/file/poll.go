@@ -937,9 +937,13 @@ func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*inp
 		// stored already, a duplicate the box finds without reading.
 		// Anything else with several names is not read (see hardLinked):
 		// it stays claimed, retried every pass, until it has one name
-		// (an interrupted store's link is swept by the box). info is
-		// the opened descriptor's, as openInput checked it.
-		body.unreadable = hardLinkRefusal(info)
+		// (an interrupted store's link is swept by the box when it
+		// opens). An input error, not a refusal: a refusal would drop the
+		// claim from the leftovers for good. info is the opened
+		// descriptor's, as openInput checked it.
+		if err := hardLinkRefusal(info); err != nil {
+			body.unreadable = &inputError{fmt.Errorf("%s; it is read once it has one name", refusedReason(err))}
+		}
 	}
 	return &input{claim: claim, lo: lo, in: in, body: body}, nil
 }

@@ -147,7 +147,9 @@ func TestFileRefusesHardLinkMadeAfterListing(t *testing.T) {
 // hard links. A claim of this owner found at start (a crash's) with two
 // names is completed only when the box has its message already (a
 // duplicate is found before the body is read: the box's own link of a
-// file it kept); otherwise it is not read, and stays claimed. Another
+// file it kept); otherwise it is not read, and stays claimed, retried
+// every pass (with one error in the log), until it has one name again (the
+// box's link of an interrupted store swept): then it is received. Another
 // owner's stale claim with two names is not taken over: its owner recovers
 // it. The secret is never read.
 func TestFileHardLinkedClaims(t *testing.T) {
@@ -158,7 +160,9 @@ func TestFileHardLinkedClaims(t *testing.T) {
 	linked := claimName("srv1", "00000000000000aa", "a.xml") // a link to the secret
 	stored := claimName("srv1", "00000000000000bb", "b.xml") // the box kept it (linked) and committed
 	other := claimName("srv9", "00000000000000cc", "c.xml")  // a dead server's, a link to the secret
-	for name, target := range map[string]string{linked: secret, stored: kept, other: secret} {
+	boxLink := writeFile(t, outside, "box-link", "an interrupted store")
+	interrupted := claimName("srv1", "00000000000000dd", "d.xml") // the box linked it, and did not commit
+	for name, target := range map[string]string{linked: secret, stored: kept, other: secret, interrupted: boxLink} {
 		if err := os.Link(target, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
@@ -180,8 +184,27 @@ func TestFileHardLinkedClaims(t *testing.T) {
 	if err != nil || len(msgs) != 1 || msgs[0].ID != before.ID {
 		t.Fatalf("the box holds %+v, %v; want only the message stored before the crash", msgs, err)
 	}
+	if got, want := names(t, dir), []string{linked, interrupted, other}; !slices.Equal(got, want) {
+		t.Errorf("directory holds %v, want the two links to the secret and the interrupted store's claim left as they were", got)
+	}
+	if n := lr.Count(slog.LevelError, "cannot read a claimed file"); n != 2 {
+		t.Errorf("%d errors about this owner's claims with two names over two passes, want one for each", n)
+	}
+	if _, ok := lr.Find("refused a claimed file"); ok {
+		t.Error("a claim with two names was refused for good, not kept to retry")
+	}
+
+	// The box sweeps its link: the claim has one name, and is received.
+	if err := os.Remove(boxLink); err != nil {
+		t.Fatal(err)
+	}
+	pollNoHang(t, f, dir)
+	msgs, err = msgbox.Collect(context.Background(), box, msgbox.Filter{})
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("the box holds %d messages (%v); want the interrupted store's received too", len(msgs), err)
+	}
 	if got, want := names(t, dir), []string{linked, other}; !slices.Equal(got, want) {
-		t.Errorf("directory holds %v, want the two links to the secret left as they were", got)
+		t.Errorf("directory holds %v, want only the two links to the secret left", got)
 	}
 	if _, ok := lr.Find("not taking a matching entry"); !ok {
 		t.Error("no warning about the other owner's hard-linked claim")

@@ -37,9 +37,12 @@ directory, or a file with more than one name (a hard link, which may be
 another name of a file the writer could not read) is never read nor moved:
 a warning says why, once per name and file, not at every poll. Nor is a
 claim with more than one name that a restart finds or another server left
-behind, unless the message box has its message already (the box keeps a
-large input by linking it). Producers should rename files into place, not
-link them.`,
+behind, unless the message box has its message already: on Linux the
+embedded box keeps a large input (over 1 MiB) by linking it, when this
+user owns it and no process has it open for writing, rather than copying
+it. A restart's claim whose store was interrupted is read again once the
+box, opening, has removed its link. Producers should rename files into
+place, not link them, and close them first.`,
 	Example: `transport "file" {
   path          = "in/orders"
   pattern       = "*.xml"
