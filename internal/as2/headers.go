@@ -381,11 +381,30 @@ func parseRequest(h http.Header, needID bool) (*ReceivedRequest, error) {
 	if u := strings.TrimSpace(h.Get(HeaderReceiptDelivery)); u != "" {
 		pu, ok := ParseHTTPURL(u)
 		if !ok {
-			return nil, fmt.Errorf("as2: Receipt-Delivery-Option %q is not an http(s) URL", clip(u))
+			return nil, fmt.Errorf("as2: Receipt-Delivery-Option %q is not an http(s) URL", clip(withoutUserinfo(u)))
 		}
 		r.Receipt, r.AsyncURL = ReceiptAsync, pu.String()
 	}
 	return r, nil
+}
+
+// withoutUserinfo is the URL s without the user information of its
+// authority (what stands before an "@" there: a password, maybe), found
+// without parsing: it is for a URL too broken to parse, whose error would
+// show it. The user information becomes "...".
+func withoutUserinfo(s string) string {
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	end := len(s)
+	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	if at := strings.LastIndex(s[start:end], "@"); at >= 0 {
+		return s[:start] + "...@" + s[start+at+1:]
+	}
+	return s
 }
 
 // ParseHTTPURL parses s as AS2 takes a URL (a partner's, a

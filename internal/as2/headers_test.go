@@ -185,3 +185,27 @@ func TestParseRequestMessageID(t *testing.T) {
 		t.Errorf("no Message-ID field: %v, want ErrNoMessageID", err)
 	}
 }
+
+// TestRefusedReceiptURLHidesPassword: a Receipt-Delivery-Option refused as
+// no http(s) URL is named in the error (which the location logs and
+// answers) without its user information, however broken the URL.
+func TestRefusedReceiptURLHidesPassword(t *testing.T) {
+	for _, tc := range []struct{ url, shown string }{
+		{"ftp://mdnuser:TOPSECRET@127.0.0.1:18099/cred", `"ftp://...@127.0.0.1:18099/cred"`},
+		{"http://mdnuser:TOPSECRET@127.0.0.1:bad/cred", `"http://...@127.0.0.1:bad/cred"`},
+		{"mdnuser:TOPSECRET@host/path", `"...@host/path"`},
+		{"ftp://a@b:TOPSECRET@host?x=@y", `"ftp://...@host?x=@y"`},
+		{"ftp://host/path@x", `"ftp://host/path@x"`}, // a path, not user information
+	} {
+		h := http.Header{"As2-From": {"X"}, "As2-To": {"Y"}, "Message-Id": {"<a1@x>"},
+			"Disposition-Notification-To": {"mdn@x"}, "Receipt-Delivery-Option": {tc.url}}
+		_, err := ParseRequest(h)
+		if err == nil {
+			t.Errorf("%s accepted", tc.url)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.shown) || strings.Contains(err.Error(), "TOPSECRET") {
+			t.Errorf("%s: error %q, want it to show %s, without the password", tc.url, err, tc.shown)
+		}
+	}
+}

@@ -42,6 +42,14 @@ const (
 	// partner's server, so they run side by side: an address that never
 	// answers holds one of them until mdnPostTimeout, not the others.
 	mdnPosters = 16
+	// mdnMaxAnswerHeader bounds the header of the answer to an MDN's POST:
+	// the address is the sender's, who may answer megabytes of fields
+	// (Go's default allows 10 MiB, some 70 MiB to parse, for each POST).
+	mdnMaxAnswerHeader = 64 << 10
+	// mdnIdleTimeout closes a connection to an MDN address that is not used
+	// again: each sender names its own, and a connection kept for each
+	// would hold a file descriptor until the location stops.
+	mdnIdleTimeout = 90 * time.Second
 )
 
 // sourceKey identifies an AS2 message at its source: its Message-ID from
@@ -73,7 +81,10 @@ func (rc *receiver) wakePoster() {
 }
 
 // newMDNClient is the client asynchronous MDNs are POSTed with.
-func newMDNClient() *http.Client {
+func newMDNClient() *http.Client { return mdnClient(mdnIdleTimeout) }
+
+// mdnClient is newMDNClient with the given idle timeout.
+func mdnClient(idle time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: mdnPostTimeout,
 		// The URL is the sender's; a redirect would take the MDN (and a
@@ -82,9 +93,12 @@ func newMDNClient() *http.Client {
 		Transport: &http.Transport{
 			// No proxy from the environment: the MDN goes where the
 			// sender said, and nowhere else.
-			Proxy:               nil,
-			TLSHandshakeTimeout: 10 * time.Second,
-			MaxIdleConnsPerHost: 2,
+			Proxy:                  nil,
+			TLSHandshakeTimeout:    10 * time.Second,
+			MaxResponseHeaderBytes: mdnMaxAnswerHeader,
+			IdleConnTimeout:        idle,
+			MaxIdleConns:           mdnPosters,
+			MaxIdleConnsPerHost:    2,
 		},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -212,5 +213,52 @@ func TestAsyncMDNAnsweredAtStop(t *testing.T) {
 	}
 	if got.State != msgbox.MDNSent || got.Attempts != 1 {
 		t.Errorf("after the stop: MDN %s after %d attempts, want sent after 1", got.State, got.Attempts)
+	}
+}
+
+// TestMDNClientBounds: the address an asynchronous MDN goes to is the
+// sender's to name, so the client bounds what it may cost: an answer whose
+// header runs to a megabyte fails the POST (unread past the limit), and a
+// connection left idle is closed after the idle timeout, not kept until
+// the location stops.
+func TestMDNClientBounds(t *testing.T) {
+	data := []byte("Content-Type: text/plain\r\n\r\nreceipt")
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/bomb" {
+			field := strings.Repeat("x", 1000)
+			for i := range 1000 { // about 1 MB of header
+				w.Header().Set(fmt.Sprintf("X-Bomb-%d", i), field)
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+
+	err := postMDN(t.Context(), newMDNClient(), msgbox.SentMDN{Data: data, URL: srv.URL + "/bomb"})
+	if err == nil || !strings.Contains(err.Error(), "exceeded") {
+		t.Errorf("POST answered with a megabyte of header: %v, want it failed for its size", err)
+	}
+
+	// A server of its own, to see the one connection close.
+	srv2 := httptest.NewUnstartedServer(srv.Config.Handler)
+	var once sync.Once
+	gone := make(chan struct{})
+	srv2.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			once.Do(func() { close(gone) })
+		}
+	}
+	srv2.Start()
+	defer srv2.Close()
+	client := mdnClient(100 * time.Millisecond)
+	if err := postMDN(t.Context(), client, msgbox.SentMDN{Data: data, URL: srv2.URL + "/ok"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Error("the idle connection to the MDN address is still open 10 s after a 100 ms idle timeout")
 	}
 }

@@ -68,9 +68,12 @@ http or https URL), the request is answered 200 with no body as soon as the
 message and its MDN are stored; the MDN is then POSTed to that URL from the
 message box, with a Content-Length, up to async_mdn_attempts times
 async_mdn_interval apart, also after a restart. Up to 16 MDNs are POSTed
-at once, each for at most 60 seconds: an address that never answers delays
-no other. Redirects are not followed and no proxy is used: the MDN goes to
-the URL the sender gave, nowhere else.
+at once, each for at most 60 seconds: an address that never answers holds
+one of those places, not the others (but requests naming 16 such
+addresses hold them all for that time: see SECURITY.md). An answer's
+header is read up to 64 KiB, and an idle connection to an address is
+closed after 90 seconds. Redirects are not followed and no proxy is used:
+the MDN goes to the URL the sender gave, nowhere else.
 
 The location also takes the asynchronous MDNs our own send ports asked
 for (mdn = "async"): a POST from a declared party whose body is a
