@@ -82,11 +82,39 @@ func PublicKey(c *x509.Certificate) string {
 // decrypting), unless GODEBUG rsa1024min=0, which bizpipe does not set.
 const MinRSABits = 1024
 
-// RSAKeyError reports an RSA key crypto/rsa refuses to use (under
-// MinRSABits); nil for a larger one and for any other key.
+// MaxRSAExponent is the largest public exponent crypto/rsa accepts: it
+// wants one that fits in 32 bits whatever the size of an int.
+const MaxRSAExponent = 1<<31 - 1
+
+// RSAKeyError reports an RSA key crypto/rsa refuses to use in every
+// operation (signing, verifying, encrypting, decrypting): one under
+// MinRSABits, or one whose numbers no RSA key pair has, which
+// crypto/x509 parses all the same: an even modulus (a modulus is the
+// product of two odd primes), or a public exponent that is not odd, or
+// under 3, or over MaxRSAExponent. It names the defect, and is nil for a
+// key crypto/rsa uses and for any other key. The checks, and their
+// order, are crypto/rsa's (checkPublicKeySize, then checkPublicKey in
+// crypto/internal/fips140/rsa), so that the key validate accepts is one
+// run can use.
 func RSAKeyError(pub crypto.PublicKey) error {
-	if k, ok := pub.(*rsa.PublicKey); ok && k.N.BitLen() < MinRSABits {
+	k, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil
+	}
+	refused := fmt.Sprintf("which crypto/rsa refuses (it accepts odd public exponents from 3 to %d)", MaxRSAExponent)
+	switch {
+	case k.N == nil:
+		return errors.New("an RSA key without a modulus")
+	case k.N.BitLen() < MinRSABits:
 		return fmt.Errorf("a %d-bit RSA key, under the %d bits crypto/rsa accepts", k.N.BitLen(), MinRSABits)
+	case k.N.Bit(0) == 0:
+		return errors.New("an RSA key with an even modulus, which crypto/rsa refuses (a modulus is the product of two odd primes)")
+	case k.E < 2:
+		return fmt.Errorf("an RSA key with public exponent %d, %s", k.E, refused)
+	case k.E%2 == 0:
+		return fmt.Errorf("an RSA key with the even public exponent %d, %s", k.E, refused)
+	case k.E > MaxRSAExponent:
+		return fmt.Errorf("an RSA key with public exponent %d, %s", k.E, refused)
 	}
 	return nil
 }
@@ -124,10 +152,22 @@ func SignerError(x *x509.Certificate) error {
 	if x.KeyUsage != 0 && x.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
 		return errors.New("key usage does not allow digital signatures")
 	}
+	if err := CriticalExtensionError(x); err != nil {
+		return err
+	}
+	return SigningKeyError(x.PublicKey)
+}
+
+// CriticalExtensionError reports the first critical extension of x that
+// crypto/x509 does not handle: Certificate.Verify refuses such a
+// certificate, as RFC 5280 (4.2) bids a verifier do with a critical
+// extension it does not recognize, and OpenSSL refuses one it does not
+// know ("unhandled critical extension"). It is nil when there is none.
+func CriticalExtensionError(x *x509.Certificate) error {
 	if len(x.UnhandledCriticalExtensions) > 0 {
 		return fmt.Errorf("x509: unhandled critical extension %v", x.UnhandledCriticalExtensions[0])
 	}
-	return SigningKeyError(x.PublicKey)
+	return nil
 }
 
 // Algorithm names the certificate's public key algorithm as crypto/x509

@@ -2,11 +2,18 @@ package certinfo_test
 
 import (
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,6 +33,7 @@ func TestSigningKeyError(t *testing.T) {
 		{"RSA 2048", testpki.GenerateKey(t, testpki.RSA2048).Public(), ""},
 		{"RSA 1024, the smallest crypto/rsa uses", testpki.GenerateKey(t, testpki.RSA1024).Public(), ""},
 		{"RSA 512", testpki.GenerateKey(t, testpki.RSA512).Public(), "512-bit RSA key, under the 1024 bits"},
+		{"RSA with an even public exponent", &rsa.PublicKey{N: testpki.GenerateKey(t, testpki.RSA2048).Public().(*rsa.PublicKey).N, E: 65536}, "even public exponent 65536"},
 		{"ECDSA P-256", testpki.GenerateKey(t, testpki.ECDSAP256).Public(), ""},
 		{"Ed25519", testpki.GenerateKey(t, testpki.Ed25519).Public(), "Ed25519 key is not supported"},
 		{"algorithm crypto/x509 does not parse", nil, "does not implement"},
@@ -99,6 +107,121 @@ func TestPublicKey(t *testing.T) {
 			}
 			if got := certinfo.Algorithm(x); got != tt.alg {
 				t.Errorf("Algorithm = %q, want %q", got, tt.alg)
+			}
+		})
+	}
+}
+
+// TestRSAKeyError: RSAKeyError refuses exactly the RSA keys crypto/rsa
+// refuses to encrypt with (and to verify with, the other public key
+// operation), whatever crypto/x509 parses, naming the defect; a key
+// crypto/rsa uses passes, and so does any other key.
+func TestRSAKeyError(t *testing.T) {
+	t.Parallel()
+	n := testpki.GenerateKey(t, testpki.RSA2048).Public().(*rsa.PublicKey).N
+	evenN := new(big.Int).SetBit(new(big.Int).Set(n), 0, 0)
+	var big64 uint64 = 1<<32 + 1 // a variable: the constant overflows a 32-bit int
+	tests := []struct {
+		name string
+		pub  crypto.PublicKey
+		want string // "" means crypto/rsa uses it
+	}{
+		{"RSA 2048, exponent 65537", testpki.GenerateKey(t, testpki.RSA2048).Public(), ""},
+		{"RSA 1024, the smallest crypto/rsa uses", testpki.GenerateKey(t, testpki.RSA1024).Public(), ""},
+		{"exponent 3, the smallest crypto/rsa uses", &rsa.PublicKey{N: n, E: 3}, ""},
+		{"exponent 2^31-1, the largest crypto/rsa uses", &rsa.PublicKey{N: n, E: certinfo.MaxRSAExponent}, ""},
+		{"RSA 512", testpki.GenerateKey(t, testpki.RSA512).Public(), "a 512-bit RSA key, under the 1024 bits crypto/rsa accepts"},
+		{"even exponent", &rsa.PublicKey{N: n, E: 65536}, "an RSA key with the even public exponent 65536, which crypto/rsa refuses"},
+		{"exponent 2", &rsa.PublicKey{N: n, E: 2}, "an RSA key with the even public exponent 2, which crypto/rsa refuses"},
+		{"exponent 1", &rsa.PublicKey{N: n, E: 1}, "an RSA key with public exponent 1, which crypto/rsa refuses"},
+		{"exponent 2^32+1, over 32 bits", &rsa.PublicKey{N: n, E: int(big64)}, "an RSA key with public exponent 4294967297, which crypto/rsa refuses"},
+		{"even modulus", &rsa.PublicKey{N: evenN, E: 65537}, "an RSA key with an even modulus, which crypto/rsa refuses"},
+		{"even modulus under 1024 bits: the size first, as crypto/rsa", &rsa.PublicKey{N: big.NewInt(1 << 40), E: 65537}, "a 41-bit RSA key"},
+		{"ECDSA", testpki.GenerateKey(t, testpki.ECDSAP256).Public(), ""},
+		{"Ed25519", testpki.GenerateKey(t, testpki.Ed25519).Public(), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.Contains(tt.name, "2^32") && strconv.IntSize == 32 {
+				t.Skip("an exponent over 32 bits does not fit a 32-bit int")
+			}
+			err := certinfo.RSAKeyError(tt.pub)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("RSAKeyError = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("RSAKeyError = %v, want it to contain %q", err, tt.want)
+			}
+			k, ok := tt.pub.(*rsa.PublicKey)
+			if !ok {
+				return
+			}
+			// crypto/rsa's own verdict, in both public key operations.
+			_, encErr := rsa.EncryptOAEP(sha256.New(), rand.Reader, k, []byte("content key"), nil)
+			if (encErr != nil) != (err != nil) {
+				t.Errorf("RSAKeyError = %v, but crypto/rsa's EncryptOAEP = %v", err, encErr)
+			}
+			digest := sha256.Sum256([]byte("signed"))
+			verErr := rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], make([]byte, (k.N.BitLen()+7)/8))
+			if refused := verErr != nil && verErr != rsa.ErrVerification; refused != (err != nil) {
+				t.Errorf("RSAKeyError = %v, but crypto/rsa's VerifyPKCS1v15 = %v", err, verErr)
+			}
+		})
+	}
+}
+
+// TestRSAKeyErrorParsed: the keys refused above reach RSAKeyError through
+// crypto/x509, which marshals and parses them in a certificate.
+func TestRSAKeyErrorParsed(t *testing.T) {
+	t.Parallel()
+	ca := testpki.NewCA(t, "test CA")
+	n := testpki.GenerateKey(t, testpki.RSA2048).Public().(*rsa.PublicKey).N
+	for _, pub := range []*rsa.PublicKey{
+		{N: n, E: 65536},
+		{N: n, E: 1},
+		{N: new(big.Int).SetBit(new(big.Int).Set(n), 0, 0), E: 65537},
+	} {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+		if err != nil {
+			t.Fatalf("e=%d: %v", pub.E, err)
+		}
+		x, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatalf("e=%d: %v", pub.E, err)
+		}
+		if certinfo.RSAKeyError(x.PublicKey) == nil {
+			t.Errorf("e=%d, modulus odd %t: RSAKeyError of the parsed certificate's key = nil", pub.E, pub.N.Bit(0) == 1)
+		}
+	}
+}
+
+// TestCriticalExtensionError: a critical extension crypto/x509 does not
+// handle is named; one it handles, or a non-critical unknown one, is not
+// refused, and SignerError refuses what it refuses.
+func TestCriticalExtensionError(t *testing.T) {
+	t.Parallel()
+	unknown := asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, 1}
+	key := testpki.GenerateKey(t, testpki.ECDSAP256)
+	tests := []struct {
+		name string
+		ext  []pkix.Extension
+		want string
+	}{
+		{"none", nil, ""},
+		{"unknown, not critical", []pkix.Extension{{Id: unknown, Value: []byte{5, 0}}}, ""},
+		{"unknown, critical", []pkix.Extension{{Id: unknown, Critical: true, Value: []byte{5, 0}}}, "unhandled critical extension 1.3.6.1.4.1.55555.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := testpki.SelfSigned(t, testpki.Options{CommonName: "test", Key: key, ExtraExtensions: tt.ext}).Cert
+			for fn, err := range map[string]error{"CriticalExtensionError": certinfo.CriticalExtensionError(x), "SignerError": certinfo.SignerError(x)} {
+				switch {
+				case tt.want == "" && err != nil:
+					t.Errorf("%s = %v, want nil", fn, err)
+				case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+					t.Errorf("%s = %v, want it to contain %q", fn, err, tt.want)
+				}
 			}
 		})
 	}

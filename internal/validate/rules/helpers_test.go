@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -107,6 +108,13 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA1024, 0)}
 	case "sign-512":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA512, 0)}
+	case "sign-critical":
+		// Recipients (OpenSSL, crypto/x509) refuse a signature made with it.
+		o = testpki.Options{Key: rsa(keySignAlt), ExtraExtensions: []pkix.Extension{criticalExtension}}
+	case "sign-e65536":
+		c := oddRSACert(p, name, keySignAlt, 65536, false)
+		p.certs[name] = c
+		return c
 	case "sign-ed25519":
 		o = testpki.Options{KeyType: testpki.Ed25519, KeyUsage: x509.KeyUsageDigitalSignature}
 	case "partner":
@@ -127,6 +135,13 @@ func (p *pki) cert(name string) *testpki.Cert {
 		c := pssCert(p, name)
 		p.certs[name] = c
 		return c
+	case "partner-critical":
+		o = testpki.Options{Key: rsa(keyPartAlt), ExtraExtensions: []pkix.Extension{criticalExtension}}
+	case "partner-e65536", "partner-e1", "partner-e3", "partner-even-n":
+		e := map[string]int{"partner-e65536": 65536, "partner-e1": 1, "partner-e3": 3, "partner-even-n": 65537}[name]
+		c := oddRSACert(p, name, keyPartAlt, e, name == "partner-even-n")
+		p.certs[name] = c
+		return c
 	case "partner-1024":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA1024, 1)}
 	case "partner-512":
@@ -143,6 +158,10 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: rsa(keyDecAlt), KeyUsage: x509.KeyUsageDigitalSignature}
 	case "dec-ecdsa":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.ECDSAP256, 1)}
+	case "dec-e65536":
+		c := oddRSACert(p, name, keyDecAlt, 65536, false)
+		p.certs[name] = c
+		return c
 	case "dec-512":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA512, 2)}
 	case "prev":
@@ -179,7 +198,12 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: rsa(keyParty2), KeyUsage: x509.KeyUsageKeyEncipherment}
 	case "party-critical":
 		// An extension the decoder's crypto/x509 does not handle, marked critical.
-		o = testpki.Options{Key: rsa(keyParty2), ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, 1}, Critical: true, Value: []byte{5, 0}}}}
+		o = testpki.Options{Key: rsa(keyParty2), ExtraExtensions: []pkix.Extension{criticalExtension}}
+	case "party-e65536", "party-even-n":
+		e := map[string]int{"party-e65536": 65536, "party-even-n": 65537}[name]
+		c := oddRSACert(p, name, keyParty2, e, name == "party-even-n")
+		p.certs[name] = c
+		return c
 	case "party-512":
 		o = testpki.Options{Key: p.keys.Key(p.t, testpki.RSA512, 3)}
 	case "party-ed25519":
@@ -191,6 +215,53 @@ func (p *pki) cert(name string) *testpki.Cert {
 	c := testpki.SelfSigned(p.t, o)
 	p.certs[name] = c
 	return c
+}
+
+// criticalExtension is an extension crypto/x509 does not handle, nor
+// OpenSSL, marked critical.
+var criticalExtension = pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, 1}, Critical: true, Value: []byte{5, 0}}
+
+// oddRSACert is a certificate, issued by a test CA, for an RSA public key
+// that crypto/x509 marshals and parses but crypto/rsa may refuse: the
+// modulus of pool key i, with its lowest bit cleared when evenN, and
+// public exponent e. No private key belongs to it (none can, for a key
+// crypto/rsa refuses).
+func oddRSACert(p *pki, name string, i, e int, evenN bool) *testpki.Cert {
+	p.t.Helper()
+	ca, ok := p.certs["ca"]
+	if !ok {
+		ca = testpki.NewCA(p.t, "test CA")
+		p.certs["ca"] = ca
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).Set(p.keys.Key(p.t, testpki.RSA2048, i).Public().(*rsa.PublicKey).N), E: e}
+	if evenN {
+		pub.N.SetBit(pub.N, 0, 0)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "test " + name},
+		NotBefore:             p.now.Add(-time.Hour),
+		NotAfter:              p.now.Add(testpki.LeafValidity),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if got, ok := x.PublicKey.(*rsa.PublicKey); !ok || !got.Equal(pub) {
+		p.t.Fatalf("fixture: the certificate's key is %v, want %v", x.PublicKey, pub)
+	}
+	return &testpki.Cert{Cert: x, DER: der, Issuer: ca}
 }
 
 // pssCert is a certificate whose public key is an RSASSA-PSS key

@@ -207,6 +207,16 @@ variable "dec" {
 				list(`host "recv_host"`, `{{TP "dec-512"}}`, "stores/personal/dec.pem", "512-bit", "cannot decrypt")}},
 		},
 		{
+			// No private key can belong to it (BP7003).
+			name: "BP7004 RSA decryption key with an even public exponent, which crypto/rsa refuses", hcl: inTopo{Dec: `"{{tp "dec-e65536"}}"`}.hcl(),
+			stores: func(s *scene) { s.certOnly("personal", "dec.pem", "dec-e65536"); s.certOnly("other", "f.pem", "party") },
+			want: []finding{
+				{diag.CodeDecKeyMissing, errorSev, "inst", "instance {", "}", decPair(`{{TP "dec-e65536"}}`, "not its private key")},
+				{diag.CodeDecCertUnusable, errorSev, "dec", `"{{tp "dec-e65536"}}"`, "",
+					list(`host "recv_host"`, `{{TP "dec-e65536"}}`, "stores/personal/dec.pem", "even public exponent 65536, which crypto/rsa refuses", "cannot decrypt")},
+			},
+		},
+		{
 			name: "BP7004 ECDSA decryption certificate", hcl: inTopo{Dec: `"{{tp "dec-ecdsa"}}"`}.hcl(),
 			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec-ecdsa"); s.certOnly("other", "f.pem", "party") },
 			want: []finding{{diag.CodeDecCertUnusable, errorSev, "dec", `"{{tp "dec-ecdsa"}}"`, "",
@@ -393,6 +403,18 @@ variable "dec" {
 			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.certOnly("other", "f.pem", "party-512") },
 			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-512"}}"`, "",
 				list(`party "fabrikam"`, `{{TP "party-512"}}`, "512-bit")}},
+		},
+		{
+			name: "BP7007 the only party certificate has an RSA key with an even public exponent", hcl: inTopo{Party: `["{{tp "party-e65536"}}"]`}.hcl(),
+			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.certOnly("other", "f.pem", "party-e65536") },
+			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-e65536"}}"`, "",
+				list(`party "fabrikam"`, `{{TP "party-e65536"}}`, "cannot verify signatures: an RSA key with the even public exponent 65536, which crypto/rsa refuses")}},
+		},
+		{
+			name: "BP7007 the only party certificate has an RSA key with an even modulus", hcl: inTopo{Party: `["{{tp "party-even-n"}}"]`}.hcl(),
+			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.certOnly("other", "f.pem", "party-even-n") },
+			want: []finding{{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-even-n"}}"`, "",
+				list(`party "fabrikam"`, `{{TP "party-even-n"}}`, "an RSA key with an even modulus, which crypto/rsa refuses")}},
 		},
 		{
 			name: "BP7007 the only party certificate has an Ed25519 key", hcl: inTopo{Party: `["{{tp "party-ed25519"}}"]`}.hcl(),

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
@@ -203,11 +204,24 @@ func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore
 		c.add(diag.Warningf(diag.CodeSignCertUsage, rng, "Signing certificate not issued for S/MIME",
 			"%s has an extended key usage without emailProtection or anyExtendedKeyUsage; strict S/MIME recipients may reject its signatures.", name))
 	}
+	// Recipients verify the signature's certificate: crypto/x509 (a
+	// partner running bizpipe, whose decoder applies
+	// certinfo.SignerError) and any verifier that does not know the
+	// extension, OpenSSL among them, refuse it (RFC 5280 4.2).
+	if certinfo.CriticalExtensionError(x) != nil {
+		c.add(diag.Errorf(diag.CodeSignCertUsage, rng, "Signing certificate has an unhandled critical extension",
+			"%s has the critical extension %v, which crypto/x509 does not handle, so recipients that do not know it (bizpipe, OpenSSL: \"unhandled critical extension\") will reject its signatures. Use a certificate without it.",
+			name, x.UnhandledCriticalExtensions[0]))
+	}
 	// The smime stage refuses such a key when run starts (signatureOID).
 	if err := certinfo.SigningKeyError(x.PublicKey); err != nil {
+		advice := "an RSA key of 2048 bits or more"
+		if rsaMalformed(x.PublicKey) {
+			advice = standardRSA
+		}
 		c.add(diag.Errorf(diag.CodeSignCertUsage, rng, "Signing certificate key cannot sign",
-			"%s cannot sign: %v. Use a certificate with an ECDSA key or an RSA key of 2048 bits or more.",
-			name, err))
+			"%s cannot sign: %v. Use a certificate with an ECDSA key or %s.",
+			name, err, advice))
 	}
 	c.checkKeySize(x, rng, name)
 }
@@ -300,6 +314,12 @@ func (c *checker) checkEncryptionCert(p *model.SendPort, tp thumbprint.Thumbprin
 	rng := p.EncryptionCertificate.Range
 	name := fmt.Sprintf("The encryption certificate %s of send port %q, %s, in %s,", c.tpDesc(tp), p.Name, subject(cert.Cert), fileIn(decl, cert.File))
 	c.checkDates(cert.Cert, rng, name, diag.CodeEncCertDates, diag.CodeEncCertExpiring)
+	// Unlike the signing certificate's, its critical extensions are not
+	// judged: nothing path-validates it. bizpipe pins it by thumbprint and
+	// encrypts with its key alone (cms.Encrypt), and the partner decrypts
+	// with its own key, whatever extensions its certificate carries
+	// (OpenSSL's cms -decrypt does not examine the recipient
+	// certificate), so an unhandled critical extension suspends nothing.
 	c.checkKeyTransport(cert.Cert, rng, name, diag.CodeEncCertUsage, "Encryption",
 		"S/MIME encryption here needs an RSA key for key transport", "so it cannot be used to encrypt",
 		"so bizpipe run cannot encrypt for it")
@@ -308,18 +328,23 @@ func (c *checker) checkEncryptionCert(p *model.SendPort, tp thumbprint.Thumbprin
 
 // checkKeyTransport reports (code) a certificate named name that cannot
 // transport an S/MIME content key: not an RSA key, or a key usage
-// extension without keyEncipherment, or an RSA key crypto/rsa refuses.
-// role titles the finding; notRSA, noKeyUsage and smallKey end its text
+// extension without keyEncipherment, or an RSA key crypto/rsa refuses
+// (certinfo.RSAKeyError: too small, or with numbers no RSA key pair has).
+// role titles the finding; notRSA, noKeyUsage and refusedKey end its text
 // for each case.
-func (c *checker) checkKeyTransport(x *x509.Certificate, rng hcl.Range, name string, code diag.Code, role, notRSA, noKeyUsage, smallKey string) {
+func (c *checker) checkKeyTransport(x *x509.Certificate, rng hcl.Range, name string, code diag.Code, role, notRSA, noKeyUsage, refusedKey string) {
 	if _, isRSA := x.PublicKey.(*rsa.PublicKey); !isRSA {
 		c.add(diag.Errorf(code, rng, role+" certificate cannot transport keys",
 			"%s has a %s key; %s.", name, certinfo.Algorithm(x), notRSA))
 	} else if err := certinfo.RSAKeyError(x.PublicKey); err != nil {
 		// crypto/rsa refuses it in every operation, encryption and
 		// decryption alike.
-		c.add(diag.Errorf(code, rng, role+" certificate key too small",
-			"%s has %v, %s. Use a certificate with an RSA key of 2048 bits or more.", name, err, smallKey))
+		title, advice := role+" certificate key too small", "an RSA key of 2048 bits or more"
+		if rsaMalformed(x.PublicKey) {
+			title, advice = role+" certificate key not usable", standardRSA
+		}
+		c.add(diag.Errorf(code, rng, title,
+			"%s has %v, %s. Use a certificate with %s.", name, err, refusedKey, advice))
 	} else if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
 		c.add(diag.Errorf(code, rng, role+" certificate not valid for key encipherment",
 			"%s has a key usage extension without keyEncipherment (it allows %s), %s.", name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", "), noKeyUsage))
@@ -388,13 +413,25 @@ func (c *checker) checkDates(x *x509.Certificate, rng hcl.Range, name string, er
 }
 
 // checkKeySize warns (BP5001) of an RSA key under minRSABits that
-// crypto/rsa still uses; a smaller one is an error of the certificate's
-// role (certinfo.RSAKeyError), not a weakness.
+// crypto/rsa still uses; a smaller one, or one crypto/rsa refuses for its
+// numbers, is an error of the certificate's role (certinfo.RSAKeyError),
+// not a weakness.
 func (c *checker) checkKeySize(x *x509.Certificate, rng hcl.Range, name string) {
-	if k, ok := x.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits && k.N.BitLen() >= certinfo.MinRSABits {
+	if k, ok := x.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits && certinfo.RSAKeyError(k) == nil {
 		c.add(diag.Warningf(diag.CodeWeakAlgorithm, rng, "Weak RSA key",
 			"%s has a %d-bit RSA key; keys under %d bits are weak.", name, k.N.BitLen(), minRSABits))
 	}
+}
+
+// standardRSA is the key to use instead of one rsaMalformed reports.
+const standardRSA = "a standard RSA key (2048 bits or more, public exponent 65537)"
+
+// rsaMalformed reports an RSA key crypto/rsa refuses for its numbers (an
+// even modulus, an exponent not odd or out of range) rather than for its
+// size, both certinfo.RSAKeyError.
+func rsaMalformed(pub crypto.PublicKey) bool {
+	k, ok := pub.(*rsa.PublicKey)
+	return ok && k.N != nil && k.N.BitLen() >= certinfo.MinRSABits && certinfo.RSAKeyError(pub) != nil
 }
 
 func hasEKU(x *x509.Certificate, want x509.ExtKeyUsage) bool {

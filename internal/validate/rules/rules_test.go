@@ -474,6 +474,30 @@ func TestRules(t *testing.T) {
 				list(`group "contoso"`, `{{TP "sign-512"}}`, "stores/personal/sign.pem", "512-bit", "1024")}},
 		},
 		{
+			// No private key can belong to it (BP3002).
+			name: "BP3005 RSA key with an even public exponent, which crypto/rsa refuses",
+			hcl:  topo{Sign: `"{{tp "sign-e65536"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certOnly("personal", "sign.pem", "sign-e65536")
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{
+				{diag.CodeSignKeyMissing, errorSev, "inst", "instance {", "}", signPair(`{{TP "sign-e65536"}}`)},
+				{diag.CodeSignCertUsage, errorSev, "sign", `"{{tp "sign-e65536"}}"`, "",
+					list(`group "contoso"`, `{{TP "sign-e65536"}}`, "stores/personal/sign.pem", "cannot sign: an RSA key with the even public exponent 65536, which crypto/rsa refuses", "public exponent 65537")},
+			},
+		},
+		{
+			name: "BP3005 unhandled critical extension, which recipients refuse",
+			hcl:  topo{Sign: `"{{tp "sign-critical"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign-critical")
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeSignCertUsage, errorSev, "sign", `"{{tp "sign-critical"}}"`, "",
+				list(`group "contoso"`, `{{TP "sign-critical"}}`, "stores/personal/sign.pem", "critical extension 1.3.6.1.4.1.55555.1", "unhandled critical extension")}},
+		},
+		{
 			name: "BP3005 pass: anyExtendedKeyUsage",
 			hcl:  topo{Sign: `"{{tp "sign-eku-any"}}"`}.hcl(),
 			stores: func(s *scene) {
@@ -634,6 +658,54 @@ func TestRules(t *testing.T) {
 			},
 			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-512"}}"`, "",
 				list(`send port "fabrikam"`, `{{TP "partner-512"}}`, "stores/other/partner.cer", "512-bit", "1024", "cannot encrypt")}},
+		},
+		{
+			name: "BP4005 RSA partner key with an even public exponent, which crypto/rsa refuses",
+			hcl:  topo{Enc: `"{{tp "partner-e65536"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "partner.cer", "partner-e65536")
+			},
+			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-e65536"}}"`, "",
+				list(`send port "fabrikam"`, `{{TP "partner-e65536"}}`, "stores/other/partner.cer", "has an RSA key with the even public exponent 65536, which crypto/rsa refuses", "cannot encrypt for it", "public exponent 65537")}},
+		},
+		{
+			name: "BP4005 RSA partner key with public exponent 1, which crypto/rsa refuses",
+			hcl:  topo{Enc: `"{{tp "partner-e1"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "partner.cer", "partner-e1")
+			},
+			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-e1"}}"`, "",
+				list(`{{TP "partner-e1"}}`, "has an RSA key with public exponent 1, which crypto/rsa refuses", "cannot encrypt for it")}},
+		},
+		{
+			name: "BP4005 RSA partner key with an even modulus, which crypto/rsa refuses",
+			hcl:  topo{Enc: `"{{tp "partner-even-n"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "partner.cer", "partner-even-n")
+			},
+			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-even-n"}}"`, "",
+				list(`{{TP "partner-even-n"}}`, "has an RSA key with an even modulus, which crypto/rsa refuses", "cannot encrypt for it")}},
+		},
+		{
+			name: "BP4005 pass: RSA partner key with public exponent 3, which crypto/rsa uses",
+			hcl:  topo{Enc: `"{{tp "partner-e3"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "partner.cer", "partner-e3")
+			},
+		},
+		{
+			// Nothing path-validates the recipient's certificate: bizpipe
+			// encrypts with its key, the partner decrypts with its own.
+			name: "BP4005 pass: partner certificate with an unhandled critical extension",
+			hcl:  topo{Enc: `"{{tp "partner-critical"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign")
+				s.der("other", "partner.cer", "partner-critical")
+			},
 		},
 		{
 			name: "BP4005 key usage without keyEncipherment",
