@@ -243,13 +243,20 @@ func language(reg *component.Registry) string {
 		"  private keys (PKCS#8, PKCS#1 RSA, SEC1 EC);\n" +
 		"* DER certificates (`.der .cer .crt`);\n" +
 		"* PKCS#12 (`.p12 .pfx`), decrypted with the store's `password` (modern\n" +
-		"  PBES2/AES and legacy RC2/3DES files both).\n\n" +
-		"A private key belongs to the certificate whose public key it matches. Files that\n" +
-		"are none of these are ignored (`--verbose` says so); a file that looks like one\n" +
-		"of them but cannot be parsed is error BP2002, naming the file. A PKCS#12 file\n" +
-		"whose MAC or encryption states a key-derivation iteration count above\n" +
-		"1,000,000 is BP2002 too, refused unopened: exporters write 2,000 to 600,000,\n" +
-		"and deriving with a count of billions would stall whoever opens the store.\n" +
+		"  PBES2/AES and legacy RC2/3DES files both): every certificate and private\n" +
+		"  key in it, however many (a keytool keystore of several keys, a truststore\n" +
+		"  of certificates only, a key exported without its certificate). A file\n" +
+		"  without a MAC (`openssl pkcs12 -nomac`) is opened with the store's\n" +
+		"  password, else with the empty one.\n\n" +
+		"A private key belongs to the certificate whose public key it matches,\n" +
+		"whichever files they came from. Files that are none of these are ignored\n" +
+		"(`--verbose` says so); a file that looks like one of them but cannot be\n" +
+		"parsed is error BP2002, naming the file. A PKCS#12 file the store's password\n" +
+		"does not open, with or without a MAC, is BP2003. A PKCS#12 file whose MAC or\n" +
+		"encryption states a key-derivation iteration count above 1,000,000, or that\n" +
+		"holds more than 32 private keys, is BP2002 too, refused unopened: exporters\n" +
+		"write counts of 2,000 to 600,000, and deriving with a count of billions, or\n" +
+		"for thousands of keys, would stall whoever opens the store.\n" +
 		"Private key material never appears in any output.\n")
 	return b.String()
 }

@@ -24,6 +24,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -423,6 +424,18 @@ func WriteFile(t testing.TB, dir, name string, data []byte) string {
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatalf("testpki: %v", err)
+	}
+	return path
+}
+
+// Keytool returns the path of the JDK's keytool, failing the test (never
+// skipping it) when it is missing, as OpenSSL does: the Java keystores the
+// tests read are the ones the real keytool writes.
+func Keytool(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("keytool")
+	if err != nil {
+		t.Fatalf("testpki: this test needs the JDK's keytool (Debian: apt-get install default-jre-headless): %v", err)
 	}
 	return path
 }

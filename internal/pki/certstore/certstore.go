@@ -9,7 +9,9 @@
 //   - DER (.der .cer .crt, or content that parses as one): a certificate, or
 //     an unencrypted PKCS#8, PKCS#1 or SEC 1 private key;
 //   - PKCS#12 (.p12 .pfx, or content with a PFX structure), decrypted with
-//     the store's password, modern (PBES2/AES) and legacy (RC2/3DES) alike.
+//     the store's password, modern (PBES2/AES) and legacy (RC2/3DES) alike:
+//     every certificate and key in it, however many (keytool keystores and
+//     truststores, key-only exports), with or without a MAC.
 //
 // Only regular files (and symbolic links to them) are read. Anything else in
 // the directory (named pipes, sockets, devices, subdirectories) is never
@@ -107,7 +109,7 @@ const (
 	ProblemRead ProblemKind = iota + 1
 	// ProblemParse means the file looks like a certificate, key or PKCS#12 file
 	// but cannot be parsed, or uses an unsupported form (encrypted PEM key,
-	// certificate-only or BER-encoded PKCS#12). Diagnostic BP2002.
+	// BER-encoded PKCS#12). Diagnostic BP2002.
 	ProblemParse
 	// ProblemPassword means a PKCS#12 file cannot be decrypted with the store's
 	// password (wrong, or none configured). Diagnostic BP2003.

@@ -1,6 +1,8 @@
 package certstore
 
 import (
+	"crypto/x509"
+	"encoding/asn1"
 	"math/big"
 	"strings"
 	"testing"
@@ -23,9 +25,21 @@ func FuzzParseFile(f *testing.F) {
 	ec := ca.Issue(f, testpki.Options{CommonName: "fuzz ec", KeyType: testpki.ECDSAP256})
 	p12 := leaf.PKCS12(f, fuzzPassword, false, ca)
 	legacy := ec.PKCS12(f, fuzzPassword, true)
+	ecKey, err := x509.MarshalPKCS8PrivateKey(ec.Key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	// Without a MAC, read by walkPKCS12: a key bag nested in a
+	// SafeContents bag, beside a certificate bag.
+	nested := noMACPFX(f, safeContents(f,
+		p12Bag(f, oidCertBag, mustMarshal(f, struct {
+			ID   asn1.ObjectIdentifier
+			Data []byte `asn1:"tag:0,explicit"`
+		}{oidX509CertificateBag, ec.DER})),
+		p12Bag(f, oidSafeContentsBag, safeContents(f, p12Bag(f, oidKeyBag, ecKey)))))
 	seeds := [][]byte{
 		leaf.CertPEM(), leaf.KeyPEM(), leaf.KeyPKCS1PEM(f), ec.KeySEC1PEM(f), leaf.Cert.Raw,
-		p12, legacy, p12[:len(p12)/2], withMACIterations(f, p12, big.NewInt(1<<31-1)), append(leaf.CertPEM(), ec.KeyPEM()...),
+		p12, legacy, p12[:len(p12)/2], nested, nested[:len(nested)-9], withMACIterations(f, p12, big.NewInt(1<<31-1)), append(leaf.CertPEM(), ec.KeyPEM()...),
 		[]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
 		{0xef, 0xbb, 0xbf, '-', '-'}, {0xff, 0xfe, '-', 0}, {0x30, 0x82, 0xff, 0xff}, nil,
 	}

@@ -407,7 +407,8 @@ func skipSequenceHeader(b []byte) ([]byte, bool) {
 }
 
 // parsePKCS12 decrypts a PKCS#12 file. All its certificates go into the
-// store; its key is matched to a certificate like any other key.
+// store, and all its keys, each matched to a certificate like any other key
+// (spec §5: whichever file the certificate came from).
 func parsePKCS12(r *fileResult, data []byte, pw Password) {
 	password, known := pw.Value()
 	if !known {
@@ -429,40 +430,128 @@ func parsePKCS12(r *fileResult, data []byte, pw Password) {
 		r.problem(ProblemParse, err)
 		return
 	}
-	key, leaf, cas, err := pkcs12.DecodeChain(data, password)
-	if err != nil && password != "" && isNoMAC(err) {
-		// A password-less PKCS#12 (no MAC, nothing encrypted) opens only
-		// with the empty password, whatever the store's password is.
-		password = ""
-		key, leaf, cas, err = pkcs12.DecodeChain(data, password)
-	}
-	if err != nil {
-		r.problem(classifyPKCS12Error(err, pw.IsSet()))
+	if !hasMAC(data) {
+		parsePKCS12WithoutMAC(r, data, password, pw.IsSet())
 		return
 	}
-	r.certs = append(r.certs, leaf)
-	r.certs = append(r.certs, cas...)
+	key, leaf, cas, err := pkcs12.DecodeChain(data, password)
+	switch {
+	case err == nil:
+		r.certs = append(r.certs, leaf)
+		r.certs = append(r.certs, cas...)
+		r.addPKCS12Key(key)
+		// The empty password protects nothing, and a key bag outside the
+		// encrypted parts is not encrypted at all: for the live permission
+		// checks the key is then as exposed as an unencrypted PEM key.
+		r.file.HasUnencryptedKey = password == "" || hasClearKeyBag(data)
+	case macVerified(err):
+		// The password is right; DecodeChain refuses only how many keys or
+		// certificates the file holds.
+		budget := int64(maxPKCS12IterationBudget)
+		c, err := walkPKCS12(data, password, &budget)
+		var nd *notDecryptedError
+		switch {
+		case errors.As(err, &nd):
+			r.problem(ProblemParse, fmt.Errorf("cannot decrypt PKCS#12: its integrity check (MAC) accepts the store's password, but %v with it: "+
+				"the file is damaged, or encrypted with a second password (as openssl pkcs12 -twopass can make), which a store cannot give", nd))
+		case err != nil:
+			r.problem(ProblemParse, walkError(err))
+		default:
+			r.addPKCS12(c)
+		}
+	default:
+		r.problem(classifyPKCS12Error(err, pw.IsSet()))
+	}
+}
+
+// parsePKCS12WithoutMAC opens a PKCS#12 file that has no integrity check
+// (openssl pkcs12 -nomac, or a password-less file): with the store's
+// password first, then with the empty one, which opens a file encrypted
+// with it or not encrypted at all whatever the store's password. Only
+// decryption tells a wrong password from the right one.
+func parsePKCS12WithoutMAC(r *fileResult, data []byte, password string, passwordSet bool) {
+	budget := int64(maxPKCS12IterationBudget)
+	tries := []string{password}
+	if password != "" {
+		tries = append(tries, "")
+	}
+	var c *pkcs12Contents
+	var err error
+	var nd *notDecryptedError
+	for _, p := range tries {
+		if c, err = walkPKCS12(data, p, &budget); !errors.As(err, &nd) {
+			break
+		}
+	}
+	switch {
+	case errors.As(err, &nd) && !passwordSet:
+		r.problem(ProblemPassword, errors.New("cannot decrypt PKCS#12: the file is password-protected and the store has no password configured"))
+	case errors.As(err, &nd):
+		r.problem(ProblemPassword, fmt.Errorf("cannot decrypt PKCS#12 with the store's password: %v with it (nor with the empty password), so the password is incorrect "+
+			"(or the file is damaged: it has no integrity check (MAC) to tell which)", nd))
+	case err != nil:
+		r.problem(ProblemParse, walkError(err))
+	default:
+		r.addPKCS12(c)
+	}
+}
+
+// addPKCS12 adds what walkPKCS12 found.
+func (r *fileResult) addPKCS12(c *pkcs12Contents) {
+	r.certs = append(r.certs, c.certs...)
+	for _, k := range c.keys {
+		r.addPKCS12Key(k)
+	}
+	for i, what := range c.ignored {
+		if i == maxPKCS12Notes {
+			r.note("%d more PKCS#12 bags ignored", len(c.ignored)-i)
+			break
+		}
+		r.note("ignored: PKCS#12 %s", what)
+	}
+	if len(c.certs) == 0 && len(c.keys) == 0 {
+		r.note("PKCS#12 file holds no certificate and no private key")
+	}
+	r.file.HasUnencryptedKey = c.exposed()
+}
+
+// maxPKCS12Notes is the most ignored bags of one PKCS#12 file noted each.
+const maxPKCS12Notes = 10
+
+func (r *fileResult) addPKCS12Key(key any) {
 	s, ok := key.(crypto.Signer)
 	if !ok {
 		r.note("ignored: private key of type %T cannot sign or decrypt", key)
 		return
 	}
 	r.addKey(s)
-	// The empty password protects nothing, and a key bag outside the
-	// encrypted parts is not encrypted at all: for the live permission
-	// checks the key is then as exposed as an unencrypted PEM key.
-	r.file.HasUnencryptedKey = password == "" || hasClearKeyBag(data)
 }
 
-// go-pkcs12 exports sentinels only for a wrong password; these messages are
-// the other conditions worth a precise diagnostic.
-const (
-	pkcs12NoMAC      = "pkcs12: no MAC in data"
-	pkcs12KeyMissing = "pkcs12: private key missing"
-	asn1Indefinite   = "indefinite length found"
-)
+// hasMAC reports whether a PKCS#12 file has an integrity check (MAC); a
+// file that does not parse is left to go-pkcs12 to report.
+func hasMAC(data []byte) bool {
+	var pfx p12PFX
+	if _, err := asn1.Unmarshal(data, &pfx); err != nil {
+		return true
+	}
+	return len(pfx.MacData.Mac.Algorithm.Algorithm) > 0
+}
 
-func isNoMAC(err error) bool { return err.Error() == pkcs12NoMAC }
+// macVerified reports a DecodeChain error that only a file whose MAC the
+// password verified can give: go-pkcs12 reads the bags, and counts the
+// keys and certificates in them, only after the MAC check. go-pkcs12
+// exports no sentinels for these; TestPKCS12Forms fails if they change.
+func macVerified(err error) bool {
+	switch err.Error() {
+	case "pkcs12: expected exactly one key bag", "pkcs12: certificate missing", "pkcs12: private key missing":
+		return true
+	}
+	return false
+}
+
+// asn1Indefinite is the encoding/asn1 message for BER's indefinite
+// length, worth a precise diagnostic.
+const asn1Indefinite = "indefinite length found"
 
 // classifyPKCS12Error separates a wrong password (BP2003) from a file that is
 // corrupt or unsupported (BP2002).
@@ -474,10 +563,21 @@ func classifyPKCS12Error(err error, passwordSet bool) (ProblemKind, error) {
 		}
 		return ProblemPassword, errors.New("cannot decrypt PKCS#12 with the store's password: the password is incorrect " +
 			"(or the file is damaged: its integrity check fails either way)")
-	case err.Error() == pkcs12KeyMissing:
-		return ProblemParse, errors.New("PKCS#12 file holds no private key; certificate-only PKCS#12 files are not supported: store the certificates as PEM or DER files")
 	case strings.Contains(err.Error(), asn1Indefinite):
-		return ProblemParse, fmt.Errorf("BER-encoded PKCS#12 files (as some Java tools write) are not supported; re-export it with openssl pkcs12: %w", err)
+		return ProblemParse, berError(err)
 	}
 	return ProblemParse, fmt.Errorf("cannot parse PKCS#12: %w", err)
+}
+
+// walkError is the BP2002 message for an error of walkPKCS12, which says
+// what and where already.
+func walkError(err error) error {
+	if strings.Contains(err.Error(), asn1Indefinite) {
+		return berError(err)
+	}
+	return err
+}
+
+func berError(err error) error {
+	return fmt.Errorf("BER-encoded PKCS#12 files (as some Java tools write) are not supported; re-export it with openssl pkcs12: %w", err)
 }

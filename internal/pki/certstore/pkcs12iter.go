@@ -21,7 +21,9 @@ import (
 // still bounds one derivation to a fraction of a second. A file opened costs
 // a handful of them (the MAC, tried twice for an empty password; two
 // encrypted parts, each decrypted once here to see inside and once by
-// go-pkcs12; one key), so a hostile file costs a second or two, not minutes.
+// go-pkcs12; one key; and what walkPKCS12, which opens the files DecodeChain
+// refuses, derives within maxPKCS12IterationBudget), so a hostile file costs
+// seconds, not minutes.
 const maxPKCS12Iterations = 1_000_000
 
 // errPKCS12Iterations reports a count above maxPKCS12Iterations. It names
@@ -225,44 +227,49 @@ func hasClearKeyBag(data []byte) bool {
 }
 
 // maxPKCS12Parts is the most parts (ContentInfos of the AuthenticatedSafe)
-// go-pkcs12's DecodeChain accepts: certificates and key.
+// go-pkcs12's DecodeChain accepts, and walkPKCS12 too: certificates and
+// keys, as OpenSSL, keytool and Windows write them.
 const maxPKCS12Parts = 2
 
-// checkEncryptedBags decrypts each encrypted part with the password
-// go-pkcs12 will use and checks the shrouded keys inside. Someone who knows
-// that password (an empty one, tried on a store without a password, is
-// everyone's) can hide a key with a count of billions there, which
-// go-pkcs12 would derive with after decrypting the part. Each decryption
-// costs one key derivation, with a count checked already; a part that does
-// not decrypt (a wrong password: go-pkcs12's MAC check then fails first) is
-// skipped.
+// checkEncryptedBags decrypts each encrypted part with the passwords the
+// file will be opened with and checks the shrouded keys inside. Someone who
+// knows such a password (an empty one, tried on a store without a
+// password and on every file without a MAC, is everyone's) can hide a key
+// with a count of billions there, which go-pkcs12 or walkPKCS12 would
+// derive with after decrypting the part (walkPKCS12 checks each count
+// itself too; go-pkcs12 does not). Each decryption costs one key
+// derivation, with a count checked already; a part that does not decrypt
+// (a wrong password: go-pkcs12's MAC check then fails first) is skipped.
 func checkEncryptedBags(encrypted []p12EncryptedData, password string, hasMAC bool) error {
 	if len(encrypted) == 0 {
 		return nil
 	}
-	if !hasMAC {
-		// go-pkcs12 opens a file without a MAC only with the empty
-		// password, which parsePKCS12 then retries with.
-		password = ""
+	passwords := []string{password}
+	if !hasMAC && password != "" {
+		// parsePKCS12WithoutMAC tries the empty password after the
+		// store's.
+		passwords = append(passwords, "")
 	}
-	// go-pkcs12's legacy PBE takes the password as a zero-terminated
-	// BMPString, and an empty one also as no bytes at all (some exporters
-	// do that); PBES2 takes its text (UTF-8).
-	bmp := [][]byte{bmpZeroTerminated(password)}
-	if password == "" {
-		bmp = append(bmp, nil)
-	}
-	for _, ed := range encrypted {
-		eci := ed.EncryptedContentInfo
-		forms := bmp
-		if eci.ContentEncryptionAlgorithm.Algorithm.Equal(oidPBES2) {
-			forms = bmp[:1] // one password text to try
+	for _, password := range passwords {
+		// The legacy PBE takes the password as a zero-terminated
+		// BMPString, and an empty one also as no bytes at all (some
+		// exporters do that); PBES2 takes its text (UTF-8).
+		var bmp [][]byte
+		for _, f := range passwordForms(password) {
+			bmp = append(bmp, f.bmp)
 		}
-		err := checkEachDecryption(forms, func(pw []byte) ([]byte, bool) {
-			return decryptPBE(eci.ContentEncryptionAlgorithm, eci.EncryptedContent, pw, password)
-		})
-		if err != nil {
-			return err
+		for _, ed := range encrypted {
+			eci := ed.EncryptedContentInfo
+			forms := bmp
+			if eci.ContentEncryptionAlgorithm.Algorithm.Equal(oidPBES2) {
+				forms = bmp[:1] // one password text to try
+			}
+			err := checkEachDecryption(forms, func(pw []byte) ([]byte, bool) {
+				return decryptPBE(eci.ContentEncryptionAlgorithm, eci.EncryptedContent, pw, password)
+			})
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil

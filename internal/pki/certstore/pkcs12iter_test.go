@@ -333,7 +333,7 @@ func TestPKCS12IterationCapInsideEncryptedPart(t *testing.T) {
 	}
 }
 
-func mustMarshal(t *testing.T, v any) []byte {
+func mustMarshal(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := asn1.Marshal(v)
 	if err != nil {
