@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func testDecodeReceive(t *testing.T, tune func(*runner.Options)) {
 		why  string
 	}{
 		"unsigned.edi":      {encrypt(entity, "-aes256", decryptPEM), "not signed"},
-		"stranger.edi":      {encrypt(byStranger, "-aes256", decryptPEM), "signer"},
+		"stranger.edi":      {encrypt(byStranger, "-aes256", decryptPEM), "is not a signing certificate of any party"},
 		"not-encrypted.edi": {readAll(t, clear), "not encrypted"},
 		"not-for-us.edi":    {encrypt(clear, "-aes256", partnerPEM), "decrypting"},
 		"garbage.edi":       {[]byte("not S/MIME at all\x00\xff"), "decoding failed"},
@@ -471,7 +472,8 @@ func TestDecodeTwoStages(t *testing.T) {
 		{"clear.edi", encrypt(sign("clear", p.partner, false)), ""},
 		{"opaque.edi", encrypt(sign("opaque", p.partner, true)), ""},
 		{"unsigned.edi", encrypt(entity), "stage 2: smime: the message is not signed"},
-		{"stranger.edi", encrypt(sign("stranger", stranger, false)), `stage 2: smime: signer certificate "CN=Stranger"`},
+		{"stranger.edi", encrypt(sign("stranger", stranger, false)),
+			`stage 2: smime: the signer "CN=Stranger" (issuer "CN=Test CA", serial ` + stranger.Cert.SerialNumber.String() + `) is not a signing certificate of any party`},
 		{"not-encrypted.edi", readAll(t, sign("plain", p.partner, false)), "stage 1: smime: the message is not encrypted"},
 	}
 	for _, tc := range cases {
@@ -503,6 +505,14 @@ func TestDecodeTwoStages(t *testing.T) {
 		}
 		if m.Status != msgbox.StatusSuspended || m.Party != "" || !strings.Contains(m.Reason, tc.why) {
 			t.Errorf("%s: status %s, party %q, reason %q; want suspended, a reason saying %q", tc.name, m.Status, m.Party, m.Reason, tc.why)
+		}
+		// The history (bizpipe messages show) says it too.
+		d, err := box.Get(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(d.History, func(e msgbox.Event) bool { return e.Status == "suspended" && e.Detail == m.Reason }) {
+			t.Errorf("%s: history %+v has no suspension with the reason %q", tc.name, d.History, m.Reason)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
 )
 
@@ -41,6 +42,16 @@ type DecodeOptions struct {
 	// signatures that do not embed it (include_certificate = false), and
 	// intermediate CAs. They are candidates, not trust anchors.
 	Certs []*x509.Certificate
+	// Parties, when not nil, are the parties' signing certificates, which
+	// Roots then holds and nothing else (a decoder stage's: each
+	// certificate is its own anchor). A signer whose certificate does not
+	// verify is then refused as what it is to them: the signing
+	// certificate of no party, or, when it has the issuer and serial
+	// number of a party's certificate, a certificate that does not match
+	// that one; not by the chain error ("certificate signed by unknown
+	// authority"), which would point at a party's certificate. A party's
+	// own certificate that does not verify (expired) keeps its error.
+	Parties []component.PartyCertificate
 	// Now is the time at which certificates must be valid; zero means the
 	// current time.
 	Now time.Time
@@ -108,11 +119,11 @@ const maxNesting = 8
 // "openssl smime"), around a plain MIME entity. Line breaks may be CRLF or
 // bare LF.
 //
-// Every signature is verified: the message digest and signature, the
-// signer's certificate chain to opts.Roots at opts.Now, a key usage that
-// allows signing (digitalSignature or nonRepudiation when the extension is
-// present) and an extended key usage that allows email protection (when
-// present). Any failure is an error; Decode never returns content whose
+// Every signature is verified: the message digest (sha256, sha384, sha512
+// or sha1) and signature, the signer's certificate chain to opts.Roots at
+// opts.Now, a key usage that allows signing (digitalSignature or
+// nonRepudiation when the extension is present) and an extended key usage
+// that allows email protection (when present). Any failure is an error; Decode never returns content whose
 // signature did not verify. A clear-signed part is verified as received
 // and, when that fails on the message digest, also with bare LFs restored
 // to CRLF (and, for ambiguous line breaks, with the part's trailing CR
@@ -473,12 +484,59 @@ func findCert(certs []*x509.Certificate, rawIssuer []byte, serial *big.Int) *x50
 }
 
 // checkSignerCert verifies the signer's chain to opts.Roots at opts.Now and
-// its key usages.
+// its key usages. With opts.Parties, a signer that fails and is no party's
+// certificate is refused as such (partySignerError).
 func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts *DecodeOptions) error {
-	name := fmt.Sprintf("%q (serial %s)", cert.Subject, cert.SerialNumber)
+	err := verifySignerCert(cert, intermediates, opts)
+	if err == nil {
+		return nil
+	}
+	if opts.Parties != nil {
+		if perr := partySignerError(cert, opts.Parties); perr != nil {
+			return perr
+		}
+	}
+	return fmt.Errorf("smime: signer certificate %q (serial %s): %w", cert.Subject, cert.SerialNumber, err)
+}
+
+// partySignerError says why cert, a signer's certificate, is none of the
+// parties' signing certificates: that it is no party's, or, when a
+// party's certificate has its issuer and serial number (a look-alike, as a
+// rogue CA of the same name issues), that it does not match that one. Nil
+// when cert is a party's.
+func partySignerError(cert *x509.Certificate, parties []component.PartyCertificate) error {
+	var same *component.PartyCertificate
+	for i, pc := range parties {
+		if bytes.Equal(pc.Cert.Raw, cert.Raw) {
+			return nil
+		}
+		if same == nil && bytes.Equal(pc.Cert.RawIssuer, cert.RawIssuer) && cert.SerialNumber != nil &&
+			pc.Cert.SerialNumber != nil && pc.Cert.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+			same = &parties[i]
+		}
+	}
+	if same == nil {
+		return notPartySignerError(cert)
+	}
+	differs := "its thumbprint and public key differ"
+	if pub, ok := same.Cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok && pub.Equal(cert.PublicKey) {
+		differs = "its thumbprint differs, though its public key is the same"
+	}
+	return fmt.Errorf("smime: the signer certificate the message carries, %q (issuer %q, serial %s), does not match party %q's signing certificate with that issuer and serial number: %s",
+		cert.Subject, cert.Issuer, cert.SerialNumber, same.Party, differs)
+}
+
+// notPartySignerError is the refusal of a signer whose certificate is no
+// party's signing certificate.
+func notPartySignerError(cert *x509.Certificate) error {
+	return fmt.Errorf("smime: the signer %q (issuer %q, serial %s) is not a signing certificate of any party", cert.Subject, cert.Issuer, cert.SerialNumber)
+}
+
+// verifySignerCert is checkSignerCert's test, its error without context.
+func verifySignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts *DecodeOptions) error {
 	// validate runs the same test on party certificates (BP7007).
 	if err := certinfo.SignerError(cert); err != nil {
-		return fmt.Errorf("smime: signer certificate %s: %w", name, err)
+		return err
 	}
 	vo := x509.VerifyOptions{
 		Roots:         opts.Roots,
@@ -500,10 +558,7 @@ func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts 
 			return nil
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("smime: signer certificate %s: %w", name, err)
-	}
-	return nil
+	return err
 }
 
 // parsePKCS7 and verifyPKCS7 call into pkcs7 with a recover: its BER
@@ -529,8 +584,66 @@ func verifyPKCS7(p7 *pkcs7.PKCS7) (err error) {
 		if p7.Signers[i].IssuerAndSerialNumber.SerialNumber == nil {
 			return errors.New("malformed SignerInfo (no issuer and serial number)")
 		}
+		if oid := p7.Signers[i].DigestAlgorithm.Algorithm; !pkcs7Digest(oid) {
+			return fmt.Errorf("the signature's digest algorithm %s is not accepted (want one of %s)", digestName(oid), strings.Join(digestNames(), ", "))
+		}
 	}
 	return p7.VerifyWithChainAtTime(nil, time.Time{})
+}
+
+// pkcs7Digest reports whether pkcs7 verifies a SignerInfo whose digest
+// algorithm is oid: one of digests, or a signature algorithm that some old
+// signers wrote in its place and that pkcs7 reads as one of them. pkcs7
+// refuses any other, with a text about decryption
+// (pkcs7.ErrUnsupportedAlgorithm); verifyPKCS7 names the algorithm
+// instead, and so refuses no more than pkcs7 would.
+func pkcs7Digest(oid asn1.ObjectIdentifier) bool {
+	for _, d := range digests {
+		if oid.Equal(d.oid) {
+			return true
+		}
+	}
+	for _, o := range []asn1.ObjectIdentifier{
+		pkcs7.OIDDigestAlgorithmECDSASHA1, pkcs7.OIDDigestAlgorithmECDSASHA256,
+		pkcs7.OIDDigestAlgorithmECDSASHA384, pkcs7.OIDDigestAlgorithmECDSASHA512,
+		pkcs7.OIDDigestAlgorithmDSA, pkcs7.OIDDigestAlgorithmDSASHA1,
+		pkcs7.OIDEncryptionAlgorithmRSA, pkcs7.OIDEncryptionAlgorithmRSASHA1,
+		pkcs7.OIDEncryptionAlgorithmRSASHA256, pkcs7.OIDEncryptionAlgorithmRSASHA384,
+		pkcs7.OIDEncryptionAlgorithmRSASHA512,
+	} {
+		if oid.Equal(o) {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedDigests name the digest algorithms, by object identifier, that
+// signers are known to use and verifyPKCS7 refuses.
+var refusedDigests = map[string]string{
+	"1.2.840.113549.2.2":      "md2",
+	"1.2.840.113549.2.4":      "md4",
+	"1.2.840.113549.2.5":      "md5",
+	"1.3.36.3.2.1":            "ripemd160",
+	"2.16.840.1.101.3.4.2.4":  "sha224",
+	"2.16.840.1.101.3.4.2.5":  "sha512-224",
+	"2.16.840.1.101.3.4.2.6":  "sha512-256",
+	"2.16.840.1.101.3.4.2.7":  "sha3-224",
+	"2.16.840.1.101.3.4.2.8":  "sha3-256",
+	"2.16.840.1.101.3.4.2.9":  "sha3-384",
+	"2.16.840.1.101.3.4.2.10": "sha3-512",
+	"2.16.840.1.101.3.4.2.11": "shake128",
+	"2.16.840.1.101.3.4.2.12": "shake256",
+	"1.2.156.10197.1.401":     "sm3",
+}
+
+// digestName names a digest algorithm by its name and object identifier,
+// or by the identifier alone when it has no name here.
+func digestName(oid asn1.ObjectIdentifier) string {
+	if name, ok := refusedDigests[oid.String()]; ok {
+		return fmt.Sprintf("%s (%s)", name, oid)
+	}
+	return oid.String()
 }
 
 // signaturePart returns the detached SignedData of a multipart/signed

@@ -23,14 +23,18 @@ certificate that decrypted it.
 
 A signature must verify with a certificate listed in some party's
 signing_certificates, present in the other-people store of the server the
-instance runs on and valid at the time of receipt; the certificate embedded
-in the signature alone is never trusted. The party found becomes
-message.party.
+instance runs on and valid at the time of receipt, and use one of the
+digests sha256, sha384, sha512 or sha1; the certificate embedded in the
+signature alone is never trusted. The party found becomes message.party.
 
 A message that fails decoding (cannot be decrypted, a bad or missing
 signature, an unknown signer, not encrypted where require_encryption) is
 stored with its bytes as received and suspended with the reason; it is never
 routed, not even when resumed, and bizpipe messages body writes those bytes.
+The reason names a signer that is no party's by its subject, issuer and
+serial number, and says when the certificate a message carries has the
+issuer and serial number of a party's certificate but is not that one (one
+issued by another CA of the same name); a refused digest is named.
 
 With verify = false, signatures are neither required nor checked: a signed
 message is unwrapped, and its message.party is "" as for an unsigned one.

@@ -78,7 +78,7 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 	// it decodes is as unauthenticated as the unsigned messages it
 	// accepts, and gets no party. Followed by another stage, it leaves
 	// them to that one.
-	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify,
+	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Parties: d.parties, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify,
 		KeepSignatures: d.keepSignatures, MICHash: component.MICHash(ctx)}
 	if d.decrypt {
 		opts.Cert, opts.Key, opts.Previous = d.cert, d.key.Key, d.previous
@@ -130,5 +130,5 @@ func (d *decoder) judge(res *DecodeResult) (component.Decoded, error) {
 			return out, nil
 		}
 	}
-	return component.Decoded{}, component.Refusal(component.ErrAuthenticationFailed, fmt.Errorf("smime: the signer %q (serial %s) is not a signing certificate of any party", res.Signer.Subject, res.Signer.SerialNumber))
+	return component.Decoded{}, component.Refusal(component.ErrAuthenticationFailed, notPartySignerError(res.Signer))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,123 @@ func TestDecoderStagePreviousCertificate(t *testing.T) {
 				t.Errorf("DecryptedWith = %v, want %s", d.DecryptedWith, tt.with.Cert.Subject)
 			}
 		})
+	}
+}
+
+// TestDecoderStageSignerReasons: a verifying stage refuses what openssl
+// cms signed with a certificate that is no party's, or with the wrong
+// digest, with a reason that says so (the reason a suspended message
+// shows), not with the chain or pkcs7 error that would send the operator
+// to a party's certificate or to decryption: a stranger (also one whose
+// certificate has expired, and a second signer beside the party), a
+// look-alike of the party's certificate (its issuer and serial number,
+// from a rogue CA of the same name, with another key or the party's
+// own), an MD5 or SHA-224 digest. A party's own certificate that does not
+// verify keeps the chain error. Each is refused as before, an
+// authentication failure, signed only or encrypted with AES-GCM.
+func TestDecoderStageSignerReasons(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	now := time.Now()
+	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Not a party", Key: keys.Key(t, testpki.RSA2048, 3)})
+	shortLived := p.ca.Issue(t, testpki.Options{CommonName: "Not a party, short-lived", Key: keys.Key(t, testpki.RSA2048, 3),
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)})
+	rogue := testpki.SelfSigned(t, testpki.Options{CommonName: p.ca.Cert.Subject.CommonName, IsCA: true, Key: keys.Key(t, testpki.RSA2048, 4)})
+	lookAlike := func(key crypto.Signer) *testpki.Cert {
+		return rogue.Issue(t, testpki.Options{CommonName: p.group.Cert.Subject.CommonName, Key: key, SerialNumber: p.group.Cert.SerialNumber})
+	}
+	otherKey, partyKey := lookAlike(keys.Key(t, testpki.RSA2048, 5)), lookAlike(p.group.Key)
+	for _, c := range []*testpki.Cert{otherKey, partyKey} {
+		if !bytes.Equal(c.Cert.RawIssuer, p.group.Cert.RawIssuer) || c.Cert.SerialNumber.Cmp(p.group.Cert.SerialNumber) != 0 || c.Cert.Equal(p.group.Cert) {
+			t.Fatal("the look-alike does not have the party's issuer and serial number, or is the party's certificate")
+		}
+	}
+
+	dir := t.TempDir()
+	files := func(name string, c *testpki.Cert) []string {
+		return []string{"-signer", testpki.WriteFile(t, dir, name+".pem", c.CertPEM()), "-inkey", testpki.WriteFile(t, dir, name+".key", c.KeyPEM())}
+	}
+	party := files("party", p.group)
+	entity := []byte("Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\nISA*00*signer reasons\r\n")
+	in := testpki.WriteFile(t, dir, "entity.mime", entity)
+	sign := func(args ...string) string {
+		return testpki.WriteFile(t, t.TempDir(), "signed.eml", run(t, nil, ossl, append([]string{"cms", "-sign", "-binary", "-in", in}, args...)...))
+	}
+	stage := func(decrypt bool) component.DecodeStage {
+		t.Helper()
+		b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
+		b.Set("decrypt", value.Known(decrypt, hcl.Range{}))
+		b.Set("verify", value.Known(true, hcl.Range{}))
+		b.Set("require_encryption", value.Value[bool]{})
+		keys := component.Keys{
+			Decrypter:    &component.DecryptionIdentity{Cert: p.partner.Cert, Key: p.partner.Key.(crypto.Decrypter)},
+			PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: p.group.Cert}},
+		}
+		st, err := decodeDecoderConfig(b).(*DecoderConfig).NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	verifyOnly, both := stage(false), stage(true)
+
+	notParty := func(subject string, c *testpki.Cert) string {
+		return fmt.Sprintf(`smime: the signer %s (issuer "CN=bizpipe test CA", serial %s) is not a signing certificate of any party`, subject, c.Cert.SerialNumber)
+	}
+	notPartys := func(c *testpki.Cert, differs string) string {
+		return fmt.Sprintf(`smime: the signer certificate the message carries, "CN=Contoso group signing" (issuer "CN=bizpipe test CA", serial %s), does not match party "fabrikam"'s signing certificate with that issuer and serial number: %s`,
+			c.Cert.SerialNumber, differs)
+	}
+	digest := func(alg string) string {
+		return "smime: signature verification failed: the signature's digest algorithm " + alg + " is not accepted (want one of sha256, sha384, sha512, sha1)"
+	}
+	tests := []struct {
+		name   string
+		signed string
+		at     time.Time
+		want   string
+	}{
+		{"a stranger", sign(append(files("stranger", stranger), "-md", "sha256")...), now, notParty(`"CN=Not a party"`, stranger)},
+		{"a stranger, opaque", sign(append(files("stranger", stranger), "-md", "sha256", "-nodetach")...), now, notParty(`"CN=Not a party"`, stranger)},
+		{"a stranger whose certificate expired before receipt", sign(append(files("short", shortLived), "-md", "sha256")...), now.Add(2 * time.Hour), notParty(`"CN=Not a party\\, short-lived"`, shortLived)},
+		{"the party, then a stranger", sign(append(append(party, files("stranger", stranger)...), "-md", "sha256")...), now, notParty(`"CN=Not a party"`, stranger)},
+		{"a look-alike with another key", sign(append(files("lookalike", otherKey), "-md", "sha256")...), now, notPartys(otherKey, "its thumbprint and public key differ")},
+		{"a look-alike with the party's key", sign(append(files("samekey", partyKey), "-md", "sha256", "-nodetach")...), now, notPartys(partyKey, "its thumbprint differs, though its public key is the same")},
+		{"MD5", sign(append(party, "-md", "md5")...), now, digest("md5 (1.2.840.113549.2.5)")},
+		{"MD5 without signed attributes", sign(append(party, "-md", "md5", "-noattr", "-nodetach")...), now, digest("md5 (1.2.840.113549.2.5)")},
+		{"SHA-224", sign(append(party, "-md", "sha224")...), now, digest("sha224 (2.16.840.1.101.3.4.2.4)")},
+		{"the party's certificate expired at receipt", sign(append(party, "-md", "sha256")...), p.group.Cert.NotAfter.Add(time.Hour),
+			fmt.Sprintf(`smime: signer certificate "CN=Contoso group signing" (serial %s): x509: certificate has expired or is not yet valid: current time %s is after %s`,
+				p.group.Cert.SerialNumber, p.group.Cert.NotAfter.Add(time.Hour).UTC().Format(time.RFC3339), p.group.Cert.NotAfter.UTC().Format(time.RFC3339))},
+	}
+	for _, tt := range tests {
+		for _, v := range []struct {
+			how   string
+			stage component.DecodeStage
+			msg   []byte
+		}{
+			{"signed", verifyOnly, readFile(t, tt.signed)},
+			{"encrypted with AES-128-GCM", both, run(t, nil, ossl, "cms", "-encrypt", "-binary", "-in", tt.signed, "-aes-128-gcm", p.partnerPEM)},
+		} {
+			t.Run(tt.name+"/"+v.how, func(t *testing.T) {
+				var out bytes.Buffer
+				_, err := v.stage.Decode(t.Context(), component.Header{}, bytes.NewReader(v.msg), &out, tt.at)
+				if err == nil {
+					t.Fatal("Decode accepted it")
+				}
+				if err.Error() != tt.want {
+					t.Errorf("Decode error\n  %v\nwant\n  %s", err, tt.want)
+				}
+				if !errors.Is(err, component.ErrAuthenticationFailed) {
+					t.Errorf("Decode error %v is not an authentication failure", err)
+				}
+			})
+		}
+	}
+	// A signer a verifying stage accepts is still the party's certificate
+	// and nothing else.
+	var out bytes.Buffer
+	if d, err := verifyOnly.Decode(t.Context(), component.Header{}, bytes.NewReader(readFile(t, sign(append(party, "-md", "sha256")...))), &out, now); err != nil || d.Party != "fabrikam" {
+		t.Errorf("signed by the party: %v, party %q; want fabrikam", err, d.Party)
 	}
 }

@@ -372,3 +372,59 @@ func TestDecodeOpenSSLKeyID(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeOpenSSLDigests: of what openssl cms signs, with and without
+// signed attributes, Decode verifies the digests the encoder offers and
+// refuses any other naming it (by name and object identifier), not with
+// pkcs7's text about decryption, in memory and streaming alike.
+func TestDecodeOpenSSLDigests(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	sign := []string{"cms", "-sign", "-signer", p.groupPEM, "-inkey", writeGroupKey(t, p)}
+	text := textBody()
+	entity := append([]byte("Content-Type: text/plain; charset=utf-8\n\n"), text.data...)
+	tests := []struct {
+		md   string
+		want string // the error, "" for none
+	}{
+		{"sha256", ""},
+		{"sha384", ""},
+		{"sha512", ""},
+		{"sha1", ""},
+		{"md5", "md5 (1.2.840.113549.2.5)"},
+		{"sha224", "sha224 (2.16.840.1.101.3.4.2.4)"},
+		{"sha3-256", "sha3-256 (2.16.840.1.101.3.4.2.8)"},
+		{"sha512-256", "sha512-256 (2.16.840.1.101.3.4.2.6)"},
+	}
+	for _, tt := range tests {
+		for _, attrs := range [][]string{nil, {"-noattr"}} {
+			name := tt.md
+			if attrs != nil {
+				name += "-noattr"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				msg := run(t, entity, ossl, append(append(sign, "-md", tt.md), attrs...)...)
+				d, err := decodeBoth(t, msg, p.decodeOpts())
+				if tt.want == "" {
+					if err != nil {
+						t.Fatalf("Decode: %v", err)
+					}
+					checkDecoded(t, d, text, true, false, p.group.Cert)
+					return
+				}
+				want := "smime: signature verification failed: the signature's digest algorithm " + tt.want +
+					" is not accepted (want one of sha256, sha384, sha512, sha1)"
+				_, serr := Decode(msg, p.decodeOpts())
+				for _, err := range []error{err, serr} {
+					if err == nil || err.Error() != want {
+						t.Errorf("Decode: %v, want %s", err, want)
+					}
+				}
+			})
+		}
+	}
+	if got := digestName(asn1.ObjectIdentifier{1, 2, 3, 4}); got != "1.2.3.4" {
+		t.Errorf("an unnamed digest is named %q, want its object identifier", got)
+	}
+}

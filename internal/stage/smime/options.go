@@ -81,6 +81,15 @@ var digests = []digestSpec{
 	{"sha1", "sha-1", pkcs7.OIDDigestAlgorithmSHA1, crypto.SHA1},
 }
 
+// digestNames are the names of digests, as the digest attribute takes them.
+func digestNames() []string {
+	names := make([]string, len(digests))
+	for i, d := range digests {
+		names[i] = d.name
+	}
+	return names
+}
+
 // transferEncoding is a Content-Transfer-Encoding (RFC 2045 §6).
 type transferEncoding int
 
@@ -116,11 +125,7 @@ func lookupName(what, s string, names []string, def int) (int, error) {
 }
 
 func parseDigest(s string) (digestSpec, error) {
-	names := make([]string, len(digests))
-	for i, d := range digests {
-		names[i] = d.name
-	}
-	i, err := lookupName("digest", s, names, 0)
+	i, err := lookupName("digest", s, digestNames(), 0)
 	if err != nil {
 		return digestSpec{}, err
 	}
