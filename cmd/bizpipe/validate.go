@@ -75,7 +75,9 @@ group, the parties). Run it as the user of the host's service account
 The report goes to stdout in every format, findings or not; --format json,
 --format sarif and --format gitlab always print exactly one JSON document.
 In CI, --format github annotates the files of a GitHub Actions run (one
-workflow command per finding), --format gitlab writes a GitLab Code Quality
+workflow command per finding, with its columns only when its range is on
+one line: GitHub refuses columns across lines), --format gitlab writes a
+GitLab Code Quality
 report, and --format sarif is for GitHub code scanning.`,
 		Example: `  bizpipe validate
   bizpipe validate --strict ./config
