@@ -388,20 +388,18 @@ func parseRequest(h http.Header, needID bool) (*ReceivedRequest, error) {
 	return r, nil
 }
 
-// withoutUserinfo is the URL s without the user information of its
-// authority (what stands before an "@" there: a password, maybe), found
-// without parsing: it is for a URL too broken to parse, whose error would
-// show it. The user information becomes "...".
+// withoutUserinfo is the URL s without what may be the user information
+// of its authority (a password, maybe), found without parsing: it is for
+// a URL too broken to parse, whose error would show it. Everything from
+// the start of the authority to the last "@" becomes "...": a broken URL
+// cannot say where its authority ends (a password may hold a "/"), so a
+// path with an "@" in it is cut too.
 func withoutUserinfo(s string) string {
 	start := 0
 	if i := strings.Index(s, "://"); i >= 0 {
 		start = i + len("://")
 	}
-	end := len(s)
-	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
-		end = start + i
-	}
-	if at := strings.LastIndex(s[start:end], "@"); at >= 0 {
+	if at := strings.LastIndex(s[start:], "@"); at >= 0 {
 		return s[:start] + "...@" + s[start+at+1:]
 	}
 	return s

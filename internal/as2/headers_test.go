@@ -194,8 +194,10 @@ func TestRefusedReceiptURLHidesPassword(t *testing.T) {
 		{"ftp://mdnuser:TOPSECRET@127.0.0.1:18099/cred", `"ftp://...@127.0.0.1:18099/cred"`},
 		{"http://mdnuser:TOPSECRET@127.0.0.1:bad/cred", `"http://...@127.0.0.1:bad/cred"`},
 		{"mdnuser:TOPSECRET@host/path", `"...@host/path"`},
-		{"ftp://a@b:TOPSECRET@host?x=@y", `"ftp://...@host?x=@y"`},
-		{"ftp://host/path@x", `"ftp://host/path@x"`}, // a path, not user information
+		{"ftp://a@b:TOPSECRET@host?x=@y", `"ftp://...@y"`},
+		{"ftp://u:pa/ss@host/p", `"ftp://...@host/p"`}, // a password with a "/"
+		{"ftp://host/path@x", `"ftp://...@x"`},         // a path may be cut too
+		{"ftp://host/path", `"ftp://host/path"`},
 	} {
 		h := http.Header{"As2-From": {"X"}, "As2-To": {"Y"}, "Message-Id": {"<a1@x>"},
 			"Disposition-Notification-To": {"mdn@x"}, "Receipt-Delivery-Option": {tc.url}}

@@ -253,10 +253,12 @@ func language(reg *component.Registry) string {
 		"(`--verbose` says so); a file that looks like one of them but cannot be\n" +
 		"parsed is error BP2002, naming the file. A PKCS#12 file the store's password\n" +
 		"does not open, with or without a MAC, is BP2003. A PKCS#12 file whose MAC or\n" +
-		"encryption states a key-derivation iteration count above 1,000,000, or that\n" +
-		"holds more than 32 private keys, is BP2002 too, refused unopened: exporters\n" +
-		"write counts of 2,000 to 600,000, and deriving with a count of billions, or\n" +
-		"for thousands of keys, would stall whoever opens the store.\n" +
+		"encryption states a key-derivation iteration count above 1,000,000 is BP2002\n" +
+		"too, refused unopened; so is one that holds more than 32 private keys, or\n" +
+		"whose derivations would add up to more than 4,000,000 iterations, refused\n" +
+		"when the walk reaches that point: exporters write counts of 2,000 to\n" +
+		"600,000, and deriving with a count of billions, or for thousands of keys,\n" +
+		"would stall whoever opens the store.\n" +
 		"Private key material never appears in any output.\n")
 	return b.String()
 }

@@ -16,7 +16,7 @@ import (
 func lastChange(fi fs.FileInfo) time.Time {
 	t := fi.ModTime()
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		if c := time.Unix(st.Ctim.Sec, st.Ctim.Nsec); c.After(t) {
+		if c := time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)); c.After(t) {
 			return c
 		}
 	}

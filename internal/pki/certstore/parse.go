@@ -478,10 +478,18 @@ func parsePKCS12WithoutMAC(r *fileResult, data []byte, password string, password
 	var c *pkcs12Contents
 	var err error
 	var nd *notDecryptedError
-	for _, p := range tries {
-		if c, err = walkPKCS12(data, p, &budget); !errors.As(err, &nd) {
-			break
+	for i, p := range tries {
+		c, err = walkPKCS12(data, p, &budget)
+		if errors.As(err, &nd) {
+			continue
 		}
+		if err != nil && i > 0 {
+			// The store's password did not decrypt it, and trying the
+			// empty one ran out of the file's budget (or failed
+			// otherwise): the first answer stands, a wrong password.
+			err = nd
+		}
+		break
 	}
 	switch {
 	case errors.As(err, &nd) && !passwordSet:

@@ -113,10 +113,14 @@ const (
 	// maxPKCS12Nesting is how deep SafeContents bags may nest. No
 	// exporter nests them; OpenSSL reads them at any depth.
 	maxPKCS12Nesting = 4
-	// maxPKCS12IterationBudget bounds the iterations of all the key
+	// maxPKCS12IterationBudget bounds the iteration counts of all the key
 	// derivations walkPKCS12 does for one file (each form of each
 	// password tried on each encrypted part and key): four at the
 	// largest count a file may state, four hundred at keytool's 10,000.
+	// It counts what the file states, not hash computations: a
+	// derivation of a long key computes up to three chains of that
+	// length (PKCS#12's for a 3DES key, PBKDF2's for AES-256), and the
+	// iteration checks before the walk derive once more per part.
 	maxPKCS12IterationBudget = 4 * maxPKCS12Iterations
 )
 

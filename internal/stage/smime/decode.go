@@ -607,9 +607,7 @@ func pkcs7Digest(oid asn1.ObjectIdentifier) bool {
 		pkcs7.OIDDigestAlgorithmECDSASHA1, pkcs7.OIDDigestAlgorithmECDSASHA256,
 		pkcs7.OIDDigestAlgorithmECDSASHA384, pkcs7.OIDDigestAlgorithmECDSASHA512,
 		pkcs7.OIDDigestAlgorithmDSA, pkcs7.OIDDigestAlgorithmDSASHA1,
-		pkcs7.OIDEncryptionAlgorithmRSA, pkcs7.OIDEncryptionAlgorithmRSASHA1,
-		pkcs7.OIDEncryptionAlgorithmRSASHA256, pkcs7.OIDEncryptionAlgorithmRSASHA384,
-		pkcs7.OIDEncryptionAlgorithmRSASHA512,
+		pkcs7.OIDEncryptionAlgorithmRSA, // read as SHA-1 (getHashForOID)
 	} {
 		if oid.Equal(o) {
 			return true

@@ -164,6 +164,9 @@ type inputReader struct {
 	// already (a duplicate is found before the body is read); otherwise
 	// it may be a link to a file this location must not read.
 	unreadable error
+	// linking, when set (by tests), runs in LinkTo once the lease is
+	// held, before the link is made.
+	linking func()
 }
 
 // errChanged: the input changed while it was read.
@@ -297,7 +300,15 @@ func (r *inputReader) LinkTo(path string) bool {
 	if !ok {
 		return false
 	}
-	defer release()
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
+	if r.linking != nil {
+		r.linking()
+	}
 	now, err := r.file.Stat()
 	if err != nil || now.Size() != r.seen.Size() || !now.ModTime().Equal(r.seen.ModTime()) || !keepable(now) {
 		return false
@@ -307,6 +318,14 @@ func (r *inputReader) LinkTo(path string) bool {
 	}
 	linked, err := os.Lstat(path)
 	if err != nil || !sameFile(linked, now) {
+		os.Remove(path)
+		return false
+	}
+	// A process that opened the file for writing meanwhile waits for the
+	// release, and would then write to the kept file: the lease says
+	// whether one came.
+	released = true
+	if !release() {
 		os.Remove(path)
 		return false
 	}

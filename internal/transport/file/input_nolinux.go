@@ -11,4 +11,4 @@ func openedInput(fd int, path string) inputFile { return os.NewFile(uintptr(fd),
 // holdUnwritten: without leases there is no telling whether another
 // process still has a file open for writing, and may rewrite it after the
 // box kept it as a body (see the Linux version): inputs are copied.
-func holdUnwritten(inputFile) (release func(), ok bool) { return nil, false }
+func holdUnwritten(inputFile) (release func() (held bool), ok bool) { return nil, false }

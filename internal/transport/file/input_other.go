@@ -49,4 +49,4 @@ func keepable(fs.FileInfo) bool { return false }
 func linkCount(fs.FileInfo) (uint64, bool) { return 0, false }
 
 // holdUnwritten: inputs are not kept by a link here (see keepable).
-func holdUnwritten(inputFile) (release func(), ok bool) { return nil, false }
+func holdUnwritten(inputFile) (release func() (held bool), ok bool) { return nil, false }
