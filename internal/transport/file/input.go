@@ -100,8 +100,10 @@ func copySource(f inputFile) io.Reader {
 // not a regular file, a file other than seen, and, when single is set (a
 // new file, not a claim this owner made earlier, which a message box may
 // have linked while keeping it), a file with more than one name; a FIFO
-// does not block it. info is the opened descriptor's own stat, for the
-// caller's further checks (a file swapped in since cannot lend its own).
+// does not block it. It locks the claim (lockClaim) while the file is
+// open, and fails with errHeld when another process has. info is the
+// opened descriptor's own stat, for the caller's further checks (a file
+// swapped in since cannot lend its own).
 func openInput(open func(string) (inputFile, error), path string, seen fs.FileInfo, single bool) (file inputFile, info fs.FileInfo, err error) {
 	file, err = open(path)
 	if err != nil {
@@ -117,6 +119,9 @@ func openInput(open func(string) (inputFile, error), path string, seen fs.FileIn
 		err = &refusedError{reason: errReplaced.Error(), replaced: true}
 	case single:
 		err = hardLinkRefusal(info)
+	}
+	if err == nil {
+		err = lockClaim(file)
 	}
 	if err != nil {
 		file.Close() // read-only, nothing read: nothing to lose

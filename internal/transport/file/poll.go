@@ -25,6 +25,10 @@ import (
 // errClaimGone: a claimed file vanished (an operator moved it).
 var errClaimGone = errors.New("claimed file is gone")
 
+// errHeld: another process holds the claim's lock (lockClaim): it is
+// storing the file, and it is its to finish.
+var errHeld = errors.New("another process holds its claim")
+
 // defaultPollInterval is the spec's poll_interval default (§3).
 const defaultPollInterval = time.Second
 
@@ -102,8 +106,12 @@ const maxDefaultSettle = 500 * time.Millisecond
 // the listing skips it, or takes it once settled if it is a regular file;
 // a claim being recovered, taken over or retried stays as it is and is not retried.
 //
-// Two receive locations must not poll one directory with overlapping
-// patterns under the same Owner: each would recover the other's claims.
+// A claim is locked (lockClaim) while it is stored, until its file is
+// removed: another process that meets it (recovering its own owner name's
+// claims at start, as a second process of the same server name does, or
+// taking over another owner's) leaves a locked claim to its holder. So
+// two processes of one Owner on one directory do not store a file twice,
+// though one recovers the other's claims only when it restarts.
 //
 // Failures never stop a Poller: a directory that is missing or unreadable is
 // logged when the condition starts and when it ends (not on every pass); a
@@ -385,6 +393,11 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 			published++
 		case errors.Is(err, errClaimGone):
 			delete(f.leftovers, claim)
+		case errors.Is(err, errHeld):
+			// Another live process of this owner's name (or taking it
+			// over) has it: its to finish, or its restart's to recover.
+			delete(f.leftovers, claim)
+			f.log.Info("a claimed file is held by another process; left to it", "file", lo.name, "claim", claim)
 		case errors.Is(err, errRefused):
 			// Not the file that was claimed: what the claim held is gone,
 			// and this must not be published under its key. Left alone
@@ -668,7 +681,16 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		if f.beforeClaim != nil {
 			f.beforeClaim(filepath.Join(f.o.Dir, e.Name()))
 		}
-		if err := os.Rename(filepath.Join(f.o.Dir, e.Name()), filepath.Join(f.o.Dir, claim)); err != nil {
+		// Its owner may be alive and slow (a large file, a box that
+		// fails): it then holds the claim's lock, and keeps the claim.
+		held, release := f.holdClaim(e.Name(), info)
+		if held {
+			f.log.Debug("not taking over a claim its owner still holds", "file", name, "claim", e.Name())
+			continue
+		}
+		err = os.Rename(filepath.Join(f.o.Dir, e.Name()), filepath.Join(f.o.Dir, claim))
+		release()
+		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				// Not another server taking it first, nor its publishing
 				// (the claim gone): a failure that recurs on every pass.
@@ -685,6 +707,26 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		present[claim] = true
 		f.log.Warn("took over a file another server claimed and did not finish", "file", name, "claim", e.Name(), "age", age.Round(time.Second).String())
 	}
+}
+
+// holdClaim locks the claim named claim, listed as info, for the rename
+// that takes it over; held reports that another process holds it.
+// release ends the lock (the publish locks the claim again). A claim that
+// cannot be opened is not held: the rename then meets what is wrong.
+func (f *Poller) holdClaim(claim string, info fs.FileInfo) (held bool, release func()) {
+	file, err := f.open(filepath.Join(f.o.Dir, claim))
+	if err != nil {
+		return false, func() {}
+	}
+	if st, err := file.Stat(); err != nil || !sameFile(info, st) {
+		file.Close()
+		return false, func() {}
+	}
+	if errors.Is(lockClaim(file), errHeld) {
+		file.Close()
+		return true, nil
+	}
+	return false, func() { file.Close() }
 }
 
 // receive claims the file name, listed as seen, and publishes it. acked
@@ -803,6 +845,12 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 	if acked || committed {
 		return acked, err
 	}
+	if errors.Is(err, errHeld) {
+		// Another process took the claim over between its rename and
+		// its lock: given back, it would be stored twice.
+		f.log.Info("a file claimed here is held by another process; left to it", "file", name, "claim", claim)
+		return false, nil
+	}
 	src := filepath.Join(f.o.Dir, name)
 	dst := filepath.Join(f.o.Dir, claim)
 	// The box has not stored it: give the file back, unless that would
@@ -915,7 +963,7 @@ func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*inp
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("opening claimed file %s: %w: %w", name, errClaimGone, err)
-	case errors.Is(err, errRefused):
+	case errors.Is(err, errRefused), errors.Is(err, errHeld):
 		return nil, fmt.Errorf("claimed file %s: %w", name, err)
 	case err != nil:
 		return nil, &inputError{fmt.Errorf("opening claimed file %s: %w", name, err)}
@@ -953,9 +1001,14 @@ func (f *Poller) openClaim(ctx context.Context, claim string, lo leftover) (*inp
 func (f *Poller) acknowledge(in *input, msg msgbox.Message, dup bool, err error) (acked, committed bool, _ error) {
 	name, claim := in.lo.name, in.claim
 	path := filepath.Join(f.o.Dir, claim)
-	if cerr := in.body.file.Close(); cerr != nil && err == nil {
-		// Read-only: closing cannot lose data; note it and go on.
-		f.log.Warn("closing a published file", "file", name, "error", cerr)
+	closeInput := func() {
+		if cerr := in.body.file.Close(); cerr != nil && err == nil {
+			// Read-only: closing cannot lose data; note it and go on.
+			f.log.Warn("closing a published file", "file", name, "error", cerr)
+		}
+	}
+	if err != nil || !removeOpen {
+		closeInput()
 	}
 	if err != nil {
 		err = fmt.Errorf("publishing %s: %w", name, err)
@@ -973,7 +1026,11 @@ func (f *Poller) acknowledge(in *input, msg msgbox.Message, dup bool, err error)
 		}
 		return false, false, err
 	}
-	if err := fsop.RemoveIfExists(path); err != nil {
+	rmErr := fsop.RemoveIfExists(path)
+	if removeOpen {
+		closeInput() // the claim's lock (lockClaim) lasted until its file was gone
+	}
+	if err := rmErr; err != nil {
 		f.addLeftover(claim, stored(in.lo))
 		f.log.Error("message stored but its file could not be removed; retrying next pass",
 			"file", name, "message_id", msg.ID, "claim", claim, "error", err)
