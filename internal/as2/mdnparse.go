@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 )
 
@@ -32,6 +33,16 @@ type VerifyOptions struct {
 	// issued) and valid at Now; the certificate embedded in the signature
 	// is never trusted by itself. With none, a signed MDN is an error.
 	Trusted []*x509.Certificate
+	// Parties, when not nil, are every party's signing certificates,
+	// Trusted's among them (component.Keys.PartySigners). They change
+	// which reason refuses an MDN, not which MDNs verify: a signer that
+	// is none of them is refused as the signing certificate of no party,
+	// and one with the issuer and serial number of a party's certificate
+	// as a certificate that does not match that one
+	// (smime.DecodeOptions.Parties), rather than by its chain error
+	// ("certificate signed by unknown authority"), which would point at
+	// the partner's certificate.
+	Parties []component.PartyCertificate
 	// Now is the time at which the signer's certificate must be valid;
 	// zero means time.Now().
 	Now time.Time
@@ -142,7 +153,7 @@ func (r *ReceivedMDN) Verify(opts VerifyOptions) error {
 	for _, c := range opts.Trusted {
 		roots.AddCert(c)
 	}
-	d, err := smime.Decode(r.Raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Now: opts.Now, SpoolDir: opts.SpoolDir})
+	d, err := smime.Decode(r.Raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Parties: opts.Parties, Now: opts.Now, SpoolDir: opts.SpoolDir})
 	if err != nil {
 		return fmt.Errorf("as2: MDN signature: %w", err)
 	}

@@ -42,15 +42,17 @@ type DecodeOptions struct {
 	// signatures that do not embed it (include_certificate = false), and
 	// intermediate CAs. They are candidates, not trust anchors.
 	Certs []*x509.Certificate
-	// Parties, when not nil, are the parties' signing certificates, which
-	// Roots then holds and nothing else (a decoder stage's: each
-	// certificate is its own anchor). A signer whose certificate does not
+	// Parties, when not nil, are the parties' signing certificates, of
+	// which Roots then holds those that may sign, and nothing else (a
+	// decoder stage's: all of them, each certificate its own anchor; an
+	// AS2 MDN's: its partner's). A signer whose certificate does not
 	// verify is then refused as what it is to them: the signing
 	// certificate of no party, or, when it has the issuer and serial
 	// number of a party's certificate, a certificate that does not match
 	// that one; not by the chain error ("certificate signed by unknown
 	// authority"), which would point at a party's certificate. A party's
-	// own certificate that does not verify (expired) keeps its error.
+	// own certificate that does not verify (expired, or one Roots does
+	// not hold: another party's than an MDN's partner) keeps its error.
 	Parties []component.PartyCertificate
 	// Now is the time at which certificates must be valid; zero means the
 	// current time.

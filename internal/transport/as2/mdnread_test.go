@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -192,4 +193,85 @@ func partnerChecker(t *testing.T, partner *testpki.Cert) component.ReceiptChecke
 	}
 	t.Cleanup(func() { snd.(*sender).Close() })
 	return snd.(component.ReceiptChecker)
+}
+
+// TestAsyncMDNSignerReasons: an asynchronous MDN whose signer is not the
+// partner's certificate, received by the receive location and judged by
+// the port (CheckReceipt, as the runner does), is refused saying what the
+// signer is to the parties (the port's PartySigners), as the smime decoder
+// says it of a message, not with "certificate signed by unknown
+// authority", which would send the operator to the partner's
+// certificate: one that is no party's, and a look-alike of the partner's
+// certificate (its issuer and serial number, from another CA of the same
+// name). The partner's own signature still delivers.
+func TestAsyncMDNSignerReasons(t *testing.T) {
+	url, sink, partner := mdnLocation(t)
+	litware := partner.Issuer.Issue(t, testpki.Options{CommonName: "Litware Signing"})
+	stranger := partner.Issuer.Issue(t, testpki.Options{CommonName: "Stranger"})
+	rogue := testpki.NewCA(t, partner.Issuer.Cert.Subject.CommonName)
+	lookAlike := rogue.Issue(t, testpki.Options{CommonName: partner.Cert.Subject.CommonName, SerialNumber: partner.Cert.SerialNumber})
+	if !bytes.Equal(lookAlike.Cert.RawIssuer, partner.Cert.RawIssuer) || lookAlike.Cert.Equal(partner.Cert) {
+		t.Fatal("the look-alike does not have the partner's issuer, or is the partner's certificate")
+	}
+	b, _ := body(t, nil)
+	snd, err := SendSpec.Decode(b).(*SendConfig).NewJudge(&component.SendEnv{AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+		Keys: component.Keys{PartySigners: []component.PartyCertificate{{Party: "litware", Cert: litware.Cert}, {Party: "fabrikam", Cert: partner.Cert}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := as2.NewHasher()
+	h.Write([]byte("the entity sent"))
+	mic := h.MIC(as2.SHA256)
+	const what = `send port: party "fabrikam"'s asynchronous MDN: as2: MDN signature: smime: `
+	for i, tc := range []struct {
+		name   string
+		signer *testpki.Cert
+		want   string // "" when it delivers
+	}{
+		{"the partner", partner, ""},
+		{"a stranger", stranger, what + `the signer "CN=Stranger" (issuer "CN=Test CA", serial ` + stranger.Cert.SerialNumber.String() + `) is not a signing certificate of any party`},
+		{"a look-alike of the partner's", lookAlike, what + `the signer certificate the message carries, "CN=Fabrikam Signing" (issuer "CN=Test CA", serial ` +
+			partner.Cert.SerialNumber.String() + `), does not match party "fabrikam"'s signing certificate with that issuer and serial number: its thumbprint and public key differ`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sent := fmt.Sprintf("<d%d@contoso.example>", i)
+			built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: sent, FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
+				as2.BuildOptions{Signer: &smime.Signer{Cert: tc.signer.Cert, Key: tc.signer.Key}, From: "FABRIKAM", To: "CONTOSO"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(built.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = built.Header
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST of the MDN: %d", resp.StatusCode)
+			}
+			sink.mu.Lock()
+			in := sink.got[len(sink.got)-1]
+			sink.mu.Unlock()
+			if in.Correlation != sent {
+				t.Fatalf("the runner got the receipt for %q, want %q", in.Correlation, sent)
+			}
+			rc, err := snd.CheckReceipt(context.Background(), in, component.Pending{Correlation: sent, Check: encodeMICs(h)})
+			if tc.want == "" {
+				if err != nil || rc == nil || !strings.HasSuffix(rc.Summary, "; signed") {
+					t.Fatalf("CheckReceipt: %+v, %v; want the MDN signed and delivering", rc, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want || component.IsPermanent(err) || errors.Is(err, component.ErrReceiptUnusable) {
+				t.Errorf("CheckReceipt error\n  %v\nwant the attempt failed with\n  %s", err, tc.want)
+			}
+			if rc == nil || rc.Summary != "unreadable MDN" || !bytes.Equal(rc.Data, in.Raw) {
+				t.Errorf("receipt kept %+v, want the MDN as received", rc)
+			}
+		})
+	}
 }

@@ -62,6 +62,9 @@ func (c *SendConfig) newJudge(env *component.SendEnv) (*sender, error) {
 		receipt: receiptMode(c.MDN.V), requireSigned: c.MDN.V != "none" && c.SignedMDN.V}
 	// Only the partner's own certificates verify its MDNs: another
 	// party's signature proves nothing about this partner's receipt.
+	// Every party's certificates, though, tell what the signer of an MDN
+	// that does not verify is (as2.VerifyOptions.Parties).
+	s.parties = env.Keys.PartySigners
 	for _, pc := range env.Keys.PartySigners {
 		if pc.Party == c.Partner.V {
 			s.trusted = append(s.trusted, pc.Cert)
@@ -85,6 +88,9 @@ type sender struct {
 	// requireSigned: an MDN must be signed to count.
 	requireSigned bool
 	trusted       []*x509.Certificate
+	// parties are every party's signing certificates, trusted among
+	// them: as2.VerifyOptions.Parties.
+	parties []component.PartyCertificate
 }
 
 // Close closes the idle connections of the port's pool.
@@ -264,7 +270,7 @@ func (s *sender) judge(what string, raw []byte, mdn *as2.ReceivedMDN, contentTyp
 	}
 	// A signed MDN that was not asked for is read unchecked: an unsigned
 	// one would have done (and the partner's certificates were not loaded).
-	opts := as2.VerifyOptions{Trusted: s.trusted, Now: time.Now(), SpoolDir: s.env.SpoolDir, Unverified: !s.requireSigned}
+	opts := as2.VerifyOptions{Trusted: s.trusted, Parties: s.parties, Now: time.Now(), SpoolDir: s.env.SpoolDir, Unverified: !s.requireSigned}
 	var err error
 	if mdn == nil {
 		mdn, err = as2.ParseMDN(raw, opts)

@@ -60,11 +60,15 @@ algorithm the MDN names) and, with signed_mdn, is signed by one of the
 partner's signing_certificates valid now. A negative MDN (processed/error,
 failed) suspends the delivery at once, naming its disposition. A missing,
 unreadable, unsigned (when signed_mdn) or mismatching MDN, or an answer
-other than 2xx, fails the attempt, which is retried; but an answer other
-than 2xx whose body is an MDN for this Message-ID (some servers answer a
-negative MDN with a 4xx or 5xx status) is judged as the MDN, its status
-logged when it delivers. With mdn = "none" a 2xx answer delivers the
-message.
+other than 2xx, fails the attempt, which is retried. The reason names the
+signer of an MDN that is no party's certificate by its subject, issuer and
+serial number, and says when the certificate an MDN carries has the issuer
+and serial number of a party's certificate but is not that one (one issued
+by another CA of the same name), as decoder "smime" does for a message. An
+answer other than 2xx whose body is an MDN for this Message-ID (some
+servers answer a negative MDN with a 4xx or 5xx status) is judged as the
+MDN, its status logged when it delivers. With mdn = "none" a 2xx answer
+delivers the message.
 
 The MDN that delivered the message is kept in the message box with the
 delivery, as received (its header fields included, at most 4 MiB):
