@@ -67,7 +67,7 @@ func (r *ChunkReader) Read(p []byte) (int, error) {
 	for len(r.cur) == 0 {
 		if r.read == r.size {
 			if !bytes.Equal(r.sum.Sum(nil), r.want) {
-				r.err = r.wrap(errors.New("checksum mismatch: the stored body is corrupt"))
+				r.err = r.wrap(fmt.Errorf("checksum mismatch: %w", ErrCorrupt))
 				return 0, r.err
 			}
 			r.err = io.EOF
@@ -78,7 +78,7 @@ func (r *ChunkReader) Read(p []byte) (int, error) {
 			err = fmt.Errorf("the message was purged while its body was being read, after %d of %d bytes: %w",
 				r.read, r.size, err)
 		} else if err == nil && len(data) == 0 {
-			err = fmt.Errorf("chunk %d missing or empty after %d of %d bytes: the stored body is corrupt", r.seq, r.read, r.size)
+			err = fmt.Errorf("chunk %d missing or empty after %d of %d bytes: %w", r.seq, r.read, r.size, ErrCorrupt)
 		}
 		if err != nil {
 			r.err = r.wrap(err)
@@ -91,7 +91,7 @@ func (r *ChunkReader) Read(p []byte) (int, error) {
 	r.cur = r.cur[n:]
 	r.read += int64(n)
 	if r.read > r.size {
-		r.err = r.wrap(fmt.Errorf("longer than its recorded %d bytes: the stored body is corrupt", r.size))
+		r.err = r.wrap(fmt.Errorf("longer than its recorded %d bytes: %w", r.size, ErrCorrupt))
 		return 0, r.err
 	}
 	r.sum.Write(p[:n])

@@ -338,6 +338,10 @@ var (
 	// same SourceKey, which the box answers as a duplicate if it was
 	// stored; one sent again under a new key would be stored twice.
 	ErrCommitUncertain = errors.New("the change may or may not have been made")
+	// ErrCorrupt: a stored body does not read back as it was stored (its
+	// checksum, its length, a chunk or its file missing). Every read of
+	// it fails the same way: the runner suspends its deliveries at once.
+	ErrCorrupt = errors.New("the stored body is corrupt")
 )
 
 // Router decides where a new message goes: the send ports whose filters

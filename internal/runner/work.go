@@ -532,7 +532,8 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 // failed turns a failed attempt into a retry, or a suspension once the
 // port's retry attempts are used up (retry.attempts retries after the first
 // try, BizTalk's semantics), or at once when the failure is permanent (an
-// invalid file name or url: the message fails the same way every time).
+// invalid file name or url, a corrupt stored body: the message fails the
+// same way every time).
 // The retry comes retry.interval later, or later still when the partner
 // asked for a longer wait (HTTP Retry-After): a partner that is shedding
 // load is not hammered, and a shorter wait does not make the port retry
@@ -540,7 +541,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome, *component.Delivery, bool) {
 	retry := pt.decl.Retry
 	made := d.Attempts + 1
-	if component.IsPermanent(err) {
+	if component.IsPermanent(err) || errors.Is(err, msgbox.ErrCorrupt) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended,
 			Error: fmt.Sprintf("%v (suspended at once: retrying cannot help)", err)}, nil, false
 	}

@@ -465,7 +465,7 @@ func (b *Box) fileFetcher(ctx context.Context, id, path string, f *os.File) msgb
 		off += int64(n)
 		switch {
 		case n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
-			return buf[:0], fmt.Errorf("the body file %s ends after %d bytes: the stored body is corrupt", path, off)
+			return buf[:0], fmt.Errorf("the body file %s ends after %d bytes: %w", path, off, msgbox.ErrCorrupt)
 		case err != nil && err != io.EOF && err != io.ErrUnexpectedEOF:
 			return buf[:0], fmt.Errorf("reading the body file %s: %w", path, err)
 		}
