@@ -339,8 +339,10 @@ var (
 	// stored; one sent again under a new key would be stored twice.
 	ErrCommitUncertain = errors.New("the change may or may not have been made")
 	// ErrCorrupt: a stored body does not read back as it was stored (its
-	// checksum, its length, a chunk or its file missing). Every read of
+	// checksum or its length differ, a chunk is missing). Every read of
 	// it fails the same way: the runner suspends its deliveries at once.
+	// A body file that cannot be opened or read is not ErrCorrupt: its
+	// directory may be on a volume that comes back.
 	ErrCorrupt = errors.New("the stored body is corrupt")
 )
 

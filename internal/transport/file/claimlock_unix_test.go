@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/transport"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
@@ -44,23 +46,43 @@ func boxCount(t *testing.T, box msgbox.Box) int {
 	return len(msgs)
 }
 
+// oneByOne is a sink that stores one message at a time (no
+// PublishBatch), so that the poller takes the path of single files.
+type oneByOne struct{ box msgbox.Box }
+
+func (s oneByOne) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	return s.box.ReceiveRouted(ctx, in, body, nil)
+}
+
 // TestClaimHeldByAnotherProcess: a claim another live process holds (it is
 // storing the file: two processes of one server name on one directory, or
-// an owner that is slow, not dead) is left to it, whichever way this
-// poller meets it: recovering its own owner's claims at start, its own
-// fresh claim taken over by the other between the rename and the open
-// (not given back, which would have the file stored twice), or another
-// owner's claim old enough to take over. Once nobody holds it, it is
-// received: by a restart, or by the next takeover pass.
+// an owner that is slow, not dead; or a producer still holding a lock on
+// it) is not stored while it is held, whichever way this poller meets it:
+// recovering its own owner's claims at start, its own fresh claim locked
+// by another between the rename and the open (not given back, which would
+// have the file stored twice), or another owner's claim old enough to take
+// over. It stays claimed, with a warning, and is received by a later pass
+// once nobody holds it.
 func TestClaimHeldByAnotherProcess(t *testing.T) {
+	received := func(t *testing.T, f *Poller, box msgbox.Box, dir string) {
+		t.Helper()
+		if _, err := pollNoHang(t, f, dir); err != nil {
+			t.Fatal(err)
+		}
+		if n := boxCount(t, box); n != 1 || len(names(t, dir)) != 0 {
+			t.Errorf("after the holder let go: %d messages, directory %v; want it received", n, names(t, dir))
+		}
+	}
 	t.Run("recovered at start", func(t *testing.T) {
 		dir := t.TempDir()
 		claim := claimName("srv1", "00000000000000aa", "a.xml")
 		release := holdLock(t, writeFile(t, dir, claim, "<a/>"))
 		box := transporttest.NewBox(t)
 		f, lr := newTestFile(t, fileOpts(dir), transporttest.BoxSink{Box: box})
-		if _, err := pollNoHang(t, f, dir); err != nil {
-			t.Fatal(err)
+		for range 2 {
+			if _, err := pollNoHang(t, f, dir); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if n := boxCount(t, box); n != 0 {
 			t.Fatalf("stored %d messages from a claim another process holds", n)
@@ -68,44 +90,48 @@ func TestClaimHeldByAnotherProcess(t *testing.T) {
 		if got := names(t, dir); !slices.Equal(got, []string{claim}) {
 			t.Errorf("directory holds %v, want the claim left as it is", got)
 		}
-		if _, ok := lr.Find("held by another process"); !ok {
-			t.Error("nothing logged about the claim left to its holder")
+		if n := lr.Count(slog.LevelWarn, "locked by another process"); n != 1 {
+			t.Errorf("%d warnings over two passes about the claim another process holds, want 1", n)
 		}
 		release()
-		// The holder died: a restart recovers the claim.
-		f, _ = newTestFile(t, fileOpts(dir), transporttest.BoxSink{Box: box})
-		if _, err := pollNoHang(t, f, dir); err != nil {
-			t.Fatal(err)
-		}
-		if n := boxCount(t, box); n != 1 || len(names(t, dir)) != 0 {
-			t.Errorf("after the holder let go: %d messages, directory %v; want it received", n, names(t, dir))
-		}
+		received(t, f, box, dir)
 	})
 
-	t.Run("fresh claim taken by another", func(t *testing.T) {
-		dir := t.TempDir()
-		path := writeFile(t, dir, "b.xml", "<b/>")
-		box := transporttest.NewBox(t)
-		f, lr := newTestFile(t, fileOpts(dir), transporttest.BoxSink{Box: box})
-		var release func()
-		// The lock is the inode's: taken under the file's name, it holds
-		// the claim the rename makes of it.
-		f.beforeClaim = func(string) { release = holdLock(t, path) }
-		if _, err := pollNoHang(t, f, dir); err != nil {
-			t.Fatalf("a claim another process took is no failure here: %v", err)
-		}
-		if release == nil {
-			t.Fatal("the file was not claimed")
-		}
-		defer release()
-		left := names(t, dir)
-		if n := boxCount(t, box); n != 0 || len(left) != 1 || left[0] == "b.xml" {
-			t.Fatalf("%d messages stored, directory %v; want nothing stored and the claim left to its holder, not given back", n, left)
-		}
-		if _, ok := lr.Find("held by another process"); !ok {
-			t.Error("nothing logged about the claim left to its holder")
-		}
-	})
+	for _, batch := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fresh claim locked by another, batch %v", batch), func(t *testing.T) {
+			dir := t.TempDir()
+			path := writeFile(t, dir, "b.xml", "<b/>")
+			box := transporttest.NewBox(t)
+			var sink transport.Sink = transporttest.BoxSink{Box: box}
+			if !batch {
+				sink = oneByOne{box}
+			}
+			f, lr := newTestFile(t, fileOpts(dir), sink)
+			var release func()
+			// The lock is the inode's: taken under the file's name, it
+			// holds the claim the rename makes of it.
+			f.beforeClaim = func(string) {
+				if release == nil {
+					release = holdLock(t, path)
+				}
+			}
+			if _, err := pollNoHang(t, f, dir); err != nil {
+				t.Fatalf("a claim another process locked is no failure here: %v", err)
+			}
+			if release == nil {
+				t.Fatal("the file was not claimed")
+			}
+			left := names(t, dir)
+			if n := boxCount(t, box); n != 0 || len(left) != 1 || left[0] == "b.xml" {
+				t.Fatalf("%d messages stored, directory %v; want nothing stored and the claim kept, not given back", n, left)
+			}
+			if _, ok := lr.Find("locked by another process"); !ok {
+				t.Error("nothing logged about the claim another process holds")
+			}
+			release()
+			received(t, f, box, dir)
+		})
+	}
 
 	t.Run("takeover", func(t *testing.T) {
 		dir := t.TempDir()
@@ -122,13 +148,79 @@ func TestClaimHeldByAnotherProcess(t *testing.T) {
 			t.Fatalf("directory holds %v, box %d messages; want the live owner's claim neither taken over nor stored", got, boxCount(t, box))
 		}
 		release()
-		if _, err := pollNoHang(t, f, dir); err != nil {
+		received(t, f, box, dir)
+	})
+}
+
+// gateSink stores into box, but each Publish first says it began
+// (entered) and waits for go-ahead.
+type gateSink struct {
+	box     msgbox.Box
+	entered chan struct{}
+	proceed chan struct{}
+}
+
+func (s *gateSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (msgbox.Message, bool, error) {
+	s.entered <- struct{}{}
+	<-s.proceed
+	return s.box.ReceiveRouted(ctx, in, body, nil)
+}
+
+// failSink fails every Publish.
+type failSink struct{}
+
+func (failSink) Publish(context.Context, msgbox.Incoming, io.Reader) (msgbox.Message, bool, error) {
+	return msgbox.Message{}, false, errors.New("the box is down")
+}
+
+// TestTwoProcessesOneOwner: a second process of the same server name that
+// starts just as the first gives back a file it failed to store does not
+// store it under the first one's claim while the first puts it back under
+// its name (where it is claimed and stored again): the claim is locked
+// until it is given back, and a claim locked once gone is not stored.
+func TestTwoProcessesOneOwner(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "e.xml", "<e/>")
+	box := transporttest.NewBox(t)
+	gate := &gateSink{box: box, entered: make(chan struct{}, 1), proceed: make(chan struct{})}
+	a, _ := newTestFile(t, fileOpts(dir), failSink{})
+	b, _ := newTestFile(t, fileOpts(dir), gate)
+	bDone := make(chan error, 1)
+	a.beforeGiveBack = func() {
+		// B starts, and recovers A's claim, while A gives it back.
+		go func() {
+			_, err := b.Poll(context.Background())
+			bDone <- err
+		}()
+		select {
+		case <-gate.entered: // B is storing it: A renames it back meanwhile
+		case err := <-bDone:
+			bDone <- err // B left it alone
+		case <-time.After(10 * time.Second):
+			t.Error("B's pass neither stored nor left the claim")
+		}
+	}
+	if _, err := pollNoHang(t, a, dir); err == nil {
+		t.Fatal("the failed publish was not reported")
+	}
+	close(gate.proceed)
+	if err := <-bDone; err != nil {
+		t.Logf("B's first pass: %v", err)
+	}
+	// The file given back is claimed and stored by whichever polls next.
+	a.sink = gate
+	go func() {
+		for range gate.entered {
+		}
+	}()
+	for _, p := range []*Poller{b, a, b} {
+		if _, err := pollNoHang(t, p, dir); err != nil {
 			t.Fatal(err)
 		}
-		if n := boxCount(t, box); n != 1 || len(names(t, dir)) != 0 {
-			t.Errorf("after its owner let go: %d messages, directory %v; want it taken over and received", n, names(t, dir))
-		}
-	})
+	}
+	if n := boxCount(t, box); n != 1 || len(names(t, dir)) != 0 {
+		t.Errorf("%d messages stored, directory %v; want the file stored once", n, names(t, dir))
+	}
 }
 
 // probeSink stores into a box (one by one: no PublishBatch), first

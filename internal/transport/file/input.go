@@ -121,7 +121,7 @@ func openInput(open func(string) (inputFile, error), path string, seen fs.FileIn
 		err = hardLinkRefusal(info)
 	}
 	if err == nil {
-		err = lockClaim(file)
+		err = lockClaim(file, path, info)
 	}
 	if err != nil {
 		file.Close() // read-only, nothing read: nothing to lose

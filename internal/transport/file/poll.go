@@ -106,12 +106,14 @@ const maxDefaultSettle = 500 * time.Millisecond
 // the listing skips it, or takes it once settled if it is a regular file;
 // a claim being recovered, taken over or retried stays as it is and is not retried.
 //
-// A claim is locked (lockClaim) while it is stored, until its file is
-// removed: another process that meets it (recovering its own owner name's
-// claims at start, as a second process of the same server name does, or
-// taking over another owner's) leaves a locked claim to its holder. So
-// two processes of one Owner on one directory do not store a file twice,
-// though one recovers the other's claims only when it restarts.
+// A claim is locked (lockClaim) from its open until its file is removed
+// or given back: another process that meets it (recovering its own owner
+// name's claims at start, as a second process of the same server name
+// does, or taking over another owner's) does not store a locked claim,
+// and retries it every pass until it is gone or free. Where there are no
+// such locks (Windows, some network file systems), two receive locations
+// must not poll one directory with overlapping patterns under the same
+// Owner: each would recover the other's claims.
 //
 // Failures never stop a Poller: a directory that is missing or unreadable is
 // logged when the condition starts and when it ends (not on every pass); a
@@ -167,8 +169,11 @@ type Poller struct {
 	// directory could at that instant. open opens an input. now is the
 	// clock.
 	beforeClaim func(path string)
-	open        func(path string) (inputFile, error)
-	now         func() time.Time
+	// beforeGiveBack, when set (by tests), runs just before a claim the
+	// box did not store is renamed back to its file's name.
+	beforeGiveBack func()
+	open           func(path string) (inputFile, error)
+	now            func() time.Time
 }
 
 // leftover is a claim to publish (again).
@@ -384,7 +389,8 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 			delete(f.leftovers, claim)
 			continue
 		}
-		acked, committed, err := f.publish(ctx, claim, lo)
+		acked, committed, done, err := f.publish(ctx, claim, lo)
+		done() // a leftover is not given back: nothing to hold it for
 		switch {
 		case acked:
 			delete(f.leftovers, claim)
@@ -394,10 +400,7 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 		case errors.Is(err, errClaimGone):
 			delete(f.leftovers, claim)
 		case errors.Is(err, errHeld):
-			// Another live process of this owner's name (or taking it
-			// over) has it: its to finish, or its restart's to recover.
-			delete(f.leftovers, claim)
-			f.log.Info("a claimed file is held by another process; left to it", "file", lo.name, "claim", claim)
+			f.reportHeld(claim, lo.name)
 		case errors.Is(err, errRefused):
 			// Not the file that was claimed: what the claim held is gone,
 			// and this must not be published under its key. Left alone
@@ -681,8 +684,8 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		if f.beforeClaim != nil {
 			f.beforeClaim(filepath.Join(f.o.Dir, e.Name()))
 		}
-		// Its owner may be alive and slow (a large file, a box that
-		// fails): it then holds the claim's lock, and keeps the claim.
+		// Its owner may be alive and slow (a large file): it then holds
+		// the claim's lock, and keeps the claim.
 		held, release := f.holdClaim(e.Name(), info)
 		if held {
 			f.log.Debug("not taking over a claim its owner still holds", "file", name, "claim", e.Name())
@@ -722,7 +725,7 @@ func (f *Poller) holdClaim(claim string, info fs.FileInfo) (held bool, release f
 		file.Close()
 		return false, func() {}
 	}
-	if errors.Is(lockClaim(file), errHeld) {
+	if errors.Is(lockClaim(file, filepath.Join(f.o.Dir, claim), info), errHeld) {
 		file.Close()
 		return true, nil
 	}
@@ -742,7 +745,8 @@ func (f *Poller) receive(ctx context.Context, name string, seen fs.FileInfo) (ac
 	if err := f.dirs.Sync(f.o.Dir); err != nil {
 		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
 	}
-	acked, committed, err := f.publish(ctx, claim, leftover{name: name, seen: seen, fresh: true})
+	acked, committed, done, err := f.publish(ctx, claim, leftover{name: name, seen: seen, fresh: true})
+	defer done() // after settle: the claim's lock lasts while it is given back
 	return f.settle(name, claim, seen, acked, committed, err)
 }
 
@@ -800,6 +804,7 @@ func (f *Poller) receiveBatch(ctx context.Context, bs transport.BatchSink, files
 		}
 		a, committed, err := f.acknowledge(inputs[i], r.Message, r.Dup, r.Err)
 		acked[i], errs[i] = f.settle(files[i].name, claims[i], files[i].info, a, committed, err)
+		inputs[i].close() // after settle: the claim's lock lasts while it is given back
 	}
 	return acked, errs
 }
@@ -847,8 +852,11 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 	}
 	if errors.Is(err, errHeld) {
 		// Another process took the claim over between its rename and
-		// its lock: given back, it would be stored twice.
-		f.log.Info("a file claimed here is held by another process; left to it", "file", name, "claim", claim)
+		// its lock: given back, it would be stored twice. Kept under
+		// its key, it is retried (the box finds it a duplicate if the
+		// other stored it in this box).
+		f.addLeftover(claim, stored(leftover{name: name, seen: seen}))
+		f.reportHeld(claim, name)
 		return false, nil
 	}
 	src := filepath.Join(f.o.Dir, name)
@@ -859,6 +867,9 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 	// FIFO), left as it was found; the listing skips what is not a regular
 	// file, and a regular file that replaced the listed one is taken once
 	// settled, as any new file.
+	if f.beforeGiveBack != nil {
+		f.beforeGiveBack()
+	}
 	if rerr := renameNoReplace(dst, src); rerr != nil {
 		if errors.Is(err, errRefused) {
 			// Not retried: opening it again would be refused again.
@@ -938,21 +949,43 @@ func (f *Poller) publishOK() {
 // wrapping msgbox.ErrCommitUncertain: a leftover too). The claim must be the
 // regular file lo.seen (see openInput): anything else is refused
 // (errRefused) unread.
-func (f *Poller) publish(ctx context.Context, claim string, lo leftover) (acked, committed bool, err error) {
+//
+// The claim stays open, and so locked (lockClaim), until done is called:
+// the caller calls it once it has given the claim back or kept it.
+func (f *Poller) publish(ctx context.Context, claim string, lo leftover) (acked, committed bool, done func(), err error) {
 	in, err := f.openClaim(ctx, claim, lo)
 	if err != nil {
-		return false, false, err
+		return false, false, func() {}, err
 	}
 	msg, dup, err := f.sink.Publish(ctx, in.in, in.body)
-	return f.acknowledge(in, msg, dup, err)
+	acked, committed, err = f.acknowledge(in, msg, dup, err)
+	return acked, committed, func() { in.close() }, err
+}
+
+// reportHeld logs, once per problemRepeat, that the claim of the file
+// name is locked by another process, and is retried every pass.
+func (f *Poller) reportHeld(claim, name string) {
+	f.report(slog.LevelWarn, claim, name, "held",
+		"a claimed file is locked by another process (a process of this server's name storing it, or its producer still holding a lock on it); it stays claimed and is retried every pass",
+		"claim", claim)
 }
 
 // input is a claimed file opened for its publish.
 type input struct {
-	claim string
-	lo    leftover
-	in    msgbox.Incoming
-	body  *inputReader
+	claim  string
+	lo     leftover
+	in     msgbox.Incoming
+	body   *inputReader
+	closed bool
+}
+
+// close closes the claimed file, once; the error of the first close.
+func (in *input) close() error {
+	if in.closed {
+		return nil
+	}
+	in.closed = true
+	return in.body.file.Close()
 }
 
 // openClaim opens the claimed file, which must be the regular file lo.seen
@@ -1002,12 +1035,15 @@ func (f *Poller) acknowledge(in *input, msg msgbox.Message, dup bool, err error)
 	name, claim := in.lo.name, in.claim
 	path := filepath.Join(f.o.Dir, claim)
 	closeInput := func() {
-		if cerr := in.body.file.Close(); cerr != nil && err == nil {
+		if cerr := in.close(); cerr != nil && err == nil {
 			// Read-only: closing cannot lose data; note it and go on.
 			f.log.Warn("closing a published file", "file", name, "error", cerr)
 		}
 	}
-	if err != nil || !removeOpen {
+	// Where an open file can be removed, the claim stays open, and so
+	// locked, until it is removed, or, when it failed, until the caller
+	// has given it back (input.close).
+	if !removeOpen {
 		closeInput()
 	}
 	if err != nil {

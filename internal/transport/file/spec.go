@@ -28,8 +28,9 @@ in the last moments) is left for a later poll. A file is claimed by renaming
 it to a hidden name, so that of several servers polling one shared directory
 exactly one takes it; it is deleted only once the message is stored in the
 message box. Until then the claim is locked (flock, where the platform and
-file system have it): a claim another process still holds is neither taken
-over nor recovered, even by a process of the same server name.
+file system have it): a claim another process holds while it stores it is
+not taken over, nor stored by a process of the same server name, which
+retries it every pass until it is gone or free.
 
 Only the regular file that was listed is read: it is opened without following
 a symbolic link or waiting on a FIFO, and must be the same file (device and
