@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // lastChange is when the body file fi describes last changed: its
@@ -15,10 +17,8 @@ import (
 // progress.
 func lastChange(fi fs.FileInfo) time.Time {
 	t := fi.ModTime()
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		if c := time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)); c.After(t) {
-			return c
-		}
+	if c := fsop.ChangeTime(fi); linkedInput(fi) && c.After(t) {
+		return c
 	}
 	return t
 }

@@ -131,22 +131,10 @@ func TestAsyncMDNWithoutAngleBrackets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(built.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = built.Header
 	// Its own Message-ID without angle brackets too, as such a partner
 	// writes them: a receiver does not check for them.
-	req.Header.Set("Message-Id", strings.Trim(req.Header.Get("Message-Id"), "<>"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST of the MDN: %d", resp.StatusCode)
-	}
+	built.Header.Set("Message-Id", strings.Trim(built.Header.Get("Message-Id"), "<>"))
+	postBuiltMDN(t, url, built)
 	sink.mu.Lock()
 	got := sink.got
 	sink.mu.Unlock()
@@ -240,19 +228,7 @@ func TestAsyncMDNSignerReasons(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(built.Body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header = built.Header
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("POST of the MDN: %d", resp.StatusCode)
-			}
+			postBuiltMDN(t, url, built)
 			sink.mu.Lock()
 			in := sink.got[len(sink.got)-1]
 			sink.mu.Unlock()
@@ -273,5 +249,24 @@ func TestAsyncMDNSignerReasons(t *testing.T) {
 				t.Errorf("receipt kept %+v, want the MDN as received", rc)
 			}
 		})
+	}
+}
+
+// postBuiltMDN POSTs the built MDN to the location at url, as a partner does,
+// and fails t unless it is answered 200.
+func postBuiltMDN(t *testing.T, url string, built *as2.Built) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(built.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = built.Header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST of the MDN: %d", resp.StatusCode)
 	}
 }

@@ -657,7 +657,7 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		if err != nil || !info.Mode().IsRegular() {
 			continue
 		}
-		age := f.now().Sub(changeTime(info))
+		age := f.now().Sub(fsop.ChangeTime(info))
 		if age < f.o.TakeoverAfter {
 			continue
 		}
