@@ -43,6 +43,10 @@ type VerifyOptions struct {
 	// ("certificate signed by unknown authority"), which would point at
 	// the partner's certificate.
 	Parties []component.PartyCertificate
+	// Partner, with Parties, is the name of the party whose certificates
+	// Trusted are: an MDN signed by another party's certificate is
+	// refused naming both (smime.DecodeOptions.Party).
+	Partner string
 	// Now is the time at which the signer's certificate must be valid;
 	// zero means time.Now().
 	Now time.Time
@@ -153,7 +157,7 @@ func (r *ReceivedMDN) Verify(opts VerifyOptions) error {
 	for _, c := range opts.Trusted {
 		roots.AddCert(c)
 	}
-	d, err := smime.Decode(r.Raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Parties: opts.Parties, Now: opts.Now, SpoolDir: opts.SpoolDir})
+	d, err := smime.Decode(r.Raw, smime.DecodeOptions{Roots: roots, Certs: opts.Trusted, Parties: opts.Parties, Party: opts.Partner, Now: opts.Now, SpoolDir: opts.SpoolDir})
 	if err != nil {
 		return fmt.Errorf("as2: MDN signature: %w", err)
 	}

@@ -20,9 +20,9 @@ import (
 // partner's certificate: a stranger (also beside the partner's own
 // signature), a look-alike of the partner's or of another party's
 // certificate (its issuer and serial number, self-signed by someone else,
-// with another key or with the party's own). A party's own certificate
-// that does not verify (another party's, the partner's expired) keeps the
-// chain error. The MDNs are signed by BuildMDN and by openssl cms -sign;
+// with another key or with the party's own), another party's certificate
+// (naming that party and the partner). The partner's own certificate that
+// does not verify (expired) keeps the chain error. The MDNs are signed by BuildMDN and by openssl cms -sign;
 // each is refused, or accepted, as it is without Parties.
 func TestVerifyMDNSignerReasons(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
@@ -88,6 +88,10 @@ func TestVerifyMDNSignerReasons(t *testing.T) {
 		return fmt.Sprintf(`as2: MDN signature: smime: the signer certificate the message carries, "CN=%[1]s" (issuer "CN=%[1]s", serial %[2]s), does not match party %[3]q's signing certificate with that issuer and serial number: %[4]s`,
 			p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber, name, differs)
 	}
+	othersParty := func(p *party, name string) string {
+		return fmt.Sprintf(`as2: MDN signature: smime: the signer "CN=%[1]s" (issuer "CN=%[1]s", serial %[2]s) is party %[3]q's signing certificate, not party "fabrikam"'s`,
+			p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber, name)
+	}
 	chain := func(p *party, err string) string {
 		return fmt.Sprintf(`as2: MDN signature: smime: signer certificate "CN=%s" (serial %s): %s`, p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber, err)
 	}
@@ -113,8 +117,8 @@ func TestVerifyMDNSignerReasons(t *testing.T) {
 		{"a look-alike of the partner's with its key", byUs(fabOwnKey), now, notPartys(fabOwnKey, "fabrikam", sameKey),
 			chain(fabOwnKey, unknown)},
 		{"a look-alike of another party's", byOpenSSL(otherLookAlike), now, notPartys(otherLookAlike, "other", otherKey), chain(otherLookAlike, unknown)},
-		// What the chain error says is so: the signer is a party's.
-		{"another party", byUs(other), now, chain(other, unknown), chain(other, unknown)},
+		{"another party", byUs(other), now, othersParty(other, "other"), chain(other, unknown)},
+		{"another party, by openssl", byOpenSSL(other), now, othersParty(other, "other"), chain(other, unknown)},
 		{"the partner, expired", byUs(fab), expired, chain(fab, fmt.Sprintf("x509: certificate has expired or is not yet valid: current time %s is after %s",
 			expired.UTC().Format(time.RFC3339), fab.Cert.Cert.NotAfter.UTC().Format(time.RFC3339))), ""},
 	} {
@@ -127,6 +131,9 @@ func TestVerifyMDNSignerReasons(t *testing.T) {
 				want    string
 			}{{parties, tc.want}, {nil, tc.without}} {
 				opts := VerifyOptions{Trusted: fabTrust(fab), Parties: v.parties, Now: tc.at}
+				if v.parties != nil {
+					opts.Partner = "fabrikam"
+				}
 				got, err := ParseMDN(tc.mdn, opts)
 				if v.want == "" {
 					if err != nil || !got.Signed || !got.Signer.Equal(fab.Cert.Cert) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,8 +18,9 @@ import (
 )
 
 // TestAS2MDNSignerReasons: a synchronous MDN signed by a certificate that
-// is no party's, or by a look-alike of the partner's (its issuer and
-// serial number, from another CA of the same name), fails the attempt as
+// is no party's, by a look-alike of the partner's (its issuer and serial
+// number, from another CA of the same name), or by another party's
+// certificate (its own, which verifies that party's messages), fails the attempt as
 // before, retried and then suspended, and what the operator reads says
 // what the signer is, not "certificate signed by unknown authority",
 // which would send them to the partner's certificate: the delivery's
@@ -32,7 +34,8 @@ func TestAS2MDNSignerReasons(t *testing.T) {
 	if !bytes.Equal(lookAlike.Cert.RawIssuer, p.partner.Cert.RawIssuer) || lookAlike.Cert.Equal(p.partner.Cert) {
 		t.Fatal("the look-alike does not have the partner's issuer, or is the partner's certificate")
 	}
-	signers := map[string]*testpki.Cert{"/stranger": stranger, "/lookalike": lookAlike}
+	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind"})
+	signers := map[string]*testpki.Cert{"/stranger": stranger, "/lookalike": lookAlike, "/northwind": northwind}
 	fake := startFakeAS2(t, func(path, id string, body []byte) (*as2.Built, error) {
 		c, ok := signers[path]
 		if !ok {
@@ -42,9 +45,15 @@ func TestAS2MDNSignerReasons(t *testing.T) {
 		return as2.BuildMDN(&as2.MDN{OriginalMessageID: id, FinalRecipient: "FABRIKAM", Disposition: as2.Processed(), MIC: &right},
 			as2.BuildOptions{Signer: &smime.Signer{Cert: c.Cert, Key: c.Key}, Digest: as2.SHA256, From: "FABRIKAM", To: "CONTOSO"})
 	})
-	cfg := as2Common + syncOncePort("stranger", "") + syncOncePort("lookalike", "")
-	dir := setup(t, p, cfg, map[string]string{"URL": fake.url})
-	for _, c := range []string{"stranger", "lookalike"} {
+	cfg := as2Common + syncOncePort("stranger", "") + syncOncePort("lookalike", "") + syncOncePort("northwind", "") + `
+party "northwind" {
+  as2_id               = "NORTHWIND"
+  signing_certificates = ["{{.Northwind}}"]
+}
+`
+	dir := setup(t, p, cfg, map[string]string{"URL": fake.url, "Northwind": northwind.SHA1()})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
+	for _, c := range []string{"stranger", "lookalike", "northwind"} {
 		put(t, dir, c+".edi", []byte("ISA*00*~"+c))
 	}
 	log := &logBuffer{}
@@ -56,6 +65,8 @@ func TestAS2MDNSignerReasons(t *testing.T) {
 			stranger.Cert.SerialNumber.String() + `) is not a signing certificate of any party`,
 		"lookalike": `send port "lookalike": party "fabrikam"'s MDN: as2: MDN signature: smime: the signer certificate the message carries, "CN=Fabrikam" (issuer "CN=Test CA", serial ` +
 			p.partner.Cert.SerialNumber.String() + `), does not match party "fabrikam"'s signing certificate with that issuer and serial number: its thumbprint and public key differ`,
+		"northwind": `send port "northwind": party "fabrikam"'s MDN: as2: MDN signature: smime: the signer "CN=Northwind" (issuer "CN=Test CA", serial ` +
+			northwind.Cert.SerialNumber.String() + `) is party "northwind"'s signing certificate, not party "fabrikam"'s`,
 	}
 	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {

@@ -51,9 +51,14 @@ type DecodeOptions struct {
 	// number of a party's certificate, a certificate that does not match
 	// that one; not by the chain error ("certificate signed by unknown
 	// authority"), which would point at a party's certificate. A party's
-	// own certificate that does not verify (expired, or one Roots does
-	// not hold: another party's than an MDN's partner) keeps its error.
+	// own certificate that does not verify (expired, say) keeps its
+	// error, unless Party names another party.
 	Parties []component.PartyCertificate
+	// Party, with Parties, is the one party whose certificates Roots
+	// holds (an AS2 MDN's partner): a signer that is another party's
+	// signing certificate is refused naming both parties, not by its
+	// chain error.
+	Party string
 	// Now is the time at which certificates must be valid; zero means the
 	// current time.
 	Now time.Time
@@ -494,7 +499,7 @@ func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts 
 		return nil
 	}
 	if opts.Parties != nil {
-		if perr := partySignerError(cert, opts.Parties); perr != nil {
+		if perr := partySignerError(cert, opts.Parties, opts.Party); perr != nil {
 			return perr
 		}
 	}
@@ -504,18 +509,28 @@ func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts 
 // partySignerError says why cert, a signer's certificate, is none of the
 // parties' signing certificates: that it is no party's, or, when a
 // party's certificate has its issuer and serial number (a look-alike, as a
-// rogue CA of the same name issues), that it does not match that one. Nil
-// when cert is a party's.
-func partySignerError(cert *x509.Certificate, parties []component.PartyCertificate) error {
+// rogue CA of the same name issues), that it does not match that one; with
+// party set, that it is another party's than party's. Nil when cert is
+// party's (any party's when party is "").
+func partySignerError(cert *x509.Certificate, parties []component.PartyCertificate, party string) error {
 	var same *component.PartyCertificate
+	other := ""
 	for i, pc := range parties {
 		if bytes.Equal(pc.Cert.Raw, cert.Raw) {
-			return nil
+			if party == "" || pc.Party == party {
+				return nil
+			}
+			other = pc.Party
+			continue
 		}
 		if same == nil && bytes.Equal(pc.Cert.RawIssuer, cert.RawIssuer) && cert.SerialNumber != nil &&
 			pc.Cert.SerialNumber != nil && pc.Cert.SerialNumber.Cmp(cert.SerialNumber) == 0 {
 			same = &parties[i]
 		}
+	}
+	if other != "" {
+		return fmt.Errorf("smime: the signer %q (issuer %q, serial %s) is party %q's signing certificate, not party %q's",
+			cert.Subject, cert.Issuer, cert.SerialNumber, other, party)
 	}
 	if same == nil {
 		return notPartySignerError(cert)

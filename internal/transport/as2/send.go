@@ -270,7 +270,7 @@ func (s *sender) judge(what string, raw []byte, mdn *as2.ReceivedMDN, contentTyp
 	}
 	// A signed MDN that was not asked for is read unchecked: an unsigned
 	// one would have done (and the partner's certificates were not loaded).
-	opts := as2.VerifyOptions{Trusted: s.trusted, Parties: s.parties, Now: time.Now(), SpoolDir: s.env.SpoolDir, Unverified: !s.requireSigned}
+	opts := as2.VerifyOptions{Trusted: s.trusted, Parties: s.parties, Partner: s.cfg.Partner.V, Now: time.Now(), SpoolDir: s.env.SpoolDir, Unverified: !s.requireSigned}
 	var err error
 	if mdn == nil {
 		mdn, err = as2.ParseMDN(raw, opts)

@@ -64,7 +64,9 @@ other than 2xx, fails the attempt, which is retried. The reason names the
 signer of an MDN that is no party's certificate by its subject, issuer and
 serial number, and says when the certificate an MDN carries has the issuer
 and serial number of a party's certificate but is not that one (one issued
-by another CA of the same name), as decoder "smime" does for a message. An
+by another CA of the same name), as decoder "smime" does for a message,
+and names the party whose certificate signed an MDN that is another
+party's than the partner's. An
 answer other than 2xx whose body is an MDN for this Message-ID (some
 servers answer a negative MDN with a 4xx or 5xx status) is judged as the
 MDN, its status logged when it delivers. With mdn = "none" a 2xx answer
