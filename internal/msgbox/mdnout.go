@@ -39,7 +39,12 @@ type SentMDN struct {
 	Data []byte
 	// URL is where an asynchronous MDN goes (Receipt-Delivery-Option); ""
 	// for a synchronous one.
-	URL           string
+	URL string
+	// Authenticated says that the message it answers was signed by its
+	// party (its signature verified): its POSTs get places that MDNs
+	// anyone can ask for, naming any address, cannot all take
+	// (ClaimMDNs's maxUnauthenticated).
+	Authenticated bool
 	State         MDNState
 	Attempts      int       // POSTs started
 	NextAttemptAt time.Time // when a pending one is due
@@ -62,10 +67,11 @@ type MDNOutbox interface {
 	// is.
 	SentMDN(ctx context.Context, id string) (SentMDN, error)
 	// ClaimMDNs returns up to max pending MDNs of location that are due,
-	// oldest due first, and makes each due again only lease from now, its
-	// Attempts incremented: one POST at a time per MDN, and a process
-	// killed mid-POST leaves it due again after lease.
-	ClaimMDNs(ctx context.Context, location string, lease time.Duration, max int) ([]SentMDN, error)
+	// the Authenticated ones first, then at most maxUnauthenticated of the
+	// others, each kind oldest due first, and makes each due again only
+	// lease from now, its Attempts incremented: one POST at a time per
+	// MDN, and a process killed mid-POST leaves it due again after lease.
+	ClaimMDNs(ctx context.Context, location string, lease time.Duration, max, maxUnauthenticated int) ([]SentMDN, error)
 	// FinishMDN records the outcome of the POST of claimed, an MDN as
 	// ClaimMDNs returned it: sent, pending again at retryAt, or failed;
 	// lastError says why it failed. ErrLeaseLost, and nothing written, when
@@ -73,9 +79,10 @@ type MDNOutbox interface {
 	// its lease passed and it was claimed again); ErrNotFound when none is
 	// stored.
 	FinishMDN(ctx context.Context, claimed SentMDN, state MDNState, retryAt time.Time, lastError string) error
-	// NextMDNDue returns when location's earliest pending MDN is due; ok
-	// is false when none is pending.
-	NextMDNDue(ctx context.Context, location string) (at time.Time, ok bool, err error)
+	// NextMDNDue returns when location's earliest pending MDN is due,
+	// among the Authenticated ones only unless unauthenticated; ok is
+	// false when none is pending.
+	NextMDNDue(ctx context.Context, location string, unauthenticated bool) (at time.Time, ok bool, err error)
 }
 
 // ValidMDNState reports whether s is one of the MDN states.

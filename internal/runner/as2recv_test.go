@@ -423,7 +423,19 @@ func TestAS2AsyncMDNDurable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(t *testing.T, messageID, mdnURL string) {
+	// The same entity signed by northwind: another party's signature on
+	// a message from FABRIKAM, refused (authentication-failed).
+	signedByOther, err := exec.Command(ossl, "cms", "-sign", "-binary", "-nodetach", "-in", file("entity.mime", entity),
+		"-signer", file("n.pem", northwind.CertPEM()), "-inkey", file("n.key", northwind.KeyPEM())).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	derByOther, err := exec.Command(ossl, "cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", file("signed-other.eml", signedByOther),
+		file("r.pem", p.signer.CertPEM())).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendBody := func(t *testing.T, der []byte, messageID, mdnURL string) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
 		if err != nil {
@@ -446,6 +458,10 @@ func TestAS2AsyncMDNDurable(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("POST: %s", resp.Status)
 		}
+	}
+	send := func(t *testing.T, messageID, mdnURL string) {
+		t.Helper()
+		sendBody(t, der, messageID, mdnURL)
 	}
 	// waitMDN waits until the MDN of the one message received with
 	// messageID satisfies ok.
@@ -496,6 +512,11 @@ func TestAS2AsyncMDNDurable(t *testing.T) {
 	if failed.State != msgbox.MDNPending || !strings.Contains(failed.LastError, "503") {
 		t.Errorf("after a failed POST: %+v, want pending with the 503", failed)
 	}
+	// The partner's signature verified: its MDN is POSTed among the
+	// authenticated, which requests anyone can make cannot crowd out.
+	if !failed.Authenticated {
+		t.Errorf("the MDN of a message the partner signed is not kept as authenticated: %+v", failed)
+	}
 
 	mu.Lock()
 	up = true
@@ -525,5 +546,15 @@ func TestAS2AsyncMDNDurable(t *testing.T) {
 	}
 	if msgs, err := msgbox.Collect(context.Background(), box2, msgbox.Filter{}); err != nil || len(msgs) != 2 {
 		t.Errorf("%d messages stored (%v), want 2", len(msgs), err)
+	}
+
+	// Signed by another party: refused, and its MDN, negative, is POSTed
+	// among the unauthenticated.
+	sendBody(t, derByOther, "<other@fabrikam.example>", partner.URL+"/mdn")
+	refused := waitMDN(t, box2, func(m msgbox.SentMDN) bool {
+		return m.State == msgbox.MDNSent && bytes.Contains(m.Data, []byte("authentication-failed"))
+	})
+	if refused.Authenticated {
+		t.Errorf("the MDN of a message signed by another party is kept as authenticated: %+v", refused)
 	}
 }

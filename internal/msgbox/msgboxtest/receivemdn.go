@@ -54,7 +54,7 @@ func testReceiveMDN(t *testing.T, b msgbox.Box) {
 			if tc.asReceived {
 				in.AsReceived, in.Decoding = pattern(uint64(100+i), 9), msgbox.Decoded
 			}
-			want := msgbox.SentMDN{Location: loc, Data: data, State: tc.state, NextAttemptAt: now()}
+			want := msgbox.SentMDN{Location: loc, Data: data, State: tc.state, NextAttemptAt: now(), Authenticated: i%2 == 1}
 			if tc.state == msgbox.MDNPending {
 				want.URL = "http://127.0.0.1:1/mdn"
 			}
@@ -88,7 +88,7 @@ func testReceiveMDN(t *testing.T, b msgbox.Box) {
 				t.Fatalf("SentMDN of the message received with one: %v", err)
 			}
 			if got.MessageID != m.ID || got.Location != loc || !bytes.Equal(got.Data, data) || got.State != tc.state ||
-				got.URL != want.URL || got.Attempts != 0 || !got.NextAttemptAt.Equal(want.NextAttemptAt) {
+				got.URL != want.URL || got.Attempts != 0 || !got.NextAttemptAt.Equal(want.NextAttemptAt) || got.Authenticated != want.Authenticated {
 				t.Errorf("SentMDN = %+v; want %+v for %s", got, want, m.ID)
 			}
 			if err := sameStream(bytes.NewReader(readBody(t, b, m.ID)), pattern(uint64(i), tc.size)); err != nil {
@@ -98,7 +98,7 @@ func testReceiveMDN(t *testing.T, b msgbox.Box) {
 				wantStatus(t, b, m.ID, msgbox.StatusRouted)
 			}
 			if tc.state == msgbox.MDNPending {
-				claimed, err := ob.ClaimMDNs(ctx, loc, longLease, 10)
+				claimed, err := ob.ClaimMDNs(ctx, loc, longLease, 10, 10)
 				if err != nil || len(claimed) != 1 || claimed[0].MessageID != m.ID {
 					t.Errorf("ClaimMDNs = %+v, %v; want the pending MDN of %s", claimed, err, m.ID)
 				}

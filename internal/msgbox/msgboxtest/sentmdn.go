@@ -3,6 +3,8 @@ package msgboxtest
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,7 +33,7 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	}
 	claimMDNs := func(loc string, lease time.Duration) []string {
 		t.Helper()
-		ms, err := ob.ClaimMDNs(ctx, loc, lease, 10)
+		ms, err := ob.ClaimMDNs(ctx, loc, lease, 10, 10)
 		if err != nil {
 			t.Fatalf("ClaimMDNs(%s): %v", loc, err)
 		}
@@ -94,10 +96,10 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 		State: msgbox.MDNPending, NextAttemptAt: due})
 	put(msgbox.SentMDN{MessageID: later.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:1/mdn",
 		State: msgbox.MDNPending, NextAttemptAt: now().Add(time.Hour)})
-	if at, ok, err := ob.NextMDNDue(ctx, "as2_in"); err != nil || !ok || at.Sub(due).Abs() > time.Millisecond {
+	if at, ok, err := ob.NextMDNDue(ctx, "as2_in", true); err != nil || !ok || at.Sub(due).Abs() > time.Millisecond {
 		t.Errorf("NextMDNDue = %v, %v, %v; want the async MDN's, due %v", at, ok, err, due)
 	}
-	if at, ok, err := ob.NextMDNDue(ctx, "elsewhere"); err != nil || ok {
+	if at, ok, err := ob.NextMDNDue(ctx, "elsewhere", true); err != nil || ok {
 		t.Errorf("NextMDNDue of a location with nothing pending = %v, %v, %v; want none", at, ok, err)
 	}
 	if ids := claimMDNs("elsewhere", longLease); len(ids) != 0 {
@@ -110,7 +112,7 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 		t.Errorf("claimed again under a live lease: %v", ids)
 	}
 	sleepPast(now().Add(shortLease))
-	again, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10)
+	again, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10, 10)
 	if err != nil || len(again) != 1 || again[0].MessageID != async.ID || again[0].Attempts != 2 {
 		t.Fatalf("ClaimMDNs after the lease = %+v, %v; want %s, attempt 2", again, err, async.ID)
 	}
@@ -121,7 +123,7 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	if err := ob.FinishMDN(ctx, again[0], msgbox.MDNPending, retryAt, "connection refused"); err != nil {
 		t.Fatalf("FinishMDN: %v", err)
 	}
-	third, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10)
+	third, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10, 10)
 	if err != nil || len(third) != 1 {
 		t.Fatalf("a retry due now was not claimed: %+v, %v", third, err)
 	}
@@ -138,7 +140,7 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	// of it is under way: that POST's outcome no longer counts.
 	put(msgbox.SentMDN{MessageID: async.ID, Location: "as2_in", Data: data, URL: "http://127.0.0.1:2/mdn",
 		State: msgbox.MDNPending, NextAttemptAt: now()})
-	inFlight, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10)
+	inFlight, err := ob.ClaimMDNs(ctx, "as2_in", longLease, 10, 10)
 	if err != nil || len(inFlight) != 1 || inFlight[0].Attempts != 1 || inFlight[0].URL != "http://127.0.0.1:2/mdn" {
 		t.Fatalf("ClaimMDNs after a new PutMDN = %+v, %v; want attempt 1 to the new URL", inFlight, err)
 	}
@@ -160,7 +162,7 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 			State: msgbox.MDNPending, NextAttemptAt: due.Add(time.Duration(i) * time.Millisecond)})
 		batch = append(batch, m.ID)
 	}
-	claimed, err := ob.ClaimMDNs(ctx, "as2_batch", longLease, 2)
+	claimed, err := ob.ClaimMDNs(ctx, "as2_batch", longLease, 2, 2)
 	if err != nil || len(claimed) != 2 || claimed[0].MessageID != batch[0] || claimed[1].MessageID != batch[1] {
 		t.Fatalf("ClaimMDNs(max 2) = %+v, %v; want %v", claimed, err, batch[:2])
 	}
@@ -172,6 +174,52 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	}
 	if ids := claimMDNs("as2_batch", longLease); len(ids) != 1 || ids[0] != batch[2] {
 		t.Errorf("the next claim = %v, want only [%s]: the others are leased", ids, batch[2])
+	}
+
+	// Authenticated MDNs are claimed first, however much later due, and
+	// the others only up to maxUnauthenticated; NextMDNDue looks at the
+	// others only when asked to. A repeat's PutMDN sets the kind anew.
+	var authn, unauthn []string
+	for i := range 3 {
+		m := receive(t, b, inc(fmt.Sprintf("u%d.edi", i)), "x")
+		put(msgbox.SentMDN{MessageID: m.ID, Location: "as2_lanes", Data: data, URL: "http://127.0.0.1:1/mdn",
+			State: msgbox.MDNPending, NextAttemptAt: due.Add(time.Duration(i) * time.Millisecond)})
+		unauthn = append(unauthn, m.ID)
+	}
+	for i := range 2 {
+		m := receive(t, b, inc(fmt.Sprintf("a%d.edi", i)), "x")
+		put(msgbox.SentMDN{MessageID: m.ID, Location: "as2_lanes", Data: data, URL: "http://127.0.0.1:1/mdn", Authenticated: true,
+			State: msgbox.MDNPending, NextAttemptAt: due.Add(time.Duration(10+i) * time.Millisecond)})
+		authn = append(authn, m.ID)
+	}
+	if got, err := ob.SentMDN(ctx, authn[0]); err != nil || !got.Authenticated {
+		t.Errorf("SentMDN of an authenticated one = %+v, %v; want it authenticated", got, err)
+	}
+	if at, ok, err := ob.NextMDNDue(ctx, "as2_lanes", false); err != nil || !ok || at.Sub(due.Add(10*time.Millisecond)).Abs() > time.Millisecond {
+		t.Errorf("NextMDNDue of the authenticated = %v, %v, %v; want the first authenticated one's, due %v", at, ok, err, due.Add(10*time.Millisecond))
+	}
+	if at, ok, err := ob.NextMDNDue(ctx, "as2_lanes", true); err != nil || !ok || at.Sub(due).Abs() > time.Millisecond {
+		t.Errorf("NextMDNDue of all = %v, %v, %v; want the first unauthenticated one's, due %v", at, ok, err, due)
+	}
+	sleepPast(due.Add(20 * time.Millisecond))
+	lanes, err := ob.ClaimMDNs(ctx, "as2_lanes", longLease, 4, 1)
+	var laneIDs []string
+	for _, m := range lanes {
+		laneIDs = append(laneIDs, m.MessageID)
+	}
+	if want := []string{authn[0], authn[1], unauthn[0]}; err != nil || !slices.Equal(laneIDs, want) {
+		t.Errorf("ClaimMDNs(max 4, 1 unauthenticated) = %v, %v; want %v: the authenticated first", laneIDs, err, want)
+	}
+	if ids, err := ob.ClaimMDNs(ctx, "as2_lanes", longLease, 4, 0); err != nil || len(ids) != 0 {
+		t.Errorf("ClaimMDNs(max 4, none unauthenticated) = %+v, %v; want nothing: only unauthenticated ones are due", ids, err)
+	}
+	if ids, err := ob.ClaimMDNs(ctx, "as2_lanes", longLease, 1, 5); err != nil || len(ids) != 1 || ids[0].MessageID != unauthn[1] {
+		t.Errorf("ClaimMDNs(max 1) = %+v, %v; want only %s", ids, err, unauthn[1])
+	}
+	put(msgbox.SentMDN{MessageID: unauthn[2], Location: "as2_lanes", Data: data, URL: "http://127.0.0.1:1/mdn", Authenticated: true,
+		State: msgbox.MDNPending, NextAttemptAt: due})
+	if ids, err := ob.ClaimMDNs(ctx, "as2_lanes", longLease, 4, 0); err != nil || len(ids) != 1 || ids[0].MessageID != unauthn[2] || !ids[0].Authenticated {
+		t.Errorf("ClaimMDNs after PutMDN made one authenticated = %+v, %v; want %s, authenticated", ids, err, unauthn[2])
 	}
 
 	// Purge keeps a delivered message whose asynchronous MDN still waits
@@ -191,7 +239,7 @@ func testSentMDNs(t *testing.T, b msgbox.Box) {
 	if got, err := ob.SentMDN(ctx, owed.ID); err != nil || got.State != msgbox.MDNPending {
 		t.Fatalf("the owed MDN after Purge: %+v, %v; want it pending", got, err)
 	}
-	sending, err := ob.ClaimMDNs(ctx, "as2_owed", longLease, 10)
+	sending, err := ob.ClaimMDNs(ctx, "as2_owed", longLease, 10, 10)
 	if err != nil || len(sending) != 1 {
 		t.Fatalf("ClaimMDNs of the owed MDN = %+v, %v", sending, err)
 	}

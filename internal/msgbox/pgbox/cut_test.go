@@ -473,7 +473,7 @@ func TestLostAnswerSingleStatements(t *testing.T) {
 		URL: "http://127.0.0.1:1/mdn", State: msgbox.MDNPending, NextAttemptAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	claimed, err := direct.ClaimMDNs(ctx, "as2_in", time.Minute, 1)
+	claimed, err := direct.ClaimMDNs(ctx, "as2_in", time.Minute, 1, 1)
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimMDNs = %+v, %v", claimed, err)
 	}
@@ -591,7 +591,7 @@ func TestLostCommitClaimMDNs(t *testing.T) {
 			want[m.ID] = true
 		}
 		tt.arm("SET attempts")
-		claimed, err := b.ClaimMDNs(ctx, loc, time.Hour, 10)
+		claimed, err := b.ClaimMDNs(ctx, loc, time.Hour, 10, 10)
 		if err != nil {
 			t.Fatalf("%s: ClaimMDNs: %v", tt.name, err)
 		}

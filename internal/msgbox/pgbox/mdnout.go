@@ -14,12 +14,12 @@ import (
 
 var _ msgbox.MDNOutbox = (*Box)(nil)
 
-const sentMDNColumns = "message_id, location, data, url, state, attempts, next_attempt_at, last_error"
+const sentMDNColumns = "message_id, location, data, url, state, attempts, next_attempt_at, last_error, authenticated"
 
 func scanSentMDN(s msgbox.Scanner) (msgbox.SentMDN, error) {
 	var m msgbox.SentMDN
 	var state string
-	err := s.Scan(&m.MessageID, &m.Location, &m.Data, &m.URL, &state, &m.Attempts, &m.NextAttemptAt, &m.LastError)
+	err := s.Scan(&m.MessageID, &m.Location, &m.Data, &m.URL, &state, &m.Attempts, &m.NextAttemptAt, &m.LastError, &m.Authenticated)
 	m.State, m.NextAttemptAt = msgbox.MDNState(state), m.NextAttemptAt.UTC()
 	return m, err
 }
@@ -34,11 +34,11 @@ func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
 		// Inserted only when the message exists: the foreign key would
 		// refuse it too, but with an error that does not say ErrNotFound.
 		tag, err := b.pool.Exec(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`)
-			SELECT $1, $2, $3, $4, $5, 0, $6, $7 WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1)
+			SELECT $1, $2, $3, $4, $5, 0, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM messages WHERE id = $1)
 			ON CONFLICT (message_id) DO UPDATE SET location = excluded.location, data = excluded.data,
 			url = excluded.url, state = excluded.state, attempts = 0, next_attempt_at = excluded.next_attempt_at,
-			last_error = excluded.last_error WHERE excluded.state <> 'unrequested'`,
-			m.MessageID, m.Location, m.Data, m.URL, string(m.State), ts(m.NextAttemptAt), m.LastError)
+			last_error = excluded.last_error, authenticated = excluded.authenticated WHERE excluded.state <> 'unrequested'`,
+			m.MessageID, m.Location, m.Data, m.URL, string(m.State), ts(m.NextAttemptAt), m.LastError, m.Authenticated)
 		if err != nil || tag.RowsAffected() > 0 {
 			return err
 		}
@@ -63,8 +63,8 @@ func queueSentMDN(batch *pgx.Batch, id string, m *msgbox.SentMDN) {
 	if m == nil {
 		return
 	}
-	batch.Queue(`INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)`,
-		id, m.Location, m.Data, m.URL, string(m.State), ts(m.NextAttemptAt), m.LastError)
+	batch.Queue(`INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)`,
+		id, m.Location, m.Data, m.URL, string(m.State), ts(m.NextAttemptAt), m.LastError, m.Authenticated)
 }
 
 // SentMDN returns the MDN stored for message id (see msgbox.MDNOutbox).
@@ -94,7 +94,7 @@ func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
 // COMMIT was lost finds what it claimed, as ClaimBatch does
 // (heldAfterLostCommit), rather than running again and finding them not
 // due: they would wait, leased to nobody, until the lease ran out.
-func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max int) ([]msgbox.SentMDN, error) {
+func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max, maxUnauthenticated int) ([]msgbox.SentMDN, error) {
 	var out []msgbox.SentMDN
 	err := b.retry(ctx, func(ctx context.Context) error {
 		out = nil
@@ -102,10 +102,20 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 		var ids []string
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			batch := &pgx.Batch{}
-			batch.Queue(`SELECT `+sentMDNColumns+`, date_trunc('microseconds', clock_timestamp()) + make_interval(secs => $2)
-				FROM sent_mdns WHERE state = 'pending' AND location = $1 AND next_attempt_at <= clock_timestamp()
-				ORDER BY next_attempt_at, message_id LIMIT $3 FOR UPDATE SKIP LOCKED`,
-				location, lease.Seconds(), max).Query(func(rows pgx.Rows) error {
+			// The authenticated first, then the others; the lease's end
+			// is the same instant in both (the statement's clock would
+			// not be), read once in a CTE.
+			batch.Queue(`WITH lease AS MATERIALIZED (
+					SELECT date_trunc('microseconds', clock_timestamp()) + make_interval(secs => $2) AS until, clock_timestamp() AS now),
+				a AS (SELECT message_id FROM sent_mdns, lease WHERE state = 'pending' AND location = $1 AND authenticated
+					AND next_attempt_at <= lease.now ORDER BY next_attempt_at, message_id LIMIT $3 FOR UPDATE OF sent_mdns SKIP LOCKED),
+				u AS (SELECT message_id FROM sent_mdns, lease WHERE state = 'pending' AND location = $1 AND NOT authenticated
+					AND next_attempt_at <= lease.now ORDER BY next_attempt_at, message_id
+					LIMIT least($4::bigint, $3 - (SELECT count(*) FROM a)) FOR UPDATE OF sent_mdns SKIP LOCKED)
+				SELECT `+sentMDNColumns+`, lease.until FROM sent_mdns, lease
+				WHERE message_id IN (SELECT message_id FROM a UNION ALL SELECT message_id FROM u)
+				ORDER BY authenticated DESC, next_attempt_at, message_id`,
+				location, lease.Seconds(), max, maxUnauthenticated).Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					m, err := scanSentMDN(msgbox.ScanThen(rows, &until))
 					if err != nil {
@@ -214,11 +224,14 @@ func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbo
 
 // NextMDNDue returns when location's earliest pending MDN is due (see
 // msgbox.MDNOutbox).
-func (b *Box) NextMDNDue(ctx context.Context, location string) (time.Time, bool, error) {
+func (b *Box) NextMDNDue(ctx context.Context, location string, unauthenticated bool) (time.Time, bool, error) {
 	var next *time.Time
 	err := b.retry(ctx, func(ctx context.Context) error {
-		return b.pool.QueryRow(ctx, "SELECT min(next_attempt_at) FROM sent_mdns WHERE state = 'pending' AND location = $1",
-			location).Scan(&next)
+		// One seek of sent_mdns_due for each kind asked for.
+		return b.pool.QueryRow(ctx, `SELECT least(
+				(SELECT min(next_attempt_at) FROM sent_mdns WHERE state = 'pending' AND location = $1 AND authenticated),
+				(SELECT min(next_attempt_at) FROM sent_mdns WHERE state = 'pending' AND location = $1 AND NOT authenticated AND $2))`,
+			location, unauthenticated).Scan(&next)
 	})
 	if err != nil || next == nil {
 		return time.Time{}, false, b.wrap(err, "next MDN due of %q", location)

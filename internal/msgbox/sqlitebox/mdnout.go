@@ -12,13 +12,13 @@ import (
 
 var _ msgbox.MDNOutbox = (*Box)(nil)
 
-const sentMDNColumns = "message_id, location, data, url, state, attempts, next_attempt_at, last_error"
+const sentMDNColumns = "message_id, location, data, url, state, attempts, next_attempt_at, last_error, authenticated"
 
 func scanSentMDN(s msgbox.Scanner) (msgbox.SentMDN, error) {
 	var m msgbox.SentMDN
 	var state string
 	var next int64
-	err := s.Scan(&m.MessageID, &m.Location, &m.Data, &m.URL, &state, &m.Attempts, &next, &m.LastError)
+	err := s.Scan(&m.MessageID, &m.Location, &m.Data, &m.URL, &state, &m.Attempts, &next, &m.LastError, &m.Authenticated)
 	m.State, m.NextAttemptAt = msgbox.MDNState(state), fromDB(next)
 	return m, err
 }
@@ -37,11 +37,11 @@ func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
 			}
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES (?, ?, ?, ?, ?, 0, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
 			ON CONFLICT (message_id) DO UPDATE SET location = excluded.location, data = excluded.data,
 			url = excluded.url, state = excluded.state, attempts = 0, next_attempt_at = excluded.next_attempt_at,
-			last_error = excluded.last_error WHERE excluded.state <> 'unrequested'`,
-			m.MessageID, m.Location, m.Data, m.URL, string(m.State), toDB(m.NextAttemptAt), m.LastError)
+			last_error = excluded.last_error, authenticated = excluded.authenticated WHERE excluded.state <> 'unrequested'`,
+			m.MessageID, m.Location, m.Data, m.URL, string(m.State), toDB(m.NextAttemptAt), m.LastError, m.Authenticated)
 		return err
 	})
 	return b.wrap(err, "storing the MDN of %s", m.MessageID)
@@ -50,8 +50,8 @@ func (b *Box) PutMDN(ctx context.Context, m msgbox.SentMDN) error {
 // insertSentMDN inserts m, checked (msgbox.CheckSentMDN), for a message
 // the transaction has just inserted, which has none yet.
 func insertSentMDN(ctx context.Context, tx *cachedTx, m msgbox.SentMDN) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
-		m.MessageID, m.Location, m.Data, m.URL, string(m.State), toDB(m.NextAttemptAt), m.LastError)
+	_, err := tx.ExecContext(ctx, `INSERT INTO sent_mdns (`+sentMDNColumns+`) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+		m.MessageID, m.Location, m.Data, m.URL, string(m.State), toDB(m.NextAttemptAt), m.LastError, m.Authenticated)
 	if err != nil {
 		return fmt.Errorf("storing the MDN kept with the message: %w", err)
 	}
@@ -71,28 +71,40 @@ func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
 }
 
 // ClaimMDNs takes due pending MDNs of location (see msgbox.MDNOutbox).
-func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max int) ([]msgbox.SentMDN, error) {
+func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max, maxUnauthenticated int) ([]msgbox.SentMDN, error) {
 	var out []msgbox.SentMDN
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		out = nil
 		now := b.clock()
-		rows, err := tx.QueryContext(ctx, "SELECT "+sentMDNColumns+` FROM sent_mdns
-			WHERE state = 'pending' AND location = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, message_id LIMIT ?`,
-			location, toDB(now), max)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			m, err := scanSentMDN(rows)
+		// The authenticated first, then the others, each with its own
+		// seek of sent_mdns_due.
+		for _, authenticated := range []bool{true, false} {
+			limit := max - len(out)
+			if !authenticated {
+				limit = min(limit, maxUnauthenticated)
+			}
+			if limit <= 0 {
+				continue
+			}
+			rows, err := tx.QueryContext(ctx, "SELECT "+sentMDNColumns+` FROM sent_mdns
+				WHERE state = 'pending' AND location = ? AND authenticated = ? AND next_attempt_at <= ?
+				ORDER BY next_attempt_at, message_id LIMIT ?`,
+				location, authenticated, toDB(now), limit)
 			if err != nil {
-				rows.Close()
 				return err
 			}
-			out = append(out, m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+			for rows.Next() {
+				m, err := scanSentMDN(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				out = append(out, m)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
 		if len(out) == 0 {
 			return nil
@@ -105,7 +117,7 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 			ids[i] = out[i].MessageID
 		}
 		// One statement for the lot.
-		_, err = tx.ExecContext(ctx, `UPDATE sent_mdns SET attempts = attempts + 1, next_attempt_at = ?
+		_, err := tx.ExecContext(ctx, `UPDATE sent_mdns SET attempts = attempts + 1, next_attempt_at = ?
 			WHERE message_id IN (SELECT value FROM json_each(?))`, toDB(until), textsJSON(ids))
 		return err
 	})
@@ -147,10 +159,14 @@ func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbo
 
 // NextMDNDue returns when location's earliest pending MDN is due (see
 // msgbox.MDNOutbox).
-func (b *Box) NextMDNDue(ctx context.Context, location string) (time.Time, bool, error) {
+func (b *Box) NextMDNDue(ctx context.Context, location string, unauthenticated bool) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := b.q.QueryRowContext(ctx, "SELECT min(next_attempt_at) FROM sent_mdns WHERE state = 'pending' AND location = ?",
-		location).Scan(&next)
+	// One seek of sent_mdns_due for each kind asked for.
+	err := b.q.QueryRowContext(ctx, `SELECT min(at) FROM (
+			SELECT min(next_attempt_at) AS at FROM sent_mdns WHERE state = 'pending' AND location = ?1 AND authenticated = 1
+			UNION ALL
+			SELECT min(next_attempt_at) FROM sent_mdns WHERE state = 'pending' AND location = ?1 AND authenticated = 0 AND ?2)`,
+		location, unauthenticated).Scan(&next)
 	if err != nil {
 		return time.Time{}, false, b.wrap(err, "next MDN due of %q", location)
 	}

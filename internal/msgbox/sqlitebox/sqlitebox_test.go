@@ -778,3 +778,48 @@ func TestListHoldsNoRead(t *testing.T) {
 		t.Errorf("List handed on %d messages, %v; want 3", n, err)
 	}
 }
+
+// TestSentMDNsAuthenticatedMigrated: a box from before MDNs were kept as
+// authenticated or not (schema version 10) keeps its pending MDNs through
+// the upgrade, as unauthenticated ones, still claimed and POSTed.
+func TestSentMDNsAuthenticatedMigrated(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "box.db")
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := b.ReceiveRouted(ctx, in("old.edi"), strings.NewReader("ISA*00~"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to version 10's sent_mdns, with an MDN pending in it.
+	for _, stmt := range []string{
+		"DROP INDEX sent_mdns_due",
+		"ALTER TABLE sent_mdns DROP COLUMN authenticated",
+		"CREATE INDEX sent_mdns_due ON sent_mdns (location, next_attempt_at) WHERE state = 'pending'",
+		"PRAGMA user_version = 10",
+	} {
+		if _, err := b.db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if _, err := b.db.ExecContext(ctx, `INSERT INTO sent_mdns (message_id, location, data, url, state, attempts, next_attempt_at, last_error)
+		VALUES (?, 'as2_in', X'00', 'http://127.0.0.1:1/mdn', 'pending', 0, 0, '')`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	b, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("opening the version 10 box: %v", err)
+	}
+	defer b.Close()
+	if _, ok, err := b.NextMDNDue(ctx, "as2_in", false); err != nil || ok {
+		t.Errorf("NextMDNDue of the authenticated after the upgrade: %v, %v; want none", ok, err)
+	}
+	claimed, err := b.ClaimMDNs(ctx, "as2_in", time.Minute, 10, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].MessageID != m.ID || claimed[0].Authenticated {
+		t.Errorf("ClaimMDNs after the upgrade = %+v, %v; want %s, unauthenticated", claimed, err, m.ID)
+	}
+}

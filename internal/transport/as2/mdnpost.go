@@ -42,6 +42,13 @@ const (
 	// partner's server, so they run side by side: an address that never
 	// answers holds one of them until mdnPostTimeout, not the others.
 	mdnPosters = 16
+	// mdnUnauthenticatedPosters bounds those of them for messages whose
+	// signature did not verify as their party's (msgbox.SentMDN's
+	// Authenticated): anyone who can reach the listener can ask for such
+	// MDNs, naming addresses that never answer, and would otherwise hold
+	// every place, delaying the MDNs of partners' messages. Those are
+	// claimed first, and always find the other places.
+	mdnUnauthenticatedPosters = mdnPosters / 2
 	// mdnMaxAnswerHeader bounds the header of the answer to an MDN's POST:
 	// the address is the sender's, who may answer megabytes of fields
 	// (Go's default allows 10 MiB, some 70 MiB to parse, for each POST).
@@ -104,34 +111,39 @@ func mdnClient(idle time.Duration) *http.Client {
 }
 
 // postMDNs POSTs the location's due asynchronous MDNs until ctx is done,
-// up to mdnPosters at once. Each is claimed in the box first (a lease), so
-// that an MDN queued before a restart, or by another instance sharing the
-// box, is sent too. Only as many are claimed as can start at once, so
+// up to mdnPosters at once, at most mdnUnauthenticatedPosters of them for
+// messages not authenticated. Each is claimed in the box first (a lease),
+// so that an MDN queued before a restart, or by another instance sharing
+// the box, is sent too. Only as many are claimed as can start at once, so
 // that none waits under its lease behind another's POST; and each POST
 // ends mdnPostTimeout after its claim began, well inside the lease.
 func (rc *receiver) postMDNs(ctx context.Context) {
 	client := rc.mdnClient
 	defer client.CloseIdleConnections()
 	var wg sync.WaitGroup
-	defer wg.Wait()                         // the POSTs end with ctx
-	done := make(chan struct{}, mdnPosters) // one per POST ended: never blocks
-	inFlight := 0
+	defer wg.Wait() // the POSTs end with ctx
+	// One per POST ended, true for an unauthenticated one's: never blocks.
+	done := make(chan bool, mdnPosters)
+	inFlight, unauthenticated := 0, 0
 	for {
 		var claimErr error
 		if free := mdnPosters - inFlight; free > 0 {
 			claimed := time.Now() // before the box starts the lease
 			var ms []msgbox.SentMDN
-			ms, claimErr = rc.mdns.ClaimMDNs(ctx, rc.loc, mdnLease, free)
+			ms, claimErr = rc.mdns.ClaimMDNs(ctx, rc.loc, mdnLease, free, mdnUnauthenticatedPosters-unauthenticated)
 			if claimErr != nil && ctx.Err() == nil {
 				rc.log.Error("claiming asynchronous MDNs failed", "error", claimErr)
 			}
 			for _, m := range ms {
 				inFlight++
+				if !m.Authenticated {
+					unauthenticated++
+				}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					rc.postOne(ctx, client, m, claimed.Add(mdnPostTimeout))
-					done <- struct{}{}
+					done <- !m.Authenticated
 				}()
 			}
 			if len(ms) == free && ctx.Err() == nil {
@@ -148,7 +160,9 @@ func (rc *receiver) postMDNs(ctx context.Context) {
 		if inFlight < mdnPosters {
 			wait := mdnIdleCheck
 			if claimErr == nil {
-				if at, ok, err := rc.mdns.NextMDNDue(ctx, rc.loc); err == nil && ok {
+				// With the unauthenticated places all taken, their due
+				// MDNs could not start: only a POST ending frees one.
+				if at, ok, err := rc.mdns.NextMDNDue(ctx, rc.loc, unauthenticated < mdnUnauthenticatedPosters); err == nil && ok {
 					wait = min(max(time.Until(at), 0), mdnIdleCheck)
 				}
 			}
@@ -159,8 +173,8 @@ func (rc *receiver) postMDNs(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-rc.wake:
-		case <-done:
-			inFlight--
+		case u := <-done:
+			inFlight, unauthenticated = inFlight-1, unauthenticated-b2i(u)
 		case <-timer:
 		}
 		if t != nil {
@@ -169,13 +183,21 @@ func (rc *receiver) postMDNs(ctx context.Context) {
 		// Every other POST that ended meanwhile frees its place too.
 		for drained := false; !drained; {
 			select {
-			case <-done:
-				inFlight--
+			case u := <-done:
+				inFlight, unauthenticated = inFlight-1, unauthenticated-b2i(u)
 			default:
 				drained = true
 			}
 		}
 	}
+}
+
+// b2i is 1 for true, 0 for false.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // postOne POSTs one claimed MDN and records the outcome: sent on a 2xx

@@ -62,8 +62,16 @@ func newMDNPoster(t *testing.T, box *sqlitebox.Box) *receiver {
 }
 
 // queueMDN stores a message (text its body) and queues, for rc to POST to
-// url, the asynchronous MDN that answers it; it returns the message's id.
+// url, the asynchronous MDN that answers it, as for a message not
+// authenticated; it returns the message's id.
 func queueMDN(t *testing.T, rc *receiver, box *sqlitebox.Box, url, text string) string {
+	t.Helper()
+	return queueMDNFor(t, rc, box, url, text, false)
+}
+
+// queueMDNFor is queueMDN for a message authenticated or not
+// (msgbox.SentMDN.Authenticated).
+func queueMDNFor(t *testing.T, rc *receiver, box *sqlitebox.Box, url, text string, authenticated bool) string {
 	t.Helper()
 	m, _, err := box.ReceiveRouted(t.Context(), msgbox.Incoming{ReceiveLocation: "in", ContentType: "application/edi-x12"},
 		strings.NewReader(text), nil)
@@ -76,7 +84,7 @@ func queueMDN(t *testing.T, rc *receiver, box *sqlitebox.Box, url, text string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rc.keepMDN(t.Context(), m.ID, &reply{built: b, state: msgbox.MDNPending, url: url}); err != nil {
+	if err := rc.keepMDN(t.Context(), m.ID, &reply{built: b, state: msgbox.MDNPending, url: url, authenticated: authenticated}); err != nil {
 		t.Fatal(err)
 	}
 	rc.wakePoster()
@@ -141,6 +149,65 @@ func TestAsyncMDNStalledURL(t *testing.T) {
 	}
 	if dl := rec.deadline("/answer"); dl.IsZero() {
 		t.Errorf("the answered POST had no deadline")
+	}
+}
+
+// TestAsyncMDNUnauthenticatedFlood: MDNs anyone can ask for (their
+// messages not authenticated), naming an address that accepts the POST and
+// never answers, take at most mdnUnauthenticatedPosters of the POSTs in
+// flight, however many are due; the MDN of an authenticated message,
+// queued after them, reaches its address while they all still wait.
+func TestAsyncMDNUnauthenticatedFlood(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	full, stallEnded := make(chan struct{}), make(chan struct{}, 64)
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight == mdnUnauthenticatedPosters {
+			close(full)
+		}
+		mu.Unlock()
+		<-r.Context().Done() // the client leaving: the poster stopped or gave up
+		stallEnded <- struct{}{}
+	}))
+	t.Cleanup(stall.Close)
+	answered := make(chan string, 1)
+	answer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		answered <- string(b)
+	}))
+	t.Cleanup(answer.Close)
+
+	box := transporttest.NewBox(t)
+	rc := newMDNPoster(t, box)
+	for i := range 2 * mdnPosters {
+		queueMDNFor(t, rc, box, stall.URL+"/stall", fmt.Sprintf("flood %d", i), false)
+	}
+	if err := rc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Stop(context.Background()) }) // before the servers close: ends the stalled POSTs
+	select {
+	case <-full:
+	case <-stallEnded:
+		t.Fatal("a stalled POST ended before the test let it")
+	}
+	queueMDNFor(t, rc, box, answer.URL+"/answer", "partner", true)
+	select {
+	case got := <-answered:
+		if !strings.Contains(got, "partner") {
+			t.Errorf("the answering address got %q", got)
+		}
+	case <-stallEnded:
+		t.Fatal("the authenticated message's MDN was not POSTed before a stalled POST ended: the unauthenticated ones held every place")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != mdnUnauthenticatedPosters {
+		t.Errorf("%d unauthenticated POSTs in flight at most, want %d of the %d due", most, mdnUnauthenticatedPosters, 2*mdnPosters)
 	}
 }
 

@@ -69,8 +69,12 @@ message and its MDN are stored; the MDN is then POSTed to that URL from the
 message box, with a Content-Length, up to async_mdn_attempts times
 async_mdn_interval apart, also after a restart. Up to 16 MDNs are POSTed
 at once, each for at most 60 seconds: an address that never answers holds
-one of those places, not the others (but requests naming 16 such
-addresses hold them all for that time: see SECURITY.md). An answer's
+one of those places, not the others. The MDNs of messages whose signature
+verified as their party's go first; those of the others (unsigned,
+refused, or a repeated Message-ID), which anyone who can reach the
+location can ask for, take at most 8 places, so that requests naming
+addresses that never answer cannot hold up partners' MDNs (see
+SECURITY.md). An answer's
 header is read up to 64 KiB, and an idle connection to an address is
 closed after 90 seconds. Redirects are not followed and no proxy is used:
 the MDN goes to the URL the sender gave, nowhere else.
@@ -645,6 +649,10 @@ type reply struct {
 	// MDN kept for a message this one repeats.
 	mdn    *as2.MDN
 	signed bool
+	// authenticated: the message it answers verified as its party's
+	// (msgbox.SentMDN.Authenticated). Not for a repeat: whoever knows a
+	// Message-ID can send it again, unsigned, naming another address.
+	authenticated bool
 }
 
 // keptAs is the state the MDN answering req is kept in, and where it
@@ -676,6 +684,7 @@ func (rc *receiver) newReply(req *as2.ReceivedRequest, pub component.Published, 
 		return nil, nil
 	}
 	r.mdn, r.signed = rc.mdnFor(req, pub, mic, ""), !unsent && req.Options.Signed
+	r.authenticated = !pub.Dup && pub.Party != "" && pub.Refused == nil
 	var err error
 	if r.built, err = rc.buildMDN(req, r.mdn, r.signed); err != nil {
 		return nil, err
@@ -685,7 +694,8 @@ func (rc *receiver) newReply(req *as2.ReceivedRequest, pub component.Published, 
 
 // sentMDN is r as the box keeps it, for a message it names.
 func (rc *receiver) sentMDN(r *reply) *msgbox.SentMDN {
-	return &msgbox.SentMDN{Location: rc.loc, Data: r.built.Entity, URL: r.url, State: r.state, NextAttemptAt: time.Now()}
+	return &msgbox.SentMDN{Location: rc.loc, Data: r.built.Entity, URL: r.url, State: r.state, NextAttemptAt: time.Now(),
+		Authenticated: r.authenticated}
 }
 
 // buildMDN builds m from us to req's sender, in the MIC algorithm req
