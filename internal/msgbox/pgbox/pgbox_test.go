@@ -825,3 +825,39 @@ func TestPurgeBatches(t *testing.T) {
 	defer b.Close()
 	msgboxtest.PurgeBatches(t, b, func(n int) { b.purgeBatch = n })
 }
+
+// TestSentMDNsAuthenticatedMigrated: a database from before MDNs were kept
+// as authenticated or not (schema version 7) keeps its pending MDNs
+// through the upgrade, as unauthenticated ones, still claimed.
+func TestSentMDNsAuthenticatedMigrated(t *testing.T) {
+	t.Parallel()
+	b, url := openNew(t, Options{})
+	m, _, err := b.ReceiveRouted(t.Context(), incoming("old.edi"), strings.NewReader("ISA*00~"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	conn := pgtest.Connect(t, url)
+	// Back to version 7's sent_mdns, with an MDN pending in it.
+	for _, stmt := range []string{
+		"DROP INDEX sent_mdns_due",
+		"ALTER TABLE sent_mdns DROP COLUMN authenticated",
+		"CREATE INDEX sent_mdns_due ON sent_mdns (location, next_attempt_at) WHERE state = 'pending'",
+		"DELETE FROM " + MigrationsTable + " WHERE version > 7",
+		`INSERT INTO sent_mdns (message_id, location, data, url, state, attempts, next_attempt_at, last_error)
+			VALUES ('` + m.ID + `', 'as2_in', '\x00', 'http://127.0.0.1:1/mdn', 'pending', 0, now() - interval '1 hour', '')`,
+	} {
+		if _, err := conn.Exec(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+
+	up := openURL(t, url, Options{})
+	if _, ok, err := up.NextMDNDue(t.Context(), "as2_in", false); err != nil || ok {
+		t.Errorf("NextMDNDue of the authenticated after the upgrade: %v, %v; want none", ok, err)
+	}
+	claimed, err := up.ClaimMDNs(t.Context(), "as2_in", time.Minute, 10, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].MessageID != m.ID || claimed[0].Authenticated {
+		t.Errorf("ClaimMDNs after the upgrade = %+v, %v; want %s, unauthenticated", claimed, err, m.ID)
+	}
+}
