@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -73,7 +74,9 @@ func (d *decoder) timestamp(at attrs, name string) model.Value[time.Time] {
 	if !s.Usable() {
 		return v
 	}
-	t, err := time.Parse(time.RFC3339, s.V)
+	// RFC 3339 (5.6) allows "t" and "z" in lower case, which time.RFC3339
+	// does not; the other characters of a timestamp have no case.
+	t, err := time.Parse(time.RFC3339, strings.ToUpper(s.V))
 	if err != nil {
 		d.add(diag.Errorf(diag.CodeInvalidValue, s.Range, "Invalid timestamp for "+name,
 			"The %s attribute of %s must be an RFC 3339 timestamp with a time zone, such as \"2027-01-15T00:00:00Z\"; got %s.", name, at.what, shown(s)))

@@ -38,6 +38,11 @@ func TestSigningRollover(t *testing.T) {
     certificate = "` + tp + `"
     at          = "2027-01-15T01:30:00+01:30"
   }`, at: time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC), known: true},
+		// RFC 3339 5.6: "T" and "Z" may be written in lower case.
+		{name: "lower case t and z", body: `signing_rollover {
+    certificate = "` + tp + `"
+    at          = "2027-01-15t00:00:00z"
+  }`, at: time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC), known: true},
 		{name: "unknown variable during validate", body: `signing_rollover {
     certificate = "` + tp + `"
     at          = var.when
