@@ -27,7 +27,9 @@ import (
 // FindFiles expands the command-line paths into configuration files (§2):
 // every *.hcl and *.hcl.json directly in each named directory, plus files named
 // directly; no path means the current directory. The result is sorted and free
-// of duplicates. An error means the command cannot run (exit 2).
+// of duplicates: a file named twice, by two paths (relative and absolute, or
+// through a symbolic link), is there once, under the first name given. An
+// error means the command cannot run (exit 2).
 func FindFiles(paths []string) ([]string, error) {
 	return FindFilesOverlay(paths, nil)
 }
@@ -55,12 +57,21 @@ func FindFilesOverlay(paths []string, overlay map[string][]byte) ([]string, erro
 		unsaved[filepath.Dir(name)] = append(unsaved[filepath.Dir(name)], name)
 	}
 	seen := map[string]bool{}
+	same := sameFiles{}
 	var files []string
 	add := func(p string) {
-		if !seen[p] {
-			seen[p] = true
-			files = append(files, p)
+		if seen[p] {
+			return
 		}
+		seen[p] = true
+		// A configuration is a set of files (§2): one named twice, by
+		// a relative and an absolute path or through a symbolic link,
+		// is read once, or each of its blocks would be a duplicate of
+		// itself (BP1002).
+		if overlay[p] == nil && same.seen(p) {
+			return
+		}
+		files = append(files, p)
 	}
 	for _, p := range paths {
 		clean := filepath.Clean(p)
@@ -101,6 +112,35 @@ func FindFilesOverlay(paths []string, overlay map[string][]byte) ([]string, erro
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// sameFiles remembers the files FindFiles has taken, to tell when another
+// name is one of them. A file is found among those of its size and
+// modification time, which two names of one file share, so that each is
+// compared with few others.
+type sameFiles map[sameFileKey][]fs.FileInfo
+
+type sameFileKey struct {
+	size    int64
+	modTime int64
+}
+
+// seen reports whether name is a file already taken under another name,
+// and takes it when it is not. A name that cannot be examined (a dangling
+// symbolic link) is never the same as another: Load reports it.
+func (s sameFiles) seen(name string) bool {
+	info, err := os.Stat(name)
+	if err != nil {
+		return false
+	}
+	k := sameFileKey{info.Size(), info.ModTime().UnixNano()}
+	for _, other := range s[k] {
+		if os.SameFile(info, other) {
+			return true
+		}
+	}
+	s[k] = append(s[k], info)
+	return false
 }
 
 // cleanOverlay returns overlay with its paths cleaned, as FindFiles cleans
