@@ -681,6 +681,67 @@ func TestParseFormat(t *testing.T) {
 	}
 }
 
+// TestSARIFColumnsAreCodePoints: SARIF regions count columns in Unicode
+// code points, as the run's columnKind says, where HCL counts grapheme
+// clusters (a letter and its combining accents, an emoji sequence are one
+// column); without the source, HCL's columns are all there is.
+func TestSARIFColumnsAreCodePoints(t *testing.T) {
+	const name = "conf/hosts.hcl"
+	for _, tc := range []struct {
+		name, line string
+		source     bool
+		// startCol and endCol are the code point columns of "nosuch.x".
+		startCol, endCol int
+	}{
+		{name: "ASCII", line: `  a = ["ee", nosuch.x]`, source: true, startCol: 14, endCol: 22},
+		{name: "combining accents", line: "  a = [\"e\u0301e\u0301\", nosuch.x]", source: true, startCol: 16, endCol: 24},
+		{name: "emoji sequence", line: "  a = [\"\U0001F469\u200D\U0001F4BB\", nosuch.x]", source: true, startCol: 15, endCol: 23},
+		{name: "CJK", line: "  a = [\"\u6771\u4eac\", nosuch.x]", source: true, startCol: 14, endCol: 22},
+		{name: "no source", line: "  a = [\"e\u0301e\u0301\", nosuch.x]", startCol: 14, endCol: 22},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := []byte("locals {\n" + tc.line + "\n}\n")
+			f, ds := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			// HCL's range of the reference, as a diagnostic carries it.
+			var rng hcl.Range
+			for _, attr := range f.Body.(*hclsyntax.Body).Blocks[0].Body.Attributes {
+				rng = attr.Expr.(*hclsyntax.TupleConsExpr).Exprs[1].Range()
+			}
+			d := diag.Errorf(diag.CodeUndeclared, rng, "Unknown name", "nosuch is not declared.")
+			opts := Options{}
+			if tc.source {
+				opts.Files = map[string][]byte{name: src}
+			}
+			var log struct {
+				Runs []struct {
+					ColumnKind string
+					Results    []struct {
+						Locations []struct {
+							PhysicalLocation struct {
+								Region struct{ StartLine, StartColumn, EndLine, EndColumn int }
+							}
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(render(t, FormatSARIF, hcl.Diagnostics{d}, opts), &log); err != nil {
+				t.Fatal(err)
+			}
+			if kind := log.Runs[0].ColumnKind; kind != "unicodeCodePoints" {
+				t.Fatalf("columnKind %q", kind)
+			}
+			got := log.Runs[0].Results[0].Locations[0].PhysicalLocation.Region
+			want := struct{ StartLine, StartColumn, EndLine, EndColumn int }{2, tc.startCol, 2, tc.endCol}
+			if got != want {
+				t.Errorf("region %+v, want %+v (HCL's columns %d-%d)", got, want, rng.Start.Column, rng.End.Column)
+			}
+		})
+	}
+}
+
 func TestArtifactURI(t *testing.T) {
 	for _, tc := range []struct{ in, uri, base string }{
 		{"hosts.hcl", "hosts.hcl", "%SRCROOT%"},

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -46,7 +48,8 @@ type (
 	sarifRun struct {
 		Tool        sarifTool         `json:"tool"`
 		Invocations []sarifInvocation `json:"invocations"`
-		// ColumnKind: HCL counts columns in characters, not UTF-16 units.
+		// ColumnKind: regions count columns in code points
+		// (codePointColumn), not UTF-16 units.
 		ColumnKind string        `json:"columnKind"`
 		Results    []sarifResult `json:"results"`
 	}
@@ -205,12 +208,13 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 		uri, base := artifactURI(file)
 		loc := sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: uri, URIBaseID: base}}
 		if s := d.Subject; s != nil {
+			f := r.files[s.Filename]
 			loc.Region = &sarifRegion{
 				StartLine:   s.Start.Line,
-				StartColumn: s.Start.Column,
+				StartColumn: codePointColumn(f, s.Start),
 				EndLine:     s.End.Line,
-				EndColumn:   s.End.Column,
-				Snippet:     regionSnippet(s, r.files[s.Filename], r.redact),
+				EndColumn:   codePointColumn(f, s.End),
+				Snippet:     regionSnippet(s, f, r.redact),
 			}
 		}
 		results = append(results, sarifResult{
@@ -269,6 +273,18 @@ func artifactURI(filename string) (uri, uriBaseID string) {
 		p = "/" + p
 	}
 	return "file://" + p, ""
+}
+
+// codePointColumn is p's column in Unicode code points, the run's
+// columnKind: HCL counts grapheme clusters, so that a letter with a
+// combining accent, or an emoji sequence, is one column of HCL's but
+// several code points. Without the source (f nil) HCL's column is kept.
+func codePointColumn(f *hcl.File, p hcl.Pos) int {
+	if f == nil || p.Byte < 0 || p.Byte > len(f.Bytes) {
+		return p.Column
+	}
+	lineStart := bytes.LastIndexByte(f.Bytes[:p.Byte], '\n') + 1
+	return utf8.RuneCount(f.Bytes[lineStart:p.Byte]) + 1
 }
 
 // fingerprint identifies a finding across runs independently of its line.
