@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,6 +177,52 @@ func TestGitLabFingerprintStable(t *testing.T) {
 	}
 	if again := gitLabFingerprint("BP3001", "conf/hosts.hcl", d); again != base {
 		t.Error("fingerprint not deterministic")
+	}
+}
+
+// TestSARIFFingerprintStable: as in the GitLab report, a SARIF result's
+// partial fingerprint is the same when unrelated lines move the finding or
+// the declaration its detail quotes, and identical findings in one file get
+// distinct ones (code scanning shows one alert per fingerprint).
+func TestSARIFFingerprintStable(t *testing.T) {
+	const body = "host \"send_host\" {\n  instance {}\n}\n"
+	fingerprints := func(src, declaredAt string) []string {
+		f, ds := hclsyntax.ParseConfig([]byte(src), "conf/hosts.hcl", hcl.InitialPos)
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		blocks := f.Body.(*hclsyntax.Body).Blocks
+		host := blocks[len(blocks)-1]
+		inst := host.Body.Blocks[0].DefRange()
+		diags := hcl.Diagnostics{
+			diag.Errorf(diag.CodeDuplicate, host.DefRange(), "Duplicate host", "A host named %q was already declared at %s.", "send_host", declaredAt),
+			diag.Errorf(diag.CodeSignCertMissing, inst, "Signing certificate not in personal store", "Instance of host %q.", "send_host"),
+			diag.Errorf(diag.CodeSignCertMissing, inst, "Signing certificate not in personal store", "Instance of host %q.", "send_host"),
+		}
+		var log struct {
+			Runs []struct {
+				Results []struct {
+					RuleID              string            `json:"ruleId"`
+					PartialFingerprints map[string]string `json:"partialFingerprints"`
+				} `json:"results"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal(render(t, FormatSARIF, diags, Options{Files: map[string][]byte{"conf/hosts.hcl": []byte(src)}}), &log); err != nil {
+			t.Fatal(err)
+		}
+		var fps []string
+		for _, r := range log.Runs[0].Results {
+			fps = append(fps, r.RuleID+" "+r.PartialFingerprints[FingerprintKey])
+		}
+		return fps
+	}
+	before := fingerprints(body, "conf/other.hcl:1,1-17")
+	after := fingerprints("# a comment\n\nservice_account \"x\" {\n}\n\n"+body, "conf/other.hcl:12,1-14,2")
+	if len(before) != 3 || !slices.Equal(before, after) {
+		t.Errorf("fingerprints changed when unrelated lines moved the findings:\n%q\n%q", before, after)
+	}
+	if len(before) == 3 && before[1] == before[2] {
+		t.Error("identical findings share a fingerprint")
 	}
 }
 

@@ -2,13 +2,12 @@ package report
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net/url"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -27,7 +26,8 @@ const (
 	ToolInformationURI = "https://github.com/bizpipe/bizpipe"
 	// FingerprintKey is the partialFingerprints key of every result. Its
 	// value is the hex SHA-256 of code, artifact URI, summary and detail
-	// (not the line), so an alert keeps its identity when lines move.
+	// without the source positions it quotes (not the line), so an alert
+	// keeps its identity when lines move (fingerprint).
 	FingerprintKey = "bizpipeFindingHash/v1"
 	// UncodedRuleID is the SARIF ruleId of a diagnostic that has no code
 	// (JSON: no "code" member). It should never occur: every diagnostic is
@@ -186,6 +186,7 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 
 	inv := sarifInvocation{ExecutionSuccessful: true}
 	results := []sarifResult{}
+	seen := map[string]int{} // fingerprints, by how many results have them
 	for _, d := range r.diags {
 		id, idx := ruleRef(d)
 		level := severityString(d.Severity)
@@ -217,13 +218,19 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 				Snippet:     regionSnippet(s, f, r.redact),
 			}
 		}
+		// The n-th of identical findings in a file gets n in its hash.
+		fp := fingerprint(id, uri, d)
+		seen[fp]++
+		if n := seen[fp]; n > 1 {
+			fp = fingerprint(id, uri, d, strconv.Itoa(n))
+		}
 		results = append(results, sarifResult{
 			RuleID:              id,
 			RuleIndex:           idx,
 			Level:               level,
 			Message:             sarifMessage{Text: message(d)},
 			Locations:           []sarifLocation{{PhysicalLocation: loc}},
-			PartialFingerprints: map[string]string{FingerprintKey: fingerprint(id, uri, d)},
+			PartialFingerprints: map[string]string{FingerprintKey: fp},
 		})
 	}
 
@@ -287,14 +294,13 @@ func codePointColumn(f *hcl.File, p hcl.Pos) int {
 	return utf8.RuneCount(f.Bytes[lineStart:p.Byte]) + 1
 }
 
-// fingerprint identifies a finding across runs independently of its line.
-func fingerprint(code, uri string, d *hcl.Diagnostic) string {
-	h := sha256.New()
-	for _, s := range []string{code, uri, d.Summary, d.Detail} {
-		io.WriteString(h, s)
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))
+// fingerprint identifies a finding across runs independently of its line,
+// as the GitLab report's does: the source positions its detail quotes
+// ("declared at hosts.hcl:12,3-15") are left out, and extra tells apart
+// identical findings in one file, which code scanning would otherwise
+// show as one alert.
+func fingerprint(code, uri string, d *hcl.Diagnostic, extra ...string) string {
+	return gitLabFingerprint(code, uri, d, extra...)
 }
 
 // regionSnippet returns the source text of rng (its beginning, when it is
