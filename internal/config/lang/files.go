@@ -28,8 +28,8 @@ import (
 // every *.hcl and *.hcl.json directly in each named directory, plus files named
 // directly; no path means the current directory. The result is sorted and free
 // of duplicates: a file named twice, by two paths (relative and absolute, or
-// through a symbolic link), is there once, under the first name given. An
-// error means the command cannot run (exit 2).
+// through a symbolic link), is there once, under the name first in lexical
+// order. An error means the command cannot run (exit 2).
 func FindFiles(paths []string) ([]string, error) {
 	return FindFilesOverlay(paths, nil)
 }
@@ -67,9 +67,14 @@ func FindFilesOverlay(paths []string, overlay map[string][]byte) ([]string, erro
 		// A configuration is a set of files (§2): one named twice, by
 		// a relative and an absolute path or through a symbolic link,
 		// is read once, or each of its blocks would be a duplicate of
-		// itself (BP1002).
-		if overlay[p] == nil && same.seen(p) {
-			return
+		// itself (BP1002). It keeps the name first in lexical order,
+		// so that the order of the paths changes nothing (a file's
+		// relative paths resolve against its name's directory).
+		if overlay[p] == nil {
+			if i, ok := same.index(p, len(files)); ok {
+				files[i] = min(files[i], p)
+				return
+			}
 		}
 		files = append(files, p)
 	}
@@ -118,29 +123,35 @@ func FindFilesOverlay(paths []string, overlay map[string][]byte) ([]string, erro
 // name is one of them. A file is found among those of its size and
 // modification time, which two names of one file share, so that each is
 // compared with few others.
-type sameFiles map[sameFileKey][]fs.FileInfo
+type sameFiles map[sameFileKey][]takenFile
 
 type sameFileKey struct {
 	size    int64
 	modTime int64
 }
 
-// seen reports whether name is a file already taken under another name,
-// and takes it when it is not. A name that cannot be examined (a dangling
-// symbolic link) is never the same as another: Load reports it.
-func (s sameFiles) seen(name string) bool {
+type takenFile struct {
+	info  fs.FileInfo
+	index int // in FindFiles' list
+}
+
+// index returns where in FindFiles' list the file name is, when it was
+// taken under another name; otherwise it records it at next. A name that
+// cannot be examined (a dangling symbolic link) is never the same as
+// another: Load reports it.
+func (s sameFiles) index(name string, next int) (int, bool) {
 	info, err := os.Stat(name)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	k := sameFileKey{info.Size(), info.ModTime().UnixNano()}
 	for _, other := range s[k] {
-		if os.SameFile(info, other) {
-			return true
+		if os.SameFile(info, other.info) {
+			return other.index, true
 		}
 	}
-	s[k] = append(s[k], info)
-	return false
+	s[k] = append(s[k], takenFile{info, next})
+	return 0, false
 }
 
 // cleanOverlay returns overlay with its paths cleaned, as FindFiles cleans

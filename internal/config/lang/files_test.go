@@ -15,8 +15,8 @@ import (
 // TestFindFilesSameFileOnce: a configuration is a set of files (language
 // §2), so a file named twice on the command line, under two spellings of
 // its path, is read once and its blocks are no duplicates of themselves
-// (BP1002); the name it keeps is the first given. Two files with the same
-// text are still two files.
+// (BP1002); the name it keeps is the first in lexical order, whatever the
+// order of the paths. Two files with the same text are still two files.
 func TestFindFilesSameFileOnce(t *testing.T) {
 	root := t.TempDir()
 	t.Chdir(root)
@@ -48,11 +48,12 @@ func TestFindFilesSameFileOnce(t *testing.T) {
 		links bool
 		want  []string
 	}{
-		{name: "relative and absolute directory", paths: []string{"conf", conf}, want: []string{"conf/a.hcl"}},
+		{name: "relative and absolute directory", paths: []string{"conf", conf}, want: []string{conf + "/a.hcl"}},
 		{name: "absolute first", paths: []string{conf, "conf"}, want: []string{conf + "/a.hcl"}},
-		{name: "directory and the file in it", paths: []string{"conf", conf + "/a.hcl"}, want: []string{"conf/a.hcl"}},
-		{name: "directory and a symbolic link to it", paths: []string{"conf", "link"}, links: true, want: []string{"conf/a.hcl"}},
-		{name: "file and a symbolic link to it", paths: []string{"a-link.hcl", "conf/a.hcl"}, links: true, want: []string{"a-link.hcl"}},
+		{name: "directory and the file in it", paths: []string{"conf", "./conf/../conf/a.hcl"}, want: []string{"conf/a.hcl"}},
+		{name: "directory and a symbolic link to it", paths: []string{"link", "conf"}, links: true, want: []string{"conf/a.hcl"}},
+		{name: "symbolic link to the directory first", paths: []string{"conf", "link"}, links: true, want: []string{"conf/a.hcl"}},
+		{name: "file and a symbolic link to it", paths: []string{"conf/a.hcl", "a-link.hcl"}, links: true, want: []string{"a-link.hcl"}},
 		{name: "two files with the same text", paths: []string{"conf", "other"}, want: []string{"conf/a.hcl", "other/copy.hcl"}},
 	}
 	for _, tt := range tests {
