@@ -33,10 +33,12 @@ func language(reg *component.Registry) string {
 		"are skipped), plus files named directly. No path means the current directory.\n" +
 		"Files are read in lexical order; the order never changes the meaning: every\n" +
 		"name is visible in every file. Symbolic links are followed (a Kubernetes\n" +
-		"ConfigMap mounts its files as links). An entry with a configuration file's name\n" +
-		"that is not a readable regular file (a dangling symbolic link, a link loop, a\n" +
-		"FIFO, a device, a directory named `x.hcl`) is BP1000 naming it and why, never\n" +
-		"left out: a configuration with a part missing does not validate.\n\n")
+		"ConfigMap mounts its files as links). A file named twice, by two paths or\n" +
+		"through a symbolic link, is read once, under the name first in lexical order.\n" +
+		"An entry with a configuration file's name that is not a readable regular file\n" +
+		"(a dangling symbolic link, a link loop, a FIFO, a device, a directory named\n" +
+		"`x.hcl`) is BP1000 naming it and why, never left out: a configuration with a\n" +
+		"part missing does not validate.\n\n")
 	b.WriteString("Relative paths inside a file (store paths, transport paths, `file()`) resolve\n" +
 		"against **the directory of the file that contains them**, never the working\n" +
 		"directory.\n\n")
