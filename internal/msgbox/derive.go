@@ -153,9 +153,26 @@ func TerminatedReason(previous string) string {
 // delivery whose lease expired to a new owner: the previous owner's attempt
 // counts as made and failed, so that a message that kills its worker every
 // time (a poison message) still exhausts its retries and gets suspended
-// instead of being retried forever.
+// instead of being retried forever. The wait for an asynchronous MDN is a
+// lease only inside the box (AwaitOwner): its end is told as what it is,
+// the MDN that did not come, since messages show prints this error.
 func LeaseExpiredError(owner string) string {
+	if owner == AwaitOwner {
+		return MDNTimedOutError
+	}
 	return fmt.Sprintf("lease of %s expired before the attempt finished", owner)
+}
+
+// MDNTimedOutError is the Error of an attempt whose asynchronous MDN did
+// not arrive within the send port's mdn_timeout (LeaseExpiredError of
+// AwaitOwner).
+const MDNTimedOutError = "no asynchronous MDN arrived within mdn_timeout"
+
+// IsMDNTimedOut reports whether err, an attempt's Error, is that of an
+// attempt whose asynchronous MDN did not arrive in time: MDNTimedOutError,
+// or the lease's words that boxes written by earlier versions hold.
+func IsMDNTimedOut(err string) bool {
+	return err == MDNTimedOutError || err == "lease of "+AwaitOwner+" expired before the attempt finished"
 }
 
 // InvalidState is the error of an operation that does not apply to message

@@ -240,6 +240,33 @@ func TestReasons(t *testing.T) {
 	}
 }
 
+// TestLeaseExpiredErrorOfAnMDNWait: an attempt whose asynchronous MDN did
+// not come in time is recorded, and shown by messages show, as that, not
+// as the expiry of the box's internal lease "as2:awaiting-mdn"; earlier
+// boxes' records of it are still recognised.
+func TestLeaseExpiredErrorOfAnMDNWait(t *testing.T) {
+	for _, tc := range []struct {
+		owner      string
+		want       string
+		mdnTimeout bool
+	}{
+		{"srv1/w3", "lease of srv1/w3 expired before the attempt finished", false},
+		{"srv1@send_host/receive", "lease of srv1@send_host/receive expired before the attempt finished", false},
+		{AwaitOwner, "no asynchronous MDN arrived within mdn_timeout", true},
+	} {
+		got := LeaseExpiredError(tc.owner)
+		if got != tc.want {
+			t.Errorf("LeaseExpiredError(%q) = %q, want %q", tc.owner, got, tc.want)
+		}
+		if IsMDNTimedOut(got) != tc.mdnTimeout {
+			t.Errorf("IsMDNTimedOut(%q) = %v, want %v", got, !tc.mdnTimeout, tc.mdnTimeout)
+		}
+	}
+	if legacy := "lease of as2:awaiting-mdn expired before the attempt finished"; !IsMDNTimedOut(legacy) {
+		t.Errorf("IsMDNTimedOut(%q) = false: an earlier box's record of a wait that ended is not recognised", legacy)
+	}
+}
+
 func TestShownStatus(t *testing.T) {
 	awaiting := Delivery{State: DeliveryInProgress, LeaseOwner: AwaitOwner}
 	working := Delivery{State: DeliveryInProgress, LeaseOwner: "srv1/w1"}

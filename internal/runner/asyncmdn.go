@@ -543,10 +543,11 @@ func (r *Runner) countAwaiting(ctx context.Context) (int, error) {
 }
 
 // mdnTimedOut is the reason an attempt whose asynchronous MDN never came
-// is told by, instead of the box's words for the lease of the wait.
+// is told by, also when an earlier version's box recorded it in the
+// words of the lease of the wait.
 func mdnTimedOut(lastError string) string {
-	if lastError == msgbox.LeaseExpiredError(msgbox.AwaitOwner) {
-		return "no asynchronous MDN arrived within mdn_timeout"
+	if msgbox.IsMDNTimedOut(lastError) {
+		return msgbox.MDNTimedOutError
 	}
 	return lastError
 }

@@ -515,7 +515,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 	if retries := pt.decl.Retry.Attempts.V; d.Attempts > retries {
 		return suspend("suspended: %d attempt(s) were interrupted or failed; the last: %s", d.Attempts, mdnTimedOut(d.LastError))
 	}
-	if d.Attempts > 0 && d.LastError == msgbox.LeaseExpiredError(msgbox.AwaitOwner) {
+	if d.Attempts > 0 && msgbox.IsMDNTimedOut(d.LastError) {
 		log.Warn("no asynchronous MDN arrived within mdn_timeout; sending again with the same Message-ID")
 	}
 	maxSize := r.opts.Config.Group.MaxMessageSize.V
