@@ -987,7 +987,7 @@ type jsonAttempt struct {
 	DeliveryID int64  `json:"delivery_id" doc:"The delivery it was an attempt of."`
 	Port       string `json:"send_port" doc:"The send port."`
 	Number     int    `json:"number" doc:"Its number, from 1."`
-	Owner      string `json:"owner" doc:"The worker that made it: server/worker (srv1/w3), or server@host/worker for a run --host process (srv1@orders/w3); server/receive for an attempt a receive location claimed for the workers."`
+	Owner      string `json:"owner" doc:"The worker that made it: server/worker (srv1/w3), or server@host/worker for a run --host process (srv1@orders/w3); server/receive for an attempt a receive location claimed for the workers; as2:awaiting-mdn for one that sent the message and then waited for its asynchronous AS2 MDN (mdn = \"async\"), ended by that MDN or by mdn_timeout."`
 	StartedAt  string `json:"started_at" doc:"When it started, RFC 3339 in UTC."`
 	FinishedAt string `json:"finished_at" doc:"When it ended, RFC 3339 in UTC."`
 	Outcome    string `json:"outcome" doc:"The delivery's state after it: delivered, retrying or suspended."`
