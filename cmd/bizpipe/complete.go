@@ -194,6 +194,23 @@ func notFinal(m msgbox.Message) bool {
 	return m.Status != msgbox.StatusDelivered && m.Status != msgbox.StatusTerminated
 }
 
+// notRefused drops the messages a receive pipeline refused: never
+// authenticated, they are neither resumed nor resubmitted (the box says
+// so, exit 1), so offering one leads nowhere.
+func notRefused(m msgbox.Message) bool {
+	return m.Decoding != msgbox.DecodingFailed
+}
+
+// resubmittable keeps the messages resubmit may copy: done with their
+// deliveries (msgbox.CheckResubmit) and not refused.
+func resubmittable(m msgbox.Message) bool {
+	switch m.Status {
+	case msgbox.StatusDelivered, msgbox.StatusSuspended, msgbox.StatusTerminated:
+		return notRefused(m)
+	}
+	return false
+}
+
 // isCompletionRequest reports whether args is a shell's completion request
 // (cobra's hidden __complete command).
 func isCompletionRequest(args []string) bool {

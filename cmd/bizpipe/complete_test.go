@@ -213,9 +213,20 @@ func TestCompleteMessageIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	routed := receive("c.txt", []string{"q"})
+	// A message its receive pipeline refused: suspended, but neither
+	// resumed nor resubmitted.
+	r, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "d.p7m", Decoding: msgbox.DecodingFailed},
+		strings.NewReader("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Route(ctx, r.ID, nil, "decoding failed: no signature"); err != nil {
+		t.Fatal(err)
+	}
+	refused := r.ID
 	box.Close()
 
-	all := []string{routed, delivered, suspended} // most recent first
+	all := []string{refused, routed, delivered, suspended} // most recent first
 	for _, c := range []struct {
 		words     []string
 		want      []string
@@ -225,7 +236,8 @@ func TestCompleteMessageIDs(t *testing.T) {
 		{[]string{"body", ""}, all, cobra.ShellCompDirectiveNoFileComp},
 		{[]string{"mdn", ""}, all, cobra.ShellCompDirectiveNoFileComp},
 		{[]string{"resume", ""}, []string{suspended}, cobra.ShellCompDirectiveNoFileComp},
-		{[]string{"terminate", ""}, []string{routed, suspended}, cobra.ShellCompDirectiveNoFileComp},
+		{[]string{"resubmit", ""}, []string{delivered, suspended}, cobra.ShellCompDirectiveNoFileComp},
+		{[]string{"terminate", ""}, []string{refused, routed, suspended}, cobra.ShellCompDirectiveNoFileComp},
 		{[]string{"show", routed[:len(routed)-1]}, []string{routed}, cobra.ShellCompDirectiveNoFileComp},
 		{[]string{"show", "zzz"}, nil, cobra.ShellCompDirectiveNoFileComp},
 		// After the ID: configuration paths.
@@ -239,9 +251,9 @@ func TestCompleteMessageIDs(t *testing.T) {
 		}
 	}
 	got := complete(t, "messages", "show", "--data-dir", data, "")
-	if want := []string{"routed", "delivered", "suspended"}; len(got.descs) == 3 {
+	if want := []string{"suspended", "routed", "delivered", "suspended"}; len(got.descs) == 4 {
 		for i, desc := range got.descs {
-			if !strings.HasPrefix(desc, want[i]+" ") || !strings.HasSuffix(desc, []string{"c.txt", "b.txt", "a.txt"}[i]) {
+			if !strings.HasPrefix(desc, want[i]+" ") || !strings.HasSuffix(desc, []string{"d.p7m", "c.txt", "b.txt", "a.txt"}[i]) {
 				t.Errorf("description of %s: %q, want its status, time and file name", got.values[i], desc)
 			}
 		}

@@ -306,13 +306,14 @@ messages resume instead.`,
 	}
 	resubmit.Flags().StringVar(&f.port, "port", "", "route the copy to the send port `NAME` only, not by the filters")
 	mustComplete(resubmit, "port", cobra.NoFileCompletions)
-	resubmit.ValidArgsFunction = completeMessageIDs(&f, "", nil)
 	show.ValidArgsFunction = completeMessageIDs(&f, "", nil)
 	body.ValidArgsFunction = completeMessageIDs(&f, "", nil)
 	mdn.ValidArgsFunction = completeMessageIDs(&f, "", nil)
-	// Resume applies to suspended messages only, terminate to those not
-	// yet delivered or terminated.
-	resume.ValidArgsFunction = completeMessageIDs(&f, msgbox.StatusSuspended, nil)
+	// Resume applies to suspended messages only, resubmit to those
+	// delivered, suspended or terminated, neither to one its receive
+	// pipeline refused; terminate to those not yet delivered or terminated.
+	resume.ValidArgsFunction = completeMessageIDs(&f, msgbox.StatusSuspended, notRefused)
+	resubmit.ValidArgsFunction = completeMessageIDs(&f, "", resubmittable)
 	terminate.ValidArgsFunction = completeMessageIDs(&f, "", notFinal)
 	mustComplete(mdn, "port", cobra.NoFileCompletions)
 	for _, c := range []*cobra.Command{resume, terminate} {
