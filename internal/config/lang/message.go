@@ -49,7 +49,7 @@ var messageAttributes = []MessageAttribute{
 	{"id", cty.String, "The message's unique id, assigned on receipt; safe in a file name."},
 	{"receive_location", cty.String, "The name of the receive location that received the message."},
 	{"file_name", cty.String, "The original base name of the file received (`\"\"` when the message did not come from a file). The sender chose it: a `url` whose scheme or host derives from it is refused."},
-	{"content_type", cty.String, "The content type: an HTTP request's `Content-Type`, else the receive location's `content_type`. A `url` whose scheme or host derives from it is refused."},
+	{"content_type", cty.String, "The content type: for a message a receive pipeline decoded, that of the innermost entity; else an HTTP or AS2 request's `Content-Type` (not with an http location's `request_content_type = \"ignore\"`); else the receive location's `content_type`. A `url` whose scheme or host derives from it is refused."},
 	{"size", cty.Number, "The body's size in bytes."},
 	{"received_at", cty.String, "The time of receipt, RFC 3339 in UTC."},
 	{"properties", cty.Map(cty.String), "The context properties the receive location stamped on the message (`message.properties.partner`)."},
