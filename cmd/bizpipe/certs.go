@@ -342,7 +342,9 @@ func writeCertsText(w io.Writer, stores []certsStore) {
 			fmt.Fprintf(w, "  problem: %s\n", safe(p))
 		}
 		for _, f := range s.UnopenedPKCS12 {
-			fmt.Fprintf(w, "  not opened (password unknown; give it with --var): %s\n", safe(f))
+			// A password is a secret: name the ways that keep it out of
+			// the process list, as certs --help does, not --var.
+			fmt.Fprintf(w, "  not opened (password unknown; give it with BIZPIPE_VAR_NAME or --var-file): %s\n", safe(f))
 		}
 	}
 }
