@@ -322,7 +322,7 @@ up the delivery is suspended.`,
 		Attributes: []Attribute{
 			{Name: "host", Type: refTo(blockHost), Required: true, Doc: "The host whose instances run the port."},
 			{Name: "pipeline", Type: refTo(blockPipeline),
-				Doc: "The pipeline to run; without one, the message is delivered as received."},
+				Doc: "The pipeline to run; without one, the message is delivered as routed: as received, or, for one a receive pipeline decoded, its decoded payload (what `messages body` writes)."},
 			{Name: "encryption_certificate", Type: typeThumbprint, RequiredWhen: "the pipeline encrypts",
 				Doc: "The thumbprint of the partner certificate to encrypt for, found in the other-people store of each server where the port's host has an instance (BP4001, BP4002)."},
 			{Name: "filter", Type: typeFilter,

@@ -149,10 +149,11 @@ var SendSpec = &component.Spec{
 	Name:    "file",
 	Summary: "Writes each message to a file in a directory, exactly once.",
 	Doc: `Writes the whole entity the pipeline produced (MIME headers, a blank line,
-the body; a pass-through port writes the message as received) to a temporary
-file, syncs it, and links it into place under file_name, so that a reader
-never sees a partial file and a crash at any instant leaves the file in place
-exactly once: after a restart, an identical file already in place counts as
+the body; a pass-through port writes the message as routed: as received, or
+decoded when a receive pipeline decoded it) to a temporary file, syncs it,
+and links it into place under file_name, so that a reader never sees a
+partial file and a crash at any instant leaves the file in place exactly
+once: after a restart, an identical file already in place counts as
 delivered. The small deliveries a worker takes together share their syncs:
 on ext4, XFS, Btrfs, F2FS and tmpfs one syncfs(2) per step serves all of
 them, and those of other file ports on that file system (it also writes
