@@ -125,7 +125,9 @@ func language(reg *component.Registry) string {
 	b.WriteString("On the command line and in the environment, the value of a variable of type\n" +
 		"`string` (or without a type) is taken literally; any other is parsed as an HCL\n" +
 		"expression: `--var 'partners=[\"fabrikam\", \"litware\"]'`. Setting a variable\n" +
-		"no block declares is BP1001.\n\n")
+		"no block declares, with `--var` or in a `--var-file`, is BP1001; an environment\n" +
+		"variable `" + facts.EnvVarPrefix + "NAME` that no block declares is ignored, as one environment\n" +
+		"may serve several configurations.\n\n")
 	b.WriteString("During `validate`, a variable (or `env()`) with no value is *unknown*, as in\n" +
 		"Terraform's validate: it is checked for type, not value, and the rules that need\n" +
 		"its value are skipped, with a warning: BP2005 for a store whose password is\n" +
