@@ -63,7 +63,10 @@ func newMessagesCmd(e *env) *cobra.Command {
 		Use:   "messages",
 		Short: "Inspect and operate the message box: list, show, body, mdn, resume, terminate, resubmit, purge",
 		Long: `Messages reads the message box: the one the configuration in PATH declares
-(message_box block), or the embedded one under --data-dir.
+(message_box block), or the embedded one under --data-dir. Without PATH, a
+current directory with no configuration files is no error: the embedded box
+under --data-dir is read, and the names --port, --location and --party give
+are not checked against a configuration (resubmit --port needs one).
 
 A configuration that does not load (a syntax error, an undeclared reference,
 a bad value) is reported on stderr as validate reports it, and the command
