@@ -78,7 +78,9 @@ In CI, --format github annotates the files of a GitHub Actions run (one
 workflow command per finding, with its columns only when its range is on
 one line: GitHub refuses columns across lines), --format gitlab writes a
 GitLab Code Quality
-report, and --format sarif is for GitHub code scanning.`,
+report, and --format sarif is for GitHub code scanning. The text report is
+in colour on a terminal, never in a file or pipe, and not when NO_COLOR is
+set or TERM is dumb; so are the findings the other commands print as text.`,
 		Example: `  bizpipe validate
   bizpipe validate --strict ./config
   BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe validate --format sarif ./config > bizpipe.sarif
