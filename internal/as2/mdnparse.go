@@ -171,7 +171,7 @@ func (r *ReceivedMDN) Verify(opts VerifyOptions) error {
 		}
 	}
 	if !trusted {
-		return fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber)
+		return fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber.Text(16))
 	}
 	m, p, err := parseMediaType(d.ContentType)
 	if err != nil {

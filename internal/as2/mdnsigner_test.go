@@ -82,18 +82,18 @@ func TestVerifyMDNSignerReasons(t *testing.T) {
 	expired := fab.Cert.Cert.NotAfter.Add(time.Hour)
 	notParty := func(p *party) string {
 		return fmt.Sprintf(`as2: MDN signature: smime: the signer "CN=%[1]s" (issuer "CN=%[1]s", serial %[2]s) is not a signing certificate of any party`,
-			p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber)
+			p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber.Text(16))
 	}
 	notPartys := func(p *party, name, differs string) string {
 		return fmt.Sprintf(`as2: MDN signature: smime: the signer certificate the message carries, "CN=%[1]s" (issuer "CN=%[1]s", serial %[2]s), does not match party %[3]q's signing certificate with that issuer and serial number: %[4]s`,
-			p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber, name, differs)
+			p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber.Text(16), name, differs)
 	}
 	othersParty := func(p *party, name string) string {
 		return fmt.Sprintf(`as2: MDN signature: smime: the signer "CN=%[1]s" (issuer "CN=%[1]s", serial %[2]s) is party %[3]q's signing certificate, not party "fabrikam"'s`,
-			p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber, name)
+			p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber.Text(16), name)
 	}
 	chain := func(p *party, err string) string {
-		return fmt.Sprintf(`as2: MDN signature: smime: signer certificate "CN=%s" (serial %s): %s`, p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber, err)
+		return fmt.Sprintf(`as2: MDN signature: smime: signer certificate "CN=%s" (serial %s): %s`, p.Cert.Cert.Subject.CommonName, p.Cert.Cert.SerialNumber.Text(16), err)
 	}
 	const unknown = "x509: certificate signed by unknown authority"
 	// The partner's certificate is no CA: x509 says so of it.

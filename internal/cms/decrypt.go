@@ -560,7 +560,8 @@ func describeIssuerSerial(issuer *element, serial *big.Int) string {
 			name = fmt.Sprintf("%q", clipString(n.String()))
 		}
 	}
-	s := serial.String()
+	// In hex, as bizpipe certs --format json and OpenSSL show serials.
+	s := serial.Text(16)
 	if len(s) > 64 {
 		s = s[:64] + "..."
 	}

@@ -436,7 +436,7 @@ func TestDecryptAnyOpenSSL(t *testing.T) {
 				if !errors.Is(e, ErrNoRecipient) || !errors.As(e, &nre) || len(nre.Intended) != 1 {
 					t.Fatalf("%s for a stranger: %v; want a NoRecipientError naming one recipient", name, e)
 				}
-				want := fmt.Sprintf(`issuer "%s", serial %s`, stranger.cert.Issuer, stranger.cert.SerialNumber)
+				want := fmt.Sprintf(`issuer "%s", serial %s`, stranger.cert.Issuer, stranger.cert.SerialNumber.Text(16))
 				if keyid {
 					want = fmt.Sprintf("subject key identifier %X", stranger.cert.SubjectKeyId)
 				}

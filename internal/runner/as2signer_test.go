@@ -62,11 +62,11 @@ party "northwind" {
 
 	want := map[string]string{
 		"stranger": `send port "stranger": party "fabrikam"'s MDN: as2: MDN signature: smime: the signer "CN=Stranger" (issuer "CN=Test CA", serial ` +
-			stranger.Cert.SerialNumber.String() + `) is not a signing certificate of any party`,
+			stranger.Cert.SerialNumber.Text(16) + `) is not a signing certificate of any party`,
 		"lookalike": `send port "lookalike": party "fabrikam"'s MDN: as2: MDN signature: smime: the signer certificate the message carries, "CN=Fabrikam" (issuer "CN=Test CA", serial ` +
-			p.partner.Cert.SerialNumber.String() + `), does not match party "fabrikam"'s signing certificate with that issuer and serial number: its thumbprint and public key differ`,
+			p.partner.Cert.SerialNumber.Text(16) + `), does not match party "fabrikam"'s signing certificate with that issuer and serial number: its thumbprint and public key differ`,
 		"northwind": `send port "northwind": party "fabrikam"'s MDN: as2: MDN signature: smime: the signer "CN=Northwind" (issuer "CN=Test CA", serial ` +
-			northwind.Cert.SerialNumber.String() + `) is party "northwind"'s signing certificate, not party "fabrikam"'s`,
+			northwind.Cert.SerialNumber.Text(16) + `) is party "northwind"'s signing certificate, not party "fabrikam"'s`,
 	}
 	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil {

@@ -124,9 +124,9 @@ func TestDecodePreviousCertificate(t *testing.T) {
 	m := byName["for-unknown.edi"]
 	wantReason := []string{
 		`decoding failed at receive location "from_fabrikam"`,
-		fmt.Sprintf(`encrypted for issuer "CN=Test CA", serial %s, which is none of the certificates decrypted with here`, stranger.Cert.SerialNumber),
-		fmt.Sprintf(`"CN=Contoso Decryption" (serial %s)`, decrypt.Cert.SerialNumber),
-		fmt.Sprintf(`"CN=Contoso Decryption 2025" (serial %s)`, previous.Cert.SerialNumber),
+		fmt.Sprintf(`encrypted for issuer "CN=Test CA", serial %s, which is none of the certificates decrypted with here`, stranger.Cert.SerialNumber.Text(16)),
+		fmt.Sprintf(`"CN=Contoso Decryption" (serial %s)`, decrypt.Cert.SerialNumber.Text(16)),
+		fmt.Sprintf(`"CN=Contoso Decryption 2025" (serial %s)`, previous.Cert.SerialNumber.Text(16)),
 	}
 	if m.Status != msgbox.StatusSuspended || m.Decoding != msgbox.DecodingFailed {
 		t.Errorf("for-unknown.edi: status %s, decoding %q; want suspended, failed", m.Status, m.Decoding)

@@ -473,7 +473,7 @@ func TestDecodeTwoStages(t *testing.T) {
 		{"opaque.edi", encrypt(sign("opaque", p.partner, true)), ""},
 		{"unsigned.edi", encrypt(entity), "stage 2: smime: the message is not signed"},
 		{"stranger.edi", encrypt(sign("stranger", stranger, false)),
-			`stage 2: smime: the signer "CN=Stranger" (issuer "CN=Test CA", serial ` + stranger.Cert.SerialNumber.String() + `) is not a signing certificate of any party`},
+			`stage 2: smime: the signer "CN=Stranger" (issuer "CN=Test CA", serial ` + stranger.Cert.SerialNumber.Text(16) + `) is not a signing certificate of any party`},
 		{"not-encrypted.edi", readAll(t, sign("plain", p.partner, false)), "stage 1: smime: the message is not encrypted"},
 	}
 	for _, tc := range cases {

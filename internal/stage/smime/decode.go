@@ -306,16 +306,16 @@ func (opts *DecodeOptions) recipients() ([]cms.Recipient, error) {
 func decryptError(recips []cms.Recipient, i int, err error) error {
 	if i >= 0 {
 		c := recips[i].Cert
-		return fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", c.Subject, c.SerialNumber, err)
+		return fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", c.Subject, c.SerialNumber.Text(16), err)
 	}
 	var nre *cms.NoRecipientError
 	if len(recips) == 1 || !errors.As(err, &nre) {
 		c := recips[0].Cert
-		return fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", c.Subject, c.SerialNumber, err)
+		return fmt.Errorf("smime: decrypting with certificate %q (serial %s): %w", c.Subject, c.SerialNumber.Text(16), err)
 	}
 	names := make([]string, len(recips))
 	for j, r := range recips {
-		names[j] = fmt.Sprintf("%q (serial %s)", r.Cert.Subject, r.Cert.SerialNumber)
+		names[j] = fmt.Sprintf("%q (serial %s)", r.Cert.Subject, r.Cert.SerialNumber.Text(16))
 	}
 	return &noRecipientError{ours: strings.Join(names, ", "), err: nre}
 }
@@ -503,7 +503,7 @@ func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts 
 			return perr
 		}
 	}
-	return fmt.Errorf("smime: signer certificate %q (serial %s): %w", cert.Subject, cert.SerialNumber, err)
+	return fmt.Errorf("smime: signer certificate %q (serial %s): %w", cert.Subject, cert.SerialNumber.Text(16), err)
 }
 
 // partySignerError says why cert, a signer's certificate, is none of the
@@ -530,7 +530,7 @@ func partySignerError(cert *x509.Certificate, parties []component.PartyCertifica
 	}
 	if other != "" {
 		return fmt.Errorf("smime: the signer %q (issuer %q, serial %s) is party %q's signing certificate, not party %q's",
-			cert.Subject, cert.Issuer, cert.SerialNumber, other, party)
+			cert.Subject, cert.Issuer, cert.SerialNumber.Text(16), other, party)
 	}
 	if same == nil {
 		return notPartySignerError(cert)
@@ -540,13 +540,15 @@ func partySignerError(cert *x509.Certificate, parties []component.PartyCertifica
 		differs = "its thumbprint differs, though its public key is the same"
 	}
 	return fmt.Errorf("smime: the signer certificate the message carries, %q (issuer %q, serial %s), does not match party %q's signing certificate with that issuer and serial number: %s",
-		cert.Subject, cert.Issuer, cert.SerialNumber, same.Party, differs)
+		cert.Subject, cert.Issuer, cert.SerialNumber.Text(16), same.Party, differs)
 }
 
 // notPartySignerError is the refusal of a signer whose certificate is no
-// party's signing certificate.
+// party's signing certificate. Serial numbers are written in hex here and
+// in every error of this package, as bizpipe certs --format json, OpenSSL
+// and Windows show them, so that the certificate can be looked up.
 func notPartySignerError(cert *x509.Certificate) error {
-	return fmt.Errorf("smime: the signer %q (issuer %q, serial %s) is not a signing certificate of any party", cert.Subject, cert.Issuer, cert.SerialNumber)
+	return fmt.Errorf("smime: the signer %q (issuer %q, serial %s) is not a signing certificate of any party", cert.Subject, cert.Issuer, cert.SerialNumber.Text(16))
 }
 
 // verifySignerCert is checkSignerCert's test, its error without context.

@@ -215,11 +215,11 @@ func TestDecoderStagePreviousCertificate(t *testing.T) {
 		{"for the previous certificate", rotating, encrypt(p.partnerPEM), p.partner, nil},
 		{"for the current certificate", rotating, encrypt(currentPEM), current, nil},
 		{"for an unknown certificate", rotating, encrypt(strangerPEM), nil,
-			[]string{"encrypted for issuer \"CN=bizpipe test CA\", serial " + stranger.Cert.SerialNumber.String() + ", which is none of the certificates decrypted with here",
-				`"CN=Contoso decryption 2027" (serial ` + current.Cert.SerialNumber.String() + ")", `"CN=Fabrikam EDI" (serial ` + p.partner.Cert.SerialNumber.String() + ")"}},
+			[]string{"encrypted for issuer \"CN=bizpipe test CA\", serial " + stranger.Cert.SerialNumber.Text(16) + ", which is none of the certificates decrypted with here",
+				`"CN=Contoso decryption 2027" (serial ` + current.Cert.SerialNumber.Text(16) + ")", `"CN=Fabrikam EDI" (serial ` + p.partner.Cert.SerialNumber.Text(16) + ")"}},
 		{"for the previous certificate, which the decoder was not given", currentOnly, encrypt(p.partnerPEM), nil,
 			[]string{`decrypting with certificate "CN=Contoso decryption 2027"`, "not encrypted for this certificate",
-				"serial " + p.partner.Cert.SerialNumber.String()}},
+				"serial " + p.partner.Cert.SerialNumber.Text(16)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -306,11 +306,11 @@ func TestDecoderStageSignerReasons(t *testing.T) {
 	verifyOnly, both := stage(false), stage(true)
 
 	notParty := func(subject string, c *testpki.Cert) string {
-		return fmt.Sprintf(`smime: the signer %s (issuer "CN=bizpipe test CA", serial %s) is not a signing certificate of any party`, subject, c.Cert.SerialNumber)
+		return fmt.Sprintf(`smime: the signer %s (issuer "CN=bizpipe test CA", serial %s) is not a signing certificate of any party`, subject, c.Cert.SerialNumber.Text(16))
 	}
 	notPartys := func(c *testpki.Cert, differs string) string {
 		return fmt.Sprintf(`smime: the signer certificate the message carries, "CN=Contoso group signing" (issuer "CN=bizpipe test CA", serial %s), does not match party "fabrikam"'s signing certificate with that issuer and serial number: %s`,
-			c.Cert.SerialNumber, differs)
+			c.Cert.SerialNumber.Text(16), differs)
 	}
 	digest := func(alg string) string {
 		return "smime: signature verification failed: the signature's digest algorithm " + alg + " is not accepted (want one of sha256, sha384, sha512, sha1)"
@@ -332,7 +332,7 @@ func TestDecoderStageSignerReasons(t *testing.T) {
 		{"SHA-224", sign(append(party, "-md", "sha224")...), now, digest("sha224 (2.16.840.1.101.3.4.2.4)")},
 		{"the party's certificate expired at receipt", sign(append(party, "-md", "sha256")...), p.group.Cert.NotAfter.Add(time.Hour),
 			fmt.Sprintf(`smime: signer certificate "CN=Contoso group signing" (serial %s): x509: certificate has expired or is not yet valid: current time %s is after %s`,
-				p.group.Cert.SerialNumber, p.group.Cert.NotAfter.Add(time.Hour).UTC().Format(time.RFC3339), p.group.Cert.NotAfter.UTC().Format(time.RFC3339))},
+				p.group.Cert.SerialNumber.Text(16), p.group.Cert.NotAfter.Add(time.Hour).UTC().Format(time.RFC3339), p.group.Cert.NotAfter.UTC().Format(time.RFC3339))},
 	}
 	for _, tt := range tests {
 		for _, v := range []struct {

@@ -175,7 +175,7 @@ func (e *Encoder) Encode(rand io.Reader, contentType string, body []byte, signer
 	}
 	der, err := cms.Encrypt(rand, out, e.alg, recipient)
 	if err != nil {
-		return nil, fmt.Errorf("smime: encrypting for certificate %q (serial %s): %w", recipient.Subject, recipient.SerialNumber, err)
+		return nil, fmt.Errorf("smime: encrypting for certificate %q (serial %s): %w", recipient.Subject, recipient.SerialNumber.Text(16), err)
 	}
 	return appendPKCS7MIME(nil, true, e.alg.SMIMEType(), der), nil
 }

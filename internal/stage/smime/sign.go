@@ -38,7 +38,7 @@ func (s *Signer) check() error {
 	}
 	pub, ok := s.Key.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(s.Cert.PublicKey) {
-		return fmt.Errorf("smime: the private key does not belong to signing certificate %q (serial %s)", s.Cert.Subject, s.Cert.SerialNumber)
+		return fmt.Errorf("smime: the private key does not belong to signing certificate %q (serial %s)", s.Cert.Subject, s.Cert.SerialNumber.Text(16))
 	}
 	return nil
 }

@@ -172,7 +172,7 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 	if e.encrypt {
 		enc.env, err = cms.NewEnvelope(s.rand, e.alg, s.recipient)
 		if err != nil {
-			return nil, fmt.Errorf("smime: encrypting for certificate %q (serial %s): %w", s.recipient.Subject, s.recipient.SerialNumber, err)
+			return nil, fmt.Errorf("smime: encrypting for certificate %q (serial %s): %w", s.recipient.Subject, s.recipient.SerialNumber.Text(16), err)
 		}
 	}
 	return enc, nil

@@ -217,9 +217,9 @@ func TestAsyncMDNSignerReasons(t *testing.T) {
 		want   string // "" when it delivers
 	}{
 		{"the partner", partner, ""},
-		{"a stranger", stranger, what + `the signer "CN=Stranger" (issuer "CN=Test CA", serial ` + stranger.Cert.SerialNumber.String() + `) is not a signing certificate of any party`},
+		{"a stranger", stranger, what + `the signer "CN=Stranger" (issuer "CN=Test CA", serial ` + stranger.Cert.SerialNumber.Text(16) + `) is not a signing certificate of any party`},
 		{"a look-alike of the partner's", lookAlike, what + `the signer certificate the message carries, "CN=Fabrikam Signing" (issuer "CN=Test CA", serial ` +
-			partner.Cert.SerialNumber.String() + `), does not match party "fabrikam"'s signing certificate with that issuer and serial number: its thumbprint and public key differ`},
+			partner.Cert.SerialNumber.Text(16) + `), does not match party "fabrikam"'s signing certificate with that issuer and serial number: its thumbprint and public key differ`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sent := fmt.Sprintf("<d%d@contoso.example>", i)
