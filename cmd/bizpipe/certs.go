@@ -31,8 +31,9 @@ func newCertsCmd(e *env) *cobra.Command {
 		Use:   "certs [flags] [PATH...]",
 		Short: "List every store's certificates, with the thumbprints to paste",
 		Long: `Certs lists the certificates of every certificate store the configuration
-declares: SHA-1 and SHA-256 thumbprints, subject, issuer, validity, key usage,
-and whether the store holds the private key. Private keys are never printed.
+declares: SHA-1 and SHA-256 thumbprints, subject, issuer, serial number (in
+hex, as errors name a certificate by), validity, key usage, and whether the
+store holds the private key. Private keys are never printed.
 
 PKCS#12 files are opened with the store's password; give it with
 BIZPIPE_VAR_NAME (a secret on the command line shows in the process list and
@@ -331,6 +332,7 @@ func writeCertsText(w io.Writer, stores []certsStore) {
 			fmt.Fprintf(w, "  %s\n", safe(c.File))
 			fmt.Fprintf(w, "    subject      %s\n", safe(c.Subject))
 			fmt.Fprintf(w, "    issuer       %s\n", safe(c.Issuer))
+			fmt.Fprintf(w, "    serial       %s\n", c.Serial)
 			fmt.Fprintf(w, "    sha1         %s\n", c.SHA1)
 			fmt.Fprintf(w, "    sha256       %s\n", c.SHA256)
 			fmt.Fprintf(w, "    valid        %s to %s\n", c.NotBefore, c.NotAfter)
