@@ -32,7 +32,7 @@ func newCertsCmd(e *env) *cobra.Command {
 		Short: "List every store's certificates, with the thumbprints to paste",
 		Long: `Certs lists the certificates of every certificate store the configuration
 declares: SHA-1 and SHA-256 thumbprints, subject, issuer, serial number (in
-hex, as errors name a certificate by), validity, key usage, and whether the
+hex, as errors give it), validity, key usage, and whether the
 store holds the private key. Private keys are never printed.
 
 PKCS#12 files are opened with the store's password; give it with
