@@ -1086,11 +1086,12 @@ func (f *Poller) acknowledge(in *input, msg msgbox.Message, dup bool, err error)
 	return true, true, nil
 }
 
-// dirFailed logs a directory error when it differs from the last one.
+// dirFailed logs a directory error when it differs from the last one. The
+// message does not promise another poll: run --once polls no more.
 func (f *Poller) dirFailed(err error) {
 	if msg := err.Error(); msg != f.dirErr {
 		f.dirErr = msg
-		f.log.Error("cannot read receive directory; polling on", "dir", f.o.Dir, "error", err)
+		f.log.Error("cannot read receive directory", "dir", f.o.Dir, "error", err)
 	}
 }
 
