@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,7 +246,8 @@ func (s *probeSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Rea
 }
 
 // TestClaimLockedWhileStored: while a claim is stored, no other process can
-// take its lock.
+// take its lock. That it stays locked after, until its file is removed, is
+// TestClaimLockedUntilRemoved's.
 func TestClaimLockedWhileStored(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "d.xml", "<d/>")
@@ -256,5 +258,162 @@ func TestClaimLockedWhileStored(t *testing.T) {
 	}
 	if !errors.Is(sink.probe, unix.EWOULDBLOCK) {
 		t.Errorf("locking the claim while it was stored: %v, want EWOULDBLOCK (held)", sink.probe)
+	}
+}
+
+// lockProbeFile is a claim the poller opened (wrapping what its open
+// returned). When the poller closes it, and so lets its lock go, it tries,
+// as another process finding the claim would, to open and lock the claim
+// by its path: a claim it can still lock then could be stored a second
+// time (a process of the server's name restarting beside this one).
+type lockProbeFile struct {
+	inputFile
+	path  string
+	probe *lockProbe
+}
+
+// lockProbe gathers what the lockProbeFiles of one poller found; the
+// poller opens and closes claims concurrently.
+type lockProbe struct {
+	mu       sync.Mutex
+	opened   int
+	lockable []string
+}
+
+func (f lockProbeFile) Fd() uintptr {
+	return f.inputFile.(interface{ Fd() uintptr }).Fd()
+}
+
+func (f lockProbeFile) Close() error {
+	err := f.inputFile.Close()
+	if other, oerr := os.Open(f.path); oerr == nil {
+		if unix.Flock(int(other.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			f.probe.mu.Lock()
+			f.probe.lockable = append(f.probe.lockable, filepath.Base(f.path))
+			f.probe.mu.Unlock()
+		}
+		other.Close()
+	}
+	return err
+}
+
+// TestClaimLockedUntilRemoved: a stored claim stays locked until its file
+// is removed; no other process can lock it once this one closed it, since
+// it names nothing then. Closing it first, and removing it after, would
+// leave a moment in which another process could lock the claim and store
+// it again. Both ways of publishing, one by one and by batch.
+func TestClaimLockedUntilRemoved(t *testing.T) {
+	for _, batch := range []bool{true, false} {
+		t.Run(fmt.Sprintf("batch %v", batch), func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "d.xml", "<d/>")
+			writeFile(t, dir, "e.xml", "<e/>")
+			box := transporttest.NewBox(t)
+			var sink transport.Sink = transporttest.BoxSink{Box: box}
+			if !batch {
+				sink = oneByOne{box}
+			}
+			f, _ := newTestFile(t, fileOpts(dir), sink)
+			probe := &lockProbe{}
+			open := f.open
+			f.open = func(path string) (inputFile, error) {
+				file, err := open(path)
+				if err != nil {
+					return nil, err
+				}
+				if _, ok := file.(interface{ Fd() uintptr }); !ok {
+					t.Fatalf("an input without a descriptor (%T): nothing to lock", file)
+				}
+				probe.mu.Lock()
+				probe.opened++
+				probe.mu.Unlock()
+				return lockProbeFile{inputFile: file, path: path, probe: probe}, nil
+			}
+			if n, err := pollNoHang(t, f, dir); n != 2 || err != nil {
+				t.Fatalf("Poll = %d, %v", n, err)
+			}
+			if probe.opened != 2 || boxCount(t, box) != 2 || len(names(t, dir)) != 0 {
+				t.Fatalf("%d claims opened, %d messages stored, directory %v; want both files stored", probe.opened, boxCount(t, box), names(t, dir))
+			}
+			if len(probe.lockable) != 0 {
+				t.Errorf("claims %v could be locked by another process once closed, while they still named their files; want each removed before it is closed", probe.lockable)
+			}
+		})
+	}
+}
+
+// TestClaimGivenBackBeforeLocked: a claim whose name no longer names the
+// file opened once it is locked (its holder gave it back, renaming it to
+// its file name, or removed it, between this process's open and its lock)
+// is not this process's to store: storing it would store the file given
+// back a second time when it is claimed again. Met recovering a claim of
+// this server's name, as a second process of that name starting beside
+// the first does.
+func TestClaimGivenBackBeforeLocked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// meanwhile is what the holder does with the claim between
+		// this process's open and its lock.
+		meanwhile func(t *testing.T, dir, claim string)
+	}{
+		{"given back", func(t *testing.T, dir, claim string) {
+			if err := os.Rename(filepath.Join(dir, claim), filepath.Join(dir, "a.xml")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"replaced by another file", func(t *testing.T, dir, claim string) {
+			if err := os.Rename(filepath.Join(dir, claim), filepath.Join(dir, "a.xml")); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dir, claim, "<other/>")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			claim := claimName("srv1", "00000000000000aa", "a.xml")
+			writeFile(t, dir, claim, "<a/>")
+			box := transporttest.NewBox(t)
+			f, _ := newTestFile(t, fileOpts(dir), oneByOne{box})
+			open := f.open
+			moved := false
+			f.open = func(path string) (inputFile, error) {
+				file, err := open(path)
+				if err == nil && !moved && filepath.Base(path) == claim {
+					moved = true
+					tc.meanwhile(t, dir, claim)
+				}
+				return file, err
+			}
+			if _, err := pollNoHang(t, f, dir); err != nil {
+				t.Logf("first pass: %v", err)
+			}
+			if !moved {
+				t.Fatal("the claim was not opened")
+			}
+			if n := boxCount(t, box); n != 0 {
+				t.Fatalf("stored %d messages from a claim that no longer named the file opened once locked, want none", n)
+			}
+			if got := names(t, dir); !slices.Contains(got, "a.xml") {
+				t.Fatalf("directory %v, want a.xml given back", got)
+			}
+			// The file given back is stored once, by a later pass.
+			f.open = open
+			for range 3 {
+				if _, err := pollNoHang(t, f, dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[string]int{}
+			for _, m := range msgs {
+				count[m.FileName]++
+			}
+			if count["a.xml"] != 1 {
+				t.Errorf("a.xml stored %d times, want once: %v", count["a.xml"], count)
+			}
+		})
 	}
 }
