@@ -1097,9 +1097,19 @@ func TestFileRacingAttempts(t *testing.T) {
 		// first: the late attempt is the delivery's first, which does
 		// not look for a staged copy at Begin (the early one took its
 		// lease over, so it is not).
-		for _, c := range []struct{ overwrite, first bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
-			t.Run(fmt.Sprintf("%s/overwrite=%v/first=%v", tt.name, c.overwrite, c.first), func(t *testing.T) {
+		// unnamed: the late attempt stages an unnamed file, or a named
+		// partial file, each by a link that never replaces the early
+		// one's staged copy.
+		for _, c := range []struct{ overwrite, first, unnamed bool }{
+			{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false},
+			{false, false, true}, {true, false, true}, {false, true, true}, {true, true, true},
+		} {
+			if c.unnamed && !slices.Contains(unnamedModes(t), true) {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/overwrite=%v/first=%v/unnamed=%v", tt.name, c.overwrite, c.first, c.unnamed), func(t *testing.T) {
 				late, dir := newFileTransport(t, c.overwrite)
+				late.unnamed = c.unnamed
 				early, err := NewWriter(WriterOptions{Dir: dir, Overwrite: c.overwrite})
 				if err != nil {
 					t.Fatal(err)
