@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -271,8 +272,16 @@ func TestPKCS12WalkHostile(t *testing.T) {
 		{"bags that do not parse", noMACPFX(t, []byte{0x30, 0x03, 0x02, 0x01}), want{
 			problems: []wantProblem{{"x.p12", ProblemParse, "cannot parse PKCS#12 bags"}},
 		}},
-		{"truncated file without a MAC", nomac[:len(nomac)*2/3], want{
-			problems: []wantProblem{{"x.p12", ProblemParse, "cannot parse PKCS#12"}},
+		// Cut short, the file no longer parses to tell that it has no
+		// MAC (hasMAC): go-pkcs12 reads it, and says what is wrong;
+		// walkPKCS12's own refusal is TestPKCS12WalkRefusesUnparsed's.
+		{"truncated file without a MAC, refused by go-pkcs12", nomac[:len(nomac)*2/3], want{
+			problems: []wantProblem{{"x.p12", ProblemParse, "cannot parse PKCS#12: pkcs12: error reading P12 data"}},
+		}},
+		// Whole, with bytes after it, it parses (encoding/asn1 leaves
+		// the rest): walkPKCS12 reads it, and refuses the rest.
+		{"trailing data after a file without a MAC", append(slices.Clip(nomac), 0x05, 0x00), want{
+			problems: []wantProblem{{"x.p12", ProblemParse, "cannot parse PKCS#12: trailing data after the PFX structure"}},
 		}},
 	}
 	for _, tt := range tests {
@@ -368,4 +377,93 @@ func noMACPFX(t testing.TB, parts ...[]byte) []byte {
 // not write for a RawValue of FullBytes.
 func explicit0(inner []byte) asn1.RawValue {
 	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}
+}
+
+// TestPKCS12WalkRefusesUnparsed: walkPKCS12's own refusals of a file that
+// does not parse as a PFX, which Load never shows (such a file goes to
+// go-pkcs12, see hasMAC) but a caller of walkPKCS12 meets first: a file
+// cut short, one with bytes after it, and one whose authenticated safe
+// is not a sequence of parts.
+func TestPKCS12WalkRefusesUnparsed(t *testing.T) {
+	fx := newFixtures(t)
+	openssl := filepath.Join(t.TempDir(), "nomac.p12")
+	opensslP12(t, fx.ecLeaf, openssl, "-nomac", "-passout", "pass:"+formsPassword)
+	nomac, err := os.ReadFile(openssl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := int64(maxPKCS12IterationBudget)
+	if _, err := walkPKCS12(nomac, formsPassword, &whole); err != nil {
+		t.Fatalf("the whole file: %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", nomac[:len(nomac)*2/3], "cannot parse PKCS#12: asn1: "},
+		{"trailing data", append(slices.Clip(nomac), 0x05, 0x00), "cannot parse PKCS#12: trailing data after the PFX structure"},
+		{"authenticated safe not a sequence", func() []byte {
+			type ci struct {
+				ContentType asn1.ObjectIdentifier
+				Content     asn1.RawValue
+			}
+			return mustMarshal(t, struct {
+				Version  int
+				AuthSafe ci
+			}{3, ci{oidPKCS7Data, explicit0(mustMarshal(t, mustMarshal(t, 7)))}})
+		}(), "cannot parse PKCS#12: its authenticated safe is not a sequence of ContentInfo"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			left := int64(maxPKCS12IterationBudget)
+			c, err := walkPKCS12(tt.data, formsPassword, &left)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("walkPKCS12 = %v, %v; want an error starting %q", c, err, tt.want)
+			}
+			if left != maxPKCS12IterationBudget {
+				t.Errorf("%d iterations spent on a file refused unparsed, want none", maxPKCS12IterationBudget-left)
+			}
+		})
+	}
+}
+
+// TestPKCS12NoMACBudgetSpentOnSecondPassword: a file without a MAC that
+// the store's password does not decrypt is a wrong password (BP2003) even
+// when trying the empty password after it runs out of the file's budget of
+// iterations: the budget is the empty password's trouble, not the file's.
+// Made by openssl at the largest count a file may state, with the legacy
+// PKCS#12 schemes (each derivation twice, for the key and the IV): the
+// store's password costs one derivation of the encrypted part, and the
+// empty password, tried in both its forms, two more, past the budget.
+func TestPKCS12NoMACBudgetSpentOnSecondPassword(t *testing.T) {
+	fx := newFixtures(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "costly.p12")
+	// -iter before -nomac: openssl takes -iter for the MAC's count too.
+	opensslP12(t, fx.ecLeaf, path, "-iter", fmt.Sprint(maxPKCS12Iterations), "-nomac", "-legacy", "-passout", "pass:"+formsPassword)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasMAC(data) {
+		t.Fatal("openssl wrote a MAC")
+	}
+	// The premise: the empty password alone runs out of the budget that
+	// the store's wrong one left.
+	left := int64(maxPKCS12IterationBudget)
+	if _, err := walkPKCS12(data, "not "+formsPassword, &left); err == nil || !strings.Contains(err.Error(), "does not decrypt") {
+		t.Fatalf("walkPKCS12 with the wrong password: %v, want not decrypted", err)
+	}
+	if _, err := walkPKCS12(data, "", &left); err == nil || !strings.Contains(err.Error(), "iterations in all; refused") {
+		t.Fatalf("walkPKCS12 with the empty password after it: %v, want the budget spent", err)
+	}
+	checkStore(t, dir, mustLoad(t, dir, KnownPassword("not "+formsPassword)), want{
+		files:    map[string]FileKind{"costly.p12": FilePKCS12},
+		problems: []wantProblem{{"costly.p12", ProblemPassword, "so the password is incorrect"}},
+	})
+	// With the right password it opens.
+	checkStore(t, dir, mustLoad(t, dir, KnownPassword(formsPassword)), want{
+		certs: []wantCert{{"ec leaf", "costly.p12", "costly.p12"}},
+		files: map[string]FileKind{"costly.p12": FilePKCS12},
+	})
 }
