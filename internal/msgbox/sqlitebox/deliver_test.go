@@ -2,6 +2,8 @@ package sqlitebox
 
 import (
 	"bytes"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,5 +66,65 @@ func TestClaimPreloads(t *testing.T) {
 				t.Errorf("%s: preloaded a body (%d bytes), want it left to Body", name, len(d.Body))
 			}
 		}
+	}
+}
+
+// TestDueAtItsInstant: a delivery is due at the very instant it is due, not
+// a microsecond later nor a microsecond sooner: a pending one at its
+// routing, a retrying one at its RetryAt, an in-progress one (to take over)
+// at its lease's end; and NextDue says that instant. The box's clock is
+// fixed, so that each claim is made exactly when it says.
+func TestDueAtItsInstant(t *testing.T) {
+	ctx := t.Context()
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var clock atomic.Int64
+	clock.Store(start.UnixMicro())
+	set := func(at time.Time) { clock.Store(at.UnixMicro()) }
+	b := openTemp(t, Options{now: func() time.Time { return time.UnixMicro(clock.Load()).UTC() }})
+	ports := []string{"p"}
+	route := func(msgbox.Message) ([]string, string) { return ports, "" }
+	claim := func(t *testing.T, owner string, at time.Time, want int) []*msgbox.Delivery {
+		t.Helper()
+		set(at)
+		ds, err := b.ClaimBatch(ctx, owner, ports, time.Minute, 10, nil)
+		if err != nil || len(ds) != want {
+			t.Fatalf("claim by %s at %s: %d deliveries, %v; want %d", owner, at.Sub(start), len(ds), err, want)
+		}
+		return ds
+	}
+	nextDue := func(t *testing.T, want time.Time) {
+		t.Helper()
+		next, ok, err := b.NextDue(ctx, ports)
+		if err != nil || !ok || !next.Equal(want) {
+			t.Fatalf("NextDue = %v, %v, %v; want %s", next, ok, err, want.Sub(start))
+		}
+	}
+	const tick = time.Microsecond
+
+	// Pending: due at its routing.
+	if _, _, err := b.ReceiveRouted(ctx, in("a.xml"), strings.NewReader("<a/>"), route); err != nil {
+		t.Fatal(err)
+	}
+	nextDue(t, start)
+	d := claim(t, "w1", start, 1)[0]
+
+	// In progress: due, to another owner, at its lease's end.
+	leaseEnd := start.Add(time.Minute)
+	nextDue(t, leaseEnd)
+	claim(t, "w2", leaseEnd.Add(-tick), 0)
+	taken := claim(t, "w2", leaseEnd, 1)[0]
+	if taken.ID != d.ID || taken.Attempts != 1 || taken.LastError != msgbox.LeaseExpiredError("w1") {
+		t.Fatalf("taken over: %+v; want delivery %d with w1's attempt counted", taken, d.ID)
+	}
+
+	// Retrying: due at its RetryAt.
+	retryAt := leaseEnd.Add(time.Hour)
+	if err := b.Finish(ctx, d.ID, "w2", msgbox.Outcome{State: msgbox.DeliveryRetrying, RetryAt: retryAt, Error: "partner down"}); err != nil {
+		t.Fatal(err)
+	}
+	nextDue(t, retryAt)
+	claim(t, "w3", retryAt.Add(-tick), 0)
+	if again := claim(t, "w3", retryAt, 1)[0]; again.ID != d.ID || again.Attempts != 2 {
+		t.Fatalf("retried: %+v; want delivery %d at its third attempt", again, d.ID)
 	}
 }

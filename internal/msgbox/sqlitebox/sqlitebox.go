@@ -90,6 +90,10 @@ type Options struct {
 	// write.
 	immutable error
 
+	// now, when set, is the box's clock instead of time.Now (for tests
+	// of what is due when).
+	now func() time.Time
+
 	// NoCreate opens only a box that exists, for commands that operate on
 	// one (bizpipe messages): where there is none, Open fails with an
 	// error wrapping ErrNoBox and creates nothing, not even a directory.
@@ -477,6 +481,9 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 	}
 	if opts.immutable != nil {
 		b.noWrites, b.immutable = opts.immutable, true
+	}
+	if opts.now != nil {
+		b.now = opts.now
 	}
 	b.syncLog = func() error { return syncWAL(real + "-wal") }
 	b.purgeBatch, b.purgeBudget = purgeBatch, purgeBudget
