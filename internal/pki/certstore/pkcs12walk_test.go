@@ -1,8 +1,12 @@
 package certstore
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -465,5 +469,137 @@ func TestPKCS12NoMACBudgetSpentOnSecondPassword(t *testing.T) {
 	checkStore(t, dir, mustLoad(t, dir, KnownPassword(formsPassword)), want{
 		certs: []wantCert{{"ec leaf", "costly.p12", "costly.p12"}},
 		files: map[string]FileKind{"costly.p12": FilePKCS12},
+	})
+}
+
+// withSHA1MAC returns the PKCS#12 file data with a MAC (HMAC-SHA1, 2048
+// iterations) made with password in place of the one it has, if any, as
+// openssl pkcs12 -twopass makes it: the MAC's password then need not be
+// the one the file's parts and keys are encrypted with.
+func withSHA1MAC(t *testing.T, data []byte, password string) []byte {
+	t.Helper()
+	var pfx p12PFX
+	if rest, err := asn1.Unmarshal(data, &pfx); err != nil || len(rest) != 0 {
+		t.Fatalf("parsing the PFX: %v", err)
+	}
+	var authSafe []byte
+	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
+		t.Fatal(err)
+	}
+	salt := []byte("bizpipe-mac-salt")
+	const iterations = 2048
+	key := pkcs12KDF(salt, bmpZeroTerminated(password), iterations, 3, sha1.Size)
+	mac := hmac.New(sha1.New, key)
+	mac.Write(authSafe)
+	type digestInfo struct {
+		Algorithm pkix.AlgorithmIdentifier
+		Digest    []byte
+	}
+	type macData struct {
+		Mac        digestInfo
+		MacSalt    []byte
+		Iterations int
+	}
+	oidSHA1 := asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	return mustMarshal(t, struct {
+		Version  int
+		AuthSafe asn1.RawValue
+		MacData  macData
+	}{3, asn1.RawValue{FullBytes: mustMarshal(t, pfx.AuthSafe)}, macData{
+		digestInfo{pkix.AlgorithmIdentifier{Algorithm: oidSHA1, Parameters: asn1.NullRawValue}, mac.Sum(nil)}, salt, iterations,
+	}})
+}
+
+// bagsOf returns the SafeBags of the parts in the clear of the PKCS#12
+// file data, each whole.
+func bagsOf(t *testing.T, data []byte) [][]byte {
+	t.Helper()
+	var pfx p12PFX
+	if _, err := asn1.Unmarshal(data, &pfx); err != nil {
+		t.Fatal(err)
+	}
+	parts, ok := authSafeParts(pfx)
+	if !ok {
+		t.Fatal("no parts")
+	}
+	var out [][]byte
+	for _, ci := range parts {
+		if !ci.ContentType.Equal(oidPKCS7Data) {
+			continue
+		}
+		var sc []byte
+		if _, err := asn1.Unmarshal(ci.Content.Bytes, &sc); err != nil {
+			t.Fatal(err)
+		}
+		var bags []asn1.RawValue
+		if _, err := asn1.Unmarshal(sc, &bags); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bags {
+			out = append(out, b.FullBytes)
+		}
+	}
+	return out
+}
+
+// TestPKCS12SecondPassword: a file whose MAC the store's password verifies
+// but a key of which that password does not decrypt (a key encrypted with
+// a second password) is not a wrong password: BP2002 saying that the file
+// is damaged or has a second password, which a store cannot give. The
+// file holds two keys, the first encrypted with the store's password, so
+// that go-pkcs12 verifies the MAC (this test's own making of it is
+// checked so), decrypts the first key, and refuses the file for its
+// second key bag before decrypting it, which sends it to walkPKCS12.
+func TestPKCS12SecondPassword(t *testing.T) {
+	fx := newFixtures(t)
+	dir := t.TempDir()
+	var keyBags [][]byte
+	for _, k := range []struct {
+		c  *testpki.Cert
+		pw string
+	}{{fx.ecLeaf, formsPassword}, {fx.rsaLeaf, "second-" + formsPassword}} {
+		made := filepath.Join(t.TempDir(), "key.p12")
+		opensslP12(t, k.c, made, "-nocerts", "-nomac", "-passout", "pass:"+k.pw)
+		data, err := os.ReadFile(made)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bags := bagsOf(t, data)
+		if len(bags) != 1 {
+			t.Fatalf("openssl -nocerts wrote %d bags in the clear, want the key's", len(bags))
+		}
+		keyBags = append(keyBags, bags[0])
+	}
+	twopass := withSHA1MAC(t, noMACPFX(t, safeContents(t, keyBags...)), formsPassword)
+	if _, _, _, err := pkcs12.DecodeChain(twopass, formsPassword); err == nil || err.Error() != "pkcs12: expected exactly one key bag" {
+		t.Fatalf("DecodeChain = %v; want the MAC verified, and the file refused for its second key", err)
+	}
+	if _, _, _, err := pkcs12.DecodeChain(twopass, "second-"+formsPassword); !errors.Is(err, pkcs12.ErrIncorrectPassword) {
+		t.Fatalf("DecodeChain with the second password = %v; want the MAC to refuse it", err)
+	}
+	testpki.WriteFile(t, dir, "twopass.p12", twopass)
+	checkStore(t, dir, mustLoad(t, dir, KnownPassword(formsPassword)), want{
+		files: map[string]FileKind{"twopass.p12": FilePKCS12},
+		problems: []wantProblem{{"twopass.p12", ProblemParse,
+			"its integrity check (MAC) accepts the store's password, but private key 2 does not decrypt with it: the file is damaged, or encrypted with a second password"}},
+	})
+}
+
+// TestPKCS12PasswordOutsideBMP: a store password with a character outside
+// Unicode's Basic Multilingual Plane, which a PKCS#12 password (a
+// BMPString) cannot hold, is BP2003 saying so, for a file with a MAC and
+// one without; go-pkcs12 would say only that it cannot encode it.
+func TestPKCS12PasswordOutsideBMP(t *testing.T) {
+	fx := newFixtures(t)
+	dir := t.TempDir()
+	opensslP12(t, fx.ecLeaf, filepath.Join(dir, "mac.p12"), "-passout", "pass:"+formsPassword)
+	opensslP12(t, fx.ecLeaf, filepath.Join(dir, "nomac.p12"), "-nomac", "-passout", "pass:"+formsPassword)
+	const outside = "outside the Unicode Basic Multilingual Plane"
+	checkStore(t, dir, mustLoad(t, dir, KnownPassword(formsPassword+"\U0001F511")), want{
+		files: map[string]FileKind{"mac.p12": FilePKCS12, "nomac.p12": FilePKCS12},
+		problems: []wantProblem{
+			{"mac.p12", ProblemPassword, outside},
+			{"nomac.p12", ProblemPassword, outside},
+		},
 	})
 }
