@@ -200,3 +200,70 @@ func TestFileBodyGrowsAtListedSize(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestFileBodyChangedUnseen: each of the end-of-file checks refuses a
+// change the other cannot see, by Read and by WriteTo: a file that grew
+// while its modification time stayed as listed (a producer's writes within
+// one tick of the file system's clock, which is coarse), and a file
+// rewritten in place to the same size.
+func TestFileBodyChangedUnseen(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, path string, listed fs.FileInfo)
+	}{
+		{"grown, modification time as listed", func(t *testing.T, path string, listed fs.FileInfo) {
+			fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fh.WriteString(", part 2"); err != nil {
+				t.Fatal(err)
+			}
+			if err := fh.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, listed.ModTime(), listed.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rewritten in place, same size", func(t *testing.T, path string, _ fs.FileInfo) {
+			fh, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fh.WriteString("PART 1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := fh.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		for _, how := range []string{"Read", "WriteTo"} {
+			t.Run(tc.name+"/"+how, func(t *testing.T) {
+				path := writeFile(t, t.TempDir(), "in.xml", "part 1")
+				r, _ := openListed(t, path)
+				tc.change(t, path, r.seen)
+				now, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (now.Size() == r.seen.Size()) == now.ModTime().Equal(r.seen.ModTime()) {
+					t.Fatalf("the change left size %d (listed %d) and time %v (listed %v): want exactly one of them changed",
+						now.Size(), r.seen.Size(), now.ModTime(), r.seen.ModTime())
+				}
+				var got []byte
+				if how == "Read" {
+					got, err = io.ReadAll(r)
+				} else {
+					var buf bytes.Buffer
+					_, err = r.WriteTo(writerFunc(buf.Write))
+					got = buf.Bytes()
+				}
+				if !errors.Is(err, errChanged) || !errors.Is(r.err, errChanged) {
+					t.Errorf("%s = %q, %v (kept %v); want errChanged", how, got, err, r.err)
+				}
+			})
+		}
+	}
+}
