@@ -992,3 +992,41 @@ func TestFilePublishFailuresLoggedPerLocation(t *testing.T) {
 		t.Errorf("failures logged %d times in all, want 2", n)
 	}
 }
+
+// TestFileSettlesAtSettleTime: a file is settled once its modification
+// time is SettleTime away from now, not before: a nanosecond short it
+// waits, pass after pass; at SettleTime exactly it is taken. The same
+// holds for a modification time in the future (a producer's clock ahead).
+func TestFileSettlesAtSettleTime(t *testing.T) {
+	const settle = 10 * time.Minute
+	for _, tc := range []struct {
+		name string
+		sign time.Duration // +1: the clock is after the mtime, -1: before
+	}{{"past", 1}, {"future", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "a.xml")
+			if err := os.WriteFile(p, []byte("<a/>"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mtime := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+			if err := os.Chtimes(p, mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+			o := fileOpts(dir)
+			o.SettleTime = settle
+			rec := transporttest.NewRecorder()
+			f, _ := newTestFile(t, o, rec)
+			f.now = func() time.Time { return mtime.Add(tc.sign * (settle - time.Nanosecond)) }
+			for range 2 {
+				if n, err := poll(t, f); n != 0 || err != nil || f.Pending() != 1 {
+					t.Fatalf("a nanosecond short of the settle time: Poll = %d, %v, Pending %d; want it waiting", n, err, f.Pending())
+				}
+			}
+			f.now = func() time.Time { return mtime.Add(tc.sign * settle) }
+			if n, err := poll(t, f); n != 1 || err != nil || len(rec.All()) != 1 {
+				t.Fatalf("at the settle time: Poll = %d, %v, %d published; want it taken", n, err, len(rec.All()))
+			}
+		})
+	}
+}
