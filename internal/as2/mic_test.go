@@ -63,6 +63,14 @@ func TestMICFormatAndParse(t *testing.T) {
 	if ComputeMIC(SHA1, []byte("hello")).Equal(ComputeMIC(SHA256, []byte("hello"))) {
 		t.Error("MICs of different algorithms compare equal")
 	}
+	// The algorithm is compared, not only the digest: the same bytes
+	// named sha-256 and another algorithm are not the same MIC.
+	for _, other := range []Alg{SHA384, SHA512, SHA1} {
+		m := ComputeMIC(SHA256, []byte("hello"))
+		if named := (MIC{Alg: other, Digest: m.Digest}); m.Equal(named) || named.Equal(m) {
+			t.Errorf("a %s MIC compares equal to the same digest named %s", SHA256, other)
+		}
+	}
 	if (MIC{}).Equal(MIC{}) {
 		t.Error("empty MICs compare equal")
 	}
