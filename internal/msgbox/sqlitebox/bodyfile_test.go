@@ -249,7 +249,9 @@ func slicesEqual(a, b []string) bool { return strings.Join(a, "\n") == strings.J
 // TestBodyFileDamaged: a body file changed, cut short, lengthened or lost
 // is never delivered as the body: the reader fails at the end (a changed
 // file can only be told at the end), or Body fails at once for a missing
-// file, naming the message and the file.
+// file, naming the message and the file. A body that reads back otherwise
+// than stored is msgbox.ErrCorrupt (the runner suspends its deliveries at
+// once); one whose file cannot be opened or read is not (see ErrCorrupt).
 func TestBodyFileDamaged(t *testing.T) {
 	ctx := t.Context()
 	b := openTemp(t, Options{})
@@ -259,6 +261,7 @@ func TestBodyFileDamaged(t *testing.T) {
 		atOpen   bool   // Body itself fails
 		want     string // in the error
 		fullRead bool   // every byte is read before the error
+		corrupt  bool   // the error is msgbox.ErrCorrupt
 	}{
 		{"flipped byte", func(t *testing.T, p string) {
 			f, err := os.OpenFile(p, os.O_WRONLY, 0)
@@ -269,12 +272,12 @@ func TestBodyFileDamaged(t *testing.T) {
 			if _, err := f.WriteAt([]byte{0xff, 0x00, 0xff}, ChunkSize+7); err != nil {
 				t.Fatal(err)
 			}
-		}, false, "checksum mismatch", true},
+		}, false, "checksum mismatch", true, true},
 		{"truncated", func(t *testing.T, p string) {
 			if err := os.Truncate(p, ChunkSize+100); err != nil {
 				t.Fatal(err)
 			}
-		}, false, "ends after", false},
+		}, false, "ends after", false, true},
 		{"lengthened", func(t *testing.T, p string) {
 			f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
 			if err != nil {
@@ -284,12 +287,12 @@ func TestBodyFileDamaged(t *testing.T) {
 			if _, err := f.Write([]byte("more")); err != nil {
 				t.Fatal(err)
 			}
-		}, false, "longer than", false},
+		}, false, "longer than", false, true},
 		{"missing", func(t *testing.T, p string) {
 			if err := os.Remove(p); err != nil {
 				t.Fatal(err)
 			}
-		}, true, "opening the body file", false},
+		}, true, "opening the body file", false, false},
 		{"unreadable (a directory)", func(t *testing.T, p string) {
 			if err := os.Remove(p); err != nil {
 				t.Fatal(err)
@@ -297,7 +300,7 @@ func TestBodyFileDamaged(t *testing.T) {
 			if err := os.Mkdir(p, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}, false, "reading the body file", false},
+		}, false, "reading the body file", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const size = 2*ChunkSize + 5
@@ -326,6 +329,9 @@ func TestBodyFileDamaged(t *testing.T) {
 			}
 			if errors.Is(err, msgbox.ErrNotFound) {
 				t.Errorf("reading the damaged body: %v; want it corrupt, not purged", err)
+			}
+			if errors.Is(err, msgbox.ErrCorrupt) != tc.corrupt {
+				t.Errorf("reading the damaged body: %v; ErrCorrupt %v, want %v", err, !tc.corrupt, tc.corrupt)
 			}
 			if !strings.Contains(err.Error(), m.ID) {
 				t.Errorf("error %q does not name the message", err)
@@ -776,3 +782,60 @@ func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestBodyFileGoneBeforeCommit: a Receive whose body file is no longer
+// there, as a regular file, when its message is to be stored (another
+// process's sweep removed it: this one paused longer than the stale-upload
+// limit) fails, and stores nothing: a row naming a file that is gone would
+// be a message whose body can never be read. The file is taken away once
+// the body was read whole and written, where the message's MDN is made
+// (msgbox.Incoming.MDN), just before the write that stores the message.
+func TestBodyFileGoneBeforeCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		take  func(t *testing.T, path string)
+		wants string
+	}{
+		{"removed", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, "the body file was removed before its message was stored"},
+		{"replaced by a directory", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "is not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			b := openTemp(t, Options{})
+			incoming := in("big.xml")
+			taken := false
+			incoming.MDN = func() (*msgbox.SentMDN, error) {
+				files := bodyFiles(t, b)
+				if len(files) != 1 {
+					t.Errorf("body files %v when the MDN is made, want the message's own", files)
+					return nil, nil
+				}
+				tc.take(t, filepath.Join(b.bodiesDir(), files[0]))
+				taken = true
+				return nil, nil
+			}
+			m, _, err := b.ReceiveRouted(ctx, incoming, pattern(34, 2<<20), nil)
+			if !taken {
+				t.Fatal("the MDN was not made")
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wants) {
+				t.Fatalf("ReceiveRouted = %s, %v; want it failed: %q", m.ID, err, tc.wants)
+			}
+			msgs, err := msgbox.Collect(ctx, b, msgbox.Filter{})
+			if err != nil || len(msgs) != 0 {
+				t.Errorf("the box holds %d messages (%v), want none", len(msgs), err)
+			}
+		})
+	}
+}
