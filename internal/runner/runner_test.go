@@ -1425,3 +1425,42 @@ send_port "down2" {
 		t.Errorf("summary %+v, want retried 2, waiting 2", res.sum)
 	}
 }
+
+// TestFilterErrorIsRoutingFailure: a send port's filter that cannot be
+// evaluated for a message (it names a property the message lacks) does
+// not take the message: with no other port's filter matching, the message
+// is a routing failure whose reason says which filter could not be
+// evaluated, and nothing is delivered.
+func TestFilterErrorIsRoutingFailure(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "regional" {
+  host   = host.h
+  filter = message.properties.region == "eu"
+  transport "file" { path = "out" }
+}
+send_port "others" {
+  host   = host.h
+  filter = message.file_name == "other.edi"
+  transport "file" { path = "out" }
+}
+`, nil)
+	put(t, dir, "a.edi", []byte("ISA*00*...~"))
+	r, box := start(t, dir)
+	total := runUntilSettled(t, r)
+	if total.Suspended != 1 || total.Delivered != 0 {
+		t.Errorf("suspended %d, delivered %d; want the message suspended, nothing delivered", total.Suspended, total.Delivered)
+	}
+	msgs, err := msgbox.Collect(t.Context(), box, msgbox.Filter{})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("messages %v, %v; want one", msgs, err)
+	}
+	m := msgs[0]
+	if m.Status != msgbox.StatusSuspended || !strings.Contains(m.Reason, "routing failure") ||
+		!strings.Contains(m.Reason, "1 filter(s) could not be evaluated") || !strings.Contains(m.Reason, "region") {
+		t.Errorf("status %s, reason %q; want a routing failure naming the filter that could not be evaluated", m.Status, m.Reason)
+	}
+	if entries, err := os.ReadDir(filepath.Join(dir, "out")); err == nil && len(entries) != 0 {
+		t.Errorf("out holds %d files, want none", len(entries))
+	}
+}
