@@ -320,8 +320,8 @@ func TestFileBodyCopyToFile(t *testing.T) {
 
 // TestFileBodyLinkTo: a message box may keep an input's own file
 // (msgbox.FileBody), on Linux, only while nothing of it was read, it has no
-// other name and it is as listed; otherwise nothing is linked and the input
-// reads as it would have.
+// other name, it is as listed and its name still names it; otherwise
+// nothing is linked and the input reads as it would have.
 func TestFileBodyLinkTo(t *testing.T) {
 	dir := t.TempDir()
 	open := func(t *testing.T, name string) (*inputReader, string) {
@@ -347,6 +347,19 @@ func TestFileBodyLinkTo(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, false, "load"},
+		// The input moved away (it keeps its one name) and another file
+		// put under the name it was opened by, once the lease is held:
+		// the link made by that name is of the other file, and is undone.
+		{"name swapped", func(t *testing.T, r *inputReader, path string) {
+			r.linking = func() {
+				if err := os.Rename(path, path+".moved"); err != nil {
+					t.Error(err)
+				}
+				if err := os.WriteFile(path, []byte("not the input"), 0o644); err != nil {
+					t.Error(err)
+				}
+			}
+		}, false, "payload"},
 		{"cancelled", func(_ *testing.T, r *inputReader, _ string) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
