@@ -13,13 +13,14 @@ func TestEach(t *testing.T) {
 		calls := make([]atomic.Int32, tc.n)
 		var inFlight, most, last atomic.Int32
 		last.Store(-1)
-		ordered := true
+		// Written by the calls, which may run at once.
+		var outOfOrder atomic.Bool
 		Each(tc.n, tc.limit, func(i int) {
 			now := inFlight.Add(1)
 			for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
 			}
 			if prev := last.Swap(int32(i)); prev != int32(i)-1 {
-				ordered = false
+				outOfOrder.Store(true)
 			}
 			time.Sleep(100 * time.Microsecond) // long enough for the others to start
 			calls[i].Add(1)
@@ -33,7 +34,7 @@ func TestEach(t *testing.T) {
 		if m := int(most.Load()); m > max(tc.limit, 1) {
 			t.Errorf("n=%d limit=%d: %d calls in flight at once", tc.n, tc.limit, m)
 		}
-		if tc.limit <= 1 && !ordered {
+		if tc.limit <= 1 && outOfOrder.Load() {
 			t.Errorf("n=%d limit=%d: calls out of order", tc.n, tc.limit)
 		}
 	}
