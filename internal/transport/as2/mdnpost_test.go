@@ -91,6 +91,18 @@ func queueMDNFor(t *testing.T, rc *receiver, box *sqlitebox.Box, url, text strin
 	return m.ID
 }
 
+// answeringAddress is an MDN address that answers 200 at once, handing
+// each body it got over on answered.
+func answeringAddress(t *testing.T) (url string, answered <-chan string) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, got
+}
+
 // TestAsyncMDNStalledURL: asynchronous MDNs are POSTed side by side. One
 // partner's address accepts the POST and never answers; another partner's
 // MDN, queued after it, reaches its address while that POST is still
@@ -107,12 +119,7 @@ func TestAsyncMDNStalledURL(t *testing.T) {
 		close(stallEnded)
 	}))
 	t.Cleanup(stall.Close)
-	answered := make(chan string, 1)
-	answer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		answered <- string(b)
-	}))
-	t.Cleanup(answer.Close)
+	answerURL, answered := answeringAddress(t)
 
 	box := transporttest.NewBox(t)
 	rc := newMDNPoster(t, box)
@@ -125,7 +132,7 @@ func TestAsyncMDNStalledURL(t *testing.T) {
 
 	stalled := queueMDN(t, rc, box, stall.URL+"/stall", "stalled")
 	<-stallGot
-	queueMDN(t, rc, box, answer.URL+"/answer", "answered")
+	queueMDN(t, rc, box, answerURL+"/answer", "answered")
 	select {
 	case got := <-answered:
 		if !strings.Contains(got, "answered") {
@@ -174,12 +181,7 @@ func TestAsyncMDNUnauthenticatedFlood(t *testing.T) {
 		stallEnded <- struct{}{}
 	}))
 	t.Cleanup(stall.Close)
-	answered := make(chan string, 1)
-	answer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		answered <- string(b)
-	}))
-	t.Cleanup(answer.Close)
+	answerURL, answered := answeringAddress(t)
 
 	box := transporttest.NewBox(t)
 	rc := newMDNPoster(t, box)
@@ -195,7 +197,7 @@ func TestAsyncMDNUnauthenticatedFlood(t *testing.T) {
 	case <-stallEnded:
 		t.Fatal("a stalled POST ended before the test let it")
 	}
-	queueMDNFor(t, rc, box, answer.URL+"/answer", "partner", true)
+	queueMDNFor(t, rc, box, answerURL+"/answer", "partner", true)
 	select {
 	case got := <-answered:
 		if !strings.Contains(got, "partner") {

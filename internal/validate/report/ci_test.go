@@ -129,29 +129,43 @@ func TestGitLabReport(t *testing.T) {
 	}
 }
 
+// movedBody declares a host whose findings the fingerprint tests move
+// down by putting movedAbove, unrelated lines, before it.
+const (
+	movedBody  = "host \"send_host\" {\n  instance {}\n}\n"
+	movedAbove = "# a comment\n\nservice_account \"x\" {\n}\n\n"
+)
+
+// movableFindings are findings of the last host of src, as
+// conf/hosts.hcl: a duplicate whose detail quotes declaredAt, and two
+// identical ones about its instance.
+func movableFindings(t *testing.T, src, declaredAt string) hcl.Diagnostics {
+	t.Helper()
+	f, ds := hclsyntax.ParseConfig([]byte(src), "conf/hosts.hcl", hcl.InitialPos)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	blocks := f.Body.(*hclsyntax.Body).Blocks
+	host := blocks[len(blocks)-1]
+	inst := host.Body.Blocks[0].DefRange()
+	return hcl.Diagnostics{
+		diag.Errorf(diag.CodeDuplicate, host.DefRange(), "Duplicate host", "A host named %q was already declared at %s.", "send_host", declaredAt),
+		diag.Errorf(diag.CodeSignCertMissing, inst, "Signing certificate not in personal store", "Instance of host %q.", "send_host"),
+		diag.Errorf(diag.CodeSignCertMissing, inst, "Signing certificate not in personal store", "Instance of host %q.", "send_host"),
+	}
+}
+
 // TestGitLabFingerprintStable: moving a finding by adding unrelated lines
 // above it, or moving the declaration its detail quotes, keeps its
 // fingerprint; another file, code or object changes it; identical
 // findings get distinct fingerprints.
 func TestGitLabFingerprintStable(t *testing.T) {
-	const body = "host \"send_host\" {\n  instance {}\n}\n"
 	findings := func(src, declaredAt string) []GitLabIssue {
-		f, ds := hclsyntax.ParseConfig([]byte(src), "conf/hosts.hcl", hcl.InitialPos)
-		if ds.HasErrors() {
-			t.Fatal(ds)
-		}
-		blocks := f.Body.(*hclsyntax.Body).Blocks
-		host := blocks[len(blocks)-1]
-		inst := host.Body.Blocks[0].DefRange()
-		diags := hcl.Diagnostics{
-			diag.Errorf(diag.CodeDuplicate, host.DefRange(), "Duplicate host", "A host named %q was already declared at %s.", "send_host", declaredAt),
-			diag.Errorf(diag.CodeSignCertMissing, inst, "Signing certificate not in personal store", "Instance of host %q.", "send_host"),
-			diag.Errorf(diag.CodeSignCertMissing, inst, "Signing certificate not in personal store", "Instance of host %q.", "send_host"),
-		}
+		diags := movableFindings(t, src, declaredAt)
 		return decodeGitLab(t, render(t, FormatGitLab, diags, Options{Files: map[string][]byte{"conf/hosts.hcl": []byte(src)}}))
 	}
-	before := findings(body, "conf/other.hcl:1,1-17")
-	after := findings("# a comment\n\nservice_account \"x\" {\n}\n\n"+body, "conf/other.hcl:12,1-14,2")
+	before := findings(movedBody, "conf/other.hcl:1,1-17")
+	after := findings(movedAbove+movedBody, "conf/other.hcl:12,1-14,2")
 	for i := range before {
 		if before[i].Location.Lines.Begin == after[i].Location.Lines.Begin {
 			t.Fatalf("the finding did not move: %+v", after[i])
@@ -164,18 +178,18 @@ func TestGitLabFingerprintStable(t *testing.T) {
 		t.Error("identical findings share a fingerprint")
 	}
 	d := diag.Errorf(diag.CodeSignCertMissing, hcl.Range{}, "S", "Instance of host %q.", "send_host")
-	base := gitLabFingerprint("BP3001", "conf/hosts.hcl", d)
+	base := findingFingerprint("BP3001", "conf/hosts.hcl", d)
 	other := diag.Errorf(diag.CodeSignCertMissing, hcl.Range{}, "S", "Instance of host %q.", "recv_host")
 	for name, fp := range map[string]string{
-		"file":   gitLabFingerprint("BP3001", "conf/other.hcl", d),
-		"code":   gitLabFingerprint("BP3002", "conf/hosts.hcl", d),
-		"object": gitLabFingerprint("BP3001", "conf/hosts.hcl", other),
+		"file":   findingFingerprint("BP3001", "conf/other.hcl", d),
+		"code":   findingFingerprint("BP3002", "conf/hosts.hcl", d),
+		"object": findingFingerprint("BP3001", "conf/hosts.hcl", other),
 	} {
 		if fp == base {
 			t.Errorf("another %s, same fingerprint", name)
 		}
 	}
-	if again := gitLabFingerprint("BP3001", "conf/hosts.hcl", d); again != base {
+	if again := findingFingerprint("BP3001", "conf/hosts.hcl", d); again != base {
 		t.Error("fingerprint not deterministic")
 	}
 }
@@ -185,20 +199,8 @@ func TestGitLabFingerprintStable(t *testing.T) {
 // the declaration its detail quotes, and identical findings in one file get
 // distinct ones (code scanning shows one alert per fingerprint).
 func TestSARIFFingerprintStable(t *testing.T) {
-	const body = "host \"send_host\" {\n  instance {}\n}\n"
-	fingerprints := func(src, declaredAt string) []string {
-		f, ds := hclsyntax.ParseConfig([]byte(src), "conf/hosts.hcl", hcl.InitialPos)
-		if ds.HasErrors() {
-			t.Fatal(ds)
-		}
-		blocks := f.Body.(*hclsyntax.Body).Blocks
-		host := blocks[len(blocks)-1]
-		inst := host.Body.Blocks[0].DefRange()
-		diags := hcl.Diagnostics{
-			diag.Errorf(diag.CodeDuplicate, host.DefRange(), "Duplicate host", "A host named %q was already declared at %s.", "send_host", declaredAt),
-			diag.Errorf(diag.CodeSignCertMissing, inst, "Signing certificate not in personal store", "Instance of host %q.", "send_host"),
-			diag.Errorf(diag.CodeSignCertMissing, inst, "Signing certificate not in personal store", "Instance of host %q.", "send_host"),
-		}
+	resultFingerprints := func(src, declaredAt string) []string {
+		diags := movableFindings(t, src, declaredAt)
 		var log struct {
 			Runs []struct {
 				Results []struct {
@@ -216,8 +218,8 @@ func TestSARIFFingerprintStable(t *testing.T) {
 		}
 		return fps
 	}
-	before := fingerprints(body, "conf/other.hcl:1,1-17")
-	after := fingerprints("# a comment\n\nservice_account \"x\" {\n}\n\n"+body, "conf/other.hcl:12,1-14,2")
+	before := resultFingerprints(movedBody, "conf/other.hcl:1,1-17")
+	after := resultFingerprints(movedAbove+movedBody, "conf/other.hcl:12,1-14,2")
 	if len(before) != 3 || !slices.Equal(before, after) {
 		t.Errorf("fingerprints changed when unrelated lines moved the findings:\n%q\n%q", before, after)
 	}

@@ -23,7 +23,7 @@ type GitLabIssue struct {
 	Description string `json:"description" doc:"The summary and the detail, on one line."`
 	// CheckName is the diagnostic code ("BP3001"), or UncodedRuleID.
 	CheckName string `json:"check_name" doc:"The diagnostic code, such as BP3001 (see diagnostics.md)."`
-	// Fingerprint identifies the finding across runs: see gitLabFingerprint.
+	// Fingerprint identifies the finding across runs: see findingFingerprint.
 	Fingerprint string `json:"fingerprint" doc:"Hex SHA-256 of the code, the file and the message without source positions: the same across runs and when unrelated lines move; distinct for identical findings in one file."`
 	// Severity is "major" for an error, "minor" for a warning.
 	Severity string         `json:"severity" doc:"major for an error, minor for a warning."`
@@ -54,7 +54,7 @@ type GitLabLines struct {
 // report is never emptier than the exit status.
 func writeGitLab(w io.Writer, r *result) error {
 	issues := make([]GitLabIssue, 0, len(r.diags))
-	seen := map[string]int{}
+	seen := fingerprints{}
 	for _, d := range r.diags {
 		path, line := ".", 1
 		if f := diag.FileOf(d); f != "" {
@@ -64,14 +64,7 @@ func writeGitLab(w io.Writer, r *result) error {
 			line = d.Subject.Start.Line
 		}
 		code := string(sarifCode(d))
-		fp := gitLabFingerprint(code, path, d)
-		// Identical findings in one file (the same syntax error twice)
-		// would share a fingerprint, and GitLab would show one: the n-th
-		// of them, in source order, gets n in its hash too.
-		seen[fp]++
-		if n := seen[fp]; n > 1 {
-			fp = gitLabFingerprint(code, path, d, strconv.Itoa(n))
-		}
+		fp := seen.next(code, path, d)
 		issues = append(issues, GitLabIssue{
 			Description: gitLabDescription(d),
 			CheckName:   code,
@@ -111,15 +104,32 @@ func gitLabDescription(d *hcl.Diagnostic) string {
 // hosts.hcl:12,3-15" or "hosts.hcl:12,3-14,4"): the position part.
 var sourcePosition = regexp.MustCompile(`:\d+,\d+-\d+(,\d+)?`)
 
-// gitLabFingerprint is the hex SHA-256 of the code, the path and the
+// findingFingerprint is the hex SHA-256 of the code, the path and the
 // message with every quoted source position removed, and extra: nothing
-// that changes when unrelated lines are added or removed, so GitLab does
-// not report a finding as fixed and new again.
-func gitLabFingerprint(code, path string, d *hcl.Diagnostic, extra ...string) string {
+// that changes when unrelated lines are added or removed, so GitLab and
+// code scanning do not report a finding as fixed and new again.
+func findingFingerprint(code, path string, d *hcl.Diagnostic, extra ...string) string {
 	h := sha256.New()
 	for _, s := range append([]string{code, path, d.Summary, sourcePosition.ReplaceAllString(d.Detail, ":#")}, extra...) {
 		io.WriteString(h, s)
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// fingerprints gives a report's findings their fingerprints
+// (findingFingerprint), counting them: identical findings in one file
+// (the same syntax error twice) would share one, and GitLab or code
+// scanning would show one, so the n-th of them, in source order, gets n
+// in its hash too.
+type fingerprints map[string]int
+
+// next is the fingerprint of d, the next finding of the report.
+func (s fingerprints) next(code, path string, d *hcl.Diagnostic) string {
+	fp := findingFingerprint(code, path, d)
+	s[fp]++
+	if n := s[fp]; n > 1 {
+		fp = findingFingerprint(code, path, d, strconv.Itoa(n))
+	}
+	return fp
 }

@@ -7,7 +7,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -27,7 +26,7 @@ const (
 	// FingerprintKey is the partialFingerprints key of every result. Its
 	// value is the hex SHA-256 of code, artifact URI, summary and detail
 	// without the source positions it quotes (not the line), so an alert
-	// keeps its identity when lines move (fingerprint).
+	// keeps its identity when lines move (fingerprints).
 	FingerprintKey = "bizpipeFindingHash/v1"
 	// UncodedRuleID is the SARIF ruleId of a diagnostic that has no code
 	// (JSON: no "code" member). It should never occur: every diagnostic is
@@ -186,7 +185,7 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 
 	inv := sarifInvocation{ExecutionSuccessful: true}
 	results := []sarifResult{}
-	seen := map[string]int{} // fingerprints, by how many results have them
+	seen := fingerprints{}
 	for _, d := range r.diags {
 		id, idx := ruleRef(d)
 		level := severityString(d.Severity)
@@ -218,19 +217,13 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 				Snippet:     regionSnippet(s, f, r.redact),
 			}
 		}
-		// The n-th of identical findings in a file gets n in its hash.
-		fp := fingerprint(id, uri, d)
-		seen[fp]++
-		if n := seen[fp]; n > 1 {
-			fp = fingerprint(id, uri, d, strconv.Itoa(n))
-		}
 		results = append(results, sarifResult{
 			RuleID:              id,
 			RuleIndex:           idx,
 			Level:               level,
 			Message:             sarifMessage{Text: message(d)},
 			Locations:           []sarifLocation{{PhysicalLocation: loc}},
-			PartialFingerprints: map[string]string{FingerprintKey: fp},
+			PartialFingerprints: map[string]string{FingerprintKey: seen.next(id, uri, d)},
 		})
 	}
 
@@ -292,15 +285,6 @@ func codePointColumn(f *hcl.File, p hcl.Pos) int {
 	}
 	lineStart := bytes.LastIndexByte(f.Bytes[:p.Byte], '\n') + 1
 	return utf8.RuneCount(f.Bytes[lineStart:p.Byte]) + 1
-}
-
-// fingerprint identifies a finding across runs independently of its line,
-// as the GitLab report's does: the source positions its detail quotes
-// ("declared at hosts.hcl:12,3-15") are left out, and extra tells apart
-// identical findings in one file, which code scanning would otherwise
-// show as one alert.
-func fingerprint(code, uri string, d *hcl.Diagnostic, extra ...string) string {
-	return gitLabFingerprint(code, uri, d, extra...)
 }
 
 // regionSnippet returns the source text of rng (its beginning, when it is
