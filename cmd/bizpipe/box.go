@@ -37,8 +37,10 @@ const (
 
 // openBox opens the configured message box, or the embedded SQLite box in
 // dataDir when the configuration has no message_box block (cfg may be nil).
-// log (nil: none) hears of the embedded box's background problems.
-func openBox(cfg *model.Config, dataDir string, use boxUse, log *slog.Logger) (msgbox.Box, error) {
+// log (nil: none) hears of the embedded box's background problems, and
+// abandoned (nil: none) of the attempts the box records as failed on its
+// own (msgbox.AbandonedFunc).
+func openBox(cfg *model.Config, dataDir string, use boxUse, log *slog.Logger, abandoned msgbox.AbandonedFunc) (msgbox.Box, error) {
 	path := filepath.Join(dataDir, "messagebox.db")
 	if cfg != nil && cfg.MessageBox != nil {
 		// A backend without a usable value has been reported by the
@@ -50,7 +52,9 @@ func openBox(cfg *model.Config, dataDir string, use boxUse, log *slog.Logger) (m
 			if !mb.PostgresURL.Usable() {
 				return nil, fmt.Errorf("the postgres message_box at %s has no url that is known: not opening a message box", mb.DeclRange)
 			}
-			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, pgboxOptions(use))
+			opts := pgboxOptions(use)
+			opts.Abandoned = abandoned
+			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, opts)
 			if errors.Is(err, pgbox.ErrNoBox) {
 				return nil, fmt.Errorf("%w; bizpipe run creates one there (is the configuration's message_box url the one run uses?)", err)
 			}
@@ -64,7 +68,7 @@ func openBox(cfg *model.Config, dataDir string, use boxUse, log *slog.Logger) (m
 			return nil, fmt.Errorf("the message_box at %s has no sqlite path or postgres url that is known: not opening a message box", mb.DeclRange)
 		}
 	}
-	opts := sqlitebox.Options{Lock: true, Log: log}
+	opts := sqlitebox.Options{Lock: true, Log: log, Abandoned: abandoned}
 	if use == boxOperate {
 		// No lock: an operator works on the box while run runs, SQLite's
 		// own locking orders their writes.

@@ -209,7 +209,11 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	// The embedded box's own lock first (it is the one that covers every
 	// path to the database), so that a second run is told which database
 	// is in use.
-	box, err := openBox(cfg, f.dataDir, boxRun, log)
+	m := metrics.New()
+	// The attempts the box records as failed itself (a lease that
+	// expired, an MDN that did not come, an attempt a crash cut short)
+	// count as retried as the ones a worker finishes do.
+	box, err := openBox(cfg, f.dataDir, boxRun, log, func(port string) { m.Retried.WithLabelValues(port).Inc() })
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}
@@ -226,7 +230,6 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return &exitError{code: exitFindings, err: fmt.Errorf("data directory: %w", err)}
 	}
-	m := metrics.New()
 	m.RegisterBacklog(box.Backlog)
 	r, err := runner.New(runner.Options{
 		Config: cfg, Checked: checked, Server: *server, Host: f.host,

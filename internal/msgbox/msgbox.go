@@ -313,6 +313,20 @@ type Filter struct {
 	OldestFirst bool
 }
 
+// AbandonedFunc hears of each attempt a box records as failed on its own,
+// because the process that made it left no outcome: a lease that expired,
+// which ClaimBatch takes over (LeaseExpiredError; MDNTimedOutError for an
+// asynchronous MDN that did not come within its wait), or an attempt that
+// Recover found interrupted (InterruptedError). The box calls it with the
+// delivery's send port, once per attempt, after the transaction that
+// recorded the attempt committed, on the goroutine of the call that
+// recorded it; it must not block. An attempt recorded by a commit whose
+// outcome the box could not learn (a PostgreSQL connection lost at the
+// commit) is not told: at most once, never twice. The run engine counts
+// these attempts in bizpipe_messages_retried_total, beside the ones it
+// finishes itself.
+type AbandonedFunc func(port string)
+
 // InterruptedError is the Error of the attempt Recover records for a
 // delivery that owner (a lease owner: the process or one of its workers)
 // held in progress when it stopped: the attempt counts as made and failed,

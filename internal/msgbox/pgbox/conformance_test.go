@@ -114,3 +114,10 @@ func checkInvariants(t *testing.T, url string) {
 		}
 	}
 }
+
+func TestAbandonedTold(t *testing.T) {
+	msgboxtest.RunAbandoned(t, func(t *testing.T, told msgbox.AbandonedFunc) msgbox.Box {
+		b, _ := openNew(t, Options{Abandoned: told})
+		return b
+	})
+}

@@ -475,15 +475,21 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	}
 
 	var claimed []*msgbox.Delivery
+	var abandoned []string // the ports of the attempts recorded as failed
 	err := b.retry(ctx, func(ctx context.Context) error {
-		claimed = nil
+		claimed, abandoned = nil, nil
 		var claimedAt time.Time
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			var batch *pgx.Batch
 			var err error
-			claimed, claimedAt, batch, err = claimTx(ctx, t, owner, ports, lease, max, except)
+			claimed, claimedAt, abandoned, batch, err = claimTx(ctx, t, owner, ports, lease, max, except)
 			return batch, err
 		})
+		if isUncertain(err) {
+			// Whether the commit recorded them is not known: they are
+			// not told (msgbox.AbandonedFunc: at most once).
+			abandoned = nil
+		}
 		if isUncertain(err) && len(claimed) > 0 {
 			// The leases this try took, if the commit went through, say
 			// so: the same deliveries, owner and claim time. Those still
@@ -521,6 +527,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
 	b.claimIdle.Store(len(claimed) == 0)
+	b.reportAbandoned(abandoned)
 	b.preload(ctx, claimed)
 	return claimed, nil
 }
@@ -643,8 +650,12 @@ func (b *Box) afterLateCommit(ctx context.Context, lock string, keys any, look f
 	})
 }
 
+// claimTx claims in t up to max due deliveries for ports to owner, and
+// returns them, the time of the claim, the ports of the attempts it records
+// as failed (expired leases, MDN waits past their deadline) and the batch
+// of writes that record it all.
 func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration, max int, except []int64) (
-	[]*msgbox.Delivery, time.Time, *pgx.Batch, error) {
+	[]*msgbox.Delivery, time.Time, []string, *pgx.Batch, error) {
 	type candidate struct {
 		d         msgbox.Delivery
 		claimedAt *time.Time
@@ -706,21 +717,23 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 	batch.Queue(`SELECT message_id, id, port, state, lease_owner, lease_until FROM deliveries
 		WHERE message_id = ANY(`+claimedMessages+`) ORDER BY id`, claimKey).Query(readDeliveries(locks))
 	if err := t.send(ctx, batch); err != nil || len(due) == 0 {
-		return nil, time.Time{}, nil, err
+		return nil, time.Time{}, nil, nil, err
 	}
 
 	batch = &pgx.Batch{}
 	claimed := make([]*msgbox.Delivery, 0, len(due))
+	var abandoned []string
 	var touched []*lockedMessage // in the order first claimed, each once
 	for _, c := range due {
 		d := c.d
 		l := locks[d.MessageID]
 		if l == nil {
-			return nil, time.Time{}, nil, fmt.Errorf("delivery %d has no message %s", d.ID, d.MessageID)
+			return nil, time.Time{}, nil, nil, fmt.Errorf("delivery %d has no message %s", d.ID, d.MessageID)
 		}
 		awaited := d.AwaitsMDN()
 		if d.State == msgbox.DeliveryInProgress {
 			// The lease expired: the previous owner's attempt failed.
+			abandoned = append(abandoned, d.Port)
 			d.Attempts++
 			d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
 			started, ended := now, now
@@ -765,7 +778,7 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 	for _, l := range touched {
 		queueStatus(batch, l)
 	}
-	return claimed, now, batch, nil
+	return claimed, now, abandoned, batch, nil
 }
 
 // Renew extends owner's lease on a delivery to the database's now+lease. A
@@ -969,15 +982,16 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 		return 0, b.wrap(msgbox.ErrNoOwner, "recover")
 	}
 	owner = msgbox.CleanText(owner)
-	var n int
+	var abandoned []string // the ports of the attempts recorded as failed
 	err := b.retry(ctx, func(ctx context.Context) error {
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			var batch *pgx.Batch
 			var err error
-			n, batch, err = recoverTx(ctx, t, owner)
+			abandoned, batch, err = recoverTx(ctx, t, owner)
 			return batch, err
 		})
 		if isUncertain(err) {
+			abandoned = nil      // the rerun tells what it records
 			return lostConn(err) // running again is safe
 		}
 		return err
@@ -985,13 +999,14 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	if err != nil {
 		return 0, b.wrap(err, "recover deliveries of %s", owner)
 	}
-	return n, nil
+	b.reportAbandoned(abandoned)
+	return len(abandoned), nil
 }
 
 // recoverTx locks owner's deliveries and their messages in t, and returns
-// how many there are and the batch of writes that record their interrupted
-// attempts and return them to the pool.
-func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, error) {
+// their ports, one per delivery, and the batch of writes that record their
+// interrupted attempts and return them to the pool.
+func recoverTx(ctx context.Context, t *pipeTx, owner string) ([]string, *pgx.Batch, error) {
 	type recovered struct {
 		id          int64
 		msgID, port string
@@ -1016,10 +1031,10 @@ func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, e
 		return rows.Err()
 	})
 	if err := t.send(ctx, batch); err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	if len(got) == 0 {
-		return 0, nil, nil
+		return nil, nil, nil
 	}
 	locks := map[string]*lockedMessage{}
 	var order []string
@@ -1035,7 +1050,7 @@ func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, e
 		queueLock(batch, "$1", id, locks[id])
 	}
 	if err := t.send(ctx, batch); err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	now := locks[order[len(order)-1]].now // read after the last lock
 	batch = &pgx.Batch{}
@@ -1064,7 +1079,18 @@ func recoverTx(ctx context.Context, t *pipeTx, owner string) (int, *pgx.Batch, e
 		queueStatus(batch, locks[id])
 	}
 	queueNotify(batch, ports)
-	return len(got), batch, nil
+	return ports, batch, nil
+}
+
+// reportAbandoned tells Options.Abandoned of the attempts a committed
+// transaction recorded as failed, by their deliveries' ports.
+func (b *Box) reportAbandoned(ports []string) {
+	if b.abandoned == nil {
+		return
+	}
+	for _, p := range ports {
+		b.abandoned(p)
+	}
 }
 
 // queueReceipt queues the write of a delivery's receipt, if r is not nil,

@@ -170,6 +170,10 @@ type Options struct {
 	// attempts bounded by the context alone.
 	ConnectTimeout time.Duration
 
+	// Abandoned, when not nil, hears of each attempt the box records as
+	// failed on its own (see msgbox.AbandonedFunc).
+	Abandoned msgbox.AbandonedFunc
+
 	// tracer, when not nil, traces the pool's statements: for the tests
 	// that count them.
 	tracer pgx.QueryTracer
@@ -179,13 +183,14 @@ type Options struct {
 // and any number of Boxes, in any number of processes and servers, may use
 // the same database at once.
 type Box struct {
-	pool     *pgxpool.Pool
-	connCfg  *pgx.ConnConfig // for the listener's own connection
-	name     string          // user@host:port/database, for messages
-	id       string          // the box's identity (box_identity), once migrated
-	secrets  []string        // masked in every error
-	retryFor time.Duration
-	noCreate bool // Options.NoCreate
+	pool      *pgxpool.Pool
+	connCfg   *pgx.ConnConfig // for the listener's own connection
+	name      string          // user@host:port/database, for messages
+	id        string          // the box's identity (box_identity), once migrated
+	secrets   []string        // masked in every error
+	retryFor  time.Duration
+	noCreate  bool                 // Options.NoCreate
+	abandoned msgbox.AbandonedFunc // Options.Abandoned
 	// listPage is how many messages List reads at a time (msgbox.ListPage;
 	// tests make it small).
 	listPage int
@@ -247,6 +252,7 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		secrets:    secrets,
 		retryFor:   opts.ReconnectTimeout,
 		noCreate:   opts.NoCreate,
+		abandoned:  opts.Abandoned,
 		listPage:   msgbox.ListPage,
 		purgeBatch: purgeBatch,
 		rand:       rand.Reader,

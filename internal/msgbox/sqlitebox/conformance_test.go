@@ -157,3 +157,9 @@ func checkInvariants(t *testing.T, path string) {
 		}
 	}
 }
+
+func TestAbandonedTold(t *testing.T) {
+	msgboxtest.RunAbandoned(t, func(t *testing.T, told msgbox.AbandonedFunc) msgbox.Box {
+		return openTemp(t, Options{Abandoned: told})
+	})
+}

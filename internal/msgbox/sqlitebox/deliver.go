@@ -283,8 +283,9 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	}
 
 	var claimed []*msgbox.Delivery
+	var abandoned []string // the ports of the attempts recorded as failed
 	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		claimed = nil // a rerun starts afresh (writeFunc)
+		claimed, abandoned = nil, nil // a rerun starts afresh (writeFunc)
 		// now is read under the write lock: what is due is decided at the
 		// instant no one else can change it.
 		now := b.clock()
@@ -326,6 +327,9 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 				claimed = append(claimed, &d)
 				continue
 			}
+			if r.d.State == msgbox.DeliveryInProgress {
+				abandoned = append(abandoned, r.d.Port) // by claimTx or retryTimedOutTx
+			}
 			if r.d.AwaitsMDN() && r.d.NextAttemptAt.After(now) {
 				// A wait that timed out is retried at its RetryAt.
 				if err := retryTimedOutTx(ctx, tx, r.d, r.claimedAt, now); err != nil {
@@ -344,6 +348,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	if err != nil {
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
+	b.reportAbandoned(abandoned)
 	b.preload(ctx, claimed)
 	return claimed, nil
 }
@@ -580,8 +585,9 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	}
 	owner = msgbox.CleanText(owner)
 	var n int
+	var abandoned []string // the ports of the attempts recorded as failed
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		n = 0 // a rerun starts afresh (writeFunc)
+		n, abandoned = 0, nil // a rerun starts afresh (writeFunc)
 		now := b.clock()
 		type held struct {
 			id          int64
@@ -647,10 +653,26 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 			}
 		}
 		n = len(got)
+		abandoned = abandoned[:0]
+		for _, h := range got {
+			abandoned = append(abandoned, h.port)
+		}
 		return nil
 	})
 	if err != nil {
 		return 0, b.wrap(err, "recover deliveries of %s", owner)
 	}
+	b.reportAbandoned(abandoned)
 	return n, nil
+}
+
+// reportAbandoned tells Options.Abandoned of the attempts a committed
+// transaction recorded as failed, by their deliveries' ports.
+func (b *Box) reportAbandoned(ports []string) {
+	if b.abandoned == nil {
+		return
+	}
+	for _, p := range ports {
+		b.abandoned(p)
+	}
 }

@@ -151,6 +151,10 @@ type Options struct {
 	// periodic sweep of TempSweepEvery), which no caller waits for; nil
 	// discards them.
 	Log *slog.Logger
+
+	// Abandoned, when not nil, hears of each attempt the box records as
+	// failed on its own (see msgbox.AbandonedFunc).
+	Abandoned msgbox.AbandonedFunc
 }
 
 // Box is a msgbox.Box stored in one SQLite file. It is safe for concurrent
@@ -180,7 +184,8 @@ type Box struct {
 	// it does not run. tempSweepErr is its last error.
 	tempSweepDone chan struct{}
 	tempSweepErr  atomic.Pointer[error]
-	log           *slog.Logger // Options.Log, never nil
+	log           *slog.Logger         // Options.Log, never nil
+	abandoned     msgbox.AbandonedFunc // Options.Abandoned
 	// purgeBudget is how long one Purge write goes on deleting (tests
 	// make it small).
 	purgeBudget time.Duration
@@ -476,6 +481,7 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		now:        time.Now,
 		rand:       rand.Reader,
 		log:        cmp.Or(opts.Log, slog.New(slog.DiscardHandler)),
+		abandoned:  opts.Abandoned,
 
 		busyTimeout: opts.BusyTimeout,
 	}
