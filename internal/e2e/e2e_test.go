@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -382,21 +383,8 @@ func TestServeMetricsAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var metricsText string
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			metricsText = string(b)
-			if strings.Contains(metricsText, `bizpipe_messages_delivered_total{send_port="out"} 1`) &&
-				strings.Contains(metricsText, `bizpipe_messages_suspended_total{send_port=""} 1`) {
-				break
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	metricsText := scrapeUntil(addr, `bizpipe_messages_delivered_total{send_port="out"} 1`,
+		`bizpipe_messages_suspended_total{send_port=""} 1`)
 	for _, want := range []string{
 		`bizpipe_messages_received_total{receive_location="in"} 2`,
 		`bizpipe_messages_delivered_total{send_port="out"} 1`,
@@ -495,6 +483,25 @@ func TestServeMetricsAndStop(t *testing.T) {
 	if out, err := bp("messages", "show", "nonexistent"); err == nil || !strings.Contains(out, "not found") {
 		t.Errorf("show of an unknown id: %v\n%s", err, out)
 	}
+}
+
+// scrapeUntil reads the metrics a run serves at addr until they contain
+// every one of want, for up to 30 s, and returns the last it read.
+func scrapeUntil(addr string, want ...string) string {
+	var text string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		text = string(b)
+		if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(text, w) }) {
+			break
+		}
+	}
+	return text
 }
 
 func freePort(t *testing.T) string {

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -52,18 +50,7 @@ func TestRetriedCountsInterruptedAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var text string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if text = string(b); strings.Contains(text, `bizpipe_messages_delivered_total{send_port="out"} 1`) {
-			break
-		}
-	}
+	text := scrapeUntil(addr, `bizpipe_messages_delivered_total{send_port="out"} 1`)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
