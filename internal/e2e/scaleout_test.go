@@ -3,8 +3,10 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -250,4 +252,89 @@ func deliveredBy(t *testing.T, dbURL, server string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestSameServerTwice: a second process running as a server that already
+// runs on a shared PostgreSQL box does not start (it would take the
+// first one's deliveries in flight for interrupted ones): it exits 1
+// saying so, and changes nothing. Once the first has stopped, it runs.
+func TestSameServerTwice(t *testing.T) {
+	pg := pgtest.Start(t)
+	dbURL := pg.NewDatabase(t)
+	dir, p := crashSetup(t)
+	testpki.WriteFile(t, dir, "bizpipe.hcl", []byte(fmt.Sprintf(scaleOutConfig, p.signer.SHA1(), p.partner.SHA1())))
+	run := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bizpipeBin, append(append([]string{"run", "--server", "srv1"}, args...), dir)...)
+		cmd.Env = append(os.Environ(), "BIZPIPE_VAR_database_url="+dbURL)
+		return cmd
+	}
+	first := run("--data-dir", filepath.Join(dir, "data-1"))
+	var log1 bytes.Buffer
+	first.Stdout, first.Stderr = &log1, &log1
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	bodies := map[string][]byte{"a.edi": []byte("ISA*00*first~")}
+	writeSettled(t, filepath.Join(dir, "in", "a.edi"), bodies["a.edi"])
+	for deadline := time.Now().Add(time.Minute); countFiles(t, filepath.Join(dir, "out")) < 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first run delivered nothing in a minute:\n%s", tail(&log1))
+		}
+	}
+
+	bodies["b.edi"] = []byte("ISA*00*second~")
+	writeSettled(t, filepath.Join(dir, "in", "b.edi"), bodies["b.edi"])
+	if err := first.Process.Signal(syscall.SIGSTOP); err != nil { // b.edi waits for the second
+		t.Fatal(err)
+	}
+	out, err := run("--once", "--data-dir", filepath.Join(dir, "data-2")).CombinedOutput()
+	if err := first.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "another bizpipe process runs under this name") ||
+		!strings.Contains(string(out), "srv1") || !strings.Contains(string(out), "--server") {
+		t.Fatalf("second run --server srv1: %v\n%s\nwant exit 1 saying srv1 runs already", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "in", "b.edi")); err != nil {
+		t.Errorf("the refused run touched the input: %v", err)
+	}
+
+	// Stopped while it waits for the name: a clean stop, exit 0.
+	waiting := run("--data-dir", filepath.Join(dir, "data-3"), "--log-format", "json")
+	stderr, err := waiting.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waiting.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer waiting.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() && !strings.Contains(lines.Text(), `"msg":"starting"`) {
+	}
+	if err := waiting.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// The name free now, a wait the stop did not end would take it and
+	// start, only to stop at once.
+	if err := first.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first run after SIGTERM: %v\n%s", err, tail(&log1))
+	}
+	var rest strings.Builder
+	for lines.Scan() {
+		rest.WriteString(lines.Text() + "\n")
+	}
+	if err := waiting.Wait(); err != nil || strings.Contains(rest.String(), "another bizpipe process") ||
+		strings.Contains(rest.String(), "stopping: no new work") {
+		t.Errorf("run stopped while it waited for srv1: %v\n%s\nwant exit 0, neither refused nor started", err, rest.String())
+	}
+	if out, err := run("--once", "--data-dir", filepath.Join(dir, "data-2")).CombinedOutput(); err != nil {
+		t.Fatalf("run --once after the first stopped: %v\n%s", err, out)
+	}
+	checkDelivered(t, dir, p, bodies)
 }

@@ -313,6 +313,24 @@ type Filter struct {
 	OldestFirst bool
 }
 
+// OwnerHolder is a box that processes on several servers share. Each
+// process claims deliveries under a name of its own (its server's) and, at
+// start, takes back as interrupted whatever that name holds (Recover): two
+// processes running under one name would each take the other's
+// deliveries in flight for interrupted ones. HoldOwner makes the calling
+// process the only one that runs as owner on the box until release is
+// called, or fails with an error wrapping ErrOwnerInUse. A hold that the
+// box cannot keep (its connection lost, and the name taken by another
+// process meanwhile) is told to lost, which must not block, each time the
+// box finds it so; the box keeps trying to take it back.
+type OwnerHolder interface {
+	HoldOwner(ctx context.Context, owner string, lost func(error)) (release func(), err error)
+}
+
+// ErrOwnerInUse is what HoldOwner's error wraps when another process runs
+// under the name.
+var ErrOwnerInUse = errors.New("another bizpipe process runs under this name on the message box")
+
 // AbandonedFunc hears of each attempt a box records as failed on its own,
 // because the process that made it left no outcome: a lease that expired,
 // which ClaimBatch takes over (LeaseExpiredError; MDNTimedOutError for an

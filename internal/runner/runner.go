@@ -310,6 +310,14 @@ func (r *Runner) Ports() []string { return append([]string(nil), r.portList...) 
 // is in flight and returns. In once mode (see RunOnce) it returns by itself.
 func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	bg := context.WithoutCancel(ctx) // in-flight work finishes after a stop
+	release, err := r.holdOwner(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return r.summary(), nil // stopped before it started
+		}
+		return r.summary(), err
+	}
+	defer release()
 	if err := r.recover(bg); err != nil {
 		return r.summary(), err
 	}
@@ -425,6 +433,14 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.sum = Summary{} // each call reports what it did
 	r.troubles = nil
 	r.mu.Unlock()
+	release, err := r.holdOwner(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return r.summary(), nil // stopped before it started
+		}
+		return r.summary(), err
+	}
+	defer release()
 	if err := r.recover(ctx); err != nil {
 		return r.summary(), err
 	}
@@ -563,6 +579,26 @@ func (r *Runner) count(f func(*Summary)) {
 	r.mu.Lock()
 	f(&r.sum)
 	r.mu.Unlock()
+}
+
+// holdOwner makes this process the only one running as its owner on a box
+// that processes on several servers share (msgbox.OwnerHolder): another
+// one, taken at its start for a crashed predecessor, would take this one's
+// deliveries in flight for interrupted ones (Recover). The embedded box's
+// own lock covers that for the embedded box.
+func (r *Runner) holdOwner(ctx context.Context) (release func(), err error) {
+	h, ok := r.opts.Box.(msgbox.OwnerHolder)
+	if !ok {
+		return func() {}, nil
+	}
+	release, err = h.HoldOwner(ctx, r.owner, func(err error) {
+		r.log.Error("another process runs under this server's name on the message box: each takes the other's deliveries "+
+			"in flight for interrupted ones; stop one, or give each its own --server or --host", "error", err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w; stop it first, or give each process its own --server (or --host)", err)
+	}
+	return release, nil
 }
 
 // recover returns deliveries this process (its owner: this server, or this

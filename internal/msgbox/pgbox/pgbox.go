@@ -203,6 +203,10 @@ type Box struct {
 
 	listen *listener
 
+	// ownerRecheck and ownerWait, when positive, replace the constants
+	// (tests make them short).
+	ownerRecheck, ownerWait time.Duration
+
 	// claimIdle: the last claim found nothing to claim (see ClaimBatch).
 	claimIdle atomic.Bool
 

@@ -1,0 +1,185 @@
+package pgbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+)
+
+// ownerLockSpace is the first key of the advisory locks that hold owner
+// names ("bizp"), so that they do not meet other applications' locks in
+// the same database.
+const ownerLockSpace = 0x62697a70
+
+// ownerRecheck is how often a hold makes sure its session, and so its
+// lock, is still there.
+const ownerRecheck = 10 * time.Second
+
+// ownerWait is how long HoldOwner tries a name another session holds.
+const ownerWait = 10 * time.Second
+
+var _ msgbox.OwnerHolder = (*Box)(nil)
+
+// HoldOwner makes this process the only one that runs as owner on the box
+// (see msgbox.OwnerHolder), with a session-level advisory lock on a
+// connection of its own. The lock goes with its session: when the
+// connection is lost, the hold connects again and takes the lock again,
+// telling lost when another process holds it meanwhile, until it has it
+// back or release is called.
+//
+// A process killed a moment ago may still hold the name: the server ends
+// its session, and the lock, only once it has read the closed connection.
+// So a name held by another session is tried again for ownerWait before
+// HoldOwner gives up. A server that vanished without closing its
+// connections (a power cut, a partition) holds it until the database's
+// keepalives find the connection dead, which the session asks to be
+// within about half a minute (ownerConnConfig).
+func (b *Box) HoldOwner(ctx context.Context, owner string, lost func(error)) (release func(), err error) {
+	owner = msgbox.CleanText(owner)
+	var conn *pgx.Conn
+	for deadline := time.Now().Add(cmpDuration(b.ownerWait, ownerWait)); ; {
+		conn, err = b.takeOwner(ctx, owner)
+		if !errors.Is(err, msgbox.ErrOwnerInUse) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, b.wrap(ctx.Err(), "hold the name %s", owner)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return nil, b.wrap(err, "hold the name %s", owner)
+	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.keepOwner(hctx, owner, conn, lost)
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}, nil
+}
+
+// takeOwner connects and takes owner's lock; the connection holds it.
+func (b *Box) takeOwner(ctx context.Context, owner string) (*pgx.Conn, error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, b.ownerConnConfig())
+	if err != nil {
+		return nil, err
+	}
+	var got bool
+	err = conn.QueryRow(cctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, ownerLockSpace, owner).Scan(&got)
+	if err == nil && !got {
+		err = ownerInUse(cctx, conn, owner)
+	}
+	if err != nil {
+		closeConn(conn)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// ownerConnConfig is the configuration of a hold's connection: the box's,
+// with TCP keepalives the database sends every 5 s after 10 s of silence,
+// and gives up on after 3 unanswered, so that the lock of a server that
+// vanished goes within about 25 s rather than the system's default of
+// hours. (Settings the URL gives win; a Unix socket ignores them.)
+func (b *Box) ownerConnConfig() *pgx.ConnConfig {
+	cfg := b.connCfg.Copy()
+	for k, v := range map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"} {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	return cfg
+}
+
+// ownerInUse is the error of a lock on owner that another session holds,
+// naming that session as the database sees it.
+func ownerInUse(ctx context.Context, conn *pgx.Conn, owner string) error {
+	var pid int
+	var addr *netip.Prefix
+	var since time.Time
+	// The lock's second key, an int4, shows as an oid: the same 32 bits.
+	err := conn.QueryRow(ctx, `SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l
+		JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
+			AND l.objid = hashtext($2)::oid AND l.objsubid = 2`, ownerLockSpace, owner).Scan(&pid, &addr, &since)
+	if err != nil {
+		// Who holds it is detail: the refusal stands without it.
+		return fmt.Errorf("%w: %s", msgbox.ErrOwnerInUse, owner)
+	}
+	from := "a local socket"
+	if addr != nil {
+		from = addr.Addr().String()
+	}
+	return fmt.Errorf("%w: %s, by the session of backend %d connected from %s since %s", msgbox.ErrOwnerInUse, owner, pid, from,
+		since.UTC().Format(time.RFC3339))
+}
+
+// keepOwner makes sure, every ownerRecheck, that conn still holds owner's
+// lock, and takes it again on a new connection when conn is lost, until
+// ctx ends; then it closes the connection, which releases the lock.
+func (b *Box) keepOwner(ctx context.Context, owner string, conn *pgx.Conn, lost func(error)) {
+	t := time.NewTicker(cmpDuration(b.ownerRecheck, ownerRecheck))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if conn != nil {
+				closeConn(conn)
+			}
+			return
+		case <-t.C:
+		}
+		if conn != nil {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := conn.Ping(pctx)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				continue
+			}
+			closeConn(conn)
+			conn = nil
+		}
+		c, err := b.takeOwner(ctx, owner)
+		switch {
+		case err == nil:
+			conn = c
+		case errors.Is(err, msgbox.ErrOwnerInUse) && lost != nil:
+			lost(b.wrap(err, "hold the name %s again after its connection was lost", owner))
+		}
+		// Any other error (the database still down): the next tick tries
+		// again.
+	}
+}
+
+// closeConn closes a connection of its own, giving the server a few
+// seconds to hear it.
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn.Close(ctx)
+}
+
+// cmpDuration is d, or def when d is not positive.
+func cmpDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
