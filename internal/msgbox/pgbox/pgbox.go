@@ -144,7 +144,8 @@ type Options struct {
 	// MaxConns bounds the connection pool. 0 keeps pgxpool's default (the
 	// URL's pool_max_conns, else the larger of 4 and the number of CPUs).
 	// A Receive of a body larger than ChunkSize holds a connection while
-	// it reads the body; Subscribe uses one more, outside the pool.
+	// it reads the body; Subscribe uses one more, outside the pool, and
+	// HoldOwner another.
 	MaxConns int32
 
 	// NoMigrate opens the box without creating or migrating the schema,
