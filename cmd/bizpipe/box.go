@@ -40,7 +40,7 @@ const (
 // log (nil: none) hears of the embedded box's background problems, and
 // abandoned (nil: none) of the attempts the box records as failed on its
 // own (msgbox.AbandonedFunc).
-func openBox(cfg *model.Config, dataDir string, use boxUse, log *slog.Logger, abandoned msgbox.AbandonedFunc) (msgbox.Box, error) {
+func openBox(ctx context.Context, cfg *model.Config, dataDir string, use boxUse, log *slog.Logger, abandoned msgbox.AbandonedFunc) (msgbox.Box, error) {
 	path := filepath.Join(dataDir, "messagebox.db")
 	if cfg != nil && cfg.MessageBox != nil {
 		// A backend without a usable value has been reported by the
@@ -54,7 +54,7 @@ func openBox(cfg *model.Config, dataDir string, use boxUse, log *slog.Logger, ab
 			}
 			opts := pgboxOptions(use)
 			opts.Abandoned = abandoned
-			box, err := pgbox.Open(context.Background(), mb.PostgresURL.V, opts)
+			box, err := pgbox.Open(ctx, mb.PostgresURL.V, opts)
 			if errors.Is(err, pgbox.ErrNoBox) {
 				return nil, fmt.Errorf("%w; bizpipe run creates one there (is the configuration's message_box url the one run uses?)", err)
 			}

@@ -388,7 +388,7 @@ func withCheckedConfigBox(e *env, f messagesFlags, paths []string, check func(*m
 			return err
 		}
 	}
-	box, err := openBox(cfg, f.dataDir, boxOperate, nil, nil)
+	box, err := openBox(context.Background(), cfg, f.dataDir, boxOperate, nil, nil)
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}

@@ -84,7 +84,9 @@ asynchronous AS2 MDN, which it does not wait for: the summary then ends with
 "awaiting MDN N"), prints a summary and exits. Otherwise it runs until SIGINT,
 SIGTERM or SIGHUP, then stops taking new work, finishes what is in flight,
 prints the summary and exits 0; a signal ends a --once run the same way.
-Uploads still arriving get 30 s to finish;
+A signal that comes before run has started (while it loads the
+configuration, or waits for a PostgreSQL message box) ends it at once,
+exit 0, having started nothing. Uploads still arriving get 30 s to finish;
 then they are cancelled (answered 503, nothing stored: the clients send
 again). A second signal stops at once, with exit code 1: what was not
 stored was not acknowledged, and deliveries in flight are attempted again
@@ -160,6 +162,11 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	if !ok {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-level %q: use debug, info, warn or error", f.logLevel)}
 	}
+	// A stop signal stops run from here on: one that comes while it loads
+	// the configuration or waits for its database (a PostgreSQL box that
+	// does not answer) ends it at once, cleanly, having started nothing.
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
+	defer stop()
 	// With --host, a variable only the other hosts need (their accounts'
 	// store passwords, given on their machines) may have no value here.
 	cfg, diags, err := loadConfigWith(e, args, f.vars, lang.Options{Mode: lang.ModeRun, Host: f.host, Server: f.server})
@@ -213,8 +220,12 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	// The attempts the box records as failed itself (a lease that
 	// expired, an MDN that did not come, an attempt a crash cut short)
 	// count as retried as the ones a worker finishes do.
-	box, err := openBox(cfg, f.dataDir, boxRun, log, func(port string) { m.Retried.WithLabelValues(port).Inc() })
+	box, err := openBox(ctx, cfg, f.dataDir, boxRun, log, func(port string) { m.Retried.WithLabelValues(port).Inc() })
 	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopped before starting")
+			return nil
+		}
 		return &exitError{code: exitFindings, err: err}
 	}
 	defer box.Close()
@@ -255,8 +266,6 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	if _, set := e.lookupEnv("GOMAXPROCS"); !set {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0)))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
-	defer stop()
 	ran := make(chan struct{})
 	defer close(ran)
 	go stopAtSecondSignal(ctx, ran, log, os.Exit)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -337,4 +338,47 @@ func TestSameServerTwice(t *testing.T) {
 		t.Fatalf("run --once after the first stopped: %v\n%s", err, out)
 	}
 	checkDelivered(t, dir, p, bodies)
+}
+
+// TestStopWhileDatabaseSilent: a stop signal while run waits for a
+// PostgreSQL box that accepts the connection and never answers ends run
+// at once and cleanly (exit 0), where it had no handler yet and died of
+// the signal.
+func TestStopWhileDatabaseSilent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c // held open, never answered
+		}
+	}()
+	dir, p := crashSetup(t)
+	testpki.WriteFile(t, dir, "bizpipe.hcl", []byte(fmt.Sprintf(scaleOutConfig, p.signer.SHA1(), p.partner.SHA1())))
+	cmd := exec.Command(bizpipeBin, "run", "--server", "srv1", "--data-dir", filepath.Join(dir, "data"), dir)
+	cmd.Env = append(os.Environ(), "BIZPIPE_VAR_database_url=postgres://bizpipe@"+ln.Addr().String()+"/bizpipe?sslmode=disable")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case <-time.After(time.Minute):
+		t.Fatal("run did not connect to the database in a minute")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run stopped while it waited for the database: %v\n%s\nwant exit 0", err, out.String())
+	}
+	if !strings.Contains(out.String(), "stopped before starting") {
+		t.Errorf("run's log does not say it stopped before starting:\n%s", out.String())
+	}
 }
