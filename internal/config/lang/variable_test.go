@@ -1,0 +1,164 @@
+package lang
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+)
+
+// TestVariableSources: a variable takes its value from --var, then
+// --var-file, then BIZPIPE_VAR_NAME, then its default (language §3): each
+// source wins over every later one; of several --var the last wins, of
+// several --var-file the later file; the environment variable's name is
+// the variable's exactly; and a variable with no value is unknown during
+// validate (no diagnostic) and an error (BP1004) during run. The value given
+// for a variable of another type than string is read as an expression.
+func TestVariableSources(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "main.hcl"), nestingGroup+`
+variable "v" {
+  default = "default"
+}
+variable "n" {
+  type    = number
+  default = 1
+}
+variable "none" {}
+`)
+	first := filepath.Join(dir, "first.hclvars")
+	writeTestFile(t, first, "v = \"first file\"\nn = 2\n")
+	second := filepath.Join(dir, "second.hclvars")
+	writeTestFile(t, second, "v = \"second file\"\n")
+	jsonFile := filepath.Join(dir, "vars.json")
+	writeTestFile(t, jsonFile, `{"v": "json file", "n": 3}`)
+	env := func(kv ...string) func(string) (string, bool) {
+		return func(name string) (string, bool) {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == name {
+					return kv[i+1], true
+				}
+			}
+			return "", false
+		}
+	}
+
+	tests := []struct {
+		name     string
+		opts     Options
+		v        string
+		n        int64
+		noneSet  string // the value of none, "" when none is given
+		runError bool   // ModeRun reports none without a value
+	}{
+		{name: "default", opts: Options{LookupEnv: noEnv}, v: "default", n: 1, runError: true},
+		{name: "environment over default",
+			opts: Options{LookupEnv: env("BIZPIPE_VAR_v", "env", "BIZPIPE_VAR_n", "7", "BIZPIPE_VAR_none", "x")},
+			v:    "env", n: 7, noneSet: "x"},
+		{name: "environment name is the variable's exactly",
+			opts: Options{LookupEnv: env("BIZPIPE_VAR_V", "upper", "bizpipe_var_v", "lower", "BIZPIPE_VAR_NONE", "x")},
+			v:    "default", n: 1, runError: true},
+		{name: "var-file over environment",
+			opts: Options{VarFiles: []string{first}, LookupEnv: env("BIZPIPE_VAR_v", "env", "BIZPIPE_VAR_n", "7")},
+			v:    "first file", n: 2, runError: true},
+		{name: "later var-file wins",
+			opts: Options{VarFiles: []string{first, second}, LookupEnv: noEnv},
+			v:    "second file", n: 2, runError: true},
+		{name: "earlier var-file loses",
+			opts: Options{VarFiles: []string{second, first}, LookupEnv: noEnv},
+			v:    "first file", n: 2, runError: true},
+		{name: "JSON var-file",
+			opts: Options{VarFiles: []string{jsonFile}, LookupEnv: noEnv},
+			v:    "json file", n: 3, runError: true},
+		{name: "--var over var-file and environment",
+			opts: Options{Vars: []string{"v=cli", "n=4+1"}, VarFiles: []string{first}, LookupEnv: env("BIZPIPE_VAR_v", "env")},
+			v:    "cli", n: 5, runError: true},
+		{name: "last --var wins",
+			opts: Options{Vars: []string{"v=one", "v=two", "none=x=y"}, LookupEnv: noEnv},
+			v:    "two", n: 1, noneSet: "x=y"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, mode := range []Mode{ModeValidate, ModeRun} {
+				opts := tt.opts
+				opts.Mode = mode
+				cfg, diags := Load([]string{filepath.Join(dir, "main.hcl")}, opts)
+				var errs hcl.Diagnostics
+				for _, d := range diags {
+					if d.Severity == hcl.DiagError {
+						errs = append(errs, d)
+					}
+				}
+				wantErr := mode == ModeRun && tt.runError
+				switch {
+				case wantErr && (len(errs) != 1 || diag.CodeOf(errs[0]) != diag.CodeInvalidValue ||
+					!strings.Contains(errs[0].Detail, `Variable "none" has no default`)):
+					t.Errorf("mode %d: errors %v, want one BP1004 saying none has no value", mode, errs)
+				case !wantErr && len(errs) > 0:
+					t.Errorf("mode %d: unexpected errors: %s", mode, errs.Error())
+				}
+				got := map[string]cty.Value{}
+				for _, v := range cfg.Variables {
+					got[v.Name] = v.Value
+				}
+				if v := got["v"]; !v.IsKnown() || v.AsString() != tt.v {
+					t.Errorf("mode %d: v = %#v, want %q", mode, v, tt.v)
+				}
+				if n := got["n"]; !n.IsKnown() || n.Type() != cty.Number || !n.RawEquals(cty.NumberIntVal(tt.n)) {
+					t.Errorf("mode %d: n = %#v, want %d", mode, n, tt.n)
+				}
+				switch none := got["none"]; {
+				case tt.noneSet != "" && (!none.IsKnown() || none.AsString() != tt.noneSet):
+					t.Errorf("mode %d: none = %#v, want %q", mode, none, tt.noneSet)
+				case tt.noneSet == "" && none.IsKnown():
+					t.Errorf("mode %d: none = %#v without a value, want it unknown", mode, none)
+				}
+			}
+		})
+	}
+}
+
+// TestEnvFunction: env("NAME") reads the environment; a variable that is
+// not set is unknown during validate (no diagnostic, and what derives from
+// it unknown too) and an error naming it during run (language §3).
+func TestEnvFunction(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "main.hcl")
+	writeTestFile(t, p, nestingGroup+`
+locals {
+  set   = env("SET")
+  unset = "${env("UNSET")}-suffix"
+}
+`)
+	lookup := func(name string) (string, bool) {
+		if name == "SET" {
+			return "value", true
+		}
+		return "", false
+	}
+	for _, mode := range []Mode{ModeValidate, ModeRun} {
+		cfg, diags := Load([]string{p}, Options{Mode: mode, LookupEnv: lookup})
+		got := map[string]cty.Value{}
+		for _, l := range cfg.Locals {
+			got[l.Name] = l.Value
+		}
+		if v := got["set"]; !v.IsKnown() || v.AsString() != "value" {
+			t.Errorf("mode %d: env(\"SET\") = %#v, want \"value\"", mode, v)
+		}
+		if mode == ModeValidate {
+			if len(diags) > 0 {
+				t.Errorf("validate: unexpected diagnostics: %s", diags.Error())
+			}
+			if v, ok := got["unset"]; !ok || v.IsKnown() || !v.Type().Equals(cty.String) {
+				t.Errorf("validate: a value derived from an unset env() = %#v, want an unknown string", v)
+			}
+			continue
+		}
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), `environment variable "UNSET" is not set`) {
+			t.Errorf("run: diagnostics %v, want an error naming UNSET", diags)
+		}
+	}
+}
