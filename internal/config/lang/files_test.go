@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,64 @@ func TestFindFilesSameFileOnce(t *testing.T) {
 			dup := slices.ContainsFunc(diags, func(d *hcl.Diagnostic) bool { return diag.CodeOf(d) == diag.CodeDuplicate })
 			if wantDup := len(want) > 1; dup != wantDup {
 				t.Errorf("BP1002 reported: %v, want %v:\n%s", dup, wantDup, diags.Error())
+			}
+		})
+	}
+}
+
+// TestFindFiles: the files of a configuration (language §2) are every
+// *.hcl and *.hcl.json directly in each directory named, not those of its
+// subdirectories, nor dot files or other names, plus the files named
+// directly whatever their names; no path means the current directory; the
+// result is in lexical order whatever the order of the paths. A path that
+// does not exist, or directories without a configuration file, are errors.
+func TestFindFiles(t *testing.T) {
+	root := t.TempDir()
+	t.Chdir(root)
+	for _, name := range []string{
+		"a.hcl", "b.hcl.json", "z.hcl",
+		".hidden.hcl", "a.hcl.bak", "a.json", "notes.txt", "hcl",
+		"sub/nested.hcl", "other/c.hcl", "other/A.hcl", "empty/readme.md",
+	} {
+		p := filepath.FromSlash(name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		paths []string
+		want  []string
+		err   string // the error, "" for none
+	}{
+		{name: "no path is the current directory", want: []string{"a.hcl", "b.hcl.json", "z.hcl"}},
+		{name: "a directory, not recursively", paths: []string{"."}, want: []string{"a.hcl", "b.hcl.json", "z.hcl"}},
+		{name: "files named directly whatever their names", paths: []string{"notes.txt", ".hidden.hcl", "sub/nested.hcl"},
+			want: []string{".hidden.hcl", "notes.txt", "sub/nested.hcl"}},
+		{name: "lexical order whatever the order of the paths", paths: []string{"other", "sub", "a.json"},
+			want: []string{"a.json", "other/A.hcl", "other/c.hcl", "sub/nested.hcl"}},
+		{name: "a path that does not exist", paths: []string{".", "missing"}, err: "configuration path missing: "},
+		{name: "no configuration file in the directories", paths: []string{"empty"},
+			err: "no configuration files (*.hcl, *.hcl.json) in empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files, err := FindFiles(tt.paths)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("FindFiles(%q) = %q, %v; want an error saying %q", tt.paths, files, err, tt.err)
+				}
+				return
+			}
+			want := make([]string, len(tt.want))
+			for i, w := range tt.want {
+				want[i] = filepath.FromSlash(w)
+			}
+			if err != nil || !slices.Equal(files, want) {
+				t.Fatalf("FindFiles(%q) = %q, %v; want %q", tt.paths, files, err, want)
 			}
 		})
 	}
