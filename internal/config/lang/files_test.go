@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
@@ -134,5 +136,84 @@ func TestFindFiles(t *testing.T) {
 				t.Fatalf("FindFiles(%q) = %q, %v; want %q", tt.paths, files, err, want)
 			}
 		})
+	}
+}
+
+// TestRelativePaths: a relative path inside a file (a store's path, the
+// message box's, file()'s) resolves against the directory of the file that
+// contains it (language §2), not the working directory nor the directory of
+// another file: a local reading file() reads beside the file that declares
+// the local, wherever it is used, and a store path taken from such a local
+// is resolved beside the store's own file. JSON files alike; an absolute
+// path is kept.
+func TestRelativePaths(t *testing.T) {
+	root := t.TempDir()
+	cwd := filepath.Join(root, "cwd")
+	files := map[string]string{
+		"cwd/token.txt": "cwd",
+		"a/token.txt":   "a",
+		"b/token.txt":   "b",
+		"c/token.txt":   "c",
+		"a/main.hcl": nestingGroup + `
+locals {
+  from_a    = file("token.txt")
+  store_dir = "stores"
+}
+certificate_store "in_a" { path = "stores" }
+certificate_store "abs" { path = "` + filepath.ToSlash(filepath.Join(root, "abs")) + `" }
+`,
+		"b/other.hcl": `
+locals {
+  from_b        = file("token.txt")
+  a_through_b   = local.from_a
+  b_through_a   = "${local.from_b}"
+}
+certificate_store "in_b" { path = local.store_dir }
+message_box {
+  sqlite { path = "box/messagebox.db" }
+}
+`,
+		"c/more.hcl.json": `{"locals": {"from_c": "${file(\"token.txt\")}"}}`,
+	}
+	for name, text := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeTestFile(t, p, text)
+	}
+	t.Chdir(cwd)
+	paths, err := FindFiles([]string{"../a", "../b", "../c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := Load(paths, Options{LookupEnv: noEnv})
+	if diags.HasErrors() {
+		t.Fatalf("diagnostics: %s", diags.Error())
+	}
+	locals := map[string]string{}
+	for _, l := range cfg.Locals {
+		if l.Value.IsKnown() && l.Value.Type() == cty.String {
+			locals[l.Name] = l.Value.AsString()
+		}
+	}
+	wantLocals := map[string]string{"from_a": "a", "from_b": "b", "from_c": "c", "a_through_b": "a", "b_through_a": "b", "store_dir": "stores"}
+	if fmt.Sprint(locals) != fmt.Sprint(wantLocals) {
+		t.Errorf("locals %v, want %v", locals, wantLocals)
+	}
+	stores := map[string]string{}
+	for _, s := range cfg.Stores {
+		stores[s.Name] = s.Path.V
+	}
+	wantStores := map[string]string{
+		"in_a": filepath.Join("..", "a", "stores"),
+		"in_b": filepath.Join("..", "b", "stores"),
+		"abs":  filepath.Join(root, "abs"),
+	}
+	if fmt.Sprint(stores) != fmt.Sprint(wantStores) {
+		t.Errorf("store paths %v, want %v", stores, wantStores)
+	}
+	if mb := cfg.MessageBox; mb == nil || mb.SQLitePath == nil || mb.SQLitePath.V != filepath.Join("..", "b", "box", "messagebox.db") {
+		t.Errorf("message box %+v, want its sqlite path beside b/other.hcl", mb)
 	}
 }
