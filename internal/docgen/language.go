@@ -39,6 +39,10 @@ func language(reg *component.Registry) string {
 		"(a dangling symbolic link, a link loop, a FIFO, a device, a directory named\n" +
 		"`x.hcl`) is BP1000 naming it and why, never left out: a configuration with a\n" +
 		"part missing does not validate.\n\n")
+	b.WriteString("Configuration and variables files are UTF-8; a UTF-8 byte order mark at the\n" +
+		"start, which Windows editors write, is ignored, in JSON files too. A file in\n" +
+		"UTF-16 (Notepad's \"Unicode\", what PowerShell 5's `>` writes) is BP1000:\n" +
+		"save it as UTF-8.\n\n")
 	b.WriteString("Relative paths inside a file (store paths, transport paths, `file()`) resolve\n" +
 		"against **the directory of the file that contains them**, never the working\n" +
 		"directory.\n\n")

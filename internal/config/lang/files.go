@@ -289,6 +289,9 @@ func notRegular(m fs.FileMode) error {
 
 // parseFile parses one file's text.
 func parseFile(src []byte, name string) *parsedFile {
+	if d := checkUTF16(src, name, "configuration"); d != nil {
+		return &parsedFile{diags: hcl.Diagnostics{d}}
+	}
 	// A file nested too deeply would crash the parser: it is reported
 	// and left out, and not handed to the parser (nor kept for snippets,
 	// which the renderer would parse again).
@@ -298,7 +301,7 @@ func parseFile(src []byte, name string) *parsedFile {
 	var f *hcl.File
 	var ds hcl.Diagnostics
 	if strings.HasSuffix(name, ".json") {
-		f, ds = json.Parse(src, name)
+		f, ds = json.Parse(jsonText(src), name)
 	} else {
 		f, ds = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	}
@@ -308,6 +311,39 @@ func parseFile(src []byte, name string) *parsedFile {
 		e.equalities = prepareMetering(body, nil)
 	}
 	return e
+}
+
+// utf8BOM is the byte order mark that Windows editors, and PowerShell's
+// -Encoding utf8, put at the start of a UTF-8 file.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// jsonText returns src, the text of a JSON file, with a leading UTF-8 byte
+// order mark blanked. HCL's native syntax skips one, but its JSON parser
+// refuses it ("Invalid start of value" at a character no editor shows),
+// though RFC 8259 §8.1 lets a parser ignore it. The mark becomes three
+// spaces rather than going, so that every position in the file, which
+// diagnostics and the language server give, stays that of its bytes.
+func jsonText(src []byte) []byte {
+	if !bytes.HasPrefix(src, utf8BOM) {
+		return src
+	}
+	out := bytes.Clone(src)
+	copy(out, "   ")
+	return out
+}
+
+// checkUTF16 reports a file, of the given kind ("configuration",
+// "variables"), that starts with a UTF-16 byte order mark: what Notepad's
+// "Unicode" and PowerShell 5's > and Out-File write. Read as UTF-8 it would
+// make an error of each of its first characters, whose snippets print its
+// NUL bytes; the diagnostic is about the file as a whole (no snippet).
+func checkUTF16(src []byte, name, kind string) *hcl.Diagnostic {
+	if !bytes.HasPrefix(src, []byte{0xff, 0xfe}) && !bytes.HasPrefix(src, []byte{0xfe, 0xff}) {
+		return nil
+	}
+	return diag.AboutFile(diag.CodeSyntax, name, "File is not UTF-8",
+		fmt.Sprintf("%s is encoded in UTF-16 (it starts with a UTF-16 byte order mark); bizpipe reads %s files as UTF-8. "+
+			"Save it as UTF-8 (in Notepad: Save As, Encoding UTF-8; in PowerShell: Out-File -Encoding utf8).", name, kind))
 }
 
 // hugeNumbers reports the number literals whose decimal form would have

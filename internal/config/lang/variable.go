@@ -201,6 +201,10 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 			fmt.Sprintf("Reading --var-file %s: %s.", path, err)))
 		return
 	}
+	if ud := checkUTF16(src, path, "variables"); ud != nil {
+		d.add(ud)
+		return
+	}
 	if nd := CheckNesting(src, path); nd != nil {
 		d.add(nd)
 		return
@@ -208,7 +212,7 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 	var f *hcl.File
 	var ds hcl.Diagnostics
 	if strings.HasSuffix(path, ".json") {
-		f, ds = d.parser.ParseJSON(src, path)
+		f, ds = d.parser.ParseJSON(jsonText(src), path)
 	} else {
 		f, ds = d.parser.ParseHCL(src, path)
 	}
