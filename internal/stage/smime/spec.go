@@ -22,8 +22,9 @@ the send port's encryption_certificate, taken from the other-people store of
 the server the instance runs on.
 
 A clear signature makes a multipart/signed entity with a detached signature
-(smime.p7s); an opaque one an application/pkcs7-mime signed-data entity
-(smime.p7m). Encryption makes application/pkcs7-mime enveloped-data for the
+(smime.p7s), its micalg parameter naming the digest (sha-256, sha-384,
+sha-512 or sha-1); an opaque one an application/pkcs7-mime signed-data
+entity (smime.p7m). Encryption makes application/pkcs7-mime enveloped-data for the
 CBC algorithms and 3DES, authEnveloped-data (RFC 5083/5084) for GCM. The
 output verifies and decrypts with standard tools such as openssl cms.`,
 	Example: `encoder "smime" {
