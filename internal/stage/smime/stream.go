@@ -155,7 +155,23 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 	if e, err = e.forEntity(mt); err != nil {
 		return nil, err
 	}
-	enc := &encoding{stage: s, enc: e, ct: ct, text: strings.HasPrefix(mt, "text/")}
+	// The entity of an earlier stage of the pipeline comes with its body
+	// in its transfer encoding (an envelope's or an opaque signature's
+	// base64): it is carried as it is, under that encoding. Encoded
+	// again it would be base64 of base64, which no reader undoes.
+	encoded := false
+	if name := in.Get("Content-Transfer-Encoding"); in.MIME && name != "" {
+		c, err := lookupName("Content-Transfer-Encoding of the entity before this stage", name, transferEncodingNames, int(cteBinary))
+		if err != nil {
+			return nil, err
+		}
+		if cte := transferEncoding(c); !cte.identity() {
+			carried := *e
+			carried.cte = cte
+			e, encoded = &carried, true
+		}
+	}
+	enc := &encoding{stage: s, enc: e, ct: ct, text: strings.HasPrefix(mt, "text/") && !encoded, encoded: encoded}
 	if e.Signs() {
 		// Chosen once per message, so that a rollover never splits one.
 		if enc.signer, err = s.signerNow(); err != nil {
@@ -180,11 +196,14 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 
 // encoding is one message going through a Stage.
 type encoding struct {
-	stage    *Stage
-	enc      *Encoder // the stage's encoder, as it encodes this message (Encoder.forEntity)
-	signer   *Signer  // the signer of this message (signerNow at Start)
-	ct       string   // normalised Content-Type of the innermost entity
-	text     bool
+	stage  *Stage
+	enc    *Encoder // the stage's encoder, as it encodes this message (Encoder.forEntity)
+	signer *Signer  // the signer of this message (signerNow at Start)
+	ct     string   // normalised Content-Type of the innermost entity
+	text   bool
+	// encoded: the body comes in the innermost entity's transfer
+	// encoding already (an earlier stage's entity), and passes as it is.
+	encoded  bool
 	boundary string        // clear signature
 	env      *cms.Envelope // encryption
 	wrapped  bool
@@ -327,5 +346,8 @@ func (c *encoding) Wrap(dst io.Writer) io.WriteCloser {
 	if h := c.headerLines(layerContent); h != nil {
 		w = &prefixWriter{next: w, prefix: h}
 	}
-	return &stickyWriter{w: encodeWriter(w, e.cte, c.text), asyncs: asyncs}
+	if !c.encoded {
+		w = encodeWriter(w, e.cte, c.text)
+	}
+	return &stickyWriter{w: w, asyncs: asyncs}
 }
