@@ -186,7 +186,8 @@ func language(reg *component.Registry) string {
 	fmt.Fprintf(&b, "* `env(\"NAME\")` reads an environment variable. During `validate` an unset one\n"+
 		"  is unknown (see [Variables](#variables)); during `run` it is an error.\n"+
 		"* `file(\"path\")` reads a UTF-8 text file of at most %s, relative to the\n"+
-		"  directory of the file that calls it; devices, FIFOs and directories are refused.\n"+
+		"  directory of the file that calls it, without the UTF-8 byte order mark Notepad\n"+
+		"  may put at its start; devices, FIFOs and directories are refused.\n"+
 		"* `urlencode` is Go's `url.QueryEscape` (a space becomes `+`): put message values\n"+
 		"  in a `url` through it.\n\n", spacedSize(facts.MaxFileFunctionSize))
 	b.WriteString("| function | description |\n|---|---|\n")

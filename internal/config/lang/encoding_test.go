@@ -120,3 +120,37 @@ func TestFileEncodings(t *testing.T) {
 		t.Errorf("the diagnostic's subject is %q in the file, want \"colour\"", src[s.Start.Byte:s.End.Byte])
 	}
 }
+
+// TestFileFunctionBOM: file() reads UTF-8 text; a byte order mark at its
+// start, which Notepad writes, is no part of the text: a password or
+// thumbprint kept in a file saved on Windows reads without it (with it, a
+// store's password would just be wrong, BP2003, with nothing to show
+// why). Anywhere else U+FEFF is text, kept.
+func TestFileFunctionBOM(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "bom.txt"), "\xef\xbb\xbfs3cr3t\r\n")
+	writeTestFile(t, filepath.Join(dir, "inner.txt"), "a\ufeffb")
+	writeTestFile(t, filepath.Join(dir, "only.txt"), "\xef\xbb\xbf")
+	p := filepath.Join(dir, "main.hcl")
+	writeTestFile(t, p, nestingGroup+`
+locals {
+  bom   = trimspace(file("bom.txt"))
+  inner = file("inner.txt")
+  only  = file("only.txt")
+}
+`)
+	cfg, diags := Load([]string{p}, Options{LookupEnv: noEnv})
+	if len(diags) > 0 {
+		t.Fatalf("diagnostics: %s", diags.Error())
+	}
+	got := map[string]string{}
+	for _, l := range cfg.Locals {
+		got[l.Name] = l.Value.AsString()
+	}
+	want := map[string]string{"bom": "s3cr3t", "inner": "a\ufeffb", "only": ""}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("local %s = %q, want %q", name, got[name], w)
+		}
+	}
+}

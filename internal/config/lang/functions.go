@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -573,7 +574,7 @@ func envFunction(mode Mode, lookupEnv func(string) (string, bool)) function.Func
 // calls it (§2), never the working directory.
 func fileFunction(dir string) function.Function {
 	return hidingSensitiveErrors("file", function.New(&function.Spec{
-		Description: "Reads a file, relative to the configuration file that calls file().",
+		Description: "Reads a file, relative to the configuration file that calls file(); a UTF-8 byte order mark at its start is dropped.",
 		Params: []function.Parameter{{
 			Name: "path", Type: cty.String,
 			// Marked values reach Impl so that a sensitive path is never
@@ -602,6 +603,10 @@ func fileFunction(dir string) function.Function {
 			if !utf8.Valid(b) {
 				return cty.NilVal, fmt.Errorf("%s is not valid UTF-8 text", shown)
 			}
+			// A byte order mark, which Notepad writes, is no part of the
+			// text: left in, a password read from such a file would
+			// just be wrong (BP2003), and trimspace keeps it.
+			b = bytes.TrimPrefix(b, utf8BOM)
 			return cty.StringVal(string(b)).WithMarks(marks), nil
 		},
 	}))
