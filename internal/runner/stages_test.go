@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
@@ -78,5 +79,44 @@ send_port "fabrikam" {
 	}
 	if !bytes.Equal(d.Body, body) {
 		t.Errorf("the body differs after verify and decrypt")
+	}
+}
+
+// TestPortWithoutFilter: a send port without a filter subscribes to
+// nothing (language §3.1): a message goes to the ports whose filter holds
+// only, and one that no filter takes is a routing failure, not a delivery
+// to the port without one.
+func TestPortWithoutFilter(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "unfiltered" {
+  host = host.h
+  transport "file" { path = "unfiltered" }
+}
+send_port "edi" {
+  host   = host.h
+  filter = message.file_name == "order.edi"
+  transport "file" { path = "out" }
+}
+`, nil)
+	put(t, dir, "order.edi", []byte("ISA*00~"))
+	put(t, dir, "stray.txt", []byte("no port takes this"))
+	r, box := start(t, dir)
+	sum, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Received != 2 || sum.Delivered != 1 || sum.Suspended != 1 {
+		t.Errorf("summary %+v, want 2 received, 1 delivered, 1 suspended", sum)
+	}
+	if got, _ := filepath.Glob(filepath.Join(dir, "unfiltered", "*")); len(got) != 0 {
+		t.Errorf("the port without a filter delivered %q", got)
+	}
+	if got, _ := filepath.Glob(filepath.Join(dir, "out", "*")); len(got) != 1 {
+		t.Errorf("the filtered port delivered %q, want one file", got)
+	}
+	suspended, err := msgbox.Collect(context.Background(), box, msgbox.Filter{Status: msgbox.StatusSuspended})
+	if err != nil || len(suspended) != 1 || suspended[0].FileName != "stray.txt" {
+		t.Fatalf("suspended %+v, %v; want stray.txt", suspended, err)
 	}
 }
