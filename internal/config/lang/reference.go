@@ -261,11 +261,14 @@ in the other-people store of the server the receiving instance runs on
 	{
 		Type: blockPipeline, Labels: []string{"name"}, Occurs: "any number",
 		Summary: "The stages a message runs through: before delivery (encoders) or as it comes in (decoders).",
-		Doc: `A pipeline's stages run in the order written. A send pipeline has encoder
-stages and is used by send ports; a receive pipeline has decoder stages and is
-used by receive locations. Mixing them, or using one in the other's place, is
-BP1004. A send port without a pipeline delivers the message as received; a
-receive location without one stores the body as received.`,
+		Doc: "A pipeline's stages run in the order written, each on the entity the\n" +
+			"one before made: `encoder \"smime\" { encrypt = true }` then\n" +
+			"`encoder \"smime\" { signature = \"opaque\" }` signs the envelope. A send\n" +
+			`pipeline has encoder stages and is used by send ports; a receive pipeline
+has decoder stages and is used by receive locations. Mixing them, or using
+one in the other's place, is BP1004. A send port without a pipeline delivers
+the message as received; a receive location without one stores the body as
+received.`,
 		Blocks: []Block{
 			{
 				Type: component.Encoder.Block(), Labels: []string{"type"}, Occurs: "any number", Component: component.Encoder,
