@@ -357,7 +357,8 @@ func (d *decoder) enum(at attrs, name, def string, allowed ...string) model.Valu
 }
 
 // duration reads a Go duration; def applies when absent. Zero and negative
-// durations are invalid unless allowZero.
+// durations are invalid: no attribute has a use for them (a zero poll or
+// retry interval would spin, a zero timeout fail at once).
 func (d *decoder) duration(at attrs, name string, def time.Duration) model.Value[time.Duration] {
 	s := d.str(at, name)
 	if !s.Set {

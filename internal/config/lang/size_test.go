@@ -1,8 +1,10 @@
 package lang
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParseSize: a size (language §3: "sizes accept KiB/MiB/GiB") is a
@@ -59,4 +61,73 @@ func TestParseSize(t *testing.T) {
 		!strings.Contains(err.Error(), "(use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)") {
 		t.Errorf("an unknown unit's error %v does not list the units", err)
 	}
+}
+
+// TestDurations: a duration (language §3: "Go syntax") is a positive Go
+// duration; zero, a negative one, a unit Go does not know (a day), a space
+// and one beyond Go's range are BP1004 quoting the value, not shown when
+// it is sensitive.
+func TestDurations(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration // 0: refused
+	}{
+		{`"90s"`, 90 * time.Second},
+		{`"5m"`, 5 * time.Minute},
+		{`"720h"`, 720 * time.Hour},
+		{`"1.5h"`, 90 * time.Minute},
+		{`"1h30m15s"`, time.Hour + 30*time.Minute + 15*time.Second},
+		{`"250ms"`, 250 * time.Millisecond},
+		{`"1ns"`, time.Nanosecond},
+		{`"0s"`, 0},
+		{`"0"`, 0},
+		{`"-5m"`, 0},
+		{`"1d"`, 0},
+		{`"5M"`, 0},
+		{`" 5m"`, 0},
+		{`"5 m"`, 0},
+		{`"30 days"`, 0},
+		{`""`, 0},
+		{`"9999999999h"`, 0},
+		{`90`, 0}, // a number is not a duration: it has no unit
+		{`var.secret`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			cfg, diags := Load(writeConfigFile(t, `variable "secret" {
+  default   = "-1h"
+  sensitive = true
+}
+group "g" {
+  certificate_expiry_warning = `+tt.in+`
+}
+`), Options{LookupEnv: noEnv})
+			if tt.want != 0 {
+				if len(diags) > 0 || cfg.Group.CertificateExpiryWarning.V != tt.want {
+					t.Errorf("certificate_expiry_warning = %v, %s; want %v", cfg.Group.CertificateExpiryWarning.V, diags.Error(), tt.want)
+				}
+				return
+			}
+			if len(diags) != 1 || diags[0].Summary != "Invalid duration for certificate_expiry_warning" {
+				t.Fatalf("diagnostics %v, want one Invalid duration", diags)
+			}
+			detail := diags[0].Detail
+			if tt.in == `var.secret` {
+				if strings.Contains(detail, "-1h") {
+					t.Errorf("the sensitive value is shown: %s", detail)
+				}
+			} else if quoted := `"` + strings.Trim(tt.in, `"`) + `"`; !strings.Contains(detail, "got "+quoted) {
+				t.Errorf("detail %q does not quote the value %s", detail, tt.in)
+			}
+		})
+	}
+}
+
+// writeConfigFile writes src as a configuration file and returns its path
+// as Load takes it.
+func writeConfigFile(t *testing.T, src string) []string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "main.hcl")
+	writeTestFile(t, p, src)
+	return []string{p}
 }
