@@ -50,7 +50,9 @@ output verifies and decrypts with standard tools such as openssl cms.`,
 				"which RFC 2045 §6.4 allows only 7bit, 8bit or binary, goes `binary`; set to `base64` or `quoted-printable`, such a body fails its delivery. " +
 				"`binary` saves a third of the bytes to sign, encrypt and send, " +
 				"but some readers cannot take a binary part of a clear signature: OpenSSL's S/MIME reader splits it into 1 KiB lines and " +
-				"breaks the signature of long binary lines (it verifies a detached signature over the same bytes)."},
+				"breaks the signature of long binary lines (it verifies a detached signature over the same bytes). " +
+				"In a stage after another it is for the message body, which that stage does not see: the entity the stage before made is " +
+				"carried in the base64 or quoted-printable it has, not encoded again, and a clear signature's multipart entity goes `binary`."},
 	},
 	Decode: decodeConfig,
 }

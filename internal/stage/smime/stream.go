@@ -142,34 +142,25 @@ func NewStage(o Options, signer *Signer, recipient *x509.Certificate, rand io.Re
 	return &Stage{enc: e, signer: signer, recipient: recipient, rand: rand}, nil
 }
 
-// Start begins one message. The entity's Content-Type is taken from in (a
-// MIME entity's other header fields are not carried over, as with Encode
-// on its body); the output header, boundary and content-encryption key are
-// fixed here.
+// Start begins one message. The entity's Content-Type is taken from in,
+// and, when in is the header of an earlier stage's entity (in.MIME), its
+// Content-Transfer-Encoding (forEarlierEntity); other header fields are not
+// carried over, as with Encode on its body. The output header, boundary
+// and content-encryption key are fixed here.
 func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 	e := s.enc
 	ct, mt, err := normaliseContentType(in.Get("Content-Type"))
 	if err != nil {
 		return nil, err
 	}
-	if e, err = e.forEntity(mt); err != nil {
-		return nil, err
-	}
-	// The entity of an earlier stage of the pipeline comes with its body
-	// in its transfer encoding (an envelope's or an opaque signature's
-	// base64): it is carried as it is, under that encoding. Encoded
-	// again it would be base64 of base64, which no reader undoes.
 	encoded := false
-	if name := in.Get("Content-Transfer-Encoding"); in.MIME && name != "" {
-		c, err := lookupName("Content-Transfer-Encoding of the entity before this stage", name, transferEncodingNames, int(cteBinary))
-		if err != nil {
-			return nil, err
-		}
-		if cte := transferEncoding(c); !cte.identity() {
-			carried := *e
-			carried.cte = cte
-			e, encoded = &carried, true
-		}
+	if in.MIME {
+		e, encoded, err = e.forEarlierEntity(mt, in.Get("Content-Transfer-Encoding"))
+	} else {
+		e, err = e.forEntity(mt)
+	}
+	if err != nil {
+		return nil, err
 	}
 	enc := &encoding{stage: s, enc: e, ct: ct, text: strings.HasPrefix(mt, "text/") && !encoded, encoded: encoded}
 	if e.Signs() {
@@ -194,10 +185,40 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 	return enc, nil
 }
 
+// forEarlierEntity is forEntity for the entity an earlier stage of the
+// pipeline made, of media type mt, whose Content-Transfer-Encoding is cte
+// ("" when it has none); encoded reports that its body comes already
+// transfer-encoded. content_transfer_encoding is for the message body,
+// which only the first stage sees. A body in base64 or quoted-printable
+// (an envelope's or an opaque signature's) is carried as it is, under
+// that encoding: encoded again it would be base64 of base64, which no
+// reader undoes. A multipart or message entity (a clear signature) goes
+// binary when the option is base64 or quoted-printable, which RFC 2045
+// §6.4 forbids it, rather than failing every message.
+func (e *Encoder) forEarlierEntity(mt, cte string) (_ *Encoder, encoded bool, _ error) {
+	if cte != "" {
+		i, err := lookupName("Content-Transfer-Encoding of the entity before this stage", cte, transferEncodingNames, int(cteBinary))
+		if err != nil {
+			return nil, false, err
+		}
+		if c := transferEncoding(i); !c.identity() {
+			carried := *e
+			carried.cte = c
+			return &carried, true, nil
+		}
+	}
+	if (strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "message/")) && !e.cte.identity() {
+		binary := *e
+		binary.cte = cteBinary
+		return &binary, false, nil
+	}
+	return e, false, nil
+}
+
 // encoding is one message going through a Stage.
 type encoding struct {
 	stage  *Stage
-	enc    *Encoder // the stage's encoder, as it encodes this message (Encoder.forEntity)
+	enc    *Encoder // the stage's encoder, as it encodes this message (forEntity, forEarlierEntity)
 	signer *Signer  // the signer of this message (signerNow at Start)
 	ct     string   // normalised Content-Type of the innermost entity
 	text   bool
