@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // KeyUsage returns the RFC 5280 names of the bits set in u, in bit order.
@@ -189,6 +190,21 @@ func Algorithm(c *x509.Certificate) string {
 		return name
 	}
 	return "unknown algorithm " + spki.Algorithm.Algorithm.String()
+}
+
+// WithArticle is name, a key algorithm's as Algorithm gives it, after its
+// indefinite article, chosen by how the name is read out: "an ECDSA", "an
+// RSA", "an X25519", "a DSA", "a DH".
+func WithArticle(name string) string {
+	if name == "" {
+		return name
+	}
+	// Letters whose spoken name starts with a vowel sound (an RSA: "ar"),
+	// besides the vowels; a lower-case start is a word (an unknown).
+	if strings.ContainsRune("AEFHILMNORSXaeiou", rune(name[0])) {
+		return "an " + name
+	}
+	return "a " + name
 }
 
 // keyAlgorithmNames are the public key algorithms of certificates seen in

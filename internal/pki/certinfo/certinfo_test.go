@@ -226,3 +226,21 @@ func TestCriticalExtensionError(t *testing.T) {
 		})
 	}
 }
+
+func TestWithArticle(t *testing.T) {
+	for name, want := range map[string]string{
+		"ECDSA":                   "an ECDSA",
+		"Ed25519":                 "an Ed25519",
+		"RSA":                     "an RSA",
+		"RSASSA-PSS":              "an RSASSA-PSS",
+		"X25519":                  "an X25519",
+		"DSA":                     "a DSA",
+		"DH":                      "a DH",
+		"unknown algorithm 1.2.3": "an unknown algorithm 1.2.3",
+		"":                        "",
+	} {
+		if got := certinfo.WithArticle(name); got != want {
+			t.Errorf("WithArticle(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

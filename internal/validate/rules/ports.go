@@ -335,7 +335,7 @@ func (c *checker) checkEncryptionCert(p *model.SendPort, tp thumbprint.Thumbprin
 func (c *checker) checkKeyTransport(x *x509.Certificate, rng hcl.Range, name string, code diag.Code, role, notRSA, noKeyUsage, refusedKey string) {
 	if _, isRSA := x.PublicKey.(*rsa.PublicKey); !isRSA {
 		c.add(diag.Errorf(code, rng, role+" certificate cannot transport keys",
-			"%s has a %s key; %s.", name, certinfo.Algorithm(x), notRSA))
+			"%s has %s key; %s.", name, certinfo.WithArticle(certinfo.Algorithm(x)), notRSA))
 	} else if err := certinfo.RSAKeyError(x.PublicKey); err != nil {
 		// crypto/rsa refuses it in every operation, encryption and
 		// decryption alike.

@@ -647,7 +647,7 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner-pss")
 			},
 			want: []finding{{diag.CodeEncCertUsage, errorSev, "enc", `"{{tp "partner-pss"}}"`, "",
-				list(`send port "fabrikam"`, `{{TP "partner-pss"}}`, "stores/other/partner.cer", "has a RSASSA-PSS key", "RSA")}},
+				list(`send port "fabrikam"`, `{{TP "partner-pss"}}`, "stores/other/partner.cer", "has an RSASSA-PSS key", "RSA")}},
 		},
 		{
 			name: "BP4005 512-bit RSA partner certificate, which crypto/rsa refuses (1024 bits is BP5001)",
