@@ -467,8 +467,15 @@ type DecodeStage interface {
 type Decoded struct {
 	// Header is the header of the decoded entity (its Content-Type).
 	Header Header
-	// Party is the party whose signature verified, "" when none did.
+	// Party is the party whose signature verified, "" when none did: the
+	// first declared of Parties.
 	Party string
+	// Parties are all the parties that list the signer's certificate in
+	// their signing_certificates, in the order declared: one, unless
+	// parties share a certificate (two AS2 identities of one partner),
+	// when the sink chooses the one the transport received the message
+	// from (DecodeRequest.Party), if it is among them.
+	Parties []string
 	// DecryptedWith is the certificate whose key decrypted the message
 	// (Keys.Decrypter's or one of Keys.PreviousDecrypters'), nil when
 	// it was not encrypted: what tells an operator whether partners

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -156,6 +157,11 @@ func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, b
 	if decoded != nil {
 		defer decoded.Close()
 	}
+	if derr == nil && req.Party != "" && slices.Contains(dec.Parties, req.Party) {
+		// Parties that share the signing certificate: the signer is
+		// the AS2-From's party as much as the first one listing it.
+		dec.Party = req.Party
+	}
 	if derr == nil && req.Party != "" && dec.Party != "" && dec.Party != req.Party {
 		// The sender named one party (AS2-From) and signed as another:
 		// the payload is authentic, but not from whom it claims.
@@ -298,7 +304,7 @@ func (s *decodingSink) decode(ctx context.Context, received *fsop.Unlinked, cont
 		}
 		dec.Unauthenticated = dec.Unauthenticated || d.Unauthenticated
 		if d.Party != "" {
-			dec.Party = d.Party
+			dec.Party, dec.Parties = d.Party, d.Parties
 		}
 		if dec.DecryptedWith == nil {
 			dec.DecryptedWith = d.DecryptedWith // the outermost layer's

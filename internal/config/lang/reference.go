@@ -245,8 +245,10 @@ host "send_host" {
 		Doc: `A verifying receive pipeline (` + "`decoder \"smime\" { verify = true }`" + `) resolves a
 signed message to the party whose signing_certificates hold its signer, found
 in the other-people store of the server the receiving instance runs on
-(BP7006–BP7008); the party's name becomes ` + "`message.party`" + `. Refer to a party as
-` + "`party.NAME`" + `.`,
+(BP7006–BP7008); the party's name becomes ` + "`message.party`" + `. Parties may list one
+certificate (two AS2 identities of one partner): a message received over AS2
+is then the party of its AS2-From, one received otherwise the party declared
+first. Refer to a party as ` + "`party.NAME`" + `.`,
 		Attributes: []Attribute{
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "the party is an AS2 partner",
 				Doc: "The party's AS2 identifier, 1 to 128 printable ASCII characters (RFC 4130); two parties cannot share one (BP7009)."},

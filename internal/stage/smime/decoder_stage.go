@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
@@ -125,10 +126,15 @@ func (d *decoder) judge(res *DecodeResult) (component.Decoded, error) {
 		return component.Decoded{}, component.Refusal(component.ErrInsufficientSecurity, errors.New("smime: the message is not signed, and this location requires a signature"))
 	}
 	for _, pc := range d.parties {
-		if bytes.Equal(pc.Cert.Raw, res.Signer.Raw) {
-			out.Party = pc.Party
-			return out, nil
+		// Every party that lists the certificate, not only the first:
+		// an AS2 sink keeps the one named by the AS2-From.
+		if bytes.Equal(pc.Cert.Raw, res.Signer.Raw) && !slices.Contains(out.Parties, pc.Party) {
+			out.Parties = append(out.Parties, pc.Party)
 		}
 	}
-	return component.Decoded{}, component.Refusal(component.ErrAuthenticationFailed, notPartySignerError(res.Signer))
+	if len(out.Parties) == 0 {
+		return component.Decoded{}, component.Refusal(component.ErrAuthenticationFailed, notPartySignerError(res.Signer))
+	}
+	out.Party = out.Parties[0]
+	return out, nil
 }
