@@ -32,8 +32,11 @@ var ReceiveSpec = &component.Spec{
 	Doc: `A POST to path is accepted only when its AS2-To is the group's as2_id and
 its AS2-From the as2_id of a declared party; any other is answered 403 and
 nothing is stored. The body goes through the location's pipeline (typically
-decoder "smime", which decrypts and verifies the parties' signatures) and is
-stored in the message box before the answer is written.
+decoder "smime", which decrypts and verifies the parties' signatures), which
+reads it with the request's Content-Type, Content-Transfer-Encoding and
+Content-Disposition as its MIME header, and is stored in the message box
+before the answer is written. Without a pipeline, the body is stored as it
+arrived, its Content-Type as the message's content type.
 
 When the sender asks for a receipt (Disposition-Notification-To), the answer
 is the MDN, sent with a Content-Length: processed, with the
@@ -503,8 +506,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			head += f + ": " + v + "\r\n"
 		}
 	}
-	entity := io.MultiReader(strings.NewReader(head+"\r\n"), io.TeeReader(src, hasher))
-	dreq := component.DecodeRequest{MICHash: alg.Hash(), Party: party}
+	head += "\r\n"
+	entity := io.MultiReader(strings.NewReader(head), io.TeeReader(src, hasher))
+	// The sink learns which bytes are the header section: one without a
+	// pipeline stores only the body, as received (language §10).
+	dreq := component.DecodeRequest{MICHash: alg.Hash(), Party: party, Head: head}
 	// The MDN of a new message (for one asking none, the record of its
 	// content) is built once the body is read, from what decoding found,
 	// and stored in the message's transaction: whoever finds the message,

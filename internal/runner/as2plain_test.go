@@ -1,0 +1,106 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
+)
+
+// TestAS2PlainStoredAsReceived: an as2 receive location without a pipeline
+// stores the body as it arrived (language §10: "none = the body is stored
+// as received"), byte for byte: messages body writes it and a file port
+// delivers it, the content type in message.content_type. The header
+// section the transport writes in front of the body for a decoding
+// pipeline (the request's Content-Type, Content-Transfer-Encoding and
+// Content-Disposition) never arrived as bytes, and is no part of the
+// payload: stored with it, every file delivered began with
+// "Content-Type: ".
+func TestAS2PlainStoredAsReceived(t *testing.T) {
+	p := newPKI(t)
+	cfg := as2Parties + `
+receive_location "as2in" {
+  host = host.h
+  transport "as2" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as2"
+  }
+}
+send_port "orders" {
+  host   = host.h
+  filter = message.content_type == "application/edifact"
+  transport "file" {
+    path      = "out"
+    file_name = "${message.id}"
+  }
+}
+`
+	dir := setup(t, p, cfg, map[string]string{"Port": freePort(t)})
+	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
+	r, box := startWith(t, dir, nil)
+	t.Cleanup(runInBackground(t, r))
+	waitListening(t, url)
+
+	seen := map[string]bool{} // the messages looked at
+	for i, tc := range []struct {
+		name    string
+		payload []byte
+		fields  map[string]string
+	}{
+		{"bare", []byte("UNA:+.? '\r\nUNB+UNOC:3+FABRIKAM+CONTOSO'"), nil},
+		{"with transfer encoding and disposition", []byte("VU5CK1VOT0M6MytGQUJSSUtBTStDT05UT1NPJw=="),
+			map[string]string{"Content-Transfer-Encoding": "base64", "Content-Disposition": `attachment; filename="order.edi"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(tc.payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/edifact")
+			req.Header.Set("AS2-Version", "1.2")
+			req.Header.Set("AS2-From", "FABRIKAM")
+			req.Header.Set("AS2-To", "CONTOSO")
+			req.Header.Set("Message-ID", fmt.Sprintf("<plain%d@fabrikam.example>", i))
+			for k, v := range tc.fields {
+				req.Header.Set(k, v)
+			}
+			if resp, b := testhttp.Do(t, nil, req); resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST: %s %q", resp.Status, b)
+			}
+			var m msgbox.Message
+			waitFor(t, "the message to be delivered", func() bool {
+				msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, got := range msgs {
+					if got.Status == msgbox.StatusDelivered && !seen[got.ID] {
+						m = got
+						return true
+					}
+				}
+				return false
+			})
+			seen[m.ID] = true
+			if b := body(t, box, m.ID); !bytes.Equal(b, tc.payload) {
+				t.Errorf("messages body: %q, want %q", b, tc.payload)
+			}
+			if m.ContentType != "application/edifact" {
+				t.Errorf("content type %q", m.ContentType)
+			}
+			out, err := os.ReadFile(filepath.Join(dir, "out", m.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out, tc.payload) {
+				t.Errorf("delivered %q, want %q", out, tc.payload)
+			}
+		})
+	}
+}
