@@ -147,7 +147,10 @@ func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, b
 		p.Message, p.Dup = m, dup
 		return p, err
 	}
-	at := time.Now()
+	// The time of receipt, at which the signer's certificate must be
+	// valid (language §10): by the runner's clock, which also chooses
+	// the signing identity of a rollover (language §12).
+	at := s.r.opts.Now()
 	received, err := s.spool(ctx, body)
 	if err != nil {
 		return p, fmt.Errorf("receive location %q, file %q: keeping the message as received: %w", s.loc, in.FileName, err)

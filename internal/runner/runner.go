@@ -86,7 +86,9 @@ type Options struct {
 	Retention time.Duration
 	// PurgeEvery is how often Run purges; 0 means an hour.
 	PurgeEvery time.Duration
-	// Now is the clock purges cut off by; nil means time.Now.
+	// Now is the clock purges cut off by, a signing rollover switches by
+	// and a decoding location judges signers' certificates by (the time
+	// of receipt); nil means time.Now.
 	Now func() time.Time
 	// StopGrace is how long a stop waits for the receive locations'
 	// messages in progress (an upload still arriving, a file being
