@@ -90,7 +90,7 @@ instance that signs must hold with its key beforehand (BP3007). A running
 			{Name: "max_message_size", Type: component.Size.String(), Default: int64(DefaultMaxMessageSize),
 				Doc: "The largest message body processed; a larger message is suspended with the reason, not processed. Transports that bound a body default to it too."},
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "an as2 transport exists",
-				Doc: "The group's AS2 identifier: the `AS2-From` of its AS2 messages, and the `AS2-To` its AS2 receive locations accept (BP7009). 1 to 128 printable ASCII characters (RFC 4130)."},
+				Doc: "The group's AS2 identifier: the `AS2-From` of its AS2 messages, and the `AS2-To` its AS2 receive locations accept, compared exactly, case included (BP7009). 1 to 128 printable ASCII characters (RFC 4130)."},
 		},
 		Blocks: []Block{{
 			Type: blockSigningRollover, Occurs: "at most one",
@@ -251,7 +251,7 @@ is then the party of its AS2-From, one received otherwise the party declared
 first. Refer to a party as ` + "`party.NAME`" + `.`,
 		Attributes: []Attribute{
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "the party is an AS2 partner",
-				Doc: "The party's AS2 identifier, 1 to 128 printable ASCII characters (RFC 4130); two parties cannot share one (BP7009)."},
+				Doc: "The party's AS2 identifier, 1 to 128 printable ASCII characters (RFC 4130): the `AS2-From` accepted from it, compared exactly, case and spaces included (RFC 4130 §6.2; `\"FABRIKAM\"` and `\"fabrikam\"` are two identifiers). Two parties cannot share one (BP7009)."},
 			{Name: "signing_certificates", Type: "list of " + typeThumbprint + "s",
 				Doc: "The thumbprints of the certificates the party signs with (messages and MDNs); several during its rollovers."},
 		},

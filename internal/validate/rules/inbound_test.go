@@ -474,6 +474,19 @@ party "fabrikam_eu" {
 			want: []finding{{diag.CodeAS2Config, errorSev, "dup", `"FABRIKAM"`, "",
 				list(`Parties "fabrikam_eu" and "fabrikam"`, `as2_id "FABRIKAM"`)}},
 		},
+		{
+			// RFC 4130 §6.2 compares AS2 names case-sensitively, and the
+			// receiver matches AS2-From exactly (quoted, a space is part of
+			// the name): these are three identifiers, each one party's.
+			name: "BP7009 pass: as2_ids that differ in case or by a space", hcl: inTopo{Extra: `
+party "fabrikam_lower" {
+  as2_id = "fabrikam"
+}
+party "fabrikam_spaced" {
+  as2_id = "FABRIKAM "
+}
+`}.hcl(), stores: inStores,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
