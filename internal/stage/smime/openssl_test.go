@@ -10,7 +10,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/cms"
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -369,6 +372,47 @@ func TestDecodeOpenSSLKeyID(t *testing.T) {
 			checkDecoded(t, d, text, true, false, signer.Cert)
 			// openssl verifies what Decode did.
 			run(t, msg, ossl, "cms", "-verify", "-CAfile", p.caPEM, "-certfile", certPEM)
+		})
+	}
+}
+
+// TestDecodeOpenSSLSignerCertAbsent: a signature made with openssl cms
+// -nocerts by a certificate that is neither embedded nor a party's (its
+// SignerInfo names it by issuer and serial number) is refused naming that
+// issuer and serial number, as a signer identified by subject key
+// identifier is by its key identifier (TestDecodeOpenSSLKeyID), so that the
+// operator can tell which certificate is missing; not by pkcs7's "No
+// certificate for signer", which names nothing. Clear and opaque, in
+// memory and streaming alike.
+func TestDecodeOpenSSLSignerCertAbsent(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Stranger", Key: keys.Key(t, testpki.RSA2048, 4)})
+	certPEM := testpki.WriteFile(t, p.dir, "stranger.pem", stranger.CertPEM())
+	keyPEM := testpki.WriteFile(t, p.dir, "stranger.key", stranger.KeyPEM())
+	entity := []byte("Content-Type: text/plain\r\n\r\nhello\r\n")
+	sign := []string{"cms", "-sign", "-nocerts", "-signer", certPEM, "-inkey", keyPEM}
+	want := fmt.Sprintf(`no certificate has the signer's issuer %q and serial number %s (none embedded in the signature, nor a party's)`,
+		stranger.Cert.Issuer, stranger.Cert.SerialNumber.Text(16))
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"clear", sign},
+		{"opaque", append(sign, "-nodetach")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			msg := run(t, entity, ossl, tt.args...)
+			_, err := decodeBoth(t, msg, p.decodeOpts())
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Decode: %v, want an error saying %q", err, want)
+			}
+			// What a receive location answers by (an AS2 MDN's
+			// authentication-failed).
+			if _, err := DecodeStream(t.Context(), bytes.NewReader(msg), io.Discard, p.decodeOpts()); !errors.Is(err, component.ErrAuthenticationFailed) {
+				t.Errorf("DecodeStream: %v, not an authentication failure", err)
+			}
 		})
 	}
 }
