@@ -229,7 +229,7 @@ func decodeEntity(raw []byte, opts *DecodeOptions, d *Decoded, depth int) error 
 			}
 			d.Encrypted = true
 		default:
-			err = fmt.Errorf("smime: unsupported CMS content type %v in %s", oid, mt)
+			err = fmt.Errorf("smime: unsupported CMS %s in %s", contentTypeName(oid), mt)
 		}
 		if err != nil {
 			return err
@@ -253,6 +253,28 @@ var (
 	oidAuthEnvelopedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 23}
 	oidContentTypeAttr   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
 )
+
+// cmsTypeNames name the CMS content types (RFC 5652, RFC 3274, RFC 5083)
+// the decoder does not read, for the reason a message is refused with: an
+// AS2 partner's compression (RFC 5402) is then named as such.
+var cmsTypeNames = map[string]string{
+	"1.2.840.113549.1.7.1":       "data",
+	"1.2.840.113549.1.7.5":       "digested-data",
+	"1.2.840.113549.1.7.6":       "encrypted-data",
+	"1.2.840.113549.1.9.16.1.2":  "authenticated-data",
+	"1.2.840.113549.1.9.16.1.9":  "compressed-data",
+	"1.2.840.113549.1.9.16.1.23": "authEnveloped-data",
+}
+
+// contentTypeName names a CMS content type for an error: "compressed-data
+// (1.2.840.113549.1.9.16.1.9)", or "content type 1.2.3.4" for one without
+// a name here.
+func contentTypeName(oid asn1.ObjectIdentifier) string {
+	if name, ok := cmsTypeNames[oid.String()]; ok {
+		return fmt.Sprintf("%s (%s)", name, oid)
+	}
+	return fmt.Sprintf("content type %s", oid)
+}
 
 // contentInfoType returns the contentType of a BER or DER ContentInfo
 // without parsing the rest: SEQUENCE (definite or indefinite length)

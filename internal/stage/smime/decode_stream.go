@@ -279,7 +279,7 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 				keep(&sd.decrypted, content)
 			}
 		default:
-			err = fmt.Errorf("smime: unsupported CMS content type %v in %s", oid, mt)
+			err = fmt.Errorf("smime: unsupported CMS %s in %s", contentTypeName(oid), mt)
 		}
 		if err != nil {
 			return nil, err
