@@ -35,7 +35,9 @@ nothing is stored. The body goes through the location's pipeline (typically
 decoder "smime", which decrypts and verifies the parties' signatures), which
 reads it with the request's Content-Type, Content-Transfer-Encoding and
 Content-Disposition as its MIME header, and is stored in the message box
-before the answer is written. Without a pipeline, the body is stored as it
+before the answer is written; that MIME entity, header and body, is what
+bizpipe messages body --as-received writes (and messages body, for a
+message the pipeline refused). Without a pipeline, the body is stored as it
 arrived, its Content-Type as the message's content type.
 
 When the sender asks for a receipt (Disposition-Notification-To), the answer
