@@ -1,0 +1,71 @@
+package rules_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/validate/rules"
+)
+
+// TestInboundRulesPerPair: the inbound rules are evaluated per (receive
+// location, host instance) pair (language §10, "like §7.2"): with host
+// recv_host on two servers, srv1 holding what the locations need and srv2
+// nothing, every finding is about srv2's instance, once for each of the
+// two locations that decrypt and verify there, and names that location,
+// the instance (host, server, service account) and the store; srv1's
+// instance, whose stores hold everything, is in no finding.
+func TestInboundRulesPerPair(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	hcl := inTopo{Extra: `
+certificate_store "personal2" {
+  path = "stores/personal2"
+}
+certificate_store "other2" {
+  path = "stores/other2"
+}
+service_account "svc2" {
+  personal_store = certificate_store.personal2
+}
+server "srv2" {
+  other_people_store = certificate_store.other2
+}
+receive_location "from_northwind" {
+  host     = host.recv_host
+  pipeline = pipeline.decode
+  transport "file" {
+    path = "in2"
+  }
+}
+`}.hcl()
+	first := "  instance { # @inst\n    server          = server.srv1\n    service_account = service_account.svc_recv\n  }\n"
+	if !strings.Contains(hcl, first) {
+		t.Fatal("inTopo's instance block is not where the test adds the second one")
+	}
+	hcl = strings.Replace(hcl, first, first+"  instance { # @inst2\n    server          = server.srv2\n    service_account = service_account.svc2\n  }\n", 1)
+
+	s := newScene(t, p.with(t))
+	inStores(s)
+	s.mkdir("personal2")
+	s.mkdir("other2")
+	s.write(hcl)
+	cfg, loadDiags := s.loadChecked()
+	_, diags := rules.Check(cfg, rules.Options{Now: p.now})
+	srv2 := []string{`host "recv_host"`, `server "srv2"`, `service account "svc2"`}
+	var want []finding
+	for _, loc := range []string{`Receive location "from_fabrikam"`, `Receive location "from_northwind"`} {
+		want = append(want,
+			finding{diag.CodeDecCertMissing, errorSev, "inst2", "instance {", "}",
+				append(list(loc, `certificate store "personal2"`, `{{TP "dec"}}`), srv2...)},
+			finding{diag.CodePartyCertMissing, errorSev, "party_certs", `["{{tp "party"}}"]`, "",
+				append(list(loc, `certificate store "other2"`, `party "fabrikam"`), srv2...)},
+		)
+	}
+	s.expect(append(loadDiags, diags...), want)
+	for _, d := range diags {
+		if strings.Contains(d.Detail, `server "srv1"`) || strings.Contains(d.Detail, `service account "svc_recv"`) {
+			t.Errorf("a finding names srv1's instance, whose stores hold everything: %s", d.Detail)
+		}
+	}
+}
