@@ -195,7 +195,7 @@ var rules = [...]Rule{
 		"A party signing certificate that is needed expires within certificate_expiry_warning, and none of the party's other listed certificates is valid for longer."},
 	{diag.CodeAS2Config, "AS2Configuration", hcl.DiagError, Static,
 		"AS2 configuration incomplete or ambiguous",
-		"No group as2_id while an as2 transport exists, an AS2 partner without as2_id, mdn = \"async\" without async_mdn_url, or two parties with the same as2_id."},
+		"No group as2_id while an as2 transport exists, an AS2 partner without as2_id, mdn = \"async\" without async_mdn_url, or two parties with the same as2_id (compared exactly, case and spaces included, as AS2-From is: RFC 4130 §6.2)."},
 }
 
 // Rules returns every known diagnostic code, in code order. The slice is a
