@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/testhttp"
 )
@@ -21,7 +22,7 @@ import (
 // pipeline (the request's Content-Type, Content-Transfer-Encoding and
 // Content-Disposition) never arrived as bytes, and is no part of the
 // payload: stored with it, every file delivered began with
-// "Content-Type: ".
+// "Content-Type: ". The MDN's MIC is over that body, as received.
 func TestAS2PlainStoredAsReceived(t *testing.T) {
 	p := newPKI(t)
 	cfg := as2Parties + `
@@ -70,8 +71,19 @@ send_port "orders" {
 			for k, v := range tc.fields {
 				req.Header.Set(k, v)
 			}
-			if resp, b := testhttp.Do(t, nil, req); resp.StatusCode != http.StatusOK {
+			req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+			resp, b := testhttp.Do(t, nil, req)
+			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("POST: %s %q", resp.Status, b)
+			}
+			// The MIC of an unsigned, unencrypted message is over its body
+			// as received (RFC 4130 §7.3.1), not over a header section.
+			rc, err := as2.ParseMDN(as2.JoinEntity(resp.Header, b), as2.VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := as2.ComputeMIC(as2.SHA256, tc.payload); !rc.MDN.Disposition.Positive() || rc.MDN.MIC == nil || !rc.MDN.MIC.Equal(want) {
+				t.Errorf("MDN %q, MIC %v; want processed with %v", rc.MDN.Disposition, rc.MDN.MIC, want)
 			}
 			var m msgbox.Message
 			waitFor(t, "the message to be delivered", func() bool {
