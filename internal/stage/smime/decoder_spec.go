@@ -54,7 +54,7 @@ The decoded message's content_type is that of the innermost entity.`,
 		// require_encryption has no static default: it defaults to decrypt,
 		// which the schema cannot say; Decode applies it.
 		{Name: "require_encryption", Type: component.Bool,
-			Doc: "Reject input that is not encrypted. Default: the value of `decrypt`."},
+			Doc: "Reject input that is not encrypted. Default: the value of `decrypt`. Set to true, it needs `decrypt = true` (BP1004): a stage that does not decrypt would refuse every message."},
 	},
 	Decode: decodeDecoderConfig,
 }
@@ -78,6 +78,13 @@ func decodeDecoderConfig(b *component.Body) component.Config {
 		c.RequireEncryption = c.Decrypt
 		c.RequireEncryption.Default = true
 		c.RequireEncryption.Range = b.Range
+	} else if c.RequireEncryption.Known && c.RequireEncryption.V && c.Decrypt.Known && !c.Decrypt.V {
+		// A stage that does not decrypt refuses encrypted input (it
+		// cannot read it) and, told so, plain input: everything.
+		b.Errorf(c.RequireEncryption.Range, "Invalid value for require_encryption",
+			"The require_encryption of %s is true, but the stage does not decrypt (decrypt = false): it would refuse every message, "+
+				"the encrypted ones because it cannot read them and the others because they are not encrypted. "+
+				"Set decrypt = true, or leave require_encryption out.", b.What)
 	}
 	return c
 }

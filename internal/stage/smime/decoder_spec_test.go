@@ -1,6 +1,7 @@
 package smime
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -46,6 +47,45 @@ func TestDecoderNeeds(t *testing.T) {
 			}
 			if c.RequireEncryption.Known != tt.wantRequire.Known || c.RequireEncryption.V != tt.wantRequire.V {
 				t.Errorf("require_encryption = %+v, want %+v", c.RequireEncryption, tt.wantRequire)
+			}
+		})
+	}
+}
+
+// TestDecoderRequireEncryptionWithoutDecrypt: require_encryption = true in
+// a stage that does not decrypt refuses every message, so it is BP1004 at
+// the attribute; with decrypt true, or unknown, or require_encryption
+// false, it is not.
+func TestDecoderRequireEncryptionWithoutDecrypt(t *testing.T) {
+	at := hcl.Range{Filename: "main.hcl", Start: hcl.Pos{Line: 7, Column: 5}}
+	known := func(b bool) value.Value[bool] { return value.Known(b, at) }
+	for _, tt := range []struct {
+		name             string
+		decrypt, require value.Value[bool]
+		wantError        bool
+	}{
+		{"decrypt false", known(false), known(true), true},
+		{"decrypt left out", value.Defaulted(false, hcl.Range{}), known(true), true},
+		{"decrypt true", known(true), known(true), false},
+		{"decrypt unknown", value.Value[bool]{Set: true}, known(true), false},
+		{"require_encryption false", known(false), known(false), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []*hcl.Diagnostic
+			b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { got = append(got, d) })
+			b.Set("decrypt", tt.decrypt)
+			b.Set("verify", known(true))
+			b.Set("require_encryption", tt.require)
+			DecoderSpec.Decode(b)
+			if !tt.wantError {
+				if len(got) != 0 {
+					t.Errorf("diagnostics %v, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Severity != hcl.DiagError || got[0].Subject == nil || *got[0].Subject != at ||
+				!strings.Contains(got[0].Detail, "would refuse every message") || !strings.Contains(got[0].Detail, `decoder "smime"`) {
+				t.Errorf("diagnostics %v, want one error at require_encryption saying it would refuse every message", got)
 			}
 		})
 	}
