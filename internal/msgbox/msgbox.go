@@ -345,6 +345,17 @@ var ErrOwnerInUse = errors.New("another bizpipe process runs under this name on 
 // finishes itself.
 type AbandonedFunc func(port string)
 
+// Tell tells f of the attempts a committed transaction recorded as failed
+// on its own, by their deliveries' ports; a nil f hears of nothing.
+func (f AbandonedFunc) Tell(ports []string) {
+	if f == nil {
+		return
+	}
+	for _, p := range ports {
+		f(p)
+	}
+}
+
 // InterruptedError is the Error of the attempt Recover records for a
 // delivery that owner (a lease owner: the process or one of its workers)
 // held in progress when it stopped: the attempt counts as made and failed,

@@ -527,7 +527,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
 	b.claimIdle.Store(len(claimed) == 0)
-	b.reportAbandoned(abandoned)
+	b.abandoned.Tell(abandoned)
 	b.preload(ctx, claimed)
 	return claimed, nil
 }
@@ -999,7 +999,7 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	if err != nil {
 		return 0, b.wrap(err, "recover deliveries of %s", owner)
 	}
-	b.reportAbandoned(abandoned)
+	b.abandoned.Tell(abandoned)
 	return len(abandoned), nil
 }
 
@@ -1080,17 +1080,6 @@ func recoverTx(ctx context.Context, t *pipeTx, owner string) ([]string, *pgx.Bat
 	}
 	queueNotify(batch, ports)
 	return ports, batch, nil
-}
-
-// reportAbandoned tells Options.Abandoned of the attempts a committed
-// transaction recorded as failed, by their deliveries' ports.
-func (b *Box) reportAbandoned(ports []string) {
-	if b.abandoned == nil {
-		return
-	}
-	for _, p := range ports {
-		b.abandoned(p)
-	}
 }
 
 // queueReceipt queues the write of a delivery's receipt, if r is not nil,

@@ -348,7 +348,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	if err != nil {
 		return nil, b.wrap(err, "claim for %s", owner)
 	}
-	b.reportAbandoned(abandoned)
+	b.abandoned.Tell(abandoned)
 	b.preload(ctx, claimed)
 	return claimed, nil
 }
@@ -584,10 +584,9 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 		return 0, b.wrap(msgbox.ErrNoOwner, "recover")
 	}
 	owner = msgbox.CleanText(owner)
-	var n int
 	var abandoned []string // the ports of the attempts recorded as failed
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		n, abandoned = 0, nil // a rerun starts afresh (writeFunc)
+		abandoned = nil // a rerun starts afresh (writeFunc)
 		now := b.clock()
 		type held struct {
 			id          int64
@@ -652,8 +651,6 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 				}
 			}
 		}
-		n = len(got)
-		abandoned = abandoned[:0]
 		for _, h := range got {
 			abandoned = append(abandoned, h.port)
 		}
@@ -662,17 +659,6 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	if err != nil {
 		return 0, b.wrap(err, "recover deliveries of %s", owner)
 	}
-	b.reportAbandoned(abandoned)
-	return n, nil
-}
-
-// reportAbandoned tells Options.Abandoned of the attempts a committed
-// transaction recorded as failed, by their deliveries' ports.
-func (b *Box) reportAbandoned(ports []string) {
-	if b.abandoned == nil {
-		return
-	}
-	for _, p := range ports {
-		b.abandoned(p)
-	}
+	b.abandoned.Tell(abandoned)
+	return len(abandoned), nil
 }
