@@ -162,11 +162,7 @@ func (l *listener) session(ctx context.Context) (established bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn.Close(cctx)
-	}()
+	defer closeConn(conn)
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
 		return false, err
 	}

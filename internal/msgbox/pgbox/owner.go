@@ -44,7 +44,7 @@ var _ msgbox.OwnerHolder = (*Box)(nil)
 func (b *Box) HoldOwner(ctx context.Context, owner string, lost func(error)) (release func(), err error) {
 	owner = msgbox.CleanText(owner)
 	var conn *pgx.Conn
-	for deadline := time.Now().Add(cmpDuration(b.ownerWait, ownerWait)); ; {
+	for deadline := time.Now().Add(b.ownerWait); ; {
 		conn, err = b.takeOwner(ctx, owner)
 		if !errors.Is(err, msgbox.ErrOwnerInUse) || time.Now().After(deadline) {
 			break
@@ -135,7 +135,7 @@ func ownerInUse(ctx context.Context, conn *pgx.Conn, owner string) error {
 // lock, and takes it again on a new connection when conn is lost, until
 // ctx ends; then it closes the connection, which releases the lock.
 func (b *Box) keepOwner(ctx context.Context, owner string, conn *pgx.Conn, lost func(error)) {
-	t := time.NewTicker(cmpDuration(b.ownerRecheck, ownerRecheck))
+	t := time.NewTicker(b.ownerRecheck)
 	defer t.Stop()
 	for {
 		select {
@@ -168,18 +168,10 @@ func (b *Box) keepOwner(ctx context.Context, owner string, conn *pgx.Conn, lost 
 	}
 }
 
-// closeConn closes a connection of its own, giving the server a few
-// seconds to hear it.
+// closeConn closes a connection of its own (a hold's, the listener's),
+// giving the server a few seconds to hear it.
 func closeConn(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn.Close(ctx)
-}
-
-// cmpDuration is d, or def when d is not positive.
-func cmpDuration(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

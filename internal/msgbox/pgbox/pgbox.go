@@ -204,8 +204,8 @@ type Box struct {
 
 	listen *listener
 
-	// ownerRecheck and ownerWait, when positive, replace the constants
-	// (tests make them short).
+	// ownerRecheck and ownerWait are the constants of their names (tests
+	// make them short).
 	ownerRecheck, ownerWait time.Duration
 
 	// claimIdle: the last claim found nothing to claim (see ClaimBatch).
@@ -262,6 +262,9 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		purgeBatch: purgeBatch,
 		rand:       rand.Reader,
 		closed:     make(chan struct{}),
+
+		ownerRecheck: ownerRecheck,
+		ownerWait:    ownerWait,
 	}
 	b.claimIdle.Store(true)
 	cfg.ConnConfig.Tracer = opts.tracer // after the listener's copy: its session is not counted
