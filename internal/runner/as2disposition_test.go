@@ -61,17 +61,7 @@ func TestAS2RefusalDispositions(t *testing.T) {
 			"unexpected-processing-error", "MIME"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := fmt.Sprintf("<refused%d@fabrikam.example>", i)
-			req.Header.Set("Content-Type", tc.contentType)
-			req.Header.Set("AS2-Version", "1.2")
-			req.Header.Set("AS2-From", "FABRIKAM")
-			req.Header.Set("AS2-To", "CONTOSO")
-			req.Header.Set("Message-ID", id)
-			req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+			req := as2Request(t, url, "FABRIKAM", fmt.Sprintf("<refused%d@fabrikam.example>", i), tc.contentType, tc.body)
 			resp, b := testhttp.Do(t, nil, req)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("POST: %s %q", resp.Status, b)

@@ -220,11 +220,7 @@ func startAS2Decoder(t *testing.T, p *pki, verify bool) (string, msgbox.Box) {
 	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 4)})
 	dir := setup(t, p, cfg, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1(), "Decrypt": p.signer.SHA1()})
 	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
-	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
-	r, box := startWith(t, dir, nil)
-	t.Cleanup(runInBackground(t, r))
-	waitListening(t, url)
-	return url, box
+	return serveAS2(t, dir, nil)
 }
 
 // listIDs returns the ids of the messages in box.
@@ -365,15 +361,5 @@ func cbcRewrite(t *testing.T, der []byte, f func([]byte) []byte) []byte {
 // always the one Message-ID, which a refused message does not hold.
 func replayed(t *testing.T, url string, der []byte) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`)
-	req.Header.Set("AS2-Version", "1.2")
-	req.Header.Set("AS2-From", "FABRIKAM")
-	req.Header.Set("AS2-To", "CONTOSO")
-	req.Header.Set("Message-ID", "<captured@fabrikam.example>")
-	req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
-	return req
+	return as2Request(t, url, "FABRIKAM", "<captured@fabrikam.example>", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, der)
 }

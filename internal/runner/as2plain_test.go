@@ -43,10 +43,7 @@ send_port "orders" {
 }
 `
 	dir := setup(t, p, cfg, map[string]string{"Port": freePort(t)})
-	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
-	r, box := startWith(t, dir, nil)
-	t.Cleanup(runInBackground(t, r))
-	waitListening(t, url)
+	url, box := serveAS2(t, dir, nil)
 
 	seen := map[string]bool{} // the messages looked at
 	for i, tc := range []struct {
@@ -59,19 +56,10 @@ send_port "orders" {
 			map[string]string{"Content-Transfer-Encoding": "base64", "Content-Disposition": `attachment; filename="order.edi"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(tc.payload))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/edifact")
-			req.Header.Set("AS2-Version", "1.2")
-			req.Header.Set("AS2-From", "FABRIKAM")
-			req.Header.Set("AS2-To", "CONTOSO")
-			req.Header.Set("Message-ID", fmt.Sprintf("<plain%d@fabrikam.example>", i))
+			req := as2Request(t, url, "FABRIKAM", fmt.Sprintf("<plain%d@fabrikam.example>", i), "application/edifact", tc.payload)
 			for k, v := range tc.fields {
 				req.Header.Set(k, v)
 			}
-			req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
 			resp, b := testhttp.Do(t, nil, req)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("POST: %s %q", resp.Status, b)

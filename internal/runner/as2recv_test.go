@@ -77,11 +77,38 @@ func startAS2ReceiverWith(t *testing.T, p *pki, tune func(*runner.Options)) (str
 	northwind := p.ca.Issue(t, testpki.Options{CommonName: "Northwind", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 4)})
 	dir := setup(t, p, as2RecvConfig, map[string]string{"Port": freePort(t), "Northwind": northwind.SHA1(), "Decrypt": p.signer.SHA1()})
 	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
+	return serveAS2(t, dir, tune)
+}
+
+// serveAS2 runs, until the test ends, a server over dir, whose
+// configuration receives AS2 at path /as2 on {{.Port}}, with the runner's
+// options changed by tune (when not nil), and returns its URL, listening,
+// and its box.
+func serveAS2(t *testing.T, dir string, tune func(*runner.Options)) (string, msgbox.Box) {
+	t.Helper()
 	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
 	r, box := startWith(t, dir, tune)
 	t.Cleanup(runInBackground(t, r))
 	waitListening(t, url)
 	return url, box
+}
+
+// as2Request is the AS2 request, to CONTOSO, of a message from the AS2
+// identity from, with the given Message-ID, content type and body, asking
+// for a synchronous MDN.
+func as2Request(t *testing.T, url, from, messageID, contentType string, body []byte) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("AS2-Version", "1.2")
+	req.Header.Set("AS2-From", from)
+	req.Header.Set("AS2-To", "CONTOSO")
+	req.Header.Set("Message-ID", messageID)
+	req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+	return req
 }
 
 func TestAS2ReceiveFromLibas2(t *testing.T) {
@@ -198,16 +225,8 @@ func TestAS2ReceiveFromLibas2(t *testing.T) {
 		t.Helper()
 		sent++
 		der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", signed, file("r.pem", recipient))
-		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`)
-		req.Header.Set("AS2-Version", "1.2")
-		req.Header.Set("AS2-From", from)
-		req.Header.Set("AS2-To", "CONTOSO")
-		req.Header.Set("Message-ID", fmt.Sprintf("<m%d@fabrikam.example>", sent))
-		req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+		req := as2Request(t, url, from, fmt.Sprintf("<m%d@fabrikam.example>", sent),
+			`application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, der)
 		req.Header.Set("Disposition-Notification-Options", "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256")
 		return req
 	}

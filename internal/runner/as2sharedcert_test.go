@@ -31,10 +31,7 @@ func TestAS2SharedSigningCertificate(t *testing.T) {
 	// port takes the messages of both.
 	cfg := strings.Replace(as2RecvConfig, `filter = message.party == "fabrikam"`, `filter = message.party != ""`, 1)
 	dir := setup(t, p, cfg, map[string]string{"Port": freePort(t), "Northwind": p.partner.SHA1(), "Decrypt": p.signer.SHA1()})
-	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
-	r, box := startWith(t, dir, nil)
-	t.Cleanup(runInBackground(t, r))
-	waitListening(t, url)
+	url, box := serveAS2(t, dir, nil)
 
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
@@ -49,17 +46,8 @@ func TestAS2SharedSigningCertificate(t *testing.T) {
 			signed := file("signed.eml", run("cms", "-sign", "-binary", "-nodetach", "-in", file("entity.mime", entity),
 				"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())))
 			der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", signed, file("r.pem", p.signer.CertPEM()))
-			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
-			if err != nil {
-				t.Fatal(err)
-			}
 			id := fmt.Sprintf("<shared%d@partner.example>", i)
-			req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`)
-			req.Header.Set("AS2-Version", "1.2")
-			req.Header.Set("AS2-From", tc.from)
-			req.Header.Set("AS2-To", "CONTOSO")
-			req.Header.Set("Message-ID", id)
-			req.Header.Set("Disposition-Notification-To", "as2@partner.example")
+			req := as2Request(t, url, tc.from, id, `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, der)
 			resp, b := testhttp.Do(t, nil, req)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("POST: %s %q", resp.Status, b)

@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -38,10 +37,7 @@ func TestAS2TwoStageMIC(t *testing.T) {
 	// certificate here: a certificate of its own would do as well.
 	dir := setup(t, p, cfg, map[string]string{"Port": freePort(t), "Northwind": p.signer.SHA1(), "Decrypt": p.signer.SHA1()})
 	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", p.signer.CertPEM())
-	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
-	r, box := startWith(t, dir, nil)
-	t.Cleanup(runInBackground(t, r))
-	waitListening(t, url)
+	url, box := serveAS2(t, dir, nil)
 
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
@@ -58,17 +54,8 @@ func TestAS2TwoStageMIC(t *testing.T) {
 			}
 			signed := file("signed.eml", run(args...))
 			der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes-256-gcm", "-in", signed, file("r.pem", p.signer.CertPEM()))
-			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := fmt.Sprintf("<two%d@fabrikam.example>", i)
-			req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=authEnveloped-data; name="smime.p7m"`)
-			req.Header.Set("AS2-Version", "1.2")
-			req.Header.Set("AS2-From", "FABRIKAM")
-			req.Header.Set("AS2-To", "CONTOSO")
-			req.Header.Set("Message-ID", id)
-			req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+			req := as2Request(t, url, "FABRIKAM", fmt.Sprintf("<two%d@fabrikam.example>", i),
+				`application/pkcs7-mime; smime-type=authEnveloped-data; name="smime.p7m"`, der)
 			req.Header.Set("Disposition-Notification-Options", "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha-256")
 			resp, b := testhttp.Do(t, nil, req)
 			if resp.StatusCode != http.StatusOK {

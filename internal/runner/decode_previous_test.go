@@ -177,10 +177,7 @@ func TestAS2ReceivePreviousCertificate(t *testing.T) {
 		"Decrypt": p.signer.SHA1(), "Previous": previous.SHA1()})
 	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "northwind.pem", northwind.CertPEM())
 	testpki.WriteFile(t, filepath.Join(dir, "stores/personal"), "previous.pem", append(previous.CertPEM(), previous.KeyPEM()...))
-	url := "http://127.0.0.1:" + portOf(t, dir) + "/as2"
-	r, box := start(t, dir)
-	t.Cleanup(runInBackground(t, r))
-	waitListening(t, url)
+	url, box := serveAS2(t, dir, nil)
 
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
@@ -201,17 +198,8 @@ func TestAS2ReceivePreviousCertificate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", "-in", signed, file("r.pem", tc.recipient.CertPEM()))
-			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(der))
-			if err != nil {
-				t.Fatal(err)
-			}
 			id := fmt.Sprintf("<rot%d@fabrikam.example>", i)
-			req.Header.Set("Content-Type", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`)
-			req.Header.Set("AS2-Version", "1.2")
-			req.Header.Set("AS2-From", "FABRIKAM")
-			req.Header.Set("AS2-To", "CONTOSO")
-			req.Header.Set("Message-ID", id)
-			req.Header.Set("Disposition-Notification-To", "as2@fabrikam.example")
+			req := as2Request(t, url, "FABRIKAM", id, `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, der)
 			req.Header.Set("Disposition-Notification-Options", "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256")
 			resp, b := testhttp.Do(t, nil, req)
 			if resp.StatusCode != http.StatusOK {
