@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/hcl/v2"
-
 	"github.com/bizpipe/bizpipe/internal/component"
-	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -29,16 +26,9 @@ func TestDecoderStageCAIsNoParty(t *testing.T) {
 		return run(t, nil, ossl, append([]string{"cms", "-sign", "-binary", "-in", in, "-md", "sha256",
 			"-signer", testpki.WriteFile(t, dir, "s.pem", c.CertPEM()), "-inkey", testpki.WriteFile(t, dir, "s.key", c.KeyPEM())}, args...)...)
 	}
-	b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
-	b.Set("decrypt", value.Known(false, hcl.Range{}))
-	b.Set("verify", value.Known(true, hcl.Range{}))
-	b.Set("require_encryption", value.Value[bool]{})
 	// fabrikam lists the CA that issued the group certificate.
-	st, err := decodeDecoderConfig(b).(*DecoderConfig).NewDecoder(&component.DecoderEnv{SpoolDir: t.TempDir(),
+	st := newDecoderStage(t, false, true, component.DecoderEnv{
 		Keys: component.Keys{PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: p.ca.Cert}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := fmt.Sprintf(`smime: the signer "CN=Contoso group signing" (issuer "CN=bizpipe test CA", serial %s) is not a signing certificate of any party`,
 		p.group.Cert.SerialNumber.Text(16))
 	for name, msg := range map[string][]byte{"clear": sign(p.group), "opaque": sign(p.group, "-nodetach")} {

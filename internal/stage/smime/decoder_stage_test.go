@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/hcl/v2"
-
 	"github.com/bizpipe/bizpipe/internal/component"
-	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -60,23 +57,13 @@ func TestDecoderStage(t *testing.T) {
 		Decrypter:    &component.DecryptionIdentity{Cert: p.partner.Cert, Key: p.partner.Key.(crypto.Decrypter)},
 		PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: p.group.Cert}},
 	}
-	var buildFollowed func(decrypt, verify, followed bool) component.DecodeStage
+	buildFollowed := func(decrypt, verify, followed bool) component.DecodeStage {
+		t.Helper()
+		return newDecoderStage(t, decrypt, verify, component.DecoderEnv{Keys: keysAll, Followed: followed})
+	}
 	build := func(decrypt, verify bool) component.DecodeStage {
 		t.Helper()
 		return buildFollowed(decrypt, verify, false)
-	}
-	buildFollowed = func(decrypt, verify, followed bool) component.DecodeStage {
-		t.Helper()
-		b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
-		b.Set("decrypt", value.Known(decrypt, hcl.Range{}))
-		b.Set("verify", value.Known(verify, hcl.Range{}))
-		b.Set("require_encryption", value.Value[bool]{}) // unset: defaults to decrypt
-		cfg := decodeDecoderConfig(b).(*DecoderConfig)
-		st, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keysAll, SpoolDir: t.TempDir(), Followed: followed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
 	}
 	both, verifyOnly, decryptOnly := build(true, true), build(false, true), build(true, false)
 
@@ -191,17 +178,7 @@ func TestDecoderStagePreviousCertificate(t *testing.T) {
 	}
 	build := func(previous ...*component.DecryptionIdentity) component.DecodeStage {
 		t.Helper()
-		b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
-		b.Set("decrypt", value.Known(true, hcl.Range{}))
-		b.Set("verify", value.Known(false, hcl.Range{}))
-		b.Set("require_encryption", value.Value[bool]{})
-		cfg := decodeDecoderConfig(b).(*DecoderConfig)
-		keys := component.Keys{Decrypter: identity(current), PreviousDecrypters: previous}
-		st, err := cfg.NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
+		return newDecoderStage(t, true, false, component.DecoderEnv{Keys: component.Keys{Decrypter: identity(current), PreviousDecrypters: previous}})
 	}
 	rotating, currentOnly := build(identity(p.partner)), build()
 
@@ -289,19 +266,11 @@ func TestDecoderStageSignerReasons(t *testing.T) {
 	}
 	stage := func(decrypt bool) component.DecodeStage {
 		t.Helper()
-		b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
-		b.Set("decrypt", value.Known(decrypt, hcl.Range{}))
-		b.Set("verify", value.Known(true, hcl.Range{}))
-		b.Set("require_encryption", value.Value[bool]{})
 		keys := component.Keys{
 			Decrypter:    &component.DecryptionIdentity{Cert: p.partner.Cert, Key: p.partner.Key.(crypto.Decrypter)},
 			PartySigners: []component.PartyCertificate{{Party: "fabrikam", Cert: p.group.Cert}},
 		}
-		st, err := decodeDecoderConfig(b).(*DecoderConfig).NewDecoder(&component.DecoderEnv{Keys: keys, SpoolDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
+		return newDecoderStage(t, decrypt, true, component.DecoderEnv{Keys: keys})
 	}
 	verifyOnly, both := stage(false), stage(true)
 

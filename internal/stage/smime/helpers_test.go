@@ -18,8 +18,32 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
+
+// newDecoderStage builds the stage of a `decoder "smime"` block with
+// decrypt and verify as given and require_encryption left out (so its
+// default, decrypt's value), in env, whose SpoolDir, when "", is a new
+// temporary directory. A diagnostic fails the test.
+func newDecoderStage(t testing.TB, decrypt, verify bool, env component.DecoderEnv) component.DecodeStage {
+	t.Helper()
+	b := component.NewBody(`decoder "smime"`, hcl.Range{}, func(d *hcl.Diagnostic) { t.Errorf("diagnostic: %s", d.Error()) })
+	b.Set("decrypt", value.Known(decrypt, hcl.Range{}))
+	b.Set("verify", value.Known(verify, hcl.Range{}))
+	b.Set("require_encryption", value.Value[bool]{})
+	if env.SpoolDir == "" {
+		env.SpoolDir = t.TempDir()
+	}
+	st, err := decodeDecoderConfig(b).(*DecoderConfig).NewDecoder(&env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
 
 // keys is shared by all tests of the package: RSA key generation dominates
 // test time otherwise. testpki.Keys is safe for concurrent use.
