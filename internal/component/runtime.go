@@ -293,13 +293,13 @@ type DecodeRequest struct {
 	// party's is refused (ErrAuthenticationFailed), stored and suspended.
 	Party string
 	// Head, when not "", is the header section (its fields, each ended
-	// by CRLF, then the empty line) that body begins with, which the
-	// transport wrote there from its request's header fields (AS2: the
-	// HTTP Content-Type, Content-Transfer-Encoding and
-	// Content-Disposition), so that a decoding pipeline reads the whole
-	// MIME entity. It never arrived as bytes of the body: a sink without
-	// a pipeline stores what follows it, the body as received
-	// (language §10).
+	// by CRLF, then the empty line) of the MIME entity whose body is the
+	// body published, which the transport made from its request's header
+	// fields (AS2: the HTTP Content-Type, Content-Transfer-Encoding and
+	// Content-Disposition): a decoding pipeline reads, and keeps as
+	// received, Head then the body, the whole MIME entity. It never
+	// arrived as bytes of the body: a sink without a pipeline stores the
+	// body alone, as received (language §10).
 	Head string
 	// MDN, when not nil, makes the MDN the box keeps with the message from
 	// what decoding found (Published's Decoded, Party, MIC and Refused;

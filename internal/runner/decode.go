@@ -151,7 +151,9 @@ func (s *decodingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, b
 	// valid (language §10): by the runner's clock, which also chooses
 	// the signing identity of a rollover (language §12).
 	at := s.r.opts.Now()
-	received, err := s.spool(ctx, body)
+	// The MIME entity as received: the header section the transport
+	// made (req.Head), then the body.
+	received, err := s.spool(ctx, io.MultiReader(strings.NewReader(req.Head), body))
 	if err != nil {
 		return p, fmt.Errorf("receive location %q, file %q: keeping the message as received: %w", s.loc, in.FileName, err)
 	}

@@ -200,17 +200,9 @@ func (s sink) Publish(ctx context.Context, in msgbox.Incoming, body io.Reader) (
 // PublishOutcome is Publish for an OutcomeSink: without a decoding
 // pipeline nothing is decoded, so there is no party nor MIC (req.MDN is
 // made from an empty outcome), and the body is stored as received,
-// without the header section req.Head the transport put in front of it.
+// without the header section req.Head a decoding pipeline would read it
+// under.
 func (s sink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
-	if req.Head != "" {
-		head := make([]byte, len(req.Head))
-		if _, err := io.ReadFull(body, head); err != nil {
-			return component.Published{}, fmt.Errorf("receive location %q: reading the header section in front of the body: %w", in.ReceiveLocation, err)
-		}
-		if string(head) != req.Head {
-			return component.Published{}, fmt.Errorf("receive location %q: the body does not begin with the header section the transport announced", in.ReceiveLocation)
-		}
-	}
 	m, dup, err := s.r.publish(ctx, req.ForBox(in, component.Published{}), body)
 	return component.Published{Message: m, Dup: dup}, err
 }

@@ -499,9 +499,10 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		up.Refuse(w, log, err, plain)
 		return
 	}
-	// The sink gets the whole MIME entity, its header fields as the HTTP
-	// request carried them: an AS2 body is often base64 with the
-	// Content-Transfer-Encoding only in the HTTP header (libas2 sends so).
+	// A decoding pipeline reads the whole MIME entity, its header fields
+	// as the HTTP request carried them: an AS2 body is often base64 with
+	// the Content-Transfer-Encoding only in the HTTP header (libas2 sends
+	// so).
 	head := "Content-Type: " + ct + "\r\n"
 	for _, f := range []string{"Content-Transfer-Encoding", "Content-Disposition"} {
 		if v := r.Header.Get(f); v != "" {
@@ -509,9 +510,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	head += "\r\n"
-	entity := io.MultiReader(strings.NewReader(head), io.TeeReader(src, hasher))
-	// The sink learns which bytes are the header section: one without a
-	// pipeline stores only the body, as received (language §10).
+	payload := io.TeeReader(src, hasher)
+	// The sink gets the body and, apart, that header section: one without
+	// a pipeline stores only the body, as received (language §10).
 	dreq := component.DecodeRequest{MICHash: alg.Hash(), Party: party, Head: head}
 	// The MDN of a new message (for one asking none, the record of its
 	// content) is built once the body is read, from what decoding found,
@@ -536,7 +537,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return rc.sentMDN(r), nil
 		}
 	}
-	pub, err := rc.sink.PublishOutcome(r.Context(), in, entity, dreq)
+	pub, err := rc.sink.PublishOutcome(r.Context(), in, payload, dreq)
 	if err != nil {
 		// The body's failure first (stalled, too slow, too large, the
 		// run stopping): the sink's error then only echoes it.
@@ -552,7 +553,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if pub.Dup {
 		// A sink that found the duplicate before reading the body: the
 		// MIC of an MDN built again (none was kept) needs all of it.
-		if _, err := io.Copy(io.Discard, entity); err != nil {
+		if _, err := io.Copy(io.Discard, payload); err != nil {
 			// Answered as a new message's failure: this request was not
 			// judged, and the one stored stays as it was.
 			up.Refuse(w, log, err, plain)

@@ -27,8 +27,9 @@ import (
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
-// recordingSink stores nothing: it keeps what it was given, without a
-// decoding pipeline (no MIC, no party), as the runner's plain sink.
+// recordingSink stores nothing: it keeps what it was given, the MIME
+// entity a decoding pipeline would read (DecodeRequest.Head, then the
+// body), without decoding it (no MIC, no party).
 type recordingSink struct {
 	mu     sync.Mutex
 	entity []byte
@@ -41,7 +42,7 @@ func (s *recordingSink) Publish(ctx context.Context, in msgbox.Incoming, body io
 }
 
 func (s *recordingSink) PublishOutcome(_ context.Context, _ msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
-	b, err := io.ReadAll(body)
+	b, err := io.ReadAll(io.MultiReader(strings.NewReader(req.Head), body))
 	if err != nil {
 		return component.Published{}, err
 	}

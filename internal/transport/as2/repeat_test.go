@@ -36,7 +36,7 @@ func (s judgingSink) Publish(ctx context.Context, in msgbox.Incoming, body io.Re
 }
 
 func (s judgingSink) PublishOutcome(ctx context.Context, in msgbox.Incoming, body io.Reader, req component.DecodeRequest) (component.Published, error) {
-	b, err := io.ReadAll(body)
+	b, err := io.ReadAll(io.MultiReader(strings.NewReader(req.Head), body))
 	if err != nil {
 		return component.Published{}, err
 	}
