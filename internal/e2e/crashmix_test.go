@@ -29,29 +29,12 @@ import (
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
-// crashMixConfig receives signed and encrypted files through a decoding
+// crashMixConfig receives signed and encrypted files through decodingHead's
 // pipeline into out/ (named after the input, create_new), and plain HTTP
 // POSTs into webout/ (named by message id, overwrite) and to an HTTP
-// partner. Its arguments: the group's (and the party's) signing
-// certificate, the host's decryption certificate, the HTTP location's
+// partner. Its arguments: decodingHead's three, then the HTTP location's
 // address, the partner's URL.
-const crashMixConfig = `
-group "g" { signing_certificate = "%[1]s" }
-` + storesAndServer + `host "h" {
-  decryption_certificate = "%[2]s"
-  instance {
-    server          = server.srv1
-    service_account = service_account.svc
-  }
-}
-party "fabrikam" { signing_certificates = ["%[1]s"] }
-pipeline "decode" {
-  decoder "smime" {
-    decrypt = true
-    verify  = true
-  }
-}
-receive_location "in" {
+const crashMixConfig = decodingHead + `receive_location "in" {
   host     = host.h
   pipeline = pipeline.decode
   transport "file" {
@@ -62,7 +45,7 @@ receive_location "in" {
 receive_location "web" {
   host = host.h
   transport "http" {
-    listen = "%[3]s"
+    listen = "%[4]s"
     path   = "/orders"
   }
 }
@@ -95,7 +78,7 @@ send_port "partner" {
   host   = host.h
   filter = message.receive_location == "web"
   transport "http" {
-    url     = "%[4]s"
+    url     = "%[5]s"
     timeout = "5s"
   }
   retry {
@@ -191,7 +174,8 @@ func crashMix(t *testing.T, boxConfig string, env []string, open func(data strin
 	}))
 	defer partner.Close()
 	addr := "127.0.0.1:" + freePort(t)
-	testpki.WriteFile(t, dir, "bizpipe.hcl", fmt.Appendf(nil, crashMixConfig+boxConfig, p.signer.SHA1(), p.partner.SHA1(), addr, partner.URL+"/inbox"))
+	testpki.WriteFile(t, dir, "bizpipe.hcl", fmt.Appendf(nil, crashMixConfig+boxConfig, p.signer.SHA1(), p.partner.SHA1(), p.signer.SHA1(),
+		addr, partner.URL+"/inbox"))
 
 	enc, err := smime.NewEncoder(smime.Options{Signature: "clear", Digest: "sha256", IncludeCertificate: true, Encrypt: true})
 	if err != nil {

@@ -19,26 +19,31 @@ import (
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
-// decodeE2EConfig decrypts with the host's certificate and verifies
-// against party fabrikam's, routing on message.party to out/ without a
-// send pipeline.
-const decodeE2EConfig = `
-group "g" { signing_certificate = "%s" }
+// decodingHead is what a configuration that decodes starts with: pipeline
+// "decode" decrypts with the certificate of host h and verifies against
+// party fabrikam's. Its arguments: the group's signing certificate, the
+// host's decryption certificate, the party's signing certificate.
+const decodingHead = `
+group "g" { signing_certificate = "%[1]s" }
 ` + storesAndServer + `host "h" {
-  decryption_certificate = "%s"
+  decryption_certificate = "%[2]s"
   instance {
     server          = server.srv1
     service_account = service_account.svc
   }
 }
-party "fabrikam" { signing_certificates = ["%s"] }
+party "fabrikam" { signing_certificates = ["%[3]s"] }
 pipeline "decode" {
   decoder "smime" {
     decrypt = true
     verify  = true
   }
 }
-receive_location "in" {
+`
+
+// decodeE2EConfig is decodingHead receiving from in/, routing on
+// message.party to out/ without a send pipeline.
+const decodeE2EConfig = decodingHead + `receive_location "in" {
   host     = host.h
   pipeline = pipeline.decode
   transport "file" { path = "in" }
