@@ -254,16 +254,15 @@ var (
 	oidContentTypeAttr   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
 )
 
-// cmsTypeNames name the CMS content types (RFC 5652, RFC 3274, RFC 5083)
-// the decoder does not read, for the reason a message is refused with: an
-// AS2 partner's compression (RFC 5402) is then named as such.
+// cmsTypeNames name the CMS content types (RFC 5652, RFC 3274) the
+// decoder does not read, for the reason a message is refused with: an AS2
+// partner's compression (RFC 5402) is then named as such.
 var cmsTypeNames = map[string]string{
-	"1.2.840.113549.1.7.1":       "data",
-	"1.2.840.113549.1.7.5":       "digested-data",
-	"1.2.840.113549.1.7.6":       "encrypted-data",
-	"1.2.840.113549.1.9.16.1.2":  "authenticated-data",
-	"1.2.840.113549.1.9.16.1.9":  "compressed-data",
-	"1.2.840.113549.1.9.16.1.23": "authEnveloped-data",
+	"1.2.840.113549.1.7.1":      "data",
+	"1.2.840.113549.1.7.5":      "digested-data",
+	"1.2.840.113549.1.7.6":      "encrypted-data",
+	"1.2.840.113549.1.9.16.1.2": "authenticated-data",
+	"1.2.840.113549.1.9.16.1.9": "compressed-data",
 }
 
 // contentTypeName names a CMS content type for an error: "compressed-data
