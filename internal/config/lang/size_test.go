@@ -1,7 +1,6 @@
 package lang
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,14 +93,14 @@ func TestDurations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			cfg, diags := Load(writeConfigFile(t, `variable "secret" {
+			cfg, diags := loadSource(t, `variable "secret" {
   default   = "-1h"
   sensitive = true
 }
 group "g" {
   certificate_expiry_warning = `+tt.in+`
 }
-`), Options{LookupEnv: noEnv})
+`)
 			if tt.want != 0 {
 				if len(diags) > 0 || cfg.Group.CertificateExpiryWarning.V != tt.want {
 					t.Errorf("certificate_expiry_warning = %v, %s; want %v", cfg.Group.CertificateExpiryWarning.V, diags.Error(), tt.want)
@@ -121,13 +120,4 @@ group "g" {
 			}
 		})
 	}
-}
-
-// writeConfigFile writes src as a configuration file and returns its path
-// as Load takes it.
-func writeConfigFile(t *testing.T, src string) []string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "main.hcl")
-	writeTestFile(t, p, src)
-	return []string{p}
 }
