@@ -162,7 +162,7 @@ func (s *Stage) Start(in component.Header) (component.Encoding, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc := &encoding{stage: s, enc: e, ct: ct, text: strings.HasPrefix(mt, "text/") && !encoded, encoded: encoded}
+	enc := &encoding{stage: s, enc: e, ct: ct, text: strings.HasPrefix(mt, "text/"), encoded: encoded}
 	if e.Signs() {
 		// Chosen once per message, so that a rollover never splits one.
 		if enc.signer, err = s.signerNow(); err != nil {
