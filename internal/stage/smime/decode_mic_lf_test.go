@@ -3,7 +3,6 @@ package smime
 import (
 	"bytes"
 	"crypto"
-	"encoding/asn1"
 	"testing"
 
 	"github.com/smallstep/pkcs7"
@@ -32,12 +31,8 @@ func TestDecodeMICBareLF(t *testing.T) {
 		t.Fatal(err)
 	}
 	var digest []byte
-	for _, a := range p7.Signers[0].AuthenticatedAttributes {
-		if a.Type.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}) {
-			if _, err := asn1.Unmarshal(a.Value.Bytes, &digest); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := p7.UnmarshalSignedAttribute(oidAttrMessageDigest, &digest); err != nil {
+		t.Fatal(err)
 	}
 	if len(digest) != crypto.SHA256.Size() {
 		t.Fatalf("no SHA-256 messageDigest attribute in OpenSSL's signature (%x)", digest)
