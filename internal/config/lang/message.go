@@ -51,7 +51,7 @@ var messageAttributes = []MessageAttribute{
 	{"file_name", cty.String, "The original base name of the file received (`\"\"` when the message did not come from a file). The sender chose it: a `url` whose scheme or host derives from it is refused."},
 	{"content_type", cty.String, "The content type: for a message a receive pipeline decoded, that of the innermost entity; else an HTTP or AS2 request's `Content-Type` (not with an http location's `request_content_type = \"ignore\"`); else the receive location's `content_type`. A `url` whose scheme or host derives from it is refused."},
 	{"size", cty.Number, "The body's size in bytes."},
-	{"received_at", cty.String, "The time of receipt, RFC 3339 in UTC."},
+	{"received_at", cty.String, "The time of receipt, RFC 3339 in UTC. A string: to compare times, compare numbers, such as `parseint(formatdate(\"YYYYMMDDhhmm\", message.received_at), 10) >= 202601010000` (<, > or arithmetic on it fail for every message: BP1005)."},
 	{"properties", cty.Map(cty.String), "The context properties the receive location stamped on the message (`message.properties.partner`)."},
 	{"party", cty.String, "The [party](#party) whose signature a decoder verified (a receive pipeline's `decoder \"smime\"` with `verify = true`); `\"\"` when the message was not verified."},
 }
@@ -177,6 +177,47 @@ func messageContext(ctx *hcl.EvalContext) *hcl.EvalContext {
 	return child
 }
 
+// receivedAtSample is a time of receipt as filters and templates see one
+// (RFC 3339 in UTC), for receivedAtOperands.
+const receivedAtSample = "2026-01-02T03:04:05Z"
+
+// receivedAtOperands is what evaluating expr finds wrong once
+// message.received_at is known, every other attribute still unknown: an
+// operator that takes numbers or bools (>, +, &&, ...) given the time of
+// receipt, which is neither for any message, so that the expression fails
+// for every message at run time. HCL converts the operands of < and > to
+// numbers: message.received_at > "2020" is such a mistake. Only those
+// diagnostics count: what else fails with a sample time (a regex that
+// does not match it) may well work for the real ones.
+func (d *decoder) receivedAtOperands(expr hcl.Expression, ctx *hcl.EvalContext) hcl.Diagnostics {
+	attrs := map[string]cty.Value{}
+	for name, ty := range messageAttrs() {
+		attrs[name] = cty.UnknownVal(ty)
+	}
+	attrs["received_at"] = cty.StringVal(receivedAtSample)
+	child := ctx.NewChild()
+	child.Variables = map[string]cty.Value{"message": cty.ObjectVal(attrs)}
+	_, ds := evaluate(expr, child, d.meter)
+	if d.meter.spent {
+		return ds // the evaluation budget's refusal, which must be told
+	}
+	var out hcl.Diagnostics
+	for _, e := range ds {
+		if e.Severity == hcl.DiagError && e.Summary == "Invalid operand" {
+			at := expr.Range()
+			if e.Subject != nil {
+				at = *e.Subject
+			}
+			out = append(out, diag.Errorf(diag.CodeFilter, at, "Time of receipt used as a number",
+				"%s: message.received_at, the time of receipt (RFC 3339, such as %s), is a string that is no number and no bool, "+
+					"whatever the message, so this fails for every message. To compare times, compare numbers, such as "+
+					"parseint(formatdate(\"YYYYMMDDhhmm\", message.received_at), 10) >= 202601010000.",
+				strings.TrimSuffix(e.Detail, "."), receivedAtSample))
+		}
+	}
+	return out
+}
+
 // checkFilter type-checks a send port's filter against an unknown message:
 // it must be boolean (BP1005).
 func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
@@ -197,6 +238,10 @@ func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
 	if certainlyNull(val) {
 		d.add(diag.Errorf(diag.CodeFilter, a.Expr.Range(), "Filter is null",
 			"The filter of %s is null, whatever the message: it must be a boolean expression such as message.properties.partner == \"fabrikam\" (every message would fail routing).", what))
+		return false
+	}
+	if ds := d.receivedAtOperands(a.Expr, d.ctxFor(a.Range)); len(ds) > 0 {
+		d.add(ds...)
 		return false
 	}
 	d.deferMessageInputs(a.Expr, true)
@@ -231,6 +276,10 @@ func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
 	}
 	ty := val.Type()
 	if ty.IsPrimitiveType() || ty == cty.DynamicPseudoType {
+		if ds := d.receivedAtOperands(expr, d.ctxFor(expr.Range())); len(ds) > 0 {
+			d.add(ds...)
+			return false
+		}
 		d.deferMessageInputs(expr, false)
 		return true
 	}

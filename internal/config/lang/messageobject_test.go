@@ -68,6 +68,9 @@ func TestMessageObject(t *testing.T) {
 		{`message.size > 0`, true, false},
 		{`message.size == "1099511627776"`, false, false}, // a number is not equal to a string
 		{`message.received_at == "2026-12-05T09:30:00Z"`, true, true},
+		// Times compared as numbers, as BP1005's hint says to.
+		{`parseint(formatdate("YYYYMMDDhhmm", message.received_at), 10) >= 202612050930`, true, true},
+		{`parseint(formatdate("YYYYMMDDhhmm", message.received_at), 10) > 202612050930`, false, false},
 		{`message.file_name == ""`, false, true},
 		{`message.party == ""`, false, true},
 		{`join(",", keys(message.properties)) == "n,partner"`, true, false},
