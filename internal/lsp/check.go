@@ -36,6 +36,10 @@ type snapshot struct {
 	decoded *model.Config
 	// versions are those of the open documents validated, by path.
 	versions map[string]int
+	// documents are the files that findings about a file as a whole
+	// (diag.AboutFile) name, and that an editor can open: those findings
+	// are shown in them.
+	documents map[string]bool
 	// texts are those of the files with findings that are no
 	// configuration files (a --var-file), read again for the findings'
 	// positions only: HCL's columns count characters, LSP's UTF-16 units.
@@ -117,6 +121,10 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 	// problem list is output.
 	snap.diags = redact.New(redact.Long(redact.SourceForms(cfg.Secrets))...).Diagnostics(snap.diags)
 	for _, d := range snap.diags {
+		if f := diag.FileOf(d); d.Subject == nil && f != "" {
+			snap.aboutFile(f)
+			continue
+		}
 		if d.Subject == nil || d.Subject.Filename == "" {
 			continue
 		}
@@ -139,6 +147,28 @@ func (c *checker) check(dir string, overlay map[string][]byte) *snapshot {
 		snap.texts[f] = b
 	}
 	return snap
+}
+
+// aboutFile notes f, named by a finding about it as a whole, among the
+// documents when an editor can open it: a configuration file the loader
+// read (one in UTF-16), or another regular file (a --var-file, one too
+// large). A dangling symbolic link, a FIFO or a directory named x.hcl is
+// none: a finding published for it would be shown in no document, and
+// opening it from a list of problems fails or, for a FIFO, may block.
+// Stat opens nothing, so it never waits on a FIFO.
+func (snap *snapshot) aboutFile(f string) {
+	if _, done := snap.documents[f]; done {
+		return
+	}
+	if snap.documents == nil {
+		snap.documents = map[string]bool{}
+	}
+	_, read := snap.cfg.Sources[f]
+	if !read {
+		info, err := os.Stat(f)
+		read = err == nil && info.Mode().IsRegular()
+	}
+	snap.documents[f] = read
 }
 
 // maxTextSize bounds a file read for positions: the largest a

@@ -765,9 +765,15 @@ func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagno
 		if d.Subject != nil && d.Subject.Filename != "" {
 			rng = *d.Subject
 			files = []string{rng.Filename}
+		} else if f := diag.FileOf(d); snap.documents[f] {
+			// About a file as a whole (one in UTF-16): at the top of
+			// that file, not of open documents it is not about.
+			files = []string{f}
 		} else {
 			// A finding about the configuration as a whole ("no group
-			// block"): shown at the top of each open file.
+			// block"), or about an entry no editor can open (a dangling
+			// symbolic link, a FIFO named x.hcl): shown at the top of
+			// each open file, the only place it can be seen.
 			files = open
 		}
 		for _, f := range files {
