@@ -91,7 +91,13 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 			failed++
 			continue
 		}
-		out := hclwrite.Format(src)
+		// hclwrite drops a byte order mark (Notepad's); the file keeps
+		// the encoding its author saved it in.
+		body, bom := bytes.CutPrefix(src, []byte(lang.UTF8BOM))
+		out := hclwrite.Format(body)
+		if bom {
+			out = append([]byte(lang.UTF8BOM), out...)
+		}
 		if bytes.Equal(src, out) {
 			continue
 		}

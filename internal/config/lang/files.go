@@ -313,9 +313,9 @@ func parseFile(src []byte, name string) *parsedFile {
 	return e
 }
 
-// utf8BOM is the byte order mark that Windows editors, and PowerShell's
+// UTF8BOM is the byte order mark that Windows editors, and PowerShell's
 // -Encoding utf8, put at the start of a UTF-8 file.
-var utf8BOM = []byte("\xef\xbb\xbf")
+const UTF8BOM = "\xef\xbb\xbf"
 
 // jsonText returns src, the text of a JSON file, with a leading UTF-8 byte
 // order mark blanked. HCL's native syntax skips one, but its JSON parser
@@ -324,7 +324,7 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // spaces rather than going, so that every position in the file, which
 // diagnostics and the language server give, stays that of its bytes.
 func jsonText(src []byte) []byte {
-	if !bytes.HasPrefix(src, utf8BOM) {
+	if !bytes.HasPrefix(src, []byte(UTF8BOM)) {
 		return src
 	}
 	out := bytes.Clone(src)

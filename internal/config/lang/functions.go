@@ -606,7 +606,7 @@ func fileFunction(dir string) function.Function {
 			// A byte order mark, which Notepad writes, is no part of the
 			// text: left in, a password read from such a file would
 			// just be wrong (BP2003), and trimspace keeps it.
-			b = bytes.TrimPrefix(b, utf8BOM)
+			b = bytes.TrimPrefix(b, []byte(UTF8BOM))
 			return cty.StringVal(string(b)).WithMarks(marks), nil
 		},
 	}))
