@@ -29,8 +29,9 @@ left alone) and prints the names of the files it changed. A file named
 directly is configuration whatever its name, as for validate, and is
 formatted too, except a *.json one (HCL JSON, left alone). A file with
 syntax errors is never rewritten. A file rewritten keeps its mode, owner
-and group; one whose owner and group fmt cannot give the new file (run
-neither as root nor as that owner) is not rewritten.
+and group, and the UTF-8 byte order mark it begins with, if any; one whose
+owner and group fmt cannot give the new file (run neither as root nor as
+that owner) is not rewritten.
 
 With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
