@@ -96,6 +96,16 @@ func TestLogKeys(t *testing.T) {
 			waitListening(t, "http://127.0.0.1:"+portOf(t, dir)+"/as2")
 			put(t, dir, "order.edi", []byte("ISA*00*~"))
 			waitDelivered(t, box, 2)
+			if mdn == "async" {
+				// The MDN's POST delivers the sent message before its
+				// poster hears the answer and logs it.
+				for i := 0; !strings.Contains(out.String(), `"msg":"asynchronous MDN sent"`); i++ {
+					if i == 600 {
+						t.Fatalf("no asynchronous MDN sent within a minute:\n%s", out.String())
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
 			stop()
 
 			const who = `host "h" on server "srv1" as service account "svc"`
