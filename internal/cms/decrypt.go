@@ -546,24 +546,34 @@ func (e *NoRecipientError) Error() string {
 // Unwrap makes errors.Is(err, ErrNoRecipient) hold.
 func (e *NoRecipientError) Unwrap() error { return ErrNoRecipient }
 
-// describeIssuerSerial renders an IssuerAndSerialNumber for a person, as
-// Go renders certificate names; a name that does not parse is shown as
-// such. Whoever made the message chose it: it is clipped, and the caller's
-// output is cleaned as any text from a message is.
+// describeIssuerSerial is DescribeIssuerSerial for an issuer element.
 func describeIssuerSerial(issuer *element, serial *big.Int) string {
-	name := "an unreadable issuer name"
-	if d, err := toDER(issuer); err == nil {
-		var rdn pkix.RDNSequence
-		if rest, err := asn1.Unmarshal(d, &rdn); err == nil && len(rest) == 0 {
-			var n pkix.Name
-			n.FillFromRDNSequence(&rdn)
-			name = fmt.Sprintf("%q", clipString(n.String()))
-		}
+	d, err := toDER(issuer)
+	if err != nil {
+		d = nil
 	}
-	// In hex, as bizpipe certs --format json and OpenSSL show serials.
-	s := serial.Text(16)
-	if len(s) > 64 {
-		s = s[:64] + "..."
+	return DescribeIssuerSerial(d, serial)
+}
+
+// DescribeIssuerSerial renders an IssuerAndSerialNumber (a DER-encoded
+// issuer Name and a serial number) for a person, as Go renders certificate
+// names and OpenSSL serials (hex); a name that does not parse is shown as
+// such. Whoever made the message chose both: they are clipped, and the
+// caller's output is cleaned as any text from a message is.
+func DescribeIssuerSerial(issuerDER []byte, serial *big.Int) string {
+	name := "an unreadable issuer name"
+	var rdn pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(issuerDER, &rdn); err == nil && len(rest) == 0 {
+		var n pkix.Name
+		n.FillFromRDNSequence(&rdn)
+		name = fmt.Sprintf("%q", clipString(n.String()))
+	}
+	s := "none"
+	if serial != nil {
+		s = serial.Text(16)
+		if len(s) > 64 {
+			s = s[:64] + "..."
+		}
 	}
 	return fmt.Sprintf("issuer %s, serial %s", name, s)
 }

@@ -312,17 +312,11 @@ func (r *Runner) Ports() []string { return append([]string(nil), r.portList...) 
 // is in flight and returns. In once mode (see RunOnce) it returns by itself.
 func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	bg := context.WithoutCancel(ctx) // in-flight work finishes after a stop
-	release, err := r.holdOwner(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return r.summary(), nil // stopped before it started
-		}
+	release, run, err := r.begin(ctx, bg)
+	if !run {
 		return r.summary(), err
 	}
 	defer release()
-	if err := r.recover(bg); err != nil {
-		return r.summary(), err
-	}
 	for _, rc := range r.recv {
 		if err := rc.start(ctx); err != nil {
 			r.stopReceivers(bg)
@@ -435,17 +429,11 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.sum = Summary{} // each call reports what it did
 	r.troubles = nil
 	r.mu.Unlock()
-	release, err := r.holdOwner(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return r.summary(), nil // stopped before it started
-		}
+	release, run, err := r.begin(ctx, ctx)
+	if !run {
 		return r.summary(), err
 	}
 	defer release()
-	if err := r.recover(ctx); err != nil {
-		return r.summary(), err
-	}
 	// As in Run, a stop ends the claiming, not the deliveries in flight:
 	// one whose transport succeeded must have its outcome recorded, or
 	// the next run would redo it.
@@ -581,6 +569,25 @@ func (r *Runner) count(f func(*Summary)) {
 	r.mu.Lock()
 	f(&r.sum)
 	r.mu.Unlock()
+}
+
+// begin readies Run and RunOnce: it holds the owner (holdOwner), then
+// recovers under work (recover). run is false when they must return at
+// once: with err, or with none when ctx was cancelled while the owner was
+// awaited (stopped before it started). release is for a run that goes on.
+func (r *Runner) begin(ctx, work context.Context) (release func(), run bool, err error) {
+	release, err = r.holdOwner(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	if err := r.recover(work); err != nil {
+		release()
+		return nil, false, err
+	}
+	return release, true, nil
 }
 
 // holdOwner makes this process the only one running as its owner on a box

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -632,24 +631,11 @@ func verifyPKCS7(p7 *pkcs7.PKCS7) (err error) {
 		// the operator needs to know which certificate is missing.
 		ias := p7.Signers[i].IssuerAndSerialNumber
 		if findCert(p7.Certificates, ias.IssuerName.FullBytes, ias.SerialNumber) == nil {
-			return fmt.Errorf("SignerInfo %d: no certificate has the signer's issuer %q and serial number %s (none embedded in the signature, nor a party's)",
-				i+1, issuerName(ias.IssuerName.FullBytes), ias.SerialNumber.Text(16))
+			return fmt.Errorf("SignerInfo %d: no certificate has the signer's %s (none embedded in the signature, nor a party's)",
+				i+1, cms.DescribeIssuerSerial(ias.IssuerName.FullBytes, ias.SerialNumber))
 		}
 	}
 	return p7.VerifyWithChainAtTime(nil, time.Time{})
-}
-
-// issuerName renders a DER-encoded issuer Name as certificates' names are
-// rendered in errors (pkix.Name.String); its bytes in hex when they do not
-// parse as a Name.
-func issuerName(der []byte) string {
-	var rdn pkix.RDNSequence
-	if rest, err := asn1.Unmarshal(der, &rdn); err != nil || len(rest) > 0 {
-		return fmt.Sprintf("%X", clipBytes(der))
-	}
-	var n pkix.Name
-	n.FillFromRDNSequence(&rdn)
-	return n.String()
 }
 
 // pkcs7Digest reports whether pkcs7 verifies a SignerInfo whose digest

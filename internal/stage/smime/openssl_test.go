@@ -392,7 +392,7 @@ func TestDecodeOpenSSLSignerCertAbsent(t *testing.T) {
 	keyPEM := testpki.WriteFile(t, p.dir, "stranger.key", stranger.KeyPEM())
 	entity := []byte("Content-Type: text/plain\r\n\r\nhello\r\n")
 	sign := []string{"cms", "-sign", "-nocerts", "-signer", certPEM, "-inkey", keyPEM}
-	want := fmt.Sprintf(`no certificate has the signer's issuer %q and serial number %s (none embedded in the signature, nor a party's)`,
+	want := fmt.Sprintf(`no certificate has the signer's issuer %q, serial %s (none embedded in the signature, nor a party's)`,
 		stranger.Cert.Issuer, stranger.Cert.SerialNumber.Text(16))
 	for _, tt := range []struct {
 		name string
