@@ -20,9 +20,10 @@ import (
 type secrets struct{ r redact.Replacer }
 
 // variableSecrets are the strings of cfg's sensitive variables and locals
-// (those of at least redact.MinLen, as bizpipe validate's reports).
+// (those of at least redact.MinLen, as bizpipe validate's reports), in
+// every form an error may quote them (see with).
 func variableSecrets(cfg *model.Config) secrets {
-	return secrets{redact.New(redact.Long(cfg.Secrets)...)}
+	return secrets{redact.New(redact.Long(redact.SourceForms(cfg.Secrets))...)}
 }
 
 // withValues adds the known sensitive values among vs, whatever their
@@ -37,8 +38,17 @@ func (s secrets) withValues(vs ...model.Value[string]) secrets {
 	return s.with(add...)
 }
 
-// with returns s plus vs.
-func (s secrets) with(vs ...string) secrets { return secrets{s.r.With(vs...)} }
+// with returns s plus vs, each also in the other forms an error or a log
+// line may quote it (redact.SourceForms): as %q escapes it, which errors
+// use for paths and patterns (a value ab"c is ab\"c there), and as JSON
+// and HCL escape it. A value with a quote, a backslash or a control
+// character in it would otherwise pass as its escaped form, which is not
+// the value. The value itself is replaced whatever its length (a
+// transport's, quoted whole); its other forms and lines when redact.Long
+// keeps them.
+func (s secrets) with(vs ...string) secrets {
+	return secrets{s.r.With(vs...).With(redact.Long(redact.SourceForms(vs))...)}
+}
 
 // text returns t with every secret replaced by redact.Shown.
 func (s secrets) text(t string) string { return s.r.String(t) }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,52 @@ func TestSecrets(t *testing.T) {
 	for _, want := range []string{`msg="cannot read (sensitive value)"`, `dir="(sensitive value)"`, `g.sub.path="(sensitive value)/x"`, "g.n=7", "g.plain=/srv/plain"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log line %q lacks %q", out, want)
+		}
+	}
+}
+
+// TestSecretsEscapedForms: a secret that holds a quote, a backslash or a
+// control character is replaced also as an error quotes it with %q, and
+// as a JSON or an HCL string writes it, both for a sensitive variable's
+// value (variableSecrets) and for a transport's (with): a run that quoted
+// an http location's path ab"cd\ef (path "ab\"cd\\ef" must start with /)
+// showed it so in its error and its log.
+func TestSecretsEscapedForms(t *testing.T) {
+	tests := []struct{ name, secret string }{
+		{"quote", `ab"cd"ef`},
+		{"backslash", `ab\cd\ef`},
+		{"tab", "ab\tcd\tef"},
+		{"newline", "abcdef\nghijkl"},
+		{"format control", "ab\u200ecdef"},
+	}
+	quoted := func(v string) string { s := fmt.Sprintf("%q", v); return s[1 : len(s)-1] }
+	jsoned := func(v string) string { b, _ := json.Marshal(v); return string(b[1 : len(b)-1]) }
+	for _, tt := range tests {
+		for _, src := range []struct {
+			name string
+			s    secrets
+		}{
+			{"variable", variableSecrets(&model.Config{Secrets: []string{tt.secret}})},
+			{"transport", secrets{}.with(tt.secret)},
+		} {
+			t.Run(tt.name+"/"+src.name, func(t *testing.T) {
+				for _, form := range []string{tt.secret, quoted(tt.secret), jsoned(tt.secret)} {
+					text := "receive location \"in\": path \"" + form + "\" must start with /"
+					got := src.s.text(text)
+					if strings.Contains(got, form) || !strings.Contains(got, "(sensitive value)") {
+						t.Errorf("text(%q) = %q: the secret's form %q is shown", text, got, form)
+					}
+					err := src.s.err(errors.New(text))
+					if strings.Contains(err.Error(), form) {
+						t.Errorf("err(%q) = %q: the secret's form %q is shown", text, err, form)
+					}
+					var buf bytes.Buffer
+					src.s.logger(slog.New(slog.NewJSONHandler(&buf, nil))).Error(text, "error", errors.New(text))
+					if strings.Contains(buf.String(), form) || strings.Contains(buf.String(), jsoned(form)) {
+						t.Errorf("log line %s shows the secret's form %q", buf.String(), form)
+					}
+				}
+			})
 		}
 	}
 }
