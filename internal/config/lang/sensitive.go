@@ -16,7 +16,7 @@ import (
 // SensitiveStrings returns the known strings of cfg's sensitive variables
 // and of the locals derived from them (the value itself, or the strings of
 // a collection or structure), and the literals written where a secret
-// goes (literalSecrets), sorted, each once: what no output may show. A run scrubs its
+// goes (LiteralSecrets), sorted, each once: what no output may show. A run scrubs its
 // logs and the reasons it stores of them, behind the marks that keep
 // derived values out (see Template).
 func SensitiveStrings(cfg *model.Config) []string {
@@ -35,18 +35,19 @@ func SensitiveStrings(cfg *model.Config) []string {
 		}
 	}
 	for _, f := range cfg.Files {
-		out = append(out, literalSecrets(f)...)
+		out = append(out, LiteralSecrets(f)...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
-// literalSecrets are the string literals f writes where a secret goes: a
+// LiteralSecrets are the string literals f writes where a secret goes: a
 // sensitive variable's default and a store's password. When they evaluate,
 // SensitiveStrings has their values already; one that does not (a default
 // of the wrong type, a call that fails) is only text, which a snippet of
 // its line would show. A password written as a literal is a secret too.
-func literalSecrets(f *hcl.File) []string {
+// bizpipe fmt --diff, which shows files as written, hides them too.
+func LiteralSecrets(f *hcl.File) []string {
 	body, ok := f.Body.(*hclsyntax.Body)
 	if !ok {
 		return nil
@@ -56,10 +57,8 @@ func literalSecrets(f *hcl.File) []string {
 		var attr *hclsyntax.Attribute
 		switch b.Type {
 		case "variable":
-			if s := b.Body.Attributes["sensitive"]; s != nil {
-				if v, diags := evaluateConstant(s.Expr, newMeter()); !diags.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True() {
-					attr = b.Body.Attributes["default"]
-				}
+			if s := b.Body.Attributes["sensitive"]; s != nil && constantTrue(s.Expr) {
+				attr = b.Body.Attributes["default"]
 			}
 		case "certificate_store":
 			attr = b.Body.Attributes["password"]
@@ -75,6 +74,18 @@ func literalSecrets(f *hcl.File) []string {
 		})
 	}
 	return out
+}
+
+// constantTrue reports whether expr is a constant that a variable block's
+// sensitive takes as true: converted to a bool, as the decoder converts it
+// (variable), so that the string "true" counts, as it does there.
+func constantTrue(expr hcl.Expression) bool {
+	v, diags := evaluateConstant(expr, newMeter())
+	if diags.HasErrors() {
+		return false
+	}
+	b, err := convertValue(v, cty.Bool)
+	return err == nil && b.IsKnown() && !b.IsNull() && b.True()
 }
 
 // stringsIn returns the known strings in v, unmarked.

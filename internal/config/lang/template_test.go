@@ -275,6 +275,8 @@ certificate_store "literal" {
 // secrets even when they do not evaluate (a snippet of their line would
 // show them): a sensitive variable's default of the wrong type or in a
 // failing call, a store's password; not a variable that is not sensitive.
+// sensitive is judged as the variable's decoding judges it, converted to a
+// bool: "true" (and "1") make the variable sensitive, so its default too.
 func TestLiteralSecrets(t *testing.T) {
 	e := parseFile([]byte(`
 variable "mistyped" {
@@ -286,8 +288,23 @@ variable "called" {
   sensitive = true
   default   = upper("IN-A-CALL", 1)
 }
+variable "as_string" {
+  type      = number
+  sensitive = "true"
+  default   = "SENSITIVE-AS-STRING"
+}
+variable "as_one" {
+  type      = number
+  sensitive = "1"
+  default   = "SENSITIVE-AS-ONE"
+}
 variable "open" {
   default = "VISIBLE"
+}
+variable "open_as_string" {
+  type      = number
+  sensitive = "false"
+  default   = "VISIBLE-AS-STRING"
 }
 certificate_store "s" {
   path     = "x"
@@ -297,10 +314,10 @@ certificate_store "s" {
 	if e.diags.HasErrors() {
 		t.Fatal(e.diags)
 	}
-	got := literalSecrets(e.file)
+	got := LiteralSecrets(e.file)
 	slices.Sort(got)
-	if want := []string{"IN-A-CALL", "NOT-A-NUMBER", "PART", "PW-"}; !slices.Equal(got, want) {
-		t.Errorf("literalSecrets = %q, want %q", got, want)
+	if want := []string{"IN-A-CALL", "NOT-A-NUMBER", "PART", "PW-", "SENSITIVE-AS-ONE", "SENSITIVE-AS-STRING"}; !slices.Equal(got, want) {
+		t.Errorf("LiteralSecrets = %q, want %q", got, want)
 	}
 }
 
