@@ -16,6 +16,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/bizpipe/bizpipe/internal/safetext"
 )
 
@@ -35,7 +36,9 @@ that owner) is not rewritten.
 
 With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
-a unified diff instead of the names.`,
+a unified diff instead of the names. The diff shows a sensitive variable's
+default and a store's password written as literals as (sensitive value), as
+validate does; the files keep them.`,
 		Example: `  bizpipe fmt ./config
   bizpipe fmt --check --diff ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,7 +85,8 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 			failed++
 			continue
 		}
-		if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
+		parsed, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+		if diags.HasErrors() {
 			for _, d := range diags {
 				if d.Severity == hcl.DiagError {
 					fmt.Fprintf(e.stderr, "bizpipe: %s\n", safeDiag(d))
@@ -104,7 +108,13 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		}
 		unformatted++
 		if showDiff {
-			e.stdout.Write(diff.Diff(safe(name), src, safe(name)+" (formatted)", out))
+			// The diff shows the file as written, and a sensitive
+			// variable's default or a store's password written as a
+			// literal is a secret, which validate never shows either
+			// (--diff is what a CI job prints for a file not formatted):
+			// replaced on both sides, in every form the file may write it.
+			red := redact.New(redact.Long(redact.SourceForms(lang.LiteralSecrets(parsed)))...)
+			e.stdout.Write(diff.Diff(safe(name), []byte(red.String(string(src))), safe(name)+" (formatted)", []byte(red.String(string(out)))))
 		}
 		if check {
 			if !showDiff {
