@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -215,9 +214,7 @@ func decodeReceive(b *component.Body) component.Config {
 	if c.AsyncMDNInterval.Usable() && c.AsyncMDNInterval.V <= 0 {
 		b.Errorf(c.AsyncMDNInterval.Range, "Invalid value for async_mdn_interval", "The async_mdn_interval of %s must be positive.", b.What)
 	}
-	if c.Path.Usable() && !strings.HasPrefix(c.Path.V, "/") {
-		b.Errorf(c.Path.Range, "Invalid value for path", "The path of %s must start with /.", b.What)
-	}
+	httptransport.CheckPath(b, c.Path)
 	if t := b.Block("tls"); t != nil {
 		c.CertFile, c.KeyFile = t.String("cert_file"), t.String("key_file")
 	}

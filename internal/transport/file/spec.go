@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -72,7 +73,12 @@ type ReceiveConfig struct {
 func decodeReceive(b *component.Body) component.Config {
 	c := &ReceiveConfig{Path: b.String("path"), Pattern: b.String("pattern"), PollInterval: b.Duration("poll_interval")}
 	if c.Pattern.Known && !c.Pattern.Default {
-		if _, err := filepath.Match(c.Pattern.V, ""); err != nil {
+		if strings.ContainsAny(c.Pattern.V, `/\`) {
+			// As the poller refuses it when run starts it: a pattern
+			// is matched against the names in path, never below.
+			b.Errorf(c.Pattern.Range, "Invalid file pattern",
+				"The pattern of %s has a path separator; it matches file names directly in path, so put any directory in path instead.", b.What)
+		} else if _, err := filepath.Match(c.Pattern.V, ""); err != nil {
 			b.Errorf(c.Pattern.Range, "Invalid file pattern", "The pattern of %s is not a valid glob pattern: %s.", b.What, err)
 		}
 	}

@@ -83,7 +83,25 @@ func decodeReceive(b *component.Body) component.Config {
 	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
 		RequestContentType: b.String("request_content_type"), RequestTimeout: b.Duration("request_timeout")}
 	CheckRequestTimeout(b, c.RequestTimeout)
+	if CheckPath(b, c.Path) && c.Path.V == HealthPath {
+		b.Errorf(c.Path.Range, "Invalid value for path",
+			"The path of %s is %s, which every http receive location answers itself, for health checks; choose another.", b.What, HealthPath)
+	}
 	return c
+}
+
+// CheckPath reports the path of a receive location over HTTP (this one's
+// or AS2's) that its listener would refuse when run starts it: one that
+// does not begin with /. It returns whether the path is known and valid.
+func CheckPath(b *component.Body, v value.Value[string]) bool {
+	if !v.Usable() {
+		return false
+	}
+	if !strings.HasPrefix(v.V, "/") {
+		b.Errorf(v.Range, "Invalid value for path", "The path of %s must start with /.", b.What)
+		return false
+	}
+	return true
 }
 
 // RequestTimeoutAttribute is request_timeout, of the receive locations
