@@ -84,6 +84,8 @@ asynchronous AS2 MDN, which it does not wait for: the summary then ends with
 "awaiting MDN N"), prints a summary and exits. Otherwise it runs until SIGINT,
 SIGTERM or SIGHUP, then stops taking new work, finishes what is in flight,
 prints the summary and exits 0; a signal ends a --once run the same way.
+Deliveries its workers claimed but had not begun are not attempted then:
+they go back to the message box, due again, no attempt counted.
 A signal that comes before run has started (while it loads the
 configuration, or waits for a PostgreSQL message box) ends it at once,
 exit 0, having started nothing. Uploads still arriving get 30 s to finish;

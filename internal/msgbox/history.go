@@ -83,6 +83,12 @@ func RecoveredDetail(n int, err, owner string) string {
 	return fmt.Sprintf("attempt %d: %s; recovered at the restart of %s, due again", n, err, owner)
 }
 
+// ReleasedDetail is the entry of a delivery that owner claimed for
+// attempt number n and returned to the pool unattempted (Release).
+func ReleasedDetail(n int, owner string) string {
+	return fmt.Sprintf("attempt %d not made: %s stopped before it began; due again", n, owner)
+}
+
 // AwaitingMDNDetail is the history detail of a delivery sent and now
 // awaiting its asynchronous MDN.
 func AwaitingMDNDetail(a AwaitedMDN) string {

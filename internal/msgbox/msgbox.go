@@ -466,6 +466,17 @@ type Box interface {
 	// takeover after expiry records the abandoned attempt and counts it.
 	Recover(ctx context.Context, owner string) (int, error)
 
+	// Release returns the deliveries of ids that owner holds in progress,
+	// and on which it made no attempt, to the pool, due now: pending, or
+	// retrying when an attempt was made before the claim. Unlike Recover
+	// it counts no attempt (none began): a process that stops hands back
+	// what it claimed but had not started, instead of attempting each one
+	// (which, against a partner that never answers, holds the stop for a
+	// transport timeout per delivery) or leaving it leased until its next
+	// start. Deliveries owner no longer holds, or that do not exist, are
+	// passed over. It returns how many deliveries it returned.
+	Release(ctx context.Context, owner string, ids []int64) (int, error)
+
 	// Renew extends a lease owner holds; ErrLeaseLost if it no longer does,
 	// DeliveryNotFound (ErrNotFound and ErrLeaseLost) if the delivery does
 	// not exist (purged).

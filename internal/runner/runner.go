@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -203,6 +204,13 @@ type Runner struct {
 	// hand, and never make more pipelines, and the memory they hold, run
 	// at once than there are workers.
 	pipelines chan struct{}
+	// stop is closed when Run or RunOnce is asked to stop (its ctx ends):
+	// from then on no attempt begins (see pipeline). Set by each run
+	// before its workers start.
+	stop atomic.Pointer[<-chan struct{}]
+	// released counts the deliveries a stop returned to the box
+	// unattempted (see release), for the log line of the stop.
+	released atomic.Int64
 
 	// mdnAwaited is signalled each time this runner records a delivery
 	// as awaiting its asynchronous MDN: an MDN that came first waits for
@@ -362,14 +370,40 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	}
 	wg.Wait()
 	// What the receive locations handed over after the workers stopped
-	// claiming is in flight too.
+	// claiming was claimed too: it goes back to the box unattempted
+	// (processBatch, as the stop is under way).
 	for batch := r.nextHanded(bg); batch != nil; batch = r.nextHanded(bg) {
 		r.processBatch(bg, batch)
 	}
+	r.logReleased()
 	// As at the end of a --once run: the summary says what is left to
 	// retry, which a stopped server does not deliver until it runs again.
 	r.countLeft(bg)
 	return r.summary(), nil
+}
+
+// setStop makes ctx's end the runner's stop (see pipeline).
+func (r *Runner) setStop(ctx context.Context) {
+	done := ctx.Done()
+	r.stop.Store(&done)
+}
+
+// stopping is closed once the current run is asked to stop; nil (never
+// ready) outside a run.
+func (r *Runner) stopping() <-chan struct{} {
+	if p := r.stop.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// logReleased says how many deliveries the stop returned to the box
+// unattempted, if any.
+func (r *Runner) logReleased() {
+	if n := r.released.Swap(0); n > 0 {
+		r.log.Info("stopped: deliveries claimed but not yet attempted were returned to the box, due again",
+			"deliveries", n)
+	}
 }
 
 // countLeft sets the summary's Waiting and AwaitingMDN at the end of a
@@ -472,10 +506,12 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	// What the receive locations claimed for the workers after they
 	// stopped (at a stop, or when the box failed their claims) is in
 	// flight too, as in Run: left, it would wait for its lease, and the
-	// next run would count an attempt never made.
+	// next run would count an attempt never made. At a stop it is
+	// returned to the box unattempted (processBatch).
 	for batch := r.nextHanded(bg); batch != nil; batch = r.nextHanded(bg) {
 		r.processBatch(bg, batch)
 	}
+	r.logReleased()
 	if recvErr != nil {
 		return r.summary(), recvErr
 	}
@@ -571,11 +607,12 @@ func (r *Runner) count(f func(*Summary)) {
 	r.mu.Unlock()
 }
 
-// begin readies Run and RunOnce: it holds the owner (holdOwner), then
-// recovers under work (recover). run is false when they must return at
+// begin readies Run and RunOnce: it makes ctx's end the stop (setStop),
+// holds the owner (holdOwner), then recovers under work (recover). run is false when they must return at
 // once: with err, or with none when ctx was cancelled while the owner was
 // awaited (stopped before it started). release is for a run that goes on.
 func (r *Runner) begin(ctx, work context.Context) (release func(), run bool, err error) {
+	r.setStop(ctx)
 	release, err = r.holdOwner(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

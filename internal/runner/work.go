@@ -137,11 +137,18 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		}
 	}()
 	var (
-		mu    sync.Mutex
-		later []deferred
+		mu        sync.Mutex
+		later     []deferred
+		unstarted []claimed
 	)
 	fanout.Each(len(batch), r.opts.PipelinesPerBatch, func(i int) {
-		a, commit := r.pipeline(ctx, batch[i])
+		a, commit, started := r.pipeline(ctx, batch[i])
+		if !started {
+			mu.Lock()
+			unstarted = append(unstarted, batch[i])
+			mu.Unlock()
+			return
+		}
 		if commit == nil {
 			outcomes <- []attempted{a}
 			return
@@ -161,18 +168,65 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	}
 	close(outcomes)
 	<-recorded
+	r.release(ctx, unstarted, held)
+}
+
+// release hands back to the box the deliveries of a batch that a stop
+// kept from being attempted (msgbox.Box.Release), so that they are due
+// again at once, no attempt counted, for this process's next start or
+// another server sharing the box. One the box does not release (its lease
+// was taken over meanwhile, or the box failed) stays leased, as a
+// delivery in progress at a crash: Recover or a takeover after the lease
+// returns it.
+func (r *Runner) release(ctx context.Context, unstarted []claimed, held *leaseSet) {
+	if len(unstarted) == 0 {
+		return
+	}
+	byHolder := map[string][]int64{}
+	for _, c := range unstarted {
+		h := r.inFlight.holder(c.fl)
+		byHolder[h] = append(byHolder[h], c.d.ID)
+	}
+	for _, h := range slices.Sorted(maps.Keys(byHolder)) {
+		n, err := r.opts.Box.Release(ctx, h, byHolder[h])
+		if err != nil {
+			r.log.Warn("stopping: returning claimed deliveries to the box failed; they are due again after their lease, or at the next start",
+				"deliveries", len(byHolder[h]), "error", err)
+			continue
+		}
+		r.released.Add(int64(n))
+	}
+	for _, c := range unstarted {
+		held.done(c.d.ID)
+		r.inFlight.land(c.d.ID, c.fl)
+	}
 }
 
 // pipeline makes one attempt of c, in one of the runner's pipeline slots:
 // its outcome, or, when its commit waits for the rest of the batch
-// (deferredCommit), nil and what commits it then.
-func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, *deferred) {
+// (deferredCommit), nil and what commits it then. started is false, and
+// nothing was attempted, when the runner was stopping (r.stopping) before
+// the attempt could begin: the stop finishes the attempts in flight, but
+// begins none of the rest of a claimed batch, each of which could take
+// the transport's whole timeout (a partner that never answers).
+func (r *Runner) pipeline(ctx context.Context, c claimed) (a attempted, later *deferred, started bool) {
 	d := c.d
 	pt := r.ports[d.Port]
 	log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
 	var pending *component.Pending
 	var commit deferredCommit
-	r.pipelines <- struct{}{}
+	stopping := r.stopping()
+	select {
+	case r.pipelines <- struct{}{}:
+	case <-stopping:
+		return attempted{}, nil, false
+	}
+	select {
+	case <-stopping: // both were ready: the stop wins
+		<-r.pipelines
+		return attempted{}, nil, false
+	default:
+	}
 	outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
 	<-r.pipelines
 	finish := func(outcome msgbox.Outcome, delivered bool) attempted {
@@ -183,9 +237,9 @@ func (r *Runner) pipeline(ctx context.Context, c claimed) (attempted, *deferred)
 		return attempted{c, pt, log, outcome, sd, delivered, pending}
 	}
 	if commit.att == nil {
-		return finish(outcome, delivered), nil
+		return finish(outcome, delivered), nil, true
 	}
-	return attempted{}, &deferred{commit, finish}
+	return attempted{}, &deferred{commit, finish}, true
 }
 
 // deferred is an attempt of a batch whose commit waits for the rest of

@@ -113,6 +113,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"LeaseExpiry", testLeaseExpiry},
 		{"ExpiredLeaseStillHeld", testExpiredLeaseStillHeld},
 		{"Recover", testRecover},
+		{"Release", testRelease},
 		{"Renew", testRenew},
 		{"FinishDelivered", testFinishDelivered},
 		{"FinishRetrying", testFinishRetrying},

@@ -968,6 +968,107 @@ func (b *Box) Retrying(ctx context.Context, ports []string) (int, error) {
 	return n, nil
 }
 
+// Release returns the deliveries of ids that owner holds in progress to
+// the pool, due now, without counting an attempt (see msgbox.Box): pending,
+// or retrying when an earlier attempt failed; their ports are notified, so
+// that another server sharing the box takes them at once. After a commit
+// whose acknowledgement was lost it runs again: the deliveries the first
+// run returned are no longer owner's, and are passed over.
+func (b *Box) Release(ctx context.Context, owner string, ids []int64) (int, error) {
+	if owner == "" {
+		return 0, b.wrap(msgbox.ErrNoOwner, "release")
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	owner = msgbox.CleanText(owner)
+	var released []string // the ports of the deliveries returned
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var batch *pgx.Batch
+			var err error
+			released, batch, err = releaseTx(ctx, t, owner, ids)
+			return batch, err
+		})
+		if isUncertain(err) {
+			released = nil       // the rerun tells what it returns
+			return lostConn(err) // running again is safe
+		}
+		return err
+	})
+	if err != nil {
+		return 0, b.wrap(err, "release deliveries of %s", owner)
+	}
+	return len(released), nil
+}
+
+// releaseTx locks the deliveries of ids owner holds in progress, and their
+// messages, in t (in the order recoverTx does), and returns their ports,
+// one per delivery, and the batch of writes that return them to the pool.
+func releaseTx(ctx context.Context, t *pipeTx, owner string, ids []int64) ([]string, *pgx.Batch, error) {
+	type held struct {
+		id          int64
+		msgID, port string
+		attempts    int
+	}
+	var got []held
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT id, message_id, port, attempts FROM deliveries
+		WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 ORDER BY id FOR UPDATE`, ids, owner).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var h held
+				if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts); err != nil {
+					return err
+				}
+				got = append(got, h)
+			}
+			return rows.Err()
+		})
+	if err := t.send(ctx, batch); err != nil {
+		return nil, nil, err
+	}
+	if len(got) == 0 {
+		return nil, nil, nil
+	}
+	locks := map[string]*lockedMessage{}
+	var order []string
+	for _, h := range got {
+		if locks[h.msgID] == nil {
+			locks[h.msgID] = &lockedMessage{}
+			order = append(order, h.msgID)
+		}
+	}
+	slices.Sort(order)
+	batch = &pgx.Batch{}
+	for _, id := range order {
+		queueLock(batch, "$1", id, locks[id])
+	}
+	if err := t.send(ctx, batch); err != nil {
+		return nil, nil, err
+	}
+	now := locks[order[len(order)-1]].now // read after the last lock
+	batch = &pgx.Batch{}
+	ports := make([]string, 0, len(got))
+	for _, h := range got {
+		state := msgbox.DeliveryPending
+		if h.attempts > 0 {
+			state = msgbox.DeliveryRetrying
+		}
+		batch.Queue(`UPDATE deliveries SET state = $2, next_attempt_at = $3, due_at = $3,
+				lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE id = $1`,
+			h.id, string(state), now)
+		queueEvent(batch, h.msgID, now, h.port, string(state), msgbox.ReleasedDetail(h.attempts+1, owner))
+		ports = append(ports, h.port)
+		locks[h.msgID].setState(h.id, state)
+	}
+	for _, id := range order {
+		queueStatus(batch, locks[id])
+	}
+	queueNotify(batch, ports)
+	return ports, batch, nil
+}
+
 // Recover returns every delivery owner (or one of its workers, "owner/...")
 // holds in progress, live lease or not, to the pool as pending and due now
 // (see msgbox.Box), and notifies their ports. Each interrupted attempt is

@@ -573,6 +573,81 @@ func (b *Box) Retrying(ctx context.Context, ports []string) (int, error) {
 	return n, nil
 }
 
+// Release returns the deliveries of ids that owner holds in progress to
+// the pool, due now, without counting an attempt (see msgbox.Box): pending,
+// or retrying when an earlier attempt failed. It returns how many it
+// returned.
+func (b *Box) Release(ctx context.Context, owner string, ids []int64) (int, error) {
+	if owner == "" {
+		return 0, b.wrap(msgbox.ErrNoOwner, "release")
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	owner = msgbox.CleanText(owner)
+	var released []string // the ports of the deliveries returned
+	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+		released = nil // a rerun starts afresh (writeFunc)
+		now := b.clock()
+		type held struct {
+			id          int64
+			msgID, port string
+			attempts    int
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, message_id, port, attempts FROM deliveries
+			WHERE id IN (SELECT value FROM json_each(?)) AND state = ? AND lease_owner = ? ORDER BY id`,
+			idsJSON(ids), string(msgbox.DeliveryInProgress), owner)
+		if err != nil {
+			return err
+		}
+		var got []held
+		for rows.Next() {
+			var h held
+			if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			got = append(got, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		refreshed := map[string]bool{}
+		for _, h := range got {
+			state := msgbox.DeliveryPending
+			if h.attempts > 0 {
+				state = msgbox.DeliveryRetrying
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, due_at = ?,
+				lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE id = ?`,
+				string(state), toDB(now), toDB(now), h.id); err != nil {
+				return fmt.Errorf("returning delivery %d to the pool: %w", h.id, err)
+			}
+			if err := addEvent(ctx, tx, h.msgID, now, h.port, string(state),
+				msgbox.ReleasedDetail(h.attempts+1, owner)); err != nil {
+				return err
+			}
+			refreshed[h.msgID] = false
+			released = append(released, h.port)
+		}
+		// Once every delivery is updated: a message may have several.
+		for _, h := range got {
+			if !refreshed[h.msgID] {
+				refreshed[h.msgID] = true
+				if err := refreshStatus(ctx, tx, h.msgID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, b.wrap(err, "release deliveries of %s", owner)
+	}
+	return len(released), nil
+}
+
 // Recover returns every delivery owner (or one of its workers, "owner/...")
 // holds in progress, live lease or not, to the pool as pending and due now
 // (see msgbox.Box). Each interrupted attempt is recorded and counted as the

@@ -1,0 +1,161 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+)
+
+// stallingPartner is a listener on 127.0.0.1 that accepts connections and
+// never answers: every HTTP attempt against it lasts its client's timeout.
+// It counts the connections it accepted.
+type stallingPartner struct {
+	ln       net.Listener
+	accepted atomic.Int64
+	mu       sync.Mutex
+	conns    []net.Conn
+}
+
+func newStallingPartner(t *testing.T) *stallingPartner {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallingPartner{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			p.accepted.Add(1)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+	})
+	return p
+}
+
+// TestStopReleasesClaimedDeliveries: a stop finishes the attempts in
+// flight but begins none of the deliveries its workers claimed and had not
+// started; it returns them to the box, pending and due, with no attempt
+// counted. Against a partner that never answers, each attempt lasts the
+// transport's timeout: before, the stop attempted every claimed delivery
+// (up to 16 a worker), a timeout per pipeline slot at a time, which held
+// `bizpipe run` for many minutes after SIGTERM (past systemd's
+// TimeoutStopSec) and counted attempts for deliveries no one asked for.
+// Here the partner sees exactly the connections of the attempts in flight
+// at the stop, and no more.
+func TestStopReleasesClaimedDeliveries(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		workers  int
+		perBatch int
+	}{
+		{"one pipeline a batch", 2, 1},
+		{"pipelines side by side", 2, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			partner := newStallingPartner(t)
+			p := newPKI(t)
+			dir := setup(t, p, common+`
+send_port "stalled" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "http://{{.Addr}}/in"
+    timeout = "2s"
+  }
+}
+`, map[string]string{"Addr": partner.ln.Addr().String()})
+			const n = 40
+			for i := range n {
+				put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
+			}
+			var logs logBuffer
+			r, box := startWith(t, dir, func(o *runner.Options) {
+				o.Workers, o.PipelinesPerBatch = tc.workers, tc.perBatch
+				o.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.Run(ctx)
+				done <- err
+			}()
+			// Every message stored and every pipeline slot stalled on the
+			// partner: the workers hold claimed deliveries not yet begun.
+			for deadline := time.Now().Add(30 * time.Second); ; {
+				msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(msgs) == n && partner.accepted.Load() == int64(tc.workers) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d messages stored, %d attempts under way; want %d and %d", len(msgs), partner.accepted.Load(), n, tc.workers)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			inFlight := partner.accepted.Load()
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := partner.accepted.Load(); got != inFlight {
+				t.Errorf("the partner saw %d connections, %d of them after the stop; want only the %d attempts in flight at the stop",
+					got, got-inFlight, inFlight)
+			}
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var attempted, pending int
+			for _, m := range msgs {
+				d, err := box.Get(context.Background(), m.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, dl := range d.Deliveries {
+					switch {
+					case dl.State == msgbox.DeliveryRetrying && dl.Attempts == 1:
+						attempted++
+					case dl.State == msgbox.DeliveryPending && dl.Attempts == 0:
+						pending++
+					default:
+						t.Errorf("delivery of %s after the stop: %s, %d attempts; want retrying after the attempt in flight, or pending and unattempted",
+							m.ID, dl.State, dl.Attempts)
+					}
+				}
+			}
+			if attempted != int(inFlight) || pending != n-int(inFlight) {
+				t.Errorf("after the stop %d deliveries retrying and %d pending; want %d and %d", attempted, pending, inFlight, n-int(inFlight))
+			}
+			want := fmt.Sprintf("returned to the box, due again\" deliveries=%d", n-int(inFlight))
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("the stop's log has no %q:\n%s", want, logs.String())
+			}
+		})
+	}
+}
