@@ -214,6 +214,7 @@ func decodeReceive(b *component.Body) component.Config {
 	if c.AsyncMDNInterval.Usable() && c.AsyncMDNInterval.V <= 0 {
 		b.Errorf(c.AsyncMDNInterval.Range, "Invalid value for async_mdn_interval", "The async_mdn_interval of %s must be positive.", b.What)
 	}
+	httptransport.CheckListen(b, c.Listen)
 	httptransport.CheckPath(b, c.Path)
 	if t := b.Block("tls"); t != nil {
 		c.CertFile, c.KeyFile = t.String("cert_file"), t.String("key_file")

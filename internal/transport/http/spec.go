@@ -4,9 +4,12 @@ package http
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,6 +86,14 @@ func decodeReceive(b *component.Body) component.Config {
 	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
 		RequestContentType: b.String("request_content_type"), RequestTimeout: b.Duration("request_timeout")}
 	CheckRequestTimeout(b, c.RequestTimeout)
+	if c.Listen.Usable() && c.Listen.V == "" {
+		// The as2 transport listens on every address then, on a port
+		// the system chooses; this one's listener refuses it.
+		b.Errorf(c.Listen.Range, "Invalid value for listen",
+			"The listen address of %s is empty: give host:port, such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\".", b.What)
+	} else {
+		CheckListen(b, c.Listen)
+	}
 	if CheckPath(b, c.Path) && c.Path.V == HealthPath {
 		b.Errorf(c.Path.Range, "Invalid value for path",
 			"The path of %s is %s, which every http receive location answers itself, for health checks; choose another.", b.What, HealthPath)
@@ -102,6 +113,52 @@ func CheckPath(b *component.Body, v value.Value[string]) bool {
 		return false
 	}
 	return true
+}
+
+// CheckListen reports the listen address of a receive location over HTTP
+// (this one's or AS2's) that its listener cannot listen on, whatever the
+// machine, when run starts it (ListenAddressError).
+func CheckListen(b *component.Body, v value.Value[string]) {
+	if !v.Usable() {
+		return
+	}
+	if err := ListenAddressError(v.V); err != nil {
+		reason := err.Error()
+		if v.Sensitive {
+			reason = "it is not"
+		}
+		b.Errorf(v.Range, "Invalid value for listen",
+			"The listen address of %s must be host:port, such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\", with a port from 0 to 65535; %s.", b.What, reason)
+	}
+}
+
+// ListenAddressError is why net.Listen refuses addr on every machine:
+// it is not host:port (a port missing, an IPv6 address without its
+// brackets), or its port is a number outside 0 to 65535. nil otherwise,
+// also for what depends on the machine (a host name to resolve, an
+// address not of this machine, a port given by service name), and for ""
+// (every address, a port the system chooses), which NewListener refuses
+// itself (CheckListen).
+func ListenAddressError(addr string) error {
+	if addr == "" {
+		return nil // every address, a port chosen by the system
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return errors.New(ae.Err)
+		}
+		return err
+	}
+	digits := strings.TrimPrefix(strings.TrimPrefix(port, "+"), "-")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return nil // "" is port 0; a name is looked up
+	}
+	if n, err := strconv.ParseUint(digits, 10, 16); err != nil || (port[0] == '-' && n != 0) {
+		return fmt.Errorf("port %s is not from 0 to 65535", port)
+	}
+	return nil
 }
 
 // RequestTimeoutAttribute is request_timeout, of the receive locations
