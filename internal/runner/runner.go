@@ -581,12 +581,7 @@ func (r *Runner) troubleErr() error {
 // the deliveries in flight in its siblings alone; they share the box, but
 // never a send port. The workers' names and the receive's extend it
 // ("srv1@send_host/w3"), so the history tells the processes apart too.
-func processOwner(server, host string) string {
-	if host == "" {
-		return server
-	}
-	return server + "@" + host
-}
+func processOwner(server, host string) string { return component.Owner(server, host) }
 
 // workerName is the lease owner of worker i: "owner/wN". Each worker
 // holds its own leases, so that one worker can never finish a delivery a

@@ -229,6 +229,12 @@ func (c *ReceiveConfig) Needs() component.Needs {
 	return component.Needs{Signing: component.Needed}
 }
 
+// ListenAddress is listen: no two locations on one server listen on one
+// address.
+func (c *ReceiveConfig) ListenAddress() value.Value[string] { return c.Listen }
+
+var _ component.ListenConfig = (*ReceiveConfig)(nil)
+
 // Live: the tls block's certificate and key, loaded as the listener loads
 // them when the location starts (bizpipe run, not run --once, which starts
 // no listener: the live rules check them for both).

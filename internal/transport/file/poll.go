@@ -217,6 +217,18 @@ type fileState struct {
 	mtime int64 // Unix nanoseconds
 }
 
+// CheckOwner is why owner cannot be a Poller's (PollOptions.Owner): its
+// claim names, with the random part and a file name of reasonable length
+// (64 bytes), would not fit in a file name. The owner is escaped in them
+// (escapeOwner): a byte other than a letter, a digit, '_' and '.' takes
+// three.
+func CheckOwner(owner string) error {
+	if len(ownerClaimPrefix(owner))+claimRandLen+1+64 > maxNameLen {
+		return fmt.Errorf("owner %q is too long to fit in claim file names", owner)
+	}
+	return nil
+}
+
 // NewPoller checks the options and returns a file receiver. It touches no
 // file: the directory may not exist yet. log may be nil.
 func NewPoller(o PollOptions, sink transport.Sink, log *slog.Logger) (*Poller, error) {
@@ -265,11 +277,10 @@ func NewPoller(o PollOptions, sink transport.Sink, log *slog.Logger) (*Poller, e
 	}
 	o.Properties = maps.Clone(o.Properties) // the caller's map may change later
 	o.SensitiveProperties = slices.Clone(o.SensitiveProperties)
-	prefix := ownerClaimPrefix(o.Owner)
-	// Leave room for the random part and a file name of reasonable length.
-	if len(prefix)+claimRandLen+1+64 > maxNameLen {
-		return nil, errf("owner %q is too long to fit in claim file names", o.Owner)
+	if err := CheckOwner(o.Owner); err != nil {
+		return nil, errf("%v", err)
 	}
+	prefix := ownerClaimPrefix(o.Owner)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -88,6 +88,12 @@ func decodeReceive(b *component.Body) component.Config {
 // Needs: a file transport uses no key.
 func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
 
+// CheckOwner: the claims the poller makes carry the owner's name
+// (CheckOwner), which must fit in a file name.
+func (c *ReceiveConfig) CheckOwner(owner string) error { return CheckOwner(owner) }
+
+var _ component.OwnerConfig = (*ReceiveConfig)(nil)
+
 // Live: the directory polled, listed and read, and written to, since a
 // file is claimed by renaming it and removed once stored.
 func (c *ReceiveConfig) Live() component.Live {

@@ -229,6 +229,12 @@ func isScheme(s string) bool {
 // Needs: a plain HTTP transport uses no key.
 func (c *ReceiveConfig) Needs() component.Needs { return component.Needs{} }
 
+// ListenAddress is listen: no two locations on one server listen on one
+// address.
+func (c *ReceiveConfig) ListenAddress() value.Value[string] { return c.Listen }
+
+var _ component.ListenConfig = (*ReceiveConfig)(nil)
+
 // uploadsKey names the memory budget every receiver over HTTP of a run
 // shares.
 const uploadsKey = "http.uploads"

@@ -76,6 +76,8 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkFilterLocations()
 	c.checkFilterProperties()
 	c.checkUnrouted()
+	c.checkListeners()
+	c.checkOwners()
 
 	res := &Result{Stores: map[*model.CertificateStore]*certstore.Store{}}
 	for s, ls := range c.stores {

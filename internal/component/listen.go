@@ -1,0 +1,38 @@
+package component
+
+import "github.com/bizpipe/bizpipe/internal/config/value"
+
+// ListenConfig is implemented by the Config of a receive transport that
+// listens on a TCP address of the server that runs it (the http and as2
+// transports' listen). The validation rules find listeners by this
+// interface: two receive locations that run on one server cannot listen
+// on one address, and the second would fail to start.
+type ListenConfig interface {
+	Config
+	// ListenAddress is the address listened on, host:port, as net.Listen
+	// takes it.
+	ListenAddress() value.Value[string]
+}
+
+// OwnerConfig is implemented by the Config of a receive transport that
+// marks what it takes with the name of the process that takes it
+// (ReceiveEnv.Owner: the file transport's claims), and cannot with every
+// name. The validation rules check the names of the servers (and, for
+// run --host, the host) the location runs on with CheckOwner, which the
+// transport's constructor applies too.
+type OwnerConfig interface {
+	Config
+	// CheckOwner is why the transport cannot be built with owner, or
+	// nil.
+	CheckOwner(owner string) error
+}
+
+// Owner is the name a run process works under in the message box and in
+// what its receive transports mark (ReceiveEnv.Owner): its server, or,
+// for a process that runs only host (run --host), "server@host".
+func Owner(server, host string) string {
+	if host == "" {
+		return server
+	}
+	return server + "@" + host
+}
