@@ -1,11 +1,14 @@
 package lang
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
@@ -53,6 +56,16 @@ func (d *decoder) decodeMessageBoxBlock(b *hcl.Block) {
 			d.add(diag.Errorf(diag.CodeInvalidValue, u.Range, "Invalid PostgreSQL URL",
 				"The url of the postgres message box must be a PostgreSQL connection URL such as \"postgres://bizpipe@db.example:5432/bizpipe\"; %s is not.", shown))
 			u = model.Value[string]{Range: u.Range}
+		} else if u.Known {
+			if err := PostgresURLError(u.V); err != nil {
+				reason := ": " + err.Error()
+				if u.Sensitive {
+					reason = ""
+				}
+				d.add(diag.Errorf(diag.CodeInvalidValue, u.Range, "Invalid PostgreSQL URL",
+					"The url of the postgres message box is refused by the PostgreSQL driver, as run would refuse it when it opens the box%s. Correct the URL (its port, sslmode, target_session_attrs, connect_timeout, pool_ settings).", reason))
+				u = model.Value[string]{Range: u.Range}
+			}
 		}
 		mb.PostgresURL = &u
 	}
@@ -63,6 +76,45 @@ func (d *decoder) decodeMessageBoxBlock(b *hcl.Block) {
 func validPostgresURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
+}
+
+// machineParams are the URL parameters that name files (or a service in
+// a file) the driver reads as it parses the URL: whether they can be read
+// is the server's to say (BP6005), not the configuration's.
+var machineParams = []string{"sslrootcert", "sslcert", "sslkey", "sslpassword", "passfile", "service", "servicefile"}
+
+// PostgresURLError is why the PostgreSQL driver refuses s, a URL
+// validPostgresURL accepts, as pgbox.Open parses it when run opens the
+// message box (pgxpool.ParseConfig): a port that is not 1 to 65535, an
+// unknown sslmode or target_session_attrs, a connect_timeout or pool_
+// setting that is not a number, and so on. nil when the refusal may come
+// from the machine instead: the files of machineParams, which are not
+// read here, or the environment's PG* variables the driver reads for
+// what the URL does not set (when a URL that sets nothing is refused too).
+func PostgresURLError(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil // validPostgresURL reports it
+	}
+	q := u.Query()
+	for _, p := range machineParams {
+		q.Del(p)
+	}
+	u.RawQuery = q.Encode()
+	_, err = pgxpool.ParseConfig(u.String())
+	if err == nil {
+		return nil
+	}
+	if _, envErr := pgxpool.ParseConfig("postgres:///"); envErr != nil {
+		return nil // the environment's variables are refused: the server's may not be
+	}
+	// "cannot parse `URL`: why": the URL (its password redacted) is the
+	// diagnostic's range already.
+	msg := err.Error()
+	if _, why, ok := strings.Cut(msg, "`: "); ok {
+		msg = why
+	}
+	return errors.New(msg)
 }
 
 // redactURL hides the password of a connection URL.
