@@ -336,6 +336,18 @@ type SendConfig struct {
 
 func decodeSend(b *component.Body) component.Config {
 	c := &SendConfig{URL: b.Template("url"), Headers: b.TemplateMap("headers"), Timeout: b.Duration("timeout")}
+	if k, ok := c.URL.V.(message.Constant); c.URL.Usable() && ok {
+		// A constant url is judged now, as every delivery would judge it
+		// (and suspend every message); one that reads the message, when
+		// it is evaluated.
+		if u, ok := k.ConstantText(); ok {
+			origin := transport.Origin{Sensitive: u.Sensitive, SensitiveAt: u.SensitiveAt}
+			if _, err := parseHTTPURL(u.Value, origin); err != nil {
+				b.Errorf(c.URL.Range, "Invalid value for url", "The url of %s cannot be sent: %s.", b.What,
+					strings.TrimPrefix(err.Error(), transport.ErrInvalidURL.Error()+": "))
+			}
+		}
+	}
 	CheckHeaders(b, c.Headers)
 	c.CAFile, c.CertFile, c.KeyFile = DecodeTLS(b)
 	CheckTLSScheme(b, c.URL)

@@ -1,0 +1,66 @@
+package http
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/transport"
+)
+
+// constURL is a url template that reads nothing of the message.
+type constURL message.Text
+
+func (c constURL) Eval(*message.Message) (message.Text, error) { return message.Text(c), nil }
+func (c constURL) Constant() (string, bool)                    { return c.Value, !c.Sensitive }
+func (c constURL) ConstantText() (message.Text, bool)          { return message.Text(c), true }
+
+// TestDecodeSendURLAsDeliveryJudgesIt: validate refuses exactly the
+// constant urls every delivery would refuse (and suspend its message for),
+// as the as2 transport's decode does, where such a url validated; the
+// reason never quotes a sensitive url.
+func TestDecodeSendURLAsDeliveryJudgesIt(t *testing.T) {
+	for _, tc := range []struct {
+		url       string
+		sensitive bool
+	}{
+		{"https://partner.example/orders", false},
+		{"http://127.0.0.1:8080/in?x=1", false},
+		{"https://partner.example/orders", true},
+		{"partner.example/orders", false},
+		{"ftp://partner.example/orders", false},
+		{"https:///orders", false},
+		{"https://partner.example/a b", false},
+		{"https://partner.example/#frag", false},
+		{"", false},
+		{"ftp://user:hunter22secret@partner.example/", true},
+		{"https://partner.example/?token=hunter22 secret", true},
+	} {
+		var diags []*hcl.Diagnostic
+		b := component.NewBody(`transport "http" of send_port "p"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })
+		u := constURL{Value: tc.url, Sensitive: tc.sensitive}
+		b.Set("url", value.Known[message.Template](u, hcl.Range{}))
+		b.Set("headers", value.Value[map[string]message.Template]{})
+		b.Set("timeout", value.Defaulted(DefaultTimeout, hcl.Range{}))
+		SendSpec.Decode(b)
+		_, err := parseHTTPURL(tc.url, transport.Origin{Sensitive: tc.sensitive})
+		if refused := err != nil; refused != (len(diags) > 0) {
+			t.Errorf("url %q: validate's diagnostics %v, but a delivery's error %v", tc.url, diags, err)
+			continue
+		}
+		if len(diags) == 0 {
+			continue
+		}
+		d := diags[0].Detail
+		if !strings.Contains(d, `send_port "p"`) || strings.Contains(d, "invalid URL: ") {
+			t.Errorf("url %q: detail %q, want it to name the port and give the reason once", tc.url, d)
+		}
+		if tc.sensitive && (strings.Contains(d, "hunter22") || strings.Contains(d, "ftp")) {
+			t.Errorf("sensitive url %q: detail %q shows it", tc.url, d)
+		}
+	}
+}
