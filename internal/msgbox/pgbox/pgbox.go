@@ -167,8 +167,10 @@ type Options struct {
 
 	// ConnectTimeout bounds each connection attempt when the URL sets no
 	// connect_timeout: a host that drops packets then fails in this
-	// time instead of the operating system's (minutes). 0 leaves the
-	// attempts bounded by the context alone.
+	// time instead of the operating system's (minutes). 0 bounds the
+	// pool's attempts by as long as a silent database is waited for
+	// (ReconnectTimeout, see answerConn), the listener's by the context
+	// alone.
 	ConnectTimeout time.Duration
 
 	// Abandoned, when not nil, hears of each attempt the box records as
@@ -210,6 +212,14 @@ type Box struct {
 
 	// claimIdle: the last claim found nothing to claim (see ClaimBatch).
 	claimIdle atomic.Bool
+
+	// answerWithin is how long a pool connection waits for an answer
+	// before it is given up as lost (see answerConn), in nanoseconds; 0
+	// while Open migrates the schema, which may take long on a large box.
+	answerWithin atomic.Int64
+	// poolRef is pool, for the connections' silent callback, which may
+	// run before Open has set pool.
+	poolRef atomic.Pointer[pgxpool.Pool]
 
 	// keyMissed and keyConflict, when not nil, run when a Receive has not
 	// found its SourceKey stored, before it stores the message, and when
@@ -267,10 +277,30 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		ownerWait:    ownerWait,
 	}
 	b.claimIdle.Store(true)
-	cfg.ConnConfig.Tracer = opts.tracer // after the listener's copy: its session is not counted
 	if b.retryFor == 0 {
 		b.retryFor = DefaultReconnectTimeout
 	}
+	// A database that stops answering counts as lost after as long as an
+	// operation retries (see answerConn); so does one the pool cannot get
+	// a connection from (acquireCtx), or make one to. The listener and
+	// the owner hold ping their own connections (connCfg) within bounds
+	// of their own.
+	within := b.retryFor
+	if within < 0 {
+		within = DefaultReconnectTimeout
+	}
+	b.answerWithin.Store(int64(within))
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = within
+	}
+	// After the listener's copy: its session is not counted.
+	cfg.ConnConfig.Tracer = &poolTracer{within: &b.answerWithin, query: opts.tracer}
+	cfg.ConnConfig.DialFunc = answerDialer(cfg.ConnConfig.DialFunc, &b.answerWithin, func() {
+		// Off this connection's goroutine: Reset takes the pool's lock.
+		if p := b.poolRef.Load(); p != nil {
+			go p.Reset()
+		}
+	})
 	b.bufs.New = func() any { buf := make([]byte, ChunkSize); return &buf }
 	b.listen = newListener(b)
 
@@ -279,10 +309,15 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 		return nil, b.wrap(err, "open")
 	}
 	b.pool = pool
-	if opts.NoMigrate {
-		err = b.retry(ctx, func(ctx context.Context) error { return b.pool.Ping(ctx) })
-	} else {
+	b.poolRef.Store(pool)
+	// A ping first, within answerWithin: a database that does not answer
+	// fails Open, where the migration, which waits as long as it takes,
+	// would hang.
+	err = b.retry(ctx, func(ctx context.Context) error { return b.pool.Ping(ctx) })
+	if err == nil && !opts.NoMigrate {
+		b.answerWithin.Store(0)
 		err = b.retry(ctx, b.migrate)
+		b.answerWithin.Store(int64(within))
 	}
 	if err == nil && !opts.NoMigrate {
 		err = b.retry(ctx, func(ctx context.Context) error {

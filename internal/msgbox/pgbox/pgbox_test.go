@@ -781,10 +781,13 @@ func TestConnectTimeout(t *testing.T) {
 		url  string
 		opt  time.Duration
 		want time.Duration
+		// wantPool is the pool's when not want: with none set, its
+		// connections are bounded as its reads (see answerConn).
+		wantPool time.Duration
 	}{
-		{"none", url, 0, 0},
-		{"option", url, 5 * time.Second, 5 * time.Second},
-		{"url wins", url + sep + "connect_timeout=2", 5 * time.Second, 2 * time.Second},
+		{"none", url, 0, 0, DefaultReconnectTimeout},
+		{"option", url, 5 * time.Second, 5 * time.Second, 0},
+		{"url wins", url + sep + "connect_timeout=2", 5 * time.Second, 2 * time.Second, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -793,8 +796,12 @@ func TestConnectTimeout(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			if got := b.pool.Config().ConnConfig.ConnectTimeout; got != tt.want {
-				t.Errorf("pool's connect timeout %v, want %v", got, tt.want)
+			wantPool := tt.want
+			if tt.wantPool != 0 {
+				wantPool = tt.wantPool
+			}
+			if got := b.pool.Config().ConnConfig.ConnectTimeout; got != wantPool {
+				t.Errorf("pool's connect timeout %v, want %v", got, wantPool)
 			}
 			if got := b.connCfg.ConnectTimeout; got != tt.want {
 				t.Errorf("listener's connect timeout %v, want %v", got, tt.want)

@@ -50,8 +50,18 @@ func isUncertain(err error) bool {
 // isConnErr reports whether err is the loss (or absence) of the connection
 // to the database, rather than something the database answered.
 func isConnErr(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if isNoAnswer(err) {
+		return true // a connection given up for silence (see answerConn)
+	}
+	if err == nil || errors.Is(err, context.Canceled) {
 		return false
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The caller's deadline; or the pool's connect_timeout, which
+		// a connection attempt that heard nothing ran into: the
+		// database is absent.
+		return errors.As(err, &connectErr)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -63,7 +73,6 @@ func isConnErr(err error) bool {
 		}
 		return len(pgErr.Code) == 5 && pgErr.Code[:2] == "08" // connection_exception
 	}
-	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) || pgconn.SafeToRetry(err) {
 		return true
 	}
