@@ -1031,23 +1031,14 @@ func releaseTx(ctx context.Context, t *pipeTx, owner string, ids []int64) ([]str
 	if len(got) == 0 {
 		return nil, nil, nil
 	}
-	locks := map[string]*lockedMessage{}
-	var order []string
-	for _, h := range got {
-		if locks[h.msgID] == nil {
-			locks[h.msgID] = &lockedMessage{}
-			order = append(order, h.msgID)
-		}
+	msgIDs := make([]string, len(got))
+	for i, h := range got {
+		msgIDs[i] = h.msgID
 	}
-	slices.Sort(order)
-	batch = &pgx.Batch{}
-	for _, id := range order {
-		queueLock(batch, "$1", id, locks[id])
-	}
-	if err := t.send(ctx, batch); err != nil {
+	locks, order, now, err := lockEach(ctx, t, msgIDs)
+	if err != nil {
 		return nil, nil, err
 	}
-	now := locks[order[len(order)-1]].now // read after the last lock
 	batch = &pgx.Batch{}
 	ports := make([]string, 0, len(got))
 	for _, h := range got {
@@ -1067,6 +1058,30 @@ func releaseTx(ctx context.Context, t *pipeTx, owner string, ids []int64) ([]str
 	}
 	queueNotify(batch, ports)
 	return ports, batch, nil
+}
+
+// lockEach locks the messages of msgIDs (repeats allowed) in t, one
+// queueLock each, in id order, after their deliveries (the order
+// recoverTx and releaseTx lock in), and returns their locks, their ids in that order, and the time
+// read after the last lock.
+func lockEach(ctx context.Context, t *pipeTx, msgIDs []string) (map[string]*lockedMessage, []string, time.Time, error) {
+	locks := map[string]*lockedMessage{}
+	var order []string
+	for _, id := range msgIDs {
+		if locks[id] == nil {
+			locks[id] = &lockedMessage{}
+			order = append(order, id)
+		}
+	}
+	slices.Sort(order)
+	batch := &pgx.Batch{}
+	for _, id := range order {
+		queueLock(batch, "$1", id, locks[id])
+	}
+	if err := t.send(ctx, batch); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	return locks, order, locks[order[len(order)-1]].now, nil
 }
 
 // Recover returns every delivery owner (or one of its workers, "owner/...")
@@ -1137,23 +1152,14 @@ func recoverTx(ctx context.Context, t *pipeTx, owner string) ([]string, *pgx.Bat
 	if len(got) == 0 {
 		return nil, nil, nil
 	}
-	locks := map[string]*lockedMessage{}
-	var order []string
-	for _, r := range got {
-		if locks[r.msgID] == nil {
-			locks[r.msgID] = &lockedMessage{}
-			order = append(order, r.msgID)
-		}
+	msgIDs := make([]string, len(got))
+	for i, r := range got {
+		msgIDs[i] = r.msgID
 	}
-	slices.Sort(order)
-	batch = &pgx.Batch{}
-	for _, id := range order {
-		queueLock(batch, "$1", id, locks[id])
-	}
-	if err := t.send(ctx, batch); err != nil {
+	locks, order, now, err := lockEach(ctx, t, msgIDs)
+	if err != nil {
 		return nil, nil, err
 	}
-	now := locks[order[len(order)-1]].now // read after the last lock
 	batch = &pgx.Batch{}
 	ports := make([]string, 0, len(got))
 	for _, r := range got {
