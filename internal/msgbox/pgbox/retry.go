@@ -131,7 +131,7 @@ func (b *Box) retryWhile(ctx context.Context, canRetry func() bool, op func(ctx 
 			}
 		}
 		if time.Now().Add(delay).After(deadline) {
-			return err
+			return silentConnect(err, b.pool.Config().ConnConfig.ConnectTimeout)
 		}
 		if delay > 0 {
 			t := time.NewTimer(delay)
@@ -147,6 +147,19 @@ func (b *Box) retryWhile(ctx context.Context, canRetry func() bool, op func(ctx 
 		}
 		delay = min(max(2*delay, retryMinDelay), retryMaxDelay)
 	}
+}
+
+// silentConnect gives err, the last of an operation's retries, the words
+// of a silent database when it is a connection attempt that ran out of
+// its connect_timeout (within; nothing answered it), as an operation that
+// waited on an open connection has them (noAnswerError): which of the
+// two a frozen server ends an operation with is a matter of timing.
+func silentConnect(err error, within time.Duration) error {
+	var connectErr *pgconn.ConnectError
+	if isNoAnswer(err) || !errors.As(err, &connectErr) || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", &noAnswerError{within: within}, err)
 }
 
 func (b *Box) isClosed() bool {
