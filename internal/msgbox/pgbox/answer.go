@@ -83,6 +83,13 @@ type answerConn struct {
 	theirs time.Time // pgx's read deadline; zero: none
 	// theirsW is pgx's write deadline; zero: none.
 	theirsW time.Time
+
+	// writing counts the Writes under way, and wrote is when one last
+	// passed bytes on (Unix nanoseconds): while the database takes what
+	// is sent, its silence is no sign of a freeze (it answers a batch
+	// once it has read it all; see Read).
+	writing atomic.Int32
+	wrote   atomic.Int64
 }
 
 func (c *answerConn) SetDeadline(t time.Time) error {
@@ -99,36 +106,50 @@ func (c *answerConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// Write bounds each Write by within as Read does: a frozen server's
-// kernel takes what is sent until its buffers are full (a body's chunks
-// fill them), and then the Write waits for ever.
+// Write bounds each Write as Read does, by the time the database takes
+// nothing of it: a frozen server's kernel takes what is sent until its
+// buffers are full (a body's chunks fill them), and then the Write waits
+// for ever. A Write the database takes slowly (a batch of large bodies
+// over a slow link) goes on as long as each within passes bytes on.
 func (c *answerConn) Write(p []byte) (int, error) {
 	within := time.Duration(c.within.Load())
 	if within <= 0 {
 		return c.Conn.Write(p)
 	}
-	c.mu.Lock()
-	ours := time.Now().Add(within)
-	d := ours
-	if !c.theirsW.IsZero() && c.theirsW.Before(d) {
-		d = c.theirsW
-	}
-	err := c.Conn.SetWriteDeadline(d)
-	c.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.Conn.Write(p)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	c.writing.Add(1)
+	defer c.writing.Add(-1)
+	var total int
+	for {
+		c.mu.Lock()
+		ours := time.Now().Add(within)
+		d := ours
+		if !c.theirsW.IsZero() && c.theirsW.Before(d) {
+			d = c.theirsW
+		}
+		err := c.Conn.SetWriteDeadline(d)
+		c.mu.Unlock()
+		if err != nil {
+			return total, err
+		}
+		n, err := c.Conn.Write(p[total:])
+		total += n
+		if n > 0 {
+			c.wrote.Store(time.Now().UnixNano())
+		}
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return total, err
+		}
 		c.mu.Lock()
 		theirsPassed := !c.theirsW.IsZero() && !time.Now().Before(c.theirsW)
 		c.mu.Unlock()
-		if !theirsPassed && !time.Now().Before(ours) {
+		if theirsPassed || time.Now().Before(ours) {
+			return total, err
+		}
+		if n == 0 {
 			c.silent()
-			return n, &noAnswerError{within: within}
+			return total, &noAnswerError{within: within}
 		}
 	}
-	return n, err
 }
 
 func (c *answerConn) SetReadDeadline(t time.Time) error {
@@ -138,33 +159,45 @@ func (c *answerConn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(t)
 }
 
+// Read waits within for a byte of an answer, or, while a Write passes
+// bytes on (pgx reads while it writes a large batch), for as long as it
+// does.
 func (c *answerConn) Read(p []byte) (int, error) {
 	within := time.Duration(c.within.Load())
 	if within <= 0 {
 		return c.Conn.Read(p)
 	}
-	c.mu.Lock()
-	ours := time.Now().Add(within)
-	d := ours
-	if !c.theirs.IsZero() && c.theirs.Before(d) {
-		d = c.theirs
-	}
-	err := c.Conn.SetReadDeadline(d)
-	c.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.Conn.Read(p)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	for {
+		c.mu.Lock()
+		ours := time.Now().Add(within)
+		d := ours
+		if !c.theirs.IsZero() && c.theirs.Before(d) {
+			d = c.theirs
+		}
+		err := c.Conn.SetReadDeadline(d)
+		c.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		n, err := c.Conn.Read(p)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
 		c.mu.Lock()
 		theirsPassed := !c.theirs.IsZero() && !time.Now().Before(c.theirs)
 		c.mu.Unlock()
-		if !theirsPassed && !time.Now().Before(ours) {
-			c.silent()
-			return n, &noAnswerError{within: within}
+		if theirsPassed || time.Now().Before(ours) {
+			return n, err
 		}
+		if n > 0 {
+			return n, nil
+		}
+		if c.writing.Load() > 0 || time.Since(time.Unix(0, c.wrote.Load())) < within {
+			continue // the database is still taking what is sent
+		}
+		c.silent()
+		return n, &noAnswerError{within: within}
 	}
-	return n, err
 }
 
 // poolTracer is the pool's tracer: it bounds each Acquire by answerWithin
