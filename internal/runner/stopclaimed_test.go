@@ -159,3 +159,93 @@ send_port "stalled" {
 		})
 	}
 }
+
+// renewWatchingBox is a box whose Release, once it has released, waits
+// (up to a second) for a Renew of one of the deliveries it released.
+type renewWatchingBox struct {
+	msgbox.Box
+	mu       sync.Mutex
+	released map[int64]bool
+	renewed  chan struct{} // closed at the first Renew of a released one
+	once     sync.Once
+}
+
+func (b *renewWatchingBox) Release(ctx context.Context, owner string, ids []int64) (int, error) {
+	n, err := b.Box.Release(ctx, owner, ids)
+	b.mu.Lock()
+	for _, id := range ids {
+		b.released[id] = true
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.renewed:
+	case <-time.After(time.Second):
+	}
+	return n, err
+}
+
+func (b *renewWatchingBox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+	b.mu.Lock()
+	if b.released[id] {
+		b.once.Do(func() { close(b.renewed) })
+	}
+	b.mu.Unlock()
+	return b.Box.Renew(ctx, id, owner, lease)
+}
+
+// TestStopRenewsNoReleasedLease: the deliveries a stop returns to the box
+// are no longer renewed from the moment they are returned. Before, they
+// were renewed until Release had returned, and a renewal meanwhile warned
+// "renewing the delivery lease failed" (the lease lost) at every such stop.
+func TestStopRenewsNoReleasedLease(t *testing.T) {
+	partner := newStallingPartner(t)
+	p := newPKI(t)
+	dir := setup(t, p, common+`
+send_port "stalled" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "http://{{.Addr}}/in"
+    timeout = "2s"
+  }
+}
+`, map[string]string{"Addr": partner.ln.Addr().String()})
+	const n = 8
+	for i := range n {
+		put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
+	}
+	var logs logBuffer
+	var box *renewWatchingBox
+	r, _ := startWith(t, dir, func(o *runner.Options) {
+		o.Workers, o.PipelinesPerBatch, o.Lease = 1, 1, runner.MinLease
+		box = &renewWatchingBox{Box: o.Box, released: map[int64]bool{}, renewed: make(chan struct{})}
+		o.Box = box
+		o.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx)
+		done <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); partner.accepted.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no attempt began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !strings.Contains(logs.String(), "returned to the box") {
+		t.Fatalf("the stop returned nothing to the box:\n%s", logs.String())
+	}
+	// The attempted delivery's own renewals are not judged here.
+	for id := range box.released {
+		if strings.Contains(logs.String(), fmt.Sprintf("renewing the delivery lease failed\" delivery=%d ", id)) {
+			t.Errorf("the lease of delivery %d was renewed after it was returned to the box:\n%s", id, logs.String())
+		}
+	}
+}

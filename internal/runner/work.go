@@ -106,7 +106,11 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	held := newLeaseSet(batch)
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	go r.renew(renewCtx, held)
+	renewing := make(chan struct{})
+	go func() {
+		defer close(renewing)
+		r.renew(renewCtx, held)
+	}()
 
 	outcomes := make(chan []attempted, len(batch))
 	recorded := make(chan struct{})
@@ -168,7 +172,11 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	}
 	close(outcomes)
 	<-recorded
-	r.release(ctx, unstarted, held)
+	// Only the leases of unstarted are left: the renewals end before
+	// they are released, since one after would find its lease lost.
+	stopRenew()
+	<-renewing
+	r.release(ctx, unstarted)
 }
 
 // release hands back to the box the deliveries of a batch that a stop
@@ -178,7 +186,7 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 // was taken over meanwhile, or the box failed) stays leased, as a
 // delivery in progress at a crash: Recover or a takeover after the lease
 // returns it.
-func (r *Runner) release(ctx context.Context, unstarted []claimed, held *leaseSet) {
+func (r *Runner) release(ctx context.Context, unstarted []claimed) {
 	if len(unstarted) == 0 {
 		return
 	}
@@ -197,7 +205,6 @@ func (r *Runner) release(ctx context.Context, unstarted []claimed, held *leaseSe
 		r.released.Add(int64(n))
 	}
 	for _, c := range unstarted {
-		held.done(c.d.ID)
 		r.inFlight.land(c.d.ID, c.fl)
 	}
 }
