@@ -52,14 +52,8 @@ cat >> "$work/qs/bizpipe.hcl" <<'HCL'
 server "srv2" {
   other_people_store = certificate_store.srv1_other_people
 }
-variable "database_url" {
-  type      = string
-  sensitive = true
-}
-message_box {
-  postgres { url = var.database_url }
-}
 HCL
+pg_box_hcl >> "$work/qs/bizpipe.hcl"
 part="$work/qs/partner"
 
 psql_db() { as_pg "$pgbin/psql" -q -At -h 127.0.0.1 -p "$pg_port" -U bizpipe -d "$db" "$@"; }

@@ -55,3 +55,17 @@ pg_db() {
   as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$pg_port" -U bizpipe "$1"
   echo "postgres://bizpipe@127.0.0.1:$pg_port/$1"
 }
+
+# pg_box_hcl prints the configuration of a postgres message box whose URL
+# is the sensitive variable database_url (BIZPIPE_VAR_database_url).
+pg_box_hcl() {
+  cat <<'HCL'
+variable "database_url" {
+  type      = string
+  sensitive = true
+}
+message_box {
+  postgres { url = var.database_url }
+}
+HCL
+}

@@ -149,15 +149,7 @@ if [ "$BOX" = postgres ]; then
   BIZPIPE_VAR_database_url=$(pg_db soak)
   export BIZPIPE_VAR_database_url
   psql="$pgbin/psql"
-  cat > "$work/cfg/box.hcl" <<'HCL'
-variable "database_url" {
-  type      = string
-  sensitive = true
-}
-message_box {
-  postgres { url = var.database_url }
-}
-HCL
+  pg_box_hcl > "$work/cfg/box.hcl"
 fi
 echo "== bizpipe run ($BOX box) under faults: $RATE orders of 2 KiB a second for $SECS s, partner behaviour changing every $PHASE s, AS2=$AS2"
 python3 - "$work" "$RATE" "$SECS" "$PHASE" "$SAMPLE" "$AS2" "$STOP_LIMIT" "$psql" <<'EOF'

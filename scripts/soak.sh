@@ -25,15 +25,7 @@ if [ "$BOX" = postgres ]; then
   BIZPIPE_VAR_database_url=$(pg_db soak)
   export BIZPIPE_VAR_database_url
   psql="$pgbin/psql"
-  cat > "$work/qs/box.hcl" <<'HCL'
-variable "database_url" {
-  type      = string
-  sensitive = true
-}
-message_box {
-  postgres { url = var.database_url }
-}
-HCL
+  pg_box_hcl > "$work/qs/box.hcl"
 fi
 echo "== bizpipe run ($BOX message box): $RATE messages of 4 KiB a second for $SECS s (clear sign RSA-2048 + AES-256-CBC, file to file)"
 python3 - "$work" "$RATE" "$SECS" "$psql" <<'EOF'

@@ -55,6 +55,27 @@ func newStallingPartner(t *testing.T) *stallingPartner {
 	return p
 }
 
+// stalledPort is a configuration whose one send port posts to a partner
+// that accepts and never answers (2 s timeout), with n inputs waiting.
+func stalledPort(t *testing.T, n int) (string, *stallingPartner) {
+	t.Helper()
+	partner := newStallingPartner(t)
+	dir := setup(t, newPKI(t), common+`
+send_port "stalled" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "http://{{.Addr}}/in"
+    timeout = "2s"
+  }
+}
+`, map[string]string{"Addr": partner.ln.Addr().String()})
+	for i := range n {
+		put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
+	}
+	return dir, partner
+}
+
 // TestStopReleasesClaimedDeliveries: a stop finishes the attempts in
 // flight but begins none of the deliveries its workers claimed and had not
 // started; it returns them to the box, pending and due, with no attempt
@@ -75,22 +96,8 @@ func TestStopReleasesClaimedDeliveries(t *testing.T) {
 		{"pipelines side by side", 2, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			partner := newStallingPartner(t)
-			p := newPKI(t)
-			dir := setup(t, p, common+`
-send_port "stalled" {
-  host   = host.h
-  filter = true
-  transport "http" {
-    url     = "http://{{.Addr}}/in"
-    timeout = "2s"
-  }
-}
-`, map[string]string{"Addr": partner.ln.Addr().String()})
 			const n = 40
-			for i := range n {
-				put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
-			}
+			dir, partner := stalledPort(t, n)
 			var logs logBuffer
 			r, box := startWith(t, dir, func(o *runner.Options) {
 				o.Workers, o.PipelinesPerBatch = tc.workers, tc.perBatch
@@ -198,22 +205,8 @@ func (b *renewWatchingBox) Renew(ctx context.Context, id int64, owner string, le
 // were renewed until Release had returned, and a renewal meanwhile warned
 // "renewing the delivery lease failed" (the lease lost) at every such stop.
 func TestStopRenewsNoReleasedLease(t *testing.T) {
-	partner := newStallingPartner(t)
-	p := newPKI(t)
-	dir := setup(t, p, common+`
-send_port "stalled" {
-  host   = host.h
-  filter = true
-  transport "http" {
-    url     = "http://{{.Addr}}/in"
-    timeout = "2s"
-  }
-}
-`, map[string]string{"Addr": partner.ln.Addr().String()})
 	const n = 8
-	for i := range n {
-		put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
-	}
+	dir, partner := stalledPort(t, n)
 	var logs logBuffer
 	var box *renewWatchingBox
 	r, _ := startWith(t, dir, func(o *runner.Options) {
