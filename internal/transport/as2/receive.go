@@ -253,7 +253,7 @@ var _ component.AS2Config = (*ReceiveConfig)(nil)
 // NewReceiver builds the receiver; it listens from Start on.
 func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiver, error) {
 	errf := func(format string, args ...any) error {
-		return fmt.Errorf("receive location %q: as2: %s", env.Location, fmt.Sprintf(format, args...))
+		return fmt.Errorf("as2: %s", fmt.Sprintf(format, args...))
 	}
 	sink, ok := env.Sink.(component.OutcomeSink)
 	if !ok {

@@ -230,13 +230,14 @@ func CheckOwner(owner string) error {
 }
 
 // NewPoller checks the options and returns a file receiver. It touches no
-// file: the directory may not exist yet. log may be nil.
+// file: the directory may not exist yet. log may be nil. Its errors leave
+// naming the location to the caller, which names the component it builds.
 func NewPoller(o PollOptions, sink transport.Sink, log *slog.Logger) (*Poller, error) {
 	if o.Location == "" {
 		return nil, errors.New("file receive location: Location is required")
 	}
 	errf := func(format string, args ...any) error {
-		return fmt.Errorf("receive location %q: %s", o.Location, fmt.Sprintf(format, args...))
+		return fmt.Errorf("file receive location: %s", fmt.Sprintf(format, args...))
 	}
 	if sink == nil {
 		return nil, errf("Sink is required")

@@ -702,8 +702,10 @@ func TestNewFileValidates(t *testing.T) {
 		o := ok
 		tc.mod(&o)
 		_, err := NewPoller(o, rec, nil)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `"orders_in"`) {
-			t.Errorf("%s: err = %v, want one naming the location and %q", tc.name, err, tc.want)
+		// The runner names the location around this error: it would say
+		// receive location "orders_in" twice if the error named it too.
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), `"orders_in"`) {
+			t.Errorf("%s: err = %v, want one saying %q and leaving the location's name to the caller", tc.name, err, tc.want)
 		}
 	}
 	if _, err := NewPoller(ok, nil, nil); err == nil {

@@ -124,13 +124,13 @@ type Listener struct {
 }
 
 // NewListener checks the options and returns an HTTP receiver; Start listens.
-// log may be nil.
+// log may be nil. Its errors leave naming the location to the caller.
 func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Listener, error) {
 	if o.Location == "" {
 		return nil, errors.New("http receive location: Location is required")
 	}
 	errf := func(format string, args ...any) error {
-		return fmt.Errorf("receive location %q: %s", o.Location, fmt.Sprintf(format, args...))
+		return fmt.Errorf("http receive location: %s", fmt.Sprintf(format, args...))
 	}
 	if sink == nil {
 		return nil, errf("Sink is required")
