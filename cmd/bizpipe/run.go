@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -221,8 +222,13 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	m := metrics.New()
 	// The attempts the box records as failed itself (a lease that
 	// expired, an MDN that did not come, an attempt a crash cut short)
-	// count as retried as the ones a worker finishes do.
-	box, err := openBox(ctx, cfg, f.dataDir, boxRun, log, func(port string) { m.Retried.WithLabelValues(port).Inc() })
+	// count as retried as the ones a worker finishes do, in the metrics
+	// and in the summary.
+	var abandoned atomic.Int64
+	box, err := openBox(ctx, cfg, f.dataDir, boxRun, log, func(port string) {
+		m.Retried.WithLabelValues(port).Inc()
+		abandoned.Add(1)
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped before starting")
@@ -294,6 +300,7 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	} else {
 		sum, err = r.Run(ctx)
 	}
+	sum.Retried += int(abandoned.Load())
 	fmt.Fprintf(e.stdout, "received %d, delivered %d, retried %d, suspended %d, waiting for retry %d",
 		sum.Received, sum.Delivered, sum.Retried, sum.Suspended, sum.Waiting)
 	if sum.AwaitingMDN > 0 {

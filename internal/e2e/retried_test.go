@@ -17,8 +17,8 @@ import (
 
 // TestRetriedCountsInterruptedAttempts: an attempt a crash cut short,
 // which the box records as failed when run starts again (Recover), counts
-// in bizpipe_messages_retried_total as a failure the worker records does;
-// the delivery is then made.
+// in bizpipe_messages_retried_total and in the summary's retried as a
+// failure the worker records does; the delivery is then made.
 func TestRetriedCountsInterruptedAttempts(t *testing.T) {
 	dir, _ := crashSetup(t)
 	data := filepath.Join(dir, "data")
@@ -46,8 +46,8 @@ func TestRetriedCountsInterruptedAttempts(t *testing.T) {
 
 	addr := "127.0.0.1:" + freePort(t)
 	cmd := exec.Command(bizpipeBin, "run", "--data-dir", data, "--metrics-addr", addr, dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +58,10 @@ func TestRetriedCountsInterruptedAttempts(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	// The summary counts the interrupted attempt as the metric does.
+	if want := "received 0, delivered 1, retried 1, suspended 0"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("summary %q, want %q", stdout.String(), want)
 	}
 	for _, want := range []string{
 		`bizpipe_messages_delivered_total{send_port="out"} 1`,
