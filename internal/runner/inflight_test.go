@@ -28,6 +28,17 @@ type gatedBox struct {
 	// renewing, when not nil, is sent on when a Renew starts, which then
 	// waits for renew to be closed.
 	renewing, renew chan struct{}
+	// passed, when not nil, is sent on when a Release passes over some
+	// of the deliveries it was given.
+	passed chan struct{}
+}
+
+func (g *gatedBox) Release(ctx context.Context, owner string, ids []int64) (int, error) {
+	n, err := g.Box.Release(ctx, owner, ids)
+	if err == nil && n < len(ids) && g.passed != nil {
+		g.passed <- struct{}{}
+	}
+	return n, err
 }
 
 func (g *gatedBox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
@@ -235,6 +246,70 @@ func testLateClaim(t *testing.T, lease time.Duration, gateBefore, gateAfter, fin
 	}
 	if d.Message.Status != msgbox.StatusDelivered || last.Outcome != msgbox.DeliveryDelivered || last.Owner != tt.wantHolder {
 		t.Errorf("message %s, attempts %+v; want delivered, the last attempt by %s", d.Message.Status, d.Attempts, tt.wantHolder)
+	}
+	if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
+		t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)
+	}
+}
+
+// TestStopReleaseWaitsForAHandover: a stop returns to the box a delivery
+// a worker claimed but did not begin, while a sibling's claim, held up
+// past the lease, has taken its lease over and is about to hand it to the
+// worker's flight. The box passes the first Release over (the lease is no
+// longer the worker's); the stop then waits for the claim under way and
+// releases the delivery as its new holder. Before, the stop gave up after
+// the first Release; a claim that handed the lease to the flight before
+// the stop let go of it left the delivery leased to the sibling, which
+// does not attempt it, until the lease ran out or the next start recovered
+// it, counting another attempt that was never made.
+func TestStopReleaseWaitsForAHandover(t *testing.T) {
+	const lease = 100 * time.Millisecond
+	ctx := t.Context()
+	real, m := boxWithDelivery(t)
+	box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
+		committed: make(chan struct{}, 1), refused: make(chan struct{}, 1),
+		before: make(chan struct{}), after: make(chan struct{}), passed: make(chan struct{}, 1)}
+	r := &Runner{opts: Options{Box: box, Lease: lease}, log: slog.New(slog.DiscardHandler), portList: []string{"p"}}
+	r.inFlight.init()
+
+	late := make(chan claimResult, 1)
+	go func() {
+		batch, took, err := r.claim(ctx, "srv1/w-late")
+		late <- claimResult{batch, took, err}
+	}()
+	<-box.entered // the late claim read the deliveries in flight: none
+	early, took, err := r.claim(ctx, "srv1/w-early")
+	if err != nil || len(early) != 1 || took != 1 {
+		t.Fatalf("sibling's claim = %d of %d, %v; want the delivery", len(early), took, err)
+	}
+	wait(t, real, m.ID)
+	close(box.before)
+	<-box.committed // the late claim took the expired lease over
+	released := make(chan struct{})
+	go func() {
+		r.release(ctx, early) // the stop: early[0] was never begun
+		close(released)
+	}()
+	<-box.passed // released as srv1/w-early: passed over
+	close(box.after)
+	if res := <-late; res.err != nil || len(res.batch) != 0 || res.took != 1 {
+		t.Fatalf("late claim = %d to attempt of %d returned, %v; want the delivery handed over, not attempted",
+			len(res.batch), res.took, res.err)
+	}
+	<-released
+	d, err := real.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The takeover recorded the worker's lease as expired (one failed
+	// attempt, as any takeover does); the stop adds none.
+	got := d.Deliveries[0]
+	if got.State != msgbox.DeliveryRetrying || got.LeaseOwner != "" || got.Attempts != 1 || got.NextAttemptAt.After(time.Now()) {
+		t.Errorf("delivery %s, leased to %q, %d attempts, due %v; want retrying, no lease, the takeover's attempt, due now",
+			got.State, got.LeaseOwner, got.Attempts, got.NextAttemptAt)
+	}
+	if n := r.released.Load(); n != 1 {
+		t.Errorf("released %d, want 1", n)
 	}
 	if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
 		t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)

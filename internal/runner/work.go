@@ -182,30 +182,51 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 // release hands back to the box the deliveries of a batch that a stop
 // kept from being attempted (msgbox.Box.Release), so that they are due
 // again at once, no attempt counted, for this process's next start or
-// another server sharing the box. One the box does not release (its lease
-// was taken over meanwhile, or the box failed) stays leased, as a
-// delivery in progress at a crash: Recover or a takeover after the lease
-// returns it.
+// another server sharing the box. When the box passes some over, a claim
+// of this process under way may have taken their leases over and be
+// handing them to these flights, as recordAs waits for when recording an
+// outcome: release waits for the claims under way, then releases again
+// those whose holder changed. One the box still does not release (another
+// server took it over, or the box failed) stays leased, as a delivery in
+// progress at a crash: Recover or a takeover after the lease returns it.
 func (r *Runner) release(ctx context.Context, unstarted []claimed) {
-	if len(unstarted) == 0 {
-		return
-	}
-	byHolder := map[string][]int64{}
-	for _, c := range unstarted {
-		h := r.inFlight.holder(c.fl)
-		byHolder[h] = append(byHolder[h], c.d.ID)
-	}
-	for _, h := range slices.Sorted(maps.Keys(byHolder)) {
-		n, err := r.opts.Box.Release(ctx, h, byHolder[h])
-		if err != nil {
-			r.log.Warn("stopping: returning claimed deliveries to the box failed; they are due again after their lease, or at the next start",
-				"deliveries", len(byHolder[h]), "error", err)
-			continue
+	f := &r.inFlight
+	for left := unstarted; len(left) > 0; {
+		byHolder := map[string][]int64{}
+		asked := make([]string, len(left))
+		for i, c := range left {
+			asked[i] = f.holder(c.fl)
+			byHolder[asked[i]] = append(byHolder[asked[i]], c.d.ID)
 		}
-		r.released.Add(int64(n))
+		passed := false
+		for _, h := range slices.Sorted(maps.Keys(byHolder)) {
+			n, err := r.opts.Box.Release(ctx, h, byHolder[h])
+			if err != nil {
+				r.log.Warn("stopping: returning claimed deliveries to the box failed; they are due again after their lease, or at the next start",
+					"deliveries", len(byHolder[h]), "error", err)
+				continue
+			}
+			r.released.Add(int64(n))
+			passed = passed || n < len(byHolder[h])
+		}
+		if !passed {
+			break
+		}
+		f.mu.Lock()
+		for n := f.nextClaim; f.claimsBefore(n); {
+			f.claimEnded.Wait()
+		}
+		var again []claimed
+		for i, c := range left {
+			if c.fl.holder != asked[i] {
+				again = append(again, c)
+			}
+		}
+		f.mu.Unlock()
+		left = again
 	}
 	for _, c := range unstarted {
-		r.inFlight.land(c.d.ID, c.fl)
+		f.land(c.d.ID, c.fl)
 	}
 }
 
