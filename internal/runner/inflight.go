@@ -206,6 +206,13 @@ func (f *inFlight) holder(fl *flight) string {
 	return fl.holder
 }
 
+// recorded reports whether fl's attempt has its outcome recorded.
+func (f *inFlight) recorded(fl *flight) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fl.recorded
+}
+
 // finish records the outcome of fl's attempt of delivery id (see
 // recordAs).
 func (r *Runner) finish(ctx context.Context, id int64, fl *flight, o msgbox.Outcome) error {

@@ -1,11 +1,13 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -395,4 +397,58 @@ func TestNotifyWakesWhatTheDeliveriesNeed(t *testing.T) {
 			t.Errorf("notify(%d) with %d workers: %d woken, want %d", tt.n, tt.workers, got, tt.want)
 		}
 	}
+}
+
+// lostLeaseBox is a box whose every Renew finds the lease lost, as one does
+// when the outcome was recorded just before it.
+type lostLeaseBox struct{ msgbox.Box }
+
+func (lostLeaseBox) Renew(context.Context, int64, string, time.Duration) error {
+	return msgbox.LeaseLost("srv1/w0")
+}
+
+// TestRenewQuietAboutRecordedOutcomes: the renewer reads the leases to
+// renew, then renews each; an outcome recorded in between ends that lease,
+// and the renewal finds it lost. That is no news: only a lost lease whose
+// outcome is not recorded is warned about.
+func TestRenewQuietAboutRecordedOutcomes(t *testing.T) {
+	var buf syncBuffer
+	r := &Runner{opts: Options{Box: lostLeaseBox{}, Lease: 30 * time.Millisecond},
+		log: slog.New(slog.NewTextHandler(&buf, nil))}
+	r.inFlight.init()
+	done := &flight{holder: "srv1/w0", recorded: true}
+	open := &flight{holder: "srv1/w0"}
+	held := newLeaseSet([]claimed{{&msgbox.Delivery{ID: 1}, done}, {&msgbox.Delivery{ID: 2}, open}})
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() {
+		r.renew(ctx, held)
+		close(stopped)
+	}()
+	for !strings.Contains(buf.String(), "delivery=2") {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-stopped
+	if log := buf.String(); strings.Contains(log, "delivery=1") {
+		t.Errorf("warned about the lease of a delivery whose outcome is recorded:\n%s", log)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

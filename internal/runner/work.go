@@ -538,7 +538,10 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 			return
 		case <-t.C:
 			for id, fl := range held.list() {
-				if err := r.opts.Box.Renew(ctx, id, r.inFlight.holder(fl), r.opts.Lease); err != nil && ctx.Err() == nil {
+				err := r.opts.Box.Renew(ctx, id, r.inFlight.holder(fl), r.opts.Lease)
+				// A lease that ended because the outcome was recorded
+				// meanwhile is no news.
+				if err != nil && ctx.Err() == nil && !(errors.Is(err, msgbox.ErrLeaseLost) && r.inFlight.recorded(fl)) {
 					r.log.Warn("renewing the delivery lease failed", "delivery", id, "error", err)
 				}
 			}
