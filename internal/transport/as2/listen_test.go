@@ -16,13 +16,13 @@ import (
 // listen addresses an as2 location cannot listen on, on any machine, when
 // run starts it (httptransport.Serving, which the receiver starts), as
 // for transport "http" (its TestDecodeReceiveListenAsListenerJudgesIt has
-// the same list but for "": as2 listens on every address then, on a port
-// the system chooses, which is left as it was).
+// the same list). "" was valid here, and listened on every address on a
+// port the system chose, which no partner could be told.
 func TestDecodeReceiveListenAsServingJudgesIt(t *testing.T) {
 	for _, listen := range []string{
 		"127.0.0.1:0", "127.0.0.1:", "127.0.0.1:+0", "127.0.0.1:-0", "[127.0.0.1]:0", "localhost:0",
 		"localhost", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:4294967296",
-		"::1:8080", "[::1:8080", "127.0.0.1]:0", "[127.0.0.1]x:0",
+		"::1:8080", "[::1:8080", "127.0.0.1]:0", "[127.0.0.1]x:0", "",
 	} {
 		var diags []*hcl.Diagnostic
 		b := component.NewBody(`transport "as2" of receive_location "r"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })

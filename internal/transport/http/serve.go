@@ -75,6 +75,11 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 	if s.srv != nil {
 		return nil, fmt.Errorf("receive location %q: already started", o.Location)
 	}
+	if o.Listen == "" {
+		// net.Listen would take every address and a port of its choosing,
+		// which no client could be told (CheckListen).
+		return nil, fmt.Errorf("receive location %q: no listen address", o.Location)
+	}
 	// The certificate is loaded before listening: with one that cannot
 	// be loaded, net/http's ServeTLS returns at once and leaves the port
 	// open, where partners' connections would hang unanswered while the

@@ -86,14 +86,7 @@ func decodeReceive(b *component.Body) component.Config {
 	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
 		RequestContentType: b.String("request_content_type"), RequestTimeout: b.Duration("request_timeout")}
 	CheckRequestTimeout(b, c.RequestTimeout)
-	if c.Listen.Usable() && c.Listen.V == "" {
-		// The as2 transport listens on every address then, on a port
-		// the system chooses; this one's listener refuses it.
-		b.Errorf(c.Listen.Range, "Invalid value for listen",
-			"The listen address of %s is empty: give host:port, such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\".", b.What)
-	} else {
-		CheckListen(b, c.Listen)
-	}
+	CheckListen(b, c.Listen)
 	if CheckPath(b, c.Path) && c.Path.V == HealthPath {
 		b.Errorf(c.Path.Range, "Invalid value for path",
 			"The path of %s is %s, which every http receive location answers itself, for health checks; choose another.", b.What, HealthPath)
@@ -117,9 +110,16 @@ func CheckPath(b *component.Body, v value.Value[string]) bool {
 
 // CheckListen reports the listen address of a receive location over HTTP
 // (this one's or AS2's) that its listener cannot listen on, whatever the
-// machine, when run starts it (ListenAddressError).
+// machine, when run starts it (ListenAddressError), and an empty one: a
+// listener would take every address and a port the system chooses, which
+// no client or partner could be told.
 func CheckListen(b *component.Body, v value.Value[string]) {
 	if !v.Usable() {
+		return
+	}
+	if v.V == "" {
+		b.Errorf(v.Range, "Invalid value for listen",
+			"The listen address of %s is empty: give host:port, such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\".", b.What)
 		return
 	}
 	if err := ListenAddressError(v.V); err != nil {
@@ -136,9 +136,9 @@ func CheckListen(b *component.Body, v value.Value[string]) {
 // it is not host:port (a port missing, an IPv6 address without its
 // brackets), or its port is a number outside 0 to 65535. nil otherwise,
 // also for what depends on the machine (a host name to resolve, an
-// address not of this machine, a port given by service name), and for ""
-// (every address, a port the system chooses), which NewListener refuses
-// itself (CheckListen).
+// address not of this machine, a port given by service name), and for "",
+// which net.Listen takes (every address, a port the system chooses) but
+// the listeners refuse (CheckListen).
 func ListenAddressError(addr string) error {
 	if addr == "" {
 		return nil // every address, a port chosen by the system
