@@ -36,3 +36,23 @@ func Owner(server, host string) string {
 	}
 	return server + "@" + host
 }
+
+// InputConfig is implemented by the Config of a receive transport that
+// takes its inputs from a place on the server that runs it, where another
+// receive location could take the same ones (the file transport's
+// directory and pattern). The validation rules find two receive locations
+// running on one server that share inputs: each input would go to
+// whichever took it first, through its own pipeline and routing.
+type InputConfig interface {
+	Config
+	// InputPlace is where the inputs are taken from: a key equal for two
+	// configs of the transport that take from one place, and the place
+	// as the user wrote it, for a message (`directory "in"`); ok is false when it is not known (a value
+	// known only at run time) and the location is not judged.
+	InputPlace() (key, shown string, ok bool)
+	// SharesInput reports whether one input at that place could be taken
+	// both by this location and by other (a Config of the same transport
+	// with the same key), and why, as a clause: such an input, and what
+	// of each config takes it.
+	SharesInput(other Config) (why string, shared bool)
+}

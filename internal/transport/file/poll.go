@@ -603,14 +603,19 @@ func (f *Poller) skip(name string, info fs.FileInfo, reason string) {
 }
 
 // candidate reports whether a base name is one this location takes.
-func (f *Poller) candidate(name string) bool {
+func (f *Poller) candidate(name string) bool { return takes(f.o.Pattern, name) }
+
+// takes reports whether a location with pattern takes a file of that
+// base name: it matches, and it is neither hidden nor, by its .tmp
+// extension, still being written (globsOverlap knows these rules too).
+func takes(pattern, name string) bool {
 	if strings.HasPrefix(name, ".") {
 		return false
 	}
 	if len(name) >= 4 && strings.EqualFold(name[len(name)-4:], ".tmp") {
 		return false
 	}
-	ok, _ := filepath.Match(f.o.Pattern, name) // pattern checked by NewPoller
+	ok, _ := filepath.Match(pattern, name) // pattern checked by NewPoller
 	return ok
 }
 

@@ -94,6 +94,34 @@ func (c *ReceiveConfig) CheckOwner(owner string) error { return CheckOwner(owner
 
 var _ component.OwnerConfig = (*ReceiveConfig)(nil)
 
+// InputPlace: the directory polled, as resolved (relative to the
+// declaring file).
+func (c *ReceiveConfig) InputPlace() (key, shown string, ok bool) {
+	if !c.Path.Usable() || c.Path.V == "" {
+		return "", "", false
+	}
+	shown = fmt.Sprintf("directory %q", c.Path.V)
+	if c.Path.Sensitive {
+		shown = "directory (sensitive value)"
+	}
+	return filepath.Clean(c.Path.V), shown, true
+}
+
+// SharesInput: a file name both patterns match.
+func (c *ReceiveConfig) SharesInput(other component.Config) (why string, shared bool) {
+	o, ok := other.(*ReceiveConfig)
+	if !ok || !c.Pattern.Usable() || !o.Pattern.Usable() {
+		return "", false
+	}
+	name, shared := globsOverlap(c.Pattern.V, o.Pattern.V)
+	if c.Pattern.Sensitive || o.Pattern.Sensitive {
+		return "a file name matches both patterns", shared
+	}
+	return fmt.Sprintf("a file named %q matches both pattern %q and pattern %q", name, c.Pattern.V, o.Pattern.V), shared
+}
+
+var _ component.InputConfig = (*ReceiveConfig)(nil)
+
 // Live: the directory polled, listed and read, and written to, since a
 // file is claimed by renaming it and removed once stored.
 func (c *ReceiveConfig) Live() component.Live {

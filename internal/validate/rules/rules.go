@@ -77,6 +77,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkFilterProperties()
 	c.checkUnrouted()
 	c.checkListeners()
+	c.checkInputs()
 	c.checkOwners()
 
 	res := &Result{Stores: map[*model.CertificateStore]*certstore.Store{}}

@@ -74,6 +74,49 @@ func (c *checker) checkListeners() {
 	}
 }
 
+// checkInputs reports (BP1004) a receive location that can take the same
+// inputs as another location running on the same server (a file both
+// their patterns match, in one directory): each would go to whichever
+// location took it first, through that one's pipeline and routing, as
+// in BizTalk two receive locations on one folder with overlapping file
+// masks split its files between them. The places are compared as
+// written (resolved against the declaring file), not as the machine
+// resolves them (a symbolic link). With Options.Host, as checkListeners.
+func (c *checker) checkInputs() {
+	type place struct{ transport, key string }
+	for _, srv := range c.cfg.Servers {
+		if c.host != "" && srv.Name != c.server {
+			continue
+		}
+		at := map[place][]*model.ReceiveLocation{}
+		for _, r := range c.locationsOn(srv) {
+			ic, ok := r.Transport.Config.(component.InputConfig)
+			if !ok {
+				continue
+			}
+			key, shown, ok := ic.InputPlace()
+			if !ok {
+				continue
+			}
+			p := place{r.Transport.Spec.Name, key}
+			for _, prev := range at[p] {
+				if !c.runs(prev.Host) && !c.runs(r.Host) {
+					continue
+				}
+				why, shared := ic.SharesInput(prev.Transport.Config)
+				if !shared {
+					continue
+				}
+				c.add(diag.Errorf(diag.CodeInvalidValue, r.Transport.DeclRange, "Receive locations take the same inputs",
+					"Receive location %q (host %q) and receive location %q (host %q) both take from %s (%s), and both run on server %q: each input would go to whichever took it first, through that location's pipeline and routing. Make what they take exclusive, or run them on hosts with instances on different servers.",
+					r.Name, r.Host.Name, prev.Name, prev.Host.Name, shown, why, srv.Name))
+				break
+			}
+			at[p] = append(at[p], r)
+		}
+	}
+}
+
 // prevSensitive reports whether r's listen derives from a sensitive value.
 func prevSensitive(r *model.ReceiveLocation) bool {
 	lc, ok := r.Transport.Config.(component.ListenConfig)

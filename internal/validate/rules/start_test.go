@@ -223,3 +223,64 @@ receive_location "files" {
 		})
 	}
 }
+
+// TestInputsShared: validate reports two receive locations that run on one
+// server and can take the same input (file locations on one directory
+// whose patterns a file name matches both): each file would go to
+// whichever location claimed it first, through its own pipeline.
+func TestInputsShared(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		pathA, patternA string // "" pattern: the default, "*"
+		pathB, patternB string
+		hostB           string
+		opts            rules.Options
+		conflict        bool
+		wantInDetail    string
+	}{
+		{"every file and xml", "in", "", "in", "*.xml", "h1", rules.Options{}, true, `pattern "*.xml"`},
+		{"xml and edi", "in", "*.xml", "in", "*.edi", "h1", rules.Options{}, false, ""},
+		{"one directory spelt two ways", "in", "*", "./sub/../in", "order-*", "h1", rules.Options{}, true, `directory`},
+		{"two directories", "in", "*", "in2", "*", "h1", rules.Options{}, false, ""},
+		{"different servers", "in", "*", "in", "*", "h2", rules.Options{}, false, ""},
+		{"a host on both servers", "in", "[0-9]*", "in", "*7*", "h12", rules.Options{}, true, `"h12"`},
+		{"run --host on the shared server", "in", "*", "in", "*", "h12", rules.Options{Host: "h1", Server: "srv1"}, true, `server "srv1"`},
+		{"run --host on the other server", "in", "*", "in", "*", "h12", rules.Options{Host: "h2", Server: "srv2"}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pattern := func(p string) string {
+				if p == "" {
+					return ""
+				}
+				return fmt.Sprintf("pattern = %q", p)
+			}
+			_, cfg := startScene(t, "srv1", fmt.Sprintf(`
+receive_location "a" {
+  host = host.h1
+  transport "file" {
+    path = %q
+    %s
+  }
+}
+receive_location "b" {
+  host = host.%s
+  transport "file" {
+    path = %q
+    %s
+  }
+}`, tc.pathA, pattern(tc.patternA), tc.hostB, tc.pathB, pattern(tc.patternB)))
+			found := startFindings(cfg, tc.opts, "take the same inputs")
+			if (len(found) > 0) != tc.conflict {
+				t.Fatalf("findings %v; want a conflict: %v", found, tc.conflict)
+			}
+			if !tc.conflict {
+				return
+			}
+			d := found[0]
+			if len(found) != 1 || !strings.Contains(d.Detail, `location "b"`) || !strings.Contains(d.Detail, `location "a"`) ||
+				!strings.Contains(d.Detail, tc.wantInDetail) || d.Subject == nil || d.Subject.Filename == "" {
+				t.Errorf("findings %v: want one naming both locations and %s, with a range", found, tc.wantInDetail)
+			}
+		})
+	}
+}

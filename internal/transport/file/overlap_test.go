@@ -1,0 +1,92 @@
+package file
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+)
+
+// TestGlobsOverlap: globsOverlap finds a file that locations with two
+// patterns both take exactly when there is one: each name it gives both
+// take (takes: the pattern matches, and the file is neither hidden nor
+// .tmp), and where it finds none, no name of up to four characters over
+// the patterns' alphabet (and characters beyond it) is taken by both.
+func TestGlobsOverlap(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"*", "*.xml", true},
+		{"*.xml", "*.edi", false},
+		{"*.xml", "order-*", true},
+		{"a*", "b*", false},
+		{"*a", "*b", false},
+		{"*a*", "*b*", true},
+		{"[0-9]*.xml", "[a-z]*.xml", false},
+		{"[^0-9]*", "[a-z]*", true},
+		{"[!0-9]*", "[0-9]*", true}, // filepath.Match's negation is ^; ! is a character
+		{"?", "??", false},
+		{"\\*", "[*]", true},
+		{"\\*", "a", false},
+		{"[/-0]", "?", true},
+		{"x[", "*", false}, // malformed: not judged
+		{"*", ".*", false},  // hidden files are never taken
+		{"*.tmp", "*", false},
+		{"*.TmP", "*", false},
+		{"*.tmp*", "*", true},
+		{"*", "*", true},
+		{"?", "[.]", false},
+	} {
+		name, got := globsOverlap(tt.a, tt.b)
+		if got != tt.want {
+			t.Errorf("globsOverlap(%q, %q) = %q, %v; want %v", tt.a, tt.b, name, got, tt.want)
+		}
+		checkOverlap(t, tt.a, tt.b, name, got)
+	}
+	atoms := []string{"a", "b", "*", "?", "[ab]", "[^a]", "[a-c]", "\\*", "[*]", ".", "t", "[m-p]", "[^.]"}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	pattern := func() string {
+		s := ""
+		for range 1 + rnd.IntN(4) {
+			s += atoms[rnd.IntN(len(atoms))]
+		}
+		return s
+	}
+	for range 2000 {
+		a, b := pattern(), pattern()
+		name, ok := globsOverlap(a, b)
+		checkOverlap(t, a, b, name, ok)
+	}
+}
+
+// checkOverlap checks what globsOverlap(a, b) returned: a name both match,
+// or, when none, that no short name matches both.
+func checkOverlap(t *testing.T, a, b, name string, ok bool) {
+	t.Helper()
+	if ok {
+		if !takes(a, name) || !takes(b, name) {
+			t.Errorf("globsOverlap(%q, %q) gave %q, which they do not both take (%v, %v)", a, b, name, takes(a, name), takes(b, name))
+		}
+		return
+	}
+	if _, err := filepath.Match(a, ""); err != nil {
+		return
+	}
+	if _, err := filepath.Match(b, ""); err != nil {
+		return
+	}
+	var try func(prefix string, left int)
+	try = func(prefix string, left int) {
+		if takes(a, prefix) && takes(b, prefix) {
+			t.Errorf("globsOverlap(%q, %q) found no name, but both take %q", a, b, prefix)
+			return
+		}
+		if left == 0 {
+			return
+		}
+		for _, c := range []string{"a", "b", "c", "*", ".", "t", "m", "p", "P"} {
+			try(prefix+c, left-1)
+		}
+	}
+	try("", 4)
+}
