@@ -30,7 +30,7 @@ func TestGlobsOverlap(t *testing.T) {
 		{"\\*", "a", false},
 		{"[/-0]", "?", true},
 		{"x[", "*", false}, // malformed: not judged
-		{"*", ".*", false},  // hidden files are never taken
+		{"*", ".*", false}, // hidden files are never taken
 		{"*.tmp", "*", false},
 		{"*.TmP", "*", false},
 		{"*.tmp*", "*", true},
