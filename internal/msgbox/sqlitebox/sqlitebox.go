@@ -711,6 +711,26 @@ func (b *Box) migrate(ctx context.Context, loc *location, noCreate bool) error {
 			return fmt.Errorf("schema version %d is newer than this bizpipe supports (%d): upgrade bizpipe", version, len(scripts))
 		}
 		hasSchema := appID == applicationID
+		if hasSchema && version < int64(len(scripts)) && b.lock == nil {
+			// A bizpipe messages command of a newer bizpipe beside the run
+			// of an older one, which holds the box's lock: that run could
+			// not use the migrated box (it failed every receive after the
+			// rename of schema 4) and could not start again. The lock is
+			// held through the migration, keeping such a run from starting.
+			l, err := filelock.Acquire(loc.db + lockSuffix)
+			var held *filelock.HeldError
+			if errors.As(err, &held) {
+				pid := "pid unknown"
+				if held.PID > 0 {
+					pid = "pid " + strconv.Itoa(held.PID)
+				}
+				return fmt.Errorf("schema version %d is older than this bizpipe's (%d) and the box is %w (%s, lock file %s), which cannot use a migrated box: stop that bizpipe run, then run this again to migrate the box",
+					version, len(scripts), ErrInUse, pid, held.Path)
+			}
+			if err == nil {
+				defer l.Release()
+			}
+		}
 		if !hasSchema {
 			if err := loc.checkContent(false, "", noCreate); err != nil {
 				return err

@@ -18,6 +18,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/bizpipe/bizpipe/internal/filelock"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 )
@@ -779,6 +780,88 @@ func TestListHoldsNoRead(t *testing.T) {
 	}
 }
 
+// backToVersion10 gives b's schema back the shape and the version it had
+// at version 10, before sent_mdns.authenticated.
+func backToVersion10(t *testing.T, b *Box) {
+	t.Helper()
+	for _, stmt := range []string{
+		"DROP INDEX sent_mdns_due",
+		"ALTER TABLE sent_mdns DROP COLUMN authenticated",
+		"CREATE INDEX sent_mdns_due ON sent_mdns (location, next_attempt_at) WHERE state = 'pending'",
+		"PRAGMA user_version = 10",
+	} {
+		if _, err := b.db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+}
+
+// TestNoMigrationBesideARun: a box of an older schema that a run holds (an
+// older bizpipe's, whose lock is the box's lock file) is not migrated by
+// another process opening it (a newer bizpipe's messages command): that run
+// could not use the migrated box, and fails every receive once a script
+// renames what it writes (schema 4). The open fails naming the holder and
+// changes nothing; without the run, or by the run itself, the box is
+// migrated, and a box already current opens beside a run as before.
+func TestNoMigrationBesideARun(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		older     bool // the box is at version 10
+		runHolds  bool // another holder has the box's lock
+		opts      Options
+		wantInUse bool
+	}{
+		{name: "older box beside a run", older: true, runHolds: true, opts: Options{NoCreate: true}, wantInUse: true},
+		{name: "older box, no run", older: true, opts: Options{NoCreate: true}},
+		{name: "older box opened by its run", older: true, opts: Options{Lock: true}},
+		{name: "current box beside a run", runHolds: true, opts: Options{NoCreate: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "box.db")
+			b, err := Open(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.older {
+				backToVersion10(t, b)
+			}
+			b.Close()
+			if tc.runHolds {
+				l, err := filelock.Acquire(path + lockSuffix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Release()
+			}
+			b, err = Open(path, tc.opts)
+			if err == nil {
+				defer b.Close()
+			}
+			if got := errors.Is(err, ErrInUse); got != tc.wantInUse || (err != nil && !tc.wantInUse) {
+				t.Fatalf("Open: %v; want in use: %v", err, tc.wantInUse)
+			}
+			want := int64(SchemaVersion())
+			if tc.wantInUse {
+				for _, s := range []string{"schema version 10 is older", "pid ", path + lockSuffix, "stop that bizpipe run"} {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("Open: %v; want it to say %q", err, s)
+					}
+				}
+				want = 10
+			}
+			db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var version int64
+			if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != want {
+				t.Errorf("user_version after Open = %d, %v; want %d", version, err, want)
+			}
+		})
+	}
+}
+
 // TestSentMDNsAuthenticatedMigrated: a box from before MDNs were kept as
 // authenticated or not (schema version 10) keeps its pending MDNs through
 // the upgrade, as unauthenticated ones, still claimed and POSTed.
@@ -794,16 +877,7 @@ func TestSentMDNsAuthenticatedMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Back to version 10's sent_mdns, with an MDN pending in it.
-	for _, stmt := range []string{
-		"DROP INDEX sent_mdns_due",
-		"ALTER TABLE sent_mdns DROP COLUMN authenticated",
-		"CREATE INDEX sent_mdns_due ON sent_mdns (location, next_attempt_at) WHERE state = 'pending'",
-		"PRAGMA user_version = 10",
-	} {
-		if _, err := b.db.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	backToVersion10(t, b)
 	if _, err := b.db.ExecContext(ctx, `INSERT INTO sent_mdns (message_id, location, data, url, state, attempts, next_attempt_at, last_error)
 		VALUES (?, 'as2_in', X'00', 'http://127.0.0.1:1/mdn', 'pending', 0, 0, '')`, m.ID); err != nil {
 		t.Fatal(err)
