@@ -1,18 +1,17 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
+	"github.com/bizpipe/bizpipe/internal/syncbuf"
 )
 
 // gatedBox is a real box whose claims by one owner can be held up just
@@ -183,14 +182,7 @@ func testLateClaim(t *testing.T, lease time.Duration, gateBefore, gateAfter, fin
 	if tt.gateAfter {
 		box.after = make(chan struct{})
 	}
-	r := &Runner{opts: Options{Box: box, Lease: lease}, log: slog.New(slog.DiscardHandler), portList: []string{"p"}}
-	r.inFlight.init()
-
-	late := make(chan claimResult, 1)
-	go func() {
-		batch, took, err := r.claim(ctx, "srv1/w-late")
-		late <- claimResult{batch, took, err}
-	}()
+	r, late := startLateClaim(ctx, box, lease)
 	<-box.entered
 	if !tt.gateBefore {
 		<-box.committed // the late claim holds the lease; let it expire
@@ -271,14 +263,7 @@ func TestStopReleaseWaitsForAHandover(t *testing.T) {
 	box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
 		committed: make(chan struct{}, 1), refused: make(chan struct{}, 1),
 		before: make(chan struct{}), after: make(chan struct{}), passed: make(chan struct{}, 1)}
-	r := &Runner{opts: Options{Box: box, Lease: lease}, log: slog.New(slog.DiscardHandler), portList: []string{"p"}}
-	r.inFlight.init()
-
-	late := make(chan claimResult, 1)
-	go func() {
-		batch, took, err := r.claim(ctx, "srv1/w-late")
-		late <- claimResult{batch, took, err}
-	}()
+	r, late := startLateClaim(ctx, box, lease)
 	<-box.entered // the late claim read the deliveries in flight: none
 	early, took, err := r.claim(ctx, "srv1/w-early")
 	if err != nil || len(early) != 1 || took != 1 {
@@ -316,6 +301,19 @@ func TestStopReleaseWaitsForAHandover(t *testing.T) {
 	if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
 		t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)
 	}
+}
+
+// startLateClaim makes a runner on box and starts the claim of its worker
+// srv1/w-late (the one box holds up), whose result it sends on late.
+func startLateClaim(ctx context.Context, box *gatedBox, lease time.Duration) (r *Runner, late chan claimResult) {
+	r = &Runner{opts: Options{Box: box, Lease: lease}, log: slog.New(slog.DiscardHandler), portList: []string{"p"}}
+	r.inFlight.init()
+	late = make(chan claimResult, 1)
+	go func() {
+		batch, took, err := r.claim(ctx, "srv1/w-late")
+		late <- claimResult{batch, took, err}
+	}()
+	return r, late
 }
 
 // wait waits until the lease on message id's delivery has expired.
@@ -412,7 +410,7 @@ func (lostLeaseBox) Renew(context.Context, int64, string, time.Duration) error {
 // and the renewal finds it lost. That is no news: only a lost lease whose
 // outcome is not recorded is warned about.
 func TestRenewQuietAboutRecordedOutcomes(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	r := &Runner{opts: Options{Box: lostLeaseBox{}, Lease: 30 * time.Millisecond},
 		log: slog.New(slog.NewTextHandler(&buf, nil))}
 	r.inFlight.init()
@@ -433,22 +431,4 @@ func TestRenewQuietAboutRecordedOutcomes(t *testing.T) {
 	if log := buf.String(); strings.Contains(log, "delivery=1") {
 		t.Errorf("warned about the lease of a delivery whose outcome is recorded:\n%s", log)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
