@@ -91,6 +91,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
@@ -132,6 +133,10 @@ var (
 	// ErrNoBox: with Options.NoCreate, the database holds no message box
 	// (no bizpipe schema at all).
 	ErrNoBox = errors.New("no message box")
+	// ErrRunsBeside: the box's schema is older than this bizpipe's, and
+	// servers that run on it (of the older bizpipe) hold their names:
+	// they could not use a migrated box, so it is left as it is.
+	ErrRunsBeside = errors.New("servers of an older bizpipe run on the box")
 	// ErrCommitUncertain: the connection was lost while a change was being
 	// committed, and whether it was cannot be told from its effect. Look
 	// at the message (bizpipe messages show) before repeating it.
@@ -394,6 +399,11 @@ func (b *Box) migrate(ctx context.Context) error {
 			return fmt.Errorf("%w: the database's schema is version %d, newer than this bizpipe supports (%d): upgrade bizpipe",
 				ErrSchemaMismatch, have, len(scripts))
 		}
+		if have > 0 && have < len(scripts) {
+			if err := noServerRuns(ctx, tx, have, len(scripts)); err != nil {
+				return err
+			}
+		}
 		for v := have; v < len(scripts); v++ {
 			if _, err := tx.Exec(ctx, scripts[v]); err != nil {
 				return fmt.Errorf("migrating the schema to version %d: %w", v+1, err)
@@ -404,6 +414,49 @@ func (b *Box) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// noServerRuns fails with ErrRunsBeside when a server holds its name on
+// the box (HoldOwner: a run, from the bizpipe that added those holds on)
+// while its schema, at version have, is to be migrated to want. Such a
+// server keeps running on what it knows of the schema, and a migration
+// that renames what it writes fails its work from then on; it is for the
+// operator to stop the servers first (docs/operations.md, Upgrading). The
+// migration lock is held: a newer run that got the box first has no name
+// held yet, since it holds its name once the box is open.
+func noServerRuns(ctx context.Context, tx pgx.Tx, have, want int) error {
+	rows, err := tx.Query(ctx, `SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l
+		JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid AND l.objsubid = 2
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY a.backend_start`, ownerLockSpace)
+	if err != nil {
+		return fmt.Errorf("looking for servers that run on the box: %w", err)
+	}
+	var holders []string
+	for rows.Next() {
+		var pid int
+		var addr *netip.Prefix
+		var since time.Time
+		if err := rows.Scan(&pid, &addr, &since); err != nil {
+			rows.Close()
+			return fmt.Errorf("looking for servers that run on the box: %w", err)
+		}
+		from := "a local socket"
+		if addr != nil {
+			from = addr.Addr().String()
+		}
+		holders = append(holders, fmt.Sprintf("backend %d from %s since %s", pid, from, since.UTC().Format(time.RFC3339)))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("looking for servers that run on the box: %w", err)
+	}
+	if len(holders) == 0 {
+		return nil
+	}
+	return fmt.Errorf("schema version %d is older than this bizpipe's (%d) and %w, which could not use a migrated box (%s): stop bizpipe run on every server, then start it again with this bizpipe",
+		have, want, ErrRunsBeside, strings.Join(holders, "; "))
 }
 
 // CheckSchema reports the database's schema version (have; 0 when the box

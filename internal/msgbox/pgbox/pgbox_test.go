@@ -845,18 +845,11 @@ func TestSentMDNsAuthenticatedMigrated(t *testing.T) {
 	}
 	b.Close()
 	conn := pgtest.Connect(t, url)
-	// Back to version 7's sent_mdns, with an MDN pending in it.
-	for _, stmt := range []string{
-		"DROP INDEX sent_mdns_due",
-		"ALTER TABLE sent_mdns DROP COLUMN authenticated",
-		"CREATE INDEX sent_mdns_due ON sent_mdns (location, next_attempt_at) WHERE state = 'pending'",
-		"DELETE FROM " + MigrationsTable + " WHERE version > 7",
-		`INSERT INTO sent_mdns (message_id, location, data, url, state, attempts, next_attempt_at, last_error)
-			VALUES ('` + m.ID + `', 'as2_in', '\x00', 'http://127.0.0.1:1/mdn', 'pending', 0, now() - interval '1 hour', '')`,
-	} {
-		if _, err := conn.Exec(t.Context(), stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
+	backToVersion7(t, conn)
+	// An MDN pending in version 7's sent_mdns.
+	if _, err := conn.Exec(t.Context(), `INSERT INTO sent_mdns (message_id, location, data, url, state, attempts, next_attempt_at, last_error)
+			VALUES ('`+m.ID+`', 'as2_in', '\x00', 'http://127.0.0.1:1/mdn', 'pending', 0, now() - interval '1 hour', '')`); err != nil {
+		t.Fatal(err)
 	}
 
 	up := openURL(t, url, Options{})
@@ -866,5 +859,65 @@ func TestSentMDNsAuthenticatedMigrated(t *testing.T) {
 	claimed, err := up.ClaimMDNs(t.Context(), "as2_in", time.Minute, 10, 10)
 	if err != nil || len(claimed) != 1 || claimed[0].MessageID != m.ID || claimed[0].Authenticated {
 		t.Errorf("ClaimMDNs after the upgrade = %+v, %v; want %s, unauthenticated", claimed, err, m.ID)
+	}
+}
+
+// backToVersion7 gives the box in conn's database back the schema of
+// version 7, before sent_mdns.authenticated.
+func backToVersion7(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
+	for _, stmt := range []string{
+		"DROP INDEX sent_mdns_due",
+		"ALTER TABLE sent_mdns DROP COLUMN authenticated",
+		"CREATE INDEX sent_mdns_due ON sent_mdns (location, next_attempt_at) WHERE state = 'pending'",
+		"DELETE FROM " + MigrationsTable + " WHERE version > 7",
+	} {
+		if _, err := conn.Exec(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+}
+
+// TestNoMigrationBesideARun: a box of an older schema on which a server
+// runs (holding its name: HoldOwner) is not migrated by another process
+// opening it (a newer bizpipe's run or messages command): that server
+// would go on with what it knows of the schema, and a migration renaming
+// what it writes would fail its work. The open fails naming the server's
+// session and changes nothing; once the server has stopped, the box is
+// migrated. A box already current opens beside a running server as ever.
+func TestNoMigrationBesideARun(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	running, url := openNew(t, Options{})
+	release, err := running.HoldOwner(ctx, "srv1", func(error) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	beside := openURL(t, url, Options{}) // current: opens beside it
+	beside.Close()
+	conn := pgtest.Connect(t, url)
+	backToVersion7(t, conn)
+	version := func() int {
+		var v int
+		if err := conn.QueryRow(ctx, "SELECT max(version) FROM "+MigrationsTable).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	_, err = Open(ctx, url, Options{})
+	if !errors.Is(err, ErrRunsBeside) || !strings.Contains(err.Error(), "schema version 7 is older") ||
+		!strings.Contains(err.Error(), "backend ") || !strings.Contains(err.Error(), "stop bizpipe run on every server") {
+		t.Fatalf("Open beside a running server: %v; want ErrRunsBeside naming its session", err)
+	}
+	if v := version(); v != 7 {
+		t.Fatalf("schema version %d after the refused open, want 7", v)
+	}
+	release()
+	up := openURL(t, url, Options{})
+	up.Close()
+	if v, want := version(), SchemaVersion(); v != want {
+		t.Errorf("schema version %d once the server stopped, want %d", v, want)
 	}
 }
