@@ -210,10 +210,11 @@ type Box struct {
 	syncerDone chan struct{}
 	// syncLog syncs the write-ahead log (syncWAL; tests replace it).
 	syncLog func() error
-	// syncFailed is set once a log sync failed: what was committed since
-	// the last good sync may not be on disk, and SQLite may believe it is,
-	// so the box takes no more writes (a new process recovers from the
-	// log as it is on disk).
+	// syncFailed is set once a log's fsync failed: what was committed
+	// since the last good sync may not be on disk, and SQLite may believe
+	// it is, so the box takes no more writes (a new process recovers from
+	// the log as it is on disk). A sync whose open of the log failed
+	// (EMFILE) does not set it: nothing was dropped, the next sync covers it.
 	syncFailed atomic.Pointer[error]
 
 	// commits counts the write transactions committed, and writers the
@@ -1092,7 +1093,15 @@ func (b *Box) runSyncer() {
 			err = *failed
 		} else if err = b.syncLog(); err != nil {
 			err = fmt.Errorf("syncing the write-ahead log: %w", err)
-			b.syncFailed.Store(&err)
+			// A log that could not be opened (too many open files,
+			// no memory) was not synced, and no failed fsync has
+			// dropped its pages: the next sync covers these commits,
+			// so the box goes on taking writes. A failed fsync may
+			// have dropped them while a later one succeeds: that one
+			// stops the writes.
+			if !syncNotStarted(err) {
+				b.syncFailed.Store(&err)
+			}
 		}
 		answer := err
 		if err != nil {
@@ -1105,6 +1114,13 @@ func (b *Box) runSyncer() {
 			r.done <- answer
 		}
 	}
+}
+
+// syncNotStarted reports whether err is a log sync that failed before its
+// fsync: opening the log failed.
+func syncNotStarted(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Op == "open"
 }
 
 // syncWAL syncs the write-ahead log file at path: what is appended to it is
