@@ -156,6 +156,11 @@ type Poller struct {
 	// start, then once every problemRepeat with a count, and when a
 	// publish succeeds again; guarded by side.
 	failing publishFailures
+	// unsynced is the give-backs whose directory sync failed, logged at
+	// most once every problemRepeat for the location (the cause, such as
+	// descriptors used up, fails every give-back of every pass alike);
+	// guarded by side. Its first is not used.
+	unsynced publishFailures
 	// skipped are the matching entries the listing does not take (see
 	// notTaken), by name, each warned about once: again only when the name
 	// holds another file or another reason. An entry no longer skipped
@@ -906,9 +911,7 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 			"file", name, "claim", claim, "error", err, "give_back_error", rerr)
 		return false, err
 	}
-	if serr := f.dirs.Sync(f.o.Dir); serr != nil {
-		f.log.Warn("giving back a file may not survive a power failure", "file", name, "error", serr)
-	}
+	f.giveBackSynced(name, f.dirs.Sync(f.o.Dir))
 	switch {
 	case errors.Is(err, errRefused) && errors.Is(err, errReplaced):
 		f.log.Warn("refused an input file replaced since it was listed; it is back under its name and taken once settled",
@@ -945,6 +948,32 @@ func (f *Poller) publishFailed(msg string, args ...any) {
 	}
 	p.logged, p.quiet = now, 0
 	f.log.Error(msg, args...)
+}
+
+// giveBackSynced logs that the sync after giving back the file name
+// failed (err, nil when it did not): at most once every problemRepeat for
+// the location, saying how many went unlogged since the last line. A sync
+// that works in between ends nothing: under a shortage of descriptors
+// some syncs work (one shared with a claim's sync), and the others would
+// start a new line each.
+func (f *Poller) giveBackSynced(name string, err error) {
+	if err == nil {
+		return
+	}
+	f.side.Lock()
+	defer f.side.Unlock()
+	now := f.now()
+	p := &f.unsynced
+	if !p.logged.IsZero() && now.Sub(p.logged) < problemRepeat {
+		p.quiet++
+		return
+	}
+	args := []any{"file", name, "error", err, "repeats_every", problemRepeat.String()}
+	if !p.logged.IsZero() {
+		args = append(args, "failures_not_logged", p.quiet)
+	}
+	p.logged, p.quiet = now, 0
+	f.log.Warn("giving back a file may not survive a power failure", args...)
 }
 
 // publishOK ends a run of publish failures, if there was one, in the log.
