@@ -1091,7 +1091,7 @@ func (b *Box) runSyncer() {
 		var err error
 		if failed := b.syncFailed.Load(); failed != nil {
 			err = *failed
-		} else if err = b.syncLog(); err != nil {
+		} else if err = b.syncLogRetrying(); err != nil {
 			err = fmt.Errorf("syncing the write-ahead log: %w", err)
 			// A log that could not be opened (too many open files,
 			// no memory) was not synced, and no failed fsync has
@@ -1114,6 +1114,28 @@ func (b *Box) runSyncer() {
 			r.done <- answer
 		}
 	}
+}
+
+// syncOpenWaits are the waits before the syncer tries again to open a log
+// it could not open (see syncNotStarted), about 0.9 s in all: descriptors
+// used up by a burst of connections or files are soon given back, and a
+// write answered as a commit in doubt costs its caller more (a claim in
+// doubt holds its deliveries until their lease runs out).
+var syncOpenWaits = []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond}
+
+// syncLogRetrying is syncLog, tried again after each of syncOpenWaits
+// while it fails before its fsync.
+func (b *Box) syncLogRetrying() error {
+	err := b.syncLog()
+	for _, wait := range syncOpenWaits {
+		if err == nil || !syncNotStarted(err) {
+			break
+		}
+		time.Sleep(wait)
+		err = b.syncLog()
+	}
+	return err
 }
 
 // syncNotStarted reports whether err is a log sync that failed before its
