@@ -550,7 +550,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		log.Error("storing a received AS2 message failed", "error", fmt.Errorf("receive location %q, party %q: %w", rc.loc, party, err))
 		w.Header().Set("Retry-After", "5")
-		plain(w, http.StatusServiceUnavailable, "message not stored; try again later")
+		plain(w, http.StatusServiceUnavailable, httptransport.NotStored(err, "with the same Message-ID"))
 		return
 	}
 	log = log.With("message_id", pub.Message.ID)

@@ -332,7 +332,22 @@ func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, up *Upload, e
 	}
 	log.Error("storing a received message failed", "error", err)
 	w.Header().Set("Retry-After", "5")
-	writeError(w, http.StatusServiceUnavailable, "message not stored; try again later")
+	writeError(w, http.StatusServiceUnavailable, NotStored(err, "with the same "+IdempotencyKeyHeader+" header"))
+}
+
+// NotStored is what a receive location over HTTP (this one's or AS2's)
+// tells a client, with 503 and Retry-After, when the message box failed to
+// store its message: not stored, or, for a commit in doubt (its sync
+// failed; msgbox.ErrCommitUncertain), maybe stored, in which case a
+// repeat sent as repeat says (an Idempotency-Key, a Message-ID) is stored
+// once rather than twice. Saying "not stored" of a commit in doubt, which
+// usually was, led clients to send again without their key, and doubled
+// the message.
+func NotStored(err error, repeat string) string {
+	if errors.Is(err, msgbox.ErrCommitUncertain) {
+		return "storing the message may not have completed; send it again " + repeat + ", and it is stored once"
+	}
+	return "message not stored; try again later"
 }
 
 // digestReader hashes and counts what is read through it.

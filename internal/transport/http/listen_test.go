@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -216,24 +217,42 @@ func TestHTTPTooLargeWithCarelessSink(t *testing.T) {
 	}
 }
 
+// TestHTTPSinkErrorIs503WithoutInternals: a message the box failed to
+// store is answered 503 without the box's internals; one whose commit is
+// in doubt (maybe stored) says so, and how to send it again so that it is
+// stored once: "not stored" of a message that usually was led clients to
+// send it again without their Idempotency-Key, and doubled it.
 func TestHTTPSinkErrorIs503WithoutInternals(t *testing.T) {
-	rec := transporttest.NewRecorder()
-	rec.SetBefore(func(context.Context, msgbox.Incoming) error {
-		return errors.New("sqlite: disk I/O error on /var/secret/messagebox.db")
-	})
-	_, base, lr := startHTTP(t, httpOpts(), rec)
-	resp, text := post(t, base+"/orders", "", strings.NewReader("x"), nil)
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("status %d, want 503", resp.StatusCode)
-	}
-	if strings.Contains(text, "secret") || strings.Contains(text, "sqlite") {
-		t.Errorf("answer leaks internals: %q", text)
-	}
-	if resp.Header.Get(MessageIDHeader) != "" {
-		t.Error("message id on a failure")
-	}
-	if attrs, ok := lr.Find(boxFailed); !ok || !strings.Contains(attrs["error"], "disk I/O") {
-		t.Errorf("error not logged: %v", attrs)
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"failed", errors.New("sqlite: disk I/O error on /var/secret/messagebox.db"), "message not stored; try again later"},
+		{"in doubt", fmt.Errorf("sqlite: disk I/O error on /var/secret/messagebox.db: %w", msgbox.ErrCommitUncertain),
+			"storing the message may not have completed; send it again with the same Idempotency-Key header, and it is stored once"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := transporttest.NewRecorder()
+			rec.SetBefore(func(context.Context, msgbox.Incoming) error { return tt.err })
+			_, base, lr := startHTTP(t, httpOpts(), rec)
+			resp, text := post(t, base+"/orders", "", strings.NewReader("x"), nil)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("status %d, Retry-After %q; want 503 with one", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+			if !strings.Contains(text, tt.want) {
+				t.Errorf("answer %q, want it to say %q", text, tt.want)
+			}
+			if strings.Contains(text, "secret") || strings.Contains(text, "sqlite") {
+				t.Errorf("answer leaks internals: %q", text)
+			}
+			if resp.Header.Get(MessageIDHeader) != "" {
+				t.Error("message id on a failure")
+			}
+			if attrs, ok := lr.Find(boxFailed); !ok || !strings.Contains(attrs["error"], "disk I/O") {
+				t.Errorf("error not logged: %v", attrs)
+			}
+		})
 	}
 }
 
