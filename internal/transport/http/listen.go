@@ -282,7 +282,7 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 	defer up.Close()
 	src, err := up.Stream(r.Context())
 	if err != nil {
-		h.refuse(w, log, up, err)
+		h.refuse(w, log, up, err, in.SourceKey != "")
 		return
 	}
 	var sent *digestReader
@@ -307,7 +307,7 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 		log.Error("sink stored a message whose body exceeded max_body; terminate it", "message_id", msg.ID, "max_body", h.o.MaxBody)
 		writeError(w, http.StatusInternalServerError, "internal error")
 	case err != nil:
-		h.refuse(w, log, up, err)
+		h.refuse(w, log, up, err, in.SourceKey != "")
 	default:
 		// Debug, as the file location's line: the sink logs the message.
 		log.Debug("message received", "message_id", msg.ID, "size", msg.Size, "replayed", dup)
@@ -325,29 +325,40 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 
 // refuse answers a request whose body could not be spooled or stored, by
 // the cause: err is the Sink's or the upload's error, the upload says
-// whether the body or the Budget was to blame.
-func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, up *Upload, err error) {
+// whether the body or the Budget was to blame. keyed: the request has an
+// Idempotency-Key, which makes sending it again safe.
+func (h *Listener) refuse(w http.ResponseWriter, log *slog.Logger, up *Upload, err error, keyed bool) {
 	if up.Refuse(w, log, err, writeError) {
 		return
 	}
 	log.Error("storing a received message failed", "error", err)
 	w.Header().Set("Retry-After", "5")
-	writeError(w, http.StatusServiceUnavailable, NotStored(err, "with the same "+IdempotencyKeyHeader+" header"))
+	repeat := ""
+	if keyed {
+		repeat = "with the same " + IdempotencyKeyHeader + " header"
+	}
+	writeError(w, http.StatusServiceUnavailable, NotStored(err, repeat))
 }
 
 // NotStored is what a receive location over HTTP (this one's or AS2's)
 // tells a client, with 503 and Retry-After, when the message box failed to
-// store its message: not stored, or, for a commit in doubt (its sync
-// failed; msgbox.ErrCommitUncertain), maybe stored, in which case a
-// repeat sent as repeat says (an Idempotency-Key, a Message-ID) is stored
-// once rather than twice. Saying "not stored" of a commit in doubt, which
-// usually was, led clients to send again without their key, and doubled
-// the message.
+// store its message: not stored; or, for a commit in doubt (its sync
+// failed: msgbox.ErrCommitUncertain), maybe stored. Then a repeat sent as
+// repeat says (with the same Idempotency-Key, Message-ID) is stored once;
+// with repeat "" (a request without a key) a repeat may store it twice,
+// and the answer says so. Saying "not stored" of a commit in doubt, which
+// usually was, led clients to send again without their key, doubling the
+// message.
 func NotStored(err error, repeat string) string {
-	if errors.Is(err, msgbox.ErrCommitUncertain) {
+	switch {
+	case !errors.Is(err, msgbox.ErrCommitUncertain):
+		return "message not stored; try again later"
+	case repeat == "":
+		return "storing the message may not have completed: it may be stored already, and sending it again may store it twice; send an " +
+			IdempotencyKeyHeader + " header to make repeats safe"
+	default:
 		return "storing the message may not have completed; send it again " + repeat + ", and it is stored once"
 	}
-	return "message not stored; try again later"
 }
 
 // digestReader hashes and counts what is read through it.
@@ -381,7 +392,7 @@ func (h *Listener) repeatDiffers(w http.ResponseWriter, r *http.Request, log *sl
 	// The rest of the request, as the box did not read it (a duplicate
 	// is found first); bounded by max_body and the timeouts, like any.
 	if _, err := io.Copy(io.Discard, sent); err != nil {
-		h.refuse(w, log, up, err)
+		h.refuse(w, log, up, err, true)
 		return true
 	}
 	bs, ok := h.sink.(transport.BodySink)

@@ -219,24 +219,33 @@ func TestHTTPTooLargeWithCarelessSink(t *testing.T) {
 
 // TestHTTPSinkErrorIs503WithoutInternals: a message the box failed to
 // store is answered 503 without the box's internals; one whose commit is
-// in doubt (maybe stored) says so, and how to send it again so that it is
-// stored once: "not stored" of a message that usually was led clients to
-// send it again without their Idempotency-Key, and doubled it.
+// in doubt (maybe stored) says so, and, with an Idempotency-Key, to send
+// it again with that key, or, without one, that a repeat may store it
+// twice: "not stored" of a message that usually was led clients to send it
+// again without a key, and doubled it.
 func TestHTTPSinkErrorIs503WithoutInternals(t *testing.T) {
+	failed := errors.New("sqlite: disk I/O error on /var/secret/messagebox.db")
+	inDoubt := fmt.Errorf("sqlite: disk I/O error on /var/secret/messagebox.db: %w", msgbox.ErrCommitUncertain)
+	keyed := map[string]string{IdempotencyKeyHeader: "order-1001"}
 	for _, tt := range []struct {
 		name string
 		err  error
+		hdr  map[string]string
 		want string
 	}{
-		{"failed", errors.New("sqlite: disk I/O error on /var/secret/messagebox.db"), "message not stored; try again later"},
-		{"in doubt", fmt.Errorf("sqlite: disk I/O error on /var/secret/messagebox.db: %w", msgbox.ErrCommitUncertain),
+		{"failed", failed, nil, "message not stored; try again later"},
+		{"failed, keyed", failed, keyed, "message not stored; try again later"},
+		// Sending it again without a key could store it twice.
+		{"in doubt", inDoubt, nil,
+			"storing the message may not have completed: it may be stored already, and sending it again may store it twice; send an Idempotency-Key header to make repeats safe"},
+		{"in doubt, keyed", inDoubt, keyed,
 			"storing the message may not have completed; send it again with the same Idempotency-Key header, and it is stored once"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := transporttest.NewRecorder()
 			rec.SetBefore(func(context.Context, msgbox.Incoming) error { return tt.err })
 			_, base, lr := startHTTP(t, httpOpts(), rec)
-			resp, text := post(t, base+"/orders", "", strings.NewReader("x"), nil)
+			resp, text := post(t, base+"/orders", "", strings.NewReader("x"), tt.hdr)
 			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 				t.Fatalf("status %d, Retry-After %q; want 503 with one", resp.StatusCode, resp.Header.Get("Retry-After"))
 			}

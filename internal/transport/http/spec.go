@@ -38,8 +38,9 @@ Other answers: 413 above max_body; 411 to a POST that declares neither
 Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s,
 or when the whole request takes longer than request_timeout (the answer
 says which); 503 when the message box cannot store it (or cannot tell
-whether it did, when syncing its log failed: the answer then says to send
-again with the same Idempotency-Key), or when the uploads
+whether it did, when syncing its log failed: the answer then says so, and
+that a repeat is stored once only with the same Idempotency-Key), or when
+the uploads
 in flight, to every http and as2 receive location of the run together,
 already hold their 64 MiB of memory for 30 s, or when run stops before the
 upload ends, or while the message is still being stored 2 s after the
