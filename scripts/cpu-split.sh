@@ -30,8 +30,9 @@ go test -c -o "$work/runner.test" ./internal/runner
 # text in $work/NAME.txt, and its cpu-µs/msg in $work/NAME.cpu.
 profile() {
   (cd "$work" && TMPDIR="$work" perf record -q -e cpu-clock -g -o "$work/$1.data" ./runner.test \
-    -test.run '^$' -test.bench "^$2\$" -test.benchtime "${N}x" >"$work/$1.out" 2>&1)
-  grep -o '[0-9.]* cpu-µs/msg' "$work/$1.out" | awk '{print $1}' >"$work/$1.cpu"
+    -test.run '^$' -test.bench "^$2\$" -test.benchtime "${N}x" >"$work/$1.out" 2>&1) ||
+    { cat "$work/$1.out" >&2; exit 1; }
+  { grep -o '[0-9.]* cpu-µs/msg' "$work/$1.out" || true; } | awk '{print $1}' >"$work/$1.cpu"
   [ -s "$work/$1.cpu" ] || { cat "$work/$1.out" >&2; exit 1; }
   perf script -i "$work/$1.data" 2>/dev/null >"$work/$1.txt"
 }
@@ -87,6 +88,8 @@ def split(name):
     flush()
     cpu = float(open(f"{work}/{name}.cpu").read().split()[0])
     total = sum(counts.values())
+    if total == 0:
+        sys.exit(f"{name}: perf recorded no call stacks (is perf allowed to sample? see kernel.perf_event_paranoid)")
     return {k: cpu * v / total for k, v in counts.items()}, {k: cpu * v / total for k, v in calls.items()}, cpu
 
 eng, ecalls, ecpu = split("engine")
