@@ -111,24 +111,56 @@ func (b *Box) ownerConnConfig() *pgx.ConnConfig {
 // ownerInUse is the error of a lock on owner that another session holds,
 // naming that session as the database sees it.
 func ownerInUse(ctx context.Context, conn *pgx.Conn, owner string) error {
-	var pid int
-	var addr *netip.Prefix
-	var since time.Time
-	// The lock's second key, an int4, shows as an oid: the same 32 bits.
-	err := conn.QueryRow(ctx, `SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l
-		JOIN pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
-			AND l.objid = hashtext($2)::oid AND l.objsubid = 2`, ownerLockSpace, owner).Scan(&pid, &addr, &since)
-	if err != nil {
+	held, err := ownerHolders(ctx, conn, owner)
+	if err != nil || len(held) == 0 {
 		// Who holds it is detail: the refusal stands without it.
 		return fmt.Errorf("%w: %s", msgbox.ErrOwnerInUse, owner)
 	}
-	from := "a local socket"
-	if addr != nil {
-		from = addr.Addr().String()
+	return fmt.Errorf("%w: %s, by the session of %s", msgbox.ErrOwnerInUse, owner, held[0])
+}
+
+// querier is what ownerHolders reads with: a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ownerHolders describes the sessions that hold owner's lock on the
+// database, or, with owner "", any owner's: "backend PID connected from
+// ADDRESS since TIME", as far as the role may see (without
+// pg_read_all_stats, another role's session shows neither).
+func ownerHolders(ctx context.Context, q querier, owner string) ([]string, error) {
+	// The lock's second key, an int4, shows as an oid: the same 32 bits.
+	rows, err := q.Query(ctx, `SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l
+		JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid AND l.objsubid = 2
+			AND ($2 = '' OR l.objid = hashtext($2)::oid)
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY a.backend_start`, ownerLockSpace, owner)
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Errorf("%w: %s, by the session of backend %d connected from %s since %s", msgbox.ErrOwnerInUse, owner, pid, from,
-		since.UTC().Format(time.RFC3339))
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var pid int
+		var addr *netip.Prefix
+		var since *time.Time
+		if err := rows.Scan(&pid, &addr, &since); err != nil {
+			return nil, err
+		}
+		text := fmt.Sprintf("backend %d", pid)
+		switch {
+		case addr != nil:
+			text += " connected from " + addr.Addr().String()
+		case since != nil: // a local socket shows no address; hidden, neither shows
+			text += " connected from a local socket"
+		}
+		if since != nil {
+			text += " since " + since.UTC().Format(time.RFC3339)
+		}
+		out = append(out, text)
+	}
+	return out, rows.Err()
 }
 
 // keepOwner makes sure, every ownerRecheck, that conn still holds owner's

@@ -91,7 +91,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
@@ -425,31 +424,8 @@ func (b *Box) migrate(ctx context.Context) error {
 // migration lock is held: a newer run that got the box first has no name
 // held yet, since it holds its name once the box is open.
 func noServerRuns(ctx context.Context, tx pgx.Tx, have, want int) error {
-	rows, err := tx.Query(ctx, `SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l
-		JOIN pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid AND l.objsubid = 2
-			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		ORDER BY a.backend_start`, ownerLockSpace)
+	holders, err := ownerHolders(ctx, tx, "")
 	if err != nil {
-		return fmt.Errorf("looking for servers that run on the box: %w", err)
-	}
-	var holders []string
-	for rows.Next() {
-		var pid int
-		var addr *netip.Prefix
-		var since time.Time
-		if err := rows.Scan(&pid, &addr, &since); err != nil {
-			rows.Close()
-			return fmt.Errorf("looking for servers that run on the box: %w", err)
-		}
-		from := "a local socket"
-		if addr != nil {
-			from = addr.Addr().String()
-		}
-		holders = append(holders, fmt.Sprintf("backend %d from %s since %s", pid, from, since.UTC().Format(time.RFC3339)))
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("looking for servers that run on the box: %w", err)
 	}
 	if len(holders) == 0 {
