@@ -100,22 +100,28 @@ func (t globToken) matches(r rune) bool {
 
 // both returns the characters to try where t and u both take one: each
 // they both match, other than the separator, among enough candidates to
-// hold the least of every kind globsOverlap tells apart (a range's low
-// bound, the character past a range, past the separator or past one of
-// the characters of ".tmp", and those characters themselves).
+// hold the least of every kind globsOverlap tells apart (one of ".tmp" in
+// either case, or another). What both match is an intersection of ranges
+// and of complements of ranges, less the separator and those characters:
+// each of its stretches starts at a range's low bound, just past a
+// range's high bound or past one of the characters left out, or at the
+// first character after the surrogates (which are no characters); and
+// ends at a high bound, or just before a low bound or a character left
+// out. So the bounds, the characters just outside them, and the characters
+// left out and their neighbours are enough.
 func (t globToken) both(u globToken) []rune {
-	cand := []rune{'a'}
+	cand := []rune{'a', 0xD7FF, 0xE000}
 	for _, r := range ".tmpTMP/" {
-		cand = append(cand, r, r+1)
+		cand = append(cand, r-1, r, r+1)
 	}
 	for _, x := range [2]globToken{t, u} {
 		for _, rg := range x.ranges {
-			cand = append(cand, rg[0], rg[1]+1)
+			cand = append(cand, rg[0]-1, rg[0], rg[1], rg[1]+1)
 		}
 	}
 	var out []rune
 	for _, r := range cand {
-		if r != '/' && utf8.ValidRune(r) && t.matches(r) && u.matches(r) && !slices.Contains(out, r) {
+		if r > 0 && r != '/' && utf8.ValidRune(r) && t.matches(r) && u.matches(r) && !slices.Contains(out, r) {
 			out = append(out, r)
 		}
 	}

@@ -36,6 +36,8 @@ func TestGlobsOverlap(t *testing.T) {
 		{"*.tmp*", "*", true},
 		{"*", "*", true},
 		{"?", "[.]", false},
+		{"x[^!-\U0010FFFF]", "x?", true},                    // only characters below '!': found below the lowest bound
+		{"[\uD000-\uE0FF]", "[^\uD000-\uD7FF\uE0FF]", true}, // only past the surrogates, at no bound
 	} {
 		name, got := globsOverlap(tt.a, tt.b)
 		if got != tt.want {
