@@ -717,7 +717,10 @@ func (b *Box) migrate(ctx context.Context, loc *location, noCreate bool) error {
 			// of an older one, which holds the box's lock: that run could
 			// not use the migrated box (it failed every receive after the
 			// rename of schema 4) and could not start again. The lock is
-			// held through the migration, keeping such a run from starting.
+			// held while the scripts run: a run that starts before their
+			// commit waits for the write lock, then finds the new version
+			// and refuses it. A lock that cannot be taken for another
+			// reason (a user who may not write the lock file) is no run's.
 			l, err := filelock.Acquire(loc.db + lockSuffix)
 			var held *filelock.HeldError
 			if errors.As(err, &held) {
@@ -902,8 +905,8 @@ func (r *writeReq) take() bool {
 // the answer to a write, and the log is synced in order: the sync that
 // answers a later write covers every earlier commit. If a sync fails,
 // the writes it was to cover get its error although committed, wrapping
-// msgbox.ErrCommitUncertain, and the box takes no more writes (see
-// syncFailed).
+// msgbox.ErrCommitUncertain, and, when its fsync failed (not its open of
+// the log), the box takes no more writes (see syncFailed).
 //
 // Cancellation: a caller whose ctx ends before the writer takes its write
 // returns ctx.Err() and the write never runs. Once taken, the write may be
