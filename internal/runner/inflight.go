@@ -238,11 +238,7 @@ func (r *Runner) recordAs(fl *flight, record func(holder string) error) error {
 			return err
 		}
 		f.mu.Lock()
-		// The claims under way now, not those started while waiting:
-		// only a claim that had begun could have taken the lease.
-		for n := f.nextClaim; f.claimsBefore(n); {
-			f.claimEnded.Wait()
-		}
+		f.awaitClaims()
 		now := fl.holder
 		f.mu.Unlock()
 		if now == holder {
@@ -273,6 +269,16 @@ func (r *Runner) finishBatch(ctx context.Context, attempts []attempted) []error 
 		}
 	}
 	return errs
+}
+
+// awaitClaims waits for the claims under way to end, one of which may be
+// taking over a lease of this process to hand it to one of its flights
+// (see inFlight). Only those under way now: a claim started while waiting
+// did not take a lease in question. f.mu must be held.
+func (f *inFlight) awaitClaims() {
+	for n := f.nextClaim; f.claimsBefore(n); {
+		f.claimEnded.Wait()
+	}
 }
 
 // claimsBefore reports whether a claim numbered below n is under way.

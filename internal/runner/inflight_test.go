@@ -316,6 +316,71 @@ func startLateClaim(ctx context.Context, box *gatedBox, lease time.Duration) (r 
 	return r, late
 }
 
+// TestStopReleaseWaitsForClaimsUnderWay: a claim of this process that
+// began before a stop's Release, and commits after it, claims the delivery
+// the Release made due again and hands its lease to the unstarted
+// delivery's flight, which the stop is letting go of. The stop waits for
+// the claims under way and releases the delivery again as the claim's
+// worker: it ends due, unleased, with no attempt counted. Before, the stop
+// let go of the flight at once: the claim would then attempt the delivery,
+// or, had it handed the lease over first, leave it leased to a worker that
+// never attempts it.
+func TestStopReleaseWaitsForClaimsUnderWay(t *testing.T) {
+	ctx := t.Context()
+	real, m := boxWithDelivery(t)
+	box := &gatedBox{Box: real, owner: "srv1/w-late", entered: make(chan struct{}, 1),
+		committed: make(chan struct{}, 1), refused: make(chan struct{}, 1), before: make(chan struct{})}
+	r, late := startLateClaim(ctx, box, time.Minute)
+	<-box.entered // the late claim read the deliveries in flight: none
+	early, took, err := r.claim(ctx, "srv1/w-early")
+	if err != nil || len(early) != 1 || took != 1 {
+		t.Fatalf("sibling's claim = %d of %d, %v; want the delivery", len(early), took, err)
+	}
+	released := make(chan struct{})
+	go func() {
+		r.release(ctx, early) // the stop: early[0] was never begun
+		close(released)
+	}()
+	// The Release (as srv1/w-early) returns the delivery to the box; the
+	// stop then waits for the late claim, which claims it now.
+	for {
+		d, err := real.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Deliveries[0].LeaseOwner == "" {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case <-released:
+		t.Fatal("the stop let go of the flight with a claim under way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(box.before)
+	if res := <-late; res.err != nil || len(res.batch) != 0 || res.took != 1 {
+		t.Fatalf("late claim = %d to attempt of %d returned, %v; want the delivery handed over, not attempted",
+			len(res.batch), res.took, res.err)
+	}
+	<-released
+	d, err := real.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := d.Deliveries[0]
+	if got.State != msgbox.DeliveryPending || got.LeaseOwner != "" || got.Attempts != 0 || len(d.Attempts) != 0 {
+		t.Errorf("delivery %s, leased to %q, %d attempts (%+v); want pending, no lease, no attempt",
+			got.State, got.LeaseOwner, got.Attempts, d.Attempts)
+	}
+	if n := r.released.Load(); n != 2 {
+		t.Errorf("released %d times, want 2 (as the worker, then as the claim that took it)", n)
+	}
+	if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
+		t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)
+	}
+}
+
 // wait waits until the lease on message id's delivery has expired.
 func wait(t *testing.T, box msgbox.Box, id string) {
 	t.Helper()

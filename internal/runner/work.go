@@ -182,10 +182,11 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 // release hands back to the box the deliveries of a batch that a stop
 // kept from being attempted (msgbox.Box.Release), so that they are due
 // again at once, no attempt counted, for this process's next start or
-// another server sharing the box. When the box passes some over, a claim
-// of this process under way may have taken their leases over and be
-// handing them to these flights, as recordAs waits for when recording an
-// outcome: release waits for the claims under way, then releases again
+// another server sharing the box. A claim of this process under way may
+// meanwhile take one of their leases over (one slow past the lease, or,
+// once released, one that finds it due) and hand it to its flight, as
+// recordAs waits for when recording an outcome: so before letting go of
+// the flights, release waits for the claims under way and releases again
 // those whose holder changed. One the box still does not release (another
 // server took it over, or the box failed) stays leased, as a delivery in
 // progress at a crash: Recover or a takeover after the lease returns it.
@@ -198,7 +199,6 @@ func (r *Runner) release(ctx context.Context, unstarted []claimed) {
 			asked[i] = f.holder(c.fl)
 			byHolder[asked[i]] = append(byHolder[asked[i]], c.d.ID)
 		}
-		passed := false
 		for _, h := range slices.Sorted(maps.Keys(byHolder)) {
 			n, err := r.opts.Box.Release(ctx, h, byHolder[h])
 			if err != nil {
@@ -207,15 +207,9 @@ func (r *Runner) release(ctx context.Context, unstarted []claimed) {
 				continue
 			}
 			r.released.Add(int64(n))
-			passed = passed || n < len(byHolder[h])
-		}
-		if !passed {
-			break
 		}
 		f.mu.Lock()
-		for n := f.nextClaim; f.claimsBefore(n); {
-			f.claimEnded.Wait()
-		}
+		f.awaitClaims()
 		var again []claimed
 		for i, c := range left {
 			if c.fl.holder != asked[i] {
