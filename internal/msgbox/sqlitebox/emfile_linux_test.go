@@ -5,13 +5,12 @@ package sqlitebox
 import (
 	"errors"
 	"io/fs"
-	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/fdtest"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -28,55 +27,9 @@ func TestLogSyncTooManyOpenFiles(t *testing.T) {
 	if err := receiveOne(b, "before"); err != nil {
 		t.Fatal(err)
 	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	// A soft limit just above the highest descriptor open, and its free
-	// numbers below taken: the next open fails with EMFILE.
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = 0
-	for _, e := range fds {
-		if fd, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && fd+1 > low.Cur {
-			low.Cur = fd + 1
-		}
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var fillers []*os.File
-	restored := false
-	restore := func() {
-		if restored {
-			return
-		}
-		restored = true
-		for _, f := range fillers {
-			f.Close()
-		}
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			t.Fatal(err)
-		}
-	}
+	restore := fdtest.UseUp(t)
 	defer restore()
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			if !errors.Is(err, syscall.EMFILE) {
-				t.Fatalf("using up descriptors: %v, want EMFILE", err)
-			}
-			break
-		}
-		fillers = append(fillers, f)
-		if len(fillers) > 1<<16 {
-			t.Fatalf("%d descriptors opened under a soft limit of %d", len(fillers), low.Cur)
-		}
-	}
-	err = receiveOne(b, "in doubt")
+	err := receiveOne(b, "in doubt")
 	restore()
 	if !errors.Is(err, syscall.EMFILE) || !errors.Is(err, msgbox.ErrCommitUncertain) ||
 		!strings.Contains(err.Error(), "messagebox.db-wal") {

@@ -12,61 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/fdtest"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
-
-// useUpDescriptors lowers the soft RLIMIT_NOFILE to just above the highest
-// descriptor open and takes the free numbers below it, so that the next
-// open fails with EMFILE. The returned function gives them back.
-func useUpDescriptors(t *testing.T) func() {
-	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = 0
-	for _, e := range fds {
-		if fd, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && fd+1 > low.Cur {
-			low.Cur = fd + 1
-		}
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var fillers []*os.File
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			if !errors.Is(err, syscall.EMFILE) {
-				t.Errorf("using up descriptors: %v, want EMFILE", err)
-			}
-			break
-		}
-		fillers = append(fillers, f)
-		if len(fillers) > 1<<16 {
-			t.Errorf("%d descriptors opened under a soft limit of %d", len(fillers), low.Cur)
-			break
-		}
-	}
-	return func() {
-		for _, f := range fillers {
-			f.Close()
-		}
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestFileGiveBackSyncFailuresLoggedPerLocation: with the process's
 // descriptors used up (EMFILE), every file a pass claims is given back and
@@ -93,7 +45,7 @@ func TestFileGiveBackSyncFailuresLoggedPerLocation(t *testing.T) {
 			// Used up once the first claim is open: the give-backs
 			// and the other claims of the pass find no descriptor.
 			if release == nil {
-				release = useUpDescriptors(t)
+				release = fdtest.UseUp(t)
 			}
 			return msgbox.Message{}, false, errBox
 		}
