@@ -284,23 +284,9 @@ func TestStopReleaseWaitsForAHandover(t *testing.T) {
 			len(res.batch), res.took, res.err)
 	}
 	<-released
-	d, err := real.Get(ctx, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The takeover recorded the worker's lease as expired (one failed
 	// attempt, as any takeover does); the stop adds none.
-	got := d.Deliveries[0]
-	if got.State != msgbox.DeliveryRetrying || got.LeaseOwner != "" || got.Attempts != 1 || got.NextAttemptAt.After(time.Now()) {
-		t.Errorf("delivery %s, leased to %q, %d attempts, due %v; want retrying, no lease, the takeover's attempt, due now",
-			got.State, got.LeaseOwner, got.Attempts, got.NextAttemptAt)
-	}
-	if n := r.released.Load(); n != 1 {
-		t.Errorf("released %d, want 1", n)
-	}
-	if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
-		t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)
-	}
+	checkReleased(t, r, real, m.ID, msgbox.DeliveryRetrying, 1, 1)
 }
 
 // startLateClaim makes a runner on box and starts the claim of its worker
@@ -364,17 +350,27 @@ func TestStopReleaseWaitsForClaimsUnderWay(t *testing.T) {
 			len(res.batch), res.took, res.err)
 	}
 	<-released
-	d, err := real.Get(ctx, m.ID)
+	// Released as the worker, then as the claim that took it.
+	checkReleased(t, r, real, m.ID, msgbox.DeliveryPending, 0, 2)
+}
+
+// checkReleased checks what a stop's release left of message id's
+// delivery: state, unleased, due now, attempts counted, and that r
+// released it released times and holds nothing in flight.
+func checkReleased(t *testing.T, r *Runner, box msgbox.Box, id string, state msgbox.DeliveryState, attempts, released int) {
+	t.Helper()
+	d, err := box.Get(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := d.Deliveries[0]
-	if got.State != msgbox.DeliveryPending || got.LeaseOwner != "" || got.Attempts != 0 || len(d.Attempts) != 0 {
-		t.Errorf("delivery %s, leased to %q, %d attempts (%+v); want pending, no lease, no attempt",
-			got.State, got.LeaseOwner, got.Attempts, d.Attempts)
+	if got.State != state || got.LeaseOwner != "" || got.Attempts != attempts || len(d.Attempts) != attempts ||
+		got.NextAttemptAt.After(time.Now()) {
+		t.Errorf("delivery %s, leased to %q, %d attempts (%+v), due %v; want %s, no lease, %d attempts, due now",
+			got.State, got.LeaseOwner, got.Attempts, d.Attempts, got.NextAttemptAt, state, attempts)
 	}
-	if n := r.released.Load(); n != 2 {
-		t.Errorf("released %d times, want 2 (as the worker, then as the claim that took it)", n)
+	if n := r.released.Load(); n != int64(released) {
+		t.Errorf("released %d times, want %d", n, released)
 	}
 	if len(r.inFlight.flights) != 0 || len(r.inFlight.claims) != 0 {
 		t.Errorf("left in flight: %v, claims under way: %v", r.inFlight.flights, r.inFlight.claims)
