@@ -982,19 +982,8 @@ func (b *Box) Release(ctx context.Context, owner string, ids []int64) (int, erro
 		return 0, nil
 	}
 	owner = msgbox.CleanText(owner)
-	var released []string // the ports of the deliveries returned
-	err := b.retry(ctx, func(ctx context.Context) error {
-		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
-			var batch *pgx.Batch
-			var err error
-			released, batch, err = releaseTx(ctx, t, owner, ids)
-			return batch, err
-		})
-		if isUncertain(err) {
-			released = nil       // the rerun tells what it returns
-			return lostConn(err) // running again is safe
-		}
-		return err
+	released, err := b.returnInTx(ctx, func(t *pipeTx) ([]string, *pgx.Batch, error) {
+		return releaseTx(ctx, t, owner, ids)
 	})
 	if err != nil {
 		return 0, b.wrap(err, "release deliveries of %s", owner)
@@ -1002,29 +991,79 @@ func (b *Box) Release(ctx context.Context, owner string, ids []int64) (int, erro
 	return len(released), nil
 }
 
+// returnInTx runs tx (releaseTx, recoverTx) in a transaction, again after a
+// lost connection, and returns the ports of the deliveries it returned to
+// the pool. After a commit whose acknowledgement was lost, the rerun tells
+// what it returned: those the first run returned are no longer in
+// progress, and are passed over.
+func (b *Box) returnInTx(ctx context.Context, tx func(t *pipeTx) ([]string, *pgx.Batch, error)) ([]string, error) {
+	var ports []string
+	err := b.retry(ctx, func(ctx context.Context) error {
+		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
+			var batch *pgx.Batch
+			var err error
+			ports, batch, err = tx(t)
+			return batch, err
+		})
+		if isUncertain(err) {
+			ports = nil          // the rerun tells what it returns
+			return lostConn(err) // running again is safe
+		}
+		return err
+	})
+	return ports, err
+}
+
 // releaseTx locks the deliveries of ids owner holds in progress, and their
 // messages, in t (in the order recoverTx does), and returns their ports,
 // one per delivery, and the batch of writes that return them to the pool.
 func releaseTx(ctx context.Context, t *pipeTx, owner string, ids []int64) ([]string, *pgx.Batch, error) {
-	type held struct {
-		id          int64
-		msgID, port string
-		attempts    int
-	}
-	var got []held
-	batch := &pgx.Batch{}
-	batch.Queue(`SELECT id, message_id, port, attempts FROM deliveries
-		WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 ORDER BY id FOR UPDATE`, ids, owner).
-		Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var h held
-				if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts); err != nil {
-					return err
-				}
-				got = append(got, h)
+	return returnHeld(ctx, t, `SELECT id, message_id, port, attempts, lease_owner, claimed_at FROM deliveries
+		WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 ORDER BY id FOR UPDATE`, []any{ids, owner},
+		func(batch *pgx.Batch, h heldDelivery, now time.Time) msgbox.DeliveryState {
+			state := msgbox.DeliveryPending
+			if h.attempts > 0 {
+				state = msgbox.DeliveryRetrying
 			}
-			return rows.Err()
+			batch.Queue(`UPDATE deliveries SET state = $2, next_attempt_at = $3, due_at = $3,
+				lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE id = $1`,
+				h.id, string(state), now)
+			queueEvent(batch, h.msgID, now, h.port, string(state), msgbox.ReleasedDetail(h.attempts+1, owner))
+			return state
 		})
+}
+
+// heldDelivery is a delivery in progress that releaseTx or recoverTx
+// returns to the pool.
+type heldDelivery struct {
+	id          int64
+	msgID, port string
+	attempts    int
+	leaseOwner  string
+	claimedAt   *time.Time
+}
+
+// returnHeld locks, in t, the deliveries in progress that query selects
+// with args (id, message_id, port, attempts, lease_owner, claimed_at, in id
+// order, FOR UPDATE), then their messages (lockEach), and returns their
+// ports, one per delivery, and the batch of writes that return them to
+// the pool: put's for each (which returns the delivery's new state, at
+// now, read after the last lock), then the messages' status, then the
+// ports' notification.
+func returnHeld(ctx context.Context, t *pipeTx, query string, args []any,
+	put func(batch *pgx.Batch, h heldDelivery, now time.Time) msgbox.DeliveryState) ([]string, *pgx.Batch, error) {
+	var got []heldDelivery
+	batch := &pgx.Batch{}
+	batch.Queue(query, args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var h heldDelivery
+			if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts, &h.leaseOwner, &h.claimedAt); err != nil {
+				return err
+			}
+			got = append(got, h)
+		}
+		return rows.Err()
+	})
 	if err := t.send(ctx, batch); err != nil {
 		return nil, nil, err
 	}
@@ -1042,16 +1081,8 @@ func releaseTx(ctx context.Context, t *pipeTx, owner string, ids []int64) ([]str
 	batch = &pgx.Batch{}
 	ports := make([]string, 0, len(got))
 	for _, h := range got {
-		state := msgbox.DeliveryPending
-		if h.attempts > 0 {
-			state = msgbox.DeliveryRetrying
-		}
-		batch.Queue(`UPDATE deliveries SET state = $2, next_attempt_at = $3, due_at = $3,
-				lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE id = $1`,
-			h.id, string(state), now)
-		queueEvent(batch, h.msgID, now, h.port, string(state), msgbox.ReleasedDetail(h.attempts+1, owner))
+		locks[h.msgID].setState(h.id, put(batch, h, now))
 		ports = append(ports, h.port)
-		locks[h.msgID].setState(h.id, state)
 	}
 	for _, id := range order {
 		queueStatus(batch, locks[id])
@@ -1098,19 +1129,9 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 		return 0, b.wrap(msgbox.ErrNoOwner, "recover")
 	}
 	owner = msgbox.CleanText(owner)
-	var abandoned []string // the ports of the attempts recorded as failed
-	err := b.retry(ctx, func(ctx context.Context) error {
-		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
-			var batch *pgx.Batch
-			var err error
-			abandoned, batch, err = recoverTx(ctx, t, owner)
-			return batch, err
-		})
-		if isUncertain(err) {
-			abandoned = nil      // the rerun tells what it records
-			return lostConn(err) // running again is safe
-		}
-		return err
+	// The ports of the attempts recorded as failed.
+	abandoned, err := b.returnInTx(ctx, func(t *pipeTx) ([]string, *pgx.Batch, error) {
+		return recoverTx(ctx, t, owner)
 	})
 	if err != nil {
 		return 0, b.wrap(err, "recover deliveries of %s", owner)
@@ -1123,70 +1144,30 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 // their ports, one per delivery, and the batch of writes that record their
 // interrupted attempts and return them to the pool.
 func recoverTx(ctx context.Context, t *pipeTx, owner string) ([]string, *pgx.Batch, error) {
-	type recovered struct {
-		id          int64
-		msgID, port string
-		attempts    int
-		leaseOwner  string
-		claimedAt   *time.Time
-	}
-	var got []recovered
-	batch := &pgx.Batch{}
 	// The deliveries first, in id order, then their messages in id order.
 	// starts_with, not LIKE: an owner name may contain % or _.
-	batch.Queue(`SELECT id, message_id, port, attempts, lease_owner, claimed_at FROM deliveries
+	return returnHeld(ctx, t, `SELECT id, message_id, port, attempts, lease_owner, claimed_at FROM deliveries
 		WHERE state = 'in_progress' AND (lease_owner = $1 OR starts_with(lease_owner, $1 || '/'))
-		ORDER BY id FOR UPDATE`, owner).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var r recovered
-			if err := rows.Scan(&r.id, &r.msgID, &r.port, &r.attempts, &r.leaseOwner, &r.claimedAt); err != nil {
-				return err
+		ORDER BY id FOR UPDATE`, []any{owner},
+		func(batch *pgx.Batch, h heldDelivery, now time.Time) msgbox.DeliveryState {
+			// The attempt is the lease owner's (the worker), as in claimTx's
+			// takeover; it ended now, when its end became known.
+			number := h.attempts + 1
+			lastErr := msgbox.InterruptedError(h.leaseOwner)
+			started := now
+			if h.claimedAt != nil {
+				started = ts(*h.claimedAt)
 			}
-			got = append(got, r)
-		}
-		return rows.Err()
-	})
-	if err := t.send(ctx, batch); err != nil {
-		return nil, nil, err
-	}
-	if len(got) == 0 {
-		return nil, nil, nil
-	}
-	msgIDs := make([]string, len(got))
-	for i, r := range got {
-		msgIDs[i] = r.msgID
-	}
-	locks, order, now, err := lockEach(ctx, t, msgIDs)
-	if err != nil {
-		return nil, nil, err
-	}
-	batch = &pgx.Batch{}
-	ports := make([]string, 0, len(got))
-	for _, r := range got {
-		// The attempt is the lease owner's (the worker), as in claimTx's
-		// takeover; it ended now, when its end became known.
-		number := r.attempts + 1
-		lastErr := msgbox.InterruptedError(r.leaseOwner)
-		started := now
-		if r.claimedAt != nil {
-			started = ts(*r.claimedAt)
-		}
-		batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
-			r.id, r.msgID, r.port, number, r.leaseOwner, started, now, lastErr)
-		batch.Queue(`UPDATE deliveries SET state = 'pending', attempts = $2, next_attempt_at = $3, due_at = $3,
+			batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
+				h.id, h.msgID, h.port, number, h.leaseOwner, started, now, lastErr)
+			batch.Queue(`UPDATE deliveries SET state = 'pending', attempts = $2, next_attempt_at = $3, due_at = $3,
 				lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = $4 WHERE id = $1`,
-			r.id, number, now, lastErr)
-		queueEvent(batch, r.msgID, now, r.port, string(msgbox.DeliveryPending),
-			msgbox.RecoveredDetail(number, lastErr, owner))
-		ports = append(ports, r.port)
-		locks[r.msgID].setState(r.id, msgbox.DeliveryPending)
-	}
-	for _, id := range order {
-		queueStatus(batch, locks[id])
-	}
-	queueNotify(batch, ports)
-	return ports, batch, nil
+				h.id, number, now, lastErr)
+			queueEvent(batch, h.msgID, now, h.port, string(msgbox.DeliveryPending),
+				msgbox.RecoveredDetail(number, lastErr, owner))
+			return msgbox.DeliveryPending
+		})
 }
 
 // queueReceipt queues the write of a delivery's receipt, if r is not nil,

@@ -587,60 +587,23 @@ func (b *Box) Release(ctx context.Context, owner string, ids []int64) (int, erro
 	owner = msgbox.CleanText(owner)
 	var released []string // the ports of the deliveries returned
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		released = nil // a rerun starts afresh (writeFunc)
 		now := b.clock()
-		type held struct {
-			id          int64
-			msgID, port string
-			attempts    int
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, message_id, port, attempts FROM deliveries
+		var err error
+		released, err = returnHeld(ctx, tx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at FROM deliveries
 			WHERE id IN (SELECT value FROM json_each(?)) AND state = ? AND lease_owner = ? ORDER BY id`,
-			idsJSON(ids), string(msgbox.DeliveryInProgress), owner)
-		if err != nil {
-			return err
-		}
-		var got []held
-		for rows.Next() {
-			var h held
-			if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts); err != nil {
-				rows.Close()
-				return err
-			}
-			got = append(got, h)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		refreshed := map[string]bool{}
-		for _, h := range got {
-			state := msgbox.DeliveryPending
-			if h.attempts > 0 {
-				state = msgbox.DeliveryRetrying
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, due_at = ?,
-				lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE id = ?`,
-				string(state), toDB(now), toDB(now), h.id); err != nil {
-				return fmt.Errorf("returning delivery %d to the pool: %w", h.id, err)
-			}
-			if err := addEvent(ctx, tx, h.msgID, now, h.port, string(state),
-				msgbox.ReleasedDetail(h.attempts+1, owner)); err != nil {
-				return err
-			}
-			refreshed[h.msgID] = false
-			released = append(released, h.port)
-		}
-		// Once every delivery is updated: a message may have several.
-		for _, h := range got {
-			if !refreshed[h.msgID] {
-				refreshed[h.msgID] = true
-				if err := refreshStatus(ctx, tx, h.msgID); err != nil {
-					return err
+			[]any{idsJSON(ids), string(msgbox.DeliveryInProgress), owner}, func(h heldDelivery) error {
+				state := msgbox.DeliveryPending
+				if h.attempts > 0 {
+					state = msgbox.DeliveryRetrying
 				}
-			}
-		}
-		return nil
+				if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, due_at = ?,
+					lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE id = ?`,
+					string(state), toDB(now), toDB(now), h.id); err != nil {
+					return fmt.Errorf("returning delivery %d to the pool: %w", h.id, err)
+				}
+				return addEvent(ctx, tx, h.msgID, now, h.port, string(state), msgbox.ReleasedDetail(h.attempts+1, owner))
+			})
+		return err
 	})
 	if err != nil {
 		return 0, b.wrap(err, "release deliveries of %s", owner)
@@ -661,79 +624,94 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 	owner = msgbox.CleanText(owner)
 	var abandoned []string // the ports of the attempts recorded as failed
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		abandoned = nil // a rerun starts afresh (writeFunc)
 		now := b.clock()
-		type held struct {
-			id          int64
-			msgID, port string
-			attempts    int
-			leaseOwner  string
-			claimedAt   sql.NullInt64
-		}
+		var err error
 		// The prefix is compared as bytes: substr counts characters in
 		// text, bytes in a blob. A delivery in progress is due when its
 		// lease ends: the partial index deliveries_due holds it, and not
 		// the deliveries settled, which a scan would read every one of
 		// under the write lock.
-		rows, err := tx.QueryContext(ctx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at
+		abandoned, err = returnHeld(ctx, tx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at
 			FROM deliveries INDEXED BY deliveries_due WHERE due_at IS NOT NULL AND state = ?
 			AND (lease_owner = ? OR substr(CAST(lease_owner AS BLOB), 1, ?) = CAST(? AS BLOB)) ORDER BY id`,
-			string(msgbox.DeliveryInProgress), owner, len(owner)+1, owner+"/")
-		if err != nil {
-			return err
-		}
-		var got []held
-		for rows.Next() {
-			var h held
-			if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts, &h.leaseOwner, &h.claimedAt); err != nil {
-				rows.Close()
-				return err
-			}
-			got = append(got, h)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, h := range got {
-			// The attempt is the lease owner's (the worker), as in claimTx's
-			// takeover; it ended now, when its end became known.
-			h.attempts++
-			lastErr := msgbox.InterruptedError(h.leaseOwner)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-				(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, h.id, h.msgID, h.port, h.attempts, h.leaseOwner,
-				toDB(nullTime(h.claimedAt)), toDB(now), string(msgbox.DeliveryRetrying), lastErr); err != nil {
-				return fmt.Errorf("recording interrupted attempt: %w", err)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
-				due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
-				string(msgbox.DeliveryPending), h.attempts, toDB(now), toDB(now), lastErr, h.id); err != nil {
-				return fmt.Errorf("returning delivery %d to the pool: %w", h.id, err)
-			}
-			if err := addEvent(ctx, tx, h.msgID, now, h.port, string(msgbox.DeliveryPending),
-				msgbox.RecoveredDetail(h.attempts, lastErr, owner)); err != nil {
-				return err
-			}
-		}
-		// Once every delivery is updated: a message may have several.
-		refreshed := map[string]bool{}
-		for _, h := range got {
-			if !refreshed[h.msgID] {
-				refreshed[h.msgID] = true
-				if err := refreshStatus(ctx, tx, h.msgID); err != nil {
-					return err
+			[]any{string(msgbox.DeliveryInProgress), owner, len(owner) + 1, owner + "/"}, func(h heldDelivery) error {
+				// The attempt is the lease owner's (the worker), as in
+				// claimTx's takeover; it ended now, when its end became
+				// known.
+				number := h.attempts + 1
+				lastErr := msgbox.InterruptedError(h.leaseOwner)
+				if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+					(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, h.id, h.msgID, h.port, number, h.leaseOwner,
+					toDB(nullTime(h.claimedAt)), toDB(now), string(msgbox.DeliveryRetrying), lastErr); err != nil {
+					return fmt.Errorf("recording interrupted attempt: %w", err)
 				}
-			}
-		}
-		for _, h := range got {
-			abandoned = append(abandoned, h.port)
-		}
-		return nil
+				if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+					due_at = ?, lease_owner = '', lease_until = NULL, claimed_at = NULL, last_error = ? WHERE id = ?`,
+					string(msgbox.DeliveryPending), number, toDB(now), toDB(now), lastErr, h.id); err != nil {
+					return fmt.Errorf("returning delivery %d to the pool: %w", h.id, err)
+				}
+				return addEvent(ctx, tx, h.msgID, now, h.port, string(msgbox.DeliveryPending),
+					msgbox.RecoveredDetail(number, lastErr, owner))
+			})
+		return err
 	})
 	if err != nil {
 		return 0, b.wrap(err, "recover deliveries of %s", owner)
 	}
 	b.abandoned.Tell(abandoned)
 	return len(abandoned), nil
+}
+
+// heldDelivery is a delivery in progress that Release or Recover returns
+// to the pool.
+type heldDelivery struct {
+	id          int64
+	msgID, port string
+	attempts    int
+	leaseOwner  string
+	claimedAt   sql.NullInt64
+}
+
+// returnHeld returns to the pool, in tx, the deliveries in progress that
+// query selects with args (id, message_id, port, attempts, lease_owner,
+// claimed_at, in id order): put writes each, then each of their messages
+// has its status refreshed once, as a message may have several. It returns
+// their ports, one per delivery. It starts afresh when withWrite runs it
+// again (writeFunc).
+func returnHeld(ctx context.Context, tx *cachedTx, query string, args []any, put func(heldDelivery) error) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var got []heldDelivery
+	for rows.Next() {
+		var h heldDelivery
+		if err := rows.Scan(&h.id, &h.msgID, &h.port, &h.attempts, &h.leaseOwner, &h.claimedAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		got = append(got, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ports := make([]string, 0, len(got))
+	for _, h := range got {
+		if err := put(h); err != nil {
+			return nil, err
+		}
+		ports = append(ports, h.port)
+	}
+	refreshed := map[string]bool{}
+	for _, h := range got {
+		if !refreshed[h.msgID] {
+			refreshed[h.msgID] = true
+			if err := refreshStatus(ctx, tx, h.msgID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ports, nil
 }
