@@ -426,16 +426,9 @@ for k in ("orders_port", "partner_port", "as2_partner_port", "as2_port"):
 args += ["--var", "as2=%s" % ("true" if as2 else "false"), work + "/cfg"]
 p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, env=env)
 
-def fail(why):
-    log.close()
-    sys.stdout.write(open(work + "/run.log").read()[-4000:])
-    sys.exit("FAIL: " + why + "; the server's log (its end) is above")
-
-def status():
-    if p.poll() is not None:
-        fail("the server exited early, with %d" % p.returncode)
-    fields = dict(l.split(":", 1) for l in open("/proc/%d/status" % p.pid) if ":" in l)
-    return int(fields["VmRSS"].split()[0]), int(fields["Threads"]), len(os.listdir("/proc/%d/fd" % p.pid))
+sys.path.insert(0, "scripts")
+from serverwatch import watch
+fail, status = watch(p, log, work + "/run.log")
 
 for _ in range(100):
     if metric("go_goroutines"):

@@ -37,16 +37,9 @@ log = open(work + "/run.log", "w")
 p = subprocess.Popen([work + "/bizpipe", "run", "--data-dir", work + "/data", "--log-level", "warn", work + "/qs"],
                      stdout=subprocess.DEVNULL, stderr=log)
 
-def fail(why):
-    log.close()
-    sys.stdout.write(open(work + "/run.log").read()[-4000:])
-    sys.exit("FAIL: " + why + "; the server's log (its end) is above")
-
-def status():
-    if p.poll() is not None:
-        fail("the server exited early, with %d" % p.returncode)
-    fields = dict(l.split(":", 1) for l in open("/proc/%d/status" % p.pid) if ":" in l)
-    return int(fields["VmRSS"].split()[0]), int(fields["Threads"]), len(os.listdir("/proc/%d/fd" % p.pid))
+sys.path.insert(0, "scripts")
+from serverwatch import watch
+fail, status = watch(p, log, work + "/run.log")
 
 def connections():
     if not psql:
