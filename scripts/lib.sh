@@ -69,3 +69,14 @@ message_box {
 }
 HCL
 }
+
+# pg_box DIR: a PostgreSQL of its own in $work (pg_start) holding the
+# database soak, made afresh, as the message box of the configuration in
+# DIR: its URL in BIZPIPE_VAR_database_url (exported), the box in
+# DIR/box.hcl (pg_box_hcl).
+pg_box() {
+  pg_start "$work"
+  BIZPIPE_VAR_database_url=$(pg_db soak)
+  export BIZPIPE_VAR_database_url
+  pg_box_hcl > "$1/box.hcl"
+}

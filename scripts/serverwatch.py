@@ -1,8 +1,9 @@
 """What scripts/soak.sh and scripts/soak-faults.sh watch of the bizpipe run
-they start: its log's end when they fail, and its memory, threads and file
-descriptors while it runs. Their Python imports it from scripts/ (the
+they start: its log's end when they fail, and its memory, threads, file
+descriptors and database connections while it runs. Their Python imports it from scripts/ (the
 repository's root is their working directory)."""
 import os
+import subprocess
 import sys
 
 
@@ -23,3 +24,13 @@ def watch(p, log, log_path):
         return int(fields["VmRSS"].split()[0]), int(fields["Threads"]), len(os.listdir("/proc/%d/fd" % p.pid))
 
     return fail, status
+
+
+def connections(psql):
+    """The connections to the database soak (a PostgreSQL message box,
+    BIZPIPE_VAR_database_url), as a column; "" without psql (SQLite)."""
+    if not psql:
+        return ""
+    q = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'soak'"
+    return " %5s" % subprocess.run([psql, "-At", "-c", q, os.environ["BIZPIPE_VAR_database_url"]],
+                                   capture_output=True, text=True).stdout.strip()

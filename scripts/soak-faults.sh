@@ -145,11 +145,8 @@ send_port "partner_as2" {
 HCL
 psql=""
 if [ "$BOX" = postgres ]; then
-  pg_start "$work"
-  BIZPIPE_VAR_database_url=$(pg_db soak)
-  export BIZPIPE_VAR_database_url
+  pg_box "$work/cfg"
   psql="$pgbin/psql"
-  pg_box_hcl > "$work/cfg/box.hcl"
 fi
 echo "== bizpipe run ($BOX box) under faults: $RATE orders of 2 KiB a second for $SECS s, partner behaviour changing every $PHASE s, AS2=$AS2"
 python3 - "$work" "$RATE" "$SECS" "$PHASE" "$SAMPLE" "$AS2" "$STOP_LIMIT" "$psql" <<'EOF'
@@ -410,12 +407,6 @@ def metric(name):
 def files(d):
     return sum(len(fs) for _, _, fs in os.walk(d))
 
-def connections():
-    if not psql:
-        return ""
-    q = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'soak'"
-    return " %5s" % subprocess.run([psql, "-At", "-c", q, os.environ["BIZPIPE_VAR_database_url"]],
-                                   capture_output=True, text=True).stdout.strip()
 
 log = open(work + "/run.log", "w")
 env = dict(os.environ, TMPDIR=work + "/tmp")
@@ -427,7 +418,7 @@ args += ["--var", "as2=%s" % ("true" if as2 else "false"), work + "/cfg"]
 p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, env=env)
 
 sys.path.insert(0, "scripts")
-from serverwatch import watch
+from serverwatch import watch, connections
 fail, status = watch(p, log, work + "/run.log")
 
 for _ in range(100):
@@ -464,7 +455,7 @@ while time.time() - t0 < secs:
     d = int(sum(metric("bizpipe_messages_delivered_total").values()))
     f = files(work + "/data") + files(work + "/tmp")
     rows.append((r, t, fds, g, f))
-    print("%4.0f %9d %9d %8d %7d %3d %10d %5d%s" % (time.time() - t0, len(accepted), d, r, t, fds, g, f, connections()),
+    print("%4.0f %9d %9d %8d %7d %3d %10d %5d%s" % (time.time() - t0, len(accepted), d, r, t, fds, g, f, connections(psql)),
           flush=True)
 statuses = metric("bizpipe_messages{")
 stop_at = time.time()

@@ -21,11 +21,8 @@ cp -r examples/quickstart "$work/qs"
 rm -rf "$work/qs/in"/* "$work/qs/out/fabrikam"/*
 psql=""
 if [ "$BOX" = postgres ]; then
-  pg_start "$work"
-  BIZPIPE_VAR_database_url=$(pg_db soak)
-  export BIZPIPE_VAR_database_url
+  pg_box "$work/qs"
   psql="$pgbin/psql"
-  pg_box_hcl > "$work/qs/box.hcl"
 fi
 echo "== bizpipe run ($BOX message box): $RATE messages of 4 KiB a second for $SECS s (clear sign RSA-2048 + AES-256-CBC, file to file)"
 python3 - "$work" "$RATE" "$SECS" "$psql" <<'EOF'
@@ -38,15 +35,9 @@ p = subprocess.Popen([work + "/bizpipe", "run", "--data-dir", work + "/data", "-
                      stdout=subprocess.DEVNULL, stderr=log)
 
 sys.path.insert(0, "scripts")
-from serverwatch import watch
+from serverwatch import watch, connections
 fail, status = watch(p, log, work + "/run.log")
 
-def connections():
-    if not psql:
-        return ""
-    q = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'soak'"
-    return " %5s" % subprocess.run([psql, "-At", "-c", q, os.environ["BIZPIPE_VAR_database_url"]],
-                                   capture_output=True, text=True).stdout.strip()
 
 def take():
     n = 0
@@ -79,7 +70,7 @@ while time.time() - start < secs:
         last = now
         r, t, fds = status()
         rss.append(r)
-        print("%4.0f %7d %9d %8d %7d %3d%s" % (now - start, sent, delivered, r, t, fds, connections()), flush=True)
+        print("%4.0f %7d %9d %8d %7d %3d%s" % (now - start, sent, delivered, r, t, fds, connections(psql)), flush=True)
     time.sleep(0.01)
 for _ in range(300):  # the backlog, up to a minute
     delivered += take()
