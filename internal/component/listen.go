@@ -55,4 +55,10 @@ type InputConfig interface {
 	// with the same key), and why, as a clause: such an input, and what
 	// of each config takes it.
 	SharesInput(other Config) (why string, shared bool)
+	// InputDir is the place as a directory of the server's file system,
+	// false when it is none or not known: two keys that differ may name
+	// one directory there (a symbolic link, a mount, a name in another
+	// letter case on a file system that ignores it), which the live rules
+	// find.
+	InputDir() (string, bool)
 }

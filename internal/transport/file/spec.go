@@ -120,6 +120,11 @@ func (c *ReceiveConfig) SharesInput(other component.Config) (why string, shared 
 	return fmt.Sprintf("a file named %q matches both pattern %q and pattern %q", name, c.Pattern.V, o.Pattern.V), shared
 }
 
+// InputDir: the directory polled.
+func (c *ReceiveConfig) InputDir() (string, bool) {
+	return c.Path.V, c.Path.Usable() && c.Path.V != ""
+}
+
 var _ component.InputConfig = (*ReceiveConfig)(nil)
 
 // Live: the directory polled, listed and read, and written to, since a

@@ -89,6 +89,7 @@ func Check(cfg *model.Config, res *rules.Result, opts Options) (hcl.Diagnostics,
 			}
 		}
 	}
+	c.checkInputs(cfg, srv)
 	c.warnUnknown()
 	return c.diags, nil
 }

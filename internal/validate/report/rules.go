@@ -66,7 +66,7 @@ var rules = [...]Rule{
 		"The configuration has no group block, or more than one; exactly one is required."},
 	{diag.CodeInvalidValue, "InvalidValue", hcl.DiagError, Static,
 		"Invalid attribute value",
-		"An attribute value is invalid (enum, duration, size or type), or a required attribute is missing; or values that cannot work together on one server: two receive locations listening on one address, two taking the same files (one directory, a file name both patterns match), or a server name too long for the claims of a file receive location."},
+		"An attribute value is invalid (enum, duration, size or type), or a required attribute is missing; or values that cannot work together on one server: two receive locations listening on one address, two taking the same files (one directory, as written or, with validate --live and at run, one on the server by another name such as a symbolic link; a file name both patterns match), or a server name too long for the claims of a file receive location."},
 	{diag.CodeFilter, "InvalidFilterOrTemplate", hcl.DiagError, Static,
 		"Invalid filter or template",
 		"A filter is not boolean, or a filter or template uses an unknown message attribute."},

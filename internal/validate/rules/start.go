@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -80,8 +82,9 @@ func (c *checker) checkListeners() {
 // location took it first, through that one's pipeline and routing, as
 // in BizTalk two receive locations on one folder with overlapping file
 // masks split its files between them. The places are compared as
-// written (resolved against the declaring file), not as the machine
-// resolves them (a symbolic link). With Options.Host, as checkListeners.
+// written (resolved against the declaring file); places that are one only
+// on the server (a symbolic link) are the live rules' (live.Check). With
+// Options.Host, as checkListeners.
 func (c *checker) checkInputs() {
 	type place struct{ transport, key string }
 	for _, srv := range c.cfg.Servers {
@@ -107,14 +110,23 @@ func (c *checker) checkInputs() {
 				if !shared {
 					continue
 				}
-				c.add(diag.Errorf(diag.CodeInvalidValue, r.Transport.DeclRange, "Receive locations take the same inputs",
-					"Receive location %q (host %q) and receive location %q (host %q) both take from %s (%s), and both run on server %q: each input would go to whichever took it first, through that location's pipeline and routing. Make what they take exclusive, or run them on hosts with instances on different servers.",
-					r.Name, r.Host.Name, prev.Name, prev.Host.Name, shown, why, srv.Name))
+				c.add(SharedInputs(r, prev, shown, why, srv.Name))
 				break
 			}
 			at[p] = append(at[p], r)
 		}
 	}
+}
+
+// SharedInputs is the error (BP1004) of receive locations r and prev,
+// both running on server srv, that both take from where (as a noun:
+// `directory "in"`) an input such as why says: the rule of checkInputs,
+// which the live rules apply too, to places that are one only on the
+// server.
+func SharedInputs(r, prev *model.ReceiveLocation, where, why, srv string) *hcl.Diagnostic {
+	return diag.Errorf(diag.CodeInvalidValue, r.Transport.DeclRange, "Receive locations take the same inputs",
+		"Receive location %q (host %q) and receive location %q (host %q) both take from %s (%s), and both run on server %q: each input would go to whichever took it first, through that location's pipeline and routing. Make what they take exclusive, or run them on hosts with instances on different servers.",
+		r.Name, r.Host.Name, prev.Name, prev.Host.Name, where, why, srv)
 }
 
 // prevSensitive reports whether r's listen derives from a sensitive value.
