@@ -162,7 +162,7 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 		case isDuplicateID(err) || isUncertain(err):
 			// A try whose answer was lost may have committed: all of
 			// it or nothing (one transaction). The ids it inserted say.
-			committed, lookErr := b.batchStored(ctx, ready, h, out)
+			committed, lookErr := b.batchStored(lookContext(ctx), ready, h, out)
 			if lookErr != nil {
 				if isDuplicateID(err) {
 					return &uncertainError{err} // an earlier try committed

@@ -499,12 +499,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 			for i, d := range claimed {
 				ids[i] = d.ID
 			}
-			// Looked at even when ctx has ended (a stop cancelling the
-			// claim mid-commit, which cut the connection): the leases
-			// the commit took would otherwise stay with an owner told
-			// it has none, until they expire, each then counted as an
-			// attempt never made.
-			held, lookErr := b.heldAfterLostCommit(context.WithoutCancel(ctx), ids, owner, claimedAt)
+			held, lookErr := b.heldAfterLostCommit(lookContext(ctx), ids, owner, claimedAt)
 			if lookErr != nil {
 				return err
 			}

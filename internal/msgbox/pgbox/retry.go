@@ -42,6 +42,17 @@ func lostConn(err error) error {
 	return err
 }
 
+// lookContext is the context of the look by which an operation whose
+// commit was lost finds out what the commit did. Not ctx itself: its end
+// may be what cut the commit short (a stop cancelling a claim or a receive
+// mid-commit), and a look failed on it would leave the caller in doubt of
+// a commit that took leases for it, held then by nobody until they expire.
+// The look's retries bound it (Options.ReconnectTimeout), as they do any
+// operation's.
+func lookContext(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}
+
 func isUncertain(err error) bool {
 	var u *uncertainError
 	return errors.As(err, &u)
@@ -187,7 +198,10 @@ func (b *Box) withTxOptions(ctx context.Context, opts pgx.TxOptions, fn func(tx 
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return commitErr(err)
+		if err = commitErr(err); isUncertain(err) {
+			b.awaitLostTx(ctx, tx.Conn().PgConn().PID())
+		}
+		return err
 	}
 	return nil
 }
@@ -308,5 +322,37 @@ func (b *Box) inTx(ctx context.Context, begin string, fn func(t *pipeTx) (*pgx.B
 		t.abort(ctx)
 		return err
 	}
+	b.awaitLostTx(ctx, conn.Conn().PgConn().PID())
 	return &uncertainError{err}
+}
+
+// awaitLostTx waits, up to lateCommitWait, until the server has ended the
+// transaction of backend pid, whose connection was lost while its COMMIT
+// was in flight: the server may not have read that COMMIT yet, or still
+// be running it. The caller then looks for what the commit did, and finds
+// it if it was made; a look made before would find nothing yet, and tell
+// its caller the change was not made (a claim or a receive whose context
+// ended mid-commit, its leases then held by nobody once the COMMIT
+// landed). When it cannot tell (the server does not answer), it returns,
+// and the look runs as it would have.
+func (b *Box) awaitLostTx(ctx context.Context, pid uint32) {
+	ctx, cancel := context.WithTimeout(lookContext(ctx), lateCommitWait)
+	defer cancel()
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		var open bool
+		err := b.retry(ctx, func(ctx context.Context) error {
+			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+				WHERE pid = $1 AND xact_start IS NOT NULL)`, int64(pid)).Scan(&open)
+		})
+		if err != nil || !open {
+			return
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
