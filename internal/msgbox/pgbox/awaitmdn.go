@@ -63,6 +63,7 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 			Scan(&handed)
 		if err != nil && isUncertain(commitErr(err)) {
 			lost = true // running it again is safe: it finds what the lost try did
+			return rerun(commitErr(err))
 		}
 		return err
 	})

@@ -137,3 +137,141 @@ func exists(t *testing.T, conn *pgx.Conn, query string, args ...any) bool {
 	}
 	return found
 }
+
+// checkReport fails try i of what when the call's err disagrees with done,
+// whether the box holds its effect.
+func checkReport(t *testing.T, what string, i int, err error, done bool) {
+	t.Helper()
+	switch {
+	case err == nil && !done:
+		t.Fatalf("try %d: %s returned nil, but its effect is not in the box", i, what)
+	case err != nil && done && !errors.Is(err, msgbox.ErrCommitUncertain):
+		t.Fatalf("try %d: %s = %v, without saying the commit is in doubt; but its effect is in the box", i, what, err)
+	}
+}
+
+// sweep runs op sweepTries times on a context that ends after sweepDelay,
+// each time on what setup made for it, and checks the call's report
+// against done (see checkReport), once the cancelled try's server side is
+// over.
+func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op func(ctx context.Context, b *Box, s S) error,
+	done func(conn *pgx.Conn, s S) bool) {
+	b, url := openNew(t, Options{})
+	conn := pgtest.Connect(t, url)
+	tally := map[string]int{}
+	defer func() { t.Logf("outcomes: %v", tally) }()
+	for i := range sweepTries {
+		s := setup(b, i)
+		warm(t, b)
+		cctx, cancel := context.WithTimeout(t.Context(), sweepDelay(i))
+		err := op(cctx, b, s)
+		cancel()
+		quiesce(t, conn)
+		tally[classify(err)]++
+		checkReport(t, what, i, err, done(conn, s))
+	}
+}
+
+// claimed receives and routes a message to port p, and claims its
+// delivery for owner.
+func claimed(t *testing.T, b *Box, name, owner string) *msgbox.Delivery {
+	t.Helper()
+	route(t, b, name, "p")
+	ds, err := b.ClaimBatch(t.Context(), owner, []string{"p"}, time.Minute, 1, nil)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("claim = %d, %v", len(ds), err)
+	}
+	return ds[0]
+}
+
+// TestReleaseCancelledMidCommit and the four tests after it: operations
+// that run again after a lost commit to find out what it did. Before, when
+// the context ended before the rerun, they returned the lost connection's
+// error, as if nothing had been done, when the commit had been made (a stop
+// cancelling a Recover or Route, a partner hanging up on a FinishMDN).
+func TestReleaseCancelledMidCommit(t *testing.T) {
+	t.Parallel()
+	sweep(t, "Release", func(b *Box, i int) *msgbox.Delivery { return claimed(t, b, fmt.Sprintf("r%d", i), "w") },
+		func(ctx context.Context, b *Box, d *msgbox.Delivery) error {
+			_, err := b.Release(ctx, "w", []int64{d.ID})
+			return err
+		},
+		func(conn *pgx.Conn, d *msgbox.Delivery) bool {
+			return exists(t, conn, "SELECT 1 FROM deliveries WHERE id = $1 AND state = 'pending'", d.ID)
+		})
+}
+
+func TestRecoverCancelledMidCommit(t *testing.T) {
+	t.Parallel()
+	sweep(t, "Recover", func(b *Box, i int) *msgbox.Delivery {
+		return claimed(t, b, fmt.Sprintf("r%d", i), fmt.Sprintf("s%d/w", i))
+	},
+		func(ctx context.Context, b *Box, d *msgbox.Delivery) error {
+			_, err := b.Recover(ctx, d.LeaseOwner[:strings.Index(d.LeaseOwner, "/")])
+			return err
+		},
+		func(conn *pgx.Conn, d *msgbox.Delivery) bool {
+			return exists(t, conn, "SELECT 1 FROM deliveries WHERE id = $1 AND state = 'pending'", d.ID)
+		})
+}
+
+func TestRouteCancelledMidCommit(t *testing.T) {
+	t.Parallel()
+	sweep(t, "Route", func(b *Box, i int) string {
+		m, _, err := b.ReceiveRouted(t.Context(), incoming(fmt.Sprintf("u%d", i)), strings.NewReader("x"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	},
+		func(ctx context.Context, b *Box, id string) error { return b.Route(ctx, id, []string{"p"}, "") },
+		func(conn *pgx.Conn, id string) bool {
+			return exists(t, conn, "SELECT 1 FROM messages WHERE id = $1 AND routed", id)
+		})
+}
+
+func TestAwaitMDNCancelledMidCommit(t *testing.T) {
+	t.Parallel()
+	sweep(t, "AwaitMDN", func(b *Box, i int) *msgbox.Delivery { return claimed(t, b, fmt.Sprintf("a%d", i), "w") },
+		func(ctx context.Context, b *Box, d *msgbox.Delivery) error {
+			return b.AwaitMDN(ctx, "w", msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: d.MessageID, Port: d.Port,
+				AS2MessageID: fmt.Sprintf("<%d@x>", d.ID), Deadline: time.Now().Add(time.Hour)})
+		},
+		func(conn *pgx.Conn, d *msgbox.Delivery) bool {
+			return exists(t, conn, "SELECT 1 FROM deliveries WHERE id = $1 AND lease_owner = $2", d.ID, msgbox.AwaitOwner)
+		})
+}
+
+// pendingMDN receives a message and queues an asynchronous MDN for it at
+// location loc, due now.
+func pendingMDN(t *testing.T, b *Box, name, loc string) string {
+	t.Helper()
+	m, _, err := b.ReceiveRouted(t.Context(), incoming(name), strings.NewReader("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutMDN(t.Context(), msgbox.SentMDN{MessageID: m.ID, Location: loc, Data: []byte("mdn"),
+		URL: "http://127.0.0.1:1/mdn", State: msgbox.MDNPending, NextAttemptAt: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
+}
+
+func TestFinishMDNCancelledMidCommit(t *testing.T) {
+	t.Parallel()
+	sweep(t, "FinishMDN", func(b *Box, i int) msgbox.SentMDN {
+		loc := fmt.Sprintf("l%d", i)
+		pendingMDN(t, b, fmt.Sprintf("c%d", i), loc)
+		ms, err := b.ClaimMDNs(t.Context(), loc, time.Minute, 4, 4)
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("ClaimMDNs = %d, %v", len(ms), err)
+		}
+		return ms[0]
+	},
+		func(ctx context.Context, b *Box, m msgbox.SentMDN) error {
+			return b.FinishMDN(ctx, m, msgbox.MDNSent, time.Time{}, "")
+		},
+		func(conn *pgx.Conn, m msgbox.SentMDN) bool {
+			return exists(t, conn, "SELECT 1 FROM sent_mdns WHERE message_id = $1 AND state = 'sent'", m.MessageID)
+		})
+}

@@ -243,7 +243,7 @@ func (b *Box) Route(ctx context.Context, id string, ports []string, reason strin
 		if isUncertain(err) {
 			// Routing again finds out: ErrInvalidState if it was routed.
 			uncertain = true
-			return lostConn(err)
+			return rerun(err)
 		}
 		return err
 	})
@@ -1006,8 +1006,8 @@ func (b *Box) returnInTx(ctx context.Context, tx func(t *pipeTx) ([]string, *pgx
 			return batch, err
 		})
 		if isUncertain(err) {
-			ports = nil          // the rerun tells what it returns
-			return lostConn(err) // running again is safe
+			ports = nil       // the rerun tells what it returns
+			return rerun(err) // running again is safe
 		}
 		return err
 	})

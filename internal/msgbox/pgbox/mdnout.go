@@ -200,6 +200,7 @@ func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbo
 			string(state), ts(retryAt), lastError, id, ts(claimed.NextAttemptAt)).Scan(&done, &exists)
 		if err != nil && isUncertain(commitErr(err)) {
 			lost = true // running it again is safe: it finds what the lost try did
+			return rerun(commitErr(err))
 		}
 		return err
 	})

@@ -42,6 +42,30 @@ func lostConn(err error) error {
 	return err
 }
 
+// rerunError is a lost commit (an uncertainError) after which the
+// operation runs again to find out what it did (a rerun finds the change
+// made, or makes it): retried as the lost connection it holds. When the
+// retries end before a rerun could tell (ctx ended, the box closed, the
+// ReconnectTimeout passed, the rerun's connection lost too), the commit
+// is still in doubt, and retryWhile returns the uncertainError: the lost
+// connection alone would tell the caller the change was not made (a stop
+// cancelling a Recover or a Route mid-commit).
+type rerunError struct{ u *uncertainError }
+
+func (e *rerunError) Error() string { return e.u.err.Error() }
+
+func (e *rerunError) Unwrap() error { return e.u.err }
+
+// rerun returns err, an uncertainError, to be retried as a rerunError;
+// any other err as it is.
+func rerun(err error) error {
+	var u *uncertainError
+	if errors.As(err, &u) {
+		return &rerunError{u}
+	}
+	return err
+}
+
 // lookContext is the context of the look by which an operation whose
 // commit was lost finds out what the commit did. Not ctx itself: its end
 // may be what cut the commit short (a stop cancelling a claim or a receive
@@ -122,11 +146,24 @@ func (b *Box) retry(ctx context.Context, op func(ctx context.Context) error) err
 func (b *Box) retryWhile(ctx context.Context, canRetry func() bool, op func(ctx context.Context) error) error {
 	var deadline time.Time
 	delay := retryMinDelay
+	// The commit in doubt of a try the op is to run again (rerunError),
+	// and what the retries return when they end before the op could tell.
+	var doubt *uncertainError
+	inDoubt := func(err error) error {
+		if doubt != nil && err != nil && (errors.As(err, new(*rerunError)) || isConnErr(err) || ctx.Err() != nil) {
+			return doubt
+		}
+		return err
+	}
 	for {
 		err := op(ctx)
+		var r *rerunError
+		if errors.As(err, &r) {
+			doubt = r.u
+		}
 		if err == nil || ctx.Err() != nil || !retryable(err) || b.isClosed() ||
 			(canRetry != nil && !canRetry()) || b.retryFor < 0 {
-			return err
+			return inDoubt(err)
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(b.retryFor)
@@ -142,17 +179,17 @@ func (b *Box) retryWhile(ctx context.Context, canRetry func() bool, op func(ctx 
 			}
 		}
 		if time.Now().Add(delay).After(deadline) {
-			return silentConnect(err, b.pool.Config().ConnConfig.ConnectTimeout)
+			return inDoubt(silentConnect(err, b.pool.Config().ConnConfig.ConnectTimeout))
 		}
 		if delay > 0 {
 			t := time.NewTimer(delay)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return err
+				return inDoubt(err)
 			case <-b.closed:
 				t.Stop()
-				return err
+				return inDoubt(err)
 			case <-t.C:
 			}
 		}
