@@ -257,6 +257,34 @@ func pendingMDN(t *testing.T, b *Box, name, loc string) string {
 	return m.ID
 }
 
+// TestClaimMDNsCancelledMidCommit: a claim of MDNs to POST (ClaimMDNs) is
+// a claim too: one that took an MDN must return it, or the MDN waits out
+// the claim's lease with an attempt counted that was never made (and an
+// MDN gets DefaultAsyncMDNAttempts).
+func TestClaimMDNsCancelledMidCommit(t *testing.T) {
+	t.Parallel()
+	type mdn struct{ id, loc string }
+	sweep(t, "ClaimMDNs", func(b *Box, i int) mdn {
+		loc := fmt.Sprintf("l%d", i)
+		return mdn{pendingMDN(t, b, fmt.Sprintf("c%d", i), loc), loc}
+	},
+		func(ctx context.Context, b *Box, m mdn) error {
+			ms, err := b.ClaimMDNs(ctx, m.loc, time.Minute, 4, 4)
+			switch {
+			case err != nil:
+				// Even in doubt, not claimed for the caller: a claim
+				// must return what it took.
+				return fmt.Errorf("%v", err)
+			case len(ms) != 1 || ms[0].MessageID != m.id:
+				return fmt.Errorf("ClaimMDNs returned %d MDNs", len(ms))
+			}
+			return nil
+		},
+		func(conn *pgx.Conn, m mdn) bool {
+			return exists(t, conn, "SELECT 1 FROM sent_mdns WHERE message_id = $1 AND attempts > 0", m.id)
+		})
+}
+
 func TestFinishMDNCancelledMidCommit(t *testing.T) {
 	t.Parallel()
 	sweep(t, "FinishMDN", func(b *Box, i int) msgbox.SentMDN {

@@ -143,11 +143,15 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 		if isUncertain(err) && len(out) > 0 {
 			// The MDNs this try claimed, if its commit went through, are
 			// due again at until: those that are, once its transaction,
-			// if the server still has it, is over.
+			// if the server still has it, is over. Looked at even when ctx
+			// has ended (a stop cancelling the claim mid-commit): the
+			// MDNs the commit took would otherwise wait out the lease,
+			// each with an attempt counted that was never made.
 			var held []string
-			lookErr := b.afterLateCommit(ctx, `SELECT 1 FROM sent_mdns WHERE message_id = ANY($1) ORDER BY message_id FOR KEY SHARE`,
+			lctx := lookContext(ctx)
+			lookErr := b.afterLateCommit(lctx, `SELECT 1 FROM sent_mdns WHERE message_id = ANY($1) ORDER BY message_id FOR KEY SHARE`,
 				ids, func(tx pgx.Tx) error {
-					rows, err := tx.Query(ctx, `SELECT message_id FROM sent_mdns
+					rows, err := tx.Query(lctx, `SELECT message_id FROM sent_mdns
 						WHERE message_id = ANY($1) AND state = 'pending' AND next_attempt_at = $2`, ids, until)
 					if err != nil {
 						return err
