@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,11 +24,28 @@ import (
 // when it returned nil, not done when it returned an error that does not
 // say the commit is in doubt (msgbox.ErrCommitUncertain).
 
-// sweepTries is how many tries each sweep makes; sweepDelay the context's
-// lifetime for try i.
+// sweepTries is how many tries each sweep makes.
 const sweepTries = 200
 
-func sweepDelay(i int) time.Duration { return time.Duration(i%40) * 100 * time.Microsecond }
+// sweepDelay is the context's lifetime for try i of a sweep of an
+// operation that takes about took uncancelled: from nothing to a little
+// more than took, whatever the machine's speed and load.
+func sweepDelay(i int, took time.Duration) time.Duration { return took * time.Duration(i%40) / 24 }
+
+// calibrate returns how long run takes uncancelled: the median of five
+// runs, each on a new connection as every try (see fresh).
+func calibrate(t *testing.T, b *Box, run func()) time.Duration {
+	t.Helper()
+	var took [5]time.Duration
+	for k := range took {
+		fresh(t, b)
+		start := time.Now()
+		run()
+		took[k] = time.Since(start)
+	}
+	slices.Sort(took[:])
+	return took[2]
+}
 
 // quiesce waits until no other session of the test's database is in a
 // transaction or running a statement: a cancelled try's server side, which
@@ -36,7 +55,8 @@ func quiesce(t *testing.T, conn *pgx.Conn) {
 	for end := time.Now().Add(deadline); ; time.Sleep(time.Millisecond) {
 		var busy int
 		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`).Scan(&busy); err != nil {
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+			AND state <> 'idle'`).Scan(&busy); err != nil {
 			t.Fatalf("looking at the sessions: %v", err)
 		}
 		if busy == 0 {
@@ -48,11 +68,14 @@ func quiesce(t *testing.T, conn *pgx.Conn) {
 	}
 }
 
-// warm has the pool hold an open connection, which the previous try's
-// cancellation may have closed: the sweep's delays are then spent on the
-// operation's round trips, not on connecting.
-func warm(t *testing.T, b *Box) {
+// fresh has the pool hold one open connection, new: the previous try's
+// cancellation closes the one it ran on, so that every try and the
+// calibration start alike, on a connection whose statements are not
+// prepared yet, and the sweep's delays are spent on the operation's round
+// trips, not on connecting.
+func fresh(t *testing.T, b *Box) {
 	t.Helper()
+	b.pool.Reset()
 	if _, _, err := b.NextDue(t.Context(), []string{"p"}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,17 +96,20 @@ func TestReceiveHandoffCancelledMidCommit(t *testing.T) {
 	conn := pgtest.Connect(t, url)
 	ctx := t.Context()
 	route := func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
+	receive := func(ctx context.Context, name, owner string) []msgbox.ReceiveResult {
+		return b.ReceiveHandoff(ctx, []msgbox.Receipt{
+			{In: incoming("a" + name), Body: strings.NewReader("x")},
+			{In: incoming("b" + name), Body: strings.NewReader("y")},
+		}, route, msgbox.Handoff{Owner: owner, Ports: []string{"p"}, Lease: time.Minute})
+	}
+	took := calibrate(t, b, func() { receive(ctx, "calibrating", "calibrating") })
 	tally := map[string]int{}
-	defer func() { t.Logf("outcomes: %v", tally) }()
+	defer func() { t.Logf("outcomes: %v (uncancelled: %v)", tally, took) }()
 	for i := range sweepTries {
 		owner := fmt.Sprintf("h%d", i)
-		items := []msgbox.Receipt{
-			{In: incoming(fmt.Sprintf("a%d", i)), Body: strings.NewReader("x")},
-			{In: incoming(fmt.Sprintf("b%d", i)), Body: strings.NewReader("y")},
-		}
-		warm(t, b)
-		cctx, cancel := context.WithTimeout(ctx, sweepDelay(i))
-		res := b.ReceiveHandoff(cctx, items, route, msgbox.Handoff{Owner: owner, Ports: []string{"p"}, Lease: time.Minute})
+		fresh(t, b)
+		cctx, cancel := context.WithTimeout(ctx, sweepDelay(i, took))
+		res := receive(cctx, strconv.Itoa(i), owner)
 		cancel()
 		quiesce(t, conn)
 		tally[classify(res[0].Err)]++
@@ -158,12 +184,17 @@ func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op fun
 	done func(conn *pgx.Conn, s S) bool) {
 	b, url := openNew(t, Options{})
 	conn := pgtest.Connect(t, url)
+	took := calibrate(t, b, func() {
+		if err := op(t.Context(), b, setup(b, -1)); err != nil {
+			t.Fatalf("%s uncancelled: %v", what, err)
+		}
+	})
 	tally := map[string]int{}
-	defer func() { t.Logf("outcomes: %v", tally) }()
+	defer func() { t.Logf("outcomes: %v (uncancelled: %v)", tally, took) }()
 	for i := range sweepTries {
 		s := setup(b, i)
-		warm(t, b)
-		cctx, cancel := context.WithTimeout(t.Context(), sweepDelay(i))
+		fresh(t, b)
+		cctx, cancel := context.WithTimeout(t.Context(), sweepDelay(i, took))
 		err := op(cctx, b, s)
 		cancel()
 		quiesce(t, conn)
