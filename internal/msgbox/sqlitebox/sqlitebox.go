@@ -596,7 +596,21 @@ func dsn(path string, opts Options) string {
 		q.Add("_pragma", "max_page_count("+strconv.FormatInt(pages, 10)+")")
 	}
 	q.Set("_txlock", "immediate")
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return fileURI(path, q)
+}
+
+// fileURI is the SQLite URI of the database file at path, an absolute
+// path, with query q. A Windows path (C:\data\box.db) becomes
+// file:///C:/data/box.db: SQLite reads what follows file:// up to the next
+// slash as the URI's authority and refuses any but "" and "localhost", so
+// file://C:/data/box.db fails ("invalid uri authority: C:"). A UNC path
+// (\\server\share\box.db) already starts with slashes, a Unix path with one.
+func fileURI(path string, q url.Values) string {
+	p := filepath.ToSlash(path)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
 	return u.String()
 }
 
@@ -622,8 +636,7 @@ func peekAppID(path string, busy time.Duration, immutable bool) (int64, error) {
 		q.Set("immutable", "1")
 	}
 	q.Add("_pragma", busyTimeout(busy))
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
+	db, err := sql.Open("sqlite", fileURI(path, q))
 	if err != nil {
 		return 0, err
 	}
