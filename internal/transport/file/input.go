@@ -31,6 +31,10 @@ var (
 	errReplaced = errors.New("replaced since it was listed")
 )
 
+// errNotAsListed: a name no longer holds what the listing saw there
+// (identify); the next pass looks again.
+var errNotAsListed = errors.New("changed since it was listed")
+
 // refusedError is an input that was not read: not a regular file, or not
 // the file that was listed.
 type refusedError struct {

@@ -40,6 +40,28 @@ func linkNoFollow(oldpath, newpath string) error { return os.Link(oldpath, newpa
 // by then a swapped-in file would lend its own.
 func pinIdentity(info fs.FileInfo) { os.SameFile(info, info) }
 
+// identify returns the FileInfo that opening the file listed as listed at
+// path, under this name or another it is renamed to, must match
+// (sameFile), with its identity read now. A listing's FileInfo carries a
+// file index only on a volume with object IDs that opens files by ID
+// (NTFS): package os leaves it zero, never to be loaded, on ReFS, FAT32,
+// exFAT and other volumes without object IDs, and no opened file matches
+// it. Lstat's FileInfo reads the index from the file itself when
+// os.SameFile first needs it: that is done here, while the name is the
+// listed file's. errNotAsListed: path holds something other than what was
+// listed (changed or replaced since).
+func identify(path string, listed fs.FileInfo) (fs.FileInfo, error) {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() || info.Size() != listed.Size() || !info.ModTime().Equal(listed.ModTime()) {
+		return nil, errNotAsListed
+	}
+	pinIdentity(info)
+	return info, nil
+}
+
 // keepable: a message box copies inputs on platforms without Unix
 // ownership and link counts (see msgbox.FileBody).
 func keepable(fs.FileInfo) bool { return false }

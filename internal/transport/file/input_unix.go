@@ -50,6 +50,10 @@ func sameFile(a, b fs.FileInfo) bool {
 // pinIdentity: on Unix a FileInfo from Lstat carries its device and inode.
 func pinIdentity(fs.FileInfo) {}
 
+// identify: on Unix a listing's FileInfo (an Lstat) carries the device and
+// inode that opening the file must match.
+func identify(_ string, listed fs.FileInfo) (fs.FileInfo, error) { return listed, nil }
+
 // keepable reports whether a message box may keep the input file info
 // describes as its own (msgbox.FileBody): owned by this process's user,
 // who can then make it private, and with no name but the claim, which is

@@ -659,7 +659,9 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
 				"file", name, "claim", e.Name(), "reason", refusedReason(notRegular(info.Mode())))
 			continue
 		}
-		pinIdentity(info)
+		if id, err := identify(filepath.Join(f.o.Dir, e.Name()), info); err == nil {
+			info = id
+		}
 		f.leftovers[e.Name()] = leftover{name: name, seen: info}
 		f.log.Info("recovering a file claimed before a restart", "file", name, "claim", e.Name())
 	}
@@ -693,7 +695,9 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		}
 		// A rename keeps the identity: opening the new claim must find
 		// the file listed here.
-		pinIdentity(info)
+		if info, err = identify(filepath.Join(f.o.Dir, e.Name()), info); err != nil {
+			continue // gone or changed since the listing: the next pass looks again
+		}
 		claim := f.prefix + key
 		if len(claim) > maxNameLen {
 			// This owner's name is longer than the dead one's: the claim
@@ -757,7 +761,7 @@ func (f *Poller) holdClaim(claim string, info fs.FileInfo) (held bool, release f
 // receive claims the file name, listed as seen, and publishes it. acked
 // reports that it was published and removed.
 func (f *Poller) receive(ctx context.Context, name string, seen fs.FileInfo) (acked bool, err error) {
-	claim, err := f.claimFile(name, seen)
+	claim, seen, err := f.claimFile(name, seen)
 	if claim == "" {
 		return false, err
 	}
@@ -787,7 +791,7 @@ func (f *Poller) receiveBatch(ctx context.Context, bs transport.BatchSink, files
 	claims := make([]string, len(files))
 	claimed := false
 	for i, l := range files {
-		claims[i], errs[i] = f.claimFile(l.name, l.info)
+		claims[i], files[i].info, errs[i] = f.claimFile(l.name, l.info)
 		claimed = claimed || claims[i] != ""
 	}
 	if !claimed {
@@ -832,19 +836,29 @@ func (f *Poller) receiveBatch(ctx context.Context, bs transport.BatchSink, files
 }
 
 // claimFile renames the file name, listed as seen, to a new claim of this
-// owner and returns the claim's name; "" when it is not claimed (another
-// server claimed it first, its name is too long, or the rename failed:
-// err).
-func (f *Poller) claimFile(name string, seen fs.FileInfo) (string, error) {
+// owner and returns the claim's name, and the file info opening the claim
+// must match (see identify); "" when it is not claimed (another server
+// claimed it first, it changed since it was listed, its name is too long,
+// or the rename failed: err).
+func (f *Poller) claimFile(name string, seen fs.FileInfo) (string, fs.FileInfo, error) {
 	claim := newClaimName(f.prefix, name, f.now())
 	if len(claim) > maxNameLen {
 		f.report(slog.LevelWarn, name, name, "too long",
 			"file name too long to claim; rename it shorter to have it received")
-		return "", nil
+		return "", nil, nil
 	}
 	src := filepath.Join(f.o.Dir, name)
 	dst := filepath.Join(f.o.Dir, claim)
-	pinIdentity(seen)
+	seen, err := identify(src, seen)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotAsListed) {
+		// Claimed by another server, or changed since the listing: the
+		// next pass looks again.
+		return "", nil, nil
+	}
+	if err != nil {
+		f.report(slog.LevelWarn, name, name, "claim: "+causeText(err), "cannot claim file", "error", err)
+		return "", nil, fmt.Errorf("claiming %s: %w", name, err)
+	}
 	if f.beforeClaim != nil {
 		f.beforeClaim(src)
 	}
@@ -852,13 +866,13 @@ func (f *Poller) claimFile(name string, seen fs.FileInfo) (string, error) {
 	// would only cost a system call per message.
 	if err := fsop.Rename(src, dst); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", nil // another server claimed it first
+			return "", nil, nil // another server claimed it first
 		}
 		// E.g. still open by its writer on Windows, or no permission.
 		f.report(slog.LevelWarn, name, name, "claim: "+causeText(err), "cannot claim file", "error", err)
-		return "", fmt.Errorf("claiming %s: %w", name, err)
+		return "", nil, fmt.Errorf("claiming %s: %w", name, err)
 	}
-	return claim, nil
+	return claim, seen, nil
 }
 
 // settle ends the receipt of the file name, claimed as claim, once its
