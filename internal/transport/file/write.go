@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -187,9 +189,10 @@ type Syncs struct {
 // a plain base name, 1 to 255 bytes, without "/", "\", NUL or other control
 // characters, not "." or "..", and not starting with ".bizpipe-" in any
 // letter case (the transport's reserved names; case-insensitively because
-// some filesystems are). File names are evaluated from message properties,
-// which senders control, so this is what keeps a delivery inside its
-// directory. The error wraps ErrInvalidFileName.
+// some filesystems are). On Windows also none of the names Windows maps
+// elsewhere (see windowsNameProblem). File names are evaluated from message
+// properties, which senders control, so this is what keeps a delivery
+// inside its directory. The error wraps ErrInvalidFileName.
 func CheckFileName(name string) error {
 	if reason := fileNameProblem(name); reason != "" {
 		return fmt.Errorf("%w %q: %s", transport.ErrInvalidFileName, transport.Shorten(name, shownNameLen), reason)
@@ -197,9 +200,15 @@ func CheckFileName(name string) error {
 	return nil
 }
 
+// windowsNames applies Windows' rules for file names (windowsNameProblem).
+var windowsNames = runtime.GOOS == "windows"
+
 // fileNameProblem says why name is not usable as a delivered file's name
 // (see CheckFileName), or "".
-func fileNameProblem(name string) string {
+func fileNameProblem(name string) string { return nameProblem(name, windowsNames) }
+
+// nameProblem is fileNameProblem, with Windows' rules if windows is set.
+func nameProblem(name string, windows bool) string {
 	reason := ""
 	switch {
 	case name == "":
@@ -225,7 +234,37 @@ func fileNameProblem(name string) string {
 			}
 		}
 	}
+	if reason == "" && windows {
+		reason = windowsNameProblem(name)
+	}
 	return reason
+}
+
+// windowsNameProblem says why Windows would not give a file name (already
+// checked as for any platform) to a file of its own in the directory, or
+// "". Win32 path normalization drops trailing periods and spaces ("x.."
+// is "x", another delivery's file), and reads a reserved device name, with
+// or without an extension, as the device (NUL.xml is the null device: the
+// write succeeds and the data is gone); ":" names an alternate data stream
+// of another file ("a.xml:b" is stream b of a.xml), and <>"|?* are refused
+// or taken as wildcards. See "Naming Files, Paths, and Namespaces" in
+// Microsoft's documentation.
+func windowsNameProblem(name string) string {
+	if i := strings.IndexAny(name, `<>:"|?*`); i >= 0 {
+		return fmt.Sprintf("contains %q, which Windows does not allow in file names", name[i])
+	}
+	if last := name[len(name)-1]; last == '.' || last == ' ' {
+		return "ends with a period or a space, which Windows drops from file names"
+	}
+	stem, _, _ := strings.Cut(name, ".")
+	stem = strings.TrimRight(stem, " ")
+	switch u := strings.ToUpper(stem); {
+	case u == "CON" || u == "PRN" || u == "AUX" || u == "NUL" || u == "CONIN$" || u == "CONOUT$",
+		(strings.HasPrefix(u, "COM") || strings.HasPrefix(u, "LPT")) &&
+			(len(u) == 4 && '0' <= u[3] && u[3] <= '9' || slices.Contains([]string{"¹", "²", "³"}, u[3:])):
+		return fmt.Sprintf("%q is a device name on Windows, with any extension", stem)
+	}
+	return ""
 }
 
 // Send delivers p.Data to d.FileName in the output directory, following the
