@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/dirsync"
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -353,8 +354,10 @@ func (b *Box) checkFile(name string) error {
 // with two names only once it has one (it cannot tell the box's link from
 // a link to a file it must not read). Were that link from a Receive of
 // another process still in progress, that Receive fails, and its location
-// stores the file again. Other files are left alone. A missing directory
-// has nothing to sweep (and is not created).
+// stores the file again. Other files are left alone, and so is, on
+// Windows, a file a Receive still holds open (fsop.InUse): it cannot be
+// removed there, and is not abandoned. A missing directory has nothing to
+// sweep (and is not created).
 func (b *Box) sweepFiles(ctx context.Context, tx *cachedTx, before time.Time, linked bool) error {
 	dir := b.bodiesDir()
 	entries, err := listBodyFiles(dir)
@@ -386,7 +389,7 @@ func (b *Box) sweepFiles(ctx context.Context, tx *cachedTx, before time.Time, li
 				continue
 			}
 		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) && !fsop.InUse(err) {
 			return fmt.Errorf("removing interrupted body file: %w", err)
 		}
 	}
@@ -421,7 +424,8 @@ func (b *Box) sweepTempLoop(every, staleAfter time.Duration) {
 	}
 }
 
-// sweepTemp removes the temporary body files untouched since before.
+// sweepTemp removes the temporary body files untouched since before,
+// except, on Windows, one a Receive still holds open (see sweepFiles).
 func (b *Box) sweepTemp(before time.Time) error {
 	dir := b.bodiesDir()
 	entries, err := listBodyFiles(dir)
@@ -436,7 +440,7 @@ func (b *Box) sweepTemp(before time.Time) error {
 		if err != nil || !lastChange(fi).Before(before) {
 			continue // gone meanwhile, or in use
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) && !fsop.InUse(err) {
 			return fmt.Errorf("removing interrupted body file: %w", err)
 		}
 	}
