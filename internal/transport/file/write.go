@@ -201,7 +201,7 @@ func CheckFileName(name string) error {
 }
 
 // windowsNames applies Windows' rules for file names (windowsNameProblem).
-var windowsNames = runtime.GOOS == "windows"
+const windowsNames = runtime.GOOS == "windows"
 
 // fileNameProblem says why name is not usable as a delivered file's name
 // (see CheckFileName), or "".
