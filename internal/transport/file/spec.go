@@ -207,8 +207,9 @@ over 1 MiB (as written, after the pipeline) or one alone, each file is
 fsynced.
 
 file_name is a template over the message; it must be a plain file name
-(no path separators, no control characters): one that is not suspends the
-delivery.`,
+(no path separators, no control characters; on Windows also none that
+Windows would change or redirect: a trailing period or space, a device name
+such as NUL.xml, ":" or <>"|?*): one that is not suspends the delivery.`,
 	Example: `transport "file" {
   path      = "out/fabrikam"
   file_name = "${message.id}.eml"
