@@ -92,3 +92,39 @@ func checkOverlap(t *testing.T, a, b, name string, ok bool) {
 	}
 	try("", 4)
 }
+
+// TestTakesFoldCase: on Windows (fold) a pattern ignores letter case, as
+// Windows' own wildcards do, ranges included; elsewhere it does not; the
+// hidden and .tmp rules hold either way. A folded pair of patterns
+// overlaps where the names differ only in case.
+func TestTakesFoldCase(t *testing.T) {
+	cases := []struct {
+		pattern, name string
+		exact, fold   bool
+	}{
+		{"*.xml", "order.xml", true, true},
+		{"*.xml", "ORDER.XML", false, true},
+		{"*.XML", "order.xml", false, true},
+		{"Order-?.edi", "oRDER-1.EDI", false, true},
+		{"[A-C]*", "beta", false, true},
+		{"[a-c]*", "Beta", false, true},
+		{"[^a-c]*", "Beta", true, false},
+		{"*.xml", "order.json", false, false},
+		{"*", ".Hidden", false, false},
+		{"*", "ORDER.TMP", false, false},
+	}
+	for _, tt := range cases {
+		if got := takesCase(tt.pattern, tt.name, false); got != tt.exact {
+			t.Errorf("takesCase(%q, %q, false) = %v, want %v", tt.pattern, tt.name, got, tt.exact)
+		}
+		if got := takesCase(tt.pattern, tt.name, true); got != tt.fold {
+			t.Errorf("takesCase(%q, %q, true) = %v, want %v", tt.pattern, tt.name, got, tt.fold)
+		}
+	}
+	if _, shared := globsOverlap("*.xml", "*.XML"); shared {
+		t.Error(`globsOverlap("*.xml", "*.XML"): shared, want exclusive as written`)
+	}
+	if name, shared := globsOverlap(foldPattern("*.xml"), foldPattern("*.XML")); !shared || !takesCase("*.XML", name, true) {
+		t.Errorf(`folded "*.xml" and "*.XML" = %q, %v; want a name both take`, name, shared)
+	}
+}

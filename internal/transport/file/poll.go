@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -613,16 +614,33 @@ func (f *Poller) candidate(name string) bool { return takes(f.o.Pattern, name) }
 // takes reports whether a location with pattern takes a file of that
 // base name: it matches, and it is neither hidden nor, by its .tmp
 // extension, still being written (globsOverlap knows these rules too).
-func takes(pattern, name string) bool {
+func takes(pattern, name string) bool { return takesCase(pattern, name, patternsFoldCase) }
+
+// patternsFoldCase: on Windows a pattern ignores letter case, as Windows'
+// own wildcards and BizTalk's file masks do ("*.xml" takes ORDER.XML); a
+// partner's file left unread for its letter case would wait there unseen.
+// Elsewhere it does not, as the shell's globs do not.
+const patternsFoldCase = runtime.GOOS == "windows"
+
+// takesCase is takes, ignoring letter case if fold is set.
+func takesCase(pattern, name string, fold bool) bool {
 	if strings.HasPrefix(name, ".") {
 		return false
 	}
 	if len(name) >= 4 && strings.EqualFold(name[len(name)-4:], ".tmp") {
 		return false
 	}
+	if fold {
+		pattern, name = foldPattern(pattern), strings.ToLower(name)
+	}
 	ok, _ := filepath.Match(pattern, name) // pattern checked by NewPoller
 	return ok
 }
+
+// foldPattern is pattern matching, letter for letter, the lower-case
+// names that it matches in any case: lower case too, ranges included
+// ("[A-Z]" is "[a-z]").
+func foldPattern(pattern string) string { return strings.ToLower(pattern) }
 
 // settled applies the still-being-written rule (see Poller).
 func (f *Poller) settled(now time.Time, name string, st fileState, first bool) bool {

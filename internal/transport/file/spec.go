@@ -56,7 +56,7 @@ place, not link them, and close them first.`,
 		{Name: "path", Type: component.Path, Required: true,
 			Doc: "The directory to poll, relative to the file that declares it."},
 		{Name: "pattern", Type: component.String, Default: "*",
-			Doc: "A glob (`*`, `?`, `[...]`) that base names must match."},
+			Doc: "A glob (`*`, `?`, `[...]`) that base names must match. On Windows it ignores letter case, as Windows' own wildcards and BizTalk's file masks do (`*.xml` takes `ORDER.XML`); elsewhere it does not, as shell globs do not."},
 		{Name: "poll_interval", Type: component.Duration, Default: time.Second,
 			Doc: "The pause between the end of one poll and the start of the next."},
 	},
@@ -113,7 +113,11 @@ func (c *ReceiveConfig) SharesInput(other component.Config) (why string, shared 
 	if !ok || !c.Pattern.Usable() || !o.Pattern.Usable() {
 		return "", false
 	}
-	name, shared := globsOverlap(c.Pattern.V, o.Pattern.V)
+	a, b := c.Pattern.V, o.Pattern.V
+	if patternsFoldCase {
+		a, b = foldPattern(a), foldPattern(b)
+	}
+	name, shared := globsOverlap(a, b)
 	if c.Pattern.Sensitive || o.Pattern.Sensitive {
 		return "a file name matches both patterns", shared
 	}
