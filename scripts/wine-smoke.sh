@@ -57,8 +57,11 @@ show() {
 	done
 }
 
-type -P wine >/dev/null || apt-get install -y -qq wine wine64 >/dev/null
-type -P x86_64-w64-mingw32-gcc >/dev/null || apt-get install -y -qq gcc-mingw-w64-x86-64 >/dev/null
+if ! type -P wine >/dev/null || ! type -P x86_64-w64-mingw32-gcc >/dev/null; then
+  apt-get update -qq >/dev/null # a fresh image has no package lists
+  type -P wine >/dev/null || apt-get install -y -qq wine wine64 >/dev/null
+  type -P x86_64-w64-mingw32-gcc >/dev/null || apt-get install -y -qq gcc-mingw-w64-x86-64 >/dev/null
+fi
 need openssl
 go version | grep -q ' go1\.' || fail "no go on the PATH"
 

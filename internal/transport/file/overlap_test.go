@@ -3,7 +3,9 @@ package file
 import (
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // TestGlobsOverlap: globsOverlap finds a file that locations with two
@@ -93,10 +95,11 @@ func checkOverlap(t *testing.T, a, b, name string, ok bool) {
 	try("", 4)
 }
 
-// TestTakesFoldCase: on Windows (fold) a pattern ignores letter case, as
-// Windows' own wildcards do, ranges included; elsewhere it does not; the
-// hidden and .tmp rules hold either way. A folded pair of patterns
-// overlaps where the names differ only in case.
+// TestTakesFoldCase: on Windows a location matches names with its pattern
+// folded (foldPattern), which takes a name in any letter case, ranges
+// included, and no name that differs otherwise; the hidden and .tmp rules
+// hold either way. A folded pair of patterns overlaps where the names
+// differ only in case.
 func TestTakesFoldCase(t *testing.T) {
 	cases := []struct {
 		pattern, name string
@@ -109,22 +112,76 @@ func TestTakesFoldCase(t *testing.T) {
 		{"[A-C]*", "beta", false, true},
 		{"[a-c]*", "Beta", false, true},
 		{"[^a-c]*", "Beta", true, false},
+		{"[^B]", "b", true, false},
+		{"[^B]", "c", true, true},
+		{"[Z-a]*", "Zx", true, true},
+		{"[Z-a]*", "zx", false, true},
+		{"[A-z]*", "_x.xml", true, true},
+		{"[0-Z]*", "_x", false, false},
+		{"k*", "\u212Ax", false, false}, // the Kelvin sign is not a k on Windows
+		{"i*", "\u0130x", false, false},
 		{"*.xml", "order.json", false, false},
 		{"*", ".Hidden", false, false},
 		{"*", "ORDER.TMP", false, false},
 	}
 	for _, tt := range cases {
-		if got := takesCase(tt.pattern, tt.name, false); got != tt.exact {
-			t.Errorf("takesCase(%q, %q, false) = %v, want %v", tt.pattern, tt.name, got, tt.exact)
+		if got := takes(tt.pattern, tt.name); got != tt.exact {
+			t.Errorf("takes(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.exact)
 		}
-		if got := takesCase(tt.pattern, tt.name, true); got != tt.fold {
-			t.Errorf("takesCase(%q, %q, true) = %v, want %v", tt.pattern, tt.name, got, tt.fold)
+		if got := takes(foldPattern(tt.pattern), tt.name); got != tt.fold {
+			t.Errorf("takes(foldPattern(%q) = %q, %q) = %v, want %v", tt.pattern, foldPattern(tt.pattern), tt.name, got, tt.fold)
 		}
 	}
 	if _, shared := globsOverlap("*.xml", "*.XML"); shared {
 		t.Error(`globsOverlap("*.xml", "*.XML"): shared, want exclusive as written`)
 	}
-	if name, shared := globsOverlap(foldPattern("*.xml"), foldPattern("*.XML")); !shared || !takesCase("*.XML", name, true) {
+	if name, shared := globsOverlap(foldPattern("*.xml"), foldPattern("*.XML")); !shared || !takes(foldPattern("*.XML"), name) {
 		t.Errorf(`folded "*.xml" and "*.XML" = %q, %v; want a name both take`, name, shared)
+	}
+}
+
+// TestFoldPatternAgainstVariants: for random patterns (without negated
+// classes) and names over a few letters, digits and punctuation, the
+// folded pattern takes a name exactly when the pattern takes one of the
+// name's letter-case variants.
+func TestFoldPatternAgainstVariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	// No negated class: "[^B]" folded refuses b as well as B, which no
+	// variant-wise oracle says (TestTakesFoldCase has those).
+	atoms := []string{"a", "B", "z", "Z", "_", "1", "?", "*", "[a-c]", "[A-z]", "[Z-a]", "[0-Z]", "[xY]", "[_-b]"}
+	letters := []rune("aAbBzZ_1y")
+	for range 3000 {
+		var p strings.Builder
+		for range 1 + rng.IntN(3) {
+			p.WriteString(atoms[rng.IntN(len(atoms))])
+		}
+		pattern := p.String()
+		if _, err := filepath.Match(pattern, "x"); err != nil {
+			t.Fatalf("test pattern %q: %v", pattern, err)
+		}
+		folded := foldPattern(pattern)
+		if _, err := filepath.Match(folded, "x"); err != nil {
+			t.Fatalf("foldPattern(%q) = %q: %v", pattern, folded, err)
+		}
+		name := make([]rune, 1+rng.IntN(3))
+		for i := range name {
+			name[i] = letters[rng.IntN(len(letters))]
+		}
+		want := false
+		for v := range 1 << len(name) { // each letter upper or lower
+			variant := make([]rune, len(name))
+			for i, r := range name {
+				variant[i] = unicode.ToLower(r)
+				if v&(1<<i) != 0 {
+					variant[i] = unicode.ToUpper(r)
+				}
+			}
+			if ok, _ := filepath.Match(pattern, string(variant)); ok {
+				want = true
+			}
+		}
+		if got, _ := filepath.Match(folded, string(name)); got != want {
+			t.Fatalf("foldPattern(%q) = %q takes %q: %v, want %v", pattern, folded, string(name), got, want)
+		}
 	}
 }

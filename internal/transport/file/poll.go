@@ -125,6 +125,7 @@ const maxDefaultSettle = 500 * time.Millisecond
 // they last (with how many were not logged), and when a publish succeeds.
 type Poller struct {
 	o      PollOptions
+	match  string // o.Pattern as names are matched with (matchPattern)
 	sink   transport.Sink
 	log    *slog.Logger
 	prefix string // this owner's claim prefix
@@ -293,6 +294,7 @@ func NewPoller(o PollOptions, sink transport.Sink, log *slog.Logger) (*Poller, e
 	}
 	return &Poller{
 		o:         o,
+		match:     matchPattern(o.Pattern),
 		sink:      sink,
 		log:       log.With("receive_location", o.Location),
 		prefix:    prefix,
@@ -609,12 +611,22 @@ func (f *Poller) skip(name string, info fs.FileInfo, reason string) {
 }
 
 // candidate reports whether a base name is one this location takes.
-func (f *Poller) candidate(name string) bool { return takes(f.o.Pattern, name) }
+func (f *Poller) candidate(name string) bool { return takes(f.match, name) }
 
 // takes reports whether a location with pattern takes a file of that
 // base name: it matches, and it is neither hidden nor, by its .tmp
 // extension, still being written (globsOverlap knows these rules too).
-func takes(pattern, name string) bool { return takesCase(pattern, name, patternsFoldCase) }
+// On Windows the pattern given is the location's folded (matchPattern).
+func takes(pattern, name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	if len(name) >= 4 && strings.EqualFold(name[len(name)-4:], ".tmp") {
+		return false
+	}
+	ok, _ := filepath.Match(pattern, name) // pattern checked by NewPoller
+	return ok
+}
 
 // patternsFoldCase: on Windows a pattern ignores letter case, as Windows'
 // own wildcards and BizTalk's file masks do ("*.xml" takes ORDER.XML); a
@@ -622,25 +634,14 @@ func takes(pattern, name string) bool { return takesCase(pattern, name, patterns
 // Elsewhere it does not, as the shell's globs do not.
 const patternsFoldCase = runtime.GOOS == "windows"
 
-// takesCase is takes, ignoring letter case if fold is set.
-func takesCase(pattern, name string, fold bool) bool {
-	if strings.HasPrefix(name, ".") {
-		return false
+// matchPattern is the pattern a location matches names with: pattern
+// itself, or on Windows pattern folded (foldPattern), once at load.
+func matchPattern(pattern string) string {
+	if patternsFoldCase {
+		return foldPattern(pattern)
 	}
-	if len(name) >= 4 && strings.EqualFold(name[len(name)-4:], ".tmp") {
-		return false
-	}
-	if fold {
-		pattern, name = foldPattern(pattern), strings.ToLower(name)
-	}
-	ok, _ := filepath.Match(pattern, name) // pattern checked by NewPoller
-	return ok
+	return pattern
 }
-
-// foldPattern is pattern matching, letter for letter, the lower-case
-// names that it matches in any case: lower case too, ranges included
-// ("[A-Z]" is "[a-z]").
-func foldPattern(pattern string) string { return strings.ToLower(pattern) }
 
 // settled applies the still-being-written rule (see Poller).
 func (f *Poller) settled(now time.Time, name string, st fileState, first bool) bool {

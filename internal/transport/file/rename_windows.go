@@ -2,6 +2,8 @@ package file
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/windows"
 )
@@ -18,11 +20,11 @@ import (
 // the undo failed too and the file kept both names, and was published
 // once under each.
 func renameNoReplace(oldpath, newpath string) error {
-	from, err := windows.UTF16PtrFromString(oldpath)
+	from, err := windows.UTF16PtrFromString(longPath(oldpath))
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
-	to, err := windows.UTF16PtrFromString(newpath)
+	to, err := windows.UTF16PtrFromString(longPath(newpath))
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
@@ -30,4 +32,27 @@ func renameNoReplace(oldpath, newpath string) error {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
 	return nil
+}
+
+// longPath is path as MoveFileEx can take it past MAX_PATH (260), as
+// package os does for its own calls: an absolute path of 248 characters
+// or more (made absolute first) gets the \\?\ prefix (\\?\UNC\ for a share), which turns off
+// the 260 limit along with Win32 normalization; the paths here are clean
+// (filepath.Join), so that normalization has nothing to do. Without it a
+// claim near 255 characters, taken by os.Rename, could not be given back.
+func longPath(path string) string {
+	if len(path) < 248 || strings.HasPrefix(path, `\\?\`) {
+		return path
+	}
+	if !filepath.IsAbs(path) {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return path // MoveFileEx says what is wrong with it
+		}
+		path = abs
+	}
+	if strings.HasPrefix(path, `\\`) {
+		return `\\?\UNC\` + path[2:]
+	}
+	return `\\?\` + path
 }

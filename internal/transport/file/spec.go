@@ -113,11 +113,7 @@ func (c *ReceiveConfig) SharesInput(other component.Config) (why string, shared 
 	if !ok || !c.Pattern.Usable() || !o.Pattern.Usable() {
 		return "", false
 	}
-	a, b := c.Pattern.V, o.Pattern.V
-	if patternsFoldCase {
-		a, b = foldPattern(a), foldPattern(b)
-	}
-	name, shared := globsOverlap(a, b)
+	name, shared := globsOverlap(matchPattern(c.Pattern.V), matchPattern(o.Pattern.V))
 	if c.Pattern.Sensitive || o.Pattern.Sensitive {
 		return "a file name matches both patterns", shared
 	}
