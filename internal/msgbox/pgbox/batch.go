@@ -161,11 +161,15 @@ func (b *Box) receiveBatch(ctx context.Context, items []msgbox.Receipt, route ms
 			return nil
 		case isDuplicateID(err) || isUncertain(err):
 			// A try whose answer was lost may have committed: all of
-			// it or nothing (one transaction). The ids it inserted say.
-			committed, lookErr := b.batchStored(lookContext(ctx), ready, h, out)
+			// it or nothing (one transaction). The ids it inserted say,
+			// once its transaction is over (the look locks nothing).
+			lctx, cancel := lookContext(ctx)
+			defer cancel()
+			b.awaitLostTx(lctx, err)
+			committed, lookErr := b.batchStored(lctx, ready, h, out)
 			if lookErr != nil {
 				if isDuplicateID(err) {
-					return &uncertainError{err} // an earlier try committed
+					return &uncertainError{err: err} // an earlier try committed
 				}
 				return err
 			}

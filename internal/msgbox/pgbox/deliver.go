@@ -499,7 +499,9 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 			for i, d := range claimed {
 				ids[i] = d.ID
 			}
-			held, lookErr := b.heldAfterLostCommit(lookContext(ctx), ids, owner, claimedAt)
+			lctx, cancel := lookContext(ctx)
+			defer cancel()
+			held, lookErr := b.heldAfterLostCommit(lctx, ids, owner, claimedAt)
 			if lookErr != nil {
 				return err
 			}

@@ -148,7 +148,8 @@ func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duratio
 			// MDNs the commit took would otherwise wait out the lease,
 			// each with an attempt counted that was never made.
 			var held []string
-			lctx := lookContext(ctx)
+			lctx, cancel := lookContext(ctx)
+			defer cancel()
 			lookErr := b.afterLateCommit(lctx, `SELECT 1 FROM sent_mdns WHERE message_id = ANY($1) ORDER BY message_id FOR KEY SHARE`,
 				ids, func(tx pgx.Tx) error {
 					rows, err := tx.Query(lctx, `SELECT message_id FROM sent_mdns

@@ -696,7 +696,7 @@ func TestErrorClassification(t *testing.T) {
 	if !errors.Is(lost, ErrCommitUncertain) && isPgError(killed) == false {
 		t.Errorf("commitErr(%v) = %v, want ErrCommitUncertain", killed, lost)
 	}
-	if u := (&uncertainError{io.ErrUnexpectedEOF}); retryable(u) || !errors.Is(u, ErrCommitUncertain) {
+	if u := (&uncertainError{err: io.ErrUnexpectedEOF}); retryable(u) || !errors.Is(u, ErrCommitUncertain) {
 		t.Errorf("an uncertain commit: retryable=%v, Is(ErrCommitUncertain)=%v; want false, true",
 			retryable(u), errors.Is(u, ErrCommitUncertain))
 	}

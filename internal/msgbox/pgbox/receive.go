@@ -263,7 +263,7 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, in msgbox.Incoming,
 				// The id it inserted says.
 				at, found, lookErr := b.storedAt(ctx, msg.ID)
 				if lookErr != nil {
-					return &uncertainError{err}
+					return &uncertainError{err: err}
 				}
 				if found {
 					inserted, msg.ReceivedAt = true, at
@@ -368,7 +368,9 @@ func (b *Box) store(ctx context.Context, msg msgbox.Message, in msgbox.Incoming,
 		})
 		if isUncertain(err) {
 			// Stored (and routed, with route) or not at all: the id it
-			// inserted says which.
+			// inserted says which, once its transaction is over (the
+			// look locks nothing, and a body read cannot run again).
+			b.awaitLostTx(ctx, err)
 			m, lookErr := b.stored(ctx, msg.ID)
 			if lookErr == nil && m != nil {
 				if route != nil {
@@ -466,7 +468,7 @@ func (b *Box) receiveOneRouted(ctx context.Context, msg msgbox.Message, key []by
 			if lookErr != nil {
 				// Stored, but not found again: in doubt for the caller,
 				// who must not send it under a new key.
-				return &uncertainError{err}
+				return &uncertainError{err: err}
 			}
 			if !ok {
 				return err

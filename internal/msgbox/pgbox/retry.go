@@ -23,7 +23,13 @@ const (
 // uncertainError marks a connection lost while a commit was in flight (a
 // COMMIT, or a statement run outside a transaction): it may have been made.
 // It is never retried blindly; the operation looks for its effect.
-type uncertainError struct{ err error }
+type uncertainError struct {
+	err error
+	// pid is the server process of the lost transaction's session, when
+	// its connection is closed and that session may outlive it (see
+	// awaitLostTx); 0 when not known.
+	pid uint32
+}
 
 func (e *uncertainError) Error() string {
 	return fmt.Sprintf("%v: %v", ErrCommitUncertain, e.err)
@@ -71,10 +77,22 @@ func rerun(err error) error {
 // may be what cut the commit short (a stop cancelling a claim or a receive
 // mid-commit), and a look failed on it would leave the caller in doubt of
 // a commit that took leases for it, held then by nobody until they expire.
-// The look's retries bound it (Options.ReconnectTimeout), as they do any
-// operation's.
-func lookContext(ctx context.Context) context.Context {
-	return context.WithoutCancel(ctx)
+// While ctx lasts, the look's retries bound it (Options.ReconnectTimeout),
+// as they do any operation's; once ctx has ended, it has lateCommitWait
+// more, so that a stop during an outage is not held up for the retries: a
+// look takes milliseconds, and one that cannot answer in time leaves the
+// commit in doubt, as a look on ctx did. The caller calls cancel when the
+// look is over.
+func lookContext(ctx context.Context) (look context.Context, cancel context.CancelFunc) {
+	look, cancelLook := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(lateCommitWait, cancelLook)
+		context.AfterFunc(look, func() { t.Stop() })
+	})
+	return look, func() {
+		stop()
+		cancelLook()
+	}
 }
 
 func isUncertain(err error) bool {
@@ -220,7 +238,9 @@ func (b *Box) isClosed() bool {
 }
 
 // withTx runs fn in a READ COMMITTED transaction and commits it if fn
-// returns nil. A connection lost during the commit is an uncertainError.
+// returns nil. A connection lost during the commit is an uncertainError,
+// with the lost session's pid for a look that needs to wait for it
+// (awaitLostTx, called by the look: the connection is released first).
 func (b *Box) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return b.withTxOptions(ctx, pgx.TxOptions{}, fn)
 }
@@ -236,11 +256,24 @@ func (b *Box) withTxOptions(ctx context.Context, opts pgx.TxOptions, fn func(tx 
 	}
 	if err := tx.Commit(ctx); err != nil {
 		if err = commitErr(err); isUncertain(err) {
-			b.awaitLostTx(ctx, tx.Conn().PgConn().PID())
+			return lostTx(err, tx.Conn())
 		}
 		return err
 	}
 	return nil
+}
+
+// lostTx returns u, the uncertainError of a COMMIT lost on conn, with the
+// pid of conn's server process when conn is closed: the session may still
+// hold the transaction open on the server (see awaitLostTx). A connection
+// still open lost no session (the error was the client's own), and goes
+// back to the pool, where the look itself may get it: nothing to wait for.
+func lostTx(u error, conn *pgx.Conn) error {
+	var lost *uncertainError
+	if errors.As(u, &lost) && conn.IsClosed() {
+		lost.pid = conn.PgConn().PID()
+	}
+	return u
 }
 
 // commitErr classifies the error of a commit (a COMMIT, or a statement
@@ -254,7 +287,7 @@ func commitErr(err error) error {
 	if neverSent(err) || isPgError(err) && !isConnErr(err) {
 		return err
 	}
-	return &uncertainError{err}
+	return &uncertainError{err: err}
 }
 
 // neverSent reports whether err happened before anything reached the
@@ -328,7 +361,10 @@ func (t *pipeTx) abort(ctx context.Context) {
 // beginSnapshot). fn sends its reads with t.send and returns the batch of
 // its writes (or nil), which is sent with the COMMIT. If fn fails, the
 // transaction is rolled back. A connection lost while the last batch was
-// in flight is an uncertainError: the COMMIT may have run.
+// in flight is an uncertainError: the COMMIT may have run. It carries the
+// lost session's pid (lostTx) for a look that needs to wait for that
+// session's transaction (awaitLostTx): the look waits, not inTx, which
+// would hold the lost connection through the wait.
 func (b *Box) inTx(ctx context.Context, begin string, fn func(t *pipeTx) (*pgx.Batch, error)) error {
 	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
@@ -359,27 +395,37 @@ func (b *Box) inTx(ctx context.Context, begin string, fn func(t *pipeTx) (*pgx.B
 		t.abort(ctx)
 		return err
 	}
-	b.awaitLostTx(ctx, conn.Conn().PgConn().PID())
-	return &uncertainError{err}
+	return lostTx(&uncertainError{err: err}, conn.Conn())
 }
 
 // awaitLostTx waits, up to lateCommitWait, until the server has ended the
-// transaction of backend pid, whose connection was lost while its COMMIT
-// was in flight: the server may not have read that COMMIT yet, or still
-// be running it. The caller then looks for what the commit did, and finds
-// it if it was made; a look made before would find nothing yet, and tell
-// its caller the change was not made (a claim or a receive whose context
-// ended mid-commit, its leases then held by nobody once the COMMIT
-// landed). When it cannot tell (the server does not answer), it returns,
-// and the look runs as it would have.
-func (b *Box) awaitLostTx(ctx context.Context, pid uint32) {
-	ctx, cancel := context.WithTimeout(lookContext(ctx), lateCommitWait)
+// transaction whose COMMIT was lost with err (an uncertainError whose
+// connection closed: see lostTx), the server process outliving the
+// connection: the server may not have read that COMMIT yet, or still be
+// running it. The caller then looks for what the commit did, and finds it
+// if it was made; a look made before would find nothing yet, and tell its
+// caller the change was not made (a receive whose context ended
+// mid-commit, the deliveries it claimed then held by nobody once the
+// COMMIT landed). Only a look that takes no lock needs it: the claims'
+// looks wait for the lost transaction by locking its rows
+// (afterLateCommit), and the reruns by writing them. It is called with
+// the look's context, once the lost connection is back in the pool: a
+// wait holding it would hold up a small pool's other operations. When it
+// cannot tell (the server does not answer), it returns, and the look runs
+// as it would have.
+func (b *Box) awaitLostTx(ctx context.Context, err error) {
+	var lost *uncertainError
+	if !errors.As(err, &lost) || lost.pid == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, lateCommitWait)
 	defer cancel()
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		var open bool
 		err := b.retry(ctx, func(ctx context.Context) error {
+			// Not the look's own session: the pid may have been reused.
 			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-				WHERE pid = $1 AND xact_start IS NOT NULL)`, int64(pid)).Scan(&open)
+				WHERE pid = $1 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL)`, int64(lost.pid)).Scan(&open)
 		})
 		if err != nil || !open {
 			return
