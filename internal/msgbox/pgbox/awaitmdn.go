@@ -44,7 +44,8 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 	if !a.RetryAt.IsZero() {
 		retryAt = &a.RetryAt
 	}
-	var handed, lost bool
+	var handed bool
+	var lost error // the commit in doubt of a try whose answer was lost
 	err = b.retry(ctx, func(ctx context.Context) error {
 		err := b.pool.QueryRow(ctx, `WITH d AS (
 				UPDATE deliveries SET lease_owner = $3, lease_until = $6, due_at = $6, next_attempt_at = $11
@@ -62,17 +63,25 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 			msgbox.AwaitingMDNDetail(a), retryAt).
 			Scan(&handed)
 		if err != nil && isUncertain(commitErr(err)) {
-			lost = true // running it again is safe: it finds what the lost try did
-			return rerun(commitErr(err))
+			lost = commitErr(err) // running it again is safe: it finds what the lost try did
+			return rerun(lost)
 		}
 		return err
 	})
-	if err == nil && !handed && lost {
-		err = b.retry(ctx, func(ctx context.Context) error {
+	if err == nil && !handed && lost != nil {
+		// The lease is handed over already: by the lost try for this
+		// very wait, or not. Looked at on a context of its own, as
+		// FinishMDN's: a look that fails leaves the commit in doubt.
+		lctx, cancel := lookContext(ctx)
+		err = b.retry(lctx, func(ctx context.Context) error {
 			return b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN awaited_mdns a ON a.delivery_id = d.id
 				WHERE d.id = $1 AND d.state = 'in_progress' AND d.lease_owner = $2 AND a.as2_message_id = $3 AND a.deadline = $4)`,
 				a.DeliveryID, msgbox.AwaitOwner, a.AS2MessageID, ts(a.Deadline)).Scan(&handed)
 		})
+		cancel()
+		if err != nil {
+			err = lost
+		}
 	}
 	if err == nil && !handed {
 		err = msgbox.LeaseLost(owner)

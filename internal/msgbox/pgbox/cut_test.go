@@ -4,6 +4,7 @@ package pgbox
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type cutProxy struct {
 	after  bool
 	late   time.Duration // armLate's delay; 0 when not armed late
 	cuts   atomic.Int32
+
+	cancelMarker []byte // statement text at which to call cancelFn; nil when disarmed
+	cancelFn     func()
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -96,6 +100,27 @@ func (p *cutProxy) armLate(marker string, delay time.Duration) {
 	p.marker, p.after, p.late = bytes.ToUpper([]byte(marker)), true, delay
 }
 
+// cancelAt makes the proxy call cancel, once, when a client sends marker,
+// before passing it on: a context that ends while that statement runs.
+func (p *cutProxy) cancelAt(marker string, cancel func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cancelMarker, p.cancelFn = bytes.ToUpper([]byte(marker)), cancel
+}
+
+// seen calls the cancel armed by cancelAt if chunk holds its marker.
+func (p *cutProxy) seen(chunk []byte) {
+	p.mu.Lock()
+	var cancel func()
+	if p.cancelMarker != nil && bytes.Contains(bytes.ToUpper(chunk), p.cancelMarker) {
+		cancel, p.cancelMarker, p.cancelFn = p.cancelFn, nil, nil
+	}
+	p.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
 // take reports whether chunk triggers the armed cut, disarming it.
 func (p *cutProxy) take(chunk []byte) (cut, after bool, late time.Duration) {
 	p.mu.Lock()
@@ -140,6 +165,7 @@ func (p *cutProxy) relay(client, server net.Conn) {
 		for {
 			n, err := client.Read(buf)
 			if n > 0 {
+				p.seen(buf[:n])
 				var cut, after bool
 				if cut, after, late = p.take(buf[:n]); cut {
 					if late > 0 {
@@ -508,6 +534,47 @@ func TestLostAnswerSingleStatements(t *testing.T) {
 	}
 	if got := p.cuts.Load(); got != 4 {
 		t.Errorf("the proxy cut %d connections, want 4", got)
+	}
+}
+
+// TestLostAnswerLookAfterContext: FinishMDN and AwaitMDN, their answer
+// lost and their rerun finding the change made, look whether it was the
+// lost try's; a context that ends during that look does not make the
+// caller think nothing was recorded. Before, the look ran on the context,
+// and the call returned its end, without saying the commit was in doubt.
+func TestLostAnswerLookAfterContext(t *testing.T) {
+	t.Parallel()
+	p, b, direct := openCut(t)
+
+	owed := route(t, direct, "owed", "r")
+	if err := direct.PutMDN(t.Context(), msgbox.SentMDN{MessageID: owed.ID, Location: "as2_in", Data: []byte("MDN"),
+		URL: "http://127.0.0.1:1/mdn", State: msgbox.MDNPending, NextAttemptAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := direct.ClaimMDNs(t.Context(), "as2_in", time.Minute, 1, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimMDNs = %+v, %v", claimed, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	p.arm("UPDATE sent_mdns SET state = $1", true)
+	p.cancelAt("SELECT state = $1 AND next_attempt_at", cancel)
+	if err := b.FinishMDN(ctx, claimed[0], msgbox.MDNSent, time.Time{}, ""); err != nil && !errors.Is(err, ErrCommitUncertain) {
+		t.Errorf("FinishMDN with its answer lost and its context ended in the look: %v, want nil or ErrCommitUncertain", err)
+	}
+
+	awaiting := route(t, direct, "awaiting", "s")
+	ad := mustClaim(t, direct, "srv1/w1", time.Minute, "s")
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	p.arm("awaited_mdns (delivery_id", true)
+	p.cancelAt("SELECT EXISTS (SELECT 1 FROM deliveries d JOIN awaited_mdns", cancel)
+	if err := b.AwaitMDN(ctx, "srv1/w1", msgbox.AwaitedMDN{DeliveryID: ad.ID, MessageID: awaiting.ID, Port: "s",
+		AS2MessageID: "<awaiting@contoso>", Deadline: time.Now().Add(time.Hour)}); err != nil && !errors.Is(err, ErrCommitUncertain) {
+		t.Errorf("AwaitMDN with its answer lost and its context ended in the look: %v, want nil or ErrCommitUncertain", err)
+	}
+	if got := p.cuts.Load(); got != 2 {
+		t.Errorf("the proxy cut %d connections, want 2", got)
 	}
 }
 

@@ -195,7 +195,8 @@ func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbo
 		return b.wrap(fmt.Errorf("%w: MDN state %q", msgbox.ErrInvalidOutcome, state), "the MDN of %s", id)
 	}
 	lastError = msgbox.CleanText(lastError)
-	var done, exists, lost bool
+	var done, exists bool
+	var lost error // the commit in doubt of a try whose answer was lost
 	err := b.retry(ctx, func(ctx context.Context) error {
 		err := b.pool.QueryRow(ctx, `WITH u AS (
 				UPDATE sent_mdns SET state = $1, next_attempt_at = $2, last_error = $3
@@ -204,19 +205,28 @@ func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbo
 			SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM sent_mdns WHERE message_id = $4)`,
 			string(state), ts(retryAt), lastError, id, ts(claimed.NextAttemptAt)).Scan(&done, &exists)
 		if err != nil && isUncertain(commitErr(err)) {
-			lost = true // running it again is safe: it finds what the lost try did
-			return rerun(commitErr(err))
+			lost = commitErr(err) // running it again is safe: it finds what the lost try did
+			return rerun(lost)
 		}
 		return err
 	})
-	if err == nil && !done && exists && lost {
+	if err == nil && !done && exists && lost != nil {
 		// The claim is gone: the lost try may have recorded this very
-		// outcome, which is then done, not a claim lost to a repeat.
-		err = b.retry(ctx, func(ctx context.Context) error {
+		// outcome, which is then done, not a claim lost to a repeat. The
+		// rerun's UPDATE waited for the lost try's transaction (the row
+		// lock). Looked at on a context of its own: ctx may end now too
+		// (a partner hanging up), and a look that fails leaves the
+		// commit in doubt, not the caller told of an ended context.
+		lctx, cancel := lookContext(ctx)
+		err = b.retry(lctx, func(ctx context.Context) error {
 			return b.pool.QueryRow(ctx, `SELECT state = $1 AND next_attempt_at = $2 AND last_error = $3
 				FROM sent_mdns WHERE message_id = $4`,
 				string(state), ts(retryAt), lastError, id).Scan(&done)
 		})
+		cancel()
+		if err != nil {
+			err = lost
+		}
 	}
 	switch {
 	case err != nil, done:
