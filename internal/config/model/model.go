@@ -204,6 +204,16 @@ type Host struct {
 	Used                                bool
 }
 
+// RunsOn reports whether h has an instance on server srv.
+func (h *Host) RunsOn(srv *Server) bool {
+	for _, in := range h.Instances {
+		if in.Server == srv {
+			return true
+		}
+	}
+	return false
+}
+
 // Party is a trading partner: the certificates it signs with, and its AS2
 // identifier (language §10).
 type Party struct {

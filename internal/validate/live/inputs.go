@@ -26,7 +26,7 @@ func (c *checker) checkInputs(cfg *model.Config, srv *model.Server) {
 	}
 	var seen []input
 	for _, r := range cfg.ReceiveLocations {
-		if r.Host == nil || r.Transport == nil || !runsOn(r.Host, srv) {
+		if r.Host == nil || r.Transport == nil || !r.Host.RunsOn(srv) {
 			continue
 		}
 		ic, ok := r.Transport.Config.(component.InputConfig)
@@ -64,16 +64,6 @@ func (c *checker) checkInputs(cfg *model.Config, srv *model.Server) {
 func placeShown(ic component.InputConfig) string {
 	_, shown, _ := ic.InputPlace()
 	return shown
-}
-
-// runsOn reports whether host h has an instance on server srv.
-func runsOn(h *model.Host, srv *model.Server) bool {
-	for _, in := range h.Instances {
-		if in.Server == srv {
-			return true
-		}
-	}
-	return false
 }
 
 // runsHere reports whether host h runs in the process checked

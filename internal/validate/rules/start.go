@@ -19,14 +19,8 @@ import (
 func (c *checker) locationsOn(srv *model.Server) []*model.ReceiveLocation {
 	var out []*model.ReceiveLocation
 	for _, r := range c.cfg.ReceiveLocations {
-		if r.Host == nil || r.Transport == nil || r.Transport.Config == nil {
-			continue
-		}
-		for _, in := range r.Host.Instances {
-			if in.Server == srv {
-				out = append(out, r)
-				break
-			}
+		if r.Host != nil && r.Transport != nil && r.Transport.Config != nil && r.Host.RunsOn(srv) {
+			out = append(out, r)
 		}
 	}
 	return out
