@@ -32,6 +32,7 @@ func TestDecodeReceiveListenAsServingJudgesIt(t *testing.T) {
 		b.Set("async_mdn_attempts", value.Defaulted(DefaultAsyncMDNAttempts, hcl.Range{}))
 		b.Set("async_mdn_interval", value.Defaulted(DefaultAsyncMDNInterval, hcl.Range{}))
 		b.Set("request_timeout", value.Defaulted(httptransport.DefaultRequestTimeout, hcl.Range{}))
+		b.Set("max_connections", value.Defaulted(httptransport.DefaultMaxConnections, hcl.Range{}))
 		cfg := ReceiveSpec.Decode(b).(*ReceiveConfig)
 		var s httptransport.Serving
 		_, err := s.Start(context.Background(), httptransport.ServeOptions{Location: "r", Listen: cfg.Listen.V, Handler: nil, Name: "as2"})

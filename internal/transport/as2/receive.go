@@ -171,6 +171,7 @@ which starts no listener, relies on that check.`,
 		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
 			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
 		httptransport.RequestTimeoutAttribute,
+		httptransport.MaxConnectionsAttribute,
 		{Name: "async_mdn_attempts", Type: component.Int, Default: DefaultAsyncMDNAttempts,
 			Doc: "How many times an asynchronous MDN is POSTed before the location gives up on it."},
 		{Name: "async_mdn_interval", Type: component.Duration, Default: DefaultAsyncMDNInterval,
@@ -195,6 +196,9 @@ type ReceiveConfig struct {
 	// RequestTimeout bounds a whole request, message or asynchronous
 	// MDN, as the http transport's.
 	RequestTimeout value.Value[time.Duration]
+	// MaxConnections caps the open connections, as the http
+	// transport's.
+	MaxConnections value.Value[int]
 	// AsyncMDNAttempts and AsyncMDNInterval are the retries of an
 	// asynchronous MDN's POST.
 	AsyncMDNAttempts value.Value[int]
@@ -205,9 +209,10 @@ type ReceiveConfig struct {
 
 func decodeReceive(b *component.Body) component.Config {
 	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
-		RequestTimeout:   b.Duration("request_timeout"),
+		RequestTimeout: b.Duration("request_timeout"), MaxConnections: b.Int("max_connections"),
 		AsyncMDNAttempts: b.Int("async_mdn_attempts"), AsyncMDNInterval: b.Duration("async_mdn_interval")}
 	httptransport.CheckRequestTimeout(b, c.RequestTimeout)
+	httptransport.CheckMaxConnections(b, c.MaxConnections)
 	if c.AsyncMDNAttempts.Usable() && c.AsyncMDNAttempts.V < 1 {
 		b.Errorf(c.AsyncMDNAttempts.Range, "Invalid value for async_mdn_attempts", "The async_mdn_attempts of %s must be at least 1.", b.What)
 	}
@@ -267,7 +272,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 	}
 	rc := &receiver{
 		loc: env.Location, listen: c.Listen.V, path: c.Path.V, maxBody: c.MaxBody.V,
-		requestTimeout: c.RequestTimeout.V, bodyIdle: httptransport.DefaultBodyIdleTimeout, budget: httptransport.SharedBudget(env),
+		requestTimeout: c.RequestTimeout.V, maxConns: c.MaxConnections.V, bodyIdle: httptransport.DefaultBodyIdleTimeout, budget: httptransport.SharedBudget(env),
 		certFile: c.CertFile.V, keyFile: c.KeyFile.V,
 		contentType: env.ContentType, props: maps.Clone(env.Properties), sensitive: slices.Clone(env.SensitiveProperties),
 		sink: sink, as2ID: env.AS2ID, parties: map[string]string{},
@@ -334,6 +339,8 @@ type receiver struct {
 	// requestTimeout bounds a whole request, bodyIdle each pause of its
 	// body (the http transport's Body) and the wait for room in budget.
 	requestTimeout, bodyIdle time.Duration
+	// maxConns caps the open connections (0: the default).
+	maxConns int
 	// budget bounds the memory of the uploads in flight, messages and
 	// MDNs: the one the run's http receive locations share, so that one
 	// bound holds for all of them (httptransport.SharedBudget).
@@ -348,7 +355,8 @@ func (rc *receiver) Start(ctx context.Context) error {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	base, err := rc.serving.Start(ctx, httptransport.ServeOptions{Location: rc.loc, Listen: rc.listen, Handler: rc,
-		Log: rc.log, Name: "as2", CertFile: rc.certFile, KeyFile: rc.keyFile, RequestTimeout: rc.requestTimeout})
+		Log: rc.log, Name: "as2", CertFile: rc.certFile, KeyFile: rc.keyFile, RequestTimeout: rc.requestTimeout,
+		MaxConnections: rc.maxConns})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/testhttp"
+	httptransport "github.com/bizpipe/bizpipe/internal/transport/http"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
@@ -275,6 +276,7 @@ func TestDecodeReceiveRequestTimeout(t *testing.T) {
 		b.Set("async_mdn_attempts", value.Defaulted(DefaultAsyncMDNAttempts, hcl.Range{}))
 		b.Set("async_mdn_interval", value.Defaulted(DefaultAsyncMDNInterval, hcl.Range{}))
 		b.Set("request_timeout", value.Known(tc.v, hcl.Range{}))
+		b.Set("max_connections", value.Defaulted(httptransport.DefaultMaxConnections, hcl.Range{}))
 		cfg := ReceiveSpec.Decode(b).(*ReceiveConfig)
 		switch {
 		case tc.diag && (len(diags) != 1 || !strings.Contains(diags[0].Detail, "request_timeout")):

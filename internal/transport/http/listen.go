@@ -188,7 +188,7 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 // Shutdown to stop.
 func (h *Listener) Start(ctx context.Context) error {
 	if _, err := h.serving.Start(ctx, ServeOptions{Location: h.o.Location, Listen: h.o.Listen, Handler: h, Log: h.log, Name: "http",
-		RequestTimeout: h.o.RequestTimeout}); err != nil {
+		RequestTimeout: h.o.RequestTimeout, MaxConnections: h.o.MaxConnections}); err != nil {
 		return err
 	}
 	h.log.Info("http receive location listening", "addr", h.serving.Addr().String(), "path", h.o.Path)
@@ -484,6 +484,9 @@ type ListenerOptions struct {
 	// request took longer than ...") and nothing is stored; 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// MaxConnections is how many connections may be open at once; 0
+	// means DefaultMaxConnections.
+	MaxConnections int
 	// Budget bounds the memory of the uploads in flight, shared with the
 	// receivers given the same one; nil means a Budget of
 	// DefaultInFlightBytes for this receiver alone.

@@ -35,6 +35,7 @@ func TestDecodeReceiveListenAsListenerJudgesIt(t *testing.T) {
 		b.Set("max_body", value.Defaulted(int64(1<<30), hcl.Range{}))
 		b.Set("request_content_type", value.Defaulted("use", hcl.Range{}))
 		b.Set("request_timeout", value.Defaulted(DefaultRequestTimeout, hcl.Range{}))
+		b.Set("max_connections", value.Defaulted(DefaultMaxConnections, hcl.Range{}))
 		cfg := ReceiveSpec.Decode(b).(*ReceiveConfig)
 		o := httpOpts()
 		o.Listen = cfg.Listen.V
@@ -64,6 +65,7 @@ func TestDecodeReceiveListenSensitive(t *testing.T) {
 	b.Set("max_body", value.Defaulted(int64(1<<30), hcl.Range{}))
 	b.Set("request_content_type", value.Defaulted("use", hcl.Range{}))
 	b.Set("request_timeout", value.Defaulted(DefaultRequestTimeout, hcl.Range{}))
+	b.Set("max_connections", value.Defaulted(DefaultMaxConnections, hcl.Range{}))
 	ReceiveSpec.Decode(b)
 	if len(diags) != 1 || strings.Contains(diags[0].Detail, "123456") || strings.Contains(diags[0].Detail, "10.9.8.7") {
 		t.Errorf("diagnostics %v: want one, without the sensitive value", diags)

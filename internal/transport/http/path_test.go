@@ -24,6 +24,7 @@ func TestDecodeReceivePathAsListenerJudgesIt(t *testing.T) {
 		b.Set("max_body", value.Defaulted(int64(1<<30), hcl.Range{}))
 		b.Set("request_content_type", value.Defaulted("use", hcl.Range{}))
 		b.Set("request_timeout", value.Defaulted(DefaultRequestTimeout, hcl.Range{}))
+		b.Set("max_connections", value.Defaulted(DefaultMaxConnections, hcl.Range{}))
 		cfg := ReceiveSpec.Decode(b).(*ReceiveConfig)
 		o := httpOpts()
 		o.Path = cfg.Path.V

@@ -94,6 +94,7 @@ func TestDecodeReceiveRequestTimeout(t *testing.T) {
 		b.Set("max_body", value.Defaulted(int64(1<<30), hcl.Range{}))
 		b.Set("request_content_type", value.Defaulted("use", hcl.Range{}))
 		b.Set("request_timeout", value.Known(tc.v, hcl.Range{}))
+		b.Set("max_connections", value.Defaulted(DefaultMaxConnections, hcl.Range{}))
 		cfg := ReceiveSpec.Decode(b).(*ReceiveConfig)
 		switch {
 		case tc.diag && (len(diags) != 1 || !strings.Contains(diags[0].Detail, "request_timeout")):

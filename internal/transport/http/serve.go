@@ -29,6 +29,10 @@ type ServeOptions struct {
 	// RequestTimeout bounds a whole request, body included (the
 	// locations' request_timeout); 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// MaxConnections is how many connections may be open at once (the
+	// locations' max_connections, connCap); 0 means
+	// DefaultMaxConnections.
+	MaxConnections int
 }
 
 // Serving is the listening lifecycle of a receive location over HTTP
@@ -41,7 +45,7 @@ type Serving struct {
 	loc    string // the location, for Shutdown's errors
 	log    *slog.Logger
 	srv    *http.Server
-	ln     net.Listener
+	ln     *connCap
 	served chan error         // Serve's result
 	cancel context.CancelFunc // aborts requests still running when Shutdown gives up
 
@@ -119,20 +123,22 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 		h.ServeHTTP(w, r.WithContext(ctx))
 	}), log, o.RequestTimeout)
 	srv.TLSConfig = tlsConfig
+	capped := newConnCap(ln, o.MaxConnections, log, o.Location)
+	srv.ConnState = capped.connState
 	served := make(chan error, 1)
 	go func() {
 		var err error
 		if tlsConfig != nil {
-			err = srv.ServeTLS(ln, "", "") // the certificate of srv.TLSConfig
+			err = srv.ServeTLS(capped, "", "") // the certificate of srv.TLSConfig
 		} else {
-			err = srv.Serve(ln)
+			err = srv.Serve(capped)
 		}
 		if !errors.Is(err, http.ErrServerClosed) {
 			log.Error(o.Name+" receive location stopped serving", "error", err)
 		}
 		served <- err
 	}()
-	s.loc, s.log, s.srv, s.ln, s.served, s.cancel = o.Location, log, srv, ln, served, cancel
+	s.loc, s.log, s.srv, s.ln, s.served, s.cancel = o.Location, log, srv, capped, served, cancel
 	return base, nil
 }
 

@@ -70,6 +70,7 @@ ends.`,
 		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
 			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
 		RequestTimeoutAttribute,
+		MaxConnectionsAttribute,
 		{Name: "request_content_type", Type: component.Enum, Default: "use", Values: []string{"use", "ignore"},
 			Doc: `Whether the request's Content-Type labels the message ("use", the location's content_type when it has none) or not ("ignore": always the location's content_type).`},
 	},
@@ -83,12 +84,15 @@ type ReceiveConfig struct {
 	MaxBody            value.Value[int64]
 	RequestContentType value.Value[string] // "use" or "ignore"
 	RequestTimeout     value.Value[time.Duration]
+	MaxConnections     value.Value[int]
 }
 
 func decodeReceive(b *component.Body) component.Config {
 	c := &ReceiveConfig{Listen: b.String("listen"), Path: b.String("path"), MaxBody: b.Size("max_body"),
-		RequestContentType: b.String("request_content_type"), RequestTimeout: b.Duration("request_timeout")}
+		RequestContentType: b.String("request_content_type"), RequestTimeout: b.Duration("request_timeout"),
+		MaxConnections: b.Int("max_connections")}
 	CheckRequestTimeout(b, c.RequestTimeout)
+	CheckMaxConnections(b, c.MaxConnections)
 	CheckListen(b, c.Listen)
 	if CheckPath(b, c.Path) && c.Path.V == HealthPath {
 		b.Errorf(c.Path.Range, "Invalid value for path",
@@ -168,6 +172,19 @@ func ListenAddressError(addr string) error {
 // over HTTP (this one's and AS2's: the same Listener limits, Body).
 var RequestTimeoutAttribute = component.Attribute{Name: "request_timeout", Type: component.Duration, Default: DefaultRequestTimeout,
 	Doc: "The longest a whole request may take, body included; a slower one is answered 408 and not stored. The default lets a 1 GiB body arrive at 300 kB/s; a client that stops sending is cut off after 30 s whatever this is."}
+
+// MaxConnectionsAttribute is max_connections, of the receive locations
+// over HTTP (this one's and AS2's: the same Serving).
+var MaxConnectionsAttribute = component.Attribute{Name: "max_connections", Type: component.Int, Default: DefaultMaxConnections,
+	Doc: "How many connections may be open at once. At the cap, a connection idle between requests is closed for room; when none is idle, new connections wait in the system's queue until one closes, and the location logs a warning (at most once a minute). Each open connection costs memory and a file descriptor that the rest of the server shares."}
+
+// CheckMaxConnections reports a max_connections (MaxConnectionsAttribute)
+// below 1.
+func CheckMaxConnections(b *component.Body, v value.Value[int]) {
+	if v.Usable() && v.V < 1 {
+		b.Errorf(v.Range, "Invalid value for max_connections", "The max_connections of %s must be at least 1.", b.What)
+	}
+}
 
 // CheckRequestTimeout reports a request_timeout (RequestTimeoutAttribute)
 // that is not positive.
@@ -263,6 +280,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		ContentType:         env.ContentType,
 		IgnoreContentType:   c.RequestContentType.V == "ignore",
 		RequestTimeout:      c.RequestTimeout.V,
+		MaxConnections:      c.MaxConnections.V,
 		Properties:          env.Properties,
 		SensitiveProperties: env.SensitiveProperties,
 		Budget:              SharedBudget(env),

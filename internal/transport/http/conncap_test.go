@@ -1,0 +1,178 @@
+package http
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
+	"github.com/hashicorp/hcl/v2"
+)
+
+const capWarning = "receive location has max_connections open, none idle"
+
+// capOf is the connection cap of h's serving.
+func capOf(h *Listener) *connCap {
+	h.serving.mu.Lock()
+	defer h.serving.mu.Unlock()
+	return h.serving.ln
+}
+
+// idleConns counts the connections the server reported idle.
+func (l *connCap) idleConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.idle)
+}
+
+// TestConnCapWaitsForASlot: with max_connections open and none idle (two
+// clients that connected and sent nothing), a third client's request is
+// not taken until one of them goes; the location says it is at its cap.
+func TestConnCapWaitsForASlot(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxConnections = 2
+	h, base, lr := startHTTP(t, o, rec)
+	addr := strings.TrimPrefix(base, "http://")
+	stalled := rawConn(t, addr)
+	rawConn(t, addr)
+	transporttest.WaitFor(t, "the accept waiting at the cap", capOf(h).atCap)
+
+	third := rawConn(t, addr, append(header(1), 'x'))
+	answered := make(chan int, 1)
+	go func() {
+		code, err := readStatus(third)
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- code
+	}()
+	// Not a timing assertion: nothing may take the request while both
+	// slots are held, however long this waits.
+	time.Sleep(200 * time.Millisecond)
+	if n := len(rec.All()); n != 0 {
+		t.Fatalf("%d messages stored with every slot held, want 0", n)
+	}
+	if lr.Count(slog.LevelWarn, capWarning) != 1 {
+		t.Errorf("no warning that the cap was reached")
+	}
+	stalled.Close()
+	if code := <-answered; code != http.StatusAccepted {
+		t.Fatalf("third client answered %d once a slot freed, want 202", code)
+	}
+	if n := len(rec.All()); n != 1 {
+		t.Errorf("%d messages stored, want 1", n)
+	}
+}
+
+// TestConnCapClosesIdleForRoom: at the cap, a connection idle between
+// requests is closed to take a new client, and one in the middle of a
+// request is not.
+func TestConnCapClosesIdleForRoom(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxConnections = 2
+	h, base, _ := startHTTP(t, o, rec)
+	addr := strings.TrimPrefix(base, "http://")
+
+	idle := rawConn(t, addr, append(header(1), 'a'))
+	if code, err := readStatus(idle); err != nil || code != http.StatusAccepted {
+		t.Fatalf("first request: %d, %v", code, err)
+	}
+	transporttest.WaitFor(t, "the first connection idle", func() bool { return capOf(h).idleConns() == 1 })
+	busy := rawConn(t, addr, []byte("POST /orders HTTP/1.1\r\n")) // its header not finished
+
+	newcomer := rawConn(t, addr, append(header(1), 'b'))
+	if code, err := readStatus(newcomer); err != nil || code != http.StatusAccepted {
+		t.Fatalf("new client at the cap: %d, %v; want 202 once the idle connection was closed", code, err)
+	}
+	if err := idle.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := idle.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+		t.Errorf("idle connection read %d, %v; want it closed by the server", n, err)
+	}
+	// The one in the middle of its request was left alone: it finishes.
+	if _, err := busy.Write([]byte("Host: test\r\nContent-Length: 1\r\n\r\nc")); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := readStatus(busy); err != nil || code != http.StatusAccepted {
+		t.Fatalf("connection mid-request at the cap: %d, %v; want 202", code, err)
+	}
+	if n := len(rec.All()); n != 3 {
+		t.Errorf("%d messages stored, want 3", n)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestConnCapCloseEndsTheWait: closing the listener (Shutdown does)
+// ends an Accept waiting at the cap.
+func TestConnCapCloseEndsTheWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newConnCap(ln, 1, slog.New(slog.DiscardHandler), "r")
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := l.Accept()
+		accepted <- err
+	}()
+	transporttest.WaitFor(t, "the accept waiting at the cap", l.atCap)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-accepted; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
+	}
+	// A connection closed twice gives its slot back once.
+	c.Close()
+	c.Close()
+	if l.open != 0 {
+		t.Errorf("%d slots taken after the only connection closed, want 0", l.open)
+	}
+}
+
+// max_connections must be at least 1; unset, it is the default.
+func TestDecodeReceiveMaxConnections(t *testing.T) {
+	for _, tc := range []struct {
+		v    int
+		diag bool
+	}{{1, false}, {DefaultMaxConnections, false}, {0, true}, {-5, true}} {
+		var diags []*hcl.Diagnostic
+		b := component.NewBody(`transport "http" of receive_location "r"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })
+		b.Set("listen", value.Known("127.0.0.1:0", hcl.Range{}))
+		b.Set("path", value.Defaulted("/", hcl.Range{}))
+		b.Set("max_body", value.Defaulted(int64(1<<30), hcl.Range{}))
+		b.Set("request_content_type", value.Defaulted("use", hcl.Range{}))
+		b.Set("request_timeout", value.Defaulted(DefaultRequestTimeout, hcl.Range{}))
+		b.Set("max_connections", value.Known(tc.v, hcl.Range{}))
+		cfg := ReceiveSpec.Decode(b).(*ReceiveConfig)
+		switch {
+		case tc.diag && (len(diags) != 1 || !strings.Contains(diags[0].Detail, "max_connections")):
+			t.Errorf("max_connections %d: diagnostics %v, want one naming max_connections", tc.v, diags)
+		case !tc.diag && (len(diags) != 0 || cfg.MaxConnections.V != tc.v):
+			t.Errorf("max_connections %d: diagnostics %v, value %v", tc.v, diags, cfg.MaxConnections.V)
+		}
+	}
+}
