@@ -1,6 +1,7 @@
 package http
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -161,6 +162,18 @@ type cappedConn struct {
 	net.Conn
 	l    *connCap
 	once sync.Once
+}
+
+// CloseWrite half-closes the connection under c: net/http does so, when
+// the connection has it, before closing one whose request body it did not
+// read (a 413), so that the client reads the end of the answer instead of
+// a reset.
+func (c *cappedConn) CloseWrite() error {
+	cw, ok := c.Conn.(interface{ CloseWrite() error })
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	return cw.CloseWrite()
 }
 
 func (c *cappedConn) Close() error {

@@ -2,6 +2,7 @@ package http
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -174,5 +175,42 @@ func TestDecodeReceiveMaxConnections(t *testing.T) {
 		case !tc.diag && (len(diags) != 0 || cfg.MaxConnections.V != tc.v):
 			t.Errorf("max_connections %d: diagnostics %v, value %v", tc.v, diags, cfg.MaxConnections.V)
 		}
+	}
+}
+
+// TestConnCapKeepsCloseWrite: a capped connection half-closes as the TCP
+// connection under it does. net/http half-closes before it closes a
+// connection whose request body it did not read (a 413), so that the client
+// reads the end of the answer instead of a reset, but only on a connection
+// that has CloseWrite.
+func TestConnCapKeepsCloseWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newConnCap(ln, 1, slog.New(slog.DiscardHandler), "r")
+	defer l.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatalf("%T has no CloseWrite", c)
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("client read %d, %v after CloseWrite; want EOF", n, err)
 	}
 }
