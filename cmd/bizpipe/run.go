@@ -28,6 +28,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/filelock"
 	"github.com/bizpipe/bizpipe/internal/metrics"
+	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/validate/live"
 	"github.com/bizpipe/bizpipe/internal/validate/report"
@@ -220,15 +221,8 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	// path to the database), so that a second run is told which database
 	// is in use.
 	m := metrics.New()
-	// The attempts the box records as failed itself (a lease that
-	// expired, an MDN that did not come, an attempt a crash cut short)
-	// count as retried as the ones a worker finishes do, in the metrics
-	// and in the summary.
 	var abandoned atomic.Int64
-	box, err := openBox(ctx, cfg, f.dataDir, boxRun, log, func(port string) {
-		m.Retried.WithLabelValues(port).Inc()
-		abandoned.Add(1)
-	})
+	box, err := openBox(ctx, cfg, f.dataDir, boxRun, log, countAbandoned(cfg, m, &abandoned))
 	if err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped before starting")
@@ -312,6 +306,30 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 		return &exitError{code: exitFindings, err: err}
 	}
 	return nil
+}
+
+// countAbandoned is what hears of the attempts the box records as failed
+// itself (a lease that expired, an MDN that did not come, an attempt a
+// crash cut short): each whose port has a try left for it counts as
+// retried, in m and in n (the summary's), as one a worker records as
+// failed does. One without a try left is not retried: the worker that
+// claims its delivery next suspends it without another attempt (runner:
+// "attempt(s) were interrupted or failed"), which counts it as suspended,
+// as a last attempt a worker records as failed counts only as that. A port
+// the configuration does not declare keeps its attempts retried.
+func countAbandoned(cfg *model.Config, m *metrics.Metrics, n *atomic.Int64) msgbox.AbandonedFunc {
+	retries := make(map[string]int, len(cfg.SendPorts))
+	for _, p := range cfg.SendPorts {
+		retries[p.Name] = p.Retry.Attempts.V
+	}
+	return func(a msgbox.Abandoned) {
+		// retry.attempts retries after the first try (runner's failed).
+		if left, ok := retries[a.Port]; ok && a.Attempt > left {
+			return
+		}
+		m.Retried.WithLabelValues(a.Port).Inc()
+		n.Add(1)
+	}
 }
 
 // serverOf is the server run, or validate --live, checks and runs for:

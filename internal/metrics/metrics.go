@@ -51,7 +51,7 @@ func New() *Metrics {
 		}, []string{"send_port"}),
 		Retried: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bizpipe_messages_retried_total",
-			Help: "Delivery attempts that failed and will be retried, by send port: those a worker recorded, and those the message box recorded for it (an asynchronous MDN that did not come in time, an attempt a crash or an expired lease cut short).",
+			Help: "Delivery attempts that failed and will be retried, by send port: those a worker recorded, and those the message box recorded for it (an asynchronous MDN that did not come in time, an attempt a crash or an expired lease cut short) when the port has a try left for it.",
 		}, []string{"send_port"}),
 		Suspended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bizpipe_messages_suspended_total",

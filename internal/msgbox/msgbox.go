@@ -335,24 +335,36 @@ var ErrOwnerInUse = errors.New("another bizpipe process runs under this name on 
 // because the process that made it left no outcome: a lease that expired,
 // which ClaimBatch takes over (LeaseExpiredError; MDNTimedOutError for an
 // asynchronous MDN that did not come within its wait), or an attempt that
-// Recover found interrupted (InterruptedError). The box calls it with the
-// delivery's send port, once per attempt, after the transaction that
-// recorded the attempt committed, on the goroutine of the call that
-// recorded it; it must not block. An attempt recorded by a commit whose
-// outcome the box could not learn (a PostgreSQL connection lost at the
-// commit) is not told: at most once, never twice. The run engine counts
-// these attempts in bizpipe_messages_retried_total, beside the ones it
-// finishes itself.
-type AbandonedFunc func(port string)
+// Recover found interrupted (InterruptedError). The box calls it once per
+// attempt, after the transaction that recorded the attempt committed, on
+// the goroutine of the call that recorded it; it must not block. An
+// attempt recorded by a commit whose outcome the box could not learn (a
+// PostgreSQL connection lost at the commit) is not told: at most once,
+// never twice. The run engine counts these attempts in
+// bizpipe_messages_retried_total, beside the ones it finishes itself,
+// when the delivery's port has a try left for them.
+type AbandonedFunc func(Abandoned)
+
+// Abandoned is an attempt a box recorded as failed on its own (see
+// AbandonedFunc).
+type Abandoned struct {
+	// Port is the delivery's send port.
+	Port string
+	// Attempt is the attempt's number, 1 for the first: the delivery's
+	// attempts counted, this one included. A port whose retry policy
+	// allows fewer suspends the delivery rather than try it again, so the
+	// box itself cannot say whether the attempt is to be retried.
+	Attempt int
+}
 
 // Tell tells f of the attempts a committed transaction recorded as failed
-// on its own, by their deliveries' ports; a nil f hears of nothing.
-func (f AbandonedFunc) Tell(ports []string) {
+// on its own; a nil f hears of nothing.
+func (f AbandonedFunc) Tell(as []Abandoned) {
 	if f == nil {
 		return
 	}
-	for _, p := range ports {
-		f(p)
+	for _, a := range as {
+		f(a)
 	}
 }
 

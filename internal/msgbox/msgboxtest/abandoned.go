@@ -1,6 +1,7 @@
 package msgboxtest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -11,17 +12,19 @@ import (
 
 // RunAbandoned tests that a box tells the msgbox.AbandonedFunc it was
 // opened with of each attempt it records as failed on its own, once, after
-// recording it, by the delivery's port: an expired lease ClaimBatch takes
+// recording it, by the delivery's port and the attempt's number (the
+// delivery's attempts, this one included, which the run engine compares
+// with the port's retry policy): an expired lease ClaimBatch takes
 // over, an asynchronous MDN's wait whose deadline passed (left retrying),
 // each delivery Recover returns to the pool; and of nothing else (a
 // delivery claimed fresh or finished by its owner, a Recover that finds
 // nothing). open must return a new, empty box that calls told.
 func RunAbandoned(t *testing.T, open func(t *testing.T, told msgbox.AbandonedFunc) msgbox.Box) {
 	var mu sync.Mutex
-	var ports []string
-	b := open(t, func(port string) {
+	var ports []string // "port#attempt"
+	b := open(t, func(a msgbox.Abandoned) {
 		mu.Lock()
-		ports = append(ports, port)
+		ports = append(ports, fmt.Sprintf("%s#%d", a.Port, a.Attempt))
 		mu.Unlock()
 	})
 	ctx := t.Context()
@@ -41,9 +44,9 @@ func RunAbandoned(t *testing.T, open func(t *testing.T, told msgbox.AbandonedFun
 	want("a fresh claim")
 	sleepPast(first.LeaseUntil)
 	second := claim(t, b, "rescuer", longLease, "a")
-	want("the expired lease taken over", "a")
+	want("the expired lease taken over", "a#1")
 	finish(t, b, second, msgbox.Outcome{State: msgbox.DeliveryRetrying, Error: "partner down", RetryAt: now()})
-	want("a failure its owner recorded", "a")
+	want("a failure its owner recorded", "a#1")
 
 	// A wait for an MDN past its deadline, left retrying until RetryAt.
 	m := routed(t, b, "wait.edi", "as2")
@@ -55,9 +58,9 @@ func RunAbandoned(t *testing.T, open func(t *testing.T, told msgbox.AbandonedFun
 	}
 	sleepPast(deadline)
 	claimNone(t, b, "srv1/w2", "as2")
-	want("the MDN's wait timed out", "a", "as2")
+	want("the MDN's wait timed out", "a#1", "as2#1")
 	claimNone(t, b, "srv1/w2", "as2")
-	want("a second claim of the same", "a", "as2")
+	want("a second claim of the same", "a#1", "as2#1")
 
 	// Recover: each delivery its owner's workers held, once.
 	routed(t, b, "both", "r1", "r2")
@@ -66,10 +69,15 @@ func RunAbandoned(t *testing.T, open func(t *testing.T, told msgbox.AbandonedFun
 	if n, err := b.Recover(ctx, "srv9"); err != nil || n != 2 {
 		t.Fatalf("Recover = %d, %v; want 2", n, err)
 	}
-	want("Recover", "a", "as2", "r1", "r2")
+	want("Recover", "a#1", "as2#1", "r1#1", "r2#1")
 	if n, err := b.Recover(ctx, "srv9"); err != nil || n != 0 {
 		t.Fatalf("second Recover = %d, %v; want 0", n, err)
 	}
-	claim(t, b, "srv9/w0", longLease, "r1", "r2")
-	want("a second Recover and a claim of what it returned", "a", "as2", "r1", "r2")
+	again := claim(t, b, "srv9/w0", longLease, "r1", "r2")
+	want("a second Recover and a claim of what it returned", "a#1", "as2#1", "r1#1", "r2#1")
+	// Its second attempt, numbered after the first.
+	if n, err := b.Recover(ctx, "srv9"); err != nil || n != 1 {
+		t.Fatalf("third Recover = %d, %v; want 1", n, err)
+	}
+	want("a Recover of a second attempt", "a#1", "as2#1", "r1#1", "r2#1", again.Port+"#2")
 }

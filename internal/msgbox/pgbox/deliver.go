@@ -475,7 +475,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	}
 
 	var claimed []*msgbox.Delivery
-	var abandoned []string // the ports of the attempts recorded as failed
+	var abandoned []msgbox.Abandoned // the attempts recorded as failed
 	err := b.retry(ctx, func(ctx context.Context) error {
 		claimed, abandoned = nil, nil
 		var claimedAt time.Time
@@ -653,11 +653,11 @@ func (b *Box) afterLateCommit(ctx context.Context, lock string, keys any, look f
 }
 
 // claimTx claims in t up to max due deliveries for ports to owner, and
-// returns them, the time of the claim, the ports of the attempts it records
-// as failed (expired leases, MDN waits past their deadline) and the batch
-// of writes that record it all.
+// returns them, the time of the claim, the attempts it records as failed
+// (expired leases, MDN waits past their deadline) and the batch of writes
+// that record it all.
 func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease time.Duration, max int, except []int64) (
-	[]*msgbox.Delivery, time.Time, []string, *pgx.Batch, error) {
+	[]*msgbox.Delivery, time.Time, []msgbox.Abandoned, *pgx.Batch, error) {
 	type candidate struct {
 		d         msgbox.Delivery
 		claimedAt *time.Time
@@ -724,7 +724,7 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 
 	batch = &pgx.Batch{}
 	claimed := make([]*msgbox.Delivery, 0, len(due))
-	var abandoned []string
+	var abandoned []msgbox.Abandoned
 	var touched []*lockedMessage // in the order first claimed, each once
 	for _, c := range due {
 		d := c.d
@@ -735,8 +735,8 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 		awaited := d.AwaitsMDN()
 		if d.State == msgbox.DeliveryInProgress {
 			// The lease expired: the previous owner's attempt failed.
-			abandoned = append(abandoned, d.Port)
 			d.Attempts++
+			abandoned = append(abandoned, msgbox.Abandoned{Port: d.Port, Attempt: d.Attempts})
 			d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
 			started, ended := now, now
 			if c.claimedAt != nil {
@@ -984,7 +984,7 @@ func (b *Box) Release(ctx context.Context, owner string, ids []int64) (int, erro
 		return 0, nil
 	}
 	owner = msgbox.CleanText(owner)
-	released, err := b.returnInTx(ctx, func(t *pipeTx) ([]string, *pgx.Batch, error) {
+	released, err := b.returnInTx(ctx, func(t *pipeTx) ([]heldDelivery, *pgx.Batch, error) {
 		return releaseTx(ctx, t, owner, ids)
 	})
 	if err != nil {
@@ -994,32 +994,32 @@ func (b *Box) Release(ctx context.Context, owner string, ids []int64) (int, erro
 }
 
 // returnInTx runs tx (releaseTx, recoverTx) in a transaction, again after a
-// lost connection, and returns the ports of the deliveries it returned to
-// the pool. After a commit whose acknowledgement was lost, the rerun tells
+// lost connection, and returns the deliveries it returned to the pool, as
+// read. After a commit whose acknowledgement was lost, the rerun tells
 // what it returned: those the first run returned are no longer in
 // progress, and are passed over.
-func (b *Box) returnInTx(ctx context.Context, tx func(t *pipeTx) ([]string, *pgx.Batch, error)) ([]string, error) {
-	var ports []string
+func (b *Box) returnInTx(ctx context.Context, tx func(t *pipeTx) ([]heldDelivery, *pgx.Batch, error)) ([]heldDelivery, error) {
+	var held []heldDelivery
 	err := b.retry(ctx, func(ctx context.Context) error {
 		err := b.inTx(ctx, beginReadCommitted, func(t *pipeTx) (*pgx.Batch, error) {
 			var batch *pgx.Batch
 			var err error
-			ports, batch, err = tx(t)
+			held, batch, err = tx(t)
 			return batch, err
 		})
 		if isUncertain(err) {
-			ports = nil       // the rerun tells what it returns
+			held = nil        // the rerun tells what it returns
 			return rerun(err) // running again is safe
 		}
 		return err
 	})
-	return ports, err
+	return held, err
 }
 
 // releaseTx locks the deliveries of ids owner holds in progress, and their
-// messages, in t (in the order recoverTx does), and returns their ports,
-// one per delivery, and the batch of writes that return them to the pool.
-func releaseTx(ctx context.Context, t *pipeTx, owner string, ids []int64) ([]string, *pgx.Batch, error) {
+// messages, in t (in the order recoverTx does), and returns them, as read,
+// and the batch of writes that return them to the pool.
+func releaseTx(ctx context.Context, t *pipeTx, owner string, ids []int64) ([]heldDelivery, *pgx.Batch, error) {
 	return returnHeld(ctx, t, `SELECT id, message_id, port, attempts, lease_owner, claimed_at FROM deliveries
 		WHERE id = ANY($1) AND state = 'in_progress' AND lease_owner = $2 ORDER BY id FOR UPDATE`, []any{ids, owner},
 		func(batch *pgx.Batch, h heldDelivery, now time.Time) msgbox.DeliveryState {
@@ -1047,13 +1047,12 @@ type heldDelivery struct {
 
 // returnHeld locks, in t, the deliveries in progress that query selects
 // with args (id, message_id, port, attempts, lease_owner, claimed_at, in id
-// order, FOR UPDATE), then their messages (lockEach), and returns their
-// ports, one per delivery, and the batch of writes that return them to
-// the pool: put's for each (which returns the delivery's new state, at
+// order, FOR UPDATE), then their messages (lockEach), and returns them, as
+// read, and the batch of writes that return them to the pool: put's for each (which returns the delivery's new state, at
 // now, read after the last lock), then the messages' status, then the
 // ports' notification.
 func returnHeld(ctx context.Context, t *pipeTx, query string, args []any,
-	put func(batch *pgx.Batch, h heldDelivery, now time.Time) msgbox.DeliveryState) ([]string, *pgx.Batch, error) {
+	put func(batch *pgx.Batch, h heldDelivery, now time.Time) msgbox.DeliveryState) ([]heldDelivery, *pgx.Batch, error) {
 	var got []heldDelivery
 	batch := &pgx.Batch{}
 	batch.Queue(query, args...).Query(func(rows pgx.Rows) error {
@@ -1090,7 +1089,7 @@ func returnHeld(ctx context.Context, t *pipeTx, query string, args []any,
 		queueStatus(batch, locks[id])
 	}
 	queueNotify(batch, ports)
-	return ports, batch, nil
+	return got, batch, nil
 }
 
 // lockEach locks the messages of msgIDs (repeats allowed) in t, one
@@ -1131,21 +1130,26 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 		return 0, b.wrap(msgbox.ErrNoOwner, "recover")
 	}
 	owner = msgbox.CleanText(owner)
-	// The ports of the attempts recorded as failed.
-	abandoned, err := b.returnInTx(ctx, func(t *pipeTx) ([]string, *pgx.Batch, error) {
+	held, err := b.returnInTx(ctx, func(t *pipeTx) ([]heldDelivery, *pgx.Batch, error) {
 		return recoverTx(ctx, t, owner)
 	})
 	if err != nil {
 		return 0, b.wrap(err, "recover deliveries of %s", owner)
+	}
+	// Each held delivery's attempt was recorded as failed, numbered as
+	// recoverTx numbers it.
+	abandoned := make([]msgbox.Abandoned, len(held))
+	for i, h := range held {
+		abandoned[i] = msgbox.Abandoned{Port: h.port, Attempt: h.attempts + 1}
 	}
 	b.abandoned.Tell(abandoned)
 	return len(abandoned), nil
 }
 
 // recoverTx locks owner's deliveries and their messages in t, and returns
-// their ports, one per delivery, and the batch of writes that record their
+// them, as read, and the batch of writes that record their
 // interrupted attempts and return them to the pool.
-func recoverTx(ctx context.Context, t *pipeTx, owner string) ([]string, *pgx.Batch, error) {
+func recoverTx(ctx context.Context, t *pipeTx, owner string) ([]heldDelivery, *pgx.Batch, error) {
 	// The deliveries first, in id order, then their messages in id order.
 	// starts_with, not LIKE: an owner name may contain % or _.
 	return returnHeld(ctx, t, `SELECT id, message_id, port, attempts, lease_owner, claimed_at FROM deliveries

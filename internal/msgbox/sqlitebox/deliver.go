@@ -283,7 +283,7 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 	}
 
 	var claimed []*msgbox.Delivery
-	var abandoned []string // the ports of the attempts recorded as failed
+	var abandoned []msgbox.Abandoned // the attempts recorded as failed
 	err = b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		claimed, abandoned = nil, nil // a rerun starts afresh (writeFunc)
 		// now is read under the write lock: what is due is decided at the
@@ -328,7 +328,8 @@ func (b *Box) ClaimBatch(ctx context.Context, owner string, ports []string, leas
 				continue
 			}
 			if r.d.State == msgbox.DeliveryInProgress {
-				abandoned = append(abandoned, r.d.Port) // by claimTx or retryTimedOutTx
+				// Recorded by claimTx or retryTimedOutTx.
+				abandoned = append(abandoned, msgbox.Abandoned{Port: r.d.Port, Attempt: r.d.Attempts + 1})
 			}
 			if r.d.AwaitsMDN() && r.d.NextAttemptAt.After(now) {
 				// A wait that timed out is retried at its RetryAt.
@@ -585,7 +586,7 @@ func (b *Box) Release(ctx context.Context, owner string, ids []int64) (int, erro
 		return 0, nil
 	}
 	owner = msgbox.CleanText(owner)
-	var released []string // the ports of the deliveries returned
+	var released []heldDelivery // the deliveries returned
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		now := b.clock()
 		var err error
@@ -622,16 +623,15 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 		return 0, b.wrap(msgbox.ErrNoOwner, "recover")
 	}
 	owner = msgbox.CleanText(owner)
-	var abandoned []string // the ports of the attempts recorded as failed
+	var abandoned []msgbox.Abandoned // the attempts recorded as failed
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		now := b.clock()
-		var err error
 		// The prefix is compared as bytes: substr counts characters in
 		// text, bytes in a blob. A delivery in progress is due when its
 		// lease ends: the partial index deliveries_due holds it, and not
 		// the deliveries settled, which a scan would read every one of
 		// under the write lock.
-		abandoned, err = returnHeld(ctx, tx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at
+		held, err := returnHeld(ctx, tx, `SELECT id, message_id, port, attempts, lease_owner, claimed_at
 			FROM deliveries INDEXED BY deliveries_due WHERE due_at IS NOT NULL AND state = ?
 			AND (lease_owner = ? OR substr(CAST(lease_owner AS BLOB), 1, ?) = CAST(? AS BLOB)) ORDER BY id`,
 			[]any{string(msgbox.DeliveryInProgress), owner, len(owner) + 1, owner + "/"}, func(h heldDelivery) error {
@@ -654,6 +654,10 @@ func (b *Box) Recover(ctx context.Context, owner string) (int, error) {
 				return addEvent(ctx, tx, h.msgID, now, h.port, string(msgbox.DeliveryPending),
 					msgbox.RecoveredDetail(number, lastErr, owner))
 			})
+		abandoned = make([]msgbox.Abandoned, len(held))
+		for i, h := range held {
+			abandoned[i] = msgbox.Abandoned{Port: h.port, Attempt: h.attempts + 1}
+		}
 		return err
 	})
 	if err != nil {
@@ -677,9 +681,8 @@ type heldDelivery struct {
 // query selects with args (id, message_id, port, attempts, lease_owner,
 // claimed_at, in id order): put writes each, then each of their messages
 // has its status refreshed once, as a message may have several. It returns
-// their ports, one per delivery. It starts afresh when withWrite runs it
-// again (writeFunc).
-func returnHeld(ctx context.Context, tx *cachedTx, query string, args []any, put func(heldDelivery) error) ([]string, error) {
+// them, as read. It starts afresh when withWrite runs it again (writeFunc).
+func returnHeld(ctx context.Context, tx *cachedTx, query string, args []any, put func(heldDelivery) error) ([]heldDelivery, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -697,12 +700,10 @@ func returnHeld(ctx context.Context, tx *cachedTx, query string, args []any, put
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	ports := make([]string, 0, len(got))
 	for _, h := range got {
 		if err := put(h); err != nil {
 			return nil, err
 		}
-		ports = append(ports, h.port)
 	}
 	refreshed := map[string]bool{}
 	for _, h := range got {
@@ -713,5 +714,5 @@ func returnHeld(ctx context.Context, tx *cachedTx, query string, args []any, put
 			}
 		}
 	}
-	return ports, nil
+	return got, nil
 }
