@@ -598,8 +598,24 @@ func TestAS2MDNWithErrorStatus(t *testing.T) {
 			t.Errorf("%s: receipt %+v, want the MDN kept, summarised as %q", tc.name, d.Receipt, tc.receipt)
 		}
 	}
-	if !strings.Contains(log.String(), "HTTP 400") {
+	// Logged as every line about a message is: naming it and its port.
+	var positiveID string
+	for _, m := range msgs {
+		if m.FileName == "positive.edi" {
+			positiveID = m.ID
+		}
+	}
+	var odd string
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, "HTTP 400") {
+			odd = line
+		}
+	}
+	switch {
+	case odd == "":
 		t.Errorf("the positive MDN's odd status is not logged:\n%s", log)
+	case !strings.Contains(odd, "message_id="+positiveID) || !strings.Contains(odd, "send_port=positive"):
+		t.Errorf("the line of the positive MDN's odd status does not name message %s and send port positive:\n%s", positiveID, odd)
 	}
 }
 

@@ -157,15 +157,22 @@ func (s *sender) Begin(ctx context.Context, d *component.Delivery, h component.H
 	if err != nil {
 		return nil, transport.PermanentError(err)
 	}
-	return &attempt{s: s, w: w, port: d.Port, messageID: req.MessageID, mic: as2.NewHasher()}, nil
+	a := &attempt{s: s, w: w, port: d.Port, messageID: req.MessageID, mic: as2.NewHasher()}
+	if d.Message != nil {
+		a.msgID = d.Message.ID
+	}
+	return a, nil
 }
 
 // attempt is one AS2 delivery attempt: the body spooled by the http
 // Client, and the MIC of the content computed as the pipeline runs.
 type attempt struct {
-	s         *sender
-	w         *http.Post
-	port      string
+	s    *sender
+	w    *http.Post
+	port string
+	// msgID is the id of the message delivered, which every log line
+	// about it names; messageID is the AS2 Message-ID sent.
+	msgID     string
 	messageID string
 	mic       *as2.Hasher
 }
@@ -254,7 +261,7 @@ func (a *attempt) unexpectedMDN(resp *nethttp.Response, body []byte) (*component
 	r, err := a.s.judge(what, raw, mdn, resp.Header.Get("Content-Type"), a.messageID, a.mic)
 	if err == nil && a.s.env.Log != nil {
 		a.s.env.Log.Warn("the partner answered its positive MDN with an error status; delivered all the same",
-			"send_port", a.port, "as2_message_id", a.messageID, "status", status)
+			"message_id", a.msgID, "send_port", a.port, "as2_message_id", a.messageID, "status", status)
 	}
 	return r, true, err
 }
