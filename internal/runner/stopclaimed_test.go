@@ -237,8 +237,10 @@ func TestStopRenewsNoReleasedLease(t *testing.T) {
 	}
 	// The attempted delivery's own renewals are not judged here.
 	for id := range box.released {
-		if strings.Contains(logs.String(), fmt.Sprintf("renewing the delivery lease failed\" delivery=%d ", id)) {
-			t.Errorf("the lease of delivery %d was renewed after it was returned to the box:\n%s", id, logs.String())
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "renewing the delivery lease failed") && strings.Contains(line, fmt.Sprintf(" delivery=%d ", id)) {
+				t.Errorf("the lease of delivery %d was renewed after it was returned to the box:\n%s", id, logs.String())
+			}
 		}
 	}
 }

@@ -494,28 +494,30 @@ func (r *Runner) recorded(c claimed, pt *port, log *slog.Logger, outcome msgbox.
 // leaseSet is the deliveries a worker holds whose outcome is not recorded
 // yet: the ones to renew.
 type leaseSet struct {
-	mu      sync.Mutex
-	flights map[int64]*flight
+	mu sync.Mutex
+	// held is by delivery id, each with its delivery, which the
+	// renewal's warnings name as every line about a message does.
+	held map[int64]claimed
 }
 
 func newLeaseSet(batch []claimed) *leaseSet {
-	s := &leaseSet{flights: make(map[int64]*flight, len(batch))}
+	s := &leaseSet{held: make(map[int64]claimed, len(batch))}
 	for _, c := range batch {
-		s.flights[c.d.ID] = c.fl
+		s.held[c.d.ID] = c
 	}
 	return s
 }
 
 func (s *leaseSet) done(id int64) {
 	s.mu.Lock()
-	delete(s.flights, id)
+	delete(s.held, id)
 	s.mu.Unlock()
 }
 
-func (s *leaseSet) list() map[int64]*flight {
+func (s *leaseSet) list() map[int64]claimed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maps.Clone(s.flights)
+	return maps.Clone(s.held)
 }
 
 // renew keeps the leases of held until ctx ends: a 100 MiB message or a
@@ -531,12 +533,12 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for id, fl := range held.list() {
-				err := r.opts.Box.Renew(ctx, id, r.inFlight.holder(fl), r.opts.Lease)
+			for id, c := range held.list() {
+				err := r.opts.Box.Renew(ctx, id, r.inFlight.holder(c.fl), r.opts.Lease)
 				// A lease that ended because the outcome was recorded
 				// meanwhile is no news.
-				if err != nil && ctx.Err() == nil && !(errors.Is(err, msgbox.ErrLeaseLost) && r.inFlight.recorded(fl)) {
-					r.log.Warn("renewing the delivery lease failed", "delivery", id, "error", err)
+				if err != nil && ctx.Err() == nil && !(errors.Is(err, msgbox.ErrLeaseLost) && r.inFlight.recorded(c.fl)) {
+					r.deliveryLog(c.d).Warn("renewing the delivery lease failed", "delivery", id, "error", err)
 				}
 			}
 		}
