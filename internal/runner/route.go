@@ -300,8 +300,10 @@ func (r *Runner) published(ctx context.Context, in msgbox.Incoming, msg msgbox.M
 	log := r.messageLog(msg.ID, in.ReceiveLocation)
 	if dup {
 		// A source a crash left unacknowledged, or a client repeating a
-		// request with the same Idempotency-Key.
-		log.Info("message already stored from this source; acknowledging it again")
+		// request with the same Idempotency-Key. The transport decides
+		// what the source is told (a repeat with another body is refused
+		// there, and logged), so this line does not say.
+		log.Info("message already stored from this source; not stored again")
 	} else {
 		attrs := make([]any, 0, 8+len(logAttrs)) // room for all: one allocation
 		attrs = append(attrs, "size", msg.Size, "file_name", msg.FileName)
