@@ -49,11 +49,15 @@ func checkReached(t *testing.T, what string, reached int, tally map[string]int, 
 func sweepDelay(i int, took time.Duration) time.Duration { return took * time.Duration(i%40) / 24 }
 
 // calibrate returns how long run takes uncancelled: the median of five
-// runs, each on a new connection as every try (see fresh).
-func calibrate(t *testing.T, b *Box, run func()) time.Duration {
+// runs, each after prepare (when not nil; not timed, as a try's setup is
+// not) and on a new connection as every try (see fresh).
+func calibrate(t *testing.T, b *Box, prepare, run func()) time.Duration {
 	t.Helper()
 	var took [5]time.Duration
 	for k := range took {
+		if prepare != nil {
+			prepare()
+		}
 		fresh(t, b)
 		start := time.Now()
 		run()
@@ -118,7 +122,7 @@ func TestReceiveHandoffCancelledMidCommit(t *testing.T) {
 			{In: incoming("b" + name), Body: strings.NewReader("y")},
 		}, route, msgbox.Handoff{Owner: owner, Ports: []string{"p"}, Lease: time.Minute})
 	}
-	took := calibrate(t, b, func() { receive(ctx, "calibrating", "calibrating") })
+	took := calibrate(t, b, nil, func() { receive(ctx, "calibrating", "calibrating") })
 	tally := map[string]int{}
 	defer func() { t.Logf("outcomes: %v (uncancelled: %v)", tally, took) }()
 	reached := 0
@@ -219,8 +223,9 @@ func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op fun
 	done func(conn *pgx.Conn, s S) bool) {
 	b, url := openNew(t, Options{})
 	conn := pgtest.Connect(t, url)
-	took := calibrate(t, b, func() {
-		if err := op(t.Context(), b, setup(b, -1)); err != nil {
+	var cs S
+	took := calibrate(t, b, func() { cs = setup(b, -1) }, func() {
+		if err := op(t.Context(), b, cs); err != nil {
 			t.Fatalf("%s uncancelled: %v", what, err)
 		}
 	})
