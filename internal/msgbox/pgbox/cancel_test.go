@@ -124,13 +124,19 @@ func TestReceiveHandoffCancelledMidCommit(t *testing.T) {
 	}
 	took := calibrate(t, b, nil, func() { receive(ctx, "calibrating", "calibrating") })
 	tally := map[string]int{}
-	defer func() { t.Logf("outcomes: %v (uncancelled: %v)", tally, took) }()
-	reached := 0
+	// reached counts the tries that ended past the commit, cut those of
+	// them whose context had ended when the call returned: the others
+	// ran to their end uncancelled.
+	reached, cut := 0, 0
+	defer func() {
+		t.Logf("outcomes: %v, past the commit: %d (cancelled: %d) (uncancelled: %v)", tally, reached, cut, took)
+	}()
 	for i := range sweepTries {
 		owner := fmt.Sprintf("h%d", i)
 		fresh(t, b)
 		cctx, cancel := context.WithTimeout(ctx, sweepDelay(i, took))
 		res := receive(cctx, strconv.Itoa(i), owner)
+		ended := cctx.Err() != nil
 		cancel()
 		quiesce(t, conn)
 		tally[classify(res[0].Err)]++
@@ -164,9 +170,18 @@ func TestReceiveHandoffCancelledMidCommit(t *testing.T) {
 		}
 		if past {
 			reached++
+			cut += count(ended)
 		}
 	}
 	checkReached(t, "ReceiveHandoff", reached, tally, took)
+}
+
+// count is 1 for true, 0 for false.
+func count(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // classify names err's kind for a sweep's tally.
@@ -230,13 +245,19 @@ func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op fun
 		}
 	})
 	tally := map[string]int{}
-	defer func() { t.Logf("outcomes: %v (uncancelled: %v)", tally, took) }()
-	reached := 0
+	// reached counts the tries that ended past the commit, cut those of
+	// them whose context had ended when the call returned: the others
+	// ran to their end uncancelled.
+	reached, cut := 0, 0
+	defer func() {
+		t.Logf("outcomes: %v, past the commit: %d (cancelled: %d) (uncancelled: %v)", tally, reached, cut, took)
+	}()
 	for i := range sweepTries {
 		s := setup(b, i)
 		fresh(t, b)
 		cctx, cancel := context.WithTimeout(t.Context(), sweepDelay(i, took))
 		err := op(cctx, b, s)
+		ended := cctx.Err() != nil
 		cancel()
 		quiesce(t, conn)
 		tally[classify(err)]++
@@ -244,6 +265,7 @@ func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op fun
 		checkReport(t, what, i, err, isDone)
 		if isDone || errors.Is(err, msgbox.ErrCommitUncertain) {
 			reached++
+			cut += count(ended)
 		}
 	}
 	checkReached(t, what, reached, tally, took)
