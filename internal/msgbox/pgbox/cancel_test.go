@@ -3,6 +3,7 @@
 package pgbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -269,6 +270,28 @@ func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op fun
 		}
 	}
 	checkReached(t, what, reached, tally, took)
+}
+
+// TestReceiveChunksCancelledMidCommit: a receive of a body larger than a
+// chunk, which a batch leaves to ReceiveRouted's transaction of several
+// round trips (store), looks on its own after a lost COMMIT whether the
+// message was stored (it cannot read its body again to retry). It must
+// report stored only what is, and not stored only what is not: a receive
+// that said it did not store a message it stored has the source give it
+// again, stored twice.
+func TestReceiveChunksCancelledMidCommit(t *testing.T) {
+	t.Parallel()
+	body := make([]byte, ChunkSize+1)
+	sweep(t, "ReceiveHandoff of two chunks", func(b *Box, i int) string { return fmt.Sprintf("big%d", i) },
+		func(ctx context.Context, b *Box, name string) error {
+			res := b.ReceiveHandoff(ctx, []msgbox.Receipt{{In: incoming(name), Body: bytes.NewReader(body)}},
+				func(msgbox.Message) ([]string, string) { return []string{"p"}, "" },
+				msgbox.Handoff{Owner: "h", Ports: []string{"p"}, Lease: time.Minute})
+			return res[0].Err
+		},
+		func(conn *pgx.Conn, name string) bool {
+			return exists(t, conn, "SELECT 1 FROM messages WHERE file_name = $1", name)
+		})
 }
 
 // claimed receives and routes a message to port p, and claims its
