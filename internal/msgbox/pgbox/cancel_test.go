@@ -68,23 +68,29 @@ func calibrate(t *testing.T, b *Box, prepare, run func()) time.Duration {
 	return took[2]
 }
 
-// quiesce waits until no other session of the test's database is in a
-// transaction or running a statement: a cancelled try's server side, which
-// may outlive its connection, has then committed or rolled back.
-func quiesce(t *testing.T, conn *pgx.Conn) {
+// quiesce waits until the server has ended every session of the test's
+// database but conn's, once the box's pool has closed its connections (a
+// cancelled try's own is closed already). A session ends only after it
+// has read all its client sent: a cancelled try's server side has then
+// run whatever reached it, and committed or rolled back. A session's
+// state tells less: one yet to read what its client sent last (the client
+// gone right after sending it) shows idle, then runs it. A cancelled
+// claim so held its delivery locked while the next try's settling claim
+// stepped over it (SKIP LOCKED), and that try's claim took two.
+func quiesce(t *testing.T, b *Box, conn *pgx.Conn) {
 	t.Helper()
+	b.pool.Reset()
 	for end := time.Now().Add(deadline); ; time.Sleep(time.Millisecond) {
-		var busy int
+		var open int
 		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-			AND state <> 'idle'`).Scan(&busy); err != nil {
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&open); err != nil {
 			t.Fatalf("looking at the sessions: %v", err)
 		}
-		if busy == 0 {
+		if open == 0 {
 			return
 		}
 		if time.Now().After(end) {
-			t.Fatalf("%d sessions still busy after %v", busy, deadline)
+			t.Fatalf("%d sessions still open after %v", open, deadline)
 		}
 	}
 }
@@ -139,7 +145,7 @@ func TestReceiveHandoffCancelledMidCommit(t *testing.T) {
 		res := receive(cctx, strconv.Itoa(i), owner)
 		ended := cctx.Err() != nil
 		cancel()
-		quiesce(t, conn)
+		quiesce(t, b, conn)
 		tally[classify(res[0].Err)]++
 		returned := map[int64]bool{}
 		for _, r := range res {
@@ -260,7 +266,7 @@ func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op fun
 		err := op(cctx, b, s)
 		ended := cctx.Err() != nil
 		cancel()
-		quiesce(t, conn)
+		quiesce(t, b, conn)
 		tally[classify(err)]++
 		isDone := done(conn, s)
 		checkReport(t, what, i, err, isDone)
