@@ -116,24 +116,33 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// TestConnCapCloseEndsTheWait: closing the listener (Shutdown does)
-// ends an Accept waiting at the cap.
-func TestConnCapCloseEndsTheWait(t *testing.T) {
+// acceptOne is a connCap of one slot on a local port, with the one
+// connection it accepted and its client's end, closed when the test ends.
+func acceptOne(t *testing.T) (l *connCap, client, accepted net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newConnCap(ln, 1, slog.New(slog.DiscardHandler), "r")
-	client, err := net.Dial("tcp", ln.Addr().String())
+	l = newConnCap(ln, 1, slog.New(slog.DiscardHandler), "r")
+	t.Cleanup(func() { l.Close() })
+	client, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
-	c, err := l.Accept()
+	t.Cleanup(func() { client.Close() })
+	accepted, err = l.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { accepted.Close() })
+	return l, client, accepted
+}
+
+// TestConnCapCloseEndsTheWait: closing the listener (Shutdown does)
+// ends an Accept waiting at the cap.
+func TestConnCapCloseEndsTheWait(t *testing.T) {
+	l, _, c := acceptOne(t)
 	accepted := make(chan error, 1)
 	go func() {
 		_, err := l.Accept()
@@ -184,22 +193,7 @@ func TestDecodeReceiveMaxConnections(t *testing.T) {
 // reads the end of the answer instead of a reset, but only on a connection
 // that has CloseWrite.
 func TestConnCapKeepsCloseWrite(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newConnCap(ln, 1, slog.New(slog.DiscardHandler), "r")
-	defer l.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, client, c := acceptOne(t)
 	cw, ok := c.(interface{ CloseWrite() error })
 	if !ok {
 		t.Fatalf("%T has no CloseWrite", c)
