@@ -92,12 +92,17 @@ type rigOptions struct {
 	receipts component.ReceiptSink
 	log      *slog.Logger
 	tune     func(*receiver)
+	// config, when set, changes the location's configuration.
+	config func(*ReceiveConfig)
 }
 
 // newRepeatRigOn is the rig of an as2 receive location over o.box.
 func newRepeatRigOn(t *testing.T, o rigOptions) *repeatRig {
 	signer := testpki.NewCA(t, "Test CA").Issue(t, testpki.Options{CommonName: "Fabrikam Signing"})
 	cfg := &ReceiveConfig{Listen: value.Value[string]{V: "127.0.0.1:0"}, Path: value.Value[string]{V: "/as2"}}
+	if o.config != nil {
+		o.config(cfg)
+	}
 	var sink component.OutcomeSink = judgingSink{o.box}
 	if o.wrap != nil {
 		sink = o.wrap(sink)

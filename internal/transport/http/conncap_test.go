@@ -72,14 +72,50 @@ func TestConnCapWaitsForASlot(t *testing.T) {
 	}
 }
 
+// setMinIdle sets how long a connection of h must have been idle to be
+// closed for room.
+func setMinIdle(h *Listener, d time.Duration) {
+	l := capOf(h)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.minIdle = d
+}
+
+// finish sends the rest of a request whose first line was sent (pending),
+// with a one-byte body.
+func finish(t *testing.T, c net.Conn, body byte) {
+	t.Helper()
+	if _, err := c.Write(append([]byte("Host: test\r\nContent-Length: 1\r\n\r\n"), body)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pending is the first line of a request, the rest to come (finish).
+var pending = []byte("POST /orders HTTP/1.1\r\n")
+
+// closedBy reports whether the server closed c (its read ends at once),
+// as opposed to keeping it open (its read waits out wait).
+func closedBy(t *testing.T, c net.Conn, wait time.Duration) bool {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Read(make([]byte, 1))
+	if n != 0 {
+		t.Fatalf("read %d bytes on an idle connection", n)
+	}
+	return !isTimeout(err)
+}
+
 // TestConnCapClosesIdleForRoom: at the cap, a connection idle between
-// requests is closed to take a new client, and one in the middle of a
-// request is not.
+// requests is closed when a new client comes, not before, and one in the
+// middle of a request is not.
 func TestConnCapClosesIdleForRoom(t *testing.T) {
 	rec := transporttest.NewRecorder()
 	o := httpOpts()
 	o.MaxConnections = 2
 	h, base, _ := startHTTP(t, o, rec)
+	setMinIdle(h, 100*time.Millisecond)
 	addr := strings.TrimPrefix(base, "http://")
 
 	idle := rawConn(t, addr, append(header(1), 'a'))
@@ -87,27 +123,88 @@ func TestConnCapClosesIdleForRoom(t *testing.T) {
 		t.Fatalf("first request: %d, %v", code, err)
 	}
 	transporttest.WaitFor(t, "the first connection idle", func() bool { return capOf(h).idleConns() == 1 })
-	busy := rawConn(t, addr, []byte("POST /orders HTTP/1.1\r\n")) // its header not finished
+	busy := rawConn(t, addr, pending)
+	// Idle long enough to be closed, but no client needs its room.
+	if closedBy(t, idle, 500*time.Millisecond) {
+		t.Fatal("idle connection closed at the cap with no new client")
+	}
 
 	newcomer := rawConn(t, addr, append(header(1), 'b'))
 	if code, err := readStatus(newcomer); err != nil || code != http.StatusAccepted {
 		t.Fatalf("new client at the cap: %d, %v; want 202 once the idle connection was closed", code, err)
 	}
-	if err := idle.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := idle.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
-		t.Errorf("idle connection read %d, %v; want it closed by the server", n, err)
+	if !closedBy(t, idle, 10*time.Second) {
+		t.Error("idle connection still open; want it closed for the new client")
 	}
 	// The one in the middle of its request was left alone: it finishes.
-	if _, err := busy.Write([]byte("Host: test\r\nContent-Length: 1\r\n\r\nc")); err != nil {
-		t.Fatal(err)
-	}
+	finish(t, busy, 'c')
 	if code, err := readStatus(busy); err != nil || code != http.StatusAccepted {
 		t.Fatalf("connection mid-request at the cap: %d, %v; want 202", code, err)
 	}
 	if n := len(rec.All()); n != 3 {
 		t.Errorf("%d messages stored, want 3", n)
+	}
+}
+
+// TestConnCapRoomFromLaterIdle: connections that go idle while a new
+// client waits at the cap make room for it, one for one client.
+func TestConnCapRoomFromLaterIdle(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxConnections = 2
+	h, base, _ := startHTTP(t, o, rec)
+	setMinIdle(h, 100*time.Millisecond)
+	addr := strings.TrimPrefix(base, "http://")
+
+	a, b := rawConn(t, addr, pending), rawConn(t, addr, pending)
+	transporttest.WaitFor(t, "the accept waiting at the cap", capOf(h).atCap)
+	newcomer := rawConn(t, addr, append(header(1), 'n'))
+	for i, c := range []net.Conn{a, b} {
+		finish(t, c, 'a'+byte(i))
+		if code, err := readStatus(c); err != nil || code != http.StatusAccepted {
+			t.Fatalf("request %d: %d, %v", i, code, err)
+		}
+	}
+	if code, err := readStatus(newcomer); err != nil || code != http.StatusAccepted {
+		t.Fatalf("waiting client once two connections went idle: %d, %v; want 202", code, err)
+	}
+	closed := 0
+	for _, c := range []net.Conn{a, b} {
+		if closedBy(t, c, 300*time.Millisecond) {
+			closed++
+		}
+	}
+	if closed != 1 {
+		t.Errorf("%d idle connections closed for one new client, want 1", closed)
+	}
+}
+
+// TestConnCapSparesNewlyIdle: a connection idle for less than minIdle is
+// not closed for room (an HTTP/2 connection is idle from its preface on,
+// before its first request; an HTTP/1 client may be sending its next).
+func TestConnCapSparesNewlyIdle(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxConnections = 2
+	h, base, _ := startHTTP(t, o, rec)
+	setMinIdle(h, time.Hour)
+	addr := strings.TrimPrefix(base, "http://")
+
+	idle := rawConn(t, addr, append(header(1), 'a'))
+	if code, err := readStatus(idle); err != nil || code != http.StatusAccepted {
+		t.Fatalf("first request: %d, %v", code, err)
+	}
+	other := rawConn(t, addr, pending)
+	newcomer := rawConn(t, addr, append(header(1), 'n'))
+	if closedBy(t, idle, 500*time.Millisecond) {
+		t.Fatal("a connection idle for less than minIdle was closed for room")
+	}
+	if n := len(rec.All()); n != 1 {
+		t.Fatalf("%d messages stored while the cap was full, want 1", n)
+	}
+	other.Close() // a slot frees: the new client is taken
+	if code, err := readStatus(newcomer); err != nil || code != http.StatusAccepted {
+		t.Fatalf("new client once a slot freed: %d, %v; want 202", code, err)
 	}
 }
 

@@ -165,6 +165,9 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 	case o.RequestTimeout == 0:
 		o.RequestTimeout = DefaultRequestTimeout
 	}
+	if o.MaxConnections < 0 {
+		return nil, errf("negative max connections %d", o.MaxConnections)
+	}
 	budget := o.Budget
 	if budget == nil {
 		budget = NewBudget(DefaultInFlightBytes)
@@ -485,7 +488,7 @@ type ListenerOptions struct {
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// MaxConnections is how many connections may be open at once; 0
-	// means DefaultMaxConnections.
+	// means DefaultMaxConnections, and it may not be negative.
 	MaxConnections int
 	// Budget bounds the memory of the uploads in flight, shared with the
 	// receivers given the same one; nil means a Budget of

@@ -486,6 +486,7 @@ func TestNewHTTPValidates(t *testing.T) {
 		{"relative path", func(o *ListenerOptions) { o.Path = "orders" }, "start with /"},
 		{"health path", func(o *ListenerOptions) { o.Path = HealthPath }, "reserved"},
 		{"negative max body", func(o *ListenerOptions) { o.MaxBody = -1 }, "max body"},
+		{"negative max connections", func(o *ListenerOptions) { o.MaxConnections = -1 }, "max connections"},
 	} {
 		o := httpOpts()
 		tc.mod(&o)
