@@ -314,9 +314,11 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 // retried, in m and in n (the summary's), as one a worker records as
 // failed does. One without a try left is not retried: the worker that
 // claims its delivery next suspends it without another attempt (runner:
-// "attempt(s) were interrupted or failed"), which counts it as suspended,
-// as a last attempt a worker records as failed counts only as that. A port
-// the configuration does not declare keeps its attempts retried.
+// "attempt(s) were interrupted or failed"), which counts it as suspended
+// (or finds its file placed, and counts it delivered),
+// as a last attempt a worker records as failed counts only as that. Nor is
+// an attempt of a port the configuration no longer declares: run does not
+// try its deliveries, and has no series for it.
 func countAbandoned(cfg *model.Config, m *metrics.Metrics, n *atomic.Int64) msgbox.AbandonedFunc {
 	retries := make(map[string]int, len(cfg.SendPorts))
 	for _, p := range cfg.SendPorts {
@@ -324,7 +326,7 @@ func countAbandoned(cfg *model.Config, m *metrics.Metrics, n *atomic.Int64) msgb
 	}
 	return func(a msgbox.Abandoned) {
 		// retry.attempts retries after the first try (runner's failed).
-		if left, ok := retries[a.Port]; ok && a.Attempt > left {
+		if left, ok := retries[a.Port]; !ok || a.Attempt > left {
 			return
 		}
 		m.Retried.WithLabelValues(a.Port).Inc()
