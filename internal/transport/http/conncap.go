@@ -154,14 +154,15 @@ func (l *connCap) longestIdle() (c net.Conn, since time.Time, ok bool) {
 	return c, since, ok
 }
 
-// makeRoom closes the connection idle the longest, if it still is, for a
-// connection accepted past the cap, unless one closed meanwhile. If none is idle any more (its client
-// sent a request meanwhile), the new one stays past the cap until one
-// closes: acquire takes no other slot until then.
+// makeRoom closes the connection idle the longest, for one accepted past
+// the cap, unless a slot freed meanwhile. If none has been idle for
+// minIdle any more (its client sent a request meanwhile), the new one
+// stays past the cap until one closes: acquire takes no other slot until
+// then.
 func (l *connCap) makeRoom() {
 	l.mu.Lock()
-	c, _, ok := l.longestIdle()
-	ok = ok && l.open > l.max // else a slot freed meanwhile: room enough
+	c, since, ok := l.longestIdle()
+	ok = ok && time.Since(since) >= l.minIdle && l.open > l.max
 	if ok {
 		delete(l.idle, c)
 	}

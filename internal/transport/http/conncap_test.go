@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -303,5 +304,57 @@ func TestConnCapKeepsCloseWrite(t *testing.T) {
 	}
 	if n, err := client.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Errorf("client read %d, %v after CloseWrite; want EOF", n, err)
+	}
+}
+
+// closeCounter is a net.Conn, as the server reports one, that counts its
+// closes.
+type closeCounter struct {
+	net.Conn
+	closes atomic.Int32
+}
+
+func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
+
+// TestConnCapMakesRoomOnlyFromLongIdle: a client taken past the cap
+// closes the connection idle the longest only if that one has been idle
+// for minIdle still: the one that allowed it may have started a request
+// meanwhile, and one idle since just now is not closed instead.
+func TestConnCapMakesRoomOnlyFromLongIdle(t *testing.T) {
+	l, _, _ := acceptOne(t) // its one slot taken
+	old, young := &closeCounter{}, &closeCounter{}
+	l.connState(old, http.StateIdle)
+	l.mu.Lock()
+	l.minIdle = time.Minute
+	l.idle[old] = time.Now().Add(-time.Hour)
+	l.mu.Unlock()
+
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- c
+	}()
+	transporttest.WaitFor(t, "a slot taken past the cap", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.open == 2
+	})
+	l.connState(old, http.StateActive) // its client sent a request
+	l.connState(young, http.StateIdle)
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c := <-accepted
+	defer c.Close()
+	if l.idleConns() != 1 {
+		t.Errorf("the connection idle since just now was taken for room")
+	}
+	if old.closes.Load() != 0 {
+		t.Errorf("a connection serving a request was closed for room")
 	}
 }
