@@ -83,8 +83,23 @@ func (b *Box) newFileName() (string, error) {
 // does not exist and no stored message names a file in it: a directory
 // that vanished while rows name its files is a lost one, not recreated
 // silently (its messages' Body fail, naming their files, and so does this
-// Receive).
+// Receive). The file, and the directory when it creates it, get the box's
+// owner (fileOwner): a body a root process stores is the run's to read.
 func (b *Box) createTemp(ctx context.Context) (*os.File, error) {
+	f, err := b.createTempIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.owner.give(f.Name()); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// createTempIn is createTemp but for the owner the file is given.
+func (b *Box) createTempIn(ctx context.Context) (*os.File, error) {
 	dir := b.bodiesDir()
 	f, err := os.CreateTemp(dir, tempPattern)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
@@ -110,6 +125,10 @@ func (b *Box) createTemp(ctx context.Context) (*os.File, error) {
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("creating the body directory: %w", err)
+	} else if err == nil {
+		if err := b.owner.give(dir); err != nil {
+			return nil, fmt.Errorf("creating the body directory: %w", err)
+		}
 	}
 	if err := dirsync.Sync(filepath.Dir(dir)); err != nil {
 		return nil, err

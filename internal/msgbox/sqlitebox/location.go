@@ -62,6 +62,9 @@ type location struct {
 	walSize, shmSize int64
 	// hasBodies is set when the directory of body files exists.
 	hasBodies bool
+	// owner is what the files created beside the database are given
+	// (ownerOf).
+	owner fileOwner
 }
 
 // realPath returns the path of the file that abs really names: symbolic
@@ -103,6 +106,7 @@ func inspect(db string) (*location, error) {
 			return nil, err
 		}
 	}
+	l.owner = ownerOf(db)
 	if l.walSize, err = size(db + "-wal"); err != nil {
 		return nil, err
 	}
@@ -193,6 +197,9 @@ func writeMarker(l *location, id string) error {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = l.owner.give(tmp)
 	}
 	if err == nil {
 		err = os.Rename(tmp, l.marker)

@@ -166,6 +166,7 @@ type Box struct {
 	id       string         // the box's identity (box_identity)
 	lock     *filelock.Lock // held until Close (Options.Lock)
 	turns    *turns         // nil for a box that cannot write, or when no engine gives turns
+	owner    fileOwner      // what the files it creates beside the database are given (ownerOf)
 	// busyTimeout is Options.BusyTimeout, for the error of a write that
 	// waited it out.
 	busyTimeout time.Duration
@@ -483,6 +484,7 @@ func open(abs, real string, lock *filelock.Lock, opts Options) (*Box, error) {
 		rand:       rand.Reader,
 		log:        cmp.Or(opts.Log, slog.New(slog.DiscardHandler)),
 		abandoned:  opts.Abandoned,
+		owner:      loc.owner,
 
 		busyTimeout: opts.BusyTimeout,
 	}
@@ -746,6 +748,9 @@ func (b *Box) migrate(ctx context.Context, loc *location, noCreate bool) error {
 			}
 			if err == nil {
 				defer l.Release()
+				if err := loc.owner.give(loc.db + lockSuffix); err != nil {
+					return err
+				}
 			}
 		}
 		if !hasSchema {
