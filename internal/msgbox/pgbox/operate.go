@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
@@ -17,6 +18,18 @@ import (
 // large purge does not hold many row locks at once (Box.purgeBatch; tests
 // make it small).
 const purgeBatch = 500
+
+// purgeRaceTries bounds how many times Purge runs a statement that a
+// history entry added meanwhile failed (see Purge): each run takes a new
+// snapshot, so only another entry added in its own instant fails it again.
+const purgeRaceTries = 5
+
+// isForeignKeyViolation reports whether err is PostgreSQL's
+// foreign_key_violation.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}
 
 // purgeable selects, in messages m, what Purge deletes: $1 is the time
 // before which m must be untouched. A message whose asynchronous MDN still
@@ -51,7 +64,7 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 	var after int64 // the seq of the last message deleted
 	n, err := msgbox.PurgeBatches(func() (int, bool, error) {
 		var n, last int64
-		err := b.retry(ctx, func(ctx context.Context) error {
+		purge := func(ctx context.Context) error {
 			err := b.pool.QueryRow(ctx, `WITH doomed AS (
 					SELECT m.id FROM messages m WHERE m.seq > $3 AND `+purgeable+`
 					ORDER BY m.seq LIMIT $2
@@ -67,7 +80,19 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 				return commitErr(err)
 			}
 			return nil
-		})
+		}
+		err := b.retry(ctx, purge)
+		for tries := 1; tries < purgeRaceTries && isForeignKeyViolation(err); tries++ {
+			// The statement reads what is purgeable in the snapshot it
+			// takes as it starts, and locks a message only when it gets
+			// to it: an entry added to the history of a message it then
+			// locks (a resubmit of it, committed in between) is not in
+			// that snapshot, so neither the check nor the delete of the
+			// history sees it, and its foreign key fails the statement,
+			// which deleted nothing. Run again, its snapshot has the
+			// entry: the message is kept, or purged with it.
+			err = b.retry(ctx, purge)
+		}
 		if err == nil {
 			after = last
 		}
