@@ -119,6 +119,11 @@ func inspect(db string) (*location, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
+	// Only a regular file is read: one that never ends (a FIFO, a link to
+	// /dev/zero) would hang every command on the box.
+	if _, err := size(l.marker); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(l.marker)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
