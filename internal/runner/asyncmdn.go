@@ -47,7 +47,7 @@ func (r *Runner) awaitReceipt(ctx context.Context, a attempted) {
 		a.log.Info("sent; awaiting the asynchronous MDN", "as2_message_id", a.pending.Correlation,
 			"until", a.pending.Deadline.UTC().Format(time.RFC3339))
 	case errors.Is(err, msgbox.ErrLeaseLost):
-		a.log.Warn("lease lost before the wait for the MDN was recorded; another instance redoes this delivery")
+		a.log.Warn("lease lost before the wait for the MDN was recorded; this attempt's outcome is not recorded (another server took the delivery over, or its message was terminated)")
 	default:
 		a.log.Error("recording the wait for the MDN failed; the delivery is redone after recovery", "error", err)
 		r.troubled(a.pt.hide.err(fmt.Errorf("recording the wait for the MDN of delivery %d: %w", d.ID, err)))

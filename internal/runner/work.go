@@ -453,8 +453,10 @@ func (r *Runner) recorded(c claimed, pt *port, log *slog.Logger, outcome msgbox.
 	if err != nil {
 		if errors.Is(err, msgbox.ErrLeaseLost) {
 			// Only another process takes over a delivery in flight here
-			// for good (see inFlight): its outcome is the one that counts.
-			log.Warn("lease lost before the outcome was recorded; another instance redoes this delivery")
+			// for good (see inFlight), or an operator ends its message
+			// once the lease expired (messages terminate): what the box
+			// records then is what counts.
+			log.Warn("lease lost before the outcome was recorded; this attempt's outcome is not recorded (another server took the delivery over, or its message was terminated)")
 			return
 		}
 		log.Error("recording the delivery outcome failed; the delivery is redone after recovery", "error", err)
