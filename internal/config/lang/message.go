@@ -197,7 +197,7 @@ func (d *decoder) receivedAtOperands(expr hcl.Expression, ctx *hcl.EvalContext) 
 	attrs["received_at"] = cty.StringVal(receivedAtSample)
 	child := ctx.NewChild()
 	child.Variables = map[string]cty.Value{"message": cty.ObjectVal(attrs)}
-	_, ds := evaluate(expr, child, d.meter)
+	_, ds := evaluateAll(expr, child, d.meter)
 	if d.meter.spent {
 		return ds // the evaluation budget's refusal, which must be told
 	}
@@ -224,7 +224,9 @@ func (d *decoder) checkFilter(a *hcl.Attribute, what string) bool {
 	if !d.checkRefs(a.Expr, true) {
 		return false
 	}
-	val, ds := evaluate(a.Expr, messageContext(d.ctxFor(a.Range)), d.meter)
+	// evaluateAll: with the message unknown, HCL would drop the errors of
+	// what && and || and conditionals choose by it (see hidden.go).
+	val, ds := evaluateAll(a.Expr, messageContext(d.ctxFor(a.Range)), d.meter)
 	if ds.HasErrors() || d.meter.spent {
 		d.add(diag.Tag(ds, diag.CodeFilter)...)
 		return false
@@ -264,7 +266,7 @@ func (d *decoder) checkTemplate(expr hcl.Expression, name, what string) bool {
 	if !d.checkRefs(expr, true) {
 		return false
 	}
-	val, ds := evaluate(expr, messageContext(d.ctxFor(expr.Range())), d.meter)
+	val, ds := evaluateAll(expr, messageContext(d.ctxFor(expr.Range())), d.meter) // as checkFilter
 	if ds.HasErrors() || d.meter.spent {
 		d.add(diag.Tag(ds, diag.CodeFilter)...)
 		return false
