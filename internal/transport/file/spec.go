@@ -209,7 +209,10 @@ fsynced.
 file_name is a template over the message; it must be a plain file name
 (no path separators, no control characters; on Windows also none that
 Windows would change or redirect: a trailing period or space, a device name
-such as NUL.xml, ":" or <>"|?*): one that is not suspends the delivery.`,
+such as NUL.xml, ":" or <>"|?*): one that is not suspends the delivery.
+validate refuses (BP1004) a file_name that is none for any message: a
+constant one, or one whose text before its first interpolation has a path
+separator ("out/${message.id}.xml": directories belong in path).`,
 	Example: `transport "file" {
   path      = "out/fabrikam"
   file_name = "${message.id}.eml"
@@ -235,7 +238,55 @@ type SendConfig struct {
 }
 
 func decodeSend(b *component.Body) component.Config {
-	return &SendConfig{Path: b.String("path"), FileName: b.Template("file_name"), CopyMode: b.String("copy_mode")}
+	c := &SendConfig{Path: b.String("path"), FileName: b.Template("file_name"), CopyMode: b.String("copy_mode")}
+	checkFileNameTemplate(b, c.FileName)
+	return c
+}
+
+// checkFileNameTemplate refuses (BP1004) a file_name every delivery would
+// refuse, suspending every message, as the http transport refuses such a
+// url: a constant one that is no plain file name, or one whose literal
+// text before its first interpolation already makes every value none
+// ("out/${message.id}.xml"). Any other is judged when it is evaluated.
+func checkFileNameTemplate(b *component.Body, fileName value.Value[message.Template]) {
+	if !fileName.Usable() {
+		return
+	}
+	if k, ok := fileName.V.(message.Constant); ok {
+		if n, ok := k.ConstantText(); ok {
+			if err := checkDeliveredName(n.Value, n.Sensitive); err != nil {
+				b.Errorf(fileName.Range, "Invalid value for file_name", "The file_name of %s cannot be used: %s.", b.What,
+					strings.TrimPrefix(err.Error(), transport.ErrInvalidFileName.Error()+" "))
+			}
+			return
+		}
+	}
+	if p, ok := fileName.V.(message.Prefixed); ok {
+		if reason := prefixProblem(p.LiteralPrefix()); reason != "" {
+			b.Errorf(fileName.Range, "Invalid value for file_name",
+				"The file_name of %s cannot be used: every name it gives starts with %q, and so %s.", b.What,
+				transport.Shorten(p.LiteralPrefix(), shownNameLen), reason)
+		}
+	}
+}
+
+// prefixProblem says why no name that starts with prefix is usable as a
+// delivered file's name (see nameProblem), or "".
+func prefixProblem(prefix string) string {
+	switch {
+	case len(prefix) > maxFileNameLen:
+		return fmt.Sprintf("is longer than %d bytes", maxFileNameLen)
+	case strings.ContainsAny(prefix, `/\`):
+		return "contains a path separator (directories belong in path)"
+	case strings.HasPrefix(strings.ToLower(prefix), reservedPrefix):
+		return fmt.Sprintf("starts with %q, reserved for the transport's own files", reservedPrefix)
+	}
+	for i := 0; i < len(prefix); i++ {
+		if c := prefix[i]; c < 0x20 || c == 0x7f {
+			return "contains a control character"
+		}
+	}
+	return ""
 }
 
 // Needs: a file transport uses no key.

@@ -1,0 +1,106 @@
+package file
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/message"
+)
+
+// constName is a file_name template that reads nothing of the message.
+type constName message.Text
+
+func (c constName) Eval(*message.Message) (message.Text, error) { return message.Text(c), nil }
+func (c constName) Constant() (string, bool)                    { return c.Value, !c.Sensitive }
+func (c constName) ConstantText() (message.Text, bool)          { return message.Text(c), true }
+
+// prefixedName is a file_name template that reads the message after its
+// literal text prefix.
+type prefixedName string
+
+func (p prefixedName) Eval(m *message.Message) (message.Text, error) {
+	return message.Text{Value: string(p) + m.ID}, nil
+}
+func (p prefixedName) LiteralPrefix() string { return string(p) }
+
+func decodeFileName(t *testing.T, name message.Template) []*hcl.Diagnostic {
+	t.Helper()
+	var diags []*hcl.Diagnostic
+	b := component.NewBody(`transport "file" of send_port "p"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })
+	b.Set("path", value.Known("out", hcl.Range{}))
+	b.Set("file_name", value.Known(name, hcl.Range{}))
+	b.Set("copy_mode", value.Defaulted("create_new", hcl.Range{}))
+	SendSpec.Decode(b)
+	return diags
+}
+
+// TestDecodeSendFileNameAsDeliveryJudgesIt: validate refuses a constant
+// file_name exactly when every delivery would refuse it (and suspend its
+// message), as it refuses such a url, where "sub/x.xml" validated; and a
+// file_name whose literal text before the message already makes every
+// name unusable ("sub/${message.id}"). The reason never quotes a
+// sensitive name.
+func TestDecodeSendFileNameAsDeliveryJudgesIt(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		sensitive bool
+	}{
+		{"orders.xml", false},
+		{"orders.xml", true},
+		{"sub/x.xml", false},
+		{`sub\x.xml`, false},
+		{"", false},
+		{"..", false},
+		{".bizpipe-x", false},
+		{"a\nb", false},
+		{strings.Repeat("a", 256), false},
+		{"hunter22/secret", true},
+	} {
+		diags := decodeFileName(t, constName{Value: tc.name, Sensitive: tc.sensitive})
+		err := checkDeliveredName(tc.name, tc.sensitive)
+		if refused := err != nil; refused != (len(diags) > 0) {
+			t.Errorf("file_name %q: validate's diagnostics %v, but a delivery's error %v", tc.name, diags, err)
+			continue
+		}
+		if len(diags) == 0 {
+			continue
+		}
+		d := diags[0].Detail
+		if !strings.Contains(d, `send_port "p"`) || strings.Contains(d, "invalid file name") {
+			t.Errorf("file_name %q: detail %q, want it to name the port and give the reason once", tc.name, d)
+		}
+		if tc.sensitive && strings.Contains(d, "hunter22") {
+			t.Errorf("sensitive file_name %q: detail %q shows it", tc.name, d)
+		}
+	}
+	for _, tc := range []struct {
+		prefix  string
+		refused bool
+	}{
+		{"", false},
+		{"order-", false},
+		{".", false}, // ".x" is a name
+		{".bizpipe", false},
+		{"sub/", true},
+		{`sub\`, true},
+		{".bizpipe-", true},
+		{".BIZPIPE-x", true},
+		{"a\tb", true},
+		{strings.Repeat("a", 256), true},
+	} {
+		diags := decodeFileName(t, prefixedName(tc.prefix))
+		if refused := len(diags) > 0; refused != tc.refused {
+			t.Errorf("file_name %q + message: refused %v, want %v (%v)", tc.prefix, refused, tc.refused, diags)
+			continue
+		}
+		// What is refused fails for every message, accepted does not for some.
+		err := checkDeliveredName(tc.prefix+"01j0000000000000000000000", false)
+		if (err != nil) != tc.refused {
+			t.Errorf("file_name %q + message: a delivery's error %v, validate refused %v", tc.prefix, err, tc.refused)
+		}
+	}
+}
