@@ -165,6 +165,7 @@ func decodeSend(b *component.Body) component.Config {
 			}
 		}
 	}
+	http.CheckURLScheme(b, c.URL)
 	http.CheckHeaders(b, c.Headers)
 	if c.Headers.Usable() {
 		for name := range c.Headers.V {

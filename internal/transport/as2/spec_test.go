@@ -66,6 +66,12 @@ func TestDecode(t *testing.T) {
 		// (Client.Begin), at each delivery.
 		{"url from the message", map[string]any{"url": value.Known[message.Template](fromMessage{}, hcl.Range{})}, "", component.Needed},
 		{"url unknown", map[string]any{"url": value.Value[message.Template]{Set: true}}, "", component.Needed},
+		// ... but one whose text before the message gives another
+		// scheme fails every delivery.
+		{"https url from the message", map[string]any{"url": value.Known[message.Template](prefixed("https://as2.example/"), hcl.Range{})},
+			"", component.Needed},
+		{"ftp url from the message", map[string]any{"url": value.Known[message.Template](prefixed("ftp://as2.example/"), hcl.Range{})},
+			"only http and https", component.Needed},
 		{"header", map[string]any{"headers": headers("X-Api-Key")}, "", component.Needed},
 		{"AS2 header", map[string]any{"headers": headers("as2-to")}, "set as2-to, an AS2 header", component.Needed},
 		// BP5001, as for the smime encoder's digest: where a signed MDN
@@ -117,6 +123,14 @@ type fromMessage struct{}
 func (fromMessage) Eval(m *message.Message) (message.Text, error) {
 	return message.Text{Value: "https://as2.example/" + m.ID}, nil
 }
+
+// prefixed is a template that reads the message after its literal text.
+type prefixed string
+
+func (p prefixed) Eval(m *message.Message) (message.Text, error) {
+	return message.Text{Value: string(p) + m.ID}, nil
+}
+func (p prefixed) LiteralPrefix() string { return string(p) }
 
 func urlOf(s string) value.Value[message.Template] {
 	return value.Known[message.Template](constant(s), hcl.Range{})

@@ -64,3 +64,53 @@ func TestDecodeSendURLAsDeliveryJudgesIt(t *testing.T) {
 		}
 	}
 }
+
+// prefixedURL is a url template that reads the message after its literal
+// text prefix.
+type prefixedURL string
+
+func (p prefixedURL) Eval(m *message.Message) (message.Text, error) {
+	return message.Text{Value: string(p) + m.ID}, nil
+}
+func (p prefixedURL) LiteralPrefix() string { return string(p) }
+
+// TestDecodeSendURLPrefixAsDeliveryJudgesIt: validate refuses a url that
+// reads the message when its literal text before the message gives a
+// scheme every delivery refuses ("ftp://partner.example/${message.id}"
+// validated, and suspended every message), and only then.
+func TestDecodeSendURLPrefixAsDeliveryJudgesIt(t *testing.T) {
+	for _, tc := range []struct {
+		prefix  string
+		refused bool
+	}{
+		{"", false},
+		{"https://partner.example/in?id=", false},
+		{"HTTP://partner.example/", false},
+		{"https", false}, // "https${...}": not known
+		{"partner.example/", false},
+		{"ftp://partner.example/", true},
+		{"FTP:", true},
+		{"localhost:8080/in/", true},
+		{"mailto:orders@", true},
+	} {
+		var diags []*hcl.Diagnostic
+		b := component.NewBody(`transport "http" of send_port "p"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })
+		b.Set("url", value.Known[message.Template](prefixedURL(tc.prefix), hcl.Range{}))
+		b.Set("headers", value.Value[map[string]message.Template]{})
+		b.Set("timeout", value.Defaulted(DefaultTimeout, hcl.Range{}))
+		SendSpec.Decode(b)
+		if refused := len(diags) > 0; refused != tc.refused {
+			t.Errorf("url %q + message: refused %v, want %v (%v)", tc.prefix, refused, tc.refused, diags)
+			continue
+		}
+		if tc.refused {
+			// Every url it makes is refused: this one, for one.
+			if _, err := parseHTTPURL(tc.prefix+"01j0000000000000000000000", transport.Origin{}); err == nil {
+				t.Errorf("url %q + message: refused, but a delivery sends it", tc.prefix)
+			}
+			if d := diags[0].Detail; !strings.Contains(d, `send_port "p"`) {
+				t.Errorf("url %q + message: detail %q does not name the port", tc.prefix, d)
+			}
+		}
+	}
+}

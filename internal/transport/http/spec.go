@@ -211,6 +211,28 @@ func CheckTLSScheme(b *component.Body, url value.Value[message.Template]) {
 		"The url of %s is http://, so its requests reach the partner in clear: the tls block's trust anchors and client certificate are not used for them. Use an https:// url, or remove the tls block.", b.What)
 }
 
+// CheckURLScheme refuses (BP1004) a url template that reads the message
+// but whose leading literal text already gives a scheme other than http
+// and https ("ftp://partner.example/${message.id}"): every delivery would
+// refuse the url it makes, and suspend its message, as validate refuses
+// such a constant url. A constant url is judged as a whole, by the
+// transport's decode.
+func CheckURLScheme(b *component.Body, url value.Value[message.Template]) {
+	if !url.Usable() {
+		return
+	}
+	if k, ok := url.V.(message.Constant); ok {
+		if _, constant := k.ConstantText(); constant {
+			return
+		}
+	}
+	if scheme, ok := TemplateScheme(url.V); ok && scheme != "http" && scheme != "https" {
+		b.Errorf(url.Range, "Invalid value for url",
+			"The url of %s cannot be sent: every url it makes has the scheme %q, and only http and https are supported.",
+			b.What, transport.Shorten(scheme, 20))
+	}
+}
+
 // TemplateScheme returns the scheme, in lower case, of the URLs template
 // t makes, when known before any message: from its value when it reads
 // nothing of the message (a sensitive one too: the scheme is not quoted),
@@ -369,6 +391,7 @@ func decodeSend(b *component.Body) component.Config {
 			}
 		}
 	}
+	CheckURLScheme(b, c.URL)
 	CheckHeaders(b, c.Headers)
 	c.CAFile, c.CertFile, c.KeyFile = DecodeTLS(b)
 	CheckTLSScheme(b, c.URL)
