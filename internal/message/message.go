@@ -89,6 +89,17 @@ type Prefixed interface {
 	LiteralPrefix() string
 }
 
+// Literal is a Template that can tell, before any message exists, text
+// every one of its values holds: a transport judges a file_name by it
+// ("${var.dir}/${message.id}" always has a path separator).
+type Literal interface {
+	Template
+	// LiteralParts returns the template's literal texts, between its
+	// interpolations; none when it is not a template of text and
+	// interpolations.
+	LiteralParts() []string
+}
+
 // Filter is a compiled send-port filter.
 type Filter interface {
 	Match(m *Message) (bool, error)

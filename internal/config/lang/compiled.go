@@ -43,7 +43,24 @@ func (t *compiledTemplate) compileFast() { t.fast = compileFastTemplate(t.expr, 
 var (
 	_ message.Constant = (*compiledTemplate)(nil)
 	_ message.Prefixed = (*compiledTemplate)(nil)
+	_ message.Literal  = (*compiledTemplate)(nil)
 )
+
+// LiteralParts returns the template's literal texts, which every value
+// holds, whatever the message.
+func (t *compiledTemplate) LiteralParts() []string {
+	te, ok := t.expr.(*hclsyntax.TemplateExpr)
+	if !ok {
+		return nil
+	}
+	var parts []string
+	for _, p := range te.Parts {
+		if lit, ok := p.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && !lit.Val.IsNull() {
+			parts = append(parts, lit.Val.AsString())
+		}
+	}
+	return parts
+}
 
 // LiteralPrefix returns the template's leading literal text: what every
 // value starts with, whatever the message.

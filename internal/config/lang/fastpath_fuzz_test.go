@@ -28,7 +28,7 @@ var (
 		`"${message.properties.partner}${message.properties.alias}"`,
 		`"e${message.properties.alias}-${message.file_name}"`,
 		`"${message.file_name}${message.properties.token}\u0301${message.properties.partner}"`,
-		`"${message.properties[""]}/${var.plain}/${message.content_type}"`,
+		`"${message.properties[""]}-${var.plain}-${message.content_type}"`,
 		`message.file_name`,
 	}
 )

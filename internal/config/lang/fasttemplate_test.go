@@ -28,7 +28,7 @@ func TestFastTemplateAgreesWithHCL(t *testing.T) {
 		{`"${message.id}-${message.content_type}"`, true},
 		{`"${message.properties.token}${message.properties.partner}"`, true}, // sensitive first
 		{`"${message.properties.partner}.txt"`, true},                        // another property is sensitive
-		{`"${message.receive_location}/${message.party}/${message.received_at}"`, true},
+		{`"${message.receive_location}-${message.party}-${message.received_at}"`, true},
 		{`"e${message.properties.accent}.txt"`, true},                 // a combining accent joins the e before it
 		{`"e${message.properties.accent}${message.file_name}"`, true}, // ... so the parts no longer tell offsets
 		{`"${message.properties["a-b"]}"`, true},
@@ -38,7 +38,7 @@ func TestFastTemplateAgreesWithHCL(t *testing.T) {
 		{`"${message.size}.bin"`, false},
 		{`"${upper(message.id)}.eml"`, false},
 		{`"${var.plain}-${message.id}"`, true},
-		{`"${local.hook}/${message.id}"`, false}, // derived from a sensitive variable
+		{`"${local.hook}-${message.id}"`, false}, // derived from a sensitive variable
 		{`"${message.party == "" ? "none" : message.party}.eml"`, false},
 	}
 	var src strings.Builder

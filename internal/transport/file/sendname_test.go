@@ -27,6 +27,15 @@ func (p prefixedName) Eval(m *message.Message) (message.Text, error) {
 }
 func (p prefixedName) LiteralPrefix() string { return string(p) }
 
+// literalName is a file_name template that reads the message around its
+// literal texts.
+type literalName []string
+
+func (l literalName) Eval(m *message.Message) (message.Text, error) {
+	return message.Text{Value: m.ID + strings.Join(l, m.ID)}, nil
+}
+func (l literalName) LiteralParts() []string { return l }
+
 func decodeFileName(t *testing.T, name message.Template) []*hcl.Diagnostic {
 	t.Helper()
 	var diags []*hcl.Diagnostic
@@ -103,4 +112,30 @@ func TestDecodeSendFileNameAsDeliveryJudgesIt(t *testing.T) {
 			t.Errorf("file_name %q + message: a delivery's error %v, validate refused %v", tc.prefix, err, tc.refused)
 		}
 	}
+	for _, tc := range []struct {
+		parts   []string
+		refused bool
+	}{
+		{nil, false},
+		{[]string{".xml"}, false},
+		{[]string{"-", ".bizpipe-"}, false}, // not at the start
+		{[]string{"/"}, true},
+		{[]string{"-", `\`, ".xml"}, true},
+		{[]string{"\x00"}, true},
+	} {
+		diags := decodeFileName(t, literalName(tc.parts))
+		if refused := len(diags) > 0; refused != tc.refused {
+			t.Errorf("file_name with the literal texts %q: refused %v, want %v (%v)", tc.parts, refused, tc.refused, diags)
+			continue
+		}
+		err := checkDeliveredName(literalName(tc.parts).value("01j0000000000000000000000"), false)
+		if (err != nil) != tc.refused {
+			t.Errorf("file_name with the literal texts %q: a delivery's error %v, validate refused %v", tc.parts, err, tc.refused)
+		}
+	}
+}
+
+func (l literalName) value(id string) string {
+	t, _ := l.Eval(&message.Message{ID: id})
+	return t.Value
 }

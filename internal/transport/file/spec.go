@@ -211,8 +211,8 @@ file_name is a template over the message; it must be a plain file name
 Windows would change or redirect: a trailing period or space, a device name
 such as NUL.xml, ":" or <>"|?*): one that is not suspends the delivery.
 validate refuses (BP1004) a file_name that is none for any message: a
-constant one, or one whose text before its first interpolation has a path
-separator ("out/${message.id}.xml": directories belong in path).`,
+constant one, or one whose literal text has a path separator
+("out/${message.id}.xml": directories belong in path).`,
 	Example: `transport "file" {
   path      = "out/fabrikam"
   file_name = "${message.id}.eml"
@@ -246,8 +246,8 @@ func decodeSend(b *component.Body) component.Config {
 // checkFileNameTemplate refuses (BP1004) a file_name every delivery would
 // refuse, suspending every message, as the http transport refuses such a
 // url: a constant one that is no plain file name, or one whose literal
-// text before its first interpolation already makes every value none
-// ("out/${message.id}.xml"). Any other is judged when it is evaluated.
+// text already makes every value none ("out/${message.id}.xml",
+// "${var.dir}/${message.id}"). Any other is judged when it is evaluated.
 func checkFileNameTemplate(b *component.Body, fileName value.Value[message.Template]) {
 	if !fileName.Usable() {
 		return
@@ -266,8 +266,33 @@ func checkFileNameTemplate(b *component.Body, fileName value.Value[message.Templ
 			b.Errorf(fileName.Range, "Invalid value for file_name",
 				"The file_name of %s cannot be used: every name it gives starts with %q, and so %s.", b.What,
 				transport.Shorten(p.LiteralPrefix(), shownNameLen), reason)
+			return
 		}
 	}
+	if l, ok := fileName.V.(message.Literal); ok {
+		for _, part := range l.LiteralParts() {
+			if reason := partProblem(part); reason != "" {
+				b.Errorf(fileName.Range, "Invalid value for file_name",
+					"The file_name of %s cannot be used: every name it gives holds %q, which %s.", b.What,
+					transport.Shorten(part, shownNameLen), reason)
+				return
+			}
+		}
+	}
+}
+
+// partProblem says why no name that holds part is usable as a delivered
+// file's name (see nameProblem), or "".
+func partProblem(part string) string {
+	if strings.ContainsAny(part, `/\`) {
+		return "contains a path separator (directories belong in path)"
+	}
+	for i := 0; i < len(part); i++ {
+		if c := part[i]; c < 0x20 || c == 0x7f {
+			return "contains a control character"
+		}
+	}
+	return ""
 }
 
 // prefixProblem says why no name that starts with prefix is usable as a
@@ -276,17 +301,10 @@ func prefixProblem(prefix string) string {
 	switch {
 	case len(prefix) > maxFileNameLen:
 		return fmt.Sprintf("is longer than %d bytes", maxFileNameLen)
-	case strings.ContainsAny(prefix, `/\`):
-		return "contains a path separator (directories belong in path)"
 	case strings.HasPrefix(strings.ToLower(prefix), reservedPrefix):
 		return fmt.Sprintf("starts with %q, reserved for the transport's own files", reservedPrefix)
 	}
-	for i := 0; i < len(prefix); i++ {
-		if c := prefix[i]; c < 0x20 || c == 0x7f {
-			return "contains a control character"
-		}
-	}
-	return ""
+	return partProblem(prefix)
 }
 
 // Needs: a file transport uses no key.

@@ -51,6 +51,6 @@ send_port "archive" {
   filter = message.party == "fabrikam"
   transport "file" {
     path      = "out"
-    file_name = "${message.party}/${message.id}"
+    file_name = "${message.party}-${message.id}"
   }
 }
