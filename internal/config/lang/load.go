@@ -14,6 +14,7 @@ import (
 	"regexp"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -280,6 +281,9 @@ type decoder struct {
 	// vars and locals by name, for reference checks.
 	vars   map[string]*model.Variable
 	locals map[string]*model.Local
+	// typeDefaults are the defaults of the optional object attributes
+	// of each variable's type (optional(number, 3)), by variable name.
+	typeDefaults map[string]*typeexpr.Defaults
 	// compiled are the filters and templates compiled so far, whose fast
 	// paths the end of the Load sets (compileFast).
 	compiled []interface{ compileFast() }

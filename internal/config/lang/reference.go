@@ -128,7 +128,7 @@ then the environment variable ` + "`" + envVarPrefix + `NAME` + "`" + `, then it
 anything.`,
 		Attributes: []Attribute{
 			{Name: "type", Type: "type constraint",
-				Doc: "The value's type, as in Terraform: `string`, `number`, `bool`, `list(string)`, `map(string)`, `object({...})`, ... Without it, any value."},
+				Doc: "The value's type, as in Terraform: `string`, `number`, `bool`, `list(string)`, `map(string)`, `object({...})`, ... An object attribute may be `optional(TYPE)` or `optional(TYPE, DEFAULT)`: a value that leaves it out (or sets it to null) gets null or DEFAULT. Without a type, any value."},
 			{Name: "default", Type: "value of the type",
 				Doc: "The value when none is given. Without a default, `run` needs a value; `validate` treats the variable as unknown."},
 			{Name: "description", Type: component.String.String(),

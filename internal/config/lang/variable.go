@@ -31,10 +31,18 @@ func (d *decoder) decodeVariableBlock(b *hcl.Block) {
 		if nd := checkTypeNesting(a.Expr); nd != nil {
 			d.add(nd)
 		} else {
-			ty, ds := typeexpr.TypeConstraint(a.Expr)
+			// As in Terraform, optional(TYPE, DEFAULT) gives an
+			// attribute a value when the object has none.
+			ty, defaults, ds := typeexpr.TypeConstraintWithDefaults(a.Expr)
 			d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
 			if !ds.HasErrors() {
 				v.Type = ty
+				if defaults != nil {
+					if d.typeDefaults == nil {
+						d.typeDefaults = map[string]*typeexpr.Defaults{}
+					}
+					d.typeDefaults[v.Name] = defaults
+				}
 			}
 		}
 	}
@@ -50,7 +58,7 @@ func (d *decoder) decodeVariableBlock(b *hcl.Block) {
 		}
 	}
 	if a, ok := content.Attributes["default"]; ok {
-		if val, ok := d.constant(a, v.Type); ok {
+		if val, ok := d.constantOf(a, v.Type, d.typeDefaults[v.Name]); ok {
 			v.Default = val
 		}
 	}
@@ -59,6 +67,12 @@ func (d *decoder) decodeVariableBlock(b *hcl.Block) {
 
 // constant evaluates an expression that may not refer to anything.
 func (d *decoder) constant(a *hcl.Attribute, ty cty.Type) (cty.Value, bool) {
+	return d.constantOf(a, ty, nil)
+}
+
+// constantOf is constant for a value of a variable of type ty, whose
+// optional attributes' defaults (nil: none) apply before it is converted.
+func (d *decoder) constantOf(a *hcl.Attribute, ty cty.Type, defaults *typeexpr.Defaults) (cty.Value, bool) {
 	if vars := a.Expr.Variables(); len(vars) > 0 {
 		d.add(diag.Errorf(diag.CodeInvalidValue, vars[0].SourceRange(), "Variables not allowed",
 			"The %s attribute of a variable block must be a constant; it cannot refer to anything.", a.Name))
@@ -69,7 +83,7 @@ func (d *decoder) constant(a *hcl.Attribute, ty cty.Type) (cty.Value, bool) {
 		d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
 		return cty.NilVal, false
 	}
-	out, err := convertValue(val, ty)
+	out, err := convertValue(withDefaults(val, defaults), ty)
 	if err != nil {
 		d.add(diag.Errorf(diag.CodeInvalidValue, a.Expr.Range(), "Invalid value for "+a.Name,
 			"The %s attribute must be %s: %s.", a.Name, ty.FriendlyName(), err))
@@ -177,7 +191,7 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 			return cty.NilVal, false
 		}
 	}
-	out, err := convertValue(val, v.Type)
+	out, err := convertValue(withDefaults(val, d.typeDefaults[v.Name]), v.Type)
 	if err != nil {
 		d.add(diag.New(hcl.DiagError, diag.CodeInvalidValue, hcl.Range{}, "Invalid value for variable",
 			fmt.Sprintf("The value of %s is not a valid %s: %s.", source, v.Type.FriendlyName(), err)))
@@ -230,10 +244,19 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 				suggest.Hint(name, sortedKeys(d.vars), "%q")))
 			continue
 		}
-		if val, ok := d.constant(a, v.Type); ok {
+		if val, ok := d.constantOf(a, v.Type, d.typeDefaults[name]); ok {
 			into[name] = val
 		}
 	}
+}
+
+// withDefaults is val with the defaults of its type's optional attributes
+// (nil: none) where it has none.
+func withDefaults(val cty.Value, defaults *typeexpr.Defaults) cty.Value {
+	if defaults == nil {
+		return val
+	}
+	return defaults.Apply(val)
 }
 
 // noValue is the error of a variable without a value where one is needed.

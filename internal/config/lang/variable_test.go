@@ -122,6 +122,76 @@ variable "none" {}
 	}
 }
 
+// TestVariableOptionalDefaults: a variable's type takes Terraform's
+// optional(TYPE, DEFAULT), and the default fills an attribute the value
+// leaves out (or sets to null), whichever source gives the value, at any
+// depth; optional(TYPE) alone is null. optional(number, 3) was refused
+// (BP1004 "Optional attribute modifier expects only one argument"), and
+// every use of the attribute was another error.
+func TestVariableOptionalDefaults(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "main.hcl"), nestingGroup+`
+variable "p" {
+  type = object({
+    name    = string
+    retries = optional(number, 3)
+    tags    = optional(list(object({ k = optional(string, "dk") })), [])
+    note    = optional(string)
+  })
+  default = { name = "default" }
+}
+locals {
+  retries = var.p.retries + 1
+}
+`)
+	hclFile := filepath.Join(dir, "vars.hclvars")
+	writeTestFile(t, hclFile, `p = { name = "file", tags = [{}] }`)
+	jsonFile := filepath.Join(dir, "vars.json")
+	writeTestFile(t, jsonFile, `{"p": {"name": "json", "retries": null, "tags": [{"k": "jk"}]}}`)
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		want    string // name
+		retries int64
+		tags    []string
+	}{
+		{"default", Options{LookupEnv: noEnv}, "default", 3, nil},
+		{"--var", Options{Vars: []string{`p={name = "cli", retries = 5}`}, LookupEnv: noEnv}, "cli", 5, nil},
+		{"environment", Options{LookupEnv: func(n string) (string, bool) {
+			return `{name = "env", tags = [{}, {k = "x"}]}`, n == "BIZPIPE_VAR_p"
+		}}, "env", 3, []string{"dk", "x"}},
+		{"var-file", Options{VarFiles: []string{hclFile}, LookupEnv: noEnv}, "file", 3, []string{"dk"}},
+		{"JSON var-file, null attribute", Options{VarFiles: []string{jsonFile}, LookupEnv: noEnv}, "json", 3, []string{"jk"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, diags := Load([]string{filepath.Join(dir, "main.hcl")}, tc.opts)
+			if diags.HasErrors() {
+				t.Fatalf("diagnostics: %s", diags.Error())
+			}
+			p := cfg.Variables[0].Value
+			if got := p.GetAttr("name").AsString(); got != tc.want {
+				t.Errorf("name %q, want %q", got, tc.want)
+			}
+			if got := p.GetAttr("retries"); !got.RawEquals(cty.NumberIntVal(tc.retries)) {
+				t.Errorf("retries %#v, want %d", got, tc.retries)
+			}
+			if !p.GetAttr("note").IsNull() {
+				t.Errorf("note %#v, want null", p.GetAttr("note"))
+			}
+			var tags []string
+			for _, tag := range p.GetAttr("tags").AsValueSlice() {
+				tags = append(tags, tag.GetAttr("k").AsString())
+			}
+			if strings.Join(tags, " ") != strings.Join(tc.tags, " ") {
+				t.Errorf("tags %q, want %q", tags, tc.tags)
+			}
+			if got := cfg.Locals[0].Value; !got.RawEquals(cty.NumberIntVal(tc.retries + 1)) {
+				t.Errorf("local.retries %#v, want %d", got, tc.retries+1)
+			}
+		})
+	}
+}
+
 // TestEnvFunction: env("NAME") reads the environment; a variable that is
 // not set is unknown during validate (no diagnostic, and what derives from
 // it unknown too) and an error naming it during run (language §3).
