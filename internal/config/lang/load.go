@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
@@ -195,6 +196,9 @@ func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSi
 		content, ds := f.Body.Content(rootSchema)
 		d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
 		blocks = append(blocks, content.Blocks...)
+		for _, t := range mislabeled(f.Body, rootSchema) {
+			d.skipped(t)
+		}
 	}
 
 	// Variables and locals first: every other attribute may use them.
@@ -328,6 +332,27 @@ func (d *decoder) declare(b *hcl.Block) bool {
 	return true
 }
 
+// mislabeled returns the types of the blocks of body that schema declares
+// but with another number of labels, which HCL reports ("Missing name for
+// group") and leaves out of the body's content: a check that finds no such
+// block must not say there is none ("No group block"), one mistake giving
+// two errors that contradict each other.
+func mislabeled(body hcl.Body, schema *hcl.BodySchema) []string {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var types []string
+	for _, b := range sb.Blocks {
+		for _, bs := range schema.Blocks {
+			if b.Type == bs.Type && len(b.Labels) != len(bs.LabelNames) {
+				types = append(types, b.Type)
+			}
+		}
+	}
+	return types
+}
+
 // skipped records a block left out of the model (model.Config.Skipped).
 func (d *decoder) skipped(blockType string) {
 	if d.cfg.Skipped == nil {
@@ -339,7 +364,8 @@ func (d *decoder) skipped(blockType string) {
 func (d *decoder) checkGroupCount() {
 	groups := d.cfg.Groups
 	switch {
-	case len(groups) == 0:
+	case len(groups) == 0 && !d.cfg.Skipped[blockGroup]:
+		// (A group left out, for its name or labels, is one reported.)
 		d.add(diag.New(hcl.DiagError, diag.CodeGroupCount, hcl.Range{}, "No group block",
 			"A configuration needs exactly one group block, which names the group and its signing certificate; none of the configuration files declares one."))
 	case len(groups) > 1:

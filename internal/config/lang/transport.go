@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"slices"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
@@ -23,6 +25,9 @@ func (d *decoder) transportBlock(owner *hcl.Block, blocks hcl.Blocks, kind compo
 	}
 	switch len(found) {
 	case 0:
+		if slices.Contains(mislabeled(owner.Body, &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{transportHeader}}), transportHeader.Type) {
+			return nil // its labels are wrong, which HCL reported
+		}
 		d.add(diag.Errorf(diag.CodeInvalidValue, owner.DefRange, "Missing transport block",
 			"%s needs one transport block, transport \"NAME\" { ... }, where NAME is one of %s.", describe(owner), quoteList(d.registry.Names(kind))))
 		return nil
