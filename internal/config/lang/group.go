@@ -2,12 +2,14 @@ package lang
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
@@ -91,7 +93,36 @@ func (d *decoder) timestamp(at attrs, name string) model.Value[time.Time] {
 func (d *decoder) content(b *hcl.Block, schema *hcl.BodySchema) (attrs, hcl.Blocks) {
 	content, ds := b.Body.Content(schema)
 	d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
-	return attrs{m: content.Attributes, rng: b.DefRange, what: describe(b)}, content.Blocks
+	return attrs{m: content.Attributes, rng: b.DefRange, what: describe(b)}, withUnlabeled(b.Body, schema, content.Blocks)
+}
+
+// withUnlabeled is blocks, the content of body under schema, with the
+// blocks of body that schema declares without labels but that have some,
+// in source order. HCL reports those ("Extraneous label for instance") and
+// leaves them out; decoded as if their labels were not there, they do not
+// also make their owner lack them (a host's instance, and then BP3006 for
+// a host that has one, BP5002 for its server and service account).
+func withUnlabeled(body hcl.Body, schema *hcl.BodySchema, blocks hcl.Blocks) hcl.Blocks {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return blocks
+	}
+	var out hcl.Blocks
+	for _, b := range sb.Blocks {
+		for _, bs := range schema.Blocks {
+			if b.Type == bs.Type && len(bs.LabelNames) == 0 && len(b.Labels) > 0 {
+				hb := b.AsHCLBlock()
+				hb.Labels, hb.LabelRanges = nil, nil
+				out = append(out, hb)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return blocks
+	}
+	out = append(out, blocks...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].DefRange.Start.Byte < out[j].DefRange.Start.Byte })
+	return out
 }
 
 // describe names a block for messages: `send_port "fabrikam"`.

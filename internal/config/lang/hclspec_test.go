@@ -104,3 +104,20 @@ func TestValidFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestExtraneousLabelsDecoded: a block that takes no labels, given one, is
+// decoded as if it had none (HCL reports the label): the host keeps its
+// instance, which the rules would otherwise find missing (BP3006, and
+// BP5002 for its server and service account), and the retry block counts.
+func TestExtraneousLabelsDecoded(t *testing.T) {
+	cfg, _ := Load([]string{"testdata/invalid-files/extraneous-labels.hcl"}, Options{LookupEnv: noEnv})
+	if len(cfg.Hosts) != 1 || len(cfg.Hosts[0].Instances) != 1 || cfg.Hosts[0].Instances[0].ServerRef.Name != "srv" {
+		t.Errorf("hosts %+v, want h with its instance on srv", cfg.Hosts)
+	}
+	if len(cfg.SendPorts) != 1 || cfg.SendPorts[0].Retry.Attempts.V != 1 {
+		t.Errorf("send ports %+v, want p with 1 retry attempt", cfg.SendPorts)
+	}
+	if len(cfg.Locals) != 1 || cfg.Locals[0].Name != "a" {
+		t.Errorf("locals %+v, want a", cfg.Locals)
+	}
+}

@@ -195,7 +195,7 @@ func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSi
 	for _, f := range parsed {
 		content, ds := f.Body.Content(rootSchema)
 		d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
-		blocks = append(blocks, content.Blocks...)
+		blocks = append(blocks, withUnlabeled(f.Body, rootSchema, content.Blocks)...)
 		for _, t := range mislabeled(f.Body, rootSchema) {
 			d.skipped(t)
 		}
@@ -345,7 +345,8 @@ func mislabeled(body hcl.Body, schema *hcl.BodySchema) []string {
 	var types []string
 	for _, b := range sb.Blocks {
 		for _, bs := range schema.Blocks {
-			if b.Type == bs.Type && len(b.Labels) != len(bs.LabelNames) {
+			// (withUnlabeled decodes one that has labels it should not.)
+			if b.Type == bs.Type && len(bs.LabelNames) > 0 && len(b.Labels) != len(bs.LabelNames) {
 				types = append(types, b.Type)
 			}
 		}
