@@ -174,6 +174,9 @@ goes first and makes the resume fail, never both.`,
 		Long: `Terminate ends a message for good: its deliveries not yet made never will be.
 A delivery awaiting an asynchronous AS2 MDN is ended too: the MDN, should it
 come, then settles nothing. A delivery in progress is not: wait for it.
+One whose lease expired (its process stopped, or was paused past --lease)
+is no longer in progress and is ended; should that process run again, a
+file it had already written may still be placed.
 With --all-suspended it terminates every suspended message (with --port,
 those with a suspended delivery to that send port); --dry-run lists them and
 terminates nothing (one with a delivery in progress when it runs, or one
