@@ -173,6 +173,7 @@ func (b *Box) keepOwner(ctx context.Context, owner string, conn *pgx.Conn, lost 
 		select {
 		case <-ctx.Done():
 			if conn != nil {
+				unlockOwner(conn, owner)
 				closeConn(conn)
 			}
 			return
@@ -198,6 +199,18 @@ func (b *Box) keepOwner(ctx context.Context, owner string, conn *pgx.Conn, lost 
 		// Any other error (the database still down): the next tick tries
 		// again.
 	}
+}
+
+// unlockOwner releases owner's lock that conn holds, and returns once the
+// server has: closing the connection alone releases it only when the
+// server has ended the session, a moment later, and a newer bizpipe
+// started right after this one stopped (an upgrade's restart) would find
+// the name still held and refuse to migrate the box (noServerRuns). A
+// connection that fails here releases it as it closes.
+func unlockOwner(conn *pgx.Conn, owner string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, ownerLockSpace, owner)
 }
 
 // closeConn closes a connection of its own (a hold's, the listener's),

@@ -160,3 +160,29 @@ func waitHeld(t *testing.T, b *Box, name string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestReleaseOwnerReleasesAtOnce: once release returns, no session holds
+// the name any more, so that a newer bizpipe started right after this one
+// stopped (an upgrade's restart) may migrate the box (noServerRuns sees no
+// holder). Closing the connection alone leaves the lock to the server's
+// end of the session, a moment later.
+func TestReleaseOwnerReleasesAtOnce(t *testing.T) {
+	t.Parallel()
+	b, url := openNew(t, Options{})
+	conn := openURL(t, url, Options{})
+	ctx := t.Context()
+	for i := range 30 {
+		release, err := b.HoldOwner(ctx, "srv1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		held, err := ownerHolders(ctx, conn.pool, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(held) != 0 {
+			t.Fatalf("try %d: the name still held by %v once release returned", i, held)
+		}
+	}
+}
