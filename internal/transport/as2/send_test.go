@@ -17,6 +17,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/message/messagetest"
 )
 
 // TestSyncMDNTimeout: a partner that answers 200 and then sends its MDN
@@ -32,7 +33,7 @@ func TestSyncMDNTimeout(t *testing.T) {
 		<-r.Context().Done() // the rest never comes: the client gives up
 	}))
 	defer srv.Close()
-	err := sendOnce(t, map[string]any{"url": value.Known[message.Template](constant(srv.URL), hcl.Range{}),
+	err := sendOnce(t, map[string]any{"url": value.Known[message.Template](messagetest.Text(srv.URL), hcl.Range{}),
 		"timeout": value.Known(300*time.Millisecond, hcl.Range{}), "signed_mdn": value.Known(false, hcl.Range{})})
 	if err == nil || component.IsPermanent(err) {
 		t.Fatalf("Commit: %v, want a failed attempt", err)
@@ -51,7 +52,7 @@ func TestSyncMDNTimeout(t *testing.T) {
 func TestPartnerReasonPhraseBounded(t *testing.T) {
 	reason := strings.Repeat("\x1b[2J\x07Boom", 20000)
 	addr, _ := testhttp.RawPartner(t, "HTTP/1.1 200 "+reason+"\r\nContent-Length: 0\r\n\r\n")
-	err := sendOnce(t, map[string]any{"url": value.Known[message.Template](constant("http://"+addr+"/as2"), hcl.Range{}),
+	err := sendOnce(t, map[string]any{"url": value.Known[message.Template](messagetest.Text("http://"+addr+"/as2"), hcl.Range{}),
 		"signed_mdn": value.Known(false, hcl.Range{})})
 	if err == nil || !strings.Contains(err.Error(), "without an MDN") {
 		t.Fatalf("Commit: %v, want the answer without an MDN", err)

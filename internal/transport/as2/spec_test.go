@@ -12,6 +12,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/message/messagetest"
 )
 
 // body is a decoded transport "as2" block with the defaults of SendSpec,
@@ -20,7 +21,7 @@ func body(t *testing.T, set map[string]any) (*component.Body, *[]*hcl.Diagnostic
 	t.Helper()
 	var diags []*hcl.Diagnostic
 	b := component.NewBody(`transport "as2" of send_port "p"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })
-	b.Set("url", value.Known[message.Template](constant("https://as2.fabrikam.example/as2"), hcl.Range{}))
+	b.Set("url", value.Known[message.Template](messagetest.Text("https://as2.fabrikam.example/as2"), hcl.Range{}))
 	b.Set("headers", value.Value[map[string]message.Template]{})
 	b.Set("partner", value.Known("fabrikam", hcl.Range{}))
 	b.Set("subject", value.Value[message.Template]{})
@@ -68,9 +69,9 @@ func TestDecode(t *testing.T) {
 		{"url unknown", map[string]any{"url": value.Value[message.Template]{Set: true}}, "", component.Needed},
 		// ... but one whose text before the message gives another
 		// scheme fails every delivery.
-		{"https url from the message", map[string]any{"url": value.Known[message.Template](prefixed("https://as2.example/"), hcl.Range{})},
+		{"https url from the message", map[string]any{"url": value.Known[message.Template](messagetest.Prefixed("https://as2.example/"), hcl.Range{})},
 			"", component.Needed},
-		{"ftp url from the message", map[string]any{"url": value.Known[message.Template](prefixed("ftp://as2.example/"), hcl.Range{})},
+		{"ftp url from the message", map[string]any{"url": value.Known[message.Template](messagetest.Prefixed("ftp://as2.example/"), hcl.Range{})},
 			"only http and https", component.Needed},
 		{"header", map[string]any{"headers": headers("X-Api-Key")}, "", component.Needed},
 		{"AS2 header", map[string]any{"headers": headers("as2-to")}, "set as2-to, an AS2 header", component.Needed},
@@ -106,17 +107,6 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-// constant is a template that reads nothing of the message.
-type constant string
-
-func (c constant) Eval(*message.Message) (message.Text, error) {
-	return message.Text{Value: string(c)}, nil
-}
-func (c constant) Constant() (string, bool) { return string(c), true }
-func (c constant) ConstantText() (message.Text, bool) {
-	return message.Text{Value: string(c)}, true
-}
-
 // fromMessage is a template that reads the message.
 type fromMessage struct{}
 
@@ -124,22 +114,14 @@ func (fromMessage) Eval(m *message.Message) (message.Text, error) {
 	return message.Text{Value: "https://as2.example/" + m.ID}, nil
 }
 
-// prefixed is a template that reads the message after its literal text.
-type prefixed string
-
-func (p prefixed) Eval(m *message.Message) (message.Text, error) {
-	return message.Text{Value: string(p) + m.ID}, nil
-}
-func (p prefixed) LiteralPrefix() string { return string(p) }
-
 func urlOf(s string) value.Value[message.Template] {
-	return value.Known[message.Template](constant(s), hcl.Range{})
+	return value.Known[message.Template](messagetest.Text(s), hcl.Range{})
 }
 
 func headers(names ...string) value.Value[map[string]message.Template] {
 	m := map[string]message.Template{}
 	for _, n := range names {
-		m[n] = constant("v")
+		m[n] = messagetest.Text("v")
 	}
 	return value.Known(m, hcl.Range{})
 }
@@ -261,10 +243,10 @@ func TestDescribeTarget(t *testing.T) {
 		want, err string
 	}{
 		{"plain", nil, "POST https://as2.fabrikam.example/as2 (AS2 to party fabrikam)", ""},
-		{"subject", map[string]any{"subject": value.Known[message.Template](constant("Invoice 42"), hcl.Range{})},
+		{"subject", map[string]any{"subject": value.Known[message.Template](messagetest.Text("Invoice 42"), hcl.Range{})},
 			"POST https://as2.fabrikam.example/as2 (AS2 to party fabrikam)", ""},
-		{"subject with a newline", map[string]any{"subject": value.Known[message.Template](constant("a\nb"), hcl.Range{})}, "", "Subject holds a line break"},
-		{"url with a space", map[string]any{"url": value.Known[message.Template](constant("https://as2.fabrikam.example/a b"), hcl.Range{})}, "", "invalid URL"},
+		{"subject with a newline", map[string]any{"subject": value.Known[message.Template](messagetest.Text("a\nb"), hcl.Range{})}, "", "Subject holds a line break"},
+		{"url with a space", map[string]any{"url": value.Known[message.Template](messagetest.Text("https://as2.fabrikam.example/a b"), hcl.Range{})}, "", "invalid URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _ := body(t, tc.set)

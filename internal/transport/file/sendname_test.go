@@ -9,32 +9,8 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/message/messagetest"
 )
-
-// constName is a file_name template that reads nothing of the message.
-type constName message.Text
-
-func (c constName) Eval(*message.Message) (message.Text, error) { return message.Text(c), nil }
-func (c constName) Constant() (string, bool)                    { return c.Value, !c.Sensitive }
-func (c constName) ConstantText() (message.Text, bool)          { return message.Text(c), true }
-
-// prefixedName is a file_name template that reads the message after its
-// literal text prefix.
-type prefixedName string
-
-func (p prefixedName) Eval(m *message.Message) (message.Text, error) {
-	return message.Text{Value: string(p) + m.ID}, nil
-}
-func (p prefixedName) LiteralPrefix() string { return string(p) }
-
-// literalName is a file_name template that reads the message around its
-// literal texts.
-type literalName []string
-
-func (l literalName) Eval(m *message.Message) (message.Text, error) {
-	return message.Text{Value: m.ID + strings.Join(l, m.ID)}, nil
-}
-func (l literalName) LiteralParts() []string { return l }
 
 func decodeFileName(t *testing.T, name message.Template) []*hcl.Diagnostic {
 	t.Helper()
@@ -69,7 +45,7 @@ func TestDecodeSendFileNameAsDeliveryJudgesIt(t *testing.T) {
 		{strings.Repeat("a", 256), false},
 		{"hunter22/secret", true},
 	} {
-		diags := decodeFileName(t, constName{Value: tc.name, Sensitive: tc.sensitive})
+		diags := decodeFileName(t, messagetest.Constant{Value: tc.name, Sensitive: tc.sensitive})
 		err := checkDeliveredName(tc.name, tc.sensitive)
 		if refused := err != nil; refused != (len(diags) > 0) {
 			t.Errorf("file_name %q: validate's diagnostics %v, but a delivery's error %v", tc.name, diags, err)
@@ -101,7 +77,7 @@ func TestDecodeSendFileNameAsDeliveryJudgesIt(t *testing.T) {
 		{"a\tb", true},
 		{strings.Repeat("a", 256), true},
 	} {
-		diags := decodeFileName(t, prefixedName(tc.prefix))
+		diags := decodeFileName(t, messagetest.Prefixed(tc.prefix))
 		if refused := len(diags) > 0; refused != tc.refused {
 			t.Errorf("file_name %q + message: refused %v, want %v (%v)", tc.prefix, refused, tc.refused, diags)
 			continue
@@ -123,19 +99,14 @@ func TestDecodeSendFileNameAsDeliveryJudgesIt(t *testing.T) {
 		{[]string{"-", `\`, ".xml"}, true},
 		{[]string{"\x00"}, true},
 	} {
-		diags := decodeFileName(t, literalName(tc.parts))
+		diags := decodeFileName(t, messagetest.Literal(tc.parts))
 		if refused := len(diags) > 0; refused != tc.refused {
 			t.Errorf("file_name with the literal texts %q: refused %v, want %v (%v)", tc.parts, refused, tc.refused, diags)
 			continue
 		}
-		err := checkDeliveredName(literalName(tc.parts).value("01j0000000000000000000000"), false)
+		err := checkDeliveredName(messagetest.Literal(tc.parts).Value("01j0000000000000000000000"), false)
 		if (err != nil) != tc.refused {
 			t.Errorf("file_name with the literal texts %q: a delivery's error %v, validate refused %v", tc.parts, err, tc.refused)
 		}
 	}
-}
-
-func (l literalName) value(id string) string {
-	t, _ := l.Eval(&message.Message{ID: id})
-	return t.Value
 }

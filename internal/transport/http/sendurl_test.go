@@ -9,15 +9,9 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
+	"github.com/bizpipe/bizpipe/internal/message/messagetest"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
-
-// constURL is a url template that reads nothing of the message.
-type constURL message.Text
-
-func (c constURL) Eval(*message.Message) (message.Text, error) { return message.Text(c), nil }
-func (c constURL) Constant() (string, bool)                    { return c.Value, !c.Sensitive }
-func (c constURL) ConstantText() (message.Text, bool)          { return message.Text(c), true }
 
 // TestDecodeSendURLAsDeliveryJudgesIt: validate refuses exactly the
 // constant urls every delivery would refuse (and suspend its message for),
@@ -42,7 +36,7 @@ func TestDecodeSendURLAsDeliveryJudgesIt(t *testing.T) {
 	} {
 		var diags []*hcl.Diagnostic
 		b := component.NewBody(`transport "http" of send_port "p"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })
-		u := constURL{Value: tc.url, Sensitive: tc.sensitive}
+		u := messagetest.Constant{Value: tc.url, Sensitive: tc.sensitive}
 		b.Set("url", value.Known[message.Template](u, hcl.Range{}))
 		b.Set("headers", value.Value[map[string]message.Template]{})
 		b.Set("timeout", value.Defaulted(DefaultTimeout, hcl.Range{}))
@@ -65,15 +59,6 @@ func TestDecodeSendURLAsDeliveryJudgesIt(t *testing.T) {
 	}
 }
 
-// prefixedURL is a url template that reads the message after its literal
-// text prefix.
-type prefixedURL string
-
-func (p prefixedURL) Eval(m *message.Message) (message.Text, error) {
-	return message.Text{Value: string(p) + m.ID}, nil
-}
-func (p prefixedURL) LiteralPrefix() string { return string(p) }
-
 // TestDecodeSendURLPrefixAsDeliveryJudgesIt: validate refuses a url that
 // reads the message when its literal text before the message gives a
 // scheme every delivery refuses ("ftp://partner.example/${message.id}"
@@ -95,7 +80,7 @@ func TestDecodeSendURLPrefixAsDeliveryJudgesIt(t *testing.T) {
 	} {
 		var diags []*hcl.Diagnostic
 		b := component.NewBody(`transport "http" of send_port "p"`, hcl.Range{}, func(d *hcl.Diagnostic) { diags = append(diags, d) })
-		b.Set("url", value.Known[message.Template](prefixedURL(tc.prefix), hcl.Range{}))
+		b.Set("url", value.Known[message.Template](messagetest.Prefixed(tc.prefix), hcl.Range{}))
 		b.Set("headers", value.Value[map[string]message.Template]{})
 		b.Set("timeout", value.Defaulted(DefaultTimeout, hcl.Range{}))
 		SendSpec.Decode(b)
