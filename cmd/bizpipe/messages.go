@@ -175,8 +175,9 @@ goes first and makes the resume fail, never both.`,
 A delivery awaiting an asynchronous AS2 MDN is ended too: the MDN, should it
 come, then settles nothing. A delivery in progress is not: wait for it.
 One whose lease expired (its process stopped, or was paused past --lease)
-is no longer in progress and is ended; should that process run again, a
-file it had already written may still be placed.
+is no longer in progress and is ended: should that process run again, it
+finds the lease gone when it checks it, right before it places the file or
+sends the request, and delivers nothing.
 With --all-suspended it terminates every suspended message (with --port,
 those with a suspended delivery to that send port); --dry-run lists them and
 terminates nothing (one with a delivery in progress when it runs, or one

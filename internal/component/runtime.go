@@ -559,6 +559,25 @@ type Delivery struct {
 	// which resets the count, breaks that, so a transport must still
 	// be correct when something is there.
 	First bool
+	// Fence, when not nil, is what a transport calls right before the
+	// step that makes the delivery visible at the destination (renaming
+	// a file into place, sending a request), in Commit and in a Stager's
+	// Redo. An error means the runner can no longer be sure it holds the
+	// delivery: its lease lapsed (the process was paused, the message
+	// box unreachable) and another server may have taken the delivery
+	// over, or an operator ended its message. The step is then not
+	// taken, and the attempt fails with that error. It is cheap while
+	// the lease is safely held, may take a round trip to the box
+	// otherwise, and is safe for concurrent use.
+	Fence func(ctx context.Context) error
+}
+
+// CheckFence calls d.Fence, if there is one.
+func (d *Delivery) CheckFence(ctx context.Context) error {
+	if d.Fence == nil {
+		return nil
+	}
+	return d.Fence(ctx)
 }
 
 // Sender is a built send transport.

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -54,6 +55,28 @@ type flight struct {
 	holder string
 	// recorded is set once the attempt's outcome is recorded.
 	recorded bool
+	// until is when the lease may expire, at the earliest, by this
+	// process's clock: the start of the claim or renewal that last set
+	// it, plus the lease (see Runner.fence).
+	until time.Time
+}
+
+// held records that the lease of fl's delivery is held until until (see
+// flight.until), unless a later renewal already said so.
+func (f *inFlight) held(fl *flight, until time.Time) {
+	f.mu.Lock()
+	if until.After(fl.until) {
+		fl.until = until
+	}
+	f.mu.Unlock()
+}
+
+// leaseLeft is how long fl's lease is held for at least (see
+// flight.until).
+func (f *inFlight) leaseLeft(fl *flight) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return time.Until(fl.until)
 }
 
 func (f *inFlight) init() {
@@ -135,14 +158,14 @@ func (r *Runner) take(ctx context.Context, worker string, ds []*msgbox.Delivery,
 			// lasts, and the lease may expire meanwhile. A later claim
 			// of this process that returns it anyway hands this flight
 			// its lease, as it would an attempt's.
-			fl = &flight{holder: worker}
+			fl = &flight{holder: worker, until: start.Add(r.opts.Lease)}
 			f.flights[d.ID] = fl
 			confirm = append(confirm, unsure{d, fl})
 		default:
 			// A recorded outcome came before this claim: one recorded
 			// after it would have been refused, the lease being this
 			// claim's.
-			fl = &flight{holder: worker}
+			fl = &flight{holder: worker, until: start.Add(r.opts.Lease)}
 			f.flights[d.ID] = fl
 			out = append(out, claimed{d, fl})
 		}
@@ -168,7 +191,9 @@ func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, p
 	// Whichever claim of d the box took last holds the lease; renewing
 	// tells whether it is this one. Not to be cut short by a stop: a
 	// sibling's outcome may depend on it.
+	start := time.Now()
 	err := r.opts.Box.Renew(context.WithoutCancel(ctx), d.ID, worker, r.opts.Lease)
+	until := start.Add(r.opts.Lease)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if prov != nil && f.flights[d.ID] == prov {
@@ -178,6 +203,9 @@ func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, p
 			// handed its lease to this flight: attempt it as that holder.
 			return prov
 		case err == nil:
+			if until.After(prov.until) {
+				prov.until = until
+			}
 			return prov
 		}
 		delete(f.flights, d.ID)
@@ -191,12 +219,44 @@ func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, p
 	}
 	fl, busy := f.flights[d.ID]
 	if !busy || fl.recorded {
-		fl = &flight{holder: worker}
+		fl = &flight{holder: worker, until: until}
 		f.flights[d.ID] = fl
 		return fl
 	}
-	fl.holder = worker
+	fl.holder, fl.until = worker, until
 	return nil
+}
+
+// fence returns the component.Delivery.Fence of c's attempt: the
+// transport calls it right before it makes the delivery visible (places
+// the file, sends the request). A process paused past the lease (SIGSTOP,
+// a stalled machine), or whose renewals failed, may meanwhile have lost
+// the delivery to another server, or to an operator who ended its message
+// (`messages terminate` ends a delivery whose lease expired): placing it
+// then would deliver it twice, or deliver what was ended. So while at
+// least a quarter of the lease is left by this process's clock (see
+// flight.until), the fence passes at once, as it does between renewals;
+// otherwise it renews the lease, as its holder, and passes only when the
+// box still gives it to this process. What it cannot cover is a pause
+// longer than that quarter between the fence and the step it guards.
+func (r *Runner) fence(c claimed) func(context.Context) error {
+	return func(ctx context.Context) error {
+		f := &r.inFlight
+		left := f.leaseLeft(c.fl)
+		if left >= r.opts.Lease/4 {
+			return nil
+		}
+		start := time.Now()
+		err := r.asHolder(c.fl, func(holder string) error {
+			return r.opts.Box.Renew(ctx, c.d.ID, holder, r.opts.Lease)
+		})
+		if err != nil {
+			return fmt.Errorf("its lease had %s left and could not be renewed (this process was held up past it, or the message box did not answer), so another server may be delivering it or its message was ended: %w",
+				max(left, 0).Round(time.Millisecond), err)
+		}
+		f.held(c.fl, start.Add(r.opts.Lease))
+		return nil
+	}
 }
 
 // holder returns the lease owner to renew and finish fl's delivery as.
@@ -225,16 +285,26 @@ func (r *Runner) finish(ctx context.Context, id int64, fl *flight, o msgbox.Outc
 // and be handing it to this attempt, and tries again as the new holder if
 // there is one.
 func (r *Runner) recordAs(fl *flight, record func(holder string) error) error {
+	err := r.asHolder(fl, record)
+	if err == nil {
+		f := &r.inFlight
+		f.mu.Lock()
+		fl.recorded = true
+		f.mu.Unlock()
+	}
+	return err
+}
+
+// asHolder calls do with the holder of fl's lease and returns its error.
+// When the box answers that the lease is lost, it waits for the claims
+// under way, one of which may have taken the lease over and be handing it
+// to fl, and calls do again as the new holder if there is one.
+func (r *Runner) asHolder(fl *flight, do func(holder string) error) error {
 	f := &r.inFlight
 	holder := f.holder(fl)
 	for {
-		err := record(holder)
+		err := do(holder)
 		if !errors.Is(err, msgbox.ErrLeaseLost) {
-			if err == nil {
-				f.mu.Lock()
-				fl.recorded = true
-				f.mu.Unlock()
-			}
 			return err
 		}
 		f.mu.Lock()
@@ -401,8 +471,10 @@ func (r *Runner) nextHanded(ctx context.Context) []claimed {
 func (r *Runner) stillHeld(ctx context.Context, cs []claimed) []claimed {
 	out := cs[:0:0]
 	for _, c := range cs {
+		start := time.Now()
 		err := r.opts.Box.Renew(context.WithoutCancel(ctx), c.d.ID, r.inFlight.holder(c.fl), r.opts.Lease)
 		if err == nil {
+			r.inFlight.held(c.fl, start.Add(r.opts.Lease))
 			out = append(out, c)
 			continue
 		}

@@ -249,7 +249,7 @@ func (r *Runner) pipeline(ctx context.Context, c claimed) (a attempted, later *d
 		return attempted{}, nil, false
 	default:
 	}
-	outcome, sd, delivered := r.attempt(ctx, pt, d, log, &pending, &commit)
+	outcome, sd, delivered := r.attempt(ctx, pt, d, r.fence(c), log, &pending, &commit)
 	<-r.pipelines
 	finish := func(outcome msgbox.Outcome, delivered bool) attempted {
 		outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
@@ -456,7 +456,11 @@ func (r *Runner) recorded(c claimed, pt *port, log *slog.Logger, outcome msgbox.
 			// for good (see inFlight), or an operator ends its message
 			// once the lease expired (messages terminate): what the box
 			// records then is what counts.
-			log.Warn("lease lost before the outcome was recorded; this attempt's outcome is not recorded (another server took the delivery over, or its message was terminated)")
+			args := []any{"outcome", outcome.State}
+			if outcome.Error != "" {
+				args = append(args, "error", outcome.Error)
+			}
+			log.Warn("lease lost before the outcome was recorded; this attempt's outcome is not recorded (another server took the delivery over, or its message was terminated)", args...)
 			return
 		}
 		log.Error("recording the delivery outcome failed; the delivery is redone after recovery", "error", err)
@@ -536,7 +540,11 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 			return
 		case <-t.C:
 			for id, c := range held.list() {
+				start := time.Now()
 				err := r.opts.Box.Renew(ctx, id, r.inFlight.holder(c.fl), r.opts.Lease)
+				if err == nil {
+					r.inFlight.held(c.fl, start.Add(r.opts.Lease))
+				}
 				// A lease that ended because the outcome was recorded
 				// meanwhile is no news.
 				if err != nil && ctx.Err() == nil && !(errors.Is(err, msgbox.ErrLeaseLost) && r.inFlight.recorded(c.fl)) {
@@ -549,13 +557,16 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 
 // attempt runs the pipeline and the transport once.
 //
+// fence is what the transport calls before it makes the delivery visible
+// (component.Delivery.Fence; see Runner.fence).
+//
 // *pending is set when the transport's receipt is to come (see stream).
 //
 // *later is set when the transport's commit is left for later (see
 // stream); the outcome returned is then meaningless, and the Delivery is
 // the one to clean up once that commit delivered. The Delivery matters
 // only when delivered.
-func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log *slog.Logger,
+func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, fence func(context.Context) error, log *slog.Logger,
 	pending **component.Pending, later *deferredCommit) (msgbox.Outcome, *component.Delivery, bool) {
 	suspend := func(format string, args ...any) (msgbox.Outcome, *component.Delivery, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, nil, false
@@ -570,7 +581,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, log 
 		}
 		msg = m
 	}
-	sd := &component.Delivery{ID: d.ID, Port: d.Port, Message: MessageOf(msg), First: d.Attempts == 0}
+	sd := &component.Delivery{ID: d.ID, Port: d.Port, Message: MessageOf(msg), First: d.Attempts == 0, Fence: fence}
 	// A crash after the transport placed the file but before the box
 	// recorded it: finish that attempt instead of encoding again. Only an
 	// attempt the box counted can have left anything (it counts the

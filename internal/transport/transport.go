@@ -130,6 +130,19 @@ type Delivery struct {
 	// staged copy, which only `messages resume` can have left, but must
 	// still place it if it is there.
 	First bool
+	// Fence is component.Delivery.Fence: called right before the step
+	// that makes the delivery visible (see CheckFence).
+	Fence func(ctx context.Context) error
+}
+
+// CheckFence calls d.Fence, if there is one: a transport calls it right
+// before the step that makes the delivery visible at the destination, and
+// takes that step only when it returns nil.
+func (d Delivery) CheckFence(ctx context.Context) error {
+	if d.Fence == nil {
+		return nil
+	}
+	return d.Fence(ctx)
 }
 
 // Origin says where the parts of an evaluated template came from (see

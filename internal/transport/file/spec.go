@@ -350,7 +350,7 @@ var _ component.Stager = (*sender)(nil)
 
 // target evaluates file_name for d. A failure repeats at every attempt.
 func (s *sender) target(d *component.Delivery) (transport.Delivery, error) {
-	sd := transport.Delivery{ID: d.ID, Port: d.Port, First: d.First}
+	sd := transport.Delivery{ID: d.ID, Port: d.Port, First: d.First, Fence: d.Fence}
 	if d.Message == nil {
 		return sd, nil
 	}

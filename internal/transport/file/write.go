@@ -552,6 +552,12 @@ func commitAll(ctx context.Context, ws []*WriteAttempt) []error {
 	linkErrs = make([]error, len(names))
 	fanout.Each(len(names), linkers, func(j int) {
 		w := names[j]
+		// Staged and durable, so that whoever holds the delivery now
+		// places this copy (Redo) if the fence says it may be another.
+		if err := w.d.CheckFence(ctx); err != nil {
+			linkErrs[j] = w.f.errorf(w.d, "delivery %d not placed: %w", w.d.ID, err)
+			return
+		}
 		linkErrs[j] = w.f.placeName(w.d, w.staged, w.final)
 	})
 	placed := passed(names, linkErrs, "")
@@ -690,6 +696,9 @@ func (f *Writer) redo(ctx context.Context, d transport.Delivery) (done bool, err
 	final, err := f.finalPath(d)
 	if err != nil {
 		return false, err
+	}
+	if err := d.CheckFence(ctx); err != nil {
+		return false, f.errorf(d, "delivery %d not placed: %w", d.ID, err)
 	}
 	if err := f.placeName(d, staged, final); err != nil {
 		return false, err

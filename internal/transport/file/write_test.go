@@ -1331,3 +1331,31 @@ type bytesWriting struct{ bytes.Buffer }
 
 func (*bytesWriting) Commit(context.Context) error { return nil }
 func (*bytesWriting) Abort()                       {}
+
+// TestFileFence: a file is placed only when the delivery's fence passes,
+// asked after the staged copy is durable and before placing: one that
+// fails places nothing and fails the attempt with its error, leaving the
+// staged copy, which Redo places once a fence passes (whoever holds the
+// delivery then places that copy), and not before.
+func TestFileFence(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	lapsed := errors.New("lease lapsed")
+	fence := lapsed
+	asked := 0
+	d := fileDelivery(9, "order.eml")
+	d.Fence = func(context.Context) error { asked++; return fence }
+	if err := f.Send(context.Background(), d, transport.Payload{Data: entity}); !errors.Is(err, lapsed) || asked != 1 {
+		t.Fatalf("Send = %v after asking the fence %d times, want its error after asking once", err, asked)
+	}
+	if got, want := listDir(t, dir), []string{".bizpipe-9.staged"}; !slices.Equal(got, want) {
+		t.Fatalf("after a failed fence dir holds %q, want %q", got, want)
+	}
+	if done, err := f.Redo(context.Background(), d); done || !errors.Is(err, lapsed) {
+		t.Fatalf("Redo with the fence failing = %v, %v; want not done, its error", done, err)
+	}
+	fence = nil
+	if done, err := f.Redo(context.Background(), d); !done || err != nil {
+		t.Fatalf("Redo = %v, %v; want done", done, err)
+	}
+	assertContent(t, filepath.Join(dir, "order.eml"), entity)
+}

@@ -298,6 +298,9 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 	if err := setHeaders(req, header, d.Headers); err != nil {
 		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
 	}
+	if err := d.CheckFence(ctx); err != nil {
+		return fmt.Errorf("send port %q: POST %s not sent: %w", d.Port, shown, err)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		// *url.Error quotes the full URL, query included: unwrap it.

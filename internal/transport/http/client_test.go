@@ -595,3 +595,29 @@ func TestSanitize(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPFence: the request is sent only when the delivery's fence
+// passes, asked right before sending: one that fails sends nothing and
+// fails the attempt with its error.
+func TestHTTPFence(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	h := newHTTPTransport(t, ClientOptions{})
+	lapsed := errors.New("lease lapsed")
+	for _, tc := range []struct {
+		fence    error
+		requests int
+	}{{lapsed, 0}, {nil, 1}} {
+		d := httpDelivery(srv.URL+"/in", nil)
+		asked := 0
+		d.Fence = func(context.Context) error { asked++; return tc.fence }
+		err := h.Send(context.Background(), d, transport.Payload{Body: []byte("x")})
+		if !errors.Is(err, tc.fence) || asked != 1 {
+			t.Errorf("fence %v: Send = %v after asking it %d times, want its error after asking once", tc.fence, err, asked)
+		}
+		if got := len(rec.all()); got != tc.requests {
+			t.Errorf("fence %v: %d requests sent, want %d", tc.fence, got, tc.requests)
+		}
+	}
+}

@@ -478,7 +478,7 @@ func NewTarget(url message.Template, headers map[string]message.Template) *Targe
 // Eval evaluates the url and headers for d (Client.Begin checks the url).
 // A failure repeats at every attempt: it is Permanent.
 func (t *Target) Eval(d *component.Delivery) (transport.Delivery, error) {
-	sd := transport.Delivery{ID: d.ID, MessageID: d.Message.ID, Port: d.Port}
+	sd := transport.Delivery{ID: d.ID, MessageID: d.Message.ID, Port: d.Port, Fence: d.Fence}
 	u, err := t.url.Eval(d.Message)
 	if err != nil {
 		return sd, component.Permanent(fmt.Errorf("url of send port %q: %w", d.Port, err))

@@ -1,0 +1,166 @@
+//go:build linux
+
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/syncbuf"
+)
+
+// settledBox is a pausedBox that also closes settled once the runner has
+// tried to record want outcomes, recorded or not.
+type settledBox struct {
+	*pausedBox
+	mu      sync.Mutex
+	tried   int
+	settled chan struct{}
+}
+
+func (b *settledBox) FinishBatch(ctx context.Context, items []msgbox.Finishing) []error {
+	errs := b.pausedBox.FinishBatch(ctx, items)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	before := b.tried
+	if b.tried += len(items); before < b.want && b.tried >= b.want {
+		close(b.settled)
+	}
+	return errs
+}
+
+// TestTerminatedDuringPause: a process paused past the lease while its
+// workers have deliveries in flight, whose messages an operator ends
+// meanwhile (`messages terminate` ends a delivery whose lease expired),
+// must not, once it runs again, deliver them: the transport asks the
+// runner's fence before it places a file or sends a request, and the
+// fence, finding the lease lapsed, renews it before it lets the attempt
+// go on, which the box refuses. Nothing reaches the partner or the output
+// directory, and the messages stay terminated. Both boxes: renewing a
+// terminated delivery is the box's.
+func TestTerminatedDuringPause(t *testing.T) {
+	const messages = 3
+	const lease = time.Second
+	boxes := []struct {
+		name string
+		open func(t *testing.T, opts *runner.Options)
+	}{
+		{"sqlite", func(*testing.T, *runner.Options) {}},
+		{"postgres", func(t *testing.T, opts *runner.Options) { usePostgres(t)(opts) }},
+	}
+	for _, bx := range boxes {
+		for _, transport := range []string{"http", "file"} {
+			t.Run(bx.name+"/"+transport, func(t *testing.T) {
+				var mu sync.Mutex
+				posts := 0
+				partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.Copy(io.Discard, r.Body)
+					mu.Lock()
+					posts++
+					mu.Unlock()
+				}))
+				defer partner.Close()
+				port := fabrikamFiles
+				if transport == "http" {
+					port = fabrikamHTTP
+				}
+				dir := setup(t, newPKI(t), common+port, map[string]string{"URL": partner.URL})
+				for i := range messages {
+					put(t, dir, fmt.Sprintf("m%d.edi", i), binaryBody(1000+i))
+				}
+				opts := testOptions(t, dir)
+				bx.open(t, &opts)
+				var logs syncbuf.Buffer
+				opts.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+				box := &settledBox{pausedBox: newPausedBox(opts.Box, messages), settled: make(chan struct{})}
+				opts.Box = box
+				opts.Workers = messages
+				opts.Lease = lease
+				r, err := runner.New(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				done := make(chan error, 1)
+				go func() {
+					_, err := r.Run(ctx)
+					done <- err
+				}()
+				select {
+				case <-box.enough:
+				case <-time.After(time.Minute):
+					t.Fatal("the messages were never all claimed")
+				}
+				// The pause: every lease runs out while the attempts wait,
+				// and the operator ends the messages.
+				if d := time.Until(box.leaseUntil()) + 50*time.Millisecond; d > 0 {
+					time.Sleep(d)
+				}
+				msgs, err := msgbox.Collect(context.Background(), opts.Box, msgbox.Filter{})
+				if err != nil || len(msgs) != messages {
+					t.Fatalf("List = %d messages, %v; want %d", len(msgs), err, messages)
+				}
+				for _, m := range msgs {
+					if err := opts.Box.Terminate(context.Background(), m.ID); err != nil {
+						t.Fatalf("Terminate(%s): %v", m.ID, err)
+					}
+				}
+				close(box.resume)
+				select {
+				case <-box.settled:
+				case <-time.After(time.Minute):
+					t.Fatal("the attempts never ended")
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+
+				for _, m := range msgs {
+					d, err := opts.Box.Get(context.Background(), m.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d.Message.Status != msgbox.StatusTerminated {
+						t.Errorf("message %s %s (%s), want terminated", m.ID, d.Message.Status, d.Message.Reason)
+					}
+				}
+				if n := strings.Count(logs.String(), "could not be renewed"); n != messages {
+					t.Errorf("the log names the lapsed lease %d times, want %d (one per attempt):\n%s", n, messages, logs.String())
+				}
+				if transport == "http" {
+					mu.Lock()
+					defer mu.Unlock()
+					if posts != 0 {
+						t.Errorf("partner got %d requests, want none", posts)
+					}
+					return
+				}
+				entries, err := os.ReadDir(filepath.Join(dir, "out"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range entries {
+					// What each attempt staged stays, under a name of the
+					// transport's own; nothing is placed.
+					if !strings.HasPrefix(e.Name(), ".bizpipe-") {
+						t.Errorf("output directory has %s, want nothing placed", e.Name())
+					}
+				}
+			})
+		}
+	}
+}
