@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -534,4 +535,97 @@ func runTransport(t *testing.T, dir string, spec *component.Spec, tune func(*run
 	}
 	sum, err := r.RunOnce(context.Background())
 	return sum, opts.Box, err
+}
+
+// slowAttempt is an attempt of a test transport whose commits do not
+// share their syncs, and that waits, as a slow partner keeps an HTTP
+// request waiting (or a large body takes its time to encode), until done
+// reports true (polled), or gives up after a while: in its first Write
+// when inWrite, in Commit otherwise.
+type slowAttempt struct {
+	done    func() bool
+	inWrite bool
+	waited  bool
+}
+
+func (a *slowAttempt) Write(p []byte) (int, error) {
+	if a.inWrite && !a.waited {
+		a.waited = true
+		if err := a.wait(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (a *slowAttempt) Abort() {}
+
+func (a *slowAttempt) Commit(context.Context) (component.Result, error) {
+	if a.inWrite {
+		return component.Result{}, nil
+	}
+	return component.Result{}, a.wait()
+}
+
+func (a *slowAttempt) wait() error {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if a.done() {
+			return nil
+		}
+	}
+	return errors.New("gave up: the deferred commit never came while this one waited")
+}
+
+// TestDeferredCommitsPassSlowPartner: a batch's deferred commits (the
+// file transport's, which share their syncs) start once every pipeline of
+// the batch has left its commit for later or is known to leave none; a
+// delivery of the same batch to a transport that does not share its syncs
+// (HTTP) is known at its Begin, so neither a slow partner nor a large body
+// being encoded for it holds the file deliveries back: here that other
+// delivery waits, in its Write or in its Commit, until the ledger
+// delivered.
+func TestDeferredCommitsPassSlowPartner(t *testing.T) {
+	for _, inWrite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inWrite=%v", inWrite), func(t *testing.T) {
+			p := newPKI(t)
+			dir := setup(t, p, common+testPort("ledger", "")+strings.Replace(testPort("slow", ""), `"out"`, `"slow"`, 1),
+				map[string]string{"Max": "64MiB"})
+			l := &ledger{got: map[string][]byte{}}
+			delivered := func() bool {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				return l.got["m.xml"] != nil
+			}
+			slow := senderSpec("slow", "Waits until the ledger delivered (a test transport).",
+				func(context.Context, *component.Delivery, component.Header) (component.Attempt, error) {
+					return &slowAttempt{done: delivered, inWrite: inWrite}, nil
+				})
+			reg := registry.Builtin()
+			for _, s := range []*component.Spec{l.spec(), slow} {
+				if err := reg.Register(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := testOptionsWith(t, dir, reg)
+			// Two pipelines at once; the first claim takes both deliveries.
+			opts.Workers = 2
+			route := func(msgbox.Message) ([]string, string) { return []string{"out", "slow"}, "" }
+			item := msgbox.Receipt{In: msgbox.Incoming{ReceiveLocation: "in", FileName: "m.xml", ContentType: "application/xml"},
+				Body: strings.NewReader("<order/>")}
+			if res := opts.Box.(msgbox.Batcher).ReceiveBatch(context.Background(), []msgbox.Receipt{item}, route); res[0].Err != nil {
+				t.Fatal(res[0].Err)
+			}
+			r, err := runner.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := r.RunOnce(context.Background())
+			if err != nil || sum.Delivered != 2 {
+				t.Fatalf("RunOnce: %+v, %v; want both deliveries delivered", sum, err)
+			}
+			if !slices.Contains(l.events, "W m.xml") {
+				t.Errorf("the ledger's commit was not deferred (events %v): the test proves nothing", l.events)
+			}
+		})
+	}
 }

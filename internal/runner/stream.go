@@ -29,12 +29,14 @@ const copyBuffer = 256 << 10
 //
 // When the transport's commit shares its syncs with other commits
 // (component.SharedSync) and says, once written, that this one is worth
-// sharing, stream stops before the commit and sets *later to what makes
-// it: processBatch commits a batch together. Only while the runner holds
+// sharing, stream stops before the commit and sets later.commit to what
+// makes it: processBatch commits a batch together. Otherwise it tells
+// processBatch so (later.none) as soon as it knows: at Begin for a
+// transport that does not share its syncs. Only while the runner holds
 // fewer than Options.MaxDeferredCommits such commits: beyond, the commit
 // is made at once, as a lone one.
 func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery,
-	pending **component.Pending, later *deferredCommit) (msgbox.Outcome, bool) {
+	pending **component.Pending, later *deferral) (msgbox.Outcome, bool) {
 	suspend := func(err error) (msgbox.Outcome, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf("pipeline failed: %v", err)}, false
 	}
@@ -66,6 +68,9 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	att, err := pt.sender.Begin(ctx, sd, h)
 	if err != nil {
 		return retry(err)
+	}
+	if _, ok := att.(component.SharedSync); !ok {
+		later.notDeferred()
 	}
 	sink := &errWriter{w: att}
 	var content io.Writer // the content a ContentObserver digests
@@ -137,13 +142,14 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 			return retry(err)
 		}
 		if share {
-			*later = deferredCommit{att: s, done: func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool) {
+			later.commit = deferredCommit{att: s, done: func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool) {
 				r.deferrals.give()
 				return r.committed(pt, d, res, err, took, pending)
 			}}
 			return msgbox.Outcome{}, false
 		}
 	}
+	later.notDeferred()
 	return r.commit(ctx, pt, d, att, pending)
 }
 

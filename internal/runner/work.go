@@ -90,12 +90,14 @@ const claimBatch = 16
 // processBatch makes one attempt of each delivery, running up to
 // Options.PipelinesPerBatch of them at once. Commits that share their
 // syncs (component.SharedSync: the file transport's) wait until every
-// pipeline of the batch has run, and then run together, so that one round
-// of syncs makes the batch durable; unless only one is left, which is then
-// told it is alone and syncs on its own. That is decided here, after the
-// pipelines, rather than at the claim: the batch's other deliveries may
-// have gone to another transport, committed at once (large, or over the
-// runner's cap on deferred commits) or failed. The outcomes are recorded
+// pipeline of the batch has left its commit for later or is known to
+// leave none, and then run together, so that one round of syncs makes the
+// batch durable; unless only one is left, which is then told it is alone
+// and syncs on its own. That is decided as the pipelines go, rather than
+// at the claim: the batch's other deliveries may go to another transport
+// (known at its Begin: a slow HTTP partner does not hold the file
+// deliveries back), commit at once (large, or over the runner's cap on
+// deferred commits) or fail. The outcomes are recorded
 // while the worker goes on with the next deliveries, by batches: whatever
 // outcomes are ready when the previous recording ends, in one FinishBatch
 // (one commit); the deferred commits, which end together, hand theirs
@@ -144,32 +146,59 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		mu        sync.Mutex
 		later     []deferred
 		unstarted []claimed
+		undecided = len(batch) // pipelines that may still leave a commit for later
+		commits   sync.WaitGroup
 	)
+	// decided notes that one more pipeline leaves no commit for later but
+	// l (nil for none). The last to decide starts the deferred commits,
+	// while pipelines whose transport does not share its syncs (an HTTP
+	// partner that takes its time to answer) go on.
+	decided := func(l *deferred) {
+		mu.Lock()
+		if l != nil {
+			later = append(later, *l)
+		}
+		undecided--
+		last := undecided == 0
+		mu.Unlock()
+		if !last {
+			return
+		}
+		switch len(later) {
+		case 0:
+		case 1:
+			commits.Go(func() { outcomes <- []attempted{later[0].run(ctx, true)} })
+		default:
+			// The commits share one round of syncs, so they end together:
+			// their outcomes are recorded together, in one FinishBatch.
+			commits.Go(func() { outcomes <- commitTogether(ctx, later) })
+		}
+	}
 	fanout.Each(len(batch), r.opts.PipelinesPerBatch, func(i int) {
-		a, commit, started := r.pipeline(ctx, batch[i])
-		if !started {
+		// The pipeline runs in this goroutine: none and what follows it
+		// need no lock between them.
+		early := false
+		none := func() {
+			if !early {
+				early = true
+				decided(nil)
+			}
+		}
+		a, commit, started := r.pipeline(ctx, batch[i], none)
+		switch {
+		case !started:
 			mu.Lock()
 			unstarted = append(unstarted, batch[i])
 			mu.Unlock()
-			return
-		}
-		if commit == nil {
+			none()
+		case commit == nil:
 			outcomes <- []attempted{a}
-			return
+			none()
+		default:
+			decided(commit)
 		}
-		mu.Lock()
-		later = append(later, *commit)
-		mu.Unlock()
 	})
-	switch len(later) {
-	case 0:
-	case 1:
-		outcomes <- []attempted{later[0].run(ctx, true)}
-	default:
-		// The commits share one round of syncs, so they end together:
-		// their outcomes are recorded together, in one FinishBatch.
-		outcomes <- commitTogether(ctx, later)
-	}
+	commits.Wait()
 	close(outcomes)
 	<-recorded
 	// Only the leases of unstarted are left: the renewals end before
@@ -231,12 +260,12 @@ func (r *Runner) release(ctx context.Context, unstarted []claimed) {
 // the attempt could begin: the stop finishes the attempts in flight, but
 // begins none of the rest of a claimed batch, each of which could take
 // the transport's whole timeout (a partner that never answers).
-func (r *Runner) pipeline(ctx context.Context, c claimed) (a attempted, later *deferred, started bool) {
+func (r *Runner) pipeline(ctx context.Context, c claimed, none func()) (a attempted, later *deferred, started bool) {
 	d := c.d
 	pt := r.ports[d.Port]
 	log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
 	var pending *component.Pending
-	var commit deferredCommit
+	commit := deferral{none: none}
 	stopping := r.stopping()
 	select {
 	case r.pipelines <- struct{}{}:
@@ -258,10 +287,10 @@ func (r *Runner) pipeline(ctx context.Context, c claimed) (a attempted, later *d
 		}
 		return attempted{c, pt, log, outcome, sd, delivered, pending}
 	}
-	if commit.att == nil {
+	if commit.commit.att == nil {
 		return finish(outcome, delivered), nil, true
 	}
-	return attempted{}, &deferred{commit, finish}, true
+	return attempted{}, &deferred{commit.commit, finish}, true
 }
 
 // deferred is an attempt of a batch whose commit waits for the rest of
@@ -347,6 +376,24 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 // Options.Workers slots, so that no more pipelines run at once than
 // there are workers.
 const DefaultPipelinesPerBatch = 4
+
+// deferral is how stream leaves an attempt's commit for the rest of its
+// batch.
+type deferral struct {
+	// commit is set when stream left the commit for later.
+	commit deferredCommit
+	// none, when not nil, is called once stream knows that it leaves no
+	// commit for later: the transport's attempts do not share their
+	// syncs, or this one commits at once.
+	none func()
+}
+
+// notDeferred calls l.none, if there is one.
+func (l *deferral) notDeferred() {
+	if l.none != nil {
+		l.none()
+	}
+}
 
 // deferredCommit is what stream leaves of an attempt whose commit waits
 // for the rest of its batch: the attempt, and done, which turns the result
@@ -562,12 +609,12 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 //
 // *pending is set when the transport's receipt is to come (see stream).
 //
-// *later is set when the transport's commit is left for later (see
+// later.commit is set when the transport's commit is left for later (see
 // stream); the outcome returned is then meaningless, and the Delivery is
 // the one to clean up once that commit delivered. The Delivery matters
 // only when delivered.
 func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, fence func(context.Context) error, log *slog.Logger,
-	pending **component.Pending, later *deferredCommit) (msgbox.Outcome, *component.Delivery, bool) {
+	pending **component.Pending, later *deferral) (msgbox.Outcome, *component.Delivery, bool) {
 	suspend := func(format string, args ...any) (msgbox.Outcome, *component.Delivery, bool) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf(format, args...)}, nil, false
 	}
