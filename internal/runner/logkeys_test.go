@@ -110,6 +110,7 @@ func TestLogKeys(t *testing.T) {
 
 			const who = `host "h" on server "srv1" as service account "svc"`
 			lines := map[string]map[string][]string{} // message id → side → messages logged, in order
+			as2IDs := map[string]string{}             // message logged → its as2_message_id
 			sc := bufio.NewScanner(strings.NewReader(out.String()))
 			for sc.Scan() {
 				var rec map[string]any
@@ -117,6 +118,9 @@ func TestLogKeys(t *testing.T) {
 					t.Fatalf("log line %q: %v", sc.Text(), err)
 				}
 				msg, _ := rec["msg"].(string)
+				if as2ID, ok := rec["as2_message_id"].(string); ok {
+					as2IDs[msg] = as2ID
+				}
 				if _, ok := rec["message"]; ok {
 					t.Errorf("%q: key message; the message's id is message_id", sc.Text())
 				}
@@ -143,6 +147,12 @@ func TestLogKeys(t *testing.T) {
 			}
 			if len(lines) != 2 {
 				t.Fatalf("lines about %d messages, want 2:\n%s", len(lines), out.String())
+			}
+			// The MDN's arrival, which the transport logs before it knows
+			// the message, names the AS2 Message-ID that its wait named.
+			if waited := as2IDs["sent; awaiting the asynchronous MDN"]; mdn == "async" &&
+				(waited == "" || as2IDs["asynchronous MDN received"] != waited) {
+				t.Errorf("as2_message_id awaited %q, received %q; want the same", waited, as2IDs["asynchronous MDN received"])
 			}
 			want := map[string][]string{
 				// Contoso's side: received from a file, sent over AS2.

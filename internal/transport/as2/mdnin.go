@@ -98,10 +98,13 @@ func (rc *receiver) serveMDN(w http.ResponseWriter, r *http.Request, log *slog.L
 	}
 	switch {
 	case err == nil:
-		log.Info("asynchronous MDN received")
+		// The runner's line about the receipt names the message; this
+		// one names the AS2 Message-ID it answers, as the line that
+		// awaited it did.
+		log.Info("asynchronous MDN received", "as2_message_id", mdn.OriginalMessageID)
 		w.WriteHeader(http.StatusOK)
 	case errors.Is(err, component.ErrReceiptRepeated):
-		log.Info("asynchronous MDN received again; nothing changes", "detail", err)
+		log.Info("asynchronous MDN received again; nothing changes", "as2_message_id", mdn.OriginalMessageID, "detail", err)
 		w.WriteHeader(http.StatusOK)
 	case errors.Is(err, component.ErrReceiptConflict):
 		// A partner's fault or a forgery: the operator hears of it, and
