@@ -25,7 +25,9 @@ type Body struct {
 
 	values map[string]any   // attribute name → value.Value[T] (see Set)
 	blocks map[string]*Body // nested block type → its body; absent: nil
-	report func(*hcl.Diagnostic)
+	// entries: map attribute name → key → where that entry is written.
+	entries map[string]map[string]hcl.Range
+	report  func(*hcl.Diagnostic)
 }
 
 // NewBody returns an empty body that reports diagnostics to report. The
@@ -40,6 +42,27 @@ func NewBody(what string, rng hcl.Range, report func(*hcl.Diagnostic)) *Body {
 // message.Template, map[string]
 // message.Template (TemplateMap) or map[string]string (StringMap).
 func (b *Body) Set(name string, v any) { b.values[name] = v }
+
+// SetEntryRange records where the entry key of map attribute name
+// (TemplateMap, StringMap) is written, for EntryRange.
+func (b *Body) SetEntryRange(name, key string, rng hcl.Range) {
+	if b.entries == nil {
+		b.entries = map[string]map[string]hcl.Range{}
+	}
+	if b.entries[name] == nil {
+		b.entries[name] = map[string]hcl.Range{}
+	}
+	b.entries[name][key] = rng
+}
+
+// EntryRange is where the entry key of map attribute name is written, from
+// its key to its value, for a diagnostic about that entry alone; ok is
+// false when the front end did not say (the attribute's Range is then the
+// closest).
+func (b *Body) EntryRange(name, key string) (rng hcl.Range, ok bool) {
+	rng, ok = b.entries[name][key]
+	return rng, ok
+}
 
 // SetBlock records a nested block.
 func (b *Body) SetBlock(typ string, nested *Body) { b.blocks[typ] = nested }

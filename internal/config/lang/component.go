@@ -64,7 +64,7 @@ func (d *decoder) componentBody(owner, b *hcl.Block, attrSpecs []component.Attri
 	at, blocks := d.contentOf(owner, b, schema)
 	body := component.NewBody(at.what, b.DefRange, func(x *hcl.Diagnostic) { d.add(x) })
 	for _, a := range attrSpecs {
-		body.Set(a.Name, d.componentAttr(at, a, sensitive))
+		body.Set(a.Name, d.componentAttr(at, a, body, sensitive))
 	}
 	for _, bs := range blockSpecs {
 		var found *hcl.Block
@@ -86,9 +86,9 @@ func (d *decoder) componentBody(owner, b *hcl.Block, attrSpecs []component.Attri
 	return body
 }
 
-// componentAttr decodes one attribute as its type says; the result is the
-// model.Value that component.Body documents for that type.
-func (d *decoder) componentAttr(at attrs, a component.Attribute, sensitive *[]string) any {
+// componentAttr decodes one attribute of body as its type says; the
+// result is the model.Value that component.Body documents for that type.
+func (d *decoder) componentAttr(at attrs, a component.Attribute, body *component.Body, sensitive *[]string) any {
 	note := func(v value.Value[string]) value.Value[string] {
 		if v.Sensitive && v.Known && v.V != "" {
 			*sensitive = append(*sensitive, v.V)
@@ -172,8 +172,9 @@ func (d *decoder) componentAttr(at attrs, a component.Attribute, sensitive *[]st
 		v := value.Value[map[string]message.Template]{Range: at.rng}
 		if attr, ok := at.m[a.Name]; ok {
 			v = value.Known(map[string]message.Template{}, attr.Expr.Range())
-			for k, expr := range d.headers(attr, at.what) {
-				v.V[k] = d.newTemplate(expr, d.ctxFor(expr.Range()))
+			for k, e := range d.headers(attr, at.what) {
+				v.V[k] = d.newTemplate(e.value, d.ctxFor(e.value.Range()))
+				body.SetEntryRange(a.Name, k, hcl.RangeBetween(e.key, e.value.Range()))
 			}
 		}
 		return v

@@ -41,14 +41,14 @@ func (d *decoder) transportBlock(owner *hcl.Block, blocks hcl.Blocks, kind compo
 
 // headers reads a map whose keys are constant header names and whose values
 // are templates over the message.
-func (d *decoder) headers(a *hcl.Attribute, what string) map[string]hcl.Expression {
+func (d *decoder) headers(a *hcl.Attribute, what string) map[string]headerEntry {
 	pairs, ds := hcl.ExprMap(a.Expr)
 	if ds.HasErrors() {
 		d.add(diag.Errorf(diag.CodeInvalidValue, a.Expr.Range(), "Invalid headers",
 			"The headers attribute of %s must be a map of header names to templates, such as { \"X-Partner\" = \"fabrikam\" }.", what))
 		return nil
 	}
-	out := map[string]hcl.Expression{}
+	out := map[string]headerEntry{}
 	for _, p := range pairs {
 		if !d.checkRefs(p.Key, false) {
 			continue
@@ -65,10 +65,17 @@ func (d *decoder) headers(a *hcl.Attribute, what string) map[string]hcl.Expressi
 			continue
 		}
 		if d.checkTemplate(p.Value, "header "+k.AsString(), what) {
-			out[k.AsString()] = p.Value
+			out[k.AsString()] = headerEntry{p.Key.Range(), p.Value}
 		}
 	}
 	return out
+}
+
+// headerEntry is one entry of a headers map: where its key is written, and
+// its value.
+type headerEntry struct {
+	key   hcl.Range
+	value hcl.Expression
 }
 
 // contentOf is content for a nested block, described by its owner so that

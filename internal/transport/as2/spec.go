@@ -166,7 +166,7 @@ func decodeSend(b *component.Body) component.Config {
 		}
 	}
 	http.CheckURLScheme(b, c.URL)
-	http.CheckHeaders(b, c.Headers)
+	http.CheckHeaders(b, "headers", c.Headers)
 	if c.Headers.Usable() {
 		for name := range c.Headers.V {
 			if slices.ContainsFunc(as2.RequestHeaders, func(h string) bool { return strings.EqualFold(h, name) }) {

@@ -9,12 +9,12 @@ import (
 	"github.com/bizpipe/bizpipe/internal/message"
 )
 
-// CheckHeaders reports (BP1004) the configured headers no request can
-// carry (checkHeader): a name that is not a token, or a constant value
-// with a control character. A value that reads the message is checked
+// CheckHeaders reports (BP1004) the configured headers of attribute attr
+// that no request can carry (checkHeader), each at its entry: a name that
+// is not a token, or a constant value with a control character. A value that reads the message is checked
 // when it is evaluated (Target.Eval), and its delivery suspended: a retry
 // would evaluate it the same.
-func CheckHeaders(b *component.Body, headers value.Value[map[string]message.Template]) {
+func CheckHeaders(b *component.Body, attr string, headers value.Value[map[string]message.Template]) {
 	if !headers.Usable() {
 		return
 	}
@@ -26,7 +26,11 @@ func CheckHeaders(b *component.Body, headers value.Value[map[string]message.Temp
 			v = t.Value
 		}
 		if err := checkHeader(name, v); err != nil {
-			b.Errorf(headers.Range, "Invalid header",
+			rng, ok := b.EntryRange(attr, name)
+			if !ok {
+				rng = headers.Range
+			}
+			b.Errorf(rng, "Invalid header",
 				"The headers of %s cannot be sent: %s.", b.What, err)
 		}
 	}

@@ -392,7 +392,7 @@ func decodeSend(b *component.Body) component.Config {
 		}
 	}
 	CheckURLScheme(b, c.URL)
-	CheckHeaders(b, c.Headers)
+	CheckHeaders(b, "headers", c.Headers)
 	c.CAFile, c.CertFile, c.KeyFile = DecodeTLS(b)
 	CheckTLSScheme(b, c.URL)
 	return c

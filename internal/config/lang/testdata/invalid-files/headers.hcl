@@ -36,6 +36,19 @@ send_port "as2_newline_in_value" {
     headers = { "X-Api-Key" = "k\r\n" } # expect: BP1004
   }
 }
+# Each is reported at its own entry, not at the whole map.
+send_port "one_of_several" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url = "https://partner.example/in"
+    headers = {
+      "X-Partner" = "fabrikam"
+      "X Order"   = "1" # expect: BP1004
+      "X-Batch"   = "${message.file_name}"
+    }
+  }
+}
 # A Host that is not a host name and port, which net/http would replace
 # with an empty Host: the partner's default virtual host.
 send_port "space_in_host" {
