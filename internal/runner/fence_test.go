@@ -88,27 +88,9 @@ func TestTerminatedDuringPause(t *testing.T) {
 				opts.Box = box
 				opts.Workers = messages
 				opts.Lease = lease
-				r, err := runner.New(opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				done := make(chan error, 1)
-				go func() {
-					_, err := r.Run(ctx)
-					done <- err
-				}()
-				select {
-				case <-box.enough:
-				case <-time.After(time.Minute):
-					t.Fatal("the messages were never all claimed")
-				}
 				// The pause: every lease runs out while the attempts wait,
 				// and the operator ends the messages.
-				if d := time.Until(box.leaseUntil()) + 50*time.Millisecond; d > 0 {
-					time.Sleep(d)
-				}
+				stop := runPastLeases(t, opts, box.pausedBox)
 				msgs, err := msgbox.Collect(context.Background(), opts.Box, msgbox.Filter{})
 				if err != nil || len(msgs) != messages {
 					t.Fatalf("List = %d messages, %v; want %d", len(msgs), err, messages)
@@ -124,8 +106,7 @@ func TestTerminatedDuringPause(t *testing.T) {
 				case <-time.After(time.Minute):
 					t.Fatal("the attempts never ended")
 				}
-				cancel()
-				if err := <-done; err != nil {
+				if err := stop(); err != nil {
 					t.Fatalf("Run: %v", err)
 				}
 

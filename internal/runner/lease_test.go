@@ -134,6 +134,37 @@ func (p *pausedBox) ClaimBatch(ctx context.Context, owner string, ports []string
 	return ds, err
 }
 
+// runPastLeases runs a runner with opts, whose box is box (or wraps it),
+// and returns once every delivery box waits for is claimed and every
+// lease has run out while the attempts wait: the pause. stop ends the run,
+// which waits for the attempts in flight, and returns Run's error.
+func runPastLeases(t *testing.T, opts runner.Options, box *pausedBox) (stop func() error) {
+	t.Helper()
+	r, err := runner.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx)
+		done <- err
+	}()
+	select {
+	case <-box.enough:
+	case <-time.After(time.Minute):
+		t.Fatal("the messages were never all claimed")
+	}
+	if d := time.Until(box.leaseUntil()) + 50*time.Millisecond; d > 0 {
+		time.Sleep(d)
+	}
+	return func() error {
+		cancel()
+		return <-done
+	}
+}
+
 // leaseUntil is the latest lease the claims so far handed out.
 func (p *pausedBox) leaseUntil() time.Time {
 	p.mu.Lock()
@@ -237,28 +268,9 @@ func TestPausePastLease(t *testing.T) {
 				// Idle workers to look for work while the others wait.
 				opts.Workers = messages + 2
 				opts.Lease = lease
-				r, err := runner.New(opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				done := make(chan error, 1)
-				go func() {
-					_, err := r.Run(ctx)
-					done <- err
-				}()
-				select {
-				case <-box.enough:
-				case <-time.After(time.Minute):
-					t.Fatal("the messages were never all claimed")
-				}
-				// The pause: every lease runs out while the attempts wait.
-				// Then a claim that starts after that is what a sibling
-				// worker does when the process runs again.
-				if d := time.Until(box.leaseUntil()) + 50*time.Millisecond; d > 0 {
-					time.Sleep(d)
-				}
+				// The pause; then a claim that starts after it is what a
+				// sibling worker does when the process runs again.
+				stop := runPastLeases(t, opts, box)
 				box.watch()
 				select {
 				case <-box.claimedAfter:
@@ -273,8 +285,7 @@ func TestPausePastLease(t *testing.T) {
 				case <-time.After(time.Minute):
 					t.Fatal("the outcomes were never all recorded")
 				}
-				cancel()
-				if err := <-done; err != nil {
+				if err := stop(); err != nil {
 					t.Fatalf("Run: %v", err)
 				}
 
