@@ -594,7 +594,8 @@ type Attempt interface {
 	io.Writer
 	// Commit delivers what was written. It returns only once the entity is
 	// durable at the destination (a file synced into place) or accepted
-	// (an HTTP 2xx); any error fails the attempt.
+	// (an HTTP 2xx); any error fails the attempt. Right before it makes
+	// the entity visible there, it asks the Delivery's Fence.
 	Commit(ctx context.Context) (Result, error)
 	// Abort releases an attempt that will not be committed (the pipeline
 	// failed). It is a no-op after Commit.
