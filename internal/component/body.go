@@ -56,12 +56,13 @@ func (b *Body) SetEntryRange(name, key string, rng hcl.Range) {
 }
 
 // EntryRange is where the entry key of map attribute name is written, from
-// its key to its value, for a diagnostic about that entry alone; ok is
-// false when the front end did not say (the attribute's Range is then the
-// closest).
-func (b *Body) EntryRange(name, key string) (rng hcl.Range, ok bool) {
-	rng, ok = b.entries[name][key]
-	return rng, ok
+// its key to its value, for a diagnostic about that entry alone; whole,
+// the attribute's Range, when the front end did not say.
+func (b *Body) EntryRange(name, key string, whole hcl.Range) hcl.Range {
+	if rng, ok := b.entries[name][key]; ok {
+		return rng
+	}
+	return whole
 }
 
 // SetBlock records a nested block.

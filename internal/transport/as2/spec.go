@@ -13,6 +13,7 @@
 package as2
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -168,9 +169,9 @@ func decodeSend(b *component.Body) component.Config {
 	http.CheckURLScheme(b, c.URL)
 	http.CheckHeaders(b, "headers", c.Headers)
 	if c.Headers.Usable() {
-		for name := range c.Headers.V {
+		for _, name := range slices.Sorted(maps.Keys(c.Headers.V)) {
 			if slices.ContainsFunc(as2.RequestHeaders, func(h string) bool { return strings.EqualFold(h, name) }) {
-				b.Errorf(c.Headers.Range, "AS2 header in headers",
+				b.Errorf(b.EntryRange("headers", name, c.Headers.Range), "AS2 header in headers",
 					"The headers of %s set %s, an AS2 header the transport sets itself (from the group's and the partner's as2_id, subject and the mdn attributes).", b.What, name)
 			}
 		}

@@ -11,9 +11,9 @@ import (
 
 // CheckHeaders reports (BP1004) the configured headers of attribute attr
 // that no request can carry (checkHeader), each at its entry: a name that
-// is not a token, or a constant value with a control character. A value that reads the message is checked
-// when it is evaluated (Target.Eval), and its delivery suspended: a retry
-// would evaluate it the same.
+// is not a token, or a constant value with a control character. A value
+// that reads the message is checked when it is evaluated (Target.Eval),
+// and its delivery suspended: a retry would evaluate it the same.
 func CheckHeaders(b *component.Body, attr string, headers value.Value[map[string]message.Template]) {
 	if !headers.Usable() {
 		return
@@ -26,11 +26,7 @@ func CheckHeaders(b *component.Body, attr string, headers value.Value[map[string
 			v = t.Value
 		}
 		if err := checkHeader(name, v); err != nil {
-			rng, ok := b.EntryRange(attr, name)
-			if !ok {
-				rng = headers.Range
-			}
-			b.Errorf(rng, "Invalid header",
+			b.Errorf(b.EntryRange(attr, name, headers.Range), "Invalid header",
 				"The headers of %s cannot be sent: %s.", b.What, err)
 		}
 	}

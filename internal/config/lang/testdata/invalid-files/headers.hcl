@@ -49,6 +49,19 @@ send_port "one_of_several" {
     }
   }
 }
+# An AS2 header the as2 transport sets itself, at its entry too.
+send_port "as2_reserved" {
+  host   = host.h
+  filter = true
+  transport "as2" {
+    url     = "https://partner.example/as2"
+    partner = party.p
+    headers = {
+      "X-Api-Key" = "k"
+      "as2-to"    = "THEM" # expect: BP1004
+    }
+  }
+}
 # A Host that is not a host name and port, which net/http would replace
 # with an empty Host: the partner's default virtual host.
 send_port "space_in_host" {
