@@ -603,13 +603,15 @@ type Attempt interface {
 }
 
 // SharedSync is implemented by an Attempt whose Commit waits mostly on
-// syncs to disk that concurrent commits share (the file transport's). The
-// runner runs the pipelines of a claimed batch first and then commits its
-// SharedSync attempts together, so that one round of syncs serves the
-// whole batch instead of one sync per delivery. It holds a bounded number
-// of such attempts at once (runner.Options.MaxDeferredCommits); beyond
-// them, and for an attempt whose Written says not to share, it calls
-// Commit at once, without Written or after it.
+// syncs to disk that concurrent commits share (the file transport's), when
+// its Sender is a SyncSharer. The runner commits a claimed batch's
+// SharedSync attempts together once each of the batch's pipelines that may
+// leave one has left its commit for later or is known to leave none, so
+// that one round of syncs serves the whole batch instead of one sync per
+// delivery. It holds a bounded number of such attempts at once
+// (runner.Options.MaxDeferredCommits); beyond them, and for an attempt
+// whose Written says not to share, it calls Commit at once, without
+// Written or after it.
 type SharedSync interface {
 	Attempt
 	// Written says that the whole entity was written and Commit may come
@@ -627,6 +629,17 @@ type SharedSync interface {
 	// for many (the file transport's syncfs(2) writes back the whole
 	// file system).
 	Alone()
+}
+
+// SyncSharer is implemented by a Sender whose attempts are SharedSync.
+// Only such a Sender's commits wait for the rest of their batch, and the
+// runner runs a batch's pipelines to such Senders before the others, so
+// that a slow delivery through another transport (a partner that takes
+// its time to answer) does not hold their commits back.
+type SyncSharer interface {
+	Sender
+	// SharesSyncs marks the interface: it does nothing.
+	SharesSyncs()
 }
 
 // BatchCommit is implemented by a SharedSync attempt whose commits run

@@ -40,11 +40,29 @@ type ledger struct {
 	// "B n" for each CommitBatch of n attempts before their commits; the
 	// commit of a message named "reject.xml" then fails.
 	batch bool
+	// waitFor: the commit of a message so named waits until the message
+	// named by the value is delivered (waitUntil).
+	waitFor map[string]string
 }
 
 func (l *ledger) spec() *component.Spec {
-	return senderSpec("ledger", "Notes when its attempts are written and committed (a test transport).", l.begin)
+	spec := senderSpec("ledger", "Notes when its attempts are written and committed (a test transport).", l.begin)
+	spec.Decode = func(*component.Body) component.Config { return sharingBegin(l.begin) }
+	return spec
 }
+
+// sharingBegin is a beginFunc whose sender says that its attempts share
+// their syncs (component.SyncSharer), as the file transport's does.
+type sharingBegin beginFunc
+
+func (sharingBegin) Needs() component.Needs { return component.Needs{} }
+func (f sharingBegin) NewSender(*component.SendEnv) (component.Sender, error) {
+	return f, nil
+}
+func (f sharingBegin) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
+	return f(ctx, d, h)
+}
+func (sharingBegin) SharesSyncs() {}
 
 // senderSpec is the spec of a send transport defined by a test: a
 // configuration that needs no key, whose sender's attempts begin with
@@ -163,6 +181,16 @@ func (a *ledgerAttempt) Alone() {
 }
 
 func (a *ledgerAttempt) Commit(context.Context) (component.Result, error) {
+	if other, ok := a.l.waitFor[a.name]; ok {
+		err := waitUntil(func() bool {
+			a.l.mu.Lock()
+			defer a.l.mu.Unlock()
+			return a.l.got[other] != nil
+		})
+		if err != nil {
+			return component.Result{}, err
+		}
+	}
 	a.l.note("C " + a.name)
 	a.l.mu.Lock()
 	a.l.got[a.name] = bytes.Clone(a.buf.Bytes())
@@ -537,21 +565,32 @@ func runTransport(t *testing.T, dir string, spec *component.Spec, tune func(*run
 	return sum, opts.Box, err
 }
 
+// waitUntil polls done until it reports true, and gives up after a while
+// (a test's deadlock made a failure).
+func waitUntil(done func() bool) error {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if done() {
+			return nil
+		}
+	}
+	return errors.New("gave up: what it waited for never came")
+}
+
 // slowAttempt is an attempt of a test transport whose commits do not
 // share their syncs, and that waits, as a slow partner keeps an HTTP
 // request waiting (or a large body takes its time to encode), until done
-// reports true (polled), or gives up after a while: in its first Write
-// when inWrite, in Commit otherwise.
+// reports true: in its first Write when where is "write", in Commit when
+// "commit" ("begin": its Begin waits).
 type slowAttempt struct {
-	done    func() bool
-	inWrite bool
-	waited  bool
+	done   func() bool
+	where  string
+	waited bool
 }
 
 func (a *slowAttempt) Write(p []byte) (int, error) {
-	if a.inWrite && !a.waited {
+	if a.where == "write" && !a.waited {
 		a.waited = true
-		if err := a.wait(); err != nil {
+		if err := waitUntil(a.done); err != nil {
 			return 0, err
 		}
 	}
@@ -561,32 +600,33 @@ func (a *slowAttempt) Write(p []byte) (int, error) {
 func (a *slowAttempt) Abort() {}
 
 func (a *slowAttempt) Commit(context.Context) (component.Result, error) {
-	if a.inWrite {
+	if a.where != "commit" {
 		return component.Result{}, nil
 	}
-	return component.Result{}, a.wait()
-}
-
-func (a *slowAttempt) wait() error {
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if a.done() {
-			return nil
-		}
-	}
-	return errors.New("gave up: the deferred commit never came while this one waited")
+	return component.Result{}, waitUntil(a.done)
 }
 
 // TestDeferredCommitsPassSlowPartner: a batch's deferred commits (the
 // file transport's, which share their syncs) start once every pipeline of
-// the batch has left its commit for later or is known to leave none; a
-// delivery of the same batch to a transport that does not share its syncs
-// (HTTP) is known at its Begin, so neither a slow partner nor a large body
-// being encoded for it holds the file deliveries back: here that other
-// delivery waits, in its Write or in its Commit, until the ledger
-// delivered.
+// the batch that may leave one (a component.SyncSharer's) has left its
+// commit for later or is known to leave none, and those pipelines run
+// first; so a delivery of the same batch to a transport that does not
+// share its syncs (HTTP) does not hold the file deliveries back, whether
+// it waits in its Begin, its Write (a large body being encoded) or its
+// Commit (a slow partner), and even when it comes first in the batch with
+// one pipeline at a time: here it waits until the ledger delivered.
 func TestDeferredCommitsPassSlowPartner(t *testing.T) {
-	for _, inWrite := range []bool{false, true} {
-		t.Run(fmt.Sprintf("inWrite=%v", inWrite), func(t *testing.T) {
+	for _, tc := range []struct {
+		where     string
+		route     []string
+		pipelines int
+	}{
+		{"commit", []string{"out", "slow"}, 0},
+		{"write", []string{"out", "slow"}, 0},
+		{"begin", []string{"out", "slow"}, 0},
+		{"commit", []string{"slow", "out"}, 1},
+	} {
+		t.Run(fmt.Sprintf("%s/%s/%d", tc.where, strings.Join(tc.route, ","), tc.pipelines), func(t *testing.T) {
 			p := newPKI(t)
 			dir := setup(t, p, common+testPort("ledger", "")+strings.Replace(testPort("slow", ""), `"out"`, `"slow"`, 1),
 				map[string]string{"Max": "64MiB"})
@@ -598,7 +638,12 @@ func TestDeferredCommitsPassSlowPartner(t *testing.T) {
 			}
 			slow := senderSpec("slow", "Waits until the ledger delivered (a test transport).",
 				func(context.Context, *component.Delivery, component.Header) (component.Attempt, error) {
-					return &slowAttempt{done: delivered, inWrite: inWrite}, nil
+					if tc.where == "begin" {
+						if err := waitUntil(delivered); err != nil {
+							return nil, err
+						}
+					}
+					return &slowAttempt{done: delivered, where: tc.where}, nil
 				})
 			reg := registry.Builtin()
 			for _, s := range []*component.Spec{l.spec(), slow} {
@@ -607,9 +652,11 @@ func TestDeferredCommitsPassSlowPartner(t *testing.T) {
 				}
 			}
 			opts := testOptionsWith(t, dir, reg)
-			// Two pipelines at once; the first claim takes both deliveries.
+			// Two pipelines at once (unless tc says one); the first claim
+			// takes both deliveries.
 			opts.Workers = 2
-			route := func(msgbox.Message) ([]string, string) { return []string{"out", "slow"}, "" }
+			opts.PipelinesPerBatch = tc.pipelines
+			route := func(msgbox.Message) ([]string, string) { return tc.route, "" }
 			item := msgbox.Receipt{In: msgbox.Incoming{ReceiveLocation: "in", FileName: "m.xml", ContentType: "application/xml"},
 				Body: strings.NewReader("<order/>")}
 			if res := opts.Box.(msgbox.Batcher).ReceiveBatch(context.Background(), []msgbox.Receipt{item}, route); res[0].Err != nil {
@@ -627,5 +674,25 @@ func TestDeferredCommitsPassSlowPartner(t *testing.T) {
 				t.Errorf("the ledger's commit was not deferred (events %v): the test proves nothing", l.events)
 			}
 		})
+	}
+}
+
+// TestDeferredCommitsPassCommitAtOnce: an attempt of a transport that
+// shares its syncs, which commits at once (its Written said not to share:
+// a large message), tells the batch so before its commit, so that the
+// batch's deferred commits need not wait for it: here the large one's
+// commit waits until the small one is delivered.
+func TestDeferredCommitsPassCommitAtOnce(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+ledgerPort, map[string]string{"Max": "64MiB"})
+	l := &ledger{got: map[string][]byte{}, shareMax: 1024, waitFor: map[string]string{"big.xml": "small.xml"}}
+	sum, _, err := runLedger(t, dir, l, func(o *runner.Options) {
+		o.Workers, o.PipelinesPerBatch = 2, 2
+	}, []ledgerMsg{{"big.xml", binaryBody(4096)}, {"small.xml", []byte("<order/>")}})
+	if err != nil || sum.Delivered != 2 {
+		t.Fatalf("RunOnce: %+v, %v; want both delivered (events %v)", sum, err, l.events)
+	}
+	if !slices.Contains(l.events, "N big.xml") || !slices.Contains(l.events, "W small.xml") {
+		t.Errorf("events %v, want big.xml committed at once and small.xml deferred: the test proves nothing", l.events)
 	}
 }

@@ -69,7 +69,7 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	if err != nil {
 		return retry(err)
 	}
-	if _, ok := att.(component.SharedSync); !ok {
+	if _, ok := att.(component.SharedSync); !ok || !isSharer(pt) {
 		later.notDeferred()
 	}
 	sink := &errWriter{w: att}
@@ -132,7 +132,7 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	if m := r.opts.Metrics; m != nil {
 		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
-	if s, ok := att.(component.SharedSync); ok && r.deferrals.take() {
+	if s, ok := att.(component.SharedSync); ok && isSharer(pt) && r.deferrals.take() {
 		share, err := s.Written()
 		if err != nil || !share {
 			r.deferrals.give()
@@ -292,4 +292,11 @@ func (e *errReader) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
+}
+
+// isSharer reports whether pt sends through a component.SyncSharer: only
+// its SharedSync attempts leave their commits for later.
+func isSharer(pt *port) bool {
+	_, ok := pt.sender.(component.SyncSharer)
+	return ok
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -142,13 +143,24 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 			r.mdnAwaited.signal()
 		}
 	}()
+	// The pipelines that may leave their commit for later first (see
+	// component.SyncSharer), so that none waits for a slot behind a slow
+	// delivery through another transport; the batch's order otherwise.
+	slices.SortStableFunc(batch, func(a, b claimed) int {
+		return cmp.Compare(r.sharer(b.d), r.sharer(a.d))
+	})
 	var (
 		mu        sync.Mutex
 		later     []deferred
 		unstarted []claimed
-		undecided = len(batch) // pipelines that may still leave a commit for later
+		undecided int // pipelines that may still leave a commit for later
 		commits   sync.WaitGroup
 	)
+	for _, c := range batch {
+		if r.sharer(c.d) == 1 {
+			undecided++
+		}
+	}
 	// decided notes that one more pipeline leaves no commit for later but
 	// l (nil for none). The last to decide starts the deferred commits,
 	// while pipelines whose transport does not share its syncs (an HTTP
@@ -176,8 +188,9 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	}
 	fanout.Each(len(batch), r.opts.PipelinesPerBatch, func(i int) {
 		// The pipeline runs in this goroutine: none and what follows it
-		// need no lock between them.
-		early := false
+		// need no lock between them. Only a SyncSharer's pipeline counts
+		// in undecided.
+		early := r.sharer(batch[i].d) == 0
 		none := func() {
 			if !early {
 				early = true
@@ -206,6 +219,16 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	stopRenew()
 	<-renewing
 	r.release(ctx, unstarted)
+}
+
+// sharer is 1 when d's port sends through a component.SyncSharer, whose
+// attempts may leave their commits for the rest of their batch; 0
+// otherwise.
+func (r *Runner) sharer(d *msgbox.Delivery) int {
+	if pt := r.ports[d.Port]; pt != nil && isSharer(pt) {
+		return 1
+	}
+	return 0
 }
 
 // release hands back to the box the deliveries of a batch that a stop

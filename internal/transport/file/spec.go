@@ -346,7 +346,14 @@ type sender struct {
 	port string
 }
 
-var _ component.Stager = (*sender)(nil)
+var (
+	_ component.Stager     = (*sender)(nil)
+	_ component.SyncSharer = (*sender)(nil)
+)
+
+// SharesSyncs implements component.SyncSharer: every attempt is a
+// sharedSync.
+func (s *sender) SharesSyncs() {}
 
 // target evaluates file_name for d. A failure repeats at every attempt.
 func (s *sender) target(d *component.Delivery) (transport.Delivery, error) {
