@@ -177,7 +177,8 @@ come, then settles nothing. A delivery in progress is not: wait for it.
 One whose lease expired (its process stopped, or was paused past --lease)
 is no longer in progress and is ended: should that process run again, it
 finds the lease gone when it checks it, right before it places the file or
-sends the request, and delivers nothing.
+sends the request, and delivers nothing it had not placed or begun sending
+before the pause.
 With --all-suspended it terminates every suspended message (with --port,
 those with a suspended delivery to that send port); --dry-run lists them and
 terminates nothing (one with a delivery in progress when it runs, or one

@@ -119,7 +119,7 @@ func TestTerminatedDuringPause(t *testing.T) {
 						t.Errorf("message %s %s (%s), want terminated", m.ID, d.Message.Status, d.Message.Reason)
 					}
 				}
-				if n := strings.Count(logs.String(), "could not be renewed"); n != messages {
+				if n := strings.Count(logs.String(), "the message box no longer gives it to this server"); n != messages {
 					t.Errorf("the log names the lapsed lease %d times, want %d (one per attempt):\n%s", n, messages, logs.String())
 				}
 				if transport == "http" {

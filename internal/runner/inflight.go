@@ -72,11 +72,16 @@ func (f *inFlight) held(fl *flight, until time.Time) {
 }
 
 // leaseLeft is how long fl's lease is held for at least (see
-// flight.until).
+// flight.until), negative once it ran out: by the monotonic clock, or by
+// the wall clock when that says less. The monotonic clock stops while the
+// machine is suspended (a frozen virtual machine, as a rule), when the
+// box's leases, on the wall clock, still run out.
 func (f *inFlight) leaseLeft(fl *flight) time.Duration {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return time.Until(fl.until)
+	until := fl.until
+	f.mu.Unlock()
+	now := time.Now()
+	return min(until.Sub(now), until.Round(0).Sub(now.Round(0)))
 }
 
 func (f *inFlight) init() {
@@ -251,8 +256,14 @@ func (r *Runner) fence(c claimed) func(context.Context) error {
 			return r.opts.Box.Renew(ctx, c.d.ID, holder, r.opts.Lease)
 		})
 		if err != nil {
-			return fmt.Errorf("its lease had %s left and could not be renewed (this process was held up past it, or the message box did not answer), so another server may be delivering it or its message was ended: %w",
-				max(left, 0).Round(time.Millisecond), err)
+			lease := fmt.Sprintf("its lease had %s left", left.Round(time.Millisecond))
+			if left <= 0 {
+				lease = fmt.Sprintf("its lease ran out %s ago", (-left).Round(time.Millisecond))
+			}
+			if errors.Is(err, msgbox.ErrLeaseLost) {
+				return fmt.Errorf("%s, and the message box no longer gives it to this server (another server took it over, or its message was ended): %w", lease, err)
+			}
+			return fmt.Errorf("%s, and renewing it failed, so another server may have taken it over: %w", lease, err)
 		}
 		f.held(c.fl, start.Add(r.opts.Lease))
 		return nil

@@ -281,6 +281,11 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("send port %q: POST %s not attempted: %w", d.Port, shown, err)
 	}
+	// Before the request's timeout starts: a fence that renews the lease
+	// takes none of the partner's time.
+	if err := d.CheckFence(ctx); err != nil {
+		return fmt.Errorf("send port %q: POST %s not sent: %w", d.Port, shown, err)
+	}
 	rctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), body.reader())
@@ -297,9 +302,6 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 	}
 	if err := setHeaders(req, header, d.Headers); err != nil {
 		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
-	}
-	if err := d.CheckFence(ctx); err != nil {
-		return fmt.Errorf("send port %q: POST %s not sent: %w", d.Port, shown, err)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {

@@ -598,12 +598,14 @@ func TestSanitize(t *testing.T) {
 
 // TestHTTPFence: the request is sent only when the delivery's fence
 // passes, asked right before sending: one that fails sends nothing and
-// fails the attempt with its error.
+// fails the attempt with its error. The time the fence takes (a renewal of
+// the lease) is not the partner's: a fence slower than the request's
+// timeout still lets the request go.
 func TestHTTPFence(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	h := newHTTPTransport(t, ClientOptions{})
+	h := newHTTPTransport(t, ClientOptions{Timeout: 200 * time.Millisecond})
 	lapsed := errors.New("lease lapsed")
 	for _, tc := range []struct {
 		fence    error
@@ -611,7 +613,11 @@ func TestHTTPFence(t *testing.T) {
 	}{{lapsed, 0}, {nil, 1}} {
 		d := httpDelivery(srv.URL+"/in", nil)
 		asked := 0
-		d.Fence = func(context.Context) error { asked++; return tc.fence }
+		d.Fence = func(context.Context) error {
+			asked++
+			time.Sleep(300 * time.Millisecond)
+			return tc.fence
+		}
 		err := h.Send(context.Background(), d, transport.Payload{Body: []byte("x")})
 		if !errors.Is(err, tc.fence) || asked != 1 {
 			t.Errorf("fence %v: Send = %v after asking it %d times, want its error after asking once", tc.fence, err, asked)
