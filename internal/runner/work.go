@@ -89,16 +89,16 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 const claimBatch = 16
 
 // processBatch makes one attempt of each delivery, running up to
-// Options.PipelinesPerBatch of them at once. Commits that share their
-// syncs (component.SharedSync: the file transport's) wait until every
-// pipeline of the batch has left its commit for later or is known to
-// leave none, and then run together, so that one round of syncs makes the
-// batch durable; unless only one is left, which is then told it is alone
-// and syncs on its own. That is decided as the pipelines go, rather than
-// at the claim: the batch's other deliveries may go to another transport
-// (known at its Begin: a slow HTTP partner does not hold the file
-// deliveries back), commit at once (large, or over the runner's cap on
-// deferred commits) or fail. The outcomes are recorded
+// Options.PipelinesPerBatch of them at once, those to a sender whose
+// commits share their syncs (component.SyncSharer: the file transport's)
+// first. Their commits wait until each of their pipelines has left its
+// commit for later or is known to leave none, and then run together, so
+// that one round of syncs makes the batch durable; unless only one is
+// left, which is then told it is alone and syncs on its own. That is
+// decided as the pipelines go, rather than at the claim: a delivery may
+// commit at once (large, or over the runner's cap on deferred commits) or
+// fail. The deliveries through other transports (a slow HTTP partner) do
+// not hold them back. The outcomes are recorded
 // while the worker goes on with the next deliveries, by batches: whatever
 // outcomes are ready when the previous recording ends, in one FinishBatch
 // (one commit); the deferred commits, which end together, hand theirs
