@@ -214,6 +214,12 @@ func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, p
 			return prov
 		}
 		delete(f.flights, d.ID)
+		if errors.Is(err, msgbox.ErrLeaseLost) {
+			// This server drops a delivery it claimed: said, lest it
+			// seem to have claimed it and done nothing.
+			r.deliveryLog(d).Info("a delivery whose claim took over half the lease was taken over meanwhile; it is left to its holder",
+				"delivery", d.ID)
+		}
 	}
 	if err != nil {
 		if !errors.Is(err, msgbox.ErrLeaseLost) {

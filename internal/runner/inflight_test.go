@@ -493,3 +493,31 @@ func TestRenewQuietAboutRecordedOutcomes(t *testing.T) {
 		t.Errorf("warned about the lease of a delivery whose outcome is recorded:\n%s", log)
 	}
 }
+
+// TestSlowClaimTakenOverSaid: a claim that took over half the lease asks
+// the box whether it still holds what it claimed; a delivery taken over
+// meanwhile is dropped, and the log says so (found by the fence's e2e
+// test: a server resumed after a pause dropped its claim without a word).
+// A delivery a sibling's attempt holds is no news.
+func TestSlowClaimTakenOverSaid(t *testing.T) {
+	var buf syncbuf.Buffer
+	r := &Runner{opts: Options{Box: lostLeaseBox{}, Lease: time.Minute}, log: slog.New(slog.NewTextHandler(&buf, nil))}
+	r.inFlight.init()
+	slow := &msgbox.Delivery{ID: 7}
+	prov := &flight{holder: "srv1/w0"}
+	r.inFlight.flights[7] = prov
+	if fl := r.adopt(t.Context(), "srv1/w0", slow, prov); fl != nil || r.inFlight.flights[7] != nil {
+		t.Fatalf("adopt kept a delivery taken over: %v, %v", fl, r.inFlight.flights[7])
+	}
+	if !strings.Contains(buf.String(), "taken over meanwhile") || !strings.Contains(buf.String(), "delivery=7") {
+		t.Errorf("log %q does not say that delivery 7 was taken over", buf.String())
+	}
+	before := buf.String()
+	r.inFlight.flights[8] = &flight{holder: "srv1/w1"} // a sibling's attempt
+	if fl := r.adopt(t.Context(), "srv1/w0", &msgbox.Delivery{ID: 8}, nil); fl != nil {
+		t.Fatalf("adopt took a sibling's delivery: %v", fl)
+	}
+	if after := buf.String(); after != before {
+		t.Errorf("logged about a sibling's delivery: %q", strings.TrimPrefix(after, before))
+	}
+}
