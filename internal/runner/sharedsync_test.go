@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -620,13 +621,18 @@ func TestDeferredCommitsPassSlowPartner(t *testing.T) {
 		where     string
 		route     []string
 		pipelines int
+		workers   int // 2 when 0
 	}{
-		{"commit", []string{"out", "slow"}, 0},
-		{"write", []string{"out", "slow"}, 0},
-		{"begin", []string{"out", "slow"}, 0},
-		{"commit", []string{"slow", "out"}, 1},
+		{"commit", []string{"out", "slow"}, 0, 0},
+		{"write", []string{"out", "slow"}, 0, 0},
+		{"begin", []string{"out", "slow"}, 0, 0},
+		{"commit", []string{"slow", "out"}, 1, 0},
+		// One slot for the whole runner, which the slow delivery must
+		// not take first.
+		{"commit", []string{"slow", "out"}, 2, 1},
+		{"begin", []string{"slow", "out"}, 2, 1},
 	} {
-		t.Run(fmt.Sprintf("%s/%s/%d", tc.where, strings.Join(tc.route, ","), tc.pipelines), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%s/%d/%d", tc.where, strings.Join(tc.route, ","), tc.pipelines, tc.workers), func(t *testing.T) {
 			p := newPKI(t)
 			dir := setup(t, p, common+testPort("ledger", "")+strings.Replace(testPort("slow", ""), `"out"`, `"slow"`, 1),
 				map[string]string{"Max": "64MiB"})
@@ -652,9 +658,9 @@ func TestDeferredCommitsPassSlowPartner(t *testing.T) {
 				}
 			}
 			opts := testOptionsWith(t, dir, reg)
-			// Two pipelines at once (unless tc says one); the first claim
-			// takes both deliveries.
-			opts.Workers = 2
+			// Two pipelines at once (unless tc says otherwise); the first
+			// claim takes both deliveries.
+			opts.Workers = cmp.Or(tc.workers, 2)
 			opts.PipelinesPerBatch = tc.pipelines
 			route := func(msgbox.Message) ([]string, string) { return tc.route, "" }
 			item := msgbox.Receipt{In: msgbox.Incoming{ReceiveLocation: "in", FileName: "m.xml", ContentType: "application/xml"},

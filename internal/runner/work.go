@@ -144,8 +144,8 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		}
 	}()
 	// The pipelines that may leave their commit for later first (see
-	// component.SyncSharer), so that none waits for a slot behind a slow
-	// delivery through another transport; the batch's order otherwise.
+	// component.SyncSharer), so that none waits behind a slow delivery
+	// through another transport; the batch's order otherwise.
 	slices.SortStableFunc(batch, func(a, b claimed) int {
 		return cmp.Compare(r.sharer(b.d), r.sharer(a.d))
 	})
@@ -159,6 +159,22 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	for _, c := range batch {
 		if r.sharer(c.d) == 1 {
 			undecided++
+		}
+	}
+	// The other pipelines take their slots (Options.Workers of them for
+	// the whole runner) only once each of the sharers has taken one, or
+	// was kept from starting: slow ones could otherwise hold the slots
+	// the sharers wait for.
+	unslotted := undecided
+	slotted := make(chan struct{})
+	if unslotted == 0 {
+		close(slotted)
+	}
+	tookSlot := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if unslotted--; unslotted == 0 {
+			close(slotted)
 		}
 	}
 	// decided notes that one more pipeline leaves no commit for later but
@@ -190,14 +206,19 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		// The pipeline runs in this goroutine: none and what follows it
 		// need no lock between them. Only a SyncSharer's pipeline counts
 		// in undecided.
-		early := r.sharer(batch[i].d) == 0
+		sharer := r.sharer(batch[i].d) == 1
+		early := !sharer
 		none := func() {
 			if !early {
 				early = true
 				decided(nil)
 			}
 		}
-		a, commit, started := r.pipeline(ctx, batch[i], none)
+		turn := slotTurn{wait: slotted}
+		if sharer {
+			turn = slotTurn{took: tookSlot}
+		}
+		a, commit, started := r.pipeline(ctx, batch[i], turn, none)
 		switch {
 		case !started:
 			mu.Lock()
@@ -283,16 +304,25 @@ func (r *Runner) release(ctx context.Context, unstarted []claimed) {
 // the attempt could begin: the stop finishes the attempts in flight, but
 // begins none of the rest of a claimed batch, each of which could take
 // the transport's whole timeout (a partner that never answers).
-func (r *Runner) pipeline(ctx context.Context, c claimed, none func()) (a attempted, later *deferred, started bool) {
+func (r *Runner) pipeline(ctx context.Context, c claimed, turn slotTurn, none func()) (a attempted, later *deferred, started bool) {
 	d := c.d
 	pt := r.ports[d.Port]
 	log := pt.deliveryLog(d, slog.Int("attempt", d.Attempts+1))
 	var pending *component.Pending
 	commit := deferral{none: none}
 	stopping := r.stopping()
+	if turn.wait != nil {
+		select {
+		case <-turn.wait:
+		case <-stopping:
+			return attempted{}, nil, false
+		}
+	}
 	select {
 	case r.pipelines <- struct{}{}:
+		turn.taken()
 	case <-stopping:
+		turn.taken()
 		return attempted{}, nil, false
 	}
 	select {
@@ -314,6 +344,20 @@ func (r *Runner) pipeline(ctx context.Context, c claimed, none func()) (a attemp
 		return finish(outcome, delivered), nil, true
 	}
 	return attempted{}, &deferred{commit.commit, finish}, true
+}
+
+// slotTurn is when a pipeline of a batch takes its slot (see
+// processBatch): once wait, when not nil, is closed; took, when not nil,
+// is called once it took one, or will not.
+type slotTurn struct {
+	wait <-chan struct{}
+	took func()
+}
+
+func (t slotTurn) taken() {
+	if t.took != nil {
+		t.took()
+	}
 }
 
 // deferred is an attempt of a batch whose commit waits for the rest of
