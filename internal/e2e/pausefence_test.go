@@ -37,6 +37,13 @@ func pauseFenceConfig(t *testing.T, p *crashPKI, partner string) string {
   }`)
 }
 
+// endProcess kills cmd, stopped or not, and waits for it: no process outlives a
+// failed test.
+func endProcess(cmd *exec.Cmd) {
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
 // TestPausedPastLeaseFenced: srv1 claims the delivery of a large message
 // to an HTTP partner and is frozen (SIGSTOP) while it signs and encrypts
 // it. Its lease runs out, srv2 (same PostgreSQL box) takes the delivery
@@ -114,7 +121,7 @@ func pausedPastLease(t *testing.T, pg *pgtest.Server, size int) bool {
 	}
 
 	srv1, log1 := start("srv1")
-	defer srv1.Process.Kill()
+	defer endProcess(srv1)
 	line := []byte("ISA*00*paused past the lease*~\r\n")
 	writeSettledFunc(t, filepath.Join(dir, "in", "big.edi"), func(w *bufio.Writer) {
 		for range size / len(line) {
@@ -152,6 +159,12 @@ func pausedPastLease(t *testing.T, pg *pgtest.Server, size int) bool {
 			srv1.Process.Signal(syscall.SIGCONT)
 		}
 	}()
+	// Still spooling once stopped (a stopped process's descriptors can be
+	// read): it did not reach the fence between the look and the signal.
+	if now := spooling(srv1.Process.Pid); now < 0 || now >= int64(size) {
+		t.Logf("%d MiB message: srv1 ended its pipeline before SIGSTOP stopped it (spool %d KiB): trying a larger one", size>>20, now>>10)
+		return false
+	}
 	// Its lease runs out (by the box's clock). Whatever srv1 had written
 	// to the partner before it stopped has arrived by then: none, or the
 	// scenario is tried again.
@@ -167,7 +180,7 @@ func pausedPastLease(t *testing.T, pg *pgtest.Server, size int) bool {
 	}
 
 	srv2, log2 := start("srv2")
-	defer srv2.Process.Kill()
+	defer endProcess(srv2)
 	poll("srv2 delivers the message", func() bool {
 		var state string
 		err := db.QueryRow(ctx, "SELECT state FROM deliveries WHERE message_id = $1", msgID).Scan(&state)

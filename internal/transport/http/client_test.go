@@ -605,7 +605,7 @@ func TestHTTPFence(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	h := newHTTPTransport(t, ClientOptions{Timeout: 200 * time.Millisecond})
+	h := newHTTPTransport(t, ClientOptions{Timeout: time.Second})
 	lapsed := errors.New("lease lapsed")
 	for _, tc := range []struct {
 		fence    error
@@ -615,7 +615,7 @@ func TestHTTPFence(t *testing.T) {
 		asked := 0
 		d.Fence = func(context.Context) error {
 			asked++
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(1200 * time.Millisecond)
 			return tc.fence
 		}
 		err := h.Send(context.Background(), d, transport.Payload{Body: []byte("x")})
