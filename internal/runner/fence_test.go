@@ -4,11 +4,7 @@ package runner_test
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,23 +59,7 @@ func TestTerminatedDuringPause(t *testing.T) {
 	for _, bx := range boxes {
 		for _, transport := range []string{"http", "file"} {
 			t.Run(bx.name+"/"+transport, func(t *testing.T) {
-				var mu sync.Mutex
-				posts := 0
-				partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					io.Copy(io.Discard, r.Body)
-					mu.Lock()
-					posts++
-					mu.Unlock()
-				}))
-				defer partner.Close()
-				port := fabrikamFiles
-				if transport == "http" {
-					port = fabrikamHTTP
-				}
-				dir := setup(t, newPKI(t), common+port, map[string]string{"URL": partner.URL})
-				for i := range messages {
-					put(t, dir, fmt.Sprintf("m%d.edi", i), binaryBody(1000+i))
-				}
+				dir, requests := pauseSetup(t, transport, messages)
 				opts := testOptions(t, dir)
 				bx.open(t, &opts)
 				var logs syncbuf.Buffer
@@ -123,10 +103,8 @@ func TestTerminatedDuringPause(t *testing.T) {
 					t.Errorf("the log names the lapsed lease %d times, want %d (one per attempt):\n%s", n, messages, logs.String())
 				}
 				if transport == "http" {
-					mu.Lock()
-					defer mu.Unlock()
-					if posts != 0 {
-						t.Errorf("partner got %d requests, want none", posts)
+					if posts := requests(); len(posts) != 0 {
+						t.Errorf("partner got requests %v, want none", posts)
 					}
 					return
 				}

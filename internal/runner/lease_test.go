@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -134,6 +135,36 @@ func (p *pausedBox) ClaimBatch(ctx context.Context, owner string, ports []string
 	return ds, err
 }
 
+// pauseSetup is the configuration directory of a pause test, whose
+// messages (m0.edi, m1.edi, ...) are sent over transport (file or http)
+// to a partner on 127.0.0.1, and what the partner got: the POSTs by
+// message id.
+func pauseSetup(t *testing.T, transport string, messages int) (dir string, requests func() map[string]int) {
+	t.Helper()
+	var mu sync.Mutex
+	posts := map[string]int{}
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		posts[r.Header.Get("X-Message-Id")]++
+		mu.Unlock()
+	}))
+	t.Cleanup(partner.Close)
+	port := fabrikamFiles
+	if transport == "http" {
+		port = fabrikamHTTP
+	}
+	dir = setup(t, newPKI(t), common+port, map[string]string{"URL": partner.URL})
+	for i := range messages {
+		put(t, dir, fmt.Sprintf("m%d.edi", i), binaryBody(1000+i))
+	}
+	return dir, func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(posts)
+	}
+}
+
 // runPastLeases runs a runner with opts, whose box is box (or wraps it),
 // and returns once every delivery box waits for is claimed and every
 // lease has run out while the attempts wait: the pause. stop ends the run,
@@ -244,23 +275,7 @@ func TestPausePastLease(t *testing.T) {
 	for _, bx := range boxes {
 		for _, transport := range []string{"http", "file"} {
 			t.Run(bx.name+"/"+transport, func(t *testing.T) {
-				var mu sync.Mutex
-				posts := map[string]int{} // message id -> requests
-				partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					io.Copy(io.Discard, r.Body)
-					mu.Lock()
-					posts[r.Header.Get("X-Message-Id")]++
-					mu.Unlock()
-				}))
-				defer partner.Close()
-				port := fabrikamFiles
-				if transport == "http" {
-					port = fabrikamHTTP
-				}
-				dir := setup(t, newPKI(t), common+port, map[string]string{"URL": partner.URL})
-				for i := range messages {
-					put(t, dir, fmt.Sprintf("m%d.edi", i), binaryBody(1000+i))
-				}
+				dir, requests := pauseSetup(t, transport, messages)
 				opts := testOptions(t, dir)
 				bx.open(t, dir, &opts)
 				box := newPausedBox(opts.Box, messages)
@@ -311,8 +326,7 @@ func TestPausePastLease(t *testing.T) {
 					}
 				}
 				if transport == "http" {
-					mu.Lock()
-					defer mu.Unlock()
+					posts := requests()
 					for _, id := range ids {
 						if posts[id] != 1 {
 							t.Errorf("message %s POSTed %d times, want once", id, posts[id])
