@@ -521,3 +521,30 @@ func TestSlowClaimTakenOverSaid(t *testing.T) {
 		t.Errorf("logged about a sibling's delivery: %q", strings.TrimPrefix(after, before))
 	}
 }
+
+// TestPipelineWaitsItsTurn: a pipeline whose turn is to wait (a batch's
+// delivery through a transport that does not share its syncs, while one
+// that does has no slot yet: see processBatch) takes no slot, however
+// free, until its turn comes; a stop ends the wait, nothing attempted.
+func TestPipelineWaitsItsTurn(t *testing.T) {
+	stop := make(chan struct{})
+	stopping := (<-chan struct{})(stop)
+	r := &Runner{pipelines: make(chan struct{}, 1), ports: map[string]*port{"p": {inner: slog.DiscardHandler}}}
+	r.stop.Store(&stopping)
+	started := make(chan bool)
+	go func() {
+		_, _, ok := r.pipeline(t.Context(), claimed{&msgbox.Delivery{ID: 1, Port: "p"}, &flight{}}, slotTurn{wait: make(chan struct{})}, nil)
+		started <- ok
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if n := len(r.pipelines); n != 0 {
+		t.Fatalf("%d slot(s) taken before the pipeline's turn", n)
+	}
+	close(stop)
+	if <-started {
+		t.Fatal("the pipeline started although the runner stopped before its turn")
+	}
+	if n := len(r.pipelines); n != 0 {
+		t.Fatalf("%d slot(s) left taken", n)
+	}
+}
