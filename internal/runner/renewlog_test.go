@@ -32,18 +32,7 @@ func (b *failingRenewBox) Renew(ctx context.Context, id int64, owner string, lea
 // only the box's delivery number, which an operator following a message
 // by its id does not know.
 func TestRenewalFailureNamesTheMessage(t *testing.T) {
-	partner := newStallingPartner(t)
-	dir := setup(t, newPKI(t), common+`
-send_port "stalled" {
-  host   = host.h
-  filter = true
-  transport "http" {
-    url     = "http://{{.Addr}}/in"
-    timeout = "1m"
-  }
-}
-`, map[string]string{"Addr": partner.ln.Addr().String()})
-	put(t, dir, "m.edi", []byte("ISA*00*~"))
+	dir, partner := stalledPort(t, 1)
 	var logs logBuffer
 	var box *failingRenewBox
 	r, _ := startWith(t, dir, func(o *runner.Options) {
@@ -52,13 +41,7 @@ send_port "stalled" {
 		o.Box = box
 		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Run(ctx)
-		done <- err
-	}()
+	stop := runInBackground(t, r)
 	<-box.renewed
 	// The warning follows the failed renewal; the attempt then ends, its
 	// partner gone, and the stop waits for it.
@@ -76,10 +59,7 @@ send_port "stalled" {
 		c.Close()
 	}
 	partner.mu.Unlock()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	stop()
 	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("messages: %v, %v; want one", msgs, err)
