@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
 )
@@ -318,4 +320,30 @@ func NewBox(t testing.TB) *sqlitebox.Box {
 	}
 	t.Cleanup(func() { box.Close() })
 	return box
+}
+
+// CheckJudgedAlike checks that validate and a delivery judge a
+// configured value alike: validate's diagnostics for it (diags) are none
+// exactly when a delivery of it succeeds (err nil). A diagnostic must name
+// send_port "p" and give the reason once (its detail does not repeat the
+// delivery error's prefix, repeated), and never show any of hidden (the
+// parts of a sensitive value). what names the value in failures.
+func CheckJudgedAlike(t testing.TB, what string, diags []*hcl.Diagnostic, err error, repeated string, hidden ...string) {
+	t.Helper()
+	if refused := err != nil; refused != (len(diags) > 0) {
+		t.Errorf("%s: validate's diagnostics %v, but a delivery's error %v", what, diags, err)
+		return
+	}
+	if len(diags) == 0 {
+		return
+	}
+	d := diags[0].Detail
+	if !strings.Contains(d, `send_port "p"`) || strings.Contains(d, repeated) {
+		t.Errorf("%s: detail %q, want it to name the port and give the reason once", what, d)
+	}
+	for _, h := range hidden {
+		if strings.Contains(d, h) {
+			t.Errorf("%s: detail %q shows %q", what, d, h)
+		}
+	}
 }
