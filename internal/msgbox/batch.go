@@ -76,6 +76,44 @@ type Finishing struct {
 	Outcome    Outcome
 }
 
+// Renewal is one lease for Renew to extend: DeliveryID's, held by Owner.
+type Renewal struct {
+	DeliveryID int64
+	Owner      string
+}
+
+// RenewOne is b.Renew of owner's lease on one delivery.
+func RenewOne(ctx context.Context, b Box, deliveryID int64, owner string, lease time.Duration) error {
+	return b.Renew(ctx, lease, Renewal{DeliveryID: deliveryID, Owner: owner})[0]
+}
+
+// RenewInBatches is a box's Renew: the lease checked (an invalid one fails
+// every item, renewing nothing), each owner cleaned, then renew called for
+// each run of at most MaxBatch items (InBatches) with the part of out that
+// is theirs, which it fills; each error is wrapped with the box's wrap,
+// naming the delivery.
+func RenewInBatches(items []Renewal, lease time.Duration, renew func(items []Renewal, out []error),
+	wrap func(err error, format string, args ...any) error) []error {
+	out := make([]error, len(items))
+	if err := CheckLease(lease); err == nil {
+		clean := make([]Renewal, len(items))
+		for i, it := range items {
+			clean[i] = Renewal{DeliveryID: it.DeliveryID, Owner: CleanText(it.Owner)}
+		}
+		InBatches(clean, out, renew)
+	} else {
+		for i := range out {
+			out[i] = err
+		}
+	}
+	for i, err := range out {
+		if err != nil {
+			out[i] = wrap(err, "renew delivery %d", items[i].DeliveryID)
+		}
+	}
+	return out
+}
+
 // Batcher is the batched form of a Box's two busiest writes. Every Box
 // implements it.
 type Batcher interface {

@@ -489,10 +489,16 @@ type Box interface {
 	// passed over. It returns how many deliveries it returned.
 	Release(ctx context.Context, owner string, ids []int64) (int, error)
 
-	// Renew extends a lease owner holds; ErrLeaseLost if it no longer does,
-	// DeliveryNotFound (ErrNotFound and ErrLeaseLost) if the delivery does
-	// not exist (purged).
-	Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error
+	// Renew extends, for each of items, the lease its Owner holds on its
+	// delivery to now+lease, sharing transactions and commits among them
+	// (a process renews every lease it holds at once), and returns one
+	// error per item, in order: nil when the lease was extended,
+	// ErrLeaseLost when Owner no longer holds it, DeliveryNotFound
+	// (ErrNotFound and ErrLeaseLost) when the delivery does not exist
+	// (purged); those change nothing of that item alone. A failure of the
+	// box (or ctx, or an invalid lease) fails the items it did not renew,
+	// each with that error. RenewOne renews one lease.
+	Renew(ctx context.Context, lease time.Duration, items ...Renewal) []error
 
 	// Finish records the outcome of the attempt owner made on a delivery it
 	// holds, increments its attempt count and appends to the history.

@@ -176,29 +176,68 @@ func (r *Runner) take(ctx context.Context, worker string, ds []*msgbox.Delivery,
 		}
 	}
 	f.mu.Unlock()
-	for _, u := range confirm {
-		if fl := r.adopt(ctx, worker, u.d, u.prov); fl != nil {
+	if len(confirm) == 0 {
+		return out
+	}
+	// Whichever claim of a delivery the box took last holds its lease;
+	// renewing tells whether it is this one. All in one Renew, not to be
+	// cut short by a stop: a sibling's outcome may depend on it.
+	items := make([]msgbox.Renewal, len(confirm))
+	for i, u := range confirm {
+		items[i] = msgbox.Renewal{DeliveryID: u.d.ID, Owner: worker}
+	}
+	asked := time.Now()
+	errs := r.renewAll(context.WithoutCancel(ctx), items)
+	for i, u := range confirm {
+		if fl := r.adopt(worker, u.d, u.prov, errs[i], asked.Add(r.opts.Lease)); fl != nil {
 			out = append(out, claimed{u.d, fl})
 		}
 	}
 	return out
 }
 
-// adopt asks the box whether worker's claim holds d, which the claim
-// returned although it may have been taken over since (see inFlight): the
-// claim was slow (prov is then the flight it recorded for d meanwhile), or
-// a sibling's attempt of d is under way (prov is nil). It returns d's
-// flight when worker is to attempt d; nil when the box gave d to a later
-// claim, or when a sibling's attempt of d is under way, which then gets the
-// lease if worker holds it.
-func (r *Runner) adopt(ctx context.Context, worker string, d *msgbox.Delivery, prov *flight) *flight {
-	f := &r.inFlight
-	// Whichever claim of d the box took last holds the lease; renewing
-	// tells whether it is this one. Not to be cut short by a stop: a
-	// sibling's outcome may depend on it.
+// renewAll renews items in one Renew and returns one error per item.
+func (r *Runner) renewAll(ctx context.Context, items []msgbox.Renewal) []error {
+	errs := r.opts.Box.Renew(ctx, r.opts.Lease, items...)
+	if len(errs) != len(items) {
+		// A box that breaks Renew's contract renews nothing here.
+		err := fmt.Errorf("the message box answered %d of %d lease renewals", len(errs), len(items))
+		errs = make([]error, len(items))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// renewHeld renews the lease of each of cs as its flight's holder, in one
+// Renew, records each lease renewed as held from the renewal's start, and
+// returns one error per item.
+func (r *Runner) renewHeld(ctx context.Context, cs []claimed) []error {
+	items := make([]msgbox.Renewal, len(cs))
+	for i, c := range cs {
+		items[i] = msgbox.Renewal{DeliveryID: c.d.ID, Owner: r.inFlight.holder(c.fl)}
+	}
 	start := time.Now()
-	err := r.opts.Box.Renew(context.WithoutCancel(ctx), d.ID, worker, r.opts.Lease)
-	until := start.Add(r.opts.Lease)
+	errs := r.renewAll(ctx, items)
+	for i, c := range cs {
+		if errs[i] == nil {
+			r.inFlight.held(c.fl, start.Add(r.opts.Lease))
+		}
+	}
+	return errs
+}
+
+// adopt settles d, which worker's claim returned although it may have been
+// taken over since (see inFlight): the claim was slow (prov is then the
+// flight it recorded for d meanwhile), or a sibling's attempt of d is under
+// way (prov is nil). err is what renewing d's lease as worker answered (nil:
+// worker's claim holds it, until until at least). It returns d's flight
+// when worker is to attempt d; nil when the box gave d to a later claim, or
+// when a sibling's attempt of d is under way, which then gets the lease if
+// worker holds it.
+func (r *Runner) adopt(worker string, d *msgbox.Delivery, prov *flight, err error, until time.Time) *flight {
+	f := &r.inFlight
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if prov != nil && f.flights[d.ID] == prov {
@@ -259,7 +298,7 @@ func (r *Runner) fence(c claimed) func(context.Context) error {
 		}
 		start := time.Now()
 		err := r.asHolder(c.fl, func(holder string) error {
-			return r.opts.Box.Renew(ctx, c.d.ID, holder, r.opts.Lease)
+			return msgbox.RenewOne(ctx, r.opts.Box, c.d.ID, holder, r.opts.Lease)
 		})
 		if err != nil {
 			lease := fmt.Sprintf("its lease had %s left", left.Round(time.Millisecond))
@@ -487,11 +526,10 @@ func (r *Runner) nextHanded(ctx context.Context) []claimed {
 // claim of this one after the lease expired, redoes them).
 func (r *Runner) stillHeld(ctx context.Context, cs []claimed) []claimed {
 	out := cs[:0:0]
-	for _, c := range cs {
-		start := time.Now()
-		err := r.opts.Box.Renew(context.WithoutCancel(ctx), c.d.ID, r.inFlight.holder(c.fl), r.opts.Lease)
+	errs := r.renewHeld(context.WithoutCancel(ctx), cs)
+	for i, c := range cs {
+		err := errs[i]
 		if err == nil {
-			r.inFlight.held(c.fl, start.Add(r.opts.Lease))
 			out = append(out, c)
 			continue
 		}

@@ -42,12 +42,12 @@ func (g *gatedBox) Release(ctx context.Context, owner string, ids []int64) (int,
 	return n, err
 }
 
-func (g *gatedBox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+func (g *gatedBox) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
 	if g.renew != nil {
 		g.renewing <- struct{}{}
 		<-g.renew
 	}
-	return g.Box.Renew(ctx, id, owner, lease)
+	return g.Box.Renew(ctx, lease, items...)
 }
 
 func (g *gatedBox) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int,
@@ -462,8 +462,12 @@ func TestNotifyWakesWhatTheDeliveriesNeed(t *testing.T) {
 // when the outcome was recorded just before it.
 type lostLeaseBox struct{ msgbox.Box }
 
-func (lostLeaseBox) Renew(context.Context, int64, string, time.Duration) error {
-	return msgbox.LeaseLost("srv1/w0")
+func (lostLeaseBox) Renew(_ context.Context, _ time.Duration, items ...msgbox.Renewal) []error {
+	errs := make([]error, len(items))
+	for i := range errs {
+		errs[i] = msgbox.LeaseLost("srv1/w0")
+	}
+	return errs
 }
 
 // TestRenewQuietAboutRecordedOutcomes: the renewer reads the leases to
@@ -503,19 +507,17 @@ func TestSlowClaimTakenOverSaid(t *testing.T) {
 	var buf syncbuf.Buffer
 	r := &Runner{opts: Options{Box: lostLeaseBox{}, Lease: time.Minute}, log: slog.New(slog.NewTextHandler(&buf, nil))}
 	r.inFlight.init()
-	slow := &msgbox.Delivery{ID: 7}
-	prov := &flight{holder: "srv1/w0"}
-	r.inFlight.flights[7] = prov
-	if fl := r.adopt(t.Context(), "srv1/w0", slow, prov); fl != nil || r.inFlight.flights[7] != nil {
-		t.Fatalf("adopt kept a delivery taken over: %v, %v", fl, r.inFlight.flights[7])
+	claimedAt := time.Now().Add(-time.Minute) // over half the lease ago
+	if cs := r.take(t.Context(), "srv1/w0", []*msgbox.Delivery{{ID: 7}}, claimedAt); len(cs) != 0 || r.inFlight.flights[7] != nil {
+		t.Fatalf("take kept a delivery taken over: %v, %v", cs, r.inFlight.flights[7])
 	}
 	if !strings.Contains(buf.String(), "taken over meanwhile") || !strings.Contains(buf.String(), "delivery=7") {
 		t.Errorf("log %q does not say that delivery 7 was taken over", buf.String())
 	}
 	before := buf.String()
 	r.inFlight.flights[8] = &flight{holder: "srv1/w1"} // a sibling's attempt
-	if fl := r.adopt(t.Context(), "srv1/w0", &msgbox.Delivery{ID: 8}, nil); fl != nil {
-		t.Fatalf("adopt took a sibling's delivery: %v", fl)
+	if cs := r.take(t.Context(), "srv1/w0", []*msgbox.Delivery{{ID: 8}}, claimedAt); len(cs) != 0 {
+		t.Fatalf("take took a sibling's delivery: %v", cs)
 	}
 	if after := buf.String(); after != before {
 		t.Errorf("logged about a sibling's delivery: %q", strings.TrimPrefix(after, before))

@@ -94,11 +94,15 @@ func (p *pausedBox) wait(ctx context.Context) error {
 	}
 }
 
-func (p *pausedBox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+func (p *pausedBox) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
 	if err := p.wait(ctx); err != nil {
-		return err
+		errs := make([]error, len(items))
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
-	return p.Box.Renew(ctx, id, owner, lease)
+	return p.Box.Renew(ctx, lease, items...)
 }
 
 func (p *pausedBox) Body(ctx context.Context, id string) (io.ReadCloser, error) {

@@ -21,9 +21,13 @@ type failingRenewBox struct {
 	renewed chan struct{}
 }
 
-func (b *failingRenewBox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+func (b *failingRenewBox) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
 	b.once.Do(func() { close(b.renewed) })
-	return errors.New("box unreachable")
+	errs := make([]error, len(items))
+	for i := range errs {
+		errs[i] = errors.New("box unreachable")
+	}
+	return errs
 }
 
 // TestRenewalFailureNamesTheMessage: the warning that the lease of a
@@ -68,5 +72,71 @@ func TestRenewalFailureNamesTheMessage(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("the renewal's warning lacks %s:\n%s", want, line)
 		}
+	}
+}
+
+// countingRenewBox is a box that records how many leases each Renew
+// carried, and what it answered.
+type countingRenewBox struct {
+	msgbox.Box
+	mu     sync.Mutex
+	counts []int
+	failed []error
+}
+
+func (b *countingRenewBox) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
+	errs := b.Box.Renew(ctx, lease, items...)
+	b.mu.Lock()
+	b.counts = append(b.counts, len(items))
+	for _, err := range errs {
+		if err != nil {
+			b.failed = append(b.failed, err)
+		}
+	}
+	b.mu.Unlock()
+	return errs
+}
+
+// TestRenewalsShareOneRenew: a batch's leases are renewed together, in one
+// Renew (one transaction and one commit per msgbox.MaxBatch), not one
+// Renew each: with hundreds of deliveries in flight to a slow partner, one
+// commit each (an fsync, or a round trip to PostgreSQL) every third of the
+// lease could take long enough for leases to run out.
+func TestRenewalsShareOneRenew(t *testing.T) {
+	const n = 8
+	dir, partner := stalledPort(t, n)
+	var box *countingRenewBox
+	r, _ := startWith(t, dir, func(o *runner.Options) {
+		o.Workers, o.PipelinesPerBatch, o.Lease = 1, n, runner.MinLease
+		box = &countingRenewBox{Box: o.Box}
+		o.Box = box
+	})
+	stop := runInBackground(t, r)
+	most := func() int {
+		box.mu.Lock()
+		defer box.mu.Unlock()
+		m := 0
+		for _, c := range box.counts {
+			m = max(m, c)
+		}
+		return m
+	}
+	for deadline := time.Now().Add(20 * time.Second); most() < n; {
+		if time.Now().After(deadline) {
+			box.mu.Lock()
+			t.Fatalf("no Renew carried the %d leases of the batch in flight; Renews carried %v", n, box.counts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	partner.mu.Lock()
+	for _, c := range partner.conns {
+		c.Close()
+	}
+	partner.mu.Unlock()
+	stop()
+	box.mu.Lock()
+	defer box.mu.Unlock()
+	if len(box.failed) > 0 {
+		t.Errorf("renewals failed: %v", box.failed)
 	}
 }

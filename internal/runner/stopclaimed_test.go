@@ -191,13 +191,15 @@ func (b *renewWatchingBox) Release(ctx context.Context, owner string, ids []int6
 	return n, err
 }
 
-func (b *renewWatchingBox) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+func (b *renewWatchingBox) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
 	b.mu.Lock()
-	if b.released[id] {
-		b.once.Do(func() { close(b.renewed) })
+	for _, it := range items {
+		if b.released[it.DeliveryID] {
+			b.once.Do(func() { close(b.renewed) })
+		}
 	}
 	b.mu.Unlock()
-	return b.Box.Renew(ctx, id, owner, lease)
+	return b.Box.Renew(ctx, lease, items...)
 }
 
 // TestStopRenewsNoReleasedLease: the deliveries a stop returns to the box

@@ -642,9 +642,9 @@ func (s *leaseSet) list() map[int64]claimed {
 
 // renew keeps the leases of held until ctx ends: a 100 MiB message or a
 // slow partner must not let another server take a delivery over, nor a
-// delivery waiting its turn in the worker's batch. Each is renewed as its
-// holder: the worker that claimed it, or the sibling that handed it over
-// (see inFlight).
+// delivery waiting its turn in the worker's batch. They are renewed
+// together, in one Renew, each as its holder: the worker that claimed it,
+// or the sibling that handed it over (see inFlight).
 func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 	t := time.NewTicker(r.opts.Lease / 3)
 	defer t.Stop()
@@ -653,16 +653,16 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for id, c := range held.list() {
-				start := time.Now()
-				err := r.opts.Box.Renew(ctx, id, r.inFlight.holder(c.fl), r.opts.Lease)
-				if err == nil {
-					r.inFlight.held(c.fl, start.Add(r.opts.Lease))
-				}
+			cs := slices.Collect(maps.Values(held.list()))
+			if len(cs) == 0 {
+				continue
+			}
+			for i, err := range r.renewHeld(ctx, cs) {
+				c := cs[i]
 				// A lease that ended because the outcome was recorded
 				// meanwhile is no news.
 				if err != nil && ctx.Err() == nil && !(errors.Is(err, msgbox.ErrLeaseLost) && r.inFlight.recorded(c.fl)) {
-					r.deliveryLog(c.d).Warn("renewing the delivery lease failed", "delivery", id, "error", err)
+					r.deliveryLog(c.d).Warn("renewing the delivery lease failed", "delivery", c.d.ID, "error", err)
 				}
 			}
 		}

@@ -359,3 +359,79 @@ func testFinishBatch(t *testing.T, b msgbox.Box) {
 	}
 	wantStatus(t, b, keep.ID, msgbox.StatusDelivered)
 }
+
+// testRenewBatch: each lease of a Renew is renewed, or refused for itself
+// alone, as one Renew of it would be: a batch with leases held, lost to
+// another owner, of a delivery that does not exist, and the same lease
+// twice; longer than a transaction's batch (msgbox.MaxBatch); an invalid
+// lease renews none.
+func testRenewBatch(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	mine := routed(t, b, "mine.xml", "fabrikam", "tailspin")
+	theirs := routed(t, b, "theirs.xml", "contoso")
+	ds := claimBatch(t, b, "w1", shortLease, 10, "fabrikam", "tailspin")
+	other := claim(t, b, "w2", shortLease, "contoso")
+	if len(ds) != 2 || other == nil {
+		t.Fatalf("claimed %d deliveries and %v, want 2 and 1", len(ds), other)
+	}
+	unknown := int64(1) << 40
+	if errs := b.Renew(ctx, 0, msgbox.Renewal{DeliveryID: ds[0].ID, Owner: "w1"}); len(errs) != 1 || errs[0] == nil {
+		t.Errorf("Renew with lease 0 = %v, want an error", errs)
+	}
+	if got := deliveryTo(t, b, mine.ID, ds[0].Port); !got.LeaseUntil.Equal(ds[0].LeaseUntil) {
+		t.Errorf("a refused lease changed LeaseUntil: %s, was %s", got.LeaseUntil, ds[0].LeaseUntil)
+	}
+	if errs := b.Renew(ctx, longLease); len(errs) != 0 {
+		t.Errorf("Renew of nothing = %v", errs)
+	}
+	tests := []struct {
+		id      int64
+		owner   string
+		wantErr error
+	}{
+		{ds[0].ID, "w1", nil},
+		{other.ID, "w1", msgbox.ErrLeaseLost},
+		{unknown, "w1", msgbox.ErrNotFound},
+		{ds[1].ID, "w1", nil},
+		{ds[0].ID, "w1", nil},
+	}
+	// Past a transaction's batch: the last items come in a second one.
+	for len(tests) <= msgbox.MaxBatch {
+		tests = append([]struct {
+			id      int64
+			owner   string
+			wantErr error
+		}{{other.ID, "w3", msgbox.ErrLeaseLost}}, tests...)
+	}
+	items := make([]msgbox.Renewal, len(tests))
+	for i, tc := range tests {
+		items[i] = msgbox.Renewal{DeliveryID: tc.id, Owner: tc.owner}
+	}
+	before := now()
+	errs := b.Renew(ctx, longLease, items...)
+	after := now()
+	if len(errs) != len(items) {
+		t.Fatalf("Renew returned %d errors for %d items", len(errs), len(items))
+	}
+	for i, tc := range tests {
+		if tc.wantErr == nil && errs[i] != nil || tc.wantErr != nil && !errors.Is(errs[i], tc.wantErr) {
+			t.Errorf("item %d (delivery %d, %s): error %v, want %v", i, tc.id, tc.owner, errs[i], tc.wantErr)
+		}
+	}
+	for _, d := range ds {
+		got := deliveryTo(t, b, mine.ID, d.Port)
+		inWindow(t, d.Port+" LeaseUntil after Renew", got.LeaseUntil, before.Add(longLease), after.Add(longLease))
+		if got.LeaseOwner != "w1" || got.State != msgbox.DeliveryInProgress {
+			t.Errorf("%s after Renew: %+v", d.Port, got)
+		}
+	}
+	if got := deliveryTo(t, b, theirs.ID, "contoso"); got.LeaseOwner != "w2" || !got.LeaseUntil.Equal(other.LeaseUntil) {
+		t.Errorf("the lease refused changed: %+v, was until %s", got, other.LeaseUntil)
+	}
+	// The renewed leases outlast the claims' short ones; w2's does not.
+	sleepPast(other.LeaseUntil)
+	if d := claim(t, b, "w4", longLease, "fabrikam", "tailspin", "contoso"); d == nil || d.ID != other.ID {
+		t.Errorf("a claim after the short leases took %+v, want only the unrenewed delivery %d", d, other.ID)
+	}
+	claimNone(t, b, "w4", "fabrikam", "tailspin", "contoso")
+}

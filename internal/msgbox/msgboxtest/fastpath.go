@@ -224,7 +224,7 @@ func testClaimBatchExcept(t *testing.T, b msgbox.Box) {
 			t.Errorf("passed-over delivery = %+v, want still in progress for srv1/w1, no attempt counted", got)
 		}
 	}
-	if err := b.Renew(ctx, held[0].ID, "srv1/w1", longLease); err != nil {
+	if err := msgbox.RenewOne(ctx, b, held[0].ID, "srv1/w1", longLease); err != nil {
 		t.Errorf("Renew by the holder of an expired lease a claim passed over: %v", err)
 	}
 	finish(t, b, held[1], delivered)

@@ -163,6 +163,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveBatchManyPorts", testReceiveBatchManyPorts},
 		{"ReceiveBatchPurged", testReceiveBatchPurged},
 		{"FinishBatch", testFinishBatch},
+		{"RenewBatch", testRenewBatch},
 		{"Receipts", testReceipts},
 		{"SentMDNs", testSentMDNs},
 		{"ReceiveMDN", testReceiveMDN},
@@ -793,7 +794,7 @@ func testLeaseExpiry(t *testing.T, b msgbox.Box) {
 		t.Errorf("Attempts after taking over an expired lease = %d, want 1 (the abandoned attempt counts)", second.Attempts)
 	}
 	wantErr(t, "Finish by the owner whose lease expired", b.Finish(ctx, first.ID, "crashed", delivered), msgbox.ErrLeaseLost)
-	wantErr(t, "Renew by the owner whose lease expired", b.Renew(ctx, first.ID, "crashed", longLease), msgbox.ErrLeaseLost)
+	wantErr(t, "Renew by the owner whose lease expired", msgbox.RenewOne(ctx, b, first.ID, "crashed", longLease), msgbox.ErrLeaseLost)
 	if d := deliveryTo(t, b, m.ID, "a"); d.State != msgbox.DeliveryInProgress || d.LeaseOwner != "rescuer" {
 		t.Errorf("after the late Finish: delivery = %+v, want still held by rescuer", d)
 	}
@@ -823,7 +824,7 @@ func testExpiredLeaseStillHeld(t *testing.T, b msgbox.Box) {
 	sleepPast(d.LeaseUntil)
 	// Nobody claimed it meanwhile: w1 still holds it.
 	before := now()
-	if err := b.Renew(ctx, d.ID, "w1", longLease); err != nil {
+	if err := msgbox.RenewOne(ctx, b, d.ID, "w1", longLease); err != nil {
 		t.Fatalf("Renew of an expired lease nobody took: %v", err)
 	}
 	if got := deliveryTo(t, b, m.ID, "a").LeaseUntil; got.Before(before.Add(longLease)) {
@@ -965,7 +966,7 @@ func testRecover(t *testing.T, b msgbox.Box) {
 	}
 	wantErr(t, "Finish by a recovered worker", b.Finish(ctx, worker.ID, "srv1/w2", delivered), msgbox.ErrLeaseLost)
 	wantErr(t, "Finish of a recovered delivery", b.Finish(ctx, live.ID, "srv1", delivered), msgbox.ErrLeaseLost)
-	wantErr(t, "Renew of a recovered delivery", b.Renew(ctx, retried.ID, "srv1", longLease), msgbox.ErrLeaseLost)
+	wantErr(t, "Renew of a recovered delivery", msgbox.RenewOne(ctx, b, retried.ID, "srv1", longLease), msgbox.ErrLeaseLost)
 	if d := claim(t, b, "srv1", longLease, "a"); d.ID != live.ID || d.Attempts != 1 ||
 		d.LastError != msgbox.InterruptedError("srv1") {
 		t.Errorf("claim after Recover = %+v, want the recovered %d with its interrupted attempt counted", d, live.ID)
@@ -988,7 +989,7 @@ func testRenew(t *testing.T, b msgbox.Box) {
 	m := routed(t, b, "renew", "a")
 	d := claim(t, b, "w1", shortLease, "a")
 	before := now()
-	if err := b.Renew(ctx, d.ID, "w1", longLease); err != nil {
+	if err := msgbox.RenewOne(ctx, b, d.ID, "w1", longLease); err != nil {
 		t.Fatalf("Renew: %v", err)
 	}
 	after := now()
@@ -1000,10 +1001,10 @@ func testRenew(t *testing.T, b msgbox.Box) {
 	sleepPast(d.LeaseUntil) // the original lease is over; the renewed one is not
 	claimNone(t, b, "w2", "a")
 
-	wantErr(t, "Renew by another owner", b.Renew(ctx, d.ID, "w2", longLease), msgbox.ErrLeaseLost)
-	wantErr(t, "Renew of an unknown delivery", b.Renew(ctx, d.ID+1_000_000, "w1", longLease), msgbox.ErrLeaseLost)
+	wantErr(t, "Renew by another owner", msgbox.RenewOne(ctx, b, d.ID, "w2", longLease), msgbox.ErrLeaseLost)
+	wantErr(t, "Renew of an unknown delivery", msgbox.RenewOne(ctx, b, d.ID+1_000_000, "w1", longLease), msgbox.ErrLeaseLost)
 	finish(t, b, &msgbox.Delivery{ID: d.ID, LeaseOwner: "w1"}, delivered)
-	wantErr(t, "Renew after Finish", b.Renew(ctx, d.ID, "w1", longLease), msgbox.ErrLeaseLost)
+	wantErr(t, "Renew after Finish", msgbox.RenewOne(ctx, b, d.ID, "w1", longLease), msgbox.ErrLeaseLost)
 }
 
 func testFinishDelivered(t *testing.T, b msgbox.Box) {

@@ -71,7 +71,7 @@ func testPurged(t *testing.T, b msgbox.Box) {
 	}
 
 	for what, err := range map[string]error{
-		"Renew":  b.Renew(ctx, d.ID, d.LeaseOwner, longLease),
+		"Renew":  msgbox.RenewOne(ctx, b, d.ID, d.LeaseOwner, longLease),
 		"Finish": b.Finish(ctx, d.ID, d.LeaseOwner, delivered),
 	} {
 		wantErr(t, what+" of a purged delivery", err, msgbox.ErrNotFound)

@@ -133,10 +133,10 @@ func testText(t *testing.T, b msgbox.Box) {
 	if d.Port != cleanPort || d.LeaseOwner != cleanWorker {
 		t.Errorf("claimed %#v, want port %q, lease owner %q", d, cleanPort, cleanWorker)
 	}
-	if err := b.Renew(ctx, d.ID, worker, longLease); err != nil {
+	if err := msgbox.RenewOne(ctx, b, d.ID, worker, longLease); err != nil {
 		t.Errorf("Renew as %q: %v", worker, err)
 	}
-	if err := b.Renew(ctx, d.ID, cleanWorker, longLease); err != nil {
+	if err := msgbox.RenewOne(ctx, b, d.ID, cleanWorker, longLease); err != nil {
 		t.Errorf("Renew as %q: %v", cleanWorker, err)
 	}
 	fail := "HTTP 500: \x00\xff" + ctl

@@ -783,38 +783,63 @@ func claimTx(ctx context.Context, t *pipeTx, owner string, ports []string, lease
 	return claimed, now, abandoned, batch, nil
 }
 
-// Renew extends owner's lease on a delivery to the database's now+lease. A
-// lease that expired but that no one else has claimed is still owner's:
-// nobody else can have started an attempt, so it is renewed. ErrLeaseLost
+// Renew extends each item's lease to the database's now+lease (see
+// msgbox.Box), the items of one batch in one statement. A lease that
+// expired but that no one else has claimed is still its owner's: nobody
+// else can have started an attempt, so it is renewed. ErrLeaseLost
 // otherwise, and msgbox.DeliveryNotFound for a delivery that does not
 // exist.
-func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
-	if err := msgbox.CheckLease(lease); err != nil {
-		return b.wrap(err, "renew delivery %d", deliveryID)
-	}
-	owner = msgbox.CleanText(owner)
-	var renewed, exists bool
-	// Renewing twice is renewing: after a lost commit (or any lost
-	// connection) it simply runs again.
-	err := b.retry(ctx, func(ctx context.Context) error {
-		// One statement: whether the delivery exists is read from the
-		// snapshot the update ran in.
-		return b.pool.QueryRow(ctx, `WITH r AS (
-				UPDATE deliveries SET lease_until = u.t, due_at = u.t
-				FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u
-				WHERE id = $1 AND state = 'in_progress' AND lease_owner = $2
-				RETURNING id)
-			SELECT EXISTS (SELECT 1 FROM r), EXISTS (SELECT 1 FROM deliveries WHERE id = $1)`,
-			deliveryID, owner, lease.Microseconds()).Scan(&renewed, &exists)
-	})
-	switch {
-	case err != nil, renewed:
-	case !exists:
-		err = msgbox.DeliveryNotFound(deliveryID)
-	default:
-		err = msgbox.LeaseLost(owner)
-	}
-	return b.wrap(err, "renew delivery %d", deliveryID)
+func (b *Box) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
+	return msgbox.RenewInBatches(items, lease, func(items []msgbox.Renewal, errs []error) {
+		ids, owners := make([]int64, len(items)), make([]string, len(items))
+		for i, it := range items {
+			ids[i], owners[i] = it.DeliveryID, it.Owner
+		}
+		renewed, exists := make([]bool, len(items)), make([]bool, len(items))
+		// Renewing twice is renewing: after a lost commit (or any lost
+		// connection) it simply runs again.
+		err := b.retry(ctx, func(ctx context.Context) error {
+			// One statement: whether a delivery exists is read from the
+			// snapshot the update ran in.
+			rows, err := b.pool.Query(ctx, `WITH x AS (
+					SELECT * FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x (id, owner, n)),
+				r AS (
+					UPDATE deliveries SET lease_until = u.t, due_at = u.t
+					FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u, x
+					WHERE deliveries.id = x.id AND state = 'in_progress' AND lease_owner = x.owner
+					RETURNING deliveries.id, deliveries.lease_owner)
+				SELECT x.n, EXISTS (SELECT 1 FROM r WHERE r.id = x.id AND r.lease_owner = x.owner),
+					EXISTS (SELECT 1 FROM deliveries WHERE id = x.id)
+				FROM x`, ids, owners, lease.Microseconds())
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var n int64
+				var ok, found bool
+				if err := rows.Scan(&n, &ok, &found); err != nil {
+					return err
+				}
+				if n < 1 || n > int64(len(items)) {
+					return fmt.Errorf("renew: row %d of %d", n, len(items))
+				}
+				renewed[n-1], exists[n-1] = ok, found
+			}
+			return rows.Err()
+		})
+		for i := range items {
+			switch {
+			case err != nil:
+				errs[i] = err
+			case renewed[i]:
+			case !exists[i]:
+				errs[i] = msgbox.DeliveryNotFound(items[i].DeliveryID)
+			default:
+				errs[i] = msgbox.LeaseLost(items[i].Owner)
+			}
+		}
+	}, b.wrap)
 }
 
 // Finish records the outcome of owner's attempt (see msgbox.Box). As for

@@ -175,7 +175,7 @@ func TestSilentDatabase(t *testing.T) {
 		{"finish", func() error {
 			return b.Finish(ctx, d.ID, "srv1/w1", msgbox.Outcome{State: msgbox.DeliveryDelivered})
 		}},
-		{"renew", func() error { return b.Renew(ctx, d.ID, "srv1/w1", time.Minute) }},
+		{"renew", func() error { return msgbox.RenewOne(ctx, b, d.ID, "srv1/w1", time.Minute) }},
 		{"receive", func() error {
 			_, _, err := b.ReceiveRouted(ctx, incoming("new"), strings.NewReader("<order/>"), nil)
 			return err

@@ -487,39 +487,47 @@ func abandonTx(ctx context.Context, tx *cachedTx, d *msgbox.Delivery, claimedAt 
 		msgbox.AbandonedDetail(d.Attempts, d.LastError))
 }
 
-// Renew extends owner's lease on a delivery to now+lease. A lease that
-// expired but that no one else has claimed is still owner's: nobody else can
-// have started an attempt, so it is renewed. ErrLeaseLost otherwise, and
+// Renew extends each item's lease to now+lease (see msgbox.Box), the items
+// of one batch in one transaction. A lease that expired but that no one
+// else has claimed is still its owner's: nobody else can have started an
+// attempt, so it is renewed. ErrLeaseLost otherwise, and
 // msgbox.DeliveryNotFound for a delivery that does not exist.
-func (b *Box) Renew(ctx context.Context, deliveryID int64, owner string, lease time.Duration) error {
-	if err := msgbox.CheckLease(lease); err != nil {
-		return b.wrap(err, "renew delivery %d", deliveryID)
-	}
-	owner = msgbox.CleanText(owner)
-	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
-		until := toDB(msgbox.Timestamp(b.clock().Add(lease)))
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, due_at = ?
-			WHERE id = ? AND state = ? AND lease_owner = ?`,
-			until, until, deliveryID, string(msgbox.DeliveryInProgress), owner)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 1 {
+func (b *Box) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
+	return msgbox.RenewInBatches(items, lease, func(items []msgbox.Renewal, errs []error) {
+		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
+			clear(errs) // a rerun starts afresh (writeFunc)
+			until := toDB(msgbox.Timestamp(b.clock().Add(lease)))
+			for i, it := range items {
+				res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, due_at = ?
+					WHERE id = ? AND state = ? AND lease_owner = ?`,
+					until, until, it.DeliveryID, string(msgbox.DeliveryInProgress), it.Owner)
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 1 {
+					continue
+				}
+				var exists bool
+				if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?)", it.DeliveryID).
+					Scan(&exists); err != nil {
+					return err
+				}
+				if exists {
+					errs[i] = msgbox.LeaseLost(it.Owner)
+				} else {
+					errs[i] = msgbox.DeliveryNotFound(it.DeliveryID)
+				}
+			}
 			return nil
+		})
+		if err != nil {
+			for i := range errs {
+				errs[i] = err
+			}
 		}
-		var exists bool
-		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?)", deliveryID).
-			Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return msgbox.DeliveryNotFound(deliveryID)
-		}
-		return msgbox.LeaseLost(owner)
-	})
-	return b.wrap(err, "renew delivery %d", deliveryID)
+	}, b.wrap)
 }
 
 // Finish records the outcome of owner's attempt (see msgbox.Box). As for
