@@ -58,11 +58,7 @@ func TestRenewalFailureNamesTheMessage(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	partner.mu.Lock()
-	for _, c := range partner.conns {
-		c.Close()
-	}
-	partner.mu.Unlock()
+	partner.hangUp()
 	stop()
 	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
 	if err != nil || len(msgs) != 1 {
@@ -128,11 +124,7 @@ func TestRenewalsShareOneRenew(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	partner.mu.Lock()
-	for _, c := range partner.conns {
-		c.Close()
-	}
-	partner.mu.Unlock()
+	partner.hangUp()
 	stop()
 	box.mu.Lock()
 	defer box.mu.Unlock()

@@ -46,13 +46,19 @@ func newStallingPartner(t *testing.T) *stallingPartner {
 	}()
 	t.Cleanup(func() {
 		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.Close()
-		}
+		p.hangUp()
 	})
 	return p
+}
+
+// hangUp closes the connections accepted so far: the attempts waiting on
+// them end at once instead of at their timeout.
+func (p *stallingPartner) hangUp() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
 }
 
 // stalledPort is a configuration whose one send port posts to a partner
