@@ -2,6 +2,7 @@ package msgbox
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -84,7 +85,11 @@ type Renewal struct {
 
 // RenewOne is b.Renew of owner's lease on one delivery.
 func RenewOne(ctx context.Context, b Box, deliveryID int64, owner string, lease time.Duration) error {
-	return b.Renew(ctx, lease, Renewal{DeliveryID: deliveryID, Owner: owner})[0]
+	errs := b.Renew(ctx, lease, Renewal{DeliveryID: deliveryID, Owner: owner})
+	if len(errs) != 1 {
+		return fmt.Errorf("renew delivery %d: the message box answered %d renewals for 1", deliveryID, len(errs))
+	}
+	return errs[0]
 }
 
 // RenewInBatches is a box's Renew: the lease checked (an invalid one fails

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -548,5 +549,64 @@ func TestPipelineWaitsItsTurn(t *testing.T) {
 	}
 	if n := len(r.pipelines); n != 0 {
 		t.Fatalf("%d slot(s) left taken", n)
+	}
+}
+
+// answeringBox is a box whose Renew answers each lease as lost or held
+// by its delivery, as scripted in lost.
+type answeringBox struct {
+	msgbox.Box
+	lost map[int64]bool
+}
+
+func (b answeringBox) Renew(_ context.Context, _ time.Duration, items ...msgbox.Renewal) []error {
+	errs := make([]error, len(items))
+	for i, it := range items {
+		if b.lost[it.DeliveryID] {
+			errs[i] = msgbox.LeaseLost(it.Owner)
+		}
+	}
+	return errs
+}
+
+// TestRenewalsJudgedEach: the leases renewed together are each judged by
+// their own answer: a slow claim keeps the deliveries whose lease the box
+// confirms and drops the others, wherever they stand in the batch; a
+// batch's renewal moves each renewed lease's end (flight.until) and no
+// other's.
+func TestRenewalsJudgedEach(t *testing.T) {
+	box := answeringBox{lost: map[int64]bool{1: true, 3: true}}
+	r := &Runner{opts: Options{Box: box, Lease: time.Minute}, log: slog.New(slog.DiscardHandler)}
+	r.inFlight.init()
+	ds := []*msgbox.Delivery{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}}
+	claimedAt := time.Now().Add(-time.Minute) // over half the lease ago
+	cs := r.take(t.Context(), "srv1/w0", ds, claimedAt)
+	var kept []int64
+	for _, c := range cs {
+		kept = append(kept, c.d.ID)
+		if left := r.inFlight.leaseLeft(c.fl); left < time.Minute/2 {
+			t.Errorf("delivery %d confirmed, its lease recorded as %v left", c.d.ID, left)
+		}
+	}
+	if !slices.Equal(kept, []int64{2, 4}) {
+		t.Errorf("a slow claim kept %v, want the deliveries whose lease the box confirmed, [2 4]", kept)
+	}
+	for _, id := range []int64{1, 3} {
+		if r.inFlight.flights[id] != nil {
+			t.Errorf("delivery %d, its lease lost, still in flight", id)
+		}
+	}
+
+	past := time.Now().Add(-time.Second)
+	var held []claimed
+	for _, d := range ds {
+		held = append(held, claimed{d, &flight{holder: "srv1/w0", until: past}})
+	}
+	errs := r.renewHeld(t.Context(), held)
+	for i, c := range held {
+		renewed := r.inFlight.leaseLeft(c.fl) > 0
+		if lost := box.lost[c.d.ID]; renewed == lost || (errs[i] != nil) != lost {
+			t.Errorf("delivery %d (lease lost: %v): error %v, lease recorded renewed: %v", c.d.ID, lost, errs[i], renewed)
+		}
 	}
 }

@@ -435,3 +435,52 @@ func testRenewBatch(t *testing.T, b msgbox.Box) {
 	}
 	claimNone(t, b, "w4", "fabrikam", "tailspin", "contoso")
 }
+
+// testRenewMixed: in one batch, each item is judged for its own delivery
+// and owner: two owners each renewing its own lease (one of them expired,
+// nobody having claimed it since), the same lease twice, each delivery
+// asked for by the other owner, an owner that needs cleaning (as Claim
+// cleans it) and a delivery that does not exist.
+func testRenewMixed(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	m1 := routed(t, b, "m1.xml", "p1")
+	m2 := routed(t, b, "m2.xml", "p2")
+	d1 := claim(t, b, "w1", shortLease, "p1")
+	d2 := claim(t, b, "w\x00two", shortLease, "p2")
+	sleepPast(d2.LeaseUntil) // expired, nobody took them: still theirs
+	tests := []struct {
+		id      int64
+		owner   string
+		wantErr error
+	}{
+		{d1.ID, "w1", nil},
+		{d2.ID, "w\x00two", nil},
+		{d1.ID, "w1", nil},
+		{d1.ID, "w\x00two", msgbox.ErrLeaseLost},
+		{d2.ID, "w1", msgbox.ErrLeaseLost},
+		{d2.ID, "w\ufffdtwo", nil}, // "w\x00two" cleaned
+		{1 << 41, "w1", msgbox.ErrNotFound},
+	}
+	items := make([]msgbox.Renewal, len(tests))
+	for i, tc := range tests {
+		items[i] = msgbox.Renewal{DeliveryID: tc.id, Owner: tc.owner}
+	}
+	before := now()
+	errs := b.Renew(ctx, longLease, items...)
+	after := now()
+	if len(errs) != len(items) {
+		t.Fatalf("Renew returned %d errors for %d items", len(errs), len(items))
+	}
+	for i, tc := range tests {
+		switch {
+		case tc.wantErr == nil && errs[i] != nil,
+			tc.wantErr != nil && !errors.Is(errs[i], tc.wantErr),
+			tc.wantErr == msgbox.ErrLeaseLost && errors.Is(errs[i], msgbox.ErrNotFound):
+			t.Errorf("item %d (delivery %d, %q): error %v, want %v", i, tc.id, tc.owner, errs[i], tc.wantErr)
+		}
+	}
+	for _, x := range []struct{ m, port string }{{m1.ID, "p1"}, {m2.ID, "p2"}} {
+		got := deliveryTo(t, b, x.m, x.port)
+		inWindow(t, x.port+" LeaseUntil after Renew", got.LeaseUntil, before.Add(longLease), after.Add(longLease))
+	}
+}

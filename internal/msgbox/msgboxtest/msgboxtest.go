@@ -164,6 +164,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"ReceiveBatchPurged", testReceiveBatchPurged},
 		{"FinishBatch", testFinishBatch},
 		{"RenewBatch", testRenewBatch},
+		{"RenewMixed", testRenewMixed},
 		{"Receipts", testReceipts},
 		{"SentMDNs", testSentMDNs},
 		{"ReceiveMDN", testReceiveMDN},

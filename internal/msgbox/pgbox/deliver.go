@@ -800,13 +800,22 @@ func (b *Box) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Re
 		// connection) it simply runs again.
 		err := b.retry(ctx, func(ctx context.Context) error {
 			// One statement: whether a delivery exists is read from the
-			// snapshot the update ran in.
+			// snapshot the update ran in. The rows are locked first, in
+			// id order (l), as every statement locks deliveries: the
+			// update, driven by the items in the caller's order, would
+			// lock them in that order, and deadlock with a FinishBatch of
+			// the same deliveries (the worker's own, as it records the
+			// batch its renewals keep) or another server's claim.
 			rows, err := b.pool.Query(ctx, `WITH x AS (
 					SELECT * FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x (id, owner, n)),
+				l AS MATERIALIZED (
+					SELECT d.id FROM deliveries d JOIN x ON d.id = x.id AND d.lease_owner = x.owner
+					WHERE d.state = 'in_progress' ORDER BY d.id FOR NO KEY UPDATE OF d),
 				r AS (
 					UPDATE deliveries SET lease_until = u.t, due_at = u.t
 					FROM (SELECT clock_timestamp() + $3 * interval '1 microsecond' AS t) AS u, x
 					WHERE deliveries.id = x.id AND state = 'in_progress' AND lease_owner = x.owner
+						AND deliveries.id IN (SELECT id FROM l)
 					RETURNING deliveries.id, deliveries.lease_owner)
 				SELECT x.n, EXISTS (SELECT 1 FROM r WHERE r.id = x.id AND r.lease_owner = x.owner),
 					EXISTS (SELECT 1 FROM deliveries WHERE id = x.id)

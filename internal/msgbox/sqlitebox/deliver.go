@@ -493,10 +493,12 @@ func abandonTx(ctx context.Context, tx *cachedTx, d *msgbox.Delivery, claimedAt 
 // attempt, so it is renewed. ErrLeaseLost otherwise, and
 // msgbox.DeliveryNotFound for a delivery that does not exist.
 func (b *Box) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
+	errNoneRenewed := errors.New("no lease renewed") // errs says why
 	return msgbox.RenewInBatches(items, lease, func(items []msgbox.Renewal, errs []error) {
 		err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 			clear(errs) // a rerun starts afresh (writeFunc)
 			until := toDB(msgbox.Timestamp(b.clock().Add(lease)))
+			renewed := 0
 			for i, it := range items {
 				res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, due_at = ?
 					WHERE id = ? AND state = ? AND lease_owner = ?`,
@@ -507,6 +509,7 @@ func (b *Box) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Re
 				if n, err := res.RowsAffected(); err != nil {
 					return err
 				} else if n == 1 {
+					renewed++
 					continue
 				}
 				var exists bool
@@ -520,9 +523,14 @@ func (b *Box) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Re
 					errs[i] = msgbox.DeliveryNotFound(it.DeliveryID)
 				}
 			}
+			if renewed == 0 {
+				// Nothing to commit: answered at once, as a refused
+				// write, without waiting for a commit and its sync.
+				return errNoneRenewed
+			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errNoneRenewed) {
 			for i := range errs {
 				errs[i] = err
 			}

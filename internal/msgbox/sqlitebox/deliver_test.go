@@ -2,6 +2,7 @@ package sqlitebox
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -126,5 +127,37 @@ func TestDueAtItsInstant(t *testing.T) {
 	claim(t, "w3", retryAt.Add(-tick), 0)
 	if again := claim(t, "w3", retryAt, 1)[0]; again.ID != d.ID || again.Attempts != 2 {
 		t.Fatalf("retried: %+v; want delivery %d at its third attempt", again, d.ID)
+	}
+}
+
+// TestRenewRefusedCommitsNothing: a Renew that renews nothing (every lease
+// lost, or every delivery gone) is answered without a commit, and so
+// without waiting for the log's sync; one that renews something commits.
+func TestRenewRefusedCommitsNothing(t *testing.T) {
+	ctx := t.Context()
+	b := openTemp(t, Options{})
+	route := func(msgbox.Message) ([]string, string) { return []string{"p"}, "" }
+	if _, _, err := b.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "a.xml", ContentType: "application/xml"},
+		strings.NewReader("<a/>"), route); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := b.ClaimBatch(ctx, "w1", []string{"p"}, time.Minute, 1, nil)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("claim: %v, %v", ds, err)
+	}
+	before := b.commits.Load()
+	errs := b.Renew(ctx, time.Minute, msgbox.Renewal{DeliveryID: ds[0].ID, Owner: "w2"}, msgbox.Renewal{DeliveryID: 1 << 40, Owner: "w1"})
+	if !errors.Is(errs[0], msgbox.ErrLeaseLost) || !errors.Is(errs[1], msgbox.ErrNotFound) {
+		t.Errorf("refused renewals: %v", errs)
+	}
+	if got := b.commits.Load(); got != before {
+		t.Errorf("a Renew that renewed nothing made %d commits", got-before)
+	}
+	if errs := b.Renew(ctx, time.Minute, msgbox.Renewal{DeliveryID: 1 << 40, Owner: "w1"},
+		msgbox.Renewal{DeliveryID: ds[0].ID, Owner: "w1"}); errs[1] != nil || !errors.Is(errs[0], msgbox.ErrNotFound) {
+		t.Errorf("renewals: %v", errs)
+	}
+	if got := b.commits.Load(); got != before+1 {
+		t.Errorf("a Renew that renewed a lease made %d commits, want 1", got-before)
 	}
 }
