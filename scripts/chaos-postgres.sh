@@ -36,7 +36,7 @@ SILENT=${SILENT:-30}
 LEASE=${LEASE:-15s}
 WAIT=${WAIT:-300}
 SCENARIOS=${SCENARIOS:-terminate fast immediate stop kill lock}
-need openssl bc
+need openssl bc python3
 work_dir chaos
 go build -o "$work/bizpipe" ./cmd/bizpipe
 pg_start "$work"
@@ -81,16 +81,39 @@ reap() {
 }
 note() { echo "    $*" | tee -a "$logs/notes"; }
 
-# feed: N inputs over FEED seconds, each written beside and renamed in.
+# prepare: N inputs in $work/src, each copied beside its place in the input
+# directory as a hidden file (the receive location passes over those),
+# written a minute ago: before the clock starts, so that feed does not
+# start a process per input (a few milliseconds each on a slow virtual
+# machine, which made the feed itself last minutes).
+prepare() {
+  python3 - "$work/src" "$work/qs/in" "$N" <<'PY'
+import base64, os, sys, time
+src, dest, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+old = time.time() - 60
+for i in range(1, n + 1):
+    data = b'<order n="%d">' % i + base64.b64encode(os.urandom(2200)) + b"</order>\n"
+    for path in (os.path.join(src, "m%d.xml" % i), os.path.join(dest, ".m%d" % i)):
+        with open(path, "wb") as f:
+            f.write(data)
+        os.utime(path, (old, old))
+PY
+}
+
+# feed: renames the prepared inputs into place, N over FEED seconds, from
+# one process; notes how long it took.
 feed() {
-  local i per=$((N / (FEED * 10) + 1))
-  for ((i = 1; i <= N; i++)); do
-    { printf '<order n="%d">' "$i"; head -c 2200 /dev/urandom | base64 -w 0; printf '</order>\n'; } >"$work/src/m$i.xml"
-    cp "$work/src/m$i.xml" "$work/qs/in/.m$i"
-    touch -d '1 minute ago' "$work/qs/in/.m$i"
-    mv "$work/qs/in/.m$i" "$work/qs/in/m$i.xml"
-    if ((i % per == 0)); then sleep 0.1; fi
-  done
+  python3 - "$work/qs/in" "$N" "$FEED" <<'PY'
+import os, sys, time
+dest, n, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+start = time.monotonic()
+for i in range(1, n + 1):
+    os.rename(os.path.join(dest, ".m%d" % i), os.path.join(dest, "m%d.xml" % i))
+    ahead = start + secs * i / n - time.monotonic()
+    if ahead > 0:
+        time.sleep(ahead)
+PY
+  note "fed $N inputs in $(printf %.1f "$(echo "$(now) - $t0" | bc)") s"
 }
 
 # fault SCENARIO: does it, and sets fault_end.
@@ -160,6 +183,7 @@ for sc in $SCENARIOS; do
   rm -rf "$work/src" "$work/qs/in"/* "$work/qs/in"/.m* "$work/qs/out/fabrikam"/* "$work"/data-*
   mkdir -p "$work/src"
   echo "-- $sc"
+  prepare
   t0=$(now)
   start srv1; start srv2
   feed &
