@@ -85,11 +85,22 @@ type Renewal struct {
 
 // RenewOne is b.Renew of owner's lease on one delivery.
 func RenewOne(ctx context.Context, b Box, deliveryID int64, owner string, lease time.Duration) error {
-	errs := b.Renew(ctx, lease, Renewal{DeliveryID: deliveryID, Owner: owner})
-	if len(errs) != 1 {
-		return fmt.Errorf("renew delivery %d: the message box answered %d renewals for 1", deliveryID, len(errs))
+	return RenewAll(ctx, b, lease, []Renewal{{DeliveryID: deliveryID, Owner: owner}})[0]
+}
+
+// RenewAll is b.Renew of items, with one error per item even from a box
+// that breaks Renew's contract (which then renewed nothing, for all its
+// caller can tell).
+func RenewAll(ctx context.Context, b Box, lease time.Duration, items []Renewal) []error {
+	errs := b.Renew(ctx, lease, items...)
+	if len(errs) != len(items) {
+		err := fmt.Errorf("the message box answered %d of %d lease renewals", len(errs), len(items))
+		errs = make([]error, len(items))
+		for i := range errs {
+			errs[i] = err
+		}
 	}
-	return errs[0]
+	return errs
 }
 
 // RenewInBatches is a box's Renew: the lease checked (an invalid one fails

@@ -187,27 +187,13 @@ func (r *Runner) take(ctx context.Context, worker string, ds []*msgbox.Delivery,
 		items[i] = msgbox.Renewal{DeliveryID: u.d.ID, Owner: worker}
 	}
 	asked := time.Now()
-	errs := r.renewAll(context.WithoutCancel(ctx), items)
+	errs := msgbox.RenewAll(context.WithoutCancel(ctx), r.opts.Box, r.opts.Lease, items)
 	for i, u := range confirm {
 		if fl := r.adopt(worker, u.d, u.prov, errs[i], asked.Add(r.opts.Lease)); fl != nil {
 			out = append(out, claimed{u.d, fl})
 		}
 	}
 	return out
-}
-
-// renewAll renews items in one Renew and returns one error per item.
-func (r *Runner) renewAll(ctx context.Context, items []msgbox.Renewal) []error {
-	errs := r.opts.Box.Renew(ctx, r.opts.Lease, items...)
-	if len(errs) != len(items) {
-		// A box that breaks Renew's contract renews nothing here.
-		err := fmt.Errorf("the message box answered %d of %d lease renewals", len(errs), len(items))
-		errs = make([]error, len(items))
-		for i := range errs {
-			errs[i] = err
-		}
-	}
-	return errs
 }
 
 // renewHeld renews the lease of each of cs as its flight's holder, in one
@@ -219,7 +205,7 @@ func (r *Runner) renewHeld(ctx context.Context, cs []claimed) []error {
 		items[i] = msgbox.Renewal{DeliveryID: c.d.ID, Owner: r.inFlight.holder(c.fl)}
 	}
 	start := time.Now()
-	errs := r.renewAll(ctx, items)
+	errs := msgbox.RenewAll(ctx, r.opts.Box, r.opts.Lease, items)
 	for i, c := range cs {
 		if errs[i] == nil {
 			r.inFlight.held(c.fl, start.Add(r.opts.Lease))

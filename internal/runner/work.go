@@ -634,10 +634,10 @@ func (s *leaseSet) done(id int64) {
 	s.mu.Unlock()
 }
 
-func (s *leaseSet) list() map[int64]claimed {
+func (s *leaseSet) list() []claimed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maps.Clone(s.held)
+	return slices.Collect(maps.Values(s.held))
 }
 
 // renew keeps the leases of held until ctx ends: a 100 MiB message or a
@@ -653,7 +653,7 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			cs := slices.Collect(maps.Values(held.list()))
+			cs := held.list()
 			if len(cs) == 0 {
 				continue
 			}
