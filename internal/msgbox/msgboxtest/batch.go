@@ -360,6 +360,39 @@ func testFinishBatch(t *testing.T, b msgbox.Box) {
 	wantStatus(t, b, keep.ID, msgbox.StatusDelivered)
 }
 
+// renewCase is one item of a Renew and the error it should get: nil,
+// ErrLeaseLost (and not ErrNotFound) or ErrNotFound.
+type renewCase struct {
+	id      int64
+	owner   string
+	wantErr error
+}
+
+// renewAndCheck renews cases' items in one Renew, checks each one's error
+// and returns the times just before and just after.
+func renewAndCheck(t *testing.T, b msgbox.Box, cases []renewCase) (before, after time.Time) {
+	t.Helper()
+	items := make([]msgbox.Renewal, len(cases))
+	for i, tc := range cases {
+		items[i] = msgbox.Renewal{DeliveryID: tc.id, Owner: tc.owner}
+	}
+	before = now()
+	errs := b.Renew(t.Context(), longLease, items...)
+	after = now()
+	if len(errs) != len(items) {
+		t.Fatalf("Renew returned %d errors for %d items", len(errs), len(items))
+	}
+	for i, tc := range cases {
+		switch {
+		case tc.wantErr == nil && errs[i] != nil,
+			tc.wantErr != nil && !errors.Is(errs[i], tc.wantErr),
+			tc.wantErr == msgbox.ErrLeaseLost && errors.Is(errs[i], msgbox.ErrNotFound):
+			t.Errorf("item %d (delivery %d, %q): error %v, want %v", i, tc.id, tc.owner, errs[i], tc.wantErr)
+		}
+	}
+	return before, after
+}
+
 // testRenewBatch: each lease of a Renew is renewed, or refused for itself
 // alone, as one Renew of it would be: a batch with leases held, lost to
 // another owner, of a delivery that does not exist, and the same lease
@@ -384,11 +417,7 @@ func testRenewBatch(t *testing.T, b msgbox.Box) {
 	if errs := b.Renew(ctx, longLease); len(errs) != 0 {
 		t.Errorf("Renew of nothing = %v", errs)
 	}
-	tests := []struct {
-		id      int64
-		owner   string
-		wantErr error
-	}{
+	tests := []renewCase{
 		{ds[0].ID, "w1", nil},
 		{other.ID, "w1", msgbox.ErrLeaseLost},
 		{unknown, "w1", msgbox.ErrNotFound},
@@ -397,27 +426,9 @@ func testRenewBatch(t *testing.T, b msgbox.Box) {
 	}
 	// Past a transaction's batch: the last items come in a second one.
 	for len(tests) <= msgbox.MaxBatch {
-		tests = append([]struct {
-			id      int64
-			owner   string
-			wantErr error
-		}{{other.ID, "w3", msgbox.ErrLeaseLost}}, tests...)
+		tests = append([]renewCase{{other.ID, "w3", msgbox.ErrLeaseLost}}, tests...)
 	}
-	items := make([]msgbox.Renewal, len(tests))
-	for i, tc := range tests {
-		items[i] = msgbox.Renewal{DeliveryID: tc.id, Owner: tc.owner}
-	}
-	before := now()
-	errs := b.Renew(ctx, longLease, items...)
-	after := now()
-	if len(errs) != len(items) {
-		t.Fatalf("Renew returned %d errors for %d items", len(errs), len(items))
-	}
-	for i, tc := range tests {
-		if tc.wantErr == nil && errs[i] != nil || tc.wantErr != nil && !errors.Is(errs[i], tc.wantErr) {
-			t.Errorf("item %d (delivery %d, %s): error %v, want %v", i, tc.id, tc.owner, errs[i], tc.wantErr)
-		}
-	}
+	before, after := renewAndCheck(t, b, tests)
 	for _, d := range ds {
 		got := deliveryTo(t, b, mine.ID, d.Port)
 		inWindow(t, d.Port+" LeaseUntil after Renew", got.LeaseUntil, before.Add(longLease), after.Add(longLease))
@@ -442,17 +453,12 @@ func testRenewBatch(t *testing.T, b msgbox.Box) {
 // asked for by the other owner, an owner that needs cleaning (as Claim
 // cleans it) and a delivery that does not exist.
 func testRenewMixed(t *testing.T, b msgbox.Box) {
-	ctx := t.Context()
 	m1 := routed(t, b, "m1.xml", "p1")
 	m2 := routed(t, b, "m2.xml", "p2")
 	d1 := claim(t, b, "w1", shortLease, "p1")
 	d2 := claim(t, b, "w\x00two", shortLease, "p2")
 	sleepPast(d2.LeaseUntil) // expired, nobody took them: still theirs
-	tests := []struct {
-		id      int64
-		owner   string
-		wantErr error
-	}{
+	tests := []renewCase{
 		{d1.ID, "w1", nil},
 		{d2.ID, "w\x00two", nil},
 		{d1.ID, "w1", nil},
@@ -461,24 +467,7 @@ func testRenewMixed(t *testing.T, b msgbox.Box) {
 		{d2.ID, "w\ufffdtwo", nil}, // "w\x00two" cleaned
 		{1 << 41, "w1", msgbox.ErrNotFound},
 	}
-	items := make([]msgbox.Renewal, len(tests))
-	for i, tc := range tests {
-		items[i] = msgbox.Renewal{DeliveryID: tc.id, Owner: tc.owner}
-	}
-	before := now()
-	errs := b.Renew(ctx, longLease, items...)
-	after := now()
-	if len(errs) != len(items) {
-		t.Fatalf("Renew returned %d errors for %d items", len(errs), len(items))
-	}
-	for i, tc := range tests {
-		switch {
-		case tc.wantErr == nil && errs[i] != nil,
-			tc.wantErr != nil && !errors.Is(errs[i], tc.wantErr),
-			tc.wantErr == msgbox.ErrLeaseLost && errors.Is(errs[i], msgbox.ErrNotFound):
-			t.Errorf("item %d (delivery %d, %q): error %v, want %v", i, tc.id, tc.owner, errs[i], tc.wantErr)
-		}
-	}
+	before, after := renewAndCheck(t, b, tests)
 	for _, x := range []struct{ m, port string }{{m1.ID, "p1"}, {m2.ID, "p2"}} {
 		got := deliveryTo(t, b, x.m, x.port)
 		inWindow(t, x.port+" LeaseUntil after Renew", got.LeaseUntil, before.Add(longLease), after.Add(longLease))
