@@ -9,6 +9,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestRenewLocksInIDOrder: Renew locks the deliveries it renews in id
@@ -51,7 +52,7 @@ func TestRenewLocksInIDOrder(t *testing.T) {
 			}
 			done := make(chan []error, 1)
 			go func() { done <- b.Renew(ctx, time.Minute, items...) }()
-			waitForLockWait(t, tx.Conn().PgConn().PID(), url)
+			waitForLockWait(t, url)
 			if _, err := tx.Exec(ctx, "SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE", hi); err != nil {
 				t.Fatalf("locking delivery %d after %d, while Renew waits: %v", hi, lo, err)
 			}
@@ -67,24 +68,27 @@ func TestRenewLocksInIDOrder(t *testing.T) {
 	}
 }
 
-// waitForLockWait waits until a session of the database at url other than
-// pid (and the one asking) waits for a lock.
-func waitForLockWait(t *testing.T, pid uint32, url string) {
+// waitForLockWait waits until a session of the database at url waits for
+// a lock.
+func waitForLockWait(t *testing.T, url string) {
 	t.Helper()
 	conn := pgtest.Connect(t, url)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		var waiting bool
-		if err := conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE datname = current_database() AND pid NOT IN ($1, pg_backend_pid()) AND wait_event_type = 'Lock')`,
-			int64(pid)).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting {
-			return
-		}
+	for deadline := time.Now().Add(10 * time.Second); !lockWaited(t, conn); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("Renew never waited for the lock the test holds")
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// lockWaited reports whether a session of conn's database waits for a lock
+// (and fails t when it cannot tell).
+func lockWaited(t *testing.T, conn *pgx.Conn) bool {
+	t.Helper()
+	var waiting bool
+	if err := conn.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock')`).Scan(&waiting); err != nil {
+		t.Error(err)
+		return true // nothing more to wait for
+	}
+	return waiting
 }

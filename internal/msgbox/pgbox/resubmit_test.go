@@ -21,13 +21,7 @@ func TestResumeWhileResubmitted(t *testing.T) {
 	watch := pgtest.Connect(t, url)
 	msgboxtest.ResumeWhileResubmitted(t, b, other, func(fn func()) { b.resumeChecked = fn }, func(done <-chan struct{}) {
 		for {
-			var waiting int
-			if err := watch.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-				t.Error(err)
-				return
-			}
-			if waiting > 0 {
+			if lockWaited(t, watch) {
 				return
 			}
 			select {
