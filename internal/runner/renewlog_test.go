@@ -132,3 +132,72 @@ func TestRenewalsShareOneRenew(t *testing.T) {
 		t.Errorf("renewals failed: %v", box.failed)
 	}
 }
+
+// scriptedRenewBox is a box whose Renew renews, then answers each item as
+// its script says for that call (nil: what the box answered); done is
+// closed once the script is spent.
+type scriptedRenewBox struct {
+	msgbox.Box
+	mu     sync.Mutex
+	script []error
+	done   chan struct{}
+}
+
+func (b *scriptedRenewBox) Renew(ctx context.Context, lease time.Duration, items ...msgbox.Renewal) []error {
+	errs := b.Box.Renew(ctx, lease, items...)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.script) == 0 {
+		return errs
+	}
+	if b.script[0] != nil {
+		for i := range errs {
+			errs[i] = b.script[0]
+		}
+	}
+	if b.script = b.script[1:]; len(b.script) == 0 {
+		close(b.done)
+	}
+	return errs
+}
+
+// TestLostLeaseSaidOnce: a lease lost while its attempt runs is warned
+// about once, not at every renewal tick until the attempt ends (the chaos
+// script's lock scenario logged each twice); once renewed again, losing
+// it again is news. An unreachable box is warned about at every tick, as
+// each is a new try that failed.
+func TestLostLeaseSaidOnce(t *testing.T) {
+	unreachable := errors.New("box unreachable")
+	for _, tc := range []struct {
+		name   string
+		script []error
+		want   int
+	}{
+		{"lost three times", []error{msgbox.ErrLeaseLost, msgbox.ErrLeaseLost, msgbox.ErrLeaseLost}, 1},
+		{"lost, renewed, lost", []error{msgbox.ErrLeaseLost, nil, msgbox.ErrLeaseLost}, 2},
+		{"unreachable three times", []error{unreachable, unreachable, unreachable}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, partner := stalledPort(t, 1)
+			var logs logBuffer
+			var box *scriptedRenewBox
+			r, _ := startWith(t, dir, func(o *runner.Options) {
+				o.Workers, o.PipelinesPerBatch, o.Lease = 1, 1, runner.MinLease
+				box = &scriptedRenewBox{Box: o.Box, script: tc.script, done: make(chan struct{})}
+				o.Box = box
+				o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			})
+			stop := runInBackground(t, r)
+			select {
+			case <-box.done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the renewals did not run")
+			}
+			partner.hangUp()
+			stop()
+			if got := strings.Count(logs.String(), "renewing the delivery lease failed"); got != tc.want {
+				t.Errorf("%d warnings, want %d:\n%s", got, tc.want, logs.String())
+			}
+		})
+	}
+}

@@ -645,9 +645,15 @@ func (s *leaseSet) list() []claimed {
 // delivery waiting its turn in the worker's batch. They are renewed
 // together, in one Renew, each as its holder: the worker that claimed it,
 // or the sibling that handed it over (see inFlight).
+//
+// A lost lease is still renewed at every tick, as a sibling's claim may
+// hand it back, but said once: until the attempt ends, each tick would
+// only repeat it. Other failures (an unreachable box) are said at every
+// tick, as each is a new try that failed.
 func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 	t := time.NewTicker(r.opts.Lease / 3)
 	defer t.Stop()
+	lost := map[int64]bool{} // said lost, not renewed since
 	for {
 		select {
 		case <-ctx.Done():
@@ -659,9 +665,18 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 			}
 			for i, err := range r.renewHeld(ctx, cs) {
 				c := cs[i]
+				isLost := errors.Is(err, msgbox.ErrLeaseLost)
+				switch {
+				case err == nil:
+					delete(lost, c.d.ID)
+				case ctx.Err() != nil, isLost && lost[c.d.ID]:
 				// A lease that ended because the outcome was recorded
 				// meanwhile is no news.
-				if err != nil && ctx.Err() == nil && !(errors.Is(err, msgbox.ErrLeaseLost) && r.inFlight.recorded(c.fl)) {
+				case isLost && r.inFlight.recorded(c.fl):
+				default:
+					if isLost {
+						lost[c.d.ID] = true
+					}
 					r.deliveryLog(c.d).Warn("renewing the delivery lease failed", "delivery", c.d.ID, "error", err)
 				}
 			}
