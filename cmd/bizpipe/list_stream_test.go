@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -65,9 +66,12 @@ func filledBox(t *testing.T, ins []msgbox.Incoming) *sqlitebox.Box {
 	return box
 }
 
-// TestListJSONStreams: messages list --format json writes its first
-// messages before the box has read the last, instead of reading every
-// message into memory first; the document is the one it always wrote.
+// TestListJSONStreams: messages list --format json does not read every
+// message into memory first (its messages wait in a spool, which moves to
+// a temporary file when they are many: TestListOutputUnchanged), and
+// writes nothing before the box has read the last, so that a listing that
+// fails part way prints nothing (TestListFailsMidway); the document is
+// the one it always wrote.
 func TestListJSONStreams(t *testing.T) {
 	const n = 40
 	big := strings.Repeat("v", 4000) // 40 messages overflow any output buffer
@@ -78,14 +82,14 @@ func TestListJSONStreams(t *testing.T) {
 	}
 	box := &countingBox{Box: filledBox(t, ins)}
 	w := &firstWrite{box: box, at: -1}
-	if err := listMessages(t.Context(), &env{stdout: w}, box, nil, messagesFlags{format: "json"}, msgbox.Filter{}); err != nil {
+	if err := listMessages(t.Context(), &env{stdout: w, spoolInMemory: 1 << 10}, box, nil, messagesFlags{format: "json"}, msgbox.Filter{}); err != nil {
 		t.Fatal(err)
 	}
 	if box.read != n {
 		t.Fatalf("listed %d messages, want %d", box.read, n)
 	}
-	if w.at < 1 || w.at >= n {
-		t.Errorf("first written after %d of %d messages were read, want before the last", w.at, n)
+	if w.at != n {
+		t.Errorf("first written after %d of %d messages were read, want after the last", w.at, n)
 	}
 	if want := wantList(t, box, "json"); w.String() != want {
 		t.Errorf("json output:\n%s\nwant:\n%s", w.String(), want)
@@ -172,4 +176,52 @@ func wantList(t *testing.T, box msgbox.Box, format string) string {
 	}
 	tw.Flush()
 	return w.String()
+}
+
+// failingBox is a box whose List fails after handing on after messages.
+type failingBox struct {
+	msgbox.Box
+	after int
+}
+
+var errListBroke = errors.New("the box broke")
+
+func (b *failingBox) List(ctx context.Context, f msgbox.Filter, fn func(msgbox.Message) error) error {
+	n := 0
+	return b.Box.List(ctx, f, func(m msgbox.Message) error {
+		if n == b.after {
+			return errListBroke
+		}
+		n++
+		return fn(m)
+	})
+}
+
+// TestListFailsMidway: a box that fails part way through messages list
+// (a damaged row, a PostgreSQL connection lost) is an error, and stdout
+// holds nothing, in text as in JSON: not the first part of a document,
+// cut wherever a buffer happened to be flushed, that a consumer cannot
+// tell from a list, or parse. Enough messages are read before the failure
+// to overflow any output buffer.
+func TestListFailsMidway(t *testing.T) {
+	const n = 40
+	big := strings.Repeat("v", 4000)
+	var ins []msgbox.Incoming
+	for i := range n {
+		ins = append(ins, msgbox.Incoming{ReceiveLocation: "in", FileName: fmt.Sprintf("m%d.edi", i), ContentType: "text/plain",
+			Properties: map[string]string{"big": big}})
+	}
+	box := &failingBox{Box: filledBox(t, ins), after: n - 1}
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var out bytes.Buffer
+			err := listMessages(t.Context(), &env{stdout: &out}, box, nil, messagesFlags{format: format}, msgbox.Filter{})
+			if !errors.Is(err, errListBroke) {
+				t.Fatalf("error %v, want %v", err, errListBroke)
+			}
+			if out.Len() > 0 {
+				t.Errorf("stdout holds %d bytes, want none; it ends %q", out.Len(), out.String()[max(0, out.Len()-80):])
+			}
+		})
+	}
 }

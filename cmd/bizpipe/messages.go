@@ -736,13 +736,13 @@ func listFilter(f messagesFlags, now time.Time) (msgbox.Filter, error) {
 // memory.
 func listMessages(ctx context.Context, e *env, box msgbox.Box, cfg *model.Config, f messagesFlags, filter msgbox.Filter) error {
 	var l messageLister
+	inMemory := e.spoolInMemory
+	if inMemory == 0 {
+		inMemory = defaultSpoolInMemory
+	}
 	if f.format == "json" {
-		l = &jsonLister{w: bufio.NewWriterSize(e.stdout, 64<<10)}
+		l = &jsonLister{w: e.stdout, spool: spool{inMemory: inMemory}}
 	} else {
-		inMemory := e.spoolInMemory
-		if inMemory == 0 {
-			inMemory = defaultSpoolInMemory
-		}
 		l = &textLister{w: e.stdout, spool: spool{inMemory: inMemory}}
 	}
 	defer l.close()
@@ -773,12 +773,15 @@ type messageLister interface {
 	close()
 }
 
-// jsonLister writes the jsonMessageList document writeJSON would write,
-// each message as it comes: nothing before the first, so that a listing
-// that fails at once prints nothing.
+// jsonLister writes the jsonMessageList document writeJSON would write.
+// The messages wait in a spool, as the text list's rows do, and the
+// document is written once the box has listed the last: a listing that
+// fails part way (a damaged row, a lost connection) prints nothing, not
+// the first part of a document cut wherever a buffer was flushed.
 type jsonLister struct {
-	w *bufio.Writer
-	n int
+	w     io.Writer
+	spool spool
+	n     int
 }
 
 func (l *jsonLister) add(m msgbox.Message) error {
@@ -786,26 +789,31 @@ func (l *jsonLister) add(m msgbox.Message) error {
 	if err != nil {
 		return err
 	}
+	sep := ",\n    "
 	if l.n == 0 {
-		l.w.WriteString("{\n  \"messages\": [\n    ")
-	} else {
-		l.w.WriteString(",\n    ")
+		sep = "{\n  \"messages\": [\n    "
 	}
 	l.n++
-	_, err = l.w.Write(b)
-	return err
+	if err := l.spool.write([]byte(sep)); err != nil {
+		return err
+	}
+	return l.spool.write(b)
 }
 
 func (l *jsonLister) finish() error {
+	bw := bufio.NewWriterSize(l.w, 64<<10)
 	if l.n == 0 {
-		l.w.WriteString("{\n  \"messages\": []\n}\n")
-	} else {
-		l.w.WriteString("\n  ]\n}\n")
+		bw.WriteString("{\n  \"messages\": []\n}\n")
+		return bw.Flush()
 	}
-	return l.w.Flush()
+	if err := l.spool.copyTo(bw); err != nil {
+		return err
+	}
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
 }
 
-func (l *jsonLister) close() {}
+func (l *jsonLister) close() { l.spool.close() }
 
 // textLister writes the aligned columns a tabwriter would. Every width,
 // and whether the PARTY column appears at all (when a listed message has
@@ -880,7 +888,12 @@ type spool struct {
 }
 
 func (s *spool) writeLine(line string) error {
-	if s.file == nil && s.mem.Len()+len(line) > s.inMemory {
+	return s.write([]byte(line + "\n"))
+}
+
+// write adds p to what the spool holds.
+func (s *spool) write(p []byte) error {
+	if s.file == nil && s.mem.Len()+len(p) > s.inMemory {
 		f, err := os.CreateTemp("", "bizpipe-list-*")
 		if err != nil {
 			return fmt.Errorf("spooling the list: %w", err)
@@ -894,13 +907,29 @@ func (s *spool) writeLine(line string) error {
 		}
 	}
 	if s.file == nil {
-		s.mem.WriteString(line)
-		s.mem.WriteByte('\n')
+		s.mem.Write(p)
 		return nil
 	}
-	s.bw.WriteString(line)
-	if err := s.bw.WriteByte('\n'); err != nil {
+	if _, err := s.bw.Write(p); err != nil {
 		return fmt.Errorf("spooling the list: %w", err)
+	}
+	return nil
+}
+
+// copyTo writes everything written to the spool to w, as written.
+func (s *spool) copyTo(w io.Writer) error {
+	if s.file == nil {
+		_, err := s.mem.WriteTo(w)
+		return err
+	}
+	if err := s.bw.Flush(); err != nil {
+		return fmt.Errorf("spooling the list: %w", err)
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("spooling the list: %w", err)
+	}
+	if _, err := io.Copy(w, s.file); err != nil {
+		return fmt.Errorf("reading the spooled list: %w", err)
 	}
 	return nil
 }
