@@ -162,6 +162,9 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("--retention %w, or 0 to keep every message", err)}
 		}
 	}
+	if err := checkMetricsAddr(f.metricsAddr); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	level, ok := parseLogLevel(f.logLevel)
 	if !ok {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --log-level %q: use debug, info, warn or error", f.logLevel)}
@@ -487,6 +490,24 @@ func withServer(log *slog.Logger, server string) *slog.Logger {
 		return log
 	}
 	return log.With("server", server)
+}
+
+// checkMetricsAddr makes a --metrics-addr that cannot be an address to
+// listen on bad usage, reported before the configuration is loaded or the
+// message box opened; one that is well formed but cannot be listened on
+// (taken, not this machine's) fails when run listens, exit 1.
+func checkMetricsAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr %s: give HOST:PORT, such as 127.0.0.1:9464 (:9464 for every interface)", addr)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("--metrics-addr %s: %w", addr, err)
+	}
+	return nil
 }
 
 func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*http.Server, error) {
