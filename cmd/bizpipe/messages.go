@@ -101,7 +101,10 @@ keeps reconnecting for 30 s.`,
 		Long: `List prints the messages of the box, newest first: all of them, or those
 that --status, --location, --port, --party and --since select (all that are
 given). A --location, --port or --party that the configuration does not
-declare, and that selects nothing, is bad usage (a typo), as for bulk resume.`,
+declare, and that selects nothing, is bad usage (a typo), as for bulk resume.
+The list is printed once the box has given its last message, so a box that
+fails part way (a damaged row, a lost connection) prints nothing and exits 1,
+in either format: never a partial table or a cut-off JSON document.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Bad usage before the box is opened: a typo is not to be
 			// reported as a missing or unreachable box.
