@@ -193,7 +193,7 @@ func runValidate(e *env, f validateFlags, args []string) error {
 			diags = append(diags, checkMessageBox(context.Background(), cfg, server, f.host)...)
 		}
 	}
-	if err := e.report(e.stdout, format, diags, cfg); err != nil {
+	if err := e.reportStrict(e.stdout, format, diags, cfg, f.strict); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	errs, warns := diag.Counts(diags)
@@ -220,13 +220,19 @@ func usageError(e *env, format report.Format, err error) error {
 // nil), the values of cfg's sensitive variables redacted, and colour only
 // on a terminal that wants it.
 func (e *env) report(w io.Writer, format report.Format, diags hcl.Diagnostics, cfg *model.Config) error {
+	return e.reportStrict(w, format, diags, cfg, false)
+}
+
+// reportStrict is report, for validate: with strict (--strict), warnings
+// fail the command, which the summary line then says.
+func (e *env) reportStrict(w io.Writer, format report.Format, diags hcl.Diagnostics, cfg *model.Config, strict bool) error {
 	files, parsed := sources(cfg)
-	return renderReport(w, format, diags, files, parsed, newRedactor(cfg), wantsColor(w, e.lookupEnv))
+	return renderReport(w, format, diags, files, parsed, newRedactor(cfg), wantsColor(w, e.lookupEnv), strict)
 }
 
 // renderReport renders diags; red replaces the sensitive values in their
 // texts and in the source snippets of every format.
-func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte, parsed map[string]*hcl.File, red *redactor, color bool) error {
+func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, files map[string][]byte, parsed map[string]*hcl.File, red *redactor, color, strict bool) error {
 	var r redact.Replacer
 	if red != nil {
 		r = red.r
@@ -237,6 +243,7 @@ func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, file
 		Parsed:      parsed,
 		ToolVersion: version(),
 		Redact:      r,
+		Strict:      strict,
 	}); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}

@@ -30,13 +30,13 @@ import (
 //	    a newline cannot end the command and start another. Summary and
 //	    detail first go through safetext.Prose, as in the text format, so
 //	    that no other control character reaches the log.
-func writeGitHub(w io.Writer, r *result) error {
+func writeGitHub(w io.Writer, r *result, opts Options) error {
 	var b strings.Builder
 	for _, d := range r.diags {
 		b.WriteString(gitHubCommand(d))
 		b.WriteByte('\n')
 	}
-	b.WriteString(summaryLine(r.errors, r.warnings, false))
+	b.WriteString(summaryLine(r.errors, r.warnings, opts.Strict, false))
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
 	return err

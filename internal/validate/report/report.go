@@ -112,6 +112,10 @@ type Options struct {
 	// written, and a file can hold a secret (a var-file, a password written
 	// in place), so the snippets need it as much as the texts.
 	Redact redact.Replacer
+	// Strict says that warnings fail the command (validate --strict): the
+	// summary line of the text and GitHub formats then does not say
+	// "Success!" over a failing exit status.
+	Strict bool
 }
 
 // Write renders diags in format f to w. It does not modify diags.
@@ -125,7 +129,7 @@ func Write(w io.Writer, f Format, diags hcl.Diagnostics, opts Options) error {
 	case FormatSARIF:
 		return writeSARIF(w, r, opts)
 	case FormatGitHub:
-		return writeGitHub(w, r)
+		return writeGitHub(w, r, opts)
 	case FormatGitLab:
 		return writeGitLab(w, r)
 	}

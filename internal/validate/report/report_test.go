@@ -555,7 +555,7 @@ func TestTextSummaryCode(t *testing.T) {
 		"Warning: [BP5001] Weak digest algorithm\n",
 		"Error: [BP1003] No group block\n\nThe configuration has no group block",
 		`on conf/send ports.hcl line 9, in send_port "fabrikam":`,
-		"\n\n" + summaryLine(errs, warns, false) + "\n",
+		"\n\n" + summaryLine(errs, warns, false, false) + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
@@ -572,17 +572,23 @@ func TestTextSummaryCode(t *testing.T) {
 func TestSummaryLine(t *testing.T) {
 	for _, tc := range []struct {
 		errors, warnings int
+		strict           bool
 		want             string
 	}{
-		{0, 0, "Success! The configuration is valid."},
-		{0, 1, "Success! The configuration is valid, with 1 warning."},
-		{0, 3, "Success! The configuration is valid, with 3 warnings."},
-		{1, 0, "1 error."},
-		{2, 1, "2 errors, 1 warning."},
-		{1, 2, "1 error, 2 warnings."},
+		{0, 0, false, "Success! The configuration is valid."},
+		{0, 1, false, "Success! The configuration is valid, with 1 warning."},
+		{0, 3, false, "Success! The configuration is valid, with 3 warnings."},
+		{1, 0, false, "1 error."},
+		{2, 1, false, "2 errors, 1 warning."},
+		{1, 2, false, "1 error, 2 warnings."},
+		// --strict: warnings fail the command, so no "Success!".
+		{0, 0, true, "Success! The configuration is valid."},
+		{0, 1, true, "The configuration is valid, but --strict fails on 1 warning."},
+		{0, 3, true, "The configuration is valid, but --strict fails on 3 warnings."},
+		{2, 1, true, "2 errors, 1 warning."},
 	} {
-		if got := summaryLine(tc.errors, tc.warnings, false); got != tc.want {
-			t.Errorf("summaryLine(%d, %d) = %q, want %q", tc.errors, tc.warnings, got, tc.want)
+		if got := summaryLine(tc.errors, tc.warnings, tc.strict, false); got != tc.want {
+			t.Errorf("summaryLine(%d, %d, strict %v) = %q, want %q", tc.errors, tc.warnings, tc.strict, got, tc.want)
 		}
 	}
 }

@@ -47,7 +47,7 @@ func writeText(w io.Writer, r *result, opts Options) error {
 			return err
 		}
 	}
-	_, err := io.WriteString(w, summaryLine(r.errors, r.warnings, opts.Color)+"\n")
+	_, err := io.WriteString(w, summaryLine(r.errors, r.warnings, opts.Strict, opts.Color)+"\n")
 	return err
 }
 
@@ -137,11 +137,20 @@ func textSummary(d *hcl.Diagnostic) string {
 //
 //	Success! The configuration is valid.
 //	Success! The configuration is valid, with 1 warning.
+//	The configuration is valid, but --strict fails on 1 warning.
 //	2 errors, 1 warning.
 //
-// "Valid" means no errors, as JSON "valid" does; --strict only changes the
-// exit status.
-func summaryLine(errors, warnings int, color bool) string {
+// "Valid" means no errors, as JSON "valid" does; with strict (--strict),
+// warnings fail the command, so the line does not say "Success!" over
+// exit status 1.
+func summaryLine(errors, warnings int, strict, color bool) string {
+	if errors == 0 && warnings > 0 && strict {
+		line := fmt.Sprintf("The configuration is valid, but --strict fails on %s.", plural(warnings, "warning"))
+		if color {
+			return ansiBoldRed + line + ansiReset
+		}
+		return line
+	}
 	if errors == 0 {
 		rest := "The configuration is valid."
 		if warnings > 0 {
