@@ -347,7 +347,7 @@ func serverOf(cfg *model.Config, name string) (string, error) {
 	if len(cfg.Servers) != 1 {
 		names := safeAll(serverNames(cfg))
 		if len(names) == 0 {
-			return "", errors.New("--server is required: the configuration declares no server")
+			return "", errors.New("the configuration declares no server: declare the server this runs on (a server block, with the instances of the hosts it runs)")
 		}
 		return "", fmt.Errorf("--server is required: the configuration declares %d servers, %s", len(names), orList(names))
 	}

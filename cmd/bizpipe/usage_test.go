@@ -128,7 +128,7 @@ func TestServerOf(t *testing.T) {
 		{servers("srv1"), "other", "other", ""}, // checked later, against the declared ones
 		{servers("srv1", "srv2"), "srv2", "srv2", ""},
 		{servers("srv1", "srv2"), "", "", "--server is required: the configuration declares 2 servers, srv1 or srv2"},
-		{servers(), "", "", "--server is required: the configuration declares no server"},
+		{servers(), "", "", "the configuration declares no server: declare the server this runs on (a server block, with the instances of the hosts it runs)"},
 	} {
 		got, err := serverOf(tc.cfg, tc.flag)
 		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && err.Error() != tc.wantErr) {
