@@ -678,12 +678,61 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
 				"file", name, "claim", e.Name(), "reason", refusedReason(notRegular(info.Mode())))
 			continue
 		}
+		if f.finishGiveBack(e.Name(), name, info) {
+			continue
+		}
 		if id, err := identify(filepath.Join(f.o.Dir, e.Name()), info); err == nil {
 			info = id
 		}
 		f.leftovers[e.Name()] = leftover{name: name, seen: info}
 		f.log.Info("recovering a file claimed before a restart", "file", name, "claim", e.Name())
 	}
+}
+
+// finishGiveBack completes the give-back of the file name, claimed as
+// claim (listed as info), that a crash interrupted. renameNoReplace gives a
+// file back by linking the claim to its name, then removing the claim: a
+// kill between the two leaves the file under both names, and each would
+// then be refused as a hard link (hardLinked) on every pass, for ever.
+// When name is that very file and no process holds the claim's lock (one
+// giving it back now holds it until it is done), the claim name is
+// removed, as the give-back would have: a file is given back only when
+// the box has not stored it, so the listing takes it again under its
+// name. It reports whether it did.
+func (f *Poller) finishGiveBack(claim, name string, info fs.FileInfo) bool {
+	if hardLinkRefusal(info) == nil {
+		return false
+	}
+	back := filepath.Join(f.o.Dir, name)
+	if now, err := os.Lstat(back); err != nil || !sameFile(now, info) {
+		return false
+	}
+	path := filepath.Join(f.o.Dir, claim)
+	file, err := f.open(path)
+	if err != nil {
+		return false
+	}
+	defer file.Close()
+	if st, err := file.Stat(); err != nil || !sameFile(st, info) {
+		return false
+	}
+	if err := lockClaim(file, path, info); err != nil {
+		return false // held: its give-back is under way
+	}
+	// Again under the lock: name may have been removed or replaced since.
+	if now, err := os.Lstat(back); err != nil || !sameFile(now, info) {
+		return false
+	}
+	if err := fsop.Remove(path); err != nil {
+		f.report(slog.LevelWarn, claim, name, "finish give-back",
+			"cannot finish giving back a file that a restart interrupted (it has its name and its claim's)", "claim", claim, "error", causeText(err))
+		return false
+	}
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
+		f.log.Warn("giving back a file may not survive a power failure", "file", name, "error", err)
+	}
+	f.log.Warn("finished giving back a file whose give-back a restart interrupted; it is taken again under its name", "file", name, "claim", claim)
+	return true
 }
 
 // takeOver renames other owners' claims older than TakeoverAfter to this
@@ -702,6 +751,9 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		}
 		age := f.now().Sub(fsop.ChangeTime(info))
 		if age < f.o.TakeoverAfter {
+			continue
+		}
+		if f.finishGiveBack(e.Name(), name, info) {
 			continue
 		}
 		if err := hardLinkRefusal(info); err != nil {

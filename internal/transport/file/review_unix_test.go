@@ -1,0 +1,104 @@
+//go:build unix
+
+package file
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
+)
+
+// TestFileGiveBackInterruptedByCrash: giving a file back after a failed
+// publish (renameNoReplace) links the claim to the file's name, then
+// removes the claim. A kill between the two leaves the file under both
+// names. After the restart it must be received, once: neither name may
+// stay refused as a hard link forever.
+func TestFileGiveBackInterruptedByCrash(t *testing.T) {
+	dir := t.TempDir()
+	claim := claimName("srv1", "00000000000000aa", "a.xml")
+	writeFile(t, dir, claim, "<a/>")
+	// What renameNoReplace has done when the kill comes: the link.
+	if err := linkNoFollow(filepath.Join(dir, claim), filepath.Join(dir, "a.xml")); err != nil {
+		t.Fatal(err)
+	}
+	box := transporttest.NewBox(t)
+	o := fileOpts(dir)
+	o.TakeoverAfter = time.Nanosecond
+	f, lr := newTestFile(t, o, transporttest.BoxSink{Box: box})
+	for range 3 {
+		pollNoHang(t, f, dir)
+	}
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+	if err != nil || len(msgs) != 1 || msgs[0].FileName != "a.xml" {
+		t.Errorf("the box holds %+v, %v; want a.xml received once", msgs, err)
+	}
+	if got := names(t, dir); len(got) != 0 {
+		t.Errorf("directory holds %v, want nothing left", got)
+	}
+	if _, ok := lr.Find("finished giving back"); !ok {
+		t.Error("no log line about the interrupted give-back")
+	}
+}
+
+// TestFileGiveBackInProgressIsLeftAlone: a claim with the file's name as
+// its second name whose lock another process holds is a give-back under
+// way (the process holds the claim's lock until it is done): it is not
+// touched, and the file keeps both names until that process ends.
+func TestFileGiveBackInProgressIsLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	claim := claimName("srv1", "00000000000000aa", "a.xml")
+	path := writeFile(t, dir, claim, "<a/>")
+	if err := linkNoFollow(path, filepath.Join(dir, "a.xml")); err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.Open(path) // another open file description: another process's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := unix.Flock(int(other.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	rec := transporttest.NewRecorder()
+	f, _ := newTestFile(t, fileOpts(dir), rec)
+	pollNoHang(t, f, dir)
+	if got := rec.All(); len(got) != 0 {
+		t.Errorf("published %v while the give-back was under way", got)
+	}
+	if got, want := names(t, dir), []string{claim, "a.xml"}; !slices.Equal(got, want) {
+		t.Errorf("directory holds %v, want %v untouched", got, want)
+	}
+}
+
+// TestFileGiveBackInterruptedOtherOwner: the same, for another (dead)
+// server's claim, taken over.
+func TestFileGiveBackInterruptedOtherOwner(t *testing.T) {
+	dir := t.TempDir()
+	claim := claimName("srv9", "00000000000000aa", "a.xml")
+	writeFile(t, dir, claim, "<a/>")
+	if err := linkNoFollow(filepath.Join(dir, claim), filepath.Join(dir, "a.xml")); err != nil {
+		t.Fatal(err)
+	}
+	box := transporttest.NewBox(t)
+	o := fileOpts(dir)
+	o.TakeoverAfter = time.Nanosecond
+	f, _ := newTestFile(t, o, transporttest.BoxSink{Box: box})
+	for range 3 {
+		pollNoHang(t, f, dir)
+	}
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+	if err != nil || len(msgs) != 1 || msgs[0].FileName != "a.xml" {
+		t.Errorf("the box holds %+v, %v; want a.xml received once", msgs, err)
+	}
+	if got := names(t, dir); len(got) != 0 {
+		t.Errorf("directory holds %v, want nothing left", got)
+	}
+}
