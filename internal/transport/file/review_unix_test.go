@@ -7,12 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
+	"github.com/bizpipe/bizpipe/internal/testfs"
+	"github.com/bizpipe/bizpipe/internal/transport"
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
@@ -100,5 +103,42 @@ func TestFileGiveBackInterruptedOtherOwner(t *testing.T) {
 	}
 	if got := names(t, dir); len(got) != 0 {
 		t.Errorf("directory holds %v, want nothing left", got)
+	}
+}
+
+// TestFileCreateNewExistingSwappedForFIFO: create_new compares the
+// delivery with a file of the same name already there. Whoever can write
+// to the output directory can swap a FIFO in for that file after it was
+// looked at: the comparison must not wait on it (an open of a FIFO for
+// reading waits for a writer, for ever, and no context ends it) but fail
+// the attempt, naming the file.
+func TestFileCreateNewExistingSwappedForFIFO(t *testing.T) {
+	f, dir := newFileTransport(t, false)
+	final := filepath.Join(dir, "x.eml")
+	writeBytes(t, final, entity)
+	f.hook = func(step string) {
+		if step == "comparing" {
+			if err := os.Remove(final); err != nil {
+				t.Error(err)
+			}
+			testfs.MakeFIFO(t, final)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Send(context.Background(), fileDelivery(7, "x.eml"), transport.Payload{Data: entity})
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		if w, err := os.OpenFile(final, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			w.Close() // let the hung open return
+		}
+		<-done
+		t.Fatal("Send hung on a FIFO swapped in for the existing file")
+	}
+	if err == nil || !strings.Contains(err.Error(), "x.eml") {
+		t.Fatalf("Send = %v, want an error naming x.eml", err)
 	}
 }

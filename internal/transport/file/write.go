@@ -130,8 +130,10 @@ type Writer struct {
 	// hook, set only by tests, is called at the named steps of an attempt,
 	// so that a test can interleave two attempts of one delivery
 	// deterministically: "checked" (Send found nothing staged, or did
-	// not look for a first attempt, and is about to write) and "written"
-	// (the partial file is written and synced, not yet staged).
+	// not look for a first attempt, and is about to write), "written"
+	// (the partial file is written and synced, not yet staged) and
+	// "comparing" (create_new found a file under the final name, and is
+	// about to compare it with the staged copy).
 	hook func(step string)
 	// unnamed: attempts write unnamed temporary files (see
 	// openUnnamed), falling back to named partial files where the file
@@ -970,6 +972,7 @@ func (f *Writer) placeCreateNew(d transport.Delivery, staged, final string) erro
 	if !finalInfo.Mode().IsRegular() {
 		return f.errorf(d, "file %s already exists and is not a regular file (%s); copy_mode create_new", final, finalInfo.Mode().Type())
 	}
+	f.step("comparing")
 	same, err := sameContent(staged, final, stagedInfo, finalInfo)
 	if err != nil {
 		return f.errorf(d, "placing delivery %d: comparing with the existing file: %w", d.ID, err)
@@ -1123,17 +1126,18 @@ func (f *Writer) parseReserved(name string) (id int64, suffix string, ok bool) {
 	return 0, "", false
 }
 
-// sameContent compares two regular files byte for byte.
+// sameContent compares two regular files byte for byte: a and b, as
+// Lstat found them (ai, bi).
 func sameContent(a, b string, ai, bi fs.FileInfo) (bool, error) {
 	if ai.Size() != bi.Size() {
 		return false, nil
 	}
-	fa, err := os.Open(a)
+	fa, err := openAsSeen(a, ai)
 	if err != nil {
 		return false, err
 	}
 	defer fa.Close()
-	fb, err := os.Open(b)
+	fb, err := openAsSeen(b, bi)
 	if err != nil {
 		return false, err
 	}
@@ -1161,7 +1165,26 @@ func sameContent(a, b string, ai, bi fs.FileInfo) (bool, error) {
 	}
 }
 
-// shorten truncates s to at most n bytes for display.
+// openAsSeen opens path, which Lstat found to be the regular file seen,
+// for reading: without waiting, and only if it still is that file.
+// Whoever can write to the directory can swap a FIFO in since (whose
+// plain open would wait for a writer, for ever) or a link to another file.
+func openAsSeen(path string, seen fs.FileInfo) (*os.File, error) {
+	fh, err := fsop.OpenNoWait(path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := fh.Stat()
+	if err == nil && (!info.Mode().IsRegular() || !os.SameFile(info, seen)) {
+		err = &fs.PathError{Op: "open", Path: path, Err: errors.New("replaced by another file, or not a regular file, since it was looked at")}
+	}
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return fh, nil
+}
+
 // WriterOptions configures a file transport (send_port transport "file").
 type WriterOptions struct {
 	Dir       string // output directory
