@@ -409,6 +409,15 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 			delete(f.leftovers, claim)
 			continue
 		}
+		if now, changed := f.rewritten(claim, lo); changed {
+			// Still being written: read once it stops changing, as a
+			// new file is; until then every read would be refused as
+			// changed against what an earlier pass saw.
+			f.leftovers[claim] = now
+			f.report(slog.LevelWarn, claim, lo.name, "changing",
+				"a claimed file is still being written; it stays claimed and is received once it stops changing", "claim", claim)
+			continue
+		}
 		acked, committed, done, err := f.publish(ctx, claim, lo)
 		done() // a leftover is not given back: nothing to hold it for
 		switch {
@@ -657,6 +666,25 @@ func (f *Poller) settled(now time.Time, name string, st fileState, first bool) b
 	}
 	prev, ok := f.prev[name]
 	return ok && prev == st
+}
+
+// rewritten returns the leftover lo of claim with the file as it is now,
+// and whether its size or modification time changed since lo.seen was
+// taken (a producer still writing it): the same file, which its publish
+// must then find as it is now. A claim gone or replaced is not looked at
+// here: its publish finds out.
+func (f *Poller) rewritten(claim string, lo leftover) (leftover, bool) {
+	path := filepath.Join(f.o.Dir, claim)
+	now, err := os.Lstat(path)
+	if err != nil || !now.Mode().IsRegular() || !sameFile(now, lo.seen) ||
+		now.Size() == lo.seen.Size() && now.ModTime().Equal(lo.seen.ModTime()) {
+		return lo, false
+	}
+	if now, err = identify(path, now); err != nil {
+		return lo, false
+	}
+	lo.seen = now
+	return lo, true
 }
 
 // collectOwnClaims makes leftovers of the claims this owner left behind when

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,5 +141,42 @@ func TestFileCreateNewExistingSwappedForFIFO(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "x.eml") {
 		t.Fatalf("Send = %v, want an error naming x.eml", err)
+	}
+}
+
+// TestFileRecoveredClaimStillWritten: a claim found at start whose file
+// is still being written (its producer paused past the settle time before
+// the crash, and resumes) fails the first publish as changed while read.
+// Once the file stops changing it must be received, under the claim's
+// key, not refused as changed on every pass for ever against the size
+// and time listed at start.
+func TestFileRecoveredClaimStillWritten(t *testing.T) {
+	dir := t.TempDir()
+	claim := claimName("srv1", "00000000000000bb", "a.xml")
+	path := writeFile(t, dir, claim, "<a>part")
+	rec := transporttest.NewRecorder()
+	var once sync.Once
+	rec.SetBefore(func(context.Context, msgbox.Incoming) error {
+		once.Do(func() { // the producer resumes
+			fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fh.WriteString(" and the rest</a>")
+			fh.Close()
+		})
+		return nil
+	})
+	f, _ := newTestFile(t, fileOpts(dir), rec)
+	for range 4 {
+		pollNoHang(t, f, dir)
+	}
+	got := rec.All()
+	if len(got) != 1 || string(got[0].Body) != "<a>part and the rest</a>" || got[0].In.SourceKey != "orders_in/"+claimKey(claim) {
+		t.Fatalf("published %+v; want the whole file once, under the claim's key", got)
+	}
+	if left := names(t, dir); len(left) != 0 {
+		t.Errorf("left %v", left)
 	}
 }
