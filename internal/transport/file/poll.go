@@ -409,6 +409,10 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 			delete(f.leftovers, claim)
 			continue
 		}
+		if f.finishGiveBack(claim, lo.name) {
+			delete(f.leftovers, claim)
+			continue
+		}
 		if now, changed := f.rewritten(claim, lo); changed {
 			// Still being written: read once it stops changing, as a
 			// new file is; until then every read would be refused as
@@ -706,7 +710,7 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
 				"file", name, "claim", e.Name(), "reason", refusedReason(notRegular(info.Mode())))
 			continue
 		}
-		if f.finishGiveBack(e.Name(), name, info) {
+		if f.finishGiveBack(e.Name(), name) {
 			continue
 		}
 		if id, err := identify(filepath.Join(f.o.Dir, e.Name()), info); err == nil {
@@ -718,7 +722,8 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
 }
 
 // finishGiveBack completes the give-back of the file name, claimed as
-// claim (listed as info), that a crash interrupted. renameNoReplace gives a
+// claim, that a crash interrupted (or a failure to remove either name
+// after the link, see renameNoReplace). renameNoReplace gives a
 // file back by linking the claim to its name, then removing the claim: a
 // kill between the two leaves the file under both names, and each would
 // then be refused as a hard link (hardLinked) on every pass, for ever.
@@ -727,15 +732,16 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
 // removed, as the give-back would have: a file is given back only when
 // the box has not stored it, so the listing takes it again under its
 // name. It reports whether it did.
-func (f *Poller) finishGiveBack(claim, name string, info fs.FileInfo) bool {
-	if hardLinkRefusal(info) == nil {
+func (f *Poller) finishGiveBack(claim, name string) bool {
+	path := filepath.Join(f.o.Dir, claim)
+	info, err := os.Lstat(path)
+	if err != nil || !info.Mode().IsRegular() || hardLinkRefusal(info) == nil {
 		return false
 	}
 	back := filepath.Join(f.o.Dir, name)
 	if now, err := os.Lstat(back); err != nil || !sameFile(now, info) {
 		return false
 	}
-	path := filepath.Join(f.o.Dir, claim)
 	file, err := f.open(path)
 	if err != nil {
 		return false
@@ -781,7 +787,7 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		if age < f.o.TakeoverAfter {
 			continue
 		}
-		if f.finishGiveBack(e.Name(), name, info) {
+		if f.finishGiveBack(e.Name(), name) {
 			continue
 		}
 		if err := hardLinkRefusal(info); err != nil {
