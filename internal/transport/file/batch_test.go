@@ -5,11 +5,14 @@ package file
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -184,4 +187,73 @@ func TestDefaultBatchBounds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClaimSyncFailuresLoggedPerLocation: a directory sync that fails after
+// the claims (descriptors used up, an I/O error) is warned about once for
+// the location, then reminded every problemRepeat with the count not
+// logged, as for give-backs; not once per pass (every pass of every
+// location, each 1 s by default, would log it). The files are still
+// received.
+func TestClaimSyncFailuresLoggedPerLocation(t *testing.T) {
+	dir := t.TempDir()
+	box := transporttest.NewBox(t)
+	f, lr := newTestFile(t, fileOpts(dir), transporttest.BoxSink{Box: box})
+	clock := time.Now()
+	f.now = func() time.Time { return clock }
+	f.dirs.SyncFunc = func(string) error { return errors.New("syncing directory: input/output error") }
+	const warning = "claims may not survive a power failure"
+	for i := range 4 {
+		for j := range 3 {
+			writeFile(t, dir, fmt.Sprintf("p%d-%d.xml", i, j), "payload")
+		}
+		if n := settleAndPoll(t, f, &clock); n != 3 {
+			t.Fatalf("round %d: %d received, want 3", i, n)
+		}
+	}
+	if n := lr.Count(slog.LevelWarn, warning); n != 1 {
+		t.Errorf("the failed syncs of 4 passes logged %d times, want once for the location", n)
+	}
+	clock = clock.Add(problemRepeat)
+	writeFile(t, dir, "late.xml", "payload")
+	if n := settleAndPoll(t, f, &clock); n != 1 {
+		t.Fatalf("%d received, want 1", n)
+	}
+	if n := lr.Count(slog.LevelWarn, warning); n != 2 {
+		t.Errorf("logged %d times after problemRepeat, want a reminder", n)
+	}
+	var last map[string]string
+	for _, r := range lr.Records() {
+		if r.Message == warning {
+			last = map[string]string{}
+			r.Attrs(func(a slog.Attr) bool {
+				last[a.Key] = a.Value.String()
+				return true
+			})
+		}
+	}
+	if last["failures_not_logged"] != "3" || !strings.Contains(last["error"], "input/output error") {
+		t.Errorf("reminder %v; want the error and failures_not_logged=3", last)
+	}
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+	if err != nil || len(msgs) != 13 {
+		t.Errorf("%d messages stored (%v), want 13", len(msgs), err)
+	}
+}
+
+// settleAndPoll polls f twice, a minute apart by *clock: a file new to
+// the listing is taken once it was seen unchanged. It returns how many
+// files the two passes received.
+func settleAndPoll(t *testing.T, f *Poller, clock *time.Time) int {
+	t.Helper()
+	total := 0
+	for range 2 {
+		*clock = clock.Add(time.Minute)
+		n, err := f.Poll(context.Background())
+		if err != nil {
+			t.Fatalf("Poll: %v", err)
+		}
+		total += n
+	}
+	return total
 }

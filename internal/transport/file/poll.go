@@ -158,10 +158,10 @@ type Poller struct {
 	// start, then once every problemRepeat with a count, and when a
 	// publish succeeds again; guarded by side.
 	failing publishFailures
-	// unsynced is the give-backs whose directory sync failed, logged at
-	// most once every problemRepeat for the location (the cause, such as
-	// descriptors used up, fails every give-back of every pass alike);
-	// guarded by side. Its first is not used.
+	// unsynced is the claims, takeovers and give-backs whose directory
+	// sync failed, logged at most once every problemRepeat for the
+	// location (the cause, such as descriptors used up, fails every sync
+	// of every pass alike); guarded by side. Its first is not used.
 	unsynced publishFailures
 	// skipped are the matching entries the listing does not take (see
 	// notTaken), by name, each warned about once: again only when the name
@@ -763,7 +763,7 @@ func (f *Poller) finishGiveBack(claim, name string) bool {
 		return false
 	}
 	if err := f.dirs.Sync(f.o.Dir); err != nil {
-		f.log.Warn("giving back a file may not survive a power failure", "file", name, "error", err)
+		f.syncFailed("giving back a file may not survive a power failure", err, "file", name)
 	}
 	f.log.Warn("finished giving back a file whose give-back a restart interrupted; it is taken again under its name", "file", name, "claim", claim)
 	return true
@@ -835,7 +835,7 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		}
 		f.resolved(e.Name(), "taken over")
 		if err := f.dirs.Sync(f.o.Dir); err != nil {
-			f.log.Warn("taking over a claim may not survive a power failure", "file", name, "error", err)
+			f.syncFailed("taking over a claim may not survive a power failure", err, "file", name)
 		}
 		f.leftovers[claim] = leftover{name: name, seen: info}
 		present[claim] = true
@@ -874,7 +874,7 @@ func (f *Poller) receive(ctx context.Context, name string, seen fs.FileInfo) (ac
 	// power failure after the commit, the file would reappear under its
 	// own name and be claimed, and published, again under a new key.
 	if err := f.dirs.Sync(f.o.Dir); err != nil {
-		f.log.Warn("claim may not survive a power failure", "file", name, "error", err)
+		f.syncFailed("claim may not survive a power failure", err, "file", name)
 	}
 	acked, committed, done, err := f.publish(ctx, claim, leftover{name: name, seen: seen, fresh: true})
 	defer done() // after settle: the claim's lock lasts while it is given back
@@ -904,7 +904,7 @@ func (f *Poller) receiveBatch(ctx context.Context, bs transport.BatchSink, files
 	}
 	// Before the commit, as in receive: see there.
 	if err := f.dirs.Sync(f.o.Dir); err != nil {
-		f.log.Warn("claims may not survive a power failure", "files", len(files), "error", err)
+		f.syncFailed("claims may not survive a power failure", err, "files", len(files))
 	}
 	inputs := make([]*input, len(files))
 	var receipts []msgbox.Receipt
@@ -1030,7 +1030,9 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 			"file", name, "claim", claim, "error", err, "give_back_error", rerr)
 		return false, err
 	}
-	f.giveBackSynced(name, f.dirs.Sync(f.o.Dir))
+	if err := f.dirs.Sync(f.o.Dir); err != nil {
+		f.syncFailed("giving back a file may not survive a power failure", err, "file", name)
+	}
 	switch {
 	case errors.Is(err, errRefused) && errors.Is(err, errReplaced):
 		f.log.Warn("refused an input file replaced since it was listed; it is back under its name and taken once settled",
@@ -1069,16 +1071,13 @@ func (f *Poller) publishFailed(msg string, args ...any) {
 	f.log.Error(msg, args...)
 }
 
-// giveBackSynced logs that the sync after giving back the file name
-// failed (err, nil when it did not): at most once every problemRepeat for
-// the location, saying how many went unlogged since the last line. A sync
-// that works in between ends nothing: under a shortage of descriptors
-// some syncs work (one shared with a claim's sync), and the others would
-// start a new line each.
-func (f *Poller) giveBackSynced(name string, err error) {
-	if err == nil {
-		return
-	}
+// syncFailed logs msg, with args, err and how many such failures went
+// unlogged since the last line, for a directory sync that failed after a
+// claim, a takeover or a give-back: at most once every problemRepeat for
+// the location. A sync that works in between ends nothing: under a
+// shortage of descriptors some syncs work (one shared with a claim's
+// sync), and the others would start a new line each.
+func (f *Poller) syncFailed(msg string, err error, args ...any) {
 	f.side.Lock()
 	defer f.side.Unlock()
 	now := f.now()
@@ -1087,12 +1086,12 @@ func (f *Poller) giveBackSynced(name string, err error) {
 		p.quiet++
 		return
 	}
-	args := []any{"file", name, "error", err, "repeats_every", problemRepeat.String()}
+	args = append(args, "error", err, "repeats_every", problemRepeat.String())
 	if !p.logged.IsZero() {
 		args = append(args, "failures_not_logged", p.quiet)
 	}
 	p.logged, p.quiet = now, 0
-	f.log.Warn("giving back a file may not survive a power failure", args...)
+	f.log.Warn(msg, args...)
 }
 
 // publishOK ends a run of publish failures, if there was one, in the log.
