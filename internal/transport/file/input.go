@@ -239,9 +239,16 @@ func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
 		r.err = r.unreadable
 		return 0, r.unreadable
 	}
-	var src io.Reader = r.file
+	// The file's own read errors are kept in r.err, as Read keeps them, to
+	// tell them from the sink's: through a reader that records them, or,
+	// for the kernel copy, where one error stands for both ends, by a read
+	// of the file where the copy stopped (see sourceFailed).
+	var src io.Reader = recordingReader{r}
+	var kernel *os.File
 	if size := r.Size(); size < 0 || size-r.read >= kernelCopyMin {
-		src = copySource(r.file)
+		if osf, ok := copySource(r.file).(*os.File); ok {
+			src, kernel = osf, osf
+		}
 	}
 	var total int64
 	for {
@@ -276,8 +283,32 @@ func (r *inputReader) WriteTo(w io.Writer) (int64, error) {
 			}
 			return total, nil
 		case err != nil:
+			if kernel != nil {
+				r.sourceFailed(kernel)
+			}
 			return total, err
 		}
+	}
+}
+
+// recordingReader reads r's file, keeping its error in r.err.
+type recordingReader struct{ r *inputReader }
+
+func (rr recordingReader) Read(p []byte) (int, error) {
+	n, err := rr.r.file.Read(p)
+	if err != nil && err != io.EOF {
+		rr.r.err = err
+	}
+	return n, err
+}
+
+// sourceFailed sets r.err when a kernel copy from f failed because of f:
+// when f cannot be read where the copy stopped. An error of the copy says
+// nothing of which end failed.
+func (r *inputReader) sourceFailed(f *os.File) {
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], r.read); err != nil && err != io.EOF {
+		r.err = err
 	}
 }
 

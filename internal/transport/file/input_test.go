@@ -267,3 +267,99 @@ func TestFileBodyChangedUnseen(t *testing.T) {
 		}
 	}
 }
+
+// failingInput is an input whose reads fail with err once after bytes
+// have been read.
+type failingInput struct {
+	inputFile
+	after int
+	err   error
+}
+
+func (f *failingInput) Read(p []byte) (int, error) {
+	if f.after <= 0 {
+		return 0, f.err
+	}
+	n, err := f.inputFile.Read(p[:min(len(p), f.after)])
+	f.after -= n
+	return n, err
+}
+
+// failingWriter is a sink that fails every write.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// sizedInfo is a FileInfo that says size.
+type sizedInfo struct {
+	fs.FileInfo
+	size int64
+}
+
+func (s sizedInfo) Size() int64 { return s.size }
+
+// TestFileBodyKeepsItsReadError: WriteTo keeps the file's own read error
+// (inputReader.err), as Read does, and not the sink's, on both of its
+// paths: reads through the reader, and the kernel copy of a large input.
+// The poller tells by it a file it cannot read (that file's problem)
+// from a box that fails (the location's); before, a read error met in
+// WriteTo, the way every body is copied, was taken for the box's.
+func TestFileBodyKeepsItsReadError(t *testing.T) {
+	dir := t.TempDir()
+	eio := syscall.EIO
+	for _, tc := range []struct {
+		name     string
+		body     func(t *testing.T) *inputReader
+		sink     func(t *testing.T) io.Writer
+		wantFile bool // the error is the file's
+	}{
+		{"small file, read fails", func(t *testing.T) *inputReader {
+			r, _ := openListed(t, writeFile(t, dir, "small.xml", strings.Repeat("x", 4096)))
+			r.file = &failingInput{inputFile: r.file, after: 100, err: eio}
+			return r
+		}, func(*testing.T) io.Writer { return new(bytes.Buffer) }, true},
+		{"small file, sink fails", func(t *testing.T) *inputReader {
+			r, _ := openListed(t, writeFile(t, dir, "small2.xml", strings.Repeat("x", 4096)))
+			return r
+		}, func(*testing.T) io.Writer { return failingWriter{} }, false},
+		{"kernel copy, read fails", func(t *testing.T) *inputReader {
+			// A directory's descriptor: every read of it fails (EISDIR).
+			d, err := os.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			info, err := d.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &inputReader{ctx: context.Background(), file: d, seen: sizedInfo{info, 4 << 20}}
+		}, func(t *testing.T) io.Writer { return tempFile(t) }, true},
+		{"kernel copy, sink fails", func(t *testing.T) *inputReader {
+			r, _ := openListed(t, writeFile(t, dir, "large.xml", strings.Repeat("x", 4<<20)))
+			return r
+		}, func(*testing.T) io.Writer { return failingWriter{} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.body(t)
+			if _, err := r.WriteTo(tc.sink(t)); err == nil {
+				t.Fatal("WriteTo succeeded")
+			}
+			if (r.err != nil) != tc.wantFile {
+				t.Errorf("the file's error: %v; want one: %v", r.err, tc.wantFile)
+			}
+		})
+	}
+}
+
+// tempFile is a new empty file, open for writing: a sink the kernel
+// copies into.
+func tempFile(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
