@@ -356,7 +356,7 @@ func (rc *receiver) Start(ctx context.Context) error {
 	defer rc.mu.Unlock()
 	base, err := rc.serving.Start(ctx, httptransport.ServeOptions{Location: rc.loc, Listen: rc.listen, Handler: rc,
 		Log: rc.log, Name: "as2", CertFile: rc.certFile, KeyFile: rc.keyFile, RequestTimeout: rc.requestTimeout,
-		MaxConnections: rc.maxConns})
+		MaxConnections: rc.maxConns, BodyIdleTimeout: rc.bodyIdle})
 	if err != nil {
 		return err
 	}

@@ -191,7 +191,7 @@ func NewListener(o ListenerOptions, sink transport.Sink, log *slog.Logger) (*Lis
 // Shutdown to stop.
 func (h *Listener) Start(ctx context.Context) error {
 	if _, err := h.serving.Start(ctx, ServeOptions{Location: h.o.Location, Listen: h.o.Listen, Handler: h, Log: h.log, Name: "http",
-		RequestTimeout: h.o.RequestTimeout, MaxConnections: h.o.MaxConnections}); err != nil {
+		RequestTimeout: h.o.RequestTimeout, MaxConnections: h.o.MaxConnections, BodyIdleTimeout: h.o.BodyIdleTimeout}); err != nil {
 		return err
 	}
 	h.log.Info("http receive location listening", "addr", h.serving.Addr().String(), "path", h.o.Path)

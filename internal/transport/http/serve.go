@@ -33,6 +33,11 @@ type ServeOptions struct {
 	// locations' max_connections, connCap); 0 means
 	// DefaultMaxConnections.
 	MaxConnections int
+	// BodyIdleTimeout bounds the wait for a byte of a body that the
+	// handler does not read (a request refused on its header): net/http
+	// reads what is left of a small one before it answers. 0 means
+	// DefaultBodyIdleTimeout.
+	BodyIdleTimeout time.Duration
 }
 
 // Serving is the listening lifecycle of a receive location over HTTP
@@ -108,9 +113,28 @@ func (s *Serving) Start(ctx context.Context, o ServeOptions) (context.Context, e
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := o.Handler
+	idle := o.BodyIdleTimeout
+	if idle <= 0 {
+		idle = DefaultBodyIdleTimeout
+	}
 	srv := newServer(base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.running.Add(1)
 		defer s.running.Done()
+		// A request refused on its header (another path, a stranger's
+		// AS2-From, a malformed field) leaves its body unread, and
+		// net/http/1 reads what is left of a small one (256 KiB) before
+		// it writes the answer, until the connection's read deadline:
+		// the whole request's, request_timeout (an hour by default). A
+		// client that sends no byte of it would hold its connection,
+		// and the answer, that long. The body idle timeout bounds that
+		// wait as it bounds every read of a body; each Body.Read moves
+		// the deadline on, and one read to its end clears it. Not
+		// HTTP/2, which reads no unread body before answering, and
+		// whose stream keeps a read deadline that has passed, whatever
+		// is set later (an upload waiting for room in the Budget).
+		if r.ProtoMajor < 2 {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(idle))
+		}
 		// The handler's context ends with base (a Shutdown that gave up),
 		// not with the connection, which net/http cancels when the
 		// client hangs up once it sent the body: a message whose body
