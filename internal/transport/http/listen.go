@@ -63,6 +63,15 @@ const (
 // never less than HTTP/2's initial one, a byte under 64 KiB.
 const h2Window = 64 << 10
 
+// h2MaxStreams is how many requests one HTTP/2 connection may carry at
+// once (SETTINGS_MAX_CONCURRENT_STREAMS). max_connections bounds what a
+// flood of clients holds, each request its handler, its header (up to
+// maxHeaderBytes, which HPACK lets a client send in a few bytes) and its
+// upload waiting for the Budget: Go's default, 250, would make each
+// connection hold 250 of them. A client with more to send waits for a
+// stream, or opens another connection, which the cap counts.
+const h2MaxStreams = 8
+
 // Listener is an HTTP receive location (spec §3 transport "http").
 //
 // POST Path stores the request body as one message and answers 202 Accepted

@@ -326,6 +326,9 @@ func newServer(base context.Context, h http.Handler, log *slog.Logger, request t
 		// HTTP/2 (with TLS) reads a request's body ahead of the handler,
 		// up to the windows it granted: small, so that each connection's
 		// buffers stay small.
-		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: h2Window, MaxReceiveBufferPerStream: h2Window},
+		// And each connection carries few requests at once, so that
+		// max_connections bounds the requests too (h2MaxStreams).
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: h2Window, MaxReceiveBufferPerStream: h2Window,
+			MaxConcurrentStreams: h2MaxStreams},
 	}
 }
