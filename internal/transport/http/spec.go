@@ -176,7 +176,7 @@ var RequestTimeoutAttribute = component.Attribute{Name: "request_timeout", Type:
 // MaxConnectionsAttribute is max_connections, of the receive locations
 // over HTTP (this one's and AS2's: the same Serving).
 var MaxConnectionsAttribute = component.Attribute{Name: "max_connections", Type: component.Int, Default: DefaultMaxConnections,
-	Doc: "How many connections may be open at once. At the cap, a new client is taken in place of the connection idle the longest between requests (for a second at least), which is closed; when none is, new connections wait in the system's queue until one closes or goes idle, and the location logs a warning (at most once a minute). Each open connection costs memory and a file descriptor that the rest of the server shares."}
+	Doc: "How many connections may be open at once. At the cap, a new client is taken in place of the connection idle the longest between requests (for a second at least), which is closed; when none is, new connections wait in the system's queue until one closes or goes idle, and the location logs a warning (at most once a minute). Each open connection costs memory and a file descriptor that the rest of the server shares. Over TLS, where clients may speak HTTP/2, one connection carries at most 8 requests at once, so the cap bounds the requests in flight too."}
 
 // CheckMaxConnections reports a max_connections (MaxConnectionsAttribute)
 // below 1.
