@@ -169,7 +169,7 @@ func (b *Body) Read(p []byte) (int, error) {
 // stored: each answer tells the client to send again, or why it must not.
 func (b *Body) Refuse(w http.ResponseWriter, log *slog.Logger, write func(w http.ResponseWriter, code int, msg string)) bool {
 	b.mu.Lock()
-	aborted := b.aborted
+	aborted, cancelled := b.aborted, b.cancelled
 	b.mu.Unlock()
 	switch {
 	case aborted:
@@ -178,11 +178,14 @@ func (b *Body) Refuse(w http.ResponseWriter, log *slog.Logger, write func(w http
 		log.Warn("stopping: storing a received message cancelled, the stop's grace ran out; nothing stored; the client is answered 503 and sends again")
 		w.Header().Set("Retry-After", "30")
 		write(w, http.StatusServiceUnavailable, "the receiver is stopping; message not stored; try again later")
-	case b.err == nil:
+	case b.err == nil && !cancelled:
 		return false
-	case errors.Is(b.err, errCancelled):
+	case cancelled || errors.Is(b.err, errCancelled):
 		// Checked first: the read that failed then failed because of
-		// the cancel, whatever error it returned.
+		// the cancel, whatever error it returned. A body cancelled
+		// before its first read (an upload waiting for room in the
+		// Budget, which the stop's end cut short) failed because of the
+		// stop too, not because the budget had no room.
 		log.Warn("upload cancelled: the receive location is stopping; nothing stored")
 		w.Header().Set("Connection", "close") // the rest of the body is not read
 		w.Header().Set("Retry-After", "30")

@@ -3,7 +3,10 @@ package http
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -335,5 +338,61 @@ func TestUploadReadAll(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// An upload waiting for room in the Budget when the stop's grace runs out
+// is answered as the stop's doing, 503 "the receiver is stopping", and
+// logged so: not "too many uploads in flight", which would send the
+// operator looking at the budget.
+func TestHTTPUploadWaitingForBudgetAtStop(t *testing.T) {
+	o := httpOpts()
+	o.BodyIdleTimeout = 20 * time.Second // the wait for room outlasts the stop
+	budget := NewBudget(MinInFlightBytes)
+	o.Budget = budget
+	log, lr := transporttest.NewLog()
+	h, err := NewListener(o, transporttest.NewRecorder(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := budget.acquire(t.Context(), budget.Limit(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer budget.release(budget.Limit())
+	c := rawConn(t, h.Addr().String(), header(5), []byte("hello"))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		h.serving.mu.Lock()
+		n := len(h.serving.uploads)
+		h.serving.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the upload never began")
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // into the wait for room
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // no grace
+	if err := h.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown = %v, want context.Canceled", err)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(text), "stopping") {
+		t.Errorf("answer %d %q, want 503 saying the receiver is stopping", resp.StatusCode, text)
+	}
+	if lr.Count(slog.LevelWarn, "too many uploads in flight") != 0 {
+		t.Error("the stop's cancel logged as the budget's refusal")
 	}
 }
