@@ -159,10 +159,11 @@ type Poller struct {
 	// publish succeeds again; guarded by side.
 	failing publishFailures
 	// unsynced is the claims, takeovers and give-backs whose directory
-	// sync failed, logged at most once every problemRepeat for the
-	// location (the cause, such as descriptors used up, fails every sync
-	// of every pass alike); guarded by side. Its first is not used.
-	unsynced publishFailures
+	// sync failed, by the warning that says so: each logged at most once
+	// every problemRepeat for the location (the cause, such as
+	// descriptors used up, fails every sync of every pass alike);
+	// guarded by side. Their first is not used.
+	unsynced map[string]*publishFailures
 	// skipped are the matching entries the listing does not take (see
 	// notTaken), by name, each warned about once: again only when the name
 	// holds another file or another reason. An entry no longer skipped
@@ -1074,14 +1075,21 @@ func (f *Poller) publishFailed(msg string, args ...any) {
 // syncFailed logs msg, with args, err and how many such failures went
 // unlogged since the last line, for a directory sync that failed after a
 // claim, a takeover or a give-back: at most once every problemRepeat for
-// the location. A sync that works in between ends nothing: under a
+// the location and msg. A sync that works in between ends nothing: under a
 // shortage of descriptors some syncs work (one shared with a claim's
 // sync), and the others would start a new line each.
 func (f *Poller) syncFailed(msg string, err error, args ...any) {
 	f.side.Lock()
 	defer f.side.Unlock()
 	now := f.now()
-	p := &f.unsynced
+	p := f.unsynced[msg]
+	if p == nil {
+		if f.unsynced == nil {
+			f.unsynced = map[string]*publishFailures{}
+		}
+		p = &publishFailures{}
+		f.unsynced[msg] = p
+	}
 	if !p.logged.IsZero() && now.Sub(p.logged) < problemRepeat {
 		p.quiet++
 		return
