@@ -363,10 +363,14 @@ func (c *checker) checkPartyCertDates(p *model.Party, decl *model.CertificateSto
 			c.checkKeySize(f.cert.Cert, f.rng, name(f))
 		}
 	}
-	// The decoder's own test, whatever the dates.
+	// The decoder's own test, whatever the dates. The error (no usable
+	// certificate found next to it in this store) and the warning (one is)
+	// are reported once each: a store that has the warning must not hide
+	// the error of another server's store that holds only the rejected
+	// certificate, whichever instance comes first.
 	for i, f := range found {
 		err := rejected[i]
-		if err == nil || !c.once(fmt.Sprintf("partyuse:%p:%s", p, f.cert.SHA256)) {
+		if err == nil || !c.once(fmt.Sprintf("partyuse:%p:%s:%t", p, f.cert.SHA256, best == nil)) {
 			continue
 		}
 		if best == nil {

@@ -69,3 +69,50 @@ receive_location "from_northwind" {
 		}
 	}
 }
+
+// TestPartyCertRejectedOnOneServer: a party certificate the decoder
+// rejects whatever the time (certinfo.SignerError) is a warning where a
+// usable certificate of the party is found next to it, but an error
+// (BP7007) on a server whose other-people store holds only it: every
+// signature of the party is rejected there. Each server is judged on its
+// own, whatever the order of the instances: srv1, where the party's
+// usable certificate is, comes first, and must not hide srv2's error.
+func TestPartyCertRejectedOnOneServer(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	hcl := inTopo{NoDecrypt: true, Dec: "-", Party: `["{{tp "party-no-ds"}}", "{{tp "party"}}"]`, Extra: `
+certificate_store "personal2" {
+  path = "stores/personal2"
+}
+certificate_store "other2" {
+  path = "stores/other2"
+}
+service_account "svc2" {
+  personal_store = certificate_store.personal2
+}
+server "srv2" {
+  other_people_store = certificate_store.other2
+}
+`}.hcl()
+	first := "  instance { # @inst\n    server          = server.srv1\n    service_account = service_account.svc_recv\n  }\n"
+	if !strings.Contains(hcl, first) {
+		t.Fatal("inTopo's instance block is not where the test adds the second one")
+	}
+	hcl = strings.Replace(hcl, first, first+"  instance { # @inst2\n    server          = server.srv2\n    service_account = service_account.svc2\n  }\n", 1)
+
+	s := newScene(t, p.with(t))
+	s.mkdir("personal")
+	s.certOnly("other", "fabrikam.pem", "party")
+	s.certOnly("other", "bad.pem", "party-no-ds")
+	s.mkdir("personal2")
+	s.certOnly("other2", "bad.pem", "party-no-ds")
+	s.write(hcl)
+	cfg, loadDiags := s.loadChecked()
+	_, diags := rules.Check(cfg, rules.Options{Now: p.now})
+	s.expect(append(loadDiags, diags...), []finding{
+		{diag.CodePartyCertInvalid, warningSev, "party_certs", `"{{tp "party-no-ds"}}"`, "",
+			list(`{{TP "party-no-ds"}}`, "key usage", `{{TP "party"}}`, "is usable", `server "srv1"`)},
+		{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-no-ds"}}"`, "",
+			list(`{{TP "party-no-ds"}}`, "key usage", "None of the party's other listed certificates", `server "srv2"`, `service account "svc2"`, "stores/other2/bad.pem")},
+	})
+}
