@@ -93,6 +93,10 @@ func (p *pki) cert(name string) *testpki.Cert {
 		o = testpki.Options{Key: rsa(keySignAlt), NotAfter: p.now.Add(10 * day)}
 	case "sign-no-ds":
 		o = testpki.Options{Key: rsa(keySignAlt), KeyUsage: x509.KeyUsageKeyEncipherment}
+	case "sign-nr-only":
+		// nonRepudiation (contentCommitment) alone: RFC 8550 4.4.2 and
+		// OpenSSL's smimesign purpose accept it for S/MIME signatures.
+		o = testpki.Options{Key: rsa(keySignAlt), KeyUsage: x509.KeyUsageContentCommitment}
 	case "sign-eku-server":
 		o = testpki.Options{Key: rsa(keySignAlt), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	case "sign-eku-any":

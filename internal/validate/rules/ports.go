@@ -196,9 +196,14 @@ func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore
 	name := fmt.Sprintf("The group %q %s %s, %s, in %s,", g.Name, what, c.tpDesc(tp), subject(cert.Cert), fileIn(decl, cert.File))
 	c.checkSigningDates(cert.Cert, rng, name, from, until)
 	x := cert.Cert
-	if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+	// RFC 8550 (4.4.2): recipients reject an S/MIME signature whose
+	// certificate's key usage has neither digitalSignature nor
+	// nonRepudiation, as the decoder does (certinfo.SignerError) and
+	// OpenSSL's smimesign purpose: nonRepudiation alone is a signing
+	// certificate.
+	if x.KeyUsage != 0 && x.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
 		c.add(diag.Errorf(diag.CodeSignCertUsage, rng, "Signing certificate not valid for signatures",
-			"%s has a key usage extension without digitalSignature (it allows %s), so recipients will reject its signatures. Use a certificate issued for signing.",
+			"%s has a key usage extension without digitalSignature or nonRepudiation (it allows %s), so recipients will reject its signatures. Use a certificate issued for signing.",
 			name, strings.Join(certinfo.KeyUsage(x.KeyUsage), ", ")))
 	} else if len(x.ExtKeyUsage)+len(x.UnknownExtKeyUsage) > 0 && !hasEKU(x, x509.ExtKeyUsageEmailProtection) {
 		c.add(diag.Warningf(diag.CodeSignCertUsage, rng, "Signing certificate not issued for S/MIME",

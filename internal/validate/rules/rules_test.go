@@ -434,6 +434,18 @@ func TestRules(t *testing.T) {
 				list(`group "contoso"`, `{{TP "sign-no-ds"}}`, "stores/personal/sign.pem", "digitalSignature")}},
 		},
 		{
+			// RFC 8550 4.4.2: a recipient rejects a signature when the key
+			// usage has neither digitalSignature nor nonRepudiation; OpenSSL
+			// (cms -verify) and bizpipe's own decoder (certinfo.SignerError)
+			// accept nonRepudiation alone.
+			name: "BP3005 pass: key usage nonRepudiation only",
+			hcl:  topo{Sign: `"{{tp "sign-nr-only"}}"`}.hcl(),
+			stores: func(s *scene) {
+				s.certKey("personal", "sign.pem", "sign-nr-only")
+				s.der("other", "partner.cer", "partner")
+			},
+		},
+		{
 			name: "BP3005 extended key usage serverAuth only: warning",
 			hcl:  topo{Sign: `"{{tp "sign-eku-server"}}"`}.hcl(),
 			stores: func(s *scene) {
