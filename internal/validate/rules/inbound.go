@@ -191,7 +191,7 @@ func (c *checker) checkDecryptionPair(r *model.ReceiveLocation, in *model.Instan
 			"%s. That store has %s, %s, in %s, but not its private key, so this instance cannot decrypt%s. Add the key (for example a PKCS#12 file with certificate and key) to the store.%s",
 			who, what, subject(cert.Cert), fileIn(decl, cert.File), undecrypted, remove))
 	}
-	c.checkDecryptionCert(h, dc, decl, cert)
+	c.naming(who, func() { c.checkDecryptionCert(h, dc, decl, cert) })
 }
 
 // checkDecryptionCert reports a decryption certificate's own problems once

@@ -186,7 +186,8 @@ variable "dec" {
 			name: "BP7004 decryption certificate expired", hcl: inTopo{Dec: `"{{tp "dec-expired"}}"`}.hcl(),
 			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec-expired"); s.certOnly("other", "f.pem", "party") },
 			want: []finding{{diag.CodeDecCertUnusable, errorSev, "dec", `"{{tp "dec-expired"}}"`, "",
-				list(`host "recv_host"`, `{{TP "dec-expired"}}`, "expired on")}},
+				list(`host "recv_host"`, `{{TP "dec-expired"}}`, "expired on",
+					`Receive location "from_fabrikam"`, `server "srv1"`, `service account "svc_recv"`, `certificate store "personal"`)}},
 		},
 		{
 			name: "BP7004 decryption certificate not yet valid", hcl: inTopo{Dec: `"{{tp "dec-notyet"}}"`}.hcl(),

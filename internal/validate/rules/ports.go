@@ -172,7 +172,7 @@ func (c *checker) checkCurrentSigning(who string, in *model.Instance, decl *mode
 		// The key may be in a PKCS#12 file that could not be opened (BP2005,
 		// BP2003) or parsed (BP2002): do not report it missing.
 	}
-	c.checkSigningCert(decl, cert, false)
+	c.naming(who, func() { c.checkSigningCert(decl, cert, false) })
 }
 
 // checkSigningCert reports a signing certificate's own problems once: the
@@ -307,7 +307,8 @@ func (c *checker) checkEncryption(p *model.SendPort) {
 			}
 			continue
 		}
-		c.checkEncryptionCert(p, tp, decl, cert)
+		c.naming(fmt.Sprintf("%s; the other-people store of server %q is %s", who, srv.Name, storeDesc(decl)),
+			func() { c.checkEncryptionCert(p, tp, decl, cert) })
 	}
 }
 

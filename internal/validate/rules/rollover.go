@@ -69,7 +69,7 @@ func (c *checker) checkRolloverPair(who string, in *model.Instance, decl *model.
 	}
 	if problem == "" {
 		if cert.Key != nil || !ls.complete {
-			c.checkSigningCert(decl, cert, true)
+			c.naming(who, func() { c.checkSigningCert(decl, cert, true) })
 		}
 		return
 	}
@@ -93,7 +93,7 @@ func (c *checker) checkRolloverPair(who string, in *model.Instance, decl *model.
 			who, problem, storeDesc(decl), when, g.Name))
 	}
 	if cert != nil {
-		c.checkSigningCert(decl, cert, true)
+		c.naming(who, func() { c.checkSigningCert(decl, cert, true) })
 	}
 }
 

@@ -13,6 +13,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -168,6 +169,20 @@ func (c *checker) neededStores() map[*model.CertificateStore]bool {
 }
 
 func (c *checker) add(d ...*hcl.Diagnostic) { c.diags = append(c.diags, d...) }
+
+// naming runs check, which reports a certificate's own problems (dates,
+// key usage, key size) once for the certificate, and ends the detail of
+// each finding it adds with who, the first pair that needs the
+// certificate: the send port or receive location, the instance (host,
+// server, service account) and the store (language §7.1, §7.2: a finding
+// names the port and the exact instance), as BP7007 does.
+func (c *checker) naming(who string, check func()) {
+	n := len(c.diags)
+	check()
+	for _, d := range c.diags[n:] {
+		d.Detail = strings.TrimSpace(d.Detail) + " " + who + "."
+	}
+}
 
 // once reports whether key is new, recording it.
 func (c *checker) once(key string) bool {

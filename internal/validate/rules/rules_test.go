@@ -389,7 +389,10 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner")
 			},
 			want: []finding{{diag.CodeSignCertDates, errorSev, "sign", `"{{tp "sign-expired"}}"`, "",
-				list(`group "contoso"`, `{{TP "sign-expired"}}`, "stores/personal/sign.pem", "expired on")}},
+				// Language §7.2: the finding names the send port and the
+				// exact instance (host, server, service account, store).
+				list(`group "contoso"`, `{{TP "sign-expired"}}`, "stores/personal/sign.pem", "expired on",
+					`Send port "fabrikam"`, `host "send_host"`, `server "srv1"`, `service account "svc_send"`, `certificate store "personal"`)}},
 		},
 		{
 			name: "BP3003 signing certificate not yet valid",
@@ -605,7 +608,8 @@ func TestRules(t *testing.T) {
 				s.der("other", "partner.cer", "partner-expired")
 			},
 			want: []finding{{diag.CodeEncCertDates, errorSev, "enc", `"{{tp "partner-expired"}}"`, "",
-				list(`send port "fabrikam"`, `{{TP "partner-expired"}}`, "stores/other/partner.cer", "expired on")}},
+				list(`send port "fabrikam"`, `{{TP "partner-expired"}}`, "stores/other/partner.cer", "expired on",
+					`host "send_host"`, `server "srv1"`, `service account "svc_send"`, `certificate store "other"`)}},
 		},
 		{
 			name: "BP4003 partner certificate not yet valid",
