@@ -24,7 +24,11 @@ type AS2 struct {
 	// MDN is the receipt a send transport asks for: "none", "sync" or
 	// "async"; not Set for a receive transport.
 	MDN value.Value[string]
-	// AsyncMDNURL is where the partner is asked to send an async MDN;
-	// only whether it is Set matters to the rules.
+	// AsyncMDNURL is where the partner is asked to send an async MDN: the
+	// rules judge the partner's signing certificates on the servers of the
+	// receive locations that serve its path (Path).
 	AsyncMDNURL value.Value[string]
+	// Path is the URL path a receive transport serves, where async MDNs
+	// for the group's sends are posted too; not Set for a send transport.
+	Path value.Value[string]
 }

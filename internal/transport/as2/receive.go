@@ -251,7 +251,7 @@ var _ component.LiveConfig = (*ReceiveConfig)(nil)
 
 // AS2 tells the validation rules (BP7009) that this transport speaks AS2:
 // the group needs an as2_id. A receiver has no partner of its own.
-func (c *ReceiveConfig) AS2() component.AS2 { return component.AS2{} }
+func (c *ReceiveConfig) AS2() component.AS2 { return component.AS2{Path: c.Path} }
 
 var _ component.AS2Config = (*ReceiveConfig)(nil)
 

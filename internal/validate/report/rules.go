@@ -186,7 +186,7 @@ var rules = [...]Rule{
 		"The host's decryption certificate, or one of its previous_decryption_certificates, expires within certificate_expiry_warning."},
 	{diag.CodePartyCertMissing, "PartySigningCertificateMissing", hcl.DiagError, Static,
 		"Party signing certificate not in other-people store",
-		"A verifying receive location (or an AS2 partner whose MDNs are verified) runs on a server whose other-people store has none of the party's signing_certificates, or that server has no other-people store."},
+		"A verifying receive location (or an AS2 partner whose MDNs are verified) runs on a server whose other-people store has none of the party's signing_certificates, or that server has no other-people store. An AS2 partner's asynchronous MDNs are verified where they arrive: on the servers of the as2 receive locations that serve the path of the send port's async_mdn_url (of every as2 receive location when none does), which are judged too."},
 	{diag.CodePartyCertInvalid, "PartySigningCertificateNotValid", hcl.DiagError, Static,
 		"Party signing certificate expired or not yet valid",
 		"A party signing certificate that is needed is expired or not yet valid, or one the decoder rejects whatever the time (key usage without digitalSignature or nonRepudiation, an unhandled critical extension, a key neither RSA nor ECDSA, or an RSA key crypto/rsa refuses: one under 1024 bits, with an even modulus, or with a public exponent that is even, under 3 or over 2^31-1), and none of the party's other listed certificates is usable. A warning for a certificate the decoder rejects when another listed one is usable."},

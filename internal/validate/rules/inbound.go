@@ -3,6 +3,7 @@ package rules
 import (
 	"crypto/x509"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -62,7 +63,7 @@ func (c *checker) checkLocations() {
 				rng = r.PipelineRef.Range
 			}
 			c.checkPartyCerts(fmt.Sprintf("Receive location %q verifies signatures with %s", r.Name, keyUser(r.Pipeline, r.Transport, partySigningNeed)),
-				rng, r.Host, c.cfg.Parties)
+				rng, r.Host, c.cfg.Parties, nil)
 		}
 	}
 	for _, h := range c.cfg.Hosts {
@@ -242,17 +243,17 @@ func (c *checker) checkPreviousDates(x *x509.Certificate, rng hcl.Range, name st
 	}
 }
 
-// checkPartyCerts checks, on every server where host h has an instance,
-// that each of parties has a signing certificate in the server's
-// other-people store (BP7006) that is usable (BP7007, BP7008). user names
-// the location or port that verifies and with what; userRange is where a
-// finding about it as a whole points.
+// checkPartyCerts checks, on every server where host h has an instance
+// but those in checked, that each of parties has a signing certificate in
+// the server's other-people store (BP7006) that is usable (BP7007,
+// BP7008). user names the location or port that verifies and with what;
+// userRange is where a finding about it as a whole points.
 //
 // A party whose list is unknown during validate is skipped, as is one that
 // lists no certificates: a party may exist only for AS2 (unsigned MDNs) and
 // is then no signer. That no party at all lists one is reported, as every
 // signed message would be rejected.
-func (c *checker) checkPartyCerts(user string, userRange hcl.Range, h *model.Host, parties []*model.Party) {
+func (c *checker) checkPartyCerts(user string, userRange hcl.Range, h *model.Host, parties []*model.Party, checked map[*model.Server]bool) {
 	var listed []*model.Party
 	unknown, written := false, false
 	for _, p := range parties {
@@ -278,8 +279,8 @@ func (c *checker) checkPartyCerts(user string, userRange hcl.Range, h *model.Hos
 	}
 	for _, in := range c.instancesOf(h) {
 		srv := in.Server
-		if srv == nil {
-			continue // unresolved reference, already reported
+		if srv == nil || checked[srv] {
+			continue // unresolved reference, already reported; or judged already
 		}
 		who := fmt.Sprintf("%s and runs on the instance of %s", user, instanceDesc(in))
 		for _, p := range listed {
@@ -494,7 +495,54 @@ func (c *checker) checkAS2Port(p *model.SendPort, a component.AS2, parties map[s
 	}
 	if p.Host != nil && p.Transport.Needs().PartySigning == component.Needed {
 		c.checkPartyCerts(fmt.Sprintf("Send port %q verifies the MDNs of party %q with %s", p.Name, partner.Name, transport),
-			a.Partner.Range, p.Host, []*model.Party{partner})
+			a.Partner.Range, p.Host, []*model.Party{partner}, nil)
+		if a.MDN.Usable() && a.MDN.V == "async" {
+			c.checkAsyncMDNServers(p, a, partner, transport)
+		}
+	}
+}
+
+// checkAsyncMDNServers judges the partner's signing certificates where
+// port p's asynchronous MDNs arrive and are verified: on the servers of
+// the as2 receive locations that serve the path of its async_mdn_url (of
+// all of them when none does, as a proxy in front may map the path),
+// besides those where p runs, which checkAS2Port judged. A server that
+// receives them without the partner's certificate answers each 503 until
+// mdn_timeout suspends the delivery. An async_mdn_url unknown during
+// validate is not guessed at.
+func (c *checker) checkAsyncMDNServers(p *model.SendPort, a component.AS2, partner *model.Party, transport string) {
+	if !a.AsyncMDNURL.Usable() || !partner.SigningCertificatesKnown || len(partner.SigningCertificates) == 0 {
+		return // no URL (BP7009), or nothing to find (judged for the port)
+	}
+	u, err := url.Parse(a.AsyncMDNURL.V)
+	if err != nil {
+		return
+	}
+	path := u.Path
+	if path == "" {
+		path = "/"
+	}
+	var serving, all []*model.ReceiveLocation
+	for _, r := range c.cfg.ReceiveLocations {
+		ra, ok := as2Of(r.Transport)
+		if !ok || r.Host == nil || !c.runs(r.Host) {
+			continue
+		}
+		all = append(all, r)
+		if ra.Path.Usable() && ra.Path.V == path {
+			serving = append(serving, r)
+		}
+	}
+	if len(serving) == 0 {
+		serving = all
+	}
+	checked := map[*model.Server]bool{}
+	for _, in := range c.instancesOf(p.Host) {
+		checked[in.Server] = true
+	}
+	for _, r := range serving {
+		c.checkPartyCerts(fmt.Sprintf("Send port %q asks party %q for asynchronous MDNs (%s), which receive location %q receives and verifies", p.Name, partner.Name, transport, r.Name),
+			a.AsyncMDNURL.Range, r.Host, []*model.Party{partner}, checked)
 	}
 }
 

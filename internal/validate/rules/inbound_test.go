@@ -8,6 +8,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/registry"
 	"github.com/bizpipe/bizpipe/internal/validate/rules"
 )
@@ -520,18 +521,17 @@ func (c *as2SendConfig) Needs() component.Needs {
 	return n
 }
 
-type as2ReceiveConfig struct{}
+type as2ReceiveConfig struct{ path value.Value[string] }
 
-func (as2ReceiveConfig) AS2() component.AS2 { return component.AS2{} }
+func (c as2ReceiveConfig) AS2() component.AS2 { return component.AS2{Path: c.path} }
 
 // Needs: an AS2 receive location signs the MDNs it answers with.
 func (as2ReceiveConfig) Needs() component.Needs { return component.Needs{Signing: component.Needed} }
 
 func as2Registry(t *testing.T) *component.Registry {
 	t.Helper()
-	// The built-in components but the real as2 transports: the send one
-	// refuses mdn = "async" (not supported yet), and the stand-ins let
-	// the rules be tested for every mode the language has.
+	// The built-in components but the real as2 transports, which the
+	// stand-ins replace with what the rules read of them.
 	var specs []*component.Spec
 	for _, s := range registry.Builtin().Specs() {
 		if (s.Kind != component.SendTransport && s.Kind != component.ReceiveTransport) || s.Name != "as2" {
@@ -560,8 +560,11 @@ func as2Registry(t *testing.T) *component.Registry {
 	}
 	receive := &component.Spec{
 		Kind: component.ReceiveTransport, Name: "as2", Summary: "AS2 (a test stand-in).",
-		Attributes: []component.Attribute{{Name: "listen", Type: component.String, Required: true, Doc: "Where to listen."}},
-		Decode:     func(*component.Body) component.Config { return as2ReceiveConfig{} },
+		Attributes: []component.Attribute{
+			{Name: "listen", Type: component.String, Required: true, Doc: "Where to listen."},
+			{Name: "path", Type: component.String, Default: "/", Doc: "The path served."},
+		},
+		Decode: func(b *component.Body) component.Config { return as2ReceiveConfig{path: b.String("path")} },
 	}
 	for _, s := range []*component.Spec{send, receive} {
 		if err := reg.Register(s); err != nil {
@@ -580,7 +583,10 @@ type as2Topo struct {
 	MDN                  string // default "sync"
 	AsyncURL             bool
 	Partner              string // default party.fabrikam
-	Extra                string
+	// RecvHost is the host of receive location "as2_in" (default h),
+	// RecvPath its path (default: none, the transport's "/").
+	RecvHost, RecvPath string
+	Extra              string
 }
 
 func (o as2Topo) hcl() string {
@@ -637,14 +643,44 @@ func (o as2Topo) hcl() string {
 	line(`  }`)
 	line(`}`)
 	line(`receive_location "as2_in" {`)
-	line(`  host = host.h`)
+	recvHost := o.RecvHost
+	if recvHost == "" {
+		recvHost = "h"
+	}
+	line(`  host = host.%s`, recvHost)
 	line(`  transport "as2" {`)
 	line(`    listen = "127.0.0.1:4080"`)
+	if o.RecvPath != "" {
+		line(`    path   = %q`, o.RecvPath)
+	}
 	line(`  }`)
 	line(`}`)
 	b.WriteString(o.Extra)
 	return b.String()
 }
+
+// as2Srv2 adds host "h2", with one instance on server "srv2" as
+// service account "svc2", whose stores are "personal2" and "other2".
+const as2Srv2 = `
+certificate_store "personal2" {
+  path = "stores/personal2"
+}
+certificate_store "other2" {
+  path = "stores/other2"
+}
+service_account "svc2" {
+  personal_store = certificate_store.personal2
+}
+server "srv2" {
+  other_people_store = certificate_store.other2
+}
+host "h2" {
+  instance {
+    server          = server.srv2
+    service_account = service_account.svc2
+  }
+}
+`
 
 func as2Stores(s *scene) {
 	s.certKey("personal", "sign.pem", "sign")
@@ -681,6 +717,37 @@ func TestAS2Rules(t *testing.T) {
 			stores: func(s *scene) { s.certKey("personal", "sign.pem", "sign"); s.mkdir("other") },
 			want: []finding{{diag.CodePartyCertMissing, errorSev, "party_certs", `["{{tp "party"}}"]`, "",
 				list(`Send port "fabrikam_as2" verifies the MDNs of party "fabrikam" with transport "as2"`, `server "srv1"`, `certificate store "other"`)}},
+		},
+		{
+			// The async MDNs arrive at as2_in, on srv2, which verifies them
+			// without the partner's certificate: each answered 503 until
+			// mdn_timeout suspends the delivery.
+			name: "BP7006 the partner's async MDN certificate is not where its MDNs arrive",
+			hcl:  as2Topo{MDN: "async", AsyncURL: true, RecvHost: "h2", RecvPath: "/as2", Extra: as2Srv2}.hcl(),
+			stores: func(s *scene) { as2Stores(s); s.certKey("personal2", "sign.pem", "sign"); s.mkdir("other2") },
+			want: []finding{{diag.CodePartyCertMissing, errorSev, "party_certs", `["{{tp "party"}}"]`, "",
+				list(`Send port "fabrikam_as2" asks party "fabrikam" for asynchronous MDNs (transport "as2"), which receive location "as2_in" receives and verifies`,
+					`server "srv2"`, `certificate store "other2"`)}},
+		},
+		{
+			name:   "BP7006 pass: the partner's certificate is where its async MDNs arrive",
+			hcl:    as2Topo{MDN: "async", AsyncURL: true, RecvHost: "h2", RecvPath: "/as2", Extra: as2Srv2}.hcl(),
+			stores: func(s *scene) { as2Stores(s); s.certKey("personal2", "sign.pem", "sign"); s.certOnly("other2", "f.pem", "party") },
+		},
+		{
+			// as2_in serves another path than async_mdn_url's; as2_mdn,
+			// on srv1, which has the certificate, serves it.
+			name: "BP7006 pass: the location serving async_mdn_url's path has the certificate",
+			hcl: as2Topo{MDN: "async", AsyncURL: true, RecvHost: "h2", RecvPath: "/orders", Extra: as2Srv2 + `
+receive_location "as2_mdn" {
+  host = host.h
+  transport "as2" {
+    listen = "127.0.0.1:4081"
+    path   = "/as2"
+  }
+}
+`}.hcl(),
+			stores: func(s *scene) { as2Stores(s); s.certKey("personal2", "sign.pem", "sign"); s.mkdir("other2") },
 		},
 		{
 			name: "BP7006 pass: no MDN, nothing to verify", hcl: as2Topo{MDN: "none"}.hcl(),
