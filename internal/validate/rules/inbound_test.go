@@ -722,17 +722,21 @@ func TestAS2Rules(t *testing.T) {
 			// The async MDNs arrive at as2_in, on srv2, which verifies them
 			// without the partner's certificate: each answered 503 until
 			// mdn_timeout suspends the delivery.
-			name: "BP7006 the partner's async MDN certificate is not where its MDNs arrive",
-			hcl:  as2Topo{MDN: "async", AsyncURL: true, RecvHost: "h2", RecvPath: "/as2", Extra: as2Srv2}.hcl(),
+			name:   "BP7006 the partner's async MDN certificate is not where its MDNs arrive",
+			hcl:    as2Topo{MDN: "async", AsyncURL: true, RecvHost: "h2", RecvPath: "/as2", Extra: as2Srv2}.hcl(),
 			stores: func(s *scene) { as2Stores(s); s.certKey("personal2", "sign.pem", "sign"); s.mkdir("other2") },
 			want: []finding{{diag.CodePartyCertMissing, errorSev, "party_certs", `["{{tp "party"}}"]`, "",
 				list(`Send port "fabrikam_as2" asks party "fabrikam" for asynchronous MDNs (transport "as2"), which receive location "as2_in" receives and verifies`,
 					`server "srv2"`, `certificate store "other2"`)}},
 		},
 		{
-			name:   "BP7006 pass: the partner's certificate is where its async MDNs arrive",
-			hcl:    as2Topo{MDN: "async", AsyncURL: true, RecvHost: "h2", RecvPath: "/as2", Extra: as2Srv2}.hcl(),
-			stores: func(s *scene) { as2Stores(s); s.certKey("personal2", "sign.pem", "sign"); s.certOnly("other2", "f.pem", "party") },
+			name: "BP7006 pass: the partner's certificate is where its async MDNs arrive",
+			hcl:  as2Topo{MDN: "async", AsyncURL: true, RecvHost: "h2", RecvPath: "/as2", Extra: as2Srv2}.hcl(),
+			stores: func(s *scene) {
+				as2Stores(s)
+				s.certKey("personal2", "sign.pem", "sign")
+				s.certOnly("other2", "f.pem", "party")
+			},
 		},
 		{
 			// as2_in serves another path than async_mdn_url's; as2_mdn,
