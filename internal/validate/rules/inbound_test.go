@@ -167,13 +167,15 @@ receive_location "plain" {
 				decPair(`{{TP "dec"}} (SHA-1)`, `host "recv_host"'s decryption thumbprint`)}},
 		},
 		{
-			name: "BP7002 pass: decryption thumbprint from a variable without value",
+			name: "BP1009 decryption thumbprint from a variable without value: no BP7002, but a warning",
 			hcl: inTopo{Dec: "var.dec", Extra: `
 variable "dec" {
   type = string
 }
 `}.hcl(),
 			stores: func(s *scene) { s.mkdir("personal"); s.certOnly("other", "f.pem", "party") },
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "dec", "var.dec", "",
+				list(`decryption_certificate attribute of host "recv_host"`, "BP7001–BP7005", `receive location "from_fabrikam"`)}},
 		},
 		{
 			name: "BP7003 certificate without key", hcl: inTopo{}.hcl(),
@@ -326,9 +328,11 @@ variable "dec" {
 			stores: func(s *scene) { inStores(s); s.certKey("personal", "prev.pem", "prev") },
 			want:   []finding{{diag.CodeThumbprint, errorSev, "prev", `"`, "", list(`previous_decryption_certificates[0] of host "recv_host"`, "U+200E")}},
 		},
-		{name: "BP7002 pass: previous decryption certificates from a variable without value",
+		{name: "BP1009 previous decryption certificates from a variable without value: a warning",
 			hcl:    inTopo{Previous: "var.previous", Extra: "variable \"previous\" {\n  type = list(string)\n}\n"}.hcl(),
-			stores: inStores},
+			stores: inStores,
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "prev", "var.previous", "",
+				list(`previous_decryption_certificates attribute of host "recv_host"`, "BP7001–BP7005", `receive location "from_fabrikam"`)}}},
 		{name: "BP7002 pass: a host that does not decrypt needs no previous decryption certificate",
 			hcl: inTopo{NoDecrypt: true, Previous: `["{{tp "prev"}}"]`}.hcl(), stores: inStores},
 
@@ -362,9 +366,23 @@ variable "dec" {
 			hcl: inTopo{NoVerify: true, Party: "-"}.hcl(), stores: inStores},
 		{name: "BP7006 pass: one of two listed certificates is present",
 			hcl: inTopo{Party: `["{{tp "decoy"}}", "{{tp "party"}}"]`}.hcl(), stores: inStores},
-		{name: "BP7006 pass: signing certificates from a variable without value",
+		{name: "BP1009 one signing certificate from a variable without value: the list is unknown, with a warning",
+			hcl:    inTopo{Party: `["{{tp "party"}}", var.cert]`, Extra: "variable \"cert\" {\n  type = string\n}\n"}.hcl(),
+			stores: inStores,
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "party_certs", `["{{tp "party"}}", var.cert]`, "",
+				list(`signing_certificates attribute of party "fabrikam"`, "BP7006–BP7008", `receive location "from_fabrikam"`)}}},
+		{name: "BP1009 pass: a host that does not decrypt needs no decryption thumbprint, known or not",
+			hcl: inTopo{NoDecrypt: true, Dec: "var.dec", Extra: `
+variable "dec" {
+  type = string
+}
+`}.hcl(),
+			stores: inStores},
+		{name: "BP1009 signing certificates from a variable without value: no BP7006, but a warning",
 			hcl:    inTopo{Party: "var.certs", Extra: "variable \"certs\" {\n  type = list(string)\n}\n"}.hcl(),
-			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.mkdir("other") }},
+			stores: func(s *scene) { s.certKey("personal", "dec.pem", "dec"); s.mkdir("other") },
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "party_certs", "var.certs", "",
+				list(`signing_certificates attribute of party "fabrikam"`, "BP7006–BP7008", `receive location "from_fabrikam"`)}}},
 
 		// BP7007, BP7008: the party certificates found, judged together.
 		{

@@ -72,6 +72,7 @@ func Check(cfg *model.Config, opts Options) (*Result, hcl.Diagnostics) {
 	c.checkUnknownNeeds()
 	c.checkUnknownWindow()
 	c.checkUnknownProperties()
+	c.checkUnknownCertificates()
 	c.checkAS2()
 	c.checkUnused()
 	c.checkFilterLocations()

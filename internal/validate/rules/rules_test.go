@@ -350,12 +350,15 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name: "BP3001 pass: signing thumbprint from a variable without value",
+			// Not BP3001 (the certificate is not known), but not silent.
+			name: "BP1009 signing thumbprint from a variable without value: no BP3001, but a warning",
 			hcl:  topo{Sign: "var.thumbprint"}.hcl(),
 			stores: func(s *scene) {
 				s.certKey("personal", "decoy.pem", "decoy")
 				s.der("other", "partner.cer", "partner")
 			},
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "sign", "var.thumbprint", "",
+				list(`signing_certificate attribute of group "contoso"`, "BP3001–BP3007", `send port "fabrikam"`, "--var")}},
 		},
 
 		// BP3002: the certificate is there, its private key is not.
@@ -591,12 +594,25 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name: "BP4002 pass: encryption thumbprint from a variable without value",
+			// Nothing in the store is read: not BP3001 nor BP3002, but
+			// said, naming the send port that signs with a key it holds.
+			name: "BP1009 a store path from a variable without value: its rules skipped, with a warning",
+			hcl: strings.Replace(topo{}.hcl(), `path = "stores/personal" # @personal`, `path = var.thumbprint # @personal`, 1),
+			stores: func(s *scene) {
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "personal", "var.thumbprint", "",
+				list(`path attribute of certificate store "personal"`, "not read", `send port "fabrikam"`, "--var")}},
+		},
+		{
+			name: "BP1009 encryption thumbprint from a variable without value: no BP4002, but a warning",
 			hcl:  topo{Enc: "var.thumbprint"}.hcl(),
 			stores: func(s *scene) {
 				s.certKey("personal", "sign.pem", "sign")
 				s.der("other", "decoy.cer", "decoy")
 			},
+			want: []finding{{diag.CodeNeedUnknown, warningSev, "enc", "var.thumbprint", "",
+				list(`encryption_certificate attribute of send port "fabrikam"`, "BP4001–BP4006", "--var")}},
 		},
 
 		// BP4003: encryption certificate expired or not yet valid.

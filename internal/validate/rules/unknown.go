@@ -239,3 +239,113 @@ func (c *checker) coveredUsers() []coveredUser {
 	}
 	return out
 }
+
+// checkUnknownCertificates warns (BP1009) at each thumbprint and store
+// path that has no value during validate where a covered send port or
+// receive location may need it: the rules that find and judge those
+// certificates are skipped for them, as BP2005 says of a store whose
+// password is unknown, rather than skipped silently. Without it, a
+// configuration whose thumbprints all come from variables given no value
+// validated with nothing checked at all.
+func (c *checker) checkUnknownCertificates() {
+	unknown := func(v model.Value[string]) bool { return v.Set && !v.Known }
+	warn := func(rng hcl.Range, attr, of, rules string, users []string) {
+		if len(users) == 0 {
+			return
+		}
+		c.add(diag.Warningf(diag.CodeNeedUnknown, rng, "Value unknown: certificate rules skipped",
+			"The %s attribute of %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s are skipped for %s.",
+			attr, of, rules, strings.Join(users, ", ")))
+	}
+	// needing lists the covered ports and locations that may need a key
+	// (need) and that keep says use it.
+	needing := func(need func(component.Needs) component.Need, keep func(h *model.Host, name string) bool) []string {
+		var out []string
+		for _, p := range c.cfg.SendPorts {
+			name := fmt.Sprintf("send port %q", p.Name)
+			if p.Host != nil && c.runs(p.Host) && need(p.Needs()) != component.NotNeeded && keep(p.Host, name) {
+				out = append(out, name)
+			}
+		}
+		for _, r := range c.cfg.ReceiveLocations {
+			name := fmt.Sprintf("receive location %q", r.Name)
+			if r.Host != nil && c.runs(r.Host) && need(r.Needs()) != component.NotNeeded && keep(r.Host, name) {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+	all := func(*model.Host, string) bool { return true }
+	signingRules := "the signing certificate rules (BP3001–BP3007)"
+	if g := c.cfg.Group; g != nil {
+		if unknown(g.SigningCertificate) {
+			warn(g.SigningCertificate.Range, "signing_certificate", fmt.Sprintf("group %q", g.Name), signingRules, needing(signingNeed, all))
+		}
+		if r := g.SigningRollover; r != nil && unknown(r.Thumbprint) {
+			warn(r.Thumbprint.Range, "certificate", fmt.Sprintf("the signing_rollover of group %q", g.Name), signingRules, needing(signingNeed, all))
+		}
+	}
+	for _, p := range c.cfg.SendPorts {
+		if unknown(p.EncryptionCertificate) {
+			port := fmt.Sprintf("send port %q", p.Name)
+			warn(p.EncryptionCertificate.Range, "encryption_certificate", port, "the encryption certificate rules (BP4001–BP4006)",
+				needing(encryptionNeed, func(_ *model.Host, name string) bool { return name == port }))
+		}
+	}
+	for _, h := range c.cfg.Hosts {
+		onHost := func(host *model.Host, _ string) bool { return host == h }
+		decRules := "the decryption certificate rules (BP7001–BP7005)"
+		host := fmt.Sprintf("host %q", h.Name)
+		if unknown(h.DecryptionCertificate) {
+			warn(h.DecryptionCertificate.Range, "decryption_certificate", host, decRules, needing(decryptionNeed, onHost))
+		}
+		// A list with an unknown element is unknown as a whole.
+		if !h.PreviousDecryptionCertificatesKnown {
+			warn(h.PreviousDecryptionCertificatesRange, "previous_decryption_certificates", host, decRules, needing(decryptionNeed, onHost))
+		}
+	}
+	partyRules := "the party signing certificate rules (BP7006–BP7008)"
+	for _, p := range c.cfg.Parties {
+		// Every verifying location may meet any party; an AS2 port
+		// verifies its partner's MDNs.
+		verifies := func(_ *model.Host, name string) bool {
+			for _, sp := range c.cfg.SendPorts {
+				if fmt.Sprintf("send port %q", sp.Name) == name {
+					a, ok := as2Of(sp.Transport)
+					return ok && a.Partner.Usable() && a.Partner.V == p.Name
+				}
+			}
+			return true
+		}
+		party := fmt.Sprintf("party %q", p.Name)
+		if !p.SigningCertificatesKnown {
+			warn(p.SigningCertificatesRange, "signing_certificates", party, partyRules, needing(partySigningNeed, verifies))
+		}
+	}
+	for _, s := range c.cfg.Stores {
+		if !unknown(s.Path) {
+			continue
+		}
+		// Where the store is an instance's personal store or its
+		// server's other-people store: any key its users need may be in it.
+		uses := func(h *model.Host, _ string) bool {
+			for _, in := range h.Instances {
+				if (in.Account != nil && in.Account.PersonalStore == s) || (in.Server != nil && in.Server.OtherPeopleStore == s) {
+					return true
+				}
+			}
+			return false
+		}
+		var users []string
+		seen := map[string]bool{}
+		for _, k := range keyRules {
+			for _, u := range needing(k.need, uses) {
+				if !seen[u] {
+					seen[u] = true
+					users = append(users, u)
+				}
+			}
+		}
+		warn(s.Path.Range, "path", storeDesc(s), "the certificates in it are not read, and the certificate rules that look there", users)
+	}
+}
