@@ -363,3 +363,61 @@ func replayed(t *testing.T, url string, der []byte) *http.Request {
 	t.Helper()
 	return as2Request(t, url, "FABRIKAM", "<captured@fabrikam.example>", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, der)
 }
+
+// TestAS2CBCSpliceOracle: a signature covers the first part of a
+// multipart/signed, not the header section of the entity a CBC envelope
+// holds, whose field values take any octet but a line feed. Copying two
+// ciphertext blocks of a captured message (C[k-1] xor delta, C[k]) after
+// its first block, then that first block again (which restores the
+// plaintext after), puts P[k] xor delta between two random blocks in the
+// value of its first header field (OpenSSL's MIME-Version, whose value
+// begins in the first block). Were that message processed, its signature
+// and party intact, while a delta that makes a line feed there is refused,
+// the MDN would say whether P[k] xor delta holds a line feed: a format
+// oracle that decrypts the message byte by byte. Every such message is
+// answered as a bad padding is; the message as sent is processed.
+func TestAS2CBCSpliceOracle(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p := newPKI(t)
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	run := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }
+	entity := []byte("Content-Type: application/edi-x12\r\n\r\n" + strings.Repeat("ISA*00*confidential order line, price 4711.00*~", 8))
+	signed := run("cms", "-sign", "-binary", "-in", file("entity.mime", entity),
+		"-signer", file("s.pem", p.partner.CertPEM()), "-inkey", file("s.key", p.partner.KeyPEM()))
+	if !bytes.HasPrefix(signed, []byte("MIME-Version: 1.")) {
+		t.Fatalf("openssl's signed entity does not start with MIME-Version:\n%s", signed)
+	}
+	der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes-256-cbc", "-in", file("plain", signed), file("r.pem", p.signer.CertPEM()))
+	pad := byte(16 - len(signed)%16)
+
+	url, box := startAS2Decoder(t, p, true)
+	post := func(t *testing.T, req *http.Request) []byte {
+		t.Helper()
+		resp, b := testhttp.Do(t, nil, req)
+		return remoteView(t, resp, b)
+	}
+	before := listIDs(t, box)
+	sent := post(t, as2Request(t, url, "FABRIKAM", "<sent@fabrikam.example>", `application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"`, der))
+	if m := newMessage(t, box, before); !bytes.Contains(sent, []byte("; processed\r\n")) || m.Decoding != msgbox.Decoded || m.Party != "fabrikam" {
+		t.Fatalf("the message as sent: stored decoding %q, party %q, reason %q, answered\n%s\nwant processed", m.Decoding, m.Party, m.Reason, sent)
+	}
+	badPadding := post(t, replayed(t, url, cbcTamper(t, der, pad, 0)))
+	if !bytes.Contains(badPadding, []byte("processed/error: decryption-failed")) {
+		t.Fatalf("bad padding answered\n%s\nwant processed/error: decryption-failed", badPadding)
+	}
+	const bs = 16
+	first := bytes.Index(signed, []byte("confidential"))/bs + 1
+	for k := first; k < first+6; k++ {
+		for _, delta := range []byte{0, signed[k*bs] ^ '\n'} {
+			spliced := cbcRewrite(t, der, func(c []byte) []byte {
+				prev := bytes.Clone(c[(k-1)*bs : k*bs])
+				prev[0] ^= delta
+				return slices.Concat(c[:bs], prev, c[k*bs:(k+1)*bs], c[:bs], c[bs:])
+			})
+			if got := post(t, replayed(t, url, spliced)); !bytes.Equal(got, badPadding) {
+				t.Errorf("block %d, delta %#x (plaintext there %q): answered\n%s\nwhile bad padding is answered\n%s", k, delta, signed[k*bs:(k+1)*bs], got, badPadding)
+			}
+		}
+	}
+}

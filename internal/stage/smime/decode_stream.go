@@ -76,7 +76,9 @@ const (
 // 4 MiB, and content over 16 MiB signed without signed attributes. Both
 // refuse a SignedData with more than 16 signer infos. In what it decrypts
 // from CBC, DecodeStream also refuses a multipart/signed whose epilogue is
-// not blank (see multipartSigned); Decode decrypts for no receiver.
+// not blank (see multipartSigned) and, where a signature is to be checked,
+// a header section outside any signature that is not printable US-ASCII
+// (strictHeader); Decode decrypts for no receiver.
 //
 // An error's text is at most about 4 KiB, whatever the message quotes into
 // it (certificate names, algorithm identifiers, digests).
@@ -164,6 +166,37 @@ type streamDecoder struct {
 	// of the outermost signature, the outermost decrypted entity, the
 	// top-level body.
 	signed, decrypted, plain *io.SectionReader
+	// unsignedCBC: what is read now was decrypted from CBC and is outside
+	// any signature, and a signature is to decide whether the message is
+	// accepted: its header sections must be strict (strictHeader).
+	// inSignature: a signature layer was entered; what it holds is what
+	// its signer signed (or, unverified, what no check protects anyway).
+	unsignedCBC, inSignature bool
+}
+
+// strictHeader refuses a header section decrypted from CBC outside any
+// signature (its fields and the empty line that ends it) that holds an
+// octet other than printable US-ASCII, space, tab, or a CR before an LF:
+// what senders write there (Content-Type, MIME-Version,
+// Content-Disposition). A field's value may otherwise be any octets but
+// LF, and no signature covers it: ciphertext blocks copied into a
+// captured message's ciphertext (C[k-1] xor delta, C[k], then the block
+// before them, which restores what follows) decrypt there to a random
+// block, P[k] xor delta and another random block, and the message would
+// be processed exactly when P[k] xor delta holds no line feed, and
+// refused otherwise: a format oracle that decrypts the message byte by
+// byte, as a padding oracle does. Random blocks pass this test with a
+// probability of about 2^-22 each.
+func strictHeader(h []byte) error {
+	for i, c := range h {
+		switch {
+		case c >= ' ' && c <= '~', c == '\t', c == '\n':
+		case c == '\r' && i+1 < len(h) && h[i+1] == '\n':
+		default:
+			return fmt.Errorf("a header section decrypted from CBC holds the octet %#02x at offset %d, not printable US-ASCII", c, i)
+		}
+	}
+	return nil
 }
 
 // mic computes DecodeResult.MIC (see DecodeOptions.MICHash).
@@ -217,6 +250,15 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 	if err != nil {
 		return nil, fmt.Errorf("smime: %w", err)
 	}
+	if sd.unsignedCBC {
+		h := make([]byte, bodyOff)
+		if _, err := raw.ReadAt(h, 0); err != nil {
+			return nil, fmt.Errorf("smime: rereading a header section: %w", err)
+		}
+		if err := strictHeader(h); err != nil {
+			return nil, fmt.Errorf("smime: %w", err)
+		}
+	}
 	body := io.NewSectionReader(raw, bodyOff, raw.Size()-bodyOff)
 	ct, ok, err := headerValue(fields, "Content-Type")
 	if err != nil {
@@ -245,6 +287,7 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		if sd.opts.KeepSignatures {
 			return sd.kept(raw, ct), nil
 		}
+		sd.enterSignature()
 		return sd.entity(content, depth+1)
 
 	case "application/pkcs7-mime", "application/x-pkcs7-mime":
@@ -267,6 +310,7 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 				if sd.opts.KeepSignatures {
 					return sd.kept(raw, ct), nil
 				}
+				sd.enterSignature()
 			}
 		case oid.Equal(oidEnvelopedData), oid.Equal(oidAuthEnvelopedData):
 			content, err = sd.decrypt(der)
@@ -274,6 +318,12 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 			if oid.Equal(oidEnvelopedData) {
 				// CBC, the only cipher cms takes in EnvelopedData.
 				sd.res.Unauthenticated = true
+				// Outside any signature, where one is to be checked
+				// (here, or by the next stage: KeepSignatures), what it
+				// holds is read strictly (strictHeader).
+				if !sd.inSignature && (!sd.opts.Unverified || sd.opts.KeepSignatures) {
+					sd.unsignedCBC = true
+				}
 			}
 			if err == nil {
 				keep(&sd.decrypted, content)
@@ -299,6 +349,12 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		return nil, fmt.Errorf("smime: %s body: %w", mt, err)
 	}
 	return out, nil
+}
+
+// enterSignature records that what is read next is a signature layer's
+// content.
+func (sd *streamDecoder) enterSignature() {
+	sd.inSignature, sd.unsignedCBC = true, false
 }
 
 // kept is the result of a signature layer kept whole
@@ -390,6 +446,14 @@ func (sd *streamDecoder) multipartSigned(body *io.SectionReader, params map[stri
 	sigRaw, err := readAllCapped(parts[1].body, maxSignaturePart, "signature part")
 	if err != nil {
 		return nil, fmt.Errorf("smime: %w", err)
+	}
+	if sd.unsignedCBC {
+		// The signature part's header is signed by nobody either.
+		if _, sigBody, err := parseEntity(sigRaw); err == nil {
+			if err := strictHeader(sigRaw[:len(sigRaw)-len(sigBody)]); err != nil {
+				return nil, fmt.Errorf("smime: signature part: %w", err)
+			}
+		}
 	}
 	der, err := signaturePart(sigRaw)
 	if err != nil {

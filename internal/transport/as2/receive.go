@@ -62,7 +62,10 @@ padding oracle, which decrypts the message); the reason the message is
 suspended with still says what failed. For the same reason, a
 multipart/signed decrypted from CBC must end at its close delimiter, white
 space aside: anything else after it (blocks appended to the ciphertext) is
-refused so. AES-GCM messages are answered with the precise disposition. A
+refused so; and the header sections decrypted from CBC that no signature
+covers (the decrypted entity's, its signature part's) must be printable
+US-ASCII, lest ciphertext blocks copied into a header field's value be
+accepted or refused by whether their plaintext holds a line feed. AES-GCM messages are answered with the precise disposition. A
 location that does not verify accepts any padding-valid CBC content as the
 message: require the signature (verify = true) or AES-GCM to refuse an
 altered one.
