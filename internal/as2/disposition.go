@@ -38,11 +38,25 @@ func Failed(description string) Disposition {
 	return Disposition{Action: DispositionAction, Type: "failed", Modifier: "failure", Description: description}
 }
 
-// Positive reports a processed disposition without an error or failure
-// modifier ("processed" or "processed/warning: ..."): the only kind that
-// settles a delivery as delivered.
+// Positive reports a processed disposition whose modifiers, if any, are
+// all warning ("processed" or "processed/warning: ..."): the only kind
+// that settles a delivery as delivered. RFC 3798 §3.2.6 lets a disposition
+// carry a comma-separated list of modifiers ("processed/warning, error"):
+// one that holds error, or any modifier AS2 does not define, is no
+// positive receipt.
 func (d Disposition) Positive() bool {
-	return d.Type == "processed" && d.Modifier != "error" && d.Modifier != "failure"
+	if d.Type != "processed" {
+		return false
+	}
+	if d.Modifier == "" {
+		return true
+	}
+	for _, m := range strings.Split(d.Modifier, ",") {
+		if strings.TrimSpace(m) != "warning" {
+			return false
+		}
+	}
+	return true
 }
 
 // Outcome summarises d in one word for reports and metrics: "processed",
