@@ -11,6 +11,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/as2/as2test"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
 	"github.com/bizpipe/bizpipe/internal/stage/smime"
@@ -24,7 +25,9 @@ import (
 // certificates of its own other-people store, instead of refusing it 400,
 // which loses it; without that store it cannot judge it, and answers 503
 // with a Retry-After, so that the partner sends it again, perhaps to a
-// server that can. Judging needs only those certificates: the files of
+// server that can (validate refuses that configuration, BP7006: the case
+// runs it regardless, as a server whose validation was not heeded would).
+// Judging needs only those certificates: the files of
 // the port's tls block, which only the servers that send need (and srv2
 // does not have), do not stop srv2 from judging.
 func TestAS2MDNForAnotherServersPort(t *testing.T) {
@@ -36,10 +39,11 @@ func TestAS2MDNForAnotherServersPort(t *testing.T) {
 		tls     bool   // the port has TLS client files, gone when srv2 starts
 		status  int
 		status2 msgbox.Status // the message's, after the MDN
+		refused bool          // validate refuses it (BP7006 on srv2)
 	}{
-		{"judged through the shared box", "other_people_store = certificate_store.others", false, http.StatusOK, msgbox.StatusDelivered},
-		{"srv2 cannot judge it", "", false, http.StatusServiceUnavailable, msgbox.StatusAwaitingMDN},
-		{"judged without the port's TLS files", "other_people_store = certificate_store.others", true, http.StatusOK, msgbox.StatusDelivered},
+		{"judged through the shared box", "other_people_store = certificate_store.others", false, http.StatusOK, msgbox.StatusDelivered, false},
+		{"srv2 cannot judge it", "", false, http.StatusServiceUnavailable, msgbox.StatusAwaitingMDN, true},
+		{"judged without the port's TLS files", "other_people_store = certificate_store.others", true, http.StatusOK, msgbox.StatusDelivered, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -71,7 +75,18 @@ func TestAS2MDNForAnotherServersPort(t *testing.T) {
 			}
 			dir := setup(t, p, as2Common+srv2+sendPort, map[string]string{"Port": port})
 			put(t, dir, "order.edi", []byte("ISA*00*~srv1"))
-			r1, box := startWith(t, dir, nil)
+			var allow []diag.Code
+			if tc.refused {
+				found := false
+				for _, d := range ruleFindings(t, dir) {
+					found = found || (diag.CodeOf(d) == diag.CodePartyCertMissing && strings.Contains(d.Detail, `server "srv2"`))
+				}
+				if !found {
+					t.Fatal("validate passes a configuration whose srv2 receives the MDNs without the partner's certificate")
+				}
+				allow = append(allow, diag.CodePartyCertMissing)
+			}
+			r1, box := startAllowing(t, dir, nil, allow...)
 			if got := r1.Ports(); len(got) != 1 || got[0] != "p" {
 				t.Fatalf("srv1 runs %v", got)
 			}
@@ -81,7 +96,7 @@ func TestAS2MDNForAnotherServersPort(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r2, _ := startWith(t, dir, func(o *runner.Options) { o.Server = "srv2"; o.Box = box })
+			r2, _ := startAllowing(t, dir, func(o *runner.Options) { o.Server = "srv2"; o.Box = box }, allow...)
 			if got := r2.Ports(); len(got) != 0 {
 				t.Fatalf("srv2 runs %v", got)
 			}

@@ -21,9 +21,12 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/hashicorp/hcl/v2"
 
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
+	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/msgboxtest"
 	"github.com/bizpipe/bizpipe/internal/msgbox/sqlitebox"
@@ -177,7 +180,15 @@ func start(t testing.TB, dir string) (*runner.Runner, msgbox.Box) {
 // startWith is start with options changed by tune (when not nil).
 func startWith(t testing.TB, dir string, tune func(*runner.Options)) (*runner.Runner, msgbox.Box) {
 	t.Helper()
-	opts := testOptions(t, dir)
+	return startAllowing(t, dir, tune)
+}
+
+// startAllowing is startWith for a configuration whose validation finds
+// errors of the codes in allow: what the runner does when validate was not
+// heeded.
+func startAllowing(t testing.TB, dir string, tune func(*runner.Options), allow ...diag.Code) (*runner.Runner, msgbox.Box) {
+	t.Helper()
+	opts := testOptionsAllowing(t, dir, nil, allow...)
 	if tune != nil {
 		tune(&opts)
 	}
@@ -199,6 +210,13 @@ func testOptions(t testing.TB, dir string) runner.Options {
 // built-in ones).
 func testOptionsWith(t testing.TB, dir string, reg *component.Registry) runner.Options {
 	t.Helper()
+	return testOptionsAllowing(t, dir, reg)
+}
+
+// checked loads the configuration in dir, with the components of reg
+// (nil: the built-in ones), and runs the rules over it: what they found.
+func checked(t testing.TB, dir string, reg *component.Registry) (*model.Config, *rules.Result, hcl.Diagnostics) {
+	t.Helper()
 	files, err := lang.FindFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +226,22 @@ func testOptionsWith(t testing.TB, dir string, reg *component.Registry) runner.O
 		t.Fatalf("config: %s", diags.Error())
 	}
 	res, diags := rules.Check(cfg, rules.Options{})
+	return cfg, res, diags
+}
+
+// ruleFindings is what the rules find in the configuration in dir.
+func ruleFindings(t testing.TB, dir string) hcl.Diagnostics {
+	t.Helper()
+	_, _, diags := checked(t, dir, nil)
+	return diags
+}
+
+// testOptionsAllowing is testOptionsWith for a configuration whose
+// validation may find errors of the codes in allow.
+func testOptionsAllowing(t testing.TB, dir string, reg *component.Registry, allow ...diag.Code) runner.Options {
+	t.Helper()
+	cfg, res, diags := checked(t, dir, reg)
+	diags = slices.DeleteFunc(diags, func(d *hcl.Diagnostic) bool { return slices.Contains(allow, diag.CodeOf(d)) })
 	if diags.HasErrors() {
 		t.Fatalf("rules: %s", diags.Error())
 	}
