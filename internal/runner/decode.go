@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -250,6 +251,22 @@ func decodeFailure(loc, why string) string {
 // pipeline refused.
 const neverDecoded = "decoding failed when the message was received, so it is never routed (its bytes are as received); receive it again once the cause is fixed"
 
+// decodeGuarded runs st.Decode, making a panic (a bug hostile input
+// found) the stage's error, logged with its stack: the message is refused
+// as any that does not decode, and the process lives on. Otherwise it
+// would die, and die again at every resend of a partner that retries, or
+// every restart that decodes a stored message again.
+func (s *decodingSink) decodeGuarded(ctx context.Context, st component.DecodeStage, in component.Header, src io.Reader, dst io.Writer, at time.Time) (d component.Decoded, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.r.log.Error("a decoder stage failed with an internal error (a bug in bizpipe: please report it, with this line); the message is refused",
+				"receive_location", s.loc, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error in the decoder (a bug in bizpipe, logged): %v", p)
+		}
+	}()
+	return st.Decode(ctx, in, src, dst, at)
+}
+
 // decode runs the stages over received, each from the spool file the
 // previous one wrote, and returns the last one's output, positioned at its
 // start. On error, the files written are closed and nil is returned.
@@ -293,7 +310,7 @@ func (s *decodingSink) decode(ctx context.Context, received *fsop.Unlinked, cont
 			// stage reads.
 			sctx = component.WithMICHash(ctx, 0)
 		}
-		d, err := st.Decode(sctx, h, src, out, at)
+		d, err := s.decodeGuarded(sctx, st, h, src, out, at)
 		closeSrc()
 		if err != nil {
 			out.Close()
