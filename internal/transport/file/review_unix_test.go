@@ -24,31 +24,36 @@ import (
 // publish (renameNoReplace) links the claim to the file's name, then
 // removes the claim. A kill between the two leaves the file under both
 // names. After the restart it must be received, once: neither name may
-// stay refused as a hard link forever.
+// stay refused as a hard link forever. The same for another (dead)
+// server's claim, taken over.
 func TestFileGiveBackInterruptedByCrash(t *testing.T) {
-	dir := t.TempDir()
-	claim := claimName("srv1", "00000000000000aa", "a.xml")
-	writeFile(t, dir, claim, "<a/>")
-	// What renameNoReplace has done when the kill comes: the link.
-	if err := linkNoFollow(filepath.Join(dir, claim), filepath.Join(dir, "a.xml")); err != nil {
-		t.Fatal(err)
-	}
-	box := transporttest.NewBox(t)
-	o := fileOpts(dir)
-	o.TakeoverAfter = time.Nanosecond
-	f, lr := newTestFile(t, o, transporttest.BoxSink{Box: box})
-	for range 3 {
-		pollNoHang(t, f, dir)
-	}
-	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
-	if err != nil || len(msgs) != 1 || msgs[0].FileName != "a.xml" {
-		t.Errorf("the box holds %+v, %v; want a.xml received once", msgs, err)
-	}
-	if got := names(t, dir); len(got) != 0 {
-		t.Errorf("directory holds %v, want nothing left", got)
-	}
-	if _, ok := lr.Find("finished giving back"); !ok {
-		t.Error("no log line about the interrupted give-back")
+	for _, owner := range []string{"srv1", "srv9"} {
+		t.Run(owner, func(t *testing.T) {
+			dir := t.TempDir()
+			claim := claimName(owner, "00000000000000aa", "a.xml")
+			writeFile(t, dir, claim, "<a/>")
+			// What renameNoReplace has done when the kill comes: the link.
+			if err := linkNoFollow(filepath.Join(dir, claim), filepath.Join(dir, "a.xml")); err != nil {
+				t.Fatal(err)
+			}
+			box := transporttest.NewBox(t)
+			o := fileOpts(dir)
+			o.TakeoverAfter = time.Nanosecond
+			f, lr := newTestFile(t, o, transporttest.BoxSink{Box: box})
+			for range 3 {
+				pollNoHang(t, f, dir)
+			}
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+			if err != nil || len(msgs) != 1 || msgs[0].FileName != "a.xml" {
+				t.Errorf("the box holds %+v, %v; want a.xml received once", msgs, err)
+			}
+			if got := names(t, dir); len(got) != 0 {
+				t.Errorf("directory holds %v, want nothing left", got)
+			}
+			if _, ok := lr.Find("finished giving back"); !ok {
+				t.Error("no log line about the interrupted give-back")
+			}
+		})
 	}
 }
 
@@ -79,31 +84,6 @@ func TestFileGiveBackInProgressIsLeftAlone(t *testing.T) {
 	}
 	if got, want := names(t, dir), []string{claim, "a.xml"}; !slices.Equal(got, want) {
 		t.Errorf("directory holds %v, want %v untouched", got, want)
-	}
-}
-
-// TestFileGiveBackInterruptedOtherOwner: the same, for another (dead)
-// server's claim, taken over.
-func TestFileGiveBackInterruptedOtherOwner(t *testing.T) {
-	dir := t.TempDir()
-	claim := claimName("srv9", "00000000000000aa", "a.xml")
-	writeFile(t, dir, claim, "<a/>")
-	if err := linkNoFollow(filepath.Join(dir, claim), filepath.Join(dir, "a.xml")); err != nil {
-		t.Fatal(err)
-	}
-	box := transporttest.NewBox(t)
-	o := fileOpts(dir)
-	o.TakeoverAfter = time.Nanosecond
-	f, _ := newTestFile(t, o, transporttest.BoxSink{Box: box})
-	for range 3 {
-		pollNoHang(t, f, dir)
-	}
-	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
-	if err != nil || len(msgs) != 1 || msgs[0].FileName != "a.xml" {
-		t.Errorf("the box holds %+v, %v; want a.xml received once", msgs, err)
-	}
-	if got := names(t, dir); len(got) != 0 {
-		t.Errorf("directory holds %v, want nothing left", got)
 	}
 }
 
