@@ -166,18 +166,8 @@ func TestAS2CBCPaddingOracle(t *testing.T) {
 // appended blocks are refused as a bad padding is, the same MDN, the
 // stored reason saying what failed. The message as sent is processed.
 func TestAS2CBCEpilogueOracle(t *testing.T) {
-	ossl := testpki.OpenSSL(t)
 	p := newPKI(t)
-	work := t.TempDir()
-	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
-	run := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }
-	entity := []byte("Content-Type: application/edi-x12\r\n\r\nISA*00*          *00*          *ZZ*FABRIKAM~\r\nGS*PO*FABRIKAM*CONTOSO~")
-	signed := run("cms", "-sign", "-binary", "-in", file("entity.mime", entity),
-		"-signer", file("s.pem", p.partner.CertPEM()), "-inkey", file("s.key", p.partner.KeyPEM()))
-	if !bytes.Contains(signed, []byte("multipart/signed")) {
-		t.Fatalf("openssl cms -sign wrote no multipart/signed:\n%s", signed)
-	}
-	der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes-256-cbc", "-in", file("plain", signed), file("r.pem", p.signer.CertPEM()))
+	signed, der := opensslSignedCBC(t, p, []byte("Content-Type: application/edi-x12\r\n\r\nISA*00*          *00*          *ZZ*FABRIKAM~\r\nGS*PO*FABRIKAM*CONTOSO~"))
 	pad := byte(16 - len(signed)%16)
 
 	url, box := startAS2Decoder(t, p, true)
@@ -356,6 +346,23 @@ func cbcRewrite(t *testing.T, der []byte, f func([]byte) []byte) []byte {
 	return rewrite(der, 0)
 }
 
+// opensslSignedCBC is entity as the partner sends it: clear-signed by
+// OpenSSL with p's partner key (signed, a multipart/signed), then
+// encrypted for p's signer with AES-256-CBC (der).
+func opensslSignedCBC(t *testing.T, p *pki, entity []byte) (signed, der []byte) {
+	t.Helper()
+	ossl := testpki.OpenSSL(t)
+	work := t.TempDir()
+	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+	signed = mustRun(t, ossl, "cms", "-sign", "-binary", "-in", file("entity.mime", entity),
+		"-signer", file("s.pem", p.partner.CertPEM()), "-inkey", file("s.key", p.partner.KeyPEM()))
+	if !bytes.Contains(signed, []byte("multipart/signed")) {
+		t.Fatalf("openssl cms -sign wrote no multipart/signed:\n%s", signed)
+	}
+	der = mustRun(t, ossl, "cms", "-encrypt", "-binary", "-outform", "DER", "-aes-256-cbc", "-in", file("plain", signed), file("r.pem", p.signer.CertPEM()))
+	return signed, der
+}
+
 // replayed is the AS2 request of an attacker replaying a captured
 // encrypted message, der, altered, to url, asking for a synchronous MDN:
 // always the one Message-ID, which a refused message does not hold.
@@ -377,18 +384,11 @@ func replayed(t *testing.T, url string, der []byte) *http.Request {
 // oracle that decrypts the message byte by byte. Every such message is
 // answered as a bad padding is; the message as sent is processed.
 func TestAS2CBCSpliceOracle(t *testing.T) {
-	ossl := testpki.OpenSSL(t)
 	p := newPKI(t)
-	work := t.TempDir()
-	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
-	run := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }
-	entity := []byte("Content-Type: application/edi-x12\r\n\r\n" + strings.Repeat("ISA*00*confidential order line, price 4711.00*~", 8))
-	signed := run("cms", "-sign", "-binary", "-in", file("entity.mime", entity),
-		"-signer", file("s.pem", p.partner.CertPEM()), "-inkey", file("s.key", p.partner.KeyPEM()))
+	signed, der := opensslSignedCBC(t, p, []byte("Content-Type: application/edi-x12\r\n\r\n"+strings.Repeat("ISA*00*confidential order line, price 4711.00*~", 8)))
 	if !bytes.HasPrefix(signed, []byte("MIME-Version: 1.")) {
 		t.Fatalf("openssl's signed entity does not start with MIME-Version:\n%s", signed)
 	}
-	der := run("cms", "-encrypt", "-binary", "-outform", "DER", "-aes-256-cbc", "-in", file("plain", signed), file("r.pem", p.signer.CertPEM()))
 	pad := byte(16 - len(signed)%16)
 
 	url, box := startAS2Decoder(t, p, true)
