@@ -18,19 +18,7 @@ import (
 func TestInboundRulesPerPair(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	hcl := inTopo{Extra: `
-certificate_store "personal2" {
-  path = "stores/personal2"
-}
-certificate_store "other2" {
-  path = "stores/other2"
-}
-service_account "svc2" {
-  personal_store = certificate_store.personal2
-}
-server "srv2" {
-  other_people_store = certificate_store.other2
-}
+	hcl := onSrv2Too(t, inTopo{Extra: srv2Decls + `
 receive_location "from_northwind" {
   host     = host.recv_host
   pipeline = pipeline.decode
@@ -38,12 +26,7 @@ receive_location "from_northwind" {
     path = "in2"
   }
 }
-`}.hcl()
-	first := "  instance { # @inst\n    server          = server.srv1\n    service_account = service_account.svc_recv\n  }\n"
-	if !strings.Contains(hcl, first) {
-		t.Fatal("inTopo's instance block is not where the test adds the second one")
-	}
-	hcl = strings.Replace(hcl, first, first+"  instance { # @inst2\n    server          = server.srv2\n    service_account = service_account.svc2\n  }\n", 1)
+`}.hcl())
 
 	s := newScene(t, p.with(t))
 	inStores(s)
@@ -80,25 +63,7 @@ receive_location "from_northwind" {
 func TestPartyCertRejectedOnOneServer(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	hcl := inTopo{NoDecrypt: true, Dec: "-", Party: `["{{tp "party-no-ds"}}", "{{tp "party"}}"]`, Extra: `
-certificate_store "personal2" {
-  path = "stores/personal2"
-}
-certificate_store "other2" {
-  path = "stores/other2"
-}
-service_account "svc2" {
-  personal_store = certificate_store.personal2
-}
-server "srv2" {
-  other_people_store = certificate_store.other2
-}
-`}.hcl()
-	first := "  instance { # @inst\n    server          = server.srv1\n    service_account = service_account.svc_recv\n  }\n"
-	if !strings.Contains(hcl, first) {
-		t.Fatal("inTopo's instance block is not where the test adds the second one")
-	}
-	hcl = strings.Replace(hcl, first, first+"  instance { # @inst2\n    server          = server.srv2\n    service_account = service_account.svc2\n  }\n", 1)
+	hcl := onSrv2Too(t, inTopo{NoDecrypt: true, Dec: "-", Party: `["{{tp "party-no-ds"}}", "{{tp "party"}}"]`, Extra: srv2Decls}.hcl())
 
 	s := newScene(t, p.with(t))
 	s.mkdir("personal")
@@ -115,4 +80,33 @@ server "srv2" {
 		{diag.CodePartyCertInvalid, errorSev, "party_certs", `"{{tp "party-no-ds"}}"`, "",
 			list(`{{TP "party-no-ds"}}`, "key usage", "None of the party's other listed certificates", `server "srv2"`, `service account "svc2"`, "stores/other2/bad.pem")},
 	})
+}
+
+// srv2Decls declares server "srv2", whose other-people store is "other2",
+// and service account "svc2", whose personal store is "personal2".
+const srv2Decls = `
+certificate_store "personal2" {
+  path = "stores/personal2"
+}
+certificate_store "other2" {
+  path = "stores/other2"
+}
+service_account "svc2" {
+  personal_store = certificate_store.personal2
+}
+server "srv2" {
+  other_people_store = certificate_store.other2
+}
+`
+
+// onSrv2Too is an inTopo configuration (with srv2Decls) whose host
+// recv_host has a second instance, marked @inst2, on srv2 as svc2.
+func onSrv2Too(t *testing.T, hcl string) string {
+	t.Helper()
+	first := "  instance { # @inst\n    server          = server.srv1\n    service_account = service_account.svc_recv\n  }\n"
+	if !strings.Contains(hcl, first) {
+		t.Fatal("inTopo's instance block is not where the test adds the second one")
+	}
+	hcl = strings.Replace(hcl, first, first+"  instance { # @inst2\n    server          = server.srv2\n    service_account = service_account.svc2\n  }\n", 1)
+	return hcl
 }

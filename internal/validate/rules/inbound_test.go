@@ -679,19 +679,7 @@ func (o as2Topo) hcl() string {
 
 // as2Srv2 adds host "h2", with one instance on server "srv2" as
 // service account "svc2", whose stores are "personal2" and "other2".
-const as2Srv2 = `
-certificate_store "personal2" {
-  path = "stores/personal2"
-}
-certificate_store "other2" {
-  path = "stores/other2"
-}
-service_account "svc2" {
-  personal_store = certificate_store.personal2
-}
-server "srv2" {
-  other_people_store = certificate_store.other2
-}
+const as2Srv2 = srv2Decls + `
 host "h2" {
   instance {
     server          = server.srv2
