@@ -594,17 +594,6 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			// Nothing in the store is read: not BP3001 nor BP3002, but
-			// said, naming the send port that signs with a key it holds.
-			name: "BP1009 a store path from a variable without value: its rules skipped, with a warning",
-			hcl:  strings.Replace(topo{}.hcl(), `path = "stores/personal" # @personal`, `path = var.thumbprint # @personal`, 1),
-			stores: func(s *scene) {
-				s.der("other", "partner.cer", "partner")
-			},
-			want: []finding{{diag.CodeNeedUnknown, warningSev, "personal", "var.thumbprint", "",
-				list(`path attribute of certificate store "personal"`, "not read", `send port "fabrikam"`, "--var")}},
-		},
-		{
 			name: "BP1009 encryption thumbprint from a variable without value: no BP4002, but a warning",
 			hcl:  topo{Enc: "var.thumbprint"}.hcl(),
 			stores: func(s *scene) {
