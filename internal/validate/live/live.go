@@ -136,12 +136,14 @@ func (c *checker) checkInstance(in *model.Instance) (who identity, ok bool) {
 				c.diags = append(c.diags, diag.Errorf(diag.CodeLiveUser, acct.User.Range, "Service account user does not exist",
 					"Service account %q runs as OS user %q, which does not exist on this machine (server %q): %s.", acct.Name, acct.User.V, c.opts.Server, lookupReason(err)))
 			}
+			// Its rights cannot be judged, but what is checked without
+			// them still is (a key file readable by others, BP6003), so
+			// that one run shows every finding, not one after the other.
+			who = identity{name: acct.User.V, unknown: true}
+		} else if who, err = toIdentity(u); err != nil {
 			return identity{}, false
 		}
-		if who, err = toIdentity(u); err != nil {
-			return identity{}, false
-		}
-		if c.opts.Run && who.uid != c.current.uid && c.once("runas:"+acct.Name) {
+		if c.opts.Run && !who.unknown && who.uid != c.current.uid && c.once("runas:"+acct.Name) {
 			c.diags = append(c.diags, diag.Warningf(diag.CodeLiveRunAs, in.DeclRange, "Running as a different user",
 				"The instance of host %q on server %q runs as service account %q (OS user %q), but this process runs as %q; its stores are read with this process's rights, not the account's.",
 				in.Host.Name, c.opts.Server, acct.Name, who.name, c.current.name))

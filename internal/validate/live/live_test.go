@@ -90,7 +90,7 @@ send_port "fabrikam" {
 }
 receive_location "orders_in" {
   host = host.recv_host
-  transport "file" { path = "in" }
+  transport "file" { path = "in" } # @orders_in
 }
 receive_location "files_in" {
   host = host.send_host
@@ -396,6 +396,12 @@ func owned(t *testing.T, path string) int {
 	return fakeUID
 }
 
+// srv2InMissing is what the scene's srv2 also finds, its account's user
+// missing: the directory of orders_in, which the scene does not make
+// there, judged without the user's rights.
+var srv2InMissing = finding{diag.CodeLiveDirectory, hcl.DiagWarning, "orders_in", `"in"`,
+	[]string{`receive location "orders_in"`, "does not exist", `server "srv2"`}}
+
 func TestLive(t *testing.T) {
 	keys := testpki.NewKeys()
 	c := &certs{
@@ -438,6 +444,19 @@ func TestLive(t *testing.T) {
 				[]string{`Service account "svc_send"`, `OS user "bts-send"`, `server "srv1"`, "no such user"}}},
 		},
 		{
+			// What is checked without the user's rights still is.
+			name: "BP6001 and BP6003: a user that does not exist, and a key file readable by others",
+			user: `"bts-send"`,
+			setup: func(s *scene, o *live.Options) {
+				o.LookupUser = lookup(func() (*user.User, error) { return nil, user.UnknownUserError("bts-send") })
+				s.put("personal", "sign.pem", 0o644, append(c.sign.CertPEM(), c.sign.KeyPEM()...))
+			},
+			want: []finding{
+				{diag.CodeLiveUser, hcl.DiagError, "user", `"bts-send"`, []string{`Service account "svc_send"`, `OS user "bts-send"`}},
+				{diag.CodeLiveKeyExposed, hcl.DiagError, "personal", `"stores/personal"`, []string{"stores/personal/sign.pem", "chmod 600"}},
+			},
+		},
+		{
 			name: "BP6001 real lookup of a user that does not exist",
 			user: `"bizpipe-no-such-user-7f3c"`,
 			want: []finding{{diag.CodeLiveUser, hcl.DiagError, "user", `"bizpipe-no-such-user-7f3c"`,
@@ -447,7 +466,7 @@ func TestLive(t *testing.T) {
 			name:  "BP6001 on srv2 only when checking srv2",
 			setup: func(s *scene, o *live.Options) { o.Server = "srv2" },
 			want: []finding{{diag.CodeLiveUser, hcl.DiagError, "recv_user", `"bizpipe-no-such-user-7f3c"`,
-				[]string{`Service account "svc_recv"`, `server "srv2"`}}},
+				[]string{`Service account "svc_recv"`, `server "srv2"`}}, srv2InMissing},
 		},
 
 		// BP6002: store not readable by the account's user.
@@ -752,7 +771,7 @@ func TestLive(t *testing.T) {
 			name:  "Host: recv_host's instance on srv2",
 			setup: func(s *scene, o *live.Options) { o.Server, o.Host = "srv2", "recv_host" },
 			want: []finding{{diag.CodeLiveUser, hcl.DiagError, "recv_user", `"bizpipe-no-such-user-7f3c"`,
-				[]string{`Service account "svc_recv"`, `server "srv2"`}}},
+				[]string{`Service account "svc_recv"`, `server "srv2"`}}, srv2InMissing},
 		},
 
 		// BP6007: the TLS files a transport loads when it starts,
