@@ -159,11 +159,12 @@ copy of it, or a copy of that copy, was or may still be sent where its
 resumed delivery would go: delivered to that send port, or with a delivery
 there that is not terminated, or not routed yet (the filters may route it
 there; a routing failure resumed is routed by the filters, so any copy not
-terminated counts). The partner would get the message twice. Resume fails
-then, exit 1, naming the copy and the port (--all-suspended skips the
-message, saying so): terminate the message if the copy replaces it, or
-terminate the copy first; to send it twice on purpose, resubmit it again
-with --port. The box decides this in the transaction that resumes: a
+terminated counts). A copy since purged counts too: the box no longer
+knows where it was delivered, nor the copies made of it. The partner would
+get the message twice. Resume fails then, exit 1, naming the copy and the
+port (--all-suspended skips the message, saying so): terminate the message
+if the copy replaces it, or terminate the copy first; to send it twice on
+purpose, resubmit it again with --port. The box decides this in the transaction that resumes: a
 resubmit of the message at the same time either waits and then fails, or
 goes first and makes the resume fail, never both.`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -84,6 +84,8 @@ type Copy struct {
 // sending of the message: the error, ErrInvalidState, names the copy and
 // the port, and says what to do instead, or how to send it again on
 // purpose (a resubmit, which is the operator's explicit word for that).
+// So would a copy no longer stored (purged): where it went, and the
+// copies made of it, are unknown.
 func CheckResumeCopies(id string, ports []string, copies []string, read func(id string) (Copy, error)) error {
 	seen := map[string]bool{id: true}
 	queue := slices.Clone(copies)
@@ -99,9 +101,10 @@ func CheckResumeCopies(id string, ports []string, copies []string, read func(id 
 			return fmt.Errorf("reading message %s, a copy of message %s: %w", cid, id, err)
 		}
 		if !c.Found {
-			// Purged: it was delivered or terminated long ago, and the
-			// history naming its own copies is gone with it.
-			continue
+			// Purged: it was delivered or terminated, nobody can tell
+			// where any more, and the history naming its own copies
+			// (which may still be under way) is gone with it.
+			return purgedCopy(id, cid, ports)
 		}
 		if err := copyConflict(id, cid, ports, c); err != nil {
 			return err
@@ -109,6 +112,19 @@ func CheckResumeCopies(id string, ports []string, copies []string, read func(id 
 		queue = append(queue, c.Copies...)
 	}
 	return nil
+}
+
+// purgedCopy is CheckResumeCopies' refusal for a copy cid of message id
+// that is no longer stored: it may have been delivered to one of ports
+// (any, when none), and the copies of it its history named may still be
+// sent there; the box cannot tell.
+func purgedCopy(id, cid string, ports []string) error {
+	where, again := "a send port this one goes to", fmt.Sprintf("bizpipe messages resubmit %s", id)
+	if len(ports) == 1 {
+		where, again = "send port "+ports[0], fmt.Sprintf("bizpipe messages resubmit %s --port %s", id, ports[0])
+	}
+	return fmt.Errorf("message %s cannot be resumed: message %s, a copy of it, was purged, so the box no longer knows whether it, or a copy made of it, was or may still be sent to %s, and resuming this one may send it there twice; terminate this one if the copy replaced it (bizpipe messages terminate %s); to send it again on purpose, resubmit it (%s): %w",
+		id, cid, where, id, again, ErrInvalidState)
 }
 
 // copyConflict is CheckResumeCopies' rule for one copy c (cid) of message

@@ -141,6 +141,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"OriginTouches", testOriginTouches},
 		{"ResubmitUnderWay", testResubmitUnderWay},
 		{"ResumeCopies", testResumeCopies},
+		{"ResumePurgedCopy", testResumePurgedCopy},
 		{"Close", testClose},
 		{"ReceiveRouted", testReceiveRouted},
 		{"ReceiveRoutedNoPorts", testReceiveRoutedNoPorts},

@@ -246,6 +246,62 @@ func testResumeCopies(t *testing.T, b msgbox.Box) {
 	resumed("a routing failure whose copy is terminated", m)
 }
 
+// testResumePurgedCopy: a copy that is gone (purged once it was delivered
+// or terminated) may have been delivered where the resumed delivery would
+// go, and the copies made of it in turn can no longer be found (its
+// history went with it): Resume refuses (ErrInvalidState, naming the copy)
+// rather than send the message a second time, and PreviewResume (resume
+// --all-suspended --dry-run) says the same.
+func testResumePurgedCopy(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	purge := func(want int) {
+		t.Helper()
+		if n, err := b.Purge(ctx, now().Add(time.Hour)); err != nil || n != want {
+			t.Fatalf("Purge = %d, %v; want %d", n, err, want)
+		}
+	}
+	refused := func(what string, m msgbox.Message, copyID string) {
+		t.Helper()
+		before := get(t, b, m.ID)
+		if err := msgbox.PreviewResume(ctx, b, before); !errors.Is(err, msgbox.ErrInvalidState) {
+			t.Errorf("%s: PreviewResume = %v; want ErrInvalidState", what, err)
+		}
+		err := b.Resume(ctx, m.ID)
+		wantErr(t, what, err, msgbox.ErrInvalidState)
+		if err != nil && !strings.Contains(err.Error(), "message "+m.ID+" cannot be resumed: message "+copyID+", a copy of it") {
+			t.Errorf("%s: error %q; want it to name %s and its copy %s", what, err, m.ID, copyID)
+		}
+		if after := get(t, b, m.ID); after.Message.Status != msgbox.StatusSuspended || len(after.History) != len(before.History) {
+			t.Errorf("%s: the refused Resume changed %s: status %q, history %v", what, m.ID, after.Message.Status, historyStatuses(after))
+		}
+	}
+
+	// The partner is down: the message is suspended, and the operator
+	// resubmits it; the copy is delivered there, and later purged.
+	m := routed(t, b, "purged-copy.xml", "p")
+	finish(t, b, claim(t, b, "w", longLease, "p"), suspended("partner down"))
+	c := storeCopy(t, b, m.ID, "p")
+	finish(t, b, claim(t, b, "w", longLease, "p"), delivered)
+	refused("a copy delivered to the port", m, c.ID)
+	purge(1)
+	refused("a copy delivered to the port, since purged", m, c.ID)
+
+	// A copy of a copy still pending there, behind a copy terminated and
+	// purged: the purged copy's history named it.
+	m = routed(t, b, "purged-link.xml", "q")
+	finish(t, b, claim(t, b, "w", longLease, "q"), suspended("partner down"))
+	c = storeCopy(t, b, m.ID, "q")
+	finish(t, b, claim(t, b, "w", longLease, "q"), suspended("still down"))
+	cc := storeCopy(t, b, c.ID, "q")
+	if err := b.Terminate(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	refused("a copy of a copy pending to the port", m, cc.ID)
+	purge(1) // c, terminated; cc is still pending
+	refused("a copy of a copy pending to the port, behind a purged copy", m, c.ID)
+	wantStatus(t, b, cc.ID, msgbox.StatusRouted)
+}
+
 // testOriginTouches: the entry a copy adds to the history of the message
 // it copies touches that message: Purge keeps it for as long as for any
 // other entry.
