@@ -148,9 +148,12 @@ func (in Incoming) DedupKey() string {
 
 // NormalizeKey returns in with SourceKey set to its DedupKey: what a box
 // does first with what it receives, so that the rest of it only sees
-// SourceKey.
+// SourceKey. ResubmitOf and ResubmitPort, which the box compares with a
+// stored message id and send port names, are cleaned as those were
+// (CleanText): one that is not clean text names nothing.
 func (in Incoming) NormalizeKey() Incoming {
 	in.SourceKey, in.SourceKeyIfDecoded = in.DedupKey(), false
+	in.ResubmitOf, in.ResubmitPort = CleanText(in.ResubmitOf), CleanText(in.ResubmitPort)
 	return in
 }
 

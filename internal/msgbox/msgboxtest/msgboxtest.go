@@ -155,6 +155,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Party", testParty},
 		{"AsReceived", testAsReceived},
 		{"Text", testText},
+		{"LookupText", testLookupText},
 		{"Purged", testPurged},
 		{"MalformedID", testMalformedID},
 		{"ReceiveBatch", testReceiveBatch},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -205,6 +206,86 @@ func testText(t *testing.T, b msgbox.Box) {
 			if !clean(s) {
 				t.Errorf("message %s: %q read back: not valid UTF-8 without NUL", m.ID, s)
 			}
+		}
+	}
+}
+
+// testLookupText: the strings a caller looks things up by (an AS2
+// Message-ID, a receive location, send port names, a message resubmitted)
+// are cleaned as the stored ones were (msgbox.CleanText), in every box:
+// text that is not valid UTF-8, or holds a NUL, finds what the same text
+// stored finds, and otherwise nothing, as any text that names nothing
+// does; never an error (PostgreSQL's text refuses such bytes). An AS2
+// Message-ID comes from a partner's MDN (its Original-Message-ID), bytes
+// the box must not fail on.
+func testLookupText(t *testing.T, b msgbox.Box) {
+	ctx := t.Context()
+	ab := awaiter(t, b)
+	ob, ok := b.(msgbox.MDNOutbox)
+	if !ok {
+		t.Fatalf("%T does not keep sent MDNs (msgbox.MDNOutbox)", b)
+	}
+	port := "as2\xff"
+
+	// A delivery being sent, and then awaiting its MDN under an AS2
+	// Message-ID that held an invalid byte.
+	m := routed(t, b, "sent.edi", port)
+	d := claim(t, b, "w", longLease, port)
+	if ids, err := ab.SendingDeliveries(ctx, []string{port}); err != nil || len(ids) != 1 || ids[0] != d.ID {
+		t.Errorf("SendingDeliveries(%q) = %v, %v; want delivery %d", port, ids, err, d.ID)
+	}
+	if ids, err := ab.SendingDeliveries(ctx, []string{"nobody\x00\xfe"}); err != nil || len(ids) != 0 {
+		t.Errorf("SendingDeliveries of a port with a NUL = %v, %v; want none, no error", ids, err)
+	}
+	as2ID := "<sent\xff@bizpipe>"
+	if err := ab.AwaitMDN(ctx, d.LeaseOwner, msgbox.AwaitedMDN{DeliveryID: d.ID, MessageID: m.ID, Port: port,
+		AS2MessageID: as2ID, MIC: "sha-256:abc", Deadline: now().Add(longLease)}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := ab.AwaitedMDN(ctx, as2ID); err != nil || a.DeliveryID != d.ID {
+		t.Errorf("AwaitedMDN(%q) = %+v, %v; want delivery %d, as stored", as2ID, a, err, d.ID)
+	}
+	for _, id := range []string{"<nobody\xff@partner>", "<nobody\x00@partner>"} {
+		_, err := ab.AwaitedMDN(ctx, id)
+		wantErr(t, fmt.Sprintf("AwaitedMDN(%q)", id), err, msgbox.ErrNotFound)
+	}
+
+	// An MDN to POST for a message received by a location whose name
+	// held an invalid byte.
+	loc := "as2_in\xff"
+	in := receive(t, b, inc("in.edi"), "x")
+	if err := ob.PutMDN(ctx, msgbox.SentMDN{MessageID: in.ID, Location: loc, Data: mdnEntity("processed"),
+		URL: "http://127.0.0.1:1/mdn", State: msgbox.MDNPending, NextAttemptAt: now().Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"nobody\x00", "nobody\xfe"} {
+		if _, ok, err := ob.NextMDNDue(ctx, l, true); err != nil || ok {
+			t.Errorf("NextMDNDue(%q) = %v, %v; want none, no error", l, ok, err)
+		}
+		if ms, err := ob.ClaimMDNs(ctx, l, longLease, 10, 10); err != nil || len(ms) != 0 {
+			t.Errorf("ClaimMDNs(%q) = %d, %v; want none, no error", l, len(ms), err)
+		}
+	}
+	if _, ok, err := ob.NextMDNDue(ctx, loc, true); err != nil || !ok {
+		t.Errorf("NextMDNDue(%q) = %v, %v; want the MDN, as stored", loc, ok, err)
+	}
+	if ms, err := ob.ClaimMDNs(ctx, loc, longLease, 10, 10); err != nil || len(ms) != 1 {
+		t.Errorf("ClaimMDNs(%q) = %d, %v; want the MDN, as stored", loc, len(ms), err)
+	}
+
+	// A copy to a port whose delivery is still pending, of a message
+	// suspended elsewhere: refused whichever form of the port's name it
+	// is given.
+	pending := "q\xfe"
+	mixed := routed(t, b, "mixed.edi", "s", pending)
+	finish(t, b, claim(t, b, "w", longLease, "s"), suspended("refused"))
+	_, _, err := b.ReceiveRouted(ctx, copyOf(mixed.ID, pending), strings.NewReader("<copy/>"), toPort(pending))
+	wantErr(t, fmt.Sprintf("a copy to %q, the delivery there pending", pending), err, msgbox.ErrInvalidState)
+	// A copy of a message no id names is a copy of a message gone.
+	for _, of := range []string{"01m9865jvg88h90kn4axwe7kv\xff", "01m9865jvg88h90kn4axwe7kv\x00"} {
+		c := copyOf(of, "")
+		if _, _, err := b.ReceiveRouted(ctx, c, strings.NewReader("<copy/>"), nil); err != nil {
+			t.Errorf("a copy of %q: %v; want it stored, as a copy of a message purged", of, err)
 		}
 	}
 }

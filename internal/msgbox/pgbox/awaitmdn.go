@@ -92,6 +92,8 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 // AwaitedMDN returns what a delivery keeps for its MDN (see
 // msgbox.MDNAwaiter).
 func (b *Box) AwaitedMDN(ctx context.Context, as2MessageID string) (msgbox.AwaitedMDN, error) {
+	// Stored cleaned (msgbox.CheckAwaitedMDN); a partner's MDN names it.
+	as2MessageID = msgbox.CleanText(as2MessageID)
 	var a msgbox.AwaitedMDN
 	err := b.retry(ctx, func(ctx context.Context) error {
 		var err error
@@ -136,6 +138,7 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 // deliveries and a million delivered, the planner reads it (EXPLAIN
 // ANALYZE: 0.2 ms). Its callers bound how often it runs.
 func (b *Box) SendingDeliveries(ctx context.Context, ports []string) ([]int64, error) {
+	ports = msgbox.CleanPorts(ports)
 	if len(ports) == 0 {
 		return nil, nil
 	}

@@ -95,6 +95,7 @@ func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
 // (heldAfterLostCommit), rather than running again and finding them not
 // due: they would wait, leased to nobody, until the lease ran out.
 func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max, maxUnauthenticated int) ([]msgbox.SentMDN, error) {
+	location = msgbox.CleanText(location) // stored cleaned (msgbox.CheckSentMDN)
 	var out []msgbox.SentMDN
 	err := b.retry(ctx, func(ctx context.Context) error {
 		out = nil
@@ -241,6 +242,7 @@ func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbo
 // NextMDNDue returns when location's earliest pending MDN is due (see
 // msgbox.MDNOutbox).
 func (b *Box) NextMDNDue(ctx context.Context, location string, unauthenticated bool) (time.Time, bool, error) {
+	location = msgbox.CleanText(location) // stored cleaned (msgbox.CheckSentMDN)
 	var next *time.Time
 	err := b.retry(ctx, func(ctx context.Context) error {
 		// One seek of sent_mdns_due for each kind asked for.

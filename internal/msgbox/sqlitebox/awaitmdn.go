@@ -71,6 +71,8 @@ func (b *Box) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) e
 // AwaitedMDN returns what a delivery keeps for its MDN (see
 // msgbox.MDNAwaiter).
 func (b *Box) AwaitedMDN(ctx context.Context, as2MessageID string) (msgbox.AwaitedMDN, error) {
+	// Stored cleaned (msgbox.CheckAwaitedMDN); a partner's MDN names it.
+	as2MessageID = msgbox.CleanText(as2MessageID)
 	a, err := scanAwaited(b.q.QueryRowContext(ctx, "SELECT "+awaitedColumns+
 		" FROM awaited_mdns a JOIN deliveries d ON d.id = a.delivery_id WHERE a.as2_message_id = ? ORDER BY a.deadline DESC LIMIT 1", as2MessageID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -113,6 +115,7 @@ func (b *Box) AwaitingMDNs(ctx context.Context) ([]msgbox.AwaitedMDN, error) {
 // them). A delivery whose lease has ended is not being sent. Its callers
 // bound how often it runs.
 func (b *Box) SendingDeliveries(ctx context.Context, ports []string) ([]int64, error) {
+	ports = msgbox.CleanPorts(ports)
 	if len(ports) == 0 {
 		return nil, nil
 	}

@@ -72,6 +72,7 @@ func (b *Box) SentMDN(ctx context.Context, id string) (msgbox.SentMDN, error) {
 
 // ClaimMDNs takes due pending MDNs of location (see msgbox.MDNOutbox).
 func (b *Box) ClaimMDNs(ctx context.Context, location string, lease time.Duration, max, maxUnauthenticated int) ([]msgbox.SentMDN, error) {
+	location = msgbox.CleanText(location) // stored cleaned (msgbox.CheckSentMDN)
 	var out []msgbox.SentMDN
 	err := b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		out = nil
@@ -160,6 +161,7 @@ func (b *Box) FinishMDN(ctx context.Context, claimed msgbox.SentMDN, state msgbo
 // NextMDNDue returns when location's earliest pending MDN is due (see
 // msgbox.MDNOutbox).
 func (b *Box) NextMDNDue(ctx context.Context, location string, unauthenticated bool) (time.Time, bool, error) {
+	location = msgbox.CleanText(location) // stored cleaned (msgbox.CheckSentMDN)
 	var next sql.NullInt64
 	// One seek of sent_mdns_due for each kind asked for.
 	err := b.q.QueryRowContext(ctx, `SELECT min(at) FROM (
