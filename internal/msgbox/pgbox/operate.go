@@ -90,7 +90,9 @@ func (b *Box) Purge(ctx context.Context, before time.Time) (int, error) {
 			// that snapshot, so neither the check nor the delete of the
 			// history sees it, and its foreign key fails the statement,
 			// which deleted nothing. Run again, its snapshot has the
-			// entry: the message is kept, or purged with it.
+			// entry: the message is kept, or purged with it. So for an
+			// asynchronous MDN queued again meanwhile (PutMDN): the
+			// delete of a pending one fails likewise (migration 0009).
 			err = b.retry(ctx, purge)
 		}
 		if err == nil {

@@ -863,10 +863,12 @@ func TestSentMDNsAuthenticatedMigrated(t *testing.T) {
 }
 
 // backToVersion7 gives the box in conn's database back the schema of
-// version 7, before sent_mdns.authenticated.
+// version 7, before sent_mdns.authenticated (and the trigger of 9).
 func backToVersion7(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
 	for _, stmt := range []string{
+		"DROP TRIGGER sent_mdns_pending_kept ON sent_mdns",
+		"DROP FUNCTION sent_mdns_pending_kept()",
 		"DROP INDEX sent_mdns_due",
 		"ALTER TABLE sent_mdns DROP COLUMN authenticated",
 		"CREATE INDEX sent_mdns_due ON sent_mdns (location, next_attempt_at) WHERE state = 'pending'",

@@ -43,6 +43,42 @@ func TestPurgeWhileResubmitted(t *testing.T) {
 		}
 		ids = append(ids, m.ID)
 	}
+	done, resume := pausedPurge(t, dbURL, ids[0])
+	in := incoming("second.edi")
+	in.ResubmitOf, in.SourceKey, in.Origin = ids[1], msgbox.ResubmitKey(ids[1], 1), msgbox.ResubmittedFromDetail(ids[1])
+	if _, _, err := b.ReceiveRouted(ctx, in, strings.NewReader("ISA*00~"), nil); err != nil {
+		t.Fatalf("resubmitting %s: %v", ids[1], err)
+	}
+	resume()
+
+	r := <-done
+	if r.err != nil || r.n != 1 {
+		t.Fatalf("Purge = %d, %v; want the first message purged and the resubmitted one kept", r.n, r.err)
+	}
+	if _, err := b.Get(ctx, ids[0]); !errors.Is(err, msgbox.ErrNotFound) {
+		t.Errorf("Get %s after the purge: %v; want it purged", ids[0], err)
+	}
+	if _, err := b.Get(ctx, ids[1]); err != nil {
+		t.Errorf("Get %s after the purge: %v; want it kept, its history has the resubmit", ids[1], err)
+	}
+}
+
+// purgeResult is what a Purge returned.
+type purgeResult struct {
+	n   int
+	err error
+}
+
+// pausedPurge ages every message of the box at dbURL by two days, and
+// starts a Purge of what is untouched for one, which it pauses once its
+// statement's snapshot is taken, at message first (by a row security
+// policy of a role of its own: a superuser bypasses policies, and the
+// policy waits for an advisory lock the test holds). It returns once the
+// purge waits there; resume lets it go on, and the purge's result comes
+// on done.
+func pausedPurge(t *testing.T, dbURL, first string) (done <-chan purgeResult, resume func()) {
+	t.Helper()
+	ctx := t.Context()
 	conn := pgtest.Connect(t, dbURL)
 	// Untouched for two days, as the purge's cutoff of one day wants.
 	for _, q := range []string{
@@ -72,7 +108,7 @@ func TestPurgeWhileResubmitted(t *testing.T) {
 					PERFORM pg_advisory_unlock(%d);
 				END IF;
 				RETURN true;
-			END $$`, ids[0], lockKey, lockKey),
+			END $$`, first, lockKey, lockKey),
 		"ALTER TABLE messages ENABLE ROW LEVEL SECURITY",
 		"CREATE POLICY pause ON messages USING (pause_purge(id)) WITH CHECK (true)",
 	} {
@@ -93,14 +129,10 @@ func TestPurgeWhileResubmitted(t *testing.T) {
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
+	results := make(chan purgeResult, 1)
 	go func() {
 		n, err := purger.Purge(ctx, time.Now().Add(-24*time.Hour))
-		done <- result{n, err}
+		results <- purgeResult{n, err}
 	}()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var waiting bool
@@ -115,23 +147,59 @@ func TestPurgeWhileResubmitted(t *testing.T) {
 			t.Fatal("the purge never reached the first message")
 		}
 	}
-	in := incoming("second.edi")
-	in.ResubmitOf, in.SourceKey, in.Origin = ids[1], msgbox.ResubmitKey(ids[1], 1), msgbox.ResubmittedFromDetail(ids[1])
-	if _, _, err := b.ReceiveRouted(ctx, in, strings.NewReader("ISA*00~"), nil); err != nil {
-		t.Fatalf("resubmitting %s: %v", ids[1], err)
+	return results, func() {
+		t.Helper()
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", lockKey); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", lockKey); err != nil {
+}
+
+// TestPurgeWhileMDNQueuedAgain: a repeat of an AS2 message whose
+// asynchronous MDN was sent, or failed, queues that MDN again (PutMDN,
+// pending): the message is then not done with, and Purge keeps it. A
+// PutMDN committed after a purge's statement began, but before the
+// statement got to the message, changes no row the statement's snapshot
+// or its locks see (the MDN's row is updated, the message's untouched):
+// the message was purged, the MDN queued a moment before with it, and
+// the sender, answered 200 "asynchronous MDN queued", never got it.
+func TestPurgeWhileMDNQueuedAgain(t *testing.T) {
+	t.Parallel()
+	b, dbURL := openNew(t, Options{})
+	ctx := t.Context()
+	var ids []string
+	for _, name := range []string{"first.edi", "repeated.edi"} {
+		m, _, err := b.ReceiveRouted(ctx, incoming(name), strings.NewReader("ISA*00~"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Terminate(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	mdn := msgbox.SentMDN{MessageID: ids[1], Location: "as2_in", Data: []byte("Content-Type: text/plain\r\n\r\nMDN"),
+		URL: "http://127.0.0.1:1/mdn", State: msgbox.MDNFailed, NextAttemptAt: time.Now()}
+	if err := b.PutMDN(ctx, mdn); err != nil {
 		t.Fatal(err)
 	}
 
+	done, resume := pausedPurge(t, dbURL, ids[0])
+	mdn.State = msgbox.MDNPending // the repeat's
+	putErr := b.PutMDN(ctx, mdn)
+	resume()
+
 	r := <-done
+	if putErr != nil {
+		t.Fatalf("PutMDN, the purge waiting at another message: %v", putErr)
+	}
 	if r.err != nil || r.n != 1 {
-		t.Fatalf("Purge = %d, %v; want the first message purged and the resubmitted one kept", r.n, r.err)
+		t.Errorf("Purge = %d, %v; want the first message purged, and the one whose MDN is queued again kept", r.n, r.err)
 	}
 	if _, err := b.Get(ctx, ids[0]); !errors.Is(err, msgbox.ErrNotFound) {
 		t.Errorf("Get %s after the purge: %v; want it purged", ids[0], err)
 	}
-	if _, err := b.Get(ctx, ids[1]); err != nil {
-		t.Errorf("Get %s after the purge: %v; want it kept, its history has the resubmit", ids[1], err)
+	if got, err := b.SentMDN(ctx, ids[1]); err != nil || got.State != msgbox.MDNPending {
+		t.Errorf("the MDN queued again, after the purge: %+v, %v; want it kept, pending", got.State, err)
 	}
 }
