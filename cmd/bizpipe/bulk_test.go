@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -294,4 +295,26 @@ func terminateAllSuspendedWith(t *testing.T, data string, listed func()) termina
 		t.Fatalf("%v:\n%s", err, &stdout)
 	}
 	return out
+}
+
+// TestPurgeFailedSaysWhatWasPurged: a purge that fails part way has
+// deleted whole batches before: its error says how many messages are gone,
+// so that the operator does not take the failure for "nothing changed". A
+// dry run, or a failure before any deletion, says only the failure.
+func TestPurgeFailedSaysWhatWasPurged(t *testing.T) {
+	cause := errors.New("message box: disk I/O error")
+	for _, tc := range []struct {
+		n      int
+		dryRun bool
+		want   string
+	}{
+		{0, false, "message box: disk I/O error"},
+		{3, false, "message box: disk I/O error (3 message(s) purged before the failure; run purge again for the rest)"},
+		{3, true, "message box: disk I/O error"},
+	} {
+		err := purgeFailed(cause, tc.n, tc.dryRun)
+		if err.Error() != tc.want || !errors.Is(err, cause) {
+			t.Errorf("purgeFailed(%d, dry run %v) = %q, want %q wrapping the cause", tc.n, tc.dryRun, err, tc.want)
+		}
+	}
 }

@@ -213,7 +213,10 @@ what it would delete and deletes nothing.
 A purged message's source is forgotten. After a crash, bizpipe run recognises
 an input file it had claimed but not yet removed by its message in the box;
 so do not purge with an --older-than shorter than a stop of run that left
-such files (run --retention never purges at start, for this reason).`,
+such files (run --retention never purges at start, for this reason). So is
+an AS2 message's Message-ID: a partner that sends a purged message again
+has it received, and delivered, again, so keep messages longer than any
+partner resends.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("older-than") {
 				return usageHint(cmd, errors.New("--older-than is required: purge deletes the delivered and terminated messages untouched for that long (e.g. --older-than 30d)"))
@@ -230,7 +233,7 @@ such files (run --retention never purges at start, for this reason).`,
 				}
 				n, err := purge(ctx, time.Now().Add(-f.olderThan))
 				if err != nil {
-					return err
+					return purgeFailed(err, n, f.dryRun)
 				}
 				switch {
 				case f.format == "json" && f.dryRun:
@@ -1153,6 +1156,16 @@ func markAwaiting(d *msgbox.Detail) {
 			dl.State = msgbox.DeliveryState(msgbox.StatusAwaitingMDN)
 		}
 	}
+}
+
+// purgeFailed is the error of a purge that failed, having deleted n
+// messages before (a purge deletes in batches): the operator learns that
+// some are gone, not only that it failed.
+func purgeFailed(err error, n int, dryRun bool) error {
+	if n == 0 || dryRun {
+		return err
+	}
+	return fmt.Errorf("%w (%d message(s) purged before the failure; run purge again for the rest)", err, n)
 }
 
 // jsonPurged is what messages purge --format json prints.

@@ -580,7 +580,9 @@ type Box interface {
 	// Purge deletes the messages that are delivered or terminated and have
 	// had no activity (no history entry) since before, and no asynchronous
 	// MDN still to be POSTed (MDNOutbox), with their bodies, deliveries,
-	// attempts and history, and returns how many. It is the
+	// attempts and history, and returns how many: when it fails, how many
+	// it deleted before (it deletes in batches, each whole or not at
+	// all). It is the
 	// only way a message leaves the box. A purged message's source key is
 	// forgotten: purge only what no source can still deliver again (hours,
 	// not seconds).

@@ -718,7 +718,7 @@ func (r *Runner) purge(ctx context.Context) {
 	n, err := r.opts.Box.Purge(ctx, r.opts.Now().Add(-r.opts.Retention))
 	switch {
 	case err != nil && ctx.Err() == nil:
-		r.log.Warn("purging old messages failed; retried at the next purge", "retention", r.opts.Retention.String(), "error", err)
+		r.log.Warn("purging old messages failed; retried at the next purge", "retention", r.opts.Retention.String(), "purged_before_failure", n, "error", err)
 	case n > 0:
 		r.log.Info("purged old messages", "count", n, "retention", r.opts.Retention.String())
 	}

@@ -825,6 +825,36 @@ func TestStartupSweepsStagedCopies(t *testing.T) {
 	}
 }
 
+// partPurgingBox is a box whose Purge fails having deleted n messages.
+type partPurgingBox struct {
+	msgbox.Box
+	n int
+}
+
+func (b partPurgingBox) Purge(context.Context, time.Time) (int, error) {
+	return b.n, errors.New("disk I/O error")
+}
+
+// TestRetentionFailureSaysWhatWasPurged: a retention purge that fails part
+// way is warned about with how many messages it purged before, not as if
+// nothing had changed.
+func TestRetentionFailureSaysWhatWasPurged(t *testing.T) {
+	p := newPKI(t)
+	dir := setup(t, p, common+fabrikamFiles, nil)
+	var logged bytes.Buffer
+	r, _ := startWith(t, dir, func(o *runner.Options) {
+		o.Box = partPurgingBox{Box: o.Box, n: 3}
+		o.Retention = time.Hour
+		o.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	})
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), `msg="purging old messages failed; retried at the next purge" retention=1h0m0s purged_before_failure=3 error="disk I/O error"`) {
+		t.Errorf("the failed purge's warning does not say how many it purged:\n%s", logged.String())
+	}
+}
+
 // TestRetention: with Options.Retention the runner purges delivered
 // messages whose history has been quiet that long, at the end of RunOnce
 // and periodically in Run, and nothing else: younger messages and
