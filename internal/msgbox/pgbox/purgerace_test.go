@@ -32,17 +32,7 @@ func TestPurgeWhileResubmitted(t *testing.T) {
 	t.Parallel()
 	b, dbURL := openNew(t, Options{})
 	ctx := t.Context()
-	var ids []string
-	for _, name := range []string{"first.edi", "second.edi"} {
-		m, _, err := b.ReceiveRouted(ctx, incoming(name), strings.NewReader("ISA*00~"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Terminate(ctx, m.ID); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, m.ID)
-	}
+	ids := terminated(t, b, "first.edi", "second.edi")
 	done, resume := pausedPurge(t, dbURL, ids[0])
 	in := incoming("second.edi")
 	in.ResubmitOf, in.SourceKey, in.Origin = ids[1], msgbox.ResubmitKey(ids[1], 1), msgbox.ResubmittedFromDetail(ids[1])
@@ -167,17 +157,7 @@ func TestPurgeWhileMDNQueuedAgain(t *testing.T) {
 	t.Parallel()
 	b, dbURL := openNew(t, Options{})
 	ctx := t.Context()
-	var ids []string
-	for _, name := range []string{"first.edi", "repeated.edi"} {
-		m, _, err := b.ReceiveRouted(ctx, incoming(name), strings.NewReader("ISA*00~"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Terminate(ctx, m.ID); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, m.ID)
-	}
+	ids := terminated(t, b, "first.edi", "repeated.edi")
 	mdn := msgbox.SentMDN{MessageID: ids[1], Location: "as2_in", Data: []byte("Content-Type: text/plain\r\n\r\nMDN"),
 		URL: "http://127.0.0.1:1/mdn", State: msgbox.MDNFailed, NextAttemptAt: time.Now()}
 	if err := b.PutMDN(ctx, mdn); err != nil {
@@ -202,4 +182,23 @@ func TestPurgeWhileMDNQueuedAgain(t *testing.T) {
 	if got, err := b.SentMDN(ctx, ids[1]); err != nil || got.State != msgbox.MDNPending {
 		t.Errorf("the MDN queued again, after the purge: %+v, %v; want it kept, pending", got.State, err)
 	}
+}
+
+// terminated stores a message for each of names and terminates it: done
+// with, so purgeable once quiet. It returns their ids.
+func terminated(t *testing.T, b *Box, names ...string) []string {
+	t.Helper()
+	ctx := t.Context()
+	var ids []string
+	for _, name := range names {
+		m, _, err := b.ReceiveRouted(ctx, incoming(name), strings.NewReader("ISA*00~"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Terminate(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	return ids
 }
