@@ -66,13 +66,13 @@ func filledBox(t *testing.T, ins []msgbox.Incoming) *sqlitebox.Box {
 	return box
 }
 
-// TestListJSONStreams: messages list --format json does not read every
-// message into memory first (its messages wait in a spool, which moves to
-// a temporary file when they are many: TestListOutputUnchanged), and
+// TestListJSONSpooled: messages list --format json does not hold every
+// message in memory (its messages wait in a spool, which moves to a
+// temporary file when they are many: TestListOutputUnchanged), and
 // writes nothing before the box has read the last, so that a listing that
 // fails part way prints nothing (TestListFailsMidway); the document is
 // the one it always wrote.
-func TestListJSONStreams(t *testing.T) {
+func TestListJSONSpooled(t *testing.T) {
 	const n = 40
 	big := strings.Repeat("v", 4000) // 40 messages overflow any output buffer
 	var ins []msgbox.Incoming
