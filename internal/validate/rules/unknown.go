@@ -221,6 +221,8 @@ type coveredUser struct {
 	needs     component.Needs
 	pipeline  *model.Pipeline
 	transport *model.Component
+	host      *model.Host
+	port      *model.SendPort // nil for a receive location
 }
 
 // coveredUsers lists the covered send ports, then receive locations, in
@@ -229,12 +231,12 @@ func (c *checker) coveredUsers() []coveredUser {
 	var out []coveredUser
 	for _, p := range c.cfg.SendPorts {
 		if p.Host != nil && c.runs(p.Host) {
-			out = append(out, coveredUser{fmt.Sprintf("send port %q", p.Name), p.Needs(), p.Pipeline, p.Transport})
+			out = append(out, coveredUser{fmt.Sprintf("send port %q", p.Name), p.Needs(), p.Pipeline, p.Transport, p.Host, p})
 		}
 	}
 	for _, r := range c.cfg.ReceiveLocations {
 		if r.Host != nil && c.runs(r.Host) {
-			out = append(out, coveredUser{fmt.Sprintf("receive location %q", r.Name), r.Needs(), r.Pipeline, r.Transport})
+			out = append(out, coveredUser{fmt.Sprintf("receive location %q", r.Name), r.Needs(), r.Pipeline, r.Transport, r.Host, nil})
 		}
 	}
 	return out
@@ -259,25 +261,19 @@ func (c *checker) checkUnknownCertificates() {
 			"The %s attribute of %s has no value during validate (give one with --var, --var-file or BIZPIPE_VAR_*), so %s are skipped for %s.",
 			attr, of, rules, strings.Join(users, ", ")))
 	}
-	// needing lists the covered ports and locations that may need a key
+	// needing names the covered ports and locations that may need a key
 	// (need) and that keep says use it.
-	needing := func(need func(component.Needs) component.Need, keep func(h *model.Host, name string) bool) []string {
+	users := c.coveredUsers()
+	needing := func(need func(component.Needs) component.Need, keep func(coveredUser) bool) []string {
 		var out []string
-		for _, p := range c.cfg.SendPorts {
-			name := fmt.Sprintf("send port %q", p.Name)
-			if p.Host != nil && c.runs(p.Host) && need(p.Needs()) != component.NotNeeded && keep(p.Host, name) {
-				out = append(out, name)
-			}
-		}
-		for _, r := range c.cfg.ReceiveLocations {
-			name := fmt.Sprintf("receive location %q", r.Name)
-			if r.Host != nil && c.runs(r.Host) && need(r.Needs()) != component.NotNeeded && keep(r.Host, name) {
-				out = append(out, name)
+		for _, u := range users {
+			if need(u.needs) != component.NotNeeded && keep(u) {
+				out = append(out, u.name)
 			}
 		}
 		return out
 	}
-	all := func(*model.Host, string) bool { return true }
+	all := func(coveredUser) bool { return true }
 	signingRules := "the signing certificate rules (BP3001–BP3007)"
 	if g := c.cfg.Group; g != nil {
 		if unknown(g.SigningCertificate) {
@@ -289,13 +285,12 @@ func (c *checker) checkUnknownCertificates() {
 	}
 	for _, p := range c.cfg.SendPorts {
 		if unknown(p.EncryptionCertificate) {
-			port := fmt.Sprintf("send port %q", p.Name)
-			warn(p.EncryptionCertificate.Range, "encryption_certificate", port, "the encryption certificate rules (BP4001–BP4006)",
-				needing(encryptionNeed, func(_ *model.Host, name string) bool { return name == port }))
+			warn(p.EncryptionCertificate.Range, "encryption_certificate", fmt.Sprintf("send port %q", p.Name), "the encryption certificate rules (BP4001–BP4006)",
+				needing(encryptionNeed, func(u coveredUser) bool { return u.port == p }))
 		}
 	}
 	for _, h := range c.cfg.Hosts {
-		onHost := func(host *model.Host, _ string) bool { return host == h }
+		onHost := func(u coveredUser) bool { return u.host == h }
 		decRules := "the decryption certificate rules (BP7001–BP7005)"
 		host := fmt.Sprintf("host %q", h.Name)
 		if unknown(h.DecryptionCertificate) {
@@ -310,14 +305,12 @@ func (c *checker) checkUnknownCertificates() {
 	for _, p := range c.cfg.Parties {
 		// Every verifying location may meet any party; an AS2 port
 		// verifies its partner's MDNs.
-		verifies := func(_ *model.Host, name string) bool {
-			for _, sp := range c.cfg.SendPorts {
-				if fmt.Sprintf("send port %q", sp.Name) == name {
-					a, ok := as2Of(sp.Transport)
-					return ok && a.Partner.Usable() && a.Partner.V == p.Name
-				}
+		verifies := func(u coveredUser) bool {
+			if u.port == nil {
+				return true
 			}
-			return true
+			a, ok := as2Of(u.transport)
+			return ok && a.Partner.Usable() && a.Partner.V == p.Name
 		}
 		party := fmt.Sprintf("party %q", p.Name)
 		if !p.SigningCertificatesKnown {
