@@ -28,7 +28,18 @@ var (
 	// the recipient was found: content-encryption key unwrap, CBC padding,
 	// or GCM authentication. The causes are deliberately not distinguished.
 	ErrDecrypt = errors.New("envelope: decryption failed")
+	// ErrBadPadding is what DecryptStream returns for a CBC padding that
+	// does not check; it is also ErrDecrypt (errors.Is), and its text is
+	// ErrDecrypt's. dst has then received all the content, the last block
+	// whole, so that a caller can go on with it as it would with a good
+	// padding and answer in the same time (see DecryptStream).
+	ErrBadPadding error = badPadding{}
 )
+
+type badPadding struct{}
+
+func (badPadding) Error() string        { return ErrDecrypt.Error() }
+func (badPadding) Is(target error) bool { return target == ErrDecrypt }
 
 // maxAuthAttrsLen bounds the authenticated attributes we re-encode as AAD.
 const maxAuthAttrsLen = 1 << 20

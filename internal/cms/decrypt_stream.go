@@ -31,7 +31,13 @@ const (
 // padding is checked (CBC). Only a nil error means the content is
 // complete and, for GCM, authentic: on any error the caller must discard
 // everything written to dst. The errors are those of Decrypt; ctx is
-// checked between chunks.
+// checked between chunks. A CBC padding that does not check is
+// ErrBadPadding, and dst has then received the whole content, its last
+// block unpadded: a receiver that answers a bad padding sooner than a
+// good one, whose content its later checks refuse, tells a sender which
+// padding was good (a timing padding oracle, as Lucky Thirteen is for
+// TLS), so such a receiver processes that content as it would any other
+// and refuses it at the end.
 func DecryptStream(ctx context.Context, r io.ReaderAt, size int64, cert *x509.Certificate, key crypto.Decrypter, dst io.Writer) error {
 	_, err := DecryptStreamAny(ctx, r, size, []Recipient{{Cert: cert, Key: key}}, dst)
 	return err
@@ -349,7 +355,12 @@ func decryptInnerStream(w *berWalker, inner *streamHead, limit int64, auth bool,
 	cbc.CryptBlocks(pending, pending)
 	n, ok := unpad(pending, bs)
 	if !ok {
-		return ErrDecrypt
+		// The last block whole, so the caller may go on as with a good
+		// padding (ErrBadPadding).
+		if err := writeAll(dst, pending); err != nil {
+			return err
+		}
+		return ErrBadPadding
 	}
 	return writeAll(dst, pending[:n])
 }

@@ -310,6 +310,41 @@ func TestDecryptStreamGCMFailureAfterContent(t *testing.T) {
 	}
 }
 
+// TestDecryptStreamBadPaddingGivesContent: a CBC padding that does not
+// check is ErrBadPadding, which is ErrDecrypt with ErrDecrypt's text, and
+// the whole content was written, the last block included: the caller
+// decodes it as it would a good one, so that the time of its answer does
+// not tell the padding.
+func TestDecryptStreamBadPaddingGivesContent(t *testing.T) {
+	alice := testRecipient(t, "alice")
+	for _, alg := range []Algorithm{AES128CBC, AES256CBC, DES3CBC} {
+		spec, _ := alg.spec()
+		blk, _ := spec.newBlk(make([]byte, spec.keyLen))
+		bs := blk.BlockSize()
+		body := bytes.Repeat([]byte{'A'}, 2*bs) // and one block of padding
+		der, err := Encrypt(rand.Reader, body, alg, alice.cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As TestTamperCBC: the last pad octet becomes bs+1.
+		der[len(der)-bs-1] ^= 0x01
+		got, err := decryptStream(context.Background(), der, alice.cert, alice.key)
+		if !errors.Is(err, ErrBadPadding) || !errors.Is(err, ErrDecrypt) || err.Error() != ErrDecrypt.Error() {
+			t.Fatalf("%v: bad padding: %v; want ErrBadPadding, also ErrDecrypt, with ErrDecrypt's text", alg, err)
+		}
+		// The flip garbled the second block and changed the last.
+		lastBlock := append(bytes.Repeat([]byte{byte(bs)}, bs-1), byte(bs)^1)
+		if len(got) != 3*bs || !bytes.Equal(got[:bs], body[:bs]) || !bytes.Equal(got[2*bs:], lastBlock) {
+			t.Fatalf("%v: bad padding wrote %d octets (%q), want the whole content, %d octets, the padding block included", alg, len(got), got, 3*bs)
+		}
+		// Any other failure is not ErrBadPadding.
+		der[len(der)-bs-1] ^= 0x01
+		if _, err := decryptStream(context.Background(), der, testRecipient(t, "bob").cert, alice.key); err == nil || errors.Is(err, ErrBadPadding) {
+			t.Fatalf("%v: wrong recipient: %v", alg, err)
+		}
+	}
+}
+
 // TestDecryptStreamCancelled: a cancelled context stops the walk.
 func TestDecryptStreamCancelled(t *testing.T) {
 	alice := testRecipient(t, "alice")

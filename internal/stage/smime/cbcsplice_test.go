@@ -3,11 +3,16 @@ package smime
 import (
 	"bytes"
 	"crypto"
+	"crypto/x509"
 	"encoding/asn1"
 	"errors"
+	"fmt"
+	"io"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
@@ -149,7 +154,7 @@ type envelopeCI struct {
 	} `asn1:"explicit,tag:0"`
 }
 
-func encryptedContent(t *testing.T, der []byte) []byte {
+func encryptedContent(t testing.TB, der []byte) []byte {
 	t.Helper()
 	var ci envelopeCI
 	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) > 0 {
@@ -161,7 +166,7 @@ func encryptedContent(t *testing.T, der []byte) []byte {
 	return ci.Content.ECI.Encrypted.Bytes
 }
 
-func replaceEncryptedContent(t *testing.T, der, ct []byte) []byte {
+func replaceEncryptedContent(t testing.TB, der, ct []byte) []byte {
 	t.Helper()
 	var ci envelopeCI
 	if _, err := asn1.Unmarshal(der, &ci); err != nil {
@@ -173,4 +178,121 @@ func replaceEncryptedContent(t *testing.T, der, ct []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestCBCPaddingDecodedAlike: blocks appended to a captured message's
+// ciphertext (R, then any block C[j] of it) decrypt after the content,
+// and the message ends with a good padding or a bad one depending on
+// P[j] xor C[j-1] xor R, which the sender chooses R to learn. Both are
+// refused, as decryption failures, but a bad padding refused at once
+// would be answered sooner than a good one, refused only after the whole
+// content was read (its epilogue is not blank): the time would be the
+// padding oracle the answer is not. So a bad padding's content is decoded
+// as a good one's is: the same layers, the same checks, in the same
+// order (DecodeOptions.trace), before the refusal.
+func TestCBCPaddingDecodedAlike(t *testing.T) {
+	for _, opaque := range []bool{false, true} {
+		t.Run(fmt.Sprintf("opaque=%v", opaque), func(t *testing.T) {
+			pr := newPaddingProbe(t, opaque, 8)
+			decode := func(last byte) ([]string, error) {
+				var steps []string
+				opts := pr.opts
+				opts.SpoolDir, opts.trace = t.TempDir(), func(s string) { steps = append(steps, s) }
+				var out bytes.Buffer
+				_, err := DecodeStream(t.Context(), bytes.NewReader(pr.msg(last)), &out, opts)
+				if err == nil || out.Len() > 0 {
+					t.Fatalf("last octet %#x: decoded (%d octets written)", last, out.Len())
+				}
+				if !errors.Is(err, component.ErrDecryptionFailed) {
+					t.Errorf("last octet %#x: %v, not a decryption failure", last, err)
+				}
+				return steps, err
+			}
+			good, goodErr := decode(0x01)
+			bad, badErr := decode(0x02)
+			if !errors.Is(badErr, cms.ErrBadPadding) || errors.Is(goodErr, cms.ErrBadPadding) {
+				t.Fatalf("the padding was not what the test made it: good %v; bad %v", goodErr, badErr)
+			}
+			if !slices.Equal(good, bad) || len(good) < 2 {
+				t.Errorf("a good padding and a bad one were decoded differently:\ngood: %q\nbad:  %q", good, bad)
+			}
+			t.Logf("both: %q", good)
+		})
+	}
+}
+
+// BenchmarkCBCPadding times the decoding of a captured 10 MB message with
+// two blocks appended (TestCBCPaddingDecodedAlike), its padding good or
+// bad: the two should take the same time.
+func BenchmarkCBCPadding(b *testing.B) {
+	for _, opaque := range []bool{false, true} {
+		pr := newPaddingProbe(b, opaque, 10<<20/48)
+		for _, last := range []byte{0x01, 0x02} {
+			name := map[byte]string{0x01: "good", 0x02: "bad"}[last]
+			b.Run(fmt.Sprintf("opaque=%v/%s", opaque, name), func(b *testing.B) {
+				msg := pr.msg(last)
+				opts := pr.opts
+				opts.SpoolDir = b.TempDir()
+				b.SetBytes(int64(len(msg)))
+				for b.Loop() {
+					if _, err := DecodeStream(b.Context(), bytes.NewReader(msg), io.Discard, opts); err == nil {
+						b.Fatal("decoded")
+					}
+				}
+			})
+		}
+	}
+}
+
+// paddingProbe is a captured message, AES-256-CBC over a signed entity,
+// to which blocks are appended that end its plaintext with a chosen
+// octet (msg).
+type paddingProbe struct {
+	der, ct, d []byte // d: the plaintext block the appended C[j] gives under R = 0
+	opts       DecodeOptions
+	t          testing.TB
+}
+
+const probeBlock, probeJ = 16, 3
+
+// newPaddingProbe signs (opaque: -nodetach) and encrypts with openssl an
+// entity of repeat lines of 48 octets.
+func newPaddingProbe(t testing.TB, opaque bool, repeat int) *paddingProbe {
+	ossl := openssl(t)
+	p := newPKI(t)
+	dir := t.TempDir()
+	groupKey := testpki.WriteFile(t, dir, "group.key", p.group.KeyPEM())
+	entity := append([]byte("Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\n"),
+		bytes.Repeat([]byte("ISA*00*confidential order line, price 4711.00*~"), repeat)...)
+	in := testpki.WriteFile(t, dir, "entity.mime", entity)
+	args := []string{"cms", "-sign", "-binary", "-in", in, "-signer", p.groupPEM, "-inkey", groupKey, "-md", "sha256"}
+	if opaque {
+		args = append(args, "-nodetach")
+	}
+	signed := run(t, nil, ossl, args...)
+	der := run(t, nil, ossl, "cms", "-encrypt", "-binary", "-aes-256-cbc", "-outform", "DER",
+		"-in", testpki.WriteFile(t, dir, "signed.eml", signed), p.partnerPEM)
+	ct := encryptedContent(t, der)
+	// D(C[j]) = P[j] xor C[j-1].
+	d := make([]byte, probeBlock)
+	for i := range d {
+		d[i] = signed[probeJ*probeBlock+i] ^ ct[(probeJ-1)*probeBlock+i]
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(p.ca.Cert)
+	return &paddingProbe{der: der, ct: ct, d: d, t: t, opts: DecodeOptions{
+		Cert: p.partner.Cert, Key: p.partner.Key.(crypto.Decrypter), Roots: roots,
+		Parties: []component.PartyCertificate{{Party: "fabrikam", Cert: p.group.Cert}},
+	}}
+}
+
+// msg is the message with R and C[j] appended, R chosen so that the
+// plaintext ends in last, the octet before it 0x00: 0x01 is a good
+// padding, 0x02 a bad one.
+func (pr *paddingProbe) msg(last byte) []byte {
+	r := bytes.Repeat([]byte{0x5a}, probeBlock)
+	r[probeBlock-2], r[probeBlock-1] = pr.d[probeBlock-2], pr.d[probeBlock-1]^last
+	appended := append(append(append([]byte(nil), pr.ct...), r...), pr.ct[probeJ*probeBlock:(probeJ+1)*probeBlock]...)
+	return append([]byte("Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\nContent-Transfer-Encoding: binary\r\n\r\n"),
+		replaceEncryptedContent(pr.t, pr.der, appended)...)
 }

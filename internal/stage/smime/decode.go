@@ -80,6 +80,10 @@ type DecodeOptions struct {
 	// os.TempDir(). Decode does not use it.
 	SpoolDir string
 
+	// trace, if set (tests only), is told each layer DecodeStream reads
+	// and each check it passes, in order: what it did, not how long.
+	trace func(step string)
+
 	// MICHash, when not zero, makes the decoder also compute the AS2
 	// message integrity check (RFC 4130 §7.3.1) with this hash, returned
 	// in MIC: over the content of the outermost signature as it verified

@@ -138,15 +138,20 @@ func decodeMessage(ctx context.Context, src io.Reader, dst io.Writer, opts Decod
 	}
 	sd := &streamDecoder{ctx: ctx, sp: sp, opts: &opts}
 	body, err := sd.entity(msg, 0)
+	if err == nil {
+		err = sd.mic()
+	}
+	if sd.badPadding != nil {
+		// Refused only now, after the work a good padding gets
+		// (cms.ErrBadPadding).
+		return nil, sd.badPadding
+	}
 	if err != nil {
 		if sd.res.Unauthenticated {
 			// A failure past a CBC decryption answers as a bad padding
 			// does, or the answer would be a padding oracle.
 			err = component.Unauthenticated(err)
 		}
-		return nil, err
-	}
-	if err := sd.mic(); err != nil {
 		return nil, err
 	}
 	n, err := copyCtx(ctx, dst, io.NewSectionReader(body, 0, body.Size()))
@@ -172,6 +177,16 @@ type streamDecoder struct {
 	// inSignature: a signature layer was entered; what it holds is what
 	// its signer signed (or, unverified, what no check protects anyway).
 	unsignedCBC, inSignature bool
+	// badPadding is the refusal of a CBC layer whose padding did not
+	// check, whose content is decoded all the same (decrypt).
+	badPadding error
+}
+
+// step tells opts.trace, if set, what was just done.
+func (sd *streamDecoder) step(format string, args ...any) {
+	if sd.opts.trace != nil {
+		sd.opts.trace(fmt.Sprintf(format, args...))
+	}
 }
 
 // strictHeader refuses a header section decrypted from CBC outside any
@@ -276,6 +291,7 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 	if err != nil {
 		return nil, fmt.Errorf("smime: invalid Content-Type %q: %w", clip(ct), err)
 	}
+	sd.step("layer %d: %s", depth, mt)
 
 	switch mt {
 	case "multipart/signed":
@@ -381,15 +397,28 @@ func (sd *streamDecoder) decrypt(der *io.SectionReader) (*io.SectionReader, erro
 		return nil, component.Refusal(component.ErrDecryptionFailed, err)
 	}
 	// The spool file holds unauthenticated plaintext until
-	// DecryptStreamAny returns nil; fill discards it otherwise.
+	// DecryptStreamAny returns nil; fill discards it otherwise. A bad CBC
+	// padding is the exception: refused as soon as found, it would be
+	// answered sooner than a good padding whose content a later check
+	// refuses (blocks appended to a captured message: see
+	// multipartSigned), and the time would tell the sender which padding
+	// was good. So its content is decoded as any other, and refused at
+	// the end (decodeMessage).
 	i := -1
+	var badPadding error
 	out, err := sd.sp.fill(func(w io.Writer) error {
 		var err error
 		i, err = cms.DecryptStreamAny(sd.ctx, der, der.Size(), recips, w)
+		if errors.Is(err, cms.ErrBadPadding) {
+			badPadding, err = err, nil
+		}
 		return err
 	})
 	if err != nil {
 		return nil, component.Refusal(component.ErrDecryptionFailed, decryptError(recips, i, err))
+	}
+	if badPadding != nil && sd.badPadding == nil {
+		sd.badPadding = component.Refusal(component.ErrDecryptionFailed, decryptError(recips, i, badPadding))
 	}
 	if sd.res.DecryptedWith == nil {
 		sd.res.DecryptedWith = recips[i].Cert
@@ -440,6 +469,7 @@ func (sd *streamDecoder) multipartSigned(body *io.SectionReader, params map[stri
 			return nil, fmt.Errorf("smime: multipart/signed decrypted from CBC: %w", err)
 		}
 	}
+	sd.step("multipart/signed: %d parts", len(parts))
 	if len(parts) != 2 {
 		return nil, fmt.Errorf("smime: multipart/signed has %d parts, want 2", len(parts))
 	}

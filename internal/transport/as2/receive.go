@@ -59,7 +59,9 @@ than the AS2-From, authentication-failed: its signature verified). The MDN
 is then the same as for a bad padding, lest it tell an attacker replaying
 a captured message with altered blocks whether the padding was valid (a
 padding oracle, which decrypts the message); the reason the message is
-suspended with still says what failed. For the same reason, a
+suspended with still says what failed. Nor does its time tell: a bad
+padding is refused only after the content was decoded as a good
+padding's is. For the same reason, a
 multipart/signed decrypted from CBC must end at its close delimiter, white
 space aside: anything else after it (blocks appended to the ciphertext) is
 refused so; and the header sections decrypted from CBC that no signature
