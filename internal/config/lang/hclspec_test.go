@@ -121,3 +121,32 @@ func TestExtraneousLabelsDecoded(t *testing.T) {
 		t.Errorf("locals %+v, want a", cfg.Locals)
 	}
 }
+
+// TestMislabeledJSON: in a JSON file, a block whose labels are missing (its
+// attributes written where its name goes) is one error, HCL's, as in a
+// native file (mislabeled.hcl): not also "No group block" (BP1003), a
+// "Missing transport block" for a location that has one; and the send port
+// left out counts as skipped (model.Config.Skipped), so that the routing
+// rules do not warn (BP1007) that no send port takes the location's messages.
+func TestMislabeledJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mislabeled.hcl.json")
+	writeTestFile(t, path, `{
+  "group": {"signing_certificate": "9F1C3A2200000000000000000000000000000001"},
+  "server": {"srv": {}},
+  "host": {"h": {}},
+  "receive_location": {"r": {
+    "host": "host.h",
+    "transport": {"path": "in"}
+  }},
+  "send_port": {"host": "host.h"}
+}
+`)
+	cfg, diags := Load([]string{path}, Options{LookupEnv: noEnv})
+	want := []string{"BP1004@2", "BP1004@7", "BP1004@9"}
+	if got := gotDiags(diags); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("diagnostics\n got: %v\nwant: %v\n%s", got, want, diags.Error())
+	}
+	if !cfg.Skipped["group"] || !cfg.Skipped["send_port"] {
+		t.Errorf("skipped %v, want group and send_port", cfg.Skipped)
+	}
+}

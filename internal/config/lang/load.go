@@ -340,7 +340,7 @@ func (d *decoder) declare(b *hcl.Block) bool {
 func mislabeled(body hcl.Body, schema *hcl.BodySchema) []string {
 	sb, ok := body.(*hclsyntax.Body)
 	if !ok {
-		return nil
+		return mislabeledJSON(body, schema)
 	}
 	var types []string
 	for _, b := range sb.Blocks {
@@ -349,6 +349,27 @@ func mislabeled(body hcl.Body, schema *hcl.BodySchema) []string {
 			if b.Type == bs.Type && len(bs.LabelNames) > 0 && len(b.Labels) != len(bs.LabelNames) {
 				types = append(types, b.Type)
 			}
+		}
+	}
+	return types
+}
+
+// mislabeledJSON is mislabeled for a body of a JSON file, where a block's
+// labels are the keys of nested objects: one written without its name
+// ("group": {"signing_certificate": "..."}) takes an attribute for its
+// label and a string for its body, which HCL reports and leaves out. Such
+// a block type is found by decoding its property alone, which fails where
+// decoding no property does not (that is about the body as a whole).
+func mislabeledJSON(body hcl.Body, schema *hcl.BodySchema) []string {
+	_, _, base := body.PartialContent(&hcl.BodySchema{})
+	var types []string
+	for _, bs := range schema.Blocks {
+		if len(bs.LabelNames) == 0 {
+			continue
+		}
+		_, _, ds := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{bs}})
+		if len(ds.Errs()) > len(base.Errs()) {
+			types = append(types, bs.Type)
 		}
 	}
 	return types
