@@ -50,7 +50,7 @@ func SensitiveStrings(cfg *model.Config) []string {
 func LiteralSecrets(f *hcl.File) []string {
 	body, ok := f.Body.(*hclsyntax.Body)
 	if !ok {
-		return nil
+		return jsonLiteralSecrets(f.Body)
 	}
 	var out []string
 	for _, b := range body.Blocks {
@@ -74,6 +74,59 @@ func LiteralSecrets(f *hcl.File) []string {
 		})
 	}
 	return out
+}
+
+// jsonLiteralSecrets is LiteralSecrets for the body of a JSON file: the
+// strings of the value as written (evaluated without a context, a JSON
+// string is its text, not a template), its objects' keys included.
+func jsonLiteralSecrets(body hcl.Body) []string {
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: blockVariable, LabelNames: []string{"name"}},
+		{Type: blockStore, LabelNames: []string{"name"}},
+	}})
+	var out []string
+	for _, b := range content.Blocks {
+		attrs, _ := b.Body.JustAttributes()
+		var attr *hcl.Attribute
+		switch b.Type {
+		case blockVariable:
+			if s := attrs["sensitive"]; s != nil && constantTrue(s.Expr) {
+				attr = attrs["default"]
+			}
+		case blockStore:
+			attr = attrs["password"]
+		}
+		if attr == nil {
+			continue
+		}
+		v, _ := attr.Expr.Value(nil)
+		out = append(out, literalStrings(v)...)
+	}
+	return out
+}
+
+// literalStrings returns the known strings in v and the keys of its
+// objects and maps.
+func literalStrings(v cty.Value) []string {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return []string{v.AsString()}
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType() || ty.IsMapType() || ty.IsObjectType():
+		var out []string
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if ty.IsMapType() || ty.IsObjectType() {
+				out = append(out, k.AsString())
+			}
+			out = append(out, literalStrings(e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // constantTrue reports whether expr is a constant that a variable block's

@@ -321,6 +321,31 @@ certificate_store "s" {
 	}
 }
 
+// TestLiteralSecretsJSON: a JSON file's literal secrets are found as a
+// native file's are (TestLiteralSecrets), the strings of a value and its
+// objects' keys as written: a sensitive default of the wrong type, or a
+// store's password, showed in the snippet of a diagnostic on its line.
+func TestLiteralSecretsJSON(t *testing.T) {
+	e := parseFile([]byte(`{
+  "variable": {
+    "mistyped": {"type": "number", "sensitive": true, "default": "NOT-A-NUMBER"},
+    "called": {"sensitive": true, "default": "${upper(\"IN-A-CALL\", 1)}"},
+    "as_string": {"type": "number", "sensitive": "true", "default": {"KEY": ["IN-AN-OBJECT"]}},
+    "open": {"default": "VISIBLE"},
+    "open_as_string": {"type": "number", "sensitive": "false", "default": "VISIBLE-AS-STRING"}
+  },
+  "certificate_store": {"s": {"path": "x", "password": "PW-${\"PART\"}"}}
+}`), "secrets.hcl.json")
+	if e.diags.HasErrors() {
+		t.Fatal(e.diags)
+	}
+	got := LiteralSecrets(e.file)
+	slices.Sort(got)
+	if want := []string{`${upper("IN-A-CALL", 1)}`, "IN-AN-OBJECT", "KEY", "NOT-A-NUMBER", `PW-${"PART"}`}; !slices.Equal(got, want) {
+		t.Errorf("LiteralSecrets = %q, want %q", got, want)
+	}
+}
+
 // TestMarksChangeNoResult: the marks on a message's values (sender on
 // file_name and content_type, sensitive on a property) change what filters
 // and templates may show, never what they compute.
