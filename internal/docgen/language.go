@@ -158,7 +158,8 @@ func language(reg *component.Registry) string {
 		"(`properties = { token = var.token }`) is stored as sensitive with each\n" +
 		"message: filters and templates use its value, `bizpipe messages` shows\n" +
 		"`(sensitive value)`. A map that is sensitive as a whole, whose names would\n" +
-		"derive from the secret, is refused (BP1004). A template that uses a sensitive\n" +
+		"derive from the secret, is refused (BP1004), and so is a header name derived\n" +
+		"from one (`headers = { (var.token) = \"x\" }`). A template that uses a sensitive\n" +
 		"value is shown nowhere: errors, logs and the message box show a `url` as\n" +
 		"`https://partner.example/(sensitive value)` (only `(sensitive value)` when its\n" +
 		"scheme or host derives from it, and then network errors only by kind, such as\n" +

@@ -130,6 +130,60 @@ variable "m" {
 	}
 }
 
+// TestSensitiveHeaderNamesRefused: a header name is shown (in diagnostics
+// about its template, and the transport's own about the header), so one
+// derived from a sensitive value is refused, as a property name is
+// (TestSensitivePropertyNamesRefused), and no diagnostic shows it,
+// reversed or otherwise changed; a sensitive header value is fine.
+func TestSensitiveHeaderNamesRefused(t *testing.T) {
+	for _, headers := range []string{
+		`{ (strrev(var.token)) = null }`,
+		`{ "X-${strrev(var.token)}" = ["a"] }`,
+		`{ (replace(var.token, "3", " ")) = "v" }`,
+		`{ (local.hook) = "v" }`,
+	} {
+		p := filepath.Join(t.TempDir(), "main.hcl")
+		writeTestFile(t, p, templateConfig+`
+send_port "http" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "http://127.0.0.1:9/x"
+    headers = `+headers+`
+  }
+}
+`)
+		cfg, diags := Load([]string{p}, Options{Mode: ModeRun, Vars: []string{"token=s3cr3t"}, LookupEnv: noEnv})
+		found := false
+		for _, d := range diags {
+			if d.Summary == "Sensitive header name" && diag.CodeOf(d) == diag.CodeInvalidValue {
+				found = true
+			}
+			if text := d.Summary + " " + d.Detail; strings.Contains(text, "3rc3s") || strings.Contains(text, "s cr") || strings.Contains(text, "s3cr3t") {
+				t.Errorf("headers = %s: diagnostic shows the value: %s", headers, text)
+			}
+		}
+		if !found || len(diags) != 1 {
+			t.Errorf("headers = %s: want one BP1004 refusing the name; diagnostics: %s", headers, diags.Error())
+		}
+		if got := cfg.SendPorts[1].Transport; got == nil {
+			t.Errorf("headers = %s: transport not decoded", headers)
+		}
+	}
+	// A sensitive value under a name written out is what headers are for
+	// (loadTemplateConfig fails on any error).
+	loadTemplateConfig(t, `
+send_port "http" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "http://127.0.0.1:9/x"
+    headers = { "X-Token" = var.token }
+  }
+}
+`)
+}
+
 // TestEvalTemplateOrigins: a template's value says whether, and from where
 // on, it derives from a sensitive value and from what the sender chose
 // (file_name, content_type), through variables, locals, properties and

@@ -58,10 +58,19 @@ func (d *decoder) headers(a *hcl.Attribute, what string) map[string]headerEntry 
 			d.add(tagEval(ds)...)
 			continue
 		}
-		k, _ = k.Unmark()
+		k, marks := k.Unmark()
 		if ds.HasErrors() || k.Type() != cty.String || !k.IsKnown() || k.IsNull() || k.AsString() == "" {
 			d.add(diag.Errorf(diag.CodeInvalidValue, p.Key.Range(), "Invalid header name",
 				"Header names in %s must be known, non-empty strings.", what))
+			continue
+		}
+		// A name is shown (in the diagnostics about its value, the
+		// transport's about the header), as a property's is: one derived
+		// from a secret is refused, as properties refuse one.
+		if _, ok := marks[markSensitive]; ok {
+			d.add(diag.Errorf(diag.CodeInvalidValue, p.Key.Range(), "Sensitive header name",
+				"A header name in %s derives from a sensitive value, and names are shown. "+
+					"Write the name and make only the value sensitive, such as { \"X-Token\" = var.token }.", what))
 			continue
 		}
 		if d.checkTemplate(p.Value, "header "+k.AsString(), what) {
