@@ -159,7 +159,7 @@ func tagEval(ds hcl.Diagnostics) hcl.Diagnostics {
 // referenceKinds are the block types that references (host.NAME, ...) name.
 var referenceKinds = map[string]bool{
 	blockStore: true, blockAccount: true, blockServer: true, blockHost: true, blockPipeline: true,
-	blockReceiveLocation: true, blockSendPort: true, blockGroup: true,
+	blockParty: true, blockReceiveLocation: true, blockSendPort: true, blockGroup: true,
 }
 
 // checkRefs reports references to undeclared variables and locals, to the

@@ -123,3 +123,34 @@ func BenchmarkLocals(b *testing.B) {
 		}
 	}
 }
+
+// TestObjectReferenceNotAValue: a reference to an object of any kind that
+// attributes refer to (Names and references in docs/language.md), used as
+// a value, is "Object reference is not a value", naming the kind: party.NAME
+// was "There is no object named "party"", beside a party block of that name.
+func TestObjectReferenceNotAValue(t *testing.T) {
+	for _, ref := range []string{"certificate_store.s", "service_account.a", "server.srv", "host.h", "party.p", "pipeline.pl"} {
+		kind, _, _ := strings.Cut(ref, ".")
+		_, diags := loadSource(t, nestingGroup+`
+certificate_store "s" { path = "." }
+service_account "a" { personal_store = certificate_store.s }
+server "srv" {}
+host "h" {}
+party "p" {}
+pipeline "pl" {}
+locals {
+  x = `+ref+`
+}
+`)
+		var got []string
+		for _, d := range diags {
+			if diag.CodeOf(d) == diag.CodeUndeclared {
+				got = append(got, d.Summary+": "+d.Detail)
+			}
+		}
+		want := fmt.Sprintf("Object reference is not a value: %s is a reference to a %s;", ref, kind)
+		if len(got) != 1 || !strings.HasPrefix(got[0], want) {
+			t.Errorf("%s: BP1001 %q, want one starting %q", ref, got, want)
+		}
+	}
+}
