@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
@@ -80,7 +81,8 @@ send_port "files" {
 // and the as2 transport's), names it with message_id, where it is with
 // send_port or receive_location, and the instance, under the same keys; a
 // message sent over AS2 and received back takes the info lines the README
-// lists, in that order.
+// lists, in that order. No line has a key twice: a JSON reader (Vector,
+// Loki) would keep one of the two values, and which one is its choice.
 func TestLogKeys(t *testing.T) {
 	for _, mdn := range []string{"sync", "async"} {
 		t.Run(mdn, func(t *testing.T) {
@@ -116,6 +118,9 @@ func TestLogKeys(t *testing.T) {
 				var rec map[string]any
 				if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 					t.Fatalf("log line %q: %v", sc.Text(), err)
+				}
+				if dup := duplicateKeys(t, sc.Bytes()); len(dup) > 0 {
+					t.Errorf("%q: keys %q more than once", sc.Text(), dup)
 				}
 				msg, _ := rec["msg"].(string)
 				if as2ID, ok := rec["as2_message_id"].(string); ok {
@@ -181,6 +186,34 @@ func TestLogKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// duplicateKeys returns the keys that the JSON object line has more than
+// once, at its top level (json.Unmarshal keeps the last one silently).
+func duplicateKeys(t *testing.T, line []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("log line %q: not a JSON object (%v)", line, err)
+	}
+	seen := map[string]bool{}
+	var dup []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			dup = append(dup, key)
+		}
+		seen[key] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+	}
+	return dup
 }
 
 // waitDelivered waits until box holds n messages, all delivered.

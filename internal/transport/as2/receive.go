@@ -433,7 +433,15 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, "malformed AS2 headers: "+err.Error())
 		return
 	}
-	log = log.With("as2_from", req.From, "as2_message_id", req.MessageID)
+	log = log.With("as2_from", req.From)
+	// An asynchronous MDN's lines name the Message-ID it answers as
+	// as2_message_id (serveMDN), as the sender's line that awaited it did;
+	// its own is mdn_message_id, lest one line have the key twice.
+	mdnLog := log
+	if req.MessageID != "" {
+		mdnLog = log.With("mdn_message_id", req.MessageID)
+	}
+	log = log.With("as2_message_id", req.MessageID)
 	// Identities are checked before reading the body: a stranger's
 	// message is never decoded nor stored.
 	party, known := rc.parties[req.From]
@@ -442,7 +450,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusForbidden, "unknown AS2-From or AS2-To")
 		return
 	}
-	log = log.With("party", party)
+	log, mdnLog = log.With("party", party), mdnLog.With("party", party)
 	if req.Receipt == as2.ReceiptAsync && rc.mdns == nil {
 		log.Warn("AS2 request refused: asynchronous MDN asked for, which this message box cannot keep")
 		plain(w, http.StatusBadRequest, "asynchronous MDNs (Receipt-Delivery-Option) are not supported here; ask for a synchronous MDN")
@@ -501,9 +509,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// two servers answer each other's without end).
 	if rc.receipts != nil && looksLikeMDN(ct, up.Head(mdnPeek)) {
 		if req.Receipt != as2.ReceiptNone {
-			log.Info("the asynchronous MDN asks for a receipt, which an MDN never gets", "receipt", receiptName(req.Receipt))
+			mdnLog.Info("the asynchronous MDN asks for a receipt, which an MDN never gets", "receipt", receiptName(req.Receipt))
 		}
-		rc.serveMDN(w, r, log, party, up)
+		rc.serveMDN(w, r, mdnLog, party, up)
 		return
 	}
 	if noID != nil {
