@@ -254,6 +254,23 @@ type ReceiveEnv struct {
 	// Receipts settles the deliveries that await the receipts the
 	// transport gets (AS2 asynchronous MDNs); nil when none can.
 	Receipts ReceiptSink
+	// MaxMessageSize is the group's max_message_size; 0 when not known
+	// (DefaultMaxMessageSize then). See MaxBody.
+	MaxMessageSize int64
+}
+
+// MaxBody is the bound of a receive transport's bodies: its max_body as
+// written, else the group's max_message_size, so that a body the engine
+// would suspend as too large is refused as it arrives (413), not
+// acknowledged first.
+func (env *ReceiveEnv) MaxBody(maxBody value.Value[int64]) int64 {
+	switch {
+	case maxBody.Usable() && !maxBody.Default:
+		return maxBody.V
+	case env.MaxMessageSize > 0:
+		return env.MaxMessageSize
+	}
+	return DefaultMaxMessageSize
 }
 
 // Sink stores a received message durably and routes it. A receiver

@@ -77,6 +77,9 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 	if g := r.opts.Config.Group; g != nil && g.AS2ID.Usable() {
 		env.AS2ID = g.AS2ID.V
 	}
+	if g := r.opts.Config.Group; g != nil && g.MaxMessageSize.Usable() {
+		env.MaxMessageSize = g.MaxMessageSize.V
+	}
 	for _, party := range r.opts.Config.Parties {
 		if party.AS2ID.Usable() {
 			env.PartyAS2IDs[party.Name] = party.AS2ID.V

@@ -88,7 +88,7 @@ instance that signs must hold with its key beforehand (BP3007). A running
 			{Name: "certificate_expiry_warning", Type: component.Duration.String(), Default: defaultExpiryWarning,
 				Doc: "How long before a certificate expires validate starts to warn (BP3004, BP4004, BP7005, BP7008)."},
 			{Name: "max_message_size", Type: component.Size.String(), Default: int64(DefaultMaxMessageSize),
-				Doc: "The largest message body processed; a larger message is suspended with the reason, not processed. Transports that bound a body default to it too."},
+				Doc: "The largest message body processed; a larger message is suspended with the reason, not processed. An http or as2 receive location without a `max_body` refuses a larger body as it arrives (413, nothing stored)."},
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "an as2 transport exists",
 				Doc: "The group's AS2 identifier: the `AS2-From` of its AS2 messages, and the `AS2-To` its AS2 receive locations accept, compared exactly, case included (BP7009). 1 to 128 printable ASCII characters (RFC 4130)."},
 		},

@@ -174,7 +174,7 @@ which starts no listener, relies on that check.`,
 		{Name: "path", Type: component.String, Default: "/",
 			Doc: "The request path that accepts AS2 POSTs."},
 		{Name: "max_body", Type: component.Size, Default: int64(component.DefaultMaxMessageSize),
-			Doc: "The largest body accepted; larger ones are answered 413 and not stored."},
+			Doc: "The largest body accepted; larger ones are answered 413 and not stored. Left out, the group's `max_message_size` (1 GiB unless the group sets it), so that a body the engine would suspend as too large is refused as it arrives."},
 		httptransport.RequestTimeoutAttribute,
 		httptransport.MaxConnectionsAttribute,
 		{Name: "async_mdn_attempts", Type: component.Int, Default: DefaultAsyncMDNAttempts,
@@ -276,7 +276,7 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		return nil, errf("no group signing certificate with its private key to sign MDNs with")
 	}
 	rc := &receiver{
-		loc: env.Location, listen: c.Listen.V, path: c.Path.V, maxBody: c.MaxBody.V,
+		loc: env.Location, listen: c.Listen.V, path: c.Path.V, maxBody: env.MaxBody(c.MaxBody),
 		requestTimeout: c.RequestTimeout.V, maxConns: c.MaxConnections.V, bodyIdle: httptransport.DefaultBodyIdleTimeout, budget: httptransport.SharedBudget(env),
 		certFile: c.CertFile.V, keyFile: c.KeyFile.V,
 		contentType: env.ContentType, props: maps.Clone(env.Properties), sensitive: slices.Clone(env.SensitiveProperties),
