@@ -11,6 +11,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/config/suggest"
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
 )
@@ -24,8 +25,9 @@ func (d *decoder) decodeComponent(owner, b *hcl.Block, kind component.Kind) *mod
 	name := b.Labels[0]
 	spec, ok := d.registry.Lookup(kind, name)
 	if !ok {
+		known := d.registry.Names(kind)
 		d.add(diag.Errorf(diag.CodeInvalidValue, b.LabelRanges[0], "Unknown "+kind.String(),
-			"%s has %s %q; the known %ss are %s.", capitalize(describe(owner)), kind.Block(), name, kind, quoteList(d.registry.Names(kind))))
+			"The %s has %s %q; the known %ss are %s.%s", describe(owner), kind.Block(), name, kind, quoteList(known), suggest.Hint(name, known, "%q")))
 		return nil
 	}
 	c := &model.Component{Spec: spec, DeclRange: b.DefRange}

@@ -351,8 +351,12 @@ func (d *decoder) enum(at attrs, name, def string, allowed ...string) model.Valu
 			return v
 		}
 	}
+	hint := ""
+	if !v.Sensitive { // a hint would tell how close the secret is
+		hint = suggest.Hint(v.V, allowed, "%q")
+	}
 	d.add(diag.Errorf(diag.CodeInvalidValue, v.Range, "Invalid value for "+name,
-		"The %s attribute of %s must be one of %s; got %s.", name, at.what, quoteList(allowed), shown(v)))
+		"The %s attribute of %s must be one of %s; got %s.%s", name, at.what, quoteList(allowed), shown(v), hint))
 	return model.Value[string]{Range: v.Range}
 }
 

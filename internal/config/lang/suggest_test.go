@@ -68,6 +68,32 @@ host "send_host" {
   filter = message.ID == "x"
   transport "file" { path = "out" }
 }`, nil, "Did you mean message.id?"},
+		{"transport", `receive_location "in" {
+  host = host.send_host
+  transport "fiel" { path = "in" }
+}`, nil, `Did you mean "file"?`},
+		{"encoder", `pipeline "pl" {
+  encoder "smiem" {}
+}`, nil, `Did you mean "smime"?`},
+		{"enum value", `send_port "p" {
+  host = host.send_host
+  transport "file" {
+    path      = "out"
+    copy_mode = "overwrte"
+  }
+}`, nil, `Did you mean "overwrite"?`},
+		// How close a secret is to a value is not shown.
+		{"sensitive enum value", `variable "mode" {
+  sensitive = true
+  default   = "overwrte"
+}
+send_port "p" {
+  host = host.send_host
+  transport "file" {
+    path      = "out"
+    copy_mode = var.mode
+  }
+}`, nil, ""},
 		// Not near an attribute: probably a context property.
 		{"message property", `send_port "p" {
   host   = host.send_host
