@@ -169,6 +169,12 @@ func safeDiag(d *hcl.Diagnostic) string {
 // become root's. Where the owner cannot be kept (fmt not run as root, on a
 // file of another user), the file is not rewritten. A symbolic link is
 // followed: the file it points to is rewritten, and the link stays a link.
+//
+// The temporary file is created anew under a name no one can guess (never
+// opened through what is already there) and its mode and owner are set on
+// the open file: whoever can write to the configuration directory could
+// otherwise put a symbolic link there, and fmt, run as root, would write,
+// chmod and chown the file it points to.
 func writeFileKeepMode(name string, data []byte) error {
 	target, err := filepath.EvalSymlinks(name)
 	if err != nil {
@@ -178,13 +184,23 @@ func writeFileKeepMode(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	tmp := target + ".bizpipe-fmt.tmp"
-	err = os.WriteFile(tmp, data, info.Mode().Perm())
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.bizpipe-fmt.tmp")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
 	if err == nil {
-		err = os.Chmod(tmp, info.Mode().Perm()) // WriteFile's mode is subject to the umask
+		err = f.Chmod(info.Mode().Perm())
 	}
 	if err == nil {
-		err = keepOwner(tmp, info)
+		err = keepOwner(f, info)
+	}
+	if err == nil {
+		err = f.Sync() // the rename must not replace the file with one whose data a crash loses
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		os.Remove(tmp)

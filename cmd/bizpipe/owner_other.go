@@ -6,4 +6,4 @@ import "os"
 
 // keepOwner does nothing where files have no Unix owner and group: a file
 // replaced keeps its mode only.
-func keepOwner(string, os.FileInfo) error { return nil }
+func keepOwner(*os.File, os.FileInfo) error { return nil }

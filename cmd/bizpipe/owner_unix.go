@@ -10,24 +10,24 @@ import (
 	"syscall"
 )
 
-// keepOwner gives the file name the owner and group that info, the file it
-// replaces, has, unless it has them already.
-func keepOwner(name string, info os.FileInfo) error {
+// keepOwner gives the open file f the owner and group that info, the file
+// it replaces, has, unless it has them already.
+func keepOwner(f *os.File, info os.FileInfo) error {
 	want, ok := info.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil
 	}
-	fi, err := os.Stat(name)
+	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	if got, ok := fi.Sys().(*syscall.Stat_t); ok && got.Uid == want.Uid && got.Gid == want.Gid {
 		return nil
 	}
-	if err := os.Chown(name, int(want.Uid), int(want.Gid)); err != nil {
+	if err := f.Chown(int(want.Uid), int(want.Gid)); err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			err = pe.Err // name is the temporary file's: not the user's concern
+			err = pe.Err // the name is the temporary file's: not the user's concern
 		}
 		return fmt.Errorf("cannot keep its owner and group (uid %d, gid %d), so it is not rewritten: %w", want.Uid, want.Gid, err)
 	}
