@@ -197,6 +197,9 @@ func (s *server) completion(p positionParams) CompletionList {
 		return empty
 	}
 	off := offsetOf(d.text, p.Position)
+	if !readable(d.text[:off]) {
+		return empty
+	}
 	blocks, line, ok := cursorContext(d.text[:off])
 	if !ok {
 		return empty

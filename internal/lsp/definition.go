@@ -51,7 +51,7 @@ func referenceAt(src []byte, off int) (root, name string, ok bool) {
 // the files of the document's configuration.
 func (s *server) definition(p positionParams) *Location {
 	doc, snap := s.snapshotFor(p.TextDocument.URI)
-	if doc == nil || snap == nil {
+	if doc == nil || snap == nil || !readable(doc.text) {
 		return nil
 	}
 	root, name, ok := referenceAt(doc.text, offsetOf(doc.text, p.Position))

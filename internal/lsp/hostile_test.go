@@ -344,3 +344,39 @@ func TestCostlyBuffer(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadableBuffer: hover, definition and completion read the open
+// buffer with HCL's lexer and parser, and a buffer the loader refuses
+// before parsing (BP1000) is refused by them too, answered with nothing.
+// Parsing one nested 300,000 levels deep overflowed the stack, a fatal
+// error that ended the server; lexing 300 KB of unclosed /* comments took
+// minutes, during which no other request was read.
+func TestUnreadableBuffer(t *testing.T) {
+	for name, junk := range map[string]string{
+		"nested too deeply": "x = " + strings.Repeat("[", 300_000),
+		"unclosed comments": strings.Repeat("/* ", 100_000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, text := quickstart(t)
+			c := start(t)
+			c.initialize()
+			uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))
+			buf := text + "\n" + junk + "\n"
+			c.open(uri, buf)
+			c.diagnosticsFor(uri, hasCode("BP1000"))
+			for _, tt := range []struct {
+				method string
+				at     position
+			}{
+				{"textDocument/hover", pos(t, buf, "4E 07 7E", 4)},
+				{"textDocument/definition", pos(t, buf, "= host.send_host", 4)},
+				{"textDocument/completion", position{Line: strings.Count(buf, "\n"), Character: 0}},
+			} {
+				if m := c.call(tt.method, docPos(uri, tt.at)); m.Error != nil {
+					t.Errorf("%s: %+v", tt.method, m.Error)
+				}
+			}
+			c.shutdown()
+		})
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/config/lang"
 )
 
 // uriToPath returns the file path of a file: URI. Other schemes (an
@@ -117,4 +119,14 @@ func toRange(r hcl.Range, li *lineIndex) Range {
 		return Position{Line: max(p.Line-1, 0), Character: max(p.Column-1, 0)}
 	}
 	return Range{Start: at(r.Start), End: at(r.End)}
+}
+
+// readable reports whether text, an open buffer or the part of it before
+// the cursor, may be given to HCL's lexer and parser to answer a request:
+// only what the loader would parse (lang.CheckNesting). Parsing a buffer
+// nested too deeply overflows the stack, a fatal error that ends the
+// server, and lexing unclosed /* comments or millions of tokens takes
+// minutes, during which no other message is read.
+func readable(text []byte) bool {
+	return lang.CheckNesting(text, "") == nil
 }
