@@ -78,7 +78,11 @@ func (s *server) definition(p positionParams) *Location {
 			continue // a JSON file, or one that could not be read
 		}
 		if rng, found := declaration(body, blockType, name); found {
-			return &Location{URI: pathToURI(f), Range: toRange(rng, newLineIndex(src))}
+			li := newDiskLineIndex(src)
+			if _, open := snap.versions[f]; open || f == doc.path {
+				li = newLineIndex(src)
+			}
+			return &Location{URI: pathToURI(f), Range: toRange(rng, li)}
 		}
 	}
 	return nil

@@ -67,6 +67,14 @@ func TestFindingPlacement(t *testing.T) {
 			at: []string{"broken.hcl"}, start: position{0, len("x = ")},
 		},
 		{
+			// Saved by Notepad: an editor shows the byte order mark as
+			// the file's encoding, not as a character of its first line.
+			name:  "syntax error in a file not open, with a byte order mark",
+			files: map[string][]byte{"broken.hcl": []byte("\ufeffx = \n")},
+			code:  "BP1000", says: "",
+			at: []string{"broken.hcl"}, start: position{0, len("x = ")},
+		},
+		{
 			name: "directory named x.hcl",
 			dirs: []string{"x.hcl"},
 			code: "BP1000", says: "x.hcl: a directory",

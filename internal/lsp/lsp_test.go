@@ -317,7 +317,7 @@ func TestHover(t *testing.T) {
 }
 
 // TestDefinition: references lead to the label of their declaration, in
-// whichever file of the directory it is.
+// whichever file of the directory it is, at the column an editor shows.
 func TestDefinition(t *testing.T) {
 	dir, text := quickstart(t)
 	// The variable moves to a file of its own, on disk.
@@ -326,7 +326,9 @@ func TestDefinition(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bizpipe.hcl"), []byte(rest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "variables.hcl"), []byte(varBlock), 0o644); err != nil {
+	// Saved by Notepad, with a byte order mark, which the editor shows
+	// as the file's encoding: the declaration's column is after it.
+	if err := os.WriteFile(filepath.Join(dir, "variables.hcl"), []byte("\ufeff"+varBlock), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	uri := fileURI(filepath.Join(dir, "bizpipe.hcl"))

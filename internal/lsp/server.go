@@ -783,8 +783,11 @@ func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagno
 				if !ok {
 					src, ok = snap.texts[f], snap.texts[f] != nil
 				}
-				if ok {
+				if _, open := snap.versions[f]; ok && open {
 					li = newLineIndex(src)
+					indexes[f] = li
+				} else if ok {
+					li = newDiskLineIndex(src)
 					indexes[f] = li
 				}
 			}

@@ -91,10 +91,22 @@ func newLineIndex(src []byte) *lineIndex {
 	return &lineIndex{src: src, starts: starts}
 }
 
+// newDiskLineIndex is newLineIndex for the text of a file as read from
+// disk, not as an editor sent it: a UTF-8 byte order mark at its start
+// (Notepad's) is the file's encoding to an editor, which leaves it out of
+// the line whose characters positions count.
+func newDiskLineIndex(src []byte) *lineIndex {
+	li := newLineIndex(src)
+	if bytes.HasPrefix(src, []byte(lang.UTF8BOM)) {
+		li.starts[0] = len(lang.UTF8BOM)
+	}
+	return li
+}
+
 // position converts a byte offset to an LSP position.
 func (li *lineIndex) position(off int) Position {
 	off = min(max(off, 0), len(li.src))
-	line := sort.SearchInts(li.starts, off+1) - 1
+	line := max(sort.SearchInts(li.starts, off+1)-1, 0) // 0 within a byte order mark
 	p := Position{Line: line}
 	for i := li.starts[line]; i < off; {
 		r, size := utf8.DecodeRune(li.src[i:])
