@@ -107,27 +107,7 @@ func jsonLiteralSecrets(body hcl.Body) []string {
 
 // literalStrings returns the known strings in v and the keys of its
 // objects and maps.
-func literalStrings(v cty.Value) []string {
-	if v.IsNull() || !v.IsKnown() {
-		return nil
-	}
-	ty := v.Type()
-	switch {
-	case ty == cty.String:
-		return []string{v.AsString()}
-	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType() || ty.IsMapType() || ty.IsObjectType():
-		var out []string
-		for it := v.ElementIterator(); it.Next(); {
-			k, e := it.Element()
-			if ty.IsMapType() || ty.IsObjectType() {
-				out = append(out, k.AsString())
-			}
-			out = append(out, literalStrings(e)...)
-		}
-		return out
-	}
-	return nil
-}
+func literalStrings(v cty.Value) []string { return collectStrings(v, true) }
 
 // constantTrue reports whether expr is a constant that a variable block's
 // sensitive takes as true: converted to a bool, as the decoder converts it
@@ -142,7 +122,11 @@ func constantTrue(expr hcl.Expression) bool {
 }
 
 // stringsIn returns the known strings in v, unmarked.
-func stringsIn(v cty.Value) []string {
+func stringsIn(v cty.Value) []string { return collectStrings(v, false) }
+
+// collectStrings returns the known strings in v, unmarked, and with keys
+// the keys of its objects and maps too.
+func collectStrings(v cty.Value, keys bool) []string {
 	v, _ = v.UnmarkDeep()
 	if v.IsNull() || !v.IsKnown() {
 		return nil
@@ -154,8 +138,11 @@ func stringsIn(v cty.Value) []string {
 	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType() || ty.IsMapType() || ty.IsObjectType():
 		var out []string
 		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			out = append(out, stringsIn(e)...)
+			k, e := it.Element()
+			if keys && (ty.IsMapType() || ty.IsObjectType()) {
+				out = append(out, k.AsString())
+			}
+			out = append(out, collectStrings(e, keys)...)
 		}
 		return out
 	}
