@@ -318,14 +318,7 @@ func TestDecryptStreamGCMFailureAfterContent(t *testing.T) {
 func TestDecryptStreamBadPaddingGivesContent(t *testing.T) {
 	alice := testRecipient(t, "alice")
 	for _, alg := range []Algorithm{AES128CBC, AES256CBC, DES3CBC} {
-		spec, _ := alg.spec()
-		blk, _ := spec.newBlk(make([]byte, spec.keyLen))
-		bs := blk.BlockSize()
-		body := bytes.Repeat([]byte{'A'}, 2*bs) // and one block of padding
-		der, err := Encrypt(rand.Reader, body, alg, alice.cert)
-		if err != nil {
-			t.Fatal(err)
-		}
+		der, body, bs := fullPadBlock(t, alg, alice)
 		// As TestTamperCBC: the last pad octet becomes bs+1.
 		der[len(der)-bs-1] ^= 0x01
 		got, err := decryptStream(context.Background(), der, alice.cert, alice.key)

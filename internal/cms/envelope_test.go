@@ -336,19 +336,28 @@ func TestTamperGCM(t *testing.T) {
 	}
 }
 
+// fullPadBlock encrypts for r, with alg (CBC), a body of two blocks, so
+// that the padding is one whole block of octets bs: the message's DER,
+// the body and the block size.
+func fullPadBlock(t *testing.T, alg Algorithm, r *recipient) (der, body []byte, bs int) {
+	t.Helper()
+	spec, _ := alg.spec()
+	blk, _ := spec.newBlk(make([]byte, spec.keyLen))
+	bs = blk.BlockSize()
+	body = bytes.Repeat([]byte{'A'}, 2*bs)
+	der, err := Encrypt(rand.Reader, body, alg, r.cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, body, bs
+}
+
 // TestTamperCBC: CBC has no MAC, but a flip that breaks the padding must be
 // reported, not returned as content.
 func TestTamperCBC(t *testing.T) {
 	alice := testRecipient(t, "alice")
 	for _, alg := range []Algorithm{AES128CBC, AES256CBC, DES3CBC} {
-		spec, _ := alg.spec()
-		blk, _ := spec.newBlk(make([]byte, spec.keyLen))
-		bs := blk.BlockSize()
-		body := bytes.Repeat([]byte{'A'}, 2*bs) // one full padding block of 0x(bs)
-		der, err := Encrypt(rand.Reader, body, alg, alice.cert)
-		if err != nil {
-			t.Fatal(err)
-		}
+		der, _, bs := fullPadBlock(t, alg, alice)
 		// Flipping bit 0 of the last byte of the penultimate ciphertext block
 		// turns the final pad byte bs into bs^1 = bs+1 > bs: invalid.
 		mod := bytes.Clone(der)
