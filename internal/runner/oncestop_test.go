@@ -121,3 +121,35 @@ send_port "files" {
 		t.Errorf("out/ holds %d files (%v), want the message's 1", len(out), err)
 	}
 }
+
+// TestOnceStopCountsWaiting: a --once run ended by a stop says in its
+// summary how many deliveries wait for a retry, as a long run's stop and
+// a --once run that ends by itself do; it said "waiting for retry 0"
+// whatever was waiting.
+func TestOnceStopCountsWaiting(t *testing.T) {
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "partner down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer partner.Close()
+	dir := setup(t, newPKI(t), common+`
+send_port "down" {
+  host   = host.h
+  filter = true
+  transport "http" { url = "{{.URL}}/in" }
+  retry { interval = "1h" }
+}
+`, map[string]string{"URL": partner.URL})
+	put(t, dir, "order.edi", []byte("ISA*00*order~"))
+	opts := testOptions(t, dir)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	opts.Box = &stopAtFinish{Box: opts.Box, stop: stop}
+	r, err := runner.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.RunOnce(ctx)
+	if !errors.Is(err, context.Canceled) || sum.Retried != 1 || sum.Waiting != 1 {
+		t.Errorf("the stopped run: %+v, %v; want 1 retried, 1 waiting for retry and context.Canceled", sum, err)
+	}
+}

@@ -407,7 +407,8 @@ func (r *Runner) logReleased() {
 }
 
 // countLeft sets the summary's Waiting and AwaitingMDN at the end of a
-// long run. A count that fails is logged and left 0: the run itself did
+// long run, or of a --once run cut short (a stop, a receive that failed).
+// A count that fails is logged and left 0: the run itself did
 // its work, and the summary is only a report.
 func (r *Runner) countLeft(ctx context.Context) {
 	waiting, err := r.countWaiting(ctx)
@@ -512,10 +513,13 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 		r.processBatch(bg, batch)
 	}
 	r.logReleased()
-	if recvErr != nil {
-		return r.summary(), recvErr
-	}
-	if ctx.Err() != nil {
+	if recvErr != nil || ctx.Err() != nil {
+		// The summary, printed all the same, says what is left to retry,
+		// as a long run's stop does (countLeft).
+		r.countLeft(bg)
+		if recvErr != nil {
+			return r.summary(), recvErr
+		}
 		return r.summary(), ctx.Err()
 	}
 	waiting, err := r.countWaiting(ctx)
