@@ -328,6 +328,14 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	for _, rc := range r.recv {
 		if err := rc.start(ctx); err != nil {
 			r.stopReceivers(bg)
+			// The locations started before may have claimed deliveries
+			// for the workers, which never started: they go back to the
+			// box unattempted, lest the next start recover them as
+			// interrupted attempts never made.
+			for batch := r.nextHanded(bg); batch != nil; batch = r.nextHanded(bg) {
+				r.release(bg, batch)
+			}
+			r.logReleased()
 			return r.summary(), err
 		}
 	}
