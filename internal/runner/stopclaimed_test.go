@@ -252,3 +252,102 @@ func TestStopRenewsNoReleasedLease(t *testing.T) {
 		}
 	}
 }
+
+// TestStopReleasesBeforeAttemptsInFlightEnd: the deliveries a stop keeps
+// from being attempted go back to the box as soon as the stop comes, not
+// once the attempts in flight of their batch end: a partner that never
+// answers held them, leased and renewed, for the transport's whole
+// timeout, where another server sharing the box could have taken them;
+// and a second stop signal meanwhile (the operator not waiting for that
+// partner) left them leased, so that the next start counted an attempt
+// of each, never made.
+func TestStopReleasesBeforeAttemptsInFlightEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		perBatch int
+	}{
+		{"one pipeline a batch", 1},
+		{"pipelines side by side", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 6
+			partner := newStallingPartner(t)
+			dir := setup(t, newPKI(t), common+`
+send_port "stalled" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "http://{{.Addr}}/in"
+    timeout = "1h"
+  }
+}
+`, map[string]string{"Addr": partner.ln.Addr().String()})
+			for i := range n {
+				put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
+			}
+			r, box := startWith(t, dir, func(o *runner.Options) {
+				o.Workers, o.PipelinesPerBatch = tc.perBatch, tc.perBatch
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.Run(ctx)
+				done <- err
+			}()
+			states := func() (inProgress, pending int) {
+				msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range msgs {
+					d, err := box.Get(context.Background(), m.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, dl := range d.Deliveries {
+						switch {
+						case dl.State == msgbox.DeliveryInProgress:
+							inProgress++
+						case dl.State == msgbox.DeliveryPending && dl.Attempts == 0 && dl.LeaseOwner == "":
+							pending++
+						}
+					}
+				}
+				return inProgress, pending
+			}
+			// Every message claimed in one batch, its first attempts
+			// stalled on the partner.
+			for deadline := time.Now().Add(30 * time.Second); ; {
+				if in, _ := states(); in == n && partner.accepted.Load() == int64(tc.perBatch) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d attempts under way, want %d with every delivery claimed", partner.accepted.Load(), tc.perBatch)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				in, pending := states()
+				if in == tc.perBatch && pending == n-tc.perBatch {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("with the attempts in flight still going on, %d deliveries are in progress and %d back in the box; want %d and %d",
+						in, pending, tc.perBatch, n-tc.perBatch)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("Run returned (%v) before the attempts in flight ended", err)
+			default:
+			}
+			partner.hangUp()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -152,7 +153,6 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	var (
 		mu        sync.Mutex
 		later     []deferred
-		unstarted []claimed
 		undecided int // pipelines that may still leave a commit for later
 		commits   sync.WaitGroup
 	)
@@ -202,6 +202,24 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 			commits.Go(func() { outcomes <- commitTogether(ctx, later) })
 		}
 	}
+	// At a stop, the deliveries whose attempt has not begun go back to
+	// the box at once (releaseAtStop), not once the attempts in flight
+	// end: a partner that never answers would hold them for the
+	// transport's timeout. Each is begun by its pipeline or taken by the
+	// stop, never both. Only a stop keeps a pipeline from beginning, so
+	// once every pipeline ended (batchDone) any delivery not begun is one
+	// the stop kept, released then if not before.
+	begun := make([]atomic.Int32, len(batch))
+	batchDone := make(chan struct{})
+	releasedAtStop := make(chan struct{})
+	go func() {
+		defer close(releasedAtStop)
+		select {
+		case <-r.stopping():
+		case <-batchDone:
+		}
+		r.releaseAtStop(ctx, batch, begun, held)
+	}()
 	fanout.Each(len(batch), r.opts.PipelinesPerBatch, func(i int) {
 		// The pipeline runs in this goroutine: none and what follows it
 		// need no lock between them. Only a SyncSharer's pipeline counts
@@ -218,12 +236,12 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 		if sharer {
 			turn = slotTurn{took: tookSlot}
 		}
+		turn.begin = func() bool { return begun[i].CompareAndSwap(notBegun, attemptBegun) }
 		a, commit, started := r.pipeline(ctx, batch[i], turn, none)
 		switch {
 		case !started:
-			mu.Lock()
-			unstarted = append(unstarted, batch[i])
-			mu.Unlock()
+			// Kept from beginning by the stop, which releases it
+			// (releaseAtStop).
 			none()
 		case commit == nil:
 			outcomes <- []attempted{a}
@@ -235,11 +253,38 @@ func (r *Runner) processBatch(ctx context.Context, batch []claimed) {
 	commits.Wait()
 	close(outcomes)
 	<-recorded
-	// Only the leases of unstarted are left: the renewals end before
-	// they are released, since one after would find its lease lost.
+	close(batchDone)
+	<-releasedAtStop
 	stopRenew()
 	<-renewing
-	r.release(ctx, unstarted)
+}
+
+// The states of a batch's delivery (see processBatch): its attempt not
+// begun yet, begun, or kept from beginning by a stop, which releases it.
+const (
+	notBegun int32 = iota
+	attemptBegun
+	releasedByStop
+)
+
+// releaseAtStop returns to the box the deliveries of batch whose attempt
+// has not begun (begun, by index): called as a stop comes, so that they
+// are due again at once rather than once the batch's attempts in flight
+// end, and when the batch is done, when only a stop can have left any.
+// Their leases are no longer renewed from before they are released, since
+// a renewal after would find them lost.
+func (r *Runner) releaseAtStop(ctx context.Context, batch []claimed, begun []atomic.Int32, held *leaseSet) {
+	var left []claimed
+	for i := range batch {
+		if begun[i].CompareAndSwap(notBegun, releasedByStop) {
+			left = append(left, batch[i])
+		}
+	}
+	if len(left) == 0 {
+		return
+	}
+	held.drop(left)
+	r.release(ctx, left)
 }
 
 // sharer is 1 when d's port sends through a component.SyncSharer, whose
@@ -331,6 +376,10 @@ func (r *Runner) pipeline(ctx context.Context, c claimed, turn slotTurn, none fu
 		return attempted{}, nil, false
 	default:
 	}
+	if turn.begin != nil && !turn.begin() {
+		<-r.pipelines // the stop came meanwhile, and released it
+		return attempted{}, nil, false
+	}
 	outcome, sd, delivered := r.attempt(ctx, pt, d, r.fence(c), log, &pending, &commit)
 	<-r.pipelines
 	finish := func(outcome msgbox.Outcome, delivered bool) attempted {
@@ -348,10 +397,13 @@ func (r *Runner) pipeline(ctx context.Context, c claimed, turn slotTurn, none fu
 
 // slotTurn is when a pipeline of a batch takes its slot (see
 // processBatch): once wait, when not nil, is closed; took, when not nil,
-// is called once it took one, or will not.
+// is called once it took one, or will not. begin, when not nil, is called
+// right before the attempt begins: false when a stop has released the
+// delivery meanwhile (releaseAtStop), and it must not begin.
 type slotTurn struct {
-	wait <-chan struct{}
-	took func()
+	wait  <-chan struct{}
+	took  func()
+	begin func() bool
 }
 
 func (t slotTurn) taken() {
@@ -614,7 +666,10 @@ func (r *Runner) recorded(c claimed, pt *port, log *slog.Logger, outcome msgbox.
 // leaseSet is the deliveries a worker holds whose outcome is not recorded
 // yet: the ones to renew.
 type leaseSet struct {
-	mu sync.Mutex
+	// renewing is held by each renewal, from its list to its end, so
+	// that drop can wait for the one under way.
+	renewing sync.Mutex
+	mu       sync.Mutex
 	// held is by delivery id, each with its delivery, which the
 	// renewal's warnings name as every line about a message does.
 	held map[int64]claimed
@@ -632,6 +687,18 @@ func (s *leaseSet) done(id int64) {
 	s.mu.Lock()
 	delete(s.held, id)
 	s.mu.Unlock()
+}
+
+// drop removes cs, once any renewal under way has ended: none renews
+// them after drop returns.
+func (s *leaseSet) drop(cs []claimed) {
+	s.renewing.Lock()
+	defer s.renewing.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cs {
+		delete(s.held, c.d.ID)
+	}
 }
 
 func (s *leaseSet) list() []claimed {
@@ -659,11 +726,15 @@ func (r *Runner) renew(ctx context.Context, held *leaseSet) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			held.renewing.Lock()
 			cs := held.list()
 			if len(cs) == 0 {
+				held.renewing.Unlock()
 				continue
 			}
-			for i, err := range r.renewHeld(ctx, cs) {
+			errs := r.renewHeld(ctx, cs)
+			held.renewing.Unlock()
+			for i, err := range errs {
 				c := cs[i]
 				isLost := errors.Is(err, msgbox.ErrLeaseLost)
 				switch {
