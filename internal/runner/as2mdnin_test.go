@@ -3,10 +3,13 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +61,12 @@ type asyncRig struct {
 // nil) and waits until order.edi's delivery awaits its MDN.
 func newAsyncRig(t *testing.T, tune func(*runner.Options)) *asyncRig {
 	t.Helper()
+	return newAsyncRigPort(t, asyncHourPort, tune)
+}
+
+// newAsyncRigPort is newAsyncRig with port "p" declared as sendPort.
+func newAsyncRigPort(t *testing.T, sendPort string, tune func(*runner.Options)) *asyncRig {
+	t.Helper()
 	p := newPKI(t)
 	type request struct {
 		id, url string
@@ -72,7 +81,7 @@ func newAsyncRig(t *testing.T, tune func(*runner.Options)) *asyncRig {
 		mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 	})
-	dir := setup(t, p, as2Common+as2AsyncLocation+asyncHourPort, map[string]string{"URL": partner, "Port": freePort(t)})
+	dir := setup(t, p, as2Common+as2AsyncLocation+sendPort, map[string]string{"URL": partner, "Port": freePort(t)})
 	put(t, dir, "order.edi", []byte("ISA*00*~async"))
 	rg := &asyncRig{metrics: metrics.New(), log: &logBuffer{}, partner: &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}}
 	rg.sends = func() int {
@@ -389,6 +398,129 @@ func TestAsyncMDNSettledMeanwhile(t *testing.T) {
 				if strings.Contains(line, "msg=receipt ") {
 					t.Errorf("logged as a receipt taken: %s", line)
 				}
+			}
+		})
+	}
+}
+
+// timedOutBox is a SQLite box on which the wait for an asynchronous MDN
+// times out and the engine's claim takes it over between the instant an
+// MDN found the delivery awaiting it and the instant that MDN is
+// recorded (Finish as msgbox.AwaitOwner): from the moment the delivery
+// awaits its MDN the engine's claims find nothing (held), so the MDN
+// finds it awaiting whatever the clock says; the first Finish as
+// msgbox.AwaitOwner waits for the deadline, lets the claims through and
+// waits until one took the wait over (took).
+type timedOutBox struct {
+	*sqlitebox.Box
+	held atomic.Bool
+	once sync.Once
+	took func(d msgbox.Delivery) bool
+}
+
+func (b *timedOutBox) AwaitMDN(ctx context.Context, owner string, a msgbox.AwaitedMDN) error {
+	err := b.Box.AwaitMDN(ctx, owner, a)
+	if err == nil {
+		b.held.Store(true)
+	}
+	return err
+}
+
+func (b *timedOutBox) ClaimBatch(ctx context.Context, owner string, ports []string, lease time.Duration, max int, except []int64) ([]*msgbox.Delivery, error) {
+	if b.held.Load() {
+		return nil, nil
+	}
+	return b.Box.ClaimBatch(ctx, owner, ports, lease, max, except)
+}
+
+func (b *timedOutBox) Finish(ctx context.Context, id int64, owner string, o msgbox.Outcome) error {
+	if owner == msgbox.AwaitOwner {
+		var err error
+		b.once.Do(func() { err = b.takeOver(ctx, id) })
+		if err != nil {
+			return err
+		}
+	}
+	return b.Box.Finish(ctx, id, owner, o)
+}
+
+// takeOver waits until delivery id's wait for its MDN is past its
+// deadline, and then until a claim of the engine took it over.
+func (b *timedOutBox) takeOver(ctx context.Context, id int64) error {
+	as, err := b.Box.AwaitingMDNs(ctx)
+	if err != nil {
+		return err
+	}
+	if len(as) != 1 || as[0].DeliveryID != id {
+		return fmt.Errorf("awaiting %+v, want delivery %d only", as, id)
+	}
+	time.Sleep(time.Until(as[0].Deadline) + 10*time.Millisecond)
+	b.held.Store(false)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		d, err := b.Box.Get(ctx, as[0].MessageID)
+		if err != nil {
+			return err
+		}
+		if b.took(d.Deliveries[0]) {
+			return nil
+		}
+	}
+	return fmt.Errorf("delivery %d's wait for its MDN was not taken over", id)
+}
+
+// TestAsyncMDNAtTheTimeout: a positive MDN for what was sent that the
+// engine is judging when the mdn_timeout passes, and a claim takes the
+// wait over before the MDN is recorded, settles the delivery all the
+// same, as one coming a moment later does (a late MDN): delivered,
+// keeping it, its retry not made (nothing sent again), counted once; a
+// partner told the MDN was unusable would never send it again, and the
+// message it reported processed would go again with the same Message-ID.
+func TestAsyncMDNAtTheTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attempts int                        // retry.attempts
+		took     func(msgbox.Delivery) bool // the claim's takeover done
+	}{
+		{"retried later", 1, func(d msgbox.Delivery) bool { return d.State == msgbox.DeliveryRetrying }},
+		{"suspended, no retry left", 0, func(d msgbox.Delivery) bool { return d.State == msgbox.DeliverySuspended }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var box *timedOutBox
+			rg := newAsyncRigPort(t, `
+send_port "p" {
+  host   = host.h
+  filter = message.receive_location == "in"
+  transport "as2" {
+    url           = "{{.URL}}"
+    partner       = party.fabrikam
+    mdn           = "async"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+    mdn_timeout   = "1s"
+  }
+  retry {
+    attempts = `+strconv.Itoa(tc.attempts)+`
+    interval = "1h"
+  }
+}
+`, func(o *runner.Options) {
+				box = &timedOutBox{Box: o.Box.(*sqlitebox.Box), took: tc.took}
+				o.Box = box
+			})
+			mdn := rg.mdn(t, positive)
+			if resp, body := rg.post(t, mdn, nil); resp.StatusCode != http.StatusOK {
+				t.Errorf("answered %d %s, want 200", resp.StatusCode, body)
+			}
+			if _, d := rg.delivery(t); d.State != msgbox.DeliveryDelivered || d.Receipt == nil || !bytes.Contains(d.Receipt.Data, mdn.Body) {
+				t.Errorf("the delivery: %s after %d attempt(s), receipt %v; want delivered, keeping the MDN", d.State, d.Attempts, d.Receipt)
+			}
+			if _, due, err := rg.box.NextDue(context.Background(), []string{"p"}); err != nil || due {
+				t.Errorf("a retry is still due (%v, %v) after the MDN delivered it", due, err)
+			}
+			if got := rg.receipts(t); len(got) != 1 || got[metrics.ReceiptPositive] != 1 {
+				t.Errorf("receipts counted %v, want one positive", got)
+			}
+			if n := rg.sends(); n != 1 {
+				t.Errorf("sent %d times, want once", n)
 			}
 		})
 	}

@@ -72,6 +72,27 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 	if !ok {
 		return fmt.Errorf("%w: this message box keeps no deliveries awaiting MDNs", component.ErrReceiptUnusable)
 	}
+	// The delivery may stop awaiting the MDN while it is judged (its
+	// mdn_timeout passed and a claim took the wait over, or a copy of the
+	// MDN settled it): the MDN is judged once more against what the
+	// delivery is then, as it would be had it come a moment later (a late
+	// one still settles it, settleLate), rather than refused for a race
+	// the partner cannot see.
+	err := r.settleReceipt(ctx, aw, in, true)
+	if errors.Is(err, errJudgeAgain) {
+		err = r.settleReceipt(ctx, aw, in, false)
+	}
+	return err
+}
+
+// errJudgeAgain: the delivery an MDN was judged for stopped awaiting it
+// before its verdict was recorded (settleReceipt).
+var errJudgeAgain = errors.New("the delivery changed while its MDN was judged")
+
+// settleReceipt is SettleReceipt's work; when the delivery stops awaiting
+// in while it is judged, errJudgeAgain if again, else in is judged
+// against what the delivery is then by settledBefore alone.
+func (r *Runner) settleReceipt(ctx context.Context, aw msgbox.MDNAwaiter, in component.IncomingReceipt, again bool) error {
 	// A quick partner's MDN may come before the delivery is recorded as
 	// awaiting it (the POST's answer and the MDN race), or while it is
 	// sent again: it is waited for, briefly, rather than refused. This
@@ -202,6 +223,9 @@ func (r *Runner) SettleReceipt(ctx context.Context, in component.IncomingReceipt
 	o.Receipt = r.keptReceipt(pt, d, rc)
 	o.Error = pt.hide.text(o.Error)
 	err = r.opts.Box.Finish(ctx, a.DeliveryID, msgbox.AwaitOwner, o)
+	if errors.Is(err, msgbox.ErrLeaseLost) && again {
+		return errJudgeAgain
+	}
 	if errors.Is(err, msgbox.ErrLeaseLost) {
 		// Settled meanwhile (another copy of this MDN, on this server or
 		// another sharing the box), timed out or terminated: this MDN is
