@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -313,6 +314,64 @@ func TestVarFileRange(t *testing.T) {
 	if want := (position{0, len("n = ") + 6}); d.Range.Start != (position{0, len("n = ")}) || d.Range.End != want {
 		t.Errorf("BP1004 at %+v, want %v to %v", d.Range, position{0, len("n = ")}, want)
 	}
+	c.shutdown()
+}
+
+// TestVarFileSharedByDirectories: a --var-file is read by every
+// configuration the server checks, and each may find something in it:
+// what is published for it is every directory's findings, and a finding
+// that goes from one directory leaves the others'. Each directory's check
+// published its own findings as the var-file's whole list, so that one
+// directory found clean cleared another's finding in the editor, and one
+// with a finding hid another's.
+func TestVarFileSharedByDirectories(t *testing.T) {
+	varFile := filepath.Join(t.TempDir(), "n.vars")
+	if err := os.WriteFile(varFile, []byte("n = \"x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	declare := func(typ string) string { return "variable \"n\" {\n  type = " + typ + "\n}\n" }
+	dirA, textA := quickstart(t)
+	dirB, _ := quickstart(t)
+	for dir, typ := range map[string]string{dirA: "number", dirB: "bool"} {
+		if err := os.WriteFile(filepath.Join(dir, "n.hcl"), []byte(declare(typ)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := startWith(t, []string{"--var-file", varFile})
+	c.initialize()
+	vars := fileURI(varFile)
+	// expect checks the var-file's next publish: a BP1004 for each
+	// type (the directories' findings), in any order.
+	expect := func(when string, types ...string) {
+		t.Helper()
+		got := c.diagnosticsFor(vars, func([]diagnostic) bool { return true })
+		var msgs []string
+		for _, d := range got {
+			msgs = append(msgs, d.Code+": "+d.Message)
+		}
+		ok := len(got) == len(types)
+		for _, typ := range types {
+			ok = ok && slices.ContainsFunc(got, func(d diagnostic) bool {
+				return d.Code == "BP1004" && strings.Contains(d.Message, typ)
+			})
+		}
+		if !ok {
+			t.Errorf("%s: the var-file's diagnostics %q, want a BP1004 for each of %q", when, msgs, types)
+		}
+	}
+	uriA, uriB := fileURI(filepath.Join(dirA, "bizpipe.hcl")), fileURI(filepath.Join(dirB, "n.hcl"))
+	c.open(uriA, textA)
+	expect("A opened", "number")
+	c.open(uriB, declare("bool"))
+	expect("B opened too", "number", "bool")
+	c.change(uriB, 2, declare("string"))
+	expect("B's finding fixed", "number")
+	c.change(uriB, 3, declare("bool"))
+	expect("B's finding back", "number", "bool")
+	c.notify("textDocument/didClose", map[string]any{"textDocument": map[string]any{"uri": uriA}})
+	expect("A closed", "bool")
+	c.notify("textDocument/didClose", map[string]any{"textDocument": map[string]any{"uri": uriB}})
+	expect("B closed too")
 	c.shutdown()
 }
 

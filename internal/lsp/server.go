@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -108,9 +109,11 @@ type dirState struct {
 	running bool
 	rerun   bool      // a timer fired while a run was going
 	snap    *snapshot // last published
-	// published are the files whose last published diagnostics were not
-	// empty: they must be cleared when their findings go.
-	published map[string]bool
+	// published are this directory's findings in the files where its
+	// last check found some: they must be cleared when they go, and
+	// another directory's check publishes them too for a file both read
+	// (a --var-file, whose diagnostics are every directory's).
+	published map[string][]Diagnostic
 }
 
 type server struct {
@@ -631,7 +634,7 @@ func (s *server) scheduleLocked(dir string) {
 	}
 	ds := s.dirs[dir]
 	if ds == nil {
-		ds = &dirState{published: map[string]bool{}}
+		ds = &dirState{published: map[string][]Diagnostic{}}
 		s.dirs[dir] = ds
 	}
 	ds.gen++
@@ -738,7 +741,9 @@ func (s *server) openInLocked(dir string) bool {
 // diagnosticsLocked turns snap's diagnostics into one notification per
 // file: every file with findings, every file that had some last time (to
 // clear them), and every open document of the directory. With no document
-// of the directory open any more, it only clears.
+// of the directory open any more, it only clears. A file other directories
+// also read (a --var-file) is published with their findings in it too:
+// one notification replaces all of a file's diagnostics in the editor.
 func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagnosticsParams {
 	byFile := map[string][]Diagnostic{}
 	diags := snap.diags
@@ -794,18 +799,34 @@ func (s *server) diagnosticsLocked(ds *dirState, snap *snapshot) []publishDiagno
 			byFile[f] = append(byFile[f], toDiagnostic(d, rng, li))
 		}
 	}
-	ds.published = map[string]bool{}
+	ds.published = map[string][]Diagnostic{}
 	names := make([]string, 0, len(byFile))
 	for f, list := range byFile {
 		names = append(names, f)
 		if len(list) > 0 {
-			ds.published[f] = true
+			ds.published[f] = list
 		}
 	}
 	sort.Strings(names)
+	others := make([]string, 0, len(s.dirs))
+	for dir, other := range s.dirs {
+		if other != ds {
+			others = append(others, dir)
+		}
+	}
+	sort.Strings(others)
 	out := make([]publishDiagnosticsParams, 0, len(names))
 	for _, f := range names {
-		p := publishDiagnosticsParams{URI: pathToURI(f), Diagnostics: byFile[f]}
+		list := slices.Clip(byFile[f]) // ds.published keeps byFile[f]
+		for _, dir := range others {
+			for _, d := range s.dirs[dir].published[f] {
+				// Two directories may find the very same thing.
+				if !slices.Contains(list, d) {
+					list = append(list, d)
+				}
+			}
+		}
+		p := publishDiagnosticsParams{URI: pathToURI(f), Diagnostics: list}
 		// The version validated, not the document's now, so that a
 		// client can tell a stale publish (a file on disk has none).
 		if v, open := snap.versions[f]; open {
