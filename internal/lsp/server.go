@@ -137,6 +137,14 @@ type server struct {
 	// read only.
 	varFiles varFileSet
 
+	// publishing is held by a directory's run from computing its
+	// notifications to sending them (taken before mu), so that the
+	// client gets them in the order they were computed: a file two
+	// directories read (a --var-file) is published by both, each with
+	// every directory's findings as they were, and the later computed
+	// must arrive last.
+	publishing sync.Mutex
+
 	mu          sync.Mutex
 	initialized bool
 	// watch: the client watches files for the server (it registers its
@@ -696,8 +704,10 @@ func (s *server) run(dir string) {
 		}
 		<-s.checking
 
+		s.publishing.Lock()
 		s.mu.Lock()
 		if s.closed {
+			s.publishing.Unlock()
 			break
 		}
 		if snap != nil && ds.gen == gen {
@@ -713,6 +723,7 @@ func (s *server) run(dir string) {
 			}
 			s.mu.Lock()
 		}
+		s.publishing.Unlock()
 		if !ds.rerun || s.closed {
 			break
 		}
