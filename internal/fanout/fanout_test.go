@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,6 +37,33 @@ func TestEach(t *testing.T) {
 		}
 		if tc.limit <= 1 && outOfOrder.Load() {
 			t.Errorf("n=%d limit=%d: calls out of order", tc.n, tc.limit)
+		}
+	}
+}
+
+// TestEachPanic: a call that panics in one of Each's goroutines does not
+// end the process: the other calls all run, and Each panics in the
+// caller's goroutine, where it can be recovered, with what the call
+// panicked with and the stack where it did.
+func TestEachPanic(t *testing.T) {
+	calls := make([]atomic.Int32, 20)
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		Each(len(calls), 4, func(i int) {
+			calls[i].Add(1)
+			if i == 7 {
+				panic("a bug")
+			}
+		})
+	}()
+	p, ok := got.(*Panic)
+	if !ok || p.Value != "a bug" || !strings.Contains(string(p.Stack), "TestEachPanic") {
+		t.Fatalf("recovered %#v; want a *Panic with the value and the stack of the call", got)
+	}
+	for i := range calls {
+		if c := calls[i].Load(); c != 1 {
+			t.Errorf("fn(%d) called %d times", i, c)
 		}
 	}
 }

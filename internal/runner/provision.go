@@ -24,6 +24,9 @@ type port struct {
 	// stages are the pipeline's stages, built for this instance.
 	stages []component.Stage
 	sender component.Sender
+	// transport names the transport in the error of a panic in it:
+	// `transport "file"`.
+	transport string
 	// who names the instance in logs: host, server and service account.
 	who string
 	// hide are the sensitive values the port's logs and outcomes must not
@@ -223,6 +226,9 @@ func (r *Runner) buildPort(p *model.SendPort, in *model.Instance) (*port, error)
 // lines, with its loggers, before its stages and transport are built.
 func (r *Runner) newPort(p *model.SendPort, in *model.Instance, who string) *port {
 	pt := &port{decl: p, instance: in, who: who, hide: r.portSecrets(p)}
+	if p.Transport != nil {
+		pt.transport = fmt.Sprintf("transport %q", p.Transport.Spec.Name)
+	}
 	pt.log = pt.hide.logger(r.opts.Log)
 	pt.inner = r.opts.Log.Handler()
 	pt.lineAttrs = pt.hide.attrs(slog.String("send_port", p.Name), slog.String("instance", who))

@@ -3,6 +3,8 @@ package runner
 import (
 	"io"
 	"sync"
+
+	"github.com/bizpipe/bizpipe/internal/component"
 )
 
 // Readahead reads a large body from the box in a goroutine of its own, a
@@ -46,10 +48,13 @@ func newReadahead(rc io.ReadCloser, size int64) *readahead {
 	return ra
 }
 
-// fill reads pieces until the end, an error or stop.
+// fill reads pieces until the end, an error or stop. A panic in the
+// box's reader (a bug) is the reading error: this goroutine is the
+// runner's, and nothing else could recover it.
 func (ra *readahead) fill() {
 	defer close(ra.done)
 	defer close(ra.full)
+	defer component.Recover(&ra.err, "the message box")
 	for {
 		var buf []byte
 		select {

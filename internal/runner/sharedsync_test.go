@@ -539,9 +539,18 @@ func runLedger(t *testing.T, dir string, l *ledger, tune func(*runner.Options),
 func runTransport(t *testing.T, dir string, spec *component.Spec, tune func(*runner.Options),
 	msgs []ledgerMsg) (runner.Summary, msgbox.Box, error) {
 	t.Helper()
+	return runComponents(t, dir, []*component.Spec{spec}, tune, msgs)
+}
+
+// runComponents is runTransport with the components of specs registered.
+func runComponents(t *testing.T, dir string, specs []*component.Spec, tune func(*runner.Options),
+	msgs []ledgerMsg) (runner.Summary, msgbox.Box, error) {
+	t.Helper()
 	reg := registry.Builtin()
-	if err := reg.Register(spec); err != nil {
-		t.Fatal(err)
+	for _, spec := range specs {
+		if err := reg.Register(spec); err != nil {
+			t.Fatal(err)
+		}
 	}
 	opts := testOptionsWith(t, dir, reg)
 	opts.Workers = 1

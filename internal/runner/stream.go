@@ -38,6 +38,7 @@ const copyBuffer = 256 << 10
 func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg msgbox.Message, sd *component.Delivery,
 	pending **component.Pending, later *deferral) (msgbox.Outcome, bool) {
 	suspend := func(err error) (msgbox.Outcome, bool) {
+		pt.reportPanic(d, err)
 		return msgbox.Outcome{State: msgbox.DeliverySuspended, Error: fmt.Sprintf("pipeline failed: %v", err)}, false
 	}
 	retry := func(err error) (msgbox.Outcome, bool) {
@@ -47,11 +48,15 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	h := component.Header{Fields: []component.Field{{Name: "Content-Type", Value: msg.ContentType}}}
 	encs := make([]component.Encoding, len(pt.stages))
 	for i, st := range pt.stages {
-		enc, err := st.Start(h)
+		err := guard("", func() (err error) {
+			if encs[i], err = st.Start(h); err == nil {
+				h = encs[i].Header()
+			}
+			return err
+		})
 		if err != nil {
 			return suspend(pt.stageError(i, err))
 		}
-		encs[i], h = enc, enc.Header()
 	}
 	var rc io.ReadCloser
 	if d.Body != nil {
@@ -65,31 +70,53 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	body := newReadahead(rc, msg.Size)
 	defer body.Close()
 
-	att, err := pt.sender.Begin(ctx, sd, h)
-	if err != nil {
+	var att component.Attempt
+	if err := guard(pt.transport, func() (err error) {
+		att, err = pt.sender.Begin(ctx, sd, h)
+		return err
+	}); err != nil {
 		return retry(err)
 	}
+	// Every Abort below, of an attempt that failed already: a panic in
+	// it is logged, and the outcome is the failure's.
+	abort := func() { r.abort(pt, d, att) }
 	if _, ok := att.(component.SharedSync); !ok || !isSharer(pt) {
 		later.notDeferred()
 	}
-	sink := &errWriter{w: att}
+	sink := &errWriter{w: att, in: pt.transport}
 	var content io.Writer // the content a ContentObserver digests
 	if o, ok := att.(component.ContentObserver); ok {
-		content = o.ContentWriter()
+		if err := guard(pt.transport, func() error { content = o.ContentWriter(); return nil }); err != nil {
+			abort()
+			return retry(err)
+		}
 		if len(encs) > 0 {
 			t, ok := encs[0].(component.ContentTeer)
 			if !ok {
-				att.Abort()
+				abort()
 				return suspend(pt.stageError(0, errors.New("the stage cannot give the content that the transport's receipt digests (MIC)")))
 			}
-			t.TeeContent(content)
+			if err := guard("", func() error { t.TeeContent(content); return nil }); err != nil {
+				abort()
+				return suspend(pt.stageError(0, err))
+			}
 			content = nil
 		}
 	}
 	ws := make([]io.WriteCloser, len(encs))
 	var w io.Writer = sink
 	for i := len(encs) - 1; i >= 0; i-- {
-		ws[i] = &stageWriter{pt: pt, i: i, w: encs[i].Wrap(w)}
+		var sw io.WriteCloser
+		if err := guard("", func() error { sw = encs[i].Wrap(w); return nil }); err != nil {
+			// The stages wrapped already hold what only Close releases
+			// (a goroutine).
+			for _, o := range ws[i+1:] {
+				o.Close()
+			}
+			abort()
+			return suspend(pt.stageError(i, err))
+		}
+		ws[i] = &stageWriter{pt: pt, i: i, w: sw}
 		w = ws[i]
 	}
 	if content != nil {
@@ -115,34 +142,38 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 	}
 	switch {
 	case src.err != nil:
-		att.Abort()
+		abort()
 		return retry(fmt.Errorf("reading body of message %s: %w", d.MessageID, src.err))
 	case sink.err != nil:
-		att.Abort()
+		abort()
 		return retry(sink.err)
 	case err != nil:
-		att.Abort()
+		abort()
 		return suspend(err)
 	case n != msg.Size:
 		// The box checks what it returns; this guards against a box that
 		// does not.
-		att.Abort()
+		abort()
 		return retry(fmt.Errorf("body of message %s has %d bytes, %d stored", d.MessageID, n, msg.Size))
 	}
 	if m := r.opts.Metrics; m != nil {
 		m.PipelineSeconds.WithLabelValues(d.Port).Observe(time.Since(start).Seconds())
 	}
 	if s, ok := att.(component.SharedSync); ok && isSharer(pt) && r.deferrals.take() {
-		share, err := s.Written()
+		var share bool
+		err := guard(pt.transport, func() (err error) {
+			share, err = s.Written()
+			return err
+		})
 		if err != nil || !share {
 			r.deferrals.give()
 		}
 		if err != nil {
-			att.Abort()
+			abort()
 			return retry(err)
 		}
 		if share {
-			later.commit = deferredCommit{att: s, done: func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool) {
+			later.commit = deferredCommit{att: s, transport: pt.transport, done: func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool) {
 				r.deferrals.give()
 				return r.committed(pt, d, res, err, took, pending)
 			}}
@@ -158,8 +189,45 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, att component.Attempt,
 	pending **component.Pending) (msgbox.Outcome, bool) {
 	start := time.Now()
-	res, err := att.Commit(ctx)
+	var res component.Result
+	err := guard(pt.transport, func() (err error) {
+		res, err = att.Commit(ctx)
+		return err
+	})
 	return r.committed(pt, d, res, err, time.Since(start), pending)
+}
+
+// guard calls f, a panic in it (a bug in the component in names; "" when
+// the caller names it) its error (component.Recover): the attempt fails
+// and its delivery alone is suspended, instead of the process dying with
+// every attempt in flight, and again at every retry of the message. A
+// panic in a Commit after the entity was placed leaves it there, and a
+// Stager's staged copy with it: the delivery is suspended all the same,
+// and `messages resume` completes it rather than delivering it twice.
+func guard(in string, f func() error) (err error) {
+	defer component.Recover(&err, in)
+	return f()
+}
+
+// abort aborts att, an attempt of delivery d that failed: a panic in
+// Abort is logged, and the outcome stays the failure's.
+func (r *Runner) abort(pt *port, d *msgbox.Delivery, att component.Attempt) {
+	if err := guard(pt.transport, func() error { att.Abort(); return nil }); err != nil {
+		pt.reportPanic(d, err)
+	}
+}
+
+// reportPanic logs, with its stack, the panic that err holds (a
+// component.InternalError), if it does and it was not logged yet: once,
+// also when it fails several deliveries (a batch commit's).
+func (pt *port) reportPanic(d *msgbox.Delivery, err error) {
+	var ie *component.InternalError
+	if !errors.As(err, &ie) || !ie.Report() {
+		return
+	}
+	pt.deliveryLog(d, slog.Int64("delivery", d.ID)).Error(
+		"a send transport or pipeline stage failed with an internal error (a bug in bizpipe: please report it, with this line)",
+		"error", pt.hide.text(err.Error()), "stack", string(ie.Stack))
 }
 
 // committed turns the result of the commit of delivery d's attempt, which
@@ -248,12 +316,20 @@ type stageWriter struct {
 	w  io.WriteCloser
 }
 
-func (s *stageWriter) Write(p []byte) (int, error) {
-	n, err := s.w.Write(p)
-	return n, s.name(err)
+// Write and Close make a panic of the stage (a bug) its error: in the
+// goroutine of the copy, or in a goroutine of a stage above that writes
+// into this one.
+func (s *stageWriter) Write(p []byte) (n int, err error) {
+	defer func() { err = s.name(err) }()
+	defer component.Recover(&err, "")
+	return s.w.Write(p)
 }
 
-func (s *stageWriter) Close() error { return s.name(s.w.Close()) }
+func (s *stageWriter) Close() (err error) {
+	defer func() { err = s.name(err) }()
+	defer component.Recover(&err, "")
+	return s.w.Close()
+}
 
 func (s *stageWriter) name(err error) error {
 	var named *stageFailure
@@ -264,34 +340,40 @@ func (s *stageWriter) name(err error) error {
 }
 
 // errWriter remembers the first error of the writer it wraps: the
-// transport's, which a stage returns to the copy as its own.
+// transport's, which a stage returns to the copy as its own. A panic of
+// the transport (a bug in what in names) is its error: the stage that
+// writes may do so in a goroutine of its own (smime's, for a large
+// message), where nothing else could recover it.
 type errWriter struct {
 	w   io.Writer
+	in  string
 	err error
 }
 
-func (e *errWriter) Write(p []byte) (int, error) {
+func (e *errWriter) Write(p []byte) (n int, err error) {
 	if e.err != nil {
 		return 0, e.err
 	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
+	defer func() { e.err = err }()
+	defer component.Recover(&err, e.in)
+	return e.w.Write(p)
 }
 
 // errReader remembers the first error, other than io.EOF, of the reader
-// it wraps: the box's.
+// it wraps: the box's (a panic in it, a bug, included).
 type errReader struct {
 	r   io.Reader
 	err error
 }
 
-func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		e.err = err
-	}
-	return n, err
+func (e *errReader) Read(p []byte) (n int, err error) {
+	defer func() {
+		if err != nil && !errors.Is(err, io.EOF) {
+			e.err = err
+		}
+	}()
+	defer component.Recover(&err, "the message box")
+	return e.r.Read(p)
 }
 
 // isSharer reports whether pt sends through a component.SyncSharer: only

@@ -380,7 +380,7 @@ func (r *Runner) pipeline(ctx context.Context, c claimed, turn slotTurn, none fu
 		<-r.pipelines // the stop came meanwhile, and released it
 		return attempted{}, nil, false
 	}
-	outcome, sd, delivered := r.attempt(ctx, pt, d, r.fence(c), log, &pending, &commit)
+	outcome, sd, delivered := r.attemptGuarded(ctx, pt, d, r.fence(c), log, &pending, &commit)
 	<-r.pipelines
 	finish := func(outcome msgbox.Outcome, delivered bool) attempted {
 		outcome.Error = pt.hide.text(outcome.Error) // stored, logged and shown
@@ -393,6 +393,24 @@ func (r *Runner) pipeline(ctx context.Context, c claimed, turn slotTurn, none fu
 		return finish(outcome, delivered), nil, true
 	}
 	return attempted{}, &deferred{commit.commit, finish}, true
+}
+
+// attemptGuarded is attempt, a panic in it that no guard closer to the
+// component made an error (see guard) the attempt's: logged with its
+// stack, and the delivery suspended, instead of the process dying with
+// every attempt in flight.
+func (r *Runner) attemptGuarded(ctx context.Context, pt *port, d *msgbox.Delivery, fence func(context.Context) error, log *slog.Logger,
+	pending **component.Pending, later *deferral) (outcome msgbox.Outcome, sd *component.Delivery, delivered bool) {
+	var err error
+	defer func() {
+		if err != nil {
+			pt.reportPanic(d, err)
+			*pending, later.commit = nil, deferredCommit{}
+			outcome, sd, delivered = msgbox.Outcome{State: msgbox.DeliverySuspended, Error: err.Error()}, nil, false
+		}
+	}()
+	defer component.Recover(&err, "the delivery attempt")
+	return r.attempt(ctx, pt, d, fence, log, pending, later)
 }
 
 // slotTurn is when a pipeline of a batch takes its slot (see
@@ -429,11 +447,15 @@ func (l deferred) committed(res component.Result, err error, took time.Duration)
 // run commits l on its own; alone says that no other commit of the batch
 // is left to share its syncs with.
 func (l deferred) run(ctx context.Context, alone bool) attempted {
-	if alone {
-		l.att.Alone()
-	}
 	start := time.Now()
-	res, err := l.att.Commit(ctx)
+	var res component.Result
+	err := guard(l.transport, func() (err error) {
+		if alone {
+			l.att.Alone()
+		}
+		res, err = l.att.Commit(ctx)
+		return err
+	})
 	return l.committed(res, err, time.Since(start))
 }
 
@@ -469,7 +491,7 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 				atts[j] = later[i].att
 			}
 			start := time.Now()
-			res, errs := c.CommitBatch(ctx, atts)
+			res, errs := commitBatchGuarded(ctx, c, atts, later[idx[0]].transport)
 			took := time.Since(start)
 			if len(res) != len(atts) || len(errs) != len(atts) {
 				err := fmt.Errorf("the transport's batch commit answered %d results and %d errors for %d attempts", len(res), len(errs), len(atts))
@@ -485,6 +507,25 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 	}
 	commits.Wait()
 	return done
+}
+
+// commitBatchGuarded is c.CommitBatch(ctx, atts), a panic in it (a bug in
+// the transport in names) the error of each attempt: which one found the
+// bug is not known, and some may be placed already, so every one is
+// suspended (`messages resume` completes a placed one rather than
+// delivering it twice), instead of the process dying.
+func commitBatchGuarded(ctx context.Context, c component.BatchCommitter, atts []component.Attempt, in string) (res []component.Result, errs []error) {
+	var err error
+	defer func() {
+		if err != nil {
+			res, errs = make([]component.Result, len(atts)), make([]error, len(atts))
+			for j := range errs {
+				errs[j] = err
+			}
+		}
+	}()
+	defer component.Recover(&err, in)
+	return c.CommitBatch(ctx, atts)
 }
 
 // DefaultPipelinesPerBatch is Options.PipelinesPerBatch's default: a
@@ -518,8 +559,10 @@ func (l *deferral) notDeferred() {
 // for the rest of its batch: the attempt, and done, which turns the result
 // of its commit, which took took, into the outcome.
 type deferredCommit struct {
-	att  component.SharedSync
-	done func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool)
+	att component.SharedSync
+	// transport names the attempt's transport in the error of a panic.
+	transport string
+	done      func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool)
 }
 
 // DefaultMaxDeferredCommits is Options.MaxDeferredCommits' default. A
@@ -656,7 +699,8 @@ func (r *Runner) recorded(c claimed, pt *port, log *slog.Logger, outcome msgbox.
 	}
 	if delivered {
 		if st, ok := pt.sender.(component.Stager); ok {
-			if err := st.Cleanup(sd); err != nil {
+			if err := guard(pt.transport, func() error { return st.Cleanup(sd) }); err != nil {
+				pt.reportPanic(d, err)
 				log.Warn("removing the staged copy failed (harmless)", "error", err)
 			}
 		}
@@ -790,7 +834,11 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, fenc
 	// finds (after `messages resume`, which resets the count), so skipping
 	// it never delivers twice.
 	if st, ok := pt.sender.(component.Stager); ok && d.Attempts > 0 {
-		done, err := st.Redo(ctx, sd)
+		var done bool
+		err := guard(pt.transport, func() (err error) {
+			done, err = st.Redo(ctx, sd)
+			return err
+		})
 		if err != nil {
 			return r.failed(pt, d, err)
 		}
@@ -835,6 +883,7 @@ func (r *Runner) attempt(ctx context.Context, pt *port, d *msgbox.Delivery, fenc
 func (r *Runner) failed(pt *port, d *msgbox.Delivery, err error) (msgbox.Outcome, *component.Delivery, bool) {
 	retry := pt.decl.Retry
 	made := d.Attempts + 1
+	pt.reportPanic(d, err)
 	if component.IsPermanent(err) || errors.Is(err, msgbox.ErrCorrupt) {
 		return msgbox.Outcome{State: msgbox.DeliverySuspended,
 			Error: fmt.Sprintf("%v (suspended at once: retrying cannot help)", err)}, nil, false

@@ -3,6 +3,8 @@ package smime
 import (
 	"io"
 	"sync"
+
+	"github.com/bizpipe/bizpipe/internal/component"
 )
 
 // asyncWriter runs the layers below it (the envelope: encryption and its
@@ -110,7 +112,7 @@ func (a *asyncWriter) run() {
 	defer close(a.done)
 	for b := range a.ch {
 		if a.failed() == nil {
-			if _, err := a.next.Write(b); err != nil {
+			if err := a.write(b); err != nil {
 				a.mu.Lock()
 				a.err = err
 				a.mu.Unlock()
@@ -118,6 +120,15 @@ func (a *asyncWriter) run() {
 		}
 		a.free <- b[:0]
 	}
+}
+
+// write writes b to next, a panic below (a bug: the encryption's, or the
+// transport's) its error: in this goroutine, nothing else could recover
+// it, and the process would die with every delivery in flight.
+func (a *asyncWriter) write(b []byte) (err error) {
+	defer component.Recover(&err, "")
+	_, err = a.next.Write(b)
+	return err
 }
 
 // end stops the goroutine once it has written what it was given.

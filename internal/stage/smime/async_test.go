@@ -15,16 +15,21 @@ import (
 )
 
 // bufCloser records what is written and whether it was closed; it fails
-// once failAt bytes were written (0: never).
+// once failAt bytes were written (0: never), and panics (a bug) once
+// panicAt were.
 type bufCloser struct {
 	bytes.Buffer
-	failAt int
-	closed bool
+	failAt  int
+	panicAt int
+	closed  bool
 }
 
 func (b *bufCloser) Write(p []byte) (int, error) {
 	if b.failAt > 0 && b.Len()+len(p) > b.failAt {
 		return 0, errors.New("disk full")
+	}
+	if b.panicAt > 0 && b.Len()+len(p) > b.panicAt {
+		panic("a bug below")
 	}
 	return b.Buffer.Write(p)
 }
@@ -87,6 +92,28 @@ func TestAsyncWriter(t *testing.T) {
 			t.Fatalf("Close: error %v, next closed %v; want the error, next not closed", err, next.closed)
 		}
 	})
+	// A panic below (the encryption's, the transport's: a bug) is an
+	// error like any other, whether it happens in the goroutine or in the
+	// caller's (written through): the goroutine ends, and the process
+	// lives on.
+	for _, panicAt := range []int{2 * asyncChunk, 100} {
+		t.Run(fmt.Sprintf("panic below at %d", panicAt), func(t *testing.T) {
+			next := &bufCloser{panicAt: panicAt}
+			a := newAsyncWriter(next)
+			s := &stickyWriter{w: a, asyncs: []*asyncWriter{a}}
+			var err error
+			for i := 0; i < 40 && err == nil; i++ {
+				_, err = s.Write(make([]byte, asyncChunk/2))
+			}
+			if cerr := s.Close(); err == nil {
+				err = cerr
+			}
+			var ie *component.InternalError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "panic: a bug below") || len(ie.Stack) == 0 || next.closed {
+				t.Fatalf("error %v, next closed %v; want the panic as an internal error, next not closed", err, next.closed)
+			}
+		})
+	}
 	t.Run("abort", func(t *testing.T) {
 		a := newAsyncWriter(&bufCloser{})
 		if _, err := a.Write(make([]byte, 3*asyncChunk)); err != nil {

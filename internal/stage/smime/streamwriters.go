@@ -3,6 +3,8 @@ package smime
 import (
 	"errors"
 	"io"
+
+	"github.com/bizpipe/bizpipe/internal/component"
 )
 
 // Plumbing of the streaming encoder: each layer is an io.WriteCloser whose
@@ -85,6 +87,9 @@ func (s *stickyWriter) abort() {
 
 var errClosed = errors.New("smime: write after Close")
 
+// Write and Close make a panic in the layers (a bug) a failure like any
+// other: the state of the layers is undefined after it, and Close must
+// still end the goroutines.
 func (s *stickyWriter) Write(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
@@ -92,12 +97,17 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, errClosed
 	}
-	n, err := s.w.Write(p)
+	n, err := s.write(p)
 	if err != nil {
 		s.err = err
 		return n, err
 	}
 	return len(p), nil
+}
+
+func (s *stickyWriter) write(p []byte) (n int, err error) {
+	defer component.Recover(&err, "")
+	return s.w.Write(p)
 }
 
 func (s *stickyWriter) Close() error {
@@ -109,9 +119,14 @@ func (s *stickyWriter) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.err = s.w.Close()
+	s.err = s.close()
 	if s.err != nil {
 		s.abort()
 	}
 	return s.err
+}
+
+func (s *stickyWriter) close() (err error) {
+	defer component.Recover(&err, "")
+	return s.w.Close()
 }
