@@ -427,6 +427,10 @@ func (r *Runner) handoffOwner() string { return r.owner + "/receive" }
 type handedOff struct {
 	mu      sync.Mutex
 	batches []handedBatch
+	// stopped is set once a stop returned the queue to the box
+	// (releaseHanded): a batch a receive claims after that goes back
+	// too, rather than wait for workers that take no more.
+	stopped bool
 }
 
 // handedBatch is a batch of deliveries a receive claimed at claimedAt.
@@ -449,7 +453,7 @@ func (r *Runner) canHandOver() bool {
 	h := &r.handed
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.batches) < maxHandedBatches
+	return !h.stopped && len(h.batches) < maxHandedBatches
 }
 
 // handOver records the deliveries ds that a receive started at start
@@ -470,6 +474,13 @@ func (r *Runner) handOver(ctx context.Context, ds []*msgbox.Delivery, start time
 	cs := r.take(ctx, r.handoffOwner(), ds, start)
 	h := &r.handed
 	h.mu.Lock()
+	if h.stopped {
+		// Claimed as the stop came: back to the box at once, under a
+		// context the stop's grace does not cut short.
+		h.mu.Unlock()
+		r.release(context.WithoutCancel(ctx), cs)
+		return 0
+	}
 	defer h.mu.Unlock()
 	for len(cs) > 0 {
 		n := min(claimBatch, len(cs))
@@ -503,6 +514,26 @@ func (r *Runner) nextHanded(ctx context.Context) []claimed {
 		if held := r.stillHeld(ctx, b.cs); len(held) > 0 {
 			return held
 		}
+	}
+}
+
+// releaseHanded returns to the box, unattempted, the batches handOver
+// queued that no worker has taken, and makes handOver return those it is
+// given from now on (see handedOff.stopped): called as a stop comes, so
+// that they are due again at once, for another server sharing the box,
+// rather than once the attempts in flight end (a partner that never
+// answers holds those for the transport's timeout). A batch is taken
+// either by a worker (nextHanded) or by this, under the queue's lock,
+// never both.
+func (r *Runner) releaseHanded(ctx context.Context) {
+	h := &r.handed
+	h.mu.Lock()
+	h.stopped = true
+	batches := h.batches
+	h.batches = nil
+	h.mu.Unlock()
+	for _, b := range batches {
+		r.release(ctx, b.cs)
 	}
 }
 

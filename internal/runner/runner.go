@@ -332,9 +332,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 			// for the workers, which never started: they go back to the
 			// box unattempted, lest the next start recover them as
 			// interrupted attempts never made.
-			for batch := r.nextHanded(bg); batch != nil; batch = r.nextHanded(bg) {
-				r.release(bg, batch)
-			}
+			r.releaseHanded(bg)
 			r.logReleased()
 			return r.summary(), err
 		}
@@ -367,22 +365,26 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	<-ctx.Done()
 	r.log.Info("stopping: no new work is taken; waiting for the receive locations' messages in progress, then for deliveries in flight",
 		"stop_grace", r.opts.StopGrace.String(), "deliveries", r.deliveriesInFlight())
+	// What the receive locations handed over and no worker took goes
+	// back to the box now, not once the deliveries in flight end, and so
+	// does what they hand over from now on: beside their stop, which a
+	// box slow to answer would otherwise hold up, or be held up by.
+	handedReleased := make(chan struct{})
+	go func() {
+		defer close(handedReleased)
+		r.releaseHanded(bg)
+	}()
 	// The receive locations get StopGrace to finish what they are
 	// storing; then what is left is cancelled, not stored and not
 	// acknowledged, so a trickling client cannot hold the stop.
 	gctx, cancel := context.WithTimeout(bg, r.opts.StopGrace)
 	r.stopReceivers(gctx)
 	cancel()
+	<-handedReleased
 	if n := r.deliveriesInFlight(); n > 0 {
 		r.log.Info("stopping: receive locations stopped; waiting for deliveries in flight", "deliveries", n)
 	}
 	wg.Wait()
-	// What the receive locations handed over after the workers stopped
-	// claiming was claimed too: it goes back to the box unattempted
-	// (processBatch, as the stop is under way).
-	for batch := r.nextHanded(bg); batch != nil; batch = r.nextHanded(bg) {
-		r.processBatch(bg, batch)
-	}
 	r.logReleased()
 	// As at the end of a --once run: the summary says what is left to
 	// retry, which a stopped server does not deliver until it runs again.
@@ -485,6 +487,18 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	// deliveries as the receivers route them; they stop when receiving is
 	// done and nothing more is due.
 	receiving := make(chan struct{})
+	// At a stop, what the receive locations handed over and no worker
+	// took goes back to the box at once, as in Run.
+	workersDone := make(chan struct{})
+	releasedHanded := make(chan struct{})
+	go func() {
+		defer close(releasedHanded)
+		select {
+		case <-ctx.Done():
+			r.releaseHanded(bg)
+		case <-workersDone:
+		}
+	}()
 	var wg sync.WaitGroup
 	for i := range r.opts.Workers {
 		wg.Add(1)
@@ -512,11 +526,13 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	}
 	close(receiving)
 	wg.Wait()
+	close(workersDone)
+	<-releasedHanded
 	// What the receive locations claimed for the workers after they
-	// stopped (at a stop, or when the box failed their claims) is in
-	// flight too, as in Run: left, it would wait for its lease, and the
-	// next run would count an attempt never made. At a stop it is
-	// returned to the box unattempted (processBatch).
+	// stopped (when the box failed their claims) is in flight too:
+	// left, it would wait for its lease, and the next run would count an
+	// attempt never made. At a stop it went back to the box
+	// (releaseHanded).
 	for batch := r.nextHanded(bg); batch != nil; batch = r.nextHanded(bg) {
 		r.processBatch(bg, batch)
 	}
@@ -620,6 +636,9 @@ func (r *Runner) count(f func(*Summary)) {
 // awaited (stopped before it started). release is for a run that goes on.
 func (r *Runner) begin(ctx, work context.Context) (release func(), run bool, err error) {
 	r.setStop(ctx)
+	r.handed.mu.Lock()
+	r.handed.stopped = false // a previous run's stop
+	r.handed.mu.Unlock()
 	release, err = r.holdOwner(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

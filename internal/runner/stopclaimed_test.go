@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -347,6 +348,114 @@ send_port "stalled" {
 			partner.hangUp()
 			if err := <-done; err != nil {
 				t.Fatalf("Run: %v", err)
+			}
+		})
+	}
+}
+
+// TestStopReleasesHandedBatchesAtOnce: the batches a receive claimed for
+// the workers (msgbox.Handoff) and that no worker had taken when the stop
+// came go back to the box as it comes, not once the attempts in flight
+// end: every worker stalled on a partner that never answers held them,
+// leased to the receive, for the transport's whole timeout, where another
+// server sharing the box could have taken them.
+func TestStopReleasesHandedBatchesAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(*runner.Runner, context.Context) error
+	}{
+		{"long run", func(r *runner.Runner, ctx context.Context) error {
+			_, err := r.Run(ctx)
+			return err
+		}},
+		{"once", func(r *runner.Runner, ctx context.Context) error {
+			if _, err := r.RunOnce(ctx); !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("RunOnce: %v, want context.Canceled", err)
+			}
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 40 // more than a worker's batch: the rest wait in the queue
+			partner := newStallingPartner(t)
+			dir := setup(t, newPKI(t), common+`
+send_port "stalled" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "http://{{.Addr}}/in"
+    timeout = "1h"
+  }
+}
+`, map[string]string{"Addr": partner.ln.Addr().String()})
+			for i := range n {
+				put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
+			}
+			r, box := startWith(t, dir, func(o *runner.Options) {
+				o.Workers, o.PipelinesPerBatch = 1, 1
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- tc.run(r, ctx) }()
+			states := func() (inProgress, pending, stored int) {
+				msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range msgs {
+					d, err := box.Get(context.Background(), m.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, dl := range d.Deliveries {
+						switch {
+						case dl.State == msgbox.DeliveryInProgress:
+							inProgress++
+						case dl.State == msgbox.DeliveryPending && dl.Attempts == 0 && dl.LeaseOwner == "":
+							pending++
+						}
+					}
+				}
+				return inProgress, pending, len(msgs)
+			}
+			// Every message stored, the one worker's first attempt stalled
+			// on the partner, and more claimed than its batch holds: the
+			// rest are batches handed over and queued.
+			for deadline := time.Now().Add(30 * time.Second); ; {
+				in, _, stored := states()
+				if stored == n && partner.accepted.Load() == 1 && in > 16 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d messages stored, %d in progress, %d attempts under way; want %d, over 16 and 1",
+						stored, in, partner.accepted.Load(), n)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				in, pending, _ := states()
+				if in == 1 && pending == n-1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("with the attempt in flight still going on, %d deliveries are in progress and %d back in the box; want 1 and %d",
+						in, pending, n-1)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("the run returned (%v) before the attempt in flight ended", err)
+			default:
+			}
+			partner.hangUp()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if in, pending, _ := states(); in != 0 || pending != n-1 {
+				t.Errorf("after the run: %d deliveries in progress, %d pending and unattempted; want 0 and %d", in, pending, n-1)
 			}
 		})
 	}
