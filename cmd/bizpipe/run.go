@@ -92,10 +92,15 @@ A signal that comes before run has started (while it loads the
 configuration, or waits for a PostgreSQL message box) ends it at once,
 exit 0, having started nothing. Uploads still arriving get 30 s to finish;
 then they are cancelled (answered 503, nothing stored: the clients send
-again). A second signal stops at once, with exit code 1: what was not
-stored was not acknowledged, and deliveries in flight are attempted again
-after their lease. SIGHUP does not reload the configuration
-(there is no reload): restart run for a changed configuration to take effect.
+again). Deliveries in flight are waited for until each ends, its partner
+answering or its transport's timeout passing (one abandoned may have been
+delivered, and would be delivered again): meanwhile a line every 10 s
+("stopping: still waiting for deliveries in flight") says how many are
+left and on which send ports. A second signal stops at once, with exit
+code 1: what was not stored was not acknowledged, and deliveries in flight
+are attempted again after their lease. SIGHUP does not reload the
+configuration (there is no reload): restart run for a changed
+configuration to take effect.
 
 Logs go to stderr. With --log-format json every line run writes there is
 one JSON object: each finding of the validation is a record (WARN for a

@@ -23,6 +23,10 @@ func SetEarlyMDNPolls(r *Runner, n int) { r.earlyWaits = make(slots, n) }
 // SetEarlyMDNPolls).
 func EarlyMDNPolling(r *Runner) int { return len(r.earlyWaits) }
 
+// SetStopProgress sets how often r's stop says which deliveries in
+// flight it still waits for.
+func SetStopProgress(r *Runner, d time.Duration) { r.stopProgress = d }
+
 // RoutingOf returns the send ports and the routing-failure reason r's
 // router gives msg, for a test of a message no box API can put back in
 // the router's way (one an earlier bizpipe resumed after its decoding

@@ -53,6 +53,8 @@ type flight struct {
 	// the delivery, or a sibling that took the lease over and handed it
 	// to this attempt.
 	holder string
+	// port is the delivery's send port, for the stop's log lines.
+	port string
 	// recorded is set once the attempt's outcome is recorded.
 	recorded bool
 	// until is when the lease may expire, at the earliest, by this
@@ -163,14 +165,14 @@ func (r *Runner) take(ctx context.Context, worker string, ds []*msgbox.Delivery,
 			// lasts, and the lease may expire meanwhile. A later claim
 			// of this process that returns it anyway hands this flight
 			// its lease, as it would an attempt's.
-			fl = &flight{holder: worker, until: start.Add(r.opts.Lease)}
+			fl = &flight{holder: worker, port: d.Port, until: start.Add(r.opts.Lease)}
 			f.flights[d.ID] = fl
 			confirm = append(confirm, unsure{d, fl})
 		default:
 			// A recorded outcome came before this claim: one recorded
 			// after it would have been refused, the lease being this
 			// claim's.
-			fl = &flight{holder: worker, until: start.Add(r.opts.Lease)}
+			fl = &flight{holder: worker, port: d.Port, until: start.Add(r.opts.Lease)}
 			f.flights[d.ID] = fl
 			out = append(out, claimed{d, fl})
 		}
@@ -255,7 +257,7 @@ func (r *Runner) adopt(worker string, d *msgbox.Delivery, prov *flight, err erro
 	}
 	fl, busy := f.flights[d.ID]
 	if !busy || fl.recorded {
-		fl = &flight{holder: worker, until: until}
+		fl = &flight{holder: worker, port: d.Port, until: until}
 		f.flights[d.ID] = fl
 		return fl
 	}

@@ -1,11 +1,14 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -188,6 +191,36 @@ func (r *Runner) deliveriesInFlight() int {
 	r.inFlight.mu.Lock()
 	defer r.inFlight.mu.Unlock()
 	return len(r.inFlight.flights)
+}
+
+// maxStopPorts bounds the send ports the stop's log lines name.
+const maxStopPorts = 10
+
+// inFlightAttrs are the attributes of a stop's line about the deliveries
+// in flight: how many, and their send ports, those with the most first,
+// at most maxStopPorts of them; nil when there is none.
+func (r *Runner) inFlightAttrs() []any {
+	f := &r.inFlight
+	f.mu.Lock()
+	n := len(f.flights)
+	byPort := map[string]int{}
+	for _, fl := range f.flights {
+		byPort[fl.port]++
+	}
+	f.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	ports := slices.SortedFunc(maps.Keys(byPort), func(a, b string) int {
+		return cmp.Or(cmp.Compare(byPort[b], byPort[a]), cmp.Compare(a, b))
+	})
+	args := []any{"deliveries", n}
+	if len(ports) > maxStopPorts {
+		args = append(args, "send_ports", ports[:maxStopPorts], "more_send_ports", len(ports)-maxStopPorts)
+	} else {
+		args = append(args, "send_ports", ports)
+	}
+	return args
 }
 
 // sink is the receivers' Sink. Besides Publish it has PublishBatch, which

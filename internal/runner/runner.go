@@ -208,6 +208,9 @@ type Runner struct {
 	// from then on no attempt begins (see pipeline). Set by each run
 	// before its workers start.
 	stop atomic.Pointer[<-chan struct{}]
+	// stopProgress is how often a stop says which deliveries in flight
+	// it still waits for (stopProgressEvery; tests shorten it).
+	stopProgress time.Duration
 	// released counts the deliveries a stop returned to the box
 	// unattempted (see release), for the log line of the stop.
 	released atomic.Int64
@@ -291,6 +294,8 @@ func New(opts Options) (*Runner, error) {
 		wake:       make(chan struct{}, opts.Workers),
 		deferrals:  make(slots, opts.MaxDeferredCommits),
 		pipelines:  make(chan struct{}, opts.Workers),
+
+		stopProgress: stopProgressEvery,
 
 		earlyMDNWait: defaultEarlyMDNWait,
 		earlyMDNPoll: defaultEarlyMDNPoll,
@@ -381,15 +386,42 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	r.stopReceivers(gctx)
 	cancel()
 	<-handedReleased
-	if n := r.deliveriesInFlight(); n > 0 {
-		r.log.Info("stopping: receive locations stopped; waiting for deliveries in flight", "deliveries", n)
+	if args := r.inFlightAttrs(); args != nil {
+		r.log.Info("stopping: receive locations stopped; waiting for deliveries in flight", args...)
 	}
-	wg.Wait()
+	r.awaitStopped(&wg)
 	r.logReleased()
 	// As at the end of a --once run: the summary says what is left to
 	// retry, which a stopped server does not deliver until it runs again.
 	r.countLeft(bg)
 	return r.summary(), nil
+}
+
+// awaitStopped waits for wg, the workers and loops of a Run that is
+// stopping, saying every stopProgress how many deliveries in flight it
+// still waits for and on which send ports, so that a stop held by a
+// partner slow to answer is not taken for a hung process. Each attempt
+// ends when its transport does (the partner answers, or its timeout
+// passes): one abandoned could have been delivered, and be delivered
+// again by the next start.
+func (r *Runner) awaitStopped(wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTicker(r.stopProgress)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if args := r.inFlightAttrs(); args != nil {
+				r.log.Info("stopping: still waiting for deliveries in flight; each ends when its partner answers or its transport's timeout passes", args...)
+			}
+		}
+	}
 }
 
 // setStop makes ctx's end the runner's stop (see pipeline).
@@ -808,3 +840,7 @@ func sortedNames[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// stopProgressEvery is how often a stop waiting for deliveries in flight
+// says which ones it still waits for.
+const stopProgressEvery = 10 * time.Second

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +116,92 @@ receive_location "web" {
 			t.Errorf("log has no %q:\n%s", want, out)
 		}
 	}
+}
+
+// TestStopSaysWhatItWaitsFor: a stop waiting for a delivery in flight (a
+// partner slow to answer) says, every so often, how many deliveries it
+// still waits for and on which send ports; it said nothing after
+// "waiting for deliveries in flight", however long the transport's
+// timeout, and an operator could not tell a stop waiting on a partner
+// from a hung process. The attempt is still waited for, not abandoned,
+// and its outcome recorded once the partner answers.
+func TestStopSaysWhatItWaitsFor(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	answer := make(chan struct{})
+	var answerOnce sync.Once
+	release := func() { answerOnce.Do(func() { close(answer) }) }
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-answer
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer partner.Close()
+	defer release() // before Close, which waits for the handler
+	dir := setup(t, newPKI(t), common+`
+send_port "slow_partner" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "{{.URL}}/in"
+    timeout = "1h"
+  }
+}
+`, map[string]string{"URL": partner.URL})
+	put(t, dir, "order.edi", []byte("ISA*00*order~"))
+	var logs logBuffer
+	r, box := startWith(t, dir, func(o *runner.Options) {
+		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	runner.SetStopProgress(r, 10*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		sum runner.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := r.Run(ctx)
+		done <- result{sum, err}
+	}()
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the delivery never reached the partner")
+	}
+	cancel()
+	const want = `msg="stopping: still waiting for deliveries in flight`
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		line := ""
+		for l := range strings.Lines(logs.String()) {
+			if strings.Contains(l, want) {
+				line = l
+			}
+		}
+		if line != "" {
+			if !strings.Contains(line, "deliveries=1 ") || !strings.Contains(line, "send_ports=[slow_partner]") {
+				t.Errorf("the stop's progress line does not say what it waits for (1 delivery, to slow_partner):\n%s", line)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line %s while the stop waits for the partner:\n%s", want, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case res := <-done:
+		t.Fatalf("Run returned (%+v, %v) before the attempt in flight ended", res.sum, res.err)
+	default:
+	}
+	release()
+	res := <-done
+	if res.err != nil || res.sum.Delivered != 1 {
+		t.Errorf("Run = %+v, %v; want 1 delivered", res.sum, res.err)
+	}
+	waitDelivered(t, box, 1)
 }
