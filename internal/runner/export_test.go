@@ -27,6 +27,14 @@ func EarlyMDNPolling(r *Runner) int { return len(r.earlyWaits) }
 // flight it still waits for.
 func SetStopProgress(r *Runner, d time.Duration) { r.stopProgress = d }
 
+// SetClaimClock sets the clock by which r spaces its lines about claims
+// that fail.
+func SetClaimClock(r *Runner, now func() time.Time) { r.claimFails.now = now }
+
+// ClaimFailRepeat is how often a long run's claims that keep failing are
+// logged.
+const ClaimFailRepeat = claimFailRepeat
+
 // RoutingOf returns the send ports and the routing-failure reason r's
 // router gives msg, for a test of a message no box API can put back in
 // the router's way (one an earlier bizpipe resumed after its decoding

@@ -208,6 +208,8 @@ type Runner struct {
 	// from then on no attempt begins (see pipeline). Set by each run
 	// before its workers start.
 	stop atomic.Pointer[<-chan struct{}]
+	// claimFails is a long run's claims failing (see claimFailed).
+	claimFails claimFailures
 	// stopProgress is how often a stop says which deliveries in flight
 	// it still waits for (stopProgressEvery; tests shorten it).
 	stopProgress time.Duration
@@ -296,6 +298,7 @@ func New(opts Options) (*Runner, error) {
 		pipelines:  make(chan struct{}, opts.Workers),
 
 		stopProgress: stopProgressEvery,
+		claimFails:   claimFailures{now: time.Now},
 
 		earlyMDNWait: defaultEarlyMDNWait,
 		earlyMDNPoll: defaultEarlyMDNPoll,

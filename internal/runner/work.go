@@ -60,10 +60,11 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 				}
 				return
 			}
-			r.log.Error("claiming a delivery failed", "error", err)
+			r.claimFailed(err)
 			r.idle(claimCtx, woken, remote)
 			continue
 		}
+		r.claimWorked()
 		if len(batch) == 0 {
 			if took > 0 {
 				continue // all of them in flight here (see inFlight): more may be due
@@ -925,4 +926,63 @@ func closed(c <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// claimFailRepeat is how often a long run logs claims that keep failing.
+const claimFailRepeat = time.Minute
+
+// claimFailures is a long run's claims failing, across its workers: a
+// box that cannot be reached fails every worker's claim at every
+// IdleWait, 32 lines a second and more with the default workers, where
+// the first says it all. Guarded by mu, but for failing, which lets a
+// claim that works pass without the lock.
+type claimFailures struct {
+	failing atomic.Bool
+	mu      sync.Mutex
+	first   time.Time // the first failure of the outage
+	logged  time.Time // the last line about it
+	quiet   int       // the failures since, not logged
+	// now is the clock lines are spaced by: time.Now, but in tests.
+	now func() time.Time
+}
+
+// claimFailed logs a long run's claim that failed with err: at once when
+// claims worked until now, then at most once every claimFailRepeat with
+// how many failures went unlogged, as the file receive location does
+// with the publishes that fail.
+func (r *Runner) claimFailed(err error) {
+	p := &r.claimFails
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	args := []any{"error", err}
+	switch {
+	case p.first.IsZero():
+		p.first = now
+		p.failing.Store(true)
+		args = append(args, "repeats_every", claimFailRepeat.String())
+	case now.Sub(p.logged) < claimFailRepeat:
+		p.quiet++
+		return
+	default:
+		args = append(args, "since", p.first.UTC().Format(time.RFC3339), "failures_not_logged", p.quiet)
+	}
+	p.logged, p.quiet = now, 0
+	r.log.Error("claiming a delivery failed", args...)
+}
+
+// claimWorked ends a run of claim failures, if there was one, in the log.
+func (r *Runner) claimWorked() {
+	p := &r.claimFails
+	if !p.failing.Load() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.first.IsZero() {
+		return // another worker said it
+	}
+	r.log.Info("claiming deliveries works again", "since", p.first.UTC().Format(time.RFC3339), "failures_not_logged", p.quiet)
+	p.first, p.logged, p.quiet = time.Time{}, time.Time{}, 0
+	p.failing.Store(false)
 }
