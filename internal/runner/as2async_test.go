@@ -345,23 +345,7 @@ func TestAS2AsyncMDNTimeoutRetry(t *testing.T) {
 		w.WriteHeader(http.StatusOK) // and no MDN
 	})
 	port := func(name string, attempts int) string {
-		return `
-send_port "` + name + `" {
-  host   = host.h
-  filter = message.file_name == "` + name + `.edi"
-  transport "as2" {
-    url           = "{{.URL}}/` + name + `"
-    partner       = party.fabrikam
-    mdn           = "async"
-    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
-    mdn_timeout   = "1s"
-  }
-  retry {
-    attempts = ` + strconv.Itoa(attempts) + `
-    interval = "1h"
-  }
-}
-`
+		return asyncPortWith(name, `message.file_name == "`+name+`.edi"`, "/"+name, "1s", retryBlock(attempts, "1h"))
 	}
 	ourPort := freePort(t)
 	dir := setup(t, p, as2Common+as2AsyncLocation+port("retried", 1)+port("last", 0)+port("refused", 1)+port("gaveup", 0),

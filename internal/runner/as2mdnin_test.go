@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,19 +26,7 @@ import (
 // asyncHourPort is send port "p": the messages of location "in", sent to
 // {{.URL}} asking for an asynchronous MDN at our as2 location, awaited an
 // hour: no test here waits for the timeout.
-const asyncHourPort = `
-send_port "p" {
-  host   = host.h
-  filter = message.receive_location == "in"
-  transport "as2" {
-    url           = "{{.URL}}"
-    partner       = party.fabrikam
-    mdn           = "async"
-    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
-    mdn_timeout   = "1h"
-  }
-}
-`
+var asyncHourPort = asyncPortWith("p", `message.receive_location == "in"`, "", "1h", "")
 
 // asyncRig is a running engine whose port "p" sent order.edi to a
 // partner that answered 200 and owes its asynchronous MDN, which the
@@ -486,23 +473,8 @@ func TestAsyncMDNAtTheTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var box *timedOutBox
-			rg := newAsyncRigPort(t, `
-send_port "p" {
-  host   = host.h
-  filter = message.receive_location == "in"
-  transport "as2" {
-    url           = "{{.URL}}"
-    partner       = party.fabrikam
-    mdn           = "async"
-    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
-    mdn_timeout   = "1s"
-  }
-  retry {
-    attempts = `+strconv.Itoa(tc.attempts)+`
-    interval = "1h"
-  }
-}
-`, func(o *runner.Options) {
+			port := asyncPortWith("p", `message.receive_location == "in"`, "", "1s", retryBlock(tc.attempts, "1h"))
+			rg := newAsyncRigPort(t, port, func(o *runner.Options) {
 				box = &timedOutBox{Box: o.Box.(*sqlitebox.Box), took: tc.took}
 				o.Box = box
 			})

@@ -74,6 +74,12 @@ func (b *countingBox) waitAwaited(t *testing.T, as2ID string, n int) {
 // selects, that posts to {{.URL}}+path and asks for asynchronous MDNs,
 // sent again once after an mdn_timeout of a second.
 func asyncPort(name, filter, path string) string {
+	return asyncPortWith(name, filter, path, "1s", retryBlock(1, "1ms"))
+}
+
+// asyncPortWith is asyncPort with an mdn_timeout of mdnTimeout and more (a
+// retry block, or nothing) in its body.
+func asyncPortWith(name, filter, path, mdnTimeout, more string) string {
 	return `
 send_port "` + name + `" {
   host   = host.h
@@ -83,14 +89,16 @@ send_port "` + name + `" {
     partner       = party.fabrikam
     mdn           = "async"
     async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
-    mdn_timeout   = "1s"
+    mdn_timeout   = "` + mdnTimeout + `"
   }
-  retry {
-    attempts = 1
-    interval = "1ms"
-  }
-}
+` + more + `}
 `
+}
+
+// retryBlock is a send port's retry block: attempts retries, interval
+// apart.
+func retryBlock(attempts int, interval string) string {
+	return "  retry {\n    attempts = " + strconv.Itoa(attempts) + "\n    interval = \"" + interval + "\"\n  }\n"
 }
 
 // TestAS2EarlyAsyncMDN: an asynchronous MDN that comes before its
