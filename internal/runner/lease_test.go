@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -330,14 +329,7 @@ func TestPausePastLease(t *testing.T) {
 					}
 					return
 				}
-				entries, err := os.ReadDir(filepath.Join(dir, "out"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				var names []string
-				for _, e := range entries {
-					names = append(names, e.Name())
-				}
+				names := dirNames(t, filepath.Join(dir, "out"))
 				var want []string
 				for i := range messages {
 					want = append(want, fmt.Sprintf("m%d.edi.p7m", i))

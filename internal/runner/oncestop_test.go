@@ -95,14 +95,7 @@ func (failingClaims) ClaimBatch(context.Context, string, []string, time.Duration
 // with no retries, suspend the message untried). The run still reports
 // the failure.
 func TestOnceClaimFailureDeliversWhatWasHandedOver(t *testing.T) {
-	dir := setup(t, newPKI(t), common+`
-send_port "files" {
-  host      = host.h
-  filter    = true
-  transport "file" { path = "out" }
-  retry { attempts = 0 }
-}
-`, nil)
+	dir := setup(t, newPKI(t), common+filesNoRetry, nil)
 	put(t, dir, "order.edi", []byte("ISA*00*order~"))
 	opts := testOptions(t, dir)
 	failing := opts

@@ -36,7 +36,7 @@ func (b *failingRenewBox) Renew(ctx context.Context, lease time.Duration, items 
 // only the box's delivery number, which an operator following a message
 // by its id does not know.
 func TestRenewalFailureNamesTheMessage(t *testing.T) {
-	dir, partner := stalledPort(t, 1)
+	dir, partner := stalledPort(t, 1, "2s")
 	var logs logBuffer
 	var box *failingRenewBox
 	r, _ := startWith(t, dir, func(o *runner.Options) {
@@ -100,7 +100,7 @@ func (b *countingRenewBox) Renew(ctx context.Context, lease time.Duration, items
 // lease could take long enough for leases to run out.
 func TestRenewalsShareOneRenew(t *testing.T) {
 	const n = 8
-	dir, partner := stalledPort(t, n)
+	dir, partner := stalledPort(t, n, "2s")
 	var box *countingRenewBox
 	r, _ := startWith(t, dir, func(o *runner.Options) {
 		o.Workers, o.PipelinesPerBatch, o.Lease = 1, n, runner.MinLease
@@ -178,7 +178,7 @@ func TestLostLeaseSaidOnce(t *testing.T) {
 		{"unreachable three times", []error{unreachable, unreachable, unreachable}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, partner := stalledPort(t, 1)
+			dir, partner := stalledPort(t, 1, "2s")
 			var logs logBuffer
 			var box *scriptedRenewBox
 			r, _ := startWith(t, dir, func(o *runner.Options) {

@@ -156,6 +156,31 @@ send_port "files" {
 }
 `
 
+// filesNoRetry is allToFiles with no retry: one attempt a delivery.
+const filesNoRetry = `
+send_port "files" {
+  host      = host.h
+  filter    = true
+  transport "file" { path = "out" }
+  retry { attempts = 0 }
+}
+`
+
+// httpPort is a send port named name that takes every message and POSTs
+// it to url, each attempt given timeout.
+func httpPort(name, url, timeout string) string {
+	return `
+send_port "` + name + `" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url     = "` + url + `"
+    timeout = "` + timeout + `"
+  }
+}
+`
+}
+
 // fabrikamFiles is a send port that signs and encrypts every message for
 // the partner into out/, named after the input file.
 const fabrikamFiles = `
@@ -615,6 +640,23 @@ func runInBackground(t *testing.T, r *runner.Runner) (stop func()) {
 	}
 }
 
+// runResult is what a Run started by runAsync returned.
+type runResult struct {
+	sum runner.Summary
+	err error
+}
+
+// runAsync starts r.Run(ctx) in the background; what it returns comes on
+// the channel.
+func runAsync(ctx context.Context, r *runner.Runner) <-chan runResult {
+	done := make(chan runResult, 1)
+	go func() {
+		sum, err := r.Run(ctx)
+		done <- runResult{sum, err}
+	}()
+	return done
+}
+
 // postAccepted POSTs body to url, retrying for about two seconds while
 // nothing listens there yet, requires 202 Accepted and returns the id of
 // the message stored (the Bizpipe-Message-Id header).
@@ -812,14 +854,7 @@ func TestStartupSweepsStagedCopies(t *testing.T) {
 	if got, err := os.ReadFile(finalA); err != nil || !bytes.Equal(got, wantA) {
 		t.Errorf("a's delivered file changed: %v", err)
 	}
-	entries, err := os.ReadDir(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
+	names := dirNames(t, out)
 	if want := []string{".bizpipe-0123456789abcdef-1000.staged", "a.edi.p7m", "c.edi.p7m"}; fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Errorf("output directory %q, want %q: staged copies and leftovers removed", names, want)
 	}
@@ -1254,14 +1289,7 @@ func TestOnceReportsTroubles(t *testing.T) {
 			if _, err := r.RunOnce(context.Background()); err != nil {
 				t.Fatalf("second run: %v", err)
 			}
-			out, err := os.ReadDir(filepath.Join(dir, "out"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			for _, e := range out {
-				names = append(names, e.Name())
-			}
+			names := dirNames(t, filepath.Join(dir, "out"))
 			if len(names) != 1 {
 				t.Fatalf("out/ holds %q, want one delivery", names)
 			}
@@ -1335,6 +1363,40 @@ func deliveryOf(t *testing.T, box msgbox.Box, id string) msgbox.Delivery {
 		t.Fatalf("Get = %+v, %v; want one delivery", d, err)
 	}
 	return d.Deliveries[0]
+}
+
+// eachDelivery calls f with every delivery of every message box holds,
+// and returns how many messages it holds.
+func eachDelivery(t *testing.T, box msgbox.Box, f func(msgbox.Message, msgbox.Delivery)) (messages int) {
+	t.Helper()
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		d, err := box.Get(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dl := range d.Deliveries {
+			f(m, dl)
+		}
+	}
+	return len(msgs)
+}
+
+// dirNames is the names of what directory dir holds, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 func mustRun(t *testing.T, name string, args ...string) []byte {
@@ -1456,15 +1518,7 @@ send_port "down2" {
 	put(t, dir, "a.edi", []byte("ISA*00*...~"))
 	r, box := start(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
-	type result struct {
-		sum runner.Summary
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		sum, err := r.Run(ctx)
-		done <- result{sum, err}
-	}()
+	done := runAsync(ctx, r)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n, err := box.Retrying(context.Background(), []string{"down1", "down2"})

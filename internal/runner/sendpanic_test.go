@@ -396,14 +396,7 @@ send_port "out" {
 	if sum, err := r.RunOnce(context.Background()); err != nil || sum.Delivered != 1 {
 		t.Fatalf("RunOnce after resume: %+v, %v; want the resumed delivery delivered", sum, err)
 	}
-	entries, err := os.ReadDir(filepath.Join(dir, "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
+	names := dirNames(t, filepath.Join(dir, "out"))
 	if want := []string{"a.xml", "c.xml", poisonName}; !slices.Equal(names, want) {
 		t.Errorf("out/ holds %v; want %v, each once", names, want)
 	}

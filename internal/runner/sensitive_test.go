@@ -374,27 +374,17 @@ send_port "host_from_name" {
 	if got, want := rp.requestLines(), []string{"POST /x?name=z+HTTP1.0+x%26admin%3D1%23frag.xml HTTP/1.1"}; !slices.Equal(got, want) {
 		t.Errorf("request lines on the wire: %q, want %q", got, want)
 	}
-	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgs {
-		d, err := box.Get(context.Background(), m.ID)
-		if err != nil {
-			t.Fatal(err)
+	eachDelivery(t, box, func(_ msgbox.Message, dl msgbox.Delivery) {
+		want := map[string]string{"raw": "the url contains a space", "host_from_name": "sender chose"}[dl.Port]
+		if want == "" {
+			return
 		}
-		for _, dl := range d.Deliveries {
-			want := map[string]string{"raw": "the url contains a space", "host_from_name": "sender chose"}[dl.Port]
-			if want == "" {
-				continue
-			}
-			if dl.State != msgbox.DeliverySuspended || dl.Attempts != 1 || !strings.Contains(dl.LastError, want) ||
-				!strings.Contains(dl.LastError, "invalid URL") {
-				t.Errorf("%s: %s after %d attempt(s), last error %q; want suspended after one, saying %q",
-					dl.Port, dl.State, dl.Attempts, dl.LastError, want)
-			}
+		if dl.State != msgbox.DeliverySuspended || dl.Attempts != 1 || !strings.Contains(dl.LastError, want) ||
+			!strings.Contains(dl.LastError, "invalid URL") {
+			t.Errorf("%s: %s after %d attempt(s), last error %q; want suspended after one, saying %q",
+				dl.Port, dl.State, dl.Attempts, dl.LastError, want)
 		}
-	}
+	})
 }
 
 // TestSensitiveTransportPaths: a directory that derives from a sensitive

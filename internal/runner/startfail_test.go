@@ -49,13 +49,7 @@ func (*failingStart) Stop(context.Context) {}
 // start recovered them as interrupted attempts, never made, and with no
 // retries left suspended the message untried.
 func TestStartFailureReleasesHandedOver(t *testing.T) {
-	dir := setup(t, newPKI(t), common+`
-send_port "files" {
-  host      = host.h
-  filter    = true
-  transport "file" { path = "out" }
-  retry { attempts = 0 }
-}
+	dir := setup(t, newPKI(t), common+filesNoRetry+`
 receive_location "zz_web" {
   host = host.h
   transport "failing_start" {}

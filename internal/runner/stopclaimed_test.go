@@ -63,20 +63,13 @@ func (p *stallingPartner) hangUp() {
 }
 
 // stalledPort is a configuration whose one send port posts to a partner
-// that accepts and never answers (2 s timeout), with n inputs waiting.
-func stalledPort(t *testing.T, n int) (string, *stallingPartner) {
+// that accepts and never answers (each attempt given timeout), with n
+// inputs waiting.
+func stalledPort(t *testing.T, n int, timeout string) (string, *stallingPartner) {
 	t.Helper()
 	partner := newStallingPartner(t)
-	dir := setup(t, newPKI(t), common+`
-send_port "stalled" {
-  host   = host.h
-  filter = true
-  transport "http" {
-    url     = "http://{{.Addr}}/in"
-    timeout = "2s"
-  }
-}
-`, map[string]string{"Addr": partner.ln.Addr().String()})
+	dir := setup(t, newPKI(t), common+httpPort("stalled", "http://{{.Addr}}/in", timeout),
+		map[string]string{"Addr": partner.ln.Addr().String()})
 	for i := range n {
 		put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
 	}
@@ -104,7 +97,7 @@ func TestStopReleasesClaimedDeliveries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 40
-			dir, partner := stalledPort(t, n)
+			dir, partner := stalledPort(t, n, "2s")
 			var logs logBuffer
 			r, box := startWith(t, dir, func(o *runner.Options) {
 				o.Workers, o.PipelinesPerBatch = tc.workers, tc.perBatch
@@ -112,11 +105,7 @@ func TestStopReleasesClaimedDeliveries(t *testing.T) {
 			})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			done := make(chan error, 1)
-			go func() {
-				_, err := r.Run(ctx)
-				done <- err
-			}()
+			done := runAsync(ctx, r)
 			// Every message stored and every pipeline slot stalled on the
 			// partner: the workers hold claimed deliveries not yet begun.
 			for deadline := time.Now().Add(30 * time.Second); ; {
@@ -134,35 +123,25 @@ func TestStopReleasesClaimedDeliveries(t *testing.T) {
 			}
 			inFlight := partner.accepted.Load()
 			cancel()
-			if err := <-done; err != nil {
-				t.Fatalf("Run: %v", err)
+			if res := <-done; res.err != nil {
+				t.Fatalf("Run: %v", res.err)
 			}
 			if got := partner.accepted.Load(); got != inFlight {
 				t.Errorf("the partner saw %d connections, %d of them after the stop; want only the %d attempts in flight at the stop",
 					got, got-inFlight, inFlight)
 			}
-			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			var attempted, pending int
-			for _, m := range msgs {
-				d, err := box.Get(context.Background(), m.ID)
-				if err != nil {
-					t.Fatal(err)
+			eachDelivery(t, box, func(m msgbox.Message, dl msgbox.Delivery) {
+				switch {
+				case dl.State == msgbox.DeliveryRetrying && dl.Attempts == 1:
+					attempted++
+				case dl.State == msgbox.DeliveryPending && dl.Attempts == 0:
+					pending++
+				default:
+					t.Errorf("delivery of %s after the stop: %s, %d attempts; want retrying after the attempt in flight, or pending and unattempted",
+						m.ID, dl.State, dl.Attempts)
 				}
-				for _, dl := range d.Deliveries {
-					switch {
-					case dl.State == msgbox.DeliveryRetrying && dl.Attempts == 1:
-						attempted++
-					case dl.State == msgbox.DeliveryPending && dl.Attempts == 0:
-						pending++
-					default:
-						t.Errorf("delivery of %s after the stop: %s, %d attempts; want retrying after the attempt in flight, or pending and unattempted",
-							m.ID, dl.State, dl.Attempts)
-					}
-				}
-			}
+			})
 			if attempted != int(inFlight) || pending != n-int(inFlight) {
 				t.Errorf("after the stop %d deliveries retrying and %d pending; want %d and %d", attempted, pending, inFlight, n-int(inFlight))
 			}
@@ -215,7 +194,7 @@ func (b *renewWatchingBox) Renew(ctx context.Context, lease time.Duration, items
 // "renewing the delivery lease failed" (the lease lost) at every such stop.
 func TestStopRenewsNoReleasedLease(t *testing.T) {
 	const n = 8
-	dir, partner := stalledPort(t, n)
+	dir, partner := stalledPort(t, n, "2s")
 	var logs logBuffer
 	var box *renewWatchingBox
 	r, _ := startWith(t, dir, func(o *runner.Options) {
@@ -226,11 +205,7 @@ func TestStopRenewsNoReleasedLease(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Run(ctx)
-		done <- err
-	}()
+	done := runAsync(ctx, r)
 	for deadline := time.Now().Add(30 * time.Second); partner.accepted.Load() == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("no attempt began")
@@ -238,8 +213,8 @@ func TestStopRenewsNoReleasedLease(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
+	if res := <-done; res.err != nil {
+		t.Fatalf("Run: %v", res.err)
 	}
 	if !strings.Contains(logs.String(), "returned to the box") {
 		t.Fatalf("the stop returned nothing to the box:\n%s", logs.String())
@@ -252,6 +227,22 @@ func TestStopRenewsNoReleasedLease(t *testing.T) {
 			}
 		}
 	}
+}
+
+// deliveryStates counts the deliveries in box in progress, and those
+// pending, unattempted and leased to none; stored is how many messages
+// box holds.
+func deliveryStates(t *testing.T, box msgbox.Box) (inProgress, pending, stored int) {
+	t.Helper()
+	stored = eachDelivery(t, box, func(_ msgbox.Message, dl msgbox.Delivery) {
+		switch {
+		case dl.State == msgbox.DeliveryInProgress:
+			inProgress++
+		case dl.State == msgbox.DeliveryPending && dl.Attempts == 0 && dl.LeaseOwner == "":
+			pending++
+		}
+	})
+	return inProgress, pending, stored
 }
 
 // TestStopReleasesBeforeAttemptsInFlightEnd: the deliveries a stop keeps
@@ -272,55 +263,17 @@ func TestStopReleasesBeforeAttemptsInFlightEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 6
-			partner := newStallingPartner(t)
-			dir := setup(t, newPKI(t), common+`
-send_port "stalled" {
-  host   = host.h
-  filter = true
-  transport "http" {
-    url     = "http://{{.Addr}}/in"
-    timeout = "1h"
-  }
-}
-`, map[string]string{"Addr": partner.ln.Addr().String()})
-			for i := range n {
-				put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
-			}
+			dir, partner := stalledPort(t, n, "1h")
 			r, box := startWith(t, dir, func(o *runner.Options) {
 				o.Workers, o.PipelinesPerBatch = tc.perBatch, tc.perBatch
 			})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			done := make(chan error, 1)
-			go func() {
-				_, err := r.Run(ctx)
-				done <- err
-			}()
-			states := func() (inProgress, pending int) {
-				msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, m := range msgs {
-					d, err := box.Get(context.Background(), m.ID)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, dl := range d.Deliveries {
-						switch {
-						case dl.State == msgbox.DeliveryInProgress:
-							inProgress++
-						case dl.State == msgbox.DeliveryPending && dl.Attempts == 0 && dl.LeaseOwner == "":
-							pending++
-						}
-					}
-				}
-				return inProgress, pending
-			}
+			done := runAsync(ctx, r)
 			// Every message claimed in one batch, its first attempts
 			// stalled on the partner.
 			for deadline := time.Now().Add(30 * time.Second); ; {
-				if in, _ := states(); in == n && partner.accepted.Load() == int64(tc.perBatch) {
+				if in, _, _ := deliveryStates(t, box); in == n && partner.accepted.Load() == int64(tc.perBatch) {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -330,7 +283,7 @@ send_port "stalled" {
 			}
 			cancel()
 			for deadline := time.Now().Add(10 * time.Second); ; {
-				in, pending := states()
+				in, pending, _ := deliveryStates(t, box)
 				if in == tc.perBatch && pending == n-tc.perBatch {
 					break
 				}
@@ -341,13 +294,13 @@ send_port "stalled" {
 				time.Sleep(10 * time.Millisecond)
 			}
 			select {
-			case err := <-done:
-				t.Fatalf("Run returned (%v) before the attempts in flight ended", err)
+			case res := <-done:
+				t.Fatalf("Run returned (%v) before the attempts in flight ended", res.err)
 			default:
 			}
 			partner.hangUp()
-			if err := <-done; err != nil {
-				t.Fatalf("Run: %v", err)
+			if res := <-done; res.err != nil {
+				t.Fatalf("Run: %v", res.err)
 			}
 		})
 	}
@@ -377,20 +330,7 @@ func TestStopReleasesHandedBatchesAtOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 40 // more than a worker's batch: the rest wait in the queue
-			partner := newStallingPartner(t)
-			dir := setup(t, newPKI(t), common+`
-send_port "stalled" {
-  host   = host.h
-  filter = true
-  transport "http" {
-    url     = "http://{{.Addr}}/in"
-    timeout = "1h"
-  }
-}
-`, map[string]string{"Addr": partner.ln.Addr().String()})
-			for i := range n {
-				put(t, dir, fmt.Sprintf("m%02d.edi", i), []byte("ISA*"+fmt.Sprint(i)))
-			}
+			dir, partner := stalledPort(t, n, "1h")
 			r, box := startWith(t, dir, func(o *runner.Options) {
 				o.Workers, o.PipelinesPerBatch = 1, 1
 			})
@@ -398,32 +338,11 @@ send_port "stalled" {
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- tc.run(r, ctx) }()
-			states := func() (inProgress, pending, stored int) {
-				msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, m := range msgs {
-					d, err := box.Get(context.Background(), m.ID)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, dl := range d.Deliveries {
-						switch {
-						case dl.State == msgbox.DeliveryInProgress:
-							inProgress++
-						case dl.State == msgbox.DeliveryPending && dl.Attempts == 0 && dl.LeaseOwner == "":
-							pending++
-						}
-					}
-				}
-				return inProgress, pending, len(msgs)
-			}
 			// Every message stored, the one worker's first attempt stalled
 			// on the partner, and more claimed than its batch holds: the
 			// rest are batches handed over and queued.
 			for deadline := time.Now().Add(30 * time.Second); ; {
-				in, _, stored := states()
+				in, _, stored := deliveryStates(t, box)
 				if stored == n && partner.accepted.Load() == 1 && in > 16 {
 					break
 				}
@@ -435,7 +354,7 @@ send_port "stalled" {
 			}
 			cancel()
 			for deadline := time.Now().Add(10 * time.Second); ; {
-				in, pending, _ := states()
+				in, pending, _ := deliveryStates(t, box)
 				if in == 1 && pending == n-1 {
 					break
 				}
@@ -454,7 +373,7 @@ send_port "stalled" {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if in, pending, _ := states(); in != 0 || pending != n-1 {
+			if in, pending, _ := deliveryStates(t, box); in != 0 || pending != n-1 {
 				t.Errorf("after the run: %d deliveries in progress, %d pending and unattempted; want 0 and %d", in, pending, n-1)
 			}
 		})

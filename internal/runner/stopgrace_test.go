@@ -141,16 +141,7 @@ func TestStopSaysWhatItWaitsFor(t *testing.T) {
 	}))
 	defer partner.Close()
 	defer release() // before Close, which waits for the handler
-	dir := setup(t, newPKI(t), common+`
-send_port "slow_partner" {
-  host   = host.h
-  filter = true
-  transport "http" {
-    url     = "{{.URL}}/in"
-    timeout = "1h"
-  }
-}
-`, map[string]string{"URL": partner.URL})
+	dir := setup(t, newPKI(t), common+httpPort("slow_partner", "{{.URL}}/in", "1h"), map[string]string{"URL": partner.URL})
 	put(t, dir, "order.edi", []byte("ISA*00*order~"))
 	var logs logBuffer
 	r, box := startWith(t, dir, func(o *runner.Options) {
@@ -159,15 +150,7 @@ send_port "slow_partner" {
 	runner.SetStopProgress(r, 10*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	type result struct {
-		sum runner.Summary
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		sum, err := r.Run(ctx)
-		done <- result{sum, err}
-	}()
+	done := runAsync(ctx, r)
 	select {
 	case <-entered:
 	case <-time.After(30 * time.Second):
