@@ -392,7 +392,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	if args := r.inFlightAttrs(); args != nil {
 		r.log.Info("stopping: receive locations stopped; waiting for deliveries in flight", args...)
 	}
-	r.awaitStopped(&wg)
+	r.awaitStopped(&wg, ctx.Done())
 	r.logReleased()
 	// As at the end of a --once run: the summary says what is left to
 	// retry, which a stopped server does not deliver until it runs again.
@@ -400,19 +400,25 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	return r.summary(), nil
 }
 
-// awaitStopped waits for wg, the workers and loops of a Run that is
-// stopping, saying every stopProgress how many deliveries in flight it
-// still waits for and on which send ports, so that a stop held by a
-// partner slow to answer is not taken for a hung process. Each attempt
+// awaitStopped waits for wg, the workers and loops of a run, and once
+// stopping is closed says every stopProgress how many deliveries in
+// flight it still waits for and on which send ports, so that a stop held
+// by a partner slow to answer is not taken for a hung process (a --once
+// run not stopped waits for its workers without a word). Each attempt
 // ends when its transport does (the partner answers, or its timeout
 // passes): one abandoned could have been delivered, and be delivered
 // again by the next start.
-func (r *Runner) awaitStopped(wg *sync.WaitGroup) {
+func (r *Runner) awaitStopped(wg *sync.WaitGroup, stopping <-chan struct{}) {
 	done := make(chan struct{})
 	go func() {
 		wg.Wait()
 		close(done)
 	}()
+	select {
+	case <-done:
+		return
+	case <-stopping:
+	}
 	t := time.NewTicker(r.stopProgress)
 	defer t.Stop()
 	for {
@@ -560,7 +566,7 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 		}
 	}
 	close(receiving)
-	wg.Wait()
+	r.awaitStopped(&wg, ctx.Done())
 	close(workersDone)
 	<-releasedHanded
 	// What the receive locations claimed for the workers after they

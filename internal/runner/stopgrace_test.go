@@ -3,6 +3,7 @@ package runner_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -126,65 +127,89 @@ receive_location "web" {
 // from a hung process. The attempt is still waited for, not abandoned,
 // and its outcome recorded once the partner answers.
 func TestStopSaysWhatItWaitsFor(t *testing.T) {
-	entered := make(chan struct{}, 1)
-	answer := make(chan struct{})
-	var answerOnce sync.Once
-	release := func() { answerOnce.Do(func() { close(answer) }) }
-	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		select {
-		case entered <- struct{}{}:
-		default:
-		}
-		<-answer
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer partner.Close()
-	defer release() // before Close, which waits for the handler
-	dir := setup(t, newPKI(t), common+httpPort("slow_partner", "{{.URL}}/in", "1h"), map[string]string{"URL": partner.URL})
-	put(t, dir, "order.edi", []byte("ISA*00*order~"))
-	var logs logBuffer
-	r, box := startWith(t, dir, func(o *runner.Options) {
-		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
-	})
-	runner.SetStopProgress(r, 10*time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := runAsync(ctx, r)
-	select {
-	case <-entered:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the delivery never reached the partner")
-	}
-	cancel()
-	const want = `msg="stopping: still waiting for deliveries in flight`
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		line := ""
-		for l := range strings.Lines(logs.String()) {
-			if strings.Contains(l, want) {
-				line = l
+	for _, tt := range []struct {
+		name    string
+		run     func(ctx context.Context, r *runner.Runner) <-chan runResult
+		stopErr error // what the run returns once stopped
+	}{
+		{"run", runAsync, nil},
+		// --once waits for its workers at its end, stopped or not: it
+		// says what it waits for only once stopped.
+		{"once", func(ctx context.Context, r *runner.Runner) <-chan runResult {
+			done := make(chan runResult, 1)
+			go func() {
+				sum, err := r.RunOnce(ctx)
+				done <- runResult{sum, err}
+			}()
+			return done
+		}, context.Canceled},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			entered := make(chan struct{}, 1)
+			answer := make(chan struct{})
+			var answerOnce sync.Once
+			release := func() { answerOnce.Do(func() { close(answer) }) }
+			partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+				<-answer
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer partner.Close()
+			defer release() // before Close, which waits for the handler
+			dir := setup(t, newPKI(t), common+httpPort("slow_partner", "{{.URL}}/in", "1h"), map[string]string{"URL": partner.URL})
+			put(t, dir, "order.edi", []byte("ISA*00*order~"))
+			var logs logBuffer
+			r, box := startWith(t, dir, func(o *runner.Options) {
+				o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			})
+			runner.SetStopProgress(r, 10*time.Millisecond)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := tt.run(ctx, r)
+			select {
+			case <-entered:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the delivery never reached the partner")
 			}
-		}
-		if line != "" {
-			if !strings.Contains(line, "deliveries=1 ") || !strings.Contains(line, "send_ports=[slow_partner]") {
-				t.Errorf("the stop's progress line does not say what it waits for (1 delivery, to slow_partner):\n%s", line)
+			const want = `msg="stopping: still waiting for deliveries in flight`
+			time.Sleep(100 * time.Millisecond) // ten periods, not stopped yet
+			if strings.Contains(logs.String(), want) {
+				t.Fatalf("a run not stopped says it is stopping:\n%s", logs.String())
 			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no line %s while the stop waits for the partner:\n%s", want, logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+			cancel()
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				line := ""
+				for l := range strings.Lines(logs.String()) {
+					if strings.Contains(l, want) {
+						line = l
+					}
+				}
+				if line != "" {
+					if !strings.Contains(line, "deliveries=1 ") || !strings.Contains(line, "send_ports=[slow_partner]") {
+						t.Errorf("the stop's progress line does not say what it waits for (1 delivery, to slow_partner):\n%s", line)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no line %s while the stop waits for the partner:\n%s", want, logs.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			select {
+			case res := <-done:
+				t.Fatalf("the run returned (%+v, %v) before the attempt in flight ended", res.sum, res.err)
+			default:
+			}
+			release()
+			res := <-done
+			if !errors.Is(res.err, tt.stopErr) || (tt.stopErr == nil) != (res.err == nil) || res.sum.Delivered != 1 {
+				t.Errorf("the run = %+v, %v; want 1 delivered, error %v", res.sum, res.err, tt.stopErr)
+			}
+			waitDelivered(t, box, 1)
+		})
 	}
-	select {
-	case res := <-done:
-		t.Fatalf("Run returned (%+v, %v) before the attempt in flight ended", res.sum, res.err)
-	default:
-	}
-	release()
-	res := <-done
-	if res.err != nil || res.sum.Delivered != 1 {
-		t.Errorf("Run = %+v, %v; want 1 delivered", res.sum, res.err)
-	}
-	waitDelivered(t, box, 1)
 }
