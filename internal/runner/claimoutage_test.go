@@ -14,11 +14,21 @@ import (
 )
 
 // outageBox is a message box whose claims fail while down is set, as a
-// database that cannot be reached makes them; failed counts those.
+// database that cannot be reached makes them; failed counts those. Its
+// listings of unrouted messages (the routing sweep's) fail while
+// sweepDown is set; sweeps counts them.
 type outageBox struct {
 	msgbox.Box
-	down   atomic.Bool
-	failed atomic.Int64
+	down, sweepDown atomic.Bool
+	failed, sweeps  atomic.Int64
+}
+
+func (b *outageBox) Unrouted(ctx context.Context, n int) ([]msgbox.Message, error) {
+	b.sweeps.Add(1)
+	if b.sweepDown.Load() {
+		return nil, errDiskFull
+	}
+	return b.Box.Unrouted(ctx, n)
 }
 
 func (b *outageBox) ClaimBatch(ctx context.Context, worker string, ports []string, lease time.Duration, n int, except []int64) ([]*msgbox.Delivery, error) {
@@ -109,4 +119,46 @@ func TestClaimOutageLoggedOnce(t *testing.T) {
 	box.down.Store(true)
 	failures()
 	check("at a second outage", 3, 1)
+}
+
+// TestRoutingSweepOutageLoggedOnce: a long run's routing sweep (every 5
+// idle waits) that keeps failing is logged as claims are
+// (TestClaimOutageLoggedOnce): when it starts, then at most once every
+// ClaimFailRepeat, and when it works again; not about 12 lines a minute.
+func TestRoutingSweepOutageLoggedOnce(t *testing.T) {
+	dir := setup(t, newPKI(t), common+allToFiles, nil)
+	var logs logBuffer
+	var box *outageBox
+	r, _ := startWith(t, dir, func(o *runner.Options) {
+		box = &outageBox{Box: o.Box}
+		o.Box = box
+		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	base := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	runner.SetClaimClock(r, func() time.Time { return base })
+	stop := runInBackground(t, r)
+	defer stop()
+	sweeps := func(n int64) {
+		t.Helper()
+		want := box.sweeps.Load() + n
+		for deadline := time.Now().Add(30 * time.Second); box.sweeps.Load() < want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d sweeps, want %d", box.sweeps.Load(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	count := func(msg string) int { return strings.Count(logs.String(), `msg="`+msg+`"`) }
+	const failed, works = "routing sweep failed", "the routing sweep works again"
+	sweeps(2) // the start's routing and a first sweep, which work
+	box.sweepDown.Store(true)
+	sweeps(4)
+	if f := count(failed); f != 1 {
+		t.Fatalf("%d lines %q after 4 failed sweeps within a minute, want 1:\n%s", f, failed, logs.String())
+	}
+	box.sweepDown.Store(false)
+	sweeps(2)
+	if f, w := count(failed), count(works); f != 1 || w != 1 {
+		t.Fatalf("%d lines %q and %d %q once sweeps work again, want 1 and 1:\n%s", f, failed, w, works, logs.String())
+	}
 }

@@ -28,12 +28,12 @@ func EarlyMDNPolling(r *Runner) int { return len(r.earlyWaits) }
 func SetStopProgress(r *Runner, d time.Duration) { r.stopProgress = d }
 
 // SetClaimClock sets the clock by which r spaces its lines about claims
-// that fail.
-func SetClaimClock(r *Runner, now func() time.Time) { r.claimFails.now = now }
+// and routing sweeps that fail.
+func SetClaimClock(r *Runner, now func() time.Time) { r.claimFails.now, r.sweepFails.now = now, now }
 
 // ClaimFailRepeat is how often a long run's claims that keep failing are
 // logged.
-const ClaimFailRepeat = claimFailRepeat
+const ClaimFailRepeat = outageRepeat
 
 // RoutingOf returns the send ports and the routing-failure reason r's
 // router gives msg, for a test of a message no box API can put back in

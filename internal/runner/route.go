@@ -471,7 +471,9 @@ func (r *Runner) sweepUnrouted(ctx, bg context.Context) {
 			return
 		case <-t.C:
 			if err := r.routeUnrouted(bg); err != nil {
-				r.log.Error("routing sweep failed", "error", err)
+				r.sweepFails.fail(r.log, err)
+			} else {
+				r.sweepFails.ok(r.log)
 			}
 		}
 	}

@@ -208,8 +208,9 @@ type Runner struct {
 	// from then on no attempt begins (see pipeline). Set by each run
 	// before its workers start.
 	stop atomic.Pointer[<-chan struct{}]
-	// claimFails is a long run's claims failing (see claimFailed).
-	claimFails claimFailures
+	// claimFails and sweepFails are a long run's claims and routing
+	// sweeps failing (see outage).
+	claimFails, sweepFails outage
 	// stopProgress is how often a stop says which deliveries in flight
 	// it still waits for (stopProgressEvery; tests shorten it).
 	stopProgress time.Duration
@@ -298,7 +299,8 @@ func New(opts Options) (*Runner, error) {
 		pipelines:  make(chan struct{}, opts.Workers),
 
 		stopProgress: stopProgressEvery,
-		claimFails:   claimFailures{now: time.Now},
+		claimFails:   outage{failed: "claiming a delivery failed", works: "claiming deliveries works again", now: time.Now},
+		sweepFails:   outage{failed: "routing sweep failed", works: "the routing sweep works again", now: time.Now},
 
 		earlyMDNWait: defaultEarlyMDNWait,
 		earlyMDNPoll: defaultEarlyMDNPoll,

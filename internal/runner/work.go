@@ -60,11 +60,11 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 				}
 				return
 			}
-			r.claimFailed(err)
+			r.claimFails.fail(r.log, err)
 			r.idle(claimCtx, woken, remote)
 			continue
 		}
-		r.claimWorked()
+		r.claimFails.ok(r.log)
 		if len(batch) == 0 {
 			if took > 0 {
 				continue // all of them in flight here (see inFlight): more may be due
@@ -928,30 +928,33 @@ func closed(c <-chan struct{}) bool {
 	}
 }
 
-// claimFailRepeat is how often a long run logs claims that keep failing.
-const claimFailRepeat = time.Minute
+// outageRepeat is how often a long run logs an operation on the box that
+// keeps failing (outage).
+const outageRepeat = time.Minute
 
-// claimFailures is a long run's claims failing, across its workers: a
-// box that cannot be reached fails every worker's claim at every
-// IdleWait, 32 lines a second and more with the default workers, where
-// the first says it all. Guarded by mu, but for failing, which lets a
-// claim that works pass without the lock.
-type claimFailures struct {
-	failing atomic.Bool
-	mu      sync.Mutex
-	first   time.Time // the first failure of the outage
-	logged  time.Time // the last line about it
-	quiet   int       // the failures since, not logged
+// outage is a long run's repeated operation on the box failing: a box
+// that cannot be reached fails every worker's claim at every IdleWait, 32
+// lines a second and more with the default workers, and the routing sweep
+// every 5 IdleWaits, where the first line says it all. The first failure
+// is logged at once, then at most one line every outageRepeat with how
+// many went unlogged, as the file receive location does with the
+// publishes that fail; the first success after says it works again.
+// Guarded by mu, but for failing, which lets a success pass without the
+// lock.
+type outage struct {
+	// failed and works are the lines' messages.
+	failed, works string
+	failing       atomic.Bool
+	mu            sync.Mutex
+	first         time.Time // the first failure of the outage
+	logged        time.Time // the last line about it
+	quiet         int       // the failures since, not logged
 	// now is the clock lines are spaced by: time.Now, but in tests.
 	now func() time.Time
 }
 
-// claimFailed logs a long run's claim that failed with err: at once when
-// claims worked until now, then at most once every claimFailRepeat with
-// how many failures went unlogged, as the file receive location does
-// with the publishes that fail.
-func (r *Runner) claimFailed(err error) {
-	p := &r.claimFails
+// fail logs, at error level to log, a failure with err (see outage).
+func (p *outage) fail(log *slog.Logger, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
@@ -960,20 +963,19 @@ func (r *Runner) claimFailed(err error) {
 	case p.first.IsZero():
 		p.first = now
 		p.failing.Store(true)
-		args = append(args, "repeats_every", claimFailRepeat.String())
-	case now.Sub(p.logged) < claimFailRepeat:
+		args = append(args, "repeats_every", outageRepeat.String())
+	case now.Sub(p.logged) < outageRepeat:
 		p.quiet++
 		return
 	default:
 		args = append(args, "since", p.first.UTC().Format(time.RFC3339), "failures_not_logged", p.quiet)
 	}
 	p.logged, p.quiet = now, 0
-	r.log.Error("claiming a delivery failed", args...)
+	log.Error(p.failed, args...)
 }
 
-// claimWorked ends a run of claim failures, if there was one, in the log.
-func (r *Runner) claimWorked() {
-	p := &r.claimFails
+// ok ends a run of failures, if there was one, in log.
+func (p *outage) ok(log *slog.Logger) {
 	if !p.failing.Load() {
 		return
 	}
@@ -982,7 +984,7 @@ func (r *Runner) claimWorked() {
 	if p.first.IsZero() {
 		return // another worker said it
 	}
-	r.log.Info("claiming deliveries works again", "since", p.first.UTC().Format(time.RFC3339), "failures_not_logged", p.quiet)
+	log.Info(p.works, "since", p.first.UTC().Format(time.RFC3339), "failures_not_logged", p.quiet)
 	p.first, p.logged, p.quiet = time.Time{}, time.Time{}, 0
 	p.failing.Store(false)
 }
