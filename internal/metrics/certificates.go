@@ -43,14 +43,22 @@ func (c *certificateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.de
 
 func (c *certificateCollector) Collect(ch chan<- prometheus.Metric) {
 	// Two needs of one certificate in one use are one series: a
-	// duplicate would fail the whole scrape.
-	seen := map[[3]string]bool{}
+	// duplicate would fail the whole scrape. So are two certificates
+	// whose labels are alike once a sensitive thumbprint is hidden: the
+	// series says when the first of them expires, what an alert is for.
+	var keys [][3]string
+	first := map[[3]string]time.Time{}
 	for _, e := range c.list() {
 		key := [3]string{e.Thumbprint, e.Use, e.Subject}
-		if seen[key] {
-			continue
+		at, seen := first[key]
+		if !seen {
+			keys = append(keys, key)
 		}
-		seen[key] = true
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(e.NotAfter.Unix()), key[:]...)
+		if !seen || e.NotAfter.Before(at) {
+			first[key] = e.NotAfter
+		}
+	}
+	for _, key := range keys {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(first[key].Unix()), key[:]...)
 	}
 }

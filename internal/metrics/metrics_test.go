@@ -163,3 +163,33 @@ func TestServing(t *testing.T) {
 		t.Error("receipts series for a port that gets no receipts")
 	}
 }
+
+// TestCertificateExpiryRedactedTwins: two certificates whose labels are
+// the same once their sensitive thumbprints are hidden (a partner's
+// current and renewed certificates, one subject) are one series, whose
+// value is the earlier notAfter whatever their order: the expiry alert
+// must see the certificate that expires first, not the renewed one.
+func TestCertificateExpiryRedactedTwins(t *testing.T) {
+	soon := time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC)
+	later := soon.AddDate(2, 0, 0)
+	twin := func(at time.Time) CertificateExpiry {
+		return CertificateExpiry{Thumbprint: "(sensitive value)", Use: "party", Subject: "CN=Fabrikam", NotAfter: at}
+	}
+	for _, tt := range []struct {
+		name string
+		list []CertificateExpiry
+	}{
+		{"renewed first", []CertificateExpiry{twin(later), twin(soon)}},
+		{"renewed last", []CertificateExpiry{twin(soon), twin(later)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New()
+			m.RegisterCertificateExpiry(func() []CertificateExpiry { return tt.list })
+			_, body := scrape(t, m)
+			want := `bizpipe_certificate_expiry_timestamp_seconds{subject="CN=Fabrikam",thumbprint="(sensitive value)",use="party"} 1.7999712e+09`
+			if !strings.Contains(body, want+"\n") {
+				t.Errorf("scrape lacks %q:\n%s", want, body)
+			}
+		})
+	}
+}
