@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -232,4 +235,71 @@ func waitDelivered(t *testing.T, box msgbox.Box, n int) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	t.Fatalf("%d messages delivered, want %d", len(msgs), n)
+}
+
+// TestLogKeysMDNWithErrorStatus: the line the as2 transport logs when a
+// partner answers a positive synchronous MDN with an error status (taken,
+// the message delivered) is a line about a message like any other: its
+// message_id, send_port and instance, each once. Here the partner is the
+// engine's own as2 receive location behind a proxy that turns its 200
+// into a 500.
+func TestLogKeysMDNWithErrorStatus(t *testing.T) {
+	p := newPKI(t)
+	port := freePort(t)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		out, err := http.NewRequestWithContext(req.Context(), req.Method, "http://127.0.0.1:"+port+req.URL.RequestURI(), req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out.Header = req.Header.Clone()
+		out.ContentLength = req.ContentLength
+		resp, err := http.DefaultClient.Do(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		io.Copy(w, resp.Body)
+	}))
+	defer proxy.Close()
+	cfg := strings.Replace(as2LoopConfig, `url           = "http://127.0.0.1:{{.Port}}/as2"`, `url           = "`+proxy.URL+`/as2"`, 1)
+	dir := setup(t, p, cfg, map[string]string{"Port": port, "Decrypt": p.signer.SHA1(), "MDN": "sync"})
+	testpki.WriteFile(t, filepath.Join(dir, "stores/others"), "self.pem", p.signer.CertPEM())
+	var out syncbuf.Buffer
+	r, box := startWith(t, dir, func(o *runner.Options) {
+		o.Log = slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	stop := runInBackground(t, r)
+	waitListening(t, "http://127.0.0.1:"+port+"/as2")
+	put(t, dir, "order.edi", []byte("ISA*00*~"))
+	waitDelivered(t, box, 2)
+	stop()
+
+	const who = `host "h" on server "srv1" as service account "svc"`
+	found := false
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if dup := duplicateKeys(t, sc.Bytes()); len(dup) > 0 {
+			t.Errorf("%q: keys %q more than once", sc.Text(), dup)
+		}
+		if msg, _ := rec["msg"].(string); !strings.Contains(msg, "with an error status") {
+			continue
+		}
+		found = true
+		if id, _ := rec["message_id"].(string); id == "" || rec["send_port"] != "out" || rec["instance"] != who {
+			t.Errorf("%q: want message_id, send_port \"out\" and instance %s", sc.Text(), who)
+		}
+	}
+	if !found {
+		t.Fatalf("no line says the MDN came with an error status:\n%s", out.String())
+	}
 }

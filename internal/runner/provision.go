@@ -254,7 +254,10 @@ func (r *Runner) buildSender(pt *port, keys component.Keys) error {
 
 // sendEnv is what pt's transport is built with, keys its keys.
 func (r *Runner) sendEnv(pt *port, keys component.Keys) *component.SendEnv {
-	env := &component.SendEnv{Port: pt.decl.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir, Log: pt.log,
+	// The instance, as the receive transports' logger has it: a line a
+	// transport logs about a message names it as the runner's lines do.
+	env := &component.SendEnv{Port: pt.decl.Name, Keys: keys, Namespace: r.opts.Box.ID(), SpoolDir: r.opts.SpoolDir,
+		Log:    pt.log.With("instance", pt.who),
 		Shared: r.shared, PartyAS2IDs: map[string]string{}}
 	if g := r.opts.Config.Group; g != nil && g.AS2ID.Usable() {
 		env.AS2ID = g.AS2ID.V
