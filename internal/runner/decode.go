@@ -29,6 +29,7 @@ import (
 type decodingSink struct {
 	r      *Runner
 	loc    string
+	who    string // the location's instance, as its log lines name it
 	stages []component.DecodeStage
 	hide   secrets
 	// decrypters name the certificates the stages decrypt with, by
@@ -259,8 +260,10 @@ const neverDecoded = "decoding failed when the message was received, so it is ne
 func (s *decodingSink) decodeGuarded(ctx context.Context, st component.DecodeStage, in component.Header, src io.Reader, dst io.Writer, at time.Time) (d component.Decoded, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.r.log.Error("a decoder stage failed with an internal error (a bug in bizpipe: please report it, with this line); the message is refused",
-				"receive_location", s.loc, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			// With the location's secrets hidden, as in the reason
+			// the message is suspended with.
+			s.hide.logger(s.r.opts.Log).Error("a decoder stage failed with an internal error (a bug in bizpipe: please report it, with this line); the message is refused",
+				"receive_location", s.loc, "instance", s.who, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			err = fmt.Errorf("internal error in the decoder (a bug in bizpipe, logged): %v", p)
 		}
 	}()

@@ -111,4 +111,12 @@ receive_location "boom_in" {
 	if !strings.Contains(logs.String(), "a decoder stage failed with an internal error") || !strings.Contains(logs.String(), "decodepanic_test.go") {
 		t.Errorf("the panic is not logged with its stack:\n%s", logs.String())
 	}
+	// Named as every other line of the location is: by location and
+	// instance.
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "a decoder stage failed") &&
+			(!strings.Contains(line, "receive_location=boom_in") || !strings.Contains(line, `instance="host \"h\" on server \"srv1\"`)) {
+			t.Errorf("the panic's line does not name the location and its instance: %s", line)
+		}
+	}
 }

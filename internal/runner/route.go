@@ -51,7 +51,7 @@ func (r *Runner) buildReceiver(rl *model.ReceiveLocation, in *model.Instance) (*
 		if err != nil {
 			return nil, hide.err(fmt.Errorf("decoding on %s: %w", describeInstance(in), err))
 		}
-		dest = &decodingSink{r: r, loc: rl.Name, stages: stages, hide: hide, decrypters: decrypters}
+		dest = &decodingSink{r: r, loc: rl.Name, who: who, stages: stages, hide: hide, decrypters: decrypters}
 	}
 	env := &component.ReceiveEnv{
 		Keys:        keys,
