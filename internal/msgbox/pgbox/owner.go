@@ -81,8 +81,16 @@ func (b *Box) takeOwner(ctx context.Context, owner string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The session idles between the hold's pings: a database whose
+	// idle_session_timeout (PostgreSQL 14 on) is shorter would end it,
+	// and the lock with it, leaving the name free to a second process
+	// until the next recheck. Read from pg_settings, not set in the
+	// startup packet, which an older server refuses as unknown.
+	_, err = conn.Exec(cctx, `SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'`)
 	var got bool
-	err = conn.QueryRow(cctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, ownerLockSpace, owner).Scan(&got)
+	if err == nil {
+		err = conn.QueryRow(cctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, ownerLockSpace, owner).Scan(&got)
+	}
 	if err == nil && !got {
 		err = ownerInUse(cctx, conn, owner)
 	}

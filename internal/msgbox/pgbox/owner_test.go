@@ -186,3 +186,35 @@ func TestReleaseOwnerReleasesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldOwnerOutlivesIdleSessionTimeout: a database whose
+// idle_session_timeout is shorter than the hold's recheck does not end the
+// hold's session between its pings. It used to: the lock went with the
+// session, and a second process under the same name started beside the
+// first, each then taking the other's deliveries in flight for
+// interrupted ones.
+func TestHoldOwnerOutlivesIdleSessionTimeout(t *testing.T) {
+	t.Parallel()
+	a, url := openNew(t, Options{})
+	b := openURL(t, url, Options{})
+	b.ownerWait = 300 * time.Millisecond
+	ctx := t.Context()
+	if _, err := a.pool.Exec(ctx, `DO $$ BEGIN
+		EXECUTE format('ALTER DATABASE %I SET idle_session_timeout = ''200ms''', current_database()); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	relA, err := a.HoldOwner(ctx, "srv1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relA()
+	time.Sleep(time.Second) // idle five times over, well within a's recheck
+	relB, err := b.HoldOwner(ctx, "srv1", nil)
+	if err == nil {
+		relB()
+		t.Fatal("a second process took srv1 while its holder ran: the database ended the hold's idle session")
+	}
+	if !errors.Is(err, msgbox.ErrOwnerInUse) {
+		t.Fatalf("HoldOwner(srv1) beside its holder = %v; want ErrOwnerInUse", err)
+	}
+}
