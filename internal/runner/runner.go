@@ -329,8 +329,10 @@ func (r *Runner) Ports() []string { return append([]string(nil), r.portList...) 
 // Run runs until ctx is cancelled, then stops taking new work, finishes what
 // is in flight and returns. In once mode (see RunOnce) it returns by itself.
 func (r *Runner) Run(ctx context.Context) (Summary, error) {
+	ctx, stop := context.WithCancelCause(ctx) // a stop of the run's own (ErrNameLost)
+	defer stop(nil)
 	bg := context.WithoutCancel(ctx) // in-flight work finishes after a stop
-	release, run, err := r.begin(ctx, bg)
+	release, run, err := r.begin(ctx, bg, stop)
 	if !run {
 		return r.summary(), err
 	}
@@ -399,6 +401,9 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	// As at the end of a --once run: the summary says what is left to
 	// retry, which a stopped server does not deliver until it runs again.
 	r.countLeft(bg)
+	if err := context.Cause(ctx); errors.Is(err, ErrNameLost) {
+		return r.summary(), err
+	}
 	return r.summary(), nil
 }
 
@@ -517,7 +522,9 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.sum = Summary{} // each call reports what it did
 	r.troubles = nil
 	r.mu.Unlock()
-	release, run, err := r.begin(ctx, ctx)
+	ctx, stop := context.WithCancelCause(ctx) // a stop of the run's own (ErrNameLost)
+	defer stop(nil)
+	release, run, err := r.begin(ctx, ctx, stop)
 	if !run {
 		return r.summary(), err
 	}
@@ -587,7 +594,7 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 		if recvErr != nil {
 			return r.summary(), recvErr
 		}
-		return r.summary(), ctx.Err()
+		return r.summary(), context.Cause(ctx)
 	}
 	waiting, err := r.countWaiting(ctx)
 	if err != nil {
@@ -604,6 +611,10 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.purge(ctx)
 	return r.summary(), r.troubleErr()
 }
+
+// ErrNameLost is wrapped by the error of a run stopped because another
+// process took its server's name on the message box (see holdOwner).
+var ErrNameLost = errors.New("another process took this server's name on the message box, so this run stopped")
 
 // ErrIncomplete is wrapped by the error of a --once run that could not do
 // all it was asked: a receive location could not be read, or the message
@@ -677,12 +688,12 @@ func (r *Runner) count(f func(*Summary)) {
 // holds the owner (holdOwner), then recovers under work (recover). run is false when they must return at
 // once: with err, or with none when ctx was cancelled while the owner was
 // awaited (stopped before it started). release is for a run that goes on.
-func (r *Runner) begin(ctx, work context.Context) (release func(), run bool, err error) {
+func (r *Runner) begin(ctx, work context.Context, stop context.CancelCauseFunc) (release func(), run bool, err error) {
 	r.setStop(ctx)
 	r.handed.mu.Lock()
 	r.handed.stopped = false // a previous run's stop
 	r.handed.mu.Unlock()
-	release, err = r.holdOwner(ctx)
+	release, err = r.holdOwner(ctx, stop)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, nil
@@ -691,6 +702,9 @@ func (r *Runner) begin(ctx, work context.Context) (release func(), run bool, err
 	}
 	if err := r.recover(work); err != nil {
 		release()
+		if cause := context.Cause(ctx); errors.Is(cause, ErrNameLost) {
+			return nil, false, cause // what cut the recovery short
+		}
 		return nil, false, err
 	}
 	return release, true, nil
@@ -701,14 +715,25 @@ func (r *Runner) begin(ctx, work context.Context) (release func(), run bool, err
 // one, taken at its start for a crashed predecessor, would take this one's
 // deliveries in flight for interrupted ones (Recover). The embedded box's
 // own lock covers that for the embedded box.
-func (r *Runner) holdOwner(ctx context.Context) (release func(), err error) {
+//
+// A hold lost to another process (its connection cut, a network
+// partition, and the other started meanwhile) stops the run, as a stop
+// does, with ErrNameLost: the two would otherwise claim under the same
+// workers' names, each renewing and finishing the other's leases, and
+// send the same deliveries twice for as long as both ran.
+func (r *Runner) holdOwner(ctx context.Context, stop context.CancelCauseFunc) (release func(), err error) {
 	h, ok := r.opts.Box.(msgbox.OwnerHolder)
 	if !ok {
 		return func() {}, nil
 	}
+	var once sync.Once
 	release, err = h.HoldOwner(ctx, r.owner, func(err error) {
-		r.log.Error("another process runs under this server's name on the message box: each takes the other's deliveries "+
-			"in flight for interrupted ones; stop one, or give each its own --server or --host", "error", err)
+		once.Do(func() {
+			r.log.Error("another process took this server's name on the message box while this one's hold was lost: stopping, "+
+				"lest each take the other's deliveries in flight for interrupted ones and send them twice; "+
+				"give each process its own --server or --host", "error", err)
+			stop(fmt.Errorf("%w: %w", ErrNameLost, err))
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w; stop it first, or give each process its own --server (or --host)", err)
