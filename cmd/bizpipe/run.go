@@ -280,12 +280,14 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	defer close(ran)
 	go stopAtSecondSignal(ctx, ran, log, os.Exit)
 	if f.metricsAddr != "" {
-		srv, err := serveMetrics(f.metricsAddr, m, log)
+		srv, addr, err := serveMetrics(f.metricsAddr, m, log)
 		if err != nil {
 			return &exitError{code: exitFindings, err: err}
 		}
 		defer srv.Close()
-		log.Info("serving metrics", "addr", f.metricsAddr)
+		// The address bound: the port of :0, the one address of a host
+		// name that has several.
+		log.Info("serving metrics", "addr", addr)
 	}
 
 	if f.cpuProfile != "" {
@@ -515,10 +517,10 @@ func checkMetricsAddr(addr string) error {
 	return nil
 }
 
-func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*http.Server, error) {
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*http.Server, string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics address %s: %w", addr, err)
+		return nil, "", fmt.Errorf("metrics address %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
@@ -527,7 +529,7 @@ func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*http.Serv
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go srv.Serve(ln)
-	return srv, nil
+	return srv, ln.Addr().String(), nil
 }
 
 // lockDataDir makes sure one run process uses a data directory. The
