@@ -116,33 +116,25 @@ func TestLogKeys(t *testing.T) {
 			const who = `host "h" on server "srv1" as service account "svc"`
 			lines := map[string]map[string][]string{} // message id → side → messages logged, in order
 			as2IDs := map[string]string{}             // message logged → its as2_message_id
-			sc := bufio.NewScanner(strings.NewReader(out.String()))
-			for sc.Scan() {
-				var rec map[string]any
-				if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-					t.Fatalf("log line %q: %v", sc.Text(), err)
-				}
-				if dup := duplicateKeys(t, sc.Bytes()); len(dup) > 0 {
-					t.Errorf("%q: keys %q more than once", sc.Text(), dup)
-				}
+			eachLogRecord(t, out.String(), func(line string, rec map[string]any) {
 				msg, _ := rec["msg"].(string)
 				if as2ID, ok := rec["as2_message_id"].(string); ok {
 					as2IDs[msg] = as2ID
 				}
 				if _, ok := rec["message"]; ok {
-					t.Errorf("%q: key message; the message's id is message_id", sc.Text())
+					t.Errorf("%q: key message; the message's id is message_id", line)
 				}
 				id, ok := rec["message_id"].(string)
 				if !ok {
-					continue
+					return
 				}
 				if rec["instance"] != who {
-					t.Errorf("%q: instance %v, want %s", sc.Text(), rec["instance"], who)
+					t.Errorf("%q: instance %v, want %s", line, rec["instance"], who)
 				}
 				port, isSend := rec["send_port"].(string)
 				loc, isRecv := rec["receive_location"].(string)
 				if isSend == isRecv || port == "" && loc == "" {
-					t.Errorf("%q: want either send_port or receive_location", sc.Text())
+					t.Errorf("%q: want either send_port or receive_location", line)
 				}
 				side := loc
 				if isSend {
@@ -152,7 +144,7 @@ func TestLogKeys(t *testing.T) {
 					lines[id] = map[string][]string{}
 				}
 				lines[id][side] = append(lines[id][side], msg)
-			}
+			})
 			if len(lines) != 2 {
 				t.Fatalf("lines about %d messages, want 2:\n%s", len(lines), out.String())
 			}
@@ -188,6 +180,24 @@ func TestLogKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// eachLogRecord calls f with each line of the JSON log out and its
+// record, failing on a line that is not one JSON object, and reporting one
+// that has a key twice.
+func eachLogRecord(t *testing.T, out string, f func(line string, rec map[string]any)) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if dup := duplicateKeys(t, sc.Bytes()); len(dup) > 0 {
+			t.Errorf("%q: keys %q more than once", sc.Text(), dup)
+		}
+		f(sc.Text(), rec)
 	}
 }
 
@@ -282,23 +292,15 @@ func TestLogKeysMDNWithErrorStatus(t *testing.T) {
 
 	const who = `host "h" on server "srv1" as service account "svc"`
 	found := false
-	sc := bufio.NewScanner(strings.NewReader(out.String()))
-	for sc.Scan() {
-		var rec map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		if dup := duplicateKeys(t, sc.Bytes()); len(dup) > 0 {
-			t.Errorf("%q: keys %q more than once", sc.Text(), dup)
-		}
+	eachLogRecord(t, out.String(), func(line string, rec map[string]any) {
 		if msg, _ := rec["msg"].(string); !strings.Contains(msg, "with an error status") {
-			continue
+			return
 		}
 		found = true
 		if id, _ := rec["message_id"].(string); id == "" || rec["send_port"] != "out" || rec["instance"] != who {
-			t.Errorf("%q: want message_id, send_port \"out\" and instance %s", sc.Text(), who)
+			t.Errorf("%q: want message_id, send_port \"out\" and instance %s", line, who)
 		}
-	}
+	})
 	if !found {
 		t.Fatalf("no line says the MDN came with an error status:\n%s", out.String())
 	}
