@@ -364,16 +364,33 @@ func (b *Box) readListPage(ctx context.Context, q string, args []any) ([]msgbox.
 var listColumns = msgbox.Replaced(messageColumns, "status", msgbox.ShownStatusSQL)
 
 // Backlog counts the messages not finished by status (see msgbox.Box),
-// from the status index.
+// from the status index, in one statement: one snapshot, so that a
+// message changing status meanwhile is counted once (a query per status
+// could count it under both, or neither).
 func (b *Box) Backlog(ctx context.Context) (map[msgbox.Status]int, error) {
 	statuses := msgbox.BacklogStatuses()
 	out := make(map[msgbox.Status]int, len(statuses))
-	for _, st := range statuses {
+	q := "SELECT status, count(*) FROM messages WHERE status IN (?" + strings.Repeat(", ?", len(statuses)-1) + ") GROUP BY status"
+	args := make([]any, len(statuses))
+	for i, st := range statuses {
+		out[st] = 0
+		args[i] = string(st)
+	}
+	rows, err := b.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, b.wrap(err, "backlog")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st string
 		var n int
-		if err := b.q.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE status = ?", string(st)).Scan(&n); err != nil {
+		if err := rows.Scan(&st, &n); err != nil {
 			return nil, b.wrap(err, "backlog")
 		}
-		out[st] = n
+		out[msgbox.Status(st)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, b.wrap(err, "backlog")
 	}
 	return out, nil
 }
