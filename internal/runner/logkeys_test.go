@@ -3,11 +3,13 @@ package runner_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -303,5 +305,34 @@ func TestLogKeysMDNWithErrorStatus(t *testing.T) {
 	})
 	if !found {
 		t.Fatalf("no line says the MDN came with an error status:\n%s", out.String())
+	}
+}
+
+// TestStartWarningsNameTheInstance: the start's warnings about a send
+// port's output directory (its leftovers and staged copies not readable:
+// the directory missing) name the instance, as the port's other lines do.
+func TestStartWarningsNameTheInstance(t *testing.T) {
+	dir := setup(t, newPKI(t), common+allToFiles, nil)
+	if err := os.RemoveAll(filepath.Join(dir, "out")); err != nil {
+		t.Fatal(err)
+	}
+	var out logBuffer
+	r, _ := startWith(t, dir, func(o *runner.Options) { o.Log = slog.New(slog.NewJSONHandler(&out, nil)) })
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const who = `host "h" on server "srv1" as service account "svc"`
+	warned := 0
+	eachLogRecord(t, out.String(), func(line string, rec map[string]any) {
+		if rec["send_port"] != "files" || rec["level"] != "WARN" {
+			return
+		}
+		warned++
+		if rec["instance"] != who {
+			t.Errorf("%q: instance %v, want %s", line, rec["instance"], who)
+		}
+	})
+	if warned == 0 {
+		t.Fatalf("no warning about send port files's missing directory:\n%s", out.String())
 	}
 }

@@ -770,7 +770,7 @@ func (r *Runner) sweepStaged(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		log := r.ports[name].log.With("send_port", name)
+		log := r.ports[name].log.With("send_port", name, "instance", r.ports[name].who)
 		// The age spares attempts in flight on other servers sharing the
 		// directory.
 		if n, err := st.SweepStale(2 * r.opts.Lease); err != nil {
