@@ -42,7 +42,7 @@ func (b *outageBox) ClaimBatch(ctx context.Context, worker string, ports []strin
 // TestClaimOutageLoggedOnce: while the message box fails the claims of a
 // long run, every worker meets the failure at every idle wait (32 lines a
 // second and more with the default workers); it is logged when it starts,
-// then at most once every ClaimFailRepeat with how many failures went
+// then at most once every OutageRepeat with how many failures went
 // unlogged, and the run says when claiming works again. A new outage is
 // logged at once.
 func TestClaimOutageLoggedOnce(t *testing.T) {
@@ -62,7 +62,7 @@ func TestClaimOutageLoggedOnce(t *testing.T) {
 	}
 	var elapsed atomic.Int64 // the test's clock, from base
 	base := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	runner.SetClaimClock(r, func() time.Time { return base.Add(time.Duration(elapsed.Load())) })
+	runner.SetOutageClock(r, func() time.Time { return base.Add(time.Duration(elapsed.Load())) })
 	stop := runInBackground(t, r)
 	defer stop()
 	// failures waits until each worker failed several more claims.
@@ -98,7 +98,7 @@ func TestClaimOutageLoggedOnce(t *testing.T) {
 	check("as the outage starts", 1, 0)
 	failures()
 	check("as it goes on", 1, 0)
-	elapsed.Add(int64(runner.ClaimFailRepeat))
+	elapsed.Add(int64(runner.OutageRepeat))
 	failures()
 	check("a repeat later", 2, 0)
 	if l := lines(failed)[1]; !unlogged.MatchString(l) || !strings.Contains(l, errDiskFull.Error()) {
@@ -124,7 +124,7 @@ func TestClaimOutageLoggedOnce(t *testing.T) {
 // TestRoutingSweepOutageLoggedOnce: a long run's routing sweep (every 5
 // idle waits) that keeps failing is logged as claims are
 // (TestClaimOutageLoggedOnce): when it starts, then at most once every
-// ClaimFailRepeat, and when it works again; not about 12 lines a minute.
+// OutageRepeat, and when it works again; not about 12 lines a minute.
 func TestRoutingSweepOutageLoggedOnce(t *testing.T) {
 	dir := setup(t, newPKI(t), common+allToFiles, nil)
 	var logs logBuffer
@@ -135,7 +135,7 @@ func TestRoutingSweepOutageLoggedOnce(t *testing.T) {
 		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	base := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	runner.SetClaimClock(r, func() time.Time { return base })
+	runner.SetOutageClock(r, func() time.Time { return base })
 	stop := runInBackground(t, r)
 	defer stop()
 	sweeps := func(n int64) {

@@ -27,13 +27,13 @@ func EarlyMDNPolling(r *Runner) int { return len(r.earlyWaits) }
 // flight it still waits for.
 func SetStopProgress(r *Runner, d time.Duration) { r.stopProgress = d }
 
-// SetClaimClock sets the clock by which r spaces its lines about claims
-// and routing sweeps that fail.
-func SetClaimClock(r *Runner, now func() time.Time) { r.claimFails.now, r.sweepFails.now = now, now }
+// SetOutageClock sets the clock by which r spaces its lines about claims
+// and routing sweeps that keep failing (outage).
+func SetOutageClock(r *Runner, now func() time.Time) { r.claimFails.now, r.sweepFails.now = now, now }
 
-// ClaimFailRepeat is how often a long run's claims that keep failing are
-// logged.
-const ClaimFailRepeat = outageRepeat
+// OutageRepeat is how often a long run's claims and routing sweeps that
+// keep failing are logged.
+const OutageRepeat = outageRepeat
 
 // RoutingOf returns the send ports and the routing-failure reason r's
 // router gives msg, for a test of a message no box API can put back in
