@@ -19,6 +19,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/fanout"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/syncbuf"
 	"github.com/bizpipe/bizpipe/internal/transport/file"
 )
 
@@ -294,21 +295,24 @@ pipeline "smime_poison" {
 	}
 }
 
-// panicFile is the file transport, but the Commit of poisonName panics
-// once it has placed the file, while trip is set: a bug in what follows
-// the placing.
-func panicFileSpec(trip *atomic.Bool) *component.Spec {
+// panicFileSpec is the file transport, but while trip is set the commit
+// of poisonName panics (a bug), at where: "commit", once its Commit has
+// placed the file (the attempt commits on its own); "batch after", once
+// the batch's shared commit placed every file of it; "batch before", in
+// the shared commit before it placed any.
+func panicFileSpec(trip *atomic.Bool, where string) *component.Spec {
 	spec := *file.SendSpec
 	spec.Name = "panicfile"
 	spec.Decode = func(b *component.Body) component.Config {
-		return panicFileConfig{file.SendSpec.Decode(b).(*file.SendConfig), trip}
+		return panicFileConfig{file.SendSpec.Decode(b).(*file.SendConfig), trip, where}
 	}
 	return &spec
 }
 
 type panicFileConfig struct {
 	*file.SendConfig
-	trip *atomic.Bool
+	trip  *atomic.Bool
+	where string
 }
 
 func (c panicFileConfig) NewSender(env *component.SendEnv) (component.Sender, error) {
@@ -316,20 +320,29 @@ func (c panicFileConfig) NewSender(env *component.SendEnv) (component.Sender, er
 	if err != nil {
 		return nil, err
 	}
-	return panicFileSender{s.(component.Stager), c.trip}, nil
+	return panicFileSender{s.(component.Stager), c.trip, c.where}, nil
 }
 
-// panicFileSender is a Stager, as the file transport's sender is, but
-// commits each attempt on its own.
+// panicFileSender is a Stager and a SyncSharer, as the file transport's
+// sender is.
 type panicFileSender struct {
 	component.Stager
-	trip *atomic.Bool
+	trip  *atomic.Bool
+	where string
 }
+
+func (panicFileSender) SharesSyncs() {}
 
 func (s panicFileSender) Begin(ctx context.Context, d *component.Delivery, h component.Header) (component.Attempt, error) {
 	att, err := s.Stager.Begin(ctx, d, h)
-	if err != nil || d.Message.FileName != poisonName || !s.trip.Load() {
+	if err != nil || !s.trip.Load() {
 		return att, err
+	}
+	if s.where != "commit" {
+		return panicBatchAttempt{att.(component.BatchCommit), d.Message.FileName == poisonName, s.where}, nil
+	}
+	if d.Message.FileName != poisonName {
+		return att, nil
 	}
 	return panicAfterCommit{att}, nil
 }
@@ -343,13 +356,61 @@ func (a panicAfterCommit) Commit(ctx context.Context) (component.Result, error) 
 	panic("panicfile: a bug after placing the file")
 }
 
-// TestSendPanicAfterPlacingDeliversOnce: a transport that panics once it
-// placed the file suspends that delivery (the others of the batch are
-// delivered), and its staged copy stays: resumed, once the bug is gone,
-// it is delivered, the file placed exactly once, never a second copy.
+// panicBatchAttempt is a file attempt whose batch commit panics when the
+// batch holds poisonName, at where.
+type panicBatchAttempt struct {
+	component.BatchCommit
+	poison bool
+	where  string
+}
+
+func (a panicBatchAttempt) Batch() component.BatchCommitter {
+	return panicCommitter{a.BatchCommit.Batch(), a.where}
+}
+
+type panicCommitter struct {
+	component.BatchCommitter
+	where string
+}
+
+func (c panicCommitter) CommitBatch(ctx context.Context, atts []component.Attempt) ([]component.Result, []error) {
+	inner := make([]component.Attempt, len(atts))
+	poison := false
+	for i, a := range atts {
+		inner[i] = a.(panicBatchAttempt).BatchCommit
+		poison = poison || a.(panicBatchAttempt).poison
+	}
+	if poison && c.where == "batch before" {
+		panic("panicfile: a bug before placing the batch")
+	}
+	res, errs := c.BatchCommitter.CommitBatch(ctx, inner)
+	if poison {
+		panic("panicfile: a bug after placing the batch")
+	}
+	return res, errs
+}
+
+// TestSendPanicAfterPlacingDeliversOnce: a commit that panics (a bug)
+// once the file is placed delivers it all the same, placed exactly once:
+// the runner asks the transport, as after a crash, whether its staged copy
+// was placed. A panic in the shared commit of a batch fails every attempt
+// of it, which one found the bug unknown: those it had placed are
+// delivered, the others suspended, and once resumed (the bug gone) each
+// is delivered, never a second copy. Before, every attempt of a batch
+// whose commit panicked was suspended, placed or not, and so was a lone
+// one placed before its panic.
 func TestSendPanicAfterPlacingDeliversOnce(t *testing.T) {
-	p := newPKI(t)
-	dir := setup(t, p, common+`
+	for _, tc := range []struct {
+		where                string
+		delivered, suspended int
+	}{
+		{where: "commit", delivered: 3},
+		{where: "batch after", delivered: 3},
+		{where: "batch before", suspended: 3},
+	} {
+		t.Run(tc.where, func(t *testing.T) {
+			p := newPKI(t)
+			dir := setup(t, p, common+`
 send_port "out" {
   host   = host.h
   filter = true
@@ -359,49 +420,58 @@ send_port "out" {
   }
 }
 `, map[string]string{"Max": "64MiB"})
-	var trip atomic.Bool
-	trip.Store(true)
-	msgs := []ledgerMsg{{"a.xml", []byte("<a/>")}, {poisonName, []byte("<poison/>")}, {"c.xml", []byte("<c/>")}}
-	var opts runner.Options
-	sum, box, err := runComponents(t, dir, []*component.Spec{panicFileSpec(&trip)}, func(o *runner.Options) {
-		opts = *o
-	}, msgs)
-	if err != nil || sum.Delivered != 2 || sum.Suspended != 1 {
-		t.Fatalf("RunOnce: %+v, %v; want 2 delivered, 1 suspended", sum, err)
-	}
-	statuses, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range statuses {
-		if m.FileName != poisonName {
-			continue
-		}
-		if m.Status != msgbox.StatusSuspended || !strings.Contains(m.Reason, `internal error in transport "panicfile"`) {
-			t.Fatalf("%s: %s (%s); want suspended by the transport's internal error", m.FileName, m.Status, m.Reason)
-		}
-		if _, err := os.Stat(filepath.Join(dir, "out", poisonName)); err != nil {
-			t.Fatalf("the panic came before the file was placed: %v", err)
-		}
-		trip.Store(false) // the bug is fixed
-		if err := box.Resume(context.Background(), m.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r, err := runner.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if sum, err := r.RunOnce(context.Background()); err != nil || sum.Delivered != 1 {
-		t.Fatalf("RunOnce after resume: %+v, %v; want the resumed delivery delivered", sum, err)
-	}
-	names := dirNames(t, filepath.Join(dir, "out"))
-	if want := []string{"a.xml", "c.xml", poisonName}; !slices.Equal(names, want) {
-		t.Errorf("out/ holds %v; want %v, each once", names, want)
-	}
-	got, err := os.ReadFile(filepath.Join(dir, "out", poisonName))
-	if err != nil || !bytes.HasSuffix(got, []byte("<poison/>")) {
-		t.Errorf("%s: %q, %v", poisonName, got, err)
+			var trip atomic.Bool
+			trip.Store(true)
+			msgs := []ledgerMsg{{"a.xml", []byte("<a/>")}, {poisonName, []byte("<poison/>")}, {"c.xml", []byte("<c/>")}}
+			var opts runner.Options
+			var logs syncbuf.Buffer
+			sum, box, err := runComponents(t, dir, []*component.Spec{panicFileSpec(&trip, tc.where)}, func(o *runner.Options) {
+				o.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+				opts = *o
+			}, msgs)
+			if err != nil || sum.Delivered != tc.delivered || sum.Suspended != tc.suspended {
+				t.Fatalf("RunOnce: %+v, %v; want %d delivered, %d suspended", sum, err, tc.delivered, tc.suspended)
+			}
+			if n := strings.Count(logs.String(), `"stack":`); n != 1 {
+				t.Errorf("the panic's stack logged %d times; want once:\n%s", n, logs.String())
+			}
+			statuses, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			trip.Store(false) // the bug is fixed
+			for _, m := range statuses {
+				if m.Status != msgbox.StatusSuspended {
+					continue
+				}
+				if !strings.Contains(m.Reason, `internal error in transport "panicfile"`) {
+					t.Fatalf("%s: %s (%s); want suspended by the transport's internal error", m.FileName, m.Status, m.Reason)
+				}
+				if _, err := os.Stat(filepath.Join(dir, "out", m.FileName)); err == nil {
+					t.Fatalf("%s is suspended, but placed", m.FileName)
+				}
+				if err := box.Resume(context.Background(), m.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := runner.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if sum, err := r.RunOnce(context.Background()); err != nil || sum.Delivered != tc.suspended {
+				t.Fatalf("RunOnce after resume: %+v, %v; want the %d resumed deliveries delivered", sum, err, tc.suspended)
+			}
+			names := dirNames(t, filepath.Join(dir, "out"))
+			if want := []string{"a.xml", "c.xml", poisonName}; !slices.Equal(names, want) {
+				t.Errorf("out/ holds %v; want %v, each once", names, want)
+			}
+			for _, m := range msgs {
+				got, err := os.ReadFile(filepath.Join(dir, "out", m.name))
+				if err != nil || !bytes.HasSuffix(got, m.body) {
+					t.Errorf("%s: %q, %v", m.name, got, err)
+				}
+			}
+		})
 	}
 }

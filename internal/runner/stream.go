@@ -175,18 +175,18 @@ func (r *Runner) stream(ctx context.Context, pt *port, d *msgbox.Delivery, msg m
 		if share {
 			later.commit = deferredCommit{att: s, transport: pt.transport, done: func(res component.Result, err error, took time.Duration) (msgbox.Outcome, bool) {
 				r.deferrals.give()
-				return r.committed(pt, d, res, err, took, pending)
+				return r.committed(pt, d, res, r.placedDespite(ctx, pt, d, sd, err), took, pending)
 			}}
 			return msgbox.Outcome{}, false
 		}
 	}
 	later.notDeferred()
-	return r.commit(ctx, pt, d, att, pending)
+	return r.commit(ctx, pt, d, sd, att, pending)
 }
 
 // commit commits att, the attempt of delivery d whose entity is written,
 // and turns its result into the outcome (see stream).
-func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, att component.Attempt,
+func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, sd *component.Delivery, att component.Attempt,
 	pending **component.Pending) (msgbox.Outcome, bool) {
 	start := time.Now()
 	var res component.Result
@@ -194,16 +194,43 @@ func (r *Runner) commit(ctx context.Context, pt *port, d *msgbox.Delivery, att c
 		res, err = att.Commit(ctx)
 		return err
 	})
-	return r.committed(pt, d, res, err, time.Since(start), pending)
+	return r.committed(pt, d, res, r.placedDespite(ctx, pt, d, sd, err), time.Since(start), pending)
+}
+
+// placedDespite is err, the error of the commit of delivery d (sd to the
+// transport), unless the commit panicked (a bug) and the transport, a
+// Stager, placed the entity all the same: then nil, the delivery made.
+// Redo tells, as after a crash: it places a staged copy, idempotently, or
+// reports none. A panic in a batch's shared commit fails every attempt of
+// the batch, which one found the bug unknown; this way those placed before
+// it are delivered, not suspended with the rest.
+func (r *Runner) placedDespite(ctx context.Context, pt *port, d *msgbox.Delivery, sd *component.Delivery, err error) error {
+	var ie *component.InternalError
+	st, ok := pt.sender.(component.Stager)
+	if !ok || !errors.As(err, &ie) {
+		return err
+	}
+	var done bool
+	rerr := guard(pt.transport, func() (err error) {
+		done, err = st.Redo(ctx, sd)
+		return err
+	})
+	if rerr != nil || !done {
+		pt.reportPanic(d, rerr)
+		return err
+	}
+	pt.reportPanic(d, err)
+	pt.deliveryLog(d, slog.Int64("delivery", d.ID)).Warn(
+		"the commit failed with an internal error, but the file was placed: delivered", "error", pt.hide.text(err.Error()))
+	return nil
 }
 
 // guard calls f, a panic in it (a bug in the component in names; "" when
 // the caller names it) its error (component.Recover): the attempt fails
 // and its delivery alone is suspended, instead of the process dying with
 // every attempt in flight, and again at every retry of the message. A
-// panic in a Commit after the entity was placed leaves it there, and a
-// Stager's staged copy with it: the delivery is suspended all the same,
-// and `messages resume` completes it rather than delivering it twice.
+// panic in a Stager's Commit after it placed the entity counts as
+// delivered (placedDespite).
 func guard(in string, f func() error) (err error) {
 	defer component.Recover(&err, in)
 	return f()

@@ -511,10 +511,9 @@ func commitTogether(ctx context.Context, later []deferred) []attempted {
 }
 
 // commitBatchGuarded is c.CommitBatch(ctx, atts), a panic in it (a bug in
-// the transport in names) the error of each attempt: which one found the
-// bug is not known, and some may be placed already, so every one is
-// suspended (`messages resume` completes a placed one rather than
-// delivering it twice), instead of the process dying.
+// the transport in names) the error of each attempt, instead of the
+// process dying: which one found the bug is not known, so every one
+// fails, delivered all the same if it was placed (placedDespite).
 func commitBatchGuarded(ctx context.Context, c component.BatchCommitter, atts []component.Attempt, in string) (res []component.Result, errs []error) {
 	var err error
 	defer func() {
