@@ -13,7 +13,8 @@
 #              (30; a silent database), then SIGCONT
 #   kill       SIGKILL to srv2; srv1 takes over its leases once they expire
 #              (both run with --lease LEASE, 15s), then srv2 starts again
-#   lock       LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE for 20 s
+#   lock       LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE for LOCKED
+#              seconds (20)
 # Then it waits (up to WAIT seconds, 300) for every message to be delivered;
 # a process that exited meanwhile is reported (exit code, last log lines)
 # and started again. At the end both are stopped with SIGTERM. A scenario
@@ -33,6 +34,7 @@ N=${N:-2000}
 FEED=${FEED:-20}
 DOWN=${DOWN:-15}
 SILENT=${SILENT:-30}
+LOCKED=${LOCKED:-20}
 LEASE=${LEASE:-15s}
 WAIT=${WAIT:-300}
 SCENARIOS=${SCENARIOS:-terminate fast immediate stop kill lock}
@@ -139,7 +141,7 @@ fault() {
     kill -KILL "${pid[srv2]}"; wait "${pid[srv2]}" 2>/dev/null || true
     note "srv2 killed with $(outs) of $N delivered" ;;
   lock)
-    psql_db -c "BEGIN; LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT" >/dev/null ;;
+    psql_db -c "BEGIN; LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($LOCKED); COMMIT" >/dev/null ;;
   esac
   fault_end=$(now)
 }

@@ -49,6 +49,34 @@ func (e *noAnswerError) Error() string {
 	return fmt.Sprintf("the database did not answer for %v (is the server stopped or the network cut?)", e.within)
 }
 
+// lockBound is the lock_timeout of the pool's sessions when a silent
+// database is given up after within: five sixths of it, so that a wait
+// for a lock ends, named, before the connection would be given up.
+func lockBound(within time.Duration) time.Duration {
+	return max(within*5/6, time.Millisecond)
+}
+
+// heldLockError is a statement's wait for a lock that another session
+// holds, ended by the pool sessions' lock_timeout (55P03).
+type heldLockError struct {
+	within time.Duration
+	err    error
+}
+
+func (e *heldLockError) Error() string {
+	return fmt.Sprintf("waited %v for a lock another session holds on the message box's tables "+
+		"(a VACUUM FULL, CLUSTER, REINDEX, ALTER TABLE or LOCK TABLE running?): %v", e.within, e.err)
+}
+
+func (e *heldLockError) Unwrap() error { return e.err }
+
+// isLockTimeout reports whether err is a wait for a lock that ran out of
+// lock_timeout.
+func isLockTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03" // lock_not_available
+}
+
 // isNoAnswer reports whether err is a connection given up for silence.
 func isNoAnswer(err error) bool {
 	var na *noAnswerError

@@ -633,6 +633,14 @@ func (b *Box) heldAfterLostCommit(ctx context.Context, ids []int64, owner string
 	return held, err
 }
 
+// lateLockError is afterLateCommit's wait for a lost commit's transaction
+// that ran out of lateCommitWait: not a lock another session holds
+// (heldLockError), and not retried.
+type lateLockError struct{ err error }
+
+func (e *lateLockError) Error() string { return e.err.Error() }
+func (e *lateLockError) Unwrap() error { return e.err }
+
 // afterLateCommit runs look in a transaction once lock (a statement that
 // locks the rows a claim whose COMMIT was lost took, FOR KEY SHARE, keys
 // its argument) has waited, up to lateCommitWait, for that claim's
@@ -645,6 +653,9 @@ func (b *Box) afterLateCommit(ctx context.Context, lock string, keys any, look f
 				return err
 			}
 			if _, err := tx.Exec(ctx, lock, keys); err != nil {
+				if isLockTimeout(err) {
+					return &lateLockError{err}
+				}
 				return err
 			}
 			return look(tx)

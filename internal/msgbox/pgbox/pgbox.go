@@ -94,6 +94,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,6 +222,9 @@ type Box struct {
 	// before it is given up as lost (see answerConn), in nanoseconds; 0
 	// while Open migrates the schema, which may take long on a large box.
 	answerWithin atomic.Int64
+	// lockWithin is the pool sessions' lock_timeout (lockBound), which a
+	// heldLockError names.
+	lockWithin time.Duration
 	// poolRef is pool, for the connections' silent callback, which may
 	// run before Open has set pool.
 	poolRef atomic.Pointer[pgxpool.Pool]
@@ -297,6 +301,19 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = within
 	}
+	// A statement waiting on a lock hears nothing from the database, as
+	// one waiting on a frozen server does: a table another session holds
+	// for long (a VACUUM FULL, a REINDEX, an ALTER TABLE) would be taken
+	// for a silent database and the pool reset. A lock_timeout under the
+	// answer bound ends such a wait first, its error named (heldLockError)
+	// and retried, on a connection kept. Not for the listener's and the
+	// owner hold's sessions (connCfg, copied above), which wait on no
+	// lock; the migration waits as long as it takes (SET LOCAL).
+	b.lockWithin = lockBound(within)
+	if _, set := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !set &&
+		!strings.Contains(cfg.ConnConfig.RuntimeParams["options"], "lock_timeout") {
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(b.lockWithin.Milliseconds(), 10)
+	}
 	// After the listener's copy: its session is not counted.
 	cfg.ConnConfig.Tracer = &poolTracer{within: &b.answerWithin, query: opts.tracer}
 	cfg.ConnConfig.DialFunc = answerDialer(cfg.ConnConfig.DialFunc, &b.answerWithin, func() {
@@ -372,6 +389,11 @@ func (b *Box) migrate(ctx context.Context) error {
 		return err
 	}
 	return b.withTx(ctx, func(tx pgx.Tx) error {
+		// Another server's migration, or a migration's ALTER TABLE
+		// beside running servers, may take long: waited for as long.
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = 0"); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
 			return fmt.Errorf("waiting for the migration lock: %w", err)
 		}

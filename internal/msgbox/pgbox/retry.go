@@ -149,6 +149,9 @@ func retryable(err error) bool {
 	if errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") {
 		return true // serialization_failure, deadlock_detected
 	}
+	if errors.As(err, new(*heldLockError)) {
+		return true // rolled back: the lock may be free by the next try
+	}
 	return isConnErr(err)
 }
 
@@ -175,6 +178,9 @@ func (b *Box) retryWhile(ctx context.Context, canRetry func() bool, op func(ctx 
 	}
 	for {
 		err := op(ctx)
+		if isLockTimeout(err) && !errors.As(err, new(*lateLockError)) && !errors.As(err, new(*heldLockError)) {
+			err = &heldLockError{within: b.lockWithin, err: err}
+		}
 		var r *rerunError
 		if errors.As(err, &r) {
 			doubt = r.u

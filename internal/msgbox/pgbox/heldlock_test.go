@@ -1,0 +1,58 @@
+package pgbox
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestHeldTableLock: a table another session holds locked for long (a
+// VACUUM FULL, REINDEX, ALTER TABLE or LOCK TABLE) ends an operation's
+// wait with an error that says so, where it blamed a silent database ("is
+// the server stopped or the network cut?") and reset the pool; the wait
+// is retried as a conflict is, so that an operation whose lock is released
+// within the retries goes through.
+func TestHeldTableLock(t *testing.T) {
+	t.Parallel()
+	const within = 2 * time.Second
+	b, url := openNew(t, Options{ReconnectTimeout: within})
+	ctx := context.Background()
+	route(t, b, "due", "a")
+	// lock holds deliveries in ACCESS EXCLUSIVE mode until the returned
+	// function releases it.
+	lock := func() func() {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "BEGIN; LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		return func() { conn.Close(ctx) }
+	}
+	claim := func() (int, error) {
+		ds, err := b.ClaimBatch(ctx, "srv1/w1", []string{"a"}, time.Minute, 16, nil)
+		return len(ds), err
+	}
+
+	release := lock()
+	_, err := claim()
+	release()
+	if err == nil {
+		t.Fatal("a claim went through while deliveries was locked")
+	}
+	if isNoAnswer(err) || !errors.As(err, new(*heldLockError)) ||
+		!strings.Contains(err.Error(), "for a lock another session holds on the message box's tables") {
+		t.Fatalf("claim under a held table lock: %v; want the lock named", err)
+	}
+
+	release = lock()
+	time.AfterFunc(lockBound(within)+300*time.Millisecond, release)
+	if n, err := claim(); err != nil || n != 1 {
+		t.Fatalf("claim under a lock released after the first wait ran out = %d deliveries, %v; want the claim retried", n, err)
+	}
+}
