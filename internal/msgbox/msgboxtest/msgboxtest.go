@@ -1406,19 +1406,30 @@ func testList(t *testing.T, b msgbox.Box) {
 	}
 }
 
+// testNotFound: an unknown or malformed id is ErrNotFound, and the error
+// names the id once (`messages show` printed "get ID: ID: message not
+// found").
 func testNotFound(t *testing.T, b msgbox.Box) {
 	ctx := t.Context()
 	receive(t, b, inc("exists"), "x")
 	for _, id := range []string{msgbox.NewID(time.Now(), crand.Reader), "not-an-id", ""} {
+		check := func(what string, err error) {
+			t.Helper()
+			what = fmt.Sprintf("%s(%q)", what, id)
+			wantErr(t, what, err, msgbox.ErrNotFound)
+			if id != "" && err != nil && strings.Count(err.Error(), id) != 1 {
+				t.Errorf("%s: %q names the id %d times; want once", what, err, strings.Count(err.Error(), id))
+			}
+		}
 		_, err := b.Get(ctx, id)
-		wantErr(t, fmt.Sprintf("Get(%q)", id), err, msgbox.ErrNotFound)
+		check("Get", err)
 		_, err = b.Message(ctx, id)
-		wantErr(t, fmt.Sprintf("Message(%q)", id), err, msgbox.ErrNotFound)
+		check("Message", err)
 		_, err = b.Body(ctx, id)
-		wantErr(t, fmt.Sprintf("Body(%q)", id), err, msgbox.ErrNotFound)
-		wantErr(t, fmt.Sprintf("Route(%q)", id), b.Route(ctx, id, []string{"a"}, ""), msgbox.ErrNotFound)
-		wantErr(t, fmt.Sprintf("Resume(%q)", id), b.Resume(ctx, id), msgbox.ErrNotFound)
-		wantErr(t, fmt.Sprintf("Terminate(%q)", id), b.Terminate(ctx, id), msgbox.ErrNotFound)
+		check("Body", err)
+		check("Route", b.Route(ctx, id, []string{"a"}, ""))
+		check("Resume", b.Resume(ctx, id))
+		check("Terminate", b.Terminate(ctx, id))
 	}
 }
 

@@ -161,7 +161,7 @@ func lockMessage(ctx context.Context, t *pipeTx, batch *pgx.Batch, id string) (*
 		return nil, err
 	}
 	if !l.found {
-		return nil, fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+		return nil, msgbox.ErrNotFound
 	}
 	return l, nil
 }

@@ -147,7 +147,7 @@ func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+		err = msgbox.ErrNotFound
 	}
 	if err != nil {
 		return msgbox.Message{}, b.wrap(err, "message %s", id)
@@ -237,7 +237,7 @@ func (b *Box) Get(ctx context.Context, id string) (*msgbox.Detail, error) {
 				return nil, err
 			}
 			if !found {
-				return nil, fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+				return nil, msgbox.ErrNotFound
 			}
 			return nil, nil
 		})

@@ -582,7 +582,7 @@ func (b *Box) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) 
 			Scan(&msgSeq, &size, &sum)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+		err = msgbox.ErrNotFound
 	}
 	if err != nil {
 		return nil, b.wrap(err, "message %s as received", id)
@@ -618,7 +618,7 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 			Scan(&msgSeq, &size, &sum)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+		err = msgbox.ErrNotFound
 	}
 	if err != nil {
 		return nil, b.wrap(err, "body of %s", id)

@@ -223,7 +223,7 @@ func (b *Box) Message(ctx context.Context, id string) (msgbox.Message, error) {
 	}
 	m, err := scanMessage(b.q.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+		err = msgbox.ErrNotFound
 	}
 	if err != nil {
 		return msgbox.Message{}, b.wrap(err, "message %s", id)

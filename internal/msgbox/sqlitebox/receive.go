@@ -401,7 +401,7 @@ func (b *Box) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 		JOIN bodies b ON b.id = m.body_id
 		LEFT JOIN body_chunks c ON c.body_id = m.body_id AND c.seq = 0 WHERE m.id = ?`, id).Scan(&size, &sum, &file, &first)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+		err = msgbox.ErrNotFound
 	}
 	if err != nil {
 		return nil, b.wrap(err, "body of %s", id)
@@ -434,7 +434,7 @@ func (b *Box) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) 
 	err := b.q.QueryRowContext(ctx, `SELECT m.received_size, m.received_checksum, b.file FROM messages m
 		LEFT JOIN bodies b ON b.id = m.received_body_id WHERE m.id = ?`, id).Scan(&size, &sum, &file)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = fmt.Errorf("%s: %w", id, msgbox.ErrNotFound)
+		err = msgbox.ErrNotFound
 	}
 	if err != nil {
 		return nil, b.wrap(err, "message %s as received", id)
@@ -455,7 +455,7 @@ func (b *Box) openFile(ctx context.Context, id, name string, size int64, sum []b
 	if err != nil {
 		var exists bool
 		if qerr := b.q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?)", id).Scan(&exists); qerr == nil && !exists {
-			return nil, wrap(fmt.Errorf("%s: %w", id, msgbox.ErrNotFound))
+			return nil, wrap(msgbox.ErrNotFound)
 		}
 		return nil, wrap(fmt.Errorf("opening the body file: %w", err))
 	}
