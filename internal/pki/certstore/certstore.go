@@ -172,6 +172,10 @@ type Store struct {
 	// UnopenedPKCS12 lists the PKCS#12 files not opened because the password
 	// is unknown (BP2005): their certificates are missing from the store.
 	UnopenedPKCS12 []string
+	// UnmatchedKeys are the private keys that match no certificate of the
+	// store, in directory order: a key exported with another certificate
+	// than its own, or without its certificate. Notes mention each too.
+	UnmatchedKeys []*PrivateKey
 	// Notes are informational, for --verbose: ignored files, blocks and
 	// subdirectories, and private keys that match no certificate.
 	Notes []string
@@ -486,6 +490,7 @@ func (s *Store) matchKeys(keys []*PrivateKey) {
 	}
 	for i, k := range keys {
 		if pubs[i] == "" || !used[pubs[i]] {
+			s.UnmatchedKeys = append(s.UnmatchedKeys, k)
 			s.Notes = append(s.Notes, fmt.Sprintf("%s: private key (%s) matches no certificate in the store", k.File, k.Algorithm()))
 		}
 	}

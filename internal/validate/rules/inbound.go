@@ -189,8 +189,8 @@ func (c *checker) checkDecryptionPair(r *model.ReceiveLocation, in *model.Instan
 			what += ", its " + dc.attr
 		}
 		c.add(diag.Errorf(diag.CodeDecKeyMissing, in.DeclRange, "Decryption certificate has no private key",
-			"%s. That store has %s, %s, in %s, but not its private key, so this instance cannot decrypt%s. Add the key (for example a PKCS#12 file with certificate and key) to the store.%s",
-			who, what, subject(cert.Cert), fileIn(decl, cert.File), undecrypted, remove))
+			"%s. That store has %s, %s, in %s, but not its private key%s, so this instance cannot decrypt%s. Add the key (for example a PKCS#12 file with certificate and key) to the store.%s",
+			who, what, subject(cert.Cert), fileIn(decl, cert.File), unmatchedKeys(decl, ls.store), undecrypted, remove))
 	}
 	c.naming(who, func() { c.checkDecryptionCert(h, dc, decl, cert) })
 }

@@ -184,6 +184,18 @@ variable "dec" {
 				decPair(`{{TP "dec"}}`, "stores/personal/dec.pem", "not its private key")}},
 		},
 
+		{
+			name: "BP7003 certificate with other certificates' keys", hcl: inTopo{}.hcl(),
+			stores: func(s *scene) {
+				s.certOnly("personal", "dec.pem", "dec")
+				s.put("personal", "a.key", s.pki.cert("decoy").KeyPEM())
+				s.put("personal", "b.key", s.pki.cert("sign").KeyPEM())
+				s.certOnly("other", "f.pem", "party")
+			},
+			want: []finding{{diag.CodeDecKeyMissing, errorSev, "inst", "instance {", "}",
+				decPair(`{{TP "dec"}}`, "stores/personal/dec.pem", "but not its private key (the 2 private keys in ", "stores/personal/a.key, ", "stores/personal/b.key match no certificate in the store, this one included)")}},
+		},
+
 		// BP7004, BP7005: the decryption certificate itself.
 		{
 			name: "BP7004 decryption certificate expired", hcl: inTopo{Dec: `"{{tp "dec-expired"}}"`}.hcl(),

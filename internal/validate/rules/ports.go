@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -166,8 +167,8 @@ func (c *checker) checkCurrentSigning(who string, in *model.Instance, decl *mode
 		return // may be in a PKCS#12 file that could not be opened (BP2005)
 	case cert.Key == nil && ls.complete:
 		c.add(diag.Errorf(diag.CodeSignKeyMissing, in.DeclRange, "Signing certificate has no private key",
-			"%s. That store has the group signing certificate %s, %s, in %s, but not its private key, so this instance cannot sign. Add the key (for example a PKCS#12 file with certificate and key) to the store.",
-			who, c.tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File)))
+			"%s. That store has the group signing certificate %s, %s, in %s, but not its private key%s, so this instance cannot sign. Add the key (for example a PKCS#12 file with certificate and key) to the store.",
+			who, c.tpDesc(c.signing), subject(cert.Cert), fileIn(decl, cert.File), unmatchedKeys(decl, ls.store)))
 	case cert.Key == nil:
 		// The key may be in a PKCS#12 file that could not be opened (BP2005,
 		// BP2003) or parsed (BP2002): do not report it missing.
@@ -463,6 +464,30 @@ func fileIn(decl *model.CertificateStore, file string) string {
 		return safetext.Field(filepath.Base(file)) // the directory comes from a sensitive value
 	}
 	return safetext.Field(filepath.Join(decl.Path.V, filepath.Base(file)))
+}
+
+// unmatchedKeys is what a detail that reports a certificate without its
+// private key adds when the store holds keys that match no certificate: "
+// (the private key in F matches no certificate in the store, this one
+// included)". Such a key was exported with another certificate than its
+// own (a PKCS#12 file of one certificate and another's key), and "add the
+// key" alone would send the user to add what is there already. Empty when
+// every key of the store has its certificate.
+func unmatchedKeys(decl *model.CertificateStore, st *certstore.Store) string {
+	var files []string
+	for _, k := range st.UnmatchedKeys {
+		if !slices.Contains(files, k.File) {
+			files = append(files, k.File)
+		}
+	}
+	switch n := len(st.UnmatchedKeys); n {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf(" (the private key in %s matches no certificate in the store, this one included)", listFiles(decl, files))
+	default:
+		return fmt.Sprintf(" (the %d private keys in %s match no certificate in the store, this one included)", n, listFiles(decl, files))
+	}
 }
 
 func quoted(names []string) string {

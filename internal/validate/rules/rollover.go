@@ -65,7 +65,7 @@ func (c *checker) checkRolloverPair(who string, in *model.Instance, decl *model.
 	case cert == nil:
 		return // may be in a PKCS#12 file that could not be opened (BP2005)
 	case cert.Key == nil && ls.complete:
-		problem = fmt.Sprintf("That store has the signing_rollover certificate %s, %s, in %s, but not its private key", c.tpDesc(c.rollover), subject(cert.Cert), fileIn(decl, cert.File))
+		problem = fmt.Sprintf("That store has the signing_rollover certificate %s, %s, in %s, but not its private key%s", c.tpDesc(c.rollover), subject(cert.Cert), fileIn(decl, cert.File), unmatchedKeys(decl, ls.store))
 	}
 	if problem == "" {
 		if cert.Key != nil || !ls.complete {

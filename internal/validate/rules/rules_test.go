@@ -374,6 +374,18 @@ func TestRules(t *testing.T) {
 				signPair(`{{TP "sign"}}`, "stores/personal/sign.pem", `"CN=test sign"`)}},
 		},
 		{
+			// The store has a key, but another certificate's: saying only
+			// "add the key" sends the user to add what is already there.
+			name: "BP3002 certificate with another certificate's key",
+			hcl:  topo{}.hcl(),
+			stores: func(s *scene) {
+				s.put("personal", "sign.pem", s.pki.cert("sign").CertPEM(), s.pki.cert("decoy").KeyPEM())
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeSignKeyMissing, errorSev, "inst", "instance {", "}",
+				signPair(`{{TP "sign"}}`, "stores/personal/sign.pem", "but not its private key (the private key in ", "stores/personal/sign.pem matches no certificate in the store, this one included)")}},
+		},
+		{
 			name: "BP3002 pass: key in a separate PEM file",
 			hcl:  topo{}.hcl(),
 			stores: func(s *scene) {
