@@ -87,6 +87,33 @@ func (d Disposition) String() string {
 	return s
 }
 
+// maxShownDisposition bounds a disposition as Shown quotes it.
+const maxShownDisposition = 200
+
+// Shown is String as an error or a receipt summary quotes a received
+// disposition, which the box keeps and the log repeats: the partner's
+// text may run to megabytes and hold terminal escapes, so only printable
+// US-ASCII is kept (a tab a space, any other octet a "?") and at most
+// maxShownDisposition octets ("..." when cut). The kept MDN holds it whole.
+func (d Disposition) Shown() string {
+	s := d.String()
+	var b strings.Builder
+	for i := 0; i < len(s) && i < maxShownDisposition; i++ {
+		switch c := s[i]; {
+		case c == '\t': // from a folded field
+			b.WriteByte(' ')
+		case c < ' ' || c > '~':
+			b.WriteByte('?')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	if len(s) > maxShownDisposition {
+		b.WriteString("...")
+	}
+	return b.String()
+}
+
 // ParseDisposition reads a Disposition field value. The modifier's
 // description may follow ":" (RFC 4130) or "=" (libas2 writes that).
 func ParseDisposition(v string) (Disposition, error) {

@@ -19,7 +19,7 @@ type NegativeError struct {
 }
 
 func (e *NegativeError) Error() string {
-	return "as2: the partner's MDN is negative: " + e.Disposition.String()
+	return "as2: the partner's MDN is negative: " + e.Disposition.Shown()
 }
 
 // ErrUnsignedMDN is returned by Check for an unsigned MDN when a signed

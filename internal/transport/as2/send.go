@@ -290,7 +290,7 @@ func (s *sender) judge(what string, raw []byte, mdn *as2.ReceivedMDN, contentTyp
 		unreadable := &component.Receipt{ContentType: contentType, Data: raw, Summary: "unreadable MDN"}
 		return unreadable, fmt.Errorf("%s: %w", what, err)
 	}
-	summary := mdn.Disposition.String()
+	summary := mdn.Disposition.Shown()
 	if mdn.MIC != nil {
 		summary += "; Received-Content-MIC " + mdn.MIC.String()
 	}

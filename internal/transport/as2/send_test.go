@@ -1,6 +1,7 @@
 package as2
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -66,6 +67,15 @@ func TestPartnerReasonPhraseBounded(t *testing.T) {
 // an as2 transport of attrs, as port "p", and returns its Commit's error.
 func sendOnce(t *testing.T, attrs map[string]any) error {
 	t.Helper()
+	_, err := commitOnce(t, attrs)
+	return err
+}
+
+// commitOnce is sendOnce returning the Commit's result too. The MIC of
+// what was sent is that of no content: nothing is written to the
+// attempt's ContentWriter.
+func commitOnce(t *testing.T, attrs map[string]any) (component.Result, error) {
+	t.Helper()
 	b, _ := body(t, attrs)
 	s, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", Namespace: "box",
 		PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}})
@@ -81,8 +91,55 @@ func sendOnce(t *testing.T, attrs map[string]any) error {
 	if _, err := att.Write([]byte("ISA*00*~")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = att.Commit(context.Background())
-	return err
+	return att.Commit(context.Background())
+}
+
+// TestReceivedDispositionShownBounded: the disposition of a partner's MDN
+// is quoted in the attempt's error and the receipt's summary (which the
+// box keeps and the log repeats) at most some 200 printable octets,
+// however long the partner wrote it and whatever control characters it
+// holds; the MDN kept holds it whole. A negative one still suspends,
+// naming its disposition type; a positive one still delivers.
+func TestReceivedDispositionShownBounded(t *testing.T) {
+	junk := strings.Repeat("\x1b[2J\x07Boom", 20000)
+	none := as2.ComputeMIC(as2.SHA256, nil)
+	for _, tc := range []struct {
+		name, disposition string
+		negative          bool
+	}{
+		{"negative, long description", "automatic-action/MDN-sent-automatically; processed/error: " + junk, true},
+		{"positive, long action", junk + "; processed", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "multipart/report; report-type=disposition-notification; boundary=b")
+				_, _ = w.Write([]byte("--b\r\nContent-Type: message/disposition-notification\r\n\r\n" +
+					"Original-Message-ID: " + r.Header.Get("Message-Id") + "\r\nDisposition: " + tc.disposition +
+					"\r\nReceived-Content-MIC: " + none.String() + "\r\n\r\n--b--\r\n"))
+			}))
+			defer srv.Close()
+			res, err := commitOnce(t, map[string]any{"url": value.Known[message.Template](messagetest.Text(srv.URL), hcl.Range{}),
+				"signed_mdn": value.Known(false, hcl.Range{})})
+			if tc.negative != (err != nil) || tc.negative != component.IsPermanent(err) {
+				t.Fatalf("Commit: %v, want suspended %v", err, tc.negative)
+			}
+			if res.Receipt == nil || !bytes.Contains(res.Receipt.Data, []byte(junk)) {
+				t.Fatal("the MDN kept does not hold the disposition whole")
+			}
+			shown := map[string]string{"summary": res.Receipt.Summary}
+			if err != nil {
+				shown["error"] = err.Error()
+				if !strings.Contains(err.Error(), "; processed/error: ?[2J?Boom") {
+					t.Errorf("Commit: %.300q\nwant it to name the disposition", err)
+				}
+			}
+			for what, s := range shown {
+				if len(s) > 400 || strings.ContainsAny(s, "\x1b\x07") {
+					t.Errorf("the %s quotes %d bytes, control characters included: %.300q", what, len(s), s)
+				}
+			}
+		})
+	}
 }
 
 // TestNewJudge: what judges a port's MDNs on a server that does not send
