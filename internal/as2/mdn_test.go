@@ -257,6 +257,40 @@ func TestParseMDNRejects(t *testing.T) {
 	}
 }
 
+// TestParseMDNOneAnswer: an MDN that says two things about what decides a
+// delivery (two Disposition, Original-Message-ID or Received-Content-MIC
+// fields, in any case, or two notification parts) is refused, whichever
+// comes first, rather than read by its first: another reader of the MDN
+// kept could take the other. Other fields may repeat; the first counts.
+func TestParseMDNOneAnswer(t *testing.T) {
+	mic := ComputeMIC(SHA256, []byte("sent")).String()
+	const (
+		head = "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n\r\n"
+		part = "--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
+		ok   = "Original-Message-ID: <a@b>\r\nDisposition: automatic-action/MDN-sent-automatically; processed\r\n"
+		end  = "\r\n--b--\r\n"
+	)
+	for _, tc := range []struct{ name, in, want string }{
+		{"two dispositions", head + part + ok + "Disposition: automatic-action/MDN-sent-automatically; failed/failure: sender-equals-receiver\r\nReceived-Content-MIC: " + mic + "\r\n" + end,
+			"duplicate Disposition"},
+		{"two Original-Message-IDs", head + part + "Original-Message-ID: <other@b>\r\n" + ok + "Received-Content-MIC: " + mic + "\r\n" + end,
+			"duplicate Original-Message-ID"},
+		{"two MICs", head + part + ok + "Received-Content-MIC: " + mic + "\r\nreceived-content-mic: AAAA, sha-256\r\n" + end,
+			"duplicate Received-Content-MIC"},
+		{"two notification parts", head + part + ok + "Received-Content-MIC: " + mic + "\r\n\r\n" +
+			part + "Original-Message-ID: <a@b>\r\nDisposition: automatic-action/MDN-sent-automatically; processed/error: decryption-failed\r\n" + end,
+			"more than one message/disposition-notification part"},
+	} {
+		if m, err := ParseMDN([]byte(tc.in), VerifyOptions{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v (%+v), want an error saying %q", tc.name, err, m, tc.want)
+		}
+	}
+	m, err := ParseMDN([]byte(head+part+"Reporting-UA: one\r\nReporting-UA: two\r\nX-Extra: a\r\nX-Extra: b\r\n"+ok+"Received-Content-MIC: "+mic+"\r\n"+end), VerifyOptions{})
+	if err != nil || m.ReportingUA != "one" || !m.Disposition.Positive() {
+		t.Errorf("repeated Reporting-UA and extension fields: %+v, %v; want the first read", m, err)
+	}
+}
+
 func TestParseMDNLenient(t *testing.T) {
 	// Bare LF line breaks, a base64 notification part, a quoted recipient
 	// and a MIC we cannot read still give the disposition.

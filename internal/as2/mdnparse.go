@@ -216,7 +216,12 @@ func (r *ReceivedMDN) readReport(mt string, params map[string]string, body []byt
 			return fmt.Errorf("as2: MDN part %d: %w", i+1, err)
 		}
 		switch {
-		case p.mediaType == "message/disposition-notification" && !found:
+		case p.mediaType == "message/disposition-notification":
+			// A second one could say otherwise (RFC 6522 §3: the
+			// report's second part is the one).
+			if found {
+				return errors.New("as2: MDN has more than one message/disposition-notification part")
+			}
 			if err := r.readNotification(content); err != nil {
 				return err
 			}
@@ -244,7 +249,10 @@ func (r *ReceivedMDN) readNotification(content []byte) error {
 	if len(fields) > maxNotificationFields {
 		return fmt.Errorf("as2: MDN has more than %d disposition-notification fields", maxNotificationFields)
 	}
-	// Of a repeated field, the first counts.
+	// Of a repeated field, the first counts; but the fields that decide
+	// what the MDN proves occur once (RFC 3798 §3.1), and an MDN that
+	// holds two of one (processed and failed, two MICs) proves nothing:
+	// another reader could take the other.
 	get := func(name string) string {
 		for _, f := range fields {
 			if strings.EqualFold(f.Name, name) {
@@ -252,6 +260,11 @@ func (r *ReceivedMDN) readNotification(content []byte) error {
 			}
 		}
 		return ""
+	}
+	for _, name := range []string{"Original-Message-ID", "Disposition", "Received-Content-MIC"} {
+		if _, _, err := field(fields, name); err != nil {
+			return fmt.Errorf("as2: MDN disposition-notification fields: %w", err)
+		}
 	}
 	r.ReportingUA = get("Reporting-UA")
 	r.OriginalRecipient = recipient(get("Original-Recipient"))
