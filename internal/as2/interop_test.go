@@ -299,3 +299,44 @@ func ascii(b []byte) bool {
 	}
 	return true
 }
+
+// TestLibas2MDNDigestNotAsked: libas2 signs its MDNs with its own
+// configured digest, whatever signed-receipt-micalg asked for (trap 8).
+// Such an MDN, signed with SHA-512 when SHA-256 was asked for, verifies
+// and proves receipt all the same: neither the MDN's signature digest nor
+// its micalg is held to the request.
+func TestLibas2MDNDigestNotAsked(t *testing.T) {
+	us, them := newParty(t, "CONTOSO"), newParty(t, "FABRIKAM")
+	cert, key, ourCert := partnerFiles(t, us, them)
+	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: them.ID, Cert: cert, Key: key, PartnerCert: ourCert, MDNSigning: "sha-512"})
+	entity := signedMessage(t, us, them, "application/edi-x12", []byte("ISA*00~"), "base64", "sha256", true)
+	signedEntity, _, err := Decrypt(entity, them.Cert.Cert, them.decrypter(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := MICContent(signedEntity, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := NewHasher()
+	sent.Write(content)
+	req := &Request{From: us.ID, To: them.ID, MessageID: MessageID(t.Name(), "contoso.example"), SignedReceipt: true, MICAlg: SHA256}
+	status, resp := sendAS2(t, partner.URL(), req, entity)
+	if status != http.StatusOK {
+		t.Fatalf("libas2 answers %d", status)
+	}
+	if got := partner.Next(t, time.Minute); got.Event != "received" || got.MDNSigning != "sha-512" {
+		t.Fatalf("partner: %+v, want an MDN signed with sha-512", got)
+	}
+	e, err := parseEntity(resp)
+	if err != nil || e.mediaType != "multipart/signed" || e.params["micalg"] != "sha-512" {
+		t.Fatalf("libas2's MDN is %q %v (%v), want multipart/signed with micalg sha-512: trap 8 not exercised", e.mediaType, e.params, err)
+	}
+	mdn, err := ParseMDN(resp, VerifyOptions{Trusted: []*x509.Certificate{them.Cert.Cert}})
+	if err != nil {
+		t.Fatalf("our parser rejects libas2's MDN signed with another digest than asked: %v", err)
+	}
+	if err := mdn.Check(req.MessageID, true, sent); err != nil {
+		t.Fatalf("Check: %v (MDN MIC %s, disposition %s)", err, mdn.MICField, mdn.Disposition)
+	}
+}
