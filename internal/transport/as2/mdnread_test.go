@@ -202,7 +202,7 @@ func TestAsyncMDNSignerReasons(t *testing.T) {
 		t.Fatal("the look-alike does not have the partner's issuer, or is the partner's certificate")
 	}
 	b, _ := body(t, nil)
-	snd, err := SendSpec.Decode(b).(*SendConfig).NewJudge(&component.SendEnv{AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
+	snd, err := SendSpec.Decode(b).(*SendConfig).NewJudge(&component.SendEnv{Port: "p", AS2ID: "CONTOSO", PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"},
 		Keys: component.Keys{PartySigners: []component.PartyCertificate{{Party: "litware", Cert: litware.Cert}, {Party: "fabrikam", Cert: partner.Cert}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +210,7 @@ func TestAsyncMDNSignerReasons(t *testing.T) {
 	h := as2.NewHasher()
 	h.Write([]byte("the entity sent"))
 	mic := h.MIC(as2.SHA256)
-	const what = `send port: party "fabrikam"'s asynchronous MDN: as2: MDN signature: smime: `
+	const what = `send port "p": party "fabrikam"'s asynchronous MDN: as2: MDN signature: smime: `
 	for i, tc := range []struct {
 		name   string
 		signer *testpki.Cert

@@ -325,7 +325,7 @@ var _ component.ReceiptChecker = (*sender)(nil)
 // settles nothing. The receive location's reading (in.Parsed, an
 // *as2.ReceivedMDN) is verified rather than read again.
 func (s *sender) CheckReceipt(_ context.Context, in component.IncomingReceipt, p component.Pending) (*component.Receipt, error) {
-	what := fmt.Sprintf("send port: party %q's asynchronous MDN", s.cfg.Partner.V)
+	what := fmt.Sprintf("send port %q: party %q's asynchronous MDN", s.env.Port, s.cfg.Partner.V)
 	if in.Party != s.cfg.Partner.V {
 		return nil, fmt.Errorf("%w: the MDN for a message sent to party %q came from party %q", component.ErrReceiptUnusable, s.cfg.Partner.V, in.Party)
 	}

@@ -177,3 +177,40 @@ func TestNewJudge(t *testing.T) {
 		t.Errorf("the judge's Begin: %v, want a refusal", err)
 	}
 }
+
+// TestAsyncMDNReasonNamesThePort: the reason an asynchronous MDN fails its
+// delivery (kept as the message's reason, which may have deliveries to
+// several ports) names the send port, as a synchronous MDN's does, and the
+// partner and what was wrong.
+func TestAsyncMDNReasonNamesThePort(t *testing.T) {
+	b, _ := body(t, map[string]any{"signed_mdn": value.Known(false, hcl.Range{}), "mdn": value.Known("async", hcl.Range{}),
+		"async_mdn_url": value.Known("https://us.example/as2", hcl.Range{})})
+	j, err := SendSpec.Decode(b).(*SendConfig).NewJudge(&component.SendEnv{Port: "to_fabrikam", AS2ID: "CONTOSO", Namespace: "box",
+		PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := j.Correlation(&component.Delivery{ID: 1, Port: "to_fabrikam", Message: &message.Message{}})
+	wrong := as2.ComputeMIC(as2.SHA256, []byte("not what was sent"))
+	for _, tc := range []struct {
+		name string
+		mdn  as2.MDN
+		want string
+	}{
+		{"negative", as2.MDN{Disposition: as2.ProcessedError("decryption-failed")}, "decryption-failed"},
+		{"wrong MIC", as2.MDN{Disposition: as2.Processed(), MIC: &wrong}, "does not match"},
+	} {
+		tc.mdn.OriginalMessageID, tc.mdn.FinalRecipient = id, "FABRIKAM"
+		built, err := as2.BuildMDN(&tc.mdn, as2.BuildOptions{From: "FABRIKAM", To: "CONTOSO"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = j.CheckReceipt(context.Background(), component.IncomingReceipt{Party: "fabrikam", Correlation: id, Raw: built.Entity,
+			ContentType: built.Header.Get("Content-Type")}, component.Pending{Correlation: id, Check: "sha-256=AAAA"})
+		for _, want := range []string{`send port "to_fabrikam"`, `party "fabrikam"`, tc.want} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want it to say %q", tc.name, err, want)
+			}
+		}
+	}
+}
