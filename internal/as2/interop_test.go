@@ -202,17 +202,7 @@ func TestSendToLibas2(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// What we signed, for the MIC: the entity before encryption.
-			signedEntity, _, err := Decrypt(entity, them.Cert.Cert, them.decrypter(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			content, err := MICContent(signedEntity, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sent := NewHasher()
-			sent.Write(content)
+			sent := sentMIC(t, entity, them)
 
 			req := &Request{From: us.ID, To: them.ID, Subject: tc.name, MessageID: MessageID(t.Name(), "contoso.example"),
 				Receipt: tc.receipt, SignedReceipt: tc.signed, MICAlg: tc.micAlg}
@@ -291,6 +281,23 @@ func canonical(ct string, body []byte) []byte {
 	return body
 }
 
+// sentMIC digests what we signed in entity, an encrypted message to
+// them (the entity before encryption), as the MIC of its MDN covers it.
+func sentMIC(t *testing.T, entity []byte, them *party) *Hasher {
+	t.Helper()
+	signedEntity, _, err := Decrypt(entity, them.Cert.Cert, them.decrypter(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := MICContent(signedEntity, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := NewHasher()
+	sent.Write(content)
+	return sent
+}
+
 func ascii(b []byte) bool {
 	for _, c := range b {
 		if c >= 0x80 {
@@ -310,16 +317,7 @@ func TestLibas2MDNDigestNotAsked(t *testing.T) {
 	cert, key, ourCert := partnerFiles(t, us, them)
 	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: them.ID, Cert: cert, Key: key, PartnerCert: ourCert, MDNSigning: "sha-512"})
 	entity := signedMessage(t, us, them, "application/edi-x12", []byte("ISA*00~"), "base64", "sha256", true)
-	signedEntity, _, err := Decrypt(entity, them.Cert.Cert, them.decrypter(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	content, err := MICContent(signedEntity, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := NewHasher()
-	sent.Write(content)
+	sent := sentMIC(t, entity, them)
 	req := &Request{From: us.ID, To: them.ID, MessageID: MessageID(t.Name(), "contoso.example"), SignedReceipt: true, MICAlg: SHA256}
 	status, resp := sendAS2(t, partner.URL(), req, entity)
 	if status != http.StatusOK {
