@@ -7,19 +7,17 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
+	"strings"
 
 	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/stage/smime"
 	httptransport "github.com/bizpipe/bizpipe/internal/transport/http"
 )
 
 // mdnPeek is how much of a multipart/signed body is read to tell a signed
 // MDN from a signed message: the first part's header fields.
 const mdnPeek = 8 << 10
-
-// reportType matches a Content-Type field of multipart/report.
-var reportType = regexp.MustCompile(`(?im)^content-type:[ \t]*multipart/report\b`)
 
 // mayBeMDN reports whether a POST whose Content-Type is ct may carry an
 // MDN (looksLikeMDN tells once its body is read): a multipart/report or a
@@ -32,6 +30,9 @@ func mayBeMDN(ct string) bool {
 // looksLikeMDN reports whether a POST whose Content-Type is ct carries an
 // MDN: a multipart/report, or a multipart/signed whose first part is one,
 // told from head, the body's first mdnPeek bytes (fewer in a shorter one).
+// The first part is found and its header read as as2.ParseMDN reads them
+// (a delimiter at the start of a line; folded fields unfolded), so that an
+// MDN it reads is never taken for a message.
 func looksLikeMDN(ct string, head []byte) bool {
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
@@ -44,18 +45,51 @@ func looksLikeMDN(ct string, head []byte) bool {
 	default:
 		return false
 	}
-	delim := []byte("--" + params["boundary"])
-	i := bytes.Index(head, delim)
-	if params["boundary"] == "" || i < 0 {
+	part, ok := firstPart(head, params["boundary"])
+	if !ok {
 		return false
 	}
-	part := head[i+len(delim):]
-	if end := bytes.Index(part, []byte("\r\n\r\n")); end >= 0 {
-		part = part[:end]
-	} else if end := bytes.Index(part, []byte("\n\n")); end >= 0 {
-		part = part[:end]
+	// The part's header ends at its empty line, within head for any real
+	// MDN; one cut short by mdnPeek is read as far as it goes.
+	fields, _, err := smime.SplitEntity(part)
+	if err != nil {
+		return false
 	}
-	return reportType.Match(part)
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, "Content-Type") {
+			mt, _, err := smime.ParseMediaType(f.Value)
+			return err == nil && mt == "multipart/report"
+		}
+	}
+	return false
+}
+
+// firstPart returns what follows the first delimiter line of boundary in
+// body (RFC 2046 §5.1.1: "--" boundary at the start of a line, transport
+// padding, a line break), as smime.SplitMultipart finds it.
+func firstPart(body []byte, boundary string) ([]byte, bool) {
+	if boundary == "" {
+		return nil, false
+	}
+	dash := []byte("--" + boundary)
+	for pos := 0; ; {
+		i := bytes.Index(body[pos:], dash)
+		if i < 0 {
+			return nil, false
+		}
+		i += pos
+		pos = i + 1
+		if i > 0 && body[i-1] != '\n' {
+			continue
+		}
+		rest := bytes.TrimLeft(body[i+len(dash):], " \t")
+		switch {
+		case bytes.HasPrefix(rest, []byte("\n")):
+			return rest[1:], true
+		case bytes.HasPrefix(rest, []byte("\r\n")):
+			return rest[2:], true
+		}
+	}
 }
 
 // serveMDN takes an asynchronous MDN from party for one of our sends and
