@@ -134,6 +134,12 @@ func ParseDisposition(v string) (Disposition, error) {
 			i = len(mod)
 		}
 		d.Modifier = strings.ToLower(strings.TrimSpace(mod[:i]))
+		if d.Modifier == "" {
+			// What the "/" was to introduce is missing: reading it as
+			// no modifier, positive, would take a garbled error for a
+			// receipt.
+			return Disposition{}, fmt.Errorf("as2: Disposition %q: \"/\" with no modifier after it", clip(v))
+		}
 		if i < len(mod) {
 			d.Description = strings.TrimSpace(mod[i+1:])
 		}

@@ -42,7 +42,10 @@ func TestDisposition(t *testing.T) {
 			t.Errorf("%q formats as %q, want %q", tc.in, d.String(), want)
 		}
 	}
-	for _, bad := range []string{"", "processed", "automatic-action/MDN-sent-automatically;", "a; b c"} {
+	// A "/" with no modifier after it ("processed/: error") is no
+	// disposition that says processed: it read as positive.
+	for _, bad := range []string{"", "processed", "automatic-action/MDN-sent-automatically;", "a; b c",
+		"a; processed/: error", "a; processed/", "a; processed / = failed"} {
 		if _, err := ParseDisposition(bad); err == nil {
 			t.Errorf("ParseDisposition(%q) succeeded", bad)
 		}
