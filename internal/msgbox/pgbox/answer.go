@@ -242,14 +242,26 @@ var (
 
 // TraceAcquireStart returns the context the Acquire runs with: bounded by
 // answerWithin (none while 0: the migration).
-func (t *poolTracer) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+func (t *poolTracer) TraceAcquireStart(ctx context.Context, pool *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
 	within := time.Duration(t.within.Load())
 	if within <= 0 {
 		return ctx
 	}
-	na := &noAnswerError{within: within}
-	bounded, cancel := context.WithTimeoutCause(ctx, within, na)
-	return &acquireCtx{Context: bounded, cancel: cancel, na: na}
+	bounded, cancel := context.WithCancelCause(ctx)
+	c := &acquireCtx{Context: bounded}
+	// The cause is chosen when the bound ends, off puddle's locks: a pool
+	// whose every connection is out with an operation waits for those,
+	// not for the database to answer a new one.
+	timer := time.AfterFunc(within, func() {
+		var cause error = &noAnswerError{within: within}
+		if st := pool.Stat(); st.AcquiredConns() >= st.MaxConns() {
+			cause = &busyPoolError{noAnswerError{within: within}, st.MaxConns()}
+		}
+		c.cause.Store(&cause)
+		cancel(cause)
+	})
+	c.cancel = func() { timer.Stop(); cancel(context.Canceled) }
+	return c
 }
 
 func (t *poolTracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireEndData) {
@@ -257,6 +269,24 @@ func (t *poolTracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, _ pgx
 		c.cancel()
 	}
 }
+
+// busyPoolError is an Acquire's wait bounded by answerWithin while every
+// connection of the pool was out with an operation the database had not
+// finished: stuck behind a lock another session holds (whose own wait
+// ends in a heldLockError), or waiting for a database that does not
+// answer. It is a noAnswerError all the same, retried and handled alike;
+// only its words tell the two apart.
+type busyPoolError struct {
+	noAnswerError
+	conns int32
+}
+
+func (e *busyPoolError) Error() string {
+	return fmt.Sprintf("no connection of the pool's %d came free for %v: each was busy with an operation the database "+
+		"had not finished (waiting for a lock another session holds, or for a database that does not answer)", e.conns, e.within)
+}
+
+func (e *busyPoolError) Unwrap() error { return &e.noAnswerError }
 
 func (t *poolTracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	if t.query == nil {
@@ -291,7 +321,8 @@ func (t *poolTracer) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, data pgx
 }
 
 // acquireCtx is the context of a pool Acquire bounded by answerWithin.
-// When its own bound ends the wait, its Err is the noAnswerError, which
+// When its own bound ends the wait, its Err is the noAnswerError (or the
+// busyPoolError, one too), which
 // pgxpool and puddle return as the Acquire's error (they return
 // ctx.Err()): an operation then fails naming the silence, and retries it
 // as a lost connection (isConnErr), where context.DeadlineExceeded would
@@ -299,14 +330,15 @@ func (t *poolTracer) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, data pgx
 // caller's keeps its own error.
 type acquireCtx struct {
 	context.Context
-	cancel context.CancelFunc
-	na     *noAnswerError
+	cancel func()
+	// cause is the bound's error once it ended the wait.
+	cause atomic.Pointer[error]
 }
 
 func (c *acquireCtx) Err() error {
 	err := c.Context.Err()
-	if err != nil && context.Cause(c.Context) == error(c.na) {
-		return c.na
+	if cause := c.cause.Load(); err != nil && cause != nil && context.Cause(c.Context) == *cause {
+		return *cause
 	}
 	return err
 }

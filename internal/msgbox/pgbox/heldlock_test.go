@@ -56,3 +56,24 @@ func TestHeldTableLock(t *testing.T) {
 		t.Fatalf("claim under a lock released after the first wait ran out = %d deliveries, %v; want the claim retried", n, err)
 	}
 }
+
+// TestAcquireFromBusyPool: an operation that waits in vain for one of the
+// pool's connections, every one out with an operation the database has not
+// finished (stuck behind a table lock, most likely), says so, where it said
+// that the database did not answer, as for a connection to a silent
+// server; it is handled as that all the same (retried, then failed).
+func TestAcquireFromBusyPool(t *testing.T) {
+	t.Parallel()
+	b, _ := openNew(t, Options{ReconnectTimeout: 500 * time.Millisecond, MaxConns: 1})
+	ctx := context.Background()
+	held, err := b.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	_, err = b.Backlog(ctx)
+	if !isNoAnswer(err) || !errors.As(err, new(*busyPoolError)) ||
+		!strings.Contains(err.Error(), "no connection of the pool's 1 came free for 500ms") {
+		t.Fatalf("Backlog with the pool's one connection out: %v; want the busy pool named", err)
+	}
+}
