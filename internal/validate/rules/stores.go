@@ -62,7 +62,7 @@ func (c *checker) loadStores() {
 		s := j.decl
 		if j.err != nil {
 			c.add(diag.Errorf(diag.CodeStorePath, s.Path.Range, "Certificate store cannot be read",
-				"The path of %s cannot be used: %s.", storeDesc(s), storeError(s, j.err)))
+				"The path of %s cannot be used: %s.", storeDesc(s), storeError(j.err)))
 			c.stores[s] = &loadedStore{}
 			continue
 		}
@@ -138,13 +138,12 @@ func listFiles(decl *model.CertificateStore, files []string) string {
 	return out
 }
 
-// storeError describes why a store directory cannot be read. The loader's
-// error names the path; when the path comes from a sensitive value only the
-// reason is kept.
-func storeError(s *model.CertificateStore, err error) string {
-	if !s.Path.Sensitive {
-		return err.Error()
-	}
+// storeError describes why a store directory cannot be read, without the
+// directory: the loader's error names it made absolute, and the detail
+// already names the store by its configured path (storeDesc), relative to
+// the working directory like every other path in diagnostics, or not at
+// all when it comes from a sensitive value.
+func storeError(err error) string {
 	var pe *fs.PathError
 	switch {
 	case errors.As(err, &pe):
