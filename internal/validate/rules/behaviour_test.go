@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -555,5 +556,61 @@ server "spare" {}
 		if got := render(again); !slices.Equal(got, want) {
 			t.Fatalf("run %d differs:\n got  %q\n want %q", i+2, got, want)
 		}
+	}
+}
+
+// TestStorePathEscaped: a store path with a newline or another control
+// character (from a --var value) is printed escaped, like the names of the
+// files in the store: raw, it would forge a line of the text report.
+func TestStorePathEscaped(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	const name = "x\n\nError: [BP0000] forged\x1b[2J"
+	hclText := strings.Replace(topo{}.hcl(), `"stores/personal"`, "var.dir", 1) + "variable \"dir\" {\n  type = string\n}\n"
+	cases := []struct {
+		name   string
+		stores func(s *scene)
+		want   []finding
+	}{
+		{
+			name:   "store missing (BP2001)",
+			stores: func(s *scene) { s.der("other", "partner.cer", "partner") },
+			want:   []finding{{diag.CodeStorePath, errorSev, "personal", "var.dir", "", list(`certificate store "personal"`, "no such file or directory")}},
+		},
+		{
+			name: "store file cannot be parsed (BP2002)",
+			stores: func(s *scene) {
+				s.certKey(name, "sign.pem", "sign")
+				s.put(name, "broken.pem", []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"))
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeStoreFile, errorSev, "personal", "var.dir", "", list(`certificate store "personal"`, "broken.pem")}},
+		},
+		{
+			name: "signing certificate missing (BP3001)",
+			stores: func(s *scene) {
+				s.mkdir(name)
+				s.der("other", "partner.cer", "partner")
+			},
+			want: []finding{{diag.CodeSignCertMissing, errorSev, "inst", "instance {", "}", signPair()}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScene(t, p.with(t))
+			tc.stores(s)
+			s.write(hclText)
+			_, diags := rules.Check(s.load("dir=stores/"+name), rules.Options{Now: p.now})
+			s.expect(diags, tc.want)
+			quoted := strconv.Quote(s.storeDir(name))
+			for _, d := range diags {
+				if strings.ContainsAny(d.Detail, "\n\x1b") {
+					t.Errorf("%s detail holds a control character of the store path: %q", diag.CodeOf(d), d.Detail)
+				}
+				if !strings.Contains(d.Detail, quoted) {
+					t.Errorf("%s detail does not name the store path escaped, %s: %q", diag.CodeOf(d), quoted, d.Detail)
+				}
+			}
+		})
 	}
 }

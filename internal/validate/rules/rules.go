@@ -21,6 +21,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/pki/certstore"
 	"github.com/bizpipe/bizpipe/internal/pki/thumbprint"
+	"github.com/bizpipe/bizpipe/internal/safetext"
 )
 
 // Options controls Check.
@@ -209,10 +210,13 @@ func instanceDesc(in *model.Instance) string {
 	return s
 }
 
-// storeDesc names a store and its directory.
+// storeDesc names a store and its directory. The directory is escaped
+// (safetext.Field), as the names of its files are (fileIn): it may come
+// from a --var value, and a newline in it must not forge a line of the
+// report.
 func storeDesc(s *model.CertificateStore) string {
 	if s.Path.Known && !s.Path.Sensitive {
-		return fmt.Sprintf("certificate store %q (%s)", s.Name, s.Path.V)
+		return fmt.Sprintf("certificate store %q (%s)", s.Name, safetext.Field(s.Path.V))
 	}
 	return fmt.Sprintf("certificate store %q", s.Name)
 }
