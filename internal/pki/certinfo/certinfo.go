@@ -5,6 +5,9 @@ package certinfo
 
 import (
 	"crypto"
+	//lint:ignore SA1019 only to name a key crypto/x509 parses (certificates still have them)
+	"crypto/dsa"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -139,7 +142,41 @@ func SigningKeyError(pub crypto.PublicKey) error {
 		// parse, such as RSASSA-PSS.
 		return errors.New("a public key algorithm crypto/x509 does not implement is not supported for S/MIME signatures (RSA or ECDSA)")
 	}
-	return fmt.Errorf("a %T key is not supported for S/MIME signatures (RSA or ECDSA)", pub)
+	if name := KeyType(pub); name != "" {
+		return fmt.Errorf("%s key is not supported for S/MIME signatures (RSA or ECDSA)", WithArticle(name))
+	}
+	return errors.New("a key of this algorithm is not supported for S/MIME signatures (RSA or ECDSA)")
+}
+
+// KeyType names the algorithm of a public or private key of a type
+// crypto/x509 parses ("RSA", "ECDSA", "Ed25519", "DSA", "X25519"), for
+// messages: a Go type name (*ecdh.PrivateKey) means nothing to an
+// administrator. It is "" for a key of any other type.
+func KeyType(key any) string {
+	switch k := key.(type) {
+	case *rsa.PublicKey, *rsa.PrivateKey:
+		return "RSA"
+	case *ecdsa.PublicKey, *ecdsa.PrivateKey:
+		return "ECDSA"
+	case ed25519.PublicKey, ed25519.PrivateKey:
+		return "Ed25519"
+	case *dsa.PublicKey, *dsa.PrivateKey:
+		return "DSA"
+	case *ecdh.PublicKey:
+		return ecdhName(k.Curve())
+	case *ecdh.PrivateKey:
+		return ecdhName(k.Curve())
+	}
+	return ""
+}
+
+// ecdhName names an ECDH key by its curve: "X25519", the one crypto/x509
+// makes ECDH keys of, or "ECDH P-256".
+func ecdhName(c ecdh.Curve) string {
+	if c == ecdh.X25519() {
+		return "X25519"
+	}
+	return "ECDH " + fmt.Sprint(c)
 }
 
 // SignerError reports why a signature made with x, a party's pinned

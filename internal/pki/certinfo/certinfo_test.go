@@ -2,6 +2,9 @@ package certinfo_test
 
 import (
 	"crypto"
+	//lint:ignore SA1019 a DSA key, which certificates still have, is named
+	"crypto/dsa"
+	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -25,6 +28,10 @@ import (
 // verifies, pass; any other is refused with its kind named.
 func TestSigningKeyError(t *testing.T) {
 	t.Parallel()
+	x25519, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		pub  crypto.PublicKey
@@ -37,6 +44,10 @@ func TestSigningKeyError(t *testing.T) {
 		{"ECDSA P-256", testpki.GenerateKey(t, testpki.ECDSAP256).Public(), ""},
 		{"Ed25519", testpki.GenerateKey(t, testpki.Ed25519).Public(), "Ed25519 key is not supported"},
 		{"algorithm crypto/x509 does not parse", nil, "does not implement"},
+		// Named in words, not by Go type (*dsa.PublicKey).
+		{"DSA", &dsa.PublicKey{}, "a DSA key is not supported"},
+		{"X25519", x25519.PublicKey(), "an X25519 key is not supported"},
+		{"key of a type no parser returns", struct{ N int }{}, "a key of this algorithm is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,6 +57,8 @@ func TestSigningKeyError(t *testing.T) {
 				t.Errorf("SigningKeyError = %v, want nil", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("SigningKeyError = %v, want it to contain %q", err, tt.want)
+			case err != nil && strings.ContainsAny(err.Error(), "*{}"):
+				t.Errorf("SigningKeyError = %v: names a Go type", err)
 			}
 		})
 	}

@@ -598,7 +598,7 @@ func TestLoad(t *testing.T) {
 			want: want{
 				files:       map[string]FileKind{"x25519.pem": FilePEM},
 				unencrypted: []string{"x25519.pem"},
-				notes:       []string{"x25519.pem: ignored: private key of type *ecdh.PrivateKey cannot sign or decrypt"},
+				notes:       []string{"x25519.pem: ignored: private key (X25519) cannot sign or decrypt"},
 			},
 		},
 		{

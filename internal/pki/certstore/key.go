@@ -7,6 +7,8 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"io"
+
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
 )
 
 // redactedKey is what every textual form of a PrivateKey prints.
@@ -68,7 +70,16 @@ func keyAlgorithm(s crypto.Signer) string {
 	case ed25519.PrivateKey:
 		return "Ed25519"
 	}
-	return fmt.Sprintf("%T", s)
+	return keyTypeName(s)
+}
+
+// keyTypeName names a key's algorithm in a note (certinfo.KeyType), or
+// says it is unknown: never by its Go type.
+func keyTypeName(k any) string {
+	if name := certinfo.KeyType(k); name != "" {
+		return name
+	}
+	return "unknown algorithm"
 }
 
 // Password is a store's PKCS#12 password. It has three states, because

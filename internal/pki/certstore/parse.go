@@ -177,7 +177,7 @@ func parseDER(r *fileResult, data []byte) bool {
 	if s, ok := k.(crypto.Signer); ok {
 		r.addKey(s)
 	} else {
-		r.note("ignored: private key of type %T cannot sign or decrypt", k)
+		r.unusableKey(k)
 	}
 	return true
 }
@@ -357,7 +357,7 @@ func parsePEMBlock(r *fileResult, b *pem.Block) error {
 		}
 		s, ok := k.(crypto.Signer)
 		if !ok {
-			r.note("ignored: private key of type %T cannot sign or decrypt", k)
+			r.unusableKey(k)
 			return nil
 		}
 		r.addKey(s)
@@ -529,10 +529,16 @@ const maxPKCS12Notes = 10
 func (r *fileResult) addPKCS12Key(key any) {
 	s, ok := key.(crypto.Signer)
 	if !ok {
-		r.note("ignored: private key of type %T cannot sign or decrypt", key)
+		r.unusableKey(key)
 		return
 	}
 	r.addKey(s)
+}
+
+// unusableKey notes a private key that is no crypto.Signer (an X25519
+// key), by its algorithm rather than its Go type.
+func (r *fileResult) unusableKey(k any) {
+	r.note("ignored: private key (%s) cannot sign or decrypt", keyTypeName(k))
 }
 
 // hasMAC reports whether a PKCS#12 file has an integrity check (MAC); a
