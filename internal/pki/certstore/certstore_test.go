@@ -620,6 +620,26 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			// A truncated DER private key is not "a malformed certificate";
+			// a truncated certificate keeps the parser's reason.
+			name: "truncated DER private key and certificate",
+			setup: func(t *testing.T, dir string) {
+				key, err := x509.MarshalPKCS8PrivateKey(fx.ecLeaf.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				W(t, dir, "key.der", key[:len(key)/2])
+				W(t, dir, "cert.cer", fx.ecLeaf.DER[:len(fx.ecLeaf.DER)/2])
+			},
+			want: want{
+				files: map[string]FileKind{"key.der": FileDER, "cert.cer": FileDER},
+				problems: []wantProblem{
+					{"cert.cer", ProblemParse, "not a PEM or DER certificate: x509: malformed certificate"},
+					{"key.der", ProblemParse, "not PEM, and neither a certificate nor a private key in DER"},
+				},
+			},
+		},
+		{
 			name: "ignored files, hidden files, subdirectories and other PEM blocks",
 			setup: func(t *testing.T, dir string) {
 				W(t, dir, ".hidden.pem", fx.ecLeaf.CertPEM())

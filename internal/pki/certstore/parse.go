@@ -111,7 +111,15 @@ func parseFile(r *fileResult, data []byte, pw Password) {
 			r.problem(ProblemParse, errors.New("no PEM block found (expected -----BEGIN CERTIFICATE----- or a private key)"))
 		case ext == FileDER:
 			r.file.Kind = FileDER
-			if _, err := x509.ParseCertificate(data); err != nil {
+			_, err := x509.ParseCertificate(data)
+			switch {
+			case err == nil: // parseDER took it
+			case data[0] == 0x30 && !certificateShaped(data):
+				// DER, but not shaped as a certificate: a truncated or
+				// damaged private key, which "malformed certificate"
+				// would send the user looking for.
+				r.problem(ProblemParse, errors.New("not PEM, and neither a certificate nor a private key in DER"))
+			default:
 				r.problem(ProblemParse, fmt.Errorf("not a PEM or DER certificate: %w", err))
 			}
 		default:
@@ -180,6 +188,21 @@ func parseDER(r *fileResult, data []byte) bool {
 		r.unusableKey(k)
 	}
 	return true
+}
+
+// certificateShaped reports whether data opens as a DER certificate does:
+// a SEQUENCE whose first element is a SEQUENCE (the TBSCertificate), where
+// a DER private key's (PKCS#8, PKCS#1, SEC 1) is its version, an INTEGER.
+// Lengths are not checked: the data may be truncated.
+func certificateShaped(data []byte) bool {
+	if len(data) < 2 || data[0] != 0x30 {
+		return false
+	}
+	header := 2
+	if data[1] > 0x80 { // long form: the length's octets follow
+		header += int(data[1] & 0x7f)
+	}
+	return len(data) > header && data[header] == 0x30
 }
 
 // maxRSAKeyBits is the largest modulus of an RSA private key a store
