@@ -244,9 +244,19 @@ func WithArticle(name string) string {
 	return "a " + name
 }
 
+// KeyAlgorithmName names a key algorithm crypto/x509 does not parse (the
+// key of a certificate, or a PKCS#8 private key) by its object identifier:
+// "DSA", "RSASSA-PSS", "Ed448" ..., and ok false for one it does not know.
+func KeyAlgorithmName(oid asn1.ObjectIdentifier) (name string, ok bool) {
+	name, ok = keyAlgorithmNames[oid.String()]
+	return name, ok
+}
+
 // keyAlgorithmNames are the public key algorithms of certificates seen in
-// the wild that crypto/x509 does not parse, by object identifier.
+// the wild that crypto/x509 does not parse, by object identifier, and DSA,
+// whose keys it parses in certificates only.
 var keyAlgorithmNames = map[string]string{
+	"1.2.840.10040.4.1":     "DSA",
 	"1.2.840.113549.1.1.10": "RSASSA-PSS",
 	"1.2.840.10046.2.1":     "DH",
 	"1.3.101.110":           "X25519",

@@ -18,6 +18,8 @@ import (
 	"unicode/utf16"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
 )
 
 // maxFileSize bounds what Load reads of one store file (8 MiB): certificate,
@@ -178,6 +180,12 @@ func parseDER(r *fileResult, data []byte) bool {
 		r.problem(ProblemParse, err)
 		return true
 	case err != nil:
+		if uerr := unsupportedKeyError(data); uerr != nil {
+			r.file.Kind = FileDER
+			r.file.HasUnencryptedKey = true
+			r.problem(ProblemParse, uerr)
+			return true
+		}
 		return false
 	}
 	r.file.Kind = FileDER
@@ -376,6 +384,11 @@ func parsePEMBlock(r *fileResult, b *pem.Block) error {
 			k, err = x509.ParseECPrivateKey(b.Bytes)
 		}
 		if err != nil {
+			if b.Type == "PRIVATE KEY" {
+				if uerr := unsupportedKeyError(b.Bytes); uerr != nil {
+					return uerr
+				}
+			}
 			return fmt.Errorf("cannot parse private key: %w", err)
 		}
 		s, ok := k.(crypto.Signer)
@@ -583,7 +596,48 @@ func macVerified(err error) bool {
 	case "pkcs12: expected exactly one key bag", "pkcs12: certificate missing", "pkcs12: private key missing":
 		return true
 	}
-	return false
+	// A key of an algorithm crypto/x509 does not parse: walkPKCS12 names
+	// it in words (unsupportedKeyError), where x509 gives an object
+	// identifier. TestUnsupportedKeyAlgorithm fails if the message changes.
+	return strings.Contains(err.Error(), "PKCS#8 wrapping contained private key with unknown algorithm")
+}
+
+// parsedKeyAlgorithms are the PKCS#8 private key algorithms crypto/x509
+// parses: rsaEncryption, id-ecPublicKey, Ed25519 and X25519.
+var parsedKeyAlgorithms = []asn1.ObjectIdentifier{
+	oidRSAEncryption,
+	{1, 2, 840, 10045, 2, 1},
+	{1, 3, 101, 112},
+	{1, 3, 101, 110},
+}
+
+// unsupportedKeyError is the problem of a PKCS#8 private key of an
+// algorithm crypto/x509 does not parse (DSA, RSASSA-PSS, Ed448, X448),
+// named in words, with the keys bizpipe does use, where x509 says only
+// "unknown algorithm" and an object identifier. It is nil for anything
+// else, which the key parsers judge. RSA keys sign and decrypt, ECDSA keys
+// (the curves crypto/x509 parses) sign: certinfo.SigningKeyError, and the
+// RSA-only key transport of package cms.
+func unsupportedKeyError(der []byte) error {
+	var pkcs8 struct {
+		Version    int
+		Algo       pkix.AlgorithmIdentifier
+		PrivateKey []byte
+	}
+	if rest, err := asn1.Unmarshal(der, &pkcs8); err != nil || len(rest) > 0 {
+		return nil
+	}
+	oid := pkcs8.Algo.Algorithm
+	for _, parsed := range parsedKeyAlgorithms {
+		if oid.Equal(parsed) {
+			return nil
+		}
+	}
+	what := "a private key of algorithm " + oid.String()
+	if name, ok := certinfo.KeyAlgorithmName(oid); ok {
+		what = certinfo.WithArticle(name) + " private key"
+	}
+	return fmt.Errorf("%s, which bizpipe does not support: it uses RSA keys, and ECDSA keys (P-224, P-256, P-384 or P-521) to sign", what)
 }
 
 // asn1Indefinite is the encoding/asn1 message for BER's indefinite

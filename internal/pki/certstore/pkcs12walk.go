@@ -273,7 +273,13 @@ func parsePKCS8(der []byte) (any, error) {
 	if err := checkRSAKeySize(der); err != nil {
 		return nil, err
 	}
-	return x509.ParsePKCS8PrivateKey(der)
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		if uerr := unsupportedKeyError(der); uerr != nil {
+			return nil, uerr
+		}
+	}
+	return k, err
 }
 
 // isSafeContents and isPKCS8 tell a right password's plaintext from a
