@@ -135,6 +135,51 @@ send_port "fabrikam" {
 	}
 }
 
+// TestAS2AsyncAskedLibas2AnswersSync: the independent libas2 partner set to
+// ignore Receipt-Delivery-Option, as servers that only send synchronous
+// MDNs do, answers a message that asked for an asynchronous MDN with its
+// signed MDN in the response: that MDN is judged as a synchronous one and
+// delivers the message, kept, instead of being thrown away while an
+// asynchronous one that never comes is awaited (mdn_timeout is an hour).
+func TestAS2AsyncAskedLibas2AnswersSync(t *testing.T) {
+	p := newPKI(t)
+	files := t.TempDir()
+	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
+	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
+	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: "FABRIKAM", Cert: cert, Key: key, PartnerCert: ourCert, SyncMDNOnly: true})
+	dir := setup(t, p, as2Common+as2AsyncLocation+`
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.receive_location == "in"
+  transport "as2" {
+    url           = "{{.URL}}"
+    partner       = party.fabrikam
+    mdn           = "async"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+    mdn_timeout   = "1h"
+  }
+}
+`, map[string]string{"URL": partner.URL(), "Port": freePort(t)})
+	put(t, dir, "order.edi", []byte("ISA*00*          *00*          *ZZ*CONTOSO~\r\n"))
+	r, box := start(t, dir)
+	defer runInBackground(t, r)()
+	got := partner.Next(t, time.Minute)
+	if got.Event != "received" || got.MDNMode != "async" || !got.SignedMDN {
+		t.Fatalf("partner: %+v", got)
+	}
+	d := waitSettled(t, box, 1)["order.edi"]
+	if d == nil || d.Message.Status != msgbox.StatusDelivered {
+		t.Fatalf("settled: %+v", d)
+	}
+	rc := d.Deliveries[0].Receipt
+	want := "Received-Content-MIC " + got.MIC + ", "
+	if rc == nil || !strings.Contains(rc.Summary, "processed") || !strings.Contains(rc.Summary, want) || !strings.Contains(rc.Summary, "signed") {
+		t.Errorf("kept MDN %+v, want processed, signed, with %q", rc, want)
+	}
+}
+
 // TestAS2AsyncReceipts: asynchronous MDNs that prove nothing fail the
 // attempt, which is sent again with the same Message-ID and then
 // suspended with the reason: an unsigned MDN when a signed one was asked

@@ -46,6 +46,10 @@ type Config struct {
 	// StockMDNSigning lets libas2 sign MDNs itself, CRLF trim included
 	// (trap 2).
 	StockMDNSigning bool `json:"stockMdnSigning,omitempty"`
+	// SyncMDNOnly answers with the MDN in the response even when the
+	// message asks for an asynchronous one (Receipt-Delivery-Option), as
+	// servers that only send synchronous MDNs do.
+	SyncMDNOnly bool `json:"syncMdnOnly,omitempty"`
 
 	// send
 	URL         string `json:"url,omitempty"`

@@ -188,21 +188,25 @@ func (a *attempt) Abort() { a.w.Abort() }
 
 // Commit POSTs the message and, with a synchronous MDN, judges it.
 func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
-	switch a.s.receipt {
-	case as2.ReceiptNone:
+	if a.s.receipt == as2.ReceiptNone {
 		return component.Result{}, transport.PermanentError(a.w.Commit(ctx))
-	case as2.ReceiptAsync:
-		// The partner answers 2xx at once; the MDN comes later, to an as2
-		// receive location, which hands it to CheckReceipt.
-		if err := a.w.Commit(ctx); err != nil {
-			return component.Result{}, transport.PermanentError(err)
-		}
-		return component.Result{Pending: &component.Pending{Correlation: a.messageID,
-			Deadline: time.Now().Add(a.s.mdnTimeout()), Check: encodeMICs(a.mic)}}, nil
 	}
+	async := a.s.receipt == as2.ReceiptAsync
 	var res component.Result
+	// answered: with mdn = "async", the partner answered with an MDN all
+	// the same (it ignored Receipt-Delivery-Option: some servers only
+	// send synchronous MDNs). That MDN is judged as a synchronous one:
+	// thrown away, even a negative one would leave the delivery awaiting
+	// an MDN that never comes, then sent again.
+	answered := false
 	err := a.w.CommitResponse(ctx, func(resp *nethttp.Response) error {
-		r, err := a.readMDN(resp)
+		var r *component.Receipt
+		var err error
+		if async {
+			r, answered, err = a.readAsyncAnswer(resp)
+		} else {
+			r, err = a.readMDN(resp)
+		}
 		res.Receipt = r
 		return err
 	}, &http.Unexpected{
@@ -214,14 +218,25 @@ func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
 			r, taken, err := a.unexpectedMDN(resp, body)
 			if taken {
 				res.Receipt = r
+				answered = async
 			}
 			return taken, err
 		},
 	})
+	if answered && a.s.env.Log != nil {
+		a.s.env.Log.Warn("the partner answered with a synchronous MDN although an asynchronous one was asked for (it ignored Receipt-Delivery-Option); judged as a synchronous MDN",
+			"message_id", a.msgID, "send_port", a.port, "as2_message_id", a.messageID)
+	}
 	if err != nil {
 		// The MDN, when there was one, goes with the failure: a negative
 		// or unverifiable receipt is kept too.
 		return res, transport.PermanentError(err)
+	}
+	if async && !answered {
+		// The partner answered 2xx at once; the MDN comes later, to an as2
+		// receive location, which hands it to CheckReceipt.
+		return component.Result{Pending: &component.Pending{Correlation: a.messageID,
+			Deadline: time.Now().Add(a.s.mdnTimeout()), Check: encodeMICs(a.mic)}}, nil
 	}
 	return res, nil
 }
@@ -231,18 +246,50 @@ func (a *attempt) Commit(ctx context.Context) (component.Result, error) {
 // the attempt only.
 func (a *attempt) readMDN(resp *nethttp.Response) (*component.Receipt, error) {
 	what := fmt.Sprintf("send port %q: party %q's MDN", a.port, a.s.cfg.Partner.V)
-	// One more than the limit: a longer MDN is refused, not cut.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, as2.MaxMDNSize+1))
+	body, err := readMDNBody(resp, what)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the response: %w", what, err)
+		return nil, err
 	}
 	if len(body) == 0 {
 		return nil, fmt.Errorf("%s: the partner answered %s without an MDN", what, http.ShownStatus(resp))
 	}
+	return a.s.judge(what, as2.JoinEntity(resp.Header, body), nil, resp.Header.Get("Content-Type"), a.messageID, a.mic)
+}
+
+// readAsyncAnswer reads resp, the 2xx answer to a message that asked for
+// an asynchronous MDN. When its Content-Type is an MDN's and its body is
+// not empty, the partner answered synchronously all the same: answered,
+// and the MDN judged as readMDN does. Any other answer is not read: the
+// MDN is awaited.
+func (a *attempt) readAsyncAnswer(resp *nethttp.Response) (r *component.Receipt, answered bool, err error) {
+	if !mayBeMDN(resp.Header.Get("Content-Type")) {
+		return nil, false, nil
+	}
+	what := fmt.Sprintf("send port %q: party %q's MDN (answered synchronously although an asynchronous one was asked for)", a.port, a.s.cfg.Partner.V)
+	body, err := readMDNBody(resp, what)
+	if err != nil {
+		// What the partner began to answer may be a negative MDN: the
+		// attempt fails rather than awaits.
+		return nil, true, err
+	}
+	if len(body) == 0 {
+		return nil, false, nil
+	}
+	r, err = a.s.judge(what, as2.JoinEntity(resp.Header, body), nil, resp.Header.Get("Content-Type"), a.messageID, a.mic)
+	return r, true, err
+}
+
+// readMDNBody reads the MDN in resp's body, what naming it in errors. One
+// more octet than the limit is read: a longer MDN is refused, not cut.
+func readMDNBody(resp *nethttp.Response, what string) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, as2.MaxMDNSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the response: %w", what, err)
+	}
 	if len(body) > as2.MaxMDNSize {
 		return nil, fmt.Errorf("%s: the response exceeds %d octets", what, as2.MaxMDNSize)
 	}
-	return a.s.judge(what, as2.JoinEntity(resp.Header, body), nil, resp.Header.Get("Content-Type"), a.messageID, a.mic)
+	return body, nil
 }
 
 // unexpectedMDN judges the MDN in body, the answer resp whose status is

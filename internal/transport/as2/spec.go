@@ -77,7 +77,14 @@ The MDN that delivered the message is kept in the message box with the
 delivery, as received (its header fields included, at most 4 MiB):
 bizpipe messages show summarises it, bizpipe messages mdn writes it out.
 With mdn = "async" the request carries Receipt-Delivery-Option:
-async_mdn_url, and a 2xx answer leaves the delivery awaiting_mdn. An as2
+async_mdn_url, and a 2xx answer leaves the delivery awaiting_mdn. A
+partner that ignores Receipt-Delivery-Option (some servers only send
+synchronous MDNs) and answers with an MDN all the same (a 2xx answer
+whose Content-Type is multipart/report or multipart/signed and whose
+body is not empty, or an answer other than 2xx whose body is an MDN for
+this Message-ID) has that MDN judged as a synchronous one, by the same
+rules and with the same outcomes, and a warning logged; nothing is then
+awaited. An empty or other 2xx answer awaits the MDN as usual. An as2
 receive location of any server sharing the message box takes the MDN when
 the partner POSTs it, finds the delivery by its Original-Message-ID and
 settles it by the same rules as a synchronous MDN (a server that does not
@@ -118,7 +125,7 @@ one.`,
 		{Name: "subject", Type: component.Template,
 			Doc: "The Subject header, a template over the message; none when not set."},
 		{Name: "mdn", Type: component.Enum, Default: "sync", Values: []string{"none", "sync", "async"},
-			Doc: `The receipt asked for: "none", "sync" (in the HTTP response) or "async" (POSTed later to async_mdn_url).`},
+			Doc: `The receipt asked for: "none", "sync" (in the HTTP response) or "async" (POSTed later to async_mdn_url; an MDN the partner puts in the response all the same is judged as a synchronous one).`},
 		{Name: "signed_mdn", Type: component.Bool, Default: true,
 			Doc: "Ask for a signed MDN, and require it."},
 		{Name: "mdn_digest", Type: component.Enum, Default: "sha256", Values: []string{"sha256", "sha384", "sha512", "sha1"},

@@ -22,6 +22,9 @@
 //               with a Content-Length (trap 5) or POSTed to the
 //               Receipt-Delivery-Option URL. With "stockMdnSigning" libas2
 //               signs the MDN itself (trim included), to show the trap.
+//               With "syncMdnOnly" it ignores Receipt-Delivery-Option, as
+//               servers that only send synchronous MDNs do: the MDN is in
+//               the response.
 //   send        an AS2 sender: composes a message with libas2 (signed with
 //               "sign", encrypted with "encryption": aes128-CBC, aes256-CBC
 //               or des-EDE3-CBC), POSTs it to "url" with libas2's own request
@@ -219,7 +222,7 @@ async function receive () {
         res.end()
         return
       }
-      if (asyncUrl) {
+      if (asyncUrl && !config.syncMdnOnly) {
         res.writeHead(200, { 'Content-Length': 0 })
         res.end()
         const r = await post(asyncUrl, headers, mdnBody)
