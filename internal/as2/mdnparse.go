@@ -171,7 +171,8 @@ func (r *ReceivedMDN) Verify(opts VerifyOptions) error {
 		}
 	}
 	if !trusted {
-		return fmt.Errorf("as2: MDN signed by %q (serial %s), which is not one of the partner's signing certificates", d.Signer.Subject, d.Signer.SerialNumber.Text(16))
+		n := smime.Shown(d.Signer)
+		return fmt.Errorf("as2: MDN signed by %s (serial %s%s), which is not one of the partner's signing certificates", n.Subject, n.Serial, n.Thumbprint)
 	}
 	m, p, err := parseMediaType(d.ContentType)
 	if err != nil {

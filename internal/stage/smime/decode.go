@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha1"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -528,7 +531,8 @@ func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts 
 			return perr
 		}
 	}
-	return fmt.Errorf("smime: signer certificate %q (serial %s): %w", cert.Subject, cert.SerialNumber.Text(16), err)
+	n := Shown(cert)
+	return fmt.Errorf("smime: signer certificate %s (serial %s%s): %w", n.Subject, n.Serial, n.Thumbprint, err)
 }
 
 // partySignerError says why cert, a signer's certificate, is none of the
@@ -553,9 +557,10 @@ func partySignerError(cert *x509.Certificate, parties []component.PartyCertifica
 			same = &parties[i]
 		}
 	}
+	n := Shown(cert)
 	if other != "" {
-		return fmt.Errorf("smime: the signer %q (issuer %q, serial %s) is party %q's signing certificate, not party %q's",
-			cert.Subject, cert.Issuer, cert.SerialNumber.Text(16), other, party)
+		return fmt.Errorf("smime: the signer %s (issuer %s, serial %s%s) is party %q's signing certificate, not party %q's",
+			n.Subject, n.Issuer, n.Serial, n.Thumbprint, other, party)
 	}
 	if same == nil {
 		return notPartySignerError(cert)
@@ -564,8 +569,8 @@ func partySignerError(cert *x509.Certificate, parties []component.PartyCertifica
 	if pub, ok := same.Cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok && pub.Equal(cert.PublicKey) {
 		differs = "its thumbprint differs, though its public key is the same"
 	}
-	return fmt.Errorf("smime: the signer certificate the message carries, %q (issuer %q, serial %s), does not match party %q's signing certificate with that issuer and serial number: %s",
-		cert.Subject, cert.Issuer, cert.SerialNumber.Text(16), same.Party, differs)
+	return fmt.Errorf("smime: the signer certificate the message carries, %s (issuer %s, serial %s%s), does not match party %q's signing certificate with that issuer and serial number: %s",
+		n.Subject, n.Issuer, n.Serial, n.Thumbprint, same.Party, differs)
 }
 
 // notPartySignerError is the refusal of a signer whose certificate is no
@@ -573,7 +578,44 @@ func partySignerError(cert *x509.Certificate, parties []component.PartyCertifica
 // in every error of this package, as bizpipe certs --format json, OpenSSL
 // and Windows show them, so that the certificate can be looked up.
 func notPartySignerError(cert *x509.Certificate) error {
-	return fmt.Errorf("smime: the signer %q (issuer %q, serial %s) is not a signing certificate of any party", cert.Subject, cert.Issuer, cert.SerialNumber.Text(16))
+	n := Shown(cert)
+	return fmt.Errorf("smime: the signer %s (issuer %s, serial %s%s) is not a signing certificate of any party", n.Subject, n.Issuer, n.Serial, n.Thumbprint)
+}
+
+// CertNames are how an error names a certificate whoever made a message
+// chose (its signer's): Subject and Issuer quoted (%q) and at most 200
+// octets, Serial in hex and at most 64 digits, each cut with "..." as
+// cms.DescribeIssuerSerial cuts an IssuerAndSerialNumber; Thumbprint is
+// ", SHA-1 thumbprint HEX" when one was cut (which still names the
+// certificate exactly, as bizpipe certs shows it), "" otherwise. A
+// self-made certificate's subject may be megabytes: the reason kept and
+// the log line that quote it must not be.
+type CertNames struct {
+	Subject, Issuer, Serial, Thumbprint string
+}
+
+// Shown is how errors name c: CertNames.
+func Shown(c *x509.Certificate) CertNames {
+	const maxName, maxSerial = 200, 64
+	cut := false
+	name := func(s string) string {
+		if len(s) > maxName {
+			s, cut = strings.ToValidUTF8(s[:maxName], "")+"...", true
+		}
+		return strconv.Quote(s)
+	}
+	n := CertNames{Subject: name(c.Subject.String()), Issuer: name(c.Issuer.String()), Serial: "none"}
+	if c.SerialNumber != nil {
+		n.Serial = c.SerialNumber.Text(16)
+		if len(n.Serial) > maxSerial {
+			n.Serial, cut = n.Serial[:maxSerial]+"...", true
+		}
+	}
+	if cut {
+		sum := sha1.Sum(c.Raw)
+		n.Thumbprint = ", SHA-1 thumbprint " + strings.ToUpper(hex.EncodeToString(sum[:]))
+	}
+	return n
 }
 
 // verifySignerCert is checkSignerCert's test, its error without context.
