@@ -852,9 +852,32 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
+		// crypto/tls says only that it "failed to parse private key",
+		// which reads as a corrupt file.
+		if encryptedKeyPEM(keyPEM) {
+			err = errors.New("the private key is encrypted (protected by a passphrase), which cannot be used: " +
+				"store it unencrypted, readable only by the service account")
+		}
 		return tls.Certificate{}, &FileError{Attribute: "key_file", Err: fmt.Errorf("key_file %s (for cert_file %s): %w", keyFile, certFile, err)}
 	}
 	return cert, nil
+}
+
+// encryptedKeyPEM reports whether data holds an encrypted PEM private key:
+// PKCS#8's ENCRYPTED PRIVATE KEY, or a traditional key with OpenSSL's
+// Proc-Type: 4,ENCRYPTED header.
+func encryptedKeyPEM(data []byte) bool {
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return false
+		}
+		if block.Type == "ENCRYPTED PRIVATE KEY" ||
+			strings.HasSuffix(block.Type, "PRIVATE KEY") && (strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") || block.Headers["DEK-Info"] != "") {
+			return true
+		}
+	}
 }
 
 // FileError is a TLS file that cannot be loaded.
