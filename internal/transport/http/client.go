@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -288,7 +289,10 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 	}
 	rctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), body.reader())
+	// How much of the body net/http has taken, so that a timeout can say
+	// whether the upload or the partner's answer was too slow.
+	var sent atomic.Int64
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, u.String(), &countingReader{body.reader(), &sent})
 	if err != nil {
 		// Not wrapped: the error would quote the URL in full.
 		return fmt.Errorf("send port %q: POST %s: cannot build request", d.Port, shown)
@@ -296,7 +300,10 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 	// A reader other than a bytes.Reader hides its length from net/http,
 	// which would then send the body chunked.
 	req.ContentLength = body.size
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
+	req.GetBody = func() (io.ReadCloser, error) {
+		sent.Store(0)
+		return io.NopCloser(&countingReader{body.reader(), &sent}), nil
+	}
 	if body.size == 0 {
 		req.Body, req.GetBody = http.NoBody, nil
 	}
@@ -315,6 +322,12 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		}
 		err = boundedError{err}
 		if ctx.Err() == nil && rctx.Err() != nil {
+			// None of it taken: the connection was not ready (a
+			// handshake that never ended, say), which is not the upload.
+			if n := sent.Load(); n > 0 && n < body.size {
+				return fmt.Errorf("send port %q: POST %s: the body was not sent within %s (%d of %d bytes sent; the timeout covers the upload): %w",
+					d.Port, shown, h.timeout, n, body.size, err)
+			}
 			return fmt.Errorf("send port %q: POST %s: no response within %s: %w", d.Port, shown, h.timeout, err)
 		}
 		return fmt.Errorf("send port %q: POST %s: %w", d.Port, shown, err)
@@ -381,6 +394,19 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		serr.Body, serr.Location, serr.Hidden = "", "", true
 	}
 	return serr
+}
+
+// countingReader counts in n the bytes read from r: net/http reads a
+// request's body in its own goroutine.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // ShownStatus is resp's status as an error quotes it: its code and its
