@@ -332,6 +332,12 @@ network failure or a timeout fails the attempt, which is retried; a partner
 that answers 429 or 503 with Retry-After is given that longer wait, up to a
 day. Redirects are not followed.
 
+Requests go through the proxy that HTTPS_PROXY (for an https:// url) or
+HTTP_PROXY (for an http:// one) names, credentials included, unless
+NO_PROXY lists the host; the lower-case names are read too. A loopback host
+(localhost, 127.0.0.1, ::1) is always reached directly. The tls block's
+ca_file and client certificate also serve an https:// proxy.
+
 url is a template over the message: use urlencode() for values from the
 message. A url that is not a valid http or https URL, or whose scheme or
 host derive from the message's file name or content type, suspends the
