@@ -767,10 +767,24 @@ func checkHeader(name, value string) error {
 			return fmt.Errorf("%w: header %q: value contains a control character", transport.ErrInvalidHeader, name)
 		}
 	}
-	// net/http sends an empty Host instead of an invalid one: the
-	// partner's default virtual host, not the configured one.
-	if http.CanonicalHeaderKey(name) == "Host" && !validHost(value) {
-		return fmt.Errorf("%w: header %q: value is not a host name and port", transport.ErrInvalidHeader, name)
+	switch http.CanonicalHeaderKey(name) {
+	case "Host":
+		// net/http sends an empty Host instead of an invalid one: the
+		// partner's default virtual host, not the configured one.
+		if !validHost(value) {
+			return fmt.Errorf("%w: header %q: value is not a host name and port", transport.ErrInvalidHeader, name)
+		}
+	case "Transfer-Encoding", "Upgrade":
+		// net/http drops them over HTTP/1.1 and refuses the request over
+		// HTTP/2 with an error that quotes the value: which one a partner
+		// speaks must not decide whether a delivery can be sent.
+		return fmt.Errorf("%w: header %q cannot be set: the transport manages the connection (bodies are sent with a Content-Length)",
+			transport.ErrInvalidHeader, name)
+	case "Connection":
+		// The only values HTTP/2 takes (and ignores), for the same reason.
+		if value != "" && !strings.EqualFold(value, "close") && !strings.EqualFold(value, "keep-alive") {
+			return fmt.Errorf("%w: header %q: value can only be close or keep-alive", transport.ErrInvalidHeader, name)
+		}
 	}
 	return nil
 }
