@@ -147,7 +147,15 @@ func NewClient(o ClientOptions) (*Client, error) {
 		// of the reads, and a delivery reads an answer's excerpt only:
 		// Go's defaults (4 MiB a stream) would let a partner fill the
 		// memory of every delivery in flight. As the listeners' windows.
-		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: h2Window, MaxReceiveBufferPerStream: h2Window},
+		//
+		// A connection that goes silent (a firewall or NAT on the way
+		// that drops it without a reset) is closed when it answers no
+		// ping: over HTTP/2, net/http would otherwise keep giving it the
+		// port's requests, each waiting out its timeout, for as long as
+		// they keep coming. HTTP/1.1 closes a connection whose request
+		// timed out.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: h2Window, MaxReceiveBufferPerStream: h2Window,
+			SendPingTimeout: h2PingAfter(timeout), PingTimeout: h2PingAfter(timeout)},
 	}
 	client := &http.Client{
 		Transport: tr,
@@ -156,6 +164,16 @@ func NewClient(o ClientOptions) (*Client, error) {
 		},
 	}
 	return &Client{client: client, transport: tr, timeout: timeout, spoolDir: o.SpoolDir}, nil
+}
+
+// h2PingAfter is how long an HTTP/2 connection of a port with the given
+// timeout may read nothing before it is pinged, and how long the ping may
+// wait for its answer: together about the timeout, so that a dead
+// connection is gone by the time the request that met it has failed, and
+// at most 30 s when the timeout is long (for large uploads). A ping is a
+// small frame every HTTP/2 server answers at once, busy or not.
+func h2PingAfter(timeout time.Duration) time.Duration {
+	return min(max(timeout/2, time.Second), 15*time.Second)
 }
 
 // Send POSTs p.Body to d.URL and returns nil on a 2xx response. Any other
