@@ -1,9 +1,11 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -392,7 +394,7 @@ func (h *Client) post(ctx context.Context, d transport.Delivery, u *url.URL, hea
 		URL:        shown,
 		StatusCode: resp.StatusCode,
 		Status:     statusText(resp),
-		Body:       sanitize(excerpt, maxExcerpt, len(excerpt) == excerptRead),
+		Body:       sanitize(hideEchoes(excerpt, echoedSecrets(req)), maxExcerpt, len(excerpt) == excerptRead),
 	}
 	// Retry-After means a wait with 429 and 503 only (RFC 6585, RFC 9110
 	// §15.6.4); with any other failure the port's interval stands, as
@@ -729,6 +731,55 @@ func redactURL(u *url.URL) string {
 		s += "?[query omitted]"
 	}
 	return s
+}
+
+// echoedSecrets are the credentials req carries that a partner's error
+// answer may echo (a 401's "bad token Bearer ..."): the values of its
+// Authorization, Proxy-Authorization and Cookie fields, and the token after
+// their scheme; the URL's password, as is and as Basic credentials; and
+// its query's values, which the URL shown in errors omits (redactURL).
+// Short ones are left out: hiding every "1" of an answer would hide the
+// answer, and a short value guards nothing.
+func echoedSecrets(req *http.Request) []string {
+	const least = 6
+	var out []string
+	add := func(v string) {
+		if v = strings.TrimSpace(v); len(v) >= least {
+			out = append(out, v)
+		}
+	}
+	for _, name := range []string{"Authorization", "Proxy-Authorization", "Cookie"} {
+		for _, v := range req.Header.Values(name) {
+			add(v)
+			if _, token, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
+				add(token)
+			}
+		}
+	}
+	if pw, ok := req.URL.User.Password(); ok {
+		// net/http sends it as Basic credentials, which a partner echoes
+		// encoded.
+		add(pw)
+		add(base64.StdEncoding.EncodeToString([]byte(req.URL.User.Username() + ":" + pw)))
+	}
+	for _, vs := range req.URL.Query() {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	// Longest first: a token inside its field's whole value is hidden
+	// with it, not left as the value's remains.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// hideEchoes replaces in excerpt, a partner's answer, each of secrets
+// with "(hidden)".
+func hideEchoes(excerpt []byte, secrets []string) []byte {
+	for _, s := range secrets {
+		excerpt = bytes.ReplaceAll(excerpt, []byte(s), []byte("(hidden)"))
+	}
+	return excerpt
 }
 
 // setHeaders applies the payload's fields, then the configured headers.

@@ -253,3 +253,41 @@ func checkURL(raw string, origin transport.Origin) error {
 	_, err := parseHTTPURL(raw, origin)
 	return err
 }
+
+// TestHTTPEchoedCredentialsHidden: a partner's error answer that echoes
+// the credentials the request carried (its Authorization, Cookie, the
+// URL's password or query values) quotes them as (hidden), though none was
+// marked sensitive: the reason is stored with the message and logged. The
+// rest of the answer is still shown.
+func TestHTTPEchoedCredentialsHidden(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pw, _ := r.BasicAuth()
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte("bad auth " + r.Header.Get("Authorization") + " cookie " + r.Header.Get("Cookie") +
+			" key " + r.URL.Query().Get("key") + " pw " + pw + " page 1"))
+	}))
+	defer srv.Close()
+	h := newHTTPTransport(t, ClientOptions{})
+	for _, tc := range []struct {
+		name, url string
+		headers   map[string]string
+		want      string
+	}{
+		{"headers and query", srv.URL + "/in?key=K3Y-" + secret + "&page=1",
+			map[string]string{"Authorization": "Bearer " + secret, "Cookie": "session=C00KIE-value"},
+			"bad auth (hidden) cookie (hidden) key (hidden) pw page 1"},
+		{"url password", strings.Replace(srv.URL, "//", "//user:"+secret+"@", 1) + "/in", nil,
+			"bad auth Basic (hidden) cookie key pw (hidden) page 1"},
+	} {
+		d := httpDelivery(tc.url, tc.headers)
+		err := h.Send(context.Background(), d, transport.Payload{Body: []byte("x")})
+		var serr *StatusError
+		if !errors.As(err, &serr) || serr.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s: Send: %v, want the 401", tc.name, err)
+		}
+		noSecret(t, tc.name, err.Error(), "K3Y", "C00KIE")
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q, want it to quote %q", tc.name, err, tc.want)
+		}
+	}
+}
