@@ -152,9 +152,11 @@ func validity(from, to, now time.Time) string {
 	return fmt.Sprintf("valid, expires in %d days", days)
 }
 
+// storeName names a store with its path escaped as diagnostics show it:
+// md alone would turn a newline of the path into a space, another path.
 func storeName(s *model.CertificateStore) string {
 	if s.Path.Known && !s.Path.Sensitive {
-		return fmt.Sprintf("certificate_store %q (%s)", s.Name, s.Path.V)
+		return fmt.Sprintf("certificate_store %q (%s)", s.Name, safetext.Field(s.Path.V))
 	}
 	return fmt.Sprintf("certificate_store %q", s.Name)
 }
