@@ -15,6 +15,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/ber"
 	"github.com/bizpipe/bizpipe/internal/cms/aescbc"
+	"github.com/bizpipe/bizpipe/internal/pki/certinfo"
 )
 
 var (
@@ -169,7 +170,9 @@ func keyTransRecipientInfo(rand io.Reader, cert *x509.Certificate, cek []byte) (
 	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("certificate %q has a %T public key; only RSA key transport is supported", cert.Subject, cert.PublicKey)
+		// Named in words, as validate names it (BP4005): a Go type
+		// (*ecdsa.PublicKey) means nothing to an operator.
+		return nil, fmt.Errorf("certificate %q has %s key; only RSA key transport is supported", cert.Subject, certinfo.WithArticle(certinfo.Algorithm(cert)))
 	}
 	if len(cert.RawIssuer) == 0 || cert.SerialNumber == nil {
 		return nil, errors.New("certificate has no issuer or serial number (not parsed by x509.ParseCertificate?)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/cipher"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -697,6 +698,47 @@ func TestUnsupportedOIDClipped(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 200 {
 					t.Errorf("error of %d octets, want one under 200 with %q: %.300v", len(fmt.Sprint(err)), tt.want, err)
 				}
+			}
+		})
+	}
+}
+
+// TestEncryptNonRSARecipientNamesKey: a recipient certificate without an
+// RSA key is refused naming its algorithm in words, as validate names it,
+// not by a Go type (*ecdsa.PublicKey) that means nothing to an operator.
+func TestEncryptNonRSARecipientNamesKey(t *testing.T) {
+	alice := testRecipient(t, "alice")
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		pub  any
+		want string
+	}{
+		{"ECDSA", &ecKey.PublicKey, "has an ECDSA key"},
+		{"Ed25519", edPub, "has an Ed25519 key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl := *alice.cert
+			tmpl.PublicKey = nil
+			der, err := x509.CreateCertificate(rand.Reader, &tmpl, alice.cert, tt.pub, alice.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cert, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Encrypt(rand.Reader, []byte("x"), AES256CBC, cert)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "PublicKey") {
+				t.Errorf("Encrypt: %v, want it to say %q and name no Go type", err, tt.want)
 			}
 		})
 	}
