@@ -62,7 +62,13 @@ func signatureOID(pub crypto.PublicKey, d digestSpec) (asn1.ObjectIdentifier, er
 			return pkcs7.OIDDigestAlgorithmECDSASHA512, nil
 		}
 	}
-	return nil, fmt.Errorf("smime: signing with a %T key and %v is not supported", pub, d.hash)
+	// Only a digest without its signature algorithm here comes this far;
+	// the key is named in words, not by its Go type (*rsa.PublicKey).
+	key := "a key of this algorithm"
+	if name := certinfo.KeyType(pub); name != "" {
+		key = certinfo.WithArticle(name) + " key"
+	}
+	return nil, fmt.Errorf("smime: signing with %s and %v is not supported", key, d.hash)
 }
 
 // marshalAttribute returns the DER Attribute { type, SET { value } }.
