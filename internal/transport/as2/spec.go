@@ -52,6 +52,14 @@ is "none", Disposition-Notification-To and (signed_mdn)
 Disposition-Notification-Options asking for a signed receipt with
 mdn_digest.
 
+The request goes as transport "http" sends one: through the proxy that
+HTTPS_PROXY (for an https:// url) or HTTP_PROXY (for an http:// one)
+names, credentials included, unless NO_PROXY lists the host; the
+lower-case names are read too. A loopback host (localhost, 127.0.0.1,
+::1) is always reached directly. The tls block's ca_file and client
+certificate also serve an https:// proxy. Redirects are not followed: a
+3xx answer is an answer other than 2xx.
+
 With mdn = "sync" (the default) the partner answers with the MDN. The
 message is delivered only when the MDN is positive (processed), answers
 this Message-ID, carries a Received-Content-MIC equal to the MIC of what
