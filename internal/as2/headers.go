@@ -201,7 +201,7 @@ func (r *Request) Header() (http.Header, error) {
 	if r.Receipt == ReceiptAsync {
 		u, ok := ParseHTTPURL(r.AsyncURL)
 		if !ok {
-			return nil, fmt.Errorf("as2: asynchronous MDN URL %q is not an http(s) URL", clip(r.AsyncURL))
+			return nil, fmt.Errorf("as2: asynchronous MDN URL %q is not an http(s) URL", clip(shownURL(r.AsyncURL)))
 		}
 		h.Set(HeaderReceiptDelivery, u.String())
 	}
@@ -403,6 +403,34 @@ func withoutUserinfo(s string) string {
 		return s[:start] + "...@" + s[start+at+1:]
 	}
 	return s
+}
+
+// shownURL is the configured URL s as an error shows it: without what may
+// be its user information (a password) nor its query and fragment (a
+// token), as the http transport shows a URL. s does not parse, so they
+// are found as withoutUserinfo finds the user information; when a "?" or
+// "#" comes before the last "@", either may hold the other, and only the
+// scheme is shown.
+func shownURL(s string) string {
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	rest := s[start:]
+	at, q := strings.LastIndex(rest, "@"), strings.IndexAny(rest, "?#")
+	switch {
+	case at >= 0 && q >= 0 && q < at:
+		return s[:start] + "..."
+	case at >= 0:
+		rest = "...@" + rest[at+1:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		if rest[i] == '?' {
+			return s[:start] + rest[:i] + "?[query omitted]"
+		}
+		rest = rest[:i]
+	}
+	return s[:start] + rest
 }
 
 // ParseHTTPURL parses s as AS2 takes a URL (a partner's, a

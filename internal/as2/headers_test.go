@@ -211,3 +211,35 @@ func TestRefusedReceiptURLHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestAsyncURLErrorHidesSecrets: the error for a configured
+// asynchronous MDN URL that is not an http(s) one shows neither what may
+// be its user information (a password) nor its query (a token), however
+// broken the URL, and still shows the rest, to find the mistake by.
+func TestRequestAsyncURLErrorHidesSecrets(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string
+	}{
+		{"ftp://user:s3cret@as2.example/mdn?token=t0ken", `"ftp://...@as2.example/mdn?[query omitted]"`},
+		{"https:/user:s3cret@as2.example/mdn", `"...@as2.example/mdn"`},
+		{"https://user:s3%zzcret@as2.example/mdn", `"https://...@as2.example/mdn"`},
+		{"https://user:s3cret@/mdn#t0ken", `"https://...@/mdn"`},
+		// Which "?" starts the query cannot be told: the scheme only.
+		{"https://user:s3?cret@as2.example/mdn?token=t0ken", `"https://..."`},
+		{"ftp://as2.example/mdn?token=s3@t0ken", `"ftp://..."`},
+		{"as2.example/mdn?token=t0ken", `"as2.example/mdn?[query omitted]"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			r := Request{From: "X", To: "Y", MessageID: "<a@b>", Receipt: ReceiptAsync, AsyncURL: tt.url}
+			_, err := r.Header()
+			if err == nil {
+				t.Fatal("Header() succeeded")
+			}
+			if msg := err.Error(); strings.Contains(msg, "s3") || strings.Contains(msg, "t0ken") || !strings.Contains(msg, tt.want) {
+				t.Errorf("Header(): %v, want it to show %s and neither the password nor the token", err, tt.want)
+			}
+		})
+	}
+}
