@@ -381,36 +381,22 @@ func parseRequest(h http.Header, needID bool) (*ReceivedRequest, error) {
 	if u := strings.TrimSpace(h.Get(HeaderReceiptDelivery)); u != "" {
 		pu, ok := ParseHTTPURL(u)
 		if !ok {
-			return nil, fmt.Errorf("as2: Receipt-Delivery-Option %q is not an http(s) URL", clip(withoutUserinfo(u)))
+			return nil, fmt.Errorf("as2: Receipt-Delivery-Option %q is not an http(s) URL", clip(shownURL(u)))
 		}
 		r.Receipt, r.AsyncURL = ReceiptAsync, pu.String()
 	}
 	return r, nil
 }
 
-// withoutUserinfo is the URL s without what may be the user information
-// of its authority (a password, maybe), found without parsing: it is for
-// a URL too broken to parse, whose error would show it. Everything from
-// the start of the authority to the last "@" becomes "...": a broken URL
-// cannot say where its authority ends (a password may hold a "/"), so a
-// path with an "@" in it is cut too.
-func withoutUserinfo(s string) string {
-	start := 0
-	if i := strings.Index(s, "://"); i >= 0 {
-		start = i + len("://")
-	}
-	if at := strings.LastIndex(s[start:], "@"); at >= 0 {
-		return s[:start] + "...@" + s[start+at+1:]
-	}
-	return s
-}
-
-// shownURL is the configured URL s as an error shows it: without what may
-// be its user information (a password) nor its query and fragment (a
-// token), as the http transport shows a URL. s does not parse, so they
-// are found as withoutUserinfo finds the user information; when a "?" or
-// "#" comes before the last "@", either may hold the other, and only the
-// scheme is shown.
+// shownURL is the URL s (a configured one, or a partner's
+// Receipt-Delivery-Option) as an error shows it: without what may be its
+// user information (a password) nor its query and fragment (a token), as
+// the http transport shows a URL. s is too broken to parse, so they are
+// found without parsing: everything from the start of the authority to
+// the last "@" becomes "..." (a broken URL cannot say where its authority
+// ends: a password may hold a "/", so a path with an "@" is cut too); when
+// a "?" or "#" comes before that "@", either may hold the other, and only
+// the scheme is shown.
 func shownURL(s string) string {
 	start := 0
 	if i := strings.Index(s, "://"); i >= 0 {

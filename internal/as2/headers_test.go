@@ -188,13 +188,15 @@ func TestParseRequestMessageID(t *testing.T) {
 
 // TestRefusedReceiptURLHidesPassword: a Receipt-Delivery-Option refused as
 // no http(s) URL is named in the error (which the location logs and
-// answers) without its user information, however broken the URL.
+// answers) without its user information or its query (a token), however
+// broken the URL.
 func TestRefusedReceiptURLHidesPassword(t *testing.T) {
 	for _, tc := range []struct{ url, shown string }{
 		{"ftp://mdnuser:TOPSECRET@127.0.0.1:18099/cred", `"ftp://...@127.0.0.1:18099/cred"`},
 		{"http://mdnuser:TOPSECRET@127.0.0.1:bad/cred", `"http://...@127.0.0.1:bad/cred"`},
 		{"mdnuser:TOPSECRET@host/path", `"...@host/path"`},
-		{"ftp://a@b:TOPSECRET@host?x=@y", `"ftp://...@y"`},
+		{"ftp://a@b:TOPSECRET@host?x=@y", `"ftp://..."`},
+		{"ftp://host/mdn?token=TOPSECRET", `"ftp://host/mdn?[query omitted]"`},
 		{"ftp://u:pa/ss@host/p", `"ftp://...@host/p"`}, // a password with a "/"
 		{"ftp://host/path@x", `"ftp://...@x"`},         // a path may be cut too
 		{"ftp://host/path", `"ftp://host/path"`},
