@@ -33,6 +33,13 @@ const (
 	// boxOperate is bizpipe messages: it opens a box that exists, beside
 	// a running engine, and never creates one.
 	boxOperate
+	// boxRead is a bizpipe messages command that changes nothing (list,
+	// show, body, mdn, a --dry-run, route --message): boxOperate, but an
+	// embedded box of the current schema is opened without a write, so
+	// without waiting for the write lock, which a writer in another
+	// process may hold for long; an older one is still migrated
+	// (docs/operations.md, Upgrading bizpipe).
+	boxRead
 )
 
 // openBox opens the configured message box, or the embedded SQLite box in
@@ -69,10 +76,10 @@ func openBox(ctx context.Context, cfg *model.Config, dataDir string, use boxUse,
 		}
 	}
 	opts := sqlitebox.Options{Lock: true, Log: log, Abandoned: abandoned}
-	if use == boxOperate {
+	if use != boxRun {
 		// No lock: an operator works on the box while run runs, SQLite's
 		// own locking orders their writes.
-		opts = sqlitebox.Options{NoCreate: true}
+		opts = sqlitebox.Options{NoCreate: true, Reading: use == boxRead}
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("creating the message box directory: %w", err)
 	}

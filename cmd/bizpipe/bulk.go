@@ -44,7 +44,7 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 			return &exitError{code: exitUsage, err: errors.New("give a message ID, or --all-suspended")}
 		}
 		args[0] = msgbox.TypedID(args[0])
-		return withBox(e, f, args[1:], func(ctx context.Context, box msgbox.Box) error {
+		return withBox(e, f, args[1:], boxOperate, func(ctx context.Context, box msgbox.Box) error {
 			if err := op(box, ctx, args[0]); err != nil {
 				return err
 			}
@@ -64,7 +64,11 @@ func operate(e *env, f messagesFlags, args []string, o bulkOp) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("--all-suspended takes no message ID (got %s): it selects every suspended message; give the ID without --all-suspended to act on that message only", a)}
 		}
 	}
-	return withConfigBox(e, f, args, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
+	use := boxOperate
+	if f.dryRun {
+		use = boxRead // lists and checks, changes nothing
+	}
+	return withConfigBox(e, f, args, use, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
 		if o.bulkOp != nil {
 			op = o.bulkOp
 		}

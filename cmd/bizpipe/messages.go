@@ -112,7 +112,7 @@ in either format: never a partial table or a cut-off JSON document.`,
 			if err != nil {
 				return err
 			}
-			return withConfigBox(e, f, args, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
+			return withConfigBox(e, f, args, boxRead, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
 				return listMessages(ctx, e, box, cfg, f, filter)
 			})
 		},
@@ -134,7 +134,7 @@ in either format: never a partial table or a cut-off JSON document.`,
 		Args:  needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, paths := idArgs(args)
-			return withBox(e, f, paths, func(ctx context.Context, box msgbox.Box) error {
+			return withBox(e, f, paths, boxRead, func(ctx context.Context, box msgbox.Box) error {
 				d, err := box.Get(ctx, id)
 				if err != nil {
 					return err
@@ -226,7 +226,11 @@ partner resends.`,
 			if err := runner.CheckRetention(f.olderThan); err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--older-than %w", err)}
 			}
-			return withBox(e, f, args, func(ctx context.Context, box msgbox.Box) error {
+			use := boxOperate
+			if f.dryRun {
+				use = boxRead
+			}
+			return withBox(e, f, args, use, func(ctx context.Context, box msgbox.Box) error {
 				purge, done, tail := box.Purge, "purged", ""
 				if f.dryRun {
 					purge, done, tail = box.Purgeable, "would purge", "; nothing deleted (--dry-run)"
@@ -262,7 +266,7 @@ does not match is an error, not output. --format does not apply.`,
 		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, paths := idArgs(args)
-			return withBox(e, f, paths, func(ctx context.Context, box msgbox.Box) error {
+			return withBox(e, f, paths, boxRead, func(ctx context.Context, box msgbox.Box) error {
 				return writeBody(ctx, e.stdout, box, id, f.asReceived)
 			})
 		},
@@ -282,7 +286,7 @@ AS2) is an error, not empty output. --format does not apply.`,
 		Args: needID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, paths := idArgs(args)
-			return withConfigBox(e, f, paths, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
+			return withConfigBox(e, f, paths, boxRead, func(ctx context.Context, cfg *model.Config, box msgbox.Box) error {
 				return writeMDN(ctx, e.stdout, box, cfg, id, f.mdnPort)
 			})
 		},
@@ -314,7 +318,7 @@ messages resume instead.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, paths := idArgs(args)
 			check := func(cfg *model.Config) error { return checkResubmitPort(cfg, f.port) }
-			return withCheckedConfigBox(e, f, paths, check, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
+			return withCheckedConfigBox(e, f, paths, boxOperate, check, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
 				return resubmitMessage(ctx, e, box, id, f)
 			})
 		},
@@ -356,10 +360,11 @@ func idArgs(args []string) (id string, paths []string) {
 	return msgbox.TypedID(args[0]), args[1:]
 }
 
-// withBox opens the message box for a messages subcommand. A configuration
-// is optional: without *.hcl files the embedded box under --data-dir is used.
-func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, msgbox.Box) error) error {
-	return withConfigBox(e, f, paths, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
+// withBox opens the message box for a messages subcommand, for use. A
+// configuration is optional: without *.hcl files the embedded box under
+// --data-dir is used.
+func withBox(e *env, f messagesFlags, paths []string, use boxUse, fn func(context.Context, msgbox.Box) error) error {
+	return withConfigBox(e, f, paths, use, func(ctx context.Context, _ *model.Config, box msgbox.Box) error {
 		return fn(ctx, box)
 	})
 }
@@ -378,15 +383,15 @@ func withBox(e *env, f messagesFlags, paths []string, fn func(context.Context, m
 // resume its messages. Variables need no values either (a store password
 // is only used by those rules), but for those the message_box block uses:
 // the box they name is the one to open, and without them nothing is opened.
-func withConfigBox(e *env, f messagesFlags, paths []string, fn func(context.Context, *model.Config, msgbox.Box) error) error {
-	return withCheckedConfigBox(e, f, paths, nil, fn)
+func withConfigBox(e *env, f messagesFlags, paths []string, use boxUse, fn func(context.Context, *model.Config, msgbox.Box) error) error {
+	return withCheckedConfigBox(e, f, paths, use, nil, fn)
 }
 
 // withCheckedConfigBox is withConfigBox with check, when not nil, run on
 // the configuration (nil: none) before the box is opened: a flag that is
 // bad usage given the configuration is reported as such, not as a box that
 // is missing or cannot be reached.
-func withCheckedConfigBox(e *env, f messagesFlags, paths []string, check func(*model.Config) error,
+func withCheckedConfigBox(e *env, f messagesFlags, paths []string, use boxUse, check func(*model.Config) error,
 	fn func(context.Context, *model.Config, msgbox.Box) error) error {
 	if f.format != "text" && f.format != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown format %q: use text or json", f.format)}
@@ -400,7 +405,7 @@ func withCheckedConfigBox(e *env, f messagesFlags, paths []string, check func(*m
 			return err
 		}
 	}
-	box, err := openBox(context.Background(), cfg, f.dataDir, boxOperate, nil, nil)
+	box, err := openBox(context.Background(), cfg, f.dataDir, use, nil, nil)
 	if err != nil {
 		return &exitError{code: exitFindings, err: err}
 	}

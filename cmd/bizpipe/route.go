@@ -246,7 +246,7 @@ func storedMessage(cfg *model.Config, f routeFlags) (*message.Message, error) {
 			return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s describes a message; --message takes the box's as it is stored", fl.name)}
 		}
 	}
-	box, err := openBox(context.Background(), cfg, f.dataDir, boxOperate, nil, nil)
+	box, err := openBox(context.Background(), cfg, f.dataDir, boxRead, nil, nil)
 	if err != nil {
 		return nil, &exitError{code: exitFindings, err: err}
 	}

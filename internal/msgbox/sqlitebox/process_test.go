@@ -38,8 +38,8 @@ func TestMain(m *testing.M) {
 // runHelper is the second process. It reports on stdout, one line per event.
 func runHelper(mode, path string) error {
 	ctx := context.Background()
-	if mode == "read" || mode == "readonly" {
-		return readHelper(ctx, path, Options{NoCreate: mode == "read", ReadOnly: mode == "readonly"})
+	if mode == "read" || mode == "readonly" || mode == "reading" {
+		return readHelper(ctx, path, Options{NoCreate: mode != "readonly", ReadOnly: mode == "readonly", Reading: mode == "reading"})
 	}
 	b, err := Open(path, Options{Lock: mode == "lock"})
 	if err != nil {

@@ -133,6 +133,18 @@ type Options struct {
 	// SQLITE_FULL.
 	MaxSize int64
 
+	// Reading opens the box for a command that only reads (bizpipe
+	// messages list), which still migrates an older schema: Open then
+	// writes nothing when the schema is current. It neither writes
+	// the schema's version again nor removes what interrupted Receives
+	// left (see StaleUploadAfter; no message names that, and the next
+	// Open without Reading removes it: run's, at its start). Either would
+	// wait for the write lock, which another process may hold longer than
+	// BusyTimeout; a reader in WAL mode waits for no writer. Without
+	// Reading those writes also tell a full disk, or a user who may not
+	// write, at Open (see NoCreate).
+	Reading bool
+
 	// StaleUploadAfter is how long the body file of a large body whose
 	// Receive never completed (the process was killed mid-body), and that
 	// no message names, is kept before Open removes it (so are the staged
@@ -253,7 +265,8 @@ var _ msgbox.Box = (*Box)(nil)
 // Open opens the message box in the SQLite file at path, creating the file
 // (mode 0600: message bodies are business data) and its directory (0700)
 // unless opts.ReadOnly or opts.NoCreate, and creating or migrating the
-// schema. Stale chunks of interrupted Receives are removed.
+// schema. Stale chunks of interrupted Receives are removed (unless
+// opts.Reading).
 //
 // A box is created only where none has been: Open refuses (ErrDamaged) a
 // path whose marker, write-ahead log or shared-memory file shows that it
@@ -650,8 +663,8 @@ func peekAppID(path string, busy time.Duration, immutable bool) (int64, error) {
 	return appID, nil
 }
 
-// init checks the connection settings, brings the schema up to date and
-// sweeps stale uploads.
+// init checks the connection settings, brings the schema up to date and,
+// unless opts.Reading, sweeps stale uploads.
 func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
 	var mode string
 	if err := b.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -667,8 +680,11 @@ func (b *Box) init(ctx context.Context, opts Options, loc *location) error {
 	if b.readOnly {
 		return b.checkSchema(ctx)
 	}
-	if err := b.migrate(ctx, loc, opts.NoCreate); err != nil {
+	if err := b.migrate(ctx, loc, opts.NoCreate, opts.Reading); err != nil {
 		return err
+	}
+	if opts.Reading {
+		return nil
 	}
 	return b.sweep(ctx, b.now().Add(-opts.StaleUploadAfter), opts.Lock)
 }
@@ -702,10 +718,17 @@ func identity(ctx context.Context, q querier) (appID, version int64, err error) 
 // migrate applies the missing schema scripts in one immediate transaction,
 // so that two processes opening a new file at once do not both create it.
 // It creates a box only where loc allows it (see location.checkContent).
-func (b *Box) migrate(ctx context.Context, loc *location, noCreate bool) error {
+// With reading, a schema already current is only read (Options.Reading).
+func (b *Box) migrate(ctx context.Context, loc *location, noCreate, reading bool) error {
 	scripts, err := migrations()
 	if err != nil {
 		return err
+	}
+	if reading {
+		current, err := b.schemaCurrent(ctx, loc, noCreate, int64(len(scripts)))
+		if err != nil || current {
+			return err
+		}
 	}
 	return b.withWrite(ctx, func(ctx context.Context, tx *cachedTx) error {
 		appID, version, err := identity(ctx, tx)
@@ -782,6 +805,33 @@ func (b *Box) migrate(ctx context.Context, loc *location, noCreate bool) error {
 		}
 		return nil
 	})
+}
+
+// schemaCurrent reports whether the box's schema is at version want, and
+// checks then what migrate checks of it, in a read transaction: one that
+// waits for no writer (WAL). A version only grows, and this package knows
+// none above want: once current, it stays so.
+func (b *Box) schemaCurrent(ctx context.Context, loc *location, noCreate bool, want int64) (bool, error) {
+	current := false
+	err := b.withRead(ctx, func(tx *cachedTx) error {
+		appID, version, err := identity(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("reading schema version: %w", err)
+		}
+		switch {
+		case appID == applicationID && version > want:
+			return fmt.Errorf("schema version %d is newer than this bizpipe supports (%d): upgrade bizpipe", version, want)
+		case appID != applicationID || version < want:
+			return nil
+		}
+		var id string
+		if err := tx.QueryRowContext(ctx, "SELECT id FROM box_identity").Scan(&id); err != nil {
+			return fmt.Errorf("reading the box identity: %w", err)
+		}
+		current = true
+		return loc.checkContent(true, id, noCreate)
+	})
+	return current, err
 }
 
 // checkSchema verifies, for a read-only box, that the file is a box of the
