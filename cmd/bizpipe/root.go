@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/bizpipe/bizpipe/internal/clidoc"
 	"github.com/bizpipe/bizpipe/internal/safetext"
@@ -128,7 +130,7 @@ named directly.`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageHint(c, err)
+		return usageHint(c, plainFlagError(err))
 	})
 	root.AddCommand(
 		newValidateCmd(e),
@@ -249,6 +251,30 @@ func unknownCommand(c *cobra.Command, args []string) error {
 func usageHint(c *cobra.Command, err error) error {
 	//lint:ignore ST1005 shown to the user as a second line, a sentence
 	return &exitError{code: exitUsage, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+}
+
+// plainFlagError says in words what a bool or number flag takes when it
+// was given a value it cannot take: pflag's error quotes strconv's
+// ("strconv.ParseBool: parsing \"maybe\": invalid syntax"), which tells a
+// user nothing. Other errors are returned as they are.
+func plainFlagError(err error) error {
+	var bad *pflag.InvalidValueError
+	var num *strconv.NumError
+	if !errors.As(err, &bad) || !errors.As(err, &num) {
+		return err
+	}
+	want := "give a whole number"
+	switch {
+	case num.Func == "ParseBool":
+		want = "use true or false, or the flag alone for true"
+	case errors.Is(num.Err, strconv.ErrRange):
+		want = "the number is out of range"
+	}
+	name := "--" + bad.GetFlag().Name
+	if f := bad.GetFlag(); f.Shorthand != "" && f.ShorthandDeprecated == "" {
+		name = "-" + f.Shorthand + ", " + name
+	}
+	return fmt.Errorf("invalid argument %q for %q flag: %s", bad.GetValue(), name, want)
 }
 
 // noArgs is cobra.NoArgs with a message that says what is wrong (cobra's

@@ -109,6 +109,7 @@ set or TERM is dumb; so are the findings the other commands print as text.`,
 	// A flag error happens before runValidate: report it in the requested
 	// format too, so that a JSON consumer always gets one JSON document.
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		err = plainFlagError(err)
 		if format, ok := formatInArgs(e.args); ok && format != report.FormatText {
 			return usageError(e, format, err)
 		}
