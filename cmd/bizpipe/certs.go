@@ -109,8 +109,15 @@ type certsEntry struct {
 	PrivateKey  bool     `json:"private_key" doc:"Whether the store holds the certificate's private key (never printed)."`
 }
 
+// formatName is a --format value as the commands compare it: the name
+// of a format is not case-sensitive, as report.ParseFormat has it for
+// validate, and spaces around it do not count.
+func formatName(s string) string {
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
 func runCerts(e *env, args []string, format string, within *time.Duration, verbose bool, vf varFlags) error {
-	switch strings.ToLower(strings.TrimSpace(format)) {
+	switch formatName(format) {
 	case "text":
 		format = "text"
 	case "json":

@@ -83,7 +83,11 @@ A postgres message_box that cannot be reached fails the command at once,
 exit 1, with an error naming the box: a connection attempt waits at most 5 s
 (the url's connect_timeout, when it sets one), and is not retried, where run
 keeps reconnecting for 30 s.`,
-		PersistentPreRunE: func(c *cobra.Command, _ []string) error { return noEmptyFlags(c) },
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			// As validate's and certs' --format: not case-sensitive.
+			f.format = formatName(f.format)
+			return noEmptyFlags(c)
+		},
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "done"},

@@ -127,6 +127,7 @@ type routePort struct {
 }
 
 func runRoute(e *env, f routeFlags, vf varFlags, args []string) error {
+	f.format = formatName(f.format)
 	if f.format != "text" && f.format != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown --format %q: use text or json", f.format)}
 	}
