@@ -48,8 +48,10 @@ party certificates, in the stores of the instances that need them) that
 expire within DURATION or have expired, each with every place it is
 needed, and exits 1 when there is any: for a daily cron job or a CI
 schedule. A certificate in use that is not found where it is needed cannot
-be checked, and also makes it exit 1, as does a store, or a file of one,
-that cannot be read, decrypted or parsed (listed with the reason).
+be checked, and also makes it exit 1, as does one whose thumbprint has no
+value (a variable without one: give it as for validate) or is malformed,
+and a store, or a file of one, that cannot be read, decrypted or parsed
+(listed with the reason).
 DURATION is days (30d), a duration (720h), or both (1d12h); a day is 24
 hours.
 
@@ -68,7 +70,7 @@ document on stdout (its "valid" false), exit 1.`,
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "listed; with --expiring-within, no certificate in use expires within DURATION"},
-		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors, or a store, or a file of one, cannot be read, decrypted or parsed (listed with the reason); with --expiring-within, a certificate in use expires within DURATION or was not found where it is needed"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors, or a store, or a file of one, cannot be read, decrypted or parsed (listed with the reason); with --expiring-within, a certificate in use expires within DURATION, was not found where it is needed, or its thumbprint has no value or is malformed"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "certs could not run"})
 	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text or json")
 	mustComplete(cmd, "format", completeValues([]string{"text", "json"}))

@@ -37,7 +37,7 @@ type expiringCert struct {
 
 type notFoundNeeded struct {
 	Use        string   `json:"use" doc:"What it would be used for."`
-	Thumbprint string   `json:"thumbprint" doc:"The thumbprint as the configuration gives it, upper-case hex; (sensitive value) when sensitive."`
+	Thumbprint string   `json:"thumbprint" doc:"The thumbprint as the configuration gives it, upper-case hex; (sensitive value) when sensitive; (no value) when it has none (a variable without a value), (malformed) when it is not a thumbprint."`
 	NeededBy   []string `json:"needed_by" doc:"Every place it is needed but missing."`
 }
 
@@ -53,7 +53,12 @@ func expiring(certs []certuse.Certificate, now time.Time, within time.Duration, 
 		}
 		if c.Cert == nil {
 			tp := strings.ToUpper(c.Thumbprint.Hex)
-			if c.Sensitive {
+			switch {
+			case c.Unresolved != "":
+				// Which certificate is unknown: its expiry cannot be
+				// checked any more than a missing one's.
+				tp = "(" + string(c.Unresolved) + ")"
+			case c.Sensitive:
 				tp = redacted
 			}
 			doc.NotFound = append(doc.NotFound, notFoundNeeded{Use: string(c.Use), Thumbprint: tp, NeededBy: needed})

@@ -56,7 +56,23 @@ type Need struct {
 	// Cert is the certificate found in Store; nil when Store does not hold
 	// it or could not be read.
 	Cert *certstore.Certificate
+	// Unresolved, when not "", is why the thumbprint names no certificate
+	// (NoValue, Malformed): Thumbprint is then zero, and Cert nil.
+	Unresolved Unresolved
 }
+
+// Unresolved is why a thumbprint in use names no certificate, so that
+// whether it expires cannot be known.
+type Unresolved string
+
+// The reasons.
+const (
+	// NoValue: the thumbprint has no value during validate (a variable
+	// without one).
+	NoValue Unresolved = "no value"
+	// Malformed: the thumbprint is not one (BP2004).
+	Malformed Unresolved = "malformed"
+)
 
 // Where says where n is needed, for a person: the object, the instance and
 // the store.
@@ -92,7 +108,9 @@ type Options struct {
 // List returns every need of cfg, in configuration order: send ports,
 // then receive locations, each instance of their host in order, uses in
 // the order of the constants. A thumbprint that is unknown during validate
-// or malformed (BP2004) is left out: it names no certificate.
+// or malformed (BP2004) names no certificate: its need has Unresolved set,
+// so that a check of expiry cannot pass over a certificate it could not
+// see.
 func List(cfg *model.Config, opts Options) []Need {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
@@ -121,14 +139,22 @@ func List(cfg *model.Config, opts Options) []Need {
 				continue
 			}
 			add := func(use Use, object string, v model.Value[string], store *model.CertificateStore) {
-				if !v.Usable() {
+				if !v.Set {
+					return // none configured: validate reports it
+				}
+				n := Need{Use: use, Sensitive: v.Sensitive, Object: object, Instance: in, Store: store}
+				if !v.Known {
+					n.Unresolved = NoValue
+					out = append(out, n)
 					return
 				}
 				tp, err := thumbprint.Parse(v.V)
 				if err != nil {
+					n.Unresolved = Malformed
+					out = append(out, n)
 					return
 				}
-				n := Need{Use: use, Thumbprint: tp, Sensitive: v.Sensitive, Object: object, Instance: in, Store: store}
+				n.Thumbprint = tp
 				if st := opts.Stores[store]; store != nil && st != nil {
 					n.Cert = st.Find(tp)
 				}
@@ -162,11 +188,17 @@ func List(cfg *model.Config, opts Options) []Need {
 				for _, v := range u.host.PreviousDecryptionCertificates {
 					add(Decryption, u.object+" (previous decryption certificate)", v, personal)
 				}
+				if !u.host.PreviousDecryptionCertificatesKnown {
+					add(Decryption, u.object+" (previous decryption certificate)", unknownThumbprint, personal)
+				}
 			}
 			if u.needs.PartySigning == component.Needed {
 				for _, p := range cfg.Parties {
 					for _, v := range p.SigningCertificates {
 						add(Party, fmt.Sprintf("%s (party %q)", u.object, p.Name), v, others)
+					}
+					if !p.SigningCertificatesKnown {
+						add(Party, fmt.Sprintf("%s (party %q)", u.object, p.Name), unknownThumbprint, others)
 					}
 				}
 			}
@@ -174,6 +206,10 @@ func List(cfg *model.Config, opts Options) []Need {
 	}
 	return out
 }
+
+// unknownThumbprint stands for the thumbprints of a list that has no
+// value during validate as a whole.
+var unknownThumbprint = model.Value[string]{Set: true}
 
 // Certificate is one certificate in one use, with every place it is
 // needed: what Group makes of a list of needs.
@@ -183,6 +219,8 @@ type Certificate struct {
 	// was not found (Thumbprint says which was wanted).
 	Cert       *certstore.Certificate
 	Thumbprint thumbprint.Thumbprint
+	// Unresolved is the needs' Unresolved: why Thumbprint names none.
+	Unresolved Unresolved
 	Sensitive  bool
 	Needs      []Need
 }
@@ -198,13 +236,13 @@ func Group(needs []Need) []Certificate {
 		if n.Cert != nil {
 			key += "found:" + n.Cert.SHA1
 		} else {
-			key += "missing:" + n.Thumbprint.Hex
+			key += "missing:" + n.Thumbprint.Hex + "\x00" + string(n.Unresolved)
 		}
 		i, ok := index[key]
 		if !ok {
 			i = len(out)
 			index[key] = i
-			out = append(out, Certificate{Use: n.Use, Cert: n.Cert, Thumbprint: n.Thumbprint})
+			out = append(out, Certificate{Use: n.Use, Cert: n.Cert, Thumbprint: n.Thumbprint, Unresolved: n.Unresolved})
 		}
 		out[i].Sensitive = out[i].Sensitive || n.Sensitive
 		out[i].Needs = append(out[i].Needs, n)

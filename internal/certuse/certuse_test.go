@@ -129,6 +129,9 @@ func describe(n certuse.Need) string {
 	if n.Cert != nil {
 		found = strings.ToUpper(n.Cert.SHA1)
 	}
+	if n.Unresolved != "" {
+		found = "unresolved: " + string(n.Unresolved)
+	}
 	return fmt.Sprintf("%s | %s | %s | %s | %s", n.Use, n.Object, n.Instance.Server.Name, store, found)
 }
 
@@ -295,5 +298,81 @@ func TestPreviousDecryption(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestUnresolved: a thumbprint in use that has no value during validate,
+// or is malformed, names no certificate, but is listed all the same, saying
+// why, so that certs --expiring-within cannot report that nothing expires
+// when it could not see what is used. A list of thumbprints without a value
+// (a party's, a host's previous decryption certificates) is one need.
+func TestUnresolved(t *testing.T) {
+	s := newScene(t)
+	cfg := *s.cfg
+	g := *cfg.Group
+	g.SigningCertificate = model.Value[string]{Set: true, Sensitive: true} // a variable with no value
+	cfg.Group = &g
+	var hosts []*model.Host
+	for _, h := range cfg.Hosts {
+		if h.Name == "h" {
+			c := *h
+			c.PreviousDecryptionCertificates, c.PreviousDecryptionCertificatesKnown = nil, false
+			h = &c
+		}
+		hosts = append(hosts, h)
+	}
+	cfg.Hosts = hosts
+	host := func(h *model.Host) *model.Host {
+		for _, c := range hosts {
+			if c.Name == h.Name {
+				return c
+			}
+		}
+		return h
+	}
+	var ports []*model.SendPort
+	for _, p := range cfg.SendPorts {
+		c := *p
+		c.Host = host(p.Host)
+		c.EncryptionCertificate = model.Known("AA", hcl.Range{}) // BP2004
+		ports = append(ports, &c)
+	}
+	cfg.SendPorts = ports
+	var locs []*model.ReceiveLocation
+	for _, r := range cfg.ReceiveLocations {
+		c := *r
+		c.Host = host(r.Host)
+		locs = append(locs, &c)
+	}
+	cfg.ReceiveLocations = locs
+	var parties []*model.Party
+	for _, p := range cfg.Parties {
+		c := *p
+		c.SigningCertificates, c.SigningCertificatesKnown = nil, false
+		parties = append(parties, &c)
+	}
+	cfg.Parties = parties
+
+	var got []string
+	for _, n := range certuse.List(&cfg, certuse.Options{Stores: s.stores.Stores}) {
+		if n.Instance.Server.Name == "srv1" {
+			got = append(got, describe(n))
+		}
+	}
+	up := strings.ToUpper
+	want := []string{
+		"signing | send port \"out\" | srv1 | p1 | unresolved: no value",
+		"encryption | send port \"out\" | srv1 | o1 | unresolved: malformed",
+		"decryption | receive location \"in\" | srv1 | p1 | " + up(s.dec.SHA1()),
+		"decryption | receive location \"in\" (previous decryption certificate) | srv1 | p1 | unresolved: no value",
+		"party | receive location \"in\" (party \"fabrikam\") | srv1 | o1 | unresolved: no value",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, c := range certuse.Group(certuse.List(&cfg, certuse.Options{Stores: s.stores.Stores})) {
+		if c.Use == certuse.Signing && (c.Unresolved != certuse.NoValue || c.Cert != nil || len(c.Needs) != 2) {
+			t.Errorf("Group: signing %+v, want one unresolved certificate needed on both instances", c)
+		}
 	}
 }
