@@ -56,8 +56,8 @@ func onTerminal(t *testing.T, args ...string) (int, string) {
 }
 
 // TestColorOnTerminal is the positive control of TestNoColorOffTerminal: on
-// a real terminal there is colour, unless NO_COLOR is set (to anything, even
-// empty: https://no-color.org) or TERM is "dumb".
+// a real terminal there is colour, unless NO_COLOR is set to a value (an
+// empty one does not count: https://no-color.org) or TERM is "dumb".
 func TestColorOnTerminal(t *testing.T) {
 	_, tty := openPTY(t)
 	cases := []struct {
@@ -67,7 +67,7 @@ func TestColorOnTerminal(t *testing.T) {
 		{map[string]string{}, true},
 		{map[string]string{"TERM": "xterm-256color"}, true},
 		{map[string]string{"NO_COLOR": "1"}, false},
-		{map[string]string{"NO_COLOR": ""}, false},
+		{map[string]string{"NO_COLOR": ""}, true},
 		{map[string]string{"TERM": "dumb"}, false},
 	}
 	for _, c := range cases {

@@ -80,7 +80,7 @@ one line: GitHub refuses columns across lines), --format gitlab writes a
 GitLab Code Quality
 report, and --format sarif is for GitHub code scanning. The text report is
 in colour on a terminal, never in a file or pipe, and not when NO_COLOR is
-set or TERM is dumb; so are the findings the other commands print as text.`,
+set to a value or TERM is dumb; so are the findings the other commands print as text.`,
 		Example: `  bizpipe validate
   bizpipe validate --strict ./config
   BIZPIPE_VAR_p12_password="$P12_PASSWORD" bizpipe validate --format sarif ./config > bizpipe.sarif
@@ -252,14 +252,14 @@ func renderReport(w io.Writer, format report.Format, diags hcl.Diagnostics, file
 }
 
 // wantsColor reports whether w is a terminal that wants colour: never for a
-// file or pipe, nor when NO_COLOR is set (https://no-color.org) or TERM is
-// "dumb".
+// file or pipe, nor when NO_COLOR is set and not empty (https://no-color.org:
+// an empty one does not count) or TERM is "dumb".
 func wantsColor(w io.Writer, lookupEnv func(string) (string, bool)) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	if _, set := lookupEnv("NO_COLOR"); set {
+	if v, _ := lookupEnv("NO_COLOR"); v != "" {
 		return false
 	}
 	if term, _ := lookupEnv("TERM"); term == "dumb" {
