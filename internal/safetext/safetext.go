@@ -47,7 +47,20 @@ func plain(s string) bool {
 // defence. An invalid byte becomes \xNN, another rune its strconv escape
 // (\t, \x1b, \u202e).
 func Prose(s string) string {
-	if plainProse(s) {
+	return escapeBut(s, '\n')
+}
+
+// Source is Prose for a line of a configuration file shown as a snippet:
+// the tabs that indent it are kept too, while an escape sequence a hostile
+// file holds (one that sets the window title or writes the clipboard) is
+// shown escaped rather than acted on.
+func Source(s string) string {
+	return escapeBut(s, '\t')
+}
+
+// escapeBut is Prose, keeping keep and the newline.
+func escapeBut(s string, keep rune) string {
+	if plainBut(s, keep) {
 		return s
 	}
 	var b strings.Builder
@@ -59,7 +72,7 @@ func Prose(s string) string {
 			b.WriteString(`\x`)
 			b.WriteString(strconv.FormatUint(uint64(s[i])>>4, 16))
 			b.WriteString(strconv.FormatUint(uint64(s[i])&0xf, 16))
-		case r == '\n' || strconv.IsPrint(r):
+		case r == '\n' || r == keep || strconv.IsPrint(r):
 			b.WriteString(s[i : i+w])
 		default:
 			q := strconv.QuoteRune(r)
@@ -70,12 +83,12 @@ func Prose(s string) string {
 	return b.String()
 }
 
-func plainProse(s string) bool {
+func plainBut(s string, keep rune) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
-		if r != '\n' && !strconv.IsPrint(r) {
+		if r != '\n' && r != keep && !strconv.IsPrint(r) {
 			return false
 		}
 	}

@@ -40,3 +40,17 @@ func TestProse(t *testing.T) {
 		}
 	}
 }
+
+func TestSource(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"\tsigning_certificate = \"AB\"", "\tsigning_certificate = \"AB\""},
+		{"  x = \"\x1b]0;pwned\x07\"", `  x = "\x1b]0;pwned\a"`},
+		{"cr\r", `cr\r`},
+		{"bad\xff", `bad\xff`},
+		{"été", "été"},
+	} {
+		if got := Source(tc.in); got != tc.want {
+			t.Errorf("Source(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -792,14 +792,16 @@ func TestJSONDocumentFields(t *testing.T) {
 }
 
 // The text format never writes a control character that came with a
-// diagnostic (a file name or certificate subject in its detail, or the
-// name of a configuration file), but the newlines between its own
-// paragraphs; the source snippet is still found under the escaped name.
+// diagnostic (a file name or certificate subject in its detail, the name
+// of a configuration file, or its source line: a configuration from a
+// pull request), but the newlines between its own paragraphs and the
+// tabs of source lines; the source snippet is still found under the
+// escaped name.
 // JSON keeps the text exact (its encoder escapes control characters).
 func TestTextEscapesControlCharacters(t *testing.T) {
 	const name = "conf/evil\x1b[2J\nError: forged.hcl"
-	src := []byte("group \"g\" {\n}\n")
-	rng := hcl.Range{Filename: name, Start: hcl.Pos{Line: 1, Column: 1, Byte: 0}, End: hcl.Pos{Line: 1, Column: 6, Byte: 5}}
+	src := []byte("group \"g\" {\n\tx = \"\x1b]0;pwned\a\"\n}\n")
+	rng := hcl.Range{Filename: name, Start: hcl.Pos{Line: 1, Column: 1, Byte: 0}, End: hcl.Pos{Line: 2, Column: 6, Byte: 17}}
 	detail := "File stores/x\x1b]0;pwned\a.pem cannot be parsed.\n\nSecond \u202eparagraph\r."
 	d := diag.Errorf(diag.CodeStoreFile, rng, "Store file \x1b[8mcannot be parsed", "%s", detail)
 	var text bytes.Buffer
@@ -808,7 +810,7 @@ func TestTextEscapesControlCharacters(t *testing.T) {
 	}
 	out := text.String()
 	for i, r := range out {
-		if (r < 0x20 && r != '\n') || r == 0x7f || r == '\u202e' {
+		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || r == '\u202e' {
 			t.Fatalf("control character %q at byte %d:\n%s", r, i, out)
 		}
 	}
@@ -816,6 +818,7 @@ func TestTextEscapesControlCharacters(t *testing.T) {
 		`Error: [BP2002] Store file \x1b[8mcannot be parsed` + "\n",
 		`  on "conf/evil\x1b[2J\nError: forged.hcl" line 1, in group "g":` + "\n",
 		`   1: group "g" {` + "\n",
+		"   2: \tx = " + `"\x1b]0;pwned\a"` + "\n",
 		`File stores/x\x1b]0;pwned\a.pem cannot be parsed.` + "\n\nSecond " + `\u202eparagraph\r.` + "\n",
 	} {
 		if !strings.Contains(out, want) {

@@ -54,8 +54,10 @@ func writeText(w io.Writer, r *result, opts Options) error {
 // writeTextDiagnostic writes one diagnostic. Nothing from outside reaches
 // the terminal raw: rules escape the names they quote (safetext.Field), and
 // what is left is escaped here, but for the newlines that separate
-// paragraphs; a configuration file's name is escaped too. Source lines are
-// printed as they are, as HCL's writer prints them.
+// paragraphs; a configuration file's name is escaped too, and so are the
+// control characters of source lines but their tabs (safetext.Source):
+// a configuration from a pull request must not drive the terminal of
+// whoever validates it.
 func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, r *result, width uint, color bool) error {
 	var colorCode, highlightCode, resetCode string
 	if color {
@@ -87,9 +89,10 @@ func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, r *result, width uint, 
 			snip, highlight := snippetRanges(d)
 			for _, l := range snippetLines(f.Bytes, snip, highlight, r.redact) {
 				if l.highlighted {
-					fmt.Fprintf(&b, "%4d: %s%s%s%s%s\n", l.number, l.before, highlightCode, l.highlight, resetCode, l.after)
+					fmt.Fprintf(&b, "%4d: %s%s%s%s%s\n", l.number, safetext.Source(l.before), highlightCode,
+						safetext.Source(l.highlight), resetCode, safetext.Source(l.after))
 				} else {
-					fmt.Fprintf(&b, "%4d: %s\n", l.number, l.before)
+					fmt.Fprintf(&b, "%4d: %s\n", l.number, safetext.Source(l.before))
 				}
 			}
 			b.WriteByte('\n')
