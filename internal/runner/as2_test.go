@@ -42,6 +42,18 @@ receive_location "in" {
 }
 `
 
+// libas2Receiver starts libas2 as partner FABRIKAM receiving from us
+// (CONTOSO), with p's partner key and our signing certificate, and cfg's
+// other settings.
+func libas2Receiver(t *testing.T, p *pki, cfg as2test.Config) *as2test.Partner {
+	t.Helper()
+	files := t.TempDir()
+	cfg.Mode, cfg.ID = "receive", "FABRIKAM"
+	cfg.Cert, cfg.Key = as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
+	cfg.PartnerCert, _ = as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
+	return as2test.Start(t, cfg)
+}
+
 // TestAS2SendToLibas2: a message signed and encrypted by the pipeline is
 // sent by transport "as2" to the independent libas2 partner, which
 // decrypts it, verifies our signature and answers a synchronous MDN,
@@ -51,10 +63,7 @@ receive_location "in" {
 // accepted.
 func TestAS2SendToLibas2(t *testing.T) {
 	p := newPKI(t)
-	files := t.TempDir()
-	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
-	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
-	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: "FABRIKAM", Cert: cert, Key: key, PartnerCert: ourCert})
+	partner := libas2Receiver(t, p, as2test.Config{})
 	for _, tc := range []struct {
 		name      string
 		algorithm string // encryption_algorithm

@@ -74,10 +74,7 @@ func waitSettled(t *testing.T, box msgbox.Box, n int) map[string]*msgbox.Detail 
 func TestAS2AsyncSendToLibas2(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
 	p := newPKI(t)
-	files := t.TempDir()
-	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
-	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
-	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: "FABRIKAM", Cert: cert, Key: key, PartnerCert: ourCert})
+	partner := libas2Receiver(t, p, as2test.Config{})
 	for _, signed := range []bool{true, false} {
 		t.Run("signed_mdn="+strconv.FormatBool(signed), func(t *testing.T) {
 			dir := setup(t, p, as2Common+as2AsyncLocation+`
@@ -143,10 +140,7 @@ send_port "fabrikam" {
 // asynchronous one that never comes is awaited (mdn_timeout is an hour).
 func TestAS2AsyncAskedLibas2AnswersSync(t *testing.T) {
 	p := newPKI(t)
-	files := t.TempDir()
-	cert, key := as2test.PEMFiles(t, files, "fabrikam", p.partner.CertPEM(), p.partner.KeyPEM())
-	ourCert, _ := as2test.PEMFiles(t, files, "contoso", p.signer.CertPEM(), nil)
-	partner := as2test.Start(t, as2test.Config{Mode: "receive", ID: "FABRIKAM", Cert: cert, Key: key, PartnerCert: ourCert, SyncMDNOnly: true})
+	partner := libas2Receiver(t, p, as2test.Config{SyncMDNOnly: true})
 	dir := setup(t, p, as2Common+as2AsyncLocation+`
 send_port "fabrikam" {
   host                   = host.h

@@ -1,4 +1,4 @@
-// Package testhttp holds what the tests of HTTP servers share.
+// Package testhttp holds what the tests of HTTP servers and clients share.
 package testhttp
 
 import (
@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -89,4 +92,33 @@ func RawPartner(t testing.TB, answer string) (addr string, answered <-chan struc
 		}
 	}()
 	return ln.Addr().String(), done
+}
+
+// InChild runs the test named name again in a process of its own, with
+// env set, and fails t unless it passes there; it returns true in that
+// child, which then runs the test's body. net/http reads the proxy
+// variables once per process: a test that sets them needs a process of
+// its own.
+func InChild(t *testing.T, env, name string) (child bool) {
+	t.Helper()
+	if os.Getenv(env) != "" {
+		return true
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return false
+}
+
+// ViaProxy makes proxyURL, with user "user" and password "pw", the
+// process's HTTP_PROXY, and clears the variables that would send a request
+// elsewhere; for a test run by InChild.
+func ViaProxy(t *testing.T, proxyURL string) {
+	t.Helper()
+	for _, name := range []string{"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
+		t.Setenv(name, "")
+	}
+	t.Setenv("HTTP_PROXY", strings.Replace(proxyURL, "http://", "http://user:pw@", 1))
 }

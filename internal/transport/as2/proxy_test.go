@@ -3,8 +3,6 @@ package as2
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -14,23 +12,14 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/value"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/message/messagetest"
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 )
-
-// proxyChildEnv marks the process TestAS2ProxyFromEnvironment starts:
-// net/http reads the proxy variables once per process, so they are set
-// for a process of their own.
-const proxyChildEnv = "BIZPIPE_TEST_AS2_PROXY_CHILD"
 
 // TestAS2ProxyFromEnvironment: as documented, an as2 send port reaches its
 // partner through the proxy HTTP_PROXY names (with its credentials), as
 // transport "http" does, and a loopback partner directly.
 func TestAS2ProxyFromEnvironment(t *testing.T) {
-	if os.Getenv(proxyChildEnv) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestAS2ProxyFromEnvironment$", "-test.count=1")
-		cmd.Env = append(os.Environ(), proxyChildEnv+"=1")
-		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
-			t.Fatalf("%v\n%s", err, out)
-		}
+	if !testhttp.InChild(t, "BIZPIPE_TEST_AS2_PROXY_CHILD", "TestAS2ProxyFromEnvironment") {
 		return
 	}
 	var mu sync.Mutex
@@ -50,10 +39,7 @@ func TestAS2ProxyFromEnvironment(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer partner.Close()
-	for _, name := range []string{"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
-		t.Setenv(name, "")
-	}
-	t.Setenv("HTTP_PROXY", strings.Replace(proxy.URL, "http://", "http://user:pw@", 1))
+	testhttp.ViaProxy(t, proxy.URL)
 
 	for _, url := range []string{"http://partner.invalid/as2", partner.URL + "/as2"} {
 		err := sendOnce(t, map[string]any{"url": value.Known[message.Template](messagetest.Text(url), hcl.Range{}),

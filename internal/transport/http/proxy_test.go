@@ -4,30 +4,19 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/bizpipe/bizpipe/internal/testhttp"
 	"github.com/bizpipe/bizpipe/internal/transport"
 )
-
-// proxyChildEnv marks the process TestHTTPProxyFromEnvironment starts:
-// net/http reads the proxy variables once per process, so they are set
-// for a process of their own.
-const proxyChildEnv = "BIZPIPE_TEST_PROXY_CHILD"
 
 // TestHTTPProxyFromEnvironment: as documented, a send port reaches its
 // partner through the proxy HTTP_PROXY names (with its credentials), and a
 // loopback partner directly.
 func TestHTTPProxyFromEnvironment(t *testing.T) {
-	if os.Getenv(proxyChildEnv) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHTTPProxyFromEnvironment$", "-test.count=1")
-		cmd.Env = append(os.Environ(), proxyChildEnv+"=1")
-		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
-			t.Fatalf("%v\n%s", err, out)
-		}
+	if !testhttp.InChild(t, "BIZPIPE_TEST_PROXY_CHILD", "TestHTTPProxyFromEnvironment") {
 		return
 	}
 	var mu sync.Mutex
@@ -42,10 +31,7 @@ func TestHTTPProxyFromEnvironment(t *testing.T) {
 	direct := &recorder{}
 	partner := httptest.NewServer(direct)
 	defer partner.Close()
-	for _, name := range []string{"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
-		t.Setenv(name, "")
-	}
-	t.Setenv("HTTP_PROXY", strings.Replace(proxy.URL, "http://", "http://user:pw@", 1))
+	testhttp.ViaProxy(t, proxy.URL)
 
 	h := newHTTPTransport(t, ClientOptions{})
 	for _, url := range []string{"http://partner.invalid/in?x=1", partner.URL + "/in"} {
