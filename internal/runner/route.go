@@ -470,10 +470,11 @@ func (r *Runner) sweepUnrouted(ctx, bg context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			began := r.sweepFails.began()
 			if err := r.routeUnrouted(bg); err != nil {
 				r.sweepFails.fail(r.log, err)
 			} else {
-				r.sweepFails.ok(r.log)
+				r.sweepFails.ok(r.log, began)
 			}
 		}
 	}

@@ -47,6 +47,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 			r.processBatch(workCtx, batch)
 			continue
 		}
+		began := r.claimFails.began()
 		batch, took, err := r.claim(claimCtx, worker)
 		if err != nil {
 			if claimCtx.Err() != nil {
@@ -64,7 +65,7 @@ func (r *Runner) workLoop(claimCtx, workCtx context.Context, worker string, rece
 			r.idle(claimCtx, woken, remote)
 			continue
 		}
-		r.claimFails.ok(r.log)
+		r.claimFails.ok(r.log, began)
 		if len(batch) == 0 {
 			if took > 0 {
 				continue // all of them in flight here (see inFlight): more may be due
@@ -937,17 +938,22 @@ const outageRepeat = time.Minute
 // every 5 IdleWaits, where the first line says it all. The first failure
 // is logged at once, then at most one line every outageRepeat with how
 // many went unlogged, as the file receive location does with the
-// publishes that fail; the first success after says it works again.
-// Guarded by mu, but for failing, which lets a success pass without the
-// lock.
+// publishes that fail; the first success after says it works again: one
+// that began during the outage, not one that began before it and ended
+// after its first failure (another worker's claim, under way when the box
+// failed), which would end it and have the next failure start another.
+// Guarded by mu, but for failing and outages, which let a success pass
+// without the lock.
 type outage struct {
 	// failed and works are the lines' messages.
 	failed, works string
 	failing       atomic.Bool
-	mu            sync.Mutex
-	first         time.Time // the first failure of the outage
-	logged        time.Time // the last line about it
-	quiet         int       // the failures since, not logged
+	// outages counts the outages begun (see began).
+	outages atomic.Int64
+	mu      sync.Mutex
+	first   time.Time // the first failure of the outage
+	logged  time.Time // the last line about it
+	quiet   int       // the failures since, not logged
 	// now is the clock lines are spaced by: time.Now, but in tests.
 	now func() time.Time
 }
@@ -961,6 +967,7 @@ func (p *outage) fail(log *slog.Logger, err error) {
 	switch {
 	case p.first.IsZero():
 		p.first = now
+		p.outages.Add(1)
 		p.failing.Store(true)
 		args = append(args, "repeats_every", outageRepeat.String())
 	case now.Sub(p.logged) < outageRepeat:
@@ -973,15 +980,19 @@ func (p *outage) fail(log *slog.Logger, err error) {
 	log.Error(p.failed, args...)
 }
 
-// ok ends a run of failures, if there was one, in log.
-func (p *outage) ok(log *slog.Logger) {
-	if !p.failing.Load() {
+// began is what ok needs of an operation that begins now.
+func (p *outage) began() int64 { return p.outages.Load() }
+
+// ok ends a run of failures, if there was one, in log, for a success of an
+// operation that began (began) during it.
+func (p *outage) ok(log *slog.Logger, began int64) {
+	if !p.failing.Load() || began != p.outages.Load() {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.first.IsZero() {
-		return // another worker said it
+	if p.first.IsZero() || began != p.outages.Load() {
+		return // another worker said it, or it began before this outage
 	}
 	log.Info(p.works, "since", p.first.UTC().Format(time.RFC3339), "failures_not_logged", p.quiet)
 	p.first, p.logged, p.quiet = time.Time{}, time.Time{}, 0
