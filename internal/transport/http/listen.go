@@ -82,7 +82,9 @@ const h2MaxStreams = 8
 // With one (1 to 255 visible ASCII characters, unique per message for
 // the client), the SourceKey is the location and the key, so the box
 // de-duplicates: a repeat with the same body is answered 202 with the
-// first message's id and Idempotent-Replayed: true, its body not stored. A
+// first message's id and Idempotent-Replayed: true, its body not stored.
+// A message the location's decoders refused does not hold the key: a
+// repeat is stored as a new message, decoded again. A
 // repeat whose body differs is answered 422 (as the IETF draft says) with
 // a JSON error naming the key, and nothing is stored: a 202 would tell the
 // client its new body was stored when it was dropped. The bodies are
@@ -285,8 +287,14 @@ func (h *Listener) receive(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Scoped to the location (and marked as HTTP's): two locations,
-		// or a file location's claim keys, never share a key.
+		// or a file location's claim keys, never share a key. Anyone who
+		// reaches the location can send one, as an AS2 Message-ID: a
+		// message its decoders refuse does not hold the key
+		// (SourceKeyIfDecoded), so that junk sent first cannot take the
+		// place of the client's message, nor a refused one that of its
+		// repeat once the cause is fixed.
 		in.SourceKey = h.o.Location + "/http/" + keys[0]
+		in.SourceKeyIfDecoded = true
 	}
 	body := NewBody(w, r, h.o.MaxBody, h.o.BodyIdleTimeout, h.o.RequestTimeout)
 	defer h.serving.Track(body)()

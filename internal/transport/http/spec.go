@@ -33,6 +33,11 @@ answered with the first message's id (and Idempotent-Replayed: true) instead
 of being stored twice. A repeat must carry the same body: one whose body
 differs (by length or content, compared by SHA-256) is answered 422
 Unprocessable Content, with a JSON error naming the key, and is not stored.
+A message the location's pipeline refused (suspended, never routed) does not
+hold its key, as an AS2 Message-ID is not held: sent again with it once the
+cause is fixed, it is stored as a new message and decoded again, and junk
+that anyone sent first under a partner's key does not refuse the partner's
+message.
 
 Other answers: 413 above max_body; 411 to a POST that declares neither
 Content-Length nor chunked encoding; 408 when a body brings no byte for 30 s,
