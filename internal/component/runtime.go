@@ -140,6 +140,12 @@ type Keys struct {
 	// server's other-people store (Needs.PartySigning), each with its
 	// party: a signature verified with one of them is that party's.
 	PartySigners []PartyCertificate
+	// AbsentPartySigners are the parties' signing certificates, listed
+	// by thumbprint, that the server's other-people store lacks: a
+	// signature made with one is refused as with any certificate not
+	// in PartySigners, but the reason says which party lists it and
+	// which store lacks it, rather than that no party does.
+	AbsentPartySigners []AbsentPartyCertificate
 }
 
 // Rollover is a planned change of the group signing identity (language
@@ -193,6 +199,20 @@ type DecryptionIdentity struct {
 type PartyCertificate struct {
 	Party string
 	Cert  *x509.Certificate
+}
+
+// AbsentPartyCertificate is a party's signing certificate that the
+// server's other-people store lacks.
+type AbsentPartyCertificate struct {
+	Party string
+	// Thumbprint is the thumbprint configured, as errors show it (upper
+	// case, or redact.Shown when it is sensitive).
+	Thumbprint string
+	// Matches reports whether the certificate with DER der has the
+	// thumbprint.
+	Matches func(der []byte) bool
+	// Store is the other-people store that lacks it.
+	Store string
 }
 
 // Provisioner is implemented by built components that acquire resources

@@ -168,7 +168,7 @@ func (r *Runner) buildJudge(p *model.SendPort, srv *model.Server) (*port, error)
 	var keys component.Keys
 	if p.Transport.Needs().PartySigning == component.Needed {
 		var err error
-		if keys.PartySigners, err = r.partySigners(in); err != nil {
+		if keys.PartySigners, _, err = r.partySigners(in); err != nil {
 			return nil, err
 		}
 	}
@@ -394,11 +394,11 @@ func (r *Runner) keysFor(needs component.Needs, encryptionCertificate model.Valu
 		}
 	}
 	if needs.PartySigning == component.Needed {
-		signers, err := r.partySigners(in)
+		signers, absent, err := r.partySigners(in)
 		if err != nil {
 			return keys, err
 		}
-		keys.PartySigners = signers
+		keys.PartySigners, keys.AbsentPartySigners = signers, absent
 	}
 	return keys, nil
 }
@@ -471,31 +471,38 @@ func (r *Runner) personalStore(in *model.Instance) (*certstore.Store, error) {
 // BP7006); expired ones are kept, as the decoder checks validity at each
 // message's time of receipt. None found at all is an error: every signed
 // message would be refused.
-func (r *Runner) partySigners(in *model.Instance) ([]component.PartyCertificate, error) {
+func (r *Runner) partySigners(in *model.Instance) ([]component.PartyCertificate, []component.AbsentPartyCertificate, error) {
 	ops := in.Server.OtherPeopleStore
 	if ops == nil {
-		return nil, fmt.Errorf("server %q has no other-people store to find the parties' signing certificates in", in.Server.Name)
+		return nil, nil, fmt.Errorf("server %q has no other-people store to find the parties' signing certificates in", in.Server.Name)
 	}
 	st := r.opts.Checked.Stores[ops]
 	if st == nil {
-		return nil, fmt.Errorf("other-people store %q was not loaded", ops.Name)
+		return nil, nil, fmt.Errorf("other-people store %q was not loaded", ops.Name)
 	}
 	var out []component.PartyCertificate
+	var absent []component.AbsentPartyCertificate
 	for _, p := range r.opts.Config.Parties {
 		for _, v := range p.SigningCertificates {
 			tp, err := thumbprint.Parse(v.V)
 			if err != nil {
-				return nil, fmt.Errorf("party %q signing certificate: %w", p.Name, thumbprintError(v, err))
+				return nil, nil, fmt.Errorf("party %q signing certificate: %w", p.Name, thumbprintError(v, err))
 			}
 			if c := st.Find(tp); c != nil {
 				out = append(out, component.PartyCertificate{Party: p.Name, Cert: c.Cert})
+			} else {
+				// Not deployed here yet (validate warns only when a
+				// party has none): a message signed with it is refused
+				// saying so.
+				absent = append(absent, component.AbsentPartyCertificate{Party: p.Name, Thumbprint: shownThumbprint(v, tp),
+					Matches: tp.Matches, Store: ops.Name})
 			}
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("other-people store %q has none of the parties' signing_certificates", ops.Name)
+		return nil, nil, fmt.Errorf("other-people store %q has none of the parties' signing_certificates", ops.Name)
 	}
-	return out, nil
+	return out, absent, nil
 }
 
 // shownThumbprint is tp, parsed from v, as an error shows it: not at all

@@ -62,6 +62,10 @@ type DecodeOptions struct {
 	// signing certificate is refused naming both parties, not by its
 	// chain error.
 	Party string
+	// AbsentParties, with Parties, are the parties' signing certificates
+	// the store lacks: a signer that is one of them is refused saying
+	// which party lists it and which store lacks it.
+	AbsentParties []component.AbsentPartyCertificate
 	// Now is the time at which certificates must be valid; zero means the
 	// current time.
 	Now time.Time
@@ -527,7 +531,7 @@ func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts 
 		return nil
 	}
 	if opts.Parties != nil {
-		if perr := partySignerError(cert, opts.Parties, opts.Party); perr != nil {
+		if perr := partySignerError(cert, opts.Parties, opts.Party, opts.AbsentParties); perr != nil {
 			return perr
 		}
 	}
@@ -541,7 +545,7 @@ func checkSignerCert(cert *x509.Certificate, intermediates *x509.CertPool, opts 
 // rogue CA of the same name issues), that it does not match that one; with
 // party set, that it is another party's than party's. Nil when cert is
 // party's (any party's when party is "").
-func partySignerError(cert *x509.Certificate, parties []component.PartyCertificate, party string) error {
+func partySignerError(cert *x509.Certificate, parties []component.PartyCertificate, party string, absent []component.AbsentPartyCertificate) error {
 	var same *component.PartyCertificate
 	other := ""
 	for i, pc := range parties {
@@ -563,7 +567,7 @@ func partySignerError(cert *x509.Certificate, parties []component.PartyCertifica
 			n.Subject, n.Issuer, n.Serial, n.Thumbprint, other, party)
 	}
 	if same == nil {
-		return notPartySignerError(cert)
+		return notPartySignerError(cert, absent)
 	}
 	differs := "its thumbprint and public key differ"
 	if pub, ok := same.Cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok && pub.Equal(cert.PublicKey) {
@@ -574,11 +578,19 @@ func partySignerError(cert *x509.Certificate, parties []component.PartyCertifica
 }
 
 // notPartySignerError is the refusal of a signer whose certificate is no
-// party's signing certificate. Serial numbers are written in hex here and
+// party's signing certificate found in the store: one a party lists that
+// the store lacks (absent) is named as such, the operator's fix being to
+// deploy it. Serial numbers are written in hex here and
 // in every error of this package, as bizpipe certs --format json, OpenSSL
 // and Windows show them, so that the certificate can be looked up.
-func notPartySignerError(cert *x509.Certificate) error {
+func notPartySignerError(cert *x509.Certificate, absent []component.AbsentPartyCertificate) error {
 	n := Shown(cert)
+	for _, a := range absent {
+		if a.Matches != nil && a.Matches(cert.Raw) {
+			return fmt.Errorf("smime: the signer %s (issuer %s, serial %s%s) is party %q's signing certificate %s, which other-people store %q does not hold: add it there",
+				n.Subject, n.Issuer, n.Serial, n.Thumbprint, a.Party, a.Thumbprint, a.Store)
+		}
+	}
 	return fmt.Errorf("smime: the signer %s (issuer %s, serial %s%s) is not a signing certificate of any party", n.Subject, n.Issuer, n.Serial, n.Thumbprint)
 }
 

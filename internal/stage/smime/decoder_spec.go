@@ -34,7 +34,10 @@ routed, not even when resumed, and bizpipe messages body writes those bytes.
 The reason names a signer that is no party's by its subject, issuer and
 serial number, and says when the certificate a message carries has the
 issuer and serial number of a party's certificate but is not that one (one
-issued by another CA of the same name); a refused digest is named.
+issued by another CA of the same name); a refused digest is named. A
+signer whose thumbprint a party lists but that the server's other-people
+store does not hold is refused too, the reason naming the party, the
+thumbprint and the store, where the certificate is to be added.
 
 With verify = false, signatures are neither required nor checked: a signed
 message is unwrapped, and its message.party is "" as for an unsigned one.

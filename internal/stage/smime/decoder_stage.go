@@ -52,7 +52,7 @@ func (c *DecoderConfig) NewDecoder(env *component.DecoderEnv) (component.DecodeS
 			d.roots.AddCert(pc.Cert)
 			d.certs = append(d.certs, pc.Cert)
 		}
-		d.parties = env.Keys.PartySigners
+		d.parties, d.absent = env.Keys.PartySigners, env.Keys.AbsentPartySigners
 	}
 	return d, nil
 }
@@ -67,6 +67,7 @@ type decoder struct {
 	roots                              *x509.CertPool
 	certs                              []*x509.Certificate
 	parties                            []component.PartyCertificate
+	absent                             []component.AbsentPartyCertificate
 }
 
 // Decode decodes one message with DecodeStream (bounded memory, spooled to
@@ -79,7 +80,7 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 	// it decodes is as unauthenticated as the unsigned messages it
 	// accepts, and gets no party. Followed by another stage, it leaves
 	// them to that one.
-	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Parties: d.parties, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify,
+	opts := DecodeOptions{Roots: d.roots, Certs: d.certs, Parties: d.parties, AbsentParties: d.absent, Now: at, SpoolDir: d.spoolDir, Unverified: !d.verify,
 		KeepSignatures: d.keepSignatures, MICHash: component.MICHash(ctx)}
 	if d.decrypt {
 		opts.Cert, opts.Key, opts.Previous = d.cert, d.key.Key, d.previous
@@ -133,7 +134,7 @@ func (d *decoder) judge(res *DecodeResult) (component.Decoded, error) {
 		}
 	}
 	if len(out.Parties) == 0 {
-		return component.Decoded{}, component.Refusal(component.ErrAuthenticationFailed, notPartySignerError(res.Signer))
+		return component.Decoded{}, component.Refusal(component.ErrAuthenticationFailed, notPartySignerError(res.Signer, d.absent))
 	}
 	out.Party = out.Parties[0]
 	return out, nil
