@@ -92,9 +92,11 @@ type Options struct {
 	// of receipt); nil means time.Now.
 	Now func() time.Time
 	// StopGrace is how long a stop waits for the receive locations'
-	// messages in progress (an upload still arriving, a file being
-	// stored) before it cancels them: nothing of theirs is stored, and
-	// their sources, never acknowledged, send again. 0 means
+	// messages in progress (an upload still arriving) before it cancels
+	// them: nothing of theirs is stored, and their senders, never
+	// acknowledged, send again. A file being stored (and decoded) is
+	// finished whatever the grace, as work in flight is (file.Poller.Run):
+	// a very large one holds the stop up for as long. 0 means
 	// DefaultStopGrace.
 	StopGrace time.Duration
 }
