@@ -27,7 +27,21 @@ import (
 const decodeConfig = `
 group "g" { signing_certificate = "{{.Sign}}" }
 ` + serverAndHost + `party "fabrikam" { signing_certificates = ["{{.Partner}}"] }
-` + decodePipeline + `
+` + decodePipeline + decodeRoute
+
+// httpDecodeConfig is decodeConfig with an http location at
+// 127.0.0.1:{{.Port}}/as instead of the file one.
+func httpDecodeConfig() string {
+	return strings.Replace(decodeConfig, `  transport "file" { path = "in" }`, `  transport "http" {
+    listen = "127.0.0.1:{{.Port}}"
+    path   = "/as"
+  }`, 1)
+}
+
+// decodeRoute is a decoding file location "from_fabrikam" (in/) and a file
+// port "orders" (out/) that takes party fabrikam's messages, named
+// PARTY-FILE.
+const decodeRoute = `
 receive_location "from_fabrikam" {
   host         = host.h
   pipeline     = pipeline.decode
@@ -245,11 +259,7 @@ func asReceived(t *testing.T, box msgbox.Box, id string) []byte {
 // payload; the bytes as received are the request's body.
 func TestDecodeHTTPBody(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
-	cfg := strings.Replace(decodeConfig, `  transport "file" { path = "in" }`, `  transport "http" {
-    listen = "127.0.0.1:{{.Port}}"
-    path   = "/as"
-  }`, 1)
-	p, decrypt, dir := setupDecode(t, cfg, map[string]string{"Port": freePort(t)})
+	p, decrypt, dir := setupDecode(t, httpDecodeConfig(), map[string]string{"Port": freePort(t)})
 
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }

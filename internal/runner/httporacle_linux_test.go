@@ -19,11 +19,7 @@ import (
 // the same answer, but for the id; their stored reasons differ.
 func TestHTTPCBCPaddingOracle(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
-	cfg := strings.Replace(decodeConfig, `  transport "file" { path = "in" }`, `  transport "http" {
-    listen = "127.0.0.1:{{.Port}}"
-    path   = "/as"
-  }`, 1)
-	p, decrypt, dir := setupDecode(t, cfg, map[string]string{"Port": freePort(t)})
+	p, decrypt, dir := setupDecode(t, httpDecodeConfig(), map[string]string{"Port": freePort(t)})
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
 	run := func(args ...string) []byte { t.Helper(); return mustRun(t, ossl, args...) }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +25,7 @@ import (
 // and dropped.
 func TestInboundHTTPRefusedHoldsNoIdempotencyKey(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
-	cfg := strings.Replace(decodeConfig, `  transport "file" { path = "in" }`, `  transport "http" {
-    listen = "127.0.0.1:{{.Port}}"
-    path   = "/as"
-  }`, 1)
-	p, decrypt, dir := setupDecode(t, cfg, map[string]string{"Port": freePort(t)})
+	p, decrypt, dir := setupDecode(t, httpDecodeConfig(), map[string]string{"Port": freePort(t)})
 	newcomer := p.ca.Issue(t, testpki.Options{CommonName: "Fabrikam New", Key: testpki.NewKeys().Key(t, testpki.RSA2048, 5)})
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }

@@ -45,22 +45,7 @@ const inboundReviewConfig = `
 group "g" { signing_certificate = "{{.Sign}}" }
 ` + serverAndHost + `party "fabrikam" { signing_certificates = ["{{.Next}}", "{{.Partner}}", "{{.Shared}}"] }
 party "fabrikam_eu" { signing_certificates = ["{{.Shared}}"] }
-` + decodePipeline + `
-receive_location "from_fabrikam" {
-  host         = host.h
-  pipeline     = pipeline.decode
-  content_type = "application/pkcs7-mime"
-  transport "file" { path = "in" }
-}
-send_port "orders" {
-  host   = host.h
-  filter = message.party == "fabrikam"
-  transport "file" {
-    path      = "out"
-    file_name = "${message.party}-${message.file_name}"
-  }
-}
-`
+` + decodePipeline + decodeRoute
 
 // TestInboundOpenSSLScenarios: messages OpenSSL made as partners make
 // them, through a decrypting and verifying location: signed with the
@@ -251,11 +236,7 @@ func TestInboundRefusedThenFixed(t *testing.T) {
 // once. Nothing stays open in the spool once the run stops.
 func TestInboundHTTPRepeatWhileDecoding(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
-	cfg := strings.Replace(decodeConfig, `  transport "file" { path = "in" }`, `  transport "http" {
-    listen = "127.0.0.1:{{.Port}}"
-    path   = "/as"
-  }`, 1)
-	p, decrypt, dir := setupDecode(t, cfg, map[string]string{"Port": freePort(t)})
+	p, decrypt, dir := setupDecode(t, httpDecodeConfig(), map[string]string{"Port": freePort(t)})
 	work := t.TempDir()
 	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
 	payload := binaryBody(200 << 10)
