@@ -65,6 +65,27 @@ func waitSettled(t *testing.T, box msgbox.Box, n int) map[string]*msgbox.Detail 
 	return nil
 }
 
+// libas2AsyncPort is send port "fabrikam", signing and encrypting to the
+// libas2 partner at {{.URL}} and asking for an asynchronous MDN at our
+// location on port {{.Port}}, with more, an attribute of its transport.
+func libas2AsyncPort(more string) string {
+	return `
+send_port "fabrikam" {
+  host                   = host.h
+  pipeline               = pipeline.sign_encrypt
+  encryption_certificate = "{{.Partner}}"
+  filter                 = message.receive_location == "in"
+  transport "as2" {
+    url           = "{{.URL}}"
+    partner       = party.fabrikam
+    mdn           = "async"
+    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
+    ` + more + `
+  }
+}
+`
+}
+
 // TestAS2AsyncSendToLibas2: with mdn = "async" the message goes to the
 // independent libas2 partner with a Receipt-Delivery-Option; libas2
 // answers 200 and POSTs its MDN, signed or not as asked, to our as2
@@ -77,21 +98,7 @@ func TestAS2AsyncSendToLibas2(t *testing.T) {
 	partner := libas2Receiver(t, p, as2test.Config{})
 	for _, signed := range []bool{true, false} {
 		t.Run("signed_mdn="+strconv.FormatBool(signed), func(t *testing.T) {
-			dir := setup(t, p, as2Common+as2AsyncLocation+`
-send_port "fabrikam" {
-  host                   = host.h
-  pipeline               = pipeline.sign_encrypt
-  encryption_certificate = "{{.Partner}}"
-  filter                 = message.receive_location == "in"
-  transport "as2" {
-    url           = "{{.URL}}"
-    partner       = party.fabrikam
-    mdn           = "async"
-    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
-    signed_mdn    = {{.Signed}}
-  }
-}
-`, map[string]string{"URL": partner.URL(), "Port": freePort(t), "Signed": strconv.FormatBool(signed)})
+			dir := setup(t, p, as2Common+as2AsyncLocation+libas2AsyncPort("signed_mdn    = {{.Signed}}"), map[string]string{"URL": partner.URL(), "Port": freePort(t), "Signed": strconv.FormatBool(signed)})
 			payload := []byte("ISA*00*          *00*          *ZZ*CONTOSO~\r\nGS*PO*CONTOSO*FABRIKAM~\r\n")
 			put(t, dir, "order.edi", payload)
 			r, box := start(t, dir)
@@ -141,21 +148,7 @@ send_port "fabrikam" {
 func TestAS2AsyncAskedLibas2AnswersSync(t *testing.T) {
 	p := newPKI(t)
 	partner := libas2Receiver(t, p, as2test.Config{SyncMDNOnly: true})
-	dir := setup(t, p, as2Common+as2AsyncLocation+`
-send_port "fabrikam" {
-  host                   = host.h
-  pipeline               = pipeline.sign_encrypt
-  encryption_certificate = "{{.Partner}}"
-  filter                 = message.receive_location == "in"
-  transport "as2" {
-    url           = "{{.URL}}"
-    partner       = party.fabrikam
-    mdn           = "async"
-    async_mdn_url = "http://127.0.0.1:{{.Port}}/as2"
-    mdn_timeout   = "1h"
-  }
-}
-`, map[string]string{"URL": partner.URL(), "Port": freePort(t)})
+	dir := setup(t, p, as2Common+as2AsyncLocation+libas2AsyncPort(`mdn_timeout   = "1h"`), map[string]string{"URL": partner.URL(), "Port": freePort(t)})
 	put(t, dir, "order.edi", []byte("ISA*00*          *00*          *ZZ*CONTOSO~\r\n"))
 	r, box := start(t, dir)
 	defer runInBackground(t, r)()
