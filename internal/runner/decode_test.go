@@ -48,6 +48,11 @@ receive_location "from_fabrikam" {
   content_type = "application/pkcs7-mime"
   transport "file" { path = "in" }
 }
+` + ordersPort
+
+// ordersPort is a file port "orders" (out/) that takes party fabrikam's
+// messages, named PARTY-FILE.
+const ordersPort = `
 send_port "orders" {
   host   = host.h
   filter = message.party == "fabrikam"

@@ -74,15 +74,7 @@ receive_location "from_fabrikam" {
   pipeline = pipeline.decode
   transport "file" { path = "in" }
 }
-send_port "orders" {
-  host   = host.h
-  filter = message.party == "fabrikam"
-  transport "file" {
-    path      = "out"
-    file_name = "${message.party}-${message.file_name}"
-  }
-}
-`
+` + ordersPort
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	reg := registry.Builtin()
 	if err := reg.Register(gateSpec(entered, release)); err != nil {

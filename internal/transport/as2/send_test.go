@@ -76,22 +76,7 @@ func sendOnce(t *testing.T, attrs map[string]any) error {
 // attempt's ContentWriter.
 func commitOnce(t *testing.T, attrs map[string]any) (component.Result, error) {
 	t.Helper()
-	b, _ := body(t, attrs)
-	s, err := SendSpec.Decode(b).(*SendConfig).NewSender(&component.SendEnv{AS2ID: "CONTOSO", Namespace: "box",
-		PartyAS2IDs: map[string]string{"fabrikam": "FABRIKAM"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.(*sender).Close()
-	att, err := s.Begin(context.Background(), &component.Delivery{ID: 1, Port: "p", Message: &message.Message{}},
-		component.Header{Fields: []component.Field{{Name: "Content-Type", Value: "application/edi-x12"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := att.Write([]byte("ISA*00*~")); err != nil {
-		t.Fatal(err)
-	}
-	return att.Commit(context.Background())
+	return commitWith(t, attrs, &component.SendEnv{})
 }
 
 // TestReceivedDispositionShownBounded: the disposition of a partner's MDN
