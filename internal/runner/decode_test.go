@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/b64"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/testfs"
 	"github.com/bizpipe/bizpipe/internal/testpki"
 )
 
@@ -446,6 +448,43 @@ func TestDecodeSpoolFailure(t *testing.T) {
 	}
 	if sum, err := r.RunOnce(context.Background()); err != nil || sum.Delivered != 1 {
 		t.Errorf("once the spool works: %+v, %v; want the message delivered", sum, err)
+	}
+}
+
+// TestDecodeSpoolRoom: a signed and encrypted message of 5.5 MiB (a
+// 3 MiB payload, base64 inside and out) decodes with 16 MiB free in the
+// spool: the message as received, at most two of its layers at once, and
+// the decoded output. When every layer stayed until the end, and the
+// decoder copied the message as received once more, it needed about
+// 25 MiB, and the file waited in its input directory for room that never
+// came.
+func TestDecodeSpoolRoom(t *testing.T) {
+	ossl := testpki.OpenSSL(t)
+	p, decrypt, dir := setupDecode(t, decodeConfig, nil)
+	work := t.TempDir()
+	payload := make([]byte, 3<<20)
+	for i := range payload {
+		payload[i] = byte(i*7 + i>>11)
+	}
+	entity := testpki.WriteFile(t, work, "e.mime", append([]byte("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"),
+		b64.AppendLines(nil, payload)...))
+	signed := testpki.WriteFile(t, work, "s.eml", mustRun(t, ossl, "cms", "-sign", "-binary", "-in", entity,
+		"-signer", testpki.WriteFile(t, work, "p.pem", p.partner.CertPEM()), "-inkey", testpki.WriteFile(t, work, "p.key", p.partner.KeyPEM())))
+	msg := mustRun(t, ossl, "cms", "-encrypt", "-binary", "-aes256", "-in", signed, testpki.WriteFile(t, work, "d.pem", decrypt.CertPEM()))
+	put(t, dir, "m.eml", msg)
+
+	spool := testfs.MountTmpfs(t, filepath.Join(t.TempDir(), "spool"), 16<<20)
+	r, box := startWith(t, dir, func(o *runner.Options) { o.SpoolDir = spool })
+	sum, err := r.RunOnce(context.Background())
+	if err != nil || sum.Delivered != 1 {
+		t.Fatalf("a %d-octet message with 16 MiB of spool: %+v, %v; want it delivered", len(msg), sum, err)
+	}
+	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("%d messages, %v", len(msgs), err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "out", msgs[0].Party+"-m.eml")); err != nil || !bytes.Equal(got, payload) {
+		t.Errorf("delivered %d octets, %v; want the %d of the payload", len(got), err, len(payload))
 	}
 }
 

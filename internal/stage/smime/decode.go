@@ -90,6 +90,9 @@ type DecodeOptions struct {
 	// trace, if set (tests only), is told each layer DecodeStream reads
 	// and each check it passes, in order: what it did, not how long.
 	trace func(step string)
+	// spoolPeak, if set (tests only), receives the most DecodeStream's
+	// spool files held at once, in octets.
+	spoolPeak *int64
 
 	// MICHash, when not zero, makes the decoder also compute the AS2
 	// message integrity check (RFC 4130 §7.3.1) with this hash, returned

@@ -1,6 +1,7 @@
 package smime
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/bizpipe/bizpipe/internal/cms"
 	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // DecodeResult describes what DecodeStream wrote: Decoded without the
@@ -62,9 +64,11 @@ const (
 // formats, same checks, same errors for the same causes) and writes the
 // innermost body to dst. Memory stays bounded (a few hundred kilobytes of
 // buffers plus the small CMS elements: certificates, signer and recipient
-// infos); the message, every intermediate layer that needs a second pass,
-// and decrypted content go to unlinked temporary files in opts.SpoolDir,
-// all of which are closed, and so gone, when DecodeStream returns.
+// infos); the message (unless it can be read in place: inPlace), every
+// intermediate layer that needs a second pass, and decrypted content go to
+// unlinked temporary files in opts.SpoolDir, each closed, and so gone, as
+// soon as no layer still to be read needs it (at most two at once, and
+// the one the MIC covers), the rest when DecodeStream returns.
 //
 // Nothing reaches dst before every layer has been decrypted and every
 // signature verified, and AES-GCM plaintext is used only after its tag
@@ -126,13 +130,10 @@ func decodeMessage(ctx context.Context, src io.Reader, dst io.Writer, opts Decod
 	}
 	sp := &spool{ctx: ctx, dir: opts.SpoolDir}
 	defer sp.close()
-	msg, err := sp.fill(func(w io.Writer) error {
-		_, err := copyCtx(ctx, w, src)
-		if err != nil {
-			return fmt.Errorf("smime: reading the message: %w", err)
-		}
-		return nil
-	})
+	if opts.spoolPeak != nil {
+		defer func() { *opts.spoolPeak = sp.peak }()
+	}
+	msg, err := messageSection(ctx, sp, src)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +161,89 @@ func decodeMessage(ctx context.Context, src io.Reader, dst io.Writer, opts Decod
 	}
 	sd.res.Size = n
 	return &sd.res, nil
+}
+
+// messageSection returns the message src holds as a section: src itself
+// when it can be read in place (inPlace), else a spool file it is copied
+// to.
+func messageSection(ctx context.Context, sp *spool, src io.Reader) (*io.SectionReader, error) {
+	sec, ok, err := inPlace(src)
+	if err != nil {
+		return nil, fmt.Errorf("smime: reading the message: %w", err)
+	}
+	if ok {
+		return sec, nil
+	}
+	return sp.fill(func(w io.Writer) error {
+		if _, err := copyCtx(ctx, w, src); err != nil {
+			return fmt.Errorf("smime: reading the message: %w", err)
+		}
+		return nil
+	})
+}
+
+// inPlace returns what is left to read of src as a section, when src is an
+// *io.SectionReader, an *fsop.Unlinked (the runner's spool file) or a
+// *bytes.Reader: content that does not change while it is decoded, which
+// the decoder needs, since it reads a layer more than once (a signature
+// is verified over the bytes it then returns). It reports false for any
+// other reader, which is to be copied.
+func inPlace(src io.Reader) (*io.SectionReader, bool, error) {
+	var ra interface {
+		io.ReaderAt
+		io.Seeker
+	}
+	switch r := src.(type) {
+	case *io.SectionReader:
+		ra = r
+	case *fsop.Unlinked:
+		ra = r.File
+	case *bytes.Reader:
+		ra = r
+	default:
+		return nil, false, nil
+	}
+	start, err := ra.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, false, err
+	}
+	end, err := ra.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, false, err
+	}
+	return io.NewSectionReader(ra, start, end-start), true, nil
+}
+
+// entityOf returns the entity of header section head and body src:
+// read in place when src is (inPlace), so that it is not copied.
+func entityOf(head []byte, src io.Reader) (io.Reader, error) {
+	body, ok, err := inPlace(src)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return io.MultiReader(bytes.NewReader(head), src), nil
+	}
+	return io.NewSectionReader(headedAt{head, body}, 0, int64(len(head))+body.Size()), nil
+}
+
+// headedAt reads a header section, then a body, at offsets.
+type headedAt struct {
+	head []byte
+	body *io.SectionReader
+}
+
+func (h headedAt) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	if off < int64(len(h.head)) {
+		n = copy(p, h.head[off:])
+		if n == len(p) {
+			return n, nil
+		}
+		p, off = p[n:], int64(len(h.head))
+	}
+	m, err := h.body.ReadAt(p, off-int64(len(h.head)))
+	return n + m, err
 }
 
 type streamDecoder struct {
@@ -223,13 +307,7 @@ func (sd *streamDecoder) mic() error {
 	if !fn.Available() {
 		return fmt.Errorf("smime: MIC hash %v not available", fn)
 	}
-	sec := sd.signed
-	if sec == nil {
-		sec = sd.decrypted
-	}
-	if sec == nil {
-		sec = sd.plain
-	}
+	sec := sd.micSource()
 	h := fn.New()
 	if sec != nil {
 		if _, err := copyCtx(sd.ctx, h, io.NewSectionReader(sec, 0, sec.Size())); err != nil {
@@ -238,6 +316,21 @@ func (sd *streamDecoder) mic() error {
 	}
 	sd.res.MIC = h.Sum(nil)
 	return nil
+}
+
+// micSource is what the MIC is to be computed over, as far as the layers
+// read so far tell (nil: no MIC asked for, or nothing found yet).
+func (sd *streamDecoder) micSource() *io.SectionReader {
+	if sd.opts.MICHash == 0 {
+		return nil
+	}
+	switch {
+	case sd.signed != nil:
+		return sd.signed
+	case sd.decrypted != nil:
+		return sd.decrypted // unless a signature inside it turns up
+	}
+	return sd.plain
 }
 
 // keep records sec in *dst unless an outer layer was recorded there.
@@ -256,6 +349,8 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 	if err := sd.ctx.Err(); err != nil {
 		return nil, fmt.Errorf("smime: %w", err)
 	}
+	// The layers that raw was decoded from are read no more.
+	sd.sp.keepOnly(raw, sd.micSource())
 	fields, bodyOff, err := readHeaderSection(raw)
 	if err != nil && depth > 0 {
 		// What a signature or an envelope protected is not an entity:
@@ -311,6 +406,11 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		if err != nil {
 			return nil, fmt.Errorf("smime: %s body: %w", mt, err)
 		}
+		if !sd.opts.KeepSignatures {
+			// raw, once its body is decoded, is read no more (a kept
+			// signature layer is raw itself: sd.kept).
+			sd.sp.keepOnly(der, sd.micSource())
+		}
 		var prefix [512]byte
 		n, _ := der.ReadAt(prefix[:], 0)
 		oid, err := contentInfoType(prefix[:n])
@@ -364,6 +464,7 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 	if err != nil {
 		return nil, fmt.Errorf("smime: %s body: %w", mt, err)
 	}
+	sd.sp.keepOnly(out, sd.micSource())
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/bizpipe/bizpipe/internal/b64"
+	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // largeCase is one way to build a large message with openssl cms -stream.
@@ -269,5 +271,155 @@ func BenchmarkDecodeStream(b *testing.B) {
 			}
 			b.ReportMetric(float64(maxPeak)/(1<<20), "peak-heap-MiB")
 		})
+	}
+}
+
+// TestDecodeStreamSpoolPeak: the spool holds at most two of a message's
+// layers at once (the one being read and the one being written), beside
+// the message itself when it cannot be read in place, and, where a MIC is
+// asked for, the layer it covers. A decoder that kept every layer until
+// the end would need room for all of them: about four to five times the
+// message for a signed and encrypted one.
+func TestDecodeStreamSpoolPeak(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	groupKey := writeGroupKey(t, p)
+	body := largeBody(1 << 20)
+	for _, c := range largeCases() {
+		path := buildLarge(t, ossl, p, groupKey, t.TempDir(), body, c)
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mic := range []crypto.Hash{0, crypto.SHA256} {
+			for _, inPlace := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/mic=%v/inplace=%v", c, mic != 0, inPlace), func(t *testing.T) {
+					opts := p.decodeOpts()
+					opts.SpoolDir, opts.MICHash = t.TempDir(), mic
+					var peak int64
+					opts.spoolPeak = &peak
+					var src io.Reader = bytes.NewReader(raw)
+					if !inPlace {
+						src = io.MultiReader(bytes.NewReader(raw)) // copied to the spool
+					}
+					dst := &cmpWriter{want: body}
+					if _, err := DecodeStream(t.Context(), src, dst, opts); err != nil {
+						t.Fatalf("DecodeStream: %v", err)
+					}
+					if dst.diff || dst.off != len(body) {
+						t.Fatalf("body differs (%d octets written, want %d)", dst.off, len(body))
+					}
+					layers := int64(2)
+					if !inPlace {
+						layers++
+					}
+					if mic != 0 {
+						layers++
+					}
+					t.Logf("spool peak %.2f times the message", float64(peak)/float64(len(raw)))
+					if bound := layers * int64(len(raw)); peak > bound {
+						t.Errorf("the spool held %d octets at once for a message of %d; want at most %d (%d layers)", peak, len(raw), bound, layers)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestDecodeStreamReadsInPlace: a message whose content cannot change
+// while it is decoded (a *bytes.Reader, an *io.SectionReader, the runner's
+// *fsop.Unlinked spool file, also behind a header section entityOf puts
+// in front) is read where it is, from the reader's current offset; any
+// other reader is copied to the spool first. The message is clear-signed
+// and binary, so that no layer of it needs the spool.
+func TestDecodeStreamReadsInPlace(t *testing.T) {
+	ossl := openssl(t)
+	p := newPKI(t)
+	body := largeBody(256 << 10)
+	raw, err := os.ReadFile(buildLarge(t, ossl, p, writeGroupKey(t, p), t.TempDir(), body, largeCase{"clear", "none", "binary", "smime"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlinked := func(t *testing.T, prefix, content []byte) *fsop.Unlinked {
+		f, err := fsop.CreateUnlinked(t.TempDir(), "msg-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if _, err := f.Write(append(append([]byte{}, prefix...), content...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Seek(int64(len(prefix)), io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	_, hdrLen, err := readHeaderSection(io.NewSectionReader(bytes.NewReader(raw), 0, int64(len(raw))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		src    func(t *testing.T) io.Reader
+		copied bool
+	}{
+		{"bytes.Reader", func(*testing.T) io.Reader { return bytes.NewReader(raw) }, false},
+		{"SectionReader", func(*testing.T) io.Reader { return io.NewSectionReader(bytes.NewReader(raw), 0, int64(len(raw))) }, false},
+		{"Unlinked", func(t *testing.T) io.Reader { return unlinked(t, nil, raw) }, false},
+		{"Unlinked at an offset", func(t *testing.T) io.Reader { return unlinked(t, []byte("read before\r\n"), raw) }, false},
+		{"header in front of an Unlinked", func(t *testing.T) io.Reader {
+			src, err := entityOf(raw[:hdrLen], unlinked(t, nil, raw[hdrLen:]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return src
+		}, false},
+		{"header in front of a stream", func(t *testing.T) io.Reader {
+			src, err := entityOf(raw[:hdrLen], io.MultiReader(bytes.NewReader(raw[hdrLen:])))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return src
+		}, true},
+		{"any other reader", func(*testing.T) io.Reader { return io.MultiReader(bytes.NewReader(raw)) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := p.decodeOpts()
+			opts.SpoolDir = t.TempDir()
+			var peak int64
+			opts.spoolPeak = &peak
+			dst := &cmpWriter{want: body}
+			if _, err := DecodeStream(t.Context(), tc.src(t), dst, opts); err != nil {
+				t.Fatalf("DecodeStream: %v", err)
+			}
+			if dst.diff || dst.off != len(body) {
+				t.Fatalf("body differs (%d octets written, want %d)", dst.off, len(body))
+			}
+			if want := map[bool]int64{false: 0, true: int64(len(raw))}[tc.copied]; peak != want {
+				t.Errorf("the spool held %d octets; want %d (copied: %v)", peak, want, tc.copied)
+			}
+		})
+	}
+}
+
+// TestHeadedAtReadAt: every read of a header section and a body joined
+// at offsets gives what the two concatenated hold.
+func TestHeadedAtReadAt(t *testing.T) {
+	head, body := []byte("Content-Type: text/plain\r\n\r\n"), []byte("the body\r\n")
+	whole := append(append([]byte{}, head...), body...)
+	r := headedAt{head, io.NewSectionReader(bytes.NewReader(body), 0, int64(len(body)))}
+	for off := 0; off <= len(whole); off++ {
+		for n := 0; n <= len(whole)-off+2; n++ {
+			p := make([]byte, n)
+			got, err := r.ReadAt(p, int64(off))
+			want := min(n, len(whole)-off)
+			if got != want || !bytes.Equal(p[:got], whole[off:off+want]) {
+				t.Fatalf("ReadAt(%d octets, %d) = %d %q; want %d %q", n, off, got, p[:got], want, whole[off:off+want])
+			}
+			// At the end, a full read may say io.EOF too (io.ReaderAt).
+			if got < n && err != io.EOF || got == n && err != nil && (err != io.EOF || off+n != len(whole)) {
+				t.Fatalf("ReadAt(%d octets, %d): %d read, error %v", n, off, got, err)
+			}
+		}
 	}
 }

@@ -93,7 +93,10 @@ func (d *decoder) Decode(ctx context.Context, in component.Header, src io.Reader
 			fmt.Fprintf(&h, "%s: %s\r\n", f.Name, f.Value)
 		}
 		h.WriteString("\r\n")
-		src = io.MultiReader(&h, src)
+		var err error
+		if src, err = entityOf(h.Bytes(), src); err != nil {
+			return component.Decoded{}, fmt.Errorf("smime: reading the message: %w", err)
+		}
 	}
 	res, err := DecodeStream(ctx, src, dst, opts)
 	if err != nil {

@@ -33,9 +33,10 @@
 // and returns the innermost content type and body.
 //
 // DecodeStream does the same for messages of any size with bounded memory:
-// it spools the message to an unlinked temporary file and decodes it layer
-// by layer over sections of that file (and of further spool files for
-// base64 bodies and decrypted content), hashing the signed content as it
+// it reads the message in place when it is a file (or spools it to an
+// unlinked temporary file) and decodes it layer by layer over sections of
+// it and of further spool files for base64 bodies and decrypted content,
+// each freed once the next layer is written, hashing the signed content as it
 // streams, decrypting CBC and GCM in chunks (cms.DecryptStream) and parsing
 // streamed (indefinite-length) CMS without gathering the content
 // (cms.StreamSignedData). The body reaches the caller's writer only after

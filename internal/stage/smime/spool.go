@@ -7,17 +7,28 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/bizpipe/bizpipe/internal/fsop"
 )
 
 // spool owns the temporary files of one DecodeStream call, unlinked as
 // soon as they are created (fsop.Unlinked), so nothing is left behind even
-// if the process dies.
+// if the process dies. A file is closed, and its space freed, as soon as
+// no layer still to be read needs it (keepOnly), or when the call ends.
 type spool struct {
 	ctx   context.Context
 	dir   string
-	files []*fsop.Unlinked
+	files []spooled
+	// live is what the open files hold; peak the most they held at once
+	// (DecodeOptions.spoolPeak).
+	live, peak int64
+}
+
+// spooled is one file of a spool and what fill wrote to it.
+type spooled struct {
+	u    *fsop.Unlinked
+	size int64
 }
 
 func (s *spool) create() (*os.File, error) {
@@ -25,7 +36,7 @@ func (s *spool) create() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smime: %w", err)
 	}
-	s.files = append(s.files, f)
+	s.files = append(s.files, spooled{u: f})
 	return f.File, nil
 }
 
@@ -35,11 +46,58 @@ func (s *spool) discard(f *os.File) {
 	_ = f.Truncate(0)
 }
 
+// wrote records that f, the last file created, holds n octets.
+func (s *spool) wrote(f *os.File, n int64) {
+	if last := &s.files[len(s.files)-1]; last.u.File == f {
+		last.size = n
+		s.live += n
+		s.peak = max(s.peak, s.live)
+	}
+}
+
+// keepOnly closes every file but those the sections in keep read (nil
+// ones ignored): the layers already decoded, which nothing reads again.
+// Without it a message decoded layer by layer would need, for a moment,
+// room for every layer at once.
+func (s *spool) keepOnly(keep ...*io.SectionReader) {
+	var needed []io.ReaderAt
+	for _, sec := range keep {
+		if sec != nil {
+			needed = append(needed, backing(sec))
+		}
+	}
+	kept := s.files[:0]
+	for _, f := range s.files {
+		if slices.Contains(needed, io.ReaderAt(f.u.File)) {
+			kept = append(kept, f)
+			continue
+		}
+		_ = f.u.Close()
+		s.live -= f.size
+	}
+	clear(s.files[len(kept):])
+	s.files = kept
+}
+
+// backing returns what sec reads in the end, through the sections it is
+// made of: a spool file's *os.File, or the caller's source.
+func backing(sec *io.SectionReader) io.ReaderAt {
+	var r io.ReaderAt = sec
+	for {
+		s, ok := r.(*io.SectionReader)
+		if !ok {
+			return r
+		}
+		r, _, _ = s.Outer()
+	}
+}
+
 func (s *spool) close() {
 	for _, f := range s.files {
-		_ = f.Close()
+		_ = f.u.Close()
 	}
 	s.files = nil
+	s.live = 0
 }
 
 // fill runs write on a new spool file and returns its content as a
@@ -62,6 +120,7 @@ func (s *spool) fill(write func(w io.Writer) error) (*io.SectionReader, error) {
 		s.discard(f)
 		return nil, err
 	}
+	s.wrote(f, cw.n)
 	return io.NewSectionReader(f, 0, cw.n), nil
 }
 
