@@ -428,8 +428,7 @@ func verifySignedData(der []byte, candidates [][]byte, opts *DecodeOptions, d *D
 	)
 	for _, c := range candidates {
 		p7.Content = c
-		// A nil trust store makes pkcs7 check only the digest, the signature
-		// and the signing-time attribute against the signer's validity; the
+		// verifyPKCS7 checks only the digest and the signature; the
 		// chain is verified below at opts.Now with our key usage rules
 		// (pkcs7 would accept any extended key usage).
 		err := verifyPKCS7(p7)
@@ -696,7 +695,28 @@ func verifyPKCS7(p7 *pkcs7.PKCS7) (err error) {
 				i+1, cms.DescribeIssuerSerial(ias.IssuerName.FullBytes, ias.SerialNumber))
 		}
 	}
+	// pkcs7 also refuses a signing-time attribute outside the signer's
+	// validity: the signer's own clock, which proves nothing. The
+	// certificate is judged at the time of receipt instead (language
+	// §10; checkSigners, as openssl cms -verify judges it at its now), so
+	// that a partner whose clock lags behind the notBefore of the
+	// certificate it just switched to is not refused: pkcs7 sees the
+	// certificates without their dates, and only checks signatures.
+	certs := p7.Certificates
+	p7.Certificates = undated(certs)
+	defer func() { p7.Certificates = certs }()
 	return p7.VerifyWithChainAtTime(nil, time.Time{})
+}
+
+// undated is copies of certs valid at any time, for verifyPKCS7.
+func undated(certs []*x509.Certificate) []*x509.Certificate {
+	out := make([]*x509.Certificate, len(certs))
+	for i, c := range certs {
+		u := *c
+		u.NotBefore, u.NotAfter = time.Time{}, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+		out[i] = &u
+	}
+	return out
 }
 
 // pkcs7Digest reports whether pkcs7 verifies a SignerInfo whose digest
