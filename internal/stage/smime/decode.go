@@ -459,21 +459,44 @@ func verifySignedData(der []byte, candidates [][]byte, opts *DecodeOptions, d *D
 
 // checkSigners checks, after the signatures verified, every signer's
 // certificate chain, key usage and content-type attribute, and returns the
-// first signer's certificate.
+// certificate of the first signer whose certificate passed.
+//
+// A party that signs twice while it rolls its certificate over (RFC 4853:
+// signed by a signer when any of its signatures is valid) is not refused
+// for the certificate that does not pass, its old one expired or its new
+// one not deployed here yet, when one of its listed certificates passes:
+// the refusal would hit the very messages the second signature is there
+// to carry through the rollover. Any other signer that does not pass (a
+// stranger, another party) still refuses the message.
 func checkSigners(p7 *pkcs7.PKCS7, opts *DecodeOptions) (*x509.Certificate, error) {
 	intermediates := x509.NewCertPool()
 	for _, c := range p7.Certificates {
 		intermediates.AddCert(c)
 	}
 	var first *x509.Certificate
+	certs := make([]*x509.Certificate, len(p7.Signers))
+	errs := make([]error, len(p7.Signers))
+	passed := map[string]bool{} // the parties of the signers that passed
 	for i := range p7.Signers {
 		si := &p7.Signers[i]
 		cert := findCert(p7.Certificates, si.IssuerAndSerialNumber.IssuerName.FullBytes, si.IssuerAndSerialNumber.SerialNumber)
 		if cert == nil { // verifyPKCS7 found it; be defensive anyway
 			return nil, errors.New("smime: signer certificate not found")
 		}
-		if err := checkSignerCert(cert, intermediates, opts); err != nil {
-			return nil, err
+		certs[i], errs[i] = cert, checkSignerCert(cert, intermediates, opts)
+		if errs[i] == nil {
+			for _, party := range signerParties(cert, opts) {
+				passed[party] = true
+			}
+			if first == nil {
+				first = cert
+			}
+		}
+	}
+	for i := range p7.Signers {
+		si := &p7.Signers[i]
+		if errs[i] != nil && !slices.ContainsFunc(signerParties(certs[i], opts), func(p string) bool { return passed[p] }) {
+			return nil, errs[i]
 		}
 		var types []asn1.ObjectIdentifier
 		var values [][]byte
@@ -484,11 +507,31 @@ func checkSigners(p7 *pkcs7.PKCS7, opts *DecodeOptions) (*x509.Certificate, erro
 		if err := checkContentTypeAttr(types, values); err != nil {
 			return nil, err
 		}
-		if first == nil {
-			first = cert
-		}
 	}
 	return first, nil
+}
+
+// signerParties are the parties of opts.Parties (only opts.Party, when
+// set) that list cert, a signer's certificate, whether the store holds it
+// or not (opts.AbsentParties).
+func signerParties(cert *x509.Certificate, opts *DecodeOptions) []string {
+	var out []string
+	add := func(party string) {
+		if (opts.Party == "" || party == opts.Party) && !slices.Contains(out, party) {
+			out = append(out, party)
+		}
+	}
+	for _, pc := range opts.Parties {
+		if bytes.Equal(pc.Cert.Raw, cert.Raw) {
+			add(pc.Party)
+		}
+	}
+	for _, a := range opts.AbsentParties {
+		if a.Matches != nil && a.Matches(cert.Raw) {
+			add(a.Party)
+		}
+	}
+	return out
 }
 
 // checkContentTypeAttr checks the content-type signed attribute, which

@@ -26,6 +26,10 @@ signing_certificates, present in the other-people store of the server the
 instance runs on and valid at the time of receipt, and use one of the
 digests sha256, sha384, sha512 or sha1; the certificate embedded in the
 signature alone is never trusted. The party found becomes message.party.
+A message a party signed twice while it rolls its certificate over, with
+its old and its new certificate, is accepted when one of them passes: the
+old one may have expired, or the new one not be in the store yet. Every
+other signer of a message must pass.
 
 A message that fails decoding (cannot be decrypted, a bad or missing
 signature, an unknown signer, not encrypted where require_encryption) is
