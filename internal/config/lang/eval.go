@@ -298,6 +298,11 @@ func (d *decoder) eval(a *hcl.Attribute, ty cty.Type, what string) (evaluated, b
 			// without a value; here only those this value depends on
 			// are needed.
 			d.add(d.missingInputs(a.Expr)...)
+		case len(d.missingInputs(a.Expr)) > 0:
+			// ModeRun needs every variable and has reported each one
+			// without a value at its declaration: a second error at
+			// each use would add nothing (Terraform reports one).
+			return evaluated{}, false
 		}
 		d.add(notKnown)
 		return evaluated{}, false
