@@ -168,6 +168,7 @@ func evalJSONTemplate(src string, rng hcl.Range, ctx *hcl.EvalContext) (cty.Valu
 	}
 	diags = append(diags, hugeNumbers(tmpl)...)
 	prepareMetering(tmpl, meterOf(ctx))
+	markIndexKeys(tmpl)
 	v, ds := tmpl.Value(ctx)
 	return v, append(diags, ds...)
 }

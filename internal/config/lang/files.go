@@ -309,6 +309,7 @@ func parseFile(src []byte, name string) *parsedFile {
 	if body, ok := f.Body.(*hclsyntax.Body); ok && !ds.HasErrors() {
 		e.valueDiags = hugeNumbers(body)
 		e.equalities = prepareMetering(body, nil)
+		markIndexKeys(body)
 	}
 	return e
 }

@@ -227,3 +227,87 @@ func sensitive(v cty.Value) bool {
 	_, marks := v.UnmarkDeep()
 	return hasMark(marks, markSensitive)
 }
+
+// markingIndexExpr is coll[key] whose value carries the marks of key as
+// well as those of coll: HCL drops them when it indexes an object
+// ({ a = "x" }[var.token] was "x", not sensitive), where go-cty keeps them
+// for lists and maps. What a sensitive key selects derives from it.
+type markingIndexExpr struct {
+	*hclsyntax.IndexExpr
+}
+
+func (e *markingIndexExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	// hclsyntax.IndexExpr.Value, keeping the key's marks.
+	coll, ds := e.Collection.Value(ctx)
+	key, keyDiags := e.Key.Value(ctx)
+	ds = append(ds, keyDiags...)
+	val, indexDiags := hcl.Index(coll, key, &e.BracketRange)
+	for _, d := range indexDiags {
+		if d.Expression == nil {
+			d.Expression, d.EvalContext = e.IndexExpr, ctx
+		}
+	}
+	_, marks := key.Unmark()
+	return val.WithMarks(marks), append(ds, indexDiags...)
+}
+
+// markIndexKeys replaces every index expression of node (coll[key], not
+// coll["literal"], which is a traversal) with a markingIndexExpr. It runs
+// after prepareMetering, whose checkedExpr wrappers it looks into.
+func markIndexKeys(node hclsyntax.Node) {
+	wrap := func(e hclsyntax.Expression) hclsyntax.Expression {
+		if ix, ok := e.(*hclsyntax.IndexExpr); ok {
+			return &markingIndexExpr{ix}
+		}
+		return e
+	}
+	_ = hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		switch n := n.(type) {
+		case *hclsyntax.Attribute:
+			n.Expr = wrap(n.Expr)
+		case *hclsyntax.UnaryOpExpr:
+			n.Val = wrap(n.Val)
+		case *hclsyntax.BinaryOpExpr:
+			n.LHS, n.RHS = wrap(n.LHS), wrap(n.RHS)
+		case *hclsyntax.ConditionalExpr:
+			n.Condition, n.TrueResult, n.FalseResult = wrap(n.Condition), wrap(n.TrueResult), wrap(n.FalseResult)
+		case *hclsyntax.FunctionCallExpr:
+			for i, a := range n.Args {
+				n.Args[i] = wrap(a)
+			}
+		case *hclsyntax.IndexExpr:
+			n.Collection, n.Key = wrap(n.Collection), wrap(n.Key)
+		case *markingIndexExpr:
+			n.Collection, n.Key = wrap(n.Collection), wrap(n.Key)
+		case *hclsyntax.TupleConsExpr:
+			for i, e := range n.Exprs {
+				n.Exprs[i] = wrap(e)
+			}
+		case *hclsyntax.ObjectConsExpr:
+			for i := range n.Items {
+				n.Items[i].KeyExpr, n.Items[i].ValueExpr = wrap(n.Items[i].KeyExpr), wrap(n.Items[i].ValueExpr)
+			}
+		case *hclsyntax.ObjectConsKeyExpr:
+			n.Wrapped = wrap(n.Wrapped)
+		case *hclsyntax.SplatExpr:
+			n.Source, n.Each = wrap(n.Source), wrap(n.Each)
+		case *hclsyntax.RelativeTraversalExpr:
+			n.Source = wrap(n.Source)
+		case *hclsyntax.TemplateExpr:
+			for i, p := range n.Parts {
+				n.Parts[i] = wrap(p)
+			}
+		case *hclsyntax.TemplateJoinExpr:
+			n.Tuple = wrap(n.Tuple)
+		case *hclsyntax.TemplateWrapExpr:
+			n.Wrapped = wrap(n.Wrapped)
+		case *hclsyntax.ParenthesesExpr:
+			n.Expression = wrap(n.Expression)
+		case *checkedExpr:
+			n.Expression = wrap(n.Expression)
+		case *hclsyntax.ForExpr:
+			n.CollExpr, n.KeyExpr, n.ValExpr, n.CondExpr = wrap(n.CollExpr), wrap(n.KeyExpr), wrap(n.ValExpr), wrap(n.CondExpr)
+		}
+		return nil
+	})
+}

@@ -476,3 +476,73 @@ func TestTemplateConstant(t *testing.T) {
 		}
 	}
 }
+
+// TestSensitiveIndexKeys: what a sensitive key selects from an object
+// ({ s3cr3t = "alpha" }[var.token]) derives from the secret and is
+// sensitive, wherever the index is (HCL dropped the key's mark for an
+// object, while go-cty keeps it for a map): in a local, a template at run
+// time, and a JSON file's template.
+func TestSensitiveIndexKeys(t *testing.T) {
+	cfg := loadTemplateConfig(t, `
+locals {
+  top      = { s3cr3t = "alpha", other = "beta" }[var.token]
+  then_attr = { s3cr3t = { n = "alpha" } }[var.token].n
+  template = "x-${{ s3cr3t = "alpha" }[var.token]}"
+  argument = upper({ s3cr3t = "alpha" }[var.token])
+  element  = [for k in ["k"] : { s3cr3t = "alpha" }[var.token]]
+  result   = true ? { s3cr3t = "alpha" }[var.token] : "z"
+  key      = { s3cr3t = "alpha" }[{ s3cr3t = "s3cr3t" }[var.token]]
+}
+send_port "picked" {
+  host   = host.h
+  filter = message.properties.partner == "fabrikam"
+  transport "file" {
+    path      = "out"
+    file_name = "f-${{ s3cr3t = "alpha" }[message.properties.token]}"
+  }
+}
+`)
+	for _, l := range cfg.Locals {
+		if l.Name == "hook" {
+			continue
+		}
+		t.Run(l.Name, func(t *testing.T) {
+			if !sensitive(l.Value) {
+				t.Errorf("local.%s = %#v, want it sensitive", l.Name, l.Value)
+			}
+		})
+	}
+	if got := SensitiveStrings(cfg); !slices.Contains(got, "alpha") {
+		t.Errorf("SensitiveStrings = %q, want alpha among them", got)
+	}
+
+	var file string
+	for name := range cfg.Files {
+		file = name
+	}
+	rl := cfg.ReceiveLocations[0]
+	msg := Message{ID: "m1", Properties: rl.Properties.V, SensitiveProperties: rl.SensitiveProperties}.Value()
+	got, err := EvalTemplate(cfg, fileNameOf(t, cfg.Files[file], "picked"), msg)
+	if err != nil || got.Text != "f-alpha" || !got.Sensitive || got.SensitiveAt != 2 {
+		t.Errorf("file_name = %+v, %v; want f-alpha, sensitive from 2", got, err)
+	}
+
+	// A JSON file's string is a template, parsed as it is evaluated.
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "main.hcl"), nestingGroup+`
+variable "token" {
+  type      = string
+  sensitive = true
+}
+`)
+	writeTestFile(t, filepath.Join(dir, "locals.hcl.json"), `{"locals": {"picked": "${{ s3cr3t = \"alpha\" }[var.token]}"}}`)
+	cfg, diags := Load([]string{filepath.Join(dir, "locals.hcl.json"), filepath.Join(dir, "main.hcl")}, Options{Mode: ModeRun, Vars: []string{"token=s3cr3t"}, LookupEnv: noEnv})
+	if diags.HasErrors() {
+		t.Fatalf("loading the JSON file: %s", diags.Error())
+	}
+	for _, l := range cfg.Locals {
+		if l.Name == "picked" && !sensitive(l.Value) {
+			t.Errorf("the JSON file's local.picked = %#v, want it sensitive", l.Value)
+		}
+	}
+}
