@@ -74,7 +74,8 @@ func ordinal(n int) string {
 // cfg.Files keeps the configuration files only: lang's parser also holds
 // the --var-file files, whose lines are variable values, and a snippet of one
 // would print a sensitive value (a diagnostic pointing at `password = "..."`
-// in a variables file). Diagnostics in them keep their location.
+// in a variables file). Their snippets come from cfg.VarFileSources, where
+// such values are masked.
 func loadConfig(e *env, paths []string, vf varFlags, mode lang.Mode) (*model.Config, hcl.Diagnostics, error) {
 	return loadConfigWith(e, paths, vf, lang.Options{Mode: mode})
 }
@@ -135,6 +136,14 @@ func sources(cfg *model.Config) (map[string][]byte, map[string]*hcl.File) {
 			masked := maskStrings(src)
 			out[name] = masked
 			parsed[name] = &hcl.File{Bytes: masked}
+		}
+	}
+	// The --var-file files, their secrets already masked by lang (the
+	// values of sensitive and undeclared variables), the rest shown.
+	for name, src := range cfg.VarFileSources {
+		if _, ok := out[name]; !ok {
+			out[name] = src
+			parsed[name] = &hcl.File{Bytes: src}
 		}
 	}
 	return out, parsed

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -236,6 +237,9 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 	}
 	attrs, ds := f.Body.JustAttributes()
 	d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
+	if !ds.HasErrors() {
+		d.keepVarFileSource(path, f.Bytes, attrs)
+	}
 	for name, a := range attrs {
 		v, declared := d.vars[name]
 		if !declared {
@@ -263,4 +267,26 @@ func withDefaults(val cty.Value, defaults *typeexpr.Defaults) cty.Value {
 func noValue(v *model.Variable) *hcl.Diagnostic {
 	return diag.Errorf(diag.CodeInvalidValue, v.DeclRange, "No value for required variable",
 		"Variable %q has no default, and no value was given with --var, --var-file or %s%s.", v.Name, envVarPrefix, v.Name)
+}
+
+// keepVarFileSource records src, the text of variables file path, for the
+// snippets of its diagnostics, with the values it gives a sensitive or an
+// undeclared variable masked (model.Config.VarFileSources).
+func (d *decoder) keepVarFileSource(path string, src []byte, attrs hcl.Attributes) {
+	masked := bytes.Clone(src)
+	for name, a := range attrs {
+		if v := d.vars[name]; v != nil && !v.Sensitive {
+			continue
+		}
+		r := a.Expr.Range()
+		for i := r.Start.Byte; i < r.End.Byte && i < len(masked); i++ {
+			if masked[i] != '\n' && masked[i] != '\r' {
+				masked[i] = '*'
+			}
+		}
+	}
+	if d.cfg.VarFileSources == nil {
+		d.cfg.VarFileSources = map[string][]byte{}
+	}
+	d.cfg.VarFileSources[path] = masked
 }

@@ -232,3 +232,43 @@ locals {
 		}
 	}
 }
+
+// TestVarFileSources: the text of each --var-file that parsed is kept for
+// snippets, with the values of sensitive and undeclared variables masked
+// byte for byte (line ends kept), in HCL and JSON; a file with a block,
+// which is no variables file, is not kept.
+func TestVarFileSources(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "main.hcl"), nestingGroup+`
+variable "plain" {
+  type = list(string)
+}
+variable "secret" {
+  sensitive = true
+}
+`)
+	cases := []struct{ name, src, want string }{
+		{"vars.hcl", "plain  = [\"p\"]\nsecret = <<EOT\nhunter2\nEOT\ntypo   = \"hunter3\"\n",
+			"plain  = [\"p\"]\nsecret = *****\n*******\n***\ntypo   = *********\n"},
+		{"vars.json", `{"plain": ["p"], "secret": "hunter2", "typo": 1}`,
+			`{"plain": ["p"], "secret": *********, "typo": *}`},
+		{"block.hcl", "secret = \"hunter2\"\nb {\n}\n", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			writeTestFile(t, path, tc.src)
+			cfg, _ := Load([]string{filepath.Join(dir, "main.hcl")}, Options{VarFiles: []string{path}, LookupEnv: noEnv})
+			got, kept := cfg.VarFileSources[path]
+			if tc.want == "" {
+				if kept {
+					t.Errorf("kept %q, want nothing", got)
+				}
+				return
+			}
+			if string(got) != tc.want {
+				t.Errorf("VarFileSources[%s] = %q, want %q", tc.name, got, tc.want)
+			}
+		})
+	}
+}

@@ -77,6 +77,11 @@ type Config struct {
 	// those refused before parsing (too deeply nested), which Files leaves
 	// out, included: for converting diagnostics' byte offsets to positions.
 	Sources map[string][]byte
+	// VarFileSources are the texts of the --var-file files that parsed,
+	// by name, for diagnostics snippets, with the value of every variable
+	// that is sensitive or that no block declares (a misspelled secret's)
+	// masked: '*' for each of its bytes but line ends.
+	VarFileSources map[string][]byte
 	// EvalContext has var, local and the functions; filters and templates are
 	// evaluated with it plus the message object. It is per-file because file()
 	// resolves against the declaring file's directory: look it up by filename.
