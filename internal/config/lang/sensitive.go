@@ -47,10 +47,13 @@ func SensitiveStrings(cfg *model.Config) []string {
 // of the wrong type, a call that fails) is only text, which a snippet of
 // its line would show. A password written as a literal is a secret too.
 // bizpipe fmt --diff, which shows files as written, hides them too.
+// Each is there as its value and as written, escapes and all: a snippet
+// shows the file, where "p\u00e4ss" (Python's json.dumps writes every
+// non-ASCII letter so) is not the value "päss" nor any escaped form of it.
 func LiteralSecrets(f *hcl.File) []string {
 	body, ok := f.Body.(*hclsyntax.Body)
 	if !ok {
-		return jsonLiteralSecrets(f.Body)
+		return jsonLiteralSecrets(f.Body, f.Bytes)
 	}
 	var out []string
 	for _, b := range body.Blocks {
@@ -69,6 +72,9 @@ func LiteralSecrets(f *hcl.File) []string {
 		_ = hclsyntax.VisitAll(attr.Expr, func(n hclsyntax.Node) hcl.Diagnostics {
 			if lit, ok := n.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && !lit.Val.IsNull() {
 				out = append(out, lit.Val.AsString())
+				if raw := string(lit.SrcRange.SliceBytes(f.Bytes)); raw != lit.Val.AsString() {
+					out = append(out, raw)
+				}
 			}
 			return nil
 		})
@@ -76,10 +82,11 @@ func LiteralSecrets(f *hcl.File) []string {
 	return out
 }
 
-// jsonLiteralSecrets is LiteralSecrets for the body of a JSON file: the
-// strings of the value as written (evaluated without a context, a JSON
-// string is its text, not a template), its objects' keys included.
-func jsonLiteralSecrets(body hcl.Body) []string {
+// jsonLiteralSecrets is LiteralSecrets for the body of a JSON file, whose
+// text is src: the strings of the value as written (evaluated without a
+// context, a JSON string is its text, not a template), its objects' keys
+// included, and each as the file writes it (jsonSourceStrings).
+func jsonLiteralSecrets(body hcl.Body, src []byte) []string {
 	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 		{Type: blockVariable, LabelNames: []string{"name"}},
 		{Type: blockStore, LabelNames: []string{"name"}},
@@ -100,9 +107,41 @@ func jsonLiteralSecrets(body hcl.Body) []string {
 			continue
 		}
 		v, _ := attr.Expr.Value(nil)
-		out = append(out, literalStrings(v)...)
+		values := literalStrings(v)
+		out = append(out, values...)
+		for _, raw := range jsonSourceStrings(attr.Expr, src) {
+			if !slices.Contains(values, raw) {
+				out = append(out, raw)
+			}
+		}
 	}
 	return out
+}
+
+// jsonSourceStrings returns the text between the quotes of every string
+// of expr, a JSON file's value whose text is src, its objects' keys
+// included: the strings as written, with their escapes.
+func jsonSourceStrings(expr hcl.Expression, src []byte) []string {
+	if items := expr.(interface{ ExprList() []hcl.Expression }).ExprList(); items != nil {
+		var out []string
+		for _, item := range items {
+			out = append(out, jsonSourceStrings(item, src)...)
+		}
+		return out
+	}
+	if pairs := expr.(interface{ ExprMap() []hcl.KeyValuePair }).ExprMap(); pairs != nil {
+		var out []string
+		for _, p := range pairs {
+			out = append(out, jsonSourceStrings(p.Key, src)...)
+			out = append(out, jsonSourceStrings(p.Value, src)...)
+		}
+		return out
+	}
+	text := expr.Range().SliceBytes(src)
+	if len(text) < 2 || text[0] != '"' || text[len(text)-1] != '"' {
+		return nil // a number, a bool or null
+	}
+	return []string{string(text[1 : len(text)-1])}
 }
 
 // literalStrings returns the known strings in v and the keys of its

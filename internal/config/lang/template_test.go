@@ -355,6 +355,11 @@ variable "as_one" {
 variable "open" {
   default = "VISIBLE"
 }
+variable "escaped" {
+  type      = number
+  sensitive = true
+  default   = "P\u00c4SS"
+}
 variable "open_as_string" {
   type      = number
   sensitive = "false"
@@ -370,7 +375,8 @@ certificate_store "s" {
 	}
 	got := LiteralSecrets(e.file)
 	slices.Sort(got)
-	if want := []string{"IN-A-CALL", "NOT-A-NUMBER", "PART", "PW-", "SENSITIVE-AS-ONE", "SENSITIVE-AS-STRING"}; !slices.Equal(got, want) {
+	// An escaped literal is there as written too: a snippet shows that.
+	if want := []string{"IN-A-CALL", "NOT-A-NUMBER", "PART", "PW-", `P\u00c4SS`, "PÄSS", "SENSITIVE-AS-ONE", "SENSITIVE-AS-STRING"}; !slices.Equal(got, want) {
 		t.Errorf("LiteralSecrets = %q, want %q", got, want)
 	}
 }
@@ -379,6 +385,8 @@ certificate_store "s" {
 // native file's are (TestLiteralSecrets), the strings of a value and its
 // objects' keys as written: a sensitive default of the wrong type, or a
 // store's password, showed in the snippet of a diagnostic on its line.
+// Each string is there as written too, escapes and all: "p\u00e4ss", as
+// Python's json.dumps writes "päss", is what a snippet shows.
 func TestLiteralSecretsJSON(t *testing.T) {
 	e := parseFile([]byte(`{
   "variable": {
@@ -386,6 +394,7 @@ func TestLiteralSecretsJSON(t *testing.T) {
     "called": {"sensitive": true, "default": "${upper(\"IN-A-CALL\", 1)}"},
     "as_string": {"type": "number", "sensitive": "true", "default": {"KEY": ["IN-AN-OBJECT"]}},
     "open": {"default": "VISIBLE"},
+    "escaped": {"sensitive": true, "default": {"K\u00c9Y": "P\u00c4SS"}},
     "open_as_string": {"type": "number", "sensitive": "false", "default": "VISIBLE-AS-STRING"}
   },
   "certificate_store": {"s": {"path": "x", "password": "PW-${\"PART\"}"}}
@@ -395,7 +404,9 @@ func TestLiteralSecretsJSON(t *testing.T) {
 	}
 	got := LiteralSecrets(e.file)
 	slices.Sort(got)
-	if want := []string{`${upper("IN-A-CALL", 1)}`, "IN-AN-OBJECT", "KEY", "NOT-A-NUMBER", `PW-${"PART"}`}; !slices.Equal(got, want) {
+	want := []string{`${upper("IN-A-CALL", 1)}`, `${upper(\"IN-A-CALL\", 1)}`, "IN-AN-OBJECT", "KEY", `K\u00c9Y`, "KÉY",
+		"NOT-A-NUMBER", `PW-${"PART"}`, `PW-${\"PART\"}`, `P\u00c4SS`, "PÄSS"}
+	if !slices.Equal(got, want) {
 		t.Errorf("LiteralSecrets = %q, want %q", got, want)
 	}
 }
