@@ -20,6 +20,12 @@ import (
 // evaluated: the value is unknown, without a diagnostic (the one that
 // spent it said so), and the caller must check m.spent to tell.
 func evaluate(expr hcl.Expression, ctx *hcl.EvalContext, m *meter) (cty.Value, hcl.Diagnostics) {
+	return evaluateTemplates(expr, ctx, m, nil)
+}
+
+// evaluateTemplates is evaluate, evaluating the template of each string of
+// a JSON file with eval (nil: as HCL does).
+func evaluateTemplates(expr hcl.Expression, ctx *hcl.EvalContext, m *meter, eval templateEval) (cty.Value, hcl.Diagnostics) {
 	if m.live() && m.spent {
 		return cty.DynamicVal, nil
 	}
@@ -27,7 +33,7 @@ func evaluate(expr hcl.Expression, ctx *hcl.EvalContext, m *meter) (cty.Value, h
 	var v cty.Value
 	var ds hcl.Diagnostics
 	if isJSONExpression(expr) {
-		v, ds = evalJSON(expr, ctx)
+		v, ds = evalJSON(expr, ctx, eval)
 	} else {
 		v, ds = expr.Value(ctx)
 	}
@@ -50,7 +56,7 @@ func evaluateConstant(expr hcl.Expression, m *meter) (cty.Value, hcl.Diagnostics
 	var ds hcl.Diagnostics
 	m.start()
 	if isJSONExpression(expr) {
-		v, ds = evalJSON(expr, nil)
+		v, ds = evalJSON(expr, nil, nil)
 	} else {
 		if vars := expr.Variables(); len(vars) > 0 {
 			// What HCL says in a context without variables, which this
@@ -125,19 +131,21 @@ func isJSONExpression(expr hcl.Expression) bool {
 //     unknown: x.hcl.json's 1e999999 validated;
 //   - a key derived from a sensitive value marks the object, as the native
 //     syntax does, where the json package panicked.
-func evalJSON(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+//
+// Each string's template is evaluated with eval, nil meaning as HCL does.
+func evalJSON(expr hcl.Expression, ctx *hcl.EvalContext, eval templateEval) (cty.Value, hcl.Diagnostics) {
 	if items := expr.(interface{ ExprList() []hcl.Expression }).ExprList(); items != nil {
 		var diags hcl.Diagnostics
 		vals := []cty.Value{}
 		for _, item := range items {
-			v, ds := evalJSON(item, ctx)
+			v, ds := evalJSON(item, ctx, eval)
 			vals = append(vals, v)
 			diags = append(diags, ds...)
 		}
 		return cty.TupleVal(vals), diags
 	}
 	if pairs := expr.(interface{ ExprMap() []hcl.KeyValuePair }).ExprMap(); pairs != nil {
-		return evalJSONObject(pairs, ctx)
+		return evalJSONObject(pairs, ctx, eval)
 	}
 	v, diags := expr.Value(nil) // a string, verbatim, or a number, a bool or null
 	if diags.HasErrors() || !v.IsKnown() || v.IsNull() {
@@ -150,15 +158,20 @@ func evalJSON(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnos
 		}
 	case cty.String:
 		if ctx != nil {
-			return evalJSONTemplate(v.AsString(), expr.Range(), ctx)
+			return evalJSONTemplate(v.AsString(), expr.Range(), ctx, eval)
 		}
 	}
 	return v, diags
 }
 
+// templateEval evaluates tmpl, the template of a JSON file's string, parsed
+// and prepared, in ctx.
+type templateEval func(tmpl hclsyntax.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics)
+
 // evalJSONTemplate evaluates a JSON string's text src, at rng (its quotes
-// included), as a template, as the json package does.
-func evalJSONTemplate(src string, rng hcl.Range, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+// included), as a template, as the json package does, with eval when it is
+// not nil.
+func evalJSONTemplate(src string, rng hcl.Range, ctx *hcl.EvalContext, eval templateEval) (cty.Value, hcl.Diagnostics) {
 	// As the json package: past the opening quote (escapes make the
 	// positions approximate).
 	start := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1, Byte: rng.Start.Byte + 1}
@@ -169,22 +182,28 @@ func evalJSONTemplate(src string, rng hcl.Range, ctx *hcl.EvalContext) (cty.Valu
 	diags = append(diags, hugeNumbers(tmpl)...)
 	prepareMetering(tmpl, meterOf(ctx))
 	markIndexKeys(tmpl)
-	v, ds := tmpl.Value(ctx)
+	var v cty.Value
+	var ds hcl.Diagnostics
+	if eval != nil {
+		v, ds = eval(tmpl, ctx)
+	} else {
+		v, ds = tmpl.Value(ctx)
+	}
 	return v, append(diags, ds...)
 }
 
 // evalJSONObject evaluates a JSON object's members as the json package
 // does: the keys are templates too, a key that is not known makes the
 // whole object unknown, and a duplicate key is an error.
-func evalJSONObject(pairs []hcl.KeyValuePair, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+func evalJSONObject(pairs []hcl.KeyValuePair, ctx *hcl.EvalContext, eval templateEval) (cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	attrs := map[string]cty.Value{}
 	ranges := map[string]hcl.Range{}
 	var marks []cty.ValueMarks
 	known := true
 	for _, p := range pairs {
-		name, nameDiags := evalJSON(p.Key, ctx)
-		val, valDiags := evalJSON(p.Value, ctx)
+		name, nameDiags := evalJSON(p.Key, ctx, eval)
+		val, valDiags := evalJSON(p.Value, ctx, eval)
 		diags = append(diags, nameDiags...)
 		diags = append(diags, valDiags...)
 		nameRange := p.Key.Range()

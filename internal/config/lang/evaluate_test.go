@@ -55,7 +55,7 @@ func TestEvalJSONAsHCL(t *testing.T) {
 				t.Fatalf("%T is not taken for a JSON expression", expr)
 			}
 			want, wantDiags := expr.Value(ctx)
-			got, gotDiags := evalJSON(expr, ctx)
+			got, gotDiags := evalJSON(expr, ctx, nil)
 			if !got.RawEquals(want) {
 				t.Errorf("value %#v, the json package's %#v", got, want)
 			}
@@ -64,7 +64,7 @@ func TestEvalJSONAsHCL(t *testing.T) {
 			}
 			// Without a context, strings are taken as they are.
 			want, _ = expr.Value(nil)
-			if got, _ := evalJSON(expr, nil); !got.RawEquals(want) {
+			if got, _ := evalJSON(expr, nil, nil); !got.RawEquals(want) {
 				t.Errorf("without a context: %#v, the json package's %#v", got, want)
 			}
 		})
@@ -91,7 +91,7 @@ func TestEvalJSONSensitiveKey(t *testing.T) {
 	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
 		"var": cty.ObjectVal(map[string]cty.Value{"s": cty.StringVal("k").Mark(markSensitive)}),
 	}}
-	v, ds := evalJSON(attrs["a"].Expr, ctx)
+	v, ds := evalJSON(attrs["a"].Expr, ctx, nil)
 	if ds.HasErrors() || !v.HasMark(markSensitive) {
 		t.Fatalf("%#v, %v: want an object marked sensitive", v, ds)
 	}

@@ -53,12 +53,22 @@ func isLogical(op *hclsyntax.Operation) (logical, and bool) {
 }
 
 // evaluateAll is evaluate, with the errors HCL drops for an unknown
-// operand (see above). Only the native syntax is judged so.
+// operand (see above). A JSON file's strings are native templates, each
+// judged so: "${message.receive_location == \"in\" && upper(message.id, 1)}"
+// fails for every message as its native twin does.
 func evaluateAll(expr hcl.Expression, ctx *hcl.EvalContext, m *meter) (cty.Value, hcl.Diagnostics) {
 	e, native := expr.(hclsyntax.Expression)
 	if !native {
-		return evaluate(expr, ctx, m)
+		return evaluateTemplates(expr, ctx, m, func(tmpl hclsyntax.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+			return unhide(tmpl, ctx, m, func() (cty.Value, hcl.Diagnostics) { return tmpl.Value(ctx) })
+		})
 	}
+	return unhide(e, ctx, m, func() (cty.Value, hcl.Diagnostics) { return evaluate(expr, ctx, m) })
+}
+
+// unhide returns what eval, the evaluation of e, returns, with the errors
+// HCL drops for an unknown operand.
+func unhide(e hclsyntax.Expression, ctx *hcl.EvalContext, m *meter, eval func() (cty.Value, hcl.Diagnostics)) (cty.Value, hcl.Diagnostics) {
 	var swapped []*hclsyntax.BinaryOpExpr
 	conditional := false
 	_ = hclsyntax.VisitAll(e, func(n hclsyntax.Node) hcl.Diagnostics {
@@ -82,7 +92,7 @@ func evaluateAll(expr hcl.Expression, ctx *hcl.EvalContext, m *meter) (cty.Value
 			}
 		}
 	}()
-	v, ds := evaluate(expr, ctx, m)
+	v, ds := eval()
 	if conditional && !ds.HasErrors() && !m.stopped() {
 		h := &hiddenWalk{ctx: ctx, m: m}
 		h.value(e)
