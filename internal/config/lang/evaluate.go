@@ -172,10 +172,7 @@ type templateEval func(tmpl hclsyntax.Expression, ctx *hcl.EvalContext) (cty.Val
 // included), as a template, as the json package does, with eval when it is
 // not nil.
 func evalJSONTemplate(src string, rng hcl.Range, ctx *hcl.EvalContext, eval templateEval) (cty.Value, hcl.Diagnostics) {
-	// As the json package: past the opening quote (escapes make the
-	// positions approximate).
-	start := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1, Byte: rng.Start.Byte + 1}
-	tmpl, diags := hclsyntax.ParseTemplate([]byte(src), rng.Filename, start)
+	tmpl, diags := parseJSONTemplate(src, rng)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}
@@ -249,6 +246,37 @@ func evalJSONObject(pairs []hcl.KeyValuePair, ctx *hcl.EvalContext, eval templat
 		return cty.DynamicVal.WithMarks(marks...), diags
 	}
 	return cty.ObjectVal(attrs).WithMarks(marks...), diags
+}
+
+// parseJSONTemplate parses a JSON string's text src, at rng (its quotes
+// included), as a template.
+func parseJSONTemplate(src string, rng hcl.Range) (hclsyntax.Expression, hcl.Diagnostics) {
+	// As the json package: past the opening quote (escapes make the
+	// positions approximate).
+	start := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1, Byte: rng.Start.Byte + 1}
+	return hclsyntax.ParseTemplate([]byte(src), rng.Filename, start)
+}
+
+// templateSyntax returns expr as native syntax, for the checks that read a
+// template as written: expr itself when it is native, the template of a
+// JSON file's string as evaluating it parses it (evalJSONTemplate), and
+// nil for another JSON value or a template that does not parse.
+func templateSyntax(expr hcl.Expression) hclsyntax.Expression {
+	if e, native := expr.(hclsyntax.Expression); native {
+		return e
+	}
+	if !isJSONExpression(expr) {
+		return nil
+	}
+	v, diags := expr.Value(nil) // a string, verbatim
+	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.Type().Equals(cty.String) {
+		return nil
+	}
+	tmpl, diags := parseJSONTemplate(v.AsString(), expr.Range())
+	if diags.HasErrors() {
+		return nil
+	}
+	return tmpl
 }
 
 // numberOutOfRange is the BP1004 of number f, written at rng, which
