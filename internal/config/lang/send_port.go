@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -47,6 +48,10 @@ func (d *decoder) decodeSendPortBlock(b *hcl.Block) {
 		p.FilterRange = a.Expr.Range()
 		if d.checkFilter(a, describe(b)) {
 			p.FilterExpr = a.Expr
+			p.FilterSyntax = templateSyntax(a.Expr)
+			if w, ok := p.FilterSyntax.(*hclsyntax.TemplateWrapExpr); ok {
+				p.FilterSyntax = w.Wrapped // "${...}": the expression
+			}
 			p.Filter = d.newFilter(a.Expr, d.ctxFor(a.Range), p.Name)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -394,11 +395,15 @@ type SendPort struct {
 	// Filter is the compiled filter; nil: subscribes to nothing.
 	Filter message.Filter
 	// FilterExpr is the filter as written, for the rules that read it.
-	FilterExpr  hcl.Expression
-	FilterRange hcl.Range
-	Transport   *Component
-	Retry       Retry
-	DeclRange   hcl.Range
+	FilterExpr hcl.Expression
+	// FilterSyntax is FilterExpr in the native syntax, for the rules
+	// that walk it: a JSON file's filter is the template of a string
+	// ("${...}"), whose expression this is. nil when there is none.
+	FilterSyntax hclsyntax.Expression
+	FilterRange  hcl.Range
+	Transport    *Component
+	Retry        Retry
+	DeclRange    hcl.Range
 }
 
 // Needs is what the port's pipeline and transport need on the instance

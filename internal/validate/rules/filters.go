@@ -25,8 +25,8 @@ func (c *checker) checkFilterLocations() {
 		declared[rl.Name] = true
 	}
 	for _, p := range c.cfg.SendPorts {
-		expr, ok := p.FilterExpr.(hclsyntax.Expression)
-		if !ok || !c.runs(p.Host) {
+		expr := p.FilterSyntax
+		if expr == nil || !c.runs(p.Host) {
 			continue
 		}
 		for _, lit := range locationLiterals(expr) {

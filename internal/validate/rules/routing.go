@@ -99,8 +99,8 @@ type portIndex struct {
 
 func indexFilter(p *model.SendPort) portIndex {
 	pi := portIndex{port: p}
-	expr, ok := p.FilterExpr.(hclsyntax.Expression)
-	if !ok {
+	expr := p.FilterSyntax
+	if expr == nil {
 		return pi
 	}
 	for _, e := range conjuncts(expr) {
