@@ -514,10 +514,10 @@ type Decoded struct {
 	// Header is the header of the decoded entity (its Content-Type).
 	Header Header
 	// Party is the party whose signature verified, "" when none did: the
-	// first declared of Parties.
+	// first of Parties.
 	Party string
 	// Parties are all the parties that list the signer's certificate in
-	// their signing_certificates, in the order declared: one, unless
+	// their signing_certificates, sorted by name: one, unless
 	// parties share a certificate (two AS2 identities of one partner),
 	// when the sink chooses the one the transport received the message
 	// from (DecodeRequest.Party), if it is among them.

@@ -86,33 +86,40 @@ func TestAS2SharedSigningCertificate(t *testing.T) {
 
 // TestDecodeSharedSigningCertificateFirstParty: received otherwise than
 // over AS2, where no AS2-From names the sender, a message signed with a
-// certificate two parties list is the party declared first's, as the
-// party block's documentation says.
+// certificate two parties list is the party whose name sorts first, as
+// the party block's documentation says, whichever is declared first:
+// the order of the blocks (and so the names of the files) never changes
+// the meaning (language §2).
 func TestDecodeSharedSigningCertificateFirstParty(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
-	// fabrikam_eu, declared after fabrikam, lists fabrikam's certificate.
-	cfg := strings.Replace(decodeConfig, `party "fabrikam" { signing_certificates = ["{{.Partner}}"] }`,
-		`party "fabrikam" { signing_certificates = ["{{.Partner}}"] }
-party "fabrikam_eu" { signing_certificates = ["{{.Partner}}"] }`, 1)
-	if cfg == decodeConfig {
-		t.Fatal("decodeConfig has no party fabrikam to add another after")
-	}
-	p, decrypt, dir := setupDecode(t, cfg, nil)
-	work := t.TempDir()
-	file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
-	entity := file("entity.mime", []byte("Content-Type: application/edi-x12\r\n\r\nISA*00*~"))
-	signed := file("signed.eml", mustRun(t, ossl, "cms", "-sign", "-binary", "-in", entity,
-		"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())))
-	put(t, dir, "order.edi", mustRun(t, ossl, "cms", "-encrypt", "-binary", "-in", signed, "-aes256", file("d.pem", decrypt.CertPEM())))
-	r, box := start(t, dir)
-	if sum := runUntilSettled(t, r); sum.Delivered != 1 {
-		t.Fatalf("summary %+v, want 1 delivered", sum)
-	}
-	msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(msgs) != 1 || msgs[0].Party != "fabrikam" {
-		t.Errorf("messages %+v, want one of party fabrikam", msgs)
+	const fabrikam = `party "fabrikam" { signing_certificates = ["{{.Partner}}"] }`
+	for _, tc := range []struct{ name, parties string }{
+		{"declared first", fabrikam + "\n" + `party "fabrikam_eu" { signing_certificates = ["{{.Partner}}"] }`},
+		{"declared second", `party "fabrikam_eu" { signing_certificates = ["{{.Partner}}"] }` + "\n" + fabrikam},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := strings.Replace(decodeConfig, fabrikam, tc.parties, 1)
+			if cfg == decodeConfig {
+				t.Fatal("decodeConfig has no party fabrikam to add another beside")
+			}
+			p, decrypt, dir := setupDecode(t, cfg, nil)
+			work := t.TempDir()
+			file := func(name string, data []byte) string { return testpki.WriteFile(t, work, name, data) }
+			entity := file("entity.mime", []byte("Content-Type: application/edi-x12\r\n\r\nISA*00*~"))
+			signed := file("signed.eml", mustRun(t, ossl, "cms", "-sign", "-binary", "-in", entity,
+				"-signer", file("p.pem", p.partner.CertPEM()), "-inkey", file("p.key", p.partner.KeyPEM())))
+			put(t, dir, "order.edi", mustRun(t, ossl, "cms", "-encrypt", "-binary", "-in", signed, "-aes256", file("d.pem", decrypt.CertPEM())))
+			r, box := start(t, dir)
+			if sum := runUntilSettled(t, r); sum.Delivered != 1 {
+				t.Fatalf("summary %+v, want 1 delivered", sum)
+			}
+			msgs, err := msgbox.Collect(context.Background(), box, msgbox.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 1 || msgs[0].Party != "fabrikam" {
+				t.Errorf("messages %+v, want one of party fabrikam", msgs)
+			}
+		})
 	}
 }

@@ -247,8 +247,9 @@ signed message to the party whose signing_certificates hold its signer, found
 in the other-people store of the server the receiving instance runs on
 (BP7006–BP7008); the party's name becomes ` + "`message.party`" + `. Parties may list one
 certificate (two AS2 identities of one partner): a message received over AS2
-is then the party of its AS2-From, one received otherwise the party declared
-first. Refer to a party as ` + "`party.NAME`" + `.`,
+is then the party of its AS2-From, one received otherwise the party whose
+name sorts first (neither the order of the blocks nor the names of the
+files change it). Refer to a party as ` + "`party.NAME`" + `.`,
 		Attributes: []Attribute{
 			{Name: "as2_id", Type: component.String.String(), RequiredWhen: "the party is an AS2 partner",
 				Doc: "The party's AS2 identifier, 1 to 128 printable ASCII characters (RFC 4130): the `AS2-From` accepted from it, compared exactly, case and spaces included (RFC 4130 §6.2; `\"FABRIKAM\"` and `\"fabrikam\"` are two identifiers). Two parties cannot share one (BP7009)."},

@@ -139,6 +139,9 @@ func (d *decoder) judge(res *DecodeResult) (component.Decoded, error) {
 	if len(out.Parties) == 0 {
 		return component.Decoded{}, component.Refusal(component.ErrAuthenticationFailed, notPartySignerError(res.Signer, d.absent))
 	}
+	// By name, not by declaration: the order of the blocks and the names
+	// of the files never change the meaning (language §2).
+	slices.Sort(out.Parties)
 	out.Party = out.Parties[0]
 	return out, nil
 }
