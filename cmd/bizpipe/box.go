@@ -34,10 +34,11 @@ const (
 	// a running engine, and never creates one.
 	boxOperate
 	// boxRead is a bizpipe messages command that changes nothing (list,
-	// show, body, mdn, a --dry-run, route --message): boxOperate, but an
-	// embedded box of the current schema is opened without a write, so
-	// without waiting for the write lock, which a writer in another
-	// process may hold for long; an older one is still migrated
+	// show, body, mdn, a --dry-run, route --message): boxOperate, but a
+	// box of the current schema is opened without a write: an embedded
+	// one without waiting for the write lock, which a writer in another
+	// process may hold for long, a postgres one on a hot standby or as a
+	// role that may only read. An older one is still migrated
 	// (docs/operations.md, Upgrading bizpipe).
 	boxRead
 )
@@ -109,7 +110,7 @@ func pgboxOptions(use boxUse) pgbox.Options {
 	// is told at once that the box cannot be reached, as validate --live
 	// tells, instead of after run's reconnect timeout; he runs the command
 	// again.
-	return pgbox.Options{NoCreate: true, ReconnectTimeout: -1, ConnectTimeout: operateConnectTimeout}
+	return pgbox.Options{NoCreate: true, Reading: use == boxRead, ReconnectTimeout: -1, ConnectTimeout: operateConnectTimeout}
 }
 
 // checkMessageBox is the live check of a shared message box (BP6005), for

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -177,4 +179,91 @@ func TestBulkTerminatePagesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	testBulkTerminatePages(t, box, []string{dir})
+}
+
+// TestReadCommandsOnAReadOnlyPostgresBox: the messages commands that change
+// nothing (list, show, body, mdn, the --dry-run of purge and of bulk
+// resume and terminate) and route --message read a postgres box as a role
+// that may only read it, on read-only transactions as on a hot standby:
+// opening a box whose schema is current writes nothing. Before, each
+// failed creating the schema's table of versions. A command that changes
+// the box fails, the database saying why.
+func TestReadCommandsOnAReadOnlyPostgresBox(t *testing.T) {
+	srv := pgtest.Start(t)
+	dbURL := srv.NewDatabase(t)
+	ctx := context.Background()
+	box, err := pgbox.Open(ctx, dbURL, pgbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "orders_in", FileName: "o.xml", ContentType: "application/xml",
+		Properties: map[string]string{"partner": "fabrikam"}},
+		strings.NewReader("<order/>"), func(msgbox.Message) ([]string, string) { return []string{"as2"}, "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := box.ClaimBatch(ctx, "srv1/w0", []string{"as2"}, time.Hour, 1, nil)
+	if err != nil || len(d) != 1 {
+		t.Fatalf("claim: %v, %v", d, err)
+	}
+	mdn := "Content-Type: multipart/report; boundary=a\r\n\r\n--a--\r\n"
+	o := msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: &msgbox.DeliveryReceipt{ContentType: "multipart/report", Summary: "processed", Data: []byte(mdn)}}
+	if err := box.Finish(ctx, d[0].ID, "srv1/w0", o); err != nil {
+		t.Fatal(err)
+	}
+
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	conn := pgtest.Connect(t, dbURL)
+	for _, q := range []string{
+		"CREATE ROLE reader LOGIN PASSWORD 'pw'",
+		"GRANT CONNECT ON DATABASE " + db + " TO reader",
+		"GRANT USAGE ON SCHEMA public TO reader",
+		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader",
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	u.User = url.UserPassword("reader", "pw")
+	// %20, not the + of url.Values: pgx takes a + as it is.
+	u.RawQuery += "&options=-c%20default_transaction_read_only%3Don"
+	dir := t.TempDir()
+	hcl := fmt.Sprintf("message_box {\n  postgres { url = %q }\n}\n", u.String())
+	mb := filepath.Join(dir, "message_box.hcl")
+	if err := os.WriteFile(mb, []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := []string{"../../examples/quickstart", mb}
+
+	for _, tc := range []struct {
+		args []string
+		want string // on stdout
+	}{
+		{[]string{"messages", "list"}, m.ID},
+		{[]string{"messages", "show", m.ID}, m.ID},
+		{[]string{"messages", "body", m.ID}, "<order/>"},
+		{[]string{"messages", "mdn", m.ID}, mdn},
+		{[]string{"messages", "purge", "--older-than", "30d", "--dry-run"}, "would purge 0 message(s)"},
+		{[]string{"messages", "resume", "--all-suspended", "--dry-run"}, "would resume 0 suspended message(s)"},
+		{[]string{"messages", "terminate", "--all-suspended", "--dry-run"}, "would terminate 0 suspended message(s)"},
+		{[]string{"route", "--message", m.ID}, "routed to fabrikam"},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append(tc.args[:len(tc.args):len(tc.args)], conf...)
+		code := run(args, &stdout, &stderr, noEnv)
+		if code != exitOK || !strings.Contains(stdout.String(), tc.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 0 and %q", strings.Join(tc.args, " "), code, &stdout, &stderr, tc.want)
+		}
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"messages", "terminate", m.ID}, conf...), &stdout, &stderr, noEnv)
+	if code != exitFindings || !strings.Contains(stderr.String(), "read-only transaction") {
+		t.Errorf("terminate: exit %d, stderr %q; want exit 1, the database refusing the write", code, &stderr)
+	}
 }

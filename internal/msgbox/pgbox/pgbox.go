@@ -101,6 +101,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -164,6 +165,15 @@ type Options struct {
 	// with an error wrapping ErrNoBox and creates nothing. An older schema
 	// is still migrated.
 	NoCreate bool
+
+	// Reading opens the box for a command that only reads (bizpipe
+	// messages list, show, body, mdn, a --dry-run, route --message): a
+	// schema already current is then only read, so that Open writes
+	// nothing, takes no lock (not the migration's) and works on a hot
+	// standby or as a role that may only read. An older schema is still
+	// migrated, as without Reading; on a database that takes no writes,
+	// Open fails saying it must be migrated on the primary instead.
+	Reading bool
 
 	// ReconnectTimeout is how long an operation retries after the
 	// connection is lost before it returns the error. 0 means
@@ -336,9 +346,25 @@ func Open(ctx context.Context, url string, opts Options) (*Box, error) {
 	// would hang.
 	err = b.retry(ctx, func(ctx context.Context) error { return b.pool.Ping(ctx) })
 	if err == nil && !opts.NoMigrate {
-		b.answerWithin.Store(0)
-		err = b.retry(ctx, b.migrate)
-		b.answerWithin.Store(int64(within))
+		have := -1 // unknown
+		if opts.Reading {
+			err = b.retry(ctx, func(ctx context.Context) error {
+				var err error
+				have, err = b.readSchemaVersion(ctx)
+				return err
+			})
+		}
+		if err == nil && have != SchemaVersion() {
+			b.answerWithin.Store(0)
+			err = b.retry(ctx, b.migrate)
+			b.answerWithin.Store(int64(within))
+			var pgErr *pgconn.PgError
+			if have > 0 && errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+				// A role that may only read, which the command needs.
+				err = fmt.Errorf("%w: the database's schema is version %d, older than this bizpipe's (%d), and this role may not migrate it: migrate it first with bizpipe run or a bizpipe messages command that changes the box, as the role that owns the box's tables: %w",
+					ErrSchemaMismatch, have, SchemaVersion(), err)
+			}
+		}
 	}
 	if err == nil && !opts.NoMigrate {
 		err = b.retry(ctx, func(ctx context.Context) error {
@@ -435,6 +461,39 @@ func (b *Box) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// readSchemaVersion returns the box's schema version, for a box opened
+// with Options.Reading: it only reads, so that it needs neither a writing
+// transaction nor the migration lock. A version only grows, and none above
+// this package's is accepted: once current, it stays so. An older schema
+// (0: none) is for migrate, unless the database takes no writes (a hot
+// standby, default_transaction_read_only), where migrate would fail on its
+// first statement: that is said as it is.
+func (b *Box) readSchemaVersion(ctx context.Context) (int, error) {
+	want := SchemaVersion()
+	var exists, readOnly bool
+	if err := b.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL, current_setting('transaction_read_only')::boolean",
+		MigrationsTable).Scan(&exists, &readOnly); err != nil {
+		return 0, fmt.Errorf("looking for the schema: %w", err)
+	}
+	have := 0
+	if exists {
+		if err := b.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+MigrationsTable).Scan(&have); err != nil {
+			return 0, fmt.Errorf("reading the schema version: %w", err)
+		}
+	}
+	switch {
+	case !exists && b.noCreate:
+		return 0, fmt.Errorf("%w in the database: it has no bizpipe schema (table %s)", ErrNoBox, MigrationsTable)
+	case have > want:
+		return 0, fmt.Errorf("%w: the database's schema is version %d, newer than this bizpipe supports (%d): upgrade bizpipe",
+			ErrSchemaMismatch, have, want)
+	case have < want && exists && readOnly:
+		return 0, fmt.Errorf("%w: the database's schema is version %d, older than this bizpipe's (%d), and the database takes no writes (a hot standby, or default_transaction_read_only): migrate it on the primary first, with bizpipe run or a bizpipe messages command that changes the box",
+			ErrSchemaMismatch, have, want)
+	}
+	return have, nil
 }
 
 // noServerRuns fails with ErrRunsBeside when a server holds its name on
