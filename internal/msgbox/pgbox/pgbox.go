@@ -423,20 +423,23 @@ func (b *Box) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
 			return fmt.Errorf("waiting for the migration lock: %w", err)
 		}
-		if b.noCreate {
-			var exists bool
-			if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", MigrationsTable).Scan(&exists); err != nil {
-				return fmt.Errorf("looking for the schema: %w", err)
-			}
-			if !exists {
-				return fmt.Errorf("%w in the database: it has no bizpipe schema (table %s)", ErrNoBox, MigrationsTable)
-			}
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", MigrationsTable).Scan(&exists); err != nil {
+			return fmt.Errorf("looking for the schema: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+MigrationsTable+` (
-			version    integer     PRIMARY KEY,
-			applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
-		)`); err != nil {
-			return fmt.Errorf("creating %s: %w", MigrationsTable, err)
+		if !exists && b.noCreate {
+			return fmt.Errorf("%w in the database: it has no bizpipe schema (table %s)", ErrNoBox, MigrationsTable)
+		}
+		// Not CREATE TABLE IF NOT EXISTS alone: that needs the CREATE
+		// privilege even when the table exists, which a role granted
+		// only what it does to the rows (the schema another's) has not.
+		if !exists {
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+MigrationsTable+` (
+				version    integer     PRIMARY KEY,
+				applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+			)`); err != nil {
+				return fmt.Errorf("creating %s: %w", MigrationsTable, err)
+			}
 		}
 		var have int
 		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+MigrationsTable).Scan(&have); err != nil {

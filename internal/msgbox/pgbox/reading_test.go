@@ -23,6 +23,18 @@ import (
 // (default_transaction_read_only, in the URL's options).
 func readerURL(t *testing.T, dbURL, name string, readOnly bool) string {
 	t.Helper()
+	u := roleURL(t, dbURL, name, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO %s")
+	if readOnly {
+		return readOnlyURL(u)
+	}
+	return u
+}
+
+// roleURL is dbURL as a new role of its own, named after name and the
+// database, which may connect and use the schema, and is given grants
+// (each with %s for the role).
+func roleURL(t *testing.T, dbURL, name string, grants ...string) string {
+	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -30,12 +42,15 @@ func readerURL(t *testing.T, dbURL, name string, readOnly bool) string {
 	db := strings.TrimPrefix(u.Path, "/")
 	role := name + "_" + db
 	conn := pgtest.Connect(t, dbURL)
-	for _, q := range []string{
+	stmts := []string{
 		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'pw'", role),
 		fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", db, role),
 		fmt.Sprintf("GRANT USAGE ON SCHEMA public TO %s", role),
-		fmt.Sprintf("GRANT SELECT ON ALL TABLES IN SCHEMA public TO %s", role),
-	} {
+	}
+	for _, g := range grants {
+		stmts = append(stmts, fmt.Sprintf(g, role))
+	}
+	for _, q := range stmts {
 		if _, err := conn.Exec(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -48,9 +63,6 @@ func readerURL(t *testing.T, dbURL, name string, readOnly bool) string {
 		}
 	})
 	u.User = url.UserPassword(role, "pw")
-	if readOnly {
-		return readOnlyURL(u.String())
-	}
 	return u.String()
 }
 
@@ -144,7 +156,7 @@ func TestReadingSchemas(t *testing.T) {
 		{name: "older on a standby", setup: backToVersion7, readOnly: true, err: ErrSchemaMismatch,
 			says: []string{"schema is version 7, older than this bizpipe's", "takes no writes", "migrate it on the primary"}, version: 7},
 		{name: "older as a reader", setup: backToVersion7, reader: true, err: ErrSchemaMismatch,
-			says: []string{"schema is version 7, older than this bizpipe's", "this role may not migrate it", "permission denied"}, version: 7},
+			says: []string{"schema is version 7, older than this bizpipe's", "this role may not migrate it", "SQLSTATE 42501"}, version: 7},
 		{name: "none", err: ErrNoBox, says: []string{"no message box"}},
 		{name: "none on a standby", readOnly: true, err: ErrNoBox, says: []string{"no message box"}},
 		{name: "newer", setup: func(t *testing.T, conn *pgx.Conn) {
@@ -189,5 +201,39 @@ func TestReadingSchemas(t *testing.T) {
 				t.Errorf("schema version %d after the open, want %d", v, tt.version)
 			}
 		})
+	}
+}
+
+// TestOpenAsARoleThatMayNotChangeTheSchema: a box whose schema is current
+// opens, for run and for the messages commands that change it, as a role
+// granted only what they do to its rows (a least-privilege application
+// role, the schema owned by another): Open creates nothing that is there.
+// It failed, creating the table of versions, "permission denied for
+// schema public".
+func TestOpenAsARoleThatMayNotChangeTheSchema(t *testing.T) {
+	t.Parallel()
+	owner, dbURL := openNew(t, Options{})
+	u := roleURL(t, dbURL, "app",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s",
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO %s")
+	for _, opts := range []Options{{}, {NoCreate: true}} {
+		b := openURL(t, u, opts)
+		if b.ID() != owner.ID() {
+			t.Errorf("ID %q, want the owner's %q", b.ID(), owner.ID())
+		}
+		release, err := b.HoldOwner(t.Context(), "srv1", func(error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := route(t, b, "a.xml", "out")
+		d := mustClaim(t, b, "srv1/w0", time.Minute, "out")
+		if err := b.Finish(t.Context(), d.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliveryDelivered}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := owner.Message(t.Context(), m.ID); err != nil || got.Status != msgbox.StatusDelivered {
+			t.Errorf("the owner reads %+v, %v; want %s delivered", got, err, m.ID)
+		}
+		release()
+		b.Close()
 	}
 }
