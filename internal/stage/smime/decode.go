@@ -91,7 +91,8 @@ type DecodeOptions struct {
 	// and each check it passes, in order: what it did, not how long.
 	trace func(step string)
 	// spoolPeak, if set (tests only), receives the most DecodeStream's
-	// spool files held at once, in octets.
+	// spool files held at once, in octets, counting what it writes to dst
+	// as one more (the runner's dst is a spool file too).
 	spoolPeak *int64
 
 	// MICHash, when not zero, makes the decoder also compute the AS2

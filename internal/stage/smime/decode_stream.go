@@ -67,8 +67,9 @@ const (
 // infos); the message (unless it can be read in place: inPlace), every
 // intermediate layer that needs a second pass, and decrypted content go to
 // unlinked temporary files in opts.SpoolDir, each closed, and so gone, as
-// soon as no layer still to be read needs it (at most two at once, and
-// the one the MIC covers), the rest when DecodeStream returns.
+// soon as no layer still to be read needs it (at most two at once, but
+// for the decrypted layer the MIC may cover), the rest when DecodeStream
+// returns.
 //
 // Nothing reaches dst before every layer has been decrypted and every
 // signature verified, and AES-GCM plaintext is used only after its tag
@@ -155,6 +156,8 @@ func decodeMessage(ctx context.Context, src io.Reader, dst io.Writer, opts Decod
 		}
 		return nil, err
 	}
+	// dst, the runner's, is a spool file too.
+	sp.peak = max(sp.peak, sp.live+body.Size())
 	n, err := copyCtx(ctx, dst, io.NewSectionReader(body, 0, body.Size()))
 	if err != nil {
 		return nil, fmt.Errorf("smime: writing the body: %w", err)
@@ -255,6 +258,8 @@ type streamDecoder struct {
 	// of the outermost signature, the outermost decrypted entity, the
 	// top-level body.
 	signed, decrypted, plain *io.SectionReader
+	// micDone: the MIC is computed (signature).
+	micDone bool
 	// unsignedCBC: what is read now was decrypted from CBC and is outside
 	// any signature, and a signature is to decide whether the message is
 	// accepted: its header sections must be strict (strictHeader).
@@ -298,10 +303,11 @@ func strictHeader(h []byte) error {
 	return nil
 }
 
-// mic computes DecodeResult.MIC (see DecodeOptions.MICHash).
+// mic computes DecodeResult.MIC (see DecodeOptions.MICHash), unless
+// signature did.
 func (sd *streamDecoder) mic() error {
 	fn := sd.opts.MICHash
-	if fn == 0 {
+	if fn == 0 || sd.micDone {
 		return nil
 	}
 	if !fn.Available() {
@@ -321,7 +327,7 @@ func (sd *streamDecoder) mic() error {
 // micSource is what the MIC is to be computed over, as far as the layers
 // read so far tell (nil: no MIC asked for, or nothing found yet).
 func (sd *streamDecoder) micSource() *io.SectionReader {
-	if sd.opts.MICHash == 0 {
+	if sd.opts.MICHash == 0 || sd.micDone {
 		return nil
 	}
 	switch {
@@ -331,6 +337,22 @@ func (sd *streamDecoder) micSource() *io.SectionReader {
 		return sd.decrypted // unless a signature inside it turns up
 	}
 	return sd.plain
+}
+
+// signature records content, what a signature layer verified (or, with
+// KeepSignatures, holds). The outermost one's is what the MIC covers,
+// whatever the layers inside it hold, so the MIC is computed at once: the
+// layer content is a section of need not stay for it (keepOnly).
+func (sd *streamDecoder) signature(content *io.SectionReader) error {
+	if sd.signed != nil {
+		return nil
+	}
+	sd.signed = content
+	if err := sd.mic(); err != nil {
+		return err
+	}
+	sd.micDone = sd.opts.MICHash != 0
+	return nil
 }
 
 // keep records sec in *dst unless an outer layer was recorded there.
@@ -394,7 +416,9 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		if err != nil {
 			return nil, err
 		}
-		keep(&sd.signed, content)
+		if err := sd.signature(content); err != nil {
+			return nil, err
+		}
 		if sd.opts.KeepSignatures {
 			return sd.kept(raw, ct), nil
 		}
@@ -422,7 +446,9 @@ func (sd *streamDecoder) entity(raw *io.SectionReader, depth int) (*io.SectionRe
 		case oid.Equal(oidSignedData):
 			content, err = sd.opaqueSigned(der)
 			if err == nil {
-				keep(&sd.signed, content)
+				err = sd.signature(content)
+			}
+			if err == nil {
 				if sd.opts.KeepSignatures {
 					return sd.kept(raw, ct), nil
 				}
