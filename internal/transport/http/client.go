@@ -484,7 +484,8 @@ const maxRetryAfter = 24 * time.Hour
 func (e *StatusError) RetryDelay() time.Duration { return e.RetryAfter }
 
 // parseRetryAfter reads a Retry-After value (RFC 9110 §10.2.3): seconds, or
-// an HTTP date. Anything else, or a time already past, is 0.
+// an HTTP date, at most maxRetryAfter however large. Anything else, or a
+// time already past, is 0.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -496,6 +497,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 			return maxRetryAfter
 		}
 		d = time.Duration(secs) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) {
+		// Digits beyond a uint64 are still a number of seconds, and a
+		// longer one than the cap: the partner asked for the longest wait.
+		return maxRetryAfter
 	} else if at, err := http.ParseTime(v); err == nil {
 		d = at.Sub(now)
 	}

@@ -320,8 +320,13 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Fri, 27 Nov 2026 09:30:00 GMT", 90 * time.Minute},
 		{"Fri, 27 Nov 2026 07:00:00 GMT", 0}, // already past
 		{"999999999", maxRetryAfter},
-		{"99999999999999999999999", 0}, // not a number Go can hold: ignored
+		{"99999999999999999999999", maxRetryAfter}, // beyond a uint64: still a long wait
+		{"18446744073709551616", maxRetryAfter},
 		{"Sat, 27 Nov 2027 08:00:00 GMT", maxRetryAfter},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", maxRetryAfter},
+		{"-99999999999999999999999", 0},
+		{"+5", 0},
+		{"5s", 0},
 		{"-5", 0},
 		{"soon", 0},
 	}
