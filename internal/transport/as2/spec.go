@@ -58,7 +58,9 @@ names, credentials included, unless NO_PROXY lists the host; the
 lower-case names are read too. A loopback host (localhost, 127.0.0.1,
 ::1) is always reached directly. The tls block's ca_file and client
 certificate also serve an https:// proxy. Redirects are not followed: a
-3xx answer is an answer other than 2xx.
+3xx answer is an answer other than 2xx. A partner that answers 429 or 503
+with Retry-After (and no MDN for this message) is given that longer wait
+before the next attempt, up to a day.
 
 With mdn = "sync" (the default) the partner answers with the MDN. The
 message is delivered only when the MDN is positive (processed), answers
