@@ -267,3 +267,8 @@ func TestReadCommandsOnAReadOnlyPostgresBox(t *testing.T) {
 		t.Errorf("terminate: exit %d, stderr %q; want exit 1, the database refusing the write", code, &stderr)
 	}
 }
+
+// TestAwaitingMDNShowsAttemptPostgres: see testAwaitingMDNShowsAttempt.
+func TestAwaitingMDNShowsAttemptPostgres(t *testing.T) {
+	testAwaitingMDNShowsAttempt(t, postgresHandles(t))
+}

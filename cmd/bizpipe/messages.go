@@ -1025,7 +1025,7 @@ type jsonDelivery struct {
 	ID            int64        `json:"id" doc:"The delivery's id."`
 	Port          string       `json:"send_port" doc:"The send port."`
 	State         string       `json:"state" doc:"pending, in_progress, awaiting_mdn (sent, and waiting for its asynchronous AS2 MDN), retrying, delivered, suspended or terminated."`
-	Attempts      int          `json:"attempts" doc:"Attempts made since it was last resumed."`
+	Attempts      int          `json:"attempts" doc:"Attempts made since it was last resumed, the one whose asynchronous AS2 MDN is awaited included."`
 	NextAttemptAt string       `json:"next_attempt_at,omitempty" doc:"When a pending or retrying delivery is next due, RFC 3339 in UTC."`
 	LastError     string       `json:"last_error,omitempty" doc:"Why the last attempt failed."`
 	Receipt       *jsonReceipt `json:"receipt,omitempty" doc:"The partner's proof of receipt (an AS2 MDN), when the delivery received one; messages mdn writes it out."`
@@ -1157,11 +1157,13 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // markAwaiting shows the deliveries of d that await an asynchronous AS2
-// MDN (msgbox.Delivery.AwaitsMDN) as awaiting_mdn; the box has derived
-// the message's status already.
+// MDN (msgbox.Delivery.AwaitsMDN) as awaiting_mdn, the attempt that sent
+// them counted (AttemptsMade); the box has derived the message's status
+// already.
 func markAwaiting(d *msgbox.Detail) {
 	for i := range d.Deliveries {
 		if dl := &d.Deliveries[i]; dl.AwaitsMDN() {
+			dl.Attempts = dl.AttemptsMade()
 			dl.State = msgbox.DeliveryState(msgbox.StatusAwaitingMDN)
 		}
 	}

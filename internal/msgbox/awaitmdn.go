@@ -29,6 +29,17 @@ func (d Delivery) AwaitsMDN() bool {
 	return d.State == DeliveryInProgress && d.LeaseOwner == AwaitOwner
 }
 
+// AttemptsMade is d.Attempts counting, when d awaits an asynchronous MDN,
+// the attempt that sent it: a box counts an attempt when it ends, and the
+// wait ends with the MDN or at mdn_timeout, up to hours after the message
+// went, while an operator sees a delivery sent once.
+func (d Delivery) AttemptsMade() int {
+	if d.AwaitsMDN() {
+		return d.Attempts + 1
+	}
+	return d.Attempts
+}
+
 // ShownStatus is the status List and Get return for a message stored with
 // status stored and with deliveries ds: StatusAwaitingMDN when it is
 // routed and every delivery not yet delivered awaits an MDN; stored

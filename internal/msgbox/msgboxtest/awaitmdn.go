@@ -199,6 +199,10 @@ func testAwaitingStatus(t *testing.T, b msgbox.Box) {
 		if awaits := dl.Port == "as2_out"; dl.AwaitsMDN() != awaits {
 			t.Errorf("delivery to %s: state %s by %q, AwaitsMDN %v", dl.Port, dl.State, dl.LeaseOwner, dl.AwaitsMDN())
 		}
+		// Each was sent once, the awaiting one included.
+		if dl.AttemptsMade() != 1 {
+			t.Errorf("delivery to %s (%s by %q): %d attempt(s) made, %d counted; want 1 made", dl.Port, dl.State, dl.LeaseOwner, dl.AttemptsMade(), dl.Attempts)
+		}
 	}
 	if ms, err := msgbox.Collect(ctx, b, msgbox.Filter{Status: msgbox.StatusRouted, Limit: 1}); err != nil || len(ms) != 1 || ms[0].ID != third.ID {
 		t.Errorf("List(routed, limit 1) = %v, %v; want %s: the limit counts what the filter keeps", ms, err, third.ID)
@@ -206,6 +210,10 @@ func testAwaitingStatus(t *testing.T, b msgbox.Box) {
 	finish(t, b, &msgbox.Delivery{ID: d.ID, LeaseOwner: msgbox.AwaitOwner}, delivered)
 	if got := get(t, b, m.ID).Message.Status; got != msgbox.StatusDelivered {
 		t.Errorf("settled: status %s, want delivered", got)
+	}
+	// The MDN ends the attempt that sent the message: still one.
+	if got := deliveryTo(t, b, m.ID, "as2_out"); got.Attempts != 1 || got.AttemptsMade() != 1 {
+		t.Errorf("settled: %d attempt(s) counted, %d made; want 1", got.Attempts, got.AttemptsMade())
 	}
 	if got := list(msgbox.StatusAwaitingMDN, 0); len(got) != 0 {
 		t.Errorf("List(awaiting_mdn) after settling = %v, want none", got)
