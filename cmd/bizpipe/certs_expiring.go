@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,7 +108,7 @@ func neededFiles(needs []certuse.Need, red *redactor) []string {
 //	  file       quickstart/stores/svc_send/contoso-signing.p12
 //	  needed by  send port "fabrikam" on the instance of host ...
 //
-//	1 certificate in use expires within 720h0m0s.
+//	1 certificate in use expires within 30 days.
 func writeExpiringText(w io.Writer, doc expiringDocument, now time.Time) {
 	for _, c := range doc.Certificates {
 		notAfter, _ := time.Parse(time.RFC3339, c.NotAfter)
@@ -157,13 +158,31 @@ func writeExpiringText(w io.Writer, doc expiringDocument, now time.Time) {
 }
 
 // withinText is an expiring_within value for a person: whole days as
-// days ("30 days" rather than "720h0m0s").
+// days ("30 days" rather than "720h0m0s"), and any other in the form the
+// flag reads, without Go's zero units ("1d12h", "12h", "1h30m" rather
+// than "36h0m0s").
 func withinText(goDuration string) string {
+	const day = 24 * time.Hour
 	d, err := time.ParseDuration(goDuration)
-	if err != nil || d == 0 || d%(24*time.Hour) != 0 {
+	if err != nil || d <= 0 {
 		return goDuration
 	}
-	return plural(int64(d/(24*time.Hour)), "day")
+	if d%day == 0 {
+		return plural(int64(d/day), "day")
+	}
+	var days string
+	if d > day {
+		days = strconv.FormatInt(int64(d/day), 10) + "d"
+		d %= day
+	}
+	rest := d.String()
+	if strings.HasSuffix(rest, "m0s") {
+		rest = strings.TrimSuffix(rest, "0s")
+	}
+	if strings.HasSuffix(rest, "h0m") {
+		rest = strings.TrimSuffix(rest, "0m")
+	}
+	return days + rest
 }
 
 // daysLeft says how long until d has passed, in whole days.

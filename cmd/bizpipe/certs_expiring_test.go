@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -195,5 +196,38 @@ func TestCertificateExpirySeries(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("inbound:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestExpiringWithinShown: certs --expiring-within names the window in
+// its text as the flag reads it, whole days as days, without the zero
+// units of Go's form ("1d12h", not "36h0m0s"); the JSON keeps Go's form,
+// as documented.
+func TestExpiringWithinShown(t *testing.T) {
+	t.Chdir("../..")
+	for _, tc := range []struct{ flag, text, json string }{
+		{"1d12h", "1d12h", "36h0m0s"},
+		{"36h", "1d12h", "36h0m0s"},
+		{"30d", "30 days", "720h0m0s"},
+		{"1d", "1 day", "24h0m0s"},
+		{"12h", "12h", "12h0m0s"},
+		{"90m", "1h30m", "1h30m0s"},
+		{"1h0m30s", "1h0m30s", "1h0m30s"},
+		{"10s", "10s", "10s"},
+		{"2d30m", "2d30m", "48h30m0s"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			run([]string{"certs", "--expiring-within", tc.flag, "examples/inbound"}, &stdout, &stderr, noEnv)
+			if want := "expires within " + tc.text + "."; !strings.Contains(stdout.String(), want) {
+				t.Errorf("text:\n%s%s\nwant it to say %q", &stdout, &stderr, want)
+			}
+			stdout.Reset()
+			run([]string{"certs", "--expiring-within", tc.flag, "--format", "json", "examples/inbound"}, &stdout, &stderr, noEnv)
+			var doc expiringDocument
+			if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil || doc.ExpiringWithin != tc.json {
+				t.Errorf("JSON expiring_within %q (%v), want %q", doc.ExpiringWithin, err, tc.json)
+			}
+		})
 	}
 }
