@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -858,14 +857,15 @@ func (l *textLister) add(m msgbox.Message) error {
 		safe(m.ReceiveLocation), safe(m.FileName), safe(m.Party), strconv.FormatInt(m.Size, 10), safe(oneLine(m.Reason))}
 	l.parties = l.parties || m.Party != ""
 	for i := range l.widths {
-		l.widths[i] = max(l.widths[i], utf8.RuneCountInString(row[i]))
+		// Display columns, not runes: a Japanese name takes two a character.
+		l.widths[i] = max(l.widths[i], safetext.Width(row[i]))
 	}
 	return l.spool.writeLine(strings.Join(row[:], "\t"))
 }
 
 func (l *textLister) finish() error {
 	for i, h := range textListHeader[:len(l.widths)] {
-		l.widths[i] = max(l.widths[i], utf8.RuneCountInString(h))
+		l.widths[i] = max(l.widths[i], safetext.Width(h))
 	}
 	bw := bufio.NewWriterSize(l.w, 64<<10)
 	line := func(cells []string) {
@@ -876,7 +876,7 @@ func (l *textLister) finish() error {
 			bw.WriteString(c)
 			if i < len(l.widths) {
 				// tabwriter's padding: 2 spaces past the widest cell.
-				bw.WriteString(strings.Repeat(" ", l.widths[i]+2-utf8.RuneCountInString(c)))
+				bw.WriteString(strings.Repeat(" ", l.widths[i]+2-safetext.Width(c)))
 			}
 		}
 		bw.WriteByte('\n')

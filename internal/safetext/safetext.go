@@ -13,7 +13,10 @@ package safetext
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/width"
 )
 
 // Field returns s unchanged when it is valid UTF-8, every rune of it is
@@ -93,4 +96,28 @@ func plainBut(s string, keep rune) bool {
 		}
 	}
 	return true
+}
+
+// Width is the number of columns a terminal gives s, a string Field or
+// Prose made printable, for aligning it: a rune of East Asian wide or
+// fullwidth text takes two, a combining mark none (it joins the rune
+// before it), any other rune one. Rune counts misalign a table holding
+// a Japanese file name.
+func Width(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.In(r, unicode.Mn, unicode.Me):
+		case isWide(r):
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+func isWide(r rune) bool {
+	k := width.LookupRune(r).Kind()
+	return k == width.EastAsianWide || k == width.EastAsianFullwidth
 }

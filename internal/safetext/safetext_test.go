@@ -54,3 +54,23 @@ func TestSource(t *testing.T) {
 		}
 	}
 }
+
+func TestWidth(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"", 0},
+		{"order-1001.xml", 14},
+		{"été", 3},               // precomposed
+		{"e\u0301te\u0301", 3},   // combining acute accents take no column
+		{"日本語.edi", 10},          // CJK: two columns each
+		{"ＡＢ", 4},                // fullwidth Latin
+		{"ｱｲ", 2},                // halfwidth katakana
+		{Field("tab\there"), 11}, // escaped as "tab\there"
+	} {
+		if got := Width(tc.in); got != tc.want {
+			t.Errorf("Width(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
