@@ -29,7 +29,9 @@ It serves the configuration files, *.hcl and *.hcl.json:
     files changed on disk (the server asks clients that watch files to);
   - hover over a thumbprint: the certificate, the stores that hold it and
     the host instances that reach it with its private key;
-  - go to definition of references (host.x, var.x, certificate_store.x, ...);
+  - go to definition of references (host.x, var.x, certificate_store.x, ...),
+    in HCL and JSON files: in JSON, from a string that is a reference
+    ("host.x") or from a template's interpolation ("${local.x}");
   - completion of block and attribute names, components and values.
 
 Variables take their values from --var, then --var-file (relative to the
