@@ -32,7 +32,8 @@ It serves the configuration files, *.hcl and *.hcl.json:
   - go to definition of references (host.x, var.x, certificate_store.x, ...),
     in HCL and JSON files: in JSON, from a string that is a reference
     ("host.x") or from a template's interpolation ("${local.x}");
-  - completion of block and attribute names, components and values.
+  - completion of block and attribute names, components and values, in
+    *.hcl files (none in *.hcl.json, whose syntax it does not write).
 
 Variables take their values from --var, then --var-file (relative to the
 directory the editor starts the server in), then BIZPIPE_VAR_NAME in the

@@ -193,7 +193,9 @@ func (s *server) completion(p positionParams) CompletionList {
 	s.mu.Lock()
 	d := s.docs[p.TextDocument.URI]
 	s.mu.Unlock()
-	if d == nil || configDir(d.path) == "" && d.path != "" {
+	// Its names are written in HCL's syntax: a JSON file has none of
+	// them (group inserted there is a syntax error).
+	if d == nil || configDir(d.path) == "" && d.path != "" || isJSON(d.path) {
 		return empty
 	}
 	off := offsetOf(d.text, p.Position)

@@ -127,3 +127,50 @@ func TestDefinitionJSON(t *testing.T) {
 	})
 	c.shutdown()
 }
+
+// TestJSONDocument: hover over a thumbprint in a JSON file shows its
+// certificate, completion offers nothing there (its names are HCL's
+// syntax, not JSON's: "group" inserted into a JSON file breaks it), and
+// no request fails on a JSON buffer cut anywhere, as it is while typed.
+func TestJSONDocument(t *testing.T) {
+	c, _, _, jsonURI := jsonSession(t)
+	c.open(jsonURI, jsonPort)
+	c.diagnosticsFor(jsonURI, none)
+
+	var h struct {
+		Contents struct{ Value string } `json:"contents"`
+	}
+	c.result("textDocument/hover", docPos(jsonURI, pos(t, jsonPort, "CCFE302DA", 5)), &h)
+	if !strings.Contains(h.Contents.Value, `certificate_store "srv1_other_people"`) {
+		t.Errorf("hover over a thumbprint in JSON: %q", h.Contents.Value)
+	}
+
+	for _, at := range []position{
+		{0, 0}, pos(t, jsonPort, "\n  \"host\"", 1), pos(t, jsonPort, `"pipeline": "`, 13),
+		pos(t, jsonPort, `"path": `, 8), pos(t, jsonPort, "}\n}\n", 3),
+	} {
+		var list struct {
+			Items []struct{ Label string } `json:"items"`
+		}
+		c.result("textDocument/completion", docPos(jsonURI, at), &list)
+		if len(list.Items) != 0 {
+			t.Errorf("completion in JSON at %+v: %+v, want none", at, list.Items)
+		}
+	}
+
+	version := 2
+	for cut := 0; cut <= len(jsonPort); cut += 9 {
+		text := jsonPort[:cut]
+		c.change(jsonURI, version, text)
+		version++
+		end := pos(t, text+"\x00", "\x00", 0)
+		for _, method := range []string{"textDocument/definition", "textDocument/hover", "textDocument/completion"} {
+			for _, at := range []position{end, {Line: end.Line, Character: max(end.Character-3, 0)}} {
+				if m := c.call(method, docPos(jsonURI, at)); m.Error != nil {
+					t.Errorf("%s at %+v in %q: %+v", method, at, text, m.Error)
+				}
+			}
+		}
+	}
+	c.shutdown()
+}
