@@ -194,8 +194,9 @@ func (s *server) completion(p positionParams) CompletionList {
 	d := s.docs[p.TextDocument.URI]
 	s.mu.Unlock()
 	// Its names are written in HCL's syntax: a JSON file has none of
-	// them (group inserted there is a syntax error).
-	if d == nil || configDir(d.path) == "" && d.path != "" || isJSON(d.path) {
+	// them (group inserted there is a syntax error), nor a --var-file,
+	// whose path is "" as an untitled buffer's, which gets them.
+	if d == nil || configDir(d.path) == "" && d.path != "" || isJSON(d.path) || d.varFile {
 		return empty
 	}
 	off := offsetOf(d.text, p.Position)

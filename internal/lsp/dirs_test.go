@@ -183,3 +183,20 @@ func hasDiagCode(snap *snapshot, code string) bool {
 	}
 	return false
 }
+
+// TestVarFileCompletion: a --var-file open in the editor is NAME = VALUE
+// lines, which the configuration's block and attribute names are not:
+// completion offers none there, as in any file that is not configuration.
+// It offered group, host, ... at the start of a line, each a block the
+// var-file's reader refuses.
+func TestVarFileCompletion(t *testing.T) {
+	v := newVarFileSession(t, "p12_password = \"x\"\n")
+	uri := pathToURI(v.varFile)
+	v.s.open(uri, 1, []byte("p12_password = \"x\"\n"))
+	for _, at := range []Position{{Line: 0}, {Line: 1}, {Line: 0, Character: len("p12_password = ")}} {
+		if l := v.s.completion(positionParams{TextDocument: textDocumentIdentifier{URI: uri}, Position: at}); len(l.Items) != 0 {
+			t.Errorf("completion in the var-file at %+v: %+v, want none", at, l.Items)
+		}
+	}
+	v.s.stop()
+}
