@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -38,7 +40,9 @@ With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
 a unified diff instead of the names. The diff shows a sensitive variable's
 default and a store's password written as literals as (sensitive value), as
-validate does; the files keep them.`,
+validate does, and so the literals of the locals a password uses (from any
+file of the configuration, those beside a file named directly included); the
+files keep them.`,
 		Example: `  bizpipe fmt ./config
   bizpipe fmt --check --diff ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +64,15 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		return &exitError{code: exitUsage, err: cleanError(err)}
 	}
 	var unformatted, failed int
+	// Every file is read before any diff is shown: the secrets a diff
+	// hides may be written in any file of the configuration (a local
+	// set in one, a store's password in another).
+	type formatted struct {
+		name     string
+		src, out []byte
+	}
+	var changed []formatted
+	read := map[string][]byte{}
 	for _, name := range files {
 		// FindFiles gives a directory's *.hcl and *.hcl.json files, and
 		// every file named directly, which validate reads as HCL unless
@@ -76,6 +89,7 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 			failed++
 			continue
 		}
+		read[name] = src
 		// hclwrite formats even broken files; refuse them so that fmt never
 		// rewrites something it cannot read.
 		// A file nested too deeply would overflow the parser's stack.
@@ -85,7 +99,7 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 			failed++
 			continue
 		}
-		parsed, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+		_, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 		if diags.HasErrors() {
 			for _, d := range diags {
 				if d.Severity == hcl.DiagError {
@@ -103,17 +117,24 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		if bom {
 			out = append([]byte(lang.UTF8BOM), out...)
 		}
-		if bytes.Equal(src, out) {
-			continue
+		if !bytes.Equal(src, out) {
+			changed = append(changed, formatted{name, src, out})
 		}
+	}
+	var red redact.Replacer
+	if showDiff && len(changed) > 0 {
+		// The diff shows the file as written, and a sensitive
+		// variable's default or a store's password written as a
+		// literal, or in a local they use, is a secret, which validate
+		// never shows either (--diff is what a CI job prints for a file
+		// not formatted): replaced on both sides, in every form the
+		// file may write it.
+		red = redact.New(redact.Long(redact.SourceForms(lang.SourceLiteralSecrets(configSources(files, read))))...)
+	}
+	for _, f := range changed {
+		name, src, out := f.name, f.src, f.out
 		unformatted++
 		if showDiff {
-			// The diff shows the file as written, and a sensitive
-			// variable's default or a store's password written as a
-			// literal is a secret, which validate never shows either
-			// (--diff is what a CI job prints for a file not formatted):
-			// replaced on both sides, in every form the file may write it.
-			red := redact.New(redact.Long(redact.SourceForms(lang.LiteralSecrets(parsed)))...)
 			e.stdout.Write(diff.Diff(safe(name), []byte(red.String(string(src))), safe(name)+" (formatted)", []byte(red.String(string(out)))))
 		}
 		if check {
@@ -145,6 +166,39 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		return &exitError{code: exitFmtCheck}
 	}
 	return nil
+}
+
+// configSources returns the text of the configuration files fmt works on
+// (read, those it has read already) and of the other configuration files
+// of their directories: a file named directly is formatted alone, but the
+// secrets its diff hides may be set in the files beside it. A file that
+// cannot be read is left out (fmt reports its own files), and so is a
+// named file that is not a regular file and not read already: a stream
+// (/dev/stdin.json) would be read only for this, and could wait.
+func configSources(files []string, read map[string][]byte) map[string][]byte {
+	out := maps.Clone(read)
+	all := slices.Clone(files)
+	dirs := map[string]bool{}
+	for _, name := range files {
+		dirs[filepath.Dir(name)] = true
+	}
+	for dir := range dirs {
+		if beside, err := lang.FindFiles([]string{dir}); err == nil {
+			all = append(all, beside...)
+		}
+	}
+	for _, name := range all {
+		if _, ok := out[name]; ok {
+			continue
+		}
+		if info, err := os.Stat(name); err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		if src, err := lang.ReadConfigFile(name); err == nil {
+			out[name] = src
+		}
+	}
+	return out
 }
 
 // safeDiag is d as fmt prints it on one line of stderr: its file name

@@ -169,7 +169,10 @@ func language(reg *component.Registry) string {
 		"character, position or digit count. A function call that fails with a\n" +
 		"sensitive argument says which function and that the argument is sensitive,\n" +
 		"not what is wrong, which could quote a piece of the value\n" +
-		"(`parseint(strrev(var.token), 10)`).\n\n")
+		"(`parseint(strrev(var.token), 10)`). A store's `password` written as a\n" +
+		"literal is a secret too, and so are the literals of the locals it uses,\n" +
+		"through other locals and from any file (`password = local.pw`): diagnostics\n" +
+		"and `bizpipe fmt --diff` show them as `(sensitive value)`.\n\n")
 
 	// Functions.
 	b.WriteString("## Functions\n\n")

@@ -177,3 +177,33 @@ func TestSecretQuoted(t *testing.T) {
 		t.Errorf("no finding about the content_type: %v", snap.diags)
 	}
 }
+
+// TestLocalSecretQuoted: a literal that reaches a store's password through
+// a local set in another file is a secret too: a call that fails on it
+// (parseint quotes what it cannot parse) showed it to the editor.
+func TestLocalSecretQuoted(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"group.hcl":  "group \"g\" {}\n",
+		"locals.hcl": "locals {\n  pin = parseint(\"L0CAL-pin-secret\", 10)\n  pw  = \"${local.pin}\"\n}\n",
+		"stores.hcl": "certificate_store \"s\" {\n  path     = \"s\"\n  password = local.pw\n}\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &checker{lookupEnv: func(string) (string, bool) { return "", false }, now: time.Now}
+	snap := c.check(dir, nil)
+	found := false
+	for _, d := range snap.diags {
+		msg := d.Summary + "\n" + d.Detail
+		if strings.Contains(msg, "L0CAL-pin") {
+			t.Errorf("diagnostic shows the password: %s", msg)
+		}
+		found = found || strings.Contains(msg, "cannot parse")
+	}
+	if !found {
+		t.Errorf("no finding about the parseint: %v", snap.diags)
+	}
+}

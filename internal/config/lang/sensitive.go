@@ -3,7 +3,9 @@ package lang
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -34,88 +36,287 @@ func SensitiveStrings(cfg *model.Config) []string {
 			out = append(out, stringsIn(l.Value)...)
 		}
 	}
+	files := make([]*hcl.File, 0, len(cfg.Files))
 	for _, f := range cfg.Files {
-		out = append(out, LiteralSecrets(f)...)
+		files = append(files, f)
 	}
+	out = append(out, LiteralSecrets(files)...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
-// LiteralSecrets are the string literals f writes where a secret goes: a
-// sensitive variable's default and a store's password. When they evaluate,
-// SensitiveStrings has their values already; one that does not (a default
-// of the wrong type, a call that fails) is only text, which a snippet of
-// its line would show. A password written as a literal is a secret too.
+// LiteralSecrets are the string literals files write where a secret goes:
+// a sensitive variable's default and a store's password, and what the
+// locals these use write, through any number of locals and across the
+// files (password = local.pw, with pw = "..." in another file). When they
+// evaluate, SensitiveStrings has their values already; one that does not
+// (a default of the wrong type, a call that fails) is only text, which a
+// snippet of its line would show. A password written as a literal is a
+// secret too, wherever it is written. A local that selects a part of
+// another (local.creds.pw) keeps only that part a secret: the rest of it,
+// and a local used only where no secret goes, is shown.
 // bizpipe fmt --diff, which shows files as written, hides them too.
 // Each is there as its value and as written, escapes and all: a snippet
 // shows the file, where "p\u00e4ss" (Python's json.dumps writes every
 // non-ASCII letter so) is not the value "päss" nor any escaped form of it.
-func LiteralSecrets(f *hcl.File) []string {
-	body, ok := f.Body.(*hclsyntax.Body)
-	if !ok {
-		return jsonLiteralSecrets(f.Body, f.Bytes)
-	}
-	var out []string
-	for _, b := range body.Blocks {
-		var attr *hclsyntax.Attribute
-		switch b.Type {
-		case "variable":
-			if s := b.Body.Attributes["sensitive"]; s != nil && constantTrue(s.Expr) {
-				attr = b.Body.Attributes["default"]
-			}
-		case "certificate_store":
-			attr = b.Body.Attributes["password"]
-		}
-		if attr == nil {
+func LiteralSecrets(files []*hcl.File) []string {
+	s := &secretLiterals{locals: map[string][]hcl.Expression{}, seen: map[string]bool{}, active: map[string]bool{},
+		srcs: map[string][]byte{}}
+	var sinks []hcl.Expression
+	for _, f := range files {
+		if f == nil || f.Body == nil {
 			continue
 		}
-		_ = hclsyntax.VisitAll(attr.Expr, func(n hclsyntax.Node) hcl.Diagnostics {
-			if lit, ok := n.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && !lit.Val.IsNull() {
-				out = append(out, lit.Val.AsString())
-				if raw := string(lit.SrcRange.SliceBytes(f.Bytes)); raw != lit.Val.AsString() {
-					out = append(out, raw)
+		s.srcs[f.Body.MissingItemRange().Filename] = f.Bytes
+		sinks = append(sinks, s.scan(f.Body)...)
+	}
+	for _, e := range sinks {
+		s.add(e, nil)
+	}
+	return s.out
+}
+
+// SourceLiteralSecrets is LiteralSecrets of files not loaded, by name
+// their text, parsed as Load parses them; what cannot be parsed (a file
+// nested too deeply) adds nothing, and a file with syntax errors what was
+// read of it.
+func SourceLiteralSecrets(srcs map[string][]byte) []string {
+	files := make([]*hcl.File, 0, len(srcs))
+	for name, src := range srcs {
+		if e := parseFile(src, name); e.file != nil {
+			files = append(files, e.file)
+		}
+	}
+	return LiteralSecrets(files)
+}
+
+// secretLiterals gathers the literals of LiteralSecrets.
+type secretLiterals struct {
+	locals map[string][]hcl.Expression // each local's expressions (more than one when declared twice)
+	seen   map[string]bool             // the locals followed, with the path selected in them
+	active map[string]bool             // the locals being followed, to stop at a cycle
+	srcs   map[string][]byte           // the files' texts, by name, for the literals as written
+	out    []string
+}
+
+// scan records the locals body declares and returns the expressions it
+// writes where a secret goes.
+func (s *secretLiterals) scan(body hcl.Body) []hcl.Expression {
+	native, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return s.scanJSON(body)
+	}
+	var sinks []hcl.Expression
+	for _, b := range native.Blocks {
+		switch b.Type {
+		case blockVariable:
+			if a := b.Body.Attributes["sensitive"]; a != nil && constantTrue(a.Expr) && b.Body.Attributes["default"] != nil {
+				sinks = append(sinks, b.Body.Attributes["default"].Expr)
+			}
+		case blockStore:
+			if a := b.Body.Attributes["password"]; a != nil {
+				sinks = append(sinks, a.Expr)
+			}
+		case blockLocals:
+			for name, a := range b.Body.Attributes {
+				s.locals[name] = append(s.locals[name], a.Expr)
+			}
+		}
+	}
+	return sinks
+}
+
+// scanJSON is scan for the body of a JSON file.
+func (s *secretLiterals) scanJSON(body hcl.Body) []hcl.Expression {
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: blockVariable, LabelNames: []string{"name"}},
+		{Type: blockStore, LabelNames: []string{"name"}},
+		{Type: blockLocals},
+	}})
+	var sinks []hcl.Expression
+	for _, b := range content.Blocks {
+		attrs, _ := b.Body.JustAttributes()
+		switch b.Type {
+		case blockVariable:
+			if a := attrs["sensitive"]; a != nil && constantTrue(a.Expr) && attrs["default"] != nil {
+				sinks = append(sinks, attrs["default"].Expr)
+			}
+		case blockStore:
+			if a := attrs["password"]; a != nil {
+				sinks = append(sinks, a.Expr)
+			}
+		case blockLocals:
+			for name, a := range attrs {
+				s.locals[name] = append(s.locals[name], a.Expr)
+			}
+		}
+	}
+	return sinks
+}
+
+// add records the literals of expr, or of the part of it path selects
+// (an item of an object or a tuple written out), and follows the locals
+// it uses.
+func (s *secretLiterals) add(expr hcl.Expression, path hcl.Traversal) {
+	if expr == nil {
+		return
+	}
+	native, ok := expr.(hclsyntax.Expression)
+	if !ok {
+		// A JSON expression: its value as written (evaluated without a
+		// context, a JSON string is its text, not a template), its
+		// objects' keys included, or the part of it path selects.
+		v, _ := expr.Value(nil)
+		if len(path) > 0 {
+			if part, diags := path.TraverseRel(v); !diags.HasErrors() {
+				v = part
+			}
+		}
+		values := literalStrings(v)
+		s.out = append(s.out, values...)
+		if len(path) == 0 {
+			for _, raw := range jsonSourceStrings(expr, s.srcs[expr.Range().Filename]) {
+				if !slices.Contains(values, raw) {
+					s.out = append(s.out, raw)
 				}
 			}
+		}
+		for _, tr := range expr.Variables() {
+			s.follow(tr)
+		}
+		return
+	}
+	if len(path) > 0 {
+		switch e := unwrapNative(native).(type) {
+		case *hclsyntax.ScopeTraversalExpr:
+			s.follow(append(slices.Clip(e.Traversal), path...))
+			return
+		case *hclsyntax.ObjectConsExpr:
+			if items := selectItems(e, path[0]); len(items) > 0 {
+				for _, item := range items {
+					s.add(item, path[1:])
+				}
+				return
+			}
+		case *hclsyntax.TupleConsExpr:
+			if i, ok := tupleIndex(path[0], len(e.Exprs)); ok {
+				s.add(e.Exprs[i], path[1:])
+				return
+			}
+		}
+	}
+	_ = hclsyntax.VisitAll(native, func(n hclsyntax.Node) hcl.Diagnostics {
+		switch n := n.(type) {
+		case *hclsyntax.LiteralValueExpr:
+			if n.Val.Type() == cty.String && n.Val.IsKnown() && !n.Val.IsNull() {
+				s.out = append(s.out, n.Val.AsString())
+				if raw := string(n.SrcRange.SliceBytes(s.srcs[n.SrcRange.Filename])); raw != "" && raw != n.Val.AsString() {
+					s.out = append(s.out, raw)
+				}
+			}
+		case *hclsyntax.ScopeTraversalExpr:
+			s.follow(n.Traversal)
+		}
+		return nil
+	})
+}
+
+// follow adds the literals of the local tr refers to, if any: all of it,
+// or the part tr selects (local.creds.pw). A local reached again through
+// itself is taken whole, so that a cycle ends.
+func (s *secretLiterals) follow(tr hcl.Traversal) {
+	if tr.RootName() != "local" || len(tr) < 2 {
+		return
+	}
+	a, ok := tr[1].(hcl.TraverseAttr)
+	if !ok {
+		return
+	}
+	path := tr[2:]
+	if s.active[a.Name] {
+		path = nil
+	}
+	key := a.Name + pathKey(path)
+	if s.seen[key] {
+		return
+	}
+	s.seen[key] = true
+	s.active[a.Name] = true
+	defer delete(s.active, a.Name)
+	for _, e := range s.locals[a.Name] {
+		s.add(e, path)
+	}
+}
+
+// unwrapNative returns e without the parentheses around it, its author's
+// or those of the metering (checkedExpr).
+func unwrapNative(e hclsyntax.Expression) hclsyntax.Expression {
+	for {
+		switch p := e.(type) {
+		case *checkedExpr:
+			e = p.Expression
+		case *hclsyntax.ParenthesesExpr:
+			e = p.Expression
+		default:
+			return e
+		}
+	}
+}
+
+// selectItems returns the values of obj's items whose key is the one step
+// selects, a constant; none when step is not an attribute or a string
+// index, or no key is that constant.
+func selectItems(obj *hclsyntax.ObjectConsExpr, step hcl.Traverser) []hclsyntax.Expression {
+	var name string
+	switch st := step.(type) {
+	case hcl.TraverseAttr:
+		name = st.Name
+	case hcl.TraverseIndex:
+		if st.Key.Type() != cty.String || !st.Key.IsKnown() || st.Key.IsNull() {
 			return nil
-		})
+		}
+		name = st.Key.AsString()
+	default:
+		return nil
+	}
+	var out []hclsyntax.Expression
+	for _, item := range obj.Items {
+		k, diags := item.KeyExpr.Value(nil)
+		if !diags.HasErrors() && k.Type() == cty.String && k.IsKnown() && !k.IsNull() && k.AsString() == name {
+			out = append(out, item.ValueExpr)
+		}
 	}
 	return out
 }
 
-// jsonLiteralSecrets is LiteralSecrets for the body of a JSON file, whose
-// text is src: the strings of the value as written (evaluated without a
-// context, a JSON string is its text, not a template), its objects' keys
-// included, and each as the file writes it (jsonSourceStrings).
-func jsonLiteralSecrets(body hcl.Body, src []byte) []string {
-	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
-		{Type: blockVariable, LabelNames: []string{"name"}},
-		{Type: blockStore, LabelNames: []string{"name"}},
-	}})
-	var out []string
-	for _, b := range content.Blocks {
-		attrs, _ := b.Body.JustAttributes()
-		var attr *hcl.Attribute
-		switch b.Type {
-		case blockVariable:
-			if s := attrs["sensitive"]; s != nil && constantTrue(s.Expr) {
-				attr = attrs["default"]
-			}
-		case blockStore:
-			attr = attrs["password"]
-		}
-		if attr == nil {
-			continue
-		}
-		v, _ := attr.Expr.Value(nil)
-		values := literalStrings(v)
-		out = append(out, values...)
-		for _, raw := range jsonSourceStrings(attr.Expr, src) {
-			if !slices.Contains(values, raw) {
-				out = append(out, raw)
-			}
+// tupleIndex returns the whole number step selects in a tuple of n
+// elements.
+func tupleIndex(step hcl.Traverser, n int) (int, bool) {
+	st, ok := step.(hcl.TraverseIndex)
+	if !ok || st.Key.Type() != cty.Number || !st.Key.IsKnown() || st.Key.IsNull() {
+		return 0, false
+	}
+	i, acc := st.Key.AsBigFloat().Int64()
+	if acc != big.Exact || i < 0 || i >= int64(n) {
+		return 0, false
+	}
+	return int(i), true
+}
+
+// pathKey renders path, to tell apart the parts of a local followed.
+func pathKey(path hcl.Traversal) string {
+	var b strings.Builder
+	for _, step := range path {
+		switch st := step.(type) {
+		case hcl.TraverseAttr:
+			b.WriteString("." + st.Name)
+		case hcl.TraverseIndex:
+			fmt.Fprintf(&b, "[%#v]", st.Key)
+		default:
+			b.WriteString("[?]")
 		}
 	}
-	return out
+	return b.String()
 }
 
 // jsonSourceStrings returns the text between the quotes of every string

@@ -373,7 +373,7 @@ certificate_store "s" {
 	if e.diags.HasErrors() {
 		t.Fatal(e.diags)
 	}
-	got := LiteralSecrets(e.file)
+	got := LiteralSecrets([]*hcl.File{e.file})
 	slices.Sort(got)
 	// An escaped literal is there as written too: a snippet shows that.
 	if want := []string{"IN-A-CALL", "NOT-A-NUMBER", "PART", "PW-", `P\u00c4SS`, "PÄSS", "SENSITIVE-AS-ONE", "SENSITIVE-AS-STRING"}; !slices.Equal(got, want) {
@@ -402,7 +402,7 @@ func TestLiteralSecretsJSON(t *testing.T) {
 	if e.diags.HasErrors() {
 		t.Fatal(e.diags)
 	}
-	got := LiteralSecrets(e.file)
+	got := LiteralSecrets([]*hcl.File{e.file})
 	slices.Sort(got)
 	want := []string{`${upper("IN-A-CALL", 1)}`, `${upper(\"IN-A-CALL\", 1)}`, "IN-AN-OBJECT", "KEY", `K\u00c9Y`, "KÉY",
 		"NOT-A-NUMBER", `PW-${"PART"}`, `PW-${\"PART\"}`, `P\u00c4SS`, "PÄSS"}
@@ -555,5 +555,117 @@ variable "token" {
 		if l.Name == "picked" && !sensitive(l.Value) {
 			t.Errorf("the JSON file's local.picked = %#v, want it sensitive", l.Value)
 		}
+	}
+}
+
+// TestLiteralSecretsLocals: a literal that reaches a store's password
+// through locals is a secret, through any number of them, across files,
+// native and JSON; a local that selects a part of another keeps only that
+// part a secret, and a local no secret uses is shown. A snippet of the
+// local's line (upper("...", 1), a call that fails) showed the password.
+func TestLiteralSecretsLocals(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{"one local", map[string]string{"a.hcl": `
+locals {
+  pw    = upper("LOCAL-PW", 1)
+  shown = "SHOWN"
+}
+certificate_store "s" {
+  path     = "x"
+  password = local.pw
+}`}, []string{"LOCAL-PW"}},
+		{"a chain across files", map[string]string{
+			"a.hcl": `locals { outer = "${local.inner}-SUFFIX" }`,
+			"b.hcl": `locals { inner = local.deepest }
+locals { deepest = "DEEPEST" }`,
+			"c.hcl": `certificate_store "s" {
+  path     = "x"
+  password = local.outer
+}`}, []string{"-SUFFIX", "DEEPEST"}},
+		{"a part of an object", map[string]string{"a.hcl": `
+locals {
+  creds  = { user = "ADMIN", pw = "OBJ-PW", "quoted key" = ["IN-A-TUPLE", "NOT-THIS"] }
+  alias  = local.creds
+  second = local.alias["quoted key"][0]
+}
+certificate_store "s" {
+  path     = "x"
+  password = local.alias.pw
+}
+certificate_store "t" {
+  path     = "x"
+  password = local.second
+}`}, []string{"IN-A-TUPLE", "OBJ-PW"}},
+		{"a part not written out", map[string]string{"a.hcl": `
+locals {
+  creds = merge({ user = "ADMIN" }, { pw = "MERGED-PW" })
+}
+certificate_store "s" {
+  path     = "x"
+  password = local.creds.pw
+}`}, []string{"ADMIN", "MERGED-PW"}},
+		{"a cycle", map[string]string{"a.hcl": `
+locals {
+  a = { x = local.b.y, lit = "CYCLE-A" }
+  b = { y = local.a.x, lit = "CYCLE-B" }
+}
+certificate_store "s" {
+  path     = "x"
+  password = local.a.x
+}`}, []string{"CYCLE-A", "CYCLE-B"}},
+		{"JSON locals and a native password", map[string]string{
+			"a.hcl.json": `{"locals": {"pw": "JSON-PW", "creds": {"pw": "JSON-PART", "user": "JSON-USER"}, "shown": "JSON-SHOWN"}}`,
+			"b.hcl": `certificate_store "s" {
+  path     = "x"
+  password = local.pw
+}
+certificate_store "t" {
+  path     = "x"
+  password = local.creds.pw
+}`}, []string{"JSON-PART", "JSON-PW"}},
+		{"a JSON password and native locals", map[string]string{
+			"a.hcl.json": `{"certificate_store": {"s": {"path": "x", "password": "${local.pw}"}}}`,
+			"b.hcl":      `locals { pw = "NATIVE-PW" }`,
+		}, []string{"${local.pw}", "NATIVE-PW"}},
+		{"used nowhere secret", map[string]string{"a.hcl": `
+locals {
+  pw = "NOT-A-SECRET"
+}
+variable "v" {
+  default = local.pw
+}
+certificate_store "s" {
+  path = local.pw
+}`}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var files []*hcl.File
+			for name, src := range tt.files {
+				e := parseFile([]byte(src), name)
+				if e.diags.HasErrors() {
+					t.Fatal(e.diags)
+				}
+				files = append(files, e.file)
+			}
+			got := LiteralSecrets(files)
+			slices.Sort(got)
+			got = slices.Compact(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("LiteralSecrets = %q, want %q", got, tt.want)
+			}
+			srcs := map[string][]byte{}
+			for name, src := range tt.files {
+				srcs[name] = []byte(src)
+			}
+			got = SourceLiteralSecrets(srcs)
+			slices.Sort(got)
+			if got = slices.Compact(got); !slices.Equal(got, tt.want) {
+				t.Errorf("SourceLiteralSecrets = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
