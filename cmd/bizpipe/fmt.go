@@ -41,8 +41,8 @@ formatted and exits 3 when there is one; with --diff it prints the changes as
 a unified diff instead of the names. The diff shows a sensitive variable's
 default and a store's password written as literals as (sensitive value), as
 validate does, and so the literals of the locals a password uses (from any
-file of the configuration, those beside a file named directly included); the
-files keep them.`,
+file of the configuration, those beside a file named directly included) and
+the password in a postgres message box's url; the files keep them.`,
 		Example: `  bizpipe fmt ./config
   bizpipe fmt --check --diff ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -125,7 +125,8 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 	if showDiff && len(changed) > 0 {
 		// The diff shows the file as written, and a sensitive
 		// variable's default or a store's password written as a
-		// literal, or in a local they use, is a secret, which validate
+		// literal, or in a local they use, is a secret (and the password
+		// of a postgres url), which validate
 		// never shows either (--diff is what a CI job prints for a file
 		// not formatted): replaced on both sides, in every form the
 		// file may write it.

@@ -171,8 +171,9 @@ func language(reg *component.Registry) string {
 		"not what is wrong, which could quote a piece of the value\n" +
 		"(`parseint(strrev(var.token), 10)`). A store's `password` written as a\n" +
 		"literal is a secret too, and so are the literals of the locals it uses,\n" +
-		"through other locals and from any file (`password = local.pw`): diagnostics\n" +
-		"and `bizpipe fmt --diff` show them as `(sensitive value)`.\n\n")
+		"through other locals and from any file (`password = local.pw`), and so is the\n" +
+		"password in a postgres message box's `url`: diagnostics and `bizpipe fmt\n" +
+		"--diff` show them as `(sensitive value)`.\n\n")
 
 	// Functions.
 	b.WriteString("## Functions\n\n")

@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/bizpipe/bizpipe/internal/config/model"
+	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 )
 
 // SensitiveStrings returns the known strings of cfg's sensitive variables
@@ -52,28 +53,43 @@ func SensitiveStrings(cfg *model.Config) []string {
 // evaluate, SensitiveStrings has their values already; one that does not
 // (a default of the wrong type, a call that fails) is only text, which a
 // snippet of its line would show. A password written as a literal is a
-// secret too, wherever it is written. A local that selects a part of
-// another (local.creds.pw) keeps only that part a secret: the rest of it,
-// and a local used only where no secret goes, is shown.
+// secret too, wherever it is written, and so is the password in a postgres
+// message box's url. A local that selects a part of another
+// (local.creds.pw) keeps only that part a secret: the rest of it, and a
+// local used only where no secret goes, is shown.
 // bizpipe fmt --diff, which shows files as written, hides them too.
 // Each is there as its value and as written, escapes and all: a snippet
 // shows the file, where "p\u00e4ss" (Python's json.dumps writes every
 // non-ASCII letter so) is not the value "päss" nor any escaped form of it.
 func LiteralSecrets(files []*hcl.File) []string {
-	s := &secretLiterals{locals: map[string][]hcl.Expression{}, seen: map[string]bool{}, active: map[string]bool{},
-		srcs: map[string][]byte{}}
-	var sinks []hcl.Expression
+	s := newSecretLiterals(map[string][]hcl.Expression{})
+	var sinks, urls []hcl.Expression
 	for _, f := range files {
 		if f == nil || f.Body == nil {
 			continue
 		}
 		s.srcs[f.Body.MissingItemRange().Filename] = f.Bytes
-		sinks = append(sinks, s.scan(f.Body)...)
+		ss, us := s.scan(f.Body)
+		sinks, urls = append(sinks, ss...), append(urls, us...)
 	}
 	for _, e := range sinks {
 		s.add(e, nil)
 	}
+	// A postgres message box's url is not a secret, but the password it
+	// carries is (pgbox hides it in its errors): that of each URL written,
+	// there or in a local it uses.
+	u := newSecretLiterals(s.locals)
+	for _, e := range urls {
+		u.add(e, nil)
+	}
+	for _, lit := range u.out {
+		s.out = append(s.out, pgbox.SecretsOf(lit)...)
+	}
 	return s.out
+}
+
+func newSecretLiterals(locals map[string][]hcl.Expression) *secretLiterals {
+	return &secretLiterals{locals: locals, seen: map[string]bool{}, active: map[string]bool{}, srcs: map[string][]byte{}}
 }
 
 // SourceLiteralSecrets is LiteralSecrets of files not loaded, by name
@@ -100,13 +116,12 @@ type secretLiterals struct {
 }
 
 // scan records the locals body declares and returns the expressions it
-// writes where a secret goes.
-func (s *secretLiterals) scan(body hcl.Body) []hcl.Expression {
+// writes where a secret goes, and the postgres message box's url.
+func (s *secretLiterals) scan(body hcl.Body) (sinks, urls []hcl.Expression) {
 	native, ok := body.(*hclsyntax.Body)
 	if !ok {
 		return s.scanJSON(body)
 	}
-	var sinks []hcl.Expression
 	for _, b := range native.Blocks {
 		switch b.Type {
 		case blockVariable:
@@ -121,20 +136,35 @@ func (s *secretLiterals) scan(body hcl.Body) []hcl.Expression {
 			for name, a := range b.Body.Attributes {
 				s.locals[name] = append(s.locals[name], a.Expr)
 			}
+		case blockMessageBox:
+			for _, kb := range b.Body.Blocks {
+				if a := kb.Body.Attributes["url"]; kb.Type == "postgres" && a != nil {
+					urls = append(urls, a.Expr)
+				}
+			}
 		}
 	}
-	return sinks
+	return sinks, urls
 }
 
 // scanJSON is scan for the body of a JSON file.
-func (s *secretLiterals) scanJSON(body hcl.Body) []hcl.Expression {
+func (s *secretLiterals) scanJSON(body hcl.Body) (sinks, urls []hcl.Expression) {
 	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 		{Type: blockVariable, LabelNames: []string{"name"}},
 		{Type: blockStore, LabelNames: []string{"name"}},
 		{Type: blockLocals},
+		{Type: blockMessageBox},
 	}})
-	var sinks []hcl.Expression
 	for _, b := range content.Blocks {
+		if b.Type == blockMessageBox {
+			mb, _, _ := b.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "postgres"}}})
+			for _, kb := range mb.Blocks {
+				if attrs, _ := kb.Body.JustAttributes(); attrs["url"] != nil {
+					urls = append(urls, attrs["url"].Expr)
+				}
+			}
+			continue
+		}
 		attrs, _ := b.Body.JustAttributes()
 		switch b.Type {
 		case blockVariable:
@@ -151,7 +181,7 @@ func (s *secretLiterals) scanJSON(body hcl.Body) []hcl.Expression {
 			}
 		}
 	}
-	return sinks
+	return sinks, urls
 }
 
 // add records the literals of expr, or of the part of it path selects

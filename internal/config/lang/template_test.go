@@ -669,3 +669,51 @@ certificate_store "s" {
 		})
 	}
 }
+
+// TestLiteralSecretsPostgresURL: the password a postgres message box's url
+// carries, written in it or in a local it uses, native or JSON, is a
+// secret (as written and decoded), not the rest of the URL: the snippet of
+// a BP1004 on the url (a port out of range) showed it, where the detail
+// hid it.
+func TestLiteralSecretsPostgresURL(t *testing.T) {
+	for _, tt := range []struct {
+		name, file, src string
+		want            []string
+	}{
+		{"written", "a.hcl", `
+message_box {
+  postgres {
+    url = "postgres://bizpipe:PG-PW%21@db:99999/box"
+  }
+}`, []string{"PG-PW!", "PG-PW%21"}},
+		{"in a local", "a.hcl", `
+locals {
+  db = "postgres://bizpipe:LOCAL-PG-PW@db/box?sslpassword=SSL-PW"
+}
+message_box {
+  postgres {
+    url = local.db
+  }
+}`, []string{"LOCAL-PG-PW", "SSL-PW"}},
+		{"JSON", "a.hcl.json", `{"message_box": {"postgres": {"url": "postgres://bizpipe:JSON-PG-PW@db/box"}}}`,
+			[]string{"JSON-PG-PW"}},
+		{"no password", "a.hcl", `
+message_box {
+  postgres {
+    url = "postgres://bizpipe@db/box"
+  }
+}`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := parseFile([]byte(tt.src), tt.file)
+			if e.diags.HasErrors() {
+				t.Fatal(e.diags)
+			}
+			got := LiteralSecrets([]*hcl.File{e.file})
+			slices.Sort(got)
+			if got = slices.Compact(got); !slices.Equal(got, tt.want) {
+				t.Errorf("LiteralSecrets = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

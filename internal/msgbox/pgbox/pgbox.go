@@ -260,7 +260,7 @@ var _ msgbox.Box = (*Box)(nil)
 // migrates the schema. Servers starting at once serialise their migrations;
 // a database whose schema is newer than this package knows is refused.
 func Open(ctx context.Context, url string, opts Options) (*Box, error) {
-	secrets := secretsOf(url)
+	secrets := SecretsOf(url)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, scrub(fmt.Errorf("message box: invalid PostgreSQL URL: %w", err), secrets)
@@ -605,9 +605,9 @@ func scrub(err error, secrets []string) error {
 
 var kvPassword = regexp.MustCompile(`(?i)\b(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s]+)`)
 
-// secretsOf finds the passwords in a connection string, as written and
+// SecretsOf finds the passwords in a connection string, as written and
 // decoded, even one pgx cannot parse: those are the strings never to show.
-func secretsOf(conn string) []string {
+func SecretsOf(conn string) []string {
 	var out []string
 	add := func(s string) {
 		if s != "" {

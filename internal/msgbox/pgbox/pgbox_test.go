@@ -634,7 +634,7 @@ func TestSecretsOfScrub(t *testing.T) {
 		"user=u password=kv-secret host=h",
 		"user=u password = 'quoted secret' host=h",
 	} {
-		secrets := secretsOf(conn)
+		secrets := SecretsOf(conn)
 		if len(secrets) == 0 {
 			t.Errorf("%s: no secret found", conn)
 			continue
