@@ -40,9 +40,10 @@ With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
 a unified diff instead of the names. The diff shows a sensitive variable's
 default and a store's password written as literals as (sensitive value), as
-validate does, and so the literals of the locals a password uses (from any
-file of the configuration, those beside a file named directly included) and
-the password in a postgres message box's url; the files keep them.`,
+validate does, and so the literals of the locals and variable defaults a
+password uses (from any file of the configuration, those beside a file named
+directly included) and the password in a postgres message box's url; the
+files keep them.`,
 		Example: `  bizpipe fmt ./config
   bizpipe fmt --check --diff ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {

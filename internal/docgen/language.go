@@ -170,10 +170,11 @@ func language(reg *component.Registry) string {
 		"sensitive argument says which function and that the argument is sensitive,\n" +
 		"not what is wrong, which could quote a piece of the value\n" +
 		"(`parseint(strrev(var.token), 10)`). A store's `password` written as a\n" +
-		"literal is a secret too, and so are the literals of the locals it uses,\n" +
-		"through other locals and from any file (`password = local.pw`), and so is the\n" +
-		"password in a postgres message box's `url`: diagnostics and `bizpipe fmt\n" +
-		"--diff` show them as `(sensitive value)`.\n\n")
+		"literal is a secret too, and so are the literals of the locals and variable\n" +
+		"defaults it uses (a variable not marked `sensitive` included), through other\n" +
+		"locals and from any file (`password = local.pw`), and so is the password in\n" +
+		"a postgres message box's `url`: diagnostics and `bizpipe fmt --diff` show\n" +
+		"them as `(sensitive value)`.\n\n")
 
 	// Functions.
 	b.WriteString("## Functions\n\n")

@@ -48,8 +48,9 @@ func SensitiveStrings(cfg *model.Config) []string {
 
 // LiteralSecrets are the string literals files write where a secret goes:
 // a sensitive variable's default and a store's password, and what the
-// locals these use write, through any number of locals and across the
-// files (password = local.pw, with pw = "..." in another file). When they
+// locals and variables' defaults these use write, through any number of
+// them and across the files (password = local.pw, with pw = "..." in
+// another file; password = var.pw, pw not marked sensitive). When they
 // evaluate, SensitiveStrings has their values already; one that does not
 // (a default of the wrong type, a call that fails) is only text, which a
 // snippet of its line would show. A password written as a literal is a
@@ -78,7 +79,7 @@ func LiteralSecrets(files []*hcl.File) []string {
 	// A postgres message box's url is not a secret, but the password it
 	// carries is (pgbox hides it in its errors): that of each URL written,
 	// there or in a local it uses.
-	u := newSecretLiterals(s.locals)
+	u := newSecretLiterals(s.defs)
 	for _, e := range urls {
 		u.add(e, nil)
 	}
@@ -88,8 +89,8 @@ func LiteralSecrets(files []*hcl.File) []string {
 	return s.out
 }
 
-func newSecretLiterals(locals map[string][]hcl.Expression) *secretLiterals {
-	return &secretLiterals{locals: locals, seen: map[string]bool{}, active: map[string]bool{}, srcs: map[string][]byte{}}
+func newSecretLiterals(defs map[string][]hcl.Expression) *secretLiterals {
+	return &secretLiterals{defs: defs, seen: map[string]bool{}, active: map[string]bool{}, srcs: map[string][]byte{}}
 }
 
 // SourceLiteralSecrets is LiteralSecrets of files not loaded, by name
@@ -108,15 +109,18 @@ func SourceLiteralSecrets(srcs map[string][]byte) []string {
 
 // secretLiterals gathers the literals of LiteralSecrets.
 type secretLiterals struct {
-	locals map[string][]hcl.Expression // each local's expressions (more than one when declared twice)
-	seen   map[string]bool             // the locals followed, with the path selected in them
-	active map[string]bool             // the locals being followed, to stop at a cycle
-	srcs   map[string][]byte           // the files' texts, by name, for the literals as written
+	// defs are the expressions of each local (local.NAME) and variable's
+	// default (var.NAME), more than one when declared twice.
+	defs   map[string][]hcl.Expression
+	seen   map[string]bool   // the values followed, with the path selected in them
+	active map[string]bool   // the values being followed, to stop at a cycle
+	srcs   map[string][]byte // the files' texts, by name, for the literals as written
 	out    []string
 }
 
-// scan records the locals body declares and returns the expressions it
-// writes where a secret goes, and the postgres message box's url.
+// scan records the locals and variables' defaults body declares and
+// returns the expressions it writes where a secret goes, and the postgres
+// message box's url.
 func (s *secretLiterals) scan(body hcl.Body) (sinks, urls []hcl.Expression) {
 	native, ok := body.(*hclsyntax.Body)
 	if !ok {
@@ -125,8 +129,13 @@ func (s *secretLiterals) scan(body hcl.Body) (sinks, urls []hcl.Expression) {
 	for _, b := range native.Blocks {
 		switch b.Type {
 		case blockVariable:
-			if a := b.Body.Attributes["sensitive"]; a != nil && constantTrue(a.Expr) && b.Body.Attributes["default"] != nil {
-				sinks = append(sinks, b.Body.Attributes["default"].Expr)
+			def := b.Body.Attributes["default"]
+			if def == nil || len(b.Labels) != 1 {
+				continue
+			}
+			s.defs["var."+b.Labels[0]] = append(s.defs["var."+b.Labels[0]], def.Expr)
+			if a := b.Body.Attributes["sensitive"]; a != nil && constantTrue(a.Expr) {
+				sinks = append(sinks, def.Expr)
 			}
 		case blockStore:
 			if a := b.Body.Attributes["password"]; a != nil {
@@ -134,7 +143,7 @@ func (s *secretLiterals) scan(body hcl.Body) (sinks, urls []hcl.Expression) {
 			}
 		case blockLocals:
 			for name, a := range b.Body.Attributes {
-				s.locals[name] = append(s.locals[name], a.Expr)
+				s.defs["local."+name] = append(s.defs["local."+name], a.Expr)
 			}
 		case blockMessageBox:
 			for _, kb := range b.Body.Blocks {
@@ -168,8 +177,13 @@ func (s *secretLiterals) scanJSON(body hcl.Body) (sinks, urls []hcl.Expression) 
 		attrs, _ := b.Body.JustAttributes()
 		switch b.Type {
 		case blockVariable:
-			if a := attrs["sensitive"]; a != nil && constantTrue(a.Expr) && attrs["default"] != nil {
-				sinks = append(sinks, attrs["default"].Expr)
+			def := attrs["default"]
+			if def == nil {
+				continue
+			}
+			s.defs["var."+b.Labels[0]] = append(s.defs["var."+b.Labels[0]], def.Expr)
+			if a := attrs["sensitive"]; a != nil && constantTrue(a.Expr) {
+				sinks = append(sinks, def.Expr)
 			}
 		case blockStore:
 			if a := attrs["password"]; a != nil {
@@ -177,7 +191,7 @@ func (s *secretLiterals) scanJSON(body hcl.Body) (sinks, urls []hcl.Expression) 
 			}
 		case blockLocals:
 			for name, a := range attrs {
-				s.locals[name] = append(s.locals[name], a.Expr)
+				s.defs["local."+name] = append(s.defs["local."+name], a.Expr)
 			}
 		}
 	}
@@ -186,7 +200,7 @@ func (s *secretLiterals) scanJSON(body hcl.Body) (sinks, urls []hcl.Expression) 
 
 // add records the literals of expr, or of the part of it path selects
 // (an item of an object or a tuple written out), and follows the locals
-// it uses.
+// and variables it uses.
 func (s *secretLiterals) add(expr hcl.Expression, path hcl.Traversal) {
 	if expr == nil {
 		return
@@ -251,29 +265,33 @@ func (s *secretLiterals) add(expr hcl.Expression, path hcl.Traversal) {
 	})
 }
 
-// follow adds the literals of the local tr refers to, if any: all of it,
-// or the part tr selects (local.creds.pw). A local reached again through
-// itself is taken whole, so that a cycle ends.
+// follow adds the literals of the local tr refers to, or of the default
+// of the variable: all of it, or the part tr selects (local.creds.pw). A
+// value reached again through itself is taken whole, so that a cycle ends.
+// A variable that is not sensitive is followed too: its default is a
+// secret when it reaches a password, as the literal written there is.
 func (s *secretLiterals) follow(tr hcl.Traversal) {
-	if tr.RootName() != "local" || len(tr) < 2 {
+	root := tr.RootName()
+	if root != "local" && root != "var" || len(tr) < 2 {
 		return
 	}
 	a, ok := tr[1].(hcl.TraverseAttr)
 	if !ok {
 		return
 	}
+	name := root + "." + a.Name
 	path := tr[2:]
-	if s.active[a.Name] {
+	if s.active[name] {
 		path = nil
 	}
-	key := a.Name + pathKey(path)
+	key := name + pathKey(path)
 	if s.seen[key] {
 		return
 	}
 	s.seen[key] = true
-	s.active[a.Name] = true
-	defer delete(s.active, a.Name)
-	for _, e := range s.locals[a.Name] {
+	s.active[name] = true
+	defer delete(s.active, name)
+	for _, e := range s.defs[name] {
 		s.add(e, path)
 	}
 }

@@ -717,3 +717,59 @@ message_box {
 		})
 	}
 }
+
+// TestLiteralSecretsVariables: the default of a variable not marked
+// sensitive is a secret when it reaches a store's password, directly or
+// through a local, as the literal written in the password is: the snippet
+// of a diagnostic on the default (of the wrong type) showed it. A default
+// used elsewhere is shown.
+func TestLiteralSecretsVariables(t *testing.T) {
+	for _, tt := range []struct {
+		name, file, src string
+		want            []string
+	}{
+		{"direct", "a.hcl", `
+variable "pw" {
+  type    = number
+  default = "VAR-PW"
+}
+certificate_store "s" {
+  path     = "x"
+  password = var.pw
+}`, []string{"VAR-PW"}},
+		{"through a local", "a.hcl", `
+variable "creds" {
+  default = { user = "USER", pw = "VAR-PART" }
+}
+locals {
+  pw = var.creds.pw
+}
+certificate_store "s" {
+  path     = "x"
+  password = local.pw
+}`, []string{"VAR-PART"}},
+		{"JSON", "a.hcl.json", `{
+  "variable": {"pw": {"default": "JSON-VAR-PW"}},
+  "certificate_store": {"s": {"path": "x", "password": "${var.pw}"}}
+}`, []string{"${var.pw}", "JSON-VAR-PW"}},
+		{"used elsewhere", "a.hcl", `
+variable "dir" {
+  default = "SHOWN-DIR"
+}
+certificate_store "s" {
+  path = var.dir
+}`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := parseFile([]byte(tt.src), tt.file)
+			if e.diags.HasErrors() {
+				t.Fatal(e.diags)
+			}
+			got := LiteralSecrets([]*hcl.File{e.file})
+			slices.Sort(got)
+			if got = slices.Compact(got); !slices.Equal(got, tt.want) {
+				t.Errorf("LiteralSecrets = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
