@@ -67,3 +67,55 @@ func columns(s string) int {
 	}
 	return n
 }
+
+// TestRouteAndShowAlignWideText: route's send port table and show's
+// deliveries line their columns up on a terminal when a port is named in
+// wide text, as the list does (pad); a rune count would shift the columns
+// after each such name.
+func TestRouteAndShowAlignWideText(t *testing.T) {
+	ports := []string{"注文の送信", "orders", "a-longer-port"}
+	var route bytes.Buffer
+	doc := routeDocument{RoutedTo: []string{"orders"}}
+	for i, name := range ports {
+		doc.SendPorts = append(doc.SendPorts, routePort{Name: name, Matches: i == 1, Target: "file out"})
+	}
+	writeRoute(&env{stdout: &route}, doc)
+	var show bytes.Buffer
+	d := &msgbox.Detail{Message: msgbox.Message{ID: "m1"}}
+	for _, name := range ports {
+		d.Deliveries = append(d.Deliveries, msgbox.Delivery{Port: name, State: msgbox.DeliveryDelivered})
+	}
+	if err := showMessage(&show, d, "text"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		out    *bytes.Buffer
+		prefix string // of the lines to check
+		next   string // what the column after the name starts with
+	}{
+		{&route, "send port ", "matches|no match"},
+		{&show, "  ", "delivered"},
+	} {
+		want := -1
+		n := 0
+		for line := range strings.Lines(tc.out.String()) {
+			name := slices.IndexFunc(ports, func(p string) bool { return strings.HasPrefix(line, tc.prefix+p+" ") })
+			if name < 0 {
+				continue
+			}
+			n++
+			loc := regexp.MustCompile(tc.next).FindStringIndex(line)
+			if loc == nil {
+				t.Fatalf("line %q lacks %q", line, tc.next)
+			}
+			if col := columns(line[:loc[0]]); want < 0 {
+				want = col
+			} else if col != want {
+				t.Errorf("%q starts at column %d in %q, at %d in the first line:\n%s", tc.next, col, line, want, tc.out)
+			}
+		}
+		if n != len(ports) {
+			t.Errorf("%d lines name a port, want %d:\n%s", n, len(ports), tc.out)
+		}
+	}
+}

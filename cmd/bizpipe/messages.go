@@ -876,7 +876,7 @@ func (l *textLister) finish() error {
 			bw.WriteString(c)
 			if i < len(l.widths) {
 				// tabwriter's padding: 2 spaces past the widest cell.
-				bw.WriteString(strings.Repeat(" ", l.widths[i]+2-safetext.Width(c)))
+				bw.WriteString(pad(c, l.widths[i]+2)[len(c):])
 			}
 		}
 		bw.WriteByte('\n')
@@ -1104,7 +1104,7 @@ func showMessage(w io.Writer, d *msgbox.Detail, format string) error {
 	}
 	fmt.Fprintln(w, "deliveries")
 	for _, dl := range d.Deliveries {
-		fmt.Fprintf(w, "  %-20s %-12s attempts %d", safe(dl.Port), safe(string(dl.State)), dl.Attempts)
+		fmt.Fprintf(w, "  %s %s attempts %d", pad(safe(dl.Port), 20), pad(safe(string(dl.State)), 12), dl.Attempts)
 		if dl.State == msgbox.DeliveryRetrying {
 			fmt.Fprintf(w, ", next at %s", dl.NextAttemptAt.UTC().Format(time.RFC3339))
 		}
@@ -1146,6 +1146,13 @@ func oneLine(s string) string {
 // with its control characters escaped, so that it cannot drive the
 // terminal or forge a line. JSON output needs none of it.
 func safe(s string) string { return safetext.Field(s) }
+
+// pad is s, printable (safe), followed by the spaces that make it width
+// columns wide on a terminal (safetext.Width: a Japanese name takes two a
+// character), as fmt's %-*s would for ASCII.
+func pad(s string, width int) string {
+	return s + strings.Repeat(" ", max(0, width-safetext.Width(s)))
+}
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

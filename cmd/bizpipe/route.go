@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +21,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
+	"github.com/bizpipe/bizpipe/internal/safetext"
 )
 
 // routeFlags describe the message bizpipe route routes.
@@ -214,20 +214,30 @@ func writeRoute(e *env, doc routeDocument) {
 	for _, k := range slices.Sorted(maps.Keys(m.Properties)) {
 		fmt.Fprintf(e.stdout, "  property %s = %q\n", safe(k), m.Properties[k])
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	// Aligned as a tabwriter would, but in terminal columns: a port named
+	// in Japanese takes two a character (pad).
+	rows := make([][3]string, 0, len(doc.SendPorts))
+	var widths [2]int
 	for _, p := range doc.SendPorts {
+		row := [3]string{"send port " + safe(p.Name)}
 		switch {
 		case p.Matches && p.Error != "":
-			fmt.Fprintf(tw, "send port %s\tmatches\tthe delivery would be suspended: %s\n", safe(p.Name), safe(p.Error))
+			row[1], row[2] = "matches", "the delivery would be suspended: "+safe(p.Error)
 		case p.Matches:
-			fmt.Fprintf(tw, "send port %s\tmatches\t%s\n", safe(p.Name), safe(p.Target))
+			row[1], row[2] = "matches", safe(p.Target)
 		case p.Error != "":
-			fmt.Fprintf(tw, "send port %s\tfilter failed\t%s\n", safe(p.Name), safe(p.Error))
+			row[1], row[2] = "filter failed", safe(p.Error)
 		default:
-			fmt.Fprintf(tw, "send port %s\tno match\t\n", safe(p.Name))
+			row[1] = "no match"
 		}
+		for i := range widths {
+			widths[i] = max(widths[i], safetext.Width(row[i]))
+		}
+		rows = append(rows, row)
 	}
-	tw.Flush()
+	for _, row := range rows {
+		fmt.Fprintf(e.stdout, "%s%s%s\n", pad(row[0], widths[0]+2), pad(row[1], widths[1]+2), row[2])
+	}
 	if len(doc.RoutedTo) == 0 {
 		fmt.Fprintln(e.stdout, "routing failure: no send port's filter matches the message")
 		return
