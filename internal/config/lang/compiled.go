@@ -49,7 +49,7 @@ var (
 // LiteralParts returns the template's literal texts, which every value
 // holds, whatever the message; a JSON file's template's too.
 func (t *compiledTemplate) LiteralParts() []string {
-	te, ok := templateSyntax(t.expr).(*hclsyntax.TemplateExpr)
+	te, ok := templateSyntax(t.expr, t.ctx).(*hclsyntax.TemplateExpr)
 	if !ok {
 		return nil
 	}
@@ -65,7 +65,7 @@ func (t *compiledTemplate) LiteralParts() []string {
 // LiteralPrefix returns the template's leading literal text: what every
 // value starts with, whatever the message.
 func (t *compiledTemplate) LiteralPrefix() string {
-	te, ok := templateSyntax(t.expr).(*hclsyntax.TemplateExpr)
+	te, ok := templateSyntax(t.expr, t.ctx).(*hclsyntax.TemplateExpr)
 	if !ok || len(te.Parts) == 0 {
 		return ""
 	}

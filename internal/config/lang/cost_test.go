@@ -107,6 +107,13 @@ func TestHostileSourcesCheap(t *testing.T) {
 			subject: true, line: 1, column: len(`{"locals": {"x": "${`) + maxNesting - 2,
 		},
 		{
+			name: "json_string_escaped", json: true,
+			file: fill(`{"locals": {"x": "\"${`, "(", size) + `}"}}`,
+			code: diag.CodeSyntax, summary: "Configuration nested too deeply",
+			// As json_string, \" two characters of the file.
+			subject: true, line: 1, column: len(`{"locals": {"x": "\"${`) + maxNesting - 2,
+		},
+		{
 			name: "var_file", varFile: fill("x = ", "[", maxVarFileSize-16),
 			code: diag.CodeSyntax, summary: "Configuration nested too deeply",
 			subject: true, line: 1, column: 5 + maxNesting,
@@ -187,6 +194,15 @@ func TestHostileSourcesCheap(t *testing.T) {
 		{
 			// 24 s and 1.4 GB.
 			name: "json_interpolations", json: true, file: fill(jsonLocals+`"`, "${1}", size) + `"}}`,
+			code: diag.CodeSyntax, summary: "Expression too large",
+			subject: true, line: 1, column: len(jsonLocals) + 2,
+			maxAlloc: 192 << 20, // as interpolations
+		},
+		{
+			// Escapes make positions in the decoded text not the file's:
+			// mapping them back reads the string once, allocating
+			// nothing for its length.
+			name: "json_interpolations_escaped", json: true, file: fill(jsonLocals+`"`, `\"${1}`, size) + `"}}`,
 			code: diag.CodeSyntax, summary: "Expression too large",
 			subject: true, line: 1, column: len(jsonLocals) + 2,
 			maxAlloc: 192 << 20, // as interpolations

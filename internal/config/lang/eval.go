@@ -36,6 +36,7 @@ func (d *decoder) buildContexts(files []*hcl.File) {
 	for name := range d.cfg.Files {
 		child := root.NewChild()
 		child.Functions = map[string]function.Function{"file": metered(fileFunction(filepath.Dir(name)), d.meter, true, nil)}
+		setSource(child, d.cfg.Sources[name]) // for a JSON string's template (parseJSONTemplate)
 		d.cfg.EvalContexts[name] = child
 	}
 	_ = files
@@ -167,7 +168,7 @@ var referenceKinds = map[string]bool{
 // is needed. It returns false when the expression must not be evaluated.
 func (d *decoder) checkRefs(expr hcl.Expression, messageAllowed bool) bool {
 	ok := true
-	for _, tr := range expr.Variables() {
+	for _, tr := range variables(expr, d.ctxFor(expr.Range())) {
 		root := tr.RootName()
 		switch {
 		case root == "var" || root == "local":

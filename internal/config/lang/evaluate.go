@@ -170,9 +170,10 @@ type templateEval func(tmpl hclsyntax.Expression, ctx *hcl.EvalContext) (cty.Val
 
 // evalJSONTemplate evaluates a JSON string's text src, at rng (its quotes
 // included), as a template, as the json package does, with eval when it is
-// not nil.
+// not nil; its positions are the file's when ctx holds its text
+// (sourceOf).
 func evalJSONTemplate(src string, rng hcl.Range, ctx *hcl.EvalContext, eval templateEval) (cty.Value, hcl.Diagnostics) {
-	tmpl, diags := parseJSONTemplate(src, rng)
+	tmpl, diags := parseJSONTemplate(src, rng, sourceOf(ctx))
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}
@@ -249,19 +250,25 @@ func evalJSONObject(pairs []hcl.KeyValuePair, ctx *hcl.EvalContext, eval templat
 }
 
 // parseJSONTemplate parses a JSON string's text src, at rng (its quotes
-// included), as a template.
-func parseJSONTemplate(src string, rng hcl.Range) (hclsyntax.Expression, hcl.Diagnostics) {
-	// As the json package: past the opening quote (escapes make the
-	// positions approximate).
+// included), as a template. file is the text of rng's file: the positions
+// of the template and of its diagnostics are mapped to it (mapSyntax);
+// without it (nil), they count src from past the opening quote, as HCL's
+// json package counts them, and escapes shift them.
+func parseJSONTemplate(src string, rng hcl.Range, file []byte) (hclsyntax.Expression, hcl.Diagnostics) {
 	start := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1, Byte: rng.Start.Byte + 1}
-	return hclsyntax.ParseTemplate([]byte(src), rng.Filename, start)
+	tmpl, diags := hclsyntax.ParseTemplate([]byte(src), rng.Filename, start)
+	if rng.Start.Byte >= 0 && rng.End.Byte <= len(file) && rng.Start.Byte <= rng.End.Byte {
+		mapSyntax(tmpl, diags, file[rng.Start.Byte:rng.End.Byte], rng, src)
+	}
+	return tmpl, diags
 }
 
 // templateSyntax returns expr as native syntax, for the checks that read a
 // template as written: expr itself when it is native, the template of a
-// JSON file's string as evaluating it parses it (evalJSONTemplate), and
-// nil for another JSON value or a template that does not parse.
-func templateSyntax(expr hcl.Expression) hclsyntax.Expression {
+// JSON file's string as evaluating it in ctx, its file's context, parses
+// it (evalJSONTemplate), and nil for another JSON value or a template that
+// does not parse.
+func templateSyntax(expr hcl.Expression, ctx *hcl.EvalContext) hclsyntax.Expression {
 	if e, native := expr.(hclsyntax.Expression); native {
 		return e
 	}
@@ -272,7 +279,7 @@ func templateSyntax(expr hcl.Expression) hclsyntax.Expression {
 	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.Type().Equals(cty.String) {
 		return nil
 	}
-	tmpl, diags := parseJSONTemplate(v.AsString(), expr.Range())
+	tmpl, diags := parseJSONTemplate(v.AsString(), expr.Range(), sourceOf(ctx))
 	if diags.HasErrors() {
 		return nil
 	}

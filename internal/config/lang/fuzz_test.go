@@ -169,8 +169,10 @@ func checkDiags(t *testing.T, who string, diags hcl.Diagnostics, written map[str
 		limit := len(src)
 		if strings.HasSuffix(d.Subject.Filename, ".json") {
 			// HCL's JSON decoder does not keep source positions exact:
-			// it parses a template from the decoded string, so escapes and
-			// invalid UTF-8 shift its ranges (testdata/fuzz/FuzzLoad/709f86025674082a),
+			// it parses what it reads of a string (a type, a reference)
+			// from the decoded text, so escapes and invalid UTF-8 shift
+			// those ranges (a template's bizpipe maps back to the file:
+			// parseJSONTemplate; testdata/fuzz/FuzzLoad/709f86025674082a),
 			// and it ends an unterminated string one byte past the end of
 			// the file (9bb933d6ff749ce4). The renderers cope; only check
 			// that the range is well formed.

@@ -601,10 +601,14 @@ func jsonStringNesting(lit []byte, filename string, pos hcl.Pos, base, fileToken
 	if json.Unmarshal(lit, &s) != nil {
 		return nil, 1 // a syntax error, which the parser reports; never decoded
 	}
-	// Where HCL starts the positions of a string's template (its escapes
-	// make them approximate).
+	// Where HCL starts the positions of a string's template, mapped to
+	// the file as the template's own are (parseJSONTemplate).
 	start := hcl.Pos{Line: pos.Line, Column: pos.Column + 1, Byte: pos.Byte + 1}
 	p, n := hclNesting([]byte(s), filename, start, lexTemplate, base, fileTokens)
+	if p != nil {
+		rng := hcl.Range{Filename: filename, Start: pos, End: hcl.Pos{Byte: pos.Byte + len(lit)}}
+		mapStringRanges(lit, rng, s, func(fix func(hcl.Range) hcl.Range) { p.Range = fix(p.Range) })
+	}
 	return p, max(n, 1)
 }
 

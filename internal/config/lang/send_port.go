@@ -48,7 +48,7 @@ func (d *decoder) decodeSendPortBlock(b *hcl.Block) {
 		p.FilterRange = a.Expr.Range()
 		if d.checkFilter(a, describe(b)) {
 			p.FilterExpr = a.Expr
-			p.FilterSyntax = templateSyntax(a.Expr)
+			p.FilterSyntax = templateSyntax(a.Expr, d.ctxFor(a.Range))
 			if w, ok := p.FilterSyntax.(*hclsyntax.TemplateWrapExpr); ok {
 				p.FilterSyntax = w.Wrapped // "${...}": the expression
 			}

@@ -74,7 +74,7 @@ func (d *decoder) constant(a *hcl.Attribute, ty cty.Type) (cty.Value, bool) {
 // constantOf is constant for a value of a variable of type ty, whose
 // optional attributes' defaults (nil: none) apply before it is converted.
 func (d *decoder) constantOf(a *hcl.Attribute, ty cty.Type, defaults *typeexpr.Defaults) (cty.Value, bool) {
-	if vars := a.Expr.Variables(); len(vars) > 0 {
+	if vars := variables(a.Expr, d.ctxFor(a.Range)); len(vars) > 0 {
 		d.add(diag.Errorf(diag.CodeInvalidValue, vars[0].SourceRange(), "Variables not allowed",
 			"The %s attribute of a variable block must be a constant; it cannot refer to anything.", a.Name))
 		return cty.NilVal, false

@@ -317,7 +317,13 @@ func (c *checker) unsetReads(p *model.SendPort, set map[string]bool) []propertyR
 	}
 	var out []propertyReadAt
 	seen := map[string]bool{}
-	for _, tr := range p.FilterExpr.Variables() {
+	// The native syntax, a JSON file's template included, for ranges in
+	// the file: a JSON filter's own Variables count its decoded text.
+	var expr hcl.Expression = p.FilterExpr
+	if p.FilterSyntax != nil {
+		expr = p.FilterSyntax
+	}
+	for _, tr := range expr.Variables() {
 		key, rng, ok := propertyRead(tr)
 		if !ok || set[key] || seen[key] {
 			continue
