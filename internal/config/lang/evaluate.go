@@ -255,10 +255,9 @@ func evalJSONObject(pairs []hcl.KeyValuePair, ctx *hcl.EvalContext, eval templat
 // without it (nil), they count src from past the opening quote, as HCL's
 // json package counts them, and escapes shift them.
 func parseJSONTemplate(src string, rng hcl.Range, file []byte) (hclsyntax.Expression, hcl.Diagnostics) {
-	start := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1, Byte: rng.Start.Byte + 1}
-	tmpl, diags := hclsyntax.ParseTemplate([]byte(src), rng.Filename, start)
-	if rng.Start.Byte >= 0 && rng.End.Byte <= len(file) && rng.Start.Byte <= rng.End.Byte {
-		mapSyntax(tmpl, diags, file[rng.Start.Byte:rng.End.Byte], rng, src)
+	tmpl, diags := hclsyntax.ParseTemplate([]byte(src), rng.Filename, stringStart(rng))
+	if tok := stringToken(file, rng); tok != nil {
+		mapSyntax(tmpl, diags, tok, rng, src)
 	}
 	return tmpl, diags
 }

@@ -351,3 +351,43 @@ func jsonVariables(expr hcl.Expression, file []byte) []hcl.Traversal {
 	}
 	return tmpl.Variables()
 }
+
+// stringStart is where HCL counts the decoded text of the JSON string at
+// rng (its quotes included) from: just past the opening quote.
+func stringStart(rng hcl.Range) hcl.Pos {
+	return hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1, Byte: rng.Start.Byte + 1}
+}
+
+// stringToken returns the bytes of file at rng, a JSON string token; nil
+// when file does not hold them.
+func stringToken(file []byte, rng hcl.Range) []byte {
+	if rng.Start.Byte < 0 || rng.Start.Byte > rng.End.Byte || rng.End.Byte > len(file) {
+		return nil
+	}
+	return file[rng.Start.Byte:rng.End.Byte]
+}
+
+// jsonTypeSyntax returns the native expression a JSON file's string expr
+// holds, a variable's type, as HCL's json package parses it for typeexpr
+// (a keyword or a call), with its positions in the file, whose text is
+// file; nil when expr is not such a string or does not parse (typeexpr
+// then reports it as a whole). The json package counts them from the
+// opening quote, one character early, and in the decoded text.
+func jsonTypeSyntax(expr hcl.Expression, file []byte) hclsyntax.Expression {
+	if !isJSONExpression(expr) {
+		return nil
+	}
+	v, diags := expr.Value(nil) // a string, verbatim
+	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.Type().Equals(cty.String) {
+		return nil
+	}
+	rng := expr.Range()
+	e, diags := hclsyntax.ParseExpression([]byte(v.AsString()), rng.Filename, stringStart(rng))
+	if diags.HasErrors() {
+		return nil
+	}
+	if tok := stringToken(file, rng); tok != nil {
+		mapSyntax(e, nil, tok, rng, v.AsString())
+	}
+	return e
+}

@@ -260,3 +260,58 @@ func syntaxRanges(e hclsyntax.Expression) []hcl.Range {
 	walk(reflect.ValueOf(e))
 	return out
 }
+
+// TestJSONTypePositions: a diagnostic inside a variable's type given in a
+// JSON file, a string HCL's json package parses as a native expression,
+// covers what the native type's covers. The json package counted its
+// positions from the opening quote, one character early, and in the
+// decoded text: lisst(string) was shown as (lisst(string.
+func TestJSONTypePositions(t *testing.T) {
+	tests := []struct {
+		name         string
+		native, json string // the type, as each file writes it
+		want         string // the text the diagnostic covers, decoded
+	}{
+		{name: "keyword", native: `map(lisst(string))`, json: `"map(lisst(string))"`, want: "lisst(string)"},
+		{name: "attribute", native: `object({a = strin})`, json: `"object({a = strin})"`, want: "strin"},
+		{name: "escape before", native: `list(string, nope)`, json: `"list(\u0073tring, nope)"`, want: "nope"},
+		{name: "non-ASCII before", native: `object({ä = string, b = nope})`, json: `"object({ä = string, b = nope})"`, want: "nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{
+				"p.hcl":      fmt.Sprintf("group \"g\" {}\nvariable \"v\" {\n  type = %s\n}\n", tt.native),
+				"p.hcl.json": fmt.Sprintf("{\n  \"group\": {\"g\": {}},\n  \"variable\": {\"v\": {\"type\": %s}}\n}\n", tt.json),
+			}
+			for name, src := range files {
+				path := filepath.Join(t.TempDir(), name)
+				if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				_, diags := Load([]string{path}, Options{LookupEnv: noEnv})
+				if len(diags) != 1 || diags[0].Subject == nil {
+					t.Fatalf("%s: want one diagnostic:\n%s", name, diags.Error())
+				}
+				checkCovers(t, name, []byte(src), *diags[0].Subject, tt.want)
+			}
+		})
+	}
+
+	// Too deep a type, each list written with an escape: the diagnostic
+	// is at the parenthesis that crosses the limit.
+	src := fmt.Sprintf("{\"group\": {\"g\": {}}, \"variable\": {\"v\": {\"type\": \"%sstring%s\"}}}\n",
+		strings.Repeat(`\u006cist(`, maxNesting+5), strings.Repeat(")", maxNesting+5))
+	path := filepath.Join(t.TempDir(), "p.hcl.json")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Load([]string{path}, Options{LookupEnv: noEnv})
+	if len(diags) != 1 || diags[0].Subject == nil || !isNestingDiag(diags[0]) {
+		t.Fatalf("want one nesting diagnostic:\n%s", diags.Error())
+	}
+	r := *diags[0].Subject
+	checkCovers(t, "p.hcl.json", []byte(src), r, "(")
+	if n := strings.Count(src[:r.Start.Byte], "("); n != maxNesting {
+		t.Errorf("%s is after %d parentheses, want %d", r, n, maxNesting)
+	}
+}

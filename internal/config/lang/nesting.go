@@ -614,9 +614,10 @@ func jsonStringNesting(lit []byte, filename string, pos hcl.Pos, base, fileToken
 
 // checkTypeNesting measures a variable's type when it is given in JSON, as a
 // string that typeexpr parses as a native expression (a nested type such as
-// list(list(...)) recurses like any expression). A native-syntax type was
-// measured with its file.
-func checkTypeNesting(expr hcl.Expression) *hcl.Diagnostic {
+// list(list(...)) recurses like any expression), whose positions are mapped
+// to file, the text of its file (see jsonTypeSyntax). A native-syntax type
+// was measured with its file.
+func checkTypeNesting(expr hcl.Expression, file []byte) *hcl.Diagnostic {
 	if _, native := expr.(hclsyntax.Expression); native {
 		return nil
 	}
@@ -625,9 +626,12 @@ func checkTypeNesting(expr hcl.Expression) *hcl.Diagnostic {
 		return nil
 	}
 	r := expr.Range()
-	p, _ := hclNesting([]byte(v.AsString()), r.Filename, r.Start, lexExpression, 0, maxFileTokens)
+	p, _ := hclNesting([]byte(v.AsString()), r.Filename, stringStart(r), lexExpression, 0, maxFileTokens)
 	if p == nil {
 		return nil
+	}
+	if tok := stringToken(file, r); tok != nil {
+		mapStringRanges(tok, r, v.AsString(), func(fix func(hcl.Range) hcl.Range) { p.Range = fix(p.Range) })
 	}
 	return diag.New(hcl.DiagError, diag.CodeInvalidValue, p.Range, p.summary(), p.detail("This type"))
 }

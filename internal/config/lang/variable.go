@@ -29,12 +29,19 @@ func (d *decoder) decodeVariableBlock(b *hcl.Block) {
 	v := &model.Variable{Name: b.Labels[0], Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
 	if a, ok := content.Attributes["type"]; ok {
 		// As with any invalid type, the variable keeps type any.
-		if nd := checkTypeNesting(a.Expr); nd != nil {
+		file := d.cfg.Sources[a.Expr.Range().Filename]
+		if nd := checkTypeNesting(a.Expr, file); nd != nil {
 			d.add(nd)
 		} else {
+			// A JSON file's string is read as the json package reads
+			// it, but with its positions in the file.
+			typ := a.Expr
+			if e := jsonTypeSyntax(a.Expr, file); e != nil {
+				typ = e
+			}
 			// As in Terraform, optional(TYPE, DEFAULT) gives an
 			// attribute a value when the object has none.
-			ty, defaults, ds := typeexpr.TypeConstraintWithDefaults(a.Expr)
+			ty, defaults, ds := typeexpr.TypeConstraintWithDefaults(typ)
 			d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
 			if !ds.HasErrors() {
 				v.Type = ty
