@@ -139,7 +139,8 @@ func sources(cfg *model.Config) (map[string][]byte, map[string]*hcl.File) {
 		}
 	}
 	// The --var-file files, their secrets already masked by lang (the
-	// values of sensitive and undeclared variables), the rest shown.
+	// values of sensitive and undeclared variables, and of those that go
+	// where a secret goes), the rest shown.
 	for name, src := range cfg.VarFileSources {
 		if _, ok := out[name]; !ok {
 			out[name] = src

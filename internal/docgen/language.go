@@ -174,7 +174,8 @@ func language(reg *component.Registry) string {
 		"defaults it uses (a variable not marked `sensitive` included), through other\n" +
 		"locals and from any file (`password = local.pw`), and so is the password in\n" +
 		"a postgres message box's `url`: diagnostics and `bizpipe fmt --diff` show\n" +
-		"them as `(sensitive value)`.\n\n")
+		"them as `(sensitive value)`; a `--var-file`'s value for such a variable is\n" +
+		"masked in the snippets of its lines, as a sensitive variable's is.\n\n")
 
 	// Functions.
 	b.WriteString("## Functions\n\n")

@@ -63,6 +63,21 @@ func SensitiveStrings(cfg *model.Config) []string {
 // shows the file, where "p\u00e4ss" (Python's json.dumps writes every
 // non-ASCII letter so) is not the value "päss" nor any escaped form of it.
 func LiteralSecrets(files []*hcl.File) []string {
+	return findSecrets(files).literals
+}
+
+// foundSecrets are what findSecrets finds in a configuration's files.
+type foundSecrets struct {
+	literals []string // LiteralSecrets
+	// vars are the variables whose value goes where a secret goes, all
+	// of it (password = var.pw, or through locals); urlVars those whose
+	// value is a URL whose password is one (a postgres message box's url).
+	vars, urlVars map[string]bool
+}
+
+// findSecrets finds the literal secrets of files and the variables whose
+// values are secrets (foundSecrets).
+func findSecrets(files []*hcl.File) foundSecrets {
 	s := newSecretLiterals(map[string][]hcl.Expression{})
 	var sinks, urls []hcl.Expression
 	for _, f := range files {
@@ -86,11 +101,11 @@ func LiteralSecrets(files []*hcl.File) []string {
 	for _, lit := range u.out {
 		s.out = append(s.out, pgbox.SecretsOf(lit)...)
 	}
-	return s.out
+	return foundSecrets{literals: s.out, vars: s.vars, urlVars: u.vars}
 }
 
 func newSecretLiterals(defs map[string][]hcl.Expression) *secretLiterals {
-	return &secretLiterals{defs: defs, seen: map[string]bool{}, active: map[string]bool{}, srcs: map[string][]byte{}}
+	return &secretLiterals{defs: defs, seen: map[string]bool{}, active: map[string]bool{}, srcs: map[string][]byte{}, vars: map[string]bool{}}
 }
 
 // SourceLiteralSecrets is LiteralSecrets of files not loaded, by name
@@ -115,6 +130,7 @@ type secretLiterals struct {
 	seen   map[string]bool   // the values followed, with the path selected in them
 	active map[string]bool   // the values being followed, to stop at a cycle
 	srcs   map[string][]byte // the files' texts, by name, for the literals as written
+	vars   map[string]bool   // the variables followed, by name: their values are secrets too
 	out    []string
 }
 
@@ -280,6 +296,10 @@ func (s *secretLiterals) follow(tr hcl.Traversal) {
 		return
 	}
 	name := root + "." + a.Name
+	if root == "var" {
+		// A value set with --var-file is followed nowhere else.
+		s.vars[a.Name] = true
+	}
 	path := tr[2:]
 	if s.active[name] {
 		path = nil

@@ -13,6 +13,7 @@ import (
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/config/suggest"
+	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 )
 
 var variableSchema = schemaOf(blockVariable)
@@ -110,8 +111,18 @@ func (d *decoder) assignVariables() {
 	}
 	fromCLI := map[string]cty.Value{}
 	fromFiles := map[string]cty.Value{}
-	for _, path := range d.opts.VarFiles {
-		d.readVarFile(path, fromFiles)
+	if len(d.opts.VarFiles) > 0 {
+		// The configuration's files only, parsed so far: which of their
+		// variables go where a secret goes, whose values in a variables
+		// file are masked as a sensitive one's are.
+		files := make([]*hcl.File, 0, len(d.parser.Files()))
+		for _, f := range d.parser.Files() {
+			files = append(files, f)
+		}
+		secrets := findSecrets(files)
+		for _, path := range d.opts.VarFiles {
+			d.readVarFile(path, fromFiles, secrets)
+		}
 	}
 	for _, arg := range d.opts.Vars {
 		name, raw, ok := strings.Cut(arg, "=")
@@ -215,8 +226,9 @@ func (d *decoder) parseRawVar(v *model.Variable, raw, source string) (cty.Value,
 	return out, true
 }
 
-// readVarFile reads NAME = VALUE assignments from an HCL or JSON file.
-func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
+// readVarFile reads NAME = VALUE assignments from an HCL or JSON file;
+// secrets are the configuration's (keepVarFileSource).
+func (d *decoder) readVarFile(path string, into map[string]cty.Value, secrets foundSecrets) {
 	src, err := readLimited(path, maxVarFileSize)
 	if err != nil {
 		d.add(diag.AboutFile(diag.CodeInvalidValue, path, "Cannot read variables file",
@@ -245,7 +257,7 @@ func (d *decoder) readVarFile(path string, into map[string]cty.Value) {
 	attrs, ds := f.Body.JustAttributes()
 	d.add(diag.Tag(ds, diag.CodeInvalidValue)...)
 	if !ds.HasErrors() {
-		d.keepVarFileSource(path, f.Bytes, attrs)
+		d.keepVarFileSource(path, f.Bytes, attrs, secrets)
 	}
 	for name, a := range attrs {
 		v, declared := d.vars[name]
@@ -278,17 +290,42 @@ func noValue(v *model.Variable) *hcl.Diagnostic {
 
 // keepVarFileSource records src, the text of variables file path, for the
 // snippets of its diagnostics, with the values it gives a sensitive or an
-// undeclared variable masked (model.Config.VarFileSources).
-func (d *decoder) keepVarFileSource(path string, src []byte, attrs hcl.Attributes) {
+// undeclared variable masked (model.Config.VarFileSources), and those of a
+// variable whose value goes where a secret goes (secrets: a store's
+// password, all of it; a postgres url, its password), as the literal
+// written there is.
+func (d *decoder) keepVarFileSource(path string, src []byte, attrs hcl.Attributes, secrets foundSecrets) {
 	masked := bytes.Clone(src)
-	for name, a := range attrs {
-		if v := d.vars[name]; v != nil && !v.Sensitive {
-			continue
-		}
-		r := a.Expr.Range()
-		for i := r.Start.Byte; i < r.End.Byte && i < len(masked); i++ {
+	mask := func(start, end int) {
+		for i := start; i < end && i < len(masked); i++ {
 			if masked[i] != '\n' && masked[i] != '\r' {
 				masked[i] = '*'
+			}
+		}
+	}
+	for name, a := range attrs {
+		r := a.Expr.Range()
+		if v := d.vars[name]; v == nil || v.Sensitive || secrets.vars[name] {
+			mask(r.Start.Byte, r.End.Byte)
+			continue
+		}
+		if !secrets.urlVars[name] || r.End.Byte > len(src) {
+			continue
+		}
+		// The URL's password, as the value's text writes it (escaped or
+		// not), not the rest of the URL.
+		val, _ := a.Expr.Value(nil)
+		text := src[r.Start.Byte:r.End.Byte]
+		for _, lit := range stringsIn(val) {
+			for _, pw := range pgbox.SecretsOf(lit) {
+				for off := 0; pw != ""; {
+					i := bytes.Index(text[off:], []byte(pw))
+					if i < 0 {
+						break
+					}
+					mask(r.Start.Byte+off+i, r.Start.Byte+off+i+len(pw))
+					off += i + len(pw)
+				}
 			}
 		}
 	}

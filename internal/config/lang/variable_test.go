@@ -233,6 +233,62 @@ locals {
 	}
 }
 
+// TestVarFileSourcesSecretPlaces: a variables file's value for a variable
+// not marked sensitive is masked when it goes where a secret goes: all of
+// it for a store's password (directly, or through a local), the password
+// only for a postgres url. A value used elsewhere is shown. The snippet
+// of a BP1004 on the line (a string for a number) printed it.
+func TestVarFileSourcesSecretPlaces(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "main.hcl"), nestingGroup+`
+variable "pw" {
+  type = number
+}
+variable "part" {
+  type = any
+}
+variable "db" {
+  type = string
+}
+variable "dir" {
+  type = number
+}
+locals {
+  creds = { pw = var.part }
+}
+certificate_store "a" {
+  path     = var.dir
+  password = var.pw
+}
+certificate_store "b" {
+  path     = "b"
+  password = local.creds.pw
+}
+message_box {
+  postgres {
+    url = var.db
+  }
+}
+`)
+	for _, tc := range []struct{ name, src, want string }{
+		{"vars.tfvars",
+			"pw = \"VARFILE-secret-1\"\npart = \"VARFILE-secret-2\"\ndb = \"postgres://u:DB-SECRET@db/box\"\ndir = \"shown\"\n",
+			"pw = ******************\npart = ******************\ndb = \"postgres://u:*********@db/box\"\ndir = \"shown\"\n"},
+		{"vars.json",
+			`{"pw": "VARFILE-secret-1", "db": "postgres://u:DB-SECRET@db/box", "dir": "shown"}`,
+			`{"pw": ******************, "db": "postgres://u:*********@db/box", "dir": "shown"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			writeTestFile(t, path, tc.src)
+			cfg, _ := Load([]string{filepath.Join(dir, "main.hcl")}, Options{VarFiles: []string{path}, LookupEnv: noEnv})
+			if got := string(cfg.VarFileSources[path]); got != tc.want {
+				t.Errorf("VarFileSources[%s] = %q, want %q", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestVarFileSources: the text of each --var-file that parsed is kept for
 // snippets, with the values of sensitive and undeclared variables masked
 // byte for byte (line ends kept), in HCL and JSON; a file with a block,
