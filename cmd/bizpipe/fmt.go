@@ -42,8 +42,10 @@ a unified diff instead of the names. The diff shows a sensitive variable's
 default and a store's password written as literals as (sensitive value), as
 validate does, and so the literals of the locals and variable defaults a
 password uses (from any file of the configuration, those beside a file named
-directly included) and the password in a postgres message box's url; the
-files keep them.`,
+directly included), the password in a postgres message box's url and a send
+transport's credentials (its url's password, the values of its
+Authorization, Proxy-Authorization, Cookie and API key or token headers);
+the files keep them.`,
 		Example: `  bizpipe fmt ./config
   bizpipe fmt --check --diff ./config`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -127,7 +129,7 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		// The diff shows the file as written, and a sensitive
 		// variable's default or a store's password written as a
 		// literal, or in a local they use, is a secret (and the password
-		// of a postgres url), which validate
+		// of a url, a credential header's value), which validate
 		// never shows either (--diff is what a CI job prints for a file
 		// not formatted): replaced on both sides, in every form the
 		// file may write it.

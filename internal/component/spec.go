@@ -27,6 +27,7 @@ package component
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -174,6 +175,43 @@ type Attribute struct {
 	// Doc says what the attribute does, for the reference (one or two
 	// sentences, Markdown).
 	Doc string
+	// Credential is the part of the value that is a credential, which the
+	// configuration's diagnostics and bizpipe fmt --diff never show as
+	// written (lang.LiteralSecrets).
+	Credential Credential
+}
+
+// Credential is what part of an attribute's value is a credential.
+type Credential uint8
+
+// Credential parts.
+const (
+	// NoCredential: the value is shown.
+	NoCredential Credential = iota
+	// CredentialURLPassword: the password of a URL
+	// (https://user:PASSWORD@host/), the rest of it being shown.
+	CredentialURLPassword
+	// CredentialHeaders: the values of a map of header fields whose name
+	// says they carry one (CredentialHeader).
+	CredentialHeaders
+)
+
+// CredentialHeader reports whether a header field named name carries a
+// credential: Authorization, Proxy-Authorization and Cookie, and a name
+// that says it is a key, token, secret or password (X-API-Key,
+// X-Auth-Token), in any case.
+func CredentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie":
+		return true
+	}
+	for _, part := range []string{"api-key", "apikey", "api_key", "token", "secret", "password"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
 }
 
 // BlockSpec is a nested block (at most one of each type), such as tls { }.

@@ -173,9 +173,14 @@ func language(reg *component.Registry) string {
 		"literal is a secret too, and so are the literals of the locals and variable\n" +
 		"defaults it uses (a variable not marked `sensitive` included), through other\n" +
 		"locals and from any file (`password = local.pw`), and so is the password in\n" +
-		"a postgres message box's `url`: diagnostics and `bizpipe fmt --diff` show\n" +
-		"them as `(sensitive value)`; a `--var-file`'s value for such a variable is\n" +
-		"masked in the snippets of its lines, as a sensitive variable's is.\n\n")
+		"a postgres message box's `url`, and a send transport's credentials: its\n" +
+		"`url`'s password and the values of its `Authorization`,\n" +
+		"`Proxy-Authorization`, `Cookie` and API key or token headers (a name with\n" +
+		"`api-key`, `apikey`, `api_key`, `token`, `secret` or `password` in it, in\n" +
+		"any case), not an authentication scheme before an interpolation\n" +
+		"(`\"Bearer ${var.token}\"`): diagnostics and `bizpipe fmt --diff` show them\n" +
+		"as `(sensitive value)`; a `--var-file`'s value for such a variable is masked\n" +
+		"in the snippets of its lines, as a sensitive variable's is.\n\n")
 
 	// Functions.
 	b.WriteString("## Functions\n\n")

@@ -249,7 +249,7 @@ func load(files []string, opts Options) (*model.Config, hcl.Diagnostics, valueSi
 	if d.deferInputs {
 		d.reportNeededInputs()
 	}
-	cfg.Secrets = SensitiveStrings(cfg)
+	cfg.Secrets = sensitiveStrings(cfg, d.registry)
 	// The fast paths recognise == and != by HCL's own operators, which
 	// the Load metered until now.
 	restore()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -12,8 +13,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/config/model"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
+	"github.com/bizpipe/bizpipe/internal/registry"
 )
 
 // SensitiveStrings returns the known strings of cfg's sensitive variables
@@ -23,6 +26,12 @@ import (
 // logs and the reasons it stores of them, behind the marks that keep
 // derived values out (see Template).
 func SensitiveStrings(cfg *model.Config) []string {
+	return sensitiveStrings(cfg, registry.Builtin())
+}
+
+// sensitiveStrings is SensitiveStrings of a configuration whose components
+// are reg's.
+func sensitiveStrings(cfg *model.Config, reg *component.Registry) []string {
 	var out []string
 	for _, v := range cfg.Variables {
 		if v.Sensitive && v.Value != cty.NilVal {
@@ -41,7 +50,7 @@ func SensitiveStrings(cfg *model.Config) []string {
 	for _, f := range cfg.Files {
 		files = append(files, f)
 	}
-	out = append(out, LiteralSecrets(files)...)
+	out = append(out, findSecrets(files, reg).literals...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }
@@ -55,7 +64,9 @@ func SensitiveStrings(cfg *model.Config) []string {
 // (a default of the wrong type, a call that fails) is only text, which a
 // snippet of its line would show. A password written as a literal is a
 // secret too, wherever it is written, and so is the password in a postgres
-// message box's url. A local that selects a part of another
+// message box's url, and what a component's attributes that carry
+// credentials write (component.Credential: a send transport's
+// Authorization header, its url's password). A local that selects a part of another
 // (local.creds.pw) keeps only that part a secret: the rest of it, and a
 // local used only where no secret goes, is shown.
 // bizpipe fmt --diff, which shows files as written, hides them too.
@@ -63,7 +74,7 @@ func SensitiveStrings(cfg *model.Config) []string {
 // shows the file, where "p\u00e4ss" (Python's json.dumps writes every
 // non-ASCII letter so) is not the value "päss" nor any escaped form of it.
 func LiteralSecrets(files []*hcl.File) []string {
-	return findSecrets(files).literals
+	return findSecrets(files, registry.Builtin()).literals
 }
 
 // foundSecrets are what findSecrets finds in a configuration's files.
@@ -75,25 +86,30 @@ type foundSecrets struct {
 	vars, urlVars map[string]bool
 }
 
-// findSecrets finds the literal secrets of files and the variables whose
-// values are secrets (foundSecrets).
-func findSecrets(files []*hcl.File) foundSecrets {
+// findSecrets finds the literal secrets of files, whose components are
+// reg's, and the variables whose values are secrets (foundSecrets).
+func findSecrets(files []*hcl.File, reg *component.Registry) foundSecrets {
 	s := newSecretLiterals(map[string][]hcl.Expression{})
-	var sinks, urls []hcl.Expression
+	s.reg = reg
+	var sinks, urls, headers []hcl.Expression
 	for _, f := range files {
 		if f == nil || f.Body == nil {
 			continue
 		}
 		s.srcs[f.Body.MissingItemRange().Filename] = f.Bytes
-		ss, us := s.scan(f.Body)
-		sinks, urls = append(sinks, ss...), append(urls, us...)
+		found := s.scan(f.Body)
+		sinks, urls, headers = append(sinks, found.sinks...), append(urls, found.urls...), append(headers, found.headers...)
 	}
 	for _, e := range sinks {
 		s.add(e, nil)
 	}
-	// A postgres message box's url is not a secret, but the password it
-	// carries is (pgbox hides it in its errors): that of each URL written,
-	// there or in a local it uses.
+	for _, e := range headers {
+		s.addHeaders(e)
+	}
+	// A URL is not a secret, but the password it carries is (pgbox hides
+	// a postgres message box's in its errors, the http client a
+	// transport's): that of each URL written, there or in a local it
+	// uses.
 	u := newSecretLiterals(s.defs)
 	for _, e := range urls {
 		u.add(e, nil)
@@ -131,17 +147,134 @@ type secretLiterals struct {
 	active map[string]bool   // the values being followed, to stop at a cycle
 	srcs   map[string][]byte // the files' texts, by name, for the literals as written
 	vars   map[string]bool   // the variables followed, by name: their values are secrets too
+	reg    *component.Registry
 	out    []string
 }
 
+// secretPlaces are the expressions a body writes where a secret goes:
+// sinks all of whose literals are secrets, urls whose password is one,
+// headers (maps of header fields) whose credential fields' values are.
+type secretPlaces struct {
+	sinks, urls, headers []hcl.Expression
+}
+
+func (p *secretPlaces) extend(q secretPlaces) {
+	p.sinks, p.urls, p.headers = append(p.sinks, q.sinks...), append(p.urls, q.urls...), append(p.headers, q.headers...)
+}
+
+// componentKinds are, by the type of the block that holds them, the kinds
+// of the component blocks within, by block type.
+var componentKinds = map[string]map[string]component.Kind{
+	blockSendPort:        {"transport": component.SendTransport},
+	blockReceiveLocation: {"transport": component.ReceiveTransport},
+	blockPipeline:        {component.Encoder.Block(): component.Encoder, component.Decoder.Block(): component.Decoder},
+}
+
+// componentSecrets returns the expressions of the attributes that carry
+// credentials (component.Attribute.Credential) in the component blocks of
+// body, a block of type owner, and in their nested blocks.
+func (s *secretLiterals) componentSecrets(owner string, body hcl.Body) secretPlaces {
+	kinds := componentKinds[owner]
+	schema := &hcl.BodySchema{}
+	for t := range kinds {
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"kind"}})
+	}
+	var out secretPlaces
+	content, _, _ := body.PartialContent(schema)
+	for _, cb := range content.Blocks {
+		spec, ok := s.reg.Lookup(kinds[cb.Type], cb.Labels[0])
+		if !ok {
+			continue
+		}
+		out.extend(credentialAttributes(cb.Body, spec.Attributes))
+		for _, bs := range spec.Blocks {
+			nested, _, _ := cb.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: bs.Type}}})
+			for _, nb := range nested.Blocks {
+				out.extend(credentialAttributes(nb.Body, bs.Attributes))
+			}
+		}
+	}
+	return out
+}
+
+// credentialAttributes returns the expressions of body's attributes that
+// attrs say carry credentials.
+func credentialAttributes(body hcl.Body, attrs []component.Attribute) secretPlaces {
+	schema := &hcl.BodySchema{}
+	for _, a := range attrs {
+		if a.Credential != component.NoCredential {
+			schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: a.Name})
+		}
+	}
+	var out secretPlaces
+	if len(schema.Attributes) == 0 {
+		return out
+	}
+	content, _, _ := body.PartialContent(schema)
+	for _, a := range attrs {
+		ca := content.Attributes[a.Name]
+		if ca == nil {
+			continue
+		}
+		switch a.Credential {
+		case component.CredentialURLPassword:
+			out.urls = append(out.urls, ca.Expr)
+		case component.CredentialHeaders:
+			out.headers = append(out.headers, ca.Expr)
+		}
+	}
+	return out
+}
+
+// addHeaders records the literals of the values expr, a map of header
+// fields written out (as the decoder requires: hcl.ExprMap), gives the
+// fields that carry credentials (component.CredentialHeader), and follows
+// the locals and variables they use. A name that is not a constant could
+// be any: its value counts. Of a template, a part that is only an
+// authentication scheme or a cookie's name ("Bearer ${var.token}",
+// "sid=${var.sid}") is not a secret: shown, it says which header it is.
+func (s *secretLiterals) addHeaders(expr hcl.Expression) {
+	pairs, diags := hcl.ExprMap(expr)
+	if diags.HasErrors() {
+		return
+	}
+	for _, p := range pairs {
+		k, diags := p.Key.Value(nil)
+		if !diags.HasErrors() && k.Type() == cty.String && k.IsKnown() && !k.IsNull() && !component.CredentialHeader(k.AsString()) {
+			continue
+		}
+		native, ok := p.Value.(hclsyntax.Expression)
+		if !ok {
+			s.add(p.Value, nil)
+			continue
+		}
+		t, ok := unwrapNative(native).(*hclsyntax.TemplateExpr)
+		if !ok || len(t.Parts) < 2 {
+			s.add(p.Value, nil)
+			continue
+		}
+		for _, part := range t.Parts {
+			if lit, ok := part.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && schemeOnly.MatchString(lit.Val.AsString()) {
+				continue
+			}
+			s.add(part, nil)
+		}
+	}
+}
+
+// schemeOnly matches the text of a template before its first
+// interpolation that is only an authentication scheme ("Bearer ") or a
+// cookie's name ("sid=").
+var schemeOnly = regexp.MustCompile(`^\s*[\w!#$%&'*+.^|~-]+(\s+|=)$`)
+
 // scan records the locals and variables' defaults body declares and
-// returns the expressions it writes where a secret goes, and the postgres
-// message box's url.
-func (s *secretLiterals) scan(body hcl.Body) (sinks, urls []hcl.Expression) {
+// returns the expressions it writes where a secret goes (secretPlaces).
+func (s *secretLiterals) scan(body hcl.Body) secretPlaces {
 	native, ok := body.(*hclsyntax.Body)
 	if !ok {
 		return s.scanJSON(body)
 	}
+	var out secretPlaces
 	for _, b := range native.Blocks {
 		switch b.Type {
 		case blockVariable:
@@ -151,11 +284,11 @@ func (s *secretLiterals) scan(body hcl.Body) (sinks, urls []hcl.Expression) {
 			}
 			s.defs["var."+b.Labels[0]] = append(s.defs["var."+b.Labels[0]], def.Expr)
 			if a := b.Body.Attributes["sensitive"]; a != nil && constantTrue(a.Expr) {
-				sinks = append(sinks, def.Expr)
+				out.sinks = append(out.sinks, def.Expr)
 			}
 		case blockStore:
 			if a := b.Body.Attributes["password"]; a != nil {
-				sinks = append(sinks, a.Expr)
+				out.sinks = append(out.sinks, a.Expr)
 			}
 		case blockLocals:
 			for name, a := range b.Body.Attributes {
@@ -164,30 +297,40 @@ func (s *secretLiterals) scan(body hcl.Body) (sinks, urls []hcl.Expression) {
 		case blockMessageBox:
 			for _, kb := range b.Body.Blocks {
 				if a := kb.Body.Attributes["url"]; kb.Type == "postgres" && a != nil {
-					urls = append(urls, a.Expr)
+					out.urls = append(out.urls, a.Expr)
 				}
 			}
+		case blockSendPort, blockReceiveLocation, blockPipeline:
+			out.extend(s.componentSecrets(b.Type, b.Body))
 		}
 	}
-	return sinks, urls
+	return out
 }
 
 // scanJSON is scan for the body of a JSON file.
-func (s *secretLiterals) scanJSON(body hcl.Body) (sinks, urls []hcl.Expression) {
+func (s *secretLiterals) scanJSON(body hcl.Body) secretPlaces {
 	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 		{Type: blockVariable, LabelNames: []string{"name"}},
 		{Type: blockStore, LabelNames: []string{"name"}},
 		{Type: blockLocals},
 		{Type: blockMessageBox},
+		{Type: blockSendPort, LabelNames: []string{"name"}},
+		{Type: blockReceiveLocation, LabelNames: []string{"name"}},
+		{Type: blockPipeline, LabelNames: []string{"name"}},
 	}})
+	var out secretPlaces
 	for _, b := range content.Blocks {
-		if b.Type == blockMessageBox {
+		switch b.Type {
+		case blockMessageBox:
 			mb, _, _ := b.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "postgres"}}})
 			for _, kb := range mb.Blocks {
 				if attrs, _ := kb.Body.JustAttributes(); attrs["url"] != nil {
-					urls = append(urls, attrs["url"].Expr)
+					out.urls = append(out.urls, attrs["url"].Expr)
 				}
 			}
+			continue
+		case blockSendPort, blockReceiveLocation, blockPipeline:
+			out.extend(s.componentSecrets(b.Type, b.Body))
 			continue
 		}
 		attrs, _ := b.Body.JustAttributes()
@@ -199,11 +342,11 @@ func (s *secretLiterals) scanJSON(body hcl.Body) (sinks, urls []hcl.Expression) 
 			}
 			s.defs["var."+b.Labels[0]] = append(s.defs["var."+b.Labels[0]], def.Expr)
 			if a := attrs["sensitive"]; a != nil && constantTrue(a.Expr) {
-				sinks = append(sinks, def.Expr)
+				out.sinks = append(out.sinks, def.Expr)
 			}
 		case blockStore:
 			if a := attrs["password"]; a != nil {
-				sinks = append(sinks, a.Expr)
+				out.sinks = append(out.sinks, a.Expr)
 			}
 		case blockLocals:
 			for name, a := range attrs {
@@ -211,7 +354,7 @@ func (s *secretLiterals) scanJSON(body hcl.Body) (sinks, urls []hcl.Expression) 
 			}
 		}
 	}
-	return sinks, urls
+	return out
 }
 
 // add records the literals of expr, or of the part of it path selects

@@ -773,3 +773,79 @@ certificate_store "s" {
 		})
 	}
 }
+
+// TestLiteralSecretsCredentials: what a component's attributes that carry
+// credentials write is a secret (component.Attribute.Credential): the
+// values of a send transport's Authorization, Proxy-Authorization, Cookie
+// and API key headers, and its url's password, written there or in the
+// locals and variables they use, native or JSON. An ordinary header's
+// value, a template's authentication scheme or cookie name, and the rest
+// of the url are shown. The snippet of a diagnostic on the line, and fmt
+// --diff, showed them.
+func TestLiteralSecretsCredentials(t *testing.T) {
+	for _, tt := range []struct {
+		name, file, src string
+		want            []string
+	}{
+		{"http headers", "a.hcl", `
+send_port "p" {
+  transport "http" {
+    url     = "https://partner.example/in"
+    headers = { Authorization = "Bearer HDR-TOKEN-1", "content-type" = "application/edi", "proxy-authorization" = "Basic PROXY-CRED" }
+  }
+}`, []string{"Basic PROXY-CRED", "Bearer HDR-TOKEN-1"}},
+		{"templates", "a.hcl", `
+variable "sid" {
+  default = "SID-VALUE"
+}
+locals {
+  tok = "LOCAL-TOKEN"
+}
+send_port "p" {
+  transport "http" {
+    url     = "https://partner.example/in"
+    headers = { Authorization = "Bearer ${local.tok}", Cookie = "sid=${var.sid}", "X-Partner" = "${local.tok}" }
+  }
+}`, []string{"LOCAL-TOKEN", "SID-VALUE"}},
+		{"as2 api key and url", "a.hcl", `
+send_port "p" {
+  transport "as2" {
+    url     = "https://as2:URL-PW%21@partner.example/as2?file=${message.file_name}"
+    partner = party.fabrikam
+    headers = { "X-API-Key" = "APIKEY-1" }
+  }
+}`, []string{"APIKEY-1", "URL-PW!", "URL-PW%21"}},
+		{"url in a local", "a.hcl", `
+locals {
+  u = "http://user:LOCAL-URL-PW@partner.example/"
+}
+send_port "p" {
+  transport "http" {
+    url = local.u
+  }
+}`, []string{"LOCAL-URL-PW"}},
+		{"JSON", "a.hcl.json", `{"send_port": {"p": {"transport": {"http": {
+  "url": "https://u:JSON-URL-PW@partner.example/",
+  "headers": {"Authorization": "Bearer JSON-TOKEN", "X-Partner": "fabrikam"}
+}}}}}`, []string{"Bearer JSON-TOKEN", "JSON-URL-PW"}},
+		{"none", "a.hcl", `
+send_port "p" {
+  transport "http" {
+    url     = "https://user@partner.example/in"
+    headers = { "X-Partner" = "fabrikam" }
+  }
+}`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := parseFile([]byte(tt.src), tt.file)
+			if e.diags.HasErrors() {
+				t.Fatal(e.diags)
+			}
+			got := LiteralSecrets([]*hcl.File{e.file})
+			slices.Sort(got)
+			if got = slices.Compact(got); !slices.Equal(got, tt.want) {
+				t.Errorf("LiteralSecrets = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -119,7 +119,7 @@ func (d *decoder) assignVariables() {
 		for _, f := range d.parser.Files() {
 			files = append(files, f)
 		}
-		secrets := findSecrets(files)
+		secrets := findSecrets(files, d.registry)
 		for _, path := range d.opts.VarFiles {
 			d.readVarFile(path, fromFiles, secrets)
 		}

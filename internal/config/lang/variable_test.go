@@ -236,7 +236,8 @@ locals {
 // TestVarFileSourcesSecretPlaces: a variables file's value for a variable
 // not marked sensitive is masked when it goes where a secret goes: all of
 // it for a store's password (directly, or through a local), the password
-// only for a postgres url. A value used elsewhere is shown. The snippet
+// only for a postgres or a send transport's url; a credential header's
+// (component.Credential) all of it. A value used elsewhere is shown. The snippet
 // of a BP1004 on the line (a string for a number) printed it.
 func TestVarFileSourcesSecretPlaces(t *testing.T) {
 	dir := t.TempDir()
@@ -269,11 +270,25 @@ message_box {
     url = var.db
   }
 }
+variable "tok" {
+  type = string
+}
+variable "u" {
+  type = string
+}
+send_port "p" {
+  transport "http" {
+    url     = var.u
+    headers = { Authorization = "Bearer ${var.tok}" }
+  }
+}
 `)
 	for _, tc := range []struct{ name, src, want string }{
 		{"vars.tfvars",
-			"pw = \"VARFILE-secret-1\"\npart = \"VARFILE-secret-2\"\ndb = \"postgres://u:DB-SECRET@db/box\"\ndir = \"shown\"\n",
-			"pw = ******************\npart = ******************\ndb = \"postgres://u:*********@db/box\"\ndir = \"shown\"\n"},
+			"pw = \"VARFILE-secret-1\"\npart = \"VARFILE-secret-2\"\ndb = \"postgres://u:DB-SECRET@db/box\"\ndir = \"shown\"\n" +
+				"tok = \"VARFILE-token\"\nu = \"https://u:URL-SECRET@partner.example/\"\n",
+			"pw = ******************\npart = ******************\ndb = \"postgres://u:*********@db/box\"\ndir = \"shown\"\n" +
+				"tok = ***************\nu = \"https://u:**********@partner.example/\"\n"},
 		{"vars.json",
 			`{"pw": "VARFILE-secret-1", "db": "postgres://u:DB-SECRET@db/box", "dir": "shown"}`,
 			`{"pw": ******************, "db": "postgres://u:*********@db/box", "dir": "shown"}`},

@@ -126,9 +126,9 @@ one.`,
   timeout    = "60s"
 }`,
 	Attributes: []component.Attribute{
-		{Name: "url", Type: component.Template, Required: true,
+		{Name: "url", Type: component.Template, Required: true, Credential: component.CredentialURLPassword,
 			Doc: "The partner's AS2 URL, http or https: a template over the message, as for transport \"http\"."},
-		{Name: "headers", Type: component.TemplateMap,
+		{Name: "headers", Type: component.TemplateMap, Credential: component.CredentialHeaders,
 			Doc: "More request headers, each value a template over the message (an API key a gateway wants, for example); the AS2 headers cannot be set here."},
 		{Name: "partner", Type: component.PartyRef, Required: true,
 			Doc: "The party sent to: its as2_id is the AS2-To, its signing_certificates verify the MDN."},

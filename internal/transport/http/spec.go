@@ -356,9 +356,9 @@ delivery without sending anything.`,
   }
 }`,
 	Attributes: []component.Attribute{
-		{Name: "url", Type: component.Template, Required: true,
+		{Name: "url", Type: component.Template, Required: true, Credential: component.CredentialURLPassword,
 			Doc: "The URL to POST to, a template over the message."},
-		{Name: "headers", Type: component.TemplateMap,
+		{Name: "headers", Type: component.TemplateMap, Credential: component.CredentialHeaders,
 			Doc: "Request headers, each value a template over the message. The transport manages the connection: Transfer-Encoding and Upgrade cannot be set, and Connection only to close or keep-alive."},
 		{Name: "timeout", Type: component.Duration, Default: DefaultTimeout,
 			Doc: "How long one attempt may take, from connecting to the answer's headers, the sending of the body included: allow for the largest message at the partner's speed."},
