@@ -113,12 +113,37 @@ func findSecrets(files []*hcl.File, reg *component.Registry) foundSecrets {
 	u := newSecretLiterals(s.defs)
 	for _, e := range urls {
 		u.add(e, nil)
+		s.addURLPasswords(e)
 	}
 	for _, lit := range u.out {
 		s.out = append(s.out, pgbox.SecretsOf(lit)...)
 	}
 	return foundSecrets{literals: s.out, vars: s.vars, urlVars: u.vars}
 }
+
+// addURLPasswords adds all of what url, a template, interpolates as a
+// URL's password ("https://user:${var.pw}@host/"), which the literals
+// around it do not show.
+func (s *secretLiterals) addURLPasswords(url hcl.Expression) {
+	native, ok := url.(hclsyntax.Expression)
+	if !ok {
+		return
+	}
+	t, ok := unwrapNative(native).(*hclsyntax.TemplateExpr)
+	if !ok {
+		return
+	}
+	for i := 1; i < len(t.Parts); i++ {
+		lit, ok := t.Parts[i-1].(*hclsyntax.LiteralValueExpr)
+		if ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && userinfoColon.MatchString(lit.Val.AsString()) {
+			s.add(t.Parts[i], nil)
+		}
+	}
+}
+
+// userinfoColon matches the text of a URL up to the colon of its user
+// information, what comes after being the password.
+var userinfoColon = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:$`)
 
 func newSecretLiterals(defs map[string][]hcl.Expression) *secretLiterals {
 	return &secretLiterals{defs: defs, seen: map[string]bool{}, active: map[string]bool{}, srcs: map[string][]byte{}, vars: map[string]bool{}}

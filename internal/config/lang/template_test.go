@@ -824,6 +824,18 @@ send_port "p" {
     url = local.u
   }
 }`, []string{"LOCAL-URL-PW"}},
+		{"url password interpolated", "a.hcl", `
+variable "pw" {
+  default = "VAR-URL-PW"
+}
+variable "host" {
+  default = "partner.example"
+}
+send_port "p" {
+  transport "http" {
+    url = "https://user:${var.pw}@${var.host}/in"
+  }
+}`, []string{"VAR-URL-PW"}},
 		{"JSON", "a.hcl.json", `{"send_port": {"p": {"transport": {"http": {
   "url": "https://u:JSON-URL-PW@partner.example/",
   "headers": {"Authorization": "Bearer JSON-TOKEN", "X-Partner": "fabrikam"}
