@@ -23,6 +23,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/message"
 	"github.com/bizpipe/bizpipe/internal/transport"
@@ -740,8 +741,9 @@ func redactURL(u *url.URL) string {
 
 // echoedSecrets are the credentials req carries that a partner's error
 // answer may echo (a 401's "bad token Bearer ..."): the values of its
-// Authorization, Proxy-Authorization and Cookie fields, and the token after
-// their scheme; the URL's password, as is and as Basic credentials; and
+// fields that carry credentials (component.CredentialHeader: Authorization,
+// Proxy-Authorization, Cookie, X-API-Key...), and the token after their
+// scheme; the URL's password, as is and as Basic credentials; and
 // its query's values, which the URL shown in errors omits (redactURL).
 // Short ones are left out: hiding every "1" of an answer would hide the
 // answer, and a short value guards nothing.
@@ -753,8 +755,11 @@ func echoedSecrets(req *http.Request) []string {
 			out = append(out, v)
 		}
 	}
-	for _, name := range []string{"Authorization", "Proxy-Authorization", "Cookie"} {
-		for _, v := range req.Header.Values(name) {
+	for name, vs := range req.Header {
+		if !component.CredentialHeader(name) {
+			continue
+		}
+		for _, v := range vs {
 			add(v)
 			if _, token, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
 				add(token)

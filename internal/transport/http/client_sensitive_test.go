@@ -264,7 +264,7 @@ func TestHTTPEchoedCredentialsHidden(t *testing.T) {
 		_, pw, _ := r.BasicAuth()
 		w.WriteHeader(http.StatusUnauthorized)
 		w.Write([]byte("bad auth " + r.Header.Get("Authorization") + " cookie " + r.Header.Get("Cookie") +
-			" key " + r.URL.Query().Get("key") + " pw " + pw + " page 1"))
+			" key " + r.URL.Query().Get("key") + " pw " + pw + " api " + r.Header.Get("X-API-Key") + " page 1"))
 	}))
 	defer srv.Close()
 	h := newHTTPTransport(t, ClientOptions{})
@@ -275,9 +275,13 @@ func TestHTTPEchoedCredentialsHidden(t *testing.T) {
 	}{
 		{"headers and query", srv.URL + "/in?key=K3Y-" + secret + "&page=1",
 			map[string]string{"Authorization": "Bearer " + secret, "Cookie": "session=C00KIE-value"},
-			"bad auth (hidden) cookie (hidden) key (hidden) pw page 1"},
+			"bad auth (hidden) cookie (hidden) key (hidden) pw api page 1"},
 		{"url password", strings.Replace(srv.URL, "//", "//user:"+secret+"@", 1) + "/in", nil,
-			"bad auth Basic (hidden) cookie key pw (hidden) page 1"},
+			"bad auth Basic (hidden) cookie key pw (hidden) api page 1"},
+		// A header whose name says it carries a key, as the configuration's
+		// diagnostics hide it (component.CredentialHeader).
+		{"API key header", srv.URL + "/in", map[string]string{"X-API-Key": "AP1KEY-" + secret, "X-Trace": "trace-value-1"},
+			"bad auth cookie key pw api (hidden) page 1"},
 	} {
 		d := httpDelivery(tc.url, tc.headers)
 		err := h.Send(context.Background(), d, transport.Payload{Body: []byte("x")})
@@ -285,7 +289,7 @@ func TestHTTPEchoedCredentialsHidden(t *testing.T) {
 		if !errors.As(err, &serr) || serr.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("%s: Send: %v, want the 401", tc.name, err)
 		}
-		noSecret(t, tc.name, err.Error(), "K3Y", "C00KIE")
+		noSecret(t, tc.name, err.Error(), "K3Y", "C00KIE", "AP1KEY")
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %q, want it to quote %q", tc.name, err, tc.want)
 		}
