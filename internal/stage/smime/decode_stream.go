@@ -68,8 +68,8 @@ const (
 // intermediate layer that needs a second pass, and decrypted content go to
 // unlinked temporary files in opts.SpoolDir, each closed, and so gone, as
 // soon as no layer still to be read needs it (at most two at once, but
-// for the decrypted layer the MIC may cover), the rest when DecodeStream
-// returns.
+// for the decrypted layer the MIC may cover or KeepSignatures writes
+// whole), and all but the body's before the body is written to dst.
 //
 // Nothing reaches dst before every layer has been decrypted and every
 // signature verified, and AES-GCM plaintext is used only after its tag
@@ -156,6 +156,10 @@ func decodeMessage(ctx context.Context, src io.Reader, dst io.Writer, opts Decod
 		}
 		return nil, err
 	}
+	// The MIC is computed: only the body is read now. A signature layer
+	// kept whole leaves the layers read to find it open otherwise (what
+	// its SignedData held, decoded), beside the copy dst receives.
+	sp.keepOnly(body)
 	// dst, the runner's, is a spool file too.
 	sp.peak = max(sp.peak, sp.live+body.Size())
 	n, err := copyCtx(ctx, dst, io.NewSectionReader(body, 0, body.Size()))

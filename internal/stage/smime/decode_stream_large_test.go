@@ -279,9 +279,10 @@ func BenchmarkDecodeStream(b *testing.B) {
 // the message itself when it cannot be read in place, with or without a
 // MIC to compute (over a signature's content, computed once the signature
 // verified, so that its layer need not stay; only an opaque signature
-// inside an encryption keeps one more). A decoder that kept every
-// layer until the end would need room for all of them: about four to five
-// times the message for a signed and encrypted one.
+// inside an encryption keeps one more, as does one KeepSignatures writes
+// out whole, without what was decoded to find it). A decoder that kept
+// every layer until the end would need room for all of them: about four
+// to five times the message for a signed and encrypted one.
 func TestDecodeStreamSpoolPeak(t *testing.T) {
 	ossl := openssl(t)
 	p := newPKI(t)
@@ -295,37 +296,42 @@ func TestDecodeStreamSpoolPeak(t *testing.T) {
 		}
 		for _, mic := range []crypto.Hash{0, crypto.SHA256} {
 			for _, inPlace := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%s/mic=%v/inplace=%v", c, mic != 0, inPlace), func(t *testing.T) {
-					opts := p.decodeOpts()
-					opts.SpoolDir, opts.MICHash = t.TempDir(), mic
-					var peak int64
-					opts.spoolPeak = &peak
-					var src io.Reader = bytes.NewReader(raw)
-					if !inPlace {
-						src = io.MultiReader(bytes.NewReader(raw)) // copied to the spool
-					}
-					dst := &cmpWriter{want: body}
-					if _, err := DecodeStream(t.Context(), src, dst, opts); err != nil {
-						t.Fatalf("DecodeStream: %v", err)
-					}
-					if dst.diff || dst.off != len(body) {
-						t.Fatalf("body differs (%d octets written, want %d)", dst.off, len(body))
-					}
-					layers := int64(2)
-					if !inPlace {
-						layers++
-					}
-					if mic != 0 && c.enc != "none" && c.sig == "opaque" {
-						// The decrypted layer stays for the MIC until the
-						// signature inside it is found, which, opaque,
-						// is two layers further.
-						layers++
-					}
-					t.Logf("spool peak %.2f times the message", float64(peak)/float64(len(raw)))
-					if bound := layers * int64(len(raw)); peak > bound {
-						t.Errorf("the spool held %d octets at once for a message of %d; want at most %d (%d layers)", peak, len(raw), bound, layers)
-					}
-				})
+				for _, keepSig := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%s/mic=%v/inplace=%v/keep=%v", c, mic != 0, inPlace, keepSig), func(t *testing.T) {
+						opts := p.decodeOpts()
+						opts.SpoolDir, opts.MICHash, opts.KeepSignatures = t.TempDir(), mic, keepSig
+						var peak int64
+						opts.spoolPeak = &peak
+						var src io.Reader = bytes.NewReader(raw)
+						if !inPlace {
+							src = io.MultiReader(bytes.NewReader(raw)) // copied to the spool
+						}
+						var dst io.Writer = &cmpWriter{want: body}
+						if keepSig {
+							dst = io.Discard // the signature layer, whole
+						}
+						if _, err := DecodeStream(t.Context(), src, dst, opts); err != nil {
+							t.Fatalf("DecodeStream: %v", err)
+						}
+						if dst, ok := dst.(*cmpWriter); ok && (dst.diff || dst.off != len(body)) {
+							t.Fatalf("body differs (%d octets written, want %d)", dst.off, len(body))
+						}
+						layers := int64(2)
+						if !inPlace {
+							layers++
+						}
+						if (mic != 0 || keepSig) && c.enc != "none" && c.sig == "opaque" {
+							// The decrypted layer stays until the signature
+							// inside it is found, which, opaque, is two layers
+							// further: for the MIC, or to be written whole.
+							layers++
+						}
+						t.Logf("spool peak %.2f times the message", float64(peak)/float64(len(raw)))
+						if bound := layers * int64(len(raw)); peak > bound {
+							t.Errorf("the spool held %d octets at once for a message of %d; want at most %d (%d layers)", peak, len(raw), bound, layers)
+						}
+					})
+				}
 			}
 		}
 	}
