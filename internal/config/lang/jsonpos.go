@@ -2,6 +2,7 @@ package lang
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/text/unicode/norm"
 )
 
 // A JSON string's template is parsed from the string's decoded text, so
@@ -109,8 +111,81 @@ type rawPos struct{ byte, column int }
 // holds no newline, so its line is the token's. The columns are counted as
 // HCL's JSON scanner counts them: a grapheme cluster, or one character of
 // an escape, each. It reports false when tok does not decode to text, as
-// encoding/json (which the json package uses) decodes it.
+// encoding/json (which the json package uses) decodes it, and normalizes
+// it to NFC, as cty does every string (text is the value's).
 func stringOffsets(tok []byte, rng hcl.Range, text string, offsets []int) (map[int]rawPos, bool) {
+	if at, ok := decodedOffsets(tok, rng, text, offsets); ok {
+		return at, true
+	}
+	// A string not in NFC (an accent written as a combining mark, as
+	// macOS writes file names): text is the decoded token normalized, and
+	// its offsets are mapped to the decoded token's first.
+	var raw string
+	if json.Unmarshal(tok, &raw) != nil || raw == text {
+		return nil, false
+	}
+	rawOffsets, ok := nfcOffsets(raw, text, offsets)
+	if !ok {
+		return nil, false
+	}
+	sorted := slices.Clone(rawOffsets)
+	slices.Sort(sorted)
+	atRaw, ok := decodedOffsets(tok, rng, raw, slices.Compact(sorted))
+	if !ok {
+		return nil, false
+	}
+	at := make(map[int]rawPos, len(offsets))
+	for i, off := range offsets {
+		if p, ok := atRaw[rawOffsets[i]]; ok {
+			at[off] = p
+		}
+	}
+	return at, true
+}
+
+// nfcOffsets returns the offset in raw of each of offsets (sorted) in text, raw
+// normalized to NFC: in a segment the normalization left as it was, the
+// same character; in one it changed, the segment's start. It reports false
+// when text is not raw normalized.
+func nfcOffsets(raw, text string, offsets []int) ([]int, bool) {
+	out := make([]int, len(offsets))
+	for i := range out {
+		out[i] = -1 // past the text: not mapped
+	}
+	var it norm.Iter
+	it.InitString(norm.NFC, raw)
+	o, i := 0, 0 // the offset in text of the segment, the first offset not before it
+	for !it.Done() {
+		from := it.Pos()
+		seg := it.Next()
+		to := it.Pos()
+		if len(text)-o < len(seg) || text[o:o+len(seg)] != string(seg) {
+			return nil, false
+		}
+		same := raw[from:to] == string(seg)
+		for ; i < len(offsets) && offsets[i] < o+len(seg); i++ {
+			if offsets[i] >= o {
+				out[i] = from
+				if same {
+					out[i] += offsets[i] - o
+				}
+			}
+		}
+		o += len(seg)
+	}
+	if o != len(text) {
+		return nil, false
+	}
+	for ; i < len(offsets); i++ {
+		if offsets[i] == o {
+			out[i] = len(raw)
+		}
+	}
+	return out, true
+}
+
+// decodedOffsets is stringOffsets for text the decoded token as it is.
+func decodedOffsets(tok []byte, rng hcl.Range, text string, offsets []int) (map[int]rawPos, bool) {
 	at := make(map[int]rawPos, len(offsets))
 	end := len(tok) - 1 // the closing quote
 	d := 0              // the offset in text of the piece at tok[i]

@@ -44,6 +44,8 @@ func TestJSONStringPositions(t *testing.T) {
 			json: `"${message.receive_location == \"orders_in\" && message.properties.partner == \"fabrikam\" && message.sizee > 1}"`, summary: "Unknown message attribute", want: ".sizee"},
 		{name: "unicode escape before", native: `"${message.properties.partner == "fäbrikam" && message.sizee > 1}"`,
 			json: `"${message.properties.partner == \"f\u00e4brikam\" && message.sizee > 1}"`, summary: "Unknown message attribute", want: ".sizee"},
+		{name: "decomposed accent before", native: `"${message.properties.partner == "cafe\u0301" && message.sizee > 1}"`,
+			json: `"${message.properties.partner == \"cafe\u0301\" && message.sizee > 1}"`, summary: "Unknown message attribute", want: ".sizee"},
 		{name: "literal non-ASCII before", native: `"${message.properties.partner == "fäbrikam" && message.sizee > 1}"`,
 			json: `"${message.properties.partner == \"fäbrikam\" && message.sizee > 1}"`, summary: "Unknown message attribute", want: ".sizee"},
 		{name: "surrogate pair before", native: `"${message.properties.partner == "😀" && message.sizee > 1}"`,
