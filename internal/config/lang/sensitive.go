@@ -146,8 +146,15 @@ func (s *secretLiterals) addURLPasswords(url hcl.Expression) {
 var userinfoColon = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:$`)
 
 func newSecretLiterals(defs map[string][]hcl.Expression) *secretLiterals {
-	return &secretLiterals{defs: defs, seen: map[string]bool{}, active: map[string]bool{}, srcs: map[string][]byte{}, vars: map[string]bool{}}
+	return &secretLiterals{defs: defs, seen: map[string]bool{}, parts: map[string]int{}, active: map[string]bool{}, srcs: map[string][]byte{}, vars: map[string]bool{}}
 }
+
+// maxSecretParts is how many parts of a value follow selects before it
+// takes the value whole. An object's duplicate keys, or a local declared
+// twice, each select two parts of the next local, along a path that grows
+// with the selection (local.b.k.k, local.b.k.j): thirty such lines made
+// 2^30 paths to follow, and Load (validate, the language server) hung.
+const maxSecretParts = 16
 
 // SourceLiteralSecrets is LiteralSecrets of files not loaded, by name
 // their text, parsed as Load parses them; what cannot be parsed (a file
@@ -169,6 +176,7 @@ type secretLiterals struct {
 	// default (var.NAME), more than one when declared twice.
 	defs   map[string][]hcl.Expression
 	seen   map[string]bool   // the values followed, with the path selected in them
+	parts  map[string]int    // how many parts of each value were followed (maxSecretParts)
 	active map[string]bool   // the values being followed, to stop at a cycle
 	srcs   map[string][]byte // the files' texts, by name, for the literals as written
 	vars   map[string]bool   // the variables followed, by name: their values are secrets too
@@ -451,7 +459,8 @@ func (s *secretLiterals) add(expr hcl.Expression, path hcl.Traversal) {
 
 // follow adds the literals of the local tr refers to, or of the default
 // of the variable: all of it, or the part tr selects (local.creds.pw). A
-// value reached again through itself is taken whole, so that a cycle ends.
+// value reached again through itself is taken whole, so that a cycle ends,
+// and so is one of which maxSecretParts parts were followed.
 // A variable that is not sensitive is followed too: its default is a
 // secret when it reaches a password, as the literal written there is.
 func (s *secretLiterals) follow(tr hcl.Traversal) {
@@ -469,7 +478,7 @@ func (s *secretLiterals) follow(tr hcl.Traversal) {
 		s.vars[a.Name] = true
 	}
 	path := tr[2:]
-	if s.active[name] {
+	if s.active[name] || s.parts[name] >= maxSecretParts {
 		path = nil
 	}
 	key := name + pathKey(path)
@@ -477,6 +486,9 @@ func (s *secretLiterals) follow(tr hcl.Traversal) {
 		return
 	}
 	s.seen[key] = true
+	if len(path) > 0 {
+		s.parts[name]++
+	}
 	s.active[name] = true
 	defer delete(s.active, name)
 	for _, e := range s.defs[name] {

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -665,6 +666,41 @@ certificate_store "s" {
 			slices.Sort(got)
 			if got = slices.Compact(got); !slices.Equal(got, tt.want) {
 				t.Errorf("SourceLiteralSecrets = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLiteralSecretsBounded: locals whose duplicate keys, or duplicate
+// declarations, each select two parts of the next, along a path that grows
+// with each (local.l1.k.k, local.l1.k.j), are followed in work linear in
+// the locals, and their literal is still a secret: each was followed along
+// every path, 2^n of them, and validate hung on thirty lines.
+func TestLiteralSecretsBounded(t *testing.T) {
+	const n = 16 // 65,536 paths, each adding the leaf once
+	for _, tt := range []struct {
+		name  string
+		local func(i int) string
+	}{
+		{"duplicate keys", func(i int) string {
+			return fmt.Sprintf("locals { l%d = { k = local.l%d.k.k, k = local.l%d.k.j } }\n", i, i+1, i+1)
+		}},
+		{"duplicate declarations", func(i int) string {
+			return fmt.Sprintf("locals { l%d = { k = local.l%d.k.k } }\nlocals { l%d = { k = local.l%d.k.j } }\n", i, i+1, i, i+1)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var src strings.Builder
+			src.WriteString("certificate_store \"s\" {\n  path     = \"x\"\n  password = local.l0.k\n}\n")
+			for i := range n {
+				src.WriteString(tt.local(i))
+			}
+			fmt.Fprintf(&src, "locals { l%d = \"LEAF-PW\" }\n", n)
+			got := SourceLiteralSecrets(map[string][]byte{"a.hcl": []byte(src.String())})
+			// Each part followed adds the leaf once: a bound on the work.
+			if len(got) > 1000 || !slices.Contains(got, "LEAF-PW") {
+				t.Errorf("%d literals (LEAF-PW among them: %v), want LEAF-PW and at most 1000",
+					len(got), slices.Contains(got, "LEAF-PW"))
 			}
 		})
 	}
