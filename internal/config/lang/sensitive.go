@@ -403,15 +403,19 @@ func (s *secretLiterals) add(expr hcl.Expression, path hcl.Traversal) {
 		// context, a JSON string is its text, not a template), its
 		// objects' keys included, or the part of it path selects.
 		v, _ := expr.Value(nil)
+		parts := []hcl.Expression{expr}
 		if len(path) > 0 {
 			if part, diags := path.TraverseRel(v); !diags.HasErrors() {
 				v = part
+				if sel := jsonSelect(expr, path); len(sel) > 0 {
+					parts = sel
+				}
 			}
 		}
 		values := literalStrings(v)
 		s.out = append(s.out, values...)
-		if len(path) == 0 {
-			for _, raw := range jsonSourceStrings(expr, s.srcs[expr.Range().Filename]) {
+		for _, p := range parts {
+			for _, raw := range jsonSourceStrings(p, s.srcs[expr.Range().Filename]) {
 				if !slices.Contains(values, raw) {
 					s.out = append(s.out, raw)
 				}
@@ -515,26 +519,68 @@ func unwrapNative(e hclsyntax.Expression) hclsyntax.Expression {
 // selects, a constant; none when step is not an attribute or a string
 // index, or no key is that constant.
 func selectItems(obj *hclsyntax.ObjectConsExpr, step hcl.Traverser) []hclsyntax.Expression {
-	var name string
-	switch st := step.(type) {
-	case hcl.TraverseAttr:
-		name = st.Name
-	case hcl.TraverseIndex:
-		if st.Key.Type() != cty.String || !st.Key.IsKnown() || st.Key.IsNull() {
-			return nil
-		}
-		name = st.Key.AsString()
-	default:
+	name, ok := stepName(step)
+	if !ok {
 		return nil
 	}
 	var out []hclsyntax.Expression
 	for _, item := range obj.Items {
-		k, diags := item.KeyExpr.Value(nil)
-		if !diags.HasErrors() && k.Type() == cty.String && k.IsKnown() && !k.IsNull() && k.AsString() == name {
+		if keyIs(item.KeyExpr, name) {
 			out = append(out, item.ValueExpr)
 		}
 	}
 	return out
+}
+
+// stepName returns the name step selects: an attribute's, or a string
+// index.
+func stepName(step hcl.Traverser) (string, bool) {
+	switch st := step.(type) {
+	case hcl.TraverseAttr:
+		return st.Name, true
+	case hcl.TraverseIndex:
+		if st.Key.Type() != cty.String || !st.Key.IsKnown() || st.Key.IsNull() {
+			return "", false
+		}
+		return st.Key.AsString(), true
+	}
+	return "", false
+}
+
+// keyIs reports whether key, evaluated without a context, is the
+// string name.
+func keyIs(key hcl.Expression, name string) bool {
+	k, diags := key.Value(nil)
+	return !diags.HasErrors() && k.Type() == cty.String && k.IsKnown() && !k.IsNull() && k.AsString() == name
+}
+
+// jsonSelect returns the parts of expr, a JSON file's value, that path
+// selects, as written: an object's members of that name, an array's
+// element; none when path selects nothing written out.
+func jsonSelect(expr hcl.Expression, path hcl.Traversal) []hcl.Expression {
+	exprs := []hcl.Expression{expr}
+	for _, step := range path {
+		var next []hcl.Expression
+		for _, e := range exprs {
+			if items := e.(interface{ ExprList() []hcl.Expression }).ExprList(); items != nil {
+				if i, ok := tupleIndex(step, len(items)); ok {
+					next = append(next, items[i])
+				}
+				continue
+			}
+			name, ok := stepName(step)
+			if !ok {
+				continue
+			}
+			for _, p := range e.(interface{ ExprMap() []hcl.KeyValuePair }).ExprMap() {
+				if keyIs(p.Key, name) {
+					next = append(next, p.Value)
+				}
+			}
+		}
+		exprs = next
+	}
+	return exprs
 }
 
 // tupleIndex returns the whole number step selects in a tuple of n

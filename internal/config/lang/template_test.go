@@ -628,6 +628,16 @@ certificate_store "t" {
   path     = "x"
   password = local.creds.pw
 }`}, []string{"JSON-PART", "JSON-PW"}},
+		{"a part of a JSON object, escaped", map[string]string{
+			"a.hcl.json": `{"locals": {"creds": {"pw": "P\u00c4SS-PART", "user": "JSON-USER"}, "list": ["NOT-THIS", "\u00c9L\u00c9MENT"]}}`,
+			"b.hcl": `certificate_store "s" {
+  path     = "x"
+  password = local.creds.pw
+}
+certificate_store "t" {
+  path     = "x"
+  password = local.list[1]
+}`}, []string{`P\u00c4SS-PART`, "PÄSS-PART", `\u00c9L\u00c9MENT`, "ÉLÉMENT"}},
 		{"a JSON password and native locals", map[string]string{
 			"a.hcl.json": `{"certificate_store": {"s": {"path": "x", "password": "${local.pw}"}}}`,
 			"b.hcl":      `locals { pw = "NATIVE-PW" }`,
