@@ -751,13 +751,7 @@ message_box {
 }`, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := parseFile([]byte(tt.src), tt.file)
-			if e.diags.HasErrors() {
-				t.Fatal(e.diags)
-			}
-			got := LiteralSecrets([]*hcl.File{e.file})
-			slices.Sort(got)
-			if got = slices.Compact(got); !slices.Equal(got, tt.want) {
+			if got := literalSecretsOf(t, tt.file, tt.src); !slices.Equal(got, tt.want) {
 				t.Errorf("LiteralSecrets = %q, want %q", got, tt.want)
 			}
 		})
@@ -807,13 +801,7 @@ certificate_store "s" {
 }`, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := parseFile([]byte(tt.src), tt.file)
-			if e.diags.HasErrors() {
-				t.Fatal(e.diags)
-			}
-			got := LiteralSecrets([]*hcl.File{e.file})
-			slices.Sort(got)
-			if got = slices.Compact(got); !slices.Equal(got, tt.want) {
+			if got := literalSecretsOf(t, tt.file, tt.src); !slices.Equal(got, tt.want) {
 				t.Errorf("LiteralSecrets = %q, want %q", got, tt.want)
 			}
 		})
@@ -895,15 +883,22 @@ send_port "p" {
 }`, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := parseFile([]byte(tt.src), tt.file)
-			if e.diags.HasErrors() {
-				t.Fatal(e.diags)
-			}
-			got := LiteralSecrets([]*hcl.File{e.file})
-			slices.Sort(got)
-			if got = slices.Compact(got); !slices.Equal(got, tt.want) {
+			if got := literalSecretsOf(t, tt.file, tt.src); !slices.Equal(got, tt.want) {
 				t.Errorf("LiteralSecrets = %q, want %q", got, tt.want)
 			}
 		})
 	}
+}
+
+// literalSecretsOf is LiteralSecrets of the file name holding src, sorted,
+// each once.
+func literalSecretsOf(t *testing.T, name, src string) []string {
+	t.Helper()
+	e := parseFile([]byte(src), name)
+	if e.diags.HasErrors() {
+		t.Fatal(e.diags)
+	}
+	got := LiteralSecrets([]*hcl.File{e.file})
+	slices.Sort(got)
+	return slices.Compact(got)
 }
