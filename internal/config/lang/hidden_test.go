@@ -3,8 +3,6 @@ package lang
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -64,15 +62,7 @@ send_port "p" {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for name, src := range map[string][]byte{"native/p.hcl": []byte(native), "json/p.hcl.json": text} {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, src, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				_, diags := Load([]string{p}, Options{LookupEnv: noEnv})
+			for name, diags := range loadTwins(t, dir, native, text) {
 				codes := make([]string, 0, len(diags))
 				for _, d := range diags {
 					codes = append(codes, string(diag.CodeOf(d)))

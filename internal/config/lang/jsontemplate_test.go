@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bizpipe/bizpipe/internal/config/diag"
 )
 
@@ -61,15 +63,7 @@ func TestTemplateLiteralsJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			for name, src := range map[string][]byte{"native/p.hcl": []byte(native), "json/p.hcl.json": text} {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, src, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				_, diags := Load([]string{p}, Options{LookupEnv: noEnv})
+			for name, diags := range loadTwins(t, dir, native, text) {
 				var got []diag.Code
 				for _, d := range diags {
 					got = append(got, diag.CodeOf(d))
@@ -80,4 +74,23 @@ func TestTemplateLiteralsJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadTwins writes native, a configuration in HCL, and text, the same in
+// JSON, to native/p.hcl and json/p.hcl.json under dir, and returns what
+// Load of each says, by those names.
+func loadTwins(t *testing.T, dir, native string, text []byte) map[string]hcl.Diagnostics {
+	t.Helper()
+	out := map[string]hcl.Diagnostics{}
+	for name, src := range map[string][]byte{"native/p.hcl": []byte(native), "json/p.hcl.json": text} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, out[name] = Load([]string{p}, Options{LookupEnv: noEnv})
+	}
+	return out
 }
