@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -197,21 +196,7 @@ func TestReadCommandsOnAReadOnlyPostgresBox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "orders_in", FileName: "o.xml", ContentType: "application/xml",
-		Properties: map[string]string{"partner": "fabrikam"}},
-		strings.NewReader("<order/>"), func(msgbox.Message) ([]string, string) { return []string{"as2"}, "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := box.ClaimBatch(ctx, "srv1/w0", []string{"as2"}, time.Hour, 1, nil)
-	if err != nil || len(d) != 1 {
-		t.Fatalf("claim: %v, %v", d, err)
-	}
-	mdn := "Content-Type: multipart/report; boundary=a\r\n\r\n--a--\r\n"
-	o := msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: &msgbox.DeliveryReceipt{ContentType: "multipart/report", Summary: "processed", Data: []byte(mdn)}}
-	if err := box.Finish(ctx, d[0].ID, "srv1/w0", o); err != nil {
-		t.Fatal(err)
-	}
+	m, mdn := deliveredWithMDN(t, box)
 
 	u, err := url.Parse(dbURL)
 	if err != nil {

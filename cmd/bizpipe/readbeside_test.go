@@ -29,21 +29,7 @@ func TestReadCommandsBesideAHeldWriteLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "orders_in", FileName: "o.xml", ContentType: "application/xml",
-		Properties: map[string]string{"partner": "fabrikam"}},
-		strings.NewReader("<order/>"), func(msgbox.Message) ([]string, string) { return []string{"as2"}, "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := box.ClaimBatch(ctx, "srv1/w0", []string{"as2"}, time.Hour, 1, nil)
-	if err != nil || len(d) != 1 {
-		t.Fatalf("claim: %v, %v", d, err)
-	}
-	mdn := "Content-Type: multipart/report; boundary=a\r\n\r\n--a--\r\n"
-	o := msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: &msgbox.DeliveryReceipt{ContentType: "multipart/report", Summary: "processed", Data: []byte(mdn)}}
-	if err := box.Finish(ctx, d[0].ID, "srv1/w0", o); err != nil {
-		t.Fatal(err)
-	}
+	m, mdn := deliveredWithMDN(t, box)
 	box.Close()
 
 	for _, begin := range []string{"BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"} {
@@ -88,4 +74,28 @@ func TestReadCommandsBesideAHeldWriteLock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deliveredWithMDN stores in box a message routed to port as2 and
+// delivered with an MDN, as the read-only commands' tests read it, and
+// returns it and the MDN.
+func deliveredWithMDN(t *testing.T, box msgbox.Box) (msgbox.Message, string) {
+	t.Helper()
+	ctx := context.Background()
+	m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "orders_in", FileName: "o.xml", ContentType: "application/xml",
+		Properties: map[string]string{"partner": "fabrikam"}},
+		strings.NewReader("<order/>"), func(msgbox.Message) ([]string, string) { return []string{"as2"}, "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := box.ClaimBatch(ctx, "srv1/w0", []string{"as2"}, time.Hour, 1, nil)
+	if err != nil || len(d) != 1 {
+		t.Fatalf("claim: %v, %v", d, err)
+	}
+	mdn := "Content-Type: multipart/report; boundary=a\r\n\r\n--a--\r\n"
+	o := msgbox.Outcome{State: msgbox.DeliveryDelivered, Receipt: &msgbox.DeliveryReceipt{ContentType: "multipart/report", Summary: "processed", Data: []byte(mdn)}}
+	if err := box.Finish(ctx, d[0].ID, "srv1/w0", o); err != nil {
+		t.Fatal(err)
+	}
+	return m, mdn
 }
