@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bizpipe/bizpipe/internal/fanout"
+	"github.com/bizpipe/bizpipe/internal/safetext"
 )
 
 // InternalError is a panic recovered in a component's code (a bug): the
@@ -29,7 +30,26 @@ func (e *InternalError) Error() string {
 	if e.In != "" {
 		in = " in " + e.In
 	}
-	return fmt.Sprintf("internal error%s (a bug in bizpipe, logged): panic: %v", in, e.Value)
+	return fmt.Sprintf("internal error%s (a bug in bizpipe, logged): panic: %s", in, PanicText(e.Value))
+}
+
+// maxPanicText is the longest panic value PanicText shows.
+const maxPanicText = 200
+
+// PanicText is p, a value passed to panic, as logs and a message's reason
+// show it: its text when short, escaped (safetext.Field) so that a
+// control character cannot forge a log line; otherwise only its type and
+// the length of its text. A panic that a message finds may carry that
+// message's bytes (a body or a header a parser choked on): a partner's
+// data, megabytes of it, must not reach the log. Whole or not at all,
+// never a prefix: a sensitive value cut in two would no longer be hidden
+// by its redaction. Where it was raised is in the stack, logged with it.
+func PanicText(p any) string {
+	s := fmt.Sprint(p)
+	if len(s) <= maxPanicText {
+		return safetext.Field(s)
+	}
+	return fmt.Sprintf("a %T, not shown (%d bytes as text: it may hold message data; the stack shows where it was raised)", p, len(s))
 }
 
 // Report reports whether this is the first call: whether the caller is

@@ -263,8 +263,8 @@ func (s *decodingSink) decodeGuarded(ctx context.Context, st component.DecodeSta
 			// With the location's secrets hidden, as in the reason
 			// the message is suspended with.
 			s.hide.logger(s.r.opts.Log).Error("a decoder stage failed with an internal error (a bug in bizpipe: please report it, with this line); the message is refused",
-				"receive_location", s.loc, "instance", s.who, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			err = fmt.Errorf("internal error in the decoder (a bug in bizpipe, logged): %v", p)
+				"receive_location", s.loc, "instance", s.who, "panic", component.PanicText(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error in the decoder (a bug in bizpipe, logged): %s", component.PanicText(p))
 		}
 	}()
 	return st.Decode(ctx, in, src, dst, at)
