@@ -546,6 +546,9 @@ func (r *fileResult) addPKCS12(c *pkcs12Contents) {
 	for _, k := range c.keys {
 		r.addPKCS12Key(k)
 	}
+	for _, err := range c.keyErrs {
+		r.problem(ProblemParse, err)
+	}
 	for i, what := range c.ignored {
 		if i == maxPKCS12Notes {
 			r.note("%d more PKCS#12 bags ignored", len(c.ignored)-i)
@@ -553,7 +556,7 @@ func (r *fileResult) addPKCS12(c *pkcs12Contents) {
 		}
 		r.note("ignored: PKCS#12 %s", what)
 	}
-	if len(c.certs) == 0 && len(c.keys) == 0 {
+	if len(c.certs) == 0 && len(c.keys) == 0 && len(c.keyErrs) == 0 {
 		r.note("PKCS#12 file holds no certificate and no private key")
 	}
 	r.file.HasUnencryptedKey = c.exposed()

@@ -89,12 +89,18 @@ type pkcs12Contents struct {
 	clearKey bool
 	// ignored are the bags of kinds a store does not use, one line each.
 	ignored []string
+	// keyErrs are the private keys that do not parse (an algorithm
+	// bizpipe does not support): each a problem of the file, while its
+	// certificates still load.
+	keyErrs []error
+	// keyBags counts the key bags, parsed or not, to number them.
+	keyBags int
 }
 
 // exposed reports whether the file holds a key that no password protects,
 // for File.HasUnencryptedKey.
 func (c *pkcs12Contents) exposed() bool {
-	return len(c.keys) > 0 && (c.password == "" || c.clearKey)
+	return (len(c.keys) > 0 || len(c.keyErrs) > 0) && (c.password == "" || c.clearKey)
 }
 
 var (
@@ -197,9 +203,10 @@ func (w *p12Walker) bags(safeContents []byte, depth int, clear bool) error {
 				return err
 			}
 		case bag.ID.Equal(oidKeyBag), bag.ID.Equal(oidShroudedKeyBag):
-			if len(w.out.keys) == maxPKCS12Keys {
+			if w.out.keyBags == maxPKCS12Keys {
 				return fmt.Errorf("PKCS#12 file of more than %d private keys; refused (a store needs the keys of its own identities only)", maxPKCS12Keys)
 			}
+			w.out.keyBags++
 			der := bag.Value.Bytes
 			if bag.ID.Equal(oidShroudedKeyBag) {
 				var err error
@@ -211,7 +218,10 @@ func (w *p12Walker) bags(safeContents []byte, depth int, clear bool) error {
 			}
 			k, err := parsePKCS8(der)
 			if err != nil {
-				return fmt.Errorf("PKCS#12 private key %d: %w", len(w.out.keys)+1, err)
+				// The key alone is unusable: the file's certificates
+				// still load, as a PEM file's other blocks do.
+				w.out.keyErrs = append(w.out.keyErrs, fmt.Errorf("PKCS#12 private key %d: %w", w.out.keyBags, err))
+				continue
 			}
 			w.out.keys = append(w.out.keys, k)
 		case bag.ID.Equal(oidSafeContentsBag):
@@ -266,7 +276,7 @@ func (w *p12Walker) shroudedKey(value []byte, clear bool) ([]byte, error) {
 		where += " inside the encrypted content"
 	}
 	return w.decrypt(epki.Algorithm, epki.EncryptedData, where,
-		fmt.Sprintf("private key %d", len(w.out.keys)+1), isPKCS8)
+		fmt.Sprintf("private key %d", w.out.keyBags), isPKCS8)
 }
 
 func parsePKCS8(der []byte) (any, error) {
