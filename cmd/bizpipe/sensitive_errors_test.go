@@ -111,3 +111,44 @@ func derived(secret string) []string {
 	}
 	return out
 }
+
+// TestURLPasswordSnippets: the default of a variable a send transport's
+// url interpolates as its password is hidden in validate's snippets,
+// whether the url writes it in place or through locals. Before, only the
+// one written in the url was: through a local, the snippet of a finding
+// on the variable's line showed the password.
+func TestURLPasswordSnippets(t *testing.T) {
+	for _, tt := range []struct{ name, locals, url string }{
+		{"in place", "", `"https://user:${var.pw}@partner.example/in"`},
+		{"in a local", `u = "https://user:${var.pw}@partner.example/in"`, "local.u"},
+		{"in a local a template uses", `base = "https://user:${var.pw}@partner.example"`, `"${local.base}/in"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// A variable declared twice (BP1002): the finding's snippet
+			// is the line that writes the default.
+			cfg := `group "g" {}
+variable "pw" { default = "SNIPPET-URL-PW" }
+variable "pw" { default = "SNIPPET-URL-PW" }
+locals {
+  ` + tt.locals + `
+}
+host "h" {}
+send_port "p" {
+  host   = host.h
+  filter = true
+  transport "http" {
+    url = ` + tt.url + `
+  }
+}
+`
+			if err := os.WriteFile(filepath.Join(dir, "a.hcl"), []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := string(runCLI(t, 1, "validate", dir))
+			if strings.Contains(out, "SNIPPET-URL-PW") || !strings.Contains(out, `variable "pw" { default = "(sensitive value)" }`) {
+				t.Errorf("validate shows the url's password:\n%s", out)
+			}
+		})
+	}
+}

@@ -87,20 +87,43 @@ func findSecrets(files []*hcl.File, reg *component.Registry) foundSecrets {
 
 // addURLPasswords adds all of what url, a template, interpolates as a
 // URL's password ("https://user:${var.pw}@host/"), which the literals
-// around it do not show.
+// around it do not show; also where the template is a local's, url or a
+// template of it using that local (url = local.u, or "${local.base}/in").
 func (s *secretLiterals) addURLPasswords(url hcl.Expression) {
-	native, ok := url.(hclsyntax.Expression)
-	if !ok {
-		return
+	if native, ok := url.(hclsyntax.Expression); ok {
+		s.urlPasswords(native, map[string]bool{})
 	}
-	t, ok := unwrapNative(native).(*hclsyntax.TemplateExpr)
-	if !ok {
-		return
-	}
-	for i := 1; i < len(t.Parts); i++ {
-		lit, ok := t.Parts[i-1].(*hclsyntax.LiteralValueExpr)
-		if ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && userinfoColon.MatchString(lit.Val.AsString()) {
-			s.add(t.Parts[i], nil)
+}
+
+// urlPasswords is addURLPasswords of e, followed into the locals it uses
+// whole; followed are the locals already followed, so that a cycle ends.
+func (s *secretLiterals) urlPasswords(e hclsyntax.Expression, followed map[string]bool) {
+	switch e := unwrapNative(e).(type) {
+	case *hclsyntax.ScopeTraversalExpr:
+		if e.Traversal.RootName() != "local" || len(e.Traversal) != 2 {
+			return
+		}
+		a, ok := e.Traversal[1].(hcl.TraverseAttr)
+		if !ok || followed[a.Name] {
+			return
+		}
+		followed[a.Name] = true
+		for _, d := range s.defs["local."+a.Name] {
+			if native, ok := d.(hclsyntax.Expression); ok {
+				s.urlPasswords(native, followed)
+			}
+		}
+	case *hclsyntax.TemplateWrapExpr:
+		s.urlPasswords(e.Wrapped, followed)
+	case *hclsyntax.TemplateExpr:
+		for i, part := range e.Parts {
+			if i > 0 {
+				lit, ok := e.Parts[i-1].(*hclsyntax.LiteralValueExpr)
+				if ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && userinfoColon.MatchString(lit.Val.AsString()) {
+					s.add(part, nil)
+				}
+			}
+			s.urlPasswords(part, followed)
 		}
 	}
 }

@@ -812,10 +812,10 @@ certificate_store "s" {
 // credentials write is a secret (component.Attribute.Credential): the
 // values of a send transport's Authorization, Proxy-Authorization, Cookie
 // and API key headers, and its url's password, written there or in the
-// locals and variables they use, native or JSON. An ordinary header's
-// value, a template's authentication scheme or cookie name, and the rest
-// of the url are shown. The snippet of a diagnostic on the line, and fmt
-// --diff, showed them.
+// locals and variables they use (interpolated in a local's template too),
+// native or JSON. An ordinary header's value, a template's authentication
+// scheme or cookie name, and the rest of the url are shown. The snippet of
+// a diagnostic on the line, and fmt --diff, showed them.
 func TestLiteralSecretsCredentials(t *testing.T) {
 	for _, tt := range []struct {
 		name, file, src string
@@ -870,6 +870,47 @@ send_port "p" {
     url = "https://user:${var.pw}@${var.host}/in"
   }
 }`, []string{"VAR-URL-PW"}},
+		{"url password interpolated in a local", "a.hcl", `
+variable "pw" {
+  default = "LOCAL-VAR-URL-PW"
+}
+variable "host" {
+  default = "partner.example"
+}
+locals {
+  u = "https://user:${var.pw}@${var.host}/in"
+}
+send_port "p" {
+  transport "http" {
+    url = local.u
+  }
+}`, []string{"LOCAL-VAR-URL-PW"}},
+		{"url password interpolated in a local a template uses", "a.hcl", `
+variable "pw" {
+  default = "BASE-VAR-URL-PW"
+}
+locals {
+  base = "https://user:${var.pw}@partner.example"
+  u    = "${local.base}/in"
+  v    = local.u
+}
+send_port "p" {
+  transport "http" {
+    url = "${local.v}"
+  }
+}`, []string{"BASE-VAR-URL-PW"}},
+		{"url in a local without password", "a.hcl", `
+variable "host" {
+  default = "partner.example"
+}
+locals {
+  u = "https://user@${var.host}/in"
+}
+send_port "p" {
+  transport "http" {
+    url = local.u
+  }
+}`, nil},
 		{"JSON", "a.hcl.json", `{"send_port": {"p": {"transport": {"http": {
   "url": "https://u:JSON-URL-PW@partner.example/",
   "headers": {"Authorization": "Bearer JSON-TOKEN", "X-Partner": "fabrikam"}
