@@ -9,7 +9,6 @@ package dirsync
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -27,7 +26,7 @@ func Sync(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	d, err := fsop.OpenFile(dir, os.O_RDONLY, 0)
+	d, err := fsop.OpenFile(dir, openDirFlags, 0)
 	if err != nil {
 		return fmt.Errorf("opening directory %s to sync it: %w", dir, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bizpipe/bizpipe/internal/testfs"
 )
 
 func TestSync(t *testing.T) {
@@ -22,6 +24,16 @@ func TestSync(t *testing.T) {
 	missing := filepath.Join(dir, "missing")
 	if err := Sync(missing); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Sync of a missing directory: %v, want ErrNotExist naming it", err)
+	}
+}
+
+// TestSyncFIFO: a FIFO put where the directory was (by whoever may write
+// to its parent) fails the sync; it is not opened, which would wait for a
+// writer for ever.
+func TestSyncFIFO(t *testing.T) {
+	fifo := testfs.MakeFIFO(t, filepath.Join(t.TempDir(), "in"))
+	if err := testfs.Within(t, "Sync of a FIFO", func() error { return Sync(fifo) }); err == nil {
+		t.Error("Sync of a FIFO: nil error, want it refused as not a directory")
 	}
 }
 
