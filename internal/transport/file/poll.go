@@ -98,6 +98,14 @@ const maxDefaultSettle = 500 * time.Millisecond
 // the same name, or an operator renames them back (the part after
 // "<random>-" is the original name).
 //
+// A claim of this process's that its directory took away (renamed away in
+// the middle of a pass, or replaced by another directory) is not
+// forgotten for the run: when a pass finds another directory than the
+// previous one listed, or a claim gone with the directory it was in, the
+// next pass collects this owner's claims again, as at start, so that one
+// that comes back with its directory is received (once: its key tells the
+// box whether it has it already).
+//
 // A file is read only if it is still the regular file a listing saw: it is
 // opened without following a symbolic link and without waiting (a FIFO
 // would wait for a writer), and must have the device and inode listed (see
@@ -144,6 +152,13 @@ type Poller struct {
 	prev map[string]fileState
 	// recovered is set once this owner's old claims have been collected.
 	recovered bool
+	// dirInfo is the directory the last successful listing read (its
+	// Stat just before; nil if that failed): another one at its path
+	// may hold claims this process lost (see Poller).
+	dirInfo fs.FileInfo
+	// lost is set when a claim of this process vanished with its
+	// directory during a pass (see Poller), by the pass's publishes.
+	lost atomic.Bool
 	// leftovers are claims this File holds that must be published (again)
 	// under their own SourceKey: recovered at start, not given back after a
 	// failure, or not removed after a publish. By claim name.
@@ -375,6 +390,7 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 	defer f.mu.Unlock()
 	f.passes.Add(1)
 
+	dirInfo, _ := os.Stat(f.o.Dir) // what is listed, unless replaced in between
 	entries, err := os.ReadDir(f.o.Dir)
 	if err != nil {
 		f.dirFailed(err)
@@ -382,6 +398,8 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 		return 0, fmt.Errorf("receive location %q: reading directory: %w", f.o.Location, err)
 	}
 	f.dirOK()
+	otherDir := dirInfo == nil || f.dirInfo == nil || !os.SameFile(dirInfo, f.dirInfo)
+	f.dirInfo = dirInfo
 	first := f.prev == nil
 
 	var errs []error
@@ -389,8 +407,8 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 	for _, e := range entries {
 		present[e.Name()] = true
 	}
-	if !f.recovered {
-		f.collectOwnClaims(entries)
+	if lost := f.lost.Swap(false); !f.recovered || lost || otherDir {
+		f.collectOwnClaims(entries, f.recovered)
 		f.recovered = true
 	}
 	skippedNow := map[string]bool{} // entries skip warned about in this pass
@@ -433,6 +451,7 @@ func (f *Poller) pass(ctx context.Context, stop <-chan struct{}) (published int,
 			published++
 		case errors.Is(err, errClaimGone):
 			delete(f.leftovers, claim)
+			f.goneWithDir()
 		case errors.Is(err, errHeld):
 			f.reportHeld(claim, lo.name)
 		case errors.Is(err, errRefused):
@@ -693,13 +712,17 @@ func (f *Poller) rewritten(claim string, lo leftover) (leftover, bool) {
 }
 
 // collectOwnClaims makes leftovers of the claims this owner left behind when
-// it was killed, for this location's pattern. A claim that is not a regular
-// file is not this owner's doing: it is refused and left alone.
-func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
+// it was killed, for this location's pattern, or, again, those this
+// process lost with its directory (see Poller). A claim that is not a
+// regular file is not this owner's doing: it is refused and left alone.
+func (f *Poller) collectOwnClaims(entries []os.DirEntry, again bool) {
 	for _, e := range entries {
 		name, ok := parseClaim(f.prefix, e.Name())
 		if !ok || !f.candidate(name) {
 			continue
+		}
+		if _, ok := f.leftovers[e.Name()]; ok {
+			continue // still known
 		}
 		// The listing's Lstat is the identity opening the claim must find.
 		info, err := e.Info()
@@ -717,8 +740,20 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry) {
 		if id, err := identify(filepath.Join(f.o.Dir, e.Name()), info); err == nil {
 			info = id
 		}
+		if again {
+			// A process of this owner's name that holds it is storing
+			// it: it is not one this process lost.
+			held, release := f.holdClaim(e.Name(), info)
+			if held {
+				continue
+			}
+			release()
+			f.log.Warn("recovering a claimed file that was out of reach (its directory moved away or replaced meanwhile); it is received under its claim's key",
+				"file", name, "claim", e.Name())
+		} else {
+			f.log.Info("recovering a file claimed before a restart", "file", name, "claim", e.Name())
+		}
 		f.leftovers[e.Name()] = leftover{name: name, seen: info}
-		f.log.Info("recovering a file claimed before a restart", "file", name, "claim", e.Name())
 	}
 }
 
@@ -1021,7 +1056,9 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 		}
 		if errors.Is(rerr, fs.ErrNotExist) {
 			// Moved or removed by someone else meanwhile (an operator,
-			// a server that took it over): not this location's to retry.
+			// a server that took it over): not this location's to
+			// retry, unless it went with its directory and comes back.
+			f.goneWithDir()
 			f.log.Error("publishing a file failed, and its claim is gone: not retried here",
 				"file", name, "claim", claim, "error", err)
 			return false, err
@@ -1234,7 +1271,13 @@ func (f *Poller) acknowledge(in *input, msg msgbox.Message, dup bool, err error)
 		}
 		return false, false, err
 	}
-	rmErr := fsop.RemoveIfExists(path)
+	rmErr := fsop.Remove(path)
+	if errors.Is(rmErr, fs.ErrNotExist) {
+		// Stored all the same; a claim gone with its directory is
+		// removed, a duplicate, if the directory comes back.
+		rmErr = nil
+		f.goneWithDir()
+	}
 	if removeOpen {
 		closeInput() // the claim's lock (lockClaim) lasted until its file was gone
 	}
@@ -1256,6 +1299,16 @@ func (f *Poller) acknowledge(in *input, msg msgbox.Message, dup bool, err error)
 		f.log.Debug("file received", "file", name, "message_id", msg.ID, "size", msg.Size)
 	}
 	return true, true, nil
+}
+
+// goneWithDir notes, for the next pass, that a claim of this process found
+// gone went with its directory: the path no longer names the directory
+// this pass listed (see Poller).
+func (f *Poller) goneWithDir() {
+	now, err := os.Stat(f.o.Dir)
+	if err != nil || f.dirInfo == nil || !os.SameFile(now, f.dirInfo) {
+		f.lost.Store(true)
+	}
 }
 
 // dirFailed logs a directory error when it differs from the last one. The
