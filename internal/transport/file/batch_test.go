@@ -257,3 +257,45 @@ func settleAndPoll(t *testing.T, f *Poller, clock *time.Time) int {
 	}
 	return total
 }
+
+// TestFileBatchStoppedMidClaim: a stop that comes while a pass claims its
+// batch (run --once interrupted) claims nothing more, and the file whose
+// store the stop cut short is given back with a warning that says so, not
+// an ERROR saying that publishing failed: a stop is not a fault. Every
+// file is back under its name, nothing stored.
+func TestFileBatchStoppedMidClaim(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a.xml", "b.xml", "c.xml", "d.xml"} {
+		writeFile(t, dir, n, "<"+n+"/>")
+	}
+	box := transporttest.NewBox(t)
+	o := fileOpts(dir)
+	o.Concurrency = 64
+	f, lr := newTestFile(t, o, transporttest.BoxSink{Box: box})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var claims atomic.Int32
+	f.beforeClaim = func(string) {
+		claims.Add(1)
+		cancel()
+	}
+	n, err := f.Poll(ctx)
+	if n != 0 || !errors.Is(err, context.Canceled) {
+		t.Errorf("Poll = %d, %v; want nothing acknowledged and the stop's error", n, err)
+	}
+	if got := claims.Load(); got != 1 {
+		t.Errorf("%d files claimed after the stop came at the first claim, want 1", got)
+	}
+	if left := names(t, dir); !slices.Equal(left, []string{"a.xml", "b.xml", "c.xml", "d.xml"}) {
+		t.Errorf("left in the directory: %v, want every file under its name", left)
+	}
+	if got := lr.Count(slog.LevelError, ""); got != 0 {
+		t.Errorf("%d ERROR lines for a stop: %v", got, lr.Records())
+	}
+	if got := lr.Count(slog.LevelWarn, "stopping"); got != 1 {
+		t.Errorf("%d warnings saying the stop cut a store short, want 1: %v", got, lr.Records())
+	}
+	if msgs, _ := msgbox.Collect(context.Background(), box, msgbox.Filter{}); len(msgs) != 0 {
+		t.Errorf("%d messages stored after the stop", len(msgs))
+	}
+}

@@ -932,6 +932,11 @@ func (f *Poller) receiveBatch(ctx context.Context, bs transport.BatchSink, files
 	claims := make([]string, len(files))
 	claimed := false
 	for i, l := range files {
+		if ctx.Err() != nil {
+			// Stopping: the box would refuse the rest; they stay as
+			// they are, for the next run.
+			break
+		}
 		claims[i], files[i].info, errs[i] = f.claimFile(l.name, l.info)
 		claimed = claimed || claims[i] != ""
 	}
@@ -1078,6 +1083,9 @@ func (f *Poller) settle(name, claim string, seen fs.FileInfo, acked, committed b
 	case errors.Is(err, errRefused):
 		f.log.Error("refused an input file; it is back under its name, skipped, and not received",
 			"file", name, "reason", refusedReason(err))
+	case errors.Is(err, context.Canceled):
+		// The stop cut the store short: not a fault of the box.
+		f.log.Warn("stopping: storing a file cancelled; it is back under its name, received at the next run", "file", name)
 	case isInputError(err):
 		f.report(slog.LevelError, name, name, "read: "+causeText(err),
 			"cannot read an input file; it is back under its name and tried again every pass", "error", err)
