@@ -336,3 +336,65 @@ func TestStartWarningsNameTheInstance(t *testing.T) {
 		t.Fatalf("no warning about send port files's missing directory:\n%s", out.String())
 	}
 }
+
+// TestStartWarnsOfHostsRunPartly: what validate cannot refuse under the
+// contract but run cannot honour is said at start. A host with two
+// instances on this server runs once, as the first: the line names it and
+// the one not run. A routed send port whose host has no instance anywhere
+// keeps what is routed to it in the box: the line names the port and host.
+func TestStartWarnsOfHostsRunPartly(t *testing.T) {
+	const extra = `
+service_account "svc2" { personal_store = certificate_store.personal }
+host "h2" {
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc
+  }
+  instance {
+    server          = server.srv1
+    service_account = service_account.svc2
+  }
+}
+send_port "second" {
+  host   = host.h2
+  filter = true
+  transport "file" { path = "out2" }
+}
+host "idle" {}
+send_port "parked" {
+  host   = host.idle
+  filter = true
+  transport "file" { path = "out3" }
+}
+`
+	dir := setup(t, newPKI(t), common+allToFiles+extra, nil)
+	var out logBuffer
+	r, _ := startWith(t, dir, func(o *runner.Options) { o.Log = slog.New(slog.NewJSONHandler(&out, nil)) })
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var several, parked int
+	eachLogRecord(t, out.String(), func(line string, rec map[string]any) {
+		if rec["level"] != "WARN" {
+			return
+		}
+		switch {
+		case rec["host"] == "h2":
+			several++
+			if rec["instance"] != `host "h2" on server "srv1" as service account "svc"` ||
+				rec["not_run"] != `host "h2" on server "srv1" as service account "svc2"` {
+				t.Errorf("%s: want the instance run and the one not run named", line)
+			}
+		case rec["send_port"] == "parked":
+			parked++
+			if rec["host"] != "idle" {
+				t.Errorf("%s: want host idle named", line)
+			}
+		case rec["host"] != nil:
+			t.Errorf("unexpected warning about a host: %s", line)
+		}
+	})
+	if several != 1 || parked != 1 {
+		t.Errorf("%d warnings about h2's two instances and %d about parked's idle host, want 1 each:\n%s", several, parked, out.String())
+	}
+}

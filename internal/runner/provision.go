@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/bizpipe/bizpipe/internal/component"
@@ -75,21 +76,36 @@ func (r *Runner) provision() error {
 		}
 	}
 	// The instance of each host on this server (the first, if a host has
-	// several here).
+	// several here: the contract is silent, BizTalk allows one, and a
+	// host runs once in a process; the others are named at start).
 	instances := map[*model.Host]*model.Instance{}
 	for _, h := range cfg.Hosts {
 		if r.opts.Host != "" && h.Name != r.opts.Host {
 			continue
 		}
+		var others []string
 		for _, in := range h.Instances {
-			if in.Server == srv && instances[h] == nil {
+			switch {
+			case in.Server != srv:
+			case instances[h] == nil:
 				instances[h] = in
+			default:
+				others = append(others, describeInstance(in))
 			}
+		}
+		if len(others) > 0 {
+			r.log.Warn("host has several instances on this server; it runs once, as the first, and the others are not run",
+				"host", h.Name, "instance", describeInstance(instances[h]), "not_run", strings.Join(others, "; "))
 		}
 	}
 	for _, p := range cfg.SendPorts {
 		if p.Filter != nil {
 			r.routes = append(r.routes, &route{decl: p})
+			if len(p.Host.Instances) == 0 {
+				// Validate's BP3006 covers a signing port only.
+				r.log.Warn("send port's host has no instance on any server: the messages routed to it wait in the message box until one is declared",
+					"send_port", p.Name, "host", p.Host.Name)
+			}
 		}
 		in := instances[p.Host]
 		if in == nil {
