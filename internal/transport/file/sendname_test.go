@@ -44,6 +44,7 @@ func TestDecodeSendFileNameAsDeliveryJudgesIt(t *testing.T) {
 		{"..", false},
 		{".bizpipe-x", false},
 		{"a\nb", false},
+		{"a\u0085b", false},
 		{strings.Repeat("a", 256), false},
 		{"hunter22/secret", true},
 	} {
@@ -91,6 +92,7 @@ func TestDecodeSendFileNameAsDeliveryJudgesIt(t *testing.T) {
 		{[]string{"/"}, true},
 		{[]string{"-", `\`, ".xml"}, true},
 		{[]string{"\x00"}, true},
+		{[]string{"\u009b2J"}, true},
 	} {
 		diags := decodeFileName(t, messagetest.Literal(tc.parts))
 		if refused := len(diags) > 0; refused != tc.refused {

@@ -287,10 +287,8 @@ func partProblem(part string) string {
 	if strings.ContainsAny(part, `/\`) {
 		return "contains a path separator (directories belong in path)"
 	}
-	for i := 0; i < len(part); i++ {
-		if c := part[i]; c < 0x20 || c == 0x7f {
-			return "contains a control character"
-		}
+	if hasControl(part) {
+		return "contains a control character"
 	}
 	return ""
 }

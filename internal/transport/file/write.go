@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/bizpipe/bizpipe/internal/dirsync"
 	"github.com/bizpipe/bizpipe/internal/fanout"
@@ -225,21 +226,24 @@ func nameProblem(name string, windows bool) string {
 		reason = "contains a path separator"
 	case strings.HasPrefix(strings.ToLower(name), reservedPrefix):
 		reason = fmt.Sprintf("names starting with %q are reserved for the transport's own files", reservedPrefix)
-	default:
-		for i := 0; i < len(name); i++ {
-			// NUL would truncate the name in the kernel; newlines and
-			// escape sequences in names break scripts and terminals
-			// downstream.
-			if c := name[i]; c < 0x20 || c == 0x7f {
-				reason = "contains a control character"
-				break
-			}
-		}
+	case hasControl(name):
+		// NUL would truncate the name in the kernel; newlines and
+		// escape sequences in names break scripts and terminals
+		// downstream.
+		reason = "contains a control character"
 	}
 	if reason == "" && windows {
 		reason = windowsNameProblem(name)
 	}
 	return reason
+}
+
+// hasControl reports whether s holds a control character: C0, DEL, or C1
+// (U+0080 to U+009F, as UTF-8), where U+009B is the one-character CSI that
+// starts escape sequences as ESC [ does, and U+0085 a newline to Unicode
+// line splitting.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // windowsNameProblem says why Windows would not give a file name (already

@@ -515,6 +515,8 @@ func TestFileRejectsUnsafeNames(t *testing.T) {
 		"a\x00b",
 		"a\nb",
 		"\x1b[31mred",
+		"\u009b2Jred", // CSI: ESC [ as one C1 character
+		"a\u0085b",    // NEL: a newline to Unicode line splitting
 		".bizpipe-1.staged",
 		".bizpipe-99.partial",
 		".BIZPIPE-1.staged",
