@@ -19,6 +19,7 @@ import (
 	"errors"
 	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
@@ -221,10 +222,15 @@ var ErrInvalidHeader = errors.New("invalid header")
 const SensitiveValue = redact.Shown
 
 // Shorten cuts s to n bytes, marking the cut: file names and URLs come from
-// messages and may be huge.
+// messages and may be huge. It cuts before a character that the n-th byte
+// would split: half of one would show as a byte the value does not hold
+// ("\xc3" where %q quotes it).
 func Shorten(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(s[n]); i++ {
+		n--
 	}
 	return s[:n] + "..."
 }
