@@ -85,7 +85,8 @@ type Options struct {
 	// after a long stop its message may be older than Retention; the
 	// receive locations acknowledge such sources on their first pass.
 	Retention time.Duration
-	// PurgeEvery is how often Run purges; 0 means an hour.
+	// PurgeEvery is how often Run purges, and removes the staged copies
+	// of deliveries ended meanwhile (see purgeLoop); 0 means an hour.
 	PurgeEvery time.Duration
 	// Now is the clock purges cut off by, a signing rollover switches by
 	// and a decoding location judges signers' certificates by (the time
@@ -364,13 +365,11 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		defer wg.Done()
 		r.sweepUnrouted(ctx, bg)
 	}()
-	if r.opts.Retention > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.purgeLoop(ctx)
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.purgeLoop(ctx)
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -759,8 +758,9 @@ func (r *Runner) recover(ctx context.Context) error {
 }
 
 // sweepStaged removes the staged copies a crash left behind after the box
-// had recorded their deliveries as done (between Finish and Cleanup), and
-// old leftovers of interrupted attempts. Copies of deliveries not done stay:
+// had recorded their deliveries as done (between Finish and Cleanup), those
+// of deliveries terminated (which no Cleanup follows), and old leftovers of
+// interrupted attempts. Copies of deliveries not done stay:
 // Redo finishes those. A copy whose delivery the box does not know is
 // removed too: the transport names its copies with the box's identity, so
 // the delivery was this box's, and only a purge (`messages purge`, or
@@ -805,7 +805,7 @@ func (r *Runner) sweepStaged(ctx context.Context) {
 			removed++
 		}
 		if removed > 0 {
-			log.Info("removed staged copies of deliveries recorded before the previous stop", "count", removed)
+			log.Info("removed staged copies of deliveries delivered, terminated or purged", "count", removed)
 		}
 	}
 }
@@ -825,7 +825,11 @@ func (r *Runner) purge(ctx context.Context) {
 	}
 }
 
-// purgeLoop purges every PurgeEvery until ctx ends.
+// purgeLoop purges (with a Retention) and sweeps the staged copies every
+// PurgeEvery until ctx ends. The sweep is for the copies of deliveries
+// ended while the run runs (`messages terminate`, a purge): Cleanup
+// follows only a delivery made, and a terminated message's output must
+// not stay in the partner's directory until the next start.
 func (r *Runner) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(r.opts.PurgeEvery)
 	defer t.Stop()
@@ -835,6 +839,7 @@ func (r *Runner) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			r.purge(ctx)
+			r.sweepStaged(ctx)
 		}
 	}
 }
