@@ -845,8 +845,11 @@ func (b *Box) checkSchema(ctx context.Context) error {
 	switch {
 	case appID != applicationID:
 		return fmt.Errorf("not a bizpipe message box (application id %#x)", appID)
+	case version > want:
+		// What migrate says: no run of this bizpipe can migrate it.
+		return fmt.Errorf("schema version %d is newer than this bizpipe supports (%d): upgrade bizpipe", version, want)
 	case version != want:
-		return fmt.Errorf("schema version %d, this bizpipe reads %d: open it read-write once (bizpipe run) to migrate, or upgrade bizpipe", version, want)
+		return fmt.Errorf("schema version %d, this bizpipe reads %d: open it read-write once (bizpipe run) to migrate", version, want)
 	}
 	return nil
 }
