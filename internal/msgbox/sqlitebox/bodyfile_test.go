@@ -294,14 +294,14 @@ func TestBodyFileDamaged(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, true, "opening the body file", false, false},
-		{"unreadable (a directory)", func(t *testing.T, p string) {
+		{"not a regular file (a directory)", func(t *testing.T, p string) {
 			if err := os.Remove(p); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Mkdir(p, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}, false, "reading the body file", false, false},
+		}, true, "not a regular file", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const size = 2*ChunkSize + 5

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bizpipe/bizpipe/internal/fsop"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 )
 
@@ -451,7 +452,19 @@ func (b *Box) AsReceived(ctx context.Context, id string) (io.ReadCloser, error) 
 // message was purged meanwhile (which removes its file).
 func (b *Box) openFile(ctx context.Context, id, name string, size int64, sum []byte, wrap func(error) error) (io.ReadCloser, error) {
 	path := b.bodyFile(name)
-	f, err := os.Open(path)
+	// Opened without waiting, and read only if a regular file: a FIFO
+	// put in its place would block a delivery's worker (and so run's
+	// stop), or a bizpipe messages command, for ever.
+	f, err := fsop.OpenNoWait(path)
+	if err == nil {
+		if fi, serr := f.Stat(); serr != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			if serr != nil {
+				return nil, wrap(fmt.Errorf("opening the body file: %w", serr))
+			}
+			return nil, wrap(fmt.Errorf("the body file %s is a %s, not a regular file", path, fsop.TypeName(fi.Mode())))
+		}
+	}
 	if err != nil {
 		var exists bool
 		if qerr := b.q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?)", id).Scan(&exists); qerr == nil && !exists {
