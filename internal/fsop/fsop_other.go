@@ -31,3 +31,6 @@ func OpenNoWait(path string) (*os.File, error) { return os.Open(path) }
 // NoWriteAccess is false where the access rights are not looked up
 // (Windows).
 func NoWriteAccess(string) bool { return false }
+
+// ReadOnlyFS is false where the access rights are not looked up (Windows).
+func ReadOnlyFS(string) bool { return false }

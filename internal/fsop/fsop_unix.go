@@ -68,3 +68,11 @@ func NoWriteAccess(dir string) bool {
 	err := RetryEINTR(func() error { return unix.Faccessat(unix.AT_FDCWD, dir, unix.W_OK, unix.AT_EACCESS) })
 	return errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS)
 }
+
+// ReadOnlyFS reports whether dir is on a file system mounted read-only,
+// where no user may write: the remedy differs from a permission's. false
+// when that cannot be told.
+func ReadOnlyFS(dir string) bool {
+	err := RetryEINTR(func() error { return unix.Faccessat(unix.AT_FDCWD, dir, unix.W_OK, unix.AT_EACCESS) })
+	return errors.Is(err, unix.EROFS)
+}

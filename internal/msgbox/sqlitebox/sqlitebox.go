@@ -404,6 +404,10 @@ func snapshotReason(path string, opts Options, err error) error {
 // errNoWriteAccess answers the writes of a box in dir that Open could open
 // only read-only because this process may not write to it.
 func errNoWriteAccess(dir string) error {
+	if fsop.ReadOnlyFS(dir) {
+		// No user can change it there: another user would not help.
+		return fmt.Errorf("the message box was opened read-only: the file system holding it (its directory %s) is mounted read-only; remount it read-write to change it (bizpipe run cannot store messages either)", dir)
+	}
 	return fmt.Errorf("the message box was opened read-only: this user has no write access to it (its database file, or its directory %s); change it as a user who has (the one bizpipe run runs as)", dir)
 }
 
@@ -412,7 +416,11 @@ func errNoWriteAccess(dir string) error {
 // there: SQLite's errors ("attempt to write a readonly database", "unable
 // to open database file") do not say so.
 func noWriteAccess(path string, err error) error {
-	if dir := filepath.Dir(path); fsop.NoWriteAccess(dir) {
+	dir := filepath.Dir(path)
+	if fsop.ReadOnlyFS(dir) {
+		return fmt.Errorf("%w: reading the box needs to write in its directory %s, where SQLite keeps the shared memory of its write-ahead log, and the file system holding it is mounted read-only (copy the box's files, the -wal file with them, to a writable directory and read the copy)", err, dir)
+	}
+	if fsop.NoWriteAccess(dir) {
 		return fmt.Errorf("%w: reading the box needs write access to its directory %s, where SQLite keeps the shared memory of its write-ahead log (read it as a user who has, such as the one bizpipe run runs as, or once no bizpipe has it open)", err, dir)
 	}
 	return err
