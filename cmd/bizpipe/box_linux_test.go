@@ -257,3 +257,21 @@ func TestReadCommandsOnAReadOnlyPostgresBox(t *testing.T) {
 func TestAwaitingMDNShowsAttemptPostgres(t *testing.T) {
 	testAwaitingMDNShowsAttempt(t, postgresHandles(t))
 }
+
+// TestTerminateDryRunSkipsLeasedPostgres: see testTerminateDryRunSkipsLeased,
+// the messages and the leases made by another handle on the box (another
+// server).
+func TestTerminateDryRunSkipsLeasedPostgres(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	box, err := pgbox.Open(context.Background(), url, pgbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	dir := t.TempDir()
+	hcl := fmt.Sprintf("group \"g\" {}\nmessage_box {\n  postgres { url = %q }\n}\n", url)
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testTerminateDryRunSkipsLeased(t, box, []string{dir})
+}

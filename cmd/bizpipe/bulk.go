@@ -170,7 +170,8 @@ func checkPortDeclared(cfg *model.Config, port string) error {
 // preview is operate's --dry-run: what it would do, to the messages in
 // would (o.check found nothing against them), and the messages it would
 // skip, and nothing done. A message can still be skipped when it runs:
-// one resumed or terminated meanwhile, or one with a delivery in progress.
+// one resumed or terminated meanwhile, or one whose delivery a worker
+// claimed meanwhile.
 func preview(e *env, f messagesFlags, o bulkOp, would []string, skipped []skippedMessage) error {
 	if f.format == "json" {
 		return writeJSON(e.stdout, map[string]any{"would_" + o.verb: nonNil(would), "skipped": skipped})

@@ -318,3 +318,70 @@ func TestPurgeFailedSaysWhatWasPurged(t *testing.T) {
 		}
 	}
 }
+
+// TestTerminateDryRunSkipsLeasedSQLite: see testTerminateDryRunSkipsLeased.
+func TestTerminateDryRunSkipsLeasedSQLite(t *testing.T) {
+	data := t.TempDir()
+	box, err := sqlitebox.Open(filepath.Join(data, "messagebox.db"), sqlitebox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	testTerminateDryRunSkipsLeased(t, box, []string{"--data-dir", data})
+}
+
+// testTerminateDryRunSkipsLeased: terminate --all-suspended --dry-run
+// says what terminate --all-suspended would do now. A suspended message
+// whose other delivery is in progress under a live lease (a worker of
+// another server delivering it) is one terminate skips: the preview says
+// it would skip it, with the same reason, instead of listing it among
+// those it would terminate. One whose lease expired is terminated, and
+// previewed as such.
+func testTerminateDryRunSkipsLeased(t *testing.T, box msgbox.Box, where []string) {
+	ctx := context.Background()
+	suspendedWith := func(lease time.Duration) msgbox.Message {
+		t.Helper()
+		m, _, err := box.ReceiveRouted(ctx, msgbox.Incoming{ReceiveLocation: "in", FileName: "a.edi"}, strings.NewReader("x"),
+			func(msgbox.Message) ([]string, string) { return []string{"p", "q"}, "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := msgboxtest.ClaimOne(ctx, box, "srv2/w0", []string{"p"}, lease); err != nil || d == nil {
+			t.Fatalf("Claim p = %v, %v", d, err)
+		}
+		q, err := msgboxtest.ClaimOne(ctx, box, "srv1/w0", []string{"q"}, time.Hour)
+		if err != nil || q == nil {
+			t.Fatalf("Claim q = %v, %v", q, err)
+		}
+		if err := box.Finish(ctx, q.ID, "srv1/w0", msgbox.Outcome{State: msgbox.DeliverySuspended, Error: "partner down"}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	leased := suspendedWith(time.Hour)
+	expired := suspendedWith(time.Microsecond)
+
+	type result struct {
+		Would      []string         `json:"would_terminate"`
+		Terminated []string         `json:"terminated"`
+		Skipped    []skippedMessage `json:"skipped"`
+	}
+	for _, args := range [][]string{
+		{"messages", "terminate", "--all-suspended", "--dry-run", "--format", "json"},
+		{"messages", "terminate", "--all-suspended", "--format", "json"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(append(args, where...), &stdout, &stderr, noEnv); code != exitOK {
+			t.Fatalf("%s: exit %d, stderr %s", strings.Join(args, " "), code, &stderr)
+		}
+		var out result
+		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+			t.Fatalf("%s: %v:\n%s", strings.Join(args, " "), err, &stdout)
+		}
+		acted := append(out.Would, out.Terminated...)
+		if !slices.Equal(acted, []string{expired.ID}) || len(out.Skipped) != 1 || out.Skipped[0].ID != leased.ID ||
+			!strings.Contains(out.Skipped[0].Reason, "delivery to p is in progress, leased by srv2/w0") {
+			t.Errorf("%s = %s; want %s acted on and %s skipped for its live lease", strings.Join(args, " "), &stdout, expired.ID, leased.ID)
+		}
+	}
+}

@@ -194,7 +194,7 @@ resumed meanwhile, is skipped, saying so).`,
 			// With --all-suspended, a message resumed since it was
 			// listed is skipped, not ended.
 			return operate(e, f, args, bulkOp{verb: "terminate", done: "terminated", op: msgbox.Box.Terminate,
-				bulkOp: msgbox.Box.TerminateSuspended})
+				bulkOp: msgbox.Box.TerminateSuspended, check: previewTerminate})
 		},
 	}
 	for _, c := range []*cobra.Command{resume, terminate} {
@@ -559,6 +559,26 @@ func previewResume(ctx context.Context, box msgbox.Box, m msgbox.Message) error 
 		return err // purged meanwhile: skipped, saying so
 	}
 	return msgbox.PreviewResume(ctx, box, d)
+}
+
+// previewTerminate is terminate's check of message m as listed, for
+// --dry-run: a delivery of it in progress under a live lease (not one
+// awaiting an asynchronous MDN) makes the box refuse it now
+// (msgbox.LeaseLive), so the preview says it would be skipped rather than
+// terminated. The lease is read by this machine's clock, the box's own
+// check by the database's: a preview.
+func previewTerminate(ctx context.Context, box msgbox.Box, m msgbox.Message) error {
+	d, err := box.Get(ctx, m.ID)
+	if err != nil {
+		return err // purged meanwhile: skipped, saying so
+	}
+	now := time.Now()
+	for _, dl := range d.Deliveries {
+		if dl.State == msgbox.DeliveryInProgress && !dl.AwaitsMDN() && dl.LeaseUntil.After(now) {
+			return msgbox.LeaseLive(m.ID, dl.Port, dl.LeaseOwner, dl.LeaseUntil)
+		}
+	}
+	return nil
 }
 
 // checkResubmitPort is resubmit's check of --port (port, "" when not
