@@ -69,7 +69,7 @@ func calibrate(t *testing.T, b *Box, prepare, run func()) time.Duration {
 }
 
 // quiesce waits until the server has ended every session of the test's
-// database but conn's, once the box's pool has closed its connections (a
+// database but conn's and the sweep's setup box's (setupApp), once the box's pool has closed its connections (a
 // cancelled try's own is closed already). A session ends only after it
 // has read all its client sent: a cancelled try's server side has then
 // run whatever reached it, and committed or rolled back. A session's
@@ -83,7 +83,8 @@ func quiesce(t *testing.T, b *Box, conn *pgx.Conn) {
 	for end := time.Now().Add(deadline); ; time.Sleep(time.Millisecond) {
 		var open int
 		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&open); err != nil {
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+				AND application_name <> $1`, setupApp).Scan(&open); err != nil {
 			t.Fatalf("looking at the sessions: %v", err)
 		}
 		if open == 0 {
@@ -94,6 +95,10 @@ func quiesce(t *testing.T, b *Box, conn *pgx.Conn) {
 		}
 	}
 }
+
+// setupApp is the application_name of the sessions of a sweep's setup
+// box, which quiesce leaves open.
+const setupApp = "bizpipe-sweep-setup"
 
 // fresh has the pool hold one open connection, new: the previous try's
 // cancellation closes the one it ran on, so that every try and the
@@ -240,13 +245,18 @@ func checkReport(t *testing.T, what string, i int, err error, done bool) {
 // sweep runs op sweepTries times on a context that ends after sweepDelay,
 // each time on what setup made for it, and checks the call's report
 // against done (see checkReport), once the cancelled try's server side is
-// over.
+// over. setup runs on a box of its own on the same database, whose
+// connection stays open from try to try: on op's box, whose connections
+// quiesce closes, each setup started on a new connection, its statements
+// prepared anew, which took half a sweep's time under load; op's box
+// still starts each try on a new connection (fresh).
 func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op func(ctx context.Context, b *Box, s S) error,
 	done func(conn *pgx.Conn, s S) bool) {
 	b, url := openNew(t, Options{})
 	conn := pgtest.Connect(t, url)
+	sb := openURL(t, url+"&application_name="+setupApp, Options{})
 	var cs S
-	took := calibrate(t, b, func() { cs = setup(b, -1) }, func() {
+	took := calibrate(t, b, func() { cs = setup(sb, -1) }, func() {
 		if err := op(t.Context(), b, cs); err != nil {
 			t.Fatalf("%s uncancelled: %v", what, err)
 		}
@@ -260,7 +270,7 @@ func sweep[S any](t *testing.T, what string, setup func(b *Box, i int) S, op fun
 		t.Logf("outcomes: %v, past the commit: %d (cancelled: %d) (uncancelled: %v)", tally, reached, cut, took)
 	}()
 	for i := range sweepTries {
-		s := setup(b, i)
+		s := setup(sb, i)
 		fresh(t, b)
 		cctx, cancel := context.WithTimeout(t.Context(), sweepDelay(i, took))
 		err := op(cctx, b, s)
@@ -327,8 +337,7 @@ func TestClaimCancelledMidCommit(t *testing.T) {
 	sweep(t, "ClaimBatch", func(b *Box, i int) claim {
 		// The previous try's delivery, when its claim did not take it,
 		// is taken out of the way, so that each try's claim finds its
-		// own alone; the last, empty, settling claim has every try
-		// start alike, with the probe of a claim after an idle one.
+		// own alone.
 		for {
 			ds, err := b.ClaimBatch(t.Context(), "settle", []string{"p"}, time.Hour, 16, nil)
 			if err != nil {
@@ -346,6 +355,9 @@ func TestClaimCancelledMidCommit(t *testing.T) {
 		return claim{m.ID, fmt.Sprintf("w%d", i)}
 	},
 		func(ctx context.Context, b *Box, c claim) error {
+			// Every try starts alike, with the probe a claim makes
+			// after an idle one (the settling claim ran on setup's box).
+			b.claimIdle.Store(true)
 			ds, err := b.ClaimBatch(ctx, c.owner, []string{"p"}, time.Minute, 16, nil)
 			if err != nil {
 				return &claimError{err}
