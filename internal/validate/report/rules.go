@@ -114,7 +114,7 @@ var rules = [...]Rule{
 		"The group signing certificate expires within certificate_expiry_warning (with a signing_rollover: signing_certificate only when it expires before the rollover's at)."},
 	{diag.CodeSignCertUsage, "SigningCertificateUsage", hcl.DiagError, Static,
 		"Signing certificate not usable for signatures",
-		"The signing certificate's key usage does not allow digital signatures (it has neither digitalSignature nor nonRepudiation), or it has a critical extension crypto/x509 does not handle, for which recipients reject its signatures, or its key cannot sign here: neither RSA nor ECDSA (an Ed25519 key, for one), or an RSA key crypto/rsa refuses (under 1024 bits, with an even modulus, or with a public exponent that is even, under 3 or over 2^31-1). Reported as a warning instead when only the extended key usage lacks emailProtection or anyExtendedKeyUsage."},
+		"The signing certificate's key usage does not allow digital signatures (it has neither digitalSignature nor nonRepudiation), or it has a critical extension crypto/x509 does not handle, for which recipients reject its signatures, or its key cannot sign here: neither RSA nor ECDSA (an Ed25519 key, for one), or an RSA key crypto/rsa refuses (under 1024 bits, with an even modulus, or with a public exponent that is even, under 3 or over 2^31-1). Reported as a warning instead when only the extended key usage lacks emailProtection or anyExtendedKeyUsage, or the legacy Netscape certificate type (nsCertType) lacks email and client, which OpenSSL refuses too."},
 	{diag.CodeSignHostNoInstance, "SigningHostNoInstance", hcl.DiagError, Static,
 		"Signing host has no instance",
 		"A host that runs a signing send port has no host instance."},

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -209,6 +210,17 @@ func (c *checker) checkSigningCert(decl *model.CertificateStore, cert *certstore
 	} else if len(x.ExtKeyUsage)+len(x.UnknownExtKeyUsage) > 0 && !hasEKU(x, x509.ExtKeyUsageEmailProtection) {
 		c.add(diag.Warningf(diag.CodeSignCertUsage, rng, "Signing certificate not issued for S/MIME",
 			"%s has an extended key usage without emailProtection or anyExtendedKeyUsage; strict S/MIME recipients may reject its signatures.", name))
+	} else if types, ok := netscapeCertType(x); ok && !slices.Contains(types, "email") && !slices.Contains(types, "client") {
+		// The legacy form of the same restriction: crypto/x509 ignores
+		// it, OpenSSL's smimesign purpose (cms -verify) refuses a
+		// signer whose nsCertType has neither S/MIME nor SSL client.
+		allows := "no type"
+		if len(types) > 0 {
+			allows = strings.Join(types, ", ")
+		}
+		c.add(diag.Warningf(diag.CodeSignCertUsage, rng, "Signing certificate not issued for S/MIME",
+			"%s has a Netscape certificate type (nsCertType) without email or client (it allows %s); strict S/MIME recipients, OpenSSL among them (\"unsuitable certificate purpose\"), reject its signatures.",
+			name, allows))
 	}
 	// Recipients verify the signature's certificate: crypto/x509 (a
 	// partner running bizpipe, whose decoder applies
@@ -439,6 +451,35 @@ const standardRSA = "a standard RSA key (2048 bits or more, public exponent 6553
 func rsaMalformed(pub crypto.PublicKey) bool {
 	k, ok := pub.(*rsa.PublicKey)
 	return ok && k.N != nil && k.N.BitLen() >= certinfo.MinRSABits && certinfo.RSAKeyError(pub) != nil
+}
+
+// oidNetscapeCertType is the Netscape certificate type extension
+// (nsCertType), which older CAs still write.
+var oidNetscapeCertType = asn1.ObjectIdentifier{2, 16, 840, 1, 113730, 1, 1}
+
+// netscapeCertType returns the types x's nsCertType extension allows, by
+// the names OpenSSL's configuration gives them (client, server, email,
+// ...), and ok false when x has no such extension, or one that does not
+// parse.
+func netscapeCertType(x *x509.Certificate) (types []string, ok bool) {
+	names := []string{"client", "server", "email", "objsign", "reserved", "sslCA", "emailCA", "objCA"}
+	for _, e := range x.Extensions {
+		if !e.Id.Equal(oidNetscapeCertType) {
+			continue
+		}
+		var bits asn1.BitString
+		if rest, err := asn1.Unmarshal(e.Value, &bits); err != nil || len(rest) > 0 {
+			return nil, false
+		}
+		types = []string{}
+		for i, n := range names {
+			if bits.At(i) == 1 {
+				types = append(types, n)
+			}
+		}
+		return types, true
+	}
+	return nil, false
 }
 
 func hasEKU(x *x509.Certificate, want x509.ExtKeyUsage) bool {
