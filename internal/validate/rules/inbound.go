@@ -210,7 +210,9 @@ func (c *checker) checkDecryptionCert(h *model.Host, dc decryptionCert, decl *mo
 		c.checkDates(cert.Cert, dc.rng, name, diag.CodeDecCertUnusable, diag.CodeDecCertExpiring)
 	}
 	c.checkKeyTransport(cert.Cert, dc.rng, name, diag.CodeDecCertUnusable, "Decryption",
-		"S/MIME decryption here needs an RSA key for key transport, so partners cannot encrypt for it",
+		// Partners can encrypt for an EC key (OpenSSL agrees a key by
+		// ECDH): what fails is the decryption.
+		"S/MIME decryption here needs an RSA key for key transport, so bizpipe run cannot decrypt what partners encrypt for it",
 		"so partners' software refuses to encrypt for it",
 		"so bizpipe run cannot decrypt with it")
 	c.checkKeySize(cert.Cert, dc.rng, name)
