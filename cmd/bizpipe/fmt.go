@@ -11,12 +11,12 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
 
 	"github.com/bizpipe/bizpipe/internal/clidoc"
+	"github.com/bizpipe/bizpipe/internal/config/diag"
 	"github.com/bizpipe/bizpipe/internal/config/lang"
 	"github.com/bizpipe/bizpipe/internal/redact"
 	"github.com/bizpipe/bizpipe/internal/safetext"
@@ -94,20 +94,13 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		}
 		read[name] = src
 		// hclwrite formats even broken files; refuse them so that fmt never
-		// rewrites something it cannot read.
-		// A file nested too deeply would overflow the parser's stack.
-		if d := lang.CheckNesting(src, name); d != nil {
-			fmt.Fprintf(e.stderr, "bizpipe: %s\n", safeDiag(d))
-			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", safe(name))
-			failed++
-			continue
-		}
-		_, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-		if diags.HasErrors() {
+		// rewrites something it cannot read. They are checked as Load
+		// checks them (a file nested too deeply would overflow the
+		// parser's stack), and reported as validate reports them: a
+		// binary file is a few errors, not one for each of its bytes.
+		if diags := lang.SyntaxErrors(src, name); diags.HasErrors() {
 			for _, d := range diags {
-				if d.Severity == hcl.DiagError {
-					fmt.Fprintf(e.stderr, "bizpipe: %s\n", safeDiag(d))
-				}
+				fmt.Fprintf(e.stderr, "bizpipe: %s\n", safeDiag(d))
 			}
 			fmt.Fprintf(e.stderr, "bizpipe: %s not formatted: it has syntax errors\n", safe(name))
 			failed++
@@ -210,6 +203,11 @@ func configSources(files []string, read map[string][]byte) map[string][]byte {
 // or a newline can neither drive the terminal nor forge a line, and the
 // rest with its control characters escaped.
 func safeDiag(d *hcl.Diagnostic) string {
+	if name := diag.FileOf(d); d.Subject == nil && name != "" {
+		// About the file as a whole (one in UTF-16): d.Error() would
+		// name no file ("<nil>: ...").
+		return safe(name) + ": " + safetext.Prose(d.Summary+"; "+d.Detail)
+	}
 	if d.Subject != nil {
 		r := *d.Subject
 		r.Filename = safe(r.Filename)

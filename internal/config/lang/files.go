@@ -314,6 +314,21 @@ func parseFile(src []byte, name string) *parsedFile {
 	return e
 }
 
+// SyntaxErrors returns the syntax errors of src, the text of the
+// configuration file name, as Load reports them (BP1000): a file in UTF-16
+// as one error, of many the first few and a count of the rest, none past
+// the file's last line. bizpipe fmt, which rewrites no file that has one,
+// says the same as validate.
+func SyntaxErrors(src []byte, name string) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range parseFile(src, name).diags {
+		if d.Severity == hcl.DiagError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // UTF8BOM is the byte order mark that Windows editors, and PowerShell's
 // -Encoding utf8, put at the start of a UTF-8 file.
 const UTF8BOM = "\xef\xbb\xbf"
