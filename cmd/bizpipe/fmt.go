@@ -38,7 +38,8 @@ that owner) is not rewritten.
 
 With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
-a unified diff instead of the names. The diff shows a sensitive variable's
+a unified diff instead of the names, the control characters of its lines
+but tabs escaped, as validate's snippets show them. The diff shows a sensitive variable's
 default and a store's password written as literals as (sensitive value), as
 validate does, and so the literals of the locals and variable defaults a
 password uses (from any file of the configuration, those beside a file named
@@ -132,7 +133,7 @@ func runFmt(e *env, args []string, check, showDiff bool) error {
 		name, src, out := f.name, f.src, f.out
 		unformatted++
 		if showDiff {
-			e.stdout.Write(diff.Diff(safe(name), []byte(red.String(string(src))), safe(name)+" (formatted)", []byte(red.String(string(out)))))
+			e.stdout.Write(safeDiff(diff.Diff(safe(name), []byte(red.String(string(src))), safe(name)+" (formatted)", []byte(red.String(string(out))))))
 		}
 		if check {
 			if !showDiff {
@@ -196,6 +197,24 @@ func configSources(files []string, read map[string][]byte) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// safeDiff is d, a diff of configuration files, with the control
+// characters of its lines escaped as validate's snippets escape them
+// (safetext.Source): --diff is what a CI job prints for a pull request,
+// whose file must not drive the terminal of whoever reads it. Tabs are
+// kept, and so is the carriage return that ends a line of a file saved
+// with Windows line endings, which moves nothing.
+func safeDiff(d []byte) []byte {
+	var b bytes.Buffer
+	for line := range bytes.Lines(d) {
+		body, crlf := bytes.CutSuffix(line, []byte("\r\n"))
+		b.WriteString(safetext.Source(string(body)))
+		if crlf {
+			b.WriteString("\r\n")
+		}
+	}
+	return b.Bytes()
 }
 
 // safeDiag is d as fmt prints it on one line of stderr: its file name
