@@ -34,7 +34,8 @@ formatted too, except a *.json one (HCL JSON, left alone). A file with
 syntax errors is never rewritten. A file rewritten keeps its mode, owner
 and group, and the UTF-8 byte order mark it begins with, if any; one whose
 owner and group fmt cannot give the new file (run neither as root nor as
-that owner) is not rewritten.
+that owner) is not rewritten, nor is one read-only to the user who runs
+fmt (chmod a-w), though its directory is writable.
 
 With --check it changes nothing, prints the names of the files that are not
 formatted and exits 3 when there is one; with --diff it prints the changes as
@@ -242,7 +243,8 @@ func safeDiag(d *hcl.Diagnostic) string {
 // new file keeps the mode, owner and group of the old one: a configuration
 // readable by a service account's group, formatted with sudo, must not
 // become root's. Where the owner cannot be kept (fmt not run as root, on a
-// file of another user), the file is not rewritten. A symbolic link is
+// file of another user), or where it is read-only to the user, the file is
+// not rewritten. A symbolic link is
 // followed: the file it points to is rewritten, and the link stays a link.
 //
 // The temporary file is created anew under a name no one can guess (never
@@ -258,6 +260,9 @@ func writeFileKeepMode(name string, data []byte) error {
 	info, err := os.Stat(target)
 	if err != nil {
 		return err
+	}
+	if err := checkWritable(target); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.bizpipe-fmt.tmp")
 	if err != nil {

@@ -8,7 +8,21 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
+
+// checkWritable says, as an error, why this process may not write the
+// file at path: its mode makes it read-only (chmod a-w), or its file
+// system. A rename replaces it whatever its mode, as long as the directory
+// is writable: fmt asks first, and leaves a read-only file alone, as
+// terraform fmt and gofmt -w, which write in place, do.
+func checkWritable(path string) error {
+	if err := unix.Faccessat(unix.AT_FDCWD, path, unix.W_OK, unix.AT_EACCESS); err != nil {
+		return fmt.Errorf("it is read-only to this user (%w), so it is not rewritten", err)
+	}
+	return nil
+}
 
 // keepOwner gives the open file f the owner and group that info, the file
 // it replaces, has, unless it has them already.
