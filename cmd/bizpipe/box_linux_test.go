@@ -164,20 +164,28 @@ func postgresHandles(t *testing.T) func() msgbox.Box {
 	}
 }
 
-// TestBulkTerminatePagesPostgres: see testBulkTerminatePages.
-func TestBulkTerminatePagesPostgres(t *testing.T) {
+// postgresConfig opens a fresh PostgreSQL box, closed when t ends, and
+// writes a configuration naming it: the box and the configuration's
+// directories, for the commands a test runs on it.
+func postgresConfig(t *testing.T) (*pgbox.Box, []string) {
 	url := pgtest.Start(t).NewDatabase(t)
 	box, err := pgbox.Open(context.Background(), url, pgbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer box.Close()
+	t.Cleanup(func() { box.Close() })
 	dir := t.TempDir()
 	hcl := fmt.Sprintf("group \"g\" {}\nmessage_box {\n  postgres { url = %q }\n}\n", url)
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	testBulkTerminatePages(t, box, []string{dir})
+	return box, []string{dir}
+}
+
+// TestBulkTerminatePagesPostgres: see testBulkTerminatePages.
+func TestBulkTerminatePagesPostgres(t *testing.T) {
+	box, dirs := postgresConfig(t)
+	testBulkTerminatePages(t, box, dirs)
 }
 
 // TestReadCommandsOnAReadOnlyPostgresBox: the messages commands that change
@@ -262,16 +270,6 @@ func TestAwaitingMDNShowsAttemptPostgres(t *testing.T) {
 // the messages and the leases made by another handle on the box (another
 // server).
 func TestTerminateDryRunSkipsLeasedPostgres(t *testing.T) {
-	url := pgtest.Start(t).NewDatabase(t)
-	box, err := pgbox.Open(context.Background(), url, pgbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer box.Close()
-	dir := t.TempDir()
-	hcl := fmt.Sprintf("group \"g\" {}\nmessage_box {\n  postgres { url = %q }\n}\n", url)
-	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	testTerminateDryRunSkipsLeased(t, box, []string{dir})
+	box, dirs := postgresConfig(t)
+	testTerminateDryRunSkipsLeased(t, box, dirs)
 }
