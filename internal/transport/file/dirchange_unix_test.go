@@ -20,6 +20,24 @@ import (
 	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
 )
 
+// comeBack renames dir+".away" back to dir, polls three passes, and checks
+// that each of files was received once and nothing is left in dir.
+func comeBack(t *testing.T, f *Poller, box msgbox.Box, dir string, files ...string) {
+	t.Helper()
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := f.Poll(context.Background()); err != nil {
+			t.Errorf("pass %d after the directory came back: %v", i, err)
+		}
+	}
+	receivedOnce(t, box, files...)
+	if got := names(t, dir); len(got) != 0 {
+		t.Errorf("the directory holds %v, want nothing left", got)
+	}
+}
+
 // receivedOnce checks that the box holds each of files exactly once.
 func receivedOnce(t *testing.T, box msgbox.Box, files ...string) {
 	t.Helper()
@@ -83,18 +101,7 @@ func TestFileDirectorySwappedForFIFOMidBatch(t *testing.T) {
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(dir+".away", dir); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if _, err := f.Poll(context.Background()); err != nil {
-			t.Errorf("pass %d after the directory came back: %v", i, err)
-		}
-	}
-	receivedOnce(t, box, "a.xml", "b.xml")
-	if got := names(t, dir); len(got) != 0 {
-		t.Errorf("the directory holds %v, want nothing left", got)
-	}
+	comeBack(t, f, box, dir, "a.xml", "b.xml")
 }
 
 // afterSink stores into a box, one by one or in batches, then runs after.
@@ -192,18 +199,7 @@ func TestFileDirectoryMovedAwayMidPass(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := os.Rename(dir+".away", dir); err != nil {
-				t.Fatal(err)
-			}
-			for i := range 3 {
-				if _, err := f.Poll(context.Background()); err != nil {
-					t.Errorf("pass %d after the directory came back: %v", i, err)
-				}
-			}
-			receivedOnce(t, box, files...)
-			if got := names(t, dir); len(got) != 0 {
-				t.Errorf("the directory holds %v, want nothing left", got)
-			}
+			comeBack(t, f, box, dir, files...)
 			if tc.atClaim > 0 {
 				if n := lr.Count(slog.LevelWarn, "recovering a claimed file that was out of reach"); n != tc.atClaim-1 {
 					t.Errorf("%d lines about recovering a vanished claim, want %d", n, tc.atClaim-1)
