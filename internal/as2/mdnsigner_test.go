@@ -22,7 +22,8 @@ import (
 // certificate (its issuer and serial number, self-signed by someone else,
 // with another key or with the party's own), another party's certificate
 // (naming that party and the partner). The partner's own certificate that
-// does not verify (expired) keeps the chain error. The MDNs are signed by BuildMDN and by openssl cms -sign;
+// does not verify (expired) keeps the chain error. The MDNs are signed by BuildMDN and by openssl cms -sign
+// (also with RSASSA-PSS);
 // each is refused, or accepted, as it is without Parties.
 func TestVerifyMDNSignerReasons(t *testing.T) {
 	ossl := testpki.OpenSSL(t)
@@ -54,11 +55,12 @@ func TestVerifyMDNSignerReasons(t *testing.T) {
 		return []string{"-signer", testpki.WriteFile(t, dir, name+".pem", p.CertPEM()), "-inkey", testpki.WriteFile(t, dir, name+".key", p.KeyPEM())}
 	}
 	// byOpenSSL is the report signed by signers with openssl cms -sign:
-	// a multipart/signed MDN with bare LFs, as openssl writes it.
-	byOpenSSL := func(signers ...*party) []byte {
+	// a multipart/signed MDN with bare LFs, as openssl writes it; with
+	// extra after each signer (its -keyopt).
+	sign := func(extra []string, signers ...*party) []byte {
 		args := []string{"cms", "-sign", "-in", in, "-md", "sha256"}
 		for _, p := range signers {
-			args = append(args, files(p)...)
+			args = append(append(args, files(p)...), extra...)
 		}
 		var stderr bytes.Buffer
 		cmd := exec.Command(ossl, args...)
@@ -69,6 +71,10 @@ func TestVerifyMDNSignerReasons(t *testing.T) {
 		}
 		return out
 	}
+	byOpenSSL := func(signers ...*party) []byte { return sign(nil, signers...) }
+	// byOpenSSLPSS is byOpenSSL with RSASSA-PSS signatures, as an AS2
+	// product configured for them signs its MDNs.
+	byOpenSSLPSS := func(signers ...*party) []byte { return sign([]string{"-keyopt", "rsa_padding_mode:pss"}, signers...) }
 	byUs := func(p *party) []byte {
 		b, err := BuildMDN(testMDN(Processed()), BuildOptions{Signer: p.signer(), Digest: SHA256, From: "FABRIKAM", To: "CONTOSO"})
 		if err != nil {
@@ -111,6 +117,10 @@ func TestVerifyMDNSignerReasons(t *testing.T) {
 		{"the partner, by openssl", byOpenSSL(fab), now, "", ""},
 		{"a stranger", byUs(stranger), now, notParty(stranger), chain(stranger, unknown)},
 		{"a stranger, by openssl", byOpenSSL(stranger), now, notParty(stranger), chain(stranger, unknown)},
+		{"the partner, RSASSA-PSS, by openssl", byOpenSSLPSS(fab), now, "", ""},
+		{"a stranger, RSASSA-PSS, by openssl", byOpenSSLPSS(stranger), now, notParty(stranger), chain(stranger, unknown)},
+		{"the partner, RSASSA-PSS, expired", byOpenSSLPSS(fab), expired, chain(fab, fmt.Sprintf("x509: certificate has expired or is not yet valid: current time %s is after %s",
+			expired.UTC().Format(time.RFC3339), fab.Cert.Cert.NotAfter.UTC().Format(time.RFC3339))), ""},
 		{"the partner, then a stranger, by openssl", byOpenSSL(fab, stranger), now, notParty(stranger), chain(stranger, unknown)},
 		{"a look-alike of the partner's with another key", byUs(fabOtherKey), now, notPartys(fabOtherKey, "fabrikam", otherKey), chain(fabOtherKey, cannotSign)},
 		{"a look-alike of the partner's with another key, by openssl", byOpenSSL(fabOtherKey), now, notPartys(fabOtherKey, "fabrikam", otherKey), chain(fabOtherKey, cannotSign)},

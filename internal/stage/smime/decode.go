@@ -142,8 +142,8 @@ const maxNesting = 8
 // bare LF.
 //
 // Every signature is verified: the message digest (sha256, sha384, sha512
-// or sha1) and signature, the signer's certificate chain to opts.Roots at
-// opts.Now, a key usage that allows signing (digitalSignature or
+// or sha1) and signature (RSA PKCS #1 v1.5 or RSASSA-PSS, ECDSA), the
+// signer's certificate chain to opts.Roots at opts.Now, a key usage that allows signing (digitalSignature or
 // nonRepudiation when the extension is present) and an extended key usage
 // that allows email protection (when present). Any failure is an error; Decode never returns content whose
 // signature did not verify. A clear-signed part is verified as received
@@ -749,7 +749,30 @@ func verifyPKCS7(p7 *pkcs7.PKCS7) (err error) {
 	certs := p7.Certificates
 	p7.Certificates = undated(certs)
 	defer func() { p7.Certificates = certs }()
-	return p7.VerifyWithChainAtTime(nil, time.Time{})
+	// pkcs7 verifies PKCS #1 v1.5 and ECDSA signatures, verifyPSS
+	// RSASSA-PSS ones: each signer in turn, so that the first that fails
+	// is the one named, whatever its padding.
+	signers := p7.Signers
+	defer func() { p7.Signers = signers }()
+	for i := range signers {
+		si := &signers[i]
+		if !si.DigestEncryptionAlgorithm.Algorithm.Equal(oidRSASSAPSS) {
+			p7.Signers = signers[i : i+1]
+			if err := p7.VerifyWithChainAtTime(nil, time.Time{}); err != nil {
+				return err
+			}
+			continue
+		}
+		attrs := make([]pssAttribute, len(si.AuthenticatedAttributes))
+		for j, a := range si.AuthenticatedAttributes {
+			attrs[j] = pssAttribute{Type: a.Type, Value: a.Value}
+		}
+		cert := findCert(certs, si.IssuerAndSerialNumber.IssuerName.FullBytes, si.IssuerAndSerialNumber.SerialNumber)
+		if err := verifyPSS(p7, cert, si.DigestAlgorithm, si.DigestEncryptionAlgorithm, attrs, si.EncryptedDigest); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // undated is copies of certs valid at any time, for verifyPKCS7.

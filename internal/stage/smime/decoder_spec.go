@@ -24,7 +24,9 @@ certificate that decrypted it.
 A signature must verify with a certificate listed in some party's
 signing_certificates, present in the other-people store of the server the
 instance runs on and valid at the time of receipt, and use one of the
-digests sha256, sha384, sha512 or sha1; the certificate embedded in the
+digests sha256, sha384, sha512 or sha1; an RSA signature may be PKCS #1
+v1.5 or RSASSA-PSS (with MGF1 over the same digest, any salt length), as
+partners configured for "RSASSA-PSS" send. The certificate embedded in the
 signature alone is never trusted. The party found becomes message.party.
 A message a party signed twice while it rolls its certificate over, with
 its old and its new certificate, is accepted when one of them passes: the
