@@ -20,7 +20,8 @@ func TestAwaitingMDNShowsAttemptSQLite(t *testing.T) {
 // testAwaitingMDNShowsAttempt: messages show counts the attempt that sent
 // a delivery now awaiting its asynchronous MDN (attempts 1, text and
 // JSON), not 0 as for one never sent; the box counts it only once the
-// MDN or mdn_timeout ends it.
+// MDN, mdn_timeout or messages terminate ends it, and terminate lists it
+// (msgbox.TerminatedAwaitingMDNError), still counted.
 func testAwaitingMDNShowsAttempt(t *testing.T, open func() msgbox.Box) {
 	ctx := context.Background()
 	box := open()
@@ -42,28 +43,53 @@ func testAwaitingMDNShowsAttempt(t *testing.T, open func() msgbox.Box) {
 		AS2MessageID: "<a1@contoso>", MIC: "sha-256=abc", Deadline: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range []string{"text", "json"} {
-		detail, err := box.Get(ctx, m.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		markAwaiting(detail)
-		var out bytes.Buffer
-		if err := showMessage(&out, detail, format); err != nil {
-			t.Fatal(err)
-		}
-		if format == "text" {
-			if !strings.Contains(out.String(), "awaiting_mdn attempts 1") {
-				t.Errorf("messages show:\n%s\nwant the delivery awaiting_mdn with attempts 1", &out)
+	// Terminated while awaited: the attempt stays counted, and is listed
+	// with an error that does not say its MDN timed out.
+	stages := []struct {
+		name, state, err string
+		terminate        bool
+	}{
+		{"awaiting", "awaiting_mdn", "", false},
+		{"terminated", "terminated", msgbox.TerminatedAwaitingMDNError, true},
+	}
+	for _, st := range stages {
+		if st.terminate {
+			if err := box.Terminate(ctx, m.ID); err != nil {
+				t.Fatalf("Terminate: %v", err)
 			}
-			continue
 		}
-		var shown jsonMessageDetail
-		if err := json.Unmarshal(out.Bytes(), &shown); err != nil {
-			t.Fatal(err)
-		}
-		if len(shown.Deliveries) != 1 || shown.Deliveries[0].State != "awaiting_mdn" || shown.Deliveries[0].Attempts != 1 {
-			t.Errorf("messages show --format json: deliveries %+v, want one awaiting_mdn with attempts 1", shown.Deliveries)
+		for _, format := range []string{"text", "json"} {
+			detail, err := box.Get(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			markAwaiting(detail)
+			var out bytes.Buffer
+			if err := showMessage(&out, detail, format); err != nil {
+				t.Fatal(err)
+			}
+			if format == "text" {
+				if want := pad(st.state, 12) + " attempts 1"; !strings.Contains(out.String(), want) {
+					t.Errorf("%s: messages show:\n%s\nwant the delivery %s with attempts 1", st.name, &out, st.state)
+				}
+				if st.err != "" && !strings.Contains(out.String(), "last error: "+st.err) {
+					t.Errorf("%s: messages show:\n%s\nwant last error %q", st.name, &out, st.err)
+				}
+				continue
+			}
+			var shown jsonMessageDetail
+			if err := json.Unmarshal(out.Bytes(), &shown); err != nil {
+				t.Fatal(err)
+			}
+			if len(shown.Deliveries) != 1 || shown.Deliveries[0].State != st.state || shown.Deliveries[0].Attempts != 1 {
+				t.Errorf("%s: messages show --format json: deliveries %+v, want one %s with attempts 1", st.name, shown.Deliveries, st.state)
+			}
+			// Listed once ended: the box records an attempt when it ends.
+			if n := len(shown.Attempts); st.terminate && (n != 1 || shown.Attempts[0].Number != 1 ||
+				shown.Attempts[0].Owner != msgbox.AwaitOwner || shown.Attempts[0].Error != st.err) {
+				t.Errorf("%s: messages show --format json: attempts %+v, want attempt 1 by %s, %q", st.name, shown.Attempts,
+					msgbox.AwaitOwner, st.err)
+			}
 		}
 	}
 }

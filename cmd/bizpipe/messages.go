@@ -185,7 +185,11 @@ One whose lease expired (its process stopped, or was paused past --lease)
 is no longer in progress and is ended: should that process run again, it
 finds the lease gone when it checks it, right before it places the file or
 sends the request, and delivers nothing it had not placed or begun sending
-before the pause.
+before the pause. Its attempt, or the one that sent a message whose MDN was
+awaited, may have delivered: messages show counts and lists it, failed with
+"lease of srv1/w3 expired before the attempt finished", or "terminated
+while its asynchronous MDN was awaited" ("no asynchronous MDN arrived
+within mdn_timeout" once that passed).
 With --all-suspended it terminates every suspended message (with --port,
 those with a suspended delivery to that send port); --dry-run lists them and
 terminates nothing (one with a delivery in progress when it runs, or one
@@ -1061,10 +1065,10 @@ type jsonAttempt struct {
 	DeliveryID int64  `json:"delivery_id" doc:"The delivery it was an attempt of."`
 	Port       string `json:"send_port" doc:"The send port."`
 	Number     int    `json:"number" doc:"Its number, from 1."`
-	Owner      string `json:"owner" doc:"The worker that made it: server/worker (srv1/w3), or server@host/worker for a run --host process (srv1@orders/w3); server/receive for an attempt a receive location claimed for the workers; as2:awaiting-mdn for one that sent the message and then waited for its asynchronous AS2 MDN (mdn = \"async\"), ended by that MDN or by mdn_timeout."`
+	Owner      string `json:"owner" doc:"The worker that made it: server/worker (srv1/w3), or server@host/worker for a run --host process (srv1@orders/w3); server/receive for an attempt a receive location claimed for the workers; as2:awaiting-mdn for one that sent the message and then waited for its asynchronous AS2 MDN (mdn = \"async\"), ended by that MDN, by mdn_timeout or by messages terminate."`
 	StartedAt  string `json:"started_at" doc:"When it started, RFC 3339 in UTC."`
 	FinishedAt string `json:"finished_at" doc:"When it ended, RFC 3339 in UTC."`
-	Outcome    string `json:"outcome" doc:"The delivery's state after it: delivered, retrying or suspended."`
+	Outcome    string `json:"outcome" doc:"The delivery's state after it: delivered, retrying or suspended; retrying for one messages terminate cut off, its delivery then terminated."`
 	Error      string `json:"error,omitempty" doc:"Why it failed."`
 }
 

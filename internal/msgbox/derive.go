@@ -168,6 +168,29 @@ func LeaseExpiredError(owner string) string {
 // AwaitOwner).
 const MDNTimedOutError = "no asynchronous MDN arrived within mdn_timeout"
 
+// TerminatedAwaitingMDNError is the Error of the attempt Terminate records
+// for a delivery it ends while its asynchronous MDN is awaited, before the
+// wait's deadline: the message was sent, and its MDN had not come yet.
+const TerminatedAwaitingMDNError = "terminated while its asynchronous MDN was awaited"
+
+// CutOffAttempt is the Error and FinishedAt of the attempt Terminate
+// records, as the takeover of an expired lease records it, for a delivery
+// it ends in progress under owner's lease ending at until (never a live
+// lease of a process: Terminate refuses that). The attempt may have placed
+// its file or begun sending, so it counts, and messages show lists it. It
+// ended when its lease did (LeaseExpiredError), or, for a wait for an MDN
+// whose deadline is still to come, now (TerminatedAwaitingMDNError): that
+// MDN did not time out.
+func CutOffAttempt(owner string, until, now time.Time) (err string, finishedAt time.Time) {
+	switch {
+	case owner == AwaitOwner && until.After(now):
+		return TerminatedAwaitingMDNError, now
+	case until.IsZero() || until.After(now):
+		return LeaseExpiredError(owner), now // no end recorded, or not come yet
+	}
+	return LeaseExpiredError(owner), until
+}
+
 // IsMDNTimedOut reports whether err, an attempt's Error, is that of an
 // attempt whose asynchronous MDN did not arrive in time: MDNTimedOutError,
 // or the lease's words that boxes written by earlier versions hold.

@@ -343,7 +343,8 @@ var ErrOwnerInUse = errors.New("another bizpipe process runs under this name on 
 // the goroutine of the call that recorded it; it must not block. An
 // attempt recorded by a commit whose outcome the box could not learn (a
 // PostgreSQL connection lost at the commit) is not told: at most once,
-// never twice. The run engine counts these attempts in
+// never twice. Nor is the attempt Terminate records (CutOffAttempt): its
+// delivery is never tried again. The run engine counts these attempts in
 // bizpipe_messages_retried_total, beside the ones it finishes itself,
 // when the delivery's port has a try left for them.
 type AbandonedFunc func(Abandoned)
@@ -568,7 +569,11 @@ type Box interface {
 	// Terminate ends every undelivered delivery of a message (not those in
 	// progress under a live lease: ErrInvalidState; one awaiting an
 	// asynchronous MDN is ended, and the MDN then settles nothing), which
-	// is then never delivered.
+	// is then never delivered. The attempt of one it ends in progress (a
+	// lease expired, or a wait for an MDN) is recorded as failed and
+	// counted, in the same transaction, as the takeover of an expired
+	// lease records it (CutOffAttempt): it may have placed its file or
+	// begun sending.
 	Terminate(ctx context.Context, id string) error
 	// TerminateSuspended is Terminate of a message that is suspended when
 	// it runs: any other status is ErrInvalidState, and nothing changes.

@@ -18,7 +18,7 @@ import (
 // over, an asynchronous MDN's wait whose deadline passed (left retrying),
 // each delivery Recover returns to the pool; and of nothing else (a
 // delivery claimed fresh or finished by its owner, a Recover that finds
-// nothing). open must return a new, empty box that calls told.
+// nothing, the attempt Terminate records). open must return a new, empty box that calls told.
 func RunAbandoned(t *testing.T, open func(t *testing.T, told msgbox.AbandonedFunc) msgbox.Box) {
 	var mu sync.Mutex
 	var ports []string // "port#attempt"
@@ -80,4 +80,14 @@ func RunAbandoned(t *testing.T, open func(t *testing.T, told msgbox.AbandonedFun
 		t.Fatalf("third Recover = %d, %v; want 1", n, err)
 	}
 	want("a Recover of a second attempt", "a#1", "as2#1", "r1#1", "r2#1", again.Port+"#2")
+
+	// Terminate records the attempt of an expired lease it ends, but the
+	// delivery is never tried again: not a retry to tell.
+	ended := routed(t, b, "ended", "t")
+	cut := claim(t, b, "srv9/w0", shortLease, "t")
+	sleepPast(cut.LeaseUntil)
+	if err := b.Terminate(ctx, ended.ID); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	want("Terminate of an expired lease", "a#1", "as2#1", "r1#1", "r2#1", again.Port+"#2")
 }

@@ -59,7 +59,10 @@
 //   - NextDue counts pending deliveries too (their due time may be past).
 //   - Resume and Terminate of a message in a status they do not apply to,
 //     Terminate of a terminated one included: ErrInvalidState. Terminate of a
-//     message not yet routed is allowed; it is then never routed.
+//     message not yet routed is allowed; it is then never routed. Terminate
+//     of a delivery in progress under an expired lease, or awaiting an MDN,
+//     records its attempt as the takeover does, with
+//     msgbox.CutOffAttempt's error and end, before the terminated entries.
 //   - Unrouted and List treat a limit <= 0 as no limit; List rejects an
 //     unknown status.
 //   - An Incoming's MDN is stored with its message, in one transaction:
@@ -136,6 +139,7 @@ func Run(t *testing.T, open func(t *testing.T) msgbox.Box) {
 		{"Terminate", testTerminate},
 		{"TerminateLiveLease", testTerminateLiveLease},
 		{"TerminateSuspended", testTerminateSuspended},
+		{"TerminateCutOff", testTerminateCutOff},
 		{"History", testHistory},
 		{"Origin", testOrigin},
 		{"OriginTouches", testOriginTouches},

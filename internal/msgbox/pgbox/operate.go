@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -417,11 +418,63 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 	return b.wrap(err, "resume %s", id)
 }
 
+// queueCutOff returns a batch that records the attempt of each delivery of
+// l in progress, which terminate ends (a lease expired, or a wait for an
+// MDN), as the takeover of an expired lease records it (ClaimBatch), with
+// msgbox.CutOffAttempt's error and end: it may have placed its file or
+// begun sending, and its owner's Finish is refused from now on. The
+// deliveries are read only when one is in progress, under the lock l
+// holds.
+func queueCutOff(ctx context.Context, t *pipeTx, l *lockedMessage) (*pgx.Batch, error) {
+	batch := &pgx.Batch{}
+	if !slices.ContainsFunc(l.deliveries, func(d deliveryRow) bool { return d.state == msgbox.DeliveryInProgress }) {
+		return batch, nil
+	}
+	type cut struct {
+		d         msgbox.Delivery
+		claimedAt *time.Time
+	}
+	var cuts []cut
+	read := &pgx.Batch{}
+	read.Queue(`SELECT id, port, attempts, lease_owner, lease_until, claimed_at FROM deliveries
+		WHERE message_id = $1 AND state = 'in_progress' ORDER BY id`, l.id).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var c cut
+			var until *time.Time
+			if err := rows.Scan(&c.d.ID, &c.d.Port, &c.d.Attempts, &c.d.LeaseOwner, &until, &c.claimedAt); err != nil {
+				return err
+			}
+			c.d.LeaseUntil = tsp(until)
+			cuts = append(cuts, c)
+		}
+		return rows.Err()
+	})
+	if err := t.send(ctx, read); err != nil {
+		return nil, err
+	}
+	for _, c := range cuts {
+		d := c.d
+		d.Attempts++
+		e, finished := msgbox.CutOffAttempt(d.LeaseOwner, d.LeaseUntil, l.now)
+		started := l.now
+		if c.claimedAt != nil {
+			started = ts(*c.claimedAt)
+		}
+		batch.Queue(`INSERT INTO attempts (delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'retrying', $8)`,
+			d.ID, l.id, d.Port, d.Attempts, d.LeaseOwner, started, finished, e)
+		batch.Queue(`UPDATE deliveries SET attempts = $2, last_error = $3 WHERE id = $1`, d.ID, d.Attempts, e)
+		queueEvent(batch, l.id, l.now, d.Port, string(msgbox.DeliveryRetrying), msgbox.AbandonedDetail(d.Attempts, e))
+	}
+	return batch, nil
+}
+
 // Terminate ends every delivery of a message that is not delivered (see
 // msgbox.Box); delivered ones stay delivered. A delivery in progress under
 // a live lease (by the database's clock) makes it ErrInvalidState and
 // changes nothing: the attempt may be delivering right now. An expired lease
-// does not protect its delivery; the late owner's Finish gets ErrLeaseLost.
+// does not protect its delivery; the late owner's Finish gets ErrLeaseLost,
+// and its attempt is recorded (msgbox.CutOffAttempt).
 // A delivered or already terminated message is ErrInvalidState; a message
 // not yet routed is terminated and never routed.
 func (b *Box) Terminate(ctx context.Context, id string) error {
@@ -457,7 +510,10 @@ func (b *Box) terminate(ctx context.Context, id string, onlySuspended bool) erro
 				return nil, msgbox.LeaseLive(id, d.port, d.owner, ts(*d.until))
 			}
 		}
-		batch := &pgx.Batch{}
+		batch, err := queueCutOff(ctx, t, l)
+		if err != nil {
+			return nil, err
+		}
 		var ports []string
 		for i, d := range l.deliveries {
 			if d.state != msgbox.DeliveryDelivered && d.state != msgbox.DeliveryTerminated {

@@ -475,12 +475,21 @@ func claimTx(ctx context.Context, tx *cachedTx, d msgbox.Delivery, claimedAt sql
 // abandonTx records the attempt of in-progress delivery d (as read, with
 // its claimed_at), whose lease expired, as failed, and counts it in d.
 func abandonTx(ctx context.Context, tx *cachedTx, d *msgbox.Delivery, claimedAt sql.NullInt64, now time.Time) error {
+	return recordCutOffTx(ctx, tx, d, claimedAt, msgbox.LeaseExpiredError(d.LeaseOwner), d.LeaseUntil, now)
+}
+
+// recordCutOffTx records the attempt of in-progress delivery d (as read,
+// with its claimed_at), which ended at finished without its owner's word,
+// as failed with error e, and counts it in d: abandonTx's, and
+// terminate's (msgbox.CutOffAttempt).
+func recordCutOffTx(ctx context.Context, tx *cachedTx, d *msgbox.Delivery, claimedAt sql.NullInt64, e string,
+	finished, now time.Time) error {
 	d.Attempts++
-	d.LastError = msgbox.LeaseExpiredError(d.LeaseOwner)
+	d.LastError = e
 	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
 		(delivery_id, message_id, port, number, owner, started_at, finished_at, outcome, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.MessageID, d.Port, d.Attempts, d.LeaseOwner,
-		toDB(nullTime(claimedAt)), toDB(d.LeaseUntil), string(msgbox.DeliveryRetrying), d.LastError); err != nil {
+		toDB(nullTime(claimedAt)), toDB(finished), string(msgbox.DeliveryRetrying), d.LastError); err != nil {
 		return fmt.Errorf("recording abandoned attempt: %w", err)
 	}
 	return addEvent(ctx, tx, d.MessageID, now, d.Port, string(msgbox.DeliveryRetrying),

@@ -475,7 +475,8 @@ func (b *Box) Resume(ctx context.Context, id string) error {
 // msgbox.Box); delivered ones stay delivered. A delivery in progress under
 // a live lease makes it ErrInvalidState and changes nothing: the attempt may
 // be delivering right now. An expired lease does not protect its delivery;
-// the late owner's Finish gets ErrLeaseLost. A delivered or already
+// the late owner's Finish gets ErrLeaseLost, and its attempt is recorded
+// (msgbox.CutOffAttempt). A delivered or already
 // terminated message is ErrInvalidState; a message not yet routed is
 // terminated and never routed.
 func (b *Box) Terminate(ctx context.Context, id string) error {
@@ -520,22 +521,44 @@ func (b *Box) terminate(ctx context.Context, id string, onlySuspended bool) erro
 		}
 
 		var ports []string
-		rows, err := tx.QueryContext(ctx, `SELECT port FROM deliveries WHERE message_id = ? AND state NOT IN (?, ?) ORDER BY id`,
+		type cut struct {
+			d         *msgbox.Delivery
+			claimedAt sql.NullInt64
+		}
+		var cuts []cut // in progress: a lease expired, or a wait for an MDN
+		rows, err := tx.QueryContext(ctx, "SELECT "+deliveryColumns+`, claimed_at FROM deliveries
+			WHERE message_id = ? AND state NOT IN (?, ?) ORDER BY id`,
 			id, string(msgbox.DeliveryDelivered), string(msgbox.DeliveryTerminated))
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var p string
-			if err := rows.Scan(&p); err != nil {
+			var c cut
+			if c.d, err = scanDelivery(msgbox.ScanThen(rows, &c.claimedAt)); err != nil {
 				rows.Close()
 				return err
 			}
-			ports = append(ports, p)
+			ports = append(ports, c.d.Port)
+			if c.d.State == msgbox.DeliveryInProgress {
+				cuts = append(cuts, c)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		// The attempt of a delivery ended in progress may have placed its
+		// file or begun sending, and its owner's Finish is refused from
+		// now on: recorded and counted as a takeover records it.
+		for _, c := range cuts {
+			e, finished := msgbox.CutOffAttempt(c.d.LeaseOwner, c.d.LeaseUntil, now)
+			if err := recordCutOffTx(ctx, tx, c.d, c.claimedAt, e, finished, now); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE deliveries SET attempts = ?, last_error = ? WHERE id = ?",
+				c.d.Attempts, c.d.LastError, c.d.ID); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = NULL, due_at = NULL,
 			lease_owner = '', lease_until = NULL, claimed_at = NULL WHERE message_id = ? AND state NOT IN (?, ?)`,
