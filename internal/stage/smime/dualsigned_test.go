@@ -24,12 +24,7 @@ import (
 // (SignerInfos are a DER SET: their order is not the signer's).
 func TestDecodeSignedTwiceDuringRollover(t *testing.T) {
 	ossl := openssl(t)
-	p := newPKI(t)
-	now := time.Now()
-	old := p.ca.Issue(t, testpki.Options{CommonName: "Fabrikam 2026", Key: keys.Key(t, testpki.RSA2048, 3),
-		NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(time.Hour)})
-	next := p.ca.Issue(t, testpki.Options{CommonName: "Fabrikam 2027", Key: keys.Key(t, testpki.RSA2048, 4)})
-	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Not a party", Key: keys.Key(t, testpki.RSA2048, 5)})
+	p, now, old, next, stranger := rolloverCerts(t)
 	other := p.ca.Issue(t, testpki.Options{CommonName: "Northwind 2026", Key: keys.Key(t, testpki.RSA2048, 6),
 		NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(time.Hour)})
 
@@ -101,4 +96,18 @@ func TestDecodeSignedTwiceDuringRollover(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rolloverCerts is a test PKI with a party's certificates during its
+// rollover: old, valid from two days before now for an hour more, next,
+// and a stranger's, each with a key of its own.
+func rolloverCerts(t *testing.T) (p *testPKI, now time.Time, old, next, stranger *testpki.Cert) {
+	t.Helper()
+	p = newPKI(t)
+	now = time.Now()
+	old = p.ca.Issue(t, testpki.Options{CommonName: "Fabrikam 2026", Key: keys.Key(t, testpki.RSA2048, 3),
+		NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(time.Hour)})
+	next = p.ca.Issue(t, testpki.Options{CommonName: "Fabrikam 2027", Key: keys.Key(t, testpki.RSA2048, 4)})
+	stranger = p.ca.Issue(t, testpki.Options{CommonName: "Not a party", Key: keys.Key(t, testpki.RSA2048, 5)})
+	return p, now, old, next, stranger
 }

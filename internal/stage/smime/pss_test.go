@@ -272,12 +272,7 @@ func TestDecodePSSMIC(t *testing.T) {
 // certificate at receipt.
 func TestDecoderStagePSS(t *testing.T) {
 	ossl := openssl(t)
-	p := newPKI(t)
-	now := time.Now()
-	old := p.ca.Issue(t, testpki.Options{CommonName: "Fabrikam 2026", Key: keys.Key(t, testpki.RSA2048, 3),
-		NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(time.Hour)})
-	next := p.ca.Issue(t, testpki.Options{CommonName: "Fabrikam 2027", Key: keys.Key(t, testpki.RSA2048, 4)})
-	stranger := p.ca.Issue(t, testpki.Options{CommonName: "Not a party", Key: keys.Key(t, testpki.RSA2048, 5)})
+	_, now, old, next, stranger := rolloverCerts(t)
 	dir := t.TempDir()
 	signer := func(c *testpki.Cert, usePSS bool) []string {
 		name := c.Cert.Subject.CommonName
