@@ -98,6 +98,12 @@ const maxDefaultSettle = 500 * time.Millisecond
 // the same name, or an operator renames them back (the part after
 // "<random>-" is the original name).
 //
+// A claim of this owner's whose original name Pattern does not take is
+// another location's of this process when one polling Dir takes it
+// (Siblings). Otherwise no one recovers it (the pattern changed, or its
+// location was removed, while it was claimed): the first pass logs one
+// warning naming them all, which says how to recover them.
+//
 // A claim of this process's that its directory took away (renamed away in
 // the middle of a pass, or replaced by another directory) is not
 // forgotten for the run: when a pass finds another directory than the
@@ -305,6 +311,9 @@ func NewPoller(o PollOptions, sink transport.Sink, log *slog.Logger) (*Poller, e
 		return nil, errf("%v", err)
 	}
 	prefix := ownerClaimPrefix(o.Owner)
+	if o.Siblings != nil {
+		o.Siblings.add(o.Location, o.Dir, matchPattern(o.Pattern))
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -716,9 +725,16 @@ func (f *Poller) rewritten(claim string, lo leftover) (leftover, bool) {
 // process lost with its directory (see Poller). A claim that is not a
 // regular file is not this owner's doing: it is refused and left alone.
 func (f *Poller) collectOwnClaims(entries []os.DirEntry, again bool) {
+	var orphans, orphanNames []string // claims, and their files' names
 	for _, e := range entries {
 		name, ok := parseClaim(f.prefix, e.Name())
-		if !ok || !f.candidate(name) {
+		if !ok {
+			continue
+		}
+		if !f.candidate(name) {
+			if !again && f.orphaned(e, name) {
+				orphans, orphanNames = append(orphans, e.Name()), append(orphanNames, name)
+			}
 			continue
 		}
 		if _, ok := f.leftovers[e.Name()]; ok {
@@ -755,6 +771,34 @@ func (f *Poller) collectOwnClaims(entries []os.DirEntry, again bool) {
 		}
 		f.leftovers[e.Name()] = leftover{name: name, seen: info}
 	}
+	if len(orphans) > 0 {
+		f.log.Warn("claimed files that no receive location of this process recovers: this server claimed them before a restart, and no pattern of a location "+
+			"polling this directory takes their names now (a pattern changed, or a location was removed); put the pattern back until they are received, "+
+			"or rename each claim back to its file name, to have it received anew (a second time if it was stored before the restart)",
+			"dir", f.o.Dir, "claims", orphans, "files", orphanNames)
+	}
+}
+
+// orphaned reports whether e, a claim of this owner's of the file name
+// that this location does not take, is one that no location of this
+// process recovers, and is yet to be reported: no sibling polling this
+// directory takes it, and no process of this owner's name is storing it.
+func (f *Poller) orphaned(e os.DirEntry, name string) bool {
+	if f.o.Siblings != nil {
+		if _, ok := f.o.Siblings.takenBy(f.o.Location, f.o.Dir, name); ok {
+			return false
+		}
+	}
+	info, err := e.Info()
+	if err != nil || !info.Mode().IsRegular() || f.finishGiveBack(e.Name(), name) {
+		return false
+	}
+	held, release := f.holdClaim(e.Name(), info)
+	if held {
+		return false
+	}
+	release()
+	return f.o.Siblings == nil || f.o.Siblings.firstReport(e.Name())
 }
 
 // finishGiveBack completes the give-back of the file name, claimed as
@@ -1438,4 +1482,10 @@ type PollOptions struct {
 	// alone (see Poller). 0 means min(PollInterval, 500ms). (Added: tests
 	// and the runner's --once mode need it shorter than the default.)
 	SettleTime time.Duration
+	// Siblings, when not nil, are the file receive locations of this
+	// process, this one added by NewPoller: a claim of this owner's that
+	// Pattern does not take is then left to the sibling polling Dir whose
+	// pattern does, and when none does, reported at start as recovered by
+	// none (see Poller). Without it, each Poller reports those it meets.
+	Siblings *Siblings
 }

@@ -151,11 +151,24 @@ func (c *ReceiveConfig) NewReceiver(env *component.ReceiveEnv) (component.Receiv
 		// its key survives the takeover, so this is safe even if that
 		// server was only slow.
 		TakeoverAfter: 2 * env.Lease,
+		Siblings:      receiveSiblings(env),
 	}, env.Sink, env.Log)
 	if err != nil {
 		return nil, err
 	}
 	return &receiver{f: f}, nil
+}
+
+// siblingsKey is the ReceiveEnv.Shared key of the run's file receive
+// locations (Siblings).
+const siblingsKey = "file.receive_locations"
+
+// receiveSiblings is the run's Siblings; nil without Shared.
+func receiveSiblings(env *component.ReceiveEnv) *Siblings {
+	if env.Shared == nil {
+		return nil
+	}
+	return env.Shared(siblingsKey, func() any { return &Siblings{} }).(*Siblings)
 }
 
 // receiver runs the poller in the background until Stop.

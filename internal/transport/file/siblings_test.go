@@ -1,0 +1,114 @@
+package file
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bizpipe/bizpipe/internal/component"
+	"github.com/bizpipe/bizpipe/internal/config/value"
+	"github.com/bizpipe/bizpipe/internal/transport/transporttest"
+)
+
+// TestFileClaimNoLocationRecovers: a claim that this server left when it
+// was killed, of a file whose name no location of the restarted process
+// takes (its pattern changed, or its location removed), sat hidden in the
+// directory for ever, without a word. Now the first pass logs one warning
+// naming it (once for the process, whichever locations share the
+// directory), and a sibling location whose pattern takes it recovers it
+// without one. The locations are built as the runner builds them, sharing
+// one ReceiveEnv.Shared.
+func TestFileClaimNoLocationRecovers(t *testing.T) {
+	const warning = "no receive location of this process recovers"
+	type loc struct {
+		name, pattern string
+		otherDir      bool
+	}
+	for _, tc := range []struct {
+		name      string
+		locs      []loc
+		warnings  int    // over all locations
+		recovered string // the location that receives b.txt, if any
+	}{
+		{"pattern changed", []loc{{"orders_in", "*.xml", false}}, 1, ""},
+		{"sibling takes it", []loc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", false}}, 0, "texts_in"},
+		{"sibling first takes it", []loc{{"texts_in", "*.txt", false}, {"orders_in", "*.xml", false}}, 0, "texts_in"},
+		{"sibling elsewhere", []loc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", true}}, 1, ""},
+		{"two locations, neither takes it", []loc{{"orders_in", "*.xml", false}, {"csv_in", "*.csv", false}}, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, elsewhere := t.TempDir(), t.TempDir()
+			claim := claimName("srv1", "00000000000000cc", "b.txt")
+			writeFile(t, dir, claim, "claimed before the kill")
+			shared := map[string]any{}
+			log, lr := transporttest.NewLog()
+			var recs []*transporttest.Recorder
+			var pollers []*Poller
+			for _, l := range tc.locs {
+				d := dir
+				if l.otherDir {
+					d = elsewhere
+				}
+				rec := transporttest.NewRecorder()
+				cfg := &ReceiveConfig{
+					Path:         value.Known(d, hcl.Range{}),
+					Pattern:      value.Known(l.pattern, hcl.Range{}),
+					PollInterval: value.Known(time.Millisecond, hcl.Range{}),
+				}
+				rc, err := cfg.NewReceiver(&component.ReceiveEnv{
+					Location: l.name, Owner: "srv1", SettleTime: time.Minute, Sink: rec, Log: log,
+					Shared: func(key string, make func() any) any {
+						if _, ok := shared[key]; !ok {
+							shared[key] = make()
+						}
+						return shared[key]
+					},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, rec)
+				pollers = append(pollers, rc.(*receiver).f)
+			}
+			for range 2 { // the warning is at start, not every pass
+				for _, f := range pollers {
+					if _, err := poll(t, f); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if n := lr.Count(slog.LevelWarn, warning); n != tc.warnings {
+				t.Errorf("%d warnings %q, want %d; log:\n%v", n, warning, tc.warnings, lr.Records())
+			}
+			if tc.warnings > 0 {
+				attrs, _ := lr.Find(warning)
+				if !strings.Contains(attrs["claims"], claim) || attrs["files"] != "[b.txt]" || attrs["dir"] != dir {
+					t.Errorf("warning names %v, want claim %s of b.txt in %s", attrs, claim, dir)
+				}
+			}
+			for i, l := range tc.locs {
+				got := recs[i].All()
+				if l.name != tc.recovered {
+					if len(got) != 0 {
+						t.Errorf("%s received %d files, want 0", l.name, len(got))
+					}
+					continue
+				}
+				if len(got) != 1 || got[0].In.FileName != "b.txt" || got[0].In.SourceKey != l.name+"/"+claimKey(claim) {
+					t.Errorf("%s received %+v, want b.txt under its claim's key", l.name, got)
+				}
+			}
+			want := []string{claim}
+			if tc.recovered != "" {
+				want = nil
+			}
+			if left := names(t, dir); !slices.Equal(left, want) {
+				t.Errorf("left %v, want %v", left, want)
+			}
+		})
+	}
+}
