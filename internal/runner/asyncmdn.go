@@ -178,7 +178,7 @@ func (r *Runner) settleReceipt(ctx context.Context, aw msgbox.MDNAwaiter, in com
 		t.Stop()
 	}
 	if errors.Is(err, errAwaitedNoMore) && d != nil {
-		if late, lerr := r.settleLate(ctx, aw, a, d, pt, in); late {
+		if late, lerr := r.settleLate(ctx, aw, a, d, pt, in, again); late {
 			return lerr
 		}
 		return settledBefore(pt, d, in, err)
@@ -462,9 +462,9 @@ func (r *Runner) awaiting(ctx context.Context, aw msgbox.MDNAwaiter, as2MessageI
 // other MDN (unreadable, unsigned when a signed one was asked, not for
 // what was sent, the very one d keeps from an earlier attempt), and for a
 // d that is settled or suspended keeping an MDN: settledBefore judges
-// those.
+// those. When d changes while in is judged, errJudgeAgain if again.
 func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.AwaitedMDN, d *msgbox.Delivery, pt *port,
-	in component.IncomingReceipt) (late bool, err error) {
+	in component.IncomingReceipt, again bool) (late bool, err error) {
 	if !msgbox.LateSettles(d.State, d.Receipt != nil) {
 		return false, nil
 	}
@@ -495,6 +495,12 @@ func (r *Runner) settleLate(ctx context.Context, aw msgbox.MDNAwaiter, a msgbox.
 	o.Receipt = r.keptReceipt(pt, d, rc)
 	err = aw.SettleLate(ctx, d.ID, d.Attempts, o)
 	switch {
+	case errors.Is(err, msgbox.ErrLeaseLost) && again:
+		// Settled meanwhile, most often by a copy of in that reached
+		// another server sharing the box at once: judged against what d
+		// is now, as a copy racing an MDN in time is, rather than sent
+		// again by the partner for nothing.
+		return true, errJudgeAgain
 	case errors.Is(err, msgbox.ErrLeaseLost):
 		// Sent again, settled or terminated meanwhile: the partner is
 		// asked to send it again, and then finds the delivery as it is.
