@@ -11,12 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bizpipe/bizpipe/internal/as2"
 	"github.com/bizpipe/bizpipe/internal/component"
 	"github.com/bizpipe/bizpipe/internal/msgbox"
 	"github.com/bizpipe/bizpipe/internal/msgbox/pgbox"
 	"github.com/bizpipe/bizpipe/internal/runner"
-	"github.com/bizpipe/bizpipe/internal/stage/smime"
 )
 
 // twoServersWith starts two runners, srv1 and srv2, of one configuration
@@ -79,24 +77,6 @@ func awaitingUntil(t *testing.T, box msgbox.Box, as2ID string, digest []byte, de
 		t.Fatal(err)
 	}
 	return m.ID
-}
-
-// mdnFor is fabrikam's positive MDN, signed, for as2ID with the MIC
-// digest (SHA-256), as an as2 receive location hands it over.
-func mdnFor(t *testing.T, as2ID string, digest []byte, p *pki) component.IncomingReceipt {
-	t.Helper()
-	mic := as2.MIC{Alg: as2.SHA256, Digest: digest}
-	built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: as2ID, FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
-		as2.BuildOptions{Signer: &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}, From: "FABRIKAM", To: "CONTOSO"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := as2.JoinEntity(built.Header, built.Body)
-	parsed, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return component.IncomingReceipt{Party: "fabrikam", Correlation: as2ID, Raw: raw, ContentType: built.Header.Get("Content-Type"), Parsed: parsed}
 }
 
 // heldLate is a PostgreSQL box whose SettleLate, once reached, waits for

@@ -185,21 +185,10 @@ func TestSettleReceiptPollsForAnotherProcess(t *testing.T) {
 	digest := sha256.Sum256([]byte("the entity sent"))
 	mID, recordWait := sentAgainElsewhere(t, box, as2ID, digest[:])
 
-	mic := as2.MIC{Alg: as2.SHA256, Digest: digest[:]}
-	built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: as2ID, FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
-		as2.BuildOptions{Signer: &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}, From: "FABRIKAM", To: "CONTOSO"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := as2.JoinEntity(built.Header, built.Body)
-	parsed, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := mdnFor(t, as2ID, digest[:], p)
 	settled := make(chan error, 1)
 	go func() {
-		settled <- r.SettleReceipt(ctx, component.IncomingReceipt{Party: "fabrikam", Correlation: as2ID, Raw: raw,
-			ContentType: built.Header.Get("Content-Type"), Parsed: parsed})
+		settled <- r.SettleReceipt(ctx, in)
 	}()
 	box.waitAwaited(t, as2ID, 5) // polled a few times
 	if n := box.gets.Load(); n != 0 {
@@ -361,4 +350,22 @@ func TestSettleReceiptLooksForSendsElsewhere(t *testing.T) {
 			t.Errorf("an MDN past the cap looked %d times among the deliveries being sent, want never", n)
 		}
 	})
+}
+
+// mdnFor is fabrikam's positive MDN, signed, for as2ID with the MIC
+// digest (SHA-256), as an as2 receive location hands it over.
+func mdnFor(t *testing.T, as2ID string, digest []byte, p *pki) component.IncomingReceipt {
+	t.Helper()
+	mic := as2.MIC{Alg: as2.SHA256, Digest: digest}
+	built, err := as2.BuildMDN(&as2.MDN{OriginalMessageID: as2ID, FinalRecipient: "CONTOSO", Disposition: as2.Processed(), MIC: &mic},
+		as2.BuildOptions{Signer: &smime.Signer{Cert: p.partner.Cert, Key: p.partner.Key}, From: "FABRIKAM", To: "CONTOSO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := as2.JoinEntity(built.Header, built.Body)
+	parsed, err := as2.ParseMDN(raw, as2.VerifyOptions{Unverified: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return component.IncomingReceipt{Party: "fabrikam", Correlation: as2ID, Raw: raw, ContentType: built.Header.Get("Content-Type"), Parsed: parsed}
 }
