@@ -17,35 +17,42 @@ import (
 	"github.com/bizpipe/bizpipe/internal/runner"
 )
 
+// testDecoder is a decoder stage for tests, registered as name: decode
+// is its Decode, with no keys needed.
+func testDecoder(name, summary string, decode func(ctx context.Context, in component.Header, src io.Reader, dst io.Writer,
+	now time.Time) (component.Decoded, error)) *component.Spec {
+	c := &funcDecoder{decode}
+	return &component.Spec{Kind: component.Decoder, Name: name, Summary: summary,
+		Decode: func(*component.Body) component.Config { return c }}
+}
+
+// funcDecoder is testDecoder's config and stage.
+type funcDecoder struct {
+	decode func(context.Context, component.Header, io.Reader, io.Writer, time.Time) (component.Decoded, error)
+}
+
+func (*funcDecoder) Needs() component.Needs { return component.Needs{} }
+func (f *funcDecoder) NewDecoder(*component.DecoderEnv) (component.DecodeStage, error) {
+	return f, nil
+}
+func (f *funcDecoder) Decode(ctx context.Context, in component.Header, src io.Reader, dst io.Writer, now time.Time) (component.Decoded, error) {
+	return f.decode(ctx, in, src, dst, now)
+}
+
 // boomSpec is a test decoder that passes its input through, but panics on
 // an input that holds "BOOM": a bug that hostile input finds.
-var boomSpec = &component.Spec{
-	Kind:    component.Decoder,
-	Name:    "boom",
-	Summary: "Passes the message through, but panics on BOOM (a test stage).",
-	Decode:  func(*component.Body) component.Config { return boomConfig{} },
-}
-
-type boomConfig struct{}
-
-func (boomConfig) Needs() component.Needs { return component.Needs{} }
-func (boomConfig) NewDecoder(*component.DecoderEnv) (component.DecodeStage, error) {
-	return boomStage{}, nil
-}
-
-type boomStage struct{}
-
-func (boomStage) Decode(_ context.Context, in component.Header, src io.Reader, dst io.Writer, _ time.Time) (component.Decoded, error) {
-	b, err := io.ReadAll(src)
-	if err != nil {
-		return component.Decoded{}, err
-	}
-	if bytes.Contains(b, []byte("BOOM")) {
-		panic("boom: a parser's bug") // as an index out of range would
-	}
-	_, err = dst.Write(b)
-	return component.Decoded{Header: in}, err
-}
+var boomSpec = testDecoder("boom", "Passes the message through, but panics on BOOM (a test stage).",
+	func(_ context.Context, in component.Header, src io.Reader, dst io.Writer, _ time.Time) (component.Decoded, error) {
+		b, err := io.ReadAll(src)
+		if err != nil {
+			return component.Decoded{}, err
+		}
+		if bytes.Contains(b, []byte("BOOM")) {
+			panic("boom: a parser's bug") // as an index out of range would
+		}
+		_, err = dst.Write(b)
+		return component.Decoded{Header: in}, err
+	})
 
 // TestDecoderPanicRefusesTheMessage: a decoder stage that panics on a
 // message (a bug hostile input found) refuses that message, suspended with

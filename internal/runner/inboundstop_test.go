@@ -21,36 +21,20 @@ import (
 // gateSpec is a test decoder that passes its input through once release
 // is closed (or its context ends), telling entered when it starts.
 func gateSpec(entered chan<- struct{}, release <-chan struct{}) *component.Spec {
-	return &component.Spec{
-		Kind:    component.Decoder,
-		Name:    "gate",
-		Summary: "Passes the message through when released (a test stage).",
-		Decode:  func(*component.Body) component.Config { return gateConfig{entered, release} },
-	}
-}
-
-type gateConfig struct {
-	entered chan<- struct{}
-	release <-chan struct{}
-}
-
-func (gateConfig) Needs() component.Needs { return component.Needs{} }
-func (g gateConfig) NewDecoder(*component.DecoderEnv) (component.DecodeStage, error) {
-	return g, nil
-}
-
-func (g gateConfig) Decode(ctx context.Context, in component.Header, src io.Reader, dst io.Writer, _ time.Time) (component.Decoded, error) {
-	select {
-	case g.entered <- struct{}{}:
-	default:
-	}
-	select {
-	case <-g.release:
-	case <-ctx.Done():
-		return component.Decoded{}, ctx.Err()
-	}
-	_, err := io.Copy(dst, src)
-	return component.Decoded{Header: in}, err
+	return testDecoder("gate", "Passes the message through when released (a test stage).",
+		func(ctx context.Context, in component.Header, src io.Reader, dst io.Writer, _ time.Time) (component.Decoded, error) {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return component.Decoded{}, ctx.Err()
+			}
+			_, err := io.Copy(dst, src)
+			return component.Decoded{Header: in}, err
+		})
 }
 
 // TestInboundStopWhileDecoding: a run stopped while a file's S/MIME is

@@ -24,29 +24,14 @@ var leakyBody = []byte("<order>CONFIDENTIAL-ORDER-4711\x1b[2J\nlevel=ERROR msg=f
 
 // leakyDecoderSpec is a test decoder that panics with the bytes it reads,
 // as a parser's bug may (panic(fmt.Sprintf("bad segment %s", seg))).
-var leakyDecoderSpec = &component.Spec{
-	Kind:    component.Decoder,
-	Name:    "leaky",
-	Summary: "Panics with the message's bytes (a test stage).",
-	Decode:  func(*component.Body) component.Config { return leakyDecoderConfig{} },
-}
-
-type leakyDecoderConfig struct{}
-
-func (leakyDecoderConfig) Needs() component.Needs { return component.Needs{} }
-func (leakyDecoderConfig) NewDecoder(*component.DecoderEnv) (component.DecodeStage, error) {
-	return leakyDecoder{}, nil
-}
-
-type leakyDecoder struct{}
-
-func (leakyDecoder) Decode(_ context.Context, _ component.Header, src io.Reader, _ io.Writer, _ time.Time) (component.Decoded, error) {
-	b, err := io.ReadAll(src)
-	if err != nil {
-		return component.Decoded{}, err
-	}
-	panic("leaky: bad segment " + string(b))
-}
+var leakyDecoderSpec = testDecoder("leaky", "Panics with the message's bytes (a test stage).",
+	func(_ context.Context, _ component.Header, src io.Reader, _ io.Writer, _ time.Time) (component.Decoded, error) {
+		b, err := io.ReadAll(src)
+		if err != nil {
+			return component.Decoded{}, err
+		}
+		panic("leaky: bad segment " + string(b))
+	})
 
 // leakyEncoderSpec is a test encoder whose writer panics with an error
 // that holds the bytes written to it.
