@@ -793,10 +793,8 @@ func undated(certs []*x509.Certificate) []*x509.Certificate {
 // (pkcs7.ErrUnsupportedAlgorithm); verifyPKCS7 names the algorithm
 // instead, and so refuses no more than pkcs7 would.
 func pkcs7Digest(oid asn1.ObjectIdentifier) bool {
-	for _, d := range digests {
-		if oid.Equal(d.oid) {
-			return true
-		}
+	if _, ok := digestOf(oid); ok {
+		return true
 	}
 	for _, o := range []asn1.ObjectIdentifier{
 		pkcs7.OIDDigestAlgorithmECDSASHA1, pkcs7.OIDDigestAlgorithmECDSASHA256,

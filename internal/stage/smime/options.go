@@ -81,6 +81,16 @@ var digests = []digestSpec{
 	{"sha1", "sha-1", pkcs7.OIDDigestAlgorithmSHA1, crypto.SHA1},
 }
 
+// digestOf is the accepted digest whose OID is oid.
+func digestOf(oid asn1.ObjectIdentifier) (digestSpec, bool) {
+	for _, d := range digests {
+		if oid.Equal(d.oid) {
+			return d, true
+		}
+	}
+	return digestSpec{}, false
+}
+
 // digestNames are the names of digests, as the digest attribute takes them.
 func digestNames() []string {
 	names := make([]string, len(digests))

@@ -46,13 +46,8 @@ type pssParams struct {
 // accepts for any signature, MGF1 must use it too (the only mask
 // crypto/rsa computes), and the trailer field must be 1.
 func pssOptions(digestOID asn1.ObjectIdentifier, params asn1.RawValue) (crypto.Hash, int, error) {
-	var d *digestSpec
-	for i := range digests {
-		if digestOID.Equal(digests[i].oid) {
-			d = &digests[i]
-		}
-	}
-	if d == nil {
+	d, ok := digestOf(digestOID)
+	if !ok {
 		return 0, 0, fmt.Errorf("the RSASSA-PSS signature's digest algorithm %s is not accepted (want one of %s)", digestName(digestOID), strings.Join(digestNames(), ", "))
 	}
 	if len(params.FullBytes) == 0 {
@@ -97,10 +92,8 @@ func pssOptions(digestOID asn1.ObjectIdentifier, params asn1.RawValue) (crypto.H
 
 // pssHashName names a hash of the RSASSA-PSS parameters.
 func pssHashName(oid asn1.ObjectIdentifier) string {
-	for _, d := range digests {
-		if oid.Equal(d.oid) {
-			return d.name
-		}
+	if d, ok := digestOf(oid); ok {
+		return d.name
 	}
 	return digestName(oid)
 }
