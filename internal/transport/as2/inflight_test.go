@@ -57,9 +57,9 @@ func (g *repeatRig) positiveMDN(t *testing.T, resp *http.Response, text, id stri
 // TestReceiveUploadBudget: AS2 uploads, messages and asynchronous MDNs,
 // are read under the in-flight budget, as the http transport's. With the
 // budget held by uploads still arriving (each a few segments, its client
-// trickling on), more uploads wait for room up to the idle timeout and
-// are then answered 503 with Retry-After, logged as the http transport
-// logs it; nothing of them is stored or settled. The uploads that had room
+// trickling on; the reserve by the one whose turn it is), more uploads
+// wait for room up to the idle timeout and are then answered 503 with
+// Retry-After, logged as the http transport logs it; nothing of them is stored or settled. The uploads that had room
 // end, and are stored and answered with their MDNs; the refused messages
 // sent again are stored, once.
 func TestReceiveUploadBudget(t *testing.T) {
@@ -74,8 +74,10 @@ func TestReceiveUploadBudget(t *testing.T) {
 	id := func(kind string, i int) string { return fmt.Sprintf("<%s-%d@contoso>", kind, i) }
 
 	// Each sends 96 KiB and a byte: three full 32 KiB segments and a
-	// fourth begun; 8 of them hold the whole budget, of 32 segments.
-	const fillers, length = httptransport.MinInFlightBytes / (128 << 10), 100 << 10
+	// fourth begun. 8 of them hold the budget's shared half, of 32
+	// segments; the ninth takes its segments from the reserve, the other
+	// half, which is its alone while it spools (httptransport.Budget).
+	const fillers, length = httptransport.MinInFlightBytes/2/(128<<10) + 1, 100 << 10
 	first := strings.Repeat("a", 96<<10+1)
 	type filler struct {
 		c     net.Conn
@@ -91,13 +93,12 @@ func TestReceiveUploadBudget(t *testing.T) {
 		// Never idle for the idle timeout: only the budget is spent.
 		f.stop = sync.OnceFunc(transporttest.Trickle(f.w, 100*time.Millisecond))
 		fs = append(fs, f)
+		defer f.stop()
+		// One after the other: the ninth grows into the reserve once the
+		// others filled the shared half. (Spooled together, one of those
+		// could find the reserve taken, and wait.)
+		transporttest.WaitFor(t, "the upload's start spooled", func() bool { return budget.Held() == int64(i+1)*128<<10 })
 	}
-	defer func() {
-		for _, f := range fs {
-			f.stop()
-		}
-	}()
-	transporttest.WaitFor(t, "the budget held by the uploads in flight", func() bool { return budget.Held() == budget.Limit() })
 
 	// The excess: two messages and an asynchronous MDN.
 	excess := []struct {

@@ -140,7 +140,9 @@ Other answers: 413 above max_body, 411 to a POST, message or MDN, that
 declares neither Content-Length nor chunked encoding, 400 for missing or
 malformed AS2 headers, 503 when the message box cannot store the message or
 its MDN (the sender sends again), or, with Retry-After, when the uploads in
-flight already hold their 64 MiB of memory for 30 s: a budget this location
+flight already hold their 64 MiB of memory for 30 s (the last MiB of it is kept
+for one upload at a time to finish its first MiB, so that uploads
+arriving together do not stall one another): a budget this location
 shares with every http and as2 receive location of the run. A body that
 brings no byte for 30 s, or a request that takes longer than
 request_timeout, is answered 408 (the answer and the log say which); nothing

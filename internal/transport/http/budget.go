@@ -4,21 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // DefaultInFlightBytes is the limit of a Budget created with a limit of 0,
 // and of the Budget of an HTTP receiver created without one: 64 MiB.
 const DefaultInFlightBytes int64 = 64 << 20
 
-// MinInFlightBytes is the smallest limit a Budget takes: what one upload
-// larger than spoolBytes holds at its peak (its spooled first chunk, whose
-// budget it keeps for the chunk the message box fills while it waits for
-// the client).
-const MinInFlightBytes = spoolBytes
+// reserveBytes is the part of a Budget's limit kept for its grower (see
+// Budget): what one upload's spool can need.
+const reserveBytes = spoolBytes
+
+// MinInFlightBytes is the smallest limit a Budget takes: the reserve, and
+// as much again for the other uploads, so that a body larger than
+// spoolBytes can always be received eventually, and uploads that do not
+// need the reserve are not served one at a time.
+const MinInFlightBytes = 2 * reserveBytes
 
 // errBusy: the budget had no room for an upload within the idle timeout.
 var errBusy = errors.New("the in-flight upload budget is spent")
@@ -45,16 +49,39 @@ var errBusy = errors.New("the in-flight upload budget is spent")
 // timeout, for another to give some back, and is then answered 503 with
 // Retry-After. Waiters are served in order (a large request is not
 // starved by small ones).
+//
+// Uploads arriving together must not stall one another: each holds what
+// it has spooled while it waits for more, so uploads that together need
+// more than the limit would each wait for room only another could give
+// back, until the idle timeout ended them all. So the last reserveBytes
+// of the limit are one upload's at a time, the grower's: the others take
+// room only while what is taken, by anyone, leaves reserveBytes free; an
+// upload that finds no such room becomes the grower when there is none,
+// and may fill the limit, so its spool (at most reserveBytes) completes as
+// fast as its client sends. It stops being the grower when its spool
+// ends; the room it keeps (streaming on) is given back when it ends. The
+// reserve costs a hostile client as much as the rest: it is only reached
+// once the rest is held, by bytes actually sent.
 type Budget struct {
 	limit int64
-	sem   *semaphore.Weighted
+	mu    sync.Mutex
+	taken int64     // the room taken, under mu
+	grow  *Upload   // the grower, nil when none, under mu
+	queue []*waiter // the uploads waiting for room, in order, under mu
 	held  atomic.Int64
 	peak  atomic.Int64
 }
 
+// waiter is an acquire waiting for room.
+type waiter struct {
+	u       *Upload
+	n       int64
+	ready   chan struct{} // closed once granted
+	granted bool          // under Budget.mu
+}
+
 // NewBudget returns a Budget of limit bytes. 0 or less means
-// DefaultInFlightBytes; a limit below MinInFlightBytes is raised to it, so
-// that a body larger than 1 MiB can always be received eventually.
+// DefaultInFlightBytes; a limit below MinInFlightBytes is raised to it.
 func NewBudget(limit int64) *Budget {
 	switch {
 	case limit <= 0:
@@ -62,7 +89,7 @@ func NewBudget(limit int64) *Budget {
 	case limit < MinInFlightBytes:
 		limit = MinInFlightBytes
 	}
-	return &Budget{limit: limit, sem: semaphore.NewWeighted(limit)}
+	return &Budget{limit: limit}
 }
 
 // Limit is the most the uploads sharing b hold at once.
@@ -74,26 +101,97 @@ func (b *Budget) Held() int64 { return b.held.Load() }
 // Peak is the most the uploads have held at once since b was created.
 func (b *Budget) Peak() int64 { return b.peak.Load() }
 
-// acquire takes n bytes, waiting for at most wait (and no longer than ctx)
-// when there is no room now; it fails with an error wrapping errBusy.
-func (b *Budget) acquire(ctx context.Context, n int64, wait time.Duration) error {
+// Waiting is how many uploads wait for room now.
+func (b *Budget) Waiting() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+// acquire takes n bytes for u, waiting for at most wait (and no longer
+// than ctx) when there is no room now; it fails with an error wrapping
+// errBusy.
+func (b *Budget) acquire(ctx context.Context, u *Upload, n int64, wait time.Duration) error {
 	if n > b.limit {
 		return fmt.Errorf("%w: %d bytes asked of a budget of %d", errBusy, n, b.limit)
 	}
-	if !b.sem.TryAcquire(n) {
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		err := b.sem.Acquire(wctx, n)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w: no room for %d bytes: %w", errBusy, n, err)
-		}
+	b.mu.Lock()
+	// Not ahead of the waiters for the shared room; the reserve's is
+	// the grower's, or free for whoever comes first.
+	if (len(b.queue) == 0 && b.fitsShared(n)) || b.fitsReserve(u, n) {
+		b.take(u, n)
+		b.mu.Unlock()
+		return nil
+	}
+	w := &waiter{u: u, n: n, ready: make(chan struct{})}
+	b.queue = append(b.queue, w)
+	b.mu.Unlock()
+
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	var err error
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timer.C:
+		err = context.DeadlineExceeded
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w.granted {
+		return nil // granted as it gave up: the room is its
+	}
+	b.queue = slices.DeleteFunc(b.queue, func(q *waiter) bool { return q == w })
+	b.serve() // those behind it may fit where it did not
+	return fmt.Errorf("%w: no room for %d bytes: %w", errBusy, n, err)
+}
+
+// fitsShared: n bytes fit in the room outside the reserve.
+func (b *Budget) fitsShared(n int64) bool { return b.taken+n <= b.limit-reserveBytes }
+
+// fitsReserve: n bytes fit for u when u may grow into the reserve.
+func (b *Budget) fitsReserve(u *Upload, n int64) bool {
+	return (b.grow == nil || b.grow == u) && b.taken+n <= b.limit
+}
+
+// take gives u n bytes; u becomes the grower when they reach into the
+// reserve.
+func (b *Budget) take(u *Upload, n int64) {
+	b.taken += n
+	if b.taken > b.limit-reserveBytes {
+		b.grow = u
 	}
 	h := b.held.Add(n)
 	for {
 		p := b.peak.Load()
 		if h <= p || b.peak.CompareAndSwap(p, h) {
-			return nil
+			return
 		}
+	}
+}
+
+// serve grants the waiters what fits, in order: the shared room to those
+// at the head of the queue, the reserve's to the grower, or to the first
+// that fits when there is none.
+func (b *Budget) serve() {
+	shared := true
+	for i := 0; i < len(b.queue); {
+		w := b.queue[i]
+		fits := shared && b.fitsShared(w.n)
+		if !fits {
+			shared = false // none behind it jumps ahead for the shared room
+			fits = b.fitsReserve(w.u, w.n)
+		}
+		if !fits {
+			i++
+			continue
+		}
+		b.take(w.u, w.n)
+		w.granted = true
+		close(w.ready)
+		b.queue = slices.Delete(b.queue, i, i+1)
 	}
 }
 
@@ -102,6 +200,20 @@ func (b *Budget) release(n int64) {
 	if n == 0 {
 		return
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.taken -= n
 	b.held.Add(-n)
-	b.sem.Release(n)
+	b.serve()
+}
+
+// leave ends u's turn as the grower, if it is: its spool is over. The
+// room it holds stays taken until it gives it back.
+func (b *Budget) leave(u *Upload) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.grow == u {
+		b.grow = nil
+		b.serve()
+	}
 }

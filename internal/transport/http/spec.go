@@ -47,7 +47,9 @@ whether it did, when syncing its log failed: the answer then says so, and
 that a repeat is stored once only with the same Idempotency-Key), or when
 the uploads
 in flight, to every http and as2 receive location of the run together,
-already hold their 64 MiB of memory for 30 s, or when run stops before the
+already hold their 64 MiB of memory for 30 s (the last MiB of it is kept
+for one upload at a time to finish its first MiB, so that uploads
+arriving together do not stall one another), or when run stops before the
 upload ends, or while the message is still being stored 2 s after the
 stop's grace (each with Retry-After); 405, with Allow, to another method;
 404 to another path. GET /healthz answers "ok". Request headers never set

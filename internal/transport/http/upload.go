@@ -76,6 +76,8 @@ func (u *Upload) ReadAll(ctx context.Context, max int64) (b []byte, ok bool, err
 }
 
 func (u *Upload) spool(ctx context.Context, limit int64) (bool, error) {
+	// Whatever happens, its spool is over: the reserve is another's turn.
+	defer u.budget.leave(u)
 	for !u.done && !u.started && u.n < limit {
 		if len(u.segs) == 0 || len(u.segs[len(u.segs)-1]) == segmentBytes {
 			if err := u.take(ctx, segmentBytes); err != nil {
@@ -152,7 +154,7 @@ func (u *Upload) Refuse(w http.ResponseWriter, log *slog.Logger, err error, writ
 
 // take takes n bytes of the budget for this upload.
 func (u *Upload) take(ctx context.Context, n int64) error {
-	if err := u.budget.acquire(ctx, n, u.wait); err != nil {
+	if err := u.budget.acquire(ctx, u, n, u.wait); err != nil {
 		return err
 	}
 	u.held += n
@@ -192,6 +194,7 @@ func (u *Upload) give(n int64) {
 // Close drops the spooled bytes and gives back all the budget the upload
 // holds.
 func (u *Upload) Close() {
+	u.budget.leave(u)
 	u.segs = nil
 	u.give(u.held)
 }

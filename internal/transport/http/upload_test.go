@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,17 +155,24 @@ func TestHTTPUploadBudget(t *testing.T) {
 		t.Fatalf("held %d after the ordinary uploads, want the stalled uploads' %d", held, 200*segmentBytes)
 	}
 
-	// 200 more stalled clients: 120 fit, 80 wait for room.
+	// 200 more stalled clients: 88 fit in the shared room (of 288
+	// segments), the next takes a segment of the reserve (of 32), which is
+	// its alone while it spools, and 111 wait for room.
 	second := stall(200)
-	transporttest.WaitFor(t, "the budget full", func() bool { return budget.Held() == limit })
-	// Closing 100 of the first makes room for the 80 that wait, which
-	// then hold their segment too.
+	transporttest.WaitFor(t, "the budget full", func() bool {
+		return budget.Held() == 289*segmentBytes && budget.Waiting() == 111
+	})
+	// Closing 100 of the first makes room for 99 of those that wait,
+	// which then hold their segment too; the last 12 wait for the
+	// reserve, whose stalled upload keeps its turn until its spool ends.
 	for _, c := range first[:100] {
 		c.Close()
 	}
-	transporttest.WaitFor(t, "the waiting uploads admitted", func() bool { return budget.Held() == (320-100+80)*segmentBytes })
-	if p := budget.Peak(); p != limit {
-		t.Errorf("peak %d, want the limit %d and never more", p, limit)
+	transporttest.WaitFor(t, "the waiting uploads admitted", func() bool {
+		return budget.Held() == (289-100+99)*segmentBytes && budget.Waiting() == 12
+	})
+	if p := budget.Peak(); p != 289*segmentBytes {
+		t.Errorf("peak %d, want %d", p, 289*segmentBytes)
 	}
 
 	for _, c := range append(first[100:], second...) {
@@ -190,7 +198,7 @@ func TestHTTPUploadBudgetBusy(t *testing.T) {
 	o.Budget = budget
 	h, _, lr := startHTTP(t, o, rec)
 	// Hold the whole budget, as stalled uploads would.
-	if err := budget.acquire(t.Context(), budget.Limit(), time.Second); err != nil {
+	if err := budget.acquire(t.Context(), nil, budget.Limit(), time.Second); err != nil {
 		t.Fatal(err)
 	}
 	c := rawConn(t, h.Addr().String(), header(5), []byte("hello"))
@@ -265,6 +273,123 @@ func TestConcurrentLargeUploadsShareTheBudget(t *testing.T) {
 		t.Errorf("stored %d messages; want both uploads intact", len(got))
 	}
 	transporttest.WaitFor(t, "the budget given back", func() bool { return budget.Held() == 0 })
+}
+
+// Uploads that arrive together and together need more than the Budget
+// do not stall one another. Each holds what it spooled while it waits for
+// more: without the reserve, three uploads of 900 KiB in a budget of
+// 2 MiB (64 segments), each 600 KiB in (19 segments), would each wait for
+// room only another could give back, until the idle timeout answered
+// them all 503. With it, they take turns at the reserve, and all three
+// are received.
+func TestUploadsArrivingTogetherDoNotStall(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxBody = 4 << 20
+	// Only a bound on the wrong answer's wait: the clients never pause
+	// this long.
+	o.BodyIdleTimeout = 5 * time.Second
+	budget := NewBudget(MinInFlightBytes)
+	o.Budget = budget
+	h, _, _ := startHTTP(t, o, rec)
+	addr := h.Addr().String()
+
+	const size, start = 900 << 10, 600 << 10
+	var bodies [][]byte
+	var conns []net.Conn
+	for i, held := range []int64{19, 38} {
+		bodies = append(bodies, bytes.Repeat([]byte{'a' + byte(i)}, size))
+		conns = append(conns, rawConn(t, addr, header(size), bodies[i][:start]))
+		transporttest.WaitFor(t, fmt.Sprintf("upload %d's start spooled", i), func() bool { return budget.Held() == held*segmentBytes })
+	}
+	// The third: the shared half is full and the second has the reserve
+	// (it grew into it), so it waits; without the reserve it would spool
+	// its start too, leaving 7 segments for the 30 the three still need.
+	bodies = append(bodies, bytes.Repeat([]byte{'c'}, size))
+	conns = append(conns, rawConn(t, addr, header(size), bodies[2][:start]))
+	transporttest.WaitFor(t, "the third upload waiting", func() bool {
+		return budget.Held() == 57*segmentBytes || (budget.Held() == 38*segmentBytes && budget.Waiting() == 1)
+	})
+
+	wrote := make(chan error, len(conns))
+	for i, c := range conns {
+		go func() {
+			_, err := c.Write(bodies[i][start:])
+			wrote <- err
+		}()
+	}
+	for i, c := range conns {
+		if status, err := readStatus(c); status != http.StatusAccepted {
+			t.Errorf("upload %d: %d (%v), want 202", i, status, err)
+		}
+	}
+	for range conns {
+		if err := <-wrote; err != nil {
+			t.Error(err)
+		}
+	}
+	got := rec.All()
+	if len(got) != len(bodies) {
+		t.Fatalf("stored %d messages, want %d", len(got), len(bodies))
+	}
+	for _, m := range got {
+		if !slices.ContainsFunc(bodies, func(b []byte) bool { return bytes.Equal(b, m.Body) }) {
+			t.Errorf("stored a body of %d bytes that no upload sent", len(m.Body))
+		}
+	}
+	transporttest.WaitFor(t, "the budget given back", func() bool { return budget.Held() == 0 && budget.Waiting() == 0 })
+	if p := budget.Peak(); p > budget.Limit() {
+		t.Errorf("peak %d over the limit %d", p, budget.Limit())
+	}
+}
+
+// The Budget's turns at the reserve, step by step: the shared half goes
+// to whoever asks, in order; the reserve to one upload at a time, which
+// keeps it until its spool ends (leave); a waiter that gives up leaves
+// nothing taken.
+func TestBudgetReserveTurns(t *testing.T) {
+	ctx := t.Context()
+	b := NewBudget(MinInFlightBytes)
+	a, g, w := new(Upload), new(Upload), new(Upload)
+	take := func(u *Upload, n int64) {
+		t.Helper()
+		if err := b.acquire(ctx, u, n, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take(a, reserveBytes) // the shared half, all of it
+	take(g, segmentBytes) // into the reserve: g grows
+	// w finds no room: the shared half is full, the reserve g's.
+	if err := b.acquire(ctx, w, segmentBytes, 10*time.Millisecond); !errors.Is(err, errBusy) {
+		t.Fatalf("acquire beside the grower: %v, want errBusy", err)
+	}
+	if b.Held() != reserveBytes+segmentBytes || b.Waiting() != 0 {
+		t.Fatalf("held %d, %d waiting after a waiter gave up; want %d, 0", b.Held(), b.Waiting(), reserveBytes+segmentBytes)
+	}
+	take(g, reserveBytes-segmentBytes) // the grower has the rest of the reserve
+	got := make(chan error, 1)
+	go func() { got <- b.acquire(ctx, w, segmentBytes, time.Minute) }()
+	transporttest.WaitFor(t, "w waiting", func() bool { return b.Waiting() == 1 })
+	b.leave(g) // g's spool ends; it keeps its room, so w still waits
+	b.release(segmentBytes)
+	if err := <-got; err != nil {
+		t.Fatalf("w, once the grower left and gave back a segment: %v", err)
+	}
+	// w took the reserve's room: it is the grower now, and a is not.
+	if err := b.acquire(ctx, a, segmentBytes, 10*time.Millisecond); !errors.Is(err, errBusy) {
+		t.Errorf("a beside the new grower: %v, want errBusy", err)
+	}
+	// The room held counts whoever holds it: once a and g gave theirs
+	// back, a finds the shared half's again.
+	b.release(reserveBytes)
+	b.release(reserveBytes - segmentBytes)
+	take(a, segmentBytes)
+	if b.Held() != 2*segmentBytes {
+		t.Errorf("held %d, want w's and a's segments", b.Held())
+	}
+	if b.Peak() != b.Limit() {
+		t.Errorf("peak %d, want the limit %d", b.Peak(), b.Limit())
+	}
 }
 
 // spoolBytes is the message boxes' chunk size, as its comment says: the
@@ -358,7 +483,7 @@ func TestHTTPUploadWaitingForBudgetAtStop(t *testing.T) {
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := budget.acquire(t.Context(), budget.Limit(), time.Second); err != nil {
+	if err := budget.acquire(t.Context(), nil, budget.Limit(), time.Second); err != nil {
 		t.Fatal(err)
 	}
 	defer budget.release(budget.Limit())
