@@ -120,7 +120,7 @@ why run does not start. The summary goes to stdout.`,
 	}
 	clidoc.SetExitCodes(cmd,
 		clidoc.ExitCode{Code: exitOK, Meaning: "stopped cleanly (SIGINT, SIGTERM or SIGHUP; with --once, nothing more to do now)"},
-		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors (nothing was started), the engine failed, a second stop signal ended the stop at once, or a --once run could not do all its work (a receive location it could not read, a message box that failed to store or record: each is logged, the summary is printed first, and the next run takes up what is left)"},
+		clidoc.ExitCode{Code: exitFindings, Meaning: "the configuration has errors, or no host with an instance on --server has a receive location or send port (nothing was started), the engine failed, a second stop signal ended the stop at once, or a --once run could not do all its work (a receive location it could not read, a message box that failed to store or record: each is logged, the summary is printed first, and the next run takes up what is left)"},
 		clidoc.ExitCode{Code: exitUsage, Meaning: "run could not start (bad usage, no configuration files, no --server where several servers are declared, a --host without an instance on --server)"})
 	cmd.Flags().StringVar(&f.server, "server", "", "the `NAME` of the server this machine is (optional when one server is declared)")
 	cmd.Flags().StringVar(&f.host, "host", "", "run only the receive locations and send ports of the host `NAME`")
@@ -221,6 +221,11 @@ func runConfigured(e *env, f runFlags, args []string, server *string) error {
 	}
 	if n, _ := diag.Counts(diags); n > 0 {
 		return &exitError{code: exitFindings, err: errors.New("not starting: the configuration has errors")}
+	}
+	// Before the box and the data directory are made: the runner would
+	// find the same, having made them.
+	if err := checkSomethingToRun(cfg, *server, f.host); err != nil {
+		return &exitError{code: exitFindings, err: err}
 	}
 
 	log := newLogger(e, f.logFormat, level).With("server", *server)
@@ -396,6 +401,21 @@ func checkHostOn(cfg *model.Config, server, host string) error {
 		last := len(elsewhere) - 1
 		return fmt.Errorf("%s, only on servers %s and %s", err, strings.Join(elsewhere[:last], ", "), elsewhere[last])
 	}
+}
+
+// checkSomethingToRun fails when no host with an instance on server (only
+// host, when given) has a send port or receive location: run would have
+// nothing to do there, as the runner says too.
+func checkSomethingToRun(cfg *model.Config, server, host string) error {
+	runs := func(h *model.Host) bool {
+		return h != nil && (host == "" || h.Name == host) &&
+			slices.ContainsFunc(h.Instances, func(in *model.Instance) bool { return in.Server != nil && in.Server.Name == server })
+	}
+	if slices.ContainsFunc(cfg.SendPorts, func(p *model.SendPort) bool { return runs(p.Host) }) ||
+		slices.ContainsFunc(cfg.ReceiveLocations, func(rl *model.ReceiveLocation) bool { return runs(rl.Host) }) {
+		return nil
+	}
+	return fmt.Errorf("nothing to run on server %q: no host with an instance there has a send port or receive location", server)
 }
 
 // parseLogLevel reads a --log-level value.
