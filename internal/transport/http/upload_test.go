@@ -28,13 +28,7 @@ import (
 // all than the timeout, is not cut off.
 func TestHTTPStalledBodiesTimeOut(t *testing.T) {
 	const idle = 500 * time.Millisecond
-	rec := transporttest.NewRecorder()
-	o := httpOpts()
-	o.MaxBody = 4 << 20
-	o.BodyIdleTimeout = idle
-	budget := NewBudget(0)
-	o.Budget = budget
-	h, base, lr := startHTTP(t, o, rec)
+	rec, budget, h, base, lr := startBudgetRig(t, 0, idle)
 	addr := h.Addr().String()
 
 	part := bytes.Repeat([]byte("s"), 16<<10)
@@ -114,13 +108,7 @@ func TestHTTPStalledBodiesTimeOut(t *testing.T) {
 // closes them.
 func TestHTTPUploadBudget(t *testing.T) {
 	const limit = 10 << 20 // 320 segments
-	rec := transporttest.NewRecorder()
-	o := httpOpts()
-	o.MaxBody = 4 << 20
-	o.BodyIdleTimeout = time.Hour
-	budget := NewBudget(limit)
-	o.Budget = budget
-	h, base, _ := startHTTP(t, o, rec)
+	rec, budget, h, base, _ := startBudgetRig(t, limit, time.Hour)
 	addr := h.Addr().String()
 	part := bytes.Repeat([]byte("s"), 16<<10) // under a segment
 	stall := func(n int) []net.Conn {
@@ -190,13 +178,7 @@ func TestHTTPUploadBudget(t *testing.T) {
 // An upload that finds no room within the idle timeout is answered 503
 // with Retry-After, and nothing is stored.
 func TestHTTPUploadBudgetBusy(t *testing.T) {
-	rec := transporttest.NewRecorder()
-	o := httpOpts()
-	o.MaxBody = 4 << 20
-	o.BodyIdleTimeout = 300 * time.Millisecond
-	budget := NewBudget(MinInFlightBytes)
-	o.Budget = budget
-	h, _, lr := startHTTP(t, o, rec)
+	rec, budget, h, _, lr := startBudgetRig(t, MinInFlightBytes, 300*time.Millisecond)
 	// Hold the whole budget, as stalled uploads would.
 	if err := budget.acquire(t.Context(), nil, budget.Limit(), time.Second); err != nil {
 		t.Fatal(err)
@@ -228,15 +210,9 @@ func TestHTTPUploadBudgetBusy(t *testing.T) {
 // free. Two of them fill a budget of two spools and are both received
 // at once; neither waits out the idle timeout to be answered 503.
 func TestConcurrentLargeUploadsShareTheBudget(t *testing.T) {
-	rec := transporttest.NewRecorder()
-	o := httpOpts()
-	o.MaxBody = 4 << 20
 	// Only a bound on the wrong answer's wait: the clients never pause
 	// this long.
-	o.BodyIdleTimeout = 3 * time.Second
-	budget := NewBudget(2 * spoolBytes)
-	o.Budget = budget
-	h, _, _ := startHTTP(t, o, rec)
+	rec, budget, h, _, _ := startBudgetRig(t, 2*spoolBytes, 3*time.Second)
 	addr := h.Addr().String()
 
 	// Each sends 900 KiB, which it holds as 29 segments, and then the
@@ -283,15 +259,9 @@ func TestConcurrentLargeUploadsShareTheBudget(t *testing.T) {
 // them all 503. With it, they take turns at the reserve, and all three
 // are received.
 func TestUploadsArrivingTogetherDoNotStall(t *testing.T) {
-	rec := transporttest.NewRecorder()
-	o := httpOpts()
-	o.MaxBody = 4 << 20
 	// Only a bound on the wrong answer's wait: the clients never pause
 	// this long.
-	o.BodyIdleTimeout = 5 * time.Second
-	budget := NewBudget(MinInFlightBytes)
-	o.Budget = budget
-	h, _, _ := startHTTP(t, o, rec)
+	rec, budget, h, _, _ := startBudgetRig(t, MinInFlightBytes, 5*time.Second)
 	addr := h.Addr().String()
 
 	const size, start = 900 << 10, 600 << 10
@@ -520,4 +490,18 @@ func TestHTTPUploadWaitingForBudgetAtStop(t *testing.T) {
 	if lr.Count(slog.LevelWarn, "too many uploads in flight") != 0 {
 		t.Error("the stop's cancel logged as the budget's refusal")
 	}
+}
+
+// startBudgetRig starts a listener whose uploads, of up to 4 MiB, share a
+// Budget of limit bytes and wait for room, or for a stalled body, up to
+// idle.
+func startBudgetRig(t *testing.T, limit int64, idle time.Duration) (*transporttest.Recorder, *Budget, *Listener, string, *transporttest.LogRecorder) {
+	t.Helper()
+	rec := transporttest.NewRecorder()
+	o := httpOpts()
+	o.MaxBody = 4 << 20
+	o.BodyIdleTimeout = idle
+	o.Budget = NewBudget(limit)
+	h, base, lr := startHTTP(t, o, rec)
+	return rec, o.Budget, h, base, lr
 }
