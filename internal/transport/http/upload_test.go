@@ -313,6 +313,58 @@ func TestUploadsArrivingTogetherDoNotStall(t *testing.T) {
 	}
 }
 
+// A burst of uploads from partners on slow links, together more than the
+// Budget: 40 of 600 KiB, each sent 64 KiB at a time, into 16 MiB. Each
+// holds part of its spool while the others arrive; all are received.
+// (Without the reserve, 23 of the 40 were answered 503 once the idle
+// timeout had passed.)
+func TestSlowLinkBurst(t *testing.T) {
+	const n, size = 40, 600 << 10
+	// Only a bound on the wrong answer's wait: no client pauses this long.
+	rec, budget, _, base, _ := startBudgetRig(t, 16<<20, 5*time.Second)
+	body := transporttest.Pattern(7, size)
+	codes := make(chan int, n)
+	for range n {
+		go func() {
+			resp, err := http.Post(base+"/orders", "application/octet-stream", &slowLink{b: body})
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	for range n {
+		if code := <-codes; code != http.StatusAccepted {
+			t.Errorf("an upload answered %d, want 202", code)
+		}
+	}
+	got := rec.All()
+	if len(got) != n {
+		t.Errorf("stored %d messages, want %d", len(got), n)
+	}
+	for _, m := range got {
+		if !bytes.Equal(m.Body, body) {
+			t.Fatalf("stored a body of %d bytes, not the one sent", len(m.Body))
+		}
+	}
+	transporttest.WaitFor(t, "the budget given back", func() bool { return budget.Held() == 0 && budget.Waiting() == 0 })
+}
+
+// slowLink reads its bytes 64 KiB at a time, every 10 ms.
+type slowLink struct{ b []byte }
+
+func (r *slowLink) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(10 * time.Millisecond)
+	n := copy(p[:min(len(p), 64<<10)], r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
 // The Budget's turns at the reserve, step by step: the shared half goes
 // to whoever asks, in order; the reserve to one upload at a time, which
 // keeps it until its spool ends (leave); a waiter that gives up leaves
