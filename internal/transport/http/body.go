@@ -32,6 +32,9 @@ type Body struct {
 	done      bool       // the body was read to its end
 	cancelled bool
 	aborted   bool // complete, but the stop's grace ran out while it was stored
+	// stopped is closed by cancel: an upload waiting for room in the
+	// Budget gives up then, as a Read would.
+	stopped chan struct{}
 
 	r        io.Reader
 	max      int64                    // MaxBody: above it the body is refused
@@ -60,6 +63,7 @@ func NewBody(w http.ResponseWriter, r *http.Request, max int64, idle, request ti
 		idle:    idle,
 		request: request,
 		end:     time.Now().Add(request),
+		stopped: make(chan struct{}),
 	}
 }
 
@@ -76,6 +80,7 @@ func (b *Body) cancel() bool {
 		return false
 	}
 	b.cancelled = true
+	close(b.stopped)
 	if b.rc != nil {
 		_ = b.rc.SetReadDeadline(time.Unix(1, 0))
 	}

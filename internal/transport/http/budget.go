@@ -109,8 +109,8 @@ func (b *Budget) Waiting() int {
 }
 
 // acquire takes n bytes for u, waiting for at most wait (and no longer
-// than ctx) when there is no room now; it fails with an error wrapping
-// errBusy.
+// than ctx, nor than u's body is not cancelled by a stop) when there is no
+// room now; it fails with an error wrapping errBusy.
 func (b *Budget) acquire(ctx context.Context, u *Upload, n int64, wait time.Duration) error {
 	if n > b.limit {
 		return fmt.Errorf("%w: %d bytes asked of a budget of %d", errBusy, n, b.limit)
@@ -129,12 +129,18 @@ func (b *Budget) acquire(ctx context.Context, u *Upload, n int64, wait time.Dura
 
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	var stopped <-chan struct{} // nil, never ready, for an Upload without a body (tests)
+	if u != nil && u.body != nil {
+		stopped = u.body.stopped
+	}
 	var err error
 	select {
 	case <-w.ready:
 		return nil
 	case <-ctx.Done():
 		err = ctx.Err()
+	case <-stopped:
+		err = errCancelled // Refuse tells the stop's doing by the body
 	case <-timer.C:
 		err = context.DeadlineExceeded
 	}
