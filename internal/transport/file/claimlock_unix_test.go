@@ -153,6 +153,39 @@ func TestClaimHeldByAnotherProcess(t *testing.T) {
 	})
 }
 
+// TestFileStrayClaimHeldIsNotReported: another server's claim of a name
+// this location does not take, old enough to be taken over, is not
+// reported as one no location takes over while its owner holds it (alive,
+// storing a large file slowly); it is once the owner lets go and stays
+// gone.
+func TestFileStrayClaimHeldIsNotReported(t *testing.T) {
+	const warning = "no receive location of this process takes over"
+	dir := t.TempDir()
+	claim := claimName("srv9", "00000000000000cc", "c.txt")
+	release := holdLock(t, writeFile(t, dir, claim, "<c/>"))
+	o := fileOpts(dir)
+	o.Pattern = "*.xml"
+	o.TakeoverAfter = time.Nanosecond
+	f, lr := newTestFile(t, o, transporttest.NewRecorder())
+	for range 2 {
+		if _, err := pollNoHang(t, f, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := lr.Count(slog.LevelWarn, warning); n != 0 {
+		t.Fatalf("%d warnings %q while its owner holds the claim, want 0", n, warning)
+	}
+	release()
+	for range 2 {
+		if _, err := pollNoHang(t, f, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := lr.Count(slog.LevelWarn, warning); n != 1 {
+		t.Errorf("%d warnings %q once its owner let go, want 1", n, warning)
+	}
+}
+
 // gateSink stores into box, but each Publish first says it began
 // (entered) and waits for go-ahead.
 type gateSink struct {

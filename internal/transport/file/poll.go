@@ -94,9 +94,12 @@ const maxDefaultSettle = 500 * time.Millisecond
 // never renamed back: if the earlier attempt did commit, a new claim would
 // publish it again under a new key. It stays claimed and is retried, with
 // the same key, on every pass until it is acknowledged. Claims of other
-// owners are left alone: a dead server's claims stay until it restarts with
-// the same name, or an operator renames them back (the part after
-// "<random>-" is the original name).
+// owners are left alone until they are older than TakeoverAfter (their
+// server died): then one whose original name Pattern takes is taken over
+// under its key, and one that no location of this process polling Dir
+// takes (Siblings) is reported once (see stray); it stays until its server
+// restarts with the same name, or an operator renames it back (the part
+// after "<random>-" is the original name).
 //
 // A claim of this owner's whose original name Pattern does not take is
 // another location's of this process when one polling Dir takes it
@@ -185,6 +188,10 @@ type Poller struct {
 	// descriptors used up, fails every sync of every pass alike);
 	// guarded by side. Their first is not used.
 	unsynced map[string]*publishFailures
+	// strays are other owners' claims of names this location does not
+	// take, met by takeOver (see stray), by claim name; forgotten once
+	// gone from the listing.
+	strays map[string]stray
 	// skipped are the matching entries the listing does not take (see
 	// notTaken), by name, each warned about once: again only when the name
 	// holds another file or another reason. An entry no longer skipped
@@ -326,6 +333,7 @@ func NewPoller(o PollOptions, sink transport.Sink, log *slog.Logger) (*Poller, e
 		leftovers: map[string]leftover{},
 		problems:  map[string]problem{},
 		skipped:   map[string]skippedEntry{},
+		strays:    map[string]stray{},
 		open:      openNoFollow,
 		now:       time.Now,
 	}, nil
@@ -856,7 +864,11 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 	mine := escapeOwner(f.o.Owner)
 	for _, e := range entries {
 		owner, key, name, ok := parseAnyClaim(e.Name())
-		if !ok || owner == mine || !e.Type().IsRegular() || !f.candidate(name) {
+		if !ok || owner == mine || !e.Type().IsRegular() {
+			continue
+		}
+		if !f.candidate(name) {
+			f.stray(e, name)
 			continue
 		}
 		info, err := e.Info()
@@ -921,6 +933,67 @@ func (f *Poller) takeOver(entries []os.DirEntry, present, skippedNow map[string]
 		present[claim] = true
 		f.log.Warn("took over a file another server claimed and did not finish", "file", name, "claim", e.Name(), "age", age.Round(time.Second).String())
 	}
+	for claim := range f.strays {
+		if !present[claim] {
+			delete(f.strays, claim)
+		}
+	}
+}
+
+// stray is another owner's claim of a name this location does not take.
+type stray struct {
+	due  time.Time // when it is old enough to be reported
+	done bool      // reported, or a sibling's: nothing more to do
+}
+
+// stray reports, once, e, another owner's claim of the file name that
+// this location does not take, when it is twice as old as takeovers
+// wait for and no location of this process polling Dir takes the name
+// either: its owner died, and the pattern changed while it was down, so
+// no one receives it. A claim a sibling takes is the sibling's to take
+// over. Twice: a process that runs another host's locations (run --host)
+// polling Dir may take it, and has had the time to by then. Each claim
+// costs one Lstat until it is due, not one every pass.
+func (f *Poller) stray(e os.DirEntry, name string) {
+	after := 2 * f.o.TakeoverAfter
+	s, known := f.strays[e.Name()]
+	if s.done || known && f.now().Before(s.due) {
+		return
+	}
+	if !known && f.o.Siblings != nil {
+		if _, ok := f.o.Siblings.takenBy(f.o.Location, f.o.Dir, name); ok {
+			f.strays[e.Name()] = stray{done: true}
+			return
+		}
+	}
+	info, err := e.Info()
+	if err != nil || !info.Mode().IsRegular() {
+		return
+	}
+	changed := fsop.ChangeTime(info)
+	age := f.now().Sub(changed)
+	if age < after {
+		f.strays[e.Name()] = stray{due: changed.Add(after)}
+		return
+	}
+	if f.finishGiveBack(e.Name(), name) {
+		return
+	}
+	// Its owner may be alive and slow: it then holds the claim's lock.
+	held, release := f.holdClaim(e.Name(), info)
+	if held {
+		f.strays[e.Name()] = stray{due: s.due} // looked at again next pass
+		return
+	}
+	release()
+	f.strays[e.Name()] = stray{done: true}
+	if f.o.Siblings != nil && !f.o.Siblings.firstReport(e.Name()) {
+		return // another location of this process reported it
+	}
+	f.log.Warn("a claimed file that no receive location of this process takes over: another server claimed it and did not finish, and no pattern of a location "+
+		"polling this directory takes its name (a pattern changed while that server was down); put a pattern that takes it back until it is taken over "+
+		"(or start that server again), or rename the claim back to its file name, to have it received anew (a second time if that server stored it)",
+		"dir", f.o.Dir, "claim", e.Name(), "file", name, "age", age.Round(time.Second).String())
 }
 
 // holdClaim locks the claim named claim, listed as info, for the rename
@@ -1468,7 +1541,9 @@ type PollOptions struct {
 	// owner takes it over (a server that died and does not come back
 	// leaves its claims behind). 0 means never. The claim keeps its
 	// SourceKey, so a message the dead server had committed is not
-	// published twice. (Added for scale-out.)
+	// published twice. A claim of a name that no location of this process
+	// polling Dir takes is reported once instead (see stray). (Added for
+	// scale-out.)
 	TakeoverAfter time.Duration
 	// Concurrency is how many files one pass publishes at once; 0 means
 	// defaultConcurrency. (Added for throughput.) With a BatchSink it is

@@ -34,12 +34,13 @@ func (s *Siblings) add(location, dir, match string) {
 
 // takenBy returns another location than location that polls dir (by its
 // name, or as the same directory on the server: a symbolic link) and takes
-// a file named name.
+// a file named name. Directories are looked at only when their names
+// differ: takeOver asks it of every other server's claim it meets.
 func (s *Siblings) takenBy(location, dir, name string) (string, bool) {
 	s.mu.Lock()
 	locs := s.locs
 	s.mu.Unlock()
-	info, err := os.Stat(dir)
+	var others []sibling // those whose directory is named otherwise
 	for _, l := range locs {
 		if l.location == location || !takes(l.match, name) {
 			continue
@@ -47,9 +48,16 @@ func (s *Siblings) takenBy(location, dir, name string) (string, bool) {
 		if filepath.Clean(l.dir) == filepath.Clean(dir) {
 			return l.location, true
 		}
-		if err != nil {
-			continue
-		}
+		others = append(others, l)
+	}
+	if len(others) == 0 {
+		return "", false
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return "", false
+	}
+	for _, l := range others {
 		if li, err := os.Stat(l.dir); err == nil && os.SameFile(info, li) {
 			return l.location, true
 		}

@@ -112,3 +112,118 @@ func TestFileClaimNoLocationRecovers(t *testing.T) {
 		})
 	}
 }
+
+// TestFileDeadClaimNoLocationTakesOver: a claim another server left when it
+// died, of a file whose name no location of this process polling the
+// directory takes (the pattern changed while that server was down), was
+// passed over by every takeover, silently, for ever. Now it is reported
+// once it is old enough (a live server's fresh claim is not), once for
+// the process however many passes and locations meet it, naming the
+// claim, its file and the directory. A process that runs another host's
+// locations may take it over, so it is reported when twice as old as
+// takeovers wait for. A sibling location whose pattern takes it takes it
+// over without a word.
+func TestFileDeadClaimNoLocationTakesOver(t *testing.T) {
+	const warning = "no receive location of this process takes over"
+	type loc struct {
+		name, pattern string
+		otherDir      bool
+	}
+	for _, tc := range []struct {
+		name     string
+		locs     []loc
+		age      time.Duration // how far the clock goes forward: takeovers wait 2m
+		alone    bool          // built without Shared: no Siblings
+		warnings int           // over all locations
+		taken    string        // the location that takes b.txt over, if any
+	}{
+		{"pattern changed", []loc{{"orders_in", "*.xml", false}}, time.Hour, false, 1, ""},
+		{"live owner's fresh claim", []loc{{"orders_in", "*.xml", false}}, 0, false, 0, ""},
+		{"old enough to take over, not to report", []loc{{"orders_in", "*.xml", false}}, 3 * time.Minute, false, 0, ""},
+		{"without siblings", []loc{{"orders_in", "*.xml", false}}, time.Hour, true, 1, ""},
+		{"sibling takes it", []loc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", false}}, time.Hour, false, 0, "texts_in"},
+		{"sibling first takes it", []loc{{"texts_in", "*.txt", false}, {"orders_in", "*.xml", false}}, time.Hour, false, 0, "texts_in"},
+		{"sibling elsewhere", []loc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", true}}, time.Hour, false, 1, ""},
+		{"two locations, neither takes it", []loc{{"orders_in", "*.xml", false}, {"csv_in", "*.csv", false}}, time.Hour, false, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, elsewhere := t.TempDir(), t.TempDir()
+			claim := claimName("srv9", "00000000000000cc", "b.txt")
+			writeFile(t, dir, claim, "claimed by srv9, which died")
+			shared := map[string]any{}
+			log, lr := transporttest.NewLog()
+			var recs []*transporttest.Recorder
+			var pollers []*Poller
+			for _, l := range tc.locs {
+				d := dir
+				if l.otherDir {
+					d = elsewhere
+				}
+				rec := transporttest.NewRecorder()
+				cfg := &ReceiveConfig{
+					Path:         value.Known(d, hcl.Range{}),
+					Pattern:      value.Known(l.pattern, hcl.Range{}),
+					PollInterval: value.Known(time.Millisecond, hcl.Range{}),
+				}
+				env := &component.ReceiveEnv{
+					Location: l.name, Owner: "srv1", SettleTime: time.Minute, Sink: rec, Log: log,
+					Lease: time.Minute, // takeover after 2 minutes
+					Shared: func(key string, make func() any) any {
+						if _, ok := shared[key]; !ok {
+							shared[key] = make()
+						}
+						return shared[key]
+					},
+				}
+				if tc.alone {
+					env.Shared = nil
+				}
+				rc, err := cfg.NewReceiver(env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := rc.(*receiver).f
+				// Claims are aged by their inode change time, which a test
+				// cannot back-date: the clock goes forward.
+				f.now = func() time.Time { return time.Now().Add(tc.age) }
+				recs = append(recs, rec)
+				pollers = append(pollers, f)
+			}
+			for range 3 { // once, not every pass
+				for _, f := range pollers {
+					if _, err := poll(t, f); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if n := lr.Count(slog.LevelWarn, warning); n != tc.warnings {
+				t.Errorf("%d warnings %q, want %d; log:\n%v", n, warning, tc.warnings, lr.Records())
+			}
+			if tc.warnings > 0 {
+				attrs, _ := lr.Find(warning)
+				if attrs["claim"] != claim || attrs["file"] != "b.txt" || attrs["dir"] != dir {
+					t.Errorf("warning names %v, want claim %s of b.txt in %s", attrs, claim, dir)
+				}
+			}
+			for i, l := range tc.locs {
+				got := recs[i].All()
+				if l.name != tc.taken {
+					if len(got) != 0 {
+						t.Errorf("%s received %d files, want 0", l.name, len(got))
+					}
+					continue
+				}
+				if len(got) != 1 || got[0].In.FileName != "b.txt" || got[0].In.SourceKey != l.name+"/"+claimKey(claim) {
+					t.Errorf("%s received %+v, want b.txt under its claim's key", l.name, got)
+				}
+			}
+			want := []string{claim}
+			if tc.taken != "" {
+				want = nil
+			}
+			if left := names(t, dir); !slices.Equal(left, want) {
+				t.Errorf("left %v, want %v", left, want)
+			}
+		})
+	}
+}
