@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd && !netbsd
 
 package fsop
 
@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// ChangeTime falls back to the modification time where the inode change
-// time is not portable: a claim is then judged by the producer's time, so
-// set TakeoverAfter generously there.
+// ChangeTime falls back to the modification time where syscall does not
+// give the inode change time (Windows, OpenBSD, ...): a claim is then
+// judged by the producer's time, so set TakeoverAfter generously there.
 func ChangeTime(info fs.FileInfo) time.Time { return info.ModTime() }
