@@ -200,7 +200,7 @@ func (s *server) completion(p positionParams) CompletionList {
 		return empty
 	}
 	off := offsetOf(d.text, p.Position)
-	if !readable(d.text[:off]) {
+	if !readable(d.text[:off], d.path) {
 		return empty
 	}
 	blocks, line, ok := cursorContext(d.text[:off])

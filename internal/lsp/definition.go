@@ -142,7 +142,7 @@ func parseBuffer(src []byte, path string) hcl.Body {
 // the files of the document's configuration, HCL or JSON.
 func (s *server) definition(p positionParams) *Location {
 	doc, snap := s.snapshotFor(p.TextDocument.URI)
-	if doc == nil || snap == nil || !readable(doc.text) {
+	if doc == nil || snap == nil || !readable(doc.text, doc.path) {
 		return nil
 	}
 	find := referenceAt

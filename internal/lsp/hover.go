@@ -33,7 +33,7 @@ func tokenAt(src []byte, off int, want hclsyntax.TokenType) (hclsyntax.Token, bo
 // is, and which host instances reach it with its private key.
 func (s *server) hover(p positionParams) *Hover {
 	doc, snap := s.snapshotFor(p.TextDocument.URI)
-	if doc == nil || snap == nil || !readable(doc.text) {
+	if doc == nil || snap == nil || !readable(doc.text, doc.path) {
 		return nil
 	}
 	li := newLineIndex(doc.text)

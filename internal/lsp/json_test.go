@@ -174,3 +174,21 @@ func TestJSONDocument(t *testing.T) {
 	}
 	c.shutdown()
 }
+
+// TestUnreadableJSONBuffer: a JSON buffer the loader refuses for its
+// nesting (BP1000) is refused by definition too, which parses it as JSON.
+// It was checked as HCL only, to which the brackets after a "${" string
+// are the text of a template: parsing them three million deep overflowed
+// the stack, a fatal error that ended the server.
+func TestUnreadableJSONBuffer(t *testing.T) {
+	c, _, _, jsonURI := jsonSession(t)
+	buf := `{"a": "host.send_host", "b": "${", "c": ` + strings.Repeat("[", 3_000_000) + "\n"
+	c.open(jsonURI, buf)
+	c.diagnosticsFor(jsonURI, hasCode("BP1000"))
+	for _, method := range []string{"textDocument/definition", "textDocument/hover"} {
+		if m := c.call(method, docPos(jsonURI, pos(t, buf, "host.send_host", 7))); m.Error != nil || string(m.Result) != "null" {
+			t.Errorf("%s: %s %+v, want null", method, m.Result, m.Error)
+		}
+	}
+	c.shutdown()
+}

@@ -133,12 +133,18 @@ func toRange(r hcl.Range, li *lineIndex) Range {
 	return Range{Start: at(r.Start), End: at(r.End)}
 }
 
-// readable reports whether text, an open buffer or the part of it before
-// the cursor, may be given to HCL's lexer and parser to answer a request:
-// only what the loader would parse (lang.CheckNesting). Parsing a buffer
-// nested too deeply overflows the stack, a fatal error that ends the
+// readable reports whether text, an open buffer at path or the part of it
+// before the cursor, may be given to HCL's lexer and parser to answer a
+// request: only what the loader would parse (lang.CheckNesting). Parsing a
+// buffer nested too deeply overflows the stack, a fatal error that ends the
 // server, and lexing unclosed /* comments or millions of tokens takes
-// minutes, during which no other message is read.
-func readable(text []byte) bool {
-	return lang.CheckNesting(text, "") == nil
+// minutes, during which no other message is read. A JSON file must pass
+// both checks: requests lex it as HCL, and definition parses it as JSON,
+// whose nesting HCL's lexer does not see (brackets after a "${" string
+// are, to it, in a template's string).
+func readable(text []byte, path string) bool {
+	if lang.CheckNesting(text, "") != nil {
+		return false
+	}
+	return !isJSON(path) || lang.CheckNesting(text, path) == nil
 }
