@@ -75,20 +75,64 @@ func offsetOf(src []byte, pos Position) int {
 
 // lineIndex converts byte offsets of one text to LSP positions: the start
 // of every line, found once, so that converting the ranges of many
-// diagnostics does not scan the text each time.
+// diagnostics does not scan the text each time; and, every markEvery bytes
+// of a long line, how many UTF-16 units precede that byte in its line, so
+// that it does not scan the line each time either (a minified JSON file is
+// one line of megabytes, with a finding for each of thousands of blocks).
 type lineIndex struct {
 	src    []byte
 	starts []int
+	marks  []mark // by offset
+	// read counts the bytes position has decoded, which tests bound.
+	read int
 }
 
+// mark is a rune boundary of a long line, and the UTF-16 units of its line
+// before it.
+type mark struct{ off, units int }
+
+// markEvery is the most bytes position decodes for one offset.
+const markEvery = 1 << 10
+
 func newLineIndex(src []byte) *lineIndex {
-	starts := []int{0}
-	for i, c := range src {
-		if c == '\n' {
-			starts = append(starts, i+1)
+	return newLineIndexFrom(src, 0)
+}
+
+// newLineIndexFrom is newLineIndex for a text whose first line starts at
+// first.
+func newLineIndexFrom(src []byte, first int) *lineIndex {
+	li := &lineIndex{src: src, starts: []int{first}}
+	units, next := 0, first+markEvery
+	for i := first; i < len(src); {
+		c := src[i]
+		switch {
+		case c == '\n':
+			i++
+			li.starts = append(li.starts, i)
+			units, next = 0, i+markEvery
+			continue
+		case i >= next:
+			li.marks = append(li.marks, mark{off: i, units: units})
+			next = i + markEvery
 		}
+		if c < utf8.RuneSelf {
+			units++
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(src[i:])
+		units += utf16Len(r)
+		i += size
 	}
-	return &lineIndex{src: src, starts: starts}
+	return li
+}
+
+// utf16Len is the UTF-16 units of r; an invalid byte counts as one.
+func utf16Len(r rune) int {
+	if n := utf16.RuneLen(r); n > 0 {
+		return n
+	}
+	return 1
 }
 
 // newDiskLineIndex is newLineIndex for the text of a file as read from
@@ -96,11 +140,10 @@ func newLineIndex(src []byte) *lineIndex {
 // (Notepad's) is the file's encoding to an editor, which leaves it out of
 // the line whose characters positions count.
 func newDiskLineIndex(src []byte) *lineIndex {
-	li := newLineIndex(src)
 	if bytes.HasPrefix(src, []byte(lang.UTF8BOM)) {
-		li.starts[0] = len(lang.UTF8BOM)
+		return newLineIndexFrom(src, len(lang.UTF8BOM))
 	}
-	return li
+	return newLineIndex(src)
 }
 
 // position converts a byte offset to an LSP position.
@@ -108,14 +151,16 @@ func (li *lineIndex) position(off int) Position {
 	off = min(max(off, 0), len(li.src))
 	line := max(sort.SearchInts(li.starts, off+1)-1, 0) // 0 within a byte order mark
 	p := Position{Line: line}
-	for i := li.starts[line]; i < off; {
+	i := li.starts[line]
+	// From the last mark of the line at or before off, if any.
+	if k := sort.Search(len(li.marks), func(k int) bool { return li.marks[k].off > off }) - 1; k >= 0 && li.marks[k].off >= i {
+		i, p.Character = li.marks[k].off, li.marks[k].units
+	}
+	for i < off {
 		r, size := utf8.DecodeRune(li.src[i:])
-		n := utf16.RuneLen(r)
-		if n < 0 {
-			n = 1
-		}
-		p.Character += n
+		p.Character += utf16Len(r)
 		i += size
+		li.read += size
 	}
 	return p
 }

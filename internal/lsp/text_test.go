@@ -1,8 +1,12 @@
 package lsp
 
 import (
+	"bytes"
 	"runtime"
+	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // TestPositions: LSP positions count UTF-16 units, HCL's byte offsets
@@ -46,6 +50,63 @@ func TestPositions(t *testing.T) {
 	if got := li.position(-5); got != (Position{0, 0}) {
 		t.Errorf("position(-5) = %+v", got)
 	}
+}
+
+// TestLongLinePositions: the positions of many offsets in a long line
+// (a minified JSON file, with a finding for each of thousands of blocks)
+// are those of counting the line's UTF-16 units, and converting each reads
+// a bounded part of the line, not the line up to it: the diagnostics of a
+// 776 KB line with 3,000 findings took seconds to convert, under the lock
+// every request takes, and a 4 MiB one minutes.
+func TestLongLinePositions(t *testing.T) {
+	long := strings.Repeat("ab\"é€😀", 20_000) // 240 KB on one line
+	for _, tt := range []struct {
+		name string
+		src  string
+		disk bool
+	}{
+		{"one long line", long, false},
+		{"after short lines", "x\n\ny = 1\n" + long + "\nz", false},
+		{"byte order mark", "\ufeff" + long, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := []byte(tt.src)
+			li := newLineIndex(src)
+			if tt.disk {
+				li = newDiskLineIndex(src)
+			}
+			const n = 1000
+			for k := range n {
+				off := len(src) * k / n
+				for off < len(src) && !utf8.RuneStart(src[off]) {
+					off-- // HCL's offsets are at characters
+				}
+				if got, want := li.position(off), countedPosition(src, off, tt.disk); got != want {
+					t.Fatalf("position(%d) = %+v, want %+v", off, got, want)
+				}
+			}
+			if limit := n * (markEvery + 4); li.read > limit {
+				t.Errorf("%d positions read %d bytes, want at most %d", n, li.read, limit)
+			}
+		})
+	}
+}
+
+// countedPosition is the position of off in src, counted from the start.
+func countedPosition(src []byte, off int, disk bool) Position {
+	start := 0
+	if disk && bytes.HasPrefix(src, []byte("\ufeff")) {
+		start = 3
+	}
+	line := bytes.Count(src[:off], []byte("\n"))
+	if line > 0 {
+		start = bytes.LastIndexByte(src[:off], '\n') + 1
+	}
+	units := 0
+	for _, r := range string(src[min(start, off):off]) {
+		units += max(utf16.RuneLen(r), 1)
+	}
+	return Position{Line: line, Character: units}
 }
 
 // TestURIs: file: URIs to paths and back, percent-encoding included;
