@@ -48,6 +48,8 @@ type Replacer struct {
 	// asciiForm): what lets String pass such a text that holds none of
 	// them without the regexp, many times quicker.
 	ascii [][]byte
+	// maxLen bounds the bytes a replaced value spans in a text (MaxLen).
+	maxLen int
 }
 
 // New returns a Replacer of vs (empty ones left out).
@@ -73,8 +75,18 @@ func (r Replacer) With(vs ...string) Replacer {
 			ascii = append(ascii, f)
 		}
 	}
-	return Replacer{values: all, re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|")), ascii: ascii}
+	maxLen := 0
+	for _, v := range all {
+		// In any letter case a character may take up to 4 bytes.
+		maxLen = max(maxLen, 4*utf8.RuneCountInString(v))
+	}
+	return Replacer{values: all, re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|")), ascii: ascii, maxLen: maxLen}
 }
+
+// MaxLen bounds the length in bytes of what r replaces in a text: a value
+// that covers a byte of a text lies within MaxLen bytes of it, so a
+// window that far around it finds the value whole. 0 when r is empty.
+func (r Replacer) MaxLen() int { return r.maxLen }
 
 // Values are the values r replaces, longest first.
 func (r Replacer) Values() []string { return r.values }

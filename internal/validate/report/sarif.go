@@ -295,5 +295,7 @@ func regionSnippet(rng *hcl.Range, f *hcl.File, red redact.Replacer) *sarifMessa
 		return nil
 	}
 	start, end := widenOverSecrets(f.Bytes, rng.Start.Byte, rng.End.Byte, red)
-	return &sarifMessage{Text: clipText([]byte(red.String(string(f.Bytes[start:end]))))}
+	// Only what is shown is redacted: a region may span megabytes.
+	text, _, _ := redactedFrom(f.Bytes, start, end, maxSnippetLine+1, red)
+	return &sarifMessage{Text: clipText([]byte(text))}
 }

@@ -79,6 +79,14 @@ func snippetLines(src []byte, snip, highlight hcl.Range, red redact.Replacer) []
 // that a cut never leaves part of one; a value the highlight's edge cuts
 // through is taken into the highlight whole.
 func splitLine(src []byte, line, highlight hcl.Range, red redact.Replacer) snippetLine {
+	if line.End.Byte-line.Start.Byte > longLine {
+		return splitLongLine(src, line, highlight, red)
+	}
+	return splitWholeLine(src, line, highlight, red)
+}
+
+// splitWholeLine is splitLine redacting the whole line.
+func splitWholeLine(src []byte, line, highlight hcl.Range, red redact.Replacer) snippetLine {
 	l := snippetLine{number: line.Start.Line}
 	_, in, _ := line.PartitionAround(highlight)
 	if in.Empty() {
@@ -123,6 +131,110 @@ func splitLine(src []byte, line, highlight hcl.Range, red redact.Replacer) snipp
 	return l
 }
 
+// longLine is the length above which a line is redacted only around what
+// its snippet shows (splitLongLine): redacting a long line whole for each
+// finding on it made thousands of findings on one line (a minified JSON
+// file) take minutes.
+const longLine = 4 << 10
+
+// splitLongLine is splitLine for a line longer than longLine, which is
+// clipped: only what is shown of it, and the values that straddle the
+// cuts, are redacted.
+func splitLongLine(src []byte, line, highlight hcl.Range, red redact.Replacer) snippetLine {
+	l := snippetLine{number: line.Start.Line, clipped: true}
+	ls, le := line.Start.Byte, line.End.Byte
+	_, in, _ := line.PartitionAround(highlight)
+	if in.Empty() {
+		text, cut, redacted := redactedFrom(src, ls, le, maxSnippetLine+1, red)
+		l.redacted = redacted
+		if !cut && len(text) <= maxSnippetLine {
+			l.before, l.clipped = text, false // values made it short
+			return l
+		}
+		l.before = text[:runeStart([]byte(text), maxSnippetLine)] + ellipsis
+		return l
+	}
+	l.highlighted = true
+	hs, he := widenOverSecrets(src, in.Start.Byte, in.End.Byte, red)
+	hs, he = max(hs, ls), min(he, le)
+	b, bCut, bRed := redactedTo(src, ls, hs, snippetContext+1, red)
+	h, hCut, hRed := redactedFrom(src, hs, he, maxHighlight+1, red)
+	a, aCut, aRed := redactedFrom(src, he, le, snippetContext+1, red)
+	l.redacted = bRed || hRed || aRed
+	if !bCut && !hCut && !aCut && len(b)+len(h)+len(a) <= maxSnippetLine {
+		l.before, l.highlight, l.after, l.clipped = b, h, a, false // values made it short
+		return l
+	}
+	if len(b) > snippetContext {
+		l.before = ellipsis + b[runeStart([]byte(b), len(b)-snippetContext):]
+	} else {
+		l.before = b
+	}
+	if len(h) > maxHighlight {
+		l.highlight = h[:runeStart([]byte(h), maxHighlight)] + ellipsis
+	} else {
+		l.highlight = h
+	}
+	if len(a) > snippetContext {
+		l.after = a[:runeStart([]byte(a), snippetContext)] + ellipsis
+	} else {
+		l.after = a
+	}
+	return l
+}
+
+// redactedFrom returns what red makes of src[from:x], for the first x in
+// (from, to] where no value is cut at which that holds at least need
+// bytes, or for x = to; cut reports x < to, redacted that a value was
+// replaced.
+func redactedFrom(src []byte, from, to, need int, red redact.Replacer) (text string, cut, redacted bool) {
+	for n := need + red.MaxLen(); ; n *= 2 {
+		x := min(to, from+n)
+		if _, e, ok := valueCut(src, x, from, to, red); ok {
+			x = e
+		}
+		raw := string(src[from:x])
+		text = red.String(raw)
+		if len(text) >= need || x >= to {
+			return text, x < to, text != raw
+		}
+	}
+}
+
+// redactedTo returns what red makes of src[x:to], for the last x in
+// [from, to) where no value is cut at which that holds at least need
+// bytes, or for x = from; cut reports x > from, redacted that a value was
+// replaced.
+func redactedTo(src []byte, from, to, need int, red redact.Replacer) (text string, cut, redacted bool) {
+	for n := need + red.MaxLen(); ; n *= 2 {
+		x := max(from, to-n)
+		if s, _, ok := valueCut(src, x, from, to, red); ok {
+			x = s
+		}
+		raw := string(src[x:to])
+		text = red.String(raw)
+		if len(text) >= need || x <= from {
+			return text, x > from, text != raw
+		}
+	}
+}
+
+// valueCut returns [s, e), a value red replaces in src[lo:hi] that a cut
+// at p would split (s < p < e), looked for within red.MaxLen() bytes of
+// p, where such a value lies whole.
+func valueCut(src []byte, p, lo, hi int, red redact.Replacer) (s, e int, ok bool) {
+	if red.Empty() || p <= lo || p >= hi {
+		return 0, 0, false
+	}
+	w0, w1 := max(lo, p-red.MaxLen()), min(hi, p+red.MaxLen())
+	for _, sp := range red.Spans(string(src[w0:w1])) {
+		if s, e := w0+sp[0], w0+sp[1]; s < p && p < e {
+			return s, e, true
+		}
+	}
+	return 0, 0, false
+}
+
 // widenOverSecrets returns [start, end) of src widened so that no value red
 // replaces straddles either end: replacing the parts on each side of a cut
 // separately would leave both halves of the value in the output.
@@ -135,14 +247,11 @@ func widenOverSecrets(src []byte, start, end int, red redact.Replacer) (int, int
 	if i := bytes.IndexByte(src[end:], '\n'); i >= 0 {
 		le = end + i
 	}
-	for _, sp := range red.Spans(string(src[ls:le])) {
-		s, e := ls+sp[0], ls+sp[1]
-		if s < start && start < e {
-			start = s
-		}
-		if s < end && end < e {
-			end = e
-		}
+	if s, _, ok := valueCut(src, start, ls, le, red); ok {
+		start = s
+	}
+	if _, e, ok := valueCut(src, end, ls, le, red); ok {
+		end = e
 	}
 	return start, end
 }

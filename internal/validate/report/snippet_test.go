@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/bizpipe/bizpipe/internal/config/diag"
+	"github.com/bizpipe/bizpipe/internal/redact"
 )
 
 // TestTextSameAsHCL checks that the text format writes what HCL's
@@ -206,5 +208,85 @@ func TestParsedFilesUsed(t *testing.T) {
 				t.Errorf("want %q:\n%s", tt.within, out)
 			}
 		})
+	}
+}
+
+// A line longer than longLine is redacted only around what its snippet
+// shows (splitLongLine), and shows what redacting it whole shows
+// (splitWholeLine): for highlights anywhere, values anywhere, cuts through
+// values and characters of several bytes.
+func TestLongLineSameAsWhole(t *testing.T) {
+	secrets := []string{"hunter22", "s3cr\u00e9t-value", strings.Repeat("k", 300)}
+	red := redact.New(secrets...)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 150 {
+		var b strings.Builder
+		b.WriteString("x\n")
+		ls := b.Len()
+		for b.Len()-ls < longLine+1+rng.IntN(3*longLine) {
+			switch rng.IntN(8) {
+			case 0:
+				b.WriteString(secrets[rng.IntN(len(secrets))])
+			case 1:
+				b.WriteString("é€")
+			default:
+				b.WriteString(strings.Repeat("a", 1+rng.IntN(40)))
+			}
+		}
+		le := b.Len()
+		b.WriteString("\ny\n")
+		src := []byte(b.String())
+		line := hcl.Range{Start: hcl.Pos{Line: 2, Column: 1, Byte: ls}, End: hcl.Pos{Line: 2, Byte: le}}
+		hs := ls + rng.IntN(le-ls)
+		he := min(le, hs+rng.IntN(600))
+		highlight := hcl.Range{Start: hcl.Pos{Line: 2, Byte: hs}, End: hcl.Pos{Line: 2, Byte: he}}
+		if i%10 == 0 { // the highlight on another line: the line all before
+			highlight = hcl.Range{Start: hcl.Pos{Line: 3, Byte: le + 1}, End: hcl.Pos{Line: 3, Byte: le + 2}}
+		}
+		got, want := splitLongLine(src, line, highlight, red), splitWholeLine(src, line, highlight, red)
+		got.redacted, want.redacted = false, false // of what each looked at
+		if got != want {
+			t.Fatalf("line of %d bytes, highlight [%d, %d):\n got %+v\nwant %+v", le-ls, hs-ls, he-ls, got, want)
+		}
+		// Each part shown is text of the line redacted whole: no part of
+		// a value was left where a cut split it.
+		whole := red.String(string(src[ls:le]))
+		for _, part := range []string{got.before, got.highlight, got.after} {
+			if p := strings.Trim(part, ellipsis); !strings.Contains(whole, p) {
+				t.Fatalf("shown %q, not in the line redacted whole", p)
+			}
+		}
+	}
+}
+
+// Findings on one long line (a minified JSON file) cost each its snippet,
+// not the line: redacting the whole line for each made 3,000 findings on a
+// 776 KB line take minutes.
+func TestManyFindingsOnALongLineCheap(t *testing.T) {
+	const name, n = "ports.hcl.json", 2000
+	var src strings.Builder
+	var diags hcl.Diagnostics
+	src.WriteString(`{"send_port":{`)
+	for i := range n {
+		if i > 0 {
+			src.WriteString(",")
+		}
+		fmt.Fprintf(&src, `"p%d":{"host":"host.nope"}`, i)
+		end := src.Len() - 2
+		r := hcl.Range{Filename: name, Start: hcl.Pos{Line: 1, Column: end - 9, Byte: end - 10}, End: hcl.Pos{Line: 1, Column: end + 1, Byte: end}}
+		diags = append(diags, diag.New(hcl.DiagError, diag.CodeDuplicate, r, "Bad host", fmt.Sprintf("Number %d.", i)))
+	}
+	src.WriteString("}}\n")
+	opts := Options{Files: map[string][]byte{name: []byte(src.String())}, Redact: redact.New("correct horse battery")}
+	for _, f := range Formats() {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		out := render(t, f, diags, opts)
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		t.Logf("%s: %d bytes, allocated %d KiB", f, len(out), alloc>>10)
+		if alloc > 64<<20 {
+			t.Errorf("%s: allocated %d MiB for %d findings on a line of %d KB, want at most 64 MiB", f, alloc>>20, n, src.Len()>>10)
+		}
 	}
 }
