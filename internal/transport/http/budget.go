@@ -59,9 +59,11 @@ var errBusy = errors.New("the in-flight upload budget is spent")
 // upload that finds no such room becomes the grower when there is none,
 // and may fill the limit, so its spool (at most reserveBytes) completes as
 // fast as its client sends. It stops being the grower when its spool
-// ends; the room it keeps (streaming on) is given back when it ends. The
-// reserve costs a hostile client as much as the rest: it is only reached
-// once the rest is held, by bytes actually sent.
+// ends; the room it keeps (streaming on) is given back when it ends. A
+// body read whole grows only in its first spoolBytes: past them it takes
+// the shared room alone, so the largest it can be is the limit less the
+// reserve. The reserve costs a hostile client as much as the rest: it is
+// only reached once the rest is held, by bytes actually sent.
 type Budget struct {
 	limit int64
 	mu    sync.Mutex
@@ -76,6 +78,7 @@ type Budget struct {
 type waiter struct {
 	u       *Upload
 	n       int64
+	grow    bool          // u may grow into the reserve
 	ready   chan struct{} // closed once granted
 	granted bool          // under Budget.mu
 }
@@ -115,15 +118,24 @@ func (b *Budget) acquire(ctx context.Context, u *Upload, n int64, wait time.Dura
 	if n > b.limit {
 		return fmt.Errorf("%w: %d bytes asked of a budget of %d", errBusy, n, b.limit)
 	}
+	// Only a spool grows into the reserve, which is what one spool
+	// needs: a body read whole past its first spoolBytes (ReadAll, up to
+	// 4 MiB) could need more than the reserve, and, its grower waiting
+	// for room only others could give back, stall all who need it.
+	grow := u == nil || u.n < spoolBytes
 	b.mu.Lock()
+	if !grow && b.grow == u {
+		b.grow = nil
+		b.serve()
+	}
 	// Not ahead of the waiters for the shared room; the reserve's is
 	// the grower's, or free for whoever comes first.
-	if (len(b.queue) == 0 && b.fitsShared(n)) || b.fitsReserve(u, n) {
+	if (len(b.queue) == 0 && b.fitsShared(n)) || (grow && b.fitsReserve(u, n)) {
 		b.take(u, n)
 		b.mu.Unlock()
 		return nil
 	}
-	w := &waiter{u: u, n: n, ready: make(chan struct{})}
+	w := &waiter{u: u, n: n, grow: grow, ready: make(chan struct{})}
 	b.queue = append(b.queue, w)
 	b.mu.Unlock()
 
@@ -188,7 +200,7 @@ func (b *Budget) serve() {
 		fits := shared && b.fitsShared(w.n)
 		if !fits {
 			shared = false // none behind it jumps ahead for the shared room
-			fits = b.fitsReserve(w.u, w.n)
+			fits = w.grow && b.fitsReserve(w.u, w.n)
 		}
 		if !fits {
 			i++

@@ -545,6 +545,80 @@ func TestHTTPUploadWaitingForBudgetAtStop(t *testing.T) {
 	}
 }
 
+// A body read whole (Upload.ReadAll: AS2's asynchronous MDN, up to
+// 4 MiB) does not take the reserve past its first spoolBytes: the reserve
+// is what one spool needs, and a grower that needs more than it cannot
+// finish, so it would hold the reserve while it waits, and every upload
+// that needs the reserve would wait with it until the idle timeout. Here
+// a budget of 4 MiB (128 segments) whose shared room (96) is held but for
+// a streamed upload's 900 KiB start (29 segments); an MDN of 1500 KiB
+// spools its first MiB (3 shared segments, 29 of the reserve) and waits
+// for more; the streamed upload then needs 3 more segments to finish its
+// spool, which the reserve has: it is received while the MDN still waits
+// for the shared room, which it gets once the holder gives its back.
+func TestBodyReadWholeDoesNotHoldTheReserve(t *testing.T) {
+	const limit = 4 << 20
+	budget := NewBudget(limit)
+	// Only a bound on the wrong answer's wait.
+	const idle = 10 * time.Second
+	var s Serving
+	if _, err := s.Start(context.Background(), ServeOptions{Location: "in", Listen: "127.0.0.1:0",
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// As AS2 reads a message (Stream) or an MDN (Spool, then
+			// ReadAll).
+			up := budget.NewUpload(NewBody(w, r, 8<<20, idle, time.Minute), idle)
+			defer up.Close()
+			_, err := up.Spool(r.Context())
+			if err == nil && r.URL.Path == "/mdn" {
+				_, _, err = up.ReadAll(r.Context(), 4<<20)
+			} else if err == nil {
+				var src io.Reader
+				if src, err = up.Stream(r.Context()); err == nil {
+					_, err = io.Copy(io.Discard, src)
+				}
+			}
+			if err != nil {
+				up.Refuse(w, slog.New(slog.DiscardHandler), err, writeError)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+		})}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	addr := s.Addr().String()
+	req := func(path string, n int) []byte {
+		return fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n", path, n)
+	}
+
+	holder := int64(limit - reserveBytes - 29*segmentBytes - 3*segmentBytes)
+	if err := budget.acquire(t.Context(), nil, holder, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte("m"), 1200<<10)
+	mc := rawConn(t, addr, req("/msg", len(msg)), msg[:900<<10])
+	transporttest.WaitFor(t, "the message's start spooled", func() bool { return budget.Held() == holder+29*segmentBytes })
+	mdn := bytes.Repeat([]byte("n"), 1500<<10)
+	dc := rawConn(t, addr, req("/mdn", len(mdn)), mdn)
+	transporttest.WaitFor(t, "the MDN's first MiB spooled, and the MDN waiting for more", func() bool {
+		return budget.Waiting() == 1 && budget.Held() >= holder+29*segmentBytes+spoolBytes
+	})
+	if _, err := mc.Write(msg[900<<10:]); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := readStatus(mc); status != http.StatusAccepted {
+		t.Fatalf("the message: %d (%v), want 202", status, err)
+	}
+	if n := budget.Waiting(); n != 1 {
+		t.Errorf("%d uploads waiting once the message was received, want the MDN waiting still", n)
+	}
+	budget.release(holder)
+	if status, err := readStatus(dc); status != http.StatusAccepted {
+		t.Errorf("the MDN: %d (%v), want 202 once the shared room was given back", status, err)
+	}
+	transporttest.WaitFor(t, "the budget given back", func() bool { return budget.Held() == 0 && budget.Waiting() == 0 })
+}
+
 // An upload waiting for room gives up as soon as the stop cancels its
 // body, as a Read would, rather than when the stop's last grace ends
 // (abortAnswer) or its own wait does.
