@@ -18,6 +18,11 @@ const DefaultInFlightBytes int64 = 64 << 20
 // Budget): what one upload's spool can need.
 const reserveBytes = spoolBytes
 
+// turnWait is how long the grower may wait for its client before another
+// upload may grow into the reserve: a client sending at full speed does
+// not pause that long.
+const turnWait = time.Second
+
 // MinInFlightBytes is the smallest limit a Budget takes: the reserve, and
 // as much again for the other uploads, so that a body larger than
 // spoolBytes can always be received eventually, and uploads that do not
@@ -59,19 +64,23 @@ var errBusy = errors.New("the in-flight upload budget is spent")
 // upload that finds no such room becomes the grower when there is none,
 // and may fill the limit, so its spool (at most reserveBytes) completes as
 // fast as its client sends. It stops being the grower when its spool
-// ends; the room it keeps (streaming on) is given back when it ends. A
-// body read whole grows only in its first spoolBytes: past them it takes
-// the shared room alone, so the largest it can be is the limit less the
-// reserve. The reserve costs a hostile client as much as the rest: it is
-// only reached once the rest is held, by bytes actually sent.
+// ends, or when it has waited turnWait for its client (a client that
+// pauses must not keep the others from the reserve: it keeps only the
+// room it took); the room it keeps is given back when it ends. A body
+// read whole grows only in its first spoolBytes: past them it takes the
+// shared room alone, so the largest it can be is the limit less the
+// reserve. The reserve costs a hostile client what the rest costs: a
+// request for each segment it holds (a segment is taken before the bytes
+// it will hold arrive).
 type Budget struct {
-	limit int64
-	mu    sync.Mutex
-	taken int64     // the room taken, under mu
-	grow  *Upload   // the grower, nil when none, under mu
-	queue []*waiter // the uploads waiting for room, in order, under mu
-	held  atomic.Int64
-	peak  atomic.Int64
+	limit    int64
+	turnWait time.Duration // turnWait, but in tests
+	mu       sync.Mutex
+	taken    int64     // the room taken, under mu
+	grow     *Upload   // the grower, nil when none, under mu
+	queue    []*waiter // the uploads waiting for room, in order, under mu
+	held     atomic.Int64
+	peak     atomic.Int64
 }
 
 // waiter is an acquire waiting for room.
@@ -92,7 +101,7 @@ func NewBudget(limit int64) *Budget {
 	case limit < MinInFlightBytes:
 		limit = MinInFlightBytes
 	}
-	return &Budget{limit: limit}
+	return &Budget{limit: limit, turnWait: turnWait}
 }
 
 // Limit is the most the uploads sharing b hold at once.
@@ -225,8 +234,16 @@ func (b *Budget) release(n int64) {
 	b.serve()
 }
 
-// leave ends u's turn as the grower, if it is: its spool is over. The
-// room it holds stays taken until it gives it back.
+// growing reports whether u is the grower.
+func (b *Budget) growing(u *Upload) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.grow == u
+}
+
+// leave ends u's turn as the grower, if it is: its spool is over, or it
+// waited turnWait for its client. The room it holds stays taken until it
+// gives it back.
 func (b *Budget) leave(u *Upload) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

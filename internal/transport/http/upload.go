@@ -88,7 +88,16 @@ func (u *Upload) spool(ctx context.Context, limit int64) (bool, error) {
 		last := &u.segs[len(u.segs)-1]
 		// Not past limit: a body read whole is bounded by it.
 		end := int64(len(*last)) + limit - u.n
+		// The grower that waits for its client lets another have the
+		// turn (see Budget).
+		var pass *time.Timer
+		if u.budget.growing(u) {
+			pass = time.AfterFunc(u.budget.turnWait, func() { u.budget.leave(u) })
+		}
 		m, err := u.body.Read((*last)[len(*last):min(segmentBytes, end)])
+		if pass != nil {
+			pass.Stop()
+		}
 		*last = (*last)[:len(*last)+m]
 		u.n += int64(m)
 		if err == io.EOF {

@@ -108,7 +108,9 @@ func TestHTTPStalledBodiesTimeOut(t *testing.T) {
 // closes them.
 func TestHTTPUploadBudget(t *testing.T) {
 	const limit = 10 << 20 // 320 segments
-	rec, budget, h, base, _ := startBudgetRig(t, limit, time.Hour)
+	// Each stalled client that grows into the reserve lets the next have
+	// its turn soon.
+	rec, budget, h, base, _ := startBudgetRig(t, limit, time.Hour, 5*time.Millisecond)
 	addr := h.Addr().String()
 	part := bytes.Repeat([]byte("s"), 16<<10) // under a segment
 	stall := func(n int) []net.Conn {
@@ -143,24 +145,21 @@ func TestHTTPUploadBudget(t *testing.T) {
 		t.Fatalf("held %d after the ordinary uploads, want the stalled uploads' %d", held, 200*segmentBytes)
 	}
 
-	// 200 more stalled clients: 88 fit in the shared room (of 288
-	// segments), the next takes a segment of the reserve (of 32), which is
-	// its alone while it spools, and 111 wait for room.
+	// 200 more stalled clients: 120 fit, 88 in the shared room (of 288
+	// segments) and 32 in the reserve, each taking its turn there, and 80
+	// wait for room.
 	second := stall(200)
-	transporttest.WaitFor(t, "the budget full", func() bool {
-		return budget.Held() == 289*segmentBytes && budget.Waiting() == 111
-	})
-	// Closing 100 of the first makes room for 99 of those that wait,
-	// which then hold their segment too; the last 12 wait for the
-	// reserve, whose stalled upload keeps its turn until its spool ends.
+	transporttest.WaitFor(t, "the budget full", func() bool { return budget.Held() == limit && budget.Waiting() == 80 })
+	// Closing 100 of the first makes room for the 80 that wait, which
+	// then hold their segment too.
 	for _, c := range first[:100] {
 		c.Close()
 	}
 	transporttest.WaitFor(t, "the waiting uploads admitted", func() bool {
-		return budget.Held() == (289-100+99)*segmentBytes && budget.Waiting() == 12
+		return budget.Held() == (320-100+80)*segmentBytes && budget.Waiting() == 0
 	})
-	if p := budget.Peak(); p != 289*segmentBytes {
-		t.Errorf("peak %d, want %d", p, 289*segmentBytes)
+	if p := budget.Peak(); p != limit {
+		t.Errorf("peak %d, want the limit %d and never more", p, limit)
 	}
 
 	for _, c := range append(first[100:], second...) {
@@ -311,6 +310,36 @@ func TestUploadsArrivingTogetherDoNotStall(t *testing.T) {
 	if p := budget.Peak(); p > budget.Limit() {
 		t.Errorf("peak %d over the limit %d", p, budget.Limit())
 	}
+}
+
+// The grower whose client pauses lets another upload have the reserve
+// (turnWait): a client that stalls in its first MiB, or trickles, must
+// not keep every upload that needs the reserve waiting until its idle
+// timeout (here an hour). It keeps the room it took.
+func TestPausedGrowerPassesTheTurn(t *testing.T) {
+	rec, budget, h, _, _ := startBudgetRig(t, MinInFlightBytes, time.Hour)
+	addr := h.Addr().String()
+	shared := int64(MinInFlightBytes - reserveBytes)
+	if err := budget.acquire(t.Context(), nil, shared, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer budget.release(shared)
+	// The grower: 16 KiB of 100, then nothing.
+	g := rawConn(t, addr, header(100<<10), bytes.Repeat([]byte("g"), 16<<10))
+	transporttest.WaitFor(t, "the stalled upload in the reserve", func() bool { return budget.Held() == shared+segmentBytes })
+	body := bytes.Repeat([]byte("w"), 100<<10)
+	w := rawConn(t, addr, header(len(body)), body)
+	if status, err := readStatus(w); status != http.StatusAccepted {
+		t.Fatalf("the upload beside the stalled grower: %d (%v), want 202", status, err)
+	}
+	if got := rec.All(); len(got) != 1 || !bytes.Equal(got[0].Body, body) {
+		t.Errorf("stored %d messages, want the second upload's", len(got))
+	}
+	if held := budget.Held(); held != shared+segmentBytes {
+		t.Errorf("held %d, want the stalled upload's segment kept (%d)", held, shared+segmentBytes)
+	}
+	g.Close()
+	transporttest.WaitFor(t, "the stalled upload's segment given back", func() bool { return budget.Held() == shared })
 }
 
 // A burst of uploads from partners on slow links, together more than the
@@ -657,14 +686,17 @@ func TestUploadWaitForRoomEndsAtCancel(t *testing.T) {
 
 // startBudgetRig starts a listener whose uploads, of up to 4 MiB, share a
 // Budget of limit bytes and wait for room, or for a stalled body, up to
-// idle.
-func startBudgetRig(t *testing.T, limit int64, idle time.Duration) (*transporttest.Recorder, *Budget, *Listener, string, *transporttest.LogRecorder) {
+// idle; turn, when given, is the Budget's turnWait.
+func startBudgetRig(t *testing.T, limit int64, idle time.Duration, turn ...time.Duration) (*transporttest.Recorder, *Budget, *Listener, string, *transporttest.LogRecorder) {
 	t.Helper()
 	rec := transporttest.NewRecorder()
 	o := httpOpts()
 	o.MaxBody = 4 << 20
 	o.BodyIdleTimeout = idle
 	o.Budget = NewBudget(limit)
+	for _, d := range turn {
+		o.Budget.turnWait = d
+	}
 	h, base, lr := startHTTP(t, o, rec)
 	return rec, o.Budget, h, base, lr
 }
