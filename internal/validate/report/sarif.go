@@ -48,7 +48,7 @@ type (
 		Tool        sarifTool         `json:"tool"`
 		Invocations []sarifInvocation `json:"invocations"`
 		// ColumnKind: regions count columns in code points
-		// (codePointColumn), not UTF-16 units.
+		// (columnCounter), not UTF-16 units.
 		ColumnKind string        `json:"columnKind"`
 		Results    []sarifResult `json:"results"`
 	}
@@ -186,6 +186,7 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 	inv := sarifInvocation{ExecutionSuccessful: true}
 	results := []sarifResult{}
 	seen := fingerprints{}
+	var cols columnCounter
 	for _, d := range r.diags {
 		id, idx := ruleRef(d)
 		level := severityString(d.Severity)
@@ -211,9 +212,9 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 			f := r.files[s.Filename]
 			loc.Region = &sarifRegion{
 				StartLine:   s.Start.Line,
-				StartColumn: codePointColumn(f, s.Start),
+				StartColumn: cols.column(f, s.Start),
 				EndLine:     s.End.Line,
-				EndColumn:   codePointColumn(f, s.End),
+				EndColumn:   cols.column(f, s.End),
 				Snippet:     regionSnippet(s, f, r.redact),
 			}
 		}
@@ -275,16 +276,31 @@ func artifactURI(filename string) (uri, uriBaseID string) {
 	return "file://" + p, ""
 }
 
-// codePointColumn is p's column in Unicode code points, the run's
-// columnKind: HCL counts grapheme clusters, so that a letter with a
+// columnCounter gives positions' columns in Unicode code points, the
+// run's columnKind: HCL counts grapheme clusters, so that a letter with a
 // combining accent, or an emoji sequence, is one column of HCL's but
-// several code points. Without the source (f nil) HCL's column is kept.
-func codePointColumn(f *hcl.File, p hcl.Pos) int {
+// several code points. It counts on from the position asked last when the
+// next is further on its line, as the findings on one line come: counting
+// each from the line's start made thousands of findings on one long line
+// (a minified JSON file) quadratic.
+type columnCounter struct {
+	f     *hcl.File
+	at, n int // the last position asked (a byte offset) and its column
+}
+
+// column is p's column in code points; without the source (f nil) HCL's
+// column is kept.
+func (c *columnCounter) column(f *hcl.File, p hcl.Pos) int {
 	if f == nil || p.Byte < 0 || p.Byte > len(f.Bytes) {
 		return p.Column
 	}
-	lineStart := bytes.LastIndexByte(f.Bytes[:p.Byte], '\n') + 1
-	return utf8.RuneCount(f.Bytes[lineStart:p.Byte]) + 1
+	if f != c.f || p.Byte < c.at || bytes.IndexByte(f.Bytes[c.at:p.Byte], '\n') >= 0 {
+		lineStart := bytes.LastIndexByte(f.Bytes[:p.Byte], '\n') + 1
+		c.f, c.at, c.n = f, lineStart, 1
+	}
+	c.n += utf8.RuneCount(f.Bytes[c.at:p.Byte])
+	c.at = p.Byte
+	return c.n
 }
 
 // regionSnippet returns the source text of rng (its beginning, when it is
