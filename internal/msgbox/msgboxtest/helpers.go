@@ -156,16 +156,22 @@ func wantErr(t *testing.T, what string, err, want error) {
 
 func readBody(t *testing.T, b msgbox.Box, id string) []byte {
 	t.Helper()
-	rc, err := b.Body(t.Context(), id)
-	if err != nil {
-		t.Fatalf("Body(%s): %v", id, err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
+	data, err := bodyOf(t.Context(), b, id)
 	if err != nil {
 		t.Fatalf("reading body of %s: %v", id, err)
 	}
 	return data
+}
+
+// bodyOf reads the body of message id; for goroutines, which must not call
+// t.Fatal.
+func bodyOf(ctx context.Context, b msgbox.Box, id string) ([]byte, error) {
+	rc, err := b.Body(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("Body(%s): %w", id, err)
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 // sameMessage fails unless got and want are the same message metadata.

@@ -402,7 +402,14 @@ func testReceiveConcurrent(t *testing.T, b msgbox.Box) {
 					t.Errorf("Receive: %v", err)
 					return
 				}
-				if got := string(readBody(t, b, m.ID)); got != body {
+				// Not readBody: its t.Fatalf must not run off the test's
+				// goroutine.
+				got, err := bodyOf(t.Context(), b, m.ID)
+				if err != nil {
+					t.Errorf("reading body of %s: %v", m.ID, err)
+					return
+				}
+				if string(got) != body {
 					t.Errorf("body of %s: got %d bytes, want %q... (%d bytes)", m.ID, len(got), body[:20], len(body))
 				}
 				ids <- m.ID
