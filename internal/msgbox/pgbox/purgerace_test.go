@@ -126,7 +126,11 @@ func pausedPurge(t *testing.T, dbURL, first string) (done <-chan purgeResult, re
 	}()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var waiting bool
-		err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)").Scan(&waiting)
+		// pg_locks shows every database's locks: a parallel test's
+		// migration waiting on its advisory lock is not this purge.
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND objid = $1 AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+			lockKey).Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
