@@ -18,6 +18,8 @@ import (
 // once it had waited answerWithin, and the pool reset: such a batch
 // failed at every retry. A peer that takes nothing is still given up.
 func TestAnswerConnSlowTransfer(t *testing.T) {
+	// Not parallel: the peer's pace (40 ms a KiB) against within (200 ms)
+	// assumes a machine that is not busy with the other tests.
 	const within = 200 * time.Millisecond
 	ours, theirs := net.Pipe()
 	defer ours.Close()

@@ -39,6 +39,7 @@ func openNew(t testing.TB, opts Options) (*Box, string) {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	msgboxtest.Run(t, func(t *testing.T) msgbox.Box {
 		b, url := openNew(t, Options{})
 		// Cleanups run last first: this runs after the box is closed, on
@@ -116,6 +117,7 @@ func checkInvariants(t *testing.T, url string) {
 }
 
 func TestAbandonedTold(t *testing.T) {
+	t.Parallel()
 	msgboxtest.RunAbandoned(t, func(t *testing.T, told msgbox.AbandonedFunc) msgbox.Box {
 		b, _ := openNew(t, Options{Abandoned: told})
 		return b

@@ -771,6 +771,7 @@ func TestSourcePurgedWhileReceiving(t *testing.T) {
 // of a URL without connect_timeout, the pool's and the listener's; a URL's
 // own connect_timeout wins.
 func TestConnectTimeout(t *testing.T) {
+	t.Parallel()
 	url := pg.NewDatabase(t)
 	sep := "?"
 	if strings.Contains(url, "?") {
@@ -813,6 +814,7 @@ func TestConnectTimeout(t *testing.T) {
 // TestListPages: List reads page by page, each after the last message
 // handed on, and lists every message once (msgboxtest.ListPages).
 func TestListPages(t *testing.T) {
+	t.Parallel()
 	b, err := Open(t.Context(), pg.NewDatabase(t), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -825,6 +827,7 @@ func TestListPages(t *testing.T) {
 // last message the one before deleted, deletes every message it should
 // among those it keeps (msgboxtest.PurgeBatches).
 func TestPurgeBatches(t *testing.T) {
+	t.Parallel()
 	b, err := Open(t.Context(), pg.NewDatabase(t), Options{})
 	if err != nil {
 		t.Fatal(err)

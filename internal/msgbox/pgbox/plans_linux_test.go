@@ -65,6 +65,7 @@ var notPlanned = regexp.MustCompile(`(?is)^\s*(BEGIN|COMMIT|ROLLBACK|SET|SELECT 
 // plan is poor although an index serves it, as the purge's was, is not
 // caught here: see its EXPLAIN ANALYZE in docs/performance.md.)
 func TestNoStatementReadsATableWhole(t *testing.T) {
+	t.Parallel()
 	seen := &statementSet{texts: map[string]bool{}}
 	_, url := openNew(t, Options{})
 	t.Cleanup(func() {

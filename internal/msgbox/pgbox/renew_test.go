@@ -21,6 +21,7 @@ import (
 // first it held that one while it waited, and PostgreSQL broke the
 // deadlock by failing one side after deadlock_timeout (found by review).
 func TestRenewLocksInIDOrder(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		reversed bool

@@ -17,6 +17,7 @@ import (
 // and still is the connect error underneath; other errors are left as
 // they are.
 func TestSilentConnect(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
