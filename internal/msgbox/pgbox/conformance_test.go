@@ -4,6 +4,11 @@ package pgbox
 
 import (
 	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,7 +21,23 @@ import (
 // that needs it; each test gets a database of its own.
 var pg = pgtest.New()
 
-func TestMain(m *testing.M) { pg.Main(m) }
+func TestMain(m *testing.M) {
+	// The tests wait on the server, a process of its own, and on timers
+	// more than they compute: go test's default -parallel, GOMAXPROCS,
+	// left half the machine idle. At most 8, for the server's connections
+	// (pgtest's max_connections) on a machine of many cores. An explicit
+	// -parallel wins.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		if err := flag.Set("test.parallel", strconv.Itoa(min(2*runtime.GOMAXPROCS(0), 8))); err != nil {
+			fmt.Fprintf(os.Stderr, "pgbox tests: setting -test.parallel: %v\n", err)
+			os.Exit(2)
+		}
+	}
+	pg.Main(m)
+}
 
 // openURL opens a box on url and closes it when the test ends.
 func openURL(t testing.TB, url string, opts Options) *Box {
