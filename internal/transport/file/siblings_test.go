@@ -24,56 +24,24 @@ import (
 // one ReceiveEnv.Shared.
 func TestFileClaimNoLocationRecovers(t *testing.T) {
 	const warning = "no receive location of this process recovers"
-	type loc struct {
-		name, pattern string
-		otherDir      bool
-	}
 	for _, tc := range []struct {
 		name      string
-		locs      []loc
+		locs      []siblingLoc
 		warnings  int    // over all locations
 		recovered string // the location that receives b.txt, if any
 	}{
-		{"pattern changed", []loc{{"orders_in", "*.xml", false}}, 1, ""},
-		{"sibling takes it", []loc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", false}}, 0, "texts_in"},
-		{"sibling first takes it", []loc{{"texts_in", "*.txt", false}, {"orders_in", "*.xml", false}}, 0, "texts_in"},
-		{"sibling elsewhere", []loc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", true}}, 1, ""},
-		{"two locations, neither takes it", []loc{{"orders_in", "*.xml", false}, {"csv_in", "*.csv", false}}, 1, ""},
+		{"pattern changed", []siblingLoc{{"orders_in", "*.xml", false}}, 1, ""},
+		{"sibling takes it", []siblingLoc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", false}}, 0, "texts_in"},
+		{"sibling first takes it", []siblingLoc{{"texts_in", "*.txt", false}, {"orders_in", "*.xml", false}}, 0, "texts_in"},
+		{"sibling elsewhere", []siblingLoc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", true}}, 1, ""},
+		{"two locations, neither takes it", []siblingLoc{{"orders_in", "*.xml", false}, {"csv_in", "*.csv", false}}, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, elsewhere := t.TempDir(), t.TempDir()
 			claim := claimName("srv1", "00000000000000cc", "b.txt")
 			writeFile(t, dir, claim, "claimed before the kill")
-			shared := map[string]any{}
 			log, lr := transporttest.NewLog()
-			var recs []*transporttest.Recorder
-			var pollers []*Poller
-			for _, l := range tc.locs {
-				d := dir
-				if l.otherDir {
-					d = elsewhere
-				}
-				rec := transporttest.NewRecorder()
-				cfg := &ReceiveConfig{
-					Path:         value.Known(d, hcl.Range{}),
-					Pattern:      value.Known(l.pattern, hcl.Range{}),
-					PollInterval: value.Known(time.Millisecond, hcl.Range{}),
-				}
-				rc, err := cfg.NewReceiver(&component.ReceiveEnv{
-					Location: l.name, Owner: "srv1", SettleTime: time.Minute, Sink: rec, Log: log,
-					Shared: func(key string, make func() any) any {
-						if _, ok := shared[key]; !ok {
-							shared[key] = make()
-						}
-						return shared[key]
-					},
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				recs = append(recs, rec)
-				pollers = append(pollers, rc.(*receiver).f)
-			}
+			recs, pollers := siblingPollers(t, dir, elsewhere, tc.locs, log, func(*component.ReceiveEnv) {})
 			for range 2 { // the warning is at start, not every pass
 				for _, f := range pollers {
 					if _, err := poll(t, f); err != nil {
@@ -90,25 +58,7 @@ func TestFileClaimNoLocationRecovers(t *testing.T) {
 					t.Errorf("warning names %v, want claim %s of b.txt in %s", attrs, claim, dir)
 				}
 			}
-			for i, l := range tc.locs {
-				got := recs[i].All()
-				if l.name != tc.recovered {
-					if len(got) != 0 {
-						t.Errorf("%s received %d files, want 0", l.name, len(got))
-					}
-					continue
-				}
-				if len(got) != 1 || got[0].In.FileName != "b.txt" || got[0].In.SourceKey != l.name+"/"+claimKey(claim) {
-					t.Errorf("%s received %+v, want b.txt under its claim's key", l.name, got)
-				}
-			}
-			want := []string{claim}
-			if tc.recovered != "" {
-				want = nil
-			}
-			if left := names(t, dir); !slices.Equal(left, want) {
-				t.Errorf("left %v, want %v", left, want)
-			}
+			checkReceivedBy(t, dir, claim, tc.recovered, tc.locs, recs)
 		})
 	}
 }
@@ -125,69 +75,38 @@ func TestFileClaimNoLocationRecovers(t *testing.T) {
 // over without a word.
 func TestFileDeadClaimNoLocationTakesOver(t *testing.T) {
 	const warning = "no receive location of this process takes over"
-	type loc struct {
-		name, pattern string
-		otherDir      bool
-	}
 	for _, tc := range []struct {
 		name     string
-		locs     []loc
+		locs     []siblingLoc
 		age      time.Duration // how far the clock goes forward: takeovers wait 2m
 		alone    bool          // built without Shared: no Siblings
 		warnings int           // over all locations
 		taken    string        // the location that takes b.txt over, if any
 	}{
-		{"pattern changed", []loc{{"orders_in", "*.xml", false}}, time.Hour, false, 1, ""},
-		{"live owner's fresh claim", []loc{{"orders_in", "*.xml", false}}, 0, false, 0, ""},
-		{"old enough to take over, not to report", []loc{{"orders_in", "*.xml", false}}, 3 * time.Minute, false, 0, ""},
-		{"without siblings", []loc{{"orders_in", "*.xml", false}}, time.Hour, true, 1, ""},
-		{"sibling takes it", []loc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", false}}, time.Hour, false, 0, "texts_in"},
-		{"sibling first takes it", []loc{{"texts_in", "*.txt", false}, {"orders_in", "*.xml", false}}, time.Hour, false, 0, "texts_in"},
-		{"sibling elsewhere", []loc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", true}}, time.Hour, false, 1, ""},
-		{"two locations, neither takes it", []loc{{"orders_in", "*.xml", false}, {"csv_in", "*.csv", false}}, time.Hour, false, 1, ""},
+		{"pattern changed", []siblingLoc{{"orders_in", "*.xml", false}}, time.Hour, false, 1, ""},
+		{"live owner's fresh claim", []siblingLoc{{"orders_in", "*.xml", false}}, 0, false, 0, ""},
+		{"old enough to take over, not to report", []siblingLoc{{"orders_in", "*.xml", false}}, 3 * time.Minute, false, 0, ""},
+		{"without siblings", []siblingLoc{{"orders_in", "*.xml", false}}, time.Hour, true, 1, ""},
+		{"sibling takes it", []siblingLoc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", false}}, time.Hour, false, 0, "texts_in"},
+		{"sibling first takes it", []siblingLoc{{"texts_in", "*.txt", false}, {"orders_in", "*.xml", false}}, time.Hour, false, 0, "texts_in"},
+		{"sibling elsewhere", []siblingLoc{{"orders_in", "*.xml", false}, {"texts_in", "*.txt", true}}, time.Hour, false, 1, ""},
+		{"two locations, neither takes it", []siblingLoc{{"orders_in", "*.xml", false}, {"csv_in", "*.csv", false}}, time.Hour, false, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, elsewhere := t.TempDir(), t.TempDir()
 			claim := claimName("srv9", "00000000000000cc", "b.txt")
 			writeFile(t, dir, claim, "claimed by srv9, which died")
-			shared := map[string]any{}
 			log, lr := transporttest.NewLog()
-			var recs []*transporttest.Recorder
-			var pollers []*Poller
-			for _, l := range tc.locs {
-				d := dir
-				if l.otherDir {
-					d = elsewhere
-				}
-				rec := transporttest.NewRecorder()
-				cfg := &ReceiveConfig{
-					Path:         value.Known(d, hcl.Range{}),
-					Pattern:      value.Known(l.pattern, hcl.Range{}),
-					PollInterval: value.Known(time.Millisecond, hcl.Range{}),
-				}
-				env := &component.ReceiveEnv{
-					Location: l.name, Owner: "srv1", SettleTime: time.Minute, Sink: rec, Log: log,
-					Lease: time.Minute, // takeover after 2 minutes
-					Shared: func(key string, make func() any) any {
-						if _, ok := shared[key]; !ok {
-							shared[key] = make()
-						}
-						return shared[key]
-					},
-				}
+			recs, pollers := siblingPollers(t, dir, elsewhere, tc.locs, log, func(env *component.ReceiveEnv) {
+				env.Lease = time.Minute // takeover after 2 minutes
 				if tc.alone {
 					env.Shared = nil
 				}
-				rc, err := cfg.NewReceiver(env)
-				if err != nil {
-					t.Fatal(err)
-				}
-				f := rc.(*receiver).f
+			})
+			for _, f := range pollers {
 				// Claims are aged by their inode change time, which a test
 				// cannot back-date: the clock goes forward.
 				f.now = func() time.Time { return time.Now().Add(tc.age) }
-				recs = append(recs, rec)
-				pollers = append(pollers, f)
 			}
 			for range 3 { // once, not every pass
 				for _, f := range pollers {
@@ -205,25 +124,78 @@ func TestFileDeadClaimNoLocationTakesOver(t *testing.T) {
 					t.Errorf("warning names %v, want claim %s of b.txt in %s", attrs, claim, dir)
 				}
 			}
-			for i, l := range tc.locs {
-				got := recs[i].All()
-				if l.name != tc.taken {
-					if len(got) != 0 {
-						t.Errorf("%s received %d files, want 0", l.name, len(got))
-					}
-					continue
-				}
-				if len(got) != 1 || got[0].In.FileName != "b.txt" || got[0].In.SourceKey != l.name+"/"+claimKey(claim) {
-					t.Errorf("%s received %+v, want b.txt under its claim's key", l.name, got)
-				}
-			}
-			want := []string{claim}
-			if tc.taken != "" {
-				want = nil
-			}
-			if left := names(t, dir); !slices.Equal(left, want) {
-				t.Errorf("left %v, want %v", left, want)
-			}
+			checkReceivedBy(t, dir, claim, tc.taken, tc.locs, recs)
 		})
+	}
+}
+
+// siblingLoc is a file receive location of siblingPollers.
+type siblingLoc struct {
+	name, pattern string
+	otherDir      bool // polls elsewhere, not dir
+}
+
+// siblingPollers builds locs as the runner builds them, sharing one
+// ReceiveEnv.Shared, as server srv1, each env adjusted by tune; they
+// poll dir, or elsewhere.
+func siblingPollers(t *testing.T, dir, elsewhere string, locs []siblingLoc, log *slog.Logger, tune func(*component.ReceiveEnv)) ([]*transporttest.Recorder, []*Poller) {
+	t.Helper()
+	shared := map[string]any{}
+	var recs []*transporttest.Recorder
+	var pollers []*Poller
+	for _, l := range locs {
+		d := dir
+		if l.otherDir {
+			d = elsewhere
+		}
+		rec := transporttest.NewRecorder()
+		cfg := &ReceiveConfig{
+			Path:         value.Known(d, hcl.Range{}),
+			Pattern:      value.Known(l.pattern, hcl.Range{}),
+			PollInterval: value.Known(time.Millisecond, hcl.Range{}),
+		}
+		env := &component.ReceiveEnv{
+			Location: l.name, Owner: "srv1", SettleTime: time.Minute, Sink: rec, Log: log,
+			Shared: func(key string, make func() any) any {
+				if _, ok := shared[key]; !ok {
+					shared[key] = make()
+				}
+				return shared[key]
+			},
+		}
+		tune(env)
+		rc, err := cfg.NewReceiver(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+		pollers = append(pollers, rc.(*receiver).f)
+	}
+	return recs, pollers
+}
+
+// checkReceivedBy checks that only the location named taker (none when
+// "") received b.txt, under claim's key, and that claim is gone from dir
+// if it did, left there if not.
+func checkReceivedBy(t *testing.T, dir, claim, taker string, locs []siblingLoc, recs []*transporttest.Recorder) {
+	t.Helper()
+	for i, l := range locs {
+		got := recs[i].All()
+		if l.name != taker {
+			if len(got) != 0 {
+				t.Errorf("%s received %d files, want 0", l.name, len(got))
+			}
+			continue
+		}
+		if len(got) != 1 || got[0].In.FileName != "b.txt" || got[0].In.SourceKey != l.name+"/"+claimKey(claim) {
+			t.Errorf("%s received %+v, want b.txt under its claim's key", l.name, got)
+		}
+	}
+	want := []string{claim}
+	if taker != "" {
+		want = nil
+	}
+	if left := names(t, dir); !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v", left, want)
 	}
 }
