@@ -42,16 +42,8 @@ func TestFileClaimNoLocationRecovers(t *testing.T) {
 			writeFile(t, dir, claim, "claimed before the kill")
 			log, lr := transporttest.NewLog()
 			recs, pollers := siblingPollers(t, dir, elsewhere, tc.locs, log, func(*component.ReceiveEnv) {})
-			for range 2 { // the warning is at start, not every pass
-				for _, f := range pollers {
-					if _, err := poll(t, f); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if n := lr.Count(slog.LevelWarn, warning); n != tc.warnings {
-				t.Errorf("%d warnings %q, want %d; log:\n%v", n, warning, tc.warnings, lr.Records())
-			}
+			// The warning is at start, not at every pass.
+			pollAndCount(t, pollers, 2, lr, warning, tc.warnings)
 			if tc.warnings > 0 {
 				attrs, _ := lr.Find(warning)
 				if !strings.Contains(attrs["claims"], claim) || attrs["files"] != "[b.txt]" || attrs["dir"] != dir {
@@ -108,16 +100,8 @@ func TestFileDeadClaimNoLocationTakesOver(t *testing.T) {
 				// cannot back-date: the clock goes forward.
 				f.now = func() time.Time { return time.Now().Add(tc.age) }
 			}
-			for range 3 { // once, not every pass
-				for _, f := range pollers {
-					if _, err := poll(t, f); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if n := lr.Count(slog.LevelWarn, warning); n != tc.warnings {
-				t.Errorf("%d warnings %q, want %d; log:\n%v", n, warning, tc.warnings, lr.Records())
-			}
+			// Once, not at every pass.
+			pollAndCount(t, pollers, 3, lr, warning, tc.warnings)
 			if tc.warnings > 0 {
 				attrs, _ := lr.Find(warning)
 				if attrs["claim"] != claim || attrs["file"] != "b.txt" || attrs["dir"] != dir {
@@ -197,5 +181,21 @@ func checkReceivedBy(t *testing.T, dir, claim, taker string, locs []siblingLoc, 
 	}
 	if left := names(t, dir); !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v", left, want)
+	}
+}
+
+// pollAndCount polls each of pollers, rounds times, and checks that the
+// log then holds want warnings saying warning.
+func pollAndCount(t *testing.T, pollers []*Poller, rounds int, lr *transporttest.LogRecorder, warning string, want int) {
+	t.Helper()
+	for range rounds {
+		for _, f := range pollers {
+			if _, err := poll(t, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := lr.Count(slog.LevelWarn, warning); n != want {
+		t.Errorf("%d warnings %q, want %d; log:\n%v", n, warning, want, lr.Records())
 	}
 }
