@@ -43,6 +43,8 @@ func Long(vs []string) []string {
 type Replacer struct {
 	values []string
 	re     *regexp.Regexp // nil: none
+	// anchored is re matching at the start of a text only (Spans).
+	anchored *regexp.Regexp
 	// ascii are the values that a text of ASCII only can hold, each as
 	// the ASCII letters and signs it matches there, lower case (see
 	// asciiForm): what lets String pass such a text that holds none of
@@ -80,12 +82,20 @@ func (r Replacer) With(vs ...string) Replacer {
 		// In any letter case a character may take up to 4 bytes.
 		maxLen = max(maxLen, 4*utf8.RuneCountInString(v))
 	}
-	return Replacer{values: all, re: regexp.MustCompile(`(?i)` + strings.Join(quoted, "|")), ascii: ascii, maxLen: maxLen}
+	re := regexp.MustCompile(`(?i)` + strings.Join(quoted, "|"))
+	anchored := regexp.MustCompile(`^(?i:` + strings.Join(quoted, "|") + `)`)
+	// The longest value found where values start together: a value whose
+	// text is longer, but the value shorter (ſ is two bytes, s one), would
+	// otherwise leave its end shown.
+	re.Longest()
+	anchored.Longest()
+	return Replacer{values: all, re: re, anchored: anchored, ascii: ascii, maxLen: maxLen}
 }
 
-// MaxLen bounds the length in bytes of what r replaces in a text: a value
-// that covers a byte of a text lies within MaxLen bytes of it, so a
-// window that far around it finds the value whole. 0 when r is empty.
+// MaxLen bounds the length in bytes of a value r replaces in a text (a
+// range of Spans may join several): a value that covers a byte of a text
+// lies within MaxLen bytes of it, so a window that far around it finds
+// the value whole. 0 when r is empty.
 func (r Replacer) MaxLen() int { return r.maxLen }
 
 // Values are the values r replaces, longest first.
@@ -94,12 +104,25 @@ func (r Replacer) Values() []string { return r.values }
 // Empty reports whether r replaces nothing.
 func (r Replacer) Empty() bool { return r.re == nil }
 
-// String returns s with every value replaced by Shown.
+// String returns s with every value replaced by Shown, values that
+// overlap as one (see Spans).
 func (r Replacer) String(s string) string {
 	if r.re == nil || r.none(s) {
 		return s
 	}
-	return r.re.ReplaceAllLiteralString(s, Shown)
+	spans := r.Spans(s)
+	if spans == nil {
+		return s
+	}
+	var b strings.Builder
+	at := 0
+	for _, sp := range spans {
+		b.WriteString(s[at:sp[0]])
+		b.WriteString(Shown)
+		at = sp[1]
+	}
+	b.WriteString(s[at:])
+	return b.String()
 }
 
 // Diagnostics returns diags with their summaries and details passed
@@ -120,12 +143,52 @@ func (r Replacer) Diagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 }
 
 // Spans returns the byte ranges [start, end) of the values in s, in order
-// and without overlap, as String replaces them.
+// and without overlap, as String replaces them: values that overlap
+// ("abcd" and "cdef" in "abcdef") make one range, so that none is left
+// partly shown, and a range ends where no value found in s goes on
+// through it, so that what String makes of a piece of s cut there is
+// what it makes of s.
 func (r Replacer) Spans(s string) [][]int {
 	if r.re == nil {
 		return nil
 	}
-	return r.re.FindAllStringIndex(s, -1)
+	var out [][]int
+	next := r.re.FindStringIndex(s)
+	for next != nil {
+		span := next
+		// The first value found after the rune span starts at starts the
+		// next span, or overlaps span; then each rune of span is tried
+		// for more, anchored: a search would start a match at every rune
+		// it passes, as long as a value each in a run of overlapping ones.
+		next = r.find(s, span[0]+runeLen(s[span[0]:]))
+		if next != nil && next[0] < span[1] {
+			span[1] = max(span[1], next[1])
+			for at := next[0] + runeLen(s[next[0]:]); at < span[1]; at += runeLen(s[at:]) {
+				if l := r.anchored.FindStringIndex(s[at:]); l != nil {
+					span[1] = max(span[1], at+l[1])
+				}
+			}
+			next = r.find(s, span[1])
+		}
+		out = append(out, span)
+	}
+	return out
+}
+
+// find returns where the first value in s[at:] lies in s, or nil.
+func (r Replacer) find(s string, at int) []int {
+	l := r.re.FindStringIndex(s[at:])
+	if l == nil {
+		return nil
+	}
+	return []int{at + l[0], at + l[1]}
+}
+
+// runeLen is the length of the rune s starts with, as the regexp reads
+// it (an invalid byte is one), at least 1.
+func runeLen(s string) int {
+	_, n := utf8.DecodeRuneInString(s)
+	return max(n, 1)
 }
 
 // SourceForms returns vs with the other forms each value takes where a

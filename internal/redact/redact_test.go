@@ -2,6 +2,7 @@ package redact
 
 import (
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +90,69 @@ func TestStringQuickPath(t *testing.T) {
 		}
 		if got := r.String(s); got != want {
 			t.Fatalf("String(%q) = %q, want the regexp's %q", s, got, want)
+		}
+	}
+}
+
+// TestOverlappingValues: values that overlap in a text, or start together,
+// are replaced as one, so that no part of any is shown: replaced one at a
+// time, left to right, the first left the rest of the other in clear.
+func TestOverlappingValues(t *testing.T) {
+	for _, tt := range []struct {
+		values   []string
+		in, want string
+	}{
+		{[]string{"abcd", "cdef"}, "x abcdef y", "x (sensitive value) y"},
+		{[]string{"hunter22", "xhun"}, "xhunter22", "(sensitive value)"},                           // the first found is the shorter
+		{[]string{"ſſſſ", "sssssx"}, "sssssx", "(sensitive value)"},                                // the longer value, the shorter text
+		{[]string{"abcd", "cdef", "efgh"}, "abcdefgh-abcd", "(sensitive value)-(sensitive value)"}, // a chain
+		{[]string{"abcd"}, "abcdabcd", "(sensitive value)(sensitive value)"},                       // adjacent values stay apart
+		{[]string{"aaaa"}, "aaaaaa", "(sensitive value)"},                                          // a value overlapping itself
+		{[]string{"\u212Akkk", "KKKs"}, "kkKKs-", "(sensitive value)-"},                            // case folding
+	} {
+		if got := New(tt.values...).String(tt.in); got != tt.want {
+			t.Errorf("%q: String(%q) = %q, want %q", tt.values, tt.in, got, tt.want)
+		}
+	}
+	// Random texts: what Spans covers is exactly the bytes that some value
+	// covers, each value found by an anchored match at every offset.
+	values := []string{"abcd", "cdef", "bcdefgh", "ſſſs", "ßß", "\U00010400\U00010401", "aba"}
+	r := New(values...)
+	var anchored []*regexp.Regexp
+	for _, v := range values {
+		anchored = append(anchored, regexp.MustCompile(`^(?i:`+regexp.QuoteMeta(v)+`)`))
+	}
+	pieces := []string{"a", "b", "c", "d", "e", "f", "g", "h", "s", "S", "ſ", "ß", "ẞ", "\U00010400", "\U00010428", "\U00010401", "\U00010429", "-"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(20) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		want := make([]bool, len(s))
+		for i := range s {
+			for _, re := range anchored {
+				if l := re.FindStringIndex(s[i:]); l != nil {
+					for k := i; k < i+l[1]; k++ {
+						want[k] = true
+					}
+				}
+			}
+		}
+		got := make([]bool, len(s))
+		prev := -1
+		for _, sp := range r.Spans(s) {
+			if sp[0] < prev || sp[0] >= sp[1] {
+				t.Fatalf("Spans(%q) = %v: not in order, or empty", s, r.Spans(s))
+			}
+			prev = sp[1]
+			for k := sp[0]; k < sp[1]; k++ {
+				got[k] = true
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Spans(%q) = %v, covering %v; the values cover %v", s, r.Spans(s), got, want)
 		}
 	}
 }
