@@ -219,10 +219,37 @@ func redactedTo(src []byte, from, to, need int, red redact.Replacer) (text strin
 	}
 }
 
-// valueCut returns [s, e), a value red replaces in src[lo:hi] that a cut
-// at p would split (s < p < e), looked for within red.MaxLen() bytes of
-// p, where such a value lies whole.
+// valueCut returns [s, e), what red replaces as one in src[lo:hi] that a
+// cut at p would split (s < p < e). Values that overlap are replaced as
+// one, and such a run may reach past the window where a value through p
+// lies whole, so it is followed a window at a time until no value goes on
+// through either end: a cut inside it would redact each side apart.
 func valueCut(src []byte, p, lo, hi int, red redact.Replacer) (s, e int, ok bool) {
+	s, e, ok = spanThrough(src, p, lo, hi, red)
+	if !ok {
+		return 0, 0, false
+	}
+	for {
+		s2, _, more := spanThrough(src, s, lo, hi, red)
+		if !more {
+			break
+		}
+		s = s2
+	}
+	for {
+		_, e2, more := spanThrough(src, e, lo, hi, red)
+		if !more {
+			break
+		}
+		e = e2
+	}
+	return s, e, true
+}
+
+// spanThrough returns [s, e), what red replaces as one in src[lo:hi]
+// within red.MaxLen() bytes of p, where a value through p lies whole, when
+// it goes on through p (s < p < e).
+func spanThrough(src []byte, p, lo, hi int, red redact.Replacer) (s, e int, ok bool) {
 	if red.Empty() || p <= lo || p >= hi {
 		return 0, 0, false
 	}

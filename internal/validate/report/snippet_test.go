@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -320,4 +321,103 @@ func TestColumnCounter(t *testing.T) {
 	if got := c.column(nil, hcl.Pos{Column: 7, Byte: 3}); got != 7 {
 		t.Errorf("without the source: %d, want HCL's column 7", got)
 	}
+}
+
+// Values that overlap one another run on as one (redact.Replacer.Spans),
+// farther than the window a cut looks in for a value through it: a run of
+// a value of 4-byte letters overlapping itself in any letter case, values
+// chained. A snippet cut inside such a run, on a long line or at a short
+// line's highlight, redacted each side apart and showed letters of the
+// values; the text around them here has none.
+func TestRunsOfValuesNotCut(t *testing.T) {
+	sets := [][]string{
+		{strings.Repeat("\U00010400", 40), "\U00010428\U00010429ab"},
+		{"abcd", "cdef", "efgh", "ghab"},
+		{strings.Repeat("ab", 30), "bab"},
+		{"kkkk", "ſſſſ", "ßßßß"},
+	}
+	fillers := []string{".", " ", "€", "=", "\t", "→"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 400 {
+		values := sets[i%len(sets)]
+		red := redact.New(values...)
+		var b strings.Builder
+		b.WriteString("=\n")
+		ls := b.Len()
+		size := 1 + rng.IntN(300)
+		if i%2 == 0 {
+			size = longLine + rng.IntN(2*longLine)
+		}
+		for b.Len()-ls < size {
+			if rng.IntN(4) == 0 {
+				b.WriteString(fillers[rng.IntN(len(fillers))])
+				continue
+			}
+			// The value in a random letter case, its runes' fold kin.
+			for _, c := range values[rng.IntN(len(values))] {
+				for range rng.IntN(3) {
+					c = unicode.SimpleFold(c)
+				}
+				b.WriteRune(c)
+			}
+		}
+		le := b.Len()
+		b.WriteString("\n=\n")
+		src := []byte(b.String())
+		line := hcl.Range{Start: hcl.Pos{Line: 2, Column: 1, Byte: ls}, End: hcl.Pos{Line: 2, Byte: le}}
+		hs := ls + rng.IntN(le-ls)
+		for !utf8.RuneStart(src[hs]) {
+			hs--
+		}
+		he := min(le, hs+rng.IntN(600))
+		for !utf8.RuneStart(src[he]) {
+			he++
+		}
+		highlight := hcl.Range{Start: hcl.Pos{Line: 2, Byte: hs}, End: hcl.Pos{Line: 2, Byte: he}}
+		if i%10 == 0 { // the highlight on another line: the line all before
+			highlight = hcl.Range{Start: hcl.Pos{Line: 3, Byte: le + 1}, End: hcl.Pos{Line: 3, Byte: le + 2}}
+		}
+		l := splitWholeLine(src, line, highlight, red)
+		if le-ls > longLine {
+			got := splitLongLine(src, line, highlight, red)
+			got.redacted, l.redacted = false, false
+			if got != l {
+				t.Fatalf("%q, line of %d bytes, highlight [%d, %d):\n got %+v\nwant %+v", values, le-ls, hs-ls, he-ls, got, l)
+			}
+		}
+		for _, part := range []string{l.before, l.highlight, l.after} {
+			if letter := lettersShown(part); letter != "" {
+				t.Fatalf("%q, line of %d bytes, highlight [%d, %d): %q shows %q of a value", values, le-ls, hs-ls, he-ls, part, letter)
+			}
+		}
+	}
+}
+
+// lettersShown returns the letters of part but those of redact.Shown,
+// whole or cut by a clip's ellipsis.
+func lettersShown(part string) string {
+	p := strings.TrimPrefix(part, ellipsis)
+	if p != part { // clipped before: the end of a Shown may start it
+		for i := 1; i < len(redact.Shown); i++ {
+			if strings.HasPrefix(p, redact.Shown[i:]) {
+				p = p[len(redact.Shown)-i:]
+				break
+			}
+		}
+	}
+	if q := strings.TrimSuffix(p, ellipsis); q != p {
+		p = q
+		for i := len(redact.Shown) - 1; i > 0; i-- {
+			if strings.HasSuffix(p, redact.Shown[:i]) {
+				p = p[:len(p)-i]
+				break
+			}
+		}
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) {
+			return r
+		}
+		return -1
+	}, strings.ReplaceAll(p, redact.Shown, ""))
 }
