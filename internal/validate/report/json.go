@@ -111,7 +111,7 @@ func writeJSON(w io.Writer, r *result) error {
 				Start:    jsonPos(d.Subject.Start),
 				End:      jsonPos(d.Subject.End),
 			}
-			jd.Snippet = snippet(d, r.files[d.Subject.Filename], r.redact)
+			jd.Snippet = snippet(d, r.files[d.Subject.Filename], r.lines(d.Subject.Filename), r.redact)
 		}
 		doc.Diagnostics = append(doc.Diagnostics, jd)
 	}
@@ -138,14 +138,14 @@ func jsonPos(p hcl.Pos) JSONPos {
 
 // snippet computes the snippet of d the way Terraform does, or returns nil
 // when the source is not available.
-func snippet(d *hcl.Diagnostic, f *hcl.File, red redact.Replacer) *JSONSnippet {
+func snippet(d *hcl.Diagnostic, f *hcl.File, li *lineIndex, red redact.Replacer) *JSONSnippet {
 	if f == nil || f.Bytes == nil {
 		return nil
 	}
 	src := f.Bytes
 	snip, highlight := snippetRanges(d)
 
-	lines := snippetLines(src, snip, highlight, red)
+	lines := snippetLines(li, snip, highlight, red)
 	if len(lines) == 0 {
 		return nil // the range lies outside the source we were given
 	}
@@ -166,7 +166,7 @@ func snippet(d *hcl.Diagnostic, f *hcl.File, red redact.Replacer) *JSONSnippet {
 	// start of the first line; in clipped lines, where the highlight's
 	// part of the first line it overlaps starts, and where its part of the
 	// last one ends.
-	codeStart := bytes.LastIndexByte(src[:min(max(snip.Start.Byte, 0), len(src))], '\n') + 1
+	codeStart := li.lineStart(min(max(snip.Start.Byte, 0), len(src)))
 	clamp := func(n int) int { return max(0, min(n, len(codeStr))) }
 	start := clamp(highlight.Start.Byte - codeStart)
 	end := clamp(highlight.End.Byte - codeStart)

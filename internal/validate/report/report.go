@@ -143,6 +143,25 @@ type result struct {
 	warnings int
 	files    map[string]*hcl.File // parsed sources, for snippets and context
 	redact   redact.Replacer      // applied to every text and snippet
+	index    map[string]*lineIndex
+}
+
+// lines returns the line index of the source named name, built the first
+// time it is asked for, or nil when there is no source.
+func (r *result) lines(name string) *lineIndex {
+	f := r.files[name]
+	if f == nil || f.Bytes == nil {
+		return nil
+	}
+	if li := r.index[name]; li != nil {
+		return li
+	}
+	if r.index == nil {
+		r.index = map[string]*lineIndex{}
+	}
+	li := newLineIndex(f.Bytes)
+	r.index[name] = li
+	return li
 }
 
 func newResult(in hcl.Diagnostics, opts Options) *result {

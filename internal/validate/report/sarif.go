@@ -1,14 +1,12 @@
 package report
 
 import (
-	"bytes"
 	"io"
 	"net/url"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -48,7 +46,7 @@ type (
 		Tool        sarifTool         `json:"tool"`
 		Invocations []sarifInvocation `json:"invocations"`
 		// ColumnKind: regions count columns in code points
-		// (columnCounter), not UTF-16 units.
+		// (codePointColumn), not UTF-16 units.
 		ColumnKind string        `json:"columnKind"`
 		Results    []sarifResult `json:"results"`
 	}
@@ -186,7 +184,6 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 	inv := sarifInvocation{ExecutionSuccessful: true}
 	results := []sarifResult{}
 	seen := fingerprints{}
-	var cols columnCounter
 	for _, d := range r.diags {
 		id, idx := ruleRef(d)
 		level := severityString(d.Severity)
@@ -209,13 +206,13 @@ func writeSARIF(w io.Writer, r *result, opts Options) error {
 		uri, base := artifactURI(file)
 		loc := sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: uri, URIBaseID: base}}
 		if s := d.Subject; s != nil {
-			f := r.files[s.Filename]
+			f, li := r.files[s.Filename], r.lines(s.Filename)
 			loc.Region = &sarifRegion{
 				StartLine:   s.Start.Line,
-				StartColumn: cols.column(f, s.Start),
+				StartColumn: codePointColumn(li, s.Start),
 				EndLine:     s.End.Line,
-				EndColumn:   cols.column(f, s.End),
-				Snippet:     regionSnippet(s, f, r.redact),
+				EndColumn:   codePointColumn(li, s.End),
+				Snippet:     regionSnippet(s, f, li, r.redact),
 			}
 		}
 		results = append(results, sarifResult{
@@ -276,41 +273,25 @@ func artifactURI(filename string) (uri, uriBaseID string) {
 	return "file://" + p, ""
 }
 
-// columnCounter gives positions' columns in Unicode code points, the
-// run's columnKind: HCL counts grapheme clusters, so that a letter with a
+// codePointColumn is p's column in Unicode code points, the run's
+// columnKind: HCL counts grapheme clusters, so that a letter with a
 // combining accent, or an emoji sequence, is one column of HCL's but
-// several code points. It counts on from the position asked last when the
-// next is further on its line, as the findings on one line come: counting
-// each from the line's start made thousands of findings on one long line
-// (a minified JSON file) quadratic.
-type columnCounter struct {
-	f     *hcl.File
-	at, n int // the last position asked (a byte offset) and its column
-}
-
-// column is p's column in code points; without the source (f nil) HCL's
-// column is kept.
-func (c *columnCounter) column(f *hcl.File, p hcl.Pos) int {
-	if f == nil || p.Byte < 0 || p.Byte > len(f.Bytes) {
+// several code points. Without the source (li nil) HCL's column is kept.
+func codePointColumn(li *lineIndex, p hcl.Pos) int {
+	if li == nil || p.Byte < 0 || p.Byte > len(li.src) {
 		return p.Column
 	}
-	if f != c.f || p.Byte < c.at || bytes.IndexByte(f.Bytes[c.at:p.Byte], '\n') >= 0 {
-		lineStart := bytes.LastIndexByte(f.Bytes[:p.Byte], '\n') + 1
-		c.f, c.at, c.n = f, lineStart, 1
-	}
-	c.n += utf8.RuneCount(f.Bytes[c.at:p.Byte])
-	c.at = p.Byte
-	return c.n
+	return li.column(p.Byte)
 }
 
 // regionSnippet returns the source text of rng (its beginning, when it is
 // long), or nil when the source is not available or rng does not fit in it.
 // Sensitive values are replaced, also one the region cuts through.
-func regionSnippet(rng *hcl.Range, f *hcl.File, red redact.Replacer) *sarifMessage {
+func regionSnippet(rng *hcl.Range, f *hcl.File, li *lineIndex, red redact.Replacer) *sarifMessage {
 	if f == nil || f.Bytes == nil || rng.End.Byte > len(f.Bytes) || rng.Start.Byte < 0 || rng.Empty() {
 		return nil
 	}
-	start, end := widenOverSecrets(f.Bytes, rng.Start.Byte, rng.End.Byte, red)
+	start, end := widenOverSecrets(f.Bytes, rng.Start.Byte, rng.End.Byte, li.lineStart(rng.Start.Byte), li.lineEnd(rng.End.Byte), red)
 	// Only what is shown is redacted: a region may span megabytes.
 	text, _, _ := redactedFrom(f.Bytes, start, end, maxSnippetLine+1, red)
 	return &sarifMessage{Text: clipText([]byte(text))}

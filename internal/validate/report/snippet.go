@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"unicode/utf8"
@@ -45,19 +44,18 @@ type snippetLine struct {
 // splits around highlight, with the values red replaces replaced. The lines
 // are those HCL's writer shows: split as bufio.ScanLines splits them, kept
 // when hcl.Range.Overlaps says so.
-func snippetLines(src []byte, snip, highlight hcl.Range, red redact.Replacer) []snippetLine {
+func snippetLines(li *lineIndex, snip, highlight hcl.Range, red redact.Replacer) []snippetLine {
+	src := li.src
 	start := min(max(snip.Start.Byte, 0), len(src))
-	pos := bytes.LastIndexByte(src[:start], '\n') + 1
+	pos := li.lineStart(start)
 	number := snip.Start.Line
 	if number <= 0 {
-		number = bytes.Count(src[:pos], []byte("\n")) + 1
+		number = sort.SearchInts(li.newlines, pos) + 1
 	}
 	var out []snippetLine
 	for ; pos < len(src) && pos <= snip.End.Byte; number++ {
-		end, next := len(src), len(src)
-		if i := bytes.IndexByte(src[pos:], '\n'); i >= 0 {
-			end, next = pos+i, pos+i+1
-		}
+		end := li.lineEnd(pos)
+		next := min(end+1, len(src))
 		if end > pos && src[end-1] == '\r' {
 			end--
 		}
@@ -103,7 +101,7 @@ func splitWholeLine(src []byte, line, highlight hcl.Range, red redact.Replacer) 
 	}
 	l.highlighted = true
 	ls, le := line.Start.Byte, line.End.Byte
-	hs, he := widenOverSecrets(src, in.Start.Byte, in.End.Byte, red)
+	hs, he := widenOverSecrets(src, in.Start.Byte, in.End.Byte, line.Start.Byte, line.End.Byte, red)
 	hs, he = max(hs, ls), min(he, le)
 	rawB, rawH, rawA := string(src[ls:hs]), string(src[hs:he]), string(src[he:le])
 	b, h, a := red.String(rawB), red.String(rawH), red.String(rawA)
@@ -155,7 +153,7 @@ func splitLongLine(src []byte, line, highlight hcl.Range, red redact.Replacer) s
 		return l
 	}
 	l.highlighted = true
-	hs, he := widenOverSecrets(src, in.Start.Byte, in.End.Byte, red)
+	hs, he := widenOverSecrets(src, in.Start.Byte, in.End.Byte, line.Start.Byte, line.End.Byte, red)
 	hs, he = max(hs, ls), min(he, le)
 	b, bCut, bRed := redactedTo(src, ls, hs, snippetContext+1, red)
 	h, hCut, hRed := redactedFrom(src, hs, he, maxHighlight+1, red)
@@ -264,15 +262,11 @@ func spanThrough(src []byte, p, lo, hi int, red redact.Replacer) (s, e int, ok b
 
 // widenOverSecrets returns [start, end) of src widened so that no value red
 // replaces straddles either end: replacing the parts on each side of a cut
-// separately would leave both halves of the value in the output.
-func widenOverSecrets(src []byte, start, end int, red redact.Replacer) (int, int) {
+// separately would leave both halves of the value in the output. Values
+// are looked for in src[ls:le], the lines of [start, end).
+func widenOverSecrets(src []byte, start, end, ls, le int, red redact.Replacer) (int, int) {
 	if red.Empty() {
 		return start, end
-	}
-	ls := bytes.LastIndexByte(src[:start], '\n') + 1
-	le := len(src)
-	if i := bytes.IndexByte(src[end:], '\n'); i >= 0 {
-		le = end + i
 	}
 	if s, _, ok := valueCut(src, start, ls, le, red); ok {
 		start = s

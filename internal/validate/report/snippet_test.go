@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -290,36 +289,6 @@ func TestManyFindingsOnALongLineCheap(t *testing.T) {
 		if alloc > 64<<20 {
 			t.Errorf("%s: allocated %d MiB for %d findings on a line of %d KB, want at most 64 MiB", f, alloc>>20, n, src.Len()>>10)
 		}
-	}
-}
-
-// columnCounter gives each position's column in code points, counted
-// from its line's start, whatever order positions come in: on from the
-// last one along a line, afresh on another line or behind it.
-func TestColumnCounter(t *testing.T) {
-	src := []byte("ab\u00e9c\U0001F600d\nx\u0301yz\n\n" + strings.Repeat("a\u00e9", 3000) + "\nlast")
-	f := &hcl.File{Bytes: src}
-	var offsets []int
-	for i := range len(src) + 1 {
-		if i == len(src) || utf8.RuneStart(src[i]) {
-			offsets = append(offsets, i)
-		}
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	var c columnCounter
-	for k := range 5000 {
-		o := offsets[rng.IntN(len(offsets))]
-		if k%3 != 0 { // mostly further on, as findings on a line come
-			o = offsets[min(len(offsets)-1, slices.Index(offsets, c.at)+rng.IntN(40))]
-		}
-		lineStart := bytes.LastIndexByte(src[:o], '\n') + 1
-		want := utf8.RuneCount(src[lineStart:o]) + 1
-		if got := c.column(f, hcl.Pos{Byte: o}); got != want {
-			t.Fatalf("column of byte %d: %d, want %d", o, got, want)
-		}
-	}
-	if got := c.column(nil, hcl.Pos{Column: 7, Byte: 3}); got != 7 {
-		t.Errorf("without the source: %d, want HCL's column 7", got)
 	}
 }
 

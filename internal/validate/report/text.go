@@ -87,7 +87,7 @@ func writeTextDiagnostic(w io.Writer, d *hcl.Diagnostic, r *result, width uint, 
 			}
 			fmt.Fprintf(&b, "  on %s line %d%s:\n", name, s.Start.Line, ctx)
 			snip, highlight := snippetRanges(d)
-			for _, l := range snippetLines(f.Bytes, snip, highlight, r.redact) {
+			for _, l := range snippetLines(r.lines(s.Filename), snip, highlight, r.redact) {
 				if l.highlighted {
 					fmt.Fprintf(&b, "%4d: %s%s%s%s%s\n", l.number, safetext.Source(l.before), highlightCode,
 						safetext.Source(l.highlight), resetCode, safetext.Source(l.after))
