@@ -69,7 +69,7 @@ func (r Replacer) With(vs ...string) Replacer {
 	all = slices.Compact(all)
 	quoted := make([]string, len(all))
 	for i, v := range all {
-		quoted[i] = regexp.QuoteMeta(v)
+		quoted[i] = regexp.QuoteMeta(runeWise(v))
 	}
 	var ascii [][]byte
 	for _, v := range all {
@@ -182,6 +182,23 @@ func (r Replacer) find(s string, at int) []int {
 		return nil
 	}
 	return []int{at + l[0], at + l[1]}
+}
+
+// runeWise is v with each byte that is not UTF-8 as U+FFFD, the rune the
+// regexp reads such a byte as in a text: a pattern cannot hold the byte
+// (regexp.MustCompile panicked, quoting every value), and a value can (a
+// --var or BIZPIPE_VAR_ value is bytes).
+func runeWise(v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		b.WriteRune(r) // utf8.RuneError for a byte that is not UTF-8
+		i += n
+	}
+	return b.String()
 }
 
 // runeLen is the length of the rune s starts with, as the regexp reads

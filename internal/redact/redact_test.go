@@ -156,3 +156,29 @@ func TestOverlappingValues(t *testing.T) {
 		}
 	}
 }
+
+// A value need not be UTF-8 (a --var or BIZPIPE_VAR_ value is bytes): the
+// regexp of such a value did not compile, and the panic quoted every
+// value. It is replaced where a text holds it, byte for byte.
+func TestValuesNotUTF8(t *testing.T) {
+	values := SourceForms([]string{"\xffpin\xfe\xfd", "s\u00e9cret-\xc3"})
+	var r Replacer
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("New panicked: %.60v…", p)
+			}
+		}()
+		r = New(values...)
+	}()
+	for _, tt := range []struct{ in, want string }{
+		{"a \xffpin\xfe\xfd b", "a (sensitive value) b"},
+		{"a \xffPIN\xfe\xfd b", "a (sensitive value) b"},
+		{`pin = "\xffpin\xfe\xfd"`, `pin = "(sensitive value)"`}, // %q's form
+		{"x S\u00c9CRET-\xc3 y", "x (sensitive value) y"},
+	} {
+		if got := r.String(tt.in); got != tt.want {
+			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
