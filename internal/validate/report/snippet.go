@@ -111,22 +111,23 @@ func splitWholeLine(src []byte, line, highlight hcl.Range, red redact.Replacer) 
 		return l
 	}
 	l.clipped = true
+	l.clip(b, h, a)
+	return l
+}
+
+// clip sets l's parts to b, h and a, each clipped around the highlight
+// (the end of b, the start of h and a), with "…" where it is cut.
+func (l *snippetLine) clip(b, h, a string) {
+	l.before, l.highlight, l.after = b, h, a
 	if len(b) > snippetContext {
 		l.before = ellipsis + b[runeStart([]byte(b), len(b)-snippetContext):]
-	} else {
-		l.before = b
 	}
 	if len(h) > maxHighlight {
 		l.highlight = h[:runeStart([]byte(h), maxHighlight)] + ellipsis
-	} else {
-		l.highlight = h
 	}
 	if len(a) > snippetContext {
 		l.after = a[:runeStart([]byte(a), snippetContext)] + ellipsis
-	} else {
-		l.after = a
 	}
-	return l
 }
 
 // longLine is the length above which a line is redacted only around what
@@ -163,21 +164,7 @@ func splitLongLine(src []byte, line, highlight hcl.Range, red redact.Replacer) s
 		l.before, l.highlight, l.after, l.clipped = b, h, a, false // values made it short
 		return l
 	}
-	if len(b) > snippetContext {
-		l.before = ellipsis + b[runeStart([]byte(b), len(b)-snippetContext):]
-	} else {
-		l.before = b
-	}
-	if len(h) > maxHighlight {
-		l.highlight = h[:runeStart([]byte(h), maxHighlight)] + ellipsis
-	} else {
-		l.highlight = h
-	}
-	if len(a) > snippetContext {
-		l.after = a[:runeStart([]byte(a), snippetContext)] + ellipsis
-	} else {
-		l.after = a
-	}
+	l.clip(b, h, a)
 	return l
 }
 
