@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -77,10 +76,9 @@ type Budget struct {
 	turnWait time.Duration // turnWait, but in tests
 	mu       sync.Mutex
 	taken    int64     // the room taken, under mu
+	peak     int64     // the most taken at once, under mu
 	grow     *Upload   // the grower, nil when none, under mu
 	queue    []*waiter // the uploads waiting for room, in order, under mu
-	held     atomic.Int64
-	peak     atomic.Int64
 }
 
 // waiter is an acquire waiting for room.
@@ -108,10 +106,18 @@ func NewBudget(limit int64) *Budget {
 func (b *Budget) Limit() int64 { return b.limit }
 
 // Held is what the uploads in flight hold now.
-func (b *Budget) Held() int64 { return b.held.Load() }
+func (b *Budget) Held() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.taken
+}
 
 // Peak is the most the uploads have held at once since b was created.
-func (b *Budget) Peak() int64 { return b.peak.Load() }
+func (b *Budget) Peak() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak
+}
 
 // Waiting is how many uploads wait for room now.
 func (b *Budget) Waiting() int {
@@ -190,13 +196,7 @@ func (b *Budget) take(u *Upload, n int64) {
 	if b.taken > b.limit-reserveBytes {
 		b.grow = u
 	}
-	h := b.held.Add(n)
-	for {
-		p := b.peak.Load()
-		if h <= p || b.peak.CompareAndSwap(p, h) {
-			return
-		}
-	}
+	b.peak = max(b.peak, b.taken)
 }
 
 // serve grants the waiters what fits, in order: the shared room to those
@@ -230,7 +230,6 @@ func (b *Budget) release(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.taken -= n
-	b.held.Add(-n)
 	b.serve()
 }
 
